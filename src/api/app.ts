@@ -1,0 +1,50 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ControlPlane } from '../control/control-plane.js';
+import { GantryError } from '../domain/errors.js';
+import type { Metrics } from '../log/metrics.js';
+import { vastDialect } from './dialects/vast/plugin.js';
+
+export interface AppOptions {
+  readonly control: ControlPlane;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly publicUrl: string | null;
+  /** Largest accepted request body. */
+  readonly bodyLimitBytes?: number;
+}
+
+/** Build the HTTP app (never listens: `src/main` does, tests use port 0). */
+export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: o.log.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: o.bodyLimitBytes ?? 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    return503OnClosing: true,
+  });
+
+  // Real clients send an empty body with Content-Type: application/json (fastify rejects that by
+  // default), and some send a body with no JSON content type at all.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new GantryError('INVALID_JSON', 'The request body is not valid JSON.'), undefined);
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const dialect = req.url.startsWith('/api/') ? 'vast' : 'other';
+    o.metrics.httpRequests.inc({ dialect, code: `${Math.floor(reply.statusCode / 100)}xx` });
+    o.metrics.httpDuration.observe({ dialect }, reply.elapsedTime / 1000);
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/metrics', async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()));
+  await app.register(vastDialect, { control: o.control, publicUrl: o.publicUrl });
+  return app;
+}

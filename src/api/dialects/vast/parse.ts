@@ -1,0 +1,76 @@
+import { DEFAULT_DISK_GB, DEFAULT_IMAGE, type CreateInstanceRequest } from '../../../domain/instance/create.js';
+import { parseEnv, shellSplit } from '../../../domain/instance/env.js';
+import { GantryError } from '../../../domain/errors.js';
+
+/** Small, strict readers for request fields: a wrong type is a 400 that names the field. */
+export function asObject(body: unknown, what = 'The request body'): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new GantryError('INVALID_ARGUMENT', `${what} must be a JSON object.`);
+  return body as Record<string, unknown>;
+}
+
+function wrong(field: string, what: string, v: unknown): GantryError {
+  return new GantryError('INVALID_ARGUMENT', `'${field}' must be ${what}, got ${JSON.stringify(v) ?? String(v)}.`, { field });
+}
+
+export function optString(o: Record<string, unknown>, field: string): string | null {
+  const v = o[field];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') throw wrong(field, 'a string', v);
+  return v;
+}
+
+export function optNumber(o: Record<string, unknown>, field: string): number | null {
+  const v = o[field];
+  if (v === undefined || v === null || v === '') return null;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
+  if (!Number.isFinite(n)) throw wrong(field, 'a number', v);
+  return n;
+}
+
+export function optStringList(o: Record<string, unknown>, field: string): string[] | null {
+  const v = o[field];
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw wrong(field, 'a list of strings', v);
+  return v as string[];
+}
+
+/** A positive integer id from a path or body. */
+export function parseId(raw: unknown, what = 'instance id'): number {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new GantryError('INVALID_ARGUMENT', `The ${what} must be a positive integer, got ${JSON.stringify(raw)}.`);
+  return n;
+}
+
+/** `PUT /asks/{id}/`: Vast's create body to the core request. Unknown fields are ignored (clients send many). */
+export function parseCreateInstance(offerId: number, body: unknown): CreateInstanceRequest {
+  const o = asObject(body);
+  const target = optString(o, 'target_state') ?? 'running';
+  if (target !== 'running' && target !== 'stopped') throw wrong('target_state', '"running" or "stopped"', target);
+  const argsStr = optString(o, 'args_str');
+  const price = optNumber(o, 'price');
+  return {
+    offerId,
+    image: optString(o, 'image') ?? DEFAULT_IMAGE,
+    diskGb: optNumber(o, 'disk') ?? DEFAULT_DISK_GB,
+    env: parseEnv(o.env),
+    onstart: optString(o, 'onstart') ?? optString(o, 'onstart_cmd'),
+    entrypoint: optString(o, 'entrypoint'),
+    args: optStringList(o, 'args') ?? (argsStr !== null ? shellSplit(argsStr) : null),
+    runtype: optString(o, 'runtype'),
+    label: optString(o, 'label'),
+    targetState: target,
+    offerType: price !== null ? 'bid' : 'on-demand',
+    bidPrice: price,
+  };
+}
+
+/** Query parameters arrive JSON-encoded (`select_filters=%7B%7D`, `true`); plain strings stay strings. */
+export function jsonParam(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}

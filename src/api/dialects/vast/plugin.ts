@@ -1,0 +1,183 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ControlPlane } from '../../../control/control-plane.js';
+import type { Principal } from '../../../control/principal.js';
+import { GantryError } from '../../../domain/errors.js';
+import type { InstanceAction } from '../../../domain/instance/intent.js';
+import { parseOfferQuery } from '../../../domain/offer/query.js';
+import { apiKeyOf } from '../../auth/api-key.js';
+import { toGantryError } from '../../errors.js';
+import { pageInstances } from './instances-v1.js';
+import { vastErrorBody } from './errors.js';
+import { vastInstance, vastMachine, vastUser } from './map.js';
+import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId } from './parse.js';
+
+export interface VastDialectOptions {
+  readonly control: ControlPlane;
+  /** Base URL for result links; null: derived from the request. */
+  readonly publicUrl: string | null;
+}
+
+type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
+
+/**
+ * The Vast.ai REST dialect (`/api/v0`, `/api/v1`). It only translates: request → core call,
+ * core result or error → Vast's shapes. Every response is `Content-Type: application/json` exactly,
+ * because the official CLI compares that string.
+ */
+export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions): Promise<void> {
+  const { control } = opts;
+  const auth = (req: FastifyRequest): Promise<Principal> => control.authenticate(apiKeyOf(req));
+  const now = (): number => control.ctx.clock.now();
+
+  app.setErrorHandler((err, req, reply) => {
+    const { error, status } = toGantryError(err, req.id);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ code: error.code, status }, error.message);
+    if (error.code === 'RATE_LIMITED') void reply.header('retry-after', '1');
+    return reply.code(status).type('application/json').send(vastErrorBody(error, status));
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).type('application/json').send(vastErrorBody(new GantryError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0] ?? ''}.`), 404)),
+  );
+  app.addHook('onSend', async (_req, reply, payload) => {
+    const ct = reply.getHeader('content-type');
+    if (typeof ct === 'string' && ct.startsWith('application/json')) reply.header('content-type', 'application/json');
+    return payload;
+  });
+
+  const rentingBody = (action: InstanceAction, r: { changed: boolean }, id: number): Record<string, unknown> => ({
+    success: true,
+    msg: r.changed ? `${action} requested for instance ${id}` : `instance ${id}: already ${action === 'stop' ? 'stopped or stopping' : action === 'destroy' ? 'being destroyed' : 'in that state'}`,
+  });
+
+  // ── account and catalogue ──────────────────────────────────────────
+  app.get('/api/v0/users/current', async (req) => {
+    const p = await auth(req);
+    const a = await control.ctx.store.getAccount(p.accountId);
+    return vastUser(a as NonNullable<typeof a>);
+  });
+
+  // The legacy CLI calls this unauthenticated at start-up.
+  app.get('/api/v0/gpu_names/unique', async () => {
+    const names = new Set((await control.listMachines()).filter((m) => m.listed && m.numGpus > 0).map((m) => m.gpuName));
+    return { gpu_names: [...names].sort() };
+  });
+
+  const search = async (req: FastifyRequest, body: unknown): Promise<Record<string, unknown>> => {
+    const p = await auth(req);
+    return { offers: await control.searchOffers(p, parseOfferQuery(body)) };
+  };
+  app.post('/api/v0/bundles', (req) => search(req, req.body));
+  app.put('/api/v0/search/asks', (req) => search(req, req.body));
+  app.get('/api/v0/bundles', (req: Req) => search(req, jsonParam(req.query.q) ?? {}));
+
+  app.get('/api/v0/machines', async (req) => {
+    await auth(req);
+    return { machines: (await control.listMachines()).map(vastMachine) };
+  });
+  app.put('/api/v0/machines/:id/verify', async (req: Req) => {
+    const p = await auth(req);
+    const body = asObject(req.body);
+    const v = body.verified ?? true;
+    if (typeof v !== 'boolean') throw new GantryError('INVALID_ARGUMENT', "'verified' must be true or false.", { field: 'verified' });
+    await control.verifyMachine(p, parseId(req.params.id, 'machine id'), v);
+    return { success: true };
+  });
+
+  // ── instances ──────────────────────────────────────────────────────
+  app.put('/api/v0/asks/:id', async (req: Req) => {
+    const p = await auth(req);
+    const offer = parseId(req.params.id, 'offer id');
+    const created = await control.createInstance(p, parseCreateInstance(offer, req.body));
+    return { success: true, new_contract: created.instance.id, instance_api_key: created.instanceApiKey };
+  });
+
+  app.get('/api/v0/instances', async (req) => {
+    const p = await auth(req);
+    const rows = (await control.listInstances(p)).map((v) => vastInstance(v, now()));
+    return { instances_found: rows.length, instances: rows };
+  });
+  app.get('/api/v1/instances', async (req: Req) => {
+    const p = await auth(req);
+    return pageInstances((await control.listInstances(p)).map((v) => vastInstance(v, now())), req.query);
+  });
+  app.get('/api/v0/instances/:id', async (req: Req) => {
+    const p = await auth(req);
+    return { instances: vastInstance(await control.showInstance(p, parseId(req.params.id)), now()) };
+  });
+
+  app.put('/api/v0/instances/:id', async (req: Req) => {
+    const p = await auth(req);
+    const id = parseId(req.params.id);
+    const body = asObject(req.body);
+    if (body.label !== undefined) {
+      const label = optString(body, 'label');
+      await control.labelInstance(p, id, label === '' ? null : label);
+      if (body.state === undefined) return { success: true };
+    }
+    const state = optString(body, 'state');
+    if (state === null) throw new GantryError('INVALID_ARGUMENT', 'Give "state" ("running" or "stopped") or "label".', { field: 'state' });
+    const action = stateAction(state);
+    return rentingBody(action, await control.changeInstance(p, id, action), id);
+  });
+
+  app.put('/api/v0/instances', async (req) => {
+    const p = await auth(req);
+    const body = asObject(req.body);
+    const action = stateAction(optString(body, 'state') ?? '');
+    const ids = idList(body.ids ?? body.instance_ids, 'ids');
+    return bulkBody(await control.bulkChangeInstances(p, ids, action));
+  });
+  app.delete('/api/v0/instances', async (req) => {
+    const p = await auth(req);
+    const body = asObject(req.body);
+    return bulkBody(await control.bulkChangeInstances(p, idList(body.instance_ids ?? body.ids, 'instance_ids'), 'destroy'));
+  });
+
+  for (const action of ['reboot', 'recycle'] as const) {
+    app.put(`/api/v0/instances/${action}/:id`, async (req: Req) => {
+      const p = await auth(req);
+      const id = parseId(req.params.id);
+      return rentingBody(action, await control.changeInstance(p, id, action), id);
+    });
+  }
+
+  app.delete('/api/v0/instances/:id', async (req: Req) => {
+    const p = await auth(req);
+    const id = parseId(req.params.id);
+    return rentingBody('destroy', await control.changeInstance(p, id, 'destroy'), id);
+  });
+
+  app.put('/api/v0/instances/request_logs/:id', async (req: Req) => {
+    const p = await auth(req);
+    const body = asObject(req.body);
+    const tail = optNumber(body, 'tail');
+    const { token } = await control.requestLogs(p, parseId(req.params.id), { tail, filter: optString(body, 'filter') });
+    const base = opts.publicUrl ?? `${req.protocol}://${req.host}`;
+    return { success: true, result_url: `${base.replace(/\/$/, '')}/api/v0/results/${token}` };
+  });
+
+  // Fetched without auth, as Vast clients fetch their result URLs; the token is the secret.
+  app.get('/api/v0/results/:token', async (req: Req, reply) => {
+    const text = await control.fetchResult(req.params.token ?? '');
+    return reply.type('text/plain; charset=utf-8').send(text);
+  });
+}
+
+function stateAction(state: string): InstanceAction {
+  if (state === 'running') return 'start';
+  if (state === 'stopped') return 'stop';
+  throw new GantryError('INVALID_ARGUMENT', `'state' must be "running" or "stopped", got ${JSON.stringify(state)}.`, { field: 'state' });
+}
+
+function idList(v: unknown, field: string): number[] {
+  if (!Array.isArray(v)) throw new GantryError('INVALID_ARGUMENT', `'${field}' must be a list of instance ids.`, { field });
+  return v.map((x) => parseId(x));
+}
+
+function bulkBody(results: Awaited<ReturnType<ControlPlane['bulkChangeInstances']>>): Record<string, unknown> {
+  return {
+    success: results.every((r) => r.ok),
+    results: results.map((r) => (r.ok ? { id: r.id, success: true, changed: r.changed } : { id: r.id, success: false, error: r.error?.code, msg: r.error?.message })),
+  };
+}

@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
+import { connect, type GlobalFlags } from './connection.js';
+import { INSTANCE_COLUMNS, OFFER_COLUMNS, spinner, table } from './output.js';
+import { parseOrder, parseSearchQuery } from './query-language.js';
+
+type Flags = GlobalFlags & Record<string, unknown>;
+const out = (s: string): boolean => process.stdout.write(s);
+const json = (v: unknown): boolean => out(JSON.stringify(v, null, 2) + '\n');
+
+function flagsOf(cmd: Command): Flags {
+  return cmd.optsWithGlobals();
+}
+
+function id(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`'${text}' is not an instance id.`);
+  return n;
+}
+
+/** Wait (with a spinner) until the instance shows `want`; a state it cannot leave by itself ends the wait. */
+async function waitState(c: GantryClient, instanceId: number, want: string | null, what: string): Promise<void> {
+  const s = spinner(`instance ${instanceId} ${what}`);
+  const row = await c.waitFor(
+    instanceId,
+    (r) => (want === null ? false : r.actual_status === want) || r.actual_status === 'exited' || r.actual_status === 'unknown' || (want === 'running' && r.intended_status === 'stopped'),
+    { onPoll: (r) => s.update(String(r.actual_status ?? 'scheduling')) },
+  ).catch((err: unknown) => {
+    // Destroyed instances disappear: that is the end state of a destroy.
+    if (want === null && (err as { status?: number }).status === 404) return null;
+    throw err;
+  });
+  if (row === null) return s.stop('destroyed');
+  s.stop(`${String(row.actual_status)}${row.status_msg ? ` (${String(row.status_msg)})` : ''}`);
+  if (row.actual_status !== want) process.exitCode = 1;
+}
+
+export function registerInstanceCommands(program: Command): void {
+  const search = program.command('search').description('search offers');
+  search
+    .command('offers [query...]')
+    .description("search offers, e.g. 'num_gpus>=1 rentable=true' (memory in GB)")
+    .option('-o, --order <fields>', "sort fields, '-' suffix for descending", 'score-')
+    .option('--limit <n>', 'most offers to show', '50')
+    .option('--type <type>', 'on-demand | bid | reserved', 'on-demand')
+    .option('--storage <gb>', 'disk GB used to price dph_total', '5')
+    .option('-n, --no-default', 'do not add the default filters verified=true rentable=true rented=false')
+    .action(async (words: string[], _o, cmd: Command) => {
+      const f = flagsOf(cmd);
+      const q: Row = { ...(f.default === false ? {} : { verified: { eq: true }, rentable: { eq: true }, rented: { eq: false } }), ...parseSearchQuery(words.join(' ')) };
+      q.order = parseOrder(String(f.order));
+      q.limit = Number(f.limit);
+      q.type = f.type;
+      q.allocated_storage = Number(f.storage);
+      const offers = await connect(f).searchOffers(q);
+      if (f.raw === true) json(offers);
+      else out(table(offers, OFFER_COLUMNS));
+    });
+
+  const create = program.command('create').description('create resources');
+  create
+    .command('instance <offer_id>')
+    .description('rent an offer')
+    .option('--image <image>', 'image name (recorded; the process runtime runs commands on the host)', 'local/shell')
+    .option('--disk <gb>', 'disk size in GB', '8')
+    .option('--env <flags>', "env and ports as Docker flags: '-e K=V -p 8080:8080'")
+    .option('--onstart-cmd <cmd>', 'bash command run when the instance starts')
+    .option('--onstart <file>', 'file whose content is the onstart script')
+    .option('--entrypoint <cmd>', 'main command')
+    .option('--args <args...>', 'arguments of the main command (runtype args)')
+    .option('--label <label>', 'label')
+    .option('--price <dph>', 'bid price per hour (interruptible)')
+    .option('--stopped', 'create it stopped (target_state=stopped)')
+    .option('--wait', 'wait until it runs')
+    .action(async (offer: string, _o, cmd: Command) => {
+      const f = flagsOf(cmd);
+      const body: CreateInstanceBody = { image: String(f.image), disk: Number(f.disk) };
+      if (typeof f.env === 'string') body.env = f.env;
+      if (typeof f.onstartCmd === 'string') body.onstart = f.onstartCmd;
+      if (typeof f.onstart === 'string') body.onstart = readFileSync(f.onstart, 'utf8');
+      if (typeof f.entrypoint === 'string') body.entrypoint = f.entrypoint;
+      if (Array.isArray(f.args)) body.args = f.args.map(String);
+      if (typeof f.label === 'string') body.label = f.label;
+      if (typeof f.price === 'string') body.price = Number(f.price);
+      if (f.stopped === true) body.target_state = 'stopped';
+      const c = connect(f);
+      const r = await c.createInstance(id(offer), body);
+      if (f.raw === true) json(r);
+      else out(`Started. ${JSON.stringify({ success: r.success, new_contract: r.new_contract })}\n`);
+      if (f.wait === true) await waitState(c, r.new_contract, f.stopped === true ? 'stopped' : 'running', 'starting');
+    });
+
+  const show = program.command('show').description('show resources');
+  show.command('instances').description('your instances').action(async (_o, cmd: Command) => {
+    const f = flagsOf(cmd);
+    const rows = await connect(f).listInstances();
+    if (f.raw === true) json(rows);
+    else out(table(rows, INSTANCE_COLUMNS));
+  });
+  show.command('instance <id>').description('one instance').action(async (i: string, _o, cmd: Command) => {
+    const f = flagsOf(cmd);
+    const row = await connect(f).showInstance(id(i));
+    if (f.raw === true) json(row);
+    else out(table([row], INSTANCE_COLUMNS));
+  });
+  show.command('machines').description('machines (hosts)').action(async (_o, cmd: Command) => {
+    const f = flagsOf(cmd);
+    const { machines } = await connect(f).listMachines();
+    if (f.raw === true) json(machines);
+    else out(table(machines, [['ID', 'id'], ['Host', 'hostname'], ['N', 'num_gpus'], ['Model', 'gpu_name'], ['Declared', 'gpu_declared'], ['Verified', 'verification'], ['Online', 'online']]));
+  });
+
+  program
+    .command('logs <id>')
+    .description("an instance's stdout/stderr")
+    .option('--tail <n>', 'last N lines', '1000')
+    .option('--filter <text>', 'only lines containing this text')
+    .action(async (i: string, _o, cmd: Command) => {
+      const f = flagsOf(cmd);
+      out(await connect(f).logs(id(i), { tail: Number(f.tail), ...(typeof f.filter === 'string' ? { filter: f.filter } : {}) }));
+    });
+
+  const verbs: [verb: string, run: (c: GantryClient, i: number) => Promise<Row>, want: string | null, what: string][] = [
+    ['start', (c, i) => c.setState(i, 'running'), 'running', 'starting'],
+    ['stop', (c, i) => c.setState(i, 'stopped'), 'stopped', 'stopping'],
+    ['destroy', (c, i) => c.destroy(i), null, 'being destroyed'],
+    ['reboot', (c, i) => c.reboot(i), 'running', 'rebooting'],
+    ['recycle', (c, i) => c.recycle(i), 'running', 'recycling'],
+  ];
+  for (const [verb, run, want, what] of verbs) {
+    const group = program.command(verb).description(`${verb} instances`);
+    group
+      .command('instance <id>')
+      .option('--wait', 'wait until the state is reached')
+      .action(async (i: string, _o, cmd: Command) => {
+        const f = flagsOf(cmd);
+        const c = connect(f);
+        const r = await run(c, id(i));
+        if (f.raw === true) json(r);
+        else out(`${String(r.msg ?? 'ok')}\n`);
+        if (f.wait === true) await waitState(c, id(i), want, what);
+      });
+    if (verb === 'start' || verb === 'stop' || verb === 'destroy') {
+      group.command('instances <ids...>').action(async (ids: string[], _o, cmd: Command) => {
+        const f = flagsOf(cmd);
+        const c = connect(f);
+        const r = verb === 'destroy' ? await c.destroyMany(ids.map(id)) : await c.setStates(ids.map(id), verb === 'start' ? 'running' : 'stopped');
+        json(r);
+        if (r.success !== true) process.exitCode = 1;
+      });
+    }
+  }
+
+  program
+    .command('label')
+    .description('label resources')
+    .command('instance <id> <label>')
+    .action(async (i: string, label: string, _o, cmd: Command) => {
+      const f = flagsOf(cmd);
+      json(await connect(f).label(id(i), label));
+    });
+
+  program
+    .command('verify')
+    .description('admin: mark machines verified')
+    .command('machine <id>')
+    .option('--unverify', 'remove the mark')
+    .action(async (i: string, _o, cmd: Command) => {
+      const f = flagsOf(cmd);
+      json(await connect(f).verifyMachine(id(i), f.unverify !== true));
+    });
+}

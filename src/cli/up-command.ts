@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { loadConfig, workloadBaseEnv } from '../config/load.js';
+import type { SettingKey } from '../config/schema.js';
+import { startGantry } from '../main/up.js';
+
+interface UpFlags {
+  dataDir?: string;
+  host?: string;
+  port?: string;
+  database?: string;
+  gpus?: string;
+  publicIp?: string;
+  publicUrl?: string;
+  logLevel?: string;
+  config?: string;
+}
+
+async function run(flags: UpFlags, localHost: boolean): Promise<void> {
+  const picked: Partial<Record<SettingKey, unknown>> = {};
+  for (const k of ['dataDir', 'host', 'port', 'database', 'gpus', 'publicIp', 'publicUrl', 'logLevel'] as const) {
+    if (flags[k] !== undefined) picked[k] = flags[k];
+  }
+  const config = loadConfig({ flags: picked, file: flags.config ?? null });
+  const g = await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost });
+  const m = g.agent?.machine;
+  const hostLine = m ? `machine ${m.id}: ${m.numGpus === 0 ? 'no GPUs (CPU instances)' : `${m.numGpus}x ${m.gpuName}${m.gpuDeclared ? ' (declared)' : ''}`}, verified` : 'none (control plane only)';
+  process.stdout.write(
+    [
+      'Gantry is up.',
+      `  URL:       ${g.url}`,
+      `  Admin key: ${g.adminKey ?? '(not shown: see ' + g.adminKeyFile + ')'}`,
+      `  Key file:  ${g.adminKeyFile} (mode 0600; the CLI reads it when GANTRY_API_KEY is not set)`,
+      `  Data dir:  ${config.dataDir}`,
+      `  Database:  ${g.store.name}`,
+      `  Host:      ${hostLine}`,
+      '',
+      `Try:  npx gantry search offers`,
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${signal}: stopping the control plane; instances keep running and are re-adopted on the next start.\n`);
+    g.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+function serverFlags(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'state directory (default: ~/.local/share/gantry)')
+    .option('--host <addr>', 'listen address', undefined)
+    .option('--port <port>', 'listen port (0 = any free port)')
+    .option('--database <url>', 'postgres://... (default: SQLite in the data dir)')
+    .option('--public-url <url>', 'base URL clients use to reach this server')
+    .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
+    .option('--config <file>', 'JSON config file (see docs/config.md)');
+}
+
+export function registerUp(program: Command): void {
+  serverFlags(program.command('up').description('run the control plane and this machine as a host, in one process'))
+    .option('--gpus <decl>', 'declare GPUs for development, e.g. "2x RTX 4090:24GB"')
+    .option('--public-ip <addr>', "address shown as instances' public_ipaddr")
+    .action((flags: UpFlags) => run(flags, true));
+  serverFlags(program.command('server').description('run the control plane only (hosts join with `gantry agent`)')).action((flags: UpFlags) => run(flags, false));
+}

@@ -1,0 +1,60 @@
+/**
+ * Every setting of Gantry: default, unit (in the name) and why. Durations are given as
+ * numbers of ms or as strings such as '10s', '500ms', '2m' and compiled to ms on load.
+ * docs/config.md is checked against this table by a test.
+ */
+export type SettingType = 'string' | 'optional-string' | 'integer' | 'number' | 'duration' | 'boolean';
+
+export interface Setting {
+  readonly type: SettingType;
+  readonly default: string | number | boolean | null;
+  /** Command-line flag, if the setting has one. */
+  readonly flag?: string;
+  readonly doc: string;
+}
+
+export const SETTINGS = {
+  dataDir: { type: 'string', default: '', flag: '--data-dir', doc: 'Where state lives (database, instance disks, keys). Default: $XDG_DATA_HOME/gantry or ~/.local/share/gantry.' },
+  host: { type: 'string', default: '127.0.0.1', flag: '--host', doc: 'Address the HTTP API listens on.' },
+  port: { type: 'integer', default: 7070, flag: '--port', doc: 'Port the HTTP API listens on (0 picks a free one).' },
+  publicUrl: { type: 'optional-string', default: null, flag: '--public-url', doc: 'Base URL clients use to reach the API (for result URLs); default: taken from each request.' },
+  database: { type: 'optional-string', default: null, flag: '--database', doc: 'postgres://... to use PostgreSQL; default: SQLite at <dataDir>/gantry.db.' },
+  adminKey: { type: 'optional-string', default: null, doc: 'API key of the first admin account, for automation (GANTRY_ADMIN_KEY); default: a random key.' },
+  secret: { type: 'optional-string', default: null, doc: 'Server secret that derives per-instance keys (GANTRY_SECRET); default: generated once into <dataDir>/server.secret. Replicas on one database must share it.' },
+  gpus: { type: 'optional-string', default: null, flag: '--gpus', doc: 'Declare GPUs for development, e.g. "2x RTX 4090:24GB"; offers then carry gpu_declared: true. Default: detect with nvidia-smi.' },
+  publicIp: { type: 'string', default: '127.0.0.1', flag: '--public-ip', doc: "Address shown as instances' public_ipaddr and ssh_host." },
+  portRangeStart: { type: 'integer', default: 41000, doc: 'First host port handed to instances.' },
+  portRangeEnd: { type: 'integer', default: 41999, doc: 'Last host port handed to instances.' },
+  priceGpuPerHour: { type: 'number', default: 0.2, doc: '$/hour per GPU of the local host (per CPU instance on a host without GPUs).' },
+  priceDiskPerGbMonth: { type: 'number', default: 0.1, doc: '$/GB/month of instance disk on the local host.' },
+  logLevel: { type: 'string', default: 'info', flag: '--log-level', doc: 'pino log level (trace, debug, info, warn, error, silent).' },
+  stopGraceMs: { type: 'duration', default: 10_000, doc: 'Stop: time between SIGTERM to the process group and SIGKILL.' },
+  killWaitMs: { type: 'duration', default: 5_000, doc: 'Stop: time allowed after SIGKILL before the stop is recorded as failed.' },
+  stepTimeoutMs: { type: 'duration', default: 120_000, doc: 'Bound on one runtime step (start, stop, destroy) before it is recorded as failed.' },
+  observeIntervalMs: { type: 'duration', default: 1_000, doc: 'How often each instance is compared with what its runtime really runs.' },
+  reconcileIdleMs: { type: 'duration', default: 250, doc: 'Reconciler sleep when a fetch found no work (woken earlier by API writes).' },
+  reconcileBatch: { type: 'integer', default: 50, doc: 'Instances fetched per reconciler pass.' },
+  reconcileConcurrency: { type: 'integer', default: 8, doc: 'Instances worked on in parallel by one replica.' },
+  leaseMs: { type: 'duration', default: 15_000, doc: "Lease on an instance row while a replica works on it; a dead replica's rows are picked up after this." },
+  sweepIntervalMs: { type: 'duration', default: 10_000, doc: 'Orphan sweep: workloads with no live instance record are stopped and removed.' },
+  heartbeatIntervalMs: { type: 'duration', default: 10_000, doc: 'How often a host reports that it is alive.' },
+  machineOfflineMs: { type: 'duration', default: 60_000, doc: 'A host silent this long is offline and its offers vanish.' },
+  resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
+} as const satisfies Record<string, Setting>;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+type ValueOf<S extends Setting> = S['type'] extends 'string'
+  ? string
+  : S['type'] extends 'optional-string'
+    ? string | null
+    : S['type'] extends 'boolean'
+      ? boolean
+      : number;
+
+export type Config = { readonly [K in SettingKey]: ValueOf<(typeof SETTINGS)[K]> };
+
+/** `GANTRY_STOP_GRACE_MS` for `stopGraceMs`, `GANTRY_DATA_DIR` for `dataDir`. */
+export function envName(key: string): string {
+  return 'GANTRY_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}

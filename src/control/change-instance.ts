@@ -1,0 +1,71 @@
+import { GantryError } from '../domain/errors.js';
+import { decideIntent, type InstanceAction } from '../domain/instance/intent.js';
+import type { InstanceRecord } from '../store/store.js';
+import type { ControlContext } from './context.js';
+import { authorizeInstance, type InstanceRight, type Principal } from './principal.js';
+
+const RIGHT: Readonly<Record<InstanceAction, InstanceRight>> = {
+  start: 'start', stop: 'stop', destroy: 'destroy', reboot: 'manage', recycle: 'manage',
+};
+const MAX_CAS_ATTEMPTS = 5;
+
+export interface ChangeResult {
+  readonly instance: InstanceRecord;
+  /** False for an idempotent repeat (nothing was written). */
+  readonly changed: boolean;
+}
+
+/**
+ * Write a user's intent (start, stop, destroy, reboot, recycle). The decision is the domain's; the
+ * write is a compare-and-set on the generation, so concurrent requests never lose one another.
+ * Answers as soon as the intent is durable; the reconciler carries it out.
+ */
+export async function changeInstance(ctx: ControlContext, p: Principal, id: number, action: InstanceAction): Promise<ChangeResult> {
+  for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, RIGHT[action]);
+    const change = decideIntent(inst, action);
+    if (change === null) return { instance: inst, changed: false };
+    // Stopped instances gave their GPUs back; starting asks for the very same ones again.
+    const acquireGpus = action === 'start' && inst.target === 'stopped';
+    let written: boolean;
+    try {
+      written = await ctx.store.writeIntent(id, inst.generation, { ...change, acquireGpus, statusMsg: acquireGpus ? null : undefined, now: ctx.clock.now() });
+    } catch (err) {
+      if (err instanceof GantryError && err.code === 'GPUS_UNAVAILABLE') await ctx.store.setStatusMsg(id, err.message);
+      throw err;
+    }
+    if (written) {
+      ctx.log.info({ instanceId: id, action, from: `${inst.target}/${inst.status}`, to: change.target, generation: inst.generation + 1 }, 'instance intent');
+      ctx.wake();
+      return { instance: (await ctx.store.getInstance(id)) as InstanceRecord, changed: true };
+    }
+  }
+  throw new GantryError('ILLEGAL_TRANSITION', `Instance ${id} is being changed by other requests right now; try again.`, { instanceId: id });
+}
+
+export const MAX_BULK_ITEMS = 100;
+
+export interface BulkItemResult {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly changed: boolean;
+  readonly error: GantryError | null;
+}
+
+/** One result per item; one item's refusal does not undo the others. */
+export async function bulkChangeInstances(ctx: ControlContext, p: Principal, ids: readonly number[], action: InstanceAction): Promise<BulkItemResult[]> {
+  if (ids.length === 0) throw new GantryError('INVALID_ARGUMENT', 'Give at least one instance id.');
+  if (ids.length > MAX_BULK_ITEMS) throw new GantryError('INVALID_ARGUMENT', `At most ${MAX_BULK_ITEMS} instances per request.`);
+  if (new Set(ids).size !== ids.length) throw new GantryError('INVALID_ARGUMENT', 'Each instance id may appear only once per request.');
+  const out: BulkItemResult[] = [];
+  for (const id of ids) {
+    try {
+      const r = await changeInstance(ctx, p, id, action);
+      out.push({ id, ok: true, changed: r.changed, error: null });
+    } catch (err) {
+      if (!(err instanceof GantryError)) throw err;
+      out.push({ id, ok: false, changed: false, error: err });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,26 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { Store } from '../store/store.js';
+import type { Clock } from './clock.js';
+import type { HostRegistry } from './hosts.js';
+
+export type ControlSettings = Pick<
+  Config,
+  | 'stopGraceMs' | 'killWaitMs' | 'stepTimeoutMs' | 'observeIntervalMs' | 'reconcileIdleMs' | 'reconcileBatch'
+  | 'reconcileConcurrency' | 'leaseMs' | 'sweepIntervalMs' | 'heartbeatIntervalMs' | 'resultTtlMs' | 'publicIp'
+>;
+
+/** Everything a use case needs, passed down explicitly (no module singletons). */
+export interface ControlContext {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly hosts: HostRegistry;
+  readonly log: Logger;
+  /** Server secret that derives per-instance keys. */
+  readonly secret: string;
+  readonly settings: ControlSettings;
+  /** Base URL of the API as workloads should call it (GANTRY_URL inside instances). */
+  readonly apiUrl: () => string;
+  /** Wake the reconciler now (after an intent was written). */
+  readonly wake: () => void;
+}

@@ -1,0 +1,65 @@
+import type { InstanceAction } from '../domain/instance/intent.js';
+import type { CreateInstanceRequest } from '../domain/instance/create.js';
+import type { OfferQuery } from '../domain/offer/query.js';
+import type { MachineRecord, MachineRegistration } from '../store/store.js';
+import { authenticate } from './authenticate.js';
+import { bootstrapAdmin } from './bootstrap-admin.js';
+import { bulkChangeInstances, changeInstance } from './change-instance.js';
+import type { ControlContext } from './context.js';
+import { createInstance } from './create-instance.js';
+import type { HostLink } from './hosts.js';
+import { labelInstance } from './label-instance.js';
+import { Housekeeping } from './loops/housekeeping.js';
+import { InstanceReconciler } from './loops/instance-reconciler.js';
+import type { Principal } from './principal.js';
+import { listInstances, showInstance } from './read-instances.js';
+import { hostHeartbeat, registerHost } from './register-host.js';
+import { fetchResult, requestLogs } from './request-logs.js';
+import { searchOffers } from './search-offers.js';
+import { verifyMachine } from './verify-machine.js';
+
+/**
+ * The engine every API dialect calls: use cases bound to one context, plus the loops.
+ * Dialects translate shapes to and from these calls and never decide a transition themselves.
+ */
+export class ControlPlane {
+  readonly ctx: ControlContext;
+  readonly reconciler: InstanceReconciler;
+  readonly housekeeping: Housekeeping;
+
+  constructor(ctx: Omit<ControlContext, 'wake'>) {
+    let reconciler: InstanceReconciler | null = null;
+    this.ctx = { ...ctx, wake: () => reconciler?.wake() };
+    this.reconciler = reconciler = new InstanceReconciler(this.ctx);
+    this.housekeeping = new Housekeeping(this.ctx);
+  }
+
+  startLoops(): void {
+    this.reconciler.start();
+    this.housekeeping.start();
+  }
+
+  async stopLoops(): Promise<void> {
+    await Promise.all([this.reconciler.stop(), this.housekeeping.stop()]);
+  }
+
+  wake(): void {
+    this.ctx.wake();
+  }
+
+  authenticate = (key: string | null): Promise<Principal> => authenticate(this.ctx, key);
+  bootstrapAdmin = (presetKey: string | null): ReturnType<typeof bootstrapAdmin> => bootstrapAdmin(this.ctx, presetKey);
+  registerHost = (reg: MachineRegistration, link: HostLink): Promise<MachineRecord> => registerHost(this.ctx, reg, link);
+  heartbeat = (machineId: number): Promise<void> => hostHeartbeat(this.ctx, machineId);
+  searchOffers = (p: Principal, q: OfferQuery): ReturnType<typeof searchOffers> => searchOffers(this.ctx, p, q);
+  createInstance = (p: Principal, r: CreateInstanceRequest): ReturnType<typeof createInstance> => createInstance(this.ctx, p, r);
+  showInstance = (p: Principal, id: number): ReturnType<typeof showInstance> => showInstance(this.ctx, p, id);
+  listInstances = (p: Principal): ReturnType<typeof listInstances> => listInstances(this.ctx, p);
+  changeInstance = (p: Principal, id: number, action: InstanceAction): ReturnType<typeof changeInstance> => changeInstance(this.ctx, p, id, action);
+  bulkChangeInstances = (p: Principal, ids: readonly number[], action: InstanceAction): ReturnType<typeof bulkChangeInstances> => bulkChangeInstances(this.ctx, p, ids, action);
+  labelInstance = (p: Principal, id: number, label: string | null): Promise<void> => labelInstance(this.ctx, p, id, label);
+  requestLogs = (p: Principal, id: number, o: { tail: number | null; filter: string | null }): ReturnType<typeof requestLogs> => requestLogs(this.ctx, p, id, o);
+  fetchResult = (token: string): Promise<string> => fetchResult(this.ctx, token);
+  verifyMachine = (p: Principal, machineId: number, verified: boolean): Promise<void> => verifyMachine(this.ctx, p, machineId, verified);
+  listMachines = (): Promise<MachineRecord[]> => this.ctx.store.listMachines();
+}

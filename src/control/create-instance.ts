@@ -1,0 +1,53 @@
+import { validateCreate, type CreateInstanceRequest } from '../domain/instance/create.js';
+import { GantryError } from '../domain/errors.js';
+import { chunkSizes, computePerHour, decodeOfferId } from '../domain/offer/offer.js';
+import type { InstanceRecord } from '../store/store.js';
+import type { ControlContext } from './context.js';
+import { hashKey, instanceKey } from './keys.js';
+import { requireAccountKey, type Principal } from './principal.js';
+
+export interface CreatedInstance {
+  readonly instance: InstanceRecord;
+  /** The instance's own key (CONTAINER_API_KEY): start, stop and destroy of this instance only. */
+  readonly instanceApiKey: string;
+}
+
+/**
+ * Rent an offer. GPUs, ports, the record and the instance key are written in one transaction; the
+ * reconciler then starts the workload. Two creates on the same GPUs: one wins, one gets OFFER_UNAVAILABLE.
+ */
+export async function createInstance(ctx: ControlContext, p: Principal, r: CreateInstanceRequest): Promise<CreatedInstance> {
+  requireAccountKey(p);
+  const { machineId, numGpus } = decodeOfferId(r.offerId);
+  const m = await ctx.store.getMachine(machineId);
+  if (!m || !m.listed || !chunkSizes(m.numGpus, m.minChunk, m.numGpus).includes(numGpus)) {
+    throw new GantryError('OFFER_NOT_FOUND', `No offer with id ${r.offerId}; search offers for current ids.`, { offerId: r.offerId });
+  }
+  if (!m.online) throw new GantryError('MACHINE_UNAVAILABLE', `Machine ${m.id} is offline; pick another offer.`, { machineId: m.id });
+  const { runtype } = validateCreate(r, m.diskSpaceGb);
+  const dphBase = r.offerType === 'bid' && r.bidPrice !== null ? r.bidPrice : computePerHour(m, numGpus, r.offerType);
+  const instance = await ctx.store.createInstance({
+    accountId: p.accountId,
+    machineId,
+    numGpus,
+    image: r.image,
+    env: r.env.env,
+    requestedPorts: r.env.ports,
+    onstart: r.onstart,
+    entrypoint: r.entrypoint,
+    args: r.args,
+    runtype,
+    label: r.label,
+    diskGb: r.diskGb,
+    offerType: r.offerType,
+    bidPrice: r.bidPrice,
+    dphBase,
+    storageCost: m.priceDiskPerGbMonth,
+    target: r.targetState,
+    instanceKeyHash: (id) => hashKey(instanceKey(ctx.secret, id)),
+    now: ctx.clock.now(),
+  });
+  ctx.log.info({ instanceId: instance.id, machineId, numGpus, target: r.targetState }, 'instance created');
+  ctx.wake();
+  return { instance, instanceApiKey: instanceKey(ctx.secret, instance.id) };
+}

@@ -1,0 +1,27 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+
+/** Keys are stored as SHA-256 hashes only; the plain key is shown once. */
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function newApiKey(): string {
+  return 'gnt_' + randomBytes(24).toString('base64url');
+}
+
+/**
+ * The per-instance key (CONTAINER_API_KEY) is derived from the server secret, so the reconciler can
+ * inject it at every start without the plain key ever being stored.
+ */
+export function instanceKey(secret: string, instanceId: number): string {
+  return 'gik_' + createHmac('sha256', secret).update(`instance:${instanceId}`).digest('base64url').slice(0, 40);
+}
+
+export function newSecret(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** Unguessable token for short-lived result URLs. */
+export function newToken(): string {
+  return randomBytes(24).toString('base64url');
+}

@@ -1,0 +1,53 @@
+import type { ControlContext } from '../context.js';
+
+/**
+ * Periodic chores: the orphan sweep (workloads the runtime runs whose instance record is gone or
+ * destroyed are stopped and removed; the other direction, records whose workload vanished, is the
+ * reconciler's observation), host heartbeats of connected hosts, and expiry of result URLs.
+ */
+export class Housekeeping {
+  readonly #ctx: ControlContext;
+  #timer: NodeJS.Timeout | null = null;
+  #pass: Promise<void> = Promise.resolve();
+
+  constructor(ctx: ControlContext) {
+    this.#ctx = ctx;
+  }
+
+  start(): void {
+    if (this.#timer !== null) return;
+    const tick = (): void => {
+      this.#pass = this.runOnce().then(() => undefined, (err: unknown) => { this.#ctx.log.error({ err, component: "housekeeping" }, "housekeeping failed"); });
+    };
+    tick();
+    this.#timer = setInterval(tick, this.#ctx.settings.sweepIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#pass;
+  }
+
+  /** Returns the instance ids removed as orphans. */
+  async runOnce(): Promise<number[]> {
+    const ctx = this.#ctx;
+    const removed: number[] = [];
+    for (const machineId of ctx.hosts.machineIds()) {
+      const host = ctx.hosts.get(machineId);
+      if (!host) continue;
+      const [running, live] = await Promise.all([host.list(), ctx.store.liveInstanceIds(machineId)]);
+      for (const id of running) {
+        if (live.has(id)) continue;
+        // Re-read: the instance may have been created between the two reads above.
+        const rec = await ctx.store.getInstance(id);
+        if (rec && rec.machineId === machineId && rec.status !== 'destroyed') continue;
+        ctx.log.warn({ component: 'housekeeping', machineId, instanceId: id }, 'removing orphan workload');
+        await host.destroy(id, { graceMs: ctx.settings.stopGraceMs });
+        removed.push(id);
+      }
+    }
+    await ctx.store.purgeResults(ctx.clock.now());
+    return removed;
+  }
+}

@@ -1,0 +1,40 @@
+import { GantryError } from '../domain/errors.js';
+import type { InstanceRecord, KeyScope } from '../store/store.js';
+
+/** Who is calling, after authentication. */
+export interface Principal {
+  readonly accountId: number;
+  readonly username: string;
+  readonly isAdmin: boolean;
+  readonly scope: KeyScope;
+  /** For instance-scoped keys: the one instance this key may act on. */
+  readonly instanceId: number | null;
+}
+
+export type InstanceRight = 'read' | 'start' | 'stop' | 'destroy' | 'manage';
+const INSTANCE_KEY_RIGHTS: ReadonlySet<InstanceRight> = new Set(['read', 'start', 'stop', 'destroy']);
+
+/**
+ * Another tenant's instance answers "not found", so its existence does not leak. An instance key
+ * may read, start, stop and destroy its own instance and nothing else.
+ */
+export function authorizeInstance(p: Principal, inst: InstanceRecord | undefined, id: number, right: InstanceRight): InstanceRecord {
+  const notFound = new GantryError('INSTANCE_NOT_FOUND', `No instance with id ${id}.`, { instanceId: id });
+  if (inst === undefined || inst.status === 'destroyed') throw notFound;
+  if (p.scope === 'instance') {
+    if (p.instanceId !== inst.id) throw notFound;
+    if (!INSTANCE_KEY_RIGHTS.has(right)) throw new GantryError('FORBIDDEN', `This instance key may only start, stop or destroy instance ${inst.id}.`);
+    return inst;
+  }
+  if (inst.accountId !== p.accountId && !p.isAdmin) throw notFound;
+  return inst;
+}
+
+export function requireAccountKey(p: Principal): void {
+  if (p.scope !== 'full') throw new GantryError('FORBIDDEN', 'An instance key may only start, stop or destroy its own instance.');
+}
+
+export function requireAdmin(p: Principal): void {
+  requireAccountKey(p);
+  if (!p.isAdmin) throw new GantryError('ADMIN_ONLY', 'Only an admin account may do this.');
+}

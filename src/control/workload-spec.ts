@@ -1,0 +1,32 @@
+import type { WorkloadSpec } from '../runtime/runtime.js';
+import type { InstanceRecord } from '../store/store.js';
+import type { ControlContext } from './context.js';
+import { instanceKey } from './keys.js';
+
+/**
+ * The environment Vast images expect, plus Gantry's own: the user's env, then the injected
+ * variables (which win, so a user cannot spoof CONTAINER_ID).
+ */
+export function workloadSpec(ctx: ControlContext, inst: InstanceRecord): WorkloadSpec {
+  const injected: Record<string, string> = {
+    CONTAINER_ID: String(inst.id),
+    VAST_CONTAINERLABEL: `C.${inst.id}`,
+    CONTAINER_API_KEY: instanceKey(ctx.secret, inst.id),
+    GANTRY_URL: ctx.apiUrl(),
+    CUDA_VISIBLE_DEVICES: inst.gpuIndices.join(','),
+    PUBLIC_IPADDR: ctx.settings.publicIp,
+  };
+  const first = inst.ports[0];
+  if (first !== undefined) injected.PORT = String(first.hostPort);
+  for (const p of inst.ports) injected[`VAST_${p.proto.toUpperCase()}_PORT_${p.containerPort}`] = String(p.hostPort);
+  const command = [...(inst.entrypoint !== null ? [inst.entrypoint] : []), ...(inst.args ?? [])];
+  return {
+    instanceId: inst.id,
+    image: inst.image,
+    env: { ...inst.env, ...injected },
+    onstart: inst.onstart,
+    command,
+    runtype: inst.runtype,
+    gpuIndices: inst.gpuIndices,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The one error type of Gantry. The domain knows no HTTP: each error carries a
+ * stable `code` and a `kind`; `src/api/errors.ts` maps kinds to statuses and each
+ * dialect renders its own body shape.
+ */
+export type ErrorKind =
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'illegal_transition'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+interface CodeSpec {
+  readonly kind: ErrorKind;
+  readonly retryable: boolean;
+  /** One line for docs/errors.md. */
+  readonly doc: string;
+}
+
+/** Registry of every error code. Codes are never reused; docs/errors.md lists them all (checked by a test). */
+export const ERROR_CODES = {
+  INVALID_JSON: { kind: 'invalid', retryable: false, doc: 'The request body is not valid JSON.' },
+  INVALID_ARGUMENT: { kind: 'invalid', retryable: false, doc: 'A field has a wrong type or an out-of-range value.' },
+  INVALID_QUERY: { kind: 'invalid', retryable: false, doc: 'An offer or instance filter uses an unknown operator or a value of the wrong type.' },
+  INVALID_ENV: { kind: 'invalid', retryable: false, doc: 'The env string (Docker flags such as `-e K=V -p 8080:8080`) does not parse.' },
+  UNAUTHENTICATED: { kind: 'unauthenticated', retryable: false, doc: 'No API key, or an API key that is unknown or revoked.' },
+  FORBIDDEN: { kind: 'forbidden', retryable: false, doc: 'The key is valid but may not do this (for example an instance key acting on another instance).' },
+  NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No such route.' },
+  INSTANCE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No instance with this id is visible to the caller.' },
+  OFFER_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'The offer id does not name a listed machine or a chunk size it offers.' },
+  MACHINE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No machine with this id.' },
+  RESULT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'The result URL is unknown or has expired.' },
+  OFFER_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: 'The GPUs of this offer were rented by someone else; search again.' },
+  GPUS_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: "A stopped instance's GPUs are rented by another instance, so it cannot start now." },
+  PORTS_EXHAUSTED: { kind: 'conflict', retryable: true, doc: "The host's port range has no free port left." },
+  MACHINE_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: 'The machine is unlisted or offline.' },
+  ILLEGAL_TRANSITION: { kind: 'illegal_transition', retryable: false, doc: 'The requested state change is not allowed from the current state.' },
+  ADMIN_ONLY: { kind: 'forbidden', retryable: false, doc: 'Only an admin account may do this.' },
+  RATE_LIMITED: { kind: 'rate_limited', retryable: true, doc: 'Too many requests; retry after the time given.' },
+  HOST_UNAVAILABLE: { kind: 'unavailable', retryable: true, doc: 'The host that runs the instance cannot be reached now.' },
+  INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
+} as const satisfies Record<string, CodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class GantryError extends Error {
+  readonly code: ErrorCode;
+  readonly kind: ErrorKind;
+  readonly retryable: boolean;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GantryError';
+    this.code = code;
+    this.kind = ERROR_CODES[code].kind;
+    this.retryable = ERROR_CODES[code].retryable;
+    this.details = details;
+  }
+}
+
+export function isGantryError(e: unknown): e is GantryError {
+  return e instanceof GantryError;
+}
+
+export function assertNever(x: never, what = 'value'): never {
+  throw new Error(`unexpected ${what}: ${String(x)}`);
+}

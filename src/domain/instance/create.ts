@@ -1,0 +1,51 @@
+import { GantryError } from '../errors.js';
+import type { OfferType } from '../offer/query.js';
+import type { ParsedEnv } from './env.js';
+
+/** Vast limits onstart to 4048 characters; we keep the same bound so scripts behave alike. */
+export const MAX_ONSTART_CHARS = 4048;
+export const MAX_IMAGE_CHARS = 512;
+export const MAX_LABEL_CHARS = 256;
+export const MAX_ARGS = 256;
+export const MAX_ARG_CHARS = 8192;
+export const DEFAULT_DISK_GB = 8;
+export const DEFAULT_IMAGE = 'local/shell';
+
+/** A create request after the dialect translated it; validated here, once, for every dialect. */
+export interface CreateInstanceRequest {
+  readonly offerId: number;
+  readonly image: string;
+  readonly diskGb: number;
+  readonly env: ParsedEnv;
+  readonly onstart: string | null;
+  readonly entrypoint: string | null;
+  readonly args: readonly string[] | null;
+  readonly runtype: string | null;
+  readonly label: string | null;
+  readonly targetState: 'running' | 'stopped';
+  readonly offerType: OfferType;
+  readonly bidPrice: number | null;
+}
+
+export const RUNTYPES = ['ssh', 'jupyter', 'args', 'ssh_proxy', 'ssh_direct', 'jupyter_proxy', 'jupyter_direct'] as const;
+
+function invalid(message: string, field: string): GantryError {
+  return new GantryError('INVALID_ARGUMENT', message, { field });
+}
+
+/** Check bounds and fill in defaults; returns the runtype that applies. */
+export function validateCreate(r: CreateInstanceRequest, machineDiskGb: number): { runtype: string } {
+  if (r.image.length === 0 || r.image.length > MAX_IMAGE_CHARS) throw invalid(`image must be 1 to ${MAX_IMAGE_CHARS} characters.`, 'image');
+  if (!Number.isFinite(r.diskGb) || r.diskGb <= 0) throw invalid(`disk must be a positive number of GB, got ${r.diskGb}.`, 'disk');
+  if (r.diskGb > machineDiskGb) throw invalid(`disk ${r.diskGb} GB is more than the machine's ${machineDiskGb} GB.`, 'disk');
+  if (r.onstart !== null && r.onstart.length > MAX_ONSTART_CHARS) {
+    throw invalid(`onstart is ${r.onstart.length} characters; the limit is ${MAX_ONSTART_CHARS}. Put longer scripts on the disk and call them from onstart.`, 'onstart');
+  }
+  if (r.label !== null && r.label.length > MAX_LABEL_CHARS) throw invalid(`label must be at most ${MAX_LABEL_CHARS} characters.`, 'label');
+  if (r.args !== null && (r.args.length > MAX_ARGS || r.args.some((a) => a.length > MAX_ARG_CHARS))) throw invalid(`args: at most ${MAX_ARGS} arguments of ${MAX_ARG_CHARS} characters.`, 'args');
+  if (r.bidPrice !== null && (!Number.isFinite(r.bidPrice) || r.bidPrice < 0.001 || r.bidPrice > 128)) throw invalid('price (bid) must be between 0.001 and 128 $/hour.', 'price');
+  if (r.runtype !== null && !(RUNTYPES as readonly string[]).includes(r.runtype)) throw invalid(`runtype must be one of ${RUNTYPES.join(', ')}.`, 'runtype');
+  // As on Vast: ssh unless a main command is given.
+  const runtype = r.runtype ?? (r.args !== null || r.entrypoint !== null ? 'args' : 'ssh');
+  return { runtype };
+}

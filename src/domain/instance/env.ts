@@ -1,0 +1,117 @@
+import { GantryError } from '../errors.js';
+
+export interface PortSpec {
+  /** The port the workload expects (Docker's "container port"). */
+  readonly containerPort: number;
+  readonly proto: 'tcp' | 'udp';
+}
+
+export interface ParsedEnv {
+  readonly env: Readonly<Record<string, string>>;
+  readonly ports: readonly PortSpec[];
+}
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const MAX_ENV_VARS = 256;
+export const MAX_PORTS = 32;
+
+function invalid(message: string): GantryError {
+  return new GantryError('INVALID_ENV', message);
+}
+
+/** Split a flag string the way a POSIX shell would for quotes and backslashes (no expansion). */
+export function shellSplit(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string;
+    if (quote !== null) {
+      if (c === quote) quote = null;
+      else if (c === '\\' && quote === '"' && i + 1 < s.length) cur += s[++i];
+      else cur += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) out.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (quote !== null) throw invalid(`Unclosed ${quote} quote in env string.`);
+  if (inWord) out.push(cur);
+  return out;
+}
+
+function parsePort(spec: string): PortSpec {
+  const m = /^(?:(?:\d{1,3}(?:\.\d{1,3}){3}):)?(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/.exec(spec.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw invalid(`Port mapping '${spec}' is not of the form [HOST:]CONTAINER[/tcp|udp] with ports 1-65535.`);
+  }
+  return { containerPort: port, proto: (m[3] as 'tcp' | 'udp' | undefined) ?? 'tcp' };
+}
+
+function setVar(env: Record<string, string>, assignment: string): void {
+  const eq = assignment.indexOf('=');
+  const key = eq < 0 ? assignment : assignment.slice(0, eq);
+  if (!ENV_KEY.test(key)) throw invalid(`'${key}' is not a valid environment variable name.`);
+  env[key] = eq < 0 ? '' : assignment.slice(eq + 1);
+}
+
+function finish(env: Record<string, string>, ports: PortSpec[]): ParsedEnv {
+  if (Object.keys(env).length > MAX_ENV_VARS) throw invalid(`At most ${MAX_ENV_VARS} environment variables are allowed.`);
+  const unique = [...new Map(ports.map((p) => [`${p.containerPort}/${p.proto}`, p])).values()];
+  if (unique.length > MAX_PORTS) throw invalid(`At most ${MAX_PORTS} port mappings are allowed.`);
+  return { env, ports: unique };
+}
+
+/** Docker-style flags: `-e K=V`, `--env K=V`, `-p 8080:8080`, `-p 8080/udp`. */
+function parseFlagString(s: string): ParsedEnv {
+  const words = shellSplit(s);
+  const env: Record<string, string> = {};
+  const ports: PortSpec[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as string;
+    const flag = /^(-e|--env|-p|--publish)(?:=(.*))?$/.exec(w);
+    if (!flag) throw invalid(`Unexpected '${w}' in env string; use -e KEY=VALUE and -p HOST:CONTAINER.`);
+    const value = flag[2] ?? words[++i];
+    if (value === undefined) throw invalid(`Flag '${w}' needs a value.`);
+    if (flag[1] === '-p' || flag[1] === '--publish') ports.push(parsePort(value));
+    else setVar(env, value);
+  }
+  return finish(env, ports);
+}
+
+/**
+ * Parse `env` as Vast clients send it: an object (`{"K":"V", "-p 8080:8080": "1"}`: the CLI puts
+ * port flags in keys) or a Docker flag string (`-e K=V -p 8080:8080`).
+ */
+export function parseEnv(input: unknown): ParsedEnv {
+  if (input === undefined || input === null || input === '') return { env: {}, ports: [] };
+  if (typeof input === 'string') return parseFlagString(input);
+  if (typeof input !== 'object' || Array.isArray(input)) throw invalid('env must be an object of KEY: value pairs or a string of Docker flags.');
+  const env: Record<string, string> = {};
+  const ports: PortSpec[] = [];
+  for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+    const key = k.trim();
+    if (key.startsWith('-')) {
+      const parsed = parseFlagString(key);
+      Object.assign(env, parsed.env);
+      ports.push(...parsed.ports);
+      continue;
+    }
+    if (!ENV_KEY.test(key)) throw invalid(`'${key}' is not a valid environment variable name.`);
+    if (v !== null && typeof v === 'object') throw invalid(`The value of env '${key}' must be a string, number or boolean.`);
+    env[key] = v === null || v === undefined ? '' : String(v);
+  }
+  return finish(env, ports);
+}

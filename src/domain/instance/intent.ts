@@ -1,0 +1,65 @@
+import { GantryError } from '../errors.js';
+import type { InstanceStatus, InstanceTarget, PendingOp } from './status.js';
+
+/** What the API may change on an instance; the only place that decides whether a request is legal. */
+export type InstanceAction = 'start' | 'stop' | 'destroy' | 'reboot' | 'recycle';
+
+export interface IntentState {
+  readonly id: number;
+  readonly target: InstanceTarget;
+  readonly status: InstanceStatus;
+  readonly generation: number;
+  readonly observedGeneration: number;
+}
+
+/** The new intent to write, or `null` when the request is an idempotent repeat (nothing to write). */
+export interface IntentChange {
+  readonly target: InstanceTarget;
+  readonly pendingOp: PendingOp;
+}
+
+/** A stop is still being carried out: the instance is not yet at rest in `stopped`. */
+function isStopping(s: IntentState): boolean {
+  return s.target === 'stopped' && s.status !== 'stopped' && s.status !== 'exited' && s.status !== 'failed';
+}
+
+function illegal(s: IntentState, action: InstanceAction, why: string): GantryError {
+  return new GantryError('ILLEGAL_TRANSITION', `Cannot ${action} instance ${s.id}: ${why}.`, {
+    action,
+    target: s.target,
+    status: s.status,
+  });
+}
+
+/**
+ * Decide a user request against the current state. Throws ILLEGAL_TRANSITION with a reason a
+ * person understands; returns null for idempotent repeats (stop a stopped instance, start a
+ * running one, destroy one already being destroyed).
+ */
+export function decideIntent(s: IntentState, action: InstanceAction): IntentChange | null {
+  if (s.status === 'destroyed') throw illegal(s, action, 'it has been destroyed');
+  if (s.target === 'deleted') {
+    if (action === 'destroy') return null;
+    throw illegal(s, action, 'it is being destroyed');
+  }
+  switch (action) {
+    case 'stop':
+      // Repeated stop is idempotent; a stop that failed may be retried.
+      if (s.target === 'stopped') return s.status === 'failed' ? { target: 'stopped', pendingOp: null } : null;
+      return { target: 'stopped', pendingOp: null };
+    case 'start':
+      if (isStopping(s)) throw illegal(s, action, 'it is still stopping; start it again once it is stopped');
+      if (s.target === 'running') {
+        // Starting an instance whose main process exited runs it again; a live one is left alone.
+        return s.status === 'exited' && s.observedGeneration === s.generation ? { target: 'running', pendingOp: null } : null;
+      }
+      if (s.status === 'failed') throw illegal(s, action, 'its last stop did not complete; stop it again (the stop is retried) before starting');
+      return { target: 'running', pendingOp: null };
+    case 'destroy':
+      return { target: 'deleted', pendingOp: null };
+    case 'reboot':
+    case 'recycle':
+      if (s.target !== 'running') throw illegal(s, action, 'it is stopped; start it instead');
+      return { target: 'running', pendingOp: action };
+  }
+}

@@ -1,0 +1,80 @@
+import type { InstanceStatus, InstanceTarget, PendingOp } from './status.js';
+
+/** What the runtime really shows for one instance. */
+export type Observation =
+  | { readonly state: 'running'; readonly onstartExitCode?: number | null }
+  | { readonly state: 'exited'; readonly exitCode: number | null }
+  | { readonly state: 'absent' };
+
+export interface ReconcileInput {
+  readonly target: InstanceTarget;
+  readonly status: InstanceStatus;
+  readonly generation: number;
+  readonly observedGeneration: number;
+  readonly pendingOp: PendingOp;
+}
+
+/** The side effect the reconciler must perform on the runtime before recording truth. */
+export type RuntimeStep = 'none' | 'start' | 'stop' | 'restart' | 'recycle' | 'destroy';
+
+export interface ReconcilePlan {
+  readonly step: RuntimeStep;
+  /** Status to record before a slow step, so users see progress (loading, stopping, rebooting). */
+  readonly interim: InstanceStatus | null;
+}
+
+/**
+ * Pure decision of one reconcile pass: compare intent with what the runtime shows.
+ * Requests carry a generation; `generation > observedGeneration` means one is not yet carried out.
+ */
+export function planReconcile(i: ReconcileInput, obs: Observation): ReconcilePlan {
+  const pending = i.generation > i.observedGeneration;
+  switch (i.target) {
+    case 'deleted':
+      return { step: 'destroy', interim: obs.state === 'running' ? 'stopping' : null };
+    case 'stopped':
+      if (obs.state === 'running') return { step: 'stop', interim: 'stopping' };
+      return { step: 'none', interim: null };
+    case 'running':
+      if (pending && i.pendingOp !== null) return { step: i.pendingOp === 'reboot' ? 'restart' : 'recycle', interim: 'rebooting' };
+      // A live process is adopted (also after a crash between "spawned" and "recorded").
+      if (obs.state === 'running') return { step: 'none', interim: null };
+      if (pending) return { step: 'start', interim: 'loading' };
+      return { step: 'none', interim: null };
+  }
+}
+
+export interface Outcome {
+  readonly status: InstanceStatus;
+  readonly message: string | null;
+  readonly exitCode: number | null;
+}
+
+/**
+ * Status to record after a pass, from the observation taken after the step. Only observations
+ * move status: a stop is `stopped` only once the runtime shows nothing running.
+ */
+export function outcomeOf(i: ReconcileInput, after: Observation, prev: { status: InstanceStatus }): Outcome {
+  switch (i.target) {
+    case 'deleted':
+      return after.state === 'absent'
+        ? { status: 'destroyed', message: null, exitCode: null }
+        : { status: 'failed', message: 'destroy did not complete: processes are still running', exitCode: null };
+    case 'stopped':
+      return after.state === 'running'
+        ? { status: 'failed', message: 'stop did not complete: processes are still running', exitCode: null }
+        : { status: 'stopped', message: null, exitCode: null };
+    case 'running':
+      if (after.state === 'running') {
+        const code = after.onstartExitCode;
+        return { status: 'running', message: code === undefined || code === null ? null : `onstart exited with code ${code}`, exitCode: null };
+      }
+      if (after.state === 'exited') {
+        const code = after.exitCode;
+        return { status: 'exited', message: code === null ? 'main process exited (exit code unknown)' : `main process exited with code ${code}`, exitCode: code };
+      }
+      // Nothing there: it was never started (still pending) or vanished without an exit record.
+      if (prev.status === 'created') return { status: 'created', message: null, exitCode: null };
+      return { status: 'exited', message: 'process group disappeared without an exit code (killed from outside Gantry?)', exitCode: null };
+  }
+}

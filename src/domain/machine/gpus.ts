@@ -1,0 +1,39 @@
+import { GantryError } from '../errors.js';
+
+export interface GpuInventory {
+  readonly name: string;
+  readonly count: number;
+  readonly memoryMb: number;
+  readonly driverVersion: string | null;
+  readonly cudaVersion: number | null;
+  readonly declared: boolean;
+}
+
+/** Parse a declaration such as "2x RTX 4090:24GB" (count optional, memory in GB or MB). */
+export function parseGpuDeclaration(text: string): GpuInventory {
+  const m = /^\s*(?:(\d+)\s*x\s*)?([^:]+?)\s*(?::\s*(\d+(?:\.\d+)?)\s*(GB|MB|G|M)?)?\s*$/i.exec(text);
+  const count = m ? Number(m[1] ?? 1) : NaN;
+  if (!m || !Number.isInteger(count) || count < 1 || count > 64 || (m[2] ?? '').trim() === '') {
+    throw new GantryError('INVALID_ARGUMENT', `--gpus '${text}' is not like "2x RTX 4090:24GB".`);
+  }
+  const amount = m[3] === undefined ? 0 : Number(m[3]);
+  const unit = (m[4] ?? 'GB').toUpperCase();
+  const memoryMb = Math.round(unit.startsWith('M') ? amount : amount * 1000);
+  return { name: (m[2] as string).trim(), count, memoryMb, driverVersion: null, cudaVersion: null, declared: true };
+}
+
+/**
+ * Parse `nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader,nounits`
+ * plus the CUDA version from the plain `nvidia-smi` banner. Mixed models: the most common one names the machine.
+ */
+export function parseNvidiaSmi(csv: string, banner: string): GpuInventory | null {
+  const rows = csv
+    .split('\n')
+    .map((l) => l.split(',').map((s) => s.trim()))
+    .filter((r) => r.length >= 3 && r[0] !== '');
+  if (rows.length === 0) return null;
+  const name = (rows[0]?.[0] ?? 'GPU').replace(/^NVIDIA\s+/, '');
+  const memoryMb = Math.round(Number(rows[0]?.[1] ?? 0) * 1.048576); // MiB → MB as Vast reports
+  const cuda = /CUDA Version:\s*([\d.]+)/.exec(banner);
+  return { name, count: rows.length, memoryMb, driverVersion: rows[0]?.[2] ?? null, cudaVersion: cuda ? Number(cuda[1]) : null, declared: false };
+}

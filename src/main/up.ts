@@ -1,0 +1,118 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { LocalAgent } from '../agent/local-agent.js';
+import { buildApp } from '../api/app.js';
+import type { Config } from '../config/schema.js';
+import { systemClock, type Clock } from '../control/clock.js';
+import { ControlPlane } from '../control/control-plane.js';
+import { HostRegistry } from '../control/hosts.js';
+import { newSecret } from '../control/keys.js';
+import { createLogger } from '../log/logger.js';
+import { Metrics } from '../log/metrics.js';
+import { ProcessRuntime } from '../runtime/process/process-runtime.js';
+import { postgresDialect } from '../store/dialects/postgres.js';
+import { sqliteDialect } from '../store/dialects/sqlite.js';
+import { KyselyStore } from '../store/kysely/kysely-store.js';
+import type { Store } from '../store/store.js';
+
+export interface UpOptions {
+  readonly config: Config;
+  /** Environment every workload starts from (PATH and the like). */
+  readonly workloadEnv: Readonly<Record<string, string>>;
+  /** Run the embedded host (false: control plane only, `gantry server`). */
+  readonly localHost: boolean;
+  readonly log?: Logger;
+  readonly clock?: Clock;
+}
+
+export interface RunningGantry {
+  readonly url: string;
+  /** The admin key when it is known to this process (created now, preset, or read from admin.key). */
+  readonly adminKey: string | null;
+  readonly adminKeyFile: string;
+  readonly control: ControlPlane;
+  readonly store: Store;
+  readonly app: FastifyInstance;
+  readonly agent: LocalAgent | null;
+  readonly runtime: ProcessRuntime | null;
+  /** Stop serving and the loops; workloads keep running and are re-adopted on the next start. */
+  close(): Promise<void>;
+}
+
+async function readOrCreate(file: string, make: () => string): Promise<string> {
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (existing !== '') return existing;
+  const v = make();
+  await writeFile(file, v + '\n', { mode: 0o600 });
+  return v;
+}
+
+/** The only place that picks adapters: store dialect, runtime, HTTP app. */
+export function openStore(config: Config): KyselyStore {
+  const d = config.database !== null && /^postgres(ql)?:\/\//.test(config.database) ? postgresDialect(config.database) : sqliteDialect(config.database ?? join(config.dataDir, 'gantry.db'));
+  return new KyselyStore(d, { machineOnlineWindowMs: config.machineOfflineMs });
+}
+
+export async function startGantry(o: UpOptions): Promise<RunningGantry> {
+  const c = o.config;
+  const log = o.log ?? createLogger(c.logLevel);
+  await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
+  const secret = c.secret ?? (await readOrCreate(join(c.dataDir, 'server.secret'), newSecret));
+  const store = openStore(c);
+  await store.migrate();
+  let url = c.publicUrl ?? `http://${c.host}:${c.port}`;
+  const control = new ControlPlane({ store, clock: o.clock ?? systemClock, hosts: new HostRegistry(), log, secret, settings: c, apiUrl: () => url });
+
+  const adminKeyFile = join(c.dataDir, 'admin.key');
+  const { accountId, createdKey } = await control.bootstrapAdmin(c.adminKey);
+  if (createdKey !== null) {
+    await writeFile(adminKeyFile, createdKey + '\n', { mode: 0o600 });
+    await chmod(adminKeyFile, 0o600);
+  }
+  const adminKey = createdKey ?? c.adminKey ?? ((await readFile(adminKeyFile, 'utf8').catch(() => '')).trim() || null);
+
+  let runtime: ProcessRuntime | null = null;
+  let agent: LocalAgent | null = null;
+  if (o.localHost) {
+    runtime = await ProcessRuntime.open({ root: join(c.dataDir, 'instances'), killWaitMs: c.killWaitMs, pollMs: 50, baseEnv: o.workloadEnv });
+    agent = new LocalAgent(control, runtime, {
+      hostKey: `local:${runtime.runtimeId}`,
+      ownerId: accountId,
+      dataDir: c.dataDir,
+      publicIp: c.publicIp,
+      portRangeStart: c.portRangeStart,
+      portRangeEnd: c.portRangeEnd,
+      priceGpuPerHour: c.priceGpuPerHour,
+      priceDiskPerGbMonth: c.priceDiskPerGbMonth,
+      verified: true, // the admin's own machine
+      gpus: c.gpus,
+      heartbeatIntervalMs: c.heartbeatIntervalMs,
+    });
+    await agent.start();
+  }
+
+  const app = await buildApp({ control, log, metrics: new Metrics(), publicUrl: c.publicUrl });
+  await app.listen({ host: c.host, port: c.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;
+  const host = c.host.includes(':') ? `[${c.host}]` : c.host === '0.0.0.0' ? '127.0.0.1' : c.host;
+  url = c.publicUrl ?? `http://${host}:${port}`;
+  await writeFile(join(c.dataDir, 'url'), url + '\n');
+  control.startLoops();
+  log.info({ url, store: store.name, runtime: runtime?.name ?? null }, 'gantry is up');
+
+  let closed = false;
+  return {
+    url, adminKey, adminKeyFile, control, store, app, agent, runtime,
+    async close() {
+      if (closed) return;
+      closed = true;
+      agent?.stop();
+      await app.close();
+      await control.stopLoops();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import { readdir, readFile } from 'node:fs/promises';
+
+/** One process as /proc shows it, with the Gantry labels found in its environment. */
+export interface ProcInfo {
+  readonly pid: number;
+  readonly pgrp: number;
+  readonly state: string;
+  readonly startTicks: number;
+  readonly cpuTicks: number;
+  readonly rssPages: number;
+  readonly runtimeId: string | null;
+  readonly instanceId: number | null;
+}
+
+const LABEL_RUNTIME = 'GANTRY_RUNTIME_ID=';
+const LABEL_INSTANCE = 'GANTRY_INSTANCE_ID=';
+
+function parseStat(pid: number, text: string): Omit<ProcInfo, 'runtimeId' | 'instanceId'> | null {
+  // The command name may hold spaces and parentheses: fields start after the last ')'.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  if (rest.length < 22) return null;
+  return {
+    pid,
+    state: rest[0] ?? '?',
+    pgrp: Number(rest[2]),
+    cpuTicks: Number(rest[11]) + Number(rest[12]),
+    startTicks: Number(rest[19]),
+    rssPages: Number(rest[21]),
+  };
+}
+
+function labels(environ: string): { runtimeId: string | null; instanceId: number | null } {
+  let runtimeId: string | null = null;
+  let instanceId: number | null = null;
+  for (const kv of environ.split('\0')) {
+    if (kv.startsWith(LABEL_RUNTIME)) runtimeId = kv.slice(LABEL_RUNTIME.length);
+    else if (kv.startsWith(LABEL_INSTANCE)) {
+      const n = Number(kv.slice(LABEL_INSTANCE.length));
+      instanceId = Number.isSafeInteger(n) ? n : null;
+    }
+  }
+  return { runtimeId, instanceId };
+}
+
+/**
+ * Snapshot of /proc, cached briefly: one reconcile pass inspects many instances and each
+ * inspection would otherwise rescan. Labels are read once per (pid, start time).
+ */
+export class ProcTable {
+  readonly #ttlMs: number;
+  #at = 0;
+  #snapshot: Promise<ProcInfo[]> | null = null;
+  readonly #labelCache = new Map<string, { runtimeId: string | null; instanceId: number | null }>();
+
+  constructor(ttlMs = 200) {
+    this.#ttlMs = ttlMs;
+  }
+
+  invalidate(): void {
+    this.#snapshot = null;
+  }
+
+  snapshot(): Promise<ProcInfo[]> {
+    const now = Date.now();
+    if (this.#snapshot === null || now - this.#at > this.#ttlMs) {
+      this.#at = now;
+      this.#snapshot = this.#scan();
+    }
+    return this.#snapshot;
+  }
+
+  async #scan(): Promise<ProcInfo[]> {
+    const names = await readdir('/proc');
+    const seen = new Set<string>();
+    const out: ProcInfo[] = [];
+    await Promise.all(
+      names.map(async (name) => {
+        if (!/^\d+$/.test(name)) return;
+        const pid = Number(name);
+        try {
+          const stat = parseStat(pid, await readFile(`/proc/${pid}/stat`, 'utf8'));
+          if (stat === null) return;
+          const key = `${pid}:${stat.startTicks}`;
+          seen.add(key);
+          let l = this.#labelCache.get(key);
+          if (l === undefined) {
+            l = labels(await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => ''));
+            this.#labelCache.set(key, l);
+          }
+          out.push({ ...stat, ...l });
+        } catch {
+          // The process ended while we looked: it is simply not in this snapshot.
+        }
+      }),
+    );
+    for (const key of this.#labelCache.keys()) if (!seen.has(key)) this.#labelCache.delete(key);
+    return out;
+  }
+}
+
+/** Live (non-zombie) processes that carry this runtime's label for the instance. */
+export function workloadProcs(table: readonly ProcInfo[], runtimeId: string, instanceId: number): ProcInfo[] {
+  return table.filter((p) => p.runtimeId === runtimeId && p.instanceId === instanceId && p.state !== 'Z' && p.state !== 'X');
+}

@@ -1,0 +1,235 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Observation } from '../../domain/instance/reconcile.js';
+import type { Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
+import { ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
+import { WRAPPER_SCRIPT } from './wrapper.js';
+
+export interface ProcessRuntimeOptions {
+  /** Directory holding one folder per instance: `disk/` (the instance's disk) and `meta/` (runtime files). */
+  readonly root: string;
+  /** After SIGKILL, how long to wait for the kernel to reap before calling the stop failed. */
+  readonly killWaitMs: number;
+  /** Poll interval while waiting for a process group to end. */
+  readonly pollMs: number;
+  /** Environment every workload starts from (PATH, LANG); the spec's env is laid over it. */
+  readonly baseEnv: Readonly<Record<string, string>>;
+}
+
+const MAX_LOG_READ_BYTES = 4 * 1024 * 1024;
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/**
+ * Runs each instance as a process group in its own directory. Processes are labelled through
+ * their environment (GANTRY_RUNTIME_ID, GANTRY_INSTANCE_ID) so they are found again after Gantry
+ * restarts, and never confused with another Gantry's workloads on the same machine.
+ */
+export class ProcessRuntime implements Runtime {
+  readonly name = 'process';
+  readonly imageNotice = 'process runtime: the image is recorded but not pulled; commands run in the host environment';
+  readonly #o: ProcessRuntimeOptions;
+  readonly #procs = new ProcTable();
+  readonly #exitListeners: ((id: number) => void)[] = [];
+  readonly #cpuSamples = new Map<number, { ticks: number; at: number }>();
+  #runtimeId = '';
+
+  private constructor(o: ProcessRuntimeOptions) {
+    this.#o = o;
+  }
+
+  static async open(o: ProcessRuntimeOptions): Promise<ProcessRuntime> {
+    const r = new ProcessRuntime(o);
+    await mkdir(o.root, { recursive: true });
+    const idFile = join(o.root, 'runtime-id');
+    r.#runtimeId = (await readFile(idFile, 'utf8').catch(() => '')).trim();
+    if (r.#runtimeId === '') {
+      r.#runtimeId = randomUUID();
+      await writeFile(idFile, r.#runtimeId + '\n');
+    }
+    return r;
+  }
+
+  get runtimeId(): string {
+    return this.#runtimeId;
+  }
+
+  #dir(id: number): { base: string; disk: string; meta: string } {
+    const base = join(this.#o.root, String(id));
+    return { base, disk: join(base, 'disk'), meta: join(base, 'meta') };
+  }
+
+  async #live(id: number): Promise<ProcInfo[]> {
+    const table = await this.#procs.snapshot();
+    const pgid = Number((await readFile(join(this.#dir(id).meta, 'pgid'), 'utf8').catch(() => '')).trim());
+    const labelled = workloadProcs(table, this.#runtimeId, id);
+    // Members of the recorded group count too, even if they cleared their environment.
+    const grouped = pgid > 0 ? table.filter((p) => p.pgrp === pgid && p.state !== 'Z' && p.state !== 'X' && !labelled.includes(p)) : [];
+    return [...labelled, ...grouped];
+  }
+
+  async start(spec: WorkloadSpec): Promise<void> {
+    this.#procs.invalidate();
+    if ((await this.#live(spec.instanceId)).length > 0) return; // already running: adopt
+    const { disk, meta } = this.#dir(spec.instanceId);
+    await mkdir(disk, { recursive: true });
+    await mkdir(meta, { recursive: true });
+    await Promise.all(['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })));
+    await writeFile(join(meta, 'run.sh'), WRAPPER_SCRIPT, { mode: 0o755 });
+    await writeFile(join(meta, 'onstart.sh'), spec.onstart ?? '', { mode: 0o644 });
+    await writeFile(join(meta, 'started'), String(Date.now()));
+    const log = await open(join(meta, 'output.log'), 'a');
+    try {
+      const child = spawn('bash', [join(meta, 'run.sh'), ...spec.command], {
+        cwd: disk,
+        env: { ...this.#o.baseEnv, HOME: disk, ...spec.env, GANTRY_META: meta, GANTRY_RUNTYPE: spec.runtype, GANTRY_RUNTIME_ID: this.#runtimeId, GANTRY_INSTANCE_ID: String(spec.instanceId) },
+        detached: true, // its own process group and session: it outlives Gantry, and stop signals the whole group
+        stdio: ['ignore', log.fd, log.fd],
+      });
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+      child.once('exit', () => {
+        this.#procs.invalidate();
+        for (const l of this.#exitListeners) l(spec.instanceId);
+      });
+      child.unref();
+      await writeFile(join(meta, 'pgid.tmp'), String(child.pid));
+      await rename(join(meta, 'pgid.tmp'), join(meta, 'pgid'));
+    } finally {
+      await log.close();
+    }
+    this.#procs.invalidate();
+  }
+
+  async inspect(id: number): Promise<Observation> {
+    const { meta } = this.#dir(id);
+    if ((await this.#live(id)).length > 0) {
+      return { state: 'running', onstartExitCode: await readCode(join(meta, 'onstart_exit_code')) };
+    }
+    const started = await stat(join(meta, 'started')).then(() => true, () => false);
+    if (!started) return { state: 'absent' };
+    return { state: 'exited', exitCode: await readCode(join(meta, 'exit_code')) };
+  }
+
+  async stop(id: number, o: StopOptions): Promise<Observation> {
+    this.#procs.invalidate();
+    if (await this.#signalUntilGone(id, 'SIGTERM', o.graceMs)) return this.#afterStop(id);
+    if (await this.#signalUntilGone(id, 'SIGKILL', this.#o.killWaitMs)) return this.#afterStop(id);
+    return this.inspect(id);
+  }
+
+  async #afterStop(id: number): Promise<Observation> {
+    // A stopped workload is "absent": its exit code, if any, belonged to the run that was stopped.
+    await rm(join(this.#dir(id).meta, 'started'), { force: true });
+    return { state: 'absent' };
+  }
+
+  /** Signal every group of the workload, then wait up to `waitMs` for all of it to be gone. */
+  async #signalUntilGone(id: number, signal: NodeJS.Signals, waitMs: number): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    let live = await this.#live(id);
+    if (live.length === 0) return true;
+    for (const g of new Set(live.map((p) => p.pgrp))) trySignal(-g, signal);
+    for (const p of live) trySignal(p.pid, signal); // members that left the group (setsid)
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, this.#o.pollMs));
+      this.#procs.invalidate();
+      live = await this.#live(id);
+      if (live.length === 0) return true;
+    }
+    return false;
+  }
+
+  async destroy(id: number, o: StopOptions): Promise<Observation> {
+    const after = await this.stop(id, o);
+    if (after.state === 'running') return after;
+    await rm(this.#dir(id).base, { recursive: true, force: true });
+    return { state: 'absent' };
+  }
+
+  async wipeDisk(id: number): Promise<void> {
+    const { disk } = this.#dir(id);
+    await rm(disk, { recursive: true, force: true });
+    await mkdir(disk, { recursive: true });
+  }
+
+  async logs(id: number, tail: number): Promise<string> {
+    const file = join(this.#dir(id).meta, 'output.log');
+    const fh = await open(file, 'r').catch(() => null);
+    if (fh === null) return '';
+    try {
+      const { size } = await fh.stat();
+      const len = Math.min(size, MAX_LOG_READ_BYTES);
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, size - len);
+      const lines = buf.toString('utf8').split('\n');
+      if (lines.at(-1) === '') lines.pop();
+      return lines.slice(-tail).join('\n') + (lines.length > 0 ? '\n' : '');
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async list(): Promise<number[]> {
+    const table = await this.#procs.snapshot();
+    const ids = new Set<number>();
+    for (const p of table) if (p.runtimeId === this.#runtimeId && p.instanceId !== null && p.state !== 'Z') ids.add(p.instanceId);
+    // Directories without processes are leftovers too (crash between "destroyed" and "removed").
+    for (const name of await readdir(this.#o.root).catch(() => [] as string[])) if (/^\d+$/.test(name)) ids.add(Number(name));
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  async usage(id: number): Promise<Usage | null> {
+    const live = await this.#live(id);
+    if (live.length === 0) return null;
+    const ticks = live.reduce((s, p) => s + p.cpuTicks, 0);
+    const now = Date.now();
+    const prev = this.#cpuSamples.get(id);
+    this.#cpuSamples.set(id, { ticks, at: now });
+    const cpuUtil = prev && now > prev.at ? Math.max(0, ((ticks - prev.ticks) / CLOCK_TICKS / ((now - prev.at) / 1000)) * 100) : 0;
+    const memUsageMb = (live.reduce((s, p) => s + p.rssPages, 0) * 4096) / 1e6;
+    return { cpuUtil: Math.round(cpuUtil * 10) / 10, memUsageMb: Math.round(memUsageMb * 10) / 10, diskUsageMb: await dirSizeMb(this.#dir(id).disk) };
+  }
+
+  onExit(listener: (instanceId: number) => void): void {
+    this.#exitListeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    // Workloads are left running on purpose: they outlive the control plane and are re-adopted.
+  }
+}
+
+function trySignal(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone (ESRCH): that is the goal.
+  }
+}
+
+async function readCode(file: string): Promise<number | null> {
+  const text = (await readFile(file, 'utf8').catch(() => '')).trim();
+  return /^-?\d+$/.test(text) ? Number(text) : null;
+}
+
+/** Bounded walk: a disk with very many files reports the size seen in the first 20,000 entries. */
+async function dirSizeMb(dir: string): Promise<number> {
+  let total = 0;
+  let budget = 20_000;
+  const stack = [dir];
+  while (stack.length > 0 && budget > 0) {
+    const d = stack.pop() as string;
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (--budget <= 0) break;
+      const p = join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) total += await stat(p).then((s) => s.size, () => 0);
+    }
+  }
+  return Math.round((total / 1e6) * 10) / 10;
+}

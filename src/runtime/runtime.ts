@@ -1,0 +1,54 @@
+import type { Observation } from '../domain/instance/reconcile.js';
+
+/**
+ * The runtime port: runs one instance's workload on this host. Implementations label what they
+ * start with the instance id, so a later process (after a crash) finds it again: `start` is
+ * idempotent and `list` finds orphans both ways.
+ */
+export interface WorkloadSpec {
+  readonly instanceId: number;
+  readonly image: string;
+  /** Complete environment for the workload (user env plus the injected variables). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly onstart: string | null;
+  /** Main command as an argv list (entrypoint then args); empty when only onstart runs. */
+  readonly command: readonly string[];
+  /** `args`: the instance ends when the main command ends; otherwise it stays up after onstart (ssh/jupyter). */
+  readonly runtype: string;
+  readonly gpuIndices: readonly number[];
+}
+
+export interface Usage {
+  /** Percent of one core, summed over the workload's processes. */
+  readonly cpuUtil: number;
+  readonly memUsageMb: number;
+  readonly diskUsageMb: number;
+}
+
+export interface StopOptions {
+  /** SIGTERM first, SIGKILL after this many ms. */
+  readonly graceMs: number;
+}
+
+export interface Runtime {
+  readonly name: string;
+  /** One-line note about what `image` means on this runtime, shown once in status_msg. */
+  readonly imageNotice: string | null;
+  /** Start the workload unless it already runs (then adopt it). Resolves once it was launched. */
+  start(spec: WorkloadSpec): Promise<void>;
+  inspect(instanceId: number): Promise<Observation>;
+  /** Stop every process of the workload; resolves with the observation after the attempt. */
+  stop(instanceId: number, o: StopOptions): Promise<Observation>;
+  /** Stop, then remove the disk and all runtime files. */
+  destroy(instanceId: number, o: StopOptions): Promise<Observation>;
+  /** Replace the disk with an empty one (recycle); the workload must be stopped. */
+  wipeDisk(instanceId: number): Promise<void>;
+  /** The workload's combined stdout/stderr, last `tail` lines. */
+  logs(instanceId: number, tail: number): Promise<string>;
+  /** Instance ids that have live workloads under this runtime's label. */
+  list(): Promise<number[]>;
+  usage(instanceId: number): Promise<Usage | null>;
+  /** Called when a workload ends by itself, so the reconciler can look at once. */
+  onExit(listener: (instanceId: number) => void): void;
+  close(): Promise<void>;
+}

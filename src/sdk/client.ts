@@ -1,0 +1,145 @@
+/**
+ * A small typed client for Gantry's Vast-compatible API, used by the CLI and usable from any
+ * Node 20 program (`import { GantryClient } from 'gantry/sdk'`).
+ */
+export class GantryApiError extends Error {
+  readonly status: number;
+  readonly error: string;
+  readonly code: string | null;
+  constructor(status: number, body: Record<string, unknown> | null, fallback: string) {
+    super(typeof body?.msg === 'string' ? body.msg : fallback);
+    this.name = 'GantryApiError';
+    this.status = status;
+    this.error = typeof body?.error === 'string' ? body.error : 'http_error';
+    this.code = typeof body?.code === 'string' ? body.code : null;
+  }
+}
+
+export type Row = Record<string, unknown>;
+export type InstanceState = 'running' | 'stopped';
+
+export interface CreateInstanceBody {
+  image?: string;
+  disk?: number;
+  env?: Record<string, string> | string;
+  onstart?: string;
+  entrypoint?: string;
+  args?: string[];
+  runtype?: string;
+  label?: string;
+  target_state?: InstanceState;
+  price?: number;
+}
+
+export interface ClientOptions {
+  readonly url: string;
+  readonly apiKey: string | null;
+  readonly fetch?: typeof fetch;
+}
+
+export class GantryClient {
+  readonly #url: string;
+  readonly #key: string | null;
+  readonly #fetch: typeof fetch;
+
+  constructor(o: ClientOptions) {
+    this.#url = o.url.replace(/\/+$/, '');
+    this.#key = o.apiKey;
+    this.#fetch = o.fetch ?? fetch;
+  }
+
+  async request<T = Row>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#key !== null) headers.authorization = `Bearer ${this.#key}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await this.#fetch(this.#url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+    if (!res.ok) throw new GantryApiError(res.status, parsed as Record<string, unknown> | null, `HTTP ${res.status} from ${method} ${path}`);
+    return parsed as T;
+  }
+
+  currentUser(): Promise<Row> {
+    return this.request('GET', '/api/v0/users/current/');
+  }
+
+  async searchOffers(query: Row): Promise<Row[]> {
+    return (await this.request<{ offers: Row[] }>('POST', '/api/v0/bundles/', query)).offers;
+  }
+
+  createInstance(offerId: number, body: CreateInstanceBody): Promise<{ success: boolean; new_contract: number; instance_api_key: string }> {
+    return this.request('PUT', `/api/v0/asks/${offerId}/`, body);
+  }
+
+  async showInstance(id: number): Promise<Row> {
+    return (await this.request<{ instances: Row }>('GET', `/api/v0/instances/${id}/`)).instances;
+  }
+
+  async listInstances(): Promise<Row[]> {
+    return (await this.request<{ instances: Row[] }>('GET', '/api/v0/instances/')).instances;
+  }
+
+  setState(id: number, state: InstanceState): Promise<Row> {
+    return this.request('PUT', `/api/v0/instances/${id}/`, { state });
+  }
+
+  setStates(ids: number[], state: InstanceState): Promise<Row> {
+    return this.request('PUT', '/api/v0/instances/', { ids, state });
+  }
+
+  label(id: number, label: string): Promise<Row> {
+    return this.request('PUT', `/api/v0/instances/${id}/`, { label });
+  }
+
+  reboot(id: number): Promise<Row> {
+    return this.request('PUT', `/api/v0/instances/reboot/${id}/`);
+  }
+
+  recycle(id: number): Promise<Row> {
+    return this.request('PUT', `/api/v0/instances/recycle/${id}/`);
+  }
+
+  destroy(id: number): Promise<Row> {
+    return this.request('DELETE', `/api/v0/instances/${id}/`);
+  }
+
+  destroyMany(ids: number[]): Promise<Row> {
+    return this.request('DELETE', '/api/v0/instances/', { instance_ids: ids });
+  }
+
+  listMachines(): Promise<{ machines: Row[] }> {
+    return this.request('GET', '/api/v0/machines/');
+  }
+
+  verifyMachine(id: number, verified: boolean): Promise<Row> {
+    return this.request('PUT', `/api/v0/machines/${id}/verify/`, { verified });
+  }
+
+  /** Ask for logs, then fetch the result URL (no auth), polling briefly until it is ready. */
+  async logs(id: number, o: { tail?: number; filter?: string } = {}): Promise<string> {
+    const r = await this.request<{ result_url: string }>('PUT', `/api/v0/instances/request_logs/${id}/`, { tail: o.tail, filter: o.filter });
+    for (let i = 0; i < 20; i++) {
+      const res = await this.#fetch(r.result_url);
+      if (res.ok) return res.text();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new GantryApiError(504, null, 'The log result did not become ready.');
+  }
+
+  /** Poll an instance until `done(row)` holds; throws after `timeoutMs`. */
+  async waitFor(id: number, done: (row: Row) => boolean, o: { timeoutMs?: number; intervalMs?: number; onPoll?: (row: Row) => void } = {}): Promise<Row> {
+    const deadline = Date.now() + (o.timeoutMs ?? 300_000);
+    for (;;) {
+      const row = await this.showInstance(id);
+      o.onPoll?.(row);
+      if (done(row)) return row;
+      if (Date.now() > deadline) throw new GantryApiError(504, null, `Instance ${id} did not reach the wanted state in time (now ${String(row.actual_status)}).`);
+      await new Promise((resolve) => setTimeout(resolve, o.intervalMs ?? 250));
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import pg from 'pg';
+import { PostgresDialect } from 'kysely';
+import type { StoreDialect } from './store-dialect.js';
+
+// int8 (epoch milliseconds, counts) would arrive as strings; our values fit in a double.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+/** PostgreSQL: several stateless control-plane replicas may share one database. */
+export function postgresDialect(url: string, opts: { poolSize?: number } = {}): StoreDialect {
+  return {
+    name: 'postgres',
+    description: `postgres:${url.replace(/\/\/[^@]*@/, '//***@')}`,
+    idColumnType: 'serial',
+    idColumn: (col) => col.primaryKey(),
+    supportsSkipLocked: true,
+    createKyselyDialect() {
+      return new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 }) });
+    },
+    isUniqueViolation(err) {
+      return (err as { code?: unknown } | null)?.code === '23505';
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { SqliteDialect } from 'kysely';
+import type { StoreDialect } from './store-dialect.js';
+
+/** Embedded SQLite: one file, one writer; WAL so readers do not block the writer. */
+export function sqliteDialect(file: string): StoreDialect {
+  return {
+    name: 'sqlite',
+    description: `sqlite:${file}`,
+    idColumnType: 'integer',
+    idColumn: (col) => col.primaryKey().autoIncrement(),
+    supportsSkipLocked: false,
+    createKyselyDialect() {
+      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      const db = new BetterSqlite3(file);
+      db.pragma('journal_mode = WAL');
+      // A crash must not lose a committed transaction that recorded GPUs or an instance.
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      return new SqliteDialect({ database: db });
+    },
+    isUniqueViolation(err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+    },
+  };
+}

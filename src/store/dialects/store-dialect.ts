@@ -1,0 +1,21 @@
+import type { ColumnDefinitionBuilder, Dialect } from 'kysely';
+
+/**
+ * What differs between the databases, as capabilities and small methods (the way kysely's
+ * adapters do it). Control code never asks which database it runs on.
+ */
+export interface StoreDialect {
+  readonly name: 'sqlite' | 'postgres';
+  /** Build the kysely dialect (opens the pool or the file). */
+  createKyselyDialect(): Dialect;
+  /** Column type of auto-incrementing integer ids. */
+  readonly idColumnType: 'integer' | 'serial';
+  /** Extra modifiers for the id column (SQLite needs AUTOINCREMENT so ids are never reused). */
+  idColumn(col: ColumnDefinitionBuilder): ColumnDefinitionBuilder;
+  /** Whether `SELECT ... FOR UPDATE SKIP LOCKED` exists (several replicas fetching work at once). */
+  readonly supportsSkipLocked: boolean;
+  /** Whether an error is a primary-key or unique-constraint violation. */
+  isUniqueViolation(err: unknown): boolean;
+  /** Close native resources that kysely's destroy() does not (none today; kept for symmetry). */
+  readonly description: string;
+}

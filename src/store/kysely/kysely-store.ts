@@ -1,0 +1,361 @@
+import { randomUUID } from 'node:crypto';
+import { Kysely, Migrator, type Transaction } from 'kysely';
+import { GantryError } from '../../domain/errors.js';
+import type { StoreDialect } from '../dialects/store-dialect.js';
+import type {
+  AccountRecord, ApiKeyRecord, ClaimOptions, InstanceListOptions, InstanceRecord, IntentWrite, KeyScope,
+  MachineRecord, MachineRegistration, NewInstance, ObservationWrite, PortBinding, Store,
+} from '../store.js';
+import { migrations } from './migrations.js';
+import { ONLINE_WINDOW_MS, toAccount, toApiKey, toInstance, toMachine } from './rows.js';
+import type { Database } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+const b = (v: boolean): number => (v ? 1 : 0);
+
+/** The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. */
+export class KyselyStore implements Store {
+  readonly name: 'sqlite' | 'postgres';
+  readonly #db: Kysely<Database>;
+  readonly #d: StoreDialect;
+  readonly #onlineWindowMs: number;
+
+  constructor(d: StoreDialect, opts: { machineOnlineWindowMs?: number } = {}) {
+    this.#d = d;
+    this.name = d.name;
+    this.#db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
+    this.#onlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
+  }
+
+  async migrate(): Promise<void> {
+    // kysely's migrator takes a database lock (pg_advisory_xact_lock on PostgreSQL), so replicas may start together.
+    const { error } = await new Migrator({ db: this.#db, provider: migrations(this.#d) }).migrateToLatest();
+    if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy();
+  }
+
+  // ── accounts and keys ───────────────────────────────────────────────
+  async createAccount(a: { username: string; email: string; isAdmin: boolean; now: number }): Promise<AccountRecord> {
+    const row = await this.#db
+      .insertInto('accounts')
+      .values({ username: a.username, email: a.email, is_admin: b(a.isAdmin), balance: 0, created_at: a.now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toAccount(row);
+  }
+
+  async getAccount(id: number): Promise<AccountRecord | undefined> {
+    const row = await this.#db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toAccount(row);
+  }
+
+  async findAccountByUsername(username: string): Promise<AccountRecord | undefined> {
+    const row = await this.#db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
+    return row && toAccount(row);
+  }
+
+  async createApiKey(k: { accountId: number; keyHash: string; name: string; scope: KeyScope; instanceId: number | null; now: number }): Promise<ApiKeyRecord> {
+    const row = await this.#db
+      .insertInto('api_keys')
+      .values({ account_id: k.accountId, key_hash: k.keyHash, name: k.name, scope: k.scope, instance_id: k.instanceId, created_at: k.now, revoked_at: null })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toApiKey(row);
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.#db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).where('revoked_at', 'is', null).executeTakeFirst();
+    return row && toApiKey(row);
+  }
+
+  async revokeInstanceKeys(instanceId: number, now: number): Promise<void> {
+    await this.#db.updateTable('api_keys').set({ revoked_at: now }).where('instance_id', '=', instanceId).where('revoked_at', 'is', null).execute();
+  }
+
+  // ── machines ────────────────────────────────────────────────────────
+  async registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord> {
+    const hardware = {
+      owner_id: m.ownerId, hostname: m.hostname, gpu_name: m.gpuName, num_gpus: m.numGpus, gpu_ram_mb: m.gpuRamMb,
+      gpu_declared: b(m.gpuDeclared), compute_cap: m.computeCap, cpu_name: m.cpuName, cpu_arch: m.cpuArch, cpu_cores: m.cpuCores,
+      cpu_ram_mb: m.cpuRamMb, disk_space_gb: m.diskSpaceGb, driver_version: m.driverVersion, cuda_max_good: m.cudaMaxGood,
+      public_ip: m.publicIp, port_range_start: m.portRangeStart, port_range_end: m.portRangeEnd, os_version: m.osVersion, last_seen_at: now,
+    };
+    await this.#db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('machines').select(['id', 'verified']).where('host_key', '=', m.hostKey).executeTakeFirst();
+      if (existing) {
+        await trx.updateTable('machines').set({ ...hardware, verified: m.verified ? 1 : existing.verified }).where('id', '=', existing.id).execute();
+        return;
+      }
+      await trx
+        .insertInto('machines')
+        .values({
+          ...hardware, host_key: m.hostKey, verified: b(m.verified), listed: 1, price_gpu: m.priceGpuPerHour, price_disk: m.priceDiskPerGbMonth,
+          price_inetu: m.priceInetUpPerGb, price_inetd: m.priceInetDownPerGb, min_bid: m.minBidPerGpuHour, min_chunk: m.minChunk,
+          geolocation: m.geolocation, reliability: m.reliability, inet_up: m.inetUpMbps, inet_down: m.inetDownMbps, created_at: now,
+        })
+        .execute();
+    });
+    const row = await this.#db.selectFrom('machines').selectAll().where('host_key', '=', m.hostKey).executeTakeFirstOrThrow();
+    return toMachine(row, now, this.#onlineWindowMs);
+  }
+
+  async getMachine(id: number): Promise<MachineRecord | undefined> {
+    const row = await this.#db.selectFrom('machines').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toMachine(row, Date.now(), this.#onlineWindowMs);
+  }
+
+  async listMachines(): Promise<MachineRecord[]> {
+    const now = Date.now();
+    const rows = await this.#db.selectFrom('machines').selectAll().orderBy('id').execute();
+    return rows.map((r) => toMachine(r, now, this.#onlineWindowMs));
+  }
+
+  async setMachineVerified(id: number, verified: boolean): Promise<void> {
+    const r = await this.#db.updateTable('machines').set({ verified: b(verified) }).where('id', '=', id).executeTakeFirst();
+    if (r.numUpdatedRows === 0n) throw new GantryError('MACHINE_NOT_FOUND', `No machine with id ${id}.`, { machineId: id });
+  }
+
+  async touchMachine(id: number, now: number): Promise<void> {
+    await this.#db.updateTable('machines').set({ last_seen_at: now }).where('id', '=', id).execute();
+  }
+
+  async allocatedGpuCounts(): Promise<Map<number, number>> {
+    const rows = await this.#db
+      .selectFrom('gpu_allocations')
+      .select(['machine_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('machine_id')
+      .execute();
+    return new Map(rows.map((r) => [r.machine_id, Number(r.n)]));
+  }
+
+  async machinesRentedBy(accountId: number): Promise<Set<number>> {
+    const rows = await this.#db
+      .selectFrom('gpu_allocations')
+      .innerJoin('instances', 'instances.id', 'gpu_allocations.instance_id')
+      .select('gpu_allocations.machine_id')
+      .where('instances.account_id', '=', accountId)
+      .distinct()
+      .execute();
+    return new Set(rows.map((r) => r.machine_id));
+  }
+
+  // ── instances ───────────────────────────────────────────────────────
+  async createInstance(n: NewInstance): Promise<InstanceRecord> {
+    const id = await this.#db.transaction().execute(async (trx) => {
+      const machine = await trx.selectFrom('machines').selectAll().where('id', '=', n.machineId).executeTakeFirst();
+      if (!machine) throw new GantryError('OFFER_NOT_FOUND', `Machine ${n.machineId} does not exist.`, { machineId: n.machineId });
+      const taken = new Set((await trx.selectFrom('gpu_allocations').select('gpu_index').where('machine_id', '=', n.machineId).execute()).map((r) => r.gpu_index));
+      const free = Array.from({ length: machine.num_gpus }, (_, i) => i).filter((i) => !taken.has(i));
+      if (free.length < n.numGpus) {
+        throw new GantryError('OFFER_UNAVAILABLE', `Only ${free.length} of the ${n.numGpus} GPUs asked for are free on machine ${n.machineId}; search offers again.`, { machineId: n.machineId });
+      }
+      const gpus = free.slice(0, n.numGpus);
+      const row = await trx
+        .insertInto('instances')
+        .values({
+          account_id: n.accountId, machine_id: n.machineId, num_gpus: n.numGpus, gpu_indices: JSON.stringify(gpus), image: n.image,
+          env_json: JSON.stringify(n.env), ports_json: JSON.stringify(n.requestedPorts), onstart: n.onstart, entrypoint: n.entrypoint,
+          args_json: n.args === null ? null : JSON.stringify(n.args), runtype: n.runtype, label: n.label, disk_gb: n.diskGb,
+          offer_type: n.offerType, bid_price: n.bidPrice, dph_base: n.dphBase, storage_cost: n.storageCost, created_at: n.now,
+          target: n.target, generation: 1, pending_op: null, status: 'created', observed_generation: 0, status_msg: null,
+          exit_code: null, start_date: null, status_changed_at: n.now, stop_requested_at: null, destroyed_at: null,
+          last_processed_at: 0, lease_owner: null, lease_token: null, lease_expires_at: null,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      if (n.target === 'running') await this.#insertGpus(trx, n.machineId, row.id, gpus, 'OFFER_UNAVAILABLE');
+      await this.#allocatePorts(trx, machine, row.id, n);
+      await trx
+        .insertInto('api_keys')
+        .values({ account_id: n.accountId, key_hash: n.instanceKeyHash(row.id), name: `instance ${row.id}`, scope: 'instance', instance_id: row.id, created_at: n.now, revoked_at: null })
+        .execute();
+      return row.id;
+    });
+    return (await this.getInstance(id)) as InstanceRecord;
+  }
+
+  async #insertGpus(trx: Db, machineId: number, instanceId: number, gpus: readonly number[], code: 'OFFER_UNAVAILABLE' | 'GPUS_UNAVAILABLE'): Promise<void> {
+    const held = new Set((await trx.selectFrom('gpu_allocations').select('gpu_index').where('instance_id', '=', instanceId).execute()).map((r) => r.gpu_index));
+    const wanted = gpus.filter((g) => !held.has(g));
+    if (wanted.length === 0) return;
+    try {
+      await trx.insertInto('gpu_allocations').values(wanted.map((g) => ({ machine_id: machineId, gpu_index: g, instance_id: instanceId }))).execute();
+    } catch (err) {
+      if (!this.#d.isUniqueViolation(err)) throw err;
+      const msg = code === 'OFFER_UNAVAILABLE'
+        ? `The GPUs of this offer on machine ${machineId} were just rented by someone else; search offers again.`
+        : `GPU ${gpus.join(',')} on machine ${machineId} is rented by another instance now; the instance stays stopped until they are free.`;
+      throw new GantryError(code, msg, { machineId, gpus: [...gpus] }, { cause: err });
+    }
+  }
+
+  async #allocatePorts(trx: Db, machine: { id: number; port_range_start: number; port_range_end: number }, instanceId: number, n: NewInstance): Promise<void> {
+    const used = new Set((await trx.selectFrom('port_allocations').select('host_port').where('machine_id', '=', machine.id).execute()).map((r) => r.host_port));
+    const wanted = n.requestedPorts.length > 0 ? n.requestedPorts : [{ containerPort: 0, proto: 'tcp' as const }];
+    const rows: { machine_id: number; host_port: number; instance_id: number; container_port: number; proto: string }[] = [];
+    for (let p = machine.port_range_start; p <= machine.port_range_end && rows.length < wanted.length; p++) {
+      if (used.has(p)) continue;
+      const spec = wanted[rows.length];
+      if (spec === undefined) break;
+      // No mapping asked for: the workload gets one port and listens on it directly ($PORT).
+      rows.push({ machine_id: machine.id, host_port: p, instance_id: instanceId, container_port: spec.containerPort === 0 ? p : spec.containerPort, proto: spec.proto });
+    }
+    if (rows.length < wanted.length) throw new GantryError('PORTS_EXHAUSTED', `Machine ${machine.id} has no free port left in ${machine.port_range_start}-${machine.port_range_end}.`, { machineId: machine.id });
+    try {
+      await trx.insertInto('port_allocations').values(rows).execute();
+    } catch (err) {
+      if (this.#d.isUniqueViolation(err)) throw new GantryError('OFFER_UNAVAILABLE', 'Ports on this machine were just taken by another rental; try again.', {}, { cause: err });
+      throw err;
+    }
+  }
+
+  async #ports(db: Db, ids: readonly number[]): Promise<Map<number, PortBinding[]>> {
+    const out = new Map<number, PortBinding[]>();
+    if (ids.length === 0) return out;
+    const rows = await db.selectFrom('port_allocations').selectAll().where('instance_id', 'in', ids).orderBy('host_port').execute();
+    for (const r of rows) {
+      const list = out.get(r.instance_id) ?? [];
+      list.push({ hostPort: r.host_port, containerPort: r.container_port, proto: r.proto === 'udp' ? 'udp' : 'tcp' });
+      out.set(r.instance_id, list);
+    }
+    return out;
+  }
+
+  async getInstance(id: number): Promise<InstanceRecord | undefined> {
+    const row = await this.#db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    return toInstance(row, (await this.#ports(this.#db, [id])).get(id) ?? []);
+  }
+
+  async listInstances(o: InstanceListOptions): Promise<InstanceRecord[]> {
+    let q = this.#db.selectFrom('instances').selectAll().orderBy('id');
+    if (o.accountId !== null) q = q.where('account_id', '=', o.accountId);
+    if (o.includeDestroyed !== true) q = q.where('status', '!=', 'destroyed');
+    const rows = await q.execute();
+    const ports = await this.#ports(this.#db, rows.map((r) => r.id));
+    return rows.map((r) => toInstance(r, ports.get(r.id) ?? []));
+  }
+
+  async writeIntent(id: number, expectedGeneration: number, w: IntentWrite): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('instances').select(['machine_id', 'gpu_indices']).where('id', '=', id).where('generation', '=', expectedGeneration).executeTakeFirst();
+      if (!row) return false;
+      if (w.acquireGpus) await this.#insertGpus(trx, row.machine_id, id, JSON.parse(row.gpu_indices) as number[], 'GPUS_UNAVAILABLE');
+      const r = await trx
+        .updateTable('instances')
+        .set((eb) => ({
+          target: w.target,
+          pending_op: w.pendingOp,
+          generation: eb('generation', '+', 1),
+          stop_requested_at: w.target === 'running' ? null : w.now,
+          ...(w.statusMsg !== undefined ? { status_msg: w.statusMsg } : {}),
+        }))
+        .where('id', '=', id)
+        .where('generation', '=', expectedGeneration)
+        .executeTakeFirst();
+      return r.numUpdatedRows > 0n;
+    });
+  }
+
+  async setLabel(id: number, label: string | null): Promise<void> {
+    await this.#db.updateTable('instances').set({ label }).where('id', '=', id).execute();
+  }
+
+  async setStatusMsg(id: number, msg: string | null): Promise<void> {
+    await this.#db.updateTable('instances').set({ status_msg: msg }).where('id', '=', id).execute();
+  }
+
+  async claimInstances(o: ClaimOptions): Promise<InstanceRecord[]> {
+    const token = randomUUID();
+    const ids = await this.#db.transaction().execute(async (trx) => {
+      let q = trx
+        .selectFrom('instances')
+        .select('id')
+        .where('status', '!=', 'destroyed')
+        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', o.now)]))
+        .where((eb) => eb.or([eb('generation', '>', eb.ref('observed_generation')), eb('last_processed_at', '<=', o.observeBefore)]))
+        .orderBy('last_processed_at')
+        .orderBy('id')
+        .limit(o.limit);
+      if (o.machineIds !== undefined) q = q.where('machine_id', 'in', o.machineIds.length > 0 ? o.machineIds : [-1]);
+      if (this.#d.supportsSkipLocked) q = q.forUpdate().skipLocked();
+      const picked = (await q.execute()).map((r) => r.id);
+      if (picked.length === 0) return [];
+      await trx
+        .updateTable('instances')
+        .set({ lease_owner: o.owner, lease_token: token, lease_expires_at: o.now + o.leaseMs })
+        .where('id', 'in', picked)
+        .execute();
+      return picked;
+    });
+    if (ids.length === 0) return [];
+    const rows = await this.#db.selectFrom('instances').selectAll().where('id', 'in', ids).where('lease_token', '=', token).orderBy('last_processed_at').execute();
+    const ports = await this.#ports(this.#db, ids);
+    return rows.map((r) => toInstance(r, ports.get(r.id) ?? []));
+  }
+
+  async extendLeases(owner: string, ids: readonly number[], until: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#db.updateTable('instances').set({ lease_expires_at: until }).where('id', 'in', ids).where('lease_owner', '=', owner).execute();
+  }
+
+  async applyObservation(id: number, leaseToken: string, o: ObservationWrite): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const cur = await trx.selectFrom('instances').select(['status', 'observed_generation', 'generation', 'target']).where('id', '=', id).where('lease_token', '=', leaseToken).executeTakeFirst();
+      if (!cur) return false; // the lease went to another replica: apply nothing from this pass
+      const observed = Math.max(cur.observed_generation, o.observedGeneration);
+      await trx
+        .updateTable('instances')
+        .set({
+          status: o.status,
+          status_msg: o.statusMsg,
+          exit_code: o.exitCode,
+          observed_generation: observed,
+          last_processed_at: o.now,
+          ...(o.status !== cur.status ? { status_changed_at: o.now } : {}),
+          ...(o.startDate !== undefined ? { start_date: o.startDate } : {}),
+          ...(o.pendingOpDone && observed >= cur.generation ? { pending_op: null } : {}),
+          ...(o.status === 'destroyed' ? { destroyed_at: o.now } : {}),
+        })
+        .where('id', '=', id)
+        .execute();
+      // GPUs go back only once the runtime confirmed nothing runs and nobody asked to run again.
+      if ((o.status === 'stopped' && cur.target !== 'running') || o.status === 'destroyed') {
+        await trx.deleteFrom('gpu_allocations').where('instance_id', '=', id).execute();
+      }
+      if (o.status === 'destroyed') await trx.deleteFrom('port_allocations').where('instance_id', '=', id).execute();
+      return true;
+    });
+  }
+
+  async releaseLease(id: number, leaseToken: string, now: number): Promise<void> {
+    await this.#db
+      .updateTable('instances')
+      .set({ lease_owner: null, lease_token: null, lease_expires_at: null, last_processed_at: now })
+      .where('id', '=', id)
+      .where('lease_token', '=', leaseToken)
+      .execute();
+  }
+
+  async liveInstanceIds(machineId: number): Promise<Set<number>> {
+    const rows = await this.#db.selectFrom('instances').select('id').where('machine_id', '=', machineId).where('status', '!=', 'destroyed').execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  // ── results (log downloads) ────────────────────────────────────────
+  async putResult(token: string, content: string, expiresAt: number): Promise<void> {
+    await this.#db.insertInto('results').values({ token, content, expires_at: expiresAt }).execute();
+  }
+
+  async getResult(token: string, now: number): Promise<string | undefined> {
+    const row = await this.#db.selectFrom('results').select('content').where('token', '=', token).where('expires_at', '>', now).executeTakeFirst();
+    return row?.content;
+  }
+
+  async purgeResults(now: number): Promise<void> {
+    await this.#db.deleteFrom('results').where('expires_at', '<=', now).execute();
+  }
+}

@@ -1,0 +1,132 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { StoreDialect } from '../dialects/store-dialect.js';
+
+/** Migrations live in code so the compiled package needs no file lookups; run on every start. */
+export function migrations(d: StoreDialect): MigrationProvider {
+  const all: Record<string, Migration> = {
+    '0001_initial': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('accounts')
+          .addColumn('id', d.idColumnType, (c) => d.idColumn(c))
+          .addColumn('username', 'text', (c) => c.notNull().unique())
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('is_admin', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('balance', 'double precision', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('api_keys')
+          .addColumn('id', d.idColumnType, (c) => d.idColumn(c))
+          .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+          .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('instance_id', 'integer')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+        await db.schema
+          .createTable('machines')
+          .addColumn('id', d.idColumnType, (c) => d.idColumn(c))
+          .addColumn('owner_id', 'integer', (c) => c.notNull().references('accounts.id'))
+          .addColumn('host_key', 'text', (c) => c.notNull().unique())
+          .addColumn('hostname', 'text', (c) => c.notNull())
+          .addColumn('gpu_name', 'text', (c) => c.notNull())
+          .addColumn('num_gpus', 'integer', (c) => c.notNull())
+          .addColumn('gpu_ram_mb', 'integer', (c) => c.notNull())
+          .addColumn('gpu_declared', 'integer', (c) => c.notNull())
+          .addColumn('compute_cap', 'integer')
+          .addColumn('cpu_name', 'text', (c) => c.notNull())
+          .addColumn('cpu_arch', 'text', (c) => c.notNull())
+          .addColumn('cpu_cores', 'integer', (c) => c.notNull())
+          .addColumn('cpu_ram_mb', 'integer', (c) => c.notNull())
+          .addColumn('disk_space_gb', 'double precision', (c) => c.notNull())
+          .addColumn('driver_version', 'text')
+          .addColumn('cuda_max_good', 'double precision')
+          .addColumn('verified', 'integer', (c) => c.notNull())
+          .addColumn('listed', 'integer', (c) => c.notNull())
+          .addColumn('price_gpu', 'double precision', (c) => c.notNull())
+          .addColumn('price_disk', 'double precision', (c) => c.notNull())
+          .addColumn('price_inetu', 'double precision', (c) => c.notNull())
+          .addColumn('price_inetd', 'double precision', (c) => c.notNull())
+          .addColumn('min_bid', 'double precision', (c) => c.notNull())
+          .addColumn('min_chunk', 'integer', (c) => c.notNull())
+          .addColumn('public_ip', 'text', (c) => c.notNull())
+          .addColumn('geolocation', 'text', (c) => c.notNull())
+          .addColumn('reliability', 'double precision', (c) => c.notNull())
+          .addColumn('inet_up', 'double precision', (c) => c.notNull())
+          .addColumn('inet_down', 'double precision', (c) => c.notNull())
+          .addColumn('port_range_start', 'integer', (c) => c.notNull())
+          .addColumn('port_range_end', 'integer', (c) => c.notNull())
+          .addColumn('os_version', 'text', (c) => c.notNull())
+          .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('instances')
+          .addColumn('id', d.idColumnType, (c) => d.idColumn(c))
+          .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+          .addColumn('machine_id', 'integer', (c) => c.notNull().references('machines.id'))
+          .addColumn('num_gpus', 'integer', (c) => c.notNull())
+          .addColumn('gpu_indices', 'text', (c) => c.notNull())
+          .addColumn('image', 'text', (c) => c.notNull())
+          .addColumn('env_json', 'text', (c) => c.notNull())
+          .addColumn('ports_json', 'text', (c) => c.notNull())
+          .addColumn('onstart', 'text')
+          .addColumn('entrypoint', 'text')
+          .addColumn('args_json', 'text')
+          .addColumn('runtype', 'text', (c) => c.notNull())
+          .addColumn('label', 'text')
+          .addColumn('disk_gb', 'double precision', (c) => c.notNull())
+          .addColumn('offer_type', 'text', (c) => c.notNull())
+          .addColumn('bid_price', 'double precision')
+          .addColumn('dph_base', 'double precision', (c) => c.notNull())
+          .addColumn('storage_cost', 'double precision', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('generation', 'integer', (c) => c.notNull())
+          .addColumn('pending_op', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('observed_generation', 'integer', (c) => c.notNull())
+          .addColumn('status_msg', 'text')
+          .addColumn('exit_code', 'integer')
+          .addColumn('start_date', 'bigint')
+          .addColumn('status_changed_at', 'bigint', (c) => c.notNull())
+          .addColumn('stop_requested_at', 'bigint')
+          .addColumn('destroyed_at', 'bigint')
+          .addColumn('last_processed_at', 'bigint', (c) => c.notNull())
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_token', 'text')
+          .addColumn('lease_expires_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('instances_account').on('instances').columns(['account_id', 'id']).execute();
+        await db.schema.createIndex('instances_work').on('instances').columns(['status', 'last_processed_at']).execute();
+        await db.schema
+          .createTable('gpu_allocations')
+          .addColumn('machine_id', 'integer', (c) => c.notNull().references('machines.id'))
+          .addColumn('gpu_index', 'integer', (c) => c.notNull())
+          .addColumn('instance_id', 'integer', (c) => c.notNull().references('instances.id'))
+          // The primary key is what makes double booking impossible, whatever the replica count.
+          .addPrimaryKeyConstraint('gpu_allocations_pk', ['machine_id', 'gpu_index'])
+          .execute();
+        await db.schema
+          .createTable('port_allocations')
+          .addColumn('machine_id', 'integer', (c) => c.notNull().references('machines.id'))
+          .addColumn('host_port', 'integer', (c) => c.notNull())
+          .addColumn('instance_id', 'integer', (c) => c.notNull().references('instances.id'))
+          .addColumn('container_port', 'integer', (c) => c.notNull())
+          .addColumn('proto', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('port_allocations_pk', ['machine_id', 'host_port'])
+          .execute();
+        await db.schema
+          .createTable('results')
+          .addColumn('token', 'text', (c) => c.primaryKey())
+          .addColumn('content', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
+  };
+  return { getMigrations: () => Promise.resolve(all) };
+}

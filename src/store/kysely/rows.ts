@@ -1,0 +1,108 @@
+import type { Selectable } from 'kysely';
+import type { PortSpec } from '../../domain/instance/env.js';
+import { isInstanceStatus, isInstanceTarget } from '../../domain/instance/status.js';
+import type { OfferType } from '../../domain/offer/query.js';
+import type { AccountRecord, ApiKeyRecord, InstanceRecord, MachineRecord, PortBinding } from '../store.js';
+import type { AccountTable, ApiKeyTable, InstanceTable, MachineTable } from './schema.js';
+
+/** Row ↔ record mapping, kept apart so the repositories read as queries only. */
+export const ONLINE_WINDOW_MS = 60_000;
+
+export function toAccount(r: Selectable<AccountTable>): AccountRecord {
+  return { id: r.id, username: r.username, email: r.email, isAdmin: r.is_admin === 1, balance: r.balance, createdAt: r.created_at };
+}
+
+export function toApiKey(r: Selectable<ApiKeyTable>): ApiKeyRecord {
+  return { id: r.id, accountId: r.account_id, name: r.name, scope: r.scope === 'instance' ? 'instance' : 'full', instanceId: r.instance_id, createdAt: r.created_at };
+}
+
+export function toMachine(r: Selectable<MachineTable>, now: number, onlineWindowMs: number): MachineRecord {
+  return {
+    id: r.id,
+    ownerId: r.owner_id,
+    hostKey: r.host_key,
+    hostname: r.hostname,
+    gpuName: r.gpu_name,
+    numGpus: r.num_gpus,
+    gpuRamMb: r.gpu_ram_mb,
+    gpuDeclared: r.gpu_declared === 1,
+    computeCap: r.compute_cap,
+    cpuName: r.cpu_name,
+    cpuArch: r.cpu_arch,
+    cpuCores: r.cpu_cores,
+    cpuRamMb: r.cpu_ram_mb,
+    diskSpaceGb: r.disk_space_gb,
+    driverVersion: r.driver_version,
+    cudaMaxGood: r.cuda_max_good,
+    verified: r.verified === 1,
+    listed: r.listed === 1,
+    online: now - r.last_seen_at <= onlineWindowMs,
+    priceGpuPerHour: r.price_gpu,
+    priceDiskPerGbMonth: r.price_disk,
+    priceInetUpPerGb: r.price_inetu,
+    priceInetDownPerGb: r.price_inetd,
+    minBidPerGpuHour: r.min_bid,
+    minChunk: r.min_chunk,
+    publicIp: r.public_ip,
+    geolocation: r.geolocation,
+    reliability: r.reliability,
+    inetUpMbps: r.inet_up,
+    inetDownMbps: r.inet_down,
+    directPortCount: r.port_range_end - r.port_range_start + 1,
+    osVersion: r.os_version,
+    portRangeStart: r.port_range_start,
+    portRangeEnd: r.port_range_end,
+    lastSeenAt: r.last_seen_at,
+    createdAt: r.created_at,
+  };
+}
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export function toInstance(r: Selectable<InstanceTable>, ports: readonly PortBinding[]): InstanceRecord {
+  if (!isInstanceStatus(r.status) || !isInstanceTarget(r.target)) throw new Error(`instance ${r.id} has a corrupt state (${r.target}/${r.status})`);
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    machineId: r.machine_id,
+    numGpus: r.num_gpus,
+    gpuIndices: parseJson<number[]>(r.gpu_indices, []),
+    image: r.image,
+    env: parseJson<Record<string, string>>(r.env_json, {}),
+    requestedPorts: parseJson<PortSpec[]>(r.ports_json, []),
+    ports,
+    onstart: r.onstart,
+    entrypoint: r.entrypoint,
+    args: parseJson<string[] | null>(r.args_json, null),
+    runtype: r.runtype,
+    label: r.label,
+    diskGb: r.disk_gb,
+    offerType: r.offer_type as OfferType,
+    bidPrice: r.bid_price,
+    dphBase: r.dph_base,
+    storageCost: r.storage_cost,
+    createdAt: r.created_at,
+    target: r.target,
+    generation: r.generation,
+    pendingOp: r.pending_op === 'reboot' || r.pending_op === 'recycle' ? r.pending_op : null,
+    status: r.status,
+    observedGeneration: r.observed_generation,
+    statusMsg: r.status_msg,
+    exitCode: r.exit_code,
+    startDate: r.start_date,
+    statusChangedAt: r.status_changed_at,
+    stopRequestedAt: r.stop_requested_at,
+    destroyedAt: r.destroyed_at,
+    lastProcessedAt: r.last_processed_at,
+    leaseOwner: r.lease_owner,
+    leaseToken: r.lease_token,
+    leaseExpiresAt: r.lease_expires_at,
+  };
+}

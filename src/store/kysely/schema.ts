@@ -1,0 +1,129 @@
+import type { Generated } from 'kysely';
+
+/** Times are epoch milliseconds; booleans are 0/1 integers so both databases read them alike. */
+export interface AccountTable {
+  id: Generated<number>;
+  username: string;
+  email: string;
+  is_admin: number;
+  balance: number;
+  created_at: number;
+}
+
+export interface ApiKeyTable {
+  id: Generated<number>;
+  account_id: number;
+  key_hash: string;
+  name: string;
+  /** 'full' for an account key; 'instance' for a key limited to one instance (CONTAINER_API_KEY). */
+  scope: string;
+  instance_id: number | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface MachineTable {
+  id: Generated<number>;
+  owner_id: number;
+  /** Stable identity of the host that registered it (one row per host). */
+  host_key: string;
+  hostname: string;
+  gpu_name: string;
+  num_gpus: number;
+  gpu_ram_mb: number;
+  gpu_declared: number;
+  compute_cap: number | null;
+  cpu_name: string;
+  cpu_arch: string;
+  cpu_cores: number;
+  cpu_ram_mb: number;
+  disk_space_gb: number;
+  driver_version: string | null;
+  cuda_max_good: number | null;
+  verified: number;
+  listed: number;
+  price_gpu: number;
+  price_disk: number;
+  price_inetu: number;
+  price_inetd: number;
+  min_bid: number;
+  min_chunk: number;
+  public_ip: string;
+  geolocation: string;
+  reliability: number;
+  inet_up: number;
+  inet_down: number;
+  port_range_start: number;
+  port_range_end: number;
+  os_version: string;
+  last_seen_at: number;
+  created_at: number;
+}
+
+export interface InstanceTable {
+  id: Generated<number>;
+  account_id: number;
+  machine_id: number;
+  num_gpus: number;
+  /** JSON list of the GPU indices this instance rents; kept while stopped so start asks for the same GPUs. */
+  gpu_indices: string;
+  image: string;
+  env_json: string;
+  ports_json: string;
+  onstart: string | null;
+  entrypoint: string | null;
+  args_json: string | null;
+  runtype: string;
+  label: string | null;
+  disk_gb: number;
+  offer_type: string;
+  bid_price: number | null;
+  dph_base: number;
+  storage_cost: number;
+  created_at: number;
+  target: string;
+  generation: number;
+  pending_op: string | null;
+  status: string;
+  observed_generation: number;
+  status_msg: string | null;
+  exit_code: number | null;
+  start_date: number | null;
+  status_changed_at: number;
+  stop_requested_at: number | null;
+  destroyed_at: number | null;
+  last_processed_at: number;
+  lease_owner: string | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+}
+
+export interface GpuAllocationTable {
+  machine_id: number;
+  gpu_index: number;
+  instance_id: number;
+}
+
+export interface PortAllocationTable {
+  machine_id: number;
+  host_port: number;
+  instance_id: number;
+  container_port: number;
+  proto: string;
+}
+
+export interface ResultTable {
+  token: string;
+  content: string;
+  expires_at: number;
+}
+
+export interface Database {
+  accounts: AccountTable;
+  api_keys: ApiKeyTable;
+  machines: MachineTable;
+  instances: InstanceTable;
+  gpu_allocations: GpuAllocationTable;
+  port_allocations: PortAllocationTable;
+  results: ResultTable;
+}

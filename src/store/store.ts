@@ -1,0 +1,186 @@
+import type { PortSpec } from '../domain/instance/env.js';
+import type { InstanceStatus, InstanceTarget, PendingOp } from '../domain/instance/status.js';
+import type { MachineForOffers } from '../domain/offer/offer.js';
+import type { OfferType } from '../domain/offer/query.js';
+
+/**
+ * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
+ * and PostgreSQL, and `test/contract/store.contract.ts` holds both to the same behaviour.
+ */
+export interface AccountRecord {
+  readonly id: number;
+  readonly username: string;
+  readonly email: string;
+  readonly isAdmin: boolean;
+  readonly balance: number;
+  readonly createdAt: number;
+}
+
+export type KeyScope = 'full' | 'instance';
+export interface ApiKeyRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly name: string;
+  readonly scope: KeyScope;
+  readonly instanceId: number | null;
+  readonly createdAt: number;
+}
+
+export interface MachineRecord extends MachineForOffers {
+  readonly hostKey: string;
+  readonly portRangeStart: number;
+  readonly portRangeEnd: number;
+  readonly lastSeenAt: number;
+  readonly createdAt: number;
+}
+
+/** What a host reports about itself when it registers; prices and listing keep their stored values. */
+export type MachineRegistration = Omit<MachineRecord, 'id' | 'verified' | 'listed' | 'online' | 'lastSeenAt' | 'createdAt'> & {
+  readonly verified: boolean;
+};
+
+export interface PortBinding {
+  readonly hostPort: number;
+  readonly containerPort: number;
+  readonly proto: 'tcp' | 'udp';
+}
+
+export interface InstanceRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly machineId: number;
+  readonly numGpus: number;
+  readonly gpuIndices: readonly number[];
+  readonly image: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly requestedPorts: readonly PortSpec[];
+  readonly ports: readonly PortBinding[];
+  readonly onstart: string | null;
+  readonly entrypoint: string | null;
+  readonly args: readonly string[] | null;
+  readonly runtype: string;
+  readonly label: string | null;
+  readonly diskGb: number;
+  readonly offerType: OfferType;
+  readonly bidPrice: number | null;
+  readonly dphBase: number;
+  readonly storageCost: number;
+  readonly createdAt: number;
+  readonly target: InstanceTarget;
+  readonly generation: number;
+  readonly pendingOp: PendingOp;
+  readonly status: InstanceStatus;
+  readonly observedGeneration: number;
+  readonly statusMsg: string | null;
+  readonly exitCode: number | null;
+  readonly startDate: number | null;
+  readonly statusChangedAt: number;
+  readonly stopRequestedAt: number | null;
+  readonly destroyedAt: number | null;
+  readonly lastProcessedAt: number;
+  readonly leaseOwner: string | null;
+  readonly leaseToken: string | null;
+  readonly leaseExpiresAt: number | null;
+}
+
+export interface NewInstance {
+  readonly accountId: number;
+  readonly machineId: number;
+  readonly numGpus: number;
+  readonly image: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly requestedPorts: readonly PortSpec[];
+  readonly onstart: string | null;
+  readonly entrypoint: string | null;
+  readonly args: readonly string[] | null;
+  readonly runtype: string;
+  readonly label: string | null;
+  readonly diskGb: number;
+  readonly offerType: OfferType;
+  readonly bidPrice: number | null;
+  readonly dphBase: number;
+  readonly storageCost: number;
+  readonly target: 'running' | 'stopped';
+  /** Hash of the instance's own API key (CONTAINER_API_KEY), stored in the same transaction. */
+  readonly instanceKeyHash: (instanceId: number) => string;
+  readonly now: number;
+}
+
+export interface IntentWrite {
+  readonly target: InstanceTarget;
+  readonly pendingOp: PendingOp;
+  /** Re-acquire the instance's own GPUs in the same transaction (start from stopped). */
+  readonly acquireGpus: boolean;
+  readonly statusMsg?: string | null;
+  readonly now: number;
+}
+
+/** Truth from one reconcile pass, applied only while the pass still holds the row's lease. */
+export interface ObservationWrite {
+  readonly status: InstanceStatus;
+  readonly statusMsg: string | null;
+  readonly exitCode: number | null;
+  /** The generation the pass acted on; never lowers the stored one. */
+  readonly observedGeneration: number;
+  readonly pendingOpDone: boolean;
+  readonly startDate?: number | null;
+  readonly now: number;
+}
+
+export interface ClaimOptions {
+  readonly owner: string;
+  readonly now: number;
+  readonly leaseMs: number;
+  /** Rows with nothing pending are re-observed when last processed before this time. */
+  readonly observeBefore: number;
+  readonly limit: number;
+  readonly machineIds?: readonly number[];
+}
+
+export interface InstanceListOptions {
+  readonly accountId: number | null;
+  readonly includeDestroyed?: boolean;
+}
+
+export interface Store {
+  readonly name: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  createAccount(a: { username: string; email: string; isAdmin: boolean; now: number }): Promise<AccountRecord>;
+  getAccount(id: number): Promise<AccountRecord | undefined>;
+  findAccountByUsername(username: string): Promise<AccountRecord | undefined>;
+  createApiKey(k: { accountId: number; keyHash: string; name: string; scope: KeyScope; instanceId: number | null; now: number }): Promise<ApiKeyRecord>;
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  revokeInstanceKeys(instanceId: number, now: number): Promise<void>;
+
+  registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord>;
+  getMachine(id: number): Promise<MachineRecord | undefined>;
+  listMachines(): Promise<MachineRecord[]>;
+  setMachineVerified(id: number, verified: boolean): Promise<void>;
+  touchMachine(id: number, now: number): Promise<void>;
+  /** Allocated GPU count per machine. */
+  allocatedGpuCounts(): Promise<Map<number, number>>;
+  /** Machines on which the account rents GPUs. */
+  machinesRentedBy(accountId: number): Promise<Set<number>>;
+
+  /** Insert the instance with its GPUs and ports in one transaction; OFFER_UNAVAILABLE / PORTS_EXHAUSTED on conflict. */
+  createInstance(n: NewInstance): Promise<InstanceRecord>;
+  getInstance(id: number): Promise<InstanceRecord | undefined>;
+  listInstances(o: InstanceListOptions): Promise<InstanceRecord[]>;
+  /** Compare-and-set on generation; false when another writer moved it first. GPUS_UNAVAILABLE if acquireGpus fails. */
+  writeIntent(id: number, expectedGeneration: number, w: IntentWrite): Promise<boolean>;
+  setLabel(id: number, label: string | null): Promise<void>;
+  setStatusMsg(id: number, msg: string | null): Promise<void>;
+  /** Recycle wipes the disk: a fresh start date and no exit code are recorded by the reconciler. */
+  claimInstances(o: ClaimOptions): Promise<InstanceRecord[]>;
+  extendLeases(owner: string, ids: readonly number[], until: number): Promise<void>;
+  applyObservation(id: number, leaseToken: string, o: ObservationWrite): Promise<boolean>;
+  releaseLease(id: number, leaseToken: string, now: number): Promise<void>;
+  /** Instances of one machine that should have a workload (for the orphan sweep). */
+  liveInstanceIds(machineId: number): Promise<Set<number>>;
+
+  putResult(token: string, content: string, expiresAt: number): Promise<void>;
+  getResult(token: string, now: number): Promise<string | undefined>;
+  purgeResults(now: number): Promise<void>;
+}
