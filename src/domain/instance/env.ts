@@ -54,7 +54,9 @@ export function shellSplit(s: string): string[] {
 function parsePort(spec: string): PortSpec {
   const m = /^(?:(?:\d{1,3}(?:\.\d{1,3}){3}):)?(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/.exec(spec.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
+  const host = m?.[1] === undefined ? port : Number(m[1]);
+  const ok = (p: number): boolean => Number.isInteger(p) && p >= 1 && p <= 65535;
+  if (!m || !ok(port) || !ok(host)) {
     throw invalid(`Port mapping '${spec}' is not of the form [HOST:]CONTAINER[/tcp|udp] with ports 1-65535.`);
   }
   return { containerPort: port, proto: (m[3] as 'tcp' | 'udp' | undefined) ?? 'tcp' };

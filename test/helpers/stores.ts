@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { postgresDialect } from '../../src/store/dialects/postgres.js';
+import { sqliteDialect } from '../../src/store/dialects/sqlite.js';
+import type { StoreDialect } from '../../src/store/dialects/store-dialect.js';
+
+/** The databases a run covers: GANTRY_TEST_STORES=sqlite,postgres (the test script starts PostgreSQL). */
+export interface TestStore {
+  readonly name: 'sqlite' | 'postgres';
+  /** A reason to skip, or false. */
+  readonly skip: string | false;
+  /** A fresh, empty database: a file path or a postgres:// URL of a new database. */
+  fresh(dir: string): Promise<string>;
+  dialect(location: string): StoreDialect;
+}
+
+const wanted = (process.env.GANTRY_TEST_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
+const pgAdminUrl = process.env.GANTRY_TEST_PG_URL;
+
+export const TEST_STORES: readonly TestStore[] = [
+  {
+    name: 'sqlite',
+    skip: wanted.includes('sqlite') ? false : 'sqlite not in GANTRY_TEST_STORES',
+    fresh: (dir) => Promise.resolve(`${dir}/gantry-test-${randomBytes(4).toString('hex')}.db`),
+    dialect: (location) => sqliteDialect(location),
+  },
+  {
+    name: 'postgres',
+    skip: !wanted.includes('postgres') ? 'postgres not in GANTRY_TEST_STORES' : pgAdminUrl === undefined ? 'no GANTRY_TEST_PG_URL: run through `npm test`, which starts PostgreSQL' : false,
+    async fresh() {
+      // One database per test file (and per test that asks): isolation by name.
+      const name = `t_${randomBytes(6).toString('hex')}`;
+      const c = new pg.Client({ connectionString: pgAdminUrl });
+      await c.connect();
+      await c.query(`CREATE DATABASE ${name}`);
+      await c.end();
+      return (pgAdminUrl as string).replace(/\/[^/]*$/, `/${name}`);
+    },
+    dialect: (location) => postgresDialect(location, { poolSize: 5 }),
+  },
+];

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GantryError } from '../../src/domain/errors.js';
+import { chunkSizes, decodeOfferId, offerId, offersOf, type MachineForOffers } from '../../src/domain/offer/offer.js';
+import { applyQuery, parseOfferQuery } from '../../src/domain/offer/query.js';
+
+const machine: MachineForOffers = {
+  id: 3, ownerId: 1, hostname: 'h', gpuName: 'RTX 4090', numGpus: 8, gpuRamMb: 24000, gpuDeclared: true, computeCap: null, cpuName: 'x', cpuArch: 'amd64',
+  cpuCores: 32, cpuRamMb: 128000, diskSpaceGb: 1000, driverVersion: '535.104.05', cudaMaxGood: 12.2, verified: true, listed: true, online: true,
+  priceGpuPerHour: 0.5, priceDiskPerGbMonth: 0.1, priceInetUpPerGb: 0, priceInetDownPerGb: 0, minBidPerGpuHour: 0.2, minChunk: 1, publicIp: '127.0.0.1',
+  geolocation: 'US', reliability: 0.99, inetUpMbps: 100, inetDownMbps: 100, directPortCount: 100, osVersion: 'x',
+};
+
+describe('offers', () => {
+  it('offers power-of-two chunks of the free GPUs', () => {
+    assert.deepEqual(chunkSizes(8, 1, 8), [1, 2, 4, 8]);
+    assert.deepEqual(chunkSizes(8, 2, 8), [2, 4, 8]);
+    assert.deepEqual(chunkSizes(8, 1, 3), [1, 2]);
+    assert.deepEqual(chunkSizes(8, 1, 0), []);
+    assert.deepEqual(chunkSizes(6, 1, 6), [1, 2, 4, 6]);
+    assert.deepEqual(chunkSizes(0, 1, 0), [0]); // CPU-only host
+  });
+  it('encodes machine and chunk in the offer id', () => {
+    assert.deepEqual(decodeOfferId(offerId(42, 4)), { machineId: 42, numGpus: 4 });
+    assert.throws(() => decodeOfferId(12), GantryError);
+  });
+  it('prices storage into dph_total and hides unlisted or offline machines', () => {
+    const [one] = offersOf(machine, 8, { type: 'on-demand', allocatedStorageGb: 72, rentedByCaller: false });
+    assert.equal(one?.dph_base, 0.5);
+    assert.equal(one?.dph_total, 0.51);
+    assert.equal(offersOf({ ...machine, listed: false }, 8, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false }).length, 0);
+    assert.equal(offersOf({ ...machine, online: false }, 8, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false }).length, 0);
+    const [bid] = offersOf(machine, 8, { type: 'bid', allocatedStorageGb: 0, rentedByCaller: false });
+    assert.equal(bid?.dph_base, 0.2);
+  });
+});
+
+describe('offer query', () => {
+  const rows = offersOf(machine, 8, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false });
+  const run = (body: unknown) => applyQuery(rows, parseOfferQuery(body)).map((r) => r.num_gpus);
+
+  it('applies every operator', () => {
+    assert.deepEqual(run({ num_gpus: { gte: 2 }, order: [['num_gpus', 'asc']] }), [2, 4, 8]);
+    assert.deepEqual(run({ num_gpus: { gt: 2, lte: 8 }, order: [['num_gpus', 'asc']] }), [4, 8]);
+    assert.deepEqual(run({ num_gpus: { lt: 2 } }), [1]);
+    assert.deepEqual(run({ num_gpus: { eq: 4 } }), [4]);
+    assert.deepEqual(run({ num_gpus: { neq: 4 }, order: [['num_gpus', 'desc']] }), [8, 2, 1]);
+    assert.deepEqual(run({ num_gpus: { in: [1, 8] }, order: [['num_gpus', 'asc']] }), [1, 8]);
+    assert.deepEqual(run({ num_gpus: { notin: [1, 8] }, order: [['num_gpus', 'asc']] }), [2, 4]);
+    assert.deepEqual(run({ num_gpus: { nin: [1, 2, 4] } }), [8]);
+  });
+  it('coerces strings by field type and matches GPU names with underscores', () => {
+    assert.deepEqual(run({ num_gpus: { gte: '8' } }), [8]);
+    assert.equal(run({ gpu_name: { eq: 'RTX_4090' } }).length, 4);
+    assert.equal(run({ gpu_name: { in: ['rtx 4090'] } }).length, 4);
+    assert.equal(run({ verified: { eq: 'true' } }).length, 4);
+    assert.equal(run({ driver_version: { gte: 535000000 } }).length, 4);
+    assert.equal(run({ driver_version: { gte: '536.0.0' } }).length, 0);
+  });
+  it('ignores unknown fields and null constraints, as real clients send many', () => {
+    assert.equal(run({ external: { eq: false }, chunked: { eq: true }, georegion: { eq: 'x' }, score: { eq: null } }).length, 4);
+  });
+  it('orders and limits', () => {
+    assert.deepEqual(run({ order: [['dph_total', 'desc']], limit: 2 }), [8, 4]);
+  });
+  it('rejects unknown operators and wrongly typed values, naming the field', () => {
+    assert.throws(() => parseOfferQuery({ num_gpus: { approx: 2 } }), /Unknown operator 'approx' on 'num_gpus'/);
+    assert.throws(() => parseOfferQuery({ num_gpus: { gte: 'two' } }), /'num_gpus' needs a number/);
+    assert.throws(() => parseOfferQuery({ verified: { eq: 'maybe' } }), /'verified' needs true or false/);
+    assert.throws(() => parseOfferQuery({ num_gpus: { in: 3 } }), /needs a list/);
+    assert.throws(() => parseOfferQuery({ order: 'dph' }), /order/);
+    assert.throws(() => parseOfferQuery({ limit: -1 }), /limit/);
+    assert.throws(() => parseOfferQuery({ type: 'spot' }), /type/);
+    assert.throws(() => parseOfferQuery([]), /object/);
+  });
+  it('reads the {"q": {...}} wrapper of PUT /search/asks/', () => {
+    assert.equal(parseOfferQuery({ select_cols: ['*'], q: { num_gpus: { eq: 2 } } }).conditions.length, 1);
+  });
+});

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseOrder, parseSearchQuery } from '../../src/cli/query-language.js';
+import { parseDuration, loadConfig } from '../../src/config/load.js';
+import { parseEnv, shellSplit } from '../../src/domain/instance/env.js';
+import { validateCreate, type CreateInstanceRequest } from '../../src/domain/instance/create.js';
+import { parseGpuDeclaration, parseNvidiaSmi } from '../../src/domain/machine/gpus.js';
+
+describe('env parsing', () => {
+  it('reads Docker flag strings', () => {
+    const e = parseEnv(`-e A=1 -e "B=two words" --env C='x y' -p 8080:8080 -p 9000/udp -e EMPTY=`);
+    assert.deepEqual(e.env, { A: '1', B: 'two words', C: 'x y', EMPTY: '' });
+    assert.deepEqual(e.ports, [{ containerPort: 8080, proto: 'tcp' }, { containerPort: 9000, proto: 'udp' }]);
+  });
+  it('reads objects, including the CLI habit of port flags as keys', () => {
+    const e = parseEnv({ A: 'x', N: 3, '-p 8080:8080': '1' });
+    assert.deepEqual(e.env, { A: 'x', N: '3' });
+    assert.deepEqual(e.ports, [{ containerPort: 8080, proto: 'tcp' }]);
+  });
+  it('rejects what does not parse, saying what is wrong', () => {
+    assert.throws(() => parseEnv('-e'), /needs a value/);
+    assert.throws(() => parseEnv('-x 1'), /Unexpected '-x'/);
+    assert.throws(() => parseEnv('-p 99999:1'), /Port mapping/);
+    assert.throws(() => parseEnv('-e "A=1'), /Unclosed/);
+    assert.throws(() => parseEnv({ 'bad key': 'x' }), /not a valid environment variable name/);
+    assert.throws(() => parseEnv([1]), /env must be/);
+    assert.throws(() => parseEnv({ A: { nested: 1 } }), /must be a string/);
+  });
+  it('splits like a shell', () => {
+    assert.deepEqual(shellSplit(`a "b c" 'd e' f\\ g`), ['a', 'b c', 'd e', 'f g']);
+  });
+});
+
+describe('create validation', () => {
+  const base: CreateInstanceRequest = { offerId: 1001, image: 'x', diskGb: 10, env: { env: {}, ports: [] }, onstart: null, entrypoint: null, args: null, runtype: null, label: null, targetState: 'running', offerType: 'on-demand', bidPrice: null };
+  it('defaults runtype to ssh, or args when a main command is given', () => {
+    assert.equal(validateCreate(base, 100).runtype, 'ssh');
+    assert.equal(validateCreate({ ...base, args: ['sleep', '1'] }, 100).runtype, 'args');
+  });
+  it('bounds disk, onstart and price', () => {
+    assert.throws(() => validateCreate({ ...base, diskGb: -1 }, 100), /positive/);
+    assert.throws(() => validateCreate({ ...base, diskGb: 1000 }, 100), /more than the machine/);
+    assert.throws(() => validateCreate({ ...base, onstart: 'x'.repeat(4049) }, 100), /limit is 4048/);
+    assert.doesNotThrow(() => validateCreate({ ...base, onstart: 'x'.repeat(4048) }, 100));
+    assert.throws(() => validateCreate({ ...base, bidPrice: 500 }, 100), /price/);
+    assert.throws(() => validateCreate({ ...base, runtype: 'vnc' }, 100), /runtype/);
+  });
+});
+
+describe('GPU inventory', () => {
+  it('parses declarations', () => {
+    assert.deepEqual(parseGpuDeclaration('2x RTX 4090:24GB'), { name: 'RTX 4090', count: 2, memoryMb: 24000, driverVersion: null, cudaVersion: null, declared: true });
+    assert.equal(parseGpuDeclaration('A100:80GB').count, 1);
+    assert.equal(parseGpuDeclaration('4 x H100:81559MB').memoryMb, 81559);
+    assert.throws(() => parseGpuDeclaration('0x A100'), /not like/);
+    assert.throws(() => parseGpuDeclaration(':24GB'), /not like/);
+  });
+  it('parses nvidia-smi output', () => {
+    const inv = parseNvidiaSmi('NVIDIA H100 80GB HBM3, 81559, 550.54.15\nNVIDIA H100 80GB HBM3, 81559, 550.54.15\n', '| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4 |');
+    assert.deepEqual(inv, { name: 'H100 80GB HBM3', count: 2, memoryMb: 85521, driverVersion: '550.54.15', cudaVersion: 12.4, declared: false });
+    assert.equal(parseNvidiaSmi('', ''), null);
+  });
+});
+
+describe('CLI search language', () => {
+  it('reads vastai-style terms', () => {
+    assert.deepEqual(parseSearchQuery('gpu_name=RTX_4090 num_gpus>=2 dph_total<0.5 reliability > 0.99 rentable=true gpu_ram>=24'), {
+      gpu_name: { eq: 'RTX_4090' }, num_gpus: { gte: 2 }, dph_total: { lt: 0.5 }, reliability: { gt: 0.99 }, rentable: { eq: true }, gpu_ram: { gte: 24000 },
+    });
+    assert.deepEqual(parseSearchQuery('geolocation in [US,CA] num_gpus != 3'), { geolocation: { in: ['US', 'CA'] }, num_gpus: { neq: 3 } });
+    assert.throws(() => parseSearchQuery('num_gpus'), /Cannot read/);
+    assert.deepEqual(parseOrder('num_gpus-,dph_total'), [['num_gpus', 'desc'], ['dph_total', 'asc']]);
+  });
+});
+
+describe('config', () => {
+  it('takes flags over env over defaults, and durations as text', () => {
+    const c = loadConfig({ env: { GANTRY_STOP_GRACE_MS: '3s', GANTRY_PORT: '9000' }, flags: { port: 9001 } });
+    assert.equal(c.stopGraceMs, 3000);
+    assert.equal(c.port, 9001);
+    assert.ok(Object.isFrozen(c));
+    assert.equal(parseDuration('2m'), 120_000);
+    assert.throws(() => loadConfig({ env: { GANTRY_PORT: 'x' } }), /port/);
+  });
+});
