@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { workloadBaseEnv } from '../../src/config/load.js';
+import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
+import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+
+/** The runtime port's contract; each runtime adapter runs these bodies (the container runtime comes with its adapter). */
+interface RuntimeCase {
+  readonly name: string;
+  readonly skip: string | false;
+  open(root: string): Promise<Runtime>;
+}
+
+const RUNTIMES: readonly RuntimeCase[] = [
+  { name: 'process', skip: false, open: (root) => ProcessRuntime.open({ root, killWaitMs: 2000, pollMs: 25, baseEnv: workloadBaseEnv() }) },
+];
+
+const until = async (f: () => Promise<boolean>, ms = 10_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+
+for (const rc of RUNTIMES) {
+  describe(`runtime contract: ${rc.name}`, { skip: rc.skip }, () => {
+    let root: string;
+    let rt: Runtime;
+    let next = 1;
+    const spec = (o: Partial<WorkloadSpec>): WorkloadSpec => ({ instanceId: next++, image: 'local/shell', env: { GREETING: 'hi' }, onstart: null, command: [], runtype: 'ssh', gpuIndices: [], ...o });
+
+    before(async () => {
+      root = await mkdtemp(join(tmpdir(), 'gantry-rt-'));
+      rt = await rc.open(root);
+    });
+    after(async () => {
+      for (const id of await rt.list()) await rt.destroy(id, { graceMs: 200 });
+      await rt.close();
+      await rm(root, { recursive: true, force: true });
+    });
+
+    it('reports absent before a start', async () => {
+      assert.deepEqual(await rt.inspect(999), { state: 'absent' });
+    });
+
+    it('runs onstart with the env, keeps an ssh-type instance up, and captures output', async () => {
+      const s = spec({ onstart: 'echo "$GREETING from $CONTAINER_ID"; echo oops >&2; exit 4', env: { GREETING: 'hi', CONTAINER_ID: '77' } });
+      await rt.start(s);
+      await until(async () => (await rt.inspect(s.instanceId)).state === 'running' && (await rt.logs(s.instanceId, 10)).includes('oops'));
+      assert.deepEqual(await rt.inspect(s.instanceId), { state: 'running', onstartExitCode: 4 });
+      assert.equal(await rt.logs(s.instanceId, 10), 'hi from 77\noops\n');
+      assert.equal(await rt.logs(s.instanceId, 1), 'oops\n');
+      assert.ok((await rt.list()).includes(s.instanceId));
+    });
+
+    it('records the exit code of the main command (runtype args)', async () => {
+      const s = spec({ command: ['bash', '-c', 'exit 7'], runtype: 'args' });
+      await rt.start(s);
+      await until(async () => (await rt.inspect(s.instanceId)).state === 'exited');
+      assert.deepEqual(await rt.inspect(s.instanceId), { state: 'exited', exitCode: 7 });
+    });
+
+    it('passes argv without a shell: metacharacters stay literal', async () => {
+      const s = spec({ command: ['echo', '$(id) ; rm -rf /'], runtype: 'args' });
+      await rt.start(s);
+      await until(async () => (await rt.inspect(s.instanceId)).state === 'exited');
+      assert.equal(await rt.logs(s.instanceId, 5), '$(id) ; rm -rf /\n');
+    });
+
+    it('start is idempotent: a running workload is adopted, not duplicated', async () => {
+      const s = spec({ onstart: 'echo started >> count.txt; sleep 60' });
+      await rt.start(s);
+      await rt.start(s);
+      await until(async () => (await rt.inspect(s.instanceId)).state === 'running');
+      const again = await rc.open(root); // a new process after a crash sees the same workload
+      await again.start(s);
+      assert.equal((await again.inspect(s.instanceId)).state, 'running');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(await readFile(join(root, String(s.instanceId), 'disk', 'count.txt'), 'utf8'), 'started\n');
+      await again.stop(s.instanceId, { graceMs: 500 });
+    });
+
+    it('stops the whole process group, SIGKILL after the grace period if SIGTERM is ignored', async () => {
+      const s = spec({ onstart: `trap '' TERM; (trap '' TERM; sleep 300) & sleep 300` });
+      await rt.start(s);
+      await until(async () => (await rt.inspect(s.instanceId)).state === 'running');
+      await new Promise((r) => setTimeout(r, 200)); // let the traps install
+      const began = Date.now();
+      const after = await rt.stop(s.instanceId, { graceMs: 400 });
+      assert.deepEqual(after, { state: 'absent' });
+      assert.ok(Date.now() - began >= 400, 'waited for the grace period first');
+      assert.equal((await rt.list()).includes(s.instanceId), true, 'the disk stays after a stop');
+      assert.ok((await stat(join(root, String(s.instanceId), 'disk'))).isDirectory());
+    });
+
+    it('wipes the disk on recycle and removes everything on destroy', async () => {
+      const s = spec({ onstart: 'echo data > file.txt; sleep 60' });
+      await rt.start(s);
+      const disk = join(root, String(s.instanceId), 'disk');
+      await until(async () => stat(join(disk, 'file.txt')).then(() => true, () => false));
+      await rt.stop(s.instanceId, { graceMs: 500 });
+      await rt.wipeDisk(s.instanceId);
+      await assert.rejects(stat(join(disk, 'file.txt')));
+      await writeFile(join(disk, 'keep'), 'x');
+      assert.deepEqual(await rt.destroy(s.instanceId, { graceMs: 500 }), { state: 'absent' });
+      await assert.rejects(stat(join(root, String(s.instanceId))));
+      assert.equal((await rt.list()).includes(s.instanceId), false);
+    });
+
+    it('reports usage of a live workload', async () => {
+      const s = spec({ onstart: 'sleep 60' });
+      await rt.start(s);
+      await until(async () => (await rt.inspect(s.instanceId)).state === 'running');
+      const u = await rt.usage(s.instanceId);
+      assert.ok(u !== null && u.memUsageMb > 0);
+      await rt.stop(s.instanceId, { graceMs: 500 });
+      assert.equal(await rt.usage(s.instanceId), null);
+    });
+  });
+}
