@@ -123,7 +123,8 @@ export class InstanceReconciler {
       }
       const { after, startError } = await this.#perform(host, inst, plan.step, obs);
       const out = outcomeOf(inst, after, inst);
-      const started = (plan.step === 'start' || plan.step === 'restart' || plan.step === 'recycle') && after.state === 'running';
+      // A launch that succeeded counts as a start even if the workload already ended (exit code recorded).
+      const started = (plan.step === 'start' || plan.step === 'restart' || plan.step === 'recycle') && startError === null && after.state !== 'absent';
       let msg = startError !== null ? `failed to start: ${startError}` : out.message;
       if (started && inst.startDate === null && host.imageNotice !== null) msg = msg === null ? host.imageNotice : `${host.imageNotice}; ${msg}`;
       if (!started && out.status === 'running' && inst.status === 'running' && inst.statusMsg !== null && msg === null) msg = inst.statusMsg;
