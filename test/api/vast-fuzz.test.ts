@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+/** Every endpoint of the instance lifecycle, fed random input: never a 500, always a Vast error body. */
+const ENDPOINTS: [method: string, path: (id: string) => string][] = [
+  ['GET', () => '/api/v0/users/current/'],
+  ['POST', () => '/api/v0/bundles/'],
+  ['PUT', () => '/api/v0/search/asks/'],
+  ['PUT', (id) => `/api/v0/asks/${id}/`],
+  ['GET', () => '/api/v0/instances/'],
+  ['GET', () => '/api/v1/instances/'],
+  ['GET', (id) => `/api/v0/instances/${id}/`],
+  ['PUT', (id) => `/api/v0/instances/${id}/`],
+  ['PUT', () => '/api/v0/instances/'],
+  ['DELETE', () => '/api/v0/instances/'],
+  ['PUT', (id) => `/api/v0/instances/reboot/${id}/`],
+  ['PUT', (id) => `/api/v0/instances/recycle/${id}/`],
+  ['DELETE', (id) => `/api/v0/instances/${id}/`],
+  ['PUT', (id) => `/api/v0/instances/request_logs/${id}/`],
+  ['GET', (id) => `/api/v0/results/${id}/`],
+];
+
+const sqlite = TEST_STORES.find((s) => s.name === 'sqlite');
+describe('vast API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
+  let g: TestGantry;
+  before(async () => {
+    g = await startTestGantry(sqlite!, { gpus: '1x A100:80GB' });
+  });
+  after(() => g.dispose());
+
+  const id = fc.oneof(fc.constantFrom('1', '1001', '0', '-1', '1e3', '9007199254740993', 'abc', '%20', '1.5'), fc.nat().map(String), fc.string({ maxLength: 12 }).map(encodeURIComponent));
+  const field = fc.constantFrom('num_gpus', 'gpu_name', 'dph_total', 'verified', 'driver_version', 'order', 'limit', 'type', 'image', 'disk', 'env', 'onstart', 'args', 'state', 'label', 'ids', 'instance_ids', 'tail', 'filter', 'price', 'runtype', 'target_state', 'q', 'select_filters');
+  const op = fc.constantFrom('eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'notin', 'nin', 'like');
+  const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.dictionary(op, fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }));
+  const body = fc.oneof(
+    fc.dictionary(field, value, { maxKeys: 4 }).map((o) => JSON.stringify(o)),
+    fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+    fc.string({ maxLength: 40 }),
+    fc.constant(''),
+  );
+  const query = fc.dictionary(fc.constantFrom('limit', 'select_filters', 'order_by', 'select_cols', 'after_token', 'owner', 'q'), fc.oneof(fc.string({ maxLength: 20 }), fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v))), { maxKeys: 3 });
+
+  it('never answers 5xx and always answers errors in Vast shape', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...ENDPOINTS), id, body, query, async ([method, path], i, b, q) => {
+        const qs = new URLSearchParams(q as Record<string, string>).toString();
+        const r = await g.api(method, path(i) + (qs ? `?${qs}` : ''), undefined, { rawBody: method === 'GET' ? undefined : b });
+        assert.ok(r.status < 500, `${method} ${path(i)} ${b} → ${r.status} ${r.text}`);
+        if (r.status >= 400) {
+          assert.equal(r.body?.success, false, r.text);
+          assert.equal(typeof r.body?.msg, 'string', r.text);
+          assert.equal(r.contentType, 'application/json');
+        }
+      }),
+      { numRuns: 400 },
+    );
+    // Still serving after all that.
+    assert.equal((await g.api('GET', '/api/v0/users/current/')).status, 200);
+  });
+});
