@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
 import { INSTANCE_COLUMNS, OFFER_COLUMNS, spinner, table } from './output.js';
@@ -19,12 +19,17 @@ function id(text: string): number {
   return n;
 }
 
-/** Wait (with a spinner) until the instance shows `want`; a state it cannot leave by itself ends the wait. */
+/** Wait (with a spinner) until the instance shows `want` (null: until it is gone). */
 async function waitState(c: GantryClient, instanceId: number, want: string | null, what: string): Promise<void> {
   const s = spinner(`instance ${instanceId} ${what}`);
+  // A state the instance cannot leave by itself also ends the wait (reported, exit code 1).
+  const settled = (r: Row): boolean =>
+    want === 'running' ? ['running', 'exited', 'unknown'].includes(String(r.actual_status)) || r.intended_status === 'stopped'
+      : want === 'stopped' ? r.actual_status === 'stopped' || r.actual_status === 'unknown'
+        : false; // destroy: only the instance's disappearance (404) ends the wait
   const row = await c.waitFor(
     instanceId,
-    (r) => (want === null ? false : r.actual_status === want) || r.actual_status === 'exited' || r.actual_status === 'unknown' || (want === 'running' && r.intended_status === 'stopped'),
+    settled,
     { onPoll: (r) => s.update(String(r.actual_status ?? 'scheduling')) },
   ).catch((err: unknown) => {
     // Destroyed instances disappear: that is the end state of a destroy.
@@ -68,7 +73,8 @@ export function registerInstanceCommands(program: Command): void {
     .option('--onstart-cmd <cmd>', 'bash command run when the instance starts')
     .option('--onstart <file>', 'file whose content is the onstart script')
     .option('--entrypoint <cmd>', 'main command')
-    .option('--args <args...>', 'arguments of the main command (runtype args)')
+    .option('--args <args...>', 'main command and its arguments, everything after --args (runtype args)')
+    .addOption(new Option('--args-json <json>').hideHelp())
     .option('--label <label>', 'label')
     .option('--price <dph>', 'bid price per hour (interruptible)')
     .option('--stopped', 'create it stopped (target_state=stopped)')
@@ -80,7 +86,7 @@ export function registerInstanceCommands(program: Command): void {
       if (typeof f.onstartCmd === 'string') body.onstart = f.onstartCmd;
       if (typeof f.onstart === 'string') body.onstart = readFileSync(f.onstart, 'utf8');
       if (typeof f.entrypoint === 'string') body.entrypoint = f.entrypoint;
-      if (Array.isArray(f.args)) body.args = f.args.map(String);
+      if (typeof f.argsJson === 'string') body.args = JSON.parse(f.argsJson) as string[];
       if (typeof f.label === 'string') body.label = f.label;
       if (typeof f.price === 'string') body.price = Number(f.price);
       if (f.stopped === true) body.target_state = 'stopped';

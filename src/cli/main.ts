@@ -13,7 +13,12 @@ const program = new Command('gantry')
 registerUp(program);
 registerInstanceCommands(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+// As in the vastai CLI, everything after `--args` is the argument list, dashes included.
+const argv = [...process.argv];
+const at = argv.indexOf('--args');
+if (at >= 0) argv.splice(at, argv.length - at, '--args-json', JSON.stringify(argv.slice(at + 1)));
+
+program.parseAsync(argv).catch((err: unknown) => {
   if (err instanceof GantryApiError) process.stderr.write(`error: ${err.message}\n`);
   else if (err instanceof Error && (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') process.stderr.write(`error: no Gantry server answers there (${err.message}); is \`gantry up\` running?\n`);
   else process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
