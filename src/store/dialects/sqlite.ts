@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { SqliteDialect } from 'kysely';
+import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
 import type { StoreDialect } from './store-dialect.js';
 
 /** Embedded SQLite: one file, one writer; WAL so readers do not block the writer. */
@@ -20,11 +20,33 @@ export function sqliteDialect(file: string): StoreDialect {
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
-      return new SqliteDialect({ database: db });
+      return new ImmediateSqliteDialect({ database: db });
     },
     isUniqueViolation(err) {
       const code = (err as { code?: unknown } | null)?.code;
       return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
     },
   };
+}
+
+/**
+ * Transactions begin IMMEDIATE: they read, then write (claim rows, allocate GPUs), and a deferred
+ * transaction that upgrades its lock fails at once with SQLITE_BUSY when another process holds the
+ * write lock. Taking the write lock first makes busy_timeout queue writers instead.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
 }
