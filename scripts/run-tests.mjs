@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Test driver: one throwaway PostgreSQL for the whole run (each test file makes its own database
-// in it), then `node --test` on an explicit list of compiled test files, then the 10 slowest files.
+// in it), then `node --test` on an explicit list of compiled test files, then the 10 slowest suites.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -59,13 +59,14 @@ try {
   const lines = readFileSync(tap, 'utf8').split('\n');
   let current = null;
   for (const line of lines) {
-    const sub = /^# Subtest: (.+\.test\.js)$/.exec(line);
+    // Node 20 reports each file's top-level suites (one or two per file), not the files themselves.
+    const sub = /^# Subtest: (.+)$/.exec(line);
     if (sub) current = sub[1];
     const d = /^ {2}duration_ms: ([\d.]+)/.exec(line);
     if (d && current) { timings.push([current, Number(d[1])]); current = null; }
   }
   timings.sort((a, b) => b[1] - a[1]);
-  process.stdout.write('\nslowest test files:\n' + timings.slice(0, 10).map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(7)} s  ${relative(root, f)}`).join('\n') + '\n');
+  process.stdout.write('\nslowest top-level suites:\n' + timings.slice(0, 10).map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(7)} s  ${f}`).join('\n') + '\n');
 } catch {
   // timings are a convenience
 }

@@ -1,8 +1,8 @@
 import type { InstanceAction } from '../domain/instance/intent.js';
 import type { CreateInstanceRequest } from '../domain/instance/create.js';
 import type { OfferQuery } from '../domain/offer/query.js';
-import type { MachineRecord, MachineRegistration } from '../store/store.js';
-import { authenticate } from './authenticate.js';
+import type { AccountRecord, MachineRecord, MachineRegistration } from '../store/store.js';
+import { authenticate, currentAccount } from './authenticate.js';
 import { bootstrapAdmin } from './bootstrap-admin.js';
 import { bulkChangeInstances, changeInstance } from './change-instance.js';
 import type { ControlContext } from './context.js';
@@ -62,4 +62,5 @@ export class ControlPlane {
   fetchResult = (token: string): Promise<string> => fetchResult(this.ctx, token);
   verifyMachine = (p: Principal, machineId: number, verified: boolean): Promise<void> => verifyMachine(this.ctx, p, machineId, verified);
   listMachines = (): Promise<MachineRecord[]> => this.ctx.store.listMachines();
+  currentAccount = (p: Principal): Promise<AccountRecord> => currentAccount(this.ctx, p);
 }

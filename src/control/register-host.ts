@@ -6,7 +6,7 @@ import type { HostLink } from './hosts.js';
 export async function registerHost(ctx: ControlContext, reg: MachineRegistration, link: HostLink): Promise<MachineRecord> {
   const m = await ctx.store.registerMachine(reg, ctx.clock.now());
   ctx.hosts.set(m.id, link);
-  ctx.log.info({ machineId: m.id, gpus: `${m.numGpus}x ${m.gpuName}`, declared: m.gpuDeclared }, 'host registered');
+  ctx.log.info({ machineId: m.id, gpus: m.numGpus === 0 ? 'none' : `${m.numGpus}x ${m.gpuName}`, declared: m.gpuDeclared }, 'host registered');
   ctx.wake();
   return m;
 }

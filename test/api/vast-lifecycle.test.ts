@@ -197,7 +197,8 @@ for (const ts of TEST_STORES) {
       const key = c.body.instance_api_key as string;
       assert.equal((await g.api('GET', `/api/v0/instances/${id}/`, undefined, { key })).status, 200);
       assert.equal((await g.api('PUT', `/api/v0/instances/reboot/${id}/`, undefined, { key })).status, 403);
-      assert.equal((await g.api('POST', '/api/v0/bundles/', {}, { key })).status, 200);
+      assert.equal((await g.api('POST', '/api/v0/bundles/', {}, { key })).status, 403);
+      assert.equal((await g.api('GET', '/api/v0/users/current/', undefined, { key })).status, 403);
       assert.equal((await g.api('PUT', '/api/v0/asks/1002/', {}, { key })).status, 403);
       assert.equal((await g.api('GET', '/api/v0/instances/1/', undefined, { key })).status, 404);
       await g.waitInstance(id, running);

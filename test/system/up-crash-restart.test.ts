@@ -5,22 +5,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, gantry, startUp } from '../helpers/cli.js';
+import { TEST_STORES } from '../helpers/stores.js';
 
 /**
  * `gantry up` as a child process, driven by the real CLI: the README's walk-through, then kill -9
  * while instances run, restart, and check that nothing was lost, duplicated or orphaned.
  */
-describe('gantry up: CLI walk-through, kill -9 and restart', () => {
+for (const ts of TEST_STORES) {
+describe(`gantry up (${ts.name}): CLI walk-through, kill -9 and restart`, { skip: ts.skip }, () => {
   let dataDir: string;
   let port: number;
   let server: ChildProcess | null = null;
   let env: NodeJS.ProcessEnv;
-  const args = (): string[] => ['--data-dir', dataDir, '--port', String(port), '--gpus', '2x RTX 4090:24GB', '--log-level', 'warn'];
+  let database: string[] = [];
+  // On PostgreSQL the first admin key is preset, as automation does it.
+  const presetKey = ts.name === 'postgres' ? 'gnt_preset-key-for-automation' : null;
+  const args = (): string[] => ['--data-dir', dataDir, '--port', String(port), '--gpus', '2x RTX 4090:24GB', '--log-level', 'warn', ...database];
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gantry-sys-'));
     port = await freePort();
+    if (ts.name === 'postgres') database = ['--database', await ts.fresh(dataDir)];
     env = {
+      ...(presetKey !== null ? { GANTRY_ADMIN_KEY: presetKey } : {}),
       PATH: process.env.PATH, HOME: process.env.HOME, GANTRY_DATA_DIR: dataDir,
       GANTRY_STOP_GRACE_MS: '1s', GANTRY_OBSERVE_INTERVAL_MS: '100ms', GANTRY_SWEEP_INTERVAL_MS: '300ms', GANTRY_LEASE_MS: '2s',
       GANTRY_PORT_RANGE_START: String(port + 1), GANTRY_PORT_RANGE_END: String(port + 40),
@@ -66,6 +73,7 @@ describe('gantry up: CLI walk-through, kill -9 and restart', () => {
     assert.match(up.banner, new RegExp(`URL: +http://127\\.0\\.0\\.1:${port}`));
     const key = /Admin key: (\S+)/.exec(up.banner)?.[1];
     assert.ok(key?.startsWith('gnt_'));
+    if (presetKey !== null) assert.equal(key, presetKey);
     assert.equal((await readFile(join(dataDir, 'admin.key'), 'utf8')).trim(), key);
     assert.equal((await stat(join(dataDir, 'admin.key'))).mode & 0o777, 0o600);
     assert.match(up.banner, /2x RTX 4090 \(declared\), verified/);
@@ -74,6 +82,11 @@ describe('gantry up: CLI walk-through, kill -9 and restart', () => {
   it('walks the lifecycle with the CLI (key from the key file)', async () => {
     const offers = JSON.parse(await cli('search', 'offers', 'num_gpus>=1 rentable=true', '-o', 'dph_total', '--raw')) as { id: number; num_gpus: number }[];
     assert.deepEqual(offers.map((o) => o.num_gpus), [1, 2]);
+    // verified is an admin's mark: unverified machines drop out of the default search.
+    await cli('verify', 'machine', '1', '--unverify');
+    assert.deepEqual(JSON.parse(await cli('search', 'offers', '--raw')), []);
+    assert.equal((JSON.parse(await cli('search', 'offers', '-n', '--raw')) as unknown[]).length, 2);
+    await cli('verify', 'machine', '1');
     assert.match(await cli('search', 'offers', 'gpu_name=RTX_4090'), /RTX 4090/);
     const created = await cli('create', 'instance', '1001', '--image', 'local/shell', '--disk', '10', '--onstart-cmd', 'echo hello-from-onstart; python3 -m http.server $PORT', '--wait');
     web = Number(/"new_contract":(\d+)/.exec(created)?.[1]);
@@ -139,3 +152,4 @@ describe('gantry up: CLI walk-through, kill -9 and restart', () => {
     assert.equal(code, 0);
   });
 });
+}

@@ -52,9 +52,7 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
 
   // ── account and catalogue ──────────────────────────────────────────
   app.get('/api/v0/users/current', async (req) => {
-    const p = await auth(req);
-    const a = await control.ctx.store.getAccount(p.accountId);
-    return vastUser(a as NonNullable<typeof a>);
+    return vastUser(await control.currentAccount(await auth(req)));
   });
 
   // The legacy CLI calls this unauthenticated at start-up.

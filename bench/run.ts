@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
+import { offersOf, type OfferRow } from '../src/domain/offer/offer.js';
+import { applyQuery, parseOfferQuery } from '../src/domain/offer/query.js';
+import { createLogger } from '../src/log/logger.js';
+import { startGantry, type RunningGantry } from '../src/main/up.js';
+
+/**
+ * Benchmarks, each side by side with a baseline measured in the same run:
+ *  - offer search over 100,000 offers: HTTP API vs the same query evaluated in-process on ready rows;
+ *  - instance create → running: through the API and reconciler vs spawning the same command directly.
+ */
+const MACHINES = 25_000; // 8 GPUs each, chunks 1/2/4/8 → 100,000 offers
+const SEARCH_RUNS = 40;
+const CREATE_RUNS = 10;
+
+interface Row {
+  readonly bench: string;
+  readonly variant: string;
+  readonly n: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly ratioP50: number | null;
+}
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+};
+const time = async (f: () => Promise<unknown>): Promise<number> => {
+  const t = process.hrtime.bigint();
+  await f();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+};
+
+async function start(dataDir: string, gpus: string): Promise<RunningGantry> {
+  const config = loadConfig({ env: {}, flags: { dataDir, port: 0, database: ':memory:', gpus, logLevel: 'silent', observeIntervalMs: 50, reconcileIdleMs: 5, stopGraceMs: 500 } });
+  return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
+}
+
+async function searchBench(dir: string): Promise<Row[]> {
+  const g = await start(join(dir, 'search'), '8x RTX 4090:24GB');
+  try {
+    const base = (await g.store.listMachines())[0];
+    if (!base) throw new Error('no machine');
+    for (let i = 0; i < MACHINES - 1; i++) {
+      await g.store.registerMachine({ ...base, hostKey: `bench-${i}`, priceGpuPerHour: 0.1 + (i % 97) / 100, reliability: 0.9 + (i % 10) / 100 }, Date.now());
+    }
+    const body = { num_gpus: { gte: 2 }, reliability: { gte: 0.95 }, verified: { eq: true }, order: [['dph_total', 'asc']], limit: 64 };
+    const http = async (): Promise<void> => {
+      const r = await fetch(`${g.url}/api/v0/bundles/`, { method: 'POST', headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const j = (await r.json()) as { offers: unknown[] };
+      if (j.offers.length !== 64) throw new Error('unexpected result size');
+    };
+    // Baseline: the same filter, order and limit on offer rows already in memory.
+    const machines = await g.store.listMachines();
+    const rows: OfferRow[] = machines.flatMap((m) => offersOf(m, m.numGpus, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false }));
+    const q = parseOfferQuery(body);
+    const direct = async (): Promise<void> => {
+      if (applyQuery(rows, q).length !== 64) throw new Error('unexpected result size');
+    };
+    await http();
+    await direct();
+    const h: number[] = [];
+    const d: number[] = [];
+    for (let i = 0; i < SEARCH_RUNS; i++) {
+      h.push(await time(http));
+      d.push(await time(direct));
+    }
+    const n = rows.length;
+    return [
+      { bench: `offer search (${n} offers)`, variant: 'in-process query on ready rows (baseline)', n: SEARCH_RUNS, p50Ms: pct(d, 50), p99Ms: pct(d, 99), ratioP50: 1 },
+      { bench: `offer search (${n} offers)`, variant: 'POST /api/v0/bundles/ (store + offers + HTTP)', n: SEARCH_RUNS, p50Ms: pct(h, 50), p99Ms: pct(h, 99), ratioP50: pct(h, 50) / pct(d, 50) },
+    ];
+  } finally {
+    await g.close();
+  }
+}
+
+async function createBench(dir: string): Promise<Row[]> {
+  const g = await start(join(dir, 'create'), '16x RTX 4090:24GB');
+  const ids: number[] = [];
+  try {
+    const api = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+      const r = await fetch(g.url + path, { method, headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return (await r.json()) as Record<string, unknown>;
+    };
+    const viaApi = async (): Promise<void> => {
+      const c = await api('PUT', '/api/v0/asks/1001/', { onstart: 'sleep 30' });
+      const id = c.new_contract as number;
+      ids.push(id);
+      for (;;) {
+        const r = (await api('GET', `/api/v0/instances/${id}/`)).instances as Record<string, unknown>;
+        if (r.actual_status === 'running') return;
+        await new Promise((res) => setTimeout(res, 2));
+      }
+    };
+    const children: ReturnType<typeof spawn>[] = [];
+    const direct = async (): Promise<void> => {
+      const c = spawn('bash', ['-c', 'sleep 30'], { detached: true, stdio: 'ignore' });
+      children.push(c);
+      await new Promise((res, rej) => {
+        c.once('spawn', res);
+        c.once('error', rej);
+      });
+    };
+    const a: number[] = [];
+    const d: number[] = [];
+    for (let i = 0; i < CREATE_RUNS; i++) {
+      a.push(await time(viaApi));
+      d.push(await time(direct));
+    }
+    for (const c of children) if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
+    return [
+      { bench: 'create → running', variant: 'spawn the same command directly (baseline)', n: CREATE_RUNS, p50Ms: pct(d, 50), p99Ms: pct(d, 99), ratioP50: 1 },
+      { bench: 'create → running', variant: 'PUT /asks/ then poll until actual_status=running', n: CREATE_RUNS, p50Ms: pct(a, 50), p99Ms: pct(a, 99), ratioP50: pct(a, 50) / pct(d, 50) },
+    ];
+  } finally {
+    await g.close();
+    for (const id of ids) await g.runtime?.destroy(id, { graceMs: 200 });
+  }
+}
+
+function print(rows: Row[]): void {
+  const head = ['benchmark', 'variant', 'n', 'p50 ms', 'p99 ms', 'p50 ratio'];
+  const cells = rows.map((r) => [r.bench, r.variant, String(r.n), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), r.ratioP50 === null ? '-' : `${r.ratioP50.toFixed(1)}x`]);
+  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (c: string[]): string => c.map((v, i) => v.padEnd(w[i] ?? 0)).join('  ');
+  process.stdout.write([line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n') + '\n');
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'gantry-bench-'));
+try {
+  const rows = [...(await searchBench(dir)), ...(await createBench(dir))];
+  print(rows);
+  const out = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n');
+  process.stdout.write(`\nwrote ${join(out, 'latest.json')}\n`);
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
+process.exit(0);

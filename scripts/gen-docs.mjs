@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Regenerates docs/errors.md and docs/config.md from the code (run after `npm run build`);
+// test/unit/docs.test.ts fails when they drift.
+import { writeFileSync } from 'node:fs';
+import { ERROR_CODES } from '../dist/src/domain/errors.js';
+import { SETTINGS, envName } from '../dist/src/config/schema.js';
+import { statusOf } from '../dist/src/api/errors.js';
+
+const esc = (s) => String(s).replace(/\|/g, '\\|');
+const errors = [
+  '# Error codes',
+  '',
+  'Every error Gantry returns carries one of these stable codes. The HTTP status follows the kind',
+  '(one table, `src/api/errors.ts`); each API dialect renders its own body. The Vast.ai dialect answers',
+  '`{"success": false, "error": "<vast name>", "msg": "<text>", "code": "<CODE>"}`.',
+  '',
+  '| code | kind | HTTP | retryable | meaning |',
+  '|---|---|---|---|---|',
+  ...Object.entries(ERROR_CODES).map(([code, s]) => `| \`${code}\` | ${s.kind} | ${statusOf(s.kind)} | ${s.retryable ? 'yes' : 'no'} | ${esc(s.doc)} |`),
+  '',
+].join('\n');
+writeFileSync(new URL('../docs/errors.md', import.meta.url), errors);
+
+const fmt = (k, s) => (s.default === null ? '(none)' : s.type === 'duration' ? `${s.default} ms` : s.default === '' ? '(see meaning)' : `\`${s.default}\``);
+const config = [
+  '# Configuration',
+  '',
+  'Sources, strongest first: command-line flags, `GANTRY_*` environment variables, a JSON file',
+  '(`--config FILE` or `GANTRY_CONFIG`; unknown keys are an error), then the defaults below.',
+  'Durations accept `500ms`, `10s`, `2m`, `1h` or a number of milliseconds. Every timeout is here so',
+  'that tests and operators can shrink or stretch it.',
+  '',
+  '| setting | environment | flag | default | meaning |',
+  '|---|---|---|---|---|',
+  ...Object.entries(SETTINGS).map(([k, s]) => `| \`${k}\` | \`${envName(k)}\` | ${s.flag ? `\`${s.flag}\`` : ''} | ${fmt(k, s)} | ${esc(s.doc)} |`),
+  '',
+  'The CLI reads `GANTRY_URL` and `GANTRY_API_KEY` (or `--url`, `--api-key`); without them it uses the',
+  '`url` and `admin.key` files that `gantry up` writes into its data directory (`GANTRY_DATA_DIR`).',
+  '',
+].join('\n');
+writeFileSync(new URL('../docs/config.md', import.meta.url), config);
