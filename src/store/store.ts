@@ -83,28 +83,17 @@ export interface InstanceRecord {
   readonly leaseExpiresAt: number | null;
 }
 
-export interface NewInstance {
-  readonly accountId: number;
-  readonly machineId: number;
-  readonly numGpus: number;
-  readonly image: string;
-  readonly env: Readonly<Record<string, string>>;
-  readonly requestedPorts: readonly PortSpec[];
-  readonly onstart: string | null;
-  readonly entrypoint: string | null;
-  readonly args: readonly string[] | null;
-  readonly runtype: string;
-  readonly label: string | null;
-  readonly diskGb: number;
-  readonly offerType: OfferType;
-  readonly bidPrice: number | null;
-  readonly dphBase: number;
-  readonly storageCost: number;
+/** What a create writes; GPUs, ports, generation and status are the store's to assign. */
+export type NewInstance = Pick<
+  InstanceRecord,
+  | 'accountId' | 'machineId' | 'numGpus' | 'image' | 'env' | 'requestedPorts' | 'onstart' | 'entrypoint' | 'args'
+  | 'runtype' | 'label' | 'diskGb' | 'offerType' | 'bidPrice' | 'dphBase' | 'storageCost'
+> & {
   readonly target: 'running' | 'stopped';
   /** Hash of the instance's own API key (CONTAINER_API_KEY), stored in the same transaction. */
   readonly instanceKeyHash: (instanceId: number) => string;
   readonly now: number;
-}
+};
 
 export interface IntentWrite {
   readonly target: InstanceTarget;
@@ -172,7 +161,7 @@ export interface Store {
   writeIntent(id: number, expectedGeneration: number, w: IntentWrite): Promise<boolean>;
   setLabel(id: number, label: string | null): Promise<void>;
   setStatusMsg(id: number, msg: string | null): Promise<void>;
-  /** Recycle wipes the disk: a fresh start date and no exit code are recorded by the reconciler. */
+  /** Stamp due rows (pending intent, or not observed lately) with a fresh lease and return them. */
   claimInstances(o: ClaimOptions): Promise<InstanceRecord[]>;
   extendLeases(owner: string, ids: readonly number[], until: number): Promise<void>;
   applyObservation(id: number, leaseToken: string, o: ObservationWrite): Promise<boolean>;

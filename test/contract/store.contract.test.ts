@@ -127,9 +127,10 @@ for (const ts of TEST_STORES) {
       await assert.rejects(store.writeIntent(inst.id, 2, { target: 'running', pendingOp: null, acquireGpus: true, now: 2 }), (e: unknown) => e instanceof GantryError && e.code === 'GPUS_UNAVAILABLE');
       assert.equal((await store.getInstance(inst.id))?.target, 'stopped');
       await store.releaseLease(inst.id, c.leaseToken as string, 1e6);
-      const [d] = await store.claimInstances({ owner: 'x', now: 2e6, leaseMs: 1000, observeBefore: 2e6, limit: 5, machineIds: [m5] });
-      assert.ok(d);
-      await store.applyObservation(other.id, (await store.claimInstances({ owner: 'y', now: 3e6, leaseMs: 1000, observeBefore: 3e6, limit: 5, machineIds: [m5] })).find((i) => i.id === other.id)?.leaseToken ?? (d.id === other.id ? (d.leaseToken as string) : ''), { status: 'destroyed', statusMsg: null, exitCode: null, observedGeneration: 1, pendingOpDone: false, now: 3e6 });
+      const claimed = await store.claimInstances({ owner: 'y', now: 3e6, leaseMs: 1000, observeBefore: 3e6, limit: 5, machineIds: [m5] });
+      const o = claimed.find((i) => i.id === other.id);
+      assert.ok(o);
+      await store.applyObservation(other.id, o.leaseToken as string, { status: 'destroyed', statusMsg: null, exitCode: null, observedGeneration: 1, pendingOpDone: false, now: 3e6 });
       const gone = await store.getInstance(other.id);
       assert.equal(gone?.status, 'destroyed');
       assert.deepEqual(gone?.ports, []);

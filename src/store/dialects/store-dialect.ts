@@ -16,6 +16,6 @@ export interface StoreDialect {
   readonly supportsSkipLocked: boolean;
   /** Whether an error is a primary-key or unique-constraint violation. */
   isUniqueViolation(err: unknown): boolean;
-  /** Close native resources that kysely's destroy() does not (none today; kept for symmetry). */
+  /** Where the data lives, for logs (credentials masked). */
   readonly description: string;
 }
