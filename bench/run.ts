@@ -38,7 +38,10 @@ const time = async (f: () => Promise<unknown>): Promise<number> => {
 };
 
 async function start(dataDir: string, gpus: string): Promise<RunningGantry> {
-  const config = loadConfig({ env: {}, flags: { dataDir, port: 0, database: ':memory:', gpus, logLevel: 'silent', observeIntervalMs: 50, reconcileIdleMs: 5, stopGraceMs: 500 } });
+  const config = loadConfig({
+    env: {},
+    flags: { dataDir, port: 0, database: ':memory:', gpus, logLevel: 'silent', observeIntervalMs: 50, reconcileIdleMs: 5, stopGraceMs: 500 },
+  });
   return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
 }
 
@@ -52,7 +55,11 @@ async function searchBench(dir: string): Promise<Row[]> {
     }
     const body = { num_gpus: { gte: 2 }, reliability: { gte: 0.95 }, verified: { eq: true }, order: [['dph_total', 'asc']], limit: 64 };
     const http = async (): Promise<void> => {
-      const r = await fetch(`${g.url}/api/v0/bundles/`, { method: 'POST', headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const r = await fetch(`${g.url}/api/v0/bundles/`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const j = (await r.json()) as { offers: unknown[] };
       if (j.offers.length !== 64) throw new Error('unexpected result size');
     };
@@ -73,8 +80,22 @@ async function searchBench(dir: string): Promise<Row[]> {
     }
     const n = rows.length;
     return [
-      { bench: `offer search (${n} offers)`, variant: 'in-process query on ready rows (baseline)', n: SEARCH_RUNS, p50Ms: pct(d, 50), p99Ms: pct(d, 99), ratioP50: 1 },
-      { bench: `offer search (${n} offers)`, variant: 'POST /api/v0/bundles/ (store + offers + HTTP)', n: SEARCH_RUNS, p50Ms: pct(h, 50), p99Ms: pct(h, 99), ratioP50: pct(h, 50) / pct(d, 50) },
+      {
+        bench: `offer search (${n} offers)`,
+        variant: 'in-process query on ready rows (baseline)',
+        n: SEARCH_RUNS,
+        p50Ms: pct(d, 50),
+        p99Ms: pct(d, 99),
+        ratioP50: 1,
+      },
+      {
+        bench: `offer search (${n} offers)`,
+        variant: 'POST /api/v0/bundles/ (store + offers + HTTP)',
+        n: SEARCH_RUNS,
+        p50Ms: pct(h, 50),
+        p99Ms: pct(h, 99),
+        ratioP50: pct(h, 50) / pct(d, 50),
+      },
     ];
   } finally {
     await g.close();
@@ -86,7 +107,11 @@ async function createBench(dir: string): Promise<Row[]> {
   const ids: number[] = [];
   try {
     const api = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-      const r = await fetch(g.url + path, { method, headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const r = await fetch(g.url + path, {
+        method,
+        headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       return (await r.json()) as Record<string, unknown>;
     };
     const viaApi = async (): Promise<void> => {
@@ -117,7 +142,14 @@ async function createBench(dir: string): Promise<Row[]> {
     for (const c of children) if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
     return [
       { bench: 'create → running', variant: 'spawn the same command directly (baseline)', n: CREATE_RUNS, p50Ms: pct(d, 50), p99Ms: pct(d, 99), ratioP50: 1 },
-      { bench: 'create → running', variant: 'PUT /asks/ then poll until actual_status=running', n: CREATE_RUNS, p50Ms: pct(a, 50), p99Ms: pct(a, 99), ratioP50: pct(a, 50) / pct(d, 50) },
+      {
+        bench: 'create → running',
+        variant: 'PUT /asks/ then poll until actual_status=running',
+        n: CREATE_RUNS,
+        p50Ms: pct(a, 50),
+        p99Ms: pct(a, 99),
+        ratioP50: pct(a, 50) / pct(d, 50),
+      },
     ];
   } finally {
     await g.close();
@@ -127,7 +159,14 @@ async function createBench(dir: string): Promise<Row[]> {
 
 function print(rows: Row[]): void {
   const head = ['benchmark', 'variant', 'n', 'p50 ms', 'p99 ms', 'p50 ratio'];
-  const cells = rows.map((r) => [r.bench, r.variant, String(r.n), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), r.ratioP50 === null ? '-' : `${r.ratioP50.toFixed(1)}x`]);
+  const cells = rows.map((r) => [
+    r.bench,
+    r.variant,
+    String(r.n),
+    r.p50Ms.toFixed(2),
+    r.p99Ms.toFixed(2),
+    r.ratioP50 === null ? '-' : `${r.ratioP50.toFixed(1)}x`,
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (c: string[]): string => c.map((v, i) => v.padEnd(w[i] ?? 0)).join('  ');
   process.stdout.write([line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n') + '\n');

@@ -36,10 +36,24 @@ async function startPostgres() {
   const dir = mkdtempSync(join(tmpdir(), 'gantry-pg-'));
   chmodSync(dir, 0o777);
   const port = await freePort();
-  const pg = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), user: 'postgres', password: 'postgres', port, persistent: false, onLog: () => {}, onError: () => {} });
+  const pg = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    user: 'postgres',
+    password: 'postgres',
+    port,
+    persistent: false,
+    onLog: () => {},
+    onError: () => {},
+  });
   await pg.initialise();
   await pg.start();
-  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`, async stop() { await pg.stop().catch(() => {}); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await pg.stop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const files = (only.length > 0 ? only : findTests(join(root, 'dist', 'test'))).sort();
@@ -51,7 +65,19 @@ if (stores.includes('postgres')) {
   process.stdout.write(`test PostgreSQL at ${pg.url.replace(/:[^:@]*@/, ':***@')}\n`);
 }
 const tap = join(root, 'dist', 'test-results.tap');
-const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files], { stdio: 'inherit', env, cwd: root });
+const child = spawn(
+  process.execPath,
+  [
+    '--test',
+    '--test-concurrency=2',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+    ...files,
+  ],
+  { stdio: 'inherit', env, cwd: root },
+);
 const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
 await pg?.stop();
 try {
@@ -63,10 +89,20 @@ try {
     const sub = /^# Subtest: (.+)$/.exec(line);
     if (sub) current = sub[1];
     const d = /^ {2}duration_ms: ([\d.]+)/.exec(line);
-    if (d && current) { timings.push([current, Number(d[1])]); current = null; }
+    if (d && current) {
+      timings.push([current, Number(d[1])]);
+      current = null;
+    }
   }
   timings.sort((a, b) => b[1] - a[1]);
-  process.stdout.write('\nslowest top-level suites:\n' + timings.slice(0, 10).map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(7)} s  ${f}`).join('\n') + '\n');
+  process.stdout.write(
+    '\nslowest top-level suites:\n' +
+      timings
+        .slice(0, 10)
+        .map(([f, ms]) => `  ${(ms / 1000).toFixed(1).padStart(7)} s  ${f}`)
+        .join('\n') +
+      '\n',
+  );
 } catch {
   // timings are a convenience
 }

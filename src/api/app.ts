@@ -17,6 +17,8 @@ export interface AppOptions {
 /** Build the HTTP app (never listens: `src/main` does, tests use port 0). */
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    // Typed as fastify's base logger so the app keeps the default FastifyInstance type.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: o.log.child({ component: 'http' }) as FastifyBaseLogger,
     // One line per request is noise at info level; errors and transitions are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),

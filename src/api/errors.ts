@@ -3,16 +3,26 @@ import { assertNever, GantryError, type ErrorKind } from '../domain/errors.js';
 /** The single kind → HTTP status table; dialects only choose the body shape. */
 export function statusOf(kind: ErrorKind): number {
   switch (kind) {
-    case 'invalid': return 400;
-    case 'unauthenticated': return 401;
-    case 'forbidden': return 403;
-    case 'not_found': return 404;
-    case 'conflict': return 409;
-    case 'illegal_transition': return 409;
-    case 'rate_limited': return 429;
-    case 'unavailable': return 503;
-    case 'internal': return 500;
-    default: return assertNever(kind, 'error kind');
+    case 'invalid':
+      return 400;
+    case 'unauthenticated':
+      return 401;
+    case 'forbidden':
+      return 403;
+    case 'not_found':
+      return 404;
+    case 'conflict':
+      return 409;
+    case 'illegal_transition':
+      return 409;
+    case 'rate_limited':
+      return 429;
+    case 'unavailable':
+      return 503;
+    case 'internal':
+      return 500;
+    default:
+      return assertNever(kind, 'error kind');
   }
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { INSTANCE_COLUMNS, OFFER_COLUMNS, spinner, table } from './output.js';
+import { INSTANCE_COLUMNS, OFFER_COLUMNS, spinner, table, text } from './output.js';
 import { parseOrder, parseSearchQuery } from './query-language.js';
 
 type Flags = GlobalFlags & Record<string, unknown>;
@@ -24,20 +24,18 @@ async function waitState(c: GantryClient, instanceId: number, want: string | nul
   const s = spinner(`instance ${instanceId} ${what}`);
   // A state the instance cannot leave by itself also ends the wait (reported, exit code 1).
   const settled = (r: Row): boolean =>
-    want === 'running' ? ['running', 'exited', 'unknown'].includes(String(r.actual_status)) || r.intended_status === 'stopped'
-      : want === 'stopped' ? r.actual_status === 'stopped' || r.actual_status === 'unknown'
+    want === 'running'
+      ? ['running', 'exited', 'unknown'].includes(String(r.actual_status)) || r.intended_status === 'stopped'
+      : want === 'stopped'
+        ? r.actual_status === 'stopped' || r.actual_status === 'unknown'
         : false; // destroy: only the instance's disappearance (404) ends the wait
-  const row = await c.waitFor(
-    instanceId,
-    settled,
-    { onPoll: (r) => s.update(String(r.actual_status ?? 'scheduling')) },
-  ).catch((err: unknown) => {
+  const row = await c.waitFor(instanceId, settled, { onPoll: (r) => s.update(text(r.actual_status ?? 'scheduling')) }).catch((err: unknown) => {
     // Destroyed instances disappear: that is the end state of a destroy.
     if (want === null && (err as { status?: number }).status === 404) return null;
     throw err;
   });
   if (row === null) return s.stop('destroyed');
-  s.stop(`${String(row.actual_status)}${row.status_msg ? ` (${String(row.status_msg)})` : ''}`);
+  s.stop(`${text(row.actual_status)}${row.status_msg ? ` (${text(row.status_msg)})` : ''}`);
   if (row.actual_status !== want) process.exitCode = 1;
 }
 
@@ -53,7 +51,10 @@ export function registerInstanceCommands(program: Command): void {
     .option('-n, --no-default', 'do not add the default filters verified=true rentable=true rented=false')
     .action(async (words: string[], _o, cmd: Command) => {
       const f = flagsOf(cmd);
-      const q: Row = { ...(f.default === false ? {} : { verified: { eq: true }, rentable: { eq: true }, rented: { eq: false } }), ...parseSearchQuery(words.join(' ')) };
+      const q: Row = {
+        ...(f.default === false ? {} : { verified: { eq: true }, rentable: { eq: true }, rented: { eq: false } }),
+        ...parseSearchQuery(words.join(' ')),
+      };
       q.order = parseOrder(String(f.order));
       q.limit = Number(f.limit);
       q.type = f.type;
@@ -98,24 +99,44 @@ export function registerInstanceCommands(program: Command): void {
     });
 
   const show = program.command('show').description('show resources');
-  show.command('instances').description('your instances').action(async (_o, cmd: Command) => {
-    const f = flagsOf(cmd);
-    const rows = await connect(f).listInstances();
-    if (f.raw === true) json(rows);
-    else out(table(rows, INSTANCE_COLUMNS));
-  });
-  show.command('instance <id>').description('one instance').action(async (i: string, _o, cmd: Command) => {
-    const f = flagsOf(cmd);
-    const row = await connect(f).showInstance(id(i));
-    if (f.raw === true) json(row);
-    else out(table([row], INSTANCE_COLUMNS));
-  });
-  show.command('machines').description('machines (hosts)').action(async (_o, cmd: Command) => {
-    const f = flagsOf(cmd);
-    const { machines } = await connect(f).listMachines();
-    if (f.raw === true) json(machines);
-    else out(table(machines, [['ID', 'id'], ['Host', 'hostname'], ['N', 'num_gpus'], ['Model', 'gpu_name'], ['Declared', 'gpu_declared'], ['Verified', 'verification'], ['Online', 'online']]));
-  });
+  show
+    .command('instances')
+    .description('your instances')
+    .action(async (_o, cmd: Command) => {
+      const f = flagsOf(cmd);
+      const rows = await connect(f).listInstances();
+      if (f.raw === true) json(rows);
+      else out(table(rows, INSTANCE_COLUMNS));
+    });
+  show
+    .command('instance <id>')
+    .description('one instance')
+    .action(async (i: string, _o, cmd: Command) => {
+      const f = flagsOf(cmd);
+      const row = await connect(f).showInstance(id(i));
+      if (f.raw === true) json(row);
+      else out(table([row], INSTANCE_COLUMNS));
+    });
+  show
+    .command('machines')
+    .description('machines (hosts)')
+    .action(async (_o, cmd: Command) => {
+      const f = flagsOf(cmd);
+      const { machines } = await connect(f).listMachines();
+      if (f.raw === true) json(machines);
+      else
+        out(
+          table(machines, [
+            ['ID', 'id'],
+            ['Host', 'hostname'],
+            ['N', 'num_gpus'],
+            ['Model', 'gpu_name'],
+            ['Declared', 'gpu_declared'],
+            ['Verified', 'verification'],
+            ['Online', 'online'],
+          ]),
+        );
+    });
 
   program
     .command('logs <id>')
@@ -144,7 +165,7 @@ export function registerInstanceCommands(program: Command): void {
         const c = connect(f);
         const r = await run(c, id(i));
         if (f.raw === true) json(r);
-        else out(`${String(r.msg ?? 'ok')}\n`);
+        else out(`${text(r.msg ?? 'ok')}\n`);
         if (f.wait === true) await waitState(c, id(i), want, what);
       });
     if (verb === 'start' || verb === 'stop' || verb === 'destroy') {

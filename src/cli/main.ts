@@ -20,7 +20,8 @@ if (at >= 0) argv.splice(at, argv.length - at, '--args-json', JSON.stringify(arg
 
 program.parseAsync(argv).catch((err: unknown) => {
   if (err instanceof GantryApiError) process.stderr.write(`error: ${err.message}\n`);
-  else if (err instanceof Error && (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') process.stderr.write(`error: no Gantry server answers there (${err.message}); is \`gantry up\` running?\n`);
+  else if (err instanceof Error && (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED')
+    process.stderr.write(`error: no Gantry server answers there (${err.message}); is \`gantry up\` running?\n`);
   else process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -4,7 +4,11 @@ import type { Row } from '../sdk/client.js';
 export function table(rows: readonly Row[], columns: readonly [header: string, key: string | ((r: Row) => unknown)][]): string {
   const cells = rows.map((r) => columns.map(([, k]) => fmt(typeof k === 'function' ? k(r) : r[k])));
   const widths = columns.map(([h], i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  const line = (vals: readonly string[]): string => vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (vals: readonly string[]): string =>
+    vals
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(columns.map(([h]) => h)), ...cells.map(line)].join('\n') + '\n';
 }
 
@@ -12,18 +16,47 @@ function fmt(v: unknown): string {
   if (v === null || v === undefined) return '-';
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(v < 1 ? 4 : 2);
   if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+  return typeof v === 'string' ? v : typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : '?';
+}
+
+/** Text of a JSON value from a response row. */
+export function text(v: unknown): string {
+  return v === null || v === undefined ? '' : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
 }
 
 export const OFFER_COLUMNS: [string, string | ((r: Row) => unknown)][] = [
-  ['ID', 'id'], ['Machine', 'machine_id'], ['N', 'num_gpus'], ['Model', 'gpu_name'], ['GPU RAM', (r) => (typeof r.gpu_ram === 'number' ? `${(r.gpu_ram / 1000).toFixed(0)}GB` : null)],
-  ['vCPUs', 'cpu_cores_effective'], ['Disk', 'disk_space'], ['$/hr', 'dph_total'], ['DLP', 'dlperf'], ['R', 'reliability'], ['Verified', 'verified'], ['Declared', 'gpu_declared'],
+  ['ID', 'id'],
+  ['Machine', 'machine_id'],
+  ['N', 'num_gpus'],
+  ['Model', 'gpu_name'],
+  ['GPU RAM', (r) => (typeof r.gpu_ram === 'number' ? `${(r.gpu_ram / 1000).toFixed(0)}GB` : null)],
+  ['vCPUs', 'cpu_cores_effective'],
+  ['Disk', 'disk_space'],
+  ['$/hr', 'dph_total'],
+  ['DLP', 'dlperf'],
+  ['R', 'reliability'],
+  ['Verified', 'verified'],
+  ['Declared', 'gpu_declared'],
 ];
 
 export const INSTANCE_COLUMNS: [string, string | ((r: Row) => unknown)][] = [
-  ['ID', 'id'], ['Machine', 'machine_id'], ['Status', 'actual_status'], ['Intended', 'intended_status'], ['N', 'num_gpus'], ['Model', 'gpu_name'],
-  ['Ports', (r) => Object.entries((r.ports ?? {}) as Record<string, { HostPort: string }[]>).map(([k, v]) => `${v[0]?.HostPort ?? '?'}->${k}`).join(',')],
-  ['$/hr', 'dph_total'], ['Image', 'image_uuid'], ['Label', 'label'], ['Message', 'status_msg'],
+  ['ID', 'id'],
+  ['Machine', 'machine_id'],
+  ['Status', 'actual_status'],
+  ['Intended', 'intended_status'],
+  ['N', 'num_gpus'],
+  ['Model', 'gpu_name'],
+  [
+    'Ports',
+    (r) =>
+      Object.entries((r.ports ?? {}) as Record<string, { HostPort: string }[]>)
+        .map(([k, v]) => `${v[0]?.HostPort ?? '?'}->${k}`)
+        .join(','),
+  ],
+  ['$/hr', 'dph_total'],
+  ['Image', 'image_uuid'],
+  ['Label', 'label'],
+  ['Message', 'status_msg'],
 ];
 
 /** A one-line spinner on stderr while waiting (plain lines when stderr is not a terminal). */

@@ -2,7 +2,18 @@
  * The search language of the vastai CLI: `gpu_name=RTX_4090 num_gpus>=2 dph_total<0.5 reliability > 0.99`.
  * Memory fields are given in GB on the command line and sent in MB, as vastai does.
  */
-const OPS: Readonly<Record<string, string>> = { '>=': 'gte', '<=': 'lte', '!=': 'neq', '==': 'eq', '=': 'eq', '>': 'gt', '<': 'lt', in: 'in', notin: 'notin', nin: 'notin' };
+const OPS: Readonly<Record<string, string>> = {
+  '>=': 'gte',
+  '<=': 'lte',
+  '!=': 'neq',
+  '==': 'eq',
+  '=': 'eq',
+  '>': 'gt',
+  '<': 'lt',
+  in: 'in',
+  notin: 'notin',
+  nin: 'notin',
+};
 const GB_FIELDS = new Set(['gpu_ram', 'cpu_ram', 'gpu_total_ram']);
 const TERM = /([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|==|=|>|<|\s+notin\s+|\s+nin\s+|\s+in\s+)\s*(\[[^\]]*\]|"[^"]*"|'[^']*'|[^\s]+)/gy;
 
@@ -29,7 +40,14 @@ export function parseSearchQuery(text: string): Record<string, Record<string, un
     const op = OPS[(m[2] as string).trim()] as string;
     const raw = m[3] as string;
     if (raw === 'any' || raw === 'None') continue;
-    const v = op === 'in' || op === 'notin' ? raw.replace(/^\[|\]$/g, '').split(',').map((x) => value(field, x.trim())).filter((x) => x !== '') : value(field, raw);
+    const v =
+      op === 'in' || op === 'notin'
+        ? raw
+            .replace(/^\[|\]$/g, '')
+            .split(',')
+            .map((x) => value(field, x.trim()))
+            .filter((x) => x !== '')
+        : value(field, raw);
     out[field] = { ...(out[field] ?? {}), [op]: v };
   }
   return out;

@@ -23,7 +23,9 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   const config = loadConfig({ flags: picked, file: flags.config ?? null });
   const g = await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost });
   const m = g.agent?.machine;
-  const hostLine = m ? `machine ${m.id}: ${m.numGpus === 0 ? 'no GPUs (CPU instances)' : `${m.numGpus}x ${m.gpuName}${m.gpuDeclared ? ' (declared)' : ''}`}, verified` : 'none (control plane only)';
+  const hostLine = m
+    ? `machine ${m.id}: ${m.numGpus === 0 ? 'no GPUs (CPU instances)' : `${m.numGpus}x ${m.gpuName}${m.gpuDeclared ? ' (declared)' : ''}`}, verified`
+    : 'none (control plane only)';
   process.stdout.write(
     [
       'Gantry is up.',
@@ -68,5 +70,7 @@ export function registerUp(program: Command): void {
     .option('--gpus <decl>', 'declare GPUs for development, e.g. "2x RTX 4090:24GB"')
     .option('--public-ip <addr>', "address shown as instances' public_ipaddr")
     .action((flags: UpFlags) => run(flags, true));
-  serverFlags(program.command('server').description('run the control plane only (hosts join with `gantry agent`)')).action((flags: UpFlags) => run(flags, false));
+  serverFlags(program.command('server').description('run the control plane only (hosts join with `gantry agent`)')).action((flags: UpFlags) =>
+    run(flags, false),
+  );
 }

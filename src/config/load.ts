@@ -75,7 +75,8 @@ export function loadConfig(src: LoadSources = {}): Config {
     out[key] = coerce(key, s, raw);
   }
   if (out.dataDir === '') out.dataDir = defaultDataDir(env);
-  if ((out.portRangeEnd as number) < (out.portRangeStart as number)) throw new GantryError('INVALID_ARGUMENT', 'portRangeEnd must not be below portRangeStart.');
+  if ((out.portRangeEnd as number) < (out.portRangeStart as number))
+    throw new GantryError('INVALID_ARGUMENT', 'portRangeEnd must not be below portRangeStart.');
   return Object.freeze(out) as Config;
 }
 

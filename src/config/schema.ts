@@ -14,14 +14,33 @@ export interface Setting {
 }
 
 export const SETTINGS = {
-  dataDir: { type: 'string', default: '', flag: '--data-dir', doc: 'Where state lives (database, instance disks, keys). Default: $XDG_DATA_HOME/gantry or ~/.local/share/gantry.' },
+  dataDir: {
+    type: 'string',
+    default: '',
+    flag: '--data-dir',
+    doc: 'Where state lives (database, instance disks, keys). Default: $XDG_DATA_HOME/gantry or ~/.local/share/gantry.',
+  },
   host: { type: 'string', default: '127.0.0.1', flag: '--host', doc: 'Address the HTTP API listens on.' },
   port: { type: 'integer', default: 7070, flag: '--port', doc: 'Port the HTTP API listens on (0 picks a free one).' },
-  publicUrl: { type: 'optional-string', default: null, flag: '--public-url', doc: 'Base URL clients use to reach the API (for result URLs); default: taken from each request.' },
+  publicUrl: {
+    type: 'optional-string',
+    default: null,
+    flag: '--public-url',
+    doc: 'Base URL clients use to reach the API (for result URLs); default: taken from each request.',
+  },
   database: { type: 'optional-string', default: null, flag: '--database', doc: 'postgres://... to use PostgreSQL; default: SQLite at <dataDir>/gantry.db.' },
   adminKey: { type: 'optional-string', default: null, doc: 'API key of the first admin account, for automation (GANTRY_ADMIN_KEY); default: a random key.' },
-  secret: { type: 'optional-string', default: null, doc: 'Server secret that derives per-instance keys (GANTRY_SECRET); default: generated once into <dataDir>/server.secret. Replicas on one database must share it.' },
-  gpus: { type: 'optional-string', default: null, flag: '--gpus', doc: 'Declare GPUs for development, e.g. "2x RTX 4090:24GB"; offers then carry gpu_declared: true. Default: detect with nvidia-smi.' },
+  secret: {
+    type: 'optional-string',
+    default: null,
+    doc: 'Server secret that derives per-instance keys (GANTRY_SECRET); default: generated once into <dataDir>/server.secret. Replicas on one database must share it.',
+  },
+  gpus: {
+    type: 'optional-string',
+    default: null,
+    flag: '--gpus',
+    doc: 'Declare GPUs for development, e.g. "2x RTX 4090:24GB"; offers then carry gpu_declared: true. Default: detect with nvidia-smi.',
+  },
   publicIp: { type: 'string', default: '127.0.0.1', flag: '--public-ip', doc: "Address shown as instances' public_ipaddr and ssh_host." },
   portRangeStart: { type: 'integer', default: 41000, doc: 'First host port handed to instances.' },
   portRangeEnd: { type: 'integer', default: 41999, doc: 'Last host port handed to instances.' },

@@ -11,7 +11,14 @@ export async function bootstrapAdmin(ctx: ControlContext, presetKey: string | nu
   if (existing) {
     // A preset key given later is added, so automation that sets GANTRY_ADMIN_KEY keeps working.
     if (presetKey !== null && !(await ctx.store.findApiKeyByHash(hashKey(presetKey)))) {
-      await ctx.store.createApiKey({ accountId: existing.id, keyHash: hashKey(presetKey), name: 'admin (GANTRY_ADMIN_KEY)', scope: 'full', instanceId: null, now });
+      await ctx.store.createApiKey({
+        accountId: existing.id,
+        keyHash: hashKey(presetKey),
+        name: 'admin (GANTRY_ADMIN_KEY)',
+        scope: 'full',
+        instanceId: null,
+        now,
+      });
     }
     return { accountId: existing.id, createdKey: null };
   }

@@ -5,7 +5,11 @@ import type { ControlContext } from './context.js';
 import { authorizeInstance, type InstanceRight, type Principal } from './principal.js';
 
 const RIGHT: Readonly<Record<InstanceAction, InstanceRight>> = {
-  start: 'start', stop: 'stop', destroy: 'destroy', reboot: 'manage', recycle: 'manage',
+  start: 'start',
+  stop: 'stop',
+  destroy: 'destroy',
+  reboot: 'manage',
+  recycle: 'manage',
 };
 const MAX_CAS_ATTEMPTS = 5;
 

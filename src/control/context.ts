@@ -6,8 +6,18 @@ import type { HostRegistry } from './hosts.js';
 
 export type ControlSettings = Pick<
   Config,
-  | 'stopGraceMs' | 'killWaitMs' | 'stepTimeoutMs' | 'observeIntervalMs' | 'reconcileIdleMs' | 'reconcileBatch'
-  | 'reconcileConcurrency' | 'leaseMs' | 'sweepIntervalMs' | 'heartbeatIntervalMs' | 'resultTtlMs' | 'publicIp'
+  | 'stopGraceMs'
+  | 'killWaitMs'
+  | 'stepTimeoutMs'
+  | 'observeIntervalMs'
+  | 'reconcileIdleMs'
+  | 'reconcileBatch'
+  | 'reconcileConcurrency'
+  | 'leaseMs'
+  | 'sweepIntervalMs'
+  | 'heartbeatIntervalMs'
+  | 'resultTtlMs'
+  | 'publicIp'
 >;
 
 /** Everything a use case needs, passed down explicitly (no module singletons). */

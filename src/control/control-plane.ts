@@ -56,9 +56,11 @@ export class ControlPlane {
   showInstance = (p: Principal, id: number): ReturnType<typeof showInstance> => showInstance(this.ctx, p, id);
   listInstances = (p: Principal): ReturnType<typeof listInstances> => listInstances(this.ctx, p);
   changeInstance = (p: Principal, id: number, action: InstanceAction): ReturnType<typeof changeInstance> => changeInstance(this.ctx, p, id, action);
-  bulkChangeInstances = (p: Principal, ids: readonly number[], action: InstanceAction): ReturnType<typeof bulkChangeInstances> => bulkChangeInstances(this.ctx, p, ids, action);
+  bulkChangeInstances = (p: Principal, ids: readonly number[], action: InstanceAction): ReturnType<typeof bulkChangeInstances> =>
+    bulkChangeInstances(this.ctx, p, ids, action);
   labelInstance = (p: Principal, id: number, label: string | null): Promise<void> => labelInstance(this.ctx, p, id, label);
-  requestLogs = (p: Principal, id: number, o: { tail: number | null; filter: string | null }): ReturnType<typeof requestLogs> => requestLogs(this.ctx, p, id, o);
+  requestLogs = (p: Principal, id: number, o: { tail: number | null; filter: string | null }): ReturnType<typeof requestLogs> =>
+    requestLogs(this.ctx, p, id, o);
   fetchResult = (token: string): Promise<string> => fetchResult(this.ctx, token);
   verifyMachine = (p: Principal, machineId: number, verified: boolean): Promise<void> => verifyMachine(this.ctx, p, machineId, verified);
   listMachines = (): Promise<MachineRecord[]> => this.ctx.store.listMachines();

@@ -12,7 +12,12 @@ export interface InstanceView {
 
 async function usageOf(ctx: ControlContext, inst: InstanceRecord): Promise<Usage | null> {
   if (inst.status !== 'running') return null;
-  return (await ctx.hosts.get(inst.machineId)?.usage(inst.id).catch(() => null)) ?? null;
+  return (
+    (await ctx.hosts
+      .get(inst.machineId)
+      ?.usage(inst.id)
+      .catch(() => null)) ?? null
+  );
 }
 
 export async function showInstance(ctx: ControlContext, p: Principal, id: number): Promise<InstanceView> {

@@ -10,10 +10,16 @@ export const MAX_LOG_TAIL = 100_000;
  * Capture the instance's stdout/stderr now and keep it behind an unguessable, short-lived token;
  * the client fetches it without auth, as Vast's clients do with their result URLs.
  */
-export async function requestLogs(ctx: ControlContext, p: Principal, id: number, o: { tail: number | null; filter: string | null }): Promise<{ token: string }> {
+export async function requestLogs(
+  ctx: ControlContext,
+  p: Principal,
+  id: number,
+  o: { tail: number | null; filter: string | null },
+): Promise<{ token: string }> {
   const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'read');
   const tail = o.tail ?? DEFAULT_LOG_TAIL;
-  if (!Number.isInteger(tail) || tail < 0 || tail > MAX_LOG_TAIL) throw new GantryError('INVALID_ARGUMENT', `tail must be an integer from 0 to ${MAX_LOG_TAIL}.`, { field: 'tail' });
+  if (!Number.isInteger(tail) || tail < 0 || tail > MAX_LOG_TAIL)
+    throw new GantryError('INVALID_ARGUMENT', `tail must be an integer from 0 to ${MAX_LOG_TAIL}.`, { field: 'tail' });
   const host = ctx.hosts.get(inst.machineId);
   if (!host) throw new GantryError('HOST_UNAVAILABLE', `The host of instance ${id} is not connected; logs cannot be read now.`, { machineId: inst.machineId });
   // The filter is applied before the tail, like `grep | tail`.

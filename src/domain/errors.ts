@@ -4,15 +4,7 @@
  * dialect renders its own body shape.
  */
 export type ErrorKind =
-  | 'invalid'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'illegal_transition'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'internal';
+  'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'illegal_transition' | 'rate_limited' | 'unavailable' | 'internal';
 
 interface CodeSpec {
   readonly kind: ErrorKind;

@@ -3,8 +3,19 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 /** Prometheus metrics of one process, served at GET /metrics. */
 export class Metrics {
   readonly registry = new Registry();
-  readonly httpRequests = new Counter({ name: 'gantry_http_requests_total', help: 'HTTP requests by dialect and status class', labelNames: ['dialect', 'code'] as const, registers: [this.registry] });
-  readonly httpDuration = new Histogram({ name: 'gantry_http_request_seconds', help: 'HTTP request latency', labelNames: ['dialect'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  readonly httpRequests = new Counter({
+    name: 'gantry_http_requests_total',
+    help: 'HTTP requests by dialect and status class',
+    labelNames: ['dialect', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'gantry_http_request_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['dialect'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
 
   constructor(opts: { defaults?: boolean } = {}) {
     if (opts.defaults !== false) collectDefaultMetrics({ register: this.registry });

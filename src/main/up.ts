@@ -51,7 +51,10 @@ async function readOrCreate(file: string, make: () => string): Promise<string> {
 
 /** The only place that picks adapters: store dialect, runtime, HTTP app. */
 export function openStore(config: Config): KyselyStore {
-  const d = config.database !== null && /^postgres(ql)?:\/\//.test(config.database) ? postgresDialect(config.database) : sqliteDialect(config.database ?? join(config.dataDir, 'gantry.db'));
+  const d =
+    config.database !== null && /^postgres(ql)?:\/\//.test(config.database)
+      ? postgresDialect(config.database)
+      : sqliteDialect(config.database ?? join(config.dataDir, 'gantry.db'));
   return new KyselyStore(d, { machineOnlineWindowMs: config.machineOfflineMs });
 }
 
@@ -105,7 +108,14 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
 
   let closed = false;
   return {
-    url, adminKey, adminKeyFile, control, store, app, agent, runtime,
+    url,
+    adminKey,
+    adminKeyFile,
+    control,
+    store,
+    app,
+    agent,
+    runtime,
     async close() {
       if (closed) return;
       closed = true;

@@ -138,7 +138,8 @@ export class GantryClient {
       const row = await this.showInstance(id);
       o.onPoll?.(row);
       if (done(row)) return row;
-      if (Date.now() > deadline) throw new GantryApiError(504, null, `Instance ${id} did not reach the wanted state in time (now ${String(row.actual_status)}).`);
+      if (Date.now() > deadline)
+        throw new GantryApiError(504, null, `Instance ${id} did not reach the wanted state in time (now ${String(row.actual_status)}).`);
       await new Promise((resolve) => setTimeout(resolve, o.intervalMs ?? 250));
     }
   }

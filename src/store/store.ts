@@ -86,8 +86,22 @@ export interface InstanceRecord {
 /** What a create writes; GPUs, ports, generation and status are the store's to assign. */
 export type NewInstance = Pick<
   InstanceRecord,
-  | 'accountId' | 'machineId' | 'numGpus' | 'image' | 'env' | 'requestedPorts' | 'onstart' | 'entrypoint' | 'args'
-  | 'runtype' | 'label' | 'diskGb' | 'offerType' | 'bidPrice' | 'dphBase' | 'storageCost'
+  | 'accountId'
+  | 'machineId'
+  | 'numGpus'
+  | 'image'
+  | 'env'
+  | 'requestedPorts'
+  | 'onstart'
+  | 'entrypoint'
+  | 'args'
+  | 'runtype'
+  | 'label'
+  | 'diskGb'
+  | 'offerType'
+  | 'bidPrice'
+  | 'dphBase'
+  | 'storageCost'
 > & {
   readonly target: 'running' | 'stopped';
   /** Hash of the instance's own API key (CONTAINER_API_KEY), stored in the same transaction. */

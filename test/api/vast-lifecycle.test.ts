@@ -26,9 +26,36 @@ for (const ts of TEST_STORES) {
 
     it('searches offers of the embedded host with Vast query JSON', async () => {
       const all = await offers({ num_gpus: { gte: 1 }, rentable: { eq: true }, order: [['dph_total', 'asc']] });
-      assert.deepEqual(all.map((o) => o.num_gpus), [1, 2]);
+      assert.deepEqual(
+        all.map((o) => o.num_gpus),
+        [1, 2],
+      );
       const o = all[0] as Record<string, unknown>;
-      for (const f of ['id', 'machine_id', 'gpu_name', 'num_gpus', 'gpu_ram', 'gpu_total_ram', 'cpu_cores', 'cpu_ram', 'disk_space', 'dph_total', 'dph_base', 'storage_cost', 'inet_up', 'inet_down', 'reliability', 'verified', 'rentable', 'direct_port_count', 'dlperf', 'dlperf_per_dphtotal', 'geolocation', 'cuda_max_good', 'driver_version']) {
+      for (const f of [
+        'id',
+        'machine_id',
+        'gpu_name',
+        'num_gpus',
+        'gpu_ram',
+        'gpu_total_ram',
+        'cpu_cores',
+        'cpu_ram',
+        'disk_space',
+        'dph_total',
+        'dph_base',
+        'storage_cost',
+        'inet_up',
+        'inet_down',
+        'reliability',
+        'verified',
+        'rentable',
+        'direct_port_count',
+        'dlperf',
+        'dlperf_per_dphtotal',
+        'geolocation',
+        'cuda_max_good',
+        'driver_version',
+      ]) {
         assert.ok(f in o, `offer has ${f}`);
       }
       assert.equal(o.gpu_declared, true);
@@ -40,7 +67,13 @@ for (const ts of TEST_STORES) {
     });
 
     it('runs the guide: create → running → logs → stop → start → destroy', async () => {
-      const c = await create(1001, { image: 'pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime', disk: 10, label: 'guide', env: '-e GREETING=hello -p 8080:8080', onstart: 'echo $GREETING from $CONTAINER_ID gpus=$CUDA_VISIBLE_DEVICES key=${CONTAINER_API_KEY:0:4}; exec python3 -m http.server $VAST_TCP_PORT_8080' });
+      const c = await create(1001, {
+        image: 'pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime',
+        disk: 10,
+        label: 'guide',
+        env: '-e GREETING=hello -p 8080:8080',
+        onstart: 'echo $GREETING from $CONTAINER_ID gpus=$CUDA_VISIBLE_DEVICES key=${CONTAINER_API_KEY:0:4}; exec python3 -m http.server $VAST_TCP_PORT_8080',
+      });
       assert.equal(c.status, 200, c.text);
       assert.equal(c.body.success, true);
       const id = c.body.new_contract as number;
@@ -51,18 +84,27 @@ for (const ts of TEST_STORES) {
       assert.equal(row.image_uuid, 'pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime');
       assert.match(String(row.status_msg), /image is recorded but not pulled/);
       assert.equal(typeof row.start_date, 'number');
-      assert.deepEqual(row.extra_env, [['GREETING', 'hello'], ['-p 8080:8080', '1']]);
+      assert.deepEqual(row.extra_env, [
+        ['GREETING', 'hello'],
+        ['-p 8080:8080', '1'],
+      ]);
       const port = Number((row.ports as Record<string, { HostPort: string }[]>)['8080/tcp']?.[0]?.HostPort);
       assert.ok(port >= 20000);
       // The workload really serves on its mapped port.
       let served = false;
       for (let i = 0; i < 100 && !served; i++) {
-        served = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false);
+        served = await fetch(`http://127.0.0.1:${port}/`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (!served) await new Promise((r) => setTimeout(r, 50));
       }
       assert.ok(served, 'http.server answers on the mapped port');
       // The one offer with its GPU rented is gone.
-      assert.deepEqual((await offers({})).map((o) => o.num_gpus), [1]);
+      assert.deepEqual(
+        (await offers({})).map((o) => o.num_gpus),
+        [1],
+      );
 
       const logs = await g.api('PUT', `/api/v0/instances/request_logs/${id}/`, { tail: 50 });
       assert.equal(logs.status, 200);
@@ -76,8 +118,19 @@ for (const ts of TEST_STORES) {
       assert.equal(stop.body.success, true);
       const stopped = await g.waitInstance(id, (r) => r.actual_status === 'stopped');
       assert.equal(stopped.intended_status, 'stopped');
-      assert.equal(await fetch(`http://127.0.0.1:${port}/`).then(() => 'up', () => 'down'), 'down', 'processes are gone');
-      assert.deepEqual((await offers({ order: [['num_gpus', 'asc']] })).map((o) => o.num_gpus), [1, 2], 'GPUs released on stop');
+      assert.equal(
+        await fetch(`http://127.0.0.1:${port}/`).then(
+          () => 'up',
+          () => 'down',
+        ),
+        'down',
+        'processes are gone',
+      );
+      assert.deepEqual(
+        (await offers({ order: [['num_gpus', 'asc']] })).map((o) => o.num_gpus),
+        [1, 2],
+        'GPUs released on stop',
+      );
       // A second stop is idempotent.
       assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
       // The disk stays.
@@ -95,7 +148,11 @@ for (const ts of TEST_STORES) {
       assert.equal(gone.status, 404);
       assert.deepEqual(gone.body, { success: false, error: 'not_found', msg: `No instance with id ${id}.`, code: 'INSTANCE_NOT_FOUND', instances: null });
       await assert.rejects(stat(join(g.dataDir, 'instances', String(id))), 'disk gone');
-      assert.deepEqual((await offers({ order: [['num_gpus', 'asc']] })).map((o) => o.num_gpus), [1, 2], 'GPUs free');
+      assert.deepEqual(
+        (await offers({ order: [['num_gpus', 'asc']] })).map((o) => o.num_gpus),
+        [1, 2],
+        'GPUs free',
+      );
       // Illegal: anything on a destroyed instance.
       assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'running' })).status, 404);
     });
@@ -161,7 +218,10 @@ for (const ts of TEST_STORES) {
       assert.equal((await g.api('PUT', `/api/v0/instances/${a}/`, { label: 'first' })).status, 200);
       const v0 = (await g.api('GET', '/api/v0/instances/')).body;
       assert.equal(v0.instances_found, 2);
-      assert.deepEqual(v0.instances.map((r: { label: string }) => r.label), ['first', 'second']);
+      assert.deepEqual(
+        v0.instances.map((r: { label: string }) => r.label),
+        ['first', 'second'],
+      );
       const p1 = (await g.api('GET', '/api/v1/instances/?limit=1')).body;
       assert.equal(p1.success, true);
       assert.equal(p1.instances_found, 1);
@@ -170,10 +230,16 @@ for (const ts of TEST_STORES) {
       const p2 = (await g.api('GET', `/api/v1/instances/?limit=1&after_token=${p1.next_token}`)).body;
       assert.equal(p2.instances[0].id, b);
       assert.equal(p2.next_token, null);
-      const filtered = await g.api('GET', `/api/v1/instances/?select_filters=${encodeURIComponent('{"label":{"eq":"second"}}')}&select_cols=${encodeURIComponent('["id","label"]')}`);
+      const filtered = await g.api(
+        'GET',
+        `/api/v1/instances/?select_filters=${encodeURIComponent('{"label":{"eq":"second"}}')}&select_cols=${encodeURIComponent('["id","label"]')}`,
+      );
       assert.deepEqual(filtered.body.instances, [{ id: b, label: 'second' }]);
       const desc = await g.api('GET', `/api/v1/instances/?order_by=${encodeURIComponent('[{"col":"id","dir":"desc"}]')}`);
-      assert.deepEqual(desc.body.instances.map((r: { id: number }) => r.id), [b, a]);
+      assert.deepEqual(
+        desc.body.instances.map((r: { id: number }) => r.id),
+        [b, a],
+      );
       assert.equal((await g.api('GET', `/api/v1/instances/?order_by=${encodeURIComponent('[{"col":"dph_total"}]')}`)).status, 400);
       assert.equal((await g.api('GET', '/api/v1/instances/?after_token=garbage')).status, 400);
 
@@ -182,7 +248,14 @@ for (const ts of TEST_STORES) {
       const bulk = await g.api('PUT', '/api/v0/instances/', { state: 'stopped', ids: [a, b, 999999] });
       assert.equal(bulk.status, 200);
       assert.equal(bulk.body.success, false);
-      assert.deepEqual(bulk.body.results.map((r: { id: number; success: boolean }) => [r.id, r.success]), [[a, true], [b, true], [999999, false]]);
+      assert.deepEqual(
+        bulk.body.results.map((r: { id: number; success: boolean }) => [r.id, r.success]),
+        [
+          [a, true],
+          [b, true],
+          [999999, false],
+        ],
+      );
       await g.waitInstance(a, (r) => r.actual_status === 'stopped');
       await g.waitInstance(b, (r) => r.actual_status === 'stopped');
       const start = await g.api('PUT', '/api/v0/instances/', { state: 'running', ids: [a, b] });

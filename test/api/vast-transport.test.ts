@@ -20,7 +20,12 @@ describe('vast transport and bad input', { skip: sqlite?.skip ?? 'no sqlite' }, 
   };
 
   it('answers with Content-Type application/json exactly', async () => {
-    for (const [m, p] of [['GET', '/api/v0/instances/'], ['POST', '/api/v0/bundles/'], ['GET', '/api/v0/instances/424242/'], ['GET', '/api/v0/nope']] as const) {
+    for (const [m, p] of [
+      ['GET', '/api/v0/instances/'],
+      ['POST', '/api/v0/bundles/'],
+      ['GET', '/api/v0/instances/424242/'],
+      ['GET', '/api/v0/nope'],
+    ] as const) {
       const r = await g.api(m, p, m === 'POST' ? {} : undefined);
       assert.equal(r.contentType, 'application/json', `${m} ${p}`);
     }
@@ -47,7 +52,10 @@ describe('vast transport and bad input', { skip: sqlite?.skip ?? 'no sqlite' }, 
 
   it('tolerates an empty body sent as JSON and a body on GET', async () => {
     assert.equal((await g.api('POST', '/api/v0/bundles/', undefined, { rawBody: '' })).status, 200);
-    const r = await fetch(`${g.url}/api/v0/instances/`, { method: 'GET', headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' } });
+    const r = await fetch(`${g.url}/api/v0/instances/`, {
+      method: 'GET',
+      headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' },
+    });
     assert.equal(r.status, 200);
   });
 

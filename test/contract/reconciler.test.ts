@@ -66,7 +66,15 @@ for (const ts of TEST_STORES) {
       if (!reuse) stores.push(store);
       await store.migrate();
       const config = loadConfig({ env: {}, flags: { dataDir: dir, leaseMs: 5000, observeIntervalMs: 60_000, stepTimeoutMs: 200, ...over } });
-      return new ControlPlane({ store, clock: { now: () => Date.now() }, hosts: new HostRegistry(), log: createLogger('silent'), secret: 's', settings: config, apiUrl: () => 'http://x' });
+      return new ControlPlane({
+        store,
+        clock: { now: () => Date.now() },
+        hosts: new HostRegistry(),
+        log: createLogger('silent'),
+        secret: 's',
+        settings: config,
+        apiUrl: () => 'http://x',
+      });
     };
 
     before(async () => {
@@ -77,10 +85,37 @@ for (const ts of TEST_STORES) {
       await a.bootstrapAdmin('admin-key');
       admin = await a.authenticate('admin-key');
       const reg = {
-        hostKey: 'scripted', ownerId: admin.accountId, hostname: 'h', gpuName: 'CPU', numGpus: 0, gpuRamMb: 0, gpuDeclared: false, computeCap: null, cpuName: 'c', cpuArch: 'amd64',
-        cpuCores: 1, cpuRamMb: 1000, diskSpaceGb: 100, driverVersion: null, cudaMaxGood: null, verified: true, priceGpuPerHour: 0.1, priceDiskPerGbMonth: 0.1, priceInetUpPerGb: 0,
-        priceInetDownPerGb: 0, minBidPerGpuHour: 0.05, minChunk: 1, publicIp: '127.0.0.1', geolocation: 'x', reliability: 1, inetUpMbps: 1, inetDownMbps: 1, directPortCount: 100,
-        osVersion: 'x', portRangeStart: 32000, portRangeEnd: 32099,
+        hostKey: 'scripted',
+        ownerId: admin.accountId,
+        hostname: 'h',
+        gpuName: 'CPU',
+        numGpus: 0,
+        gpuRamMb: 0,
+        gpuDeclared: false,
+        computeCap: null,
+        cpuName: 'c',
+        cpuArch: 'amd64',
+        cpuCores: 1,
+        cpuRamMb: 1000,
+        diskSpaceGb: 100,
+        driverVersion: null,
+        cudaMaxGood: null,
+        verified: true,
+        priceGpuPerHour: 0.1,
+        priceDiskPerGbMonth: 0.1,
+        priceInetUpPerGb: 0,
+        priceInetDownPerGb: 0,
+        minBidPerGpuHour: 0.05,
+        minChunk: 1,
+        publicIp: '127.0.0.1',
+        geolocation: 'x',
+        reliability: 1,
+        inetUpMbps: 1,
+        inetDownMbps: 1,
+        directPortCount: 100,
+        osVersion: 'x',
+        portRangeStart: 32000,
+        portRangeEnd: 32099,
       };
       await a.registerHost(reg, host);
       await b.registerHost(reg, host);
@@ -91,7 +126,20 @@ for (const ts of TEST_STORES) {
     });
 
     const create = (cp: ControlPlane) =>
-      cp.createInstance(admin, { offerId: 1000, image: 'i', diskGb: 1, env: { env: {}, ports: [] }, onstart: null, entrypoint: null, args: null, runtype: null, label: null, targetState: 'running', offerType: 'on-demand', bidPrice: null });
+      cp.createInstance(admin, {
+        offerId: 1000,
+        image: 'i',
+        diskGb: 1,
+        env: { env: {}, ports: [] },
+        onstart: null,
+        entrypoint: null,
+        args: null,
+        runtype: null,
+        label: null,
+        targetState: 'running',
+        offerType: 'on-demand',
+        bidPrice: null,
+      });
 
     it('two replicas on one database start each instance exactly once', async () => {
       const [a, b] = planes as [ControlPlane, ControlPlane];

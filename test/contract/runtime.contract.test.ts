@@ -31,7 +31,16 @@ for (const rc of RUNTIMES) {
     let root: string;
     let rt: Runtime;
     let next = 1;
-    const spec = (o: Partial<WorkloadSpec>): WorkloadSpec => ({ instanceId: next++, image: 'local/shell', env: { GREETING: 'hi' }, onstart: null, command: [], runtype: 'ssh', gpuIndices: [], ...o });
+    const spec = (o: Partial<WorkloadSpec>): WorkloadSpec => ({
+      instanceId: next++,
+      image: 'local/shell',
+      env: { GREETING: 'hi' },
+      onstart: null,
+      command: [],
+      runtype: 'ssh',
+      gpuIndices: [],
+      ...o,
+    });
 
     before(async () => {
       root = await mkdtemp(join(tmpdir(), 'gantry-rt-'));
@@ -101,7 +110,12 @@ for (const rc of RUNTIMES) {
       const s = spec({ onstart: 'echo data > file.txt; sleep 60' });
       await rt.start(s);
       const disk = join(root, String(s.instanceId), 'disk');
-      await until(async () => stat(join(disk, 'file.txt')).then(() => true, () => false));
+      await until(async () =>
+        stat(join(disk, 'file.txt')).then(
+          () => true,
+          () => false,
+        ),
+      );
       await rt.stop(s.instanceId, { graceMs: 500 });
       await rt.wipeDisk(s.instanceId);
       await assert.rejects(stat(join(disk, 'file.txt')));

@@ -10,10 +10,37 @@ import { TEST_STORES } from '../helpers/stores.js';
 
 /** One behaviour for every store adapter (SQLite and PostgreSQL run the same bodies). */
 const machineReg = (hostKey: string, ownerId: number, numGpus = 4): MachineRegistration => ({
-  hostKey, ownerId, hostname: 'h', gpuName: 'RTX 4090', numGpus, gpuRamMb: 24000, gpuDeclared: true, computeCap: null, cpuName: 'cpu', cpuArch: 'amd64',
-  cpuCores: 8, cpuRamMb: 32000, diskSpaceGb: 500, driverVersion: null, cudaMaxGood: null, verified: true, priceGpuPerHour: 0.3, priceDiskPerGbMonth: 0.1,
-  priceInetUpPerGb: 0, priceInetDownPerGb: 0, minBidPerGpuHour: 0.1, minChunk: 1, publicIp: '127.0.0.1', geolocation: 'local', reliability: 1, inetUpMbps: 1,
-  inetDownMbps: 1, directPortCount: 10, osVersion: 'x', portRangeStart: 30000, portRangeEnd: 30009,
+  hostKey,
+  ownerId,
+  hostname: 'h',
+  gpuName: 'RTX 4090',
+  numGpus,
+  gpuRamMb: 24000,
+  gpuDeclared: true,
+  computeCap: null,
+  cpuName: 'cpu',
+  cpuArch: 'amd64',
+  cpuCores: 8,
+  cpuRamMb: 32000,
+  diskSpaceGb: 500,
+  driverVersion: null,
+  cudaMaxGood: null,
+  verified: true,
+  priceGpuPerHour: 0.3,
+  priceDiskPerGbMonth: 0.1,
+  priceInetUpPerGb: 0,
+  priceInetDownPerGb: 0,
+  minBidPerGpuHour: 0.1,
+  minChunk: 1,
+  publicIp: '127.0.0.1',
+  geolocation: 'local',
+  reliability: 1,
+  inetUpMbps: 1,
+  inetDownMbps: 1,
+  directPortCount: 10,
+  osVersion: 'x',
+  portRangeStart: 30000,
+  portRangeEnd: 30009,
 });
 
 for (const ts of TEST_STORES) {
@@ -23,8 +50,26 @@ for (const ts of TEST_STORES) {
     let accountId: number;
     let machineId: number;
     const newInstance = (o: Partial<NewInstance> = {}): NewInstance => ({
-      accountId, machineId, numGpus: 1, image: 'img', env: { A: '1' }, requestedPorts: [], onstart: 'echo', entrypoint: null, args: null, runtype: 'ssh',
-      label: null, diskGb: 10, offerType: 'on-demand', bidPrice: null, dphBase: 0.3, storageCost: 0.1, target: 'running', instanceKeyHash: (id) => `hash-${id}-${Math.random()}`, now: 1000, ...o,
+      accountId,
+      machineId,
+      numGpus: 1,
+      image: 'img',
+      env: { A: '1' },
+      requestedPorts: [],
+      onstart: 'echo',
+      entrypoint: null,
+      args: null,
+      runtype: 'ssh',
+      label: null,
+      diskGb: 10,
+      offerType: 'on-demand',
+      bidPrice: null,
+      dphBase: 0.3,
+      storageCost: 0.1,
+      target: 'running',
+      instanceKeyHash: (id) => `hash-${id}-${Math.random()}`,
+      now: 1000,
+      ...o,
     });
 
     before(async () => {
@@ -69,7 +114,8 @@ for (const ts of TEST_STORES) {
       const results = await Promise.allSettled(Array.from({ length: 6 }, () => store.createInstance(newInstance({ machineId: m2, numGpus: 2 }))));
       const won = results.filter((r) => r.status === 'fulfilled');
       assert.equal(won.length, 1);
-      for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof GantryError && r.reason.code === 'OFFER_UNAVAILABLE', String(r.reason));
+      for (const r of results)
+        if (r.status === 'rejected') assert.ok(r.reason instanceof GantryError && r.reason.code === 'OFFER_UNAVAILABLE', String(r.reason));
       assert.equal((await store.allocatedGpuCounts()).get(m2), 2);
     });
 
@@ -77,7 +123,10 @@ for (const ts of TEST_STORES) {
       const m3 = (await store.registerMachine({ ...machineReg('host-c', accountId, 0), portRangeStart: 31000, portRangeEnd: 31000 }, Date.now())).id;
       await store.createInstance(newInstance({ machineId: m3, numGpus: 0 }));
       const before = (await store.listInstances({ accountId: null })).length;
-      await assert.rejects(store.createInstance(newInstance({ machineId: m3, numGpus: 0 })), (e: unknown) => e instanceof GantryError && e.code === 'PORTS_EXHAUSTED');
+      await assert.rejects(
+        store.createInstance(newInstance({ machineId: m3, numGpus: 0 })),
+        (e: unknown) => e instanceof GantryError && e.code === 'PORTS_EXHAUSTED',
+      );
       assert.equal((await store.listInstances({ accountId: null })).length, before, 'the failed create left no record');
     });
 
@@ -96,7 +145,8 @@ for (const ts of TEST_STORES) {
       const a = await store.createInstance(newInstance({ machineId: m4 }));
       const b = await store.createInstance(newInstance({ machineId: m4 }));
       const now = 10_000;
-      const claim = (owner: string, at: number) => store.claimInstances({ owner, now: at, leaseMs: 1000, observeBefore: at - 500, limit: 10, machineIds: [m4] });
+      const claim = (owner: string, at: number) =>
+        store.claimInstances({ owner, now: at, leaseMs: 1000, observeBefore: at - 500, limit: 10, machineIds: [m4] });
       const first = await claim('r1', now);
       assert.deepEqual(first.map((i) => i.id).sort(), [a.id, b.id].sort());
       assert.equal((await claim('r2', now + 10)).length, 0, 'leased rows are not claimed twice');
@@ -104,10 +154,16 @@ for (const ts of TEST_STORES) {
       // The lease expires: another replica takes the row over; the first one's token is then stale.
       const taken = await claim('r2', now + 2000);
       assert.equal(taken.length, 2);
-      assert.equal(await store.applyObservation(a.id, tokenA, { status: 'running', statusMsg: null, exitCode: null, observedGeneration: 1, pendingOpDone: false, now }), false);
+      assert.equal(
+        await store.applyObservation(a.id, tokenA, { status: 'running', statusMsg: null, exitCode: null, observedGeneration: 1, pendingOpDone: false, now }),
+        false,
+      );
       assert.equal((await store.getInstance(a.id))?.status, 'created');
       const tokenA2 = taken.find((i) => i.id === a.id)?.leaseToken as string;
-      assert.equal(await store.applyObservation(a.id, tokenA2, { status: 'running', statusMsg: null, exitCode: null, observedGeneration: 1, pendingOpDone: false, now }), true);
+      assert.equal(
+        await store.applyObservation(a.id, tokenA2, { status: 'running', statusMsg: null, exitCode: null, observedGeneration: 1, pendingOpDone: false, now }),
+        true,
+      );
       await store.releaseLease(a.id, tokenA2, now + 2000);
       // Nothing pending and just processed: not due until the observe interval passes.
       assert.equal((await claim('r3', now + 2100)).filter((i) => i.id === a.id).length, 0);
@@ -120,22 +176,43 @@ for (const ts of TEST_STORES) {
       await store.writeIntent(inst.id, 1, { target: 'stopped', pendingOp: null, acquireGpus: false, now: 1 });
       const [c] = await store.claimInstances({ owner: 'x', now: 1e6, leaseMs: 1000, observeBefore: 0, limit: 1, machineIds: [m5] });
       assert.ok(c);
-      await store.applyObservation(inst.id, c.leaseToken as string, { status: 'stopped', statusMsg: null, exitCode: null, observedGeneration: 2, pendingOpDone: false, now: 1e6 });
+      await store.applyObservation(inst.id, c.leaseToken as string, {
+        status: 'stopped',
+        statusMsg: null,
+        exitCode: null,
+        observedGeneration: 2,
+        pendingOpDone: false,
+        now: 1e6,
+      });
       assert.equal((await store.allocatedGpuCounts()).get(m5) ?? 0, 0);
       // Someone else rents the GPU; starting the stopped instance must fail without changing it.
       const other = await store.createInstance(newInstance({ machineId: m5 }));
-      await assert.rejects(store.writeIntent(inst.id, 2, { target: 'running', pendingOp: null, acquireGpus: true, now: 2 }), (e: unknown) => e instanceof GantryError && e.code === 'GPUS_UNAVAILABLE');
+      await assert.rejects(
+        store.writeIntent(inst.id, 2, { target: 'running', pendingOp: null, acquireGpus: true, now: 2 }),
+        (e: unknown) => e instanceof GantryError && e.code === 'GPUS_UNAVAILABLE',
+      );
       assert.equal((await store.getInstance(inst.id))?.target, 'stopped');
       await store.releaseLease(inst.id, c.leaseToken as string, 1e6);
       const claimed = await store.claimInstances({ owner: 'y', now: 3e6, leaseMs: 1000, observeBefore: 3e6, limit: 5, machineIds: [m5] });
       const o = claimed.find((i) => i.id === other.id);
       assert.ok(o);
-      await store.applyObservation(other.id, o.leaseToken as string, { status: 'destroyed', statusMsg: null, exitCode: null, observedGeneration: 1, pendingOpDone: false, now: 3e6 });
+      await store.applyObservation(other.id, o.leaseToken as string, {
+        status: 'destroyed',
+        statusMsg: null,
+        exitCode: null,
+        observedGeneration: 1,
+        pendingOpDone: false,
+        now: 3e6,
+      });
       const gone = await store.getInstance(other.id);
       assert.equal(gone?.status, 'destroyed');
       assert.deepEqual(gone?.ports, []);
       assert.equal((await store.allocatedGpuCounts()).get(m5) ?? 0, 0);
-      assert.equal((await store.listInstances({ accountId: null })).some((i) => i.id === other.id), false, 'destroyed instances are not listed');
+      assert.equal(
+        (await store.listInstances({ accountId: null })).some((i) => i.id === other.id),
+        false,
+        'destroyed instances are not listed',
+      );
       assert.equal(await store.writeIntent(inst.id, 2, { target: 'running', pendingOp: null, acquireGpus: true, now: 4 }), true, 'the GPU is free again');
     });
 

@@ -21,22 +21,41 @@ export interface ApiResponse {
   readonly status: number;
   readonly contentType: string | null;
   readonly headers: Headers;
-  readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- test convenience
+  readonly body: any;
   readonly text: string;
 }
 
 /** Timings shrunk for tests; every one of them is a setting, not a special case. */
 export const FAST: Partial<Record<SettingKey, unknown>> = {
-  stopGraceMs: 1500, killWaitMs: 2000, observeIntervalMs: 100, reconcileIdleMs: 50, leaseMs: 3000, sweepIntervalMs: 500, heartbeatIntervalMs: 500,
+  stopGraceMs: 1500,
+  killWaitMs: 2000,
+  observeIntervalMs: 100,
+  reconcileIdleMs: 50,
+  leaseMs: 3000,
+  sweepIntervalMs: 500,
+  heartbeatIntervalMs: 500,
 };
 
-export async function startTestGantry(store: TestStore, o: { gpus?: string; settings?: Partial<Record<SettingKey, unknown>>; dataDir?: string } = {}): Promise<TestGantry> {
+export async function startTestGantry(
+  store: TestStore,
+  o: { gpus?: string; settings?: Partial<Record<SettingKey, unknown>>; dataDir?: string } = {},
+): Promise<TestGantry> {
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'gantry-test-')));
   const database = store.name === 'sqlite' ? null : await store.fresh(dataDir);
   const portBase = 20000 + Math.floor(Math.random() * 400) * 100;
   const config = loadConfig({
     env: {},
-    flags: { dataDir, port: 0, database, gpus: o.gpus ?? '2x RTX 4090:24GB', logLevel: 'silent', portRangeStart: portBase, portRangeEnd: portBase + 99, ...FAST, ...o.settings },
+    flags: {
+      dataDir,
+      port: 0,
+      database,
+      gpus: o.gpus ?? '2x RTX 4090:24GB',
+      logLevel: 'silent',
+      portRangeStart: portBase,
+      portRangeEnd: portBase + 99,
+      ...FAST,
+      ...o.settings,
+    },
   });
   const g = await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger(process.env.GANTRY_TEST_LOG ?? 'silent') });
   const api: TestGantry['api'] = async (method, path, body, opt = {}) => {
@@ -66,7 +85,9 @@ export async function startTestGantry(store: TestStore, o: { gpus?: string; sett
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new Error(`instance ${id} did not reach the wanted state; last: ${JSON.stringify({ actual: last.actual_status, gantry: last.gantry_status, msg: last.status_msg })}`);
+    throw new Error(
+      `instance ${id} did not reach the wanted state; last: ${JSON.stringify({ actual: last.actual_status, gantry: last.gantry_status, msg: last.status_msg })}`,
+    );
   };
   return {
     ...g,

@@ -26,7 +26,11 @@ export const TEST_STORES: readonly TestStore[] = [
   },
   {
     name: 'postgres',
-    skip: !wanted.includes('postgres') ? 'postgres not in GANTRY_TEST_STORES' : pgAdminUrl === undefined ? 'no GANTRY_TEST_PG_URL: run through `npm test`, which starts PostgreSQL' : false,
+    skip: !wanted.includes('postgres')
+      ? 'postgres not in GANTRY_TEST_STORES'
+      : pgAdminUrl === undefined
+        ? 'no GANTRY_TEST_PG_URL: run through `npm test`, which starts PostgreSQL'
+        : false,
     async fresh() {
       // One database per test file (and per test that asks): isolation by name.
       const name = `t_${randomBytes(6).toString('hex')}`;

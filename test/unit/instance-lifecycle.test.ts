@@ -64,7 +64,10 @@ describe('planReconcile and outcomeOf', () => {
   const base = { pendingOp: null } as const;
 
   it('starts a pending instance that has no process', () => {
-    assert.deepEqual(planReconcile({ ...base, target: 'running', status: 'created', generation: 1, observedGeneration: 0 }, absent), { step: 'start', interim: 'loading' });
+    assert.deepEqual(planReconcile({ ...base, target: 'running', status: 'created', generation: 1, observedGeneration: 0 }, absent), {
+      step: 'start',
+      interim: 'loading',
+    });
   });
   it('adopts a live process instead of starting a second one', () => {
     assert.equal(planReconcile({ ...base, target: 'running', status: 'loading', generation: 1, observedGeneration: 0 }, running).step, 'none');
@@ -73,13 +76,17 @@ describe('planReconcile and outcomeOf', () => {
     assert.equal(planReconcile({ ...base, target: 'running', status: 'exited', generation: 1, observedGeneration: 1 }, exited).step, 'none');
   });
   it('stops when the target is stopped and something runs', () => {
-    assert.deepEqual(planReconcile({ ...base, target: 'stopped', status: 'running', generation: 2, observedGeneration: 1 }, running), { step: 'stop', interim: 'stopping' });
+    assert.deepEqual(planReconcile({ ...base, target: 'stopped', status: 'running', generation: 2, observedGeneration: 1 }, running), {
+      step: 'stop',
+      interim: 'stopping',
+    });
   });
   it('stops orphaned processes of a stopped instance on observation too', () => {
     assert.equal(planReconcile({ ...base, target: 'stopped', status: 'stopped', generation: 2, observedGeneration: 2 }, running).step, 'stop');
   });
   it('destroys whatever the observation', () => {
-    for (const o of [running, absent, exited]) assert.equal(planReconcile({ ...base, target: 'deleted', status: 'running', generation: 3, observedGeneration: 2 }, o).step, 'destroy');
+    for (const o of [running, absent, exited])
+      assert.equal(planReconcile({ ...base, target: 'deleted', status: 'running', generation: 3, observedGeneration: 2 }, o).step, 'destroy');
   });
   it('reboots and recycles only for a pending op', () => {
     assert.equal(planReconcile({ target: 'running', status: 'running', generation: 3, observedGeneration: 2, pendingOp: 'reboot' }, running).step, 'restart');

@@ -10,7 +10,10 @@ describe('env parsing', () => {
   it('reads Docker flag strings', () => {
     const e = parseEnv(`-e A=1 -e "B=two words" --env C='x y' -p 8080:8080 -p 9000/udp -e EMPTY=`);
     assert.deepEqual(e.env, { A: '1', B: 'two words', C: 'x y', EMPTY: '' });
-    assert.deepEqual(e.ports, [{ containerPort: 8080, proto: 'tcp' }, { containerPort: 9000, proto: 'udp' }]);
+    assert.deepEqual(e.ports, [
+      { containerPort: 8080, proto: 'tcp' },
+      { containerPort: 9000, proto: 'udp' },
+    ]);
   });
   it('reads objects, including the CLI habit of port flags as keys', () => {
     const e = parseEnv({ A: 'x', N: 3, '-p 8080:8080': '1' });
@@ -32,7 +35,20 @@ describe('env parsing', () => {
 });
 
 describe('create validation', () => {
-  const base: CreateInstanceRequest = { offerId: 1001, image: 'x', diskGb: 10, env: { env: {}, ports: [] }, onstart: null, entrypoint: null, args: null, runtype: null, label: null, targetState: 'running', offerType: 'on-demand', bidPrice: null };
+  const base: CreateInstanceRequest = {
+    offerId: 1001,
+    image: 'x',
+    diskGb: 10,
+    env: { env: {}, ports: [] },
+    onstart: null,
+    entrypoint: null,
+    args: null,
+    runtype: null,
+    label: null,
+    targetState: 'running',
+    offerType: 'on-demand',
+    bidPrice: null,
+  };
   it('defaults runtype to ssh, or args when a main command is given', () => {
     assert.equal(validateCreate(base, 100).runtype, 'ssh');
     assert.equal(validateCreate({ ...base, args: ['sleep', '1'] }, 100).runtype, 'args');
@@ -49,14 +65,24 @@ describe('create validation', () => {
 
 describe('GPU inventory', () => {
   it('parses declarations', () => {
-    assert.deepEqual(parseGpuDeclaration('2x RTX 4090:24GB'), { name: 'RTX 4090', count: 2, memoryMb: 24000, driverVersion: null, cudaVersion: null, declared: true });
+    assert.deepEqual(parseGpuDeclaration('2x RTX 4090:24GB'), {
+      name: 'RTX 4090',
+      count: 2,
+      memoryMb: 24000,
+      driverVersion: null,
+      cudaVersion: null,
+      declared: true,
+    });
     assert.equal(parseGpuDeclaration('A100:80GB').count, 1);
     assert.equal(parseGpuDeclaration('4 x H100:81559MB').memoryMb, 81559);
     assert.throws(() => parseGpuDeclaration('0x A100'), /not like/);
     assert.throws(() => parseGpuDeclaration(':24GB'), /not like/);
   });
   it('parses nvidia-smi output', () => {
-    const inv = parseNvidiaSmi('NVIDIA H100 80GB HBM3, 81559, 550.54.15\nNVIDIA H100 80GB HBM3, 81559, 550.54.15\n', '| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4 |');
+    const inv = parseNvidiaSmi(
+      'NVIDIA H100 80GB HBM3, 81559, 550.54.15\nNVIDIA H100 80GB HBM3, 81559, 550.54.15\n',
+      '| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4 |',
+    );
     assert.deepEqual(inv, { name: 'H100 80GB HBM3', count: 2, memoryMb: 85521, driverVersion: '550.54.15', cudaVersion: 12.4, declared: false });
     assert.equal(parseNvidiaSmi('', ''), null);
   });
@@ -65,11 +91,19 @@ describe('GPU inventory', () => {
 describe('CLI search language', () => {
   it('reads vastai-style terms', () => {
     assert.deepEqual(parseSearchQuery('gpu_name=RTX_4090 num_gpus>=2 dph_total<0.5 reliability > 0.99 rentable=true gpu_ram>=24'), {
-      gpu_name: { eq: 'RTX_4090' }, num_gpus: { gte: 2 }, dph_total: { lt: 0.5 }, reliability: { gt: 0.99 }, rentable: { eq: true }, gpu_ram: { gte: 24000 },
+      gpu_name: { eq: 'RTX_4090' },
+      num_gpus: { gte: 2 },
+      dph_total: { lt: 0.5 },
+      reliability: { gt: 0.99 },
+      rentable: { eq: true },
+      gpu_ram: { gte: 24000 },
     });
     assert.deepEqual(parseSearchQuery('geolocation in [US,CA] num_gpus != 3'), { geolocation: { in: ['US', 'CA'] }, num_gpus: { neq: 3 } });
     assert.throws(() => parseSearchQuery('num_gpus'), /Cannot read/);
-    assert.deepEqual(parseOrder('num_gpus-,dph_total'), [['num_gpus', 'desc'], ['dph_total', 'asc']]);
+    assert.deepEqual(parseOrder('num_gpus-,dph_total'), [
+      ['num_gpus', 'desc'],
+      ['dph_total', 'asc'],
+    ]);
   });
 });
 

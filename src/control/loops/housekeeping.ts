@@ -17,7 +17,12 @@ export class Housekeeping {
   start(): void {
     if (this.#timer !== null) return;
     const tick = (): void => {
-      this.#pass = this.runOnce().then(() => undefined, (err: unknown) => { this.#ctx.log.error({ err, component: "housekeeping" }, "housekeeping failed"); });
+      this.#pass = this.runOnce().then(
+        () => undefined,
+        (err: unknown) => {
+          this.#ctx.log.error({ err, component: 'housekeeping' }, 'housekeeping failed');
+        },
+      );
     };
     tick();
     this.#timer = setInterval(tick, this.#ctx.settings.sweepIntervalMs);

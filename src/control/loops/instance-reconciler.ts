@@ -43,10 +43,13 @@ export class InstanceReconciler {
 
   async #run(): Promise<void> {
     const log = this.#ctx.log.child({ component: 'instance-reconciler', owner: this.#owner });
-    const heartbeat = setInterval(() => {
-      const until = this.#ctx.clock.now() + this.#ctx.settings.leaseMs;
-      this.#ctx.store.extendLeases(this.#owner, [...this.#inFlight], until).catch((err: unknown) => log.warn({ err }, 'lease heartbeat failed'));
-    }, Math.max(50, Math.floor(this.#ctx.settings.leaseMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        const until = this.#ctx.clock.now() + this.#ctx.settings.leaseMs;
+        this.#ctx.store.extendLeases(this.#owner, [...this.#inFlight], until).catch((err: unknown) => log.warn({ err }, 'lease heartbeat failed'));
+      },
+      Math.max(50, Math.floor(this.#ctx.settings.leaseMs / 3)),
+    );
     try {
       while (this.#running) {
         this.#woken = false;
@@ -103,7 +106,10 @@ export class InstanceReconciler {
     await Promise.all(Array.from({ length: Math.min(s.reconcileConcurrency, rows.length) }, worker));
     // One wide event per pass with counts; quiet passes (only observations) log at debug.
     const busy = Object.keys(counts).some((k) => k !== 'none');
-    this.#ctx.log[busy ? 'info' : 'debug']({ component: 'instance-reconciler', claimed: rows.length, steps: counts, ms: this.#ctx.clock.now() - started }, 'reconcile pass');
+    this.#ctx.log[busy ? 'info' : 'debug'](
+      { component: 'instance-reconciler', claimed: rows.length, steps: counts, ms: this.#ctx.clock.now() - started },
+      'reconcile pass',
+    );
     return rows.length;
   }
 
@@ -117,7 +123,13 @@ export class InstanceReconciler {
       const obs = await host.inspect(inst.id);
       const plan = planReconcile(inst, obs);
       if (plan.interim !== null && plan.interim !== inst.status) {
-        const ok = await this.#apply(inst, token, { status: plan.interim, statusMsg: null, exitCode: null, observedGeneration: inst.observedGeneration, pendingOpDone: false });
+        const ok = await this.#apply(inst, token, {
+          status: plan.interim,
+          statusMsg: null,
+          exitCode: null,
+          observedGeneration: inst.observedGeneration,
+          pendingOpDone: false,
+        });
         if (!ok) return 'none';
         log.info({ from: inst.status, to: plan.interim, generation: inst.generation }, 'instance status');
       }

@@ -39,11 +39,16 @@ export function validateCreate(r: CreateInstanceRequest, machineDiskGb: number):
   if (!Number.isFinite(r.diskGb) || r.diskGb <= 0) throw invalid(`disk must be a positive number of GB, got ${r.diskGb}.`, 'disk');
   if (r.diskGb > machineDiskGb) throw invalid(`disk ${r.diskGb} GB is more than the machine's ${machineDiskGb} GB.`, 'disk');
   if (r.onstart !== null && r.onstart.length > MAX_ONSTART_CHARS) {
-    throw invalid(`onstart is ${r.onstart.length} characters; the limit is ${MAX_ONSTART_CHARS}. Put longer scripts on the disk and call them from onstart.`, 'onstart');
+    throw invalid(
+      `onstart is ${r.onstart.length} characters; the limit is ${MAX_ONSTART_CHARS}. Put longer scripts on the disk and call them from onstart.`,
+      'onstart',
+    );
   }
   if (r.label !== null && r.label.length > MAX_LABEL_CHARS) throw invalid(`label must be at most ${MAX_LABEL_CHARS} characters.`, 'label');
-  if (r.args !== null && (r.args.length > MAX_ARGS || r.args.some((a) => a.length > MAX_ARG_CHARS))) throw invalid(`args: at most ${MAX_ARGS} arguments of ${MAX_ARG_CHARS} characters.`, 'args');
-  if (r.bidPrice !== null && (!Number.isFinite(r.bidPrice) || r.bidPrice < 0.001 || r.bidPrice > 128)) throw invalid('price (bid) must be between 0.001 and 128 $/hour.', 'price');
+  if (r.args !== null && (r.args.length > MAX_ARGS || r.args.some((a) => a.length > MAX_ARG_CHARS)))
+    throw invalid(`args: at most ${MAX_ARGS} arguments of ${MAX_ARG_CHARS} characters.`, 'args');
+  if (r.bidPrice !== null && (!Number.isFinite(r.bidPrice) || r.bidPrice < 0.001 || r.bidPrice > 128))
+    throw invalid('price (bid) must be between 0.001 and 128 $/hour.', 'price');
   if (r.runtype !== null && !(RUNTYPES as readonly string[]).includes(r.runtype)) throw invalid(`runtype must be one of ${RUNTYPES.join(', ')}.`, 'runtype');
   // As on Vast: ssh unless a main command is given.
   const runtype = r.runtype ?? (r.args !== null || r.entrypoint !== null ? 'args' : 'ssh');

@@ -113,7 +113,7 @@ export function parseEnv(input: unknown): ParsedEnv {
     }
     if (!ENV_KEY.test(key)) throw invalid(`'${key}' is not a valid environment variable name.`);
     if (v !== null && typeof v === 'object') throw invalid(`The value of env '${key}' must be a string, number or boolean.`);
-    env[key] = v === null || v === undefined ? '' : String(v);
+    env[key] = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
   }
   return finish(env, ports);
 }

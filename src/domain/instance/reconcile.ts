@@ -71,7 +71,11 @@ export function outcomeOf(i: ReconcileInput, after: Observation, prev: { status:
       }
       if (after.state === 'exited') {
         const code = after.exitCode;
-        return { status: 'exited', message: code === null ? 'main process exited (exit code unknown)' : `main process exited with code ${code}`, exitCode: code };
+        return {
+          status: 'exited',
+          message: code === null ? 'main process exited (exit code unknown)' : `main process exited with code ${code}`,
+          exitCode: code,
+        };
       }
       // Nothing there: it was never started (still pending) or vanished without an exit record.
       if (prev.status === 'created') return { status: 'created', message: null, exitCode: null };

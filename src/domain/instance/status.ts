@@ -15,18 +15,7 @@
 export const INSTANCE_TARGETS = ['running', 'stopped', 'deleted'] as const;
 export type InstanceTarget = (typeof INSTANCE_TARGETS)[number];
 
-export const INSTANCE_STATUSES = [
-  'created',
-  'loading',
-  'running',
-  'rebooting',
-  'stopping',
-  'stopped',
-  'exited',
-  'failed',
-  'unknown',
-  'destroyed',
-] as const;
+export const INSTANCE_STATUSES = ['created', 'loading', 'running', 'rebooting', 'stopping', 'stopped', 'exited', 'failed', 'unknown', 'destroyed'] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
 /** A pending one-shot operation requested with a generation (reboot keeps the disk, recycle wipes it). */

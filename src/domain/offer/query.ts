@@ -3,7 +3,15 @@ import { fieldType, versionNumber, type FieldType } from './fields.js';
 
 export type Operator = 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte' | 'in' | 'notin';
 const OPERATORS: Readonly<Record<string, Operator>> = {
-  eq: 'eq', neq: 'neq', gt: 'gt', gte: 'gte', lt: 'lt', lte: 'lte', in: 'in', notin: 'notin', nin: 'notin',
+  eq: 'eq',
+  neq: 'neq',
+  gt: 'gt',
+  gte: 'gte',
+  lt: 'lt',
+  lte: 'lte',
+  in: 'in',
+  notin: 'notin',
+  nin: 'notin',
 };
 
 export type Scalar = number | boolean | string;
@@ -30,7 +38,11 @@ export interface OfferQuery {
 /** Keys of the search body that are not filters. */
 const NON_FILTER_KEYS = new Set(['order', 'type', 'limit', 'allocated_storage', 'select_cols', 'q', 'disable_bundling', 'extra_ids']);
 const OFFER_TYPES: Readonly<Record<string, OfferType>> = {
-  'on-demand': 'on-demand', ondemand: 'on-demand', bid: 'bid', interruptible: 'bid', reserved: 'reserved',
+  'on-demand': 'on-demand',
+  ondemand: 'on-demand',
+  bid: 'bid',
+  interruptible: 'bid',
+  reserved: 'reserved',
 };
 export const DEFAULT_ALLOCATED_STORAGE_GB = 5;
 export const MAX_OFFER_LIMIT = 100_000;
@@ -154,14 +166,22 @@ export function matches(row: Readonly<Record<string, unknown>>, c: Condition, ty
   const type = typeOf(c.field);
   const v = norm(type, row[c.field]);
   switch (c.op) {
-    case 'eq': return v === norm(type, c.value);
-    case 'neq': return v !== norm(type, c.value);
-    case 'gt': return v !== null && v !== undefined && compare(v, norm(type, c.value)) > 0;
-    case 'gte': return v !== null && v !== undefined && compare(v, norm(type, c.value)) >= 0;
-    case 'lt': return v !== null && v !== undefined && compare(v, norm(type, c.value)) < 0;
-    case 'lte': return v !== null && v !== undefined && compare(v, norm(type, c.value)) <= 0;
-    case 'in': return (c.value as readonly Scalar[]).some((x) => norm(type, x) === v);
-    case 'notin': return !(c.value as readonly Scalar[]).some((x) => norm(type, x) === v);
+    case 'eq':
+      return v === norm(type, c.value);
+    case 'neq':
+      return v !== norm(type, c.value);
+    case 'gt':
+      return v !== null && v !== undefined && compare(v, norm(type, c.value)) > 0;
+    case 'gte':
+      return v !== null && v !== undefined && compare(v, norm(type, c.value)) >= 0;
+    case 'lt':
+      return v !== null && v !== undefined && compare(v, norm(type, c.value)) < 0;
+    case 'lte':
+      return v !== null && v !== undefined && compare(v, norm(type, c.value)) <= 0;
+    case 'in':
+      return (c.value as readonly Scalar[]).some((x) => norm(type, x) === v);
+    case 'notin':
+      return !(c.value as readonly Scalar[]).some((x) => norm(type, x) === v);
   }
 }
 

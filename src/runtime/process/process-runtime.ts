@@ -83,7 +83,15 @@ export class ProcessRuntime implements Runtime {
     try {
       const child = spawn('bash', [join(meta, 'run.sh'), ...spec.command], {
         cwd: disk,
-        env: { ...this.#o.baseEnv, HOME: disk, ...spec.env, GANTRY_META: meta, GANTRY_RUNTYPE: spec.runtype, GANTRY_RUNTIME_ID: this.#runtimeId, GANTRY_INSTANCE_ID: String(spec.instanceId) },
+        env: {
+          ...this.#o.baseEnv,
+          HOME: disk,
+          ...spec.env,
+          GANTRY_META: meta,
+          GANTRY_RUNTYPE: spec.runtype,
+          GANTRY_RUNTIME_ID: this.#runtimeId,
+          GANTRY_INSTANCE_ID: String(spec.instanceId),
+        },
         detached: true, // its own process group and session: it outlives Gantry, and stop signals the whole group
         stdio: ['ignore', log.fd, log.fd],
       });
@@ -109,7 +117,10 @@ export class ProcessRuntime implements Runtime {
     if ((await this.#live(id)).length > 0) {
       return { state: 'running', onstartExitCode: await readCode(join(meta, 'onstart_exit_code')) };
     }
-    const started = await stat(join(meta, 'started')).then(() => true, () => false);
+    const started = await stat(join(meta, 'started')).then(
+      () => true,
+      () => false,
+    );
     if (!started) return { state: 'absent' };
     return { state: 'exited', exitCode: await readCode(join(meta, 'exit_code')) };
   }
@@ -228,7 +239,11 @@ async function dirSizeMb(dir: string): Promise<number> {
       if (--budget <= 0) break;
       const p = join(d, e.name);
       if (e.isDirectory()) stack.push(p);
-      else if (e.isFile()) total += await stat(p).then((s) => s.size, () => 0);
+      else if (e.isFile())
+        total += await stat(p).then(
+          (s) => s.size,
+          () => 0,
+        );
     }
   }
   return Math.round((total / 1e6) * 10) / 10;

@@ -1,16 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { Kysely, Migrator, type Transaction } from 'kysely';
+import { Kysely, Migrator } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type {
-  AccountRecord, ApiKeyRecord, ClaimOptions, InstanceListOptions, InstanceRecord, IntentWrite, KeyScope,
-  MachineRecord, MachineRegistration, NewInstance, ObservationWrite, PortBinding, Store,
+  AccountRecord,
+  ApiKeyRecord,
+  ClaimOptions,
+  InstanceListOptions,
+  InstanceRecord,
+  IntentWrite,
+  KeyScope,
+  MachineRecord,
+  MachineRegistration,
+  NewInstance,
+  ObservationWrite,
+  Store,
 } from '../store.js';
+import { allocatePorts, insertGpus, portsOf } from './allocations.js';
 import { migrations } from './migrations.js';
-import { ONLINE_WINDOW_MS, toAccount, toApiKey, toInstance, toMachine } from './rows.js';
+import { newInstanceRow, ONLINE_WINDOW_MS, toAccount, toApiKey, toInstance, toMachine } from './rows.js';
 import type { Database } from './schema.js';
 
-type Db = Kysely<Database> | Transaction<Database>;
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. */
@@ -30,7 +40,7 @@ export class KyselyStore implements Store {
   async migrate(): Promise<void> {
     // kysely's migrator takes a database lock (pg_advisory_xact_lock on PostgreSQL), so replicas may start together.
     const { error } = await new Migrator({ db: this.#db, provider: migrations(this.#d) }).migrateToLatest();
-    if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
+    if (error !== undefined) throw error instanceof Error ? error : new Error('database migration failed', { cause: error });
   }
 
   async close(): Promise<void> {
@@ -78,23 +88,54 @@ export class KyselyStore implements Store {
   // ── machines ────────────────────────────────────────────────────────
   async registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord> {
     const hardware = {
-      owner_id: m.ownerId, hostname: m.hostname, gpu_name: m.gpuName, num_gpus: m.numGpus, gpu_ram_mb: m.gpuRamMb,
-      gpu_declared: b(m.gpuDeclared), compute_cap: m.computeCap, cpu_name: m.cpuName, cpu_arch: m.cpuArch, cpu_cores: m.cpuCores,
-      cpu_ram_mb: m.cpuRamMb, disk_space_gb: m.diskSpaceGb, driver_version: m.driverVersion, cuda_max_good: m.cudaMaxGood,
-      public_ip: m.publicIp, port_range_start: m.portRangeStart, port_range_end: m.portRangeEnd, os_version: m.osVersion, last_seen_at: now,
+      owner_id: m.ownerId,
+      hostname: m.hostname,
+      gpu_name: m.gpuName,
+      num_gpus: m.numGpus,
+      gpu_ram_mb: m.gpuRamMb,
+      gpu_declared: b(m.gpuDeclared),
+      compute_cap: m.computeCap,
+      cpu_name: m.cpuName,
+      cpu_arch: m.cpuArch,
+      cpu_cores: m.cpuCores,
+      cpu_ram_mb: m.cpuRamMb,
+      disk_space_gb: m.diskSpaceGb,
+      driver_version: m.driverVersion,
+      cuda_max_good: m.cudaMaxGood,
+      public_ip: m.publicIp,
+      port_range_start: m.portRangeStart,
+      port_range_end: m.portRangeEnd,
+      os_version: m.osVersion,
+      last_seen_at: now,
     };
     await this.#db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('machines').select(['id', 'verified']).where('host_key', '=', m.hostKey).executeTakeFirst();
       if (existing) {
-        await trx.updateTable('machines').set({ ...hardware, verified: m.verified ? 1 : existing.verified }).where('id', '=', existing.id).execute();
+        await trx
+          .updateTable('machines')
+          .set({ ...hardware, verified: m.verified ? 1 : existing.verified })
+          .where('id', '=', existing.id)
+          .execute();
         return;
       }
       await trx
         .insertInto('machines')
         .values({
-          ...hardware, host_key: m.hostKey, verified: b(m.verified), listed: 1, price_gpu: m.priceGpuPerHour, price_disk: m.priceDiskPerGbMonth,
-          price_inetu: m.priceInetUpPerGb, price_inetd: m.priceInetDownPerGb, min_bid: m.minBidPerGpuHour, min_chunk: m.minChunk,
-          geolocation: m.geolocation, reliability: m.reliability, inet_up: m.inetUpMbps, inet_down: m.inetDownMbps, created_at: now,
+          ...hardware,
+          host_key: m.hostKey,
+          verified: b(m.verified),
+          listed: 1,
+          price_gpu: m.priceGpuPerHour,
+          price_disk: m.priceDiskPerGbMonth,
+          price_inetu: m.priceInetUpPerGb,
+          price_inetd: m.priceInetDownPerGb,
+          min_bid: m.minBidPerGpuHour,
+          min_chunk: m.minChunk,
+          geolocation: m.geolocation,
+          reliability: m.reliability,
+          inet_up: m.inetUpMbps,
+          inet_down: m.inetDownMbps,
+          created_at: now,
         })
         .execute();
     });
@@ -114,7 +155,11 @@ export class KyselyStore implements Store {
   }
 
   async setMachineVerified(id: number, verified: boolean): Promise<void> {
-    const r = await this.#db.updateTable('machines').set({ verified: b(verified) }).where('id', '=', id).executeTakeFirst();
+    const r = await this.#db
+      .updateTable('machines')
+      .set({ verified: b(verified) })
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (r.numUpdatedRows === 0n) throw new GantryError('MACHINE_NOT_FOUND', `No machine with id ${id}.`, { machineId: id });
   }
 
@@ -147,87 +192,42 @@ export class KyselyStore implements Store {
     const id = await this.#db.transaction().execute(async (trx) => {
       const machine = await trx.selectFrom('machines').selectAll().where('id', '=', n.machineId).executeTakeFirst();
       if (!machine) throw new GantryError('OFFER_NOT_FOUND', `Machine ${n.machineId} does not exist.`, { machineId: n.machineId });
-      const taken = new Set((await trx.selectFrom('gpu_allocations').select('gpu_index').where('machine_id', '=', n.machineId).execute()).map((r) => r.gpu_index));
+      const taken = new Set(
+        (await trx.selectFrom('gpu_allocations').select('gpu_index').where('machine_id', '=', n.machineId).execute()).map((r) => r.gpu_index),
+      );
       const free = Array.from({ length: machine.num_gpus }, (_, i) => i).filter((i) => !taken.has(i));
       if (free.length < n.numGpus) {
-        throw new GantryError('OFFER_UNAVAILABLE', `Only ${free.length} of the ${n.numGpus} GPUs asked for are free on machine ${n.machineId}; search offers again.`, { machineId: n.machineId });
+        throw new GantryError(
+          'OFFER_UNAVAILABLE',
+          `Only ${free.length} of the ${n.numGpus} GPUs asked for are free on machine ${n.machineId}; search offers again.`,
+          { machineId: n.machineId },
+        );
       }
       const gpus = free.slice(0, n.numGpus);
-      const row = await trx
-        .insertInto('instances')
-        .values({
-          account_id: n.accountId, machine_id: n.machineId, num_gpus: n.numGpus, gpu_indices: JSON.stringify(gpus), image: n.image,
-          env_json: JSON.stringify(n.env), ports_json: JSON.stringify(n.requestedPorts), onstart: n.onstart, entrypoint: n.entrypoint,
-          args_json: n.args === null ? null : JSON.stringify(n.args), runtype: n.runtype, label: n.label, disk_gb: n.diskGb,
-          offer_type: n.offerType, bid_price: n.bidPrice, dph_base: n.dphBase, storage_cost: n.storageCost, created_at: n.now,
-          target: n.target, generation: 1, pending_op: null, status: 'created', observed_generation: 0, status_msg: null,
-          exit_code: null, start_date: null, status_changed_at: n.now, stop_requested_at: null, destroyed_at: null,
-          last_processed_at: 0, lease_owner: null, lease_token: null, lease_expires_at: null,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      if (n.target === 'running') await this.#insertGpus(trx, n.machineId, row.id, gpus, 'OFFER_UNAVAILABLE');
-      await this.#allocatePorts(trx, machine, row.id, n);
+      const row = await trx.insertInto('instances').values(newInstanceRow(n, gpus)).returning('id').executeTakeFirstOrThrow();
+      if (n.target === 'running') await insertGpus(this.#d, trx, n.machineId, row.id, gpus, 'OFFER_UNAVAILABLE');
+      await allocatePorts(this.#d, trx, machine, row.id, n);
       await trx
         .insertInto('api_keys')
-        .values({ account_id: n.accountId, key_hash: n.instanceKeyHash(row.id), name: `instance ${row.id}`, scope: 'instance', instance_id: row.id, created_at: n.now, revoked_at: null })
+        .values({
+          account_id: n.accountId,
+          key_hash: n.instanceKeyHash(row.id),
+          name: `instance ${row.id}`,
+          scope: 'instance',
+          instance_id: row.id,
+          created_at: n.now,
+          revoked_at: null,
+        })
         .execute();
       return row.id;
     });
     return (await this.getInstance(id)) as InstanceRecord;
   }
 
-  async #insertGpus(trx: Db, machineId: number, instanceId: number, gpus: readonly number[], code: 'OFFER_UNAVAILABLE' | 'GPUS_UNAVAILABLE'): Promise<void> {
-    const held = new Set((await trx.selectFrom('gpu_allocations').select('gpu_index').where('instance_id', '=', instanceId).execute()).map((r) => r.gpu_index));
-    const wanted = gpus.filter((g) => !held.has(g));
-    if (wanted.length === 0) return;
-    try {
-      await trx.insertInto('gpu_allocations').values(wanted.map((g) => ({ machine_id: machineId, gpu_index: g, instance_id: instanceId }))).execute();
-    } catch (err) {
-      if (!this.#d.isUniqueViolation(err)) throw err;
-      const msg = code === 'OFFER_UNAVAILABLE'
-        ? `The GPUs of this offer on machine ${machineId} were just rented by someone else; search offers again.`
-        : `GPU ${gpus.join(',')} on machine ${machineId} is rented by another instance now; the instance stays stopped until they are free.`;
-      throw new GantryError(code, msg, { machineId, gpus: [...gpus] }, { cause: err });
-    }
-  }
-
-  async #allocatePorts(trx: Db, machine: { id: number; port_range_start: number; port_range_end: number }, instanceId: number, n: NewInstance): Promise<void> {
-    const used = new Set((await trx.selectFrom('port_allocations').select('host_port').where('machine_id', '=', machine.id).execute()).map((r) => r.host_port));
-    const wanted = n.requestedPorts.length > 0 ? n.requestedPorts : [{ containerPort: 0, proto: 'tcp' as const }];
-    const rows: { machine_id: number; host_port: number; instance_id: number; container_port: number; proto: string }[] = [];
-    for (let p = machine.port_range_start; p <= machine.port_range_end && rows.length < wanted.length; p++) {
-      if (used.has(p)) continue;
-      const spec = wanted[rows.length];
-      if (spec === undefined) break;
-      // No mapping asked for: the workload gets one port and listens on it directly ($PORT).
-      rows.push({ machine_id: machine.id, host_port: p, instance_id: instanceId, container_port: spec.containerPort === 0 ? p : spec.containerPort, proto: spec.proto });
-    }
-    if (rows.length < wanted.length) throw new GantryError('PORTS_EXHAUSTED', `Machine ${machine.id} has no free port left in ${machine.port_range_start}-${machine.port_range_end}.`, { machineId: machine.id });
-    try {
-      await trx.insertInto('port_allocations').values(rows).execute();
-    } catch (err) {
-      if (this.#d.isUniqueViolation(err)) throw new GantryError('OFFER_UNAVAILABLE', 'Ports on this machine were just taken by another rental; try again.', {}, { cause: err });
-      throw err;
-    }
-  }
-
-  async #ports(db: Db, ids: readonly number[]): Promise<Map<number, PortBinding[]>> {
-    const out = new Map<number, PortBinding[]>();
-    if (ids.length === 0) return out;
-    const rows = await db.selectFrom('port_allocations').selectAll().where('instance_id', 'in', ids).orderBy('host_port').execute();
-    for (const r of rows) {
-      const list = out.get(r.instance_id) ?? [];
-      list.push({ hostPort: r.host_port, containerPort: r.container_port, proto: r.proto === 'udp' ? 'udp' : 'tcp' });
-      out.set(r.instance_id, list);
-    }
-    return out;
-  }
-
   async getInstance(id: number): Promise<InstanceRecord | undefined> {
     const row = await this.#db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
-    return toInstance(row, (await this.#ports(this.#db, [id])).get(id) ?? []);
+    return toInstance(row, (await portsOf(this.#db, [id])).get(id) ?? []);
   }
 
   async listInstances(o: InstanceListOptions): Promise<InstanceRecord[]> {
@@ -235,15 +235,23 @@ export class KyselyStore implements Store {
     if (o.accountId !== null) q = q.where('account_id', '=', o.accountId);
     if (o.includeDestroyed !== true) q = q.where('status', '!=', 'destroyed');
     const rows = await q.execute();
-    const ports = await this.#ports(this.#db, rows.map((r) => r.id));
+    const ports = await portsOf(
+      this.#db,
+      rows.map((r) => r.id),
+    );
     return rows.map((r) => toInstance(r, ports.get(r.id) ?? []));
   }
 
   async writeIntent(id: number, expectedGeneration: number, w: IntentWrite): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('instances').select(['machine_id', 'gpu_indices']).where('id', '=', id).where('generation', '=', expectedGeneration).executeTakeFirst();
+      const row = await trx
+        .selectFrom('instances')
+        .select(['machine_id', 'gpu_indices'])
+        .where('id', '=', id)
+        .where('generation', '=', expectedGeneration)
+        .executeTakeFirst();
       if (!row) return false;
-      if (w.acquireGpus) await this.#insertGpus(trx, row.machine_id, id, JSON.parse(row.gpu_indices) as number[], 'GPUS_UNAVAILABLE');
+      if (w.acquireGpus) await insertGpus(this.#d, trx, row.machine_id, id, JSON.parse(row.gpu_indices) as number[], 'GPUS_UNAVAILABLE');
       const r = await trx
         .updateTable('instances')
         .set((eb) => ({
@@ -292,8 +300,14 @@ export class KyselyStore implements Store {
       return picked;
     });
     if (ids.length === 0) return [];
-    const rows = await this.#db.selectFrom('instances').selectAll().where('id', 'in', ids).where('lease_token', '=', token).orderBy('last_processed_at').execute();
-    const ports = await this.#ports(this.#db, ids);
+    const rows = await this.#db
+      .selectFrom('instances')
+      .selectAll()
+      .where('id', 'in', ids)
+      .where('lease_token', '=', token)
+      .orderBy('last_processed_at')
+      .execute();
+    const ports = await portsOf(this.#db, ids);
     return rows.map((r) => toInstance(r, ports.get(r.id) ?? []));
   }
 
@@ -304,7 +318,12 @@ export class KyselyStore implements Store {
 
   async applyObservation(id: number, leaseToken: string, o: ObservationWrite): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
-      const cur = await trx.selectFrom('instances').select(['status', 'observed_generation', 'generation', 'target']).where('id', '=', id).where('lease_token', '=', leaseToken).executeTakeFirst();
+      const cur = await trx
+        .selectFrom('instances')
+        .select(['status', 'observed_generation', 'generation', 'target'])
+        .where('id', '=', id)
+        .where('lease_token', '=', leaseToken)
+        .executeTakeFirst();
       if (!cur) return false; // the lease went to another replica: apply nothing from this pass
       const observed = Math.max(cur.observed_generation, o.observedGeneration);
       await trx

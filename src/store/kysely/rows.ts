@@ -2,8 +2,9 @@ import type { Selectable } from 'kysely';
 import type { PortSpec } from '../../domain/instance/env.js';
 import { isInstanceStatus, isInstanceTarget } from '../../domain/instance/status.js';
 import type { OfferType } from '../../domain/offer/query.js';
-import type { AccountRecord, ApiKeyRecord, InstanceRecord, MachineRecord, PortBinding } from '../store.js';
+import type { AccountRecord, ApiKeyRecord, InstanceRecord, MachineRecord, NewInstance, PortBinding } from '../store.js';
 import type { AccountTable, ApiKeyTable, InstanceTable, MachineTable } from './schema.js';
+import type { Insertable } from 'kysely';
 
 /** Row ↔ record mapping, kept apart so the repositories read as queries only. */
 export const ONLINE_WINDOW_MS = 60_000;
@@ -13,7 +14,14 @@ export function toAccount(r: Selectable<AccountTable>): AccountRecord {
 }
 
 export function toApiKey(r: Selectable<ApiKeyTable>): ApiKeyRecord {
-  return { id: r.id, accountId: r.account_id, name: r.name, scope: r.scope === 'instance' ? 'instance' : 'full', instanceId: r.instance_id, createdAt: r.created_at };
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    scope: r.scope === 'instance' ? 'instance' : 'full',
+    instanceId: r.instance_id,
+    createdAt: r.created_at,
+  };
 }
 
 export function toMachine(r: Selectable<MachineTable>, now: number, onlineWindowMs: number): MachineRecord {
@@ -104,5 +112,44 @@ export function toInstance(r: Selectable<InstanceTable>, ports: readonly PortBin
     leaseOwner: r.lease_owner,
     leaseToken: r.lease_token,
     leaseExpiresAt: r.lease_expires_at,
+  };
+}
+
+/** The row of a new instance: generation 1 not yet observed, status `created`. */
+export function newInstanceRow(n: NewInstance, gpus: readonly number[]): Insertable<InstanceTable> {
+  return {
+    account_id: n.accountId,
+    machine_id: n.machineId,
+    num_gpus: n.numGpus,
+    gpu_indices: JSON.stringify(gpus),
+    image: n.image,
+    env_json: JSON.stringify(n.env),
+    ports_json: JSON.stringify(n.requestedPorts),
+    onstart: n.onstart,
+    entrypoint: n.entrypoint,
+    args_json: n.args === null ? null : JSON.stringify(n.args),
+    runtype: n.runtype,
+    label: n.label,
+    disk_gb: n.diskGb,
+    offer_type: n.offerType,
+    bid_price: n.bidPrice,
+    dph_base: n.dphBase,
+    storage_cost: n.storageCost,
+    created_at: n.now,
+    target: n.target,
+    generation: 1,
+    pending_op: null,
+    status: 'created',
+    observed_generation: 0,
+    status_msg: null,
+    exit_code: null,
+    start_date: null,
+    status_changed_at: n.now,
+    stop_requested_at: null,
+    destroyed_at: null,
+    last_processed_at: 0,
+    lease_owner: null,
+    lease_token: null,
+    lease_expires_at: null,
   };
 }

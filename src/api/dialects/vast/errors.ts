@@ -3,16 +3,26 @@ import { assertNever, type GantryError } from '../../../domain/errors.js';
 /** Vast's `error` strings by kind; the CLI prints only `msg`, scripts read `error`. */
 function vastErrorName(e: GantryError): string {
   switch (e.kind) {
-    case 'invalid': return 'invalid_args';
-    case 'unauthenticated': return 'auth_error';
-    case 'forbidden': return 'forbidden';
-    case 'not_found': return e.code === 'OFFER_NOT_FOUND' ? 'no_such_ask' : 'not_found';
-    case 'conflict': return e.code === 'OFFER_UNAVAILABLE' ? 'no_such_ask' : 'conflict';
-    case 'illegal_transition': return 'invalid_state';
-    case 'rate_limited': return 'rate_limited';
-    case 'unavailable': return 'unavailable';
-    case 'internal': return 'server_error';
-    default: return assertNever(e.kind, 'error kind');
+    case 'invalid':
+      return 'invalid_args';
+    case 'unauthenticated':
+      return 'auth_error';
+    case 'forbidden':
+      return 'forbidden';
+    case 'not_found':
+      return e.code === 'OFFER_NOT_FOUND' ? 'no_such_ask' : 'not_found';
+    case 'conflict':
+      return e.code === 'OFFER_UNAVAILABLE' ? 'no_such_ask' : 'conflict';
+    case 'illegal_transition':
+      return 'invalid_state';
+    case 'rate_limited':
+      return 'rate_limited';
+    case 'unavailable':
+      return 'unavailable';
+    case 'internal':
+      return 'server_error';
+    default:
+      return assertNever(e.kind, 'error kind');
   }
 }
 

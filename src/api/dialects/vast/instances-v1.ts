@@ -5,9 +5,18 @@ import { jsonParam } from './parse.js';
 
 /** Columns stored on the instance record: filterable and sortable on `GET /api/v1/instances/`. */
 const V1_COLUMNS: Readonly<Record<string, FieldType>> = {
-  id: 'number', machine_id: 'number', actual_status: 'string', intended_status: 'string', cur_state: 'string',
-  next_state: 'string', label: 'string', gpu_name: 'string', verification: 'string', image_uuid: 'string',
-  status_msg: 'string', start_date: 'number',
+  id: 'number',
+  machine_id: 'number',
+  actual_status: 'string',
+  intended_status: 'string',
+  cur_state: 'string',
+  next_state: 'string',
+  label: 'string',
+  gpu_name: 'string',
+  verification: 'string',
+  image_uuid: 'string',
+  status_msg: 'string',
+  start_date: 'number',
 };
 const typeOf = (f: string): FieldType | undefined => (Object.prototype.hasOwnProperty.call(V1_COLUMNS, f) ? V1_COLUMNS[f] : undefined);
 export const V1_MAX_LIMIT = 25;
@@ -33,7 +42,8 @@ function parseOrder(raw: unknown): Order[] {
   if (!Array.isArray(v)) throw bad('order_by must be a JSON list such as [{"col":"id","dir":"asc"}].');
   return v.map((o: unknown): Order => {
     const col = (o as { col?: unknown } | null)?.col;
-    if (typeof col !== 'string' || typeOf(col) === undefined) throw bad(`Cannot order by ${JSON.stringify(col)}; use one of ${Object.keys(V1_COLUMNS).join(', ')}.`);
+    if (typeof col !== 'string' || typeOf(col) === undefined)
+      throw bad(`Cannot order by ${JSON.stringify(col)}; use one of ${Object.keys(V1_COLUMNS).join(', ')}.`);
     return { field: col, dir: (o as { dir?: unknown }).dir === 'desc' ? 'desc' : 'asc' };
   });
 }
@@ -41,7 +51,7 @@ function parseOrder(raw: unknown): Order[] {
 function parseToken(raw: unknown): number {
   if (raw === undefined || raw === null || raw === '') return 0;
   try {
-    const t = JSON.parse(Buffer.from(String(raw), 'base64url').toString('utf8')) as { offset?: unknown };
+    const t = JSON.parse(Buffer.from(typeof raw === 'string' ? raw : '', 'base64url').toString('utf8')) as { offset?: unknown };
     if (typeof t.offset === 'number' && Number.isSafeInteger(t.offset) && t.offset >= 0) return t.offset;
   } catch {
     // fall through to the 400 below
@@ -60,9 +70,7 @@ export function pageInstances(rows: Record<string, unknown>[], query: Record<str
   const offset = parseToken(query.after_token ?? query.next_token);
   const page = matched.slice(offset, offset + limit);
   const cols = jsonParam(query.select_cols);
-  const selected = Array.isArray(cols) && !cols.includes('*')
-    ? page.map((r) => Object.fromEntries(cols.map((c) => [String(c), r[String(c)] ?? null])))
-    : page;
+  const selected = Array.isArray(cols) && !cols.includes('*') ? page.map((r) => Object.fromEntries(cols.map((c) => [String(c), r[String(c)] ?? null]))) : page;
   const labelCounts: Record<string, number> = {};
   for (const r of matched) {
     const l = typeof r.label === 'string' ? r.label : '';

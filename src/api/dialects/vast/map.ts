@@ -11,17 +11,28 @@ import type { AccountRecord, MachineRecord } from '../../../store/store.js';
  */
 export function vastActualStatus(s: InstanceStatus): string | null {
   switch (s) {
-    case 'created': return null;
-    case 'loading': return 'loading';
-    case 'running': return 'running';
-    case 'rebooting': return 'rebooting';
-    case 'stopping': return 'running';
-    case 'stopped': return 'stopped';
-    case 'exited': return 'exited';
-    case 'failed': return 'unknown';
-    case 'unknown': return 'unknown';
-    case 'destroyed': return 'exited';
-    default: return assertNever(s, 'instance status');
+    case 'created':
+      return null;
+    case 'loading':
+      return 'loading';
+    case 'running':
+      return 'running';
+    case 'rebooting':
+      return 'rebooting';
+    case 'stopping':
+      return 'running';
+    case 'stopped':
+      return 'stopped';
+    case 'exited':
+      return 'exited';
+    case 'failed':
+      return 'unknown';
+    case 'unknown':
+      return 'unknown';
+    case 'destroyed':
+      return 'exited';
+    default:
+      return assertNever(s, 'instance status');
   }
 }
 
@@ -78,7 +89,7 @@ export function vastInstance(v: InstanceView, now: number): Record<string, unkno
     start_date: sec(i.startDate ?? i.createdAt),
     end_date: null,
     created_at: sec(i.createdAt),
-    uptime_mins: running ? Math.floor((now - (i.startDate as number)) / 60_000) : 0,
+    uptime_mins: running ? Math.floor((now - i.startDate) / 60_000) : 0,
     duration: null,
     num_gpus: i.numGpus,
     gpu_name: m?.numGpus === 0 ? 'CPU' : (m?.gpuName ?? null),

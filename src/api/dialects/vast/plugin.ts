@@ -37,7 +37,10 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
     return reply.code(status).type('application/json').send(vastErrorBody(error, status));
   });
   app.setNotFoundHandler((req, reply) =>
-    reply.code(404).type('application/json').send(vastErrorBody(new GantryError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0] ?? ''}.`), 404)),
+    reply
+      .code(404)
+      .type('application/json')
+      .send(vastErrorBody(new GantryError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0] ?? ''}.`), 404)),
   );
   app.addHook('onSend', async (_req, reply, payload) => {
     const ct = reply.getHeader('content-type');
@@ -47,7 +50,9 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
 
   const rentingBody = (action: InstanceAction, r: { changed: boolean }, id: number): Record<string, unknown> => ({
     success: true,
-    msg: r.changed ? `${action} requested for instance ${id}` : `instance ${id}: already ${action === 'stop' ? 'stopped or stopping' : action === 'destroy' ? 'being destroyed' : 'in that state'}`,
+    msg: r.changed
+      ? `${action} requested for instance ${id}`
+      : `instance ${id}: already ${action === 'stop' ? 'stopped or stopping' : action === 'destroy' ? 'being destroyed' : 'in that state'}`,
   });
 
   // ── account and catalogue ──────────────────────────────────────────
@@ -97,7 +102,10 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
   });
   app.get('/api/v1/instances', async (req: Req) => {
     const p = await auth(req);
-    return pageInstances((await control.listInstances(p)).map((v) => vastInstance(v, now())), req.query);
+    return pageInstances(
+      (await control.listInstances(p)).map((v) => vastInstance(v, now())),
+      req.query,
+    );
   });
   app.get('/api/v0/instances/:id', async (req: Req) => {
     const p = await auth(req);
@@ -176,6 +184,8 @@ function idList(v: unknown, field: string): number[] {
 function bulkBody(results: Awaited<ReturnType<ControlPlane['bulkChangeInstances']>>): Record<string, unknown> {
   return {
     success: results.every((r) => r.ok),
-    results: results.map((r) => (r.ok ? { id: r.id, success: true, changed: r.changed } : { id: r.id, success: false, error: r.error?.code, msg: r.error?.message })),
+    results: results.map((r) =>
+      r.ok ? { id: r.id, success: true, changed: r.changed } : { id: r.id, success: false, error: r.error?.code, msg: r.error?.message },
+    ),
   };
 }

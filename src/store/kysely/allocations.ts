@@ -1,0 +1,82 @@
+import type { Kysely, Transaction } from 'kysely';
+import { GantryError } from '../../domain/errors.js';
+import type { StoreDialect } from '../dialects/store-dialect.js';
+import type { NewInstance, PortBinding } from '../store.js';
+import type { Database } from './schema.js';
+
+/** GPU and port ownership: primary keys make double booking impossible, whatever the replica count. */
+export type Db = Kysely<Database> | Transaction<Database>;
+
+export async function insertGpus(
+  d: StoreDialect,
+  trx: Db,
+  machineId: number,
+  instanceId: number,
+  gpus: readonly number[],
+  code: 'OFFER_UNAVAILABLE' | 'GPUS_UNAVAILABLE',
+): Promise<void> {
+  const held = new Set((await trx.selectFrom('gpu_allocations').select('gpu_index').where('instance_id', '=', instanceId).execute()).map((r) => r.gpu_index));
+  const wanted = gpus.filter((g) => !held.has(g));
+  if (wanted.length === 0) return;
+  try {
+    await trx
+      .insertInto('gpu_allocations')
+      .values(wanted.map((g) => ({ machine_id: machineId, gpu_index: g, instance_id: instanceId })))
+      .execute();
+  } catch (err) {
+    if (!d.isUniqueViolation(err)) throw err;
+    const msg =
+      code === 'OFFER_UNAVAILABLE'
+        ? `The GPUs of this offer on machine ${machineId} were just rented by someone else; search offers again.`
+        : `GPU ${gpus.join(',')} on machine ${machineId} is rented by another instance now; the instance stays stopped until they are free.`;
+    throw new GantryError(code, msg, { machineId, gpus: [...gpus] }, { cause: err });
+  }
+}
+
+export async function allocatePorts(
+  d: StoreDialect,
+  trx: Db,
+  machine: { id: number; port_range_start: number; port_range_end: number },
+  instanceId: number,
+  n: NewInstance,
+): Promise<void> {
+  const used = new Set((await trx.selectFrom('port_allocations').select('host_port').where('machine_id', '=', machine.id).execute()).map((r) => r.host_port));
+  const wanted = n.requestedPorts.length > 0 ? n.requestedPorts : [{ containerPort: 0, proto: 'tcp' as const }];
+  const rows: { machine_id: number; host_port: number; instance_id: number; container_port: number; proto: string }[] = [];
+  for (let p = machine.port_range_start; p <= machine.port_range_end && rows.length < wanted.length; p++) {
+    if (used.has(p)) continue;
+    const spec = wanted[rows.length];
+    if (spec === undefined) break;
+    // No mapping asked for: the workload gets one port and listens on it directly ($PORT).
+    rows.push({
+      machine_id: machine.id,
+      host_port: p,
+      instance_id: instanceId,
+      container_port: spec.containerPort === 0 ? p : spec.containerPort,
+      proto: spec.proto,
+    });
+  }
+  if (rows.length < wanted.length)
+    throw new GantryError('PORTS_EXHAUSTED', `Machine ${machine.id} has no free port left in ${machine.port_range_start}-${machine.port_range_end}.`, {
+      machineId: machine.id,
+    });
+  try {
+    await trx.insertInto('port_allocations').values(rows).execute();
+  } catch (err) {
+    if (d.isUniqueViolation(err))
+      throw new GantryError('OFFER_UNAVAILABLE', 'Ports on this machine were just taken by another rental; try again.', {}, { cause: err });
+    throw err;
+  }
+}
+
+export async function portsOf(db: Db, ids: readonly number[]): Promise<Map<number, PortBinding[]>> {
+  const out = new Map<number, PortBinding[]>();
+  if (ids.length === 0) return out;
+  const rows = await db.selectFrom('port_allocations').selectAll().where('instance_id', 'in', ids).orderBy('host_port').execute();
+  for (const r of rows) {
+    const list = out.get(r.instance_id) ?? [];
+    list.push({ hostPort: r.host_port, containerPort: r.container_port, proto: r.proto === 'udp' ? 'udp' : 'tcp' });
+    out.set(r.instance_id, list);
+  }
+  return out;
+}
