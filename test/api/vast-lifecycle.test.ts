@@ -183,6 +183,23 @@ for (const ts of TEST_STORES) {
       await destroy((r1.status === 200 ? r1 : r2).body.new_contract as number);
     });
 
+    it('does not hold up a create behind a slow stop (SIGTERM ignored, SIGKILL after the grace period)', async () => {
+      const slow = (await create(1001, { onstart: "trap '' TERM; while true; do sleep 0.1; done" })).body.new_contract as number;
+      await g.waitInstance(slow, running);
+      await new Promise((r) => setTimeout(r, 200)); // let the trap install
+      await g.api('PUT', `/api/v0/instances/${slow}/`, { state: 'stopped' });
+      await g.waitInstance(slow, (r) => r.gantry_status === 'stopping');
+      const quick = (await create(1001, { onstart: 'sleep 300' })).body.new_contract as number;
+      await g.waitInstance(quick, running);
+      assert.equal(
+        (await g.api('GET', `/api/v0/instances/${slow}/`)).body.instances.gantry_status,
+        'stopping',
+        'the new instance ran while the old one was still in its grace period',
+      );
+      await g.waitInstance(slow, (r) => r.actual_status === 'stopped');
+      await destroy(slow, quick);
+    });
+
     it('reports the exit code when the main command ends', async () => {
       const id = (await create(1001, { args: ['bash', '-c', 'echo bye; exit 3'] })).body.new_contract as number;
       const row = await g.waitInstance(id, (r) => r.actual_status === 'exited');

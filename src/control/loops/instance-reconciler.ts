@@ -13,7 +13,9 @@ import { workloadSpec } from '../workload-spec.js';
 export class InstanceReconciler {
   readonly #ctx: ControlContext;
   readonly #owner = `reconciler-${randomUUID().slice(0, 8)}`;
-  readonly #inFlight = new Set<number>();
+  /** Rows being worked on, by instance id; their leases are extended by the heartbeat. */
+  readonly #tasks = new Map<number, Promise<void>>();
+  #steps: Record<string, number> = {};
   #running = false;
   #loop: Promise<void> | null = null;
   #wakeUp: (() => void) | null = null;
@@ -43,25 +45,71 @@ export class InstanceReconciler {
 
   async #run(): Promise<void> {
     const log = this.#ctx.log.child({ component: 'instance-reconciler', owner: this.#owner });
+    const s = this.#ctx.settings;
     const heartbeat = setInterval(
       () => {
-        const until = this.#ctx.clock.now() + this.#ctx.settings.leaseMs;
-        this.#ctx.store.extendLeases(this.#owner, [...this.#inFlight], until).catch((err: unknown) => log.warn({ err }, 'lease heartbeat failed'));
+        this.#ctx.store
+          .extendLeases(this.#owner, [...this.#tasks.keys()], this.#ctx.clock.now() + s.leaseMs)
+          .catch((err: unknown) => log.warn({ err }, 'lease heartbeat failed'));
+        this.#flushSummary(log);
       },
-      Math.max(50, Math.floor(this.#ctx.settings.leaseMs / 3)),
+      Math.max(50, Math.floor(s.leaseMs / 3)),
     );
     try {
+      // A pool, not lock-step passes: a slow stop (grace period) must not hold up a new create.
       while (this.#running) {
         this.#woken = false;
-        const worked = await this.passOnce().catch((err: unknown) => {
-          log.error({ err }, 'reconcile pass failed');
-          return 0;
-        });
-        if (worked === 0 && !this.#woken && this.#running) await this.#sleep(this.#ctx.settings.reconcileIdleMs);
+        const free = s.reconcileConcurrency - this.#tasks.size;
+        let claimed = 0;
+        if (free > 0) {
+          const rows = await this.#claim(Math.min(free, s.reconcileBatch)).catch((err: unknown) => {
+            log.error({ err }, 'claiming instances failed');
+            return [];
+          });
+          for (const inst of rows) this.#launch(inst);
+          claimed = rows.length;
+        }
+        if (claimed === 0 && !this.#woken && this.#running) await this.#sleep(s.reconcileIdleMs);
       }
+      await Promise.all(this.#tasks.values());
     } finally {
       clearInterval(heartbeat);
+      this.#flushSummary(log);
     }
+  }
+
+  #launch(inst: InstanceRecord): void {
+    const task = this.#reconcile(inst)
+      .then((step) => {
+        this.#steps[step] = (this.#steps[step] ?? 0) + 1;
+      })
+      .finally(() => {
+        this.#tasks.delete(inst.id);
+        this.wake(); // a slot is free
+      });
+    this.#tasks.set(inst.id, task);
+  }
+
+  /** One wide event per heartbeat period with the steps taken; quiet periods (observations only) log at debug. */
+  #flushSummary(log: ControlContext['log']): void {
+    const steps = this.#steps;
+    if (Object.keys(steps).length === 0) return;
+    this.#steps = {};
+    const busy = Object.keys(steps).some((k) => k !== 'none');
+    log[busy ? 'info' : 'debug']({ steps, inFlight: this.#tasks.size }, 'reconcile summary');
+  }
+
+  #claim(limit: number): Promise<InstanceRecord[]> {
+    const s = this.#ctx.settings;
+    const now = this.#ctx.clock.now();
+    return this.#ctx.store.claimInstances({
+      owner: this.#owner,
+      now,
+      leaseMs: s.leaseMs,
+      observeBefore: now - s.observeIntervalMs,
+      limit,
+      machineIds: this.#ctx.hosts.machineIds(),
+    });
   }
 
   #sleep(ms: number): Promise<void> {
@@ -77,39 +125,14 @@ export class InstanceReconciler {
     });
   }
 
-  /** One fetch and the work on what it claimed; returns how many rows were worked on. */
+  /** One claim and the work on all of it, awaited (tests drive the reconciler step by step with this). */
   async passOnce(): Promise<number> {
-    const s = this.#ctx.settings;
-    const started = this.#ctx.clock.now();
-    const rows = await this.#ctx.store.claimInstances({
-      owner: this.#owner,
-      now: started,
-      leaseMs: s.leaseMs,
-      observeBefore: started - s.observeIntervalMs,
-      limit: s.reconcileBatch,
-      machineIds: this.#ctx.hosts.machineIds(),
-    });
-    if (rows.length === 0) return 0;
+    const rows = await this.#claim(this.#ctx.settings.reconcileBatch);
     const queue = [...rows];
-    const counts: Record<string, number> = {};
     const worker = async (): Promise<void> => {
-      for (let inst = queue.shift(); inst !== undefined; inst = queue.shift()) {
-        this.#inFlight.add(inst.id);
-        try {
-          const step = await this.#reconcile(inst);
-          counts[step] = (counts[step] ?? 0) + 1;
-        } finally {
-          this.#inFlight.delete(inst.id);
-        }
-      }
+      for (let inst = queue.shift(); inst !== undefined; inst = queue.shift()) await this.#reconcile(inst);
     };
-    await Promise.all(Array.from({ length: Math.min(s.reconcileConcurrency, rows.length) }, worker));
-    // One wide event per pass with counts; quiet passes (only observations) log at debug.
-    const busy = Object.keys(counts).some((k) => k !== 'none');
-    this.#ctx.log[busy ? 'info' : 'debug'](
-      { component: 'instance-reconciler', claimed: rows.length, steps: counts, ms: this.#ctx.clock.now() - started },
-      'reconcile pass',
-    );
+    await Promise.all(Array.from({ length: Math.min(this.#ctx.settings.reconcileConcurrency, rows.length) }, worker));
     return rows.length;
   }
 
@@ -140,6 +163,14 @@ export class InstanceReconciler {
       let msg = startError !== null ? `failed to start: ${startError}` : out.message;
       if (started && inst.startDate === null && host.imageNotice !== null) msg = msg === null ? host.imageNotice : `${host.imageNotice}; ${msg}`;
       if (!started && out.status === 'running' && inst.status === 'running' && inst.statusMsg !== null && msg === null) msg = inst.statusMsg;
+      // A plain observation that changes nothing writes nothing (releasing the lease stamps the time).
+      const unchanged =
+        plan.step === 'none' &&
+        out.status === inst.status &&
+        msg === inst.statusMsg &&
+        out.exitCode === inst.exitCode &&
+        inst.observedGeneration === inst.generation;
+      if (unchanged) return 'none';
       const ok = await this.#apply(inst, token, {
         status: out.status,
         statusMsg: msg,
