@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { GantryError } from '../../src/domain/errors.js';
 import { chunkSizes, decodeOfferId, offerId, offersOf, type MachineForOffers } from '../../src/domain/offer/offer.js';
 import { applyQuery, parseOfferQuery } from '../../src/domain/offer/query.js';
@@ -90,6 +91,23 @@ describe('offer query', () => {
   it('orders and limits', () => {
     assert.deepEqual(run({ order: [['dph_total', 'desc']], limit: 2 }), [8, 4]);
   });
+  it('returns the same first rows with a small limit as a full sort does (stable, ties kept in order)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ id: fc.nat(), dph_total: fc.integer({ min: 0, max: 5 }), num_gpus: fc.integer({ min: 1, max: 3 }) }), { maxLength: 200 }),
+        fc.nat({ max: 20 }),
+        (rs, k) => {
+          const order = [
+            ['dph_total', 'asc'],
+            ['num_gpus', 'desc'],
+          ];
+          const full = applyQuery(rs, parseOfferQuery({ order }));
+          assert.deepEqual(applyQuery(rs, parseOfferQuery({ order, limit: k })), full.slice(0, k));
+        },
+      ),
+    );
+  });
+
   it('rejects unknown operators and wrongly typed values, naming the field', () => {
     assert.throws(() => parseOfferQuery({ num_gpus: { approx: 2 } }), /Unknown operator 'approx' on 'num_gpus'/);
     assert.throws(() => parseOfferQuery({ num_gpus: { gte: 'two' } }), /'num_gpus' needs a number/);

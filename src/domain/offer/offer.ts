@@ -67,16 +67,17 @@ export function computePerHour(m: Pick<MachineForOffers, 'priceGpuPerHour' | 'mi
   return perGpu * Math.max(1, numGpus);
 }
 
-const round = (x: number, digits = 6): number => Math.round(x * 10 ** digits) / 10 ** digits;
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6];
+const round = (x: number, digits = 6): number => Math.round(x * (POW10[digits] ?? 1e6)) / (POW10[digits] ?? 1e6);
 
 export type OfferRow = Record<string, string | number | boolean | null>;
 
 /** The Vast-shaped offer rows of one machine given how many of its GPUs are free. */
 export function offersOf(m: MachineForOffers, freeGpus: number, opts: { type: OfferType; allocatedStorageGb: number; rentedByCaller: boolean }): OfferRow[] {
   if (!m.listed || !m.online) return [];
+  const storage = storagePerHour(m, opts.allocatedStorageGb);
   return chunkSizes(m.numGpus, m.minChunk, freeGpus).map((n) => {
     const dphBase = computePerHour(m, n, opts.type);
-    const storage = storagePerHour(m, opts.allocatedStorageGb);
     const dphTotal = dphBase + storage;
     const share = m.numGpus === 0 ? 1 : n / m.numGpus;
     const dlperf = round(n * (m.gpuRamMb / 1000) * 1.5, 3);

@@ -162,27 +162,34 @@ function compare(a: unknown, b: unknown): number {
   return (a as number) < (b as number) ? -1 : 1;
 }
 
-export function matches(row: Readonly<Record<string, unknown>>, c: Condition, typeOf: TypeOf = fieldType): boolean {
+/** A condition with its value normalized once, so filtering does not redo it per row. */
+function compile(c: Condition, typeOf: TypeOf): (row: Readonly<Record<string, unknown>>) => boolean {
   const type = typeOf(c.field);
-  const v = norm(type, row[c.field]);
+  const field = c.field;
+  const present = (v: unknown): boolean => v !== null && v !== undefined;
+  if (c.op === 'in' || c.op === 'notin') {
+    const set = new Set((c.value as readonly Scalar[]).map((x) => norm(type, x)));
+    return c.op === 'in' ? (r) => set.has(norm(type, r[field])) : (r) => !set.has(norm(type, r[field]));
+  }
+  const want = norm(type, c.value);
   switch (c.op) {
     case 'eq':
-      return v === norm(type, c.value);
+      return (r) => norm(type, r[field]) === want;
     case 'neq':
-      return v !== norm(type, c.value);
+      return (r) => norm(type, r[field]) !== want;
     case 'gt':
-      return v !== null && v !== undefined && compare(v, norm(type, c.value)) > 0;
+      return (r) => present(r[field]) && compare(norm(type, r[field]), want) > 0;
     case 'gte':
-      return v !== null && v !== undefined && compare(v, norm(type, c.value)) >= 0;
+      return (r) => present(r[field]) && compare(norm(type, r[field]), want) >= 0;
     case 'lt':
-      return v !== null && v !== undefined && compare(v, norm(type, c.value)) < 0;
+      return (r) => present(r[field]) && compare(norm(type, r[field]), want) < 0;
     case 'lte':
-      return v !== null && v !== undefined && compare(v, norm(type, c.value)) <= 0;
-    case 'in':
-      return (c.value as readonly Scalar[]).some((x) => norm(type, x) === v);
-    case 'notin':
-      return !(c.value as readonly Scalar[]).some((x) => norm(type, x) === v);
+      return (r) => present(r[field]) && compare(norm(type, r[field]), want) <= 0;
   }
+}
+
+export function matches(row: Readonly<Record<string, unknown>>, c: Condition, typeOf: TypeOf = fieldType): boolean {
+  return compile(c, typeOf)(row);
 }
 
 /** Filter, order and limit rows; `defaultOrder` applies when the query names none. */
@@ -192,16 +199,40 @@ export function applyQuery<T extends Readonly<Record<string, unknown>>>(
   defaultOrder: readonly Order[] = [],
   typeOf: TypeOf = fieldType,
 ): T[] {
-  const out = rows.filter((r) => q.conditions.every((c) => matches(r, c, typeOf)));
+  const tests = q.conditions.map((c) => compile(c, typeOf));
+  const out = tests.length === 0 ? [...rows] : rows.filter((r) => tests.every((t) => t(r)));
   const order = q.order.length > 0 ? q.order : defaultOrder;
-  if (order.length > 0) {
-    out.sort((a, b) => {
-      for (const o of order) {
-        const d = compare(norm(typeOf(o.field), a[o.field]), norm(typeOf(o.field), b[o.field]));
-        if (d !== 0) return o.dir === 'asc' ? d : -d;
-      }
-      return 0;
-    });
+  if (order.length === 0) return q.limit === null ? out : out.slice(0, q.limit);
+  // Sort keys are computed once per row, not once per comparison.
+  const keyed = out.map((row) => ({ row, keys: order.map((o) => norm(typeOf(o.field), row[o.field])) }));
+  const cmp = (a: { keys: unknown[] }, b: { keys: unknown[] }): number => {
+    for (let i = 0; i < order.length; i++) {
+      const d = compare(a.keys[i], b.keys[i]);
+      if (d !== 0) return order[i]?.dir === 'desc' ? -d : d;
+    }
+    return 0;
+  };
+  if (q.limit !== null && q.limit * 4 < keyed.length) return topK(keyed, q.limit, cmp).map((k) => k.row);
+  keyed.sort(cmp);
+  const sorted = keyed.map((k) => k.row);
+  return q.limit === null ? sorted : sorted.slice(0, q.limit);
+}
+
+/** The first k items in `cmp` order, stable, without sorting everything (searches ask for few of many). */
+function topK<T>(items: readonly T[], k: number, cmp: (a: T, b: T) => number): T[] {
+  const best: T[] = [];
+  if (k === 0) return best;
+  for (const item of items) {
+    if (best.length === k && cmp(item, best[k - 1] as T) >= 0) continue;
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cmp(item, best[mid] as T) < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    best.splice(lo, 0, item);
+    if (best.length > k) best.pop();
   }
-  return q.limit === null ? out : out.slice(0, q.limit);
+  return best;
 }
