@@ -90,7 +90,7 @@ async function searchBench(dir: string): Promise<Row[]> {
       },
       {
         bench: `offer search (${n} offers)`,
-        variant: 'POST /api/v0/bundles/ (store + offers + HTTP)',
+        variant: 'POST /api/v0/bundles/ (machine list cached ≤1 s, allocations read per request)',
         n: SEARCH_RUNS,
         p50Ms: pct(h, 50),
         p99Ms: pct(h, 99),

@@ -58,6 +58,11 @@ export const SETTINGS = {
   sweepIntervalMs: { type: 'duration', default: 10_000, doc: 'Orphan sweep: workloads with no live instance record are stopped and removed.' },
   heartbeatIntervalMs: { type: 'duration', default: 10_000, doc: 'How often a host reports that it is alive.' },
   machineOfflineMs: { type: 'duration', default: 60_000, doc: 'A host silent this long is offline and its offers vanish.' },
+  machineCacheMs: {
+    type: 'duration',
+    default: 1_000,
+    doc: "How long one replica reuses the machine list for searches; another replica's machine changes show within this time.",
+  },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
 } as const satisfies Record<string, Setting>;
 

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { HostRegistry } from './hosts.js';
+import type { MachineCatalog } from './machine-catalog.js';
 
 export type ControlSettings = Pick<
   Config,
@@ -17,6 +18,7 @@ export type ControlSettings = Pick<
   | 'sweepIntervalMs'
   | 'heartbeatIntervalMs'
   | 'resultTtlMs'
+  | 'machineCacheMs'
   | 'publicIp'
 >;
 
@@ -25,6 +27,8 @@ export interface ControlContext {
   readonly store: Store;
   readonly clock: Clock;
   readonly hosts: HostRegistry;
+  /** Cached machine list for searches. */
+  readonly machines: MachineCatalog;
   readonly log: Logger;
   /** Server secret that derives per-instance keys. */
   readonly secret: string;

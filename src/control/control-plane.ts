@@ -9,6 +9,7 @@ import type { ControlContext } from './context.js';
 import { createInstance } from './create-instance.js';
 import type { HostLink } from './hosts.js';
 import { labelInstance } from './label-instance.js';
+import { MachineCatalog } from './machine-catalog.js';
 import { Housekeeping } from './loops/housekeeping.js';
 import { InstanceReconciler } from './loops/instance-reconciler.js';
 import type { Principal } from './principal.js';
@@ -27,9 +28,9 @@ export class ControlPlane {
   readonly reconciler: InstanceReconciler;
   readonly housekeeping: Housekeeping;
 
-  constructor(ctx: Omit<ControlContext, 'wake'>) {
+  constructor(ctx: Omit<ControlContext, 'wake' | 'machines'>) {
     let reconciler: InstanceReconciler | null = null;
-    this.ctx = { ...ctx, wake: () => reconciler?.wake() };
+    this.ctx = { ...ctx, machines: new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs), wake: () => reconciler?.wake() };
     this.reconciler = reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
   }
@@ -45,6 +46,10 @@ export class ControlPlane {
 
   wake(): void {
     this.ctx.wake();
+  }
+
+  now(): number {
+    return this.ctx.clock.now();
   }
 
   authenticate = (key: string | null): Promise<Principal> => authenticate(this.ctx, key);
@@ -63,6 +68,6 @@ export class ControlPlane {
     requestLogs(this.ctx, p, id, o);
   fetchResult = (token: string): Promise<string> => fetchResult(this.ctx, token);
   verifyMachine = (p: Principal, machineId: number, verified: boolean): Promise<void> => verifyMachine(this.ctx, p, machineId, verified);
-  listMachines = (): Promise<MachineRecord[]> => this.ctx.store.listMachines();
+  listMachines = (): Promise<MachineRecord[]> => this.ctx.machines.list();
   currentAccount = (p: Principal): Promise<AccountRecord> => currentAccount(this.ctx, p);
 }

@@ -30,6 +30,6 @@ export async function showInstance(ctx: ControlContext, p: Principal, id: number
 export async function listInstances(ctx: ControlContext, p: Principal): Promise<InstanceView[]> {
   const all = await ctx.store.listInstances({ accountId: p.accountId });
   const mine = p.scope === 'instance' ? all.filter((i) => i.id === p.instanceId) : all;
-  const machines = new Map((await ctx.store.listMachines()).map((m) => [m.id, m]));
+  const machines = new Map((await ctx.machines.list()).map((m) => [m.id, m]));
   return Promise.all(mine.map(async (instance) => ({ instance, machine: machines.get(instance.machineId), usage: await usageOf(ctx, instance) })));
 }

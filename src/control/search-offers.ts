@@ -6,7 +6,7 @@ import { requireAccountKey, type Principal } from './principal.js';
 /** Offers are computed from machines and their free GPUs; rented GPUs disappear from offers. */
 export async function searchOffers(ctx: ControlContext, p: Principal, q: OfferQuery): Promise<OfferRow[]> {
   requireAccountKey(p);
-  const [machines, allocated, rented] = await Promise.all([ctx.store.listMachines(), ctx.store.allocatedGpuCounts(), ctx.store.machinesRentedBy(p.accountId)]);
+  const [machines, allocated, rented] = await Promise.all([ctx.machines.list(), ctx.store.allocatedGpuCounts(), ctx.store.machinesRentedBy(p.accountId)]);
   const rows: OfferRow[] = [];
   for (const m of machines) {
     const free = m.numGpus - (allocated.get(m.id) ?? 0);

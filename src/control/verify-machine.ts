@@ -5,5 +5,6 @@ import { requireAdmin, type Principal } from './principal.js';
 export async function verifyMachine(ctx: ControlContext, p: Principal, machineId: number, verified: boolean): Promise<void> {
   requireAdmin(p);
   await ctx.store.setMachineVerified(machineId, verified);
+  ctx.machines.invalidate();
   ctx.log.info({ machineId, verified }, 'machine verification changed');
 }

@@ -27,7 +27,7 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<
 export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions): Promise<void> {
   const { control } = opts;
   const auth = (req: FastifyRequest): Promise<Principal> => control.authenticate(apiKeyOf(req));
-  const now = (): number => control.ctx.clock.now();
+  const now = (): number => control.now();
 
   app.setErrorHandler((err, req, reply) => {
     const { error, status } = toGantryError(err, req.id);
@@ -48,7 +48,7 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
     return payload;
   });
 
-  const rentingBody = (action: InstanceAction, r: { changed: boolean }, id: number): Record<string, unknown> => ({
+  const intentBody = (action: InstanceAction, r: { changed: boolean }, id: number): Record<string, unknown> => ({
     success: true,
     msg: r.changed
       ? `${action} requested for instance ${id}`
@@ -124,7 +124,7 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
     const state = optString(body, 'state');
     if (state === null) throw new GantryError('INVALID_ARGUMENT', 'Give "state" ("running" or "stopped") or "label".', { field: 'state' });
     const action = stateAction(state);
-    return rentingBody(action, await control.changeInstance(p, id, action), id);
+    return intentBody(action, await control.changeInstance(p, id, action), id);
   });
 
   app.put('/api/v0/instances', async (req) => {
@@ -144,14 +144,14 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
     app.put(`/api/v0/instances/${action}/:id`, async (req: Req) => {
       const p = await auth(req);
       const id = parseId(req.params.id);
-      return rentingBody(action, await control.changeInstance(p, id, action), id);
+      return intentBody(action, await control.changeInstance(p, id, action), id);
     });
   }
 
   app.delete('/api/v0/instances/:id', async (req: Req) => {
     const p = await auth(req);
     const id = parseId(req.params.id);
-    return rentingBody('destroy', await control.changeInstance(p, id, 'destroy'), id);
+    return intentBody('destroy', await control.changeInstance(p, id, 'destroy'), id);
   });
 
   app.put('/api/v0/instances/request_logs/:id', async (req: Req) => {
