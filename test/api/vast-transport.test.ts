@@ -111,6 +111,18 @@ describe('vast transport and bad input', { skip: sqlite?.skip ?? 'no sqlite' }, 
     isVastError(big.body);
   });
 
+  it('creates an instance stopped (target_state) without taking its GPU, and starts it later', async () => {
+    const c = await g.api('PUT', '/api/v0/asks/1001/', { onstart: 'sleep 300', target_state: 'stopped' });
+    const id = c.body.new_contract as number;
+    const row = await g.waitInstance(id, (r) => r.actual_status === 'stopped');
+    assert.equal(row.intended_status, 'stopped');
+    assert.equal((await g.api('POST', '/api/v0/bundles/', {})).body.offers.length, 1, 'the GPU is still offered');
+    assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'running' })).status, 200);
+    await g.waitInstance(id, (r) => r.actual_status === 'running');
+    assert.equal((await g.api('POST', '/api/v0/bundles/', {})).body.offers.length, 0, 'now it is rented');
+    await g.api('DELETE', `/api/v0/instances/${id}/`);
+  });
+
   it('lists and verifies machines (admin)', async () => {
     const { machines } = (await g.api('GET', '/api/v0/machines/')).body;
     assert.equal(machines.length, 1);
