@@ -22,6 +22,8 @@ class ScriptedHost implements HostLink {
   readonly running = new Set<number>();
   readonly starts = new Map<number, number>();
   stuck = false;
+  /** A stop that never returns (a wedged host): only the step bound ends it. */
+  hang = false;
   async start(spec: { instanceId: number }): Promise<void> {
     await new Promise((r) => setTimeout(r, 5)); // slow enough for two replicas to overlap
     this.starts.set(spec.instanceId, (this.starts.get(spec.instanceId) ?? 0) + 1);
@@ -31,6 +33,7 @@ class ScriptedHost implements HostLink {
     return this.running.has(id) ? { state: 'running' } : { state: 'absent' };
   }
   async stop(id: number): Promise<Observation> {
+    if (this.hang) return new Promise<Observation>(() => undefined);
     if (!this.stuck) this.running.delete(id);
     return this.inspect(id);
   }
@@ -167,6 +170,19 @@ for (const ts of TEST_STORES) {
       assert.equal((await a.changeInstance(admin, instance.id, 'stop')).changed, true, 'stop is retried');
       await a.reconciler.passOnce();
       assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
+    });
+
+    it('bounds a stop that never returns: failed with the reason after stepTimeoutMs', async () => {
+      const [a] = planes as [ControlPlane];
+      const { instance } = await create(a);
+      await a.reconciler.passOnce();
+      host.hang = true;
+      await a.changeInstance(admin, instance.id, 'stop');
+      await a.reconciler.passOnce();
+      host.hang = false;
+      const failed = await a.ctx.store.getInstance(instance.id);
+      assert.equal(failed?.status, 'failed');
+      assert.match(failed?.statusMsg ?? '', /stop failed: stop did not complete within 200 ms/);
     });
 
     it('reports workloads that vanished, and stops ones running against a stopped intent', async () => {

@@ -156,11 +156,12 @@ export class InstanceReconciler {
         if (!ok) return 'none';
         log.info({ from: inst.status, to: plan.interim, generation: inst.generation }, 'instance status');
       }
-      const { after, startError } = await this.#perform(host, inst, plan.step, obs);
+      const { after, error } = await this.#perform(host, inst, plan.step, obs);
       const out = outcomeOf(inst, after, inst);
+      const starting = plan.step === 'start' || plan.step === 'restart' || plan.step === 'recycle';
       // A launch that succeeded counts as a start even if the workload already ended (exit code recorded).
-      const started = (plan.step === 'start' || plan.step === 'restart' || plan.step === 'recycle') && startError === null && after.state !== 'absent';
-      let msg = startError !== null ? `failed to start: ${startError}` : out.message;
+      const started = starting && error === null && after.state !== 'absent';
+      let msg = error === null ? out.message : starting ? `failed to start: ${error}` : out.status === 'failed' ? `${plan.step} failed: ${error}` : out.message;
       if (started && inst.startDate === null && host.imageNotice !== null) msg = msg === null ? host.imageNotice : `${host.imageNotice}; ${msg}`;
       if (!started && out.status === 'running' && inst.status === 'running' && inst.statusMsg !== null && msg === null) msg = inst.statusMsg;
       // A plain observation that changes nothing writes nothing (releasing the lease stamps the time).
@@ -193,35 +194,40 @@ export class InstanceReconciler {
     return this.#ctx.store.applyObservation(inst.id, token, { ...o, now: this.#ctx.clock.now() });
   }
 
-  /** Carry out one runtime step within its bound; returns the observation after it. */
-  async #perform(host: HostLink, inst: InstanceRecord, step: RuntimeStep, before: Observation): Promise<{ after: Observation; startError: string | null }> {
+  /** Carry out one runtime step within its bound; returns the observation after it and what went wrong. */
+  async #perform(host: HostLink, inst: InstanceRecord, step: RuntimeStep, before: Observation): Promise<{ after: Observation; error: string | null }> {
     const s = this.#ctx.settings;
     const stop = { graceMs: s.stopGraceMs };
     const bounded = <T>(p: Promise<T>, what: string): Promise<T> => withTimeout(p, s.stepTimeoutMs, `${what} did not complete within ${s.stepTimeoutMs} ms`);
-    const start = async (): Promise<{ after: Observation; startError: string | null }> => {
+    const attempt = async (p: Promise<Observation>, what: string): Promise<{ after: Observation; error: string | null }> => {
       try {
-        await bounded(host.start(workloadSpec(this.#ctx, inst)), 'start');
+        return { after: await bounded(p, what), error: null };
       } catch (err) {
-        return { after: await host.inspect(inst.id), startError: err instanceof Error ? err.message : String(err) };
+        // Truth after a failed step comes from a fresh look, not from what we hoped happened.
+        return { after: await host.inspect(inst.id).catch(() => before), error: err instanceof Error ? err.message : String(err) };
       }
-      return { after: await host.inspect(inst.id), startError: null };
     };
+    const start = (): Promise<{ after: Observation; error: string | null }> =>
+      attempt(
+        host.start(workloadSpec(this.#ctx, inst)).then(() => host.inspect(inst.id)),
+        'start',
+      );
     switch (step) {
       case 'none':
-        return { after: before, startError: null };
+        return { after: before, error: null };
       case 'start':
         return start();
       case 'stop':
-        return { after: await bounded(host.stop(inst.id, stop), 'stop').catch(() => before), startError: null };
+        return attempt(host.stop(inst.id, stop), 'stop');
       case 'destroy': {
-        const after = await bounded(host.destroy(inst.id, stop), 'destroy').catch(() => before);
-        if (after.state === 'absent') await this.#ctx.store.revokeInstanceKeys(inst.id, this.#ctx.clock.now());
-        return { after, startError: null };
+        const r = await attempt(host.destroy(inst.id, stop), 'destroy');
+        if (r.after.state === 'absent') await this.#ctx.store.revokeInstanceKeys(inst.id, this.#ctx.clock.now());
+        return r;
       }
       case 'restart':
       case 'recycle': {
-        const stopped = await bounded(host.stop(inst.id, stop), 'stop').catch(() => before);
-        if (stopped.state === 'running') return { after: stopped, startError: 'the old processes did not stop' };
+        const stopped = await attempt(host.stop(inst.id, stop), 'stop');
+        if (stopped.after.state === 'running') return { after: stopped.after, error: stopped.error ?? 'the old processes did not stop' };
         if (step === 'recycle') await host.wipeDisk(inst.id);
         return start();
       }
