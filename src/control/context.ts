@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import type { Metrics } from '../log/metrics.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { HostRegistry } from './hosts.js';
@@ -30,6 +31,7 @@ export interface ControlContext {
   /** Cached machine list for searches. */
   readonly machines: MachineCatalog;
   readonly log: Logger;
+  readonly metrics: Metrics;
   /** Server secret that derives per-instance keys. */
   readonly secret: string;
   readonly settings: ControlSettings;

@@ -17,6 +17,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly reconcileSteps = new Counter({
+    name: 'gantry_reconcile_steps_total',
+    help: 'Reconciler steps by kind (none = observation only)',
+    labelNames: ['step'] as const,
+    registers: [this.registry],
+  });
+  readonly instanceTransitions = new Counter({
+    name: 'gantry_instance_transitions_total',
+    help: 'Observed instance status changes by new status',
+    labelNames: ['to'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaults?: boolean } = {}) {
     if (opts.defaults !== false) collectDefaultMetrics({ register: this.registry });
   }

@@ -66,7 +66,8 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const store = openStore(c);
   await store.migrate();
   let url = c.publicUrl ?? `http://${c.host}:${c.port}`;
-  const control = new ControlPlane({ store, clock: o.clock ?? systemClock, hosts: new HostRegistry(), log, secret, settings: c, apiUrl: () => url });
+  const metrics = new Metrics();
+  const control = new ControlPlane({ store, clock: o.clock ?? systemClock, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url });
 
   const adminKeyFile = join(c.dataDir, 'admin.key');
   const { accountId, createdKey } = await control.bootstrapAdmin(c.adminKey);
@@ -96,7 +97,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     await agent.start();
   }
 
-  const app = await buildApp({ control, log, metrics: new Metrics(), publicUrl: c.publicUrl });
+  const app = await buildApp({ control, log, metrics, publicUrl: c.publicUrl });
   await app.listen({ host: c.host, port: c.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;

@@ -135,6 +135,9 @@ describe('vast transport and bad input', { skip: sqlite?.skip ?? 'no sqlite' }, 
 
   it('exposes metrics and health', async () => {
     assert.equal((await g.api('GET', '/healthz', undefined, { key: null })).status, 200);
-    assert.match((await g.api('GET', '/metrics', undefined, { key: null })).text, /gantry_http_requests_total/);
+    const text = (await g.api('GET', '/metrics', undefined, { key: null })).text;
+    assert.match(text, /gantry_http_requests_total/);
+    assert.match(text, /gantry_instance_transitions_total\{to="running"\}/);
+    assert.match(text, /gantry_reconcile_steps_total\{step="start"\}/);
   });
 });

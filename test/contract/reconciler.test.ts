@@ -9,6 +9,7 @@ import { HostRegistry, type HostLink } from '../../src/control/hosts.js';
 import type { Principal } from '../../src/control/principal.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
 import { createLogger } from '../../src/log/logger.js';
+import { Metrics } from '../../src/log/metrics.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -74,6 +75,7 @@ for (const ts of TEST_STORES) {
         clock: { now: () => Date.now() },
         hosts: new HostRegistry(),
         log: createLogger('silent'),
+        metrics: new Metrics({ defaults: false }),
         secret: 's',
         settings: config,
         apiUrl: () => 'http://x',

@@ -42,7 +42,8 @@ export async function startTestGantry(
 ): Promise<TestGantry> {
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'gantry-test-')));
   const database = store.name === 'sqlite' ? null : await store.fresh(dataDir);
-  const portBase = 20000 + Math.floor(Math.random() * 400) * 100;
+  // Instance ports below Linux's ephemeral range (32768+), where the servers' own port 0 lands.
+  const portBase = 20000 + Math.floor(Math.random() * 120) * 100;
   const config = loadConfig({
     env: {},
     flags: {

@@ -15,6 +15,7 @@ for (const ts of TEST_STORES) {
   describe(`gantry up (${ts.name}): CLI walk-through, kill -9 and restart`, { skip: ts.skip }, () => {
     let dataDir: string;
     let port: number;
+    let instancePorts: number;
     let server: ChildProcess | null = null;
     let env: NodeJS.ProcessEnv;
     let database: string[] = [];
@@ -25,6 +26,7 @@ for (const ts of TEST_STORES) {
     before(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'gantry-sys-'));
       port = await freePort();
+      instancePorts = 14000 + Math.floor(Math.random() * 100) * 50;
       if (ts.name === 'postgres') database = ['--database', await ts.fresh(dataDir)];
       env = {
         ...(presetKey !== null ? { GANTRY_ADMIN_KEY: presetKey } : {}),
@@ -35,8 +37,9 @@ for (const ts of TEST_STORES) {
         GANTRY_OBSERVE_INTERVAL_MS: '100ms',
         GANTRY_SWEEP_INTERVAL_MS: '300ms',
         GANTRY_LEASE_MS: '2s',
-        GANTRY_PORT_RANGE_START: String(port + 1),
-        GANTRY_PORT_RANGE_END: String(port + 40),
+        // Instance ports below Linux's ephemeral range, away from the test servers' own ports.
+        GANTRY_PORT_RANGE_START: String(instancePorts),
+        GANTRY_PORT_RANGE_END: String(instancePorts + 49),
       };
     });
     after(async () => {

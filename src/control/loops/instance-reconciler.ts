@@ -82,6 +82,7 @@ export class InstanceReconciler {
     const task = this.#reconcile(inst)
       .then((step) => {
         this.#steps[step] = (this.#steps[step] ?? 0) + 1;
+        this.#ctx.metrics.reconcileSteps.inc({ step });
       })
       .finally(() => {
         this.#tasks.delete(inst.id);
@@ -155,6 +156,7 @@ export class InstanceReconciler {
         });
         if (!ok) return 'none';
         log.info({ from: inst.status, to: plan.interim, generation: inst.generation }, 'instance status');
+        ctx.metrics.instanceTransitions.inc({ to: plan.interim });
       }
       const { after, error } = await this.#perform(host, inst, plan.step, obs);
       const out = outcomeOf(inst, after, inst);
@@ -180,7 +182,10 @@ export class InstanceReconciler {
         pendingOpDone: plan.step === 'restart' || plan.step === 'recycle',
         ...(started ? { startDate: ctx.clock.now() } : {}),
       });
-      if (ok && out.status !== inst.status) log.info({ from: inst.status, to: out.status, generation: inst.generation, reason: msg }, 'instance status');
+      if (ok && out.status !== inst.status) {
+        log.info({ from: inst.status, to: out.status, generation: inst.generation, reason: msg }, 'instance status');
+        ctx.metrics.instanceTransitions.inc({ to: out.status });
+      }
       return plan.step;
     } catch (err) {
       log.error({ err }, 'reconcile failed; will retry');
