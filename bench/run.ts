@@ -31,6 +31,14 @@ const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
 };
+/** A baseline and a subject measured in the same run, as two table rows with the subject's ratio. */
+function pair(bench: string, [baseName, base]: [string, number[]], [name, subject]: [string, number[]]): Row[] {
+  return [
+    { bench, variant: baseName, n: base.length, p50Ms: pct(base, 50), p99Ms: pct(base, 99), ratioP50: 1 },
+    { bench, variant: name, n: subject.length, p50Ms: pct(subject, 50), p99Ms: pct(subject, 99), ratioP50: pct(subject, 50) / pct(base, 50) },
+  ];
+}
+
 const time = async (f: () => Promise<unknown>): Promise<number> => {
   const t = process.hrtime.bigint();
   await f();
@@ -78,25 +86,11 @@ async function searchBench(dir: string): Promise<Row[]> {
       h.push(await time(http));
       d.push(await time(direct));
     }
-    const n = rows.length;
-    return [
-      {
-        bench: `offer search (${n} offers)`,
-        variant: 'in-process query on ready rows (baseline)',
-        n: SEARCH_RUNS,
-        p50Ms: pct(d, 50),
-        p99Ms: pct(d, 99),
-        ratioP50: 1,
-      },
-      {
-        bench: `offer search (${n} offers)`,
-        variant: 'POST /api/v0/bundles/ (machine list cached ≤1 s, allocations read per request)',
-        n: SEARCH_RUNS,
-        p50Ms: pct(h, 50),
-        p99Ms: pct(h, 99),
-        ratioP50: pct(h, 50) / pct(d, 50),
-      },
-    ];
+    return pair(
+      `offer search (${rows.length} offers)`,
+      ['in-process query on ready rows (baseline)', d],
+      ['POST /api/v0/bundles/ (machine list cached ≤1 s, allocations read per request)', h],
+    );
   } finally {
     await g.close();
   }
@@ -140,17 +134,7 @@ async function createBench(dir: string): Promise<Row[]> {
       d.push(await time(direct));
     }
     for (const c of children) if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
-    return [
-      { bench: 'create → running', variant: 'spawn the same command directly (baseline)', n: CREATE_RUNS, p50Ms: pct(d, 50), p99Ms: pct(d, 99), ratioP50: 1 },
-      {
-        bench: 'create → running',
-        variant: 'PUT /asks/ then poll until actual_status=running',
-        n: CREATE_RUNS,
-        p50Ms: pct(a, 50),
-        p99Ms: pct(a, 99),
-        ratioP50: pct(a, 50) / pct(d, 50),
-      },
-    ];
+    return pair('create → running', ['spawn the same command directly (baseline)', d], ['PUT /asks/ then poll until actual_status=running', a]);
   } finally {
     await g.close();
     for (const id of ids) await g.runtime?.destroy(id, { graceMs: 200 });

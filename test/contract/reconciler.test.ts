@@ -11,6 +11,7 @@ import type { Observation } from '../../src/domain/instance/reconcile.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/log/metrics.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /**
@@ -130,21 +131,7 @@ for (const ts of TEST_STORES) {
       await rm(dir, { recursive: true, force: true });
     });
 
-    const create = (cp: ControlPlane) =>
-      cp.createInstance(admin, {
-        offerId: 1000,
-        image: 'i',
-        diskGb: 1,
-        env: { env: {}, ports: [] },
-        onstart: null,
-        entrypoint: null,
-        args: null,
-        runtype: null,
-        label: null,
-        targetState: 'running',
-        offerType: 'on-demand',
-        bidPrice: null,
-      });
+    const create = (cp: ControlPlane) => cp.createInstance(admin, createRequest({ offerId: 1000, diskGb: 1 }));
 
     it('two replicas on one database start each instance exactly once', async () => {
       const [a, b] = planes as [ControlPlane, ControlPlane];

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { parseOrder, parseSearchQuery } from '../../src/cli/query-language.js';
 import { parseDuration, loadConfig } from '../../src/config/load.js';
 import { parseEnv, shellSplit } from '../../src/domain/instance/env.js';
-import { validateCreate, type CreateInstanceRequest } from '../../src/domain/instance/create.js';
+import { validateCreate } from '../../src/domain/instance/create.js';
+import { createRequest } from '../helpers/requests.js';
 import { parseGpuDeclaration, parseNvidiaSmi } from '../../src/domain/machine/gpus.js';
 
 describe('env parsing', () => {
@@ -35,20 +36,7 @@ describe('env parsing', () => {
 });
 
 describe('create validation', () => {
-  const base: CreateInstanceRequest = {
-    offerId: 1001,
-    image: 'x',
-    diskGb: 10,
-    env: { env: {}, ports: [] },
-    onstart: null,
-    entrypoint: null,
-    args: null,
-    runtype: null,
-    label: null,
-    targetState: 'running',
-    offerType: 'on-demand',
-    bidPrice: null,
-  };
+  const base = createRequest();
   it('defaults runtype to ssh, or args when a main command is given', () => {
     assert.equal(validateCreate(base, 100).runtype, 'ssh');
     assert.equal(validateCreate({ ...base, args: ['sleep', '1'] }, 100).runtype, 'args');
