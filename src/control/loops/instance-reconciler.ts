@@ -165,7 +165,12 @@ export class InstanceReconciler {
       const started = starting && error === null && after.state !== 'absent';
       let msg = error === null ? out.message : starting ? `failed to start: ${error}` : out.status === 'failed' ? `${plan.step} failed: ${error}` : out.message;
       if (started && inst.startDate === null && host.imageNotice !== null) msg = msg === null ? host.imageNotice : `${host.imageNotice}; ${msg}`;
-      if (!started && out.status === 'running' && inst.status === 'running' && inst.statusMsg !== null && msg === null) msg = inst.statusMsg;
+      if (!started && out.status === 'running' && inst.status === 'running' && inst.statusMsg !== null) {
+        // Keep what the first start said (the image notice) for the rest of that run.
+        const notice = host.imageNotice !== null && inst.statusMsg.startsWith(host.imageNotice) ? host.imageNotice : null;
+        if (msg === null) msg = inst.statusMsg;
+        else if (notice !== null && !msg.startsWith(notice)) msg = `${notice}; ${msg}`;
+      }
       // A plain observation that changes nothing writes nothing (releasing the lease stamps the time).
       const unchanged =
         plan.step === 'none' &&
