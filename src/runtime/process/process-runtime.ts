@@ -16,6 +16,8 @@ export interface ProcessRuntimeOptions {
   readonly pollMs: number;
   /** Environment every workload starts from (PATH, LANG); the spec's env is laid over it. */
   readonly baseEnv: Readonly<Record<string, string>>;
+  /** Disk usage is a directory walk: reuse it this long (instance lists are polled often). */
+  readonly diskUsageTtlMs?: number;
 }
 
 const MAX_LOG_READ_BYTES = 4 * 1024 * 1024;
@@ -33,6 +35,7 @@ export class ProcessRuntime implements Runtime {
   readonly #procs = new ProcTable();
   readonly #exitListeners: ((id: number) => void)[] = [];
   readonly #cpuSamples = new Map<number, { ticks: number; at: number }>();
+  readonly #diskUsage = new Map<number, { at: number; mb: number }>();
   #runtimeId = '';
 
   private constructor(o: ProcessRuntimeOptions) {
@@ -158,6 +161,8 @@ export class ProcessRuntime implements Runtime {
     const after = await this.stop(id, o);
     if (after.state === 'running') return after;
     await rm(this.#dir(id).base, { recursive: true, force: true });
+    this.#cpuSamples.delete(id);
+    this.#diskUsage.delete(id);
     return { state: 'absent' };
   }
 
@@ -202,7 +207,15 @@ export class ProcessRuntime implements Runtime {
     this.#cpuSamples.set(id, { ticks, at: now });
     const cpuUtil = prev && now > prev.at ? Math.max(0, ((ticks - prev.ticks) / CLOCK_TICKS / ((now - prev.at) / 1000)) * 100) : 0;
     const memUsageMb = (live.reduce((s, p) => s + p.rssPages, 0) * 4096) / 1e6;
-    return { cpuUtil: Math.round(cpuUtil * 10) / 10, memUsageMb: Math.round(memUsageMb * 10) / 10, diskUsageMb: await dirSizeMb(this.#dir(id).disk) };
+    return { cpuUtil: Math.round(cpuUtil * 10) / 10, memUsageMb: Math.round(memUsageMb * 10) / 10, diskUsageMb: await this.#diskMb(id, now) };
+  }
+
+  async #diskMb(id: number, now: number): Promise<number> {
+    const cached = this.#diskUsage.get(id);
+    if (cached !== undefined && now - cached.at < (this.#o.diskUsageTtlMs ?? 30_000)) return cached.mb;
+    const mb = await dirSizeMb(this.#dir(id).disk);
+    this.#diskUsage.set(id, { at: now, mb });
+    return mb;
   }
 
   onExit(listener: (instanceId: number) => void): void {
