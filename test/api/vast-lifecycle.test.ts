@@ -10,7 +10,8 @@ for (const ts of TEST_STORES) {
   describe(`vast instance lifecycle (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     before(async () => {
-      g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB' });
+      // A long grace period: the slow-stop test must create another instance while one is still stopping.
+      g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: { stopGraceMs: 5000 } });
     });
     after(() => g.dispose());
 
@@ -184,9 +185,14 @@ for (const ts of TEST_STORES) {
     });
 
     it('does not hold up a create behind a slow stop (SIGTERM ignored, SIGKILL after the grace period)', async () => {
-      const slow = (await create(1001, { onstart: "trap '' TERM; while true; do sleep 0.1; done" })).body.new_contract as number;
+      const slow = (await create(1001, { onstart: "trap '' TERM; echo > ready; while true; do sleep 0.1; done" })).body.new_contract as number;
       await g.waitInstance(slow, running);
-      await new Promise((r) => setTimeout(r, 200)); // let the trap install
+      await eventually('trap installed', () =>
+        stat(join(g.dataDir, 'instances', String(slow), 'disk', 'ready')).then(
+          () => true,
+          () => false,
+        ),
+      );
       await g.api('PUT', `/api/v0/instances/${slow}/`, { state: 'stopped' });
       await g.waitInstance(slow, (r) => r.gantry_status === 'stopping');
       const quick = (await create(1001, { onstart: 'sleep 300' })).body.new_contract as number;
@@ -215,16 +221,16 @@ for (const ts of TEST_STORES) {
     it('reboots in place and recycles with a fresh disk on the same GPUs', async () => {
       const id = (await create(1001, { onstart: 'date +%s%N >> boots.txt; sleep 300' })).body.new_contract as number;
       const first = await g.waitInstance(id, running);
-      const disk = join(g.dataDir, 'instances', String(id), 'disk');
+      const boots = async (): Promise<number> =>
+        (await readFile(join(g.dataDir, 'instances', String(id), 'disk', 'boots.txt'), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+      await eventually('first boot recorded', async () => (await boots()) === 1);
       assert.equal((await g.api('PUT', `/api/v0/instances/reboot/${id}/`)).status, 200);
       await g.waitInstance(id, (r) => r.actual_status === 'running' && r.start_date !== first.start_date);
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal((await readFile(join(disk, 'boots.txt'), 'utf8')).trim().split('\n').length, 2, 'reboot keeps the disk');
+      await eventually('reboot keeps the disk: two boots on it', async () => (await boots()) === 2);
       const before = (await g.api('GET', `/api/v0/instances/${id}/`)).body.instances;
       assert.equal((await g.api('PUT', `/api/v0/instances/recycle/${id}/`)).status, 200);
       const recycled = await g.waitInstance(id, (r) => r.actual_status === 'running' && r.start_date !== before.start_date);
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal((await readFile(join(disk, 'boots.txt'), 'utf8')).trim().split('\n').length, 1, 'recycle starts from an empty disk');
+      await eventually('recycle starts from an empty disk: one boot on it', async () => (await boots()) === 1);
       assert.deepEqual(recycled.gpu_indices, before.gpu_indices);
       await destroy(id);
     });
@@ -302,6 +308,14 @@ for (const ts of TEST_STORES) {
       await destroy(id);
       assert.equal((await g.api('GET', `/api/v0/instances/${id}/`, undefined, { key })).status, 401, 'the key dies with its instance');
     });
+
+    async function eventually(what: string, f: () => Promise<boolean>, ms = 15_000): Promise<void> {
+      const deadline = Date.now() + ms;
+      while (!(await f())) {
+        if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
 
     async function destroy(...ids: number[]): Promise<void> {
       for (const id of ids) await g.api('DELETE', `/api/v0/instances/${id}/`);

@@ -18,6 +18,12 @@ const RUNTIMES: readonly RuntimeCase[] = [
   { name: 'process', skip: false, open: (root) => ProcessRuntime.open({ root, killWaitMs: 2000, pollMs: 25, baseEnv: workloadBaseEnv() }) },
 ];
 
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
 const until = async (f: () => Promise<boolean>, ms = 10_000): Promise<void> => {
   const end = Date.now() + ms;
   while (!(await f())) {
@@ -59,7 +65,11 @@ for (const rc of RUNTIMES) {
     it('runs onstart with the env, keeps an ssh-type instance up, and captures output', async () => {
       const s = spec({ onstart: 'echo "$GREETING from $CONTAINER_ID"; echo oops >&2; exit 4', env: { GREETING: 'hi', CONTAINER_ID: '77' } });
       await rt.start(s);
-      await until(async () => (await rt.inspect(s.instanceId)).state === 'running' && (await rt.logs(s.instanceId, 10)).includes('oops'));
+      // The wrapper records onstart's exit code just after onstart ends: wait for that, not only for the output.
+      await until(async () => {
+        const o = await rt.inspect(s.instanceId);
+        return o.state === 'running' && o.onstartExitCode === 4;
+      });
       assert.deepEqual(await rt.inspect(s.instanceId), { state: 'running', onstartExitCode: 4 });
       assert.equal(await rt.logs(s.instanceId, 10), 'hi from 77\noops\n');
       assert.equal(await rt.logs(s.instanceId, 1), 'oops\n');
@@ -88,16 +98,18 @@ for (const rc of RUNTIMES) {
       const again = await rc.open(root); // a new process after a crash sees the same workload
       await again.start(s);
       assert.equal((await again.inspect(s.instanceId)).state, 'running');
-      await new Promise((r) => setTimeout(r, 200));
-      assert.equal(await readFile(join(root, String(s.instanceId), 'disk', 'count.txt'), 'utf8'), 'started\n');
+      const count = join(root, String(s.instanceId), 'disk', 'count.txt');
+      await until(() => exists(count));
+      await new Promise((r) => setTimeout(r, 200)); // room for a second start to show, were there one
+      assert.equal(await readFile(count, 'utf8'), 'started\n');
       await again.stop(s.instanceId, { graceMs: 500 });
     });
 
     it('stops the whole process group, SIGKILL after the grace period if SIGTERM is ignored', async () => {
-      const s = spec({ onstart: `trap '' TERM; (trap '' TERM; sleep 300) & sleep 300` });
+      // The child writes `ready` once both traps are installed.
+      const s = spec({ onstart: `trap '' TERM; (trap '' TERM; echo > ready; sleep 300) & sleep 300` });
       await rt.start(s);
-      await until(async () => (await rt.inspect(s.instanceId)).state === 'running');
-      await new Promise((r) => setTimeout(r, 200)); // let the traps install
+      await until(() => exists(join(root, String(s.instanceId), 'disk', 'ready')));
       const began = Date.now();
       const after = await rt.stop(s.instanceId, { graceMs: 400 });
       assert.deepEqual(after, { state: 'absent' });
@@ -110,12 +122,7 @@ for (const rc of RUNTIMES) {
       const s = spec({ onstart: 'echo data > file.txt; sleep 60' });
       await rt.start(s);
       const disk = join(root, String(s.instanceId), 'disk');
-      await until(async () =>
-        stat(join(disk, 'file.txt')).then(
-          () => true,
-          () => false,
-        ),
-      );
+      await until(() => exists(join(disk, 'file.txt')));
       await rt.stop(s.instanceId, { graceMs: 500 });
       await rt.wipeDisk(s.instanceId);
       await assert.rejects(stat(join(disk, 'file.txt')));
