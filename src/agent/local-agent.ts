@@ -29,7 +29,7 @@ export class LocalAgent {
     const gpus = await detectGpus(this.#settings.gpus);
     const reg = await describeHost(this.#settings, gpus);
     this.#machine = await this.#control.registerHost(reg, this.#runtime);
-    this.#runtime.onExit(() => this.#control.wake());
+    this.#runtime.onExit((instanceId) => this.#control.wake(instanceId));
     const id = this.#machine.id;
     this.#timer = setInterval(() => {
       this.#control.heartbeat(id).catch(() => undefined);

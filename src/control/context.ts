@@ -37,6 +37,6 @@ export interface ControlContext {
   readonly settings: ControlSettings;
   /** Base URL of the API as workloads should call it (GANTRY_URL inside instances). */
   readonly apiUrl: () => string;
-  /** Wake the reconciler now (after an intent was written). */
-  readonly wake: () => void;
+  /** Wake the reconciler now: after an intent was written, or for one instance whose workload just ended. */
+  readonly wake: (instanceId?: number) => void;
 }

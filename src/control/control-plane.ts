@@ -30,7 +30,7 @@ export class ControlPlane {
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines'>) {
     let reconciler: InstanceReconciler | null = null;
-    this.ctx = { ...ctx, machines: new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs), wake: () => reconciler?.wake() };
+    this.ctx = { ...ctx, machines: new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs), wake: (id) => reconciler?.wake(id) };
     this.reconciler = reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
   }
@@ -44,8 +44,8 @@ export class ControlPlane {
     await Promise.all([this.reconciler.stop(), this.housekeeping.stop()]);
   }
 
-  wake(): void {
-    this.ctx.wake();
+  wake(instanceId?: number): void {
+    this.ctx.wake(instanceId);
   }
 
   now(): number {

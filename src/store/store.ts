@@ -138,6 +138,8 @@ export interface ClaimOptions {
   readonly observeBefore: number;
   readonly limit: number;
   readonly machineIds?: readonly number[];
+  /** Rows to look at now although not due (a workload just exited): hints, still subject to leases. */
+  readonly dueIds?: readonly number[];
 }
 
 export interface InstanceListOptions {

@@ -141,3 +141,18 @@ describe('vast transport and bad input', { skip: sqlite?.skip ?? 'no sqlite' }, 
     assert.match(text, /gantry_reconcile_steps_total\{step="start"\}/);
   });
 });
+
+describe('exit hint', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
+  let g: TestGantry;
+  before(async () => {
+    // Observations an hour apart: only the runtime's exit hint can report the exit in time.
+    g = await startTestGantry(sqlite!, { gpus: '1x A100:80GB', settings: { observeIntervalMs: '1h' } });
+  });
+  after(() => g.dispose());
+
+  it('reports a main process that ended without waiting for the next observation', async () => {
+    const id = (await g.api('PUT', '/api/v0/asks/1001/', { args: ['bash', '-c', 'sleep 0.5; exit 9'] })).body.new_contract as number;
+    const row = await g.waitInstance(id, (r) => r.actual_status === 'exited', 10_000);
+    assert.equal(row.exit_code, 9);
+  });
+});

@@ -167,6 +167,21 @@ for (const ts of TEST_STORES) {
       await store.releaseLease(a.id, tokenA2, now + 2000);
       // Nothing pending and just processed: not due until the observe interval passes.
       assert.equal((await claim('r3', now + 2100)).filter((i) => i.id === a.id).length, 0);
+      // A hint (the workload just exited) makes a row claimable before it is due.
+      const hinted = await store.claimInstances({
+        owner: 'r3',
+        now: now + 2200,
+        leaseMs: 1000,
+        observeBefore: now + 1700,
+        limit: 10,
+        machineIds: [m4],
+        dueIds: [a.id],
+      });
+      assert.deepEqual(
+        hinted.map((i) => i.id),
+        [a.id],
+      );
+      await store.releaseLease(a.id, hinted[0]?.leaseToken as string, now + 2200);
       assert.equal((await claim('r3', now + 9000)).filter((i) => i.id === a.id).length, 1);
     });
 

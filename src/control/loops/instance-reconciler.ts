@@ -16,6 +16,8 @@ export class InstanceReconciler {
   /** Rows being worked on, by instance id; their leases are extended by the heartbeat. */
   readonly #tasks = new Map<number, Promise<void>>();
   #steps: Record<string, number> = {};
+  /** Instances whose workload just ended: claimed on the next fetch without waiting for observeIntervalMs. */
+  readonly #hinted = new Set<number>();
   #running = false;
   #loop: Promise<void> | null = null;
   #wakeUp: (() => void) | null = null;
@@ -31,8 +33,9 @@ export class InstanceReconciler {
     this.#loop = this.#run();
   }
 
-  /** Look for work now (called after API writes and when a workload exits). */
-  wake(): void {
+  /** Look for work now (after API writes); with an id, also look at that instance although it is not due. */
+  wake(instanceId?: number): void {
+    if (instanceId !== undefined) this.#hinted.add(instanceId);
     this.#woken = true;
     this.#wakeUp?.();
   }
@@ -103,7 +106,10 @@ export class InstanceReconciler {
   #claim(limit: number): Promise<InstanceRecord[]> {
     const s = this.#ctx.settings;
     const now = this.#ctx.clock.now();
+    const dueIds = [...this.#hinted];
+    this.#hinted.clear();
     return this.#ctx.store.claimInstances({
+      dueIds,
       owner: this.#owner,
       now,
       leaseMs: s.leaseMs,

@@ -284,7 +284,13 @@ export class KyselyStore implements Store {
         .select('id')
         .where('status', '!=', 'destroyed')
         .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', o.now)]))
-        .where((eb) => eb.or([eb('generation', '>', eb.ref('observed_generation')), eb('last_processed_at', '<=', o.observeBefore)]))
+        .where((eb) =>
+          eb.or([
+            eb('generation', '>', eb.ref('observed_generation')),
+            eb('last_processed_at', '<=', o.observeBefore),
+            ...(o.dueIds !== undefined && o.dueIds.length > 0 ? [eb('id', 'in', o.dueIds)] : []),
+          ]),
+        )
         .orderBy('last_processed_at')
         .orderBy('id')
         .limit(o.limit);
