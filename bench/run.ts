@@ -56,7 +56,7 @@ async function start(dataDir: string, gpus: string): Promise<RunningGantry> {
 async function searchBench(dir: string): Promise<Row[]> {
   const g = await start(join(dir, 'search'), '8x RTX 4090:24GB');
   try {
-    const base = (await g.store.listMachines())[0];
+    const base = (await g.store.listMachines(Date.now()))[0];
     if (!base) throw new Error('no machine');
     for (let i = 0; i < MACHINES - 1; i++) {
       await g.store.registerMachine({ ...base, hostKey: `bench-${i}`, priceGpuPerHour: 0.1 + (i % 97) / 100, reliability: 0.9 + (i % 10) / 100 }, Date.now());
@@ -72,7 +72,7 @@ async function searchBench(dir: string): Promise<Row[]> {
       if (j.offers.length !== 64) throw new Error('unexpected result size');
     };
     // Baseline: the same filter, order and limit on offer rows already in memory.
-    const machines = await g.store.listMachines();
+    const machines = await g.store.listMachines(Date.now());
     const rows: OfferRow[] = machines.flatMap((m) => offersOf(m, m.numGpus, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false }));
     const q = parseOfferQuery(body);
     const direct = async (): Promise<void> => {

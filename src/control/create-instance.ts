@@ -19,7 +19,7 @@ export interface CreatedInstance {
 export async function createInstance(ctx: ControlContext, p: Principal, r: CreateInstanceRequest): Promise<CreatedInstance> {
   requireAccountKey(p);
   const { machineId, numGpus } = decodeOfferId(r.offerId);
-  const m = await ctx.store.getMachine(machineId);
+  const m = await ctx.store.getMachine(machineId, ctx.clock.now());
   if (!m || !m.listed || !chunkSizes(m.numGpus, m.minChunk, m.numGpus).includes(numGpus)) {
     throw new GantryError('OFFER_NOT_FOUND', `No offer with id ${r.offerId}; search offers for current ids.`, { offerId: r.offerId });
   }

@@ -22,7 +22,7 @@ export class MachineCatalog {
   list(): Promise<MachineRecord[]> {
     const now = this.#clock.now();
     if (this.#cached === null || now - this.#cached.at >= this.#ttlMs) {
-      const machines = this.#store.listMachines();
+      const machines = this.#store.listMachines(now);
       this.#cached = { at: now, machines };
       // A failed read must not stay cached.
       machines.catch(() => {

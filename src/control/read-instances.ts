@@ -22,7 +22,7 @@ async function usageOf(ctx: ControlContext, inst: InstanceRecord): Promise<Usage
 
 export async function showInstance(ctx: ControlContext, p: Principal, id: number): Promise<InstanceView> {
   const instance = authorizeInstance(p, await ctx.store.getInstance(id), id, 'read');
-  const [machine, usage] = await Promise.all([ctx.store.getMachine(instance.machineId), usageOf(ctx, instance)]);
+  const [machine, usage] = await Promise.all([ctx.store.getMachine(instance.machineId, ctx.clock.now()), usageOf(ctx, instance)]);
   return { instance, machine, usage };
 }
 

@@ -160,8 +160,9 @@ export interface Store {
   revokeInstanceKeys(instanceId: number, now: number): Promise<void>;
 
   registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord>;
-  getMachine(id: number): Promise<MachineRecord | undefined>;
-  listMachines(): Promise<MachineRecord[]>;
+  /** `online` is judged at `now` from the host's last heartbeat. */
+  getMachine(id: number, now: number): Promise<MachineRecord | undefined>;
+  listMachines(now: number): Promise<MachineRecord[]>;
   setMachineVerified(id: number, verified: boolean): Promise<void>;
   touchMachine(id: number, now: number): Promise<void>;
   /** Allocated GPU count per machine. */

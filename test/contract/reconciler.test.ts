@@ -177,7 +177,7 @@ for (const ts of TEST_STORES) {
     it('reports workloads that vanished, and stops ones running against a stopped intent', async () => {
       const [a] = planes as [ControlPlane];
       const watcher = await plane({ observeIntervalMs: 0 }); // re-observes every row on each pass
-      await watcher.registerHost({ ...(await a.ctx.store.listMachines())[0]!, verified: true }, host);
+      await watcher.registerHost({ ...(await a.ctx.store.listMachines(Date.now()))[0]!, verified: true }, host);
       const { instance } = await create(a);
       await watcher.reconciler.passOnce();
       host.running.delete(instance.id); // killed from outside Gantry

@@ -95,7 +95,10 @@ for (const ts of TEST_STORES) {
       const again = await store.registerMachine({ ...machineReg('host-a', accountId), hostname: 'renamed' }, Date.now());
       assert.equal(again.id, machineId);
       assert.equal(again.hostname, 'renamed');
-      assert.equal((await store.listMachines()).length, 1);
+      assert.equal((await store.listMachines(Date.now())).length, 1);
+      // Online is judged at the caller's time: a host silent past the window is offline.
+      assert.equal((await store.getMachine(machineId, again.lastSeenAt + 1000))?.online, true);
+      assert.equal((await store.getMachine(machineId, again.lastSeenAt + 10 * 60_000))?.online, false);
     });
 
     it('creates an instance with its GPUs, ports and key in one transaction', async () => {

@@ -143,13 +143,12 @@ export class KyselyStore implements Store {
     return toMachine(row, now, this.#onlineWindowMs);
   }
 
-  async getMachine(id: number): Promise<MachineRecord | undefined> {
+  async getMachine(id: number, now: number): Promise<MachineRecord | undefined> {
     const row = await this.#db.selectFrom('machines').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && toMachine(row, Date.now(), this.#onlineWindowMs);
+    return row && toMachine(row, now, this.#onlineWindowMs);
   }
 
-  async listMachines(): Promise<MachineRecord[]> {
-    const now = Date.now();
+  async listMachines(now: number): Promise<MachineRecord[]> {
     const rows = await this.#db.selectFrom('machines').selectAll().orderBy('id').execute();
     return rows.map((r) => toMachine(r, now, this.#onlineWindowMs));
   }
