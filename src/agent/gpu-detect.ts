@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { parseGpuDeclaration, parseNvidiaSmi, type GpuInventory } from '../domain/machine/gpus.js';
+import { parseGpuDeclaration, parseGpuUtilization, parseNvidiaSmi, type GpuInventory } from '../domain/machine/gpus.js';
 
 const run = promisify(execFile);
 
@@ -16,4 +16,13 @@ export async function detectGpus(declaration: string | null, timeoutMs = 10_000)
   } catch {
     return null; // no nvidia-smi, or no driver loaded: a CPU-only host
   }
+}
+
+/** Utilisation of each GPU by index, for heartbeats; null where it cannot be measured (declared GPUs). */
+export function gpuUtilReader(gpus: GpuInventory | null, timeoutMs = 5_000): () => Promise<number[] | null> {
+  if (gpus === null || gpus.declared) return () => Promise.resolve(null);
+  return async () => {
+    const r = await run('nvidia-smi', ['--query-gpu=index,utilization.gpu', '--format=csv,noheader,nounits'], { timeout: timeoutMs });
+    return parseGpuUtilization(r.stdout);
+  };
 }

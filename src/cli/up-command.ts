@@ -22,9 +22,10 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   }
   const config = loadConfig({ flags: picked, file: flags.config ?? null });
   const g = await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost });
-  const m = g.agent?.machine;
+  const machineId = g.agent?.machineId ?? null;
+  const m = machineId === null ? undefined : await g.store.getMachine(machineId, g.control.now());
   const hostLine = m
-    ? `machine ${m.id}: ${m.numGpus === 0 ? 'no GPUs (CPU instances)' : `${m.numGpus}x ${m.gpuName}${m.gpuDeclared ? ' (declared)' : ''}`}, verified`
+    ? `machine ${m.id}: ${m.numGpus === 0 ? 'no GPUs (CPU instances)' : `${m.numGpus}x ${m.gpuName}${m.gpuDeclared ? ' (declared)' : ''}`}${m.verified ? ', verified' : ''}, runtime ${m.runtime ?? '?'}`
     : 'none (control plane only)';
   process.stdout.write(
     [

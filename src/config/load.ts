@@ -75,6 +75,9 @@ export function loadConfig(src: LoadSources = {}): Config {
     out[key] = coerce(key, s, raw);
   }
   if (out.dataDir === '') out.dataDir = defaultDataDir(env);
+  if (out.dockerHost === null && env.DOCKER_HOST !== undefined && env.DOCKER_HOST !== '') out.dockerHost = env.DOCKER_HOST;
+  if (!['auto', 'docker', 'process'].includes(out.runtime as string))
+    throw new GantryError('INVALID_ARGUMENT', `runtime must be auto, docker or process, not '${String(out.runtime)}'.`);
   if ((out.portRangeEnd as number) < (out.portRangeStart as number))
     throw new GantryError('INVALID_ARGUMENT', 'portRangeEnd must not be below portRangeStart.');
   return Object.freeze(out) as Config;

@@ -63,6 +63,25 @@ export const SETTINGS = {
     default: 1_000,
     doc: "How long one replica reuses the machine list for searches; another replica's machine changes show within this time.",
   },
+  agentPollWaitMs: { type: 'duration', default: 20_000, doc: "Longest time an agent's poll for commands is held open when there is nothing to do." },
+  agentCallTimeoutMs: {
+    type: 'duration',
+    default: 15_000,
+    doc: 'Bound on an agent answering inspect, list or logs; start, stop and destroy are bounded by stepTimeoutMs.',
+  },
+  server: { type: 'optional-string', default: null, flag: '--server', doc: 'Agent: URL of the control plane to join (gantry agent).' },
+  token: { type: 'optional-string', default: null, flag: '--token', doc: 'Agent: host token from `gantry create host-token` (GANTRY_TOKEN).' },
+  runtime: {
+    type: 'string',
+    default: 'auto',
+    flag: '--runtime',
+    doc: 'How the host runs workloads: docker (Docker Engine API, also Podman), process (process groups), or auto (docker when an engine answers).',
+  },
+  dockerHost: {
+    type: 'optional-string',
+    default: null,
+    doc: 'Docker Engine API address (unix:///path or tcp://host:port); default: DOCKER_HOST, else /var/run/docker.sock.',
+  },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
 } as const satisfies Record<string, Setting>;
 

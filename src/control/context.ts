@@ -21,6 +21,11 @@ export type ControlSettings = Pick<
   | 'resultTtlMs'
   | 'machineCacheMs'
   | 'publicIp'
+  | 'machineOfflineMs'
+  | 'agentPollWaitMs'
+  | 'agentCallTimeoutMs'
+  | 'priceGpuPerHour'
+  | 'priceDiskPerGbMonth'
 >;
 
 /** Everything a use case needs, passed down explicitly (no module singletons). */

@@ -14,7 +14,9 @@ import { Housekeeping } from './loops/housekeeping.js';
 import { InstanceReconciler } from './loops/instance-reconciler.js';
 import type { Principal } from './principal.js';
 import { listInstances, showInstance } from './read-instances.js';
-import { hostHeartbeat, registerHost } from './register-host.js';
+import { registerHost } from './register-host.js';
+import { AgentHub } from './agent-hub.js';
+import { createHostToken } from './host-tokens.js';
 import { fetchResult, requestLogs } from './request-logs.js';
 import { searchOffers } from './search-offers.js';
 import { verifyMachine } from './verify-machine.js';
@@ -27,12 +29,15 @@ export class ControlPlane {
   readonly ctx: ControlContext;
   readonly reconciler: InstanceReconciler;
   readonly housekeeping: Housekeeping;
+  /** The agent protocol's control side; its sessions are this replica's links to remote hosts. */
+  readonly agents: AgentHub;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines'>) {
     let reconciler: InstanceReconciler | null = null;
     this.ctx = { ...ctx, machines: new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs), wake: (id) => reconciler?.wake(id) };
     this.reconciler = reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
+    this.agents = new AgentHub(this.ctx);
   }
 
   startLoops(): void {
@@ -41,6 +46,7 @@ export class ControlPlane {
   }
 
   async stopLoops(): Promise<void> {
+    this.agents.close();
     await Promise.all([this.reconciler.stop(), this.housekeeping.stop()]);
   }
 
@@ -55,7 +61,7 @@ export class ControlPlane {
   authenticate = (key: string | null): Promise<Principal> => authenticate(this.ctx, key);
   bootstrapAdmin = (presetKey: string | null): ReturnType<typeof bootstrapAdmin> => bootstrapAdmin(this.ctx, presetKey);
   registerHost = (reg: MachineRegistration, link: HostLink): Promise<MachineRecord> => registerHost(this.ctx, reg, link);
-  heartbeat = (machineId: number): Promise<void> => hostHeartbeat(this.ctx, machineId);
+  createHostToken = (p: Principal, name: string | null): ReturnType<typeof createHostToken> => createHostToken(this.ctx, p, name);
   searchOffers = (p: Principal, q: OfferQuery): ReturnType<typeof searchOffers> => searchOffers(this.ctx, p, q);
   createInstance = (p: Principal, r: CreateInstanceRequest): ReturnType<typeof createInstance> => createInstance(this.ctx, p, r);
   showInstance = (p: Principal, id: number): ReturnType<typeof showInstance> => showInstance(this.ctx, p, id);

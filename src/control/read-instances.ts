@@ -1,29 +1,40 @@
-import type { Usage } from '../runtime/runtime.js';
 import type { InstanceRecord, MachineRecord } from '../store/store.js';
 import type { ControlContext } from './context.js';
 import { authorizeInstance, type Principal } from './principal.js';
+
+export interface InstanceUsage {
+  readonly cpuUtil: number;
+  readonly memUsageMb: number;
+  readonly diskUsageMb: number;
+  /** Mean utilisation of the instance's GPUs; null when the host does not measure it. */
+  readonly gpuUtil: number | null;
+}
 
 /** An instance with what a dialect needs to render it. */
 export interface InstanceView {
   readonly instance: InstanceRecord;
   readonly machine: MachineRecord | undefined;
-  readonly usage: Usage | null;
+  readonly usage: InstanceUsage | null;
 }
 
-async function usageOf(ctx: ControlContext, inst: InstanceRecord): Promise<Usage | null> {
-  if (inst.status !== 'running') return null;
-  return (
-    (await ctx.hosts
-      .get(inst.machineId)
-      ?.usage(inst.id)
-      .catch(() => null)) ?? null
-  );
+/** Usage comes from the agents' heartbeats (stored), so any replica can show it without asking the host. */
+async function withUsage(ctx: ControlContext, rows: readonly { instance: InstanceRecord; machine: MachineRecord | undefined }[]): Promise<InstanceView[]> {
+  const usage = await ctx.store.usageOf(rows.filter((r) => r.instance.status === 'running').map((r) => r.instance.id));
+  return rows.map(({ instance, machine }) => {
+    const u = usage.get(instance.id);
+    if (u === undefined || instance.status !== 'running') return { instance, machine, usage: null };
+    const utils = machine?.gpuUtils ?? null;
+    const mine = utils === null ? [] : instance.gpuIndices.map((i) => utils[i]).filter((x): x is number => x !== undefined);
+    const gpuUtil = mine.length === 0 ? null : mine.reduce((a, b) => a + b, 0) / mine.length;
+    return { instance, machine, usage: { cpuUtil: u.cpuUtil, memUsageMb: u.memUsageMb, diskUsageMb: u.diskUsageMb, gpuUtil } };
+  });
 }
 
 export async function showInstance(ctx: ControlContext, p: Principal, id: number): Promise<InstanceView> {
   const instance = authorizeInstance(p, await ctx.store.getInstance(id), id, 'read');
-  const [machine, usage] = await Promise.all([ctx.store.getMachine(instance.machineId, ctx.clock.now()), usageOf(ctx, instance)]);
-  return { instance, machine, usage };
+  const machine = await ctx.store.getMachine(instance.machineId, ctx.clock.now());
+  const [view] = await withUsage(ctx, [{ instance, machine }]);
+  return view as InstanceView;
 }
 
 /** The caller's live instances (an instance key sees only its own). */
@@ -31,5 +42,8 @@ export async function listInstances(ctx: ControlContext, p: Principal): Promise<
   const all = await ctx.store.listInstances({ accountId: p.accountId });
   const mine = p.scope === 'instance' ? all.filter((i) => i.id === p.instanceId) : all;
   const machines = new Map((await ctx.machines.list()).map((m) => [m.id, m]));
-  return Promise.all(mine.map(async (instance) => ({ instance, machine: machines.get(instance.machineId), usage: await usageOf(ctx, instance) })));
+  return withUsage(
+    ctx,
+    mine.map((instance) => ({ instance, machine: machines.get(instance.machineId) })),
+  );
 }

@@ -2,7 +2,10 @@ import type { MachineRecord, MachineRegistration } from '../store/store.js';
 import type { ControlContext } from './context.js';
 import type { HostLink } from './hosts.js';
 
-/** A host announces itself: its machine row is created or refreshed, and its link becomes reachable. */
+/**
+ * Attach a host whose link is already in hand (tests drive the reconciler through instrumented runtimes this way).
+ * Agents join through `AgentHub.hello`, which ends in the same two steps.
+ */
 export async function registerHost(ctx: ControlContext, reg: MachineRegistration, link: HostLink): Promise<MachineRecord> {
   const m = await ctx.store.registerMachine(reg, ctx.clock.now());
   ctx.machines.invalidate();
@@ -10,8 +13,4 @@ export async function registerHost(ctx: ControlContext, reg: MachineRegistration
   ctx.log.info({ machineId: m.id, gpus: m.numGpus === 0 ? 'none' : `${m.numGpus}x ${m.gpuName}`, declared: m.gpuDeclared }, 'host registered');
   ctx.wake();
   return m;
-}
-
-export async function hostHeartbeat(ctx: ControlContext, machineId: number): Promise<void> {
-  await ctx.store.touchMachine(machineId, ctx.clock.now());
 }

@@ -34,6 +34,12 @@ export const ERROR_CODES = {
   ADMIN_ONLY: { kind: 'forbidden', retryable: false, doc: 'Only an admin account may do this.' },
   RATE_LIMITED: { kind: 'rate_limited', retryable: true, doc: 'Too many requests; retry after the time given.' },
   HOST_UNAVAILABLE: { kind: 'unavailable', retryable: true, doc: 'The host that runs the instance cannot be reached now.' },
+  AGENT_SESSION_STALE: {
+    kind: 'conflict',
+    retryable: true,
+    doc: "The agent's session is unknown to this server or was replaced by a newer hello; the agent says hello again.",
+  },
+  STALE_REPORT: { kind: 'conflict', retryable: false, doc: 'An agent message repeats or precedes one already taken (replayed or reordered); it is ignored.' },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;
 

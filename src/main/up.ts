@@ -2,7 +2,8 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { LocalAgent } from '../agent/local-agent.js';
+import type { Agent } from '../agent/agent.js';
+import { InProcessChannel } from '../agent/channel.js';
 import { buildApp } from '../api/app.js';
 import type { Config } from '../config/schema.js';
 import { systemClock, type Clock } from '../control/clock.js';
@@ -11,7 +12,9 @@ import { HostRegistry } from '../control/hosts.js';
 import { newSecret } from '../control/keys.js';
 import { createLogger } from '../log/logger.js';
 import { Metrics } from '../log/metrics.js';
-import { ProcessRuntime } from '../runtime/process/process-runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { newHostToken, ensureHostToken } from '../control/host-tokens.js';
+import { readOrCreate, startHost } from './host.js';
 import { postgresDialect } from '../store/dialects/postgres.js';
 import { sqliteDialect } from '../store/dialects/sqlite.js';
 import { KyselyStore } from '../store/kysely/kysely-store.js';
@@ -35,18 +38,10 @@ export interface RunningGantry {
   readonly control: ControlPlane;
   readonly store: Store;
   readonly app: FastifyInstance;
-  readonly agent: LocalAgent | null;
-  readonly runtime: ProcessRuntime | null;
+  readonly agent: Agent | null;
+  readonly runtime: Runtime | null;
   /** Stop serving and the loops; workloads keep running and are re-adopted on the next start. */
   close(): Promise<void>;
-}
-
-async function readOrCreate(file: string, make: () => string): Promise<string> {
-  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
-  if (existing !== '') return existing;
-  const v = make();
-  await writeFile(file, v + '\n', { mode: 0o600 });
-  return v;
 }
 
 /** The only place that picks adapters: store dialect, runtime, HTTP app. */
@@ -77,24 +72,15 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   }
   const adminKey = createdKey ?? c.adminKey ?? ((await readFile(adminKeyFile, 'utf8').catch(() => '')).trim() || null);
 
-  let runtime: ProcessRuntime | null = null;
-  let agent: LocalAgent | null = null;
+  let runtime: Runtime | null = null;
+  let agent: Agent | null = null;
   if (o.localHost) {
-    runtime = await ProcessRuntime.open({ root: join(c.dataDir, 'instances'), killWaitMs: c.killWaitMs, pollMs: 50, baseEnv: o.workloadEnv });
-    agent = new LocalAgent(control, runtime, {
-      hostKey: `local:${runtime.runtimeId}`,
-      ownerId: accountId,
-      dataDir: c.dataDir,
-      publicIp: c.publicIp,
-      portRangeStart: c.portRangeStart,
-      portRangeEnd: c.portRangeEnd,
-      priceGpuPerHour: c.priceGpuPerHour,
-      priceDiskPerGbMonth: c.priceDiskPerGbMonth,
-      verified: true, // the admin's own machine
-      gpus: c.gpus,
-      heartbeatIntervalMs: c.heartbeatIntervalMs,
-    });
-    await agent.start();
+    // The embedded host is an agent like any other, minus the wire: same hello, heartbeats and commands.
+    const token = await readOrCreate(join(c.dataDir, 'host.token'), newHostToken);
+    await ensureHostToken(control.ctx, accountId, token);
+    const host = await startHost(c, new InProcessChannel(control.agents, token), { log, workloadEnv: o.workloadEnv });
+    runtime = host.runtime;
+    agent = host.agent;
   }
 
   const app = await buildApp({ control, log, metrics, publicUrl: c.publicUrl });
@@ -120,10 +106,12 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     async close() {
       if (closed) return;
       closed = true;
-      agent?.stop();
+      await agent?.stop();
+      control.agents.close(); // parked agent polls return before the server waits for open requests
       await app.close();
       await control.stopLoops();
       await store.close();
+      await runtime?.close();
     },
   };
 }

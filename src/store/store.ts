@@ -28,6 +28,10 @@ export interface ApiKeyRecord {
 
 export interface MachineRecord extends MachineForOffers {
   readonly hostKey: string;
+  /** Runtime its agent reported ('process' or 'docker'); null before the first hello. */
+  readonly runtime: string | null;
+  /** Utilisation (percent) of each GPU by index, from the last heartbeat. */
+  readonly gpuUtils: readonly number[] | null;
   readonly portRangeStart: number;
   readonly portRangeEnd: number;
   readonly lastSeenAt: number;
@@ -35,9 +39,41 @@ export interface MachineRecord extends MachineForOffers {
 }
 
 /** What a host reports about itself when it registers; prices and listing keep their stored values. */
-export type MachineRegistration = Omit<MachineRecord, 'id' | 'verified' | 'listed' | 'online' | 'lastSeenAt' | 'createdAt'> & {
+export type MachineRegistration = Omit<
+  MachineRecord,
+  'id' | 'verified' | 'listed' | 'online' | 'lastSeenAt' | 'createdAt' | 'endDate' | 'discountRate' | 'maintenance' | 'inMaintenance' | 'gpuUtils'
+> & {
   readonly verified: boolean;
 };
+
+/** What `list machine` (create_asks) sets; absent fields keep their stored value. */
+export interface ListingWrite {
+  readonly priceGpuPerHour?: number;
+  readonly priceDiskPerGbMonth?: number;
+  readonly priceInetUpPerGb?: number;
+  readonly priceInetDownPerGb?: number;
+  readonly minBidPerGpuHour?: number;
+  readonly minChunk?: number;
+  readonly endDate?: number | null;
+  readonly discountRate?: number | null;
+}
+
+export interface HostTokenRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly name: string;
+  /** The machine this token speaks for; null until its agent's first hello. */
+  readonly machineId: number | null;
+  readonly createdAt: number;
+}
+
+/** Usage of one instance as its agent measured it. */
+export interface UsageReport {
+  readonly instanceId: number;
+  readonly cpuUtil: number;
+  readonly memUsageMb: number;
+  readonly diskUsageMb: number;
+}
 
 export interface PortBinding {
   readonly hostPort: number;
@@ -163,8 +199,25 @@ export interface Store {
   /** `online` is judged at `now` from the host's last heartbeat. */
   getMachine(id: number, now: number): Promise<MachineRecord | undefined>;
   listMachines(now: number): Promise<MachineRecord[]>;
+  findMachineByHostKey(hostKey: string, now: number): Promise<MachineRecord | undefined>;
   setMachineVerified(id: number, verified: boolean): Promise<void>;
   touchMachine(id: number, now: number): Promise<void>;
+  /** Heartbeat: last_seen_at, machine GPU utilisation and per-instance usage (only instances on this machine are written). */
+  recordHeartbeat(machineId: number, h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] }): Promise<void>;
+  usageOf(instanceIds: readonly number[]): Promise<Map<number, UsageReport & { updatedAt: number }>>;
+  setListing(machineId: number, l: ListingWrite & { listed: boolean }): Promise<void>;
+  setMaintenance(machineId: number, w: { start: number; end: number; reason: string | null } | null): Promise<void>;
+  /**
+   * Instances on machines silent since before `silentSince` that are not yet marked: status `unknown` with
+   * `msg`, unless a reconciler holds their lease. Returns the ids marked.
+   */
+  markInstancesOfSilentMachines(silentSince: number, msg: string, now: number): Promise<number[]>;
+
+  createHostToken(t: { accountId: number; tokenHash: string; name: string; now: number }): Promise<HostTokenRecord>;
+  findHostTokenByHash(tokenHash: string): Promise<HostTokenRecord | undefined>;
+  /** Bind an unbound token to a machine; false when it was bound (to any machine) already. */
+  bindHostToken(id: number, machineId: number): Promise<boolean>;
+
   /** Allocated GPU count per machine. */
   allocatedGpuCounts(): Promise<Map<number, number>>;
   /** Machines on which the account rents GPUs. */

@@ -122,6 +122,7 @@ for (const ts of TEST_STORES) {
         osVersion: 'x',
         portRangeStart: 32000,
         portRangeEnd: 32099,
+        runtime: 'process',
       };
       await a.registerHost(reg, host);
       await b.registerHost(reg, host);

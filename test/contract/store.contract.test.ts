@@ -41,6 +41,7 @@ const machineReg = (hostKey: string, ownerId: number, numGpus = 4): MachineRegis
   osVersion: 'x',
   portRangeStart: 30000,
   portRangeEnd: 30009,
+  runtime: 'process',
 });
 
 for (const ts of TEST_STORES) {

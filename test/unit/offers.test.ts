@@ -37,6 +37,10 @@ const machine: MachineForOffers = {
   inetDownMbps: 100,
   directPortCount: 100,
   osVersion: 'x',
+  endDate: null,
+  discountRate: null,
+  maintenance: null,
+  inMaintenance: false,
 };
 
 describe('offers', () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isGantryError } from '../../domain/errors.js';
 import { outcomeOf, planReconcile, type Observation, type RuntimeStep } from '../../domain/instance/reconcile.js';
 import type { InstanceRecord } from '../../store/store.js';
 import type { ControlContext } from '../context.js';
@@ -199,7 +200,8 @@ export class InstanceReconciler {
       }
       return plan.step;
     } catch (err) {
-      log.error({ err }, 'reconcile failed; will retry');
+      if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') log.warn({ reason: err.message }, 'host unavailable; will retry');
+      else log.error({ err }, 'reconcile failed; will retry');
       return 'error';
     } finally {
       await ctx.store.releaseLease(inst.id, token, ctx.clock.now()).catch(() => undefined);
@@ -219,6 +221,8 @@ export class InstanceReconciler {
       try {
         return { after: await bounded(p, what), error: null };
       } catch (err) {
+        // A host that went away is not a failed step: record nothing, the row is looked at again later.
+        if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') throw err;
         // Truth after a failed step comes from a fresh look, not from what we hoped happened.
         return { after: await host.inspect(inst.id).catch(() => before), error: err instanceof Error ? err.message : String(err) };
       }

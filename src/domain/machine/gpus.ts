@@ -37,3 +37,16 @@ export function parseNvidiaSmi(csv: string, banner: string): GpuInventory | null
   const cuda = /CUDA Version:\s*([\d.]+)/.exec(banner);
   return { name, count: rows.length, memoryMb, driverVersion: rows[0]?.[2] ?? null, cudaVersion: cuda ? Number(cuda[1]) : null, declared: false };
 }
+
+/** Parse `nvidia-smi --query-gpu=index,utilization.gpu --format=csv,noheader,nounits` into percents by index. */
+export function parseGpuUtilization(csv: string): number[] {
+  const out: number[] = [];
+  for (const line of csv.split('\n')) {
+    const [idx, util] = line.split(',').map((s) => s.trim());
+    const i = Number(idx);
+    const u = Number(util);
+    if (idx === undefined || idx === '' || !Number.isInteger(i) || i < 0 || i > 63) continue;
+    out[i] = Number.isFinite(u) ? u : 0; // "[N/A]" on some boards
+  }
+  return Array.from(out, (x) => x ?? 0);
+}

@@ -35,6 +35,12 @@ export interface MachineForOffers {
   readonly inetDownMbps: number;
   readonly directPortCount: number;
   readonly osVersion: string;
+  /** Listing end (ms); a listing past it is not `listed`. */
+  readonly endDate: number | null;
+  readonly discountRate: number | null;
+  /** Scheduled maintenance window; offers are hidden while `inMaintenance`. */
+  readonly maintenance: { readonly start: number; readonly end: number; readonly reason: string | null } | null;
+  readonly inMaintenance: boolean;
 }
 
 /** Offer ids encode the machine and the chunk size, so an offer needs no row of its own. */
@@ -74,7 +80,7 @@ export type OfferRow = Record<string, string | number | boolean | null>;
 
 /** The Vast-shaped offer rows of one machine given how many of its GPUs are free. */
 export function offersOf(m: MachineForOffers, freeGpus: number, opts: { type: OfferType; allocatedStorageGb: number; rentedByCaller: boolean }): OfferRow[] {
-  if (!m.listed || !m.online) return [];
+  if (!m.listed || !m.online || m.inMaintenance) return [];
   const storage = storagePerHour(m, opts.allocatedStorageGb);
   return chunkSizes(m.numGpus, m.minChunk, freeGpus).map((n) => {
     const dphBase = computePerHour(m, n, opts.type);
@@ -123,6 +129,7 @@ export function offersOf(m: MachineForOffers, freeGpus: number, opts: { type: Of
       external: false,
       static_ip: true,
       direct_port_count: m.directPortCount,
+      end_date: m.endDate === null ? null : m.endDate / 1000,
       dlperf,
       dlperf_per_dphtotal: dphTotal > 0 ? round(dlperf / dphTotal, 3) : 0,
       flops_per_dphtotal: 0,

@@ -10,12 +10,16 @@ import type {
   InstanceRecord,
   IntentWrite,
   KeyScope,
+  HostTokenRecord,
+  ListingWrite,
   MachineRecord,
   MachineRegistration,
   NewInstance,
   ObservationWrite,
   Store,
+  UsageReport,
 } from '../store.js';
+import * as fleet from './fleet.js';
 import { allocatePorts, insertGpus, portsOf } from './allocations.js';
 import { migrations } from './migrations.js';
 import { newInstanceRow, ONLINE_WINDOW_MS, toAccount, toApiKey, toInstance, toMachine } from './rows.js';
@@ -87,60 +91,7 @@ export class KyselyStore implements Store {
 
   // ── machines ────────────────────────────────────────────────────────
   async registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord> {
-    const hardware = {
-      owner_id: m.ownerId,
-      hostname: m.hostname,
-      gpu_name: m.gpuName,
-      num_gpus: m.numGpus,
-      gpu_ram_mb: m.gpuRamMb,
-      gpu_declared: b(m.gpuDeclared),
-      compute_cap: m.computeCap,
-      cpu_name: m.cpuName,
-      cpu_arch: m.cpuArch,
-      cpu_cores: m.cpuCores,
-      cpu_ram_mb: m.cpuRamMb,
-      disk_space_gb: m.diskSpaceGb,
-      driver_version: m.driverVersion,
-      cuda_max_good: m.cudaMaxGood,
-      public_ip: m.publicIp,
-      port_range_start: m.portRangeStart,
-      port_range_end: m.portRangeEnd,
-      os_version: m.osVersion,
-      last_seen_at: now,
-    };
-    await this.#db.transaction().execute(async (trx) => {
-      const existing = await trx.selectFrom('machines').select(['id', 'verified']).where('host_key', '=', m.hostKey).executeTakeFirst();
-      if (existing) {
-        await trx
-          .updateTable('machines')
-          .set({ ...hardware, verified: m.verified ? 1 : existing.verified })
-          .where('id', '=', existing.id)
-          .execute();
-        return;
-      }
-      await trx
-        .insertInto('machines')
-        .values({
-          ...hardware,
-          host_key: m.hostKey,
-          verified: b(m.verified),
-          listed: 1,
-          price_gpu: m.priceGpuPerHour,
-          price_disk: m.priceDiskPerGbMonth,
-          price_inetu: m.priceInetUpPerGb,
-          price_inetd: m.priceInetDownPerGb,
-          min_bid: m.minBidPerGpuHour,
-          min_chunk: m.minChunk,
-          geolocation: m.geolocation,
-          reliability: m.reliability,
-          inet_up: m.inetUpMbps,
-          inet_down: m.inetDownMbps,
-          created_at: now,
-        })
-        .execute();
-    });
-    const row = await this.#db.selectFrom('machines').selectAll().where('host_key', '=', m.hostKey).executeTakeFirstOrThrow();
-    return toMachine(row, now, this.#onlineWindowMs);
+    return toMachine(await fleet.registerMachine(this.#db, m, now), now, this.#onlineWindowMs);
   }
 
   async getMachine(id: number, now: number): Promise<MachineRecord | undefined> {
@@ -151,6 +102,11 @@ export class KyselyStore implements Store {
   async listMachines(now: number): Promise<MachineRecord[]> {
     const rows = await this.#db.selectFrom('machines').selectAll().orderBy('id').execute();
     return rows.map((r) => toMachine(r, now, this.#onlineWindowMs));
+  }
+
+  async findMachineByHostKey(hostKey: string, now: number): Promise<MachineRecord | undefined> {
+    const row = await this.#db.selectFrom('machines').selectAll().where('host_key', '=', hostKey).executeTakeFirst();
+    return row && toMachine(row, now, this.#onlineWindowMs);
   }
 
   async setMachineVerified(id: number, verified: boolean): Promise<void> {
@@ -164,6 +120,31 @@ export class KyselyStore implements Store {
 
   async touchMachine(id: number, now: number): Promise<void> {
     await this.#db.updateTable('machines').set({ last_seen_at: now }).where('id', '=', id).execute();
+  }
+
+  recordHeartbeat(machineId: number, h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] }): Promise<void> {
+    return fleet.recordHeartbeat(this.#db, machineId, h);
+  }
+  usageOf(ids: readonly number[]): Promise<Map<number, UsageReport & { updatedAt: number }>> {
+    return fleet.usageOf(this.#db, ids);
+  }
+  async setListing(machineId: number, l: ListingWrite & { listed: boolean }): Promise<void> {
+    await fleet.setListing(this.#db, machineId, l);
+  }
+  async setMaintenance(machineId: number, w: { start: number; end: number; reason: string | null } | null): Promise<void> {
+    await fleet.setMaintenance(this.#db, machineId, w);
+  }
+  markInstancesOfSilentMachines(silentSince: number, msg: string, now: number): Promise<number[]> {
+    return fleet.markInstancesOfSilentMachines(this.#db, silentSince, msg, now);
+  }
+  createHostToken(t: { accountId: number; tokenHash: string; name: string; now: number }): Promise<HostTokenRecord> {
+    return fleet.createHostToken(this.#db, t);
+  }
+  findHostTokenByHash(tokenHash: string): Promise<HostTokenRecord | undefined> {
+    return fleet.findHostTokenByHash(this.#db, tokenHash);
+  }
+  bindHostToken(id: number, machineId: number): Promise<boolean> {
+    return fleet.bindHostToken(this.#db, id, machineId);
   }
 
   async allocatedGpuCounts(): Promise<Map<number, number>> {

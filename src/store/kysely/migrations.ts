@@ -127,6 +127,40 @@ export function migrations(d: StoreDialect): MigrationProvider {
           .execute();
       },
     },
+    '0002_fleet': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('host_tokens')
+          .addColumn('id', d.idColumnType, (c) => d.idColumn(c))
+          .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('name', 'text', (c) => c.notNull())
+          // Bound at the first hello: from then on the token speaks for that one machine only.
+          .addColumn('machine_id', 'integer')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+        for (const [col, type] of [
+          ['end_date', 'bigint'],
+          ['discount_rate', 'double precision'],
+          ['maint_start', 'bigint'],
+          ['maint_end', 'bigint'],
+          ['maint_reason', 'text'],
+          ['runtime', 'text'],
+          ['gpu_utils', 'text'],
+        ] as const) {
+          await db.schema.alterTable('machines').addColumn(col, type).execute();
+        }
+        await db.schema
+          .createTable('instance_usage')
+          .addColumn('instance_id', 'integer', (c) => c.primaryKey().references('instances.id'))
+          .addColumn('cpu_util', 'double precision', (c) => c.notNull())
+          .addColumn('mem_usage_mb', 'double precision', (c) => c.notNull())
+          .addColumn('disk_usage_mb', 'double precision', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

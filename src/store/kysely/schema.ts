@@ -56,6 +56,17 @@ export interface MachineTable {
   port_range_start: number;
   port_range_end: number;
   os_version: string;
+  /** Listing ends at this time (ms); null: open-ended. */
+  end_date: number | null;
+  discount_rate: number | null;
+  /** Scheduled maintenance window [start, end) in ms; offers are hidden while it is open. */
+  maint_start: number | null;
+  maint_end: number | null;
+  maint_reason: string | null;
+  /** Runtime the host's agent uses ('process' or 'docker'). */
+  runtime: string | null;
+  /** JSON list: utilisation (percent) of each GPU by index, from the last heartbeat. */
+  gpu_utils: string | null;
   last_seen_at: number;
   created_at: number;
 }
@@ -118,7 +129,28 @@ export interface ResultTable {
   expires_at: number;
 }
 
+export interface HostTokenTable {
+  id: Generated<number>;
+  account_id: number;
+  token_hash: string;
+  name: string;
+  machine_id: number | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** Latest usage an agent reported for an instance (one row per instance, overwritten). */
+export interface InstanceUsageTable {
+  instance_id: number;
+  cpu_util: number;
+  mem_usage_mb: number;
+  disk_usage_mb: number;
+  updated_at: number;
+}
+
 export interface Database {
+  host_tokens: HostTokenTable;
+  instance_usage: InstanceUsageTable;
   accounts: AccountTable;
   api_keys: ApiKeyTable;
   machines: MachineTable;

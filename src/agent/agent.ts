@@ -1,0 +1,166 @@
+import type { Logger } from 'pino';
+import type { AgentMachineInfo, Welcome } from '../control/agent-hub.js';
+import type { AgentCommand, AgentResult } from '../control/remote-host.js';
+import { isGantryError } from '../domain/errors.js';
+import type { UsageReport } from '../store/store.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { isFatal, type AgentChannel } from './channel.js';
+import { dispatch } from './dispatch.js';
+
+export interface AgentOptions {
+  readonly channel: AgentChannel;
+  readonly runtime: Runtime;
+  /** Stable identity of this host (kept in its data dir), so a restarted agent is the same machine. */
+  readonly hostKey: string;
+  readonly describe: () => Promise<AgentMachineInfo>;
+  /** Utilisation of each GPU by index; null when not measured (declared GPUs, no driver). */
+  readonly gpuUtils: () => Promise<number[] | null>;
+  readonly log: Logger;
+  /** Back-off between reconnect attempts. */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The host agent, the same code in `gantry agent` and inside `gantry up`: says hello, heartbeats with usage,
+ * long-polls for runtime commands and answers them. Workloads do not depend on it: when it or the control
+ * plane restarts, they keep running and are adopted again after the next hello.
+ */
+export class Agent {
+  readonly #o: AgentOptions;
+  #welcome: Welcome | null = null;
+  #seq = 0;
+  /** Messages with a sequence number go out one at a time, so they arrive in order. */
+  #sendChain: Promise<void> = Promise.resolve();
+  #results: AgentResult[] = [];
+  #exited = new Set<number>();
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #heartbeatTimer: NodeJS.Timeout | null = null;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(o: AgentOptions) {
+    this.#o = o;
+    o.runtime.onExit((id) => {
+      this.#exited.add(id);
+      this.#heartbeat();
+    });
+  }
+
+  get machineId(): number | null {
+    return this.#welcome?.machineId ?? null;
+  }
+
+  /** First hello (retried while the server cannot be reached; a refused token throws), then the loops. */
+  async start(): Promise<Welcome> {
+    this.#running = true;
+    let delay = this.#o.retryMinMs ?? 200;
+    for (;;) {
+      try {
+        const w = await this.#hello();
+        this.#loop = this.#run();
+        return w;
+      } catch (err) {
+        if (isFatal(err) || !this.#running) throw err;
+        this.#o.log.warn({ err: String(err) }, 'control plane not reachable; retrying');
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.#o.retryMaxMs ?? 5_000);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = null;
+    await Promise.all([...this.#inFlight]);
+    // The poll may be parked on the server; it ends with its wait, and nothing acts on what it returns.
+    this.#loop = null;
+  }
+
+  async #hello(): Promise<Welcome> {
+    const w = await this.#o.channel.hello({ hostKey: this.#o.hostKey, imageNotice: this.#o.runtime.imageNotice, machine: await this.#o.describe() });
+    this.#welcome = w;
+    this.#seq = 0;
+    this.#results = [];
+    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = setInterval(() => this.#heartbeat(), w.heartbeatIntervalMs);
+    this.#heartbeat();
+    this.#o.log.info({ machineId: w.machineId }, 'agent joined the control plane');
+    return w;
+  }
+
+  async #run(): Promise<void> {
+    let delay = this.#o.retryMinMs ?? 200;
+    while (this.#running) {
+      try {
+        const w = this.#welcome ?? (await this.#hello());
+        const commands = await this.#o.channel.poll({ machineId: w.machineId, session: w.session, waitMs: w.pollWaitMs });
+        if (!this.#running) break;
+        for (const c of commands) this.#execute(c);
+        delay = this.#o.retryMinMs ?? 200;
+      } catch (err) {
+        if (!this.#running) break;
+        const stale = isGantryError(err) && err.code === 'AGENT_SESSION_STALE';
+        this.#o.log[stale ? 'info' : 'warn']({ err: String(err) }, stale ? 'session ended; saying hello again' : 'control plane unreachable; reconnecting');
+        this.#welcome = null;
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.#o.retryMaxMs ?? 5_000);
+      }
+    }
+  }
+
+  #execute(c: AgentCommand): void {
+    const p = dispatch(this.#o.runtime, c).then(
+      (value) => ({ id: c.id, ok: true, value: value ?? null }),
+      (err: unknown) => ({ id: c.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+    );
+    const done = p.then((r) => {
+      this.#results.push(r);
+      this.#send('results');
+    });
+    this.#inFlight.add(done);
+    void done.finally(() => this.#inFlight.delete(done));
+  }
+
+  #heartbeat(): void {
+    if (this.#running) this.#send('heartbeat');
+  }
+
+  /** Queue one sequenced message; a failure ends the session (the poll loop says hello again). */
+  #send(kind: 'heartbeat' | 'results'): void {
+    this.#sendChain = this.#sendChain.then(async () => {
+      const w = this.#welcome;
+      if (w === null) return;
+      const base = { machineId: w.machineId, session: w.session };
+      try {
+        if (kind === 'results') {
+          if (this.#results.length === 0) return;
+          const results = this.#results;
+          this.#results = [];
+          await this.#o.channel.results({ ...base, seq: ++this.#seq, results });
+        } else {
+          const exited = [...this.#exited];
+          this.#exited.clear();
+          const [usage, gpuUtils] = await Promise.all([this.#usage(), this.#o.gpuUtils().catch(() => null)]);
+          await this.#o.channel.heartbeat({ ...base, seq: ++this.#seq, gpuUtils, usage, exited });
+        }
+      } catch (err) {
+        this.#o.log.debug({ err: String(err), kind }, 'agent message not delivered');
+      }
+    });
+  }
+
+  async #usage(): Promise<UsageReport[]> {
+    const rt = this.#o.runtime;
+    const ids = await rt.list().catch(() => []);
+    const out: UsageReport[] = [];
+    for (const id of ids) {
+      const u = await rt.usage(id).catch(() => null);
+      if (u !== null) out.push({ instanceId: id, cpuUtil: u.cpuUtil, memUsageMb: u.memUsageMb, diskUsageMb: u.diskUsageMb });
+    }
+    return out;
+  }
+}

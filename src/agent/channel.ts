@@ -1,0 +1,86 @@
+import type { Heartbeat, Hello, Results, SessionMessage, Welcome } from '../control/agent-hub.js';
+import type { AgentHub } from '../control/agent-hub.js';
+import type { AgentCommand } from '../control/remote-host.js';
+import { GantryError, isGantryError, type ErrorCode, ERROR_CODES } from '../domain/errors.js';
+
+/** How an agent talks to its control plane: over HTTP (`gantry agent`) or by direct calls (`gantry up`). */
+export interface AgentChannel {
+  hello(h: Hello): Promise<Welcome>;
+  heartbeat(m: Heartbeat): Promise<void>;
+  poll(m: SessionMessage & { waitMs: number }): Promise<AgentCommand[]>;
+  results(m: Results): Promise<void>;
+}
+
+/** The embedded host: the same protocol, minus the wire. */
+export class InProcessChannel implements AgentChannel {
+  readonly #hub: AgentHub;
+  readonly #token: string;
+
+  constructor(hub: AgentHub, token: string) {
+    this.#hub = hub;
+    this.#token = token;
+  }
+
+  hello(h: Hello): Promise<Welcome> {
+    return this.#hub.hello(this.#token, h);
+  }
+  heartbeat(m: Heartbeat): Promise<void> {
+    return this.#hub.heartbeat(this.#token, m);
+  }
+  poll(m: SessionMessage & { waitMs: number }): Promise<AgentCommand[]> {
+    return this.#hub.poll(this.#token, m);
+  }
+  results(m: Results): Promise<void> {
+    this.#hub.results(this.#token, m);
+    return Promise.resolve();
+  }
+}
+
+/** `POST {server}/agent/v1/{hello,heartbeat,poll,results}` with the host token as a bearer key. */
+export class HttpChannel implements AgentChannel {
+  readonly #base: string;
+  readonly #token: string;
+
+  constructor(server: string, token: string) {
+    this.#base = server.replace(/\/+$/, '') + '/agent/v1/';
+    this.#token = token;
+  }
+
+  hello(h: Hello): Promise<Welcome> {
+    return this.#post('hello', h, 30_000) as Promise<Welcome>;
+  }
+  async heartbeat(m: Heartbeat): Promise<void> {
+    await this.#post('heartbeat', m, 30_000);
+  }
+  async poll(m: SessionMessage & { waitMs: number }): Promise<AgentCommand[]> {
+    const r = (await this.#post('poll', m, m.waitMs + 30_000)) as { commands: AgentCommand[] };
+    return r.commands;
+  }
+  async results(m: Results): Promise<void> {
+    await this.#post('results', m, 30_000);
+  }
+
+  async #post(path: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    const res = await fetch(this.#base + path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    if (res.ok) return JSON.parse(text) as unknown;
+    let err: { code?: string; message?: string } = {};
+    try {
+      err = (JSON.parse(text) as { error?: typeof err }).error ?? {};
+    } catch {
+      // not our error shape (a proxy in between): fall through with the status
+    }
+    const code = err.code !== undefined && err.code in ERROR_CODES ? (err.code as ErrorCode) : res.status === 401 ? 'UNAUTHENTICATED' : 'INTERNAL';
+    throw new GantryError(code, err.message ?? `HTTP ${res.status} from ${path}`, { status: res.status });
+  }
+}
+
+/** A refusal that will not change by retrying with the same token. */
+export function isFatal(e: unknown): boolean {
+  return isGantryError(e) && (e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN' || e.code === 'INVALID_ARGUMENT');
+}

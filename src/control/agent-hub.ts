@@ -1,0 +1,196 @@
+import { GantryError } from '../domain/errors.js';
+import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../store/store.js';
+import type { ControlContext } from './context.js';
+import { hashKey } from './keys.js';
+import { AgentSession, type AgentCommand, type AgentResult } from './remote-host.js';
+
+/** Hardware and runtime an agent reports at hello; prices and listing are the owner's (create_asks). */
+export type AgentMachineInfo = Omit<
+  MachineRegistration,
+  | 'hostKey'
+  | 'ownerId'
+  | 'verified'
+  | 'priceGpuPerHour'
+  | 'priceDiskPerGbMonth'
+  | 'priceInetUpPerGb'
+  | 'priceInetDownPerGb'
+  | 'minBidPerGpuHour'
+  | 'minChunk'
+  | 'geolocation'
+  | 'reliability'
+  | 'directPortCount'
+>;
+
+export interface Hello {
+  readonly hostKey: string;
+  readonly imageNotice: string | null;
+  readonly machine: AgentMachineInfo;
+}
+
+export interface Welcome {
+  readonly machineId: number;
+  readonly session: string;
+  readonly heartbeatIntervalMs: number;
+  readonly pollWaitMs: number;
+}
+
+/** Every message after hello names its machine and session and carries a sequence number. */
+export interface SessionMessage {
+  readonly machineId: number;
+  readonly session: string;
+}
+export interface Heartbeat extends SessionMessage {
+  readonly seq: number;
+  readonly gpuUtils: readonly number[] | null;
+  readonly usage: readonly UsageReport[];
+  /** Instances whose workload just ended, so the reconciler looks at them now. */
+  readonly exited: readonly number[];
+}
+export interface Results extends SessionMessage {
+  readonly seq: number;
+  readonly results: readonly AgentResult[];
+}
+
+/**
+ * The control-plane side of the agent protocol (see ARCHITECTURE.md): hello opens a session whose
+ * AgentSession becomes the machine's HostLink; heartbeats carry liveness and usage; the agent long-polls
+ * for commands and posts their results. A message that fails a check changes nothing and is logged.
+ */
+export class AgentHub {
+  readonly #ctx: ControlContext;
+  readonly #sessions = new Map<string, { s: AgentSession; tokenHash: string }>();
+
+  constructor(ctx: ControlContext) {
+    this.#ctx = ctx;
+  }
+
+  async hello(token: string | null, h: Hello): Promise<Welcome> {
+    const ctx = this.#ctx;
+    const now = ctx.clock.now();
+    const t = await this.#token(token);
+    checkMachineInfo(h.machine);
+    const account = await ctx.store.getAccount(t.accountId);
+    if (!account) throw new GantryError('UNAUTHENTICATED', 'The account of this host token no longer exists.');
+    const existing = await ctx.store.findMachineByHostKey(h.hostKey, now);
+    if (t.machineId !== null && existing?.id !== t.machineId) {
+      throw this.#reject(t, new GantryError('FORBIDDEN', `This host token belongs to machine ${t.machineId}; it cannot speak for another host.`), h.hostKey);
+    }
+    if (existing && existing.ownerId !== t.accountId) {
+      throw this.#reject(t, new GantryError('FORBIDDEN', 'This host is registered to another account.'), h.hostKey);
+    }
+    const s = ctx.settings;
+    const machine: MachineRecord = await ctx.store.registerMachine(
+      {
+        ...h.machine,
+        hostKey: h.hostKey,
+        ownerId: t.accountId,
+        // An admin's own hosts are trusted like the embedded one; others wait for an admin's verify.
+        verified: account.isAdmin,
+        priceGpuPerHour: s.priceGpuPerHour,
+        priceDiskPerGbMonth: s.priceDiskPerGbMonth,
+        priceInetUpPerGb: 0,
+        priceInetDownPerGb: 0,
+        minBidPerGpuHour: s.priceGpuPerHour / 2,
+        minChunk: 1,
+        geolocation: 'local',
+        reliability: 1,
+        directPortCount: h.machine.portRangeEnd - h.machine.portRangeStart + 1,
+      },
+      now,
+    );
+    if (t.machineId === null && !(await ctx.store.bindHostToken(t.id, machine.id))) {
+      const again = await ctx.store.findHostTokenByHash(hashKey(token ?? ''));
+      if (again?.machineId !== machine.id)
+        throw this.#reject(t, new GantryError('FORBIDDEN', 'This host token was bound to another machine meanwhile.'), h.hostKey);
+    }
+    const session = new AgentSession(
+      machine.id,
+      h.imageNotice,
+      { callTimeoutMs: s.agentCallTimeoutMs, stepTimeoutMs: s.stepTimeoutMs, connectedWindowMs: s.agentPollWaitMs + s.agentCallTimeoutMs },
+      () => ctx.clock.now(),
+    );
+    for (const [id, old] of this.#sessions) if (old.s.machineId === machine.id || !old.s.connected()) this.#sessions.delete(id);
+    this.#sessions.set(session.id, { s: session, tokenHash: hashKey(token ?? '') });
+    ctx.hosts.set(machine.id, session);
+    ctx.machines.invalidate();
+    ctx.log.info({ machineId: machine.id, hostKey: h.hostKey, runtime: h.machine.runtime, gpus: machine.numGpus }, 'agent connected');
+    ctx.wake();
+    return { machineId: machine.id, session: session.id, heartbeatIntervalMs: s.heartbeatIntervalMs, pollWaitMs: s.agentPollWaitMs };
+  }
+
+  async heartbeat(token: string | null, m: Heartbeat): Promise<void> {
+    const s = this.#session(token, m, m.seq);
+    s.lastSeq = m.seq; // before any await, so a concurrent replay of the same message is refused
+    await this.#ctx.store.recordHeartbeat(m.machineId, { now: this.#ctx.clock.now(), gpuUtils: m.gpuUtils, usage: m.usage });
+    for (const id of m.exited) this.#ctx.wake(id);
+  }
+
+  async poll(token: string | null, m: SessionMessage & { waitMs: number }): Promise<AgentCommand[]> {
+    const s = this.#session(token, m, null);
+    return s.take(Math.min(m.waitMs, this.#ctx.settings.agentPollWaitMs), 100);
+  }
+
+  results(token: string | null, m: Results): { applied: number; unknown: number } {
+    const s = this.#session(token, m, m.seq);
+    s.lastSeq = m.seq;
+    const r = s.settle(m.results);
+    if (r.unknown > 0) this.#ctx.log.warn({ machineId: m.machineId, unknown: r.unknown }, 'agent results for unknown or expired commands ignored');
+    return r;
+  }
+
+  /** Shutting down: parked polls return, waiting calls fail as "host unavailable". */
+  close(): void {
+    for (const { s } of this.#sessions.values()) {
+      s.close('the control plane is shutting down');
+      this.#ctx.hosts.delete(s.machineId, s);
+    }
+    this.#sessions.clear();
+  }
+
+  async #token(token: string | null): Promise<HostTokenRecord> {
+    if (token === null || token === '') throw new GantryError('UNAUTHENTICATED', 'A host token is required: send "Authorization: Bearer <host token>".');
+    const t = await this.#ctx.store.findHostTokenByHash(hashKey(token));
+    if (!t) {
+      this.#ctx.log.warn({ component: 'agent-hub' }, 'agent message with an unknown host token');
+      throw new GantryError('UNAUTHENTICATED', 'The host token is not valid.');
+    }
+    return t;
+  }
+
+  #session(token: string | null, m: SessionMessage, seq: number | null): AgentSession {
+    if (token === null || token === '') throw new GantryError('UNAUTHENTICATED', 'A host token is required.');
+    const entry = this.#sessions.get(m.session);
+    const log = this.#ctx.log.child({ component: 'agent-hub', machineId: m.machineId });
+    if (!entry) {
+      log.info('agent message for an unknown session; the agent must say hello again');
+      throw new GantryError('AGENT_SESSION_STALE', 'Unknown or replaced agent session; say hello again.');
+    }
+    if (entry.tokenHash !== hashKey(token)) {
+      log.warn('agent message with a token that did not open this session');
+      throw new GantryError('FORBIDDEN', 'This session was opened with another host token.');
+    }
+    if (entry.s.machineId !== m.machineId) {
+      log.warn({ sessionMachine: entry.s.machineId }, 'agent message for another machine');
+      throw new GantryError('FORBIDDEN', `This session belongs to machine ${entry.s.machineId}, not ${m.machineId}.`);
+    }
+    if (seq !== null && seq <= entry.s.lastSeq) {
+      log.warn({ seq, lastSeq: entry.s.lastSeq }, 'replayed or reordered agent message refused');
+      throw new GantryError('STALE_REPORT', `Message ${seq} is not newer than ${entry.s.lastSeq}; it was ignored.`, { seq, lastSeq: entry.s.lastSeq });
+    }
+    return entry.s;
+  }
+
+  #reject(t: HostTokenRecord, e: GantryError, hostKey: string): GantryError {
+    this.#ctx.log.warn({ component: 'agent-hub', tokenId: t.id, tokenMachine: t.machineId, hostKey, code: e.code }, e.message);
+    return e;
+  }
+}
+
+/** Semantic checks the JSON schema cannot express. */
+function checkMachineInfo(m: AgentMachineInfo): void {
+  const bad = (msg: string): never => {
+    throw new GantryError('INVALID_ARGUMENT', `hello: ${msg}`);
+  };
+  if (m.portRangeEnd < m.portRangeStart) bad('portRangeEnd is below portRangeStart');
+  if (m.numGpus === 0 && m.gpuName !== 'CPU') bad('a host without GPUs reports gpuName "CPU"');
+}

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import type { Observation } from '../domain/instance/reconcile.js';
+import { GantryError } from '../domain/errors.js';
+import type { StopOptions, WorkloadSpec } from '../runtime/runtime.js';
+import type { HostLink } from './hosts.js';
+
+/** One runtime call the control plane asks an agent to make; answered by a result with the same id. */
+export type AgentCommand =
+  | { readonly id: string; readonly op: 'start'; readonly spec: WorkloadSpec }
+  | { readonly id: string; readonly op: 'inspect' | 'wipeDisk'; readonly instanceId: number }
+  | { readonly id: string; readonly op: 'stop' | 'destroy'; readonly instanceId: number; readonly graceMs: number }
+  | { readonly id: string; readonly op: 'logs'; readonly instanceId: number; readonly tail: number }
+  | { readonly id: string; readonly op: 'list' };
+
+export type AgentCommandInput = AgentCommand extends infer C ? (C extends AgentCommand ? Omit<C, 'id'> : never) : never;
+
+export interface AgentResult {
+  readonly id: string;
+  readonly ok: boolean;
+  readonly value?: unknown;
+  readonly error?: string;
+}
+
+export interface SessionTimings {
+  /** Bound on a call the agent should answer at once (inspect, list, logs). */
+  readonly callTimeoutMs: number;
+  /** Bound on start, stop and destroy (covers pulls and grace periods). */
+  readonly stepTimeoutMs: number;
+  /** A session whose agent has not polled for this long counts as disconnected. */
+  readonly connectedWindowMs: number;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One connected agent as this replica sees it: a queue of commands the agent long-polls for, and the
+ * calls waiting for their results. It is the HostLink of a remote machine, so the reconciler drives
+ * remote hosts exactly like the embedded one.
+ */
+export class AgentSession implements HostLink {
+  readonly id = randomBytes(18).toString('base64url');
+  readonly machineId: number;
+  readonly imageNotice: string | null;
+  /** Highest message sequence number taken in this session; replays and reorderings are refused. */
+  lastSeq = 0;
+  lastPollAt: number;
+  readonly #t: SessionTimings;
+  readonly #now: () => number;
+  #queue: AgentCommand[] = [];
+  readonly #pending = new Map<string, Pending>();
+  #waiter: (() => void) | null = null;
+  #closed: string | null = null;
+
+  constructor(machineId: number, imageNotice: string | null, t: SessionTimings, now: () => number) {
+    this.machineId = machineId;
+    this.imageNotice = imageNotice;
+    this.#t = t;
+    this.#now = now;
+    this.lastPollAt = now();
+  }
+
+  connected(): boolean {
+    return this.#closed === null && this.#now() - this.lastPollAt <= this.#t.connectedWindowMs;
+  }
+
+  start(spec: WorkloadSpec): Promise<void> {
+    return this.#call({ op: 'start', spec }, this.#t.stepTimeoutMs).then(() => undefined);
+  }
+  inspect(instanceId: number): Promise<Observation> {
+    return this.#call({ op: 'inspect', instanceId }, this.#t.callTimeoutMs) as Promise<Observation>;
+  }
+  stop(instanceId: number, o: StopOptions): Promise<Observation> {
+    return this.#call({ op: 'stop', instanceId, graceMs: o.graceMs }, this.#t.stepTimeoutMs) as Promise<Observation>;
+  }
+  destroy(instanceId: number, o: StopOptions): Promise<Observation> {
+    return this.#call({ op: 'destroy', instanceId, graceMs: o.graceMs }, this.#t.stepTimeoutMs) as Promise<Observation>;
+  }
+  wipeDisk(instanceId: number): Promise<void> {
+    return this.#call({ op: 'wipeDisk', instanceId }, this.#t.stepTimeoutMs).then(() => undefined);
+  }
+  logs(instanceId: number, tail: number): Promise<string> {
+    return this.#call({ op: 'logs', instanceId, tail }, this.#t.callTimeoutMs).then((v) => (typeof v === 'string' ? v : ''));
+  }
+  list(): Promise<number[]> {
+    return this.#call({ op: 'list' }, this.#t.callTimeoutMs).then((v) => (Array.isArray(v) ? v.filter((x): x is number => Number.isSafeInteger(x)) : []));
+  }
+
+  /** The agent's long poll: commands queued now, or those that arrive within `waitMs`. */
+  async take(waitMs: number, max: number): Promise<AgentCommand[]> {
+    this.lastPollAt = this.#now();
+    if (this.#queue.length === 0 && this.#closed === null && waitMs > 0) {
+      this.#waiter?.(); // a newer poll replaces an older one
+      let wake = (): void => undefined;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, waitMs);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        this.#waiter = wake;
+      });
+      if (this.#waiter === wake) this.#waiter = null;
+      this.lastPollAt = this.#now();
+    }
+    const out = this.#queue.slice(0, max);
+    this.#queue = this.#queue.slice(out.length);
+    return out;
+  }
+
+  /** Results for commands of this session; unknown ids (already answered, timed out) are counted, not applied. */
+  settle(results: readonly AgentResult[]): { applied: number; unknown: number } {
+    let applied = 0;
+    for (const r of results) {
+      const p = this.#pending.get(r.id);
+      if (!p) continue;
+      this.#pending.delete(r.id);
+      clearTimeout(p.timer);
+      if (r.ok) p.resolve(r.value);
+      else p.reject(new Error(r.error ?? 'the agent reported a failure'));
+      applied++;
+    }
+    return { applied, unknown: results.length - applied };
+  }
+
+  /** The agent said hello again or went away: every waiting call fails as "host unavailable". */
+  close(reason: string): void {
+    if (this.#closed !== null) return;
+    this.#closed = reason;
+    this.#waiter?.();
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.reject(this.#unavailable(reason));
+      this.#pending.delete(id);
+    }
+    this.#queue = [];
+  }
+
+  #unavailable(why: string): GantryError {
+    return new GantryError('HOST_UNAVAILABLE', `Machine ${this.machineId}: ${why}.`, { machineId: this.machineId });
+  }
+
+  #call(c: AgentCommandInput, timeoutMs: number): Promise<unknown> {
+    if (this.#closed !== null) return Promise.reject(this.#unavailable(this.#closed));
+    const id = randomBytes(9).toString('base64url');
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        this.#queue = this.#queue.filter((q) => q.id !== id);
+        reject(this.#unavailable(`the agent did not answer "${c.op}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      this.#queue.push({ ...c, id });
+      this.#waiter?.();
+    });
+  }
+}

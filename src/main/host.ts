@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Agent } from '../agent/agent.js';
+import type { AgentChannel } from '../agent/channel.js';
+import { detectGpus, gpuUtilReader } from '../agent/gpu-detect.js';
+import { describeHost } from '../agent/host-info.js';
+import type { Config } from '../config/schema.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { openRuntime } from './runtime.js';
+
+export interface RunningHost {
+  readonly agent: Agent;
+  readonly runtime: Runtime;
+  readonly hostKey: string;
+}
+
+/** Read a value kept in the data dir, or create it once (mode 0600). */
+export async function readOrCreate(file: string, make: () => string): Promise<string> {
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (existing !== '') return existing;
+  const v = make();
+  await writeFile(file, v + '\n', { mode: 0o600 });
+  return v;
+}
+
+/**
+ * The host side, shared by `gantry agent` (HTTP channel) and `gantry up` (in-process channel): pick the
+ * runtime, detect GPUs, and start the agent with a host key kept in the data dir.
+ */
+export async function startHost(c: Config, channel: AgentChannel, o: { log: Logger; workloadEnv: Readonly<Record<string, string>> }): Promise<RunningHost> {
+  await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
+  const runtime = await openRuntime(c, o);
+  const hostKey = await readOrCreate(join(c.dataDir, 'host.key'), () => `host:${randomUUID()}`);
+  const gpus = await detectGpus(c.gpus);
+  const hostSettings = { dataDir: c.dataDir, publicIp: c.publicIp, portRangeStart: c.portRangeStart, portRangeEnd: c.portRangeEnd, runtime: runtime.name };
+  const agent = new Agent({
+    channel,
+    runtime,
+    hostKey,
+    describe: () => describeHost(hostSettings, gpus),
+    gpuUtils: gpuUtilReader(gpus),
+    log: o.log.child({ component: 'agent' }),
+  });
+  try {
+    await agent.start();
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
+  return { agent, runtime, hostKey };
+}
