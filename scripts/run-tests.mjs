@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, chmodSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import { startPodman } from './podman-harness.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const stores = (process.env.GANTRY_TEST_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
@@ -64,6 +65,15 @@ if (stores.includes('postgres')) {
   env.GANTRY_TEST_PG_URL = pg.url;
   process.stdout.write(`test PostgreSQL at ${pg.url.replace(/:[^:@]*@/, ':***@')}\n`);
 }
+const podman = process.env.GANTRY_TEST_DOCKER === '0' ? { skip: 'GANTRY_TEST_DOCKER=0' } : await startPodman();
+if (podman.skip) {
+  env.GANTRY_TEST_DOCKER_SKIP = podman.skip;
+  process.stdout.write(`container tests skipped: ${podman.skip}\n`);
+} else {
+  env.GANTRY_TEST_DOCKER_HOST = podman.dockerHost;
+  env.GANTRY_TEST_IMAGE = podman.image;
+  process.stdout.write(`test Podman service at ${podman.dockerHost}\n`);
+}
 const tap = join(root, 'dist', 'test-results.tap');
 const child = spawn(
   process.execPath,
@@ -80,6 +90,7 @@ const child = spawn(
 );
 const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
 await pg?.stop();
+await podman.stop?.();
 try {
   const timings = [];
   const lines = readFileSync(tap, 'utf8').split('\n');

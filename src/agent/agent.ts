@@ -36,6 +36,8 @@ export class Agent {
   #sendChain: Promise<void> = Promise.resolve();
   #results: AgentResult[] = [];
   #exited = new Set<number>();
+  /** Latest progress line per loading instance, sent with the next heartbeat. */
+  #progress = new Map<number, string>();
   #running = false;
   #loop: Promise<void> | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
@@ -46,6 +48,11 @@ export class Agent {
     o.runtime.onExit((id) => {
       this.#exited.add(id);
       this.#heartbeat();
+    });
+    o.runtime.onProgress?.((id, message) => {
+      const first = this.#progress.size === 0;
+      this.#progress.set(id, message);
+      if (first) this.#heartbeat();
     });
   }
 
@@ -144,8 +151,10 @@ export class Agent {
         } else {
           const exited = [...this.#exited];
           this.#exited.clear();
+          const progress = [...this.#progress].map(([instanceId, message]) => ({ instanceId, message }));
+          this.#progress.clear();
           const [usage, gpuUtils] = await Promise.all([this.#usage(), this.#o.gpuUtils().catch(() => null)]);
-          await this.#o.channel.heartbeat({ ...base, seq: ++this.#seq, gpuUtils, usage, exited });
+          await this.#o.channel.heartbeat({ ...base, seq: ++this.#seq, gpuUtils, usage, exited, progress });
         }
       } catch (err) {
         this.#o.log.debug({ err: String(err), kind }, 'agent message not delivered');

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ControlPlane } from '../control/control-plane.js';
 import { GantryError } from '../domain/errors.js';
 import type { Metrics } from '../log/metrics.js';
+import { agentProtocol } from './agent/plugin.js';
 import { vastDialect } from './dialects/vast/plugin.js';
 
 export interface AppOptions {
@@ -41,13 +42,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
 
   app.addHook('onResponse', async (req, reply) => {
-    const dialect = req.url.startsWith('/api/') ? 'vast' : 'other';
+    const dialect = req.url.startsWith('/api/') ? 'vast' : req.url.startsWith('/agent/') ? 'agent' : 'other';
     o.metrics.httpRequests.inc({ dialect, code: `${Math.floor(reply.statusCode / 100)}xx` });
     o.metrics.httpDuration.observe({ dialect }, reply.elapsedTime / 1000);
   });
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/metrics', async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()));
+  await app.register(agentProtocol, { prefix: '/agent/v1', control: o.control });
   await app.register(vastDialect, { control: o.control, publicUrl: o.publicUrl });
   return app;
 }

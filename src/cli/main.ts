@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { GantryApiError } from '../sdk/client.js';
 import { registerInstanceCommands } from './instance-commands.js';
 import { registerUp } from './up-command.js';
+import { registerAgent } from './agent-command.js';
+import { registerHostCommands } from './host-commands.js';
 
 const program = new Command('gantry')
   .description('Gantry: a self-hosted GPU cloud. Verbs follow the vastai CLI.')
@@ -12,6 +14,8 @@ const program = new Command('gantry')
 
 registerUp(program);
 registerInstanceCommands(program);
+registerHostCommands(program);
+registerAgent(program);
 
 // As in the vastai CLI, everything after `--args` is the argument list, dashes included.
 const argv = [...process.argv];

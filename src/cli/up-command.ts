@@ -9,6 +9,7 @@ interface UpFlags {
   port?: string;
   database?: string;
   gpus?: string;
+  runtime?: string;
   publicIp?: string;
   publicUrl?: string;
   logLevel?: string;
@@ -17,7 +18,7 @@ interface UpFlags {
 
 async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   const picked: Partial<Record<SettingKey, unknown>> = {};
-  for (const k of ['dataDir', 'host', 'port', 'database', 'gpus', 'publicIp', 'publicUrl', 'logLevel'] as const) {
+  for (const k of ['dataDir', 'host', 'port', 'database', 'gpus', 'runtime', 'publicIp', 'publicUrl', 'logLevel'] as const) {
     if (flags[k] !== undefined) picked[k] = flags[k];
   }
   const config = loadConfig({ flags: picked, file: flags.config ?? null });
@@ -69,6 +70,7 @@ function serverFlags(cmd: Command): Command {
 export function registerUp(program: Command): void {
   serverFlags(program.command('up').description('run the control plane and this machine as a host, in one process'))
     .option('--gpus <decl>', 'declare GPUs for development, e.g. "2x RTX 4090:24GB"')
+    .option('--runtime <kind>', 'docker | process | auto (default: docker when an engine answers at DOCKER_HOST or /var/run/docker.sock)')
     .option('--public-ip <addr>', "address shown as instances' public_ipaddr")
     .action((flags: UpFlags) => run(flags, true));
   serverFlags(program.command('server').description('run the control plane only (hosts join with `gantry agent`)')).action((flags: UpFlags) =>

@@ -45,6 +45,8 @@ export interface Heartbeat extends SessionMessage {
   readonly usage: readonly UsageReport[];
   /** Instances whose workload just ended, so the reconciler looks at them now. */
   readonly exited: readonly number[];
+  /** Progress of slow starts (image pulls), shown as status_msg while the instance loads. */
+  readonly progress: readonly { readonly instanceId: number; readonly message: string }[];
 }
 export interface Results extends SessionMessage {
   readonly seq: number;
@@ -123,6 +125,10 @@ export class AgentHub {
     s.lastSeq = m.seq; // before any await, so a concurrent replay of the same message is refused
     await this.#ctx.store.recordHeartbeat(m.machineId, { now: this.#ctx.clock.now(), gpuUtils: m.gpuUtils, usage: m.usage });
     for (const id of m.exited) this.#ctx.wake(id);
+    for (const p of m.progress) {
+      const inst = await this.#ctx.store.getInstance(p.instanceId);
+      if (inst?.machineId === m.machineId && inst.status === 'loading') await this.#ctx.store.setStatusMsg(inst.id, p.message);
+    }
   }
 
   async poll(token: string | null, m: SessionMessage & { waitMs: number }): Promise<AgentCommand[]> {

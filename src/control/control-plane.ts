@@ -17,6 +17,8 @@ import { listInstances, showInstance } from './read-instances.js';
 import { registerHost } from './register-host.js';
 import { AgentHub } from './agent-hub.js';
 import { createHostToken } from './host-tokens.js';
+import * as machines from './manage-machines.js';
+import type { ListingRequest } from '../domain/machine/listing.js';
 import { fetchResult, requestLogs } from './request-logs.js';
 import { searchOffers } from './search-offers.js';
 import { verifyMachine } from './verify-machine.js';
@@ -75,5 +77,12 @@ export class ControlPlane {
   fetchResult = (token: string): Promise<string> => fetchResult(this.ctx, token);
   verifyMachine = (p: Principal, machineId: number, verified: boolean): Promise<void> => verifyMachine(this.ctx, p, machineId, verified);
   listMachines = (): Promise<MachineRecord[]> => this.ctx.machines.list();
+  listOwnMachines = (p: Principal, userId: number | null): Promise<MachineRecord[]> => machines.listOwnMachines(this.ctx, p, userId);
+  listMachine = (p: Principal, id: number, l: ListingRequest): ReturnType<typeof machines.listMachine> => machines.listMachine(this.ctx, p, id, l);
+  unlistMachine = (p: Principal, id: number): Promise<MachineRecord> => machines.unlistMachine(this.ctx, p, id);
+  setMinBid = (p: Principal, id: number, price: number): Promise<void> => machines.setMinBid(this.ctx, p, id, price);
+  scheduleMaintenance = (p: Principal, id: number, w: Parameters<typeof machines.scheduleMaintenance>[3]): ReturnType<typeof machines.scheduleMaintenance> =>
+    machines.scheduleMaintenance(this.ctx, p, id, w);
+  cancelMaintenance = (p: Principal, id: number): ReturnType<typeof machines.cancelMaintenance> => machines.cancelMaintenance(this.ctx, p, id);
   currentAccount = (p: Principal): Promise<AccountRecord> => currentAccount(this.ctx, p);
 }

@@ -28,5 +28,6 @@ export function workloadSpec(ctx: ControlContext, inst: InstanceRecord): Workloa
     command,
     runtype: inst.runtype,
     gpuIndices: inst.gpuIndices,
+    ports: inst.ports,
   };
 }

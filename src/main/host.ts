@@ -31,9 +31,9 @@ export async function readOrCreate(file: string, make: () => string): Promise<st
  */
 export async function startHost(c: Config, channel: AgentChannel, o: { log: Logger; workloadEnv: Readonly<Record<string, string>> }): Promise<RunningHost> {
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
-  const runtime = await openRuntime(c, o);
-  const hostKey = await readOrCreate(join(c.dataDir, 'host.key'), () => `host:${randomUUID()}`);
   const gpus = await detectGpus(c.gpus);
+  const runtime = await openRuntime(c, { ...o, nvidiaGpus: gpus !== null && !gpus.declared });
+  const hostKey = await readOrCreate(join(c.dataDir, 'host.key'), () => `host:${randomUUID()}`);
   const hostSettings = { dataDir: c.dataDir, publicIp: c.publicIp, portRangeStart: c.portRangeStart, portRangeEnd: c.portRangeEnd, runtime: runtime.name };
   const agent = new Agent({
     channel,

@@ -16,6 +16,8 @@ export interface WorkloadSpec {
   /** `args`: the instance ends when the main command ends; otherwise it stays up after onstart (ssh/jupyter). */
   readonly runtype: string;
   readonly gpuIndices: readonly number[];
+  /** Host ports given to the instance and the container ports they stand for (containers publish them). */
+  readonly ports: readonly { readonly hostPort: number; readonly containerPort: number; readonly proto: 'tcp' | 'udp' }[];
 }
 
 export interface Usage {
@@ -48,6 +50,8 @@ export interface Runtime {
   /** Instance ids that have live workloads under this runtime's label. */
   list(): Promise<number[]>;
   usage(instanceId: number): Promise<Usage | null>;
+  /** Progress of a slow start (an image pull), shown in the instance's status_msg while it loads. */
+  onProgress?(listener: (instanceId: number, message: string) => void): void;
   /** Called when a workload ends by itself, so the reconciler can look at once. */
   onExit(listener: (instanceId: number) => void): void;
   close(): Promise<void>;

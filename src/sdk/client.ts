@@ -48,6 +48,11 @@ export class GantryClient {
     this.#fetch = o.fetch ?? fetch;
   }
 
+  /** Base URL of the API this client talks to. */
+  get url(): string {
+    return this.#url;
+  }
+
   async request<T = Row>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#key !== null) headers.authorization = `Bearer ${this.#key}`;
@@ -112,8 +117,35 @@ export class GantryClient {
     return this.request('DELETE', '/api/v0/instances/', { instance_ids: ids });
   }
 
-  listMachines(): Promise<{ machines: Row[] }> {
-    return this.request('GET', '/api/v0/machines/');
+  listMachines(o: { userId?: number } = {}): Promise<{ machines: Row[] }> {
+    return this.request('GET', `/api/v0/machines/${o.userId === undefined ? '' : `?user_id=${o.userId}`}`);
+  }
+
+  /** List (or re-price) a machine: price_gpu, price_disk, price_inetu, price_inetd, price_min_bid, min_chunk, end_date, discount_rate. */
+  listMachine(id: number, listing: Row): Promise<Row> {
+    return this.request('PUT', '/api/v0/machines/create_asks/', { machine: id, ...listing });
+  }
+
+  unlistMachine(id: number): Promise<Row> {
+    return this.request('DELETE', `/api/v0/machines/${id}/asks/`);
+  }
+
+  /** `sdate` in epoch seconds, `duration` in hours. */
+  scheduleMaintenance(id: number, w: { sdate: number; duration: number; maintenance_category?: string; maintenance_reason?: string }): Promise<Row> {
+    return this.request('PUT', `/api/v0/machines/${id}/dnotify/`, w);
+  }
+
+  cancelMaintenance(id: number): Promise<Row> {
+    return this.request('PUT', `/api/v0/machines/${id}/cancel_maint/`);
+  }
+
+  setMinBid(id: number, price: number): Promise<Row> {
+    return this.request('PUT', `/api/v0/machines/${id}/minbid/`, { price });
+  }
+
+  /** A token for `gantry agent` to join one machine to the caller's account (shown once). */
+  createHostToken(name?: string): Promise<{ id: number; name: string; token: string }> {
+    return this.request('POST', '/api/v0/host_tokens/', { name });
   }
 
   verifyMachine(id: number, verified: boolean): Promise<Row> {

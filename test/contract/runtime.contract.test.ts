@@ -6,8 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import { workloadBaseEnv } from '../../src/config/load.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
+import { dockerSkip, testDockerHost, testImage } from '../helpers/docker.js';
 
-/** The runtime port's contract; each runtime adapter runs these bodies (the container runtime comes with its adapter). */
+/** The runtime port's contract; each runtime adapter runs these bodies. */
 interface RuntimeCase {
   readonly name: string;
   readonly skip: string | false;
@@ -16,6 +18,11 @@ interface RuntimeCase {
 
 const RUNTIMES: readonly RuntimeCase[] = [
   { name: 'process', skip: false, open: (root) => ProcessRuntime.open({ root, killWaitMs: 2000, pollMs: 25, baseEnv: workloadBaseEnv() }) },
+  {
+    name: 'docker (Podman API)',
+    skip: dockerSkip(),
+    open: (root) => DockerRuntime.open({ root, dockerHost: testDockerHost(), killWaitMs: 5000, pollMs: 50, nvidiaGpus: false }),
+  },
 ];
 
 const exists = (path: string): Promise<boolean> =>
@@ -39,12 +46,13 @@ for (const rc of RUNTIMES) {
     let next = 1;
     const spec = (o: Partial<WorkloadSpec>): WorkloadSpec => ({
       instanceId: next++,
-      image: 'local/shell',
+      image: testImage(),
       env: { GREETING: 'hi' },
       onstart: null,
       command: [],
       runtype: 'ssh',
       gpuIndices: [],
+      ports: [],
       ...o,
     });
 
@@ -77,7 +85,7 @@ for (const rc of RUNTIMES) {
     });
 
     it('records the exit code of the main command (runtype args)', async () => {
-      const s = spec({ command: ['bash', '-c', 'exit 7'], runtype: 'args' });
+      const s = spec({ command: ['sh', '-c', 'exit 7'], runtype: 'args' });
       await rt.start(s);
       await until(async () => (await rt.inspect(s.instanceId)).state === 'exited');
       assert.deepEqual(await rt.inspect(s.instanceId), { state: 'exited', exitCode: 7 });

@@ -51,6 +51,7 @@ export async function startTestGantry(
       port: 0,
       database,
       gpus: o.gpus ?? '2x RTX 4090:24GB',
+      runtime: 'process',
       logLevel: 'silent',
       portRangeStart: portBase,
       portRangeEnd: portBase + 99,

@@ -3,7 +3,7 @@ import type { ControlContext } from '../context.js';
 /**
  * Periodic chores: the orphan sweep (workloads the runtime runs whose instance record is gone or
  * destroyed are stopped and removed; the other direction, records whose workload vanished, is the
- * reconciler's observation), host heartbeats of connected hosts, and expiry of result URLs.
+ * reconciler's observation), the offline mark for instances of silent hosts, and expiry of result URLs.
  */
 export class Housekeeping {
   readonly #ctx: ControlContext;
@@ -52,7 +52,24 @@ export class Housekeeping {
         removed.push(id);
       }
     }
+    await this.#markOffline();
     await ctx.store.purgeResults(ctx.clock.now());
     return removed;
+  }
+
+  /** Instances of hosts silent for machineOfflineMs become `unknown`; the reconciler sets truth when the host is back. */
+  async #markOffline(): Promise<void> {
+    const ctx = this.#ctx;
+    const now = ctx.clock.now();
+    const since = now - ctx.settings.machineOfflineMs;
+    const ids = await ctx.store.markInstancesOfSilentMachines(
+      since,
+      `host offline: no heartbeat for over ${Math.round(ctx.settings.machineOfflineMs / 1000)} s`,
+      now,
+    );
+    if (ids.length > 0) {
+      ctx.log.warn({ component: 'housekeeping', instances: ids }, 'host offline; instances marked unknown');
+      ctx.metrics.instanceTransitions.inc({ to: 'unknown' }, ids.length);
+    }
   }
 }

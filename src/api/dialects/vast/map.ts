@@ -50,7 +50,8 @@ export function vastInstance(v: InstanceView, now: number): Record<string, unkno
     ...i.requestedPorts.map((p): [string, string] => [`-p ${p.containerPort}:${p.containerPort}${p.proto === 'udp' ? '/udp' : ''}`, '1']),
   ];
   const storageHour = m ? storagePerHour(m, i.diskGb) : 0;
-  const actual = vastActualStatus(i.status);
+  // An instance on a silent host reads `offline`, as Vast shows it, until the host is back and truth is known.
+  const actual = i.status === 'unknown' && m !== undefined && !m.online ? 'offline' : vastActualStatus(i.status);
   const running = i.status === 'running' && i.startDate !== null;
   const share = m && m.numGpus > 0 ? i.numGpus / m.numGpus : 1;
   return {

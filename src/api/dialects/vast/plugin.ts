@@ -7,8 +7,9 @@ import { parseOfferQuery } from '../../../domain/offer/query.js';
 import { apiKeyOf } from '../../auth/api-key.js';
 import { toGantryError } from '../../errors.js';
 import { pageInstances } from './instances-v1.js';
+import { vastMachineRoutes } from './machines.js';
 import { vastErrorBody } from './errors.js';
-import { vastInstance, vastMachine, vastUser } from './map.js';
+import { vastInstance, vastUser } from './map.js';
 import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId } from './parse.js';
 
 export interface VastDialectOptions {
@@ -74,18 +75,7 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
   app.put('/api/v0/search/asks', (req) => search(req, req.body));
   app.get('/api/v0/bundles', (req: Req) => search(req, jsonParam(req.query.q) ?? {}));
 
-  app.get('/api/v0/machines', async (req) => {
-    await auth(req);
-    return { machines: (await control.listMachines()).map(vastMachine) };
-  });
-  app.put('/api/v0/machines/:id/verify', async (req: Req) => {
-    const p = await auth(req);
-    const body = asObject(req.body);
-    const v = body.verified ?? true;
-    if (typeof v !== 'boolean') throw new GantryError('INVALID_ARGUMENT', "'verified' must be true or false.", { field: 'verified' });
-    await control.verifyMachine(p, parseId(req.params.id, 'machine id'), v);
-    return { success: true };
-  });
+  vastMachineRoutes(app, control, auth);
 
   // ── instances ──────────────────────────────────────────────────────
   app.put('/api/v0/asks/:id', async (req: Req) => {

@@ -1,0 +1,95 @@
+import type { Heartbeat, Hello, Results, SessionMessage } from '../../control/agent-hub.js';
+import { GantryError } from '../../domain/errors.js';
+
+/**
+ * Strict readers for agent messages: exact types (no string → number coercion), bounded sizes, unknown
+ * fields dropped. A message that fails is refused with INVALID_ARGUMENT naming the field, before anything runs.
+ */
+type Check<T> = (v: unknown, path: string) => T;
+
+const fail = (path: string, what: string): never => {
+  throw new GantryError('INVALID_ARGUMENT', `${path} must be ${what}.`, { field: path });
+};
+const int =
+  (min: number, max: number): Check<number> =>
+  (v, p) =>
+    typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max ? v : fail(p, `an integer in [${min}, ${max}]`);
+const num =
+  (min: number, max: number): Check<number> =>
+  (v, p) =>
+    typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? v : fail(p, `a number in [${min}, ${max}]`);
+const str =
+  (max: number): Check<string> =>
+  (v, p) =>
+    typeof v === 'string' && v.length > 0 && v.length <= max ? v : fail(p, `a non-empty string of at most ${max} characters`);
+const bool: Check<boolean> = (v, p) => (typeof v === 'boolean' ? v : fail(p, 'true or false'));
+const nullable =
+  <T>(c: Check<T>): Check<T | null> =>
+  (v, p) =>
+    v === null || v === undefined ? null : c(v, p);
+const arr =
+  <T>(c: Check<T>, max: number): Check<T[]> =>
+  (v, p) => {
+    if (!Array.isArray(v) || v.length > max) return fail(p, `a list of at most ${max} items`);
+    return v.map((x, i) => c(x, `${p}[${i}]`));
+  };
+const obj =
+  <S extends Record<string, Check<unknown>>>(shape: S): Check<{ [K in keyof S]: ReturnType<S[K]> }> =>
+  (v, p) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(p, 'an object');
+    const out: Record<string, unknown> = {};
+    for (const [k, c] of Object.entries(shape)) out[k] = c((v as Record<string, unknown>)[k], p === '' ? k : `${p}.${k}`);
+    return out as { [K in keyof S]: ReturnType<S[K]> };
+  };
+
+const ID = int(1, Number.MAX_SAFE_INTEGER);
+const SEQ = int(1, Number.MAX_SAFE_INTEGER);
+const session = { machineId: ID, session: str(100) };
+
+const machine = obj({
+  hostname: str(255),
+  gpuName: str(100),
+  numGpus: int(0, 64),
+  gpuRamMb: int(0, 10_000_000),
+  gpuDeclared: bool,
+  computeCap: nullable(num(0, 10_000)),
+  cpuName: str(255),
+  cpuArch: str(32),
+  cpuCores: int(1, 100_000),
+  cpuRamMb: int(0, 1e12),
+  diskSpaceGb: int(0, 1e9),
+  driverVersion: nullable(str(64)),
+  cudaMaxGood: nullable(num(0, 1000)),
+  publicIp: str(255),
+  inetUpMbps: num(0, 1e7),
+  inetDownMbps: num(0, 1e7),
+  osVersion: str(255),
+  portRangeStart: int(1, 65535),
+  portRangeEnd: int(1, 65535),
+  runtime: (v, p) => (v === 'process' || v === 'docker' ? v : fail(p, '"process" or "docker"')),
+});
+
+export const readHello: Check<Hello> = obj({ hostKey: str(200), imageNotice: nullable(str(500)), machine });
+
+const usage = obj({ instanceId: ID, cpuUtil: num(0, 1e6), memUsageMb: num(0, 1e12), diskUsageMb: num(0, 1e15) });
+export const readHeartbeat: Check<Heartbeat> = obj({
+  ...session,
+  seq: SEQ,
+  gpuUtils: nullable(arr(num(0, 100), 64)),
+  usage: arr(usage, 10_000),
+  exited: arr(ID, 10_000),
+  progress: (v, p) => (v === undefined ? [] : arr(obj({ instanceId: ID, message: str(500) }), 1000)(v, p)),
+});
+
+export const readPoll: Check<SessionMessage & { waitMs: number }> = obj({ ...session, waitMs: int(0, 600_000) });
+
+const result = obj({
+  id: str(64),
+  ok: bool,
+  value: (v) => v,
+  error: nullable(str(10_000)),
+});
+export const readResults: Check<Results> = (v, p) => {
+  const r = obj({ ...session, seq: SEQ, results: arr(result, 1000) })(v, p);
+  return { ...r, results: r.results.map((x) => ({ id: x.id, ok: x.ok, value: x.value, ...(x.error !== null && { error: x.error }) })) };
+};

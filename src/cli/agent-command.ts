@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { HttpChannel } from '../agent/channel.js';
+import { loadConfig, workloadBaseEnv } from '../config/load.js';
+import type { SettingKey } from '../config/schema.js';
+import { createLogger } from '../log/logger.js';
+import { startHost } from '../main/host.js';
+
+const FLAGS = ['server', 'token', 'dataDir', 'gpus', 'runtime', 'publicIp', 'logLevel'] as const;
+
+/** `gantry agent`: join a control plane as one host. Workloads outlive the agent and are adopted on restart. */
+export function registerAgent(program: Command): void {
+  program
+    .command('agent')
+    .description('run this machine as a host of a Gantry control plane')
+    .option('--server <url>', 'control plane URL (GANTRY_SERVER)')
+    .option('--token <token>', 'host token from `gantry create host-token` (GANTRY_TOKEN)')
+    .option('--data-dir <dir>', 'state of this host: its identity and instance disks')
+    .option('--gpus <decl>', 'declare GPUs for development, e.g. "2x RTX 4090:24GB" (default: nvidia-smi)')
+    .option('--runtime <kind>', 'docker | process | auto (docker when an engine answers)')
+    .option('--public-ip <addr>', "address shown as instances' public_ipaddr")
+    .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
+    .option('--config <file>', 'JSON config file (see docs/config.md)')
+    .action(async (flags: Record<string, string | undefined>) => {
+      const picked: Partial<Record<SettingKey, unknown>> = {};
+      for (const k of FLAGS) if (flags[k] !== undefined) picked[k] = flags[k];
+      const c = loadConfig({ flags: picked, file: flags.config ?? null });
+      if (c.server === null || c.token === null) throw new Error('gantry agent needs --server URL and --token TOKEN (see `gantry create host-token`).');
+      const log = createLogger(c.logLevel);
+      const host = await startHost(c, new HttpChannel(c.server, c.token), { log, workloadEnv: workloadBaseEnv() });
+      process.stdout.write(`Agent is up: machine ${host.agent.machineId ?? '?'} on ${c.server} (runtime ${host.runtime.name}, data ${c.dataDir}).\n`);
+      let stopping = false;
+      const shutdown = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`\n${signal}: agent stopping; instances keep running and are adopted when it starts again.\n`);
+        void host.agent
+          .stop()
+          .then(() => host.runtime.close())
+          .finally(() => process.exit(0));
+      };
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}

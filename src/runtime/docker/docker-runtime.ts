@@ -1,0 +1,354 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import type { Observation } from '../../domain/instance/reconcile.js';
+import { dirSizeMb, readCode } from '../files.js';
+import type { Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
+import { demuxLogs, pullProgressText, type PullEvent } from './engine-streams.js';
+import { CONTAINER_WRAPPER } from './wrapper.js';
+
+export interface DockerRuntimeOptions {
+  /** One folder per instance: `disk/` (bind-mounted at /workspace) and `meta/` (at /.gantry: exit codes, onstart). */
+  readonly root: string;
+  /** Engine address: unix:///path, tcp://host:port, or null for /var/run/docker.sock. */
+  readonly dockerHost: string | null;
+  /** After the engine's stop returns, how long to wait for the container to be gone before the stop counts as failed. */
+  readonly killWaitMs: number;
+  readonly pollMs: number;
+  /** Pass the instance's GPUs as NVIDIA device requests (false on hosts with declared, not real, GPUs). */
+  readonly nvidiaGpus: boolean;
+  readonly diskUsageTtlMs?: number;
+}
+
+const LABEL_RUNTIME = 'gantry.runtime-id';
+const LABEL_INSTANCE = 'gantry.instance-id';
+
+export function engineFor(dockerHost: string | null): Docker {
+  if (dockerHost === null || dockerHost === '') return new Docker({ socketPath: '/var/run/docker.sock' });
+  if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
+  const u = new URL(dockerHost.replace(/^tcp:/, 'http:'));
+  return new Docker({ host: u.hostname, port: Number(u.port === '' ? 2375 : u.port), protocol: 'http' });
+}
+
+const statusOf = (e: unknown): number | undefined => (e as { statusCode?: number } | null)?.statusCode;
+
+/**
+ * Runs each instance as a container through the Docker Engine API (Docker, or Podman's compatible
+ * service). Containers carry labels (runtime id, instance id) and a fixed name, so a restarted agent
+ * finds and adopts them. A stop keeps the container (its filesystem) and the disk; destroy removes both.
+ */
+export class DockerRuntime implements Runtime {
+  readonly name = 'docker';
+  readonly imageNotice = null;
+  readonly #o: DockerRuntimeOptions;
+  readonly #docker: Docker;
+  readonly #exitListeners: ((id: number) => void)[] = [];
+  readonly #progressListeners: ((id: number, msg: string) => void)[] = [];
+  readonly #cpuSamples = new Map<number, { ns: number; at: number }>();
+  readonly #diskUsage = new Map<number, { at: number; mb: number }>();
+  #runtimeId = '';
+  #events: NodeJS.ReadableStream | null = null;
+  #closed = false;
+
+  private constructor(o: DockerRuntimeOptions) {
+    this.#o = o;
+    this.#docker = engineFor(o.dockerHost);
+  }
+
+  /** True when an engine answers at the address within the timeout (used by `--runtime auto`). */
+  static async probe(dockerHost: string | null, timeoutMs = 2000): Promise<boolean> {
+    const ping = engineFor(dockerHost)
+      .ping()
+      .then(() => true)
+      .catch(() => false);
+    return Promise.race([ping, new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
+  }
+
+  static async open(o: DockerRuntimeOptions): Promise<DockerRuntime> {
+    const r = new DockerRuntime(o);
+    await mkdir(o.root, { recursive: true });
+    const idFile = join(o.root, 'runtime-id');
+    r.#runtimeId = (await readFile(idFile, 'utf8').catch(() => '')).trim();
+    if (r.#runtimeId === '') {
+      r.#runtimeId = randomUUID();
+      await writeFile(idFile, r.#runtimeId + '\n');
+    }
+    await r.#docker.ping();
+    r.#watchEvents();
+    return r;
+  }
+
+  get runtimeId(): string {
+    return this.#runtimeId;
+  }
+
+  #dir(id: number): { base: string; disk: string; meta: string } {
+    const base = join(this.#o.root, String(id));
+    return { base, disk: join(base, 'disk'), meta: join(base, 'meta') };
+  }
+
+  #name(id: number): string {
+    return `gantry-${this.#runtimeId.slice(0, 8)}-${id}`;
+  }
+
+  async #state(id: number): Promise<{ running: boolean; exitCode: number } | null> {
+    try {
+      const info = await this.#docker.getContainer(this.#name(id)).inspect();
+      return { running: info.State.Running, exitCode: info.State.ExitCode };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async start(spec: WorkloadSpec): Promise<void> {
+    const id = spec.instanceId;
+    const existing = await this.#state(id);
+    if (existing?.running === true) return; // adopt
+    const { disk, meta } = this.#dir(id);
+    await mkdir(disk, { recursive: true });
+    await mkdir(meta, { recursive: true });
+    await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => rm(join(meta, f), { force: true })));
+    await writeFile(join(meta, 'onstart.sh'), spec.onstart ?? '', { mode: 0o644 });
+    await writeFile(join(meta, 'started'), String(Date.now()));
+    // A stopped container starts again with its filesystem; a new one is created from the image.
+    if (existing === null) await this.#create(spec);
+    await this.#docker.getContainer(this.#name(id)).start();
+  }
+
+  async #create(spec: WorkloadSpec): Promise<void> {
+    await this.#ensureImage(spec);
+    const { disk, meta } = this.#dir(spec.instanceId);
+    const env: Record<string, string> = { ...spec.env, GANTRY_RUNTYPE: spec.runtype };
+    const gpus = this.#o.nvidiaGpus ? spec.gpuIndices : [];
+    // Inside the container the GPUs handed over are numbered from 0; the host indices mean nothing there.
+    if (gpus.length > 0) env.CUDA_VISIBLE_DEVICES = gpus.map((_, i) => i).join(',');
+    const first = spec.ports[0];
+    if (first !== undefined) env.PORT = String(first.containerPort);
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostPort: string }[]> = {};
+    for (const p of spec.ports) {
+      exposed[`${p.containerPort}/${p.proto}`] = {};
+      bindings[`${p.containerPort}/${p.proto}`] = [{ HostPort: String(p.hostPort) }];
+    }
+    // With neither onstart nor a command, the image's own entrypoint runs (a service image such as nginx).
+    const wrap = spec.onstart !== null || spec.command.length > 0;
+    await this.#docker.createContainer({
+      name: this.#name(spec.instanceId),
+      Image: spec.image,
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Labels: { [LABEL_RUNTIME]: this.#runtimeId, [LABEL_INSTANCE]: String(spec.instanceId) },
+      WorkingDir: '/workspace',
+      ExposedPorts: exposed,
+      ...(wrap && { Entrypoint: ['/bin/sh', '-c', CONTAINER_WRAPPER, 'gantry-wrapper'], Cmd: [...spec.command] }),
+      HostConfig: {
+        Binds: [`${disk}:/workspace`, `${meta}:/.gantry`],
+        PortBindings: bindings,
+        ...(gpus.length > 0 && { DeviceRequests: [{ Driver: 'nvidia', DeviceIDs: gpus.map(String), Capabilities: [['gpu']] }] }),
+      },
+    });
+  }
+
+  async #ensureImage(spec: WorkloadSpec): Promise<void> {
+    try {
+      await this.#docker.getImage(spec.image).inspect();
+      return;
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+    const say = (msg: string): void => {
+      for (const l of this.#progressListeners) l(spec.instanceId, msg);
+    };
+    say(`pulling image ${spec.image}`);
+    const layers = new Map<string, { current: number; total: number }>();
+    let lastSaid = 0;
+    try {
+      const stream = await this.#docker.pull(spec.image);
+      await new Promise<void>((resolve, reject) => {
+        this.#docker.modem.followProgress(
+          stream,
+          (err: Error | null) => (err ? reject(err) : resolve()),
+          (ev: PullEvent) => {
+            if (ev.error !== undefined) return;
+            const text = pullProgressText(spec.image, layers, ev);
+            if (text !== null && Date.now() - lastSaid >= 1000) {
+              lastSaid = Date.now();
+              say(text);
+            }
+          },
+        );
+      });
+    } catch (err) {
+      throw new Error(`image ${spec.image} could not be pulled: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // Some engines end a failed pull without an error event: the image must be there now.
+    await this.#docker
+      .getImage(spec.image)
+      .inspect()
+      .catch(() => {
+        throw new Error(`image ${spec.image} could not be pulled (not found after the pull)`);
+      });
+  }
+
+  async inspect(id: number): Promise<Observation> {
+    const { meta } = this.#dir(id);
+    const s = await this.#state(id);
+    if (s?.running === true) return { state: 'running', onstartExitCode: await readCode(join(meta, 'onstart_exit_code')) };
+    const started = await stat(join(meta, 'started')).then(
+      () => true,
+      () => false,
+    );
+    if (!started || s === null) return { state: 'absent' };
+    return { state: 'exited', exitCode: (await readCode(join(meta, 'exit_code'))) ?? s.exitCode };
+  }
+
+  async stop(id: number, o: StopOptions): Promise<Observation> {
+    const c = this.#docker.getContainer(this.#name(id));
+    try {
+      // The engine sends SIGTERM, waits t seconds, then SIGKILL.
+      await c.stop({ t: Math.max(1, Math.ceil(o.graceMs / 1000)) });
+    } catch (err) {
+      const sc = statusOf(err);
+      if (sc !== 304 && sc !== 404) throw err; // 304: already stopped
+    }
+    const deadline = Date.now() + this.#o.killWaitMs;
+    for (;;) {
+      const s = await this.#state(id);
+      if (s === null || !s.running) break;
+      if (Date.now() > deadline) return this.inspect(id);
+      await new Promise((r) => setTimeout(r, this.#o.pollMs));
+    }
+    // A stopped workload is "absent": its exit code belonged to the run that was stopped.
+    await rm(join(this.#dir(id).meta, 'started'), { force: true });
+    return { state: 'absent' };
+  }
+
+  async destroy(id: number, o: StopOptions): Promise<Observation> {
+    const after = await this.stop(id, o);
+    if (after.state === 'running') return after;
+    await this.#remove(id);
+    await rm(this.#dir(id).base, { recursive: true, force: true });
+    this.#cpuSamples.delete(id);
+    this.#diskUsage.delete(id);
+    return { state: 'absent' };
+  }
+
+  async #remove(id: number): Promise<void> {
+    await this.#docker
+      .getContainer(this.#name(id))
+      .remove({ force: true, v: true })
+      .catch((err: unknown) => {
+        if (statusOf(err) !== 404) throw err;
+      });
+  }
+
+  /** Recycle: a fresh container from the image and an empty disk. */
+  async wipeDisk(id: number): Promise<void> {
+    await this.#remove(id);
+    const { disk } = this.#dir(id);
+    await rm(disk, { recursive: true, force: true });
+    await mkdir(disk, { recursive: true });
+    this.#diskUsage.delete(id);
+  }
+
+  async logs(id: number, tail: number): Promise<string> {
+    try {
+      const buf = (await this.#docker.getContainer(this.#name(id)).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+      return demuxLogs(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
+    } catch (err) {
+      if (statusOf(err) === 404) return '';
+      throw err;
+    }
+  }
+
+  async list(): Promise<number[]> {
+    const ids = new Set<number>();
+    const containers = await this.#docker.listContainers({ all: true, filters: { label: [`${LABEL_RUNTIME}=${this.#runtimeId}`] } });
+    for (const c of containers) {
+      const v = Number(c.Labels[LABEL_INSTANCE]);
+      if (Number.isSafeInteger(v) && v > 0) ids.add(v);
+    }
+    // Folders without a container are leftovers too (a crash between "destroyed" and "removed").
+    for (const name of await readdir(this.#o.root).catch(() => [] as string[])) if (/^\d+$/.test(name)) ids.add(Number(name));
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  async usage(id: number): Promise<Usage | null> {
+    const s = await this.#state(id);
+    if (s?.running !== true) return null;
+    const st = (await this.#docker.getContainer(this.#name(id)).stats({ stream: false })) as {
+      cpu_stats?: { cpu_usage?: { total_usage?: number } };
+      memory_stats?: { usage?: number };
+    };
+    const ns = st.cpu_stats?.cpu_usage?.total_usage ?? 0;
+    const now = Date.now();
+    const prev = this.#cpuSamples.get(id);
+    this.#cpuSamples.set(id, { ns, at: now });
+    const cpuUtil = prev && now > prev.at ? Math.max(0, ((ns - prev.ns) / 1e6 / (now - prev.at)) * 100) : 0;
+    const memUsageMb = (st.memory_stats?.usage ?? 0) / 1e6;
+    return { cpuUtil: Math.round(cpuUtil * 10) / 10, memUsageMb: Math.round(memUsageMb * 10) / 10, diskUsageMb: await this.#diskMb(id, now) };
+  }
+
+  async #diskMb(id: number, now: number): Promise<number> {
+    const cached = this.#diskUsage.get(id);
+    if (cached !== undefined && now - cached.at < (this.#o.diskUsageTtlMs ?? 30_000)) return cached.mb;
+    const mb = await dirSizeMb(this.#dir(id).disk);
+    this.#diskUsage.set(id, { at: now, mb });
+    return mb;
+  }
+
+  onExit(listener: (instanceId: number) => void): void {
+    this.#exitListeners.push(listener);
+  }
+
+  onProgress(listener: (instanceId: number, message: string) => void): void {
+    this.#progressListeners.push(listener);
+  }
+
+  /** Container deaths, as hints for the reconciler; re-subscribed if the engine drops the stream. */
+  #watchEvents(): void {
+    if (this.#closed) return;
+    this.#docker
+      .getEvents({ filters: { type: ['container'], label: [`${LABEL_RUNTIME}=${this.#runtimeId}`] } })
+      .then((stream) => {
+        this.#events = stream;
+        let rest = '';
+        stream.on('data', (chunk: Buffer) => {
+          const lines = (rest + chunk.toString('utf8')).split('\n');
+          rest = lines.pop() ?? '';
+          for (const line of lines) this.#onEvent(line);
+        });
+        const again = (): void => {
+          this.#events = null;
+          if (!this.#closed) setTimeout(() => this.#watchEvents(), 1000).unref();
+        };
+        stream.on('end', again);
+        stream.on('error', again);
+      })
+      .catch(() => {
+        if (!this.#closed) setTimeout(() => this.#watchEvents(), 1000).unref();
+      });
+  }
+
+  #onEvent(line: string): void {
+    if (line.trim() === '') return;
+    try {
+      const ev = JSON.parse(line) as { status?: string; Action?: string; Actor?: { Attributes?: Record<string, string> } };
+      const action = ev.Action ?? ev.status;
+      if (action !== 'die' && action !== 'died') return;
+      const id = Number(ev.Actor?.Attributes?.[LABEL_INSTANCE]);
+      if (Number.isSafeInteger(id) && id > 0) for (const l of this.#exitListeners) l(id);
+    } catch {
+      // not an event line
+    }
+  }
+
+  async close(): Promise<void> {
+    // Containers are left running on purpose: they outlive the agent and are adopted again.
+    this.#closed = true;
+    (this.#events as (NodeJS.ReadableStream & { destroy?: () => void }) | null)?.destroy?.();
+    this.#events = null;
+    await Promise.resolve();
+  }
+}
