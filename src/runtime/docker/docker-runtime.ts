@@ -48,7 +48,7 @@ export class DockerRuntime implements Runtime {
   readonly #cpuSamples = new Map<number, { ns: number; at: number }>();
   readonly #diskUsage = new Map<number, { at: number; mb: number }>();
   #runtimeId = '';
-  #events: NodeJS.ReadableStream | null = null;
+  #events: (NodeJS.ReadableStream & { destroy?: () => void }) | null = null;
   #closed = false;
 
   private constructor(o: DockerRuntimeOptions) {
@@ -254,7 +254,7 @@ export class DockerRuntime implements Runtime {
 
   async logs(id: number, tail: number): Promise<string> {
     try {
-      const buf = (await this.#docker.getContainer(this.#name(id)).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+      const buf = await this.#docker.getContainer(this.#name(id)).logs({ stdout: true, stderr: true, tail, follow: false });
       return demuxLogs(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
     } catch (err) {
       if (statusOf(err) === 404) return '';
@@ -347,7 +347,7 @@ export class DockerRuntime implements Runtime {
   async close(): Promise<void> {
     // Containers are left running on purpose: they outlive the agent and are adopted again.
     this.#closed = true;
-    (this.#events as (NodeJS.ReadableStream & { destroy?: () => void }) | null)?.destroy?.();
+    this.#events?.destroy?.();
     this.#events = null;
     await Promise.resolve();
   }
