@@ -108,7 +108,13 @@ export class AgentHub {
     const session = new AgentSession(
       machine.id,
       h.imageNotice,
-      { callTimeoutMs: s.agentCallTimeoutMs, stepTimeoutMs: s.stepTimeoutMs, connectedWindowMs: s.agentPollWaitMs + s.agentCallTimeoutMs },
+      {
+        callTimeoutMs: s.agentCallTimeoutMs,
+        stepTimeoutMs: s.stepTimeoutMs,
+        // A poll returns within pollWaitMs; twice that (plus slack for a slow network) without one means the agent is gone.
+        connectedWindowMs: 2 * s.agentPollWaitMs + 2_000,
+        heartbeatWindowMs: s.machineOfflineMs,
+      },
       () => ctx.clock.now(),
     );
     for (const [id, old] of this.#sessions) if (old.s.machineId === machine.id || !old.s.connected()) this.#sessions.delete(id);
@@ -123,6 +129,7 @@ export class AgentHub {
   async heartbeat(token: string | null, m: Heartbeat): Promise<void> {
     const s = this.#session(token, m, m.seq);
     s.lastSeq = m.seq; // before any await, so a concurrent replay of the same message is refused
+    s.lastHeartbeatAt = this.#ctx.clock.now();
     await this.#ctx.store.recordHeartbeat(m.machineId, { now: this.#ctx.clock.now(), gpuUtils: m.gpuUtils, usage: m.usage });
     for (const id of m.exited) this.#ctx.wake(id);
     for (const p of m.progress) {

@@ -28,6 +28,8 @@ export interface SessionTimings {
   readonly stepTimeoutMs: number;
   /** A session whose agent has not polled for this long counts as disconnected. */
   readonly connectedWindowMs: number;
+  /** ... or has not sent a heartbeat for this long (the machine is offline). */
+  readonly heartbeatWindowMs: number;
 }
 
 interface Pending {
@@ -48,6 +50,7 @@ export class AgentSession implements HostLink {
   /** Highest message sequence number taken in this session; replays and reorderings are refused. */
   lastSeq = 0;
   lastPollAt: number;
+  lastHeartbeatAt: number;
   readonly #t: SessionTimings;
   readonly #now: () => number;
   #queue: AgentCommand[] = [];
@@ -61,10 +64,16 @@ export class AgentSession implements HostLink {
     this.#t = t;
     this.#now = now;
     this.lastPollAt = now();
+    this.lastHeartbeatAt = now();
   }
 
+  /** A silent agent ends its session here, so calls waiting on it fail now instead of at their timeout. */
   connected(): boolean {
-    return this.#closed === null && this.#now() - this.lastPollAt <= this.#t.connectedWindowMs;
+    if (this.#closed !== null) return false;
+    const now = this.#now();
+    if (now - this.lastPollAt > this.#t.connectedWindowMs) this.close('the agent stopped polling');
+    else if (now - this.lastHeartbeatAt > this.#t.heartbeatWindowMs) this.close('the agent stopped sending heartbeats');
+    return this.#closed === null;
   }
 
   start(spec: WorkloadSpec): Promise<void> {

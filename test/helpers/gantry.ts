@@ -9,6 +9,8 @@ import type { TestStore } from './stores.js';
 
 export interface TestGantry extends RunningGantry {
   readonly dataDir: string;
+  /** The PostgreSQL URL this instance uses (null: SQLite in dataDir), to start it again on the same data. */
+  readonly database: string | null;
   /** JSON over real HTTP; returns status, headers and parsed body. */
   api(method: string, path: string, body?: unknown, o?: { key?: string | null; rawBody?: string; contentType?: string }): Promise<ApiResponse>;
   /** Poll GET /instances/{id}/ until `pred` holds. */
@@ -38,10 +40,10 @@ export const FAST: Partial<Record<SettingKey, unknown>> = {
 
 export async function startTestGantry(
   store: TestStore,
-  o: { gpus?: string; settings?: Partial<Record<SettingKey, unknown>>; dataDir?: string } = {},
+  o: { gpus?: string; settings?: Partial<Record<SettingKey, unknown>>; dataDir?: string; database?: string | null; localHost?: boolean } = {},
 ): Promise<TestGantry> {
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'gantry-test-')));
-  const database = store.name === 'sqlite' ? null : await store.fresh(dataDir);
+  const database = o.database !== undefined ? o.database : store.name === 'sqlite' ? null : await store.fresh(dataDir);
   // Instance ports below Linux's ephemeral range (32768+), where the servers' own port 0 lands.
   const portBase = 20000 + Math.floor(Math.random() * 120) * 100;
   const config = loadConfig({
@@ -59,7 +61,12 @@ export async function startTestGantry(
       ...o.settings,
     },
   });
-  const g = await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger(process.env.GANTRY_TEST_LOG ?? 'silent') });
+  const g = await startGantry({
+    config,
+    workloadEnv: workloadBaseEnv(),
+    localHost: o.localHost ?? true,
+    log: createLogger(process.env.GANTRY_TEST_LOG ?? 'silent'),
+  });
   const api: TestGantry['api'] = async (method, path, body, opt = {}) => {
     const key = opt.key === undefined ? g.adminKey : opt.key;
     const headers: Record<string, string> = {};
@@ -94,6 +101,7 @@ export async function startTestGantry(
   return {
     ...g,
     dataDir,
+    database,
     api,
     waitInstance,
     async dispose() {
