@@ -8,11 +8,14 @@ import { offersOf, type OfferRow } from '../src/domain/offer/offer.js';
 import { applyQuery, parseOfferQuery } from '../src/domain/offer/query.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
+import { heartbeatBench, printResources } from './fleet.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
  *  - offer search over 100,000 offers: HTTP API vs the same query evaluated in-process on ready rows;
- *  - instance create → running: through the API and reconciler vs spawning the same command directly.
+ *  - instance create → running: through the API and reconciler vs spawning the same command directly;
+ *  - container create → running (docker runtime on Podman) vs the process runtime, both through the API;
+ *  - heartbeat handling for 1,000 simulated agents: server CPU and memory vs the same server idle (fleet.ts).
  */
 const MACHINES = 25_000; // 8 GPUs each, chunks 1/2/4/8 → 100,000 offers
 const SEARCH_RUNS = 40;
@@ -45,10 +48,10 @@ const time = async (f: () => Promise<unknown>): Promise<number> => {
   return Number(process.hrtime.bigint() - t) / 1e6;
 };
 
-async function start(dataDir: string, gpus: string): Promise<RunningGantry> {
+async function start(dataDir: string, gpus: string, runtime: { runtime: string; dockerHost?: string } = { runtime: 'process' }): Promise<RunningGantry> {
   const config = loadConfig({
     env: {},
-    flags: { dataDir, port: 0, database: ':memory:', gpus, logLevel: 'silent', observeIntervalMs: 50, reconcileIdleMs: 5, stopGraceMs: 500 },
+    flags: { dataDir, port: 0, database: ':memory:', gpus, logLevel: 'silent', observeIntervalMs: 50, reconcileIdleMs: 5, stopGraceMs: 500, ...runtime },
   });
   return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
 }
@@ -96,8 +99,9 @@ async function searchBench(dir: string): Promise<Row[]> {
   }
 }
 
-async function createBench(dir: string): Promise<Row[]> {
-  const g = await start(join(dir, 'create'), '16x RTX 4090:24GB');
+/** Create → running through the API on one runtime; with `direct`, also the bare spawn baseline. */
+async function createTimes(dir: string, rt: { runtime: string; dockerHost?: string; image: string }): Promise<{ api: number[]; direct: number[] }> {
+  const g = await start(join(dir, `create-${rt.runtime}`), '16x RTX 4090:24GB', rt);
   const ids: number[] = [];
   try {
     const api = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
@@ -109,7 +113,7 @@ async function createBench(dir: string): Promise<Row[]> {
       return (await r.json()) as Record<string, unknown>;
     };
     const viaApi = async (): Promise<void> => {
-      const c = await api('PUT', '/api/v0/asks/1001/', { onstart: 'sleep 30' });
+      const c = await api('PUT', '/api/v0/asks/1001/', { image: rt.image, onstart: 'sleep 30', runtype: 'ssh' });
       const id = c.new_contract as number;
       ids.push(id);
       for (;;) {
@@ -134,7 +138,7 @@ async function createBench(dir: string): Promise<Row[]> {
       d.push(await time(direct));
     }
     for (const c of children) if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
-    return pair('create → running', ['spawn the same command directly (baseline)', d], ['PUT /asks/ then poll until actual_status=running', a]);
+    return { api: a, direct: d };
   } finally {
     await g.close();
     for (const id of ids) await g.runtime?.destroy(id, { graceMs: 200 });
@@ -156,13 +160,48 @@ function print(rows: Row[]): void {
   process.stdout.write([line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n') + '\n');
 }
 
+async function createBench(dir: string): Promise<Row[]> {
+  const proc = await createTimes(dir, { runtime: 'process', image: 'none' });
+  const rows = pair(
+    'create → running',
+    ['spawn the same command directly (baseline)', proc.direct],
+    ['PUT /asks/ then poll until actual_status=running', proc.api],
+  );
+  // Containers: a private Podman API service and the busybox test image, as in the tests.
+  const harness = '../../scripts/podman-harness.mjs';
+  const { startPodman } = (await import(harness)) as {
+    startPodman: () => Promise<{ skip?: string; dockerHost?: string; image?: string; stop?: () => Promise<void> }>;
+  };
+  const podman = await startPodman();
+  if (podman.skip !== undefined || podman.dockerHost === undefined || podman.image === undefined) {
+    process.stdout.write(`container create → running skipped: ${podman.skip ?? 'no engine'}\n`);
+    return rows;
+  }
+  try {
+    const docker = await createTimes(dir, { runtime: 'docker', dockerHost: podman.dockerHost, image: podman.image });
+    return [
+      ...rows,
+      ...pair(
+        'create → running: container vs process',
+        ['process runtime, through the API (baseline)', proc.api],
+        ['docker runtime on Podman, through the API', docker.api],
+      ),
+    ];
+  } finally {
+    await podman.stop?.();
+  }
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'gantry-bench-'));
 try {
   const rows = [...(await searchBench(dir)), ...(await createBench(dir))];
   print(rows);
+  const resources = await heartbeatBench(dir);
+  process.stdout.write('\n');
+  printResources(resources);
   const out = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n');
+  await writeFile(join(out, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, rows, resources }, null, 2) + '\n');
   process.stdout.write(`\nwrote ${join(out, 'latest.json')}\n`);
 } finally {
   await rm(dir, { recursive: true, force: true });

@@ -8,8 +8,11 @@ const run = promisify(execFile);
 export async function detectGpus(declaration: string | null, timeoutMs = 10_000): Promise<GpuInventory | null> {
   if (declaration !== null) return parseGpuDeclaration(declaration);
   try {
+    const query = (fields: string): Promise<{ stdout: string }> =>
+      run('nvidia-smi', [`--query-gpu=${fields}`, '--format=csv,noheader,nounits'], { timeout: timeoutMs });
     const [csv, banner] = await Promise.all([
-      run('nvidia-smi', ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader,nounits'], { timeout: timeoutMs }),
+      // compute_cap is a newer field; older drivers refuse the whole query, so ask again without it.
+      query('name,memory.total,driver_version,compute_cap').catch(() => query('name,memory.total,driver_version')),
       run('nvidia-smi', [], { timeout: timeoutMs }),
     ]);
     return parseNvidiaSmi(csv.stdout, banner.stdout);

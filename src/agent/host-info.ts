@@ -21,7 +21,7 @@ export async function describeHost(s: HostSettings, gpus: GpuInventory | null): 
     numGpus: gpus?.count ?? 0,
     gpuRamMb: gpus?.memoryMb ?? 0,
     gpuDeclared: gpus?.declared ?? false,
-    computeCap: null,
+    computeCap: gpus?.computeCap ?? null,
     cpuName: cpuList[0]?.model.trim() ?? 'unknown',
     cpuArch: arch() === 'x64' ? 'amd64' : arch(),
     cpuCores: cpuList.length,

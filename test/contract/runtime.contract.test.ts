@@ -111,6 +111,7 @@ for (const rc of RUNTIMES) {
       await new Promise((r) => setTimeout(r, 200)); // room for a second start to show, were there one
       assert.equal(await readFile(count, 'utf8'), 'started\n');
       await again.stop(s.instanceId, { graceMs: 500 });
+      await again.close();
     });
 
     it('stops the whole process group, SIGKILL after the grace period if SIGTERM is ignored', async () => {
@@ -143,9 +144,11 @@ for (const rc of RUNTIMES) {
     it('reports usage of a live workload', async () => {
       const s = spec({ onstart: 'sleep 60' });
       await rt.start(s);
-      await until(async () => (await rt.inspect(s.instanceId)).state === 'running');
-      const u = await rt.usage(s.instanceId);
-      assert.ok(u !== null && u.memUsageMb > 0);
+      // The first sample may land while the workload is still being exec'd; usage shows up right after.
+      await until(async () => {
+        const u = await rt.usage(s.instanceId);
+        return u !== null && u.memUsageMb > 0;
+      });
       await rt.stop(s.instanceId, { graceMs: 500 });
       assert.equal(await rt.usage(s.instanceId), null);
     });

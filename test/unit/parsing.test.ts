@@ -59,6 +59,7 @@ describe('GPU inventory', () => {
       memoryMb: 24000,
       driverVersion: null,
       cudaVersion: null,
+      computeCap: null,
       declared: true,
     });
     assert.equal(parseGpuDeclaration('A100:80GB').count, 1);
@@ -71,7 +72,15 @@ describe('GPU inventory', () => {
       'NVIDIA H100 80GB HBM3, 81559, 550.54.15\nNVIDIA H100 80GB HBM3, 81559, 550.54.15\n',
       '| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4 |',
     );
-    assert.deepEqual(inv, { name: 'H100 80GB HBM3', count: 2, memoryMb: 85521, driverVersion: '550.54.15', cudaVersion: 12.4, declared: false });
+    assert.deepEqual(inv, {
+      name: 'H100 80GB HBM3',
+      count: 2,
+      memoryMb: 85521,
+      driverVersion: '550.54.15',
+      cudaVersion: 12.4,
+      computeCap: null,
+      declared: false,
+    });
     assert.equal(parseNvidiaSmi('', ''), null);
   });
 });

@@ -6,6 +6,8 @@ export interface GpuInventory {
   readonly memoryMb: number;
   readonly driverVersion: string | null;
   readonly cudaVersion: number | null;
+  /** Compute capability ×100 as Vast reports it (9.0 → 900); null when the driver does not say. */
+  readonly computeCap: number | null;
   readonly declared: boolean;
 }
 
@@ -19,11 +21,11 @@ export function parseGpuDeclaration(text: string): GpuInventory {
   const amount = m[3] === undefined ? 0 : Number(m[3]);
   const unit = (m[4] ?? 'GB').toUpperCase();
   const memoryMb = Math.round(unit.startsWith('M') ? amount : amount * 1000);
-  return { name: (m[2] as string).trim(), count, memoryMb, driverVersion: null, cudaVersion: null, declared: true };
+  return { name: (m[2] as string).trim(), count, memoryMb, driverVersion: null, cudaVersion: null, computeCap: null, declared: true };
 }
 
 /**
- * Parse `nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader,nounits`
+ * Parse `nvidia-smi --query-gpu=name,memory.total,driver_version[,compute_cap] --format=csv,noheader,nounits`
  * plus the CUDA version from the plain `nvidia-smi` banner. Mixed models: the most common one names the machine.
  */
 export function parseNvidiaSmi(csv: string, banner: string): GpuInventory | null {
@@ -35,7 +37,16 @@ export function parseNvidiaSmi(csv: string, banner: string): GpuInventory | null
   const name = (rows[0]?.[0] ?? 'GPU').replace(/^NVIDIA\s+/, '');
   const memoryMb = Math.round(Number(rows[0]?.[1] ?? 0) * 1.048576); // MiB → MB as Vast reports
   const cuda = /CUDA Version:\s*([\d.]+)/.exec(banner);
-  return { name, count: rows.length, memoryMb, driverVersion: rows[0]?.[2] ?? null, cudaVersion: cuda ? Number(cuda[1]) : null, declared: false };
+  const cap = Number(rows[0]?.[3]);
+  return {
+    name,
+    count: rows.length,
+    memoryMb,
+    driverVersion: rows[0]?.[2] ?? null,
+    cudaVersion: cuda ? Number(cuda[1]) : null,
+    computeCap: rows[0]?.[3] !== undefined && Number.isFinite(cap) && cap > 0 ? Math.round(cap * 100) : null,
+    declared: false,
+  };
 }
 
 /** Parse `nvidia-smi --query-gpu=index,utilization.gpu --format=csv,noheader,nounits` into percents by index. */

@@ -313,6 +313,8 @@ export class DockerRuntime implements Runtime {
       .getEvents({ filters: { type: ['container'], label: [`${LABEL_RUNTIME}=${this.#runtimeId}`] } })
       .then((stream) => {
         this.#events = stream;
+        // A hint stream must not keep the process alive on its own.
+        (stream as { socket?: { unref?: () => void } }).socket?.unref?.();
         let rest = '';
         stream.on('data', (chunk: Buffer) => {
           const lines = (rest + chunk.toString('utf8')).split('\n');

@@ -1,0 +1,158 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Heartbeat handling for 1,000 simulated agents: a real `gantry server` process, 1,000 hellos, 1,000
+ * parked long polls, and one heartbeat per agent per second. The server's CPU and memory come from
+ * /proc, side by side with the same server idle for the same time (the baseline).
+ */
+export interface ResourceRow {
+  readonly bench: string;
+  readonly variant: string;
+  readonly seconds: number;
+  readonly cpuPercent: number;
+  readonly rssMb: number;
+  readonly requestsPerS: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+const BIN = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
+const AGENTS = 1000;
+const WINDOW_S = 5;
+
+async function procSample(pid: number): Promise<{ cpuS: number; rssMb: number }> {
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime
+  const rss = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return { cpuS: ticks / 100, rssMb: Number(rss?.[1] ?? 0) / 1024 };
+}
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+};
+
+export async function heartbeatBench(dir: string): Promise<ResourceRow[]> {
+  const port = 17000 + Math.floor(Math.random() * 2000);
+  const url = `http://127.0.0.1:${port}`;
+  const adminKey = 'gnt_bench_admin_key';
+  const server = spawn(process.execPath, [BIN, 'server', '--port', String(port), '--data-dir', join(dir, 'hb'), '--log-level', 'error'], {
+    env: { ...process.env, GANTRY_ADMIN_KEY: adminKey, GANTRY_AGENT_POLL_WAIT_MS: '20000', GANTRY_HEARTBEAT_INTERVAL_MS: '1000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      server.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Try:')) resolve();
+      });
+      server.once('exit', (c) => reject(new Error(`gantry server exited with ${String(c)}`)));
+    });
+    const pid = server.pid as number;
+    const post = async (path: string, body: unknown, key: string): Promise<any> => {
+      const r = await fetch(url + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
+      return r.json();
+    };
+    const agents: { token: string; machineId: number; session: string; seq: number }[] = [];
+    for (let i = 0; i < AGENTS; i++) {
+      const { token } = (await post('/api/v0/host_tokens/', { name: `sim-${i}` }, adminKey)) as { token: string };
+      const machine = {
+        hostname: `sim-${i}`,
+        gpuName: 'T4',
+        numGpus: 4,
+        gpuRamMb: 16000,
+        gpuDeclared: true,
+        computeCap: null,
+        cpuName: 'sim',
+        cpuArch: 'amd64',
+        cpuCores: 16,
+        cpuRamMb: 64000,
+        diskSpaceGb: 1000,
+        driverVersion: null,
+        cudaMaxGood: null,
+        publicIp: '127.0.0.1',
+        inetUpMbps: 1000,
+        inetDownMbps: 1000,
+        osVersion: 'sim',
+        portRangeStart: 40000,
+        portRangeEnd: 40999,
+        runtime: 'process',
+      };
+      const w = (await post('/agent/v1/hello', { hostKey: `sim-host-${i}`, imageNotice: null, machine }, token)) as { machineId: number; session: string };
+      agents.push({ token, machineId: w.machineId, session: w.session, seq: 0 });
+    }
+    // Every agent parks a long poll, as real agents do between commands.
+    const polls = agents.map((a) => post('/agent/v1/poll', { machineId: a.machineId, session: a.session, waitMs: 20_000 }, a.token).catch(() => null));
+    await new Promise((r) => setTimeout(r, 500));
+
+    const idle0 = await procSample(pid);
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, WINDOW_S * 1000));
+    const idle1 = await procSample(pid);
+    const idleS = (Date.now() - t0) / 1000;
+
+    const lat: number[] = [];
+    const load0 = await procSample(pid);
+    const t1 = Date.now();
+    const end = t1 + WINDOW_S * 1000;
+    await Promise.all(
+      agents.map(async (a, i) => {
+        await new Promise((r) => setTimeout(r, (i / AGENTS) * 1000)); // spread over the second
+        while (Date.now() < end) {
+          const s = Date.now();
+          const body = { machineId: a.machineId, session: a.session, seq: ++a.seq, gpuUtils: [10, 20, 30, 40], usage: [], exited: [], progress: [] };
+          await post('/agent/v1/heartbeat', body, a.token);
+          lat.push(Date.now() - s);
+          await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - s))));
+        }
+      }),
+    );
+    const load1 = await procSample(pid);
+    const loadS = (Date.now() - t1) / 1000;
+    server.kill('SIGTERM');
+    await Promise.race([Promise.all(polls), new Promise((r) => setTimeout(r, 3000))]);
+    const name = `agent heartbeats (${AGENTS} agents, 1/s each, ${AGENTS} parked polls)`;
+    return [
+      {
+        bench: name,
+        variant: 'server idle, agents connected (baseline)',
+        seconds: idleS,
+        cpuPercent: ((idle1.cpuS - idle0.cpuS) / idleS) * 100,
+        rssMb: idle1.rssMb,
+        requestsPerS: 0,
+        p50Ms: null,
+        p99Ms: null,
+      },
+      {
+        bench: name,
+        variant: 'server taking heartbeats',
+        seconds: loadS,
+        cpuPercent: ((load1.cpuS - load0.cpuS) / loadS) * 100,
+        rssMb: load1.rssMb,
+        requestsPerS: lat.length / loadS,
+        p50Ms: pct(lat, 50),
+        p99Ms: pct(lat, 99),
+      },
+    ];
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+export function printResources(rows: ResourceRow[]): void {
+  const head = ['benchmark', 'variant', 's', 'CPU % of a core', 'RSS MB', 'req/s', 'p50 ms', 'p99 ms'];
+  const f = (x: number | null, d = 1): string => (x === null ? '-' : x.toFixed(d));
+  const cells = rows.map((r) => [r.bench, r.variant, f(r.seconds), f(r.cpuPercent), f(r.rssMb), f(r.requestsPerS, 0), f(r.p50Ms), f(r.p99Ms)]);
+  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (c: string[]): string => c.map((v, i) => v.padEnd(w[i] ?? 0)).join('  ');
+  process.stdout.write([line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n') + '\n');
+}

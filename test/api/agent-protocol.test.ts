@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+/**
+ * The agent protocol refuses what it must: no token, a token of another machine, a session of another
+ * machine, replayed or reordered messages, malformed bodies. Each refusal is a 4xx in the protocol's error
+ * shape, and the store does not change (the machine list and the instance are compared before and after).
+ */
+const machineInfo = {
+  hostname: 'h1',
+  gpuName: 'T4',
+  numGpus: 2,
+  gpuRamMb: 16000,
+  gpuDeclared: true,
+  computeCap: null,
+  cpuName: 'cpu',
+  cpuArch: 'amd64',
+  cpuCores: 4,
+  cpuRamMb: 8000,
+  diskSpaceGb: 100,
+  driverVersion: null,
+  cudaMaxGood: null,
+  publicIp: '127.0.0.1',
+  inetUpMbps: 100,
+  inetDownMbps: 100,
+  osVersion: 'x',
+  portRangeStart: 33000,
+  portRangeEnd: 33099,
+  runtime: 'process',
+};
+
+const ts = TEST_STORES.find((s) => s.name === 'sqlite') ?? TEST_STORES[0];
+
+describe('agent protocol: bad input and security', { skip: ts?.skip ?? 'no store' }, () => {
+  let g: TestGantry;
+  let tokenA: string;
+  let tokenB: string;
+  let a: { machineId: number; session: string };
+  let b: { machineId: number; session: string };
+
+  const post = async (path: string, body: unknown, token: string | null): Promise<{ status: number; body: any }> => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(`${g.url}/agent/v1/${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, body: JSON.parse(text) as unknown };
+  };
+  const snapshot = async (): Promise<string> =>
+    JSON.stringify((await g.api('GET', '/api/v0/machines/')).body.machines.map((m: any) => ({ ...m, last_seen: 0 })));
+
+  before(async () => {
+    g = await startTestGantry(ts!, { localHost: false });
+    tokenA = (await g.api('POST', '/api/v0/host_tokens/', { name: 'a' })).body.token as string;
+    tokenB = (await g.api('POST', '/api/v0/host_tokens/', { name: 'b' })).body.token as string;
+    const ha = await post('hello', { hostKey: 'host-a', imageNotice: null, machine: machineInfo }, tokenA);
+    const hb = await post('hello', { hostKey: 'host-b', imageNotice: null, machine: { ...machineInfo, hostname: 'h2' } }, tokenB);
+    assert.equal(ha.status, 200, JSON.stringify(ha.body));
+    assert.equal(hb.status, 200);
+    a = { machineId: ha.body.machineId as number, session: ha.body.session as string };
+    b = { machineId: hb.body.machineId as number, session: hb.body.session as string };
+  });
+  after(() => g.dispose());
+
+  it('refuses a missing or unknown token with 401', async () => {
+    const none = await post('hello', { hostKey: 'x', imageNotice: null, machine: machineInfo }, null);
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error.code, 'UNAUTHENTICATED');
+    assert.equal((await post('hello', { hostKey: 'x', imageNotice: null, machine: machineInfo }, 'ght_forged')).status, 401);
+    assert.equal((await post('heartbeat', { ...a, seq: 1, gpuUtils: null, usage: [], exited: [] }, null)).status, 401);
+    // An API key is not a host token.
+    assert.equal((await post('hello', { hostKey: 'x', imageNotice: null, machine: machineInfo }, g.adminKey)).status, 401);
+  });
+
+  it('refuses a token for machine A used for machine B, at hello and after; nothing changes', async () => {
+    const before = await snapshot();
+    const hijack = await post('hello', { hostKey: 'host-b', imageNotice: null, machine: { ...machineInfo, numGpus: 8 } }, tokenA);
+    assert.equal(hijack.status, 403);
+    assert.equal(hijack.body.error.code, 'FORBIDDEN');
+    const cross = await post('heartbeat', { ...b, seq: 1, gpuUtils: null, usage: [], exited: [] }, tokenA);
+    assert.equal(cross.status, 403, 'a session opened with token B does not take token A');
+    const wrongMachine = await post('heartbeat', { machineId: b.machineId, session: a.session, seq: 1, gpuUtils: null, usage: [], exited: [] }, tokenA);
+    assert.equal(wrongMachine.status, 403, "A's session cannot speak for machine B");
+    assert.equal(await snapshot(), before);
+  });
+
+  it('refuses replayed and reordered messages with 409 STALE_REPORT', async () => {
+    const ok = await post('heartbeat', { ...a, seq: 5, gpuUtils: [10, 20], usage: [], exited: [] }, tokenA);
+    assert.equal(ok.status, 200);
+    const replay = await post('heartbeat', { ...a, seq: 5, gpuUtils: [99, 99], usage: [], exited: [] }, tokenA);
+    assert.equal(replay.status, 409);
+    assert.equal(replay.body.error.code, 'STALE_REPORT');
+    assert.equal((await post('results', { ...a, seq: 3, results: [] }, tokenA)).status, 409, 'an older sequence number');
+    const m = (await g.api('GET', '/api/v0/machines/')).body.machines.find((x: any) => x.id === a.machineId);
+    assert.deepEqual(m.gpu_util, [10, 20], 'the replay changed nothing');
+  });
+
+  it('a stale session (replaced by a new hello) gets 409 AGENT_SESSION_STALE', async () => {
+    const again = await post('hello', { hostKey: 'host-a', imageNotice: null, machine: machineInfo }, tokenA);
+    assert.equal(again.status, 200);
+    assert.equal(again.body.machineId, a.machineId, 'the same host key is the same machine');
+    const stale = await post('poll', { ...a, waitMs: 0 }, tokenA);
+    assert.equal(stale.status, 409);
+    assert.equal(stale.body.error.code, 'AGENT_SESSION_STALE');
+    a = { machineId: again.body.machineId as number, session: again.body.session as string };
+    assert.deepEqual((await post('poll', { ...a, waitMs: 0 }, tokenA)).body, { commands: [] });
+  });
+
+  it('names the field of a malformed message (400), and wrong types are not coerced', async () => {
+    const r = await post('hello', { hostKey: 'host-a', imageNotice: null, machine: { ...machineInfo, numGpus: '2' } }, tokenA);
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.code, 'INVALID_ARGUMENT');
+    assert.match(r.body.error.message, /machine\.numGpus/);
+    assert.equal((await post('heartbeat', '{not json', tokenA)).status, 400);
+    assert.equal((await post('heartbeat', { ...a, seq: -1, gpuUtils: null, usage: [], exited: [] }, tokenA)).status, 400);
+    assert.equal((await post('hello', { hostKey: 'h', imageNotice: null, machine: { ...machineInfo, portRangeEnd: 1 } }, tokenA)).status, 400);
+    const get = await fetch(`${g.url}/agent/v1/hello`);
+    assert.equal(get.status, 404);
+  });
+
+  it('usage reports land only on instances of the reporting machine', async () => {
+    const ra = await g.api('PUT', `/api/v0/asks/${a.machineId * 1000 + 1}/`, { image: 'x', onstart: 'sleep 1' });
+    assert.equal(ra.status, 200);
+    const id = ra.body.new_contract as number;
+    const seq = Date.now();
+    const r = await post(
+      'heartbeat',
+      { ...b, seq, gpuUtils: null, usage: [{ instanceId: id, cpuUtil: 99, memUsageMb: 1, diskUsageMb: 1 }], exited: [] },
+      tokenB,
+    );
+    assert.equal(r.status, 200);
+    const usage = await g.store.usageOf([id]);
+    assert.equal(usage.size, 0, "machine B cannot write usage onto machine A's instance");
+  });
+
+  it('fuzz: any body on any agent endpoint is a 4xx (never a 5xx) and the machines do not change', async () => {
+    const before = await snapshot();
+    const tokens = fc.constantFrom(tokenA, tokenB, 'ght_x', null);
+    const bodies = fc.oneof(
+      fc.jsonValue(),
+      fc.record({
+        machineId: fc.oneof(fc.integer(), fc.string()),
+        session: fc.oneof(fc.constant(a.session), fc.string()),
+        seq: fc.integer({ min: -5, max: 3 }),
+      }),
+      fc.record({ hostKey: fc.constantFrom('host-a', 'host-b'), imageNotice: fc.constant(null), machine: fc.dictionary(fc.string(), fc.jsonValue()) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('hello', 'heartbeat', 'poll', 'results', 'nope'), bodies, tokens, async (path, body, token) => {
+        const r = await post(path, body, token);
+        assert.ok(r.status >= 400 && r.status < 500, `${path} ${JSON.stringify(body)} → ${r.status}`);
+        assert.equal(typeof r.body.error.code, 'string');
+      }),
+      { numRuns: 150 },
+    );
+    assert.equal(await snapshot(), before);
+  });
+});
