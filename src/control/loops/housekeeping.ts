@@ -1,3 +1,4 @@
+import { isGantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 
 /**
@@ -41,7 +42,13 @@ export class Housekeeping {
     for (const machineId of ctx.hosts.machineIds()) {
       const host = ctx.hosts.get(machineId);
       if (!host) continue;
-      const [running, live] = await Promise.all([host.list(), ctx.store.liveInstanceIds(machineId)]);
+      // A host that went away meanwhile is swept when it is back.
+      const running = await host.list().catch((err: unknown) => {
+        if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') return null;
+        throw err;
+      });
+      if (running === null) continue;
+      const live = await ctx.store.liveInstanceIds(machineId);
       for (const id of running) {
         if (live.has(id)) continue;
         // Re-read: the instance may have been created between the two reads above.
