@@ -28,3 +28,31 @@ export async function dirSizeMb(dir: string): Promise<number> {
   }
   return Math.round((total / 1e6) * 10) / 10;
 }
+
+/** Disk usage per instance: a directory walk, reused for `ttlMs` because instance lists are polled often. */
+export class DiskUsageCache {
+  readonly #ttlMs: number;
+  readonly #cache = new Map<number, { at: number; mb: number }>();
+
+  constructor(ttlMs: number) {
+    this.#ttlMs = ttlMs;
+  }
+
+  async mb(id: number, dir: string, now: number): Promise<number> {
+    const cached = this.#cache.get(id);
+    if (cached !== undefined && now - cached.at < this.#ttlMs) return cached.mb;
+    const mb = await dirSizeMb(dir);
+    this.#cache.set(id, { at: now, mb });
+    return mb;
+  }
+
+  forget(id: number): void {
+    this.#cache.delete(id);
+  }
+}
+
+/** Percent of one core between two samples of a cumulative CPU counter (in ms of CPU time). */
+export function cpuPercent(prev: { cpuMs: number; at: number } | undefined, cur: { cpuMs: number; at: number }): number {
+  if (prev === undefined || cur.at <= prev.at) return 0;
+  return Math.round(Math.max(0, ((cur.cpuMs - prev.cpuMs) / (cur.at - prev.at)) * 100) * 10) / 10;
+}

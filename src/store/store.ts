@@ -1,4 +1,5 @@
 import type { PortSpec } from '../domain/instance/env.js';
+import type { ListingRequest } from '../domain/machine/listing.js';
 import type { InstanceStatus, InstanceTarget, PendingOp } from '../domain/instance/status.js';
 import type { MachineForOffers } from '../domain/offer/offer.js';
 import type { OfferType } from '../domain/offer/query.js';
@@ -47,16 +48,7 @@ export type MachineRegistration = Omit<
 };
 
 /** What `list machine` (create_asks) sets; absent fields keep their stored value. */
-export interface ListingWrite {
-  readonly priceGpuPerHour?: number;
-  readonly priceDiskPerGbMonth?: number;
-  readonly priceInetUpPerGb?: number;
-  readonly priceInetDownPerGb?: number;
-  readonly minBidPerGpuHour?: number;
-  readonly minChunk?: number;
-  readonly endDate?: number | null;
-  readonly discountRate?: number | null;
-}
+export type ListingWrite = ListingRequest;
 
 export interface HostTokenRecord {
   readonly id: number;

@@ -3,7 +3,7 @@ import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Observation } from '../../domain/instance/reconcile.js';
-import { dirSizeMb, readCode } from '../files.js';
+import { cpuPercent, DiskUsageCache, readCode } from '../files.js';
 import type { Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { demuxLogs, pullProgressText, type PullEvent } from './engine-streams.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
@@ -45,14 +45,15 @@ export class DockerRuntime implements Runtime {
   readonly #docker: Docker;
   readonly #exitListeners: ((id: number) => void)[] = [];
   readonly #progressListeners: ((id: number, msg: string) => void)[] = [];
-  readonly #cpuSamples = new Map<number, { ns: number; at: number }>();
-  readonly #diskUsage = new Map<number, { at: number; mb: number }>();
+  readonly #cpuSamples = new Map<number, { cpuMs: number; at: number }>();
+  readonly #diskUsage: DiskUsageCache;
   #runtimeId = '';
   #events: (NodeJS.ReadableStream & { destroy?: () => void }) | null = null;
   #closed = false;
 
   private constructor(o: DockerRuntimeOptions) {
     this.#o = o;
+    this.#diskUsage = new DiskUsageCache(o.diskUsageTtlMs ?? 30_000);
     this.#docker = engineFor(o.dockerHost);
   }
 
@@ -230,7 +231,7 @@ export class DockerRuntime implements Runtime {
     await this.#remove(id);
     await rm(this.#dir(id).base, { recursive: true, force: true });
     this.#cpuSamples.delete(id);
-    this.#diskUsage.delete(id);
+    this.#diskUsage.forget(id);
     return { state: 'absent' };
   }
 
@@ -249,7 +250,7 @@ export class DockerRuntime implements Runtime {
     const { disk } = this.#dir(id);
     await rm(disk, { recursive: true, force: true });
     await mkdir(disk, { recursive: true });
-    this.#diskUsage.delete(id);
+    this.#diskUsage.forget(id);
   }
 
   async logs(id: number, tail: number): Promise<string> {
@@ -283,19 +284,11 @@ export class DockerRuntime implements Runtime {
     };
     const ns = st.cpu_stats?.cpu_usage?.total_usage ?? 0;
     const now = Date.now();
-    const prev = this.#cpuSamples.get(id);
-    this.#cpuSamples.set(id, { ns, at: now });
-    const cpuUtil = prev && now > prev.at ? Math.max(0, ((ns - prev.ns) / 1e6 / (now - prev.at)) * 100) : 0;
+    const sample = { cpuMs: ns / 1e6, at: now };
+    const cpuUtil = cpuPercent(this.#cpuSamples.get(id), sample);
+    this.#cpuSamples.set(id, sample);
     const memUsageMb = (st.memory_stats?.usage ?? 0) / 1e6;
-    return { cpuUtil: Math.round(cpuUtil * 10) / 10, memUsageMb: Math.round(memUsageMb * 10) / 10, diskUsageMb: await this.#diskMb(id, now) };
-  }
-
-  async #diskMb(id: number, now: number): Promise<number> {
-    const cached = this.#diskUsage.get(id);
-    if (cached !== undefined && now - cached.at < (this.#o.diskUsageTtlMs ?? 30_000)) return cached.mb;
-    const mb = await dirSizeMb(this.#dir(id).disk);
-    this.#diskUsage.set(id, { at: now, mb });
-    return mb;
+    return { cpuUtil, memUsageMb: Math.round(memUsageMb * 10) / 10, diskUsageMb: await this.#diskUsage.mb(id, this.#dir(id).disk, now) };
   }
 
   onExit(listener: (instanceId: number) => void): void {

@@ -6,7 +6,7 @@ import type { Observation } from '../../domain/instance/reconcile.js';
 import type { Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
-import { dirSizeMb, readCode } from '../files.js';
+import { cpuPercent, DiskUsageCache, readCode } from '../files.js';
 
 export interface ProcessRuntimeOptions {
   /** Directory holding one folder per instance: `disk/` (the instance's disk) and `meta/` (runtime files). */
@@ -35,12 +35,13 @@ export class ProcessRuntime implements Runtime {
   readonly #o: ProcessRuntimeOptions;
   readonly #procs = new ProcTable();
   readonly #exitListeners: ((id: number) => void)[] = [];
-  readonly #cpuSamples = new Map<number, { ticks: number; at: number }>();
-  readonly #diskUsage = new Map<number, { at: number; mb: number }>();
+  readonly #cpuSamples = new Map<number, { cpuMs: number; at: number }>();
+  readonly #diskUsage: DiskUsageCache;
   #runtimeId = '';
 
   private constructor(o: ProcessRuntimeOptions) {
     this.#o = o;
+    this.#diskUsage = new DiskUsageCache(o.diskUsageTtlMs ?? 30_000);
   }
 
   static async open(o: ProcessRuntimeOptions): Promise<ProcessRuntime> {
@@ -163,7 +164,7 @@ export class ProcessRuntime implements Runtime {
     if (after.state === 'running') return after;
     await rm(this.#dir(id).base, { recursive: true, force: true });
     this.#cpuSamples.delete(id);
-    this.#diskUsage.delete(id);
+    this.#diskUsage.forget(id);
     return { state: 'absent' };
   }
 
@@ -204,19 +205,11 @@ export class ProcessRuntime implements Runtime {
     if (live.length === 0) return null;
     const ticks = live.reduce((s, p) => s + p.cpuTicks, 0);
     const now = Date.now();
-    const prev = this.#cpuSamples.get(id);
-    this.#cpuSamples.set(id, { ticks, at: now });
-    const cpuUtil = prev && now > prev.at ? Math.max(0, ((ticks - prev.ticks) / CLOCK_TICKS / ((now - prev.at) / 1000)) * 100) : 0;
+    const sample = { cpuMs: (ticks / CLOCK_TICKS) * 1000, at: now };
+    const cpuUtil = cpuPercent(this.#cpuSamples.get(id), sample);
+    this.#cpuSamples.set(id, sample);
     const memUsageMb = (live.reduce((s, p) => s + p.rssPages, 0) * 4096) / 1e6;
-    return { cpuUtil: Math.round(cpuUtil * 10) / 10, memUsageMb: Math.round(memUsageMb * 10) / 10, diskUsageMb: await this.#diskMb(id, now) };
-  }
-
-  async #diskMb(id: number, now: number): Promise<number> {
-    const cached = this.#diskUsage.get(id);
-    if (cached !== undefined && now - cached.at < (this.#o.diskUsageTtlMs ?? 30_000)) return cached.mb;
-    const mb = await dirSizeMb(this.#dir(id).disk);
-    this.#diskUsage.set(id, { at: now, mb });
-    return mb;
+    return { cpuUtil, memUsageMb: Math.round(memUsageMb * 10) / 10, diskUsageMb: await this.#diskUsage.mb(id, this.#dir(id).disk, now) };
   }
 
   onExit(listener: (instanceId: number) => void): void {
