@@ -135,6 +135,43 @@ describe('agent protocol: bad input and security', { skip: ts?.skip ?? 'no store
     assert.equal(usage.size, 0, "machine B cannot write usage onto machine A's instance");
   });
 
+  it('a scripted agent over raw HTTP: commands come by long poll, results drive the instance, usage and GPU load show', async () => {
+    const r = await g.api('PUT', `/api/v0/asks/${a.machineId * 1000 + 1}/`, { image: 'x', onstart: 'sleep 1' });
+    assert.equal(r.status, 200, r.text);
+    const id = r.body.new_contract as number;
+    const started = new Set<number>();
+    let seq = 0;
+    let spec: any = null;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const row = (await g.api('GET', `/api/v0/instances/${id}/`)).body.instances;
+      if (row.actual_status === 'running') break;
+      assert.ok(Date.now() < deadline, `instance did not run: ${JSON.stringify(row.status_msg)}`);
+      const polled = await post('poll', { ...a, waitMs: 300 }, tokenA);
+      assert.equal(polled.status, 200);
+      const results = (polled.body.commands as any[]).map((c) => {
+        if (c.op === 'start') {
+          started.add(c.spec.instanceId as number);
+          if (c.spec.instanceId === id) spec = c.spec;
+          return { id: c.id, ok: true, value: null };
+        }
+        if (c.op === 'inspect') return { id: c.id, ok: true, value: started.has(c.instanceId as number) ? { state: 'running' } : { state: 'absent' } };
+        if (c.op === 'list') return { id: c.id, ok: true, value: [...started] };
+        return { id: c.id, ok: false, error: `unexpected ${String(c.op)}` };
+      });
+      if (results.length > 0) assert.equal((await post('results', { ...a, seq: ++seq, results }, tokenA)).status, 200);
+    }
+    assert.equal(spec.env.CONTAINER_ID, String(id), 'the workload spec travels with the start command');
+    assert.match(spec.env.CONTAINER_API_KEY as string, /^gik_/);
+    const usage = [{ instanceId: id, cpuUtil: 55, memUsageMb: 512, diskUsageMb: 10 }];
+    const hb = await post('heartbeat', { ...a, seq: ++seq, gpuUtils: [30, 70], usage, exited: [] }, tokenA);
+    assert.equal(hb.status, 200);
+    const row = (await g.api('GET', `/api/v0/instances/${id}/`)).body.instances;
+    assert.equal(row.cpu_util, 55);
+    assert.equal(row.mem_usage, 0.512);
+    assert.equal(row.gpu_util, [30, 70][(row.gpu_indices as number[])[0] as number], "the mean load of the instance's own GPUs");
+  });
+
   it('fuzz: any body on any agent endpoint is a 4xx (never a 5xx) and the machines do not change', async () => {
     const before = await snapshot();
     const tokens = fc.constantFrom(tokenA, tokenB, 'ght_x', null);
