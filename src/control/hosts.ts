@@ -34,10 +34,6 @@ export class HostRegistry {
     return l === undefined || (l.connected?.() ?? true) ? l : undefined;
   }
 
-  raw(machineId: number): HostLink | undefined {
-    return this.#links.get(machineId);
-  }
-
   machineIds(): number[] {
     return [...this.#links.entries()].filter(([, l]) => l.connected?.() ?? true).map(([id]) => id);
   }

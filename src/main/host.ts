@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
@@ -8,21 +8,13 @@ import { detectGpus, gpuUtilReader } from '../agent/gpu-detect.js';
 import { describeHost } from '../agent/host-info.js';
 import type { Config } from '../config/schema.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { readOrCreate } from '../runtime/files.js';
 import { openRuntime } from './runtime.js';
 
 export interface RunningHost {
   readonly agent: Agent;
   readonly runtime: Runtime;
   readonly hostKey: string;
-}
-
-/** Read a value kept in the data dir, or create it once (mode 0600). */
-export async function readOrCreate(file: string, make: () => string): Promise<string> {
-  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
-  if (existing !== '') return existing;
-  const v = make();
-  await writeFile(file, v + '\n', { mode: 0o600 });
-  return v;
 }
 
 /**

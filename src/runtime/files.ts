@@ -1,7 +1,38 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** File helpers the runtimes share: exit codes kept in files, and a bounded disk-usage walk. */
+/**
+ * File helpers the runtimes (and the host's start-up) share: values kept once in a file, the per-instance
+ * folder layout, exit codes kept in files, and a bounded disk-usage walk.
+ */
+
+/** Read a value kept in a file, or create it once (mode 0600). */
+export async function readOrCreate(file: string, make: () => string): Promise<string> {
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (existing !== '') return existing;
+  const v = make();
+  await writeFile(file, v + '\n', { mode: 0o600 });
+  return v;
+}
+
+/** A runtime's root folder and its id (kept in `runtime-id`): the label that tells its workloads from another Gantry's. */
+export async function openRuntimeRoot(root: string): Promise<string> {
+  await mkdir(root, { recursive: true });
+  return readOrCreate(join(root, 'runtime-id'), randomUUID);
+}
+
+/** One folder per instance: `disk/` (the instance's disk) and `meta/` (runtime files). */
+export function instancePaths(root: string, id: number): { base: string; disk: string; meta: string } {
+  const base = join(root, String(id));
+  return { base, disk: join(base, 'disk'), meta: join(base, 'meta') };
+}
+
+/** Instance ids that have a folder under the root (leftovers count: a crash between "destroyed" and "removed"). */
+export async function instanceDirs(root: string): Promise<number[]> {
+  return (await readdir(root).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number);
+}
+
 export async function readCode(file: string): Promise<number | null> {
   const text = (await readFile(file, 'utf8').catch(() => '')).trim();
   return /^-?\d+$/.test(text) ? Number(text) : null;

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Observation } from '../../domain/instance/reconcile.js';
-import { cpuPercent, DiskUsageCache, readCode } from '../files.js';
+import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode } from '../files.js';
 import type { Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { demuxLogs, pullProgressText, type PullEvent } from './engine-streams.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
@@ -68,25 +67,14 @@ export class DockerRuntime implements Runtime {
 
   static async open(o: DockerRuntimeOptions): Promise<DockerRuntime> {
     const r = new DockerRuntime(o);
-    await mkdir(o.root, { recursive: true });
-    const idFile = join(o.root, 'runtime-id');
-    r.#runtimeId = (await readFile(idFile, 'utf8').catch(() => '')).trim();
-    if (r.#runtimeId === '') {
-      r.#runtimeId = randomUUID();
-      await writeFile(idFile, r.#runtimeId + '\n');
-    }
+    r.#runtimeId = await openRuntimeRoot(o.root);
     await r.#docker.ping();
     r.#watchEvents();
     return r;
   }
 
-  get runtimeId(): string {
-    return this.#runtimeId;
-  }
-
   #dir(id: number): { base: string; disk: string; meta: string } {
-    const base = join(this.#o.root, String(id));
-    return { base, disk: join(base, 'disk'), meta: join(base, 'meta') };
+    return instancePaths(this.#o.root, id);
   }
 
   #name(id: number): string {
@@ -270,8 +258,7 @@ export class DockerRuntime implements Runtime {
       const v = Number(c.Labels[LABEL_INSTANCE]);
       if (Number.isSafeInteger(v) && v > 0) ids.add(v);
     }
-    // Folders without a container are leftovers too (a crash between "destroyed" and "removed").
-    for (const name of await readdir(this.#o.root).catch(() => [] as string[])) if (/^\d+$/.test(name)) ids.add(Number(name));
+    for (const id of await instanceDirs(this.#o.root)) ids.add(id);
     return [...ids].sort((a, b) => a - b);
   }
 

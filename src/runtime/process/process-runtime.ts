@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import type { Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
-import { cpuPercent, DiskUsageCache, readCode } from '../files.js';
+import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode } from '../files.js';
 
 export interface ProcessRuntimeOptions {
   /** Directory holding one folder per instance: `disk/` (the instance's disk) and `meta/` (runtime files). */
@@ -46,23 +45,12 @@ export class ProcessRuntime implements Runtime {
 
   static async open(o: ProcessRuntimeOptions): Promise<ProcessRuntime> {
     const r = new ProcessRuntime(o);
-    await mkdir(o.root, { recursive: true });
-    const idFile = join(o.root, 'runtime-id');
-    r.#runtimeId = (await readFile(idFile, 'utf8').catch(() => '')).trim();
-    if (r.#runtimeId === '') {
-      r.#runtimeId = randomUUID();
-      await writeFile(idFile, r.#runtimeId + '\n');
-    }
+    r.#runtimeId = await openRuntimeRoot(o.root);
     return r;
   }
 
-  get runtimeId(): string {
-    return this.#runtimeId;
-  }
-
   #dir(id: number): { base: string; disk: string; meta: string } {
-    const base = join(this.#o.root, String(id));
-    return { base, disk: join(base, 'disk'), meta: join(base, 'meta') };
+    return instancePaths(this.#o.root, id);
   }
 
   async #live(id: number): Promise<ProcInfo[]> {
@@ -195,8 +183,7 @@ export class ProcessRuntime implements Runtime {
     const table = await this.#procs.snapshot();
     const ids = new Set<number>();
     for (const p of table) if (p.runtimeId === this.#runtimeId && p.instanceId !== null && p.state !== 'Z') ids.add(p.instanceId);
-    // Directories without processes are leftovers too (crash between "destroyed" and "removed").
-    for (const name of await readdir(this.#o.root).catch(() => [] as string[])) if (/^\d+$/.test(name)) ids.add(Number(name));
+    for (const id of await instanceDirs(this.#o.root)) ids.add(id);
     return [...ids].sort((a, b) => a - b);
   }
 

@@ -21,20 +21,27 @@ function epochMs(v: unknown, field: string): number | null {
   throw new GantryError('INVALID_ARGUMENT', `'${field}' must be epoch seconds or an ISO date, got ${JSON.stringify(v)}.`, { field });
 }
 
+/** Vast's listing fields → the core's; absent fields keep their stored values. */
+const LISTING_FIELDS = [
+  ['price_gpu', 'priceGpuPerHour'],
+  ['price_disk', 'priceDiskPerGbMonth'],
+  ['price_inetu', 'priceInetUpPerGb'],
+  ['price_inetd', 'priceInetDownPerGb'],
+  ['price_min_bid', 'minBidPerGpuHour'],
+  ['min_chunk', 'minChunk'],
+] as const;
+
 function listingOf(body: Record<string, unknown>): ListingRequest {
-  const pick = (field: string): number | undefined => optNumber(body, field) ?? undefined;
+  const out: { -readonly [K in keyof ListingRequest]: ListingRequest[K] } = {};
+  for (const [field, key] of LISTING_FIELDS) {
+    const v = optNumber(body, field);
+    if (v !== null) out[key] = v;
+  }
   const end = epochMs(body.end_date, 'end_date');
+  if (end !== null) out.endDate = end;
   const discount = optNumber(body, 'discount_rate') ?? optNumber(body, 'credit_discount_max');
-  return {
-    ...(pick('price_gpu') !== undefined && { priceGpuPerHour: pick('price_gpu') }),
-    ...(pick('price_disk') !== undefined && { priceDiskPerGbMonth: pick('price_disk') }),
-    ...(pick('price_inetu') !== undefined && { priceInetUpPerGb: pick('price_inetu') }),
-    ...(pick('price_inetd') !== undefined && { priceInetDownPerGb: pick('price_inetd') }),
-    ...(pick('price_min_bid') !== undefined && { minBidPerGpuHour: pick('price_min_bid') }),
-    ...(pick('min_chunk') !== undefined && { minChunk: pick('min_chunk') }),
-    ...(end !== null && { endDate: end }),
-    ...(discount !== null && { discountRate: discount }),
-  };
+  if (discount !== null) out.discountRate = discount;
+  return out;
 }
 
 /** Host side of the Vast dialect: show/list/unlist machines, maintenance windows, min bid, verify, host tokens. */
