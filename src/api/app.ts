@@ -3,11 +3,13 @@ import type { Logger } from 'pino';
 import type { ControlPlane } from '../control/control-plane.js';
 import { GantryError } from '../domain/errors.js';
 import type { Metrics } from '../log/metrics.js';
+import type { Gateway } from '../gateway/gateway.js';
 import { agentProtocol } from './agent/plugin.js';
 import { vastDialect } from './dialects/vast/plugin.js';
 
 export interface AppOptions {
   readonly control: ControlPlane;
+  readonly gateway: Gateway;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly publicUrl: string | null;
@@ -50,6 +52,6 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/metrics', async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()));
   await app.register(agentProtocol, { prefix: '/agent/v1', control: o.control });
-  await app.register(vastDialect, { control: o.control, publicUrl: o.publicUrl });
+  await app.register(vastDialect, { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl });
   return app;
 }

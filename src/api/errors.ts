@@ -19,6 +19,10 @@ export function statusOf(kind: ErrorKind): number {
       return 429;
     case 'unavailable':
       return 503;
+    case 'upstream':
+      return 502;
+    case 'timeout':
+      return 504;
     case 'internal':
       return 500;
     default:

@@ -82,6 +82,35 @@ export const SETTINGS = {
     default: null,
     doc: 'Docker Engine API address (unix:///path or tcp://host:port); default: DOCKER_HOST, else /var/run/docker.sock.',
   },
+  autoscaleIntervalMs: { type: 'duration', default: 1_000, doc: 'How often the serverless loop looks at every endpoint (autoscaling, stop and drain).' },
+  autoscaleWindowMs: {
+    type: 'duration',
+    default: 30_000,
+    doc: 'The autoscaler plans for the peak load of this window (longer than the metric period, so it does not flap).',
+  },
+  scaleDownDelayMs: { type: 'duration', default: 60_000, doc: 'A lower worker target must hold this long before workers are stopped or destroyed.' },
+  recruitBackoffMs: { type: 'duration', default: 10_000, doc: 'After no offer matched a workergroup, wait this long before searching again.' },
+  workerReportStaleMs: {
+    type: 'duration',
+    default: 30_000,
+    doc: 'A worker report older than this no longer counts (its load and its busy requests are ignored).',
+  },
+  serverlessQueueTimeoutMs: {
+    type: 'duration',
+    default: 60_000,
+    doc: 'Longest time a proxied request waits for a worker (also while scaling from zero); then 504 QUEUE_TIMEOUT.',
+  },
+  serverlessRequestTimeoutMs: {
+    type: 'duration',
+    default: 300_000,
+    doc: 'Longest time a worker may take to answer a proxied request; then 504 WORKER_TIMEOUT.',
+  },
+  stopDrainTimeoutMs: {
+    type: 'duration',
+    default: 60_000,
+    doc: "Default bound on a deployment stop's drain (finish_pending_work) when the call gives no timeout.",
+  },
+  workerDirectoryMs: { type: 'duration', default: 250, doc: "How long the gateway reuses an endpoint's worker list before reading it again." },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
 } as const satisfies Record<string, Setting>;
 

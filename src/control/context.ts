@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { HostRegistry } from './hosts.js';
 import type { MachineCatalog } from './machine-catalog.js';
+import type { TrafficGate } from './serverless/traffic-gate.js';
 
 export type ControlSettings = Pick<
   Config,
@@ -26,6 +27,12 @@ export type ControlSettings = Pick<
   | 'agentCallTimeoutMs'
   | 'priceGpuPerHour'
   | 'priceDiskPerGbMonth'
+  | 'autoscaleIntervalMs'
+  | 'autoscaleWindowMs'
+  | 'scaleDownDelayMs'
+  | 'recruitBackoffMs'
+  | 'workerReportStaleMs'
+  | 'stopDrainTimeoutMs'
 >;
 
 /** Everything a use case needs, passed down explicitly (no module singletons). */
@@ -44,4 +51,6 @@ export interface ControlContext {
   readonly apiUrl: () => string;
   /** Wake the reconciler now: after an intent was written, or for one instance whose workload just ended. */
   readonly wake: (instanceId?: number) => void;
+  /** This replica's request gateway: queues, requests in flight, measured load. */
+  readonly traffic: TrafficGate;
 }

@@ -12,6 +12,8 @@ import { labelInstance } from './label-instance.js';
 import { MachineCatalog } from './machine-catalog.js';
 import { Housekeeping } from './loops/housekeeping.js';
 import { InstanceReconciler } from './loops/instance-reconciler.js';
+import { ServerlessLoop } from './loops/serverless-loop.js';
+import { serverlessUseCases, type ServerlessUseCases } from './serverless/use-cases.js';
 import type { Principal } from './principal.js';
 import { listInstances, showInstance } from './read-instances.js';
 import { registerHost } from './register-host.js';
@@ -33,6 +35,9 @@ export class ControlPlane {
   readonly housekeeping: Housekeeping;
   /** The agent protocol's control side; its sessions are this replica's links to remote hosts. */
   readonly agents: AgentHub;
+  /** Endpoints, workergroups, deployments, routing; and the loop that scales and stops them. */
+  readonly serverless: ServerlessUseCases;
+  readonly serverlessLoop: ServerlessLoop;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines'>) {
     let reconciler: InstanceReconciler | null = null;
@@ -40,16 +45,19 @@ export class ControlPlane {
     this.reconciler = reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
     this.agents = new AgentHub(this.ctx);
+    this.serverless = serverlessUseCases(this.ctx);
+    this.serverlessLoop = new ServerlessLoop(this.ctx);
   }
 
   startLoops(): void {
     this.reconciler.start();
     this.housekeeping.start();
+    this.serverlessLoop.start();
   }
 
   async stopLoops(): Promise<void> {
     this.agents.close();
-    await Promise.all([this.reconciler.stop(), this.housekeeping.stop()]);
+    await Promise.all([this.reconciler.stop(), this.housekeeping.stop(), this.serverlessLoop.stop()]);
   }
 
   wake(instanceId?: number): void {

@@ -16,7 +16,12 @@ export interface CreatedInstance {
  * Rent an offer. GPUs, ports, the record and the instance key are written in one transaction; the
  * reconciler then starts the workload. Two creates on the same GPUs: one wins, one gets OFFER_UNAVAILABLE.
  */
-export async function createInstance(ctx: ControlContext, p: Principal, r: CreateInstanceRequest): Promise<CreatedInstance> {
+export async function createInstance(
+  ctx: ControlContext,
+  p: Principal,
+  r: CreateInstanceRequest,
+  worker?: { readonly workergroupId: number; readonly endpointId: number },
+): Promise<CreatedInstance> {
   requireAccountKey(p);
   const { machineId, numGpus } = decodeOfferId(r.offerId);
   const m = await ctx.store.getMachine(machineId, ctx.clock.now());
@@ -45,6 +50,7 @@ export async function createInstance(ctx: ControlContext, p: Principal, r: Creat
     storageCost: m.priceDiskPerGbMonth,
     target: r.targetState,
     instanceKeyHash: (id) => hashKey(instanceKey(ctx.secret, id)),
+    ...(worker !== undefined ? { worker } : {}),
     now: ctx.clock.now(),
   });
   ctx.log.info({ instanceId: instance.id, machineId, numGpus, target: r.targetState }, 'instance created');

@@ -17,6 +17,16 @@ export function instanceKey(secret: string, instanceId: number): string {
   return 'gik_' + createHmac('sha256', secret).update(`instance:${instanceId}`).digest('base64url').slice(0, 40);
 }
 
+/** A serverless worker's MASTER_TOKEN: it authenticates the worker's own /worker_status/ reports. */
+export function workerToken(secret: string, instanceId: number): string {
+  return 'gwt_' + createHmac('sha256', secret).update(`worker:${instanceId}`).digest('base64url').slice(0, 40);
+}
+
+/** An endpoint's own API key, as Vast gives every endpoint one (shown in its row, used for /route/). */
+export function newEndpointKey(): string {
+  return 'gek_' + randomBytes(24).toString('base64url');
+}
+
 export function newSecret(): string {
   return randomBytes(32).toString('hex');
 }

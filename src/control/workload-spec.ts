@@ -1,7 +1,7 @@
 import type { WorkloadSpec } from '../runtime/runtime.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { ControlContext } from './context.js';
-import { instanceKey } from './keys.js';
+import { instanceKey, workerToken } from './keys.js';
 
 /**
  * The environment Vast images expect, plus Gantry's own: the user's env, then the injected
@@ -19,6 +19,12 @@ export function workloadSpec(ctx: ControlContext, inst: InstanceRecord): Workloa
   const first = inst.ports[0];
   if (first !== undefined) injected.PORT = String(first.hostPort);
   for (const p of inst.ports) injected[`VAST_${p.proto.toUpperCase()}_PORT_${p.containerPort}`] = String(p.hostPort);
+  if (inst.endpointId !== null) {
+    // What Vast's workers read: where to report, the token that proves who reports, the port to serve on.
+    injected.REPORT_ADDR = ctx.apiUrl();
+    injected.MASTER_TOKEN = workerToken(ctx.secret, inst.id);
+    if (first !== undefined) injected.WORKER_PORT = String(first.hostPort);
+  }
   const command = [...(inst.entrypoint !== null ? [inst.entrypoint] : []), ...(inst.args ?? [])];
   return {
     instanceId: inst.id,

@@ -4,7 +4,17 @@
  * dialect renders its own body shape.
  */
 export type ErrorKind =
-  'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'illegal_transition' | 'rate_limited' | 'unavailable' | 'internal';
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'illegal_transition'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'upstream'
+  | 'timeout'
+  | 'internal';
 
 interface CodeSpec {
   readonly kind: ErrorKind;
@@ -40,6 +50,27 @@ export const ERROR_CODES = {
     doc: "The agent's session is unknown to this server or was replaced by a newer hello; the agent says hello again.",
   },
   STALE_REPORT: { kind: 'conflict', retryable: false, doc: 'An agent message repeats or precedes one already taken (replayed or reordered); it is ignored.' },
+  ENDPOINT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No serverless endpoint with this id or name is visible to the caller.' },
+  WORKERGROUP_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No workergroup with this id is visible to the caller.' },
+  DEPLOYMENT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No deployment with this id is visible to the caller.' },
+  NAME_TAKEN: { kind: 'conflict', retryable: false, doc: 'The account already has a live endpoint or deployment of this name.' },
+  ENDPOINT_REFERENCED: {
+    kind: 'conflict',
+    retryable: false,
+    doc: 'Other endpoints route to this one (route aliases); stop or delete them first, or stop with force=true.',
+  },
+  ENDPOINT_STOPPED: { kind: 'unavailable', retryable: true, doc: 'The endpoint is stopped or stopping and takes no new requests; start it first.' },
+  QUEUE_TIMEOUT: {
+    kind: 'timeout',
+    retryable: true,
+    doc: 'The request waited for a worker longer than the queue timeout (serverlessQueueTimeoutMs) and was not sent to any worker.',
+  },
+  WORKER_FAILED: {
+    kind: 'upstream',
+    retryable: true,
+    doc: 'The worker serving the request failed or vanished mid-request; the request may have been partly processed.',
+  },
+  WORKER_TIMEOUT: { kind: 'timeout', retryable: true, doc: 'The worker did not answer within serverlessRequestTimeoutMs.' },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;
 

@@ -12,6 +12,9 @@ import { HostRegistry } from '../control/hosts.js';
 import { newSecret } from '../control/keys.js';
 import { createLogger } from '../log/logger.js';
 import { Metrics } from '../log/metrics.js';
+import { Gateway } from '../gateway/gateway.js';
+import { RouteSigner } from '../gateway/signing.js';
+import { Traffic } from '../gateway/traffic.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { newHostToken, ensureHostToken } from '../control/host-tokens.js';
 import { readOrCreate } from '../runtime/files.js';
@@ -37,6 +40,7 @@ export interface RunningGantry {
   readonly adminKey: string | null;
   readonly adminKeyFile: string;
   readonly control: ControlPlane;
+  readonly gateway: Gateway;
   readonly store: Store;
   readonly app: FastifyInstance;
   readonly agent: Agent | null;
@@ -63,7 +67,23 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   await store.migrate();
   let url = c.publicUrl ?? `http://${c.host}:${c.port}`;
   const metrics = new Metrics();
-  const control = new ControlPlane({ store, clock: o.clock ?? systemClock, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url });
+  const clock = o.clock ?? systemClock;
+  // The gateway's traffic reads routing views through the control plane made just below.
+  let control: ControlPlane | null = null;
+  const traffic = new Traffic({
+    directory: (id) => (control as ControlPlane).serverless.routingView(id),
+    touch: (id, at) => store.touchEndpoint(id, at),
+    now: () => clock.now(),
+    directoryMs: c.workerDirectoryMs,
+    queueTimeoutMs: c.serverlessQueueTimeoutMs,
+  });
+  control = new ControlPlane({ store, clock, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic });
+  const gateway = new Gateway({
+    useCases: control.serverless,
+    traffic,
+    signer: await RouteSigner.load((k, v) => store.getOrPutSetting(k, v)),
+    requestTimeoutMs: c.serverlessRequestTimeoutMs,
+  });
 
   const adminKeyFile = join(c.dataDir, 'admin.key');
   const { accountId, createdKey } = await control.bootstrapAdmin(c.adminKey);
@@ -84,7 +104,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     agent = host.agent;
   }
 
-  const app = await buildApp({ control, log, metrics, publicUrl: c.publicUrl });
+  const app = await buildApp({ control, gateway, log, metrics, publicUrl: c.publicUrl });
   await app.listen({ host: c.host, port: c.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;
@@ -100,6 +120,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     adminKey,
     adminKeyFile,
     control,
+    gateway,
     store,
     app,
     agent,
@@ -109,6 +130,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       closed = true;
       await agent?.stop();
       control.agents.close(); // parked agent polls return before the server waits for open requests
+      await gateway.close();
       await app.close();
       await control.stopLoops();
       await store.close();

@@ -3,6 +3,7 @@ import type { ListingRequest } from '../domain/machine/listing.js';
 import type { InstanceStatus, InstanceTarget, PendingOp } from '../domain/instance/status.js';
 import type { MachineForOffers } from '../domain/offer/offer.js';
 import type { OfferType } from '../domain/offer/query.js';
+import type { ServerlessStore } from './serverless-store.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
@@ -109,6 +110,9 @@ export interface InstanceRecord {
   readonly leaseOwner: string | null;
   readonly leaseToken: string | null;
   readonly leaseExpiresAt: number | null;
+  /** Set on serverless workers: the workergroup and endpoint this instance works for. */
+  readonly workergroupId: number | null;
+  readonly endpointId: number | null;
 }
 
 /** What a create writes; GPUs, ports, generation and status are the store's to assign. */
@@ -134,6 +138,7 @@ export type NewInstance = Pick<
   readonly target: 'running' | 'stopped';
   /** Hash of the instance's own API key (CONTAINER_API_KEY), stored in the same transaction. */
   readonly instanceKeyHash: (instanceId: number) => string;
+  readonly worker?: { readonly workergroupId: number; readonly endpointId: number };
   readonly now: number;
 };
 
@@ -175,7 +180,7 @@ export interface InstanceListOptions {
   readonly includeDestroyed?: boolean;
 }
 
-export interface Store {
+export interface Store extends ServerlessStore {
   readonly name: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { ControlPlane } from '../../src/control/control-plane.js';
 import { HostRegistry, type HostLink } from '../../src/control/hosts.js';
 import type { Principal } from '../../src/control/principal.js';
+import { NO_TRAFFIC } from '../../src/control/serverless/traffic-gate.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/log/metrics.js';
@@ -75,6 +76,7 @@ for (const ts of TEST_STORES) {
         store,
         clock: { now: () => Date.now() },
         hosts: new HostRegistry(),
+        traffic: NO_TRAFFIC,
         log: createLogger('silent'),
         metrics: new Metrics({ defaults: false }),
         secret: 's',

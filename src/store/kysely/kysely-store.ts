@@ -20,6 +20,7 @@ import type {
   UsageReport,
 } from '../store.js';
 import * as fleet from './fleet.js';
+import { KyselyServerlessStore } from './serverless.js';
 import { allocatePorts, insertGpus, portsOf } from './allocations.js';
 import { migrations } from './migrations.js';
 import { newInstanceRow, ONLINE_WINDOW_MS, toAccount, toApiKey, toInstance, toMachine } from './rows.js';
@@ -28,32 +29,33 @@ import type { Database } from './schema.js';
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. */
-export class KyselyStore implements Store {
+export class KyselyStore extends KyselyServerlessStore implements Store {
   readonly name: 'sqlite' | 'postgres';
-  readonly #db: Kysely<Database>;
-  readonly #d: StoreDialect;
+  protected readonly db: Kysely<Database>;
+  protected readonly dialect: StoreDialect;
   readonly #onlineWindowMs: number;
 
   constructor(d: StoreDialect, opts: { machineOnlineWindowMs?: number } = {}) {
-    this.#d = d;
+    super();
+    this.dialect = d;
     this.name = d.name;
-    this.#db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
+    this.db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
     this.#onlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
   }
 
   async migrate(): Promise<void> {
     // kysely's migrator takes a database lock (pg_advisory_xact_lock on PostgreSQL), so replicas may start together.
-    const { error } = await new Migrator({ db: this.#db, provider: migrations(this.#d) }).migrateToLatest();
+    const { error } = await new Migrator({ db: this.db, provider: migrations(this.dialect) }).migrateToLatest();
     if (error !== undefined) throw error instanceof Error ? error : new Error('database migration failed', { cause: error });
   }
 
   async close(): Promise<void> {
-    await this.#db.destroy();
+    await this.db.destroy();
   }
 
   // ── accounts and keys ───────────────────────────────────────────────
   async createAccount(a: { username: string; email: string; isAdmin: boolean; now: number }): Promise<AccountRecord> {
-    const row = await this.#db
+    const row = await this.db
       .insertInto('accounts')
       .values({ username: a.username, email: a.email, is_admin: b(a.isAdmin), balance: 0, created_at: a.now })
       .returningAll()
@@ -62,17 +64,17 @@ export class KyselyStore implements Store {
   }
 
   async getAccount(id: number): Promise<AccountRecord | undefined> {
-    const row = await this.#db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toAccount(row);
   }
 
   async findAccountByUsername(username: string): Promise<AccountRecord | undefined> {
-    const row = await this.#db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
+    const row = await this.db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
     return row && toAccount(row);
   }
 
   async createApiKey(k: { accountId: number; keyHash: string; name: string; scope: KeyScope; instanceId: number | null; now: number }): Promise<ApiKeyRecord> {
-    const row = await this.#db
+    const row = await this.db
       .insertInto('api_keys')
       .values({ account_id: k.accountId, key_hash: k.keyHash, name: k.name, scope: k.scope, instance_id: k.instanceId, created_at: k.now, revoked_at: null })
       .returningAll()
@@ -81,36 +83,36 @@ export class KyselyStore implements Store {
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
-    const row = await this.#db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).where('revoked_at', 'is', null).executeTakeFirst();
+    const row = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).where('revoked_at', 'is', null).executeTakeFirst();
     return row && toApiKey(row);
   }
 
   async revokeInstanceKeys(instanceId: number, now: number): Promise<void> {
-    await this.#db.updateTable('api_keys').set({ revoked_at: now }).where('instance_id', '=', instanceId).where('revoked_at', 'is', null).execute();
+    await this.db.updateTable('api_keys').set({ revoked_at: now }).where('instance_id', '=', instanceId).where('revoked_at', 'is', null).execute();
   }
 
   // ── machines ────────────────────────────────────────────────────────
   async registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord> {
-    return toMachine(await fleet.registerMachine(this.#db, m, now), now, this.#onlineWindowMs);
+    return toMachine(await fleet.registerMachine(this.db, m, now), now, this.#onlineWindowMs);
   }
 
   async getMachine(id: number, now: number): Promise<MachineRecord | undefined> {
-    const row = await this.#db.selectFrom('machines').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('machines').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toMachine(row, now, this.#onlineWindowMs);
   }
 
   async listMachines(now: number): Promise<MachineRecord[]> {
-    const rows = await this.#db.selectFrom('machines').selectAll().orderBy('id').execute();
+    const rows = await this.db.selectFrom('machines').selectAll().orderBy('id').execute();
     return rows.map((r) => toMachine(r, now, this.#onlineWindowMs));
   }
 
   async findMachineByHostKey(hostKey: string, now: number): Promise<MachineRecord | undefined> {
-    const row = await this.#db.selectFrom('machines').selectAll().where('host_key', '=', hostKey).executeTakeFirst();
+    const row = await this.db.selectFrom('machines').selectAll().where('host_key', '=', hostKey).executeTakeFirst();
     return row && toMachine(row, now, this.#onlineWindowMs);
   }
 
   async setMachineVerified(id: number, verified: boolean): Promise<void> {
-    const r = await this.#db
+    const r = await this.db
       .updateTable('machines')
       .set({ verified: b(verified) })
       .where('id', '=', id)
@@ -119,36 +121,36 @@ export class KyselyStore implements Store {
   }
 
   async touchMachine(id: number, now: number): Promise<void> {
-    await this.#db.updateTable('machines').set({ last_seen_at: now }).where('id', '=', id).execute();
+    await this.db.updateTable('machines').set({ last_seen_at: now }).where('id', '=', id).execute();
   }
 
   recordHeartbeat(machineId: number, h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] }): Promise<void> {
-    return fleet.recordHeartbeat(this.#db, machineId, h);
+    return fleet.recordHeartbeat(this.db, machineId, h);
   }
   usageOf(ids: readonly number[]): Promise<Map<number, UsageReport & { updatedAt: number }>> {
-    return fleet.usageOf(this.#db, ids);
+    return fleet.usageOf(this.db, ids);
   }
   async setListing(machineId: number, l: ListingWrite & { listed: boolean }): Promise<void> {
-    await fleet.setListing(this.#db, machineId, l);
+    await fleet.setListing(this.db, machineId, l);
   }
   async setMaintenance(machineId: number, w: { start: number; end: number; reason: string | null } | null): Promise<void> {
-    await fleet.setMaintenance(this.#db, machineId, w);
+    await fleet.setMaintenance(this.db, machineId, w);
   }
   markInstancesOfSilentMachines(silentSince: number, msg: string, now: number): Promise<number[]> {
-    return fleet.markInstancesOfSilentMachines(this.#db, silentSince, msg, now);
+    return fleet.markInstancesOfSilentMachines(this.db, silentSince, msg, now);
   }
   createHostToken(t: { accountId: number; tokenHash: string; name: string; now: number }): Promise<HostTokenRecord> {
-    return fleet.createHostToken(this.#db, t);
+    return fleet.createHostToken(this.db, t);
   }
   findHostTokenByHash(tokenHash: string): Promise<HostTokenRecord | undefined> {
-    return fleet.findHostTokenByHash(this.#db, tokenHash);
+    return fleet.findHostTokenByHash(this.db, tokenHash);
   }
   bindHostToken(id: number, machineId: number): Promise<boolean> {
-    return fleet.bindHostToken(this.#db, id, machineId);
+    return fleet.bindHostToken(this.db, id, machineId);
   }
 
   async allocatedGpuCounts(): Promise<Map<number, number>> {
-    const rows = await this.#db
+    const rows = await this.db
       .selectFrom('gpu_allocations')
       .select(['machine_id', (eb) => eb.fn.countAll<number>().as('n')])
       .groupBy('machine_id')
@@ -157,7 +159,7 @@ export class KyselyStore implements Store {
   }
 
   async machinesRentedBy(accountId: number): Promise<Set<number>> {
-    const rows = await this.#db
+    const rows = await this.db
       .selectFrom('gpu_allocations')
       .innerJoin('instances', 'instances.id', 'gpu_allocations.instance_id')
       .select('gpu_allocations.machine_id')
@@ -169,7 +171,7 @@ export class KyselyStore implements Store {
 
   // ── instances ───────────────────────────────────────────────────────
   async createInstance(n: NewInstance): Promise<InstanceRecord> {
-    const id = await this.#db.transaction().execute(async (trx) => {
+    const id = await this.db.transaction().execute(async (trx) => {
       const machine = await trx.selectFrom('machines').selectAll().where('id', '=', n.machineId).executeTakeFirst();
       if (!machine) throw new GantryError('OFFER_NOT_FOUND', `Machine ${n.machineId} does not exist.`, { machineId: n.machineId });
       const taken = new Set(
@@ -185,8 +187,8 @@ export class KyselyStore implements Store {
       }
       const gpus = free.slice(0, n.numGpus);
       const row = await trx.insertInto('instances').values(newInstanceRow(n, gpus)).returning('id').executeTakeFirstOrThrow();
-      if (n.target === 'running') await insertGpus(this.#d, trx, n.machineId, row.id, gpus, 'OFFER_UNAVAILABLE');
-      await allocatePorts(this.#d, trx, machine, row.id, n);
+      if (n.target === 'running') await insertGpus(this.dialect, trx, n.machineId, row.id, gpus, 'OFFER_UNAVAILABLE');
+      await allocatePorts(this.dialect, trx, machine, row.id, n);
       await trx
         .insertInto('api_keys')
         .values({
@@ -205,25 +207,25 @@ export class KyselyStore implements Store {
   }
 
   async getInstance(id: number): Promise<InstanceRecord | undefined> {
-    const row = await this.#db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
-    return toInstance(row, (await portsOf(this.#db, [id])).get(id) ?? []);
+    return toInstance(row, (await portsOf(this.db, [id])).get(id) ?? []);
   }
 
   async listInstances(o: InstanceListOptions): Promise<InstanceRecord[]> {
-    let q = this.#db.selectFrom('instances').selectAll().orderBy('id');
+    let q = this.db.selectFrom('instances').selectAll().orderBy('id');
     if (o.accountId !== null) q = q.where('account_id', '=', o.accountId);
     if (o.includeDestroyed !== true) q = q.where('status', '!=', 'destroyed');
     const rows = await q.execute();
     const ports = await portsOf(
-      this.#db,
+      this.db,
       rows.map((r) => r.id),
     );
     return rows.map((r) => toInstance(r, ports.get(r.id) ?? []));
   }
 
   async writeIntent(id: number, expectedGeneration: number, w: IntentWrite): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       const row = await trx
         .selectFrom('instances')
         .select(['machine_id', 'gpu_indices'])
@@ -231,7 +233,7 @@ export class KyselyStore implements Store {
         .where('generation', '=', expectedGeneration)
         .executeTakeFirst();
       if (!row) return false;
-      if (w.acquireGpus) await insertGpus(this.#d, trx, row.machine_id, id, JSON.parse(row.gpu_indices) as number[], 'GPUS_UNAVAILABLE');
+      if (w.acquireGpus) await insertGpus(this.dialect, trx, row.machine_id, id, JSON.parse(row.gpu_indices) as number[], 'GPUS_UNAVAILABLE');
       const r = await trx
         .updateTable('instances')
         .set((eb) => ({
@@ -249,16 +251,16 @@ export class KyselyStore implements Store {
   }
 
   async setLabel(id: number, label: string | null): Promise<void> {
-    await this.#db.updateTable('instances').set({ label }).where('id', '=', id).execute();
+    await this.db.updateTable('instances').set({ label }).where('id', '=', id).execute();
   }
 
   async setStatusMsg(id: number, msg: string | null): Promise<void> {
-    await this.#db.updateTable('instances').set({ status_msg: msg }).where('id', '=', id).execute();
+    await this.db.updateTable('instances').set({ status_msg: msg }).where('id', '=', id).execute();
   }
 
   async claimInstances(o: ClaimOptions): Promise<InstanceRecord[]> {
     const token = randomUUID();
-    const ids = await this.#db.transaction().execute(async (trx) => {
+    const ids = await this.db.transaction().execute(async (trx) => {
       let q = trx
         .selectFrom('instances')
         .select('id')
@@ -275,7 +277,7 @@ export class KyselyStore implements Store {
         .orderBy('id')
         .limit(o.limit);
       if (o.machineIds !== undefined) q = q.where('machine_id', 'in', o.machineIds.length > 0 ? o.machineIds : [-1]);
-      if (this.#d.supportsSkipLocked) q = q.forUpdate().skipLocked();
+      if (this.dialect.supportsSkipLocked) q = q.forUpdate().skipLocked();
       const picked = (await q.execute()).map((r) => r.id);
       if (picked.length === 0) return [];
       await trx
@@ -286,24 +288,24 @@ export class KyselyStore implements Store {
       return picked;
     });
     if (ids.length === 0) return [];
-    const rows = await this.#db
+    const rows = await this.db
       .selectFrom('instances')
       .selectAll()
       .where('id', 'in', ids)
       .where('lease_token', '=', token)
       .orderBy('last_processed_at')
       .execute();
-    const ports = await portsOf(this.#db, ids);
+    const ports = await portsOf(this.db, ids);
     return rows.map((r) => toInstance(r, ports.get(r.id) ?? []));
   }
 
   async extendLeases(owner: string, ids: readonly number[], until: number): Promise<void> {
     if (ids.length === 0) return;
-    await this.#db.updateTable('instances').set({ lease_expires_at: until }).where('id', 'in', ids).where('lease_owner', '=', owner).execute();
+    await this.db.updateTable('instances').set({ lease_expires_at: until }).where('id', 'in', ids).where('lease_owner', '=', owner).execute();
   }
 
   async applyObservation(id: number, leaseToken: string, o: ObservationWrite): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       const cur = await trx
         .selectFrom('instances')
         .select(['status', 'observed_generation', 'generation', 'target'])
@@ -337,7 +339,7 @@ export class KyselyStore implements Store {
   }
 
   async releaseLease(id: number, leaseToken: string, now: number): Promise<void> {
-    await this.#db
+    await this.db
       .updateTable('instances')
       .set({ lease_owner: null, lease_token: null, lease_expires_at: null, last_processed_at: now })
       .where('id', '=', id)
@@ -346,21 +348,21 @@ export class KyselyStore implements Store {
   }
 
   async liveInstanceIds(machineId: number): Promise<Set<number>> {
-    const rows = await this.#db.selectFrom('instances').select('id').where('machine_id', '=', machineId).where('status', '!=', 'destroyed').execute();
+    const rows = await this.db.selectFrom('instances').select('id').where('machine_id', '=', machineId).where('status', '!=', 'destroyed').execute();
     return new Set(rows.map((r) => r.id));
   }
 
   // ── results (log downloads) ────────────────────────────────────────
   async putResult(token: string, content: string, expiresAt: number): Promise<void> {
-    await this.#db.insertInto('results').values({ token, content, expires_at: expiresAt }).execute();
+    await this.db.insertInto('results').values({ token, content, expires_at: expiresAt }).execute();
   }
 
   async getResult(token: string, now: number): Promise<string | undefined> {
-    const row = await this.#db.selectFrom('results').select('content').where('token', '=', token).where('expires_at', '>', now).executeTakeFirst();
+    const row = await this.db.selectFrom('results').select('content').where('token', '=', token).where('expires_at', '>', now).executeTakeFirst();
     return row?.content;
   }
 
   async purgeResults(now: number): Promise<void> {
-    await this.#db.deleteFrom('results').where('expires_at', '<=', now).execute();
+    await this.db.deleteFrom('results').where('expires_at', '<=', now).execute();
   }
 }

@@ -161,6 +161,80 @@ export function migrations(d: StoreDialect): MigrationProvider {
           .execute();
       },
     },
+    '0003_serverless': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('instances').addColumn('workergroup_id', 'integer').execute();
+        await db.schema.alterTable('instances').addColumn('endpoint_id', 'integer').execute();
+        await db.schema
+          .createTable('endpoints')
+          .addColumn('id', d.idColumnType, (c) => d.idColumn(c))
+          .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('live_name', 'text')
+          .addColumn('api_key', 'text', (c) => c.notNull().unique())
+          .addColumn('params_json', 'text', (c) => c.notNull())
+          .addColumn('suspended', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('alias_of', 'text')
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('status_msg', 'text')
+          .addColumn('generation', 'integer', (c) => c.notNull())
+          .addColumn('stop_drain', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('stop_deadline', 'bigint')
+          .addColumn('stop_requested_at', 'bigint')
+          .addColumn('memory_json', 'text', (c) => c.notNull())
+          .addColumn('last_activity_at', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_processed_at', 'bigint', (c) => c.notNull())
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_token', 'text')
+          .addColumn('lease_expires_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('endpoints_live_name').unique().on('endpoints').columns(['account_id', 'live_name']).execute();
+        await db.schema
+          .createTable('workergroups')
+          .addColumn('id', d.idColumnType, (c) => d.idColumn(c))
+          .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+          .addColumn('endpoint_id', 'integer', (c) => c.notNull().references('endpoints.id'))
+          .addColumn('template_json', 'text', (c) => c.notNull())
+          .addColumn('search_params', 'text', (c) => c.notNull())
+          .addColumn('launch_args', 'text')
+          .addColumn('gpu_ram_gb', 'double precision')
+          .addColumn('test_workers', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('deleted_at', 'bigint')
+          .execute();
+        await db.schema
+          .createTable('deployments')
+          .addColumn('id', d.idColumnType, (c) => d.idColumn(c))
+          .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('tag', 'text', (c) => c.notNull())
+          .addColumn('endpoint_id', 'integer', (c) => c.notNull().references('endpoints.id'))
+          .addColumn('workergroup_id', 'integer', (c) => c.notNull().references('workergroups.id'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('deleted_at', 'bigint')
+          .execute();
+        await db.schema
+          .createTable('worker_reports')
+          .addColumn('instance_id', 'integer', (c) => c.primaryKey().references('instances.id'))
+          .addColumn('cur_load', 'double precision', (c) => c.notNull())
+          .addColumn('max_perf', 'double precision')
+          .addColumn('cur_perf', 'double precision', (c) => c.notNull())
+          .addColumn('num_requests_working', 'integer', (c) => c.notNull())
+          .addColumn('loaded', 'integer', (c) => c.notNull())
+          .addColumn('error_msg', 'text')
+          .addColumn('reported_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('settings')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

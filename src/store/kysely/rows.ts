@@ -71,7 +71,7 @@ export function toMachine(r: Selectable<MachineTable>, now: number, onlineWindow
   };
 }
 
-function parseJson<T>(text: string | null, fallback: T): T {
+export function parseJson<T>(text: string | null, fallback: T): T {
   if (text === null) return fallback;
   try {
     return JSON.parse(text) as T;
@@ -118,6 +118,8 @@ export function toInstance(r: Selectable<InstanceTable>, ports: readonly PortBin
     leaseOwner: r.lease_owner,
     leaseToken: r.lease_token,
     leaseExpiresAt: r.lease_expires_at,
+    workergroupId: r.workergroup_id,
+    endpointId: r.endpoint_id,
   };
 }
 
@@ -157,5 +159,7 @@ export function newInstanceRow(n: NewInstance, gpus: readonly number[]): Inserta
     lease_owner: null,
     lease_token: null,
     lease_expires_at: null,
+    workergroup_id: n.worker?.workergroupId ?? null,
+    endpoint_id: n.worker?.endpointId ?? null,
   };
 }

@@ -107,6 +107,8 @@ export interface InstanceTable {
   lease_owner: string | null;
   lease_token: string | null;
   lease_expires_at: number | null;
+  workergroup_id: number | null;
+  endpoint_id: number | null;
 }
 
 export interface GpuAllocationTable {
@@ -148,7 +150,82 @@ export interface InstanceUsageTable {
   updated_at: number;
 }
 
+export interface EndpointTable {
+  id: Generated<number>;
+  account_id: number;
+  name: string;
+  /** Equals name while the endpoint lives, null once deleted: the unique index over it frees the name. */
+  live_name: string | null;
+  api_key: string;
+  params_json: string;
+  suspended: number;
+  alias_of: string | null;
+  target: string;
+  status: string;
+  status_msg: string | null;
+  generation: number;
+  stop_drain: number;
+  stop_deadline: number | null;
+  stop_requested_at: number | null;
+  memory_json: string;
+  last_activity_at: number;
+  created_at: number;
+  updated_at: number;
+  last_processed_at: number;
+  lease_owner: string | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+}
+
+export interface WorkergroupTable {
+  id: Generated<number>;
+  account_id: number;
+  endpoint_id: number;
+  template_json: string;
+  search_params: string;
+  launch_args: string | null;
+  gpu_ram_gb: number | null;
+  test_workers: number;
+  created_at: number;
+  deleted_at: number | null;
+}
+
+export interface DeploymentTable {
+  id: Generated<number>;
+  account_id: number;
+  name: string;
+  tag: string;
+  endpoint_id: number;
+  workergroup_id: number;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+/** A worker's latest /worker_status/ report (one row per worker instance, overwritten). */
+export interface WorkerReportTable {
+  instance_id: number;
+  cur_load: number;
+  max_perf: number | null;
+  cur_perf: number;
+  num_requests_working: number;
+  loaded: number;
+  error_msg: string | null;
+  reported_at: number;
+}
+
+/** Values every replica must share (the routing signature key). */
+export interface SettingTable {
+  key: string;
+  value: string;
+}
+
 export interface Database {
+  endpoints: EndpointTable;
+  workergroups: WorkergroupTable;
+  deployments: DeploymentTable;
+  worker_reports: WorkerReportTable;
+  settings: SettingTable;
   host_tokens: HostTokenTable;
   instance_usage: InstanceUsageTable;
   accounts: AccountTable;

@@ -10,7 +10,7 @@ function vastErrorName(e: GantryError): string {
     case 'forbidden':
       return 'forbidden';
     case 'not_found':
-      return e.code === 'OFFER_NOT_FOUND' ? 'no_such_ask' : 'not_found';
+      return e.code === 'OFFER_NOT_FOUND' ? 'no_such_ask' : e.code === 'WORKERGROUP_NOT_FOUND' ? 'no_such_workergroup' : 'not_found';
     case 'conflict':
       return e.code === 'OFFER_UNAVAILABLE' ? 'no_such_ask' : 'conflict';
     case 'illegal_transition':
@@ -19,6 +19,10 @@ function vastErrorName(e: GantryError): string {
       return 'rate_limited';
     case 'unavailable':
       return 'unavailable';
+    case 'upstream':
+      return 'worker_error';
+    case 'timeout':
+      return 'timeout';
     case 'internal':
       return 'server_error';
     default:

@@ -8,12 +8,16 @@ import { apiKeyOf } from '../../auth/api-key.js';
 import { toGantryError } from '../../errors.js';
 import { pageInstances } from './instances-v1.js';
 import { vastMachineRoutes } from './machines.js';
+import { vastRoutingRoutes } from './routing.js';
+import { vastServerlessRoutes } from './serverless.js';
+import type { Gateway } from '../../../gateway/gateway.js';
 import { vastErrorBody } from './errors.js';
 import { vastInstance, vastUser } from './map.js';
 import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId } from './parse.js';
 
 export interface VastDialectOptions {
   readonly control: ControlPlane;
+  readonly gateway: Gateway;
   /** Base URL for result links; null: derived from the request. */
   readonly publicUrl: string | null;
 }
@@ -76,6 +80,8 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
   app.get('/api/v0/bundles', (req: Req) => search(req, jsonParam(req.query.q) ?? {}));
 
   vastMachineRoutes(app, control, auth);
+  vastServerlessRoutes(app, control, auth);
+  await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
   // ── instances ──────────────────────────────────────────────────────
   app.put('/api/v0/asks/:id', async (req: Req) => {

@@ -1,3 +1,5 @@
+import { GantryError } from '../errors.js';
+
 /**
  * The search language of the vastai CLI: `gpu_name=RTX_4090 num_gpus>=2 dph_total<0.5 reliability > 0.99`.
  * Memory fields are given in GB on the command line and sent in MB, as vastai does.
@@ -34,7 +36,7 @@ export function parseSearchQuery(text: string): Record<string, Record<string, un
     if (pos >= s.length) break;
     TERM.lastIndex = pos;
     const m = TERM.exec(s);
-    if (!m) throw new Error(`Cannot read the search query at: '${s.slice(pos)}'. Use terms like num_gpus>=2 gpu_name=RTX_4090.`);
+    if (!m) throw new GantryError('INVALID_QUERY', `Cannot read the search query at: '${s.slice(pos)}'. Use terms like num_gpus>=2 gpu_name=RTX_4090.`);
     pos = TERM.lastIndex;
     const field = m[1] as string;
     const op = OPS[(m[2] as string).trim()] as string;

@@ -1,0 +1,82 @@
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ControlPlane } from '../../../control/control-plane.js';
+import { GantryError } from '../../../domain/errors.js';
+import type { Gateway } from '../../../gateway/gateway.js';
+import { apiKeyOf } from '../../auth/api-key.js';
+import { asObject, optNumber, optString, parseId } from './parse.js';
+
+type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
+const MAX_COST = 1e9;
+
+function costOf(v: number | null): number {
+  const cost = v ?? 1;
+  if (cost < 0 || cost > MAX_COST) throw new GantryError('INVALID_ARGUMENT', `'cost' must be a number from 0 to ${MAX_COST}.`, { field: 'cost' });
+  return cost;
+}
+
+/** The request path: /route/ and /pubkey/ as Vast serves them, workers' /worker_status/, and the proxy. */
+export async function vastRoutingRoutes(app: FastifyInstance, o: { control: ControlPlane; gateway: Gateway }): Promise<void> {
+  const { control, gateway } = o;
+
+  app.post('/route', async (req) => {
+    const b = asObject(req.body);
+    const name = optString(b, 'endpoint');
+    if (name === null) throw new GantryError('INVALID_ARGUMENT', "'endpoint' (the endpoint name) is required.", { field: 'endpoint' });
+    const idx = b.request_idx;
+    if (idx !== undefined && idx !== null && typeof idx !== 'number' && typeof idx !== 'string') {
+      throw new GantryError('INVALID_ARGUMENT', "'request_idx' must be a number or a string.", { field: 'request_idx' });
+    }
+    const key = optString(b, 'api_key') ?? apiKeyOf(req);
+    return gateway.route(name, key, costOf(optNumber(b, 'cost')), idx === 0 ? null : (idx ?? null));
+  });
+
+  app.get('/pubkey', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(gateway.publicKeyPem));
+
+  app.post('/worker_status', async (req) => {
+    const b = asObject(req.body);
+    const mtoken = optString(b, 'mtoken');
+    if (mtoken === null) throw new GantryError('UNAUTHENTICATED', "'mtoken' (the worker's MASTER_TOKEN) is required.");
+    const num = (f: string, d: number): number => {
+      const v = optNumber(b, f) ?? d;
+      if (v < 0) throw new GantryError('INVALID_ARGUMENT', `'${f}' may not be negative.`, { field: f });
+      return v;
+    };
+    const maxPerf = optNumber(b, 'max_perf');
+    await control.serverless.recordWorkerStatus({
+      id: parseId(b.id, 'worker id'),
+      mtoken,
+      curLoad: num('cur_load', 0),
+      maxPerf: maxPerf !== null && maxPerf > 0 ? maxPerf : null,
+      curPerf: num('cur_perf', 0),
+      numRequestsWorking: Math.round(num('num_requests_working', 0)),
+      loaded: b.loaded === undefined ? maxPerf !== null && maxPerf > 0 : b.loaded === true,
+      errorMsg: optString(b, 'error_msg') || null,
+    });
+    return { success: true };
+  });
+
+  // The proxy takes bodies as raw streams (passed through to the worker, never buffered).
+  await app.register(async (proxy) => {
+    proxy.removeAllContentTypeParsers();
+    proxy.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    const handler = async (req: Req, reply: import('fastify').FastifyReply): Promise<unknown> => {
+      const name = req.params.name ?? '';
+      const rest = req.params['*'] ?? '';
+      const url = new URL(req.url, 'http://x');
+      url.searchParams.delete('api_key');
+      const costHeader = req.headers['x-gantry-cost'];
+      const res = await gateway.proxy(name, apiKeyOf(req), {
+        method: req.method,
+        path: `/${rest}${url.search}`,
+        headers: req.headers,
+        body: req.body === undefined || req.body === null ? null : (req.body as IncomingMessage),
+        contentLength: typeof req.headers['content-length'] === 'string' ? req.headers['content-length'] : null,
+        cost: costOf(typeof costHeader === 'string' ? Number(costHeader) : null),
+      });
+      return reply.code(res.status).headers(res.headers).send(res.body);
+    };
+    proxy.all('/endpoints/:name', handler);
+    proxy.all('/endpoints/:name/*', handler);
+  });
+}

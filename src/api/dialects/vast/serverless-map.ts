@@ -1,0 +1,128 @@
+import type { DeploymentView } from '../../../control/serverless/deployments.js';
+import type { WorkerInfo } from '../../../control/serverless/workers.js';
+import { ENDPOINT_PARAM_SPECS, type EndpointParams } from '../../../domain/serverless/params.js';
+import type { WorkerPhase } from '../../../domain/serverless/workers.js';
+import type { EndpointRecord, WorkergroupRecord } from '../../../store/serverless-store.js';
+
+/** Vast's names for worker states. */
+const PHASE_NAMES: Readonly<Record<WorkerPhase, string>> = {
+  creating: 'Creating',
+  loading: 'Loading',
+  model_loading: 'Model Loading',
+  ready: 'Ready',
+  inactive: 'Inactive',
+  stopping: 'Stopping',
+  starting: 'Starting',
+  rebooting: 'Rebooting',
+  destroying: 'Destroying',
+  error: 'Error',
+  updating: 'Updating',
+};
+
+const seconds = (ms: number): number => ms / 1000;
+
+/** Vast's endpoint_state: active, suspended or stopped (a stop in progress already reads stopped). */
+export function endpointState(ep: Pick<EndpointRecord, 'target' | 'suspended'>): string {
+  if (ep.target !== 'running') return 'stopped';
+  return ep.suspended ? 'suspended' : 'active';
+}
+
+export function vastParams(p: EndpointParams): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, spec] of Object.entries(ENDPOINT_PARAM_SPECS)) out[spec.name] = p[key as keyof EndpointParams];
+  return out;
+}
+
+export function vastEndpoint(ep: EndpointRecord): Record<string, unknown> {
+  return {
+    id: ep.id,
+    endpoint_name: ep.name,
+    endpoint_state: endpointState(ep),
+    api_key: ep.apiKey,
+    user_id: ep.accountId,
+    created_at: seconds(ep.createdAt),
+    ...vastParams(ep.params),
+    alias_of: ep.aliasOf,
+    gantry_status: ep.status,
+    status_msg: ep.statusMsg,
+  };
+}
+
+export function vastWorkergroup(wg: WorkergroupRecord, ep: EndpointRecord | undefined): Record<string, unknown> {
+  return {
+    id: wg.id,
+    endpoint_id: wg.endpointId,
+    endpoint_name: ep?.name ?? null,
+    api_key: ep?.apiKey ?? null,
+    user_id: wg.accountId,
+    created_at: seconds(wg.createdAt),
+    search_params: wg.searchParams,
+    launch_args: wg.launchArgs,
+    gpu_ram: wg.gpuRamGb,
+    test_workers: wg.testWorkers,
+    image: wg.template.image,
+    env: wg.template.env,
+    ports: wg.template.ports.map((p) => `${p.containerPort}/${p.proto}`),
+    onstart: wg.template.onstart,
+    args: wg.template.args,
+    disk: wg.template.diskGb,
+    ...(ep !== undefined ? vastParams(ep.params) : {}),
+  };
+}
+
+export function vastWorker(w: WorkerInfo): Record<string, unknown> {
+  const r = w.report;
+  return {
+    id: w.instance.id,
+    status: PHASE_NAMES[w.phase],
+    url: w.url,
+    created_at: seconds(w.instance.createdAt),
+    workergroup_id: w.instance.workergroupId,
+    machine_id: w.instance.machineId,
+    cur_load: r?.curLoad ?? 0,
+    perf: r?.maxPerf ?? null,
+    cur_perf: r?.curPerf ?? 0,
+    num_requests_working: r?.numRequestsWorking ?? 0,
+    loaded: r?.loaded ?? false,
+    error_msg: r?.errorMsg ?? null,
+    status_msg: w.instance.statusMsg,
+    gantry_status: w.instance.status,
+  };
+}
+
+export function vastDeployment(v: DeploymentView): Record<string, unknown> {
+  const t = v.workergroup?.template;
+  return {
+    id: v.deployment.id,
+    name: v.deployment.name,
+    tag: v.deployment.tag,
+    image: t?.image ?? null,
+    endpoint_id: v.endpoint.id,
+    endpoint_state: endpointState(v.endpoint),
+    workergroup_id: v.deployment.workergroupId,
+    env:
+      t === undefined
+        ? null
+        : Object.entries(t.env)
+            .map(([k, val]) => `-e ${k}=${val}`)
+            .concat(t.ports.map((p) => `-p ${p.containerPort}:${p.containerPort}/${p.proto}`))
+            .join(' '),
+    onstart: t?.onstart ?? null,
+    args: t?.args ?? null,
+    search_params: v.workergroup?.searchParams ?? null,
+    file_hash: null,
+    s3_key: null,
+    current_version_id: null,
+    last_healthy_version_id: null,
+    storage: t?.diskGb ?? null,
+    ttl: null,
+    last_client_heartbeat: null,
+    created_at: seconds(v.deployment.createdAt),
+    updated_at: seconds(Math.max(v.deployment.updatedAt, v.endpoint.updatedAt)),
+    ...vastParams(v.endpoint.params),
+    workers: v.workers.length,
+    ready_workers: v.workers.filter((w) => w.phase === 'ready').length,
+    gantry_status: v.endpoint.status,
+    status_msg: v.endpoint.statusMsg,
+  };
+}

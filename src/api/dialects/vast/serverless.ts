@@ -1,0 +1,207 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ControlPlane } from '../../../control/control-plane.js';
+import type { Principal } from '../../../control/principal.js';
+import type { StopRequest } from '../../../control/serverless/change-endpoint.js';
+import type { WorkergroupInput } from '../../../control/serverless/workergroups.js';
+import type { WorkerInfo } from '../../../control/serverless/workers.js';
+import { GantryError } from '../../../domain/errors.js';
+import { asObject, jsonParam, optNumber, optString, optStringList, parseId } from './parse.js';
+import { endpointState, vastDeployment, vastEndpoint, vastWorker, vastWorkergroup } from './serverless-map.js';
+
+type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
+type Auth = (req: FastifyRequest) => Promise<Principal>;
+
+function optBool(o: Record<string, unknown>, field: string): boolean | null {
+  const v = jsonParam(o[field]);
+  if (v === undefined || v === null || v === '') return null;
+  if (v === true || v === 1) return true;
+  if (v === false || v === 0) return false;
+  throw new GantryError('INVALID_ARGUMENT', `'${field}' must be true or false, got ${JSON.stringify(o[field])}.`, { field });
+}
+
+function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
+  if ((o.template_hash !== undefined || o.template_id !== undefined) && o.image === undefined) {
+    throw new GantryError('INVALID_ARGUMENT', 'Templates are not stored by Gantry yet: give image, env, onstart and args instead of template_hash.', {
+      field: 'template_hash',
+    });
+  }
+  const argsStr = optString(o, 'args_str');
+  return {
+    template: {
+      image: optString(o, 'image'),
+      env: o.env,
+      onstart: optString(o, 'onstart') ?? optString(o, 'onstart_cmd'),
+      args: optStringList(o, 'args') ?? (argsStr !== null ? argsStr.split(/\s+/).filter((x) => x !== '') : null),
+      diskGb: optNumber(o, 'disk'),
+    },
+    searchParams: typeof o.search_params === 'object' && o.search_params !== null ? null : optString(o, 'search_params'),
+    launchArgs: optString(o, 'launch_args'),
+    gpuRamGb: optNumber(o, 'gpu_ram'),
+    testWorkers: optNumber(o, 'test_workers'),
+  };
+}
+
+/** Stop options from the query string or the JSON body (finish_pending_work, force, timeout in seconds). */
+function stopRequest(req: Req): StopRequest {
+  const merged = { ...asObject(req.body), ...req.query };
+  const timeout = optNumber(merged, 'timeout');
+  return {
+    finishPendingWork: optBool(merged, 'finish_pending_work') ?? false,
+    force: optBool(merged, 'force') ?? false,
+    timeoutMs: timeout === null ? null : timeout * 1000,
+  };
+}
+
+/** Vast's serverless resources: endpoints (endptjobs), workergroups (also autojobs), deployments. */
+export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane, auth: Auth): void {
+  const sl = control.serverless;
+
+  // ── endpoints ──────────────────────────────────────────────────────
+  app.post('/api/v0/endptjobs', async (req) => {
+    const o = asObject(req.body);
+    const ep = await sl.createEndpoint(await auth(req), { name: optString(o, 'endpoint_name'), params: o, aliasOf: optString(o, 'alias_of') });
+    return { success: true, result: ep.id, id: ep.id, api_key: ep.apiKey };
+  });
+  app.get('/api/v0/endptjobs', async (req) => ({ success: true, results: (await sl.listEndpoints(await auth(req))).map(vastEndpoint) }));
+  app.put('/api/v0/endptjobs/:id', async (req: Req) => {
+    const p = await auth(req);
+    const id = parseId(req.params.id, 'endpoint id');
+    const o = asObject(req.body);
+    const state = optString(o, 'endpoint_state');
+    if (state !== null && state !== 'active' && state !== 'suspended' && state !== 'stopped') {
+      throw new GantryError('INVALID_ARGUMENT', `'endpoint_state' must be active, suspended or stopped, got ${JSON.stringify(state)}.`, {
+        field: 'endpoint_state',
+      });
+    }
+    const ep = await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: o, state });
+    if (state === 'stopped') await sl.changeEndpoint(p, id, 'stop');
+    else if (state !== null && ep.target !== 'running') await sl.changeEndpoint(p, id, 'start');
+    return { success: true };
+  });
+  app.delete('/api/v0/endptjobs/:id', async (req: Req) => {
+    const p = await auth(req);
+    const id = parseId(req.params.id, 'endpoint id');
+    const workers = await sl.endpointWorkers(p, id);
+    await sl.changeEndpoint(p, id, 'delete', {
+      stopFirst: true,
+      stop: { finishPendingWork: false, force: optBool(asObject(req.body), 'force') ?? false, timeoutMs: null },
+    });
+    const ids = workers.map((w) => w.instance.id);
+    return { success: true, deleted_workers: ids, failed_workers: [], msg: `Deleting endpoint ${id} and ${ids.length} worker(s)` };
+  });
+
+  // ── workergroups (the CLI calls them autojobs) ─────────────────────
+  for (const base of ['/api/v0/workergroups', '/api/v0/autojobs']) {
+    app.post(base, async (req) => {
+      const p = await auth(req);
+      const o = asObject(req.body);
+      const byId = optNumber(o, 'endpoint_id');
+      const name = optString(o, 'endpoint_name');
+      const ep = byId !== null ? await sl.showEndpoint(p, byId) : name !== null ? await sl.findEndpoint(p, name) : undefined;
+      if (ep === undefined)
+        throw new GantryError('INVALID_ARGUMENT', 'Please assign your workergroup to a valid endpoint identifier (endpoint_id or endpoint_name).', {
+          field: 'endpoint_id',
+        });
+      const wg = await sl.createWorkergroup(p, ep.id, workergroupInput(o));
+      return { success: true, id: wg.id };
+    });
+    app.get(base, async (req) => {
+      const p = await auth(req);
+      const eps = new Map((await sl.listEndpoints(p)).map((e) => [e.id, e]));
+      return { success: true, results: (await sl.listWorkergroups(p)).map((wg) => vastWorkergroup(wg, eps.get(wg.endpointId))) };
+    });
+    app.put(`${base}/:id`, async (req: Req) => {
+      const p = await auth(req);
+      const o = asObject(req.body);
+      const input = workergroupInput(o);
+      const t = input.template;
+      const changesTemplate = t.image !== null || o.env !== undefined || t.onstart !== null || t.args !== null || t.diskGb !== null;
+      const endpointId = optNumber(o, 'endpoint_id');
+      await sl.updateWorkergroup(p, parseId(req.params.id, 'workergroup id'), {
+        ...(changesTemplate ? { template: t } : {}),
+        ...(input.searchParams !== null ? { searchParams: input.searchParams } : {}),
+        ...(input.launchArgs !== null ? { launchArgs: input.launchArgs } : {}),
+        ...(input.gpuRamGb !== null ? { gpuRamGb: input.gpuRamGb } : {}),
+        ...(input.testWorkers !== null ? { testWorkers: input.testWorkers } : {}),
+        ...(endpointId !== null ? { endpointId } : {}),
+      });
+      return { success: true };
+    });
+    app.delete(`${base}/:id`, async (req: Req) => {
+      const id = parseId(req.params.id, 'workergroup id');
+      const ids = await sl.deleteWorkergroup(await auth(req), id);
+      return { success: true, deleted_workers: ids, failed_workers: [], msg: `Deleted workergroup and ${ids.length} workers` };
+    });
+  }
+
+  // ── workers and logs ───────────────────────────────────────────────
+  const endpointOf = async (p: Principal, o: Record<string, unknown>): Promise<number> => {
+    const name = optString(o, 'endpoint');
+    if (o.id === undefined && name !== null) {
+      const ep = await sl.findEndpoint(p, name);
+      if (!ep) throw new GantryError('ENDPOINT_NOT_FOUND', `No endpoint named '${name}'.`);
+      return ep.id;
+    }
+    return parseId(o.id, 'endpoint id');
+  };
+  app.post('/get_endpoint_workers', async (req) => {
+    const p = await auth(req);
+    return { workers: (await sl.endpointWorkers(p, await endpointOf(p, asObject(req.body)))).map(vastWorker) };
+  });
+  app.post('/get_workergroup_workers', async (req) => {
+    const p = await auth(req);
+    return { workers: (await sl.workergroupWorkers(p, parseId(asObject(req.body).id, 'workergroup id'))).map(vastWorker) };
+  });
+  const logsOf = async (p: Principal, workers: readonly WorkerInfo[], tail: number | null): Promise<string> => {
+    const parts: string[] = [];
+    for (const w of workers) {
+      const text = await control
+        .requestLogs(p, w.instance.id, { tail, filter: null })
+        .then((r) => control.fetchResult(r.token))
+        .catch((err: unknown) => `(logs unavailable: ${err instanceof Error ? err.message : String(err)})`);
+      parts.push(`--- worker ${w.instance.id} ---\n${text}`);
+    }
+    return parts.join('\n');
+  };
+  app.post('/get_endpoint_logs', async (req) => {
+    const p = await auth(req);
+    const o = asObject(req.body);
+    return { logs: await logsOf(p, await sl.endpointWorkers(p, await endpointOf(p, o)), optNumber(o, 'tail')) };
+  });
+  app.post('/get_workergroup_logs', async (req) => {
+    const p = await auth(req);
+    const o = asObject(req.body);
+    return { logs: await logsOf(p, await sl.workergroupWorkers(p, parseId(o.id, 'workergroup id')), optNumber(o, 'tail')) };
+  });
+
+  // ── deployments ────────────────────────────────────────────────────
+  app.post('/api/v0/deployments', async (req) => {
+    const p = await auth(req);
+    const o = asObject(req.body);
+    const name = optString(o, 'name');
+    if (name === null) throw new GantryError('INVALID_ARGUMENT', "'name' is required.", { field: 'name' });
+    const v = await sl.createDeployment(p, { ...workergroupInput(o), name, tag: optString(o, 'tag'), params: o });
+    return {
+      success: true,
+      deployment: { id: v.deployment.id, endpoint_id: v.endpoint.id, workergroup_id: v.deployment.workergroupId, api_key: v.endpoint.apiKey },
+    };
+  });
+  app.get('/api/v0/deployments', async (req) => ({ success: true, deployments: (await sl.listDeployments(await auth(req))).map(vastDeployment) }));
+  app.get('/api/v0/deployment/:id', async (req: Req) => ({
+    success: true,
+    deployment: vastDeployment(await sl.showDeployment(await auth(req), parseId(req.params.id, 'deployment id'))),
+  }));
+  app.post('/api/v0/deployment/:id/stop', async (req: Req) => {
+    const r = await sl.stopDeployment(await auth(req), parseId(req.params.id, 'deployment id'), stopRequest(req));
+    return { success: true, endpoint_state: endpointState(r.endpoint) };
+  });
+  app.post('/api/v0/deployment/:id/start', async (req: Req) => {
+    const r = await sl.startDeployment(await auth(req), parseId(req.params.id, 'deployment id'));
+    return { success: true, endpoint_state: endpointState(r.endpoint) };
+  });
+  app.delete('/api/v0/deployment/:id', async (req: Req) => {
+    const id = parseId(req.params.id, 'deployment id');
+    await sl.deleteDeployment(await auth(req), id, stopRequest(req).force);
+    return { success: true, msg: `Deployment ${id} is being deleted: its workers are destroyed, then the deployment is removed.` };
+  });
+}

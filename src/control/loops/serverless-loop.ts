@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import { decideScale, type WorkerView } from '../../domain/serverless/autoscale.js';
+import type { EndpointStatus } from '../../domain/serverless/lifecycle.js';
+import type { EndpointPassWrite, EndpointRecord } from '../../store/serverless-store.js';
+import type { ControlContext } from '../context.js';
+import { recruitWorker } from '../serverless/recruit.js';
+import { actOnWorker, workersOf, type WorkerInfo } from '../serverless/workers.js';
+
+const CLAIM_LIMIT = 200;
+/** Perf assumed for workers before any has reported a benchmark. */
+const DEFAULT_PERF = 1;
+type Pass = Omit<EndpointPassWrite, 'now'>;
+
+/**
+ * The serverless loop: every autoscaleIntervalMs it leases each live endpoint (so replicas on one
+ * database never act twice on one endpoint) and moves it toward its target — autoscaling a running
+ * endpoint, draining and stopping a stopping one, destroying the workers of a deleted one.
+ */
+export class ServerlessLoop {
+  readonly #ctx: ControlContext;
+  readonly #owner = `serverless-${randomUUID().slice(0, 8)}`;
+  /** Worker-reported load per endpoint, sampled by this replica's passes. */
+  readonly #reported = new Map<number, { at: number; load: number }[]>();
+  readonly #recruitAfter = new Map<number, number>();
+  #timer: NodeJS.Timeout | null = null;
+  #pass: Promise<void> = Promise.resolve();
+  #stopped = true;
+
+  constructor(ctx: ControlContext) {
+    this.#ctx = ctx;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    const tick = (): void => {
+      this.#pass = this.runOnce()
+        .catch((err: unknown) => this.#ctx.log.error({ err, component: 'serverless' }, 'serverless pass failed'))
+        .finally(() => {
+          if (!this.#stopped) this.#timer = setTimeout(tick, this.#ctx.settings.autoscaleIntervalMs);
+        });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    await this.#pass;
+  }
+
+  async runOnce(): Promise<void> {
+    const ctx = this.#ctx;
+    const now = ctx.clock.now();
+    const eps = await ctx.store.claimEndpoints({ owner: this.#owner, now, leaseMs: ctx.settings.leaseMs, limit: CLAIM_LIMIT });
+    await Promise.all(
+      eps.map(async (ep) => {
+        let pass: Pass = { memory: ep.memory };
+        try {
+          pass = await this.#step(ep);
+        } catch (err) {
+          ctx.log.error({ err, endpointId: ep.id }, 'endpoint pass failed');
+        }
+        const applied = await ctx.store.applyEndpointPass(ep.id, ep.leaseToken as string, { ...pass, now: ctx.clock.now() });
+        if (!applied) ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
+        if (pass.status !== undefined && pass.status !== ep.status) {
+          ctx.log.info({ endpointId: ep.id, from: ep.status, to: pass.status, msg: pass.statusMsg }, 'endpoint status');
+        }
+      }),
+    );
+  }
+
+  async #step(ep: EndpointRecord): Promise<Pass> {
+    if (ep.aliasOf !== null) {
+      const status: EndpointStatus = ep.target === 'running' ? 'running' : ep.target === 'stopped' ? 'stopped' : 'deleted';
+      return { status, memory: ep.memory };
+    }
+    const workers = await workersOf(this.#ctx, ep.id);
+    if (ep.target === 'deleted') return this.#deletePass(ep, workers);
+    if (ep.target === 'stopped') return this.#stopPass(ep, workers);
+    return this.#runPass(ep, workers);
+  }
+
+  async #deletePass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
+    const ctx = this.#ctx;
+    for (const w of workers) if (w.instance.target !== 'deleted') await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+    if (workers.length > 0) return { status: 'deleting', statusMsg: `destroying ${workers.length} worker(s)`, memory: ep.memory };
+    const now = ctx.clock.now();
+    for (const wg of await ctx.store.listWorkergroups({ endpointId: ep.id })) await ctx.store.deleteWorkergroup(wg.id, now);
+    const dep = await ctx.store.findDeploymentByEndpoint(ep.id);
+    if (dep) await ctx.store.deleteDeployment(dep.id, now);
+    this.#forget(ep.id);
+    return { status: 'deleted', statusMsg: null, memory: ep.memory };
+  }
+
+  async #stopPass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
+    const ctx = this.#ctx;
+    const now = ctx.clock.now();
+    if (ep.status !== 'stopping') return { memory: ep.memory };
+    const pending = ctx.traffic.pending(ep.id);
+    const busyAtWorkers = workers.reduce((n, w) => n + (w.report?.numRequestsWorking ?? 0), 0);
+    const left = pending.queued + pending.inFlight;
+    let statusMsg: string | null = null;
+    if (ep.stopDrain && (left > 0 || busyAtWorkers > 0)) {
+      if (now < (ep.stopDeadline ?? 0)) {
+        return {
+          status: 'stopping',
+          statusMsg: `draining: ${pending.queued} queued, ${Math.max(pending.inFlight, busyAtWorkers)} in flight`,
+          memory: ep.memory,
+        };
+      }
+      const failed = ctx.traffic.failPending(ep.id, 'the drain of this endpoint ran out of time');
+      statusMsg = `drain timed out: ${failed} request(s) failed`;
+      ctx.log.warn({ endpointId: ep.id, failed }, 'drain timed out');
+    }
+    for (const w of workers) if (w.instance.target === 'running') await actOnWorker(ctx, ep, w.instance.id, 'stop');
+    ctx.traffic.invalidate(ep.id);
+    const broken = workers.filter((w) => w.instance.status === 'failed');
+    const moving = workers.filter((w) => w.instance.status !== 'stopped' && w.instance.status !== 'exited' && w.instance.status !== 'failed');
+    if (moving.length > 0) {
+      const bound = (ep.stopRequestedAt ?? now) + Math.max(0, (ep.stopDeadline ?? now) - (ep.stopRequestedAt ?? now)) + ctx.settings.stepTimeoutMs;
+      if (now <= bound) return { status: 'stopping', statusMsg: statusMsg ?? `stopping ${moving.length} worker(s)`, memory: ep.memory };
+      const ids = moving.map((w) => w.instance.id).join(', ');
+      return {
+        status: 'failed',
+        statusMsg: `workers ${ids} did not stop within ${Math.round((bound - (ep.stopRequestedAt ?? now)) / 1000)}s`,
+        memory: ep.memory,
+      };
+    }
+    if (broken.length > 0) {
+      const why = broken.map((w) => `worker ${w.instance.id}: ${w.instance.statusMsg ?? 'stop failed'}`).join('; ');
+      return { status: 'failed', statusMsg: why, memory: ep.memory };
+    }
+    return { status: 'stopped', statusMsg, memory: ep.memory };
+  }
+
+  async #runPass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
+    const ctx = this.#ctx;
+    const now = ctx.clock.now();
+    const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
+    const status: EndpointStatus = workers.some((w) => w.phase === 'ready') ? 'running' : 'pending';
+    const group = groups[0];
+    if (group === undefined) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: ep.memory };
+
+    const local = ctx.traffic.workerLoad(ep.id);
+    const views: WorkerView[] = workers.map((w) => {
+      const mine = local.get(w.instance.id);
+      const perf = w.report?.maxPerf ?? null;
+      const inFlight = Math.max(mine?.inFlight ?? 0, w.report?.numRequestsWorking ?? 0);
+      return { id: w.instance.id, phase: w.phase, perf, inFlight, queueTimeS: (mine?.cost ?? inFlight) / (perf ?? DEFAULT_PERF) };
+    });
+    const samples = this.#sampleReported(ep.id, now, workers);
+    const pending = ctx.traffic.pending(ep.id);
+    const d = decideScale({
+      params: ep.params,
+      now,
+      workers: views,
+      loadSamples: [...ctx.traffic.loadSamples(ep.id), ...samples],
+      queued: pending.queued,
+      oldestQueuedMs: pending.oldestQueuedMs,
+      lastActivityAt: ep.lastActivityAt,
+      testWorkers: Math.max(...groups.map((g) => g.testWorkers)),
+      memory: ep.memory,
+      tuning: { windowMs: ctx.settings.autoscaleWindowMs, scaleDownDelayMs: ctx.settings.scaleDownDelayMs, defaultPerf: DEFAULT_PERF },
+    });
+    const changed = d.start.length + d.stop.length + d.destroy.length + d.create > 0;
+    if (changed) ctx.log.info({ endpointId: ep.id, ...d, memory: undefined }, 'autoscale');
+    for (const id of d.stop) await actOnWorker(ctx, ep, id, 'stop');
+    for (const id of d.destroy) await actOnWorker(ctx, ep, id, 'destroy');
+    let statusMsg: string | null = ep.suspended ? 'suspended: no new workers are recruited' : null;
+    if (!ep.suspended) {
+      for (const id of d.start) await actOnWorker(ctx, ep, id, 'start');
+      if (d.create > 0) statusMsg = await this.#recruit(ep, groups, workers.length, d.create);
+    }
+    if (changed) ctx.traffic.invalidate(ep.id);
+    return { status, statusMsg, memory: d.memory };
+  }
+
+  /** Create up to `n` workers, spreading them over the workergroups; backs off when no offer matches. */
+  async #recruit(
+    ep: EndpointRecord,
+    groups: Awaited<ReturnType<ControlContext['store']['listWorkergroups']>>,
+    have: number,
+    n: number,
+  ): Promise<string | null> {
+    const ctx = this.#ctx;
+    const now = ctx.clock.now();
+    if ((this.#recruitAfter.get(ep.id) ?? 0) > now) return 'no offer matches the workergroup search; retrying';
+    for (let i = 0; i < n; i++) {
+      const wg = groups[(have + i) % groups.length] as (typeof groups)[number];
+      if ((await recruitWorker(ctx, ep, wg)) === null) {
+        this.#recruitAfter.set(ep.id, now + ctx.settings.recruitBackoffMs);
+        ctx.log.warn({ endpointId: ep.id, workergroupId: wg.id, search: wg.searchParams }, 'no offer for a new worker');
+        return `no offer matches the workergroup search '${wg.searchParams}'`;
+      }
+    }
+    return null;
+  }
+
+  /** The load workers report (covering requests other replicas sent them), kept as samples for the window. */
+  #sampleReported(endpointId: number, now: number, workers: readonly WorkerInfo[]): { at: number; load: number }[] {
+    const load = workers.reduce((s, w) => s + (w.report?.curLoad ?? 0), 0);
+    const keepFrom = now - this.#ctx.settings.autoscaleWindowMs;
+    const list = (this.#reported.get(endpointId) ?? []).filter((s) => s.at >= keepFrom);
+    list.push({ at: now, load });
+    this.#reported.set(endpointId, list);
+    return list;
+  }
+
+  #forget(endpointId: number): void {
+    this.#reported.delete(endpointId);
+    this.#recruitAfter.delete(endpointId);
+  }
+}

@@ -1,0 +1,83 @@
+import { GantryError } from '../../domain/errors.js';
+import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams } from '../../domain/serverless/params.js';
+import type { EndpointRecord } from '../../store/serverless-store.js';
+import type { ControlContext } from '../context.js';
+import { newEndpointKey } from '../keys.js';
+import { requireAccountKey, type Principal } from '../principal.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function validName(name: string, what = 'endpoint_name'): string {
+  if (!NAME.test(name)) {
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `'${what}' must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; got ${JSON.stringify(name)}.`,
+      {
+        field: what,
+      },
+    );
+  }
+  return name;
+}
+
+/** Another account's endpoint answers "not found", so its existence does not leak. */
+export async function ownEndpoint(ctx: ControlContext, p: Principal, id: number): Promise<EndpointRecord> {
+  requireAccountKey(p);
+  const ep = await ctx.store.getEndpoint(id);
+  if (!ep || ep.status === 'deleted' || (ep.accountId !== p.accountId && !p.isAdmin)) {
+    throw new GantryError('ENDPOINT_NOT_FOUND', `No endpoint with id ${id}.`, { endpointId: id });
+  }
+  return ep;
+}
+
+export interface NewEndpointRequest {
+  readonly name: string | null;
+  /** Parameters keyed by their users' names (min_load, ...). */
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly aliasOf: string | null;
+}
+
+export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEndpointRequest): Promise<EndpointRecord> {
+  requireAccountKey(p);
+  const params = mergeEndpointParams(DEFAULT_ENDPOINT_PARAMS, r.params);
+  const name = validName(r.name ?? `endpoint-${Date.now().toString(36)}`);
+  if (r.aliasOf !== null) {
+    const target = await ctx.store.findEndpointByName(p.accountId, r.aliasOf);
+    if (!target) throw new GantryError('ENDPOINT_NOT_FOUND', `alias_of names no endpoint of yours: '${r.aliasOf}'.`, { field: 'alias_of' });
+    if (target.aliasOf !== null)
+      throw new GantryError('INVALID_ARGUMENT', `'${r.aliasOf}' is itself an alias; point at the endpoint it routes to.`, { field: 'alias_of' });
+  }
+  const ep = await ctx.store.createEndpoint({ accountId: p.accountId, name, apiKey: newEndpointKey(), params, aliasOf: r.aliasOf, now: ctx.clock.now() });
+  ctx.log.info({ endpointId: ep.id, name }, 'endpoint created');
+  return ep;
+}
+
+export async function listEndpoints(ctx: ControlContext, p: Principal): Promise<EndpointRecord[]> {
+  requireAccountKey(p);
+  return ctx.store.listEndpoints(p.accountId);
+}
+
+export interface EndpointUpdate {
+  readonly name: string | null;
+  readonly params: Readonly<Record<string, unknown>>;
+  /** Vast's endpoint_state: active, suspended or stopped. */
+  readonly state: 'active' | 'suspended' | 'stopped' | null;
+}
+
+export async function updateEndpoint(ctx: ControlContext, p: Principal, id: number, u: EndpointUpdate): Promise<EndpointRecord> {
+  const ep = await ownEndpoint(ctx, p, id);
+  const params = mergeEndpointParams(ep.params, u.params);
+  await ctx.store.updateEndpointConfig(id, {
+    ...(u.name !== null ? { name: validName(u.name) } : {}),
+    params,
+    ...(u.state === 'active' || u.state === 'suspended' ? { suspended: u.state === 'suspended' } : {}),
+    now: ctx.clock.now(),
+  });
+  return (await ctx.store.getEndpoint(id)) as EndpointRecord;
+}
+
+/** Endpoints that route to this one and still take traffic: a stop without force must name them. */
+export async function referencesTo(ctx: ControlContext, ep: EndpointRecord): Promise<EndpointRecord[]> {
+  const mine = await ctx.store.listEndpoints(ep.accountId);
+  return mine.filter((e) => e.aliasOf === ep.name && e.id !== ep.id && e.target === 'running');
+}

@@ -1,0 +1,48 @@
+import { GantryError } from '../../domain/errors.js';
+import type { EndpointRecord, WorkergroupRecord } from '../../store/serverless-store.js';
+import type { InstanceRecord } from '../../store/store.js';
+import type { ControlContext } from '../context.js';
+import { createInstance } from '../create-instance.js';
+import { searchOffers } from '../search-offers.js';
+import { workerOfferQuery } from './workergroups.js';
+import { ownerOf } from './workers.js';
+
+/**
+ * Create one worker for a workergroup: the cheapest smallest offer its search matches, rented like
+ * any instance (so billing, reconciling and the orphan sweep treat it like one). Null when no offer
+ * matches or the chosen one was taken meanwhile; the loop tries again later.
+ */
+export async function recruitWorker(ctx: ControlContext, ep: EndpointRecord, wg: WorkergroupRecord): Promise<InstanceRecord | null> {
+  const owner = ownerOf(ep);
+  const offers = await searchOffers(ctx, owner, workerOfferQuery(wg.searchParams, wg.gpuRamGb));
+  for (const offer of offers.slice(0, 3)) {
+    try {
+      const { instance } = await createInstance(
+        ctx,
+        owner,
+        {
+          offerId: Number(offer.id),
+          image: wg.template.image,
+          diskGb: Math.min(wg.template.diskGb, Number(offer.disk_space)),
+          env: { env: wg.template.env, ports: wg.template.ports },
+          onstart: wg.template.onstart,
+          entrypoint: null,
+          args: wg.template.args,
+          runtype: wg.template.args !== null ? 'args' : null,
+          label: `${ep.name} worker`,
+          targetState: 'running',
+          offerType: 'on-demand',
+          bidPrice: null,
+        },
+        { workergroupId: wg.id, endpointId: ep.id },
+      );
+      ctx.log.info({ endpointId: ep.id, workergroupId: wg.id, instanceId: instance.id, machineId: instance.machineId }, 'worker recruited');
+      return instance;
+    } catch (err) {
+      // Someone else rented it between search and create: take the next offer.
+      if (err instanceof GantryError && (err.kind === 'conflict' || err.code === 'OFFER_NOT_FOUND')) continue;
+      throw err;
+    }
+  }
+  return null;
+}

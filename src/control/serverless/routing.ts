@@ -1,0 +1,78 @@
+import { GantryError } from '../../domain/errors.js';
+import { acceptsTraffic } from '../../domain/serverless/lifecycle.js';
+import type { EndpointRecord } from '../../store/serverless-store.js';
+import type { ControlContext } from '../context.js';
+import { authenticate } from '../authenticate.js';
+import { workersOf } from './workers.js';
+
+/** A worker requests may be sent to now. */
+export interface RoutableWorker {
+  readonly id: number;
+  readonly url: string;
+  /** Load units per second it can carry (its benchmark; 1 until it reports one). */
+  readonly perf: number;
+  /** Requests it reports working on (from every replica). */
+  readonly working: number;
+}
+
+/** What the gateway needs to know of an endpoint to route: whether it takes work, and where to send it. */
+export interface RoutingView {
+  readonly endpointId: number;
+  readonly accepting: boolean;
+  /** Stopping with finish_pending_work: queued requests still go to workers, new ones are refused. */
+  readonly draining: boolean;
+  readonly maxQueueTimeS: number;
+  readonly workers: readonly RoutableWorker[];
+  /** Human summary of the workers by phase (Vast's `status` when no worker is ready). */
+  readonly summary: string;
+}
+
+export async function routingView(ctx: ControlContext, endpointId: number): Promise<RoutingView> {
+  const ep = await ctx.store.getEndpoint(endpointId);
+  if (!ep) return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], summary: 'Deleted' };
+  const all = await workersOf(ctx, endpointId);
+  const workers = all
+    .filter((w) => w.phase === 'ready' && w.url !== null)
+    .map((w) => ({ id: w.instance.id, url: w.url as string, perf: w.report?.maxPerf ?? 1, working: w.report?.numRequestsWorking ?? 0 }));
+  const byPhase = new Map<string, number>();
+  for (const w of all) byPhase.set(w.phase, (byPhase.get(w.phase) ?? 0) + 1);
+  const accepting = acceptsTraffic(ep);
+  const summary = !accepting ? 'Stopped' : all.length === 0 ? 'No workers' : [...byPhase].map(([k, n]) => `${n} ${k}`).join(', ');
+  return {
+    endpointId,
+    accepting,
+    draining: ep.status === 'stopping' && ep.stopDrain,
+    maxQueueTimeS: ep.params.maxQueueTime,
+    workers,
+    summary,
+  };
+}
+
+export interface ResolvedEndpoint {
+  /** The endpoint whose workers serve (the alias's target for a route alias). */
+  readonly endpoint: EndpointRecord;
+  /** The alias the caller named, if any; it must itself be running. */
+  readonly via: EndpointRecord | null;
+}
+
+/**
+ * Find the endpoint a request names, authorised by that endpoint's own key or by its owner's key.
+ * Anything else is 401, and a name the caller cannot see is 404, so names do not leak.
+ */
+export async function resolveEndpoint(ctx: ControlContext, name: string, key: string | null): Promise<ResolvedEndpoint> {
+  let named: EndpointRecord | undefined;
+  const byKey = key !== null && key.startsWith('gek_') ? await ctx.store.findEndpointByKey(key) : undefined;
+  if (byKey !== undefined) {
+    named = byKey.name === name ? byKey : undefined;
+    if (named === undefined) throw new GantryError('FORBIDDEN', `This endpoint key belongs to endpoint '${byKey.name}', not '${name}'.`);
+  } else {
+    const p = await authenticate(ctx, key);
+    if (p.scope !== 'full') throw new GantryError('FORBIDDEN', 'Use the endpoint key or an account key to call an endpoint.');
+    named = await ctx.store.findEndpointByName(p.accountId, name);
+  }
+  if (named === undefined) throw new GantryError('ENDPOINT_NOT_FOUND', `No endpoint named '${name}'.`, { endpoint: name });
+  if (named.aliasOf === null) return { endpoint: named, via: null };
+  const target = await ctx.store.findEndpointByName(named.accountId, named.aliasOf);
+  if (target === undefined) throw new GantryError('ENDPOINT_NOT_FOUND', `Endpoint '${name}' routes to '${named.aliasOf}', which no longer exists.`);
+  return { endpoint: target, via: named };
+}

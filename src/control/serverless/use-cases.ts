@@ -1,0 +1,55 @@
+import type { EndpointAction } from '../../domain/serverless/lifecycle.js';
+import type { ControlContext } from '../context.js';
+import type { Principal } from '../principal.js';
+import { changeEndpoint, type StopRequest } from './change-endpoint.js';
+import * as deployments from './deployments.js';
+import * as endpoints from './endpoints.js';
+import { resolveEndpoint, routingView } from './routing.js';
+import * as groups from './workergroups.js';
+import { ownWorkergroup } from './workergroups.js';
+import { recordWorkerStatus, workersOf, actOnWorker, type WorkerStatusInput } from './workers.js';
+
+/** The serverless use cases bound to one context: what the dialects and the gateway call. */
+export function serverlessUseCases(ctx: ControlContext) {
+  return {
+    createEndpoint: (p: Principal, r: endpoints.NewEndpointRequest) => endpoints.createEndpoint(ctx, p, r),
+    listEndpoints: (p: Principal) => endpoints.listEndpoints(ctx, p),
+    showEndpoint: (p: Principal, id: number) => endpoints.ownEndpoint(ctx, p, id),
+    findEndpoint: async (p: Principal, name: string) => (await endpoints.listEndpoints(ctx, p)).find((e) => e.name === name),
+    updateEndpoint: (p: Principal, id: number, u: endpoints.EndpointUpdate) => endpoints.updateEndpoint(ctx, p, id, u),
+    changeEndpoint: (p: Principal, id: number, action: EndpointAction, o?: { stop?: StopRequest; stopFirst?: boolean }) =>
+      changeEndpoint(ctx, p, id, action, o),
+    endpointWorkers: async (p: Principal, id: number) => workersOf(ctx, (await endpoints.ownEndpoint(ctx, p, id)).id),
+
+    createWorkergroup: (p: Principal, endpointId: number, r: groups.WorkergroupInput) => groups.createWorkergroup(ctx, p, endpointId, r),
+    listWorkergroups: (p: Principal) => groups.listWorkergroups(ctx, p),
+    showWorkergroup: (p: Principal, id: number) => ownWorkergroup(ctx, p, id),
+    updateWorkergroup: (p: Principal, id: number, u: Parameters<typeof groups.updateWorkergroup>[3]) => groups.updateWorkergroup(ctx, p, id, u),
+    /** Destroys the workergroup's workers, then removes it; answers the ids asked to be destroyed. */
+    deleteWorkergroup: async (p: Principal, id: number) => {
+      const wg = await ownWorkergroup(ctx, p, id);
+      const ep = await endpoints.ownEndpoint(ctx, p, wg.endpointId);
+      const mine = (await workersOf(ctx, ep.id)).filter((w) => w.instance.workergroupId === id);
+      for (const w of mine) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+      await ctx.store.deleteWorkergroup(id, ctx.clock.now());
+      return mine.map((w) => w.instance.id);
+    },
+    workergroupWorkers: async (p: Principal, id: number) => {
+      const wg = await ownWorkergroup(ctx, p, id);
+      return (await workersOf(ctx, wg.endpointId)).filter((w) => w.instance.workergroupId === id);
+    },
+
+    createDeployment: (p: Principal, r: deployments.NewDeploymentRequest) => deployments.createDeployment(ctx, p, r),
+    listDeployments: (p: Principal) => deployments.listDeployments(ctx, p),
+    showDeployment: (p: Principal, id: number) => deployments.showDeployment(ctx, p, id),
+    stopDeployment: (p: Principal, id: number, s: StopRequest) => deployments.stopDeployment(ctx, p, id, s),
+    startDeployment: (p: Principal, id: number) => deployments.startDeployment(ctx, p, id),
+    deleteDeployment: (p: Principal, id: number, force: boolean) => deployments.deleteDeployment(ctx, p, id, force),
+
+    recordWorkerStatus: (s: WorkerStatusInput) => recordWorkerStatus(ctx, s),
+    resolveEndpoint: (name: string, key: string | null) => resolveEndpoint(ctx, name, key),
+    routingView: (endpointId: number) => routingView(ctx, endpointId),
+  };
+}
+
+export type ServerlessUseCases = ReturnType<typeof serverlessUseCases>;

@@ -1,0 +1,162 @@
+import { GantryError } from '../../domain/errors.js';
+import { DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } from '../../domain/instance/create.js';
+import { parseEnv, shellSplit, type ParsedEnv } from '../../domain/instance/env.js';
+import { parseSearchQuery } from '../../domain/offer/query-language.js';
+import { parseOfferQuery, type OfferQuery } from '../../domain/offer/query.js';
+import type { WorkergroupRecord, WorkerTemplate } from '../../store/serverless-store.js';
+import type { ControlContext } from '../context.js';
+import { requireAccountKey, type Principal } from '../principal.js';
+import { ownEndpoint } from './endpoints.js';
+
+/** Offers a workergroup takes when it names none, as Vast's default. */
+export const DEFAULT_SEARCH = 'verified=true rentable=true';
+/** The port a worker serves on when its template publishes none (WORKER_PORT). */
+export const DEFAULT_WORKER_PORT = 8000;
+export const DEFAULT_TEST_WORKERS = 3;
+
+export interface TemplateInput {
+  readonly image: string | null;
+  readonly env: unknown;
+  readonly onstart: string | null;
+  readonly args: readonly string[] | null;
+  readonly diskGb: number | null;
+}
+
+export interface WorkergroupInput {
+  readonly template: TemplateInput;
+  readonly searchParams: string | null;
+  readonly launchArgs: string | null;
+  readonly gpuRamGb: number | null;
+  readonly testWorkers: number | null;
+}
+
+function invalid(msg: string, field: string): GantryError {
+  return new GantryError('INVALID_ARGUMENT', msg, { field });
+}
+
+/** launch_args: the create flags a worker gets on top of its template (`--disk 20 --env '-e K=V' --args a b`). */
+function applyLaunchArgs(t: TemplateInput, launchArgs: string | null): TemplateInput {
+  if (launchArgs === null || launchArgs.trim() === '') return t;
+  const words = shellSplit(launchArgs);
+  let out = { ...t };
+  for (let i = 0; i < words.length; i++) {
+    const flag = words[i] as string;
+    if (flag === '--args') {
+      out = { ...out, args: words.slice(i + 1) };
+      break;
+    }
+    const v = words[++i];
+    if (v === undefined) throw invalid(`launch_args: '${flag}' needs a value.`, 'launch_args');
+    if (flag === '--disk') out = { ...out, diskGb: Number(v) };
+    else if (flag === '--env') out = { ...out, env: v };
+    else if (flag === '--image') out = { ...out, image: v };
+    else if (flag === '--onstart-cmd' || flag === '--onstart') out = { ...out, onstart: v };
+    else throw invalid(`launch_args: unknown flag '${flag}'; use --image, --env, --disk, --onstart-cmd or --args.`, 'launch_args');
+  }
+  return out;
+}
+
+export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
+  const t = applyLaunchArgs(input.template, input.launchArgs);
+  const image = t.image ?? DEFAULT_IMAGE;
+  if (image.length === 0 || image.length > MAX_IMAGE_CHARS) throw invalid(`image must be 1 to ${MAX_IMAGE_CHARS} characters.`, 'image');
+  if (t.onstart !== null && t.onstart.length > MAX_ONSTART_CHARS) throw invalid(`onstart may be at most ${MAX_ONSTART_CHARS} characters.`, 'onstart');
+  const diskGb = t.diskGb ?? DEFAULT_DISK_GB;
+  if (!Number.isFinite(diskGb) || diskGb <= 0) throw invalid(`disk must be a positive number of GB.`, 'disk');
+  const env: ParsedEnv = parseEnv(t.env);
+  const ports = env.ports.length > 0 ? env.ports : [{ containerPort: DEFAULT_WORKER_PORT, proto: 'tcp' as const }];
+  return { image, env: env.env, ports, onstart: t.onstart, args: t.args, diskGb };
+}
+
+/** The offer query of a workergroup: its search language, plus its GPU memory floor. */
+export function workerOfferQuery(searchParams: string, gpuRamGb: number | null): OfferQuery {
+  const filters: Record<string, unknown> = parseSearchQuery(searchParams);
+  if (gpuRamGb !== null) filters.gpu_ram = { ...((filters.gpu_ram as object | undefined) ?? {}), gte: gpuRamGb * 1000 };
+  return parseOfferQuery({
+    ...filters,
+    order: [
+      ['num_gpus', 'asc'],
+      ['dph_total', 'asc'],
+    ],
+  });
+}
+
+function checkNumbers(gpuRamGb: number | null, testWorkers: number | null): void {
+  if (gpuRamGb !== null && (!Number.isFinite(gpuRamGb) || gpuRamGb < 0)) throw invalid(`'gpu_ram' must be a number of GB, at least 0.`, 'gpu_ram');
+  if (testWorkers !== null && (!Number.isInteger(testWorkers) || testWorkers < 0 || testWorkers > 100))
+    throw invalid(`'test_workers' must be an integer from 0 to 100.`, 'test_workers');
+}
+
+export async function createWorkergroup(ctx: ControlContext, p: Principal, endpointId: number, input: WorkergroupInput): Promise<WorkergroupRecord> {
+  const ep = await ownEndpoint(ctx, p, endpointId);
+  if (ep.aliasOf !== null) throw invalid(`Endpoint '${ep.name}' is a route alias of '${ep.aliasOf}'; it has no workers of its own.`, 'endpoint_id');
+  const searchParams = input.searchParams ?? DEFAULT_SEARCH;
+  workerOfferQuery(searchParams, input.gpuRamGb);
+  checkNumbers(input.gpuRamGb, input.testWorkers);
+  return ctx.store.createWorkergroup({
+    accountId: ep.accountId,
+    endpointId: ep.id,
+    template: buildTemplate(input),
+    searchParams,
+    launchArgs: input.launchArgs,
+    gpuRamGb: input.gpuRamGb,
+    testWorkers: input.testWorkers ?? DEFAULT_TEST_WORKERS,
+    now: ctx.clock.now(),
+  });
+}
+
+export async function ownWorkergroup(ctx: ControlContext, p: Principal, id: number): Promise<WorkergroupRecord> {
+  requireAccountKey(p);
+  const wg = await ctx.store.getWorkergroup(id);
+  if (!wg || (wg.accountId !== p.accountId && !p.isAdmin)) throw new GantryError('WORKERGROUP_NOT_FOUND', `No workergroup by id ${id} is available.`, { id });
+  return wg;
+}
+
+export async function listWorkergroups(ctx: ControlContext, p: Principal): Promise<WorkergroupRecord[]> {
+  requireAccountKey(p);
+  return ctx.store.listWorkergroups({ accountId: p.accountId });
+}
+
+/** Changes apply to workers created from now on; running workers keep the template they started with. */
+export async function updateWorkergroup(
+  ctx: ControlContext,
+  p: Principal,
+  id: number,
+  u: Partial<WorkergroupInput> & { endpointId?: number },
+): Promise<WorkergroupRecord> {
+  const wg = await ownWorkergroup(ctx, p, id);
+  if (u.endpointId !== undefined) await ownEndpoint(ctx, p, u.endpointId);
+  const searchParams = u.searchParams ?? wg.searchParams;
+  const gpuRamGb = u.gpuRamGb !== undefined ? u.gpuRamGb : wg.gpuRamGb;
+  workerOfferQuery(searchParams, gpuRamGb);
+  checkNumbers(gpuRamGb, u.testWorkers ?? null);
+  const t = u.template;
+  const template =
+    t !== undefined || u.launchArgs !== undefined
+      ? buildTemplate({
+          template: {
+            image: t?.image ?? wg.template.image,
+            env: t?.env ?? {
+              ...wg.template.env,
+              ...Object.fromEntries(wg.template.ports.map((x) => [`-p ${x.containerPort}:${x.containerPort}/${x.proto}`, '1'])),
+            },
+            onstart: t?.onstart ?? wg.template.onstart,
+            args: t?.args ?? wg.template.args,
+            diskGb: t?.diskGb ?? wg.template.diskGb,
+          },
+          searchParams,
+          launchArgs: u.launchArgs ?? null,
+          gpuRamGb,
+          testWorkers: null,
+        })
+      : undefined;
+  await ctx.store.updateWorkergroup(id, {
+    ...(template !== undefined ? { template } : {}),
+    searchParams,
+    gpuRamGb,
+    ...(u.launchArgs !== undefined ? { launchArgs: u.launchArgs } : {}),
+    ...(u.testWorkers !== undefined && u.testWorkers !== null ? { testWorkers: u.testWorkers } : {}),
+    ...(u.endpointId !== undefined ? { endpointId: u.endpointId } : {}),
+  });
+  return (await ctx.store.getWorkergroup(id)) as WorkergroupRecord;
+}

@@ -1,0 +1,88 @@
+import { GantryError } from '../../domain/errors.js';
+import type { InstanceAction } from '../../domain/instance/intent.js';
+import { workerPhase, type WorkerPhase } from '../../domain/serverless/workers.js';
+import type { EndpointRecord, WorkerReport } from '../../store/serverless-store.js';
+import type { InstanceRecord } from '../../store/store.js';
+import { changeInstance } from '../change-instance.js';
+import type { ControlContext } from '../context.js';
+import { workerToken } from '../keys.js';
+import type { Principal } from '../principal.js';
+
+/** A worker as the API shows it and the autoscaler and gateway see it. */
+export interface WorkerInfo {
+  readonly instance: InstanceRecord;
+  readonly phase: WorkerPhase;
+  /** Where requests go: the host's address and the worker's first published port. */
+  readonly url: string | null;
+  /** Its last report, if recent enough to count. */
+  readonly report: WorkerReport | null;
+}
+
+/** The engine acts on workers on behalf of the endpoint's owner, with the owner's rights. */
+export function ownerOf(ep: Pick<EndpointRecord, 'accountId'>): Principal {
+  return { accountId: ep.accountId, username: 'serverless', isAdmin: false, scope: 'full', instanceId: null };
+}
+
+export async function workersOf(ctx: ControlContext, endpointId: number): Promise<WorkerInfo[]> {
+  const rows = await ctx.store.listWorkers(endpointId);
+  const reports = await ctx.store.workerReports(rows.map((r) => r.id));
+  const machines = new Map((await ctx.machines.list()).map((m) => [m.id, m]));
+  const fresh = ctx.clock.now() - ctx.settings.workerReportStaleMs;
+  return rows.map((instance) => {
+    const r = reports.get(instance.id);
+    // A report made before the worker last started describes an earlier life: its "loaded" no longer holds.
+    const current = r !== undefined && r.reportedAt >= fresh && r.reportedAt >= instance.statusChangedAt && instance.status === 'running';
+    const report = current ? r : null;
+    const port = instance.ports[0];
+    const m = machines.get(instance.machineId);
+    return {
+      instance,
+      phase: workerPhase({ target: instance.target, status: instance.status, loaded: report?.loaded ?? false, errorMsg: report?.errorMsg ?? null }),
+      url: port !== undefined && m !== undefined ? `http://${m.publicIp}:${port.hostPort}` : null,
+      report,
+    };
+  });
+}
+
+/** Ask for a worker to start, stop or be destroyed; an idempotent repeat or a vanished worker is not an error. */
+export async function actOnWorker(ctx: ControlContext, ep: EndpointRecord, instanceId: number, action: InstanceAction): Promise<boolean> {
+  try {
+    return (await changeInstance(ctx, ownerOf(ep), instanceId, action)).changed;
+  } catch (err) {
+    if (err instanceof GantryError && (err.code === 'INSTANCE_NOT_FOUND' || err.code === 'ILLEGAL_TRANSITION' || err.code === 'GPUS_UNAVAILABLE')) {
+      ctx.log.info({ endpointId: ep.id, instanceId, action, code: err.code }, err.message);
+      return false;
+    }
+    throw err;
+  }
+}
+
+export interface WorkerStatusInput {
+  readonly id: number;
+  readonly mtoken: string;
+  readonly curLoad: number;
+  readonly maxPerf: number | null;
+  readonly curPerf: number;
+  readonly numRequestsWorking: number;
+  readonly loaded: boolean;
+  readonly errorMsg: string | null;
+}
+
+/** A worker's own report (Vast's /worker_status/), authenticated by its MASTER_TOKEN. */
+export async function recordWorkerStatus(ctx: ControlContext, s: WorkerStatusInput): Promise<void> {
+  const inst = await ctx.store.getInstance(s.id);
+  if (!inst || inst.endpointId === null || inst.status === 'destroyed' || s.mtoken !== workerToken(ctx.secret, s.id)) {
+    throw new GantryError('UNAUTHENTICATED', 'Unknown worker or wrong mtoken: send the CONTAINER_ID and MASTER_TOKEN this worker was started with.');
+  }
+  await ctx.store.recordWorkerReport({
+    instanceId: s.id,
+    curLoad: s.curLoad,
+    maxPerf: s.maxPerf,
+    curPerf: s.curPerf,
+    numRequestsWorking: s.numRequestsWorking,
+    loaded: s.loaded,
+    errorMsg: s.errorMsg,
+    reportedAt: ctx.clock.now(),
+  });
+  ctx.traffic.invalidate(inst.endpointId);
+}

@@ -1,0 +1,70 @@
+import { GantryError } from '../errors.js';
+
+/**
+ * One lifecycle for endpoints and the deployments that own them (../../../ARCHITECTURE.md, "Stop and
+ * drain"). `target` is the user's intent; `status` is what the serverless loop last established.
+ *
+ *   pending ──▶ running ──▶ stopping ──▶ stopped ──(start)──▶ pending
+ *      │                      │  ▲
+ *      └──────(stop)──────────┘  └── failed (workers did not stop within the bound; stop again or start)
+ *   stopped | failed ──(delete)──▶ deleting ──▶ deleted
+ */
+export const ENDPOINT_TARGETS = ['running', 'stopped', 'deleted'] as const;
+export type EndpointTarget = (typeof ENDPOINT_TARGETS)[number];
+export const ENDPOINT_STATUSES = ['pending', 'running', 'stopping', 'stopped', 'failed', 'deleting', 'deleted'] as const;
+export type EndpointStatus = (typeof ENDPOINT_STATUSES)[number];
+
+export type EndpointAction = 'stop' | 'start' | 'delete';
+
+export interface StopOptions {
+  /** Complete every accepted and queued request before workers stop. */
+  readonly finishPendingWork: boolean;
+  /** Stop even when other endpoints route to this one. */
+  readonly force: boolean;
+  /** Bound on the drain, ms; past it the remaining requests are failed and counted. */
+  readonly timeoutMs: number;
+}
+
+export interface EndpointState {
+  readonly id: number;
+  readonly target: EndpointTarget;
+  readonly status: EndpointStatus;
+}
+
+export interface EndpointChange {
+  readonly target: EndpointTarget;
+  readonly status: EndpointStatus;
+}
+
+function illegal(s: EndpointState, action: EndpointAction, why: string): GantryError {
+  return new GantryError('ILLEGAL_TRANSITION', `Cannot ${action} endpoint ${s.id}: ${why}.`, { action, target: s.target, status: s.status });
+}
+
+/**
+ * The one place that decides whether a request is legal. Returns the change to write, or null for an
+ * idempotent repeat. `stopFirst` (Vast's delete) lets a delete begin from a live endpoint: its
+ * workers are destroyed, which stops them.
+ */
+export function decideEndpoint(s: EndpointState, action: EndpointAction, o: { stopFirst?: boolean } = {}): EndpointChange | null {
+  if (s.status === 'deleted' || s.status === 'deleting' || s.target === 'deleted') {
+    if (action === 'delete') return null;
+    throw illegal(s, action, 'it is being deleted');
+  }
+  switch (action) {
+    case 'stop':
+      if (s.target === 'stopped' && s.status !== 'failed') return null;
+      return { target: 'stopped', status: 'stopping' };
+    case 'start':
+      if (s.status === 'stopping') throw illegal(s, action, 'it is still stopping; start it again once it is stopped');
+      if (s.target === 'running') return null;
+      return { target: 'running', status: 'pending' };
+    case 'delete':
+      if (!o.stopFirst && s.status !== 'stopped' && s.status !== 'failed') throw illegal(s, action, 'stop it first');
+      return { target: 'deleted', status: 'deleting' };
+  }
+}
+
+/** Whether routing accepts new work for an endpoint in this state. */
+export function acceptsTraffic(s: Pick<EndpointState, 'target' | 'status'>): boolean {
+  return s.target === 'running' && (s.status === 'pending' || s.status === 'running');
+}

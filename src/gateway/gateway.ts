@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { ServerlessUseCases } from '../control/serverless/use-cases.js';
+import { GantryError } from '../domain/errors.js';
+import { acceptsTraffic } from '../domain/serverless/lifecycle.js';
+import { wasNotSent, WorkerPools, type ForwardResponse } from './proxy.js';
+import type { RouteSigner } from './signing.js';
+import type { Traffic } from './traffic.js';
+
+/** How often a proxied request is tried on another worker when the first refused the connection. */
+const CONNECT_ATTEMPTS = 3;
+
+export interface RouteAnswer {
+  readonly [k: string]: unknown;
+}
+
+export interface ProxyRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Readable | null;
+  readonly contentLength: string | null;
+  readonly cost: number;
+}
+
+/**
+ * The request path of serverless endpoints: /route/ hands out a signed worker URL (Vast's flow), and
+ * the proxy forwards a request to a worker itself, queueing it while no worker has room.
+ */
+export class Gateway {
+  readonly #uc: ServerlessUseCases;
+  readonly #traffic: Traffic;
+  readonly #signer: RouteSigner;
+  readonly #pools: WorkerPools;
+  #reqnum = 0;
+
+  constructor(o: { useCases: ServerlessUseCases; traffic: Traffic; signer: RouteSigner; requestTimeoutMs: number }) {
+    this.#uc = o.useCases;
+    this.#traffic = o.traffic;
+    this.#signer = o.signer;
+    this.#pools = new WorkerPools({ requestTimeoutMs: o.requestTimeoutMs });
+  }
+
+  get publicKeyPem(): string {
+    return this.#signer.publicKeyPem;
+  }
+
+  #auth(url: string, cost: number, endpoint: string): Record<string, string | number> {
+    // Unique per replica and increasing; workers may use it to refuse a replayed hand-out.
+    const reqnum = Date.now() * 1000 + (this.#reqnum++ % 1000);
+    return { url, reqnum, signature: this.#signer.sign(url), cost, endpoint };
+  }
+
+  /** Vast's /route/: a worker URL with its signature, or a status without `url` when none is ready. */
+  async route(name: string, key: string | null, cost: number, requestIdx: string | number | null): Promise<RouteAnswer> {
+    const { endpoint, via } = await this.#uc.resolveEndpoint(name, key);
+    const idx = requestIdx ?? Math.floor(Math.random() * 2 ** 48);
+    const base = { endpoint: name, request_idx: idx, __request_id: randomUUID() };
+    if (via !== null && !acceptsTraffic(via)) return { ...base, status: 'Stopped' };
+    const { worker, view } = await this.#traffic.route(endpoint.id, cost, String(idx));
+    if (worker === null) return { ...base, status: view.summary };
+    return { ...this.#auth(worker.url, cost, name), ...base };
+  }
+
+  /** Forward one request to a worker of the endpoint and return its answer as a stream. */
+  async proxy(name: string, key: string | null, r: ProxyRequest): Promise<ForwardResponse> {
+    const { endpoint, via } = await this.#uc.resolveEndpoint(name, key);
+    if (via !== null && !acceptsTraffic(via)) throw new GantryError('ENDPOINT_STOPPED', `Endpoint '${name}' is stopped; start it and try again.`);
+    for (let attempt = 1; ; attempt++) {
+      const a = await this.#traffic.acquire(endpoint.id, r.cost);
+      const auth = this.#auth(a.worker.url, r.cost, name);
+      try {
+        const res = await this.#pools.forward(a.worker.url, {
+          method: r.method,
+          path: r.path,
+          headers: r.headers,
+          body: r.body,
+          contentLength: r.contentLength,
+          signal: a.signal,
+          extra: {
+            'x-gantry-url': a.worker.url,
+            'x-gantry-signature': String(auth.signature),
+            'x-gantry-reqnum': String(auth.reqnum),
+            'x-gantry-cost': String(r.cost),
+            'x-gantry-endpoint': name,
+          },
+        });
+        res.body.once('close', () => a.release());
+        return res;
+      } catch (err) {
+        a.release();
+        // Refused before anything was sent (the worker just died or is not listening yet): safe to try another.
+        if (wasNotSent(err) && attempt < CONNECT_ATTEMPTS) {
+          this.#traffic.suspect(endpoint.id, a.worker.id);
+          continue;
+        }
+        if (wasNotSent(err)) throw new GantryError('WORKER_FAILED', `No worker of '${name}' accepted the connection; the request was not processed.`);
+        throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#traffic.shutdown();
+    await this.#pools.close();
+  }
+}

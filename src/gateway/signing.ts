@@ -1,0 +1,33 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+
+const SETTING = 'route_signing_key';
+
+/**
+ * The key that signs /route/ answers, so workers take only requests the engine routed. Vast's workers
+ * verify an RSA PKCS#1 v1.5 / SHA-256 signature over the JSON text of `{"url": url}` (keys sorted,
+ * indent 4, as Python's json.dumps writes it) with the PEM key served at GET /pubkey/. The private
+ * key lives in the store, so every replica signs with the same key.
+ */
+export class RouteSigner {
+  readonly #key: KeyObject;
+  readonly publicKeyPem: string;
+
+  private constructor(privatePem: string) {
+    this.#key = createPrivateKey(privatePem);
+    this.publicKeyPem = createPublicKey(this.#key).export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  static async load(getOrPut: (key: string, value: string) => Promise<string>): Promise<RouteSigner> {
+    const fresh = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    return new RouteSigner(await getOrPut(SETTING, fresh));
+  }
+
+  /** The exact text that is signed for a worker URL. */
+  static message(url: string): string {
+    return JSON.stringify({ url }, null, 4);
+  }
+
+  sign(url: string): string {
+    return sign('sha256', Buffer.from(RouteSigner.message(url)), this.#key).toString('base64');
+  }
+}

@@ -1,0 +1,297 @@
+import { GantryError } from '../domain/errors.js';
+import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
+import type { PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
+
+export interface TrafficOptions {
+  /** Read an endpoint's routing view (from the store); cached for `directoryMs`. */
+  readonly directory: (endpointId: number) => Promise<RoutingView>;
+  /** Record that the endpoint saw a request (throttled to once a second per endpoint). */
+  readonly touch: (endpointId: number, at: number) => Promise<void>;
+  readonly now: () => number;
+  readonly directoryMs: number;
+  readonly queueTimeoutMs: number;
+}
+
+/** A request's hold on a worker; release it exactly once when the worker has answered. */
+export interface Assignment {
+  readonly worker: RoutableWorker;
+  /** Aborted when the request must be given up (a drain ran out of time). */
+  readonly signal: AbortSignal;
+  release(): void;
+}
+
+interface Waiter {
+  readonly cost: number;
+  readonly since: number;
+  readonly resolve: (a: Assignment) => void;
+  readonly reject: (e: GantryError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+class EndpointTraffic {
+  view: RoutingView | null = null;
+  viewAt = 0;
+  loading: Promise<RoutingView> | null = null;
+  readonly queue: Waiter[] = [];
+  /** Per worker: requests in flight from this replica and their summed cost. */
+  readonly busy = new Map<number, { inFlight: number; cost: number }>();
+  /** /route/ hand-outs whose end this replica cannot see: counted against the worker for a short while. */
+  readonly routed = new Map<number, { cost: number; at: number }[]>();
+  /** /route/ calls answered without a worker, by request_idx: demand the autoscaler must see. */
+  readonly unmet = new Map<string, number>();
+  readonly inFlight = new Set<AbortController>();
+  /** Workers that refused a connection lately, skipped until the time given. */
+  readonly suspect = new Map<number, number>();
+  /** Cost received per second (epoch second → cost). */
+  readonly arrivals = new Map<number, number>();
+  lastTouch = 0;
+  pumpTimer: NodeJS.Timeout | null = null;
+}
+
+const ROUTED_TTL_MS = 2_000;
+const UNMET_TTL_MS = 10_000;
+const SAMPLE_SECONDS = 300;
+
+/**
+ * This replica's traffic: which worker gets the next request, the queue of requests waiting for one
+ * (bounded by queueTimeoutMs, also while scaling from zero), requests in flight, and the load seen.
+ * A worker is full when its estimated wait passes the endpoint's max_queue_time; an idle worker
+ * always takes a request.
+ */
+export class Traffic implements TrafficGate {
+  readonly #o: TrafficOptions;
+  readonly #eps = new Map<number, EndpointTraffic>();
+
+  constructor(o: TrafficOptions) {
+    this.#o = o;
+  }
+
+  #ep(id: number): EndpointTraffic {
+    let t = this.#eps.get(id);
+    if (t === undefined) this.#eps.set(id, (t = new EndpointTraffic()));
+    return t;
+  }
+
+  async #view(id: number, t: EndpointTraffic): Promise<RoutingView> {
+    const now = this.#o.now();
+    if (t.view !== null && now - t.viewAt < this.#o.directoryMs) return t.view;
+    t.loading ??= this.#o.directory(id).finally(() => {
+      t.loading = null;
+    });
+    const v = await t.loading;
+    t.view = v;
+    t.viewAt = this.#o.now();
+    if (!v.accepting && !v.draining) this.#rejectQueued(t, stopped(v));
+    return v;
+  }
+
+  /** Count a request's cost as load and as activity (for inactivity_timeout). */
+  #arrive(id: number, t: EndpointTraffic, cost: number): void {
+    const now = this.#o.now();
+    const sec = Math.floor(now / 1000);
+    t.arrivals.set(sec, (t.arrivals.get(sec) ?? 0) + cost);
+    if (t.arrivals.size > SAMPLE_SECONDS) t.arrivals.delete(t.arrivals.keys().next().value as number);
+    if (now - t.lastTouch >= 1000) {
+      t.lastTouch = now;
+      void this.#o.touch(id, now).catch(() => undefined);
+    }
+  }
+
+  #estimatedWait(t: EndpointTraffic, w: RoutableWorker, now: number): { wait: number; idle: boolean } {
+    const mine = t.busy.get(w.id);
+    const routed = (t.routed.get(w.id) ?? []).filter((r) => now - r.at < ROUTED_TTL_MS);
+    t.routed.set(w.id, routed);
+    const cost = (mine?.cost ?? 0) + routed.reduce((s, r) => s + r.cost, 0);
+    const n = Math.max((mine?.inFlight ?? 0) + routed.length, w.working);
+    return { wait: cost / w.perf, idle: n === 0 };
+  }
+
+  #pick(t: EndpointTraffic, view: RoutingView, cost: number): RoutableWorker | null {
+    const now = this.#o.now();
+    let best: RoutableWorker | null = null;
+    let bestWait = Infinity;
+    for (const w of view.workers) {
+      if ((t.suspect.get(w.id) ?? 0) > now) continue;
+      const { wait, idle } = this.#estimatedWait(t, w, now);
+      if (!idle && wait + cost / w.perf > view.maxQueueTimeS) continue;
+      if (wait < bestWait) {
+        best = w;
+        bestWait = wait;
+      }
+    }
+    return best;
+  }
+
+  #assign(t: EndpointTraffic, w: RoutableWorker, cost: number): Assignment {
+    const b = t.busy.get(w.id) ?? { inFlight: 0, cost: 0 };
+    t.busy.set(w.id, { inFlight: b.inFlight + 1, cost: b.cost + cost });
+    const ac = new AbortController();
+    t.inFlight.add(ac);
+    let released = false;
+    return {
+      worker: w,
+      signal: ac.signal,
+      release: () => {
+        if (released) return;
+        released = true;
+        t.inFlight.delete(ac);
+        const cur = t.busy.get(w.id);
+        if (cur !== undefined) {
+          if (cur.inFlight <= 1) t.busy.delete(w.id);
+          else t.busy.set(w.id, { inFlight: cur.inFlight - 1, cost: Math.max(0, cur.cost - cost) });
+        }
+        this.#pump(t);
+      },
+    };
+  }
+
+  /**
+   * A worker for a proxied request: at once if one has room, else after waiting in the queue.
+   * Rejects with ENDPOINT_STOPPED (503) or QUEUE_TIMEOUT (504); never waits without bound.
+   */
+  async acquire(endpointId: number, cost: number): Promise<Assignment> {
+    const t = this.#ep(endpointId);
+    this.#arrive(endpointId, t, cost);
+    const view = await this.#view(endpointId, t);
+    if (!view.accepting) throw stopped(view);
+    const w = t.queue.length === 0 ? this.#pick(t, view, cost) : null;
+    if (w !== null) return this.#assign(t, w, cost);
+    return new Promise<Assignment>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = t.queue.indexOf(waiter);
+        if (i >= 0) t.queue.splice(i, 1);
+        reject(
+          new GantryError(
+            'QUEUE_TIMEOUT',
+            `No worker of this endpoint could take the request within ${this.#o.queueTimeoutMs / 1000}s; it was not processed.`,
+            {
+              endpointId,
+            },
+          ),
+        );
+      }, this.#o.queueTimeoutMs);
+      const waiter: Waiter = { cost, since: this.#o.now(), resolve, reject, timer };
+      t.queue.push(waiter);
+      this.#schedulePump(endpointId, t);
+    });
+  }
+
+  /** /route/: a worker with room now, or null (the client asks again with the same request_idx). */
+  async route(endpointId: number, cost: number, requestIdx: string): Promise<{ worker: RoutableWorker | null; view: RoutingView }> {
+    const t = this.#ep(endpointId);
+    if (!t.unmet.has(requestIdx)) this.#arrive(endpointId, t, cost);
+    const view = await this.#view(endpointId, t);
+    if (!view.accepting) return { worker: null, view };
+    const w = this.#pick(t, view, cost);
+    if (w === null) {
+      t.unmet.set(requestIdx, this.#o.now());
+      return { worker: null, view };
+    }
+    t.unmet.delete(requestIdx);
+    t.routed.set(w.id, [...(t.routed.get(w.id) ?? []), { cost, at: this.#o.now() }]);
+    return { worker: w, view };
+  }
+
+  #schedulePump(endpointId: number, t: EndpointTraffic): void {
+    if (t.pumpTimer !== null) return;
+    t.pumpTimer = setTimeout(() => {
+      t.pumpTimer = null;
+      void this.#view(endpointId, t)
+        .then(() => this.#pump(t))
+        .catch(() => undefined)
+        .finally(() => {
+          if (t.queue.length > 0) this.#schedulePump(endpointId, t);
+        });
+    }, this.#o.directoryMs);
+    t.pumpTimer.unref();
+  }
+
+  /** Hand queued requests to workers with room, oldest first. */
+  #pump(t: EndpointTraffic): void {
+    const view = t.view;
+    if (view === null || (!view.accepting && !view.draining)) return;
+    while (t.queue.length > 0) {
+      const head = t.queue[0] as Waiter;
+      const w = this.#pick(t, view, head.cost);
+      if (w === null) return;
+      t.queue.shift();
+      clearTimeout(head.timer);
+      head.resolve(this.#assign(t, w, head.cost));
+    }
+  }
+
+  #rejectQueued(t: EndpointTraffic, e: GantryError): number {
+    const n = t.queue.length;
+    for (const w of t.queue.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(e);
+    }
+    return n;
+  }
+
+  /** A worker refused a connection: route around it until the worker list shows what became of it. */
+  suspect(endpointId: number, workerId: number): void {
+    this.#ep(endpointId).suspect.set(workerId, this.#o.now() + Math.max(3_000, 4 * this.#o.directoryMs));
+  }
+
+  close(endpointId: number, o: { readonly drain: boolean }): void {
+    const t = this.#ep(endpointId);
+    if (t.view !== null) t.view = { ...t.view, accepting: false, draining: o.drain, summary: 'Stopped' };
+    else t.view = { endpointId, accepting: false, draining: o.drain, maxQueueTimeS: 0, workers: [], summary: 'Stopped' };
+    t.viewAt = this.#o.now();
+    if (!o.drain) this.#rejectQueued(t, stopped(t.view));
+  }
+
+  open(endpointId: number): void {
+    this.invalidate(endpointId);
+  }
+
+  invalidate(endpointId: number): void {
+    const t = this.#eps.get(endpointId);
+    if (t !== undefined) t.viewAt = 0;
+  }
+
+  pending(endpointId: number): PendingWork {
+    const t = this.#eps.get(endpointId);
+    if (t === undefined) return { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
+    const now = this.#o.now();
+    for (const [idx, at] of t.unmet) if (now - at > UNMET_TTL_MS) t.unmet.delete(idx);
+    const oldest = Math.min(now, ...t.queue.map((w) => w.since), ...t.unmet.values());
+    return { queued: t.queue.length + t.unmet.size, inFlight: t.inFlight.size, oldestQueuedMs: now - oldest };
+  }
+
+  failPending(endpointId: number, why: string): number {
+    const t = this.#eps.get(endpointId);
+    if (t === undefined) return 0;
+    const n = this.#rejectQueued(t, new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}; this request was not processed.`, { endpointId }));
+    for (const ac of t.inFlight) ac.abort(new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}.`, { endpointId }));
+    t.unmet.clear();
+    return n + t.inFlight.size;
+  }
+
+  loadSamples(endpointId: number): readonly { at: number; load: number }[] {
+    const t = this.#eps.get(endpointId);
+    if (t === undefined) return [];
+    // Whole seconds only: the current second is still filling and would read low.
+    const current = Math.floor(this.#o.now() / 1000);
+    return [...t.arrivals].filter(([s]) => s < current).map(([s, cost]) => ({ at: s * 1000, load: cost }));
+  }
+
+  workerLoad(endpointId: number): ReadonlyMap<number, { inFlight: number; cost: number }> {
+    return this.#eps.get(endpointId)?.busy ?? new Map();
+  }
+
+  /** Fail every queued request (server shutdown). */
+  shutdown(): void {
+    for (const t of this.#eps.values()) {
+      this.#rejectQueued(t, new GantryError('ENDPOINT_STOPPED', 'The server is shutting down; this request was not processed.'));
+      if (t.pumpTimer !== null) clearTimeout(t.pumpTimer);
+    }
+  }
+}
+
+function stopped(v: RoutingView): GantryError {
+  return new GantryError('ENDPOINT_STOPPED', 'The endpoint is stopped or stopping and takes no new requests; start it and try again.', {
+    endpointId: v.endpointId,
+  });
+}

@@ -1,0 +1,188 @@
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A small helper for serverless workers. It serves requests on $WORKER_PORT, takes only requests the
+ * engine routed (the RSA signature over `{"url": ...}` that Vast's workers check, in the proxy's
+ * x-gantry-* headers or in a Vast-style `auth_data` body), reports load to $REPORT_ADDR/worker_status/
+ * with its MASTER_TOKEN, and reports its benchmark (perf: load units per second) once it is ready.
+ * On SIGTERM it stops taking connections and finishes the requests in flight.
+ */
+export interface WorkerRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The body as sent by the client; for Vast-style calls, the JSON text of `payload`. */
+  readonly body: Buffer;
+  readonly cost: number;
+  readonly reqnum: number | null;
+}
+
+export interface WorkerResponse {
+  readonly status?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Objects are sent as JSON. */
+  readonly body: string | Buffer | Readonly<Record<string, unknown>> | readonly unknown[];
+}
+
+export interface WorkerOptions {
+  handle(req: WorkerRequest): Promise<WorkerResponse>;
+  /** Measure what this worker can carry, in load units per second; default $WORKER_PERF or 1. */
+  benchmark?(): Promise<number>;
+  readonly port?: number;
+  readonly reportAddr?: string;
+  readonly masterToken?: string;
+  readonly workerId?: number;
+  readonly reportIntervalMs?: number;
+  /** Accept unsigned requests (local development without an engine). */
+  readonly unsecured?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningWorker {
+  readonly url: string;
+  readonly server: Server;
+  /** Stop taking requests, finish those in flight, send a last report. */
+  close(): Promise<void>;
+}
+
+const LOAD_WINDOW_MS = 5_000;
+const SEEN_REQNUMS = 10_000;
+
+async function fetchPublicKey(reportAddr: string): Promise<KeyObject> {
+  let last: unknown;
+  for (let i = 0; i < 20; i++) {
+    try {
+      const res = await fetch(`${reportAddr.replace(/\/$/, '')}/pubkey/`);
+      if (res.ok) return createPublicKey(await res.text());
+      last = new Error(`GET /pubkey/ answered ${res.status}`);
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250 * (i + 1)));
+  }
+  throw new Error('cannot fetch the routing public key', { cause: last });
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
+
+export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
+  const env = o.env ?? process.env;
+  const reportAddr = o.reportAddr ?? env.REPORT_ADDR ?? null;
+  const token = o.masterToken ?? env.MASTER_TOKEN ?? '';
+  const id = o.workerId ?? Number(env.CONTAINER_ID ?? 0);
+  const port = o.port ?? Number(env.WORKER_PORT ?? env.PORT ?? 0);
+  const unsecured = o.unsecured === true;
+  const key = unsecured || reportAddr === null ? null : await fetchPublicKey(reportAddr);
+  if (!unsecured && key === null) throw new Error('REPORT_ADDR is not set: cannot verify routed requests (pass unsecured: true for local use).');
+
+  const seen = new Set<number>();
+  const arrivals: { at: number; cost: number }[] = [];
+  let working = 0;
+  let perf: number | null = null;
+  let closing = false;
+
+  const verified = (url: unknown, signature: unknown): boolean => {
+    if (key === null) return true;
+    if (typeof url !== 'string' || typeof signature !== 'string') return false;
+    return verify('sha256', Buffer.from(JSON.stringify({ url }, null, 4)), key, Buffer.from(signature, 'base64'));
+  };
+
+  const answer = (res: ServerResponse, r: WorkerResponse): void => {
+    const isObj = typeof r.body === 'object' && !Buffer.isBuffer(r.body);
+    const body = isObj ? JSON.stringify(r.body) : (r.body as string | Buffer);
+    res.writeHead(r.status ?? 200, { ...(isObj ? { 'content-type': 'application/json' } : {}), ...r.headers });
+    res.end(body);
+  };
+
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let body = await readBody(req);
+    const h = req.headers;
+    let cost = Number(h['x-gantry-cost'] ?? 1);
+    let reqnum: number | null = h['x-gantry-reqnum'] !== undefined ? Number(h['x-gantry-reqnum']) : null;
+    let ok = verified(h['x-gantry-url'], h['x-gantry-signature']);
+    if (h['x-gantry-signature'] === undefined && body.length > 0 && key !== null) {
+      // Vast-style: the client got auth_data from /route/ and sends it with its payload.
+      try {
+        const j = JSON.parse(body.toString('utf8')) as { auth_data?: Record<string, unknown>; payload?: unknown };
+        const a = j.auth_data ?? {};
+        ok = verified(a.url, a.signature);
+        cost = Number(a.cost ?? 1);
+        reqnum = typeof a.reqnum === 'number' ? a.reqnum : null;
+        body = Buffer.from(JSON.stringify(j.payload ?? null));
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) return answer(res, { status: 401, body: { error: 'this worker takes only requests routed by the engine (bad or missing signature)' } });
+    if (reqnum !== null && h['x-gantry-signature'] === undefined) {
+      if (seen.has(reqnum)) return answer(res, { status: 409, body: { error: `request ${reqnum} was already served` } });
+      seen.add(reqnum);
+      if (seen.size > SEEN_REQNUMS) seen.delete(seen.values().next().value as number);
+    }
+    arrivals.push({ at: Date.now(), cost: Number.isFinite(cost) ? cost : 1 });
+    working++;
+    try {
+      answer(res, await o.handle({ method: req.method ?? 'GET', path: req.url ?? '/', headers: h, body, cost, reqnum }));
+    } catch (err) {
+      answer(res, { status: 500, body: { error: err instanceof Error ? err.message : String(err) } });
+    } finally {
+      working--;
+    }
+  };
+
+  const server = createServer((req, res) => {
+    serve(req, res).catch(() => res.destroy());
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(port, '0.0.0.0', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const report = async (): Promise<void> => {
+    if (reportAddr === null) return;
+    const now = Date.now();
+    while (arrivals.length > 0 && (arrivals[0] as { at: number }).at < now - LOAD_WINDOW_MS) arrivals.shift();
+    const curLoad = arrivals.reduce((s, a) => s + a.cost, 0) / (LOAD_WINDOW_MS / 1000);
+    await fetch(`${reportAddr.replace(/\/$/, '')}/worker_status/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id,
+        mtoken: token,
+        url,
+        cur_load: curLoad,
+        max_perf: perf ?? 0,
+        cur_perf: Math.min(curLoad, perf ?? 0),
+        num_requests_working: working,
+        loaded: perf !== null && !closing,
+      }),
+    }).catch(() => undefined);
+  };
+
+  perf = o.benchmark !== undefined ? await o.benchmark() : Number(env.WORKER_PERF ?? 1);
+  await report();
+  const timer = setInterval(() => void report(), o.reportIntervalMs ?? 1_000);
+  timer.unref();
+
+  const close = async (): Promise<void> => {
+    closing = true;
+    clearInterval(timer);
+    await report();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  };
+  process.once('SIGTERM', () => {
+    void close().then(() => process.exit(0));
+  });
+  return { url, server, close };
+}

@@ -1,0 +1,388 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import { GantryError } from '../../domain/errors.js';
+import { EMPTY_MEMORY, type ScaleMemory } from '../../domain/serverless/autoscale.js';
+import type { EndpointStatus, EndpointTarget } from '../../domain/serverless/lifecycle.js';
+import { DEFAULT_ENDPOINT_PARAMS, type EndpointParams } from '../../domain/serverless/params.js';
+import type { StoreDialect } from '../dialects/store-dialect.js';
+import type {
+  DeploymentRecord,
+  EndpointConfigWrite,
+  EndpointIntentWrite,
+  EndpointPassWrite,
+  EndpointRecord,
+  NewEndpoint,
+  NewWorkergroup,
+  ServerlessStore,
+  WorkergroupRecord,
+  WorkergroupWrite,
+  WorkerReport,
+  WorkerTemplate,
+} from '../serverless-store.js';
+import type { InstanceRecord } from '../store.js';
+import { portsOf } from './allocations.js';
+import { parseJson, toInstance } from './rows.js';
+import type { Database, DeploymentTable, EndpointTable, WorkergroupTable } from './schema.js';
+
+const b = (v: boolean): number => (v ? 1 : 0);
+
+function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    apiKey: r.api_key,
+    params: { ...DEFAULT_ENDPOINT_PARAMS, ...parseJson<Partial<EndpointParams>>(r.params_json, {}) },
+    suspended: r.suspended === 1,
+    aliasOf: r.alias_of,
+    target: r.target as EndpointTarget,
+    status: r.status as EndpointStatus,
+    statusMsg: r.status_msg,
+    generation: r.generation,
+    stopDrain: r.stop_drain === 1,
+    stopDeadline: r.stop_deadline,
+    stopRequestedAt: r.stop_requested_at,
+    memory: parseJson<ScaleMemory>(r.memory_json, EMPTY_MEMORY),
+    lastActivityAt: Number(r.last_activity_at),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    leaseToken: r.lease_token,
+  };
+}
+
+function toWorkergroup(r: Selectable<WorkergroupTable>): WorkergroupRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    endpointId: r.endpoint_id,
+    template: parseJson<WorkerTemplate>(r.template_json, { image: '', env: {}, ports: [], onstart: null, args: null, diskGb: 8 }),
+    searchParams: r.search_params,
+    launchArgs: r.launch_args,
+    gpuRamGb: r.gpu_ram_gb,
+    testWorkers: r.test_workers,
+    createdAt: Number(r.created_at),
+  };
+}
+
+function toDeployment(r: Selectable<DeploymentTable>): DeploymentRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    tag: r.tag,
+    endpointId: r.endpoint_id,
+    workergroupId: r.workergroup_id,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+/**
+ * Serverless queries (endpoints, workergroups, deployments, worker reports). KyselyStore extends this
+ * class, so one store object serves the whole port while each file stays one family of queries.
+ */
+export abstract class KyselyServerlessStore implements ServerlessStore {
+  protected abstract readonly db: Kysely<Database>;
+  protected abstract readonly dialect: StoreDialect;
+
+  async createEndpoint(n: NewEndpoint): Promise<EndpointRecord> {
+    try {
+      const row = await this.db
+        .insertInto('endpoints')
+        .values({
+          account_id: n.accountId,
+          name: n.name,
+          live_name: n.name,
+          api_key: n.apiKey,
+          params_json: JSON.stringify(n.params),
+          suspended: 0,
+          alias_of: n.aliasOf,
+          target: 'running',
+          status: 'pending',
+          status_msg: null,
+          generation: 1,
+          stop_drain: 0,
+          stop_deadline: null,
+          stop_requested_at: null,
+          memory_json: JSON.stringify(EMPTY_MEMORY),
+          last_activity_at: n.now,
+          created_at: n.now,
+          updated_at: n.now,
+          last_processed_at: 0,
+          lease_owner: null,
+          lease_token: null,
+          lease_expires_at: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toEndpoint(row);
+    } catch (err) {
+      if (this.dialect.isUniqueViolation(err)) throw new GantryError('NAME_TAKEN', `You already have an endpoint named '${n.name}'.`, { name: n.name });
+      throw err;
+    }
+  }
+
+  async getEndpoint(id: number): Promise<EndpointRecord | undefined> {
+    const r = await this.db.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toEndpoint(r);
+  }
+
+  async findEndpointByName(accountId: number, name: string): Promise<EndpointRecord | undefined> {
+    const r = await this.db.selectFrom('endpoints').selectAll().where('account_id', '=', accountId).where('live_name', '=', name).executeTakeFirst();
+    return r && toEndpoint(r);
+  }
+
+  async findEndpointByKey(apiKey: string): Promise<EndpointRecord | undefined> {
+    const r = await this.db.selectFrom('endpoints').selectAll().where('api_key', '=', apiKey).where('status', '!=', 'deleted').executeTakeFirst();
+    return r && toEndpoint(r);
+  }
+
+  async listEndpoints(accountId: number | null): Promise<EndpointRecord[]> {
+    let q = this.db.selectFrom('endpoints').selectAll().where('status', '!=', 'deleted').orderBy('id');
+    if (accountId !== null) q = q.where('account_id', '=', accountId);
+    return (await q.execute()).map(toEndpoint);
+  }
+
+  async updateEndpointConfig(id: number, w: EndpointConfigWrite): Promise<void> {
+    try {
+      await this.db
+        .updateTable('endpoints')
+        .set({
+          ...(w.name !== undefined ? { name: w.name, live_name: w.name } : {}),
+          ...(w.params !== undefined ? { params_json: JSON.stringify(w.params) } : {}),
+          ...(w.suspended !== undefined ? { suspended: b(w.suspended) } : {}),
+          updated_at: w.now,
+        })
+        .where('id', '=', id)
+        .execute();
+    } catch (err) {
+      if (this.dialect.isUniqueViolation(err)) throw new GantryError('NAME_TAKEN', `You already have an endpoint named '${w.name ?? ''}'.`, { name: w.name });
+      throw err;
+    }
+  }
+
+  async writeEndpointIntent(id: number, expectedGeneration: number, w: EndpointIntentWrite): Promise<boolean> {
+    const r = await this.db
+      .updateTable('endpoints')
+      .set({
+        target: w.target,
+        status: w.status,
+        status_msg: w.statusMsg,
+        generation: expectedGeneration + 1,
+        stop_drain: b(w.stop?.drain ?? false),
+        stop_deadline: w.stop?.deadline ?? null,
+        stop_requested_at: w.stop !== null ? w.now : null,
+        // A start is activity: an endpoint scaled to zero and started again gets its inactivity window anew.
+        ...(w.target === 'running' ? { last_activity_at: w.now, memory_json: JSON.stringify(EMPTY_MEMORY) } : {}),
+        ...(w.status === 'deleted' ? { live_name: null } : {}),
+        updated_at: w.now,
+      })
+      .where('id', '=', id)
+      .where('generation', '=', expectedGeneration)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async claimEndpoints(o: { owner: string; now: number; leaseMs: number; limit: number }): Promise<EndpointRecord[]> {
+    const token = randomUUID();
+    const ids = await this.db.transaction().execute(async (trx) => {
+      let q = trx
+        .selectFrom('endpoints')
+        .select('id')
+        .where('status', '!=', 'deleted')
+        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', o.now)]))
+        .orderBy('last_processed_at')
+        .orderBy('id')
+        .limit(o.limit);
+      if (this.dialect.supportsSkipLocked) q = q.forUpdate().skipLocked();
+      const picked = (await q.execute()).map((r) => r.id);
+      if (picked.length === 0) return [];
+      await trx
+        .updateTable('endpoints')
+        .set({ lease_owner: o.owner, lease_token: token, lease_expires_at: o.now + o.leaseMs })
+        .where('id', 'in', picked)
+        .execute();
+      return picked;
+    });
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).where('lease_token', '=', token).orderBy('id').execute();
+    return rows.map(toEndpoint);
+  }
+
+  async applyEndpointPass(id: number, leaseToken: string, w: EndpointPassWrite): Promise<boolean> {
+    const r = await this.db
+      .updateTable('endpoints')
+      .set({
+        ...(w.status !== undefined ? { status: w.status } : {}),
+        ...(w.status === 'deleted' ? { live_name: null } : {}),
+        ...(w.statusMsg !== undefined ? { status_msg: w.statusMsg } : {}),
+        memory_json: JSON.stringify(w.memory),
+        last_processed_at: w.now,
+        lease_owner: null,
+        lease_token: null,
+        lease_expires_at: null,
+      })
+      .where('id', '=', id)
+      .where('lease_token', '=', leaseToken)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async touchEndpoint(id: number, at: number): Promise<void> {
+    await this.db.updateTable('endpoints').set({ last_activity_at: at }).where('id', '=', id).where('last_activity_at', '<', at).execute();
+  }
+
+  async createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord> {
+    const row = await this.db
+      .insertInto('workergroups')
+      .values({
+        account_id: n.accountId,
+        endpoint_id: n.endpointId,
+        template_json: JSON.stringify(n.template),
+        search_params: n.searchParams,
+        launch_args: n.launchArgs,
+        gpu_ram_gb: n.gpuRamGb,
+        test_workers: n.testWorkers,
+        created_at: n.now,
+        deleted_at: null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toWorkergroup(row);
+  }
+
+  async getWorkergroup(id: number): Promise<WorkergroupRecord | undefined> {
+    const r = await this.db.selectFrom('workergroups').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    return r && toWorkergroup(r);
+  }
+
+  async listWorkergroups(o: { accountId?: number; endpointId?: number }): Promise<WorkergroupRecord[]> {
+    let q = this.db.selectFrom('workergroups').selectAll().where('deleted_at', 'is', null).orderBy('id');
+    if (o.accountId !== undefined) q = q.where('account_id', '=', o.accountId);
+    if (o.endpointId !== undefined) q = q.where('endpoint_id', '=', o.endpointId);
+    return (await q.execute()).map(toWorkergroup);
+  }
+
+  async updateWorkergroup(id: number, w: WorkergroupWrite): Promise<void> {
+    await this.db
+      .updateTable('workergroups')
+      .set({
+        ...(w.template !== undefined ? { template_json: JSON.stringify(w.template) } : {}),
+        ...(w.searchParams !== undefined ? { search_params: w.searchParams } : {}),
+        ...(w.launchArgs !== undefined ? { launch_args: w.launchArgs } : {}),
+        ...(w.gpuRamGb !== undefined ? { gpu_ram_gb: w.gpuRamGb } : {}),
+        ...(w.testWorkers !== undefined ? { test_workers: w.testWorkers } : {}),
+        ...(w.endpointId !== undefined ? { endpoint_id: w.endpointId } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async deleteWorkergroup(id: number, now: number): Promise<void> {
+    await this.db.updateTable('workergroups').set({ deleted_at: now }).where('id', '=', id).where('deleted_at', 'is', null).execute();
+  }
+
+  async createDeployment(n: Omit<DeploymentRecord, 'id' | 'createdAt' | 'updatedAt'> & { now: number }): Promise<DeploymentRecord> {
+    const row = await this.db
+      .insertInto('deployments')
+      .values({
+        account_id: n.accountId,
+        name: n.name,
+        tag: n.tag,
+        endpoint_id: n.endpointId,
+        workergroup_id: n.workergroupId,
+        created_at: n.now,
+        updated_at: n.now,
+        deleted_at: null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toDeployment(row);
+  }
+
+  async getDeployment(id: number): Promise<DeploymentRecord | undefined> {
+    const r = await this.db.selectFrom('deployments').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    return r && toDeployment(r);
+  }
+
+  async findDeploymentByEndpoint(endpointId: number): Promise<DeploymentRecord | undefined> {
+    const r = await this.db.selectFrom('deployments').selectAll().where('endpoint_id', '=', endpointId).where('deleted_at', 'is', null).executeTakeFirst();
+    return r && toDeployment(r);
+  }
+
+  async listDeployments(accountId: number | null): Promise<DeploymentRecord[]> {
+    let q = this.db.selectFrom('deployments').selectAll().where('deleted_at', 'is', null).orderBy('id');
+    if (accountId !== null) q = q.where('account_id', '=', accountId);
+    return (await q.execute()).map(toDeployment);
+  }
+
+  async deleteDeployment(id: number, now: number): Promise<void> {
+    await this.db.updateTable('deployments').set({ deleted_at: now, updated_at: now }).where('id', '=', id).execute();
+  }
+
+  async listWorkers(endpointId: number): Promise<InstanceRecord[]> {
+    const rows = await this.db
+      .selectFrom('instances')
+      .selectAll()
+      .where('endpoint_id', '=', endpointId)
+      .where('status', '!=', 'destroyed')
+      .orderBy('id')
+      .execute();
+    const ports = await portsOf(
+      this.db,
+      rows.map((r) => r.id),
+    );
+    return rows.map((r) => toInstance(r, ports.get(r.id) ?? []));
+  }
+
+  async recordWorkerReport(r: WorkerReport): Promise<void> {
+    const row = {
+      instance_id: r.instanceId,
+      cur_load: r.curLoad,
+      max_perf: r.maxPerf,
+      cur_perf: r.curPerf,
+      num_requests_working: r.numRequestsWorking,
+      loaded: b(r.loaded),
+      error_msg: r.errorMsg,
+      reported_at: r.reportedAt,
+    };
+    await this.db
+      .insertInto('worker_reports')
+      .values(row)
+      .onConflict((oc) => {
+        const { instance_id: _id, ...rest } = row;
+        return oc.column('instance_id').doUpdateSet(rest);
+      })
+      .execute();
+  }
+
+  async workerReports(instanceIds: readonly number[]): Promise<Map<number, WorkerReport>> {
+    if (instanceIds.length === 0) return new Map();
+    const rows = await this.db.selectFrom('worker_reports').selectAll().where('instance_id', 'in', instanceIds).execute();
+    return new Map(
+      rows.map((r) => [
+        r.instance_id,
+        {
+          instanceId: r.instance_id,
+          curLoad: r.cur_load,
+          maxPerf: r.max_perf,
+          curPerf: r.cur_perf,
+          numRequestsWorking: r.num_requests_working,
+          loaded: r.loaded === 1,
+          errorMsg: r.error_msg,
+          reportedAt: Number(r.reported_at),
+        },
+      ]),
+    );
+  }
+
+  async getOrPutSetting(key: string, value: string): Promise<string> {
+    await this.db
+      .insertInto('settings')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    const r = await this.db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
+    return r.value;
+  }
+}

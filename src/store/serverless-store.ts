@@ -1,0 +1,153 @@
+import type { EndpointStatus, EndpointTarget } from '../domain/serverless/lifecycle.js';
+import type { EndpointParams } from '../domain/serverless/params.js';
+import type { ScaleMemory } from '../domain/serverless/autoscale.js';
+import type { InstanceRecord } from './store.js';
+
+/** The serverless part of the store port: endpoints, workergroups, deployments and worker reports. */
+export interface EndpointRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly name: string;
+  /** The endpoint's own key: /route/ and the proxy accept it for this endpoint only. */
+  readonly apiKey: string;
+  readonly params: EndpointParams;
+  /** Vast's `suspended`: serves with what it has; the autoscaler recruits nobody. */
+  readonly suspended: boolean;
+  /** Name of another endpoint of the same account whose traffic this one forwards (a route alias). */
+  readonly aliasOf: string | null;
+  readonly target: EndpointTarget;
+  readonly status: EndpointStatus;
+  readonly statusMsg: string | null;
+  readonly generation: number;
+  /** Set while a stop is in progress: drain first, and until when. */
+  readonly stopDrain: boolean;
+  readonly stopDeadline: number | null;
+  readonly stopRequestedAt: number | null;
+  readonly memory: ScaleMemory;
+  readonly lastActivityAt: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly leaseToken: string | null;
+}
+
+export interface NewEndpoint {
+  readonly accountId: number;
+  readonly name: string;
+  readonly apiKey: string;
+  readonly params: EndpointParams;
+  readonly aliasOf: string | null;
+  readonly now: number;
+}
+
+export interface EndpointIntentWrite {
+  readonly target: EndpointTarget;
+  readonly status: EndpointStatus;
+  readonly statusMsg: string | null;
+  readonly stop: { readonly drain: boolean; readonly deadline: number } | null;
+  readonly now: number;
+}
+
+export interface EndpointConfigWrite {
+  readonly name?: string;
+  readonly params?: EndpointParams;
+  readonly suspended?: boolean;
+  readonly now: number;
+}
+
+/** What the serverless loop writes after a pass, only while it still holds the lease. */
+export interface EndpointPassWrite {
+  readonly status?: EndpointStatus;
+  readonly statusMsg?: string | null;
+  readonly memory: ScaleMemory;
+  readonly now: number;
+}
+
+export interface WorkerTemplate {
+  readonly image: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly ports: readonly { readonly containerPort: number; readonly proto: 'tcp' | 'udp' }[];
+  readonly onstart: string | null;
+  readonly args: readonly string[] | null;
+  readonly diskGb: number;
+}
+
+export interface WorkergroupRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly endpointId: number;
+  readonly template: WorkerTemplate;
+  /** Offer query in the CLI's search language. */
+  readonly searchParams: string;
+  readonly launchArgs: string | null;
+  readonly gpuRamGb: number | null;
+  readonly testWorkers: number;
+  readonly createdAt: number;
+}
+
+export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt'> & { readonly now: number };
+export type WorkergroupWrite = Partial<Pick<WorkergroupRecord, 'template' | 'searchParams' | 'launchArgs' | 'gpuRamGb' | 'testWorkers' | 'endpointId'>>;
+
+export interface DeploymentRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly name: string;
+  readonly tag: string;
+  readonly endpointId: number;
+  readonly workergroupId: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** A worker's own report (Vast's /worker_status/). */
+export interface WorkerReport {
+  readonly instanceId: number;
+  /** Load units per second it is receiving. */
+  readonly curLoad: number;
+  /** Its benchmark: load units per second it can carry. */
+  readonly maxPerf: number | null;
+  readonly curPerf: number;
+  readonly numRequestsWorking: number;
+  readonly loaded: boolean;
+  readonly errorMsg: string | null;
+  readonly reportedAt: number;
+}
+
+export interface ServerlessStore {
+  /** NAME_TAKEN when the account has a live endpoint of that name. */
+  createEndpoint(n: NewEndpoint): Promise<EndpointRecord>;
+  getEndpoint(id: number): Promise<EndpointRecord | undefined>;
+  findEndpointByName(accountId: number, name: string): Promise<EndpointRecord | undefined>;
+  findEndpointByKey(apiKey: string): Promise<EndpointRecord | undefined>;
+  /** Live (not deleted) endpoints; of one account, or all. */
+  listEndpoints(accountId: number | null): Promise<EndpointRecord[]>;
+  updateEndpointConfig(id: number, w: EndpointConfigWrite): Promise<void>;
+  /** Compare-and-set on generation; false when another writer moved it first. */
+  writeEndpointIntent(id: number, expectedGeneration: number, w: EndpointIntentWrite): Promise<boolean>;
+  /** Live endpoints whose lease is free, oldest pass first, stamped with a fresh lease. */
+  claimEndpoints(o: { owner: string; now: number; leaseMs: number; limit: number }): Promise<EndpointRecord[]>;
+  /** Apply a pass and release the lease; false (nothing written) when the lease was lost. */
+  applyEndpointPass(id: number, leaseToken: string, w: EndpointPassWrite): Promise<boolean>;
+  /** Raise last_activity_at (never lowers it). */
+  touchEndpoint(id: number, at: number): Promise<void>;
+
+  createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord>;
+  getWorkergroup(id: number): Promise<WorkergroupRecord | undefined>;
+  /** Live workergroups; of one account and/or one endpoint. */
+  listWorkergroups(o: { accountId?: number; endpointId?: number }): Promise<WorkergroupRecord[]>;
+  updateWorkergroup(id: number, w: WorkergroupWrite): Promise<void>;
+  deleteWorkergroup(id: number, now: number): Promise<void>;
+
+  createDeployment(n: Omit<DeploymentRecord, 'id' | 'createdAt' | 'updatedAt'> & { now: number }): Promise<DeploymentRecord>;
+  getDeployment(id: number): Promise<DeploymentRecord | undefined>;
+  findDeploymentByEndpoint(endpointId: number): Promise<DeploymentRecord | undefined>;
+  listDeployments(accountId: number | null): Promise<DeploymentRecord[]>;
+  deleteDeployment(id: number, now: number): Promise<void>;
+
+  /** Worker instances of an endpoint that are not destroyed. */
+  listWorkers(endpointId: number): Promise<InstanceRecord[]>;
+  recordWorkerReport(r: WorkerReport): Promise<void>;
+  workerReports(instanceIds: readonly number[]): Promise<Map<number, WorkerReport>>;
+
+  /** The value under `key`, writing `value` first if there is none (first writer wins across replicas). */
+  getOrPutSetting(key: string, value: string): Promise<string>;
+}
