@@ -16,6 +16,8 @@ export interface WorkerInfo {
   readonly url: string | null;
   /** Its last report, if recent enough to count. */
   readonly report: WorkerReport | null;
+  /** Why it is in error, as far as the engine knows. */
+  readonly errorMsg: string | null;
 }
 
 /** The engine acts on workers on behalf of the endpoint's owner, with the owner's rights. */
@@ -31,13 +33,17 @@ export async function workersOf(ctx: ControlContext, endpointId: number): Promis
   return rows.map((instance) => {
     const r = reports.get(instance.id);
     // A report made before the worker last started describes an earlier life: its "loaded" no longer holds.
-    const current = r !== undefined && r.reportedAt >= fresh && r.reportedAt >= instance.statusChangedAt && instance.status === 'running';
-    const report = current ? r : null;
+    const thisLife = r !== undefined && r.reportedAt >= instance.statusChangedAt && instance.status === 'running';
+    const report = thisLife && r.reportedAt >= fresh ? r : null;
+    // A worker that reported and then fell silent while its instance runs has died or hung: an error, to be replaced.
+    const silent = thisLife && report === null ? `no report from the worker for ${Math.round((ctx.clock.now() - r.reportedAt) / 1000)}s` : null;
     const port = instance.ports[0];
     const m = machines.get(instance.machineId);
+    const errorMsg = silent ?? report?.errorMsg ?? null;
     return {
       instance,
-      phase: workerPhase({ target: instance.target, status: instance.status, loaded: report?.loaded ?? false, errorMsg: report?.errorMsg ?? null }),
+      errorMsg,
+      phase: workerPhase({ target: instance.target, status: instance.status, loaded: report?.loaded ?? false, errorMsg }),
       url: port !== undefined && m !== undefined ? `http://${m.publicIp}:${port.hostPort}` : null,
       report,
     };

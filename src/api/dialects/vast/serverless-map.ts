@@ -84,7 +84,7 @@ export function vastWorker(w: WorkerInfo): Record<string, unknown> {
     cur_perf: r?.curPerf ?? 0,
     num_requests_working: r?.numRequestsWorking ?? 0,
     loaded: r?.loaded ?? false,
-    error_msg: r?.errorMsg ?? null,
+    error_msg: w.errorMsg,
     status_msg: w.instance.statusMsg,
     gantry_status: w.instance.status,
   };
