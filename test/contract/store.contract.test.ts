@@ -5,45 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GantryError } from '../../src/domain/errors.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
-import type { MachineRegistration, NewInstance, Store } from '../../src/store/store.js';
+import type { NewInstance, Store } from '../../src/store/store.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { machineReg } from '../helpers/machines.js';
 
 /** One behaviour for every store adapter (SQLite and PostgreSQL run the same bodies). */
-const machineReg = (hostKey: string, ownerId: number, numGpus = 4): MachineRegistration => ({
-  hostKey,
-  ownerId,
-  hostname: 'h',
-  gpuName: 'RTX 4090',
-  numGpus,
-  gpuRamMb: 24000,
-  gpuDeclared: true,
-  computeCap: null,
-  cpuName: 'cpu',
-  cpuArch: 'amd64',
-  cpuCores: 8,
-  cpuRamMb: 32000,
-  diskSpaceGb: 500,
-  driverVersion: null,
-  cudaMaxGood: null,
-  verified: true,
-  priceGpuPerHour: 0.3,
-  priceDiskPerGbMonth: 0.1,
-  priceInetUpPerGb: 0,
-  priceInetDownPerGb: 0,
-  minBidPerGpuHour: 0.1,
-  minChunk: 1,
-  publicIp: '127.0.0.1',
-  geolocation: 'local',
-  reliability: 1,
-  inetUpMbps: 1,
-  inetDownMbps: 1,
-  directPortCount: 10,
-  osVersion: 'x',
-  portRangeStart: 30000,
-  portRangeEnd: 30009,
-  runtime: 'process',
-});
-
 for (const ts of TEST_STORES) {
   describe(`store contract: ${ts.name}`, { skip: ts.skip }, () => {
     let dir: string;

@@ -88,7 +88,7 @@ function activeNeed(i: ScaleInput, perf: number, activeCount: number): { need: n
   const recent = i.loadSamples.filter((s) => s.at >= i.now - i.tuning.windowMs).map((s) => s.load);
   const anticipated = Math.max(0, ...recent);
   const hot = Math.max(anticipated, p.minLoad) / p.targetUtil;
-  let need = Math.ceil(hot / perf - EPS);
+  let need = Math.max(0, Math.ceil(hot / perf - EPS));
   let why = `load ${anticipated.toFixed(2)}/s, hot capacity ${hot.toFixed(2)}`;
   if (anticipated > 0 || p.minLoad > 0) need = Math.max(need, 1);
   if (i.queued > 0) {
@@ -123,7 +123,7 @@ export function decideScale(i: ScaleInput): ScaleDecision {
 
   const { need, hot, why } = activeNeed(i, perf, active.length);
   const cold = Math.max(hot * p.coldMult, p.minColdLoad);
-  let total = Math.max(need + p.coldWorkers, Math.ceil(cold / perf - EPS), p.minWorkers);
+  let total = Math.max(need + p.coldWorkers, Math.ceil(cold / perf - EPS), p.minWorkers, 0);
   if (perfs.length === 0) total = Math.min(total, Math.max(need, i.testWorkers));
   total = Math.max(Math.min(total, p.maxWorkers), need);
 

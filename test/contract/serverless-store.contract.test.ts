@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { GantryError } from '../../src/domain/errors.js';
+import { DEFAULT_ENDPOINT_PARAMS } from '../../src/domain/serverless/params.js';
+import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import type { Store } from '../../src/store/store.js';
+import { machineReg } from '../helpers/machines.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+/** The serverless part of the store port, one behaviour for every adapter. */
+for (const ts of TEST_STORES) {
+  describe(`serverless store contract: ${ts.name}`, { skip: ts.skip }, () => {
+    let dir: string;
+    let store: Store;
+    let other: Store;
+    let accountId: number;
+    let machineId: number;
+    let n = 0;
+    const endpoint = (name = `ep${n + 1}`) =>
+      store.createEndpoint({ accountId, name, apiKey: `gek_${name}_${++n}`, params: DEFAULT_ENDPOINT_PARAMS, aliasOf: null, now: 10 });
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'gantry-sl-store-'));
+      const location = await ts.fresh(dir);
+      store = new KyselyStore(ts.dialect(location));
+      await store.migrate();
+      other = new KyselyStore(ts.dialect(location));
+      accountId = (await store.createAccount({ username: 'u', email: 'u@x', isAdmin: false, now: 1 })).id;
+      machineId = (await store.registerMachine(machineReg('host-a', accountId), Date.now())).id;
+    });
+    after(async () => {
+      await other.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('names are unique per account among live endpoints; a deleted one frees its name', async () => {
+      const ep = await endpoint('dup');
+      await assert.rejects(endpoint('dup'), (e: unknown) => e instanceof GantryError && e.code === 'NAME_TAKEN');
+      assert.equal((await store.findEndpointByName(accountId, 'dup'))?.id, ep.id);
+      assert.equal((await store.findEndpointByKey(ep.apiKey))?.id, ep.id);
+      assert.ok(await store.writeEndpointIntent(ep.id, ep.generation, { target: 'deleted', status: 'deleted', statusMsg: null, stop: null, now: 20 }));
+      assert.equal(await store.findEndpointByName(accountId, 'dup'), undefined);
+      assert.ok(!(await store.listEndpoints(accountId)).some((e) => e.id === ep.id));
+      assert.notEqual((await endpoint('dup')).id, ep.id);
+    });
+
+    it('intent writes are compare-and-set on the generation and keep stop options', async () => {
+      const ep = await endpoint();
+      const w = { target: 'stopped' as const, status: 'stopping' as const, statusMsg: null, stop: { drain: true, deadline: 99 }, now: 30 };
+      const [a, b] = await Promise.all([store.writeEndpointIntent(ep.id, ep.generation, w), other.writeEndpointIntent(ep.id, ep.generation, w)]);
+      assert.equal(Number(a) + Number(b), 1, 'exactly one of two concurrent writers wins');
+      const got = await store.getEndpoint(ep.id);
+      assert.equal(got?.generation, ep.generation + 1);
+      assert.equal(got?.stopDrain, true);
+      assert.equal(got?.stopDeadline, 99);
+      assert.equal(got?.stopRequestedAt, 30);
+    });
+
+    it('claims give each endpoint to one replica; a stale lease token writes nothing', async () => {
+      await endpoint();
+      const now = Date.now();
+      const claim = (s: Store, owner: string) => s.claimEndpoints({ owner, now, leaseMs: 10_000, limit: 100 });
+      // PostgreSQL replicas claim at the same moment (SKIP LOCKED); SQLite has one writer, so one after the other.
+      const [mine, theirs] =
+        ts.name === 'postgres' ? await Promise.all([claim(store, 'a'), claim(other, 'b')]) : [await claim(store, 'a'), await claim(other, 'b')];
+      const ids = [...mine, ...theirs].map((e) => e.id);
+      assert.equal(new Set(ids).size, ids.length, 'no endpoint claimed twice');
+      assert.ok(ids.length >= 1);
+      const first = (mine[0] ?? theirs[0])!;
+      assert.equal(await store.applyEndpointPass(first.id, 'stale-token', { memory: { activeLowSince: 1, totalLowSince: null }, now }), false);
+      assert.equal(
+        await store.applyEndpointPass(first.id, first.leaseToken as string, { status: 'running', memory: { activeLowSince: 1, totalLowSince: null }, now }),
+        true,
+      );
+      assert.deepEqual((await store.getEndpoint(first.id))?.memory, { activeLowSince: 1, totalLowSince: null });
+      assert.equal(
+        (await store.claimEndpoints({ owner: 'c', now, leaseMs: 10_000, limit: 100 })).some((e) => e.id === first.id),
+        true,
+        'released: claimable again',
+      );
+      const expired = await store.claimEndpoints({ owner: 'd', now: now + 20_000, leaseMs: 10_000, limit: 100 });
+      assert.ok(expired.length >= ids.length - 1, "an expired lease is taken over (a dead replica's endpoints move on)");
+    });
+
+    it('workergroups, deployments and workers link up; reports are upserted', async () => {
+      const ep = await endpoint();
+      const template = { image: 'img', env: { A: '1' }, ports: [{ containerPort: 8000, proto: 'tcp' as const }], onstart: 'run', args: null, diskGb: 8 };
+      const wg = await store.createWorkergroup({
+        accountId,
+        endpointId: ep.id,
+        template,
+        searchParams: 'num_gpus=1',
+        launchArgs: null,
+        gpuRamGb: null,
+        testWorkers: 3,
+        now: 1,
+      });
+      assert.deepEqual((await store.getWorkergroup(wg.id))?.template, template);
+      const dep = await store.createDeployment({ accountId, name: ep.name, tag: 'default', endpointId: ep.id, workergroupId: wg.id, now: 1 });
+      assert.equal((await store.findDeploymentByEndpoint(ep.id))?.id, dep.id);
+      const inst = await store.createInstance({
+        accountId,
+        machineId,
+        numGpus: 1,
+        image: 'img',
+        env: {},
+        requestedPorts: [{ containerPort: 8000, proto: 'tcp' }],
+        onstart: null,
+        entrypoint: null,
+        args: null,
+        runtype: 'ssh',
+        label: null,
+        diskGb: 8,
+        offerType: 'on-demand',
+        bidPrice: null,
+        dphBase: 0.3,
+        storageCost: 0.1,
+        target: 'running',
+        instanceKeyHash: (id) => `h-${id}-${n}`,
+        worker: { workergroupId: wg.id, endpointId: ep.id },
+        now: 1,
+      });
+      assert.deepEqual(
+        (await store.listWorkers(ep.id)).map((i) => [i.id, i.workergroupId, i.endpointId]),
+        [[inst.id, wg.id, ep.id]],
+      );
+      const report = { instanceId: inst.id, curLoad: 1, maxPerf: 5, curPerf: 1, numRequestsWorking: 2, loaded: true, errorMsg: null, reportedAt: 5 };
+      await store.recordWorkerReport(report);
+      await store.recordWorkerReport({ ...report, numRequestsWorking: 0, reportedAt: 6 });
+      assert.deepEqual((await store.workerReports([inst.id])).get(inst.id), { ...report, numRequestsWorking: 0, reportedAt: 6 });
+      await store.deleteWorkergroup(wg.id, 9);
+      assert.equal(await store.getWorkergroup(wg.id), undefined);
+    });
+
+    it('a shared setting: the first writer wins for every replica', async () => {
+      const [a, b] = await Promise.all([store.getOrPutSetting('k', 'from-a'), other.getOrPutSetting('k', 'from-b')]);
+      assert.equal(a, b);
+      assert.equal(await store.getOrPutSetting('k', 'later'), a);
+    });
+
+    it('activity only moves forward', async () => {
+      const ep = await endpoint();
+      await store.touchEndpoint(ep.id, 500);
+      await store.touchEndpoint(ep.id, 400);
+      assert.equal((await store.getEndpoint(ep.id))?.lastActivityAt, 500);
+    });
+  });
+}

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decideScale, EMPTY_MEMORY, type ScaleInput, type WorkerView } from '../../src/domain/serverless/autoscale.js';
+import { decideEndpoint, type EndpointState } from '../../src/domain/serverless/lifecycle.js';
+import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams, type EndpointParams } from '../../src/domain/serverless/params.js';
+import { workerPhase } from '../../src/domain/serverless/workers.js';
+
+const NOW = 1_000_000;
+const P: EndpointParams = { ...DEFAULT_ENDPOINT_PARAMS, minLoad: 0, coldWorkers: 0, minWorkers: 0, targetUtil: 1, maxWorkers: 10, coldMult: 1 };
+const ready = (id: number, o: Partial<WorkerView> = {}): WorkerView => ({ id, phase: 'ready', perf: 10, inFlight: 0, queueTimeS: 0, ...o });
+const inactive = (id: number, o: Partial<WorkerView> = {}): WorkerView => ({ id, phase: 'inactive', perf: 10, inFlight: 0, queueTimeS: 0, ...o });
+
+function input(o: Partial<Omit<ScaleInput, 'params'>> & { params?: Partial<EndpointParams> }): ScaleInput {
+  return {
+    now: NOW,
+    workers: [],
+    loadSamples: [],
+    queued: 0,
+    oldestQueuedMs: 0,
+    lastActivityAt: NOW - 3_600_000,
+    testWorkers: 3,
+    memory: EMPTY_MEMORY,
+    tuning: { windowMs: 30_000, scaleDownDelayMs: 60_000, defaultPerf: 10 },
+    ...o,
+    params: { ...P, ...o.params },
+  };
+}
+
+interface Case {
+  readonly name: string;
+  readonly in: ScaleInput;
+  readonly want: Partial<{ activeTarget: number; totalTarget: number; start: number[]; create: number; stop: number[]; destroy: number[] }>;
+}
+
+const CASES: readonly Case[] = [
+  {
+    name: 'active capacity = load / target_util',
+    in: input({ loadSamples: [{ at: NOW - 1000, load: 27 }], params: { targetUtil: 0.9 } }),
+    want: { activeTarget: 3, create: 3 },
+  },
+  {
+    name: 'load is the peak of the window, older samples ignored',
+    in: input({
+      loadSamples: [
+        { at: NOW - 5000, load: 35 },
+        { at: NOW - 40_000, load: 90 },
+      ],
+    }),
+    want: { activeTarget: 4 },
+  },
+  { name: 'min_load floors the load', in: input({ params: { minLoad: 25 } }), want: { activeTarget: 3 } },
+  { name: 'min_load > 0 keeps at least one worker', in: input({ params: { minLoad: 0.1 } }), want: { activeTarget: 1 } },
+  { name: 'no load, min_load 0: nothing', in: input({}), want: { activeTarget: 0, totalTarget: 0, create: 0 } },
+  { name: 'unknown perf uses the default perf', in: input({ loadSamples: [{ at: NOW, load: 25 }] }), want: { activeTarget: 3, create: 3 } },
+  {
+    name: 'max_workers caps everything',
+    in: input({ loadSamples: [{ at: NOW, load: 500 }], params: { maxWorkers: 4 } }),
+    want: { activeTarget: 4, totalTarget: 4 },
+  },
+  { name: 'min_workers keeps workers (inactive) without load', in: input({ params: { minWorkers: 2 } }), want: { activeTarget: 0, totalTarget: 2, create: 2 } },
+  { name: 'cold_workers beyond the active ones', in: input({ params: { minLoad: 10, coldWorkers: 2 } }), want: { activeTarget: 1, totalTarget: 3 } },
+  {
+    name: 'cold_mult: cold capacity a multiple of hot',
+    in: input({ workers: [ready(1)], params: { minLoad: 10, coldMult: 3 } }),
+    want: { activeTarget: 1, totalTarget: 3, create: 2 },
+  },
+  { name: 'min_cold_load: a floor for cold capacity', in: input({ workers: [ready(1)], params: { minLoad: 10, minColdLoad: 40 } }), want: { totalTarget: 4 } },
+  {
+    name: 'inactive workers start before new ones are created',
+    in: input({ workers: [ready(1), inactive(2), inactive(3, { perf: 20 })], loadSamples: [{ at: NOW, load: 35 }] }),
+    want: { activeTarget: 4, start: [3, 2], create: 1 },
+  },
+  { name: 'a queue with no active worker scales from zero', in: input({ queued: 1, oldestQueuedMs: 10 }), want: { activeTarget: 1, create: 1 } },
+  {
+    name: 'a queue waiting past target_queue_time adds a worker',
+    in: input({ workers: [ready(1, { inFlight: 3 })], queued: 2, oldestQueuedMs: 11_000, params: { targetQueueTime: 10 } }),
+    want: { activeTarget: 2, create: 1 },
+  },
+  {
+    name: 'workers whose own queues pass target_queue_time also add one',
+    in: input({ workers: [ready(1, { inFlight: 3, queueTimeS: 12 })], queued: 1, oldestQueuedMs: 5, params: { targetQueueTime: 10 } }),
+    want: { activeTarget: 2 },
+  },
+  {
+    name: 'a short queue does not scale down',
+    in: input({ workers: [ready(1), ready(2)], queued: 1, oldestQueuedMs: 5, params: { targetQueueTime: 10 } }),
+    want: { activeTarget: 2, stop: [] },
+  },
+  {
+    name: 'inactivity_timeout > 0: the last worker stays until idle long enough',
+    in: input({ workers: [ready(1)], lastActivityAt: NOW - 5_000, params: { inactivityTimeout: 60 } }),
+    want: { activeTarget: 1, stop: [] },
+  },
+  {
+    name: 'inactivity_timeout > 0: idle longer than it, scale to zero',
+    in: input({
+      workers: [ready(1)],
+      lastActivityAt: NOW - 120_000,
+      params: { inactivityTimeout: 60 },
+      memory: { activeLowSince: NOW - 61_000, totalLowSince: NOW - 61_000 },
+    }),
+    want: { activeTarget: 0, stop: [1] },
+  },
+  {
+    name: 'inactivity_timeout < 0: never scale to zero',
+    in: input({ workers: [ready(1)], params: { inactivityTimeout: -1 }, memory: { activeLowSince: NOW - 61_000, totalLowSince: null } }),
+    want: { activeTarget: 1 },
+  },
+  { name: 'inactivity_timeout < 0 starts one even from zero', in: input({ params: { inactivityTimeout: -1 } }), want: { activeTarget: 1, create: 1 } },
+  {
+    name: 'hysteresis: a lower target waits for scaleDownDelay',
+    in: input({ workers: [ready(1), ready(2), ready(3)], loadSamples: [{ at: NOW, load: 10 }] }),
+    want: { activeTarget: 3, stop: [] },
+  },
+  {
+    name: 'after the delay, surplus idle workers stop (ready ones first, lowest perf first)',
+    in: input({
+      workers: [ready(1, { perf: 20 }), ready(2), { id: 3, phase: 'loading', perf: null, inFlight: 0, queueTimeS: 0 }],
+      loadSamples: [{ at: NOW, load: 10 }],
+      memory: { activeLowSince: NOW - 60_000, totalLowSince: NOW - 60_000 },
+    }),
+    want: { activeTarget: 1, stop: [2, 1] },
+  },
+  {
+    name: 'scale-down never stops a busy worker',
+    in: input({ workers: [ready(1, { inFlight: 2 }), ready(2, { inFlight: 1 })], memory: { activeLowSince: NOW - 60_000, totalLowSince: NOW - 60_000 } }),
+    want: { activeTarget: 0, stop: [] },
+  },
+  {
+    name: 'inactive workers beyond the cold target are destroyed',
+    in: input({ workers: [inactive(1), inactive(2)], params: { minWorkers: 1 }, memory: { activeLowSince: null, totalLowSince: NOW - 60_000 } }),
+    want: { totalTarget: 1, destroy: [1] },
+  },
+  {
+    name: 'broken workers are destroyed and do not count',
+    in: input({ workers: [{ id: 9, phase: 'error', perf: 10, inFlight: 0, queueTimeS: 0 }], params: { minLoad: 1 } }),
+    want: { destroy: [9], create: 1 },
+  },
+  {
+    name: 'while no worker has a benchmark, test_workers caps the total',
+    in: input({ params: { minLoad: 1, minWorkers: 8 }, testWorkers: 2 }),
+    want: { totalTarget: 2, create: 2 },
+  },
+];
+
+describe('autoscaling policy (table)', () => {
+  for (const c of CASES) {
+    it(c.name, () => {
+      const d = decideScale(c.in);
+      const got: Record<string, unknown> = {};
+      for (const k of Object.keys(c.want)) got[k] = d[k as keyof typeof d];
+      assert.deepEqual(got, c.want, d.reason);
+    });
+  }
+
+  it('does not flap: a load that dips inside the window keeps the workers', () => {
+    const workers = [ready(1), ready(2)];
+    let memory = EMPTY_MEMORY;
+    const loads = [20, 0, 20, 0, 20, 0];
+    for (let i = 0; i < loads.length; i++) {
+      const now = NOW + i * 5_000;
+      const samples = loads.slice(0, i + 1).map((load, j) => ({ at: NOW + j * 5_000, load }));
+      const d = decideScale(input({ now, workers, loadSamples: samples, memory, lastActivityAt: now }));
+      assert.deepEqual(d.stop, [], `step ${i}: ${d.reason}`);
+      assert.equal(d.create, 0);
+      memory = d.memory;
+    }
+  });
+});
+
+describe('endpoint lifecycle rules', () => {
+  const s = (target: EndpointState['target'], status: EndpointState['status']): EndpointState => ({ id: 1, target, status });
+  it('stop from pending or running; idempotent while stopping or stopped; retried from failed', () => {
+    assert.deepEqual(decideEndpoint(s('running', 'running'), 'stop'), { target: 'stopped', status: 'stopping' });
+    assert.deepEqual(decideEndpoint(s('running', 'pending'), 'stop'), { target: 'stopped', status: 'stopping' });
+    assert.equal(decideEndpoint(s('stopped', 'stopping'), 'stop'), null);
+    assert.equal(decideEndpoint(s('stopped', 'stopped'), 'stop'), null);
+    assert.deepEqual(decideEndpoint(s('stopped', 'failed'), 'stop'), { target: 'stopped', status: 'stopping' });
+  });
+  it('start from stopped or failed; refused while stopping; idempotent when running', () => {
+    assert.deepEqual(decideEndpoint(s('stopped', 'stopped'), 'start'), { target: 'running', status: 'pending' });
+    assert.deepEqual(decideEndpoint(s('stopped', 'failed'), 'start'), { target: 'running', status: 'pending' });
+    assert.throws(() => decideEndpoint(s('stopped', 'stopping'), 'start'), /still stopping/);
+    assert.equal(decideEndpoint(s('running', 'running'), 'start'), null);
+  });
+  it('delete from stopped or failed, or from anything when the call means stop-then-delete', () => {
+    assert.throws(() => decideEndpoint(s('running', 'running'), 'delete'), /stop it first/);
+    assert.deepEqual(decideEndpoint(s('running', 'running'), 'delete', { stopFirst: true }), { target: 'deleted', status: 'deleting' });
+    assert.deepEqual(decideEndpoint(s('stopped', 'stopped'), 'delete'), { target: 'deleted', status: 'deleting' });
+    assert.equal(decideEndpoint(s('deleted', 'deleting'), 'delete'), null);
+    assert.throws(() => decideEndpoint(s('deleted', 'deleting'), 'start'), /being deleted/);
+  });
+});
+
+describe('endpoint parameters and worker phases', () => {
+  it('merges by the users names, coercing numeric strings, and names the bad field', () => {
+    const p = mergeEndpointParams(DEFAULT_ENDPOINT_PARAMS, { min_load: '5', max_workers: 3, min_workers: 2, inactivity_timeout: -1 });
+    assert.equal(p.minLoad, 5);
+    assert.equal(p.maxWorkers, 3);
+    assert.equal(p.inactivityTimeout, -1);
+    assert.throws(() => mergeEndpointParams(P, { target_util: 0 }), /target_util/);
+    assert.throws(() => mergeEndpointParams(P, { target_util: 1.5 }), /target_util/);
+    assert.throws(() => mergeEndpointParams(P, { max_workers: 2.5 }), /max_workers.*integer/);
+    assert.throws(() => mergeEndpointParams(P, { cold_mult: 'lots' }), /cold_mult/);
+    assert.throws(() => mergeEndpointParams(P, { min_workers: 20, max_workers: 5 }), /min_workers/);
+  });
+  it('derives Vast worker states from the instance and the worker report', () => {
+    const f = (target: 'running' | 'stopped' | 'deleted', status: string, loaded = false, errorMsg: string | null = null): string =>
+      workerPhase({ target, status: status as never, loaded, errorMsg });
+    assert.equal(f('running', 'created'), 'creating');
+    assert.equal(f('running', 'loading'), 'loading');
+    assert.equal(f('running', 'running'), 'model_loading');
+    assert.equal(f('running', 'running', true), 'ready');
+    assert.equal(f('running', 'running', true, 'oom'), 'error');
+    assert.equal(f('running', 'stopped'), 'starting');
+    assert.equal(f('stopped', 'running'), 'stopping');
+    assert.equal(f('stopped', 'stopped'), 'inactive');
+    assert.equal(f('deleted', 'running'), 'destroying');
+    assert.equal(f('running', 'exited'), 'error');
+    assert.equal(f('running', 'rebooting'), 'rebooting');
+  });
+});
