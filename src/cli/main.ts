@@ -4,6 +4,7 @@ import { registerInstanceCommands } from './instance-commands.js';
 import { registerUp } from './up-command.js';
 import { registerAgent } from './agent-command.js';
 import { registerHostCommands } from './host-commands.js';
+import { registerServerlessCommands } from './serverless-commands.js';
 
 const program = new Command('gantry')
   .description('Gantry: a self-hosted GPU cloud. Verbs follow the vastai CLI.')
@@ -15,6 +16,7 @@ const program = new Command('gantry')
 registerUp(program);
 registerInstanceCommands(program);
 registerHostCommands(program);
+registerServerlessCommands(program);
 registerAgent(program);
 
 // As in the vastai CLI, everything after `--args` is the argument list, dashes included.

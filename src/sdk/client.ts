@@ -153,6 +153,76 @@ export class GantryClient {
   }
 
   /** Ask for logs, then fetch the result URL (no auth), polling briefly until it is ready. */
+  // ── serverless ─────────────────────────────────────────────────────
+  async createEndpoint(body: Row): Promise<Row> {
+    return this.request('POST', '/api/v0/endptjobs/', body);
+  }
+
+  async listEndpoints(): Promise<Row[]> {
+    return (await this.request<{ results: Row[] }>('GET', '/api/v0/endptjobs/')).results;
+  }
+
+  async updateEndpoint(id: number, body: Row): Promise<Row> {
+    return this.request('PUT', `/api/v0/endptjobs/${id}/`, body);
+  }
+
+  async deleteEndpoint(id: number): Promise<Row> {
+    return this.request('DELETE', `/api/v0/endptjobs/${id}/`);
+  }
+
+  async createWorkergroup(body: Row): Promise<Row> {
+    return this.request('POST', '/api/v0/workergroups/', body);
+  }
+
+  async listWorkergroups(): Promise<Row[]> {
+    return (await this.request<{ results: Row[] }>('GET', '/api/v0/workergroups/')).results;
+  }
+
+  async deleteWorkergroup(id: number): Promise<Row> {
+    return this.request('DELETE', `/api/v0/workergroups/${id}/`);
+  }
+
+  async endpointWorkers(endpointId: number): Promise<Row[]> {
+    return (await this.request<{ workers: Row[] }>('POST', '/get_endpoint_workers/', { id: endpointId })).workers;
+  }
+
+  async endpointLogs(endpoint: string, tail?: number): Promise<string> {
+    return (await this.request<{ logs: string }>('POST', '/get_endpoint_logs/', { endpoint, tail })).logs;
+  }
+
+  async createDeployment(body: Row): Promise<Row> {
+    return (await this.request<{ deployment: Row }>('POST', '/api/v0/deployments/', body)).deployment;
+  }
+
+  async listDeployments(): Promise<Row[]> {
+    return (await this.request<{ deployments: Row[] }>('GET', '/api/v0/deployments/')).deployments;
+  }
+
+  async showDeployment(id: number): Promise<Row> {
+    return (await this.request<{ deployment: Row }>('GET', `/api/v0/deployment/${id}/`)).deployment;
+  }
+
+  /** Stop a deployment; `finishPendingWork` drains accepted and queued requests first (bounded by `timeoutS`). */
+  async stopDeployment(id: number, o: { finishPendingWork?: boolean; force?: boolean; timeoutS?: number } = {}): Promise<Row> {
+    return this.request('POST', `/api/v0/deployment/${id}/stop/`, {
+      finish_pending_work: o.finishPendingWork ?? false,
+      force: o.force ?? false,
+      timeout: o.timeoutS,
+    });
+  }
+
+  async startDeployment(id: number): Promise<Row> {
+    return this.request('POST', `/api/v0/deployment/${id}/start/`);
+  }
+
+  async deleteDeployment(id: number): Promise<Row> {
+    return this.request('DELETE', `/api/v0/deployment/${id}/`);
+  }
+
+  async route(endpoint: string, cost = 1, requestIdx?: number): Promise<Row> {
+    return this.request('POST', '/route/', { endpoint, cost, request_idx: requestIdx });
+  }
+
   async logs(id: number, o: { tail?: number; filter?: string } = {}): Promise<string> {
     const r = await this.request<{ result_url: string }>('PUT', `/api/v0/instances/request_logs/${id}/`, { tail: o.tail, filter: o.filter });
     for (let i = 0; i < 20; i++) {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { call, createDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
+import { gantry } from '../helpers/cli.js';
+import { call, createDeployment, SERVERLESS_FAST, until, WORKER_ONSTART, workersOf } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 for (const ts of TEST_STORES) {
@@ -66,6 +67,54 @@ for (const ts of TEST_STORES) {
       for (const f of ['id', 'endpoint_name', 'endpoint_state', 'api_key', 'user_id', 'created_at', 'min_load', 'max_workers', 'inactivity_timeout'])
         assert.ok(f in row, f);
       assert.equal(row.endpoint_state, 'active');
+    });
+
+    it('the CLI creates, shows, drains, starts and deletes a deployment', async () => {
+      const env = { ...process.env, GANTRY_URL: g.url, GANTRY_API_KEY: g.adminKey ?? '' };
+      const run = async (...args: string[]): Promise<string> => {
+        const r = await gantry(args, env);
+        assert.equal(r.code, 0, `gantry ${args.join(' ')}: ${r.stderr}`);
+        return r.stdout;
+      };
+      const created = JSON.parse(
+        await run(
+          'create',
+          'deployment',
+          '--name',
+          'cli-dep',
+          '--image',
+          'local/worker',
+          '--onstart-cmd',
+          WORKER_ONSTART,
+          '--env',
+          '-e WORKER_PERF=2',
+          '--search',
+          'num_gpus=1',
+          '--min_load',
+          '1',
+          '--cold_workers',
+          '0',
+          '--min_workers',
+          '0',
+          '--max_workers',
+          '1',
+        ),
+      ) as { id: number; endpoint_id: number };
+      assert.ok(created.id > 0);
+      await until('cli worker ready', async () => (await workersOf(g, created.endpoint_id)).some((w) => w.status === 'Ready'));
+      assert.match(await run('show', 'deployments'), /cli-dep\s+active\s+running/);
+      assert.match(await run('get', 'endpoint', 'workers', String(created.endpoint_id)), /Ready/);
+      assert.equal((await call(g, 'cli-dep', '/x')).status, 200);
+      assert.deepEqual(JSON.parse(await run('stop', 'deployment', String(created.id), '--drain', '--timeout', '20')), {
+        success: true,
+        endpoint_state: 'stopped',
+      });
+      await until('stopped', async () => (await g.api('GET', `/api/v0/deployment/${created.id}/`)).body.deployment.gantry_status === 'stopped');
+      assert.deepEqual(JSON.parse(await run('start', 'deployment', String(created.id))), { success: true, endpoint_state: 'active' });
+      assert.equal((await call(g, 'cli-dep', '/again')).status, 200);
+      JSON.parse(await run('delete', 'deployment', String(created.id)));
+      await until('deleted', async () => (await g.api('GET', `/api/v0/deployment/${created.id}/`)).status === 404);
+      assert.equal((await workersOf(g, created.endpoint_id).catch(() => [])).length, 0);
     });
   });
 }

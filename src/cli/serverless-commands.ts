@@ -1,0 +1,211 @@
+import type { Command } from 'commander';
+import type { Row } from '../sdk/client.js';
+import { connect, type GlobalFlags } from './connection.js';
+import { table } from './output.js';
+
+type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
+const json = (v: unknown): void => void process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+
+function id(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`'${text}' is not a ${what} id.`);
+  return n;
+}
+
+function group(program: Command, verb: string, description: string): Command {
+  return program.commands.find((c) => c.name() === verb) ?? program.command(verb).description(description);
+}
+
+/** Endpoint parameters as flags (vastai spells them with underscores; dashes work too). */
+const PARAMS: [string, string][] = [
+  ['min_load', 'floor of the load active workers carry (perf units/s)'],
+  ['min_cold_load', 'floor of the load active plus cold workers carry'],
+  ['target_util', 'wanted load / active capacity, 0..1'],
+  ['cold_mult', 'cold capacity as a multiple of hot capacity'],
+  ['cold_workers', 'inactive workers kept in reserve'],
+  ['min_workers', 'fewest workers (active and inactive)'],
+  ['max_workers', 'most workers'],
+  ['inactivity_timeout', 'seconds idle before scaling to zero (0 off, negative never)'],
+  ['max_queue_time', 'seconds a worker may queue before others are used'],
+  ['target_queue_time', 'queue seconds that make the autoscaler add a worker'],
+];
+
+function withParams(c: Command): Command {
+  for (const [name, doc] of PARAMS) c.option(`--${name} <v>`, doc).option(`--${name.replace(/_/g, '-')} <v>`);
+  return c;
+}
+
+function params(f: Flags): Row {
+  const out: Row = {};
+  for (const [name] of PARAMS) {
+    const camel = name.replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase());
+    const v = f[name] ?? f[camel];
+    if (v !== undefined) out[name] = Number(v);
+  }
+  return out;
+}
+
+function template(f: Flags): Row {
+  return {
+    ...(f.image !== undefined ? { image: f.image } : {}),
+    ...(f.env !== undefined ? { env: f.env } : {}),
+    ...(f.onstartCmd !== undefined ? { onstart: f.onstartCmd } : {}),
+    ...(f.argsJson !== undefined ? { args: JSON.parse(String(f.argsJson)) as unknown } : {}),
+    ...(f.disk !== undefined ? { disk: Number(f.disk) } : {}),
+    ...(f.search !== undefined ? { search_params: f.search } : {}),
+    ...(f.launchArgs !== undefined ? { launch_args: f.launchArgs } : {}),
+    ...(f.gpuRam !== undefined ? { gpu_ram: Number(f.gpuRam) } : {}),
+    ...(f.testWorkers !== undefined ? { test_workers: Number(f.testWorkers) } : {}),
+  };
+}
+
+function withTemplate(c: Command): Command {
+  return c
+    .option('--image <image>', 'worker image')
+    .option('--env <flags>', "worker env as Docker flags: '-e K=V -p 8000:8000'")
+    .option('--onstart-cmd <cmd>', 'command each worker runs at start')
+    .option('--args-json <json>', '(set by --args) worker arguments')
+    .option('--disk <gb>', 'worker disk, GB')
+    .option('--search <query>', "offers workers are created from, in the search language: 'num_gpus=1 gpu_ram>=24'")
+    .option('--launch-args <flags>', 'extra create flags for workers')
+    .option('--gpu-ram <gb>', 'least GPU memory per worker, GB')
+    .option('--test-workers <n>', 'most workers while no benchmark is known');
+}
+
+const DEPLOYMENT_COLUMNS: [string, string | ((r: Row) => unknown)][] = [
+  ['ID', 'id'],
+  ['Name', 'name'],
+  ['State', 'endpoint_state'],
+  ['Status', 'gantry_status'],
+  ['Workers', 'workers'],
+  ['Ready', 'ready_workers'],
+  ['Image', 'image'],
+  ['Message', 'status_msg'],
+];
+
+/** Serverless verbs of the vastai CLI: endpoints, workergroups, deployments. */
+export function registerServerlessCommands(program: Command): void {
+  const create = group(program, 'create', 'create resources');
+  const show = group(program, 'show', 'show resources');
+  const del = group(program, 'delete', 'delete resources');
+  const out = (f: Flags, rows: Row[], cols: [string, string | ((r: Row) => unknown)][]): void =>
+    f.raw === true ? json(rows) : void process.stdout.write(table(rows, cols));
+
+  withParams(create.command('endpoint').description('create a serverless endpoint').option('--endpoint_name <name>').option('--endpoint-name <name>')).action(
+    async (_o, cmd: Command) => {
+      const f: Flags = cmd.optsWithGlobals();
+      json(await connect(f).createEndpoint({ endpoint_name: f.endpoint_name ?? f.endpointName, ...params(f) }));
+    },
+  );
+  show
+    .command('endpoints')
+    .description('list your endpoints')
+    .action(async (_o, cmd: Command) => {
+      const f: Flags = cmd.optsWithGlobals();
+      out(f, await connect(f).listEndpoints(), [
+        ['ID', 'id'],
+        ['Name', 'endpoint_name'],
+        ['State', 'endpoint_state'],
+        ['Status', 'gantry_status'],
+        ['min_load', 'min_load'],
+        ['max_workers', 'max_workers'],
+        ['API key', 'api_key'],
+      ]);
+    });
+  withParams(group(program, 'update', 'change resources').command('endpoint <id>').description("change an endpoint's parameters"))
+    .option('--endpoint_state <s>', 'active, suspended or stopped')
+    .action(async (eid: string, _o, cmd: Command) => {
+      const f: Flags = cmd.optsWithGlobals();
+      json(
+        await connect(f).updateEndpoint(id(eid, 'endpoint'), { ...params(f), ...(f.endpoint_state !== undefined ? { endpoint_state: f.endpoint_state } : {}) }),
+      );
+    });
+  del
+    .command('endpoint <id>')
+    .description('delete an endpoint and destroy its workers')
+    .action(async (eid: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).deleteEndpoint(id(eid, 'endpoint'))));
+
+  withTemplate(
+    create.command('workergroup').description('create a workergroup of an endpoint').option('--endpoint_name <name>').option('--endpoint_id <id>'),
+  ).action(async (_o, cmd: Command) => {
+    const f: Flags = cmd.optsWithGlobals();
+    const target = f.endpoint_id !== undefined ? { endpoint_id: Number(f.endpoint_id) } : { endpoint_name: f.endpoint_name };
+    json(await connect(f).createWorkergroup({ ...target, ...template(f) }));
+  });
+  show
+    .command('workergroups')
+    .description('list your workergroups')
+    .action(async (_o, cmd: Command) => {
+      const f: Flags = cmd.optsWithGlobals();
+      out(f, await connect(f).listWorkergroups(), [
+        ['ID', 'id'],
+        ['Endpoint', 'endpoint_name'],
+        ['Image', 'image'],
+        ['Search', 'search_params'],
+      ]);
+    });
+  del
+    .command('workergroup <id>')
+    .description('delete a workergroup and destroy its workers')
+    .action(async (wid: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).deleteWorkergroup(id(wid, 'workergroup'))));
+
+  const get = group(program, 'get', 'read details');
+  const endpoint = get.command('endpoint').description("an endpoint's workers or logs");
+  endpoint
+    .command('workers <id>')
+    .description("an endpoint's workers and their states")
+    .action(async (eid: string, _o, cmd: Command) => {
+      const f: Flags = cmd.optsWithGlobals();
+      out(f, await connect(f).endpointWorkers(id(eid, 'endpoint')), [
+        ['ID', 'id'],
+        ['Status', 'status'],
+        ['URL', 'url'],
+        ['Perf', 'perf'],
+        ['Load', 'cur_load'],
+        ['Working', 'num_requests_working'],
+      ]);
+    });
+  endpoint
+    .command('logs <name>')
+    .description("the logs of an endpoint's workers")
+    .option('--tail <n>', 'last lines per worker')
+    .action(async (name: string, o: { tail?: string }, cmd: Command) => {
+      process.stdout.write((await connect(cmd.optsWithGlobals()).endpointLogs(name, o.tail !== undefined ? Number(o.tail) : undefined)) + '\n');
+    });
+
+  withParams(withTemplate(create.command('deployment').description('create a deployment: an endpoint with one workergroup').requiredOption('--name <name>')))
+    .option('--tag <tag>')
+    .action(async (_o, cmd: Command) => {
+      const f: Flags = cmd.optsWithGlobals();
+      json(await connect(f).createDeployment({ name: f.name, ...(f.tag !== undefined ? { tag: f.tag } : {}), ...template(f), ...params(f) }));
+    });
+  show
+    .command('deployments')
+    .description('list your deployments')
+    .action(async (_o, cmd: Command) => {
+      const f: Flags = cmd.optsWithGlobals();
+      out(f, await connect(f).listDeployments(), DEPLOYMENT_COLUMNS);
+    });
+  show
+    .command('deployment <id>')
+    .description('one deployment')
+    .action(async (did: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).showDeployment(id(did, 'deployment'))));
+  group(program, 'stop', 'stop resources')
+    .command('deployment <id>')
+    .description('stop a deployment: routing closes at once, workers stop and keep their state; start it again later')
+    .option('--drain', 'finish every accepted and queued request first (finish_pending_work)')
+    .option('--force', 'stop even when other endpoints route to it')
+    .option('--timeout <seconds>', 'bound on the drain')
+    .action(async (did: string, o: { drain?: boolean; force?: boolean; timeout?: string }, cmd: Command) => {
+      const stop = { finishPendingWork: o.drain === true, force: o.force === true, ...(o.timeout !== undefined ? { timeoutS: Number(o.timeout) } : {}) };
+      json(await connect(cmd.optsWithGlobals()).stopDeployment(id(did, 'deployment'), stop));
+    });
+  group(program, 'start', 'start resources')
+    .command('deployment <id>')
+    .description('start a stopped deployment: inactive workers start first, then the autoscaler recruits')
+    .action(async (did: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).startDeployment(id(did, 'deployment'))));
+  del
+    .command('deployment <id>')
+    .description('stop a deployment, destroy its workers and remove it')
+    .action(async (did: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).deleteDeployment(id(did, 'deployment'))));
+}
