@@ -90,7 +90,7 @@ export class WorkerPools {
       }
       throw new GantryError(
         'WORKER_FAILED',
-        `The worker failed while handling the request (${String(code ?? (err as Error).message)}); it may have been partly processed.`,
+        `The worker failed while handling the request (${typeof code === 'string' ? code : err instanceof Error ? err.message : 'unknown error'}); it may have been partly processed.`,
         {
           origin,
         },

@@ -97,8 +97,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   };
 
   const answer = (res: ServerResponse, r: WorkerResponse): void => {
-    const isObj = typeof r.body === 'object' && !Buffer.isBuffer(r.body);
-    const body = isObj ? JSON.stringify(r.body) : (r.body as string | Buffer);
+    const isObj = typeof r.body !== 'string' && !Buffer.isBuffer(r.body);
+    const body = typeof r.body === 'string' || Buffer.isBuffer(r.body) ? r.body : JSON.stringify(r.body);
     res.writeHead(r.status ?? 200, { ...(isObj ? { 'content-type': 'application/json' } : {}), ...r.headers });
     res.end(body);
   };

@@ -27,7 +27,7 @@ export async function until<T>(what: string, f: () => Promise<T | null | undefin
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`timed out waiting for ${what}${last !== null ? `: ${String(last)}` : ''}`);
+  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
 }
 
 export interface Worker {

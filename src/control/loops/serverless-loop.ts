@@ -7,8 +7,13 @@ import { recruitWorker } from '../serverless/recruit.js';
 import { actOnWorker, workersOf, type WorkerInfo } from '../serverless/workers.js';
 
 const CLAIM_LIMIT = 200;
-/** Perf assumed for workers before any has reported a benchmark. */
+/** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
 const DEFAULT_PERF = 1;
+
+/** Until a benchmark arrives, one worker is assumed to carry the endpoint's floor (min_load at target_util). */
+function assumedPerf(ep: EndpointRecord): number {
+  return Math.max(DEFAULT_PERF, ep.params.minLoad / ep.params.targetUtil);
+}
 type Pass = Omit<EndpointPassWrite, 'now'>;
 
 /**
@@ -161,7 +166,7 @@ export class ServerlessLoop {
       lastActivityAt: ep.lastActivityAt,
       testWorkers: Math.max(...groups.map((g) => g.testWorkers)),
       memory: ep.memory,
-      tuning: { windowMs: ctx.settings.autoscaleWindowMs, scaleDownDelayMs: ctx.settings.scaleDownDelayMs, defaultPerf: DEFAULT_PERF },
+      tuning: { windowMs: ctx.settings.autoscaleWindowMs, scaleDownDelayMs: ctx.settings.scaleDownDelayMs, defaultPerf: assumedPerf(ep) },
     });
     const changed = d.start.length + d.stop.length + d.destroy.length + d.create > 0;
     if (changed) ctx.log.info({ endpointId: ep.id, ...d, memory: undefined }, 'autoscale');

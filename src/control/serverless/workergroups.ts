@@ -70,8 +70,8 @@ export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
 
 /** The offer query of a workergroup: its search language, plus its GPU memory floor. */
 export function workerOfferQuery(searchParams: string, gpuRamGb: number | null): OfferQuery {
-  const filters: Record<string, unknown> = parseSearchQuery(searchParams);
-  if (gpuRamGb !== null) filters.gpu_ram = { ...((filters.gpu_ram as object | undefined) ?? {}), gte: gpuRamGb * 1000 };
+  const filters = parseSearchQuery(searchParams);
+  if (gpuRamGb !== null) filters.gpu_ram = { ...(filters.gpu_ram ?? {}), gte: gpuRamGb * 1000 };
   return parseOfferQuery({
     ...filters,
     order: [

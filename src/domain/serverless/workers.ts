@@ -33,6 +33,8 @@ export function workerPhase(w: WorkerFacts): WorkerPhase {
     case 'stopping':
     case 'stopped':
       return 'starting';
+    case 'destroyed':
+      return 'destroying';
     case 'running':
       if (w.errorMsg !== null && w.errorMsg !== '') return 'error';
       return w.loaded ? 'ready' : 'model_loading';

@@ -349,10 +349,17 @@ export abstract class KyselyServerlessStore implements ServerlessStore {
     await this.db
       .insertInto('worker_reports')
       .values(row)
-      .onConflict((oc) => {
-        const { instance_id: _id, ...rest } = row;
-        return oc.column('instance_id').doUpdateSet(rest);
-      })
+      .onConflict((oc) =>
+        oc.column('instance_id').doUpdateSet({
+          cur_load: row.cur_load,
+          max_perf: row.max_perf,
+          cur_perf: row.cur_perf,
+          num_requests_working: row.num_requests_working,
+          loaded: row.loaded,
+          error_msg: row.error_msg,
+          reported_at: row.reported_at,
+        }),
+      )
       .execute();
   }
 

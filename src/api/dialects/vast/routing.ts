@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { GantryError } from '../../../domain/errors.js';
 import type { Gateway } from '../../../gateway/gateway.js';
@@ -60,7 +60,7 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
   await app.register(async (proxy) => {
     proxy.removeAllContentTypeParsers();
     proxy.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-    const handler = async (req: Req, reply: import('fastify').FastifyReply): Promise<unknown> => {
+    const handler = async (req: Req, reply: FastifyReply): Promise<unknown> => {
       const name = req.params.name ?? '';
       const rest = req.params['*'] ?? '';
       const url = new URL(req.url, 'http://x');
