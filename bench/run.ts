@@ -9,13 +9,17 @@ import { applyQuery, parseOfferQuery } from '../src/domain/offer/query.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
+import { printServerless, serverlessBench } from './serverless.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
  *  - offer search over 100,000 offers: HTTP API vs the same query evaluated in-process on ready rows;
  *  - instance create → running: through the API and reconciler vs spawning the same command directly;
  *  - container create → running (docker runtime on Podman) vs the process runtime, both through the API;
- *  - heartbeat handling for 1,000 simulated agents: server CPU and memory vs the same server idle (fleet.ts).
+ *  - heartbeat handling for 1,000 simulated agents: server CPU and memory vs the same server idle (fleet.ts);
+ *  - serverless: proxy vs direct vs nginx, stop latency with and without drain, scale from zero (serverless.ts).
+ *
+ * `npm run bench -- serverless` (or search, create, fleet) runs only those.
  */
 const MACHINES = 25_000; // 8 GPUs each, chunks 1/2/4/8 → 100,000 offers
 const SEARCH_RUNS = 40;
@@ -192,17 +196,27 @@ async function createBench(dir: string): Promise<Row[]> {
   }
 }
 
+const only = new Set(process.argv.slice(2));
+const wants = (name: string): boolean => only.size === 0 || only.has(name);
 const dir = await mkdtemp(join(tmpdir(), 'gantry-bench-'));
 try {
-  const rows = [...(await searchBench(dir)), ...(await createBench(dir))];
-  print(rows);
-  const resources = await heartbeatBench(dir);
-  process.stdout.write('\n');
-  printResources(resources);
+  const rows = [...(wants('search') ? await searchBench(dir) : []), ...(wants('create') ? await createBench(dir) : [])];
+  if (rows.length > 0) print(rows);
+  const resources = wants('fleet') ? await heartbeatBench(dir) : [];
+  if (resources.length > 0) {
+    process.stdout.write('\n');
+    printResources(resources);
+  }
+  const serverless = wants('serverless') ? await serverlessBench(dir) : null;
+  if (serverless !== null) {
+    process.stdout.write('\n');
+    printServerless(serverless);
+  }
   const out = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'latest.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, rows, resources }, null, 2) + '\n');
-  process.stdout.write(`\nwrote ${join(out, 'latest.json')}\n`);
+  const file = only.size === 0 ? 'latest.json' : `latest-${[...only].sort().join('-')}.json`;
+  await writeFile(join(out, file), JSON.stringify({ at: new Date().toISOString(), node: process.version, rows, resources, serverless }, null, 2) + '\n');
+  process.stdout.write(`\nwrote ${join(out, file)}\n`);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -110,7 +110,11 @@ export const SETTINGS = {
     default: 60_000,
     doc: "Default bound on a deployment stop's drain (finish_pending_work) when the call gives no timeout.",
   },
-  workerDirectoryMs: { type: 'duration', default: 250, doc: "How long the gateway reuses an endpoint's worker list before reading it again." },
+  workerDirectoryMs: {
+    type: 'duration',
+    default: 250,
+    doc: "How long the gateway reuses an endpoint's worker list and a caller's right to call it before reading them again (a revoked key or a stop on another replica shows within this time).",
+  },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
 } as const satisfies Record<string, Setting>;
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { ResolvedEndpoint } from '../control/serverless/routing.js';
 import type { ServerlessUseCases } from '../control/serverless/use-cases.js';
 import { GantryError } from '../domain/errors.js';
 import { acceptsTraffic } from '../domain/serverless/lifecycle.js';
@@ -33,13 +34,28 @@ export class Gateway {
   readonly #traffic: Traffic;
   readonly #signer: RouteSigner;
   readonly #pools: WorkerPools;
+  /** Who may call which endpoint, reused for `#resolveMs`: three store reads per request would dominate the proxy. */
+  readonly #resolved = new Map<string, { at: number; value: ResolvedEndpoint }>();
+  readonly #resolveMs: number;
   #reqnum = 0;
 
-  constructor(o: { useCases: ServerlessUseCases; traffic: Traffic; signer: RouteSigner; requestTimeoutMs: number }) {
+  constructor(o: { useCases: ServerlessUseCases; traffic: Traffic; signer: RouteSigner; requestTimeoutMs: number; resolveCacheMs: number }) {
     this.#uc = o.useCases;
+    this.#resolveMs = o.resolveCacheMs;
     this.#traffic = o.traffic;
     this.#signer = o.signer;
     this.#pools = new WorkerPools({ requestTimeoutMs: o.requestTimeoutMs });
+  }
+
+  async #resolve(name: string, key: string | null): Promise<ResolvedEndpoint> {
+    const k = `${name}\u0000${key ?? ''}`;
+    const now = Date.now();
+    const hit = this.#resolved.get(k);
+    if (hit !== undefined && now - hit.at < this.#resolveMs) return hit.value;
+    const value = await this.#uc.resolveEndpoint(name, key);
+    if (this.#resolved.size >= 10_000) this.#resolved.clear();
+    this.#resolved.set(k, { at: now, value });
+    return value;
   }
 
   get publicKeyPem(): string {
@@ -54,7 +70,7 @@ export class Gateway {
 
   /** Vast's /route/: a worker URL with its signature, or a status without `url` when none is ready. */
   async route(name: string, key: string | null, cost: number, requestIdx: string | number | null): Promise<RouteAnswer> {
-    const { endpoint, via } = await this.#uc.resolveEndpoint(name, key);
+    const { endpoint, via } = await this.#resolve(name, key);
     const idx = requestIdx ?? Math.floor(Math.random() * 2 ** 48);
     const base = { endpoint: name, request_idx: idx, __request_id: randomUUID() };
     if (via !== null && !acceptsTraffic(via)) return { ...base, status: 'Stopped' };
@@ -65,7 +81,7 @@ export class Gateway {
 
   /** Forward one request to a worker of the endpoint and return its answer as a stream. */
   async proxy(name: string, key: string | null, r: ProxyRequest): Promise<ForwardResponse> {
-    const { endpoint, via } = await this.#uc.resolveEndpoint(name, key);
+    const { endpoint, via } = await this.#resolve(name, key);
     if (via !== null && !acceptsTraffic(via)) throw new GantryError('ENDPOINT_STOPPED', `Endpoint '${name}' is stopped; start it and try again.`);
     for (let attempt = 1; ; attempt++) {
       const a = await this.#traffic.acquire(endpoint.id, r.cost);

@@ -33,7 +33,8 @@ export interface ForwardRequest {
 export interface ForwardResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[]>;
-  readonly body: Readable;
+  /** The worker's answer as it arrives; `arrayBuffer()` reads it whole. */
+  readonly body: Readable & { arrayBuffer(): Promise<ArrayBuffer> };
 }
 
 /** Connection errors before the worker saw anything: the request can go to another worker unchanged. */
@@ -79,7 +80,8 @@ export class WorkerPools {
         bodyTimeout: this.#timeoutMs,
       });
       const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP.has(k) && k !== 'content-length') out[k] = v;
+      // content-length stays: the body is passed on byte for byte, so no chunked re-encoding is needed.
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && (!HOP.has(k) || k === 'content-length')) out[k] = v;
       return { status: res.statusCode, headers: out, body: res.body };
     } catch (err) {
       if (r.signal.aborted && r.signal.reason instanceof GantryError) throw r.signal.reason;

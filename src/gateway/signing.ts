@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 
 const SETTING = 'route_signing_key';
+const MAX_CACHED = 10_000;
 
 /**
  * The key that signs /route/ answers, so workers take only requests the engine routed. Vast's workers
@@ -10,6 +11,7 @@ const SETTING = 'route_signing_key';
  */
 export class RouteSigner {
   readonly #key: KeyObject;
+  readonly #signed = new Map<string, string>();
   readonly publicKeyPem: string;
 
   private constructor(privatePem: string) {
@@ -27,7 +29,14 @@ export class RouteSigner {
     return JSON.stringify({ url }, null, 4);
   }
 
+  /** PKCS#1 v1.5 signatures are deterministic and the message is the URL alone, so each URL is signed once. */
   sign(url: string): string {
-    return sign('sha256', Buffer.from(RouteSigner.message(url)), this.#key).toString('base64');
+    let s = this.#signed.get(url);
+    if (s === undefined) {
+      if (this.#signed.size >= MAX_CACHED) this.#signed.clear();
+      s = sign('sha256', Buffer.from(RouteSigner.message(url)), this.#key).toString('base64');
+      this.#signed.set(url, s);
+    }
+    return s;
   }
 }

@@ -83,6 +83,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     traffic,
     signer: await RouteSigner.load((k, v) => store.getOrPutSetting(k, v)),
     requestTimeoutMs: c.serverlessRequestTimeoutMs,
+    resolveCacheMs: c.workerDirectoryMs,
   });
 
   const adminKeyFile = join(c.dataDir, 'admin.key');

@@ -176,10 +176,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     closing = true;
     clearInterval(timer);
     await report();
+    // Keep-alive connections that finish their last request become idle later: close them as they do.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    clearInterval(sweep);
   };
   process.once('SIGTERM', () => {
     void close().then(() => process.exit(0));

@@ -8,6 +8,7 @@ import { asObject, optNumber, optString, parseId } from './parse.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 const MAX_COST = 1e9;
+const SMALL_BODY_BYTES = 64 * 1024;
 
 function costOf(v: number | null): number {
   const cost = v ?? 1;
@@ -74,7 +75,10 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
         contentLength: typeof req.headers['content-length'] === 'string' ? req.headers['content-length'] : null,
         cost: costOf(typeof costHeader === 'string' ? Number(costHeader) : null),
       });
-      return reply.code(res.status).headers(res.headers).send(res.body);
+      // Small answers of known length are read whole (much cheaper than piping); anything else streams through.
+      const length = Number(res.headers['content-length'] ?? NaN);
+      const body = length <= SMALL_BODY_BYTES ? Buffer.from(await res.body.arrayBuffer()) : res.body;
+      return reply.code(res.status).headers(res.headers).send(body);
     };
     proxy.all('/endpoints/:name', handler);
     proxy.all('/endpoints/:name/*', handler);
