@@ -4,6 +4,9 @@ import type { TestGantry } from './gantry.js';
 /** The onstart that runs the test worker (test/fixtures/serverless-worker.ts) as a real process. */
 export const WORKER_ONSTART = `exec ${process.execPath} ${fileURLToPath(new URL('../fixtures/serverless-worker.js', import.meta.url))}`;
 
+/** The README's example worker (examples/echo-worker.mjs), so the documented example is what a test runs. */
+export const EXAMPLE_ONSTART = `exec ${process.execPath} ${fileURLToPath(new URL('../../../examples/echo-worker.mjs', import.meta.url))}`;
+
 /** Serverless timings shrunk for tests (every one a setting). */
 export const SERVERLESS_FAST = {
   autoscaleIntervalMs: 150,

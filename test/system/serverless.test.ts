@@ -3,7 +3,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { gantry } from '../helpers/cli.js';
-import { call, createDeployment, SERVERLESS_FAST, until, WORKER_ONSTART, workersOf } from '../helpers/serverless.js';
+import { call, createDeployment, EXAMPLE_ONSTART, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 for (const ts of TEST_STORES) {
@@ -83,7 +83,7 @@ for (const ts of TEST_STORES) {
           '--image',
           'local/worker',
           '--onstart-cmd',
-          WORKER_ONSTART,
+          EXAMPLE_ONSTART,
           '--env',
           '-e WORKER_PERF=2',
           '--search',
