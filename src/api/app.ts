@@ -44,7 +44,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
 
   app.addHook('onResponse', async (req, reply) => {
-    const dialect = req.url.startsWith('/api/') ? 'vast' : req.url.startsWith('/agent/') ? 'agent' : 'other';
+    const u = req.url;
+    const serverless = u.startsWith('/endpoints/') || u.startsWith('/route') || u.startsWith('/worker_status') || u.startsWith('/get_');
+    const dialect = serverless ? 'serverless' : u.startsWith('/api/') ? 'vast' : u.startsWith('/agent/') ? 'agent' : 'other';
     o.metrics.httpRequests.inc({ dialect, code: `${Math.floor(reply.statusCode / 100)}xx` });
     o.metrics.httpDuration.observe({ dialect }, reply.elapsedTime / 1000);
   });

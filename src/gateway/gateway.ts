@@ -5,6 +5,7 @@ import type { ResolvedEndpoint } from '../control/serverless/routing.js';
 import type { ServerlessUseCases } from '../control/serverless/use-cases.js';
 import { GantryError } from '../domain/errors.js';
 import { acceptsTraffic } from '../domain/serverless/lifecycle.js';
+import type { Metrics } from '../log/metrics.js';
 import { wasNotSent, WorkerPools, type ForwardResponse } from './proxy.js';
 import type { RouteSigner } from './signing.js';
 import type { Traffic } from './traffic.js';
@@ -39,8 +40,11 @@ export class Gateway {
   readonly #resolveMs: number;
   #reqnum = 0;
 
-  constructor(o: { useCases: ServerlessUseCases; traffic: Traffic; signer: RouteSigner; requestTimeoutMs: number; resolveCacheMs: number }) {
+  readonly #metrics: Metrics;
+
+  constructor(o: { useCases: ServerlessUseCases; traffic: Traffic; signer: RouteSigner; metrics: Metrics; requestTimeoutMs: number; resolveCacheMs: number }) {
     this.#uc = o.useCases;
+    this.#metrics = o.metrics;
     this.#resolveMs = o.resolveCacheMs;
     this.#traffic = o.traffic;
     this.#signer = o.signer;
@@ -75,16 +79,30 @@ export class Gateway {
     const base = { endpoint: name, request_idx: idx, __request_id: randomUUID() };
     if (via !== null && !acceptsTraffic(via)) return { ...base, status: 'Stopped' };
     const { worker, view } = await this.#traffic.route(endpoint.id, cost, String(idx));
+    this.#metrics.serverlessRoutes.inc({ worker: worker === null ? 'none' : 'yes' });
     if (worker === null) return { ...base, status: view.summary };
     return { ...this.#auth(worker.url, cost, name), ...base };
   }
 
   /** Forward one request to a worker of the endpoint and return its answer as a stream. */
   async proxy(name: string, key: string | null, r: ProxyRequest): Promise<ForwardResponse> {
+    try {
+      const res = await this.#proxy(name, key, r);
+      this.#metrics.serverlessRequests.inc({ outcome: 'ok' });
+      return res;
+    } catch (err) {
+      this.#metrics.serverlessRequests.inc({ outcome: err instanceof GantryError ? err.code : 'INTERNAL' });
+      throw err;
+    }
+  }
+
+  async #proxy(name: string, key: string | null, r: ProxyRequest): Promise<ForwardResponse> {
     const { endpoint, via } = await this.#resolve(name, key);
     if (via !== null && !acceptsTraffic(via)) throw new GantryError('ENDPOINT_STOPPED', `Endpoint '${name}' is stopped; start it and try again.`);
     for (let attempt = 1; ; attempt++) {
+      const waitFrom = process.hrtime.bigint();
       const a = await this.#traffic.acquire(endpoint.id, r.cost);
+      this.#metrics.serverlessQueueWait.observe(Number(process.hrtime.bigint() - waitFrom) / 1e9);
       const auth = this.#auth(a.worker.url, r.cost, name);
       try {
         const res = await this.#pools.forward(a.worker.url, {

@@ -30,6 +30,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly serverlessRequests = new Counter({
+    name: 'gantry_serverless_requests_total',
+    help: 'Proxied serverless requests by outcome (ok, or the error code)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly serverlessQueueWait = new Histogram({
+    name: 'gantry_serverless_queue_wait_seconds',
+    help: 'Time a proxied request waited for a worker',
+    buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 15, 60],
+    registers: [this.registry],
+  });
+  readonly serverlessRoutes = new Counter({
+    name: 'gantry_serverless_routes_total',
+    help: '/route/ answers: with a worker, or without (none ready)',
+    labelNames: ['worker'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaults?: boolean } = {}) {
     if (opts.defaults !== false) collectDefaultMetrics({ register: this.registry });
   }

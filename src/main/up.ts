@@ -82,6 +82,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     useCases: control.serverless,
     traffic,
     signer: await RouteSigner.load((k, v) => store.getOrPutSetting(k, v)),
+    metrics,
     requestTimeoutMs: c.serverlessRequestTimeoutMs,
     resolveCacheMs: c.workerDirectoryMs,
   });

@@ -60,6 +60,9 @@ for (const ts of TEST_STORES) {
       assert.equal((await direct({ ...r, signature: Buffer.from('forged').toString('base64'), reqnum: r.reqnum + 1 })).status, 401);
       assert.equal((await fetch(`${r.url}/work`)).status, 401, 'a call that did not come through the engine');
 
+      const metrics = await (await fetch(`${g.url}/metrics`)).text();
+      assert.match(metrics, /gantry_serverless_requests_total\{outcome="ok"\} [1-9]/);
+      assert.match(metrics, /gantry_serverless_routes_total\{worker="yes"\} [1-9]/);
       const rows = await g.api('GET', '/api/v0/endptjobs/');
       const row = rows.body.results.find((e: { endpoint_name: string }) => e.endpoint_name === 'echo');
       for (const f of ['id', 'endpoint_name', 'endpoint_state', 'api_key', 'user_id', 'created_at', 'min_load', 'max_workers', 'inactivity_timeout'])
