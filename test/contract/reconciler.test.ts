@@ -196,5 +196,28 @@ for (const ts of TEST_STORES) {
       assert.equal(host.running.has(instance.id), false);
       assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
     });
+
+    it('two replicas running the serverless loop recruit each worker once (endpoint leases)', async () => {
+      const [a, b] = planes as [ControlPlane, ControlPlane];
+      const ep = await a.serverless.createEndpoint(admin, {
+        name: 'leased',
+        params: { min_load: 0, min_workers: 3, cold_workers: 0, max_workers: 5 },
+        aliasOf: null,
+      });
+      await a.serverless.createWorkergroup(admin, ep.id, {
+        template: { image: 'img', env: {}, onstart: null, args: null, diskGb: 1 },
+        searchParams: 'verified=true',
+        launchArgs: null,
+        gpuRamGb: null,
+        testWorkers: 3,
+      });
+      for (let i = 0; i < 6; i++) {
+        if (ts.name === 'postgres') await Promise.all([a.serverlessLoop.runOnce(), b.serverlessLoop.runOnce()]);
+        else for (const p of [a, b]) await p.serverlessLoop.runOnce();
+      }
+      const workers = await a.ctx.store.listWorkers(ep.id);
+      assert.equal(workers.length, 3, 'min_workers 3, recruited exactly once across replicas');
+      assert.ok(workers.every((w) => w.endpointId === ep.id && w.label === 'leased worker'));
+    });
   });
 }
