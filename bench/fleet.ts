@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pct, spawnGantry, textTable } from './util.js';
 
 /**
  * Heartbeat handling for 1,000 simulated agents: a real `gantry server` process, 1,000 hellos, 1,000
@@ -19,7 +18,6 @@ export interface ResourceRow {
   readonly p99Ms: number | null;
 }
 
-const BIN = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 const AGENTS = 1000;
 const WINDOW_S = 5;
 
@@ -30,28 +28,16 @@ async function procSample(pid: number): Promise<{ cpuS: number; rssMb: number }>
   return { cpuS: ticks / 100, rssMb: Number(rss?.[1] ?? 0) / 1024 };
 }
 
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
-
 export async function heartbeatBench(dir: string): Promise<ResourceRow[]> {
   const port = 17000 + Math.floor(Math.random() * 2000);
   const url = `http://127.0.0.1:${port}`;
   const adminKey = 'gnt_bench_admin_key';
-  const server = spawn(process.execPath, [BIN, 'server', '--port', String(port), '--data-dir', join(dir, 'hb'), '--log-level', 'error'], {
-    env: { ...process.env, GANTRY_ADMIN_KEY: adminKey, GANTRY_AGENT_POLL_WAIT_MS: '20000', GANTRY_HEARTBEAT_INTERVAL_MS: '1000' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const server = await spawnGantry(['server', '--port', String(port), '--data-dir', join(dir, 'hb')], {
+    GANTRY_ADMIN_KEY: adminKey,
+    GANTRY_AGENT_POLL_WAIT_MS: '20000',
+    GANTRY_HEARTBEAT_INTERVAL_MS: '1000',
   });
   try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      server.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Try:')) resolve();
-      });
-      server.once('exit', (c) => reject(new Error(`gantry server exited with ${String(c)}`)));
-    });
     const pid = server.pid as number;
     const post = async (path: string, body: unknown, key: string): Promise<any> => {
       const r = await fetch(url + path, {
@@ -152,7 +138,5 @@ export function printResources(rows: ResourceRow[]): void {
   const head = ['benchmark', 'variant', 's', 'CPU % of a core', 'RSS MB', 'req/s', 'p50 ms', 'p99 ms'];
   const f = (x: number | null, d = 1): string => (x === null ? '-' : x.toFixed(d));
   const cells = rows.map((r) => [r.bench, r.variant, f(r.seconds), f(r.cpuPercent), f(r.rssMb), f(r.requestsPerS, 0), f(r.p50Ms), f(r.p99Ms)]);
-  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  const line = (c: string[]): string => c.map((v, i) => v.padEnd(w[i] ?? 0)).join('  ');
-  process.stdout.write([line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n') + '\n');
+  process.stdout.write(textTable(head, cells));
 }

@@ -10,6 +10,7 @@ import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
 import { printServerless, serverlessBench } from './serverless.js';
+import { pct, textTable } from './util.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
@@ -34,10 +35,6 @@ interface Row {
   readonly ratioP50: number | null;
 }
 
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
 /** A baseline and a subject measured in the same run, as two table rows with the subject's ratio. */
 function pair(bench: string, [baseName, base]: [string, number[]], [name, subject]: [string, number[]]): Row[] {
   return [
@@ -159,9 +156,7 @@ function print(rows: Row[]): void {
     r.p99Ms.toFixed(2),
     r.ratioP50 === null ? '-' : `${r.ratioP50.toFixed(1)}x`,
   ]);
-  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  const line = (c: string[]): string => c.map((v, i) => v.padEnd(w[i] ?? 0)).join('  ');
-  process.stdout.write([line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n') + '\n');
+  process.stdout.write(textTable(head, cells));
 }
 
 async function createBench(dir: string): Promise<Row[]> {

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { pct, spawnGantry, textTable } from './util.js';
 
 /**
  * Serverless benchmarks against a real `gantry up` process with real worker processes:
@@ -32,17 +33,12 @@ export interface LatencyRow {
   readonly ratioP50: number | null;
 }
 
-const BIN = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 const WORKER = fileURLToPath(new URL('../test/fixtures/serverless-worker.js', import.meta.url));
 const CONCURRENCY = 32;
 const DURATION_MS = 5_000;
 const CYCLES = 3;
 const KEY = 'gnt_bench_serverless_admin';
 
-const pct = (xs: readonly number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(f: () => Promise<T | null | false>, timeoutMs = 60_000): Promise<T> {
@@ -145,35 +141,19 @@ http {
 export async function serverlessBench(dir: string): Promise<{ throughput: ThroughputRow[]; latency: LatencyRow[] }> {
   const port = 19000 + Math.floor(Math.random() * 1000);
   const url = `http://127.0.0.1:${port}`;
-  const gantry = spawn(
-    process.execPath,
-    [BIN, 'up', '--port', String(port), '--data-dir', join(dir, 'sl'), '--gpus', '4x RTX 4090:24GB', '--runtime', 'process', '--log-level', 'error'],
-    {
-      env: {
-        ...process.env,
-        GANTRY_ADMIN_KEY: KEY,
-        GANTRY_AUTOSCALE_INTERVAL_MS: '100',
-        GANTRY_AUTOSCALE_WINDOW_MS: '1000',
-        GANTRY_SCALE_DOWN_DELAY_MS: '1000',
-        GANTRY_WORKER_DIRECTORY_MS: '100',
-        GANTRY_OBSERVE_INTERVAL_MS: '100',
-        GANTRY_STOP_GRACE_MS: '3000',
-        GANTRY_PORT_RANGE_START: '43000',
-        GANTRY_PORT_RANGE_END: '43099',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const gantry = await spawnGantry(['up', '--port', String(port), '--data-dir', join(dir, 'sl'), '--gpus', '4x RTX 4090:24GB', '--runtime', 'process'], {
+    GANTRY_ADMIN_KEY: KEY,
+    GANTRY_AUTOSCALE_INTERVAL_MS: '100',
+    GANTRY_AUTOSCALE_WINDOW_MS: '1000',
+    GANTRY_SCALE_DOWN_DELAY_MS: '1000',
+    GANTRY_WORKER_DIRECTORY_MS: '100',
+    GANTRY_OBSERVE_INTERVAL_MS: '100',
+    GANTRY_STOP_GRACE_MS: '3000',
+    GANTRY_PORT_RANGE_START: '43000',
+    GANTRY_PORT_RANGE_END: '43099',
+  });
   let nginx: ChildProcess | null = null;
   try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      gantry.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Try:')) resolve();
-      });
-      gantry.once('exit', (c) => reject(new Error(`gantry up exited with ${String(c)}`)));
-    });
     const api = async (method: string, path: string, body?: unknown): Promise<any> => {
       const r = await fetch(url + path, {
         method,
@@ -313,13 +293,8 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
 }
 
 export function printServerless(r: { throughput: ThroughputRow[]; latency: LatencyRow[] }): void {
-  const table = (head: string[], cells: string[][]): string => {
-    const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-    const line = (c: string[]): string => c.map((v, i) => v.padEnd(w[i] ?? 0)).join('  ');
-    return [line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n') + '\n';
-  };
   process.stdout.write(
-    table(
+    textTable(
       ['benchmark', 'variant', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'req/s ratio'],
       r.throughput.map((t) => [
         t.bench,
@@ -332,7 +307,7 @@ export function printServerless(r: { throughput: ThroughputRow[]; latency: Laten
       ]),
     ) +
       '\n' +
-      table(
+      textTable(
         ['benchmark', 'variant', 'n', 'p50 ms', 'p99 ms', 'p50 ratio'],
         r.latency.map((l) => [l.bench, l.variant, String(l.n), l.p50Ms.toFixed(1), l.p99Ms.toFixed(1), `${(l.ratioP50 ?? 1).toFixed(1)}x`]),
       ),

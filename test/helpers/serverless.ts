@@ -71,7 +71,7 @@ export async function call(
   name: string,
   path: string,
   o: { key?: string; body?: string; method?: string } = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(`${g.url}/endpoints/${name}${path}`, {
     method: o.method ?? (o.body !== undefined ? 'POST' : 'GET'),
     headers: { authorization: `Bearer ${o.key ?? g.adminKey ?? ''}`, ...(o.body !== undefined ? { 'content-type': 'text/plain' } : {}) },
@@ -84,5 +84,5 @@ export async function call(
   } catch {
     /* not JSON */
   }
-  return { status: res.status, body };
+  return { status: res.status, body, headers: res.headers };
 }

@@ -128,6 +128,7 @@ describe('serverless lifecycle: scaling, stop, drain, start, failures', { skip: 
     const r = await pending;
     assert.equal(r.status, 502);
     assert.equal(r.body.code, 'WORKER_FAILED');
+    assert.equal(r.headers.get('retry-after'), '1');
     const [replacement] = await until('a new worker', async () => {
       const ws = ready(await workersOf(g, d.endpointId));
       return ws.length > 0 && ws[0]?.id !== w?.id ? ws : null;

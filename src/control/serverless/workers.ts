@@ -63,16 +63,8 @@ export async function actOnWorker(ctx: ControlContext, ep: EndpointRecord, insta
   }
 }
 
-export interface WorkerStatusInput {
-  readonly id: number;
-  readonly mtoken: string;
-  readonly curLoad: number;
-  readonly maxPerf: number | null;
-  readonly curPerf: number;
-  readonly numRequestsWorking: number;
-  readonly loaded: boolean;
-  readonly errorMsg: string | null;
-}
+/** A report as the worker sends it: the stored report, less what the engine fills in, plus its credentials. */
+export type WorkerStatusInput = Omit<WorkerReport, 'instanceId' | 'reportedAt'> & { readonly id: number; readonly mtoken: string };
 
 /** A worker's own report (Vast's /worker_status/), authenticated by its MASTER_TOKEN. */
 export async function recordWorkerStatus(ctx: ControlContext, s: WorkerStatusInput): Promise<void> {
@@ -80,15 +72,7 @@ export async function recordWorkerStatus(ctx: ControlContext, s: WorkerStatusInp
   if (!inst || inst.endpointId === null || inst.status === 'destroyed' || s.mtoken !== workerToken(ctx.secret, s.id)) {
     throw new GantryError('UNAUTHENTICATED', 'Unknown worker or wrong mtoken: send the CONTAINER_ID and MASTER_TOKEN this worker was started with.');
   }
-  await ctx.store.recordWorkerReport({
-    instanceId: s.id,
-    curLoad: s.curLoad,
-    maxPerf: s.maxPerf,
-    curPerf: s.curPerf,
-    numRequestsWorking: s.numRequestsWorking,
-    loaded: s.loaded,
-    errorMsg: s.errorMsg,
-    reportedAt: ctx.clock.now(),
-  });
+  const { curLoad, maxPerf, curPerf, numRequestsWorking, loaded, errorMsg } = s;
+  await ctx.store.recordWorkerReport({ instanceId: s.id, curLoad, maxPerf, curPerf, numRequestsWorking, loaded, errorMsg, reportedAt: ctx.clock.now() });
   ctx.traffic.invalidate(inst.endpointId);
 }

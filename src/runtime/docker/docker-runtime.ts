@@ -115,6 +115,8 @@ export class DockerRuntime implements Runtime {
     if (gpus.length > 0) env.CUDA_VISIBLE_DEVICES = gpus.map((_, i) => i).join(',');
     const first = spec.ports[0];
     if (first !== undefined) env.PORT = String(first.containerPort);
+    // A serverless worker serves inside the container; the engine reaches it on the published host port.
+    if (first !== undefined && env.WORKER_PORT !== undefined) env.WORKER_PORT = String(first.containerPort);
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostPort: string }[]> = {};
     for (const p of spec.ports) {

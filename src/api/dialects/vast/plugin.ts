@@ -38,7 +38,8 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
     const { error, status } = toGantryError(err, req.id);
     if (status >= 500) req.log.error({ err }, 'request failed');
     else req.log.info({ code: error.code, status }, error.message);
-    if (error.code === 'RATE_LIMITED') void reply.header('retry-after', '1');
+    // Transient 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
+    if (error.code === 'RATE_LIMITED' || (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED')) void reply.header('retry-after', '1');
     return reply.code(status).type('application/json').send(vastErrorBody(error, status));
   });
   app.setNotFoundHandler((req, reply) =>

@@ -1,0 +1,30 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Shared bench helpers: percentiles, plain tables, and a real `gantry` process to measure. */
+export const BIN = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
+
+export const pct = (xs: readonly number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+};
+
+export function textTable(head: readonly string[], cells: readonly (readonly string[])[]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (c: readonly string[]): string => c.map((v, i) => v.padEnd(w[i] ?? 0)).join('  ');
+  return [line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n') + '\n';
+}
+
+/** Start `gantry <args>` and resolve once it printed its banner. */
+export async function spawnGantry(args: readonly string[], env: Readonly<Record<string, string>>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, ...args, '--log-level', 'error'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Try:')) resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`gantry ${args[0] ?? ''} exited with ${String(c)}`)));
+  });
+  return child;
+}
