@@ -239,6 +239,8 @@ export class Traffic implements TrafficGate {
     if (t.view !== null) t.view = { ...t.view, accepting: false, draining: o.drain, summary: 'Stopped' };
     else t.view = { endpointId, accepting: false, draining: o.drain, maxQueueTimeS: 0, workers: [], summary: 'Stopped' };
     t.viewAt = this.#o.now();
+    // /route/ callers that got no worker are demand no longer: a drain must not wait for them.
+    t.unmet.clear();
     if (!o.drain) this.#rejectQueued(t, stopped(t.view));
   }
 

@@ -184,8 +184,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     });
     clearInterval(sweep);
   };
-  process.once('SIGTERM', () => {
-    void close().then(() => process.exit(0));
+  // `on`, not `once`: a second SIGTERM (some supervisors signal the group and each process) must not kill in-flight requests.
+  let closing$: Promise<void> | null = null;
+  process.on('SIGTERM', () => {
+    closing$ ??= close().then(() => process.exit(0));
   });
   return { url, server, close };
 }

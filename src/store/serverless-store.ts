@@ -54,8 +54,13 @@ export interface EndpointConfigWrite {
   readonly now: number;
 }
 
-/** What the serverless loop writes after a pass, only while it still holds the lease. */
+/**
+ * What the serverless loop writes after a pass, only while it still holds the lease. Status and
+ * memory are written only if no intent arrived during the pass (the generation it acted on is still
+ * current): a stop written meanwhile must not be overwritten by a pass that began before it.
+ */
 export interface EndpointPassWrite {
+  readonly generation: number;
   readonly status?: EndpointStatus;
   readonly statusMsg?: string | null;
   readonly memory: ScaleMemory;
@@ -125,8 +130,11 @@ export interface ServerlessStore {
   writeEndpointIntent(id: number, expectedGeneration: number, w: EndpointIntentWrite): Promise<boolean>;
   /** Live endpoints whose lease is free, oldest pass first, stamped with a fresh lease. */
   claimEndpoints(o: { owner: string; now: number; leaseMs: number; limit: number }): Promise<EndpointRecord[]>;
-  /** Apply a pass and release the lease; false (nothing written) when the lease was lost. */
-  applyEndpointPass(id: number, leaseToken: string, w: EndpointPassWrite): Promise<boolean>;
+  /**
+   * Apply a pass and release the lease. 'applied'; 'superseded' when an intent moved the generation
+   * during the pass (only the lease is released); 'lost' when another replica holds the lease (nothing written).
+   */
+  applyEndpointPass(id: number, leaseToken: string, w: EndpointPassWrite): Promise<'applied' | 'superseded' | 'lost'>;
   /** Raise last_activity_at (never lowers it). */
   touchEndpoint(id: number, at: number): Promise<void>;
 

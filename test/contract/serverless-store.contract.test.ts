@@ -71,10 +71,18 @@ for (const ts of TEST_STORES) {
       assert.equal(new Set(ids).size, ids.length, 'no endpoint claimed twice');
       assert.ok(ids.length >= 1);
       const first = (mine[0] ?? theirs[0])!;
-      assert.equal(await store.applyEndpointPass(first.id, 'stale-token', { memory: { activeLowSince: 1, totalLowSince: null }, now }), false);
       assert.equal(
-        await store.applyEndpointPass(first.id, first.leaseToken as string, { status: 'running', memory: { activeLowSince: 1, totalLowSince: null }, now }),
-        true,
+        await store.applyEndpointPass(first.id, 'stale-token', { generation: first.generation, memory: { activeLowSince: 1, totalLowSince: null }, now }),
+        'lost',
+      );
+      assert.equal(
+        await store.applyEndpointPass(first.id, first.leaseToken as string, {
+          generation: first.generation,
+          status: 'running',
+          memory: { activeLowSince: 1, totalLowSince: null },
+          now,
+        }),
+        'applied',
       );
       assert.deepEqual((await store.getEndpoint(first.id))?.memory, { activeLowSince: 1, totalLowSince: null });
       assert.equal(
@@ -84,6 +92,34 @@ for (const ts of TEST_STORES) {
       );
       const expired = await store.claimEndpoints({ owner: 'd', now: now + 20_000, leaseMs: 10_000, limit: 100 });
       assert.ok(expired.length >= ids.length - 1, "an expired lease is taken over (a dead replica's endpoints move on)");
+    });
+
+    it('a pass that began before a stop does not overwrite it (the generation guards status)', async () => {
+      const ep = await endpoint();
+      const now = Date.now();
+      const claimed = (await store.claimEndpoints({ owner: 'a', now, leaseMs: 10_000, limit: 100 })).find((e) => e.id === ep.id)!;
+      assert.ok(
+        await store.writeEndpointIntent(ep.id, ep.generation, {
+          target: 'stopped',
+          status: 'stopping',
+          statusMsg: null,
+          stop: { drain: false, deadline: now },
+          now,
+        }),
+      );
+      const memory = { activeLowSince: 5, totalLowSince: null };
+      assert.equal(
+        await store.applyEndpointPass(ep.id, claimed.leaseToken as string, { generation: claimed.generation, status: 'running', memory, now }),
+        'superseded',
+      );
+      const after = await store.getEndpoint(ep.id);
+      assert.equal(after?.status, 'stopping');
+      assert.equal(after?.target, 'stopped');
+      assert.equal(
+        (await store.claimEndpoints({ owner: 'b', now, leaseMs: 10_000, limit: 100 })).some((e) => e.id === ep.id),
+        true,
+        'the lease was released',
+      );
     });
 
     it('workergroups, deployments and workers link up; reports are upserted', async () => {

@@ -14,7 +14,7 @@ const DEFAULT_PERF = 1;
 function assumedPerf(ep: EndpointRecord): number {
   return Math.max(DEFAULT_PERF, ep.params.minLoad / ep.params.targetUtil);
 }
-type Pass = Omit<EndpointPassWrite, 'now'>;
+type Pass = Omit<EndpointPassWrite, 'now' | 'generation'>;
 
 /**
  * The serverless loop: every autoscaleIntervalMs it leases each live endpoint (so replicas on one
@@ -66,9 +66,10 @@ export class ServerlessLoop {
         } catch (err) {
           ctx.log.error({ err, endpointId: ep.id }, 'endpoint pass failed');
         }
-        const applied = await ctx.store.applyEndpointPass(ep.id, ep.leaseToken as string, { ...pass, now: ctx.clock.now() });
-        if (!applied) ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
-        if (pass.status !== undefined && pass.status !== ep.status) {
+        const outcome = await ctx.store.applyEndpointPass(ep.id, ep.leaseToken as string, { ...pass, generation: ep.generation, now: ctx.clock.now() });
+        if (outcome === 'lost') ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
+        // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
+        if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
           ctx.log.info({ endpointId: ep.id, from: ep.status, to: pass.status, msg: pass.statusMsg }, 'endpoint status');
         }
       }),

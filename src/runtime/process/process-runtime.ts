@@ -136,8 +136,9 @@ export class ProcessRuntime implements Runtime {
     const deadline = Date.now() + waitMs;
     let live = await this.#live(id);
     if (live.length === 0) return true;
-    for (const g of new Set(live.map((p) => p.pgrp))) trySignal(-g, signal);
-    for (const p of live) trySignal(p.pid, signal); // members that left the group (setsid)
+    // One signal per process: each process group once, and directly only a process without a usable group.
+    for (const g of new Set(live.map((p) => p.pgrp).filter((g) => g > 1))) trySignal(-g, signal);
+    for (const p of live) if (p.pgrp <= 1) trySignal(p.pid, signal);
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, this.#o.pollMs));
       this.#procs.invalidate();

@@ -209,7 +209,8 @@ export abstract class KyselyServerlessStore implements ServerlessStore {
     return rows.map(toEndpoint);
   }
 
-  async applyEndpointPass(id: number, leaseToken: string, w: EndpointPassWrite): Promise<boolean> {
+  async applyEndpointPass(id: number, leaseToken: string, w: EndpointPassWrite): Promise<'applied' | 'superseded' | 'lost'> {
+    const release = { last_processed_at: w.now, lease_owner: null, lease_token: null, lease_expires_at: null };
     const r = await this.db
       .updateTable('endpoints')
       .set({
@@ -217,15 +218,15 @@ export abstract class KyselyServerlessStore implements ServerlessStore {
         ...(w.status === 'deleted' ? { live_name: null } : {}),
         ...(w.statusMsg !== undefined ? { status_msg: w.statusMsg } : {}),
         memory_json: JSON.stringify(w.memory),
-        last_processed_at: w.now,
-        lease_owner: null,
-        lease_token: null,
-        lease_expires_at: null,
+        ...release,
       })
       .where('id', '=', id)
       .where('lease_token', '=', leaseToken)
+      .where('generation', '=', w.generation)
       .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    if (Number(r.numUpdatedRows) === 1) return 'applied';
+    const freed = await this.db.updateTable('endpoints').set(release).where('id', '=', id).where('lease_token', '=', leaseToken).executeTakeFirst();
+    return Number(freed.numUpdatedRows) === 1 ? 'superseded' : 'lost';
   }
 
   async touchEndpoint(id: number, at: number): Promise<void> {
