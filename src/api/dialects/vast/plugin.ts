@@ -36,7 +36,9 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
 
   app.setErrorHandler((err, req, reply) => {
     const { error, status } = toGantryError(err, req.id);
-    if (status >= 500) req.log.error({ err }, 'request failed');
+    // Only faults are errors; a stopped endpoint or a busy queue answering 503/504 is expected traffic.
+    if (error.kind === 'internal') req.log.error({ err }, 'request failed');
+    else if (status >= 500) req.log.warn({ code: error.code, status }, error.message);
     else req.log.info({ code: error.code, status }, error.message);
     // Transient 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
     if (error.code === 'RATE_LIMITED' || (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED')) void reply.header('retry-after', '1');
