@@ -117,6 +117,22 @@ for (const ts of TEST_STORES)
       );
     });
 
+    it('a drain that runs out of time fails what is left, counts it, and still stops', async () => {
+      const d = await createDeployment(g, 'slowdrain', { min_load: 1, max_workers: 1 });
+      await readyWorkers(g, d.endpointId);
+      const reqs = Array.from({ length: 3 }, () => call(g, 'slowdrain', '/w?ms=8000'));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`, { finish_pending_work: true, timeout: 1 })).status, 200);
+      const answers = await Promise.all(reqs);
+      assert.deepEqual(
+        answers.map((r) => [r.status, r.body.code]),
+        Array(3).fill([503, 'ENDPOINT_STOPPED']),
+        'nothing hangs: in flight and queued requests are failed at the deadline',
+      );
+      const s = await stopped(g, d.id);
+      assert.match(s.status_msg, /drain timed out: 3 request\(s\) failed/);
+    });
+
     it('kill -9 of a worker mid-request: a clear 502, then the worker is replaced', async () => {
       const d = await createDeployment(g, 'killme', { min_load: 1, max_workers: 1 });
       const [w] = await readyWorkers(g, d.endpointId);

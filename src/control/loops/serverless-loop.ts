@@ -14,6 +14,7 @@ const DEFAULT_PERF = 1;
 function assumedPerf(ep: EndpointRecord): number {
   return Math.max(DEFAULT_PERF, ep.params.minLoad / ep.params.targetUtil);
 }
+const DRAIN_TIMED_OUT = 'drain timed out';
 type Pass = Omit<EndpointPassWrite, 'now' | 'generation'>;
 
 /**
@@ -106,7 +107,8 @@ export class ServerlessLoop {
     const pending = ctx.traffic.pending(ep.id);
     const busyAtWorkers = workers.reduce((n, w) => n + (w.report?.numRequestsWorking ?? 0), 0);
     const left = pending.queued + pending.inFlight;
-    let statusMsg: string | null = null;
+    // A drain that ran out of time is counted once and the count stays visible for the rest of the stop.
+    let statusMsg: string | null = ep.statusMsg?.startsWith(DRAIN_TIMED_OUT) === true ? ep.statusMsg : null;
     if (ep.stopDrain && (left > 0 || busyAtWorkers > 0)) {
       if (now < (ep.stopDeadline ?? 0)) {
         return {
@@ -116,7 +118,7 @@ export class ServerlessLoop {
         };
       }
       const failed = ctx.traffic.failPending(ep.id, 'the drain of this endpoint ran out of time');
-      statusMsg = `drain timed out: ${failed} request(s) failed`;
+      statusMsg = `${DRAIN_TIMED_OUT}: ${failed} request(s) failed`;
       ctx.log.warn({ endpointId: ep.id, failed }, 'drain timed out');
     }
     for (const w of workers) if (w.instance.target === 'running') await actOnWorker(ctx, ep, w.instance.id, 'stop');
