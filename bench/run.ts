@@ -10,7 +10,7 @@ import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
 import { printServerless, serverlessBench } from './serverless.js';
-import { pct, textTable } from './util.js';
+import { pct, textTable, type LatencyRow } from './util.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
@@ -26,14 +26,7 @@ const MACHINES = 25_000; // 8 GPUs each, chunks 1/2/4/8 → 100,000 offers
 const SEARCH_RUNS = 40;
 const CREATE_RUNS = 10;
 
-interface Row {
-  readonly bench: string;
-  readonly variant: string;
-  readonly n: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly ratioP50: number | null;
-}
+type Row = LatencyRow;
 
 /** A baseline and a subject measured in the same run, as two table rows with the subject's ratio. */
 function pair(bench: string, [baseName, base]: [string, number[]], [name, subject]: [string, number[]]): Row[] {

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { pct, spawnGantry, textTable } from './util.js';
+import { pct, spawnGantry, textTable, type LatencyRow } from './util.js';
 
 /**
  * Serverless benchmarks against a real `gantry up` process with real worker processes:
@@ -22,15 +22,6 @@ export interface ThroughputRow {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly ratioReqPerS: number | null;
-}
-
-export interface LatencyRow {
-  readonly bench: string;
-  readonly variant: string;
-  readonly n: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly ratioP50: number | null;
 }
 
 const WORKER = fileURLToPath(new URL('../test/fixtures/serverless-worker.js', import.meta.url));

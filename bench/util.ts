@@ -1,6 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+/** One latency comparison row: a variant, its percentiles, and its p50 relative to the baseline's. */
+export interface LatencyRow {
+  readonly bench: string;
+  readonly variant: string;
+  readonly n: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly ratioP50: number | null;
+}
+
 /** Shared bench helpers: percentiles, plain tables, and a real `gantry` process to measure. */
 export const BIN = fileURLToPath(new URL('../../bin/gantry.js', import.meta.url));
 
