@@ -1,15 +1,12 @@
 import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
+import { parseCliId, printJson, verbGroup } from './output.js';
 
 type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
-const json = (v: unknown): void => void process.stdout.write(JSON.stringify(v, null, 2) + '\n');
 
-function machineId(text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`'${text}' is not a machine id.`);
-  return n;
-}
+const json = printJson;
+const machineId = (text: string): number => parseCliId(text, 'machine');
 
 function number(text: string): number {
   const n = Number(text);
@@ -17,10 +14,7 @@ function number(text: string): number {
   return n;
 }
 
-/** Sub-command `verb noun` on a group that may already exist (`create instance` and `create host-token`). */
-function group(program: Command, verb: string, description: string): Command {
-  return program.commands.find((c) => c.name() === verb) ?? program.command(verb).description(description);
-}
+const group = verbGroup;
 
 /** Host-side verbs of the vastai CLI: list/unlist machine, schedule/cancel maint, set min-bid; plus host tokens. */
 export function registerHostCommands(program: Command): void {

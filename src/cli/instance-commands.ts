@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { INSTANCE_COLUMNS, OFFER_COLUMNS, spinner, table, text } from './output.js';
+import { INSTANCE_COLUMNS, OFFER_COLUMNS, parseCliId, spinner, table, text } from './output.js';
 import { parseOrder, parseSearchQuery } from '../domain/offer/query-language.js';
 
 type Flags = GlobalFlags & Record<string, unknown>;
@@ -13,11 +13,7 @@ function flagsOf(cmd: Command): Flags {
   return cmd.optsWithGlobals();
 }
 
-function id(text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`'${text}' is not an instance id.`);
-  return n;
-}
+const id = (text: string): number => parseCliId(text, 'instance');
 
 /** Wait (with a spinner) until the instance shows `want` (null: until it is gone). */
 async function waitState(c: GantryClient, instanceId: number, want: string | null, what: string): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 
 /** Plain fixed-width table for people; `--raw` prints JSON instead. */
@@ -75,4 +76,21 @@ export function spinner(text: string): { update(status: string): void; stop(fina
       process.stderr.write(tty ? `\r✔ ${text}: ${final}        \n` : `${text}: ${final}\n`);
     },
   };
+}
+
+/** Pretty JSON on stdout (what every verb prints with --raw, and mutations always). */
+export function printJson(v: unknown): void {
+  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+}
+
+/** A positive integer id from the command line, or an error naming what was expected. */
+export function parseCliId(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`'${text}' is not ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} id.`);
+  return n;
+}
+
+/** Sub-command `verb noun` on a verb group that may already exist (`create instance`, `create deployment`). */
+export function verbGroup(program: Command, verb: string, description: string): Command {
+  return program.commands.find((c) => c.name() === verb) ?? program.command(verb).description(description);
 }

@@ -1,20 +1,12 @@
 import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { table } from './output.js';
+import { parseCliId, printJson, table, verbGroup } from './output.js';
 
 type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
-const json = (v: unknown): void => void process.stdout.write(JSON.stringify(v, null, 2) + '\n');
-
-function id(text: string, what: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`'${text}' is not a ${what} id.`);
-  return n;
-}
-
-function group(program: Command, verb: string, description: string): Command {
-  return program.commands.find((c) => c.name() === verb) ?? program.command(verb).description(description);
-}
+const json = printJson;
+const id = parseCliId;
+const group = verbGroup;
 
 /** Endpoint parameters as flags (vastai spells them with underscores; dashes work too). */
 const PARAMS: [string, string][] = [

@@ -54,7 +54,8 @@ describe('instances as containers (docker runtime on Podman)', { skip: dockerSki
       return t.includes('first run') ? t : null;
     });
     assert.match(text, /first run/);
-    const row = await g.waitInstance(id, (x) => Number(x.mem_usage) > 0);
+    // Engine stats are slow under a busy machine (Podman samples for a while per call): wait generously.
+    const row = await g.waitInstance(id, (x) => Number(x.mem_usage) > 0, 60_000);
     assert.ok(Number(row.mem_usage) > 0);
   });
 
