@@ -10,6 +10,12 @@ export interface TrafficOptions {
   readonly now: () => number;
   readonly directoryMs: number;
   readonly queueTimeoutMs: number;
+  /** Shares this replica's held requests through the store, so a drain on any replica waits for them. */
+  readonly shared: {
+    readonly replica: string;
+    publish(endpointId: number, pending: number, now: number): Promise<void>;
+    elsewhere(endpointId: number, freshSince: number): Promise<number>;
+  };
 }
 
 /** A request's hold on a worker; release it exactly once when the worker has answered. */
@@ -49,6 +55,9 @@ class EndpointTraffic {
 }
 
 const ROUTED_TTL_MS = 2_000;
+/** How often held-request counts are written while non-zero; a count older than PENDING_FRESH_MS (a dead replica) is ignored. */
+const PUBLISH_MS = 500;
+const PENDING_FRESH_MS = 5_000;
 const UNMET_TTL_MS = 10_000;
 const SAMPLE_SECONDS = 300;
 
@@ -61,9 +70,29 @@ const SAMPLE_SECONDS = 300;
 export class Traffic implements TrafficGate {
   readonly #o: TrafficOptions;
   readonly #eps = new Map<number, EndpointTraffic>();
+  /** Endpoints whose held-request count was non-zero at the last publish (a zero must follow once). */
+  readonly #published = new Set<number>();
+  readonly #publisher: NodeJS.Timeout;
 
   constructor(o: TrafficOptions) {
     this.#o = o;
+    this.#publisher = setInterval(() => void this.#publish(), PUBLISH_MS);
+    this.#publisher.unref();
+  }
+
+  async #publish(): Promise<void> {
+    const now = this.#o.now();
+    for (const [id, t] of this.#eps) {
+      const n = t.queue.length + t.inFlight.size;
+      if (n === 0 && !this.#published.has(id)) continue;
+      if (n === 0) this.#published.delete(id);
+      else this.#published.add(id);
+      await this.#o.shared.publish(id, n, now).catch(() => undefined);
+    }
+  }
+
+  async pendingElsewhere(endpointId: number): Promise<number> {
+    return this.#o.shared.elsewhere(endpointId, this.#o.now() - PENDING_FRESH_MS);
   }
 
   #ep(id: number): EndpointTraffic {
@@ -122,6 +151,14 @@ export class Traffic implements TrafficGate {
     return best;
   }
 
+  /** The first request an endpoint holds here is published at once, not at the next tick: a drain elsewhere must see it. */
+  #held(endpointId: number): void {
+    if (this.#published.has(endpointId)) return;
+    this.#published.add(endpointId);
+    const t = this.#eps.get(endpointId);
+    void this.#o.shared.publish(endpointId, t === undefined ? 1 : Math.max(1, t.queue.length + t.inFlight.size), this.#o.now()).catch(() => undefined);
+  }
+
   #assign(t: EndpointTraffic, w: RoutableWorker, cost: number): Assignment {
     const b = t.busy.get(w.id) ?? { inFlight: 0, cost: 0 };
     t.busy.set(w.id, { inFlight: b.inFlight + 1, cost: b.cost + cost });
@@ -154,6 +191,7 @@ export class Traffic implements TrafficGate {
     this.#arrive(endpointId, t, cost);
     const view = await this.#view(endpointId, t);
     if (!view.accepting) throw stopped(view);
+    this.#held(endpointId);
     const w = t.queue.length === 0 ? this.#pick(t, view, cost) : null;
     if (w !== null) return this.#assign(t, w, cost);
     return new Promise<Assignment>((resolve, reject) => {
@@ -285,6 +323,7 @@ export class Traffic implements TrafficGate {
 
   /** Fail every queued request (server shutdown). */
   shutdown(): void {
+    clearInterval(this.#publisher);
     for (const t of this.#eps.values()) {
       this.#rejectQueued(t, new GantryError('ENDPOINT_STOPPED', 'The server is shutting down; this request was not processed.'));
       if (t.pumpTimer !== null) clearTimeout(t.pumpTimer);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -70,12 +71,18 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const clock = o.clock ?? systemClock;
   // The gateway's traffic reads routing views through the control plane made just below.
   let control: ControlPlane | null = null;
+  const replica = `gw-${randomUUID()}`;
   const traffic = new Traffic({
     directory: (id) => (control as ControlPlane).serverless.routingView(id),
     touch: (id, at) => store.touchEndpoint(id, at),
     now: () => clock.now(),
     directoryMs: c.workerDirectoryMs,
     queueTimeoutMs: c.serverlessQueueTimeoutMs,
+    shared: {
+      replica,
+      publish: (id, n, now) => store.putGatewayPending(replica, id, n, now),
+      elsewhere: (id, since) => store.gatewayPendingElsewhere(id, replica, since),
+    },
   });
   control = new ControlPlane({ store, clock, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic });
   const gateway = new Gateway({

@@ -156,6 +156,11 @@ export interface ServerlessStore {
   recordWorkerReport(r: WorkerReport): Promise<void>;
   workerReports(instanceIds: readonly number[]): Promise<Map<number, WorkerReport>>;
 
+  /** Record how many requests a replica's gateway holds for an endpoint (queued or in flight). */
+  putGatewayPending(replica: string, endpointId: number, pending: number, now: number): Promise<void>;
+  /** Requests other replicas hold for an endpoint, counting only reports made since `freshSince`. */
+  gatewayPendingElsewhere(endpointId: number, exceptReplica: string, freshSince: number): Promise<number>;
+
   /** The value under `key`, writing `value` first if there is none (first writer wins across replicas). */
   getOrPutSetting(key: string, value: string): Promise<string>;
 }

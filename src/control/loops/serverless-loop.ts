@@ -15,6 +15,8 @@ function assumedPerf(ep: EndpointRecord): number {
   return Math.max(DEFAULT_PERF, ep.params.minLoad / ep.params.targetUtil);
 }
 const DRAIN_TIMED_OUT = 'drain timed out';
+/** Longer than the gateways' publish interval (src/gateway/traffic.ts). */
+const DRAIN_SETTLE_MS = 1_000;
 type Pass = Omit<EndpointPassWrite, 'now' | 'generation'>;
 
 /**
@@ -106,14 +108,18 @@ export class ServerlessLoop {
     if (ep.status !== 'stopping') return { memory: ep.memory };
     const pending = ctx.traffic.pending(ep.id);
     const busyAtWorkers = workers.reduce((n, w) => n + (w.report?.numRequestsWorking ?? 0), 0);
-    const left = pending.queued + pending.inFlight;
+    // Requests other replicas accepted count too: a drain waits for every gateway, not only this one.
+    const elsewhere = ep.stopDrain ? await ctx.traffic.pendingElsewhere(ep.id) : 0;
+    // Other replicas publish what they hold within a moment; a drain is never judged done before that.
+    const settling = ep.stopDrain && now < (ep.stopRequestedAt ?? 0) + DRAIN_SETTLE_MS ? 1 : 0;
+    const left = pending.queued + pending.inFlight + elsewhere + settling;
     // A drain that ran out of time is counted once and the count stays visible for the rest of the stop.
     let statusMsg: string | null = ep.statusMsg?.startsWith(DRAIN_TIMED_OUT) === true ? ep.statusMsg : null;
     if (ep.stopDrain && (left > 0 || busyAtWorkers > 0)) {
       if (now < (ep.stopDeadline ?? 0)) {
         return {
           status: 'stopping',
-          statusMsg: `draining: ${pending.queued} queued, ${Math.max(pending.inFlight, busyAtWorkers)} in flight`,
+          statusMsg: `draining: ${pending.queued} queued, ${Math.max(pending.inFlight, busyAtWorkers)} in flight${elsewhere > 0 ? `, ${elsewhere} at other replicas` : ''}`,
           memory: ep.memory,
         };
       }

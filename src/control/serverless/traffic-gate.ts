@@ -15,6 +15,8 @@ export interface TrafficGate {
   /** Take requests again (after a start); the next look at the store confirms it. */
   open(endpointId: number): void;
   pending(endpointId: number): PendingWork;
+  /** Requests other replicas' gateways hold for the endpoint (queued or in flight), from the store. */
+  pendingElsewhere(endpointId: number): Promise<number>;
   /** Fail what is still queued or in flight (a drain ran out of time); returns how many. */
   failPending(endpointId: number, why: string): number;
   /** Load (cost units per second) this replica received, one sample per second. */
@@ -30,6 +32,7 @@ export const NO_TRAFFIC: TrafficGate = {
   close: () => undefined,
   open: () => undefined,
   pending: () => ({ queued: 0, inFlight: 0, oldestQueuedMs: 0 }),
+  pendingElsewhere: () => Promise.resolve(0),
   failPending: () => 0,
   loadSamples: () => [],
   workerLoad: () => new Map(),

@@ -233,6 +233,14 @@ export function migrations(d: StoreDialect): MigrationProvider {
           .addColumn('key', 'text', (c) => c.primaryKey())
           .addColumn('value', 'text', (c) => c.notNull())
           .execute();
+        await db.schema
+          .createTable('gateway_pending')
+          .addColumn('replica', 'text', (c) => c.notNull())
+          .addColumn('endpoint_id', 'integer', (c) => c.notNull())
+          .addColumn('pending', 'integer', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('gateway_pending_pk', ['replica', 'endpoint_id'])
+          .execute();
       },
     },
   };

@@ -214,6 +214,14 @@ export interface WorkerReportTable {
   reported_at: number;
 }
 
+/** Requests each replica's gateway holds per endpoint (queued or in flight), so a drain anywhere sees them all. */
+export interface GatewayPendingTable {
+  replica: string;
+  endpoint_id: number;
+  pending: number;
+  updated_at: number;
+}
+
 /** Values every replica must share (the routing signature key). */
 export interface SettingTable {
   key: string;
@@ -226,6 +234,7 @@ export interface Database {
   deployments: DeploymentTable;
   worker_reports: WorkerReportTable;
   settings: SettingTable;
+  gateway_pending: GatewayPendingTable;
   host_tokens: HostTokenTable;
   instance_usage: InstanceUsageTable;
   accounts: AccountTable;

@@ -384,6 +384,25 @@ export abstract class KyselyServerlessStore implements ServerlessStore {
     );
   }
 
+  async putGatewayPending(replica: string, endpointId: number, pending: number, now: number): Promise<void> {
+    await this.db
+      .insertInto('gateway_pending')
+      .values({ replica, endpoint_id: endpointId, pending, updated_at: now })
+      .onConflict((oc) => oc.columns(['replica', 'endpoint_id']).doUpdateSet({ pending, updated_at: now }))
+      .execute();
+  }
+
+  async gatewayPendingElsewhere(endpointId: number, exceptReplica: string, freshSince: number): Promise<number> {
+    const r = await this.db
+      .selectFrom('gateway_pending')
+      .select((eb) => eb.fn.sum<number>('pending').as('n'))
+      .where('endpoint_id', '=', endpointId)
+      .where('replica', '!=', exceptReplica)
+      .where('updated_at', '>=', freshSince)
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
   async getOrPutSetting(key: string, value: string): Promise<string> {
     await this.db
       .insertInto('settings')

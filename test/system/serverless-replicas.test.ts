@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { call, createDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+const pg = TEST_STORES.find((s) => s.name === 'postgres');
+const shared = { ...SERVERLESS_FAST, adminKey: 'gnt_replicas_test_admin', secret: 'replicas-test-secret' };
+
+// Two control planes on one PostgreSQL; only the first has the host. Requests enter through the second.
+describe('serverless across two replicas on one PostgreSQL', { skip: pg?.skip ?? 'no postgres' }, () => {
+  let a: TestGantry;
+  let b: TestGantry;
+  before(async () => {
+    a = await startTestGantry(pg!, { gpus: '2x RTX 4090:24GB', settings: shared });
+    b = await startTestGantry(pg!, { database: a.database, localHost: false, settings: shared });
+  });
+  after(async () => {
+    await b.dispose();
+    await a.dispose();
+  });
+
+  it('routes through either replica and signs with one key', async () => {
+    const d = await createDeployment(a, 'shared', { min_load: 1, max_workers: 1 });
+    await until('a ready worker', async () => (await workersOf(a, d.endpointId)).some((w) => w.status === 'Ready'));
+    assert.equal((await call(b, 'shared', '/via-b')).status, 200);
+    const [ka, kb] = await Promise.all([a, b].map(async (g) => (await fetch(`${g.url}/pubkey/`)).text()));
+    assert.equal(ka, kb);
+  });
+
+  it('a drain waits for requests queued at the other replica: count sent = count answered', async () => {
+    const d = (await a.api('GET', '/api/v0/deployments/')).body.deployments.find((x: { name: string }) => x.name === 'shared') as { id: number };
+    const sent = 8;
+    const reqs = Array.from({ length: sent }, (_, i) => call(b, 'shared', `/d?ms=400&i=${i}`));
+    await new Promise((r) => setTimeout(r, 300));
+    const stop = await a.api('POST', `/api/v0/deployment/${d.id}/stop/`, { finish_pending_work: true, timeout: 60 });
+    assert.equal(stop.status, 200);
+    const answers = await Promise.all(reqs);
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      Array(sent).fill(200),
+    );
+    await until('stopped', async () => (await a.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment.gantry_status === 'stopped');
+  });
+});
