@@ -1,0 +1,59 @@
+import type { Selectable } from 'kysely';
+import { EMPTY_MEMORY, type ScaleMemory } from '../../domain/serverless/autoscale.js';
+import type { EndpointStatus, EndpointTarget } from '../../domain/serverless/lifecycle.js';
+import { DEFAULT_ENDPOINT_PARAMS, type EndpointParams } from '../../domain/serverless/params.js';
+import type { DeploymentRecord, EndpointRecord, WorkergroupRecord, WorkerTemplate } from '../serverless-store.js';
+import { parseJson } from './rows.js';
+import type { DeploymentTable, EndpointTable, WorkergroupTable } from './schema.js';
+
+/** Row ↔ record mapping of the serverless tables. */
+export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    apiKey: r.api_key,
+    params: { ...DEFAULT_ENDPOINT_PARAMS, ...parseJson<Partial<EndpointParams>>(r.params_json, {}) },
+    suspended: r.suspended === 1,
+    aliasOf: r.alias_of,
+    target: r.target as EndpointTarget,
+    status: r.status as EndpointStatus,
+    statusMsg: r.status_msg,
+    generation: r.generation,
+    stopDrain: r.stop_drain === 1,
+    stopDeadline: r.stop_deadline,
+    stopRequestedAt: r.stop_requested_at,
+    memory: parseJson<ScaleMemory>(r.memory_json, EMPTY_MEMORY),
+    lastActivityAt: Number(r.last_activity_at),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    leaseToken: r.lease_token,
+  };
+}
+
+export function toWorkergroup(r: Selectable<WorkergroupTable>): WorkergroupRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    endpointId: r.endpoint_id,
+    template: parseJson<WorkerTemplate>(r.template_json, { image: '', env: {}, ports: [], onstart: null, args: null, diskGb: 8 }),
+    searchParams: r.search_params,
+    launchArgs: r.launch_args,
+    gpuRamGb: r.gpu_ram_gb,
+    testWorkers: r.test_workers,
+    createdAt: Number(r.created_at),
+  };
+}
+
+export function toDeployment(r: Selectable<DeploymentTable>): DeploymentRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    tag: r.tag,
+    endpointId: r.endpoint_id,
+    workergroupId: r.workergroup_id,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
