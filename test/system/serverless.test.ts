@@ -3,7 +3,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { gantry } from '../helpers/cli.js';
-import { call, createDeployment, EXAMPLE_ONSTART, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
+import { call, createDeployment, EXAMPLE_ONSTART, SERVERLESS_FAST, until, WORKER_ONSTART, workersOf } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 for (const ts of TEST_STORES) {
@@ -116,6 +116,64 @@ for (const ts of TEST_STORES) {
       JSON.parse(await run('delete', 'deployment', String(created.id)));
       await until('deleted', async () => (await g.api('GET', `/api/v0/deployment/${created.id}/`)).status === 404);
       assert.equal((await workersOf(g, created.endpoint_id).catch(() => [])).length, 0);
+    });
+
+    it('endpoints and workergroups through the Vast API: /route/ demand scales from zero, an endpoint can be suspended, delete destroys workers', async () => {
+      const ep = await g.api('POST', '/api/v0/endptjobs/', {
+        endpoint_name: 'raw',
+        min_load: 0,
+        cold_workers: 0,
+        min_workers: 0,
+        max_workers: 1,
+        target_util: 1,
+      });
+      assert.equal(ep.status, 200, ep.text);
+      const endpointId = ep.body.result as number;
+      const wg = await g.api('POST', '/api/v0/autojobs/', {
+        endpoint_name: 'raw',
+        image: 'local/worker',
+        onstart: WORKER_ONSTART,
+        env: '-e WORKER_PERF=2 -p 8000:8000',
+        search_params: 'num_gpus=1',
+        test_workers: 2,
+      });
+      assert.equal(wg.status, 200, wg.text);
+      const listed = (await g.api('GET', '/api/v0/workergroups/')).body.results.find((w: { id: number }) => w.id === wg.body.id);
+      assert.equal(listed.endpoint_name, 'raw');
+      assert.equal(listed.search_params, 'num_gpus=1');
+      assert.deepEqual(listed.ports, ['8000/tcp']);
+      assert.equal((await workersOf(g, endpointId)).length, 0, 'min_load 0 and no demand: no worker');
+
+      // A Vast client polls /route/ with the same request_idx; its demand makes the engine recruit.
+      const first = await g.api('POST', '/route/', { endpoint: 'raw', cost: 1, request_idx: 0 });
+      assert.equal(first.body.url, undefined);
+      const idx = first.body.request_idx as number;
+      const routed = await until('a routed worker', async () => {
+        const r = await g.api('POST', '/route/', { endpoint: 'raw', cost: 1, request_idx: idx });
+        return typeof r.body.url === 'string' ? r.body : null;
+      });
+      assert.equal(routed.request_idx, idx);
+
+      assert.equal((await g.api('PUT', `/api/v0/endptjobs/${endpointId}/`, { endpoint_state: 'suspended' })).status, 200);
+      assert.equal((await g.api('GET', '/api/v0/endptjobs/')).body.results.find((e: { id: number }) => e.id === endpointId).endpoint_state, 'suspended');
+      assert.equal((await g.api('PUT', `/api/v0/endptjobs/${endpointId}/`, { endpoint_state: 'paused' })).status, 400);
+      assert.equal((await g.api('PUT', `/api/v0/workergroups/${wg.body.id as number}/`, { search_params: 'num_gpus=1 gpu_ram>=20' })).status, 200);
+      assert.equal((await g.api('PUT', '/api/v0/workergroups/999999/', { search_params: 'num_gpus=1' })).status, 404);
+
+      const workers = await workersOf(g, endpointId);
+      const del = await g.api('DELETE', `/api/v0/endptjobs/${endpointId}/`);
+      assert.equal(del.status, 200);
+      assert.deepEqual(
+        del.body.deleted_workers,
+        workers.map((w) => w.id),
+      );
+      await until('workers destroyed and the endpoint gone', async () => {
+        const rows = (await g.api('GET', '/api/v0/endptjobs/')).body.results as { id: number }[];
+        return (
+          !rows.some((e) => e.id === endpointId) && (await g.api('GET', '/api/v0/workergroups/')).body.results.every((w: { id: number }) => w.id !== wg.body.id)
+        );
+      });
+      for (const w of workers) assert.equal((await g.api('GET', `/api/v0/instances/${w.id}/`)).status, 404, 'worker destroyed');
     });
   });
 }
