@@ -14,6 +14,14 @@ async function readyWorkers(g: TestGantry, endpointId: number, n = 1): Promise<W
   });
 }
 
+/** Wait until the gateway holds `queued` requests in its queue and `inFlight` at workers (so a stop finds them there). */
+async function held(g: TestGantry, id: number, queued: number, inFlight: number): Promise<void> {
+  await until(`${queued} queued and ${inFlight} in flight`, async () => {
+    const d = await deployment(g, id);
+    return d.queued_requests === queued && d.requests_in_flight === inFlight;
+  });
+}
+
 async function stopped(g: TestGantry, id: number): Promise<Record<string, any>> {
   return until('deployment stopped', async () => {
     const d = await deployment(g, id);
@@ -62,7 +70,7 @@ for (const ts of TEST_STORES)
       const [w] = await readyWorkers(g, d.endpointId);
       // perf 2, max_queue_time 1: the worker takes two requests, the rest wait in the gateway's queue.
       const reqs = Array.from({ length: 5 }, () => call(g, 'stopme', '/w?ms=700'));
-      await new Promise((r) => setTimeout(r, 300));
+      await held(g, d.id, 3, 2);
       const stop = await g.api('POST', `/api/v0/deployment/${d.id}/stop/`);
       assert.deepEqual(stop.body, { success: true, endpoint_state: 'stopped' });
       const after = await call(g, 'stopme', '/w');
@@ -104,7 +112,10 @@ for (const ts of TEST_STORES)
       await readyWorkers(g, d.endpointId);
       const sent = 8;
       const reqs = Array.from({ length: sent }, (_, i) => call(g, 'drainme', `/d?ms=300&i=${i}`));
-      await new Promise((r) => setTimeout(r, 150));
+      await until('all requests at the gateway', async () => {
+        const x = await deployment(g, d.id);
+        return x.queued_requests + x.requests_in_flight === sent;
+      });
       const stop = await g.api('POST', `/api/v0/deployment/${d.id}/stop/?finish_pending_work=true`, { timeout: 30 });
       assert.equal(stop.status, 200);
       assert.equal((await call(g, 'drainme', '/late')).status, 503, 'new requests are refused while draining');
@@ -121,7 +132,7 @@ for (const ts of TEST_STORES)
       const d = await createDeployment(g, 'slowdrain', { min_load: 1, max_workers: 1 });
       await readyWorkers(g, d.endpointId);
       const reqs = Array.from({ length: 3 }, () => call(g, 'slowdrain', '/w?ms=8000'));
-      await new Promise((r) => setTimeout(r, 300));
+      await held(g, d.id, 1, 2);
       assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`, { finish_pending_work: true, timeout: 1 })).status, 200);
       const answers = await Promise.all(reqs);
       assert.deepEqual(
@@ -138,7 +149,7 @@ for (const ts of TEST_STORES)
       const [w] = await readyWorkers(g, d.endpointId);
       const probe = await call(g, 'killme', '/pid');
       const pending = call(g, 'killme', '/slow?ms=10000');
-      await new Promise((r) => setTimeout(r, 300));
+      await held(g, d.id, 0, 1);
       process.kill(probe.body.pid as number, 'SIGKILL');
       const r = await pending;
       assert.equal(r.status, 502);

@@ -32,7 +32,11 @@ describe('serverless across two replicas on one PostgreSQL', { skip: pg?.skip ??
     const d = (await a.api('GET', '/api/v0/deployments/')).body.deployments.find((x: { name: string }) => x.name === 'shared') as { id: number };
     const sent = 8;
     const reqs = Array.from({ length: sent }, (_, i) => call(b, 'shared', `/d?ms=400&i=${i}`));
-    await new Promise((r) => setTimeout(r, 300));
+    // All held by replica b (its own deployment row shows its queue) before replica a is asked to stop.
+    await until('all requests held by b', async () => {
+      const x = (await b.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment;
+      return x.queued_requests + x.requests_in_flight === sent;
+    });
     const stop = await a.api('POST', `/api/v0/deployment/${d.id}/stop/`, { finish_pending_work: true, timeout: 60 });
     assert.equal(stop.status, 200);
     const answers = await Promise.all(reqs);

@@ -5,6 +5,7 @@ import { requireAccountKey, type Principal } from '../principal.js';
 import { changeEndpoint, type EndpointChangeResult, type StopRequest } from './change-endpoint.js';
 import { createEndpoint, ownEndpoint, validName } from './endpoints.js';
 import { createWorkergroup, type WorkergroupInput } from './workergroups.js';
+import type { PendingWork } from './traffic-gate.js';
 import { workersOf, type WorkerInfo } from './workers.js';
 
 /** A deployment owns one endpoint and its workergroup; its lifecycle is the endpoint's. */
@@ -13,6 +14,8 @@ export interface DeploymentView {
   readonly endpoint: EndpointRecord;
   readonly workergroup: WorkergroupRecord | null;
   readonly workers: readonly WorkerInfo[];
+  /** Requests this replica's gateway holds for the deployment now. */
+  readonly pending: PendingWork;
 }
 
 export interface NewDeploymentRequest extends WorkergroupInput {
@@ -37,7 +40,7 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
       now: ctx.clock.now(),
     });
     ctx.log.info({ deploymentId: deployment.id, endpointId: endpoint.id }, 'deployment created');
-    return { deployment, endpoint, workergroup, workers: [] };
+    return { deployment, endpoint, workergroup, workers: [], pending: ctx.traffic.pending(endpoint.id) };
   } catch (err) {
     // The template was refused: take the endpoint back so the name is free again.
     await changeEndpoint(ctx, p, endpoint.id, 'delete', { stopFirst: true });
@@ -54,7 +57,13 @@ async function ownDeployment(ctx: ControlContext, p: Principal, id: number): Pro
 
 async function view(ctx: ControlContext, p: Principal, d: DeploymentRecord): Promise<DeploymentView> {
   const endpoint = await ownEndpoint(ctx, p, d.endpointId);
-  return { deployment: d, endpoint, workergroup: (await ctx.store.getWorkergroup(d.workergroupId)) ?? null, workers: await workersOf(ctx, endpoint.id) };
+  return {
+    deployment: d,
+    endpoint,
+    workergroup: (await ctx.store.getWorkergroup(d.workergroupId)) ?? null,
+    workers: await workersOf(ctx, endpoint.id),
+    pending: ctx.traffic.pending(endpoint.id),
+  };
 }
 
 export async function showDeployment(ctx: ControlContext, p: Principal, id: number): Promise<DeploymentView> {

@@ -122,6 +122,9 @@ export function vastDeployment(v: DeploymentView): Record<string, unknown> {
     ...vastParams(v.endpoint.params),
     workers: v.workers.length,
     ready_workers: v.workers.filter((w) => w.phase === 'ready').length,
+    // Held by the replica that answers this call (each replica has its own queue).
+    queued_requests: v.pending.queued,
+    requests_in_flight: v.pending.inFlight,
     gantry_status: v.endpoint.status,
     status_msg: v.endpoint.statusMsg,
   };
