@@ -37,6 +37,9 @@ const statusOf = (e: unknown): number | undefined => (e as { statusCode?: number
  * service). Containers carry labels (runtime id, instance id) and a fixed name, so a restarted agent
  * finds and adopts them. A stop keeps the container (its filesystem) and the disk; destroy removes both.
  */
+/** Tries of a container inspect that the engine answered with a passing 500. */
+const INSPECT_ATTEMPTS = 4;
+
 export class DockerRuntime implements Runtime {
   readonly name = 'docker';
   readonly imageNotice = null;
@@ -82,12 +85,20 @@ export class DockerRuntime implements Runtime {
   }
 
   async #state(id: number): Promise<{ running: boolean; exitCode: number } | null> {
-    try {
-      const info = await this.#docker.getContainer(this.#name(id)).inspect();
-      return { running: info.State.Running, exitCode: info.State.ExitCode };
-    } catch (err) {
-      if (statusOf(err) === 404) return null;
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const info = await this.#docker.getContainer(this.#name(id)).inspect();
+        return { running: info.State.Running, exitCode: info.State.ExitCode };
+      } catch (err) {
+        if (statusOf(err) === 404) return null;
+        // Podman answers 500 "read /proc/<pid>/cgroup: no such process" while a container's process is
+        // exiting: a passing state of the engine, so a read-only inspect is simply asked again.
+        if (statusOf(err) === 500 && attempt < INSPECT_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, 50 * attempt));
+          continue;
+        }
+        throw err;
+      }
     }
   }
 
