@@ -153,12 +153,25 @@ for (const ts of TEST_STORES) {
         return typeof r.body.url === 'string' ? r.body : null;
       });
       assert.equal(routed.request_idx, idx);
+      const epLogs = await g.api('POST', '/get_endpoint_logs/', { endpoint: 'raw', tail: 5 });
+      assert.equal(typeof epLogs.body.logs, 'string');
+      assert.match(epLogs.body.logs, /--- worker \d+ ---/);
+      const wgWorkers = await g.api('POST', '/get_workergroup_workers/', { id: wg.body.id });
+      assert.equal(wgWorkers.body.workers.length, 1);
+      assert.equal(typeof wgWorkers.body.workers[0].status, 'string');
+      assert.match((await g.api('POST', '/get_workergroup_logs/', { id: wg.body.id })).body.logs, /--- worker \d+ ---/);
 
       assert.equal((await g.api('PUT', `/api/v0/endptjobs/${endpointId}/`, { endpoint_state: 'suspended' })).status, 200);
       assert.equal((await g.api('GET', '/api/v0/endptjobs/')).body.results.find((e: { id: number }) => e.id === endpointId).endpoint_state, 'suspended');
       assert.equal((await g.api('PUT', `/api/v0/endptjobs/${endpointId}/`, { endpoint_state: 'paused' })).status, 400);
       assert.equal((await g.api('PUT', `/api/v0/workergroups/${wg.body.id as number}/`, { search_params: 'num_gpus=1 gpu_ram>=20' })).status, 200);
       assert.equal((await g.api('PUT', '/api/v0/workergroups/999999/', { search_params: 'num_gpus=1' })).status, 404);
+      // A template change that leaves env alone keeps the published ports.
+      assert.equal((await g.api('PUT', `/api/v0/autojobs/${wg.body.id as number}/`, { image: 'local/worker2' })).status, 200);
+      const changed = (await g.api('GET', '/api/v0/workergroups/')).body.results.find((w: { id: number }) => w.id === wg.body.id);
+      assert.equal(changed.image, 'local/worker2');
+      assert.deepEqual(changed.ports, ['8000/tcp']);
+      assert.equal(changed.env.WORKER_PERF, '2');
 
       const workers = await workersOf(g, endpointId);
       const del = await g.api('DELETE', `/api/v0/endptjobs/${endpointId}/`);

@@ -55,8 +55,7 @@ async function ownDeployment(ctx: ControlContext, p: Principal, id: number): Pro
   return d;
 }
 
-async function view(ctx: ControlContext, p: Principal, d: DeploymentRecord): Promise<DeploymentView> {
-  const endpoint = await ownEndpoint(ctx, p, d.endpointId);
+async function view(ctx: ControlContext, d: DeploymentRecord, endpoint: EndpointRecord): Promise<DeploymentView> {
   return {
     deployment: d,
     endpoint,
@@ -67,7 +66,8 @@ async function view(ctx: ControlContext, p: Principal, d: DeploymentRecord): Pro
 }
 
 export async function showDeployment(ctx: ControlContext, p: Principal, id: number): Promise<DeploymentView> {
-  return view(ctx, p, await ownDeployment(ctx, p, id));
+  const d = await ownDeployment(ctx, p, id);
+  return view(ctx, d, await ownEndpoint(ctx, p, d.endpointId));
 }
 
 export async function listDeployments(ctx: ControlContext, p: Principal): Promise<DeploymentView[]> {
@@ -75,7 +75,7 @@ export async function listDeployments(ctx: ControlContext, p: Principal): Promis
   const out: DeploymentView[] = [];
   for (const d of await ctx.store.listDeployments(p.accountId)) {
     const ep = await ctx.store.getEndpoint(d.endpointId);
-    if (ep && ep.status !== 'deleted') out.push(await view(ctx, p, d));
+    if (ep && ep.status !== 'deleted') out.push(await view(ctx, d, ep));
   }
   return out;
 }

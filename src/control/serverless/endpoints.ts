@@ -52,6 +52,12 @@ export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEn
   return ep;
 }
 
+/** The caller's live endpoint of that name, if any. */
+export async function findEndpoint(ctx: ControlContext, p: Principal, name: string): Promise<EndpointRecord | undefined> {
+  requireAccountKey(p);
+  return ctx.store.findEndpointByName(p.accountId, name);
+}
+
 export async function listEndpoints(ctx: ControlContext, p: Principal): Promise<EndpointRecord[]> {
   requireAccountKey(p);
   return ctx.store.listEndpoints(p.accountId);

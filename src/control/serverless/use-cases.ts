@@ -7,7 +7,7 @@ import * as endpoints from './endpoints.js';
 import { resolveEndpoint, routingView } from './routing.js';
 import * as groups from './workergroups.js';
 import { ownWorkergroup } from './workergroups.js';
-import { recordWorkerStatus, workersOf, actOnWorker, type WorkerStatusInput } from './workers.js';
+import { recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
 
 /** The serverless use cases bound to one context: what the dialects and the gateway call. */
 export function serverlessUseCases(ctx: ControlContext) {
@@ -15,7 +15,7 @@ export function serverlessUseCases(ctx: ControlContext) {
     createEndpoint: (p: Principal, r: endpoints.NewEndpointRequest) => endpoints.createEndpoint(ctx, p, r),
     listEndpoints: (p: Principal) => endpoints.listEndpoints(ctx, p),
     showEndpoint: (p: Principal, id: number) => endpoints.ownEndpoint(ctx, p, id),
-    findEndpoint: async (p: Principal, name: string) => (await endpoints.listEndpoints(ctx, p)).find((e) => e.name === name),
+    findEndpoint: (p: Principal, name: string) => endpoints.findEndpoint(ctx, p, name),
     updateEndpoint: (p: Principal, id: number, u: endpoints.EndpointUpdate) => endpoints.updateEndpoint(ctx, p, id, u),
     changeEndpoint: (p: Principal, id: number, action: EndpointAction, o?: { stop?: StopRequest; stopFirst?: boolean }) =>
       changeEndpoint(ctx, p, id, action, o),
@@ -25,15 +25,7 @@ export function serverlessUseCases(ctx: ControlContext) {
     listWorkergroups: (p: Principal) => groups.listWorkergroups(ctx, p),
     showWorkergroup: (p: Principal, id: number) => ownWorkergroup(ctx, p, id),
     updateWorkergroup: (p: Principal, id: number, u: Parameters<typeof groups.updateWorkergroup>[3]) => groups.updateWorkergroup(ctx, p, id, u),
-    /** Destroys the workergroup's workers, then removes it; answers the ids asked to be destroyed. */
-    deleteWorkergroup: async (p: Principal, id: number) => {
-      const wg = await ownWorkergroup(ctx, p, id);
-      const ep = await endpoints.ownEndpoint(ctx, p, wg.endpointId);
-      const mine = (await workersOf(ctx, ep.id)).filter((w) => w.instance.workergroupId === id);
-      for (const w of mine) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
-      await ctx.store.deleteWorkergroup(id, ctx.clock.now());
-      return mine.map((w) => w.instance.id);
-    },
+    deleteWorkergroup: (p: Principal, id: number) => groups.deleteWorkergroup(ctx, p, id),
     workergroupWorkers: async (p: Principal, id: number) => {
       const wg = await ownWorkergroup(ctx, p, id);
       return (await workersOf(ctx, wg.endpointId)).filter((w) => w.instance.workergroupId === id);

@@ -1,12 +1,13 @@
 import { GantryError } from '../../domain/errors.js';
 import { DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } from '../../domain/instance/create.js';
-import { parseEnv, shellSplit, type ParsedEnv } from '../../domain/instance/env.js';
+import { parseEnv, shellSplit, type ParsedEnv, type PortSpec } from '../../domain/instance/env.js';
 import { parseSearchQuery } from '../../domain/offer/query-language.js';
 import { parseOfferQuery, type OfferQuery } from '../../domain/offer/query.js';
 import type { WorkergroupRecord, WorkerTemplate } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
 import { requireAccountKey, type Principal } from '../principal.js';
 import { ownEndpoint } from './endpoints.js';
+import { actOnWorker, workersOf } from './workers.js';
 
 /** Offers a workergroup takes when it names none, as Vast's default. */
 export const DEFAULT_SEARCH = 'verified=true rentable=true';
@@ -20,6 +21,8 @@ export interface TemplateInput {
   readonly onstart: string | null;
   readonly args: readonly string[] | null;
   readonly diskGb: number | null;
+  /** Ports to keep when `env` publishes none (an update that leaves env alone keeps the stored ones). */
+  readonly ports?: readonly PortSpec[];
 }
 
 export interface WorkergroupInput {
@@ -64,7 +67,8 @@ export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
   const diskGb = t.diskGb ?? DEFAULT_DISK_GB;
   if (!Number.isFinite(diskGb) || diskGb <= 0) throw invalid(`disk must be a positive number of GB.`, 'disk');
   const env: ParsedEnv = parseEnv(t.env);
-  const ports = env.ports.length > 0 ? env.ports : [{ containerPort: DEFAULT_WORKER_PORT, proto: 'tcp' as const }];
+  const kept = t.ports !== undefined && t.ports.length > 0 ? t.ports : [{ containerPort: DEFAULT_WORKER_PORT, proto: 'tcp' as const }];
+  const ports = env.ports.length > 0 ? env.ports : kept;
   return { image, env: env.env, ports, onstart: t.onstart, args: t.args, diskGb };
 }
 
@@ -136,10 +140,8 @@ export async function updateWorkergroup(
       ? buildTemplate({
           template: {
             image: t?.image ?? wg.template.image,
-            env: t?.env ?? {
-              ...wg.template.env,
-              ...Object.fromEntries(wg.template.ports.map((x) => [`-p ${x.containerPort}:${x.containerPort}/${x.proto}`, '1'])),
-            },
+            env: t?.env ?? wg.template.env,
+            ports: wg.template.ports,
             onstart: t?.onstart ?? wg.template.onstart,
             args: t?.args ?? wg.template.args,
             diskGb: t?.diskGb ?? wg.template.diskGb,
@@ -159,4 +161,14 @@ export async function updateWorkergroup(
     ...(u.endpointId !== undefined ? { endpointId: u.endpointId } : {}),
   });
   return (await ctx.store.getWorkergroup(id)) as WorkergroupRecord;
+}
+
+/** Destroy the workergroup's workers, then remove it; answers the ids that were asked to be destroyed. */
+export async function deleteWorkergroup(ctx: ControlContext, p: Principal, id: number): Promise<number[]> {
+  const wg = await ownWorkergroup(ctx, p, id);
+  const ep = await ownEndpoint(ctx, p, wg.endpointId);
+  const mine = (await workersOf(ctx, ep.id)).filter((w) => w.instance.workergroupId === id);
+  for (const w of mine) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+  await ctx.store.deleteWorkergroup(id, ctx.clock.now());
+  return mine.map((w) => w.instance.id);
 }
