@@ -16,6 +16,9 @@ export async function dispatch(rt: Runtime, c: AgentCommand): Promise<unknown> {
     case 'wipeDisk':
       await rt.wipeDisk(c.instanceId);
       return null;
+    case 'setSshKeys':
+      await rt.setSshKeys(c.instanceId, c.keys);
+      return null;
     case 'logs':
       return rt.logs(c.instanceId, c.tail);
     case 'list':

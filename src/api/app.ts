@@ -6,6 +6,7 @@ import type { Metrics } from '../log/metrics.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { agentProtocol } from './agent/plugin.js';
 import { vastDialect } from './dialects/vast/plugin.js';
+import type { RateLimitOptions } from './rate-limit/hook.js';
 
 export interface AppOptions {
   readonly control: ControlPlane;
@@ -13,6 +14,8 @@ export interface AppOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly publicUrl: string | null;
+  /** Token buckets per key and endpoint family; null: no limits. */
+  readonly rateLimit: RateLimitOptions | null;
   /** Largest accepted request body. */
   readonly bodyLimitBytes?: number;
 }
@@ -54,6 +57,6 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/metrics', async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()));
   await app.register(agentProtocol, { prefix: '/agent/v1', control: o.control });
-  await app.register(vastDialect, { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl });
+  await app.register(vastDialect, { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl, rateLimit: o.rateLimit });
   return app;
 }

@@ -17,6 +17,8 @@ export function statusOf(kind: ErrorKind): number {
       return 409;
     case 'rate_limited':
       return 429;
+    case 'payment_required':
+      return 402;
     case 'unavailable':
       return 503;
     case 'upstream':

@@ -35,6 +35,11 @@ export const SETTINGS = {
     default: null,
     doc: 'Server secret that derives per-instance keys (GANTRY_SECRET); default: generated once into <dataDir>/server.secret. Replicas on one database must share it.',
   },
+  secretsKeyFile: {
+    type: 'optional-string',
+    default: null,
+    doc: 'File holding the keys that seal account secrets (AES-256-GCM), newest first; default: <dataDir>/secrets.keys, created once. Keep it outside the database and give every replica the same file (docs/operations.md).',
+  },
   gpus: {
     type: 'optional-string',
     default: null,
@@ -114,6 +119,22 @@ export const SETTINGS = {
     type: 'duration',
     default: 250,
     doc: "How long the gateway reuses an endpoint's worker list and a caller's right to call it before reading them again (a revoked key or a stop on another replica shows within this time).",
+  },
+  billingIntervalMs: {
+    type: 'duration',
+    default: 5_000,
+    doc: 'How often open meters are settled into charges and balances checked; charges are exact to the transition either way, this only sets how current the balance is.',
+  },
+  rateLimit: {
+    type: 'number',
+    default: 20,
+    flag: '--rate-limit',
+    doc: 'Requests per second per API key and endpoint family (bursts of twice that pass); 0 disables rate limiting.',
+  },
+  rateLimits: {
+    type: 'optional-string',
+    default: null,
+    doc: 'Per-family rates overriding rateLimit, e.g. "search=5,instances=50,billing=2" (families in docs/operations.md); 0 disables a family.',
   },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
 } as const satisfies Record<string, Setting>;

@@ -1,16 +1,41 @@
+import { ALL_PERMISSIONS, intersect, parsePermissions, type Permissions } from '../domain/account/permissions.js';
 import { GantryError } from '../domain/errors.js';
+import type { ApiKeyRecord } from '../store/store.js';
 import type { ControlContext } from './context.js';
 import { hashKey } from './keys.js';
 import { requireAccountKey, type Principal } from './principal.js';
 import type { AccountRecord } from '../store/store.js';
+
+/** The role every team's creator holds: all permissions, not stored as a row. */
+export const OWNER_ROLE = 'owner';
 
 /** Resolve an API key to its principal; UNAUTHENTICATED for a missing, unknown or revoked key. */
 export async function authenticate(ctx: ControlContext, key: string | null): Promise<Principal> {
   if (key === null || key === '') throw new GantryError('UNAUTHENTICATED', 'An API key is required: send "Authorization: Bearer <key>" or ?api_key=<key>.');
   const k = await ctx.store.findApiKeyByHash(hashKey(key));
   const account = k && (await ctx.store.getAccount(k.accountId));
-  if (!k || !account) throw new GantryError('UNAUTHENTICATED', 'The API key is not valid.');
-  return { accountId: account.id, username: account.username, isAdmin: account.isAdmin, scope: k.scope, instanceId: k.instanceId };
+  if (!k || !account || account.deletedAt !== null) throw new GantryError('UNAUTHENTICATED', 'The API key is not valid.');
+  return {
+    accountId: account.id,
+    username: account.username,
+    isAdmin: account.isAdmin,
+    scope: k.scope,
+    instanceId: k.instanceId,
+    keyId: k.id,
+    actorId: k.memberId ?? account.id,
+    permissions: await permissionsOf(ctx, k),
+  };
+}
+
+/** A key's grants; a team key's are narrowed by the member's current role, so a role change applies at once. */
+async function permissionsOf(ctx: ControlContext, k: ApiKeyRecord): Promise<Permissions> {
+  const own = k.permissions === null ? ALL_PERMISSIONS : parsePermissions(k.permissions);
+  if (k.memberId === null) return own;
+  const role = await ctx.store.memberRole(k.accountId, k.memberId);
+  if (role === undefined) throw new GantryError('UNAUTHENTICATED', 'The API key is not valid: its holder left the team.');
+  if (role === OWNER_ROLE) return own;
+  const r = await ctx.store.getTeamRole(k.accountId, role);
+  return intersect(own, r === undefined ? new Map() : parsePermissions(r.permissions));
 }
 
 /** The account behind an account key (instance keys act on their instance only). */

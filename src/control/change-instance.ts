@@ -2,6 +2,7 @@ import { GantryError } from '../domain/errors.js';
 import { decideIntent, type InstanceAction } from '../domain/instance/intent.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { ControlContext } from './context.js';
+import { requireCredit } from './billing/billing.js';
 import { authorizeInstance, type InstanceRight, type Principal } from './principal.js';
 
 const RIGHT: Readonly<Record<InstanceAction, InstanceRight>> = {
@@ -29,11 +30,17 @@ export async function changeInstance(ctx: ControlContext, p: Principal, id: numb
     const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, RIGHT[action]);
     const change = decideIntent(inst, action);
     if (change === null) return { instance: inst, changed: false };
+    if (action === 'start') await requireCredit(ctx, p);
     // Stopped instances gave their GPUs back; starting asks for the very same ones again.
     const acquireGpus = action === 'start' && inst.target === 'stopped';
     let written: boolean;
     try {
-      written = await ctx.store.writeIntent(id, inst.generation, { ...change, acquireGpus, statusMsg: acquireGpus ? null : undefined, now: ctx.clock.now() });
+      written = await ctx.store.writeIntent(id, inst.generation, {
+        ...change,
+        acquireGpus,
+        statusMsg: acquireGpus || action === 'stop' ? null : undefined,
+        now: ctx.clock.now(),
+      });
     } catch (err) {
       if (err instanceof GantryError && err.code === 'GPUS_UNAVAILABLE') await ctx.store.setStatusMsg(id, err.message);
       throw err;

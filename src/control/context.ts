@@ -6,6 +6,7 @@ import type { Clock } from './clock.js';
 import type { HostRegistry } from './hosts.js';
 import type { MachineCatalog } from './machine-catalog.js';
 import type { TrafficGate } from './serverless/traffic-gate.js';
+import type { Vault } from './accounts/vault.js';
 
 export type ControlSettings = Pick<
   Config,
@@ -33,6 +34,7 @@ export type ControlSettings = Pick<
   | 'recruitBackoffMs'
   | 'workerReportStaleMs'
   | 'stopDrainTimeoutMs'
+  | 'billingIntervalMs'
 >;
 
 /** Everything a use case needs, passed down explicitly (no module singletons). */
@@ -51,6 +53,8 @@ export interface ControlContext {
   readonly apiUrl: () => string;
   /** Wake the reconciler now: after an intent was written, or for one instance whose workload just ended. */
   readonly wake: (instanceId?: number) => void;
+  /** Seals and opens account secrets (keys kept outside the database). */
+  readonly vault: Vault;
   /** This replica's request gateway: queues, requests in flight, measured load. */
   readonly traffic: TrafficGate;
 }

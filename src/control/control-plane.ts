@@ -14,7 +14,11 @@ import { Housekeeping } from './loops/housekeeping.js';
 import { InstanceReconciler } from './loops/instance-reconciler.js';
 import { ServerlessLoop } from './loops/serverless-loop.js';
 import { serverlessUseCases, type ServerlessUseCases } from './serverless/use-cases.js';
-import type { Principal } from './principal.js';
+import { requirePermission, type Principal } from './principal.js';
+import type { PermissionCategory } from '../domain/account/permissions.js';
+import { accountUseCases, type AccountUseCases } from './accounts/use-cases.js';
+import { resealSecrets } from './accounts/secrets.js';
+import { BillingLoop } from './loops/billing-loop.js';
 import { listInstances, showInstance } from './read-instances.js';
 import { registerHost } from './register-host.js';
 import { AgentHub } from './agent-hub.js';
@@ -38,6 +42,9 @@ export class ControlPlane {
   /** Endpoints, workergroups, deployments, routing; and the loop that scales and stops them. */
   readonly serverless: ServerlessUseCases;
   readonly serverlessLoop: ServerlessLoop;
+  /** Users, keys, teams, secrets, SSH keys, audit and billing. */
+  readonly accounts: AccountUseCases;
+  readonly billingLoop: BillingLoop;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines'>) {
     let reconciler: InstanceReconciler | null = null;
@@ -47,17 +54,24 @@ export class ControlPlane {
     this.agents = new AgentHub(this.ctx);
     this.serverless = serverlessUseCases(this.ctx);
     this.serverlessLoop = new ServerlessLoop(this.ctx);
+    this.accounts = accountUseCases(this.ctx);
+    this.billingLoop = new BillingLoop(this.ctx);
   }
 
   startLoops(): void {
     this.reconciler.start();
     this.housekeeping.start();
     this.serverlessLoop.start();
+    this.billingLoop.start();
+    // Secrets still sealed with an older key (after a rotation) are sealed again with the newest.
+    void resealSecrets(this.ctx)
+      .then((n) => n > 0 && this.ctx.log.info({ resealed: n }, 'secrets re-sealed with the newest key'))
+      .catch((err: unknown) => this.ctx.log.error({ err }, 're-sealing secrets failed'));
   }
 
   async stopLoops(): Promise<void> {
     this.agents.close();
-    await Promise.all([this.reconciler.stop(), this.housekeeping.stop(), this.serverlessLoop.stop()]);
+    await Promise.all([this.reconciler.stop(), this.housekeeping.stop(), this.serverlessLoop.stop(), this.billingLoop.stop()]);
   }
 
   wake(instanceId?: number): void {
@@ -92,5 +106,7 @@ export class ControlPlane {
   scheduleMaintenance = (p: Principal, id: number, w: Parameters<typeof machines.scheduleMaintenance>[3]): ReturnType<typeof machines.scheduleMaintenance> =>
     machines.scheduleMaintenance(this.ctx, p, id, w);
   cancelMaintenance = (p: Principal, id: number): ReturnType<typeof machines.cancelMaintenance> => machines.cancelMaintenance(this.ctx, p, id);
+  /** Vast's permission categories, checked at the edge for every route a dialect serves. */
+  authorize = (p: Principal, category: PermissionCategory, resourceId: number | null): void => requirePermission(p, category, resourceId);
   currentAccount = (p: Principal): Promise<AccountRecord> => currentAccount(this.ctx, p);
 }

@@ -3,6 +3,7 @@ import { GantryError } from '../domain/errors.js';
 import { chunkSizes, computePerHour, decodeOfferId } from '../domain/offer/offer.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { ControlContext } from './context.js';
+import { requireCredit } from './billing/billing.js';
 import { hashKey, instanceKey } from './keys.js';
 import { requireAccountKey, type Principal } from './principal.js';
 
@@ -23,6 +24,7 @@ export async function createInstance(
   worker?: { readonly workergroupId: number; readonly endpointId: number },
 ): Promise<CreatedInstance> {
   requireAccountKey(p);
+  await requireCredit(ctx, p);
   const { machineId, numGpus } = decodeOfferId(r.offerId);
   const m = await ctx.store.getMachine(machineId, ctx.clock.now());
   if (!m || !m.listed || !chunkSizes(m.numGpus, m.minChunk, m.numGpus).includes(numGpus)) {

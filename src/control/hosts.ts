@@ -5,7 +5,7 @@ import type { Runtime } from '../runtime/runtime.js';
  * runtime straight through; a remote agent's session (`remote-host.ts`) carries the same calls
  * over the agent protocol.
  */
-export type HostLink = Pick<Runtime, 'imageNotice' | 'start' | 'inspect' | 'stop' | 'destroy' | 'wipeDisk' | 'logs' | 'list'> & {
+export type HostLink = Pick<Runtime, 'imageNotice' | 'start' | 'inspect' | 'stop' | 'destroy' | 'wipeDisk' | 'setSshKeys' | 'logs' | 'list'> & {
   /** False once a remote agent stopped polling; absent for the embedded host (always reachable). */
   connected?(): boolean;
   close?(reason: string): void;

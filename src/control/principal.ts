@@ -1,4 +1,5 @@
 import { GantryError } from '../domain/errors.js';
+import { ALL_PERMISSIONS, allows, type PermissionCategory, type Permissions } from '../domain/account/permissions.js';
 import type { InstanceRecord, KeyScope } from '../store/store.js';
 
 /** Who is calling, after authentication. */
@@ -9,6 +10,12 @@ export interface Principal {
   readonly scope: KeyScope;
   /** For instance-scoped keys: the one instance this key may act on. */
   readonly instanceId: number | null;
+  /** The key used (audit); null for internal callers. */
+  readonly keyId: number | null;
+  /** Who acts: the account itself, or the team member a team key was made for. */
+  readonly actorId: number;
+  /** What the key may do (Vast's categories); account keys made without permissions hold all. */
+  readonly permissions: Permissions;
 }
 
 export type InstanceRight = 'read' | 'start' | 'stop' | 'destroy' | 'manage';
@@ -37,4 +44,19 @@ export function requireAccountKey(p: Principal): void {
 export function requireAdmin(p: Principal): void {
   requireAccountKey(p);
   if (!p.isAdmin) throw new GantryError('ADMIN_ONLY', 'Only an admin account may do this.');
+}
+
+/** Vast's permission check: FORBIDDEN naming the category the key lacks. Instance keys follow their own rule. */
+export function requirePermission(p: Principal, category: PermissionCategory, resourceId: number | null): void {
+  if (p.scope === 'instance') return;
+  if (!allows(p.permissions, category, resourceId)) {
+    throw new GantryError('FORBIDDEN', `This API key lacks the ${category} permission${resourceId !== null ? ` for id ${resourceId}` : ''}.`, {
+      vastError: 'missing_permissions',
+    });
+  }
+}
+
+/** The engine acting for an account (the serverless loop, the billing loop): the account's rights, no key. */
+export function systemPrincipal(accountId: number, username: string): Principal {
+  return { accountId, username, isAdmin: false, scope: 'full', instanceId: null, keyId: null, actorId: accountId, permissions: ALL_PERMISSIONS };
 }

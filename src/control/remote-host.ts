@@ -10,6 +10,7 @@ export type AgentCommand =
   | { readonly id: string; readonly op: 'inspect' | 'wipeDisk'; readonly instanceId: number }
   | { readonly id: string; readonly op: 'stop' | 'destroy'; readonly instanceId: number; readonly graceMs: number }
   | { readonly id: string; readonly op: 'logs'; readonly instanceId: number; readonly tail: number }
+  | { readonly id: string; readonly op: 'setSshKeys'; readonly instanceId: number; readonly keys: readonly string[] }
   | { readonly id: string; readonly op: 'list' };
 
 export type AgentCommandInput = AgentCommand extends infer C ? (C extends AgentCommand ? Omit<C, 'id'> : never) : never;
@@ -87,6 +88,9 @@ export class AgentSession implements HostLink {
   }
   destroy(instanceId: number, o: StopOptions): Promise<Observation> {
     return this.#call({ op: 'destroy', instanceId, graceMs: o.graceMs }, this.#t.stepTimeoutMs) as Promise<Observation>;
+  }
+  setSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
+    return this.#call({ op: 'setSshKeys', instanceId, keys }, this.#t.callTimeoutMs).then(() => undefined);
   }
   wipeDisk(instanceId: number): Promise<void> {
     return this.#call({ op: 'wipeDisk', instanceId }, this.#t.stepTimeoutMs).then(() => undefined);

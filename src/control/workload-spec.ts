@@ -1,13 +1,15 @@
 import type { WorkloadSpec } from '../runtime/runtime.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { ControlContext } from './context.js';
+import { secretEnv } from './accounts/secrets.js';
 import { instanceKey, workerToken } from './keys.js';
 
 /**
- * The environment Vast images expect, plus Gantry's own: the user's env, then the injected
- * variables (which win, so a user cannot spoof CONTAINER_ID).
+ * The environment Vast images expect, plus Gantry's own: the account's env vars (secrets, opened just
+ * for this start), then the instance's own env, then the injected variables (which win, so a user
+ * cannot spoof CONTAINER_ID). Attached SSH keys go to the disk's authorized_keys.
  */
-export function workloadSpec(ctx: ControlContext, inst: InstanceRecord): WorkloadSpec {
+export async function workloadSpec(ctx: ControlContext, inst: InstanceRecord): Promise<WorkloadSpec> {
   const injected: Record<string, string> = {
     CONTAINER_ID: String(inst.id),
     VAST_CONTAINERLABEL: `C.${inst.id}`,
@@ -29,11 +31,12 @@ export function workloadSpec(ctx: ControlContext, inst: InstanceRecord): Workloa
   return {
     instanceId: inst.id,
     image: inst.image,
-    env: { ...inst.env, ...injected },
+    env: { ...(await secretEnv(ctx, inst.accountId)), ...inst.env, ...injected },
     onstart: inst.onstart,
     command,
     runtype: inst.runtype,
     gpuIndices: inst.gpuIndices,
     ports: inst.ports,
+    sshKeys: (await ctx.store.instanceSshKeys(inst.id)).map((k) => k.publicKey),
   };
 }

@@ -11,6 +11,7 @@ export type ErrorKind =
   | 'conflict'
   | 'illegal_transition'
   | 'rate_limited'
+  | 'payment_required'
   | 'unavailable'
   | 'upstream'
   | 'timeout'
@@ -71,6 +72,18 @@ export const ERROR_CODES = {
     doc: 'The worker serving the request failed or vanished mid-request; the request may have been partly processed.',
   },
   WORKER_TIMEOUT: { kind: 'timeout', retryable: true, doc: 'The worker did not answer within serverlessRequestTimeoutMs.' },
+  ACCOUNT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No account with this id, name or email is visible to the caller.' },
+  USER_EXISTS: { kind: 'conflict', retryable: false, doc: 'An account with this username or email exists already.' },
+  API_KEY_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No API key with this id belongs to the caller.' },
+  SECRET_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'The account has no env var (secret) of this name.' },
+  SECRET_EXISTS: { kind: 'conflict', retryable: false, doc: 'The account has an env var of this name already; update it with PUT.' },
+  SSH_KEY_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No SSH key with this id belongs to the caller (or it is not attached to the instance).' },
+  TEAM_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'The key does not act for a team, or the team or role named does not exist.' },
+  INSUFFICIENT_CREDIT: {
+    kind: 'payment_required',
+    retryable: false,
+    doc: 'The credit balance is at or below zero (or below the amount to transfer); add credit first.',
+  },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;
 

@@ -6,11 +6,14 @@ import type { Logger } from 'pino';
 import type { Agent } from '../agent/agent.js';
 import { InProcessChannel } from '../agent/channel.js';
 import { buildApp } from '../api/app.js';
+import { parseRates } from '../api/rate-limit/families.js';
+import { LocalLimiter, SharedLimiter } from '../api/rate-limit/limiter.js';
 import type { Config } from '../config/schema.js';
 import { systemClock, type Clock } from '../control/clock.js';
 import { ControlPlane } from '../control/control-plane.js';
 import { HostRegistry } from '../control/hosts.js';
 import { newSecret } from '../control/keys.js';
+import { newKeyLine, parseKeyFile, Vault } from '../control/accounts/vault.js';
 import { createLogger } from '../log/logger.js';
 import { Metrics } from '../log/metrics.js';
 import { Gateway } from '../gateway/gateway.js';
@@ -64,6 +67,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const log = o.log ?? createLogger(c.logLevel);
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
   const secret = c.secret ?? (await readOrCreate(join(c.dataDir, 'server.secret'), newSecret));
+  const vault = new Vault(parseKeyFile(await readOrCreate(c.secretsKeyFile ?? join(c.dataDir, 'secrets.keys'), () => newKeyLine(Date.now()))));
   const store = openStore(c);
   await store.migrate();
   let url = c.publicUrl ?? `http://${c.host}:${c.port}`;
@@ -84,7 +88,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       elsewhere: (id, since) => store.gatewayPendingElsewhere(id, replica, since),
     },
   });
-  control = new ControlPlane({ store, clock, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic });
+  control = new ControlPlane({ store, clock, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic, vault });
   const gateway = new Gateway({
     useCases: control.serverless,
     traffic,
@@ -113,7 +117,12 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     agent = host.agent;
   }
 
-  const app = await buildApp({ control, gateway, log, metrics, publicUrl: c.publicUrl });
+  // One replica (SQLite) keeps buckets in memory; replicas on PostgreSQL share them through the store.
+  const limiter = store.name === 'postgres' ? new SharedLimiter((...a) => store.takeRateTokens(...a)) : new LocalLimiter();
+  const familyRates = parseRates(c.rateLimits);
+  const rateLimit =
+    c.rateLimit > 0 || [...familyRates.values()].some((r) => r > 0) ? { limiter, defaultRate: c.rateLimit, familyRates, now: () => clock.now() } : null;
+  const app = await buildApp({ control, gateway, log, metrics, publicUrl: c.publicUrl, rateLimit });
   await app.listen({ host: c.host, port: c.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;

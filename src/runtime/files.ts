@@ -28,6 +28,16 @@ export function instancePaths(root: string, id: number): { base: string; disk: s
   return { base, disk: join(base, 'disk'), meta: join(base, 'meta') };
 }
 
+/**
+ * The instance's SSH keys, as `.ssh/authorized_keys` on its disk (the home folder of process workloads,
+ * /workspace in containers). Gantry owns the file: it is rewritten whenever the attached keys change.
+ */
+export async function writeAuthorizedKeys(disk: string, keys: readonly string[]): Promise<void> {
+  const dir = join(disk, '.ssh');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, 'authorized_keys'), keys.map((k) => k.trim() + '\n').join(''), { mode: 0o600 });
+}
+
 /** Instance ids that have a folder under the root (leftovers count: a crash between "destroyed" and "removed"). */
 export async function instanceDirs(root: string): Promise<number[]> {
   return (await readdir(root).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number);

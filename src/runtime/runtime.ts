@@ -18,6 +18,8 @@ export interface WorkloadSpec {
   readonly gpuIndices: readonly number[];
   /** Host ports given to the instance and the container ports they stand for (containers publish them). */
   readonly ports: readonly { readonly hostPort: number; readonly containerPort: number; readonly proto: 'tcp' | 'udp' }[];
+  /** Public keys for the disk's `.ssh/authorized_keys`, written before the workload starts. */
+  readonly sshKeys: readonly string[];
 }
 
 export interface Usage {
@@ -45,6 +47,8 @@ export interface Runtime {
   destroy(instanceId: number, o: StopOptions): Promise<Observation>;
   /** Replace the disk with an empty one (recycle); the workload must be stopped. */
   wipeDisk(instanceId: number): Promise<void>;
+  /** Rewrite the disk's `.ssh/authorized_keys` now (a key attached to or detached from a running instance). */
+  setSshKeys(instanceId: number, keys: readonly string[]): Promise<void>;
   /** The workload's combined stdout/stderr, last `tail` lines. */
   logs(instanceId: number, tail: number): Promise<string>;
   /** Instance ids that have live workloads under this runtime's label. */

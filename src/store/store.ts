@@ -4,29 +4,17 @@ import type { InstanceStatus, InstanceTarget, PendingOp } from '../domain/instan
 import type { MachineForOffers } from '../domain/offer/offer.js';
 import type { OfferType } from '../domain/offer/query.js';
 import type { ServerlessStore } from './serverless-store.js';
+import type { BillingStore } from './billing-store.js';
+import type { TenantStore } from './tenant-store.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
  * and PostgreSQL, and `test/contract/store.contract.ts` holds both to the same behaviour.
  */
-export interface AccountRecord {
-  readonly id: number;
-  readonly username: string;
-  readonly email: string;
-  readonly isAdmin: boolean;
-  readonly balance: number;
-  readonly createdAt: number;
-}
+export type { AccountRecord, ApiKeyRecord, SshKeyRecord, TeamMemberRecord, TeamRoleRecord, AuditRecord } from './tenant-store.js';
+export type { ChargeRecord, TransferRecord } from './billing-store.js';
 
 export type KeyScope = 'full' | 'instance';
-export interface ApiKeyRecord {
-  readonly id: number;
-  readonly accountId: number;
-  readonly name: string;
-  readonly scope: KeyScope;
-  readonly instanceId: number | null;
-  readonly createdAt: number;
-}
 
 export interface MachineRecord extends MachineForOffers {
   readonly hostKey: string;
@@ -180,17 +168,10 @@ export interface InstanceListOptions {
   readonly includeDestroyed?: boolean;
 }
 
-export interface Store extends ServerlessStore {
+export interface Store extends ServerlessStore, TenantStore, BillingStore {
   readonly name: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;
-
-  createAccount(a: { username: string; email: string; isAdmin: boolean; now: number }): Promise<AccountRecord>;
-  getAccount(id: number): Promise<AccountRecord | undefined>;
-  findAccountByUsername(username: string): Promise<AccountRecord | undefined>;
-  createApiKey(k: { accountId: number; keyHash: string; name: string; scope: KeyScope; instanceId: number | null; now: number }): Promise<ApiKeyRecord>;
-  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
-  revokeInstanceKeys(instanceId: number, now: number): Promise<void>;
 
   registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord>;
   /** `online` is judged at `now` from the host's last heartbeat. */

@@ -14,6 +14,7 @@ import { Metrics } from '../../src/log/metrics.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { testVault } from '../helpers/vault.js';
 
 /**
  * The reconciler against a scripted host (the real process host is covered by the API and system
@@ -32,6 +33,7 @@ class ScriptedHost implements HostLink {
     this.starts.set(spec.instanceId, (this.starts.get(spec.instanceId) ?? 0) + 1);
     this.running.add(spec.instanceId);
   }
+  async setSshKeys(): Promise<void> {}
   async inspect(id: number): Promise<Observation> {
     return this.running.has(id) ? { state: 'running' } : { state: 'absent' };
   }
@@ -77,6 +79,7 @@ for (const ts of TEST_STORES) {
         clock: { now: () => Date.now() },
         hosts: new HostRegistry(),
         traffic: NO_TRAFFIC,
+        vault: testVault(),
         log: createLogger('silent'),
         metrics: new Metrics({ defaults: false }),
         secret: 's',

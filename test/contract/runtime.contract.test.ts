@@ -53,6 +53,7 @@ for (const rc of RUNTIMES) {
       runtype: 'ssh',
       gpuIndices: [],
       ports: [],
+      sshKeys: [],
       ...o,
     });
 

@@ -36,6 +36,9 @@ export const FAST: Partial<Record<SettingKey, unknown>> = {
   leaseMs: 3000,
   sweepIntervalMs: 500,
   heartbeatIntervalMs: 500,
+  billingIntervalMs: 200,
+  // Tests poll faster than any person; the rate-limit tests turn limits on themselves.
+  rateLimit: 0,
 };
 
 export async function startTestGantry(

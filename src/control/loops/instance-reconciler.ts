@@ -156,7 +156,8 @@ export class InstanceReconciler {
       if (plan.interim !== null && plan.interim !== inst.status) {
         const ok = await this.#apply(inst, token, {
           status: plan.interim,
-          statusMsg: null,
+          // A stop's reason (written with the intent, e.g. no credit) stays shown while it stops.
+          statusMsg: plan.step === 'stop' ? inst.statusMsg : null,
           exitCode: null,
           observedGeneration: inst.observedGeneration,
           pendingOpDone: false,
@@ -171,6 +172,7 @@ export class InstanceReconciler {
       // A launch that succeeded counts as a start even if the workload already ended (exit code recorded).
       const started = starting && error === null && after.state !== 'absent';
       let msg = error === null ? out.message : starting ? `failed to start: ${error}` : out.status === 'failed' ? `${plan.step} failed: ${error}` : out.message;
+      if (plan.step === 'stop' && msg === null) msg = inst.statusMsg;
       if (started && inst.startDate === null && host.imageNotice !== null) msg = msg === null ? host.imageNotice : `${host.imageNotice}; ${msg}`;
       if (!started && out.status === 'running' && inst.status === 'running' && inst.statusMsg !== null) {
         // Keep what the first start said (the image notice) for the rest of that run.
@@ -229,7 +231,9 @@ export class InstanceReconciler {
     };
     const start = (): Promise<{ after: Observation; error: string | null }> =>
       attempt(
-        host.start(workloadSpec(this.#ctx, inst)).then(() => host.inspect(inst.id)),
+        workloadSpec(this.#ctx, inst)
+          .then((spec) => host.start(spec))
+          .then(() => host.inspect(inst.id)),
         'start',
       );
     switch (step) {

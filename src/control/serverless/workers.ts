@@ -6,7 +6,7 @@ import type { InstanceRecord } from '../../store/store.js';
 import { changeInstance } from '../change-instance.js';
 import type { ControlContext } from '../context.js';
 import { workerToken } from '../keys.js';
-import type { Principal } from '../principal.js';
+import { systemPrincipal, type Principal } from '../principal.js';
 
 /** A worker as the API shows it and the autoscaler and gateway see it. */
 export interface WorkerInfo {
@@ -22,7 +22,7 @@ export interface WorkerInfo {
 
 /** The engine acts on workers on behalf of the endpoint's owner, with the owner's rights. */
 export function ownerOf(ep: Pick<EndpointRecord, 'accountId'>): Principal {
-  return { accountId: ep.accountId, username: 'serverless', isAdmin: false, scope: 'full', instanceId: null };
+  return systemPrincipal(ep.accountId, 'serverless');
 }
 
 export async function workersOf(ctx: ControlContext, endpointId: number): Promise<WorkerInfo[]> {

@@ -2,7 +2,7 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Observation } from '../../domain/instance/reconcile.js';
-import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode } from '../files.js';
+import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, writeAuthorizedKeys } from '../files.js';
 import type { Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { demuxLogs, pullProgressText, type PullEvent } from './engine-streams.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
@@ -102,6 +102,10 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  async setSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
+    await writeAuthorizedKeys(this.#dir(instanceId).disk, keys);
+  }
+
   async start(spec: WorkloadSpec): Promise<void> {
     const id = spec.instanceId;
     const existing = await this.#state(id);
@@ -109,6 +113,7 @@ export class DockerRuntime implements Runtime {
     const { disk, meta } = this.#dir(id);
     await mkdir(disk, { recursive: true });
     await mkdir(meta, { recursive: true });
+    await writeAuthorizedKeys(disk, spec.sshKeys);
     await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => rm(join(meta, f), { force: true })));
     await writeFile(join(meta, 'onstart.sh'), spec.onstart ?? '', { mode: 0o644 });
     await writeFile(join(meta, 'started'), String(Date.now()));

@@ -5,7 +5,7 @@ import type { Observation } from '../../domain/instance/reconcile.js';
 import type { Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
-import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode } from '../files.js';
+import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, writeAuthorizedKeys } from '../files.js';
 
 export interface ProcessRuntimeOptions {
   /** Directory holding one folder per instance: `disk/` (the instance's disk) and `meta/` (runtime files). */
@@ -62,12 +62,17 @@ export class ProcessRuntime implements Runtime {
     return [...labelled, ...grouped];
   }
 
+  async setSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
+    await writeAuthorizedKeys(this.#dir(instanceId).disk, keys);
+  }
+
   async start(spec: WorkloadSpec): Promise<void> {
     this.#procs.invalidate();
     if ((await this.#live(spec.instanceId)).length > 0) return; // already running: adopt
     const { disk, meta } = this.#dir(spec.instanceId);
     await mkdir(disk, { recursive: true });
     await mkdir(meta, { recursive: true });
+    await writeAuthorizedKeys(disk, spec.sshKeys);
     await Promise.all(['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })));
     await writeFile(join(meta, 'run.sh'), WRAPPER_SCRIPT, { mode: 0o755 });
     await writeFile(join(meta, 'onstart.sh'), spec.onstart ?? '', { mode: 0o644 });

@@ -1,3 +1,4 @@
+import { syncMeters } from './meter.js';
 import type { Kysely } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { HostTokenRecord, ListingWrite, MachineRegistration, UsageReport } from '../store.js';
@@ -168,16 +169,20 @@ export async function setMaintenance(db: Db, machineId: number, w: { start: numb
 
 /** One UPDATE, safe from any replica: rows under a live lease are left to the reconciler that holds them. */
 export async function markInstancesOfSilentMachines(db: Db, silentSince: number, msg: string, now: number): Promise<number[]> {
-  const silent = db.selectFrom('machines').select('id').where('last_seen_at', '<', silentSince);
-  const rows = await db
-    .updateTable('instances')
-    .set({ status: 'unknown', status_msg: msg, status_changed_at: now })
-    .where('machine_id', 'in', silent)
-    .where('status', 'in', ['created', 'loading', 'running', 'rebooting', 'stopping'])
-    .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
-    .returning('id')
-    .execute();
-  return rows.map((r) => r.id);
+  return db.transaction().execute(async (trx) => {
+    const silent = trx.selectFrom('machines').select('id').where('last_seen_at', '<', silentSince);
+    const rows = await trx
+      .updateTable('instances')
+      .set({ status: 'unknown', status_msg: msg, status_changed_at: now })
+      .where('machine_id', 'in', silent)
+      .where('status', 'in', ['created', 'loading', 'running', 'rebooting', 'stopping'])
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
+      .returning('id')
+      .execute();
+    // Compute is not billed while nobody can see the workload.
+    for (const r of rows) await syncMeters(trx, r.id, 'unknown', now);
+    return rows.map((r) => r.id);
+  });
 }
 
 export async function createHostToken(db: Db, t: { accountId: number; tokenHash: string; name: string; now: number }): Promise<HostTokenRecord> {

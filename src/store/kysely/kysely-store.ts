@@ -3,13 +3,10 @@ import { Kysely, Migrator } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type {
-  AccountRecord,
-  ApiKeyRecord,
   ClaimOptions,
   InstanceListOptions,
   InstanceRecord,
   IntentWrite,
-  KeyScope,
   HostTokenRecord,
   ListingWrite,
   MachineRecord,
@@ -23,7 +20,8 @@ import * as fleet from './fleet.js';
 import { KyselyServerlessStore } from './serverless.js';
 import { allocatePorts, insertGpus, portsOf } from './allocations.js';
 import { migrations } from './migrations.js';
-import { newInstanceRow, ONLINE_WINDOW_MS, toAccount, toApiKey, toInstance, toMachine } from './rows.js';
+import { syncMeters } from './meter.js';
+import { newInstanceRow, ONLINE_WINDOW_MS, toInstance, toMachine } from './rows.js';
 import type { Database } from './schema.js';
 
 const b = (v: boolean): number => (v ? 1 : 0);
@@ -51,44 +49,6 @@ export class KyselyStore extends KyselyServerlessStore implements Store {
 
   async close(): Promise<void> {
     await this.db.destroy();
-  }
-
-  // ── accounts and keys ───────────────────────────────────────────────
-  async createAccount(a: { username: string; email: string; isAdmin: boolean; now: number }): Promise<AccountRecord> {
-    const row = await this.db
-      .insertInto('accounts')
-      .values({ username: a.username, email: a.email, is_admin: b(a.isAdmin), balance: 0, created_at: a.now })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return toAccount(row);
-  }
-
-  async getAccount(id: number): Promise<AccountRecord | undefined> {
-    const row = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && toAccount(row);
-  }
-
-  async findAccountByUsername(username: string): Promise<AccountRecord | undefined> {
-    const row = await this.db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
-    return row && toAccount(row);
-  }
-
-  async createApiKey(k: { accountId: number; keyHash: string; name: string; scope: KeyScope; instanceId: number | null; now: number }): Promise<ApiKeyRecord> {
-    const row = await this.db
-      .insertInto('api_keys')
-      .values({ account_id: k.accountId, key_hash: k.keyHash, name: k.name, scope: k.scope, instance_id: k.instanceId, created_at: k.now, revoked_at: null })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return toApiKey(row);
-  }
-
-  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
-    const row = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).where('revoked_at', 'is', null).executeTakeFirst();
-    return row && toApiKey(row);
-  }
-
-  async revokeInstanceKeys(instanceId: number, now: number): Promise<void> {
-    await this.db.updateTable('api_keys').set({ revoked_at: now }).where('instance_id', '=', instanceId).where('revoked_at', 'is', null).execute();
   }
 
   // ── machines ────────────────────────────────────────────────────────
@@ -329,6 +289,7 @@ export class KyselyStore extends KyselyServerlessStore implements Store {
         })
         .where('id', '=', id)
         .execute();
+      await syncMeters(trx, id, o.status, o.now);
       // GPUs go back only once the runtime confirmed nothing runs and nobody asked to run again.
       if ((o.status === 'stopped' && cur.target !== 'running') || o.status === 'destroyed') {
         await trx.deleteFrom('gpu_allocations').where('instance_id', '=', id).execute();

@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { StoreDialect } from '../dialects/store-dialect.js';
+import { tenancyMigration } from './migration-tenancy.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -243,6 +244,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
           .execute();
       },
     },
+    '0004_tenancy': tenancyMigration(d),
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -10,7 +10,18 @@ import type { Insertable } from 'kysely';
 export const ONLINE_WINDOW_MS = 60_000;
 
 export function toAccount(r: Selectable<AccountTable>): AccountRecord {
-  return { id: r.id, username: r.username, email: r.email, isAdmin: r.is_admin === 1, balance: r.balance, createdAt: r.created_at };
+  return {
+    id: r.id,
+    username: r.username,
+    email: r.email,
+    isAdmin: r.is_admin === 1,
+    balance: r.balance,
+    createdAt: r.created_at,
+    parentId: r.parent_id,
+    isTeam: r.is_team === 1,
+    hostOnly: r.host_only === 1,
+    deletedAt: r.deleted_at,
+  };
 }
 
 export function toApiKey(r: Selectable<ApiKeyTable>): ApiKeyRecord {
@@ -20,6 +31,8 @@ export function toApiKey(r: Selectable<ApiKeyTable>): ApiKeyRecord {
     name: r.name,
     scope: r.scope === 'instance' ? 'instance' : 'full',
     instanceId: r.instance_id,
+    permissions: parseJson<unknown>(r.permissions_json, null),
+    memberId: r.member_id,
     createdAt: r.created_at,
   };
 }
@@ -161,5 +174,8 @@ export function newInstanceRow(n: NewInstance, gpus: readonly number[]): Inserta
     lease_expires_at: null,
     workergroup_id: n.worker?.workergroupId ?? null,
     endpoint_id: n.worker?.endpointId ?? null,
+    // Storage bills from creation; compute once the runtime reports the workload running.
+    gpu_meter_since: null,
+    disk_meter_since: n.now,
   };
 }

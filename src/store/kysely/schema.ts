@@ -8,6 +8,10 @@ export interface AccountTable {
   is_admin: number;
   balance: number;
   created_at: number;
+  parent_id: number | null;
+  is_team: number;
+  host_only: number;
+  deleted_at: number | null;
 }
 
 export interface ApiKeyTable {
@@ -20,6 +24,8 @@ export interface ApiKeyTable {
   instance_id: number | null;
   created_at: number;
   revoked_at: number | null;
+  permissions_json: string | null;
+  member_id: number | null;
 }
 
 export interface MachineTable {
@@ -109,6 +115,8 @@ export interface InstanceTable {
   lease_expires_at: number | null;
   workergroup_id: number | null;
   endpoint_id: number | null;
+  gpu_meter_since: number | null;
+  disk_meter_since: number | null;
 }
 
 export interface GpuAllocationTable {
@@ -228,7 +236,97 @@ export interface SettingTable {
   value: string;
 }
 
+export interface TeamRoleTable {
+  id: Generated<number>;
+  team_id: number;
+  name: string;
+  permissions_json: string;
+}
+
+export interface TeamMemberTable {
+  team_id: number;
+  account_id: number;
+  role: string;
+  created_at: number;
+}
+
+export interface SecretTable {
+  id: Generated<number>;
+  account_id: number;
+  name: string;
+  sealed: string;
+  key_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SshKeyTable {
+  id: Generated<number>;
+  account_id: number;
+  public_key: string;
+  created_at: number;
+  deleted_at: number | null;
+}
+
+export interface InstanceSshKeyTable {
+  instance_id: number;
+  ssh_key_id: number;
+}
+
+/** One settled stretch of one meter: the renter pays `amount`, the machine's owner earns it. */
+export interface ChargeTable {
+  id: Generated<number>;
+  account_id: number;
+  host_account_id: number;
+  machine_id: number;
+  instance_id: number;
+  kind: string;
+  start_at: number;
+  end_at: number;
+  rate: number;
+  amount: number;
+}
+
+export interface TransferTable {
+  id: Generated<number>;
+  from_account_id: number | null;
+  to_account_id: number;
+  amount: number;
+  note: string | null;
+  at: number;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: number;
+  account_id: number | null;
+  actor_id: number | null;
+  key_id: number | null;
+  method: string;
+  path: string;
+  route: string;
+  status_code: number;
+  error_code: string | null;
+  ip: string;
+  request_id: string;
+}
+
+export interface RateBucketTable {
+  bucket: string;
+  tokens: number;
+  at: number;
+}
+
 export interface Database {
+  team_roles: TeamRoleTable;
+  team_members: TeamMemberTable;
+  secrets: SecretTable;
+  ssh_keys: SshKeyTable;
+  instance_ssh_keys: InstanceSshKeyTable;
+  charges: ChargeTable;
+  transfers: TransferTable;
+  audit_log: AuditTable;
+  rate_buckets: RateBucketTable;
   endpoints: EndpointTable;
   workergroups: WorkergroupTable;
   deployments: DeploymentTable;

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import { EMPTY_MEMORY } from '../../domain/serverless/autoscale.js';
-import type { StoreDialect } from '../dialects/store-dialect.js';
 import type {
   DeploymentRecord,
   EndpointConfigWrite,
@@ -19,8 +17,8 @@ import type {
 import type { InstanceRecord } from '../store.js';
 import { portsOf } from './allocations.js';
 import { toInstance } from './rows.js';
-import type { Database } from './schema.js';
 import { toDeployment, toEndpoint, toWorkergroup } from './serverless-rows.js';
+import { KyselyBillingStore } from './billing.js';
 
 const b = (v: boolean): number => (v ? 1 : 0);
 
@@ -28,10 +26,7 @@ const b = (v: boolean): number => (v ? 1 : 0);
  * Serverless queries (endpoints, workergroups, deployments, worker reports). KyselyStore extends this
  * class, so one store object serves the whole port while each file stays one family of queries.
  */
-export abstract class KyselyServerlessStore implements ServerlessStore {
-  protected abstract readonly db: Kysely<Database>;
-  protected abstract readonly dialect: StoreDialect;
-
+export abstract class KyselyServerlessStore extends KyselyBillingStore implements ServerlessStore {
   async createEndpoint(n: NewEndpoint): Promise<EndpointRecord> {
     try {
       const row = await this.db

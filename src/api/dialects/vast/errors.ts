@@ -2,6 +2,8 @@ import { assertNever, type GantryError } from '../../../domain/errors.js';
 
 /** Vast's `error` strings by kind; the CLI prints only `msg`, scripts read `error`. */
 function vastErrorName(e: GantryError): string {
+  // Some codes have Vast names of their own (invalid_permissions, nonexistent_key, ...).
+  if (typeof e.details.vastError === 'string') return e.details.vastError;
   switch (e.kind) {
     case 'invalid':
       return 'invalid_args';
@@ -17,6 +19,8 @@ function vastErrorName(e: GantryError): string {
       return 'invalid_state';
     case 'rate_limited':
       return 'rate_limited';
+    case 'payment_required':
+      return 'insufficient_balance';
     case 'unavailable':
       return 'unavailable';
     case 'upstream':

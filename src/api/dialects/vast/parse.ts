@@ -74,3 +74,12 @@ export function jsonParam(v: unknown): unknown {
     return v;
   }
 }
+
+/** true/false as JSON, 1/0 or their query-string forms; null when absent. */
+export function optBool(o: Record<string, unknown>, field: string): boolean | null {
+  const v = jsonParam(o[field]);
+  if (v === undefined || v === null || v === '') return null;
+  if (v === true || v === 1) return true;
+  if (v === false || v === 0) return false;
+  throw new GantryError('INVALID_ARGUMENT', `'${field}' must be true or false, got ${JSON.stringify(o[field])}.`, { field });
+}

@@ -12,6 +12,11 @@ import { vastRoutingRoutes } from './routing.js';
 import { vastServerlessRoutes } from './serverless.js';
 import type { Gateway } from '../../../gateway/gateway.js';
 import { vastErrorBody } from './errors.js';
+import { auditHook, errorCodeOf, principalOf } from '../../audit.js';
+import { rateLimitHook, type RateLimitOptions } from '../../rate-limit/hook.js';
+import { vastPermission } from './permissions.js';
+import { vastAccountRoutes } from './accounts.js';
+import { vastBillingRoutes } from './billing.js';
 import { vastInstance, vastUser } from './map.js';
 import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId } from './parse.js';
 
@@ -20,6 +25,8 @@ export interface VastDialectOptions {
   readonly gateway: Gateway;
   /** Base URL for result links; null: derived from the request. */
   readonly publicUrl: string | null;
+  /** null: no rate limiting. */
+  readonly rateLimit: RateLimitOptions | null;
 }
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
@@ -31,17 +38,30 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<
  */
 export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions): Promise<void> {
   const { control } = opts;
-  const auth = (req: FastifyRequest): Promise<Principal> => control.authenticate(apiKeyOf(req));
+  const auth = async (req: FastifyRequest): Promise<Principal> => {
+    const p = await control.authenticate(apiKeyOf(req));
+    principalOf.set(req, p);
+    const need = vastPermission(req.method, req.routeOptions.url ?? '', req.params as Record<string, string>);
+    if (need !== null) control.authorize(p, need.category, need.id);
+    return p;
+  };
+  if (opts.rateLimit !== null) app.addHook('onRequest', rateLimitHook(opts.rateLimit));
+  app.addHook(
+    'onResponse',
+    auditHook(control.accounts.audit.recordAudit, () => control.now()),
+  );
   const now = (): number => control.now();
 
   app.setErrorHandler((err, req, reply) => {
     const { error, status } = toGantryError(err, req.id);
+    errorCodeOf.set(req, error.code);
     // Only faults are errors; a stopped endpoint or a busy queue answering 503/504 is expected traffic.
     if (error.kind === 'internal') req.log.error({ err }, 'request failed');
     else if (status >= 500) req.log.warn({ code: error.code, status }, error.message);
     else req.log.info({ code: error.code, status }, error.message);
     // Transient 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
-    if (error.code === 'RATE_LIMITED' || (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED')) void reply.header('retry-after', '1');
+    if (error.code === 'RATE_LIMITED') void reply.header('retry-after', String(typeof error.details.retryAfter === 'number' ? error.details.retryAfter : 1));
+    else if (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED') void reply.header('retry-after', '1');
     return reply.code(status).type('application/json').send(vastErrorBody(error, status));
   });
   app.setNotFoundHandler((req, reply) =>
@@ -84,6 +104,8 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
 
   vastMachineRoutes(app, control, auth);
   vastServerlessRoutes(app, control, auth);
+  vastAccountRoutes(app, control, auth);
+  vastBillingRoutes(app, control, auth);
   await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
   // ── instances ──────────────────────────────────────────────────────

@@ -5,19 +5,11 @@ import type { StopRequest } from '../../../control/serverless/change-endpoint.js
 import type { WorkergroupInput } from '../../../control/serverless/workergroups.js';
 import type { WorkerInfo } from '../../../control/serverless/workers.js';
 import { GantryError } from '../../../domain/errors.js';
-import { asObject, jsonParam, optNumber, optString, optStringList, parseId } from './parse.js';
+import { asObject, optBool, optNumber, optString, optStringList, parseId } from './parse.js';
 import { endpointState, vastDeployment, vastEndpoint, vastWorker, vastWorkergroup } from './serverless-map.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 type Auth = (req: FastifyRequest) => Promise<Principal>;
-
-function optBool(o: Record<string, unknown>, field: string): boolean | null {
-  const v = jsonParam(o[field]);
-  if (v === undefined || v === null || v === '') return null;
-  if (v === true || v === 1) return true;
-  if (v === false || v === 0) return false;
-  throw new GantryError('INVALID_ARGUMENT', `'${field}' must be true or false, got ${JSON.stringify(o[field])}.`, { field });
-}
 
 function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
   if ((o.template_hash !== undefined || o.template_id !== undefined) && o.image === undefined) {

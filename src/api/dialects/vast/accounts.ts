@@ -1,0 +1,214 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ControlPlane } from '../../../control/control-plane.js';
+import type { Principal } from '../../../control/principal.js';
+import { GantryError } from '../../../domain/errors.js';
+import type { AccountRecord, SshKeyRecord } from '../../../store/store.js';
+import { asObject, jsonParam, optBool, optNumber, optString, parseId } from './parse.js';
+
+type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
+type Auth = (req: FastifyRequest) => Promise<Principal>;
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function required(o: Record<string, unknown>, field: string, vastError = 'missing_input'): string {
+  const v = optString(o, field);
+  if (v === null || v === '') throw new GantryError('INVALID_ARGUMENT', `'${field}' is required.`, { field, vastError });
+  return v;
+}
+
+function sshKeyRow(k: SshKeyRecord): Record<string, unknown> {
+  return { id: k.id, user_id: k.accountId, key: k.publicKey, public_key: k.publicKey, created_at: iso(k.createdAt), deleted_at: null };
+}
+
+function subaccountRow(a: AccountRecord, keyId: number | null): Record<string, unknown> {
+  return {
+    id: a.id,
+    parent_id: a.parentId,
+    key_id: keyId,
+    username: a.username,
+    email: a.email,
+    host_only: a.hostOnly,
+    created_at: iso(a.createdAt),
+    deleted_at: iso(a.deletedAt),
+  };
+}
+
+/** Users, subaccounts, API keys, teams, env vars (secrets), SSH keys and the audit log, in Vast's shapes. */
+export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, auth: Auth): void {
+  const a = control.accounts;
+
+  // ── users and subaccounts ──────────────────────────────────────────
+  app.post('/api/v0/users', async (req) => {
+    const p = await auth(req);
+    const b = asObject(req.body);
+    const parent = optString(b, 'parent_id');
+    const created = await a.users.createUser(p, {
+      username: required(b, 'username', 'invalid_request'),
+      email: optString(b, 'email'),
+      subaccount: parent !== null && parent !== '',
+      hostOnly: optBool(b, 'host_only') ?? false,
+      credit: optNumber(b, 'credit') ?? 0,
+    });
+    return { id: created.account.id, username: created.account.username, email: created.account.email, key_id: created.keyId, api_key: created.apiKey };
+  });
+  app.get('/api/v0/subaccounts', async (req) => {
+    const p = await auth(req);
+    return { users: (await a.users.listSubaccounts(p)).map((s) => subaccountRow(s.account, s.keyId)) };
+  });
+
+  // ── API keys ───────────────────────────────────────────────────────
+  app.post('/api/v0/auth/apikeys', async (req) => {
+    const p = await auth(req);
+    const b = asObject(req.body);
+    const params = b.key_params !== undefined && b.key_params !== null ? asObject(jsonParam(b.key_params), 'key_params') : {};
+    const team = optNumber(b, 'team_id') ?? optNumber(params, 'team_id');
+    const permissions = typeof b.permissions === 'string' ? jsonParam(b.permissions) : b.permissions;
+    return a.keys.createApiKey(p, { name: optString(b, 'name') ?? 'api key', permissions: permissions ?? null, teamId: team });
+  });
+  app.get('/api/v0/auth/apikeys', async (req) => {
+    const p = await auth(req);
+    const rows = await a.keys.listApiKeys(p);
+    return {
+      apikeys: rows.map(({ key, team }) => ({
+        id: key.id,
+        user_id: key.memberId ?? key.accountId,
+        name: key.name,
+        rights: key.permissions === null ? null : JSON.stringify(key.permissions),
+        team_id: team?.id ?? null,
+        team_name: team?.username ?? null,
+        created_at: iso(key.createdAt),
+      })),
+    };
+  });
+  app.delete('/api/v0/auth/apikeys/:id', async (req: Req) => {
+    const p = await auth(req);
+    await a.keys.revokeApiKey(p, parseId(req.params.id, 'api key id'));
+    return { success: true };
+  });
+
+  // ── teams ──────────────────────────────────────────────────────────
+  app.post('/api/v0/team', async (req) => {
+    const p = await auth(req);
+    const r = await a.teams.createTeam(p, required(asObject(req.body), 'team_name'));
+    return { success: true, msg: `Team ${r.team.username} created.`, team_id: r.team.id, api_key: r.apiKey };
+  });
+  app.delete('/api/v0/team', async (req) => {
+    await a.teams.deleteTeam(await auth(req));
+    return { success: true, msg: 'Team deleted.' };
+  });
+  app.post('/api/v0/team/roles', async (req) => {
+    const p = await auth(req);
+    const b = asObject(req.body);
+    const r = await a.teams.putRole(p, required(b, 'name'), jsonParam(b.permissions), 'create');
+    return { success: true, msg: `Role ${r.name} created.`, id: r.id };
+  });
+  const roleRow = (r: { id: number; name: string; permissions: unknown }): Record<string, unknown> => ({
+    id: r.id,
+    name: r.name,
+    identifier: r.name,
+    permissions: r.permissions,
+  });
+  app.get('/api/v0/team/roles-full', async (req) => (await a.teams.listRoles(await auth(req))).map(roleRow));
+  app.get('/api/v0/team/roles/:name', async (req: Req) => roleRow(await a.teams.getRole(await auth(req), req.params.name ?? '')));
+  app.put('/api/v0/team/roles/:name', async (req: Req) => {
+    const p = await auth(req);
+    const b = asObject(req.body);
+    const r = await a.teams.putRole(p, req.params.name ?? '', jsonParam(b.permissions), 'update');
+    return { success: true, msg: `Role ${r.name} updated.` };
+  });
+  app.delete('/api/v0/team/roles/:name', async (req: Req) => {
+    await a.teams.deleteRole(await auth(req), req.params.name ?? '');
+    return { status: 'success', message: 'Role removed.' };
+  });
+  app.post('/api/v0/team/invite', async (req) => {
+    const p = await auth(req);
+    const b = asObject(req.body);
+    const m = await a.teams.inviteMember(p, required(b, 'email'), required(b, 'role'));
+    return { success: true, msg: `${m.username} joined the team.`, user_id: m.id };
+  });
+  app.get('/api/v0/team/members', async (req) =>
+    (await a.teams.listMembers(await auth(req))).map((m) => ({
+      id: m.account.id,
+      username: m.account.username,
+      email: m.account.email,
+      fullname: m.account.username,
+      roles: [m.role],
+    })),
+  );
+  app.delete('/api/v0/team/members/:id', async (req: Req) => {
+    await a.teams.removeMember(await auth(req), parseId(req.params.id, 'member id'));
+    return { status: 'success', message: 'Member removed.' };
+  });
+
+  // ── env vars (secrets) ─────────────────────────────────────────────
+  app.get('/api/v0/secrets', async (req) => ({ success: true, secrets: await a.secrets.listSecrets(await auth(req)) }));
+  const putSecret = (mode: 'create' | 'update') => async (req: FastifyRequest) => {
+    const p = await auth(req);
+    const b = asObject(req.body);
+    const value = b.value;
+    if (typeof value !== 'string') throw new GantryError('INVALID_ARGUMENT', "Both 'key' and 'value' are required.", { vastError: 'missing_input' });
+    const name = await a.secrets.putSecret(p, required(b, 'key'), value, mode);
+    return { success: true, msg: `Environment variable ${name} ${mode === 'create' ? 'added' : 'updated'}.` };
+  };
+  app.post('/api/v0/secrets', putSecret('create'));
+  app.put('/api/v0/secrets', putSecret('update'));
+  app.delete('/api/v0/secrets', async (req) => {
+    const p = await auth(req);
+    await a.secrets.deleteSecret(p, required(asObject(req.body), 'key'));
+    return { success: true, msg: 'Environment variable deleted.' };
+  });
+
+  // ── SSH keys ───────────────────────────────────────────────────────
+  app.post('/api/v0/ssh', async (req) => {
+    const p = await auth(req);
+    return { success: true, key: sshKeyRow(await a.ssh.createSshKey(p, asObject(req.body).ssh_key)) };
+  });
+  app.get('/api/v0/ssh', async (req) => (await a.ssh.listSshKeys(await auth(req))).map(sshKeyRow));
+  app.put('/api/v0/ssh/:id', async (req: Req) => {
+    const p = await auth(req);
+    return { success: true, key: sshKeyRow(await a.ssh.updateSshKey(p, parseId(req.params.id, 'ssh key id'), asObject(req.body).ssh_key)) };
+  });
+  app.delete('/api/v0/ssh/:id', async (req: Req) => {
+    await a.ssh.deleteSshKey(await auth(req), parseId(req.params.id, 'ssh key id'));
+    return { success: true };
+  });
+  app.post('/api/v0/instances/:id/ssh', async (req: Req) => {
+    const p = await auth(req);
+    const id = parseId(req.params.id);
+    const k = await a.ssh.attachSshKey(p, id, asObject(req.body).ssh_key);
+    return { success: true, msg: `SSH key ${k.id} attached to instance ${id}.`, key_id: k.id };
+  });
+  app.get('/api/v0/instances/:id/ssh', async (req: Req) => {
+    const keys = await a.ssh.instanceSshKeys(await auth(req), parseId(req.params.id));
+    return { success: true, ssh_keys: keys.map((k) => k.publicKey).join('\n'), keys: keys.map(sshKeyRow) };
+  });
+  app.delete('/api/v0/instances/:id/ssh/:keyId', async (req: Req) => {
+    const p = await auth(req);
+    const id = parseId(req.params.id);
+    await a.ssh.detachSshKey(p, id, parseId(req.params.keyId, 'ssh key id'));
+    return { success: true, msg: `SSH key detached from instance ${id}.` };
+  });
+
+  // ── audit ──────────────────────────────────────────────────────────
+  app.get('/api/v0/audit_logs', async (req: Req) => {
+    const p = await auth(req);
+    const limit = Math.min(1000, Math.max(1, Number(jsonParam(req.query.limit) ?? 100) || 100));
+    const before = jsonParam(req.query.before_id);
+    const rows = await a.audit.listAudit(p, { limit, beforeId: typeof before === 'number' ? before : null });
+    return rows.map((r) => ({
+      id: r.id,
+      created_at: r.at / 1000,
+      user_id: r.accountId,
+      actor_id: r.actorId,
+      api_key_id: r.keyId,
+      ip_address: r.ip,
+      method: r.method,
+      api_route: r.route,
+      path: r.path,
+      status_code: r.statusCode,
+      success: r.statusCode < 400,
+      error: r.errorCode,
+      request_id: r.requestId,
+    }));
+  });
+}

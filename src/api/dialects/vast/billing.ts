@@ -1,0 +1,136 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ControlPlane } from '../../../control/control-plane.js';
+import type { PeriodQuery } from '../../../control/billing/billing.js';
+import type { Principal } from '../../../control/principal.js';
+import { GantryError } from '../../../domain/errors.js';
+import type { ChargeRecord } from '../../../store/store.js';
+import { asObject, jsonParam, optNumber, optString, parseId } from './parse.js';
+
+type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
+type Auth = (req: FastifyRequest) => Promise<Principal>;
+
+const DAY_MS = 86_400_000;
+const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
+
+/** Vast's select_filters for a period: {"when": {"gte": <s>, "lte": <s>}} (also "day", "start"); seconds or ms. */
+function period(q: Record<string, unknown>, defaultLimit: number, now: number): PeriodQuery {
+  const raw = jsonParam(q.select_filters);
+  const f = raw === undefined || raw === null || raw === '' ? {} : asObject(raw, 'select_filters');
+  const range = (f.when ?? f.day ?? f.start ?? f.end ?? {}) as Record<string, unknown>;
+  const ms = (v: unknown, fallback: number): number => {
+    if (v === undefined || v === null) return fallback;
+    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isFinite(n)) throw new GantryError('INVALID_QUERY', 'select_filters: times must be numbers (epoch seconds).');
+    return n < 1e11 ? n * 1000 : n; // epoch seconds as Vast sends them; milliseconds pass through
+  };
+  const limit = Number(jsonParam(q.limit) ?? defaultLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new GantryError('INVALID_ARGUMENT', 'limit must be an integer from 1 to 10000.');
+  const instance = (f.instance_id as Record<string, unknown> | undefined)?.eq;
+  return { from: ms(range.gte ?? range.gt, 0), to: ms(range.lte ?? range.lt, now + 1), limit, instanceId: typeof instance === 'number' ? instance : null };
+}
+
+function chargeItem(c: ChargeRecord): Record<string, unknown> {
+  return {
+    start: c.start / 1000,
+    end: c.end / 1000,
+    type: c.kind,
+    source: `instance-${c.instanceId}`,
+    amount: r6(c.amount),
+    rate: c.rate,
+    metadata: { instance_id: c.instanceId, machine_id: c.machineId },
+    items: [],
+  };
+}
+
+/** Charges grouped per instance, each with its gpu/disk stretches (Vast's "tree" format). */
+function tree(charges: readonly ChargeRecord[]): Record<string, unknown>[] {
+  const by = new Map<number, ChargeRecord[]>();
+  for (const c of charges) by.set(c.instanceId, [...(by.get(c.instanceId) ?? []), c]);
+  return [...by.entries()].map(([id, cs]) => ({
+    start: Math.min(...cs.map((c) => c.start)) / 1000,
+    end: Math.max(...cs.map((c) => c.end)) / 1000,
+    type: 'instance',
+    source: `instance-${id}`,
+    amount: r6(cs.reduce((s, c) => s + c.amount, 0)),
+    metadata: { instance_id: id },
+    items: cs.map(chargeItem),
+  }));
+}
+
+function sumBy(charges: readonly ChargeRecord[], key: (c: ChargeRecord) => number, label: string): Record<string, unknown>[] {
+  const m = new Map<number, { gpu: number; disk: number }>();
+  for (const c of charges) {
+    const e = m.get(key(c)) ?? { gpu: 0, disk: 0 };
+    e[c.kind] += c.amount;
+    m.set(key(c), e);
+  }
+  return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([k, e]) => ({ [label]: k, gpu_earn: r6(e.gpu), sto_earn: r6(e.disk), bwu_earn: 0, bwd_earn: 0 }));
+}
+
+/** Charges, invoices (credit movements), deposits, credit transfers and host earnings. */
+export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane, auth: Auth): void {
+  const b = control.accounts.billing;
+  const now = (): number => control.now();
+
+  app.get('/api/v0/charges', async (req: Req) => {
+    const p = await auth(req);
+    const charges = await b.listCharges(p, period(req.query, 100, now()));
+    const format = jsonParam(req.query.format) ?? 'table';
+    const results = format === 'tree' ? tree(charges) : charges.map(chargeItem);
+    return { success: true, count: results.length, total: r6(charges.reduce((s, c) => s + c.amount, 0)), next_token: null, results };
+  });
+
+  app.get('/api/v1/invoices', async (req: Req) => {
+    const p = await auth(req);
+    const q = period(req.query, 60, now());
+    const rows = (await b.listTransfers(p, q.limit)).filter((t) => t.at >= q.from && t.at <= q.to);
+    const results = rows.map((t) => ({
+      start: t.at / 1000,
+      end: t.at / 1000,
+      type: t.toAccountId === p.accountId ? (t.fromAccountId === null ? 'deposit' : 'transfer_in') : 'transfer_out',
+      source: t.fromAccountId === null ? 'admin' : `user-${t.toAccountId === p.accountId ? t.fromAccountId : t.toAccountId}`,
+      amount: t.toAccountId === p.accountId ? t.amount : -t.amount,
+      metadata: { invoice_id: t.id, service: 'credit', note: t.note },
+      items: [],
+    }));
+    return { success: true, count: results.length, total: results.length, next_token: null, results };
+  });
+
+  app.get('/api/v0/instances/balance/:id', async (req: Req) => {
+    const d = await b.instanceDeposit(await auth(req), parseId(req.params.id));
+    return { success: true, refundable_deposit: d.refundable, total_discount: 0, discount_months: 0 };
+  });
+
+  app.put('/api/v0/commands/transfer_credit', async (req) => {
+    const p = await auth(req);
+    const body = asObject(req.body);
+    const recipient = optString(body, 'recipient');
+    const amount = optNumber(body, 'amount');
+    if (recipient === null || recipient === '' || amount === null) {
+      throw new GantryError('INVALID_ARGUMENT', "'recipient' and 'amount' are required.", { vastError: 'invalid_args' });
+    }
+    const t = await b.transferCredit(p, recipient, amount);
+    return { success: true, transfer_id: t.id, amount: t.amount, recipient_id: t.toAccountId };
+  });
+
+  app.get('/api/v0/users/:id/machine-earnings', async (req: Req) => {
+    const p = await auth(req);
+    const q = req.query;
+    const t = now();
+    const lastDays = optNumber(q, 'last_days');
+    const sday = optNumber(q, 'sday');
+    const eday = optNumber(q, 'eday');
+    const from = lastDays !== null ? t - lastDays * DAY_MS : sday !== null ? sday * DAY_MS : 0;
+    const to = eday !== null ? (eday + 1) * DAY_MS : t + 1;
+    const e = await b.machineEarnings(p, parseId(req.params.id, 'user id'), { from, to, limit: 100_000, machineId: optNumber(q, 'machid') });
+    const total = e.charges.reduce((s, c) => s + c.amount, 0);
+    return {
+      username: e.account.username,
+      email: e.account.email,
+      fullname: e.account.username,
+      current: { balance: r6(e.account.balance), service_fee: 0, total: r6(total), credit: r6(e.account.balance) },
+      per_machine: sumBy(e.charges, (c) => c.machineId, 'machine_id'),
+      per_day: sumBy(e.charges, (c) => Math.floor(c.end / DAY_MS), 'day'),
+    };
+  });
+}

@@ -1,0 +1,86 @@
+import { burstFor, retryAfterSeconds, take, type Bucket } from '../../domain/account/token-bucket.js';
+
+export interface Verdict {
+  readonly ok: boolean;
+  /** Whole seconds until a request would pass (Retry-After). */
+  readonly retryAfter: number;
+}
+
+/** The limiter port: one token bucket per (key, family) at `rate` requests per second. */
+export interface Limiter {
+  take(bucket: string, rate: number, now: number): Promise<Verdict> | Verdict;
+}
+
+/** One replica's buckets in memory (SQLite: there is one replica). */
+export class LocalLimiter implements Limiter {
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #maxBuckets: number;
+
+  constructor(maxBuckets = 100_000) {
+    this.#maxBuckets = maxBuckets;
+  }
+
+  take(bucket: string, rate: number, now: number): Verdict {
+    const burst = burstFor(rate);
+    const r = take(this.#buckets.get(bucket) ?? { tokens: burst, at: now }, 1, rate, burst, now);
+    // A full bucket is the same as no bucket: drop the oldest ones rather than grow without bound.
+    if (this.#buckets.size >= this.#maxBuckets && !this.#buckets.has(bucket)) this.#buckets.delete(this.#buckets.keys().next().value as string);
+    this.#buckets.set(bucket, r.bucket);
+    return { ok: r.granted === 1, retryAfter: r.granted === 1 ? 0 : retryAfterSeconds(r.bucket, rate) };
+  }
+}
+
+export type TakeShared = (bucket: string, want: number, rate: number, burst: number, now: number) => Promise<{ granted: number; left: number }>;
+
+interface Reservoir {
+  tokens: number;
+  expires: number;
+  fetching: Promise<void> | null;
+  /** Tokens left in the shared bucket at the last fetch (for Retry-After). */
+  left: number;
+}
+
+/**
+ * Buckets shared by every replica on one PostgreSQL: a replica takes tokens from the bucket row in
+ * small batches (a tenth of a second's worth) and spends them locally, so the database sees one
+ * statement per batch, not per request. Leased tokens expire after `leaseMs`, so at most one batch per
+ * replica is ever spent beyond the shared rate.
+ */
+export class SharedLimiter implements Limiter {
+  readonly #take: TakeShared;
+  readonly #leaseMs: number;
+  readonly #local = new Map<string, Reservoir>();
+
+  constructor(takeShared: TakeShared, leaseMs = 1_000) {
+    this.#take = takeShared;
+    this.#leaseMs = leaseMs;
+  }
+
+  async take(bucket: string, rate: number, now: number): Promise<Verdict> {
+    let r = this.#local.get(bucket);
+    if (r === undefined) {
+      r = { tokens: 0, expires: 0, fetching: null, left: 0 };
+      this.#local.set(bucket, r);
+    }
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (r.tokens >= 1 && r.expires > now) {
+        r.tokens -= 1;
+        return { ok: true, retryAfter: 0 };
+      }
+      if (r.fetching === null) {
+        const res = r;
+        res.fetching = this.#take(bucket, Math.max(1, Math.floor(rate / 10)), rate, burstFor(rate), now)
+          .then(({ granted, left }) => {
+            res.tokens = granted;
+            res.left = left;
+            res.expires = now + this.#leaseMs;
+          })
+          .finally(() => (res.fetching = null));
+        await res.fetching;
+      } else {
+        await r.fetching;
+      }
+    }
+    return { ok: false, retryAfter: retryAfterSeconds({ tokens: r.left, at: now }, rate) };
+  }
+}

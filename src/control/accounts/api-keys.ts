@@ -1,0 +1,70 @@
+import { ALL_PERMISSIONS, isWithin, parsePermissions, permissionsJson } from '../../domain/account/permissions.js';
+import { GantryError } from '../../domain/errors.js';
+import type { AccountRecord, ApiKeyRecord } from '../../store/store.js';
+import type { ControlContext } from '../context.js';
+import { hashKey, newApiKey } from '../keys.js';
+import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+
+export interface NewKeyRequest {
+  readonly name: string;
+  /** Vast's permission JSON; null: the caller's own permissions. */
+  readonly permissions: unknown;
+  /** A key acting for this team (the caller must be a member). */
+  readonly teamId: number | null;
+}
+
+export interface KeyView {
+  readonly key: ApiKeyRecord;
+  /** The team the key acts for, when it is a team key. */
+  readonly team: AccountRecord | null;
+}
+
+/** A key may only hand out what it holds itself; the plain key is returned once. */
+export async function createApiKey(ctx: ControlContext, p: Principal, r: NewKeyRequest): Promise<{ id: number; key: string; permissions: unknown }> {
+  requireAccountKey(p);
+  requirePermission(p, 'user_write', null);
+  const name = r.name.trim();
+  if (name === '' || name.length > 100) throw new GantryError('INVALID_ARGUMENT', 'name: 1-100 characters.');
+  const asked = r.permissions === null || r.permissions === undefined ? null : parsePermissions(r.permissions);
+  if (asked !== null && !isWithin(asked, p.permissions)) {
+    throw new GantryError('FORBIDDEN', 'A key may only grant permissions its creator holds.', { vastError: 'invalid_permissions' });
+  }
+  let accountId = p.accountId;
+  let memberId: number | null = p.actorId !== p.accountId ? p.actorId : null;
+  if (r.teamId !== null && r.teamId !== p.accountId) {
+    if ((await ctx.store.memberRole(r.teamId, p.actorId)) === undefined) {
+      throw new GantryError('TEAM_NOT_FOUND', `You are not a member of team ${r.teamId}.`, { teamId: r.teamId });
+    }
+    accountId = r.teamId;
+    memberId = p.actorId;
+  }
+  // A scoped caller's new key without explicit permissions inherits the caller's, never more.
+  const stored = asked !== null ? r.permissions : p.permissions === ALL_PERMISSIONS ? null : permissionsJson(p.permissions);
+  const plain = newApiKey();
+  const rec = await ctx.store.createApiKey({
+    accountId,
+    keyHash: hashKey(plain),
+    name,
+    scope: 'full',
+    instanceId: null,
+    permissions: stored,
+    memberId,
+    now: ctx.clock.now(),
+  });
+  return { id: rec.id, key: plain, permissions: stored ?? false };
+}
+
+export async function listApiKeys(ctx: ControlContext, p: Principal): Promise<KeyView[]> {
+  requireAccountKey(p);
+  requirePermission(p, 'user_read', null);
+  const keys = await ctx.store.listApiKeys(p.actorId);
+  const teams = new Map<number, AccountRecord | undefined>();
+  for (const k of keys) if (k.memberId !== null && !teams.has(k.accountId)) teams.set(k.accountId, await ctx.store.getAccount(k.accountId));
+  return keys.map((k) => ({ key: k, team: k.memberId !== null ? (teams.get(k.accountId) ?? null) : null }));
+}
+
+export async function revokeApiKey(ctx: ControlContext, p: Principal, id: number): Promise<void> {
+  requireAccountKey(p);
+  requirePermission(p, 'user_write', null);
+  if (!(await ctx.store.revokeApiKey(id, p.actorId, ctx.clock.now()))) throw new GantryError('API_KEY_NOT_FOUND', `No API key with id ${id}.`, { keyId: id });
+}

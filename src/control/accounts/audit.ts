@@ -1,0 +1,24 @@
+import { GantryError } from '../../domain/errors.js';
+import type { AuditRecord } from '../../store/store.js';
+import type { AuditEntry } from '../../store/tenant-store.js';
+import { OWNER_ROLE } from '../authenticate.js';
+import type { ControlContext } from '../context.js';
+import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+
+/**
+ * Every state-changing call is written here by the API edge, whatever its result. The account's
+ * admin (its own key, or a team owner) lists its entries and those of its subaccounts.
+ */
+export async function recordAudit(ctx: ControlContext, e: AuditEntry): Promise<void> {
+  await ctx.store.recordAudit(e);
+}
+
+export async function listAudit(ctx: ControlContext, p: Principal, o: { limit: number; beforeId: number | null }): Promise<AuditRecord[]> {
+  requireAccountKey(p);
+  requirePermission(p, 'user_read', null);
+  if (p.actorId !== p.accountId && (await ctx.store.memberRole(p.accountId, p.actorId)) !== OWNER_ROLE) {
+    throw new GantryError('FORBIDDEN', "Only the team's owners may read its audit log.");
+  }
+  const subs = await ctx.store.listSubaccounts(p.accountId);
+  return ctx.store.listAudit([p.accountId, ...subs.map((s) => s.id)], o);
+}

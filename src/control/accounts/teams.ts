@@ -1,0 +1,113 @@
+import { parsePermissions, type PermissionCategory } from '../../domain/account/permissions.js';
+import { GantryError } from '../../domain/errors.js';
+import type { AccountRecord, TeamMemberRecord, TeamRoleRecord } from '../../store/store.js';
+import { OWNER_ROLE } from '../authenticate.js';
+import type { ControlContext } from '../context.js';
+import { hashKey, newApiKey } from '../keys.js';
+import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+
+/**
+ * A team is an account of its own: instances, keys and credit belong to the team. Members act for it
+ * with team keys, which their role narrows at every use. The creator holds the `owner` role.
+ */
+async function teamOf(ctx: ControlContext, p: Principal, category: PermissionCategory): Promise<AccountRecord> {
+  requireAccountKey(p);
+  requirePermission(p, category, null);
+  const a = await ctx.store.getAccount(p.accountId);
+  if (!a?.isTeam || a.deletedAt !== null) {
+    throw new GantryError('TEAM_NOT_FOUND', 'This key does not act for a team: use the key `create team` gave, or one made with create api-key and team_id.');
+  }
+  return a;
+}
+
+export async function createTeam(ctx: ControlContext, p: Principal, name: string): Promise<{ team: AccountRecord; apiKey: string }> {
+  requireAccountKey(p);
+  requirePermission(p, 'team_write', null);
+  if (p.actorId !== p.accountId) throw new GantryError('FORBIDDEN', 'A team key cannot create another team; use your own key.');
+  const me = await ctx.store.getAccount(p.accountId);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$/.test(name)) throw new GantryError('INVALID_ARGUMENT', 'team_name: 1-64 letters, digits, spaces, ".", "_" or "-".');
+  const now = ctx.clock.now();
+  const team = await ctx.store.createAccount({
+    username: name,
+    email: me?.email ?? `${name}@localhost`,
+    isAdmin: false,
+    isTeam: true,
+    parentId: p.accountId,
+    now,
+  });
+  await ctx.store.addTeamMember(team.id, p.accountId, OWNER_ROLE, now);
+  const apiKey = newApiKey();
+  await ctx.store.createApiKey({
+    accountId: team.id,
+    keyHash: hashKey(apiKey),
+    name: `team ${name}`,
+    scope: 'full',
+    instanceId: null,
+    memberId: p.accountId,
+    now,
+  });
+  return { team, apiKey };
+}
+
+export async function deleteTeam(ctx: ControlContext, p: Principal): Promise<void> {
+  const team = await teamOf(ctx, p, 'team_write');
+  if ((await ctx.store.memberRole(team.id, p.actorId)) !== OWNER_ROLE) throw new GantryError('FORBIDDEN', 'Only a team owner may delete the team.');
+  if ((await ctx.store.listInstances({ accountId: team.id })).length > 0) {
+    throw new GantryError('ILLEGAL_TRANSITION', 'The team still has instances; destroy them first.', { teamId: team.id });
+  }
+  await ctx.store.deleteTeam(team.id, ctx.clock.now());
+}
+
+function checkRoleName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw new GantryError('INVALID_ARGUMENT', 'role name: 1-64 letters, digits, ".", "_" or "-".');
+  if (name === OWNER_ROLE) throw new GantryError('INVALID_ARGUMENT', `"${OWNER_ROLE}" is built in (every permission) and cannot be redefined.`);
+}
+
+export async function putRole(ctx: ControlContext, p: Principal, name: string, permissions: unknown, mode: 'create' | 'update'): Promise<TeamRoleRecord> {
+  const team = await teamOf(ctx, p, 'team_write');
+  checkRoleName(name);
+  parsePermissions(permissions);
+  return ctx.store.putTeamRole(team.id, name, permissions, mode);
+}
+
+export async function listRoles(ctx: ControlContext, p: Principal): Promise<TeamRoleRecord[]> {
+  return ctx.store.listTeamRoles((await teamOf(ctx, p, 'team_read')).id);
+}
+
+export async function getRole(ctx: ControlContext, p: Principal, name: string): Promise<TeamRoleRecord> {
+  const r = await ctx.store.getTeamRole((await teamOf(ctx, p, 'team_read')).id, name);
+  if (!r) throw new GantryError('TEAM_NOT_FOUND', `The team has no role "${name}".`);
+  return r;
+}
+
+export async function deleteRole(ctx: ControlContext, p: Principal, name: string): Promise<void> {
+  const team = await teamOf(ctx, p, 'team_write');
+  if ((await ctx.store.teamMembers(team.id)).some((m) => m.role === name)) {
+    throw new GantryError('ILLEGAL_TRANSITION', `Members hold the role "${name}"; give them another role first.`);
+  }
+  if (!(await ctx.store.deleteTeamRole(team.id, name))) throw new GantryError('TEAM_NOT_FOUND', `The team has no role "${name}".`);
+}
+
+/** Adds the account with this email (or username) at once; there is no mail on a self-hosted install. */
+export async function inviteMember(ctx: ControlContext, p: Principal, who: string, role: string): Promise<AccountRecord> {
+  const team = await teamOf(ctx, p, 'team_write');
+  if (role !== OWNER_ROLE && !(await ctx.store.getTeamRole(team.id, role))) throw new GantryError('TEAM_NOT_FOUND', `The team has no role "${role}".`);
+  const a = (await ctx.store.findAccountByEmail(who)) ?? (await ctx.store.findAccountByUsername(who));
+  if (!a || a.isTeam || a.deletedAt !== null) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${who}.`);
+  await ctx.store.addTeamMember(team.id, a.id, role, ctx.clock.now());
+  return a;
+}
+
+export async function listMembers(ctx: ControlContext, p: Principal): Promise<TeamMemberRecord[]> {
+  return ctx.store.teamMembers((await teamOf(ctx, p, 'team_read')).id);
+}
+
+export async function removeMember(ctx: ControlContext, p: Principal, accountId: number): Promise<void> {
+  const team = await teamOf(ctx, p, 'team_write');
+  const members = await ctx.store.teamMembers(team.id);
+  const owners = members.filter((m) => m.role === OWNER_ROLE);
+  if (owners.length === 1 && owners[0]?.account.id === accountId)
+    throw new GantryError('ILLEGAL_TRANSITION', 'The last owner cannot leave; delete the team instead.');
+  if (!(await ctx.store.removeTeamMember(team.id, accountId, ctx.clock.now())))
+    throw new GantryError('ACCOUNT_NOT_FOUND', `No member ${accountId} in this team.`);
+}

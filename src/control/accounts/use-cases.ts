@@ -1,0 +1,56 @@
+import type { ControlContext } from '../context.js';
+import type { Principal } from '../principal.js';
+import * as audit from './audit.js';
+import * as keys from './api-keys.js';
+import * as secrets from './secrets.js';
+import * as ssh from './ssh-keys.js';
+import * as teams from './teams.js';
+import * as users from './users.js';
+import * as billing from '../billing/billing.js';
+
+type Bound<F> = F extends (ctx: ControlContext, ...args: infer A) => infer R ? (...args: A) => R : never;
+function bind<T extends Record<string, unknown>>(ctx: ControlContext, mod: T): { [K in keyof T]: Bound<T[K]> } {
+  const out: Record<string, unknown> = {};
+  for (const [k, f] of Object.entries(mod)) if (typeof f === 'function') out[k] = (...a: unknown[]) => (f as (...x: unknown[]) => unknown)(ctx, ...a);
+  return out as { [K in keyof T]: Bound<T[K]> };
+}
+
+/** Accounts, keys, teams, secrets, SSH keys, audit and billing, bound to one context. */
+export function accountUseCases(ctx: ControlContext) {
+  return {
+    users: bind(ctx, { createUser: users.createUser, listSubaccounts: users.listSubaccounts }),
+    keys: bind(ctx, { createApiKey: keys.createApiKey, listApiKeys: keys.listApiKeys, revokeApiKey: keys.revokeApiKey }),
+    teams: bind(ctx, {
+      createTeam: teams.createTeam,
+      deleteTeam: teams.deleteTeam,
+      putRole: teams.putRole,
+      listRoles: teams.listRoles,
+      getRole: teams.getRole,
+      deleteRole: teams.deleteRole,
+      inviteMember: teams.inviteMember,
+      listMembers: teams.listMembers,
+      removeMember: teams.removeMember,
+    }),
+    secrets: bind(ctx, { putSecret: secrets.putSecret, deleteSecret: secrets.deleteSecret, listSecrets: secrets.listSecrets }),
+    ssh: bind(ctx, {
+      createSshKey: ssh.createSshKey,
+      listSshKeys: ssh.listSshKeys,
+      updateSshKey: ssh.updateSshKey,
+      deleteSshKey: ssh.deleteSshKey,
+      attachSshKey: ssh.attachSshKey,
+      detachSshKey: ssh.detachSshKey,
+      instanceSshKeys: ssh.instanceSshKeys,
+    }),
+    audit: bind(ctx, { recordAudit: audit.recordAudit, listAudit: audit.listAudit }),
+    billing: bind(ctx, {
+      listCharges: billing.listCharges,
+      listTransfers: billing.listTransfers,
+      instanceDeposit: billing.instanceDeposit,
+      transferCredit: billing.transferCredit,
+      machineEarnings: billing.machineEarnings,
+    }),
+  };
+}
+
+export type AccountUseCases = ReturnType<typeof accountUseCases>;
+export type { Principal };

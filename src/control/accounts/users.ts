@@ -1,0 +1,66 @@
+import { GantryError } from '../../domain/errors.js';
+import type { AccountRecord } from '../../store/store.js';
+import type { ControlContext } from '../context.js';
+import { hashKey, newApiKey } from '../keys.js';
+import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+
+export interface NewUserRequest {
+  readonly username: string;
+  readonly email: string | null;
+  /** A subaccount of the caller (Vast's `parent_id: "me"`); otherwise a top-level account (admins only). */
+  readonly subaccount: boolean;
+  readonly hostOnly: boolean;
+  /** Credit to start with: minted by an admin, or moved from the parent's balance. */
+  readonly credit: number;
+}
+
+export interface CreatedUser {
+  readonly account: AccountRecord;
+  readonly keyId: number;
+  /** Shown once; only its hash is stored. */
+  readonly apiKey: string;
+}
+
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}$/;
+
+export async function createUser(ctx: ControlContext, p: Principal, r: NewUserRequest): Promise<CreatedUser> {
+  requireAccountKey(p);
+  requirePermission(p, 'user_write', null);
+  if (!r.subaccount && !p.isAdmin) {
+    throw new GantryError('ADMIN_ONLY', 'Only an admin creates top-level accounts; send "parent_id": "me" to create a subaccount of your own.');
+  }
+  if (!USERNAME.test(r.username)) {
+    throw new GantryError('INVALID_ARGUMENT', 'username: 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit.', {
+      vastError: 'invalid_request',
+    });
+  }
+  const email = r.email ?? `${r.username}@localhost`;
+  if (!EMAIL.test(email)) throw new GantryError('INVALID_ARGUMENT', `"${email}" is not an email address.`, { vastError: 'invalid_email' });
+  if (!Number.isFinite(r.credit) || r.credit < 0) throw new GantryError('INVALID_ARGUMENT', 'credit must be a number ≥ 0.');
+  if (await ctx.store.findAccountByEmail(email))
+    throw new GantryError('USER_EXISTS', `An account with the email ${email} exists already.`, { vastError: 'user_exists' });
+  const now = ctx.clock.now();
+  const account = await ctx.store.createAccount({
+    username: r.username,
+    email,
+    isAdmin: false,
+    parentId: r.subaccount ? p.accountId : null,
+    hostOnly: r.hostOnly,
+    now,
+  });
+  const apiKey = newApiKey();
+  const key = await ctx.store.createApiKey({ accountId: account.id, keyHash: hashKey(apiKey), name: 'default', scope: 'full', instanceId: null, now });
+  if (r.credit > 0) {
+    await ctx.store.transferCredit({ from: p.isAdmin ? null : p.accountId, to: account.id, amount: r.credit, note: 'initial credit', now });
+  }
+  ctx.log.info({ accountId: account.id, by: p.actorId, subaccount: r.subaccount }, 'account created');
+  return { account: (await ctx.store.getAccount(account.id)) as AccountRecord, keyId: key.id, apiKey };
+}
+
+export async function listSubaccounts(ctx: ControlContext, p: Principal): Promise<{ account: AccountRecord; keyId: number | null }[]> {
+  requireAccountKey(p);
+  requirePermission(p, 'user_read', null);
+  const subs = await ctx.store.listSubaccounts(p.accountId);
+  return Promise.all(subs.map(async (a) => ({ account: a, keyId: (await ctx.store.listApiKeys(a.id))[0]?.id ?? null })));
+}

@@ -1,0 +1,86 @@
+import { GantryError } from '../../domain/errors.js';
+import type { AccountRecord, ChargeRecord, TransferRecord } from '../../store/store.js';
+import type { ControlContext } from '../context.js';
+import { authorizeInstance, requireAccountKey, requirePermission, type Principal } from '../principal.js';
+
+export interface PeriodQuery {
+  readonly from: number;
+  readonly to: number;
+  readonly limit: number;
+  readonly instanceId?: number | null;
+  readonly machineId?: number | null;
+}
+
+/** Settled charges of the caller's account; meters are settled every billingIntervalMs. */
+export async function listCharges(ctx: ControlContext, p: Principal, q: PeriodQuery): Promise<ChargeRecord[]> {
+  requireAccountKey(p);
+  requirePermission(p, 'billing_read', null);
+  return ctx.store.listCharges(p.accountId, q);
+}
+
+export async function listTransfers(ctx: ControlContext, p: Principal, limit: number): Promise<TransferRecord[]> {
+  requireAccountKey(p);
+  requirePermission(p, 'billing_read', null);
+  return ctx.store.listTransfers(p.accountId, limit);
+}
+
+/** Reserved-instance deposits do not exist here: every instance shows zero, but only to its owner. */
+export async function instanceDeposit(ctx: ControlContext, p: Principal, id: number): Promise<{ refundable: number }> {
+  requirePermission(p, 'instance_read', id);
+  authorizeInstance(p, await ctx.store.getInstance(id), id, 'read');
+  return { refundable: 0 };
+}
+
+async function resolveAccount(ctx: ControlContext, who: string): Promise<AccountRecord | undefined> {
+  if (/^\d+$/.test(who)) return ctx.store.getAccount(Number(who));
+  return (await ctx.store.findAccountByEmail(who)) ?? (await ctx.store.findAccountByUsername(who));
+}
+
+/**
+ * Move credit to another account (by id, email or username). An admin's transfer adds credit (a
+ * deposit: self-hosted Gantry has no payment processor); anyone else's moves it from their balance.
+ */
+export async function transferCredit(ctx: ControlContext, p: Principal, recipient: string, amount: number): Promise<TransferRecord> {
+  requireAccountKey(p);
+  requirePermission(p, 'billing_write', null);
+  if (!Number.isFinite(amount) || amount < 0.01) throw new GantryError('INVALID_ARGUMENT', 'amount must be at least 0.01.', { vastError: 'invalid_args' });
+  const to = await resolveAccount(ctx, recipient);
+  if (!to || to.deletedAt !== null) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${recipient}.`, { vastError: 'invalid_recipient' });
+  if (to.id === p.accountId && !p.isAdmin)
+    throw new GantryError('INVALID_ARGUMENT', 'Credit cannot be sent to the same account.', { vastError: 'invalid_recipient' });
+  const t = await ctx.store.transferCredit({
+    from: p.isAdmin ? null : p.accountId,
+    to: to.id,
+    amount,
+    note: p.isAdmin ? 'deposit' : 'transfer',
+    now: ctx.clock.now(),
+  });
+  ctx.log.info({ from: t.fromAccountId, to: t.toAccountId, amount }, 'credit transferred');
+  return t;
+}
+
+export interface Earnings {
+  readonly account: AccountRecord;
+  readonly charges: readonly ChargeRecord[];
+}
+
+/** What the caller's machines earned: each charge of an instance on them, renters' identities left out. */
+export async function machineEarnings(ctx: ControlContext, p: Principal, userId: number, q: PeriodQuery): Promise<Earnings> {
+  requireAccountKey(p);
+  requirePermission(p, 'billing_read', null);
+  if (userId !== p.accountId && !p.isAdmin) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${userId}.`);
+  const account = await ctx.store.getAccount(userId);
+  if (!account) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${userId}.`);
+  return { account, charges: await ctx.store.listEarnings(userId, q) };
+}
+
+/** A start or a rental needs credit; admins (who own the hardware) are never stopped for it. */
+export async function requireCredit(ctx: ControlContext, p: Principal): Promise<void> {
+  if (p.isAdmin) return;
+  const a = await ctx.store.getAccount(p.accountId);
+  if (a && !a.isAdmin && a.balance <= 0) {
+    throw new GantryError('INSUFFICIENT_CREDIT', `The credit balance is $${a.balance.toFixed(2)}; ask an admin for credit (transfer_credit) first.`, {
+      balance: a.balance,
+    });
+  }
+}

@@ -1,0 +1,52 @@
+import type { MeterKind } from '../domain/billing/meter.js';
+
+/** The billing part of the store port: settled charges, credit transfers and the accounts in debt. */
+export interface ChargeRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly hostAccountId: number;
+  readonly machineId: number;
+  readonly instanceId: number;
+  readonly kind: MeterKind;
+  readonly start: number;
+  readonly end: number;
+  /** $/hour */
+  readonly rate: number;
+  readonly amount: number;
+}
+
+export interface TransferRecord {
+  readonly id: number;
+  /** null: a deposit an admin made. */
+  readonly fromAccountId: number | null;
+  readonly toAccountId: number;
+  readonly amount: number;
+  readonly note: string | null;
+  readonly at: number;
+}
+
+export interface ChargeQuery {
+  readonly from: number;
+  readonly to: number;
+  readonly limit: number;
+  readonly instanceId?: number | null;
+  readonly machineId?: number | null;
+}
+
+export interface BillingStore {
+  /**
+   * Charge every open meter up to `now` and restart it there. Each instance is settled in its own
+   * transaction with a compare-and-set on the meter's start, so replicas settling together never
+   * charge a second twice. Returns the number of charges written.
+   */
+  settleMeters(now: number): Promise<number>;
+  /** Charges of an account (as renter), newest first. */
+  listCharges(accountId: number, q: ChargeQuery): Promise<ChargeRecord[]>;
+  /** Charges earned by an account as a machine owner. */
+  listEarnings(hostAccountId: number, q: ChargeQuery): Promise<ChargeRecord[]>;
+  /** Move credit; `from` null adds credit (a deposit). INSUFFICIENT_CREDIT when `from` holds less than `amount`. */
+  transferCredit(t: { from: number | null; to: number; amount: number; note: string | null; now: number }): Promise<TransferRecord>;
+  listTransfers(accountId: number, limit: number): Promise<TransferRecord[]>;
+  /** Running (or starting) instances of non-admin accounts whose balance is at or below zero. */
+  instancesInDebt(): Promise<{ instanceId: number; accountId: number; balance: number }[]>;
+}

@@ -1,0 +1,105 @@
+import type { Selectable } from 'kysely';
+import { GantryError } from '../../domain/errors.js';
+import type { MeterKind } from '../../domain/billing/meter.js';
+import type { BillingStore, ChargeQuery, ChargeRecord, TransferRecord } from '../billing-store.js';
+import { settleInstance } from './meter.js';
+import type { ChargeTable, TransferTable } from './schema.js';
+import { KyselyTenantStore } from './tenants.js';
+
+function toCharge(r: Selectable<ChargeTable>): ChargeRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    hostAccountId: r.host_account_id,
+    machineId: r.machine_id,
+    instanceId: r.instance_id,
+    kind: r.kind as MeterKind,
+    start: r.start_at,
+    end: r.end_at,
+    rate: r.rate,
+    amount: r.amount,
+  };
+}
+
+function toTransfer(r: Selectable<TransferTable>): TransferRecord {
+  return { id: r.id, fromAccountId: r.from_account_id, toAccountId: r.to_account_id, amount: r.amount, note: r.note, at: r.at };
+}
+
+/** Billing queries: settling meters, charges, earnings, transfers. */
+export abstract class KyselyBillingStore extends KyselyTenantStore implements BillingStore {
+  async settleMeters(now: number): Promise<number> {
+    const open = await this.db
+      .selectFrom('instances')
+      .select('id')
+      .where((eb) => eb.or([eb('gpu_meter_since', '<', now), eb('disk_meter_since', '<', now)]))
+      .execute();
+    let written = 0;
+    for (const { id } of open) written += await this.db.transaction().execute((trx) => settleInstance(trx, id, now));
+    return written;
+  }
+
+  #charges(column: 'account_id' | 'host_account_id', accountId: number, q: ChargeQuery) {
+    let s = this.db.selectFrom('charges').selectAll().where(column, '=', accountId).where('end_at', '>', q.from).where('start_at', '<', q.to);
+    if (q.instanceId != null) s = s.where('instance_id', '=', q.instanceId);
+    if (q.machineId != null) s = s.where('machine_id', '=', q.machineId);
+    return s.orderBy('end_at', 'desc').orderBy('id', 'desc').limit(q.limit);
+  }
+
+  async listCharges(accountId: number, q: ChargeQuery): Promise<ChargeRecord[]> {
+    return (await this.#charges('account_id', accountId, q).execute()).map(toCharge);
+  }
+
+  async listEarnings(hostAccountId: number, q: ChargeQuery): Promise<ChargeRecord[]> {
+    return (await this.#charges('host_account_id', hostAccountId, q).execute()).map(toCharge);
+  }
+
+  async transferCredit(t: { from: number | null; to: number; amount: number; note: string | null; now: number }): Promise<TransferRecord> {
+    return this.db.transaction().execute(async (trx) => {
+      if (t.from !== null) {
+        // One conditional UPDATE: two transfers racing cannot both spend the same credit.
+        const r = await trx
+          .updateTable('accounts')
+          .set((eb) => ({ balance: eb('balance', '-', t.amount) }))
+          .where('id', '=', t.from)
+          .where('balance', '>=', t.amount)
+          .executeTakeFirst();
+        if (r.numUpdatedRows === 0n) throw new GantryError('INSUFFICIENT_CREDIT', `The balance is below ${t.amount}.`, { vastError: 'insufficient_balance' });
+      }
+      await trx
+        .updateTable('accounts')
+        .set((eb) => ({ balance: eb('balance', '+', t.amount) }))
+        .where('id', '=', t.to)
+        .execute();
+      const row = await trx
+        .insertInto('transfers')
+        .values({ from_account_id: t.from, to_account_id: t.to, amount: t.amount, note: t.note, at: t.now })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toTransfer(row);
+    });
+  }
+
+  async listTransfers(accountId: number, limit: number): Promise<TransferRecord[]> {
+    const rows = await this.db
+      .selectFrom('transfers')
+      .selectAll()
+      .where((eb) => eb.or([eb('from_account_id', '=', accountId), eb('to_account_id', '=', accountId)]))
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toTransfer);
+  }
+
+  async instancesInDebt(): Promise<{ instanceId: number; accountId: number; balance: number }[]> {
+    const rows = await this.db
+      .selectFrom('instances')
+      .innerJoin('accounts', 'accounts.id', 'instances.account_id')
+      .select(['instances.id as instanceId', 'accounts.id as accountId', 'accounts.balance as balance'])
+      .where('accounts.is_admin', '=', 0)
+      .where('accounts.balance', '<=', 0)
+      .where('instances.target', '=', 'running')
+      .where('instances.status', '!=', 'destroyed')
+      .execute();
+    return rows;
+  }
+}

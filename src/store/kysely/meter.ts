@@ -1,0 +1,107 @@
+import type { Transaction } from 'kysely';
+import { amountFor, METER_KINDS, meters, ratesOf, type MeterKind } from '../../domain/billing/meter.js';
+import type { InstanceStatus } from '../../domain/instance/status.js';
+import type { Database } from './schema.js';
+
+type Trx = Transaction<Database>;
+const COLUMN = { gpu: 'gpu_meter_since', disk: 'disk_meter_since' } as const satisfies Record<MeterKind, string>;
+
+/**
+ * Write one settled stretch of a meter and move the money: the renter's balance goes down, the
+ * machine owner's goes up, in the caller's transaction.
+ */
+async function charge(
+  trx: Trx,
+  i: { id: number; account_id: number; machine_id: number; dph_base: number; storage_cost: number; disk_gb: number },
+  kind: MeterKind,
+  start: number,
+  end: number,
+): Promise<void> {
+  if (end <= start) return;
+  const rate = ratesOf({ dphBase: i.dph_base, storageCost: i.storage_cost, diskGb: i.disk_gb })[kind];
+  const amount = amountFor(rate, end - start);
+  const host = await trx.selectFrom('machines').select('owner_id').where('id', '=', i.machine_id).executeTakeFirst();
+  const hostAccountId = host?.owner_id ?? i.account_id;
+  await trx
+    .insertInto('charges')
+    .values({
+      account_id: i.account_id,
+      host_account_id: hostAccountId,
+      machine_id: i.machine_id,
+      instance_id: i.id,
+      kind,
+      start_at: start,
+      end_at: end,
+      rate,
+      amount,
+    })
+    .execute();
+  if (amount === 0) return;
+  await trx
+    .updateTable('accounts')
+    .set((eb) => ({ balance: eb('balance', '-', amount) }))
+    .where('id', '=', i.account_id)
+    .execute();
+  await trx
+    .updateTable('accounts')
+    .set((eb) => ({ balance: eb('balance', '+', amount) }))
+    .where('id', '=', hostAccountId)
+    .execute();
+}
+
+function selectMeterRow(trx: Trx, id: number) {
+  return trx
+    .selectFrom('instances')
+    .select(['id', 'account_id', 'machine_id', 'dph_base', 'storage_cost', 'disk_gb', 'gpu_meter_since', 'disk_meter_since'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+/**
+ * Open or close the instance's meters for its new status at `now`, the moment the runtime's report was
+ * taken. Called in the same transaction as every status write, so a charge boundary is exactly a
+ * recorded transition, whatever replica wrote it and however often the control plane restarted.
+ */
+export async function syncMeters(trx: Trx, id: number, status: InstanceStatus, now: number): Promise<void> {
+  const row = await selectMeterRow(trx, id);
+  if (!row) return;
+  const want = meters(status);
+  for (const kind of METER_KINDS) {
+    const since = row[COLUMN[kind]];
+    if (want[kind] && since === null) {
+      await trx
+        .updateTable('instances')
+        .set({ [COLUMN[kind]]: now })
+        .where('id', '=', id)
+        .execute();
+    } else if (!want[kind] && since !== null) {
+      await charge(trx, row, kind, since, now);
+      await trx
+        .updateTable('instances')
+        .set({ [COLUMN[kind]]: null })
+        .where('id', '=', id)
+        .execute();
+    }
+  }
+}
+
+/** Charge the open meters of one instance up to `now`; compare-and-set on each meter's start. */
+export async function settleInstance(trx: Trx, id: number, now: number): Promise<number> {
+  const row = await selectMeterRow(trx, id);
+  if (!row) return 0;
+  let written = 0;
+  for (const kind of METER_KINDS) {
+    const since = row[COLUMN[kind]];
+    if (since === null || since >= now) continue;
+    const r = await trx
+      .updateTable('instances')
+      .set({ [COLUMN[kind]]: now })
+      .where('id', '=', id)
+      .where(COLUMN[kind], '=', since)
+      .executeTakeFirst();
+    if (r.numUpdatedRows === 0n) continue; // another replica settled it first
+    await charge(trx, row, kind, since, now);
+    written++;
+  }
+  return written;
+}

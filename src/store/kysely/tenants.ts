@@ -1,0 +1,411 @@
+import type { Kysely } from 'kysely';
+import { GantryError } from '../../domain/errors.js';
+import type { StoreDialect } from '../dialects/store-dialect.js';
+import type {
+  AccountRecord,
+  ApiKeyRecord,
+  AuditEntry,
+  AuditRecord,
+  NewAccount,
+  NewApiKey,
+  SealedSecret,
+  SshKeyRecord,
+  TeamMemberRecord,
+  TeamRoleRecord,
+  TenantStore,
+} from '../tenant-store.js';
+import { take } from '../../domain/account/token-bucket.js';
+import { parseJson, toAccount, toApiKey } from './rows.js';
+import type { Database } from './schema.js';
+
+const b = (v: boolean): number => (v ? 1 : 0);
+
+/**
+ * Tenancy queries: accounts, keys, teams, secrets, SSH keys, audit, rate buckets. The rest of the
+ * store classes extend this one, so one store object serves the whole port.
+ */
+export abstract class KyselyTenantStore implements TenantStore {
+  protected abstract readonly db: Kysely<Database>;
+  protected abstract readonly dialect: StoreDialect;
+
+  async createAccount(a: NewAccount): Promise<AccountRecord> {
+    try {
+      const row = await this.db
+        .insertInto('accounts')
+        .values({
+          username: a.username,
+          email: a.email,
+          is_admin: b(a.isAdmin),
+          balance: 0,
+          created_at: a.now,
+          parent_id: a.parentId ?? null,
+          is_team: b(a.isTeam ?? false),
+          host_only: b(a.hostOnly ?? false),
+          deleted_at: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toAccount(row);
+    } catch (err) {
+      if (this.dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', `The username "${a.username}" is taken.`, { vastError: 'user_exists' });
+      throw err;
+    }
+  }
+
+  async getAccount(id: number): Promise<AccountRecord | undefined> {
+    const row = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toAccount(row);
+  }
+
+  async findAccountByUsername(username: string): Promise<AccountRecord | undefined> {
+    const row = await this.db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
+    return row && toAccount(row);
+  }
+
+  async findAccountByEmail(email: string): Promise<AccountRecord | undefined> {
+    const row = await this.db.selectFrom('accounts').selectAll().where('email', '=', email).where('is_team', '=', 0).orderBy('id').executeTakeFirst();
+    return row && toAccount(row);
+  }
+
+  async listSubaccounts(parentId: number): Promise<AccountRecord[]> {
+    const rows = await this.db.selectFrom('accounts').selectAll().where('parent_id', '=', parentId).where('is_team', '=', 0).orderBy('id').execute();
+    return rows.map(toAccount);
+  }
+
+  async markAccountDeleted(id: number, now: number): Promise<void> {
+    await this.db.updateTable('accounts').set({ deleted_at: now }).where('id', '=', id).execute();
+  }
+
+  // ── keys ────────────────────────────────────────────────────────────
+  async createApiKey(k: NewApiKey): Promise<ApiKeyRecord> {
+    const row = await this.db
+      .insertInto('api_keys')
+      .values({
+        account_id: k.accountId,
+        key_hash: k.keyHash,
+        name: k.name,
+        scope: k.scope,
+        instance_id: k.instanceId,
+        created_at: k.now,
+        revoked_at: null,
+        permissions_json: k.permissions === undefined || k.permissions === null ? null : JSON.stringify(k.permissions),
+        member_id: k.memberId ?? null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toApiKey(row);
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).where('revoked_at', 'is', null).executeTakeFirst();
+    return row && toApiKey(row);
+  }
+
+  #heldBy(holderId: number) {
+    return this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('revoked_at', 'is', null)
+      .where('scope', '=', 'full')
+      .where((eb) => eb.or([eb.and([eb('account_id', '=', holderId), eb('member_id', 'is', null)]), eb('member_id', '=', holderId)]));
+  }
+
+  async listApiKeys(holderId: number): Promise<ApiKeyRecord[]> {
+    return (await this.#heldBy(holderId).orderBy('id').execute()).map(toApiKey);
+  }
+
+  async revokeApiKey(id: number, holderId: number, now: number): Promise<boolean> {
+    const held = await this.#heldBy(holderId).where('id', '=', id).executeTakeFirst();
+    if (!held) return false;
+    await this.db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).execute();
+    return true;
+  }
+
+  async revokeInstanceKeys(instanceId: number, now: number): Promise<void> {
+    await this.db.updateTable('api_keys').set({ revoked_at: now }).where('instance_id', '=', instanceId).where('revoked_at', 'is', null).execute();
+  }
+
+  // ── teams ───────────────────────────────────────────────────────────
+  async addTeamMember(teamId: number, accountId: number, role: string, now: number): Promise<void> {
+    try {
+      await this.db.insertInto('team_members').values({ team_id: teamId, account_id: accountId, role, created_at: now }).execute();
+    } catch (err) {
+      if (this.dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', 'User is already a member of this team.');
+      throw err;
+    }
+  }
+
+  async removeTeamMember(teamId: number, accountId: number, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('team_members').where('team_id', '=', teamId).where('account_id', '=', accountId).executeTakeFirst();
+      if (r.numDeletedRows === 0n) return false;
+      await trx
+        .updateTable('api_keys')
+        .set({ revoked_at: now })
+        .where('account_id', '=', teamId)
+        .where('member_id', '=', accountId)
+        .where('revoked_at', 'is', null)
+        .execute();
+      return true;
+    });
+  }
+
+  async teamMembers(teamId: number): Promise<TeamMemberRecord[]> {
+    const rows = await this.db
+      .selectFrom('team_members')
+      .innerJoin('accounts', 'accounts.id', 'team_members.account_id')
+      .selectAll('accounts')
+      .select('team_members.role')
+      .where('team_members.team_id', '=', teamId)
+      .orderBy('accounts.id')
+      .execute();
+    return rows.map((r) => ({ account: toAccount(r), role: r.role }));
+  }
+
+  async memberRole(teamId: number, accountId: number): Promise<string | undefined> {
+    const r = await this.db.selectFrom('team_members').select('role').where('team_id', '=', teamId).where('account_id', '=', accountId).executeTakeFirst();
+    return r?.role;
+  }
+
+  async teamsOf(accountId: number): Promise<AccountRecord[]> {
+    const rows = await this.db
+      .selectFrom('team_members')
+      .innerJoin('accounts', 'accounts.id', 'team_members.team_id')
+      .selectAll('accounts')
+      .where('team_members.account_id', '=', accountId)
+      .where('accounts.deleted_at', 'is', null)
+      .orderBy('accounts.id')
+      .execute();
+    return rows.map(toAccount);
+  }
+
+  async putTeamRole(teamId: number, name: string, permissions: unknown, mode: 'create' | 'update'): Promise<TeamRoleRecord> {
+    const json = JSON.stringify(permissions);
+    if (mode === 'update') {
+      const r = await this.db
+        .updateTable('team_roles')
+        .set({ permissions_json: json })
+        .where('team_id', '=', teamId)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (r.numUpdatedRows === 0n) throw new GantryError('TEAM_NOT_FOUND', `The team has no role "${name}".`);
+    } else {
+      try {
+        await this.db.insertInto('team_roles').values({ team_id: teamId, name, permissions_json: json }).execute();
+      } catch (err) {
+        if (this.dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', `The team has a role "${name}" already.`, { vastError: 'role_exists' });
+        throw err;
+      }
+    }
+    return (await this.getTeamRole(teamId, name)) as TeamRoleRecord;
+  }
+
+  async getTeamRole(teamId: number, name: string): Promise<TeamRoleRecord | undefined> {
+    const r = await this.db.selectFrom('team_roles').selectAll().where('team_id', '=', teamId).where('name', '=', name).executeTakeFirst();
+    return r && { id: r.id, teamId: r.team_id, name: r.name, permissions: parseJson<unknown>(r.permissions_json, null) };
+  }
+
+  async listTeamRoles(teamId: number): Promise<TeamRoleRecord[]> {
+    const rows = await this.db.selectFrom('team_roles').selectAll().where('team_id', '=', teamId).orderBy('id').execute();
+    return rows.map((r) => ({ id: r.id, teamId: r.team_id, name: r.name, permissions: parseJson<unknown>(r.permissions_json, null) }));
+  }
+
+  async deleteTeamRole(teamId: number, name: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('team_roles').where('team_id', '=', teamId).where('name', '=', name).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+
+  async deleteTeam(teamId: number, now: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('accounts').set({ deleted_at: now }).where('id', '=', teamId).execute();
+      await trx.updateTable('api_keys').set({ revoked_at: now }).where('account_id', '=', teamId).where('revoked_at', 'is', null).execute();
+      await trx.deleteFrom('team_members').where('team_id', '=', teamId).execute();
+    });
+  }
+
+  // ── secrets ─────────────────────────────────────────────────────────
+  async putSecret(s: { accountId: number; name: string; sealed: string; keyId: string; now: number }, mode: 'create' | 'update'): Promise<void> {
+    if (mode === 'update') {
+      const r = await this.db
+        .updateTable('secrets')
+        .set({ sealed: s.sealed, key_id: s.keyId, updated_at: s.now })
+        .where('account_id', '=', s.accountId)
+        .where('name', '=', s.name)
+        .executeTakeFirst();
+      if (r.numUpdatedRows === 0n) throw new GantryError('SECRET_NOT_FOUND', `No env var named ${s.name}.`, { vastError: 'nonexistent_key' });
+      return;
+    }
+    try {
+      await this.db
+        .insertInto('secrets')
+        .values({ account_id: s.accountId, name: s.name, sealed: s.sealed, key_id: s.keyId, created_at: s.now, updated_at: s.now })
+        .execute();
+    } catch (err) {
+      if (this.dialect.isUniqueViolation(err)) {
+        throw new GantryError('SECRET_EXISTS', `An env var named ${s.name} exists already; update it instead.`, { vastError: 'existing_key' });
+      }
+      throw err;
+    }
+  }
+
+  async listSecrets(accountId: number): Promise<SealedSecret[]> {
+    const rows = await this.db
+      .selectFrom('secrets')
+      .select(['id', 'account_id', 'name', 'sealed', 'key_id'])
+      .where('account_id', '=', accountId)
+      .orderBy('name')
+      .execute();
+    return rows.map((r) => ({ id: r.id, accountId: r.account_id, name: r.name, sealed: r.sealed, keyId: r.key_id }));
+  }
+
+  async deleteSecret(accountId: number, name: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('secrets').where('account_id', '=', accountId).where('name', '=', name).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+
+  async secretsNotSealedWith(keyId: string, limit: number): Promise<SealedSecret[]> {
+    const rows = await this.db
+      .selectFrom('secrets')
+      .select(['id', 'account_id', 'name', 'sealed', 'key_id'])
+      .where('key_id', '!=', keyId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.id, accountId: r.account_id, name: r.name, sealed: r.sealed, keyId: r.key_id }));
+  }
+
+  async resealSecret(id: number, oldSealed: string, sealed: string, keyId: string): Promise<boolean> {
+    const r = await this.db.updateTable('secrets').set({ sealed, key_id: keyId }).where('id', '=', id).where('sealed', '=', oldSealed).executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
+  // ── ssh keys ────────────────────────────────────────────────────────
+  async createSshKey(accountId: number, publicKey: string, now: number): Promise<SshKeyRecord> {
+    const r = await this.db
+      .insertInto('ssh_keys')
+      .values({ account_id: accountId, public_key: publicKey, created_at: now, deleted_at: null })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return { id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at };
+  }
+
+  async listSshKeys(accountId: number): Promise<SshKeyRecord[]> {
+    const rows = await this.db.selectFrom('ssh_keys').selectAll().where('account_id', '=', accountId).where('deleted_at', 'is', null).orderBy('id').execute();
+    return rows.map((r) => ({ id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at }));
+  }
+
+  async getSshKey(id: number): Promise<SshKeyRecord | undefined> {
+    const r = await this.db.selectFrom('ssh_keys').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    return r && { id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at };
+  }
+
+  async updateSshKey(id: number, accountId: number, publicKey: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('ssh_keys')
+      .set({ public_key: publicKey })
+      .where('id', '=', id)
+      .where('account_id', '=', accountId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
+  async deleteSshKey(id: number, accountId: number, now: number): Promise<number[] | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx
+        .updateTable('ssh_keys')
+        .set({ deleted_at: now })
+        .where('id', '=', id)
+        .where('account_id', '=', accountId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      if (r.numUpdatedRows === 0n) return null;
+      const rows = await trx.deleteFrom('instance_ssh_keys').where('ssh_key_id', '=', id).returning('instance_id').execute();
+      return rows.map((x) => x.instance_id);
+    });
+  }
+
+  async attachSshKey(instanceId: number, sshKeyId: number): Promise<void> {
+    try {
+      await this.db.insertInto('instance_ssh_keys').values({ instance_id: instanceId, ssh_key_id: sshKeyId }).execute();
+    } catch (err) {
+      if (!this.dialect.isUniqueViolation(err)) throw err; // attached already: attaching is idempotent
+    }
+  }
+
+  async detachSshKey(instanceId: number, sshKeyId: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('instance_ssh_keys').where('instance_id', '=', instanceId).where('ssh_key_id', '=', sshKeyId).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+
+  async instanceSshKeys(instanceId: number): Promise<SshKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('instance_ssh_keys')
+      .innerJoin('ssh_keys', 'ssh_keys.id', 'instance_ssh_keys.ssh_key_id')
+      .selectAll('ssh_keys')
+      .where('instance_ssh_keys.instance_id', '=', instanceId)
+      .where('ssh_keys.deleted_at', 'is', null)
+      .orderBy('ssh_keys.id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at }));
+  }
+
+  // ── audit ───────────────────────────────────────────────────────────
+  async recordAudit(e: AuditEntry): Promise<void> {
+    await this.db
+      .insertInto('audit_log')
+      .values({
+        at: e.at,
+        account_id: e.accountId,
+        actor_id: e.actorId,
+        key_id: e.keyId,
+        method: e.method,
+        path: e.path,
+        route: e.route,
+        status_code: e.statusCode,
+        error_code: e.errorCode,
+        ip: e.ip,
+        request_id: e.requestId,
+      })
+      .execute();
+  }
+
+  async listAudit(accountIds: readonly number[], o: { limit: number; beforeId: number | null }): Promise<AuditRecord[]> {
+    if (accountIds.length === 0) return [];
+    let q = this.db.selectFrom('audit_log').selectAll().where('account_id', 'in', accountIds);
+    if (o.beforeId !== null) q = q.where('id', '<', o.beforeId);
+    const rows = await q.orderBy('id', 'desc').limit(o.limit).execute();
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      accountId: r.account_id,
+      actorId: r.actor_id,
+      keyId: r.key_id,
+      method: r.method,
+      path: r.path,
+      route: r.route,
+      statusCode: r.status_code,
+      errorCode: r.error_code,
+      ip: r.ip,
+      requestId: r.request_id,
+    }));
+  }
+
+  // ── rate buckets ────────────────────────────────────────────────────
+  async takeRateTokens(bucket: string, want: number, rate: number, burst: number, now: number): Promise<{ granted: number; left: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('rate_buckets')
+        .values({ bucket, tokens: burst, at: now })
+        .onConflict((oc) => oc.column('bucket').doNothing())
+        .execute();
+      // FOR UPDATE serialises replicas on this one bucket row (SQLite has one writer anyway).
+      let q = trx.selectFrom('rate_buckets').select(['tokens', 'at']).where('bucket', '=', bucket);
+      if (this.dialect.supportsSkipLocked) q = q.forUpdate();
+      const cur = await q.executeTakeFirstOrThrow();
+      const { granted, bucket: next } = take({ tokens: cur.tokens, at: cur.at }, want, rate, burst, now);
+      await trx.updateTable('rate_buckets').set({ tokens: next.tokens, at: next.at }).where('bucket', '=', bucket).execute();
+      return { granted, left: next.tokens };
+    });
+  }
+}

@@ -1,0 +1,156 @@
+import type { KeyScope } from './store.js';
+
+/** Accounts, keys, teams, secrets, SSH keys, audit and shared rate buckets: the tenancy part of the store port. */
+export interface AccountRecord {
+  readonly id: number;
+  readonly username: string;
+  readonly email: string;
+  readonly isAdmin: boolean;
+  readonly balance: number;
+  readonly createdAt: number;
+  /** The account that made this one with `parent_id: "me"` (a subaccount); null for top-level accounts. */
+  readonly parentId: number | null;
+  /** A team is an account of its own that members act for with team keys. */
+  readonly isTeam: boolean;
+  readonly hostOnly: boolean;
+  readonly deletedAt: number | null;
+}
+
+export interface NewAccount {
+  readonly username: string;
+  readonly email: string;
+  readonly isAdmin: boolean;
+  readonly parentId?: number | null;
+  readonly isTeam?: boolean;
+  readonly hostOnly?: boolean;
+  readonly now: number;
+}
+
+export interface ApiKeyRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly name: string;
+  readonly scope: KeyScope;
+  readonly instanceId: number | null;
+  /** Vast's permission JSON as given; null holds every permission. */
+  readonly permissions: unknown;
+  /** For a team key: the member it was made for (the member's role narrows it at every use). */
+  readonly memberId: number | null;
+  readonly createdAt: number;
+}
+
+export interface NewApiKey {
+  readonly accountId: number;
+  readonly keyHash: string;
+  readonly name: string;
+  readonly scope: KeyScope;
+  readonly instanceId: number | null;
+  readonly permissions?: unknown;
+  readonly memberId?: number | null;
+  readonly now: number;
+}
+
+export interface TeamRoleRecord {
+  readonly id: number;
+  readonly teamId: number;
+  readonly name: string;
+  readonly permissions: unknown;
+}
+
+export interface TeamMemberRecord {
+  readonly account: AccountRecord;
+  readonly role: string;
+}
+
+export interface SealedSecret {
+  readonly id: number;
+  readonly accountId: number;
+  readonly name: string;
+  readonly sealed: string;
+  readonly keyId: string;
+}
+
+export interface SshKeyRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly publicKey: string;
+  readonly createdAt: number;
+}
+
+export interface AuditEntry {
+  readonly at: number;
+  readonly accountId: number | null;
+  readonly actorId: number | null;
+  readonly keyId: number | null;
+  readonly method: string;
+  readonly path: string;
+  readonly route: string;
+  readonly statusCode: number;
+  readonly errorCode: string | null;
+  readonly ip: string;
+  readonly requestId: string;
+}
+
+export interface AuditRecord extends AuditEntry {
+  readonly id: number;
+}
+
+export interface TenantStore {
+  /** USER_EXISTS when the username is taken. */
+  createAccount(a: NewAccount): Promise<AccountRecord>;
+  getAccount(id: number): Promise<AccountRecord | undefined>;
+  findAccountByUsername(username: string): Promise<AccountRecord | undefined>;
+  findAccountByEmail(email: string): Promise<AccountRecord | undefined>;
+  listSubaccounts(parentId: number): Promise<AccountRecord[]>;
+  markAccountDeleted(id: number, now: number): Promise<void>;
+
+  createApiKey(k: NewApiKey): Promise<ApiKeyRecord>;
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  /** Live account keys an account holds: its own, and team keys made for it. */
+  listApiKeys(holderId: number): Promise<ApiKeyRecord[]>;
+  /** Revoke one key the holder holds; false when there is no such live key. */
+  revokeApiKey(id: number, holderId: number, now: number): Promise<boolean>;
+  revokeInstanceKeys(instanceId: number, now: number): Promise<void>;
+
+  addTeamMember(teamId: number, accountId: number, role: string, now: number): Promise<void>;
+  /** Also revokes the team keys made for the member. */
+  removeTeamMember(teamId: number, accountId: number, now: number): Promise<boolean>;
+  teamMembers(teamId: number): Promise<TeamMemberRecord[]>;
+  memberRole(teamId: number, accountId: number): Promise<string | undefined>;
+  teamsOf(accountId: number): Promise<AccountRecord[]>;
+  putTeamRole(teamId: number, name: string, permissions: unknown, mode: 'create' | 'update'): Promise<TeamRoleRecord>;
+  getTeamRole(teamId: number, name: string): Promise<TeamRoleRecord | undefined>;
+  listTeamRoles(teamId: number): Promise<TeamRoleRecord[]>;
+  deleteTeamRole(teamId: number, name: string): Promise<boolean>;
+  /** Mark the team deleted and revoke every key acting for it. */
+  deleteTeam(teamId: number, now: number): Promise<void>;
+
+  /** SECRET_EXISTS on create of a taken name; SECRET_NOT_FOUND on update of a missing one. */
+  putSecret(s: { accountId: number; name: string; sealed: string; keyId: string; now: number }, mode: 'create' | 'update'): Promise<void>;
+  listSecrets(accountId: number): Promise<SealedSecret[]>;
+  deleteSecret(accountId: number, name: string): Promise<boolean>;
+  /** Secrets sealed under any key but `keyId` (to re-seal after a rotation). */
+  secretsNotSealedWith(keyId: string, limit: number): Promise<SealedSecret[]>;
+  /** Compare-and-set on the sealed text, so two replicas re-sealing at once cannot lose a user's update. */
+  resealSecret(id: number, oldSealed: string, sealed: string, keyId: string): Promise<boolean>;
+
+  createSshKey(accountId: number, publicKey: string, now: number): Promise<SshKeyRecord>;
+  listSshKeys(accountId: number): Promise<SshKeyRecord[]>;
+  getSshKey(id: number): Promise<SshKeyRecord | undefined>;
+  updateSshKey(id: number, accountId: number, publicKey: string): Promise<boolean>;
+  /** Deletes the key and detaches it from every instance; returns the instances it was attached to, or null when absent. */
+  deleteSshKey(id: number, accountId: number, now: number): Promise<number[] | null>;
+  attachSshKey(instanceId: number, sshKeyId: number): Promise<void>;
+  detachSshKey(instanceId: number, sshKeyId: number): Promise<boolean>;
+  instanceSshKeys(instanceId: number): Promise<SshKeyRecord[]>;
+
+  recordAudit(e: AuditEntry): Promise<void>;
+  /** Newest first; `beforeId` pages. */
+  listAudit(accountIds: readonly number[], o: { limit: number; beforeId: number | null }): Promise<AuditRecord[]>;
+
+  /**
+   * Shared token bucket: refill at `rate`/s up to `burst`, then take up to `want` tokens, atomically
+   * for every replica on the database. Returns the tokens granted and the tokens left.
+   */
+  takeRateTokens(bucket: string, want: number, rate: number, burst: number, now: number): Promise<{ granted: number; left: number }>;
+}
