@@ -5,6 +5,7 @@ import { registerUp } from './up-command.js';
 import { registerAgent } from './agent-command.js';
 import { registerHostCommands } from './host-commands.js';
 import { registerServerlessCommands } from './serverless-commands.js';
+import { registerAccountCommands } from './account-commands.js';
 
 const program = new Command('gantry')
   .description('Gantry: a self-hosted GPU cloud. Verbs follow the vastai CLI.')
@@ -17,6 +18,7 @@ registerUp(program);
 registerInstanceCommands(program);
 registerHostCommands(program);
 registerServerlessCommands(program);
+registerAccountCommands(program);
 registerAgent(program);
 
 // As in the vastai CLI, everything after `--args` is the argument list, dashes included.

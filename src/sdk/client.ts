@@ -223,6 +223,77 @@ export class GantryClient {
     return this.request('POST', '/route/', { endpoint, cost, request_idx: requestIdx });
   }
 
+  // ── accounts, keys, secrets, SSH keys ───────────────────────────────
+  /** A top-level user (admin keys) or, with `subaccount`, a subaccount of the caller. Answers `{id, api_key, ...}`; the key is shown once. */
+  async createUser(username: string, o: { email?: string; subaccount?: boolean; credit?: number } = {}): Promise<Row> {
+    return this.request('POST', '/api/v0/users/', { username, email: o.email, parent_id: o.subaccount === true ? 'me' : undefined, credit: o.credit });
+  }
+
+  async createApiKey(name: string, permissions?: Row, teamId?: number): Promise<Row> {
+    return this.request('POST', '/api/v0/auth/apikeys/', { name, permissions, team_id: teamId });
+  }
+
+  async listApiKeys(): Promise<Row[]> {
+    return (await this.request<{ apikeys: Row[] }>('GET', '/api/v0/auth/apikeys/')).apikeys;
+  }
+
+  async deleteApiKey(id: number): Promise<Row> {
+    return this.request('DELETE', `/api/v0/auth/apikeys/${id}/`);
+  }
+
+  async envVars(): Promise<Record<string, string>> {
+    return (await this.request<{ secrets: Record<string, string> }>('GET', '/api/v0/secrets/')).secrets;
+  }
+
+  async setEnvVar(key: string, value: string, mode: 'create' | 'update' = 'create'): Promise<Row> {
+    return this.request(mode === 'create' ? 'POST' : 'PUT', '/api/v0/secrets/', { key, value });
+  }
+
+  async deleteEnvVar(key: string): Promise<Row> {
+    return this.request('DELETE', '/api/v0/secrets/', { key });
+  }
+
+  async createSshKey(sshKey: string): Promise<Row> {
+    return (await this.request<{ key: Row }>('POST', '/api/v0/ssh/', { ssh_key: sshKey })).key;
+  }
+
+  async listSshKeys(): Promise<Row[]> {
+    return this.request<Row[]>('GET', '/api/v0/ssh/');
+  }
+
+  async deleteSshKey(id: number): Promise<Row> {
+    return this.request('DELETE', `/api/v0/ssh/${id}/`);
+  }
+
+  async attachSshKey(instanceId: number, sshKey: string): Promise<Row> {
+    return this.request('POST', `/api/v0/instances/${instanceId}/ssh/`, { ssh_key: sshKey });
+  }
+
+  async detachSshKey(instanceId: number, keyId: number): Promise<Row> {
+    return this.request('DELETE', `/api/v0/instances/${instanceId}/ssh/${keyId}/`);
+  }
+
+  // ── billing and audit ──────────────────────────────────────────────
+  async transferCredit(recipient: string, amount: number): Promise<Row> {
+    return this.request('PUT', '/api/v0/commands/transfer_credit/', { recipient, amount });
+  }
+
+  async charges(o: { format?: 'table' | 'tree'; limit?: number } = {}): Promise<Row> {
+    return this.request('GET', `/api/v0/charges/?format=${o.format ?? 'table'}&limit=${o.limit ?? 100}`);
+  }
+
+  async invoices(): Promise<Row> {
+    return this.request('GET', '/api/v1/invoices/');
+  }
+
+  async machineEarnings(userId: number): Promise<Row> {
+    return this.request('GET', `/api/v0/users/${userId}/machine-earnings/`);
+  }
+
+  async auditLogs(limit = 100): Promise<Row[]> {
+    return this.request<Row[]>('GET', `/api/v0/audit_logs/?limit=${limit}`);
+  }
+
   async logs(id: number, o: { tail?: number; filter?: string } = {}): Promise<string> {
     const r = await this.request<{ result_url: string }>('PUT', `/api/v0/instances/request_logs/${id}/`, { tail: o.tail, filter: o.filter });
     for (let i = 0; i < 20; i++) {

@@ -14,7 +14,7 @@ export interface TestGantry extends RunningGantry {
   /** JSON over real HTTP; returns status, headers and parsed body. */
   api(method: string, path: string, body?: unknown, o?: { key?: string | null; rawBody?: string; contentType?: string }): Promise<ApiResponse>;
   /** Poll GET /instances/{id}/ until `pred` holds. */
-  waitInstance(id: number, pred: (row: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitInstance(id: number, pred: (row: Record<string, unknown>) => boolean, timeoutMs?: number, key?: string): Promise<Record<string, unknown>>;
   /** Close, remove every workload this test started, and delete the data dir. */
   dispose(): Promise<void>;
 }
@@ -86,11 +86,11 @@ export async function startTestGantry(
     }
     return { status: res.status, contentType: res.headers.get('content-type'), headers: res.headers, body: parsed, text };
   };
-  const waitInstance: TestGantry['waitInstance'] = async (id, pred, timeoutMs = 20_000) => {
+  const waitInstance: TestGantry['waitInstance'] = async (id, pred, timeoutMs = 20_000, key) => {
     const deadline = Date.now() + timeoutMs;
     let last: Record<string, unknown> = {};
     while (Date.now() < deadline) {
-      const r = await api('GET', `/api/v0/instances/${id}/`);
+      const r = await api('GET', `/api/v0/instances/${id}/`, undefined, key !== undefined ? { key } : {});
       if (r.status === 200) {
         last = r.body.instances as Record<string, unknown>;
         if (pred(last)) return last;
