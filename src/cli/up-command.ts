@@ -13,12 +13,13 @@ interface UpFlags {
   publicIp?: string;
   publicUrl?: string;
   logLevel?: string;
+  rateLimit?: string;
   config?: string;
 }
 
 async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   const picked: Partial<Record<SettingKey, unknown>> = {};
-  for (const k of ['dataDir', 'host', 'port', 'database', 'gpus', 'runtime', 'publicIp', 'publicUrl', 'logLevel'] as const) {
+  for (const k of ['dataDir', 'host', 'port', 'database', 'gpus', 'runtime', 'publicIp', 'publicUrl', 'logLevel', 'rateLimit'] as const) {
     if (flags[k] !== undefined) picked[k] = flags[k];
   }
   const config = loadConfig({ flags: picked, file: flags.config ?? null });
@@ -64,6 +65,7 @@ function serverFlags(cmd: Command): Command {
     .option('--database <url>', 'postgres://... (default: SQLite in the data dir)')
     .option('--public-url <url>', 'base URL clients use to reach this server')
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
+    .option('--rate-limit <r>', 'requests per second per API key and endpoint family (default 20; 0 disables)')
     .option('--config <file>', 'JSON config file (see docs/config.md)');
 }
 

@@ -38,6 +38,7 @@ interface Reservoir {
   fetching: Promise<void> | null;
   /** Tokens left in the shared bucket at the last fetch (for Retry-After). */
   left: number;
+  lastGranted: number;
 }
 
 /**
@@ -59,10 +60,11 @@ export class SharedLimiter implements Limiter {
   async take(bucket: string, rate: number, now: number): Promise<Verdict> {
     let r = this.#local.get(bucket);
     if (r === undefined) {
-      r = { tokens: 0, expires: 0, fetching: null, left: 0 };
+      r = { tokens: 0, expires: 0, fetching: null, left: 0, lastGranted: 1 };
       this.#local.set(bucket, r);
     }
-    for (let attempt = 0; attempt < 2; attempt++) {
+    // Waiters share one fetch at a time; a fetch that found the shared bucket empty refuses them all.
+    for (let attempt = 0; attempt < 64; attempt++) {
       if (r.tokens >= 1 && r.expires > now) {
         r.tokens -= 1;
         return { ok: true, retryAfter: 0 };
@@ -72,14 +74,14 @@ export class SharedLimiter implements Limiter {
         res.fetching = this.#take(bucket, Math.max(1, Math.floor(rate / 10)), rate, burstFor(rate), now)
           .then(({ granted, left }) => {
             res.tokens = granted;
+            res.lastGranted = granted;
             res.left = left;
             res.expires = now + this.#leaseMs;
           })
           .finally(() => (res.fetching = null));
-        await res.fetching;
-      } else {
-        await r.fetching;
       }
+      await r.fetching;
+      if (r.lastGranted === 0) break;
     }
     return { ok: false, retryAfter: retryAfterSeconds({ tokens: r.left, at: now }, rate) };
   }

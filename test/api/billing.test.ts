@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+/**
+ * Billing through the Vast API on a real instance: compute is charged only while it runs, storage while
+ * it exists, the host earns what the renter pays, and an account out of credit is stopped (not destroyed)
+ * and starts again after a deposit.
+ */
+for (const ts of TEST_STORES) {
+  describe(`billing (${ts.name})`, { skip: ts.skip }, () => {
+    let g: TestGantry;
+    let user: { id: number; api_key: string };
+    let offer: number;
+    const as = (method: string, path: string, body?: unknown) => g.api(method, path, body, { key: user.api_key });
+    const gpuCharged = async (id: number): Promise<number> =>
+      ((await as('GET', '/api/v0/charges/?limit=10000')).body.results as { type: string; amount: number; metadata: { instance_id: number } }[])
+        .filter((c) => c.type === 'gpu' && c.metadata.instance_id === id)
+        .reduce((s, c) => s + c.amount, 0);
+
+    before(async () => {
+      // $720/hour per GPU is 20 cents a second: credit runs out within a test.
+      g = await startTestGantry(ts, { settings: { priceGpuPerHour: 720, billingIntervalMs: 100 } });
+      user = (await g.api('POST', '/api/v0/users/', { username: 'renter', credit: 1 })).body;
+      offer = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id * 1000 + 1;
+    });
+    after(() => g.dispose());
+
+    it('a rental needs credit: 402 with the balance, then it works after a deposit', async () => {
+      const broke = (await g.api('POST', '/api/v0/users/', { username: 'broke' })).body;
+      const r = await g.api('PUT', `/api/v0/asks/${offer}/`, { image: 'x', onstart: 'sleep 60' }, { key: broke.api_key });
+      assert.equal(r.status, 402, r.text);
+      assert.equal(r.body.error, 'insufficient_balance');
+      const t = await g.api('PUT', '/api/v0/commands/transfer_credit/', { recipient: 'broke', amount: 0.5 });
+      assert.equal(t.status, 200, t.text);
+      const inv = await g.api('GET', '/api/v1/invoices/', undefined, { key: broke.api_key });
+      assert.equal(inv.body.results[0].type, 'deposit');
+      assert.equal(inv.body.results[0].amount, 0.5);
+      const send = await g.api('PUT', '/api/v0/commands/transfer_credit/', { recipient: 'renter', amount: 5 }, { key: broke.api_key });
+      assert.equal(send.status, 402, 'no more than the balance can be sent');
+      assert.equal((await g.api('PUT', '/api/v0/commands/transfer_credit/', { recipient: 'nobody', amount: 1 })).status, 404);
+    });
+
+    it('compute is charged while running only; storage while it exists; no compute after a confirmed stop', async () => {
+      const id = (await as('PUT', `/api/v0/asks/${offer}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh', disk: 10 })).body.new_contract as number;
+      await g.waitInstance(id, (x) => x.actual_status === 'running', 20_000, user.api_key);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await as('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
+      await g.waitInstance(id, (x) => x.actual_status === 'exited' || x.actual_status === 'stopped', 20_000, user.api_key);
+      await new Promise((r) => setTimeout(r, 300));
+      const atStop = await gpuCharged(id);
+      assert.ok(atStop > 0, 'running time was charged');
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(await gpuCharged(id), atStop, 'nothing more for compute after the stop');
+      const tree = await as('GET', '/api/v0/charges/?format=tree&limit=10000');
+      const mine = tree.body.results.find((x: { source: string }) => x.source === `instance-${id}`);
+      assert.ok(mine.items.some((i: { type: string }) => i.type === 'disk'), 'storage keeps accruing while stopped');
+      const earn = await g.api('GET', '/api/v0/users/1/machine-earnings/');
+      assert.equal(earn.status, 200);
+      assert.ok(earn.body.per_machine[0].gpu_earn >= atStop - 1e-6, 'the host earned what the renter paid');
+      assert.equal((await as('GET', '/api/v0/users/1/machine-earnings/')).status, 404, "another user's earnings are not shown");
+      const dep = await as('GET', `/api/v0/instances/balance/${id}/`);
+      assert.deepEqual(dep.body, { success: true, refundable_deposit: 0, total_discount: 0, discount_months: 0 });
+      assert.equal((await as('DELETE', `/api/v0/instances/${id}/`)).status, 200);
+    });
+
+    it('at zero credit running instances are stopped with a reason; a deposit lets them start again', async () => {
+      const id = (await as('PUT', `/api/v0/asks/${offer}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh' })).body.new_contract as number;
+      const stopped = await g.waitInstance(id, (x) => x.actual_status === 'stopped' || x.actual_status === 'exited', 60_000, user.api_key);
+      assert.match(String(stopped.status_msg), /credit balance is \$-?\d/);
+      assert.equal(stopped.cur_state, 'stopped', 'stopped, not destroyed: the disk is kept');
+      assert.ok((await as('GET', '/api/v0/users/current/')).body.balance <= 0);
+      assert.equal((await as('PUT', `/api/v0/instances/${id}/`, { state: 'running' })).status, 402);
+      assert.equal((await g.api('PUT', '/api/v0/commands/transfer_credit/', { recipient: String(user.id), amount: 50 })).status, 200);
+      assert.equal((await as('PUT', `/api/v0/instances/${id}/`, { state: 'running' })).status, 200);
+      await g.waitInstance(id, (x) => x.actual_status === 'running', 20_000, user.api_key);
+      assert.equal((await as('DELETE', `/api/v0/instances/${id}/`)).status, 200);
+    });
+  });
+}
