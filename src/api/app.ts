@@ -20,6 +20,13 @@ export interface AppOptions {
   readonly bodyLimitBytes?: number;
 }
 
+const ROUTES = new WeakMap<FastifyInstance, readonly { method: string; url: string }[]>();
+
+/** The routes an app built by buildApp serves (method and URL pattern). */
+export function routesOf(app: FastifyInstance): readonly { method: string; url: string }[] {
+  return ROUTES.get(app) ?? [];
+}
+
 /** Build the HTTP app (never listens: `src/main` does, tests use port 0). */
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -53,6 +60,13 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     o.metrics.httpRequests.inc({ dialect, code: `${Math.floor(reply.statusCode / 100)}xx` });
     o.metrics.httpDuration.observe({ dialect }, reply.elapsedTime / 1000);
   });
+
+  // Every route served, so tests can probe them all (the cross-tenant test) and docs can list them.
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
+  });
+  ROUTES.set(app, routes);
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/metrics', async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()));
