@@ -10,6 +10,7 @@ import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
 import { printServerless, serverlessBench } from './serverless.js';
+import { authBench, printAuth } from './auth.js';
 import { pct, textTable, type LatencyRow } from './util.js';
 
 /**
@@ -18,9 +19,10 @@ import { pct, textTable, type LatencyRow } from './util.js';
  *  - instance create → running: through the API and reconciler vs spawning the same command directly;
  *  - container create → running (docker runtime on Podman) vs the process runtime, both through the API;
  *  - heartbeat handling for 1,000 simulated agents: server CPU and memory vs the same server idle (fleet.ts);
- *  - serverless: proxy vs direct vs nginx, stop latency with and without drain, scale from zero (serverless.ts).
+ *  - serverless: proxy vs direct vs nginx, stop latency with and without drain, scale from zero (serverless.ts);
+ *  - API throughput with authentication and rate limiting on vs off (auth.ts).
  *
- * `npm run bench -- serverless` (or search, create, fleet) runs only those.
+ * `npm run bench -- serverless` (or search, create, fleet, auth) runs only those.
  */
 const MACHINES = 25_000; // 8 GPUs each, chunks 1/2/4/8 → 100,000 offers
 const SEARCH_RUNS = 40;
@@ -202,8 +204,13 @@ try {
   }
   const out = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   await mkdir(out, { recursive: true });
+  const auth = wants('auth') ? await authBench(dir) : null;
+  if (auth !== null) {
+    process.stdout.write('\n');
+    printAuth(auth);
+  }
   const file = only.size === 0 ? 'latest.json' : `latest-${[...only].sort().join('-')}.json`;
-  await writeFile(join(out, file), JSON.stringify({ at: new Date().toISOString(), node: process.version, rows, resources, serverless }, null, 2) + '\n');
+  await writeFile(join(out, file), JSON.stringify({ at: new Date().toISOString(), node: process.version, rows, resources, serverless, auth }, null, 2) + '\n');
   process.stdout.write(`\nwrote ${join(out, file)}\n`);
 } finally {
   await rm(dir, { recursive: true, force: true });

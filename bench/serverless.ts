@@ -43,7 +43,7 @@ async function until<T>(f: () => Promise<T | null | false>, timeoutMs = 60_000):
 }
 
 /** Closed-loop load: CONCURRENCY callers for DURATION_MS, each sending the next request when the last answered. */
-async function load(origin: string, path: string, headers: Record<string, string>): Promise<{ n: number; perS: number; p50: number; p99: number }> {
+export async function load(origin: string, path: string, headers: Record<string, string>): Promise<{ n: number; perS: number; p50: number; p99: number }> {
   const pool = new Pool(origin, { connections: CONCURRENCY, pipelining: 1 });
   const one = async (): Promise<number> => {
     const t = process.hrtime.bigint();

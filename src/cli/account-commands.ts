@@ -50,7 +50,15 @@ export function registerAccountCommands(program: Command): void {
       const f = flags(cmd);
       const rows = await connect(f).listApiKeys();
       if (f.raw === true) printJson(rows);
-      else process.stdout.write(table(rows, [['ID', 'id'], ['Name', 'name'], ['Team', 'team_name'], ['Rights', 'rights']]) + '\n');
+      else
+        process.stdout.write(
+          table(rows, [
+            ['ID', 'id'],
+            ['Name', 'name'],
+            ['Team', 'team_name'],
+            ['Rights', 'rights'],
+          ]) + '\n',
+        );
     });
   del
     .command('api-key <id>')

@@ -84,9 +84,14 @@ for (const ts of TEST_STORES) {
     it('constraints narrow a key to one instance id', async () => {
       const a = as(alice.key);
       const machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
-      const i1 = (await a('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh', target_state: 'stopped' })).body.new_contract;
-      const i2 = (await a('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh', target_state: 'stopped' })).body.new_contract;
-      const k = await a('POST', '/api/v0/auth/apikeys/', { name: 'one', permissions: { api: { instance_read: { 'api.instance.show': { constraints: { id: { eq: i1 } } } } } } });
+      const i1 = (await a('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh', target_state: 'stopped' })).body
+        .new_contract;
+      const i2 = (await a('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh', target_state: 'stopped' })).body
+        .new_contract;
+      const k = await a('POST', '/api/v0/auth/apikeys/', {
+        name: 'one',
+        permissions: { api: { instance_read: { 'api.instance.show': { constraints: { id: { eq: i1 } } } } } },
+      });
       assert.equal(k.status, 200, k.text);
       assert.equal((await as(k.body.key)('GET', `/api/v0/instances/${i1}/`)).status, 200);
       assert.equal((await as(k.body.key)('GET', `/api/v0/instances/${i2}/`)).status, 403);
@@ -106,7 +111,8 @@ for (const ts of TEST_STORES) {
         assert.ok(!db.includes(Buffer.from('tok-PLAINTEXT-4711')), 'no plain value in the database file');
       }
       const machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
-      const id = (await a('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'echo "token=$HF_TOKEN"; sleep 300', runtype: 'ssh' })).body.new_contract;
+      const id = (await a('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'echo "token=$HF_TOKEN"; sleep 300', runtype: 'ssh' })).body
+        .new_contract;
       await g.waitInstance(id, (x) => x.actual_status === 'running', 20_000, alice.key);
       let logs = '';
       for (let i = 0; i < 100 && !logs.includes('token='); i++) {
@@ -167,9 +173,17 @@ for (const ts of TEST_STORES) {
     });
 
     it('the audit log lists every state-changing call of the account, with its result', async () => {
-      const rows = (await as(alice.key)('GET', '/api/v0/audit_logs/?limit=200')).body as { method: string; api_route: string; status_code: number; user_id: number }[];
+      const rows = (await as(alice.key)('GET', '/api/v0/audit_logs/?limit=200')).body as {
+        method: string;
+        api_route: string;
+        status_code: number;
+        user_id: number;
+      }[];
       assert.ok(rows.some((r) => r.method === 'POST' && r.api_route === '/api/v0/secrets' && r.status_code === 200));
-      assert.ok(rows.some((r) => r.method === 'POST' && r.api_route === '/api/v0/secrets' && r.status_code === 409), 'failures are recorded too');
+      assert.ok(
+        rows.some((r) => r.method === 'POST' && r.api_route === '/api/v0/secrets' && r.status_code === 409),
+        'failures are recorded too',
+      );
       assert.ok(rows.some((r) => r.method === 'DELETE' && r.api_route === '/api/v0/auth/apikeys/:id'));
       assert.ok(!rows.some((r) => r.method === 'GET'), 'reads are not audited');
       const subUser = rows.find((r) => r.api_route === '/api/v0/users' && r.user_id === alice.id);

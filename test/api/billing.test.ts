@@ -55,7 +55,10 @@ for (const ts of TEST_STORES) {
       assert.equal(await gpuCharged(id), atStop, 'nothing more for compute after the stop');
       const tree = await as('GET', '/api/v0/charges/?format=tree&limit=10000');
       const mine = tree.body.results.find((x: { source: string }) => x.source === `instance-${id}`);
-      assert.ok(mine.items.some((i: { type: string }) => i.type === 'disk'), 'storage keeps accruing while stopped');
+      assert.ok(
+        mine.items.some((i: { type: string }) => i.type === 'disk'),
+        'storage keeps accruing while stopped',
+      );
       const earn = await g.api('GET', '/api/v0/users/1/machine-earnings/');
       assert.equal(earn.status, 200);
       assert.ok(earn.body.per_machine[0].gpu_earn >= atStop - 1e-6, 'the host earned what the renter paid');

@@ -35,8 +35,22 @@ for (const ts of TEST_STORES) {
       const machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
       const inst = await a('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 600', runtype: 'ssh', label: `${MARK}-label` });
       const ep = await a('POST', '/api/v0/endptjobs/', { endpoint_name: EP, min_load: 0, cold_workers: 0, min_workers: 0, max_workers: 0 });
-      const wg = await a('POST', '/api/v0/workergroups/', { endpoint_id: ep.body.result, image: 'x', onstart: 'sleep 1', search_params: 'num_gpus=1', test_workers: 0 });
-      const dep = await a('POST', '/api/v0/deployments/', { name: `${MARK}-dep`, image: 'x', onstart: 'sleep 1', max_workers: 0, min_workers: 0, cold_workers: 0, min_load: 0 });
+      const wg = await a('POST', '/api/v0/workergroups/', {
+        endpoint_id: ep.body.result,
+        image: 'x',
+        onstart: 'sleep 1',
+        search_params: 'num_gpus=1',
+        test_workers: 0,
+      });
+      const dep = await a('POST', '/api/v0/deployments/', {
+        name: `${MARK}-dep`,
+        image: 'x',
+        onstart: 'sleep 1',
+        max_workers: 0,
+        min_workers: 0,
+        cold_workers: 0,
+        min_load: 0,
+      });
       const key = await a('POST', '/api/v0/auth/apikeys/', { name: `${MARK}-key` });
       const ssh = await a('POST', '/api/v0/ssh/', { ssh_key: SSH });
       await a('POST', '/api/v0/secrets/', { key: 'A_SECRET', value: `${MARK}-secret` });
@@ -81,7 +95,16 @@ for (const ts of TEST_STORES) {
       if (url === '/api/v0/commands/transfer_credit') return { recipient: 'bob', amount: 1 };
       if (url === '/api/v0/secrets') return { key: 'A_SECRET', value: 'overwritten' };
       if (url.startsWith('/api/v0/deployment/') && url.endsWith('/stop')) return { force: true };
-      return { state: 'stopped', label: 'x', name: 'x', permissions: { api: {} }, sdate: Math.floor(Date.now() / 1000) + 3600, duration: 1, price: 1, verified: true };
+      return {
+        state: 'stopped',
+        label: 'x',
+        name: 'x',
+        permissions: { api: {} },
+        sdate: Math.floor(Date.now() / 1000) + 3600,
+        duration: 1,
+        price: 1,
+        verified: true,
+      };
     };
 
     it('every route: 404 for what names A, no data of A in any answer, never a 5xx', async () => {
@@ -98,7 +121,8 @@ for (const ts of TEST_STORES) {
         // Admin-only calls answer 403 for every id alike, which tells nothing about A.
         const namesA = params.length > 0 && !r.url.startsWith('/api/v0/asks') && res.body?.code !== 'ADMIN_ONLY';
         if (namesA) assert.equal(res.status, r.url.startsWith('/endpoints/') ? res.status : 404, `${where}: ${res.text}`);
-        if (r.url.startsWith('/endpoints/') || r.url === '/route' || r.url.startsWith('/get_')) assert.ok(res.status >= 400, `${where} must not serve A's endpoint`);
+        if (r.url.startsWith('/endpoints/') || r.url === '/route' || r.url.startsWith('/get_'))
+          assert.ok(res.status >= 400, `${where} must not serve A's endpoint`);
       }
       assert.deepEqual(leaks, []);
     });

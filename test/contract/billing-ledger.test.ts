@@ -75,11 +75,20 @@ for (const ts of TEST_STORES) {
           now,
         });
         const observe = async (id: number, status: InstanceStatus): Promise<void> => {
-          const [row] = await store.claimInstances({ owner: 'test', now: t, leaseMs: 1, observeBefore: t + 1, limit: 100, dueIds: [id], machineIds: [machineId] }).then((rows) =>
-            rows.filter((r) => r.id === id),
-          );
+          const [row] = await store
+            .claimInstances({ owner: 'test', now: t, leaseMs: 1, observeBefore: t + 1, limit: 100, dueIds: [id], machineIds: [machineId] })
+            .then((rows) => rows.filter((r) => r.id === id));
           assert.ok(row?.leaseToken, `instance ${id} claimable at ${t}`);
-          assert.ok(await store.applyObservation(id, row.leaseToken, { status, statusMsg: null, exitCode: null, observedGeneration: row.generation, pendingOpDone: false, now: t }));
+          assert.ok(
+            await store.applyObservation(id, row.leaseToken, {
+              status,
+              statusMsg: null,
+              exitCode: null,
+              observedGeneration: row.generation,
+              pendingOpDone: false,
+              now: t,
+            }),
+          );
           await store.releaseLease(id, row.leaseToken, t);
           log.get(id)?.push({ at: t, status });
         };
@@ -122,7 +131,10 @@ for (const ts of TEST_STORES) {
           const charges = await store.listCharges(renter.id, { from: 0, to: t + 1, limit: 100_000, instanceId: id });
           for (const kind of ['gpu', 'disk'] as const) {
             const got = charges.filter((c) => c.kind === kind).reduce((s, c) => s + c.amount, 0);
-            assert.ok(Math.abs(got - expected[kind]) < 1e-9 * Math.max(1, expected[kind]), `instance ${id} ${kind}: charged ${got}, integral ${expected[kind]}`);
+            assert.ok(
+              Math.abs(got - expected[kind]) < 1e-9 * Math.max(1, expected[kind]),
+              `instance ${id} ${kind}: charged ${got}, integral ${expected[kind]}`,
+            );
           }
           // No compute is charged for any moment the instance was not running.
           for (const c of charges.filter((x) => x.kind === 'gpu')) {

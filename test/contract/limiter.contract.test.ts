@@ -17,25 +17,23 @@ interface Setup {
 
 const SETUPS: Setup[] = [
   { name: 'local (one replica)', skip: false, open: () => Promise.resolve({ limiters: [new LocalLimiter()], close: () => Promise.resolve() }) },
-  ...TEST_STORES.map(
-    (ts): Setup => ({
-      name: `shared, ${ts.name === 'sqlite' ? 'one replica on SQLite' : 'three replicas on one PostgreSQL'}`,
-      skip: ts.skip,
-      async open() {
-        const dir = await mkdtemp(join(tmpdir(), 'gantry-limiter-'));
-        const location = await ts.fresh(dir);
-        const stores = Array.from({ length: ts.name === 'sqlite' ? 1 : 3 }, () => new KyselyStore(ts.dialect(location)));
-        await stores[0]?.migrate();
-        return {
-          limiters: stores.map((s) => new SharedLimiter((...a) => s.takeRateTokens(...a))),
-          async close() {
-            for (const s of stores) await s.close();
-            await rm(dir, { recursive: true, force: true });
-          },
-        };
-      },
-    }),
-  ),
+  ...TEST_STORES.map((ts): Setup => ({
+    name: `shared, ${ts.name === 'sqlite' ? 'one replica on SQLite' : 'three replicas on one PostgreSQL'}`,
+    skip: ts.skip,
+    async open() {
+      const dir = await mkdtemp(join(tmpdir(), 'gantry-limiter-'));
+      const location = await ts.fresh(dir);
+      const stores = Array.from({ length: ts.name === 'sqlite' ? 1 : 3 }, () => new KyselyStore(ts.dialect(location)));
+      await stores[0]?.migrate();
+      return {
+        limiters: stores.map((s) => new SharedLimiter((...a) => s.takeRateTokens(...a))),
+        async close() {
+          for (const s of stores) await s.close();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  })),
 ];
 
 /** Every limiter adapter, one contract: never more than burst + rate × time in total, whatever the replica count. */
@@ -54,7 +52,9 @@ for (const s of SETUPS) {
       const start = 1_000_000;
       // 10 simulated seconds, 400 requests a second spread over the replicas.
       for (let ms = 0; ms < 10_000; ms += 10) {
-        const results = await Promise.all(env.limiters.flatMap((l) => [l.take('k1:instances', rate, start + ms), l.take('k1:instances', rate, start + ms)]));
+        const results = await Promise.all(
+          env.limiters.flatMap((l) => [Promise.resolve(l.take('k1:instances', rate, start + ms)), Promise.resolve(l.take('k1:instances', rate, start + ms))]),
+        );
         for (const r of results) {
           if (r.ok) granted++;
           else {

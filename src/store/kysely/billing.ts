@@ -4,7 +4,7 @@ import type { MeterKind } from '../../domain/billing/meter.js';
 import type { BillingStore, ChargeQuery, ChargeRecord, TransferRecord } from '../billing-store.js';
 import { settleInstance } from './meter.js';
 import type { ChargeTable, TransferTable } from './schema.js';
-import { KyselyTenantStore } from './tenants.js';
+import { KyselyAccessStore } from './access.js';
 
 function toCharge(r: Selectable<ChargeTable>): ChargeRecord {
   return {
@@ -26,7 +26,7 @@ function toTransfer(r: Selectable<TransferTable>): TransferRecord {
 }
 
 /** Billing queries: settling meters, charges, earnings, transfers. */
-export abstract class KyselyBillingStore extends KyselyTenantStore implements BillingStore {
+export abstract class KyselyBillingStore extends KyselyAccessStore implements BillingStore {
   async settleMeters(now: number): Promise<number> {
     const open = await this.db
       .selectFrom('instances')

@@ -1,0 +1,136 @@
+import type { AuditEntry, AuditRecord, SshKeyRecord, TenantStore } from '../tenant-store.js';
+import { take } from '../../domain/account/token-bucket.js';
+import { KyselyTenantStore } from './tenants.js';
+
+/** SSH keys, the audit log and the shared rate buckets: the rest of the tenancy queries. */
+export abstract class KyselyAccessStore extends KyselyTenantStore implements TenantStore {
+  // ── ssh keys ────────────────────────────────────────────────────────
+  async createSshKey(accountId: number, publicKey: string, now: number): Promise<SshKeyRecord> {
+    const r = await this.db
+      .insertInto('ssh_keys')
+      .values({ account_id: accountId, public_key: publicKey, created_at: now, deleted_at: null })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return { id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at };
+  }
+
+  async listSshKeys(accountId: number): Promise<SshKeyRecord[]> {
+    const rows = await this.db.selectFrom('ssh_keys').selectAll().where('account_id', '=', accountId).where('deleted_at', 'is', null).orderBy('id').execute();
+    return rows.map((r) => ({ id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at }));
+  }
+
+  async getSshKey(id: number): Promise<SshKeyRecord | undefined> {
+    const r = await this.db.selectFrom('ssh_keys').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    return r && { id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at };
+  }
+
+  async updateSshKey(id: number, accountId: number, publicKey: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('ssh_keys')
+      .set({ public_key: publicKey })
+      .where('id', '=', id)
+      .where('account_id', '=', accountId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
+  async deleteSshKey(id: number, accountId: number, now: number): Promise<number[] | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx
+        .updateTable('ssh_keys')
+        .set({ deleted_at: now })
+        .where('id', '=', id)
+        .where('account_id', '=', accountId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      if (r.numUpdatedRows === 0n) return null;
+      const rows = await trx.deleteFrom('instance_ssh_keys').where('ssh_key_id', '=', id).returning('instance_id').execute();
+      return rows.map((x) => x.instance_id);
+    });
+  }
+
+  async attachSshKey(instanceId: number, sshKeyId: number): Promise<void> {
+    try {
+      await this.db.insertInto('instance_ssh_keys').values({ instance_id: instanceId, ssh_key_id: sshKeyId }).execute();
+    } catch (err) {
+      if (!this.dialect.isUniqueViolation(err)) throw err; // attached already: attaching is idempotent
+    }
+  }
+
+  async detachSshKey(instanceId: number, sshKeyId: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('instance_ssh_keys').where('instance_id', '=', instanceId).where('ssh_key_id', '=', sshKeyId).executeTakeFirst();
+    return r.numDeletedRows > 0n;
+  }
+
+  async instanceSshKeys(instanceId: number): Promise<SshKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('instance_ssh_keys')
+      .innerJoin('ssh_keys', 'ssh_keys.id', 'instance_ssh_keys.ssh_key_id')
+      .selectAll('ssh_keys')
+      .where('instance_ssh_keys.instance_id', '=', instanceId)
+      .where('ssh_keys.deleted_at', 'is', null)
+      .orderBy('ssh_keys.id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at }));
+  }
+
+  // ── audit ───────────────────────────────────────────────────────────
+  async recordAudit(e: AuditEntry): Promise<void> {
+    await this.db
+      .insertInto('audit_log')
+      .values({
+        at: e.at,
+        account_id: e.accountId,
+        actor_id: e.actorId,
+        key_id: e.keyId,
+        method: e.method,
+        path: e.path,
+        route: e.route,
+        status_code: e.statusCode,
+        error_code: e.errorCode,
+        ip: e.ip,
+        request_id: e.requestId,
+      })
+      .execute();
+  }
+
+  async listAudit(accountIds: readonly number[], o: { limit: number; beforeId: number | null }): Promise<AuditRecord[]> {
+    if (accountIds.length === 0) return [];
+    let q = this.db.selectFrom('audit_log').selectAll().where('account_id', 'in', accountIds);
+    if (o.beforeId !== null) q = q.where('id', '<', o.beforeId);
+    const rows = await q.orderBy('id', 'desc').limit(o.limit).execute();
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      accountId: r.account_id,
+      actorId: r.actor_id,
+      keyId: r.key_id,
+      method: r.method,
+      path: r.path,
+      route: r.route,
+      statusCode: r.status_code,
+      errorCode: r.error_code,
+      ip: r.ip,
+      requestId: r.request_id,
+    }));
+  }
+
+  // ── rate buckets ────────────────────────────────────────────────────
+  async takeRateTokens(bucket: string, want: number, rate: number, burst: number, now: number): Promise<{ granted: number; left: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('rate_buckets')
+        .values({ bucket, tokens: burst, at: now })
+        .onConflict((oc) => oc.column('bucket').doNothing())
+        .execute();
+      // FOR UPDATE serialises replicas on this one bucket row (SQLite has one writer anyway).
+      let q = trx.selectFrom('rate_buckets').select(['tokens', 'at']).where('bucket', '=', bucket);
+      if (this.dialect.supportsSkipLocked) q = q.forUpdate();
+      const cur = await q.executeTakeFirstOrThrow();
+      const { granted, bucket: next } = take({ tokens: cur.tokens, at: cur.at }, want, rate, burst, now);
+      await trx.updateTable('rate_buckets').set({ tokens: next.tokens, at: next.at }).where('bucket', '=', bucket).execute();
+      return { granted, left: next.tokens };
+    });
+  }
+}
