@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
-import type { AccountRecord, ApiKeyRecord, NewAccount, NewApiKey, SealedSecret, TeamMemberRecord, TeamRoleRecord, TenantStore } from '../tenant-store.js';
+import type { AccountRecord, ApiKeyRecord, NewAccount, NewApiKey, SealedSecret, TeamMemberRecord, TeamRoleRecord } from '../tenant-store.js';
 import { parseJson, toAccount, toApiKey } from './rows.js';
 import type { Database } from './schema.js';
 

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { familyOf, parseRates } from '../../src/api/rate-limit/families.js';
+import { parseKeyFile, secretContext, Vault } from '../../src/control/accounts/vault.js';
+import { allows, intersect, isWithin, parsePermissions } from '../../src/domain/account/permissions.js';
+import { retryAfterSeconds, take, thresholdText } from '../../src/domain/account/token-bucket.js';
+import { amountFor, meters } from '../../src/domain/billing/meter.js';
+
+describe('permission JSON', () => {
+  it('grants whole categories, or ids by eq/gte/lte constraints', () => {
+    const p = parsePermissions({ api: { misc: {}, instance_read: { show: { constraints: { id: { gte: 10, lte: 20 } } } } } });
+    assert.equal(allows(p, 'misc', null), true);
+    assert.equal(allows(p, 'instance_read', 15), true);
+    assert.equal(allows(p, 'instance_read', 21), false);
+    assert.equal(allows(p, 'instance_read', null), false, 'a constrained grant does not cover listings');
+    assert.equal(allows(p, 'instance_write', 15), false);
+  });
+
+  it('refuses unknown categories, operators and shapes with a clear message', () => {
+    assert.throws(() => parsePermissions({ read: true }), /top-level key must be "api"/);
+    assert.throws(() => parsePermissions({ api: { root: {} } }), /unknown category "root"/);
+    assert.throws(() => parsePermissions({ api: { misc: { x: { constraints: { id: { ne: 1 } } } } } }), /unknown operator "ne"/);
+  });
+
+  it('a key may only hand out what it holds; a role narrows a key', () => {
+    const all = parsePermissions({ api: { instance_read: {}, instance_write: {} } });
+    const one = parsePermissions({ api: { instance_read: { a: { constraints: { id: { eq: 7 } } } } } });
+    assert.equal(isWithin(one, all), true);
+    assert.equal(isWithin(all, one), false);
+    const both = intersect(all, one);
+    assert.equal(allows(both, 'instance_read', 7), true);
+    assert.equal(allows(both, 'instance_write', 7), false);
+  });
+});
+
+describe('vault', () => {
+  const v1 = { id: 'k1', key: Buffer.alloc(32, 1) };
+  const v2 = { id: 'k2', key: Buffer.alloc(32, 2) };
+  it('seals with the newest key, opens with any, and binds the owner and name', () => {
+    const old = new Vault([v1]).seal('s3cret', secretContext(1, 'A'));
+    assert.ok(!old.sealed.includes('s3cret'));
+    const rotated = new Vault([v2, v1]);
+    assert.equal(rotated.open(old.sealed, secretContext(1, 'A')), 's3cret');
+    assert.equal(rotated.seal('x', 'c').keyId, 'k2');
+    assert.throws(() => rotated.open(old.sealed, secretContext(2, 'A')), 'a value moved to another account does not open');
+    assert.throws(() => new Vault([v2]).open(old.sealed, secretContext(1, 'A')), /does not hold/);
+  });
+  it('reads the key file format', () => {
+    const keys = parseKeyFile(`# newest first\nk2 ${Buffer.alloc(32, 2).toString('base64')}\nk1 ${Buffer.alloc(32, 1).toString('base64')}\n`);
+    assert.deepEqual(
+      keys.map((k) => k.id),
+      ['k2', 'k1'],
+    );
+  });
+});
+
+describe('token bucket, families, meters', () => {
+  it('refills at the rate up to the burst and says when to retry', () => {
+    let b = { tokens: 2, at: 0 };
+    for (let i = 0; i < 2; i++) b = take(b, 1, 1, 2, 0).bucket;
+    const refused = take(b, 1, 1, 2, 0);
+    assert.equal(refused.granted, 0);
+    assert.equal(retryAfterSeconds(refused.bucket, 1), 1);
+    assert.equal(take(b, 1, 1, 2, 1000).granted, 1);
+    assert.equal(thresholdText(2), '2.0');
+    assert.equal(thresholdText(0.5), '0.5');
+  });
+  it('maps paths to families and parses per-family rates', () => {
+    assert.equal(familyOf('/api/v0/instances/7/?x=1'), 'instances');
+    assert.equal(familyOf('/api/v0/bundles/'), 'search');
+    assert.equal(familyOf('/route/'), 'route');
+    assert.equal(familyOf('/endpoints/x/y'), null);
+    assert.equal(familyOf('/worker_status/'), null);
+    assert.deepEqual(
+      [...parseRates('search=5, billing=0')],
+      [
+        ['search', 5],
+        ['billing', 0],
+      ],
+    );
+    assert.throws(() => parseRates('nope=1'), /families/);
+  });
+  it('bills compute only while running (until a stop is confirmed) and storage until destroyed', () => {
+    assert.deepEqual(meters('running'), { gpu: true, disk: true });
+    assert.deepEqual(meters('stopping'), { gpu: true, disk: true });
+    assert.deepEqual(meters('stopped'), { gpu: false, disk: true });
+    assert.deepEqual(meters('unknown'), { gpu: false, disk: true });
+    assert.deepEqual(meters('destroyed'), { gpu: false, disk: false });
+    assert.equal(amountFor(3.6, 1000), 0.001);
+  });
+});
