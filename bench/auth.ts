@@ -2,8 +2,7 @@ import { join } from 'node:path';
 import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry } from '../src/main/up.js';
-import { load, type ThroughputRow } from './serverless.js';
-import { textTable } from './util.js';
+import { load, throughputTable, type ThroughputRow } from './serverless.js';
 
 /**
  * API throughput with authentication and rate limiting on vs off, side by side in one run (32 callers,
@@ -37,18 +36,5 @@ export async function authBench(dir: string): Promise<ThroughputRow[]> {
 }
 
 export function printAuth(rows: readonly ThroughputRow[]): void {
-  process.stdout.write(
-    textTable(
-      ['benchmark', 'variant', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'req/s ratio'],
-      rows.map((t) => [
-        t.bench,
-        t.variant,
-        String(t.requests),
-        t.reqPerS.toFixed(0),
-        t.p50Ms.toFixed(2),
-        t.p99Ms.toFixed(2),
-        `${(t.ratioReqPerS ?? 1).toFixed(2)}x`,
-      ]),
-    ),
-  );
+  process.stdout.write(throughputTable(rows));
 }

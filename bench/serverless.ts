@@ -281,20 +281,25 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
   }
 }
 
+/** A throughput table: each variant's req/s, latency and req/s relative to the first row's. */
+export function throughputTable(rows: readonly ThroughputRow[]): string {
+  return textTable(
+    ['benchmark', 'variant', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'req/s ratio'],
+    rows.map((t) => [
+      t.bench,
+      t.variant,
+      String(t.requests),
+      t.reqPerS.toFixed(0),
+      t.p50Ms.toFixed(2),
+      t.p99Ms.toFixed(2),
+      `${(t.ratioReqPerS ?? 1).toFixed(2)}x`,
+    ]),
+  );
+}
+
 export function printServerless(r: { throughput: ThroughputRow[]; latency: LatencyRow[] }): void {
   process.stdout.write(
-    textTable(
-      ['benchmark', 'variant', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'req/s ratio'],
-      r.throughput.map((t) => [
-        t.bench,
-        t.variant,
-        String(t.requests),
-        t.reqPerS.toFixed(0),
-        t.p50Ms.toFixed(2),
-        t.p99Ms.toFixed(2),
-        `${(t.ratioReqPerS ?? 1).toFixed(2)}x`,
-      ]),
-    ) +
+    throughputTable(r.throughput) +
       '\n' +
       textTable(
         ['benchmark', 'variant', 'n', 'p50 ms', 'p99 ms', 'p50 ratio'],

@@ -19,6 +19,31 @@ function rng(seed: number): () => number {
   };
 }
 
+/** A rental as the store takes it; the test picks sizes and prices. */
+function rental(
+  accountId: number,
+  machineId: number,
+  now: number,
+  o: Pick<NewInstance, 'numGpus' | 'diskGb' | 'dphBase' | 'storageCost' | 'target' | 'instanceKeyHash'>,
+): NewInstance {
+  return {
+    accountId,
+    machineId,
+    image: 'img',
+    env: {},
+    requestedPorts: [],
+    onstart: null,
+    entrypoint: null,
+    args: null,
+    runtype: 'ssh',
+    label: null,
+    offerType: 'on-demand',
+    bidPrice: null,
+    now,
+    ...o,
+  };
+}
+
 const LIVE: readonly InstanceStatus[] = ['loading', 'running', 'running', 'stopping', 'stopped', 'exited', 'failed', 'rebooting', 'unknown'];
 
 /**
@@ -53,27 +78,15 @@ for (const ts of TEST_STORES) {
         const machineId = (await store.registerMachine(machineReg(`ledger-${seed}`, host.id, 8), t)).id;
         const log = new Map<number, { at: number; status: InstanceStatus }[]>();
         const rec = new Map<number, InstanceRecord>();
-        const newInstance = (now: number): NewInstance => ({
-          accountId: renter.id,
-          machineId,
-          numGpus: 1,
-          image: 'img',
-          env: {},
-          requestedPorts: [],
-          onstart: null,
-          entrypoint: null,
-          args: null,
-          runtype: 'ssh',
-          label: null,
-          diskGb: 1 + Math.floor(rand() * 50),
-          offerType: 'on-demand',
-          bidPrice: null,
-          dphBase: Math.round(rand() * 400) / 100,
-          storageCost: 0.1 + Math.round(rand() * 30) / 100,
-          target: 'running',
-          instanceKeyHash: (id) => `ledger-${seed}-${id}`,
-          now,
-        });
+        const newInstance = (now: number): NewInstance =>
+          rental(renter.id, machineId, now, {
+            numGpus: 1,
+            diskGb: 1 + Math.floor(rand() * 50),
+            dphBase: Math.round(rand() * 400) / 100,
+            storageCost: 0.1 + Math.round(rand() * 30) / 100,
+            target: 'running',
+            instanceKeyHash: (id) => `ledger-${seed}-${id}`,
+          });
         const observe = async (id: number, status: InstanceStatus): Promise<void> => {
           const [row] = await store
             .claimInstances({ owner: 'test', now: t, leaseMs: 1, observeBefore: t + 1, limit: 100, dueIds: [id], machineIds: [machineId] })
@@ -162,27 +175,9 @@ for (const ts of TEST_STORES) {
       // SQLite is one process's store (its replicas would be processes): race the same store there.
       const other = ts.name === 'sqlite' ? store : new KyselyStore(ts.dialect(location));
       try {
-        const inst = await store.createInstance({
-          accountId: a.id,
-          machineId: m,
-          numGpus: 0,
-          image: 'i',
-          env: {},
-          requestedPorts: [],
-          onstart: null,
-          entrypoint: null,
-          args: null,
-          runtype: 'ssh',
-          label: null,
-          diskGb: 100,
-          offerType: 'on-demand',
-          bidPrice: null,
-          dphBase: 1,
-          storageCost: 1,
-          target: 'stopped',
-          instanceKeyHash: () => 'race-key',
-          now: t,
-        });
+        const inst = await store.createInstance(
+          rental(a.id, m, t, { numGpus: 0, diskGb: 100, dphBase: 1, storageCost: 1, target: 'stopped', instanceKeyHash: () => 'race-key' }),
+        );
         await Promise.all([store.settleMeters(t + 3_600_000), other.settleMeters(t + 3_600_000), store.settleMeters(t + 3_600_000)]);
         const charges = await store.listCharges(a.id, { from: 0, to: t + 10_000_000, limit: 100, instanceId: inst.id });
         assert.equal(charges.length, 1);

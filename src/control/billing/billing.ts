@@ -1,15 +1,10 @@
 import { GantryError } from '../../domain/errors.js';
 import type { AccountRecord, ChargeRecord, TransferRecord } from '../../store/store.js';
+import type { ChargeQuery } from '../../store/billing-store.js';
 import type { ControlContext } from '../context.js';
 import { authorizeInstance, requireAccountKey, requirePermission, type Principal } from '../principal.js';
 
-export interface PeriodQuery {
-  readonly from: number;
-  readonly to: number;
-  readonly limit: number;
-  readonly instanceId?: number | null;
-  readonly machineId?: number | null;
-}
+export type PeriodQuery = ChargeQuery;
 
 /** Settled charges of the caller's account; meters are settled every billingIntervalMs. */
 export async function listCharges(ctx: ControlContext, p: Principal, q: PeriodQuery): Promise<ChargeRecord[]> {
