@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engineFor } from '../../src/runtime/docker/docker-runtime.js';
@@ -16,8 +18,12 @@ describe('instances as containers (docker runtime on Podman)', { skip: dockerSki
   let g: TestGantry;
   let id: number;
   let hostPort: string;
-  const labelled = async (): Promise<number> =>
-    (await engineFor(testDockerHost()).listContainers({ all: true, filters: { label: [`gantry.instance-id=${id}`] } })).length;
+  // Other test files run containers with the same instance ids at the same time: count only this Gantry's.
+  const labelled = async (): Promise<number> => {
+    const runtimeId = (await readFile(join(g.dataDir, 'instances', 'runtime-id'), 'utf8')).trim();
+    const filters = { label: [`gantry.instance-id=${id}`, `gantry.runtime-id=${runtimeId}`] };
+    return (await engineFor(testDockerHost()).listContainers({ all: true, filters })).length;
+  };
 
   before(async () => {
     g = await startTestGantry(ts!, { settings: { runtime: 'docker', dockerHost: testDockerHost(), stopGraceMs: 1000 } });
