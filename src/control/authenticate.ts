@@ -12,9 +12,9 @@ export const OWNER_ROLE = 'owner';
 /** Resolve an API key to its principal; UNAUTHENTICATED for a missing, unknown or revoked key. */
 export async function authenticate(ctx: ControlContext, key: string | null): Promise<Principal> {
   if (key === null || key === '') throw new GantryError('UNAUTHENTICATED', 'An API key is required: send "Authorization: Bearer <key>" or ?api_key=<key>.');
-  const k = await ctx.store.findApiKeyByHash(hashKey(key));
-  const account = k && (await ctx.store.getAccount(k.accountId));
-  if (!k || !account || account.deletedAt !== null) throw new GantryError('UNAUTHENTICATED', 'The API key is not valid.');
+  const found = await ctx.store.findKeyWithAccount(hashKey(key));
+  if (!found || found.account.deletedAt !== null) throw new GantryError('UNAUTHENTICATED', 'The API key is not valid.');
+  const { key: k, account } = found;
   return {
     accountId: account.id,
     username: account.username,

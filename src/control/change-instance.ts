@@ -23,9 +23,10 @@ export interface ChangeResult {
 /**
  * Write a user's intent (start, stop, destroy, reboot, recycle). The decision is the domain's; the
  * write is a compare-and-set on the generation, so concurrent requests never lose one another.
- * Answers as soon as the intent is durable; the reconciler carries it out.
+ * Answers as soon as the intent is durable; the reconciler carries it out. `reason` is shown in
+ * status_msg (the reconciler keeps a stop's reason through the stop).
  */
-export async function changeInstance(ctx: ControlContext, p: Principal, id: number, action: InstanceAction): Promise<ChangeResult> {
+export async function changeInstance(ctx: ControlContext, p: Principal, id: number, action: InstanceAction, reason?: string): Promise<ChangeResult> {
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, RIGHT[action]);
     const change = decideIntent(inst, action);
@@ -38,7 +39,7 @@ export async function changeInstance(ctx: ControlContext, p: Principal, id: numb
       written = await ctx.store.writeIntent(id, inst.generation, {
         ...change,
         acquireGpus,
-        statusMsg: acquireGpus || action === 'stop' ? null : undefined,
+        statusMsg: reason ?? (acquireGpus || action === 'stop' ? null : undefined),
         now: ctx.clock.now(),
       });
     } catch (err) {

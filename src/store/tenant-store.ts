@@ -106,6 +106,8 @@ export interface TenantStore {
 
   createApiKey(k: NewApiKey): Promise<ApiKeyRecord>;
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  /** A live key and its account in one query: what every authenticated request needs. */
+  findKeyWithAccount(keyHash: string): Promise<{ key: ApiKeyRecord; account: AccountRecord } | undefined>;
   /** Live account keys an account holds: its own, and team keys made for it. */
   listApiKeys(holderId: number): Promise<ApiKeyRecord[]>;
   /** Revoke one key the holder holds; false when there is no such live key. */
@@ -137,7 +139,8 @@ export interface TenantStore {
   createSshKey(accountId: number, publicKey: string, now: number): Promise<SshKeyRecord>;
   listSshKeys(accountId: number): Promise<SshKeyRecord[]>;
   getSshKey(id: number): Promise<SshKeyRecord | undefined>;
-  updateSshKey(id: number, accountId: number, publicKey: string): Promise<boolean>;
+  /** Returns the instances the key is attached to, or null when the account has no such key. */
+  updateSshKey(id: number, accountId: number, publicKey: string): Promise<number[] | null>;
   /** Deletes the key and detaches it from every instance; returns the instances it was attached to, or null when absent. */
   deleteSshKey(id: number, accountId: number, now: number): Promise<number[] | null>;
   attachSshKey(instanceId: number, sshKeyId: number): Promise<void>;

@@ -56,6 +56,11 @@ for (const ts of TEST_STORES) {
       await store.createApiKey({ accountId, keyHash: 'h1', name: 'k', scope: 'full', instanceId: null, now: 1 });
       assert.equal((await store.findApiKeyByHash('h1'))?.accountId, accountId);
       assert.equal(await store.findApiKeyByHash('nope'), undefined);
+      const both = await store.findKeyWithAccount('h1');
+      assert.equal(both?.key.accountId, accountId);
+      assert.equal(both?.account.id, accountId);
+      assert.equal(both?.account.username, 'u');
+      assert.equal(await store.findKeyWithAccount('nope'), undefined);
     });
 
     it('re-registering a host updates it in place', async () => {

@@ -62,13 +62,13 @@ export async function resealSecrets(ctx: ControlContext): Promise<number> {
   for (;;) {
     const batch = await ctx.store.secretsNotSealedWith(ctx.vault.currentKeyId, 100);
     if (batch.length === 0) return done;
-    let progressed = false;
+    const before = done;
     for (const s of batch) {
       const context = secretContext(s.accountId, s.name);
       const next = ctx.vault.seal(ctx.vault.open(s.sealed, context), context);
       if (await ctx.store.resealSecret(s.id, s.sealed, next.sealed, next.keyId)) done++;
-      progressed = true;
     }
-    if (!progressed) return done;
+    // Every row of the batch lost to a concurrent write (a replica still on the old key file): stop, the next start retries.
+    if (done === before) return done;
   }
 }

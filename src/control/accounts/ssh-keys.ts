@@ -63,17 +63,10 @@ async function ownKey(ctx: ControlContext, p: Principal, id: number): Promise<Ss
 export async function updateSshKey(ctx: ControlContext, p: Principal, id: number, raw: unknown): Promise<SshKeyRecord> {
   requireAccountKey(p);
   requirePermission(p, 'user_write', id);
-  await ownKey(ctx, p, id);
-  await ctx.store.updateSshKey(id, p.accountId, checkKey(raw));
-  await push(ctx, await instancesWith(ctx, p, id));
+  const attached = await ctx.store.updateSshKey(id, p.accountId, checkKey(raw));
+  if (attached === null) throw notFound(id);
+  await push(ctx, attached);
   return ownKey(ctx, p, id);
-}
-
-async function instancesWith(ctx: ControlContext, p: Principal, keyId: number): Promise<number[]> {
-  const live = await ctx.store.listInstances({ accountId: p.accountId });
-  const out: number[] = [];
-  for (const i of live) if ((await ctx.store.instanceSshKeys(i.id)).some((k) => k.id === keyId)) out.push(i.id);
-  return out;
 }
 
 export async function deleteSshKey(ctx: ControlContext, p: Principal, id: number): Promise<void> {

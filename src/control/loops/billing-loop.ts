@@ -1,4 +1,5 @@
-import { decideIntent } from '../../domain/instance/intent.js';
+import { changeInstance } from '../change-instance.js';
+import { systemPrincipal } from '../principal.js';
 import type { ControlContext } from '../context.js';
 
 /**
@@ -33,21 +34,15 @@ export class BillingLoop {
     const ctx = this.#ctx;
     try {
       await ctx.store.settleMeters(ctx.clock.now());
-      for (const d of await ctx.store.instancesInDebt()) await this.#stopForCredit(d.instanceId, d.balance);
+      for (const d of await ctx.store.instancesInDebt()) await this.#stopForCredit(d.instanceId, d.accountId, d.balance);
     } catch (err) {
       ctx.log.error({ err }, 'billing pass failed');
     }
   }
 
-  async #stopForCredit(id: number, balance: number): Promise<void> {
-    const ctx = this.#ctx;
-    const inst = await ctx.store.getInstance(id);
-    const change = inst && decideIntent(inst, 'stop');
-    if (!inst || !change) return;
-    const msg = `Stopped: the account's credit balance is $${balance.toFixed(2)}. Add credit, then start the instance again.`;
-    if (await ctx.store.writeIntent(id, inst.generation, { ...change, acquireGpus: false, statusMsg: msg, now: ctx.clock.now() })) {
-      ctx.log.warn({ instanceId: id, accountId: inst.accountId, balance }, 'instance stopped: no credit');
-      ctx.wake();
-    }
+  async #stopForCredit(id: number, accountId: number, balance: number): Promise<void> {
+    const reason = `Stopped: the account's credit balance is $${balance.toFixed(2)}. Add credit, then start the instance again.`;
+    const r = await changeInstance(this.#ctx, systemPrincipal(accountId, 'billing'), id, 'stop', reason);
+    if (r.changed) this.#ctx.log.warn({ instanceId: id, accountId, balance }, 'instance stopped: no credit');
   }
 }

@@ -24,7 +24,7 @@ export abstract class KyselyAccessStore extends KyselyTenantStore implements Ten
     return r && { id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at };
   }
 
-  async updateSshKey(id: number, accountId: number, publicKey: string): Promise<boolean> {
+  async updateSshKey(id: number, accountId: number, publicKey: string): Promise<number[] | null> {
     const r = await this.db
       .updateTable('ssh_keys')
       .set({ public_key: publicKey })
@@ -32,7 +32,8 @@ export abstract class KyselyAccessStore extends KyselyTenantStore implements Ten
       .where('account_id', '=', accountId)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    return r.numUpdatedRows > 0n;
+    if (r.numUpdatedRows === 0n) return null;
+    return (await this.db.selectFrom('instance_ssh_keys').select('instance_id').where('ssh_key_id', '=', id).execute()).map((x) => x.instance_id);
   }
 
   async deleteSshKey(id: number, accountId: number, now: number): Promise<number[] | null> {

@@ -6,36 +6,54 @@ import type { Database } from './schema.js';
 type Trx = Transaction<Database>;
 const COLUMN = { gpu: 'gpu_meter_since', disk: 'disk_meter_since' } as const satisfies Record<MeterKind, string>;
 
+const DAY_MS = 86_400_000;
+
+interface MeterRow {
+  id: number;
+  account_id: number;
+  machine_id: number;
+  host_account_id: number | null;
+  dph_base: number;
+  storage_cost: number;
+  disk_gb: number;
+}
+
 /**
- * Write one settled stretch of a meter and move the money: the renter's balance goes down, the
- * machine owner's goes up, in the caller's transaction.
+ * Book one settled stretch of a meter and move the money: the renter's balance goes down, the
+ * machine owner's goes up, in the caller's transaction. A stretch that continues the meter's last
+ * row (a periodic settle, same UTC day) extends that row, so the ledger holds one row per run of a
+ * meter per day, not one per billing interval.
  */
-async function charge(
-  trx: Trx,
-  i: { id: number; account_id: number; machine_id: number; dph_base: number; storage_cost: number; disk_gb: number },
-  kind: MeterKind,
-  start: number,
-  end: number,
-): Promise<void> {
+async function charge(trx: Trx, i: MeterRow, kind: MeterKind, start: number, end: number): Promise<void> {
   if (end <= start) return;
   const rate = ratesOf({ dphBase: i.dph_base, storageCost: i.storage_cost, diskGb: i.disk_gb })[kind];
   const amount = amountFor(rate, end - start);
-  const host = await trx.selectFrom('machines').select('owner_id').where('id', '=', i.machine_id).executeTakeFirst();
-  const hostAccountId = host?.owner_id ?? i.account_id;
-  await trx
-    .insertInto('charges')
-    .values({
-      account_id: i.account_id,
-      host_account_id: hostAccountId,
-      machine_id: i.machine_id,
-      instance_id: i.id,
-      kind,
-      start_at: start,
-      end_at: end,
-      rate,
-      amount,
-    })
-    .execute();
+  const hostAccountId = i.host_account_id ?? i.account_id;
+  const extended = await trx
+    .updateTable('charges')
+    .set((eb) => ({ end_at: end, amount: eb('amount', '+', amount) }))
+    .where('instance_id', '=', i.id)
+    .where('kind', '=', kind)
+    .where('end_at', '=', start)
+    .where('rate', '=', rate)
+    .where('start_at', '>=', Math.floor(end / DAY_MS) * DAY_MS)
+    .executeTakeFirst();
+  if (extended.numUpdatedRows === 0n) {
+    await trx
+      .insertInto('charges')
+      .values({
+        account_id: i.account_id,
+        host_account_id: hostAccountId,
+        machine_id: i.machine_id,
+        instance_id: i.id,
+        kind,
+        start_at: start,
+        end_at: end,
+        rate,
+        amount,
+      })
+      .execute();
+  }
   if (amount === 0) return;
   await trx
     .updateTable('accounts')
@@ -52,8 +70,19 @@ async function charge(
 function selectMeterRow(trx: Trx, id: number) {
   return trx
     .selectFrom('instances')
-    .select(['id', 'account_id', 'machine_id', 'dph_base', 'storage_cost', 'disk_gb', 'gpu_meter_since', 'disk_meter_since'])
-    .where('id', '=', id)
+    .leftJoin('machines', 'machines.id', 'instances.machine_id')
+    .select([
+      'instances.id',
+      'instances.account_id',
+      'instances.machine_id',
+      'machines.owner_id as host_account_id',
+      'instances.dph_base',
+      'instances.storage_cost',
+      'instances.disk_gb',
+      'instances.gpu_meter_since',
+      'instances.disk_meter_since',
+    ])
+    .where('instances.id', '=', id)
     .executeTakeFirst();
 }
 

@@ -77,6 +77,8 @@ export function tenancyMigration(d: StoreDialect): Migration {
         .addColumn('amount', 'double precision', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('charges_account').on('charges').columns(['account_id', 'end_at']).execute();
+      // Settling extends a meter's last row: found by instance, kind and end.
+      await db.schema.createIndex('charges_instance').on('charges').columns(['instance_id', 'kind', 'end_at']).execute();
       await db.schema.createIndex('charges_host').on('charges').columns(['host_account_id', 'end_at']).execute();
       await db.schema
         .createTable('transfers')

@@ -88,6 +88,29 @@ export abstract class KyselyTenantStore {
     return row && toApiKey(row);
   }
 
+  async findKeyWithAccount(keyHash: string): Promise<{ key: ApiKeyRecord; account: AccountRecord } | undefined> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
+      .selectAll('api_keys')
+      .select([
+        'accounts.username',
+        'accounts.email',
+        'accounts.is_admin',
+        'accounts.balance',
+        'accounts.created_at as account_created_at',
+        'accounts.parent_id',
+        'accounts.is_team',
+        'accounts.host_only',
+        'accounts.deleted_at',
+      ])
+      .where('api_keys.key_hash', '=', keyHash)
+      .where('api_keys.revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return { key: toApiKey(row), account: toAccount({ ...row, id: row.account_id, created_at: row.account_created_at }) };
+  }
+
   #heldBy(holderId: number) {
     return this.db
       .selectFrom('api_keys')

@@ -33,7 +33,6 @@ export function vastPermission(method: string, route: string, params: Record<str
   const head = m[1] as string;
   let family: Family = FAMILY[head] ?? 'misc';
   if (head === 'users' && route.includes('machine-earnings')) family = 'billing';
-  if (head === 'instances' && route.startsWith('/api/v0/instances/balance')) family = 'instance';
   const read = method === 'GET' || method === 'HEAD' || READS_BY_OTHER_VERBS.has(route);
   const category: PermissionCategory = family === 'misc' ? 'misc' : `${family}_${read ? 'read' : 'write'}`;
   const raw = params.id;
