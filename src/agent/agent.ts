@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { AgentMachineInfo, Welcome } from '../control/agent-hub.js';
-import type { AgentCommand, AgentResult } from '../control/remote-host.js';
+import type { AgentMachineInfo, Welcome } from '../control/hosts/agent-hub.js';
+import type { AgentCommand, AgentResult } from '../control/hosts/agent-session.js';
 import { isGantryError } from '../domain/errors.js';
-import type { UsageReport } from '../store/store.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { isFatal, type AgentChannel } from './channel.js';
 import { dispatch } from './dispatch.js';
+import type { UsageReport } from '../domain/machine/machine.js';
 
 export interface AgentOptions {
   readonly channel: AgentChannel;

@@ -1,6 +1,6 @@
-import type { Heartbeat, Hello, Results, SessionMessage, Welcome } from '../control/agent-hub.js';
-import type { AgentHub } from '../control/agent-hub.js';
-import type { AgentCommand } from '../control/remote-host.js';
+import type { Heartbeat, Hello, Results, SessionMessage, Welcome } from '../control/hosts/agent-hub.js';
+import type { AgentHub } from '../control/hosts/agent-hub.js';
+import type { AgentCommand } from '../control/hosts/agent-session.js';
 import { GantryError, isGantryError, type ErrorCode, ERROR_CODES } from '../domain/errors.js';
 
 /** How an agent talks to its control plane: over HTTP (`gantry agent`) or by direct calls (`gantry up`). */

@@ -1,4 +1,4 @@
-import type { AgentCommand } from '../control/remote-host.js';
+import type { AgentCommand } from '../control/hosts/agent-session.js';
 import type { Runtime } from '../runtime/runtime.js';
 
 /** Carry out one command of the control plane on this host's runtime; the value goes back as the result. */

@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { arch, cpus, hostname, release, totalmem } from 'node:os';
-import type { AgentMachineInfo } from '../control/agent-hub.js';
+import type { AgentMachineInfo } from '../control/hosts/agent-hub.js';
 import type { GpuInventory } from '../domain/machine/gpus.js';
 
 export interface HostSettings {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../control/principal.js';
-import type { AuditEntry } from '../store/tenant-store.js';
+import type { AuditEntry } from '../domain/account/records.js';
 
 /** The principal each request authenticated as, for the audit record written when it ends. */
 export const principalOf = new WeakMap<FastifyRequest, Principal>();

@@ -3,8 +3,8 @@ import type { Config } from '../config/schema.js';
 import type { Metrics } from '../log/metrics.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
-import type { HostRegistry } from './hosts.js';
-import type { MachineCatalog } from './machine-catalog.js';
+import type { HostRegistry } from './hosts/hosts.js';
+import type { MachineCatalog } from './fleet/machine-catalog.js';
 import type { TrafficGate } from './serverless/traffic-gate.js';
 import type { Vault } from './accounts/vault.js';
 

@@ -1,15 +1,14 @@
 import type { InstanceAction } from '../domain/instance/intent.js';
 import type { CreateInstanceRequest } from '../domain/instance/create.js';
 import type { OfferQuery } from '../domain/offer/query.js';
-import type { AccountRecord, MachineRecord, MachineRegistration } from '../store/store.js';
-import { authenticate, currentAccount } from './authenticate.js';
-import { bootstrapAdmin } from './bootstrap-admin.js';
-import { bulkChangeInstances, changeInstance } from './change-instance.js';
+import { authenticate, currentAccount } from './accounts/authenticate.js';
+import { bootstrapAdmin } from './accounts/bootstrap-admin.js';
+import { bulkChangeInstances, changeInstance } from './instances/change-instance.js';
 import type { ControlContext } from './context.js';
-import { createInstance } from './create-instance.js';
-import type { HostLink } from './hosts.js';
-import { labelInstance } from './label-instance.js';
-import { MachineCatalog } from './machine-catalog.js';
+import { createInstance } from './instances/create-instance.js';
+import type { HostLink } from './hosts/hosts.js';
+import { labelInstance } from './instances/label-instance.js';
+import { MachineCatalog } from './fleet/machine-catalog.js';
 import { Housekeeping } from './loops/housekeeping.js';
 import { InstanceReconciler } from './loops/instance-reconciler.js';
 import { ServerlessLoop } from './loops/serverless-loop.js';
@@ -19,15 +18,17 @@ import type { PermissionCategory } from '../domain/account/permissions.js';
 import { accountUseCases, type AccountUseCases } from './accounts/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
 import { BillingLoop } from './loops/billing-loop.js';
-import { listInstances, showInstance } from './read-instances.js';
-import { registerHost } from './register-host.js';
-import { AgentHub } from './agent-hub.js';
-import { createHostToken } from './host-tokens.js';
-import * as machines from './manage-machines.js';
+import { listInstances, showInstance } from './instances/read-instances.js';
+import { registerHost } from './hosts/register-host.js';
+import { AgentHub } from './hosts/agent-hub.js';
+import { createHostToken } from './hosts/host-tokens.js';
+import * as machines from './fleet/manage-machines.js';
 import type { ListingRequest } from '../domain/machine/listing.js';
-import { fetchResult, requestLogs } from './request-logs.js';
-import { searchOffers } from './search-offers.js';
-import { verifyMachine } from './verify-machine.js';
+import { fetchResult, requestLogs } from './instances/request-logs.js';
+import { searchOffers } from './fleet/search-offers.js';
+import { verifyMachine } from './fleet/verify-machine.js';
+import type { AccountRecord } from '../domain/account/records.js';
+import type { MachineRecord, MachineRegistration } from '../domain/machine/machine.js';
 
 /**
  * The engine every API dialect calls: use cases bound to one context, plus the loops.

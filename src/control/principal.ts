@@ -1,6 +1,7 @@
 import { GantryError } from '../domain/errors.js';
 import { ALL_PERMISSIONS, allows, type PermissionCategory, type Permissions } from '../domain/account/permissions.js';
-import type { InstanceRecord, KeyScope } from '../store/store.js';
+import type { InstanceRecord } from '../domain/instance/instance.js';
+import type { KeyScope } from '../domain/account/records.js';
 
 /** Who is calling, after authentication. */
 export interface Principal {

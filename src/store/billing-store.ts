@@ -1,29 +1,4 @@
-import type { MeterKind } from '../domain/billing/meter.js';
-
-/** The billing part of the store port: settled charges, credit transfers and the accounts in debt. */
-export interface ChargeRecord {
-  readonly id: number;
-  readonly accountId: number;
-  readonly hostAccountId: number;
-  readonly machineId: number;
-  readonly instanceId: number;
-  readonly kind: MeterKind;
-  readonly start: number;
-  readonly end: number;
-  /** $/hour */
-  readonly rate: number;
-  readonly amount: number;
-}
-
-export interface TransferRecord {
-  readonly id: number;
-  /** null: a deposit an admin made. */
-  readonly fromAccountId: number | null;
-  readonly toAccountId: number;
-  readonly amount: number;
-  readonly note: string | null;
-  readonly at: number;
-}
+import type { ChargeRecord, TransferRecord } from '../domain/billing/records.js';
 
 export interface ChargeQuery {
   readonly from: number;

@@ -1,8 +1,7 @@
-import type { PortSpec } from '../domain/instance/env.js';
+import type { InstanceRecord } from '../domain/instance/instance.js';
+import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../domain/machine/machine.js';
 import type { ListingRequest } from '../domain/machine/listing.js';
 import type { InstanceStatus, InstanceTarget, PendingOp } from '../domain/instance/status.js';
-import type { MachineForOffers } from '../domain/offer/offer.js';
-import type { OfferType } from '../domain/offer/query.js';
 import type { ServerlessStore } from './serverless-store.js';
 import type { BillingStore } from './billing-store.js';
 import type { TenantStore } from './tenant-store.js';
@@ -11,97 +10,9 @@ import type { TenantStore } from './tenant-store.js';
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
  * and PostgreSQL, and `test/contract/store.contract.ts` holds both to the same behaviour.
  */
-export type { AccountRecord, ApiKeyRecord, SshKeyRecord, TeamMemberRecord, TeamRoleRecord, AuditRecord } from './tenant-store.js';
-export type { ChargeRecord, TransferRecord } from './billing-store.js';
-
-export type KeyScope = 'full' | 'instance';
-
-export interface MachineRecord extends MachineForOffers {
-  readonly hostKey: string;
-  /** Runtime its agent reported ('process' or 'docker'); null before the first hello. */
-  readonly runtime: string | null;
-  /** Utilisation (percent) of each GPU by index, from the last heartbeat. */
-  readonly gpuUtils: readonly number[] | null;
-  readonly portRangeStart: number;
-  readonly portRangeEnd: number;
-  readonly lastSeenAt: number;
-  readonly createdAt: number;
-}
-
-/** What a host reports about itself when it registers; prices and listing keep their stored values. */
-export type MachineRegistration = Omit<
-  MachineRecord,
-  'id' | 'verified' | 'listed' | 'online' | 'lastSeenAt' | 'createdAt' | 'endDate' | 'discountRate' | 'maintenance' | 'inMaintenance' | 'gpuUtils'
-> & {
-  readonly verified: boolean;
-};
 
 /** What `list machine` (create_asks) sets; absent fields keep their stored value. */
 export type ListingWrite = ListingRequest;
-
-export interface HostTokenRecord {
-  readonly id: number;
-  readonly accountId: number;
-  readonly name: string;
-  /** The machine this token speaks for; null until its agent's first hello. */
-  readonly machineId: number | null;
-  readonly createdAt: number;
-}
-
-/** Usage of one instance as its agent measured it. */
-export interface UsageReport {
-  readonly instanceId: number;
-  readonly cpuUtil: number;
-  readonly memUsageMb: number;
-  readonly diskUsageMb: number;
-}
-
-export interface PortBinding {
-  readonly hostPort: number;
-  readonly containerPort: number;
-  readonly proto: 'tcp' | 'udp';
-}
-
-export interface InstanceRecord {
-  readonly id: number;
-  readonly accountId: number;
-  readonly machineId: number;
-  readonly numGpus: number;
-  readonly gpuIndices: readonly number[];
-  readonly image: string;
-  readonly env: Readonly<Record<string, string>>;
-  readonly requestedPorts: readonly PortSpec[];
-  readonly ports: readonly PortBinding[];
-  readonly onstart: string | null;
-  readonly entrypoint: string | null;
-  readonly args: readonly string[] | null;
-  readonly runtype: string;
-  readonly label: string | null;
-  readonly diskGb: number;
-  readonly offerType: OfferType;
-  readonly bidPrice: number | null;
-  readonly dphBase: number;
-  readonly storageCost: number;
-  readonly createdAt: number;
-  readonly target: InstanceTarget;
-  readonly generation: number;
-  readonly pendingOp: PendingOp;
-  readonly status: InstanceStatus;
-  readonly observedGeneration: number;
-  readonly statusMsg: string | null;
-  readonly exitCode: number | null;
-  readonly startDate: number | null;
-  readonly statusChangedAt: number;
-  readonly stopRequestedAt: number | null;
-  readonly destroyedAt: number | null;
-  readonly lastProcessedAt: number;
-  readonly leaseOwner: string | null;
-  readonly leaseToken: string | null;
-  readonly leaseExpiresAt: number | null;
-  /** Set on serverless workers: the workergroup and endpoint this instance works for. */
-  readonly workergroupId: number | null;
-  readonly endpointId: number | null;
-}
 
 /** What a create writes; GPUs, ports, generation and status are the store's to assign. */
 export type NewInstance = Pick<

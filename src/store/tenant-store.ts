@@ -1,20 +1,16 @@
-import type { KeyScope } from './store.js';
+import type {
+  AccountRecord,
+  ApiKeyRecord,
+  AuditEntry,
+  AuditRecord,
+  KeyScope,
+  SealedSecret,
+  SshKeyRecord,
+  TeamMemberRecord,
+  TeamRoleRecord,
+} from '../domain/account/records.js';
 
 /** Accounts, keys, teams, secrets, SSH keys, audit and shared rate buckets: the tenancy part of the store port. */
-export interface AccountRecord {
-  readonly id: number;
-  readonly username: string;
-  readonly email: string;
-  readonly isAdmin: boolean;
-  readonly balance: number;
-  readonly createdAt: number;
-  /** The account that made this one with `parent_id: "me"` (a subaccount); null for top-level accounts. */
-  readonly parentId: number | null;
-  /** A team is an account of its own that members act for with team keys. */
-  readonly isTeam: boolean;
-  readonly hostOnly: boolean;
-  readonly deletedAt: number | null;
-}
 
 export interface NewAccount {
   readonly username: string;
@@ -26,19 +22,6 @@ export interface NewAccount {
   readonly now: number;
 }
 
-export interface ApiKeyRecord {
-  readonly id: number;
-  readonly accountId: number;
-  readonly name: string;
-  readonly scope: KeyScope;
-  readonly instanceId: number | null;
-  /** Vast's permission JSON as given; null holds every permission. */
-  readonly permissions: unknown;
-  /** For a team key: the member it was made for (the member's role narrows it at every use). */
-  readonly memberId: number | null;
-  readonly createdAt: number;
-}
-
 export interface NewApiKey {
   readonly accountId: number;
   readonly keyHash: string;
@@ -48,51 +31,6 @@ export interface NewApiKey {
   readonly permissions?: unknown;
   readonly memberId?: number | null;
   readonly now: number;
-}
-
-export interface TeamRoleRecord {
-  readonly id: number;
-  readonly teamId: number;
-  readonly name: string;
-  readonly permissions: unknown;
-}
-
-export interface TeamMemberRecord {
-  readonly account: AccountRecord;
-  readonly role: string;
-}
-
-export interface SealedSecret {
-  readonly id: number;
-  readonly accountId: number;
-  readonly name: string;
-  readonly sealed: string;
-  readonly keyId: string;
-}
-
-export interface SshKeyRecord {
-  readonly id: number;
-  readonly accountId: number;
-  readonly publicKey: string;
-  readonly createdAt: number;
-}
-
-export interface AuditEntry {
-  readonly at: number;
-  readonly accountId: number | null;
-  readonly actorId: number | null;
-  readonly keyId: number | null;
-  readonly method: string;
-  readonly path: string;
-  readonly route: string;
-  readonly statusCode: number;
-  readonly errorCode: string | null;
-  readonly ip: string;
-  readonly requestId: string;
-}
-
-export interface AuditRecord extends AuditEntry {
-  readonly id: number;
 }
 
 export interface TenantStore {

@@ -6,9 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import { amountFor, meters, ratesOf } from '../../src/domain/billing/meter.js';
 import type { InstanceStatus } from '../../src/domain/instance/status.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
-import type { InstanceRecord, NewInstance } from '../../src/store/store.js';
+import type { NewInstance } from '../../src/store/store.js';
 import { machineReg } from '../helpers/machines.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import type { InstanceRecord } from '../../src/domain/instance/instance.js';
 
 /** A small deterministic generator, so a failing sequence can be replayed from its seed. */
 function rng(seed: number): () => number {

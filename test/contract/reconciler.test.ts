@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { ControlPlane } from '../../src/control/control-plane.js';
-import { HostRegistry, type HostLink } from '../../src/control/hosts.js';
+import { HostRegistry, type HostLink } from '../../src/control/hosts/hosts.js';
 import type { Principal } from '../../src/control/principal.js';
 import { NO_TRAFFIC } from '../../src/control/serverless/traffic-gate.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';

@@ -1,4 +1,4 @@
-import type { MachineRegistration } from '../../src/store/store.js';
+import type { MachineRegistration } from '../../src/domain/machine/machine.js';
 
 /** A machine registration for store tests. */
 export const machineReg = (hostKey: string, ownerId: number, numGpus = 4): MachineRegistration => ({

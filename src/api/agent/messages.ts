@@ -1,4 +1,4 @@
-import type { Heartbeat, Hello, Results, SessionMessage } from '../../control/agent-hub.js';
+import type { Heartbeat, Hello, Results, SessionMessage } from '../../control/hosts/agent-hub.js';
 import { GantryError } from '../../domain/errors.js';
 
 /**

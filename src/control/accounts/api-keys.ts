@@ -1,9 +1,9 @@
 import { ALL_PERMISSIONS, isWithin, parsePermissions, permissionsJson } from '../../domain/account/permissions.js';
 import { GantryError } from '../../domain/errors.js';
-import type { AccountRecord, ApiKeyRecord } from '../../store/store.js';
 import type { ControlContext } from '../context.js';
 import { hashKey, newApiKey } from '../keys.js';
 import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import type { AccountRecord, ApiKeyRecord } from '../../domain/account/records.js';
 
 export interface NewKeyRequest {
   readonly name: string;

@@ -1,9 +1,8 @@
 import { GantryError } from '../../domain/errors.js';
-import type { AuditRecord } from '../../store/store.js';
-import type { AuditEntry } from '../../store/tenant-store.js';
-import { OWNER_ROLE } from '../authenticate.js';
+import { OWNER_ROLE } from './authenticate.js';
 import type { ControlContext } from '../context.js';
 import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import type { AuditRecord, AuditEntry } from '../../domain/account/records.js';
 
 /**
  * Every state-changing call is written here by the API edge, whatever its result. The account's

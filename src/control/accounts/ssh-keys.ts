@@ -1,7 +1,8 @@
 import { GantryError } from '../../domain/errors.js';
-import type { InstanceRecord, SshKeyRecord } from '../../store/store.js';
 import type { ControlContext } from '../context.js';
 import { authorizeInstance, requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
+import type { SshKeyRecord } from '../../domain/account/records.js';
 
 const PUBLIC_KEY = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n\r]*)?$/;
 

@@ -1,10 +1,10 @@
 import { parsePermissions, type PermissionCategory } from '../../domain/account/permissions.js';
 import { GantryError } from '../../domain/errors.js';
-import type { AccountRecord, TeamMemberRecord, TeamRoleRecord } from '../../store/store.js';
-import { OWNER_ROLE } from '../authenticate.js';
+import { OWNER_ROLE } from './authenticate.js';
 import type { ControlContext } from '../context.js';
 import { hashKey, newApiKey } from '../keys.js';
 import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import type { AccountRecord, TeamMemberRecord, TeamRoleRecord } from '../../domain/account/records.js';
 
 /**
  * A team is an account of its own: instances, keys and credit belong to the team. Members act for it

@@ -1,8 +1,8 @@
 import { GantryError } from '../../domain/errors.js';
-import type { AccountRecord } from '../../store/store.js';
 import type { ControlContext } from '../context.js';
 import { hashKey, newApiKey } from '../keys.js';
 import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import type { AccountRecord } from '../../domain/account/records.js';
 
 export interface NewUserRequest {
   readonly username: string;

@@ -1,8 +1,9 @@
 import { GantryError } from '../../domain/errors.js';
-import type { AccountRecord, ChargeRecord, TransferRecord } from '../../store/store.js';
 import type { ChargeQuery } from '../../store/billing-store.js';
 import type { ControlContext } from '../context.js';
 import { authorizeInstance, requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import type { AccountRecord } from '../../domain/account/records.js';
+import type { ChargeRecord, TransferRecord } from '../../domain/billing/records.js';
 
 export type PeriodQuery = ChargeQuery;
 

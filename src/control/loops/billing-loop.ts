@@ -1,4 +1,4 @@
-import { changeInstance } from '../change-instance.js';
+import { changeInstance } from '../instances/change-instance.js';
 import { systemPrincipal } from '../principal.js';
 import type { ControlContext } from '../context.js';
 

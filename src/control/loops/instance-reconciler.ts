@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { isGantryError } from '../../domain/errors.js';
 import { outcomeOf, planReconcile, type Observation, type RuntimeStep } from '../../domain/instance/reconcile.js';
-import type { InstanceRecord } from '../../store/store.js';
 import type { ControlContext } from '../context.js';
-import type { HostLink } from '../hosts.js';
-import { workloadSpec } from '../workload-spec.js';
+import type { HostLink } from '../hosts/hosts.js';
+import { workloadSpec } from '../instances/workload-spec.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
 
 /**
  * Moves every instance's observed status toward its target. A fetcher claims due rows with a lease

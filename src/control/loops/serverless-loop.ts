@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { decideScale, type WorkerView } from '../../domain/serverless/autoscale.js';
 import type { EndpointStatus } from '../../domain/serverless/lifecycle.js';
-import type { EndpointPassWrite, EndpointRecord } from '../../store/serverless-store.js';
+import type { EndpointPassWrite } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
 import { recruitWorker } from '../serverless/recruit.js';
 import { actOnWorker, workersOf, type WorkerInfo } from '../serverless/workers.js';
+import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */

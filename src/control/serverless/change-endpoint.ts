@@ -1,9 +1,9 @@
 import { GantryError } from '../../domain/errors.js';
 import { decideEndpoint, type EndpointAction } from '../../domain/serverless/lifecycle.js';
-import type { EndpointRecord } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
 import type { Principal } from '../principal.js';
 import { ownEndpoint, referencesTo } from './endpoints.js';
+import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const MAX_CAS_ATTEMPTS = 20;
 const MAX_STOP_TIMEOUT_MS = 24 * 3600_000;

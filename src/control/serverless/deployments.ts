@@ -1,5 +1,4 @@
 import { GantryError } from '../../domain/errors.js';
-import type { DeploymentRecord, EndpointRecord, WorkergroupRecord } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
 import { requireAccountKey, type Principal } from '../principal.js';
 import { changeEndpoint, type EndpointChangeResult, type StopRequest } from './change-endpoint.js';
@@ -7,6 +6,7 @@ import { createEndpoint, ownEndpoint, validName } from './endpoints.js';
 import { createWorkergroup, type WorkergroupInput } from './workergroups.js';
 import type { PendingWork } from './traffic-gate.js';
 import { workersOf, type WorkerInfo } from './workers.js';
+import type { DeploymentRecord, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 
 /** A deployment owns one endpoint and its workergroup; its lifecycle is the endpoint's. */
 export interface DeploymentView {

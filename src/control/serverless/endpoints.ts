@@ -1,9 +1,9 @@
 import { GantryError } from '../../domain/errors.js';
 import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams } from '../../domain/serverless/params.js';
-import type { EndpointRecord } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
 import { newEndpointKey } from '../keys.js';
 import { requireAccountKey, type Principal } from '../principal.js';
+import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

@@ -1,11 +1,11 @@
 import { GantryError } from '../../domain/errors.js';
-import type { EndpointRecord, WorkergroupRecord } from '../../store/serverless-store.js';
-import type { InstanceRecord } from '../../store/store.js';
 import type { ControlContext } from '../context.js';
-import { createInstance } from '../create-instance.js';
-import { searchOffers } from '../search-offers.js';
+import { createInstance } from '../instances/create-instance.js';
+import { searchOffers } from '../fleet/search-offers.js';
 import { workerOfferQuery } from './workergroups.js';
 import { ownerOf } from './workers.js';
+import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
 
 /**
  * Create one worker for a workergroup: the cheapest smallest offer its search matches, rented like

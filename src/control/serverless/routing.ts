@@ -1,9 +1,9 @@
 import { GantryError } from '../../domain/errors.js';
 import { acceptsTraffic } from '../../domain/serverless/lifecycle.js';
-import type { EndpointRecord } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
-import { authenticate } from '../authenticate.js';
+import { authenticate } from '../accounts/authenticate.js';
 import { workersOf } from './workers.js';
+import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 /** A worker requests may be sent to now. */
 export interface RoutableWorker {

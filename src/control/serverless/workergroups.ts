@@ -3,11 +3,11 @@ import { DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } fr
 import { parseEnv, shellSplit, type ParsedEnv, type PortSpec } from '../../domain/instance/env.js';
 import { parseSearchQuery } from '../../domain/offer/query-language.js';
 import { parseOfferQuery, type OfferQuery } from '../../domain/offer/query.js';
-import type { WorkergroupRecord, WorkerTemplate } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
 import { requireAccountKey, type Principal } from '../principal.js';
 import { ownEndpoint } from './endpoints.js';
 import { actOnWorker, workersOf } from './workers.js';
+import type { WorkergroupRecord, WorkerTemplate } from '../../domain/serverless/records.js';
 
 /** Offers a workergroup takes when it names none, as Vast's default. */
 export const DEFAULT_SEARCH = 'verified=true rentable=true';

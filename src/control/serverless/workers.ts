@@ -1,12 +1,12 @@
 import { GantryError } from '../../domain/errors.js';
 import type { InstanceAction } from '../../domain/instance/intent.js';
 import { workerPhase, type WorkerPhase } from '../../domain/serverless/workers.js';
-import type { EndpointRecord, WorkerReport } from '../../store/serverless-store.js';
-import type { InstanceRecord } from '../../store/store.js';
-import { changeInstance } from '../change-instance.js';
+import { changeInstance } from '../instances/change-instance.js';
 import type { ControlContext } from '../context.js';
 import { workerToken } from '../keys.js';
 import { systemPrincipal, type Principal } from '../principal.js';
+import type { EndpointRecord, WorkerReport } from '../../domain/serverless/records.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
 
 /** A worker as the API shows it and the autoscaler and gateway see it. */
 export interface WorkerInfo {

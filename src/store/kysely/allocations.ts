@@ -1,8 +1,9 @@
 import type { Kysely, Transaction } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
-import type { NewInstance, PortBinding } from '../store.js';
+import type { NewInstance } from '../store.js';
 import type { Database } from './schema.js';
+import type { PortBinding } from '../../domain/instance/instance.js';
 
 /** GPU and port ownership: primary keys make double booking impossible, whatever the replica count. */
 export type Db = Kysely<Database> | Transaction<Database>;

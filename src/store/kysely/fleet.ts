@@ -1,9 +1,10 @@
 import { syncMeters } from './meter.js';
 import type { Kysely } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
-import type { HostTokenRecord, ListingWrite, MachineRegistration, UsageReport } from '../store.js';
+import type { ListingWrite } from '../store.js';
 import type { Database, HostTokenTable, MachineTable } from './schema.js';
 import type { Selectable } from 'kysely';
+import type { HostTokenRecord, MachineRegistration, UsageReport } from '../../domain/machine/machine.js';
 
 /**
  * Fleet queries: host tokens, listings, maintenance, heartbeats with usage, and the offline mark.

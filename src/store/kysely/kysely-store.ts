@@ -2,43 +2,57 @@ import { randomUUID } from 'node:crypto';
 import { Kysely, Migrator } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
-import type {
-  ClaimOptions,
-  InstanceListOptions,
-  InstanceRecord,
-  IntentWrite,
-  HostTokenRecord,
-  ListingWrite,
-  MachineRecord,
-  MachineRegistration,
-  NewInstance,
-  ObservationWrite,
-  Store,
-  UsageReport,
-} from '../store.js';
+import type { BillingStore } from '../billing-store.js';
+import type { ServerlessStore } from '../serverless-store.js';
+import type { ClaimOptions, InstanceListOptions, IntentWrite, ListingWrite, NewInstance, ObservationWrite, Store } from '../store.js';
+import type { TenantStore } from '../tenant-store.js';
 import * as fleet from './fleet.js';
-import { KyselyServerlessStore } from './serverless.js';
+import { AccessRepo } from './access-repo.js';
+import { BillingRepo } from './billing-repo.js';
+import { exposeMethods } from './repo.js';
+import { ServerlessRepo } from './serverless-repo.js';
+import { TenantRepo } from './tenant-repo.js';
 import { allocatePorts, insertGpus, portsOf } from './allocations.js';
 import { migrations } from './migrations.js';
 import { syncMeters } from './meter.js';
 import { newInstanceRow, ONLINE_WINDOW_MS, toInstance, toMachine } from './rows.js';
 import type { Database } from './schema.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
+import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../../domain/machine/machine.js';
 
 const b = (v: boolean): number => (v ? 1 : 0);
 
-/** The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. */
-export class KyselyStore extends KyselyServerlessStore implements Store {
+/** The repositories' methods, exposed on the store object (see `exposeMethods`). */
+type Repositories = TenantRepo & AccessRepo & BillingRepo & ServerlessRepo;
+// Compile-time proof that the repositories together cover the parts of the port they are exposed as.
+const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore => r;
+void covers;
+
+// Declaration merging: the class below gains the repositories' methods, which its constructor binds
+// (`covers` above checks they exist, the store contract suite that they behave).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore {}
+
+/**
+ * The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. Machines
+ * and instances are queried here; tenancy, billing and serverless queries are repositories of their
+ * own, composed into this one object so callers see a single port.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class KyselyStore implements Store {
   readonly name: 'sqlite' | 'postgres';
   protected readonly db: Kysely<Database>;
   protected readonly dialect: StoreDialect;
   readonly #onlineWindowMs: number;
 
   constructor(d: StoreDialect, opts: { machineOnlineWindowMs?: number } = {}) {
-    super();
     this.dialect = d;
     this.name = d.name;
     this.db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
     this.#onlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
+    for (const repo of [new TenantRepo(this.db, d), new AccessRepo(this.db, d), new BillingRepo(this.db, d), new ServerlessRepo(this.db, d)]) {
+      exposeMethods(this, repo);
+    }
   }
 
   async migrate(): Promise<void> {

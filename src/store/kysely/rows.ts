@@ -2,9 +2,12 @@ import type { Selectable } from 'kysely';
 import type { PortSpec } from '../../domain/instance/env.js';
 import { isInstanceStatus, isInstanceTarget } from '../../domain/instance/status.js';
 import type { OfferType } from '../../domain/offer/query.js';
-import type { AccountRecord, ApiKeyRecord, InstanceRecord, MachineRecord, NewInstance, PortBinding } from '../store.js';
+import type { NewInstance } from '../store.js';
 import type { AccountTable, ApiKeyTable, InstanceTable, MachineTable } from './schema.js';
 import type { Insertable } from 'kysely';
+import type { AccountRecord, ApiKeyRecord } from '../../domain/account/records.js';
+import type { InstanceRecord, PortBinding } from '../../domain/instance/instance.js';
+import type { MachineRecord } from '../../domain/machine/machine.js';
 
 /** Row ↔ record mapping, kept apart so the repositories read as queries only. */
 export const ONLINE_WINDOW_MS = 60_000;

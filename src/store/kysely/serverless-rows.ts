@@ -2,9 +2,9 @@ import type { Selectable } from 'kysely';
 import { EMPTY_MEMORY, type ScaleMemory } from '../../domain/serverless/autoscale.js';
 import type { EndpointStatus, EndpointTarget } from '../../domain/serverless/lifecycle.js';
 import { DEFAULT_ENDPOINT_PARAMS, type EndpointParams } from '../../domain/serverless/params.js';
-import type { DeploymentRecord, EndpointRecord, WorkergroupRecord, WorkerTemplate } from '../serverless-store.js';
 import { parseJson } from './rows.js';
 import type { DeploymentTable, EndpointTable, WorkergroupTable } from './schema.js';
+import type { DeploymentRecord, EndpointRecord, WorkergroupRecord, WorkerTemplate } from '../../domain/serverless/records.js';
 
 /** Row ↔ record mapping of the serverless tables. */
 export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {

@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import type { Principal } from '../../../control/principal.js';
 import { GantryError } from '../../../domain/errors.js';
-import type { AccountRecord, SshKeyRecord } from '../../../store/store.js';
 import { asObject, jsonParam, optBool, optNumber, optString, parseId } from './parse.js';
+import type { AccountRecord, SshKeyRecord } from '../../../domain/account/records.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 type Auth = (req: FastifyRequest) => Promise<Principal>;

@@ -3,8 +3,8 @@ import type { ControlPlane } from '../../../control/control-plane.js';
 import type { PeriodQuery } from '../../../control/billing/billing.js';
 import type { Principal } from '../../../control/principal.js';
 import { GantryError } from '../../../domain/errors.js';
-import type { ChargeRecord } from '../../../store/store.js';
 import { asObject, jsonParam, optNumber, optString, parseId } from './parse.js';
+import type { ChargeRecord } from '../../../domain/billing/records.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 type Auth = (req: FastifyRequest) => Promise<Principal>;

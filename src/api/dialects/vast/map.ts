@@ -1,8 +1,9 @@
 import { assertNever } from '../../../domain/errors.js';
 import type { InstanceStatus } from '../../../domain/instance/status.js';
 import { offerId, storagePerHour } from '../../../domain/offer/offer.js';
-import type { InstanceView } from '../../../control/read-instances.js';
-import type { AccountRecord, MachineRecord } from '../../../store/store.js';
+import type { InstanceView } from '../../../control/instances/read-instances.js';
+import type { AccountRecord } from '../../../domain/account/records.js';
+import type { MachineRecord } from '../../../domain/machine/machine.js';
 
 /**
  * Vast's `actual_status` for a core status. `stopping` is still `running` there (processes are

@@ -2,7 +2,7 @@ import type { DeploymentView } from '../../../control/serverless/deployments.js'
 import type { WorkerInfo } from '../../../control/serverless/workers.js';
 import { ENDPOINT_PARAM_SPECS, type EndpointParams } from '../../../domain/serverless/params.js';
 import type { WorkerPhase } from '../../../domain/serverless/workers.js';
-import type { EndpointRecord, WorkergroupRecord } from '../../../store/serverless-store.js';
+import type { EndpointRecord, WorkergroupRecord } from '../../../domain/serverless/records.js';
 
 /** Vast's names for worker states. */
 const PHASE_NAMES: Readonly<Record<WorkerPhase, string>> = {

@@ -1,5 +1,6 @@
-import type { MachineRecord, Store } from '../store/store.js';
-import type { Clock } from './clock.js';
+import type { Store } from '../../store/store.js';
+import type { Clock } from '../clock.js';
+import type { MachineRecord } from '../../domain/machine/machine.js';
 
 /**
  * The machine list, read at most once per `ttlMs`. Searches read every machine, and machines change

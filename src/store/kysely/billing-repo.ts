@@ -1,10 +1,11 @@
 import type { Selectable } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { MeterKind } from '../../domain/billing/meter.js';
-import type { BillingStore, ChargeQuery, ChargeRecord, TransferRecord } from '../billing-store.js';
+import type { BillingStore, ChargeQuery } from '../billing-store.js';
 import { settleInstance } from './meter.js';
 import type { ChargeTable, TransferTable } from './schema.js';
-import { KyselyAccessStore } from './access.js';
+import { Repo } from './repo.js';
+import type { ChargeRecord, TransferRecord } from '../../domain/billing/records.js';
 
 function toCharge(r: Selectable<ChargeTable>): ChargeRecord {
   return {
@@ -26,7 +27,7 @@ function toTransfer(r: Selectable<TransferTable>): TransferRecord {
 }
 
 /** Billing queries: settling meters, charges, earnings, transfers. */
-export abstract class KyselyBillingStore extends KyselyAccessStore implements BillingStore {
+export class BillingRepo extends Repo implements BillingStore {
   async settleMeters(now: number): Promise<number> {
     const open = await this.db
       .selectFrom('instances')

@@ -1,10 +1,9 @@
-import { ALL_PERMISSIONS, intersect, parsePermissions, type Permissions } from '../domain/account/permissions.js';
-import { GantryError } from '../domain/errors.js';
-import type { ApiKeyRecord } from '../store/store.js';
-import type { ControlContext } from './context.js';
-import { hashKey } from './keys.js';
-import { requireAccountKey, type Principal } from './principal.js';
-import type { AccountRecord } from '../store/store.js';
+import { ALL_PERMISSIONS, intersect, parsePermissions, type Permissions } from '../../domain/account/permissions.js';
+import { GantryError } from '../../domain/errors.js';
+import type { ControlContext } from '../context.js';
+import { hashKey } from '../keys.js';
+import { requireAccountKey, type Principal } from '../principal.js';
+import type { ApiKeyRecord, AccountRecord } from '../../domain/account/records.js';
 
 /** The role every team's creator holds: all permissions, not stored as a row. */
 export const OWNER_ROLE = 'owner';

@@ -1,5 +1,5 @@
-import type { ControlContext } from './context.js';
-import { hashKey, newApiKey } from './keys.js';
+import type { ControlContext } from '../context.js';
+import { hashKey, newApiKey } from '../keys.js';
 
 /**
  * On first start, create the admin account and its key. Returns the plain key only when it was

@@ -1,8 +1,8 @@
-import type { WorkloadSpec } from '../runtime/runtime.js';
-import type { InstanceRecord } from '../store/store.js';
-import type { ControlContext } from './context.js';
-import { secretEnv } from './accounts/secrets.js';
-import { instanceKey, workerToken } from './keys.js';
+import type { WorkloadSpec } from '../../runtime/runtime.js';
+import type { ControlContext } from '../context.js';
+import { secretEnv } from '../accounts/secrets.js';
+import { instanceKey, workerToken } from '../keys.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
 
 /**
  * The environment Vast images expect, plus Gantry's own: the account's env vars (secrets, opened just

@@ -1,5 +1,5 @@
-import type { ControlContext } from './context.js';
-import { requireAdmin, type Principal } from './principal.js';
+import type { ControlContext } from '../context.js';
+import { requireAdmin, type Principal } from '../principal.js';
 
 /** `verified` is an admin's mark on a machine; search shows only verified machines by default. */
 export async function verifyMachine(ctx: ControlContext, p: Principal, machineId: number, verified: boolean): Promise<void> {

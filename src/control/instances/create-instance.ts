@@ -1,11 +1,11 @@
-import { validateCreate, type CreateInstanceRequest } from '../domain/instance/create.js';
-import { GantryError } from '../domain/errors.js';
-import { chunkSizes, computePerHour, decodeOfferId } from '../domain/offer/offer.js';
-import type { InstanceRecord } from '../store/store.js';
-import type { ControlContext } from './context.js';
-import { requireCredit } from './billing/billing.js';
-import { hashKey, instanceKey } from './keys.js';
-import { requireAccountKey, type Principal } from './principal.js';
+import { validateCreate, type CreateInstanceRequest } from '../../domain/instance/create.js';
+import { GantryError } from '../../domain/errors.js';
+import { chunkSizes, computePerHour, decodeOfferId } from '../../domain/offer/offer.js';
+import type { ControlContext } from '../context.js';
+import { requireCredit } from '../billing/billing.js';
+import { hashKey, instanceKey } from '../keys.js';
+import { requireAccountKey, type Principal } from '../principal.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
 
 export interface CreatedInstance {
   readonly instance: InstanceRecord;

@@ -1,9 +1,9 @@
-import type { AuditEntry, AuditRecord, SshKeyRecord, TenantStore } from '../tenant-store.js';
 import { take } from '../../domain/account/token-bucket.js';
-import { KyselyTenantStore } from './tenants.js';
+import { Repo } from './repo.js';
+import type { AuditEntry, AuditRecord, SshKeyRecord } from '../../domain/account/records.js';
 
 /** SSH keys, the audit log and the shared rate buckets: the rest of the tenancy queries. */
-export abstract class KyselyAccessStore extends KyselyTenantStore implements TenantStore {
+export class AccessRepo extends Repo {
   // ── ssh keys ────────────────────────────────────────────────────────
   async createSshKey(accountId: number, publicKey: string, now: number): Promise<SshKeyRecord> {
     const r = await this.db

@@ -1,4 +1,4 @@
-import type { Runtime } from '../runtime/runtime.js';
+import type { Runtime } from '../../runtime/runtime.js';
 
 /**
  * What the control plane needs from a host to run instances. The embedded host passes its

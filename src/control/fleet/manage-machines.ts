@@ -1,8 +1,8 @@
-import { GantryError } from '../domain/errors.js';
-import { validateListing, validateMaintenance, type ListingRequest } from '../domain/machine/listing.js';
-import type { MachineRecord } from '../store/store.js';
-import type { ControlContext } from './context.js';
-import { requireAccountKey, type Principal } from './principal.js';
+import { GantryError } from '../../domain/errors.js';
+import { validateListing, validateMaintenance, type ListingRequest } from '../../domain/machine/listing.js';
+import type { ControlContext } from '../context.js';
+import { requireAccountKey, type Principal } from '../principal.js';
+import type { MachineRecord } from '../../domain/machine/machine.js';
 
 /**
  * The host side of the marketplace: owners list, unlist, price and schedule maintenance for their machines.

@@ -1,20 +1,16 @@
-import type { Kysely } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
-import type { StoreDialect } from '../dialects/store-dialect.js';
-import type { AccountRecord, ApiKeyRecord, NewAccount, NewApiKey, SealedSecret, TeamMemberRecord, TeamRoleRecord } from '../tenant-store.js';
+import type { NewAccount, NewApiKey } from '../tenant-store.js';
 import { parseJson, toAccount, toApiKey } from './rows.js';
-import type { Database } from './schema.js';
+import { Repo } from './repo.js';
+import type { AccountRecord, ApiKeyRecord, SealedSecret, TeamMemberRecord, TeamRoleRecord } from '../../domain/account/records.js';
 
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /**
- * Tenancy queries: accounts, keys, teams and secrets (`access.ts` adds SSH keys, audit and rate
- * buckets). The rest of the store classes extend these, so one store object serves the whole port.
+ * Tenancy queries: accounts, keys, teams and secrets (`access-repo.ts` adds SSH keys, audit and rate
+ * buckets); KyselyStore exposes their methods as part of the one store port.
  */
-export abstract class KyselyTenantStore {
-  protected abstract readonly db: Kysely<Database>;
-  protected abstract readonly dialect: StoreDialect;
-
+export class TenantRepo extends Repo {
   async createAccount(a: NewAccount): Promise<AccountRecord> {
     try {
       const row = await this.db

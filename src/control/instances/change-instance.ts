@@ -1,9 +1,9 @@
-import { GantryError } from '../domain/errors.js';
-import { decideIntent, type InstanceAction } from '../domain/instance/intent.js';
-import type { InstanceRecord } from '../store/store.js';
-import type { ControlContext } from './context.js';
-import { requireCredit } from './billing/billing.js';
-import { authorizeInstance, type InstanceRight, type Principal } from './principal.js';
+import { GantryError } from '../../domain/errors.js';
+import { decideIntent, type InstanceAction } from '../../domain/instance/intent.js';
+import type { ControlContext } from '../context.js';
+import { requireCredit } from '../billing/billing.js';
+import { authorizeInstance, type InstanceRight, type Principal } from '../principal.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
 
 const RIGHT: Readonly<Record<InstanceAction, InstanceRight>> = {
   start: 'start',

@@ -1,7 +1,7 @@
-import { MAX_LABEL_CHARS } from '../domain/instance/create.js';
-import { GantryError } from '../domain/errors.js';
-import type { ControlContext } from './context.js';
-import { authorizeInstance, type Principal } from './principal.js';
+import { MAX_LABEL_CHARS } from '../../domain/instance/create.js';
+import { GantryError } from '../../domain/errors.js';
+import type { ControlContext } from '../context.js';
+import { authorizeInstance, type Principal } from '../principal.js';
 
 export async function labelInstance(ctx: ControlContext, p: Principal, id: number, label: string | null): Promise<void> {
   authorizeInstance(p, await ctx.store.getInstance(id), id, 'manage');

@@ -1,7 +1,7 @@
-import { offersOf, type OfferRow } from '../domain/offer/offer.js';
-import { applyQuery, type OfferQuery } from '../domain/offer/query.js';
-import type { ControlContext } from './context.js';
-import { requireAccountKey, type Principal } from './principal.js';
+import { offersOf, type OfferRow } from '../../domain/offer/offer.js';
+import { applyQuery, type OfferQuery } from '../../domain/offer/query.js';
+import type { ControlContext } from '../context.js';
+import { requireAccountKey, type Principal } from '../principal.js';
 
 /** Offers are computed from machines and their free GPUs; rented GPUs disappear from offers. */
 export async function searchOffers(ctx: ControlContext, p: Principal, q: OfferQuery): Promise<OfferRow[]> {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { GantryError } from '../domain/errors.js';
-import type { HostTokenRecord } from '../store/store.js';
-import type { ControlContext } from './context.js';
-import { hashKey } from './keys.js';
-import { requireAccountKey, type Principal } from './principal.js';
+import { GantryError } from '../../domain/errors.js';
+import type { ControlContext } from '../context.js';
+import { hashKey } from '../keys.js';
+import { requireAccountKey, type Principal } from '../principal.js';
+import type { HostTokenRecord } from '../../domain/machine/machine.js';
 
 export function newHostToken(): string {
   return 'ght_' + randomBytes(24).toString('base64url');

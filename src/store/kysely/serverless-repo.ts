@@ -2,31 +2,28 @@ import { randomUUID } from 'node:crypto';
 import { GantryError } from '../../domain/errors.js';
 import { EMPTY_MEMORY } from '../../domain/serverless/autoscale.js';
 import type {
-  DeploymentRecord,
   EndpointConfigWrite,
   EndpointIntentWrite,
   EndpointPassWrite,
-  EndpointRecord,
   NewEndpoint,
   NewWorkergroup,
   ServerlessStore,
-  WorkergroupRecord,
   WorkergroupWrite,
-  WorkerReport,
 } from '../serverless-store.js';
-import type { InstanceRecord } from '../store.js';
 import { portsOf } from './allocations.js';
 import { toInstance } from './rows.js';
 import { toDeployment, toEndpoint, toWorkergroup } from './serverless-rows.js';
-import { KyselyBillingStore } from './billing.js';
+import { Repo } from './repo.js';
+import type { DeploymentRecord, EndpointRecord, WorkergroupRecord, WorkerReport } from '../../domain/serverless/records.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
 
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /**
- * Serverless queries (endpoints, workergroups, deployments, worker reports). KyselyStore extends this
- * class, so one store object serves the whole port while each file stays one family of queries.
+ * Serverless queries (endpoints, workergroups, deployments, worker reports), one repository of the
+ * store; KyselyStore exposes its methods.
  */
-export abstract class KyselyServerlessStore extends KyselyBillingStore implements ServerlessStore {
+export class ServerlessRepo extends Repo implements ServerlessStore {
   async createEndpoint(n: NewEndpoint): Promise<EndpointRecord> {
     try {
       const row = await this.db

@@ -1,7 +1,7 @@
-import { GantryError } from '../domain/errors.js';
-import type { ControlContext } from './context.js';
-import { newToken } from './keys.js';
-import { authorizeInstance, type Principal } from './principal.js';
+import { GantryError } from '../../domain/errors.js';
+import type { ControlContext } from '../context.js';
+import { newToken } from '../keys.js';
+import { authorizeInstance, type Principal } from '../principal.js';
 
 export const DEFAULT_LOG_TAIL = 1000;
 export const MAX_LOG_TAIL = 100_000;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Observation } from '../domain/instance/reconcile.js';
-import { GantryError } from '../domain/errors.js';
-import type { StopOptions, WorkloadSpec } from '../runtime/runtime.js';
+import type { Observation } from '../../domain/instance/reconcile.js';
+import { GantryError } from '../../domain/errors.js';
+import type { StopOptions, WorkloadSpec } from '../../runtime/runtime.js';
 import type { HostLink } from './hosts.js';
 
 /** One runtime call the control plane asks an agent to make; answered by a result with the same id. */

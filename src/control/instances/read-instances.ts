@@ -1,6 +1,7 @@
-import type { InstanceRecord, MachineRecord } from '../store/store.js';
-import type { ControlContext } from './context.js';
-import { authorizeInstance, type Principal } from './principal.js';
+import type { ControlContext } from '../context.js';
+import { authorizeInstance, type Principal } from '../principal.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
+import type { MachineRecord } from '../../domain/machine/machine.js';
 
 export interface InstanceUsage {
   readonly cpuUtil: number;

@@ -1,6 +1,6 @@
-import type { MachineRecord, MachineRegistration } from '../store/store.js';
-import type { ControlContext } from './context.js';
+import type { ControlContext } from '../context.js';
 import type { HostLink } from './hosts.js';
+import type { MachineRecord, MachineRegistration } from '../../domain/machine/machine.js';
 
 /**
  * Attach a host whose link is already in hand (tests drive the reconciler through instrumented runtimes this way).

@@ -1,8 +1,8 @@
-import { GantryError } from '../domain/errors.js';
-import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../store/store.js';
-import type { ControlContext } from './context.js';
-import { hashKey } from './keys.js';
-import { AgentSession, type AgentCommand, type AgentResult } from './remote-host.js';
+import { GantryError } from '../../domain/errors.js';
+import type { ControlContext } from '../context.js';
+import { hashKey } from '../keys.js';
+import { AgentSession, type AgentCommand, type AgentResult } from './agent-session.js';
+import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../../domain/machine/machine.js';
 
 /** Hardware and runtime an agent reports at hello; prices and listing are the owner's (create_asks). */
 export type AgentMachineInfo = Omit<

@@ -1,0 +1,50 @@
+import type { PortSpec } from './env.js';
+import type { InstanceStatus, InstanceTarget, PendingOp } from './status.js';
+import type { OfferType } from '../offer/query.js';
+
+export interface PortBinding {
+  readonly hostPort: number;
+  readonly containerPort: number;
+  readonly proto: 'tcp' | 'udp';
+}
+
+export interface InstanceRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly machineId: number;
+  readonly numGpus: number;
+  readonly gpuIndices: readonly number[];
+  readonly image: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly requestedPorts: readonly PortSpec[];
+  readonly ports: readonly PortBinding[];
+  readonly onstart: string | null;
+  readonly entrypoint: string | null;
+  readonly args: readonly string[] | null;
+  readonly runtype: string;
+  readonly label: string | null;
+  readonly diskGb: number;
+  readonly offerType: OfferType;
+  readonly bidPrice: number | null;
+  readonly dphBase: number;
+  readonly storageCost: number;
+  readonly createdAt: number;
+  readonly target: InstanceTarget;
+  readonly generation: number;
+  readonly pendingOp: PendingOp;
+  readonly status: InstanceStatus;
+  readonly observedGeneration: number;
+  readonly statusMsg: string | null;
+  readonly exitCode: number | null;
+  readonly startDate: number | null;
+  readonly statusChangedAt: number;
+  readonly stopRequestedAt: number | null;
+  readonly destroyedAt: number | null;
+  readonly lastProcessedAt: number;
+  readonly leaseOwner: string | null;
+  readonly leaseToken: string | null;
+  readonly leaseExpiresAt: number | null;
+  /** Set on serverless workers: the workergroup and endpoint this instance works for. */
+  readonly workergroupId: number | null;
+  readonly endpointId: number | null;
+}

@@ -1,0 +1,77 @@
+import type { ScaleMemory } from './autoscale.js';
+import type { EndpointStatus, EndpointTarget } from './lifecycle.js';
+import type { EndpointParams } from './params.js';
+
+/** A serverless endpoint: a lifecycle resource (target + status) with its scaling parameters. */
+export interface EndpointRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly name: string;
+  /** The endpoint's own key: /route/ and the proxy accept it for this endpoint only. */
+  readonly apiKey: string;
+  readonly params: EndpointParams;
+  /** Vast's `suspended`: serves with what it has; the autoscaler recruits nobody. */
+  readonly suspended: boolean;
+  /** Name of another endpoint of the same account whose traffic this one forwards (a route alias). */
+  readonly aliasOf: string | null;
+  readonly target: EndpointTarget;
+  readonly status: EndpointStatus;
+  readonly statusMsg: string | null;
+  readonly generation: number;
+  /** Set while a stop is in progress: drain first, and until when. */
+  readonly stopDrain: boolean;
+  readonly stopDeadline: number | null;
+  readonly stopRequestedAt: number | null;
+  readonly memory: ScaleMemory;
+  readonly lastActivityAt: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly leaseToken: string | null;
+}
+
+export interface WorkerTemplate {
+  readonly image: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly ports: readonly { readonly containerPort: number; readonly proto: 'tcp' | 'udp' }[];
+  readonly onstart: string | null;
+  readonly args: readonly string[] | null;
+  readonly diskGb: number;
+}
+
+export interface WorkergroupRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly endpointId: number;
+  readonly template: WorkerTemplate;
+  /** Offer query in the CLI's search language. */
+  readonly searchParams: string;
+  readonly launchArgs: string | null;
+  readonly gpuRamGb: number | null;
+  readonly testWorkers: number;
+  readonly createdAt: number;
+}
+
+export interface DeploymentRecord {
+  readonly id: number;
+  readonly accountId: number;
+  readonly name: string;
+  readonly tag: string;
+  readonly endpointId: number;
+  readonly workergroupId: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** A worker's own report of its load and readiness. */
+export interface WorkerReport {
+  readonly instanceId: number;
+  /** Load units per second it is receiving. */
+  readonly curLoad: number;
+  /** Its benchmark: load units per second it can carry. */
+  readonly maxPerf: number | null;
+  readonly curPerf: number;
+  readonly numRequestsWorking: number;
+  readonly loaded: boolean;
+  readonly errorMsg: string | null;
+  readonly reportedAt: number;
+}
