@@ -51,8 +51,8 @@ export function requireAdmin(p: Principal): void {
 export function requirePermission(p: Principal, category: PermissionCategory, resourceId: number | null): void {
   if (p.scope === 'instance') return;
   if (!allows(p.permissions, category, resourceId)) {
-    throw new GantryError('FORBIDDEN', `This API key lacks the ${category} permission${resourceId !== null ? ` for id ${resourceId}` : ''}.`, {
-      vastError: 'missing_permissions',
+    throw new GantryError('PERMISSION_MISSING', `This API key lacks the ${category} permission${resourceId !== null ? ` for id ${resourceId}` : ''}.`, {
+      scope: category,
     });
   }
 }

@@ -27,7 +27,7 @@ export async function createApiKey(ctx: ControlContext, p: Principal, r: NewKeyR
   if (name === '' || name.length > 100) throw new GantryError('INVALID_ARGUMENT', 'name: 1-100 characters.');
   const asked = r.permissions === null || r.permissions === undefined ? null : parsePermissions(r.permissions);
   if (asked !== null && !isWithin(asked, p.permissions)) {
-    throw new GantryError('FORBIDDEN', 'A key may only grant permissions its creator holds.', { vastError: 'invalid_permissions' });
+    throw new GantryError('PERMISSION_ESCALATION', 'A key may only grant permissions its creator holds.');
   }
   let accountId = p.accountId;
   let memberId: number | null = p.actorId !== p.accountId ? p.actorId : null;

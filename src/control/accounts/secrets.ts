@@ -10,13 +10,12 @@ export const MAX_SECRETS = 200;
 /** Vast upper-cases env var names. */
 function nameOf(raw: string): string {
   const name = raw.trim().toUpperCase();
-  if (!NAME.test(name))
-    throw new GantryError('INVALID_ARGUMENT', 'key: letters, digits and "_", not starting with a digit.', { vastError: 'invalid_characters' });
+  if (!NAME.test(name)) throw new GantryError('INVALID_SECRET_NAME', 'key: letters, digits and "_", not starting with a digit.', { field: 'key' });
   return name;
 }
 
 function checkValue(v: string): void {
-  if (v.length > MAX_VALUE) throw new GantryError('INVALID_ARGUMENT', `value: at most ${MAX_VALUE} characters.`, { vastError: 'input_too_long' });
+  if (v.length > MAX_VALUE) throw new GantryError('SECRET_TOO_LONG', `value: at most ${MAX_VALUE} characters.`, { field: 'value' });
 }
 
 export async function putSecret(ctx: ControlContext, p: Principal, rawName: string, value: string, mode: 'create' | 'update'): Promise<string> {
@@ -25,7 +24,7 @@ export async function putSecret(ctx: ControlContext, p: Principal, rawName: stri
   const name = nameOf(rawName);
   checkValue(value);
   if (mode === 'create' && (await ctx.store.listSecrets(p.accountId)).length >= MAX_SECRETS) {
-    throw new GantryError('INVALID_ARGUMENT', `An account holds at most ${MAX_SECRETS} env vars.`, { vastError: 'max_secrets' });
+    throw new GantryError('SECRET_LIMIT', `An account holds at most ${MAX_SECRETS} env vars.`, { limit: MAX_SECRETS });
   }
   const { sealed, keyId } = ctx.vault.seal(value, secretContext(p.accountId, name));
   await ctx.store.putSecret({ accountId: p.accountId, name, sealed, keyId, now: ctx.clock.now() }, mode);
@@ -36,8 +35,7 @@ export async function deleteSecret(ctx: ControlContext, p: Principal, rawName: s
   requireAccountKey(p);
   requirePermission(p, 'user_write', null);
   const name = nameOf(rawName);
-  if (!(await ctx.store.deleteSecret(p.accountId, name)))
-    throw new GantryError('SECRET_NOT_FOUND', `No env var named ${name}.`, { vastError: 'nonexistent_key' });
+  if (!(await ctx.store.deleteSecret(p.accountId, name))) throw new GantryError('SECRET_NOT_FOUND', `No env var named ${name}.`, { name });
 }
 
 /** Plain values, for their owner only (and for the workloads of the owner's instances). */

@@ -8,16 +8,16 @@ const PUBLIC_KEY = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ss
 
 function checkKey(raw: unknown): string {
   const key = typeof raw === 'string' ? raw.trim() : '';
-  if (key === '') throw new GantryError('INVALID_ARGUMENT', 'No ssh key provided.', { vastError: 'no_ssh_key' });
+  if (key === '') throw new GantryError('SSH_KEY_MISSING', 'No ssh key provided.', { field: 'ssh_key' });
   if (key.length > 16_384 || !PUBLIC_KEY.test(key)) {
-    throw new GantryError('INVALID_ARGUMENT', 'ssh_key must be one OpenSSH public key line, such as the contents of ~/.ssh/id_ed25519.pub.', {
-      vastError: 'invalid_ssh_key',
+    throw new GantryError('INVALID_SSH_KEY', 'ssh_key must be one OpenSSH public key line, such as the contents of ~/.ssh/id_ed25519.pub.', {
+      field: 'ssh_key',
     });
   }
   return key;
 }
 
-const notFound = (id: number): GantryError => new GantryError('SSH_KEY_NOT_FOUND', `No SSH key with id ${id}.`, { sshKeyId: id, vastError: 'no_such_ssh_key' });
+const notFound = (id: number): GantryError => new GantryError('SSH_KEY_NOT_FOUND', `No SSH key with id ${id}.`, { sshKeyId: id });
 
 /**
  * Rewrite authorized_keys on the instance's disk now, when its host is reachable from this replica;

@@ -31,15 +31,12 @@ export async function createUser(ctx: ControlContext, p: Principal, r: NewUserRe
     throw new GantryError('ADMIN_ONLY', 'Only an admin creates top-level accounts; send "parent_id": "me" to create a subaccount of your own.');
   }
   if (!USERNAME.test(r.username)) {
-    throw new GantryError('INVALID_ARGUMENT', 'username: 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit.', {
-      vastError: 'invalid_request',
-    });
+    throw new GantryError('INVALID_USERNAME', 'username: 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit.', { field: 'username' });
   }
   const email = r.email ?? `${r.username}@localhost`;
-  if (!EMAIL.test(email)) throw new GantryError('INVALID_ARGUMENT', `"${email}" is not an email address.`, { vastError: 'invalid_email' });
+  if (!EMAIL.test(email)) throw new GantryError('INVALID_EMAIL', `"${email}" is not an email address.`, { field: 'email' });
   if (!Number.isFinite(r.credit) || r.credit < 0) throw new GantryError('INVALID_ARGUMENT', 'credit must be a number ≥ 0.');
-  if (await ctx.store.findAccountByEmail(email))
-    throw new GantryError('USER_EXISTS', `An account with the email ${email} exists already.`, { vastError: 'user_exists' });
+  if (await ctx.store.findAccountByEmail(email)) throw new GantryError('USER_EXISTS', `An account with the email ${email} exists already.`, { field: 'email' });
   const now = ctx.clock.now();
   const account = await ctx.store.createAccount({
     username: r.username,

@@ -39,11 +39,10 @@ async function resolveAccount(ctx: ControlContext, who: string): Promise<Account
 export async function transferCredit(ctx: ControlContext, p: Principal, recipient: string, amount: number): Promise<TransferRecord> {
   requireAccountKey(p);
   requirePermission(p, 'billing_write', null);
-  if (!Number.isFinite(amount) || amount < 0.01) throw new GantryError('INVALID_ARGUMENT', 'amount must be at least 0.01.', { vastError: 'invalid_args' });
+  if (!Number.isFinite(amount) || amount < 0.01) throw new GantryError('INVALID_ARGUMENT', 'amount must be at least 0.01.', { field: 'amount' });
   const to = await resolveAccount(ctx, recipient);
-  if (!to || to.deletedAt !== null) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${recipient}.`, { vastError: 'invalid_recipient' });
-  if (to.id === p.accountId && !p.isAdmin)
-    throw new GantryError('INVALID_ARGUMENT', 'Credit cannot be sent to the same account.', { vastError: 'invalid_recipient' });
+  if (!to || to.deletedAt !== null) throw new GantryError('RECIPIENT_NOT_FOUND', `No user ${recipient}.`, { field: 'recipient' });
+  if (to.id === p.accountId && !p.isAdmin) throw new GantryError('SELF_TRANSFER', 'Credit cannot be sent to the same account.', { field: 'recipient' });
   const t = await ctx.store.transferCredit({
     from: p.isAdmin ? null : p.accountId,
     to: to.id,

@@ -35,7 +35,7 @@ const isCategory = (s: string): s is PermissionCategory => (PERMISSION_CATEGORIE
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function invalid(msg: string): GantryError {
-  return new GantryError('INVALID_ARGUMENT', `Invalid permissions: ${msg}`, { vastError: 'invalid_permissions' });
+  return new GantryError('INVALID_PERMISSIONS', `Invalid permissions: ${msg}`);
 }
 
 function parseConstraint(v: unknown, where: string): IdConstraint | null {

@@ -64,7 +64,7 @@ export class BillingRepo extends Repo implements BillingStore {
           .where('id', '=', t.from)
           .where('balance', '>=', t.amount)
           .executeTakeFirst();
-        if (r.numUpdatedRows === 0n) throw new GantryError('INSUFFICIENT_CREDIT', `The balance is below ${t.amount}.`, { vastError: 'insufficient_balance' });
+        if (r.numUpdatedRows === 0n) throw new GantryError('INSUFFICIENT_CREDIT', `The balance is below ${t.amount}.`, { amount: t.amount });
       }
       await trx
         .updateTable('accounts')

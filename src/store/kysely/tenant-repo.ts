@@ -30,7 +30,7 @@ export class TenantRepo extends Repo {
         .executeTakeFirstOrThrow();
       return toAccount(row);
     } catch (err) {
-      if (this.dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', `The username "${a.username}" is taken.`, { vastError: 'user_exists' });
+      if (this.dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', `The username "${a.username}" is taken.`, { field: 'username' });
       throw err;
     }
   }
@@ -199,7 +199,7 @@ export class TenantRepo extends Repo {
       try {
         await this.db.insertInto('team_roles').values({ team_id: teamId, name, permissions_json: json }).execute();
       } catch (err) {
-        if (this.dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', `The team has a role "${name}" already.`, { vastError: 'role_exists' });
+        if (this.dialect.isUniqueViolation(err)) throw new GantryError('ROLE_EXISTS', `The team has a role "${name}" already.`, { role: name });
         throw err;
       }
     }
@@ -238,7 +238,7 @@ export class TenantRepo extends Repo {
         .where('account_id', '=', s.accountId)
         .where('name', '=', s.name)
         .executeTakeFirst();
-      if (r.numUpdatedRows === 0n) throw new GantryError('SECRET_NOT_FOUND', `No env var named ${s.name}.`, { vastError: 'nonexistent_key' });
+      if (r.numUpdatedRows === 0n) throw new GantryError('SECRET_NOT_FOUND', `No env var named ${s.name}.`, { name: s.name });
       return;
     }
     try {
@@ -248,7 +248,7 @@ export class TenantRepo extends Repo {
         .execute();
     } catch (err) {
       if (this.dialect.isUniqueViolation(err)) {
-        throw new GantryError('SECRET_EXISTS', `An env var named ${s.name} exists already; update it instead.`, { vastError: 'existing_key' });
+        throw new GantryError('SECRET_EXISTS', `An env var named ${s.name} exists already; update it instead.`, { name: s.name });
       }
       throw err;
     }

@@ -10,9 +10,16 @@ type Auth = (req: FastifyRequest) => Promise<Principal>;
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-function required(o: Record<string, unknown>, field: string, vastError = 'missing_input'): string {
+/** Vast answers a missing username as an invalid request, like a malformed one. */
+function requiredUsername(o: Record<string, unknown>): string {
+  const v = optString(o, 'username');
+  if (v === null || v === '') throw new GantryError('INVALID_USERNAME', "'username' is required.", { field: 'username' });
+  return v;
+}
+
+function required(o: Record<string, unknown>, field: string): string {
   const v = optString(o, field);
-  if (v === null || v === '') throw new GantryError('INVALID_ARGUMENT', `'${field}' is required.`, { field, vastError });
+  if (v === null || v === '') throw new GantryError('MISSING_INPUT', `'${field}' is required.`, { field });
   return v;
 }
 
@@ -43,7 +50,7 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, a
     const b = asObject(req.body);
     const parent = optString(b, 'parent_id');
     const created = await a.users.createUser(p, {
-      username: required(b, 'username', 'invalid_request'),
+      username: requiredUsername(b),
       email: optString(b, 'email'),
       subaccount: parent !== null && parent !== '',
       hostOnly: optBool(b, 'host_only') ?? false,
@@ -146,7 +153,7 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, a
     const p = await auth(req);
     const b = asObject(req.body);
     const value = b.value;
-    if (typeof value !== 'string') throw new GantryError('INVALID_ARGUMENT', "Both 'key' and 'value' are required.", { vastError: 'missing_input' });
+    if (typeof value !== 'string') throw new GantryError('MISSING_INPUT', "Both 'key' and 'value' are required.", { field: 'value' });
     const name = await a.secrets.putSecret(p, required(b, 'key'), value, mode);
     return { success: true, msg: `Environment variable ${name} ${mode === 'create' ? 'added' : 'updated'}.` };
   };

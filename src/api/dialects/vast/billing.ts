@@ -107,7 +107,7 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane, a
     const recipient = optString(body, 'recipient');
     const amount = optNumber(body, 'amount');
     if (recipient === null || recipient === '' || amount === null) {
-      throw new GantryError('INVALID_ARGUMENT', "'recipient' and 'amount' are required.", { vastError: 'invalid_args' });
+      throw new GantryError('INVALID_ARGUMENT', "'recipient' and 'amount' are required.", { field: 'recipient' });
     }
     const t = await b.transferCredit(p, recipient, amount);
     return { success: true, transfer_id: t.id, amount: t.amount, recipient_id: t.toAccountId };

@@ -1,9 +1,34 @@
-import { assertNever, type GantryError } from '../../../domain/errors.js';
+import { assertNever, type ErrorCode, type GantryError } from '../../../domain/errors.js';
 
-/** Vast's `error` strings by kind; the CLI prints only `msg`, scripts read `error`. */
+/** Codes whose Vast `error` string differs from their kind's; scripts read `error`, the CLI prints `msg`. */
+const VAST_NAMES: Partial<Readonly<Record<ErrorCode, string>>> = {
+  MISSING_INPUT: 'missing_input',
+  INVALID_PERMISSIONS: 'invalid_permissions',
+  PERMISSION_ESCALATION: 'invalid_permissions',
+  PERMISSION_MISSING: 'missing_permissions',
+  INVALID_USERNAME: 'invalid_request',
+  INVALID_EMAIL: 'invalid_email',
+  USER_EXISTS: 'user_exists',
+  ROLE_EXISTS: 'role_exists',
+  INVALID_SECRET_NAME: 'invalid_characters',
+  SECRET_TOO_LONG: 'input_too_long',
+  SECRET_LIMIT: 'max_secrets',
+  SECRET_NOT_FOUND: 'nonexistent_key',
+  SECRET_EXISTS: 'existing_key',
+  SSH_KEY_MISSING: 'no_ssh_key',
+  INVALID_SSH_KEY: 'invalid_ssh_key',
+  SSH_KEY_NOT_FOUND: 'no_such_ssh_key',
+  RECIPIENT_NOT_FOUND: 'invalid_recipient',
+  SELF_TRANSFER: 'invalid_recipient',
+  OFFER_NOT_FOUND: 'no_such_ask',
+  OFFER_UNAVAILABLE: 'no_such_ask',
+  WORKERGROUP_NOT_FOUND: 'no_such_workergroup',
+};
+
+/** Vast's `error` string for an error: the code's own name, else its kind's. */
 function vastErrorName(e: GantryError): string {
-  // Some codes have Vast names of their own (invalid_permissions, nonexistent_key, ...).
-  if (typeof e.details.vastError === 'string') return e.details.vastError;
+  const own = VAST_NAMES[e.code];
+  if (own !== undefined) return own;
   switch (e.kind) {
     case 'invalid':
       return 'invalid_args';
@@ -12,9 +37,9 @@ function vastErrorName(e: GantryError): string {
     case 'forbidden':
       return 'forbidden';
     case 'not_found':
-      return e.code === 'OFFER_NOT_FOUND' ? 'no_such_ask' : e.code === 'WORKERGROUP_NOT_FOUND' ? 'no_such_workergroup' : 'not_found';
+      return 'not_found';
     case 'conflict':
-      return e.code === 'OFFER_UNAVAILABLE' ? 'no_such_ask' : 'conflict';
+      return 'conflict';
     case 'illegal_transition':
       return 'invalid_state';
     case 'rate_limited':
