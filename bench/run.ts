@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
-import { offersOf, type OfferRow } from '../src/domain/offer/offer.js';
-import { applyQuery, parseOfferQuery } from '../src/domain/offer/query.js';
+import { parseVastSearch } from '../src/api/dialects/vast/offers.js';
+import { offersOf, type Offer } from '../src/domain/offer/offer.js';
+import { offerFieldType } from '../src/domain/offer/search.js';
+import { applyQuery } from '../src/domain/query/filter.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
@@ -72,10 +74,10 @@ async function searchBench(dir: string): Promise<Row[]> {
     };
     // Baseline: the same filter, order and limit on offer rows already in memory.
     const machines = await g.store.listMachines(Date.now());
-    const rows: OfferRow[] = machines.flatMap((m) => offersOf(m, m.numGpus, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false }));
-    const q = parseOfferQuery(body);
+    const rows: Offer[] = machines.flatMap((m) => offersOf(m, m.numGpus, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false }));
+    const q = parseVastSearch(body);
     const direct = async (): Promise<void> => {
-      if (applyQuery(rows, q).length !== 64) throw new Error('unexpected result size');
+      if (applyQuery(rows, q, offerFieldType).length !== 64) throw new Error('unexpected result size');
     };
     await http();
     await direct();

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
 import { INSTANCE_COLUMNS, OFFER_COLUMNS, parseCliId, spinner, table, text } from './output.js';
-import { parseOrder, parseSearchQuery } from '../domain/offer/query-language.js';
+import { parseOrder, parseSearchQuery } from '../api/dialects/vast/query-language.js';
 
 type Flags = GlobalFlags & Record<string, unknown>;
 const out = (s: string): boolean => process.stdout.write(s);

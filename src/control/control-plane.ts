@@ -1,6 +1,6 @@
 import type { InstanceAction } from '../domain/instance/intent.js';
 import type { CreateInstanceRequest } from '../domain/instance/create.js';
-import type { OfferQuery } from '../domain/offer/query.js';
+import type { OfferSearch } from '../domain/offer/search.js';
 import { authenticate, currentAccount } from './accounts/authenticate.js';
 import { bootstrapAdmin } from './accounts/bootstrap-admin.js';
 import { bulkChangeInstances, changeInstance } from './instances/change-instance.js';
@@ -87,7 +87,7 @@ export class ControlPlane {
   bootstrapAdmin = (presetKey: string | null): ReturnType<typeof bootstrapAdmin> => bootstrapAdmin(this.ctx, presetKey);
   registerHost = (reg: MachineRegistration, link: HostLink): Promise<MachineRecord> => registerHost(this.ctx, reg, link);
   createHostToken = (p: Principal, name: string | null): ReturnType<typeof createHostToken> => createHostToken(this.ctx, p, name);
-  searchOffers = (p: Principal, q: OfferQuery): ReturnType<typeof searchOffers> => searchOffers(this.ctx, p, q);
+  searchOffers = (p: Principal, q: OfferSearch): ReturnType<typeof searchOffers> => searchOffers(this.ctx, p, q);
   createInstance = (p: Principal, r: CreateInstanceRequest): ReturnType<typeof createInstance> => createInstance(this.ctx, p, r);
   showInstance = (p: Principal, id: number): ReturnType<typeof showInstance> => showInstance(this.ctx, p, id);
   listInstances = (p: Principal): ReturnType<typeof listInstances> => listInstances(this.ctx, p);

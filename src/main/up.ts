@@ -23,6 +23,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { newHostToken, ensureHostToken } from '../control/hosts/host-tokens.js';
 import { readOrCreate } from '../runtime/files.js';
 import { startHost } from './host.js';
+import { upgradeStoredData } from './upgrade.js';
 import { postgresDialect } from '../store/dialects/postgres.js';
 import { sqliteDialect } from '../store/dialects/sqlite.js';
 import { KyselyStore } from '../store/kysely/kysely-store.js';
@@ -70,6 +71,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const vault = new Vault(parseKeyFile(await readOrCreate(c.secretsKeyFile ?? join(c.dataDir, 'secrets.keys'), () => newKeyLine(Date.now()))));
   const store = openStore(c);
   await store.migrate();
+  await upgradeStoredData(store, log);
   let url = c.publicUrl ?? `http://${c.host}:${c.port}`;
   const metrics = new Metrics();
   const clock = o.clock ?? systemClock;

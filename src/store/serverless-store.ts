@@ -44,7 +44,7 @@ export interface EndpointPassWrite {
 }
 
 export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt'> & { readonly now: number };
-export type WorkergroupWrite = Partial<Pick<WorkergroupRecord, 'template' | 'searchParams' | 'launchArgs' | 'gpuRamGb' | 'testWorkers' | 'endpointId'>>;
+export type WorkergroupWrite = Partial<Pick<WorkergroupRecord, 'template' | 'placement' | 'launchArgs' | 'gpuRamGb' | 'testWorkers' | 'endpointId'>>;
 
 export interface ServerlessStore {
   /** NAME_TAKEN when the account has a live endpoint of that name. */
@@ -72,6 +72,11 @@ export interface ServerlessStore {
   /** Live workergroups; of one account and/or one endpoint. */
   listWorkergroups(o: { accountId?: number; endpointId?: number }): Promise<WorkergroupRecord[]>;
   updateWorkergroup(id: number, w: WorkergroupWrite): Promise<void>;
+  /**
+   * Workergroups stored before placements were typed: their search text, for the dialect that wrote
+   * it to compile (then written back with updateWorkergroup). Empty once every row is upgraded.
+   */
+  legacyWorkergroupSearches(): Promise<{ id: number; searchText: string }[]>;
   deleteWorkergroup(id: number, now: number): Promise<void>;
 
   createDeployment(n: Omit<DeploymentRecord, 'id' | 'createdAt' | 'updatedAt'> & { now: number }): Promise<DeploymentRecord>;

@@ -204,12 +204,12 @@ for (const ts of TEST_STORES) {
       const [a, b] = planes as [ControlPlane, ControlPlane];
       const ep = await a.serverless.createEndpoint(admin, {
         name: 'leased',
-        params: { min_load: 0, min_workers: 3, cold_workers: 0, max_workers: 5 },
+        params: { minLoad: 0, minWorkers: 3, coldWorkers: 0, maxWorkers: 5 },
         aliasOf: null,
       });
       await a.serverless.createWorkergroup(admin, ep.id, {
         template: { image: 'img', env: {}, onstart: null, args: null, diskGb: 1 },
-        searchParams: 'verified=true',
+        placement: { conditions: [{ field: 'verified', op: 'eq', value: true }] },
         launchArgs: null,
         gpuRamGb: null,
         testWorkers: 3,

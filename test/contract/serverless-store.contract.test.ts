@@ -129,7 +129,7 @@ for (const ts of TEST_STORES) {
         accountId,
         endpointId: ep.id,
         template,
-        searchParams: 'num_gpus=1',
+        placement: { conditions: [{ field: 'numGpus', op: 'eq', value: 1 }] },
         launchArgs: null,
         gpuRamGb: null,
         testWorkers: 3,

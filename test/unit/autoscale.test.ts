@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideScale, EMPTY_MEMORY, type ScaleInput, type WorkerView } from '../../src/domain/serverless/autoscale.js';
 import { decideEndpoint, type EndpointState } from '../../src/domain/serverless/lifecycle.js';
-import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams, type EndpointParams } from '../../src/domain/serverless/params.js';
+import { DEFAULT_ENDPOINT_PARAMS, type EndpointParams } from '../../src/domain/serverless/params.js';
+import { mergeVastParams } from '../../src/api/dialects/vast/endpoint-params.js';
 import { workerPhase } from '../../src/domain/serverless/workers.js';
 
 const NOW = 1_000_000;
@@ -194,15 +195,15 @@ describe('endpoint lifecycle rules', () => {
 
 describe('endpoint parameters and worker phases', () => {
   it('merges by the users names, coercing numeric strings, and names the bad field', () => {
-    const p = mergeEndpointParams(DEFAULT_ENDPOINT_PARAMS, { min_load: '5', max_workers: 3, min_workers: 2, inactivity_timeout: -1 });
+    const p = mergeVastParams(DEFAULT_ENDPOINT_PARAMS, { min_load: '5', max_workers: 3, min_workers: 2, inactivity_timeout: -1 });
     assert.equal(p.minLoad, 5);
     assert.equal(p.maxWorkers, 3);
     assert.equal(p.inactivityTimeout, -1);
-    assert.throws(() => mergeEndpointParams(P, { target_util: 0 }), /target_util/);
-    assert.throws(() => mergeEndpointParams(P, { target_util: 1.5 }), /target_util/);
-    assert.throws(() => mergeEndpointParams(P, { max_workers: 2.5 }), /max_workers.*integer/);
-    assert.throws(() => mergeEndpointParams(P, { cold_mult: 'lots' }), /cold_mult/);
-    assert.throws(() => mergeEndpointParams(P, { min_workers: 20, max_workers: 5 }), /min_workers/);
+    assert.throws(() => mergeVastParams(P, { target_util: 0 }), /target_util/);
+    assert.throws(() => mergeVastParams(P, { target_util: 1.5 }), /target_util/);
+    assert.throws(() => mergeVastParams(P, { max_workers: 2.5 }), /max_workers.*integer/);
+    assert.throws(() => mergeVastParams(P, { cold_mult: 'lots' }), /cold_mult/);
+    assert.throws(() => mergeVastParams(P, { min_workers: 20, max_workers: 5 }), /min_workers/);
   });
   it('derives Vast worker states from the instance and the worker report', () => {
     const f = (target: 'running' | 'stopped' | 'deleted', status: string, loaded = false, errorMsg: string | null = null): string =>

@@ -3,7 +3,9 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { GantryError } from '../../src/domain/errors.js';
 import { chunkSizes, decodeOfferId, offerId, offersOf, type MachineForOffers } from '../../src/domain/offer/offer.js';
-import { applyQuery, parseOfferQuery } from '../../src/domain/offer/query.js';
+import { offerFieldType } from '../../src/domain/offer/search.js';
+import { applyQuery } from '../../src/domain/query/filter.js';
+import { parseVastSearch as parseOfferQuery, vastOfferRow } from '../../src/api/dialects/vast/offers.js';
 
 const machine: MachineForOffers = {
   id: 3,
@@ -57,19 +59,20 @@ describe('offers', () => {
     assert.throws(() => decodeOfferId(12), GantryError);
   });
   it('prices storage into dph_total and hides unlisted or offline machines', () => {
-    const [one] = offersOf(machine, 8, { type: 'on-demand', allocatedStorageGb: 72, rentedByCaller: false });
+    const [one] = offersOf(machine, 8, { type: 'on-demand', allocatedStorageGb: 72, rentedByCaller: false }).map(vastOfferRow);
     assert.equal(one?.dph_base, 0.5);
     assert.equal(one?.dph_total, 0.51);
     assert.equal(offersOf({ ...machine, listed: false }, 8, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false }).length, 0);
     assert.equal(offersOf({ ...machine, online: false }, 8, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false }).length, 0);
-    const [bid] = offersOf(machine, 8, { type: 'bid', allocatedStorageGb: 0, rentedByCaller: false });
+    const [bid] = offersOf(machine, 8, { type: 'bid', allocatedStorageGb: 0, rentedByCaller: false }).map(vastOfferRow);
     assert.equal(bid?.dph_base, 0.2);
   });
 });
 
 describe('offer query', () => {
   const rows = offersOf(machine, 8, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false });
-  const run = (body: unknown) => applyQuery(rows, parseOfferQuery(body)).map((r) => r.num_gpus);
+  // Vast's search body compiled to engine conditions, run over offers, shown as Vast rows.
+  const run = (body: unknown) => applyQuery(rows, parseOfferQuery(body), offerFieldType).map((r) => vastOfferRow(r).num_gpus);
 
   it('applies every operator', () => {
     assert.deepEqual(run({ num_gpus: { gte: 2 }, order: [['num_gpus', 'asc']] }), [2, 4, 8]);
@@ -98,15 +101,15 @@ describe('offer query', () => {
   it('returns the same first rows with a small limit as a full sort does (stable, ties kept in order)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ id: fc.nat(), dph_total: fc.integer({ min: 0, max: 5 }), num_gpus: fc.integer({ min: 1, max: 3 }) }), { maxLength: 200 }),
+        fc.array(fc.record({ id: fc.nat(), dphTotal: fc.integer({ min: 0, max: 5 }), numGpus: fc.integer({ min: 1, max: 3 }) }), { maxLength: 200 }),
         fc.nat({ max: 20 }),
         (rs, k) => {
           const order = [
             ['dph_total', 'asc'],
             ['num_gpus', 'desc'],
           ];
-          const full = applyQuery(rs, parseOfferQuery({ order }));
-          assert.deepEqual(applyQuery(rs, parseOfferQuery({ order, limit: k })), full.slice(0, k));
+          const full = applyQuery(rs, parseOfferQuery({ order }), offerFieldType);
+          assert.deepEqual(applyQuery(rs, parseOfferQuery({ order, limit: k }), offerFieldType), full.slice(0, k));
         },
       ),
     );

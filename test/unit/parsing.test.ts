@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseOrder, parseSearchQuery } from '../../src/domain/offer/query-language.js';
+import { parseOrder, parseSearchQuery } from '../../src/api/dialects/vast/query-language.js';
 import { parseDuration, loadConfig } from '../../src/config/load.js';
 import { parseEnv, shellSplit } from '../../src/domain/instance/env.js';
 import { validateCreate } from '../../src/domain/instance/create.js';

@@ -200,13 +200,13 @@ export class ServerlessLoop {
   ): Promise<string | null> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
-    if ((this.#recruitAfter.get(ep.id) ?? 0) > now) return 'no offer matches the workergroup search; retrying';
+    if ((this.#recruitAfter.get(ep.id) ?? 0) > now) return 'no offer matches the workergroup placement; retrying';
     for (let i = 0; i < n; i++) {
       const wg = groups[(have + i) % groups.length] as (typeof groups)[number];
       if ((await recruitWorker(ctx, ep, wg)) === null) {
         this.#recruitAfter.set(ep.id, now + ctx.settings.recruitBackoffMs);
-        ctx.log.warn({ endpointId: ep.id, workergroupId: wg.id, search: wg.searchParams }, 'no offer for a new worker');
-        return `no offer matches the workergroup search '${wg.searchParams}'`;
+        ctx.log.warn({ endpointId: ep.id, workergroupId: wg.id, placement: wg.placement }, 'no offer for a new worker');
+        return `no offer matches the placement of workergroup ${wg.id}`;
       }
     }
     return null;

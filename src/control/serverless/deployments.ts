@@ -1,4 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
+import type { EndpointParamsPatch } from '../../domain/serverless/params.js';
 import type { ControlContext } from '../context.js';
 import { requireAccountKey, type Principal } from '../principal.js';
 import { changeEndpoint, type EndpointChangeResult, type StopRequest } from './change-endpoint.js';
@@ -21,8 +22,7 @@ export interface DeploymentView {
 export interface NewDeploymentRequest extends WorkergroupInput {
   readonly name: string;
   readonly tag: string | null;
-  /** Endpoint parameters keyed by their users' names. */
-  readonly params: Readonly<Record<string, unknown>>;
+  readonly params: EndpointParamsPatch;
 }
 
 export async function createDeployment(ctx: ControlContext, p: Principal, r: NewDeploymentRequest): Promise<DeploymentView> {

@@ -1,5 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
-import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams } from '../../domain/serverless/params.js';
+import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams, type EndpointParamsPatch } from '../../domain/serverless/params.js';
 import type { ControlContext } from '../context.js';
 import { newEndpointKey } from '../keys.js';
 import { requireAccountKey, type Principal } from '../principal.js';
@@ -32,8 +32,7 @@ export async function ownEndpoint(ctx: ControlContext, p: Principal, id: number)
 
 export interface NewEndpointRequest {
   readonly name: string | null;
-  /** Parameters keyed by their users' names (min_load, ...). */
-  readonly params: Readonly<Record<string, unknown>>;
+  readonly params: EndpointParamsPatch;
   readonly aliasOf: string | null;
 }
 
@@ -65,7 +64,7 @@ export async function listEndpoints(ctx: ControlContext, p: Principal): Promise<
 
 export interface EndpointUpdate {
   readonly name: string | null;
-  readonly params: Readonly<Record<string, unknown>>;
+  readonly params: EndpointParamsPatch;
   /** Vast's endpoint_state: active, suspended or stopped. */
   readonly state: 'active' | 'suspended' | 'stopped' | null;
 }

@@ -2,7 +2,7 @@ import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { createInstance } from '../instances/create-instance.js';
 import { searchOffers } from '../fleet/search-offers.js';
-import { workerOfferQuery } from './workergroups.js';
+import { placementSearch } from '../../domain/offer/search.js';
 import { ownerOf } from './workers.js';
 import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
@@ -14,16 +14,16 @@ import type { InstanceRecord } from '../../domain/instance/instance.js';
  */
 export async function recruitWorker(ctx: ControlContext, ep: EndpointRecord, wg: WorkergroupRecord): Promise<InstanceRecord | null> {
   const owner = ownerOf(ep);
-  const offers = await searchOffers(ctx, owner, workerOfferQuery(wg.searchParams, wg.gpuRamGb));
+  const offers = await searchOffers(ctx, owner, placementSearch(wg.placement, wg.gpuRamGb));
   for (const offer of offers.slice(0, 3)) {
     try {
       const { instance } = await createInstance(
         ctx,
         owner,
         {
-          offerId: Number(offer.id),
+          offerId: offer.id,
           image: wg.template.image,
-          diskGb: Math.min(wg.template.diskGb, Number(offer.disk_space)),
+          diskGb: Math.min(wg.template.diskGb, offer.diskSpaceGb),
           env: { env: wg.template.env, ports: wg.template.ports },
           onstart: wg.template.onstart,
           entrypoint: null,

@@ -1,16 +1,13 @@
 import { GantryError } from '../../domain/errors.js';
 import { DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } from '../../domain/instance/create.js';
 import { parseEnv, shellSplit, type ParsedEnv, type PortSpec } from '../../domain/instance/env.js';
-import { parseSearchQuery } from '../../domain/offer/query-language.js';
-import { parseOfferQuery, type OfferQuery } from '../../domain/offer/query.js';
+import { checkPlacement, DEFAULT_PLACEMENT, type WorkerPlacement } from '../../domain/offer/search.js';
 import type { ControlContext } from '../context.js';
 import { requireAccountKey, type Principal } from '../principal.js';
 import { ownEndpoint } from './endpoints.js';
 import { actOnWorker, workersOf } from './workers.js';
 import type { WorkergroupRecord, WorkerTemplate } from '../../domain/serverless/records.js';
 
-/** Offers a workergroup takes when it names none, as Vast's default. */
-export const DEFAULT_SEARCH = 'verified=true rentable=true';
 /** The port a worker serves on when its template publishes none (WORKER_PORT). */
 export const DEFAULT_WORKER_PORT = 8000;
 export const DEFAULT_TEST_WORKERS = 3;
@@ -27,7 +24,8 @@ export interface TemplateInput {
 
 export interface WorkergroupInput {
   readonly template: TemplateInput;
-  readonly searchParams: string | null;
+  /** Where workers may run; null: DEFAULT_PLACEMENT (new) or unchanged (update). */
+  readonly placement: WorkerPlacement | null;
   readonly launchArgs: string | null;
   readonly gpuRamGb: number | null;
   readonly testWorkers: number | null;
@@ -72,19 +70,6 @@ export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
   return { image, env: env.env, ports, onstart: t.onstart, args: t.args, diskGb };
 }
 
-/** The offer query of a workergroup: its search language, plus its GPU memory floor. */
-export function workerOfferQuery(searchParams: string, gpuRamGb: number | null): OfferQuery {
-  const filters = parseSearchQuery(searchParams);
-  if (gpuRamGb !== null) filters.gpu_ram = { ...(filters.gpu_ram ?? {}), gte: gpuRamGb * 1000 };
-  return parseOfferQuery({
-    ...filters,
-    order: [
-      ['num_gpus', 'asc'],
-      ['dph_total', 'asc'],
-    ],
-  });
-}
-
 function checkNumbers(gpuRamGb: number | null, testWorkers: number | null): void {
   if (gpuRamGb !== null && (!Number.isFinite(gpuRamGb) || gpuRamGb < 0)) throw invalid(`'gpu_ram' must be a number of GB, at least 0.`, 'gpu_ram');
   if (testWorkers !== null && (!Number.isInteger(testWorkers) || testWorkers < 0 || testWorkers > 100))
@@ -94,14 +79,13 @@ function checkNumbers(gpuRamGb: number | null, testWorkers: number | null): void
 export async function createWorkergroup(ctx: ControlContext, p: Principal, endpointId: number, input: WorkergroupInput): Promise<WorkergroupRecord> {
   const ep = await ownEndpoint(ctx, p, endpointId);
   if (ep.aliasOf !== null) throw invalid(`Endpoint '${ep.name}' is a route alias of '${ep.aliasOf}'; it has no workers of its own.`, 'endpoint_id');
-  const searchParams = input.searchParams ?? DEFAULT_SEARCH;
-  workerOfferQuery(searchParams, input.gpuRamGb);
+  const placement = checkPlacement(input.placement ?? DEFAULT_PLACEMENT);
   checkNumbers(input.gpuRamGb, input.testWorkers);
   return ctx.store.createWorkergroup({
     accountId: ep.accountId,
     endpointId: ep.id,
     template: buildTemplate(input),
-    searchParams,
+    placement,
     launchArgs: input.launchArgs,
     gpuRamGb: input.gpuRamGb,
     testWorkers: input.testWorkers ?? DEFAULT_TEST_WORKERS,
@@ -130,9 +114,8 @@ export async function updateWorkergroup(
 ): Promise<WorkergroupRecord> {
   const wg = await ownWorkergroup(ctx, p, id);
   if (u.endpointId !== undefined) await ownEndpoint(ctx, p, u.endpointId);
-  const searchParams = u.searchParams ?? wg.searchParams;
+  const placement = checkPlacement(u.placement ?? wg.placement);
   const gpuRamGb = u.gpuRamGb !== undefined ? u.gpuRamGb : wg.gpuRamGb;
-  workerOfferQuery(searchParams, gpuRamGb);
   checkNumbers(gpuRamGb, u.testWorkers ?? null);
   const t = u.template;
   const template =
@@ -146,7 +129,7 @@ export async function updateWorkergroup(
             args: t?.args ?? wg.template.args,
             diskGb: t?.diskGb ?? wg.template.diskGb,
           },
-          searchParams,
+          placement,
           launchArgs: u.launchArgs ?? null,
           gpuRamGb,
           testWorkers: null,
@@ -154,7 +137,7 @@ export async function updateWorkergroup(
       : undefined;
   await ctx.store.updateWorkergroup(id, {
     ...(template !== undefined ? { template } : {}),
-    searchParams,
+    placement,
     gpuRamGb,
     ...(u.launchArgs !== undefined ? { launchArgs: u.launchArgs } : {}),
     ...(u.testWorkers !== undefined && u.testWorkers !== null ? { testWorkers: u.testWorkers } : {}),

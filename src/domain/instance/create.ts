@@ -1,5 +1,5 @@
 import { GantryError } from '../errors.js';
-import type { OfferType } from '../offer/query.js';
+import type { OfferType } from '../offer/offer.js';
 import type { ParsedEnv } from './env.js';
 
 /** Vast limits onstart to 4048 characters; we keep the same bound so scripts behave alike. */

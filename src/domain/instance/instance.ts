@@ -1,6 +1,6 @@
 import type { PortSpec } from './env.js';
 import type { InstanceStatus, InstanceTarget, PendingOp } from './status.js';
-import type { OfferType } from '../offer/query.js';
+import type { OfferType } from '../offer/offer.js';
 
 export interface PortBinding {
   readonly hostPort: number;

@@ -1,5 +1,7 @@
 import { GantryError } from '../errors.js';
-import type { OfferType } from './query.js';
+
+/** How an offer is priced: on demand, as a bid (interruptible), or reserved. */
+export type OfferType = 'on-demand' | 'bid' | 'reserved';
 
 /** A host machine as offers see it. Memory in MB, disk in GB, prices in $ (see field names). */
 export interface MachineForOffers {
@@ -76,68 +78,124 @@ export function computePerHour(m: Pick<MachineForOffers, 'priceGpuPerHour' | 'mi
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6];
 const round = (x: number, digits = 6): number => Math.round(x * (POW10[digits] ?? 1e6)) / (POW10[digits] ?? 1e6);
 
-export type OfferRow = Record<string, string | number | boolean | null>;
+/**
+ * A chunk of one machine's free GPUs that can be rented now, with its price under one pricing type.
+ * Computed from machines on every search, never stored. Memory in MB, disk in GB, prices in $.
+ */
+export interface Offer {
+  readonly id: number;
+  readonly machineId: number;
+  /** The machine owner's account. */
+  readonly hostId: number;
+  readonly hostname: string;
+  /** 'CPU' for a machine without GPUs. */
+  readonly gpuName: string;
+  readonly gpuArch: string;
+  readonly numGpus: number;
+  readonly gpuRamMb: number;
+  readonly gpuTotalRamMb: number;
+  /** Share of the machine's GPUs this chunk holds. */
+  readonly gpuFrac: number;
+  readonly gpuDisplayActive: boolean;
+  readonly gpuDeclared: boolean;
+  readonly computeCap: number | null;
+  readonly totalFlops: number | null;
+  readonly cpuName: string;
+  readonly cpuArch: string;
+  readonly cpuCores: number;
+  readonly cpuCoresEffective: number;
+  readonly cpuRamMb: number;
+  readonly diskSpaceGb: number;
+  /** Compute $/hour. */
+  readonly dphBase: number;
+  /** Compute plus the storage asked for, $/hour. */
+  readonly dphTotal: number;
+  readonly storageCostPerGbMonth: number;
+  readonly storageTotalPerHour: number;
+  readonly inetUpMbps: number;
+  readonly inetDownMbps: number;
+  readonly inetUpCostPerGb: number;
+  readonly inetDownCostPerGb: number;
+  readonly minBid: number;
+  readonly isBid: boolean;
+  readonly reliability: number;
+  readonly verified: boolean;
+  readonly rentable: boolean;
+  /** The caller rents GPUs on this machine already. */
+  readonly rentedByCaller: boolean;
+  readonly external: boolean;
+  readonly staticIp: boolean;
+  readonly directPortCount: number;
+  /** Listing end (ms), or null. */
+  readonly endDate: number | null;
+  readonly dlperf: number;
+  readonly dlperfPerDphTotal: number;
+  readonly flopsPerDphTotal: number;
+  readonly geolocation: string;
+  readonly cudaMaxGood: number | null;
+  readonly driverVersion: string | null;
+  readonly osVersion: string;
+  readonly publicIp: string;
+  /** Deep-learning performance per dollar: the default order of a search. */
+  readonly score: number;
+}
 
-/** The Vast-shaped offer rows of one machine given how many of its GPUs are free. */
-export function offersOf(m: MachineForOffers, freeGpus: number, opts: { type: OfferType; allocatedStorageGb: number; rentedByCaller: boolean }): OfferRow[] {
+/** The offers of one machine given how many of its GPUs are free. */
+export function offersOf(m: MachineForOffers, freeGpus: number, opts: { type: OfferType; allocatedStorageGb: number; rentedByCaller: boolean }): Offer[] {
   if (!m.listed || !m.online || m.inMaintenance) return [];
   const storage = storagePerHour(m, opts.allocatedStorageGb);
-  return chunkSizes(m.numGpus, m.minChunk, freeGpus).map((n) => {
+  return chunkSizes(m.numGpus, m.minChunk, freeGpus).map((n): Offer => {
     const dphBase = computePerHour(m, n, opts.type);
     const dphTotal = dphBase + storage;
     const share = m.numGpus === 0 ? 1 : n / m.numGpus;
     const dlperf = round(n * (m.gpuRamMb / 1000) * 1.5, 3);
     return {
       id: offerId(m.id, n),
-      ask_contract_id: offerId(m.id, n),
-      bundle_id: offerId(m.id, n),
-      machine_id: m.id,
-      host_id: m.ownerId,
+      machineId: m.id,
+      hostId: m.ownerId,
       hostname: m.hostname,
-      gpu_name: m.numGpus === 0 ? 'CPU' : m.gpuName,
-      gpu_arch: m.numGpus === 0 ? 'none' : 'nvidia',
-      num_gpus: n,
-      gpu_ram: m.gpuRamMb,
-      gpu_total_ram: m.gpuRamMb * n,
-      gpu_frac: round(share, 4),
-      gpu_display_active: false,
-      gpu_declared: m.gpuDeclared,
-      compute_cap: m.computeCap,
-      total_flops: null,
-      cpu_name: m.cpuName,
-      cpu_arch: m.cpuArch,
-      cpu_cores: m.cpuCores,
-      cpu_cores_effective: round(m.cpuCores * share, 2),
-      cpu_ram: m.cpuRamMb,
-      disk_space: m.diskSpaceGb,
-      dph_base: round(dphBase),
-      dph_total: round(dphTotal),
-      storage_cost: m.priceDiskPerGbMonth,
-      storage_total_cost: round(storage),
-      inet_up: m.inetUpMbps,
-      inet_down: m.inetDownMbps,
-      inet_up_cost: m.priceInetUpPerGb,
-      inet_down_cost: m.priceInetDownPerGb,
-      min_bid: round(m.minBidPerGpuHour * Math.max(1, n)),
-      is_bid: opts.type === 'bid',
+      gpuName: m.numGpus === 0 ? 'CPU' : m.gpuName,
+      gpuArch: m.numGpus === 0 ? 'none' : 'nvidia',
+      numGpus: n,
+      gpuRamMb: m.gpuRamMb,
+      gpuTotalRamMb: m.gpuRamMb * n,
+      gpuFrac: round(share, 4),
+      gpuDisplayActive: false,
+      gpuDeclared: m.gpuDeclared,
+      computeCap: m.computeCap,
+      totalFlops: null,
+      cpuName: m.cpuName,
+      cpuArch: m.cpuArch,
+      cpuCores: m.cpuCores,
+      cpuCoresEffective: round(m.cpuCores * share, 2),
+      cpuRamMb: m.cpuRamMb,
+      diskSpaceGb: m.diskSpaceGb,
+      dphBase: round(dphBase),
+      dphTotal: round(dphTotal),
+      storageCostPerGbMonth: m.priceDiskPerGbMonth,
+      storageTotalPerHour: round(storage),
+      inetUpMbps: m.inetUpMbps,
+      inetDownMbps: m.inetDownMbps,
+      inetUpCostPerGb: m.priceInetUpPerGb,
+      inetDownCostPerGb: m.priceInetDownPerGb,
+      minBid: round(m.minBidPerGpuHour * Math.max(1, n)),
+      isBid: opts.type === 'bid',
       reliability: m.reliability,
-      reliability2: m.reliability,
       verified: m.verified,
-      verification: m.verified ? 'verified' : 'unverified',
       rentable: true,
-      rented: opts.rentedByCaller,
+      rentedByCaller: opts.rentedByCaller,
       external: false,
-      static_ip: true,
-      direct_port_count: m.directPortCount,
-      end_date: m.endDate === null ? null : m.endDate / 1000,
+      staticIp: true,
+      directPortCount: m.directPortCount,
+      endDate: m.endDate,
       dlperf,
-      dlperf_per_dphtotal: dphTotal > 0 ? round(dlperf / dphTotal, 3) : 0,
-      flops_per_dphtotal: 0,
+      dlperfPerDphTotal: dphTotal > 0 ? round(dlperf / dphTotal, 3) : 0,
+      flopsPerDphTotal: 0,
       geolocation: m.geolocation,
-      cuda_max_good: m.cudaMaxGood,
-      driver_version: m.driverVersion,
-      os_version: m.osVersion,
-      public_ipaddr: m.publicIp,
+      cudaMaxGood: m.cudaMaxGood,
+      driverVersion: m.driverVersion,
+      osVersion: m.osVersion,
+      publicIp: m.publicIp,
       score: round(dlperf / Math.max(dphTotal, 0.001), 3),
     };
   });

@@ -1,7 +1,7 @@
 import { GantryError } from '../errors.js';
 
 /**
- * The scaling parameters of an endpoint, as Vast documents them. Loads are in perf units per second
+ * The scaling parameters of an endpoint. Loads are in perf units per second
  * (what one worker's benchmark measures); times are in seconds because that is how users give them.
  */
 export interface EndpointParams {
@@ -27,30 +27,29 @@ export interface EndpointParams {
   readonly targetQueueTime: number;
 }
 
-interface ParamSpec {
-  /** The name users send (Vast's field and CLI flag). */
-  readonly name: string;
+interface ParamBounds {
   readonly integer: boolean;
   readonly min: number;
   readonly max: number;
-  /** Exclusive lower bound (target_util must be above 0). */
+  /** Exclusive lower bound (targetUtil must be above 0). */
   readonly aboveMin?: boolean;
 }
 
-export const ENDPOINT_PARAM_SPECS: Readonly<Record<keyof EndpointParams, ParamSpec>> = {
-  minLoad: { name: 'min_load', integer: false, min: 0, max: 1e9 },
-  minColdLoad: { name: 'min_cold_load', integer: false, min: 0, max: 1e9 },
-  targetUtil: { name: 'target_util', integer: false, min: 0, max: 1, aboveMin: true },
-  coldMult: { name: 'cold_mult', integer: false, min: 0, max: 1000 },
-  coldWorkers: { name: 'cold_workers', integer: true, min: 0, max: 1000 },
-  minWorkers: { name: 'min_workers', integer: true, min: 0, max: 1000 },
-  maxWorkers: { name: 'max_workers', integer: true, min: 0, max: 1000 },
-  inactivityTimeout: { name: 'inactivity_timeout', integer: false, min: -1e9, max: 1e9 },
-  maxQueueTime: { name: 'max_queue_time', integer: false, min: 0, max: 86_400, aboveMin: true },
-  targetQueueTime: { name: 'target_queue_time', integer: false, min: 0, max: 86_400, aboveMin: true },
+export const ENDPOINT_PARAM_BOUNDS: Readonly<Record<keyof EndpointParams, ParamBounds>> = {
+  minLoad: { integer: false, min: 0, max: 1e9 },
+  minColdLoad: { integer: false, min: 0, max: 1e9 },
+  targetUtil: { integer: false, min: 0, max: 1, aboveMin: true },
+  coldMult: { integer: false, min: 0, max: 1000 },
+  coldWorkers: { integer: true, min: 0, max: 1000 },
+  minWorkers: { integer: true, min: 0, max: 1000 },
+  maxWorkers: { integer: true, min: 0, max: 1000 },
+  inactivityTimeout: { integer: false, min: -1e9, max: 1e9 },
+  maxQueueTime: { integer: false, min: 0, max: 86_400, aboveMin: true },
+  targetQueueTime: { integer: false, min: 0, max: 86_400, aboveMin: true },
 };
+export const ENDPOINT_PARAM_KEYS = Object.keys(ENDPOINT_PARAM_BOUNDS) as readonly (keyof EndpointParams)[];
 
-/** Vast's documented defaults. */
+/** Defaults (the documented ones of the Vast.ai serverless engine this one follows). */
 export const DEFAULT_ENDPOINT_PARAMS: EndpointParams = {
   minLoad: 1,
   minColdLoad: 0,
@@ -64,28 +63,39 @@ export const DEFAULT_ENDPOINT_PARAMS: EndpointParams = {
   targetQueueTime: 10,
 };
 
+/** Parameters a request sets; absent ones keep their current value. */
+export type EndpointParamsPatch = Partial<Readonly<Record<keyof EndpointParams, number>>>;
+
 /**
- * Apply the values present in `input` (keyed by the users' names, numbers or numeric strings) over `base`.
- * A value of the wrong type or out of range is a 400 that names the field.
+ * What is wrong with a parameter, as data: each dialect renders it with its own field names
+ * (`paramErrorMessage`), so the engine never needs to know them.
  */
-export function mergeEndpointParams(base: EndpointParams, input: Readonly<Record<string, unknown>>): EndpointParams {
-  const out: Record<string, number> = { ...base };
-  for (const [key, spec] of Object.entries(ENDPOINT_PARAM_SPECS)) {
-    const raw = input[spec.name];
-    if (raw === undefined || raw === null || raw === '') continue;
-    const v = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : NaN;
-    const low = spec.aboveMin ? v <= spec.min : v < spec.min;
-    if (!Number.isFinite(v) || (spec.integer && !Number.isInteger(v)) || low || v > spec.max) {
-      const range = `${spec.aboveMin ? 'above' : 'at least'} ${spec.min} and at most ${spec.max}`;
-      throw new GantryError('INVALID_ARGUMENT', `'${spec.name}' must be ${spec.integer ? 'an integer' : 'a number'} ${range}, got ${JSON.stringify(raw)}.`, {
-        field: spec.name,
-      });
-    }
+export type ParamProblem =
+  | { readonly param: keyof EndpointParams; readonly rule: 'range'; readonly value: number }
+  | { readonly param: 'minWorkers'; readonly rule: 'order'; readonly value: number; readonly maxWorkers: number };
+
+export function paramErrorMessage(p: ParamProblem, nameOf: (k: keyof EndpointParams) => string = (k) => k): string {
+  if (p.rule === 'order') return `'${nameOf('minWorkers')}' (${p.value}) may not exceed '${nameOf('maxWorkers')}' (${p.maxWorkers}).`;
+  const b = ENDPOINT_PARAM_BOUNDS[p.param];
+  const range = `${b.aboveMin ? 'above' : 'at least'} ${b.min} and at most ${b.max}`;
+  return `'${nameOf(p.param)}' must be ${b.integer ? 'an integer' : 'a number'} ${range}, got ${JSON.stringify(p.value)}.`;
+}
+
+function invalid(problem: ParamProblem): GantryError {
+  return new GantryError('INVALID_ARGUMENT', paramErrorMessage(problem), { field: problem.param, problem });
+}
+
+/** Apply `patch` over `base`; a value out of range (or min above max workers) is INVALID_ARGUMENT with the problem as data. */
+export function mergeEndpointParams(base: EndpointParams, patch: EndpointParamsPatch): EndpointParams {
+  const out: Record<keyof EndpointParams, number> = { ...base };
+  for (const key of ENDPOINT_PARAM_KEYS) {
+    const v = patch[key];
+    if (v === undefined) continue;
+    const b = ENDPOINT_PARAM_BOUNDS[key];
+    const low = b.aboveMin ? v <= b.min : v < b.min;
+    if (!Number.isFinite(v) || (b.integer && !Number.isInteger(v)) || low || v > b.max) throw invalid({ param: key, rule: 'range', value: v });
     out[key] = v;
   }
-  const p = out as unknown as EndpointParams;
-  if (p.minWorkers > p.maxWorkers) {
-    throw new GantryError('INVALID_ARGUMENT', `'min_workers' (${p.minWorkers}) may not exceed 'max_workers' (${p.maxWorkers}).`, { field: 'min_workers' });
-  }
-  return p;
+  if (out.minWorkers > out.maxWorkers) throw invalid({ param: 'minWorkers', rule: 'order', value: out.minWorkers, maxWorkers: out.maxWorkers });
+  return out;
 }

@@ -1,3 +1,4 @@
+import type { WorkerPlacement } from '../offer/search.js';
 import type { ScaleMemory } from './autoscale.js';
 import type { EndpointStatus, EndpointTarget } from './lifecycle.js';
 import type { EndpointParams } from './params.js';
@@ -43,8 +44,8 @@ export interface WorkergroupRecord {
   readonly accountId: number;
   readonly endpointId: number;
   readonly template: WorkerTemplate;
-  /** Offer query in the CLI's search language. */
-  readonly searchParams: string;
+  /** Where its workers may run. */
+  readonly placement: WorkerPlacement;
   readonly launchArgs: string | null;
   readonly gpuRamGb: number | null;
   readonly testWorkers: number;

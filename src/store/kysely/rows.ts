@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { PortSpec } from '../../domain/instance/env.js';
 import { isInstanceStatus, isInstanceTarget } from '../../domain/instance/status.js';
-import type { OfferType } from '../../domain/offer/query.js';
+import type { OfferType } from '../../domain/offer/offer.js';
 import type { NewInstance } from '../store.js';
 import type { AccountTable, ApiKeyTable, InstanceTable, MachineTable } from './schema.js';
 import type { Insertable } from 'kysely';

@@ -190,7 +190,9 @@ export interface WorkergroupTable {
   account_id: number;
   endpoint_id: number;
   template_json: string;
+  /** Before 0005: the placement as the Vast CLI's query text; now empty. */
   search_params: string;
+  placement_json: string | null;
   launch_args: string | null;
   gpu_ram_gb: number | null;
   test_workers: number;

@@ -179,7 +179,8 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
         account_id: n.accountId,
         endpoint_id: n.endpointId,
         template_json: JSON.stringify(n.template),
-        search_params: n.searchParams,
+        search_params: '',
+        placement_json: JSON.stringify(n.placement),
         launch_args: n.launchArgs,
         gpu_ram_gb: n.gpuRamGb,
         test_workers: n.testWorkers,
@@ -203,12 +204,17 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
     return (await q.execute()).map(toWorkergroup);
   }
 
+  async legacyWorkergroupSearches(): Promise<{ id: number; searchText: string }[]> {
+    const rows = await this.db.selectFrom('workergroups').select(['id', 'search_params']).where('placement_json', 'is', null).execute();
+    return rows.map((r) => ({ id: r.id, searchText: r.search_params }));
+  }
+
   async updateWorkergroup(id: number, w: WorkergroupWrite): Promise<void> {
     await this.db
       .updateTable('workergroups')
       .set({
         ...(w.template !== undefined ? { template_json: JSON.stringify(w.template) } : {}),
-        ...(w.searchParams !== undefined ? { search_params: w.searchParams } : {}),
+        ...(w.placement !== undefined ? { placement_json: JSON.stringify(w.placement) } : {}),
         ...(w.launchArgs !== undefined ? { launch_args: w.launchArgs } : {}),
         ...(w.gpuRamGb !== undefined ? { gpu_ram_gb: w.gpuRamGb } : {}),
         ...(w.testWorkers !== undefined ? { test_workers: w.testWorkers } : {}),

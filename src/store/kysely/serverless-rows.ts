@@ -1,3 +1,4 @@
+import type { WorkerPlacement } from '../../domain/offer/search.js';
 import type { Selectable } from 'kysely';
 import { EMPTY_MEMORY, type ScaleMemory } from '../../domain/serverless/autoscale.js';
 import type { EndpointStatus, EndpointTarget } from '../../domain/serverless/lifecycle.js';
@@ -37,7 +38,8 @@ export function toWorkergroup(r: Selectable<WorkergroupTable>): WorkergroupRecor
     accountId: r.account_id,
     endpointId: r.endpoint_id,
     template: parseJson<WorkerTemplate>(r.template_json, { image: '', env: {}, ports: [], onstart: null, args: null, diskGb: 8 }),
-    searchParams: r.search_params,
+    // Null only for a row from before 0005 that src/main has not compiled yet: no conditions meanwhile.
+    placement: parseJson<WorkerPlacement>(r.placement_json, { conditions: [] }),
     launchArgs: r.launch_args,
     gpuRamGb: r.gpu_ram_gb,
     testWorkers: r.test_workers,

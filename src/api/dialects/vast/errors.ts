@@ -1,4 +1,5 @@
 import { assertNever, type ErrorCode, type GantryError } from '../../../domain/errors.js';
+import { vastParamMessage } from './endpoint-params.js';
 
 /** Codes whose Vast `error` string differs from their kind's; scripts read `error`, the CLI prints `msg`. */
 const VAST_NAMES: Partial<Readonly<Record<ErrorCode, string>>> = {
@@ -61,7 +62,9 @@ function vastErrorName(e: GantryError): string {
 
 /** `{"success":false,"error":...,"msg":...}` plus Gantry's stable code for scripts. */
 export function vastErrorBody(e: GantryError, status: number): Record<string, unknown> {
-  const body: Record<string, unknown> = { success: false, error: vastErrorName(e), msg: e.message, code: e.code };
+  // An endpoint parameter the engine refused is named as the client named it (min_load, not minLoad).
+  const msg = vastParamMessage(e.details.problem) ?? e.message;
+  const body: Record<string, unknown> = { success: false, error: vastErrorName(e), msg, code: e.code };
   if (e.code === 'INSTANCE_NOT_FOUND') body.instances = null;
   if (status === 429) body.detail = e.message;
   return body;

@@ -1,6 +1,5 @@
 import { GantryError } from '../../../domain/errors.js';
-import type { FieldType } from '../../../domain/offer/fields.js';
-import { applyQuery, parseCondition, type Condition, type Order } from '../../../domain/offer/query.js';
+import { applyQuery, parseCondition, type Condition, type FieldType, type Order } from '../../../domain/query/filter.js';
 import { jsonParam } from './parse.js';
 
 /** Columns stored on the instance record: filterable and sortable on `GET /api/v1/instances/`. */
@@ -66,7 +65,7 @@ export function pageInstances(rows: Record<string, unknown>[], query: Record<str
   if (!Number.isFinite(limit)) throw bad('limit must be a number.');
   limit = limit <= 0 ? 5 : Math.min(Math.floor(limit), V1_MAX_LIMIT);
   const order = [...parseOrder(query.order_by), { field: 'id', dir: 'asc' as const }];
-  const matched = applyQuery(rows, { conditions: parseFilters(query.select_filters), order, limit: null }, [], typeOf);
+  const matched = applyQuery(rows, { conditions: parseFilters(query.select_filters), order, limit: null }, typeOf);
   const offset = parseToken(query.after_token ?? query.next_token);
   const page = matched.slice(offset, offset + limit);
   const cols = jsonParam(query.select_cols);

@@ -3,7 +3,6 @@ import type { ControlPlane } from '../../../control/control-plane.js';
 import type { Principal } from '../../../control/principal.js';
 import { GantryError } from '../../../domain/errors.js';
 import type { InstanceAction } from '../../../domain/instance/intent.js';
-import { parseOfferQuery } from '../../../domain/offer/query.js';
 import { apiKeyOf } from '../../auth/api-key.js';
 import { toGantryError } from '../../errors.js';
 import { pageInstances } from './instances-v1.js';
@@ -18,6 +17,7 @@ import { vastPermission } from './permissions.js';
 import { vastAccountRoutes } from './accounts.js';
 import { vastBillingRoutes } from './billing.js';
 import { vastInstance, vastUser } from './map.js';
+import { parseVastSearch, vastOfferRow } from './offers.js';
 import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId } from './parse.js';
 
 export interface VastDialectOptions {
@@ -96,7 +96,7 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
 
   const search = async (req: FastifyRequest, body: unknown): Promise<Record<string, unknown>> => {
     const p = await auth(req);
-    return { offers: await control.searchOffers(p, parseOfferQuery(body)) };
+    return { offers: (await control.searchOffers(p, parseVastSearch(body))).map(vastOfferRow) };
   };
   app.post('/api/v0/bundles', (req) => search(req, req.body));
   app.put('/api/v0/search/asks', (req) => search(req, req.body));

@@ -1,6 +1,7 @@
 import type { DeploymentView } from '../../../control/serverless/deployments.js';
 import type { WorkerInfo } from '../../../control/serverless/workers.js';
-import { ENDPOINT_PARAM_SPECS, type EndpointParams } from '../../../domain/serverless/params.js';
+import { vastParams } from './endpoint-params.js';
+import { placementText } from './offers.js';
 import type { WorkerPhase } from '../../../domain/serverless/workers.js';
 import type { EndpointRecord, WorkergroupRecord } from '../../../domain/serverless/records.js';
 
@@ -27,12 +28,6 @@ export function endpointState(ep: Pick<EndpointRecord, 'target' | 'suspended'>):
   return ep.suspended ? 'suspended' : 'active';
 }
 
-export function vastParams(p: EndpointParams): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [key, spec] of Object.entries(ENDPOINT_PARAM_SPECS)) out[spec.name] = p[key as keyof EndpointParams];
-  return out;
-}
-
 export function vastEndpoint(ep: EndpointRecord): Record<string, unknown> {
   return {
     id: ep.id,
@@ -56,7 +51,7 @@ export function vastWorkergroup(wg: WorkergroupRecord, ep: EndpointRecord | unde
     api_key: ep?.apiKey ?? null,
     user_id: wg.accountId,
     created_at: seconds(wg.createdAt),
-    search_params: wg.searchParams,
+    search_params: placementText(wg.placement),
     launch_args: wg.launchArgs,
     gpu_ram: wg.gpuRamGb,
     test_workers: wg.testWorkers,
@@ -109,7 +104,7 @@ export function vastDeployment(v: DeploymentView): Record<string, unknown> {
             .join(' '),
     onstart: t?.onstart ?? null,
     args: t?.args ?? null,
-    search_params: v.workergroup?.searchParams ?? null,
+    search_params: v.workergroup !== null ? placementText(v.workergroup.placement) : null,
     file_hash: null,
     s3_key: null,
     current_version_id: null,

@@ -5,11 +5,21 @@ import type { StopRequest } from '../../../control/serverless/change-endpoint.js
 import type { WorkergroupInput } from '../../../control/serverless/workergroups.js';
 import type { WorkerInfo } from '../../../control/serverless/workers.js';
 import { GantryError } from '../../../domain/errors.js';
+import { vastParamsPatch } from './endpoint-params.js';
+import { vastPlacement } from './offers.js';
+import type { WorkerPlacement } from '../../../domain/offer/search.js';
 import { asObject, optBool, optNumber, optString, optStringList, parseId } from './parse.js';
 import { endpointState, vastDeployment, vastEndpoint, vastWorker, vastWorkergroup } from './serverless-map.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 type Auth = (req: FastifyRequest) => Promise<Principal>;
+
+/** `search_params` in the CLI's search language; an object form (the SDK's) is not read, as before. */
+function placementOf(o: Record<string, unknown>): WorkerPlacement | null {
+  if (typeof o.search_params === 'object' && o.search_params !== null) return null;
+  const text = optString(o, 'search_params');
+  return text === null ? null : vastPlacement(text);
+}
 
 function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
   if ((o.template_hash !== undefined || o.template_id !== undefined) && o.image === undefined) {
@@ -26,7 +36,7 @@ function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
       args: optStringList(o, 'args') ?? (argsStr !== null ? argsStr.split(/\s+/).filter((x) => x !== '') : null),
       diskGb: optNumber(o, 'disk'),
     },
-    searchParams: typeof o.search_params === 'object' && o.search_params !== null ? null : optString(o, 'search_params'),
+    placement: placementOf(o),
     launchArgs: optString(o, 'launch_args'),
     gpuRamGb: optNumber(o, 'gpu_ram'),
     testWorkers: optNumber(o, 'test_workers'),
@@ -51,7 +61,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
   // ── endpoints ──────────────────────────────────────────────────────
   app.post('/api/v0/endptjobs', async (req) => {
     const o = asObject(req.body);
-    const ep = await sl.createEndpoint(await auth(req), { name: optString(o, 'endpoint_name'), params: o, aliasOf: optString(o, 'alias_of') });
+    const ep = await sl.createEndpoint(await auth(req), { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), aliasOf: optString(o, 'alias_of') });
     return { success: true, result: ep.id, id: ep.id, api_key: ep.apiKey };
   });
   app.get('/api/v0/endptjobs', async (req) => ({ success: true, results: (await sl.listEndpoints(await auth(req))).map(vastEndpoint) }));
@@ -65,7 +75,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
         field: 'endpoint_state',
       });
     }
-    const ep = await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: o, state });
+    const ep = await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), state });
     if (state === 'stopped') await sl.changeEndpoint(p, id, 'stop');
     else if (state !== null && ep.target !== 'running') await sl.changeEndpoint(p, id, 'start');
     return { success: true };
@@ -111,7 +121,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
       const endpointId = optNumber(o, 'endpoint_id');
       await sl.updateWorkergroup(p, parseId(req.params.id, 'workergroup id'), {
         ...(changesTemplate ? { template: t } : {}),
-        ...(input.searchParams !== null ? { searchParams: input.searchParams } : {}),
+        ...(input.placement !== null ? { placement: input.placement } : {}),
         ...(input.launchArgs !== null ? { launchArgs: input.launchArgs } : {}),
         ...(input.gpuRamGb !== null ? { gpuRamGb: input.gpuRamGb } : {}),
         ...(input.testWorkers !== null ? { testWorkers: input.testWorkers } : {}),
@@ -172,7 +182,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     const o = asObject(req.body);
     const name = optString(o, 'name');
     if (name === null) throw new GantryError('INVALID_ARGUMENT', "'name' is required.", { field: 'name' });
-    const v = await sl.createDeployment(p, { ...workergroupInput(o), name, tag: optString(o, 'tag'), params: o });
+    const v = await sl.createDeployment(p, { ...workergroupInput(o), name, tag: optString(o, 'tag'), params: vastParamsPatch(o) });
     return {
       success: true,
       deployment: { id: v.deployment.id, endpoint_id: v.endpoint.id, workergroup_id: v.deployment.workergroupId, api_key: v.endpoint.apiKey },

@@ -1,4 +1,4 @@
-import { GantryError } from '../errors.js';
+import { GantryError } from '../../../domain/errors.js';
 
 /**
  * The search language of the vastai CLI: `gpu_name=RTX_4090 num_gpus>=2 dph_total<0.5 reliability > 0.99`.

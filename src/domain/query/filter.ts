@@ -1,5 +1,11 @@
 import { GantryError } from '../errors.js';
-import { fieldType, versionNumber, type FieldType } from './fields.js';
+
+/**
+ * Filters, orders and limits over rows of typed fields: the engine's query model, used for offers
+ * (placement, search) and for instance listings. The JSON operator form (`{"gte": 2}`) is how
+ * conditions arrive from clients; each dialect maps its field names onto the fields it filters.
+ */
+export type FieldType = 'number' | 'boolean' | 'string' | 'version';
 
 export type Operator = 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte' | 'in' | 'notin';
 const OPERATORS: Readonly<Record<string, Operator>> = {
@@ -24,29 +30,6 @@ export interface Order {
   readonly field: string;
   readonly dir: 'asc' | 'desc';
 }
-export type OfferType = 'on-demand' | 'bid' | 'reserved';
-
-export interface OfferQuery {
-  readonly conditions: readonly Condition[];
-  readonly order: readonly Order[];
-  readonly limit: number | null;
-  readonly type: OfferType;
-  /** GB of disk used to price storage into dph_total. */
-  readonly allocatedStorageGb: number;
-}
-
-/** Keys of the search body that are not filters. */
-const NON_FILTER_KEYS = new Set(['order', 'type', 'limit', 'allocated_storage', 'select_cols', 'q', 'disable_bundling', 'extra_ids']);
-const OFFER_TYPES: Readonly<Record<string, OfferType>> = {
-  'on-demand': 'on-demand',
-  ondemand: 'on-demand',
-  bid: 'bid',
-  interruptible: 'bid',
-  reserved: 'reserved',
-};
-export const DEFAULT_ALLOCATED_STORAGE_GB = 5;
-export const MAX_OFFER_LIMIT = 100_000;
-
 function bad(message: string, details: Record<string, unknown> = {}): GantryError {
   return new GantryError('INVALID_QUERY', message, details);
 }
@@ -99,7 +82,8 @@ export function parseCondition(field: string, type: FieldType, spec: unknown): C
   return out;
 }
 
-function parseOrder(raw: unknown): Order[] {
+/** `[[field, "asc"|"desc"], ...]`, or bare field names (ascending). */
+export function parseOrder(raw: unknown): Order[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw bad(`'order' must be a list of [field, "asc"|"desc"] pairs.`);
   return raw.map((item): Order => {
@@ -109,43 +93,6 @@ function parseOrder(raw: unknown): Order[] {
     if (dir !== 'asc' && dir !== 'desc') throw bad(`Order direction for '${field}' must be "asc" or "desc".`, { field });
     return { field, dir };
   });
-}
-
-/**
- * Parse Vast's search body: the body is the filter object itself, plus non-filter keys.
- * Unknown fields are ignored (clients send many); unknown operators and wrongly typed values are errors.
- */
-export function parseOfferQuery(body: unknown): OfferQuery {
-  if (body === undefined || body === null) body = {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw bad('The search body must be a JSON object of filters.');
-  const b = body as Record<string, unknown>;
-  // `PUT /search/asks/` wraps the filters as {"q": {...}}.
-  const filters = b.q !== undefined && typeof b.q === 'object' && b.q !== null && !Array.isArray(b.q) ? { ...(b.q as Record<string, unknown>) } : b;
-  const conditions: Condition[] = [];
-  for (const [key, spec] of Object.entries(filters)) {
-    if (NON_FILTER_KEYS.has(key)) continue;
-    const type = fieldType(key);
-    if (type === undefined) continue;
-    conditions.push(...parseCondition(key, type, spec));
-  }
-  const rawType = filters.type ?? b.type ?? 'on-demand';
-  const type = typeof rawType === 'string' ? OFFER_TYPES[rawType] : undefined;
-  if (type === undefined) throw bad(`'type' must be one of on-demand, bid, interruptible, reserved; got ${JSON.stringify(rawType)}.`);
-  const rawLimit = filters.limit ?? b.limit;
-  let limit: number | null = null;
-  if (rawLimit !== undefined && rawLimit !== null) {
-    const n = Number(rawLimit);
-    if (!Number.isInteger(n) || n < 0) throw bad(`'limit' must be a non-negative integer.`);
-    limit = Math.min(n, MAX_OFFER_LIMIT);
-  }
-  const rawStorage = filters.allocated_storage ?? b.allocated_storage;
-  let allocatedStorageGb = DEFAULT_ALLOCATED_STORAGE_GB;
-  if (rawStorage !== undefined && rawStorage !== null) {
-    const n = Number(rawStorage);
-    if (!Number.isFinite(n) || n < 0) throw bad(`'allocated_storage' must be a non-negative number of GB.`);
-    allocatedStorageGb = n;
-  }
-  return { conditions, order: parseOrder(filters.order ?? b.order), limit, type, allocatedStorageGb };
 }
 
 function norm(type: FieldType | undefined, v: unknown): unknown {
@@ -188,23 +135,26 @@ function compile(c: Condition, typeOf: TypeOf): (row: Readonly<Record<string, un
   }
 }
 
-export function matches(row: Readonly<Record<string, unknown>>, c: Condition, typeOf: TypeOf = fieldType): boolean {
-  return compile(c, typeOf)(row);
+export function matches(row: object, c: Condition, typeOf: TypeOf): boolean {
+  return compile(c, typeOf)(row as Readonly<Record<string, unknown>>);
+}
+
+/** What to keep and in which order: conditions (all must hold), sort keys, and a limit (null: all). */
+export interface RowQuery {
+  readonly conditions: readonly Condition[];
+  readonly order: readonly Order[];
+  readonly limit: number | null;
 }
 
 /** Filter, order and limit rows; `defaultOrder` applies when the query names none. */
-export function applyQuery<T extends Readonly<Record<string, unknown>>>(
-  rows: readonly T[],
-  q: Pick<OfferQuery, 'conditions' | 'order' | 'limit'>,
-  defaultOrder: readonly Order[] = [],
-  typeOf: TypeOf = fieldType,
-): T[] {
+export function applyQuery<T extends object>(rows: readonly T[], q: RowQuery, typeOf: TypeOf, defaultOrder: readonly Order[] = []): T[] {
   const tests = q.conditions.map((c) => compile(c, typeOf));
-  const out = tests.length === 0 ? [...rows] : rows.filter((r) => tests.every((t) => t(r)));
+  const field = (row: T, f: string): unknown => (row as Readonly<Record<string, unknown>>)[f];
+  const out = tests.length === 0 ? [...rows] : rows.filter((r) => tests.every((t) => t(r as Readonly<Record<string, unknown>>)));
   const order = q.order.length > 0 ? q.order : defaultOrder;
   if (order.length === 0) return q.limit === null ? out : out.slice(0, q.limit);
   // Sort keys are computed once per row, not once per comparison.
-  const keyed = out.map((row) => ({ row, keys: order.map((o) => norm(typeOf(o.field), row[o.field])) }));
+  const keyed = out.map((row) => ({ row, keys: order.map((o) => norm(typeOf(o.field), field(row, o.field))) }));
   const cmp = (a: { keys: unknown[] }, b: { keys: unknown[] }): number => {
     for (let i = 0; i < order.length; i++) {
       const d = compare(a.keys[i], b.keys[i]);
@@ -235,4 +185,18 @@ function topK<T>(items: readonly T[], k: number, cmp: (a: T, b: T) => number): T
     if (best.length > k) best.pop();
   }
   return best;
+}
+
+/**
+ * Driver versions compare as integers `aaabbbccc` (535.104.05 → 535104005), the form clients send.
+ * Returns null when the text is not a version.
+ */
+export function versionNumber(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v !== 'string') return null;
+  const t = v.trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(t);
+  if (!m) return null;
+  return Number(m[1]) * 1_000_000 + Number(m[2] ?? 0) * 1_000 + Number(m[3] ?? 0);
 }
