@@ -54,7 +54,11 @@ export const SETTINGS = {
   logLevel: { type: 'string', default: 'info', flag: '--log-level', doc: 'pino log level (trace, debug, info, warn, error, silent).' },
   stopGraceMs: { type: 'duration', default: 10_000, doc: 'Stop: time between SIGTERM to the process group and SIGKILL.' },
   killWaitMs: { type: 'duration', default: 5_000, doc: 'Stop: time allowed after SIGKILL before the stop is recorded as failed.' },
-  stepTimeoutMs: { type: 'duration', default: 120_000, doc: 'Bound on one runtime step (start, stop, destroy) before it is recorded as failed.' },
+  stepTimeoutMs: {
+    type: 'duration',
+    default: 120_000,
+    doc: 'Bound on one runtime step (start, stop, destroy): a step the agent took and did not finish is recorded as failed (STEP_TIMEOUT); an agent that went away is retried. Keep it above the liveness window (2 × agentPollWaitMs + 2 s).',
+  },
   observeIntervalMs: { type: 'duration', default: 1_000, doc: 'How often each instance is compared with what its runtime really runs.' },
   reconcileIdleMs: { type: 'duration', default: 250, doc: 'Reconciler sleep when a fetch found no work (woken earlier by API writes).' },
   reconcileBatch: { type: 'integer', default: 50, doc: 'Instances fetched per reconciler pass.' },

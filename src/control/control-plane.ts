@@ -6,7 +6,6 @@ import { bootstrapAdmin } from './accounts/bootstrap-admin.js';
 import { bulkChangeInstances, changeInstance } from './instances/change-instance.js';
 import type { ControlContext } from './context.js';
 import { createInstance } from './instances/create-instance.js';
-import type { HostLink } from './hosts/hosts.js';
 import { labelInstance } from './instances/label-instance.js';
 import { MachineCatalog } from './fleet/machine-catalog.js';
 import { Housekeeping } from './loops/housekeeping.js';
@@ -19,7 +18,6 @@ import { accountUseCases, type AccountUseCases } from './accounts/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
 import { BillingLoop } from './loops/billing-loop.js';
 import { listInstances, showInstance } from './instances/read-instances.js';
-import { registerHost } from './hosts/register-host.js';
 import { AgentHub } from './hosts/agent-hub.js';
 import { createHostToken } from './hosts/host-tokens.js';
 import * as machines from './fleet/manage-machines.js';
@@ -28,7 +26,7 @@ import { fetchResult, requestLogs } from './instances/request-logs.js';
 import { searchOffers } from './fleet/search-offers.js';
 import { verifyMachine } from './fleet/verify-machine.js';
 import type { AccountRecord } from '../domain/account/records.js';
-import type { MachineRecord, MachineRegistration } from '../domain/machine/machine.js';
+import type { MachineRecord } from '../domain/machine/machine.js';
 
 /**
  * The engine every API dialect calls: use cases bound to one context, plus the loops.
@@ -85,7 +83,6 @@ export class ControlPlane {
 
   authenticate = (key: string | null): Promise<Principal> => authenticate(this.ctx, key);
   bootstrapAdmin = (presetKey: string | null): ReturnType<typeof bootstrapAdmin> => bootstrapAdmin(this.ctx, presetKey);
-  registerHost = (reg: MachineRegistration, link: HostLink): Promise<MachineRecord> => registerHost(this.ctx, reg, link);
   createHostToken = (p: Principal, name: string | null): ReturnType<typeof createHostToken> => createHostToken(this.ctx, p, name);
   searchOffers = (p: Principal, q: OfferSearch): ReturnType<typeof searchOffers> => searchOffers(this.ctx, p, q);
   createInstance = (p: Principal, r: CreateInstanceRequest): ReturnType<typeof createInstance> => createInstance(this.ctx, p, r);

@@ -57,6 +57,11 @@ export const ERROR_CODES = {
   ADMIN_ONLY: { kind: 'forbidden', retryable: false, doc: 'Only an admin account may do this.' },
   RATE_LIMITED: { kind: 'rate_limited', retryable: true, doc: 'Too many requests; retry after the time given.' },
   HOST_UNAVAILABLE: { kind: 'unavailable', retryable: true, doc: 'The host that runs the instance cannot be reached now.' },
+  STEP_TIMEOUT: {
+    kind: 'timeout',
+    retryable: true,
+    doc: 'A connected host took a runtime step (start, stop, destroy) and did not finish it within stepTimeoutMs; the instance is recorded failed with this reason, and the step can be requested again.',
+  },
   AGENT_SESSION_STALE: {
     kind: 'conflict',
     retryable: true,

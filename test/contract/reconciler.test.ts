@@ -3,47 +3,63 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Agent } from '../../src/agent/agent.js';
+import { InProcessChannel } from '../../src/agent/channel.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ControlPlane } from '../../src/control/control-plane.js';
-import { HostRegistry, type HostLink } from '../../src/control/hosts/hosts.js';
+import type { AgentMachineInfo } from '../../src/control/hosts/agent-hub.js';
+import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
+import { HostRegistry } from '../../src/control/hosts/hosts.js';
 import type { Principal } from '../../src/control/principal.js';
 import { NO_TRAFFIC } from '../../src/control/serverless/traffic-gate.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/log/metrics.js';
+import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { testVault } from '../helpers/vault.js';
 
 /**
- * The reconciler against a scripted host (the real process host is covered by the API and system
- * tests): paths a real runtime rarely shows, such as a stop that never completes, and two replicas
- * sharing one database.
+ * The reconciler against a scripted runtime (the real process runtime is covered by the API and system
+ * tests), reached the way every host is: an Agent over the in-process channel, a session in the hub. It
+ * shows paths a real runtime rarely does, such as a stop that never completes, an agent that goes away,
+ * and two replicas sharing one database.
  */
-class ScriptedHost implements HostLink {
+class ScriptedRuntime implements Runtime {
+  readonly name = 'scripted';
   readonly imageNotice = null;
   readonly running = new Set<number>();
   readonly starts = new Map<number, number>();
   stuck = false;
   /** A stop that never returns (a wedged host): only the step bound ends it. */
   hang = false;
-  async start(spec: { instanceId: number }): Promise<void> {
+  /** Runs as inspect is answered (a test makes the agent vanish there). */
+  onInspect: (() => void) | null = null;
+  readonly #held: (() => void)[] = [];
+
+  async start(spec: WorkloadSpec): Promise<void> {
     await new Promise((r) => setTimeout(r, 5)); // slow enough for two replicas to overlap
     this.starts.set(spec.instanceId, (this.starts.get(spec.instanceId) ?? 0) + 1);
     this.running.add(spec.instanceId);
   }
   async setSshKeys(): Promise<void> {}
   async inspect(id: number): Promise<Observation> {
-    return this.running.has(id) ? { state: 'running' } : { state: 'absent' };
+    this.onInspect?.();
+    return this.#look(id);
   }
-  async stop(id: number): Promise<Observation> {
-    if (this.hang) return new Promise<Observation>(() => undefined);
+  stop(id: number): Promise<Observation> {
+    if (this.hang) return new Promise<Observation>((resolve) => this.#held.push(() => resolve(this.#look(id))));
     if (!this.stuck) this.running.delete(id);
-    return this.inspect(id);
+    return Promise.resolve(this.#look(id));
   }
-  async destroy(id: number): Promise<Observation> {
+  destroy(id: number): Promise<Observation> {
     return this.stop(id);
+  }
+  /** Hung stops answer at last (results the session no longer waits for), so their agents can stop. */
+  release(): void {
+    for (const answer of this.#held.splice(0)) answer();
   }
   async wipeDisk(): Promise<void> {}
   async logs(): Promise<string> {
@@ -55,14 +71,47 @@ class ScriptedHost implements HostLink {
   async usage(): Promise<null> {
     return null;
   }
+  onExit(): void {}
+  async close(): Promise<void> {}
+  #look(id: number): Observation {
+    return this.running.has(id) ? { state: 'running' } : { state: 'absent' };
+  }
 }
+
+const MACHINE: AgentMachineInfo = {
+  hostname: 'h',
+  gpuName: 'CPU',
+  numGpus: 0,
+  gpuRamMb: 0,
+  gpuDeclared: false,
+  computeCap: null,
+  cpuName: 'c',
+  cpuArch: 'amd64',
+  cpuCores: 1,
+  cpuRamMb: 1000,
+  diskSpaceGb: 100,
+  driverVersion: null,
+  cudaMaxGood: null,
+  publicIp: '127.0.0.1',
+  inetUpMbps: 1,
+  inetDownMbps: 1,
+  osVersion: 'x',
+  portRangeStart: 32000,
+  portRangeEnd: 32099,
+  runtime: 'process',
+};
 
 for (const ts of TEST_STORES) {
   describe(`instance reconciler (${ts.name})`, { skip: ts.skip }, () => {
     let dir: string;
     let location: string;
     const stores: KyselyStore[] = [];
-    const host = new ScriptedHost();
+    // One machine, one runtime; each replica has its own agent and session to it, as when several
+    // servers share a database (an agent polls one replica; here every replica gets one).
+    const runtime = new ScriptedRuntime();
+    const token = newHostToken();
+    const agents: Agent[] = [];
+    const allPlanes: ControlPlane[] = [];
     let planes: ControlPlane[];
     let admin: Principal;
 
@@ -74,7 +123,7 @@ for (const ts of TEST_STORES) {
       if (!reuse) stores.push(store);
       await store.migrate();
       const config = loadConfig({ env: {}, flags: { dataDir: dir, leaseMs: 5000, observeIntervalMs: 60_000, stepTimeoutMs: 200, ...over } });
-      return new ControlPlane({
+      const cp = new ControlPlane({
         store,
         clock: { now: () => Date.now() },
         hosts: new HostRegistry(),
@@ -86,6 +135,24 @@ for (const ts of TEST_STORES) {
         settings: config,
         apiUrl: () => 'http://x',
       });
+      allPlanes.push(cp);
+      return cp;
+    };
+
+    /** The scripted host joins a replica the way `gantry up` joins its embedded host. */
+    const connect = async (cp: ControlPlane): Promise<Agent> => {
+      await ensureHostToken(cp.ctx, admin.accountId, token);
+      const agent = new Agent({
+        channel: new InProcessChannel(cp.agents, token),
+        runtime,
+        hostKey: 'scripted',
+        describe: () => Promise.resolve(MACHINE),
+        gpuUtils: () => Promise.resolve(null),
+        log: createLogger('silent'),
+      });
+      await agent.start();
+      agents.push(agent);
+      return agent;
     };
 
     before(async () => {
@@ -95,44 +162,13 @@ for (const ts of TEST_STORES) {
       const [a, b] = planes as [ControlPlane, ControlPlane];
       await a.bootstrapAdmin('admin-key');
       admin = await a.authenticate('admin-key');
-      const reg = {
-        hostKey: 'scripted',
-        ownerId: admin.accountId,
-        hostname: 'h',
-        gpuName: 'CPU',
-        numGpus: 0,
-        gpuRamMb: 0,
-        gpuDeclared: false,
-        computeCap: null,
-        cpuName: 'c',
-        cpuArch: 'amd64',
-        cpuCores: 1,
-        cpuRamMb: 1000,
-        diskSpaceGb: 100,
-        driverVersion: null,
-        cudaMaxGood: null,
-        verified: true,
-        priceGpuPerHour: 0.1,
-        priceDiskPerGbMonth: 0.1,
-        priceInetUpPerGb: 0,
-        priceInetDownPerGb: 0,
-        minBidPerGpuHour: 0.05,
-        minChunk: 1,
-        publicIp: '127.0.0.1',
-        geolocation: 'x',
-        reliability: 1,
-        inetUpMbps: 1,
-        inetDownMbps: 1,
-        directPortCount: 100,
-        osVersion: 'x',
-        portRangeStart: 32000,
-        portRangeEnd: 32099,
-        runtime: 'process',
-      };
-      await a.registerHost(reg, host);
-      await b.registerHost(reg, host);
+      await connect(a);
+      await connect(b);
     });
     after(async () => {
+      runtime.release();
+      for (const agent of agents) await agent.stop();
+      for (const cp of allPlanes) cp.agents.close(); // parked polls return
       for (const s of stores) await s.close();
       await rm(dir, { recursive: true, force: true });
     });
@@ -145,7 +181,7 @@ for (const ts of TEST_STORES) {
       for (let i = 0; i < 20; i++) ids.push((await create(a)).instance.id);
       for (let round = 0; round < 5; round++) await Promise.all([a.reconciler.passOnce(), b.reconciler.passOnce()]);
       for (const id of ids) {
-        assert.equal(host.starts.get(id), 1, `instance ${id} started once`);
+        assert.equal(runtime.starts.get(id), 1, `instance ${id} started once`);
         assert.equal((await a.ctx.store.getInstance(id))?.status, 'running');
       }
     });
@@ -154,14 +190,14 @@ for (const ts of TEST_STORES) {
       const [a] = planes as [ControlPlane];
       const { instance } = await create(a);
       await a.reconciler.passOnce();
-      host.stuck = true;
+      runtime.stuck = true;
       await a.changeInstance(admin, instance.id, 'stop');
       await a.reconciler.passOnce();
       const failed = await a.ctx.store.getInstance(instance.id);
       assert.equal(failed?.status, 'failed');
       assert.match(failed?.statusMsg ?? '', /stop did not complete/);
       await assert.rejects(a.changeInstance(admin, instance.id, 'start'), /did not complete/);
-      host.stuck = false;
+      runtime.stuck = false;
       assert.equal((await a.changeInstance(admin, instance.id, 'stop')).changed, true, 'stop is retried');
       await a.reconciler.passOnce();
       assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
@@ -171,22 +207,53 @@ for (const ts of TEST_STORES) {
       const [a] = planes as [ControlPlane];
       const { instance } = await create(a);
       await a.reconciler.passOnce();
-      host.hang = true;
+      runtime.hang = true; // the agent takes the stop and keeps polling; the runtime never answers
       await a.changeInstance(admin, instance.id, 'stop');
       await a.reconciler.passOnce();
-      host.hang = false;
+      runtime.hang = false;
       const failed = await a.ctx.store.getInstance(instance.id);
       assert.equal(failed?.status, 'failed');
       assert.match(failed?.statusMsg ?? '', /stop failed: stop did not complete within 200 ms/);
+      runtime.release(); // the late answer is ignored: the session no longer waits for it
+      assert.equal((await a.changeInstance(admin, instance.id, 'stop')).changed, true, 'stop is retried');
+      await a.reconciler.passOnce();
+      assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
+    });
+
+    it('a host that goes away during a stop records nothing and is retried, never failed', async () => {
+      const gone = await plane({ agentCallTimeoutMs: 200 });
+      const agent = await connect(gone);
+      const { instance } = await create(gone);
+      await gone.reconciler.passOnce();
+      assert.equal((await gone.ctx.store.getInstance(instance.id))?.status, 'running');
+      await gone.changeInstance(admin, instance.id, 'stop');
+      // The agent answers the inspect, polls again and dies; its poll, parked on the server, takes the
+      // stop, which nobody carries out (a dead agent's HTTP poll does the same).
+      runtime.onInspect = () => {
+        runtime.onInspect = null;
+        queueMicrotask(() => void agent.stop());
+      };
+      await gone.reconciler.passOnce();
+      const mid = await gone.ctx.store.getInstance(instance.id);
+      assert.equal(mid?.status, 'stopping', 'nothing recorded after the interim status');
+      assert.ok(mid.observedGeneration < mid.generation, 'the stop is still pending');
+      assert.equal(runtime.running.has(instance.id), true);
+      // Still gone: the next command is never taken; again nothing is recorded.
+      await gone.reconciler.passOnce();
+      assert.equal((await gone.ctx.store.getInstance(instance.id))?.status, 'stopping');
+      await connect(gone); // back: a new hello replaces the session
+      await gone.reconciler.passOnce();
+      assert.equal((await gone.ctx.store.getInstance(instance.id))?.status, 'stopped');
+      assert.equal(runtime.running.has(instance.id), false);
     });
 
     it('reports workloads that vanished, and stops ones running against a stopped intent', async () => {
       const [a] = planes as [ControlPlane];
       const watcher = await plane({ observeIntervalMs: 0 }); // re-observes every row on each pass
-      await watcher.registerHost({ ...(await a.ctx.store.listMachines(Date.now()))[0]!, verified: true }, host);
+      await connect(watcher);
       const { instance } = await create(a);
       await watcher.reconciler.passOnce();
-      host.running.delete(instance.id); // killed from outside Gantry
+      runtime.running.delete(instance.id); // killed from outside Gantry
       await watcher.reconciler.passOnce();
       const gone = await a.ctx.store.getInstance(instance.id);
       assert.equal(gone?.status, 'exited');
@@ -194,9 +261,9 @@ for (const ts of TEST_STORES) {
       await a.changeInstance(admin, instance.id, 'stop');
       await watcher.reconciler.passOnce();
       assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
-      host.running.add(instance.id); // something started it behind our back
+      runtime.running.add(instance.id); // something started it behind our back
       await watcher.reconciler.passOnce();
-      assert.equal(host.running.has(instance.id), false);
+      assert.equal(runtime.running.has(instance.id), false);
       assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
     });
 

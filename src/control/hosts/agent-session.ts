@@ -25,7 +25,7 @@ export interface AgentResult {
 export interface SessionTimings {
   /** Bound on a call the agent should answer at once (inspect, list, logs). */
   readonly callTimeoutMs: number;
-  /** Bound on start, stop and destroy (covers pulls and grace periods). */
+  /** Bound on start, stop, destroy and wipeDisk (covers pulls and grace periods); the only bound on a step. */
   readonly stepTimeoutMs: number;
   /** A session whose agent has not polled for this long counts as disconnected. */
   readonly connectedWindowMs: number;
@@ -37,12 +37,17 @@ interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
+  /** The poll that handed the command to the agent; null while it waits in the queue. */
+  takenBy: number | null;
 }
+
+/** Runtime steps: a live agent that took one and did not finish it in time failed the step (STEP_TIMEOUT). */
+const STEPS: ReadonlySet<AgentCommand['op']> = new Set(['start', 'stop', 'destroy', 'wipeDisk']);
 
 /**
  * One connected agent as this replica sees it: a queue of commands the agent long-polls for, and the
- * calls waiting for their results. It is the HostLink of a remote machine, so the reconciler drives
- * remote hosts exactly like the embedded one.
+ * calls waiting for their results. It is the HostLink of every machine, the embedded one included, and
+ * the only bound on its calls.
  */
 export class AgentSession implements HostLink {
   readonly id = randomBytes(18).toString('base64url');
@@ -58,6 +63,8 @@ export class AgentSession implements HostLink {
   readonly #pending = new Map<string, Pending>();
   #waiter: (() => void) | null = null;
   #closed: string | null = null;
+  /** Polls taken so far: a live agent polls again right after it takes commands. */
+  #polls = 0;
 
   constructor(machineId: number, imageNotice: string | null, t: SessionTimings, now: () => number) {
     this.machineId = machineId;
@@ -104,6 +111,7 @@ export class AgentSession implements HostLink {
 
   /** The agent's long poll: commands queued now, or those that arrive within `waitMs`. */
   async take(waitMs: number, max: number): Promise<AgentCommand[]> {
+    const poll = ++this.#polls;
     this.lastPollAt = this.#now();
     if (this.#queue.length === 0 && this.#closed === null && waitMs > 0) {
       this.#waiter?.(); // a newer poll replaces an older one
@@ -121,6 +129,10 @@ export class AgentSession implements HostLink {
     }
     const out = this.#queue.slice(0, max);
     this.#queue = this.#queue.slice(out.length);
+    for (const c of out) {
+      const p = this.#pending.get(c.id);
+      if (p) p.takenBy = poll;
+    }
     return out;
   }
 
@@ -161,13 +173,28 @@ export class AgentSession implements HostLink {
     const id = randomBytes(9).toString('base64url');
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
+        const p = this.#pending.get(id);
+        if (!p) return;
         this.#pending.delete(id);
         this.#queue = this.#queue.filter((q) => q.id !== id);
-        reject(this.#unavailable(`the agent did not answer "${c.op}" within ${timeoutMs} ms`));
+        reject(this.#overdue(p, c.op, timeoutMs));
       }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
+      this.#pending.set(id, { resolve, reject, timer, takenBy: null });
       this.#queue.push({ ...c, id });
       this.#waiter?.();
     });
+  }
+
+  /**
+   * Why a call ran out of time. A gone agent is "record nothing, retry" (HOST_UNAVAILABLE); only an agent
+   * that took a step and is still polling failed it. A dead agent's last poll may still hand it the command
+   * (a parked poll outlives its connection), so "took it" alone does not prove the agent is alive.
+   */
+  #overdue(p: Pending, op: AgentCommand['op'], timeoutMs: number): GantryError {
+    if (p.takenBy === null) return this.#unavailable(`the agent did not take "${op}" within ${timeoutMs} ms`);
+    if (p.takenBy === this.#polls) return this.#unavailable(`the agent took "${op}" and has not polled since`);
+    if (!this.connected()) return this.#unavailable(this.#closed ?? 'the agent disconnected');
+    if (!STEPS.has(op)) return this.#unavailable(`the agent did not answer "${op}" within ${timeoutMs} ms`);
+    return new GantryError('STEP_TIMEOUT', `${op} did not complete within ${timeoutMs} ms`, { machineId: this.machineId, op });
   }
 }

@@ -1,12 +1,14 @@
 import type { Runtime } from '../../runtime/runtime.js';
 
 /**
- * What the control plane needs from a host to run instances. The embedded host passes its
- * runtime straight through; a remote agent's session (`remote-host.ts`) carries the same calls
- * over the agent protocol.
+ * What the control plane needs from a host to run instances: every host, the embedded one included,
+ * is an agent whose session (`agent-session.ts`) carries these calls over the agent protocol.
+ * Every call settles on its own: start, stop, destroy and wipeDisk within stepTimeoutMs (STEP_TIMEOUT
+ * when the host took the step and did not finish it), the others within agentCallTimeoutMs, and
+ * HOST_UNAVAILABLE whenever the host is gone. Callers add no timers of their own.
  */
 export type HostLink = Pick<Runtime, 'imageNotice' | 'start' | 'inspect' | 'stop' | 'destroy' | 'wipeDisk' | 'setSshKeys' | 'logs' | 'list'> & {
-  /** False once a remote agent stopped polling; absent for the embedded host (always reachable). */
+  /** False once the agent stopped polling or sending heartbeats. */
   connected?(): boolean;
   close?(reason: string): void;
 };

@@ -214,14 +214,16 @@ export class InstanceReconciler {
     return this.#ctx.store.applyObservation(inst.id, token, { ...o, now: this.#ctx.clock.now() });
   }
 
-  /** Carry out one runtime step within its bound; returns the observation after it and what went wrong. */
+  /**
+   * Carry out one runtime step; returns the observation after it and what went wrong. The link bounds the
+   * step (stepTimeoutMs), not this loop: only it knows whether the agent took the step (STEP_TIMEOUT, a
+   * failed step) or is gone (HOST_UNAVAILABLE), so a second timer here would only race it.
+   */
   async #perform(host: HostLink, inst: InstanceRecord, step: RuntimeStep, before: Observation): Promise<{ after: Observation; error: string | null }> {
-    const s = this.#ctx.settings;
-    const stop = { graceMs: s.stopGraceMs };
-    const bounded = <T>(p: Promise<T>, what: string): Promise<T> => withTimeout(p, s.stepTimeoutMs, `${what} did not complete within ${s.stepTimeoutMs} ms`);
-    const attempt = async (p: Promise<Observation>, what: string): Promise<{ after: Observation; error: string | null }> => {
+    const stop = { graceMs: this.#ctx.settings.stopGraceMs };
+    const attempt = async (p: Promise<Observation>): Promise<{ after: Observation; error: string | null }> => {
       try {
-        return { after: await bounded(p, what), error: null };
+        return { after: await p, error: null };
       } catch (err) {
         // A host that went away is not a failed step: record nothing, the row is looked at again later.
         if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') throw err;
@@ -234,7 +236,6 @@ export class InstanceReconciler {
         workloadSpec(this.#ctx, inst)
           .then((spec) => host.start(spec))
           .then(() => host.inspect(inst.id)),
-        'start',
       );
     switch (step) {
       case 'none':
@@ -242,29 +243,19 @@ export class InstanceReconciler {
       case 'start':
         return start();
       case 'stop':
-        return attempt(host.stop(inst.id, stop), 'stop');
+        return attempt(host.stop(inst.id, stop));
       case 'destroy': {
-        const r = await attempt(host.destroy(inst.id, stop), 'destroy');
+        const r = await attempt(host.destroy(inst.id, stop));
         if (r.after.state === 'absent') await this.#ctx.store.revokeInstanceKeys(inst.id, this.#ctx.clock.now());
         return r;
       }
       case 'restart':
       case 'recycle': {
-        const stopped = await attempt(host.stop(inst.id, stop), 'stop');
+        const stopped = await attempt(host.stop(inst.id, stop));
         if (stopped.after.state === 'running') return { after: stopped.after, error: stopped.error ?? 'the old processes did not stop' };
         if (step === 'recycle') await host.wipeDisk(inst.id);
         return start();
       }
     }
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-    }),
-  ]);
 }
