@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ResolvedEndpoint } from '../control/serverless/routing.js';
@@ -13,9 +12,21 @@ import type { Traffic } from './traffic.js';
 /** How often a proxied request is tried on another worker when the first refused the connection. */
 const CONNECT_ATTEMPTS = 3;
 
-export interface RouteAnswer {
-  readonly [k: string]: unknown;
+/** A signed hand-out: the worker's URL, signed so the worker can tell the engine routed the request. */
+export interface RouteGrant {
+  readonly url: string;
+  /** Unique per replica and increasing; a worker may refuse a replayed hand-out. */
+  readonly reqnum: number;
+  readonly signature: string;
+  readonly cost: number;
+  readonly endpoint: string;
 }
+
+/** What a route request gets: a worker, no worker yet (with a summary of the workers' states), or a stopped endpoint. */
+export type RouteOutcome =
+  | { readonly kind: 'worker'; readonly grant: RouteGrant }
+  | { readonly kind: 'none'; readonly summary: string }
+  | { readonly kind: 'stopped' };
 
 export interface ProxyRequest {
   readonly method: string;
@@ -27,8 +38,8 @@ export interface ProxyRequest {
 }
 
 /**
- * The request path of serverless endpoints: /route/ hands out a signed worker URL (Vast's flow), and
- * the proxy forwards a request to a worker itself, queueing it while no worker has room.
+ * The request path of serverless endpoints: `route` hands out a signed worker URL for the client to
+ * call, and `proxy` forwards a request to a worker itself, queueing it while no worker has room.
  */
 export class Gateway {
   readonly #uc: ServerlessUseCases;
@@ -66,22 +77,22 @@ export class Gateway {
     return this.#signer.publicKeyPem;
   }
 
-  #auth(url: string, cost: number, endpoint: string): Record<string, string | number> {
-    // Unique per replica and increasing; workers may use it to refuse a replayed hand-out.
+  #grant(url: string, cost: number, endpoint: string): RouteGrant {
     const reqnum = Date.now() * 1000 + (this.#reqnum++ % 1000);
     return { url, reqnum, signature: this.#signer.sign(url), cost, endpoint };
   }
 
-  /** Vast's /route/: a worker URL with its signature, or a status without `url` when none is ready. */
-  async route(name: string, key: string | null, cost: number, requestIdx: string | number | null): Promise<RouteAnswer> {
+  /**
+   * A worker URL with its signature, or why there is none. `demandKey` names the client's request:
+   * an unanswered one is counted once as demand for the autoscaler however often it is asked again.
+   */
+  async route(name: string, key: string | null, cost: number, demandKey: string): Promise<RouteOutcome> {
     const { endpoint, via } = await this.#resolve(name, key);
-    const idx = requestIdx ?? Math.floor(Math.random() * 2 ** 48);
-    const base = { endpoint: name, request_idx: idx, __request_id: randomUUID() };
-    if (via !== null && !acceptsTraffic(via)) return { ...base, status: 'Stopped' };
-    const { worker, view } = await this.#traffic.route(endpoint.id, cost, String(idx));
+    if (via !== null && !acceptsTraffic(via)) return { kind: 'stopped' };
+    const { worker, view } = await this.#traffic.route(endpoint.id, cost, demandKey);
     this.#metrics.serverlessRoutes.inc({ worker: worker === null ? 'none' : 'yes' });
-    if (worker === null) return { ...base, status: view.summary };
-    return { ...this.#auth(worker.url, cost, name), ...base };
+    if (worker === null) return { kind: 'none', summary: view.summary };
+    return { kind: 'worker', grant: this.#grant(worker.url, cost, name) };
   }
 
   /** Forward one request to a worker of the endpoint and return its answer as a stream. */
@@ -103,7 +114,7 @@ export class Gateway {
       const waitFrom = process.hrtime.bigint();
       const a = await this.#traffic.acquire(endpoint.id, r.cost);
       this.#metrics.serverlessQueueWait.observe(Number(process.hrtime.bigint() - waitFrom) / 1e9);
-      const auth = this.#auth(a.worker.url, r.cost, name);
+      const auth = this.#grant(a.worker.url, r.cost, name);
       try {
         const res = await this.#pools.forward(a.worker.url, {
           method: r.method,

@@ -65,8 +65,8 @@ export async function listEndpoints(ctx: ControlContext, p: Principal): Promise<
 export interface EndpointUpdate {
   readonly name: string | null;
   readonly params: EndpointParamsPatch;
-  /** Vast's endpoint_state: active, suspended or stopped. */
-  readonly state: 'active' | 'suspended' | 'stopped' | null;
+  /** Suspend (serve with the workers it has, recruit none) or resume; null leaves it. */
+  readonly suspended: boolean | null;
 }
 
 export async function updateEndpoint(ctx: ControlContext, p: Principal, id: number, u: EndpointUpdate): Promise<EndpointRecord> {
@@ -75,7 +75,7 @@ export async function updateEndpoint(ctx: ControlContext, p: Principal, id: numb
   await ctx.store.updateEndpointConfig(id, {
     ...(u.name !== null ? { name: validName(u.name) } : {}),
     params,
-    ...(u.state === 'active' || u.state === 'suspended' ? { suspended: u.state === 'suspended' } : {}),
+    ...(u.suspended !== null ? { suspended: u.suspended } : {}),
     now: ctx.clock.now(),
   });
   return (await ctx.store.getEndpoint(id)) as EndpointRecord;

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../../../control/control-plane.js';
-import { GantryError } from '../../../domain/errors.js';
+import { assertNever, GantryError } from '../../../domain/errors.js';
 import type { Gateway } from '../../../gateway/gateway.js';
 import { apiKeyOf } from '../../auth/api-key.js';
 import { asObject, optNumber, optString, parseId } from './parse.js';
@@ -29,7 +30,20 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
       throw new GantryError('INVALID_ARGUMENT', "'request_idx' must be a number or a string.", { field: 'request_idx' });
     }
     const key = optString(b, 'api_key') ?? apiKeyOf(req);
-    return gateway.route(name, key, costOf(optNumber(b, 'cost')), idx === 0 ? null : (idx ?? null));
+    const requestIdx = idx === 0 || idx === undefined || idx === null ? Math.floor(Math.random() * 2 ** 48) : idx;
+    const out = await gateway.route(name, key, costOf(optNumber(b, 'cost')), String(requestIdx));
+    const base = { endpoint: name, request_idx: requestIdx, __request_id: randomUUID() };
+    // Vast's answer: the grant's fields, or a `status` without `url` (the client asks again later).
+    switch (out.kind) {
+      case 'worker':
+        return { ...out.grant, ...base };
+      case 'none':
+        return { ...base, status: out.summary };
+      case 'stopped':
+        return { ...base, status: 'Stopped' };
+      default:
+        return assertNever(out, 'route outcome');
+    }
   });
 
   app.get('/pubkey', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(gateway.publicKeyPem));

@@ -75,7 +75,9 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
         field: 'endpoint_state',
       });
     }
-    const ep = await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), state });
+    // Vast's endpoint_state: active and suspended set the suspension; stopped is a stop (below).
+    const suspended = state === 'active' ? false : state === 'suspended' ? true : null;
+    const ep = await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), suspended });
     if (state === 'stopped') await sl.changeEndpoint(p, id, 'stop');
     else if (state !== null && ep.target !== 'running') await sl.changeEndpoint(p, id, 'start');
     return { success: true };
