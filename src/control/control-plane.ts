@@ -12,8 +12,7 @@ import { Housekeeping } from './loops/housekeeping.js';
 import { InstanceReconciler } from './loops/instance-reconciler.js';
 import { ServerlessLoop } from './loops/serverless-loop.js';
 import { serverlessUseCases, type ServerlessUseCases } from './serverless/use-cases.js';
-import { requirePermission, type Principal } from './principal.js';
-import type { PermissionCategory } from '../domain/account/permissions.js';
+import type { Principal } from './principal.js';
 import { accountUseCases, type AccountUseCases } from './accounts/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
 import { BillingLoop } from './loops/billing-loop.js';
@@ -104,7 +103,5 @@ export class ControlPlane {
   scheduleMaintenance = (p: Principal, id: number, w: Parameters<typeof machines.scheduleMaintenance>[3]): ReturnType<typeof machines.scheduleMaintenance> =>
     machines.scheduleMaintenance(this.ctx, p, id, w);
   cancelMaintenance = (p: Principal, id: number): ReturnType<typeof machines.cancelMaintenance> => machines.cancelMaintenance(this.ctx, p, id);
-  /** Vast's permission categories, checked at the edge for every route a dialect serves. */
-  authorize = (p: Principal, category: PermissionCategory, resourceId: number | null): void => requirePermission(p, category, resourceId);
   currentAccount = (p: Principal): Promise<AccountRecord> => currentAccount(this.ctx, p);
 }

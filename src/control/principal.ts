@@ -1,13 +1,15 @@
-import { GantryError } from '../domain/errors.js';
-import { ALL_PERMISSIONS, allows, type PermissionCategory, type Permissions } from '../domain/account/permissions.js';
-import type { InstanceRecord } from '../domain/instance/instance.js';
+import { ACTION_SCOPES, INSTANCE_KEY_ACTIONS, type Action } from '../domain/account/actions.js';
+import { allows, ALL_PERMISSIONS, type Permissions } from '../domain/account/permissions.js';
 import type { KeyScope } from '../domain/account/records.js';
+import type { InstanceRecord } from '../domain/instance/instance.js';
+import { GantryError } from '../domain/errors.js';
 
-/** Who is calling, after authentication. */
+/** Who is calling, after a dialect turned its credentials (an API key, a token) into one. */
 export interface Principal {
   readonly accountId: number;
   readonly username: string;
   readonly isAdmin: boolean;
+  /** 'instance': an instance's own key, limited to that instance. */
   readonly scope: KeyScope;
   /** For instance-scoped keys: the one instance this key may act on. */
   readonly instanceId: number | null;
@@ -15,49 +17,57 @@ export interface Principal {
   readonly keyId: number | null;
   /** Who acts: the account itself, or the team member a team key was made for. */
   readonly actorId: number;
-  /** What the key may do (Vast's categories); account keys made without permissions hold all. */
-  readonly permissions: Permissions;
+  /** The scopes the key holds (permission categories, each for every resource or for some ids); keys made without any hold all. */
+  readonly scopes: Permissions;
 }
 
-export type InstanceRight = 'read' | 'start' | 'stop' | 'destroy' | 'manage';
-const INSTANCE_KEY_RIGHTS: ReadonlySet<InstanceRight> = new Set(['read', 'start', 'stop', 'destroy']);
+/**
+ * The one authorization check, at the start of every use case: may `p` do `action` (on resource
+ * `resourceId`, when the action names one)? PERMISSION_MISSING names the scope the key lacks; an
+ * instance key is FORBIDDEN anything but reading, starting, stopping or destroying its instance.
+ */
+export function authorize(p: Principal, action: Action, resourceId: number | null = null): void {
+  if (p.scope === 'instance') {
+    if (!INSTANCE_KEY_ACTIONS.has(action)) throw new GantryError('FORBIDDEN', 'An instance key may only start, stop or destroy its own instance.', { action });
+    return; // which instance: authorizeInstance answers "not found" for any other
+  }
+  const scope = ACTION_SCOPES[action];
+  if (!allows(p.scopes, scope, resourceId)) {
+    throw new GantryError('PERMISSION_MISSING', `This API key lacks the ${scope} permission${resourceId !== null ? ` for id ${resourceId}` : ''}.`, {
+      scope,
+      action,
+    });
+  }
+}
 
 /**
- * Another tenant's instance answers "not found", so its existence does not leak. An instance key
- * may read, start, stop and destroy its own instance and nothing else.
+ * `authorize` for an action on one instance, then the instance itself: another tenant's instance,
+ * or any instance but its own for an instance key, answers "not found", so existence does not leak.
  */
-export function authorizeInstance(p: Principal, inst: InstanceRecord | undefined, id: number, right: InstanceRight): InstanceRecord {
+export function authorizeInstance(
+  p: Principal,
+  inst: InstanceRecord | undefined,
+  id: number,
+  action: 'instance.read' | 'instance.change' | 'instance.manage' | 'instance.ssh-keys',
+): InstanceRecord {
+  authorize(p, action, id);
   const notFound = new GantryError('INSTANCE_NOT_FOUND', `No instance with id ${id}.`, { instanceId: id });
   if (inst === undefined || inst.status === 'destroyed') throw notFound;
   if (p.scope === 'instance') {
     if (p.instanceId !== inst.id) throw notFound;
-    if (!INSTANCE_KEY_RIGHTS.has(right)) throw new GantryError('FORBIDDEN', `This instance key may only start, stop or destroy instance ${inst.id}.`);
     return inst;
   }
   if (inst.accountId !== p.accountId && !p.isAdmin) throw notFound;
   return inst;
 }
 
-export function requireAccountKey(p: Principal): void {
-  if (p.scope !== 'full') throw new GantryError('FORBIDDEN', 'An instance key may only start, stop or destroy its own instance.');
-}
-
-export function requireAdmin(p: Principal): void {
-  requireAccountKey(p);
+/** `authorize`, then admin accounts only. */
+export function authorizeAdmin(p: Principal, action: Action, resourceId: number | null = null): void {
+  authorize(p, action, resourceId);
   if (!p.isAdmin) throw new GantryError('ADMIN_ONLY', 'Only an admin account may do this.');
-}
-
-/** Vast's permission check: FORBIDDEN naming the category the key lacks. Instance keys follow their own rule. */
-export function requirePermission(p: Principal, category: PermissionCategory, resourceId: number | null): void {
-  if (p.scope === 'instance') return;
-  if (!allows(p.permissions, category, resourceId)) {
-    throw new GantryError('PERMISSION_MISSING', `This API key lacks the ${category} permission${resourceId !== null ? ` for id ${resourceId}` : ''}.`, {
-      scope: category,
-    });
-  }
 }
 
 /** The engine acting for an account (the serverless loop, the billing loop): the account's rights, no key. */
 export function systemPrincipal(accountId: number, username: string): Principal {
-  return { accountId, username, isAdmin: false, scope: 'full', instanceId: null, keyId: null, actorId: accountId, permissions: ALL_PERMISSIONS };
+  return { accountId, username, isAdmin: false, scope: 'full', instanceId: null, keyId: null, actorId: accountId, scopes: ALL_PERMISSIONS };
 }

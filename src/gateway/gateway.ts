@@ -24,9 +24,7 @@ export interface RouteGrant {
 
 /** What a route request gets: a worker, no worker yet (with a summary of the workers' states), or a stopped endpoint. */
 export type RouteOutcome =
-  | { readonly kind: 'worker'; readonly grant: RouteGrant }
-  | { readonly kind: 'none'; readonly summary: string }
-  | { readonly kind: 'stopped' };
+  { readonly kind: 'worker'; readonly grant: RouteGrant } | { readonly kind: 'none'; readonly summary: string } | { readonly kind: 'stopped' };
 
 export interface ProxyRequest {
   readonly method: string;

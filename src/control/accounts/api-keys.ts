@@ -2,7 +2,7 @@ import { ALL_PERMISSIONS, isWithin, parsePermissions, permissionsJson } from '..
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey, newApiKey } from '../keys.js';
-import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { AccountRecord, ApiKeyRecord } from '../../domain/account/records.js';
 
 export interface NewKeyRequest {
@@ -21,12 +21,11 @@ export interface KeyView {
 
 /** A key may only hand out what it holds itself; the plain key is returned once. */
 export async function createApiKey(ctx: ControlContext, p: Principal, r: NewKeyRequest): Promise<{ id: number; key: string; permissions: unknown }> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_write', null);
+  authorize(p, 'account.write');
   const name = r.name.trim();
   if (name === '' || name.length > 100) throw new GantryError('INVALID_ARGUMENT', 'name: 1-100 characters.');
   const asked = r.permissions === null || r.permissions === undefined ? null : parsePermissions(r.permissions);
-  if (asked !== null && !isWithin(asked, p.permissions)) {
+  if (asked !== null && !isWithin(asked, p.scopes)) {
     throw new GantryError('PERMISSION_ESCALATION', 'A key may only grant permissions its creator holds.');
   }
   let accountId = p.accountId;
@@ -39,7 +38,7 @@ export async function createApiKey(ctx: ControlContext, p: Principal, r: NewKeyR
     memberId = p.actorId;
   }
   // A scoped caller's new key without explicit permissions inherits the caller's, never more.
-  const stored = asked !== null ? r.permissions : p.permissions === ALL_PERMISSIONS ? null : permissionsJson(p.permissions);
+  const stored = asked !== null ? r.permissions : p.scopes === ALL_PERMISSIONS ? null : permissionsJson(p.scopes);
   const plain = newApiKey();
   const rec = await ctx.store.createApiKey({
     accountId,
@@ -55,8 +54,7 @@ export async function createApiKey(ctx: ControlContext, p: Principal, r: NewKeyR
 }
 
 export async function listApiKeys(ctx: ControlContext, p: Principal): Promise<KeyView[]> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_read', null);
+  authorize(p, 'account.read');
   const keys = await ctx.store.listApiKeys(p.actorId);
   const teams = new Map<number, AccountRecord | undefined>();
   for (const k of keys) if (k.memberId !== null && !teams.has(k.accountId)) teams.set(k.accountId, await ctx.store.getAccount(k.accountId));
@@ -64,7 +62,6 @@ export async function listApiKeys(ctx: ControlContext, p: Principal): Promise<Ke
 }
 
 export async function revokeApiKey(ctx: ControlContext, p: Principal, id: number): Promise<void> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_write', null);
+  authorize(p, 'account.write');
   if (!(await ctx.store.revokeApiKey(id, p.actorId, ctx.clock.now()))) throw new GantryError('API_KEY_NOT_FOUND', `No API key with id ${id}.`, { keyId: id });
 }

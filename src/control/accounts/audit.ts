@@ -1,7 +1,7 @@
 import { GantryError } from '../../domain/errors.js';
 import { OWNER_ROLE } from './authenticate.js';
 import type { ControlContext } from '../context.js';
-import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { AuditRecord, AuditEntry } from '../../domain/account/records.js';
 
 /**
@@ -13,8 +13,7 @@ export async function recordAudit(ctx: ControlContext, e: AuditEntry): Promise<v
 }
 
 export async function listAudit(ctx: ControlContext, p: Principal, o: { limit: number; beforeId: number | null }): Promise<AuditRecord[]> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_read', null);
+  authorize(p, 'account.read');
   if (p.actorId !== p.accountId && (await ctx.store.memberRole(p.accountId, p.actorId)) !== OWNER_ROLE) {
     throw new GantryError('FORBIDDEN', "Only the team's owners may read its audit log.");
   }

@@ -2,7 +2,7 @@ import { ALL_PERMISSIONS, intersect, parsePermissions, type Permissions } from '
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey } from '../keys.js';
-import { requireAccountKey, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { ApiKeyRecord, AccountRecord } from '../../domain/account/records.js';
 
 /** The role every team's creator holds: all permissions, not stored as a row. */
@@ -22,7 +22,7 @@ export async function authenticate(ctx: ControlContext, key: string | null): Pro
     instanceId: k.instanceId,
     keyId: k.id,
     actorId: k.memberId ?? account.id,
-    permissions: await permissionsOf(ctx, k),
+    scopes: await permissionsOf(ctx, k),
   };
 }
 
@@ -39,7 +39,7 @@ async function permissionsOf(ctx: ControlContext, k: ApiKeyRecord): Promise<Perm
 
 /** The account behind an account key (instance keys act on their instance only). */
 export async function currentAccount(ctx: ControlContext, p: Principal): Promise<AccountRecord> {
-  requireAccountKey(p);
+  authorize(p, 'account.read');
   const a = await ctx.store.getAccount(p.accountId);
   if (!a) throw new GantryError('UNAUTHENTICATED', 'The account of this key no longer exists.');
   return a;

@@ -1,6 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
-import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import { secretContext } from './vault.js';
 
 const NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
@@ -19,8 +19,7 @@ function checkValue(v: string): void {
 }
 
 export async function putSecret(ctx: ControlContext, p: Principal, rawName: string, value: string, mode: 'create' | 'update'): Promise<string> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_write', null);
+  authorize(p, 'account.write');
   const name = nameOf(rawName);
   checkValue(value);
   if (mode === 'create' && (await ctx.store.listSecrets(p.accountId)).length >= MAX_SECRETS) {
@@ -32,8 +31,7 @@ export async function putSecret(ctx: ControlContext, p: Principal, rawName: stri
 }
 
 export async function deleteSecret(ctx: ControlContext, p: Principal, rawName: string): Promise<void> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_write', null);
+  authorize(p, 'account.write');
   const name = nameOf(rawName);
   if (!(await ctx.store.deleteSecret(p.accountId, name))) throw new GantryError('SECRET_NOT_FOUND', `No env var named ${name}.`, { name });
 }
@@ -46,8 +44,7 @@ export async function secretEnv(ctx: ControlContext, accountId: number): Promise
 }
 
 export async function listSecrets(ctx: ControlContext, p: Principal): Promise<Record<string, string>> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_read', null);
+  authorize(p, 'account.read');
   return secretEnv(ctx, p.accountId);
 }
 

@@ -1,6 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
-import { authorizeInstance, requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import { authorizeInstance, authorize, type Principal } from '../principal.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { SshKeyRecord } from '../../domain/account/records.js';
 
@@ -37,8 +37,7 @@ async function push(ctx: ControlContext, instanceIds: readonly number[]): Promis
 
 /** Vast adds a new account key to every current instance of the account. */
 export async function createSshKey(ctx: ControlContext, p: Principal, raw: unknown): Promise<SshKeyRecord> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_write', null);
+  authorize(p, 'account.write');
   const key = await ctx.store.createSshKey(p.accountId, checkKey(raw), ctx.clock.now());
   const live = await ctx.store.listInstances({ accountId: p.accountId });
   for (const i of live) await ctx.store.attachSshKey(i.id, key.id);
@@ -50,8 +49,7 @@ export async function createSshKey(ctx: ControlContext, p: Principal, raw: unkno
 }
 
 export async function listSshKeys(ctx: ControlContext, p: Principal): Promise<SshKeyRecord[]> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_read', null);
+  authorize(p, 'account.read');
   return ctx.store.listSshKeys(p.accountId);
 }
 
@@ -62,8 +60,7 @@ async function ownKey(ctx: ControlContext, p: Principal, id: number): Promise<Ss
 }
 
 export async function updateSshKey(ctx: ControlContext, p: Principal, id: number, raw: unknown): Promise<SshKeyRecord> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_write', id);
+  authorize(p, 'account.write', id);
   const attached = await ctx.store.updateSshKey(id, p.accountId, checkKey(raw));
   if (attached === null) throw notFound(id);
   await push(ctx, attached);
@@ -71,22 +68,19 @@ export async function updateSshKey(ctx: ControlContext, p: Principal, id: number
 }
 
 export async function deleteSshKey(ctx: ControlContext, p: Principal, id: number): Promise<void> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_write', id);
+  authorize(p, 'account.write', id);
   const detached = await ctx.store.deleteSshKey(id, p.accountId, ctx.clock.now());
   if (detached === null) throw notFound(id);
   await push(ctx, detached);
 }
 
-async function instanceFor(ctx: ControlContext, p: Principal, instanceId: number, category: 'instance_read' | 'instance_write'): Promise<InstanceRecord> {
-  requireAccountKey(p);
-  requirePermission(p, category, instanceId);
-  return authorizeInstance(p, await ctx.store.getInstance(instanceId), instanceId, category === 'instance_read' ? 'read' : 'manage');
+async function instanceFor(ctx: ControlContext, p: Principal, instanceId: number, action: 'instance.ssh-keys' | 'instance.manage'): Promise<InstanceRecord> {
+  return authorizeInstance(p, await ctx.store.getInstance(instanceId), instanceId, action);
 }
 
 /** Attach a key given as text (Vast's `ssh_key`): one of the account's keys, or a new one added to the account. */
 export async function attachSshKey(ctx: ControlContext, p: Principal, instanceId: number, raw: unknown): Promise<SshKeyRecord> {
-  const inst = await instanceFor(ctx, p, instanceId, 'instance_write');
+  const inst = await instanceFor(ctx, p, instanceId, 'instance.manage');
   const text = checkKey(raw);
   const key =
     (await ctx.store.listSshKeys(p.accountId)).find((k) => k.publicKey === text) ?? (await ctx.store.createSshKey(p.accountId, text, ctx.clock.now()));
@@ -96,12 +90,12 @@ export async function attachSshKey(ctx: ControlContext, p: Principal, instanceId
 }
 
 export async function detachSshKey(ctx: ControlContext, p: Principal, instanceId: number, keyId: number): Promise<void> {
-  const inst = await instanceFor(ctx, p, instanceId, 'instance_write');
+  const inst = await instanceFor(ctx, p, instanceId, 'instance.manage');
   if (!(await ctx.store.detachSshKey(inst.id, keyId))) throw notFound(keyId);
   await push(ctx, [inst.id]);
 }
 
 export async function instanceSshKeys(ctx: ControlContext, p: Principal, instanceId: number): Promise<SshKeyRecord[]> {
-  const inst = await instanceFor(ctx, p, instanceId, 'instance_read');
+  const inst = await instanceFor(ctx, p, instanceId, 'instance.ssh-keys');
   return ctx.store.instanceSshKeys(inst.id);
 }

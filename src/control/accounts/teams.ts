@@ -1,18 +1,17 @@
-import { parsePermissions, type PermissionCategory } from '../../domain/account/permissions.js';
+import { parsePermissions } from '../../domain/account/permissions.js';
 import { GantryError } from '../../domain/errors.js';
 import { OWNER_ROLE } from './authenticate.js';
 import type { ControlContext } from '../context.js';
 import { hashKey, newApiKey } from '../keys.js';
-import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { AccountRecord, TeamMemberRecord, TeamRoleRecord } from '../../domain/account/records.js';
 
 /**
  * A team is an account of its own: instances, keys and credit belong to the team. Members act for it
  * with team keys, which their role narrows at every use. The creator holds the `owner` role.
  */
-async function teamOf(ctx: ControlContext, p: Principal, category: PermissionCategory): Promise<AccountRecord> {
-  requireAccountKey(p);
-  requirePermission(p, category, null);
+async function teamOf(ctx: ControlContext, p: Principal, action: 'team.read' | 'team.write'): Promise<AccountRecord> {
+  authorize(p, action);
   const a = await ctx.store.getAccount(p.accountId);
   if (!a?.isTeam || a.deletedAt !== null) {
     throw new GantryError('TEAM_NOT_FOUND', 'This key does not act for a team: use the key `create team` gave, or one made with create api-key and team_id.');
@@ -21,8 +20,7 @@ async function teamOf(ctx: ControlContext, p: Principal, category: PermissionCat
 }
 
 export async function createTeam(ctx: ControlContext, p: Principal, name: string): Promise<{ team: AccountRecord; apiKey: string }> {
-  requireAccountKey(p);
-  requirePermission(p, 'team_write', null);
+  authorize(p, 'team.write');
   if (p.actorId !== p.accountId) throw new GantryError('FORBIDDEN', 'A team key cannot create another team; use your own key.');
   const me = await ctx.store.getAccount(p.accountId);
   if (!/^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$/.test(name)) throw new GantryError('INVALID_ARGUMENT', 'team_name: 1-64 letters, digits, spaces, ".", "_" or "-".');
@@ -50,7 +48,7 @@ export async function createTeam(ctx: ControlContext, p: Principal, name: string
 }
 
 export async function deleteTeam(ctx: ControlContext, p: Principal): Promise<void> {
-  const team = await teamOf(ctx, p, 'team_write');
+  const team = await teamOf(ctx, p, 'team.write');
   if ((await ctx.store.memberRole(team.id, p.actorId)) !== OWNER_ROLE) throw new GantryError('FORBIDDEN', 'Only a team owner may delete the team.');
   if ((await ctx.store.listInstances({ accountId: team.id })).length > 0) {
     throw new GantryError('ILLEGAL_TRANSITION', 'The team still has instances; destroy them first.', { teamId: team.id });
@@ -64,24 +62,24 @@ function checkRoleName(name: string): void {
 }
 
 export async function putRole(ctx: ControlContext, p: Principal, name: string, permissions: unknown, mode: 'create' | 'update'): Promise<TeamRoleRecord> {
-  const team = await teamOf(ctx, p, 'team_write');
+  const team = await teamOf(ctx, p, 'team.write');
   checkRoleName(name);
   parsePermissions(permissions);
   return ctx.store.putTeamRole(team.id, name, permissions, mode);
 }
 
 export async function listRoles(ctx: ControlContext, p: Principal): Promise<TeamRoleRecord[]> {
-  return ctx.store.listTeamRoles((await teamOf(ctx, p, 'team_read')).id);
+  return ctx.store.listTeamRoles((await teamOf(ctx, p, 'team.read')).id);
 }
 
 export async function getRole(ctx: ControlContext, p: Principal, name: string): Promise<TeamRoleRecord> {
-  const r = await ctx.store.getTeamRole((await teamOf(ctx, p, 'team_read')).id, name);
+  const r = await ctx.store.getTeamRole((await teamOf(ctx, p, 'team.read')).id, name);
   if (!r) throw new GantryError('TEAM_NOT_FOUND', `The team has no role "${name}".`);
   return r;
 }
 
 export async function deleteRole(ctx: ControlContext, p: Principal, name: string): Promise<void> {
-  const team = await teamOf(ctx, p, 'team_write');
+  const team = await teamOf(ctx, p, 'team.write');
   if ((await ctx.store.teamMembers(team.id)).some((m) => m.role === name)) {
     throw new GantryError('ILLEGAL_TRANSITION', `Members hold the role "${name}"; give them another role first.`);
   }
@@ -90,7 +88,7 @@ export async function deleteRole(ctx: ControlContext, p: Principal, name: string
 
 /** Adds the account with this email (or username) at once; there is no mail on a self-hosted install. */
 export async function inviteMember(ctx: ControlContext, p: Principal, who: string, role: string): Promise<AccountRecord> {
-  const team = await teamOf(ctx, p, 'team_write');
+  const team = await teamOf(ctx, p, 'team.write');
   if (role !== OWNER_ROLE && !(await ctx.store.getTeamRole(team.id, role))) throw new GantryError('TEAM_NOT_FOUND', `The team has no role "${role}".`);
   const a = (await ctx.store.findAccountByEmail(who)) ?? (await ctx.store.findAccountByUsername(who));
   if (!a || a.isTeam || a.deletedAt !== null) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${who}.`);
@@ -99,11 +97,11 @@ export async function inviteMember(ctx: ControlContext, p: Principal, who: strin
 }
 
 export async function listMembers(ctx: ControlContext, p: Principal): Promise<TeamMemberRecord[]> {
-  return ctx.store.teamMembers((await teamOf(ctx, p, 'team_read')).id);
+  return ctx.store.teamMembers((await teamOf(ctx, p, 'team.read')).id);
 }
 
 export async function removeMember(ctx: ControlContext, p: Principal, accountId: number): Promise<void> {
-  const team = await teamOf(ctx, p, 'team_write');
+  const team = await teamOf(ctx, p, 'team.write');
   const members = await ctx.store.teamMembers(team.id);
   const owners = members.filter((m) => m.role === OWNER_ROLE);
   if (owners.length === 1 && owners[0]?.account.id === accountId)

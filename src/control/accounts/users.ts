@@ -1,7 +1,7 @@
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey, newApiKey } from '../keys.js';
-import { requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { AccountRecord } from '../../domain/account/records.js';
 
 export interface NewUserRequest {
@@ -25,8 +25,7 @@ const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}$/;
 
 export async function createUser(ctx: ControlContext, p: Principal, r: NewUserRequest): Promise<CreatedUser> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_write', null);
+  authorize(p, 'account.write');
   if (!r.subaccount && !p.isAdmin) {
     throw new GantryError('ADMIN_ONLY', 'Only an admin creates top-level accounts; send "parent_id": "me" to create a subaccount of your own.');
   }
@@ -56,8 +55,7 @@ export async function createUser(ctx: ControlContext, p: Principal, r: NewUserRe
 }
 
 export async function listSubaccounts(ctx: ControlContext, p: Principal): Promise<{ account: AccountRecord; keyId: number | null }[]> {
-  requireAccountKey(p);
-  requirePermission(p, 'user_read', null);
+  authorize(p, 'account.read');
   const subs = await ctx.store.listSubaccounts(p.accountId);
   return Promise.all(subs.map(async (a) => ({ account: a, keyId: (await ctx.store.listApiKeys(a.id))[0]?.id ?? null })));
 }

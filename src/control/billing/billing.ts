@@ -1,7 +1,7 @@
 import { GantryError } from '../../domain/errors.js';
 import type { ChargeQuery } from '../../store/billing-store.js';
 import type { ControlContext } from '../context.js';
-import { authorizeInstance, requireAccountKey, requirePermission, type Principal } from '../principal.js';
+import { authorizeInstance, authorize, type Principal } from '../principal.js';
 import type { AccountRecord } from '../../domain/account/records.js';
 import type { ChargeRecord, TransferRecord } from '../../domain/billing/records.js';
 
@@ -9,21 +9,18 @@ export type PeriodQuery = ChargeQuery;
 
 /** Settled charges of the caller's account; meters are settled every billingIntervalMs. */
 export async function listCharges(ctx: ControlContext, p: Principal, q: PeriodQuery): Promise<ChargeRecord[]> {
-  requireAccountKey(p);
-  requirePermission(p, 'billing_read', null);
+  authorize(p, 'billing.read');
   return ctx.store.listCharges(p.accountId, q);
 }
 
 export async function listTransfers(ctx: ControlContext, p: Principal, limit: number): Promise<TransferRecord[]> {
-  requireAccountKey(p);
-  requirePermission(p, 'billing_read', null);
+  authorize(p, 'billing.read');
   return ctx.store.listTransfers(p.accountId, limit);
 }
 
 /** Reserved-instance deposits do not exist here: every instance shows zero, but only to its owner. */
 export async function instanceDeposit(ctx: ControlContext, p: Principal, id: number): Promise<{ refundable: number }> {
-  requirePermission(p, 'instance_read', id);
-  authorizeInstance(p, await ctx.store.getInstance(id), id, 'read');
+  authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.read');
   return { refundable: 0 };
 }
 
@@ -37,8 +34,7 @@ async function resolveAccount(ctx: ControlContext, who: string): Promise<Account
  * deposit: self-hosted Gantry has no payment processor); anyone else's moves it from their balance.
  */
 export async function transferCredit(ctx: ControlContext, p: Principal, recipient: string, amount: number): Promise<TransferRecord> {
-  requireAccountKey(p);
-  requirePermission(p, 'billing_write', null);
+  authorize(p, 'billing.write');
   if (!Number.isFinite(amount) || amount < 0.01) throw new GantryError('INVALID_ARGUMENT', 'amount must be at least 0.01.', { field: 'amount' });
   const to = await resolveAccount(ctx, recipient);
   if (!to || to.deletedAt !== null) throw new GantryError('RECIPIENT_NOT_FOUND', `No user ${recipient}.`, { field: 'recipient' });
@@ -61,8 +57,7 @@ export interface Earnings {
 
 /** What the caller's machines earned: each charge of an instance on them, renters' identities left out. */
 export async function machineEarnings(ctx: ControlContext, p: Principal, userId: number, q: PeriodQuery): Promise<Earnings> {
-  requireAccountKey(p);
-  requirePermission(p, 'billing_read', null);
+  authorize(p, 'billing.read');
   if (userId !== p.accountId && !p.isAdmin) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${userId}.`);
   const account = await ctx.store.getAccount(userId);
   if (!account) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${userId}.`);

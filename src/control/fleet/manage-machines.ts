@@ -1,7 +1,7 @@
 import { GantryError } from '../../domain/errors.js';
 import { validateListing, validateMaintenance, type ListingRequest } from '../../domain/machine/listing.js';
 import type { ControlContext } from '../context.js';
-import { requireAccountKey, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { MachineRecord } from '../../domain/machine/machine.js';
 
 /**
@@ -9,7 +9,7 @@ import type { MachineRecord } from '../../domain/machine/machine.js';
  * Another account's machine answers "not found" (an admin may act on any).
  */
 async function ownedMachine(ctx: ControlContext, p: Principal, id: number): Promise<MachineRecord> {
-  requireAccountKey(p);
+  authorize(p, 'machine.write', id);
   const m = await ctx.store.getMachine(id, ctx.clock.now());
   if (!m || (m.ownerId !== p.accountId && !p.isAdmin)) throw new GantryError('MACHINE_NOT_FOUND', `No machine with id ${id}.`, { machineId: id });
   return m;
@@ -22,7 +22,7 @@ function changed(ctx: ControlContext, what: string, m: MachineRecord, extra: Rec
 
 /** The caller's machines; an admin sees every machine, or one account's with `userId`. */
 export async function listOwnMachines(ctx: ControlContext, p: Principal, userId: number | null): Promise<MachineRecord[]> {
-  requireAccountKey(p);
+  authorize(p, 'machine.read');
   const all = await ctx.store.listMachines(ctx.clock.now());
   const owner = p.isAdmin ? userId : p.accountId;
   return owner === null ? all : all.filter((m) => m.ownerId === owner);

@@ -2,11 +2,11 @@ import { offersOf, type Offer } from '../../domain/offer/offer.js';
 import { DEFAULT_OFFER_ORDER, offerFieldType, type OfferSearch } from '../../domain/offer/search.js';
 import { applyQuery } from '../../domain/query/filter.js';
 import type { ControlContext } from '../context.js';
-import { requireAccountKey, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 
 /** Offers are computed from machines and their free GPUs; rented GPUs disappear from offers. */
 export async function searchOffers(ctx: ControlContext, p: Principal, q: OfferSearch): Promise<Offer[]> {
-  requireAccountKey(p);
+  authorize(p, 'offer.search');
   const [machines, allocated, rented] = await Promise.all([ctx.machines.list(), ctx.store.allocatedGpuCounts(), ctx.store.machinesRentedBy(p.accountId)]);
   const offers: Offer[] = [];
   for (const m of machines) {

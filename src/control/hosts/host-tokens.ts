@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey } from '../keys.js';
-import { requireAccountKey, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { HostTokenRecord } from '../../domain/machine/machine.js';
 
 export function newHostToken(): string {
@@ -14,7 +14,7 @@ export function newHostToken(): string {
  * the agent's first hello and can do nothing but speak the agent protocol for it. Shown once, stored hashed.
  */
 export async function createHostToken(ctx: ControlContext, p: Principal, name: string | null): Promise<{ token: string; record: HostTokenRecord }> {
-  requireAccountKey(p);
+  authorize(p, 'machine.write');
   if (name !== null && (name.length > 100 || /[\u0000-\u001f]/.test(name))) {
     throw new GantryError('INVALID_ARGUMENT', 'A host token name is at most 100 printable characters.');
   }

@@ -2,15 +2,16 @@ import { GantryError } from '../../domain/errors.js';
 import { decideIntent, type InstanceAction } from '../../domain/instance/intent.js';
 import type { ControlContext } from '../context.js';
 import { requireCredit } from '../billing/billing.js';
-import { authorizeInstance, type InstanceRight, type Principal } from '../principal.js';
+import { authorizeInstance, type Principal } from '../principal.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
-const RIGHT: Readonly<Record<InstanceAction, InstanceRight>> = {
-  start: 'start',
-  stop: 'stop',
-  destroy: 'destroy',
-  reboot: 'manage',
-  recycle: 'manage',
+/** Start, stop and destroy are what an instance's own key may do too; reboot and recycle need an account key. */
+const ACTION: Readonly<Record<InstanceAction, 'instance.change' | 'instance.manage'>> = {
+  start: 'instance.change',
+  stop: 'instance.change',
+  destroy: 'instance.change',
+  reboot: 'instance.manage',
+  recycle: 'instance.manage',
 };
 const MAX_CAS_ATTEMPTS = 5;
 
@@ -28,7 +29,7 @@ export interface ChangeResult {
  */
 export async function changeInstance(ctx: ControlContext, p: Principal, id: number, action: InstanceAction, reason?: string): Promise<ChangeResult> {
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-    const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, RIGHT[action]);
+    const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, ACTION[action]);
     const change = decideIntent(inst, action);
     if (change === null) return { instance: inst, changed: false };
     if (action === 'start') await requireCredit(ctx, p);

@@ -4,7 +4,7 @@ import { chunkSizes, computePerHour, decodeOfferId } from '../../domain/offer/of
 import type { ControlContext } from '../context.js';
 import { requireCredit } from '../billing/billing.js';
 import { hashKey, instanceKey } from '../keys.js';
-import { requireAccountKey, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
 export interface CreatedInstance {
@@ -23,7 +23,7 @@ export async function createInstance(
   r: CreateInstanceRequest,
   worker?: { readonly workergroupId: number; readonly endpointId: number },
 ): Promise<CreatedInstance> {
-  requireAccountKey(p);
+  authorize(p, 'instance.create');
   await requireCredit(ctx, p);
   const { machineId, numGpus } = decodeOfferId(r.offerId);
   const m = await ctx.store.getMachine(machineId, ctx.clock.now());

@@ -1,5 +1,5 @@
 import type { ControlContext } from '../context.js';
-import { authorizeInstance, type Principal } from '../principal.js';
+import { authorize, authorizeInstance, type Principal } from '../principal.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { MachineRecord } from '../../domain/machine/machine.js';
 
@@ -32,7 +32,7 @@ async function withUsage(ctx: ControlContext, rows: readonly { instance: Instanc
 }
 
 export async function showInstance(ctx: ControlContext, p: Principal, id: number): Promise<InstanceView> {
-  const instance = authorizeInstance(p, await ctx.store.getInstance(id), id, 'read');
+  const instance = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.read');
   const machine = await ctx.store.getMachine(instance.machineId, ctx.clock.now());
   const [view] = await withUsage(ctx, [{ instance, machine }]);
   return view as InstanceView;
@@ -40,6 +40,7 @@ export async function showInstance(ctx: ControlContext, p: Principal, id: number
 
 /** The caller's live instances (an instance key sees only its own). */
 export async function listInstances(ctx: ControlContext, p: Principal): Promise<InstanceView[]> {
+  authorize(p, 'instance.list');
   const all = await ctx.store.listInstances({ accountId: p.accountId });
   const mine = p.scope === 'instance' ? all.filter((i) => i.id === p.instanceId) : all;
   const machines = new Map((await ctx.machines.list()).map((m) => [m.id, m]));

@@ -16,7 +16,7 @@ export async function requestLogs(
   id: number,
   o: { tail: number | null; filter: string | null },
 ): Promise<{ token: string }> {
-  const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'read');
+  const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.read');
   const tail = o.tail ?? DEFAULT_LOG_TAIL;
   if (!Number.isInteger(tail) || tail < 0 || tail > MAX_LOG_TAIL)
     throw new GantryError('INVALID_ARGUMENT', `tail must be an integer from 0 to ${MAX_LOG_TAIL}.`, { field: 'tail' });

@@ -39,7 +39,7 @@ export async function changeEndpoint(
     throw new GantryError('INVALID_ARGUMENT', `'timeout' must be between 0 and ${MAX_STOP_TIMEOUT_MS / 1000} seconds.`, { field: 'timeout' });
   }
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-    const ep = await ownEndpoint(ctx, p, id);
+    const ep = await ownEndpoint(ctx, p, id, 'serverless.write');
     const change = decideEndpoint(ep, action, { stopFirst: o.stopFirst === true });
     if (change === null) return { endpoint: ep, changed: false };
     if (action !== 'start' && !stop.force) {

@@ -1,9 +1,9 @@
 import { GantryError } from '../../domain/errors.js';
 import type { EndpointParamsPatch } from '../../domain/serverless/params.js';
 import type { ControlContext } from '../context.js';
-import { requireAccountKey, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import { changeEndpoint, type EndpointChangeResult, type StopRequest } from './change-endpoint.js';
-import { createEndpoint, ownEndpoint, validName } from './endpoints.js';
+import { createEndpoint, ownEndpoint, validName, type ServerlessAction } from './endpoints.js';
 import { createWorkergroup, type WorkergroupInput } from './workergroups.js';
 import type { PendingWork } from './traffic-gate.js';
 import { workersOf, type WorkerInfo } from './workers.js';
@@ -26,7 +26,7 @@ export interface NewDeploymentRequest extends WorkergroupInput {
 }
 
 export async function createDeployment(ctx: ControlContext, p: Principal, r: NewDeploymentRequest): Promise<DeploymentView> {
-  requireAccountKey(p);
+  authorize(p, 'serverless.write');
   validName(r.name, 'name');
   const endpoint = await createEndpoint(ctx, p, { name: r.name, params: r.params, aliasOf: null });
   try {
@@ -48,8 +48,8 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
   }
 }
 
-async function ownDeployment(ctx: ControlContext, p: Principal, id: number): Promise<DeploymentRecord> {
-  requireAccountKey(p);
+async function ownDeployment(ctx: ControlContext, p: Principal, id: number, action: ServerlessAction): Promise<DeploymentRecord> {
+  authorize(p, action, id);
   const d = await ctx.store.getDeployment(id);
   if (!d || (d.accountId !== p.accountId && !p.isAdmin)) throw new GantryError('DEPLOYMENT_NOT_FOUND', `No deployment with id ${id}.`, { deploymentId: id });
   return d;
@@ -66,12 +66,12 @@ async function view(ctx: ControlContext, d: DeploymentRecord, endpoint: Endpoint
 }
 
 export async function showDeployment(ctx: ControlContext, p: Principal, id: number): Promise<DeploymentView> {
-  const d = await ownDeployment(ctx, p, id);
-  return view(ctx, d, await ownEndpoint(ctx, p, d.endpointId));
+  const d = await ownDeployment(ctx, p, id, 'serverless.read');
+  return view(ctx, d, await ownEndpoint(ctx, p, d.endpointId, 'serverless.read'));
 }
 
 export async function listDeployments(ctx: ControlContext, p: Principal): Promise<DeploymentView[]> {
-  requireAccountKey(p);
+  authorize(p, 'serverless.read');
   const out: DeploymentView[] = [];
   for (const d of await ctx.store.listDeployments(p.accountId)) {
     const ep = await ctx.store.getEndpoint(d.endpointId);
@@ -81,17 +81,17 @@ export async function listDeployments(ctx: ControlContext, p: Principal): Promis
 }
 
 export async function stopDeployment(ctx: ControlContext, p: Principal, id: number, stop: StopRequest): Promise<EndpointChangeResult> {
-  const d = await ownDeployment(ctx, p, id);
+  const d = await ownDeployment(ctx, p, id, 'serverless.write');
   return changeEndpoint(ctx, p, d.endpointId, 'stop', { stop });
 }
 
 export async function startDeployment(ctx: ControlContext, p: Principal, id: number): Promise<EndpointChangeResult> {
-  const d = await ownDeployment(ctx, p, id);
+  const d = await ownDeployment(ctx, p, id, 'serverless.write');
   return changeEndpoint(ctx, p, d.endpointId, 'start');
 }
 
 /** Vast's delete: stop (destroying the workers) and delete in one call. */
 export async function deleteDeployment(ctx: ControlContext, p: Principal, id: number, force: boolean): Promise<EndpointChangeResult> {
-  const d = await ownDeployment(ctx, p, id);
+  const d = await ownDeployment(ctx, p, id, 'serverless.write');
   return changeEndpoint(ctx, p, d.endpointId, 'delete', { stopFirst: true, stop: { finishPendingWork: false, force, timeoutMs: null } });
 }

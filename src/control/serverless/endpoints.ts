@@ -2,7 +2,7 @@ import { GantryError } from '../../domain/errors.js';
 import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams, type EndpointParamsPatch } from '../../domain/serverless/params.js';
 import type { ControlContext } from '../context.js';
 import { newEndpointKey } from '../keys.js';
-import { requireAccountKey, type Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -20,9 +20,11 @@ export function validName(name: string, what = 'endpoint_name'): string {
   return name;
 }
 
+export type ServerlessAction = 'serverless.read' | 'serverless.write';
+
 /** Another account's endpoint answers "not found", so its existence does not leak. */
-export async function ownEndpoint(ctx: ControlContext, p: Principal, id: number): Promise<EndpointRecord> {
-  requireAccountKey(p);
+export async function ownEndpoint(ctx: ControlContext, p: Principal, id: number, action: ServerlessAction): Promise<EndpointRecord> {
+  authorize(p, action, id);
   const ep = await ctx.store.getEndpoint(id);
   if (!ep || ep.status === 'deleted' || (ep.accountId !== p.accountId && !p.isAdmin)) {
     throw new GantryError('ENDPOINT_NOT_FOUND', `No endpoint with id ${id}.`, { endpointId: id });
@@ -37,7 +39,7 @@ export interface NewEndpointRequest {
 }
 
 export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEndpointRequest): Promise<EndpointRecord> {
-  requireAccountKey(p);
+  authorize(p, 'serverless.write');
   const params = mergeEndpointParams(DEFAULT_ENDPOINT_PARAMS, r.params);
   const name = validName(r.name ?? `endpoint-${Date.now().toString(36)}`);
   if (r.aliasOf !== null) {
@@ -53,12 +55,12 @@ export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEn
 
 /** The caller's live endpoint of that name, if any. */
 export async function findEndpoint(ctx: ControlContext, p: Principal, name: string): Promise<EndpointRecord | undefined> {
-  requireAccountKey(p);
+  authorize(p, 'serverless.read');
   return ctx.store.findEndpointByName(p.accountId, name);
 }
 
 export async function listEndpoints(ctx: ControlContext, p: Principal): Promise<EndpointRecord[]> {
-  requireAccountKey(p);
+  authorize(p, 'serverless.read');
   return ctx.store.listEndpoints(p.accountId);
 }
 
@@ -70,7 +72,7 @@ export interface EndpointUpdate {
 }
 
 export async function updateEndpoint(ctx: ControlContext, p: Principal, id: number, u: EndpointUpdate): Promise<EndpointRecord> {
-  const ep = await ownEndpoint(ctx, p, id);
+  const ep = await ownEndpoint(ctx, p, id, 'serverless.write');
   const params = mergeEndpointParams(ep.params, u.params);
   await ctx.store.updateEndpointConfig(id, {
     ...(u.name !== null ? { name: validName(u.name) } : {}),

@@ -2,6 +2,7 @@ import { GantryError } from '../../domain/errors.js';
 import { acceptsTraffic } from '../../domain/serverless/lifecycle.js';
 import type { ControlContext } from '../context.js';
 import { authenticate } from '../accounts/authenticate.js';
+import { authorize } from '../principal.js';
 import { workersOf } from './workers.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
@@ -68,6 +69,7 @@ export async function resolveEndpoint(ctx: ControlContext, name: string, key: st
   } else {
     const p = await authenticate(ctx, key);
     if (p.scope !== 'full') throw new GantryError('FORBIDDEN', 'Use the endpoint key or an account key to call an endpoint.');
+    authorize(p, 'serverless.invoke');
     named = await ctx.store.findEndpointByName(p.accountId, name);
   }
   if (named === undefined) throw new GantryError('ENDPOINT_NOT_FOUND', `No endpoint named '${name}'.`, { endpoint: name });

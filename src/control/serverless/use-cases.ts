@@ -14,20 +14,20 @@ export function serverlessUseCases(ctx: ControlContext) {
   return {
     createEndpoint: (p: Principal, r: endpoints.NewEndpointRequest) => endpoints.createEndpoint(ctx, p, r),
     listEndpoints: (p: Principal) => endpoints.listEndpoints(ctx, p),
-    showEndpoint: (p: Principal, id: number) => endpoints.ownEndpoint(ctx, p, id),
+    showEndpoint: (p: Principal, id: number) => endpoints.ownEndpoint(ctx, p, id, 'serverless.read'),
     findEndpoint: (p: Principal, name: string) => endpoints.findEndpoint(ctx, p, name),
     updateEndpoint: (p: Principal, id: number, u: endpoints.EndpointUpdate) => endpoints.updateEndpoint(ctx, p, id, u),
     changeEndpoint: (p: Principal, id: number, action: EndpointAction, o?: { stop?: StopRequest; stopFirst?: boolean }) =>
       changeEndpoint(ctx, p, id, action, o),
-    endpointWorkers: async (p: Principal, id: number) => workersOf(ctx, (await endpoints.ownEndpoint(ctx, p, id)).id),
+    endpointWorkers: async (p: Principal, id: number) => workersOf(ctx, (await endpoints.ownEndpoint(ctx, p, id, 'serverless.read')).id),
 
     createWorkergroup: (p: Principal, endpointId: number, r: groups.WorkergroupInput) => groups.createWorkergroup(ctx, p, endpointId, r),
     listWorkergroups: (p: Principal) => groups.listWorkergroups(ctx, p),
-    showWorkergroup: (p: Principal, id: number) => ownWorkergroup(ctx, p, id),
+    showWorkergroup: (p: Principal, id: number) => ownWorkergroup(ctx, p, id, 'serverless.read'),
     updateWorkergroup: (p: Principal, id: number, u: Parameters<typeof groups.updateWorkergroup>[3]) => groups.updateWorkergroup(ctx, p, id, u),
     deleteWorkergroup: (p: Principal, id: number) => groups.deleteWorkergroup(ctx, p, id),
     workergroupWorkers: async (p: Principal, id: number) => {
-      const wg = await ownWorkergroup(ctx, p, id);
+      const wg = await ownWorkergroup(ctx, p, id, 'serverless.read');
       return (await workersOf(ctx, wg.endpointId)).filter((w) => w.instance.workergroupId === id);
     },
 

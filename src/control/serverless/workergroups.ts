@@ -3,8 +3,8 @@ import { DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } fr
 import { parseEnv, shellSplit, type ParsedEnv, type PortSpec } from '../../domain/instance/env.js';
 import { checkPlacement, DEFAULT_PLACEMENT, type WorkerPlacement } from '../../domain/offer/search.js';
 import type { ControlContext } from '../context.js';
-import { requireAccountKey, type Principal } from '../principal.js';
-import { ownEndpoint } from './endpoints.js';
+import { authorize, type Principal } from '../principal.js';
+import { ownEndpoint, type ServerlessAction } from './endpoints.js';
 import { actOnWorker, workersOf } from './workers.js';
 import type { WorkergroupRecord, WorkerTemplate } from '../../domain/serverless/records.js';
 
@@ -77,7 +77,7 @@ function checkNumbers(gpuRamGb: number | null, testWorkers: number | null): void
 }
 
 export async function createWorkergroup(ctx: ControlContext, p: Principal, endpointId: number, input: WorkergroupInput): Promise<WorkergroupRecord> {
-  const ep = await ownEndpoint(ctx, p, endpointId);
+  const ep = await ownEndpoint(ctx, p, endpointId, 'serverless.write');
   if (ep.aliasOf !== null) throw invalid(`Endpoint '${ep.name}' is a route alias of '${ep.aliasOf}'; it has no workers of its own.`, 'endpoint_id');
   const placement = checkPlacement(input.placement ?? DEFAULT_PLACEMENT);
   checkNumbers(input.gpuRamGb, input.testWorkers);
@@ -93,15 +93,15 @@ export async function createWorkergroup(ctx: ControlContext, p: Principal, endpo
   });
 }
 
-export async function ownWorkergroup(ctx: ControlContext, p: Principal, id: number): Promise<WorkergroupRecord> {
-  requireAccountKey(p);
+export async function ownWorkergroup(ctx: ControlContext, p: Principal, id: number, action: ServerlessAction): Promise<WorkergroupRecord> {
+  authorize(p, action, id);
   const wg = await ctx.store.getWorkergroup(id);
   if (!wg || (wg.accountId !== p.accountId && !p.isAdmin)) throw new GantryError('WORKERGROUP_NOT_FOUND', `No workergroup by id ${id} is available.`, { id });
   return wg;
 }
 
 export async function listWorkergroups(ctx: ControlContext, p: Principal): Promise<WorkergroupRecord[]> {
-  requireAccountKey(p);
+  authorize(p, 'serverless.read');
   return ctx.store.listWorkergroups({ accountId: p.accountId });
 }
 
@@ -112,8 +112,8 @@ export async function updateWorkergroup(
   id: number,
   u: Partial<WorkergroupInput> & { endpointId?: number },
 ): Promise<WorkergroupRecord> {
-  const wg = await ownWorkergroup(ctx, p, id);
-  if (u.endpointId !== undefined) await ownEndpoint(ctx, p, u.endpointId);
+  const wg = await ownWorkergroup(ctx, p, id, 'serverless.write');
+  if (u.endpointId !== undefined) await ownEndpoint(ctx, p, u.endpointId, 'serverless.write');
   const placement = checkPlacement(u.placement ?? wg.placement);
   const gpuRamGb = u.gpuRamGb !== undefined ? u.gpuRamGb : wg.gpuRamGb;
   checkNumbers(gpuRamGb, u.testWorkers ?? null);
@@ -148,8 +148,8 @@ export async function updateWorkergroup(
 
 /** Destroy the workergroup's workers, then remove it; answers the ids that were asked to be destroyed. */
 export async function deleteWorkergroup(ctx: ControlContext, p: Principal, id: number): Promise<number[]> {
-  const wg = await ownWorkergroup(ctx, p, id);
-  const ep = await ownEndpoint(ctx, p, wg.endpointId);
+  const wg = await ownWorkergroup(ctx, p, id, 'serverless.write');
+  const ep = await ownEndpoint(ctx, p, wg.endpointId, 'serverless.write');
   const mine = (await workersOf(ctx, ep.id)).filter((w) => w.instance.workergroupId === id);
   for (const w of mine) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
   await ctx.store.deleteWorkergroup(id, ctx.clock.now());

@@ -1,7 +1,9 @@
 import { GantryError } from '../errors.js';
 
 /**
- * Vast's permission JSON: `{"api": {"<category>": {}}}` grants a category outright;
+ * The scopes a key holds: permission categories, each for every resource or only for some ids.
+ * Stored and exchanged in the JSON form Vast.ai defined for its keys (so its clients work unchanged):
+ * `{"api": {"<category>": {}}}` grants a category outright;
  * `{"api": {"<category>": {"<action>": {"constraints": {"id": {"eq": 7}}}}}}` grants it for matching
  * resource ids only. A key without permissions holds every category.
  */

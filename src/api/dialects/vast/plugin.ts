@@ -13,7 +13,6 @@ import type { Gateway } from '../../../gateway/gateway.js';
 import { vastErrorBody } from './errors.js';
 import { auditHook, errorCodeOf, principalOf } from '../../audit.js';
 import { rateLimitHook, type RateLimitOptions } from '../../rate-limit/hook.js';
-import { vastPermission } from './permissions.js';
 import { vastAccountRoutes } from './accounts.js';
 import { vastBillingRoutes } from './billing.js';
 import { vastInstance, vastUser } from './map.js';
@@ -41,8 +40,6 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
   const auth = async (req: FastifyRequest): Promise<Principal> => {
     const p = await control.authenticate(apiKeyOf(req));
     principalOf.set(req, p);
-    const need = vastPermission(req.method, req.routeOptions.url ?? '', req.params as Record<string, string>);
-    if (need !== null) control.authorize(p, need.category, need.id);
     return p;
   };
   if (opts.rateLimit !== null) app.addHook('onRequest', rateLimitHook(opts.rateLimit));

@@ -1,0 +1,36 @@
+import type { PermissionCategory } from './permissions.js';
+
+/**
+ * What a caller asks the engine to do. Every use case checks one of these against the principal
+ * (src/control/principal.ts `authorize`), so no dialect can forget a check; each action needs one
+ * scope (a permission category) of the caller's key.
+ */
+export const ACTION_SCOPES = {
+  'instance.list': 'instance_read',
+  'instance.read': 'instance_read',
+  'instance.create': 'instance_write',
+  /** start, stop, destroy */
+  'instance.change': 'instance_write',
+  /** label, reboot, recycle, attach or detach SSH keys */
+  'instance.manage': 'instance_write',
+  /** list the SSH keys attached to an instance */
+  'instance.ssh-keys': 'instance_read',
+  'offer.search': 'misc',
+  'machine.read': 'machine_read',
+  'machine.write': 'machine_write',
+  'account.read': 'user_read',
+  'account.write': 'user_write',
+  'billing.read': 'billing_read',
+  'billing.write': 'billing_write',
+  'team.read': 'team_read',
+  'team.write': 'team_write',
+  'serverless.read': 'misc',
+  'serverless.write': 'misc',
+  /** send requests to an endpoint with an account key (its own endpoint key needs no scope) */
+  'serverless.invoke': 'misc',
+} as const satisfies Readonly<Record<string, PermissionCategory>>;
+
+export type Action = keyof typeof ACTION_SCOPES;
+
+/** What an instance's own key (CONTAINER_API_KEY) may do, on that instance only: read it, start, stop or destroy it. */
+export const INSTANCE_KEY_ACTIONS: ReadonlySet<Action> = new Set<Action>(['instance.list', 'instance.read', 'instance.change']);
