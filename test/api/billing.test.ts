@@ -1,27 +1,39 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /**
  * Billing through the Vast API on a real instance: compute is charged only while it runs, storage while
  * it exists, the host earns what the renter pays, and an account out of credit is stopped (not destroyed)
- * and starts again after a deposit.
+ * and starts again after a deposit. Time passes only where a test moves the injected clock, so every
+ * charge is exact.
  */
 for (const ts of TEST_STORES) {
   describe(`billing (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
+    let clock: ManualClock;
     let user: { id: number; api_key: string };
     let offer: number;
     const as = (method: string, path: string, body?: unknown) => g.api(method, path, body, { key: user.api_key });
-    const gpuCharged = async (id: number): Promise<number> =>
-      ((await as('GET', '/api/v0/charges/?limit=10000')).body.results as { type: string; amount: number; metadata: { instance_id: number } }[])
-        .filter((c) => c.type === 'gpu' && c.metadata.instance_id === id)
-        .reduce((s, c) => s + c.amount, 0);
+    const charges = async (id: number, type: 'gpu' | 'disk'): Promise<{ amount: number; end: number }[]> =>
+      (
+        (await as('GET', '/api/v0/charges/?limit=10000')).body.results as { type: string; amount: number; end: number; metadata: { instance_id: number } }[]
+      ).filter((c) => c.type === type && c.metadata.instance_id === id);
+    const gpuCharged = async (id: number): Promise<number> => (await charges(id, 'gpu')).reduce((s, c) => s + c.amount, 0);
+    /** Let `ms` of the clock pass, then run one billing pass (settle the meters, stop instances in debt), as the loop does each interval. */
+    const elapse = async (ms: number): Promise<void> => {
+      clock.advance(ms);
+      await g.control.billingLoop.pass();
+    };
 
     before(async () => {
-      // $720/hour per GPU is 20 cents a second: credit runs out within a test.
-      g = await startTestGantry(ts, { settings: { priceGpuPerHour: 720, billingIntervalMs: 100 } });
+      // $720/hour per GPU is 20 cents a second: ten seconds of the clock use up the renter's $1. Steps of the clock
+      // stay below the host's liveness windows (machineOfflineMs, the agent's poll window); leases outlast them, so a
+      // step never hands an instance being worked on to a second task.
+      clock = new ManualClock();
+      g = await startTestGantry(ts, { clock, settings: { priceGpuPerHour: 720, billingIntervalMs: 100, leaseMs: 60_000 } });
       user = (await g.api('POST', '/api/v0/users/', { username: 'renter', credit: 1 })).body;
       offer = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id * 1000 + 1;
     });
@@ -45,13 +57,15 @@ for (const ts of TEST_STORES) {
     it('compute is charged while running only; storage while it exists; no compute after a confirmed stop', async () => {
       const id = (await as('PUT', `/api/v0/asks/${offer}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh', disk: 10 })).body.new_contract as number;
       await g.waitInstance(id, (x) => x.actual_status === 'running', 20_000, user.api_key);
-      await new Promise((r) => setTimeout(r, 400));
+      // One second running at $720/hour is $0.20, settled while it runs.
+      await elapse(1_000);
+      assert.equal(await gpuCharged(id), 0.2, 'running time is charged as it runs');
       assert.equal((await as('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
       await g.waitInstance(id, (x) => x.actual_status === 'exited' || x.actual_status === 'stopped', 20_000, user.api_key);
-      await new Promise((r) => setTimeout(r, 300));
       const atStop = await gpuCharged(id);
       assert.ok(atStop > 0, 'running time was charged');
-      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(atStop, 0.2, 'the clock did not move during the stop: nothing was added');
+      await elapse(1_000);
       assert.equal(await gpuCharged(id), atStop, 'nothing more for compute after the stop');
       const tree = await as('GET', '/api/v0/charges/?format=tree&limit=10000');
       const mine = tree.body.results.find((x: { source: string }) => x.source === `instance-${id}`);
@@ -59,6 +73,8 @@ for (const ts of TEST_STORES) {
         mine.items.some((i: { type: string }) => i.type === 'disk'),
         'storage keeps accruing while stopped',
       );
+      // A second of 10 GB costs less than the listing's six decimals show; the stretch's end shows it was charged.
+      assert.equal(Math.max(...(await charges(id, 'disk')).map((c) => c.end)), clock.now() / 1000, 'storage is charged up to now while stopped');
       const earn = await g.api('GET', '/api/v0/users/1/machine-earnings/');
       assert.equal(earn.status, 200);
       assert.ok(earn.body.per_machine[0].gpu_earn >= atStop - 1e-6, 'the host earned what the renter paid');
@@ -70,7 +86,10 @@ for (const ts of TEST_STORES) {
 
     it('at zero credit running instances are stopped with a reason; a deposit lets them start again', async () => {
       const id = (await as('PUT', `/api/v0/asks/${offer}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh' })).body.new_contract as number;
-      const stopped = await g.waitInstance(id, (x) => x.actual_status === 'stopped' || x.actual_status === 'exited', 60_000, user.api_key);
+      await g.waitInstance(id, (x) => x.actual_status === 'running', 20_000, user.api_key);
+      // Ten seconds at $0.20 are $2, more than the renter's $1 of credit.
+      await elapse(10_000);
+      const stopped = await g.waitInstance(id, (x) => x.actual_status === 'stopped' || x.actual_status === 'exited', 20_000, user.api_key);
       assert.match(String(stopped.status_msg), /credit balance is \$-?\d/);
       assert.equal(stopped.cur_state, 'stopped', 'stopped, not destroyed: the disk is kept');
       assert.ok((await as('GET', '/api/v0/users/current/')).body.balance <= 0);

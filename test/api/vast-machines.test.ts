@@ -2,12 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hashKey, newApiKey } from '../../src/control/keys.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
-/** The host side of the Vast dialect: list/unlist, min_chunk offers, maintenance windows, min bid, ownership. */
+/**
+ * The host side of the Vast dialect: list/unlist, min_chunk offers, maintenance windows, min bid, ownership.
+ * Dates sent are read from the injected clock, and time passes only where a test moves it.
+ */
 for (const ts of TEST_STORES) {
   describe(`vast host side: machines and listings (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
+    let clock: ManualClock;
     let machineId: number;
     let otherKey: string;
     const sizes = async (): Promise<number[]> =>
@@ -17,11 +22,12 @@ for (const ts of TEST_STORES) {
         .sort((x, y) => x - y);
 
     before(async () => {
-      g = await startTestGantry(ts, { gpus: '8x A100:80GB', settings: { machineCacheMs: 0 } });
+      clock = new ManualClock();
+      g = await startTestGantry(ts, { gpus: '8x A100:80GB', clock, settings: { machineCacheMs: 0 } });
       machineId = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
-      const other = await g.store.createAccount({ username: 'other', email: 'o@example.com', isAdmin: false, now: Date.now() });
+      const other = await g.store.createAccount({ username: 'other', email: 'o@example.com', isAdmin: false, now: clock.now() });
       otherKey = newApiKey();
-      await g.store.createApiKey({ accountId: other.id, keyHash: hashKey(otherKey), name: 'k', scope: 'full', instanceId: null, now: Date.now() });
+      await g.store.createApiKey({ accountId: other.id, keyHash: hashKey(otherKey), name: 'k', scope: 'full', instanceId: null, now: clock.now() });
     });
     after(() => g.dispose());
 
@@ -58,7 +64,7 @@ for (const ts of TEST_STORES) {
     });
 
     it('a maintenance window hides offers while it is open; cancel_maint shows them again', async () => {
-      const now = Date.now() / 1000;
+      const now = clock.now() / 1000;
       const later = await g.api('PUT', `/api/v0/machines/${machineId}/dnotify/`, { sdate: now + 3600, duration: 2, maintenance_category: 'gpu' });
       assert.equal(later.status, 200);
       assert.deepEqual(later.body, { success: true, you_sent: '1 notifications sent' });
@@ -66,7 +72,7 @@ for (const ts of TEST_STORES) {
       const m = (await g.api('GET', '/api/v0/machines/')).body.machines[0];
       assert.equal(m.maintenance.sdate, now + 3600);
       assert.equal(m.maintenance.reason, 'gpu');
-      assert.equal((await g.api('PUT', `/api/v0/machines/${machineId}/dnotify/`, { sdate: new Date().toISOString(), duration: 1 })).status, 200);
+      assert.equal((await g.api('PUT', `/api/v0/machines/${machineId}/dnotify/`, { sdate: new Date(clock.now()).toISOString(), duration: 1 })).status, 200);
       assert.deepEqual(await sizes(), [], 'offers are hidden during the window');
       const c = await g.api('PUT', `/api/v0/machines/${machineId}/cancel_maint/`);
       assert.equal(c.status, 200);
@@ -96,7 +102,7 @@ for (const ts of TEST_STORES) {
         assert.match(r.text, new RegExp(field));
       }
       assert.equal((await g.api('PUT', `/api/v0/machines/${machineId}/dnotify/`, { sdate: 1, duration: 1 })).status, 400, 'a window in the past');
-      assert.equal((await g.api('PUT', `/api/v0/machines/${machineId}/dnotify/`, { sdate: Date.now() / 1000 + 60, duration: 0 })).status, 400);
+      assert.equal((await g.api('PUT', `/api/v0/machines/${machineId}/dnotify/`, { sdate: clock.now() / 1000 + 60, duration: 0 })).status, 400);
       assert.equal((await g.api('PUT', `/api/v0/machines/${machineId}/minbid/`, {})).status, 400);
     });
 
@@ -106,7 +112,7 @@ for (const ts of TEST_STORES) {
       for (const [method, path, body] of [
         ['PUT', '/api/v0/machines/create_asks/', { machine: machineId }],
         ['DELETE', `/api/v0/machines/${machineId}/asks/`, undefined],
-        ['PUT', `/api/v0/machines/${machineId}/dnotify/`, { sdate: Date.now() / 1000 + 60, duration: 1 }],
+        ['PUT', `/api/v0/machines/${machineId}/dnotify/`, { sdate: clock.now() / 1000 + 60, duration: 1 }],
         ['PUT', `/api/v0/machines/${machineId}/cancel_maint/`, undefined],
         ['PUT', `/api/v0/machines/${machineId}/minbid/`, { price: 0.1 }],
       ] as const) {
@@ -117,10 +123,10 @@ for (const ts of TEST_STORES) {
     });
 
     it('an end_date in the past of the listing ends it', async () => {
-      const soon = Date.now() / 1000 + 1;
+      const soon = clock.now() / 1000 + 1;
       assert.equal((await g.api('PUT', '/api/v0/machines/create_asks/', { machine: machineId, end_date: soon })).status, 200);
       assert.deepEqual(await sizes(), [2, 4]);
-      await new Promise((r) => setTimeout(r, 1100));
+      clock.advance(1_100);
       assert.deepEqual(await sizes(), [], 'the listing expired');
       assert.equal((await g.api('GET', '/api/v0/machines/')).body.machines[0].listed, false);
     });

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, workloadBaseEnv } from '../../src/config/load.js';
+import type { Clock } from '../../src/control/clock.js';
 import type { SettingKey } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../../src/main/up.js';
@@ -43,7 +44,15 @@ export const FAST: Partial<Record<SettingKey, unknown>> = {
 
 export async function startTestGantry(
   store: TestStore,
-  o: { gpus?: string; settings?: Partial<Record<SettingKey, unknown>>; dataDir?: string; database?: string | null; localHost?: boolean } = {},
+  o: {
+    gpus?: string;
+    settings?: Partial<Record<SettingKey, unknown>>;
+    dataDir?: string;
+    database?: string | null;
+    localHost?: boolean;
+    /** The control plane's "now" (a ManualClock lets a test move time); the system clock by default. */
+    clock?: Clock;
+  } = {},
 ): Promise<TestGantry> {
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'gantry-test-')));
   const database = o.database !== undefined ? o.database : store.name === 'sqlite' ? null : await store.fresh(dataDir);
@@ -68,6 +77,7 @@ export async function startTestGantry(
     config,
     workloadEnv: workloadBaseEnv(),
     localHost: o.localHost ?? true,
+    clock: o.clock,
     log: createLogger(process.env.GANTRY_TEST_LOG ?? 'silent'),
   });
   const api: TestGantry['api'] = async (method, path, body, opt = {}) => {

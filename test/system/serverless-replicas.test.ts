@@ -7,7 +7,8 @@ import { TEST_STORES } from '../helpers/stores.js';
 const pg = TEST_STORES.find((s) => s.name === 'postgres');
 const shared = { ...SERVERLESS_FAST, adminKey: 'gnt_replicas_test_admin', secret: 'replicas-test-secret' };
 
-// Two control planes on one PostgreSQL; only the first has the host. Requests enter through the second.
+// Two control planes on one PostgreSQL; only the first has the host (two GPUs). Requests enter through the second.
+// Each test deploys its own one-worker endpoint, so either runs alone or in any order.
 describe('serverless across two replicas on one PostgreSQL', { skip: pg?.skip ?? 'no postgres' }, () => {
   let a: TestGantry;
   let b: TestGantry;
@@ -20,18 +21,24 @@ describe('serverless across two replicas on one PostgreSQL', { skip: pg?.skip ??
     await a.dispose();
   });
 
+  /** A deployment of one worker (one GPU) that is Ready. */
+  const readyDeployment = async (name: string): Promise<{ id: number; endpointId: number }> => {
+    const d = await createDeployment(a, name, { min_load: 1, max_workers: 1 });
+    await until(`a ready worker for ${name}`, async () => (await workersOf(a, d.endpointId)).some((w) => w.status === 'Ready'));
+    return d;
+  };
+
   it('routes through either replica and signs with one key', async () => {
-    const d = await createDeployment(a, 'shared', { min_load: 1, max_workers: 1 });
-    await until('a ready worker', async () => (await workersOf(a, d.endpointId)).some((w) => w.status === 'Ready'));
-    assert.equal((await call(b, 'shared', '/via-b')).status, 200);
+    await readyDeployment('routed');
+    assert.equal((await call(b, 'routed', '/via-b')).status, 200);
     const [ka, kb] = await Promise.all([a, b].map(async (g) => (await fetch(`${g.url}/pubkey/`)).text()));
     assert.equal(ka, kb);
   });
 
   it('a drain waits for requests queued at the other replica: count sent = count answered', async () => {
-    const d = (await a.api('GET', '/api/v0/deployments/')).body.deployments.find((x: { name: string }) => x.name === 'shared') as { id: number };
+    const d = await readyDeployment('drained');
     const sent = 8;
-    const reqs = Array.from({ length: sent }, (_, i) => call(b, 'shared', `/d?ms=400&i=${i}`));
+    const reqs = Array.from({ length: sent }, (_, i) => call(b, 'drained', `/d?ms=400&i=${i}`));
     // All held by replica b (its own deployment row shows its queue) before replica a is asked to stop.
     await until('all requests held by b', async () => {
       const x = (await b.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment;

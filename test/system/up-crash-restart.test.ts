@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -137,9 +137,12 @@ for (const ts of TEST_STORES) {
     });
 
     it('survives kill -9: running workloads are re-adopted, exits during the outage are reported, orphans removed', async () => {
-      const created = await cli('create', 'instance', '1001', '--args', 'bash', '-c', 'sleep 2; exit 5');
+      // The short instance exits with 5 when the test creates exit-now on its disk (its working directory),
+      // so it is seen running first and ends while the control plane is down, however slow the machine.
+      const created = await cli('create', 'instance', '1001', '--args', 'bash', '-c', 'until [ -e exit-now ]; do sleep 0.1; done; exit 5');
       short = Number(/"new_contract":(\d+)/.exec(created)?.[1]);
       await waitFor('short instance running', async () => (await showRaw(short)).actual_status === 'running');
+      const shortExitCode = join(dataDir, 'instances', String(short), 'meta', 'exit_code');
       const pgid = await pgidOf(web);
       const runtimeId = (await readFile(join(dataDir, 'instances', 'runtime-id'), 'utf8')).trim();
 
@@ -151,7 +154,9 @@ for (const ts of TEST_STORES) {
       await mkdir(join(dataDir, 'instances', '424242', 'disk'), { recursive: true });
       const orphan = spawn('sleep', ['300'], { detached: true, stdio: 'ignore', env: { ...env, GANTRY_RUNTIME_ID: runtimeId, GANTRY_INSTANCE_ID: '424242' } });
       orphan.unref();
-      await new Promise((r) => setTimeout(r, 2500)); // the short instance exits while nobody watches
+      // The short instance exits while nobody watches; its wrapper records the code once the command ends.
+      await writeFile(join(dataDir, 'instances', String(short), 'disk', 'exit-now'), '');
+      await waitFor('the short instance to exit during the outage', async () => (await readFile(shortExitCode, 'utf8').catch(() => '')).trim() === '5');
 
       server = (await startUp(args(), env)).child;
       await waitFor('re-adoption', async () => (await showRaw(web)).actual_status === 'running' && (await showRaw(short)).actual_status === 'exited');
