@@ -1,12 +1,13 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ControlPlane } from '../control/control-plane.js';
 import { GantryError } from '../domain/errors.js';
 import type { Metrics } from '../log/metrics.js';
 import type { Gateway } from '../gateway/gateway.js';
-import { agentProtocol } from './agent/plugin.js';
-import { vastDialect } from './dialects/vast/plugin.js';
-import type { RateLimitOptions } from './rate-limit/hook.js';
+import type { ApiDialect } from './edge/dialect.js';
+import { toGantryError } from './errors.js';
+import { dialectFor, keepExactContentType, lenientJson, mountDialect, sendError } from './edge/mount.js';
+import type { RateLimitOptions } from './edge/rate-limit.js';
 
 export interface AppOptions {
   readonly control: ControlPlane;
@@ -16,6 +17,8 @@ export interface AppOptions {
   readonly publicUrl: string | null;
   /** Token buckets per key and endpoint family; null: no limits. */
   readonly rateLimit: RateLimitOptions | null;
+  /** The API dialects to serve (src/main picks them); the first answers paths no dialect claims. */
+  readonly dialects: readonly ApiDialect[];
   /** Largest accepted request body. */
   readonly bodyLimitBytes?: number;
 }
@@ -40,23 +43,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
 
-  // Real clients send an empty body with Content-Type: application/json (fastify rejects that by
-  // default), and some send a body with no JSON content type at all.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new GantryError('INVALID_JSON', 'The request body is not valid JSON.'), undefined);
-    }
-  });
-
+  app.addHook('onSend', keepExactContentType);
   app.addHook('onResponse', async (req, reply) => {
-    const u = req.url;
-    const serverless = u.startsWith('/endpoints/') || u.startsWith('/route') || u.startsWith('/worker_status') || u.startsWith('/get_');
-    const dialect = serverless ? 'serverless' : u.startsWith('/api/') ? 'vast' : u.startsWith('/agent/') ? 'agent' : 'other';
+    const edge = req.routeOptions.config.edge;
+    const dialect = edge?.label ?? edge?.dialect ?? 'other';
     o.metrics.httpRequests.inc({ dialect, code: `${Math.floor(reply.statusCode / 100)}xx` });
     o.metrics.httpDuration.observe({ dialect }, reply.elapsedTime / 1000);
   });
@@ -68,9 +58,21 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
   ROUTES.set(app, routes);
 
+  // Outside every dialect (no route matched): one 404 handler and one error handler for the app,
+  // answering in the shape of the dialect whose prefix the path falls under.
+  const answerAsDialect = (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const d = dialectFor(o.dialects, req.url.split('?')[0] ?? '');
+    if (d !== undefined) return sendError(d, err, req, reply);
+    const { error, status } = toGantryError(err, req.id);
+    return reply.code(status).send({ error: { code: error.code, message: error.message } });
+  };
+  lenientJson(app);
+  app.setErrorHandler(answerAsDialect);
+  app.setNotFoundHandler((req, reply) => answerAsDialect(new GantryError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0] ?? ''}.`), req, reply));
+
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/metrics', async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()));
-  await app.register(agentProtocol, { prefix: '/agent/v1', control: o.control });
-  await app.register(vastDialect, { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl, rateLimit: o.rateLimit });
+  const deps = { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl };
+  for (const d of o.dialects) await mountDialect(app, d, deps, { rateLimit: o.rateLimit });
   return app;
 }

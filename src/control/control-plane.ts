@@ -44,9 +44,9 @@ export class ControlPlane {
   readonly accounts: AccountUseCases;
   readonly billingLoop: BillingLoop;
 
-  constructor(ctx: Omit<ControlContext, 'wake' | 'machines'>) {
+  constructor(ctx: Omit<ControlContext, 'wake' | 'machines'> & { readonly machines?: MachineCatalog }) {
     let reconciler: InstanceReconciler | null = null;
-    this.ctx = { ...ctx, machines: new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs), wake: (id) => reconciler?.wake(id) };
+    this.ctx = { ...ctx, machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs), wake: (id) => reconciler?.wake(id) };
     this.reconciler = reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
     this.agents = new AgentHub(this.ctx);

@@ -7,10 +7,14 @@ import type { Agent } from '../agent/agent.js';
 import { InProcessChannel } from '../agent/channel.js';
 import { buildApp } from '../api/app.js';
 import { parseRates } from '../api/rate-limit/families.js';
+import type { ApiDialect } from '../api/edge/dialect.js';
+import { DIALECTS } from './dialects.js';
 import { LocalLimiter, SharedLimiter } from '../api/rate-limit/limiter.js';
 import type { Config } from '../config/schema.js';
 import { systemClock, type Clock } from '../control/clock.js';
 import { ControlPlane } from '../control/control-plane.js';
+import { MachineCatalog } from '../control/fleet/machine-catalog.js';
+import { routingView } from '../control/serverless/routing.js';
 import { HostRegistry } from '../control/hosts/hosts.js';
 import { newSecret } from '../control/keys.js';
 import { newKeyLine, parseKeyFile, Vault } from '../control/accounts/vault.js';
@@ -37,6 +41,8 @@ export interface UpOptions {
   readonly localHost: boolean;
   readonly log?: Logger;
   readonly clock?: Clock;
+  /** Dialects served besides src/main/dialects.ts's (tests mount one of their own). */
+  readonly dialects?: readonly ApiDialect[];
 }
 
 export interface RunningGantry {
@@ -75,11 +81,11 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   let url = c.publicUrl ?? `http://${c.host}:${c.port}`;
   const metrics = new Metrics();
   const clock = o.clock ?? systemClock;
-  // The gateway's traffic reads routing views through the control plane made just below.
-  let control: ControlPlane | null = null;
+  // The gateway reads routing views from the store and the machine list, which the control plane shares.
+  const machines = new MachineCatalog(store, clock, c.machineCacheMs);
   const replica = `gw-${randomUUID()}`;
   const traffic = new Traffic({
-    directory: (id) => (control as ControlPlane).serverless.routingView(id),
+    directory: (id) => routingView({ store, machines, clock, settings: c }, id),
     touch: (id, at) => store.touchEndpoint(id, at),
     now: () => clock.now(),
     directoryMs: c.workerDirectoryMs,
@@ -90,7 +96,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       elsewhere: (id, since) => store.gatewayPendingElsewhere(id, replica, since),
     },
   });
-  control = new ControlPlane({ store, clock, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic, vault });
+  const control = new ControlPlane({ store, clock, machines, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic, vault });
   const gateway = new Gateway({
     useCases: control.serverless,
     traffic,
@@ -124,7 +130,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const familyRates = parseRates(c.rateLimits);
   const rateLimit =
     c.rateLimit > 0 || [...familyRates.values()].some((r) => r > 0) ? { limiter, defaultRate: c.rateLimit, familyRates, now: () => clock.now() } : null;
-  const app = await buildApp({ control, gateway, log, metrics, publicUrl: c.publicUrl, rateLimit });
+  const app = await buildApp({ control, gateway, log, metrics, publicUrl: c.publicUrl, rateLimit, dialects: [...DIALECTS, ...(o.dialects ?? [])] });
   await app.listen({ host: c.host, port: c.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;

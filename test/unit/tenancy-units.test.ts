@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { familyOf, parseRates } from '../../src/api/rate-limit/families.js';
+import { parseRates } from '../../src/api/rate-limit/families.js';
+import { vastFamilyOf as familyOf } from '../../src/api/dialects/vast/route-config.js';
 import { parseKeyFile, secretContext, Vault } from '../../src/control/accounts/vault.js';
 import { allows, intersect, isWithin, parsePermissions } from '../../src/domain/account/permissions.js';
 import { retryAfterSeconds, take, thresholdText } from '../../src/domain/account/token-bucket.js';

@@ -1,37 +1,37 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ControlPlane } from '../../control/control-plane.js';
+import type { FastifyInstance } from 'fastify';
 import { GantryError } from '../../domain/errors.js';
-import { apiKeyOf } from '../auth/api-key.js';
-import { toGantryError } from '../errors.js';
+import { apiKeyOf } from '../edge/api-key.js';
+import type { ApiDialect } from '../edge/dialect.js';
 import { readHeartbeat, readHello, readPoll, readResults } from './messages.js';
 
 /**
  * The agent protocol (`/agent/v1`), Gantry's own wire format: JSON in, JSON out, errors as
- * `{"error":{"code","message"}}`. Every message is read strictly before the hub sees it.
+ * `{"error":{"code","message"}}`. It is mounted like a dialect, but it is machine traffic: the hub
+ * checks host tokens itself, and nothing is rate-limited or audited. Every message is read strictly
+ * before the hub sees it.
  */
-export async function agentProtocol(app: FastifyInstance, opts: { control: ControlPlane }): Promise<void> {
-  const hub = opts.control.agents;
-  const token = (req: FastifyRequest): string | null => apiKeyOf(req);
-
-  app.setErrorHandler((err, req, reply) => {
-    const { error, status } = toGantryError(err, req.id);
-    if (status >= 500) req.log.error({ err }, 'agent request failed');
-    else req.log.info({ code: error.code, status, route: req.url }, error.message);
-    return reply.code(status).send({ error: { code: error.code, message: error.message } });
-  });
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `No agent protocol route ${req.method} ${req.url.split('?')[0] ?? ''}.` } }),
-  );
-
-  app.post('/hello', async (req) => hub.hello(token(req), readHello(req.body, '')));
-  app.post('/heartbeat', async (req) => {
-    await hub.heartbeat(token(req), readHeartbeat(req.body, ''));
-    return { ok: true };
-  });
-  app.post('/poll', async (req) => ({ commands: await hub.poll(token(req), readPoll(req.body, '')) }));
-  app.post('/results', async (req) => hub.results(token(req), readResults(req.body, '')));
-  // Only POST exists; other methods get a clear answer instead of the generic 404.
-  app.all('/:op', async (req) => {
-    throw new GantryError('NOT_FOUND', `Agent protocol messages are POSTed; ${req.method} is not served.`);
-  });
-}
+export const agentProtocol: ApiDialect = {
+  name: 'agent',
+  prefixes: ['/agent/'],
+  errorBody: (error) => ({ error: { code: error.code, message: error.message } }),
+  routeConfig: () => ({ auth: false, audit: false, family: null }),
+  async routes(app, { control }) {
+    const hub = control.agents;
+    await app.register(
+      async (v1: FastifyInstance) => {
+        v1.post('/hello', async (req) => hub.hello(apiKeyOf(req), readHello(req.body, '')));
+        v1.post('/heartbeat', async (req) => {
+          await hub.heartbeat(apiKeyOf(req), readHeartbeat(req.body, ''));
+          return { ok: true };
+        });
+        v1.post('/poll', async (req) => ({ commands: await hub.poll(apiKeyOf(req), readPoll(req.body, '')) }));
+        v1.post('/results', async (req) => hub.results(apiKeyOf(req), readResults(req.body, '')));
+        // Only POST exists; other methods get a clear answer instead of the generic 404.
+        v1.all('/:op', async (req) => {
+          throw new GantryError('NOT_FOUND', `Agent protocol messages are POSTed; ${req.method} is not served.`);
+        });
+      },
+      { prefix: '/agent/v1' },
+    );
+  },
+};

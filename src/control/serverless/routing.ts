@@ -3,7 +3,7 @@ import { acceptsTraffic } from '../../domain/serverless/lifecycle.js';
 import type { ControlContext } from '../context.js';
 import { authenticate } from '../accounts/authenticate.js';
 import { authorize } from '../principal.js';
-import { workersOf } from './workers.js';
+import { workersOf, type WorkerReadContext } from './workers.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 /** A worker requests may be sent to now. */
@@ -28,7 +28,8 @@ export interface RoutingView {
   readonly summary: string;
 }
 
-export async function routingView(ctx: ControlContext, endpointId: number): Promise<RoutingView> {
+/** Needs no control plane, only what reading workers needs, so a gateway can be made before the control plane it serves. */
+export async function routingView(ctx: WorkerReadContext, endpointId: number): Promise<RoutingView> {
   const ep = await ctx.store.getEndpoint(endpointId);
   if (!ep) return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], summary: 'Deleted' };
   const all = await workersOf(ctx, endpointId);

@@ -25,7 +25,10 @@ export function ownerOf(ep: Pick<EndpointRecord, 'accountId'>): Principal {
   return systemPrincipal(ep.accountId, 'serverless');
 }
 
-export async function workersOf(ctx: ControlContext, endpointId: number): Promise<WorkerInfo[]> {
+/** What reading workers needs: the store, the machine list, the clock and the staleness bound. */
+export type WorkerReadContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings'>;
+
+export async function workersOf(ctx: WorkerReadContext, endpointId: number): Promise<WorkerInfo[]> {
   const rows = await ctx.store.listWorkers(endpointId);
   const reports = await ctx.store.workerReports(rows.map((r) => r.id));
   const machines = new Map((await ctx.machines.list()).map((m) => [m.id, m]));

@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
-import type { Principal } from '../../../control/principal.js';
 import { GantryError } from '../../../domain/errors.js';
 import { asObject, jsonParam, optBool, optNumber, optString, parseId } from './parse.js';
 import type { AccountRecord, SshKeyRecord } from '../../../domain/account/records.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
-type Auth = (req: FastifyRequest) => Promise<Principal>;
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -41,12 +40,12 @@ function subaccountRow(a: AccountRecord, keyId: number | null): Record<string, u
 }
 
 /** Users, subaccounts, API keys, teams, env vars (secrets), SSH keys and the audit log, in Vast's shapes. */
-export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, auth: Auth): void {
+export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane): void {
   const a = control.accounts;
 
   // ── users and subaccounts ──────────────────────────────────────────
   app.post('/api/v0/users', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const b = asObject(req.body);
     const parent = optString(b, 'parent_id');
     const created = await a.users.createUser(p, {
@@ -59,13 +58,13 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, a
     return { id: created.account.id, username: created.account.username, email: created.account.email, key_id: created.keyId, api_key: created.apiKey };
   });
   app.get('/api/v0/subaccounts', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     return { users: (await a.users.listSubaccounts(p)).map((s) => subaccountRow(s.account, s.keyId)) };
   });
 
   // ── API keys ───────────────────────────────────────────────────────
   app.post('/api/v0/auth/apikeys', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const b = asObject(req.body);
     const params = b.key_params !== undefined && b.key_params !== null ? asObject(jsonParam(b.key_params), 'key_params') : {};
     const team = optNumber(b, 'team_id') ?? optNumber(params, 'team_id');
@@ -73,7 +72,7 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, a
     return a.keys.createApiKey(p, { name: optString(b, 'name') ?? 'api key', permissions: permissions ?? null, teamId: team });
   });
   app.get('/api/v0/auth/apikeys', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const rows = await a.keys.listApiKeys(p);
     return {
       apikeys: rows.map(({ key, team }) => ({
@@ -88,23 +87,23 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, a
     };
   });
   app.delete('/api/v0/auth/apikeys/:id', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     await a.keys.revokeApiKey(p, parseId(req.params.id, 'api key id'));
     return { success: true };
   });
 
   // ── teams ──────────────────────────────────────────────────────────
   app.post('/api/v0/team', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const r = await a.teams.createTeam(p, required(asObject(req.body), 'team_name'));
     return { success: true, msg: `Team ${r.team.username} created.`, team_id: r.team.id, api_key: r.apiKey };
   });
   app.delete('/api/v0/team', async (req) => {
-    await a.teams.deleteTeam(await auth(req));
+    await a.teams.deleteTeam(principal(req));
     return { success: true, msg: 'Team deleted.' };
   });
   app.post('/api/v0/team/roles', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const b = asObject(req.body);
     const r = await a.teams.putRole(p, required(b, 'name'), jsonParam(b.permissions), 'create');
     return { success: true, msg: `Role ${r.name} created.`, id: r.id };
@@ -115,26 +114,26 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, a
     identifier: r.name,
     permissions: r.permissions,
   });
-  app.get('/api/v0/team/roles-full', async (req) => (await a.teams.listRoles(await auth(req))).map(roleRow));
-  app.get('/api/v0/team/roles/:name', async (req: Req) => roleRow(await a.teams.getRole(await auth(req), req.params.name ?? '')));
+  app.get('/api/v0/team/roles-full', async (req) => (await a.teams.listRoles(principal(req))).map(roleRow));
+  app.get('/api/v0/team/roles/:name', async (req: Req) => roleRow(await a.teams.getRole(principal(req), req.params.name ?? '')));
   app.put('/api/v0/team/roles/:name', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const b = asObject(req.body);
     const r = await a.teams.putRole(p, req.params.name ?? '', jsonParam(b.permissions), 'update');
     return { success: true, msg: `Role ${r.name} updated.` };
   });
   app.delete('/api/v0/team/roles/:name', async (req: Req) => {
-    await a.teams.deleteRole(await auth(req), req.params.name ?? '');
+    await a.teams.deleteRole(principal(req), req.params.name ?? '');
     return { status: 'success', message: 'Role removed.' };
   });
   app.post('/api/v0/team/invite', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const b = asObject(req.body);
     const m = await a.teams.inviteMember(p, required(b, 'email'), required(b, 'role'));
     return { success: true, msg: `${m.username} joined the team.`, user_id: m.id };
   });
   app.get('/api/v0/team/members', async (req) =>
-    (await a.teams.listMembers(await auth(req))).map((m) => ({
+    (await a.teams.listMembers(principal(req))).map((m) => ({
       id: m.account.id,
       username: m.account.username,
       email: m.account.email,
@@ -143,14 +142,14 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, a
     })),
   );
   app.delete('/api/v0/team/members/:id', async (req: Req) => {
-    await a.teams.removeMember(await auth(req), parseId(req.params.id, 'member id'));
+    await a.teams.removeMember(principal(req), parseId(req.params.id, 'member id'));
     return { status: 'success', message: 'Member removed.' };
   });
 
   // ── env vars (secrets) ─────────────────────────────────────────────
-  app.get('/api/v0/secrets', async (req) => ({ success: true, secrets: await a.secrets.listSecrets(await auth(req)) }));
+  app.get('/api/v0/secrets', async (req) => ({ success: true, secrets: await a.secrets.listSecrets(principal(req)) }));
   const putSecret = (mode: 'create' | 'update') => async (req: FastifyRequest) => {
-    const p = await auth(req);
+    const p = principal(req);
     const b = asObject(req.body);
     const value = b.value;
     if (typeof value !== 'string') throw new GantryError('MISSING_INPUT', "Both 'key' and 'value' are required.", { field: 'value' });
@@ -160,37 +159,37 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, a
   app.post('/api/v0/secrets', putSecret('create'));
   app.put('/api/v0/secrets', putSecret('update'));
   app.delete('/api/v0/secrets', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     await a.secrets.deleteSecret(p, required(asObject(req.body), 'key'));
     return { success: true, msg: 'Environment variable deleted.' };
   });
 
   // ── SSH keys ───────────────────────────────────────────────────────
   app.post('/api/v0/ssh', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     return { success: true, key: sshKeyRow(await a.ssh.createSshKey(p, asObject(req.body).ssh_key)) };
   });
-  app.get('/api/v0/ssh', async (req) => (await a.ssh.listSshKeys(await auth(req))).map(sshKeyRow));
+  app.get('/api/v0/ssh', async (req) => (await a.ssh.listSshKeys(principal(req))).map(sshKeyRow));
   app.put('/api/v0/ssh/:id', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     return { success: true, key: sshKeyRow(await a.ssh.updateSshKey(p, parseId(req.params.id, 'ssh key id'), asObject(req.body).ssh_key)) };
   });
   app.delete('/api/v0/ssh/:id', async (req: Req) => {
-    await a.ssh.deleteSshKey(await auth(req), parseId(req.params.id, 'ssh key id'));
+    await a.ssh.deleteSshKey(principal(req), parseId(req.params.id, 'ssh key id'));
     return { success: true };
   });
   app.post('/api/v0/instances/:id/ssh', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const id = parseId(req.params.id);
     const k = await a.ssh.attachSshKey(p, id, asObject(req.body).ssh_key);
     return { success: true, msg: `SSH key ${k.id} attached to instance ${id}.`, key_id: k.id };
   });
   app.get('/api/v0/instances/:id/ssh', async (req: Req) => {
-    const keys = await a.ssh.instanceSshKeys(await auth(req), parseId(req.params.id));
+    const keys = await a.ssh.instanceSshKeys(principal(req), parseId(req.params.id));
     return { success: true, ssh_keys: keys.map((k) => k.publicKey).join('\n'), keys: keys.map(sshKeyRow) };
   });
   app.delete('/api/v0/instances/:id/ssh/:keyId', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const id = parseId(req.params.id);
     await a.ssh.detachSshKey(p, id, parseId(req.params.keyId, 'ssh key id'));
     return { success: true, msg: `SSH key detached from instance ${id}.` };
@@ -198,7 +197,7 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane, a
 
   // ── audit ──────────────────────────────────────────────────────────
   app.get('/api/v0/audit_logs', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const limit = Math.min(1000, Math.max(1, Number(jsonParam(req.query.limit) ?? 100) || 100));
     const before = jsonParam(req.query.before_id);
     const rows = await a.audit.listAudit(p, { limit, beforeId: typeof before === 'number' ? before : null });

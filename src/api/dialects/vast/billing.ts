@@ -1,13 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import type { PeriodQuery } from '../../../control/billing/billing.js';
-import type { Principal } from '../../../control/principal.js';
 import { GantryError } from '../../../domain/errors.js';
 import { asObject, jsonParam, optNumber, optString, parseId } from './parse.js';
 import type { ChargeRecord } from '../../../domain/billing/records.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
-type Auth = (req: FastifyRequest) => Promise<Principal>;
 
 const DAY_MS = 86_400_000;
 const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
@@ -68,12 +67,12 @@ function sumBy(charges: readonly ChargeRecord[], key: (c: ChargeRecord) => numbe
 }
 
 /** Charges, invoices (credit movements), deposits, credit transfers and host earnings. */
-export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane, auth: Auth): void {
+export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): void {
   const b = control.accounts.billing;
   const now = (): number => control.now();
 
   app.get('/api/v0/charges', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const charges = await b.listCharges(p, period(req.query, 100, now()));
     const format = jsonParam(req.query.format) ?? 'table';
     const results = format === 'tree' ? tree(charges) : charges.map(chargeItem);
@@ -81,7 +80,7 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane, a
   });
 
   app.get('/api/v1/invoices', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const q = period(req.query, 60, now());
     const rows = (await b.listTransfers(p, q.limit)).filter((t) => t.at >= q.from && t.at <= q.to);
     const results = rows.map((t) => ({
@@ -97,12 +96,12 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane, a
   });
 
   app.get('/api/v0/instances/balance/:id', async (req: Req) => {
-    const d = await b.instanceDeposit(await auth(req), parseId(req.params.id));
+    const d = await b.instanceDeposit(principal(req), parseId(req.params.id));
     return { success: true, refundable_deposit: d.refundable, total_discount: 0, discount_months: 0 };
   });
 
   app.put('/api/v0/commands/transfer_credit', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const body = asObject(req.body);
     const recipient = optString(body, 'recipient');
     const amount = optNumber(body, 'amount');
@@ -114,7 +113,7 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane, a
   });
 
   app.get('/api/v0/users/:id/machine-earnings', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const q = req.query;
     const t = now();
     const lastDays = optNumber(q, 'last_days');

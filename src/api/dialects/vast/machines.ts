@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
-import type { Principal } from '../../../control/principal.js';
 import { GantryError } from '../../../domain/errors.js';
 import type { ListingRequest } from '../../../domain/machine/listing.js';
 import { vastMachine } from './map.js';
@@ -45,17 +45,17 @@ function listingOf(body: Record<string, unknown>): ListingRequest {
 }
 
 /** Host side of the Vast dialect: show/list/unlist machines, maintenance windows, min bid, verify, host tokens. */
-export function vastMachineRoutes(app: FastifyInstance, control: ControlPlane, auth: (req: FastifyRequest) => Promise<Principal>): void {
+export function vastMachineRoutes(app: FastifyInstance, control: ControlPlane): void {
   const ctime = (): number => control.now() / 1000;
 
   app.get('/api/v0/machines', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const userId = req.query.user_id === undefined || req.query.user_id === '' ? null : parseId(req.query.user_id, 'user_id');
     return { machines: (await control.listOwnMachines(p, userId)).map(vastMachine) };
   });
 
   app.put('/api/v0/machines/create_asks', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const body = asObject(req.body);
     const id = parseId(body.machine ?? body.machine_id, 'machine');
     const r = await control.listMachine(p, id, listingOf(body));
@@ -63,13 +63,13 @@ export function vastMachineRoutes(app: FastifyInstance, control: ControlPlane, a
   });
 
   app.delete('/api/v0/machines/:id/asks', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const m = await control.unlistMachine(p, parseId(req.params.id, 'machine id'));
     return { success: true, machine_id: m.id, user_id: m.ownerId };
   });
 
   app.put('/api/v0/machines/:id/dnotify', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const body = asObject(req.body);
     const startMs = epochMs(body.sdate, 'sdate');
     const duration = optNumber(body, 'duration');
@@ -80,14 +80,14 @@ export function vastMachineRoutes(app: FastifyInstance, control: ControlPlane, a
   });
 
   app.put('/api/v0/machines/:id/cancel_maint', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const id = parseId(req.params.id, 'machine id');
     const r = await control.cancelMaintenance(p, id);
     return { success: true, ctime: ctime(), machine_id: id, msg: `deleted ${r.cancelled} scheduled maintenance window(s) on machine ${id}` };
   });
 
   app.put('/api/v0/machines/:id/minbid', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const body = asObject(req.body);
     const price = optNumber(body, 'price');
     if (price === null) throw new GantryError('INVALID_ARGUMENT', "Give 'price' ($ per GPU per hour).", { field: 'price' });
@@ -96,7 +96,7 @@ export function vastMachineRoutes(app: FastifyInstance, control: ControlPlane, a
   });
 
   app.put('/api/v0/machines/:id/verify', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const body = asObject(req.body);
     const v = body.verified ?? true;
     if (typeof v !== 'boolean') throw new GantryError('INVALID_ARGUMENT', "'verified' must be true or false.", { field: 'verified' });
@@ -106,7 +106,7 @@ export function vastMachineRoutes(app: FastifyInstance, control: ControlPlane, a
 
   // Gantry's own: a token for `gantry agent` to join as one machine of the caller's account.
   app.post('/api/v0/host_tokens', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const { token, record } = await control.createHostToken(p, optString(asObject(req.body), 'name'));
     return { success: true, id: record.id, name: record.name, token };
   });

@@ -1,72 +1,39 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../../../control/control-plane.js';
-import type { Principal } from '../../../control/principal.js';
 import { GantryError } from '../../../domain/errors.js';
 import type { InstanceAction } from '../../../domain/instance/intent.js';
-import { apiKeyOf } from '../../auth/api-key.js';
-import { toGantryError } from '../../errors.js';
-import { pageInstances } from './instances-v1.js';
-import { vastMachineRoutes } from './machines.js';
-import { vastRoutingRoutes } from './routing.js';
-import { vastServerlessRoutes } from './serverless.js';
-import type { Gateway } from '../../../gateway/gateway.js';
-import { vastErrorBody } from './errors.js';
-import { auditHook, errorCodeOf, principalOf } from '../../audit.js';
-import { rateLimitHook, type RateLimitOptions } from '../../rate-limit/hook.js';
+import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
+import { principal } from '../../edge/principal.js';
 import { vastAccountRoutes } from './accounts.js';
 import { vastBillingRoutes } from './billing.js';
+import { vastErrorBody } from './errors.js';
+import { pageInstances } from './instances-v1.js';
+import { vastMachineRoutes } from './machines.js';
 import { vastInstance, vastUser } from './map.js';
 import { parseVastSearch, vastOfferRow } from './offers.js';
 import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId } from './parse.js';
-
-export interface VastDialectOptions {
-  readonly control: ControlPlane;
-  readonly gateway: Gateway;
-  /** Base URL for result links; null: derived from the request. */
-  readonly publicUrl: string | null;
-  /** null: no rate limiting. */
-  readonly rateLimit: RateLimitOptions | null;
-}
+import { vastRouteConfig } from './route-config.js';
+import { vastRoutingRoutes } from './routing.js';
+import { vastServerlessRoutes } from './serverless.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
 /**
- * The Vast.ai REST dialect (`/api/v0`, `/api/v1`). It only translates: request → core call,
- * core result or error → Vast's shapes. Every response is `Content-Type: application/json` exactly,
- * because the official CLI compares that string.
+ * The Vast.ai REST dialect (`/api/v0`, `/api/v1`, and the serverless paths). It only translates:
+ * request → core call, core result or error → Vast's shapes. Every response is
+ * `Content-Type: application/json` exactly, because the official CLI compares that string.
  */
-export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions): Promise<void> {
-  const { control } = opts;
-  const auth = async (req: FastifyRequest): Promise<Principal> => {
-    const p = await control.authenticate(apiKeyOf(req));
-    principalOf.set(req, p);
-    return p;
-  };
-  if (opts.rateLimit !== null) app.addHook('onRequest', rateLimitHook(opts.rateLimit));
-  app.addHook(
-    'onResponse',
-    auditHook(control.accounts.audit.recordAudit, () => control.now()),
-  );
-  const now = (): number => control.now();
+export const vastDialect: ApiDialect = {
+  name: 'vast',
+  prefixes: ['/api/', '/endpoints/', '/route', '/worker_status', '/get_', '/pubkey'],
+  errorBody: vastErrorBody,
+  routeConfig: vastRouteConfig,
+  routes: vastRoutes,
+};
 
-  app.setErrorHandler((err, req, reply) => {
-    const { error, status } = toGantryError(err, req.id);
-    errorCodeOf.set(req, error.code);
-    // Only faults are errors; a stopped endpoint or a busy queue answering 503/504 is expected traffic.
-    if (error.kind === 'internal') req.log.error({ err }, 'request failed');
-    else if (status >= 500) req.log.warn({ code: error.code, status }, error.message);
-    else req.log.info({ code: error.code, status }, error.message);
-    // Transient 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
-    if (error.code === 'RATE_LIMITED') void reply.header('retry-after', String(typeof error.details.retryAfter === 'number' ? error.details.retryAfter : 1));
-    else if (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED') void reply.header('retry-after', '1');
-    return reply.code(status).type('application/json').send(vastErrorBody(error, status));
-  });
-  app.setNotFoundHandler((req, reply) =>
-    reply
-      .code(404)
-      .type('application/json')
-      .send(vastErrorBody(new GantryError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0] ?? ''}.`), 404)),
-  );
+async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
+  const { control } = opts;
+  const now = (): number => control.now();
   app.addHook('onSend', async (_req, reply, payload) => {
     const ct = reply.getHeader('content-type');
     if (typeof ct === 'string' && ct.startsWith('application/json')) reply.header('content-type', 'application/json');
@@ -82,7 +49,7 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
 
   // ── account and catalogue ──────────────────────────────────────────
   app.get('/api/v0/users/current', async (req) => {
-    return vastUser(await control.currentAccount(await auth(req)));
+    return vastUser(await control.currentAccount(principal(req)));
   });
 
   // The legacy CLI calls this unauthenticated at start-up.
@@ -92,46 +59,46 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
   });
 
   const search = async (req: FastifyRequest, body: unknown): Promise<Record<string, unknown>> => {
-    const p = await auth(req);
+    const p = principal(req);
     return { offers: (await control.searchOffers(p, parseVastSearch(body))).map(vastOfferRow) };
   };
   app.post('/api/v0/bundles', (req) => search(req, req.body));
   app.put('/api/v0/search/asks', (req) => search(req, req.body));
   app.get('/api/v0/bundles', (req: Req) => search(req, jsonParam(req.query.q) ?? {}));
 
-  vastMachineRoutes(app, control, auth);
-  vastServerlessRoutes(app, control, auth);
-  vastAccountRoutes(app, control, auth);
-  vastBillingRoutes(app, control, auth);
+  vastMachineRoutes(app, control);
+  vastServerlessRoutes(app, control);
+  vastAccountRoutes(app, control);
+  vastBillingRoutes(app, control);
   await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
   // ── instances ──────────────────────────────────────────────────────
   app.put('/api/v0/asks/:id', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const offer = parseId(req.params.id, 'offer id');
     const created = await control.createInstance(p, parseCreateInstance(offer, req.body));
     return { success: true, new_contract: created.instance.id, instance_api_key: created.instanceApiKey };
   });
 
   app.get('/api/v0/instances', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const rows = (await control.listInstances(p)).map((v) => vastInstance(v, now()));
     return { instances_found: rows.length, instances: rows };
   });
   app.get('/api/v1/instances', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     return pageInstances(
       (await control.listInstances(p)).map((v) => vastInstance(v, now())),
       req.query,
     );
   });
   app.get('/api/v0/instances/:id', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     return { instances: vastInstance(await control.showInstance(p, parseId(req.params.id)), now()) };
   });
 
   app.put('/api/v0/instances/:id', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const id = parseId(req.params.id);
     const body = asObject(req.body);
     if (body.label !== undefined) {
@@ -146,34 +113,34 @@ export async function vastDialect(app: FastifyInstance, opts: VastDialectOptions
   });
 
   app.put('/api/v0/instances', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const body = asObject(req.body);
     const action = stateAction(optString(body, 'state') ?? '');
     const ids = idList(body.ids ?? body.instance_ids, 'ids');
     return bulkBody(await control.bulkChangeInstances(p, ids, action));
   });
   app.delete('/api/v0/instances', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const body = asObject(req.body);
     return bulkBody(await control.bulkChangeInstances(p, idList(body.instance_ids ?? body.ids, 'instance_ids'), 'destroy'));
   });
 
   for (const action of ['reboot', 'recycle'] as const) {
     app.put(`/api/v0/instances/${action}/:id`, async (req: Req) => {
-      const p = await auth(req);
+      const p = principal(req);
       const id = parseId(req.params.id);
       return intentBody(action, await control.changeInstance(p, id, action), id);
     });
   }
 
   app.delete('/api/v0/instances/:id', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const id = parseId(req.params.id);
     return intentBody('destroy', await control.changeInstance(p, id, 'destroy'), id);
   });
 
   app.put('/api/v0/instances/request_logs/:id', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const body = asObject(req.body);
     const tail = optNumber(body, 'tail');
     const { token } = await control.requestLogs(p, parseId(req.params.id), { tail, filter: optString(body, 'filter') });

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { assertNever, GantryError } from '../../../domain/errors.js';
 import type { Gateway } from '../../../gateway/gateway.js';
-import { apiKeyOf } from '../../auth/api-key.js';
+import { apiKeyOf } from '../../edge/api-key.js';
 import { asObject, optNumber, optString, parseId } from './parse.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import type { Principal } from '../../../control/principal.js';
 import type { StopRequest } from '../../../control/serverless/change-endpoint.js';
@@ -12,7 +13,6 @@ import { asObject, optBool, optNumber, optString, optStringList, parseId } from 
 import { endpointState, vastDeployment, vastEndpoint, vastWorker, vastWorkergroup } from './serverless-map.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
-type Auth = (req: FastifyRequest) => Promise<Principal>;
 
 /** `search_params` in the CLI's search language; an object form (the SDK's) is not read, as before. */
 function placementOf(o: Record<string, unknown>): WorkerPlacement | null {
@@ -55,18 +55,18 @@ function stopRequest(req: Req): StopRequest {
 }
 
 /** Vast's serverless resources: endpoints (endptjobs), workergroups (also autojobs), deployments. */
-export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane, auth: Auth): void {
+export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane): void {
   const sl = control.serverless;
 
   // ── endpoints ──────────────────────────────────────────────────────
   app.post('/api/v0/endptjobs', async (req) => {
     const o = asObject(req.body);
-    const ep = await sl.createEndpoint(await auth(req), { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), aliasOf: optString(o, 'alias_of') });
+    const ep = await sl.createEndpoint(principal(req), { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), aliasOf: optString(o, 'alias_of') });
     return { success: true, result: ep.id, id: ep.id, api_key: ep.apiKey };
   });
-  app.get('/api/v0/endptjobs', async (req) => ({ success: true, results: (await sl.listEndpoints(await auth(req))).map(vastEndpoint) }));
+  app.get('/api/v0/endptjobs', async (req) => ({ success: true, results: (await sl.listEndpoints(principal(req))).map(vastEndpoint) }));
   app.put('/api/v0/endptjobs/:id', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const id = parseId(req.params.id, 'endpoint id');
     const o = asObject(req.body);
     const state = optString(o, 'endpoint_state');
@@ -83,7 +83,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     return { success: true };
   });
   app.delete('/api/v0/endptjobs/:id', async (req: Req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const id = parseId(req.params.id, 'endpoint id');
     const workers = await sl.endpointWorkers(p, id);
     await sl.changeEndpoint(p, id, 'delete', {
@@ -97,7 +97,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
   // ── workergroups (the CLI calls them autojobs) ─────────────────────
   for (const base of ['/api/v0/workergroups', '/api/v0/autojobs']) {
     app.post(base, async (req) => {
-      const p = await auth(req);
+      const p = principal(req);
       const o = asObject(req.body);
       const byId = optNumber(o, 'endpoint_id');
       const name = optString(o, 'endpoint_name');
@@ -110,12 +110,12 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
       return { success: true, id: wg.id };
     });
     app.get(base, async (req) => {
-      const p = await auth(req);
+      const p = principal(req);
       const eps = new Map((await sl.listEndpoints(p)).map((e) => [e.id, e]));
       return { success: true, results: (await sl.listWorkergroups(p)).map((wg) => vastWorkergroup(wg, eps.get(wg.endpointId))) };
     });
     app.put(`${base}/:id`, async (req: Req) => {
-      const p = await auth(req);
+      const p = principal(req);
       const o = asObject(req.body);
       const input = workergroupInput(o);
       const t = input.template;
@@ -133,7 +133,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     });
     app.delete(`${base}/:id`, async (req: Req) => {
       const id = parseId(req.params.id, 'workergroup id');
-      const ids = await sl.deleteWorkergroup(await auth(req), id);
+      const ids = await sl.deleteWorkergroup(principal(req), id);
       return { success: true, deleted_workers: ids, failed_workers: [], msg: `Deleted workergroup and ${ids.length} workers` };
     });
   }
@@ -149,11 +149,11 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     return parseId(o.id, 'endpoint id');
   };
   app.post('/get_endpoint_workers', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     return { workers: (await sl.endpointWorkers(p, await endpointOf(p, asObject(req.body)))).map(vastWorker) };
   });
   app.post('/get_workergroup_workers', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     return { workers: (await sl.workergroupWorkers(p, parseId(asObject(req.body).id, 'workergroup id'))).map(vastWorker) };
   });
   const logsOf = async (p: Principal, workers: readonly WorkerInfo[], tail: number | null): Promise<string> => {
@@ -168,19 +168,19 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     return parts.join('\n');
   };
   app.post('/get_endpoint_logs', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const o = asObject(req.body);
     return { logs: await logsOf(p, await sl.endpointWorkers(p, await endpointOf(p, o)), optNumber(o, 'tail')) };
   });
   app.post('/get_workergroup_logs', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const o = asObject(req.body);
     return { logs: await logsOf(p, await sl.workergroupWorkers(p, parseId(o.id, 'workergroup id')), optNumber(o, 'tail')) };
   });
 
   // ── deployments ────────────────────────────────────────────────────
   app.post('/api/v0/deployments', async (req) => {
-    const p = await auth(req);
+    const p = principal(req);
     const o = asObject(req.body);
     const name = optString(o, 'name');
     if (name === null) throw new GantryError('INVALID_ARGUMENT', "'name' is required.", { field: 'name' });
@@ -190,22 +190,22 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
       deployment: { id: v.deployment.id, endpoint_id: v.endpoint.id, workergroup_id: v.deployment.workergroupId, api_key: v.endpoint.apiKey },
     };
   });
-  app.get('/api/v0/deployments', async (req) => ({ success: true, deployments: (await sl.listDeployments(await auth(req))).map(vastDeployment) }));
+  app.get('/api/v0/deployments', async (req) => ({ success: true, deployments: (await sl.listDeployments(principal(req))).map(vastDeployment) }));
   app.get('/api/v0/deployment/:id', async (req: Req) => ({
     success: true,
-    deployment: vastDeployment(await sl.showDeployment(await auth(req), parseId(req.params.id, 'deployment id'))),
+    deployment: vastDeployment(await sl.showDeployment(principal(req), parseId(req.params.id, 'deployment id'))),
   }));
   app.post('/api/v0/deployment/:id/stop', async (req: Req) => {
-    const r = await sl.stopDeployment(await auth(req), parseId(req.params.id, 'deployment id'), stopRequest(req));
+    const r = await sl.stopDeployment(principal(req), parseId(req.params.id, 'deployment id'), stopRequest(req));
     return { success: true, endpoint_state: endpointState(r.endpoint) };
   });
   app.post('/api/v0/deployment/:id/start', async (req: Req) => {
-    const r = await sl.startDeployment(await auth(req), parseId(req.params.id, 'deployment id'));
+    const r = await sl.startDeployment(principal(req), parseId(req.params.id, 'deployment id'));
     return { success: true, endpoint_state: endpointState(r.endpoint) };
   });
   app.delete('/api/v0/deployment/:id', async (req: Req) => {
     const id = parseId(req.params.id, 'deployment id');
-    await sl.deleteDeployment(await auth(req), id, stopRequest(req).force);
+    await sl.deleteDeployment(principal(req), id, stopRequest(req).force);
     return { success: true, msg: `Deployment ${id} is being deleted: its workers are destroyed, then the deployment is removed.` };
   });
 }

@@ -1,0 +1,52 @@
+import type { RouteConfig } from '../../edge/dialect.js';
+import type { RateFamily } from '../../rate-limit/families.js';
+
+/** The rate-limit family of each `/api/v0|v1/<head>/...` route, by its first segment. */
+const FAMILY: Readonly<Record<string, RateFamily>> = {
+  instances: 'instances',
+  asks: 'instances',
+  bundles: 'search',
+  search: 'search',
+  gpu_names: 'search',
+  machines: 'machines',
+  host_tokens: 'machines',
+  endptjobs: 'serverless',
+  workergroups: 'serverless',
+  autojobs: 'serverless',
+  deployments: 'serverless',
+  deployment: 'serverless',
+  users: 'account',
+  subaccounts: 'account',
+  auth: 'account',
+  secrets: 'account',
+  ssh: 'account',
+  team: 'account',
+  audit_logs: 'account',
+  charges: 'billing',
+  invoices: 'billing',
+  commands: 'billing',
+};
+
+/** Machine traffic of the serverless data path: workers' reports, signed hand-outs, the proxy. */
+const DATA_PATH = /^\/(route|worker_status|pubkey|endpoints\/)/;
+/** Vast's worker and log queries: user calls, but reads although they are POSTs. */
+const SERVERLESS_READS = /^\/get_(endpoint|workergroup)_/;
+/** Calls that read although they are not GETs (Vast's CLI asks for logs and searches with PUT/POST). */
+const READS = /^\/api\/v0\/(bundles|search\/asks|instances\/request_logs)/;
+/** Open to anyone: the GPU name list the legacy CLI loads at start, and result downloads (the token is the secret). */
+const PUBLIC = /^\/api\/v0\/(gpu_names|results)\//;
+
+/** The edge settings of each Vast route, from its URL pattern. */
+export function vastRouteConfig(_method: string, url: string): RouteConfig {
+  if (DATA_PATH.test(url)) return { auth: false, audit: false, family: url.startsWith('/route') ? 'route' : null, label: 'serverless' };
+  if (SERVERLESS_READS.test(url)) return { audit: false, family: 'route', label: 'serverless' };
+  if (PUBLIC.test(url)) return { auth: false, audit: false, family: url.includes('/results/') ? null : 'search' };
+  const head = /^\/api\/v[01]\/([^/]+)/.exec(url)?.[1];
+  return { family: head === undefined ? null : (FAMILY[head] ?? 'other'), ...(READS.test(url) ? { audit: false } : {}) };
+}
+
+/** The rate-limit family a request path draws from (for tests and docs: the edge reads route settings). */
+export function vastFamilyOf(path: string): RateFamily | null {
+  const p = (path.split('?')[0] ?? path).replace(/\/+$/, '');
+  return vastRouteConfig('GET', p).family ?? null;
+}

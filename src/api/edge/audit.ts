@@ -1,0 +1,39 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditEntry } from '../../domain/account/records.js';
+import { errorCodeOf, principalIf } from './principal.js';
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Whether a request is audited: its route's `audit` setting, else whether its method changes state. */
+export function isAudited(req: FastifyRequest): boolean {
+  return req.routeOptions.config.edge?.audit ?? !READS.has(req.method);
+}
+
+/**
+ * An onResponse hook: one audit row per audited call, whatever its result (who, what, when,
+ * status). Writing it never fails the call; a failed write is logged.
+ */
+export function auditHook(record: (e: AuditEntry) => Promise<void>, now: () => number): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  return async (req, reply) => {
+    if (!isAudited(req)) return;
+    const path = req.url.split('?')[0] ?? req.url;
+    const p = principalIf(req);
+    try {
+      await record({
+        at: now(),
+        accountId: p?.accountId ?? null,
+        actorId: p?.actorId ?? null,
+        keyId: p?.keyId ?? null,
+        method: req.method,
+        path,
+        route: req.routeOptions.url ?? path,
+        statusCode: reply.statusCode,
+        errorCode: errorCodeOf.get(req) ?? null,
+        ip: req.ip,
+        requestId: req.id,
+      });
+    } catch (err) {
+      req.log.error({ err }, 'audit record failed');
+    }
+  };
+}

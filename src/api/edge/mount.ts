@@ -1,0 +1,97 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../../control/principal.js';
+import { GantryError } from '../../domain/errors.js';
+import { toGantryError } from '../errors.js';
+import { apiKeyOf } from './api-key.js';
+import { auditHook } from './audit.js';
+import type { ApiDialect, EdgeDeps, RouteConfig } from './dialect.js';
+import { errorCodeOf, setPrincipal } from './principal.js';
+import { rateLimitHook, type RateLimitOptions } from './rate-limit.js';
+
+export interface EdgeOptions {
+  /** Token buckets per credential and family; null: no limits. */
+  readonly rateLimit: RateLimitOptions | null;
+}
+
+/**
+ * JSON bodies, as real clients send them: an empty body with a JSON content type (fastify refuses
+ * that by default) is no body, and a body without a JSON content type is still read as JSON.
+ */
+export function lenientJson(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new GantryError('INVALID_JSON', 'The request body is not valid JSON.'), undefined);
+    }
+  });
+}
+
+/** Replies whose content type must go out exactly as the dialect gave it (fastify appends a charset to JSON types). */
+const exactContentType = new WeakMap<FastifyReply, string>();
+
+/** An onSend hook for the whole app: error replies keep their dialect's exact content type (clients compare the string). */
+export async function keepExactContentType(_req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  const type = exactContentType.get(reply);
+  if (type !== undefined) void reply.header('content-type', type);
+  return payload;
+}
+
+/** Any error, in the dialect's body, with the status of its kind; Retry-After where trying again helps. */
+export function sendError(d: ApiDialect, err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { error, status } = toGantryError(err, req.id);
+  errorCodeOf.set(req, error.code);
+  // Only faults are errors; a stopped endpoint or a busy queue answering 503/504 is expected traffic.
+  if (error.kind === 'internal') req.log.error({ err, dialect: d.name }, 'request failed');
+  else if (status >= 500) req.log.warn({ code: error.code, status, dialect: d.name }, error.message);
+  else req.log.info({ code: error.code, status, dialect: d.name }, error.message);
+  // Transient 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
+  if (error.code === 'RATE_LIMITED') void reply.header('retry-after', String(typeof error.details.retryAfter === 'number' ? error.details.retryAfter : 1));
+  else if (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED') void reply.header('retry-after', '1');
+  const type = d.errorContentType ?? 'application/json';
+  exactContentType.set(reply, type);
+  return reply
+    .code(status)
+    .type(type)
+    .send(d.errorBody(error, status, req));
+}
+
+/**
+ * Mount one dialect in its own encapsulated context: its parsers, its route settings, rate limits,
+ * authentication before every handler (unless a route opts out), audit when a call ends, and its
+ * error handler. The routes themselves only translate.
+ */
+export async function mountDialect(app: FastifyInstance, d: ApiDialect, deps: EdgeDeps, o: EdgeOptions): Promise<void> {
+  const credential = (req: FastifyRequest): string | null => (d.credential !== undefined ? d.credential(req) : apiKeyOf(req));
+  const authenticate = (req: FastifyRequest): Promise<Principal> =>
+    d.authenticate !== undefined ? d.authenticate(deps.control, credential(req), req) : deps.control.authenticate(credential(req));
+  await app.register(async (ctx) => {
+    ctx.addHook('onRoute', (r) => {
+      const method = [r.method].flat()[0] ?? 'GET';
+      const own = (r.config as { edge?: RouteConfig } | undefined)?.edge;
+      r.config = { ...r.config, edge: { ...d.routeConfig?.(method, r.url), ...own, dialect: d.name } };
+    });
+    (d.parsers ?? lenientJson)(ctx);
+    if (o.rateLimit !== null) ctx.addHook('onRequest', rateLimitHook(o.rateLimit, credential));
+    ctx.addHook('preHandler', async (req) => {
+      if (req.routeOptions.config.edge?.auth === false) return;
+      setPrincipal(req, await authenticate(req));
+    });
+    ctx.addHook(
+      'onResponse',
+      auditHook(deps.control.accounts.audit.recordAudit, () => deps.control.now()),
+    );
+    ctx.setErrorHandler((err, req, reply) => sendError(d, err, req, reply));
+    await d.routes(ctx, deps);
+  });
+}
+
+/** The dialect whose prefix (the longest that matches) a path falls under; the first dialect otherwise. */
+export function dialectFor(dialects: readonly ApiDialect[], path: string): ApiDialect | undefined {
+  let best: { d: ApiDialect; len: number } | undefined;
+  for (const d of dialects) for (const p of d.prefixes) if (path.startsWith(p) && p.length > (best?.len ?? -1)) best = { d, len: p.length };
+  return best?.d ?? dialects[0];
+}
