@@ -12,6 +12,7 @@ import { MachineCatalog } from './fleet/machine-catalog.js';
 import { Housekeeping } from './loops/housekeeping.js';
 import { InstanceReconciler } from './loops/instance-reconciler.js';
 import { ServerlessLoop } from './loops/serverless-loop.js';
+import { EndpointSignal } from './serverless/endpoint-signal.js';
 import { serverlessUseCases, type ServerlessUseCases } from './serverless/use-cases.js';
 import { requirePermission, type Principal } from './principal.js';
 import type { PermissionCategory } from '../domain/account/permissions.js';
@@ -47,9 +48,14 @@ export class ControlPlane {
   readonly accounts: AccountUseCases;
   readonly billingLoop: BillingLoop;
 
-  constructor(ctx: Omit<ControlContext, 'wake' | 'machines'>) {
+  constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'>) {
     let reconciler: InstanceReconciler | null = null;
-    this.ctx = { ...ctx, machines: new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs), wake: (id) => reconciler?.wake(id) };
+    this.ctx = {
+      ...ctx,
+      machines: new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),
+      wake: (id) => reconciler?.wake(id),
+      endpointSignal: new EndpointSignal(),
+    };
     this.reconciler = reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
     this.agents = new AgentHub(this.ctx);

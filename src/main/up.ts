@@ -86,6 +86,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       replica,
       publish: (id, n, now) => store.putGatewayPending(replica, id, n, now),
       elsewhere: (id, since) => store.gatewayPendingElsewhere(id, replica, since),
+      counted: (id, answered, refused) => store.countStopRequests(id, answered, refused),
     },
   });
   control = new ControlPlane({ store, clock, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic, vault });

@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { StoreDialect } from '../dialects/store-dialect.js';
+import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
@@ -245,6 +246,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
       },
     },
     '0004_tenancy': tenancyMigration(d),
+    '0005_stop_phases': stopPhasesMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }
