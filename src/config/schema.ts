@@ -119,6 +119,11 @@ export const SETTINGS = {
     default: 60_000,
     doc: "Default bound on a deployment stop's drain (finish_pending_work) when the call gives no timeout.",
   },
+  endpointWaitPollMs: {
+    type: 'duration',
+    default: 1_000,
+    doc: "How often a wait for an endpoint's status (Elasticsearch's wait_for) reads the store again for passes other replicas ran; this replica's passes wake it at once.",
+  },
   workerDirectoryMs: {
     type: 'duration',
     default: 250,

@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { HostRegistry } from './hosts/hosts.js';
 import type { MachineCatalog } from './fleet/machine-catalog.js';
+import type { EndpointSignal } from './serverless/endpoint-signal.js';
 import type { TrafficGate } from './serverless/traffic-gate.js';
 import type { Vault } from './accounts/vault.js';
 
@@ -34,6 +35,7 @@ export type ControlSettings = Pick<
   | 'recruitBackoffMs'
   | 'workerReportStaleMs'
   | 'stopDrainTimeoutMs'
+  | 'endpointWaitPollMs'
   | 'billingIntervalMs'
 >;
 
@@ -57,4 +59,6 @@ export interface ControlContext {
   readonly vault: Vault;
   /** This replica's request gateway: queues, requests in flight, measured load. */
   readonly traffic: TrafficGate;
+  /** Wakes waiters on an endpoint when this replica changed it (a serverless pass, an intent write). */
+  readonly endpointSignal: EndpointSignal;
 }

@@ -11,6 +11,7 @@ import { MachineCatalog } from './fleet/machine-catalog.js';
 import { Housekeeping } from './loops/housekeeping.js';
 import { InstanceReconciler } from './loops/instance-reconciler.js';
 import { ServerlessLoop } from './loops/serverless-loop.js';
+import { EndpointSignal } from './serverless/endpoint-signal.js';
 import { serverlessUseCases, type ServerlessUseCases } from './serverless/use-cases.js';
 import type { Principal } from './principal.js';
 import { accountUseCases, type AccountUseCases } from './accounts/use-cases.js';
@@ -44,9 +45,14 @@ export class ControlPlane {
   readonly accounts: AccountUseCases;
   readonly billingLoop: BillingLoop;
 
-  constructor(ctx: Omit<ControlContext, 'wake' | 'machines'> & { readonly machines?: MachineCatalog }) {
+  constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'> & { readonly machines?: MachineCatalog }) {
     let reconciler: InstanceReconciler | null = null;
-    this.ctx = { ...ctx, machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs), wake: (id) => reconciler?.wake(id) };
+    this.ctx = {
+      ...ctx,
+      machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),
+      wake: (id) => reconciler?.wake(id),
+      endpointSignal: new EndpointSignal(),
+    };
     this.reconciler = reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
     this.agents = new AgentHub(this.ctx);

@@ -129,7 +129,7 @@ export class Gateway {
             'x-gantry-endpoint': name,
           },
         });
-        res.body.once('close', () => a.release());
+        res.body.once('close', () => a.release(true));
         return res;
       } catch (err) {
         a.release();

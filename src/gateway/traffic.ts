@@ -15,6 +15,8 @@ export interface TrafficOptions {
     readonly replica: string;
     publish(endpointId: number, pending: number, now: number): Promise<void>;
     elsewhere(endpointId: number, freshSince: number): Promise<number>;
+    /** Adds what this gateway answered and refused since it learnt of a stop to the stop's counts. */
+    counted(endpointId: number, answered: number, refused: number): Promise<void>;
   };
 }
 
@@ -23,7 +25,8 @@ export interface Assignment {
   readonly worker: RoutableWorker;
   /** Aborted when the request must be given up (a drain ran out of time). */
   readonly signal: AbortSignal;
-  release(): void;
+  /** `answered`: the worker's response came back (counted while the endpoint stops). */
+  release(answered?: boolean): void;
 }
 
 interface Waiter {
@@ -52,7 +55,17 @@ class EndpointTraffic {
   readonly arrivals = new Map<number, number>();
   lastTouch = 0;
   pumpTimer: NodeJS.Timeout | null = null;
+  /**
+   * Requests answered and refused since this gateway learnt the endpoint stopped, not yet reported.
+   * Each gateway counts its own exactly and adds them to the endpoint row, so the counts cover every
+   * replica whichever one runs the stop. Requests failed at the drain deadline are counted by the
+   * serverless loop that fails them; /route/ callers talk to workers directly and are not counted.
+   */
+  answered = 0;
+  refused = 0;
 }
+
+const closed = (t: EndpointTraffic): boolean => t.view !== null && !t.view.accepting;
 
 const ROUTED_TTL_MS = 2_000;
 /** How often held-request counts are written while non-zero; a count older than PENDING_FRESH_MS (a dead replica) is ignored. */
@@ -84,6 +97,11 @@ export class Traffic implements TrafficGate {
     const now = this.#o.now();
     for (const [id, t] of this.#eps) {
       const n = t.queue.length + t.inFlight.size;
+      if (t.answered + t.refused > 0) {
+        const [answered, refused] = [t.answered, t.refused];
+        t.answered = t.refused = 0;
+        await this.#o.shared.counted(id, answered, refused).catch(() => undefined);
+      }
       if (n === 0 && !this.#published.has(id)) continue;
       if (n === 0) this.#published.delete(id);
       else this.#published.add(id);
@@ -110,7 +128,7 @@ export class Traffic implements TrafficGate {
     const v = await t.loading;
     t.view = v;
     t.viewAt = this.#o.now();
-    if (!v.accepting && !v.draining) this.#rejectQueued(t, stopped(v));
+    if (!v.accepting && !v.draining) this.#rejectQueued(t, stopped(v), true);
     return v;
   }
 
@@ -168,9 +186,10 @@ export class Traffic implements TrafficGate {
     return {
       worker: w,
       signal: ac.signal,
-      release: () => {
+      release: (answered = false) => {
         if (released) return;
         released = true;
+        if (answered && !ac.signal.aborted && closed(t)) t.answered++;
         t.inFlight.delete(ac);
         const cur = t.busy.get(w.id);
         if (cur !== undefined) {
@@ -198,6 +217,7 @@ export class Traffic implements TrafficGate {
       const timer = setTimeout(() => {
         const i = t.queue.indexOf(waiter);
         if (i >= 0) t.queue.splice(i, 1);
+        if (closed(t)) t.refused++;
         reject(
           new GantryError(
             'QUEUE_TIMEOUT',
@@ -258,8 +278,10 @@ export class Traffic implements TrafficGate {
     }
   }
 
-  #rejectQueued(t: EndpointTraffic, e: GantryError): number {
+  /** `refused`: count them as refused by a stop. */
+  #rejectQueued(t: EndpointTraffic, e: GantryError, refused = false): number {
     const n = t.queue.length;
+    if (refused) t.refused += n;
     for (const w of t.queue.splice(0)) {
       clearTimeout(w.timer);
       w.reject(e);
@@ -279,7 +301,7 @@ export class Traffic implements TrafficGate {
     t.viewAt = this.#o.now();
     // /route/ callers that got no worker are demand no longer: a drain must not wait for them.
     t.unmet.clear();
-    if (!o.drain) this.#rejectQueued(t, stopped(t.view));
+    if (!o.drain) this.#rejectQueued(t, stopped(t.view), true);
   }
 
   open(endpointId: number): void {

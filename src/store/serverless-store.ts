@@ -1,4 +1,4 @@
-import type { EndpointStatus, EndpointTarget } from '../domain/serverless/lifecycle.js';
+import type { EndpointStatus, EndpointStopPhase, EndpointTarget } from '../domain/serverless/lifecycle.js';
 import type { EndpointParams } from '../domain/serverless/params.js';
 import type { ScaleMemory } from '../domain/serverless/autoscale.js';
 import type { InstanceRecord } from '../domain/instance/instance.js';
@@ -19,7 +19,10 @@ export interface EndpointIntentWrite {
   readonly target: EndpointTarget;
   readonly status: EndpointStatus;
   readonly statusMsg: string | null;
+  /** A stop's options: drain first, and the drain deadline. */
   readonly stop: { readonly drain: boolean; readonly deadline: number } | null;
+  /** The phase the write begins (closing for a stop); absent: none. Every intent write zeroes the stop's counts. */
+  readonly stopPhase?: EndpointStopPhase | null;
   readonly now: number;
 }
 
@@ -37,10 +40,22 @@ export interface EndpointConfigWrite {
  */
 export interface EndpointPassWrite {
   readonly generation: number;
+  /** A status other than stopping also clears the stop phase. */
   readonly status?: EndpointStatus;
   readonly statusMsg?: string | null;
+  /** A stop's progress, under the same guard as status. */
+  readonly stop?: EndpointStopWrite;
   readonly memory: ScaleMemory;
   readonly now: number;
+}
+
+export interface EndpointStopWrite {
+  /** Null once the stop ended (stopped or failed). */
+  readonly phase: EndpointStopPhase | null;
+  readonly workersDeadline: number | null;
+  readonly drainTimedOut: boolean;
+  /** Requests this pass failed: added to the count, which gateways add to as well. */
+  readonly failed: number;
 }
 
 export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt'> & { readonly now: number };
@@ -64,6 +79,11 @@ export interface ServerlessStore {
    * during the pass (only the lease is released); 'lost' when another replica holds the lease (nothing written).
    */
   applyEndpointPass(id: number, leaseToken: string, w: EndpointPassWrite): Promise<'applied' | 'superseded' | 'lost'>;
+  /**
+   * Add what a gateway answered and refused since it learnt of a stop. Counted while the target is
+   * stopped (a late report after a start is dropped); the next stop starts from zero.
+   */
+  countStopRequests(id: number, answered: number, failed: number): Promise<void>;
   /** Raise last_activity_at (never lowers it). */
   touchEndpoint(id: number, at: number): Promise<void>;
 

@@ -60,6 +60,46 @@ for (const ts of TEST_STORES) {
       assert.equal(got?.stopRequestedAt, 30);
     });
 
+    it('a stop keeps its typed phase, deadlines and counts; gateways add to the counts concurrently', async () => {
+      const ep = await endpoint();
+      const now = Date.now();
+      const stop = { target: 'stopped' as const, status: 'stopping' as const, statusMsg: null, stop: { drain: true, deadline: now + 60_000 }, now };
+      assert.ok(await store.writeEndpointIntent(ep.id, ep.generation, { ...stop, stopPhase: 'closing' }));
+      let got = (await store.getEndpoint(ep.id))!;
+      assert.deepEqual(
+        [got.stopPhase, got.stopDeadline, got.stopWorkersDeadline, got.stopDrainTimedOut, got.stopAnswered, got.stopFailed],
+        ['closing', now + 60_000, null, false, 0, 0],
+      );
+      await Promise.all([store.countStopRequests(ep.id, 2, 1), other.countStopRequests(ep.id, 3, 0)]);
+      const claimed = (await store.claimEndpoints({ owner: 'a', now, leaseMs: 10_000, limit: 100 })).find((e) => e.id === ep.id)!;
+      await store.countStopRequests(ep.id, 0, 4);
+      const memory = { activeLowSince: null, totalLowSince: null };
+      const pass = { phase: 'stopping_workers' as const, workersDeadline: now + 5_000, drainTimedOut: true, failed: 3 };
+      assert.equal(
+        await store.applyEndpointPass(ep.id, claimed.leaseToken as string, { generation: claimed.generation, status: 'stopping', stop: pass, memory, now }),
+        'applied',
+      );
+      got = (await store.getEndpoint(ep.id))!;
+      assert.deepEqual(
+        [got.stopPhase, got.stopWorkersDeadline, got.stopDrainTimedOut, got.stopAnswered, got.stopFailed],
+        ['stopping_workers', now + 5_000, true, 5, 8],
+        'failures of the pass are added to those gateways reported during it, not written over them',
+      );
+      const again = (await store.claimEndpoints({ owner: 'a', now, leaseMs: 10_000, limit: 100 })).find((e) => e.id === ep.id)!;
+      await store.applyEndpointPass(ep.id, again.leaseToken as string, { generation: again.generation, status: 'stopped', memory, now });
+      got = (await store.getEndpoint(ep.id))!;
+      assert.equal(got.stopPhase, null, 'a status other than stopping ends the phase');
+      assert.equal(got.stopFailed, 8, 'the counts stay readable after the stop');
+      assert.ok(await store.writeEndpointIntent(ep.id, got.generation, { target: 'running', status: 'pending', statusMsg: null, stop: null, now }));
+      await store.countStopRequests(ep.id, 9, 9);
+      got = (await store.getEndpoint(ep.id))!;
+      assert.deepEqual(
+        [got.stopPhase, got.stopAnswered, got.stopFailed, got.stopDrainTimedOut],
+        [null, 0, 0, false],
+        'a start zeroes them; late reports are dropped',
+      );
+    });
+
     it('claims give each endpoint to one replica; a stale lease token writes nothing', async () => {
       await endpoint();
       const now = Date.now();

@@ -2,6 +2,8 @@ import { GantryError } from '../../domain/errors.js';
 import { decideIntent, type InstanceAction } from '../../domain/instance/intent.js';
 import type { ControlContext } from '../context.js';
 import { requireCredit } from '../billing/billing.js';
+import { changeEach, type BulkItemResult } from '../bulk.js';
+import { compareAndSet, GENERATION_MOVED } from '../cas.js';
 import { authorizeInstance, type Principal } from '../principal.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
@@ -13,7 +15,6 @@ const ACTION: Readonly<Record<InstanceAction, 'instance.change' | 'instance.mana
   reboot: 'instance.manage',
   recycle: 'instance.manage',
 };
-const MAX_CAS_ATTEMPTS = 5;
 
 export interface ChangeResult {
   readonly instance: InstanceRecord;
@@ -28,7 +29,7 @@ export interface ChangeResult {
  * status_msg (the reconciler keeps a stop's reason through the stop).
  */
 export async function changeInstance(ctx: ControlContext, p: Principal, id: number, action: InstanceAction, reason?: string): Promise<ChangeResult> {
-  for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+  const attempt = async (): Promise<ChangeResult | typeof GENERATION_MOVED> => {
     const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, ACTION[action]);
     const change = decideIntent(inst, action);
     if (change === null) return { instance: inst, changed: false };
@@ -47,38 +48,20 @@ export async function changeInstance(ctx: ControlContext, p: Principal, id: numb
       if (err instanceof GantryError && err.code === 'GPUS_UNAVAILABLE') await ctx.store.setStatusMsg(id, err.message);
       throw err;
     }
-    if (written) {
-      ctx.log.info({ instanceId: id, action, from: `${inst.target}/${inst.status}`, to: change.target, generation: inst.generation + 1 }, 'instance intent');
-      ctx.wake();
-      return { instance: (await ctx.store.getInstance(id)) as InstanceRecord, changed: true };
-    }
-  }
-  throw new GantryError('ILLEGAL_TRANSITION', `Instance ${id} is being changed by other requests right now; try again.`, { instanceId: id });
+    if (!written) return GENERATION_MOVED;
+    ctx.log.info({ instanceId: id, action, from: `${inst.target}/${inst.status}`, to: change.target, generation: inst.generation + 1 }, 'instance intent');
+    ctx.wake();
+    return { instance: (await ctx.store.getInstance(id)) as InstanceRecord, changed: true };
+  };
+  return compareAndSet(
+    attempt,
+    () => new GantryError('ILLEGAL_TRANSITION', `Instance ${id} is being changed by other requests right now; try again.`, { instanceId: id }),
+  );
 }
 
-export const MAX_BULK_ITEMS = 100;
-
-export interface BulkItemResult {
-  readonly id: number;
-  readonly ok: boolean;
-  readonly changed: boolean;
-  readonly error: GantryError | null;
-}
+export { MAX_BULK_ITEMS, type BulkItemResult } from '../bulk.js';
 
 /** One result per item; one item's refusal does not undo the others. */
 export async function bulkChangeInstances(ctx: ControlContext, p: Principal, ids: readonly number[], action: InstanceAction): Promise<BulkItemResult[]> {
-  if (ids.length === 0) throw new GantryError('INVALID_ARGUMENT', 'Give at least one instance id.');
-  if (ids.length > MAX_BULK_ITEMS) throw new GantryError('INVALID_ARGUMENT', `At most ${MAX_BULK_ITEMS} instances per request.`);
-  if (new Set(ids).size !== ids.length) throw new GantryError('INVALID_ARGUMENT', 'Each instance id may appear only once per request.');
-  const out: BulkItemResult[] = [];
-  for (const id of ids) {
-    try {
-      const r = await changeInstance(ctx, p, id, action);
-      out.push({ id, ok: true, changed: r.changed, error: null });
-    } catch (err) {
-      if (!(err instanceof GantryError)) throw err;
-      out.push({ id, ok: false, changed: false, error: err });
-    }
-  }
-  return out;
+  return changeEach(ids, 'instance', (id) => changeInstance(ctx, p, id, action));
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decideScale, type WorkerView } from '../../domain/serverless/autoscale.js';
-import type { EndpointStatus } from '../../domain/serverless/lifecycle.js';
+import { isDraining, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
+import { decideStop, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
 import type { EndpointPassWrite } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
 import { recruitWorker } from '../serverless/recruit.js';
@@ -15,9 +16,6 @@ const DEFAULT_PERF = 1;
 function assumedPerf(ep: EndpointRecord): number {
   return Math.max(DEFAULT_PERF, ep.params.minLoad / ep.params.targetUtil);
 }
-const DRAIN_TIMED_OUT = 'drain timed out';
-/** Longer than the gateways' publish interval (src/gateway/traffic.ts). */
-const DRAIN_SETTLE_MS = 1_000;
 type Pass = Omit<EndpointPassWrite, 'now' | 'generation'>;
 
 /**
@@ -76,6 +74,10 @@ export class ServerlessLoop {
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
           ctx.log.info({ endpointId: ep.id, from: ep.status, to: pass.status, msg: pass.statusMsg }, 'endpoint status');
         }
+        if (outcome === 'applied' && pass.stop !== undefined && pass.stop.phase !== null && pass.stop.phase !== ep.stopPhase) {
+          ctx.log.info({ endpointId: ep.id, from: ep.stopPhase, to: pass.stop.phase, failed: pass.stop.failed }, 'endpoint stop phase');
+        }
+        if (outcome !== 'lost') ctx.endpointSignal.notify(ep.id);
       }),
     );
   }
@@ -103,50 +105,47 @@ export class ServerlessLoop {
     return { status: 'deleted', statusMsg: null, memory: ep.memory };
   }
 
+  /** One step of a stop: the typed phase and its deadlines come from the row, the decision from decideStop. */
   async #stopPass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     if (ep.status !== 'stopping') return { memory: ep.memory };
+    const phase = ep.stopPhase ?? 'closing';
     const pending = ctx.traffic.pending(ep.id);
-    const busyAtWorkers = workers.reduce((n, w) => n + (w.report?.numRequestsWorking ?? 0), 0);
-    // Requests other replicas accepted count too: a drain waits for every gateway, not only this one.
-    const elsewhere = ep.stopDrain ? await ctx.traffic.pendingElsewhere(ep.id) : 0;
-    // Other replicas publish what they hold within a moment; a drain is never judged done before that.
-    const settling = ep.stopDrain && now < (ep.stopRequestedAt ?? 0) + DRAIN_SETTLE_MS ? 1 : 0;
-    const left = pending.queued + pending.inFlight + elsewhere + settling;
-    // A drain that ran out of time is counted once and the count stays visible for the rest of the stop.
-    let statusMsg: string | null = ep.statusMsg?.startsWith(DRAIN_TIMED_OUT) === true ? ep.statusMsg : null;
-    if (ep.stopDrain && (left > 0 || busyAtWorkers > 0)) {
-      if (now < (ep.stopDeadline ?? 0)) {
-        return {
-          status: 'stopping',
-          statusMsg: `draining: ${pending.queued} queued, ${Math.max(pending.inFlight, busyAtWorkers)} in flight${elsewhere > 0 ? `, ${elsewhere} at other replicas` : ''}`,
-          memory: ep.memory,
-        };
-      }
-      const failed = ctx.traffic.failPending(ep.id, 'the drain of this endpoint ran out of time');
-      statusMsg = `${DRAIN_TIMED_OUT}: ${failed} request(s) failed`;
+    const held: HeldRequests = {
+      queued: pending.queued,
+      inFlight: pending.inFlight,
+      // Requests other replicas accepted count too: a drain waits for every gateway, not only this one.
+      elsewhere: isDraining({ ...ep, stopPhase: phase }) ? await ctx.traffic.pendingElsewhere(ep.id) : 0,
+      atWorkers: workers.reduce((n, w) => n + (w.report?.numRequestsWorking ?? 0), 0),
+    };
+    const step = decideStop({
+      phase,
+      drain: ep.stopDrain,
+      requestedAt: ep.stopRequestedAt ?? now,
+      drainDeadline: ep.stopDeadline ?? now,
+      workersDeadline: ep.stopWorkersDeadline,
+      workersTimeoutMs: ctx.settings.stepTimeoutMs,
+      held,
+      workers: workers.map((w) => ({ id: w.instance.id, target: w.instance.target, status: w.instance.status, statusMsg: w.instance.statusMsg })),
+      now,
+    });
+    let failed = 0;
+    if (step.failHeld) {
+      failed = ctx.traffic.failPending(ep.id, 'the drain of this endpoint ran out of time');
       ctx.log.warn({ endpointId: ep.id, failed }, 'drain timed out');
     }
-    for (const w of workers) if (w.instance.target === 'running') await actOnWorker(ctx, ep, w.instance.id, 'stop');
-    ctx.traffic.invalidate(ep.id);
-    const broken = workers.filter((w) => w.instance.status === 'failed');
-    const moving = workers.filter((w) => w.instance.status !== 'stopped' && w.instance.status !== 'exited' && w.instance.status !== 'failed');
-    if (moving.length > 0) {
-      const bound = (ep.stopRequestedAt ?? now) + Math.max(0, (ep.stopDeadline ?? now) - (ep.stopRequestedAt ?? now)) + ctx.settings.stepTimeoutMs;
-      if (now <= bound) return { status: 'stopping', statusMsg: statusMsg ?? `stopping ${moving.length} worker(s)`, memory: ep.memory };
-      const ids = moving.map((w) => w.instance.id).join(', ');
-      return {
-        status: 'failed',
-        statusMsg: `workers ${ids} did not stop within ${Math.round((bound - (ep.stopRequestedAt ?? now)) / 1000)}s`,
-        memory: ep.memory,
-      };
-    }
-    if (broken.length > 0) {
-      const why = broken.map((w) => `worker ${w.instance.id}: ${w.instance.statusMsg ?? 'stop failed'}`).join('; ');
-      return { status: 'failed', statusMsg: why, memory: ep.memory };
-    }
-    return { status: 'stopped', statusMsg, memory: ep.memory };
+    for (const id of step.stopWorkers) await actOnWorker(ctx, ep, id, 'stop');
+    if (step.workersDeadline !== null) ctx.traffic.invalidate(ep.id);
+    const next = step.next;
+    const ended = next === 'stopped' || next === 'failed';
+    const drainTimedOut = ep.stopDrainTimedOut || step.failHeld;
+    return {
+      status: ended ? next : 'stopping',
+      statusMsg: stopStatusMsg(step, held, { drainTimedOut, failed: ep.stopFailed + failed }),
+      stop: { phase: ended ? null : next, workersDeadline: step.workersDeadline, drainTimedOut, failed },
+      memory: ep.memory,
+    };
   }
 
   async #runPass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {

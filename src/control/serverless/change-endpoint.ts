@@ -1,11 +1,12 @@
 import { GantryError } from '../../domain/errors.js';
-import { decideEndpoint, type EndpointAction } from '../../domain/serverless/lifecycle.js';
+import { decideEndpoint, initialStopPhase, type EndpointAction } from '../../domain/serverless/lifecycle.js';
+import { changeEach, type BulkItemResult } from '../bulk.js';
+import { compareAndSet, GENERATION_MOVED } from '../cas.js';
 import type { ControlContext } from '../context.js';
 import type { Principal } from '../principal.js';
 import { ownEndpoint, referencesTo } from './endpoints.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
-const MAX_CAS_ATTEMPTS = 20;
 const MAX_STOP_TIMEOUT_MS = 24 * 3600_000;
 
 export interface StopRequest {
@@ -15,10 +16,25 @@ export interface StopRequest {
   readonly timeoutMs: number | null;
 }
 
+export interface EndpointChangeOptions {
+  readonly stop?: StopRequest;
+  /** Vast's delete: stop-then-delete from a live endpoint. */
+  readonly stopFirst?: boolean;
+}
+
 export interface EndpointChangeResult {
   readonly endpoint: EndpointRecord;
   /** False for an idempotent repeat. */
   readonly changed: boolean;
+}
+
+/** The stop options, checked (a bad timeout is the caller's fault, before anything is read). */
+function stopRequest(o: EndpointChangeOptions): StopRequest {
+  const stop = o.stop ?? { finishPendingWork: false, force: false, timeoutMs: null };
+  if (stop.timeoutMs !== null && (!Number.isFinite(stop.timeoutMs) || stop.timeoutMs < 0 || stop.timeoutMs > MAX_STOP_TIMEOUT_MS)) {
+    throw new GantryError('INVALID_ARGUMENT', `'timeout' must be between 0 and ${MAX_STOP_TIMEOUT_MS / 1000} seconds.`, { field: 'timeout' });
+  }
+  return stop;
 }
 
 /**
@@ -32,13 +48,10 @@ export async function changeEndpoint(
   p: Principal,
   id: number,
   action: EndpointAction,
-  o: { stop?: StopRequest; stopFirst?: boolean } = {},
+  o: EndpointChangeOptions = {},
 ): Promise<EndpointChangeResult> {
-  const stop = o.stop ?? { finishPendingWork: false, force: false, timeoutMs: null };
-  if (stop.timeoutMs !== null && (!Number.isFinite(stop.timeoutMs) || stop.timeoutMs < 0 || stop.timeoutMs > MAX_STOP_TIMEOUT_MS)) {
-    throw new GantryError('INVALID_ARGUMENT', `'timeout' must be between 0 and ${MAX_STOP_TIMEOUT_MS / 1000} seconds.`, { field: 'timeout' });
-  }
-  for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+  const stop = stopRequest(o);
+  const attempt = async (): Promise<EndpointChangeResult | typeof GENERATION_MOVED> => {
     const ep = await ownEndpoint(ctx, p, id, 'serverless.write');
     const change = decideEndpoint(ep, action, { stopFirst: o.stopFirst === true });
     if (change === null) return { endpoint: ep, changed: false };
@@ -57,15 +70,36 @@ export async function changeEndpoint(
       target: change.target,
       status: change.status,
       statusMsg: null,
+      // The drain begins here, when routing closes: its deadline counts from the call.
       stop: action === 'start' ? null : { drain, deadline: now + (drain ? (stop.timeoutMs ?? ctx.settings.stopDrainTimeoutMs) : 0) },
+      stopPhase: initialStopPhase(change),
       now,
     });
-    if (!written) continue;
+    if (!written) return GENERATION_MOVED;
     // Routing changes before the answer: a stopped endpoint takes no new request from here on.
     if (action === 'start') ctx.traffic.open(id);
     else ctx.traffic.close(id, { drain });
+    ctx.endpointSignal.notify(id);
     ctx.log.info({ endpointId: id, action, drain, from: `${ep.target}/${ep.status}`, generation: ep.generation + 1 }, 'endpoint intent');
     return { endpoint: (await ctx.store.getEndpoint(id)) as EndpointRecord, changed: true };
-  }
-  throw new GantryError('ILLEGAL_TRANSITION', `Endpoint ${id} is being changed by other requests right now; try again.`, { endpointId: id });
+  };
+  return compareAndSet(
+    attempt,
+    () => new GantryError('ILLEGAL_TRANSITION', `Endpoint ${id} is being changed by other requests right now; try again.`, { endpointId: id }),
+  );
+}
+
+/**
+ * The same change for many endpoints (AI Core's bulk PATCH): at most 100 ids, each once; one result
+ * per item, and one item's refusal does not undo the others.
+ */
+export async function changeEndpoints(
+  ctx: ControlContext,
+  p: Principal,
+  ids: readonly number[],
+  action: EndpointAction,
+  o: EndpointChangeOptions = {},
+): Promise<BulkItemResult[]> {
+  stopRequest(o);
+  return changeEach(ids, 'endpoint', (id) => changeEndpoint(ctx, p, id, action, o));
 }

@@ -1,5 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
-import { acceptsTraffic } from '../../domain/serverless/lifecycle.js';
+import { acceptsTraffic, isDraining } from '../../domain/serverless/lifecycle.js';
 import type { ControlContext } from '../context.js';
 import { authenticate } from '../accounts/authenticate.js';
 import { authorize } from '../principal.js';
@@ -20,7 +20,7 @@ export interface RoutableWorker {
 export interface RoutingView {
   readonly endpointId: number;
   readonly accepting: boolean;
-  /** Stopping with finish_pending_work: queued requests still go to workers, new ones are refused. */
+  /** Stopping with finish_pending_work, workers not yet asked to stop: queued requests still go to workers, new ones are refused. */
   readonly draining: boolean;
   readonly maxQueueTimeS: number;
   readonly workers: readonly RoutableWorker[];
@@ -43,7 +43,7 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
   return {
     endpointId,
     accepting,
-    draining: ep.status === 'stopping' && ep.stopDrain,
+    draining: isDraining(ep),
     maxQueueTimeS: ep.params.maxQueueTime,
     workers,
     summary,

@@ -1,7 +1,8 @@
-import type { EndpointAction } from '../../domain/serverless/lifecycle.js';
+import type { EndpointAction, EndpointStatus } from '../../domain/serverless/lifecycle.js';
 import type { ControlContext } from '../context.js';
 import type { Principal } from '../principal.js';
-import { changeEndpoint, type StopRequest } from './change-endpoint.js';
+import { awaitEndpointStatus } from './await-endpoint.js';
+import { changeEndpoint, changeEndpoints, type EndpointChangeOptions, type StopRequest } from './change-endpoint.js';
 import * as deployments from './deployments.js';
 import * as endpoints from './endpoints.js';
 import { resolveEndpoint, routingView } from './routing.js';
@@ -17,8 +18,11 @@ export function serverlessUseCases(ctx: ControlContext) {
     showEndpoint: (p: Principal, id: number) => endpoints.ownEndpoint(ctx, p, id, 'serverless.read'),
     findEndpoint: (p: Principal, name: string) => endpoints.findEndpoint(ctx, p, name),
     updateEndpoint: (p: Principal, id: number, u: endpoints.EndpointUpdate) => endpoints.updateEndpoint(ctx, p, id, u),
-    changeEndpoint: (p: Principal, id: number, action: EndpointAction, o?: { stop?: StopRequest; stopFirst?: boolean }) =>
-      changeEndpoint(ctx, p, id, action, o),
+    changeEndpoint: (p: Principal, id: number, action: EndpointAction, o?: EndpointChangeOptions) => changeEndpoint(ctx, p, id, action, o),
+    /** One result per id (AI Core's bulk PATCH). */
+    changeEndpoints: (p: Principal, ids: readonly number[], action: EndpointAction, o?: EndpointChangeOptions) => changeEndpoints(ctx, p, ids, action, o),
+    /** The endpoint once its status is one of `wanted`, or `timedOut` with the last state seen (Elasticsearch's wait_for). */
+    awaitEndpointStatus: (p: Principal, id: number, wanted: readonly EndpointStatus[], timeoutMs: number) => awaitEndpointStatus(ctx, p, id, wanted, timeoutMs),
     endpointWorkers: async (p: Principal, id: number) => workersOf(ctx, (await endpoints.ownEndpoint(ctx, p, id, 'serverless.read')).id),
 
     createWorkergroup: (p: Principal, endpointId: number, r: groups.WorkergroupInput) => groups.createWorkergroup(ctx, p, endpointId, r),

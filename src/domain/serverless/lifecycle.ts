@@ -8,6 +8,12 @@ import { GantryError } from '../errors.js';
  *      │                      │  ▲
  *      └──────(stop)──────────┘  └── failed (workers did not stop within the bound; stop again or start)
  *   stopped | failed ──(delete)──▶ deleting ──▶ deleted
+ *
+ * While `stopping`, a stop moves through typed phases (Temporal's worker: STOPPING → DRAINING →
+ * STOPPED | FAILED); `stop.ts` decides each step:
+ *
+ *   closing ──▶ draining ──▶ stopping_workers ──▶ stopped | failed
+ *      └───────(no drain, or nothing held)──▶┘
  */
 export const ENDPOINT_TARGETS = ['running', 'stopped', 'deleted'] as const;
 export type EndpointTarget = (typeof ENDPOINT_TARGETS)[number];
@@ -15,6 +21,14 @@ export const ENDPOINT_STATUSES = ['pending', 'running', 'stopping', 'stopped', '
 export type EndpointStatus = (typeof ENDPOINT_STATUSES)[number];
 
 export type EndpointAction = 'stop' | 'start' | 'delete';
+
+/**
+ * - closing: routing is closed; gateways of other replicas learn of it and publish what they hold.
+ * - draining (finish_pending_work): every held request is waited for, until the drain deadline.
+ * - stopping_workers: workers were asked to stop, and get until the workers' deadline.
+ */
+export const ENDPOINT_STOP_PHASES = ['closing', 'draining', 'stopping_workers'] as const;
+export type EndpointStopPhase = (typeof ENDPOINT_STOP_PHASES)[number];
 
 export interface StopOptions {
   /** Complete every accepted and queued request before workers stop. */
@@ -67,4 +81,30 @@ export function decideEndpoint(s: EndpointState, action: EndpointAction, o: { st
 /** Whether routing accepts new work for an endpoint in this state. */
 export function acceptsTraffic(s: Pick<EndpointState, 'target' | 'status'>): boolean {
   return s.target === 'running' && (s.status === 'pending' || s.status === 'running');
+}
+
+export function isEndpointStatus(s: string): s is EndpointStatus {
+  return (ENDPOINT_STATUSES as readonly string[]).includes(s);
+}
+
+export function isEndpointStopPhase(s: string): s is EndpointStopPhase {
+  return (ENDPOINT_STOP_PHASES as readonly string[]).includes(s);
+}
+
+/** The statuses a stop ends in. */
+export function endsStop(status: EndpointStatus): status is 'stopped' | 'failed' {
+  return status === 'stopped' || status === 'failed';
+}
+
+/** The phase an intent write begins: a stop starts closing; no other status has a phase. */
+export function initialStopPhase(c: EndpointChange): EndpointStopPhase | null {
+  return c.status === 'stopping' ? 'closing' : null;
+}
+
+/**
+ * Whether gateways still hand queued requests to workers: a stop with finish_pending_work whose
+ * workers have not been asked to stop yet. Once they have, every gateway refuses what it still queues.
+ */
+export function isDraining(s: { readonly status: EndpointStatus; readonly stopDrain: boolean; readonly stopPhase: EndpointStopPhase | null }): boolean {
+  return s.status === 'stopping' && s.stopDrain && s.stopPhase !== 'stopping_workers';
 }

@@ -1,6 +1,6 @@
 import type { WorkerPlacement } from '../offer/search.js';
 import type { ScaleMemory } from './autoscale.js';
-import type { EndpointStatus, EndpointTarget } from './lifecycle.js';
+import type { EndpointStatus, EndpointStopPhase, EndpointTarget } from './lifecycle.js';
 import type { EndpointParams } from './params.js';
 
 /** A serverless endpoint: a lifecycle resource (target + status) with its scaling parameters. */
@@ -19,10 +19,21 @@ export interface EndpointRecord {
   readonly status: EndpointStatus;
   readonly statusMsg: string | null;
   readonly generation: number;
-  /** Set while a stop is in progress: drain first, and until when. */
+  /** Set by a stop: drain first (finish_pending_work). */
   readonly stopDrain: boolean;
+  /** The drain deadline, written with the stop (its timeout or stopDrainTimeoutMs): past it, held requests fail. */
   readonly stopDeadline: number | null;
   readonly stopRequestedAt: number | null;
+  /** Where a stop stands while status is stopping; null otherwise (lifecycle.ts). */
+  readonly stopPhase: EndpointStopPhase | null;
+  /** Written on entering stopping_workers (now + stepTimeoutMs): workers not at rest by then fail the stop. */
+  readonly stopWorkersDeadline: number | null;
+  /** The drain ran out of time and failed what was held. */
+  readonly stopDrainTimedOut: boolean;
+  /** Requests gateways answered (a worker's response came back) after they learnt of the stop. */
+  readonly stopAnswered: number;
+  /** Requests failed by the stop: refused from a gateway's queue, or failed at the drain deadline. */
+  readonly stopFailed: number;
   readonly memory: ScaleMemory;
   readonly lastActivityAt: number;
   readonly createdAt: number;

@@ -1,6 +1,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import { placementMigration } from './migration-placement.js';
+import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
@@ -247,6 +248,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     },
     '0004_tenancy': tenancyMigration(d),
     '0005_worker_placement': placementMigration,
+    '0006_stop_phases': stopPhasesMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

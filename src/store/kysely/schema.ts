@@ -175,6 +175,12 @@ export interface EndpointTable {
   stop_drain: number;
   stop_deadline: number | null;
   stop_requested_at: number | null;
+  /** closing | draining | stopping_workers while status is stopping (0006). */
+  stop_phase: string | null;
+  stop_workers_deadline: number | null;
+  stop_drain_timed_out: Generated<number>;
+  stop_answered: Generated<number>;
+  stop_failed: Generated<number>;
   memory_json: string;
   last_activity_at: number;
   created_at: number;

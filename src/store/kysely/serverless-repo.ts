@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import { EMPTY_MEMORY } from '../../domain/serverless/autoscale.js';
 import type {
@@ -111,6 +112,11 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
         stop_drain: b(w.stop?.drain ?? false),
         stop_deadline: w.stop?.deadline ?? null,
         stop_requested_at: w.stop !== null ? w.now : null,
+        stop_phase: w.stopPhase ?? null,
+        stop_workers_deadline: null,
+        stop_drain_timed_out: 0,
+        stop_answered: 0,
+        stop_failed: 0,
         // A start is activity: an endpoint scaled to zero and started again gets its inactivity window anew.
         ...(w.target === 'running' ? { last_activity_at: w.now, memory_json: JSON.stringify(EMPTY_MEMORY) } : {}),
         ...(w.status === 'deleted' ? { live_name: null } : {}),
@@ -150,12 +156,18 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
 
   async applyEndpointPass(id: number, leaseToken: string, w: EndpointPassWrite): Promise<'applied' | 'superseded' | 'lost'> {
     const release = { last_processed_at: w.now, lease_owner: null, lease_token: null, lease_expires_at: null };
+    // The phase lives only while status is stopping.
+    const phase = w.stop !== undefined ? w.stop.phase : w.status !== undefined && w.status !== 'stopping' ? null : undefined;
     const r = await this.db
       .updateTable('endpoints')
       .set({
         ...(w.status !== undefined ? { status: w.status } : {}),
         ...(w.status === 'deleted' ? { live_name: null } : {}),
         ...(w.statusMsg !== undefined ? { status_msg: w.statusMsg } : {}),
+        ...(phase !== undefined ? { stop_phase: phase } : {}),
+        ...(w.stop !== undefined ? { stop_workers_deadline: w.stop.workersDeadline, stop_drain_timed_out: b(w.stop.drainTimedOut) } : {}),
+        // Added, not written: gateways add their refusals to the same count concurrently.
+        ...(w.stop !== undefined && w.stop.failed > 0 ? { stop_failed: sql<number>`stop_failed + ${w.stop.failed}` } : {}),
         memory_json: JSON.stringify(w.memory),
         ...release,
       })
@@ -166,6 +178,15 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
     if (Number(r.numUpdatedRows) === 1) return 'applied';
     const freed = await this.db.updateTable('endpoints').set(release).where('id', '=', id).where('lease_token', '=', leaseToken).executeTakeFirst();
     return Number(freed.numUpdatedRows) === 1 ? 'superseded' : 'lost';
+  }
+
+  async countStopRequests(id: number, answered: number, failed: number): Promise<void> {
+    await this.db
+      .updateTable('endpoints')
+      .set({ stop_answered: sql<number>`stop_answered + ${answered}`, stop_failed: sql<number>`stop_failed + ${failed}` })
+      .where('id', '=', id)
+      .where('target', '=', 'stopped')
+      .execute();
   }
 
   async touchEndpoint(id: number, at: number): Promise<void> {

@@ -1,7 +1,7 @@
 import type { WorkerPlacement } from '../../domain/offer/search.js';
 import type { Selectable } from 'kysely';
 import { EMPTY_MEMORY, type ScaleMemory } from '../../domain/serverless/autoscale.js';
-import type { EndpointStatus, EndpointTarget } from '../../domain/serverless/lifecycle.js';
+import { isEndpointStopPhase, type EndpointStatus, type EndpointTarget } from '../../domain/serverless/lifecycle.js';
 import { DEFAULT_ENDPOINT_PARAMS, type EndpointParams } from '../../domain/serverless/params.js';
 import { parseJson } from './rows.js';
 import type { DeploymentTable, EndpointTable, WorkergroupTable } from './schema.js';
@@ -24,6 +24,11 @@ export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {
     stopDrain: r.stop_drain === 1,
     stopDeadline: r.stop_deadline,
     stopRequestedAt: r.stop_requested_at,
+    stopPhase: r.stop_phase !== null && isEndpointStopPhase(r.stop_phase) ? r.stop_phase : null,
+    stopWorkersDeadline: r.stop_workers_deadline,
+    stopDrainTimedOut: r.stop_drain_timed_out === 1,
+    stopAnswered: r.stop_answered,
+    stopFailed: r.stop_failed,
     memory: parseJson<ScaleMemory>(r.memory_json, EMPTY_MEMORY),
     lastActivityAt: Number(r.last_activity_at),
     createdAt: Number(r.created_at),

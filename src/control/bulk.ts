@@ -1,0 +1,43 @@
+import { GantryError } from '../domain/errors.js';
+
+/** AI Core's bulk PATCH limit, used by every bulk change. */
+export const MAX_BULK_ITEMS = 100;
+
+export interface BulkItemResult {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly changed: boolean;
+  readonly error: GantryError | null;
+}
+
+/** A bulk request's ids: at least one, at most MAX_BULK_ITEMS, each a positive integer named once. */
+export function checkBulkIds(ids: readonly number[], noun: string): void {
+  if (ids.length === 0) throw new GantryError('INVALID_ARGUMENT', `Give at least one ${noun} id.`);
+  if (ids.length > MAX_BULK_ITEMS) throw new GantryError('INVALID_ARGUMENT', `At most ${MAX_BULK_ITEMS} ${noun}s per request.`);
+  const bad = ids.find((id) => !Number.isSafeInteger(id) || id <= 0);
+  if (bad !== undefined) throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(bad)} is not a valid ${noun} id.`, { id: bad });
+  if (new Set(ids).size !== ids.length) throw new GantryError('INVALID_ARGUMENT', `Each ${noun} id may appear only once per request.`);
+}
+
+/**
+ * Apply one change per id, in order, and answer one result per item; one item's refusal (a
+ * GantryError) does not undo the others. Anything else is a fault and propagates.
+ */
+export async function changeEach(
+  ids: readonly number[],
+  noun: string,
+  change: (id: number) => Promise<{ readonly changed: boolean }>,
+): Promise<BulkItemResult[]> {
+  checkBulkIds(ids, noun);
+  const out: BulkItemResult[] = [];
+  for (const id of ids) {
+    try {
+      const r = await change(id);
+      out.push({ id, ok: true, changed: r.changed, error: null });
+    } catch (err) {
+      if (!(err instanceof GantryError)) throw err;
+      out.push({ id, ok: false, changed: false, error: err });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,40 @@
+/**
+ * In-process wake-ups for code that waits on an endpoint (`awaitEndpointStatus`): this replica's
+ * serverless loop and intent writes notify after they changed one. Changes other replicas make are
+ * not seen here; waiters also read the store again every endpointWaitPollMs for them.
+ */
+export class EndpointSignal {
+  /** Notifications so far, per endpoint: a waiter that read the store at version v wakes at once when it moved. */
+  readonly #versions = new Map<number, number>();
+  readonly #waiters = new Map<number, Set<() => void>>();
+
+  version(endpointId: number): number {
+    return this.#versions.get(endpointId) ?? 0;
+  }
+
+  notify(endpointId: number): void {
+    this.#versions.set(endpointId, this.version(endpointId) + 1);
+    const set = this.#waiters.get(endpointId);
+    if (set === undefined) return;
+    this.#waiters.delete(endpointId);
+    for (const wake of set) wake();
+  }
+
+  /** Resolves at the first notification after version `seen`, or after `ms`, whichever comes first. */
+  wait(endpointId: number, seen: number, ms: number): Promise<void> {
+    if (this.version(endpointId) !== seen) return Promise.resolve();
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(endpointId);
+      if (set === undefined) this.#waiters.set(endpointId, (set = new Set()));
+      const waiters = set;
+      const wake = (): void => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0 && this.#waiters.get(endpointId) === waiters) this.#waiters.delete(endpointId);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      waiters.add(wake);
+    });
+  }
+}

@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { ControlPlane } from '../../src/control/control-plane.js';
+import { HostRegistry } from '../../src/control/hosts/hosts.js';
+import type { Principal } from '../../src/control/principal.js';
+import type { PendingWork, TrafficGate } from '../../src/control/serverless/traffic-gate.js';
+import { GantryError } from '../../src/domain/errors.js';
+import { createLogger } from '../../src/log/logger.js';
+import { Metrics } from '../../src/log/metrics.js';
+import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import { TEST_STORES } from '../helpers/stores.js';
+import { testVault } from '../helpers/vault.js';
+
+/** A gateway whose held requests the test sets, recording what the loop fails. */
+class ScriptedTraffic implements TrafficGate {
+  held: PendingWork = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
+  failedCalls = 0;
+  close = (): void => undefined;
+  open = (): void => undefined;
+  pending = (): PendingWork => this.held;
+  pendingElsewhere = (): Promise<number> => Promise.resolve(0);
+  failPending = (): number => {
+    this.failedCalls++;
+    const n = this.held.queued + this.held.inFlight;
+    this.held = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
+    return n;
+  };
+  loadSamples = (): [] => [];
+  workerLoad = (): Map<number, { inFlight: number; cost: number }> => new Map();
+  invalidate = (): void => undefined;
+}
+
+const isCode = (code: string) => (e: unknown) => e instanceof GantryError && e.code === code;
+
+/** The stop pass on typed phases, bulk endpoint changes and waits for a status: control plane and store, no workers. */
+for (const ts of TEST_STORES) {
+  describe(`endpoint stop, bulk change and wait (${ts.name})`, { skip: ts.skip }, () => {
+    let dir: string;
+    const stores: KyselyStore[] = [];
+    const traffic = new ScriptedTraffic();
+    /** Time the planes see: real time, or a time the test sets and moves. */
+    let frozen: number | null = null;
+    let a: ControlPlane;
+    let b: ControlPlane;
+    let admin: Principal;
+    let n = 0;
+
+    const plane = async (location: string, over: Record<string, unknown>): Promise<ControlPlane> => {
+      // SQLite is one machine's store: both planes share one connection (see reconciler.test.ts).
+      const store = ts.name === 'sqlite' && stores[0] !== undefined ? stores[0] : new KyselyStore(ts.dialect(location));
+      if (!stores.includes(store)) stores.push(store);
+      await store.migrate();
+      return new ControlPlane({
+        store,
+        clock: { now: () => frozen ?? Date.now() },
+        hosts: new HostRegistry(),
+        traffic,
+        vault: testVault(),
+        log: createLogger('silent'),
+        metrics: new Metrics({ defaults: false }),
+        secret: 's',
+        settings: loadConfig({ env: {}, flags: { dataDir: dir, stepTimeoutMs: 2_000, ...over } }),
+        apiUrl: () => 'http://x',
+      });
+    };
+    const endpoint = async () => (await a.serverless.createEndpoint(admin, { name: `ep${++n}`, params: {}, aliasOf: null })).id;
+    const show = (id: number) => a.serverless.showEndpoint(admin, id);
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'gantry-stop-'));
+      const location = await ts.fresh(dir);
+      // Plane a only hears of passes by its own signal (its poll is slow); plane b is "another replica".
+      a = await plane(location, { endpointWaitPollMs: 60_000 });
+      b = await plane(location, { endpointWaitPollMs: 60_000 });
+      await a.bootstrapAdmin('admin-key');
+      admin = await a.authenticate('admin-key');
+    });
+    after(async () => {
+      for (const s of stores) await s.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('a drain goes closing → draining → stopped, failing and counting what is left at its deadline', async () => {
+      const id = await endpoint();
+      frozen = Date.now();
+      traffic.held = { queued: 1, inFlight: 2, oldestQueuedMs: 0 };
+      const { endpoint: ep } = await a.serverless.changeEndpoint(admin, id, 'stop', { stop: { finishPendingWork: true, force: false, timeoutMs: 5_000 } });
+      assert.deepEqual([ep.status, ep.stopPhase, ep.stopDeadline, ep.stopFailed], ['stopping', 'closing', (ep.stopRequestedAt ?? 0) + 5_000, 0]);
+      await a.serverlessLoop.runOnce();
+      let now = await show(id);
+      assert.deepEqual([now.stopPhase, now.statusMsg], ['closing', 'draining: 1 queued, 2 in flight'], 'closing lasts while gateways settle');
+      frozen += 1_500;
+      await a.serverlessLoop.runOnce();
+      now = await show(id);
+      assert.deepEqual([now.status, now.stopPhase, now.stopWorkersDeadline], ['stopping', 'draining', null]);
+      // A gateway (any replica) reports what it answered and refused meanwhile.
+      await a.ctx.store.countStopRequests(id, 4, 1);
+      frozen += 5_000;
+      await a.serverlessLoop.runOnce();
+      now = await show(id);
+      assert.equal(traffic.failedCalls, 1, 'what was held at the deadline was failed once');
+      assert.deepEqual(
+        [now.status, now.stopPhase, now.stopDrainTimedOut, now.stopAnswered, now.stopFailed, now.statusMsg],
+        ['stopped', null, true, 4, 4, 'drain timed out: 4 request(s) failed'],
+      );
+      assert.equal(now.stopWorkersDeadline, frozen + 2_000, 'the workers phase was entered, with its deadline (stepTimeoutMs)');
+      frozen = null;
+    });
+
+    it('awaitEndpointStatus wakes on this replica’s pass, times out with the last state, and polls for other replicas', async () => {
+      const id = await endpoint();
+      await a.serverless.changeEndpoint(admin, id, 'stop');
+      const started = Date.now();
+      const waiting = a.serverless.awaitEndpointStatus(admin, id, ['stopped', 'failed'], 30_000);
+      await new Promise((r) => setTimeout(r, 50));
+      await a.serverlessLoop.runOnce();
+      const got = await waiting;
+      assert.equal(got.timedOut, false);
+      assert.equal(got.endpoint.status, 'stopped');
+      assert.ok(Date.now() - started < 5_000, 'woken by the pass, not by the 60 s poll');
+
+      const late = await a.serverless.awaitEndpointStatus(admin, id, ['running'], 100);
+      assert.deepEqual([late.timedOut, late.endpoint.status], [true, 'stopped'], 'a timeout is an outcome carrying the state seen');
+      assert.deepEqual((await a.serverless.awaitEndpointStatus(admin, id, ['stopped'], 0)).timedOut, false, 'already there: no wait');
+
+      // Another replica runs the pass: its signal is not this plane's, so only the poll sees it.
+      await a.serverless.changeEndpoint(admin, id, 'start');
+      await a.serverless.changeEndpoint(admin, id, 'stop');
+      const polling = new ControlPlane({ ...a.ctx, settings: { ...a.ctx.settings, endpointWaitPollMs: 50 } });
+      const viaPoll = polling.serverless.awaitEndpointStatus(admin, id, ['stopped'], 10_000);
+      await b.serverlessLoop.runOnce();
+      assert.deepEqual([(await viaPoll).timedOut, (await viaPoll).endpoint.status], [false, 'stopped']);
+    });
+
+    it('refuses bad waits with INVALID_ARGUMENT and unknown endpoints with ENDPOINT_NOT_FOUND', async () => {
+      const id = await endpoint();
+      await assert.rejects(a.serverless.awaitEndpointStatus(admin, id, [], 10), isCode('INVALID_ARGUMENT'));
+      await assert.rejects(a.serverless.awaitEndpointStatus(admin, id, ['bogus' as never], 10), isCode('INVALID_ARGUMENT'));
+      await assert.rejects(a.serverless.awaitEndpointStatus(admin, id, ['running'], -1), isCode('INVALID_ARGUMENT'));
+      await assert.rejects(a.serverless.awaitEndpointStatus(admin, id, ['running'], Number.NaN), isCode('INVALID_ARGUMENT'));
+      await assert.rejects(a.serverless.awaitEndpointStatus(admin, 999_999, ['running'], 10), isCode('ENDPOINT_NOT_FOUND'));
+    });
+
+    it('changeEndpoints: one result per item, a refusal undoes nothing, the bounds of bulkChangeInstances', async () => {
+      const [x, y] = [await endpoint(), await endpoint()];
+      const stop = await a.serverless.changeEndpoints(admin, [x, y, 999_999], 'stop');
+      assert.deepEqual(
+        stop.map((r) => [r.id, r.ok, r.changed, r.error?.code ?? null]),
+        [
+          [x, true, true, null],
+          [y, true, true, null],
+          [999_999, false, false, 'ENDPOINT_NOT_FOUND'],
+        ],
+      );
+      assert.deepEqual([(await show(x)).status, (await show(y)).status], ['stopping', 'stopping']);
+      const start = await a.serverless.changeEndpoints(admin, [x, y], 'start');
+      assert.deepEqual(
+        start.map((r) => r.error?.code),
+        ['ILLEGAL_TRANSITION', 'ILLEGAL_TRANSITION'],
+        'refused while stopping, item by item',
+      );
+      const again = await a.serverless.changeEndpoints(admin, [y, x], 'stop');
+      assert.deepEqual(
+        again.map((r) => [r.id, r.ok, r.changed]),
+        [
+          [y, true, false],
+          [x, true, false],
+        ],
+        'idempotent',
+      );
+      await assert.rejects(a.serverless.changeEndpoints(admin, [x, x], 'stop'), isCode('INVALID_ARGUMENT'));
+      await assert.rejects(a.serverless.changeEndpoints(admin, [], 'stop'), isCode('INVALID_ARGUMENT'));
+      await assert.rejects(
+        a.serverless.changeEndpoints(
+          admin,
+          Array.from({ length: 101 }, (_, i) => i + 1),
+          'stop',
+        ),
+        isCode('INVALID_ARGUMENT'),
+      );
+      await assert.rejects(
+        a.serverless.changeEndpoints(admin, [x], 'stop', { stop: { finishPendingWork: true, force: false, timeoutMs: -5 } }),
+        isCode('INVALID_ARGUMENT'),
+      );
+    });
+  });
+}
