@@ -41,6 +41,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     bodyLimit: o.bodyLimitBytes ?? 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     return503OnClosing: true,
+    // A route's schema that forbids extra fields means a 400 for them, not fastify's silent removal.
+    ajv: { customOptions: { removeAdditional: false } },
   });
 
   app.addHook('onSend', keepExactContentType);

@@ -38,8 +38,14 @@ export function statusOf(kind: ErrorKind): number {
  */
 export function toGantryError(err: unknown, requestId: string): { error: GantryError; status: number } {
   if (err instanceof GantryError) return { error: err, status: statusOf(err.kind) };
-  const e = err as { statusCode?: unknown; code?: unknown; message?: unknown } | null;
+  const e = err as { statusCode?: unknown; code?: unknown; message?: unknown; validation?: unknown; validationContext?: unknown } | null;
   const sc = typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  // A route's JSON schema refused the input: name the field, in the dialect's error shape like any other.
+  if (sc === 400 && Array.isArray(e?.validation)) {
+    const first = e.validation[0] as { instancePath?: unknown } | undefined;
+    const where = `${typeof e.validationContext === 'string' ? e.validationContext : 'body'}${typeof first?.instancePath === 'string' ? first.instancePath : ''}`;
+    return { error: new GantryError('INVALID_ARGUMENT', typeof e.message === 'string' ? e.message : 'Invalid input.', { field: where }), status: 400 };
+  }
   if (sc >= 400 && sc < 500) {
     const code = sc === 401 ? 'UNAUTHENTICATED' : sc === 404 ? 'NOT_FOUND' : sc === 429 ? 'RATE_LIMITED' : 'INVALID_ARGUMENT';
     const msg = typeof e?.message === 'string' ? e.message : 'Bad request.';

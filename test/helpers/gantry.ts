@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadConfig, workloadBaseEnv } from '../../src/config/load.js';
 import type { Clock } from '../../src/control/clock.js';
 import type { SettingKey } from '../../src/config/schema.js';
+import type { ApiDialect } from '../../src/api/edge/dialect.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../../src/main/up.js';
 import type { TestStore } from './stores.js';
@@ -52,6 +53,8 @@ export async function startTestGantry(
     localHost?: boolean;
     /** The control plane's "now" (a ManualClock lets a test move time); the system clock by default. */
     clock?: Clock;
+    /** Dialects to serve besides the built-in ones. */
+    dialects?: readonly ApiDialect[];
   } = {},
 ): Promise<TestGantry> {
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'gantry-test-')));
@@ -78,6 +81,7 @@ export async function startTestGantry(
     workloadEnv: workloadBaseEnv(),
     localHost: o.localHost ?? true,
     clock: o.clock,
+    ...(o.dialects !== undefined ? { dialects: o.dialects } : {}),
     log: createLogger(process.env.GANTRY_TEST_LOG ?? 'silent'),
   });
   const api: TestGantry['api'] = async (method, path, body, opt = {}) => {

@@ -5,7 +5,13 @@ import { GantryError } from '../../src/domain/errors.js';
 import { chunkSizes, decodeOfferId, offerId, offersOf, type MachineForOffers } from '../../src/domain/offer/offer.js';
 import { offerFieldType } from '../../src/domain/offer/search.js';
 import { applyQuery } from '../../src/domain/query/filter.js';
-import { parseVastSearch as parseOfferQuery, vastOfferRow } from '../../src/api/dialects/vast/offers.js';
+import {
+  parseVastSearch as parseOfferQuery,
+  placementText,
+  VAST_SEARCH_ANSWER_SCHEMA,
+  vastOfferRow,
+  vastPlacement,
+} from '../../src/api/dialects/vast/offers.js';
 
 const machine: MachineForOffers = {
   id: 3,
@@ -127,5 +133,21 @@ describe('offer query', () => {
   });
   it('reads the {"q": {...}} wrapper of PUT /search/asks/', () => {
     assert.equal(parseOfferQuery({ select_cols: ['*'], q: { num_gpus: { eq: 2 } } }).conditions.length, 1);
+  });
+});
+
+describe('Vast offer rows and placements', () => {
+  it('the search answer schema names exactly the fields of a row, so none is dropped when serialising', () => {
+    const [row] = offersOf(machine, 8, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false }).map(vastOfferRow);
+    assert.deepEqual(Object.keys(VAST_SEARCH_ANSWER_SCHEMA.properties.offers.items.properties).sort(), Object.keys(row ?? {}).sort());
+  });
+  it('compiles the search language into engine conditions and shows it back', () => {
+    const p = vastPlacement('num_gpus>=2 gpu_ram>=20 gpu_name=RTX_4090 verified=true reliability>0.99 geolocation in [US,CA]');
+    assert.deepEqual(p.conditions[0], { field: 'numGpus', op: 'gte', value: 2 });
+    assert.deepEqual(p.conditions[1], { field: 'gpuRamMb', op: 'gte', value: 20_000 });
+    assert.equal(placementText(p), 'num_gpus>=2 gpu_ram>=20 gpu_name=RTX_4090 verified=true reliability>0.99 geolocation in [US,CA]');
+    assert.deepEqual(vastPlacement(placementText(p)), p, 'the text round-trips');
+    assert.deepEqual(vastPlacement('unknown_field=3').conditions, [], 'unknown fields are ignored, as in searches');
+    assert.throws(() => vastPlacement('num_gpus'), /Cannot read the search query/);
   });
 });

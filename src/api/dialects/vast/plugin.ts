@@ -10,7 +10,7 @@ import { vastErrorBody } from './errors.js';
 import { pageInstances } from './instances-v1.js';
 import { vastMachineRoutes } from './machines.js';
 import { vastInstance, vastUser } from './map.js';
-import { parseVastSearch, vastOfferRow } from './offers.js';
+import { parseVastSearch, VAST_SEARCH_ANSWER_SCHEMA, vastOfferRow } from './offers.js';
 import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId } from './parse.js';
 import { vastRouteConfig } from './route-config.js';
 import { vastRoutingRoutes } from './routing.js';
@@ -62,9 +62,10 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
     const p = principal(req);
     return { offers: (await control.searchOffers(p, parseVastSearch(body))).map(vastOfferRow) };
   };
-  app.post('/api/v0/bundles', (req) => search(req, req.body));
-  app.put('/api/v0/search/asks', (req) => search(req, req.body));
-  app.get('/api/v0/bundles', (req: Req) => search(req, jsonParam(req.query.q) ?? {}));
+  const answer = { schema: { response: { 200: VAST_SEARCH_ANSWER_SCHEMA } } };
+  app.post('/api/v0/bundles', answer, (req) => search(req, req.body));
+  app.put('/api/v0/search/asks', answer, (req) => search(req, req.body));
+  app.get('/api/v0/bundles', answer, (req: Req) => search(req, jsonParam(req.query.q) ?? {}));
 
   vastMachineRoutes(app, control);
   vastServerlessRoutes(app, control);
