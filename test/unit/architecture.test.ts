@@ -18,6 +18,37 @@ const sources = files(src).map((p) => ({ path: relative(root, p), text: readFile
 const imports = (text: string): string[] => [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^']+)'/g)].map((m) => m[1] as string);
 const resolve = (from: string, spec: string): string => (spec.startsWith('.') ? relative(root, join(root, from, '..', spec)) : spec);
 
+interface Rule {
+  readonly folder: string;
+  readonly allows: readonly string[];
+}
+
+/** The module map of ARCHITECTURE.md: each row's folder and its "may import" entries. */
+function moduleMap(): Rule[] {
+  const doc = readFileSync(join(root, 'ARCHITECTURE.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## Module map'), doc.indexOf('\n## ', doc.indexOf('## Module map') + 5));
+  const rows: Rule[] = [];
+  for (const line of section.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    const folder = /^`(src\/[^`]*\/)`$/.exec(cells[1] ?? '')?.[1];
+    if (folder === undefined) continue;
+    const last = cells[cells.length - 2] ?? '';
+    rows.push({ folder, allows: [...last.matchAll(/`([^`]+)`/g)].map((m) => m[1] as string) });
+  }
+  assert.ok(rows.length > 20, `read ${rows.length} rows from the module map`);
+  return rows;
+}
+
+/** `x/` a folder and its subfolders, `x/*` only the files directly in x, `x.ts` one file. */
+function allowed(entry: string, target: string): boolean {
+  if (entry.endsWith('/*')) {
+    const dir = entry.slice(0, -1);
+    return target.startsWith(dir) && !target.slice(dir.length).includes('/');
+  }
+  if (entry.endsWith('/')) return target.startsWith(entry);
+  return target === entry;
+}
+
 /** Files allowed over 400 lines, each with its reason. */
 const LONG_FILES: Readonly<Record<string, string>> = {};
 
@@ -63,6 +94,29 @@ describe('architecture', () => {
       const lines = f.text.split('\n').length;
       if (lines > 400) assert.ok(f.path in LONG_FILES, `${f.path} has ${lines} lines`);
     }
+  });
+
+  it('keeps every import within the "may import" column of the module map (type imports included)', () => {
+    const rules = moduleMap();
+    const ruleFor = (file: string): Rule | undefined =>
+      rules.filter((r) => file.startsWith(r.folder)).sort((x, y) => y.folder.length - x.folder.length)[0];
+    const broken: string[] = [];
+    for (const f of sources) {
+      const rule = ruleFor(f.path);
+      assert.ok(rule, `${f.path} is in no row of the module map`);
+      for (const spec of imports(f.text).filter((s) => s.startsWith('.'))) {
+        const target = resolve(f.path, spec).replace(/\.js$/, '.ts');
+        if (target.startsWith(rule.folder) || rule.allows.some((a) => allowed(a, target))) continue;
+        broken.push(`${f.path} imports ${target} (row ${rule.folder} allows ${rule.allows.join(', ') || 'nothing else'})`);
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+
+  it('gives every src folder a row in the module map', () => {
+    const rows = new Set(moduleMap().map((r) => r.folder));
+    const folders = new Set(sources.map((s) => s.path.split('/').slice(0, -1).join('/') + '/'));
+    for (const folder of folders) assert.ok(rows.has(folder), `no module-map row for ${folder}`);
   });
 
   it('names every src folder in ARCHITECTURE.md', () => {
