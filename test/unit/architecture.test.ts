@@ -98,8 +98,7 @@ describe('architecture', () => {
 
   it('keeps every import within the "may import" column of the module map (type imports included)', () => {
     const rules = moduleMap();
-    const ruleFor = (file: string): Rule | undefined =>
-      rules.filter((r) => file.startsWith(r.folder)).sort((x, y) => y.folder.length - x.folder.length)[0];
+    const ruleFor = (file: string): Rule | undefined => rules.filter((r) => file.startsWith(r.folder)).sort((x, y) => y.folder.length - x.folder.length)[0];
     const broken: string[] = [];
     for (const f of sources) {
       const rule = ruleFor(f.path);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Kysely, Migrator } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
@@ -13,6 +12,7 @@ import { exposeMethods } from './repo.js';
 import { ServerlessRepo } from './serverless-repo.js';
 import { TenantRepo } from './tenant-repo.js';
 import { allocatePorts, insertGpus, portsOf } from './allocations.js';
+import { claimLeased } from './lease.js';
 import { migrations } from './migrations.js';
 import { syncMeters } from './meter.js';
 import { newInstanceRow, ONLINE_WINDOW_MS, toInstance, toMachine } from './rows.js';
@@ -233,34 +233,31 @@ export class KyselyStore implements Store {
   }
 
   async claimInstances(o: ClaimOptions): Promise<InstanceRecord[]> {
-    const token = randomUUID();
-    const ids = await this.db.transaction().execute(async (trx) => {
-      let q = trx
-        .selectFrom('instances')
-        .select('id')
-        .where('status', '!=', 'destroyed')
-        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', o.now)]))
-        .where((eb) =>
-          eb.or([
-            eb('generation', '>', eb.ref('observed_generation')),
-            eb('last_processed_at', '<=', o.observeBefore),
-            ...(o.dueIds !== undefined && o.dueIds.length > 0 ? [eb('id', 'in', o.dueIds)] : []),
-          ]),
-        )
-        .orderBy('last_processed_at')
-        .orderBy('id')
-        .limit(o.limit);
-      if (o.machineIds !== undefined) q = q.where('machine_id', 'in', o.machineIds.length > 0 ? o.machineIds : [-1]);
-      if (this.dialect.supportsSkipLocked) q = q.forUpdate().skipLocked();
-      const picked = (await q.execute()).map((r) => r.id);
-      if (picked.length === 0) return [];
-      await trx
-        .updateTable('instances')
-        .set({ lease_owner: o.owner, lease_token: token, lease_expires_at: o.now + o.leaseMs })
-        .where('id', 'in', picked)
-        .execute();
-      return picked;
-    });
+    const { token, ids } = await claimLeased(
+      this.db,
+      this.dialect,
+      'instances',
+      (trx) => {
+        let q = trx
+          .selectFrom('instances')
+          .select('id')
+          .where('status', '!=', 'destroyed')
+          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', o.now)]))
+          .where((eb) =>
+            eb.or([
+              eb('generation', '>', eb.ref('observed_generation')),
+              eb('last_processed_at', '<=', o.observeBefore),
+              ...(o.dueIds !== undefined && o.dueIds.length > 0 ? [eb('id', 'in', o.dueIds)] : []),
+            ]),
+          )
+          .orderBy('last_processed_at')
+          .orderBy('id')
+          .limit(o.limit);
+        if (o.machineIds !== undefined) q = q.where('machine_id', 'in', o.machineIds.length > 0 ? o.machineIds : [-1]);
+        return q;
+      },
+      o,
+    );
     if (ids.length === 0) return [];
     const rows = await this.db
       .selectFrom('instances')

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import { EMPTY_MEMORY } from '../../domain/serverless/autoscale.js';
@@ -14,6 +13,7 @@ import type {
 import { portsOf } from './allocations.js';
 import { toInstance } from './rows.js';
 import { toDeployment, toEndpoint, toWorkergroup } from './serverless-rows.js';
+import { claimLeased } from './lease.js';
 import { Repo } from './repo.js';
 import type { DeploymentRecord, EndpointRecord, WorkergroupRecord, WorkerReport } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
@@ -129,26 +129,21 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
   }
 
   async claimEndpoints(o: { owner: string; now: number; leaseMs: number; limit: number }): Promise<EndpointRecord[]> {
-    const token = randomUUID();
-    const ids = await this.db.transaction().execute(async (trx) => {
-      let q = trx
-        .selectFrom('endpoints')
-        .select('id')
-        .where('status', '!=', 'deleted')
-        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', o.now)]))
-        .orderBy('last_processed_at')
-        .orderBy('id')
-        .limit(o.limit);
-      if (this.dialect.supportsSkipLocked) q = q.forUpdate().skipLocked();
-      const picked = (await q.execute()).map((r) => r.id);
-      if (picked.length === 0) return [];
-      await trx
-        .updateTable('endpoints')
-        .set({ lease_owner: o.owner, lease_token: token, lease_expires_at: o.now + o.leaseMs })
-        .where('id', 'in', picked)
-        .execute();
-      return picked;
-    });
+    const { token, ids } = await claimLeased(
+      this.db,
+      this.dialect,
+      'endpoints',
+      (trx) =>
+        trx
+          .selectFrom('endpoints')
+          .select('id')
+          .where('status', '!=', 'deleted')
+          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', o.now)]))
+          .orderBy('last_processed_at')
+          .orderBy('id')
+          .limit(o.limit),
+      o,
+    );
     if (ids.length === 0) return [];
     const rows = await this.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).where('lease_token', '=', token).orderBy('id').execute();
     return rows.map(toEndpoint);

@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely';
+import type { StoreDialect } from '../dialects/store-dialect.js';
+import type { Database } from './schema.js';
+
+/** Tables whose rows a loop claims with a lease (owner, token, expiry). */
+type Leased = 'instances' | 'endpoints';
+
+/**
+ * Claim rows for one loop pass: inside one transaction, pick due rows whose lease is free (PostgreSQL
+ * skips rows another replica has locked) and stamp them with a fresh lease. The caller reads the rows
+ * back by the returned token, so it gets exactly what it claimed. Shared by the instance reconciler
+ * and the serverless loop, so both claim alike.
+ */
+export async function claimLeased<T extends Leased>(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  table: T,
+  due: (trx: Transaction<Database>) => SelectQueryBuilder<Database, T, { id: number }>,
+  o: { readonly owner: string; readonly now: number; readonly leaseMs: number },
+): Promise<{ token: string; ids: number[] }> {
+  const token = randomUUID();
+  const ids = await db.transaction().execute(async (trx) => {
+    let q = due(trx);
+    if (dialect.supportsSkipLocked) q = q.forUpdate().skipLocked();
+    const picked = (await q.execute()).map((r) => r.id);
+    if (picked.length === 0) return [];
+    // Both tables carry the same lease columns; kysely cannot prove that for a union of table names,
+    // so the update is typed as the instances table's (the name used at run time is `table`).
+    await trx
+      .updateTable(table as 'instances')
+      .set({ lease_owner: o.owner, lease_token: token, lease_expires_at: o.now + o.leaseMs })
+      .where('id', 'in', picked)
+      .execute();
+    return picked;
+  });
+  return { token, ids };
+}
