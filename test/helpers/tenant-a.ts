@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { routesOf } from '../../src/api/app.js';
+import type { ApiResponse, TestGantry } from './gantry.js';
+
+/**
+ * Tenant A with one of everything, for the probes that call every route the app serves
+ * (test/api/cross-tenant.test.ts: tenant B; test/api/scoped-keys-probe.test.ts: A's own restricted keys).
+ */
+
+/** In A's names and secrets only: anything carrying MARK in an answer came from A. */
+export const MARK = 'zq7-tenant-a';
+const SSH = `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITenantAOnlyKeyMaterial0000000000000 ${MARK}-laptop`;
+/** What probes send: names and keys without MARK. */
+const SSH_PROBE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITenantBProbeKeyMaterial00000000000000 b-probe';
+const EP = 'a-endpoint-7';
+const ROLE = 'a-role-7';
+/** Routes outside the tenant and permission model: health, metrics, the agent protocol, worker reports (token-authenticated), the signing key, result downloads, GPU names. */
+const OUTSIDE = /^\/(healthz|metrics|pubkey|worker_status)$|^\/agent\/|^\/api\/v0\/(results\/|gpu_names)/;
+
+export type Call = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
+
+export interface TenantA {
+  readonly a: Call;
+  readonly b: Call;
+  /** `g.api` with a key of one's choosing. */
+  readonly as: (key: string) => Call;
+  readonly aliceKey: string;
+  /** The CONTAINER_API_KEY of A's instance. */
+  readonly instanceKey: string;
+  readonly ids: Readonly<Record<string, number | string>>;
+  /** `snapshotOfA` after set-up; a probe that adds to A before probing takes it again. */
+  baseline: Record<string, unknown>;
+}
+
+/** Alice (A) with an instance (running), an endpoint, a worker group, a deployment, an API key, an SSH key, a secret, a team with a role and a subaccount; and Bob (B). */
+export async function setUpTenantA(g: TestGantry): Promise<TenantA> {
+  const mk = async (name: string) => (await g.api('POST', '/api/v0/users/', { username: name, credit: 100 })).body as { id: number; api_key: string };
+  const alice = await mk('alice');
+  const bob = await mk('bob');
+  const as =
+    (key: string): Call =>
+    (m, p, body) =>
+      g.api(m, p, body, { key });
+  const a = as(alice.api_key);
+  const machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
+  const inst = await a('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 600', runtype: 'ssh', label: `${MARK}-label` });
+  const ep = await a('POST', '/api/v0/endptjobs/', { endpoint_name: EP, min_load: 0, cold_workers: 0, min_workers: 0, max_workers: 0 });
+  const wg = await a('POST', '/api/v0/workergroups/', {
+    endpoint_id: ep.body.result,
+    image: 'x',
+    onstart: 'sleep 1',
+    search_params: 'num_gpus=1',
+    test_workers: 0,
+  });
+  const dep = await a('POST', '/api/v0/deployments/', {
+    name: `${MARK}-dep`,
+    image: 'x',
+    onstart: 'sleep 1',
+    max_workers: 0,
+    min_workers: 0,
+    cold_workers: 0,
+    min_load: 0,
+  });
+  const key = await a('POST', '/api/v0/auth/apikeys/', { name: `${MARK}-key` });
+  const ssh = await a('POST', '/api/v0/ssh/', { ssh_key: SSH });
+  await a('POST', '/api/v0/secrets/', { key: 'A_SECRET', value: `${MARK}-secret` });
+  const team = await a('POST', '/api/v0/team/', { team_name: `${MARK}-team` });
+  await g.api('POST', '/api/v0/team/roles/', { name: ROLE, permissions: { api: {} } }, { key: team.body.api_key });
+  await a('POST', '/api/v0/users/', { username: `${MARK}-sub`, parent_id: 'me' });
+  for (const [what, r] of Object.entries({ inst, ep, wg, dep, key, ssh, team })) assert.equal(r.status, 200, `${what}: ${r.text}`);
+  const ids = {
+    instance: inst.body.new_contract as number,
+    machine,
+    endpoint: ep.body.result,
+    endpointName: EP,
+    workergroup: wg.body.id,
+    deployment: dep.body.deployment?.id ?? dep.body.deployment_id,
+    key: key.body.id,
+    ssh: ssh.body.key.id,
+    user: alice.id,
+    role: ROLE,
+  };
+  await g.waitInstance(ids.instance, (x) => x.actual_status === 'running', 20_000, alice.api_key);
+  return { a, b: as(bob.api_key), as, aliceKey: alice.api_key, instanceKey: inst.body.instance_api_key, ids, baseline: await snapshotOfA(a) };
+}
+
+export interface ProbedRoute {
+  /** As the app declares it, e.g. `PUT /api/v0/instances/:id`. */
+  readonly route: string;
+  readonly url: string;
+  readonly method: string;
+  /** The parameters the route's path names (each filled with one of A's ids). */
+  readonly params: readonly string[];
+  readonly path: string;
+  readonly body: unknown;
+}
+
+/** Every route the app serves inside the tenant model, each with A's ids in its path and a body that names A's resources. */
+export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceState?: 'running' | 'stopped' } = {}): ProbedRoute[] {
+  const idFor = (url: string, param: string): string => {
+    if (param === 'keyId') return String(ids.ssh);
+    if (param === 'name') return String(url.startsWith('/endpoints/') ? ids.endpointName : ids.role);
+    if (url.startsWith('/api/v0/instances')) return String(ids.instance);
+    if (url.startsWith('/api/v0/asks')) return String((ids.machine as number) * 1000 + 1);
+    if (url.startsWith('/api/v0/machines')) return String(ids.machine);
+    if (url.startsWith('/api/v0/endptjobs')) return String(ids.endpoint);
+    if (url.startsWith('/api/v0/workergroups') || url.startsWith('/api/v0/autojobs')) return String(ids.workergroup);
+    if (url.startsWith('/api/v0/deployment')) return String(ids.deployment);
+    if (url.startsWith('/api/v0/auth/apikeys')) return String(ids.key);
+    if (url.startsWith('/api/v0/ssh')) return String(ids.ssh);
+    return String(ids.user);
+  };
+  const state = o.instanceState ?? 'stopped';
+  const bodyFor = (method: string, url: string): unknown => {
+    if (url === '/route' || url.startsWith('/get_')) return { endpoint: ids.endpointName, id: ids.endpoint, workergroup_id: ids.workergroup, cost: 1 };
+    if (url === '/api/v0/instances') return method === 'PUT' ? { ids: [ids.instance], state } : { instance_ids: [ids.instance] };
+    if (url.includes('/ssh')) return { ssh_key: SSH_PROBE };
+    if (url === '/api/v0/machines/create_asks') return { machine: ids.machine, price_gpu: 9 };
+    if (url === '/api/v0/commands/transfer_credit') return { recipient: 'bob', amount: 1 };
+    if (url === '/api/v0/secrets') return { key: 'A_SECRET', value: 'overwritten' };
+    if (url.startsWith('/api/v0/deployment/') && url.endsWith('/stop')) return { force: true };
+    // Complete bodies, so the call reaches the engine's check rather than the dialect's validation.
+    if (url === '/api/v0/workergroups' || url === '/api/v0/autojobs')
+      return { endpoint_id: ids.endpoint, image: 'x', search_params: 'num_gpus=1', test_workers: 0 };
+    if (url === '/api/v0/users') return { username: 'probe-sub', parent_id: 'me' };
+    if (url === '/api/v0/team') return { team_name: 'probe-team' };
+    if (url === '/api/v0/team/invite') return { email: 'probe@example.com', role: ids.role };
+    return {
+      state,
+      label: 'x',
+      name: 'x',
+      permissions: { api: {} },
+      sdate: Math.floor(Date.now() / 1000) + 3600,
+      duration: 1,
+      price: 1,
+      verified: true,
+    };
+  };
+  const routes = routesOf(g.app).filter((r) => !OUTSIDE.test(r.url) && ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].includes(r.method));
+  assert.ok(routes.length > 60, `probing ${routes.length} routes`);
+  return routes.map((r) => ({
+    route: `${r.method} ${r.url}`,
+    url: r.url,
+    method: r.method,
+    params: [...r.url.matchAll(/:(\w+)/g)].map((m) => m[1] as string),
+    path: r.url.replace(/:(\w+)/g, (_m, p: string) => idFor(r.url, p)).replace('*', 'anything'),
+    body: r.method === 'GET' ? undefined : bodyFor(r.method, r.url),
+  }));
+}
+
+/** The serverless data path: an endpoint's own key needs no scope there; an account key needs `misc`. */
+export const isDataPath = (url: string): boolean => url.startsWith('/endpoints/') || url === '/route' || url.startsWith('/get_');
+
+/** What A holds, read with Alice's own full key: every row of every listing but the instances' moving parts (status, usage). */
+export async function snapshotOfA(a: Call): Promise<Record<string, unknown>> {
+  const get = async (path: string) => (await a('GET', path)).body;
+  const instances = ((await get('/api/v0/instances/')).instances as Record<string, unknown>[]).map((i) => ({
+    id: i.id,
+    label: i.label,
+    intended_status: i.intended_status,
+  }));
+  return {
+    instances,
+    apikeys: (await get('/api/v0/auth/apikeys/')).apikeys,
+    ssh: await get('/api/v0/ssh/'),
+    secrets: (await get('/api/v0/secrets/')).secrets,
+    subaccounts: (await get('/api/v0/subaccounts/')).users,
+    endpoints: (await get('/api/v0/endptjobs/')).results,
+    workergroups: (await get('/api/v0/workergroups/')).results,
+    deployments: (await get('/api/v0/deployments/')).deployments,
+    // Credit in and out (A's instance is billed meanwhile, so the balance itself moves).
+    transfers: (await get('/api/v1/invoices')).results,
+  };
+}
+
+/** Everything of A's is as in `t.baseline`, and A's instance still runs. */
+export async function assertNothingOfAChanged(t: TenantA): Promise<void> {
+  const { a, ids } = t;
+  assert.deepEqual(await snapshotOfA(a), t.baseline);
+  const inst = (await a('GET', `/api/v0/instances/${ids.instance}/`)).body.instances;
+  assert.equal(inst.actual_status, 'running');
+  assert.equal(inst.label, `${MARK}-label`);
+  assert.ok((await a('GET', '/api/v0/users/current/')).body.balance > 0);
+}
