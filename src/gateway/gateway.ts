@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ResolvedEndpoint } from '../control/serverless/routing.js';
+import type { ResolvedEndpoint, RoutingView } from '../control/serverless/routing.js';
 import type { ServerlessUseCases } from '../control/serverless/use-cases.js';
 import { GantryError } from '../domain/errors.js';
 import { acceptsTraffic } from '../domain/serverless/lifecycle.js';
@@ -22,9 +22,15 @@ export interface RouteGrant {
   readonly endpoint: string;
 }
 
-/** What a route request gets: a worker, no worker yet (with a summary of the workers' states), or a stopped endpoint. */
+/**
+ * What a route request gets: a worker; no worker yet (with how many workers are in each phase); a
+ * stopped endpoint (it takes no requests); or one that no longer exists.
+ */
 export type RouteOutcome =
-  { readonly kind: 'worker'; readonly grant: RouteGrant } | { readonly kind: 'none'; readonly summary: string } | { readonly kind: 'stopped' };
+  | { readonly kind: 'worker'; readonly grant: RouteGrant }
+  | { readonly kind: 'none'; readonly phases: RoutingView['phases'] }
+  | { readonly kind: 'stopped' }
+  | { readonly kind: 'gone' };
 
 export interface ProxyRequest {
   readonly method: string;
@@ -89,7 +95,10 @@ export class Gateway {
     if (via !== null && !acceptsTraffic(via)) return { kind: 'stopped' };
     const { worker, view } = await this.#traffic.route(endpoint.id, cost, demandKey);
     this.#metrics.serverlessRoutes.inc({ worker: worker === null ? 'none' : 'yes' });
-    if (worker === null) return { kind: 'none', summary: view.summary };
+    if (worker === null) {
+      if (view.deleted) return { kind: 'gone' };
+      return view.accepting ? { kind: 'none', phases: view.phases } : { kind: 'stopped' };
+    }
     return { kind: 'worker', grant: this.#grant(worker.url, cost, name) };
   }
 

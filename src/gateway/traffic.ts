@@ -100,7 +100,11 @@ export class Traffic implements TrafficGate {
       if (t.answered + t.refused > 0) {
         const [answered, refused] = [t.answered, t.refused];
         t.answered = t.refused = 0;
-        await this.#o.shared.counted(id, answered, refused).catch(() => undefined);
+        await this.#o.shared.counted(id, answered, refused).catch(() => {
+          // Not written (the store was unreachable): keep them for the next publish instead of losing them.
+          t.answered += answered;
+          t.refused += refused;
+        });
       }
       if (n === 0 && !this.#published.has(id)) continue;
       if (n === 0) this.#published.delete(id);
@@ -296,8 +300,8 @@ export class Traffic implements TrafficGate {
 
   close(endpointId: number, o: { readonly drain: boolean }): void {
     const t = this.#ep(endpointId);
-    if (t.view !== null) t.view = { ...t.view, accepting: false, draining: o.drain, summary: 'Stopped' };
-    else t.view = { endpointId, accepting: false, draining: o.drain, maxQueueTimeS: 0, workers: [], summary: 'Stopped' };
+    if (t.view !== null) t.view = { ...t.view, accepting: false, draining: o.drain };
+    else t.view = { endpointId, accepting: false, draining: o.drain, maxQueueTimeS: 0, workers: [], phases: {}, deleted: false };
     t.viewAt = this.#o.now();
     // /route/ callers that got no worker are demand no longer: a drain must not wait for them.
     t.unmet.clear();

@@ -43,6 +43,7 @@ describe('a dialect mounted through the edge (test-only toy dialect)', { skip: s
     assert.equal(none.type, 'application/problem+json');
     assert.equal(none.body.problem.code, 'UNAUTHENTICATED');
     assert.equal((await toy('GET', '/toy/instances', 'gnt_not_a_key')).status, 401);
+    assert.equal((await toy('POST', '/toy/instances/abc/stop', null)).status, 401, 'authentication comes before the route schema');
     const listed = await toy('GET', '/toy/instances', alice.api_key);
     assert.equal(listed.status, 200);
     assert.deepEqual(

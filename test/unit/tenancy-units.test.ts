@@ -4,7 +4,8 @@ import { parseRates } from '../../src/api/rate-limit/families.js';
 import { vastFamilyOf as familyOf } from '../../src/api/dialects/vast/route-config.js';
 import { parseKeyFile, secretContext, Vault } from '../../src/control/accounts/vault.js';
 import { allows, intersect, isWithin, parsePermissions } from '../../src/domain/account/permissions.js';
-import { retryAfterSeconds, take, thresholdText } from '../../src/domain/account/token-bucket.js';
+import { retryAfterSeconds, take } from '../../src/domain/account/token-bucket.js';
+import { thresholdText } from '../../src/api/dialects/vast/errors.js';
 import { amountFor, meters } from '../../src/domain/billing/meter.js';
 
 describe('permission JSON', () => {

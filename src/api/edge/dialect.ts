@@ -8,12 +8,13 @@ import type { RateFamily } from '../rate-limit/families.js';
 /**
  * What the edge does for one route, declared with the route (fastify's route `config.edge`) or by
  * the dialect's `routeConfig` table. Every field has a safe default: authenticated, audited when it
- * changes state, counted under the dialect's name, not rate-limited unless it names a family.
+ * changes state, counted under the dialect's name, rate-limited in the `other` family (routes
+ * without authentication: not limited unless they name a family).
  */
 export interface RouteConfig {
   /** Authenticate before the handler runs (default true). Machine traffic with credentials of its own (worker tokens, endpoint keys, host tokens) sets false. */
   readonly auth?: boolean;
-  /** The rate-limit family its requests draw from; null or absent: not limited. */
+  /** The rate-limit family its requests draw from; null: not limited; absent: `other` (null when `auth` is false). */
   readonly family?: RateFamily | null;
   /** Write an audit record when it ends (default: every method but GET, HEAD and OPTIONS). */
   readonly audit?: boolean;

@@ -72,11 +72,15 @@ export async function mountDialect(app: FastifyInstance, d: ApiDialect, deps: Ed
     ctx.addHook('onRoute', (r) => {
       const method = [r.method].flat()[0] ?? 'GET';
       const own = (r.config as { edge?: RouteConfig } | undefined)?.edge;
-      r.config = { ...r.config, edge: { ...d.routeConfig?.(method, r.url), ...own, dialect: d.name } };
+      const edge = { ...d.routeConfig?.(method, r.url), ...own };
+      // Limited unless said otherwise: a caller with a key draws from the "other" family by default.
+      const family = edge.family !== undefined ? edge.family : edge.auth === false ? null : 'other';
+      r.config = { ...r.config, edge: { ...edge, family, dialect: d.name } };
     });
     (d.parsers ?? lenientJson)(ctx);
     if (o.rateLimit !== null) ctx.addHook('onRequest', rateLimitHook(o.rateLimit, credential));
-    ctx.addHook('preHandler', async (req) => {
+    // Before schema validation, so a caller without a key learns nothing of a route's input rules.
+    ctx.addHook('preValidation', async (req) => {
       if (req.routeOptions.config.edge?.auth === false) return;
       setPrincipal(req, await authenticate(req));
     });

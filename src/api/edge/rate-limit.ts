@@ -1,5 +1,4 @@
 import type { FastifyRequest } from 'fastify';
-import { thresholdText } from '../../domain/account/token-bucket.js';
 import { GantryError } from '../../domain/errors.js';
 import { hashKey } from '../../control/keys.js';
 import type { RateFamily } from '../rate-limit/families.js';
@@ -28,9 +27,10 @@ export function rateLimitHook(o: RateLimitOptions, credential: (req: FastifyRequ
     const who = key !== null ? hashKey(key).slice(0, 32) : `ip:${req.ip}`;
     const v = await o.limiter.take(`${who}:${family}`, rate, o.now());
     if (!v.ok) {
-      throw new GantryError('RATE_LIMITED', `API requests too frequent endpoint threshold=${thresholdText(rate)}`, {
+      throw new GantryError('RATE_LIMITED', `Too many requests of the ${family} family: at most ${rate} per second for one key.`, {
         retryAfter: v.retryAfter,
         family,
+        rate,
       });
     }
   };

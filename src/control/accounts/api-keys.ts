@@ -62,6 +62,6 @@ export async function listApiKeys(ctx: ControlContext, p: Principal): Promise<Ke
 }
 
 export async function revokeApiKey(ctx: ControlContext, p: Principal, id: number): Promise<void> {
-  authorize(p, 'account.write');
+  authorize(p, 'account.write', id);
   if (!(await ctx.store.revokeApiKey(id, p.actorId, ctx.clock.now()))) throw new GantryError('API_KEY_NOT_FOUND', `No API key with id ${id}.`, { keyId: id });
 }

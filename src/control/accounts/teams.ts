@@ -10,8 +10,8 @@ import type { AccountRecord, TeamMemberRecord, TeamRoleRecord } from '../../doma
  * A team is an account of its own: instances, keys and credit belong to the team. Members act for it
  * with team keys, which their role narrows at every use. The creator holds the `owner` role.
  */
-async function teamOf(ctx: ControlContext, p: Principal, action: 'team.read' | 'team.write'): Promise<AccountRecord> {
-  authorize(p, action);
+async function teamOf(ctx: ControlContext, p: Principal, action: 'team.read' | 'team.write', resourceId: number | null = null): Promise<AccountRecord> {
+  authorize(p, action, resourceId);
   const a = await ctx.store.getAccount(p.accountId);
   if (!a?.isTeam || a.deletedAt !== null) {
     throw new GantryError('TEAM_NOT_FOUND', 'This key does not act for a team: use the key `create team` gave, or one made with create api-key and team_id.');
@@ -101,7 +101,7 @@ export async function listMembers(ctx: ControlContext, p: Principal): Promise<Te
 }
 
 export async function removeMember(ctx: ControlContext, p: Principal, accountId: number): Promise<void> {
-  const team = await teamOf(ctx, p, 'team.write');
+  const team = await teamOf(ctx, p, 'team.write', accountId);
   const members = await ctx.store.teamMembers(team.id);
   const owners = members.filter((m) => m.role === OWNER_ROLE);
   if (owners.length === 1 && owners[0]?.account.id === accountId)

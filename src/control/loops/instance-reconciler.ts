@@ -253,7 +253,11 @@ export class InstanceReconciler {
       case 'recycle': {
         const stopped = await attempt(host.stop(inst.id, stop));
         if (stopped.after.state === 'running') return { after: stopped.after, error: stopped.error ?? 'the old processes did not stop' };
-        if (step === 'recycle') await host.wipeDisk(inst.id);
+        if (step === 'recycle') {
+          // A wipe that hangs or fails is a failed step too (recorded with its reason), not a retry forever.
+          const wiped = await attempt(host.wipeDisk(inst.id).then(() => host.inspect(inst.id)));
+          if (wiped.error !== null) return { after: wiped.after, error: `disk wipe failed: ${wiped.error}` };
+        }
         return start();
       }
     }

@@ -125,7 +125,10 @@ export class ServerlessLoop {
       requestedAt: ep.stopRequestedAt ?? now,
       drainDeadline: ep.stopDeadline ?? now,
       workersDeadline: ep.stopWorkersDeadline,
-      workersTimeoutMs: ctx.settings.stepTimeoutMs,
+      // Each worker's own stop is bounded by stepTimeoutMs from when the reconciler takes it (at once
+      // when woken, at the latest one observeIntervalMs later); waiting just as long would race that
+      // bound and fail the endpoint before the worker records its own reason.
+      workersTimeoutMs: ctx.settings.stepTimeoutMs + ctx.settings.observeIntervalMs,
       held,
       workers: workers.map((w) => ({ id: w.instance.id, target: w.instance.target, status: w.instance.status, statusMsg: w.instance.statusMsg })),
       now,
@@ -224,5 +227,6 @@ export class ServerlessLoop {
   #forget(endpointId: number): void {
     this.#reported.delete(endpointId);
     this.#recruitAfter.delete(endpointId);
+    this.#ctx.endpointSignal.forget(endpointId);
   }
 }

@@ -1,8 +1,8 @@
 import { GantryError } from '../../domain/errors.js';
 import { isEndpointStatus, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
 import type { ControlContext } from '../context.js';
-import type { Principal } from '../principal.js';
-import { ownEndpoint } from './endpoints.js';
+import { authorize, type Principal } from '../principal.js';
+import { loadOwnEndpoint } from './endpoints.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 /** Longest wait one call may ask for; a dialect with a longer promise calls again. */
@@ -32,8 +32,9 @@ export async function awaitEndpointStatus(
   wanted: readonly EndpointStatus[],
   timeoutMs: number,
 ): Promise<AwaitedEndpoint> {
+  authorize(p, 'serverless.read', id);
   if (wanted.length === 0 || !wanted.every((s) => typeof s === 'string' && isEndpointStatus(s))) {
-    throw new GantryError('INVALID_ARGUMENT', `Wait for one or more of the endpoint statuses; got ${JSON.stringify(wanted)}.`, { field: 'wait_for' });
+    throw new GantryError('INVALID_ARGUMENT', `Wait for one or more of the endpoint statuses; got ${JSON.stringify(wanted)}.`, { field: 'wanted' });
   }
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_AWAIT_MS) {
     throw new GantryError('INVALID_ARGUMENT', `'timeout' must be between 0 and ${MAX_AWAIT_MS / 1000} seconds.`, { field: 'timeout' });
@@ -42,7 +43,7 @@ export async function awaitEndpointStatus(
   const until = ctx.clock.now() + timeoutMs;
   // The version is taken before each read, so a pass that lands between the read and the wait still wakes it.
   let seen = signal.version(id);
-  let ep = await ownEndpoint(ctx, p, id, 'serverless.read');
+  let ep = await loadOwnEndpoint(ctx, p, id);
   for (;;) {
     if (wanted.includes(ep.status)) return { endpoint: ep, timedOut: false };
     if (ep.status === 'deleted') throw new GantryError('ENDPOINT_NOT_FOUND', `No endpoint with id ${id}.`, { endpointId: id });

@@ -3,8 +3,8 @@ import { decideEndpoint, initialStopPhase, type EndpointAction } from '../../dom
 import { changeEach, type BulkItemResult } from '../bulk.js';
 import { compareAndSet, GENERATION_MOVED } from '../cas.js';
 import type { ControlContext } from '../context.js';
-import type { Principal } from '../principal.js';
-import { ownEndpoint, referencesTo } from './endpoints.js';
+import { authorize, type Principal } from '../principal.js';
+import { loadOwnEndpoint, referencesTo } from './endpoints.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const MAX_STOP_TIMEOUT_MS = 24 * 3600_000;
@@ -50,9 +50,21 @@ export async function changeEndpoint(
   action: EndpointAction,
   o: EndpointChangeOptions = {},
 ): Promise<EndpointChangeResult> {
+  authorize(p, 'serverless.write', id);
+  return changeOwnedEndpoint(ctx, p, id, action, o);
+}
+
+/** `changeEndpoint` once the caller is authorized for what it named (the endpoint, or its deployment). */
+export async function changeOwnedEndpoint(
+  ctx: ControlContext,
+  p: Principal,
+  id: number,
+  action: EndpointAction,
+  o: EndpointChangeOptions = {},
+): Promise<EndpointChangeResult> {
   const stop = stopRequest(o);
   const attempt = async (): Promise<EndpointChangeResult | typeof GENERATION_MOVED> => {
-    const ep = await ownEndpoint(ctx, p, id, 'serverless.write');
+    const ep = await loadOwnEndpoint(ctx, p, id);
     const change = decideEndpoint(ep, action, { stopFirst: o.stopFirst === true });
     if (change === null) return { endpoint: ep, changed: false };
     if (action !== 'start' && !stop.force) {

@@ -2,8 +2,8 @@ import { GantryError } from '../../domain/errors.js';
 import type { EndpointParamsPatch } from '../../domain/serverless/params.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
-import { changeEndpoint, type EndpointChangeResult, type StopRequest } from './change-endpoint.js';
-import { createEndpoint, ownEndpoint, validName, type ServerlessAction } from './endpoints.js';
+import { changeOwnedEndpoint, type EndpointChangeResult, type StopRequest } from './change-endpoint.js';
+import { createEndpoint, loadOwnEndpoint, validName, type ServerlessAction } from './endpoints.js';
 import { createWorkergroup, type WorkergroupInput } from './workergroups.js';
 import type { PendingWork } from './traffic-gate.js';
 import { workersOf, type WorkerInfo } from './workers.js';
@@ -27,7 +27,7 @@ export interface NewDeploymentRequest extends WorkergroupInput {
 
 export async function createDeployment(ctx: ControlContext, p: Principal, r: NewDeploymentRequest): Promise<DeploymentView> {
   authorize(p, 'serverless.write');
-  validName(r.name, 'name');
+  validName(r.name, 'deploymentName');
   const endpoint = await createEndpoint(ctx, p, { name: r.name, params: r.params, aliasOf: null });
   try {
     const workergroup = await createWorkergroup(ctx, p, endpoint.id, r);
@@ -43,7 +43,7 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
     return { deployment, endpoint, workergroup, workers: [], pending: ctx.traffic.pending(endpoint.id) };
   } catch (err) {
     // The template was refused: take the endpoint back so the name is free again.
-    await changeEndpoint(ctx, p, endpoint.id, 'delete', { stopFirst: true });
+    await changeOwnedEndpoint(ctx, p, endpoint.id, 'delete', { stopFirst: true });
     throw err;
   }
 }
@@ -67,7 +67,7 @@ async function view(ctx: ControlContext, d: DeploymentRecord, endpoint: Endpoint
 
 export async function showDeployment(ctx: ControlContext, p: Principal, id: number): Promise<DeploymentView> {
   const d = await ownDeployment(ctx, p, id, 'serverless.read');
-  return view(ctx, d, await ownEndpoint(ctx, p, d.endpointId, 'serverless.read'));
+  return view(ctx, d, await loadOwnEndpoint(ctx, p, d.endpointId));
 }
 
 export async function listDeployments(ctx: ControlContext, p: Principal): Promise<DeploymentView[]> {
@@ -82,16 +82,16 @@ export async function listDeployments(ctx: ControlContext, p: Principal): Promis
 
 export async function stopDeployment(ctx: ControlContext, p: Principal, id: number, stop: StopRequest): Promise<EndpointChangeResult> {
   const d = await ownDeployment(ctx, p, id, 'serverless.write');
-  return changeEndpoint(ctx, p, d.endpointId, 'stop', { stop });
+  return changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop });
 }
 
 export async function startDeployment(ctx: ControlContext, p: Principal, id: number): Promise<EndpointChangeResult> {
   const d = await ownDeployment(ctx, p, id, 'serverless.write');
-  return changeEndpoint(ctx, p, d.endpointId, 'start');
+  return changeOwnedEndpoint(ctx, p, d.endpointId, 'start');
 }
 
 /** Vast's delete: stop (destroying the workers) and delete in one call. */
 export async function deleteDeployment(ctx: ControlContext, p: Principal, id: number, force: boolean): Promise<EndpointChangeResult> {
   const d = await ownDeployment(ctx, p, id, 'serverless.write');
-  return changeEndpoint(ctx, p, d.endpointId, 'delete', { stopFirst: true, stop: { finishPendingWork: false, force, timeoutMs: null } });
+  return changeOwnedEndpoint(ctx, p, d.endpointId, 'delete', { stopFirst: true, stop: { finishPendingWork: false, force, timeoutMs: null } });
 }

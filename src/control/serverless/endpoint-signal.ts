@@ -20,6 +20,11 @@ export class EndpointSignal {
     for (const wake of set) wake();
   }
 
+  /** The endpoint is gone: drop its version (a waiter still parked on it wakes at its next notification or poll). */
+  forget(endpointId: number): void {
+    if (!this.#waiters.has(endpointId)) this.#versions.delete(endpointId);
+  }
+
   /** Resolves at the first notification after version `seen`, or after `ms`, whichever comes first. */
   wait(endpointId: number, seen: number, ms: number): Promise<void> {
     if (this.version(endpointId) !== seen) return Promise.resolve();

@@ -7,7 +7,7 @@ import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-export function validName(name: string, what = 'endpoint_name'): string {
+export function validName(name: string, what: 'endpointName' | 'deploymentName' = 'endpointName'): string {
   if (!NAME.test(name)) {
     throw new GantryError(
       'INVALID_ARGUMENT',
@@ -22,9 +22,18 @@ export function validName(name: string, what = 'endpoint_name'): string {
 
 export type ServerlessAction = 'serverless.read' | 'serverless.write';
 
-/** Another account's endpoint answers "not found", so its existence does not leak. */
+/** The endpoint the caller named, after checking the action against it. */
 export async function ownEndpoint(ctx: ControlContext, p: Principal, id: number, action: ServerlessAction): Promise<EndpointRecord> {
   authorize(p, action, id);
+  return loadOwnEndpoint(ctx, p, id);
+}
+
+/**
+ * An endpoint reached through a resource the caller named and was authorized for (a deployment's,
+ * a workergroup's): ownership only, since the key's grants name what the caller named, not this.
+ * Another account's endpoint answers "not found", so its existence does not leak.
+ */
+export async function loadOwnEndpoint(ctx: ControlContext, p: Principal, id: number): Promise<EndpointRecord> {
   const ep = await ctx.store.getEndpoint(id);
   if (!ep || ep.status === 'deleted' || (ep.accountId !== p.accountId && !p.isAdmin)) {
     throw new GantryError('ENDPOINT_NOT_FOUND', `No endpoint with id ${id}.`, { endpointId: id });
@@ -44,9 +53,9 @@ export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEn
   const name = validName(r.name ?? `endpoint-${Date.now().toString(36)}`);
   if (r.aliasOf !== null) {
     const target = await ctx.store.findEndpointByName(p.accountId, r.aliasOf);
-    if (!target) throw new GantryError('ENDPOINT_NOT_FOUND', `alias_of names no endpoint of yours: '${r.aliasOf}'.`, { field: 'alias_of' });
+    if (!target) throw new GantryError('ENDPOINT_NOT_FOUND', `'aliasOf' names no endpoint of yours: '${r.aliasOf}'.`, { field: 'aliasOf' });
     if (target.aliasOf !== null)
-      throw new GantryError('INVALID_ARGUMENT', `'${r.aliasOf}' is itself an alias; point at the endpoint it routes to.`, { field: 'alias_of' });
+      throw new GantryError('INVALID_ARGUMENT', `'aliasOf' names '${r.aliasOf}', itself an alias; point at the endpoint it routes to.`, { field: 'aliasOf' });
   }
   const ep = await ctx.store.createEndpoint({ accountId: p.accountId, name, apiKey: newEndpointKey(), params, aliasOf: r.aliasOf, now: ctx.clock.now() });
   ctx.log.info({ endpointId: ep.id, name }, 'endpoint created');

@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import { acceptsTraffic, isDraining } from '../../domain/serverless/lifecycle.js';
+import type { WorkerPhase } from '../../domain/serverless/workers.js';
 import type { ControlContext } from '../context.js';
 import { authenticate } from '../accounts/authenticate.js';
 import { authorize } from '../principal.js';
@@ -24,29 +25,31 @@ export interface RoutingView {
   readonly draining: boolean;
   readonly maxQueueTimeS: number;
   readonly workers: readonly RoutableWorker[];
-  /** Human summary of the workers by phase (Vast's `status` when no worker is ready). */
-  readonly summary: string;
+  /** How many workers are in each phase (what a client is told while no worker is ready). */
+  readonly phases: Readonly<Partial<Record<WorkerPhase, number>>>;
+  /** The endpoint no longer exists. */
+  readonly deleted: boolean;
 }
 
 /** Needs no control plane, only what reading workers needs, so a gateway can be made before the control plane it serves. */
 export async function routingView(ctx: WorkerReadContext, endpointId: number): Promise<RoutingView> {
   const ep = await ctx.store.getEndpoint(endpointId);
-  if (!ep) return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], summary: 'Deleted' };
+  if (!ep) return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], phases: {}, deleted: true };
   const all = await workersOf(ctx, endpointId);
   const workers = all
     .filter((w) => w.phase === 'ready' && w.url !== null)
     .map((w) => ({ id: w.instance.id, url: w.url as string, perf: w.report?.maxPerf ?? 1, working: w.report?.numRequestsWorking ?? 0 }));
-  const byPhase = new Map<string, number>();
-  for (const w of all) byPhase.set(w.phase, (byPhase.get(w.phase) ?? 0) + 1);
+  const phases: Partial<Record<WorkerPhase, number>> = {};
+  for (const w of all) phases[w.phase] = (phases[w.phase] ?? 0) + 1;
   const accepting = acceptsTraffic(ep);
-  const summary = !accepting ? 'Stopped' : all.length === 0 ? 'No workers' : [...byPhase].map(([k, n]) => `${n} ${k}`).join(', ');
   return {
     endpointId,
     accepting,
     draining: isDraining(ep),
     maxQueueTimeS: ep.params.maxQueueTime,
     workers,
-    summary,
+    phases,
+    deleted: false,
   };
 }
 

@@ -4,7 +4,7 @@ import { parseEnv, shellSplit, type ParsedEnv, type PortSpec } from '../../domai
 import { checkPlacement, DEFAULT_PLACEMENT, type WorkerPlacement } from '../../domain/offer/search.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
-import { ownEndpoint, type ServerlessAction } from './endpoints.js';
+import { loadOwnEndpoint, ownEndpoint, type ServerlessAction } from './endpoints.js';
 import { actOnWorker, workersOf } from './workers.js';
 import type { WorkergroupRecord, WorkerTemplate } from '../../domain/serverless/records.js';
 
@@ -63,7 +63,7 @@ export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
   if (image.length === 0 || image.length > MAX_IMAGE_CHARS) throw invalid(`image must be 1 to ${MAX_IMAGE_CHARS} characters.`, 'image');
   if (t.onstart !== null && t.onstart.length > MAX_ONSTART_CHARS) throw invalid(`onstart may be at most ${MAX_ONSTART_CHARS} characters.`, 'onstart');
   const diskGb = t.diskGb ?? DEFAULT_DISK_GB;
-  if (!Number.isFinite(diskGb) || diskGb <= 0) throw invalid(`disk must be a positive number of GB.`, 'disk');
+  if (!Number.isFinite(diskGb) || diskGb <= 0) throw invalid(`disk must be a positive number of GB.`, 'diskGb');
   const env: ParsedEnv = parseEnv(t.env);
   const kept = t.ports !== undefined && t.ports.length > 0 ? t.ports : [{ containerPort: DEFAULT_WORKER_PORT, proto: 'tcp' as const }];
   const ports = env.ports.length > 0 ? env.ports : kept;
@@ -71,14 +71,14 @@ export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
 }
 
 function checkNumbers(gpuRamGb: number | null, testWorkers: number | null): void {
-  if (gpuRamGb !== null && (!Number.isFinite(gpuRamGb) || gpuRamGb < 0)) throw invalid(`'gpu_ram' must be a number of GB, at least 0.`, 'gpu_ram');
+  if (gpuRamGb !== null && (!Number.isFinite(gpuRamGb) || gpuRamGb < 0)) throw invalid(`'gpuRamGb' must be a number of GB, at least 0.`, 'gpuRamGb');
   if (testWorkers !== null && (!Number.isInteger(testWorkers) || testWorkers < 0 || testWorkers > 100))
-    throw invalid(`'test_workers' must be an integer from 0 to 100.`, 'test_workers');
+    throw invalid(`'testWorkers' must be an integer from 0 to 100.`, 'testWorkers');
 }
 
 export async function createWorkergroup(ctx: ControlContext, p: Principal, endpointId: number, input: WorkergroupInput): Promise<WorkergroupRecord> {
   const ep = await ownEndpoint(ctx, p, endpointId, 'serverless.write');
-  if (ep.aliasOf !== null) throw invalid(`Endpoint '${ep.name}' is a route alias of '${ep.aliasOf}'; it has no workers of its own.`, 'endpoint_id');
+  if (ep.aliasOf !== null) throw invalid(`Endpoint '${ep.name}' is a route alias of '${ep.aliasOf}'; it has no workers of its own.`, 'endpointId');
   const placement = checkPlacement(input.placement ?? DEFAULT_PLACEMENT);
   checkNumbers(input.gpuRamGb, input.testWorkers);
   return ctx.store.createWorkergroup({
@@ -149,7 +149,7 @@ export async function updateWorkergroup(
 /** Destroy the workergroup's workers, then remove it; answers the ids that were asked to be destroyed. */
 export async function deleteWorkergroup(ctx: ControlContext, p: Principal, id: number): Promise<number[]> {
   const wg = await ownWorkergroup(ctx, p, id, 'serverless.write');
-  const ep = await ownEndpoint(ctx, p, wg.endpointId, 'serverless.write');
+  const ep = await loadOwnEndpoint(ctx, p, wg.endpointId);
   const mine = (await workersOf(ctx, ep.id)).filter((w) => w.instance.workergroupId === id);
   for (const w of mine) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
   await ctx.store.deleteWorkergroup(id, ctx.clock.now());

@@ -29,8 +29,3 @@ export function retryAfterSeconds(b: Bucket, rate: number): number {
 export function burstFor(rate: number): number {
   return Math.max(1, rate * 2);
 }
-
-/** The number as Vast prints it in `threshold=` (a float: 2.0, 0.5). */
-export function thresholdText(rate: number): string {
-  return Number.isInteger(rate) ? rate.toFixed(1) : String(rate);
-}

@@ -30,15 +30,6 @@ export type EndpointAction = 'stop' | 'start' | 'delete';
 export const ENDPOINT_STOP_PHASES = ['closing', 'draining', 'stopping_workers'] as const;
 export type EndpointStopPhase = (typeof ENDPOINT_STOP_PHASES)[number];
 
-export interface StopOptions {
-  /** Complete every accepted and queued request before workers stop. */
-  readonly finishPendingWork: boolean;
-  /** Stop even when other endpoints route to this one. */
-  readonly force: boolean;
-  /** Bound on the drain, ms; past it the remaining requests are failed and counted. */
-  readonly timeoutMs: number;
-}
-
 export interface EndpointState {
   readonly id: number;
   readonly target: EndpointTarget;
@@ -89,11 +80,6 @@ export function isEndpointStatus(s: string): s is EndpointStatus {
 
 export function isEndpointStopPhase(s: string): s is EndpointStopPhase {
   return (ENDPOINT_STOP_PHASES as readonly string[]).includes(s);
-}
-
-/** The statuses a stop ends in. */
-export function endsStop(status: EndpointStatus): status is 'stopped' | 'failed' {
-  return status === 'stopped' || status === 'failed';
 }
 
 /** The phase an intent write begins: a stop starts closing; no other status has a phase. */

@@ -1,3 +1,4 @@
+import { assertNever } from '../errors.js';
 import type { InstanceStatus, InstanceTarget } from '../instance/status.js';
 import type { EndpointStopPhase } from './lifecycle.js';
 
@@ -121,5 +122,7 @@ export function stopStatusMsg(step: StopStep, held: HeldRequests, c: { readonly 
       return timedOut;
     case 'failed':
       return step.reason;
+    default:
+      return assertNever(step.next, 'stop step');
   }
 }

@@ -23,6 +23,8 @@ export function exposeMethods(target: object, repo: Repo): void {
   for (const name of Object.getOwnPropertyNames(proto)) {
     const fn = (repo as unknown as Record<string, unknown>)[name];
     if (name === 'constructor' || typeof fn !== 'function') continue;
+    // Two repositories (or the store and one) answering to one name would shadow each other silently.
+    if (name in target) throw new Error(`store method ${name} is defined twice`);
     Object.defineProperty(target, name, { value: (fn as (...a: unknown[]) => unknown).bind(repo), enumerable: false });
   }
 }

@@ -1,4 +1,4 @@
-import type { WorkerPlacement } from '../../domain/offer/search.js';
+import { DEFAULT_PLACEMENT, type WorkerPlacement } from '../../domain/offer/search.js';
 import type { Selectable } from 'kysely';
 import { EMPTY_MEMORY, type ScaleMemory } from '../../domain/serverless/autoscale.js';
 import { isEndpointStopPhase, type EndpointStatus, type EndpointTarget } from '../../domain/serverless/lifecycle.js';
@@ -43,8 +43,9 @@ export function toWorkergroup(r: Selectable<WorkergroupTable>): WorkergroupRecor
     accountId: r.account_id,
     endpointId: r.endpoint_id,
     template: parseJson<WorkerTemplate>(r.template_json, { image: '', env: {}, ports: [], onstart: null, args: null, diskGb: 8 }),
-    // Null only for a row from before 0005 that src/main has not compiled yet: no conditions meanwhile.
-    placement: parseJson<WorkerPlacement>(r.placement_json, { conditions: [] }),
+    // Null only for a row from before 0005 that src/main has not compiled yet (or one an older replica
+    // wrote during a rolling upgrade): the default placement until then, never "any machine".
+    placement: parseJson<WorkerPlacement>(r.placement_json, DEFAULT_PLACEMENT),
     launchArgs: r.launch_args,
     gpuRamGb: r.gpu_ram_gb,
     testWorkers: r.test_workers,

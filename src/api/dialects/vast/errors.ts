@@ -26,6 +26,42 @@ const VAST_NAMES: Partial<Readonly<Record<ErrorCode, string>>> = {
   WORKERGROUP_NOT_FOUND: 'no_such_workergroup',
 };
 
+/** The rate as Vast prints it in `threshold=` (a float: 2.0, 0.5). */
+export function thresholdText(rate: number): string {
+  return Number.isInteger(rate) ? rate.toFixed(1) : String(rate);
+}
+
+/** Engine field names (`details.field`) that Vast's clients know by another name. */
+const VAST_FIELD_NAMES: Readonly<Record<string, string>> = {
+  priceGpuPerHour: 'price_gpu',
+  priceDiskPerGbMonth: 'price_disk',
+  priceInetUpPerGb: 'price_inetu',
+  priceInetDownPerGb: 'price_inetd',
+  minBidPerGpuHour: 'price_min_bid',
+  minChunk: 'min_chunk',
+  endDate: 'end_date',
+  discountRate: 'discount_rate',
+  startMs: 'sdate',
+  durationHours: 'duration',
+  gpuRamGb: 'gpu_ram',
+  testWorkers: 'test_workers',
+  endpointId: 'endpoint_id',
+  endpointName: 'endpoint_name',
+  deploymentName: 'name',
+  aliasOf: 'alias_of',
+  diskGb: 'disk',
+};
+
+/** The message with the field the engine named (quoted) called by Vast's name for it. */
+function vastMessage(e: GantryError): string {
+  const params = vastParamMessage(e.details.problem);
+  if (params !== null) return params;
+  if (e.code === 'RATE_LIMITED' && typeof e.details.rate === 'number') return `API requests too frequent endpoint threshold=${thresholdText(e.details.rate)}`;
+  const field = typeof e.details.field === 'string' ? e.details.field : undefined;
+  const name = field !== undefined && Object.prototype.hasOwnProperty.call(VAST_FIELD_NAMES, field) ? VAST_FIELD_NAMES[field] : undefined;
+  return name === undefined ? e.message : e.message.replaceAll(`'${field}'`, `'${name}'`);
+}
+
 /** Vast's `error` string for an error: the code's own name, else its kind's. */
 function vastErrorName(e: GantryError): string {
   const own = VAST_NAMES[e.code];
@@ -62,10 +98,10 @@ function vastErrorName(e: GantryError): string {
 
 /** `{"success":false,"error":...,"msg":...}` plus Gantry's stable code for scripts. */
 export function vastErrorBody(e: GantryError, status: number): Record<string, unknown> {
-  // An endpoint parameter the engine refused is named as the client named it (min_load, not minLoad).
-  const msg = vastParamMessage(e.details.problem) ?? e.message;
+  // Fields the engine refused are named as the client named them (min_load, not minLoad).
+  const msg = vastMessage(e);
   const body: Record<string, unknown> = { success: false, error: vastErrorName(e), msg, code: e.code };
   if (e.code === 'INSTANCE_NOT_FOUND') body.instances = null;
-  if (status === 429) body.detail = e.message;
+  if (status === 429) body.detail = msg;
   return body;
 }

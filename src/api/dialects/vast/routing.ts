@@ -37,10 +37,14 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
     switch (out.kind) {
       case 'worker':
         return { ...out.grant, ...base };
-      case 'none':
-        return { ...base, status: out.summary };
+      case 'none': {
+        const phases = Object.entries(out.phases);
+        return { ...base, status: phases.length === 0 ? 'No workers' : phases.map(([phase, n]) => `${n} ${phase}`).join(', ') };
+      }
       case 'stopped':
         return { ...base, status: 'Stopped' };
+      case 'gone':
+        return { ...base, status: 'Deleted' };
       default:
         return assertNever(out, 'route outcome');
     }
