@@ -76,7 +76,7 @@ for (const ts of TEST_STORES) {
     let own: number;
     /** A second instance of A's, stopped: outside the constrained key's grant and the instance key's instance. */
     let other: number;
-    const keys = { none: '', readOne: '' };
+    const keys = { none: '', readOne: '', oneDeployment: '' };
 
     before(async () => {
       g = await startTestGantry(ts);
@@ -90,9 +90,14 @@ for (const ts of TEST_STORES) {
         name: 'reads one instance',
         permissions: { api: { instance_read: { read: { constraints: { id: { eq: own } } } } } },
       });
-      for (const r of [none, readOne]) assert.equal(r.status, 200, r.text);
+      const oneDeployment = await t.a('POST', '/api/v0/auth/apikeys/', {
+        name: 'one deployment',
+        permissions: { api: { misc: { d: { constraints: { id: { eq: t.ids.deployment as number } } } } } },
+      });
+      for (const r of [none, readOne, oneDeployment]) assert.equal(r.status, 200, r.text);
       keys.none = none.body.key;
       keys.readOne = readOne.body.key;
+      keys.oneDeployment = oneDeployment.body.key;
       t.baseline = await snapshotOfA(t.a);
     });
     after(() => g.dispose());
@@ -118,6 +123,24 @@ for (const ts of TEST_STORES) {
       assert.equal(res.body.code, 'PERMISSION_MISSING');
     });
     it("nothing of A's changed (instance_read for one id)", nothingChanged);
+
+    it('misc for one deployment only: the deployment reads (its endpoint is reached through it), the rest 403', async () => {
+      const call = t.as(keys.oneDeployment);
+      const dep = t.ids.deployment as number;
+      const shown = await call('GET', `/api/v0/deployment/${dep}/`);
+      assert.equal(shown.status, 200, shown.text);
+      const endpointId = shown.body.deployment.endpoint_id as number;
+      assert.notEqual(endpointId, dep, 'the grant names the deployment, not its endpoint');
+      for (const [method, path, body] of [
+        ['GET', '/api/v0/deployments/', undefined],
+        ['GET', '/api/v0/endptjobs/', undefined],
+        ['POST', '/get_endpoint_workers/', { id: endpointId }],
+      ] as const) {
+        const r = await call(method, path, body);
+        assert.equal(r.status, 403, `${method} ${path}: ${r.text}`);
+      }
+    });
+    it("nothing of A's changed (misc for one deployment)", nothingChanged);
 
     it('an instance key: reads its own instance and nothing else; every other route 403 FORBIDDEN', async () => {
       const call = t.as(t.instanceKey);
