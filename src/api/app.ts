@@ -6,7 +6,7 @@ import type { Metrics } from '../log/metrics.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { ApiDialect } from './edge/dialect.js';
 import { toGantryError } from './errors.js';
-import { dialectFor, keepExactContentType, lenientJson, mountDialect, sendError } from './edge/mount.js';
+import { dialectFor, exactContentTypes, lenientJson, mountDialect, sendError } from './edge/mount.js';
 import type { RateLimitOptions } from './edge/rate-limit.js';
 
 export interface AppOptions {
@@ -45,7 +45,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
   });
 
-  app.addHook('onSend', keepExactContentType);
+  app.addHook('onSend', exactContentTypes(o.dialects));
   app.addHook('onResponse', async (req, reply) => {
     const edge = req.routeOptions.config.edge;
     const dialect = edge?.label ?? edge?.dialect ?? 'other';

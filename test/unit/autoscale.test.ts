@@ -2,8 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideScale, EMPTY_MEMORY, type ScaleInput, type WorkerView } from '../../src/domain/serverless/autoscale.js';
 import { decideEndpoint, type EndpointState } from '../../src/domain/serverless/lifecycle.js';
-import { DEFAULT_ENDPOINT_PARAMS, type EndpointParams } from '../../src/domain/serverless/params.js';
-import { mergeVastParams } from '../../src/api/dialects/vast/endpoint-params.js';
+import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams, type EndpointParams } from '../../src/domain/serverless/params.js';
+import { vastParamsPatch } from '../../src/api/dialects/vast/endpoint-params.js';
+import { vastMessage } from '../../src/api/dialects/vast/errors.js';
+import { GantryError } from '../../src/domain/errors.js';
+
+/** Parameters by Vast's names merged as the Vast dialect does it, refusals in the words its clients read. */
+function mergeVastParams(base: EndpointParams, body: Record<string, unknown>): EndpointParams {
+  try {
+    return mergeEndpointParams(base, vastParamsPatch(body));
+  } catch (err) {
+    throw err instanceof GantryError ? new Error(vastMessage(err)) : err;
+  }
+}
 import { workerPhase } from '../../src/domain/serverless/workers.js';
 
 const NOW = 1_000_000;

@@ -30,14 +30,22 @@ export function lenientJson(app: FastifyInstance): void {
   });
 }
 
-/** Replies whose content type must go out exactly as the dialect gave it (fastify appends a charset to JSON types). */
-const exactContentType = new WeakMap<FastifyReply, string>();
-
-/** An onSend hook for the whole app: error replies keep their dialect's exact content type (clients compare the string). */
-export async function keepExactContentType(_req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-  const type = exactContentType.get(reply);
-  if (type !== undefined) void reply.header('content-type', type);
-  return payload;
+/**
+ * An onSend hook for the whole app: a reply of a dialect's content type goes out with exactly that
+ * type, without the charset fastify appends to JSON types (Vast's CLI compares the string). It runs
+ * at the root because 404s are answered outside every dialect's context.
+ */
+export function exactContentTypes(dialects: readonly ApiDialect[]): (req: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown> {
+  const byName = new Map(dialects.map((d) => [d.name, d]));
+  return async (req, reply, payload) => {
+    const name = req.routeOptions.config.edge?.dialect;
+    // No route matched (a 404): the dialect the path falls under answered it.
+    const d = name !== undefined ? byName.get(name) : req.routeOptions.url === undefined ? dialectFor(dialects, req.url.split('?')[0] ?? '') : undefined;
+    const exact = d === undefined ? undefined : (d.errorContentType ?? 'application/json');
+    const ct = reply.getHeader('content-type');
+    if (exact !== undefined && typeof ct === 'string' && ct.startsWith(`${exact};`)) void reply.header('content-type', exact);
+    return payload;
+  };
 }
 
 /** Any error, in the dialect's body, with the status of its kind; Retry-After where trying again helps. */
@@ -51,11 +59,9 @@ export function sendError(d: ApiDialect, err: unknown, req: FastifyRequest, repl
   // Transient 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
   if (error.code === 'RATE_LIMITED') void reply.header('retry-after', String(typeof error.details.retryAfter === 'number' ? error.details.retryAfter : 1));
   else if (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED') void reply.header('retry-after', '1');
-  const type = d.errorContentType ?? 'application/json';
-  exactContentType.set(reply, type);
   return reply
     .code(status)
-    .type(type)
+    .type(d.errorContentType ?? 'application/json')
     .send(d.errorBody(error, status, req));
 }
 

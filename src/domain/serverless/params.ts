@@ -66,26 +66,12 @@ export const DEFAULT_ENDPOINT_PARAMS: EndpointParams = {
 /** Parameters a request sets; absent ones keep their current value. */
 export type EndpointParamsPatch = Partial<Readonly<Record<keyof EndpointParams, number>>>;
 
-/**
- * What is wrong with a parameter, as data: each dialect renders it with its own field names
- * (`paramErrorMessage`), so the engine never needs to know them.
- */
-export type ParamProblem =
-  | { readonly param: keyof EndpointParams; readonly rule: 'range'; readonly value: number }
-  | { readonly param: 'minWorkers'; readonly rule: 'order'; readonly value: number; readonly maxWorkers: number };
-
-export function paramErrorMessage(p: ParamProblem, nameOf: (k: keyof EndpointParams) => string = (k) => k): string {
-  if (p.rule === 'order') return `'${nameOf('minWorkers')}' (${p.value}) may not exceed '${nameOf('maxWorkers')}' (${p.maxWorkers}).`;
-  const b = ENDPOINT_PARAM_BOUNDS[p.param];
-  const range = `${b.aboveMin ? 'above' : 'at least'} ${b.min} and at most ${b.max}`;
-  return `'${nameOf(p.param)}' must be ${b.integer ? 'an integer' : 'a number'} ${range}, got ${JSON.stringify(p.value)}.`;
+function invalid(param: keyof EndpointParams, message: string): GantryError {
+  // The field is named quoted, by its engine name; a dialect renames it in its own errors.
+  return new GantryError('INVALID_ARGUMENT', message, { field: param });
 }
 
-function invalid(problem: ParamProblem): GantryError {
-  return new GantryError('INVALID_ARGUMENT', paramErrorMessage(problem), { field: problem.param, problem });
-}
-
-/** Apply `patch` over `base`; a value out of range (or min above max workers) is INVALID_ARGUMENT with the problem as data. */
+/** Apply `patch` over `base`; a value out of range (or min above max workers) is INVALID_ARGUMENT naming the field. */
 export function mergeEndpointParams(base: EndpointParams, patch: EndpointParamsPatch): EndpointParams {
   const out: Record<keyof EndpointParams, number> = { ...base };
   for (const key of ENDPOINT_PARAM_KEYS) {
@@ -93,9 +79,12 @@ export function mergeEndpointParams(base: EndpointParams, patch: EndpointParamsP
     if (v === undefined) continue;
     const b = ENDPOINT_PARAM_BOUNDS[key];
     const low = b.aboveMin ? v <= b.min : v < b.min;
-    if (!Number.isFinite(v) || (b.integer && !Number.isInteger(v)) || low || v > b.max) throw invalid({ param: key, rule: 'range', value: v });
+    if (!Number.isFinite(v) || (b.integer && !Number.isInteger(v)) || low || v > b.max) {
+      const range = `${b.aboveMin ? 'above' : 'at least'} ${b.min} and at most ${b.max}`;
+      throw invalid(key, `'${key}' must be ${b.integer ? 'an integer' : 'a number'} ${range}, got ${JSON.stringify(v)}.`);
+    }
     out[key] = v;
   }
-  if (out.minWorkers > out.maxWorkers) throw invalid({ param: 'minWorkers', rule: 'order', value: out.minWorkers, maxWorkers: out.maxWorkers });
+  if (out.minWorkers > out.maxWorkers) throw invalid('minWorkers', `'minWorkers' (${out.minWorkers}) may not exceed 'maxWorkers' (${out.maxWorkers}).`);
   return out;
 }

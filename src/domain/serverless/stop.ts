@@ -37,7 +37,7 @@ export interface StopSituation {
   readonly drainDeadline: number;
   /** Written when stopping_workers was entered; null before. */
   readonly workersDeadline: number | null;
-  /** How long workers get once asked to stop (stepTimeoutMs): sets workersDeadline on entering that phase. */
+  /** How long workers get once asked to stop (the loop gives their own step bound plus a margin): sets workersDeadline on entering that phase. */
   readonly workersTimeoutMs: number;
   readonly held: HeldRequests;
   readonly workers: readonly StopWorker[];

@@ -1,12 +1,5 @@
 import { GantryError } from '../../../domain/errors.js';
-import {
-  ENDPOINT_PARAM_KEYS,
-  mergeEndpointParams,
-  paramErrorMessage,
-  type EndpointParams,
-  type EndpointParamsPatch,
-  type ParamProblem,
-} from '../../../domain/serverless/params.js';
+import { ENDPOINT_PARAM_KEYS, type EndpointParams, type EndpointParamsPatch } from '../../../domain/serverless/params.js';
 
 /** Vast's field (and CLI flag) name of each endpoint parameter. */
 export const VAST_PARAM_NAMES: Readonly<Record<keyof EndpointParams, string>> = {
@@ -22,8 +15,6 @@ export const VAST_PARAM_NAMES: Readonly<Record<keyof EndpointParams, string>> = 
   targetQueueTime: 'target_queue_time',
 };
 
-const vastName = (k: keyof EndpointParams): string => VAST_PARAM_NAMES[k];
-
 /** The parameters a Vast body sets (numbers or numeric strings, as the clients send them). */
 export function vastParamsPatch(body: Readonly<Record<string, unknown>>): EndpointParamsPatch {
   const out: Partial<Record<keyof EndpointParams, number>> = {};
@@ -36,23 +27,6 @@ export function vastParamsPatch(body: Readonly<Record<string, unknown>>): Endpoi
     out[key] = v;
   }
   return out;
-}
-
-/** Parameters by Vast's names merged over `base` (what the engine does with the patch, checked early). */
-export function mergeVastParams(base: EndpointParams, body: Readonly<Record<string, unknown>>): EndpointParams {
-  try {
-    return mergeEndpointParams(base, vastParamsPatch(body));
-  } catch (err) {
-    if (!(err instanceof GantryError)) throw err;
-    const msg = vastParamMessage(err.details.problem);
-    throw msg === null ? err : new GantryError(err.code, msg, err.details);
-  }
-}
-
-/** An engine parameter problem told with Vast's field names. */
-export function vastParamMessage(problem: unknown): string | null {
-  const p = problem as ParamProblem | undefined;
-  return p !== undefined && typeof p === 'object' && p !== null && 'param' in p ? paramErrorMessage(p, vastName) : null;
 }
 
 export function vastParams(p: EndpointParams): Record<string, number> {

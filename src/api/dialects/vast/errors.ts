@@ -1,5 +1,5 @@
 import { assertNever, type ErrorCode, type GantryError } from '../../../domain/errors.js';
-import { vastParamMessage } from './endpoint-params.js';
+import { VAST_PARAM_NAMES } from './endpoint-params.js';
 
 /** Codes whose Vast `error` string differs from their kind's; scripts read `error`, the CLI prints `msg`. */
 const VAST_NAMES: Partial<Readonly<Record<ErrorCode, string>>> = {
@@ -31,8 +31,9 @@ export function thresholdText(rate: number): string {
   return Number.isInteger(rate) ? rate.toFixed(1) : String(rate);
 }
 
-/** Engine field names (`details.field`) that Vast's clients know by another name. */
+/** Engine field names that Vast's clients know by another name. */
 const VAST_FIELD_NAMES: Readonly<Record<string, string>> = {
+  ...VAST_PARAM_NAMES,
   priceGpuPerHour: 'price_gpu',
   priceDiskPerGbMonth: 'price_disk',
   priceInetUpPerGb: 'price_inetu',
@@ -52,14 +53,15 @@ const VAST_FIELD_NAMES: Readonly<Record<string, string>> = {
   diskGb: 'disk',
 };
 
-/** The message with the field the engine named (quoted) called by Vast's name for it. */
-function vastMessage(e: GantryError): string {
-  const params = vastParamMessage(e.details.problem);
-  if (params !== null) return params;
+/**
+ * The engine's message as Vast's clients read it: every field the engine names (quoted, by its
+ * engine name) is called by Vast's name for it (`'minLoad'` → `'min_load'`).
+ */
+export function vastMessage(e: GantryError): string {
   if (e.code === 'RATE_LIMITED' && typeof e.details.rate === 'number') return `API requests too frequent endpoint threshold=${thresholdText(e.details.rate)}`;
-  const field = typeof e.details.field === 'string' ? e.details.field : undefined;
-  const name = field !== undefined && Object.prototype.hasOwnProperty.call(VAST_FIELD_NAMES, field) ? VAST_FIELD_NAMES[field] : undefined;
-  return name === undefined ? e.message : e.message.replaceAll(`'${field}'`, `'${name}'`);
+  return e.message.replace(/'([A-Za-z]+)'/g, (quoted, field: string) =>
+    Object.prototype.hasOwnProperty.call(VAST_FIELD_NAMES, field) ? `'${VAST_FIELD_NAMES[field]}'` : quoted,
+  );
 }
 
 /** Vast's `error` string for an error: the code's own name, else its kind's. */

@@ -34,11 +34,6 @@ export const vastDialect: ApiDialect = {
 async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   const { control } = opts;
   const now = (): number => control.now();
-  app.addHook('onSend', async (_req, reply, payload) => {
-    const ct = reply.getHeader('content-type');
-    if (typeof ct === 'string' && ct.startsWith('application/json')) reply.header('content-type', 'application/json');
-    return payload;
-  });
 
   const intentBody = (action: InstanceAction, r: { changed: boolean }, id: number): Record<string, unknown> => ({
     success: true,
