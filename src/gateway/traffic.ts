@@ -63,6 +63,8 @@ class EndpointTraffic {
    */
   answered = 0;
   refused = 0;
+  /** Bumped by every stop or start on this replica: a view read from the store before it is stale. */
+  intents = 0;
 }
 
 const closed = (t: EndpointTraffic): boolean => t.view !== null && !t.view.accepting;
@@ -126,10 +128,14 @@ export class Traffic implements TrafficGate {
   async #view(id: number, t: EndpointTraffic): Promise<RoutingView> {
     const now = this.#o.now();
     if (t.view !== null && now - t.viewAt < this.#o.directoryMs) return t.view;
+    const intents = t.intents;
     t.loading ??= this.#o.directory(id).finally(() => {
       t.loading = null;
     });
     const v = await t.loading;
+    // A stop or start arrived while the store was read: that read may predate it (a closed endpoint
+    // would take requests again), so it is dropped and the view asked for anew.
+    if (t.intents !== intents) return this.#view(id, t);
     t.view = v;
     t.viewAt = this.#o.now();
     if (!v.accepting && !v.draining) this.#rejectQueued(t, stopped(v), true);
@@ -300,6 +306,7 @@ export class Traffic implements TrafficGate {
 
   close(endpointId: number, o: { readonly drain: boolean }): void {
     const t = this.#ep(endpointId);
+    t.intents++;
     if (t.view !== null) t.view = { ...t.view, accepting: false, draining: o.drain };
     else t.view = { endpointId, accepting: false, draining: o.drain, maxQueueTimeS: 0, workers: [], phases: {}, deleted: false };
     t.viewAt = this.#o.now();
@@ -309,6 +316,7 @@ export class Traffic implements TrafficGate {
   }
 
   open(endpointId: number): void {
+    this.#ep(endpointId).intents++;
     this.invalidate(endpointId);
   }
 

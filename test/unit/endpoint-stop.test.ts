@@ -14,6 +14,7 @@ import {
 import { checkBulkIds, MAX_BULK_ITEMS } from '../../src/control/bulk.js';
 import { compareAndSet, GENERATION_MOVED, MAX_CAS_ATTEMPTS } from '../../src/control/cas.js';
 import { Traffic } from '../../src/gateway/traffic.js';
+import type { RoutingView } from '../../src/control/serverless/routing.js';
 
 const T0 = 1_000_000;
 const DRAIN_MS = 10_000;
@@ -293,6 +294,46 @@ describe('gateway counts for a stop', () => {
       (await t.acquire(3, 1)).release(true);
       await new Promise((r) => setTimeout(r, 1_200));
       assert.deepEqual(counted, [[2, 1, 1]]);
+    } finally {
+      t.shutdown();
+    }
+  });
+});
+
+describe('gateway views and stops', () => {
+  it('a view read from the store before a stop never reopens the endpoint after it', async () => {
+    let answer: (v: RoutingView) => void = () => undefined;
+    const t = new Traffic({
+      // The store answers late: the stop lands while this read is on its way.
+      directory: (endpointId) =>
+        new Promise<RoutingView>((resolve) => {
+          answer = resolve;
+          void endpointId;
+        }),
+      touch: () => Promise.resolve(),
+      now: () => Date.now(),
+      directoryMs: 60_000,
+      queueTimeoutMs: 60_000,
+      shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
+    });
+    try {
+      const before = t.acquire(7, 1).then(
+        () => 'ok',
+        (e: unknown) => (e instanceof GantryError ? e.code : 'other'),
+      );
+      await new Promise((r) => setImmediate(r));
+      t.close(7, { drain: false });
+      answer({
+        endpointId: 7,
+        accepting: true,
+        draining: false,
+        maxQueueTimeS: 0,
+        workers: [{ id: 1, url: 'http://w', perf: 1, working: 0 }],
+        phases: {},
+        deleted: false,
+      });
+      assert.equal(await before, 'ENDPOINT_STOPPED');
+      await assert.rejects(t.acquire(7, 1), (e: unknown) => e instanceof GantryError && e.code === 'ENDPOINT_STOPPED');
     } finally {
       t.shutdown();
     }
