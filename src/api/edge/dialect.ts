@@ -53,6 +53,8 @@ export interface ApiDialect {
   authenticate?(control: ControlPlane, credential: string | null, req: FastifyRequest): Promise<Principal>;
   /** The dialect's error body for an error and the status it is sent with. */
   errorBody(error: GantryError, status: number, req: FastifyRequest): unknown;
+  /** The status an error is sent with, when the dialect's API uses another than its kind's (AI Core: 412 for a refused transition). */
+  errorStatus?(error: GantryError, status: number): number;
   /** Content type of error bodies (default application/json). */
   readonly errorContentType?: string;
   /** Body parsers of its routes (default: JSON, lenient about empty bodies and content types). */

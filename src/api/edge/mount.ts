@@ -50,7 +50,9 @@ export function exactContentTypes(dialects: readonly ApiDialect[]): (req: Fastif
 
 /** Any error, in the dialect's body, with the status of its kind; Retry-After where trying again helps. */
 export function sendError(d: ApiDialect, err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const { error, status } = toGantryError(err, req.id);
+  const known = toGantryError(err, req.id);
+  const error = known.error;
+  const status = d.errorStatus !== undefined ? d.errorStatus(error, known.status) : known.status;
   errorCodeOf.set(req, error.code);
   // Only faults are errors; a stopped endpoint or a busy queue answering 503/504 is expected traffic.
   if (error.kind === 'internal') req.log.error({ err, dialect: d.name }, 'request failed');
