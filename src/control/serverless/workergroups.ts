@@ -6,7 +6,7 @@ import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { loadOwnEndpoint, ownEndpoint, type ServerlessAction } from './endpoints.js';
 import { actOnWorker, workersOf } from './workers.js';
-import type { WorkergroupRecord, WorkerTemplate } from '../../domain/serverless/records.js';
+import type { WorkergroupRecord, WorkerReadiness, WorkerTemplate } from '../../domain/serverless/records.js';
 
 /** The port a worker serves on when its template publishes none (WORKER_PORT). */
 export const DEFAULT_WORKER_PORT = 8000;
@@ -16,8 +16,10 @@ export interface TemplateInput {
   readonly image: string | null;
   readonly env: unknown;
   readonly onstart: string | null;
+  readonly entrypoint?: string | null;
   readonly args: readonly string[] | null;
   readonly diskGb: number | null;
+  readonly readiness?: WorkerReadiness;
   /** Ports to keep when `env` publishes none (an update that leaves env alone keeps the stored ones). */
   readonly ports?: readonly PortSpec[];
 }
@@ -67,7 +69,16 @@ export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
   const env: ParsedEnv = parseEnv(t.env);
   const kept = t.ports !== undefined && t.ports.length > 0 ? t.ports : [{ containerPort: DEFAULT_WORKER_PORT, proto: 'tcp' as const }];
   const ports = env.ports.length > 0 ? env.ports : kept;
-  return { image, env: env.env, ports, onstart: t.onstart, args: t.args, diskGb };
+  return {
+    image,
+    env: env.env,
+    ports,
+    onstart: t.onstart,
+    args: t.args,
+    diskGb,
+    ...(t.entrypoint !== undefined && t.entrypoint !== null ? { entrypoint: t.entrypoint } : {}),
+    ...(t.readiness !== undefined && t.readiness !== 'report' ? { readiness: t.readiness } : {}),
+  };
 }
 
 function checkNumbers(gpuRamGb: number | null, testWorkers: number | null): void {
@@ -126,7 +137,9 @@ export async function updateWorkergroup(
             env: t?.env ?? wg.template.env,
             ports: wg.template.ports,
             onstart: t?.onstart ?? wg.template.onstart,
+            entrypoint: t?.entrypoint ?? wg.template.entrypoint ?? null,
             args: t?.args ?? wg.template.args,
+            readiness: t?.readiness ?? wg.template.readiness ?? 'report',
             diskGb: t?.diskGb ?? wg.template.diskGb,
           },
           placement,

@@ -46,9 +46,19 @@ export interface WorkerTemplate {
   readonly env: Readonly<Record<string, string>>;
   readonly ports: readonly { readonly containerPort: number; readonly proto: 'tcp' | 'udp' }[];
   readonly onstart: string | null;
+  /** The program a worker runs (a container's command; the image's own when absent). */
+  readonly entrypoint?: string | null;
   readonly args: readonly string[] | null;
   readonly diskGb: number;
+  /**
+   * How the engine learns a worker is ready: `report` (default), the worker says so itself (Vast's
+   * /worker_status/ with its benchmark); `http`, a plain HTTP server that knows nothing of Gantry is
+   * ready when its first port answers, and its load is the gateway's count of requests in flight.
+   */
+  readonly readiness?: WorkerReadiness;
 }
+
+export type WorkerReadiness = 'report' | 'http';
 
 export interface WorkergroupRecord {
   readonly id: number;
