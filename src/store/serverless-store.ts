@@ -43,6 +43,9 @@ export interface EndpointPassWrite {
   /** A status other than stopping also clears the stop phase. */
   readonly status?: EndpointStatus;
   readonly statusMsg?: string | null;
+  /** Written with a status change: when it became running, or stopped/failed. */
+  readonly startedAt?: number;
+  readonly completedAt?: number;
   /** A stop's progress, under the same guard as status. */
   readonly stop?: EndpointStopWrite;
   readonly memory: ScaleMemory;
@@ -58,7 +61,15 @@ export interface EndpointStopWrite {
   readonly failed: number;
 }
 
-export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt'> & { readonly now: number };
+export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt' | 'revision'> & { readonly revision?: string | null; readonly now: number };
+
+/** A new deployment: its public id is drawn by the store when not given; the rest of the source fields default to none. */
+export type NewDeployment = Pick<DeploymentRecord, 'accountId' | 'name' | 'tag' | 'endpointId' | 'workergroupId'> &
+  Partial<Pick<DeploymentRecord, 'uid' | 'resourceGroup' | 'source' | 'runningSourceId' | 'ttl' | 'expiresAt'>> & { readonly now: number };
+
+export type DeploymentWrite = Partial<Pick<DeploymentRecord, 'source' | 'runningSourceId' | 'rolloutError' | 'lastOperation' | 'ttl' | 'expiresAt'>> & {
+  readonly now: number;
+};
 export type WorkergroupWrite = Partial<Pick<WorkergroupRecord, 'template' | 'placement' | 'launchArgs' | 'gpuRamGb' | 'testWorkers' | 'endpointId'>>;
 
 export interface ServerlessStore {
@@ -99,10 +110,14 @@ export interface ServerlessStore {
   legacyWorkergroupSearches(): Promise<{ id: number; searchText: string }[]>;
   deleteWorkergroup(id: number, now: number): Promise<void>;
 
-  createDeployment(n: Omit<DeploymentRecord, 'id' | 'createdAt' | 'updatedAt'> & { now: number }): Promise<DeploymentRecord>;
+  createDeployment(n: NewDeployment): Promise<DeploymentRecord>;
   getDeployment(id: number): Promise<DeploymentRecord | undefined>;
   findDeploymentByEndpoint(endpointId: number): Promise<DeploymentRecord | undefined>;
-  listDeployments(accountId: number | null): Promise<DeploymentRecord[]>;
+  /** A live deployment by its public id. */
+  findDeploymentByUid(uid: string): Promise<DeploymentRecord | undefined>;
+  /** Live deployments; of one account (and one resource group), or all. */
+  listDeployments(accountId: number | null, o?: { resourceGroup?: string }): Promise<DeploymentRecord[]>;
+  updateDeployment(id: number, w: DeploymentWrite): Promise<void>;
   deleteDeployment(id: number, now: number): Promise<void>;
 
   /** Worker instances of an endpoint that are not destroyed. */

@@ -4,10 +4,14 @@ import { GantryError } from '../errors.js';
  * One lifecycle for endpoints and the deployments that own them (../../../ARCHITECTURE.md, "Stop and
  * drain"). `target` is the user's intent; `status` is what the serverless loop last established.
  *
- *   pending ──▶ running ──▶ stopping ──▶ stopped ──(start)──▶ pending
- *      │                      │  ▲
- *      └──────(stop)──────────┘  └── failed (workers did not stop within the bound; stop again or start)
- *   stopped | failed ──(delete)──▶ deleting ──▶ deleted
+ *   unknown ──▶ pending ──▶ running ──▶ stopping ──▶ stopped ──(start)──▶ pending
+ *                 │                      │  ▲
+ *                 └──────(stop)──────────┘  └── failed (workers did not stop within the bound; stop again or start)
+ *   pending | running ──▶ failed (dead: its workers keep failing; start again, or delete)
+ *   unknown | stopped | failed ──(delete)──▶ deleting ──▶ deleted
+ *
+ * `unknown`: accepted, and no pass of the serverless loop has looked at it yet; nothing runs, so it
+ * can be deleted but not stopped (SAP AI Core's rule, and the core's: there is nothing to stop).
  *
  * While `stopping`, a stop moves through typed phases (Temporal's worker: STOPPING → DRAINING →
  * STOPPED | FAILED); `stop.ts` decides each step:
@@ -17,10 +21,11 @@ import { GantryError } from '../errors.js';
  */
 export const ENDPOINT_TARGETS = ['running', 'stopped', 'deleted'] as const;
 export type EndpointTarget = (typeof ENDPOINT_TARGETS)[number];
-export const ENDPOINT_STATUSES = ['pending', 'running', 'stopping', 'stopped', 'failed', 'deleting', 'deleted'] as const;
+export const ENDPOINT_STATUSES = ['unknown', 'pending', 'running', 'stopping', 'stopped', 'failed', 'deleting', 'deleted'] as const;
 export type EndpointStatus = (typeof ENDPOINT_STATUSES)[number];
 
-export type EndpointAction = 'stop' | 'start' | 'delete';
+/** `reconfigure`: serve another configuration (a rolling change of the workers' template). */
+export type EndpointAction = 'stop' | 'start' | 'delete' | 'reconfigure';
 
 /**
  * - closing: routing is closed; gateways of other replicas learn of it and publish what they hold.
@@ -58,20 +63,29 @@ export function decideEndpoint(s: EndpointState, action: EndpointAction, o: { st
   switch (action) {
     case 'stop':
       if (s.target === 'stopped' && s.status !== 'failed') return null;
+      if (s.status === 'unknown') throw illegal(s, action, 'it has not been scheduled yet, so nothing runs; delete it instead');
+      // A dead deployment (failed while meant to run) holds no workers: nothing to stop.
+      if (s.status === 'failed' && s.target === 'running') throw illegal(s, action, 'it is dead and runs nothing; delete it or start it again');
       return { target: 'stopped', status: 'stopping' };
     case 'start':
       if (s.status === 'stopping') throw illegal(s, action, 'it is still stopping; start it again once it is stopped');
-      if (s.target === 'running') return null;
+      if (s.target === 'running' && s.status !== 'failed') return null;
       return { target: 'running', status: 'pending' };
     case 'delete':
-      if (!o.stopFirst && s.status !== 'stopped' && s.status !== 'failed') throw illegal(s, action, 'stop it first');
+      if (!o.stopFirst && s.status !== 'stopped' && s.status !== 'failed' && s.status !== 'unknown') throw illegal(s, action, 'stop it first');
       return { target: 'deleted', status: 'deleting' };
+    case 'reconfigure':
+      // Status and target stay; the serverless loop rolls the workers over.
+      if (s.target !== 'running' || (s.status !== 'pending' && s.status !== 'running')) {
+        throw illegal(s, action, 'only a pending or running deployment can change its configuration');
+      }
+      return { target: s.target, status: s.status };
   }
 }
 
 /** Whether routing accepts new work for an endpoint in this state. */
 export function acceptsTraffic(s: Pick<EndpointState, 'target' | 'status'>): boolean {
-  return s.target === 'running' && (s.status === 'pending' || s.status === 'running');
+  return s.target === 'running' && (s.status === 'unknown' || s.status === 'pending' || s.status === 'running');
 }
 
 export function isEndpointStatus(s: string): s is EndpointStatus {

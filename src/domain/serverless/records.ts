@@ -36,6 +36,10 @@ export interface EndpointRecord {
   readonly stopFailed: number;
   readonly memory: ScaleMemory;
   readonly lastActivityAt: number;
+  /** When it last became running (null: never). */
+  readonly startedAt: number | null;
+  /** When it last became stopped or failed, after it began (null: not since). */
+  readonly completedAt: number | null;
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly leaseToken: string | null;
@@ -70,18 +74,50 @@ export interface WorkergroupRecord {
   readonly launchArgs: string | null;
   readonly gpuRamGb: number | null;
   readonly testWorkers: number;
+  /** What the template was made from (a configuration id); a deployment rolls over to its newest workergroup. */
+  readonly revision: string | null;
   readonly createdAt: number;
 }
 
 export interface DeploymentRecord {
   readonly id: number;
+  /** Its opaque public id: 16 hex digits (AI Core's deployment ids look like this). */
+  readonly uid: string;
   readonly accountId: number;
+  /** The account's partition it lives in (`default` unless named). */
+  readonly resourceGroup: string;
   readonly name: string;
   readonly tag: string;
   readonly endpointId: number;
+  /** Its first workergroup; after a configuration change the endpoint's newest workergroup serves. */
   readonly workergroupId: number;
+  /** The configuration it is meant to serve; null when it was made from a template directly. */
+  readonly source: DeploymentSource | null;
+  /** The newest configuration that reached running (the one a failed change falls back to). */
+  readonly runningSourceId: string | null;
+  /** Why the last change of configuration did not take (its workers could not start); null otherwise. */
+  readonly rolloutError: string | null;
+  /** Time to live as given (`10m`, `24h`, `2d`) and when it runs out: then it is stopped and deleted. */
+  readonly ttl: string | null;
+  readonly expiresAt: number | null;
+  readonly lastOperation: DeploymentOperation;
   readonly createdAt: number;
   readonly updatedAt: number;
+}
+
+export type DeploymentOperation = 'create' | 'update' | 'delete';
+
+/** What a deployment was made from: a configuration of an executable (a serving template). */
+export interface DeploymentSource {
+  readonly configurationId: string;
+  readonly configurationName: string;
+  readonly executableId: string;
+  readonly scenarioId: string;
+  /** The model it serves (a configuration's modelName/modelVersion parameters), for resolvers that pick deployments by model. */
+  readonly model: { readonly name: string; readonly version: string } | null;
+  readonly resourcePlan: string | null;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
 }
 
 /** A worker's own report of its load and readiness. */

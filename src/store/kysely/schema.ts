@@ -183,6 +183,9 @@ export interface EndpointTable {
   stop_failed: Generated<number>;
   memory_json: string;
   last_activity_at: number;
+  /** 0009 */
+  started_at: number | null;
+  completed_at: number | null;
   created_at: number;
   updated_at: number;
   last_processed_at: number;
@@ -202,6 +205,8 @@ export interface WorkergroupTable {
   launch_args: string | null;
   gpu_ram_gb: number | null;
   test_workers: number;
+  /** 0009 */
+  revision: string | null;
   created_at: number;
   deleted_at: number | null;
 }
@@ -213,6 +218,15 @@ export interface DeploymentTable {
   tag: string;
   endpoint_id: number;
   workergroup_id: number;
+  /** 0009 */
+  uid: string;
+  resource_group: Generated<string>;
+  source_json: string | null;
+  running_source_id: string | null;
+  rollout_error: string | null;
+  ttl: string | null;
+  expires_at: number | null;
+  last_operation: Generated<string>;
   created_at: number;
   updated_at: number;
   deleted_at: number | null;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import { EMPTY_MEMORY } from '../../domain/serverless/autoscale.js';
@@ -6,6 +7,8 @@ import type {
   EndpointIntentWrite,
   EndpointPassWrite,
   NewEndpoint,
+  NewDeployment,
+  DeploymentWrite,
   NewWorkergroup,
   ServerlessStore,
   WorkergroupWrite,
@@ -38,7 +41,8 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
           suspended: 0,
           alias_of: n.aliasOf,
           target: 'running',
-          status: 'pending',
+          // Nothing observed yet: the serverless loop's first pass makes it pending (or running).
+          status: 'unknown',
           status_msg: null,
           generation: 1,
           stop_drain: 0,
@@ -159,6 +163,8 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
         ...(w.status !== undefined ? { status: w.status } : {}),
         ...(w.status === 'deleted' ? { live_name: null } : {}),
         ...(w.statusMsg !== undefined ? { status_msg: w.statusMsg } : {}),
+        ...(w.startedAt !== undefined ? { started_at: w.startedAt } : {}),
+        ...(w.completedAt !== undefined ? { completed_at: w.completedAt } : {}),
         ...(phase !== undefined ? { stop_phase: phase } : {}),
         ...(w.stop !== undefined ? { stop_workers_deadline: w.stop.workersDeadline, stop_drain_timed_out: b(w.stop.drainTimedOut) } : {}),
         // Added, not written: gateways add their refusals to the same count concurrently.
@@ -200,6 +206,7 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
         launch_args: n.launchArgs,
         gpu_ram_gb: n.gpuRamGb,
         test_workers: n.testWorkers,
+        revision: n.revision ?? null,
         created_at: n.now,
         deleted_at: null,
       })
@@ -244,7 +251,7 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
     await this.db.updateTable('workergroups').set({ deleted_at: now }).where('id', '=', id).where('deleted_at', 'is', null).execute();
   }
 
-  async createDeployment(n: Omit<DeploymentRecord, 'id' | 'createdAt' | 'updatedAt'> & { now: number }): Promise<DeploymentRecord> {
+  async createDeployment(n: NewDeployment): Promise<DeploymentRecord> {
     const row = await this.db
       .insertInto('deployments')
       .values({
@@ -253,6 +260,14 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
         tag: n.tag,
         endpoint_id: n.endpointId,
         workergroup_id: n.workergroupId,
+        uid: n.uid ?? randomBytes(8).toString('hex'),
+        resource_group: n.resourceGroup ?? 'default',
+        source_json: n.source === undefined || n.source === null ? null : JSON.stringify(n.source),
+        running_source_id: n.runningSourceId ?? null,
+        rollout_error: null,
+        ttl: n.ttl ?? null,
+        expires_at: n.expiresAt ?? null,
+        last_operation: 'create',
         created_at: n.now,
         updated_at: n.now,
         deleted_at: null,
@@ -272,10 +287,32 @@ export class ServerlessRepo extends Repo implements ServerlessStore {
     return r && toDeployment(r);
   }
 
-  async listDeployments(accountId: number | null): Promise<DeploymentRecord[]> {
+  async findDeploymentByUid(uid: string): Promise<DeploymentRecord | undefined> {
+    const r = await this.db.selectFrom('deployments').selectAll().where('uid', '=', uid).where('deleted_at', 'is', null).executeTakeFirst();
+    return r && toDeployment(r);
+  }
+
+  async listDeployments(accountId: number | null, o: { resourceGroup?: string } = {}): Promise<DeploymentRecord[]> {
     let q = this.db.selectFrom('deployments').selectAll().where('deleted_at', 'is', null).orderBy('id');
     if (accountId !== null) q = q.where('account_id', '=', accountId);
+    if (o.resourceGroup !== undefined) q = q.where('resource_group', '=', o.resourceGroup);
     return (await q.execute()).map(toDeployment);
+  }
+
+  async updateDeployment(id: number, w: DeploymentWrite): Promise<void> {
+    await this.db
+      .updateTable('deployments')
+      .set({
+        ...(w.source !== undefined ? { source_json: w.source === null ? null : JSON.stringify(w.source) } : {}),
+        ...(w.runningSourceId !== undefined ? { running_source_id: w.runningSourceId } : {}),
+        ...(w.rolloutError !== undefined ? { rollout_error: w.rolloutError } : {}),
+        ...(w.lastOperation !== undefined ? { last_operation: w.lastOperation } : {}),
+        ...(w.ttl !== undefined ? { ttl: w.ttl } : {}),
+        ...(w.expiresAt !== undefined ? { expires_at: w.expiresAt } : {}),
+        updated_at: w.now,
+      })
+      .where('id', '=', id)
+      .execute();
   }
 
   async deleteDeployment(id: number, now: number): Promise<void> {

@@ -5,7 +5,7 @@ import { isEndpointStopPhase, type EndpointStatus, type EndpointTarget } from '.
 import { DEFAULT_ENDPOINT_PARAMS, type EndpointParams } from '../../domain/serverless/params.js';
 import { parseJson } from './rows.js';
 import type { DeploymentTable, EndpointTable, WorkergroupTable } from './schema.js';
-import type { DeploymentRecord, EndpointRecord, WorkergroupRecord, WorkerTemplate } from '../../domain/serverless/records.js';
+import type { DeploymentOperation, DeploymentRecord, DeploymentSource, EndpointRecord, WorkergroupRecord, WorkerTemplate } from '../../domain/serverless/records.js';
 
 /** Row ↔ record mapping of the serverless tables. */
 export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {
@@ -31,6 +31,8 @@ export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {
     stopFailed: r.stop_failed,
     memory: parseJson<ScaleMemory>(r.memory_json, EMPTY_MEMORY),
     lastActivityAt: Number(r.last_activity_at),
+    startedAt: r.started_at === null ? null : Number(r.started_at),
+    completedAt: r.completed_at === null ? null : Number(r.completed_at),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
     leaseToken: r.lease_token,
@@ -49,6 +51,7 @@ export function toWorkergroup(r: Selectable<WorkergroupTable>): WorkergroupRecor
     launchArgs: r.launch_args,
     gpuRamGb: r.gpu_ram_gb,
     testWorkers: r.test_workers,
+    revision: r.revision,
     createdAt: Number(r.created_at),
   };
 }
@@ -61,6 +64,14 @@ export function toDeployment(r: Selectable<DeploymentTable>): DeploymentRecord {
     tag: r.tag,
     endpointId: r.endpoint_id,
     workergroupId: r.workergroup_id,
+    uid: r.uid,
+    resourceGroup: r.resource_group,
+    source: parseJson<DeploymentSource | null>(r.source_json, null),
+    runningSourceId: r.running_source_id,
+    rolloutError: r.rollout_error,
+    ttl: r.ttl,
+    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+    lastOperation: r.last_operation as DeploymentOperation,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
