@@ -114,6 +114,11 @@ export const SETTINGS = {
     default: 300_000,
     doc: 'Longest time a worker may take to answer a proxied request; then 504 WORKER_TIMEOUT.',
   },
+  deploymentTtlMinimumMs: {
+    type: 'duration',
+    default: 600_000,
+    doc: 'Shortest time to live a deployment may be given (AI Core advertises 10m).',
+  },
   stopDrainTimeoutMs: {
     type: 'duration',
     default: 60_000,

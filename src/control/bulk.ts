@@ -3,33 +3,34 @@ import { GantryError } from '../domain/errors.js';
 /** AI Core's bulk PATCH limit, used by every bulk change. */
 export const MAX_BULK_ITEMS = 100;
 
-export interface BulkItemResult {
-  readonly id: number;
+export interface BulkItemResult<K = number> {
+  readonly id: K;
   readonly ok: boolean;
   readonly changed: boolean;
   readonly error: GantryError | null;
 }
 
-/** A bulk request's ids: at least one, at most MAX_BULK_ITEMS, each a positive integer named once. */
-export function checkBulkIds(ids: readonly number[], noun: string): void {
+/** A bulk request's ids: at least one, at most MAX_BULK_ITEMS, each named once (and, for numbers, a positive integer). */
+export function checkBulkIds(ids: readonly (number | string)[], noun: string): void {
   if (ids.length === 0) throw new GantryError('INVALID_ARGUMENT', `Give at least one ${noun} id.`);
-  if (ids.length > MAX_BULK_ITEMS) throw new GantryError('INVALID_ARGUMENT', `At most ${MAX_BULK_ITEMS} ${noun}s per request.`);
-  const bad = ids.find((id) => !Number.isSafeInteger(id) || id <= 0);
+  if (ids.length > MAX_BULK_ITEMS) throw new GantryError('INVALID_ARGUMENT', `At most ${MAX_BULK_ITEMS} ${noun}s per request; got ${ids.length}.`);
+  const bad = ids.find((id) => typeof id === 'number' && (!Number.isSafeInteger(id) || id <= 0));
   if (bad !== undefined) throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(bad)} is not a valid ${noun} id.`, { id: bad });
-  if (new Set(ids).size !== ids.length) throw new GantryError('INVALID_ARGUMENT', `Each ${noun} id may appear only once per request.`);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice !== undefined) throw new GantryError('INVALID_ARGUMENT', `Each ${noun} id may appear only once per request; ${JSON.stringify(twice)} appears twice.`, { id: twice });
 }
 
 /**
  * Apply one change per id, in order, and answer one result per item; one item's refusal (a
  * GantryError) does not undo the others. Anything else is a fault and propagates.
  */
-export async function changeEach(
-  ids: readonly number[],
+export async function changeEach<K extends number | string = number>(
+  ids: readonly K[],
   noun: string,
-  change: (id: number) => Promise<{ readonly changed: boolean }>,
-): Promise<BulkItemResult[]> {
+  change: (id: K) => Promise<{ readonly changed: boolean }>,
+): Promise<BulkItemResult<K>[]> {
   checkBulkIds(ids, noun);
-  const out: BulkItemResult[] = [];
+  const out: BulkItemResult<K>[] = [];
   for (const id of ids) {
     try {
       const r = await change(id);

@@ -35,6 +35,7 @@ export type ControlSettings = Pick<
   | 'recruitBackoffMs'
   | 'workerReportStaleMs'
   | 'stopDrainTimeoutMs'
+  | 'deploymentTtlMinimumMs'
   | 'endpointWaitPollMs'
   | 'billingIntervalMs'
 >;

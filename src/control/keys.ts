@@ -35,3 +35,8 @@ export function newSecret(): string {
 export function newToken(): string {
   return randomBytes(24).toString('base64url');
 }
+
+/** A deployment's public id: 16 hex digits, as AI Core's deployment ids look. */
+export function newDeploymentUid(): string {
+  return randomBytes(8).toString('hex');
+}

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ResolvedEndpoint, RoutingView } from '../control/serverless/routing.js';
 import type { ServerlessUseCases } from '../control/serverless/use-cases.js';
+import type { Principal } from '../control/principal.js';
 import { GantryError } from '../domain/errors.js';
 import { acceptsTraffic } from '../domain/serverless/lifecycle.js';
 import type { Metrics } from '../log/metrics.js';
@@ -67,11 +68,14 @@ export class Gateway {
   }
 
   async #resolve(name: string, key: string | null): Promise<ResolvedEndpoint> {
-    const k = `${name}\u0000${key ?? ''}`;
+    return this.#cached(`${name}\u0000${key ?? ''}`, () => this.#uc.resolveEndpoint(name, key));
+  }
+
+  async #cached(k: string, resolve: () => Promise<ResolvedEndpoint>): Promise<ResolvedEndpoint> {
     const now = Date.now();
     const hit = this.#resolved.get(k);
     if (hit !== undefined && now - hit.at < this.#resolveMs) return hit.value;
-    const value = await this.#uc.resolveEndpoint(name, key);
+    const value = await resolve();
     if (this.#resolved.size >= 10_000) this.#resolved.clear();
     this.#resolved.set(k, { at: now, value });
     return value;
@@ -104,8 +108,18 @@ export class Gateway {
 
   /** Forward one request to a worker of the endpoint and return its answer as a stream. */
   async proxy(name: string, key: string | null, r: ProxyRequest): Promise<ForwardResponse> {
+    return this.#counted(name, () => this.#resolve(name, key), r);
+  }
+
+  /** `proxy` for a deployment named by its public id, on behalf of a caller the dialect authenticated (AI Core's inference URLs). */
+  async proxyDeployment(p: Principal, ref: { readonly uid: string; readonly resourceGroup: string }, r: ProxyRequest): Promise<ForwardResponse> {
+    const k = `deployment\u0000${p.accountId}\u0000${p.keyId ?? ''}\u0000${ref.resourceGroup}\u0000${ref.uid}`;
+    return this.#counted(ref.uid, () => this.#cached(k, () => this.#uc.resolveDeployment(p, ref)), r);
+  }
+
+  async #counted(name: string, resolve: () => Promise<ResolvedEndpoint>, r: ProxyRequest): Promise<ForwardResponse> {
     try {
-      const res = await this.#proxy(name, key, r);
+      const res = await this.#proxy(name, resolve, r);
       this.#metrics.serverlessRequests.inc({ outcome: 'ok' });
       return res;
     } catch (err) {
@@ -114,8 +128,8 @@ export class Gateway {
     }
   }
 
-  async #proxy(name: string, key: string | null, r: ProxyRequest): Promise<ForwardResponse> {
-    const { endpoint, via } = await this.#resolve(name, key);
+  async #proxy(name: string, resolve: () => Promise<ResolvedEndpoint>, r: ProxyRequest): Promise<ForwardResponse> {
+    const { endpoint, via } = await resolve();
     if (via !== null && !acceptsTraffic(via)) throw new GantryError('ENDPOINT_STOPPED', `Endpoint '${name}' is stopped; start it and try again.`);
     for (let attempt = 1; ; attempt++) {
       const waitFrom = process.hrtime.bigint();

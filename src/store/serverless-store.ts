@@ -72,7 +72,20 @@ export type DeploymentWrite = Partial<Pick<DeploymentRecord, 'source' | 'running
 };
 export type WorkergroupWrite = Partial<Pick<WorkergroupRecord, 'template' | 'placement' | 'launchArgs' | 'gpuRamGb' | 'testWorkers' | 'endpointId'>>;
 
-export interface ServerlessStore {
+/** Deployments: their own part of the serverless port. */
+export interface DeploymentStore {
+  createDeployment(n: NewDeployment): Promise<DeploymentRecord>;
+  getDeployment(id: number): Promise<DeploymentRecord | undefined>;
+  findDeploymentByEndpoint(endpointId: number): Promise<DeploymentRecord | undefined>;
+  /** A live deployment by its public id. */
+  findDeploymentByUid(uid: string): Promise<DeploymentRecord | undefined>;
+  /** Live deployments; of one account (and one resource group), or all. */
+  listDeployments(accountId: number | null, o?: { resourceGroup?: string }): Promise<DeploymentRecord[]>;
+  updateDeployment(id: number, w: DeploymentWrite): Promise<void>;
+  deleteDeployment(id: number, now: number): Promise<void>;
+}
+
+export interface ServerlessStore extends DeploymentStore {
   /** NAME_TAKEN when the account has a live endpoint of that name. */
   createEndpoint(n: NewEndpoint): Promise<EndpointRecord>;
   getEndpoint(id: number): Promise<EndpointRecord | undefined>;
@@ -109,16 +122,6 @@ export interface ServerlessStore {
    */
   legacyWorkergroupSearches(): Promise<{ id: number; searchText: string }[]>;
   deleteWorkergroup(id: number, now: number): Promise<void>;
-
-  createDeployment(n: NewDeployment): Promise<DeploymentRecord>;
-  getDeployment(id: number): Promise<DeploymentRecord | undefined>;
-  findDeploymentByEndpoint(endpointId: number): Promise<DeploymentRecord | undefined>;
-  /** A live deployment by its public id. */
-  findDeploymentByUid(uid: string): Promise<DeploymentRecord | undefined>;
-  /** Live deployments; of one account (and one resource group), or all. */
-  listDeployments(accountId: number | null, o?: { resourceGroup?: string }): Promise<DeploymentRecord[]>;
-  updateDeployment(id: number, w: DeploymentWrite): Promise<void>;
-  deleteDeployment(id: number, now: number): Promise<void>;
 
   /** Worker instances of an endpoint that are not destroyed. */
   listWorkers(endpointId: number): Promise<InstanceRecord[]>;

@@ -5,8 +5,18 @@ import { decideStop, stopStatusMsg, type HeldRequests } from '../../domain/serve
 import type { EndpointPassWrite } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
 import { recruitWorker } from '../serverless/recruit.js';
-import { actOnWorker, workersOf, type WorkerInfo } from '../serverless/workers.js';
-import type { EndpointRecord } from '../../domain/serverless/records.js';
+import { actOnWorker, ownerOf, workersOf, type WorkerInfo } from '../serverless/workers.js';
+import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
+import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
+import { rolloutStep } from '../serverless/rollout.js';
+
+/** When a pass moves the status: running stamps the start, stopped or failed the end. */
+function statusTimes(ep: EndpointRecord, pass: Pass, now: number): { startedAt?: number; completedAt?: number } {
+  if (pass.status === undefined || pass.status === ep.status) return {};
+  if (pass.status === 'running') return { startedAt: now };
+  if (pass.status === 'stopped' || pass.status === 'failed') return { completedAt: now };
+  return {};
+}
 
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
@@ -68,7 +78,8 @@ export class ServerlessLoop {
         } catch (err) {
           ctx.log.error({ err, endpointId: ep.id }, 'endpoint pass failed');
         }
-        const outcome = await ctx.store.applyEndpointPass(ep.id, ep.leaseToken as string, { ...pass, generation: ep.generation, now: ctx.clock.now() });
+        const now = ctx.clock.now();
+        const outcome = await ctx.store.applyEndpointPass(ep.id, ep.leaseToken as string, { ...pass, ...statusTimes(ep, pass, now), generation: ep.generation, now });
         if (outcome === 'lost') ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
@@ -83,6 +94,7 @@ export class ServerlessLoop {
   }
 
   async #step(ep: EndpointRecord): Promise<Pass> {
+    if (await this.#expire(ep)) return { memory: ep.memory };
     if (ep.aliasOf !== null) {
       const status: EndpointStatus = ep.target === 'running' ? 'running' : ep.target === 'stopped' ? 'stopped' : 'deleted';
       return { status, memory: ep.memory };
@@ -91,6 +103,20 @@ export class ServerlessLoop {
     if (ep.target === 'deleted') return this.#deletePass(ep, workers);
     if (ep.target === 'stopped') return this.#stopPass(ep, workers);
     return this.#runPass(ep, workers);
+  }
+
+  /**
+   * A deployment whose time to live ran out is stopped and deleted (its workers destroyed): the
+   * intent is written like a user's, so this pass's own outcome is superseded.
+   */
+  async #expire(ep: EndpointRecord): Promise<boolean> {
+    if (ep.target === 'deleted') return false;
+    const d = await this.#ctx.store.findDeploymentByEndpoint(ep.id);
+    if (d === undefined || d.expiresAt === null || d.expiresAt > this.#ctx.clock.now()) return false;
+    this.#ctx.log.info({ deploymentId: d.id, ttl: d.ttl }, 'deployment ttl ran out: stopping and deleting it');
+    await changeOwnedEndpoint(this.#ctx, ownerOf(ep), ep.id, 'delete', { stopFirst: true, stop: { finishPendingWork: false, force: true, timeoutMs: null } });
+    await this.#ctx.store.updateDeployment(d.id, { lastOperation: 'delete', now: this.#ctx.clock.now() });
+    return true;
   }
 
   async #deletePass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
@@ -156,8 +182,8 @@ export class ServerlessLoop {
     const now = ctx.clock.now();
     const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
     const status: EndpointStatus = workers.some((w) => w.phase === 'ready') ? 'running' : 'pending';
-    const group = groups[0];
-    if (group === undefined) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: ep.memory };
+    if (groups.length === 0) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: ep.memory };
+    const rollout = await rolloutStep(ctx, ep, await ctx.store.findDeploymentByEndpoint(ep.id), groups, workers);
 
     const local = ctx.traffic.workerLoad(ep.id);
     const views: WorkerView[] = workers.map((w) => {
@@ -184,27 +210,22 @@ export class ServerlessLoop {
     if (changed) ctx.log.info({ endpointId: ep.id, ...d, memory: undefined }, 'autoscale');
     for (const id of d.stop) await actOnWorker(ctx, ep, id, 'stop');
     for (const id of d.destroy) await actOnWorker(ctx, ep, id, 'destroy');
-    let statusMsg: string | null = ep.suspended ? 'suspended: no new workers are recruited' : null;
+    let statusMsg: string | null = ep.suspended ? 'suspended: no new workers are recruited' : rollout.statusMsg;
     if (!ep.suspended) {
       for (const id of d.start) await actOnWorker(ctx, ep, id, 'start');
-      if (d.create > 0) statusMsg = await this.#recruit(ep, groups, workers.length, d.create);
+      const create = Math.max(d.create, rollout.needsWorker ? 1 : 0);
+      if (create > 0 && rollout.recruitInto !== undefined) statusMsg = (await this.#recruit(ep, rollout.recruitInto, create)) ?? statusMsg;
     }
     if (changed) ctx.traffic.invalidate(ep.id);
     return { status, statusMsg, memory: d.memory };
   }
 
-  /** Create up to `n` workers, spreading them over the workergroups; backs off when no offer matches. */
-  async #recruit(
-    ep: EndpointRecord,
-    groups: Awaited<ReturnType<ControlContext['store']['listWorkergroups']>>,
-    have: number,
-    n: number,
-  ): Promise<string | null> {
+  /** Create up to `n` workers in the workergroup (the newest: the one a change of configuration rolls to); backs off when no offer matches. */
+  async #recruit(ep: EndpointRecord, wg: WorkergroupRecord, n: number): Promise<string | null> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     if ((this.#recruitAfter.get(ep.id) ?? 0) > now) return 'no offer matches the workergroup placement; retrying';
     for (let i = 0; i < n; i++) {
-      const wg = groups[(have + i) % groups.length] as (typeof groups)[number];
       if ((await recruitWorker(ctx, ep, wg)) === null) {
         this.#recruitAfter.set(ep.id, now + ctx.settings.recruitBackoffMs);
         ctx.log.warn({ endpointId: ep.id, workergroupId: wg.id, placement: wg.placement }, 'no offer for a new worker');

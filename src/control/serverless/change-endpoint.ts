@@ -20,6 +20,8 @@ export interface EndpointChangeOptions {
   readonly stop?: StopRequest;
   /** Vast's delete: stop-then-delete from a live endpoint. */
   readonly stopFirst?: boolean;
+  /** Vast's stop: an endpoint not yet scheduled (unknown) is stopped too, instead of refused. */
+  readonly stopUnscheduled?: boolean;
 }
 
 export interface EndpointChangeResult {
@@ -65,7 +67,7 @@ export async function changeOwnedEndpoint(
   const stop = stopRequest(o);
   const attempt = async (): Promise<EndpointChangeResult | typeof GENERATION_MOVED> => {
     const ep = await loadOwnEndpoint(ctx, p, id);
-    const change = decideEndpoint(ep, action, { stopFirst: o.stopFirst === true });
+    const change = decideEndpoint(ep, action, { stopFirst: o.stopFirst === true, stopUnscheduled: o.stopUnscheduled === true });
     if (change === null) return { endpoint: ep, changed: false };
     if (action !== 'start' && !stop.force) {
       const refs = await referencesTo(ctx, ep);

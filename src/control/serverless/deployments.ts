@@ -1,46 +1,74 @@
 import { GantryError } from '../../domain/errors.js';
 import type { EndpointParamsPatch } from '../../domain/serverless/params.js';
+import { parseTtl } from '../../domain/serverless/ttl.js';
+import { requireResourceGroup } from '../accounts/resource-groups.js';
 import type { ControlContext } from '../context.js';
+import { newDeploymentUid } from '../keys.js';
 import { authorize, type Principal } from '../principal.js';
 import { changeOwnedEndpoint, type EndpointChangeResult, type StopRequest } from './change-endpoint.js';
 import { createEndpoint, loadOwnEndpoint, validName, type ServerlessAction } from './endpoints.js';
 import { createWorkergroup, type WorkergroupInput } from './workergroups.js';
 import type { PendingWork } from './traffic-gate.js';
 import { workersOf, type WorkerInfo } from './workers.js';
-import type { DeploymentRecord, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
+import type { DeploymentRecord, DeploymentSource, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 
-/** A deployment owns one endpoint and its workergroup; its lifecycle is the endpoint's. */
+/** A deployment owns one endpoint and its workergroups; its lifecycle is the endpoint's. */
 export interface DeploymentView {
   readonly deployment: DeploymentRecord;
   readonly endpoint: EndpointRecord;
+  /** The workergroup that serves (the oldest live one; during a change of configuration the next is in `next`). */
   readonly workergroup: WorkergroupRecord | null;
+  /** The workergroup a change of configuration is rolling over to, until it serves. */
+  readonly next: WorkergroupRecord | null;
   readonly workers: readonly WorkerInfo[];
   /** Requests this replica's gateway holds for the deployment now. */
   readonly pending: PendingWork;
 }
 
 export interface NewDeploymentRequest extends WorkergroupInput {
-  readonly name: string;
+  /** Null: `deployment-<public id>`. */
+  readonly name: string | null;
   readonly tag: string | null;
   readonly params: EndpointParamsPatch;
+  /** The account's resource group it lives in (default `default`). */
+  readonly resourceGroup?: string;
+  /** What it is made from; its replicas bound the workers, its id is the workergroup's revision. */
+  readonly source?: DeploymentSource | null;
+  /** Time to live (`10m`, `24h`, `2d`): stopped and deleted when it runs out. */
+  readonly ttl?: string | null;
 }
+
+/** Which deployment a call names: the engine id, or the public id within a resource group. */
+export type DeploymentRef = { readonly id: number } | { readonly uid: string; readonly resourceGroup: string };
 
 export async function createDeployment(ctx: ControlContext, p: Principal, r: NewDeploymentRequest): Promise<DeploymentView> {
   authorize(p, 'serverless.write');
-  validName(r.name, 'deploymentName');
-  const endpoint = await createEndpoint(ctx, p, { name: r.name, params: r.params, aliasOf: null });
+  const resourceGroup = r.resourceGroup ?? 'default';
+  await requireResourceGroup(ctx, p, resourceGroup);
+  const now = ctx.clock.now();
+  const expiresAt = r.ttl === undefined || r.ttl === null ? null : now + parseTtl(r.ttl, ctx.settings.deploymentTtlMinimumMs);
+  const uid = newDeploymentUid();
+  const name = validName(r.name ?? `deployment-${uid}`, 'deploymentName');
+  const source = r.source ?? null;
+  const params: EndpointParamsPatch = source === null ? r.params : { ...r.params, minWorkers: source.minReplicas, maxWorkers: source.maxReplicas };
+  const endpoint = await createEndpoint(ctx, p, { name, params, aliasOf: null });
   try {
-    const workergroup = await createWorkergroup(ctx, p, endpoint.id, r);
+    const workergroup = await createWorkergroup(ctx, p, endpoint.id, r, source?.configurationId ?? null);
     const deployment = await ctx.store.createDeployment({
       accountId: p.accountId,
-      name: r.name,
+      uid,
+      resourceGroup,
+      name,
       tag: r.tag ?? 'default',
       endpointId: endpoint.id,
       workergroupId: workergroup.id,
-      now: ctx.clock.now(),
+      source,
+      ttl: r.ttl ?? null,
+      expiresAt,
+      now,
     });
-    ctx.log.info({ deploymentId: deployment.id, endpointId: endpoint.id }, 'deployment created');
-    return { deployment, endpoint, workergroup, workers: [], pending: ctx.traffic.pending(endpoint.id) };
+    ctx.log.info({ deploymentId: deployment.id, uid, endpointId: endpoint.id }, 'deployment created');
+    return { deployment, endpoint, workergroup, next: null, workers: [], pending: ctx.traffic.pending(endpoint.id) };
   } catch (err) {
     // The template was refused: take the endpoint back so the name is free again.
     await changeOwnedEndpoint(ctx, p, endpoint.id, 'delete', { stopFirst: true });
@@ -48,50 +76,77 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
   }
 }
 
-async function ownDeployment(ctx: ControlContext, p: Principal, id: number, action: ServerlessAction): Promise<DeploymentRecord> {
-  authorize(p, action, id);
-  const d = await ctx.store.getDeployment(id);
-  if (!d || (d.accountId !== p.accountId && !p.isAdmin)) throw new GantryError('DEPLOYMENT_NOT_FOUND', `No deployment with id ${id}.`, { deploymentId: id });
+/** The deployment a call names, after checking the action; another account's or group's answers "not found". */
+export async function ownDeployment(ctx: ControlContext, p: Principal, ref: DeploymentRef, action: ServerlessAction): Promise<DeploymentRecord> {
+  authorize(p, action, 'id' in ref ? ref.id : null);
+  const d = 'id' in ref ? await ctx.store.getDeployment(ref.id) : await ctx.store.findDeploymentByUid(ref.uid);
+  const visible = d !== undefined && (d.accountId === p.accountId || p.isAdmin) && ('id' in ref || d.resourceGroup === ref.resourceGroup);
+  if (!visible) {
+    const named = 'id' in ref ? `id ${ref.id}` : `id ${ref.uid} in resource group '${ref.resourceGroup}'`;
+    throw new GantryError('DEPLOYMENT_NOT_FOUND', `No deployment with ${named}.`, { deploymentId: 'id' in ref ? ref.id : ref.uid });
+  }
   return d;
 }
 
 async function view(ctx: ControlContext, d: DeploymentRecord, endpoint: EndpointRecord): Promise<DeploymentView> {
+  const groups = await ctx.store.listWorkergroups({ endpointId: endpoint.id });
   return {
     deployment: d,
     endpoint,
-    workergroup: (await ctx.store.getWorkergroup(d.workergroupId)) ?? null,
+    workergroup: groups[0] ?? (await ctx.store.getWorkergroup(d.workergroupId)) ?? null,
+    next: groups.length > 1 ? (groups[groups.length - 1] as WorkergroupRecord) : null,
     workers: await workersOf(ctx, endpoint.id),
     pending: ctx.traffic.pending(endpoint.id),
   };
 }
 
-export async function showDeployment(ctx: ControlContext, p: Principal, id: number): Promise<DeploymentView> {
-  const d = await ownDeployment(ctx, p, id, 'serverless.read');
+export async function showDeployment(ctx: ControlContext, p: Principal, ref: DeploymentRef | number): Promise<DeploymentView> {
+  const d = await ownDeployment(ctx, p, typeof ref === 'number' ? { id: ref } : ref, 'serverless.read');
   return view(ctx, d, await loadOwnEndpoint(ctx, p, d.endpointId));
 }
 
-export async function listDeployments(ctx: ControlContext, p: Principal): Promise<DeploymentView[]> {
+/** The caller's deployments; of one resource group when named. */
+export async function listDeployments(ctx: ControlContext, p: Principal, o: { resourceGroup?: string } = {}): Promise<DeploymentView[]> {
   authorize(p, 'serverless.read');
+  if (o.resourceGroup !== undefined) await requireResourceGroup(ctx, p, o.resourceGroup);
   const out: DeploymentView[] = [];
-  for (const d of await ctx.store.listDeployments(p.accountId)) {
+  for (const d of await ctx.store.listDeployments(p.accountId, o)) {
     const ep = await ctx.store.getEndpoint(d.endpointId);
     if (ep && ep.status !== 'deleted') out.push(await view(ctx, d, ep));
   }
   return out;
 }
 
-export async function stopDeployment(ctx: ControlContext, p: Principal, id: number, stop: StopRequest): Promise<EndpointChangeResult> {
-  const d = await ownDeployment(ctx, p, id, 'serverless.write');
-  return changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop });
+const asRef = (ref: DeploymentRef | number): DeploymentRef => (typeof ref === 'number' ? { id: ref } : ref);
+
+export async function stopDeployment(
+  ctx: ControlContext,
+  p: Principal,
+  ref: DeploymentRef | number,
+  stop: StopRequest,
+  o: { readonly stopUnscheduled?: boolean } = {},
+): Promise<EndpointChangeResult> {
+  const d = await ownDeployment(ctx, p, asRef(ref), 'serverless.write');
+  return changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, ...o });
 }
 
-export async function startDeployment(ctx: ControlContext, p: Principal, id: number): Promise<EndpointChangeResult> {
-  const d = await ownDeployment(ctx, p, id, 'serverless.write');
+export async function startDeployment(ctx: ControlContext, p: Principal, ref: DeploymentRef | number): Promise<EndpointChangeResult> {
+  const d = await ownDeployment(ctx, p, asRef(ref), 'serverless.write');
   return changeOwnedEndpoint(ctx, p, d.endpointId, 'start');
 }
 
-/** Vast's delete: stop (destroying the workers) and delete in one call. */
-export async function deleteDeployment(ctx: ControlContext, p: Principal, id: number, force: boolean): Promise<EndpointChangeResult> {
-  const d = await ownDeployment(ctx, p, id, 'serverless.write');
-  return changeOwnedEndpoint(ctx, p, d.endpointId, 'delete', { stopFirst: true, stop: { finishPendingWork: false, force, timeoutMs: null } });
+/**
+ * Delete a deployment. `stopFirst` (Vast's delete) stops and deletes a live one in one call;
+ * without it only one that runs nothing (unknown, stopped, failed) may be deleted.
+ */
+export async function deleteDeployment(
+  ctx: ControlContext,
+  p: Principal,
+  ref: DeploymentRef | number,
+  o: { readonly force: boolean; readonly stopFirst: boolean },
+): Promise<EndpointChangeResult> {
+  const d = await ownDeployment(ctx, p, asRef(ref), 'serverless.write');
+  const r = await changeOwnedEndpoint(ctx, p, d.endpointId, 'delete', { stopFirst: o.stopFirst, stop: { finishPendingWork: false, force: o.force, timeoutMs: null } });
+  if (r.changed) await ctx.store.updateDeployment(d.id, { lastOperation: 'delete', now: ctx.clock.now() });
+  return r;
 }

@@ -3,8 +3,9 @@ import { acceptsTraffic, isDraining } from '../../domain/serverless/lifecycle.js
 import type { WorkerPhase } from '../../domain/serverless/workers.js';
 import type { ControlContext } from '../context.js';
 import { authenticate } from '../accounts/authenticate.js';
-import { authorize } from '../principal.js';
-import { workersOf, type WorkerReadContext } from './workers.js';
+import { authorize, type Principal } from '../principal.js';
+import { ownDeployment, type DeploymentRef } from './deployments.js';
+import { workersOf, type WorkerInfo, type WorkerReadContext } from './workers.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 /** A worker requests may be sent to now. */
@@ -36,8 +37,9 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
   const ep = await ctx.store.getEndpoint(endpointId);
   if (!ep) return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], phases: {}, deleted: true };
   const all = await workersOf(ctx, endpointId);
+  const serving = servingGroup(await ctx.store.listWorkergroups({ endpointId }), all);
   const workers = all
-    .filter((w) => w.phase === 'ready' && w.url !== null)
+    .filter((w) => w.phase === 'ready' && w.url !== null && (serving === null || w.instance.workergroupId === serving))
     .map((w) => ({ id: w.instance.id, url: w.url as string, perf: w.report?.maxPerf ?? 1, working: w.report?.numRequestsWorking ?? 0 }));
   const phases: Partial<Record<WorkerPhase, number>> = {};
   for (const w of all) phases[w.phase] = (phases[w.phase] ?? 0) + 1;
@@ -51,6 +53,16 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
     phases,
     deleted: false,
   };
+}
+
+/**
+ * During a change of configuration, once a worker of the newest workergroup is ready, only that
+ * group's workers take new requests (the old ones finish theirs and are retired); null: any group.
+ */
+function servingGroup(groups: readonly { readonly id: number }[], workers: readonly WorkerInfo[]): number | null {
+  const newest = groups[groups.length - 1];
+  if (groups.length < 2 || newest === undefined) return null;
+  return workers.some((w) => w.instance.workergroupId === newest.id && w.phase === 'ready') ? newest.id : null;
 }
 
 export interface ResolvedEndpoint {
@@ -81,4 +93,13 @@ export async function resolveEndpoint(ctx: ControlContext, name: string, key: st
   const target = await ctx.store.findEndpointByName(named.accountId, named.aliasOf);
   if (target === undefined) throw new GantryError('ENDPOINT_NOT_FOUND', `Endpoint '${name}' routes to '${named.aliasOf}', which no longer exists.`);
   return { endpoint: target, via: named };
+}
+
+/** The endpoint of a deployment named by its public id, for a caller who may invoke it (AI Core's inference URLs). */
+export async function resolveDeployment(ctx: ControlContext, p: Principal, ref: DeploymentRef): Promise<ResolvedEndpoint> {
+  authorize(p, 'serverless.invoke');
+  const d = await ownDeployment(ctx, p, ref, 'serverless.read');
+  const endpoint = await ctx.store.getEndpoint(d.endpointId);
+  if (endpoint === undefined || endpoint.status === 'deleted') throw new GantryError('DEPLOYMENT_NOT_FOUND', `No deployment with id ${d.uid}.`, { deploymentId: d.uid });
+  return { endpoint, via: null };
 }

@@ -5,7 +5,9 @@ import { awaitEndpointStatus } from './await-endpoint.js';
 import { changeEndpoint, changeEndpoints, type EndpointChangeOptions, type StopRequest } from './change-endpoint.js';
 import * as deployments from './deployments.js';
 import * as endpoints from './endpoints.js';
-import { resolveEndpoint, routingView } from './routing.js';
+import { resolveDeployment, resolveEndpoint, routingView } from './routing.js';
+import type { DeploymentRef } from './deployments.js';
+import { changeDeployments, reconfigureDeployment, type DeploymentItem, type DeploymentSpec } from './deployment-changes.js';
 import * as groups from './workergroups.js';
 import { ownWorkergroup } from './workergroups.js';
 import { recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
@@ -36,14 +38,24 @@ export function serverlessUseCases(ctx: ControlContext) {
     },
 
     createDeployment: (p: Principal, r: deployments.NewDeploymentRequest) => deployments.createDeployment(ctx, p, r),
-    listDeployments: (p: Principal) => deployments.listDeployments(ctx, p),
-    showDeployment: (p: Principal, id: number) => deployments.showDeployment(ctx, p, id),
-    stopDeployment: (p: Principal, id: number, s: StopRequest) => deployments.stopDeployment(ctx, p, id, s),
-    startDeployment: (p: Principal, id: number) => deployments.startDeployment(ctx, p, id),
-    deleteDeployment: (p: Principal, id: number, force: boolean) => deployments.deleteDeployment(ctx, p, id, force),
+    listDeployments: (p: Principal, o?: { resourceGroup?: string }) => deployments.listDeployments(ctx, p, o),
+    showDeployment: (p: Principal, ref: DeploymentRef | number) => deployments.showDeployment(ctx, p, ref),
+    stopDeployment: (p: Principal, ref: DeploymentRef | number, s: StopRequest, o?: { stopUnscheduled?: boolean }) =>
+      deployments.stopDeployment(ctx, p, ref, s, o),
+    startDeployment: (p: Principal, ref: DeploymentRef | number) => deployments.startDeployment(ctx, p, ref),
+    /** Delete one that runs nothing (unknown, stopped, failed): AI Core's delete. */
+    removeDeployment: (p: Principal, ref: DeploymentRef) => deployments.deleteDeployment(ctx, p, ref, { force: false, stopFirst: false }),
+    /** Stop and delete many of one resource group, one result per item (AI Core's bulk PATCH). */
+    changeDeployments: (p: Principal, resourceGroup: string, items: readonly DeploymentItem[], s: StopRequest) =>
+      changeDeployments(ctx, p, resourceGroup, items, s),
+    /** Roll over to another configuration with no failed request. */
+    reconfigureDeployment: (p: Principal, ref: DeploymentRef, spec: DeploymentSpec) => reconfigureDeployment(ctx, p, ref, spec),
+    /** Vast's delete: stop and delete in one call. */
+    deleteDeployment: (p: Principal, id: number, force: boolean) => deployments.deleteDeployment(ctx, p, id, { force, stopFirst: true }),
 
     recordWorkerStatus: (s: WorkerStatusInput) => recordWorkerStatus(ctx, s),
     resolveEndpoint: (name: string, key: string | null) => resolveEndpoint(ctx, name, key),
+    resolveDeployment: (p: Principal, ref: DeploymentRef) => resolveDeployment(ctx, p, ref),
     routingView: (endpointId: number) => routingView(ctx, endpointId),
   };
 }

@@ -87,7 +87,14 @@ function checkNumbers(gpuRamGb: number | null, testWorkers: number | null): void
     throw invalid(`'testWorkers' must be an integer from 0 to 100.`, 'testWorkers');
 }
 
-export async function createWorkergroup(ctx: ControlContext, p: Principal, endpointId: number, input: WorkergroupInput): Promise<WorkergroupRecord> {
+/** `revision`: what the template was made from (a configuration id), for deployments that change configuration. */
+export async function createWorkergroup(
+  ctx: ControlContext,
+  p: Principal,
+  endpointId: number,
+  input: WorkergroupInput,
+  revision: string | null = null,
+): Promise<WorkergroupRecord> {
   const ep = await ownEndpoint(ctx, p, endpointId, 'serverless.write');
   if (ep.aliasOf !== null) throw invalid(`Endpoint '${ep.name}' is a route alias of '${ep.aliasOf}'; it has no workers of its own.`, 'endpointId');
   const placement = checkPlacement(input.placement ?? DEFAULT_PLACEMENT);
@@ -100,6 +107,7 @@ export async function createWorkergroup(ctx: ControlContext, p: Principal, endpo
     launchArgs: input.launchArgs,
     gpuRamGb: input.gpuRamGb,
     testWorkers: input.testWorkers ?? DEFAULT_TEST_WORKERS,
+    revision,
     now: ctx.clock.now(),
   });
 }

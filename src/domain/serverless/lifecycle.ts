@@ -53,9 +53,10 @@ function illegal(s: EndpointState, action: EndpointAction, why: string): GantryE
 /**
  * The one place that decides whether a request is legal. Returns the change to write, or null for an
  * idempotent repeat. `stopFirst` (Vast's delete) lets a delete begin from a live endpoint: its
- * workers are destroyed, which stops them.
+ * workers are destroyed, which stops them. `stopUnscheduled` (Vast's stop) lets a stop cancel an
+ * endpoint no pass has scheduled yet, instead of refusing it.
  */
-export function decideEndpoint(s: EndpointState, action: EndpointAction, o: { stopFirst?: boolean } = {}): EndpointChange | null {
+export function decideEndpoint(s: EndpointState, action: EndpointAction, o: { stopFirst?: boolean; stopUnscheduled?: boolean } = {}): EndpointChange | null {
   if (s.status === 'deleted' || s.status === 'deleting' || s.target === 'deleted') {
     if (action === 'delete') return null;
     throw illegal(s, action, 'it is being deleted');
@@ -63,7 +64,7 @@ export function decideEndpoint(s: EndpointState, action: EndpointAction, o: { st
   switch (action) {
     case 'stop':
       if (s.target === 'stopped' && s.status !== 'failed') return null;
-      if (s.status === 'unknown') throw illegal(s, action, 'it has not been scheduled yet, so nothing runs; delete it instead');
+      if (s.status === 'unknown' && o.stopUnscheduled !== true) throw illegal(s, action, 'it has not been scheduled yet, so nothing runs; delete it instead');
       // A dead deployment (failed while meant to run) holds no workers: nothing to stop.
       if (s.status === 'failed' && s.target === 'running') throw illegal(s, action, 'it is dead and runs nothing; delete it or start it again');
       return { target: 'stopped', status: 'stopping' };

@@ -9,7 +9,8 @@ import { sql, type Kysely, type Migration } from 'kysely';
 export const deploymentSourceMigration: Migration = {
   async up(db: Kysely<unknown>) {
     // One column per ALTER: SQLite adds only one at a time.
-    for (const col of ['uid', 'source_json', 'running_source_id', 'rollout_error', 'ttl']) await db.schema.alterTable('deployments').addColumn(col, 'text').execute();
+    for (const col of ['uid', 'source_json', 'running_source_id', 'rollout_error', 'ttl'])
+      await db.schema.alterTable('deployments').addColumn(col, 'text').execute();
     await db.schema
       .alterTable('deployments')
       .addColumn('resource_group', 'text', (c) => c.notNull().defaultTo('default'))

@@ -5,7 +5,14 @@ import { isEndpointStopPhase, type EndpointStatus, type EndpointTarget } from '.
 import { DEFAULT_ENDPOINT_PARAMS, type EndpointParams } from '../../domain/serverless/params.js';
 import { parseJson } from './rows.js';
 import type { DeploymentTable, EndpointTable, WorkergroupTable } from './schema.js';
-import type { DeploymentOperation, DeploymentRecord, DeploymentSource, EndpointRecord, WorkergroupRecord, WorkerTemplate } from '../../domain/serverless/records.js';
+import type {
+  DeploymentOperation,
+  DeploymentRecord,
+  DeploymentSource,
+  EndpointRecord,
+  WorkergroupRecord,
+  WorkerTemplate,
+} from '../../domain/serverless/records.js';
 
 /** Row ↔ record mapping of the serverless tables. */
 export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {

@@ -78,7 +78,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     // Vast's endpoint_state: active and suspended set the suspension; stopped is a stop (below).
     const suspended = state === 'active' ? false : state === 'suspended' ? true : null;
     const ep = await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), suspended });
-    if (state === 'stopped') await sl.changeEndpoint(p, id, 'stop');
+    if (state === 'stopped') await sl.changeEndpoint(p, id, 'stop', { stopUnscheduled: true });
     else if (state !== null && ep.target !== 'running') await sl.changeEndpoint(p, id, 'start');
     return { success: true };
   });
@@ -196,7 +196,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     deployment: vastDeployment(await sl.showDeployment(principal(req), parseId(req.params.id, 'deployment id'))),
   }));
   app.post('/api/v0/deployment/:id/stop', async (req: Req) => {
-    const r = await sl.stopDeployment(principal(req), parseId(req.params.id, 'deployment id'), stopRequest(req));
+    const r = await sl.stopDeployment(principal(req), parseId(req.params.id, 'deployment id'), stopRequest(req), { stopUnscheduled: true });
     return { success: true, endpoint_state: endpointState(r.endpoint) };
   });
   app.post('/api/v0/deployment/:id/start', async (req: Req) => {

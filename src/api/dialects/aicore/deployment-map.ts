@@ -1,0 +1,104 @@
+import type { DeploymentView } from '../../../control/serverless/deployments.js';
+import type { EndpointStatus, EndpointTarget } from '../../../domain/serverless/lifecycle.js';
+import { isoTime } from './query.js';
+
+export const AICORE_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'DEAD', 'STOPPING', 'STOPPED', 'UNKNOWN'] as const;
+export type AicoreStatus = (typeof AICORE_STATUSES)[number];
+
+/** The core status as AI Core names it (ARCHITECTURE.md, "Deployment status in each dialect"). */
+export function aicoreStatus(v: Pick<DeploymentView, 'endpoint' | 'workers'>): AicoreStatus {
+  const s: EndpointStatus = v.endpoint.status;
+  switch (s) {
+    case 'unknown':
+      return 'UNKNOWN';
+    case 'pending':
+      return 'PENDING';
+    case 'running':
+      return 'RUNNING';
+    case 'stopping':
+      return 'STOPPING';
+    case 'stopped':
+      return 'STOPPED';
+    case 'failed':
+      return 'DEAD';
+    // Being deleted: still releasing workers, or already holding none.
+    case 'deleting':
+    case 'deleted':
+      return v.workers.length > 0 ? 'STOPPING' : 'STOPPED';
+  }
+}
+
+const TARGETS: Readonly<Record<EndpointTarget, string>> = { running: 'RUNNING', stopped: 'STOPPED', deleted: 'DELETED' };
+
+/** What each status means, when the engine has nothing more specific to say (AI Core users are confused by an empty message). */
+const DEFAULT_MESSAGES: Readonly<Record<AicoreStatus, string>> = {
+  UNKNOWN: 'Deployment accepted; it is being scheduled.',
+  PENDING: 'Workers are starting.',
+  RUNNING: 'Deployment is running.',
+  STOPPING: 'Deployment is stopping: new requests are refused, accepted ones are finished.',
+  STOPPED: 'Deployment is stopped; no compute is held.',
+  DEAD: 'Deployment failed.',
+  COMPLETED: 'Deployment completed.',
+};
+
+/** `{AI_API_URL}/v2/inference/deployments/{id}`. */
+export function inferenceUrl(base: string, uid: string): string {
+  return `${base.replace(/\/$/, '')}/v2/inference/deployments/${uid}`;
+}
+
+/**
+ * An engine deployment as AI Core's `AiDeployment` (with `statusDetails` for the detail GET).
+ * `deploymentUrl` is empty until it runs; `details` carries the model the configuration names,
+ * where SAP's deployment resolvers look for it.
+ */
+export function aicoreDeployment(v: DeploymentView, base: string, o: { withDetails: boolean }): Record<string, unknown> {
+  const d = v.deployment;
+  const ep = v.endpoint;
+  const status = aicoreStatus(v);
+  const src = d.source;
+  const running = v.workers.filter((w) => w.phase === 'ready').length;
+  const completed = (status === 'STOPPED' || status === 'DEAD') && ep.completedAt !== null;
+  const out: Record<string, unknown> = {
+    id: d.uid,
+    deploymentUrl: status === 'RUNNING' ? inferenceUrl(base, d.uid) : '',
+    configurationId: src?.configurationId ?? '',
+    configurationName: src?.configurationName ?? d.name,
+    executableId: src?.executableId ?? '',
+    scenarioId: src?.scenarioId ?? '',
+    status,
+    statusMessage: (ep.statusMsg ?? DEFAULT_MESSAGES[status]).slice(0, 256),
+    targetStatus: TARGETS[ep.target],
+    lastOperation: d.lastOperation.toUpperCase(),
+    ...(d.runningSourceId !== null ? { latestRunningConfigurationId: d.runningSourceId } : {}),
+    ttl: d.ttl,
+    details: {
+      scaling: { backendDetails: { predictor: { minReplicas: ep.params.minWorkers, maxReplicas: ep.params.maxWorkers, runningReplicas: running } } },
+      resources: {
+        backendDetails: {
+          ...(src?.model != null ? { model: { name: src.model.name, version: src.model.version } } : {}),
+          ...(src?.resourcePlan != null ? { predictor: { resourcePlan: src.resourcePlan } } : {}),
+        },
+      },
+    },
+    createdAt: isoTime(d.createdAt),
+    modifiedAt: isoTime(Math.max(d.updatedAt, ep.updatedAt)),
+    submissionTime: isoTime(d.createdAt),
+    ...(ep.startedAt !== null ? { startTime: isoTime(ep.startedAt) } : {}),
+    ...(completed ? { completionTime: isoTime(ep.completedAt as number) } : {}),
+  };
+  if (o.withDetails) out.statusDetails = statusDetails(v);
+  return out;
+}
+
+/** The workers behind the status: each one's phase and, when it failed, why. */
+function statusDetails(v: DeploymentView): Record<string, unknown> {
+  return {
+    workers: v.workers.map((w) => ({
+      id: String(w.instance.id),
+      phase: w.phase,
+      ...(w.errorMsg !== null ? { message: w.errorMsg } : w.instance.statusMsg !== null ? { message: w.instance.statusMsg } : {}),
+    })),
+    ...(v.next !== null ? { nextConfigurationId: v.next.revision } : {}),
+    ...(v.pending.queued + v.pending.inFlight > 0 ? { requests: { queued: v.pending.queued, inFlight: v.pending.inFlight } } : {}),
+  };
+}

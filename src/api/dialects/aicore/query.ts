@@ -1,0 +1,56 @@
+import { GantryError } from '../../../domain/errors.js';
+
+type Query = Readonly<Record<string, unknown>>;
+
+function one(q: Query, name: string): string | undefined {
+  const v = q[name];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new GantryError('INVALID_ARGUMENT', `Give '${name}' once.`, { field: name });
+  return String(v);
+}
+
+/** `$top` and `$skip`, bounded as the spec bounds them (`$top` at most `max`, default `def`). */
+export function page(q: Query, o: { max: number; def: number }): { top: number; skip: number } {
+  const int = (name: string, def: number, max: number): number => {
+    const v = one(q, name);
+    if (v === undefined || v === '') return def;
+    const n = Number(v);
+    if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(n) || n > max) {
+      throw new GantryError('INVALID_ARGUMENT', `'${name}' must be an integer from 0 to ${max}; got ${JSON.stringify(v)}.`, { field: name });
+    }
+    return n;
+  };
+  return { top: int('$top', o.def, o.max), skip: int('$skip', 0, Number.MAX_SAFE_INTEGER) };
+}
+
+/** A string parameter, or undefined. */
+export function str(q: Query, name: string, o: { maxLength?: number; pattern?: RegExp } = {}): string | undefined {
+  const v = one(q, name);
+  if (v === undefined) return undefined;
+  if ((o.maxLength !== undefined && v.length > o.maxLength) || (o.pattern !== undefined && !o.pattern.test(v))) {
+    throw new GantryError('INVALID_ARGUMENT', `'${name}' has an invalid value ${JSON.stringify(v.slice(0, 100))}.`, { field: name });
+  }
+  return v;
+}
+
+/** A comma-joined list (`executableIds=a,b`, as the SDKs send arrays), at most `max` items. */
+export function csv(q: Query, name: string, max: number): string[] | undefined {
+  const v = one(q, name);
+  if (v === undefined) return undefined;
+  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length > max) throw new GantryError('INVALID_ARGUMENT', `'${name}' may list at most ${max} values.`, { field: name });
+  return items;
+}
+
+/** One of a fixed set of values. */
+export function oneOf<T extends string>(q: Query, name: string, values: readonly T[]): T | undefined {
+  const v = one(q, name);
+  if (v === undefined) return undefined;
+  if (!(values as readonly string[]).includes(v)) throw new GantryError('INVALID_ARGUMENT', `'${name}' must be one of ${values.join(', ')}; got ${JSON.stringify(v.slice(0, 100))}.`, { field: name });
+  return v as T;
+}
+
+/** AI Core's timestamps: ISO 8601 in UTC, whole seconds. */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
