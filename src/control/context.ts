@@ -37,6 +37,7 @@ export type ControlSettings = Pick<
   | 'stopDrainTimeoutMs'
   | 'endpointWaitPollMs'
   | 'billingIntervalMs'
+  | 'accessTokenTtlMs'
 >;
 
 /** Everything a use case needs, passed down explicitly (no module singletons). */

@@ -9,6 +9,7 @@ import * as fleet from './fleet.js';
 import { AccessRepo } from './access-repo.js';
 import { BillingRepo } from './billing-repo.js';
 import { exposeMethods } from './repo.js';
+import { ResourceGroupRepo } from './resource-group-repo.js';
 import { ServerlessRepo } from './serverless-repo.js';
 import { TenantRepo } from './tenant-repo.js';
 import { allocatePorts, insertGpus, portsOf } from './allocations.js';
@@ -23,7 +24,7 @@ import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport }
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
-type Repositories = TenantRepo & AccessRepo & BillingRepo & ServerlessRepo;
+type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
 const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore => r;
 void covers;
@@ -50,7 +51,13 @@ export class KyselyStore implements Store {
     this.name = d.name;
     this.db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
     this.#onlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
-    for (const repo of [new TenantRepo(this.db, d), new AccessRepo(this.db, d), new BillingRepo(this.db, d), new ServerlessRepo(this.db, d)]) {
+    for (const repo of [
+      new TenantRepo(this.db, d),
+      new AccessRepo(this.db, d),
+      new ResourceGroupRepo(this.db, d),
+      new BillingRepo(this.db, d),
+      new ServerlessRepo(this.db, d),
+    ]) {
       exposeMethods(this, repo);
     }
   }
