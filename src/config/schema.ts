@@ -139,6 +139,11 @@ export const SETTINGS = {
     default: 5_000,
     doc: 'How often open meters are settled into charges and balances checked; charges are exact to the transition either way, this only sets how current the balance is.',
   },
+  accessTokenTtlMs: {
+    type: 'duration',
+    default: 43_200_000,
+    doc: "Lifetime of an access token from /oauth/token (AI Core's client credentials; 12 h as SAP's); a token of a revoked key stops working at once regardless.",
+  },
   rateLimit: {
     type: 'number',
     default: 20,

@@ -38,6 +38,7 @@ export type ControlSettings = Pick<
   | 'deploymentTtlMinimumMs'
   | 'endpointWaitPollMs'
   | 'billingIntervalMs'
+  | 'accessTokenTtlMs'
 >;
 
 /** Everything a use case needs, passed down explicitly (no module singletons). */

@@ -7,11 +7,13 @@ export class GantryApiError extends Error {
   readonly error: string;
   readonly code: string | null;
   constructor(status: number, body: Record<string, unknown> | null, fallback: string) {
-    super(typeof body?.msg === 'string' ? body.msg : fallback);
+    // Vast's body says `msg`; AI Core's `{error: {code, message}}`.
+    const nested = typeof body?.error === 'object' && body.error !== null ? (body.error as { message?: unknown; code?: unknown }) : null;
+    super(typeof body?.msg === 'string' ? body.msg : typeof nested?.message === 'string' ? nested.message : fallback);
     this.name = 'GantryApiError';
     this.status = status;
     this.error = typeof body?.error === 'string' ? body.error : 'http_error';
-    this.code = typeof body?.code === 'string' ? body.code : null;
+    this.code = typeof body?.code === 'string' ? body.code : typeof nested?.code === 'string' ? nested.code : null;
   }
 }
 

@@ -9,6 +9,7 @@ import type {
   TeamMemberRecord,
   TeamRoleRecord,
 } from '../domain/account/records.js';
+import type { ResourceGroupLabel, ResourceGroupRecord } from '../domain/account/resource-groups.js';
 
 /** Accounts, keys, teams, secrets, SSH keys, audit and shared rate buckets: the tenancy part of the store port. */
 
@@ -46,6 +47,8 @@ export interface TenantStore {
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
   /** A live key and its account in one query: what every authenticated request needs. */
   findKeyWithAccount(keyHash: string): Promise<{ key: ApiKeyRecord; account: AccountRecord } | undefined>;
+  /** The same by key id (an access token names its key by id); revoked keys are not found. */
+  findKeyWithAccountById(id: number): Promise<{ key: ApiKeyRecord; account: AccountRecord } | undefined>;
   /** Live account keys an account holds: its own, and team keys made for it. */
   listApiKeys(holderId: number): Promise<ApiKeyRecord[]>;
   /** Revoke one key the holder holds; false when there is no such live key. */
@@ -84,6 +87,15 @@ export interface TenantStore {
   attachSshKey(instanceId: number, sshKeyId: number): Promise<void>;
   detachSshKey(instanceId: number, sshKeyId: number): Promise<boolean>;
   instanceSshKeys(instanceId: number): Promise<SshKeyRecord[]>;
+
+  /** RESOURCE_GROUP_EXISTS when the account has the group already. */
+  createResourceGroup(g: ResourceGroupRecord): Promise<void>;
+  getResourceGroup(accountId: number, id: string): Promise<ResourceGroupRecord | undefined>;
+  /** The account's stored groups, oldest first (`default` only once its labels were set). */
+  listResourceGroups(accountId: number): Promise<ResourceGroupRecord[]>;
+  /** Replace the labels; false when the account has no such stored group. */
+  setResourceGroupLabels(accountId: number, id: string, labels: readonly ResourceGroupLabel[]): Promise<boolean>;
+  deleteResourceGroup(accountId: number, id: string): Promise<boolean>;
 
   recordAudit(e: AuditEntry): Promise<void>;
   /** Newest first; `beforeId` pages. */

@@ -54,7 +54,8 @@ function mismatch(r: ProbedRoute, res: ApiResponse, want: Expect): string | null
     const allRefused = res.status === 200 && res.body.success === false && results.length > 0 && results.every((x) => !x.success && x.error === want);
     return allRefused ? null : `want every item refused with ${want}: ${where}`;
   }
-  return res.status === 403 && res.body?.code === want ? null : `want 403 ${want}: ${where}`;
+  // Vast's body carries `code`; AI Core's `error.code`.
+  return res.status === 403 && (res.body?.code ?? res.body?.error?.code) === want ? null : `want 403 ${want}: ${where}`;
 }
 
 /** Call every route with `call`; answer what differed from `expect` and where A's data showed up though `mayShowA` did not allow it. */

@@ -14,8 +14,10 @@ const SSH = `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITenantAOnlyKeyMaterial00000000
 const SSH_PROBE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITenantBProbeKeyMaterial00000000000000 b-probe';
 const EP = 'a-endpoint-7';
 const ROLE = 'a-role-7';
-/** Routes outside the tenant and permission model: health, metrics, the agent protocol, worker reports (token-authenticated), the signing key, result downloads, GPU names. */
-const OUTSIDE = /^\/(healthz|metrics|pubkey|worker_status)$|^\/agent\/|^\/api\/v0\/(results\/|gpu_names)/;
+/** A's AI Core resource group; its label carries MARK, so a listing that shows it to anyone else is caught (the id is echoed in error targets). */
+const RG = 'a-group-7';
+/** Routes outside the tenant and permission model: health, metrics, the agent protocol, worker reports (token-authenticated), the signing key, result downloads, GPU names, AI Core's token endpoint (client credentials of its own). */
+const OUTSIDE = /^\/(healthz|metrics|pubkey|worker_status)$|^\/agent\/|^\/api\/v0\/(results\/|gpu_names)|^\/oauth\/token$/;
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
 
@@ -68,6 +70,8 @@ export async function setUpTenantA(g: TestGantry): Promise<TenantA> {
   await g.api('POST', '/api/v0/team/roles/', { name: ROLE, permissions: { api: {} } }, { key: team.body.api_key });
   await a('POST', '/api/v0/users/', { username: `${MARK}-sub`, parent_id: 'me' });
   for (const [what, r] of Object.entries({ inst, ep, wg, dep, key, ssh, team })) assert.equal(r.status, 200, `${what}: ${r.text}`);
+  const rg = await a('POST', '/v2/admin/resourceGroups', { resourceGroupId: RG, labels: [{ key: 'ext.ai.sap.com/owner', value: MARK }] });
+  assert.equal(rg.status, 202, `resource group: ${rg.text}`);
   const ids = {
     instance: inst.body.new_contract as number,
     machine,
@@ -79,6 +83,7 @@ export async function setUpTenantA(g: TestGantry): Promise<TenantA> {
     ssh: ssh.body.key.id,
     user: alice.id,
     role: ROLE,
+    resourceGroup: RG,
   };
   await g.waitInstance(ids.instance, (x) => x.actual_status === 'running', 20_000, alice.api_key);
   return { a, b: as(bob.api_key), as, aliceKey: alice.api_key, instanceKey: inst.body.instance_api_key, ids, baseline: await snapshotOfA(a) };
@@ -98,6 +103,7 @@ export interface ProbedRoute {
 /** Every route the app serves inside the tenant model, each with A's ids in its path and a body that names A's resources. */
 export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceState?: 'running' | 'stopped' } = {}): ProbedRoute[] {
   const idFor = (url: string, param: string): string => {
+    if (param === 'resourceGroupId') return String(ids.resourceGroup);
     if (param === 'keyId') return String(ids.ssh);
     if (param === 'name') return String(url.startsWith('/endpoints/') ? ids.endpointName : ids.role);
     if (url.startsWith('/api/v0/instances')) return String(ids.instance);
@@ -123,6 +129,9 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
     if (url === '/api/v0/workergroups' || url === '/api/v0/autojobs')
       return { endpoint_id: ids.endpoint, image: 'x', search_params: 'num_gpus=1', test_workers: 0 };
     if (url === '/api/v0/users') return { username: 'probe-sub', parent_id: 'me' };
+    if (url === '/v2/admin/resourceGroups') return { resourceGroupId: 'probe-rg', labels: [] };
+    if (url.startsWith('/v2/admin/resourceGroups/')) return { labels: [] };
+    if (url === '/v2/admin/serviceKeys') return {};
     if (url === '/api/v0/team') return { team_name: 'probe-team' };
     if (url === '/api/v0/team/invite') return { email: 'probe@example.com', role: ids.role };
     return {
@@ -170,6 +179,7 @@ export async function snapshotOfA(a: Call): Promise<Record<string, unknown>> {
     deployments: (await get('/api/v0/deployments/')).deployments,
     // Credit in and out (A's instance is billed meanwhile, so the balance itself moves).
     transfers: (await get('/api/v1/invoices')).results,
+    resourceGroups: (await get('/v2/admin/resourceGroups')).resources,
   };
 }
 

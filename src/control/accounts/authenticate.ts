@@ -11,8 +11,16 @@ export const OWNER_ROLE = 'owner';
 /** Resolve an API key to its principal; UNAUTHENTICATED for a missing, unknown or revoked key. */
 export async function authenticate(ctx: ControlContext, key: string | null): Promise<Principal> {
   if (key === null || key === '') throw new GantryError('UNAUTHENTICATED', 'An API key is required: send "Authorization: Bearer <key>" or ?api_key=<key>.');
-  const found = await ctx.store.findKeyWithAccount(hashKey(key));
-  if (!found || found.account.deletedAt !== null) throw new GantryError('UNAUTHENTICATED', 'The API key is not valid.');
+  return principalOf(ctx, await ctx.store.findKeyWithAccount(hashKey(key)), 'The API key is not valid.');
+}
+
+/** The principal of a live key named by id (what an access token carries); UNAUTHENTICATED once the key is revoked. */
+export async function authenticateKeyId(ctx: ControlContext, keyId: number): Promise<Principal> {
+  return principalOf(ctx, await ctx.store.findKeyWithAccountById(keyId), 'The access token is not valid: its key was revoked.');
+}
+
+async function principalOf(ctx: ControlContext, found: { key: ApiKeyRecord; account: AccountRecord } | undefined, invalid: string): Promise<Principal> {
+  if (!found || found.account.deletedAt !== null) throw new GantryError('UNAUTHENTICATED', invalid);
   const { key: k, account } = found;
   return {
     accountId: account.id,

@@ -6,6 +6,9 @@ import * as secrets from './secrets.js';
 import * as ssh from './ssh-keys.js';
 import * as teams from './teams.js';
 import * as users from './users.js';
+import * as tokens from './access-tokens.js';
+import * as groups from './resource-groups.js';
+import * as serviceKeys from './service-keys.js';
 import * as billing from '../billing/billing.js';
 
 type Bound<F> = F extends (ctx: ControlContext, ...args: infer A) => infer R ? (...args: A) => R : never;
@@ -40,6 +43,21 @@ export function accountUseCases(ctx: ControlContext) {
       attachSshKey: ssh.attachSshKey,
       detachSshKey: ssh.detachSshKey,
       instanceSshKeys: ssh.instanceSshKeys,
+    }),
+    /** OAuth2 client credentials over API keys (AI Core's token endpoint and its JWTs). */
+    tokens: bind(ctx, {
+      issueAccessToken: tokens.issueAccessToken,
+      authenticateAccessToken: tokens.authenticateAccessToken,
+      createServiceKey: serviceKeys.createServiceKey,
+    }),
+    resourceGroups: bind(ctx, {
+      createResourceGroup: groups.createResourceGroup,
+      ensureResourceGroup: groups.ensureResourceGroup,
+      listResourceGroups: groups.listResourceGroups,
+      getResourceGroup: groups.getResourceGroup,
+      relabelResourceGroup: groups.relabelResourceGroup,
+      deleteResourceGroup: groups.deleteResourceGroup,
+      requireResourceGroup: groups.requireResourceGroup,
     }),
     audit: bind(ctx, { recordAudit: audit.recordAudit, listAudit: audit.listAudit }),
     billing: bind(ctx, {

@@ -28,6 +28,10 @@ export const ACTION_SCOPES = {
   'serverless.write': 'misc',
   /** send requests to an endpoint with an account key (its own endpoint key needs no scope) */
   'serverless.invoke': 'misc',
+  /** list and read AI Core resource groups */
+  'resource-group.read': 'misc',
+  /** create, relabel and delete resource groups */
+  'resource-group.write': 'misc',
 } as const satisfies Readonly<Record<string, PermissionCategory>>;
 
 export type Action = keyof typeof ACTION_SCOPES;

@@ -10,6 +10,7 @@ import { AccessRepo } from './access-repo.js';
 import { BillingRepo } from './billing-repo.js';
 import { DeploymentRepo } from './deployment-repo.js';
 import { exposeMethods } from './repo.js';
+import { ResourceGroupRepo } from './resource-group-repo.js';
 import { ServerlessRepo } from './serverless-repo.js';
 import { TenantRepo } from './tenant-repo.js';
 import { allocatePorts, insertGpus, portsOf } from './allocations.js';
@@ -24,7 +25,7 @@ import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport }
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
-type Repositories = TenantRepo & AccessRepo & BillingRepo & ServerlessRepo & DeploymentRepo;
+type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
 const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore => r;
 void covers;
@@ -54,6 +55,7 @@ export class KyselyStore implements Store {
     for (const repo of [
       new TenantRepo(this.db, d),
       new AccessRepo(this.db, d),
+      new ResourceGroupRepo(this.db, d),
       new BillingRepo(this.db, d),
       new ServerlessRepo(this.db, d),
       new DeploymentRepo(this.db, d),

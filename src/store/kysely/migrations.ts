@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { StoreDialect } from '../dialects/store-dialect.js';
+import { resourceGroupsMigration } from './migration-resource-groups.js';
 import { deploymentSourceMigration } from './migration-deployment-source.js';
 import { placementMigration } from './migration-placement.js';
 import { stopPhasesMigration } from './migration-stop-phases.js';
@@ -250,6 +251,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0004_tenancy': tenancyMigration(d),
     '0005_worker_placement': placementMigration,
     '0006_stop_phases': stopPhasesMigration,
+    '0007_resource_groups': resourceGroupsMigration,
     '0009_deployment_source': deploymentSourceMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };

@@ -339,7 +339,16 @@ export interface RateBucketTable {
   at: number;
 }
 
+/** An AI Core resource group of an account (`default` has a row only once its labels were set). */
+export interface ResourceGroupTable {
+  account_id: number;
+  group_id: string;
+  labels_json: string;
+  created_at: number;
+}
+
 export interface Database {
+  resource_groups: ResourceGroupTable;
   team_roles: TeamRoleTable;
   team_members: TeamMemberTable;
   secrets: SecretTable;

@@ -85,6 +85,14 @@ export class TenantRepo extends Repo {
   }
 
   async findKeyWithAccount(keyHash: string): Promise<{ key: ApiKeyRecord; account: AccountRecord } | undefined> {
+    return this.#keyWithAccount('key_hash', keyHash);
+  }
+
+  async findKeyWithAccountById(id: number): Promise<{ key: ApiKeyRecord; account: AccountRecord } | undefined> {
+    return this.#keyWithAccount('id', id);
+  }
+
+  async #keyWithAccount(by: 'key_hash' | 'id', value: string | number): Promise<{ key: ApiKeyRecord; account: AccountRecord } | undefined> {
     const row = await this.db
       .selectFrom('api_keys')
       .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
@@ -100,7 +108,7 @@ export class TenantRepo extends Repo {
         'accounts.host_only',
         'accounts.deleted_at',
       ])
-      .where('api_keys.key_hash', '=', keyHash)
+      .where(`api_keys.${by}`, '=', value)
       .where('api_keys.revoked_at', 'is', null)
       .executeTakeFirst();
     if (!row) return undefined;

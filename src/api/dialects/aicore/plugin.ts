@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
-import { aicoreAuthenticate, aicoreAuthRoutes, aicoreCredential } from './auth.js';
+import { aicoreAuthenticate, aicoreAuthRoutes, aicoreCredential, aicoreParsers } from './auth.js';
 import { aicoreCatalogRoutes } from './catalog.js';
 import { aicoreDeploymentRoutes } from './deployments.js';
 import { aicoreErrorBody, aicoreErrorStatus } from './errors.js';
@@ -18,6 +18,7 @@ export const aicoreDialect: ApiDialect = {
   authenticate: aicoreAuthenticate,
   errorBody: aicoreErrorBody,
   errorStatus: aicoreErrorStatus,
+  parsers: aicoreParsers,
   routeConfig: aicoreRouteConfig,
   routes: aicoreRoutes,
 };
