@@ -4,13 +4,17 @@ import { isDraining, type EndpointStatus } from '../../domain/serverless/lifecyc
 import { decideStop, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
 import type { EndpointPassWrite } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
+import { probeHttpWorkers } from '../serverless/probe.js';
 import { recruitWorker } from '../serverless/recruit.js';
+import { holdDeadEndpoint, watchWorkerFailures, type CurrentWorker } from '../serverless/worker-failures.js';
 import { actOnWorker, workersOf, type WorkerInfo } from '../serverless/workers.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
 const DEFAULT_PERF = 1;
+/** Every workergroup of an endpoint recruits; a rollout narrows this to the new one. */
+const ALL_CURRENT: CurrentWorker = () => true;
 
 /** Until a benchmark arrives, one worker is assumed to carry the endpoint's floor (min_load at target_util). */
 function assumedPerf(ep: EndpointRecord): number {
@@ -87,6 +91,8 @@ export class ServerlessLoop {
       const status: EndpointStatus = ep.target === 'running' ? 'running' : ep.target === 'stopped' ? 'stopped' : 'deleted';
       return { status, memory: ep.memory };
     }
+    // Probe-ready workers are probed before workers are read, so this pass sees what they answered.
+    if (ep.target === 'running' || ep.status === 'stopping') await probeHttpWorkers(this.#ctx, ep);
     const workers = await workersOf(this.#ctx, ep.id);
     if (ep.target === 'deleted') return this.#deletePass(ep, workers);
     if (ep.target === 'stopped') return this.#stopPass(ep, workers);
@@ -154,10 +160,21 @@ export class ServerlessLoop {
   async #runPass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
+    // Dead (workers kept failing): hold until the user starts it again, stops or deletes it.
+    if (ep.status === 'failed') {
+      await holdDeadEndpoint(ctx, ep, workers, ALL_CURRENT);
+      return { memory: ep.memory };
+    }
+    const watch = await watchWorkerFailures(ctx, ep, workers, ALL_CURRENT);
+    if (watch.dead) {
+      await holdDeadEndpoint(ctx, ep, workers, ALL_CURRENT);
+      ctx.traffic.invalidate(ep.id);
+      return { status: 'failed', statusMsg: watch.statusMsg, memory: { ...ep.memory, failures: watch.failures } };
+    }
     const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
     const status: EndpointStatus = workers.some((w) => w.phase === 'ready') ? 'running' : 'pending';
     const group = groups[0];
-    if (group === undefined) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: ep.memory };
+    if (group === undefined) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: { ...ep.memory, failures: watch.failures } };
 
     const local = ctx.traffic.workerLoad(ep.id);
     const views: WorkerView[] = workers.map((w) => {
@@ -190,7 +207,7 @@ export class ServerlessLoop {
       if (d.create > 0) statusMsg = await this.#recruit(ep, groups, workers.length, d.create);
     }
     if (changed) ctx.traffic.invalidate(ep.id);
-    return { status, statusMsg, memory: d.memory };
+    return { status, statusMsg, memory: { ...d.memory, failures: watch.failures } };
   }
 
   /** Create up to `n` workers, spreading them over the workergroups; backs off when no offer matches. */
