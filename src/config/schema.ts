@@ -107,7 +107,7 @@ export const SETTINGS = {
   workerProbeTimeoutMs: {
     type: 'duration',
     default: 2_000,
-    doc: "Bound on one readiness probe of a plain-HTTP worker (readiness http): no HTTP answer within it counts as not ready. Probes run on every serverless pass, so keep it below leaseMs; autoscaleIntervalMs must stay below workerReportStaleMs for probe reports to stay fresh.",
+    doc: 'Bound on one readiness probe of a plain-HTTP worker (readiness http): no HTTP answer within it counts as not ready. Probes run on every serverless pass, so keep it below leaseMs; autoscaleIntervalMs must stay below workerReportStaleMs for probe reports to stay fresh.',
   },
   workerFailuresBeforeDead: {
     type: 'integer',

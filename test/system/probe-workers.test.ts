@@ -68,7 +68,11 @@ for (const ts of TEST_STORES) {
         const gone = (await g.store.workerReports([ready.id])).get(ready.id);
         assert.equal(gone?.loaded, false);
         // Silent past workerReportStaleMs, it is an error; the autoscaler replaces it and a new worker serves.
-        const next = await until('a replacement worker', async () => (await workersOf(g, d.endpointId)).find((w) => w.status === 'Ready' && w.id !== ready.id), 30_000);
+        const next = await until(
+          'a replacement worker',
+          async () => (await workersOf(g, d.endpointId)).find((w) => w.status === 'Ready' && w.id !== ready.id),
+          30_000,
+        );
         const again = await call(g, 'chat', '/v1/chat/completions', { body });
         assert.equal(again.status, 200, JSON.stringify(again.body));
         assert.equal(again.body.choices[0].message.content, 'yawetag olleh');

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideDead, deadStatusMsg, isNewFailure, isWorkerFailure, NO_FAILURES, type WorkerFacts, type WorkerFailures } from '../../src/domain/serverless/dead.js';
+import {
+  decideDead,
+  deadStatusMsg,
+  isNewFailure,
+  isWorkerFailure,
+  NO_FAILURES,
+  type WorkerFacts,
+  type WorkerFailures,
+} from '../../src/domain/serverless/dead.js';
 
 const exited = (id: number, code: number | null = 3, o: Partial<WorkerFacts> = {}): WorkerFacts => ({
   id,
@@ -14,7 +22,15 @@ const exited = (id: number, code: number | null = 3, o: Partial<WorkerFacts> = {
   ...o,
 });
 const loading = (id: number): WorkerFacts => ({ id, current: true, ready: false, target: 'running', status: 'loading', exitCode: null, statusMsg: null });
-const ready = (id: number, current = true): WorkerFacts => ({ id, current, ready: true, target: 'running', status: 'running', exitCode: null, statusMsg: null });
+const ready = (id: number, current = true): WorkerFacts => ({
+  id,
+  current,
+  ready: true,
+  target: 'running',
+  status: 'running',
+  exitCode: null,
+  statusMsg: null,
+});
 
 /** Run passes in sequence, each seeing the workers given, carrying the count from one to the next. */
 function passes(limit: number, ...seen: WorkerFacts[][]): ReturnType<typeof decideDead> {

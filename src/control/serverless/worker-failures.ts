@@ -7,13 +7,17 @@ import type { InstanceRecord } from '../../domain/instance/instance.js';
 /** Whether a worker belongs to the workergroup the endpoint now recruits for (a rollout's old workers do not). */
 export type CurrentWorker = (w: WorkerInfo) => boolean;
 
-/** The last lines a worker printed, read from its host; null when the host is away or slow (the exit code still tells). */
+/**
+ * The last lines a worker printed, read from its host; null when the host is away or slow (the exit
+ * code still tells). The read goes through the agent's command queue, so it gets the agent's own
+ * bound, cut to a third of the endpoint's lease: the pass holds the lease while it waits.
+ */
 async function outputTail(ctx: ControlContext, inst: InstanceRecord): Promise<string | null> {
   const host = ctx.hosts.get(inst.machineId);
   if (host === undefined) return null;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ctx.settings.workerProbeTimeoutMs);
+    timer = setTimeout(() => resolve(null), Math.min(ctx.settings.agentCallTimeoutMs, ctx.settings.leaseMs / 3));
   });
   try {
     return await Promise.race([host.logs(inst.id, OUTPUT_LINES), late]);
@@ -40,7 +44,16 @@ export async function watchWorkerFailures(
     workers.map(async (w) => {
       const i = w.instance;
       const output = current(w) && isNewFailure(failures, i) ? await outputTail(ctx, i) : null;
-      return { id: i.id, current: current(w), ready: w.phase === 'ready', target: i.target, status: i.status, exitCode: i.exitCode, statusMsg: i.statusMsg, output };
+      return {
+        id: i.id,
+        current: current(w),
+        ready: w.phase === 'ready',
+        target: i.target,
+        status: i.status,
+        exitCode: i.exitCode,
+        statusMsg: i.statusMsg,
+        output,
+      };
     }),
   );
   return decideDead({ failures, workers: facts, limit: ctx.settings.workerFailuresBeforeDead });

@@ -103,7 +103,9 @@ export function decideDead(i: { readonly failures: WorkerFailures; readonly work
     // A ready worker proves the template can serve; failures seen now are remembered, not counted.
     return { failures: { ...NO_FAILURES, counted }, newlyFailed: ids, dead: false, statusMsg: null };
   }
-  const notes: FailureNote[] = fresh.filter((w) => w.current).map((w) => ({ workerId: w.id, exitCode: w.exitCode, statusMsg: w.statusMsg, output: tailOf(w.output) }));
+  const notes: FailureNote[] = fresh
+    .filter((w) => w.current)
+    .map((w) => ({ workerId: w.id, exitCode: w.exitCode, statusMsg: w.statusMsg, output: tailOf(w.output) }));
   const failures: WorkerFailures = {
     count: i.failures.count + fresh.filter((w) => w.current).length,
     counted,

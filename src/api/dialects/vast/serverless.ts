@@ -26,7 +26,8 @@ function placementOf(o: Record<string, unknown>): WorkerPlacement | null {
 function readinessOf(o: Record<string, unknown>): WorkerReadiness | undefined {
   const r = optString(o, 'readiness');
   if (r === null) return undefined;
-  if (r !== 'report' && r !== 'http') throw new GantryError('INVALID_ARGUMENT', `'readiness' must be "report" or "http", got ${JSON.stringify(r)}.`, { field: 'readiness' });
+  if (r !== 'report' && r !== 'http')
+    throw new GantryError('INVALID_ARGUMENT', `'readiness' must be "report" or "http", got ${JSON.stringify(r)}.`, { field: 'readiness' });
   return r;
 }
 
@@ -131,7 +132,13 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
       const input = workergroupInput(o);
       const t = input.template;
       const changesTemplate =
-        t.image !== null || o.env !== undefined || t.onstart !== null || t.args !== null || t.diskGb !== null || t.entrypoint !== null || t.readiness !== undefined;
+        t.image !== null ||
+        o.env !== undefined ||
+        t.onstart !== null ||
+        t.args !== null ||
+        t.diskGb !== null ||
+        t.entrypoint !== null ||
+        t.readiness !== undefined;
       const endpointId = optNumber(o, 'endpoint_id');
       await sl.updateWorkergroup(p, parseId(req.params.id, 'workergroup id'), {
         ...(changesTemplate ? { template: t } : {}),
