@@ -93,6 +93,13 @@ describe('dead endpoints (workers keep failing)', () => {
     assert.match(d.statusMsg ?? '', /exit codes: 3, 3/, 'only current workers are quoted');
   });
 
+  it('a count left over (a start that kept the memory) marks it dead only with a new failure', () => {
+    const left: WorkerFailures = { count: 5, counted: [1], last: [] };
+    assert.equal(decideDead({ failures: left, workers: [loading(2)], limit: 3 }).dead, false);
+    assert.equal(decideDead({ failures: left, workers: [exited(1)], limit: 3 }).dead, false, 'worker 1 was counted before');
+    assert.equal(decideDead({ failures: left, workers: [exited(2)], limit: 3 }).dead, true);
+  });
+
   it('limit 0 never marks an endpoint dead', () => {
     assert.equal(passes(0, [exited(1), exited(2), exited(3), exited(4)]).dead, false);
   });

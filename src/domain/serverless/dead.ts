@@ -111,6 +111,7 @@ export function decideDead(i: { readonly failures: WorkerFailures; readonly work
     counted,
     last: [...i.failures.last, ...notes].slice(-LAST_KEPT),
   };
-  const dead = i.limit > 0 && failures.count >= i.limit;
+  // Only a failure seen now makes it dead: a count left over from before a start does not by itself.
+  const dead = i.limit > 0 && failures.count >= i.limit && notes.length > 0;
   return { failures, newlyFailed: ids, dead, statusMsg: dead ? deadStatusMsg(failures, i.limit) : null };
 }
