@@ -104,6 +104,16 @@ export const SETTINGS = {
     default: 30_000,
     doc: 'A worker report older than this no longer counts (its load and its busy requests are ignored).',
   },
+  workerProbeTimeoutMs: {
+    type: 'duration',
+    default: 2_000,
+    doc: 'Bound on one readiness probe of a plain-HTTP worker (readiness http): no HTTP answer within it counts as not ready. Probes run on every serverless pass, so keep it below leaseMs; autoscaleIntervalMs must stay below workerReportStaleMs for probe reports to stay fresh.',
+  },
+  workerFailuresBeforeDead: {
+    type: 'integer',
+    default: 3,
+    doc: 'Worker failures (an exit or a failed start) an endpoint may have without any of its workers becoming ready before it is marked failed (AI Core DEAD) and recruits no more; 0 never marks it.',
+  },
   serverlessQueueTimeoutMs: {
     type: 'duration',
     default: 60_000,

@@ -34,6 +34,8 @@ export type ControlSettings = Pick<
   | 'scaleDownDelayMs'
   | 'recruitBackoffMs'
   | 'workerReportStaleMs'
+  | 'workerProbeTimeoutMs'
+  | 'workerFailuresBeforeDead'
   | 'stopDrainTimeoutMs'
   | 'deploymentTtlMinimumMs'
   | 'endpointWaitPollMs'

@@ -4,11 +4,13 @@ import { isDraining, type EndpointStatus } from '../../domain/serverless/lifecyc
 import { decideStop, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
 import type { EndpointPassWrite } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
+import { probeHttpWorkers } from '../serverless/probe.js';
 import { recruitWorker } from '../serverless/recruit.js';
+import { holdDeadEndpoint, watchWorkerFailures, type CurrentWorker } from '../serverless/worker-failures.js';
 import { actOnWorker, ownerOf, workersOf, type WorkerInfo } from '../serverless/workers.js';
 import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
-import { rolloutStep } from '../serverless/rollout.js';
+import { abandonRollout, rolloutStep } from '../serverless/rollout.js';
 
 /** When a pass moves the status: running stamps the start, stopped or failed the end. */
 function statusTimes(ep: EndpointRecord, pass: Pass, now: number): { startedAt?: number; completedAt?: number } {
@@ -21,6 +23,8 @@ function statusTimes(ep: EndpointRecord, pass: Pass, now: number): { startedAt?:
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
 const DEFAULT_PERF = 1;
+/** Every workergroup of an endpoint recruits; a rollout narrows this to the new one. */
+const ALL_CURRENT: CurrentWorker = () => true;
 
 /** Until a benchmark arrives, one worker is assumed to carry the endpoint's floor (min_load at target_util). */
 function assumedPerf(ep: EndpointRecord): number {
@@ -79,7 +83,12 @@ export class ServerlessLoop {
           ctx.log.error({ err, endpointId: ep.id }, 'endpoint pass failed');
         }
         const now = ctx.clock.now();
-        const outcome = await ctx.store.applyEndpointPass(ep.id, ep.leaseToken as string, { ...pass, ...statusTimes(ep, pass, now), generation: ep.generation, now });
+        const outcome = await ctx.store.applyEndpointPass(ep.id, ep.leaseToken as string, {
+          ...pass,
+          ...statusTimes(ep, pass, now),
+          generation: ep.generation,
+          now,
+        });
         if (outcome === 'lost') ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
@@ -99,6 +108,8 @@ export class ServerlessLoop {
       const status: EndpointStatus = ep.target === 'running' ? 'running' : ep.target === 'stopped' ? 'stopped' : 'deleted';
       return { status, memory: ep.memory };
     }
+    // Probe-ready workers are probed before workers are read, so this pass sees what they answered.
+    if (ep.target === 'running' || ep.status === 'stopping') await probeHttpWorkers(this.#ctx, ep);
     const workers = await workersOf(this.#ctx, ep.id);
     if (ep.target === 'deleted') return this.#deletePass(ep, workers);
     if (ep.target === 'stopped') return this.#stopPass(ep, workers);
@@ -181,9 +192,28 @@ export class ServerlessLoop {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
+    const newest = groups[groups.length - 1];
+    // During a change of configuration only the new workergroup's failures count: they give up the change, not the deployment.
+    const current: CurrentWorker = groups.length > 1 && newest !== undefined ? (w) => w.instance.workergroupId === newest.id : ALL_CURRENT;
+    // Dead (workers kept failing): hold until the user starts it again, stops or deletes it.
+    if (ep.status === 'failed') {
+      await holdDeadEndpoint(ctx, ep, workers, current);
+      return { memory: ep.memory };
+    }
+    const watch = await watchWorkerFailures(ctx, ep, workers, current);
+    const dep = await ctx.store.findDeploymentByEndpoint(ep.id);
+    if (watch.dead && groups.length > 1 && newest !== undefined) {
+      const msg = await abandonRollout(ctx, ep, dep, newest, watch.statusMsg ?? 'its workers keep failing');
+      return { statusMsg: msg, memory: { ...ep.memory, failures: undefined } };
+    }
+    if (watch.dead) {
+      await holdDeadEndpoint(ctx, ep, workers, current);
+      ctx.traffic.invalidate(ep.id);
+      return { status: 'failed', statusMsg: watch.statusMsg, memory: { ...ep.memory, failures: watch.failures } };
+    }
     const status: EndpointStatus = workers.some((w) => w.phase === 'ready') ? 'running' : 'pending';
-    if (groups.length === 0) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: ep.memory };
-    const rollout = await rolloutStep(ctx, ep, await ctx.store.findDeploymentByEndpoint(ep.id), groups, workers);
+    if (groups.length === 0) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: { ...ep.memory, failures: watch.failures } };
+    const rollout = await rolloutStep(ctx, ep, dep, groups, workers);
 
     const local = ctx.traffic.workerLoad(ep.id);
     const views: WorkerView[] = workers.map((w) => {
@@ -217,7 +247,7 @@ export class ServerlessLoop {
       if (create > 0 && rollout.recruitInto !== undefined) statusMsg = (await this.#recruit(ep, rollout.recruitInto, create)) ?? statusMsg;
     }
     if (changed) ctx.traffic.invalidate(ep.id);
-    return { status, statusMsg, memory: d.memory };
+    return { status, statusMsg, memory: { ...d.memory, failures: watch.failures } };
   }
 
   /** Create up to `n` workers in the workergroup (the newest: the one a change of configuration rolls to); backs off when no offer matches. */

@@ -1,3 +1,4 @@
+import type { WorkerFailures } from './dead.js';
 import type { EndpointParams } from './params.js';
 import { ACTIVE_PHASES, type WorkerPhase } from './workers.js';
 
@@ -29,6 +30,8 @@ export interface ScaleMemory {
   readonly activeLowSince: number | null;
   /** Same for the total worker count. */
   readonly totalLowSince: number | null;
+  /** Worker failures since a worker was last ready (dead.ts); absent: none. decideScale leaves it to the loop. */
+  readonly failures?: WorkerFailures;
 }
 
 export const EMPTY_MEMORY: ScaleMemory = { activeLowSince: null, totalLowSince: null };

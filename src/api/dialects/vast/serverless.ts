@@ -5,6 +5,7 @@ import type { Principal } from '../../../control/principal.js';
 import type { StopRequest } from '../../../control/serverless/change-endpoint.js';
 import type { WorkergroupInput } from '../../../control/serverless/workergroups.js';
 import type { WorkerInfo } from '../../../control/serverless/workers.js';
+import type { WorkerReadiness } from '../../../domain/serverless/records.js';
 import { GantryError } from '../../../domain/errors.js';
 import { vastParamsPatch } from './endpoint-params.js';
 import { vastPlacement } from './offers.js';
@@ -21,6 +22,15 @@ function placementOf(o: Record<string, unknown>): WorkerPlacement | null {
   return text === null ? null : vastPlacement(text);
 }
 
+/** Gantry's extension `readiness`: "http" makes probe-ready workers (docs/probe-workers.md); "report" is Vast's own. */
+function readinessOf(o: Record<string, unknown>): WorkerReadiness | undefined {
+  const r = optString(o, 'readiness');
+  if (r === null) return undefined;
+  if (r !== 'report' && r !== 'http')
+    throw new GantryError('INVALID_ARGUMENT', `'readiness' must be "report" or "http", got ${JSON.stringify(r)}.`, { field: 'readiness' });
+  return r;
+}
+
 function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
   if ((o.template_hash !== undefined || o.template_id !== undefined) && o.image === undefined) {
     throw new GantryError('INVALID_ARGUMENT', 'Templates are not stored by Gantry yet: give image, env, onstart and args instead of template_hash.', {
@@ -33,6 +43,8 @@ function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
       image: optString(o, 'image'),
       env: o.env,
       onstart: optString(o, 'onstart') ?? optString(o, 'onstart_cmd'),
+      entrypoint: optString(o, 'entrypoint'),
+      readiness: readinessOf(o),
       args: optStringList(o, 'args') ?? (argsStr !== null ? argsStr.split(/\s+/).filter((x) => x !== '') : null),
       diskGb: optNumber(o, 'disk'),
     },
@@ -119,7 +131,14 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
       const o = asObject(req.body);
       const input = workergroupInput(o);
       const t = input.template;
-      const changesTemplate = t.image !== null || o.env !== undefined || t.onstart !== null || t.args !== null || t.diskGb !== null;
+      const changesTemplate =
+        t.image !== null ||
+        o.env !== undefined ||
+        t.onstart !== null ||
+        t.args !== null ||
+        t.diskGb !== null ||
+        t.entrypoint !== null ||
+        t.readiness !== undefined;
       const endpointId = optNumber(o, 'endpoint_id');
       await sl.updateWorkergroup(p, parseId(req.params.id, 'workergroup id'), {
         ...(changesTemplate ? { template: t } : {}),

@@ -1,0 +1,89 @@
+import type { ControlContext } from '../context.js';
+import { workersOf, type WorkerInfo } from './workers.js';
+import type { EndpointRecord, WorkerReport } from '../../domain/serverless/records.js';
+
+/** What probing needs: reading workers, this replica's gateway counts, and the report store. */
+export type ProbeContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings' | 'traffic' | 'log'>;
+
+/** Any HTTP answer, whatever its status, means a server listens: a model server may answer 404 on `/`. */
+async function answers(url: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/`, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel().catch(() => undefined);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Probe-ready workers (a workergroup's `readiness: 'http'`): a plain HTTP server that knows nothing of
+ * Gantry is ready when its first port answers. The serverless loop calls this on every pass of an
+ * endpoint, before it reads the workers, on the replica holding the endpoint's lease; it records the
+ * report such a worker would send itself, so freshness, phases, routing and autoscaling work
+ * unchanged:
+ *
+ * - answered: loaded, with this replica's count of requests in flight to it as num_requests_working
+ *   and its share of the load the gateway sampled as cur_load (no benchmark: max_perf null);
+ * - no answer after it was ready: not loaded (out of routing at once), with the time of its last
+ *   answer kept, so a worker that stays silent goes stale and becomes an error the autoscaler replaces;
+ * - no answer yet: nothing recorded (it is still loading, like a reporting worker before its first report).
+ *
+ * Reports are refreshed every pass (autoscaleIntervalMs), well inside workerReportStaleMs.
+ */
+export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord): Promise<void> {
+  const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
+  const http = new Set(groups.filter((g) => g.template.readiness === 'http').map((g) => g.id));
+  if (http.size === 0) return;
+  const probed = (await workersOf(ctx, ep.id)).filter(
+    (w): w is WorkerInfo & { url: string } =>
+      w.instance.workergroupId !== null &&
+      http.has(w.instance.workergroupId) &&
+      w.instance.target === 'running' &&
+      w.instance.status === 'running' &&
+      w.url !== null,
+  );
+  if (probed.length === 0) return;
+  const timeoutMs = ctx.settings.workerProbeTimeoutMs;
+  const [prev, answered] = await Promise.all([
+    ctx.store.workerReports(probed.map((w) => w.instance.id)),
+    Promise.all(probed.map((w) => answers(w.url, timeoutMs))),
+  ]);
+  const now = ctx.clock.now();
+  const inFlight = ctx.traffic.workerLoad(ep.id);
+  const listening = answered.filter(Boolean).length;
+  const share = listening === 0 ? 0 : latestLoad(ctx, ep.id, now) / listening;
+  let changed = false;
+  for (const [i, w] of probed.entries()) {
+    const id = w.instance.id;
+    const before = prev.get(id);
+    const thisLife = before !== undefined && before.reportedAt >= w.instance.statusChangedAt;
+    let report: WorkerReport | null = null;
+    if (answered[i] === true) {
+      report = {
+        instanceId: id,
+        curLoad: share,
+        maxPerf: null,
+        curPerf: share,
+        numRequestsWorking: inFlight.get(id)?.inFlight ?? 0,
+        loaded: true,
+        errorMsg: null,
+        reportedAt: now,
+      };
+    } else if (thisLife && before.loaded) {
+      report = { ...before, loaded: false, numRequestsWorking: 0, curLoad: 0, curPerf: 0 };
+      ctx.log.warn({ endpointId: ep.id, instanceId: id, url: w.url }, 'probe-ready worker stopped answering');
+    }
+    if (report === null) continue;
+    if (report.loaded !== (thisLife && before.loaded)) changed = true;
+    await ctx.store.recordWorkerReport(report);
+  }
+  if (changed) ctx.traffic.invalidate(ep.id);
+}
+
+/** The load (cost units per second) this replica's gateway received in the latest whole second sampled. */
+function latestLoad(ctx: ProbeContext, endpointId: number, now: number): number {
+  const last = ctx.traffic.loadSamples(endpointId).at(-1);
+  // A sample older than the pass before this one is load that has stopped.
+  return last !== undefined && now - last.at <= 2_000 + ctx.settings.autoscaleIntervalMs ? last.load : 0;
+}
