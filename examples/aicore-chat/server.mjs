@@ -20,6 +20,8 @@ const PORT = Number(process.env.PORT ?? 8080);
 const MODEL = process.env.MODEL_NAME ?? 'gantry-tiny-chat';
 const EMBEDDING_DIM = 8;
 const MAX_BODY_BYTES = 1 << 20;
+/** How long the "model" thinks before each answer (ms): makes in-flight work visible, e.g. to watch a stop drain it. */
+const THINK_MS = Number(process.env.THINK_MS ?? 0);
 
 /** The "model": the last user message, reversed. Deterministic, so tests can check the answer. */
 function reply(text) {
@@ -133,7 +135,10 @@ const server = createServer((req, res) => {
   if (route === null) return fail(res, 404, `No route for ${req.method} ${path || '/'}.`, 'not_found');
   if (req.method !== 'POST') return fail(res, 405, `Use POST for ${path}.`, 'method_not_allowed');
   readJson(req).then(
-    (body) => (body !== null && typeof body === 'object' && !Array.isArray(body) ? route(req, res, body) : fail(res, 400, 'The request body must be a JSON object.')),
+    (body) =>
+      body !== null && typeof body === 'object' && !Array.isArray(body)
+        ? setTimeout(() => route(req, res, body), THINK_MS)
+        : fail(res, 400, 'The request body must be a JSON object.'),
     (err) => fail(res, 400, err.message),
   );
 });
