@@ -28,6 +28,10 @@ export const ACTION_SCOPES = {
   'serverless.write': 'misc',
   /** send requests to an endpoint with an account key (its own endpoint key needs no scope) */
   'serverless.invoke': 'misc',
+  /** scenarios, executables, configurations, artifacts (AI Core's catalog) */
+  'catalog.read': 'misc',
+  /** load serving templates, sync applications, create configurations and artifacts */
+  'catalog.write': 'misc',
 } as const satisfies Readonly<Record<string, PermissionCategory>>;
 
 export type Action = keyof typeof ACTION_SCOPES;

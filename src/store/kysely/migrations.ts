@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { StoreDialect } from '../dialects/store-dialect.js';
+import { catalogMigration } from './migration-catalog.js';
 import { placementMigration } from './migration-placement.js';
 import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
@@ -249,6 +250,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0004_tenancy': tenancyMigration(d),
     '0005_worker_placement': placementMigration,
     '0006_stop_phases': stopPhasesMigration,
+    '0008_catalog': catalogMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

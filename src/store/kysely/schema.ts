@@ -1,3 +1,4 @@
+import type { CatalogTables } from './catalog-rows.js';
 import type { Generated } from 'kysely';
 
 /** Times are epoch milliseconds; booleans are 0/1 integers so both databases read them alike. */
@@ -325,7 +326,7 @@ export interface RateBucketTable {
   at: number;
 }
 
-export interface Database {
+export interface Database extends CatalogTables {
   team_roles: TeamRoleTable;
   team_members: TeamMemberTable;
   secrets: SecretTable;
