@@ -114,7 +114,11 @@ export const ERROR_CODES = {
     doc: "The configuration's executable changed since it was made and needs an input the configuration does not bind; create a new configuration.",
   },
   SCENARIO_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No scenario with this id: no serving template of the account declares it.' },
-  EXECUTABLE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No executable with this id in this scenario (the serving template was removed, or never loaded).' },
+  EXECUTABLE_NOT_FOUND: {
+    kind: 'not_found',
+    retryable: false,
+    doc: 'No executable with this id in this scenario (the serving template was removed, or never loaded).',
+  },
   CONFIGURATION_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No configuration with this id in this resource group of the account.' },
   ARTIFACT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No artifact with this id in this resource group of the account.' },
   APPLICATION_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No application (template repository) of this name.' },

@@ -11,7 +11,12 @@ export interface CatalogStore {
    * (keeping its createdAt). With `application`, the application's other executables are removed,
    * so a sync leaves exactly what the repository holds.
    */
-  putExecutables(accountId: number, specs: readonly ExecutableSpec[], source: { readonly application: string | null }, now: number): Promise<ExecutableRecord[]>;
+  putExecutables(
+    accountId: number,
+    specs: readonly ExecutableSpec[],
+    source: { readonly application: string | null },
+    now: number,
+  ): Promise<ExecutableRecord[]>;
   listExecutables(accountId: number): Promise<ExecutableRecord[]>;
   getExecutable(accountId: number, id: string): Promise<ExecutableRecord | undefined>;
   /** Removes the executables an application provided; returns how many. */

@@ -27,7 +27,12 @@ function nameOf(input: ApplicationInput): string {
   }
   // AI Core derives a name from the repository when none is given.
   const base = input.repositoryUrl.replace(/\/+$/, '').split('/').pop() ?? '';
-  const derived = base.toLowerCase().replace(/\.git$/, '').replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 54);
+  const derived = base
+    .toLowerCase()
+    .replace(/\.git$/, '')
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 54);
   if (!NAME.test(derived)) throw new GantryError('MISSING_INPUT', 'Name the application (applicationName).', { field: 'applicationName' });
   return derived;
 }
@@ -71,7 +76,8 @@ async function sync(ctx: ControlContext, a: ApplicationRecord, store: (a: Applic
 export async function createApplication(ctx: ControlContext, p: Principal, input: ApplicationInput): Promise<ApplicationRecord> {
   authorizeAdmin(p, 'catalog.write');
   const name = nameOf(input);
-  if (await ctx.store.getApplication(p.accountId, name)) throw new GantryError('APPLICATION_EXISTS', `An application named '${name}' exists already.`, { name });
+  if (await ctx.store.getApplication(p.accountId, name))
+    throw new GantryError('APPLICATION_EXISTS', `An application named '${name}' exists already.`, { name });
   const now = ctx.clock.now();
   const a: ApplicationRecord = {
     accountId: p.accountId,
@@ -97,7 +103,12 @@ export async function refreshApplication(ctx: ControlContext, p: Principal, name
 }
 
 /** Point the application elsewhere (repository, path, revision) and sync. */
-export async function updateApplication(ctx: ControlContext, p: Principal, name: string, input: Omit<ApplicationInput, 'applicationName'>): Promise<ApplicationRecord> {
+export async function updateApplication(
+  ctx: ControlContext,
+  p: Principal,
+  name: string,
+  input: Omit<ApplicationInput, 'applicationName'>,
+): Promise<ApplicationRecord> {
   authorizeAdmin(p, 'catalog.write');
   const a = await own(ctx, p, name);
   return sync(ctx, { ...a, repositoryUrl: input.repositoryUrl, path: input.path, revision: input.revision ?? 'HEAD' }, (x) => ctx.store.updateApplication(x));

@@ -56,7 +56,12 @@ async function matching(ctx: ControlContext, p: Principal, rg: string, q: Artifa
   return filterArtifacts(await ctx.store.listArtifacts(p.accountId, rg), q);
 }
 
-export async function listArtifacts(ctx: ControlContext, p: Principal, rg: string, q: ArtifactFilter & { readonly page: Page }): Promise<{ count: number; resources: ArtifactRecord[] }> {
+export async function listArtifacts(
+  ctx: ControlContext,
+  p: Principal,
+  rg: string,
+  q: ArtifactFilter & { readonly page: Page },
+): Promise<{ count: number; resources: ArtifactRecord[] }> {
   const all = await matching(ctx, p, rg, q);
   return { count: all.length, resources: page(all, q.page) };
 }

@@ -32,7 +32,8 @@ export async function createConfiguration(ctx: ControlContext, p: Principal, rg:
   if (input.name.trim() === '') throw new GantryError('MISSING_INPUT', 'Name the configuration.', { field: 'name' });
   const exe = await ctx.store.getExecutable(p.accountId, input.executableId);
   if (!exe) throw invalid(`No executable '${input.executableId}': load its serving template first.`, 'executableId');
-  if (exe.scenarioId !== input.scenarioId) throw invalid(`Executable '${exe.id}' belongs to scenario '${exe.scenarioId}', not '${input.scenarioId}'.`, 'scenarioId');
+  if (exe.scenarioId !== input.scenarioId)
+    throw invalid(`Executable '${exe.id}' belongs to scenario '${exe.scenarioId}', not '${input.scenarioId}'.`, 'scenarioId');
   checkBindings(exe, input.parameterBindings, input.inputArtifactBindings);
   for (const [i, b] of input.inputArtifactBindings.entries()) {
     if (!(await ctx.store.getArtifact(p.accountId, rg, b.artifactId)))

@@ -43,7 +43,10 @@ export async function renderConfiguration(ctx: ControlContext, p: Principal, res
   const urls: Record<string, string> = {};
   for (const b of c.inputArtifactBindings) {
     const a = await ctx.store.getArtifact(c.accountId, c.resourceGroup, b.artifactId);
-    if (!a) throw new GantryError('ARTIFACT_NOT_FOUND', `Configuration '${c.id}' binds artifact '${b.artifactId}', which no longer exists.`, { artifactId: b.artifactId });
+    if (!a)
+      throw new GantryError('ARTIFACT_NOT_FOUND', `Configuration '${c.id}' binds artifact '${b.artifactId}', which no longer exists.`, {
+        artifactId: b.artifactId,
+      });
     urls[b.key] = a.url;
   }
   const w = renderWorker(exe, bindingsOf(exe, c, urls));

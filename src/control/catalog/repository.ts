@@ -23,7 +23,11 @@ export function localRepositoryPath(url: string): string {
       throw unreadable(`repositoryUrl '${url}' is not a file:// URL of a local path.`, 'repositoryUrl');
     }
   } else if (isAbsolute(url)) path = url;
-  else throw unreadable(`repositoryUrl '${url}' must be a local folder or git repository: an absolute path or a file:// URL (Gantry fetches nothing over the network).`, 'repositoryUrl');
+  else
+    throw unreadable(
+      `repositoryUrl '${url}' must be a local folder or git repository: an absolute path or a file:// URL (Gantry fetches nothing over the network).`,
+      'repositoryUrl',
+    );
   return normalize(path);
 }
 
@@ -38,11 +42,8 @@ const isTemplate = (f: string): boolean => /\.ya?ml$/i.test(f);
 
 function git(cwd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
-      'git',
-      ['-c', 'core.quotepath=off', ...args],
-      { cwd, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve(stdout)),
+    execFile('git', ['-c', 'core.quotepath=off', ...args], { cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+      err ? reject(new Error(stderr.trim() || err.message)) : resolve(stdout),
     );
   });
 }

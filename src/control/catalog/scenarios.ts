@@ -28,7 +28,13 @@ export async function getScenario(ctx: ControlContext, p: Principal, rg: string,
   return s;
 }
 
-export async function listExecutables(ctx: ControlContext, p: Principal, rg: string, scenarioId: string, versionId: string | null): Promise<ExecutableRecord[]> {
+export async function listExecutables(
+  ctx: ControlContext,
+  p: Principal,
+  rg: string,
+  scenarioId: string,
+  versionId: string | null,
+): Promise<ExecutableRecord[]> {
   return (await executables(ctx, p, rg)).filter((e) => e.scenarioId === scenarioId && (versionId === null || e.versionId === versionId));
 }
 
@@ -41,7 +47,13 @@ export async function getExecutable(ctx: ControlContext, p: Principal, rg: strin
   return e;
 }
 
-export async function listVersions(ctx: ControlContext, p: Principal, rg: string, scenarioId: string, labelSelector: readonly string[]): Promise<VersionView[]> {
+export async function listVersions(
+  ctx: ControlContext,
+  p: Principal,
+  rg: string,
+  scenarioId: string,
+  labelSelector: readonly string[],
+): Promise<VersionView[]> {
   return versionsOf(await executables(ctx, p, rg), scenarioId, labelSelector);
 }
 
@@ -60,7 +72,13 @@ export async function listModels(ctx: ControlContext, p: Principal, rg: string, 
     const name = e.parameters.find((x) => x.name === 'modelName')?.default;
     if (name === undefined || name === null) continue;
     const version = e.parameters.find((x) => x.name === 'modelVersion')?.default ?? 'latest';
-    out.push({ model: name, executableId: e.id, description: e.description ?? e.name, versions: [{ name: version, isLatest: true, deprecated: false }], displayName: name });
+    out.push({
+      model: name,
+      executableId: e.id,
+      description: e.description ?? e.name,
+      versions: [{ name: version, isLatest: true, deprecated: false }],
+      displayName: name,
+    });
   }
   return out;
 }

@@ -23,7 +23,8 @@ export function catalogUseCases(ctx: ControlContext) {
     /** All files parse or nothing is stored; each template replaces the account's executable of its id. */
     loadServingTemplates: (p: Principal, files: readonly TemplateFile[]) => loadServingTemplates(ctx, p, files),
     createApplication: (p: Principal, a: applications.ApplicationInput) => applications.createApplication(ctx, p, a),
-    updateApplication: (p: Principal, name: string, a: Omit<applications.ApplicationInput, 'applicationName'>) => applications.updateApplication(ctx, p, name, a),
+    updateApplication: (p: Principal, name: string, a: Omit<applications.ApplicationInput, 'applicationName'>) =>
+      applications.updateApplication(ctx, p, name, a),
     refreshApplication: (p: Principal, name: string) => applications.refreshApplication(ctx, p, name),
     getApplication: (p: Principal, name: string) => applications.getApplication(ctx, p, name),
     listApplications: (p: Principal) => applications.listApplications(ctx, p),
@@ -35,7 +36,8 @@ export function catalogUseCases(ctx: ControlContext) {
     findScenario: (p: Principal, rg: string, id: string) => scenarios.findScenario(ctx, p, rg, id),
     listExecutables: (p: Principal, rg: string, scenarioId: string, versionId: string | null) => scenarios.listExecutables(ctx, p, rg, scenarioId, versionId),
     getExecutable: (p: Principal, rg: string, scenarioId: string, executableId: string) => scenarios.getExecutable(ctx, p, rg, scenarioId, executableId),
-    listVersions: (p: Principal, rg: string, scenarioId: string, labelSelector: readonly string[]) => scenarios.listVersions(ctx, p, rg, scenarioId, labelSelector),
+    listVersions: (p: Principal, rg: string, scenarioId: string, labelSelector: readonly string[]) =>
+      scenarios.listVersions(ctx, p, rg, scenarioId, labelSelector),
     listModels: (p: Principal, rg: string, scenarioId: string) => scenarios.listModels(ctx, p, rg, scenarioId),
 
     createConfiguration: (p: Principal, rg: string, c: configurations.ConfigurationInput) => configurations.createConfiguration(ctx, p, rg, c),

@@ -148,7 +148,7 @@ function readPredictor(r: Reader, spec: Obj): Predictor {
     if (Number.isNaN(containerPort)) r.fail(`${C}.ports[${i}].containerPort`, 'is required');
     const protocol = (r.str(o.protocol, `${C}.ports[${i}].protocol`, false) ?? 'TCP').toUpperCase();
     if (protocol !== 'TCP' && protocol !== 'UDP') r.fail(`${C}.ports[${i}].protocol`, `must be TCP or UDP`);
-    return { containerPort, protocol: protocol as 'TCP' | 'UDP' };
+    return { containerPort, protocol: protocol === 'UDP' ? ('UDP' as const) : ('TCP' as const) };
   });
   return {
     minReplicas,

@@ -6,7 +6,12 @@ import { Repo } from './repo.js';
 
 /** Executables, applications, configurations and artifacts of AI Core's catalog. */
 export class CatalogRepo extends Repo implements CatalogStore {
-  async putExecutables(accountId: number, specs: readonly ExecutableSpec[], source: { readonly application: string | null }, now: number): Promise<ExecutableRecord[]> {
+  async putExecutables(
+    accountId: number,
+    specs: readonly ExecutableSpec[],
+    source: { readonly application: string | null },
+    now: number,
+  ): Promise<ExecutableRecord[]> {
     return this.db.transaction().execute(async (trx) => {
       const old = await trx.selectFrom('catalog_executables').select(['id', 'created_at']).where('account_id', '=', accountId).execute();
       const createdAt = new Map(old.map((r) => [r.id, Number(r.created_at)]));
@@ -40,13 +45,25 @@ export class CatalogRepo extends Repo implements CatalogStore {
     try {
       await this.db.insertInto('catalog_applications').values(applicationRow(a)).execute();
     } catch (err) {
-      if (this.dialect.isUniqueViolation(err)) throw new GantryError('APPLICATION_EXISTS', `An application named '${a.name}' exists already.`, { name: a.name });
+      if (this.dialect.isUniqueViolation(err))
+        throw new GantryError('APPLICATION_EXISTS', `An application named '${a.name}' exists already.`, { name: a.name });
       throw err;
     }
   }
 
   async updateApplication(a: ApplicationRecord): Promise<void> {
-    const { account_id: _a, name: _n, created_at: _c, ...rest } = applicationRow(a);
+    const row = applicationRow(a);
+    const rest = {
+      repository_url: row.repository_url,
+      path: row.path,
+      revision: row.revision,
+      sync_status: row.sync_status,
+      sync_message: row.sync_message,
+      sync_started_at: row.sync_started_at,
+      sync_finished_at: row.sync_finished_at,
+      synced_json: row.synced_json,
+      modified_at: row.modified_at,
+    };
     await this.db.updateTable('catalog_applications').set(rest).where('account_id', '=', a.accountId).where('name', '=', a.name).execute();
   }
 
@@ -134,7 +151,12 @@ export class CatalogRepo extends Repo implements CatalogStore {
   }
 
   async listArtifacts(accountId: number, resourceGroup: string): Promise<ArtifactRecord[]> {
-    const rows = await this.db.selectFrom('catalog_artifacts').selectAll().where('account_id', '=', accountId).where('resource_group', '=', resourceGroup).execute();
+    const rows = await this.db
+      .selectFrom('catalog_artifacts')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('resource_group', '=', resourceGroup)
+      .execute();
     return rows.map(toArtifact);
   }
 }

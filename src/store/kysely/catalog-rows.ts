@@ -1,5 +1,13 @@
 import type { Selectable } from 'kysely';
-import type { ApplicationRecord, ArtifactKind, ArtifactRecord, ConfigurationRecord, ExecutableRecord, ExecutableSpec, SyncStatus } from '../../domain/catalog/records.js';
+import type {
+  ApplicationRecord,
+  ArtifactKind,
+  ArtifactRecord,
+  ConfigurationRecord,
+  ExecutableRecord,
+  ExecutableSpec,
+  SyncStatus,
+} from '../../domain/catalog/records.js';
 
 /** Tables of the catalog (migration 0008) and their row mapping. */
 

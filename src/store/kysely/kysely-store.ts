@@ -52,7 +52,13 @@ export class KyselyStore implements Store {
     this.name = d.name;
     this.db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
     this.#onlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
-    for (const repo of [new TenantRepo(this.db, d), new AccessRepo(this.db, d), new BillingRepo(this.db, d), new ServerlessRepo(this.db, d), new CatalogRepo(this.db, d)]) {
+    for (const repo of [
+      new TenantRepo(this.db, d),
+      new AccessRepo(this.db, d),
+      new BillingRepo(this.db, d),
+      new ServerlessRepo(this.db, d),
+      new CatalogRepo(this.db, d),
+    ]) {
       exposeMethods(this, repo);
     }
   }
