@@ -13,7 +13,7 @@ export const MAX_TEMPLATE_FILES = 500;
 export const MAX_TEMPLATE_BYTES = 1024 * 1024;
 
 function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  return ((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '').replace(/:$/, '');
 }
 
 /** YAML inside a template (`spec.template.spec` is a string of YAML): one document, parse errors thrown. */

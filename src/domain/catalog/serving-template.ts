@@ -44,7 +44,7 @@ class Reader {
     try {
       parsed = this.yaml(v);
     } catch (err) {
-      this.fail(field, `does not parse as YAML (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+      this.fail(field, `does not parse as YAML (${err instanceof Error ? (err.message.split('\n')[0] ?? '').replace(/:$/, '') : String(err)})`);
     }
     return this.obj(parsed, field, required);
   }
