@@ -53,7 +53,10 @@ describe('serving templates', () => {
   });
 
   it('names the file and the field of what is wrong', () => {
-    rejects(chatTemplate().replace('image: "docker.io/me/chat:1.0"', 'imagePullPolicy: Always'), /^templates\/chat\.yaml: spec\.template\.spec\.predictor\.containers\[0\]\.image is required$/);
+    rejects(
+      chatTemplate().replace('image: "docker.io/me/chat:1.0"', 'imagePullPolicy: Always'),
+      /^templates\/chat\.yaml: spec\.template\.spec\.predictor\.containers\[0\]\.image is required$/,
+    );
     rejects(chatTemplate().replace('scenarios.ai.sap.com/id: "foundation-models"', 'x: y'), /metadata\.labels\['scenarios\.ai\.sap\.com\/id'\] is required/);
     rejects(chatTemplate({ id: 'x' }), /metadata\.name 'x' must be 4-64/);
     rejects(chatTemplate().replace('containerPort: 9001', 'containerPort: 99999'), /containers\[0\]\.ports\[0\]\.containerPort must be an integer/);
@@ -64,7 +67,10 @@ describe('serving templates', () => {
   });
 
   it('refuses a placeholder that names no declared input', () => {
-    rejects(chatTemplate().replace('{{inputs.parameters.modelName}}', '{{inputs.parameters.nope}}'), /containers\[0\]\.args\[0\] uses \{\{inputs\.parameters\.nope\}\}/);
+    rejects(
+      chatTemplate().replace('{{inputs.parameters.modelName}}', '{{inputs.parameters.nope}}'),
+      /containers\[0\]\.args\[0\] uses \{\{inputs\.parameters\.nope\}\}/,
+    );
     rejects(chatTemplate().replace('{{inputs.artifacts.weights}}', '{{inputs.artifacts.other}}'), /env\[0\]\.value uses \{\{inputs\.artifacts\.other\}\}/);
   });
 
@@ -100,7 +106,19 @@ describe('rendering a configuration', () => {
   });
 
   it('a bound value wins over the default; no modelName, no model', () => {
-    const w = renderWorker(e, bindingsOf(e, { parameterBindings: [{ key: 'modelName', value: 'big' }, { key: 'greeting', value: '' }] }, { weights: 's3://b/k' }));
+    const w = renderWorker(
+      e,
+      bindingsOf(
+        e,
+        {
+          parameterBindings: [
+            { key: 'modelName', value: 'big' },
+            { key: 'greeting', value: '' },
+          ],
+        },
+        { weights: 's3://b/k' },
+      ),
+    );
     assert.deepEqual(w.model, { name: 'big', version: '1' });
     assert.equal(w.env.AICORE_ARTIFACT_WEIGHTS_PATH, undefined);
     const plain = parseOne(plainTemplate('plain-serve', 'scen-a'));
@@ -120,7 +138,18 @@ describe('rendering a configuration', () => {
   it('checks bindings against the executable', () => {
     const ok = () => checkBindings(e, [{ key: 'greeting', value: 'x' }], [{ key: 'weights', artifactId: 'art-1' }]);
     ok();
-    assert.throws(() => checkBindings(e, [{ key: 'greeting', value: 'x' }, { key: 'nope', value: '1' }], [{ key: 'weights', artifactId: 'a-1' }]), /no parameter 'nope'/);
+    assert.throws(
+      () =>
+        checkBindings(
+          e,
+          [
+            { key: 'greeting', value: 'x' },
+            { key: 'nope', value: '1' },
+          ],
+          [{ key: 'weights', artifactId: 'a-1' }],
+        ),
+      /no parameter 'nope'/,
+    );
     assert.throws(() => checkBindings(e, [], [{ key: 'weights', artifactId: 'a-1' }]), /'greeting'.*has no default/);
     assert.throws(() => checkBindings(e, [{ key: 'greeting', value: 'x' }], [{ key: 'other', artifactId: 'a-1' }]), /no input artifact 'other'/);
     assert.throws(() => checkBindings(e, [{ key: 'greeting', value: 'x' }], []), /'weights'.*is not bound/);
