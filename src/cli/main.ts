@@ -6,6 +6,7 @@ import { registerAgent } from './agent-command.js';
 import { registerHostCommands } from './host-commands.js';
 import { registerServerlessCommands } from './serverless-commands.js';
 import { registerAccountCommands } from './account-commands.js';
+import { registerCatalogCommands } from './catalog-commands.js';
 
 const program = new Command('gantry')
   .description('Gantry: a self-hosted GPU cloud. Verbs follow the vastai CLI.')
@@ -19,6 +20,7 @@ registerInstanceCommands(program);
 registerHostCommands(program);
 registerServerlessCommands(program);
 registerAccountCommands(program);
+registerCatalogCommands(program);
 registerAgent(program);
 
 // As in the vastai CLI, everything after `--args` is the argument list, dashes included.

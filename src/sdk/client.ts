@@ -7,11 +7,13 @@ export class GantryApiError extends Error {
   readonly error: string;
   readonly code: string | null;
   constructor(status: number, body: Record<string, unknown> | null, fallback: string) {
-    super(typeof body?.msg === 'string' ? body.msg : fallback);
+    // Vast-style bodies carry `msg`; AI Core's carry `{error: {code, message}}`.
+    const nested = typeof body?.error === 'object' && body.error !== null ? (body.error as Record<string, unknown>) : null;
+    super(typeof body?.msg === 'string' ? body.msg : typeof nested?.message === 'string' ? nested.message : fallback);
     this.name = 'GantryApiError';
     this.status = status;
     this.error = typeof body?.error === 'string' ? body.error : 'http_error';
-    this.code = typeof body?.code === 'string' ? body.code : null;
+    this.code = typeof body?.code === 'string' ? body.code : typeof nested?.code === 'string' ? nested.code : null;
   }
 }
 
@@ -53,8 +55,8 @@ export class GantryClient {
     return this.#url;
   }
 
-  async request<T = Row>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  async request<T = Row>(method: string, path: string, body?: unknown, extraHeaders: Readonly<Record<string, string>> = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.#key !== null) headers.authorization = `Bearer ${this.#key}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await this.#fetch(this.#url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });

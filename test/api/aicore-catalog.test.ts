@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { ArtifactApi, ConfigurationApi, ExecutableApi, ScenarioApi } from '@sap-ai-sdk/ai-api';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { gantry } from '../helpers/cli.js';
 import { chatTemplate, plainTemplate } from '../fixtures/aicore/templates.js';
 
 const RG = { 'AI-Resource-Group': 'default' };
@@ -188,6 +189,28 @@ for (const ts of TEST_STORES) {
       assert.equal(count.status, 200);
       assert.match(count.headers.get('content-type') ?? '', /^text\/plain/);
       assert.equal(count.text, '1');
+    });
+
+    it('loads templates and makes configurations with the CLI', async () => {
+      const env = { ...process.env, GANTRY_URL: g.url, GANTRY_API_KEY: g.adminKey ?? '' };
+      const file = join(tmp, 'cli.yaml');
+      await writeFile(file, plainTemplate('cli-serve', 'cli-scen'));
+      const loaded = await gantry(['create', 'serving-template', file], env);
+      assert.equal(loaded.code, 0, loaded.stderr);
+      assert.match(loaded.stdout, /cli-serve\s+cli-scen/);
+      const shown = await gantry(['show', 'scenarios', '--raw'], env);
+      assert.ok((JSON.parse(shown.stdout) as { id: string }[]).some((s) => s.id === 'cli-scen'));
+      const made = await gantry(['create', 'configuration', '--name', 'cli-conf', '--executable', 'cli-serve', '--scenario', 'cli-scen'], env);
+      assert.equal(made.code, 0, made.stderr);
+      assert.equal((JSON.parse(made.stdout) as { message: string }).message, 'Configuration created');
+      const listed = await gantry(['show', 'configurations', '--scenario', 'cli-scen'], env);
+      assert.match(listed.stdout, /cli-conf/);
+      const refused = await gantry(['create', 'configuration', '--name', 'x', '--executable', 'cli-serve', '--scenario', 'cli-scen', '--param', 'nope=1'], env);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /no parameter 'nope'/);
+      await writeFile(file, 'kind: ServingTemplate\nmetadata: {name: bad-serve}\n');
+      const bad = await gantry(['create', 'serving-template', file], env);
+      assert.match(bad.stderr, /cli\.yaml: metadata\.labels is required/);
     });
 
     it('syncs an application from a folder and from a local git repository', async () => {
