@@ -7,6 +7,7 @@ import { registerHostCommands } from './host-commands.js';
 import { registerServerlessCommands } from './serverless-commands.js';
 import { registerAccountCommands } from './account-commands.js';
 import { registerAicoreKey } from './aicore-key-command.js';
+import { registerCatalogCommands } from './catalog-commands.js';
 
 const program = new Command('gantry')
   .description('Gantry: a self-hosted GPU cloud. Verbs follow the vastai CLI.')
@@ -21,6 +22,7 @@ registerHostCommands(program);
 registerServerlessCommands(program);
 registerAccountCommands(program);
 registerAicoreKey(program);
+registerCatalogCommands(program);
 registerAgent(program);
 
 // As in the vastai CLI, everything after `--args` is the argument list, dashes included.

@@ -15,6 +15,7 @@ import { EndpointSignal } from './serverless/endpoint-signal.js';
 import { serverlessUseCases, type ServerlessUseCases } from './serverless/use-cases.js';
 import type { Principal } from './principal.js';
 import { accountUseCases, type AccountUseCases } from './accounts/use-cases.js';
+import { catalogUseCases, type CatalogUseCases } from './catalog/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
 import { BillingLoop } from './loops/billing-loop.js';
 import { listInstances, showInstance } from './instances/read-instances.js';
@@ -44,6 +45,8 @@ export class ControlPlane {
   /** Users, keys, teams, secrets, SSH keys, audit and billing. */
   readonly accounts: AccountUseCases;
   readonly billingLoop: BillingLoop;
+  /** AI Core's catalog: serving templates, applications, scenarios, executables, configurations, artifacts. */
+  readonly catalog: CatalogUseCases;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'> & { readonly machines?: MachineCatalog }) {
     let reconciler: InstanceReconciler | null = null;
@@ -60,6 +63,7 @@ export class ControlPlane {
     this.serverlessLoop = new ServerlessLoop(this.ctx);
     this.accounts = accountUseCases(this.ctx);
     this.billingLoop = new BillingLoop(this.ctx);
+    this.catalog = catalogUseCases(this.ctx);
   }
 
   startLoops(): void {

@@ -112,6 +112,31 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'The credit balance is at or below zero (or below the amount to transfer); add credit first.',
   },
+  TEMPLATE_INVALID: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'A serving template (ServingTemplate YAML) does not parse or lacks a field; the message names the file and the field.',
+  },
+  EXECUTABLE_CHANGED: {
+    kind: 'invalid',
+    retryable: false,
+    doc: "The configuration's executable changed since it was made and needs an input the configuration does not bind; create a new configuration.",
+  },
+  SCENARIO_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No scenario with this id: no serving template of the account declares it.' },
+  EXECUTABLE_NOT_FOUND: {
+    kind: 'not_found',
+    retryable: false,
+    doc: 'No executable with this id in this scenario (the serving template was removed, or never loaded).',
+  },
+  CONFIGURATION_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No configuration with this id in this resource group of the account.' },
+  ARTIFACT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No artifact with this id in this resource group of the account.' },
+  APPLICATION_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No application (template repository) of this name.' },
+  APPLICATION_EXISTS: { kind: 'conflict', retryable: false, doc: 'The account has an application of this name already.' },
+  REPOSITORY_UNREADABLE: {
+    kind: 'invalid',
+    retryable: false,
+    doc: "An application's repositoryUrl is not a local folder or git repository Gantry can read, or the revision or path does not exist in it.",
+  },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;
 

@@ -7,8 +7,8 @@ export class GantryApiError extends Error {
   readonly error: string;
   readonly code: string | null;
   constructor(status: number, body: Record<string, unknown> | null, fallback: string) {
-    // Vast's body says `msg`; AI Core's `{error: {code, message}}`.
-    const nested = typeof body?.error === 'object' && body.error !== null ? (body.error as { message?: unknown; code?: unknown }) : null;
+    // Vast-style bodies carry `msg`; AI Core's carry `{error: {code, message}}`.
+    const nested = typeof body?.error === 'object' && body.error !== null ? (body.error as Record<string, unknown>) : null;
     super(typeof body?.msg === 'string' ? body.msg : typeof nested?.message === 'string' ? nested.message : fallback);
     this.name = 'GantryApiError';
     this.status = status;
@@ -55,8 +55,8 @@ export class GantryClient {
     return this.#url;
   }
 
-  async request<T = Row>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  async request<T = Row>(method: string, path: string, body?: unknown, extraHeaders: Readonly<Record<string, string>> = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.#key !== null) headers.authorization = `Bearer ${this.#key}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await this.#fetch(this.#url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });

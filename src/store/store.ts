@@ -5,6 +5,7 @@ import type { InstanceStatus, InstanceTarget, PendingOp } from '../domain/instan
 import type { ServerlessStore } from './serverless-store.js';
 import type { BillingStore } from './billing-store.js';
 import type { TenantStore } from './tenant-store.js';
+import type { CatalogStore } from './catalog-store.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
@@ -79,7 +80,7 @@ export interface InstanceListOptions {
   readonly includeDestroyed?: boolean;
 }
 
-export interface Store extends ServerlessStore, TenantStore, BillingStore {
+export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore {
   readonly name: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;

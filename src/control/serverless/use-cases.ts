@@ -7,6 +7,7 @@ import * as deployments from './deployments.js';
 import * as endpoints from './endpoints.js';
 import { resolveDeployment, resolveEndpoint, routingView } from './routing.js';
 import type { DeploymentRef } from './deployments.js';
+import { deploymentLogs, type DeploymentLogQuery } from './deployment-logs.js';
 import { changeDeployments, reconfigureDeployment, type DeploymentItem, type DeploymentSpec } from './deployment-changes.js';
 import * as groups from './workergroups.js';
 import { ownWorkergroup } from './workergroups.js';
@@ -50,6 +51,8 @@ export function serverlessUseCases(ctx: ControlContext) {
       changeDeployments(ctx, p, resourceGroup, items, s),
     /** Roll over to another configuration with no failed request. */
     reconfigureDeployment: (p: Principal, ref: DeploymentRef, spec: DeploymentSpec) => reconfigureDeployment(ctx, p, ref, spec),
+    /** What its workers printed, by time (AI Core's deployment logs). */
+    deploymentLogs: (p: Principal, ref: DeploymentRef, q: DeploymentLogQuery) => deploymentLogs(ctx, p, ref, q),
     /** Vast's delete: stop and delete in one call. */
     deleteDeployment: (p: Principal, id: number, force: boolean) => deployments.deleteDeployment(ctx, p, id, { force, stopFirst: true }),
 

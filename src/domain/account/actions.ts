@@ -32,6 +32,10 @@ export const ACTION_SCOPES = {
   'resource-group.read': 'misc',
   /** create, relabel and delete resource groups */
   'resource-group.write': 'misc',
+  /** scenarios, executables, configurations, artifacts (AI Core's catalog) */
+  'catalog.read': 'misc',
+  /** load serving templates, sync applications, create configurations and artifacts */
+  'catalog.write': 'misc',
 } as const satisfies Readonly<Record<string, PermissionCategory>>;
 
 export type Action = keyof typeof ACTION_SCOPES;

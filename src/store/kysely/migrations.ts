@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import { resourceGroupsMigration } from './migration-resource-groups.js';
 import { deploymentSourceMigration } from './migration-deployment-source.js';
+import { catalogMigration } from './migration-catalog.js';
 import { placementMigration } from './migration-placement.js';
 import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
@@ -252,6 +253,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0005_worker_placement': placementMigration,
     '0006_stop_phases': stopPhasesMigration,
     '0007_resource_groups': resourceGroupsMigration,
+    '0008_catalog': catalogMigration,
     '0009_deployment_source': deploymentSourceMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };

@@ -1,3 +1,4 @@
+import type { CatalogTables } from './catalog-rows.js';
 import type { Generated } from 'kysely';
 
 /** Times are epoch milliseconds; booleans are 0/1 integers so both databases read them alike. */
@@ -347,7 +348,7 @@ export interface ResourceGroupTable {
   created_at: number;
 }
 
-export interface Database {
+export interface Database extends CatalogTables {
   resource_groups: ResourceGroupTable;
   team_roles: TeamRoleTable;
   team_members: TeamMemberTable;

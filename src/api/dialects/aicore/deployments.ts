@@ -61,7 +61,7 @@ export async function aicoreDeploymentRoutes(app: FastifyInstance, deps: EdgeDep
     async (req: Req, reply) => {
       const b = req.body as { configurationId: string; ttl?: string | null };
       const rg = resourceGroupOf(req);
-      const v = await control.deployConfiguration(principal(req), { resourceGroup: rg, configurationId: b.configurationId, ttl: b.ttl ?? null });
+      const v = await control.catalog.deployConfiguration(principal(req), { resourceGroup: rg, configurationId: b.configurationId, ttl: b.ttl ?? null });
       const id = v.deployment.uid;
       void reply.code(202).header('location', `/v2/lm/deployments/${id}`);
       return { id, message: 'Deployment scheduled.', deploymentUrl: '', status: aicoreStatus(v), ttl: v.deployment.ttl };
@@ -122,7 +122,7 @@ export async function aicoreDeploymentRoutes(app: FastifyInstance, deps: EdgeDep
       const p = principal(req);
       if (b.targetStatus === 'STOPPED') refusedRepeat(await sl.stopDeployment(p, ref, AICORE_STOP), ref.uid, 'stopping or stopped');
       else if (b.targetStatus === 'RUNNING') refusedRepeat(await sl.startDeployment(p, ref), ref.uid, 'meant to run');
-      else if (b.configurationId !== undefined) await control.reconfigureDeployment(p, ref, b.configurationId);
+      else if (b.configurationId !== undefined) await control.catalog.deployOtherConfiguration(p, ref, b.configurationId);
       else throw new GantryError('MISSING_INPUT', 'Give targetStatus ("STOPPED") or configurationId.', { field: 'targetStatus' });
       return reply.code(202).send({ id: ref.uid, message: 'Deployment modification scheduled' });
     },
