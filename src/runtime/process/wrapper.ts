@@ -16,12 +16,14 @@ ofifo="$meta/stdout.fifo"
 efifo="$meta/stderr.fifo"
 rm -f "$ofifo" "$efifo"
 stamper=""
+# A stamper that fails before it opened the FIFOs would leave the wrapper waiting: plain copies take over.
+rescue() { [ -p "$ofifo" ] || return; cat "$ofifo" >> "$meta/output.log" & cat "$efifo" >> "$meta/output.log"; wait; }
 if mkfifo "$ofifo" "$efifo"; then
   if [ "$GANTRY_LOG_STAMPER" != node ] && perl -MTime::HiRes -MIO::Select -e 1 2>/dev/null; then
-    (trap '' TERM INT; exec perl "$meta/stamp.pl" "$ofifo" "$efifo" >> "$meta/output.log") &
+    (trap '' TERM INT; perl "$meta/stamp.pl" "$ofifo" "$efifo" >> "$meta/output.log" || rescue) &
     stamper=$!
   elif [ -x "$GANTRY_NODE" ]; then
-    (trap '' TERM INT; exec "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo" >> "$meta/output.log") &
+    (trap '' TERM INT; "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo" >> "$meta/output.log" || rescue) &
     stamper=$!
   fi
 fi
