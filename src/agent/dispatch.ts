@@ -1,5 +1,9 @@
 import type { AgentCommand } from '../control/hosts/agent-session.js';
+import { newestWithin } from '../runtime/log-lines.js';
 import type { Runtime } from '../runtime/runtime.js';
+
+/** Log lines in one result stay well under the control plane's 1 MiB body limit (results travel in batches). */
+const MAX_LOG_LINES_BYTES = 512 * 1024;
 
 /** Carry out one command of the control plane on this host's runtime; the value goes back as the result. */
 export async function dispatch(rt: Runtime, c: AgentCommand): Promise<unknown> {
@@ -21,6 +25,8 @@ export async function dispatch(rt: Runtime, c: AgentCommand): Promise<unknown> {
       return null;
     case 'logs':
       return rt.logs(c.instanceId, c.tail);
+    case 'logLines':
+      return newestWithin(await rt.logLines(c.instanceId, c.query), MAX_LOG_LINES_BYTES);
     case 'list':
       return rt.list();
   }

@@ -29,6 +29,21 @@ export interface Usage {
   readonly diskUsageMb: number;
 }
 
+/** One line of a workload's output, as the runtime recorded it (the newline is not part of `text`). */
+export interface LogLine {
+  /** When the runtime saw the line, epoch ms. */
+  readonly at: number;
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+}
+
+/** Which lines `logLines` returns: those with `since <= at <= until` (epoch ms, both optional), the newest `tail` of them. */
+export interface LogQuery {
+  readonly tail: number;
+  readonly since?: number;
+  readonly until?: number;
+}
+
 export interface StopOptions {
   /** SIGTERM first, SIGKILL after this many ms. */
   readonly graceMs: number;
@@ -51,6 +66,8 @@ export interface Runtime {
   setSshKeys(instanceId: number, keys: readonly string[]): Promise<void>;
   /** The workload's combined stdout/stderr, last `tail` lines. */
   logs(instanceId: number, tail: number): Promise<string>;
+  /** The workload's output line by line with time and stream, oldest first; empty for an unknown instance. */
+  logLines(instanceId: number, q: LogQuery): Promise<LogLine[]>;
   /** Instance ids that have live workloads under this runtime's label. */
   list(): Promise<number[]>;
   usage(instanceId: number): Promise<Usage | null>;

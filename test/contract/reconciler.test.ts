@@ -15,7 +15,7 @@ import { NO_TRAFFIC } from '../../src/control/serverless/traffic-gate.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/log/metrics.js';
-import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import type { LogLine, Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
@@ -64,6 +64,9 @@ class ScriptedRuntime implements Runtime {
   async wipeDisk(): Promise<void> {}
   async logs(): Promise<string> {
     return '';
+  }
+  async logLines(): Promise<LogLine[]> {
+    return [];
   }
   async list(): Promise<number[]> {
     return [...this.running];

@@ -19,6 +19,12 @@ interface RuntimeCase {
 const RUNTIMES: readonly RuntimeCase[] = [
   { name: 'process', skip: false, open: (root) => ProcessRuntime.open({ root, killWaitMs: 2000, pollMs: 25, baseEnv: workloadBaseEnv() }) },
   {
+    // The stamper a host without perl's Time::HiRes runs.
+    name: 'process (node stamper)',
+    skip: false,
+    open: (root) => ProcessRuntime.open({ root, killWaitMs: 2000, pollMs: 25, baseEnv: workloadBaseEnv(), logStamper: 'node' }),
+  },
+  {
     name: 'docker (Podman API)',
     skip: dockerSkip(),
     open: (root) => DockerRuntime.open({ root, dockerHost: testDockerHost(), killWaitMs: 5000, pollMs: 50, nvidiaGpus: false }),
@@ -83,6 +89,49 @@ for (const rc of RUNTIMES) {
       assert.equal(await rt.logs(s.instanceId, 10), 'hi from 77\noops\n');
       assert.equal(await rt.logs(s.instanceId, 1), 'oops\n');
       assert.ok((await rt.list()).includes(s.instanceId));
+    });
+
+    it('gives output lines with their stream and time, filtered by a window and cut to the newest tail', async () => {
+      const before = Date.now();
+      // Batches apart in time: the engine's logs know whole seconds at the API, milliseconds in the stamps.
+      const s = spec({ onstart: 'echo one; echo two >&2; echo three; sleep 1.2; echo four >&2; sleep 0.2; echo five', runtype: 'args' });
+      await rt.start(s);
+      await until(async () => (await rt.inspect(s.instanceId)).state === 'exited');
+      const all = await rt.logLines(s.instanceId, { tail: 100 });
+      const after = Date.now();
+      // Each stream keeps its order; across streams, lines written in the same instant have no order to keep.
+      const of = (stream: string): string[] => all.filter((l) => l.stream === stream).map((l) => l.text);
+      assert.deepEqual(of('stdout'), ['one', 'three', 'five']);
+      assert.deepEqual(of('stderr'), ['two', 'four']);
+      assert.deepEqual(
+        all.slice(3).map((l) => l.text),
+        ['four', 'five'],
+      );
+      for (const l of all) assert.ok(l.at >= before - 1000 && l.at <= after, `${l.at} within [${before}, ${after}]`);
+      const times = all.map((l) => l.at);
+      assert.deepEqual(
+        times,
+        [...times].sort((a, b) => a - b),
+        'oldest first',
+      );
+      const atOf = (text: string): number => all.find((l) => l.text === text)?.at ?? NaN;
+      const three = atOf('three');
+      const four = atOf('four');
+      assert.ok(four - three >= 1000, 'the sleep shows between the batches');
+      assert.deepEqual(
+        (await rt.logLines(s.instanceId, { tail: 2 })).map((l) => l.text),
+        ['four', 'five'],
+      );
+      assert.deepEqual(
+        (await rt.logLines(s.instanceId, { tail: 100, since: four })).map((l) => l.text),
+        ['four', 'five'],
+      );
+      assert.deepEqual((await rt.logLines(s.instanceId, { tail: 100, until: four - 1 })).map((l) => l.text).sort(), ['one', 'three', 'two']);
+      assert.equal((await rt.logLines(s.instanceId, { tail: 2, until: four - 1 })).length, 2);
+      assert.deepEqual(await rt.logLines(s.instanceId, { tail: 100, since: after + 60_000 }), []);
+      assert.deepEqual(await rt.logLines(s.instanceId, { tail: 0 }), []);
+      assert.deepEqual(await rt.logLines(998, { tail: 10 }), []);
+      assert.equal(await rt.logs(s.instanceId, 2), 'four\nfive\n', 'the plain logs are the same lines without stamps');
     });
 
     it('records the exit code of the main command (runtype args)', async () => {

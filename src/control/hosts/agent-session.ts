@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { GantryError } from '../../domain/errors.js';
-import type { StopOptions, WorkloadSpec } from '../../runtime/runtime.js';
+import { asLogLine } from '../../runtime/log-lines.js';
+import type { LogLine, LogQuery, StopOptions, WorkloadSpec } from '../../runtime/runtime.js';
 import type { HostLink } from './hosts.js';
 
 /** One runtime call the control plane asks an agent to make; answered by a result with the same id. */
@@ -10,6 +11,7 @@ export type AgentCommand =
   | { readonly id: string; readonly op: 'inspect' | 'wipeDisk'; readonly instanceId: number }
   | { readonly id: string; readonly op: 'stop' | 'destroy'; readonly instanceId: number; readonly graceMs: number }
   | { readonly id: string; readonly op: 'logs'; readonly instanceId: number; readonly tail: number }
+  | { readonly id: string; readonly op: 'logLines'; readonly instanceId: number; readonly query: LogQuery }
   | { readonly id: string; readonly op: 'setSshKeys'; readonly instanceId: number; readonly keys: readonly string[] }
   | { readonly id: string; readonly op: 'list' };
 
@@ -23,7 +25,7 @@ export interface AgentResult {
 }
 
 export interface SessionTimings {
-  /** Bound on a call the agent should answer at once (inspect, list, logs). */
+  /** Bound on a call the agent should answer at once (inspect, list, logs, logLines). */
   readonly callTimeoutMs: number;
   /** Bound on start, stop, destroy and wipeDisk (covers pulls and grace periods); the only bound on a step. */
   readonly stepTimeoutMs: number;
@@ -104,6 +106,12 @@ export class AgentSession implements HostLink {
   }
   logs(instanceId: number, tail: number): Promise<string> {
     return this.#call({ op: 'logs', instanceId, tail }, this.#t.callTimeoutMs).then((v) => (typeof v === 'string' ? v : ''));
+  }
+  logLines(instanceId: number, q: LogQuery): Promise<LogLine[]> {
+    const query: LogQuery = { tail: q.tail, ...(q.since !== undefined && { since: q.since }), ...(q.until !== undefined && { until: q.until }) };
+    return this.#call({ op: 'logLines', instanceId, query }, this.#t.callTimeoutMs).then((v) =>
+      Array.isArray(v) ? v.map(asLogLine).filter((l): l is LogLine => l !== null) : [],
+    );
   }
   list(): Promise<number[]> {
     return this.#call({ op: 'list' }, this.#t.callTimeoutMs).then((v) => (Array.isArray(v) ? v.filter((x): x is number => Number.isSafeInteger(x)) : []));

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, writeAuthorizedKeys } from '../files.js';
-import type { Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
-import { demuxLogs, pullProgressText, type PullEvent } from './engine-streams.js';
+import { selectLines } from '../log-lines.js';
+import type { LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
+import { demuxLogs, demuxStampedLogs, pullProgressText, type PullEvent } from './engine-streams.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
 
 export interface DockerRuntimeOptions {
@@ -265,6 +266,24 @@ export class DockerRuntime implements Runtime {
       return demuxLogs(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
     } catch (err) {
       if (statusOf(err) === 404) return '';
+      throw err;
+    }
+  }
+
+  async logLines(id: number, q: LogQuery): Promise<LogLine[]> {
+    if (q.tail <= 0) return [];
+    // The engine takes whole seconds: ask a little wider and cut to the millisecond here. Its tail is
+    // applied before `until`, so with an upper bound the tail is cut here as well.
+    const window = {
+      ...(q.since !== undefined && { since: Math.max(0, Math.floor(q.since / 1000)) }),
+      ...(q.until !== undefined && { until: Math.ceil(q.until / 1000) + 1 }),
+      ...(q.until === undefined && { tail: q.tail }),
+    };
+    try {
+      const buf = await this.#docker.getContainer(this.#name(id)).logs({ stdout: true, stderr: true, timestamps: true, follow: false, ...window });
+      return selectLines(demuxStampedLogs(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf))), q);
+    } catch (err) {
+      if (statusOf(err) === 404) return [];
       throw err;
     }
   }

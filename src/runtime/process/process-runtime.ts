@@ -2,8 +2,10 @@ import { spawn } from 'node:child_process';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Observation } from '../../domain/instance/reconcile.js';
-import type { Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
+import { selectLines } from '../log-lines.js';
+import type { LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
+import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
 import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, writeAuthorizedKeys } from '../files.js';
 
@@ -18,6 +20,8 @@ export interface ProcessRuntimeOptions {
   readonly baseEnv: Readonly<Record<string, string>>;
   /** Disk usage is a directory walk: reuse it this long (instance lists are polled often). */
   readonly diskUsageTtlMs?: number;
+  /** Which stamper the wrapper runs: perl when it has Time::HiRes, else node (`auto`), or node always. */
+  readonly logStamper?: 'auto' | 'node';
 }
 
 const MAX_LOG_READ_BYTES = 4 * 1024 * 1024;
@@ -76,8 +80,11 @@ export class ProcessRuntime implements Runtime {
     await Promise.all(['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })));
     await writeFile(join(meta, 'run.sh'), WRAPPER_SCRIPT, { mode: 0o755 });
     await writeFile(join(meta, 'onstart.sh'), spec.onstart ?? '', { mode: 0o644 });
+    await writeFile(join(meta, 'stamp.pl'), STAMP_PERL, { mode: 0o644 });
+    await writeFile(join(meta, 'stamp.cjs'), STAMP_NODE, { mode: 0o644 });
     await writeFile(join(meta, 'started'), String(Date.now()));
-    const log = await open(join(meta, 'output.log'), 'a');
+    // Only the wrapper's own complaints land here: the workload's output goes through its stamping filters.
+    const log = await open(join(meta, 'wrapper.log'), 'a');
     try {
       const child = spawn('bash', [join(meta, 'run.sh'), ...spec.command], {
         cwd: disk,
@@ -89,6 +96,8 @@ export class ProcessRuntime implements Runtime {
           GANTRY_RUNTYPE: spec.runtype,
           GANTRY_RUNTIME_ID: this.#runtimeId,
           GANTRY_INSTANCE_ID: String(spec.instanceId),
+          GANTRY_LOG_STAMPER: this.#o.logStamper ?? 'auto',
+          GANTRY_NODE: process.execPath,
         },
         detached: true, // its own process group and session: it outlives Gantry, and stop signals the whole group
         stdio: ['ignore', log.fd, log.fd],
@@ -169,20 +178,13 @@ export class ProcessRuntime implements Runtime {
   }
 
   async logs(id: number, tail: number): Promise<string> {
-    const file = join(this.#dir(id).meta, 'output.log');
-    const fh = await open(file, 'r').catch(() => null);
-    if (fh === null) return '';
-    try {
-      const { size } = await fh.stat();
-      const len = Math.min(size, MAX_LOG_READ_BYTES);
-      const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, size - len);
-      const lines = buf.toString('utf8').split('\n');
-      if (lines.at(-1) === '') lines.pop();
-      return lines.slice(-tail).join('\n') + (lines.length > 0 ? '\n' : '');
-    } finally {
-      await fh.close();
-    }
+    const lines = await this.logLines(id, { tail });
+    return lines.map((l) => l.text + '\n').join('');
+  }
+
+  async logLines(id: number, q: LogQuery): Promise<LogLine[]> {
+    if (q.tail <= 0) return [];
+    return selectLines(await readStamped(join(this.#dir(id).meta, 'output.log')), q);
   }
 
   async list(): Promise<number[]> {
@@ -211,6 +213,35 @@ export class ProcessRuntime implements Runtime {
 
   async close(): Promise<void> {
     // Workloads are left running on purpose: they outlive the control plane and are re-adopted.
+  }
+}
+
+/**
+ * The last MAX_LOG_READ_BYTES of `output.log`: `<epoch µs> <o|e> <text>` lines from the stamper, in the
+ * order it saw them. A line without a stamp (the wrapper ran without a stamper, or a workload started
+ * before stamps existed) counts as stdout at the time of the line before it. A cut first line is dropped.
+ */
+async function readStamped(file: string): Promise<LogLine[]> {
+  const fh = await open(file, 'r').catch(() => null);
+  if (fh === null) return [];
+  try {
+    const { size } = await fh.stat();
+    const len = Math.min(size, MAX_LOG_READ_BYTES);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, size - len);
+    const lines = buf.toString('utf8').split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    if (len < size) lines.shift();
+    const out: LogLine[] = [];
+    let at = 0;
+    for (const line of lines) {
+      const m = /^(\d{1,17}) ([oe]) /.exec(line);
+      if (m !== null) at = Math.floor(Number(m[1]) / 1000);
+      out.push(m === null ? { at, stream: 'stdout', text: line } : { at, stream: m[2] === 'e' ? 'stderr' : 'stdout', text: line.slice(m[0].length) });
+    }
+    return out;
+  } finally {
+    await fh.close();
   }
 }
 

@@ -1,0 +1,34 @@
+import type { LogLine, LogQuery } from './runtime.js';
+
+/** Selection shared by the runtimes: lines come in any order, leave oldest first, within the window, the newest `q.tail`. */
+export function selectLines(lines: readonly LogLine[], q: LogQuery): LogLine[] {
+  const since = q.since ?? -Infinity;
+  const until = q.until ?? Infinity;
+  // A stable sort: lines of one stream keep their order even when their times are equal.
+  const inWindow = lines.filter((l) => l.at >= since && l.at <= until).sort((a, b) => a.at - b.at);
+  return q.tail > 0 ? inWindow.slice(-q.tail) : [];
+}
+
+/**
+ * The newest lines whose texts add up to at most `maxBytes` (UTF-16 length, near enough): what crosses the
+ * agent protocol must stay well under the control plane's body limit, whatever `tail` asked for.
+ */
+export function newestWithin(lines: readonly LogLine[], maxBytes: number): LogLine[] {
+  let used = 0;
+  let from = lines.length;
+  while (from > 0) {
+    const l = lines[from - 1] as LogLine;
+    used += l.text.length + 40; // the stamp and stream as JSON
+    if (used > maxBytes) break;
+    from--;
+  }
+  return lines.slice(from);
+}
+
+/** A LogLine from an untrusted value (an agent's result), or null. */
+export function asLogLine(v: unknown): LogLine | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const { at, stream, text } = v as Record<string, unknown>;
+  if (typeof at !== 'number' || !Number.isFinite(at) || (stream !== 'stdout' && stream !== 'stderr') || typeof text !== 'string') return null;
+  return { at, stream, text };
+}

@@ -1,0 +1,50 @@
+/**
+ * The output stamper of a process workload: one process in the workload's group that reads the
+ * workload's stdout and stderr (two FIFOs) and appends `<epoch µs> <o|e> <text>` lines to `output.log`.
+ * One reader for both streams keeps their order as well as it can be known: lines read in one wake-up
+ * get one time, stdout first. It ignores SIGTERM/SIGINT and ends when the last writer is gone, so a
+ * stopping workload's last words are kept. perl when it has Time::HiRes (small and quick to start),
+ * else node, which every Gantry host has. A line longer than 64 KiB (a progress bar redrawn with `\r`)
+ * is cut there.
+ */
+export const STAMP_PERL = `use strict; use warnings; use IO::Select; use Time::HiRes qw(gettimeofday);
+$SIG{TERM} = $SIG{INT} = 'IGNORE';
+open(my $o, '<', $ARGV[0]) or die "stdout: $!"; open(my $e, '<', $ARGV[1]) or die "stderr: $!";
+binmode $_ for ($o, $e, \\*STDOUT); $| = 1;
+my %tag = (fileno($o) => 'o', fileno($e) => 'e'); my %rest = (o => '', e => '');
+my $sel = IO::Select->new($o, $e);
+while ($sel->count) {
+  for my $fh (sort { $tag{fileno $b} cmp $tag{fileno $a} } $sel->can_read) {
+    my $k = $tag{fileno $fh};
+    my $n = sysread($fh, my $buf, 65536);
+    my ($s, $u) = gettimeofday(); my $t = sprintf('%d%06d', $s, $u);
+    if (!$n) { print "$t $k $rest{$k}\\n" if length $rest{$k}; $rest{$k} = ''; $sel->remove($fh); close $fh; next; }
+    my @l = split /\\n/, $rest{$k} . $buf, -1; $rest{$k} = pop @l;
+    if (length $rest{$k} > 65536) { push @l, $rest{$k}; $rest{$k} = ''; }
+    print join('', map { "$t $k $_\\n" } @l) if @l;
+  }
+}
+`;
+
+export const STAMP_NODE = `'use strict';
+const fs = require('node:fs');
+const net = require('node:net');
+for (const s of ['SIGTERM', 'SIGINT']) process.on(s, () => {});
+const rest = { o: '', e: '' };
+const now = () => String(Math.floor((performance.timeOrigin + performance.now()) * 1000));
+const emit = (text) => { const b = Buffer.from(text, 'latin1'); let at = 0; while (at < b.length) at += fs.writeSync(1, b, at); };
+// Opened in the wrapper's order; read through one event loop (epoll), not the thread pool, so the
+// order in which the two streams became readable is kept.
+const fds = [['o', fs.openSync(process.argv[2], 'r')], ['e', fs.openSync(process.argv[3], 'r')]];
+for (const [k, fd] of fds) {
+  new net.Socket({ fd, readable: true, writable: false })
+    .on('data', (chunk) => {
+      const t = now();
+      const l = (rest[k] + chunk.toString('latin1')).split('\\n');
+      rest[k] = l.pop();
+      if (rest[k].length > 65536) { l.push(rest[k]); rest[k] = ''; }
+      if (l.length > 0) emit(l.map((x) => t + ' ' + k + ' ' + x + '\\n').join(''));
+    })
+    .on('end', () => { if (rest[k] !== '') emit(now() + ' ' + k + ' ' + rest[k] + '\\n'); rest[k] = ''; });
+}
+`;
