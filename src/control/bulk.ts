@@ -17,7 +17,8 @@ export function checkBulkIds(ids: readonly (number | string)[], noun: string): v
   const bad = ids.find((id) => typeof id === 'number' && (!Number.isSafeInteger(id) || id <= 0));
   if (bad !== undefined) throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(bad)} is not a valid ${noun} id.`, { id: bad });
   const twice = ids.find((id, i) => ids.indexOf(id) !== i);
-  if (twice !== undefined) throw new GantryError('INVALID_ARGUMENT', `Each ${noun} id may appear only once per request; ${JSON.stringify(twice)} appears twice.`, { id: twice });
+  if (twice !== undefined)
+    throw new GantryError('INVALID_ARGUMENT', `Each ${noun} id may appear only once per request; ${JSON.stringify(twice)} appears twice.`, { id: twice });
 }
 
 /**

@@ -46,6 +46,11 @@ export async function deployConfiguration(
 }
 
 /** Serve another configuration of the deployment's resource group (AI Core's PATCH configurationId), rolling workers over. */
-export async function deployOtherConfiguration(ctx: ControlContext, p: Principal, ref: DeploymentRef & { readonly resourceGroup: string }, configurationId: string): Promise<DeploymentView> {
+export async function deployOtherConfiguration(
+  ctx: ControlContext,
+  p: Principal,
+  ref: DeploymentRef & { readonly resourceGroup: string },
+  configurationId: string,
+): Promise<DeploymentView> {
   return reconfigureDeployment(ctx, p, ref, specOf(await renderConfiguration(ctx, p, ref.resourceGroup, configurationId)));
 }

@@ -44,13 +44,17 @@ export async function reconfigureDeployment(ctx: ControlContext, p: Principal, r
   await ctx.store.updateDeployment(d.id, { source: spec.source, rolloutError: null, lastOperation: 'update', now });
   await ctx.store.updateEndpointConfig(ep.id, { params: { ...ep.params, minWorkers: spec.source.minReplicas, maxWorkers: spec.source.maxReplicas }, now });
   ctx.traffic.invalidate(ep.id);
-  ctx.log.info({ deploymentId: d.id, configurationId: spec.source.configurationId, rollback: spec.source.configurationId === serving.revision }, 'deployment reconfigured');
+  ctx.log.info(
+    { deploymentId: d.id, configurationId: spec.source.configurationId, rollback: spec.source.configurationId === serving.revision },
+    'deployment reconfigured',
+  );
   return showDeployment(ctx, p, { id: d.id });
 }
 
 /** Destroy a workergroup's workers and remove it. */
 export async function retireGroup(ctx: ControlContext, ep: EndpointRecord, g: WorkergroupRecord): Promise<void> {
-  for (const w of await workersOf(ctx, ep.id)) if (w.instance.workergroupId === g.id && w.instance.target !== 'deleted') await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+  for (const w of await workersOf(ctx, ep.id))
+    if (w.instance.workergroupId === g.id && w.instance.target !== 'deleted') await actOnWorker(ctx, ep, w.instance.id, 'destroy');
   await ctx.store.deleteWorkergroup(g.id, ctx.clock.now());
 }
 

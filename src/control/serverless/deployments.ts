@@ -146,7 +146,10 @@ export async function deleteDeployment(
   o: { readonly force: boolean; readonly stopFirst: boolean },
 ): Promise<EndpointChangeResult> {
   const d = await ownDeployment(ctx, p, asRef(ref), 'serverless.write');
-  const r = await changeOwnedEndpoint(ctx, p, d.endpointId, 'delete', { stopFirst: o.stopFirst, stop: { finishPendingWork: false, force: o.force, timeoutMs: null } });
+  const r = await changeOwnedEndpoint(ctx, p, d.endpointId, 'delete', {
+    stopFirst: o.stopFirst,
+    stop: { finishPendingWork: false, force: o.force, timeoutMs: null },
+  });
   if (r.changed) await ctx.store.updateDeployment(d.id, { lastOperation: 'delete', now: ctx.clock.now() });
   return r;
 }

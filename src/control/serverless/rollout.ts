@@ -60,9 +60,18 @@ export async function rolloutStep(
 }
 
 /** A change whose workers cannot start is given up: its workergroup goes, the old one keeps serving, and the deployment says why. */
-export async function abandonRollout(ctx: ControlContext, ep: EndpointRecord, d: DeploymentRecord | undefined, next: WorkergroupRecord, why: string): Promise<string> {
+export async function abandonRollout(
+  ctx: ControlContext,
+  ep: EndpointRecord,
+  d: DeploymentRecord | undefined,
+  next: WorkergroupRecord,
+  why: string,
+): Promise<string> {
   await retireGroup(ctx, ep, next);
-  const msg = `configuration ${next.revision ?? next.id} could not start (${why}); still serving ${d?.runningSourceId ?? 'the previous configuration'}`.slice(0, 256);
+  const msg = `configuration ${next.revision ?? next.id} could not start (${why}); still serving ${d?.runningSourceId ?? 'the previous configuration'}`.slice(
+    0,
+    256,
+  );
   if (d !== undefined) await ctx.store.updateDeployment(d.id, { rolloutError: msg, now: ctx.clock.now() });
   ctx.traffic.invalidate(ep.id);
   return msg;

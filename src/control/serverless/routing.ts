@@ -100,6 +100,7 @@ export async function resolveDeployment(ctx: ControlContext, p: Principal, ref: 
   authorize(p, 'serverless.invoke');
   const d = await ownDeployment(ctx, p, ref, 'serverless.read');
   const endpoint = await ctx.store.getEndpoint(d.endpointId);
-  if (endpoint === undefined || endpoint.status === 'deleted') throw new GantryError('DEPLOYMENT_NOT_FOUND', `No deployment with id ${d.uid}.`, { deploymentId: d.uid });
+  if (endpoint === undefined || endpoint.status === 'deleted')
+    throw new GantryError('DEPLOYMENT_NOT_FOUND', `No deployment with id ${d.uid}.`, { deploymentId: d.uid });
   return { endpoint, via: null };
 }

@@ -8,10 +8,15 @@ const MAX_TTL_MS = 366 * 86_400_000;
 /** A deployment's time to live in ms; INVALID_ARGUMENT for anything else or for less than `minimumMs`. */
 export function parseTtl(text: string, minimumMs: number): number {
   const m = TTL.exec(text);
-  if (m === null) throw new GantryError('INVALID_ARGUMENT', `'ttl' must be a number followed by m, h or d (e.g. "10m", "24H", "2d"); got ${JSON.stringify(text)}.`, { field: 'ttl' });
+  if (m === null)
+    throw new GantryError('INVALID_ARGUMENT', `'ttl' must be a number followed by m, h or d (e.g. "10m", "24H", "2d"); got ${JSON.stringify(text)}.`, {
+      field: 'ttl',
+    });
   const ms = Number(m[1]) * (UNIT_MS[(m[2] as string).toLowerCase()] as number);
   if (ms < minimumMs || ms > MAX_TTL_MS) {
-    throw new GantryError('INVALID_ARGUMENT', `'ttl' must be between ${Math.round(minimumMs / 60_000)}m and 366d; got ${JSON.stringify(text)}.`, { field: 'ttl' });
+    throw new GantryError('INVALID_ARGUMENT', `'ttl' must be between ${Math.round(minimumMs / 60_000)}m and 366d; got ${JSON.stringify(text)}.`, {
+      field: 'ttl',
+    });
   }
   return ms;
 }

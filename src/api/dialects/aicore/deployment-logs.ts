@@ -25,7 +25,8 @@ export function aicoreLogRoutes(app: FastifyInstance, control: ControlPlane): vo
     const q = req.query;
     const topText = str(q, '$top') ?? '1000';
     const top = Number(topText);
-    if (!/^[0-9]+$/.test(topText) || top < 1 || top > 5000) throw new GantryError('INVALID_ARGUMENT', `'$top' must be an integer from 1 to 5000; got ${JSON.stringify(topText)}.`, { field: '$top' });
+    if (!/^[0-9]+$/.test(topText) || top < 1 || top > 5000)
+      throw new GantryError('INVALID_ARGUMENT', `'$top' must be an integer from 1 to 5000; got ${JSON.stringify(topText)}.`, { field: '$top' });
     const now = control.now();
     const end = time(q, 'end', now);
     const start = time(q, 'start', end - HOUR_MS);

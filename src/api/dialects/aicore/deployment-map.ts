@@ -84,7 +84,7 @@ export function aicoreDeployment(v: DeploymentView, base: string, o: { withDetai
     modifiedAt: isoTime(Math.max(d.updatedAt, ep.updatedAt)),
     submissionTime: isoTime(d.createdAt),
     ...(ep.startedAt !== null ? { startTime: isoTime(ep.startedAt) } : {}),
-    ...(completed ? { completionTime: isoTime(ep.completedAt as number) } : {}),
+    ...(completed && ep.completedAt !== null ? { completionTime: isoTime(ep.completedAt) } : {}),
   };
   if (o.withDetails) out.statusDetails = statusDetails(v);
   return out;

@@ -26,7 +26,8 @@ const AICORE_STOP: StopRequest = { finishPendingWork: true, force: false, timeou
 /** The deployment a path names, in the request's resource group (inference calls without the header mean `default`). */
 export function deploymentRef(req: Req, o: { groupHeaderOptional?: boolean } = {}): DeploymentRef & { readonly uid: string; readonly resourceGroup: string } {
   const uid = req.params.id ?? '';
-  if (!DEPLOYMENT_ID.test(uid)) throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(uid.slice(0, 80))} is not a deployment id.`, { field: 'deploymentId' });
+  if (!DEPLOYMENT_ID.test(uid))
+    throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(uid.slice(0, 80))} is not a deployment id.`, { field: 'deploymentId' });
   const optional = o.groupHeaderOptional === true && req.headers['ai-resource-group'] === undefined;
   return { uid, resourceGroup: optional ? 'default' : resourceGroupOf(req) };
 }
@@ -188,7 +189,13 @@ function statusOnly(v: DeploymentView): Record<string, unknown> {
 /** One bulk result: the item's message, or its own error in AI Core's error shape. */
 function bulkItem(r: BulkItemResult<string>, target: 'STOPPED' | 'DELETED' | undefined, req: FastifyRequest): Record<string, unknown> {
   const error =
-    r.error ?? (r.changed ? null : new GantryError('ILLEGAL_TRANSITION', `Deployment ${r.id} is already ${target === 'STOPPED' ? 'stopping or stopped' : 'being deleted'}; nothing was changed.`));
+    r.error ??
+    (r.changed
+      ? null
+      : new GantryError(
+          'ILLEGAL_TRANSITION',
+          `Deployment ${r.id} is already ${target === 'STOPPED' ? 'stopping or stopped' : 'being deleted'}; nothing was changed.`,
+        ));
   if (error !== null) return { id: r.id, error: (aicoreErrorBody(error, 412, req) as { error: unknown }).error };
   return { id: r.id, message: target === 'DELETED' ? 'Deployment deletion scheduled' : 'Deployment modification scheduled' };
 }

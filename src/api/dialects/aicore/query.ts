@@ -5,8 +5,8 @@ type Query = Readonly<Record<string, unknown>>;
 function one(q: Query, name: string): string | undefined {
   const v = q[name];
   if (v === undefined) return undefined;
-  if (Array.isArray(v)) throw new GantryError('INVALID_ARGUMENT', `Give '${name}' once.`, { field: name });
-  return String(v);
+  if (typeof v !== 'string') throw new GantryError('INVALID_ARGUMENT', `Give '${name}' once, as one value.`, { field: name });
+  return v;
 }
 
 /** `$top` and `$skip`, bounded as the spec bounds them (`$top` at most `max`, default `def`). */
@@ -37,7 +37,10 @@ export function str(q: Query, name: string, o: { maxLength?: number; pattern?: R
 export function csv(q: Query, name: string, max: number): string[] | undefined {
   const v = one(q, name);
   if (v === undefined) return undefined;
-  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (items.length > max) throw new GantryError('INVALID_ARGUMENT', `'${name}' may list at most ${max} values.`, { field: name });
   return items;
 }
@@ -46,7 +49,8 @@ export function csv(q: Query, name: string, max: number): string[] | undefined {
 export function oneOf<T extends string>(q: Query, name: string, values: readonly T[]): T | undefined {
   const v = one(q, name);
   if (v === undefined) return undefined;
-  if (!(values as readonly string[]).includes(v)) throw new GantryError('INVALID_ARGUMENT', `'${name}' must be one of ${values.join(', ')}; got ${JSON.stringify(v.slice(0, 100))}.`, { field: name });
+  if (!(values as readonly string[]).includes(v))
+    throw new GantryError('INVALID_ARGUMENT', `'${name}' must be one of ${values.join(', ')}; got ${JSON.stringify(v.slice(0, 100))}.`, { field: name });
   return v as T;
 }
 
