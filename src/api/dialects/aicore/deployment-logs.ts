@@ -38,7 +38,7 @@ export function aicoreLogRoutes(app: FastifyInstance, control: ControlPlane): vo
       data: {
         result: lines.map((l) => ({
           timestamp: new Date(l.at).toISOString(),
-          msg: l.text,
+          msg: `${l.text}\n`,
           stream: l.stream,
           container: 'kserve-container',
           pod: `${ref.uid}-predictor-${l.workerId}`,

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ConfigurationApi, DeploymentApi, MetaApi, ResourceGroupApi, ScenarioApi } from '@sap-ai-sdk/ai-api';
+import { AzureOpenAiChatClient } from '@sap-ai-sdk/foundation-models';
+import type { HttpDestination } from '@sap-cloud-sdk/connectivity';
+import { chatServingTemplate, EXAMPLES_DIR, lm, sdkDestination, serviceKeyFor } from '../helpers/aicore.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+const RG = { 'AI-Resource-Group': 'default' };
+
+/** The SDK's errors carry the HTTP answer in `cause.response`. */
+async function statusOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    return (err as { cause?: { response?: { status?: number } } }).cause?.response?.status ?? -1;
+  }
+}
+
+/**
+ * The whole AI Core deployment path with SAP's own packages, unchanged: a service key, the serving
+ * template of the example chat server, a configuration, a deployment that reaches RUNNING, its logs,
+ * an answer through the foundation-models client (which finds the deployment by model name with the
+ * SDK's resolver), stop, delete, 404.
+ */
+for (const ts of TEST_STORES) {
+  describe(`AI Core deployments through the SAP SDKs (${ts.name})`, { skip: ts.skip }, () => {
+    let g: TestGantry;
+    let key: string;
+    let dest: HttpDestination | undefined;
+    const exec = <T>(rb: { execute(d?: HttpDestination): Promise<T> }): Promise<T> => rb.execute(dest);
+
+    before(async () => {
+      g = await startTestGantry(ts, { gpus: '4x RTX 4090:24GB', settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 500 } });
+      const u = await g.api('POST', '/api/v0/users/', { username: 'sapper', credit: 100 });
+      assert.equal(u.status, 200, u.text);
+      key = u.body.api_key;
+      dest = await sdkDestination(await serviceKeyFor(g, key));
+      const t = await lm(
+        g,
+        key,
+        'POST',
+        '/v2/admin/servingTemplates',
+        { files: [{ name: 'aicore-chat/serving-template.yaml', content: await chatServingTemplate() }] },
+        { group: null },
+      );
+      assert.equal(t.status, 201, t.text);
+    });
+    after(() => g.dispose());
+
+    it('template → configuration → deployment → RUNNING → chat → logs → stop → STOPPED → delete → 404', async () => {
+      const meta = await exec(MetaApi.metaGet());
+      assert.equal(meta.aiApi.capabilities?.bulkUpdates?.deployments, true);
+      assert.equal(meta.aiApi.capabilities?.timeToLiveDeployments, true);
+      assert.equal(meta.aiApi.capabilities?.logs?.deployments, true);
+      const groups = await exec(ResourceGroupApi.kubesubmitV4ResourcegroupsGetAll());
+      assert.ok(groups.resources?.some((r) => r.resourceGroupId === 'default'));
+      const scenarios = await exec(ScenarioApi.scenarioQuery(RG));
+      assert.ok(scenarios.resources.some((s) => s.id === 'foundation-models'));
+
+      const config = await exec(
+        ConfigurationApi.configurationCreate(
+          {
+            name: 'tiny-chat',
+            scenarioId: 'foundation-models',
+            executableId: 'azure-openai',
+            parameterBindings: [
+              { key: 'modelName', value: 'gantry-tiny-chat' },
+              { key: 'examplesDir', value: EXAMPLES_DIR },
+            ],
+            inputArtifactBindings: [],
+          },
+          RG,
+        ),
+      );
+      const created = await exec(DeploymentApi.deploymentCreate({ configurationId: config.id, ttl: '1d' }, RG));
+      assert.match(created.id, /^[0-9a-f]{16}$/);
+      assert.equal(created.message, 'Deployment scheduled.');
+      assert.equal(created.deploymentUrl, '');
+      assert.equal(created.status, 'UNKNOWN');
+
+      const running = await until(
+        'the deployment RUNNING',
+        async () => {
+          const d = await exec(DeploymentApi.deploymentGet(created.id, {}, RG));
+          return d.status === 'RUNNING' ? d : null;
+        },
+        60_000,
+      );
+      assert.equal(running.deploymentUrl, `${g.url}/v2/inference/deployments/${created.id}`);
+      assert.equal(running.targetStatus, 'RUNNING');
+      assert.equal(running.configurationId, config.id);
+      assert.equal(running.configurationName, 'tiny-chat');
+      assert.equal(running.scenarioId, 'foundation-models');
+      assert.equal(running.executableId, 'azure-openai');
+      assert.equal(running.lastOperation, 'CREATE');
+      assert.equal(running.ttl, '1d');
+      assert.ok(running.startTime !== undefined && running.submissionTime !== undefined);
+      const details = running.details as any;
+      assert.deepEqual(details.resources.backendDetails.model, { name: 'gantry-tiny-chat', version: 'latest' });
+      assert.equal(details.scaling.backendDetails.predictor.runningReplicas, 1);
+      await until(
+        'latestRunningConfigurationId',
+        async () => (await exec(DeploymentApi.deploymentGet(created.id, {}, RG))).latestRunningConfigurationId === config.id,
+      );
+
+      // The foundation-models client resolves the deployment by model name (GET …?scenarioId&status=RUNNING) and calls it.
+      const client = new AzureOpenAiChatClient('gantry-tiny-chat', dest);
+      const answer = await client.run({ messages: [{ role: 'user', content: 'hello sap' }] });
+      assert.equal(answer.getContent(), 'pas olleh');
+
+      const list = await exec(DeploymentApi.deploymentQuery({ scenarioId: 'foundation-models', status: 'RUNNING', executableIds: ['azure-openai'] }, RG));
+      assert.deepEqual(
+        list.resources.map((d) => d.id),
+        [created.id],
+      );
+      assert.equal(await exec(DeploymentApi.deploymentCount({ status: 'RUNNING' }, RG)), 1);
+      assert.equal(await exec(DeploymentApi.deploymentCount({ status: 'STOPPED' }, RG)), 0);
+
+      const logs = await until('the worker output in the logs', async () => {
+        const l = await exec(DeploymentApi.kubesubmitV4DeploymentsGetLogs(created.id, { $top: 100 }));
+        return (l.data?.result ?? []).some((x) => String(x.msg).includes('listening')) ? l : null;
+      });
+      const line = (logs.data?.result ?? [])[0] as Record<string, unknown>;
+      assert.equal(typeof line.timestamp, 'string');
+      assert.equal(line.stream, 'stdout');
+
+      const stop = await exec(DeploymentApi.deploymentModify(created.id, { targetStatus: 'STOPPED' }, RG));
+      assert.equal(stop.message, 'Deployment modification scheduled');
+      const stopped = await until('STOPPED', async () => {
+        const d = await exec(DeploymentApi.deploymentGet(created.id, {}, RG));
+        return d.status === 'STOPPED' ? d : null;
+      });
+      assert.equal(stopped.deploymentUrl, '');
+      assert.equal(stopped.targetStatus, 'STOPPED');
+      assert.ok(stopped.completionTime !== undefined);
+      // A stopped deployment's URL answers a clear JSON error, not a hang or a 404 page.
+      const late = await lm(g, key, 'POST', `/v2/inference/deployments/${created.id}/chat/completions`, { messages: [{ role: 'user', content: 'x' }] });
+      assert.ok(late.status >= 400 && late.status < 600, late.text);
+      assert.equal(typeof late.body.error.code, 'string');
+
+      const del = await exec(DeploymentApi.deploymentDelete(created.id, RG));
+      assert.equal(del.message, 'Deployment deletion scheduled');
+      await until('404 after delete', async () => (await statusOf(exec(DeploymentApi.deploymentGet(created.id, {}, RG)))) === 404);
+    });
+  });
+}
