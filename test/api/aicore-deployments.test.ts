@@ -146,5 +146,37 @@ for (const ts of TEST_STORES) {
       assert.equal(del.message, 'Deployment deletion scheduled');
       await until('404 after delete', async () => (await statusOf(exec(DeploymentApi.deploymentGet(created.id, {}, RG)))) === 404);
     });
+
+    it('a deployment lives in its resource group: invisible from another, and its group cannot be deleted while it holds it', async () => {
+      const rg = await lm(g, key, 'POST', '/v2/admin/resourceGroups', { resourceGroupId: 'team-b' }, { group: null });
+      assert.equal(rg.status, 202, rg.text);
+      const opts = { group: 'team-b' };
+      const c = await lm(
+        g,
+        key,
+        'POST',
+        '/v2/lm/configurations',
+        { name: 'b', scenarioId: 'foundation-models', executableId: 'azure-openai', parameterBindings: [{ key: 'examplesDir', value: EXAMPLES_DIR }] },
+        opts,
+      );
+      assert.equal(c.status, 201, c.text);
+      // A configuration of team-b is not one of default's.
+      assert.equal((await lm(g, key, 'POST', '/v2/lm/deployments', { configurationId: c.body.id })).status, 404);
+      const d = await lm(g, key, 'POST', '/v2/lm/deployments', { configurationId: c.body.id }, opts);
+      assert.equal(d.status, 202, d.text);
+      assert.equal((await lm(g, key, 'GET', `/v2/lm/deployments/${d.body.id}`)).status, 404, 'not in default');
+      assert.equal((await lm(g, key, 'GET', `/v2/lm/deployments/${d.body.id}`, undefined, opts)).status, 200);
+      const busy = await lm(g, key, 'DELETE', '/v2/admin/resourceGroups/team-b', undefined, { group: null });
+      assert.equal(busy.status, 409, busy.text);
+      assert.equal(busy.body.error.code, 'RESOURCE_GROUP_IN_USE');
+      await until('RUNNING or PENDING', async () =>
+        ['PENDING', 'RUNNING'].includes((await lm(g, key, 'GET', `/v2/lm/deployments/${d.body.id}`, undefined, opts)).body.status),
+      );
+      assert.equal((await lm(g, key, 'PATCH', `/v2/lm/deployments/${d.body.id}`, { targetStatus: 'STOPPED' }, opts)).status, 202);
+      await until('STOPPED', async () => (await lm(g, key, 'GET', `/v2/lm/deployments/${d.body.id}`, undefined, opts)).body.status === 'STOPPED');
+      assert.equal((await lm(g, key, 'DELETE', `/v2/lm/deployments/${d.body.id}`, undefined, opts)).status, 202);
+      await until('deleted', async () => (await lm(g, key, 'GET', `/v2/lm/deployments/${d.body.id}`, undefined, opts)).status === 404);
+      assert.equal((await lm(g, key, 'DELETE', '/v2/admin/resourceGroups/team-b', undefined, { group: null })).status, 202);
+    });
   });
 }

@@ -105,7 +105,11 @@ export async function deleteResourceGroup(ctx: ControlContext, p: Principal, id:
   authorize(p, 'resource-group.write');
   if (id === DEFAULT_RESOURCE_GROUP) throw new GantryError('RESOURCE_GROUP_PROTECTED', 'Resource group default cannot be deleted.', { resourceGroupId: id });
   if ((await ctx.store.getResourceGroup(p.accountId, id)) === undefined) throw notFound(id);
-  // integrator: refuse with RESOURCE_GROUP_IN_USE while the group still holds deployments (or configurations, artifacts),
-  // e.g. `if (await ctx.store.countDeploymentsInResourceGroup(p.accountId, id) > 0) throw new GantryError('RESOURCE_GROUP_IN_USE', ...)`.
+  // Deployments hold compute and are reached by their group: delete them first. (Configurations and
+  // artifacts are records only; a group made again with the same id finds them again.)
+  const held = (await ctx.store.listDeployments(p.accountId, { resourceGroup: id })).length;
+  if (held > 0) {
+    throw new GantryError('RESOURCE_GROUP_IN_USE', `Resource group ${id} still holds ${held} deployment(s); delete them first.`, { resourceGroupId: id, deployments: held });
+  }
   if (!(await ctx.store.deleteResourceGroup(p.accountId, id))) throw notFound(id);
 }
