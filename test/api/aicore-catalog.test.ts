@@ -138,6 +138,10 @@ for (const ts of TEST_STORES) {
       assert.equal(r.resourcePlan, 'infer.s');
       assert.deepEqual([r.minReplicas, r.maxReplicas], [1, 3]);
 
+      // A group that does not exist is 404 by itself; one that exists does not hold default's configurations.
+      const missing = await lm('GET', `/v2/lm/configurations/${created.id}`, undefined, 'other-group');
+      assert.equal(json(missing).error.code, 'RESOURCE_GROUP_NOT_FOUND');
+      assert.equal((await lm('POST', '/v2/admin/resourceGroups', { resourceGroupId: 'other-group' }, null)).status, 202);
       const other = await lm('GET', `/v2/lm/configurations/${created.id}`, undefined, 'other-group');
       assert.equal(other.status, 404, other.text);
       assert.equal(json(other).error.code, 'CONFIGURATION_NOT_FOUND');
