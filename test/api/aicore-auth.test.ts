@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ResourceGroupApi } from '@sap-ai-sdk/ai-api';
-import { transformServiceBindingToDestination, type HttpDestination } from '@sap-cloud-sdk/connectivity';
+import type { HttpDestination } from '@sap-cloud-sdk/connectivity';
+import { sdkDestination } from '../helpers/aicore.js';
 import { gantry } from '../helpers/cli.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { ManualClock } from '../helpers/manual-clock.js';
@@ -12,20 +13,6 @@ import { TEST_STORES } from '../helpers/stores.js';
  * SAP AI Core's OAuth2 client credentials and resource groups: the real `@sap-ai-sdk/ai-api` with a
  * service key from Gantry, plain HTTP with tokens and API keys, and the tokens Gantry must refuse.
  */
-
-// The SDK reads AICORE_SERVICE_KEY once per process; the first store's run goes through it as users
-// do, later runs give the SDK the same binding as a destination (what it builds from the variable).
-let envUsed = false;
-async function sdkDestination(serviceKey: Record<string, unknown>): Promise<HttpDestination | undefined> {
-  if (!envUsed) {
-    envUsed = true;
-    process.env.AICORE_SERVICE_KEY = JSON.stringify(serviceKey);
-    return undefined;
-  }
-  return (await transformServiceBindingToDestination({ credentials: serviceKey, label: 'aicore', name: 'aicore', tags: ['aicore'] } as never, {
-    useCache: false,
-  })) as HttpDestination;
-}
 
 const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 const claimsOf = (jwt: string): Record<string, unknown> => JSON.parse(Buffer.from(jwt.split('.')[1] as string, 'base64url').toString('utf8'));

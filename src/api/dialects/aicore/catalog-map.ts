@@ -2,12 +2,7 @@ import type { ApplicationRecord, ArtifactRecord, ConfigurationRecord, Executable
 
 /** Catalog records in AI Core's wire shapes (AiScenario, AiExecutable, AiVersion, AiConfiguration, AiArtifact, applications). */
 
-/** Comma-joined query arrays as the SDK sends them (`labelSelector=a=b,c!=d`). */
-export function csv(v: string | undefined): string[] {
-  return v === undefined || v === '' ? [] : v.split(',');
-}
-
-export const iso = (ms: number): string => new Date(ms).toISOString();
+import { isoTime as iso } from './query.js';
 
 /** Optional fields are left out rather than sent as null (the spec marks them optional, not nullable). */
 function opt<K extends string, V>(key: K, v: V | null | undefined): Partial<Record<K, V>> {

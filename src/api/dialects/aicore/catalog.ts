@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { principal } from '../../edge/principal.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
-import { applicationBody, applicationStatusBody, csv, executableBody, scenarioBody, versionBody } from './catalog-map.js';
+import { applicationBody, applicationStatusBody, executableBody, scenarioBody, versionBody } from './catalog-map.js';
+import { splitCsv } from './query.js';
 import { applicationBodySchema, applicationParams, applicationPatchSchema, ID, templatesBodySchema } from './catalog-schemas.js';
 import { aicoreConfigurationRoutes } from './configurations.js';
 import { resourceGroupOf } from './resource-group.js';
@@ -78,7 +79,7 @@ export function aicoreCatalogRoutes(app: FastifyInstance, deps: EdgeDeps): void 
   app.get<{ Params: { scenarioId: string }; Querystring: { labelSelector?: string } }>(
     '/v2/lm/scenarios/:scenarioId/versions',
     { schema: { params: scenarioParams, querystring: { type: 'object', properties: { labelSelector: { type: 'string', maxLength: 50000 } } } } },
-    async (req) => list(await c.listVersions(principal(req), resourceGroupOf(req), req.params.scenarioId, csv(req.query.labelSelector)), versionBody),
+    async (req) => list(await c.listVersions(principal(req), resourceGroupOf(req), req.params.scenarioId, splitCsv(req.query.labelSelector)), versionBody),
   );
   app.get<{ Params: { scenarioId: string } }>('/v2/lm/scenarios/:scenarioId/models', { schema: { params: scenarioParams } }, async (req) =>
     list(await c.listModels(principal(req), resourceGroupOf(req), req.params.scenarioId), (m) => m),

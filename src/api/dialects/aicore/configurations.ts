@@ -3,7 +3,8 @@ import { GantryError } from '../../../domain/errors.js';
 import type { Search } from '../../../domain/catalog/views.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
-import { artifactBody, configurationBody, csv } from './catalog-map.js';
+import { artifactBody, configurationBody } from './catalog-map.js';
+import { splitCsv } from './query.js';
 import { artifactBodySchema, configurationBodySchema, ID, pageQuery, searchQuery } from './catalog-schemas.js';
 import { resourceGroupOf } from './resource-group.js';
 
@@ -52,7 +53,7 @@ const idParams = (name: string) => ({ type: 'object', properties: { [name]: { ty
 
 function executableIds(v: string | undefined): string[] | null {
   if (v === undefined) return null;
-  const ids = csv(v);
+  const ids = splitCsv(v);
   if (ids.length > 1000) throw new GantryError('INVALID_ARGUMENT', 'executableIds holds at most 1000 ids.', { field: 'executableIds' });
   for (const id of ids)
     if (!new RegExp(ID).test(id)) throw new GantryError('INVALID_ARGUMENT', `executableIds: '${id}' is not an executable id.`, { field: 'executableIds' });
@@ -70,7 +71,7 @@ export function aicoreConfigurationRoutes(app: FastifyInstance, deps: EdgeDeps):
     scenarioId: q.scenarioId ?? null,
     name: q.name ?? null,
     kind: q.kind ?? null,
-    labelSelector: csv(q.artifactLabelSelector),
+    labelSelector: splitCsv(q.artifactLabelSelector),
     search: search(q),
   });
 

@@ -10,7 +10,7 @@ import { aicoreDeployment, aicoreStatus, AICORE_STATUSES } from './deployment-ma
 import { aicoreLogRoutes } from './deployment-logs.js';
 import { aicoreErrorBody } from './errors.js';
 import { aicoreMeta } from './meta.js';
-import { csv, oneOf, page, str } from './query.js';
+import { csv, isoTime, oneOf, page, str } from './query.js';
 import { resourceGroupOf } from './resource-group.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown>; Body: unknown }>;
@@ -181,8 +181,8 @@ function statusOnly(v: DeploymentView): Record<string, unknown> {
     id: d.uid,
     configurationId: d.source?.configurationId ?? '',
     status: aicoreStatus(v),
-    createdAt: new Date(d.createdAt).toISOString(),
-    modifiedAt: new Date(Math.max(d.updatedAt, v.endpoint.updatedAt)).toISOString(),
+    createdAt: isoTime(d.createdAt),
+    modifiedAt: isoTime(Math.max(d.updatedAt, v.endpoint.updatedAt)),
   };
 }
 

@@ -33,12 +33,16 @@ export function str(q: Query, name: string, o: { maxLength?: number; pattern?: R
   return v;
 }
 
-/** A comma-joined list (`executableIds=a,b`, as the SDKs send arrays), at most `max` items. */
+/** Comma-joined query arrays as the SDKs send them (`executableIds=a,b`, `labelSelector=a=b,c!=d`). */
+export function splitCsv(v: string | undefined): string[] {
+  return v === undefined || v === '' ? [] : v.split(',');
+}
+
+/** A comma-joined list parameter, at most `max` items. */
 export function csv(q: Query, name: string, max: number): string[] | undefined {
   const v = one(q, name);
   if (v === undefined) return undefined;
-  const items = v
-    .split(',')
+  const items = splitCsv(v)
     .map((s) => s.trim())
     .filter((s) => s !== '');
   if (items.length > max) throw new GantryError('INVALID_ARGUMENT', `'${name}' may list at most ${max} values.`, { field: name });
