@@ -84,7 +84,22 @@ describe('AI Core API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
   });
 
   const badId = fc.oneof(
-    fc.constantFrom('x', 'abc', '-1', '0', '%20', '..', '%2e%2e', 'a'.repeat(65), 'a'.repeat(300), 'UPPER', 'dé-ployment', '$count', '0123456789abcdeg', 'default'),
+    fc.constantFrom(
+      'x',
+      'abc',
+      '-1',
+      '0',
+      '%20',
+      '..',
+      '%2e%2e',
+      'a'.repeat(65),
+      'a'.repeat(300),
+      'UPPER',
+      'dé-ployment',
+      '$count',
+      '0123456789abcdeg',
+      'default',
+    ),
     fc.string({ maxLength: 20 }).map(encodeURIComponent),
   );
   const param = fc.oneof(fc.constant(null), badId);
@@ -160,7 +175,24 @@ describe('AI Core API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
       'grant_type',
     ),
     fc.oneof(
-      fc.constantFrom('-1', '0', '1', '100000', '100001', '5001', '1e3', '1.5', 'abc', '', 'RUNNING', 'status', 'scenario', 'desc', '2026-01-01T00:00:00Z', 'x=y'),
+      fc.constantFrom(
+        '-1',
+        '0',
+        '1',
+        '100000',
+        '100001',
+        '5001',
+        '1e3',
+        '1.5',
+        'abc',
+        '',
+        'RUNNING',
+        'status',
+        'scenario',
+        'desc',
+        '2026-01-01T00:00:00Z',
+        'x=y',
+      ),
       fc.string({ maxLength: 12 }),
     ),
     { maxKeys: 3 },
@@ -181,9 +213,7 @@ describe('AI Core API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
         async (pick, params, b, ct, q, grp, who) => {
           const r = routes[pick % routes.length]!;
           let i = 0;
-          const path = r.url
-            .replace(/:(\w+)/g, (_m, p: string) => encodeURIComponent(params[i++] ?? real[p] ?? 'x'))
-            .replace('*', 'chat/completions');
+          const path = r.url.replace(/:(\w+)/g, (_m, p: string) => encodeURIComponent(params[i++] ?? real[p] ?? 'x')).replace('*', 'chat/completions');
           const qs = new URLSearchParams(q).toString();
           const headers: Record<string, string> = {};
           if (who === 'admin') headers.authorization = `Bearer ${g.adminKey}`;

@@ -159,7 +159,14 @@ async function setUpAicore(a: Call): Promise<Record<string, string>> {
     assert.ok(Date.now() < deadline, "A's AI Core deployment did not stop");
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { scenario: SCENARIO, executable: EXECUTABLE, application: APPLICATION, artifact: art.body.id, configuration: conf.body.id, aicoreDeployment: dep.body.id };
+  return {
+    scenario: SCENARIO,
+    executable: EXECUTABLE,
+    application: APPLICATION,
+    artifact: art.body.id,
+    configuration: conf.body.id,
+    aicoreDeployment: dep.body.id,
+  };
 }
 
 export interface ProbedRoute {
@@ -217,7 +224,8 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
     if (url === '/v2/admin/applications/:name') return { repositoryUrl: '/nonexistent/probe-repo', path: 'serving' };
     if (url === '/v2/lm/configurations') return { name: 'probe-conf', executableId: ids.executable, scenarioId: ids.scenario };
     if (url === '/v2/lm/artifacts') return { name: 'probe-art', kind: 'model', url: 'file:///probe', scenarioId: ids.scenario };
-    if (url === '/v2/lm/deployments') return method === 'POST' ? { configurationId: ids.configuration } : { deployments: [{ id: ids.aicoreDeployment, targetStatus: 'STOPPED' }] };
+    if (url === '/v2/lm/deployments')
+      return method === 'POST' ? { configurationId: ids.configuration } : { deployments: [{ id: ids.aicoreDeployment, targetStatus: 'STOPPED' }] };
     if (url === '/v2/lm/deployments/:id') return { targetStatus: 'STOPPED' };
     if (url.startsWith('/v2/')) return {};
     if (url === '/api/v0/team') return { team_name: 'probe-team' };
