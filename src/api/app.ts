@@ -43,6 +43,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     // A route's schema that forbids extra fields means a 400 for them, not fastify's silent removal.
     ajv: { customOptions: { removeAdditional: false } },
+    // A URL the router refuses (bad percent-encoding, a path segment over maxParamLength) is the caller's error, in its dialect's shape.
+    frameworkErrors: (err, req, reply) => {
+      void answerAsDialect(
+        new GantryError('INVALID_ARGUMENT', `The URL is malformed or a part of its path is too long (${err.code}).`, { field: 'path' }),
+        req,
+        reply,
+      );
+    },
   });
 
   app.addHook('onSend', exactContentTypes(o.dialects));

@@ -8,6 +8,7 @@ import { registerServerlessCommands } from './serverless-commands.js';
 import { registerAccountCommands } from './account-commands.js';
 import { registerAicoreKey } from './aicore-key-command.js';
 import { registerCatalogCommands } from './catalog-commands.js';
+import { registerAicoreCommands } from './aicore-commands.js';
 
 const program = new Command('gantry')
   .description('Gantry: a self-hosted GPU cloud. Verbs follow the vastai CLI.')
@@ -23,6 +24,7 @@ registerServerlessCommands(program);
 registerAccountCommands(program);
 registerAicoreKey(program);
 registerCatalogCommands(program);
+registerAicoreCommands(program);
 registerAgent(program);
 
 // As in the vastai CLI, everything after `--args` is the argument list, dashes included.

@@ -58,7 +58,8 @@ export class GantryClient {
   async request<T = Row>(method: string, path: string, body?: unknown, extraHeaders: Readonly<Record<string, string>> = {}): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.#key !== null) headers.authorization = `Bearer ${this.#key}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // A caller may name another JSON type (AI Core's bulk PATCH is merge-patch+json).
+    if (body !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     const res = await this.#fetch(this.#url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     let parsed: unknown = null;

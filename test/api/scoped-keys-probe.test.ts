@@ -14,6 +14,7 @@ import { assertNothingOfAChanged, MARK, snapshotOfA, probedRoutes, setUpTenantA,
  * Exceptions, named here rather than weakening the assertion:
  * - BULK: the bulk instance calls answer 200 with one result per id, each refused item carrying the
  *   refusal's code (one item's refusal does not undo the others); the probe checks every item was refused.
+ *   AI Core's bulk deployment change likewise answers 202 with each item's own error (`error.code`).
  * - INSTANCE_READS: the per-instance reads that `instance_read` covers, besides GET of the instance:
  *   the SSH keys attached to it ('instance.ssh-keys'), its (always zero) deposit, and its logs
  *   (Vast's CLI asks for them with PUT, which writes nothing of A's: a result token for the caller).
@@ -24,6 +25,7 @@ import { assertNothingOfAChanged, MARK, snapshotOfA, probedRoutes, setUpTenantA,
  */
 
 const BULK = new Set(['PUT /api/v0/instances', 'DELETE /api/v0/instances']);
+const AICORE_BULK = 'PATCH /v2/lm/deployments';
 const INSTANCE_READS = new Set([
   'GET /api/v0/instances/:id',
   'GET /api/v0/instances/:id/ssh',
@@ -49,6 +51,11 @@ function mismatch(r: ProbedRoute, res: ApiResponse, want: Expect): string | null
   const where = `${r.method} ${r.path} → ${res.status}: ${res.text.slice(0, 200)}`;
   if (res.status >= 500) return `5xx: ${where}`;
   if (want === 'ok') return res.status === 200 ? null : `want 200: ${where}`;
+  if (r.route === AICORE_BULK) {
+    const items = (res.body?.deployments ?? []) as { error?: { code?: string } }[];
+    const allRefused = res.status === 202 && items.length > 0 && items.every((x) => x.error?.code === want);
+    return allRefused ? null : `want every item refused with ${want}: ${where}`;
+  }
   if (BULK.has(r.route)) {
     const results = (res.body?.results ?? []) as { success: boolean; error?: string }[];
     const allRefused = res.status === 200 && res.body.success === false && results.length > 0 && results.every((x) => !x.success && x.error === want);

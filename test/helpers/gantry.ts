@@ -14,7 +14,12 @@ export interface TestGantry extends RunningGantry {
   /** The PostgreSQL URL this instance uses (null: SQLite in dataDir), to start it again on the same data. */
   readonly database: string | null;
   /** JSON over real HTTP; returns status, headers and parsed body. */
-  api(method: string, path: string, body?: unknown, o?: { key?: string | null; rawBody?: string; contentType?: string }): Promise<ApiResponse>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    o?: { key?: string | null; rawBody?: string; contentType?: string; headers?: Readonly<Record<string, string>> },
+  ): Promise<ApiResponse>;
   /** Poll GET /instances/{id}/ until `pred` holds. */
   waitInstance(id: number, pred: (row: Record<string, unknown>) => boolean, timeoutMs?: number, key?: string): Promise<Record<string, unknown>>;
   /** Close, remove every workload this test started, and delete the data dir. */
@@ -86,7 +91,7 @@ export async function startTestGantry(
   });
   const api: TestGantry['api'] = async (method, path, body, opt = {}) => {
     const key = opt.key === undefined ? g.adminKey : opt.key;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...opt.headers };
     if (key !== null) headers.authorization = `Bearer ${key}`;
     const payload = opt.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
     if (payload !== undefined) headers['content-type'] = opt.contentType ?? 'application/json';

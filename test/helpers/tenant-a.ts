@@ -16,16 +16,55 @@ const EP = 'a-endpoint-7';
 const ROLE = 'a-role-7';
 /** A's AI Core resource group; its label carries MARK, so a listing that shows it to anyone else is caught (the id is echoed in error targets). */
 const RG = 'a-group-7';
-/** Routes outside the tenant and permission model: health, metrics, the agent protocol, worker reports (token-authenticated), the signing key, result downloads, GPU names, AI Core's token endpoint (client credentials of its own). */
-const OUTSIDE = /^\/(healthz|metrics|pubkey|worker_status)$|^\/agent\/|^\/api\/v0\/(results\/|gpu_names)|^\/oauth\/token$/;
+/** A's AI Core catalog and deployment ids (ids are echoed in error targets, so MARK is only in names and descriptions). */
+const SCENARIO = 'a-scn-7';
+const EXECUTABLE = 'a-exe-7';
+const APPLICATION = 'a-app-7';
+/** A serving template whose deployments hold no worker until a request comes (minReplicas 0). */
+const template = (scenario: string, executable: string, mark: string): string => `kind: ServingTemplate
+metadata:
+  name: ${executable}
+  annotations:
+    scenarios.ai.sap.com/name: "${mark}-scenario"
+    executables.ai.sap.com/description: "${mark}-executable"
+  labels:
+    scenarios.ai.sap.com/id: ${scenario}
+    ai.sap.com/version: "1.0"
+spec:
+  inputs:
+    parameters:
+      - name: modelName
+        default: "${mark}-model"
+  template:
+    spec: |
+      predictor:
+        minReplicas: 0
+        maxReplicas: 1
+        containers:
+        - name: kserve-container
+          image: x
+          command: ["node", "server.js"]
+          ports:
+            - containerPort: 8080
+`;
+/** What probes load: other ids and no MARK (a probe that loaded A's ids into its own account would then see its own copy). */
+const PROBE_TEMPLATE = template('probe-scn', 'probe-exe', 'probe');
+/**
+ * Routes outside the tenant and permission model: health, metrics, the agent protocol, worker reports (token-authenticated), the signing key,
+ * result downloads, GPU names, AI Core's token endpoint (client credentials of its own) and AI Core's meta (the server's capabilities, alike for all).
+ */
+const OUTSIDE = /^\/(healthz|metrics|pubkey|worker_status)$|^\/agent\/|^\/api\/v0\/(results\/|gpu_names)|^\/oauth\/token$|^\/v2\/lm\/meta$/;
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
+
+/** AI Core calls name a resource group: A's own by default (so a probe names A's group as well as A's ids). */
+const withGroup = (path: string, group: string): Record<string, string> => (path.startsWith('/v2/') ? { 'AI-Resource-Group': group } : {});
 
 export interface TenantA {
   readonly a: Call;
   readonly b: Call;
-  /** `g.api` with a key of one's choosing. */
-  readonly as: (key: string) => Call;
+  /** `g.api` with a key of one's choosing; AI Core calls send `group` (A's group unless told). */
+  readonly as: (key: string, group?: string) => Call;
   readonly aliceKey: string;
   /** The CONTAINER_API_KEY of A's instance. */
   readonly instanceKey: string;
@@ -34,15 +73,19 @@ export interface TenantA {
   baseline: Record<string, unknown>;
 }
 
-/** Alice (A) with an instance (running), an endpoint, a worker group, a deployment, an API key, an SSH key, a secret, a team with a role and a subaccount; and Bob (B). */
+/**
+ * Alice (A) with an instance (running), an endpoint, a worker group, a deployment, an API key, an SSH key, a secret, a team with a role and a subaccount,
+ * and on the AI Core side a resource group holding a serving template's scenario and executable, an artifact, a configuration and a deployment;
+ * and Bob (B).
+ */
 export async function setUpTenantA(g: TestGantry): Promise<TenantA> {
   const mk = async (name: string) => (await g.api('POST', '/api/v0/users/', { username: name, credit: 100 })).body as { id: number; api_key: string };
   const alice = await mk('alice');
   const bob = await mk('bob');
   const as =
-    (key: string): Call =>
+    (key: string, group = RG): Call =>
     (m, p, body) =>
-      g.api(m, p, body, { key });
+      g.api(m, p, body, { key, headers: withGroup(p, group) });
   const a = as(alice.api_key);
   const machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
   const inst = await a('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 600', runtype: 'ssh', label: `${MARK}-label` });
@@ -72,6 +115,7 @@ export async function setUpTenantA(g: TestGantry): Promise<TenantA> {
   for (const [what, r] of Object.entries({ inst, ep, wg, dep, key, ssh, team })) assert.equal(r.status, 200, `${what}: ${r.text}`);
   const rg = await a('POST', '/v2/admin/resourceGroups', { resourceGroupId: RG, labels: [{ key: 'ext.ai.sap.com/owner', value: MARK }] });
   assert.equal(rg.status, 202, `resource group: ${rg.text}`);
+  const aicore = await setUpAicore(a);
   const ids = {
     instance: inst.body.new_contract as number,
     machine,
@@ -84,9 +128,45 @@ export async function setUpTenantA(g: TestGantry): Promise<TenantA> {
     user: alice.id,
     role: ROLE,
     resourceGroup: RG,
+    ...aicore,
   };
   await g.waitInstance(ids.instance, (x) => x.actual_status === 'running', 20_000, alice.api_key);
   return { a, b: as(bob.api_key), as, aliceKey: alice.api_key, instanceKey: inst.body.instance_api_key, ids, baseline: await snapshotOfA(a) };
+}
+
+/**
+ * A's AI Core side, in A's group: a template's scenario and executable, an artifact, a configuration, a deployment. Applications read the
+ * server's folders, so only an admin has them: every other account's calls there answer ADMIN_ONLY, whatever the name (probed all the same).
+ */
+async function setUpAicore(a: Call): Promise<Record<string, string>> {
+  const t = await a('POST', '/v2/admin/servingTemplates', { files: [{ name: `${MARK}.yaml`, content: template(SCENARIO, EXECUTABLE, MARK) }] });
+  assert.equal(t.status, 201, `serving template: ${t.text}`);
+  const art = await a('POST', '/v2/lm/artifacts', { name: `${MARK}-art`, kind: 'model', url: 'file:///models/a7', scenarioId: SCENARIO, description: MARK });
+  assert.equal(art.status, 201, `artifact: ${art.text}`);
+  const conf = await a('POST', '/v2/lm/configurations', { name: `${MARK}-conf`, executableId: EXECUTABLE, scenarioId: SCENARIO });
+  assert.equal(conf.status, 201, `configuration: ${conf.text}`);
+  const dep = await a('POST', '/v2/lm/deployments', { configurationId: conf.body.id });
+  assert.equal(dep.status, 202, `AI Core deployment: ${dep.text}`);
+  // Stopped before the probes, so no worker of it comes and goes in A's listings meanwhile (minReplicas 0 still gets one: the default min_load is 1).
+  // (From PENDING or RUNNING, as AI Core allows it: while UNKNOWN it is refused.)
+  const deadline = Date.now() + 20_000;
+  const stop = (): Promise<ApiResponse> => a('PATCH', `/v2/lm/deployments/${dep.body.id}`, { targetStatus: 'STOPPED' });
+  for (let r = await stop(); r.status !== 202; r = await stop()) {
+    assert.ok(r.status === 412 && Date.now() < deadline, `stop: ${r.text}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  while ((await a('GET', `/v2/lm/deployments/${dep.body.id}`)).body.status !== 'STOPPED') {
+    assert.ok(Date.now() < deadline, "A's AI Core deployment did not stop");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    scenario: SCENARIO,
+    executable: EXECUTABLE,
+    application: APPLICATION,
+    artifact: art.body.id,
+    configuration: conf.body.id,
+    aicoreDeployment: dep.body.id,
+  };
 }
 
 export interface ProbedRoute {
@@ -104,6 +184,12 @@ export interface ProbedRoute {
 export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceState?: 'running' | 'stopped' } = {}): ProbedRoute[] {
   const idFor = (url: string, param: string): string => {
     if (param === 'resourceGroupId') return String(ids.resourceGroup);
+    if (param === 'scenarioId') return String(ids.scenario);
+    if (param === 'executableId') return String(ids.executable);
+    if (param === 'configurationId') return String(ids.configuration);
+    if (param === 'artifactId') return String(ids.artifact);
+    if (url.startsWith('/v2/admin/applications/')) return String(ids.application);
+    if (url.startsWith('/v2/lm/deployments/') || url.startsWith('/v2/inference/')) return String(ids.aicoreDeployment);
     if (param === 'keyId') return String(ids.ssh);
     if (param === 'name') return String(url.startsWith('/endpoints/') ? ids.endpointName : ids.role);
     if (url.startsWith('/api/v0/instances')) return String(ids.instance);
@@ -132,6 +218,16 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
     if (url === '/v2/admin/resourceGroups') return { resourceGroupId: 'probe-rg', labels: [] };
     if (url.startsWith('/v2/admin/resourceGroups/')) return { labels: [] };
     if (url === '/v2/admin/serviceKeys') return {};
+    // AI Core: A's ids in complete bodies; what would create something names a folder that does not exist or the probe's own template.
+    if (url === '/v2/admin/servingTemplates') return { files: [{ name: 'probe.yaml', content: PROBE_TEMPLATE }] };
+    if (url === '/v2/admin/applications') return { applicationName: ids.application, repositoryUrl: '/nonexistent/probe-repo', path: 'serving' };
+    if (url === '/v2/admin/applications/:name') return { repositoryUrl: '/nonexistent/probe-repo', path: 'serving' };
+    if (url === '/v2/lm/configurations') return { name: 'probe-conf', executableId: ids.executable, scenarioId: ids.scenario };
+    if (url === '/v2/lm/artifacts') return { name: 'probe-art', kind: 'model', url: 'file:///probe', scenarioId: ids.scenario };
+    if (url === '/v2/lm/deployments')
+      return method === 'POST' ? { configurationId: ids.configuration } : { deployments: [{ id: ids.aicoreDeployment, targetStatus: 'STOPPED' }] };
+    if (url === '/v2/lm/deployments/:id') return { targetStatus: 'STOPPED' };
+    if (url.startsWith('/v2/')) return {};
     if (url === '/api/v0/team') return { team_name: 'probe-team' };
     if (url === '/api/v0/team/invite') return { email: 'probe@example.com', role: ids.role };
     return {
@@ -180,6 +276,18 @@ export async function snapshotOfA(a: Call): Promise<Record<string, unknown>> {
     // Credit in and out (A's instance is billed meanwhile, so the balance itself moves).
     transfers: (await get('/api/v1/invoices')).results,
     resourceGroups: (await get('/v2/admin/resourceGroups')).resources,
+    scenarios: (await get('/v2/lm/scenarios')).resources,
+    executables: (await get(`/v2/lm/scenarios/${SCENARIO}/executables`)).resources,
+    artifacts: (await get('/v2/lm/artifacts')).resources,
+    configurations: (await get('/v2/lm/configurations')).resources,
+    // Not the status: a deployment's workers come and go on their own.
+    aicoreDeployments: ((await get('/v2/lm/deployments')).resources as Record<string, unknown>[]).map((d) => ({
+      id: d.id,
+      configurationId: d.configurationId,
+      configurationName: d.configurationName,
+      targetStatus: d.targetStatus,
+      ttl: d.ttl,
+    })),
   };
 }
 

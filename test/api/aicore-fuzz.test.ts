@@ -1,0 +1,268 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { routesOf } from '../../src/api/app.js';
+import { lm } from '../helpers/aicore.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+/**
+ * Every AI Core route the app serves (`/v2/*`, `/oauth/token`, read from the app itself so a new route
+ * cannot be missed), fed random input: bodies of every shape, wrong content types, empty bodies under
+ * a JSON type, unknown fields, ids of the wrong shape, `$top`/`$skip` out of range, bad ttl, missing or
+ * malformed `AI-Resource-Group`, no or a bad credential. Never a 500; every error in AI Core's body.
+ */
+const TEMPLATE = `kind: ServingTemplate
+metadata:
+  name: fuzz-exe
+  labels:
+    scenarios.ai.sap.com/id: fuzz-scn
+    ai.sap.com/version: "1.0"
+spec:
+  inputs:
+    parameters:
+      - name: modelName
+        default: "tiny"
+  template:
+    spec: |
+      predictor:
+        minReplicas: 0
+        maxReplicas: 1
+        containers:
+        - name: kserve-container
+          image: x
+          command: ["node", "server.js"]
+          ports:
+            - containerPort: 8080
+`;
+
+const sqlite = TEST_STORES.find((s) => s.name === 'sqlite');
+describe('AI Core API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
+  let g: TestGantry;
+  let routes: { method: string; url: string }[];
+  /** Real ids, so some calls get past "not found" into the use case. */
+  const real: Record<string, string> = { resourceGroupId: 'fuzz-rg', scenarioId: 'fuzz-scn', executableId: 'fuzz-exe', name: 'fuzz-app' };
+
+  before(async () => {
+    // No local host: deployments stay pending (nothing to place them on), so the fuzz starts no process.
+    g = await startTestGantry(sqlite!, { localHost: false, settings: { serverlessQueueTimeoutMs: 200 } });
+    const key = g.adminKey!;
+    assert.equal((await lm(g, key, 'POST', '/v2/admin/resourceGroups', { resourceGroupId: 'fuzz-rg' }, { group: null })).status, 202);
+    const t = await lm(g, key, 'POST', '/v2/admin/servingTemplates', { files: [{ name: 'fuzz.yaml', content: TEMPLATE }] }, { group: null });
+    assert.equal(t.status, 201, t.text);
+    const art = await lm(g, key, 'POST', '/v2/lm/artifacts', { name: 'w', kind: 'model', url: 'file:///w', scenarioId: 'fuzz-scn' });
+    assert.equal(art.status, 201, art.text);
+    const conf = await lm(g, key, 'POST', '/v2/lm/configurations', { name: 'c', executableId: 'fuzz-exe', scenarioId: 'fuzz-scn' });
+    assert.equal(conf.status, 201, conf.text);
+    const dep = await lm(g, key, 'POST', '/v2/lm/deployments', { configurationId: conf.body.id, ttl: '1d' });
+    assert.equal(dep.status, 202, dep.text);
+    Object.assign(real, { artifactId: art.body.id, configurationId: conf.body.id, id: dep.body.id });
+    routes = routesOf(g.app)
+      .filter((r) => r.url.startsWith('/v2/') || r.url === '/oauth/token')
+      .filter((r) => ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method))
+      .map((r) => ({ method: r.method, url: r.url }));
+  });
+  after(() => g.dispose());
+
+  it('finds every AI Core route in the app', () => {
+    const names = new Set(routes.map((r) => `${r.method} ${r.url}`));
+    for (const must of [
+      'POST /oauth/token',
+      'POST /v2/admin/resourceGroups',
+      'POST /v2/admin/servingTemplates',
+      'GET /v2/lm/scenarios/:scenarioId/executables/:executableId',
+      'POST /v2/lm/configurations',
+      'GET /v2/lm/artifacts/:artifactId',
+      'PATCH /v2/lm/deployments',
+      'GET /v2/lm/deployments/:id/logs',
+      'POST /v2/inference/deployments/:id/*',
+      'GET /v2/lm/meta',
+    ])
+      assert.ok(names.has(must), must);
+    // Every parameter a route names has a real id to try.
+    for (const r of routes) for (const [, p] of r.url.matchAll(/:(\w+)/g)) assert.ok(p !== undefined && p in real, `${r.url}: no id for :${String(p)}`);
+  });
+
+  const badId = fc.oneof(
+    fc.constantFrom(
+      'x',
+      'abc',
+      '-1',
+      '0',
+      '%20',
+      '..',
+      '%2e%2e',
+      'a'.repeat(65),
+      'a'.repeat(300),
+      'UPPER',
+      'dé-ployment',
+      '$count',
+      '0123456789abcdeg',
+      'default',
+    ),
+    fc.string({ maxLength: 20 }).map(encodeURIComponent),
+  );
+  const param = fc.oneof(fc.constant(null), badId);
+  const field = fc.constantFrom(
+    'configurationId',
+    'targetStatus',
+    'ttl',
+    'deployments',
+    'id',
+    'name',
+    'executableId',
+    'scenarioId',
+    'parameterBindings',
+    'inputArtifactBindings',
+    'kind',
+    'url',
+    'description',
+    'labels',
+    'resourceGroupId',
+    'files',
+    'content',
+    'repositoryUrl',
+    'path',
+    'revision',
+    'applicationName',
+    'resourceGroup',
+    'grant_type',
+    'client_id',
+    'client_secret',
+    'unknownField',
+  );
+  const value = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.constantFrom('STOPPED', 'RUNNING', 'DELETED', '1d', '10m', '1w', '0m', '99999999999d', 'file:///x', '/nonexistent', 'client_credentials'),
+    fc.array(fc.record({ id: badId, targetStatus: fc.constantFrom('STOPPED', 'DELETED', 'RUNNING', 'x') }), { maxLength: 3 }),
+    fc.array(fc.record({ key: fc.string({ maxLength: 8 }), value: fc.string({ maxLength: 8 }) }), { maxLength: 2 }),
+  );
+  const body = fc.oneof(
+    fc.dictionary(field, value, { maxKeys: 4 }).map((o) => JSON.stringify(o)),
+    fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+    fc.string({ maxLength: 40 }),
+    fc.constantFrom('', ' ', '{', 'null', '[]', 'grant_type=client_credentials&client_id=x&client_secret=y'),
+    fc.constant(undefined),
+  );
+  const contentType = fc.constantFrom(
+    'application/json',
+    'application/merge-patch+json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/octet-stream',
+    undefined,
+  );
+  const query = fc.dictionary(
+    fc.constantFrom(
+      '$top',
+      '$skip',
+      '$count',
+      '$select',
+      '$search',
+      '$expand',
+      '$order',
+      'status',
+      'scenarioId',
+      'executableIds',
+      'configurationId',
+      'labelSelector',
+      'versionId',
+      'start',
+      'end',
+      'searchCaseInsensitive',
+      'grant_type',
+    ),
+    fc.oneof(
+      fc.constantFrom(
+        '-1',
+        '0',
+        '1',
+        '100000',
+        '100001',
+        '5001',
+        '1e3',
+        '1.5',
+        'abc',
+        '',
+        'RUNNING',
+        'status',
+        'scenario',
+        'desc',
+        '2026-01-01T00:00:00Z',
+        'x=y',
+      ),
+      fc.string({ maxLength: 12 }),
+    ),
+    { maxKeys: 3 },
+  );
+  const group = fc.constantFrom<string | undefined>(undefined, 'default', 'fuzz-rg', '', 'x', 'no-such-group', 'bad group!', 'a'.repeat(300));
+  const auth = fc.constantFrom<'admin' | 'none' | 'garbage'>('admin', 'admin', 'admin', 'admin', 'none', 'garbage');
+
+  it('never answers 5xx and always answers errors in AI Core shape', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(),
+        fc.array(param, { minLength: 3, maxLength: 3 }),
+        body,
+        contentType,
+        query,
+        group,
+        auth,
+        async (pick, params, b, ct, q, grp, who) => {
+          const r = routes[pick % routes.length]!;
+          let i = 0;
+          const path = r.url.replace(/:(\w+)/g, (_m, p: string) => encodeURIComponent(params[i++] ?? real[p] ?? 'x')).replace('*', 'chat/completions');
+          const qs = new URLSearchParams(q).toString();
+          const headers: Record<string, string> = {};
+          if (who === 'admin') headers.authorization = `Bearer ${g.adminKey}`;
+          if (who === 'garbage') headers.authorization = 'Bearer not.a.token';
+          if (grp !== undefined) headers['ai-resource-group'] = grp;
+          // A content type without a body too: the SDK sends application/json on GET and DELETE.
+          if (ct !== undefined) headers['content-type'] = ct;
+          const sendBody = r.method === 'GET' ? undefined : b;
+          const res = await fetch(`${g.url}${path}${qs ? `?${qs}` : ''}`, { method: r.method, headers, body: sendBody });
+          const text = await res.text();
+          const where = `${r.method} ${path}?${qs} [${ct ?? '-'}; group ${grp ?? '-'}; ${who}] ${JSON.stringify(sendBody)} → ${res.status} ${text.slice(0, 300)}`;
+          // The gateway may rightly answer 503/504 for a deployment that cannot serve (pending, queue timeout); never 500.
+          const limit = r.url.startsWith('/v2/inference/') ? 505 : 500;
+          assert.ok(res.status < limit && res.status !== 500, where);
+          if (res.status >= 400) {
+            let e: Record<string, unknown> | undefined;
+            try {
+              e = (JSON.parse(text) as { error?: Record<string, unknown> }).error;
+            } catch {
+              e = undefined;
+            }
+            assert.ok(e !== undefined && typeof e === 'object', where);
+            for (const k of ['code', 'message', 'requestId', 'target']) assert.equal(typeof e[k], 'string', `${k}: ${where}`);
+            assert.match(res.headers.get('content-type') ?? '', /^application\/json/, where);
+          }
+        },
+      ),
+      { numRuns: 1500 },
+    );
+    // Still serving after all that, and the real deployment is still there.
+    const d = await lm(g, g.adminKey!, 'GET', `/v2/lm/deployments/${real.id}`, undefined, { group: 'default' });
+    assert.ok(d.status === 200 || d.status === 404, d.text);
+    assert.equal((await lm(g, g.adminKey!, 'GET', '/v2/lm/meta', undefined)).status, 200);
+  });
+
+  it('the empty body under a JSON content type the SDK sends on GET and DELETE is accepted', async () => {
+    for (const [method, path] of [
+      ['GET', '/v2/lm/deployments'],
+      ['GET', '/v2/lm/scenarios'],
+      ['GET', '/v2/admin/resourceGroups'],
+      ['GET', `/v2/lm/deployments/${real.id}`],
+      ['DELETE', '/v2/lm/deployments/0123456789abcdef'],
+    ] as const) {
+      const res = await fetch(`${g.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${g.adminKey}`, 'ai-resource-group': 'default', 'content-type': 'application/json' },
+        body: method === 'GET' ? undefined : '',
+      });
+      assert.ok(res.status === 200 || res.status === 404, `${method} ${path} → ${res.status} ${await res.text()}`);
+    }
+  });
+});
