@@ -27,7 +27,13 @@ async function setUp(g: TestGantry, username: string, templates: { name: string;
 }
 
 async function configuration(call: Lm, executableId: string, scenarioId: string, bindings: { key: string; value: string }[] = []): Promise<string> {
-  const c = await call('POST', '/v2/lm/configurations', { name: `${executableId}-config`, scenarioId, executableId, parameterBindings: bindings, inputArtifactBindings: [] });
+  const c = await call('POST', '/v2/lm/configurations', {
+    name: `${executableId}-config`,
+    scenarioId,
+    executableId,
+    parameterBindings: bindings,
+    inputArtifactBindings: [],
+  });
   assert.equal(c.status, 201, c.text);
   return c.body.id as string;
 }
@@ -68,6 +74,7 @@ for (const ts of TEST_STORES) {
   describe(`AI Core stop, delete and bulk (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     let call: Lm;
+    let key: string;
     let idleConfig: string;
     let otherConfig: string;
     let dest: HttpDestination | undefined;
@@ -84,6 +91,7 @@ for (const ts of TEST_STORES) {
         { name: 'aicore-chat/serving-template.yaml', content: await chatServingTemplate() },
       ]);
       call = me.call;
+      key = me.key;
       dest = await sdkDestination(await serviceKeyFor(g, me.key));
       idleConfig = await configuration(call, 'idle-model', 'bulk-test');
       otherConfig = await configuration(call, 'idle-model-2', 'bulk-test');
@@ -230,7 +238,7 @@ for (const ts of TEST_STORES) {
 
     it('a stop finishes the 20 requests it accepted (in flight and queued) and refuses new ones at once', async () => {
       const chat = await configuration(call, 'azure-openai', 'foundation-models', [
-        { key: 'thinkMs', value: '3000' },
+        { key: 'thinkMs', value: '1500' },
         { key: 'examplesDir', value: EXAMPLES_DIR },
       ]);
       const id = await deploy(call, chat);
@@ -238,14 +246,23 @@ for (const ts of TEST_STORES) {
       // RUNNING: delete refused.
       refused(await call('DELETE', `${DEPLOYMENTS}/${id}`), 412, 'ILLEGAL_TRANSITION');
 
-      const ask = (text: string): ReturnType<Lm> => call('POST', `/v2/inference/deployments/${id}/chat/completions`, { messages: [{ role: 'user', content: text }] });
+      // The worker takes requests until its estimated wait passes the endpoint's max_queue_time (a plain-HTTP
+      // worker's wait is its requests in flight); beyond that the gateway queues them. AI Core has no knob for
+      // it, the engine does: through the Vast API (one engine), 4 in flight at the worker, the rest queued.
+      const eps = await g.api('GET', '/api/v0/endptjobs/', undefined, { key });
+      const ep = (eps.body.results as { id: number; endpoint_name: string }[]).find((e) => e.endpoint_name === `deployment-${id}`);
+      assert.ok(ep !== undefined, eps.text);
+      assert.equal((await g.api('PUT', `/api/v0/endptjobs/${ep.id}/`, { max_queue_time: 4 }, { key })).status, 200);
+
+      const ask = (text: string): ReturnType<Lm> =>
+        call('POST', `/v2/inference/deployments/${id}/chat/completions`, { messages: [{ role: 'user', content: text }] });
       const answers = Promise.all(Array.from({ length: 20 }, (_, i) => ask(`question ${i}`)));
       // All 20 held by the gateway (in flight at the worker or queued) before the stop.
       const held = await until('20 requests held', async () => {
         const r = (await call('GET', `${DEPLOYMENTS}/${id}`)).body.statusDetails?.requests;
         return r !== undefined && r.queued + r.inFlight === 20 ? r : null;
       });
-      assert.equal(held.queued + held.inFlight, 20);
+      assert.ok(held.inFlight > 0 && held.queued > 0, JSON.stringify(held));
       const stopped = await stop(call, id);
       assert.equal(stopped.status, 202, stopped.text);
       assert.equal(stopped.body.message, 'Deployment modification scheduled');
