@@ -13,7 +13,8 @@ import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
 import { printServerless, serverlessBench } from './serverless.js';
 import { authBench, printAuth } from './auth.js';
-import { pct, textTable, type LatencyRow } from './util.js';
+import { pair, textTable, type LatencyRow } from './util.js';
+import { aicoreBench } from './aicore.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
@@ -22,23 +23,16 @@ import { pct, textTable, type LatencyRow } from './util.js';
  *  - container create → running (docker runtime on Podman) vs the process runtime, both through the API;
  *  - heartbeat handling for 1,000 simulated agents: server CPU and memory vs the same server idle (fleet.ts);
  *  - serverless: proxy vs direct vs nginx, stop latency with and without drain, scale from zero (serverless.ts);
- *  - API throughput with authentication and rate limiting on vs off (auth.ts).
+ *  - API throughput with authentication and rate limiting on vs off (auth.ts);
+ *  - AI Core: a bulk stop of 100 deployments vs 100 single stops, and token + authenticated GET vs Vast's authenticated GET (aicore.ts).
  *
- * `npm run bench -- serverless` (or search, create, fleet, auth) runs only those.
+ * `npm run bench -- serverless` (or search, create, fleet, auth, aicore) runs only those.
  */
 const MACHINES = 25_000; // 8 GPUs each, chunks 1/2/4/8 → 100,000 offers
 const SEARCH_RUNS = 40;
 const CREATE_RUNS = 10;
 
 type Row = LatencyRow;
-
-/** A baseline and a subject measured in the same run, as two table rows with the subject's ratio. */
-function pair(bench: string, [baseName, base]: [string, number[]], [name, subject]: [string, number[]]): Row[] {
-  return [
-    { bench, variant: baseName, n: base.length, p50Ms: pct(base, 50), p99Ms: pct(base, 99), ratioP50: 1 },
-    { bench, variant: name, n: subject.length, p50Ms: pct(subject, 50), p99Ms: pct(subject, 99), ratioP50: pct(subject, 50) / pct(base, 50) },
-  ];
-}
 
 const time = async (f: () => Promise<unknown>): Promise<number> => {
   const t = process.hrtime.bigint();
@@ -192,7 +186,11 @@ const only = new Set(process.argv.slice(2));
 const wants = (name: string): boolean => only.size === 0 || only.has(name);
 const dir = await mkdtemp(join(tmpdir(), 'gantry-bench-'));
 try {
-  const rows = [...(wants('search') ? await searchBench(dir) : []), ...(wants('create') ? await createBench(dir) : [])];
+  const rows = [
+    ...(wants('search') ? await searchBench(dir) : []),
+    ...(wants('create') ? await createBench(dir) : []),
+    ...(wants('aicore') ? await aicoreBench(dir) : []),
+  ];
   if (rows.length > 0) print(rows);
   const resources = wants('fleet') ? await heartbeatBench(dir) : [];
   if (resources.length > 0) {

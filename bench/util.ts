@@ -19,6 +19,14 @@ export const pct = (xs: readonly number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
 };
 
+/** A baseline and a subject measured in the same run, as two table rows with the subject's ratio. */
+export function pair(bench: string, [baseName, base]: [string, number[]], [name, subject]: [string, number[]]): LatencyRow[] {
+  return [
+    { bench, variant: baseName, n: base.length, p50Ms: pct(base, 50), p99Ms: pct(base, 99), ratioP50: 1 },
+    { bench, variant: name, n: subject.length, p50Ms: pct(subject, 50), p99Ms: pct(subject, 99), ratioP50: pct(subject, 50) / pct(base, 50) },
+  ];
+}
+
 export function textTable(head: readonly string[], cells: readonly (readonly string[])[]): string {
   const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (c: readonly string[]): string => c.map((v, i) => v.padEnd(w[i] ?? 0)).join('  ');

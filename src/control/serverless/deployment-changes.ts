@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import { decideEndpoint } from '../../domain/serverless/lifecycle.js';
+import { replicaParams } from '../../domain/serverless/params.js';
 import { changeEach, type BulkItemResult } from '../bulk.js';
 import type { ControlContext } from '../context.js';
 import type { Principal } from '../principal.js';
@@ -42,7 +43,7 @@ export async function reconfigureDeployment(ctx: ControlContext, p: Principal, r
   }
   const now = ctx.clock.now();
   await ctx.store.updateDeployment(d.id, { source: spec.source, rolloutError: null, lastOperation: 'update', now });
-  await ctx.store.updateEndpointConfig(ep.id, { params: { ...ep.params, minWorkers: spec.source.minReplicas, maxWorkers: spec.source.maxReplicas }, now });
+  await ctx.store.updateEndpointConfig(ep.id, { params: { ...ep.params, ...replicaParams(spec.source) }, now });
   ctx.traffic.invalidate(ep.id);
   ctx.log.info(
     { deploymentId: d.id, configurationId: spec.source.configurationId, rollback: spec.source.configurationId === serving.revision },

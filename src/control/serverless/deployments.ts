@@ -1,5 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
-import type { EndpointParamsPatch } from '../../domain/serverless/params.js';
+import { replicaParams, type EndpointParamsPatch } from '../../domain/serverless/params.js';
 import { parseTtl } from '../../domain/serverless/ttl.js';
 import { requireResourceGroup } from '../accounts/resource-groups.js';
 import type { ControlContext } from '../context.js';
@@ -50,7 +50,7 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
   const uid = newDeploymentUid();
   const name = validName(r.name ?? `deployment-${uid}`, 'deploymentName');
   const source = r.source ?? null;
-  const params: EndpointParamsPatch = source === null ? r.params : { ...r.params, minWorkers: source.minReplicas, maxWorkers: source.maxReplicas };
+  const params: EndpointParamsPatch = source === null ? r.params : { ...r.params, ...replicaParams(source) };
   const endpoint = await createEndpoint(ctx, p, { name, params, aliasOf: null });
   try {
     const workergroup = await createWorkergroup(ctx, p, endpoint.id, r, source?.configurationId ?? null);

@@ -88,3 +88,13 @@ export function mergeEndpointParams(base: EndpointParams, patch: EndpointParamsP
   if (out.minWorkers > out.maxWorkers) throw invalid('minWorkers', `'minWorkers' (${out.minWorkers}) may not exceed 'maxWorkers' (${out.maxWorkers}).`);
   return out;
 }
+
+/**
+ * The scaling parameters a deployment's replica bounds (an AI Core configuration's minReplicas and
+ * maxReplicas) set. minReplicas 0 scales to zero as KServe does: no worker until a request arrives,
+ * so the load floor (min_load, which alone keeps one worker active) is 0 too. With minReplicas ≥ 1
+ * the default floor stays, so the kept workers are active, not cold.
+ */
+export function replicaParams(r: { readonly minReplicas: number; readonly maxReplicas: number }): EndpointParamsPatch {
+  return { minWorkers: r.minReplicas, maxWorkers: r.maxReplicas, ...(r.minReplicas === 0 ? { minLoad: 0 } : { minLoad: DEFAULT_ENDPOINT_PARAMS.minLoad }) };
+}
