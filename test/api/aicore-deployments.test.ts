@@ -31,6 +31,8 @@ for (const ts of TEST_STORES) {
     let g: TestGantry;
     let key: string;
     let dest: HttpDestination | undefined;
+    // One model name per store: the SDK caches the deployment it resolved for a model for the whole process.
+    const model = `gantry-tiny-chat-${ts.name}`;
     const exec = <T>(rb: { execute(d?: HttpDestination): Promise<T> }): Promise<T> => rb.execute(dest);
 
     before(async () => {
@@ -68,7 +70,7 @@ for (const ts of TEST_STORES) {
             scenarioId: 'foundation-models',
             executableId: 'azure-openai',
             parameterBindings: [
-              { key: 'modelName', value: 'gantry-tiny-chat' },
+              { key: 'modelName', value: model },
               { key: 'examplesDir', value: EXAMPLES_DIR },
             ],
             inputArtifactBindings: [],
@@ -100,7 +102,7 @@ for (const ts of TEST_STORES) {
       assert.equal(running.ttl, '1d');
       assert.ok(running.startTime !== undefined && running.submissionTime !== undefined);
       const details = running.details as any;
-      assert.deepEqual(details.resources.backendDetails.model, { name: 'gantry-tiny-chat', version: 'latest' });
+      assert.deepEqual(details.resources.backendDetails.model, { name: model, version: 'latest' });
       assert.equal(details.scaling.backendDetails.predictor.runningReplicas, 1);
       await until(
         'latestRunningConfigurationId',
@@ -108,7 +110,7 @@ for (const ts of TEST_STORES) {
       );
 
       // The foundation-models client resolves the deployment by model name (GET …?scenarioId&status=RUNNING) and calls it.
-      const client = new AzureOpenAiChatClient('gantry-tiny-chat', dest);
+      const client = new AzureOpenAiChatClient(model, dest);
       const answer = await client.run({ messages: [{ role: 'user', content: 'hello sap' }] });
       assert.equal(answer.getContent(), 'pas olleh');
 
