@@ -1,3 +1,4 @@
+import { failureSummary, type WorkerFailures } from '../../domain/serverless/dead.js';
 import type { ControlContext } from '../context.js';
 import { retireGroup } from './deployment-changes.js';
 import { actOnWorker, type WorkerInfo } from './workers.js';
@@ -59,20 +60,25 @@ export async function rolloutStep(
   return { recruitInto: next, needsWorker: false, statusMsg: `rolling over to configuration ${next.revision ?? next.id}` };
 }
 
-/** A change whose workers cannot start is given up: its workergroup goes, the old one keeps serving, and the deployment says why. */
+/**
+ * A change whose workers cannot start is given up: its workergroup goes, the old one keeps serving, and the deployment says why.
+ * The message names what still serves before the failures' detail, since AI Core cuts status messages at 256 characters.
+ */
 export async function abandonRollout(
   ctx: ControlContext,
   ep: EndpointRecord,
   d: DeploymentRecord | undefined,
   next: WorkergroupRecord,
-  why: string,
+  failures: WorkerFailures,
 ): Promise<string> {
   await retireGroup(ctx, ep, next);
-  const msg = `configuration ${next.revision ?? next.id} could not start (${why}); still serving ${d?.runningSourceId ?? 'the previous configuration'}`.slice(
-    0,
-    256,
-  );
+  const summary = failureSummary(failures);
+  const msg = (
+    `configuration ${next.revision ?? next.id} could not start, still serving ${d?.runningSourceId ?? 'the previous configuration'}: ` +
+    `${failures.count} worker failure(s)${summary !== '' ? `; ${summary}` : ''}`
+  ).slice(0, 256);
   if (d !== undefined) await ctx.store.updateDeployment(d.id, { rolloutError: msg, now: ctx.clock.now() });
   ctx.traffic.invalidate(ep.id);
+  ctx.log.warn({ endpointId: ep.id, revision: next.revision, failures: failures.count }, 'configuration change given up');
   return msg;
 }
