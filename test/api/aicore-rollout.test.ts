@@ -178,12 +178,17 @@ for (const ts of TEST_STORES) {
         assert.equal(changing.statusDetails.nextConfigurationId, configB);
 
         // Watch the change: latestRunningConfigurationId stays A until B's worker serves, then is B; the status stays RUNNING.
-        const seen: { latest: string; status: string; modelBAnswers: number }[] = [];
+        const seen: { latest: string; status: string; workers: number; modelBAnswers: number }[] = [];
         await until(
           'latestRunningConfigurationId B',
           async () => {
             const d = await get(rolled);
-            seen.push({ latest: d.latestRunningConfigurationId, status: d.status, modelBAnswers: stream.count('model-b') });
+            seen.push({
+              latest: d.latestRunningConfigurationId,
+              status: d.status,
+              workers: d.statusDetails.workers.length,
+              modelBAnswers: stream.count('model-b'),
+            });
             return d.latestRunningConfigurationId === configB;
           },
           60_000,
@@ -196,6 +201,11 @@ for (const ts of TEST_STORES) {
         assert.ok(
           seen.every((s) => s.status === 'RUNNING'),
           JSON.stringify(seen.filter((s) => s.status !== 'RUNNING')),
+        );
+        // The fake GPUs had room for the new worker beside the old one.
+        assert.ok(
+          seen.some((s) => s.workers >= 2),
+          JSON.stringify(seen),
         );
         const before = stream.count('model-b');
         await until('more answers from model-b', async () => stream.count('model-b') >= before + 10);

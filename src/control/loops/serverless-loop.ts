@@ -43,6 +43,8 @@ export class ServerlessLoop {
   /** Worker-reported load per endpoint, sampled by this replica's passes. */
   readonly #reported = new Map<number, { at: number; load: number }[]>();
   readonly #recruitAfter = new Map<number, number>();
+  /** Per endpoint changing configuration: the new workergroup routing went to at the last pass. */
+  readonly #routedTo = new Map<number, number>();
   #timer: NodeJS.Timeout | null = null;
   #pass: Promise<void> = Promise.resolve();
   #stopped = true;
@@ -213,7 +215,12 @@ export class ServerlessLoop {
     }
     const status: EndpointStatus = workers.some((w) => w.phase === 'ready') ? 'running' : 'pending';
     if (groups.length === 0) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: { ...ep.memory, failures: watch.failures } };
-    const rollout = await rolloutStep(ctx, ep, dep, groups, workers);
+    const routedEarlier = newest !== undefined && this.#routedTo.get(ep.id) === newest.id;
+    const rollout = await rolloutStep(ctx, ep, dep, groups, workers, routedEarlier);
+    // Which group routing went to at this pass (rollout.ts retires old workers only a pass after the switch).
+    const routed = groups.length > 1 && newest !== undefined && workers.some((w) => w.instance.workergroupId === newest.id && w.phase === 'ready');
+    if (routed) this.#routedTo.set(ep.id, newest.id);
+    else this.#routedTo.delete(ep.id);
 
     const local = ctx.traffic.workerLoad(ep.id);
     const views: WorkerView[] = workers.map((w) => {
@@ -284,6 +291,7 @@ export class ServerlessLoop {
   #forget(endpointId: number): void {
     this.#reported.delete(endpointId);
     this.#recruitAfter.delete(endpointId);
+    this.#routedTo.delete(endpointId);
     this.#ctx.endpointSignal.forget(endpointId);
   }
 }

@@ -24,6 +24,11 @@ function idle(ctx: ControlContext, ep: EndpointRecord, w: WorkerInfo): boolean {
  * routing goes to the new workers only (routing.ts), and each old worker is destroyed once it holds
  * no request, so no request fails. When the last old worker is gone the old groups are removed and
  * the deployment's running configuration moves on.
+ *
+ * `routedEarlier`: routing already went to the newest group at an earlier pass. Old workers are
+ * retired only then: in the pass that switches, a gateway may still hold a worker list from before
+ * (reused for workerDirectoryMs, shorter than a pass interval) and send a request to an old worker
+ * after it was found idle, which its destruction would fail.
  */
 export async function rolloutStep(
   ctx: ControlContext,
@@ -31,6 +36,7 @@ export async function rolloutStep(
   d: DeploymentRecord | undefined,
   groups: readonly WorkergroupRecord[],
   workers: readonly WorkerInfo[],
+  routedEarlier: boolean,
 ): Promise<RolloutStep> {
   const next = groups[groups.length - 1];
   const now = ctx.clock.now();
@@ -50,6 +56,10 @@ export async function rolloutStep(
     const live = workers.some((w) => w.instance.workergroupId === next.id && w.phase !== 'error' && w.phase !== 'destroying');
     return { recruitInto: next, needsWorker: !live, statusMsg: `starting configuration ${next.revision ?? next.id}; the current one serves meanwhile` };
   }
+  const rolling = { recruitInto: next, needsWorker: false, statusMsg: `rolling over to configuration ${next.revision ?? next.id}` };
+  // Routing switches now (gateways read the worker list again); old workers go from the next pass on.
+  ctx.traffic.invalidate(ep.id);
+  if (!routedEarlier) return rolling;
   for (const w of oldWorkers) if (w.instance.target !== 'deleted' && idle(ctx, ep, w)) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
   if (oldWorkers.every((w) => w.instance.target === 'deleted' || idle(ctx, ep, w))) {
     for (const g of old) await ctx.store.deleteWorkergroup(g.id, now);
@@ -57,7 +67,7 @@ export async function rolloutStep(
     ctx.log.info({ endpointId: ep.id, revision: next.revision }, 'configuration change complete');
   }
   ctx.traffic.invalidate(ep.id);
-  return { recruitInto: next, needsWorker: false, statusMsg: `rolling over to configuration ${next.revision ?? next.id}` };
+  return rolling;
 }
 
 /**
