@@ -119,6 +119,10 @@ export class AgentSession implements HostLink {
 
   /** The agent's long poll: commands queued now, or those that arrive within `waitMs`. */
   async take(waitMs: number, max: number): Promise<AgentCommand[]> {
+    // A session that ended (the agent looked silent, e.g. after the control plane's clock jumped)
+    // would answer every poll at once with nothing: the agent would spin on it, and an embedded one
+    // starves the event loop. Tell it to say hello again instead.
+    if (this.#closed !== null) throw new GantryError('AGENT_SESSION_STALE', `This agent session ended (${this.#closed}); say hello again.`);
     const poll = ++this.#polls;
     this.lastPollAt = this.#now();
     if (this.#queue.length === 0 && this.#closed === null && waitMs > 0) {

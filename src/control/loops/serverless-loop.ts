@@ -43,6 +43,8 @@ export class ServerlessLoop {
   /** Worker-reported load per endpoint, sampled by this replica's passes. */
   readonly #reported = new Map<number, { at: number; load: number }[]>();
   readonly #recruitAfter = new Map<number, number>();
+  /** Per endpoint changing configuration: the new workergroup routing went to at the last pass. */
+  readonly #routedTo = new Map<number, number>();
   #timer: NodeJS.Timeout | null = null;
   #pass: Promise<void> = Promise.resolve();
   #stopped = true;
@@ -203,7 +205,7 @@ export class ServerlessLoop {
     const watch = await watchWorkerFailures(ctx, ep, workers, current);
     const dep = await ctx.store.findDeploymentByEndpoint(ep.id);
     if (watch.dead && groups.length > 1 && newest !== undefined) {
-      const msg = await abandonRollout(ctx, ep, dep, newest, watch.statusMsg ?? 'its workers keep failing');
+      const msg = await abandonRollout(ctx, ep, dep, newest, watch.failures);
       return { statusMsg: msg, memory: { ...ep.memory, failures: undefined } };
     }
     if (watch.dead) {
@@ -213,7 +215,12 @@ export class ServerlessLoop {
     }
     const status: EndpointStatus = workers.some((w) => w.phase === 'ready') ? 'running' : 'pending';
     if (groups.length === 0) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: { ...ep.memory, failures: watch.failures } };
-    const rollout = await rolloutStep(ctx, ep, dep, groups, workers);
+    const routedEarlier = newest !== undefined && this.#routedTo.get(ep.id) === newest.id;
+    const rollout = await rolloutStep(ctx, ep, dep, groups, workers, routedEarlier);
+    // Which group routing went to at this pass (rollout.ts retires old workers only a pass after the switch).
+    const routed = groups.length > 1 && newest !== undefined && workers.some((w) => w.instance.workergroupId === newest.id && w.phase === 'ready');
+    if (routed) this.#routedTo.set(ep.id, newest.id);
+    else this.#routedTo.delete(ep.id);
 
     const local = ctx.traffic.workerLoad(ep.id);
     const views: WorkerView[] = workers.map((w) => {
@@ -236,10 +243,16 @@ export class ServerlessLoop {
       memory: ep.memory,
       tuning: { windowMs: ctx.settings.autoscaleWindowMs, scaleDownDelayMs: ctx.settings.scaleDownDelayMs, defaultPerf: assumedPerf(ep) },
     });
-    const changed = d.start.length + d.stop.length + d.destroy.length + d.create > 0;
-    if (changed) ctx.log.info({ endpointId: ep.id, ...d, memory: undefined }, 'autoscale');
-    for (const id of d.stop) await actOnWorker(ctx, ep, id, 'stop');
-    for (const id of d.destroy) await actOnWorker(ctx, ep, id, 'destroy');
+    // During a change of configuration the old and the new workers together exceed the worker bounds
+    // on purpose (the new serve before the old go): scale-down would stop the serving old worker, or
+    // the new one, and fail requests. The rollout retires old workers itself; only broken ones go here.
+    const broken = new Set(views.filter((v) => v.phase === 'error').map((v) => v.id));
+    const stops = groups.length > 1 ? [] : d.stop;
+    const destroys = groups.length > 1 ? d.destroy.filter((id) => broken.has(id)) : d.destroy;
+    const changed = d.start.length + stops.length + destroys.length + d.create > 0;
+    if (changed) ctx.log.info({ endpointId: ep.id, ...d, stop: stops, destroy: destroys, memory: undefined }, 'autoscale');
+    for (const id of stops) await actOnWorker(ctx, ep, id, 'stop');
+    for (const id of destroys) await actOnWorker(ctx, ep, id, 'destroy');
     let statusMsg: string | null = ep.suspended ? 'suspended: no new workers are recruited' : rollout.statusMsg;
     if (!ep.suspended) {
       for (const id of d.start) await actOnWorker(ctx, ep, id, 'start');
@@ -278,6 +291,7 @@ export class ServerlessLoop {
   #forget(endpointId: number): void {
     this.#reported.delete(endpointId);
     this.#recruitAfter.delete(endpointId);
+    this.#routedTo.delete(endpointId);
     this.#ctx.endpointSignal.forget(endpointId);
   }
 }

@@ -1,3 +1,4 @@
+import { failureSummary, type WorkerFailures } from '../../domain/serverless/dead.js';
 import type { ControlContext } from '../context.js';
 import { retireGroup } from './deployment-changes.js';
 import { actOnWorker, type WorkerInfo } from './workers.js';
@@ -23,6 +24,11 @@ function idle(ctx: ControlContext, ep: EndpointRecord, w: WorkerInfo): boolean {
  * routing goes to the new workers only (routing.ts), and each old worker is destroyed once it holds
  * no request, so no request fails. When the last old worker is gone the old groups are removed and
  * the deployment's running configuration moves on.
+ *
+ * `routedEarlier`: routing already went to the newest group at an earlier pass. Old workers are
+ * retired only then: in the pass that switches, a gateway may still hold a worker list from before
+ * (reused for workerDirectoryMs, shorter than a pass interval) and send a request to an old worker
+ * after it was found idle, which its destruction would fail.
  */
 export async function rolloutStep(
   ctx: ControlContext,
@@ -30,6 +36,7 @@ export async function rolloutStep(
   d: DeploymentRecord | undefined,
   groups: readonly WorkergroupRecord[],
   workers: readonly WorkerInfo[],
+  routedEarlier: boolean,
 ): Promise<RolloutStep> {
   const next = groups[groups.length - 1];
   const now = ctx.clock.now();
@@ -49,6 +56,10 @@ export async function rolloutStep(
     const live = workers.some((w) => w.instance.workergroupId === next.id && w.phase !== 'error' && w.phase !== 'destroying');
     return { recruitInto: next, needsWorker: !live, statusMsg: `starting configuration ${next.revision ?? next.id}; the current one serves meanwhile` };
   }
+  const rolling = { recruitInto: next, needsWorker: false, statusMsg: `rolling over to configuration ${next.revision ?? next.id}` };
+  // Routing switches now (gateways read the worker list again); old workers go from the next pass on.
+  ctx.traffic.invalidate(ep.id);
+  if (!routedEarlier) return rolling;
   for (const w of oldWorkers) if (w.instance.target !== 'deleted' && idle(ctx, ep, w)) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
   if (oldWorkers.every((w) => w.instance.target === 'deleted' || idle(ctx, ep, w))) {
     for (const g of old) await ctx.store.deleteWorkergroup(g.id, now);
@@ -56,23 +67,28 @@ export async function rolloutStep(
     ctx.log.info({ endpointId: ep.id, revision: next.revision }, 'configuration change complete');
   }
   ctx.traffic.invalidate(ep.id);
-  return { recruitInto: next, needsWorker: false, statusMsg: `rolling over to configuration ${next.revision ?? next.id}` };
+  return rolling;
 }
 
-/** A change whose workers cannot start is given up: its workergroup goes, the old one keeps serving, and the deployment says why. */
+/**
+ * A change whose workers cannot start is given up: its workergroup goes, the old one keeps serving, and the deployment says why.
+ * The message names what still serves before the failures' detail, since AI Core cuts status messages at 256 characters.
+ */
 export async function abandonRollout(
   ctx: ControlContext,
   ep: EndpointRecord,
   d: DeploymentRecord | undefined,
   next: WorkergroupRecord,
-  why: string,
+  failures: WorkerFailures,
 ): Promise<string> {
   await retireGroup(ctx, ep, next);
-  const msg = `configuration ${next.revision ?? next.id} could not start (${why}); still serving ${d?.runningSourceId ?? 'the previous configuration'}`.slice(
-    0,
-    256,
-  );
+  const summary = failureSummary(failures);
+  const msg = (
+    `configuration ${next.revision ?? next.id} could not start, still serving ${d?.runningSourceId ?? 'the previous configuration'}: ` +
+    `${failures.count} worker failure(s)${summary !== '' ? `; ${summary}` : ''}`
+  ).slice(0, 256);
   if (d !== undefined) await ctx.store.updateDeployment(d.id, { rolloutError: msg, now: ctx.clock.now() });
   ctx.traffic.invalidate(ep.id);
+  ctx.log.warn({ endpointId: ep.id, revision: next.revision, failures: failures.count }, 'configuration change given up');
   return msg;
 }

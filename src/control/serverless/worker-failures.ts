@@ -29,6 +29,19 @@ async function outputTail(ctx: ControlContext, inst: InstanceRecord): Promise<st
 }
 
 /**
+ * An instance's status message without its host runtime's notice (the process runtime's "image is
+ * recorded but not pulled"), which says nothing of why a worker failed and would crowd out its
+ * exit and output in a status message AI Core cuts at 256 characters.
+ */
+function failureMsg(ctx: ControlContext, inst: InstanceRecord): string | null {
+  const notice = ctx.hosts.get(inst.machineId)?.imageNotice ?? null;
+  const msg = inst.statusMsg;
+  if (msg === null || notice === null || !msg.startsWith(notice)) return msg;
+  const rest = msg.slice(notice.length).replace(/^;\s*/, '');
+  return rest === '' ? null : rest;
+}
+
+/**
  * Count the endpoint's failed workers (the output of each is read once, while its disk still exists:
  * the autoscaler destroys failed workers in the same pass) and decide whether the endpoint is dead.
  * The count is the endpoint's scale memory's `failures`; the caller writes it back with the pass.
@@ -51,7 +64,7 @@ export async function watchWorkerFailures(
         target: i.target,
         status: i.status,
         exitCode: i.exitCode,
-        statusMsg: i.statusMsg,
+        statusMsg: failureMsg(ctx, i),
         output,
       };
     }),

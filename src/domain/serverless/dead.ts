@@ -83,14 +83,25 @@ function describe(n: FailureNote): string {
   return s;
 }
 
-/** The status message of a dead endpoint: how many failures, their exit codes, the latest one's output. */
-export function deadStatusMsg(f: WorkerFailures, limit: number): string {
+/**
+ * What the latest failures say, most telling first (exit codes, then the latest failure with its
+ * output): AI Core cuts status messages at 256 characters, so what helps most must come early.
+ */
+export function failureSummary(f: WorkerFailures): string {
   const codes = f.last.map((n) => (n.exitCode === null ? 'none' : String(n.exitCode)));
   const latest = f.last.at(-1);
+  return [codes.length > 0 ? `exit codes: ${codes.join(', ')}` : null, latest !== undefined ? `latest: ${describe(latest)}` : null]
+    .filter((x) => x !== null)
+    .join('; ');
+}
+
+/** The status message of a dead endpoint: how many failures, their exit codes, the latest one's output; what it means last. */
+export function deadStatusMsg(f: WorkerFailures, limit: number): string {
+  const summary = failureSummary(f);
   return (
-    `workers keep failing: ${f.count} failure(s) without a ready worker (limit ${limit}); no more workers are recruited until the endpoint is started again` +
-    (codes.length > 0 ? `; exit codes: ${codes.join(', ')}` : '') +
-    (latest !== undefined ? `; latest: ${describe(latest)}` : '')
+    `workers keep failing: ${f.count} failure(s) without a ready worker (limit ${limit})` +
+    (summary !== '' ? `; ${summary}` : '') +
+    '; no more workers are recruited until the endpoint is started again'
   );
 }
 

@@ -90,9 +90,26 @@ export function aicoreDeployment(v: DeploymentView, base: string, o: { withDetai
   return out;
 }
 
-/** The workers behind the status: each one's phase and, when it failed, why. */
+/**
+ * The workers behind the status: each one's phase and, when it failed, why; and the failures the
+ * engine counted (a DEAD deployment's workers are gone, their exit codes and output are kept here).
+ */
 function statusDetails(v: DeploymentView): Record<string, unknown> {
+  const failures = v.endpoint.memory.failures;
   return {
+    ...(failures !== undefined && failures.last.length > 0
+      ? {
+          failures: {
+            count: failures.count,
+            latest: failures.last.map((f) => ({
+              workerId: String(f.workerId),
+              exitCode: f.exitCode,
+              ...(f.statusMsg !== null ? { message: f.statusMsg } : {}),
+              ...(f.output !== null ? { output: f.output } : {}),
+            })),
+          },
+        }
+      : {}),
     workers: v.workers.map((w) => ({
       id: String(w.instance.id),
       phase: w.phase,
