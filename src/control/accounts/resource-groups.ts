@@ -109,7 +109,10 @@ export async function deleteResourceGroup(ctx: ControlContext, p: Principal, id:
   // artifacts are records only; a group made again with the same id finds them again.)
   const held = (await ctx.store.listDeployments(p.accountId, { resourceGroup: id })).length;
   if (held > 0) {
-    throw new GantryError('RESOURCE_GROUP_IN_USE', `Resource group ${id} still holds ${held} deployment(s); delete them first.`, { resourceGroupId: id, deployments: held });
+    throw new GantryError('RESOURCE_GROUP_IN_USE', `Resource group ${id} still holds ${held} deployment(s); delete them first.`, {
+      resourceGroupId: id,
+      deployments: held,
+    });
   }
   if (!(await ctx.store.deleteResourceGroup(p.accountId, id))) throw notFound(id);
 }
