@@ -82,7 +82,7 @@ for (const ts of TEST_STORES) {
     before(async () => {
       g = await startTestGantry(ts, {
         gpus: '4x RTX 4090:24GB',
-        settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 500, workerFailuresBeforeDead: 1 },
+        settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 2000, workerFailuresBeforeDead: 1 },
       });
       const me = await setUp(g, 'bulker', [
         { name: 'idle.yaml', content: idleTemplate() },
@@ -260,7 +260,7 @@ for (const ts of TEST_STORES) {
       // All 20 held by the gateway (in flight at the worker or queued) before the stop.
       const held = await until('20 requests held', async () => {
         const r = (await call('GET', `${DEPLOYMENTS}/${id}`)).body.statusDetails?.requests;
-        return r !== undefined && r.queued + r.inFlight === 20 ? r : null;
+        return r !== undefined && r.queued + r.inFlight === 20 && r.inFlight > 0 ? r : null;
       });
       assert.ok(held.inFlight > 0 && held.queued > 0, JSON.stringify(held));
       const stopped = await stop(call, id);

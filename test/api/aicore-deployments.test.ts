@@ -36,7 +36,7 @@ for (const ts of TEST_STORES) {
     const exec = <T>(rb: { execute(d?: HttpDestination): Promise<T> }): Promise<T> => rb.execute(dest);
 
     before(async () => {
-      g = await startTestGantry(ts, { gpus: '4x RTX 4090:24GB', settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 500 } });
+      g = await startTestGantry(ts, { gpus: '4x RTX 4090:24GB', settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 2000 } });
       const u = await g.api('POST', '/api/v0/users/', { username: 'sapper', credit: 100 });
       assert.equal(u.status, 200, u.text);
       key = u.body.api_key;

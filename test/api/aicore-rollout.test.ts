@@ -138,7 +138,7 @@ for (const ts of TEST_STORES) {
       g = await startTestGantry(ts, {
         // Room for a new worker beside the old one during a change, and for the DEAD deployments beside it.
         gpus: '4x RTX 4090:24GB',
-        settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 500, workerFailuresBeforeDead: WORKER_FAILURES_BEFORE_DEAD },
+        settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 2000, workerFailuresBeforeDead: WORKER_FAILURES_BEFORE_DEAD },
       });
       const u = await g.api('POST', '/api/v0/users/', { username: 'roller', credit: 100 });
       assert.equal(u.status, 200, u.text);
@@ -381,7 +381,7 @@ for (const ts of TEST_STORES) {
         clock,
         gpus: '4x RTX 4090:24GB',
         // Time jumps past the ttl in one step: the host must not count as gone meanwhile.
-        settings: { ...SERVERLESS_FAST, workerProbeTimeoutMs: 500, machineOfflineMs: 3 * 3600_000 },
+        settings: { ...SERVERLESS_FAST, workerProbeTimeoutMs: 2000, machineOfflineMs: 3 * 3600_000 },
       });
       const u = await g.api('POST', '/api/v0/users/', { username: 'ttl', credit: 100 });
       assert.equal(u.status, 200, u.text);

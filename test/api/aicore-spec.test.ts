@@ -20,7 +20,7 @@ describe('AI Core answers conform to the AI API spec', { skip: ts?.skip ?? 'no s
   const call = (method: string, path: string, body?: unknown, o?: { group?: string | null; contentType?: string }) => lm(g, key, method, path, body, o);
 
   before(async () => {
-    g = await startTestGantry(ts!, { gpus: '2x RTX 4090:24GB', settings: { ...SERVERLESS_FAST, workerProbeTimeoutMs: 500 } });
+    g = await startTestGantry(ts!, { gpus: '2x RTX 4090:24GB', settings: { ...SERVERLESS_FAST, workerProbeTimeoutMs: 2000 } });
     key = g.adminKey as string;
     const t = await call('POST', '/v2/admin/servingTemplates', { files: [{ name: 'chat.yaml', content: await chatServingTemplate() }] }, { group: null });
     assert.equal(t.status, 201, t.text);

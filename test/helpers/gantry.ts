@@ -7,6 +7,7 @@ import type { SettingKey } from '../../src/config/schema.js';
 import type { ApiDialect } from '../../src/api/edge/dialect.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../../src/main/up.js';
+import { reservePortBlock } from './ports.js';
 import type { TestStore } from './stores.js';
 
 export interface TestGantry extends RunningGantry {
@@ -64,8 +65,9 @@ export async function startTestGantry(
 ): Promise<TestGantry> {
   const dataDir = o.dataDir ?? (await mkdtemp(join(tmpdir(), 'gantry-test-')));
   const database = o.database !== undefined ? o.database : store.name === 'sqlite' ? null : await store.fresh(dataDir);
-  // Instance ports below Linux's ephemeral range (32768+), where the servers' own port 0 lands.
-  const portBase = 20000 + Math.floor(Math.random() * 120) * 100;
+  // Instance ports of its own: never another test gantry's (ports.ts).
+  const ports = reservePortBlock();
+  const portBase = ports.start;
   const config = loadConfig({
     env: {},
     flags: {
@@ -130,6 +132,7 @@ export async function startTestGantry(
       await g.close();
       if (g.runtime) for (const id of await g.runtime.list()) await g.runtime.destroy(id, { graceMs: 500 });
       await rm(dataDir, { recursive: true, force: true });
+      ports.release();
     },
   };
 }

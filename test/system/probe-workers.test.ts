@@ -34,7 +34,7 @@ for (const ts of TEST_STORES) {
     before(async () => {
       g = await startTestGantry(ts, {
         gpus: '4x RTX 4090:24GB',
-        settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 300, workerFailuresBeforeDead: 2 },
+        settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 2000, workerFailuresBeforeDead: 2 },
       });
     });
     after(async () => {

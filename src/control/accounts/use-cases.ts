@@ -57,7 +57,6 @@ export function accountUseCases(ctx: ControlContext) {
       getResourceGroup: groups.getResourceGroup,
       relabelResourceGroup: groups.relabelResourceGroup,
       deleteResourceGroup: groups.deleteResourceGroup,
-      requireResourceGroup: groups.requireResourceGroup,
     }),
     audit: bind(ctx, { recordAudit: audit.recordAudit, listAudit: audit.listAudit }),
     billing: bind(ctx, {

@@ -1,5 +1,5 @@
 import type { ControlContext } from '../context.js';
-import type { Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { DeploymentSpec } from '../serverless/deployment-changes.js';
 import { reconfigureDeployment } from '../serverless/deployment-changes.js';
 import { createDeployment, type DeploymentRef, type DeploymentView } from '../serverless/deployments.js';
@@ -28,6 +28,7 @@ export async function deployConfiguration(
   p: Principal,
   r: { readonly resourceGroup: string; readonly configurationId: string; readonly ttl: string | null },
 ): Promise<DeploymentView> {
+  authorize(p, 'serverless.write');
   const spec = specOf(await renderConfiguration(ctx, p, r.resourceGroup, r.configurationId));
   return createDeployment(ctx, p, {
     name: null,
@@ -52,5 +53,6 @@ export async function deployOtherConfiguration(
   ref: DeploymentRef & { readonly resourceGroup: string },
   configurationId: string,
 ): Promise<DeploymentView> {
+  authorize(p, 'serverless.write');
   return reconfigureDeployment(ctx, p, ref, specOf(await renderConfiguration(ctx, p, ref.resourceGroup, configurationId)));
 }

@@ -38,11 +38,14 @@ function subPath(path: string): string {
   return p.replace(/\/+$/, '');
 }
 
+/** Bound on one git call: a repository on a hung disk must not hold a request forever. */
+const GIT_TIMEOUT_MS = 30_000;
+
 const isTemplate = (f: string): boolean => /\.ya?ml$/i.test(f);
 
 function git(cwd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('git', ['-c', 'core.quotepath=off', ...args], { cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+    execFile('git', ['-c', 'core.quotepath=off', ...args], { cwd, maxBuffer: 64 * 1024 * 1024, timeout: GIT_TIMEOUT_MS }, (err, stdout, stderr) =>
       err ? reject(new Error(stderr.trim() || err.message)) : resolve(stdout),
     );
   });
@@ -84,8 +87,21 @@ async function walk(root: string, dir: string, out: string[]): Promise<void> {
   }
 }
 
-/** The YAML files under `path` of the repository at `revision` (a plain folder: only HEAD, i.e. as it is on disk). */
+/**
+ * The YAML files under `path` of the repository at `revision` (a plain folder: only HEAD, i.e. as it
+ * is on disk). Whatever the disk or git says goes wrong (permissions, loops, a huge blob) is the
+ * repository's problem, told to the caller as REPOSITORY_UNREADABLE, never a fault of the server.
+ */
 export async function readRepository(url: string, path: string, revision: string): Promise<{ files: TemplateFile[]; commit: string | null }> {
+  try {
+    return await read(url, path, revision);
+  } catch (err) {
+    if (err instanceof GantryError) throw err;
+    throw unreadable(`'${url}' could not be read: ${(err as Error).message}`.slice(0, 500), 'repositoryUrl');
+  }
+}
+
+async function read(url: string, path: string, revision: string): Promise<{ files: TemplateFile[]; commit: string | null }> {
   const dir = localRepositoryPath(url);
   const sub = subPath(path);
   const st = await stat(dir).catch(() => null);

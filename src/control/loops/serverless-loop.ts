@@ -11,6 +11,8 @@ import { actOnWorker, ownerOf, workersOf, type WorkerInfo } from '../serverless/
 import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
 import { abandonRollout, rolloutStep } from '../serverless/rollout.js';
+import { retireGroup } from '../serverless/deployment-changes.js';
+import { planRollout } from '../../domain/serverless/rollout.js';
 
 /** When a pass moves the status: running stamps the start, stopped or failed the end. */
 function statusTimes(ep: EndpointRecord, pass: Pass, now: number): { startedAt?: number; completedAt?: number } {
@@ -23,7 +25,7 @@ function statusTimes(ep: EndpointRecord, pass: Pass, now: number): { startedAt?:
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
 const DEFAULT_PERF = 1;
-/** Every workergroup of an endpoint recruits; a rollout narrows this to the new one. */
+/** Outside a change of configuration every worker of an endpoint counts toward its failures. */
 const ALL_CURRENT: CurrentWorker = () => true;
 
 /** Until a benchmark arrives, one worker is assumed to carry the endpoint's floor (min_load at target_util). */
@@ -193,19 +195,23 @@ export class ServerlessLoop {
   async #runPass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
+    const dep = await ctx.store.findDeploymentByEndpoint(ep.id);
+    // A deployment made from a configuration keeps the groups it wants (planRollout); groups it gives
+    // up are retired here, under the lease, never by the request that changed the configuration.
+    const plan = planRollout(await ctx.store.listWorkergroups({ endpointId: ep.id }), dep?.source?.configurationId ?? null);
+    for (const g of plan.retire) await retireGroup(ctx, ep, g);
     const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
-    const newest = groups[groups.length - 1];
+    const target = plan.target;
     // During a change of configuration only the new workergroup's failures count: they give up the change, not the deployment.
-    const current: CurrentWorker = groups.length > 1 && newest !== undefined ? (w) => w.instance.workergroupId === newest.id : ALL_CURRENT;
-    // Dead (workers kept failing): hold until the user starts it again, stops or deletes it.
+    const current: CurrentWorker = target !== null ? (w) => w.instance.workergroupId === target.id : ALL_CURRENT;
+    // Dead (workers kept failing): hold until the user starts it again or deletes it.
     if (ep.status === 'failed') {
       await holdDeadEndpoint(ctx, ep, workers, current);
       return { memory: ep.memory };
     }
     const watch = await watchWorkerFailures(ctx, ep, workers, current);
-    const dep = await ctx.store.findDeploymentByEndpoint(ep.id);
-    if (watch.dead && groups.length > 1 && newest !== undefined) {
-      const msg = await abandonRollout(ctx, ep, dep, newest, watch.failures);
+    if (watch.dead && target !== null) {
+      const msg = await abandonRollout(ctx, ep, dep, target, watch.failures);
       return { statusMsg: msg, memory: { ...ep.memory, failures: undefined } };
     }
     if (watch.dead) {
@@ -215,11 +221,11 @@ export class ServerlessLoop {
     }
     const status: EndpointStatus = workers.some((w) => w.phase === 'ready') ? 'running' : 'pending';
     if (groups.length === 0) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: { ...ep.memory, failures: watch.failures } };
-    const routedEarlier = newest !== undefined && this.#routedTo.get(ep.id) === newest.id;
-    const rollout = await rolloutStep(ctx, ep, dep, groups, workers, routedEarlier);
+    const routedEarlier = target !== null && this.#routedTo.get(ep.id) === target.id;
+    const rollout = await rolloutStep(ctx, ep, dep, plan, workers, routedEarlier);
     // Which group routing went to at this pass (rollout.ts retires old workers only a pass after the switch).
-    const routed = groups.length > 1 && newest !== undefined && workers.some((w) => w.instance.workergroupId === newest.id && w.phase === 'ready');
-    if (routed) this.#routedTo.set(ep.id, newest.id);
+    const routed = target !== null && workers.some((w) => w.instance.workergroupId === target.id && w.phase === 'ready');
+    if (routed) this.#routedTo.set(ep.id, target.id);
     else this.#routedTo.delete(ep.id);
 
     const local = ctx.traffic.workerLoad(ep.id);
@@ -247,8 +253,8 @@ export class ServerlessLoop {
     // on purpose (the new serve before the old go): scale-down would stop the serving old worker, or
     // the new one, and fail requests. The rollout retires old workers itself; only broken ones go here.
     const broken = new Set(views.filter((v) => v.phase === 'error').map((v) => v.id));
-    const stops = groups.length > 1 ? [] : d.stop;
-    const destroys = groups.length > 1 ? d.destroy.filter((id) => broken.has(id)) : d.destroy;
+    const stops = target !== null ? [] : d.stop;
+    const destroys = target !== null ? d.destroy.filter((id) => broken.has(id)) : d.destroy;
     const changed = d.start.length + stops.length + destroys.length + d.create > 0;
     if (changed) ctx.log.info({ endpointId: ep.id, ...d, stop: stops, destroy: destroys, memory: undefined }, 'autoscale');
     for (const id of stops) await actOnWorker(ctx, ep, id, 'stop');
@@ -257,18 +263,23 @@ export class ServerlessLoop {
     if (!ep.suspended) {
       for (const id of d.start) await actOnWorker(ctx, ep, id, 'start');
       const create = Math.max(d.create, rollout.needsWorker ? 1 : 0);
-      if (create > 0 && rollout.recruitInto !== undefined) statusMsg = (await this.#recruit(ep, rollout.recruitInto, create)) ?? statusMsg;
+      if (create > 0) statusMsg = (await this.#recruit(ep, rollout.recruitInto ?? groups, workers.length, create)) ?? statusMsg;
     }
     if (changed) ctx.traffic.invalidate(ep.id);
     return { status, statusMsg, memory: { ...d.memory, failures: watch.failures } };
   }
 
-  /** Create up to `n` workers in the workergroup (the newest: the one a change of configuration rolls to); backs off when no offer matches. */
-  async #recruit(ep: EndpointRecord, wg: WorkergroupRecord, n: number): Promise<string | null> {
+  /**
+   * Create up to `n` workers: in the one workergroup a deployment wants, or spread over an endpoint's
+   * workergroups (Vast's, which may have several); backs off when no offer matches.
+   */
+  async #recruit(ep: EndpointRecord, into: WorkergroupRecord | readonly WorkergroupRecord[], have: number, n: number): Promise<string | null> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     if ((this.#recruitAfter.get(ep.id) ?? 0) > now) return 'no offer matches the workergroup placement; retrying';
+    const groups: readonly WorkergroupRecord[] = Array.isArray(into) ? into : [into as WorkergroupRecord];
     for (let i = 0; i < n; i++) {
+      const wg = groups[(have + i) % groups.length] as WorkergroupRecord;
       if ((await recruitWorker(ctx, ep, wg)) === null) {
         this.#recruitAfter.set(ep.id, now + ctx.settings.recruitBackoffMs);
         ctx.log.warn({ endpointId: ep.id, workergroupId: wg.id, placement: wg.placement }, 'no offer for a new worker');

@@ -22,6 +22,8 @@ export interface EndpointChangeOptions {
   readonly stopFirst?: boolean;
   /** Vast's stop: an endpoint not yet scheduled (unknown) is stopped too, instead of refused. */
   readonly stopUnscheduled?: boolean;
+  /** AI Core's table: a request that changes nothing is refused (decideEndpoint's `strict`). */
+  readonly strict?: boolean;
 }
 
 export interface EndpointChangeResult {
@@ -67,7 +69,7 @@ export async function changeOwnedEndpoint(
   const stop = stopRequest(o);
   const attempt = async (): Promise<EndpointChangeResult | typeof GENERATION_MOVED> => {
     const ep = await loadOwnEndpoint(ctx, p, id);
-    const change = decideEndpoint(ep, action, { stopFirst: o.stopFirst === true, stopUnscheduled: o.stopUnscheduled === true });
+    const change = decideEndpoint(ep, action, { stopFirst: o.stopFirst === true, stopUnscheduled: o.stopUnscheduled === true, strict: o.strict === true });
     if (change === null) return { endpoint: ep, changed: false };
     if (action !== 'start' && !stop.force) {
       const refs = await referencesTo(ctx, ep);

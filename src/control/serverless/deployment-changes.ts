@@ -1,9 +1,8 @@
 import { GantryError } from '../../domain/errors.js';
 import { decideEndpoint } from '../../domain/serverless/lifecycle.js';
-import { replicaParams } from '../../domain/serverless/params.js';
 import { changeEach, type BulkItemResult } from '../bulk.js';
 import type { ControlContext } from '../context.js';
-import type { Principal } from '../principal.js';
+import { authorize, type Principal } from '../principal.js';
 import type { StopRequest } from './change-endpoint.js';
 import { deleteDeployment, ownDeployment, showDeployment, stopDeployment, type DeploymentRef, type DeploymentView } from './deployments.js';
 import { loadOwnEndpoint } from './endpoints.js';
@@ -18,37 +17,38 @@ export interface DeploymentSpec {
 }
 
 /**
- * Serve another configuration without a failed request: a workergroup for it is created beside the
- * serving one; the serverless loop routes to its workers once one is ready, then retires the old
- * workers when they hold no request (serverless-loop.ts, `rollout`). Naming the configuration that
- * serves now takes back a change under way (a rollback). Allowed while pending or running.
+ * Serve another configuration without a failed request. This records the wish and adds a
+ * workergroup for the configuration beside the serving one (unless one exists); the serverless
+ * loop, holding the endpoint's lease, does the rest (`planRollout`, rollout.ts): routes to the new
+ * workers once one is ready, retires the old ones when they hold no request, and gives up groups
+ * no longer wanted. Naming the configuration that serves takes back a change under way (a
+ * rollback). Allowed while pending or running, for a deployment made from a configuration.
  */
 export async function reconfigureDeployment(ctx: ControlContext, p: Principal, ref: DeploymentRef, spec: DeploymentSpec): Promise<DeploymentView> {
   const d = await ownDeployment(ctx, p, ref, 'serverless.write');
+  if (d.source === null) {
+    throw new GantryError('INVALID_ARGUMENT', `Deployment ${d.uid} was made from a template, not a configuration; change its workergroup instead.`, {
+      field: 'configurationId',
+    });
+  }
   const ep = await loadOwnEndpoint(ctx, p, d.endpointId);
   decideEndpoint(ep, 'reconfigure');
   const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
   const serving = groups[0];
   if (serving === undefined) throw new GantryError('WORKERGROUP_NOT_FOUND', `Deployment ${d.uid} has no workergroup to change.`);
-  // A change under way is given up for the new one (or for the serving configuration: a rollback).
-  for (const g of groups.slice(1)) await retireGroup(ctx, ep, g);
-  if (spec.source.configurationId !== serving.revision) {
+  const wanted = spec.source.configurationId;
+  if (!groups.some((g) => g.revision === wanted)) {
     await createWorkergroup(
       ctx,
       p,
       ep.id,
       { template: spec.template, placement: serving.placement, launchArgs: null, gpuRamGb: serving.gpuRamGb, testWorkers: serving.testWorkers },
-      spec.source.configurationId,
+      wanted,
     );
   }
-  const now = ctx.clock.now();
-  await ctx.store.updateDeployment(d.id, { source: spec.source, rolloutError: null, lastOperation: 'update', now });
-  await ctx.store.updateEndpointConfig(ep.id, { params: { ...ep.params, ...replicaParams(spec.source) }, now });
+  await ctx.store.updateDeployment(d.id, { source: spec.source, rolloutError: null, lastOperation: 'update', now: ctx.clock.now() });
   ctx.traffic.invalidate(ep.id);
-  ctx.log.info(
-    { deploymentId: d.id, configurationId: spec.source.configurationId, rollback: spec.source.configurationId === serving.revision },
-    'deployment reconfigured',
-  );
+  ctx.log.info({ deploymentId: d.id, configurationId: wanted, rollback: wanted === serving.revision }, 'deployment reconfigured');
   return showDeployment(ctx, p, { id: d.id });
 }
 
@@ -67,7 +67,8 @@ export interface DeploymentItem {
 /**
  * Stop and delete many deployments of one resource group in one call (AI Core's bulk PATCH): at most
  * 100 items, each id once, or nothing is applied; then one result per item, and one item's refusal
- * does not undo the others. A stop drains (finishes what was accepted) like a single stop.
+ * does not undo the others. A stop drains (finishes what was accepted) like a single stop. AI Core's
+ * table applies: an item that would change nothing is refused.
  */
 export async function changeDeployments(
   ctx: ControlContext,
@@ -76,13 +77,15 @@ export async function changeDeployments(
   items: readonly DeploymentItem[],
   stop: StopRequest,
 ): Promise<BulkItemResult<string>[]> {
+  // A key that may not change deployments is refused as a whole, before the items are looked at.
+  authorize(p, 'serverless.write');
   const actions = new Map(items.map((i) => [i.uid, i.action]));
   return changeEach(
     items.map((i) => i.uid),
     'deployment',
     (uid) =>
       actions.get(uid) === 'stop'
-        ? stopDeployment(ctx, p, { uid, resourceGroup }, stop)
-        : deleteDeployment(ctx, p, { uid, resourceGroup }, { force: false, stopFirst: false }),
+        ? stopDeployment(ctx, p, { uid, resourceGroup }, stop, { strict: true })
+        : deleteDeployment(ctx, p, { uid, resourceGroup }, { force: false, stopFirst: false, strict: true }),
   );
 }

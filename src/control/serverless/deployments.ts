@@ -124,15 +124,20 @@ export async function stopDeployment(
   p: Principal,
   ref: DeploymentRef | number,
   stop: StopRequest,
-  o: { readonly stopUnscheduled?: boolean } = {},
+  o: { readonly stopUnscheduled?: boolean; readonly strict?: boolean } = {},
 ): Promise<EndpointChangeResult> {
   const d = await ownDeployment(ctx, p, asRef(ref), 'serverless.write');
   return changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, ...o });
 }
 
-export async function startDeployment(ctx: ControlContext, p: Principal, ref: DeploymentRef | number): Promise<EndpointChangeResult> {
+export async function startDeployment(
+  ctx: ControlContext,
+  p: Principal,
+  ref: DeploymentRef | number,
+  o: { readonly strict?: boolean } = {},
+): Promise<EndpointChangeResult> {
   const d = await ownDeployment(ctx, p, asRef(ref), 'serverless.write');
-  return changeOwnedEndpoint(ctx, p, d.endpointId, 'start');
+  return changeOwnedEndpoint(ctx, p, d.endpointId, 'start', o);
 }
 
 /**
@@ -143,11 +148,12 @@ export async function deleteDeployment(
   ctx: ControlContext,
   p: Principal,
   ref: DeploymentRef | number,
-  o: { readonly force: boolean; readonly stopFirst: boolean },
+  o: { readonly force: boolean; readonly stopFirst: boolean; readonly strict?: boolean },
 ): Promise<EndpointChangeResult> {
   const d = await ownDeployment(ctx, p, asRef(ref), 'serverless.write');
   const r = await changeOwnedEndpoint(ctx, p, d.endpointId, 'delete', {
     stopFirst: o.stopFirst,
+    strict: o.strict === true,
     stop: { finishPendingWork: false, force: o.force, timeoutMs: null },
   });
   if (r.changed) await ctx.store.updateDeployment(d.id, { lastOperation: 'delete', now: ctx.clock.now() });

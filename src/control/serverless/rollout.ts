@@ -1,13 +1,15 @@
 import { failureSummary, type WorkerFailures } from '../../domain/serverless/dead.js';
 import type { ControlContext } from '../context.js';
 import { retireGroup } from './deployment-changes.js';
+import type { RolloutPlan } from '../../domain/serverless/rollout.js';
+import { replicaParams } from '../../domain/serverless/params.js';
 import { actOnWorker, type WorkerInfo } from './workers.js';
 import type { DeploymentRecord, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 
 export interface RolloutStep {
-  /** The workergroup new workers are recruited into: the newest. */
+  /** The workergroup new workers are recruited into (the wanted one); undefined: spread over every group (an endpoint with no configuration). */
   readonly recruitInto: WorkergroupRecord | undefined;
-  /** The newest workergroup has no live worker yet: recruit one now, whatever the autoscaler wants. */
+  /** The wanted workergroup has no live worker yet: recruit one now, whatever the autoscaler wants. */
   readonly needsWorker: boolean;
   readonly statusMsg: string | null;
 }
@@ -19,13 +21,14 @@ function idle(ctx: ControlContext, ep: EndpointRecord, w: WorkerInfo): boolean {
 }
 
 /**
- * One step of a change of configuration, run by the serverless loop on a running endpoint. The
- * newest workergroup is the one wanted; older ones serve until one of its workers is ready. Then
- * routing goes to the new workers only (routing.ts), and each old worker is destroyed once it holds
- * no request, so no request fails. When the last old worker is gone the old groups are removed and
- * the deployment's running configuration moves on.
+ * One step of a change of configuration, run by the serverless loop (holding the endpoint's lease)
+ * on a running deployment, after it retired the groups the plan gives up (`planRollout`). The
+ * serving group serves until a worker of the target group is ready. Then routing goes to the new
+ * workers only (routing.ts), and each old worker is destroyed once it holds no request, so no
+ * request fails. When the last old worker is gone the old group is removed, the running
+ * configuration moves on, and the worker bounds become the new configuration's.
  *
- * `routedEarlier`: routing already went to the newest group at an earlier pass. Old workers are
+ * `routedEarlier`: routing already went to the target group at an earlier pass. Old workers are
  * retired only then: in the pass that switches, a gateway may still hold a worker list from before
  * (reused for workerDirectoryMs, shorter than a pass interval) and send a request to an old worker
  * after it was found idle, which its destruction would fail.
@@ -34,37 +37,40 @@ export async function rolloutStep(
   ctx: ControlContext,
   ep: EndpointRecord,
   d: DeploymentRecord | undefined,
-  groups: readonly WorkergroupRecord[],
+  plan: RolloutPlan<WorkergroupRecord>,
   workers: readonly WorkerInfo[],
   routedEarlier: boolean,
 ): Promise<RolloutStep> {
-  const next = groups[groups.length - 1];
+  const { serving, target } = plan;
   const now = ctx.clock.now();
-  if (next === undefined) return { recruitInto: undefined, needsWorker: false, statusMsg: null };
+  if (serving === undefined || d === undefined || d.source === null) return { recruitInto: undefined, needsWorker: false, statusMsg: null };
   const ready = (g: WorkergroupRecord): boolean => workers.some((w) => w.instance.workergroupId === g.id && w.phase === 'ready');
-  if (groups.length === 1) {
-    // The first configuration (or the one a failed change fell back to) reached running.
-    if (d !== undefined && next.revision !== null && d.runningSourceId !== next.revision && ready(next)) {
-      await ctx.store.updateDeployment(d.id, { runningSourceId: next.revision, now });
+  if (target === null) {
+    // The configuration that serves reached running: it is the running one, and its bounds apply.
+    if (serving.revision === d.source.configurationId && ready(serving)) {
+      if (d.runningSourceId !== serving.revision) await ctx.store.updateDeployment(d.id, { runningSourceId: serving.revision, now });
+      const bounds = replicaParams(d.source);
+      if (Object.entries(bounds).some(([k, v]) => ep.params[k as keyof typeof bounds] !== v)) {
+        await ctx.store.updateEndpointConfig(ep.id, { params: { ...ep.params, ...bounds }, now });
+      }
     }
-    const msg = d?.rolloutError != null ? d.rolloutError : null;
-    return { recruitInto: next, needsWorker: false, statusMsg: msg };
+    // A change given up (its group retired) leaves the reason until the next change.
+    return { recruitInto: serving, needsWorker: false, statusMsg: serving.revision !== d.source.configurationId ? d.rolloutError : null };
   }
-  const old = groups.slice(0, -1);
-  const oldWorkers = workers.filter((w) => w.instance.workergroupId !== next.id);
-  if (!ready(next)) {
-    const live = workers.some((w) => w.instance.workergroupId === next.id && w.phase !== 'error' && w.phase !== 'destroying');
-    return { recruitInto: next, needsWorker: !live, statusMsg: `starting configuration ${next.revision ?? next.id}; the current one serves meanwhile` };
+  const oldWorkers = workers.filter((w) => w.instance.workergroupId !== target.id);
+  if (!ready(target)) {
+    const live = workers.some((w) => w.instance.workergroupId === target.id && w.phase !== 'error' && w.phase !== 'destroying');
+    return { recruitInto: target, needsWorker: !live, statusMsg: `starting configuration ${target.revision ?? target.id}; the current one serves meanwhile` };
   }
-  const rolling = { recruitInto: next, needsWorker: false, statusMsg: `rolling over to configuration ${next.revision ?? next.id}` };
+  const rolling = { recruitInto: target, needsWorker: false, statusMsg: `rolling over to configuration ${target.revision ?? target.id}` };
   // Routing switches now (gateways read the worker list again); old workers go from the next pass on.
   ctx.traffic.invalidate(ep.id);
   if (!routedEarlier) return rolling;
   for (const w of oldWorkers) if (w.instance.target !== 'deleted' && idle(ctx, ep, w)) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
   if (oldWorkers.every((w) => w.instance.target === 'deleted' || idle(ctx, ep, w))) {
-    for (const g of old) await ctx.store.deleteWorkergroup(g.id, now);
-    if (d !== undefined) await ctx.store.updateDeployment(d.id, { runningSourceId: next.revision, rolloutError: null, now });
-    ctx.log.info({ endpointId: ep.id, revision: next.revision }, 'configuration change complete');
+    await ctx.store.deleteWorkergroup(serving.id, now);
+    await ctx.store.updateDeployment(d.id, { runningSourceId: target.revision, rolloutError: null, now });
+    ctx.log.info({ endpointId: ep.id, revision: target.revision }, 'configuration change complete');
   }
   ctx.traffic.invalidate(ep.id);
   return rolling;

@@ -59,9 +59,10 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
  * During a change of configuration, once a worker of the newest workergroup is ready, only that
  * group's workers take new requests (the old ones finish theirs and are retired); null: any group.
  */
-function servingGroup(groups: readonly { readonly id: number }[], workers: readonly WorkerInfo[]): number | null {
+function servingGroup(groups: readonly { readonly id: number; readonly revision: string | null }[], workers: readonly WorkerInfo[]): number | null {
   const newest = groups[groups.length - 1];
-  if (groups.length < 2 || newest === undefined) return null;
+  // Workergroups made directly (Vast's, revision null) all serve side by side.
+  if (groups.length < 2 || newest === undefined || newest.revision === null) return null;
   return workers.some((w) => w.instance.workergroupId === newest.id && w.phase === 'ready') ? newest.id : null;
 }
 

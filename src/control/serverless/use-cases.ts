@@ -41,11 +41,11 @@ export function serverlessUseCases(ctx: ControlContext) {
     createDeployment: (p: Principal, r: deployments.NewDeploymentRequest) => deployments.createDeployment(ctx, p, r),
     listDeployments: (p: Principal, o?: { resourceGroup?: string }) => deployments.listDeployments(ctx, p, o),
     showDeployment: (p: Principal, ref: DeploymentRef | number) => deployments.showDeployment(ctx, p, ref),
-    stopDeployment: (p: Principal, ref: DeploymentRef | number, s: StopRequest, o?: { stopUnscheduled?: boolean }) =>
+    stopDeployment: (p: Principal, ref: DeploymentRef | number, s: StopRequest, o?: { stopUnscheduled?: boolean; strict?: boolean }) =>
       deployments.stopDeployment(ctx, p, ref, s, o),
-    startDeployment: (p: Principal, ref: DeploymentRef | number) => deployments.startDeployment(ctx, p, ref),
-    /** Delete one that runs nothing (unknown, stopped, failed): AI Core's delete. */
-    removeDeployment: (p: Principal, ref: DeploymentRef) => deployments.deleteDeployment(ctx, p, ref, { force: false, stopFirst: false }),
+    startDeployment: (p: Principal, ref: DeploymentRef | number, o?: { strict?: boolean }) => deployments.startDeployment(ctx, p, ref, o),
+    /** Delete one that runs nothing (unknown, stopped, failed), by AI Core's table: AI Core's delete. */
+    removeDeployment: (p: Principal, ref: DeploymentRef) => deployments.deleteDeployment(ctx, p, ref, { force: false, stopFirst: false, strict: true }),
     /** Stop and delete many of one resource group, one result per item (AI Core's bulk PATCH). */
     changeDeployments: (p: Principal, resourceGroup: string, items: readonly DeploymentItem[], s: StopRequest) =>
       changeDeployments(ctx, p, resourceGroup, items, s),

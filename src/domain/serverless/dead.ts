@@ -6,7 +6,7 @@ import type { InstanceStatus, InstanceTarget } from '../instance/status.js';
  * its main process exited while it should run) counts once; a ready worker of the current
  * workergroup clears the count. At `limit` failures without a ready worker the endpoint is dead:
  * the serverless loop destroys those workers, recruits no more and says why (exit codes and the last
- * lines of output), until the user stops, starts again or deletes it.
+ * lines of output), until the user starts it again or deletes it (or, outside AI Core's table, stops it).
  *
  * The count lives in the endpoint's scale memory (ScaleMemory.failures), so it survives passes and
  * replicas; a start writes empty memory, so starting a dead endpoint again begins a fresh count.

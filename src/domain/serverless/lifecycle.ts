@@ -54,9 +54,24 @@ function illegal(s: EndpointState, action: EndpointAction, why: string): GantryE
  * The one place that decides whether a request is legal. Returns the change to write, or null for an
  * idempotent repeat. `stopFirst` (Vast's delete) lets a delete begin from a live endpoint: its
  * workers are destroyed, which stops them. `stopUnscheduled` (Vast's stop) lets a stop cancel an
- * endpoint no pass has scheduled yet, instead of refusing it.
+ * endpoint no pass has scheduled yet, instead of refusing it. `strict` (SAP AI Core's table) refuses
+ * a request that would change nothing, and any stop of a failed endpoint (it can only be deleted, or
+ * started again).
  */
-export function decideEndpoint(s: EndpointState, action: EndpointAction, o: { stopFirst?: boolean; stopUnscheduled?: boolean } = {}): EndpointChange | null {
+export function decideEndpoint(s: EndpointState, action: EndpointAction, o: DecideOptions = {}): EndpointChange | null {
+  const change = decide(s, action, o);
+  if (change === null && o.strict === true)
+    throw illegal(s, action, `it is already ${s.status === 'deleting' ? 'being deleted' : s.status}; nothing would change`);
+  return change;
+}
+
+export interface DecideOptions {
+  readonly stopFirst?: boolean;
+  readonly stopUnscheduled?: boolean;
+  readonly strict?: boolean;
+}
+
+function decide(s: EndpointState, action: EndpointAction, o: DecideOptions): EndpointChange | null {
   if (s.status === 'deleted' || s.status === 'deleting' || s.target === 'deleted') {
     if (action === 'delete') return null;
     throw illegal(s, action, 'it is being deleted');
@@ -65,8 +80,8 @@ export function decideEndpoint(s: EndpointState, action: EndpointAction, o: { st
     case 'stop':
       if (s.target === 'stopped' && s.status !== 'failed') return null;
       if (s.status === 'unknown' && o.stopUnscheduled !== true) throw illegal(s, action, 'it has not been scheduled yet, so nothing runs; delete it instead');
-      // A dead deployment (failed while meant to run) holds no workers: nothing to stop.
-      if (s.status === 'failed' && s.target === 'running') throw illegal(s, action, 'it is dead and runs nothing; delete it or start it again');
+      // A dead deployment (failed while meant to run) holds no workers: stopping it only records that.
+      if (s.status === 'failed' && o.strict === true) throw illegal(s, action, 'it has failed and runs nothing; delete it or start it again');
       return { target: 'stopped', status: 'stopping' };
     case 'start':
       if (s.status === 'stopping') throw illegal(s, action, 'it is still stopping; start it again once it is stopped');

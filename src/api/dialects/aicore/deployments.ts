@@ -32,13 +32,6 @@ export function deploymentRef(req: Req, o: { groupHeaderOptional?: boolean } = {
   return { uid, resourceGroup: optional ? 'default' : resourceGroupOf(req) };
 }
 
-/** An engine answer "nothing to change" is, for AI Core, a refused transition (a second stop while STOPPING). */
-function refusedRepeat(r: { changed: boolean; endpoint: { status: string } }, uid: string, what: string): void {
-  if (!r.changed) {
-    throw new GantryError('ILLEGAL_TRANSITION', `Deployment ${uid} is already ${what}; nothing was changed.`, { deploymentId: uid, status: r.endpoint.status });
-  }
-}
-
 /** Deployments: create, list, count, read, stop, start (a Gantry extension), change configuration, delete, bulk changes; meta; logs; inference. */
 export async function aicoreDeploymentRoutes(app: FastifyInstance, deps: EdgeDeps): Promise<void> {
   const { control } = deps;
@@ -121,8 +114,9 @@ export async function aicoreDeploymentRoutes(app: FastifyInstance, deps: EdgeDep
         throw new GantryError('INVALID_ARGUMENT', 'Give either targetStatus or configurationId, not both.', { field: 'targetStatus' });
       }
       const p = principal(req);
-      if (b.targetStatus === 'STOPPED') refusedRepeat(await sl.stopDeployment(p, ref, AICORE_STOP), ref.uid, 'stopping or stopped');
-      else if (b.targetStatus === 'RUNNING') refusedRepeat(await sl.startDeployment(p, ref), ref.uid, 'meant to run');
+      // AI Core's table (`strict`): a stop or start that would change nothing is refused (412).
+      if (b.targetStatus === 'STOPPED') await sl.stopDeployment(p, ref, AICORE_STOP, { strict: true });
+      else if (b.targetStatus === 'RUNNING') await sl.startDeployment(p, ref, { strict: true });
       else if (b.configurationId !== undefined) await control.catalog.deployOtherConfiguration(p, ref, b.configurationId);
       else throw new GantryError('MISSING_INPUT', 'Give targetStatus ("STOPPED") or configurationId.', { field: 'targetStatus' });
       return reply.code(202).send({ id: ref.uid, message: 'Deployment modification scheduled' });
@@ -131,7 +125,7 @@ export async function aicoreDeploymentRoutes(app: FastifyInstance, deps: EdgeDep
 
   app.delete('/v2/lm/deployments/:id', async (req: Req, reply) => {
     const ref = deploymentRef(req);
-    refusedRepeat(await sl.removeDeployment(principal(req), ref), ref.uid, 'being deleted');
+    await sl.removeDeployment(principal(req), ref);
     return reply.code(202).send({ id: ref.uid, message: 'Deployment deletion scheduled', targetStatus: 'DELETED' });
   });
 
@@ -188,15 +182,7 @@ function statusOnly(v: DeploymentView): Record<string, unknown> {
 
 /** One bulk result: the item's message, or its own error in AI Core's error shape. */
 function bulkItem(r: BulkItemResult<string>, target: 'STOPPED' | 'DELETED' | undefined, req: FastifyRequest): Record<string, unknown> {
-  const error =
-    r.error ??
-    (r.changed
-      ? null
-      : new GantryError(
-          'ILLEGAL_TRANSITION',
-          `Deployment ${r.id} is already ${target === 'STOPPED' ? 'stopping or stopped' : 'being deleted'}; nothing was changed.`,
-        ));
-  if (error !== null) return { id: r.id, error: (aicoreErrorBody(error, 412, req) as { error: unknown }).error };
+  if (r.error !== null) return { id: r.id, error: (aicoreErrorBody(r.error, 412, req) as { error: unknown }).error };
   return { id: r.id, message: target === 'DELETED' ? 'Deployment deletion scheduled' : 'Deployment modification scheduled' };
 }
 

@@ -22,9 +22,9 @@ const PHASE_NAMES: Readonly<Record<WorkerPhase, string>> = {
 
 const seconds = (ms: number): number => ms / 1000;
 
-/** Vast's endpoint_state: active, suspended or stopped (a stop in progress already reads stopped). */
-export function endpointState(ep: Pick<EndpointRecord, 'target' | 'suspended'>): string {
-  if (ep.target !== 'running') return 'stopped';
+/** Vast's endpoint_state: active, suspended or stopped (a stop in progress, and a dead endpoint, read stopped). */
+export function endpointState(ep: Pick<EndpointRecord, 'target' | 'suspended' | 'status'>): string {
+  if (ep.target !== 'running' || ep.status === 'failed') return 'stopped';
   return ep.suspended ? 'suspended' : 'active';
 }
 

@@ -91,7 +91,8 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     const suspended = state === 'active' ? false : state === 'suspended' ? true : null;
     const ep = await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), suspended });
     if (state === 'stopped') await sl.changeEndpoint(p, id, 'stop', { stopUnscheduled: true });
-    else if (state !== null && ep.target !== 'running') await sl.changeEndpoint(p, id, 'start');
+    // Active again: a stopped endpoint starts, and so does a dead one (its workers kept failing).
+    else if (state !== null && (ep.target !== 'running' || ep.status === 'failed')) await sl.changeEndpoint(p, id, 'start');
     return { success: true };
   });
   app.delete('/api/v0/endptjobs/:id', async (req: Req) => {
