@@ -81,7 +81,8 @@ for (const ts of TEST_STORES) {
 
     before(async () => {
       g = await startTestGantry(ts, {
-        gpus: '4x RTX 4090:24GB',
+        // Room for the chat deployment whatever workers the earlier cases' deployments still hold.
+        gpus: '8x RTX 4090:24GB',
         settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 2000, workerFailuresBeforeDead: 1 },
       });
       const me = await setUp(g, 'bulker', [
