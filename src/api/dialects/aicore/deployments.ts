@@ -71,6 +71,8 @@ export async function aicoreDeploymentRoutes(app: FastifyInstance, deps: EdgeDep
     const all = await sl.listDeployments(principal(req), { resourceGroup: resourceGroupOf(req) });
     return all.filter((v) => {
       const s = v.deployment.source;
+      // AI Core's deployments are made from configurations; one made through the Vast API has none.
+      if (s === null) return false;
       if (executableIds !== undefined && !executableIds.includes(s?.executableId ?? '')) return false;
       if (configurationId !== undefined && s?.configurationId !== configurationId) return false;
       if (scenarioId !== undefined && s?.scenarioId !== scenarioId) return false;
