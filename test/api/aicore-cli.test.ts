@@ -4,35 +4,16 @@ import { lm } from '../helpers/aicore.js';
 import { gantry } from '../helpers/cli.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { servingTemplate } from '../fixtures/aicore/templates.js';
 
 /** A template whose deployments hold no worker until a request comes (minReplicas 0): stop and delete need no running process. */
-const IDLE_TEMPLATE = `kind: ServingTemplate
-metadata:
-  name: idle-serve
-  annotations:
-    scenarios.ai.sap.com/name: "Idle"
-  labels:
-    scenarios.ai.sap.com/id: idle-scn
-    ai.sap.com/version: "1.0"
-spec:
-  inputs:
-    parameters:
-      - name: modelName
-        default: "tiny"
-      - name: modelVersion
-        default: "3"
-  template:
-    spec: |
-      predictor:
-        minReplicas: 0
-        maxReplicas: 1
-        containers:
-        - name: kserve-container
-          image: busybox
-          command: ["node", "server.js"]
-          ports:
-            - containerPort: 8080
-`;
+const IDLE_TEMPLATE = servingTemplate({
+  id: 'idle-serve',
+  scenario: 'idle-scn',
+  annotations: { 'scenarios.ai.sap.com/name': 'Idle' },
+  params: { modelName: 'tiny', modelVersion: '3' },
+  minReplicas: 0,
+});
 
 /** `gantry aicore ...` run as a user runs it, against a loopback Gantry. */
 for (const ts of TEST_STORES) {

@@ -5,6 +5,7 @@ import { routesOf } from '../../src/api/app.js';
 import { lm } from '../helpers/aicore.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { servingTemplate } from '../fixtures/aicore/templates.js';
 
 /**
  * Every AI Core route the app serves (`/v2/*`, `/oauth/token`, read from the app itself so a new route
@@ -12,29 +13,7 @@ import { TEST_STORES } from '../helpers/stores.js';
  * a JSON type, unknown fields, ids of the wrong shape, `$top`/`$skip` out of range, bad ttl, missing or
  * malformed `AI-Resource-Group`, no or a bad credential. Never a 500; every error in AI Core's body.
  */
-const TEMPLATE = `kind: ServingTemplate
-metadata:
-  name: fuzz-exe
-  labels:
-    scenarios.ai.sap.com/id: fuzz-scn
-    ai.sap.com/version: "1.0"
-spec:
-  inputs:
-    parameters:
-      - name: modelName
-        default: "tiny"
-  template:
-    spec: |
-      predictor:
-        minReplicas: 0
-        maxReplicas: 1
-        containers:
-        - name: kserve-container
-          image: x
-          command: ["node", "server.js"]
-          ports:
-            - containerPort: 8080
-`;
+const TEMPLATE = servingTemplate({ id: 'fuzz-exe', scenario: 'fuzz-scn', params: { modelName: 'tiny' }, minReplicas: 0, image: 'x' });
 
 const sqlite = TEST_STORES.find((s) => s.name === 'sqlite');
 describe('AI Core API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { routesOf } from '../../src/api/app.js';
 import type { ApiResponse, TestGantry } from './gantry.js';
+import { servingTemplate } from '../fixtures/aicore/templates.js';
 
 /**
  * Tenant A with one of everything, for the probes that call every route the app serves
@@ -21,32 +22,15 @@ const SCENARIO = 'a-scn-7';
 const EXECUTABLE = 'a-exe-7';
 const APPLICATION = 'a-app-7';
 /** A serving template whose deployments hold no worker until a request comes (minReplicas 0). */
-const template = (scenario: string, executable: string, mark: string): string => `kind: ServingTemplate
-metadata:
-  name: ${executable}
-  annotations:
-    scenarios.ai.sap.com/name: "${mark}-scenario"
-    executables.ai.sap.com/description: "${mark}-executable"
-  labels:
-    scenarios.ai.sap.com/id: ${scenario}
-    ai.sap.com/version: "1.0"
-spec:
-  inputs:
-    parameters:
-      - name: modelName
-        default: "${mark}-model"
-  template:
-    spec: |
-      predictor:
-        minReplicas: 0
-        maxReplicas: 1
-        containers:
-        - name: kserve-container
-          image: x
-          command: ["node", "server.js"]
-          ports:
-            - containerPort: 8080
-`;
+const template = (scenario: string, executable: string, mark: string): string =>
+  servingTemplate({
+    id: executable,
+    scenario,
+    annotations: { 'scenarios.ai.sap.com/name': `${mark}-scenario`, 'executables.ai.sap.com/description': `${mark}-executable` },
+    params: { modelName: `${mark}-model` },
+    minReplicas: 0,
+    image: 'x',
+  });
 /** What probes load: other ids and no MARK (a probe that loaded A's ids into its own account would then see its own copy). */
 const PROBE_TEMPLATE = template('probe-scn', 'probe-exe', 'probe');
 /**

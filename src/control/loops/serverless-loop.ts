@@ -8,7 +8,7 @@ import { probeHttpWorkers } from '../serverless/probe.js';
 import { recruitWorker } from '../serverless/recruit.js';
 import { holdDeadEndpoint, watchWorkerFailures, type CurrentWorker } from '../serverless/worker-failures.js';
 import { actOnWorker, ownerOf, workersOf, type WorkerInfo } from '../serverless/workers.js';
-import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
+import type { DeploymentRecord, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
 import { abandonRollout, rolloutStep } from '../serverless/rollout.js';
 import { retireGroup } from '../serverless/deployment-changes.js';
@@ -107,26 +107,29 @@ export class ServerlessLoop {
   }
 
   async #step(ep: EndpointRecord): Promise<Pass> {
-    if (await this.#expire(ep)) return { memory: ep.memory };
     if (ep.aliasOf !== null) {
       const status: EndpointStatus = ep.target === 'running' ? 'running' : ep.target === 'stopped' ? 'stopped' : 'deleted';
       return { status, memory: ep.memory };
     }
+    // Read once per pass: ttl, the wanted configuration and the workergroups serve every step below.
+    const dep = ep.target === 'deleted' ? undefined : await this.#ctx.store.findDeploymentByEndpoint(ep.id);
+    if (await this.#expire(ep, dep)) return { memory: ep.memory };
+    const serving = ep.target === 'running' || ep.status === 'stopping';
+    const groups = serving ? await this.#ctx.store.listWorkergroups({ endpointId: ep.id }) : [];
     // Probe-ready workers are probed before workers are read, so this pass sees what they answered.
-    if (ep.target === 'running' || ep.status === 'stopping') await probeHttpWorkers(this.#ctx, ep);
+    if (serving) await probeHttpWorkers(this.#ctx, ep, groups);
     const workers = await workersOf(this.#ctx, ep.id);
     if (ep.target === 'deleted') return this.#deletePass(ep, workers);
     if (ep.target === 'stopped') return this.#stopPass(ep, workers);
-    return this.#runPass(ep, workers);
+    return this.#runPass(ep, workers, dep, groups);
   }
 
   /**
    * A deployment whose time to live ran out is stopped and deleted (its workers destroyed): the
    * intent is written like a user's, so this pass's own outcome is superseded.
    */
-  async #expire(ep: EndpointRecord): Promise<boolean> {
+  async #expire(ep: EndpointRecord, d: DeploymentRecord | undefined): Promise<boolean> {
     if (ep.target === 'deleted') return false;
-    const d = await this.#ctx.store.findDeploymentByEndpoint(ep.id);
     if (d === undefined || d.expiresAt === null || d.expiresAt > this.#ctx.clock.now()) return false;
     this.#ctx.log.info({ deploymentId: d.id, ttl: d.ttl }, 'deployment ttl ran out: stopping and deleting it');
     await changeOwnedEndpoint(this.#ctx, ownerOf(ep), ep.id, 'delete', { stopFirst: true, stop: { finishPendingWork: false, force: true, timeoutMs: null } });
@@ -192,15 +195,14 @@ export class ServerlessLoop {
     };
   }
 
-  async #runPass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
+  async #runPass(ep: EndpointRecord, workers: readonly WorkerInfo[], dep: DeploymentRecord | undefined, all: readonly WorkergroupRecord[]): Promise<Pass> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
-    const dep = await ctx.store.findDeploymentByEndpoint(ep.id);
     // A deployment made from a configuration keeps the groups it wants (planRollout); groups it gives
     // up are retired here, under the lease, never by the request that changed the configuration.
-    const plan = planRollout(await ctx.store.listWorkergroups({ endpointId: ep.id }), dep?.source?.configurationId ?? null);
+    const plan = planRollout(all, dep?.source?.configurationId ?? null);
     for (const g of plan.retire) await retireGroup(ctx, ep, g);
-    const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
+    const groups = all.filter((g) => !plan.retire.includes(g));
     const target = plan.target;
     // During a change of configuration only the new workergroup's failures count: they give up the change, not the deployment.
     const current: CurrentWorker = target !== null ? (w) => w.instance.workergroupId === target.id : ALL_CURRENT;

@@ -1,6 +1,6 @@
 import type { ControlContext } from '../context.js';
 import { workersOf, type WorkerInfo } from './workers.js';
-import type { EndpointRecord, WorkerReport } from '../../domain/serverless/records.js';
+import type { EndpointRecord, WorkergroupRecord, WorkerReport } from '../../domain/serverless/records.js';
 
 /** What probing needs: reading workers, this replica's gateway counts, and the report store. */
 export type ProbeContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings' | 'traffic' | 'log'>;
@@ -31,8 +31,7 @@ async function answers(url: string, timeoutMs: number): Promise<boolean> {
  *
  * Reports are refreshed every pass (autoscaleIntervalMs), well inside workerReportStaleMs.
  */
-export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord): Promise<void> {
-  const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
+export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord, groups: readonly WorkergroupRecord[]): Promise<void> {
   const http = new Set(groups.filter((g) => g.template.readiness === 'http').map((g) => g.id));
   if (http.size === 0) return;
   const probed = (await workersOf(ctx, ep.id)).filter(
