@@ -12,12 +12,13 @@ import { aicoreErrorBody } from './errors.js';
 import { aicoreMeta } from './meta.js';
 import { csv, isoTime, oneOf, page, str } from './query.js';
 import { resourceGroupOf } from './resource-group.js';
+import { ID } from './catalog-schemas.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown>; Body: unknown }>;
 
-/** AI Core's deployment ids (`^[\w.-]{4,64}$`); Gantry's are 16 hex digits. */
-export const DEPLOYMENT_ID = /^[\w.-]{4,64}$/;
-const ID_SCHEMA = { type: 'string', pattern: '^[\\w.-]{4,64}$' } as const;
+/** AI Core's ids (deployments, configurations, scenarios: the spec's `^[\w.-]{4,64}$`); Gantry's deployment ids are 16 hex digits. */
+export const DEPLOYMENT_ID = new RegExp(ID);
+const ID_SCHEMA = { type: 'string', pattern: ID } as const;
 const TTL_SCHEMA = { type: ['string', 'null'], pattern: '^[0-9]+[mMhHdD]$' } as const;
 
 /** A stop through AI Core finishes what the deployment accepted (in flight and queued), within the stopDrainTimeoutMs setting. */

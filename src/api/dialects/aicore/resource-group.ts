@@ -1,8 +1,6 @@
 import type { FastifyRequest } from 'fastify';
+import { RESOURCE_GROUP_ID } from '../../../domain/account/resource-groups.js';
 import { GantryError } from '../../../domain/errors.js';
-
-/** AI Core's rule for a resource group id (3 to 253 characters, letters, digits, '.' and '-'). */
-export const RESOURCE_GROUP_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9.-]{1,251}[a-zA-Z0-9]$/;
 
 /**
  * The `AI-Resource-Group` header every `/v2/lm/*` call carries (the SDK sends `default`). Missing or
@@ -14,7 +12,7 @@ export function resourceGroupOf(req: FastifyRequest): string {
   if (v === undefined || v.trim() === '') {
     throw new GantryError('MISSING_INPUT', 'Send the AI-Resource-Group header (the SDK sends "default").', { field: 'AI-Resource-Group' });
   }
-  if (!RESOURCE_GROUP_PATTERN.test(v.trim())) {
+  if (!RESOURCE_GROUP_ID.test(v.trim())) {
     throw new GantryError('INVALID_ARGUMENT', `AI-Resource-Group ${JSON.stringify(v)} is not a resource group id (3-253 letters, digits, '.' or '-').`, {
       field: 'AI-Resource-Group',
     });
