@@ -285,7 +285,11 @@ for (const ts of TEST_STORES) {
         await back.stop();
       }
       assertAllServed(back.all, ['model-b']);
-      const d = await get(rolled);
+      // The given-up group's workers are retired by the serverless loop's next pass (it alone removes groups).
+      const d = await until('only the serving worker left', async () => {
+        const now = await get(rolled);
+        return now.statusDetails.workers.length === 1 ? now : null;
+      });
       assert.equal(d.status, 'RUNNING');
       assert.equal(d.statusDetails.workers.length, 1);
     });
