@@ -137,6 +137,22 @@ export const ERROR_CODES = {
     retryable: false,
     doc: "An application's repositoryUrl is not a local folder or git repository Gantry can read, or the revision or path does not exist in it.",
   },
+  INVALID_INFERENCE_CONFIG: {
+    kind: 'invalid',
+    retryable: false,
+    doc: "A trained model's `inference_config` (task, tokenization, labels) or a request's override of it is not one Gantry runs; the message names the field and what is supported.",
+  },
+  INVALID_MODEL_DEFINITION: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The model definition is not an ONNX ModelProto with a graph, or its graph lacks the inputs Gantry feeds (`input_ids`, `attention_mask`) or any output.',
+  },
+  INPUT_FIELD_MISSING: { kind: 'invalid', retryable: false, doc: "An inference document lacks the model's input field (`input.field_names[0]`, default `text_field`)." },
+  INPUT_TOO_LONG: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The tokenized input is longer than the tokenization\'s `max_sequence_length` and `truncate` is `none`.',
+  },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;
 
