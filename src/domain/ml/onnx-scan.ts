@@ -74,7 +74,7 @@ class ChunkReader {
 
   async bytes(n: number): Promise<Uint8Array> {
     const out = new Uint8Array(n);
-    for (let got = 0; got < n; ) {
+    for (let got = 0; got < n;) {
       if (!(await this.#fill())) throw bad('the bytes end in the middle of a field (truncated)');
       const take = Math.min(n - got, this.#buf.length - this.#pos);
       out.set(this.#buf.subarray(this.#pos, this.#pos + take), got);
@@ -86,7 +86,7 @@ class ChunkReader {
   }
 
   async skip(n: number): Promise<void> {
-    for (let left = n; left > 0; ) {
+    for (let left = n; left > 0;) {
       if (!(await this.#fill())) throw bad('the bytes end in the middle of a field (truncated)');
       const take = Math.min(left, this.#buf.length - this.#pos);
       this.#pos += take;
@@ -241,8 +241,12 @@ export function checkModelContract(s: OnnxSummary): void {
     );
   const extra = s.inputs.filter((n) => !(MODEL_INPUTS as readonly string[]).includes(n));
   if (extra.length > 0 && s.irVersion >= 4)
-    throw new GantryError('INVALID_MODEL_DEFINITION', `The ONNX model declares input(s) [${extra.join(', ')}] that Gantry cannot feed; it feeds [${MODEL_INPUTS.join(', ')}]`, {
-      inputs: s.inputs,
-    });
+    throw new GantryError(
+      'INVALID_MODEL_DEFINITION',
+      `The ONNX model declares input(s) [${extra.join(', ')}] that Gantry cannot feed; it feeds [${MODEL_INPUTS.join(', ')}]`,
+      {
+        inputs: s.inputs,
+      },
+    );
   if (s.outputs.length === 0) throw new GantryError('INVALID_MODEL_DEFINITION', 'The ONNX model declares no output', {});
 }

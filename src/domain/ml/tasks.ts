@@ -42,7 +42,8 @@ function taskEntry(raw: unknown, field: string): [TaskName, Record<string, unkno
   if (!isObject(raw)) throw invalid(`[${field}] must be an object with one task, one of [${TASKS.join(', ')}]`, field);
   const keys = Object.keys(raw);
   const name = keys[0];
-  if (keys.length !== 1 || name === undefined) throw invalid(`[${field}] must name exactly one task, one of [${TASKS.join(', ')}]; got [${keys.join(', ')}]`, field);
+  if (keys.length !== 1 || name === undefined)
+    throw invalid(`[${field}] must name exactly one task, one of [${TASKS.join(', ')}]; got [${keys.join(', ')}]`, field);
   if (!isTask(name)) throw invalid(`[${field}] names task [${name}], which Gantry does not run; supported tasks are [${TASKS.join(', ')}]`, field);
   const body = raw[name] ?? {};
   if (!isObject(body)) throw invalid(`[${field}.${name}] must be an object`, `${field}.${name}`);
@@ -107,8 +108,7 @@ export function applyInferenceOverride(base: TaskConfig, raw: unknown, field = '
     else if (k === 'tokenization') {
       const bert = isObject(v) && isObject(v.bert) ? v.bert : null;
       const extra = bert === null ? [] : Object.keys(bert).filter((x) => x !== 'truncate' && x !== 'span');
-      if (bert === null || Object.keys(v as object).length !== 1 || extra.length > 0)
-        throw invalid(`[${f}] may only change [bert.truncate] per request`, f);
+      if (bert === null || Object.keys(v as object).length !== 1 || extra.length > 0) throw invalid(`[${f}] may only change [bert.truncate] per request`, f);
       cfg = { ...cfg, tokenization: parseTokenization(v, cfg.tokenization, f) };
     } else if (task === 'text_classification' && k === 'num_top_classes') cfg = { ...cfg, numTopClasses: numTopClasses(v, f) };
     else if (task === 'text_classification' && k === 'classification_labels') cfg = { ...cfg, classificationLabels: labels(v, f) };
@@ -122,7 +122,13 @@ export function renderInferenceConfig(cfg: TaskConfig): Record<string, unknown> 
   const t = cfg.tokenization;
   const body: Record<string, unknown> = {
     tokenization: {
-      bert: { do_lower_case: t.doLowerCase, with_special_tokens: t.withSpecialTokens, max_sequence_length: t.maxSequenceLength, truncate: t.truncate, span: -1 },
+      bert: {
+        do_lower_case: t.doLowerCase,
+        with_special_tokens: t.withSpecialTokens,
+        max_sequence_length: t.maxSequenceLength,
+        truncate: t.truncate,
+        span: -1,
+      },
     },
     results_field: cfg.resultsField,
   };
@@ -174,7 +180,8 @@ function nested(data: ArrayLike<number>, dims: readonly number[], offset: number
 
 function classify(cfg: TaskConfig, out: RawOutput, b: number): Record<string, unknown> {
   const width = out.dims[1] ?? 0;
-  if (out.dims.length !== 2) throw modelMismatch(`text_classification needs logits [batch, labels]; the model's first output has dims [${out.dims.join(', ')}]`);
+  if (out.dims.length !== 2)
+    throw modelMismatch(`text_classification needs logits [batch, labels]; the model's first output has dims [${out.dims.join(', ')}]`);
   const names = cfg.classificationLabels ?? Array.from({ length: width }, (_, i) => String(i));
   if (names.length !== width) throw modelMismatch(`the model gives ${width} logits but [classification_labels] names ${names.length} classes`);
   const probs = softmax(Array.from({ length: width }, (_, i) => Number(out.data[b * width + i])));
@@ -206,7 +213,8 @@ function embed(cfg: TaskConfig, out: RawOutput, batch: TokenBatch, b: number): R
     }
     v = v.map((x) => x / Math.max(kept, 1));
   } else throw modelMismatch(`text_embedding needs [batch, hidden] or [batch, sequence, hidden]; the model's first output has dims [${out.dims.join(', ')}]`);
-  if (cfg.embeddingSize !== null && v.length !== cfg.embeddingSize) throw modelMismatch(`the model gives ${v.length} numbers but [embedding_size] is ${cfg.embeddingSize}`);
+  if (cfg.embeddingSize !== null && v.length !== cfg.embeddingSize)
+    throw modelMismatch(`the model gives ${v.length} numbers but [embedding_size] is ${cfg.embeddingSize}`);
   return { [cfg.resultsField]: v };
 }
 

@@ -121,7 +121,11 @@ export function basicTokenize(text: string, doLowerCase: boolean): string[] {
   const out: string[] = [];
   for (let word of cleaned.split(' ')) {
     if (word === '') continue;
-    if (doLowerCase) word = word.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+    if (doLowerCase)
+      word = word
+        .toLowerCase()
+        .normalize('NFD')
+        .replace(/\p{Mn}/gu, '');
     let current = '';
     for (const c of word) {
       if (isPunctuation(c)) {
