@@ -9,6 +9,7 @@ import { registerAccountCommands } from './account-commands.js';
 import { registerAicoreKey } from './aicore-key-command.js';
 import { registerCatalogCommands } from './catalog-commands.js';
 import { registerAicoreCommands } from './aicore-commands.js';
+import { registerInferenceWorker } from './inference-worker-command.js';
 
 const program = new Command('gantry')
   .description('Gantry: a self-hosted GPU cloud. Verbs follow the vastai CLI.')
@@ -26,6 +27,7 @@ registerAicoreKey(program);
 registerCatalogCommands(program);
 registerAicoreCommands(program);
 registerAgent(program);
+registerInferenceWorker(program);
 
 // As in the vastai CLI, everything after `--args` is the argument list, dashes included.
 const argv = [...process.argv];

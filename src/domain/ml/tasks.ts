@@ -62,7 +62,7 @@ function numTopClasses(v: unknown, f: string): number {
 
 function labels(v: unknown, f: string): string[] {
   if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string')) throw invalid(`[${f}] must be a non-empty array of strings`, f);
-  return v as string[];
+  return v;
 }
 
 /** Parse a model's `inference_config`, e.g. `{text_classification: {classification_labels: [...], tokenization: {bert: {...}}}}`. */
