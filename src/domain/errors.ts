@@ -147,11 +147,15 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'The model definition is not an ONNX ModelProto with a graph, or its graph lacks the inputs Gantry feeds (`input_ids`, `attention_mask`) or any output.',
   },
-  INPUT_FIELD_MISSING: { kind: 'invalid', retryable: false, doc: "An inference document lacks the model's input field (`input.field_names[0]`, default `text_field`)." },
+  INPUT_FIELD_MISSING: {
+    kind: 'invalid',
+    retryable: false,
+    doc: "An inference document lacks the model's input field (`input.field_names[0]`, default `text_field`).",
+  },
   INPUT_TOO_LONG: {
     kind: 'invalid',
     retryable: false,
-    doc: 'The tokenized input is longer than the tokenization\'s `max_sequence_length` and `truncate` is `none`.',
+    doc: "The tokenized input is longer than the tokenization's `max_sequence_length` and `truncate` is `none`.",
   },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;

@@ -51,14 +51,24 @@ export class InferenceEngine {
     const rows = docs.map((d) => tokenize(docText(d, m.inputField), m.vocabulary, cfg.tokenization));
     const batch = padBatch(rows, m.vocabulary.pad);
     if (this.#delayMs > 0) await new Promise((r) => setTimeout(r, this.#delayMs));
-    const tensor = (x: number[][]): Tensor => new Tensor('int64', BigInt64Array.from(x.flat(), (v) => BigInt(v)), [x.length, batch.sequenceLength]);
+    const tensor = (x: number[][]): Tensor =>
+      new Tensor(
+        'int64',
+        BigInt64Array.from(x.flat(), (v) => BigInt(v)),
+        [x.length, batch.sequenceLength],
+      );
     const feeds: Record<string, Tensor> = { input_ids: tensor(batch.inputIds), attention_mask: tensor(batch.attentionMask) };
     if (this.#session.inputNames.includes('token_type_ids')) feeds.token_type_ids = tensor(batch.tokenTypeIds);
     const name = this.#session.outputNames[0] ?? '';
     const out = (await this.#session.run(feeds, [name]))[name];
     if (out === undefined || !(out.data instanceof Float32Array || out.data instanceof Float64Array))
       throw new GantryError('INVALID_MODEL_DEFINITION', `the model's first output [${name}] is not a float tensor`, {});
-    return postProcess(cfg, { data: out.data, dims: out.dims }, batch, rows.map((r) => r.truncated));
+    return postProcess(
+      cfg,
+      { data: out.data, dims: out.dims },
+      batch,
+      rows.map((r) => r.truncated),
+    );
   }
 
   async release(): Promise<void> {
