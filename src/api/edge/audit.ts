@@ -4,6 +4,17 @@ import { errorCodeOf, principalIf } from './principal.js';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * The caller's address, read when the request arrives: by the time the response has been sent the
+ * client may have closed the socket, and Node then reports no remote address (`req.ip` undefined).
+ */
+const callerIp = new WeakMap<FastifyRequest, string>();
+
+/** An onRequest hook that keeps the caller's address for the audit row. */
+export async function rememberCallerIp(req: FastifyRequest): Promise<void> {
+  if (isAudited(req)) callerIp.set(req, req.ip ?? 'unknown');
+}
+
 /** Whether a request is audited: its route's `audit` setting, else whether its method changes state. */
 export function isAudited(req: FastifyRequest): boolean {
   return req.routeOptions.config.edge?.audit ?? !READS.has(req.method);
@@ -29,7 +40,7 @@ export function auditHook(record: (e: AuditEntry) => Promise<void>, now: () => n
         route: req.routeOptions.url ?? path,
         statusCode: reply.statusCode,
         errorCode: errorCodeOf.get(req) ?? null,
-        ip: req.ip,
+        ip: callerIp.get(req) ?? req.ip ?? 'unknown',
         requestId: req.id,
       });
     } catch (err) {

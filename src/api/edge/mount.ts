@@ -3,7 +3,7 @@ import type { Principal } from '../../control/principal.js';
 import { GantryError } from '../../domain/errors.js';
 import { toGantryError } from '../errors.js';
 import { apiKeyOf } from './api-key.js';
-import { auditHook } from './audit.js';
+import { auditHook, rememberCallerIp } from './audit.js';
 import type { ApiDialect, EdgeDeps, RouteConfig } from './dialect.js';
 import { errorCodeOf, setPrincipal } from './principal.js';
 import { rateLimitHook, type RateLimitOptions } from './rate-limit.js';
@@ -92,6 +92,7 @@ export async function mountDialect(app: FastifyInstance, d: ApiDialect, deps: Ed
       if (req.routeOptions.config.edge?.auth === false) return;
       setPrincipal(req, await authenticate(req));
     });
+    ctx.addHook('onRequest', rememberCallerIp);
     ctx.addHook(
       'onResponse',
       auditHook(deps.control.accounts.audit.recordAudit, () => deps.control.now()),
