@@ -32,8 +32,9 @@ export function lenientJson(app: FastifyInstance): void {
 
 /**
  * An onSend hook for the whole app: a reply of a dialect's content type goes out with exactly that
- * type, without the charset fastify appends to JSON types (Vast's CLI compares the string). It runs
- * at the root because 404s are answered outside every dialect's context.
+ * type, without the charset fastify appends to JSON types (Vast's CLI compares the string), and with
+ * the dialect's own response headers. It runs at the root because 404s are answered outside every
+ * dialect's context.
  */
 export function exactContentTypes(dialects: readonly ApiDialect[]): (req: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown> {
   const byName = new Map(dialects.map((d) => [d.name, d]));
@@ -41,6 +42,8 @@ export function exactContentTypes(dialects: readonly ApiDialect[]): (req: Fastif
     const name = req.routeOptions.config.edge?.dialect;
     // No route matched (a 404): the dialect the path falls under answered it.
     const d = name !== undefined ? byName.get(name) : req.routeOptions.url === undefined ? dialectFor(dialects, req.url.split('?')[0] ?? '') : undefined;
+    if (d?.responseHeaders !== undefined)
+      for (const [k, v] of Object.entries(d.responseHeaders(reply.statusCode))) void reply.header(k, typeof v === 'string' ? v : [...v]);
     const exact = d === undefined ? undefined : (d.errorContentType ?? 'application/json');
     const ct = reply.getHeader('content-type');
     if (exact !== undefined && typeof ct === 'string' && ct.startsWith(`${exact};`)) void reply.header('content-type', exact);

@@ -28,7 +28,9 @@ export function checkModelType(modelType: string): 'onnx' {
     );
   }
   if (modelType === 'tree_ensemble' || modelType === 'lang_ident') {
-    throw new GantryError('MODEL_TYPE_UNSUPPORTED', `model_type [${modelType}] is not supported by Gantry; it runs NLP models of model_type [onnx].`, { modelType });
+    throw new GantryError('MODEL_TYPE_UNSUPPORTED', `model_type [${modelType}] is not supported by Gantry; it runs NLP models of model_type [onnx].`, {
+      modelType,
+    });
   }
   throw new GantryError('INVALID_ARGUMENT', `Unknown model_type [${modelType}]; Gantry accepts [onnx].`, { field: 'model_type' });
 }

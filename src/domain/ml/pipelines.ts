@@ -6,15 +6,29 @@ function invalid(msg: string, field: string): GantryError {
   return new GantryError('INVALID_ARGUMENT', msg, { field });
 }
 
-const INFERENCE_FIELDS = new Set(['model_id', 'target_field', 'input_output', 'field_map', 'inference_config', 'tag', 'description', 'if', 'ignore_failure', 'on_failure', 'ignore_missing']);
+const INFERENCE_FIELDS = new Set([
+  'model_id',
+  'target_field',
+  'input_output',
+  'field_map',
+  'inference_config',
+  'tag',
+  'description',
+  'if',
+  'ignore_failure',
+  'on_failure',
+  'ignore_missing',
+]);
 
 function checkInference(cfg: unknown, at: string): void {
   if (!isObject(cfg)) throw invalid(`[${at}] must be an object.`, at);
   for (const k of Object.keys(cfg)) if (!INFERENCE_FIELDS.has(k)) throw invalid(`[${at}] has an unknown field [${k}].`, `${at}.${k}`);
-  if (typeof cfg.model_id !== 'string' || cfg.model_id === '') throw invalid(`[${at}.model_id] is required: the model, deployment or alias to run.`, `${at}.model_id`);
+  if (typeof cfg.model_id !== 'string' || cfg.model_id === '')
+    throw invalid(`[${at}.model_id] is required: the model, deployment or alias to run.`, `${at}.model_id`);
   if (cfg.target_field !== undefined && typeof cfg.target_field !== 'string') throw invalid(`[${at}.target_field] must be a string.`, `${at}.target_field`);
   if (cfg.field_map !== undefined && !isObject(cfg.field_map)) throw invalid(`[${at}.field_map] must be an object.`, `${at}.field_map`);
-  if (cfg.inference_config !== undefined && !isObject(cfg.inference_config)) throw invalid(`[${at}.inference_config] must be an object.`, `${at}.inference_config`);
+  if (cfg.inference_config !== undefined && !isObject(cfg.inference_config))
+    throw invalid(`[${at}.inference_config] must be an object.`, `${at}.inference_config`);
   if (cfg.input_output !== undefined) {
     const list = Array.isArray(cfg.input_output) ? cfg.input_output : [cfg.input_output];
     for (const io of list) {

@@ -21,7 +21,8 @@ export class MlRepo extends Repo implements MlStore {
     try {
       await this.db.insertInto('ml_models').values(row).execute();
     } catch (err) {
-      if (this.dialect.isUniqueViolation(err)) throw new GantryError('MODEL_EXISTS', `Trained machine learning model [${m.modelId}] already exists`, { modelId: m.modelId });
+      if (this.dialect.isUniqueViolation(err))
+        throw new GantryError('MODEL_EXISTS', `Trained machine learning model [${m.modelId}] already exists`, { modelId: m.modelId });
       throw err;
     }
     return toTrainedModel(row);
@@ -59,20 +60,28 @@ export class MlRepo extends Repo implements MlStore {
         .where('account_id', '=', accountId)
         .where('model_id', '=', modelId)
         .where((eb) =>
-          eb.or([
-            eb('total_parts', 'is', null),
-            eb.and([eb('total_parts', '=', p.totalParts), eb('total_definition_length', '=', p.totalDefinitionLength)]),
-          ]),
+          eb.or([eb('total_parts', 'is', null), eb.and([eb('total_parts', '=', p.totalParts), eb('total_definition_length', '=', p.totalDefinitionLength)])]),
         )
         .executeTakeFirst();
       if (Number(set.numUpdatedRows) === 0) {
-        const exists = await trx.selectFrom('ml_models').select('model_id').where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
+        const exists = await trx
+          .selectFrom('ml_models')
+          .select('model_id')
+          .where('account_id', '=', accountId)
+          .where('model_id', '=', modelId)
+          .executeTakeFirst();
         return { ok: false as const, reason: exists === undefined ? ('no-model' as const) : ('totals-differ' as const) };
       }
       await trx.deleteFrom('ml_model_parts').where('account_id', '=', accountId).where('model_id', '=', modelId).where('part', '=', p.index).execute();
       await trx
         .insertInto('ml_model_parts')
-        .values({ account_id: accountId, model_id: modelId, part: p.index, length: p.bytes.length, bytes: Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.length) })
+        .values({
+          account_id: accountId,
+          model_id: modelId,
+          part: p.index,
+          length: p.bytes.length,
+          bytes: Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.length),
+        })
         .execute();
       const sum = await trx
         .selectFrom('ml_model_parts')
@@ -110,7 +119,10 @@ export class MlRepo extends Repo implements MlStore {
       const m = await trx.selectFrom('ml_models').select('model_id').where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
       if (m === undefined) return false;
       await trx.deleteFrom('ml_vocabularies').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
-      await trx.insertInto('ml_vocabularies').values({ account_id: accountId, model_id: modelId, vocabulary_json: JSON.stringify(v) }).execute();
+      await trx
+        .insertInto('ml_vocabularies')
+        .values({ account_id: accountId, model_id: modelId, vocabulary_json: JSON.stringify(v) })
+        .execute();
       return true;
     });
   }
@@ -128,7 +140,12 @@ export class MlRepo extends Repo implements MlStore {
   async putPipeline(accountId: number, id: string, body: Readonly<Record<string, unknown>>, now: number): Promise<PipelineRecord> {
     const json = JSON.stringify(body);
     const update = async (): Promise<boolean> => {
-      const r = await this.db.updateTable('ml_pipelines').set({ body_json: json, updated_at: now }).where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+      const r = await this.db
+        .updateTable('ml_pipelines')
+        .set({ body_json: json, updated_at: now })
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
     };
     if (!(await update())) {
