@@ -30,7 +30,10 @@ const VOCABULARY_FIELDS = new Set(['vocabulary', 'merges', 'scores']);
 /** `include` values: definition_status is answered; the tree-ensemble extras have nothing to show for ONNX models. */
 const INCLUDES = new Set(['definition_status', 'definition', 'feature_importance_baseline', 'hyperparameters', 'total_feature_importance']);
 
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// One character class, not a repeated group: a group repeated over a part of megabytes overflows the regex stack.
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Strict base64 (standard alphabet, padded, no whitespace), as Elasticsearch's decoder takes it. */
+const isStrictBase64 = (s: string): boolean => s.length % 4 === 0 && BASE64_CHARS.test(s);
 
 function invalid(msg: string, field: string): GantryError {
   return new GantryError('INVALID_ARGUMENT', msg, { field });
@@ -42,7 +45,7 @@ function partOf(body: Record<string, unknown>, partParam: string): { index: numb
   const def = body.definition;
   if (typeof def !== 'string' || def === '')
     throw new GantryError('MISSING_INPUT', "[definition] must be the part's bytes in base64.", { field: 'definition' });
-  if (!STRICT_BASE64.test(def)) throw new GantryError('MODEL_DEFINITION_INVALID', '[definition] is not valid base64.', { field: 'definition' });
+  if (!isStrictBase64(def)) throw new GantryError('MODEL_DEFINITION_INVALID', '[definition] is not valid base64.', { field: 'definition' });
   const totalParts = optCount(body, 'total_parts');
   const totalLength = optCount(body, 'total_definition_length');
   if (totalParts === null) throw new GantryError('MISSING_INPUT', '[total_parts] is required.', { field: 'total_parts' });
