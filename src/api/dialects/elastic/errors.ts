@@ -41,14 +41,16 @@ export function esTypeOf(error: GantryError): string {
 }
 
 /**
- * Elasticsearch's error body: `{error: {root_cause: [{type, reason}], type, reason}, status}`. An
- * unknown URL gets Elasticsearch's words for it ("no handler found for uri [..] and method [..]").
+ * Elasticsearch's error body: `{error: {root_cause: [{type, reason}], type, reason, code}, status}`
+ * (`code`: Gantry's error code). An unknown URL gets Elasticsearch's words for it ("no handler found
+ * for uri [..] and method [..]").
  */
 export function elasticErrorBody(error: GantryError, status: number, req: FastifyRequest): unknown {
   const type = esTypeOf(error);
   const reason = error.code === 'NOT_FOUND' ? `no handler found for uri [${req.url}] and method [${req.method}]` : error.message;
   const cause = { type, reason };
-  return { error: { root_cause: [cause], ...cause }, status };
+  // Elasticsearch's error objects carry extra keys (an exception's metadata); Gantry adds its stable code.
+  return { error: { root_cause: [cause], ...cause, code: error.code }, status };
 }
 
 /**
