@@ -16,6 +16,7 @@ import { serverlessUseCases, type ServerlessUseCases } from './serverless/use-ca
 import type { Principal } from './principal.js';
 import { accountUseCases, type AccountUseCases } from './accounts/use-cases.js';
 import { catalogUseCases, type CatalogUseCases } from './catalog/use-cases.js';
+import { mlUseCases, type MlUseCases } from './ml/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
 import { BillingLoop } from './loops/billing-loop.js';
 import { listInstances, showInstance } from './instances/read-instances.js';
@@ -47,6 +48,8 @@ export class ControlPlane {
   readonly billingLoop: BillingLoop;
   /** AI Core's catalog: serving templates, applications, scenarios, executables, configurations, artifacts. */
   readonly catalog: CatalogUseCases;
+  /** Trained models (config, definition parts, vocabulary) and ingest pipelines: the Elasticsearch dialect's resources. */
+  readonly ml: MlUseCases;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'> & { readonly machines?: MachineCatalog }) {
     let reconciler: InstanceReconciler | null = null;
@@ -64,6 +67,7 @@ export class ControlPlane {
     this.accounts = accountUseCases(this.ctx);
     this.billingLoop = new BillingLoop(this.ctx);
     this.catalog = catalogUseCases(this.ctx);
+    this.ml = mlUseCases(this.ctx);
   }
 
   startLoops(): void {

@@ -142,11 +142,6 @@ export const ERROR_CODES = {
     retryable: false,
     doc: "A trained model's `inference_config` (task, tokenization, labels) or a request's override of it is not one Gantry runs; the message names the field and what is supported.",
   },
-  INVALID_MODEL_DEFINITION: {
-    kind: 'invalid',
-    retryable: false,
-    doc: 'The model definition is not an ONNX ModelProto with a graph, or its graph lacks the inputs Gantry feeds (`input_ids`, `attention_mask`) or any output.',
-  },
   INPUT_FIELD_MISSING: {
     kind: 'invalid',
     retryable: false,
@@ -156,6 +151,30 @@ export const ERROR_CODES = {
     kind: 'invalid',
     retryable: false,
     doc: "The tokenized input is longer than the tokenization's `max_sequence_length` and `truncate` is `none`.",
+    },
+  MODEL_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No trained model with this id (or matching this pattern) belongs to the caller.' },
+  MODEL_EXISTS: { kind: 'conflict', retryable: false, doc: 'The account has a trained model with this id already; delete it first or choose another id.' },
+  MODEL_TYPE_UNSUPPORTED: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'Gantry runs ONNX models (`model_type: "onnx"`); TorchScript (`pytorch`), `tree_ensemble` and `lang_ident` are refused (docs/elastic-models.md says how to export to ONNX).',
+  },
+  MODEL_DEFINITION_INVALID: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'A definition part is not valid base64, its index or totals disagree with the other parts, the lengths do not add up, or the assembled bytes are not an ONNX model Gantry can run.',
+  },
+  MODEL_DEFINITION_MISSING: { kind: 'not_found', retryable: false, doc: 'The model has no complete, checked definition yet: upload every part first.' },
+  MODEL_IN_USE: {
+    kind: 'conflict',
+    retryable: false,
+    doc: 'The model is deployed or referenced by an ingest pipeline; stop the deployments or remove the references first, or delete with force=true.',
+  },
+  PIPELINE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No ingest pipeline with this id (or matching this pattern) belongs to the caller.' },
+  PROCESSOR_UNSUPPORTED: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'An ingest pipeline holds a processor Gantry does not run: only `inference` processors are supported.',
   },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;

@@ -62,7 +62,7 @@ export class InferenceEngine {
     const name = this.#session.outputNames[0] ?? '';
     const out = (await this.#session.run(feeds, [name]))[name];
     if (out === undefined || !(out.data instanceof Float32Array || out.data instanceof Float64Array))
-      throw new GantryError('INVALID_MODEL_DEFINITION', `the model's first output [${name}] is not a float tensor`, {});
+      throw new GantryError('MODEL_DEFINITION_INVALID', `the model's first output [${name}] is not a float tensor`, {});
     return postProcess(
       cfg,
       { data: out.data, dims: out.dims },

@@ -6,6 +6,7 @@ import type { ServerlessStore } from './serverless-store.js';
 import type { BillingStore } from './billing-store.js';
 import type { TenantStore } from './tenant-store.js';
 import type { CatalogStore } from './catalog-store.js';
+import type { MlStore } from './ml-store.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
@@ -80,7 +81,7 @@ export interface InstanceListOptions {
   readonly includeDestroyed?: boolean;
 }
 
-export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore {
+export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore {
   readonly name: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -5,6 +5,12 @@ import { TEST_STORES } from '../helpers/stores.js';
 import { assertNothingOfAChanged, isDataPath, MARK, probedRoutes, setUpTenantA, type Call, type TenantA } from '../helpers/tenant-a.js';
 
 /**
+ * Elasticsearch's creates name the new resource, in the caller's own namespace: B's PUT of A's model or pipeline name
+ * makes B's own (checked below), after which B's calls on that name would be about B's. Probed on their own.
+ */
+const CREATES_BY_NAME = new Set(['PUT /_ml/trained_models/:model_id', 'PUT /_ingest/pipeline/:id']);
+
+/**
  * Tenant B probes every route the app serves with tenant A's ids and names. Each call naming one of A's
  * resources answers 404 (existence is not leaked, never 403); no answer carries A's data; nothing of A's
  * changes; and no probe causes a 5xx. (A's own restricted keys probe the same routes in scoped-keys-probe.test.ts.)
@@ -25,7 +31,7 @@ for (const ts of TEST_STORES) {
 
     async function probeAs(b: Call, only: (url: string) => boolean = () => true): Promise<void> {
       const leaks: string[] = [];
-      for (const r of probedRoutes(g, t.ids).filter((x) => only(x.url))) {
+      for (const r of probedRoutes(g, t.ids).filter((x) => only(x.url) && !CREATES_BY_NAME.has(x.route))) {
         const res = await b(r.method, r.path, r.body);
         const where = `${r.method} ${r.path} → ${res.status}`;
         assert.ok(res.status < 500, `${where}: ${res.text}`);
@@ -53,6 +59,17 @@ for (const ts of TEST_STORES) {
 
     it('every route: 404 for what names A, no data of A in any answer, never a 5xx', () => probeAs(t.b));
     it("nothing of A's changed", () => assertNothingOfAChanged(t));
+
+    it("B's create of A's model and pipeline names makes B's own; A's stay A's", async () => {
+      for (const r of probedRoutes(g, t.ids).filter((x) => CREATES_BY_NAME.has(x.route))) {
+        const res = await t.b(r.method, r.path, r.body);
+        assert.equal(res.status, 200, `${r.method} ${r.path}: ${res.text}`);
+        assert.ok(!res.text.includes(MARK), res.text);
+      }
+      const mine = await t.b('GET', `/_ml/trained_models/${t.ids.model}`);
+      assert.equal(mine.body.trained_model_configs[0].description, undefined);
+      await assertNothingOfAChanged(t);
+    });
 
     it("AI Core routes in B's own default group: the same", () => probeAs(t.as(bobKey, 'default'), (url) => url.startsWith('/v2/')));
     it("nothing of A's changed (B's own group)", () => assertNothingOfAChanged(t));

@@ -21,6 +21,9 @@ const RG = 'a-group-7';
 const SCENARIO = 'a-scn-7';
 const EXECUTABLE = 'a-exe-7';
 const APPLICATION = 'a-app-7';
+/** A's trained model and ingest pipeline (Elasticsearch dialect); MARK is in their descriptions. */
+const MODEL = 'a-model-7';
+const PIPELINE = 'a-pipeline-7';
 /** A serving template whose deployments hold no worker until a request comes (minReplicas 0). */
 const template = (scenario: string, executable: string, mark: string): string =>
   servingTemplate({
@@ -35,9 +38,11 @@ const template = (scenario: string, executable: string, mark: string): string =>
 const PROBE_TEMPLATE = template('probe-scn', 'probe-exe', 'probe');
 /**
  * Routes outside the tenant and permission model: health, metrics, the agent protocol, worker reports (token-authenticated), the signing key,
- * result downloads, GPU names, AI Core's token endpoint (client credentials of its own) and AI Core's meta (the server's capabilities, alike for all).
+ * result downloads, GPU names, AI Core's token endpoint (client credentials of its own), AI Core's meta and Elasticsearch's `GET /` (the server's
+ * capabilities, alike for all), and the inference workers' model routes (worker tokens).
  */
-const OUTSIDE = /^\/(healthz|metrics|pubkey|worker_status)$|^\/agent\/|^\/api\/v0\/(results\/|gpu_names)|^\/oauth\/token$|^\/v2\/lm\/meta$/;
+const OUTSIDE =
+  /^\/(healthz|metrics|pubkey|worker_status)$|^\/agent\/|^\/api\/v0\/(results\/|gpu_names)|^\/oauth\/token$|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
 
@@ -100,6 +105,7 @@ export async function setUpTenantA(g: TestGantry): Promise<TenantA> {
   const rg = await a('POST', '/v2/admin/resourceGroups', { resourceGroupId: RG, labels: [{ key: 'ext.ai.sap.com/owner', value: MARK }] });
   assert.equal(rg.status, 202, `resource group: ${rg.text}`);
   const aicore = await setUpAicore(a);
+  await setUpElastic(a);
   const ids = {
     instance: inst.body.new_contract as number,
     machine,
@@ -112,10 +118,20 @@ export async function setUpTenantA(g: TestGantry): Promise<TenantA> {
     user: alice.id,
     role: ROLE,
     resourceGroup: RG,
+    model: MODEL,
+    pipeline: PIPELINE,
     ...aicore,
   };
   await g.waitInstance(ids.instance, (x) => x.actual_status === 'running', 20_000, alice.api_key);
   return { a, b: as(bob.api_key), as, aliceKey: alice.api_key, instanceKey: inst.body.instance_api_key, ids, baseline: await snapshotOfA(a) };
+}
+
+/** A's Elasticsearch side: a trained model (no definition) and a pipeline that runs it. */
+async function setUpElastic(a: Call): Promise<void> {
+  const m = await a('PUT', `/_ml/trained_models/${MODEL}`, { model_type: 'onnx', inference_config: { text_embedding: {} }, description: `${MARK}-model` });
+  assert.equal(m.status, 200, `trained model: ${m.text}`);
+  const p = await a('PUT', `/_ingest/pipeline/${PIPELINE}`, { description: `${MARK}-pipeline`, processors: [{ inference: { model_id: MODEL } }] });
+  assert.equal(p.status, 200, `pipeline: ${p.text}`);
 }
 
 /**
@@ -184,6 +200,9 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
     if (url.startsWith('/api/v0/deployment')) return String(ids.deployment);
     if (url.startsWith('/api/v0/auth/apikeys')) return String(ids.key);
     if (url.startsWith('/api/v0/ssh')) return String(ids.ssh);
+    if (param === 'model_id') return String(ids.model);
+    if (param === 'part') return '0';
+    if (url.startsWith('/_ingest/pipeline/')) return String(ids.pipeline);
     return String(ids.user);
   };
   const state = o.instanceState ?? 'stopped';
@@ -212,6 +231,11 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
       return method === 'POST' ? { configurationId: ids.configuration } : { deployments: [{ id: ids.aicoreDeployment, targetStatus: 'STOPPED' }] };
     if (url === '/v2/lm/deployments/:id') return { targetStatus: 'STOPPED' };
     if (url.startsWith('/v2/')) return {};
+    // Elasticsearch: complete bodies that name no MARK (a create makes the caller's own model or pipeline of that name).
+    if (url === '/_ml/trained_models/:model_id') return { model_type: 'onnx', inference_config: { text_embedding: {} } };
+    if (url === '/_ml/trained_models/:model_id/definition/:part') return { definition: 'AAAA', total_parts: 2, total_definition_length: 6 };
+    if (url === '/_ml/trained_models/:model_id/vocabulary') return { vocabulary: ['[PAD]', 'b'] };
+    if (url === '/_ingest/pipeline/:id') return { processors: [{ inference: { model_id: 'probe-model' } }] };
     if (url === '/api/v0/team') return { team_name: 'probe-team' };
     if (url === '/api/v0/team/invite') return { email: 'probe@example.com', role: ids.role };
     return {
@@ -264,6 +288,8 @@ export async function snapshotOfA(a: Call): Promise<Record<string, unknown>> {
     executables: (await get(`/v2/lm/scenarios/${SCENARIO}/executables`)).resources,
     artifacts: (await get('/v2/lm/artifacts')).resources,
     configurations: (await get('/v2/lm/configurations')).resources,
+    trainedModels: (await get('/_ml/trained_models?include=definition_status')).trained_model_configs,
+    pipelines: await get('/_ingest/pipeline'),
     // Not the status: a deployment's workers come and go on their own.
     aicoreDeployments: ((await get('/v2/lm/deployments')).resources as Record<string, unknown>[]).map((d) => ({
       id: d.id,

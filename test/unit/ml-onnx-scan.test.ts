@@ -4,7 +4,7 @@ import { GantryError } from '../../src/domain/errors.js';
 import { checkModelContract, scanOnnx, type OnnxSummary } from '../../src/domain/ml/onnx-scan.js';
 import { tinyClassifier, tinyEmbedder } from '../fixtures/onnx/models.js';
 
-const invalid = (e: unknown): boolean => e instanceof GantryError && e.code === 'INVALID_MODEL_DEFINITION';
+const invalid = (e: unknown): boolean => e instanceof GantryError && e.code === 'MODEL_DEFINITION_INVALID';
 
 /** Split bytes into chunks of random sizes (1 byte up to `max`), seeded so a failure repeats. */
 function* chunks(bytes: Uint8Array, seed: number, max: number): Generator<Uint8Array> {
@@ -44,7 +44,7 @@ describe('streaming ONNX scan', () => {
     assert.deepEqual(e.outputs, ['last_hidden_state']);
   });
 
-  it('refuses empty, truncated and garbage bytes with INVALID_MODEL_DEFINITION', async () => {
+  it('refuses empty, truncated and garbage bytes with MODEL_DEFINITION_INVALID', async () => {
     await assert.rejects(scanOnnx([]), invalid);
     await assert.rejects(scanOnnx([new Uint8Array(0)]), invalid);
     for (const cut of [1, 5, 40, classifier.length - 1]) await assert.rejects(scanOnnx([classifier.subarray(0, cut)]), invalid, `cut at ${cut}`);

@@ -114,7 +114,7 @@ describe('post-processing raw outputs', () => {
     const none = postProcess({ ...cls, numTopClasses: 0, classificationLabels: null, resultsField: 'x' }, out, batchOf([[1], [1]]), []);
     assert.deepEqual(Object.keys(none[0] ?? {}), ['x', 'prediction_probability']);
     assert.equal(none[0]?.x, '2');
-    assert.throws(() => postProcess({ ...cls, classificationLabels: ['a', 'b'] }, out, batchOf([[1], [1]]), []), code('INVALID_MODEL_DEFINITION'));
+    assert.throws(() => postProcess({ ...cls, classificationLabels: ['a', 'b'] }, out, batchOf([[1], [1]]), []), code('MODEL_DEFINITION_INVALID'));
   });
 
   it('text_embedding: [batch, hidden] as is; [batch, seq, hidden] mean-pooled over the mask, padding ignored', () => {

@@ -55,6 +55,8 @@ export interface ApiDialect {
   errorBody(error: GantryError, status: number, req: FastifyRequest): unknown;
   /** The status an error is sent with, when the dialect's API uses another than its kind's (AI Core: 412 for a refused transition). */
   errorStatus?(error: GantryError, status: number): number;
+  /** Headers on every reply of the dialect, errors and 404s under its prefixes included (Elasticsearch's `x-elastic-product`). */
+  responseHeaders?(status: number): Readonly<Record<string, string | readonly string[]>>;
   /** Content type of error bodies (default application/json). */
   readonly errorContentType?: string;
   /** Body parsers of its routes (default: JSON, lenient about empty bodies and content types). */

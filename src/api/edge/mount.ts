@@ -32,8 +32,9 @@ export function lenientJson(app: FastifyInstance): void {
 
 /**
  * An onSend hook for the whole app: a reply of a dialect's content type goes out with exactly that
- * type, without the charset fastify appends to JSON types (Vast's CLI compares the string). It runs
- * at the root because 404s are answered outside every dialect's context.
+ * type, without the charset fastify appends to JSON types (Vast's CLI compares the string), and with
+ * the dialect's own response headers. It runs at the root because 404s are answered outside every
+ * dialect's context.
  */
 export function exactContentTypes(dialects: readonly ApiDialect[]): (req: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown> {
   const byName = new Map(dialects.map((d) => [d.name, d]));
@@ -41,11 +42,17 @@ export function exactContentTypes(dialects: readonly ApiDialect[]): (req: Fastif
     const name = req.routeOptions.config.edge?.dialect;
     // No route matched (a 404): the dialect the path falls under answered it.
     const d = name !== undefined ? byName.get(name) : req.routeOptions.url === undefined ? dialectFor(dialects, req.url.split('?')[0] ?? '') : undefined;
+    if (d !== undefined) dialectHeaders(d, reply, reply.statusCode);
     const exact = d === undefined ? undefined : (d.errorContentType ?? 'application/json');
     const ct = reply.getHeader('content-type');
     if (exact !== undefined && typeof ct === 'string' && ct.startsWith(`${exact};`)) void reply.header('content-type', exact);
     return payload;
   };
+}
+
+function dialectHeaders(d: ApiDialect, reply: FastifyReply, status: number): void {
+  if (d.responseHeaders === undefined) return;
+  for (const [k, v] of Object.entries(d.responseHeaders(status))) void reply.header(k, typeof v === 'string' ? v : [...v]);
 }
 
 /** Any error, in the dialect's body, with the status of its kind; Retry-After where trying again helps. */
@@ -61,6 +68,8 @@ export function sendError(d: ApiDialect, err: unknown, req: FastifyRequest, repl
   // Transient 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
   if (error.code === 'RATE_LIMITED') void reply.header('retry-after', String(typeof error.details.retryAfter === 'number' ? error.details.retryAfter : 1));
   else if (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED') void reply.header('retry-after', '1');
+  // Here too, not only in the onSend hook: fastify answers a URL its router refused without running hooks.
+  dialectHeaders(d, reply, status);
   return reply
     .code(status)
     .type(d.errorContentType ?? 'application/json')

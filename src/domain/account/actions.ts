@@ -36,6 +36,10 @@ export const ACTION_SCOPES = {
   'catalog.read': 'misc',
   /** load serving templates, sync applications, create configurations and artifacts */
   'catalog.write': 'misc',
+  /** trained models and ingest pipelines (the Elasticsearch dialect): list and read */
+  'ml.read': 'misc',
+  /** trained models and ingest pipelines: create, upload definitions and vocabularies, delete */
+  'ml.write': 'misc',
 } as const satisfies Readonly<Record<string, PermissionCategory>>;
 
 export type Action = keyof typeof ACTION_SCOPES;

@@ -22,7 +22,7 @@ export const MODEL_INPUTS = ['input_ids', 'attention_mask', 'token_type_ids'] as
 const MAX_SMALL_FIELD = 1 << 20;
 const MAX_IR_VERSION = 1000;
 
-const bad = (why: string): GantryError => new GantryError('INVALID_MODEL_DEFINITION', `The model definition is not a valid ONNX model: ${why}`, {});
+const bad = (why: string): GantryError => new GantryError('MODEL_DEFINITION_INVALID', `The model definition is not a valid ONNX model: ${why}`, {});
 
 const WIRE_VARINT = 0;
 const WIRE_I64 = 1;
@@ -201,7 +201,7 @@ async function scanGraph(r: ChunkReader, length: number, into: OnnxSummary): Pro
   if (r.offset !== end) throw bad('a graph field runs past the end of the graph');
 }
 
-/** Scan an ONNX ModelProto from its bytes in chunks of any size; throws INVALID_MODEL_DEFINITION when it is not one. */
+/** Scan an ONNX ModelProto from its bytes in chunks of any size; throws MODEL_DEFINITION_INVALID when it is not one. */
 export async function scanOnnx(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<OnnxSummary> {
   const r = new ChunkReader(chunks);
   const out: OnnxSummary = { irVersion: 0, opsets: [], inputs: [], outputs: [], producer: '' };
@@ -235,18 +235,18 @@ export function checkModelContract(s: OnnxSummary): void {
   const missing = ['input_ids', 'attention_mask'].filter((n) => !s.inputs.includes(n));
   if (missing.length > 0)
     throw new GantryError(
-      'INVALID_MODEL_DEFINITION',
+      'MODEL_DEFINITION_INVALID',
       `The ONNX model lacks the input(s) [${missing.join(', ')}]; Gantry feeds [${MODEL_INPUTS.join(', ')}] (as Hugging Face ONNX exports name them); the model declares [${s.inputs.join(', ')}]`,
       { inputs: s.inputs },
     );
   const extra = s.inputs.filter((n) => !(MODEL_INPUTS as readonly string[]).includes(n));
   if (extra.length > 0 && s.irVersion >= 4)
     throw new GantryError(
-      'INVALID_MODEL_DEFINITION',
+      'MODEL_DEFINITION_INVALID',
       `The ONNX model declares input(s) [${extra.join(', ')}] that Gantry cannot feed; it feeds [${MODEL_INPUTS.join(', ')}]`,
       {
         inputs: s.inputs,
       },
     );
-  if (s.outputs.length === 0) throw new GantryError('INVALID_MODEL_DEFINITION', 'The ONNX model declares no output', {});
+  if (s.outputs.length === 0) throw new GantryError('MODEL_DEFINITION_INVALID', 'The ONNX model declares no output', {});
 }

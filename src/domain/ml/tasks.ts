@@ -160,7 +160,7 @@ export function docText(doc: unknown, field: string): string {
   return v;
 }
 
-const modelMismatch = (message: string): GantryError => new GantryError('INVALID_MODEL_DEFINITION', message, {});
+const modelMismatch = (message: string): GantryError => new GantryError('MODEL_DEFINITION_INVALID', message, {});
 
 /** Softmax in float64, shifted by the maximum so large logits do not overflow. */
 export function softmax(logits: readonly number[]): number[] {

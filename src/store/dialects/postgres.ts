@@ -12,6 +12,7 @@ export function postgresDialect(url: string, opts: { poolSize?: number } = {}): 
     description: `postgres:${url.replace(/\/\/[^@]*@/, '//***@')}`,
     idColumnType: 'serial',
     idColumn: (col) => col.primaryKey(),
+    blobColumnType: 'bytea',
     supportsSkipLocked: true,
     createKyselyDialect() {
       return new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 }) });

@@ -11,6 +11,7 @@ export function sqliteDialect(file: string): StoreDialect {
     description: `sqlite:${file}`,
     idColumnType: 'integer',
     idColumn: (col) => col.primaryKey().autoIncrement(),
+    blobColumnType: 'blob',
     supportsSkipLocked: false,
     createKyselyDialect() {
       if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });

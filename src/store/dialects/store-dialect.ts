@@ -12,6 +12,8 @@ export interface StoreDialect {
   readonly idColumnType: 'integer' | 'serial';
   /** Extra modifiers for the id column (SQLite needs AUTOINCREMENT so ids are never reused). */
   idColumn(col: ColumnDefinitionBuilder): ColumnDefinitionBuilder;
+  /** Column type of byte strings (model definition parts): both drivers read it back as a Buffer. */
+  readonly blobColumnType: 'blob' | 'bytea';
   /** Whether `SELECT ... FOR UPDATE SKIP LOCKED` exists (several replicas fetching work at once). */
   readonly supportsSkipLocked: boolean;
   /** Whether an error is a primary-key or unique-constraint violation. */

@@ -6,11 +6,13 @@ import type { ServerlessStore } from '../serverless-store.js';
 import type { ClaimOptions, InstanceListOptions, IntentWrite, ListingWrite, NewInstance, ObservationWrite, Store } from '../store.js';
 import type { TenantStore } from '../tenant-store.js';
 import type { CatalogStore } from '../catalog-store.js';
+import type { MlStore } from '../ml-store.js';
 import * as fleet from './fleet.js';
 import { AccessRepo } from './access-repo.js';
 import { BillingRepo } from './billing-repo.js';
 import { DeploymentRepo } from './deployment-repo.js';
 import { CatalogRepo } from './catalog-repo.js';
+import { MlRepo } from './ml-repo.js';
 import { exposeMethods } from './repo.js';
 import { ResourceGroupRepo } from './resource-group-repo.js';
 import { ServerlessRepo } from './serverless-repo.js';
@@ -27,15 +29,15 @@ import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport }
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
-type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & CatalogRepo;
+type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & CatalogRepo & MlRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
-const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore => r;
+const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore => r;
 void covers;
 
 // Declaration merging: the class below gains the repositories' methods, which its constructor binds
 // (`covers` above checks they exist, the store contract suite that they behave).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore {}
+export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore {}
 
 /**
  * The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. Machines
@@ -62,6 +64,7 @@ export class KyselyStore implements Store {
       new ServerlessRepo(this.db, d),
       new DeploymentRepo(this.db, d),
       new CatalogRepo(this.db, d),
+      new MlRepo(this.db, d),
     ]) {
       exposeMethods(this, repo);
     }

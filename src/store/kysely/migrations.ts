@@ -3,6 +3,7 @@ import type { StoreDialect } from '../dialects/store-dialect.js';
 import { resourceGroupsMigration } from './migration-resource-groups.js';
 import { deploymentSourceMigration } from './migration-deployment-source.js';
 import { catalogMigration } from './migration-catalog.js';
+import { mlMigration } from './migration-ml.js';
 import { placementMigration } from './migration-placement.js';
 import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
@@ -255,6 +256,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0007_resource_groups': resourceGroupsMigration,
     '0008_catalog': catalogMigration,
     '0009_deployment_source': deploymentSourceMigration,
+    '0010_ml': mlMigration(d),
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -1,4 +1,5 @@
 import type { CatalogTables } from './catalog-rows.js';
+import type { MlTables } from './ml-rows.js';
 import type { Generated } from 'kysely';
 
 /** Times are epoch milliseconds; booleans are 0/1 integers so both databases read them alike. */
@@ -348,7 +349,7 @@ export interface ResourceGroupTable {
   created_at: number;
 }
 
-export interface Database extends CatalogTables {
+export interface Database extends CatalogTables, MlTables {
   resource_groups: ResourceGroupTable;
   team_roles: TeamRoleTable;
   team_members: TeamMemberTable;

@@ -1,0 +1,24 @@
+import type { TrainedModelRecord } from '../../../domain/ml/records.js';
+
+/** The config version Elasticsearch 9.x writes on models (MlConfigVersion), not the node version. */
+const CONFIG_VERSION = '12.0.0';
+
+/** A stored model as Elasticsearch's TrainedModelConfig. */
+export function modelConfigBody(m: TrainedModelRecord, o: { definitionStatus: boolean; excludeGenerated: boolean }): Record<string, unknown> {
+  const generated = o.excludeGenerated
+    ? {}
+    : { created_by: 'api_user', version: CONFIG_VERSION, create_time: m.createdAt, estimated_operations: 0, license_level: 'platinum' };
+  return {
+    model_id: m.modelId,
+    model_type: m.modelType,
+    ...generated,
+    model_size_bytes: m.totalDefinitionLength ?? m.declaredSizeBytes,
+    ...(m.description !== null ? { description: m.description } : {}),
+    tags: m.tags,
+    ...(m.metadata !== null ? { metadata: m.metadata } : {}),
+    input: { field_names: m.inputFieldNames },
+    inference_config: m.inferenceConfig,
+    location: { index: { name: '.ml-inference-native-000002' } },
+    ...(o.definitionStatus ? { fully_defined: m.fullyDefined } : {}),
+  };
+}

@@ -1,0 +1,178 @@
+import { GantryError } from '../../domain/errors.js';
+import { checkModelContract, scanOnnx } from '../../domain/ml/onnx-scan.js';
+import { checkModelId, checkModelType, checkPart, definitionState, matchIds, parseIdExpression, type DefinitionPart } from '../../domain/ml/models.js';
+import type { TrainedModelRecord, VocabularyRecord } from '../../domain/ml/records.js';
+import { parseInferenceConfig } from '../../domain/ml/tasks.js';
+import type { Store } from '../../store/store.js';
+import type { ControlContext } from '../context.js';
+import { authorize, type Principal } from '../principal.js';
+import { pipelinesReferencing } from './pipelines.js';
+
+/** A model as `PUT /_ml/trained_models/{id}` describes it (shapes checked by the dialect, rules here). */
+export interface NewModelRequest {
+  readonly modelId: string;
+  readonly modelType: string;
+  readonly inferenceConfig: unknown;
+  readonly inputFieldNames: readonly string[];
+  readonly description: string | null;
+  readonly tags: readonly string[];
+  readonly metadata: Readonly<Record<string, unknown>> | null;
+  readonly modelSizeBytes: number;
+}
+
+export function modelNotFound(modelId: string): GantryError {
+  return new GantryError('MODEL_NOT_FOUND', `No known trained model with model_id [${modelId}]`, { modelId });
+}
+
+/**
+ * The deployments (their ids) that run a model. Deployments register here when they are built:
+ * until then no model is deployed, and deleting one never needs `force` for this reason.
+ */
+export function modelDeploymentIds(_ctx: ControlContext, _accountId: number, _modelId: string): Promise<string[]> {
+  return Promise.resolve([]);
+}
+
+export async function ownModel(ctx: ControlContext, p: Principal, modelId: string, action: 'ml.read' | 'ml.write'): Promise<TrainedModelRecord> {
+  authorize(p, action);
+  const m = await ctx.store.getTrainedModel(p.accountId, modelId);
+  if (m === undefined) throw modelNotFound(modelId);
+  return m;
+}
+
+export async function putTrainedModel(ctx: ControlContext, p: Principal, r: NewModelRequest): Promise<TrainedModelRecord> {
+  authorize(p, 'ml.write');
+  checkModelId(r.modelId);
+  const modelType = checkModelType(r.modelType);
+  parseInferenceConfig(r.inferenceConfig);
+  if (r.inputFieldNames.length === 0)
+    throw new GantryError('MISSING_INPUT', '[input.field_names] must name at least one field.', { field: 'input.field_names' });
+  const config = {
+    modelType,
+    description: r.description,
+    tags: r.tags,
+    metadata: r.metadata,
+    inferenceConfig: r.inferenceConfig as Record<string, unknown>,
+    inputFieldNames: r.inputFieldNames,
+    declaredSizeBytes: r.modelSizeBytes,
+  };
+  const m = await ctx.store.createTrainedModel({ accountId: p.accountId, modelId: r.modelId, config, now: ctx.clock.now() });
+  ctx.log.info({ accountId: p.accountId, modelId: r.modelId }, 'trained model created');
+  return m;
+}
+
+/** The definition's parts in order, read from the store one row at a time: never two parts in memory. */
+export async function* definitionChunks(
+  store: Pick<Store, 'readModelPart'>,
+  accountId: number,
+  modelId: string,
+  totalParts: number,
+): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < totalParts; i++) {
+    const bytes = await store.readModelPart(accountId, modelId, i);
+    if (bytes === undefined)
+      throw new GantryError('MODEL_DEFINITION_MISSING', `Part [${i}] of the definition of model [${modelId}] is missing.`, { modelId, part: i });
+    yield bytes;
+  }
+}
+
+/**
+ * Store one part; once every part arrived and the lengths add up, stream them through the ONNX scan
+ * and the model contract. Only a model that passes both is fully defined; one that fails answers the
+ * scan's error and stays not fully defined (upload a corrected part to try again).
+ */
+export async function putDefinitionPart(ctx: ControlContext, p: Principal, modelId: string, part: DefinitionPart): Promise<{ fullyDefined: boolean }> {
+  await ownModel(ctx, p, modelId, 'ml.write');
+  checkPart(part);
+  const totals = { totalParts: part.totalParts, totalDefinitionLength: part.totalDefinitionLength };
+  const r = await ctx.store.putModelPart(p.accountId, modelId, { index: part.index, ...totals, bytes: part.bytes });
+  if (!r.ok) {
+    if (r.reason === 'no-model') throw modelNotFound(modelId);
+    const m = await ctx.store.getTrainedModel(p.accountId, modelId);
+    throw new GantryError(
+      'MODEL_DEFINITION_INVALID',
+      `total_parts [${part.totalParts}] and total_definition_length [${part.totalDefinitionLength}] differ from those of the parts already uploaded ` +
+        `([${m?.totalParts ?? '?'}] and [${m?.totalDefinitionLength ?? '?'}]); delete the model to start over.`,
+      { modelId, part: part.index },
+    );
+  }
+  if (definitionState(r.progress, totals) === 'partial') return { fullyDefined: false };
+  try {
+    const summary = await scanOnnx(definitionChunks(ctx.store, p.accountId, modelId, part.totalParts));
+    checkModelContract(summary);
+    await ctx.store.setModelDefinitionChecked(p.accountId, modelId, { fullyDefined: true, onnx: summary });
+    ctx.log.info({ accountId: p.accountId, modelId, bytes: part.totalDefinitionLength }, 'trained model fully defined');
+    return { fullyDefined: true };
+  } catch (err) {
+    await ctx.store.setModelDefinitionChecked(p.accountId, modelId, { fullyDefined: false, onnx: null });
+    throw err;
+  }
+}
+
+export async function putVocabulary(ctx: ControlContext, p: Principal, modelId: string, v: VocabularyRecord): Promise<void> {
+  await ownModel(ctx, p, modelId, 'ml.write');
+  if (v.vocabulary.length === 0) throw new GantryError('INVALID_ARGUMENT', '[vocabulary] must hold at least one token.', { field: 'vocabulary' });
+  if (v.scores !== null && v.scores.length !== v.vocabulary.length) {
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `[scores] has ${v.scores.length} entries but [vocabulary] has ${v.vocabulary.length}; give one score per token.`,
+      {
+        field: 'scores',
+      },
+    );
+  }
+  if (!(await ctx.store.putVocabulary(p.accountId, modelId, v))) throw modelNotFound(modelId);
+}
+
+export interface ModelQuery {
+  /** csv of ids and `*` patterns, `_all` or `*`; null: all. */
+  readonly ids: string | null;
+  readonly allowNoMatch: boolean;
+  readonly from: number;
+  readonly size: number;
+  /** Models must carry every one of these tags. */
+  readonly tags: readonly string[];
+}
+
+/** Models by Elasticsearch's id rules: a missing explicit id is 404; a pattern matching nothing only with allow_no_match=false. */
+export async function listTrainedModels(ctx: ControlContext, p: Principal, q: ModelQuery): Promise<{ count: number; models: TrainedModelRecord[] }> {
+  authorize(p, 'ml.read');
+  const all = await ctx.store.listTrainedModels(p.accountId);
+  const e = parseIdExpression(q.ids);
+  const m = matchIds(
+    e,
+    all.map((x) => x.modelId),
+  );
+  if (m.missing.length > 0) throw modelNotFound(m.missing.join(','));
+  if (!q.allowNoMatch && m.emptyPattern) throw modelNotFound(q.ids ?? '_all');
+  const picked = new Set(m.ids);
+  const models = all.filter((x) => picked.has(x.modelId) && q.tags.every((t) => x.tags.includes(t)));
+  return { count: models.length, models: models.slice(q.from, q.from + q.size) };
+}
+
+/** Delete a model with its parts and vocabulary: refused while deployed or referenced by a pipeline, unless forced. */
+export async function deleteTrainedModel(ctx: ControlContext, p: Principal, modelId: string, o: { force: boolean }): Promise<void> {
+  await ownModel(ctx, p, modelId, 'ml.write');
+  if (!o.force) {
+    const deployments = await modelDeploymentIds(ctx, p.accountId, modelId);
+    if (deployments.length > 0) {
+      throw new GantryError(
+        'MODEL_IN_USE',
+        `Cannot delete model [${modelId}] as it is currently deployed in [${deployments.join(', ')}]; use force to delete the model`,
+        {
+          modelId,
+          deployments,
+        },
+      );
+    }
+    const pipelines = await pipelinesReferencing(ctx, p.accountId, modelId);
+    if (pipelines.length > 0) {
+      throw new GantryError(
+        'MODEL_IN_USE',
+        `Cannot delete model [${modelId}] as it is still referenced by ingest processors [${pipelines.join(', ')}]; use force to delete the model`,
+        { modelId, pipelines },
+      );
+    }
+  }
+  await ctx.store.deleteTrainedModel(p.accountId, modelId);
+  ctx.log.info({ accountId: p.accountId, modelId, force: o.force }, 'trained model deleted');
+}

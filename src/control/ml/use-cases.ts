@@ -1,0 +1,32 @@
+import { createHmac } from 'node:crypto';
+import type { VocabularyRecord } from '../../domain/ml/records.js';
+import type { DefinitionPart } from '../../domain/ml/models.js';
+import type { ControlContext } from '../context.js';
+import type { Principal } from '../principal.js';
+import * as models from './models.js';
+import * as pipelines from './pipelines.js';
+import { workerModel, workerModelDefinition, type WorkerCredentials } from './worker-model.js';
+
+/** The trained-model and ingest-pipeline use cases bound to one context: what the Elasticsearch dialect calls. */
+export function mlUseCases(ctx: ControlContext) {
+  return {
+    putTrainedModel: (p: Principal, r: models.NewModelRequest) => models.putTrainedModel(ctx, p, r),
+    putDefinitionPart: (p: Principal, modelId: string, part: DefinitionPart) => models.putDefinitionPart(ctx, p, modelId, part),
+    putVocabulary: (p: Principal, modelId: string, v: VocabularyRecord) => models.putVocabulary(ctx, p, modelId, v),
+    listTrainedModels: (p: Principal, q: models.ModelQuery) => models.listTrainedModels(ctx, p, q),
+    deleteTrainedModel: (p: Principal, modelId: string, o: { force: boolean }) => models.deleteTrainedModel(ctx, p, modelId, o),
+
+    putPipeline: (p: Principal, id: string, body: unknown) => pipelines.putPipeline(ctx, p, id, body),
+    getPipelines: (p: Principal, ids: string | null) => pipelines.getPipelines(ctx, p, ids),
+    deletePipelines: (p: Principal, ids: string) => pipelines.deletePipelines(ctx, p, ids),
+
+    /** An inference worker's model, authenticated by its instance id and MASTER_TOKEN. */
+    workerModel: (c: WorkerCredentials) => workerModel(ctx, c),
+    workerModelDefinition: (c: WorkerCredentials) => workerModelDefinition(ctx, c),
+
+    /** The installation's cluster identity for `GET /`: derived from the server secret, so every replica and every restart answers the same. */
+    clusterUuid: (): string => createHmac('sha256', ctx.secret).update('elastic:cluster_uuid').digest('base64url').slice(0, 22),
+  };
+}
+
+export type MlUseCases = ReturnType<typeof mlUseCases>;

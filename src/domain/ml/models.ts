@@ -1,0 +1,112 @@
+import { GantryError } from '../errors.js';
+
+/** Elasticsearch's rule for model ids: lowercase letters, digits, `-` and `_`, alphanumeric at both ends, at most 64. */
+const MODEL_ID = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
+
+export function checkModelId(id: string): void {
+  if (!MODEL_ID.test(id)) {
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `Invalid model_id; '${id}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores; must start and end with alphanumeric, and be at most 64 characters.`,
+      { field: 'model_id' },
+    );
+  }
+}
+
+/**
+ * Gantry runs ONNX only. A TorchScript model (`pytorch`, what Eland uploads) cannot run in Node, so it
+ * is refused with the way out: export the same Hugging Face model to ONNX and upload that.
+ */
+export function checkModelType(modelType: string): 'onnx' {
+  if (modelType === 'onnx') return 'onnx';
+  if (modelType === 'pytorch') {
+    throw new GantryError(
+      'MODEL_TYPE_UNSUPPORTED',
+      'model_type [pytorch] (TorchScript) is not supported by Gantry, which runs ONNX models: export the model to ONNX ' +
+        '(for example `optimum-cli export onnx --model <hf-model> out/`) and upload it with model_type [onnx]; see docs/elastic-models.md.',
+      { modelType },
+    );
+  }
+  if (modelType === 'tree_ensemble' || modelType === 'lang_ident') {
+    throw new GantryError('MODEL_TYPE_UNSUPPORTED', `model_type [${modelType}] is not supported by Gantry; it runs NLP models of model_type [onnx].`, {
+      modelType,
+    });
+  }
+  throw new GantryError('INVALID_ARGUMENT', `Unknown model_type [${modelType}]; Gantry accepts [onnx].`, { field: 'model_type' });
+}
+
+/** One definition part as uploaded (already decoded from base64). */
+export interface DefinitionPart {
+  readonly index: number;
+  readonly totalParts: number;
+  readonly totalDefinitionLength: number;
+  readonly bytes: Uint8Array;
+}
+
+function invalidPart(msg: string, details: Record<string, unknown> = {}): GantryError {
+  return new GantryError('MODEL_DEFINITION_INVALID', msg, details);
+}
+
+/** A part on its own: index within the totals, totals positive, the part not longer than the whole. */
+export function checkPart(p: DefinitionPart): void {
+  if (!Number.isSafeInteger(p.totalParts) || p.totalParts < 1) throw invalidPart('[total_parts] must be a positive integer.');
+  if (!Number.isSafeInteger(p.totalDefinitionLength) || p.totalDefinitionLength < 1) throw invalidPart('[total_definition_length] must be a positive integer.');
+  if (!Number.isSafeInteger(p.index) || p.index < 0 || p.index >= p.totalParts) {
+    throw invalidPart(`part [${p.index}] must be at least 0 and less than total_parts [${p.totalParts}].`, { part: p.index });
+  }
+  if (p.bytes.length === 0) throw invalidPart(`part [${p.index}] is empty.`, { part: p.index });
+  if (p.bytes.length > p.totalDefinitionLength) {
+    throw invalidPart(`part [${p.index}] has ${p.bytes.length} bytes, more than total_definition_length [${p.totalDefinitionLength}].`, { part: p.index });
+  }
+}
+
+/** What the parts held so far mean: keep waiting, check the whole, or a length that can no longer add up. */
+export function definitionState(held: { parts: number; bytes: number }, totals: { totalParts: number; totalDefinitionLength: number }): 'partial' | 'complete' {
+  if (held.bytes > totals.totalDefinitionLength) {
+    throw invalidPart(`The parts hold ${held.bytes} bytes, more than total_definition_length [${totals.totalDefinitionLength}].`);
+  }
+  if (held.parts < totals.totalParts) return 'partial';
+  if (held.bytes !== totals.totalDefinitionLength) {
+    throw invalidPart(`All ${totals.totalParts} parts arrived with ${held.bytes} bytes, but total_definition_length is [${totals.totalDefinitionLength}].`);
+  }
+  return 'complete';
+}
+
+/** An id expression as Elasticsearch reads one: `*`, `_all`, or csv of ids and `*` patterns. */
+export interface IdExpression {
+  readonly all: boolean;
+  readonly exact: readonly string[];
+  readonly patterns: readonly RegExp[];
+}
+
+export function parseIdExpression(expr: string | null | undefined): IdExpression {
+  const items = (expr ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0 || items.some((s) => s === '_all' || s === '*')) return { all: true, exact: [], patterns: [] };
+  const escape = (s: string): string => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  return {
+    all: false,
+    exact: items.filter((s) => !s.includes('*')),
+    patterns: items.filter((s) => s.includes('*')).map((s) => new RegExp(`^${s.split('*').map(escape).join('.*')}$`)),
+  };
+}
+
+/**
+ * The ids an expression picks among `ids`, sorted; plus the explicit ids that are missing and whether
+ * a pattern matched nothing (Elasticsearch: a missing explicit id is always an error; an empty
+ * pattern only with allow_no_match=false).
+ */
+export function matchIds(e: IdExpression, ids: readonly string[]): { ids: string[]; missing: string[]; emptyPattern: boolean } {
+  const have = new Set(ids);
+  if (e.all) return { ids: [...ids].sort(), missing: [], emptyPattern: ids.length === 0 };
+  const out = new Set<string>(e.exact.filter((id) => have.has(id)));
+  let emptyPattern = false;
+  for (const p of e.patterns) {
+    const hits = ids.filter((id) => p.test(id));
+    if (hits.length === 0) emptyPattern = true;
+    for (const h of hits) out.add(h);
+  }
+  return { ids: [...out].sort(), missing: e.exact.filter((id) => !have.has(id)), emptyPattern };
+}

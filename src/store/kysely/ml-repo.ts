@@ -1,0 +1,179 @@
+import { sql } from 'kysely';
+import { GantryError } from '../../domain/errors.js';
+import type { DefinitionProgress, PipelineRecord, TrainedModelConfig, TrainedModelRecord, VocabularyRecord } from '../../domain/ml/records.js';
+import type { MlStore } from '../ml-store.js';
+import { toPipeline, toTrainedModel } from './ml-rows.js';
+import { Repo } from './repo.js';
+
+/** Trained models, definition parts (one row per part), vocabularies and ingest pipelines. */
+export class MlRepo extends Repo implements MlStore {
+  async createTrainedModel(m: { accountId: number; modelId: string; config: TrainedModelConfig; now: number }): Promise<TrainedModelRecord> {
+    const row = {
+      account_id: m.accountId,
+      model_id: m.modelId,
+      config_json: JSON.stringify(m.config),
+      created_at: m.now,
+      total_parts: null,
+      total_definition_length: null,
+      fully_defined: 0,
+      onnx_json: null,
+    };
+    try {
+      await this.db.insertInto('ml_models').values(row).execute();
+    } catch (err) {
+      if (this.dialect.isUniqueViolation(err))
+        throw new GantryError('MODEL_EXISTS', `Trained machine learning model [${m.modelId}] already exists`, { modelId: m.modelId });
+      throw err;
+    }
+    return toTrainedModel(row);
+  }
+
+  async getTrainedModel(accountId: number, modelId: string): Promise<TrainedModelRecord | undefined> {
+    const r = await this.db.selectFrom('ml_models').selectAll().where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
+    return r && toTrainedModel(r);
+  }
+
+  async listTrainedModels(accountId: number): Promise<TrainedModelRecord[]> {
+    const rows = await this.db.selectFrom('ml_models').selectAll().where('account_id', '=', accountId).orderBy('model_id').execute();
+    return rows.map(toTrainedModel);
+  }
+
+  async deleteTrainedModel(accountId: number, modelId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('ml_model_parts').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
+      await trx.deleteFrom('ml_vocabularies').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
+      const r = await trx.deleteFrom('ml_models').where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  async putModelPart(
+    accountId: number,
+    modelId: string,
+    p: { index: number; totalParts: number; totalDefinitionLength: number; bytes: Uint8Array },
+  ): Promise<{ ok: true; progress: DefinitionProgress } | { ok: false; reason: 'no-model' | 'totals-differ' }> {
+    return this.db.transaction().execute(async (trx) => {
+      // Compare-and-set: the first part fixes the totals, every later one must repeat them.
+      const set = await trx
+        .updateTable('ml_models')
+        .set({ total_parts: p.totalParts, total_definition_length: p.totalDefinitionLength, fully_defined: 0, onnx_json: null })
+        .where('account_id', '=', accountId)
+        .where('model_id', '=', modelId)
+        .where((eb) =>
+          eb.or([eb('total_parts', 'is', null), eb.and([eb('total_parts', '=', p.totalParts), eb('total_definition_length', '=', p.totalDefinitionLength)])]),
+        )
+        .executeTakeFirst();
+      if (Number(set.numUpdatedRows) === 0) {
+        const exists = await trx
+          .selectFrom('ml_models')
+          .select('model_id')
+          .where('account_id', '=', accountId)
+          .where('model_id', '=', modelId)
+          .executeTakeFirst();
+        return { ok: false as const, reason: exists === undefined ? ('no-model' as const) : ('totals-differ' as const) };
+      }
+      await trx.deleteFrom('ml_model_parts').where('account_id', '=', accountId).where('model_id', '=', modelId).where('part', '=', p.index).execute();
+      await trx
+        .insertInto('ml_model_parts')
+        .values({
+          account_id: accountId,
+          model_id: modelId,
+          part: p.index,
+          length: p.bytes.length,
+          bytes: Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.length),
+        })
+        .execute();
+      const sum = await trx
+        .selectFrom('ml_model_parts')
+        .select([sql<number | string>`count(*)`.as('parts'), sql<number | string | null>`sum(length)`.as('bytes')])
+        .where('account_id', '=', accountId)
+        .where('model_id', '=', modelId)
+        .where('part', '<', p.totalParts)
+        .executeTakeFirstOrThrow();
+      return { ok: true as const, progress: { parts: Number(sum.parts), bytes: Number(sum.bytes ?? 0) } };
+    });
+  }
+
+  async readModelPart(accountId: number, modelId: string, index: number): Promise<Uint8Array | undefined> {
+    const r = await this.db
+      .selectFrom('ml_model_parts')
+      .select('bytes')
+      .where('account_id', '=', accountId)
+      .where('model_id', '=', modelId)
+      .where('part', '=', index)
+      .executeTakeFirst();
+    return r?.bytes;
+  }
+
+  async setModelDefinitionChecked(accountId: number, modelId: string, r: { fullyDefined: boolean; onnx: unknown }): Promise<void> {
+    await this.db
+      .updateTable('ml_models')
+      .set({ fully_defined: r.fullyDefined ? 1 : 0, onnx_json: r.onnx === null || r.onnx === undefined ? null : JSON.stringify(r.onnx) })
+      .where('account_id', '=', accountId)
+      .where('model_id', '=', modelId)
+      .execute();
+  }
+
+  async putVocabulary(accountId: number, modelId: string, v: VocabularyRecord): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const m = await trx.selectFrom('ml_models').select('model_id').where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
+      if (m === undefined) return false;
+      await trx.deleteFrom('ml_vocabularies').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
+      await trx
+        .insertInto('ml_vocabularies')
+        .values({ account_id: accountId, model_id: modelId, vocabulary_json: JSON.stringify(v) })
+        .execute();
+      return true;
+    });
+  }
+
+  async getVocabulary(accountId: number, modelId: string): Promise<VocabularyRecord | undefined> {
+    const r = await this.db
+      .selectFrom('ml_vocabularies')
+      .select('vocabulary_json')
+      .where('account_id', '=', accountId)
+      .where('model_id', '=', modelId)
+      .executeTakeFirst();
+    return r && (JSON.parse(r.vocabulary_json) as VocabularyRecord);
+  }
+
+  async putPipeline(accountId: number, id: string, body: Readonly<Record<string, unknown>>, now: number): Promise<PipelineRecord> {
+    const json = JSON.stringify(body);
+    const update = async (): Promise<boolean> => {
+      const r = await this.db
+        .updateTable('ml_pipelines')
+        .set({ body_json: json, updated_at: now })
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    };
+    if (!(await update())) {
+      try {
+        await this.db.insertInto('ml_pipelines').values({ account_id: accountId, id, body_json: json, created_at: now, updated_at: now }).execute();
+      } catch (err) {
+        // Another writer created it between the two statements: ours replaces it, as a later PUT would.
+        if (!this.dialect.isUniqueViolation(err) || !(await update())) throw err;
+      }
+    }
+    const stored = await this.getPipeline(accountId, id);
+    if (stored === undefined) throw new Error(`pipeline ${id} vanished while being written`);
+    return stored;
+  }
+
+  async getPipeline(accountId: number, id: string): Promise<PipelineRecord | undefined> {
+    const r = await this.db.selectFrom('ml_pipelines').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+    return r && toPipeline(r);
+  }
+
+  async listPipelines(accountId: number): Promise<PipelineRecord[]> {
+    const rows = await this.db.selectFrom('ml_pipelines').selectAll().where('account_id', '=', accountId).orderBy('id').execute();
+    return rows.map(toPipeline);
+  }
+
+  async deletePipelines(accountId: number, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const r = await this.db.deleteFrom('ml_pipelines').where('account_id', '=', accountId).where('id', 'in', ids).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}

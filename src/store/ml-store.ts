@@ -1,0 +1,44 @@
+import type { DefinitionProgress, PipelineRecord, TrainedModelConfig, TrainedModelRecord, VocabularyRecord } from '../domain/ml/records.js';
+
+/**
+ * Trained models (config, definition parts, vocabulary) and ingest pipelines, per account. Definition
+ * parts are rows of bytes in the database, one row per part: every control-plane replica sharing a
+ * PostgreSQL sees a part as soon as the replica that took it commits, and reading a model back pulls
+ * one part at a time (`readModelPart`), never the whole definition.
+ */
+export interface MlStore {
+  /** MODEL_EXISTS when the account has a model of this id. */
+  createTrainedModel(m: { accountId: number; modelId: string; config: TrainedModelConfig; now: number }): Promise<TrainedModelRecord>;
+  getTrainedModel(accountId: number, modelId: string): Promise<TrainedModelRecord | undefined>;
+  /** Sorted by model id. */
+  listTrainedModels(accountId: number): Promise<TrainedModelRecord[]>;
+  /** The model with its parts and vocabulary, in one transaction; false when there was none. */
+  deleteTrainedModel(accountId: number, modelId: string): Promise<boolean>;
+
+  /**
+   * Store one definition part (a repeated index replaces the earlier bytes) and what the parts held
+   * now add up to. The first part fixes the model's totals; a part whose totals differ is refused
+   * (`totals-differ`) without being stored, so parts from any replica agree. Any new part clears
+   * `fullyDefined` until the whole is checked again.
+   */
+  putModelPart(
+    accountId: number,
+    modelId: string,
+    p: { index: number; totalParts: number; totalDefinitionLength: number; bytes: Uint8Array },
+  ): Promise<{ ok: true; progress: DefinitionProgress } | { ok: false; reason: 'no-model' | 'totals-differ' }>;
+  /** One part's bytes (undefined: not uploaded). */
+  readModelPart(accountId: number, modelId: string, index: number): Promise<Uint8Array | undefined>;
+  /** Record the outcome of checking the assembled definition. */
+  setModelDefinitionChecked(accountId: number, modelId: string, r: { fullyDefined: boolean; onnx: unknown }): Promise<void>;
+
+  /** Replaces the model's vocabulary; false when there is no such model. */
+  putVocabulary(accountId: number, modelId: string, v: VocabularyRecord): Promise<boolean>;
+  getVocabulary(accountId: number, modelId: string): Promise<VocabularyRecord | undefined>;
+
+  /** Create or replace (keeping createdAt). */
+  putPipeline(accountId: number, id: string, body: Readonly<Record<string, unknown>>, now: number): Promise<PipelineRecord>;
+  getPipeline(accountId: number, id: string): Promise<PipelineRecord | undefined>;
+  /** Sorted by id. */
+  listPipelines(accountId: number): Promise<PipelineRecord[]>;
+  deletePipelines(accountId: number, ids: readonly string[]): Promise<number>;
+}

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { GantryError } from '../../src/domain/errors.js';
+import type { TrainedModelConfig } from '../../src/domain/ml/records.js';
+import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import type { Store } from '../../src/store/store.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+const CONFIG: TrainedModelConfig = {
+  modelType: 'onnx',
+  description: 'd',
+  tags: ['a', 'b'],
+  metadata: { k: 1 },
+  inferenceConfig: { text_embedding: {} },
+  inputFieldNames: ['text_field'],
+  declaredSizeBytes: 0,
+};
+
+const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+
+/** The ML part of the store port (trained models, definition parts, vocabularies, pipelines), one behaviour for every adapter. */
+for (const ts of TEST_STORES) {
+  describe(`ml store contract: ${ts.name}`, { skip: ts.skip }, () => {
+    let dir: string;
+    let store: Store;
+    let other: Store;
+    let acct: number;
+    let acct2: number;
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'gantry-ml-store-'));
+      const location = await ts.fresh(dir);
+      store = new KyselyStore(ts.dialect(location));
+      await store.migrate();
+      // A second handle on the same database: another replica.
+      other = new KyselyStore(ts.dialect(location));
+      acct = (await store.createAccount({ username: 'u', email: 'u@x', isAdmin: false, now: 1 })).id;
+      acct2 = (await store.createAccount({ username: 'v', email: 'v@x', isAdmin: false, now: 1 })).id;
+    });
+    after(async () => {
+      await other.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('creates models per account; a second one of the same id is MODEL_EXISTS', async () => {
+      const m = await store.createTrainedModel({ accountId: acct, modelId: 'm1', config: CONFIG, now: 5 });
+      assert.equal(m.fullyDefined, false);
+      assert.equal(m.totalParts, null);
+      await assert.rejects(
+        other.createTrainedModel({ accountId: acct, modelId: 'm1', config: CONFIG, now: 6 }),
+        (e: unknown) => e instanceof GantryError && e.code === 'MODEL_EXISTS',
+      );
+      await store.createTrainedModel({ accountId: acct2, modelId: 'm1', config: CONFIG, now: 7 });
+      const got = await other.getTrainedModel(acct, 'm1');
+      assert.deepEqual(got?.tags, ['a', 'b']);
+      assert.deepEqual(got?.metadata, { k: 1 });
+      assert.equal(got?.createdAt, 5);
+      await store.createTrainedModel({ accountId: acct, modelId: 'a0', config: CONFIG, now: 8 });
+      assert.deepEqual(
+        (await store.listTrainedModels(acct)).map((x) => x.modelId),
+        ['a0', 'm1'],
+      );
+      assert.equal(await store.getTrainedModel(acct, 'nope'), undefined);
+    });
+
+    it('takes parts in any order across replicas, replaces a repeated one, and refuses other totals', async () => {
+      await store.createTrainedModel({ accountId: acct, modelId: 'parts', config: CONFIG, now: 1 });
+      const totals = { totalParts: 3, totalDefinitionLength: 10 };
+      const r2 = await store.putModelPart(acct, 'parts', { index: 2, ...totals, bytes: bytes(2, 9) });
+      assert.deepEqual(r2, { ok: true, progress: { parts: 1, bytes: 2 } });
+      const r0 = await other.putModelPart(acct, 'parts', { index: 0, ...totals, bytes: bytes(5, 1) });
+      assert.deepEqual(r0, { ok: true, progress: { parts: 2, bytes: 7 } });
+      // The same index again replaces the bytes.
+      const again = await store.putModelPart(acct, 'parts', { index: 0, ...totals, bytes: bytes(4, 3) });
+      assert.deepEqual(again, { ok: true, progress: { parts: 2, bytes: 6 } });
+      assert.deepEqual(await store.putModelPart(acct, 'parts', { index: 1, totalParts: 4, totalDefinitionLength: 10, bytes: bytes(1, 0) }), {
+        ok: false,
+        reason: 'totals-differ',
+      });
+      assert.deepEqual(await store.putModelPart(acct, 'nope', { index: 0, ...totals, bytes: bytes(1, 0) }), { ok: false, reason: 'no-model' });
+      const r1 = await other.putModelPart(acct, 'parts', { index: 1, ...totals, bytes: bytes(4, 2) });
+      assert.deepEqual(r1, { ok: true, progress: { parts: 3, bytes: 10 } });
+      // Bytes come back exactly (blob / bytea), one part per read.
+      assert.deepEqual([...((await store.readModelPart(acct, 'parts', 0)) ?? [])], [3, 3, 3, 3]);
+      assert.deepEqual([...((await other.readModelPart(acct, 'parts', 2)) ?? [])], [9, 9]);
+      assert.equal(await store.readModelPart(acct, 'parts', 3), undefined);
+      const m = await store.getTrainedModel(acct, 'parts');
+      assert.equal(m?.totalParts, 3);
+      assert.equal(m?.totalDefinitionLength, 10);
+    });
+
+    it('two replicas storing the last two parts at once: one of them sees every part', async () => {
+      await store.createTrainedModel({ accountId: acct, modelId: 'race', config: CONFIG, now: 1 });
+      const totals = { totalParts: 2, totalDefinitionLength: 6 };
+      // SQLite serves one process: two handles in one process would wait on each other's write lock
+      // on the one thread, so there the race runs on one handle (its transactions queue).
+      const second = ts.name === 'sqlite' ? store : other;
+      const [a, b] = await Promise.all([
+        store.putModelPart(acct, 'race', { index: 0, ...totals, bytes: bytes(3, 1) }),
+        second.putModelPart(acct, 'race', { index: 1, ...totals, bytes: bytes(3, 2) }),
+      ]);
+      assert.ok(a.ok && b.ok);
+      assert.equal(Math.max(a.progress.parts, b.progress.parts), 2);
+    });
+
+    it('records the checked definition; a new part clears it', async () => {
+      await store.setModelDefinitionChecked(acct, 'parts', { fullyDefined: true, onnx: { irVersion: 8 } });
+      const m = await other.getTrainedModel(acct, 'parts');
+      assert.equal(m?.fullyDefined, true);
+      assert.deepEqual(m?.onnx, { irVersion: 8 });
+      await store.putModelPart(acct, 'parts', { index: 1, totalParts: 3, totalDefinitionLength: 10, bytes: bytes(4, 5) });
+      const after = await store.getTrainedModel(acct, 'parts');
+      assert.equal(after?.fullyDefined, false);
+      assert.equal(after?.onnx, null);
+    });
+
+    it('keeps one vocabulary per model; none for a model that does not exist', async () => {
+      assert.equal(await store.putVocabulary(acct, 'parts', { vocabulary: ['[PAD]', 'a'], merges: null, scores: null }), true);
+      assert.equal(await other.putVocabulary(acct, 'parts', { vocabulary: ['[PAD]', 'b', 'c'], merges: ['b c'], scores: [0, 1, 2] }), true);
+      assert.deepEqual(await store.getVocabulary(acct, 'parts'), { vocabulary: ['[PAD]', 'b', 'c'], merges: ['b c'], scores: [0, 1, 2] });
+      assert.equal(await store.putVocabulary(acct, 'nope', { vocabulary: ['x'], merges: null, scores: null }), false);
+      assert.equal(await store.getVocabulary(acct2, 'parts'), undefined);
+    });
+
+    it('deletes a model with its parts and vocabulary', async () => {
+      assert.equal(await store.deleteTrainedModel(acct, 'parts'), true);
+      assert.equal(await store.getTrainedModel(acct, 'parts'), undefined);
+      assert.equal(await store.readModelPart(acct, 'parts', 0), undefined);
+      assert.equal(await store.getVocabulary(acct, 'parts'), undefined);
+      assert.equal(await store.deleteTrainedModel(acct, 'parts'), false);
+      // A model of the same id starts from nothing.
+      await store.createTrainedModel({ accountId: acct, modelId: 'parts', config: CONFIG, now: 9 });
+      assert.deepEqual(await store.putModelPart(acct, 'parts', { index: 0, totalParts: 1, totalDefinitionLength: 1, bytes: bytes(1, 1) }), {
+        ok: true,
+        progress: { parts: 1, bytes: 1 },
+      });
+    });
+
+    it('stores pipelines per account; a PUT replaces the body and keeps createdAt', async () => {
+      const body = { description: 'x', processors: [{ inference: { model_id: 'm1' } }] };
+      const p = await store.putPipeline(acct, 'p1', body, 10);
+      assert.deepEqual(p, { accountId: acct, id: 'p1', body, createdAt: 10, updatedAt: 10 });
+      const p2 = await other.putPipeline(acct, 'p1', { processors: [] }, 20);
+      assert.equal(p2.createdAt, 10);
+      assert.equal(p2.updatedAt, 20);
+      assert.deepEqual(p2.body, { processors: [] });
+      await store.putPipeline(acct, 'a1', body, 30);
+      await store.putPipeline(acct2, 'z1', body, 30);
+      assert.deepEqual(
+        (await store.listPipelines(acct)).map((x) => x.id),
+        ['a1', 'p1'],
+      );
+      assert.equal(await store.getPipeline(acct2, 'p1'), undefined);
+      assert.equal(await store.deletePipelines(acct, ['a1', 'p1', 'nope']), 2);
+      assert.deepEqual(await store.listPipelines(acct), []);
+      assert.equal((await store.listPipelines(acct2)).length, 1);
+    });
+  });
+}
