@@ -112,10 +112,14 @@ export class ServerlessLoop {
       return { status, memory: ep.memory };
     }
     // Read once per pass: ttl, the wanted configuration and the workergroups serve every step below.
-    const dep = ep.target === 'deleted' ? undefined : await this.#ctx.store.findDeploymentByEndpoint(ep.id);
-    if (await this.#expire(ep, dep)) return { memory: ep.memory };
+    // The workergroups first: a change of configuration records the wish before it adds the group
+    // (reconfigureDeployment), so every group read here is wanted by the deployment read after it, or
+    // by a later wish. Read the other way round, a group added between the two reads looked unwanted
+    // and was retired at once.
     const serving = ep.target === 'running' || ep.status === 'stopping';
     const groups = serving ? await this.#ctx.store.listWorkergroups({ endpointId: ep.id }) : [];
+    const dep = ep.target === 'deleted' ? undefined : await this.#ctx.store.findDeploymentByEndpoint(ep.id);
+    if (await this.#expire(ep, dep)) return { memory: ep.memory };
     // Probe-ready workers are probed before workers are read, so this pass sees what they answered.
     if (serving) await probeHttpWorkers(this.#ctx, ep, groups);
     const workers = await workersOf(this.#ctx, ep.id);

@@ -37,16 +37,24 @@ export async function reconfigureDeployment(ctx: ControlContext, p: Principal, r
   const serving = groups[0];
   if (serving === undefined) throw new GantryError('WORKERGROUP_NOT_FOUND', `Deployment ${d.uid} has no workergroup to change.`);
   const wanted = spec.source.configurationId;
-  if (!groups.some((g) => g.revision === wanted)) {
-    await createWorkergroup(
-      ctx,
-      p,
-      ep.id,
-      { template: spec.template, placement: serving.placement, launchArgs: null, gpuRamGb: serving.gpuRamGb, testWorkers: serving.testWorkers },
-      wanted,
-    );
-  }
+  // The wish first, then the group: the serverless loop reads groups before the deployment, so it
+  // never sees the new group without the wish and retires it as given up (serverless-loop.ts).
   await ctx.store.updateDeployment(d.id, { source: spec.source, rolloutError: null, lastOperation: 'update', now: ctx.clock.now() });
+  if (!groups.some((g) => g.revision === wanted)) {
+    try {
+      await createWorkergroup(
+        ctx,
+        p,
+        ep.id,
+        { template: spec.template, placement: serving.placement, launchArgs: null, gpuRamGb: serving.gpuRamGb, testWorkers: serving.testWorkers },
+        wanted,
+      );
+    } catch (err) {
+      // The template was refused: the deployment goes on wanting what it wanted before.
+      await ctx.store.updateDeployment(d.id, { source: d.source, rolloutError: d.rolloutError, lastOperation: d.lastOperation, now: ctx.clock.now() });
+      throw err;
+    }
+  }
   ctx.traffic.invalidate(ep.id);
   ctx.log.info({ deploymentId: d.id, configurationId: wanted, rollback: wanted === serving.revision }, 'deployment reconfigured');
   return showDeployment(ctx, p, { id: d.id });
