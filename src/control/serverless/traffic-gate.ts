@@ -10,8 +10,11 @@ export interface PendingWork {
 }
 
 export interface TrafficGate {
-  /** Stop taking new requests for the endpoint now. Without drain, queued requests are failed at once. */
-  close(endpointId: number, o: { readonly drain: boolean }): void;
+  /**
+   * Stop taking new requests for the endpoint now. Without drain, queued requests are failed at once:
+   * with REQUEST_REJECTED_BY_STOP when `rejectQueued`, else ENDPOINT_STOPPED.
+   */
+  close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean }): void;
   /** Take requests again (after a start); the next look at the store confirms it. */
   open(endpointId: number): void;
   pending(endpointId: number): PendingWork;

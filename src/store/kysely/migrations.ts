@@ -6,6 +6,7 @@ import { catalogMigration } from './migration-catalog.js';
 import { placementMigration } from './migration-placement.js';
 import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
+import { inferenceLimitsMigration } from './migration-inference-limits.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -255,6 +256,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0007_resource_groups': resourceGroupsMigration,
     '0008_catalog': catalogMigration,
     '0009_deployment_source': deploymentSourceMigration,
+    '0010_inference_limits': inferenceLimitsMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }
