@@ -120,20 +120,28 @@ export class Traffic implements TrafficGate {
     this.#publisher.unref();
   }
 
+  async #count(id: number, t: EndpointTraffic): Promise<void> {
+    if (t.answered + t.refused === 0) return;
+    const [answered, refused, rejected] = [t.answered, t.refused, t.rejected];
+    t.answered = t.refused = t.rejected = 0;
+    await this.#o.shared.counted(id, answered, refused, rejected).catch(() => {
+      // Not written (the store was unreachable): keep them for the next publish instead of losing them.
+      t.answered += answered;
+      t.refused += refused;
+      t.rejected += rejected;
+    });
+  }
+
+  async flushStopCounts(endpointId: number): Promise<void> {
+    const t = this.#eps.get(endpointId);
+    if (t !== undefined) await this.#count(endpointId, t);
+  }
+
   async #publish(): Promise<void> {
     const now = this.#o.now();
     for (const [id, t] of this.#eps) {
       const n = t.queue.length + t.inFlight.size;
-      if (t.answered + t.refused > 0) {
-        const [answered, refused, rejected] = [t.answered, t.refused, t.rejected];
-        t.answered = t.refused = t.rejected = 0;
-        await this.#o.shared.counted(id, answered, refused, rejected).catch(() => {
-          // Not written (the store was unreachable): keep them for the next publish instead of losing them.
-          t.answered += answered;
-          t.refused += refused;
-          t.rejected += rejected;
-        });
-      }
+      await this.#count(id, t);
       if (n === 0 && !this.#published.has(id)) continue;
       if (n === 0) this.#published.delete(id);
       else this.#published.add(id);

@@ -33,6 +33,7 @@ class ScriptedTraffic implements TrafficGate {
   workerLoad = (): Map<number, { inFlight: number; cost: number }> => new Map();
   invalidate = (): void => undefined;
   stats = (): InferenceStats => ({ deployment: ZERO_COUNTERS, workers: new Map() });
+  flushStopCounts = (): Promise<void> => Promise.resolve();
 }
 
 const isCode = (code: string) => (e: unknown) => e instanceof GantryError && e.code === code;

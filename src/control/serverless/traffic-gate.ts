@@ -79,6 +79,8 @@ export interface TrafficGate {
   invalidate(endpointId: number): void;
   /** What this replica's gateway counted of the endpoint's requests. */
   stats(endpointId: number): InferenceStats;
+  /** Write what this replica counted for the endpoint's stop now, not at the next publish (a synchronous stop reads them). */
+  flushStopCounts(endpointId: number): Promise<void>;
 }
 
 /** A gate for a replica that serves no traffic (tests of loops alone). */
@@ -92,4 +94,5 @@ export const NO_TRAFFIC: TrafficGate = {
   workerLoad: () => new Map(),
   invalidate: () => undefined,
   stats: () => ({ deployment: ZERO_COUNTERS, workers: new Map() }),
+  flushStopCounts: () => Promise.resolve(),
 };
