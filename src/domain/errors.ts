@@ -95,7 +95,7 @@ export const ERROR_CODES = {
   REQUEST_REJECTED_BY_STOP: {
     kind: 'rate_limited',
     retryable: true,
-    doc: 'The request was waiting in the queue when a stop that fails queued work (Elasticsearch\'s default) was called; it was not processed.',
+    doc: "The request was waiting in the queue when a stop that fails queued work (Elasticsearch's default) was called; it was not processed.",
   },
   INFERENCE_TIMEOUT: {
     kind: 'timeout',
@@ -110,7 +110,7 @@ export const ERROR_CODES = {
   STOP_FAILED: {
     kind: 'unavailable',
     retryable: true,
-    doc: "A stop ended failed: a worker did not stop or failed to (the message names it); stop again, or delete the deployment.",
+    doc: 'A stop ended failed: a worker did not stop or failed to (the message names it); stop again, or delete the deployment.',
   },
   WORKER_FAILED: {
     kind: 'upstream',

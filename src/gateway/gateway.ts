@@ -204,7 +204,8 @@ class Deadline {
   readonly #timer: NodeJS.Timeout;
 
   constructor(ms: number) {
-    if (!Number.isFinite(ms) || ms < 0) throw new GantryError('INVALID_ARGUMENT', `'timeout' must be a duration of 0 or more, got ${String(ms)} ms.`, { field: 'timeout' });
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new GantryError('INVALID_ARGUMENT', `'timeout' must be a duration of 0 or more, got ${String(ms)} ms.`, { field: 'timeout' });
     const error = new GantryError('INFERENCE_TIMEOUT', `No worker answered within the request's timeout of ${ms / 1000}s.`, { timeoutMs: ms });
     this.#timer = setTimeout(() => this.#ac.abort(error), ms);
     this.#timer.unref();

@@ -25,7 +25,7 @@ for (const ts of TEST_STORES)
     let admin: Principal;
     before(async () => {
       g = await startTestGantry(ts, { gpus: '4x RTX 4090:24GB', settings: SERVERLESS_FAST });
-      admin = await g.control.authenticate(g.adminKey as string);
+      admin = await g.control.authenticate(g.adminKey);
     });
     after(async () => {
       await g.dispose();
@@ -141,10 +141,7 @@ for (const ts of TEST_STORES)
         const x = await sc().inferenceStats(admin, d.deployment.id);
         return x.deployment.inferenceCount === 4 ? x : null;
       });
-      assert.deepEqual(
-        [s.deployment.inferenceCount, s.deployment.rejectedExecutionCount, s.deployment.timeoutCount, s.deployment.errorCount],
-        [4, 3, 2, 0],
-      );
+      assert.deepEqual([s.deployment.inferenceCount, s.deployment.rejectedExecutionCount, s.deployment.timeoutCount, s.deployment.errorCount], [4, 3, 2, 0]);
       const [w] = s.workers;
       assert.deepEqual([w?.counters.inferenceCount, w?.counters.timeoutCount, w?.counters.rejectedExecutionCount], [4, 1, 0]);
       assert.ok(w?.counters.startTime !== null && w?.counters.lastAccess !== null);

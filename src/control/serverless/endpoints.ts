@@ -61,7 +61,15 @@ export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEn
     if (target.aliasOf !== null)
       throw new GantryError('INVALID_ARGUMENT', `'aliasOf' names '${r.aliasOf}', itself an alias; point at the endpoint it routes to.`, { field: 'aliasOf' });
   }
-  const ep = await ctx.store.createEndpoint({ accountId: p.accountId, name, apiKey: newEndpointKey(), params, ...(limits !== undefined ? { limits } : {}), aliasOf: r.aliasOf, now: ctx.clock.now() });
+  const ep = await ctx.store.createEndpoint({
+    accountId: p.accountId,
+    name,
+    apiKey: newEndpointKey(),
+    params,
+    ...(limits !== undefined ? { limits } : {}),
+    aliasOf: r.aliasOf,
+    now: ctx.clock.now(),
+  });
   ctx.log.info({ endpointId: ep.id, name }, 'endpoint created');
   return ep;
 }

@@ -40,7 +40,8 @@ export interface RoutingView {
 /** Needs no control plane, only what reading workers needs, so a gateway can be made before the control plane it serves. */
 export async function routingView(ctx: WorkerReadContext, endpointId: number): Promise<RoutingView> {
   const ep = await ctx.store.getEndpoint(endpointId);
-  if (!ep) return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], phases: {}, deleted: true, limits: NO_LIMITS, rejectQueued: false };
+  if (!ep)
+    return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], phases: {}, deleted: true, limits: NO_LIMITS, rejectQueued: false };
   const all = await workersOf(ctx, endpointId);
   const serving = servingGroup(await ctx.store.listWorkergroups({ endpointId }), all);
   const workers = all

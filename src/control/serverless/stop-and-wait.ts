@@ -44,10 +44,14 @@ export async function stopDeploymentAndWait(
   await changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, stopUnscheduled: true });
   const got = await awaitEndpointStatus(ctx, p, d.endpointId, ['stopped', 'failed'], o.timeoutMs);
   if (got.timedOut) {
-    throw new GantryError('STOP_TIMEOUT', `Deployment ${d.uid} did not stop within ${o.timeoutMs / 1000}s (${got.endpoint.statusMsg ?? got.endpoint.status}).`, {
-      deploymentId: d.uid,
-      status: got.endpoint.status,
-    });
+    throw new GantryError(
+      'STOP_TIMEOUT',
+      `Deployment ${d.uid} did not stop within ${o.timeoutMs / 1000}s (${got.endpoint.statusMsg ?? got.endpoint.status}).`,
+      {
+        deploymentId: d.uid,
+        status: got.endpoint.status,
+      },
+    );
   }
   if (got.endpoint.status === 'failed') {
     throw new GantryError('STOP_FAILED', `Deployment ${d.uid} did not stop: ${got.endpoint.statusMsg ?? 'a worker did not stop'}.`, { deploymentId: d.uid });
