@@ -35,7 +35,7 @@ export interface Assignment {
   release(answered?: boolean, outcome?: RequestOutcome): void;
 }
 
-/** One endpoint's traffic on this replica: its queue, requests in flight, load and counters (traffic.ts acts on it). */
+/** A request waiting in an endpoint's queue. */
 export interface Waiter {
   readonly cost: number;
   readonly since: number;
@@ -46,6 +46,7 @@ export interface Waiter {
   readonly unlisten: () => void;
 }
 
+/** One endpoint's traffic on this replica: its queue, requests in flight, load and counters (traffic.ts acts on it). */
 export class EndpointTraffic {
   view: RoutingView | null = null;
   viewAt = 0;
