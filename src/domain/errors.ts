@@ -87,6 +87,31 @@ export const ERROR_CODES = {
     retryable: true,
     doc: 'The request waited for a worker longer than the queue timeout (serverlessQueueTimeoutMs) and was not sent to any worker.',
   },
+  QUEUE_FULL: {
+    kind: 'rate_limited',
+    retryable: true,
+    doc: "The endpoint's request queue on this replica holds queueCapacity requests already; the request was refused at once and not processed.",
+  },
+  REQUEST_REJECTED_BY_STOP: {
+    kind: 'rate_limited',
+    retryable: true,
+    doc: "The request was waiting in the queue when a stop that fails queued work (Elasticsearch's default) was called; it was not processed.",
+  },
+  INFERENCE_TIMEOUT: {
+    kind: 'timeout',
+    retryable: true,
+    doc: "The request's own deadline (for example Elasticsearch's `_infer?timeout=`) passed before a worker answered; it may have been partly processed.",
+  },
+  STOP_TIMEOUT: {
+    kind: 'timeout',
+    retryable: true,
+    doc: 'A synchronous stop did not see the deployment stopped within its bound; the stop goes on, and waiting again shows when it ends.',
+  },
+  STOP_FAILED: {
+    kind: 'unavailable',
+    retryable: true,
+    doc: 'A stop ended failed: a worker did not stop or failed to (the message names it); stop again, or delete the deployment.',
+  },
   WORKER_FAILED: {
     kind: 'upstream',
     retryable: true,

@@ -40,6 +40,12 @@ export interface ProxyRequest {
   readonly body: Readable | null;
   readonly contentLength: string | null;
   readonly cost: number;
+  /**
+   * The caller's deadline in ms (Elasticsearch's `_infer?timeout=`), from the call until the worker's
+   * answer begins: past it the request leaves the queue or is aborted at the worker, and the call
+   * rejects with INFERENCE_TIMEOUT. Absent or null: only the queue and worker timeouts bound it.
+   */
+  readonly timeoutMs?: number | null;
 }
 
 /**
@@ -129,11 +135,21 @@ export class Gateway {
   }
 
   async #proxy(name: string, resolve: () => Promise<ResolvedEndpoint>, r: ProxyRequest): Promise<ForwardResponse> {
+    const deadline = r.timeoutMs === undefined || r.timeoutMs === null ? null : new Deadline(r.timeoutMs);
+    try {
+      return await this.#attempts(name, resolve, r, deadline?.signal);
+    } finally {
+      deadline?.clear();
+    }
+  }
+
+  async #attempts(name: string, resolve: () => Promise<ResolvedEndpoint>, r: ProxyRequest, deadline: AbortSignal | undefined): Promise<ForwardResponse> {
     const { endpoint, via } = await resolve();
     if (via !== null && !acceptsTraffic(via)) throw new GantryError('ENDPOINT_STOPPED', `Endpoint '${name}' is stopped; start it and try again.`);
     for (let attempt = 1; ; attempt++) {
       const waitFrom = process.hrtime.bigint();
-      const a = await this.#traffic.acquire(endpoint.id, r.cost);
+      const a = await this.#traffic.acquire(endpoint.id, r.cost, deadline);
+      const sentAt = performance.now();
       this.#metrics.serverlessQueueWait.observe(Number(process.hrtime.bigint() - waitFrom) / 1e9);
       const auth = this.#grant(a.worker.url, r.cost, name);
       try {
@@ -143,7 +159,7 @@ export class Gateway {
           headers: r.headers,
           body: r.body,
           contentLength: r.contentLength,
-          signal: a.signal,
+          signal: deadline === undefined ? a.signal : AbortSignal.any([a.signal, deadline]),
           extra: {
             'x-gantry-url': a.worker.url,
             'x-gantry-signature': String(auth.signature),
@@ -152,15 +168,17 @@ export class Gateway {
             'x-gantry-endpoint': name,
           },
         });
-        res.body.once('close', () => a.release(true));
+        const outcome = res.status < 400 ? 'answered' : 'error';
+        res.body.once('close', () => a.release(true, outcome === 'answered' ? { kind: outcome, ms: performance.now() - sentAt } : { kind: outcome }));
         return res;
       } catch (err) {
-        a.release();
         // Refused before anything was sent (the worker just died or is not listening yet): safe to try another.
         if (wasNotSent(err) && attempt < CONNECT_ATTEMPTS) {
+          a.release();
           this.#traffic.suspect(endpoint.id, a.worker.id);
           continue;
         }
+        a.release(false, { kind: endedBy(err) });
         if (wasNotSent(err)) throw new GantryError('WORKER_FAILED', `No worker of '${name}' accepted the connection; the request was not processed.`);
         throw err;
       }
@@ -170,5 +188,34 @@ export class Gateway {
   async close(): Promise<void> {
     this.#traffic.shutdown();
     await this.#pools.close();
+  }
+}
+
+/** Failures at a worker counted as timeouts: its own, the caller's deadline, and a stop's drain deadline (which aborts it). */
+const TIMEOUTS = new Set(['WORKER_TIMEOUT', 'INFERENCE_TIMEOUT', 'ENDPOINT_STOPPED']);
+
+function endedBy(err: unknown): 'timeout' | 'error' {
+  return err instanceof GantryError && TIMEOUTS.has(err.code) ? 'timeout' : 'error';
+}
+
+/** A request's deadline: aborts its signal with INFERENCE_TIMEOUT when it passes. */
+class Deadline {
+  readonly #ac = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new GantryError('INVALID_ARGUMENT', `'timeout' must be a duration of 0 or more, got ${String(ms)} ms.`, { field: 'timeout' });
+    const error = new GantryError('INFERENCE_TIMEOUT', `No worker answered within the request's timeout of ${ms / 1000}s.`, { timeoutMs: ms });
+    this.#timer = setTimeout(() => this.#ac.abort(error), ms);
+    this.#timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.#ac.signal;
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
   }
 }

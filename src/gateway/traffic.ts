@@ -1,73 +1,11 @@
 import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
-import type { PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
+import type { InferenceCounters, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
+import { NO_LIMITS } from '../domain/serverless/limits.js';
+import { Tally, type RequestOutcome } from './inference-stats.js';
+import { closed, EndpointTraffic, rejectedByStop, stopped, type Assignment, type TrafficOptions, type Waiter } from './endpoint-traffic.js';
 
-export interface TrafficOptions {
-  /** Read an endpoint's routing view (from the store); cached for `directoryMs`. */
-  readonly directory: (endpointId: number) => Promise<RoutingView>;
-  /** Record that the endpoint saw a request (throttled to once a second per endpoint). */
-  readonly touch: (endpointId: number, at: number) => Promise<void>;
-  readonly now: () => number;
-  readonly directoryMs: number;
-  readonly queueTimeoutMs: number;
-  /** Shares this replica's held requests through the store, so a drain on any replica waits for them. */
-  readonly shared: {
-    readonly replica: string;
-    publish(endpointId: number, pending: number, now: number): Promise<void>;
-    elsewhere(endpointId: number, freshSince: number): Promise<number>;
-    /** Adds what this gateway answered and refused since it learnt of a stop to the stop's counts. */
-    counted(endpointId: number, answered: number, refused: number): Promise<void>;
-  };
-}
-
-/** A request's hold on a worker; release it exactly once when the worker has answered. */
-export interface Assignment {
-  readonly worker: RoutableWorker;
-  /** Aborted when the request must be given up (a drain ran out of time). */
-  readonly signal: AbortSignal;
-  /** `answered`: the worker's response came back (counted while the endpoint stops). */
-  release(answered?: boolean): void;
-}
-
-interface Waiter {
-  readonly cost: number;
-  readonly since: number;
-  readonly resolve: (a: Assignment) => void;
-  readonly reject: (e: GantryError) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-class EndpointTraffic {
-  view: RoutingView | null = null;
-  viewAt = 0;
-  loading: Promise<RoutingView> | null = null;
-  readonly queue: Waiter[] = [];
-  /** Per worker: requests in flight from this replica and their summed cost. */
-  readonly busy = new Map<number, { inFlight: number; cost: number }>();
-  /** /route/ hand-outs whose end this replica cannot see: counted against the worker for a short while. */
-  readonly routed = new Map<number, { cost: number; at: number }[]>();
-  /** /route/ calls answered without a worker, by request_idx: demand the autoscaler must see. */
-  readonly unmet = new Map<string, number>();
-  readonly inFlight = new Set<AbortController>();
-  /** Workers that refused a connection lately, skipped until the time given. */
-  readonly suspect = new Map<number, number>();
-  /** Cost received per second (epoch second → cost). */
-  readonly arrivals = new Map<number, number>();
-  lastTouch = 0;
-  pumpTimer: NodeJS.Timeout | null = null;
-  /**
-   * Requests answered and refused since this gateway learnt the endpoint stopped, not yet reported.
-   * Each gateway counts its own exactly and adds them to the endpoint row, so the counts cover every
-   * replica whichever one runs the stop. Requests failed at the drain deadline are counted by the
-   * serverless loop that fails them; /route/ callers talk to workers directly and are not counted.
-   */
-  answered = 0;
-  refused = 0;
-  /** Bumped by every stop or start on this replica: a view read from the store before it is stale. */
-  intents = 0;
-}
-
-const closed = (t: EndpointTraffic): boolean => t.view !== null && !t.view.accepting;
+export type { Assignment, TrafficOptions } from './endpoint-traffic.js';
 
 const ROUTED_TTL_MS = 2_000;
 /** How often held-request counts are written while non-zero; a count older than PENDING_FRESH_MS (a dead replica) is ignored. */
@@ -95,19 +33,28 @@ export class Traffic implements TrafficGate {
     this.#publisher.unref();
   }
 
+  async #count(id: number, t: EndpointTraffic): Promise<void> {
+    if (t.answered + t.refused === 0) return;
+    const [answered, refused, rejected] = [t.answered, t.refused, t.rejected];
+    t.answered = t.refused = t.rejected = 0;
+    await this.#o.shared.counted(id, answered, refused, rejected).catch(() => {
+      // Not written (the store was unreachable): keep them for the next publish instead of losing them.
+      t.answered += answered;
+      t.refused += refused;
+      t.rejected += rejected;
+    });
+  }
+
+  async flushStopCounts(endpointId: number): Promise<void> {
+    const t = this.#eps.get(endpointId);
+    if (t !== undefined) await this.#count(endpointId, t);
+  }
+
   async #publish(): Promise<void> {
     const now = this.#o.now();
     for (const [id, t] of this.#eps) {
       const n = t.queue.length + t.inFlight.size;
-      if (t.answered + t.refused > 0) {
-        const [answered, refused] = [t.answered, t.refused];
-        t.answered = t.refused = 0;
-        await this.#o.shared.counted(id, answered, refused).catch(() => {
-          // Not written (the store was unreachable): keep them for the next publish instead of losing them.
-          t.answered += answered;
-          t.refused += refused;
-        });
-      }
+      await this.#count(id, t);
       if (n === 0 && !this.#published.has(id)) continue;
       if (n === 0) this.#published.delete(id);
       else this.#published.add(id);
@@ -121,7 +68,7 @@ export class Traffic implements TrafficGate {
 
   #ep(id: number): EndpointTraffic {
     let t = this.#eps.get(id);
-    if (t === undefined) this.#eps.set(id, (t = new EndpointTraffic()));
+    if (t === undefined) this.#eps.set(id, (t = new EndpointTraffic(this.#o.now)));
     return t;
   }
 
@@ -138,7 +85,7 @@ export class Traffic implements TrafficGate {
     if (t.intents !== intents) return this.#view(id, t);
     t.view = v;
     t.viewAt = this.#o.now();
-    if (!v.accepting && !v.draining) this.#rejectQueued(t, stopped(v), true);
+    if (!v.accepting && !v.draining) this.#rejectQueued(t, v.rejectQueued ? rejectedByStop(v.endpointId) : stopped(v), true);
     return v;
   }
 
@@ -154,23 +101,28 @@ export class Traffic implements TrafficGate {
     }
   }
 
-  #estimatedWait(t: EndpointTraffic, w: RoutableWorker, now: number): { wait: number; idle: boolean } {
+  #estimatedWait(t: EndpointTraffic, w: RoutableWorker, now: number): { wait: number; idle: boolean; sent: number } {
     const mine = t.busy.get(w.id);
     const routed = (t.routed.get(w.id) ?? []).filter((r) => now - r.at < ROUTED_TTL_MS);
     t.routed.set(w.id, routed);
     const cost = (mine?.cost ?? 0) + routed.reduce((s, r) => s + r.cost, 0);
-    const n = Math.max((mine?.inFlight ?? 0) + routed.length, w.working);
-    return { wait: cost / w.perf, idle: n === 0 };
+    const sent = (mine?.inFlight ?? 0) + routed.length;
+    const n = Math.max(sent, w.working);
+    return { wait: cost / w.perf, idle: n === 0, sent };
   }
 
   #pick(t: EndpointTraffic, view: RoutingView, cost: number): RoutableWorker | null {
     const now = this.#o.now();
     let best: RoutableWorker | null = null;
     let bestWait = Infinity;
+    const max = view.limits.maxConcurrentPerWorker;
     for (const w of view.workers) {
       if ((t.suspect.get(w.id) ?? 0) > now) continue;
-      const { wait, idle } = this.#estimatedWait(t, w, now);
-      if (!idle && wait + cost / w.perf > view.maxQueueTimeS) continue;
+      const { wait, idle, sent } = this.#estimatedWait(t, w, now);
+      // A fixed concurrency counts what this replica sent, exactly: workers' own reports lag by up
+      // to their report interval and would hold a free worker back. Other replicas keep their own count.
+      if (max > 0 && sent >= max) continue;
+      if (max === 0 && !idle && wait + cost / w.perf > view.maxQueueTimeS) continue;
       if (wait < bestWait) {
         best = w;
         bestWait = wait;
@@ -192,14 +144,19 @@ export class Traffic implements TrafficGate {
     t.busy.set(w.id, { inFlight: b.inFlight + 1, cost: b.cost + cost });
     const ac = new AbortController();
     t.inFlight.add(ac);
+    t.workerTallyOf(w.id).seen();
     let released = false;
     return {
       worker: w,
       signal: ac.signal,
-      release: (answered = false) => {
+      release: (answered = false, outcome?: RequestOutcome) => {
         if (released) return;
         released = true;
         if (answered && !ac.signal.aborted && closed(t)) t.answered++;
+        if (outcome !== undefined) {
+          t.tally.ended(outcome);
+          t.workerTallyOf(w.id).ended(outcome);
+        }
         t.inFlight.delete(ac);
         const cur = t.busy.get(w.id);
         if (cur !== undefined) {
@@ -213,21 +170,53 @@ export class Traffic implements TrafficGate {
 
   /**
    * A worker for a proxied request: at once if one has room, else after waiting in the queue.
-   * Rejects with ENDPOINT_STOPPED (503) or QUEUE_TIMEOUT (504); never waits without bound.
+   * Rejects with ENDPOINT_STOPPED (503), QUEUE_FULL (429) when the endpoint's queue holds
+   * queueCapacity requests, QUEUE_TIMEOUT (504), or the reason of `deadline` when it aborts first;
+   * never waits without bound.
    */
-  async acquire(endpointId: number, cost: number): Promise<Assignment> {
+  async acquire(endpointId: number, cost: number, deadline?: AbortSignal): Promise<Assignment> {
     const t = this.#ep(endpointId);
     this.#arrive(endpointId, t, cost);
+    t.tally.seen();
     const view = await this.#view(endpointId, t);
     if (!view.accepting) throw stopped(view);
-    this.#held(endpointId);
     const w = t.queue.length === 0 ? this.#pick(t, view, cost) : null;
-    if (w !== null) return this.#assign(t, w, cost);
+    if (w !== null) {
+      this.#held(endpointId);
+      return this.#assign(t, w, cost);
+    }
+    const capacity = view.limits.queueCapacity;
+    if (capacity > 0 && t.queue.length >= capacity) {
+      t.tally.rejected();
+      throw new GantryError('QUEUE_FULL', `The queue of this endpoint holds ${capacity} request(s) already; this request was not processed. Try again later.`, {
+        endpointId,
+        queueCapacity: capacity,
+      });
+    }
+    if (deadline?.aborted === true) {
+      t.tally.timedOut();
+      throw deadline.reason;
+    }
+    this.#held(endpointId);
     return new Promise<Assignment>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const leave = (): void => {
         const i = t.queue.indexOf(waiter);
         if (i >= 0) t.queue.splice(i, 1);
+      };
+      const onDeadline = (): void => {
+        clearTimeout(waiter.timer);
+        leave();
         if (closed(t)) t.refused++;
+        t.tally.timedOut();
+        reject(deadline?.reason as GantryError);
+      };
+      deadline?.addEventListener('abort', onDeadline, { once: true });
+      const unlisten = (): void => deadline?.removeEventListener('abort', onDeadline);
+      const timer = setTimeout(() => {
+        unlisten();
+        leave();
+        if (closed(t)) t.refused++;
+        t.tally.timedOut();
         reject(
           new GantryError(
             'QUEUE_TIMEOUT',
@@ -238,7 +227,7 @@ export class Traffic implements TrafficGate {
           ),
         );
       }, this.#o.queueTimeoutMs);
-      const waiter: Waiter = { cost, since: this.#o.now(), resolve, reject, timer };
+      const waiter: Waiter = { cost, since: this.#o.now(), resolve, reject, timer, unlisten };
       t.queue.push(waiter);
       this.#schedulePump(endpointId, t);
     });
@@ -284,16 +273,26 @@ export class Traffic implements TrafficGate {
       if (w === null) return;
       t.queue.shift();
       clearTimeout(head.timer);
+      head.unlisten();
       head.resolve(this.#assign(t, w, head.cost));
     }
   }
 
-  /** `refused`: count them as refused by a stop. */
+  /**
+   * `refused`: dropped by a stop, counted as refused and rejected (the stop's counts and the
+   * inference counters); otherwise failed at the drain deadline or at shutdown, counted as timed out.
+   */
   #rejectQueued(t: EndpointTraffic, e: GantryError, refused = false): number {
     const n = t.queue.length;
-    if (refused) t.refused += n;
+    if (refused) {
+      t.refused += n;
+      t.rejected += n;
+    }
     for (const w of t.queue.splice(0)) {
       clearTimeout(w.timer);
+      w.unlisten();
+      if (refused) t.tally.rejected();
+      else t.tally.timedOut();
       w.reject(e);
     }
     return n;
@@ -304,15 +303,27 @@ export class Traffic implements TrafficGate {
     this.#ep(endpointId).suspect.set(workerId, this.#o.now() + Math.max(3_000, 4 * this.#o.directoryMs));
   }
 
-  close(endpointId: number, o: { readonly drain: boolean }): void {
+  close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean }): void {
     const t = this.#ep(endpointId);
     t.intents++;
-    if (t.view !== null) t.view = { ...t.view, accepting: false, draining: o.drain };
-    else t.view = { endpointId, accepting: false, draining: o.drain, maxQueueTimeS: 0, workers: [], phases: {}, deleted: false };
+    const rejectQueued = o.rejectQueued === true && !o.drain;
+    if (t.view !== null) t.view = { ...t.view, accepting: false, draining: o.drain, rejectQueued };
+    else
+      t.view = {
+        endpointId,
+        accepting: false,
+        draining: o.drain,
+        maxQueueTimeS: 0,
+        workers: [],
+        phases: {},
+        deleted: false,
+        limits: NO_LIMITS,
+        rejectQueued,
+      };
     t.viewAt = this.#o.now();
     // /route/ callers that got no worker are demand no longer: a drain must not wait for them.
     t.unmet.clear();
-    if (!o.drain) this.#rejectQueued(t, stopped(t.view), true);
+    if (!o.drain) this.#rejectQueued(t, rejectQueued ? rejectedByStop(endpointId) : stopped(t.view), true);
   }
 
   open(endpointId: number): void {
@@ -343,6 +354,14 @@ export class Traffic implements TrafficGate {
     return n + t.inFlight.size;
   }
 
+  stats(endpointId: number): InferenceStats {
+    const t = this.#eps.get(endpointId);
+    if (t === undefined) return { deployment: new Tally(this.#o.now).counters(0), workers: new Map() };
+    const workers = new Map<number, InferenceCounters>();
+    for (const [id, tally] of t.workerTally) workers.set(id, tally.counters(t.busy.get(id)?.inFlight ?? 0));
+    return { deployment: t.tally.counters(t.queue.length + t.inFlight.size), workers };
+  }
+
   loadSamples(endpointId: number): readonly { at: number; load: number }[] {
     const t = this.#eps.get(endpointId);
     if (t === undefined) return [];
@@ -363,10 +382,4 @@ export class Traffic implements TrafficGate {
       if (t.pumpTimer !== null) clearTimeout(t.pumpTimer);
     }
   }
-}
-
-function stopped(v: RoutingView): GantryError {
-  return new GantryError('ENDPOINT_STOPPED', 'The endpoint is stopped or stopping and takes no new requests; start it and try again.', {
-    endpointId: v.endpointId,
-  });
 }

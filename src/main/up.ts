@@ -94,7 +94,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       replica,
       publish: (id, n, now) => store.putGatewayPending(replica, id, n, now),
       elsewhere: (id, since) => store.gatewayPendingElsewhere(id, replica, since),
-      counted: (id, answered, refused) => store.countStopRequests(id, answered, refused),
+      counted: (id, answered, failed, rejected) => store.countStopRequests(id, answered, failed, rejected),
     },
   });
   const control = new ControlPlane({ store, clock, machines, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic, vault });

@@ -1,5 +1,6 @@
 import type { EndpointStatus, EndpointStopPhase, EndpointTarget } from '../domain/serverless/lifecycle.js';
 import type { EndpointParams } from '../domain/serverless/params.js';
+import type { EndpointLimits } from '../domain/serverless/limits.js';
 import type { ScaleMemory } from '../domain/serverless/autoscale.js';
 import type { InstanceRecord } from '../domain/instance/instance.js';
 import type { DeploymentRecord, EndpointRecord, WorkergroupRecord, WorkerReport } from '../domain/serverless/records.js';
@@ -11,6 +12,8 @@ export interface NewEndpoint {
   readonly name: string;
   readonly apiKey: string;
   readonly params: EndpointParams;
+  /** Absent: none (NO_LIMITS). */
+  readonly limits?: EndpointLimits;
   readonly aliasOf: string | null;
   readonly now: number;
 }
@@ -19,8 +22,8 @@ export interface EndpointIntentWrite {
   readonly target: EndpointTarget;
   readonly status: EndpointStatus;
   readonly statusMsg: string | null;
-  /** A stop's options: drain first, and the drain deadline. */
-  readonly stop: { readonly drain: boolean; readonly deadline: number } | null;
+  /** A stop's options: wait for held requests first, the drain deadline, and whether queued requests are rejected (REQUEST_REJECTED_BY_STOP). */
+  readonly stop: { readonly drain: boolean; readonly deadline: number; readonly rejectQueued?: boolean } | null;
   /** The phase the write begins (closing for a stop); absent: none. Every intent write zeroes the stop's counts. */
   readonly stopPhase?: EndpointStopPhase | null;
   readonly now: number;
@@ -104,10 +107,11 @@ export interface ServerlessStore extends DeploymentStore {
    */
   applyEndpointPass(id: number, leaseToken: string, w: EndpointPassWrite): Promise<'applied' | 'superseded' | 'lost'>;
   /**
-   * Add what a gateway answered and refused since it learnt of a stop. Counted while the target is
+   * Add what a gateway answered and failed since it learnt of a stop; `rejected`, a part of `failed`,
+   * those it refused from its queue. Counted while the target is
    * stopped (a late report after a start is dropped); the next stop starts from zero.
    */
-  countStopRequests(id: number, answered: number, failed: number): Promise<void>;
+  countStopRequests(id: number, answered: number, failed: number, rejected?: number): Promise<void>;
   /** Raise last_activity_at (never lowers it). */
   touchEndpoint(id: number, at: number): Promise<void>;
 

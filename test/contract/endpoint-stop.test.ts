@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { ControlPlane } from '../../src/control/control-plane.js';
 import { HostRegistry } from '../../src/control/hosts/hosts.js';
 import type { Principal } from '../../src/control/principal.js';
-import type { PendingWork, TrafficGate } from '../../src/control/serverless/traffic-gate.js';
+import { ZERO_COUNTERS, type InferenceStats, type PendingWork, type TrafficGate } from '../../src/control/serverless/traffic-gate.js';
 import { GantryError } from '../../src/domain/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/log/metrics.js';
@@ -32,6 +32,8 @@ class ScriptedTraffic implements TrafficGate {
   loadSamples = (): [] => [];
   workerLoad = (): Map<number, { inFlight: number; cost: number }> => new Map();
   invalidate = (): void => undefined;
+  stats = (): InferenceStats => ({ deployment: ZERO_COUNTERS, workers: new Map() });
+  flushStopCounts = (): Promise<void> => Promise.resolve();
 }
 
 const isCode = (code: string) => (e: unknown) => e instanceof GantryError && e.code === code;

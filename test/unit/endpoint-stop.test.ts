@@ -14,6 +14,7 @@ import {
 import { checkBulkIds, MAX_BULK_ITEMS } from '../../src/control/bulk.js';
 import { compareAndSet, GENERATION_MOVED, MAX_CAS_ATTEMPTS } from '../../src/control/cas.js';
 import { Traffic } from '../../src/gateway/traffic.js';
+import { NO_LIMITS } from '../../src/domain/serverless/limits.js';
 import type { RoutingView } from '../../src/control/serverless/routing.js';
 
 const T0 = 1_000_000;
@@ -251,6 +252,8 @@ describe('gateway counts for a stop', () => {
       workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
       phases: {},
       deleted: false,
+      limits: NO_LIMITS,
+      rejectQueued: false,
     });
     const t = new Traffic({
       directory: (id) => Promise.resolve(view(id)),
@@ -331,6 +334,8 @@ describe('gateway views and stops', () => {
         workers: [{ id: 1, url: 'http://w', perf: 1, working: 0 }],
         phases: {},
         deleted: false,
+        limits: NO_LIMITS,
+        rejectQueued: false,
       });
       assert.equal(await before, 'ENDPOINT_STOPPED');
       await assert.rejects(t.acquire(7, 1), (e: unknown) => e instanceof GantryError && e.code === 'ENDPOINT_STOPPED');

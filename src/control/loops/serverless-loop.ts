@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decideScale, type WorkerView } from '../../domain/serverless/autoscale.js';
-import { isDraining, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
+import { waitsForHeld, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
 import { decideStop, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
 import type { EndpointPassWrite } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
@@ -164,7 +164,7 @@ export class ServerlessLoop {
       queued: pending.queued,
       inFlight: pending.inFlight,
       // Requests other replicas accepted count too: a drain waits for every gateway, not only this one.
-      elsewhere: isDraining({ ...ep, stopPhase: phase }) ? await ctx.traffic.pendingElsewhere(ep.id) : 0,
+      elsewhere: waitsForHeld({ ...ep, stopPhase: phase }) ? await ctx.traffic.pendingElsewhere(ep.id) : 0,
       atWorkers: workers.reduce((n, w) => n + (w.report?.numRequestsWorking ?? 0), 0),
     };
     const step = decideStop({

@@ -14,6 +14,13 @@ export interface StopRequest {
   readonly force: boolean;
   /** Bound on the drain; null: the stopDrainTimeoutMs setting. */
   readonly timeoutMs: number | null;
+  /**
+   * Elasticsearch's stop: unless finishPendingWork, queued requests fail at once with
+   * REQUEST_REJECTED_BY_STOP (counted as rejected) and the requests in flight at workers finish,
+   * bounded by the timeout, before the workers stop. Absent or false: Vast's and AI Core's rules
+   * (queued requests fail with ENDPOINT_STOPPED and workers are asked to stop at once).
+   */
+  readonly rejectQueued?: boolean;
 }
 
 export interface EndpointChangeOptions {
@@ -81,20 +88,23 @@ export async function changeOwnedEndpoint(
       }
     }
     const now = ctx.clock.now();
+    // drain: gateways hand queued requests on; wait: the stop waits for held requests before workers stop.
     const drain = action === 'stop' && stop.finishPendingWork;
+    const rejectQueued = action === 'stop' && stop.rejectQueued === true && !drain;
+    const wait = drain || rejectQueued;
     const written = await ctx.store.writeEndpointIntent(id, ep.generation, {
       target: change.target,
       status: change.status,
       statusMsg: null,
       // The drain begins here, when routing closes: its deadline counts from the call.
-      stop: action === 'start' ? null : { drain, deadline: now + (drain ? (stop.timeoutMs ?? ctx.settings.stopDrainTimeoutMs) : 0) },
+      stop: action === 'start' ? null : { drain: wait, rejectQueued, deadline: now + (wait ? (stop.timeoutMs ?? ctx.settings.stopDrainTimeoutMs) : 0) },
       stopPhase: initialStopPhase(change),
       now,
     });
     if (!written) return GENERATION_MOVED;
     // Routing changes before the answer: a stopped endpoint takes no new request from here on.
     if (action === 'start') ctx.traffic.open(id);
-    else ctx.traffic.close(id, { drain });
+    else ctx.traffic.close(id, { drain, rejectQueued });
     ctx.endpointSignal.notify(id);
     ctx.log.info({ endpointId: id, action, drain, from: `${ep.target}/${ep.status}`, generation: ep.generation + 1 }, 'endpoint intent');
     return { endpoint: (await ctx.store.getEndpoint(id)) as EndpointRecord, changed: true };

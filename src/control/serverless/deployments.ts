@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import { replicaParams, type EndpointParamsPatch } from '../../domain/serverless/params.js';
+import type { EndpointLimits } from '../../domain/serverless/limits.js';
 import { parseTtl } from '../../domain/serverless/ttl.js';
 import { requireResourceGroup } from '../accounts/resource-groups.js';
 import type { ControlContext } from '../context.js';
@@ -36,6 +37,8 @@ export interface NewDeploymentRequest extends WorkergroupInput {
   readonly source?: DeploymentSource | null;
   /** Time to live (`10m`, `24h`, `2d`): stopped and deleted when it runs out. */
   readonly ttl?: string | null;
+  /** Per-worker concurrency and the queue's bound (Elasticsearch: 1 per allocation, queue_capacity); absent: none. */
+  readonly limits?: Partial<EndpointLimits>;
 }
 
 /** Which deployment a call names: the engine id, or the public id within a resource group. */
@@ -51,7 +54,7 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
   const name = validName(r.name ?? `deployment-${uid}`, 'deploymentName');
   const source = r.source ?? null;
   const params: EndpointParamsPatch = source === null ? r.params : { ...r.params, ...replicaParams(source) };
-  const endpoint = await createEndpoint(ctx, p, { name, params, aliasOf: null });
+  const endpoint = await createEndpoint(ctx, p, { name, params, aliasOf: null, ...(r.limits !== undefined ? { limits: r.limits } : {}) });
   try {
     const workergroup = await createWorkergroup(ctx, p, endpoint.id, r, source?.configurationId ?? null);
     const deployment = await ctx.store.createDeployment({

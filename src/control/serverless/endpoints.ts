@@ -1,4 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
+import { endpointLimits, type EndpointLimits } from '../../domain/serverless/limits.js';
 import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams, type EndpointParamsPatch } from '../../domain/serverless/params.js';
 import type { ControlContext } from '../context.js';
 import { newEndpointKey } from '../keys.js';
@@ -45,11 +46,14 @@ export interface NewEndpointRequest {
   readonly name: string | null;
   readonly params: EndpointParamsPatch;
   readonly aliasOf: string | null;
+  /** Per-worker concurrency and the queue's bound; absent: none (Vast's and AI Core's behaviour). */
+  readonly limits?: Partial<EndpointLimits>;
 }
 
 export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEndpointRequest): Promise<EndpointRecord> {
   authorize(p, 'serverless.write');
   const params = mergeEndpointParams(DEFAULT_ENDPOINT_PARAMS, r.params);
+  const limits = r.limits === undefined ? undefined : endpointLimits(r.limits);
   const name = validName(r.name ?? `endpoint-${Date.now().toString(36)}`);
   if (r.aliasOf !== null) {
     const target = await ctx.store.findEndpointByName(p.accountId, r.aliasOf);
@@ -57,7 +61,15 @@ export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEn
     if (target.aliasOf !== null)
       throw new GantryError('INVALID_ARGUMENT', `'aliasOf' names '${r.aliasOf}', itself an alias; point at the endpoint it routes to.`, { field: 'aliasOf' });
   }
-  const ep = await ctx.store.createEndpoint({ accountId: p.accountId, name, apiKey: newEndpointKey(), params, aliasOf: r.aliasOf, now: ctx.clock.now() });
+  const ep = await ctx.store.createEndpoint({
+    accountId: p.accountId,
+    name,
+    apiKey: newEndpointKey(),
+    params,
+    ...(limits !== undefined ? { limits } : {}),
+    aliasOf: r.aliasOf,
+    now: ctx.clock.now(),
+  });
   ctx.log.info({ endpointId: ep.id, name }, 'endpoint created');
   return ep;
 }

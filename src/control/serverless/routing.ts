@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import { acceptsTraffic, isDraining } from '../../domain/serverless/lifecycle.js';
+import { NO_LIMITS, type EndpointLimits } from '../../domain/serverless/limits.js';
 import type { WorkerPhase } from '../../domain/serverless/workers.js';
 import type { ControlContext } from '../context.js';
 import { authenticate } from '../accounts/authenticate.js';
@@ -30,12 +31,17 @@ export interface RoutingView {
   readonly phases: Readonly<Partial<Record<WorkerPhase, number>>>;
   /** The endpoint no longer exists. */
   readonly deleted: boolean;
+  /** Per-worker concurrency and the queue's bound. */
+  readonly limits: EndpointLimits;
+  /** A stop fails queued requests with REQUEST_REJECTED_BY_STOP (Elasticsearch's), not ENDPOINT_STOPPED. */
+  readonly rejectQueued: boolean;
 }
 
 /** Needs no control plane, only what reading workers needs, so a gateway can be made before the control plane it serves. */
 export async function routingView(ctx: WorkerReadContext, endpointId: number): Promise<RoutingView> {
   const ep = await ctx.store.getEndpoint(endpointId);
-  if (!ep) return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], phases: {}, deleted: true };
+  if (!ep)
+    return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], phases: {}, deleted: true, limits: NO_LIMITS, rejectQueued: false };
   const all = await workersOf(ctx, endpointId);
   const serving = servingGroup(await ctx.store.listWorkergroups({ endpointId }), all);
   const workers = all
@@ -52,6 +58,8 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
     workers,
     phases,
     deleted: false,
+    limits: ep.limits,
+    rejectQueued: ep.status === 'stopping' && ep.stopRejectQueued,
   };
 }
 

@@ -9,9 +9,61 @@ export interface PendingWork {
   readonly oldestQueuedMs: number;
 }
 
+/**
+ * What one gateway counted of an endpoint's requests (Elasticsearch's deployment stats). Kept in the
+ * memory of the replica whose gateway took the requests, from when it started: with several
+ * replicas each counts what it took (see ARCHITECTURE.md, "Inference counters").
+ */
+export interface InferenceCounters {
+  /** Answered by a worker with a status below 400. */
+  readonly inferenceCount: number;
+  /** Answered with 400 or more, or failed at the worker. */
+  readonly errorCount: number;
+  /** Refused: the queue was full, or a stop dropped it from the queue. */
+  readonly rejectedExecutionCount: number;
+  /** Its deadline, the queue timeout, the worker timeout or a stop's drain deadline passed. */
+  readonly timeoutCount: number;
+  /** Queued (the endpoint's own counters only) and in flight now. */
+  readonly pendingRequests: number;
+  /** Over the answered ones (inferenceCount), from the request reaching the worker to its whole answer. */
+  readonly averageInferenceTimeMs: number;
+  readonly averageInferenceTimeMsLastMinute: number;
+  /** Answered in the last 60 s, and the most ever answered in 60 s. */
+  readonly throughputLastMinute: number;
+  readonly peakThroughputPerMinute: number;
+  /** Epoch ms of the last request; null: none yet. */
+  readonly lastAccess: number | null;
+  /** Epoch ms the counting began (the first request this gateway saw for it). */
+  readonly startTime: number | null;
+}
+
+export interface InferenceStats {
+  /** Every request of the endpoint, including those refused or timed out before reaching a worker. */
+  readonly deployment: InferenceCounters;
+  /** Per worker (instance id): the requests sent to it. */
+  readonly workers: ReadonlyMap<number, InferenceCounters>;
+}
+
+export const ZERO_COUNTERS: InferenceCounters = {
+  inferenceCount: 0,
+  errorCount: 0,
+  rejectedExecutionCount: 0,
+  timeoutCount: 0,
+  pendingRequests: 0,
+  averageInferenceTimeMs: 0,
+  averageInferenceTimeMsLastMinute: 0,
+  throughputLastMinute: 0,
+  peakThroughputPerMinute: 0,
+  lastAccess: null,
+  startTime: null,
+};
+
 export interface TrafficGate {
-  /** Stop taking new requests for the endpoint now. Without drain, queued requests are failed at once. */
-  close(endpointId: number, o: { readonly drain: boolean }): void;
+  /**
+   * Stop taking new requests for the endpoint now. Without drain, queued requests are failed at once:
+   * with REQUEST_REJECTED_BY_STOP when `rejectQueued`, else ENDPOINT_STOPPED.
+   */
+  close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean }): void;
   /** Take requests again (after a start); the next look at the store confirms it. */
   open(endpointId: number): void;
   pending(endpointId: number): PendingWork;
@@ -25,6 +77,10 @@ export interface TrafficGate {
   workerLoad(endpointId: number): ReadonlyMap<number, { readonly inFlight: number; readonly cost: number }>;
   /** Forget cached worker lists (a worker changed state). */
   invalidate(endpointId: number): void;
+  /** What this replica's gateway counted of the endpoint's requests. */
+  stats(endpointId: number): InferenceStats;
+  /** Write what this replica counted for the endpoint's stop now, not at the next publish (a synchronous stop reads them). */
+  flushStopCounts(endpointId: number): Promise<void>;
 }
 
 /** A gate for a replica that serves no traffic (tests of loops alone). */
@@ -37,4 +93,6 @@ export const NO_TRAFFIC: TrafficGate = {
   loadSamples: () => [],
   workerLoad: () => new Map(),
   invalidate: () => undefined,
+  stats: () => ({ deployment: ZERO_COUNTERS, workers: new Map() }),
+  flushStopCounts: () => Promise.resolve(),
 };

@@ -11,6 +11,8 @@ import { deploymentLogs, type DeploymentLogQuery } from './deployment-logs.js';
 import { changeDeployments, reconfigureDeployment, type DeploymentItem, type DeploymentSpec } from './deployment-changes.js';
 import * as groups from './workergroups.js';
 import { ownWorkergroup } from './workergroups.js';
+import { stopDeploymentAndWait, type StopAndWaitOptions } from './stop-and-wait.js';
+import { inferenceStats } from './inference-stats.js';
 import { recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
 
 /** The serverless use cases bound to one context: what the dialects and the gateway call. */
@@ -43,6 +45,10 @@ export function serverlessUseCases(ctx: ControlContext) {
     showDeployment: (p: Principal, ref: DeploymentRef | number) => deployments.showDeployment(ctx, p, ref),
     stopDeployment: (p: Principal, ref: DeploymentRef | number, s: StopRequest, o?: { stopUnscheduled?: boolean; strict?: boolean }) =>
       deployments.stopDeployment(ctx, p, ref, s, o),
+    /** Stop and return once its workers are at rest (optionally deleted too), with what happened to the held requests (Elasticsearch's stop). */
+    stopDeploymentAndWait: (p: Principal, ref: DeploymentRef | number, s: StopRequest, o: StopAndWaitOptions) => stopDeploymentAndWait(ctx, p, ref, s, o),
+    /** Inference counters per deployment and per worker, as this replica's gateway counted them (Elasticsearch's stats). */
+    inferenceStats: (p: Principal, ref: DeploymentRef | number) => inferenceStats(ctx, p, ref),
     startDeployment: (p: Principal, ref: DeploymentRef | number, o?: { strict?: boolean }) => deployments.startDeployment(ctx, p, ref, o),
     /** Delete one that runs nothing (unknown, stopped, failed), by AI Core's table: AI Core's delete. */
     removeDeployment: (p: Principal, ref: DeploymentRef) => deployments.deleteDeployment(ctx, p, ref, { force: false, stopFirst: false, strict: true }),

@@ -117,10 +117,26 @@ export function initialStopPhase(c: EndpointChange): EndpointStopPhase | null {
   return c.status === 'stopping' ? 'closing' : null;
 }
 
+interface StopState {
+  readonly status: EndpointStatus;
+  readonly stopDrain: boolean;
+  readonly stopRejectQueued?: boolean;
+  readonly stopPhase: EndpointStopPhase | null;
+}
+
+/**
+ * Whether a stop still waits for held requests: one with stopDrain whose workers have not been asked
+ * to stop yet. Requests other replicas hold count then.
+ */
+export function waitsForHeld(s: StopState): boolean {
+  return s.status === 'stopping' && s.stopDrain && s.stopPhase !== 'stopping_workers';
+}
+
 /**
  * Whether gateways still hand queued requests to workers: a stop with finish_pending_work whose
  * workers have not been asked to stop yet. Once they have, every gateway refuses what it still queues.
+ * A stop that rejects queued work hands nothing more, though it waits for what is in flight.
  */
-export function isDraining(s: { readonly status: EndpointStatus; readonly stopDrain: boolean; readonly stopPhase: EndpointStopPhase | null }): boolean {
-  return s.status === 'stopping' && s.stopDrain && s.stopPhase !== 'stopping_workers';
+export function isDraining(s: StopState): boolean {
+  return waitsForHeld(s) && s.stopRejectQueued !== true;
 }

@@ -1,6 +1,7 @@
 import type { WorkerPlacement } from '../offer/search.js';
 import type { ScaleMemory } from './autoscale.js';
 import type { EndpointStatus, EndpointStopPhase, EndpointTarget } from './lifecycle.js';
+import type { EndpointLimits } from './limits.js';
 import type { EndpointParams } from './params.js';
 
 /** A serverless endpoint: a lifecycle resource (target + status) with its scaling parameters. */
@@ -11,6 +12,8 @@ export interface EndpointRecord {
   /** The endpoint's own key: /route/ and the proxy accept it for this endpoint only. */
   readonly apiKey: string;
   readonly params: EndpointParams;
+  /** Per-worker concurrency and the queue's bound (limits.ts); NO_LIMITS for Vast and AI Core. */
+  readonly limits: EndpointLimits;
   /** Vast's `suspended`: serves with what it has; the autoscaler recruits nobody. */
   readonly suspended: boolean;
   /** Name of another endpoint of the same account whose traffic this one forwards (a route alias). */
@@ -19,8 +22,14 @@ export interface EndpointRecord {
   readonly status: EndpointStatus;
   readonly statusMsg: string | null;
   readonly generation: number;
-  /** Set by a stop: drain first (finish_pending_work). */
+  /** Set by a stop: wait for held requests before workers stop (finish_pending_work, or an Elasticsearch stop's in-flight requests). */
   readonly stopDrain: boolean;
+  /**
+   * Set by a stop that fails queued requests at once with REQUEST_REJECTED_BY_STOP (Elasticsearch's
+   * default): gateways hand nothing more to workers, and with stopDrain the stop still waits for the
+   * requests in flight. False: queued requests fail with ENDPOINT_STOPPED unless the stop drains.
+   */
+  readonly stopRejectQueued: boolean;
   /** The drain deadline, written with the stop (its timeout or stopDrainTimeoutMs): past it, held requests fail. */
   readonly stopDeadline: number | null;
   readonly stopRequestedAt: number | null;
@@ -34,6 +43,8 @@ export interface EndpointRecord {
   readonly stopAnswered: number;
   /** Requests failed by the stop: refused from a gateway's queue, or failed at the drain deadline. */
   readonly stopFailed: number;
+  /** Of stopFailed, those refused from a queue by the stop (never sent to a worker). */
+  readonly stopRejected: number;
   readonly memory: ScaleMemory;
   readonly lastActivityAt: number;
   /** When it last became running (null: never). */

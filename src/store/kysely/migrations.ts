@@ -7,6 +7,7 @@ import { mlMigration } from './migration-ml.js';
 import { placementMigration } from './migration-placement.js';
 import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
+import { inferenceLimitsMigration } from './migration-inference-limits.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -257,6 +258,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0008_catalog': catalogMigration,
     '0009_deployment_source': deploymentSourceMigration,
     '0010_ml': mlMigration(d),
+    '0011_inference_limits': inferenceLimitsMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

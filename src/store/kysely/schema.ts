@@ -183,6 +183,10 @@ export interface EndpointTable {
   stop_drain_timed_out: Generated<number>;
   stop_answered: Generated<number>;
   stop_failed: Generated<number>;
+  /** 0010: EndpointLimits as JSON; null: none. */
+  limits_json: Generated<string | null>;
+  stop_reject_queued: Generated<number>;
+  stop_rejected: Generated<number>;
   memory_json: string;
   last_activity_at: number;
   /** 0009 */

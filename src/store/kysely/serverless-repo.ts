@@ -36,6 +36,7 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
           live_name: n.name,
           api_key: n.apiKey,
           params_json: JSON.stringify(n.params),
+          ...(n.limits !== undefined ? { limits_json: JSON.stringify(n.limits) } : {}),
           suspended: 0,
           alias_of: n.aliasOf,
           target: 'running',
@@ -112,6 +113,7 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
         status_msg: w.statusMsg,
         generation: expectedGeneration + 1,
         stop_drain: b(w.stop?.drain ?? false),
+        stop_reject_queued: b(w.stop?.rejectQueued ?? false),
         stop_deadline: w.stop?.deadline ?? null,
         stop_requested_at: w.stop !== null ? w.now : null,
         stop_phase: w.stopPhase ?? null,
@@ -119,6 +121,7 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
         stop_drain_timed_out: 0,
         stop_answered: 0,
         stop_failed: 0,
+        stop_rejected: 0,
         // A start is activity: an endpoint scaled to zero and started again gets its inactivity window anew.
         ...(w.target === 'running' ? { last_activity_at: w.now, memory_json: JSON.stringify(EMPTY_MEMORY) } : {}),
         ...(w.status === 'deleted' ? { live_name: null } : {}),
@@ -179,10 +182,14 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
     return Number(freed.numUpdatedRows) === 1 ? 'superseded' : 'lost';
   }
 
-  async countStopRequests(id: number, answered: number, failed: number): Promise<void> {
+  async countStopRequests(id: number, answered: number, failed: number, rejected = 0): Promise<void> {
     await this.db
       .updateTable('endpoints')
-      .set({ stop_answered: sql<number>`stop_answered + ${answered}`, stop_failed: sql<number>`stop_failed + ${failed}` })
+      .set({
+        stop_answered: sql<number>`stop_answered + ${answered}`,
+        stop_failed: sql<number>`stop_failed + ${failed}`,
+        stop_rejected: sql<number>`stop_rejected + ${rejected}`,
+      })
       .where('id', '=', id)
       .where('target', '=', 'stopped')
       .execute();

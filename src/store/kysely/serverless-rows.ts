@@ -3,6 +3,7 @@ import type { Selectable } from 'kysely';
 import { EMPTY_MEMORY, type ScaleMemory } from '../../domain/serverless/autoscale.js';
 import { isEndpointStopPhase, type EndpointStatus, type EndpointTarget } from '../../domain/serverless/lifecycle.js';
 import { DEFAULT_ENDPOINT_PARAMS, type EndpointParams } from '../../domain/serverless/params.js';
+import { NO_LIMITS, type EndpointLimits } from '../../domain/serverless/limits.js';
 import { parseJson } from './rows.js';
 import type { DeploymentTable, EndpointTable, WorkergroupTable } from './schema.js';
 import type {
@@ -22,6 +23,7 @@ export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {
     name: r.name,
     apiKey: r.api_key,
     params: { ...DEFAULT_ENDPOINT_PARAMS, ...parseJson<Partial<EndpointParams>>(r.params_json, {}) },
+    limits: { ...NO_LIMITS, ...parseJson<Partial<EndpointLimits>>(r.limits_json, {}) },
     suspended: r.suspended === 1,
     aliasOf: r.alias_of,
     target: r.target as EndpointTarget,
@@ -29,6 +31,7 @@ export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {
     statusMsg: r.status_msg,
     generation: r.generation,
     stopDrain: r.stop_drain === 1,
+    stopRejectQueued: r.stop_reject_queued === 1,
     stopDeadline: r.stop_deadline,
     stopRequestedAt: r.stop_requested_at,
     stopPhase: r.stop_phase !== null && isEndpointStopPhase(r.stop_phase) ? r.stop_phase : null,
@@ -36,6 +39,7 @@ export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {
     stopDrainTimedOut: r.stop_drain_timed_out === 1,
     stopAnswered: r.stop_answered,
     stopFailed: r.stop_failed,
+    stopRejected: r.stop_rejected,
     memory: parseJson<ScaleMemory>(r.memory_json, EMPTY_MEMORY),
     lastActivityAt: Number(r.last_activity_at),
     startedAt: r.started_at === null ? null : Number(r.started_at),

@@ -1,0 +1,72 @@
+import { GantryError } from '../../domain/errors.js';
+import type { ControlContext } from '../context.js';
+import type { Principal } from '../principal.js';
+import { awaitEndpointStatus } from './await-endpoint.js';
+import { changeOwnedEndpoint, type StopRequest } from './change-endpoint.js';
+import { deleteDeployment, ownDeployment, type DeploymentRef } from './deployments.js';
+import type { EndpointRecord } from '../../domain/serverless/records.js';
+
+/** What a synchronous stop did with the requests the deployment held. */
+export interface StopOutcome {
+  /** Answered by a worker after the stop was called (in flight, and queued ones a drain handed on). */
+  readonly drained: number;
+  /** Failed at the drain deadline (queued or in flight), or timed out in a queue while it stopped. */
+  readonly failed: number;
+  /** Refused from a queue by the stop (REQUEST_REJECTED_BY_STOP, or ENDPOINT_STOPPED for Vast's stop). */
+  readonly rejected: number;
+  /** The endpoint as the stop left it: stopped, or deleted when `delete` was asked. */
+  readonly endpoint: EndpointRecord;
+}
+
+export interface StopAndWaitOptions {
+  /** Bound on the whole call (stop, and delete when asked); at most MAX_AWAIT_MS. */
+  readonly timeoutMs: number;
+  /** Delete the deployment once stopped and wait until it is gone, so its name is free (Elasticsearch: nothing survives a stop). */
+  readonly delete?: boolean;
+}
+
+/**
+ * Stop a deployment and return only when it is stopped: its workers confirmed at rest by their
+ * runtime, so none is billed. A stop that ends failed is STOP_FAILED; one still under way at the
+ * bound is STOP_TIMEOUT (it goes on). A deployment not yet scheduled is stopped too. The counts are
+ * read after this replica wrote its own; other replicas wrote theirs before their held requests
+ * reached zero, which the stop waited for.
+ */
+export async function stopDeploymentAndWait(
+  ctx: ControlContext,
+  p: Principal,
+  ref: DeploymentRef | number,
+  stop: StopRequest,
+  o: StopAndWaitOptions,
+): Promise<StopOutcome> {
+  const d = await ownDeployment(ctx, p, typeof ref === 'number' ? { id: ref } : ref, 'serverless.write');
+  const until = ctx.clock.now() + o.timeoutMs;
+  await changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, stopUnscheduled: true });
+  const got = await awaitEndpointStatus(ctx, p, d.endpointId, ['stopped', 'failed'], o.timeoutMs);
+  if (got.timedOut) {
+    throw new GantryError(
+      'STOP_TIMEOUT',
+      `Deployment ${d.uid} did not stop within ${o.timeoutMs / 1000}s (${got.endpoint.statusMsg ?? got.endpoint.status}).`,
+      {
+        deploymentId: d.uid,
+        status: got.endpoint.status,
+      },
+    );
+  }
+  if (got.endpoint.status === 'failed') {
+    throw new GantryError('STOP_FAILED', `Deployment ${d.uid} did not stop: ${got.endpoint.statusMsg ?? 'a worker did not stop'}.`, { deploymentId: d.uid });
+  }
+  await ctx.traffic.flushStopCounts(d.endpointId);
+  const ep = (await ctx.store.getEndpoint(d.endpointId)) ?? got.endpoint;
+  const counts = { drained: ep.stopAnswered, failed: ep.stopFailed - ep.stopRejected, rejected: ep.stopRejected };
+  if (o.delete !== true) return { ...counts, endpoint: ep };
+  await deleteDeployment(ctx, p, { id: d.id }, { force: true, stopFirst: false });
+  const gone = await awaitEndpointStatus(ctx, p, d.endpointId, ['deleted'], Math.max(0, until - ctx.clock.now()));
+  if (gone.timedOut) {
+    throw new GantryError('STOP_TIMEOUT', `Deployment ${d.uid} stopped but was not deleted within ${o.timeoutMs / 1000}s; the delete goes on.`, {
+      deploymentId: d.uid,
+      status: gone.endpoint.status,
+    });
+  }
+  return { ...counts, endpoint: gone.endpoint };
+}

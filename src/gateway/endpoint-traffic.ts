@@ -1,0 +1,105 @@
+import { GantryError } from '../domain/errors.js';
+import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
+import { Tally, type RequestOutcome } from './inference-stats.js';
+
+export interface TrafficOptions {
+  /** Read an endpoint's routing view (from the store); cached for `directoryMs`. */
+  readonly directory: (endpointId: number) => Promise<RoutingView>;
+  /** Record that the endpoint saw a request (throttled to once a second per endpoint). */
+  readonly touch: (endpointId: number, at: number) => Promise<void>;
+  readonly now: () => number;
+  readonly directoryMs: number;
+  readonly queueTimeoutMs: number;
+  /** Shares this replica's held requests through the store, so a drain on any replica waits for them. */
+  readonly shared: {
+    readonly replica: string;
+    publish(endpointId: number, pending: number, now: number): Promise<void>;
+    elsewhere(endpointId: number, freshSince: number): Promise<number>;
+    /**
+     * Adds what this gateway answered and failed since it learnt of a stop to the stop's counts;
+     * `rejected` (a part of `failed`): those it refused from its queue.
+     */
+    counted(endpointId: number, answered: number, failed: number, rejected: number): Promise<void>;
+  };
+}
+
+/** A request's hold on a worker; release it exactly once when the worker has answered. */
+export interface Assignment {
+  readonly worker: RoutableWorker;
+  /** Aborted when the request must be given up (a drain ran out of time). */
+  readonly signal: AbortSignal;
+  /**
+   * `answered`: the worker's response came back (counted while the endpoint stops); `outcome`: how
+   * it ended, for the inference counters (absent: not counted, e.g. a connection refused and retried).
+   */
+  release(answered?: boolean, outcome?: RequestOutcome): void;
+}
+
+/** A request waiting in an endpoint's queue. */
+export interface Waiter {
+  readonly cost: number;
+  readonly since: number;
+  readonly resolve: (a: Assignment) => void;
+  readonly reject: (e: GantryError) => void;
+  readonly timer: NodeJS.Timeout;
+  /** Stops listening to the request's deadline. */
+  readonly unlisten: () => void;
+}
+
+/** One endpoint's traffic on this replica: its queue, requests in flight, load and counters (traffic.ts acts on it). */
+export class EndpointTraffic {
+  view: RoutingView | null = null;
+  viewAt = 0;
+  loading: Promise<RoutingView> | null = null;
+  readonly queue: Waiter[] = [];
+  /** Per worker: requests in flight from this replica and their summed cost. */
+  readonly busy = new Map<number, { inFlight: number; cost: number }>();
+  /** /route/ hand-outs whose end this replica cannot see: counted against the worker for a short while. */
+  readonly routed = new Map<number, { cost: number; at: number }[]>();
+  /** /route/ calls answered without a worker, by request_idx: demand the autoscaler must see. */
+  readonly unmet = new Map<string, number>();
+  readonly inFlight = new Set<AbortController>();
+  /** Workers that refused a connection lately, skipped until the time given. */
+  readonly suspect = new Map<number, number>();
+  /** Cost received per second (epoch second → cost). */
+  readonly arrivals = new Map<number, number>();
+  lastTouch = 0;
+  pumpTimer: NodeJS.Timeout | null = null;
+  /**
+   * Requests answered and refused since this gateway learnt the endpoint stopped, not yet reported.
+   * Each gateway counts its own exactly and adds them to the endpoint row, so the counts cover every
+   * replica whichever one runs the stop. Requests failed at the drain deadline are counted by the
+   * serverless loop that fails them; /route/ callers talk to workers directly and are not counted.
+   */
+  answered = 0;
+  refused = 0;
+  /** Of `refused`, those dropped from the queue by the stop (the rest timed out in the queue). */
+  rejected = 0;
+  /** The inference counters: every request, and per worker those sent to it. */
+  readonly tally: Tally;
+  readonly workerTally = new Map<number, Tally>();
+  /** Bumped by every stop or start on this replica: a view read from the store before it is stale. */
+  intents = 0;
+
+  constructor(readonly now: () => number) {
+    this.tally = new Tally(now);
+  }
+
+  workerTallyOf(id: number): Tally {
+    let w = this.workerTally.get(id);
+    if (w === undefined) this.workerTally.set(id, (w = new Tally(this.now)));
+    return w;
+  }
+}
+
+export const closed = (t: EndpointTraffic): boolean => t.view !== null && !t.view.accepting;
+
+export function rejectedByStop(endpointId: number): GantryError {
+  return new GantryError('REQUEST_REJECTED_BY_STOP', 'The deployment is being stopped; this request was queued and was not processed.', { endpointId });
+}
+
+export function stopped(v: RoutingView): GantryError {
+  return new GantryError('ENDPOINT_STOPPED', 'The endpoint is stopped or stopping and takes no new requests; start it and try again.', {
+    endpointId: v.endpointId,
+  });
+}

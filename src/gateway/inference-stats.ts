@@ -1,0 +1,95 @@
+import type { InferenceCounters } from '../control/serverless/traffic-gate.js';
+
+/** How a request sent to a worker ended, for the counters. */
+export type RequestOutcome = { readonly kind: 'answered'; readonly ms: number } | { readonly kind: 'error' } | { readonly kind: 'timeout' };
+
+const WINDOW_S = 60;
+
+/**
+ * One set of counters (an endpoint's, or one worker's): totals, plus per-second buckets of the last
+ * minute for its averages and throughput. Bounded memory: at most 60 buckets whatever the load.
+ */
+export class Tally {
+  #answered = 0;
+  #errors = 0;
+  #rejected = 0;
+  #timeouts = 0;
+  #totalMs = 0;
+  #peak = 0;
+  #lastAccess: number | null = null;
+  #startTime: number | null = null;
+  /** Epoch second → answered requests and their summed time. */
+  readonly #seconds = new Map<number, { n: number; ms: number }>();
+
+  constructor(readonly now: () => number) {}
+
+  #touch(): number {
+    const now = this.now();
+    this.#startTime ??= now;
+    this.#lastAccess = now;
+    return now;
+  }
+
+  /** A request arrived (the endpoint's tally) or was sent to the worker (a worker's). */
+  seen(): void {
+    this.#touch();
+  }
+
+  ended(o: RequestOutcome): void {
+    const now = this.#touch();
+    if (o.kind === 'error') this.#errors++;
+    else if (o.kind === 'timeout') this.#timeouts++;
+    else {
+      this.#answered++;
+      this.#totalMs += o.ms;
+      const sec = Math.floor(now / 1000);
+      const b = this.#seconds.get(sec) ?? { n: 0, ms: 0 };
+      this.#seconds.set(sec, { n: b.n + 1, ms: b.ms + o.ms });
+      this.#prune(sec);
+      this.#peak = Math.max(this.#peak, this.#lastMinute(sec).n);
+    }
+  }
+
+  rejected(): void {
+    this.#touch();
+    this.#rejected++;
+  }
+
+  timedOut(): void {
+    this.ended({ kind: 'timeout' });
+  }
+
+  #prune(sec: number): void {
+    for (const s of this.#seconds.keys()) if (s <= sec - WINDOW_S) this.#seconds.delete(s);
+  }
+
+  #lastMinute(sec: number): { n: number; ms: number } {
+    let n = 0;
+    let ms = 0;
+    for (const [s, b] of this.#seconds) {
+      if (s <= sec - WINDOW_S) continue;
+      n += b.n;
+      ms += b.ms;
+    }
+    return { n, ms };
+  }
+
+  counters(pending: number): InferenceCounters {
+    const sec = Math.floor(this.now() / 1000);
+    this.#prune(sec);
+    const last = this.#lastMinute(sec);
+    return {
+      inferenceCount: this.#answered,
+      errorCount: this.#errors,
+      rejectedExecutionCount: this.#rejected,
+      timeoutCount: this.#timeouts,
+      pendingRequests: pending,
+      averageInferenceTimeMs: this.#answered === 0 ? 0 : this.#totalMs / this.#answered,
+      averageInferenceTimeMsLastMinute: last.n === 0 ? 0 : last.ms / last.n,
+      throughputLastMinute: last.n,
+      peakThroughputPerMinute: this.#peak,
+      lastAccess: this.#lastAccess,
+      startTime: this.#startTime,
+    };
+  }
+}
