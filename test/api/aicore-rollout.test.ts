@@ -437,18 +437,24 @@ for (const ts of TEST_STORES) {
         assert.equal((await call('GET', `/v2/lm/deployments/${r.body.id}`)).body.ttl, ttl);
       }
       const short = ids['10m'] as string;
+      // Time moves a little while the three start: a recruit that lost a race for an offer waits
+      // recruitBackoffMs on this manual clock before it tries again.
+      let nudged = 0;
       await until(
         'the 10m deployment RUNNING',
         async () => {
           const r = await call('GET', `/v2/lm/deployments/${short}`);
-          return r.body.status === 'RUNNING';
+          if (r.body.status === 'RUNNING') return true;
+          clock.advance(100);
+          nudged += 100;
+          return false;
         },
         60_000,
       );
       const ok = await call('POST', `/v2/inference/deployments/${short}/chat/completions`, { messages: [{ role: 'user', content: 'tick' }] });
       assert.equal(ok.status, 200, ok.text);
 
-      clock.advance(9 * 60_000);
+      clock.advance(9 * 60_000 - nudged);
       await new Promise((r) => setTimeout(r, 500));
       // Not before its time. (The jump makes worker reports stale at once: a slow probe may show the
       // deployment PENDING for a pass, which is not what is checked here.)
