@@ -156,7 +156,7 @@ async function importModel(id: string, f: Flags): Promise<void> {
     );
 }
 
-const taskOf = (r: Row): string => Object.keys((r.inference_config ?? {}))[0] ?? '';
+const taskOf = (r: Row): string => Object.keys(r.inference_config ?? {})[0] ?? '';
 const deploymentOf = (r: Row): Row | undefined => r.deployment_stats as Row | undefined;
 const nodesOf = (d: Row): Row[] => (Array.isArray(d.nodes) ? (d.nodes as Row[]) : []);
 const sum = (rows: Row[], key: string): number => rows.reduce((s, n) => s + (typeof n[key] === 'number' ? n[key] : 0), 0);
