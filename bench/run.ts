@@ -15,6 +15,7 @@ import { printServerless, serverlessBench } from './serverless.js';
 import { authBench, printAuth } from './auth.js';
 import { pair, textTable, type LatencyRow } from './util.js';
 import { aicoreBench } from './aicore.js';
+import { elasticBench, printElastic } from './elastic.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
@@ -24,9 +25,10 @@ import { aicoreBench } from './aicore.js';
  *  - heartbeat handling for 1,000 simulated agents: server CPU and memory vs the same server idle (fleet.ts);
  *  - serverless: proxy vs direct vs nginx, stop latency with and without drain, scale from zero (serverless.ts);
  *  - API throughput with authentication and rate limiting on vs off (auth.ts);
- *  - AI Core: a bulk stop of 100 deployments vs 100 single stops, and token + authenticated GET vs Vast's authenticated GET (aicore.ts).
+ *  - AI Core: a bulk stop of 100 deployments vs 100 single stops, and token + authenticated GET vs Vast's authenticated GET (aicore.ts);
+ *  - Elasticsearch: `_infer` through Gantry vs onnxruntime in-process, `_stop` with and without finish_pending_work (elastic.ts).
  *
- * `npm run bench -- serverless` (or search, create, fleet, auth, aicore) runs only those.
+ * `npm run bench -- serverless` (or search, create, fleet, auth, aicore, elastic) runs only those.
  */
 const MACHINES = 25_000; // 8 GPUs each, chunks 1/2/4/8 → 100,000 offers
 const SEARCH_RUNS = 40;
@@ -209,8 +211,16 @@ try {
     process.stdout.write('\n');
     printAuth(auth);
   }
+  const elastic = wants('elastic') ? await elasticBench(dir) : null;
+  if (elastic !== null) {
+    process.stdout.write('\n');
+    printElastic(elastic);
+  }
   const file = only.size === 0 ? 'latest.json' : `latest-${[...only].sort().join('-')}.json`;
-  await writeFile(join(out, file), JSON.stringify({ at: new Date().toISOString(), node: process.version, rows, resources, serverless, auth }, null, 2) + '\n');
+  await writeFile(
+    join(out, file),
+    JSON.stringify({ at: new Date().toISOString(), node: process.version, rows, resources, serverless, auth, elastic }, null, 2) + '\n',
+  );
   process.stdout.write(`\nwrote ${join(out, file)}\n`);
 } finally {
   await rm(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { registerAicoreKey } from './aicore-key-command.js';
 import { registerCatalogCommands } from './catalog-commands.js';
 import { registerAicoreCommands } from './aicore-commands.js';
 import { registerInferenceWorker } from './inference-worker-command.js';
+import { registerMlCommands } from './ml-commands.js';
 
 const program = new Command('gantry')
   .description('Gantry: a self-hosted GPU cloud. Verbs follow the vastai CLI.')
@@ -26,6 +27,7 @@ registerAccountCommands(program);
 registerAicoreKey(program);
 registerCatalogCommands(program);
 registerAicoreCommands(program);
+registerMlCommands(program);
 registerAgent(program);
 registerInferenceWorker(program);
 

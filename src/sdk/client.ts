@@ -7,9 +7,10 @@ export class GantryApiError extends Error {
   readonly error: string;
   readonly code: string | null;
   constructor(status: number, body: Record<string, unknown> | null, fallback: string) {
-    // Vast-style bodies carry `msg`; AI Core's carry `{error: {code, message}}`.
+    // Vast-style bodies carry `msg`; AI Core's carry `{error: {code, message}}`; Elasticsearch's `{error: {type, reason}}`.
     const nested = typeof body?.error === 'object' && body.error !== null ? (body.error as Record<string, unknown>) : null;
-    super(typeof body?.msg === 'string' ? body.msg : typeof nested?.message === 'string' ? nested.message : fallback);
+    const text = typeof body?.msg === 'string' ? body.msg : typeof nested?.message === 'string' ? nested.message : nested?.reason;
+    super(typeof text === 'string' ? text : fallback);
     this.name = 'GantryApiError';
     this.status = status;
     this.error = typeof body?.error === 'string' ? body.error : 'http_error';
