@@ -26,6 +26,7 @@ export class Traffic implements TrafficGate {
   /** Endpoints whose held-request count was non-zero at the last publish (a zero must follow once). */
   readonly #published = new Set<number>();
   readonly #publisher: NodeJS.Timeout;
+  readonly #counting = new Map<number, Promise<void>>();
 
   constructor(o: TrafficOptions) {
     this.#o = o;
@@ -33,7 +34,20 @@ export class Traffic implements TrafficGate {
     this.#publisher.unref();
   }
 
-  async #count(id: number, t: EndpointTraffic): Promise<void> {
+  /**
+   * Count writes of one endpoint run one after another: a stop's flush must not find the counters
+   * already zeroed by a publish whose write has not landed yet, and read the row too early.
+   */
+  #count(id: number, t: EndpointTraffic): Promise<void> {
+    const next = (this.#counting.get(id) ?? Promise.resolve()).then(() => this.#write(id, t));
+    this.#counting.set(id, next);
+    void next.finally(() => {
+      if (this.#counting.get(id) === next) this.#counting.delete(id);
+    });
+    return next;
+  }
+
+  async #write(id: number, t: EndpointTraffic): Promise<void> {
     if (t.answered + t.refused === 0) return;
     const [answered, refused, rejected] = [t.answered, t.refused, t.rejected];
     t.answered = t.refused = t.rejected = 0;

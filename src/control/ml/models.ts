@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import { checkModelContract, scanOnnx } from '../../domain/ml/onnx-scan.js';
+import { Vocabulary } from '../../domain/ml/tokenizer.js';
 import { checkModelId, checkModelType, checkPart, definitionState, matchIds, parseIdExpression, type DefinitionPart } from '../../domain/ml/models.js';
 import type { TrainedModelRecord, VocabularyRecord } from '../../domain/ml/records.js';
 import { parseInferenceConfig } from '../../domain/ml/tasks.js';
@@ -111,6 +112,8 @@ export async function putDefinitionPart(ctx: ControlContext, p: Principal, model
 export async function putVocabulary(ctx: ControlContext, p: Principal, modelId: string, v: VocabularyRecord): Promise<void> {
   await ownModel(ctx, p, modelId, 'ml.write');
   if (v.vocabulary.length === 0) throw new GantryError('INVALID_ARGUMENT', '[vocabulary] must hold at least one token.', { field: 'vocabulary' });
+  // The workers' tokenizer needs BERT's special tokens: refuse here, not at every worker's start.
+  new Vocabulary(v.vocabulary);
   if (v.scores !== null && v.scores.length !== v.vocabulary.length) {
     throw new GantryError(
       'INVALID_ARGUMENT',

@@ -47,10 +47,18 @@ function invalidPart(msg: string, details: Record<string, unknown> = {}): Gantry
   return new GantryError('MODEL_DEFINITION_INVALID', msg, details);
 }
 
+/** Bounds on a definition's totals: they fit the store's integer columns on every database, and a model Gantry can load. */
+export const MAX_PARTS = 100_000;
+export const MAX_DEFINITION_BYTES = 16 * 2 ** 30;
+
 /** A part on its own: index within the totals, totals positive, the part not longer than the whole. */
 export function checkPart(p: DefinitionPart): void {
-  if (!Number.isSafeInteger(p.totalParts) || p.totalParts < 1) throw invalidPart('[total_parts] must be a positive integer.');
-  if (!Number.isSafeInteger(p.totalDefinitionLength) || p.totalDefinitionLength < 1) throw invalidPart('[total_definition_length] must be a positive integer.');
+  if (!Number.isSafeInteger(p.totalParts) || p.totalParts < 1 || p.totalParts > MAX_PARTS) {
+    throw invalidPart(`[total_parts] must be an integer from 1 to ${MAX_PARTS}.`);
+  }
+  if (!Number.isSafeInteger(p.totalDefinitionLength) || p.totalDefinitionLength < 1 || p.totalDefinitionLength > MAX_DEFINITION_BYTES) {
+    throw invalidPart(`[total_definition_length] must be an integer from 1 to ${MAX_DEFINITION_BYTES} (${MAX_DEFINITION_BYTES / 2 ** 30} GiB).`);
+  }
   if (!Number.isSafeInteger(p.index) || p.index < 0 || p.index >= p.totalParts) {
     throw invalidPart(`part [${p.index}] must be at least 0 and less than total_parts [${p.totalParts}].`, { part: p.index });
   }
@@ -72,11 +80,47 @@ export function definitionState(held: { parts: number; bytes: number }, totals: 
   return 'complete';
 }
 
+/** A `*` pattern over ids. */
+export interface IdPattern {
+  test(id: string): boolean;
+}
+
+/**
+ * A `*` pattern matched in linear time (two pointers, back to the last star on a mismatch): a
+ * regular expression of the same pattern backtracks exponentially on ids like `aaaa…` against
+ * `*a*a*a*b`, and ids and patterns come from callers.
+ */
+export function globPattern(pattern: string): IdPattern {
+  const p = pattern.replace(/\*+/g, '*');
+  return {
+    test(s: string): boolean {
+      let i = 0;
+      let j = 0;
+      let star = -1;
+      let mark = 0;
+      while (i < s.length) {
+        if (j < p.length && p[j] !== '*' && p[j] === s[i]) {
+          i++;
+          j++;
+        } else if (j < p.length && p[j] === '*') {
+          star = j++;
+          mark = i;
+        } else if (star >= 0) {
+          j = star + 1;
+          i = ++mark;
+        } else return false;
+      }
+      while (j < p.length && p[j] === '*') j++;
+      return j === p.length;
+    },
+  };
+}
+
 /** An id expression as Elasticsearch reads one: `*`, `_all`, or csv of ids and `*` patterns. */
 export interface IdExpression {
   readonly all: boolean;
   readonly exact: readonly string[];
-  readonly patterns: readonly RegExp[];
+  readonly patterns: readonly IdPattern[];
 }
 
 export function parseIdExpression(expr: string | null | undefined): IdExpression {
@@ -85,11 +129,10 @@ export function parseIdExpression(expr: string | null | undefined): IdExpression
     .map((s) => s.trim())
     .filter((s) => s !== '');
   if (items.length === 0 || items.some((s) => s === '_all' || s === '*')) return { all: true, exact: [], patterns: [] };
-  const escape = (s: string): string => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
   return {
     all: false,
     exact: items.filter((s) => !s.includes('*')),
-    patterns: items.filter((s) => s.includes('*')).map((s) => new RegExp(`^${s.split('*').map(escape).join('.*')}$`)),
+    patterns: items.filter((s) => s.includes('*')).map(globPattern),
   };
 }
 

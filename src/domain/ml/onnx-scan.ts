@@ -29,6 +29,8 @@ const WIRE_I64 = 1;
 const WIRE_LEN = 2;
 const WIRE_I32 = 5;
 
+const EMPTY = new Uint8Array(0);
+
 /** Pulls bytes from the chunks on demand; `offset` counts bytes consumed so far. */
 class ChunkReader {
   readonly #it: Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
@@ -43,6 +45,9 @@ class ChunkReader {
   /** Make at least one byte available; false at the end of the stream. */
   async #fill(): Promise<boolean> {
     while (this.#pos >= this.#buf.length) {
+      // Let the spent part go before the next is read: one part in memory at a time.
+      this.#buf = EMPTY;
+      this.#pos = 0;
       const n = await this.#it.next();
       if (n.done === true) return false;
       this.#buf = n.value;

@@ -1,7 +1,7 @@
 import type { Kysely, Migration } from 'kysely';
 
 /**
- * 0010: an endpoint's per-worker concurrency and queue bound (null: none, as before), a stop that
+ * 0011: an endpoint's per-worker concurrency and queue bound (null: none, as before), a stop that
  * rejects queued requests (Elasticsearch's default), and how many requests a stop rejected so.
  */
 export const inferenceLimitsMigration: Migration = {

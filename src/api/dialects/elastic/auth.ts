@@ -1,14 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isStrictBase64 } from './query.js';
 import { looksLikeJwt } from '../../../control/accounts/jwt.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import type { Principal } from '../../../control/principal.js';
 import { GantryError } from '../../../domain/errors.js';
 import { lenientJson } from '../../edge/mount.js';
-
-// One character class, not a repeated group: a group repeated over a part of megabytes overflows the regex stack.
-const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
-/** Strict base64 (standard alphabet, padded, no whitespace), as Elasticsearch's decoder takes it. */
-const isStrictBase64 = (s: string): boolean => s.length % 4 === 0 && BASE64_CHARS.test(s);
 
 /** `id:secret` from base64, or null when the text is not strict base64 of printable `a:b`. */
 function pairOf(b64: string): { id: string; secret: string } | null {

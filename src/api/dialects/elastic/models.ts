@@ -3,7 +3,20 @@ import { GantryError } from '../../../domain/errors.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
 import { modelConfigBody } from './model-map.js';
-import { boolParam, csvParam, intParam, knownFields, objectBody, optCount, optObject, optString, optStringArray, stringParam, type Query } from './query.js';
+import {
+  boolParam,
+  csvParam,
+  intParam,
+  isStrictBase64,
+  knownFields,
+  objectBody,
+  optCount,
+  optObject,
+  optString,
+  optStringArray,
+  stringParam,
+  type Query,
+} from './query.js';
 
 /**
  * Elasticsearch's http.max_content_length (100mb): a definition part travels base64 inside JSON, and
@@ -29,11 +42,6 @@ const PART_FIELDS = new Set(['definition', 'total_definition_length', 'total_par
 const VOCABULARY_FIELDS = new Set(['vocabulary', 'merges', 'scores']);
 /** `include` values: definition_status is answered; the tree-ensemble extras have nothing to show for ONNX models. */
 const INCLUDES = new Set(['definition_status', 'definition', 'feature_importance_baseline', 'hyperparameters', 'total_feature_importance']);
-
-// One character class, not a repeated group: a group repeated over a part of megabytes overflows the regex stack.
-const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
-/** Strict base64 (standard alphabet, padded, no whitespace), as Elasticsearch's decoder takes it. */
-const isStrictBase64 = (s: string): boolean => s.length % 4 === 0 && BASE64_CHARS.test(s);
 
 function invalid(msg: string, field: string): GantryError {
   return new GantryError('INVALID_ARGUMENT', msg, { field });

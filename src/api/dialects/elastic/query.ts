@@ -92,3 +92,9 @@ export function optCount(body: Record<string, unknown>, name: string): number | 
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(`[${name}] must be a non-negative integer.`, name);
   return v;
 }
+
+// One character class, not a repeated group: a group repeated over a part of megabytes overflows the regex stack.
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Strict base64 (standard alphabet, padded, no whitespace), as Elasticsearch's decoder takes it. */
+export const isStrictBase64 = (s: string): boolean => s.length % 4 === 0 && BASE64_CHARS.test(s);
