@@ -6,7 +6,7 @@ import { authorize, type Principal } from '../principal.js';
 import type { StopRequest } from './change-endpoint.js';
 import { deleteDeployment, ownDeployment, showDeployment, stopDeployment, type DeploymentRef, type DeploymentView } from './deployments.js';
 import { loadOwnEndpoint } from './endpoints.js';
-import { createWorkergroup, type TemplateInput } from './workergroups.js';
+import { buildTemplate, createWorkergroup, type TemplateInput } from './workergroups.js';
 import { actOnWorker, workersOf } from './workers.js';
 import type { DeploymentSource, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 
@@ -37,20 +37,17 @@ export async function reconfigureDeployment(ctx: ControlContext, p: Principal, r
   const serving = groups[0];
   if (serving === undefined) throw new GantryError('WORKERGROUP_NOT_FOUND', `Deployment ${d.uid} has no workergroup to change.`);
   const wanted = spec.source.configurationId;
+  const input = { template: spec.template, placement: serving.placement, launchArgs: null, gpuRamGb: serving.gpuRamGb, testWorkers: serving.testWorkers };
+  // A template that cannot run is refused before anything is written.
+  buildTemplate(input);
   // The wish first, then the group: the serverless loop reads groups before the deployment, so it
   // never sees the new group without the wish and retires it as given up (serverless-loop.ts).
   await ctx.store.updateDeployment(d.id, { source: spec.source, rolloutError: null, lastOperation: 'update', now: ctx.clock.now() });
   if (!groups.some((g) => g.revision === wanted)) {
     try {
-      await createWorkergroup(
-        ctx,
-        p,
-        ep.id,
-        { template: spec.template, placement: serving.placement, launchArgs: null, gpuRamGb: serving.gpuRamGb, testWorkers: serving.testWorkers },
-        wanted,
-      );
+      await createWorkergroup(ctx, p, ep.id, input, wanted);
     } catch (err) {
-      // The template was refused: the deployment goes on wanting what it wanted before.
+      // The group could not be stored: the deployment goes on wanting what it wanted before.
       await ctx.store.updateDeployment(d.id, { source: d.source, rolloutError: d.rolloutError, lastOperation: d.lastOperation, now: ctx.clock.now() });
       throw err;
     }
