@@ -181,7 +181,7 @@ export const ERROR_CODES = {
     kind: 'invalid',
     retryable: false,
     doc: "The tokenized input is longer than the tokenization's `max_sequence_length` and `truncate` is `none`.",
-    },
+  },
   MODEL_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No trained model with this id (or matching this pattern) belongs to the caller.' },
   MODEL_EXISTS: { kind: 'conflict', retryable: false, doc: 'The account has a trained model with this id already; delete it first or choose another id.' },
   MODEL_TYPE_UNSUPPORTED: {

@@ -231,7 +231,10 @@ export async function startMlDeployment(ctx: ControlContext, p: Principal, r: St
     throw new GantryError('MODEL_DEFINITION_MISSING', `Could not find trained model definition [${r.modelId}]`, { modelId: r.modelId });
   }
   if (r.deploymentId !== r.modelId && (await ctx.store.getTrainedModel(p.accountId, r.deploymentId)) !== undefined) {
-    throw invalid(`Deployment id [${r.deploymentId}] is the same as an another model which is not the model being deployed. Deployment id can be the same as the model being deployed.`, 'deployment_id');
+    throw invalid(
+      `Deployment id [${r.deploymentId}] is the same as an another model which is not the model being deployed. Deployment id can be the same as the model being deployed.`,
+      'deployment_id',
+    );
   }
   if ((await mlDeployment(ctx, p, r.deploymentId)) !== undefined) throw duplicate(r.deploymentId);
   const bounds = workerBounds(r.allocations, r.adaptive);
@@ -305,7 +308,9 @@ export async function inferenceTarget(ctx: ControlContext, p: Principal, id: str
   const d = all.find((x) => x.deploymentId === id) ?? all.find((x) => x.modelId === id);
   if (d === undefined) {
     if ((await ctx.store.getTrainedModel(p.accountId, id)) === undefined) throw modelNotFound(id);
-    throw new GantryError('ENDPOINT_STOPPED', `Model [${id}] must be deployed to use. Please deploy with the start trained model deployment API.`, { modelId: id });
+    throw new GantryError('ENDPOINT_STOPPED', `Model [${id}] must be deployed to use. Please deploy with the start trained model deployment API.`, {
+      modelId: id,
+    });
   }
   if (d.state === 'stopping' || d.state === 'failed') {
     throw new GantryError('ENDPOINT_STOPPED', `Trained model [${d.deploymentId}] is [${d.state}]`, { deploymentId: d.deploymentId });
@@ -354,7 +359,9 @@ export async function stopMlDeployment(ctx: ControlContext, p: Principal, r: Sto
   }
   if (!r.force) {
     for (const d of picked) {
-      const refs = [...new Set([...(await pipelinesReferencing(ctx, p.accountId, d.deploymentId)), ...(await pipelinesReferencing(ctx, p.accountId, d.modelId))])];
+      const refs = [
+        ...new Set([...(await pipelinesReferencing(ctx, p.accountId, d.deploymentId)), ...(await pipelinesReferencing(ctx, p.accountId, d.modelId))]),
+      ];
       if (refs.length > 0) {
         throw new GantryError(
           'MODEL_IN_USE',

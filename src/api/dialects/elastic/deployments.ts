@@ -116,7 +116,8 @@ export function elasticDeploymentRoutes(app: FastifyInstance, deps: EdgeDeps): v
     const body = objectBody(req.body, { optional: true });
     knownFields(body, new Set(['id', 'allow_no_match', 'force', 'finish_pending_work', 'timeout']), 'stop_trained_model_deployment');
     const id = req.params.deployment_id;
-    if (body.id !== undefined && body.id !== id) throw invalid(`Inconsistent id; '${String(body.id)}' specified in the body differs from '${id}' specified as a URL argument`, 'id');
+    if (body.id !== undefined && body.id !== id)
+      throw invalid(`Inconsistent id; '${String(body.id)}' specified in the body differs from '${id}' specified as a URL argument`, 'id');
     // The body wins over the query, as Elasticsearch's handler reads one or the other.
     const flag = (name: string, dflt: boolean): boolean => {
       const v = body[name];
@@ -124,7 +125,8 @@ export function elasticDeploymentRoutes(app: FastifyInstance, deps: EdgeDeps): v
       if (typeof v !== 'boolean') throw invalid(`[${name}] must be a boolean`, name);
       return v;
     };
-    const drain = body.timeout !== undefined ? durationParam({ timeout: body.timeout }, 'timeout', 0) : q.timeout !== undefined ? durationParam(q, 'timeout', 0) : null;
+    const drain =
+      body.timeout !== undefined ? durationParam({ timeout: body.timeout }, 'timeout', 0) : q.timeout !== undefined ? durationParam(q, 'timeout', 0) : null;
     const r = await ml.stopDeployment(principal(req), {
       deploymentId: id,
       allowNoMatch: flag('allow_no_match', true),
@@ -148,7 +150,9 @@ export function elasticDeploymentRoutes(app: FastifyInstance, deps: EdgeDeps): v
     // Gantry keeps no inference cache; the call only checks that the deployment exists.
     const d = await ml.deployment(principal(req), req.params.deployment_id);
     if (d === undefined)
-      throw new GantryError('DEPLOYMENT_NOT_FOUND', `No known model deployment with id [${req.params.deployment_id}]`, { deploymentId: req.params.deployment_id });
+      throw new GantryError('DEPLOYMENT_NOT_FOUND', `No known model deployment with id [${req.params.deployment_id}]`, {
+        deploymentId: req.params.deployment_id,
+      });
     return { cleared: true };
   });
 }

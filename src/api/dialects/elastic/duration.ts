@@ -11,7 +11,9 @@ export function durationParam(q: Query, name: string, dflt: number, max = 10 * 6
   if (v === '-1') return max;
   const m = /^(\d+(?:\.\d+)?)(nanos|micros|ms|s|m|h|d)$/.exec(v);
   if (m === null) {
-    throw new GantryError('INVALID_ARGUMENT', `failed to parse setting [${name}] with value [${v}] as a time value: unit is missing or unrecognized`, { field: name });
+    throw new GantryError('INVALID_ARGUMENT', `failed to parse setting [${name}] with value [${v}] as a time value: unit is missing or unrecognized`, {
+      field: name,
+    });
   }
   return Math.min(max, Math.round(Number(m[1]) * (UNITS[m[2] as string] as number)));
 }

@@ -67,13 +67,15 @@ export function elasticInferRoutes(app: FastifyInstance, deps: EdgeDeps): void {
     const body = objectBody(req.body, { optional: false });
     knownFields(body, INFER_FIELDS, 'infer_trained_model');
     const docs = body.docs ?? (body.input !== undefined ? [{ text_field: body.input }] : undefined);
-    if (!Array.isArray(docs) || docs.length === 0)
-      throw new GantryError('MISSING_INPUT', '[docs] must be a non-empty array of documents.', { field: 'docs' });
+    if (!Array.isArray(docs) || docs.length === 0) throw new GantryError('MISSING_INPUT', '[docs] must be a non-empty array of documents.', { field: 'docs' });
     return { inference_results: await inferDocs(deps, principal(req), req.params.model_id, docs, body.inference_config, timeoutMs) };
   };
   app.post('/_ml/trained_models/:model_id/_infer', handler);
   app.post<{ Params: { model_id: string } }>('/_ml/trained_models/:model_id/deployment/_infer', async (req, reply) => {
-    void reply.header('warning', '299 Elasticsearch-9.1.0 "[/_ml/trained_models/{model_id}/deployment/_infer] is deprecated! Use [/_ml/trained_models/{model_id}/_infer] instead."');
+    void reply.header(
+      'warning',
+      '299 Elasticsearch-9.1.0 "[/_ml/trained_models/{model_id}/deployment/_infer] is deprecated! Use [/_ml/trained_models/{model_id}/_infer] instead."',
+    );
     return handler(req);
   });
 }

@@ -51,7 +51,8 @@ async function runInference(deps: EdgeDeps, p: Principal, proc: Obj, source: Obj
     return;
   }
   const doc: Obj = { ...source };
-  if (isObj(proc.field_map)) for (const [from, to] of Object.entries(proc.field_map)) if (getPath(source, from) !== undefined) doc[String(to)] = getPath(source, from);
+  if (isObj(proc.field_map))
+    for (const [from, to] of Object.entries(proc.field_map)) if (getPath(source, from) !== undefined) doc[String(to)] = getPath(source, from);
   const [r] = await inferDocs(deps, p, modelId, [doc], config, SIMULATE_TIMEOUT_MS);
   const target = typeof proc.target_field === 'string' ? proc.target_field : `ml.inference.${typeof proc.tag === 'string' ? proc.tag : modelId}`;
   setPath(source, target, { ...(isObj(r) ? r : { predicted_value: r }), model_id: modelId });
@@ -78,7 +79,8 @@ export function elasticSimulateRoutes(app: FastifyInstance, deps: EdgeDeps): voi
       if (!isObj(body.pipeline)) throw new GantryError('MISSING_INPUT', '[pipeline] is required when no pipeline id is given', { field: 'pipeline' });
       pipeline = body.pipeline;
     }
-    if (!Array.isArray(body.docs) || body.docs.length === 0) throw new GantryError('MISSING_INPUT', 'must specify at least one document in [docs]', { field: 'docs' });
+    if (!Array.isArray(body.docs) || body.docs.length === 0)
+      throw new GantryError('MISSING_INPUT', 'must specify at least one document in [docs]', { field: 'docs' });
     const processors = Array.isArray(pipeline.processors) ? pipeline.processors.filter(isObj) : [];
     const docs = [];
     for (const raw of body.docs) {
