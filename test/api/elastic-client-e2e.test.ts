@@ -4,30 +4,17 @@ import { errors, type Client } from '@elastic/elasticsearch';
 import { parseTokenization, tokenize, Vocabulary } from '../../src/domain/ml/tokenizer.js';
 import { referenceClassify, referenceEmbed, tinyClassifier, tinyEmbedder, type TinyModel } from '../fixtures/onnx/models.js';
 import { esClient } from '../helpers/elastic.js';
+import { CLASSIFICATION, EMBEDDING, uploadModel } from '../helpers/elastic-models.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
-const LABELS = ['negative', 'neutral', 'positive'];
+const LABELS = CLASSIFICATION.text_classification.classification_labels;
 const classifier = tinyClassifier({ labels: 3, hidden: 8, seed: 31 });
 const embedder = tinyEmbedder({ hidden: 6, seed: 32, withTokenTypes: true });
 const lower = parseTokenization({ bert: { do_lower_case: true } });
 const ids = (m: TinyModel, text: string): number[] => tokenize(text, new Vocabulary(m.vocabulary), lower).inputIds;
 const near = (a: number, b: number | undefined, what: string): void => assert.ok(Math.abs(a - (b ?? NaN)) <= 1e-5, `${what}: ${a} vs ${b}`);
-
-/** Put a model, its definition in parts and its vocabulary, with the real client. */
-export async function uploadModel(c: Client, id: string, m: TinyModel, inferenceConfig: Record<string, unknown>): Promise<void> {
-  await c.ml.putTrainedModel({ model_id: id, model_type: 'onnx' as 'pytorch', inference_config: inferenceConfig, input: { field_names: ['text_field'] } });
-  const partBytes = Math.ceil(m.bytes.length / 3);
-  for (let i = 0; i < 3; i++) {
-    const part = Buffer.from(m.bytes.subarray(i * partBytes, Math.min(m.bytes.length, (i + 1) * partBytes))).toString('base64');
-    await c.ml.putTrainedModelDefinitionPart({ model_id: id, part: i, definition: part, total_definition_length: m.bytes.length, total_parts: 3 });
-  }
-  await c.ml.putTrainedModelVocabulary({ model_id: id, vocabulary: [...m.vocabulary] });
-}
-
-export const CLASSIFICATION = { text_classification: { classification_labels: LABELS, num_top_classes: -1, tokenization: { bert: { do_lower_case: true } } } };
-export const EMBEDDING = { text_embedding: { tokenization: { bert: { do_lower_case: true } } } };
 
 /**
  * The whole trained-model path with the real `@elastic/elasticsearch` client: upload, deploy two

@@ -168,8 +168,8 @@ for (const ts of TEST_STORES) {
       await assert.rejects(c.ml.getTrainedModels({ model_id: 'missing' }), (e: unknown) => {
         assert.ok(e instanceof errors.ResponseError);
         assert.equal(e.meta.statusCode, 404);
-        assert.equal((e.body).error.type, 'resource_not_found_exception');
-        assert.equal((e.body).error.reason, 'No known trained model with model_id [missing]');
+        assert.equal(e.body.error.type, 'resource_not_found_exception');
+        assert.equal(e.body.error.reason, 'No known trained model with model_id [missing]');
         return true;
       });
       await c.close();
