@@ -7,7 +7,7 @@ const UNITS: Readonly<Record<string, number>> = { nanos: 1e-6, micros: 1e-3, ms:
 export function durationParam(q: Query, name: string, dflt: number, max = 10 * 60_000): number {
   const raw = q[name];
   if (raw === undefined) return dflt;
-  const v = String(raw).trim();
+  const v = (typeof raw === 'string' ? raw : JSON.stringify(raw)).trim();
   if (v === '-1') return max;
   const m = /^(\d+(?:\.\d+)?)(nanos|micros|ms|s|m|h|d)$/.exec(v);
   if (m === null) {

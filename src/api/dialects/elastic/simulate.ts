@@ -43,10 +43,18 @@ async function runInference(deps: EdgeDeps, p: Principal, proc: Obj, source: Obj
   if (Array.isArray(io)) {
     for (const pair of io) {
       if (!isObj(pair)) continue;
-      const input = getPath(source, String(pair.input_field));
-      if (input === undefined) throw new GantryError('INPUT_FIELD_MISSING', `Input field [${String(pair.input_field)}] does not exist in the source document`);
+      const input = getPath(source, typeof pair.input_field === 'string' ? pair.input_field : '');
+      if (input === undefined)
+        throw new GantryError(
+          'INPUT_FIELD_MISSING',
+          `Input field [${typeof pair.input_field === 'string' ? pair.input_field : ''}] does not exist in the source document`,
+        );
       const [r] = await inferDocs(deps, p, modelId, [{ text_field: input }], config, SIMULATE_TIMEOUT_MS);
-      setPath(source, String(pair.output_field ?? `ml.inference.${String(pair.input_field)}`), isObj(r) ? r.predicted_value : r);
+      setPath(
+        source,
+        typeof pair.output_field === 'string' ? pair.output_field : `ml.inference.${typeof pair.input_field === 'string' ? pair.input_field : ''}`,
+        isObj(r) ? r.predicted_value : r,
+      );
     }
     return;
   }
@@ -74,7 +82,7 @@ export function elasticSimulateRoutes(app: FastifyInstance, deps: EdgeDeps): voi
     if (id !== null) {
       const [pl] = await deps.control.ml.getPipelines(p, id);
       if (pl === undefined) throw new GantryError('PIPELINE_NOT_FOUND', `pipeline [${id}] is missing`, { id });
-      pipeline = pl.body as Obj;
+      pipeline = pl.body;
     } else {
       if (!isObj(body.pipeline)) throw new GantryError('MISSING_INPUT', '[pipeline] is required when no pipeline id is given', { field: 'pipeline' });
       pipeline = body.pipeline;
