@@ -1,17 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { GantryError } from '../../domain/errors.js';
 import type { TrainedModelRecord } from '../../domain/ml/records.js';
-import { matchIds, parseIdExpression } from '../../domain/ml/models.js';
-import type { InferenceCounters } from '../serverless/traffic-gate.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { createDeployment, listDeployments, type DeploymentView } from '../serverless/deployments.js';
 import { updateEndpoint } from '../serverless/endpoints.js';
-import { inferenceStats, type WorkerInferenceStats } from '../serverless/inference-stats.js';
-import { stopDeploymentAndWait, type StopOutcome } from '../serverless/stop-and-wait.js';
 import { MAX_AWAIT_MS } from '../serverless/await-endpoint.js';
 import { modelNotFound, ownModel } from './models.js';
-import { pipelinesReferencing } from './pipelines.js';
 import { MODEL_ENV } from './worker-model.js';
 
 /** The facts Elasticsearch keeps on an assignment that the engine has no field for: in the workergroup's env, read by every replica. */
@@ -270,7 +265,7 @@ function duplicate(id: string): GantryError {
   return new GantryError('NAME_TAKEN', `Could not start model deployment because an existing deployment with the same id [${id}] exist`, { deploymentId: id });
 }
 
-function notFound(id: string): GantryError {
+export function notFound(id: string): GantryError {
   return new GantryError('DEPLOYMENT_NOT_FOUND', `No known model deployment with id [${id}]`, { deploymentId: id });
 }
 
@@ -316,114 +311,4 @@ export async function inferenceTarget(ctx: ControlContext, p: Principal, id: str
     throw new GantryError('ENDPOINT_STOPPED', `Trained model [${d.deploymentId}] is [${d.state}]`, { deploymentId: d.deploymentId });
   }
   return d;
-}
-
-export interface StopMlRequest {
-  readonly deploymentId: string;
-  readonly allowNoMatch: boolean;
-  readonly force: boolean;
-  readonly finishPendingWork: boolean;
-  /** Gantry's extension: `*`, `_all`, `a*` stop every matching deployment. */
-  readonly expandWildcards: boolean;
-  /** Bound on the drain when finishing pending work; null: the engine's. */
-  readonly drainTimeoutMs: number | null;
-  /** Bound on the whole call. */
-  readonly timeoutMs: number;
-}
-
-export interface StopMlResult {
-  readonly stopped: readonly string[];
-  readonly drained: number;
-  readonly failed: number;
-  readonly rejected: number;
-}
-
-/** Elasticsearch's synchronous stop (reference B3): refused while ingest pipelines use it unless forced; the deployment is deleted when its workers are gone. */
-export async function stopMlDeployment(ctx: ControlContext, p: Principal, r: StopMlRequest): Promise<StopMlResult> {
-  authorize(p, 'ml.write');
-  const all = await mlDeployments(ctx, p);
-  let picked: MlDeployment[];
-  if (r.expandWildcards) {
-    const m = matchIds(
-      parseIdExpression(r.deploymentId),
-      all.map((d) => d.deploymentId),
-    );
-    const ids = new Set(m.ids);
-    picked = all.filter((d) => ids.has(d.deploymentId));
-  } else {
-    picked = all.filter((d) => d.deploymentId === r.deploymentId);
-  }
-  if (picked.length === 0) {
-    if (!r.allowNoMatch) throw notFound(r.deploymentId);
-    return { stopped: [], drained: 0, failed: 0, rejected: 0 };
-  }
-  if (!r.force) {
-    for (const d of picked) {
-      const refs = [
-        ...new Set([...(await pipelinesReferencing(ctx, p.accountId, d.deploymentId)), ...(await pipelinesReferencing(ctx, p.accountId, d.modelId))]),
-      ];
-      if (refs.length > 0) {
-        throw new GantryError(
-          'MODEL_IN_USE',
-          `Cannot stop deployment [${d.deploymentId}] as it is referenced by ingest processors [${refs.join(', ')}]; use force to stop the deployment`,
-          { deploymentId: d.deploymentId, pipelines: refs },
-        );
-      }
-    }
-  }
-  let drained = 0;
-  let failed = 0;
-  let rejected = 0;
-  for (const d of picked) {
-    const out: StopOutcome = await stopDeploymentAndWait(
-      ctx,
-      p,
-      d.view.deployment.id,
-      { finishPendingWork: r.finishPendingWork, force: r.force, timeoutMs: r.drainTimeoutMs, rejectQueued: !r.finishPendingWork },
-      { timeoutMs: r.timeoutMs, delete: true },
-    );
-    drained += out.drained;
-    failed += out.failed;
-    rejected += out.rejected;
-    ctx.log.info({ accountId: p.accountId, deploymentId: d.deploymentId, ...out, endpoint: undefined }, 'trained model deployment stopped');
-  }
-  return { stopped: picked.map((d) => d.deploymentId), drained, failed, rejected };
-}
-
-export interface MlStatsEntry {
-  readonly model: TrainedModelRecord;
-  readonly pipelineCount: number;
-  readonly deployment: MlDeployment | null;
-  readonly counters: InferenceCounters | null;
-  readonly workers: readonly WorkerInferenceStats[];
-}
-
-/** Elasticsearch's _stats: one entry per deployment plus one per model without one; `count` is the number of models. */
-export async function mlStats(
-  ctx: ControlContext,
-  p: Principal,
-  q: { readonly ids: string | null; readonly allowNoMatch: boolean; readonly from: number; readonly size: number },
-): Promise<{ count: number; entries: MlStatsEntry[] }> {
-  authorize(p, 'ml.read');
-  const models = await ctx.store.listTrainedModels(p.accountId);
-  const deployments = await mlDeployments(ctx, p);
-  const e = parseIdExpression(q.ids);
-  const names = [...models.map((m) => m.modelId), ...deployments.map((d) => d.deploymentId)];
-  const m = matchIds(e, [...new Set(names)]);
-  if (m.missing.length > 0) throw modelNotFound(m.missing.join(','));
-  if (!q.allowNoMatch && m.emptyPattern) throw modelNotFound(q.ids ?? '_all');
-  const hit = new Set(m.ids);
-  // A deployment id names its model too.
-  const pickedModels = models.filter((x) => hit.has(x.modelId) || deployments.some((d) => d.modelId === x.modelId && hit.has(d.deploymentId)));
-  const entries: MlStatsEntry[] = [];
-  for (const model of pickedModels.slice(q.from, q.from + q.size)) {
-    const pipelineCount = (await pipelinesReferencing(ctx, p.accountId, model.modelId)).length;
-    const own = deployments.filter((d) => d.modelId === model.modelId);
-    if (own.length === 0) entries.push({ model, pipelineCount, deployment: null, counters: null, workers: [] });
-    for (const d of own) {
-      const s = await inferenceStats(ctx, p, d.view.deployment.id);
-      entries.push({ model, pipelineCount, deployment: d, counters: s.deployment, workers: s.workers });
-    }
-  }
-  return { count: pickedModels.length, entries };
 }

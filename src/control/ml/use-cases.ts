@@ -6,6 +6,8 @@ import type { Principal } from '../principal.js';
 import * as deployments from './deployments.js';
 import * as models from './models.js';
 import * as pipelines from './pipelines.js';
+import * as stats from './stats.js';
+import * as stop from './stop.js';
 import { workerModel, workerModelDefinition, type WorkerCredentials } from './worker-model.js';
 
 /** The trained-model and ingest-pipeline use cases bound to one context: what the Elasticsearch dialect calls. */
@@ -23,8 +25,8 @@ export function mlUseCases(ctx: ControlContext) {
     deployment: (p: Principal, id: string) => deployments.mlDeployment(ctx, p, id),
     deployments: (p: Principal) => deployments.mlDeployments(ctx, p),
     inferenceTarget: (p: Principal, id: string) => deployments.inferenceTarget(ctx, p, id),
-    stopDeployment: (p: Principal, r: deployments.StopMlRequest) => deployments.stopMlDeployment(ctx, p, r),
-    stats: (p: Principal, q: { ids: string | null; allowNoMatch: boolean; from: number; size: number }) => deployments.mlStats(ctx, p, q),
+    stopDeployment: (p: Principal, r: stop.StopMlRequest) => stop.stopMlDeployment(ctx, p, r),
+    stats: (p: Principal, q: { ids: string | null; allowNoMatch: boolean; from: number; size: number }) => stats.mlStats(ctx, p, q),
 
     putPipeline: (p: Principal, id: string, body: unknown) => pipelines.putPipeline(ctx, p, id, body),
     getPipelines: (p: Principal, ids: string | null) => pipelines.getPipelines(ctx, p, ids),

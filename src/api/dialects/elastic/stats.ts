@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { MlStatsEntry } from '../../../control/ml/deployments.js';
+import type { MlStatsEntry } from '../../../control/ml/stats.js';
 import type { InferenceCounters } from '../../../control/serverless/traffic-gate.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
