@@ -107,6 +107,11 @@ export const ERROR_CODES = {
     retryable: true,
     doc: 'A synchronous stop did not see the deployment stopped within its bound; the stop goes on, and waiting again shows when it ends.',
   },
+  START_TIMEOUT: {
+    kind: 'timeout',
+    retryable: true,
+    doc: "A trained-model deployment did not reach the state `wait_for` asked (started, fully_allocated) within the start's `timeout`; it keeps starting.",
+  },
   STOP_FAILED: {
     kind: 'unavailable',
     retryable: true,

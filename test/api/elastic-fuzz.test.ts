@@ -50,6 +50,16 @@ describe('Elasticsearch API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => 
       'DELETE /_ingest/pipeline/:id',
       'GET /_ml/_gantry/worker/model',
       'GET /_ml/_gantry/worker/model/definition',
+      'POST /_ml/trained_models/:model_id/deployment/_start',
+      'POST /_ml/trained_models/:deployment_id/deployment/_update',
+      'POST /_ml/trained_models/:deployment_id/deployment/_stop',
+      'POST /_ml/trained_models/:deployment_id/deployment/cache/_clear',
+      'POST /_ml/trained_models/:model_id/_infer',
+      'POST /_ml/trained_models/:model_id/deployment/_infer',
+      'GET /_ml/trained_models/_stats',
+      'GET /_ml/trained_models/:model_id/_stats',
+      'POST /_ingest/pipeline/_simulate',
+      'POST /_ingest/pipeline/:id/_simulate',
     ])
       assert.ok(names.has(must), must);
   });

@@ -26,11 +26,19 @@ export function modelNotFound(modelId: string): GantryError {
 }
 
 /**
- * The deployments (their ids) that run a model. Deployments register here when they are built:
- * until then no model is deployed, and deleting one never needs `force` for this reason.
+ * The live deployments (their ids) that run a model: those whose workergroup template names it in
+ * GANTRY_MODEL_ID (deployments.ts builds them so).
  */
-export function modelDeploymentIds(_ctx: ControlContext, _accountId: number, _modelId: string): Promise<string[]> {
-  return Promise.resolve([]);
+export async function modelDeploymentIds(ctx: ControlContext, accountId: number, modelId: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await ctx.store.listDeployments(accountId, { resourceGroup: 'default' })) {
+    const ep = await ctx.store.getEndpoint(d.endpointId);
+    if (ep === undefined || ep.status === 'deleted') continue;
+    const wg = await ctx.store.getWorkergroup(d.workergroupId);
+    // The env key is worker-model.ts's MODEL_ENV (not imported: worker-model.ts imports this module).
+    if (wg?.template.env.GANTRY_MODEL_ID === modelId) out.push(d.name);
+  }
+  return out;
 }
 
 export async function ownModel(ctx: ControlContext, p: Principal, modelId: string, action: 'ml.read' | 'ml.write'): Promise<TrainedModelRecord> {

@@ -3,8 +3,11 @@ import type { VocabularyRecord } from '../../domain/ml/records.js';
 import type { DefinitionPart } from '../../domain/ml/models.js';
 import type { ControlContext } from '../context.js';
 import type { Principal } from '../principal.js';
+import * as deployments from './deployments.js';
 import * as models from './models.js';
 import * as pipelines from './pipelines.js';
+import * as stats from './stats.js';
+import * as stop from './stop.js';
 import { workerModel, workerModelDefinition, type WorkerCredentials } from './worker-model.js';
 
 /** The trained-model and ingest-pipeline use cases bound to one context: what the Elasticsearch dialect calls. */
@@ -15,6 +18,15 @@ export function mlUseCases(ctx: ControlContext) {
     putVocabulary: (p: Principal, modelId: string, v: VocabularyRecord) => models.putVocabulary(ctx, p, modelId, v),
     listTrainedModels: (p: Principal, q: models.ModelQuery) => models.listTrainedModels(ctx, p, q),
     deleteTrainedModel: (p: Principal, modelId: string, o: { force: boolean }) => models.deleteTrainedModel(ctx, p, modelId, o),
+
+    startDeployment: (p: Principal, r: deployments.StartRequest) => deployments.startMlDeployment(ctx, p, r),
+    updateDeployment: (p: Principal, id: string, u: { allocations: number | null; adaptive: deployments.AdaptiveAllocations | null }) =>
+      deployments.updateMlDeployment(ctx, p, id, u),
+    deployment: (p: Principal, id: string) => deployments.mlDeployment(ctx, p, id),
+    deployments: (p: Principal) => deployments.mlDeployments(ctx, p),
+    inferenceTarget: (p: Principal, id: string) => deployments.inferenceTarget(ctx, p, id),
+    stopDeployment: (p: Principal, r: stop.StopMlRequest) => stop.stopMlDeployment(ctx, p, r),
+    stats: (p: Principal, q: { ids: string | null; allowNoMatch: boolean; from: number; size: number }) => stats.mlStats(ctx, p, q),
 
     putPipeline: (p: Principal, id: string, body: unknown) => pipelines.putPipeline(ctx, p, id, body),
     getPipelines: (p: Principal, ids: string | null) => pipelines.getPipelines(ctx, p, ids),

@@ -60,6 +60,9 @@ export function elasticErrorBody(error: GantryError, status: number, req: Fastif
 export function elasticErrorStatus(error: GantryError, status: number): number {
   if (error.code === 'MODEL_EXISTS' || error.code === 'NOT_FOUND') return 400;
   if (error.kind === 'timeout') return 408;
+  // A deployment that is stopping or not deployed is a conflict in Elasticsearch (B7), not a 503 the client would retry.
+  if (error.code === 'ENDPOINT_STOPPED' || error.code === 'STOP_FAILED') return 409;
+  if (error.code === 'QUEUE_FULL' || error.code === 'REQUEST_REJECTED_BY_STOP') return 429;
   return status;
 }
 

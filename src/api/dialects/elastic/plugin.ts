@@ -2,10 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
 import { elasticAuthenticate, elasticCredential, elasticParsers } from './auth.js';
 import { elasticErrorBody, elasticErrorStatus, elasticResponseHeaders } from './errors.js';
+import { elasticDeploymentRoutes } from './deployments.js';
 import { elasticInfoRoutes } from './info.js';
+import { elasticInferRoutes } from './infer.js';
 import { elasticModelRoutes } from './models.js';
 import { elasticPipelineRoutes } from './pipelines.js';
 import { elasticRouteConfig } from './route-config.js';
+import { elasticSimulateRoutes } from './simulate.js';
+import { elasticStatsRoutes } from './stats.js';
 import { elasticWorkerRoutes } from './worker-model.js';
 
 /**
@@ -31,4 +35,8 @@ function elasticRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   elasticModelRoutes(app, deps);
   elasticPipelineRoutes(app, deps);
   elasticWorkerRoutes(app, deps);
+  elasticDeploymentRoutes(app, deps);
+  elasticInferRoutes(app, deps);
+  elasticStatsRoutes(app, deps);
+  elasticSimulateRoutes(app, deps);
 }

@@ -1,0 +1,158 @@
+import type { FastifyInstance } from 'fastify';
+import type { AdaptiveAllocations, MlDeployment, Priority, WaitFor } from '../../../control/ml/deployments.js';
+import { GantryError } from '../../../domain/errors.js';
+import type { EdgeDeps } from '../../edge/dialect.js';
+import { principal } from '../../edge/principal.js';
+import { durationParam } from './duration.js';
+import { boolParam, intParam, knownFields, objectBody, optObject, stringParam, type Query } from './query.js';
+
+/** Elasticsearch's start timeout (30s since ES PR #92328). */
+const START_TIMEOUT_MS = 30_000;
+/** How long a stop may take in all (drain, then the workers going away). */
+const STOP_BOUND_MS = 5 * 60_000;
+
+const invalid = (msg: string, field: string): GantryError => new GantryError('INVALID_ARGUMENT', msg, { field });
+
+function oneOf<T extends string>(q: Query, name: string, values: readonly T[], dflt: T): T {
+  const v = stringParam(q, name);
+  if (v === null) return dflt;
+  if (!(values as readonly string[]).includes(v)) throw invalid(`[${name}] must be one of [${values.join(', ')}], not [${v}]`, name);
+  return v as T;
+}
+
+function adaptiveOf(body: Record<string, unknown>): AdaptiveAllocations | null {
+  const a = optObject(body, 'adaptive_allocations');
+  if (a === null) return null;
+  knownFields(a, new Set(['enabled', 'min_number_of_allocations', 'max_number_of_allocations']), 'adaptive_allocations');
+  const num = (k: string): number | null => {
+    const v = a[k];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(`[${k}] must be an integer`, k);
+    return v;
+  };
+  if (a.enabled !== undefined && typeof a.enabled !== 'boolean') throw invalid('[enabled] must be a boolean', 'enabled');
+  return { enabled: a.enabled === true, min: num('min_number_of_allocations'), max: num('max_number_of_allocations') };
+}
+
+/** Elasticsearch's TrainedModelAssignment. Each Gantry host that runs workers of the deployment is a node. */
+export function assignmentBody(d: MlDeployment): Record<string, unknown> {
+  const routing = Object.fromEntries(
+    d.nodes.map((n) => [
+      n.nodeId,
+      { current_allocations: n.currentAllocations, target_allocations: n.currentAllocations, routing_state: n.routingState, reason: n.reason },
+    ]),
+  );
+  return {
+    task_parameters: {
+      model_id: d.modelId,
+      deployment_id: d.deploymentId,
+      model_bytes: d.modelBytes,
+      threads_per_allocation: d.threads,
+      number_of_allocations: d.targetAllocations,
+      queue_capacity: d.queueCapacity,
+      cache_size: d.cacheSize,
+      priority: d.priority,
+      per_deployment_memory_bytes: d.modelBytes,
+      per_allocation_memory_bytes: 0,
+    },
+    routing_table: routing,
+    assignment_state: d.state,
+    ...(d.reason !== null ? { reason: d.reason } : {}),
+    start_time: new Date(d.startTime).toISOString(),
+    max_assigned_allocations: Math.max(d.allocations, d.targetAllocations),
+    ...(d.adaptive !== null
+      ? { adaptive_allocations: { enabled: true, min_number_of_allocations: d.adaptive.min, max_number_of_allocations: d.adaptive.max } }
+      : {}),
+  };
+}
+
+/** `number_of_allocations` from the query or the body (the JS client puts it in the body). */
+function allocationsOf(q: Query, body: Record<string, unknown>, dflt: number | null): number | null {
+  const b = body.number_of_allocations;
+  if (b !== undefined && b !== null) {
+    if (typeof b !== 'number' || !Number.isInteger(b)) throw invalid('[number_of_allocations] must be an integer', 'number_of_allocations');
+    return b;
+  }
+  if (q.number_of_allocations === undefined) return dflt;
+  return intParam(q, 'number_of_allocations', 1, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+}
+
+/** Start, update, stop and cache clear of trained-model deployments. */
+export function elasticDeploymentRoutes(app: FastifyInstance, deps: EdgeDeps): void {
+  const ml = deps.control.ml;
+
+  app.post<{ Params: { model_id: string } }>('/_ml/trained_models/:model_id/deployment/_start', async (req) => {
+    const q = req.query as Query;
+    const body = objectBody(req.body, { optional: true });
+    knownFields(body, new Set(['adaptive_allocations', 'number_of_allocations']), 'start_trained_model_deployment');
+    const big = Number.MAX_SAFE_INTEGER;
+    const d = await ml.startDeployment(principal(req), {
+      modelId: req.params.model_id,
+      deploymentId: stringParam(q, 'deployment_id') ?? req.params.model_id,
+      allocations: allocationsOf(q, body, 1) ?? 1,
+      threads: intParam(q, 'threads_per_allocation', 1, -big, big),
+      queueCapacity: intParam(q, 'queue_capacity', 1024, -big, big),
+      priority: oneOf<Priority>(q, 'priority', ['normal', 'low'], 'normal'),
+      cacheSize: stringParam(q, 'cache_size'),
+      waitFor: oneOf<WaitFor>(q, 'wait_for', ['starting', 'started', 'fully_allocated'], 'started'),
+      timeoutMs: durationParam(q, 'timeout', START_TIMEOUT_MS),
+      adaptive: adaptiveOf(body),
+      // Gantry only, for tests and benchmarks: each request takes this much longer in the worker.
+      delayMs: intParam(q, 'gantry_inference_delay_ms', 0, 0, 600_000),
+    });
+    return { assignment: assignmentBody(d) };
+  });
+
+  app.post<{ Params: { deployment_id: string } }>('/_ml/trained_models/:deployment_id/deployment/_update', async (req) => {
+    const q = req.query as Query;
+    const body = objectBody(req.body, { optional: true });
+    knownFields(body, new Set(['adaptive_allocations', 'number_of_allocations']), 'update_trained_model_deployment');
+    const d = await ml.updateDeployment(principal(req), req.params.deployment_id, { allocations: allocationsOf(q, body, null), adaptive: adaptiveOf(body) });
+    return { assignment: assignmentBody(d) };
+  });
+
+  app.post<{ Params: { deployment_id: string } }>('/_ml/trained_models/:deployment_id/deployment/_stop', async (req, reply) => {
+    const q = req.query as Query;
+    const body = objectBody(req.body, { optional: true });
+    knownFields(body, new Set(['id', 'allow_no_match', 'force', 'finish_pending_work', 'timeout']), 'stop_trained_model_deployment');
+    const id = req.params.deployment_id;
+    if (body.id !== undefined && body.id !== id)
+      throw invalid(`Inconsistent id; '${JSON.stringify(body.id)}' specified in the body differs from '${id}' specified as a URL argument`, 'id');
+    // The body wins over the query, as Elasticsearch's handler reads one or the other.
+    const flag = (name: string, dflt: boolean): boolean => {
+      const v = body[name];
+      if (v === undefined) return boolParam(q, name, dflt);
+      if (typeof v !== 'boolean') throw invalid(`[${name}] must be a boolean`, name);
+      return v;
+    };
+    const drain =
+      body.timeout !== undefined ? durationParam({ timeout: body.timeout }, 'timeout', 0) : q.timeout !== undefined ? durationParam(q, 'timeout', 0) : null;
+    const r = await ml.stopDeployment(principal(req), {
+      deploymentId: id,
+      allowNoMatch: flag('allow_no_match', true),
+      force: flag('force', false),
+      finishPendingWork: flag('finish_pending_work', false),
+      expandWildcards: boolParam(q, 'expand_wildcards', false),
+      drainTimeoutMs: drain,
+      timeoutMs: STOP_BOUND_MS,
+    });
+    const gantry = { stopped: r.stopped, drained: r.drained, failed: r.failed, rejected: r.rejected };
+    if (r.failed + r.rejected > 0) {
+      void reply.header(
+        'warning',
+        `299 Elasticsearch-9.1.0 "stopping [${id}] failed ${r.failed} and rejected ${r.rejected} pending inference requests (${r.drained} answered)"`,
+      );
+    }
+    return { stopped: true, gantry };
+  });
+
+  app.post<{ Params: { deployment_id: string } }>('/_ml/trained_models/:deployment_id/deployment/cache/_clear', async (req) => {
+    // Gantry keeps no inference cache; the call only checks that the deployment exists.
+    const d = await ml.deployment(principal(req), req.params.deployment_id);
+    if (d === undefined)
+      throw new GantryError('DEPLOYMENT_NOT_FOUND', `No known model deployment with id [${req.params.deployment_id}]`, {
+        deploymentId: req.params.deployment_id,
+      });
+    return { cleared: true };
+  });
+}

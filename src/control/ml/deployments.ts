@@ -1,0 +1,314 @@
+import { fileURLToPath } from 'node:url';
+import { GantryError } from '../../domain/errors.js';
+import type { TrainedModelRecord } from '../../domain/ml/records.js';
+import type { ControlContext } from '../context.js';
+import { authorize, type Principal } from '../principal.js';
+import { createDeployment, listDeployments, type DeploymentView } from '../serverless/deployments.js';
+import { updateEndpoint } from '../serverless/endpoints.js';
+import { MAX_AWAIT_MS } from '../serverless/await-endpoint.js';
+import { modelNotFound, ownModel } from './models.js';
+import { MODEL_ENV } from './worker-model.js';
+
+/** The facts Elasticsearch keeps on an assignment that the engine has no field for: in the workergroup's env, read by every replica. */
+const THREADS_ENV = 'GANTRY_THREADS';
+const DELAY_ENV = 'GANTRY_INFERENCE_DELAY_MS';
+const PRIORITY_ENV = 'GANTRY_ES_PRIORITY';
+const CACHE_ENV = 'GANTRY_ES_CACHE_SIZE';
+const ADAPTIVE_ENV = 'GANTRY_ES_ADAPTIVE';
+
+/** Elasticsearch's bounds: allocations per deployment (a sanity bound), threads a power of two up to 32. */
+export const MAX_ALLOCATIONS = 1024;
+export const MAX_THREADS = 32;
+
+/** This install's CLI entry (dist/src/cli/main.js): an allocation runs `gantry inference-worker` from the same build as the server. */
+const CLI_ENTRY = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+
+export type Priority = 'normal' | 'low';
+export type WaitFor = 'starting' | 'started' | 'fully_allocated';
+export type AssignmentState = 'starting' | 'started' | 'stopping' | 'failed';
+export type RoutingState = 'starting' | 'started' | 'stopping' | 'stopped' | 'failed';
+
+export interface AdaptiveAllocations {
+  readonly enabled: boolean;
+  readonly min: number | null;
+  readonly max: number | null;
+}
+
+export interface StartRequest {
+  readonly modelId: string;
+  readonly deploymentId: string;
+  readonly allocations: number;
+  readonly threads: number;
+  readonly queueCapacity: number;
+  readonly priority: Priority;
+  /** As given (`10mb`, `0b`); null: the model's size. */
+  readonly cacheSize: string | null;
+  readonly waitFor: WaitFor;
+  readonly timeoutMs: number;
+  readonly adaptive: AdaptiveAllocations | null;
+  /** Test and benchmark knob: extra ms per request in each worker. */
+  readonly delayMs: number;
+}
+
+export interface MlNode {
+  readonly nodeId: string;
+  readonly name: string;
+  readonly address: string;
+  readonly currentAllocations: number;
+  readonly routingState: RoutingState;
+  readonly reason: string;
+}
+
+/** One trained-model deployment as Elasticsearch describes it, read from the engine. */
+export interface MlDeployment {
+  readonly deploymentId: string;
+  readonly modelId: string;
+  readonly modelBytes: number;
+  readonly targetAllocations: number;
+  readonly threads: number;
+  readonly queueCapacity: number;
+  readonly priority: Priority;
+  readonly cacheSize: string;
+  readonly startTime: number;
+  readonly adaptive: AdaptiveAllocations | null;
+  readonly state: AssignmentState;
+  readonly reason: string | null;
+  /** Workers ready to serve. */
+  readonly allocations: number;
+  readonly nodes: readonly MlNode[];
+  readonly view: DeploymentView;
+}
+
+const invalid = (msg: string, field: string): GantryError => new GantryError('INVALID_ARGUMENT', msg, { field });
+
+function checkStart(r: StartRequest): void {
+  if (!Number.isInteger(r.allocations) || r.allocations < 1 || r.allocations > MAX_ALLOCATIONS)
+    throw invalid(`[number_of_allocations] must be between 1 and ${MAX_ALLOCATIONS}; got [${r.allocations}]`, 'number_of_allocations');
+  if (!Number.isInteger(r.threads) || r.threads < 1 || r.threads > MAX_THREADS || (r.threads & (r.threads - 1)) !== 0)
+    throw invalid(`[threads_per_allocation] must be a power of 2 less than or equal to ${MAX_THREADS}; got [${r.threads}]`, 'threads_per_allocation');
+  if (!Number.isInteger(r.queueCapacity) || r.queueCapacity < 1 || r.queueCapacity > 1_000_000)
+    throw invalid(`[queue_capacity] must be a positive integer of at most 1000000; got [${r.queueCapacity}]`, 'queue_capacity');
+  if (r.priority === 'low' && (r.allocations !== 1 || r.threads !== 1))
+    throw invalid('[number_of_allocations] and [threads_per_allocation] must be 1 when [priority] is low', 'priority');
+  if (r.adaptive !== null) checkAdaptive(r.adaptive);
+}
+
+function checkAdaptive(a: AdaptiveAllocations): void {
+  if (a.min !== null && (a.min < 0 || a.min > MAX_ALLOCATIONS)) throw invalid('[min_number_of_allocations] must be between 0 and 1024', 'adaptive_allocations');
+  if (a.max !== null && (a.max < 1 || a.max > MAX_ALLOCATIONS)) throw invalid('[max_number_of_allocations] must be between 1 and 1024', 'adaptive_allocations');
+  if (a.min !== null && a.max !== null && a.min > a.max)
+    throw invalid('[min_number_of_allocations] must not be greater than [max_number_of_allocations]', 'adaptive_allocations');
+}
+
+/** The engine's worker bounds for fixed or adaptive allocations. */
+function workerBounds(allocations: number, a: AdaptiveAllocations | null): { minWorkers: number; maxWorkers: number; minLoad: number } {
+  if (a === null || !a.enabled) return { minWorkers: allocations, maxWorkers: allocations, minLoad: allocations };
+  const min = a.min ?? 0;
+  const max = Math.max(a.max ?? Math.max(allocations, min, 1), min, 1);
+  return { minWorkers: min, maxWorkers: max, minLoad: min };
+}
+
+const isMl = (v: DeploymentView): boolean => (v.workergroup?.template.env[MODEL_ENV] ?? '') !== '' && v.endpoint.status !== 'deleted';
+
+/** Ready workers count as started allocations; a stopping or failed endpoint is the assignment's state. */
+function assignmentState(v: DeploymentView, ready: number): { state: AssignmentState; reason: string | null } {
+  const s = v.endpoint.status;
+  if (s === 'stopping' || s === 'stopped') return { state: 'stopping', reason: null };
+  if (s === 'failed') return { state: 'failed', reason: v.endpoint.statusMsg ?? 'the deployment failed' };
+  return { state: ready > 0 ? 'started' : 'starting', reason: null };
+}
+
+function routingState(phase: string): RoutingState {
+  if (phase === 'ready') return 'started';
+  if (phase === 'stopping' || phase === 'destroying') return 'stopping';
+  if (phase === 'inactive') return 'stopped';
+  if (phase === 'error') return 'failed';
+  return 'starting';
+}
+
+async function describe(ctx: ControlContext, v: DeploymentView, model: TrainedModelRecord | undefined): Promise<MlDeployment> {
+  const env = v.workergroup?.template.env ?? {};
+  const byMachine = new Map<number, { ready: number; all: number; states: RoutingState[]; errors: string[] }>();
+  for (const w of v.workers) {
+    const m = byMachine.get(w.instance.machineId) ?? { ready: 0, all: 0, states: [], errors: [] };
+    m.all++;
+    if (w.phase === 'ready') m.ready++;
+    m.states.push(routingState(w.phase));
+    if (w.errorMsg !== null) m.errors.push(w.errorMsg);
+    byMachine.set(w.instance.machineId, m);
+  }
+  const nodes: MlNode[] = [];
+  for (const [machineId, m] of byMachine) {
+    const machine = await ctx.store.getMachine(machineId, ctx.clock.now());
+    // A node is started when one of its allocations is; otherwise its most telling state.
+    const order: RoutingState[] = ['started', 'starting', 'stopping', 'failed', 'stopped'];
+    const routing = order.find((s) => m.states.includes(s)) ?? 'starting';
+    nodes.push({
+      nodeId: `gantry-host-${machineId}`,
+      name: machine?.hostname ?? `host-${machineId}`,
+      address: machine?.hostname ?? '127.0.0.1',
+      currentAllocations: m.ready,
+      routingState: routing,
+      reason: m.errors[0] ?? '',
+    });
+  }
+  const ready = v.workers.filter((w) => w.phase === 'ready').length;
+  const { state, reason } = assignmentState(v, ready);
+  const modelBytes = model?.totalDefinitionLength ?? 0;
+  const adaptive = env[ADAPTIVE_ENV] === 'true' ? { enabled: true, min: v.endpoint.params.minWorkers, max: v.endpoint.params.maxWorkers } : null;
+  return {
+    deploymentId: v.deployment.name,
+    modelId: env[MODEL_ENV] ?? '',
+    modelBytes,
+    targetAllocations: adaptive !== null ? Math.max(ready, v.endpoint.params.minWorkers) : v.endpoint.params.maxWorkers,
+    threads: Number(env[THREADS_ENV] ?? '1'),
+    queueCapacity: v.endpoint.limits.queueCapacity,
+    priority: env[PRIORITY_ENV] === 'low' ? 'low' : 'normal',
+    cacheSize: env[CACHE_ENV] ?? `${modelBytes}b`,
+    startTime: v.deployment.createdAt,
+    adaptive,
+    state,
+    reason,
+    allocations: ready,
+    nodes,
+    view: v,
+  };
+}
+
+/** The account's live trained-model deployments (those whose workers serve a model). */
+export async function mlDeployments(ctx: ControlContext, p: Principal): Promise<MlDeployment[]> {
+  authorize(p, 'ml.read');
+  const views = (await listDeployments(ctx, p, { resourceGroup: 'default' })).filter(isMl);
+  const models = new Map((await ctx.store.listTrainedModels(p.accountId)).map((m) => [m.modelId, m]));
+  const out: MlDeployment[] = [];
+  for (const v of views) out.push(await describe(ctx, v, models.get(v.workergroup?.template.env[MODEL_ENV] ?? '')));
+  return out;
+}
+
+/** One deployment by its exact id, or undefined. */
+export async function mlDeployment(ctx: ControlContext, p: Principal, deploymentId: string): Promise<MlDeployment | undefined> {
+  return (await mlDeployments(ctx, p)).find((d) => d.deploymentId === deploymentId);
+}
+
+function startTimeout(d: MlDeployment, waitFor: WaitFor, timeoutMs: number): GantryError {
+  return new GantryError(
+    'START_TIMEOUT',
+    `Timed out after [${timeoutMs / 1000}s] waiting for model deployment [${d.deploymentId}] to be [${waitFor}]; it keeps starting (${d.allocations} of ${d.targetAllocations} allocations started)`,
+    { deploymentId: d.deploymentId, waitFor },
+  );
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Wait until the deployment reaches `waitFor` (or fails); START_TIMEOUT when the time runs out first. */
+async function awaitAllocation(ctx: ControlContext, p: Principal, deploymentId: string, waitFor: WaitFor, timeoutMs: number): Promise<MlDeployment> {
+  const until = ctx.clock.now() + timeoutMs;
+  for (;;) {
+    const d = await mlDeployment(ctx, p, deploymentId);
+    if (d === undefined) throw new GantryError('DEPLOYMENT_NOT_FOUND', `No known model deployment with id [${deploymentId}]`, { deploymentId });
+    if (d.state === 'failed') return d;
+    const done = waitFor === 'starting' || (waitFor === 'started' ? d.allocations > 0 : d.allocations >= d.targetAllocations);
+    if (done) return d;
+    const left = until - ctx.clock.now();
+    if (left <= 0) throw startTimeout(d, waitFor, timeoutMs);
+    await sleep(Math.min(left, ctx.settings.endpointWaitPollMs));
+  }
+}
+
+/** Elasticsearch's start: a deployment whose workers run `gantry inference-worker` on the model, one request at a time each. */
+export async function startMlDeployment(ctx: ControlContext, p: Principal, r: StartRequest): Promise<MlDeployment> {
+  authorize(p, 'ml.write');
+  authorize(p, 'serverless.write');
+  checkStart(r);
+  if (r.timeoutMs < 0 || r.timeoutMs > MAX_AWAIT_MS) throw invalid(`[timeout] must be at most ${MAX_AWAIT_MS / 1000}s`, 'timeout');
+  const model = await ownModel(ctx, p, r.modelId, 'ml.read');
+  if (!model.fullyDefined) {
+    throw new GantryError('MODEL_DEFINITION_MISSING', `Could not find trained model definition [${r.modelId}]`, { modelId: r.modelId });
+  }
+  if (r.deploymentId !== r.modelId && (await ctx.store.getTrainedModel(p.accountId, r.deploymentId)) !== undefined) {
+    throw invalid(
+      `Deployment id [${r.deploymentId}] is the same as an another model which is not the model being deployed. Deployment id can be the same as the model being deployed.`,
+      'deployment_id',
+    );
+  }
+  if ((await mlDeployment(ctx, p, r.deploymentId)) !== undefined) throw duplicate(r.deploymentId);
+  const bounds = workerBounds(r.allocations, r.adaptive);
+  const env: Record<string, string> = {
+    [MODEL_ENV]: r.modelId,
+    [THREADS_ENV]: String(r.threads),
+    [PRIORITY_ENV]: r.priority,
+    [ADAPTIVE_ENV]: String(r.adaptive?.enabled === true),
+  };
+  if (r.cacheSize !== null) env[CACHE_ENV] = r.cacheSize;
+  if (r.delayMs > 0) env[DELAY_ENV] = String(r.delayMs);
+  try {
+    await createDeployment(ctx, p, {
+      name: r.deploymentId,
+      tag: 'elastic',
+      params: { ...bounds, coldWorkers: 0, minColdLoad: 0, targetUtil: 1 },
+      template: { image: 'local/gantry-inference', env, onstart: `exec ${process.execPath} ${CLI_ENTRY} inference-worker`, args: null, diskGb: null },
+      placement: null,
+      launchArgs: null,
+      gpuRamGb: null,
+      testWorkers: 0,
+      limits: { maxConcurrentPerWorker: 1, queueCapacity: r.queueCapacity },
+    });
+  } catch (err) {
+    if (err instanceof GantryError && err.code === 'NAME_TAKEN') throw duplicate(r.deploymentId);
+    throw err;
+  }
+  ctx.log.info({ accountId: p.accountId, modelId: r.modelId, deploymentId: r.deploymentId }, 'trained model deployment started');
+  return awaitAllocation(ctx, p, r.deploymentId, r.waitFor, r.timeoutMs);
+}
+
+function duplicate(id: string): GantryError {
+  return new GantryError('NAME_TAKEN', `Could not start model deployment because an existing deployment with the same id [${id}] exist`, { deploymentId: id });
+}
+
+export function notFound(id: string): GantryError {
+  return new GantryError('DEPLOYMENT_NOT_FOUND', `No known model deployment with id [${id}]`, { deploymentId: id });
+}
+
+/** Elasticsearch's _update: a new number of allocations or adaptive bounds, only for a started deployment. */
+export async function updateMlDeployment(
+  ctx: ControlContext,
+  p: Principal,
+  deploymentId: string,
+  u: { readonly allocations: number | null; readonly adaptive: AdaptiveAllocations | null },
+): Promise<MlDeployment> {
+  authorize(p, 'ml.write');
+  const d = await mlDeployment(ctx, p, deploymentId);
+  if (d === undefined) throw notFound(deploymentId);
+  if (d.state !== 'started') {
+    throw new GantryError('ILLEGAL_TRANSITION', `Cannot update deployment [${deploymentId}] as it is not started; it is [${d.state}]`, { deploymentId });
+  }
+  if (u.allocations === null && u.adaptive === null) throw invalid('Provide [number_of_allocations] or [adaptive_allocations]', 'number_of_allocations');
+  if (u.allocations !== null && (!Number.isInteger(u.allocations) || u.allocations < 1 || u.allocations > MAX_ALLOCATIONS))
+    throw invalid(`[number_of_allocations] must be between 1 and ${MAX_ALLOCATIONS}; got [${u.allocations}]`, 'number_of_allocations');
+  if (u.adaptive !== null) checkAdaptive(u.adaptive);
+  if (d.priority === 'low' && (u.allocations ?? 1) !== 1) throw invalid('[number_of_allocations] must be 1 when [priority] is low', 'number_of_allocations');
+  const bounds = workerBounds(u.allocations ?? d.targetAllocations, u.adaptive ?? d.adaptive);
+  await updateEndpoint(ctx, p, d.view.endpoint.id, { name: null, params: bounds, suspended: null });
+  const after = await mlDeployment(ctx, p, deploymentId);
+  return after ?? d;
+}
+
+/**
+ * The deployment an inference request names: a deployment id first (Elasticsearch prefers it), else
+ * a model id served by a deployment. 409 when nothing serves it or it is stopping.
+ */
+export async function inferenceTarget(ctx: ControlContext, p: Principal, id: string): Promise<MlDeployment> {
+  authorize(p, 'ml.read');
+  const all = await mlDeployments(ctx, p);
+  const d = all.find((x) => x.deploymentId === id) ?? all.find((x) => x.modelId === id);
+  if (d === undefined) {
+    if ((await ctx.store.getTrainedModel(p.accountId, id)) === undefined) throw modelNotFound(id);
+    throw new GantryError('ENDPOINT_STOPPED', `Model [${id}] must be deployed to use. Please deploy with the start trained model deployment API.`, {
+      modelId: id,
+    });
+  }
+  if (d.state === 'stopping' || d.state === 'failed') {
+    throw new GantryError('ENDPOINT_STOPPED', `Trained model [${d.deploymentId}] is [${d.state}]`, { deploymentId: d.deploymentId });
+  }
+  return d;
+}

@@ -1,0 +1,79 @@
+import { GantryError } from '../../domain/errors.js';
+import { matchIds, parseIdExpression } from '../../domain/ml/models.js';
+import type { ControlContext } from '../context.js';
+import { authorize, type Principal } from '../principal.js';
+import { stopDeploymentAndWait, type StopOutcome } from '../serverless/stop-and-wait.js';
+import { mlDeployments, notFound, type MlDeployment } from './deployments.js';
+import { pipelinesReferencing } from './pipelines.js';
+
+export interface StopMlRequest {
+  readonly deploymentId: string;
+  readonly allowNoMatch: boolean;
+  readonly force: boolean;
+  readonly finishPendingWork: boolean;
+  /** Gantry's extension: `*`, `_all`, `a*` stop every matching deployment. */
+  readonly expandWildcards: boolean;
+  /** Bound on the drain when finishing pending work; null: the engine's. */
+  readonly drainTimeoutMs: number | null;
+  /** Bound on the whole call. */
+  readonly timeoutMs: number;
+}
+
+export interface StopMlResult {
+  readonly stopped: readonly string[];
+  readonly drained: number;
+  readonly failed: number;
+  readonly rejected: number;
+}
+
+/** Elasticsearch's synchronous stop (reference B3): refused while ingest pipelines use it unless forced; the deployment is deleted when its workers are gone. */
+export async function stopMlDeployment(ctx: ControlContext, p: Principal, r: StopMlRequest): Promise<StopMlResult> {
+  authorize(p, 'ml.write');
+  const all = await mlDeployments(ctx, p);
+  let picked: MlDeployment[];
+  if (r.expandWildcards) {
+    const m = matchIds(
+      parseIdExpression(r.deploymentId),
+      all.map((d) => d.deploymentId),
+    );
+    const ids = new Set(m.ids);
+    picked = all.filter((d) => ids.has(d.deploymentId));
+  } else {
+    picked = all.filter((d) => d.deploymentId === r.deploymentId);
+  }
+  if (picked.length === 0) {
+    if (!r.allowNoMatch) throw notFound(r.deploymentId);
+    return { stopped: [], drained: 0, failed: 0, rejected: 0 };
+  }
+  if (!r.force) {
+    for (const d of picked) {
+      const refs = [
+        ...new Set([...(await pipelinesReferencing(ctx, p.accountId, d.deploymentId)), ...(await pipelinesReferencing(ctx, p.accountId, d.modelId))]),
+      ];
+      if (refs.length > 0) {
+        throw new GantryError(
+          'MODEL_IN_USE',
+          `Cannot stop deployment [${d.deploymentId}] as it is referenced by ingest processors [${refs.join(', ')}]; use force to stop the deployment`,
+          { deploymentId: d.deploymentId, pipelines: refs },
+        );
+      }
+    }
+  }
+  let drained = 0;
+  let failed = 0;
+  let rejected = 0;
+  for (const d of picked) {
+    const out: StopOutcome = await stopDeploymentAndWait(
+      ctx,
+      p,
+      d.view.deployment.id,
+      { finishPendingWork: r.finishPendingWork, force: r.force, timeoutMs: r.drainTimeoutMs, rejectQueued: !r.finishPendingWork },
+      { timeoutMs: r.timeoutMs, delete: true },
+    );
+    drained += out.drained;
+    failed += out.failed;
+    rejected += out.rejected;
+    ctx.log.info({ accountId: p.accountId, deploymentId: d.deploymentId, ...out, endpoint: undefined }, 'trained model deployment stopped');
+  }
+  return { stopped: picked.map((d) => d.deploymentId), drained, failed, rejected };
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@elastic/elasticsearch';
+import { tinyClassifier } from '../fixtures/onnx/models.js';
+import { esClient, esRaw } from '../helpers/elastic.js';
+import { CLASSIFICATION, uploadModel } from '../helpers/elastic-models.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { SERVERLESS_FAST } from '../helpers/serverless.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+const classifier = tinyClassifier({ labels: 3, hidden: 8, seed: 51 });
+
+/** Start parameters, duplicate ids, wait_for and timeouts, update, inference errors and the stats shape. */
+for (const ts of TEST_STORES)
+  describe(`Elasticsearch trained-model deployments (${ts.name})`, { skip: ts.skip, timeout: 600_000 }, () => {
+    let g: TestGantry;
+    let c: Client;
+    before(async () => {
+      g = await startTestGantry(ts, { gpus: '4x RTX 4090:24GB', settings: SERVERLESS_FAST });
+      c = esClient(g);
+      await uploadModel(c, 'm', classifier, CLASSIFICATION);
+      await uploadModel(c, 'other', classifier, CLASSIFICATION);
+      await c.ml.putTrainedModel({ model_id: 'undefined-model', model_type: 'onnx' as 'pytorch', inference_config: CLASSIFICATION });
+    });
+    after(async () => {
+      await g.dispose();
+    });
+
+    const post = (path: string, body?: unknown) =>
+      esRaw(g, 'POST', path, body === undefined ? {} : { body: JSON.stringify(body), contentType: 'application/json' });
+
+    it('refuses bad start parameters with 400 and a model without a definition', async () => {
+      for (const q of [
+        'number_of_allocations=0',
+        'number_of_allocations=100000',
+        'threads_per_allocation=3',
+        'threads_per_allocation=64',
+        'queue_capacity=-1',
+        'queue_capacity=0',
+        'priority=high',
+        'priority=low&number_of_allocations=2',
+        'wait_for=never',
+        'timeout=soon',
+        'deployment_id=other',
+      ]) {
+        const r = await post(`/_ml/trained_models/m/deployment/_start?${q}`);
+        assert.equal(r.status, 400, `${q}: ${r.text}`);
+        assert.equal(r.body.error.type, 'illegal_argument_exception', q);
+      }
+      const undef = await post('/_ml/trained_models/undefined-model/deployment/_start');
+      assert.equal(undef.status, 404);
+      assert.equal(undef.body.error.reason, 'Could not find trained model definition [undefined-model]');
+      assert.equal((await post('/_ml/trained_models/none/deployment/_start')).status, 404);
+    });
+
+    it('starts at once with wait_for=starting, refuses a duplicate id, times out with 408, updates, clears its cache', async () => {
+      const s = await post('/_ml/trained_models/m/deployment/_start?deployment_id=d1&wait_for=starting');
+      assert.equal(s.status, 200, s.text);
+      assert.equal(s.body.assignment.task_parameters.deployment_id, 'd1');
+      assert.equal(s.body.assignment.task_parameters.model_id, 'm');
+      const dup = await post('/_ml/trained_models/m/deployment/_start?deployment_id=d1');
+      assert.equal(dup.status, 409);
+      assert.equal(dup.body.error.reason, 'Could not start model deployment because an existing deployment with the same id [d1] exist');
+      const slow = await post('/_ml/trained_models/m/deployment/_start?deployment_id=d2&number_of_allocations=2&wait_for=fully_allocated&timeout=1ms');
+      assert.equal(slow.status, 408, slow.text);
+      assert.equal(slow.body.error.type, 'status_exception');
+      const started = await c.ml.startTrainedModelDeployment({ model_id: 'm', deployment_id: 'd3', wait_for: 'started', timeout: '120s' });
+      assert.equal(started.assignment.assignment_state, 'started');
+      const u = await post('/_ml/trained_models/d3/deployment/_update', { number_of_allocations: 2 });
+      assert.equal(u.status, 200, u.text);
+      assert.equal(u.body.assignment.task_parameters.number_of_allocations, 2);
+      assert.deepEqual((await post('/_ml/trained_models/d3/deployment/cache/_clear')).body, { cleared: true });
+      const del = await esRaw(g, 'DELETE', '/_ml/trained_models/m');
+      assert.equal(del.status, 409, 'deployed: delete needs force');
+      for (const id of ['d1', 'd2', 'd3']) assert.equal((await post(`/_ml/trained_models/${id}/deployment/_stop?force=true`)).status, 200);
+    });
+
+    it('infer errors: not deployed 409, missing field 400, tiny timeout 408; stats shape', async () => {
+      const nd = await post('/_ml/trained_models/other/_infer', { docs: [{ text_field: 'x' }] });
+      assert.equal(nd.status, 409);
+      assert.equal(nd.body.error.reason, 'Model [other] must be deployed to use. Please deploy with the start trained model deployment API.');
+      await c.ml.startTrainedModelDeployment({ model_id: 'other', wait_for: 'started', timeout: '120s' });
+      const missing = await post('/_ml/trained_models/other/_infer', { docs: [{ text: 'x' }] });
+      assert.equal(missing.status, 400, missing.text);
+      assert.equal(missing.body.error.code, 'INPUT_FIELD_MISSING');
+      const tiny = await post('/_ml/trained_models/other/_infer?timeout=1nanos', { docs: [{ text_field: 'x' }] });
+      assert.equal(tiny.status, 408, tiny.text);
+      const dep = await post('/_ml/trained_models/other/deployment/_infer', { docs: [{ text_field: 'x' }] });
+      assert.equal(dep.status, 200);
+      assert.match(dep.headers.get('warning') ?? '', /deprecated/);
+      const st = await c.ml.getTrainedModelsStats();
+      assert.equal(st.count, 3);
+      const o = st.trained_model_stats.find((x) => x.model_id === 'other');
+      const d = o?.deployment_stats;
+      assert.ok(d);
+      for (const k of ['deployment_id', 'model_id', 'state', 'allocation_status', 'threads_per_allocation', 'queue_capacity', 'priority', 'start_time'])
+        assert.ok(k in d, k);
+      for (const k of ['inference_count', 'timeout_count', 'rejected_execution_count', 'average_inference_time_ms', 'number_of_pending_requests'])
+        assert.ok(k in (d.nodes[0] ?? {}), k);
+      assert.ok((d.timeout_count ?? 0) >= 1);
+      const none = await esRaw(g, 'GET', '/_ml/trained_models/zz*/_stats?allow_no_match=false');
+      assert.equal(none.status, 404);
+      assert.equal((await post('/_ml/trained_models/other/deployment/_stop')).status, 200);
+    });
+  });

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@elastic/elasticsearch';
+import { tinyClassifier } from '../fixtures/onnx/models.js';
+import { esClient, esRaw } from '../helpers/elastic.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
+import { TEST_STORES } from '../helpers/stores.js';
+import { CLASSIFICATION, uploadModel } from '../helpers/elastic-models.js';
+
+const classifier = tinyClassifier({ labels: 3, hidden: 8, seed: 41 });
+
+/** Elasticsearch's stop (reference B3) over real inference workers made slow with Gantry's delay knob. */
+for (const ts of TEST_STORES)
+  describe(`Elasticsearch deployment stop (${ts.name})`, { skip: ts.skip, timeout: 600_000 }, () => {
+    let g: TestGantry;
+    let c: Client;
+    before(async () => {
+      g = await startTestGantry(ts, { gpus: '4x RTX 4090:24GB', settings: SERVERLESS_FAST });
+      c = esClient(g);
+      await uploadModel(c, 'slow', classifier, CLASSIFICATION);
+    });
+    after(async () => {
+      await g.dispose();
+    });
+
+    const start = async (id: string, delayMs: number): Promise<void> => {
+      const r = await esRaw(g, 'POST', `/_ml/trained_models/slow/deployment/_start?deployment_id=${id}&gantry_inference_delay_ms=${delayMs}&timeout=120s`);
+      assert.equal(r.status, 200, r.text);
+    };
+    const infer = async (id: string): Promise<number> => {
+      const r = await esRaw(g, 'POST', `/_ml/trained_models/${id}/_infer?timeout=120s`, {
+        body: JSON.stringify({ docs: [{ text_field: 'hello' }] }),
+        contentType: 'application/json',
+      });
+      done++;
+      return r.status;
+    };
+    /** Answers received so far (a request answered before the stop is not the stop's). */
+    let done = 0;
+    /** Wait until the gateway holds n requests of the deployment (in flight and queued). */
+    const held = async (id: string, n: number): Promise<void> => {
+      const admin = await g.control.authenticate(g.adminKey);
+      const d = await g.control.ml.deployment(admin, id);
+      assert.ok(d);
+      await until(
+        `${n} requests held`,
+        async () => {
+          const p = g.control.ctx.traffic.pending(d.view.endpoint.id);
+          return p.queued + p.inFlight + done >= n;
+        },
+        60_000,
+      );
+    };
+    const stop = (id: string, query = ''): Promise<{ status: number; body: any; headers: Headers }> =>
+      esRaw(g, 'POST', `/_ml/trained_models/${id}/deployment/_stop${query}`);
+    const count = (xs: number[], x: number): number => xs.filter((y) => y === x).length;
+
+    it('default stop: the request in flight answers, queued ones get 429, and the stop says how many', async () => {
+      await start('d-default', 1000);
+      done = 0;
+      const reqs = Array.from({ length: 30 }, () => infer('d-default'));
+      await held('d-default', 30);
+      const before = done;
+      const s = await stop('d-default');
+      assert.equal(s.status, 200, JSON.stringify(s.body));
+      const got = await Promise.all(reqs);
+      assert.equal(count(got, 200) + count(got, 429), 30, JSON.stringify(got));
+      assert.ok(count(got, 429) >= 1, JSON.stringify(got));
+      assert.equal(s.body.stopped, true);
+      assert.equal(s.body.gantry.rejected, count(got, 429));
+      assert.equal(s.body.gantry.drained + before, count(got, 200));
+      assert.match(s.headers.get('warning') ?? '', /^299 Elasticsearch-9\.1\.0 ".*rejected/);
+      assert.equal(await infer('d-default'), 404, 'gone after the stop: an unknown id');
+      assert.equal(await infer('slow'), 409, 'the model is no longer deployed');
+    });
+
+    it('finish_pending_work=true answers all 30; with timeout=1s answered + failed = 30', async () => {
+      await start('d-drain', 50);
+      done = 0;
+      const all = Array.from({ length: 30 }, () => infer('d-drain'));
+      await held('d-drain', 30);
+      const s = await esRaw(g, 'POST', '/_ml/trained_models/d-drain/deployment/_stop', {
+        body: JSON.stringify({ finish_pending_work: true }),
+        contentType: 'application/json',
+      });
+      assert.equal(s.status, 200, s.text);
+      assert.deepEqual(await Promise.all(all), Array(30).fill(200));
+      assert.deepEqual([s.body.gantry.failed, s.body.gantry.rejected], [0, 0]);
+
+      await start('d-cut', 1000);
+      done = 0;
+      const some = Array.from({ length: 30 }, () => infer('d-cut'));
+      await held('d-cut', 30);
+      const early = done;
+      const cut = await stop('d-cut', '?finish_pending_work=true&timeout=1s');
+      assert.equal(cut.status, 200, JSON.stringify(cut.body));
+      const got = await Promise.all(some);
+      const answered = count(got, 200);
+      assert.equal(early + cut.body.gantry.drained + cut.body.gantry.failed, 30, JSON.stringify(cut.body));
+      assert.equal(early + cut.body.gantry.drained, answered, JSON.stringify(got));
+      assert.equal(30 - answered, got.filter((x) => x !== 200).length);
+    });
+
+    it('allow_no_match, body id, and patterns only with expand_wildcards', async () => {
+      assert.deepEqual((await stop('nope')).body, { stopped: true, gantry: { stopped: [], drained: 0, failed: 0, rejected: 0 } });
+      const strict = await stop('nope', '?allow_no_match=false');
+      assert.equal(strict.status, 404);
+      assert.equal(strict.body.error.type, 'resource_not_found_exception');
+      assert.equal(strict.body.error.reason, 'No known model deployment with id [nope]');
+      const bodyId = await esRaw(g, 'POST', '/_ml/trained_models/a/deployment/_stop', { body: JSON.stringify({ id: 'b' }), contentType: 'application/json' });
+      assert.equal(bodyId.status, 400);
+
+      await start('w-1', 0);
+      await start('w-2', 0);
+      assert.deepEqual((await stop('w-*')).body.gantry.stopped, [], 'a pattern is an exact id without expand_wildcards');
+      assert.equal((await stop('w-*', '?allow_no_match=false')).status, 404);
+      const both = await stop('w-*', '?expand_wildcards=true');
+      assert.equal(both.status, 200);
+      assert.deepEqual([...both.body.gantry.stopped].sort(), ['w-1', 'w-2']);
+    });
+  });
