@@ -35,9 +35,16 @@ export class InferenceEngine {
     return this.#session.inputNames;
   }
 
-  /** Run an `_infer` body `{docs, inference_config?}`; requests queue behind each other. */
-  infer(body: unknown): Promise<InferenceResult[]> {
-    const run = this.#tail.then(() => this.#run(body));
+  /**
+   * Run an `_infer` body `{docs, inference_config?}`; requests queue behind each other. A request
+   * whose caller gave up (`signal`, the gateway's deadline) before its turn is skipped, so abandoned
+   * work does not pile up ahead of live requests.
+   */
+  infer(body: unknown, signal?: AbortSignal): Promise<InferenceResult[]> {
+    const run = this.#tail.then(() => {
+      if (signal?.aborted === true) throw new Error('the caller gave up before this request ran');
+      return this.#run(body);
+    });
     this.#tail = run.catch(() => undefined);
     return run;
   }

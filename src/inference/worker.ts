@@ -55,7 +55,7 @@ export async function startInferenceWorker(o: InferenceWorkerOptions): Promise<R
     }
     const started = Date.now();
     try {
-      const results = await engine.infer(body);
+      const results = await engine.infer(body, req.signal);
       log.debug({ docs: results.length, ms: Date.now() - started }, 'inferred');
       return { body: { inference_results: results } };
     } catch (err) {

@@ -17,6 +17,8 @@ export interface WorkerRequest {
   readonly body: Buffer;
   readonly cost: number;
   readonly reqnum: number | null;
+  /** Aborted when the caller closes the connection before the answer is sent (the gateway's deadline passed): work not yet begun may be skipped. */
+  readonly signal: AbortSignal;
 }
 
 export interface WorkerResponse {
@@ -129,9 +131,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       if (seen.size > SEEN_REQNUMS) seen.delete(seen.values().next().value as number);
     }
     arrivals.push({ at: Date.now(), cost: Number.isFinite(cost) ? cost : 1 });
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
     working++;
     try {
-      answer(res, await o.handle({ method: req.method ?? 'GET', path: req.url ?? '/', headers: h, body, cost, reqnum }));
+      answer(res, await o.handle({ method: req.method ?? 'GET', path: req.url ?? '/', headers: h, body, cost, reqnum, signal: gone.signal }));
     } catch (err) {
       answer(res, { status: 500, body: { error: err instanceof Error ? err.message : String(err) } });
     } finally {
