@@ -39,10 +39,12 @@ export class MlRepo extends Repo implements MlStore {
   }
 
   async deleteTrainedModel(accountId: number, modelId: string): Promise<boolean> {
+    // The model row first: part and vocabulary writes lock it before they write, so one that raced
+    // this delete either committed before (and its rows go below) or finds no model.
     return this.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('ml_models').where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
       await trx.deleteFrom('ml_model_parts').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
       await trx.deleteFrom('ml_vocabularies').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
-      const r = await trx.deleteFrom('ml_models').where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     });
   }
@@ -116,8 +118,14 @@ export class MlRepo extends Repo implements MlStore {
 
   async putVocabulary(accountId: number, modelId: string, v: VocabularyRecord): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const m = await trx.selectFrom('ml_models').select('model_id').where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
-      if (m === undefined) return false;
+      // Lock the model row (a write, not a read) so a concurrent delete waits or has already won.
+      const m = await trx
+        .updateTable('ml_models')
+        .set({ model_id: modelId })
+        .where('account_id', '=', accountId)
+        .where('model_id', '=', modelId)
+        .executeTakeFirst();
+      if (Number(m.numUpdatedRows) === 0) return false;
       await trx.deleteFrom('ml_vocabularies').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
       await trx
         .insertInto('ml_vocabularies')
