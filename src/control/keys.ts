@@ -22,6 +22,15 @@ export function workerToken(secret: string, instanceId: number): string {
   return 'gwt_' + createHmac('sha256', secret).update(`worker:${instanceId}`).digest('base64url').slice(0, 40);
 }
 
+/**
+ * The control plane's grant that lets the workers of one trained-model deployment download one
+ * model: only `_start` can write it, so a workergroup made through another API (with its own
+ * GANTRY_MODEL_ID in its env) cannot fetch a model its key may not read.
+ */
+export function modelGrant(secret: string, accountId: number, deploymentName: string, modelId: string): string {
+  return 'gmg_' + createHmac('sha256', secret).update(`model:${accountId}:${deploymentName}:${modelId}`).digest('base64url').slice(0, 40);
+}
+
 /** An endpoint's own API key, as Vast gives every endpoint one (shown in its row, used for /route/). */
 export function newEndpointKey(): string {
   return 'gek_' + randomBytes(24).toString('base64url');

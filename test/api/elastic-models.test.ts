@@ -4,7 +4,7 @@ import { errors, type Client } from '@elastic/elasticsearch';
 import { definitionChunks } from '../../src/control/ml/models.js';
 import { pipelinesReferencing } from '../../src/control/ml/pipelines.js';
 import { DEFAULT_ENDPOINT_PARAMS } from '../../src/domain/serverless/params.js';
-import { workerToken } from '../../src/control/keys.js';
+import { modelGrant, workerToken } from '../../src/control/keys.js';
 import { minimalOnnx } from '../fixtures/onnx/minimal.js';
 import { esClient, esRaw } from '../helpers/elastic.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
@@ -265,7 +265,8 @@ for (const ts of TEST_STORES) {
           worker: { workergroupId: wg.id, endpointId: ep.id },
           now: Date.now(),
         });
-      const w = await mkWorker({ GANTRY_MODEL_ID: 'emb-1' });
+      const grant = (modelId: string): string => modelGrant(g.control.ctx.secret, accountId, 'emb', modelId);
+      const w = await mkWorker({ GANTRY_MODEL_ID: 'emb-1', GANTRY_MODEL_GRANT: grant('emb-1') });
       const headers = { 'x-gantry-worker-id': String(w.id), 'x-gantry-worker-token': workerToken(g.control.ctx.secret, w.id) };
       const model = await esRaw(g, 'GET', '/_ml/_gantry/worker/model', { auth: null, headers });
       assert.equal(model.status, 200, model.text);
@@ -286,8 +287,15 @@ for (const ts of TEST_STORES) {
         assert.equal(r.status, 401);
         assert.equal(r.body.error.type, 'security_exception');
       }
+      // A worker that names a model without the grant only _start writes (a workergroup made through another API): 403.
+      const forged = await mkWorker({ GANTRY_MODEL_ID: 'emb-1', GANTRY_MODEL_GRANT: grant('other-model') });
+      const hf = { 'x-gantry-worker-id': String(forged.id), 'x-gantry-worker-token': workerToken(g.control.ctx.secret, forged.id) };
+      for (const path of ['/_ml/_gantry/worker/model', '/_ml/_gantry/worker/model/definition']) {
+        const r = await esRaw(g, 'GET', path, { auth: null, headers: hf });
+        assert.equal(r.status, 403, r.text);
+      }
       // A worker whose model is not fully defined, or that names no model: 404.
-      const w2 = await mkWorker({ GANTRY_MODEL_ID: 'garbage' });
+      const w2 = await mkWorker({ GANTRY_MODEL_ID: 'garbage', GANTRY_MODEL_GRANT: grant('garbage') });
       const h2 = { 'x-gantry-worker-id': String(w2.id), 'x-gantry-worker-token': workerToken(g.control.ctx.secret, w2.id) };
       assert.equal((await esRaw(g, 'GET', '/_ml/_gantry/worker/model', { auth: null, headers: h2 })).status, 404);
       assert.equal((await esRaw(g, 'GET', '/_ml/_gantry/worker/model/definition', { auth: null, headers: h2 })).status, 404);

@@ -7,7 +7,8 @@ import { createDeployment, listDeployments, type DeploymentView } from '../serve
 import { updateEndpoint } from '../serverless/endpoints.js';
 import { MAX_AWAIT_MS } from '../serverless/await-endpoint.js';
 import { modelNotFound, ownModel } from './models.js';
-import { MODEL_ENV } from './worker-model.js';
+import { modelGrant } from '../keys.js';
+import { MODEL_ENV, MODEL_GRANT_ENV } from './worker-model.js';
 
 /** The facts Elasticsearch keeps on an assignment that the engine has no field for: in the workergroup's env, read by every replica. */
 const THREADS_ENV = 'GANTRY_THREADS';
@@ -235,6 +236,7 @@ export async function startMlDeployment(ctx: ControlContext, p: Principal, r: St
   const bounds = workerBounds(r.allocations, r.adaptive);
   const env: Record<string, string> = {
     [MODEL_ENV]: r.modelId,
+    [MODEL_GRANT_ENV]: modelGrant(ctx.secret, p.accountId, r.deploymentId, r.modelId),
     [THREADS_ENV]: String(r.threads),
     [PRIORITY_ENV]: r.priority,
     [ADAPTIVE_ENV]: String(r.adaptive?.enabled === true),

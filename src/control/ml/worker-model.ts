@@ -1,11 +1,13 @@
 import { GantryError } from '../../domain/errors.js';
 import type { TrainedModelRecord } from '../../domain/ml/records.js';
 import type { ControlContext } from '../context.js';
-import { workerToken } from '../keys.js';
+import { modelGrant, workerToken } from '../keys.js';
 import { definitionChunks, modelNotFound } from './models.js';
 
 /** The instance env variable that names the model an inference worker serves (set in its workergroup's template). */
 export const MODEL_ENV = 'GANTRY_MODEL_ID';
+/** The instance env variable holding `modelGrant` for that model and deployment (written by `_start`). */
+export const MODEL_GRANT_ENV = 'GANTRY_MODEL_GRANT';
 
 export interface WorkerCredentials {
   /** The worker's instance id (its CONTAINER_ID). */
@@ -23,6 +25,12 @@ async function workerModelRecord(ctx: ControlContext, c: WorkerCredentials): Pro
   const modelId = inst.env[MODEL_ENV];
   if (modelId === undefined || modelId === '') {
     throw new GantryError('MODEL_NOT_FOUND', `This worker's instance has no ${MODEL_ENV} in its environment: it serves no trained model.`);
+  }
+  const ep = await ctx.store.getEndpoint(inst.endpointId);
+  if (ep === undefined || inst.env[MODEL_GRANT_ENV] !== modelGrant(ctx.secret, inst.accountId, ep.name, modelId)) {
+    throw new GantryError('FORBIDDEN', `This worker was not started by a trained-model deployment of [${modelId}]; only their workers may download it.`, {
+      modelId,
+    });
   }
   const m = await ctx.store.getTrainedModel(inst.accountId, modelId);
   if (m === undefined) throw modelNotFound(modelId);
