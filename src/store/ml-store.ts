@@ -12,7 +12,7 @@ export interface MlStore {
   getTrainedModel(accountId: number, modelId: string): Promise<TrainedModelRecord | undefined>;
   /** Sorted by model id. */
   listTrainedModels(accountId: number): Promise<TrainedModelRecord[]>;
-  /** The model with its parts and vocabulary, in one transaction; false when there was none. */
+  /** The model with its parts, vocabulary and aliases, in one transaction; false when there was none. */
   deleteTrainedModel(accountId: number, modelId: string): Promise<boolean>;
 
   /**
@@ -41,4 +41,19 @@ export interface MlStore {
   /** Sorted by id. */
   listPipelines(accountId: number): Promise<PipelineRecord[]>;
   deletePipelines(accountId: number, ids: readonly string[]): Promise<number>;
+
+  /**
+   * Point `alias` at `modelId`: 'created' (new, or moved with `reassign`), 'exists' (it already
+   * points there), 'taken' (it points at another model and `reassign` is false; nothing changes).
+   */
+  putModelAlias(accountId: number, alias: string, modelId: string, reassign: boolean, now: number): Promise<'created' | 'exists' | 'taken'>;
+  /** Only when the alias points at `modelId`; false otherwise. */
+  deleteModelAlias(accountId: number, alias: string, modelId: string): Promise<boolean>;
+  /** Sorted by alias. */
+  listModelAliases(accountId: number): Promise<ModelAlias[]>;
+}
+
+export interface ModelAlias {
+  readonly alias: string;
+  readonly modelId: string;
 }

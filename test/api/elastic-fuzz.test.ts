@@ -44,6 +44,8 @@ describe('Elasticsearch API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => 
       'GET /_ml/trained_models',
       'GET /_ml/trained_models/:model_id',
       'DELETE /_ml/trained_models/:model_id',
+      'PUT /_ml/trained_models/:model_id/model_aliases/:model_alias',
+      'DELETE /_ml/trained_models/:model_id/model_aliases/:model_alias',
       'PUT /_ingest/pipeline/:id',
       'GET /_ingest/pipeline',
       'GET /_ingest/pipeline/:id',

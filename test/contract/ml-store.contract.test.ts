@@ -140,6 +140,30 @@ for (const ts of TEST_STORES) {
       });
     });
 
+    it('points an alias at one model: created, exists, taken unless reassigned; per account; deleted with its model', async () => {
+      await store.createTrainedModel({ accountId: acct, modelId: 'al-a', config: CONFIG, now: 1 });
+      await store.createTrainedModel({ accountId: acct, modelId: 'al-b', config: CONFIG, now: 1 });
+      assert.equal(await store.putModelAlias(acct, 'x', 'al-a', false, 2), 'created');
+      assert.equal(await other.putModelAlias(acct, 'x', 'al-a', false, 3), 'exists');
+      assert.equal(await other.putModelAlias(acct, 'x', 'al-b', false, 3), 'taken');
+      assert.equal(await store.putModelAlias(acct2, 'x', 'm1', false, 3), 'created', 'aliases are per account');
+      assert.deepEqual(await store.listModelAliases(acct), [{ alias: 'x', modelId: 'al-a' }]);
+      assert.equal(await other.putModelAlias(acct, 'x', 'al-b', true, 4), 'created');
+      assert.equal(await store.putModelAlias(acct, 'y', 'al-a', false, 4), 'created');
+      assert.deepEqual(await store.listModelAliases(acct), [
+        { alias: 'x', modelId: 'al-b' },
+        { alias: 'y', modelId: 'al-a' },
+      ]);
+      assert.equal(await store.deleteModelAlias(acct, 'x', 'al-a'), false, 'x points at al-b now');
+      assert.equal(await other.deleteModelAlias(acct, 'x', 'al-b'), true);
+      assert.equal(await store.deleteModelAlias(acct, 'x', 'al-b'), false);
+      assert.equal(await store.deleteTrainedModel(acct, 'al-a'), true);
+      assert.deepEqual(await store.listModelAliases(acct), [], "the model's aliases go with it");
+      assert.deepEqual(await store.listModelAliases(acct2), [{ alias: 'x', modelId: 'm1' }]);
+      await store.deleteModelAlias(acct2, 'x', 'm1');
+      await store.deleteTrainedModel(acct, 'al-b');
+    });
+
     it('stores pipelines per account; a PUT replaces the body and keeps createdAt', async () => {
       const body = { description: 'x', processors: [{ inference: { model_id: 'm1' } }] };
       const p = await store.putPipeline(acct, 'p1', body, 10);

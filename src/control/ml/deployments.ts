@@ -6,6 +6,7 @@ import { authorize, type Principal } from '../principal.js';
 import { createDeployment, listDeployments, type DeploymentView } from '../serverless/deployments.js';
 import { updateEndpoint } from '../serverless/endpoints.js';
 import { MAX_AWAIT_MS } from '../serverless/await-endpoint.js';
+import { aliasTarget } from './aliases.js';
 import { modelNotFound, ownModel } from './models.js';
 import { modelGrant } from '../keys.js';
 import { MODEL_ENV, MODEL_GRANT_ENV } from './worker-model.js';
@@ -297,16 +298,23 @@ export async function updateMlDeployment(
 
 /**
  * The deployment an inference request names: a deployment id first (Elasticsearch prefers it), else
- * a model id served by a deployment. 409 when nothing serves it or it is stopping.
+ * a model id served by a deployment, else a model alias (its model's deployment). 409 when nothing
+ * serves it or it is stopping.
  */
 export async function inferenceTarget(ctx: ControlContext, p: Principal, id: string): Promise<MlDeployment> {
   authorize(p, 'ml.read');
   const all = await mlDeployments(ctx, p);
-  const d = all.find((x) => x.deploymentId === id) ?? all.find((x) => x.modelId === id);
+  let d = all.find((x) => x.deploymentId === id) ?? all.find((x) => x.modelId === id);
+  let modelId = id;
+  if (d === undefined && (await ctx.store.getTrainedModel(p.accountId, id)) === undefined) {
+    const target = await aliasTarget(ctx, p.accountId, id);
+    if (target === undefined) throw modelNotFound(id);
+    modelId = target;
+    d = all.find((x) => x.modelId === target);
+  }
   if (d === undefined) {
-    if ((await ctx.store.getTrainedModel(p.accountId, id)) === undefined) throw modelNotFound(id);
-    throw new GantryError('ENDPOINT_STOPPED', `Model [${id}] must be deployed to use. Please deploy with the start trained model deployment API.`, {
-      modelId: id,
+    throw new GantryError('ENDPOINT_STOPPED', `Model [${modelId}] must be deployed to use. Please deploy with the start trained model deployment API.`, {
+      modelId,
     });
   }
   if (d.state === 'stopping' || d.state === 'failed') {

@@ -7,6 +7,7 @@ import { parseInferenceConfig } from '../../domain/ml/tasks.js';
 import type { Store } from '../../store/store.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
+import { aliasesByModel, pipelinesByAlias } from './aliases.js';
 import { pipelinesReferencing } from './pipelines.js';
 
 /** A model as `PUT /_ml/trained_models/{id}` describes it (shapes checked by the dialect, rules here). */
@@ -55,6 +56,13 @@ export async function putTrainedModel(ctx: ControlContext, p: Principal, r: NewM
   parseInferenceConfig(r.inferenceConfig);
   if (r.inputFieldNames.length === 0)
     throw new GantryError('MISSING_INPUT', '[input.field_names] must name at least one field.', { field: 'input.field_names' });
+  if ((await ctx.store.listModelAliases(p.accountId)).some((a) => a.alias === r.modelId)) {
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `requested model_id [${r.modelId}] is the same as existing model_alias. Model model_aliases and ids must be unique`,
+      { field: 'model_id' },
+    );
+  }
   const config = {
     modelType,
     description: r.description,
@@ -145,10 +153,18 @@ export interface ModelQuery {
 }
 
 /** Models by Elasticsearch's id rules: a missing explicit id is 404; a pattern matching nothing only with allow_no_match=false. */
-export async function listTrainedModels(ctx: ControlContext, p: Principal, q: ModelQuery): Promise<{ count: number; models: TrainedModelRecord[] }> {
+export async function listTrainedModels(
+  ctx: ControlContext,
+  p: Principal,
+  q: ModelQuery,
+): Promise<{ count: number; models: TrainedModelRecord[]; aliases: Map<string, string[]> }> {
   authorize(p, 'ml.read');
   const all = await ctx.store.listTrainedModels(p.accountId);
-  const e = parseIdExpression(q.ids);
+  const aliases = await aliasesByModel(ctx, p.accountId);
+  const byAlias = new Map([...aliases].flatMap(([modelId, as]) => as.map((a) => [a, modelId] as const)));
+  const parsed = parseIdExpression(q.ids);
+  // An exact id may be an alias: Elasticsearch answers it with the model it names.
+  const e = { ...parsed, exact: parsed.exact.map((id) => byAlias.get(id) ?? id) };
   const m = matchIds(
     e,
     all.map((x) => x.modelId),
@@ -157,10 +173,10 @@ export async function listTrainedModels(ctx: ControlContext, p: Principal, q: Mo
   if (!q.allowNoMatch && m.emptyPattern) throw modelNotFound(q.ids ?? '_all');
   const picked = new Set(m.ids);
   const models = all.filter((x) => picked.has(x.modelId) && q.tags.every((t) => x.tags.includes(t)));
-  return { count: models.length, models: models.slice(q.from, q.from + q.size) };
+  return { count: models.length, models: models.slice(q.from, q.from + q.size), aliases };
 }
 
-/** Delete a model with its parts and vocabulary: refused while deployed or referenced by a pipeline, unless forced. */
+/** Delete a model with its parts, vocabulary and aliases: refused while deployed or referenced by a pipeline (by id or alias), unless forced. */
 export async function deleteTrainedModel(ctx: ControlContext, p: Principal, modelId: string, o: { force: boolean }): Promise<void> {
   await ownModel(ctx, p, modelId, 'ml.write');
   if (!o.force) {
@@ -175,7 +191,8 @@ export async function deleteTrainedModel(ctx: ControlContext, p: Principal, mode
         },
       );
     }
-    const pipelines = await pipelinesReferencing(ctx, p.accountId, modelId);
+    const byAlias = (await pipelinesByAlias(ctx, p.accountId, modelId)).flatMap((a) => a.pipelines);
+    const pipelines = [...new Set([...(await pipelinesReferencing(ctx, p.accountId, modelId)), ...byAlias])].sort();
     if (pipelines.length > 0) {
       throw new GantryError(
         'MODEL_IN_USE',

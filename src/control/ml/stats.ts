@@ -6,6 +6,7 @@ import { inferenceStats, type WorkerInferenceStats } from '../serverless/inferen
 import type { InferenceCounters } from '../serverless/traffic-gate.js';
 import { mlDeployments, type MlDeployment } from './deployments.js';
 import { modelNotFound } from './models.js';
+import { pipelinesByAlias } from './aliases.js';
 import { pipelinesReferencing } from './pipelines.js';
 
 export interface MlStatsEntry {
@@ -35,7 +36,9 @@ export async function mlStats(
   const pickedModels = models.filter((x) => hit.has(x.modelId) || deployments.some((d) => d.modelId === x.modelId && hit.has(d.deploymentId)));
   const entries: MlStatsEntry[] = [];
   for (const model of pickedModels.slice(q.from, q.from + q.size)) {
-    const pipelineCount = (await pipelinesReferencing(ctx, p.accountId, model.modelId)).length;
+    // Pipelines naming the model by id or by one of its aliases.
+    const byAlias = (await pipelinesByAlias(ctx, p.accountId, model.modelId)).flatMap((a) => a.pipelines);
+    const pipelineCount = new Set([...(await pipelinesReferencing(ctx, p.accountId, model.modelId)), ...byAlias]).size;
     const own = deployments.filter((d) => d.modelId === model.modelId);
     if (own.length === 0) entries.push({ model, pipelineCount, deployment: null, counters: null, workers: [] });
     for (const d of own) {

@@ -3,6 +3,7 @@ import { matchIds, parseIdExpression } from '../../domain/ml/models.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { stopDeploymentAndWait, type StopOutcome } from '../serverless/stop-and-wait.js';
+import { pipelinesByAlias } from './aliases.js';
 import { mlDeployments, notFound, type MlDeployment } from './deployments.js';
 import { pipelinesReferencing } from './pipelines.js';
 
@@ -26,7 +27,7 @@ export interface StopMlResult {
   readonly rejected: number;
 }
 
-/** Elasticsearch's synchronous stop (reference B3): refused while ingest pipelines use it unless forced; the deployment is deleted when its workers are gone. */
+/** Elasticsearch's synchronous stop (reference B3): refused while ingest pipelines use it (by deployment id, model id or model alias) unless forced; the deployment is deleted when its workers are gone. */
 export async function stopMlDeployment(ctx: ControlContext, p: Principal, r: StopMlRequest): Promise<StopMlResult> {
   authorize(p, 'ml.write');
   const all = await mlDeployments(ctx, p);
@@ -55,6 +56,15 @@ export async function stopMlDeployment(ctx: ControlContext, p: Principal, r: Sto
           'MODEL_IN_USE',
           `Cannot stop deployment [${d.deploymentId}] as it is referenced by ingest processors [${refs.join(', ')}]; use force to stop the deployment`,
           { deploymentId: d.deploymentId, pipelines: refs },
+        );
+      }
+      // Reference B3: the same check for the aliases of the deployment's model, naming the alias.
+      const [byAlias] = await pipelinesByAlias(ctx, p.accountId, d.modelId);
+      if (byAlias !== undefined) {
+        throw new GantryError(
+          'MODEL_IN_USE',
+          `Cannot stop deployment [${d.deploymentId}] as it has a model_alias [${byAlias.alias}] that is still referenced by ingest processors; use force to stop the deployment`,
+          { deploymentId: d.deploymentId, alias: byAlias.alias, pipelines: byAlias.pipelines },
         );
       }
     }

@@ -3,6 +3,7 @@ import type { VocabularyRecord } from '../../domain/ml/records.js';
 import type { DefinitionPart } from '../../domain/ml/models.js';
 import type { ControlContext } from '../context.js';
 import type { Principal } from '../principal.js';
+import * as aliases from './aliases.js';
 import * as deployments from './deployments.js';
 import * as models from './models.js';
 import * as pipelines from './pipelines.js';
@@ -18,6 +19,8 @@ export function mlUseCases(ctx: ControlContext) {
     putVocabulary: (p: Principal, modelId: string, v: VocabularyRecord) => models.putVocabulary(ctx, p, modelId, v),
     listTrainedModels: (p: Principal, q: models.ModelQuery) => models.listTrainedModels(ctx, p, q),
     deleteTrainedModel: (p: Principal, modelId: string, o: { force: boolean }) => models.deleteTrainedModel(ctx, p, modelId, o),
+    putModelAlias: (p: Principal, r: { modelId: string; alias: string; reassign: boolean }) => aliases.putModelAlias(ctx, p, r),
+    deleteModelAlias: (p: Principal, modelId: string, alias: string) => aliases.deleteModelAlias(ctx, p, modelId, alias),
 
     startDeployment: (p: Principal, r: deployments.StartRequest) => deployments.startMlDeployment(ctx, p, r),
     updateDeployment: (p: Principal, id: string, u: { allocations: number | null; adaptive: deployments.AdaptiveAllocations | null }) =>

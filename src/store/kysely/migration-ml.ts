@@ -46,6 +46,15 @@ export function mlMigration(d: StoreDialect): Migration {
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('ml_pipelines_pk', ['account_id', 'id'])
         .execute();
+      // One row per alias: the key makes an alias name one model at a time per account.
+      await db.schema
+        .createTable('ml_model_aliases')
+        .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+        .addColumn('alias', 'text', (c) => c.notNull())
+        .addColumn('model_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('ml_model_aliases_pk', ['account_id', 'alias'])
+        .execute();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { DefinitionProgress, PipelineRecord, TrainedModelConfig, TrainedModelRecord, VocabularyRecord } from '../../domain/ml/records.js';
-import type { MlStore } from '../ml-store.js';
+import type { MlStore, ModelAlias } from '../ml-store.js';
 import { toPipeline, toTrainedModel } from './ml-rows.js';
 import { Repo } from './repo.js';
 
@@ -45,6 +45,7 @@ export class MlRepo extends Repo implements MlStore {
       const r = await trx.deleteFrom('ml_models').where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
       await trx.deleteFrom('ml_model_parts').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
       await trx.deleteFrom('ml_vocabularies').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
+      await trx.deleteFrom('ml_model_aliases').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
       return Number(r.numDeletedRows) > 0;
     });
   }
@@ -183,5 +184,49 @@ export class MlRepo extends Repo implements MlStore {
     if (ids.length === 0) return 0;
     const r = await this.db.deleteFrom('ml_pipelines').where('account_id', '=', accountId).where('id', 'in', ids).executeTakeFirst();
     return Number(r.numDeletedRows);
+  }
+
+  async putModelAlias(accountId: number, alias: string, modelId: string, reassign: boolean, now: number): Promise<'created' | 'exists' | 'taken'> {
+    const current = async (): Promise<string | undefined> =>
+      (await this.db.selectFrom('ml_model_aliases').select('model_id').where('account_id', '=', accountId).where('alias', '=', alias).executeTakeFirst())
+        ?.model_id;
+    const held = await current();
+    if (held === modelId) return 'exists';
+    if (held !== undefined) {
+      if (!reassign) return 'taken';
+      // Compare-and-set on the model it pointed at: a concurrent move wins, ours answers from what is there now.
+      const r = await this.db
+        .updateTable('ml_model_aliases')
+        .set({ model_id: modelId, created_at: now })
+        .where('account_id', '=', accountId)
+        .where('alias', '=', alias)
+        .where('model_id', '=', held)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) > 0) return 'created';
+      return (await current()) === modelId ? 'exists' : 'taken';
+    }
+    try {
+      await this.db.insertInto('ml_model_aliases').values({ account_id: accountId, alias, model_id: modelId, created_at: now }).execute();
+      return 'created';
+    } catch (err) {
+      // Another writer created it between the two statements.
+      if (!this.dialect.isUniqueViolation(err)) throw err;
+      return (await current()) === modelId ? 'exists' : 'taken';
+    }
+  }
+
+  async deleteModelAlias(accountId: number, alias: string, modelId: string): Promise<boolean> {
+    const r = await this.db
+      .deleteFrom('ml_model_aliases')
+      .where('account_id', '=', accountId)
+      .where('alias', '=', alias)
+      .where('model_id', '=', modelId)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async listModelAliases(accountId: number): Promise<ModelAlias[]> {
+    const rows = await this.db.selectFrom('ml_model_aliases').select(['alias', 'model_id']).where('account_id', '=', accountId).orderBy('alias').execute();
+    return rows.map((r) => ({ alias: r.alias, modelId: r.model_id }));
   }
 }

@@ -35,11 +35,19 @@ export interface MlPipelineTable {
   updated_at: number;
 }
 
+export interface MlModelAliasTable {
+  account_id: number;
+  alias: string;
+  model_id: string;
+  created_at: number;
+}
+
 export interface MlTables {
   ml_models: MlModelTable;
   ml_model_parts: MlModelPartTable;
   ml_vocabularies: MlVocabularyTable;
   ml_pipelines: MlPipelineTable;
+  ml_model_aliases: MlModelAliasTable;
 }
 
 const nn = (v: number | string | null): number | null => (v === null ? null : Number(v));

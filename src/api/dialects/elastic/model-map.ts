@@ -3,8 +3,13 @@ import type { TrainedModelRecord } from '../../../domain/ml/records.js';
 /** The config version Elasticsearch 9.x writes on models (MlConfigVersion), not the node version. */
 const CONFIG_VERSION = '12.0.0';
 
-/** A stored model as Elasticsearch's TrainedModelConfig. */
-export function modelConfigBody(m: TrainedModelRecord, o: { definitionStatus: boolean; excludeGenerated: boolean }): Record<string, unknown> {
+/** A stored model as Elasticsearch's TrainedModelConfig; its aliases go in `metadata.model_aliases`, as Elasticsearch puts them. */
+export function modelConfigBody(
+  m: TrainedModelRecord,
+  o: { definitionStatus: boolean; excludeGenerated: boolean; aliases?: readonly string[] },
+): Record<string, unknown> {
+  const aliases = o.aliases ?? [];
+  const metadata = aliases.length > 0 ? { ...(m.metadata ?? {}), model_aliases: aliases } : m.metadata;
   const generated = o.excludeGenerated
     ? {}
     : { created_by: 'api_user', version: CONFIG_VERSION, create_time: m.createdAt, estimated_operations: 0, license_level: 'platinum' };
@@ -15,7 +20,7 @@ export function modelConfigBody(m: TrainedModelRecord, o: { definitionStatus: bo
     model_size_bytes: m.totalDefinitionLength ?? m.declaredSizeBytes,
     ...(m.description !== null ? { description: m.description } : {}),
     tags: m.tags,
-    ...(m.metadata !== null ? { metadata: m.metadata } : {}),
+    ...(metadata !== null ? { metadata } : {}),
     input: { field_names: m.inputFieldNames },
     inference_config: m.inferenceConfig,
     location: { index: { name: '.ml-inference-native-000002' } },

@@ -71,7 +71,7 @@ function inputFieldsOf(body: Record<string, unknown>): string[] {
   return names;
 }
 
-/** Trained models: create, definition parts, vocabulary, list, delete. */
+/** Trained models: create, definition parts, vocabulary, list, delete, aliases. */
 export function elasticModelRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   const ml = deps.control.ml;
 
@@ -138,6 +138,17 @@ export function elasticModelRoutes(app: FastifyInstance, deps: EdgeDeps): void {
     return { acknowledged: true };
   });
 
+  app.put<{ Params: { model_id: string; model_alias: string } }>('/_ml/trained_models/:model_id/model_aliases/:model_alias', async (req) => {
+    const reassign = boolParam(req.query as Query, 'reassign', false);
+    await ml.putModelAlias(principal(req), { modelId: req.params.model_id, alias: req.params.model_alias, reassign });
+    return { acknowledged: true };
+  });
+
+  app.delete<{ Params: { model_id: string; model_alias: string } }>('/_ml/trained_models/:model_id/model_aliases/:model_alias', async (req) => {
+    await ml.deleteModelAlias(principal(req), req.params.model_id, req.params.model_alias);
+    return { acknowledged: true };
+  });
+
   async function listModels(req: Parameters<typeof principal>[0], ids: string | null): Promise<unknown> {
     const q = req.query as Query;
     const include = csvParam(q, 'include');
@@ -151,6 +162,6 @@ export function elasticModelRoutes(app: FastifyInstance, deps: EdgeDeps): void {
     if (from + size > 10_000) throw invalid('[from] + [size] must be at most 10000.', 'size');
     const r = await ml.listTrainedModels(principal(req), { ids, allowNoMatch: boolParam(q, 'allow_no_match', true), from, size, tags: csvParam(q, 'tags') });
     const o = { definitionStatus: include.includes('definition_status'), excludeGenerated: boolParam(q, 'exclude_generated', false) };
-    return { count: r.count, trained_model_configs: r.models.map((m) => modelConfigBody(m, o)) };
+    return { count: r.count, trained_model_configs: r.models.map((m) => modelConfigBody(m, { ...o, aliases: r.aliases.get(m.modelId) ?? [] })) };
   }
 }
