@@ -5,6 +5,7 @@ import { definitionChunks } from '../../src/control/ml/models.js';
 import { pipelinesReferencing } from '../../src/control/ml/pipelines.js';
 import { DEFAULT_ENDPOINT_PARAMS } from '../../src/domain/serverless/params.js';
 import { modelGrant, workerToken } from '../../src/control/keys.js';
+import { GantryError } from '../../src/domain/errors.js';
 import { minimalOnnx } from '../fixtures/onnx/minimal.js';
 import { esClient, esRaw } from '../helpers/elastic.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
@@ -242,7 +243,18 @@ for (const ts of TEST_STORES) {
         testWorkers: 1,
         now: Date.now(),
       });
-      const mkWorker = (env: Record<string, string>) =>
+      // The test gantry's own loops settle these instances meanwhile and may take or free a port on
+      // the machine between our reads: a port conflict is retryable, as rentals retry it.
+      const mkWorker = async (env: Record<string, string>) => {
+        for (let i = 0; ; i++) {
+          try {
+            return await createWorker(env);
+          } catch (err) {
+            if (i >= 4 || !(err instanceof GantryError) || err.kind !== 'conflict') throw err;
+          }
+        }
+      };
+      const createWorker = (env: Record<string, string>) =>
         g.store.createInstance({
           accountId,
           machineId,
