@@ -236,6 +236,11 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
     if (url === '/_ml/trained_models/:model_id/definition/:part') return { definition: 'AAAA', total_parts: 2, total_definition_length: 6 };
     if (url === '/_ml/trained_models/:model_id/vocabulary') return { vocabulary: ['[PAD]', 'b'] };
     if (url === '/_ingest/pipeline/:id') return { processors: [{ inference: { model_id: 'probe-model' } }] };
+    if (url.endsWith('/_infer')) return { docs: [{ text_field: 'probe' }] };
+    if (url === '/_ingest/pipeline/_simulate')
+      return { pipeline: { processors: [{ inference: { model_id: 'probe-model' } }] }, docs: [{ _source: { text_field: 'probe' } }] };
+    if (url.endsWith('/_simulate')) return { docs: [{ _source: { text_field: 'probe' } }] };
+    if (url.startsWith('/_ml/') || url.startsWith('/_ingest/')) return {};
     if (url === '/api/v0/team') return { team_name: 'probe-team' };
     if (url === '/api/v0/team/invite') return { email: 'probe@example.com', role: ids.role };
     return {

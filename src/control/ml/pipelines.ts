@@ -28,6 +28,22 @@ export async function putPipeline(ctx: ControlContext, p: Principal, id: string,
   return pl;
 }
 
+/**
+ * The pipeline a simulation runs: the stored one named by `id`, or the inline one checked as a put
+ * checks it (only inference processors). Authorized before anything of the body is looked at.
+ */
+export async function simulatedPipeline(ctx: ControlContext, p: Principal, id: string | null, inline: unknown): Promise<Readonly<Record<string, unknown>>> {
+  authorize(p, 'ml.read');
+  if (id !== null) {
+    const [pl] = await getPipelines(ctx, p, id);
+    if (pl === undefined) throw new GantryError('PIPELINE_NOT_FOUND', `pipeline [${id}] is missing`, { id });
+    return pl.body;
+  }
+  if (inline === undefined || inline === null)
+    throw new GantryError('MISSING_INPUT', '[pipeline] is required when no pipeline id is given', { field: 'pipeline' });
+  return checkPipelineBody(inline);
+}
+
 /** Pipelines by id, csv or pattern (none: all); PIPELINE_NOT_FOUND when an id or pattern names none. */
 export async function getPipelines(ctx: ControlContext, p: Principal, ids: string | null): Promise<PipelineRecord[]> {
   authorize(p, 'ml.read');

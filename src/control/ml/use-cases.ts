@@ -33,6 +33,7 @@ export function mlUseCases(ctx: ControlContext) {
 
     putPipeline: (p: Principal, id: string, body: unknown) => pipelines.putPipeline(ctx, p, id, body),
     getPipelines: (p: Principal, ids: string | null) => pipelines.getPipelines(ctx, p, ids),
+    simulatedPipeline: (p: Principal, id: string | null, inline: unknown) => pipelines.simulatedPipeline(ctx, p, id, inline),
     deletePipelines: (p: Principal, ids: string) => pipelines.deletePipelines(ctx, p, ids),
 
     /** An inference worker's model, authenticated by its instance id and MASTER_TOKEN. */

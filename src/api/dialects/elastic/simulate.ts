@@ -78,15 +78,7 @@ export function elasticSimulateRoutes(app: FastifyInstance, deps: EdgeDeps): voi
     void (req.query as Query);
     const p = principal(req);
     const body = objectBody(req.body, { optional: false });
-    let pipeline: Obj;
-    if (id !== null) {
-      const [pl] = await deps.control.ml.getPipelines(p, id);
-      if (pl === undefined) throw new GantryError('PIPELINE_NOT_FOUND', `pipeline [${id}] is missing`, { id });
-      pipeline = pl.body;
-    } else {
-      if (!isObj(body.pipeline)) throw new GantryError('MISSING_INPUT', '[pipeline] is required when no pipeline id is given', { field: 'pipeline' });
-      pipeline = body.pipeline;
-    }
+    const pipeline = await deps.control.ml.simulatedPipeline(p, id, body.pipeline);
     if (!Array.isArray(body.docs) || body.docs.length === 0)
       throw new GantryError('MISSING_INPUT', 'must specify at least one document in [docs]', { field: 'docs' });
     const processors = Array.isArray(pipeline.processors) ? pipeline.processors.filter(isObj) : [];
