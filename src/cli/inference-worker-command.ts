@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { inferenceWorkerEnv } from '../config/inference-env.js';
-import { startInferenceWorker } from '../inference/worker.js';
 import { createLogger } from '../log/logger.js';
 
 /** `gantry inference-worker`: the workload of one allocation of an Elasticsearch trained-model deployment. */
@@ -14,6 +13,9 @@ export function registerInferenceWorker(program: Command): void {
       const env = inferenceWorkerEnv();
       const log = createLogger(env.logLevel).child({ workerId: env.workerId, ...(env.modelId !== null ? { expectedModel: env.modelId } : {}) });
       try {
+        // Loaded here, not with the CLI: onnxruntime's native library is for inference workers only,
+        // not for every `gantry` command (`gantry up` included).
+        const { startInferenceWorker } = await import('../inference/worker.js');
         await startInferenceWorker({ ...env, log });
       } catch (err) {
         log.error({ err }, 'inference worker could not start');
