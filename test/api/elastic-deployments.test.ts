@@ -75,6 +75,45 @@ for (const ts of TEST_STORES)
       for (const id of ['d1', 'd2', 'd3']) assert.equal((await post(`/_ml/trained_models/${id}/deployment/_stop?force=true`)).status, 200);
     });
 
+    it('adaptive_allocations on start and update become the worker bounds and are shown back', async () => {
+      const adaptive = { enabled: true, min_number_of_allocations: 1, max_number_of_allocations: 2 };
+      const s = await post('/_ml/trained_models/m/deployment/_start?deployment_id=ad&wait_for=started&timeout=120s', { adaptive_allocations: adaptive });
+      assert.equal(s.status, 200, s.text);
+      assert.deepEqual(s.body.assignment.adaptive_allocations, adaptive);
+      const wider = { ...adaptive, max_number_of_allocations: 3 };
+      const u = await post('/_ml/trained_models/ad/deployment/_update', { adaptive_allocations: wider });
+      assert.equal(u.status, 200, u.text);
+      assert.deepEqual(u.body.assignment.adaptive_allocations, wider);
+      const st = await c.ml.getTrainedModelsStats({ model_id: 'm' });
+      const d = st.trained_model_stats.find((x) => x.deployment_stats?.deployment_id === 'ad')?.deployment_stats;
+      assert.deepEqual(d?.adaptive_allocations, wider);
+      const bad = await post('/_ml/trained_models/m/deployment/_start?deployment_id=ad2', {
+        adaptive_allocations: { enabled: true, max_number_of_allocations: 0 },
+      });
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal((await post('/_ml/trained_models/ad/deployment/_stop?force=true')).status, 200);
+    });
+
+    it('a full queue answers 429 es_rejected_execution_exception, counted as rejected', async () => {
+      const s = await post(
+        '/_ml/trained_models/m/deployment/_start?deployment_id=q1&queue_capacity=1&gantry_inference_delay_ms=2000&wait_for=started&timeout=120s',
+      );
+      assert.equal(s.status, 200, s.text);
+      // One in flight (2 s), one queued: the rest find the queue full.
+      const answers = await Promise.all(Array.from({ length: 6 }, () => post('/_ml/trained_models/q1/_infer?timeout=60s', { docs: [{ text_field: 'x' }] })));
+      const full = answers.filter((a) => a.status === 429);
+      assert.ok(full.length >= 1, answers.map((a) => a.status).join(','));
+      assert.ok(
+        answers.every((a) => a.status === 200 || a.status === 429),
+        answers.map((a) => a.text).join('\n'),
+      );
+      for (const a of full) assert.equal(a.body.error.type, 'es_rejected_execution_exception');
+      const st = await c.ml.getTrainedModelsStats({ model_id: 'm' });
+      const d = st.trained_model_stats.find((x) => x.deployment_stats?.deployment_id === 'q1')?.deployment_stats;
+      assert.equal(d?.rejected_execution_count, full.length);
+      assert.equal((await post('/_ml/trained_models/q1/deployment/_stop?force=true')).status, 200);
+    });
+
     it('infer errors: not deployed 409, missing field 400, tiny timeout 408; stats shape', async () => {
       const nd = await post('/_ml/trained_models/other/_infer', { docs: [{ text_field: 'x' }] });
       assert.equal(nd.status, 409);
