@@ -5,7 +5,7 @@ import { tinyClassifier } from '../fixtures/onnx/models.js';
 import { esClient, esRaw } from '../helpers/elastic.js';
 import { CLASSIFICATION, uploadModel } from '../helpers/elastic-models.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { SERVERLESS_FAST } from '../helpers/serverless.js';
+import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 const classifier = tinyClassifier({ labels: 3, hidden: 8, seed: 51 });
@@ -80,6 +80,15 @@ for (const ts of TEST_STORES)
       const s = await post('/_ml/trained_models/m/deployment/_start?deployment_id=ad&wait_for=started&timeout=120s', { adaptive_allocations: adaptive });
       assert.equal(s.status, 200, s.text);
       assert.deepEqual(s.body.assignment.adaptive_allocations, adaptive);
+      // _update takes a started deployment only: wait_for=started answers when an allocation serves, its state may follow a pass later.
+      await until(
+        'deployment ad started',
+        async () => {
+          const st = await c.ml.getTrainedModelsStats({ model_id: 'm' });
+          return st.trained_model_stats.some((x) => x.deployment_stats?.deployment_id === 'ad' && x.deployment_stats.state === 'started');
+        },
+        60_000,
+      );
       const wider = { ...adaptive, max_number_of_allocations: 3 };
       const u = await post('/_ml/trained_models/ad/deployment/_update', { adaptive_allocations: wider });
       assert.equal(u.status, 200, u.text);
