@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { routesOf } from '../../src/api/app.js';
 import { PERMISSION_CATEGORIES, type PermissionCategory } from '../../src/domain/account/permissions.js';
@@ -92,6 +94,13 @@ for (const ts of TEST_STORES) {
         [...served].filter((r) => !probed.has(r) && !UNPROBED.test(r) && typeof ROUTE_SCOPES[r] === 'string'),
         [],
       );
+    });
+
+    it('docs/permissions.md shows the same table', () => {
+      const doc = readFileSync(fileURLToPath(new URL('../../../docs/permissions.md', import.meta.url)), 'utf8');
+      const rows = new Map([...doc.matchAll(/^\| `([A-Z]+ [^`]+)` \| (.+) \|$/gm)].map((m) => [m[1] as string, m[2] as string]));
+      const want = new Map(Object.entries(ROUTE_SCOPES).map(([r, need]) => [r, typeof need === 'string' ? `\`${need}\`` : `none: ${need.outside}`]));
+      assert.deepEqual(rows, want);
     });
 
     for (const c of PERMISSION_CATEGORIES) {
