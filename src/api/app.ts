@@ -8,6 +8,7 @@ import type { ApiDialect } from './edge/dialect.js';
 import { toGantryError } from './errors.js';
 import { dialectFor, exactContentTypes, lenientJson, mountDialect, sendError } from './edge/mount.js';
 import type { RateLimitOptions } from './edge/rate-limit.js';
+import { checkMetricsAccess, type MetricsAccess } from './edge/metrics-access.js';
 
 export interface AppOptions {
   readonly control: ControlPlane;
@@ -21,6 +22,8 @@ export interface AppOptions {
   readonly dialects: readonly ApiDialect[];
   /** Largest accepted request body. */
   readonly bodyLimitBytes?: number;
+  /** Who may read GET /metrics (default: callers on loopback, or with an admin key). */
+  readonly metricsAccess?: MetricsAccess;
 }
 
 const ROUTES = new WeakMap<FastifyInstance, readonly { method: string; url: string }[]>();
@@ -81,7 +84,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => answerAsDialect(new GantryError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0] ?? ''}.`), req, reply));
 
   app.get('/healthz', async () => ({ ok: true }));
-  app.get('/metrics', async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()));
+  app.get('/metrics', async (req, reply) => {
+    await checkMetricsAccess(o.metricsAccess ?? 'loopback', o.control, req);
+    return reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
+  });
   const deps = { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl };
   for (const d of o.dialects) await mountDialect(app, d, deps, { rateLimit: o.rateLimit });
   return app;

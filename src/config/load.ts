@@ -78,6 +78,8 @@ export function loadConfig(src: LoadSources = {}): Config {
   if (out.dockerHost === null && env.DOCKER_HOST !== undefined && env.DOCKER_HOST !== '') out.dockerHost = env.DOCKER_HOST;
   if (!['auto', 'docker', 'process'].includes(out.runtime as string))
     throw new GantryError('INVALID_ARGUMENT', `runtime must be auto, docker or process, not '${String(out.runtime)}'.`);
+  if (!['loopback', 'key', 'open'].includes(out.metricsAccess as string))
+    throw new GantryError('INVALID_ARGUMENT', `metricsAccess must be loopback, key or open, not '${String(out.metricsAccess)}'.`, { setting: 'metricsAccess' });
   if ((out.portRangeEnd as number) < (out.portRangeStart as number))
     throw new GantryError('INVALID_ARGUMENT', 'portRangeEnd must not be below portRangeStart.');
   return Object.freeze(out) as Config;

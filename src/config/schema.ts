@@ -166,6 +166,11 @@ export const SETTINGS = {
     doc: 'Per-family rates overriding rateLimit, e.g. "search=5,instances=50,billing=2" (families in docs/operations.md); 0 disables a family.',
   },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
+  metricsAccess: {
+    type: 'string',
+    default: 'loopback',
+    doc: 'Who may read GET /metrics: loopback (callers on this machine, or any caller with an admin API key as Bearer), key (an admin API key always) or open (anyone).',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -24,11 +24,12 @@ export interface Principal {
 /**
  * The one authorization check, at the start of every use case: may `p` do `action` (on resource
  * `resourceId`, when the action names one)? PERMISSION_MISSING names the scope the key lacks; an
- * instance key is FORBIDDEN anything but reading, starting, stopping or destroying its instance.
+ * instance key is FORBIDDEN anything but reading (its logs too), starting, stopping or destroying its instance.
  */
 export function authorize(p: Principal, action: Action, resourceId: number | null = null): void {
   if (p.scope === 'instance') {
-    if (!INSTANCE_KEY_ACTIONS.has(action)) throw new GantryError('FORBIDDEN', 'An instance key may only start, stop or destroy its own instance.', { action });
+    if (!INSTANCE_KEY_ACTIONS.has(action))
+      throw new GantryError('FORBIDDEN', 'An instance key may only read (its logs too), start, stop or destroy its own instance.', { action });
     return; // which instance: authorizeInstance answers "not found" for any other
   }
   const scope = ACTION_SCOPES[action];

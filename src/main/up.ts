@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Agent } from '../agent/agent.js';
 import { InProcessChannel } from '../agent/channel.js';
 import { buildApp } from '../api/app.js';
+import type { MetricsAccess } from '../api/edge/metrics-access.js';
 import { parseRates } from '../api/rate-limit/families.js';
 import type { ApiDialect } from '../api/edge/dialect.js';
 import { DIALECTS } from './dialects.js';
@@ -131,7 +132,16 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const familyRates = parseRates(c.rateLimits);
   const rateLimit =
     c.rateLimit > 0 || [...familyRates.values()].some((r) => r > 0) ? { limiter, defaultRate: c.rateLimit, familyRates, now: () => clock.now() } : null;
-  const app = await buildApp({ control, gateway, log, metrics, publicUrl: c.publicUrl, rateLimit, dialects: [...DIALECTS, ...(o.dialects ?? [])] });
+  const app = await buildApp({
+    control,
+    gateway,
+    log,
+    metrics,
+    publicUrl: c.publicUrl,
+    rateLimit,
+    dialects: [...DIALECTS, ...(o.dialects ?? [])],
+    metricsAccess: c.metricsAccess as MetricsAccess,
+  });
   await app.listen({ host: c.host, port: c.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;

@@ -180,6 +180,26 @@ for (const ts of TEST_STORES) {
       }
       assert.equal((await t.a('GET', `/api/v0/instances/${other}/`)).body.instances.intended_status, 'stopped');
     });
+    it("an instance key reads its own instance's logs and no one else's (the README's promise)", async () => {
+      const call = t.as(t.instanceKey);
+      const own_ = await call('PUT', `/api/v0/instances/request_logs/${own}/`, { tail: '10' });
+      assert.equal(own_.status, 200, own_.text);
+      const url = new URL(own_.body.result_url as string);
+      assert.equal((await g.api('GET', url.pathname, undefined, { key: null })).status, 200);
+      const others = await call('PUT', `/api/v0/instances/request_logs/${other}/`, { tail: '10' });
+      assert.equal(others.status, 404, others.text);
+      assert.equal(others.body.code, 'INSTANCE_NOT_FOUND');
+      // Its endpoint's worker logs are not its instance's: refused, and the refusal says what the key may do.
+      for (const [path, body] of [
+        ['/get_endpoint_logs/', { id: t.ids.endpoint }],
+        ['/get_workergroup_logs/', { id: t.ids.workergroup }],
+      ] as const) {
+        const r = await call('POST', path, body);
+        assert.equal(r.status, 403, `${path}: ${r.text}`);
+        assert.equal(r.body.code, 'FORBIDDEN');
+        assert.match(r.body.msg, /may only read \(its logs too\), start, stop or destroy its own instance/);
+      }
+    });
     it("nothing of A's changed (instance key)", nothingChanged);
 
     it('an instance key stops and starts its own instance', async () => {

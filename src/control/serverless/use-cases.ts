@@ -14,6 +14,7 @@ import { ownWorkergroup } from './workergroups.js';
 import { stopDeploymentAndWait, type StopAndWaitOptions } from './stop-and-wait.js';
 import { inferenceStats } from './inference-stats.js';
 import { recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
+import { workerLogs } from './worker-logs.js';
 
 /** The serverless use cases bound to one context: what the dialects and the gateway call. */
 export function serverlessUseCases(ctx: ControlContext) {
@@ -39,6 +40,8 @@ export function serverlessUseCases(ctx: ControlContext) {
       const wg = await ownWorkergroup(ctx, p, id, 'serverless.read');
       return (await workersOf(ctx, wg.endpointId)).filter((w) => w.instance.workergroupId === id);
     },
+    /** The last lines of an endpoint's or a workergroup's workers (Vast's get_endpoint_logs, get_workergroup_logs). */
+    workerLogs: (p: Principal, of: { endpointId: number } | { workergroupId: number }, tail: number | null) => workerLogs(ctx, p, of, tail),
 
     createDeployment: (p: Principal, r: deployments.NewDeploymentRequest) => deployments.createDeployment(ctx, p, r),
     listDeployments: (p: Principal, o?: { resourceGroup?: string }) => deployments.listDeployments(ctx, p, o),

@@ -4,7 +4,7 @@ import type { ControlPlane } from '../../../control/control-plane.js';
 import type { Principal } from '../../../control/principal.js';
 import type { StopRequest } from '../../../control/serverless/change-endpoint.js';
 import type { WorkergroupInput } from '../../../control/serverless/workergroups.js';
-import type { WorkerInfo } from '../../../control/serverless/workers.js';
+import type { WorkerLog } from '../../../control/serverless/worker-logs.js';
 import type { WorkerReadiness } from '../../../domain/serverless/records.js';
 import { GantryError } from '../../../domain/errors.js';
 import { vastParamsPatch } from './endpoint-params.js';
@@ -176,26 +176,16 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     const p = principal(req);
     return { workers: (await sl.workergroupWorkers(p, parseId(asObject(req.body).id, 'workergroup id'))).map(vastWorker) };
   });
-  const logsOf = async (p: Principal, workers: readonly WorkerInfo[], tail: number | null): Promise<string> => {
-    const parts: string[] = [];
-    for (const w of workers) {
-      const text = await control
-        .requestLogs(p, w.instance.id, { tail, filter: null })
-        .then((r) => control.fetchResult(r.token))
-        .catch((err: unknown) => `(logs unavailable: ${err instanceof Error ? err.message : String(err)})`);
-      parts.push(`--- worker ${w.instance.id} ---\n${text}`);
-    }
-    return parts.join('\n');
-  };
+  const logsText = (logs: readonly WorkerLog[]): string =>
+    logs.map((l) => `--- worker ${l.workerId} ---\n${l.text ?? `(logs unavailable: ${l.error ?? 'unknown'})`}`).join('\n');
   app.post('/get_endpoint_logs', async (req) => {
     const p = principal(req);
     const o = asObject(req.body);
-    return { logs: await logsOf(p, await sl.endpointWorkers(p, await endpointOf(p, o)), optNumber(o, 'tail')) };
+    return { logs: logsText(await sl.workerLogs(p, { endpointId: await endpointOf(p, o) }, optNumber(o, 'tail'))) };
   });
   app.post('/get_workergroup_logs', async (req) => {
-    const p = principal(req);
     const o = asObject(req.body);
-    return { logs: await logsOf(p, await sl.workergroupWorkers(p, parseId(o.id, 'workergroup id')), optNumber(o, 'tail')) };
+    return { logs: logsText(await sl.workerLogs(principal(req), { workergroupId: parseId(o.id, 'workergroup id') }, optNumber(o, 'tail'))) };
   });
 
   // ── deployments ────────────────────────────────────────────────────

@@ -1,0 +1,29 @@
+import type { FastifyRequest } from 'fastify';
+import type { ControlPlane } from '../../control/control-plane.js';
+import { GantryError } from '../../domain/errors.js';
+import { apiKeyOf } from './api-key.js';
+
+/** Who may read GET /metrics (setting metricsAccess). */
+export const METRICS_ACCESS = ['loopback', 'key', 'open'] as const;
+export type MetricsAccess = (typeof METRICS_ACCESS)[number];
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6 (what a dual-stack socket reports). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+/**
+ * The metrics name accounts' endpoints and the machine's load, so by default only a caller on the
+ * machine itself (a local Prometheus) or one with an admin key reads them; 'key' asks everyone for an
+ * admin key, 'open' no one. UNAUTHENTICATED without a valid key, ADMIN_ONLY with another account's.
+ */
+export async function checkMetricsAccess(access: MetricsAccess, control: ControlPlane, req: FastifyRequest): Promise<void> {
+  if (access === 'open') return;
+  // The socket's own address: a forwarded-for header is the caller's word, not a fact.
+  if (access === 'loopback' && isLoopback(req.socket.remoteAddress)) return;
+  const p = await control.authenticate(apiKeyOf(req));
+  if (!p.isAdmin || p.scope !== 'full')
+    throw new GantryError('ADMIN_ONLY', 'Only an admin API key may read /metrics from another machine (setting metricsAccess).');
+}
