@@ -43,6 +43,8 @@ export async function createInstance(
     image: r.image,
     env: r.env.env,
     requestedPorts: r.env.ports,
+    // Ports another program holds on that host (its agent probes them): a workload could not bind them.
+    busyPorts: ctx.hosts.get(machineId)?.busyPorts,
     onstart: r.onstart,
     entrypoint: r.entrypoint,
     args: r.args,
