@@ -13,7 +13,7 @@ import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
 import { printServerless, serverlessBench } from './serverless.js';
 import { authBench, printAuth } from './auth.js';
-import { pair, textTable, type LatencyRow } from './util.js';
+import { callApi, NO_LIMITS, pair, textTable, type LatencyRow } from './util.js';
 import { aicoreBench } from './aicore.js';
 import { elasticBench, printElastic } from './elastic.js';
 
@@ -45,7 +45,18 @@ const time = async (f: () => Promise<unknown>): Promise<number> => {
 async function start(dataDir: string, gpus: string, runtime: { runtime: string; dockerHost?: string } = { runtime: 'process' }): Promise<RunningGantry> {
   const config = loadConfig({
     env: {},
-    flags: { dataDir, port: 0, database: ':memory:', gpus, logLevel: 'silent', observeIntervalMs: 50, reconcileIdleMs: 5, stopGraceMs: 500, ...runtime },
+    flags: {
+      dataDir,
+      port: 0,
+      database: ':memory:',
+      gpus,
+      logLevel: 'silent',
+      observeIntervalMs: 50,
+      reconcileIdleMs: 5,
+      stopGraceMs: 500,
+      ...NO_LIMITS,
+      ...runtime,
+    },
   });
   return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
 }
@@ -60,12 +71,7 @@ async function searchBench(dir: string): Promise<Row[]> {
     }
     const body = { num_gpus: { gte: 2 }, reliability: { gte: 0.95 }, verified: { eq: true }, order: [['dph_total', 'asc']], limit: 64 };
     const http = async (): Promise<void> => {
-      const r = await fetch(`${g.url}/api/v0/bundles/`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const j = (await r.json()) as { offers: unknown[] };
+      const j = (await callApi(g.url, g.adminKey ?? '', 'POST', '/api/v0/bundles/', body)) as { offers: unknown[] };
       if (j.offers.length !== 64) throw new Error('unexpected result size');
     };
     // Baseline: the same filter, order and limit on offer rows already in memory.
@@ -97,15 +103,9 @@ async function searchBench(dir: string): Promise<Row[]> {
 async function createTimes(dir: string, rt: { runtime: string; dockerHost?: string; image: string }): Promise<{ api: number[]; direct: number[] }> {
   const g = await start(join(dir, `create-${rt.runtime}`), '16x RTX 4090:24GB', rt);
   const ids: number[] = [];
+  const children: ReturnType<typeof spawn>[] = [];
   try {
-    const api = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-      const r = await fetch(g.url + path, {
-        method,
-        headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return (await r.json()) as Record<string, unknown>;
-    };
+    const api = (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => callApi(g.url, g.adminKey ?? '', method, path, body);
     const viaApi = async (): Promise<void> => {
       const c = await api('PUT', '/api/v0/asks/1001/', { image: rt.image, onstart: 'sleep 30', runtype: 'ssh' });
       const id = c.new_contract as number;
@@ -113,10 +113,11 @@ async function createTimes(dir: string, rt: { runtime: string; dockerHost?: stri
       for (;;) {
         const r = (await api('GET', `/api/v0/instances/${id}/`)).instances as Record<string, unknown>;
         if (r.actual_status === 'running') return;
+        if (r.actual_status === 'exited' || r.actual_status === 'failed')
+          throw new Error(`bench: instance ${id} ${String(r.actual_status)}: ${String(r.status_msg)}`);
         await new Promise((res) => setTimeout(res, 2));
       }
     };
-    const children: ReturnType<typeof spawn>[] = [];
     const direct = async (): Promise<void> => {
       const c = spawn('bash', ['-c', 'sleep 30'], { detached: true, stdio: 'ignore' });
       children.push(c);
@@ -131,11 +132,12 @@ async function createTimes(dir: string, rt: { runtime: string; dockerHost?: stri
       a.push(await time(viaApi));
       d.push(await time(direct));
     }
-    for (const c of children) if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
     return { api: a, direct: d };
   } finally {
-    await g.close();
+    // Destroy what this run created and wait for its processes to end, then close (nothing left behind).
+    for (const c of children) if (c.pid !== undefined && c.exitCode === null) process.kill(-c.pid, 'SIGKILL');
     for (const id of ids) await g.runtime?.destroy(id, { graceMs: 200 });
+    await g.close();
   }
 }
 

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { pct, spawnGantry, textTable, type LatencyRow } from './util.js';
+import { callApi, pct, spawnGantry, textTable, type LatencyRow } from './util.js';
 
 /**
  * Serverless benchmarks against a real `gantry up` process with real worker processes:
@@ -140,17 +140,13 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
     GANTRY_STOP_GRACE_MS: '3000',
     GANTRY_PORT_RANGE_START: '43000',
     GANTRY_PORT_RANGE_END: '43099',
+    // The bench's own server: its polling is not throttled by the default rate limit.
+    GANTRY_RATE_LIMIT: '0',
   });
+  const api = (method: string, path: string, body?: unknown): Promise<any> => callApi(url, KEY, method, path, body);
+  const deployments: number[] = [];
   let nginx: ChildProcess | null = null;
   try {
-    const api = async (method: string, path: string, body?: unknown): Promise<any> => {
-      const r = await fetch(url + path, {
-        method,
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return r.json();
-    };
     const deploy = async (name: string, params: Record<string, unknown>): Promise<{ id: number; endpointId: number }> => {
       const r = await api('POST', '/api/v0/deployments/', {
         name,
@@ -166,6 +162,7 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
         ...params,
       });
       if (r.success !== true) throw new Error(`bench: create deployment: ${JSON.stringify(r)}`);
+      deployments.push(r.deployment.id as number);
       return { id: r.deployment.id as number, endpointId: r.deployment.endpoint_id as number };
     };
     const workers = async (endpointId: number): Promise<{ id: number; status: string; url: string }[]> =>
@@ -275,9 +272,17 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
     return { throughput, latency };
   } finally {
     nginx?.kill('SIGTERM');
-    gantry.kill('SIGTERM');
-    await new Promise((r) => gantry.once('exit', r));
-    spawnSync('pkill', ['-f', WORKER]);
+    // Destroy what the bench started and wait until no instance is left (its processes ended), then stop Gantry.
+    try {
+      for (const id of deployments) await api('DELETE', `/api/v0/deployment/${id}/`);
+      await until(async () => ((await api('GET', '/api/v0/instances/')).instances_found as number) === 0, 120_000);
+    } finally {
+      if (gantry.exitCode === null && gantry.signalCode === null) {
+        const exited = new Promise((r) => gantry.once('exit', r));
+        gantry.kill('SIGTERM');
+        await exited;
+      }
+    }
   }
 }
 

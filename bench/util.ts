@@ -46,3 +46,18 @@ export async function spawnGantry(args: readonly string[], env: Readonly<Record<
   });
   return child;
 }
+
+/** Benches run their own server with rate limits off: a bench measures Gantry, not the limiter's default. */
+export const NO_LIMITS = { rateLimit: 0 } as const;
+
+/** A JSON call that throws with the status and body on any non-2xx answer, so a bench never reads `undefined`. */
+export async function callApi(url: string, key: string, method: string, path: string, body?: unknown): Promise<any> {
+  const r = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (r.status < 200 || r.status > 299) throw new Error(`bench: ${method} ${path} answered ${r.status}: ${text.slice(0, 500)}`);
+  return text === '' ? null : JSON.parse(text);
+}

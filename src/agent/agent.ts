@@ -15,6 +15,8 @@ export interface AgentOptions {
   readonly describe: () => Promise<AgentMachineInfo>;
   /** Utilisation of each GPU by index; null when not measured (declared GPUs, no driver). */
   readonly gpuUtils: () => Promise<number[] | null>;
+  /** Ports of this host's range that another program holds (port-probe.ts); sent with each heartbeat. */
+  readonly busyPorts?: () => Promise<number[]>;
   readonly log: Logger;
   /** Back-off between reconnect attempts. */
   readonly retryMinMs?: number;
@@ -153,8 +155,12 @@ export class Agent {
           this.#exited.clear();
           const progress = [...this.#progress].map(([instanceId, message]) => ({ instanceId, message }));
           this.#progress.clear();
-          const [usage, gpuUtils] = await Promise.all([this.#usage(), this.#o.gpuUtils().catch(() => null)]);
-          await this.#o.channel.heartbeat({ ...base, seq: ++this.#seq, gpuUtils, usage, exited, progress });
+          const [usage, gpuUtils, busyPorts] = await Promise.all([
+            this.#usage(),
+            this.#o.gpuUtils().catch(() => null),
+            this.#o.busyPorts?.().catch(() => undefined),
+          ]);
+          await this.#o.channel.heartbeat({ ...base, seq: ++this.#seq, gpuUtils, usage, exited, progress, ...(busyPorts !== undefined && { busyPorts }) });
         }
       } catch (err) {
         this.#o.log.debug({ err: String(err), kind }, 'agent message not delivered');

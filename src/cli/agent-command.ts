@@ -4,6 +4,7 @@ import { loadConfig, workloadBaseEnv } from '../config/load.js';
 import type { SettingKey } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { startHost } from '../main/host.js';
+import { parsePortRange } from '../config/port-range.js';
 
 const FLAGS = ['server', 'token', 'dataDir', 'gpus', 'runtime', 'publicIp', 'logLevel'] as const;
 
@@ -19,10 +20,12 @@ export function registerAgent(program: Command): void {
     .option('--runtime <kind>', 'docker | process | auto (docker when an engine answers)')
     .option('--public-ip <addr>', "address shown as instances' public_ipaddr")
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
+    .option('--port-range <first-last>', 'host ports handed to instances (default 41000-41999); ports in use on the host are skipped')
     .option('--config <file>', 'JSON config file (see docs/config.md)')
     .action(async (flags: Record<string, string | undefined>) => {
       const picked: Partial<Record<SettingKey, unknown>> = {};
       for (const k of FLAGS) if (flags[k] !== undefined) picked[k] = flags[k];
+      if (flags.portRange !== undefined) Object.assign(picked, parsePortRange(flags.portRange));
       const c = loadConfig({ flags: picked, file: flags.config ?? null });
       if (c.server === null || c.token === null) throw new Error('gantry agent needs --server URL and --token TOKEN (see `gantry create host-token`).');
       const log = createLogger(c.logLevel);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig, workloadBaseEnv } from '../config/load.js';
 import type { SettingKey } from '../config/schema.js';
 import { startGantry } from '../main/up.js';
+import { parsePortRange } from '../config/port-range.js';
 
 interface UpFlags {
   dataDir?: string;
@@ -14,6 +15,7 @@ interface UpFlags {
   publicUrl?: string;
   logLevel?: string;
   rateLimit?: string;
+  portRange?: string;
   config?: string;
 }
 
@@ -22,6 +24,7 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   for (const k of ['dataDir', 'host', 'port', 'database', 'gpus', 'runtime', 'publicIp', 'publicUrl', 'logLevel', 'rateLimit'] as const) {
     if (flags[k] !== undefined) picked[k] = flags[k];
   }
+  if (flags.portRange !== undefined) Object.assign(picked, parsePortRange(flags.portRange));
   const config = loadConfig({ flags: picked, file: flags.config ?? null });
   const g = await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost });
   const machineId = g.agent?.machineId ?? null;
@@ -74,6 +77,7 @@ export function registerUp(program: Command): void {
     .option('--gpus <decl>', 'declare GPUs for development, e.g. "2x RTX 4090:24GB"')
     .option('--runtime <kind>', 'docker | process | auto (default: docker when an engine answers at DOCKER_HOST or /var/run/docker.sock)')
     .option('--public-ip <addr>', "address shown as instances' public_ipaddr")
+    .option('--port-range <first-last>', 'host ports handed to instances (default 41000-41999); ports in use on the host are skipped')
     .action((flags: UpFlags) => run(flags, true));
   serverFlags(program.command('server').description('run the control plane only (hosts join with `gantry agent`)')).action((flags: UpFlags) =>
     run(flags, false),

@@ -33,7 +33,12 @@ export const ERROR_CODES = {
   INVALID_PERMISSIONS: { kind: 'invalid', retryable: false, doc: 'The permission JSON of a key or role does not parse (unknown category, operator or shape).' },
   INVALID_USERNAME: { kind: 'invalid', retryable: false, doc: 'A username must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit.' },
   INVALID_EMAIL: { kind: 'invalid', retryable: false, doc: 'The email address does not look like one.' },
-  INVALID_SECRET_NAME: { kind: 'invalid', retryable: false, doc: 'An env var (secret) name must be letters, digits and "_", not starting with a digit.' },
+  INVALID_SECRET_NAME: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'An env var (secret) name must be letters, digits and "_", not starting with a digit, and not one Gantry or the runtime sets (PATH, HOME, LD_*, GANTRY_*, CONTAINER_API_KEY…).',
+  },
+  INVALID_SECRET_VALUE: { kind: 'invalid', retryable: false, doc: 'An env var (secret) value holds a byte no process environment can carry (NUL).' },
   SECRET_TOO_LONG: { kind: 'invalid', retryable: false, doc: 'An env var (secret) value is longer than allowed.' },
   SECRET_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most env vars (secrets) it may.' },
   SSH_KEY_MISSING: { kind: 'invalid', retryable: false, doc: 'No SSH public key was given.' },

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { probeBusyPorts } from '../agent/port-probe.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -33,6 +34,7 @@ export async function startHost(c: Config, channel: AgentChannel, o: { log: Logg
     hostKey,
     describe: () => describeHost(hostSettings, gpus),
     gpuUtils: gpuUtilReader(gpus),
+    busyPorts: () => probeBusyPorts(c.portRangeStart, c.portRangeEnd),
     log: o.log.child({ component: 'agent' }),
   });
   try {

@@ -40,6 +40,8 @@ export type NewInstance = Pick<
   /** Hash of the instance's own API key (CONTAINER_API_KEY), stored in the same transaction. */
   readonly instanceKeyHash: (instanceId: number) => string;
   readonly worker?: { readonly workergroupId: number; readonly endpointId: number };
+  /** Host ports the machine's agent found in use by something else: never handed out. */
+  readonly busyPorts?: ReadonlySet<number>;
   readonly now: number;
 };
 

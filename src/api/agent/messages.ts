@@ -79,6 +79,7 @@ export const readHeartbeat: Check<Heartbeat> = obj({
   usage: arr(usage, 10_000),
   exited: arr(ID, 10_000),
   progress: (v, p) => (v === undefined ? [] : arr(obj({ instanceId: ID, message: str(500) }), 1000)(v, p)),
+  busyPorts: (v, p) => (v === undefined ? undefined : arr(int(1, 65535), 65535)(v, p)),
 });
 
 export const readPoll: Check<SessionMessage & { waitMs: number }> = obj({ ...session, waitMs: int(0, 600_000) });

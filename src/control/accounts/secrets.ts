@@ -2,9 +2,9 @@ import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { secretContext } from './vault.js';
+import { envEntryBytes, envValueReason, MAX_ENV_TOTAL_BYTES, MAX_ENV_VALUE_BYTES, reservedEnvReason } from '../../domain/instance/env-rules.js';
 
 const NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
-const MAX_VALUE = 64 * 1024;
 export const MAX_SECRETS = 200;
 
 /** Vast upper-cases env var names. */
@@ -14,14 +14,30 @@ function nameOf(raw: string): string {
   return name;
 }
 
-function checkValue(v: string): void {
-  if (v.length > MAX_VALUE) throw new GantryError('SECRET_TOO_LONG', `value: at most ${MAX_VALUE} characters.`, { field: 'value' });
+/** A name the workload's runtime or Gantry sets (PATH, LD_*, CONTAINER_API_KEY…) would break or spoof every start. */
+function writableName(raw: string): string {
+  const name = nameOf(raw);
+  const why = reservedEnvReason(name);
+  if (why !== null) throw new GantryError('INVALID_SECRET_NAME', `key: ${why}`, { field: 'key' });
+  return name;
+}
+
+/** Every secret goes into every start of the account's instances: it must be something a process can be given. */
+async function checkValue(ctx: ControlContext, accountId: number, name: string, v: string): Promise<void> {
+  if (envValueReason(name, v) !== null) {
+    if (v.includes('\0')) throw new GantryError('INVALID_SECRET_VALUE', 'value: a NUL byte cannot be passed in a process environment.', { field: 'value' });
+    throw new GantryError('SECRET_TOO_LONG', `value: at most ${MAX_ENV_VALUE_BYTES} bytes.`, { field: 'value' });
+  }
+  let total = envEntryBytes(name, v);
+  for (const [k, other] of Object.entries(await secretEnv(ctx, accountId))) if (k !== name) total += envEntryBytes(k, other);
+  if (total > MAX_ENV_TOTAL_BYTES)
+    throw new GantryError('SECRET_TOO_LONG', `value: an account's env vars hold at most ${MAX_ENV_TOTAL_BYTES} bytes in all.`, { field: 'value' });
 }
 
 export async function putSecret(ctx: ControlContext, p: Principal, rawName: string, value: string, mode: 'create' | 'update'): Promise<string> {
   authorize(p, 'account.write');
-  const name = nameOf(rawName);
-  checkValue(value);
+  const name = writableName(rawName);
+  await checkValue(ctx, p.accountId, name, value);
   if (mode === 'create' && (await ctx.store.listSecrets(p.accountId)).length >= MAX_SECRETS) {
     throw new GantryError('SECRET_LIMIT', `An account holds at most ${MAX_SECRETS} env vars.`, { limit: MAX_SECRETS });
   }

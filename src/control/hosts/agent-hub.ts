@@ -47,6 +47,8 @@ export interface Heartbeat extends SessionMessage {
   readonly exited: readonly number[];
   /** Progress of slow starts (image pulls), shown as status_msg while the instance loads. */
   readonly progress: readonly { readonly instanceId: number; readonly message: string }[];
+  /** Ports of the host's range the agent could not bind (another program holds them); absent from older agents. */
+  readonly busyPorts?: readonly number[];
 }
 export interface Results extends SessionMessage {
   readonly seq: number;
@@ -130,6 +132,7 @@ export class AgentHub {
     const s = this.#session(token, m, m.seq);
     s.lastSeq = m.seq; // before any await, so a concurrent replay of the same message is refused
     s.lastHeartbeatAt = this.#ctx.clock.now();
+    if (m.busyPorts !== undefined) s.busyPorts = new Set(m.busyPorts);
     await this.#ctx.store.recordHeartbeat(m.machineId, { now: this.#ctx.clock.now(), gpuUtils: m.gpuUtils, usage: m.usage });
     for (const id of m.exited) this.#ctx.wake(id);
     for (const p of m.progress) {

@@ -59,6 +59,8 @@ export class AgentSession implements HostLink {
   lastSeq = 0;
   lastPollAt: number;
   lastHeartbeatAt: number;
+  /** From the latest heartbeat: ports of the range the agent could not bind. */
+  busyPorts: ReadonlySet<number> = new Set();
   readonly #t: SessionTimings;
   readonly #now: () => number;
   #queue: AgentCommand[] = [];

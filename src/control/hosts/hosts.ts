@@ -11,6 +11,8 @@ export type HostLink = Pick<Runtime, 'imageNotice' | 'start' | 'inspect' | 'stop
   /** False once the agent stopped polling or sending heartbeats. */
   connected?(): boolean;
   close?(reason: string): void;
+  /** Ports of the machine's range its agent last found taken by something else (skipped when allocating). */
+  readonly busyPorts?: ReadonlySet<number>;
 };
 
 /** Hosts this control-plane process can reach now, by machine id. */

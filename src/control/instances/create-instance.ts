@@ -1,5 +1,6 @@
 import { validateCreate, type CreateInstanceRequest } from '../../domain/instance/create.js';
 import { GantryError } from '../../domain/errors.js';
+import { refuseReservedNames } from '../../domain/instance/env.js';
 import { chunkSizes, computePerHour, decodeOfferId } from '../../domain/offer/offer.js';
 import type { ControlContext } from '../context.js';
 import { requireCredit } from '../billing/billing.js';
@@ -24,6 +25,8 @@ export async function createInstance(
   worker?: { readonly workergroupId: number; readonly endpointId: number },
 ): Promise<CreatedInstance> {
   authorize(p, 'instance.create');
+  // A user's env may not set what Gantry or the runtime sets; workers' env comes from templates Gantry built.
+  if (worker === undefined) refuseReservedNames(r.env.env);
   await requireCredit(ctx, p);
   const { machineId, numGpus } = decodeOfferId(r.offerId);
   const m = await ctx.store.getMachine(machineId, ctx.clock.now());
@@ -40,6 +43,8 @@ export async function createInstance(
     image: r.image,
     env: r.env.env,
     requestedPorts: r.env.ports,
+    // Ports another program holds on that host (its agent probes them): a workload could not bind them.
+    busyPorts: ctx.hosts.get(machineId)?.busyPorts,
     onstart: r.onstart,
     entrypoint: r.entrypoint,
     args: r.args,

@@ -3,6 +3,23 @@ import type { ControlContext } from '../context.js';
 import { secretEnv } from '../accounts/secrets.js';
 import { instanceKey, workerToken } from '../keys.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
+import { GantryError } from '../../domain/errors.js';
+import { envValueReason, reservedEnvReason } from '../../domain/instance/env-rules.js';
+
+/**
+ * Env written before the rules of env-rules.ts (or past them) fails the start with a reason that names the
+ * variable, never its value, instead of a runtime error that echoes the value or a start that dies silently.
+ */
+function checkStored(secrets: Record<string, string>, own: Readonly<Record<string, string>>): void {
+  for (const [k, v] of Object.entries(secrets)) {
+    const why = reservedEnvReason(k) ?? envValueReason(k, v);
+    if (why !== null) throw new GantryError('INVALID_ENV', `account env var ${k} cannot be used: ${why} Change or delete it.`, { name: k });
+  }
+  for (const [k, v] of Object.entries(own)) {
+    const why = envValueReason(k, v);
+    if (why !== null) throw new GantryError('INVALID_ENV', `env var ${k} cannot be used: ${why}`, { name: k });
+  }
+}
 
 /**
  * The environment Vast images expect, plus Gantry's own: the account's env vars (secrets, opened just
@@ -27,11 +44,13 @@ export async function workloadSpec(ctx: ControlContext, inst: InstanceRecord): P
     injected.MASTER_TOKEN = workerToken(ctx.secret, inst.id);
     if (first !== undefined) injected.WORKER_PORT = String(first.hostPort);
   }
+  const secrets = await secretEnv(ctx, inst.accountId);
+  checkStored(secrets, inst.env);
   const command = [...(inst.entrypoint !== null ? [inst.entrypoint] : []), ...(inst.args ?? [])];
   return {
     instanceId: inst.id,
     image: inst.image,
-    env: { ...(await secretEnv(ctx, inst.accountId)), ...inst.env, ...injected },
+    env: { ...secrets, ...inst.env, ...injected },
     onstart: inst.onstart,
     command,
     runtype: inst.runtype,

@@ -6,6 +6,8 @@ import type { HostLink } from '../hosts/hosts.js';
 import { workloadSpec } from '../instances/workload-spec.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
+/** Prefix of status_msg after a start the runtime refused (spawn error, container create error). */
+const FAILED_START = 'failed to start: ';
 /**
  * Moves every instance's observed status toward its target. A fetcher claims due rows with a lease
  * (owner, token, expiry) in the store; workers talk to the host outside any transaction and apply
@@ -171,8 +173,12 @@ export class InstanceReconciler {
       const starting = plan.step === 'start' || plan.step === 'restart' || plan.step === 'recycle';
       // A launch that succeeded counts as a start even if the workload already ended (exit code recorded).
       const started = starting && error === null && after.state !== 'absent';
-      let msg = error === null ? out.message : starting ? `failed to start: ${error}` : out.status === 'failed' ? `${plan.step} failed: ${error}` : out.message;
+      let msg = error === null ? out.message : starting ? `${FAILED_START}${error}` : out.status === 'failed' ? `${plan.step} failed: ${error}` : out.message;
       if (plan.step === 'stop' && msg === null) msg = inst.statusMsg;
+      // A start that failed leaves nothing that ran (or a stale exit record): later looks at the same state
+      // keep the start's own reason instead of replacing it with a guess ("exit code unknown").
+      if (plan.step === 'none' && out.status === inst.status && out.exitCode === inst.exitCode && inst.statusMsg?.startsWith(FAILED_START) === true)
+        msg = inst.statusMsg;
       if (started && inst.startDate === null && host.imageNotice !== null) msg = msg === null ? host.imageNotice : `${host.imageNotice}; ${msg}`;
       if (!started && out.status === 'running' && inst.status === 'running' && inst.statusMsg !== null) {
         // Keep what the first start said (the image notice) for the rest of that run.

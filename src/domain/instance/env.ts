@@ -1,4 +1,5 @@
 import { GantryError } from '../errors.js';
+import { envEntryBytes, envValueReason, MAX_ENV_TOTAL_BYTES, reservedEnvReason } from './env-rules.js';
 
 export interface PortSpec {
   /** The port the workload expects (Docker's "container port"). */
@@ -69,11 +70,34 @@ function setVar(env: Record<string, string>, assignment: string): void {
   env[key] = eq < 0 ? '' : assignment.slice(eq + 1);
 }
 
+/** Names and values a process can be started with (env-rules.ts), checked once the whole env is known. */
+function checkVars(env: Record<string, string>): void {
+  let total = 0;
+  for (const [k, v] of Object.entries(env)) {
+    const why = envValueReason(k, v);
+    if (why !== null) throw invalid(why);
+    total += envEntryBytes(k, v);
+  }
+  if (total > MAX_ENV_TOTAL_BYTES) throw invalid(`The env holds more than ${MAX_ENV_TOTAL_BYTES} bytes.`);
+}
+
 function finish(env: Record<string, string>, ports: PortSpec[]): ParsedEnv {
   if (Object.keys(env).length > MAX_ENV_VARS) throw invalid(`At most ${MAX_ENV_VARS} environment variables are allowed.`);
+  checkVars(env);
   const unique = [...new Map(ports.map((p) => [`${p.containerPort}/${p.proto}`, p])).values()];
   if (unique.length > MAX_PORTS) throw invalid(`At most ${MAX_PORTS} port mappings are allowed.`);
   return { env, ports: unique };
+}
+
+/**
+ * For env a user writes (an instance's env): names Gantry or the runtime set are refused. Templates Gantry
+ * builds itself (ML deployments pass GANTRY_* settings to their workers) skip this.
+ */
+export function refuseReservedNames(env: Readonly<Record<string, string>>): void {
+  for (const k of Object.keys(env)) {
+    const why = reservedEnvReason(k);
+    if (why !== null) throw invalid(why);
+  }
 }
 
 /** Docker-style flags: `-e K=V`, `--env K=V`, `-p 8080:8080`, `-p 8080/udp`. */

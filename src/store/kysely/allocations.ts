@@ -45,7 +45,7 @@ export async function allocatePorts(
   const wanted = n.requestedPorts.length > 0 ? n.requestedPorts : [{ containerPort: 0, proto: 'tcp' as const }];
   const rows: { machine_id: number; host_port: number; instance_id: number; container_port: number; proto: string }[] = [];
   for (let p = machine.port_range_start; p <= machine.port_range_end && rows.length < wanted.length; p++) {
-    if (used.has(p)) continue;
+    if (used.has(p) || n.busyPorts?.has(p) === true) continue;
     const spec = wanted[rows.length];
     if (spec === undefined) break;
     // No mapping asked for: the workload gets one port and listens on it directly ($PORT).

@@ -1,0 +1,63 @@
+/**
+ * What a workload's environment may hold, for account env vars (secrets) and an instance's own env alike.
+ * A value the OS cannot pass (a NUL byte, an environment past the kernel's limit) or a name the runtime or
+ * Gantry relies on (PATH, the loader's LD_*, the injected variables) would make every start fail, so both
+ * are refused when written, with the reason, instead of at each start.
+ */
+
+/** Names the runtime's own start needs, or that change how every program in the workload loads. */
+const RESERVED = new Set(['PATH', 'HOME', 'SHELL', 'IFS', 'BASH_ENV']);
+/** The variables Gantry injects into every workload (workload-spec.ts): a user value would be overridden or spoof them. */
+const INJECTED = new Set([
+  'CONTAINER_ID',
+  'VAST_CONTAINERLABEL',
+  'CONTAINER_API_KEY',
+  'CUDA_VISIBLE_DEVICES',
+  'PUBLIC_IPADDR',
+  'PORT',
+  'REPORT_ADDR',
+  'MASTER_TOKEN',
+  'WORKER_PORT',
+]);
+const RESERVED_PREFIXES = ['LD_', 'GANTRY_', 'VAST_TCP_PORT_', 'VAST_UDP_PORT_'];
+
+/** One value; Linux refuses a single environment string over 128 KiB (MAX_ARG_STRLEN). */
+export const MAX_ENV_VALUE_BYTES = 64 * 1024;
+/** All user variables of one workload (secrets plus instance env), well under the kernel's total (ARG_MAX). */
+export const MAX_ENV_TOTAL_BYTES = 512 * 1024;
+
+/** Why `name` may not be set by a user, or null when it may. `name` is already a valid identifier. */
+export function reservedEnvReason(name: string): string | null {
+  const upper = name.toUpperCase();
+  if (RESERVED.has(upper)) return `'${name}' is reserved: the workload's runtime sets it.`;
+  if (INJECTED.has(upper)) return `'${name}' is reserved: Gantry sets it for every workload.`;
+  const prefix = RESERVED_PREFIXES.find((p) => upper.startsWith(p));
+  if (prefix !== undefined) return `'${name}' is reserved: names starting with ${prefix} are set by Gantry or the loader.`;
+  return null;
+}
+
+/** Why `value` cannot be passed to a process, or null when it can. */
+export function envValueReason(name: string, value: string): string | null {
+  if (value.includes('\0')) return `The value of '${name}' contains a NUL byte, which no process environment can hold.`;
+  if (byteLength(value) > MAX_ENV_VALUE_BYTES) return `The value of '${name}' is longer than ${MAX_ENV_VALUE_BYTES} bytes.`;
+  return null;
+}
+
+/** Size a variable takes in the environment block ("NAME=value\0"), in UTF-8 bytes. */
+export function envEntryBytes(name: string, value: string): number {
+  return byteLength(name) + byteLength(value) + 2;
+}
+
+function byteLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}

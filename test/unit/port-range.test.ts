@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parsePortRange } from '../../src/config/port-range.js';
+import { probeBusyPorts } from '../../src/agent/port-probe.js';
+import { createServer } from 'node:net';
+
+describe('--port-range and the agent port probe', () => {
+  it('reads FIRST-LAST and refuses anything else', () => {
+    assert.deepEqual(parsePortRange('41000-41999'), { portRangeStart: 41000, portRangeEnd: 41999 });
+    assert.deepEqual(parsePortRange(' 5000 - 5000 '), { portRangeStart: 5000, portRangeEnd: 5000 });
+    for (const bad of ['41000', '2-1', '0-10', '1-70000', 'a-b', '41000-41999-42000']) assert.throws(() => parsePortRange(bad), /--port-range/, bad);
+  });
+
+  it('reports a port another program listens on, and not a free one', async () => {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen({ port: 0 }, r));
+    const held = (s.address() as { port: number }).port;
+    try {
+      assert.deepEqual(await probeBusyPorts(held, held), [held]);
+    } finally {
+      await new Promise((r) => s.close(r));
+    }
+    assert.deepEqual(await probeBusyPorts(held, held), []);
+  });
+});
