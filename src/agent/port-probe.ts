@@ -1,24 +1,43 @@
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 
-/** Binds tried at once: enough to sweep a 1,000-port range quickly, few enough to stay far from fd limits. */
+/** Binds tried at once by the fallback: enough to sweep a 1,000-port range quickly, far from fd limits. */
 const PARALLEL = 64;
-
-/** Whether a workload could listen on `port` now (all addresses, as `python -m http.server $PORT` does). */
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port }, () => s.close(() => resolve(true)));
-  });
-}
+const SOCKET_TABLES = ['/proc/net/tcp', '/proc/net/tcp6', '/proc/net/udp', '/proc/net/udp6'];
+/** TIME_WAIT: a listener with SO_REUSEADDR (every server Node or a runtime opens) may still bind the port. */
+const TCP_TIME_WAIT = '06';
 
 /**
  * Ports of the host's range that something holds: the control plane allocates ports from its own records,
- * so a port another program listens on would make the workload fail to bind (process runtime) or to start
- * (docker). The agent tries each port, because only the host can tell; ports its own workloads hold show up
- * too, which is harmless (they are allocated anyway).
+ * so a port another program uses would make the workload fail to bind (process runtime) or to start
+ * (docker). Only the host can tell. On Linux the kernel's socket tables say it without touching the ports:
+ * trying to bind them instead would, for a moment, hold a port that a workload starting right then wants.
+ * Every socket counts (a client connection's local port blocks a bind as much as a listener); ports the
+ * host's own workloads hold show up too, which is harmless (they are allocated anyway).
  */
 export async function probeBusyPorts(first: number, last: number): Promise<number[]> {
+  const tables = await Promise.all(SOCKET_TABLES.map((f) => readFile(f, 'utf8').catch(() => null)));
+  if (tables.every((t) => t === null)) return probeByBinding(first, last);
+  const busy = new Set<number>();
+  for (const t of tables) for (const port of localPorts(t ?? '')) if (port >= first && port <= last) busy.add(port);
+  return [...busy].sort((a, b) => a - b);
+}
+
+/** Local ports of one /proc/net table (`sl local_address rem_address st ...`, addresses as HEX_IP:HEX_PORT). */
+export function localPorts(table: string): number[] {
+  const out: number[] = [];
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const local = f[1];
+    if (local === undefined || f[3] === TCP_TIME_WAIT) continue;
+    const port = parseInt(local.slice(local.lastIndexOf(':') + 1), 16);
+    if (Number.isInteger(port) && port > 0) out.push(port);
+  }
+  return out;
+}
+
+/** Where no socket table can be read: whether a workload could listen on each port now. */
+async function probeByBinding(first: number, last: number): Promise<number[]> {
   const busy: number[] = [];
   for (let p = first; p <= last; p += PARALLEL) {
     const batch = Array.from({ length: Math.min(PARALLEL, last - p + 1) }, (_, i) => p + i);
@@ -28,4 +47,12 @@ export async function probeBusyPorts(first: number, last: number): Promise<numbe
     });
   }
   return busy;
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port }, () => s.close(() => resolve(true)));
+  });
 }

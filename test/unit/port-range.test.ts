@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePortRange } from '../../src/config/port-range.js';
-import { probeBusyPorts } from '../../src/agent/port-probe.js';
+import { localPorts, probeBusyPorts } from '../../src/agent/port-probe.js';
 import { createServer } from 'node:net';
 
 describe('--port-range and the agent port probe', () => {
@@ -21,5 +21,15 @@ describe('--port-range and the agent port probe', () => {
       await new Promise((r) => s.close(r));
     }
     assert.deepEqual(await probeBusyPorts(held, held), []);
+  });
+
+  it('reads local ports from the kernel socket tables, skipping TIME_WAIT', () => {
+    const table = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 00000000:A028 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1',
+      '   1: 0100007F:A029 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 2 1',
+      '   2: 0100007F:A02A 0100007F:1F90 06 00000000:00000000 00:00000000 00000000     0        0 0 1',
+    ].join('\n');
+    assert.deepEqual(localPorts(table), [41000, 41001]);
   });
 });
