@@ -24,7 +24,7 @@ for (const ts of TEST_STORES) {
         'path',
         'HOME',
         'LD_PRELOAD',
-        'LD_LIBRARY_PATH',
+        'LD_AUDIT',
         'GANTRY_URL',
         'GANTRY_ANYTHING',
         'CONTAINER_API_KEY',

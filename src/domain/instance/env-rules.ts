@@ -5,8 +5,11 @@
  * are refused when written, with the reason, instead of at each start.
  */
 
-/** Names the runtime's own start needs, or that change how every program in the workload loads. */
-const RESERVED = new Set(['PATH', 'HOME', 'SHELL', 'IFS', 'BASH_ENV']);
+/**
+ * Names the runtime's own start needs, or that load code into Gantry's helpers inside the workload (the
+ * wrapper, the log stamper). LD_LIBRARY_PATH stays allowed: GPU images and users set it routinely.
+ */
+const RESERVED = new Set(['PATH', 'HOME', 'SHELL', 'IFS', 'BASH_ENV', 'LD_PRELOAD', 'LD_AUDIT']);
 /** The variables Gantry injects into every workload (workload-spec.ts): a user value would be overridden or spoof them. */
 const INJECTED = new Set([
   'CONTAINER_ID',
@@ -19,7 +22,7 @@ const INJECTED = new Set([
   'MASTER_TOKEN',
   'WORKER_PORT',
 ]);
-const RESERVED_PREFIXES = ['LD_', 'GANTRY_', 'VAST_TCP_PORT_', 'VAST_UDP_PORT_'];
+const RESERVED_PREFIXES = ['GANTRY_', 'VAST_TCP_PORT_', 'VAST_UDP_PORT_'];
 
 /** One value; Linux refuses a single environment string over 128 KiB (MAX_ARG_STRLEN). */
 export const MAX_ENV_VALUE_BYTES = 64 * 1024;
@@ -32,7 +35,7 @@ export function reservedEnvReason(name: string): string | null {
   if (RESERVED.has(upper)) return `'${name}' is reserved: the workload's runtime sets it.`;
   if (INJECTED.has(upper)) return `'${name}' is reserved: Gantry sets it for every workload.`;
   const prefix = RESERVED_PREFIXES.find((p) => upper.startsWith(p));
-  if (prefix !== undefined) return `'${name}' is reserved: names starting with ${prefix} are set by Gantry or the loader.`;
+  if (prefix !== undefined) return `'${name}' is reserved: names starting with ${prefix} are set by Gantry.`;
   return null;
 }
 
