@@ -166,6 +166,16 @@ export const SETTINGS = {
     doc: 'Per-family rates overriding rateLimit, e.g. "search=5,instances=50,billing=2" (families in docs/operations.md); 0 disables a family.',
   },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
+  maxRequestCost: {
+    type: 'number',
+    default: 1e9,
+    doc: "Largest cost one serverless request may declare (/route/'s cost, the proxy's X-Gantry-Cost); a cost that is not a finite number from 0 to this is a 400.",
+  },
+  maxJsonDepth: {
+    type: 'integer',
+    default: 64,
+    doc: 'Deepest nesting of arrays and objects accepted in a JSON request body or JSON query parameter; deeper is a 400 (deep values would exhaust the stack).',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -2,6 +2,7 @@ import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import type { InferenceCounters, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
 import { NO_LIMITS } from '../domain/serverless/limits.js';
+import { accountedCost } from './cost.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
 import { closed, EndpointTraffic, rejectedByStop, stopped, type Assignment, type TrafficOptions, type Waiter } from './endpoint-traffic.js';
 
@@ -188,7 +189,8 @@ export class Traffic implements TrafficGate {
    * queueCapacity requests, QUEUE_TIMEOUT (504), or the reason of `deadline` when it aborts first;
    * never waits without bound.
    */
-  async acquire(endpointId: number, cost: number, deadline?: AbortSignal): Promise<Assignment> {
+  async acquire(endpointId: number, requested: number, deadline?: AbortSignal): Promise<Assignment> {
+    const cost = accountedCost(requested);
     const t = this.#ep(endpointId);
     this.#arrive(endpointId, t, cost);
     t.tally.seen();
@@ -248,7 +250,8 @@ export class Traffic implements TrafficGate {
   }
 
   /** /route/: a worker with room now, or null (the client asks again with the same request_idx). */
-  async route(endpointId: number, cost: number, requestIdx: string): Promise<{ worker: RoutableWorker | null; view: RoutingView }> {
+  async route(endpointId: number, requested: number, requestIdx: string): Promise<{ worker: RoutableWorker | null; view: RoutingView }> {
+    const cost = accountedCost(requested);
     const t = this.#ep(endpointId);
     if (!t.unmet.has(requestIdx)) this.#arrive(endpointId, t, cost);
     const view = await this.#view(endpointId, t);
