@@ -7,6 +7,7 @@ import type { Gateway } from '../gateway/gateway.js';
 import type { ApiDialect } from './edge/dialect.js';
 import { toGantryError } from './errors.js';
 import { dialectFor, exactContentTypes, lenientJson, mountDialect, sendError } from './edge/mount.js';
+import { boundJsonDepth } from './edge/json-body.js';
 import type { RateLimitOptions } from './edge/rate-limit.js';
 
 export interface AppOptions {
@@ -82,6 +83,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/metrics', async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()));
+  // Before the dialects mount, so every route of every dialect inherits it.
+  app.addHook('preValidation', boundJsonDepth(o.control.ctx.settings.maxJsonDepth));
   const deps = { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl };
   for (const d of o.dialects) await mountDialect(app, d, deps, { rateLimit: o.rateLimit });
   return app;
