@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { GantryError } from '../../src/domain/errors.js';
 import { NO_LIMITS } from '../../src/domain/serverless/limits.js';
 import type { RoutingView } from '../../src/control/serverless/routing.js';
-import { accountedCost, MAX_ACCOUNTED_COST } from '../../src/gateway/cost.js';
+import { accountedCost, MAX_ACCOUNTED_COST } from '../../src/gateway/endpoint-traffic.js';
 import { Traffic } from '../../src/gateway/traffic.js';
 
 const BAD = [NaN, Infinity, -Infinity, -1, -0, 1e400, Number.MAX_VALUE];
