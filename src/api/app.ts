@@ -7,6 +7,7 @@ import type { Gateway } from '../gateway/gateway.js';
 import type { ApiDialect } from './edge/dialect.js';
 import { toGantryError } from './errors.js';
 import { dialectFor, exactContentTypes, lenientJson, mountDialect, sendError } from './edge/mount.js';
+import { boundJsonDepth } from './edge/json-body.js';
 import type { RateLimitOptions } from './edge/rate-limit.js';
 import { checkMetricsAccess, type MetricsAccess } from './edge/metrics-access.js';
 
@@ -88,6 +89,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     await checkMetricsAccess(o.metricsAccess ?? 'loopback', o.control, req);
     return reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
   });
+  // Before the dialects mount, so every route of every dialect inherits it.
+  app.addHook('preValidation', boundJsonDepth(o.control.ctx.settings.maxJsonDepth));
   const deps = { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl };
   for (const d of o.dialects) await mountDialect(app, d, deps, { rateLimit: o.rateLimit });
   return app;

@@ -171,6 +171,16 @@ export const SETTINGS = {
     default: 'loopback',
     doc: 'Who may read GET /metrics: loopback (callers on this machine, or any caller with an admin API key as Bearer), key (an admin API key always) or open (anyone).',
   },
+  maxRequestCost: {
+    type: 'number',
+    default: 1e9,
+    doc: "Largest cost one serverless request may declare (/route/'s cost, the proxy's X-Gantry-Cost); a cost that is not a finite number from 0 to this is a 400.",
+  },
+  maxJsonDepth: {
+    type: 'integer',
+    default: 64,
+    doc: 'Deepest nesting of arrays and objects accepted in a JSON request body or JSON query parameter; deeper is a 400 (deep values would exhaust the stack).',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;

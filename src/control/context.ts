@@ -41,6 +41,8 @@ export type ControlSettings = Pick<
   | 'endpointWaitPollMs'
   | 'billingIntervalMs'
   | 'accessTokenTtlMs'
+  | 'maxRequestCost'
+  | 'maxJsonDepth'
 >;
 
 /** Everything a use case needs, passed down explicitly (no module singletons). */

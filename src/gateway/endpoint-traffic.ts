@@ -2,6 +2,27 @@ import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
 
+/** Seconds of arrivals kept as load samples. */
+const SAMPLE_SECONDS = 300;
+
+/**
+ * The largest cost one request may add to a worker's total. The edge refuses costs above its
+ * `maxRequestCost` setting; this bound only keeps the sums finite whatever reaches the gateway
+ * (an Infinity added and later subtracted would leave NaN, and a NaN total is never the smallest:
+ * the worker would never be chosen again).
+ */
+export const MAX_ACCOUNTED_COST = 1e12;
+
+/**
+ * A request's cost as the traffic accounting counts it: always finite and ≥ 0. Not a number counts as
+ * the default cost of 1, a negative cost as 0, anything above the bound as the bound.
+ */
+export function accountedCost(cost: number): number {
+  if (Number.isNaN(cost)) return 1;
+  if (cost <= 0) return 0;
+  return Math.min(cost, MAX_ACCOUNTED_COST);
+}
+
 export interface TrafficOptions {
   /** Read an endpoint's routing view (from the store); cached for `directoryMs`. */
   readonly directory: (endpointId: number) => Promise<RoutingView>;
@@ -83,6 +104,15 @@ export class EndpointTraffic {
 
   constructor(readonly now: () => number) {
     this.tally = new Tally(now);
+  }
+
+  /** Counts a request's cost as load in its second; returns the cost as accounted (finite, ≥ 0). */
+  arrive(now: number, requested: number): number {
+    const cost = accountedCost(requested);
+    const sec = Math.floor(now / 1000);
+    this.arrivals.set(sec, (this.arrivals.get(sec) ?? 0) + cost);
+    if (this.arrivals.size > SAMPLE_SECONDS) this.arrivals.delete(this.arrivals.keys().next().value as number);
+    return cost;
   }
 
   workerTallyOf(id: number): Tally {

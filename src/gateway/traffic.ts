@@ -3,7 +3,7 @@ import type { RoutableWorker, RoutingView } from '../control/serverless/routing.
 import type { InferenceCounters, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
 import { NO_LIMITS } from '../domain/serverless/limits.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
-import { closed, EndpointTraffic, rejectedByStop, stopped, type Assignment, type TrafficOptions, type Waiter } from './endpoint-traffic.js';
+import { accountedCost, closed, EndpointTraffic, rejectedByStop, stopped, type Assignment, type TrafficOptions, type Waiter } from './endpoint-traffic.js';
 
 export type { Assignment, TrafficOptions } from './endpoint-traffic.js';
 
@@ -12,7 +12,6 @@ const ROUTED_TTL_MS = 2_000;
 const PUBLISH_MS = 500;
 const PENDING_FRESH_MS = 5_000;
 const UNMET_TTL_MS = 10_000;
-const SAMPLE_SECONDS = 300;
 
 /**
  * This replica's traffic: which worker gets the next request, the queue of requests waiting for one
@@ -103,16 +102,15 @@ export class Traffic implements TrafficGate {
     return v;
   }
 
-  /** Count a request's cost as load and as activity (for inactivity_timeout). */
-  #arrive(id: number, t: EndpointTraffic, cost: number): void {
+  /** Count a request's cost as load and as activity (for inactivity_timeout); returns the cost as accounted (finite, ≥ 0). */
+  #arrive(id: number, t: EndpointTraffic, requested: number): number {
     const now = this.#o.now();
-    const sec = Math.floor(now / 1000);
-    t.arrivals.set(sec, (t.arrivals.get(sec) ?? 0) + cost);
-    if (t.arrivals.size > SAMPLE_SECONDS) t.arrivals.delete(t.arrivals.keys().next().value as number);
+    const cost = t.arrive(now, requested);
     if (now - t.lastTouch >= 1000) {
       t.lastTouch = now;
       void this.#o.touch(id, now).catch(() => undefined);
     }
+    return cost;
   }
 
   #estimatedWait(t: EndpointTraffic, w: RoutableWorker, now: number): { wait: number; idle: boolean; sent: number } {
@@ -188,9 +186,9 @@ export class Traffic implements TrafficGate {
    * queueCapacity requests, QUEUE_TIMEOUT (504), or the reason of `deadline` when it aborts first;
    * never waits without bound.
    */
-  async acquire(endpointId: number, cost: number, deadline?: AbortSignal): Promise<Assignment> {
+  async acquire(endpointId: number, requested: number, deadline?: AbortSignal): Promise<Assignment> {
     const t = this.#ep(endpointId);
-    this.#arrive(endpointId, t, cost);
+    const cost = this.#arrive(endpointId, t, requested);
     t.tally.seen();
     const view = await this.#view(endpointId, t);
     if (!view.accepting) throw stopped(view);
@@ -248,9 +246,9 @@ export class Traffic implements TrafficGate {
   }
 
   /** /route/: a worker with room now, or null (the client asks again with the same request_idx). */
-  async route(endpointId: number, cost: number, requestIdx: string): Promise<{ worker: RoutableWorker | null; view: RoutingView }> {
+  async route(endpointId: number, requested: number, requestIdx: string): Promise<{ worker: RoutableWorker | null; view: RoutingView }> {
     const t = this.#ep(endpointId);
-    if (!t.unmet.has(requestIdx)) this.#arrive(endpointId, t, cost);
+    const cost = t.unmet.has(requestIdx) ? accountedCost(requested) : this.#arrive(endpointId, t, requested);
     const view = await this.#view(endpointId, t);
     if (!view.accepting) return { worker: null, view };
     const w = this.#pick(t, view, cost);

@@ -67,6 +67,16 @@ async function fetchPublicKey(reportAddr: string): Promise<KeyObject> {
   throw new Error('cannot fetch the routing public key', { cause: last });
 }
 
+/**
+ * A request's cost as the engine or a /route/ client sent it (the client's is not signed): a finite
+ * number ≥ 0, else the default of 1, so one odd request cannot turn the reported load into NaN.
+ */
+function costOf(raw: unknown): number {
+  if (raw === undefined || raw === null) return 1;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  return Number.isFinite(n) && n >= 0 ? n : 1;
+}
+
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
@@ -108,7 +118,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let body = await readBody(req);
     const h = req.headers;
-    let cost = Number(h['x-gantry-cost'] ?? 1);
+    let cost = costOf(h['x-gantry-cost']);
     let reqnum: number | null = h['x-gantry-reqnum'] !== undefined ? Number(h['x-gantry-reqnum']) : null;
     let ok = verified(h['x-gantry-url'], h['x-gantry-signature']);
     if (h['x-gantry-signature'] === undefined && body.length > 0 && key !== null) {
@@ -117,7 +127,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         const j = JSON.parse(body.toString('utf8')) as { auth_data?: Record<string, unknown>; payload?: unknown };
         const a = j.auth_data ?? {};
         ok = verified(a.url, a.signature);
-        cost = Number(a.cost ?? 1);
+        cost = costOf(a.cost);
         reqnum = typeof a.reqnum === 'number' ? a.reqnum : null;
         body = Buffer.from(JSON.stringify(j.payload ?? null));
       } catch {
@@ -130,7 +140,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       seen.add(reqnum);
       if (seen.size > SEEN_REQNUMS) seen.delete(seen.values().next().value as number);
     }
-    arrivals.push({ at: Date.now(), cost: Number.isFinite(cost) ? cost : 1 });
+    arrivals.push({ at: Date.now(), cost });
     const gone = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) gone.abort();

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { routesOf } from '../../src/api/app.js';
 import { lm } from '../helpers/aicore.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { HOSTILE_BODIES, HOSTILE_QUERY_VALUES, HOSTILE_VALUES, prototypeClean } from '../helpers/hostile.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { servingTemplate } from '../fixtures/aicore/templates.js';
 
@@ -226,6 +227,64 @@ describe('AI Core API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
     const d = await lm(g, g.adminKey!, 'GET', `/v2/lm/deployments/${real.id}`, undefined, { group: 'default' });
     assert.ok(d.status === 200 || d.status === 404, d.text);
     assert.equal((await lm(g, g.adminKey!, 'GET', '/v2/lm/meta', undefined)).status, 200);
+  });
+
+  it('deep nesting, huge numbers and prototype keys in bodies and queries: never a 5xx, errors in AI Core shape', async () => {
+    const send = async (method: string, path: string, body: string | undefined, ct = 'application/json'): Promise<void> => {
+      const res = await fetch(`${g.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${g.adminKey}`, 'ai-resource-group': 'fuzz-rg', 'content-type': ct },
+        body: method === 'GET' ? undefined : body,
+      });
+      const text = await res.text();
+      const where = `${method} ${path.slice(0, 120)} ${body?.slice(0, 40) ?? ''} → ${res.status} ${text.slice(0, 300)}`;
+      const limit = path.startsWith('/v2/inference/') ? 505 : 500;
+      assert.ok(res.status < limit && res.status !== 500, where);
+      if (res.status >= 400) {
+        const e = (JSON.parse(text) as { error?: Record<string, unknown> }).error;
+        assert.ok(e !== undefined && typeof e === 'object', where);
+        for (const k of ['code', 'message', 'requestId', 'target']) assert.equal(typeof e[k], 'string', `${k}: ${where}`);
+        assert.ok(text.length < 4096, `${where}: a short message, not an echo`);
+      }
+    };
+    const concrete = routes.map((r) => ({
+      method: r.method,
+      path: r.url.replace(/:(\w+)/g, (_m, p: string) => real[p] ?? 'x').replace('*', 'chat/completions'),
+    }));
+    const writes = concrete.filter((r) => r.method !== 'GET');
+    for (const r of writes) {
+      for (const b of HOSTILE_BODIES) {
+        await send(r.method, r.path, b);
+        // The dialect's own JSON type goes through its own parser: one deep body there is enough.
+        if (b === HOSTILE_BODIES[0]) await send(r.method, r.path, b, 'application/merge-patch+json');
+      }
+    }
+    const fields = [
+      'configurationId',
+      'targetStatus',
+      'ttl',
+      'deployments',
+      'parameterBindings',
+      'inputArtifactBindings',
+      'labels',
+      'files',
+      'resourceGroupId',
+      'name',
+      'url',
+    ];
+    let n = 0;
+    for (const f of fields)
+      for (const v of HOSTILE_VALUES) {
+        const r = writes[n++ % writes.length]!;
+        await send(r.method, r.path, `{"${f}":${v}}`);
+      }
+    const reads = concrete.filter((r) => r.method === 'GET' && !r.path.startsWith('/v2/inference/'));
+    for (const r of reads) {
+      for (const name of ['$top', '$select', '$search', 'labelSelector', 'executableIds']) {
+        for (const v of HOSTILE_QUERY_VALUES.slice(0, 4)) await send('GET', `${r.path}?${name}=${v.replace(/"/g, '%22')}`, undefined);
+      }
+    }
+    assert.ok(prototypeClean(), 'Object.prototype was polluted');
   });
 
   it('the empty body under a JSON content type the SDK sends on GET and DELETE is accepted', async () => {

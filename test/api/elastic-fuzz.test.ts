@@ -5,6 +5,7 @@ import { routesOf } from '../../src/api/app.js';
 import { minimalOnnx } from '../fixtures/onnx/minimal.js';
 import { esRaw } from '../helpers/elastic.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { HOSTILE_BODIES, HOSTILE_QUERY_VALUES, HOSTILE_VALUES, prototypeClean } from '../helpers/hostile.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /**
@@ -185,6 +186,64 @@ describe('Elasticsearch API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => 
     { 'x-gantry-worker-id': '1', 'x-gantry-worker-token': 'x' },
     { 'x-gantry-worker-id': 'abc', 'x-gantry-worker-token': '' },
   );
+
+  it('deep nesting, huge numbers and prototype keys in bodies and queries: never a 5xx, errors in Elasticsearch shape', async () => {
+    const send = async (method: string, path: string, body: string | undefined, ct = 'application/json'): Promise<void> => {
+      const res = await esRaw(g, method, path, {
+        auth: `ApiKey ${g.adminKey as string}`,
+        contentType: ct,
+        ...(method !== 'GET' && body !== undefined ? { body } : {}),
+      });
+      const where = `${method} ${path.slice(0, 120)} ${body?.slice(0, 40) ?? ''} → ${res.status} ${res.text.slice(0, 300)}`;
+      assert.ok(res.status < 500, where);
+      if (res.status >= 400) {
+        if (res.status === 404 && method === 'GET' && path.startsWith('/_ingest/pipeline')) return;
+        const e = res.body?.error as Record<string, unknown> | undefined;
+        assert.ok(e !== undefined && typeof e === 'object', where);
+        assert.equal(typeof e.type, 'string', where);
+        assert.equal(typeof e.reason, 'string', where);
+        assert.equal(res.body.status, res.status, where);
+        assert.ok(res.text.length < 4096, `${where}: a short message, not an echo`);
+      }
+    };
+    const concrete = routes.map((r) => ({ method: r.method, path: r.url.replace(/:(\w+)/g, () => 'fuzz-model') }));
+    const writes = concrete.filter((r) => r.method !== 'GET');
+    for (const r of writes) {
+      for (const b of HOSTILE_BODIES) {
+        await send(r.method, r.path, b);
+        // The dialect's own JSON type goes through its own parser: one deep body there is enough.
+        if (b === HOSTILE_BODIES[0]) await send(r.method, r.path, b, 'application/vnd.elasticsearch+json; compatible-with=8');
+      }
+    }
+    const fields = [
+      'docs',
+      'inference_config',
+      'processors',
+      'model_type',
+      'input',
+      'definition',
+      'number_allocations',
+      'threads_per_allocation',
+      'timeout',
+      'id',
+      'adaptive_allocations',
+      'vocabulary',
+      'total_parts',
+    ];
+    let n = 0;
+    for (const f of fields)
+      for (const v of HOSTILE_VALUES) {
+        const r = writes[n++ % writes.length]!;
+        await send(r.method, r.path, `{"${f}":${v}}`);
+      }
+    for (const r of concrete.filter((x) => x.method === 'GET')) {
+      for (const name of ['size', 'from', 'timeout', 'allow_no_match', 'include']) {
+        for (const v of HOSTILE_QUERY_VALUES.slice(0, 4)) await send('GET', `${r.path}?${name}=${v.replace(/"/g, '%22')}`, undefined);
+      }
+    }
+    assert.ok(prototypeClean(), 'Object.prototype was polluted');
+    assert.equal((await esRaw(g, 'GET', '/')).status, 200);
+  });
 
   it('never answers 5xx and always answers errors in Elasticsearch shape', async () => {
     const key = g.adminKey as string;

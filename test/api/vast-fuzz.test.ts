@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { HOSTILE_BODIES, HOSTILE_QUERY_VALUES, HOSTILE_VALUES, prototypeClean } from '../helpers/hostile.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /** Every endpoint of the instance lifecycle, fed random input: never a 500, always a Vast error body. */
@@ -107,6 +108,8 @@ describe('vast API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
   const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.dictionary(op, fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }));
   const body = fc.oneof(
     fc.dictionary(field, value, { maxKeys: 4 }).map((o) => JSON.stringify(o)),
+    fc.tuple(field, fc.constantFrom(...HOSTILE_VALUES)).map(([f, v]) => `{"${f}":${v}}`),
+    fc.constantFrom(...HOSTILE_BODIES),
     fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
     fc.string({ maxLength: 40 }),
     fc.constant(''),
@@ -119,6 +122,20 @@ describe('vast API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
     ),
     { maxKeys: 3 },
   );
+
+  // First, while the one GPU is free.
+  it('select_cols and label counts read only own fields: __proto__ and constructor are names like any other', async () => {
+    const created = await g.api('PUT', '/api/v0/asks/1001/', { image: 'x', onstart: 'sleep 1', label: 'constructor', target_state: 'stopped' });
+    assert.equal(created.status, 200, created.text);
+    const r = await g.api('GET', `/api/v1/instances/?select_cols=${encodeURIComponent('["__proto__","constructor","id"]')}`);
+    assert.equal(r.status, 200, r.text);
+    assert.ok(!r.text.includes('"__proto__":{'), r.text.slice(0, 300));
+    for (const row of r.body.instances as Record<string, unknown>[]) {
+      assert.equal(row.constructor ?? null, null, r.text.slice(0, 300));
+      assert.equal(typeof row.id, 'number');
+    }
+    assert.ok(r.body.label_counts.constructor >= 1, `label_counts: ${JSON.stringify(r.body.label_counts)}`);
+  });
 
   it('never answers 5xx and always answers errors in Vast shape', async () => {
     await fc.assert(
@@ -137,6 +154,53 @@ describe('vast API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
       { numRuns: 400 },
     );
     // Still serving after all that.
+    assert.equal((await g.api('GET', '/api/v0/users/current/')).status, 200);
+  });
+
+  /** A 4xx in Vast's shape or a success; never a 5xx (the proxy may answer 502-504: no worker). */
+  const checkVast = (r: { status: number; text: string; body: any; contentType: string | null }, where: string, path: string): void => {
+    const limit = path.startsWith('/endpoints/') ? 505 : 500;
+    assert.ok(r.status < limit && r.status !== 500, `${where} → ${r.status} ${r.text.slice(0, 300)}`);
+    if (r.status >= 400) {
+      assert.equal(r.body?.success, false, `${where}: ${r.text.slice(0, 300)}`);
+      assert.equal(typeof r.body?.msg, 'string', where);
+      assert.ok(r.text.length < 4096, `${where}: a short message, not an echo (${r.text.length} bytes)`);
+      assert.equal(r.contentType, 'application/json', where);
+    }
+  };
+
+  it('deep nesting, huge numbers and prototype keys in bodies and query JSON: never a 5xx, errors in Vast shape', async () => {
+    const write = ENDPOINTS.filter(([m]) => m !== 'GET');
+    for (const [method, path] of write) {
+      for (const b of HOSTILE_BODIES)
+        checkVast(await g.api(method, path('1'), undefined, { rawBody: b }), `${method} ${path('1')} ${b.slice(0, 40)}`, path('1'));
+    }
+    // The fields the probe named, where they are read; every other field spread over the endpoints.
+    const named: [string, string, string[]][] = [
+      ['PUT', '/api/v0/asks/1001/', ['disk', 'args', 'target_state', 'price', 'num_gpus', 'env', 'image', 'label']],
+      ['PUT', '/api/v0/instances/', ['ids', 'state']],
+      ['PUT', '/api/v0/search/asks/', ['q', 'num_gpus', 'order', 'limit', 'type']],
+      ['POST', '/route/', ['cost', 'endpoint', 'request_idx']],
+      ['POST', '/api/v0/endptjobs/', ['min_load', 'target_util', 'max_workers', 'endpoint_name']],
+      ['POST', '/api/v0/workergroups/', ['search_params', 'endpoint_id', 'gpu_ram']],
+    ];
+    for (const [method, path, fields] of named) {
+      for (const f of fields)
+        for (const v of HOSTILE_VALUES)
+          checkVast(await g.api(method, path, undefined, { rawBody: `{"${f}":${v}}` }), `${method} ${path} ${f}=${v.slice(0, 30)}`, path);
+    }
+    const reads = ['/api/v0/instances/', '/api/v1/instances/', '/api/v0/bundles/', '/api/v0/endptjobs/', '/api/v0/deployments/'];
+    for (const path of reads) {
+      for (const name of ['q', 'select_filters', 'select_cols', 'order_by']) {
+        for (const v of HOSTILE_QUERY_VALUES) {
+          // Raw brackets: a 5,000-deep value percent-encoded would pass Node's header size limit.
+          const r = await g.api('GET', `${path}?${name}=${v.replace(/"/g, '%22')}`);
+          checkVast(r, `GET ${path}?${name}=${v.slice(0, 40)}`, path);
+          assert.ok(!r.text.includes('"__proto__":{'), `GET ${path}?${name}=${v.slice(0, 40)} echoes a prototype: ${r.text.slice(0, 300)}`);
+        }
+      }
+    }
+    assert.ok(prototypeClean(), 'Object.prototype was polluted');
     assert.equal((await g.api('GET', '/api/v0/users/current/')).status, 200);
   });
 });

@@ -1,4 +1,5 @@
 import { GantryError } from '../errors.js';
+import { showValue } from '../show.js';
 
 /**
  * AI Core's resource groups: named partitions of one account's AI Core resources. `default` exists
@@ -41,7 +42,7 @@ export function parseLabelSelector(parts: readonly string[]): LabelTerm[] {
     for (const raw of part.split(',')) {
       const m = TERM.exec(raw.trim());
       if (m === null)
-        throw new GantryError('INVALID_ARGUMENT', `labelSelector term ${JSON.stringify(raw)} is not key=value or key!=value.`, { field: 'labelSelector' });
+        throw new GantryError('INVALID_ARGUMENT', `labelSelector term ${showValue(raw)} is not key=value or key!=value.`, { field: 'labelSelector' });
       out.push({ key: m[1] as string, negate: m[2] === '!', value: m[3] as string });
     }
   return out;

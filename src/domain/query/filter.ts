@@ -1,4 +1,5 @@
 import { GantryError } from '../errors.js';
+import { showValue } from '../show.js';
 
 /**
  * Filters, orders and limits over rows of typed fields: the engine's query model, used for offers
@@ -38,21 +39,21 @@ function coerce(field: string, type: FieldType, raw: unknown): Scalar {
   switch (type) {
     case 'number': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-      if (!Number.isFinite(n)) throw bad(`Filter on '${field}' needs a number, got ${JSON.stringify(raw)}.`, { field });
+      if (!Number.isFinite(n)) throw bad(`Filter on '${field}' needs a number, got ${showValue(raw)}.`, { field });
       return n;
     }
     case 'boolean':
       if (typeof raw === 'boolean') return raw;
       if (raw === 'true' || raw === 'True' || raw === 1 || raw === '1') return true;
       if (raw === 'false' || raw === 'False' || raw === 0 || raw === '0') return false;
-      throw bad(`Filter on '${field}' needs true or false, got ${JSON.stringify(raw)}.`, { field });
+      throw bad(`Filter on '${field}' needs true or false, got ${showValue(raw)}.`, { field });
     case 'string':
       if (typeof raw === 'string') return raw;
       if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
-      throw bad(`Filter on '${field}' needs a string, got ${JSON.stringify(raw)}.`, { field });
+      throw bad(`Filter on '${field}' needs a string, got ${showValue(raw)}.`, { field });
     case 'version': {
       const v = versionNumber(raw);
-      if (v === null) throw bad(`Filter on '${field}' needs a version such as 535.104.05 or 535104005, got ${JSON.stringify(raw)}.`, { field });
+      if (v === null) throw bad(`Filter on '${field}' needs a version such as 535.104.05 or 535104005, got ${showValue(raw)}.`, { field });
       return v;
     }
   }

@@ -1,4 +1,5 @@
 import { GantryError } from '../../../domain/errors.js';
+import { showValue } from '../../../domain/show.js';
 
 type Query = Readonly<Record<string, unknown>>;
 
@@ -16,7 +17,7 @@ export function page(q: Query, o: { max: number; def: number }): { top: number; 
     if (v === undefined || v === '') return def;
     const n = Number(v);
     if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(n) || n > max) {
-      throw new GantryError('INVALID_ARGUMENT', `'${name}' must be an integer from 0 to ${max}; got ${JSON.stringify(v)}.`, { field: name });
+      throw new GantryError('INVALID_ARGUMENT', `'${name}' must be an integer from 0 to ${max}; got ${showValue(v)}.`, { field: name });
     }
     return n;
   };

@@ -5,6 +5,7 @@ import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
 import { durationParam } from './duration.js';
 import { boolParam, intParam, knownFields, objectBody, optObject, stringParam, type Query } from './query.js';
+import { showValue } from '../../../domain/show.js';
 
 /** Elasticsearch's start timeout (30s since ES PR #92328). */
 const START_TIMEOUT_MS = 30_000;
@@ -117,7 +118,7 @@ export function elasticDeploymentRoutes(app: FastifyInstance, deps: EdgeDeps): v
     knownFields(body, new Set(['id', 'allow_no_match', 'force', 'finish_pending_work', 'timeout']), 'stop_trained_model_deployment');
     const id = req.params.deployment_id;
     if (body.id !== undefined && body.id !== id)
-      throw invalid(`Inconsistent id; '${JSON.stringify(body.id)}' specified in the body differs from '${id}' specified as a URL argument`, 'id');
+      throw invalid(`Inconsistent id; '${showValue(body.id)}' specified in the body differs from '${id}' specified as a URL argument`, 'id');
     // The body wins over the query, as Elasticsearch's handler reads one or the other.
     const flag = (name: string, dflt: boolean): boolean => {
       const v = body[name];

@@ -27,7 +27,7 @@ export function boolParam(q: Query, name: string, dflt: boolean): boolean {
 export function intParam(q: Query, name: string, dflt: number, min: number, max: number): number {
   const v = single(q, name);
   if (v === undefined) return dflt;
-  if (!/^-?\d+$/.test(v.trim())) throw bad(`[${name}] must be an integer, not [${v}].`, name);
+  if (!/^-?\d+$/.test(v.trim())) throw bad(`[${name}] must be an integer, not [${v.length > 100 ? `${v.slice(0, 100)}…` : v}].`, name);
   const n = Number(v);
   if (n < min || n > max) throw bad(`[${name}] must be between ${min} and ${max}, not [${v}].`, name);
   return n;

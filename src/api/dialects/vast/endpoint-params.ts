@@ -1,5 +1,6 @@
 import { GantryError } from '../../../domain/errors.js';
 import { ENDPOINT_PARAM_KEYS, type EndpointParams, type EndpointParamsPatch } from '../../../domain/serverless/params.js';
+import { showValue } from '../../../domain/show.js';
 
 /** Vast's field (and CLI flag) name of each endpoint parameter. */
 export const VAST_PARAM_NAMES: Readonly<Record<keyof EndpointParams, string>> = {
@@ -23,7 +24,7 @@ export function vastParamsPatch(body: Readonly<Record<string, unknown>>): Endpoi
     const raw = body[name];
     if (raw === undefined || raw === null || raw === '') continue;
     const v = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : NaN;
-    if (!Number.isFinite(v)) throw new GantryError('INVALID_ARGUMENT', `'${name}' must be a number, got ${JSON.stringify(raw)}.`, { field: name });
+    if (!Number.isFinite(v)) throw new GantryError('INVALID_ARGUMENT', `'${name}' must be a number, got ${showValue(raw)}.`, { field: name });
     out[key] = v;
   }
   return out;

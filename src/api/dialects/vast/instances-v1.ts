@@ -1,6 +1,7 @@
 import { GantryError } from '../../../domain/errors.js';
 import { applyQuery, parseCondition, type Condition, type FieldType, type Order } from '../../../domain/query/filter.js';
 import { jsonParam } from './parse.js';
+import { showValue } from '../../../domain/show.js';
 
 /** Columns stored on the instance record: filterable and sortable on `GET /api/v1/instances/`. */
 const V1_COLUMNS: Readonly<Record<string, FieldType>> = {
@@ -41,8 +42,7 @@ function parseOrder(raw: unknown): Order[] {
   if (!Array.isArray(v)) throw bad('order_by must be a JSON list such as [{"col":"id","dir":"asc"}].');
   return v.map((o: unknown): Order => {
     const col = (o as { col?: unknown } | null)?.col;
-    if (typeof col !== 'string' || typeOf(col) === undefined)
-      throw bad(`Cannot order by ${JSON.stringify(col)}; use one of ${Object.keys(V1_COLUMNS).join(', ')}.`);
+    if (typeof col !== 'string' || typeOf(col) === undefined) throw bad(`Cannot order by ${showValue(col)}; use one of ${Object.keys(V1_COLUMNS).join(', ')}.`);
     return { field: col, dir: (o as { dir?: unknown }).dir === 'desc' ? 'desc' : 'asc' };
   });
 }
@@ -58,6 +58,13 @@ function parseToken(raw: unknown): number {
   throw bad('after_token is not a token from a previous page.');
 }
 
+/** The row's own fields named in select_cols (a name it lacks is null): `__proto__` reads no prototype. */
+function pick(row: Record<string, unknown>, cols: readonly string[]): Record<string, unknown> {
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const c of cols) out[c] = Object.hasOwn(row, c) ? (row[c] ?? null) : null;
+  return out;
+}
+
 /** One page of rendered instance rows, with Vast's v1 envelope. */
 export function pageInstances(rows: Record<string, unknown>[], query: Record<string, unknown>): Record<string, unknown> {
   const rawLimit = jsonParam(query.limit);
@@ -69,8 +76,9 @@ export function pageInstances(rows: Record<string, unknown>[], query: Record<str
   const offset = parseToken(query.after_token ?? query.next_token);
   const page = matched.slice(offset, offset + limit);
   const cols = jsonParam(query.select_cols);
-  const selected = Array.isArray(cols) && !cols.includes('*') ? page.map((r) => Object.fromEntries(cols.map((c) => [String(c), r[String(c)] ?? null]))) : page;
-  const labelCounts: Record<string, number> = {};
+  const selected = Array.isArray(cols) && !cols.includes('*') ? page.map((r) => pick(r, cols.map(String))) : page;
+  // Labels are the caller's text: a label named `__proto__` or `constructor` is counted like any other.
+  const labelCounts: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const r of matched) {
     const l = typeof r.label === 'string' ? r.label : '';
     labelCounts[l] = (labelCounts[l] ?? 0) + 1;

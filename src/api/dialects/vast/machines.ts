@@ -5,6 +5,7 @@ import { GantryError } from '../../../domain/errors.js';
 import type { ListingRequest } from '../../../domain/machine/listing.js';
 import { vastMachine } from './map.js';
 import { asObject, optNumber, optString, parseId } from './parse.js';
+import { showValue } from '../../../domain/show.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -18,7 +19,7 @@ function epochMs(v: unknown, field: string): number | null {
     const d = Date.parse(v);
     if (Number.isFinite(d)) return d;
   }
-  throw new GantryError('INVALID_ARGUMENT', `'${field}' must be epoch seconds or an ISO date, got ${JSON.stringify(v)}.`, { field });
+  throw new GantryError('INVALID_ARGUMENT', `'${field}' must be epoch seconds or an ISO date, got ${showValue(v)}.`, { field });
 }
 
 /** Vast's listing fields → the core's; absent fields keep their stored values. */

@@ -10,6 +10,7 @@ import {
 } from '../../../domain/offer/search.js';
 import { parseCondition, parseOrder, type Condition, type Order, type Scalar } from '../../../domain/query/filter.js';
 import { parseSearchQuery } from './query-language.js';
+import { showValue } from '../../../domain/show.js';
 
 /** Vast's offer field names and the engine field each one reads. Aliases (bundle_id, reliability2) read the same field. */
 const VAST_OFFER_FIELDS: Readonly<Record<string, OfferField>> = {
@@ -201,7 +202,7 @@ export function parseVastSearch(body: unknown): OfferSearch {
   const conditions = conditionsOf(filters, NON_FILTER_KEYS);
   const rawType = filters.type ?? b.type ?? 'on-demand';
   const type = typeof rawType === 'string' ? OFFER_TYPES[rawType] : undefined;
-  if (type === undefined) throw bad(`'type' must be one of on-demand, bid, interruptible, reserved; got ${JSON.stringify(rawType)}.`);
+  if (type === undefined) throw bad(`'type' must be one of on-demand, bid, interruptible, reserved; got ${showValue(rawType)}.`);
   const rawLimit = filters.limit ?? b.limit;
   let limit: number | null = null;
   if (rawLimit !== undefined && rawLimit !== null) {

@@ -1,6 +1,7 @@
 import { DEFAULT_DISK_GB, DEFAULT_IMAGE, type CreateInstanceRequest } from '../../../domain/instance/create.js';
 import { parseEnv, shellSplit } from '../../../domain/instance/env.js';
 import { GantryError } from '../../../domain/errors.js';
+import { showValue } from '../../../domain/show.js';
 
 /** Small, strict readers for request fields: a wrong type is a 400 that names the field. */
 export function asObject(body: unknown, what = 'The request body'): Record<string, unknown> {
@@ -10,7 +11,7 @@ export function asObject(body: unknown, what = 'The request body'): Record<strin
 }
 
 function wrong(field: string, what: string, v: unknown): GantryError {
-  return new GantryError('INVALID_ARGUMENT', `'${field}' must be ${what}, got ${JSON.stringify(v) ?? String(v)}.`, { field });
+  return new GantryError('INVALID_ARGUMENT', `'${field}' must be ${what}, got ${showValue(v)}.`, { field });
 }
 
 export function optString(o: Record<string, unknown>, field: string): string | null {
@@ -38,7 +39,7 @@ export function optStringList(o: Record<string, unknown>, field: string): string
 /** A positive integer id from a path or body. */
 export function parseId(raw: unknown, what = 'instance id'): number {
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n <= 0) throw new GantryError('INVALID_ARGUMENT', `The ${what} must be a positive integer, got ${JSON.stringify(raw)}.`);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new GantryError('INVALID_ARGUMENT', `The ${what} must be a positive integer, got ${showValue(raw)}.`);
   return n;
 }
 
@@ -81,5 +82,5 @@ export function optBool(o: Record<string, unknown>, field: string): boolean | nu
   if (v === undefined || v === null || v === '') return null;
   if (v === true || v === 1) return true;
   if (v === false || v === 0) return false;
-  throw new GantryError('INVALID_ARGUMENT', `'${field}' must be true or false, got ${JSON.stringify(o[field])}.`, { field });
+  throw new GantryError('INVALID_ARGUMENT', `'${field}' must be true or false, got ${showValue(o[field])}.`, { field });
 }

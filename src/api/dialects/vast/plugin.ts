@@ -15,6 +15,7 @@ import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId
 import { vastRouteConfig } from './route-config.js';
 import { vastRoutingRoutes } from './routing.js';
 import { vastServerlessRoutes } from './serverless.js';
+import { showValue } from '../../../domain/show.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -154,7 +155,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
 function stateAction(state: string): InstanceAction {
   if (state === 'running') return 'start';
   if (state === 'stopped') return 'stop';
-  throw new GantryError('INVALID_ARGUMENT', `'state' must be "running" or "stopped", got ${JSON.stringify(state)}.`, { field: 'state' });
+  throw new GantryError('INVALID_ARGUMENT', `'state' must be "running" or "stopped", got ${showValue(state)}.`, { field: 'state' });
 }
 
 function idList(v: unknown, field: string): number[] {

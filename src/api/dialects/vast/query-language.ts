@@ -28,7 +28,8 @@ function value(field: string, raw: string): unknown {
 }
 
 export function parseSearchQuery(text: string): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
+  // Field names are the caller's text: `__proto__=1` must be an unknown field, not the result's prototype.
+  const out = new Map<string, Record<string, unknown>>();
   const s = text.trim();
   let pos = 0;
   while (pos < s.length) {
@@ -50,9 +51,9 @@ export function parseSearchQuery(text: string): Record<string, Record<string, un
             .map((x) => value(field, x.trim()))
             .filter((x) => x !== '')
         : value(field, raw);
-    out[field] = { ...(out[field] ?? {}), [op]: v };
+    out.set(field, { ...out.get(field), [op]: v });
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /** `-o 'dph_total'`, `-o 'num_gpus-,dph_total'`: a trailing '-' sorts descending. */

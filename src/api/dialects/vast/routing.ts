@@ -8,13 +8,19 @@ import { apiKeyOf } from '../../edge/api-key.js';
 import { asObject, optNumber, optString, parseId } from './parse.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
-const MAX_COST = 1e9;
 const SMALL_BODY_BYTES = 64 * 1024;
 
-function costOf(v: number | null): number {
+/** A request's cost: absent is 1; anything but a finite number from 0 to `max` is a 400 (a NaN cost would stall the worker it lands on). */
+function costOf(v: number | null, max: number, field = 'cost'): number {
   const cost = v ?? 1;
-  if (cost < 0 || cost > MAX_COST) throw new GantryError('INVALID_ARGUMENT', `'cost' must be a number from 0 to ${MAX_COST}.`, { field: 'cost' });
+  if (!Number.isFinite(cost) || cost < 0 || cost > max) throw new GantryError('INVALID_ARGUMENT', `'${field}' must be a number from 0 to ${max}.`, { field });
   return cost;
+}
+
+/** A numeric header: absent is null; empty, repeated or not a number is NaN (refused by the reader). */
+function headerNumber(h: string | string[] | undefined): number | null {
+  if (h === undefined) return null;
+  return typeof h === 'string' && h.trim() !== '' ? Number(h) : NaN;
 }
 
 /** The request path: /route/ and /pubkey/ as Vast serves them, workers' /worker_status/, and the proxy. */
@@ -31,7 +37,7 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
     }
     const key = optString(b, 'api_key') ?? apiKeyOf(req);
     const requestIdx = idx === 0 || idx === undefined || idx === null ? Math.floor(Math.random() * 2 ** 48) : idx;
-    const out = await gateway.route(name, key, costOf(optNumber(b, 'cost')), String(requestIdx));
+    const out = await gateway.route(name, key, costOf(optNumber(b, 'cost'), control.ctx.settings.maxRequestCost), String(requestIdx));
     const base = { endpoint: name, request_idx: requestIdx, __request_id: randomUUID() };
     // Vast's answer: the grant's fields, or a `status` without `url` (the client asks again later).
     switch (out.kind) {
@@ -84,14 +90,13 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
       const rest = req.params['*'] ?? '';
       const url = new URL(req.url, 'http://x');
       url.searchParams.delete('api_key');
-      const costHeader = req.headers['x-gantry-cost'];
       const res = await gateway.proxy(name, apiKeyOf(req), {
         method: req.method,
         path: `/${rest}${url.search}`,
         headers: req.headers,
         body: req.body === undefined || req.body === null ? null : (req.body as IncomingMessage),
         contentLength: typeof req.headers['content-length'] === 'string' ? req.headers['content-length'] : null,
-        cost: costOf(typeof costHeader === 'string' ? Number(costHeader) : null),
+        cost: costOf(headerNumber(req.headers['x-gantry-cost']), control.ctx.settings.maxRequestCost, 'X-Gantry-Cost'),
       });
       // Small answers of known length are read whole (much cheaper than piping); anything else streams through.
       const length = Number(res.headers['content-length'] ?? NaN);

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GantryError } from '../../src/domain/errors.js';
+import { NO_LIMITS } from '../../src/domain/serverless/limits.js';
+import type { RoutingView } from '../../src/control/serverless/routing.js';
+import { accountedCost, MAX_ACCOUNTED_COST } from '../../src/gateway/endpoint-traffic.js';
+import { Traffic } from '../../src/gateway/traffic.js';
+
+const BAD = [NaN, Infinity, -Infinity, -1, -0, 1e400, Number.MAX_VALUE];
+
+describe('request costs in the traffic accounting', () => {
+  it('are always finite and not negative', () => {
+    for (const c of BAD) {
+      const a = accountedCost(c);
+      assert.ok(Number.isFinite(a) && a >= 0 && a <= MAX_ACCOUNTED_COST, `${c} → ${a}`);
+    }
+    assert.equal(accountedCost(NaN), 1);
+    assert.equal(accountedCost(-1), 0);
+    assert.equal(accountedCost(2.5), 2.5);
+  });
+
+  it('a bad cost fed to the gateway never poisons a worker total: the worker keeps taking requests', async () => {
+    let now = 1_000_000;
+    const view = (endpointId: number): RoutingView => ({
+      endpointId,
+      accepting: true,
+      draining: false,
+      // Large enough that a busy worker takes another request of any finite cost.
+      maxQueueTimeS: 1e15,
+      workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
+      phases: {},
+      deleted: false,
+      limits: NO_LIMITS,
+      rejectQueued: false,
+    });
+    const t = new Traffic({
+      directory: (id) => Promise.resolve(view(id)),
+      touch: () => Promise.resolve(),
+      now: () => now,
+      directoryMs: 60_000,
+      // A request that queues instead of being served fails the test with QUEUE_TIMEOUT.
+      queueTimeoutMs: 20_000,
+      shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
+    });
+    const total = (): number | undefined => t.workerLoad(1).get(10)?.cost;
+    try {
+      for (const bad of BAD) {
+        const held = await t.acquire(1, 1);
+        const b = await t.acquire(1, bad);
+        const during = total();
+        assert.ok(during !== undefined && Number.isFinite(during) && during >= 0, `cost ${bad}: total ${during}`);
+        b.release(true);
+        assert.equal(total(), 1, `cost ${bad}: the total after its release`);
+        const c = await t.acquire(1, 1);
+        assert.equal(c.worker.id, 10);
+        c.release(true);
+        held.release(true);
+        assert.equal(total(), undefined);
+        // /route/ hand-outs count against the worker too.
+        const r = await t.route(1, bad, `idx-${bad}`);
+        assert.equal(r.worker?.id, 10);
+        const next = await t.route(1, 1, `next-${bad}`);
+        assert.equal(next.worker?.id, 10, `cost ${bad}: a /route/ after it finds the worker`);
+      }
+      now += 5_000;
+      for (const s of t.loadSamples(1)) assert.ok(Number.isFinite(s.load) && s.load >= 0, `load sample ${s.load}`);
+    } catch (err) {
+      if (err instanceof GantryError) assert.fail(`${err.code}: ${err.message}`);
+      throw err;
+    } finally {
+      t.shutdown();
+    }
+  });
+});
