@@ -166,6 +166,11 @@ export const SETTINGS = {
     doc: 'Per-family rates overriding rateLimit, e.g. "search=5,instances=50,billing=2" (families in docs/operations.md); 0 disables a family.',
   },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
+  maxApiKeysPerAccount: {
+    type: 'integer',
+    default: 100,
+    doc: 'Most live API keys (service keys included) one account may hold; creating one more is API_KEY_LIMIT. 0: no bound.',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;
