@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Agent } from '../agent/agent.js';
 import { InProcessChannel } from '../agent/channel.js';
 import { buildApp } from '../api/app.js';
+import { limitConnections } from '../api/edge/connections.js';
 import { parseRates } from '../api/rate-limit/families.js';
 import type { ApiDialect } from '../api/edge/dialect.js';
 import { DIALECTS } from './dialects.js';
@@ -132,6 +133,9 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const rateLimit =
     c.rateLimit > 0 || [...familyRates.values()].some((r) => r > 0) ? { limiter, defaultRate: c.rateLimit, familyRates, now: () => clock.now() } : null;
   const app = await buildApp({ control, gateway, log, metrics, publicUrl: c.publicUrl, rateLimit, dialects: [...DIALECTS, ...(o.dialects ?? [])] });
+  // A body proxied to a serverless worker streams only once a worker is free: its request is received after the queue wait.
+  const requestTimeoutMs = c.requestTimeoutMs > 0 ? c.requestTimeoutMs + c.serverlessQueueTimeoutMs : 0;
+  limitConnections(app.server, { ...c, requestTimeoutMs });
   await app.listen({ host: c.host, port: c.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;
