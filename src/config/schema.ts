@@ -165,6 +165,21 @@ export const SETTINGS = {
     default: null,
     doc: 'Per-family rates overriding rateLimit, e.g. "search=5,instances=50,billing=2" (families in docs/operations.md); 0 disables a family.',
   },
+  headersTimeoutMs: {
+    type: 'duration',
+    default: 30_000,
+    doc: "Most time a client may take to send a request's headers (from its first byte); slower ones are answered 408 and disconnected. 0: unbounded.",
+  },
+  requestTimeoutMs: {
+    type: 'duration',
+    default: 120_000,
+    doc: 'Most time a client may take to send a whole request, headers and body, plus serverlessQueueTimeoutMs (a body proxied to a serverless worker is read only once a worker is free); slower ones are answered 408 and disconnected. The answer afterwards (long polls, wait_for) is not bounded by it. 0: unbounded.',
+  },
+  maxConnectionsPerAddress: {
+    type: 'integer',
+    default: 256,
+    doc: 'Most HTTP connections open at once from one client address; more are closed on arrival. 0: unbounded.',
+  },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
   metricsAccess: {
     type: 'string',
@@ -180,6 +195,11 @@ export const SETTINGS = {
     type: 'integer',
     default: 64,
     doc: 'Deepest nesting of arrays and objects accepted in a JSON request body or JSON query parameter; deeper is a 400 (deep values would exhaust the stack).',
+  },
+  maxApiKeysPerAccount: {
+    type: 'integer',
+    default: 100,
+    doc: 'Most live API keys (service keys included) one account may hold; creating one more is API_KEY_LIMIT. 0: no bound.',
   },
 } as const satisfies Record<string, Setting>;
 

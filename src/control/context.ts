@@ -22,6 +22,7 @@ export type ControlSettings = Pick<
   | 'sweepIntervalMs'
   | 'heartbeatIntervalMs'
   | 'resultTtlMs'
+  | 'maxApiKeysPerAccount'
   | 'machineCacheMs'
   | 'publicIp'
   | 'machineOfflineMs'

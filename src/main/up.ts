@@ -7,6 +7,7 @@ import type { Agent } from '../agent/agent.js';
 import { InProcessChannel } from '../agent/channel.js';
 import { buildApp } from '../api/app.js';
 import type { MetricsAccess } from '../api/edge/metrics-access.js';
+import { limitConnections } from '../api/edge/connections.js';
 import { parseRates } from '../api/rate-limit/families.js';
 import type { ApiDialect } from '../api/edge/dialect.js';
 import { DIALECTS } from './dialects.js';
@@ -142,6 +143,9 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     dialects: [...DIALECTS, ...(o.dialects ?? [])],
     metricsAccess: c.metricsAccess as MetricsAccess,
   });
+  // A body proxied to a serverless worker streams only once a worker is free: its request is received after the queue wait.
+  const requestTimeoutMs = c.requestTimeoutMs > 0 ? c.requestTimeoutMs + c.serverlessQueueTimeoutMs : 0;
+  limitConnections(app.server, { ...c, requestTimeoutMs });
   await app.listen({ host: c.host, port: c.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;

@@ -32,11 +32,22 @@ export interface NewApiKey {
   readonly permissions?: unknown;
   readonly memberId?: number | null;
   readonly now: number;
+  /** Refuse (API_KEY_LIMIT) when the account already holds this many live full keys; 0 or absent: no bound. */
+  readonly maxPerAccount?: number;
 }
 
 export interface TenantStore {
   /** USER_EXISTS when the username is taken. */
   createAccount(a: NewAccount): Promise<AccountRecord>;
+  /**
+   * An account, its first key and its starting credit in one transaction: USER_EXISTS or
+   * INSUFFICIENT_CREDIT leave nothing behind.
+   */
+  createAccountWithKey(
+    a: NewAccount,
+    k: Omit<NewApiKey, 'accountId'>,
+    credit: { readonly from: number | null; readonly amount: number; readonly note: string | null; readonly now: number } | null,
+  ): Promise<{ account: AccountRecord; key: ApiKeyRecord }>;
   getAccount(id: number): Promise<AccountRecord | undefined>;
   findAccountByUsername(username: string): Promise<AccountRecord | undefined>;
   findAccountByEmail(email: string): Promise<AccountRecord | undefined>;

@@ -95,11 +95,21 @@ export async function mountDialect(app: FastifyInstance, d: ApiDialect, deps: Ed
       r.config = { ...r.config, edge: { ...edge, family, dialect: d.name } };
     });
     (d.parsers ?? lenientJson)(ctx);
-    if (o.rateLimit !== null) ctx.addHook('onRequest', rateLimitHook(o.rateLimit, credential));
+    const limits = o.rateLimit !== null ? rateLimitHook(o.rateLimit, credential) : null;
+    if (limits !== null) ctx.addHook('onRequest', limits.onRequest);
     // Before schema validation, so a caller without a key learns nothing of a route's input rules.
     ctx.addHook('preValidation', async (req) => {
       if (req.routeOptions.config.edge?.auth === false) return;
-      setPrincipal(req, await authenticate(req));
+      let p: Principal;
+      try {
+        p = await authenticate(req);
+      } catch (err) {
+        // A refused credential (not a failing database) loses its own bucket: its next requests draw from the address's.
+        if (err instanceof GantryError && err.kind === 'unauthenticated') limits?.failed(req);
+        throw err;
+      }
+      limits?.passed(req);
+      setPrincipal(req, p);
     });
     ctx.addHook('onRequest', rememberCallerIp);
     ctx.addHook(

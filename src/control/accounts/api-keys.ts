@@ -49,6 +49,7 @@ export async function createApiKey(ctx: ControlContext, p: Principal, r: NewKeyR
     permissions: stored,
     memberId,
     now: ctx.clock.now(),
+    maxPerAccount: ctx.settings.maxApiKeysPerAccount,
   });
   return { id: rec.id, key: plain, permissions: stored ?? false };
 }

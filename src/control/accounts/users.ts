@@ -37,21 +37,14 @@ export async function createUser(ctx: ControlContext, p: Principal, r: NewUserRe
   if (!Number.isFinite(r.credit) || r.credit < 0) throw new GantryError('INVALID_ARGUMENT', 'credit must be a number ≥ 0.');
   if (await ctx.store.findAccountByEmail(email)) throw new GantryError('USER_EXISTS', `An account with the email ${email} exists already.`, { field: 'email' });
   const now = ctx.clock.now();
-  const account = await ctx.store.createAccount({
-    username: r.username,
-    email,
-    isAdmin: false,
-    parentId: r.subaccount ? p.accountId : null,
-    hostOnly: r.hostOnly,
-    now,
-  });
   const apiKey = newApiKey();
-  const key = await ctx.store.createApiKey({ accountId: account.id, keyHash: hashKey(apiKey), name: 'default', scope: 'full', instanceId: null, now });
-  if (r.credit > 0) {
-    await ctx.store.transferCredit({ from: p.isAdmin ? null : p.accountId, to: account.id, amount: r.credit, note: 'initial credit', now });
-  }
+  const { account, key } = await ctx.store.createAccountWithKey(
+    { username: r.username, email, isAdmin: false, parentId: r.subaccount ? p.accountId : null, hostOnly: r.hostOnly, now },
+    { keyHash: hashKey(apiKey), name: 'default', scope: 'full', instanceId: null, now },
+    r.credit > 0 ? { from: p.isAdmin ? null : p.accountId, amount: r.credit, note: 'initial credit', now } : null,
+  );
   ctx.log.info({ accountId: account.id, by: p.actorId, subaccount: r.subaccount }, 'account created');
-  return { account: (await ctx.store.getAccount(account.id)) as AccountRecord, keyId: key.id, apiKey };
+  return { account, keyId: key.id, apiKey };
 }
 
 export async function listSubaccounts(ctx: ControlContext, p: Principal): Promise<{ account: AccountRecord; keyId: number | null }[]> {

@@ -1,9 +1,9 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { MeterKind } from '../../domain/billing/meter.js';
 import type { BillingStore, ChargeQuery } from '../billing-store.js';
 import { settleInstance } from './meter.js';
-import type { ChargeTable, TransferTable } from './schema.js';
+import type { ChargeTable, Database, TransferTable } from './schema.js';
 import { Repo } from './repo.js';
 import type { ChargeRecord, TransferRecord } from '../../domain/billing/records.js';
 
@@ -24,6 +24,39 @@ function toCharge(r: Selectable<ChargeTable>): ChargeRecord {
 
 function toTransfer(r: Selectable<TransferTable>): TransferRecord {
   return { id: r.id, fromAccountId: r.from_account_id, toAccountId: r.to_account_id, amount: r.amount, note: r.note, at: r.at };
+}
+
+export interface CreditMove {
+  readonly from: number | null;
+  readonly to: number;
+  readonly amount: number;
+  readonly note: string | null;
+  readonly now: number;
+}
+
+/** Move credit inside the caller's transaction (INSUFFICIENT_CREDIT rolls the whole transaction back). */
+export async function moveCredit(trx: Kysely<Database>, t: CreditMove): Promise<TransferRecord> {
+  if (t.from !== null) {
+    // One conditional UPDATE: two transfers racing cannot both spend the same credit.
+    const r = await trx
+      .updateTable('accounts')
+      .set((eb) => ({ balance: eb('balance', '-', t.amount) }))
+      .where('id', '=', t.from)
+      .where('balance', '>=', t.amount)
+      .executeTakeFirst();
+    if (r.numUpdatedRows === 0n) throw new GantryError('INSUFFICIENT_CREDIT', `The balance is below ${t.amount}.`, { amount: t.amount });
+  }
+  await trx
+    .updateTable('accounts')
+    .set((eb) => ({ balance: eb('balance', '+', t.amount) }))
+    .where('id', '=', t.to)
+    .execute();
+  const row = await trx
+    .insertInto('transfers')
+    .values({ from_account_id: t.from, to_account_id: t.to, amount: t.amount, note: t.note, at: t.now })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toTransfer(row);
 }
 
 /** Billing queries: settling meters, charges, earnings, transfers. */
@@ -54,30 +87,8 @@ export class BillingRepo extends Repo implements BillingStore {
     return (await this.#charges('host_account_id', hostAccountId, q).execute()).map(toCharge);
   }
 
-  async transferCredit(t: { from: number | null; to: number; amount: number; note: string | null; now: number }): Promise<TransferRecord> {
-    return this.db.transaction().execute(async (trx) => {
-      if (t.from !== null) {
-        // One conditional UPDATE: two transfers racing cannot both spend the same credit.
-        const r = await trx
-          .updateTable('accounts')
-          .set((eb) => ({ balance: eb('balance', '-', t.amount) }))
-          .where('id', '=', t.from)
-          .where('balance', '>=', t.amount)
-          .executeTakeFirst();
-        if (r.numUpdatedRows === 0n) throw new GantryError('INSUFFICIENT_CREDIT', `The balance is below ${t.amount}.`, { amount: t.amount });
-      }
-      await trx
-        .updateTable('accounts')
-        .set((eb) => ({ balance: eb('balance', '+', t.amount) }))
-        .where('id', '=', t.to)
-        .execute();
-      const row = await trx
-        .insertInto('transfers')
-        .values({ from_account_id: t.from, to_account_id: t.to, amount: t.amount, note: t.note, at: t.now })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toTransfer(row);
-    });
+  async transferCredit(t: CreditMove): Promise<TransferRecord> {
+    return this.db.transaction().execute((trx) => moveCredit(trx, t));
   }
 
   async listTransfers(accountId: number, limit: number): Promise<TransferRecord[]> {

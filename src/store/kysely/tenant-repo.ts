@@ -2,6 +2,10 @@ import { GantryError } from '../../domain/errors.js';
 import type { NewAccount, NewApiKey } from '../tenant-store.js';
 import { parseJson, toAccount, toApiKey } from './rows.js';
 import { Repo } from './repo.js';
+import { moveCredit, type CreditMove } from './billing-repo.js';
+import type { Database } from './schema.js';
+import type { StoreDialect } from '../dialects/store-dialect.js';
+import type { Kysely } from 'kysely';
 import type { AccountRecord, ApiKeyRecord, SealedSecret, TeamMemberRecord, TeamRoleRecord } from '../../domain/account/records.js';
 
 const b = (v: boolean): number => (v ? 1 : 0);
@@ -12,27 +16,21 @@ const b = (v: boolean): number => (v ? 1 : 0);
  */
 export class TenantRepo extends Repo {
   async createAccount(a: NewAccount): Promise<AccountRecord> {
-    try {
-      const row = await this.db
-        .insertInto('accounts')
-        .values({
-          username: a.username,
-          email: a.email,
-          is_admin: b(a.isAdmin),
-          balance: 0,
-          created_at: a.now,
-          parent_id: a.parentId ?? null,
-          is_team: b(a.isTeam ?? false),
-          host_only: b(a.hostOnly ?? false),
-          deleted_at: null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toAccount(row);
-    } catch (err) {
-      if (this.dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', `The username "${a.username}" is taken.`, { field: 'username' });
-      throw err;
-    }
+    return insertAccount(this.db, this.dialect, a);
+  }
+
+  async createAccountWithKey(
+    a: NewAccount,
+    k: Omit<NewApiKey, 'accountId'>,
+    credit: Omit<CreditMove, 'to'> | null,
+  ): Promise<{ account: AccountRecord; key: ApiKeyRecord }> {
+    // One transaction: a refused credit transfer (INSUFFICIENT_CREDIT) leaves neither the account nor its key behind.
+    return this.db.transaction().execute(async (trx) => {
+      const account = await insertAccount(trx, this.dialect, a);
+      const key = await insertApiKey(trx, { ...k, accountId: account.id });
+      if (credit !== null) await moveCredit(trx, { ...credit, to: account.id });
+      return { account: await trx.selectFrom('accounts').selectAll().where('id', '=', account.id).executeTakeFirstOrThrow().then(toAccount), key };
+    });
   }
 
   async getAccount(id: number): Promise<AccountRecord | undefined> {
@@ -61,22 +59,22 @@ export class TenantRepo extends Repo {
 
   // ── keys ────────────────────────────────────────────────────────────
   async createApiKey(k: NewApiKey): Promise<ApiKeyRecord> {
-    const row = await this.db
-      .insertInto('api_keys')
-      .values({
-        account_id: k.accountId,
-        key_hash: k.keyHash,
-        name: k.name,
-        scope: k.scope,
-        instance_id: k.instanceId,
-        created_at: k.now,
-        revoked_at: null,
-        permissions_json: k.permissions === undefined || k.permissions === null ? null : JSON.stringify(k.permissions),
-        member_id: k.memberId ?? null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return toApiKey(row);
+    const max = k.maxPerAccount ?? 0;
+    if (max <= 0) return insertApiKey(this.db, k);
+    // Count and insert in one transaction so a burst of creations cannot slip far past the bound.
+    return this.db.transaction().execute(async (trx) => {
+      const { n } = await trx
+        .selectFrom('api_keys')
+        .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+        .where('account_id', '=', k.accountId)
+        .where('scope', '=', 'full')
+        .where('revoked_at', 'is', null)
+        .executeTakeFirstOrThrow();
+      if (Number(n) >= max) {
+        throw new GantryError('API_KEY_LIMIT', `An account holds at most ${max} API keys; revoke one first.`, { limit: max });
+      }
+      return insertApiKey(trx, k);
+    });
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
@@ -292,4 +290,47 @@ export class TenantRepo extends Repo {
     const r = await this.db.updateTable('secrets').set({ sealed, key_id: keyId }).where('id', '=', id).where('sealed', '=', oldSealed).executeTakeFirst();
     return r.numUpdatedRows > 0n;
   }
+}
+
+async function insertAccount(db: Kysely<Database>, dialect: StoreDialect, a: NewAccount): Promise<AccountRecord> {
+  try {
+    const row = await db
+      .insertInto('accounts')
+      .values({
+        username: a.username,
+        email: a.email,
+        is_admin: b(a.isAdmin),
+        balance: 0,
+        created_at: a.now,
+        parent_id: a.parentId ?? null,
+        is_team: b(a.isTeam ?? false),
+        host_only: b(a.hostOnly ?? false),
+        deleted_at: null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toAccount(row);
+  } catch (err) {
+    if (dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', `The username "${a.username}" is taken.`, { field: 'username' });
+    throw err;
+  }
+}
+
+async function insertApiKey(db: Kysely<Database>, k: NewApiKey): Promise<ApiKeyRecord> {
+  const row = await db
+    .insertInto('api_keys')
+    .values({
+      account_id: k.accountId,
+      key_hash: k.keyHash,
+      name: k.name,
+      scope: k.scope,
+      instance_id: k.instanceId,
+      created_at: k.now,
+      revoked_at: null,
+      permissions_json: k.permissions === undefined || k.permissions === null ? null : JSON.stringify(k.permissions),
+      member_id: k.memberId ?? null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toApiKey(row);
 }

@@ -1,0 +1,52 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface ConnectionLimits {
+  /** Most time from a connection's (or a kept-alive request's) first byte to its last header; 0: unbounded. */
+  readonly headersTimeoutMs: number;
+  /** Most time to receive a whole request, headers and body; 0: unbounded. */
+  readonly requestTimeoutMs: number;
+  /** Most connections open at once from one client address; 0: unbounded. */
+  readonly maxConnectionsPerAddress: number;
+}
+
+/**
+ * Bound what a client can hold open before it is even authenticated. Node's server checks
+ * `headersTimeout` and `requestTimeout` only while a request is being received (its parser is
+ * active until the request's last body byte), so a handler that holds its answer open afterwards
+ * (a serverless request queued for a worker, an agent's long poll, a `wait_for`) is not cut short.
+ * A request that takes too long to arrive is answered 408 and its connection closed. Call before
+ * `listen`: the check interval is armed when the server starts listening.
+ */
+export function limitConnections(server: Server, o: ConnectionLimits): void {
+  server.headersTimeout = o.headersTimeoutMs;
+  server.requestTimeout = o.requestTimeoutMs;
+  // Node checks the deadlines every 30 s by default: a 1 s bound would then hold for up to 31 s.
+  const bounds = [o.headersTimeoutMs, o.requestTimeoutMs].filter((t) => t > 0);
+  // (Node reads the property when listening starts; @types/node only declares it as a createServer option.)
+  if (bounds.length > 0)
+    (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(
+      50,
+      Math.min(1_000, Math.floor(Math.min(...bounds) / 4)),
+    );
+  if (o.maxConnectionsPerAddress > 0) server.on('connection', perAddress(o.maxConnectionsPerAddress));
+}
+
+/** A 'connection' listener that closes a client's connections beyond `max` at once (counted per remote address). */
+function perAddress(max: number): (socket: Socket) => void {
+  const open = new Map<string, number>();
+  return (socket) => {
+    const addr = socket.remoteAddress ?? 'unknown';
+    const n = open.get(addr) ?? 0;
+    if (n >= max) {
+      socket.destroy();
+      return;
+    }
+    open.set(addr, n + 1);
+    socket.once('close', () => {
+      const left = (open.get(addr) ?? 1) - 1;
+      if (left <= 0) open.delete(addr);
+      else open.set(addr, left);
+    });
+  };
+}
