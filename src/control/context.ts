@@ -35,6 +35,7 @@ export type ControlSettings = Pick<
   | 'recruitBackoffMs'
   | 'workerReportStaleMs'
   | 'workerProbeTimeoutMs'
+  | 'workerReadyTimeoutMs'
   | 'workerFailuresBeforeDead'
   | 'stopDrainTimeoutMs'
   | 'deploymentTtlMinimumMs'

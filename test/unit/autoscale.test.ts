@@ -125,13 +125,22 @@ const CASES: readonly Case[] = [
     want: { activeTarget: 3, stop: [] },
   },
   {
-    name: 'after the delay, surplus idle workers stop (ready ones first, lowest perf first)',
+    name: 'after the delay, surplus idle workers stop (not-ready ones first, then lowest perf first)',
     in: input({
       workers: [ready(1, { perf: 20 }), ready(2), { id: 3, phase: 'loading', perf: null, inFlight: 0, queueTimeS: 0 }],
       loadSamples: [{ at: NOW, load: 10 }],
       memory: { activeLowSince: NOW - 60_000, totalLowSince: NOW - 60_000 },
     }),
-    want: { activeTarget: 1, stop: [2, 1] },
+    want: { activeTarget: 1, stop: [3, 2] },
+  },
+  {
+    name: 'scale-down keeps the ready worker and stops the one still loading its model',
+    in: input({
+      workers: [ready(1), { id: 2, phase: 'model_loading', perf: null, inFlight: 0, queueTimeS: 0 }],
+      params: { minLoad: 1 },
+      memory: { activeLowSince: NOW - 60_000, totalLowSince: NOW - 60_000 },
+    }),
+    want: { activeTarget: 1, stop: [2] },
   },
   {
     name: 'scale-down never stops a busy worker',
