@@ -47,6 +47,12 @@ export class ServerlessLoop {
   readonly #recruitAfter = new Map<number, number>();
   /** Per endpoint changing configuration: the new workergroup routing went to at the last pass. */
   readonly #routedTo = new Map<number, number>();
+  /**
+   * Per endpoint: requests a drain timeout failed in a pass whose outcome was not recorded (its lease
+   * ran out on a slow machine). Failing them cannot be undone, so the count is carried to the next
+   * pass; it once read "drain timed out: 0 request(s) failed" after failing three.
+   */
+  readonly #unrecordedDrainFailures = new Map<number, number>();
   #timer: NodeJS.Timeout | null = null;
   /** When the armed timer fires (clock time). */
   #timerAt = Infinity;
@@ -122,6 +128,7 @@ export class ServerlessLoop {
           now,
         });
         if (outcome === 'lost') ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
+        else this.#unrecordedDrainFailures.delete(ep.id);
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
           ctx.log.info({ endpointId: ep.id, from: ep.status, to: pass.status, msg: pass.statusMsg }, 'endpoint status');
@@ -209,17 +216,21 @@ export class ServerlessLoop {
       workers: workers.map((w) => ({ id: w.instance.id, target: w.instance.target, status: w.instance.status, statusMsg: w.instance.statusMsg })),
       now,
     });
-    let failed = 0;
+    const carried = this.#unrecordedDrainFailures.get(ep.id);
+    let failed = carried ?? 0;
     if (step.failHeld) {
-      failed = ctx.traffic.failPending(ep.id, 'the drain of this endpoint ran out of time');
-      ctx.log.warn({ endpointId: ep.id, failed }, 'drain timed out');
+      const now = ctx.traffic.failPending(ep.id, 'the drain of this endpoint ran out of time');
+      failed += now;
+      ctx.log.warn({ endpointId: ep.id, failed: now }, 'drain timed out');
     }
+    // Cleared once this pass's outcome is recorded (runOnce).
+    if (step.failHeld || carried !== undefined) this.#unrecordedDrainFailures.set(ep.id, failed);
     for (const id of step.stopWorkers) await actOnWorker(ctx, ep, id, 'stop');
     if (step.workersDeadline !== null) ctx.traffic.invalidate(ep.id);
     const next = step.next;
     const ended = next === 'stopped' || next === 'failed';
     this.#wakeForStop(ep, next, step.workersDeadline, now);
-    const drainTimedOut = ep.stopDrainTimedOut || step.failHeld;
+    const drainTimedOut = ep.stopDrainTimedOut || step.failHeld || carried !== undefined;
     return {
       status: ended ? next : 'stopping',
       statusMsg: stopStatusMsg(step, held, { drainTimedOut, failed: ep.stopFailed + failed }),
@@ -377,6 +388,7 @@ export class ServerlessLoop {
     this.#reported.delete(endpointId);
     this.#recruitAfter.delete(endpointId);
     this.#routedTo.delete(endpointId);
+    this.#unrecordedDrainFailures.delete(endpointId);
     this.#ctx.endpointSignal.forget(endpointId);
   }
 }
