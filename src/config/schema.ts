@@ -109,6 +109,11 @@ export const SETTINGS = {
     default: 2_000,
     doc: 'Bound on one readiness probe of a plain-HTTP worker (readiness http): no HTTP answer within it counts as not ready. Probes run on every serverless pass, so keep it below leaseMs; autoscaleIntervalMs must stay below workerReportStaleMs for probe reports to stay fresh.',
   },
+  workerReadyTimeoutMs: {
+    type: 'duration',
+    default: 600_000,
+    doc: 'A worker running this long without becoming ready (no loaded report, or a failed readiness probe) is in Error and replaced.',
+  },
   workerFailuresBeforeDead: {
     type: 'integer',
     default: 3,

@@ -36,6 +36,7 @@ export type ControlSettings = Pick<
   | 'recruitBackoffMs'
   | 'workerReportStaleMs'
   | 'workerProbeTimeoutMs'
+  | 'workerReadyTimeoutMs'
   | 'workerFailuresBeforeDead'
   | 'stopDrainTimeoutMs'
   | 'deploymentTtlMinimumMs'

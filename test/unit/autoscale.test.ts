@@ -15,7 +15,7 @@ function mergeVastParams(base: EndpointParams, body: Record<string, unknown>): E
     throw err instanceof GantryError ? new Error(vastMessage(err)) : err;
   }
 }
-import { workerPhase } from '../../src/domain/serverless/workers.js';
+import { notReadyReason, workerPhase } from '../../src/domain/serverless/workers.js';
 
 const NOW = 1_000_000;
 const P: EndpointParams = { ...DEFAULT_ENDPOINT_PARAMS, minLoad: 0, coldWorkers: 0, minWorkers: 0, targetUtil: 1, maxWorkers: 10, coldMult: 1 };
@@ -125,13 +125,22 @@ const CASES: readonly Case[] = [
     want: { activeTarget: 3, stop: [] },
   },
   {
-    name: 'after the delay, surplus idle workers stop (ready ones first, lowest perf first)',
+    name: 'after the delay, surplus idle workers stop (not-ready ones first, then lowest perf first)',
     in: input({
       workers: [ready(1, { perf: 20 }), ready(2), { id: 3, phase: 'loading', perf: null, inFlight: 0, queueTimeS: 0 }],
       loadSamples: [{ at: NOW, load: 10 }],
       memory: { activeLowSince: NOW - 60_000, totalLowSince: NOW - 60_000 },
     }),
-    want: { activeTarget: 1, stop: [2, 1] },
+    want: { activeTarget: 1, stop: [3, 2] },
+  },
+  {
+    name: 'scale-down keeps the ready worker and stops the one still loading its model',
+    in: input({
+      workers: [ready(1), { id: 2, phase: 'model_loading', perf: null, inFlight: 0, queueTimeS: 0 }],
+      params: { minLoad: 1 },
+      memory: { activeLowSince: NOW - 60_000, totalLowSince: NOW - 60_000 },
+    }),
+    want: { activeTarget: 1, stop: [2] },
   },
   {
     name: 'scale-down never stops a busy worker',
@@ -230,5 +239,24 @@ describe('endpoint parameters and worker phases', () => {
     assert.equal(f('deleted', 'running'), 'destroying');
     assert.equal(f('running', 'exited'), 'error');
     assert.equal(f('running', 'rebooting'), 'rebooting');
+  });
+});
+
+describe('a worker that will not become ready (notReadyReason)', () => {
+  const base = { status: 'running' as const, statusMsg: null, loaded: false, runningForMs: 1000, readyTimeoutMs: 60_000 };
+  it('a loading worker within the bound is not in error', () => {
+    assert.equal(notReadyReason(base), null);
+  });
+  it('a worker whose command exited with an error is, even after the host runtime notice', () => {
+    assert.match(notReadyReason({ ...base, statusMsg: 'onstart exited with code 1' }) ?? '', /exited with code 1/);
+    assert.match(notReadyReason({ ...base, statusMsg: 'process runtime: the image is not pulled; onstart exited with code 98' }) ?? '', /code 98/);
+    assert.equal(notReadyReason({ ...base, statusMsg: 'onstart exited with code 0' }), null, 'a setup onstart that succeeded says nothing');
+  });
+  it('a worker past the readiness bound is', () => {
+    assert.match(notReadyReason({ ...base, runningForMs: 61_000 }) ?? '', /not ready within 60s/);
+  });
+  it('a ready worker, or one not running, never is', () => {
+    assert.equal(notReadyReason({ ...base, loaded: true, statusMsg: 'onstart exited with code 1', runningForMs: 1e9 }), null);
+    assert.equal(notReadyReason({ ...base, status: 'loading', runningForMs: 1e9 }), null);
   });
 });

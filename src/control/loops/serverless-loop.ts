@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { decideScale, type WorkerView } from '../../domain/serverless/autoscale.js';
 import { waitsForHeld, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
-import { decideStop, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
+import { decideStop, STOP_SETTLE_MS, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
 import type { EndpointPassWrite } from '../../store/serverless-store.js';
 import type { ControlContext } from '../context.js';
 import { probeHttpWorkers } from '../serverless/probe.js';
 import { recruitWorker } from '../serverless/recruit.js';
 import { holdDeadEndpoint, watchWorkerFailures, type CurrentWorker } from '../serverless/worker-failures.js';
-import { actOnWorker, ownerOf, workersOf, type WorkerInfo } from '../serverless/workers.js';
+import { actOnWorker, actOnWorkerOutcome, ownerOf, workersOf, type WorkerInfo } from '../serverless/workers.js';
 import type { DeploymentRecord, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
 import { abandonRollout, rolloutStep } from '../serverless/rollout.js';
@@ -47,7 +47,19 @@ export class ServerlessLoop {
   readonly #recruitAfter = new Map<number, number>();
   /** Per endpoint changing configuration: the new workergroup routing went to at the last pass. */
   readonly #routedTo = new Map<number, number>();
+  /**
+   * Per endpoint: requests a drain timeout failed in a pass whose outcome was not recorded (its lease
+   * ran out on a slow machine). Failing them cannot be undone, so the count is carried to the next
+   * pass; it once read "drain timed out: 0 request(s) failed" after failing three.
+   */
+  readonly #unrecordedDrainFailures = new Map<number, number>();
   #timer: NodeJS.Timeout | null = null;
+  /** When the armed timer fires (clock time). */
+  #timerAt = Infinity;
+  /** The earliest pass asked for while a pass ran: the next one is armed for then. */
+  #dueAt = Infinity;
+  #running = false;
+  #unsubscribe: (() => void) | null = null;
   #pass: Promise<void> = Promise.resolve();
   #stopped = true;
 
@@ -58,20 +70,42 @@ export class ServerlessLoop {
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
-    const tick = (): void => {
-      this.#pass = this.runOnce()
-        .catch((err: unknown) => this.#ctx.log.error({ err, component: 'serverless' }, 'serverless pass failed'))
-        .finally(() => {
-          if (!this.#stopped) this.#timer = setTimeout(tick, this.#ctx.settings.autoscaleIntervalMs);
-        });
-    };
-    tick();
+    // Intents (a stop, a start, a new endpoint) and deadlines ask for a pass; the periodic tick is only the fallback.
+    this.#unsubscribe = this.#ctx.endpointSignal.onPassDue((at) => this.#passAt(at ?? this.#ctx.clock.now()));
+    this.#tick();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#unsubscribe?.();
     if (this.#timer !== null) clearTimeout(this.#timer);
     await this.#pass;
+  }
+
+  #tick(): void {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    this.#dueAt = Infinity;
+    this.#running = true;
+    this.#pass = this.runOnce()
+      .catch((err: unknown) => this.#ctx.log.error({ err, component: 'serverless' }, 'serverless pass failed'))
+      .finally(() => {
+        this.#running = false;
+        if (!this.#stopped) this.#arm(Math.min(this.#ctx.clock.now() + this.#ctx.settings.autoscaleIntervalMs, this.#dueAt));
+      });
+  }
+
+  #arm(at: number): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, at - this.#ctx.clock.now()));
+  }
+
+  /** Run a pass at `at` (clock time) or sooner: passes never overlap, one asked for during a pass follows it. */
+  #passAt(at: number): void {
+    if (this.#stopped) return;
+    if (this.#running) this.#dueAt = Math.min(this.#dueAt, at);
+    else if (at < this.#timerAt) this.#arm(at);
   }
 
   async runOnce(): Promise<void> {
@@ -94,6 +128,7 @@ export class ServerlessLoop {
           now,
         });
         if (outcome === 'lost') ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
+        else this.#unrecordedDrainFailures.delete(ep.id);
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
           ctx.log.info({ endpointId: ep.id, from: ep.status, to: pass.status, msg: pass.statusMsg }, 'endpoint status');
@@ -181,16 +216,21 @@ export class ServerlessLoop {
       workers: workers.map((w) => ({ id: w.instance.id, target: w.instance.target, status: w.instance.status, statusMsg: w.instance.statusMsg })),
       now,
     });
-    let failed = 0;
+    const carried = this.#unrecordedDrainFailures.get(ep.id);
+    let failed = carried ?? 0;
     if (step.failHeld) {
-      failed = ctx.traffic.failPending(ep.id, 'the drain of this endpoint ran out of time');
-      ctx.log.warn({ endpointId: ep.id, failed }, 'drain timed out');
+      const now = ctx.traffic.failPending(ep.id, 'the drain of this endpoint ran out of time');
+      failed += now;
+      ctx.log.warn({ endpointId: ep.id, failed: now }, 'drain timed out');
     }
+    // Cleared once this pass's outcome is recorded (runOnce).
+    if (step.failHeld || carried !== undefined) this.#unrecordedDrainFailures.set(ep.id, failed);
     for (const id of step.stopWorkers) await actOnWorker(ctx, ep, id, 'stop');
     if (step.workersDeadline !== null) ctx.traffic.invalidate(ep.id);
     const next = step.next;
     const ended = next === 'stopped' || next === 'failed';
-    const drainTimedOut = ep.stopDrainTimedOut || step.failHeld;
+    this.#wakeForStop(ep, next, step.workersDeadline, now);
+    const drainTimedOut = ep.stopDrainTimedOut || step.failHeld || carried !== undefined;
     return {
       status: ended ? next : 'stopping',
       statusMsg: stopStatusMsg(step, held, { drainTimedOut, failed: ep.stopFailed + failed }),
@@ -267,12 +307,35 @@ export class ServerlessLoop {
     for (const id of destroys) await actOnWorker(ctx, ep, id, 'destroy');
     let statusMsg: string | null = ep.suspended ? 'suspended: no new workers are recruited' : rollout.statusMsg;
     if (!ep.suspended) {
-      for (const id of d.start) await actOnWorker(ctx, ep, id, 'start');
-      const create = Math.max(d.create, rollout.needsWorker ? 1 : 0);
+      const replace = await this.#startInactive(ep, d.start, views, d.create);
+      const create = Math.max(d.create, rollout.needsWorker ? 1 : 0) + replace;
       if (create > 0) statusMsg = (await this.#recruit(ep, rollout.recruitInto ?? groups, workers.length, create)) ?? statusMsg;
     }
     if (changed) ctx.traffic.invalidate(ep.id);
     return { status, statusMsg, memory: { ...d.memory, failures: watch.failures } };
+  }
+
+  /**
+   * Start inactive workers; answers how many new workers to recruit in place of those that cannot
+   * start because another instance rented their GPUs meanwhile. Such a stranded worker is not tried
+   * again and again while free GPUs sit idle: after one refused start a worker is recruited
+   * elsewhere. The stranded one stays a cold (inactive) worker while max_workers leaves room for
+   * it, and scale-down destroys it by the cold-worker rules as any spare inactive worker; without
+   * room it is destroyed now.
+   */
+  async #startInactive(ep: EndpointRecord, ids: readonly number[], views: readonly WorkerView[], creating: number): Promise<number> {
+    const counted = views.filter((v) => v.phase !== 'error' && v.phase !== 'destroying').length;
+    let room = ep.params.maxWorkers - counted - creating;
+    let replace = 0;
+    for (const id of ids) {
+      if ((await actOnWorkerOutcome(this.#ctx, ep, id, 'start')) !== 'gpus_taken') continue;
+      const kept = room > 0;
+      if (kept) room--;
+      else await actOnWorker(this.#ctx, ep, id, 'destroy');
+      replace++;
+      this.#ctx.log.warn({ endpointId: ep.id, instanceId: id, kept }, 'inactive worker cannot start (its GPUs are taken): recruiting elsewhere');
+    }
+    return replace;
   }
 
   /**
@@ -295,6 +358,22 @@ export class ServerlessLoop {
     return null;
   }
 
+  /**
+   * A stop's deadlines act when they fall, not at the first tick after them (a 1 s drain timeout
+   * fired after 2-3 s): the pass is asked for at the drain deadline (or the end of the settle time),
+   * and while workers stop, at the reconciler's pace up to their deadline.
+   */
+  #wakeForStop(ep: EndpointRecord, next: string, workersDeadline: number | null, now: number): void {
+    const s = this.#ctx.settings;
+    if (next === 'closing' || next === 'draining') {
+      const settled = (ep.stopRequestedAt ?? now) + STOP_SETTLE_MS;
+      const deadline = ep.stopDeadline ?? now;
+      this.#passAt(next === 'closing' ? Math.min(settled, deadline) : deadline);
+    } else if (next === 'stopping_workers') {
+      this.#passAt(Math.min(now + s.observeIntervalMs, workersDeadline ?? Infinity));
+    }
+  }
+
   /** The load workers report (covering requests other replicas sent them), kept as samples for the window. */
   #sampleReported(endpointId: number, now: number, workers: readonly WorkerInfo[]): { at: number; load: number }[] {
     const load = workers.reduce((s, w) => s + (w.report?.curLoad ?? 0), 0);
@@ -309,6 +388,7 @@ export class ServerlessLoop {
     this.#reported.delete(endpointId);
     this.#recruitAfter.delete(endpointId);
     this.#routedTo.delete(endpointId);
+    this.#unrecordedDrainFailures.delete(endpointId);
     this.#ctx.endpointSignal.forget(endpointId);
   }
 }

@@ -8,7 +8,7 @@ import { newDeploymentUid } from '../keys.js';
 import { authorize, type Principal } from '../principal.js';
 import { changeOwnedEndpoint, type EndpointChangeResult, type StopRequest } from './change-endpoint.js';
 import { createEndpoint, loadOwnEndpoint, validName, type ServerlessAction } from './endpoints.js';
-import { createWorkergroup, type WorkergroupInput } from './workergroups.js';
+import { checkWorkergroupInput, createWorkergroup, type WorkergroupInput } from './workergroups.js';
 import type { PendingWork } from './traffic-gate.js';
 import { workersOf, type WorkerInfo } from './workers.js';
 import type { DeploymentRecord, DeploymentSource, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
@@ -54,6 +54,8 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
   const name = validName(r.name ?? `deployment-${uid}`, 'deploymentName');
   const source = r.source ?? null;
   const params: EndpointParamsPatch = source === null ? r.params : { ...r.params, ...replicaParams(source) };
+  // Refuse bad input before anything is written: a refused create leaves no rows behind.
+  checkWorkergroupInput(r);
   const endpoint = await createEndpoint(ctx, p, { name, params, aliasOf: null, ...(r.limits !== undefined ? { limits: r.limits } : {}) });
   try {
     const workergroup = await createWorkergroup(ctx, p, endpoint.id, r, source?.configurationId ?? null);

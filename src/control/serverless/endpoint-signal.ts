@@ -7,6 +7,22 @@ export class EndpointSignal {
   /** Notifications so far, per endpoint: a waiter that read the store at version v wakes at once when it moved. */
   readonly #versions = new Map<number, number>();
   readonly #waiters = new Map<number, Set<() => void>>();
+  /** This replica's serverless loop, asked for a pass sooner than its periodic tick. */
+  readonly #passListeners = new Set<(at: number | null) => void>();
+
+  /** The serverless loop listens here; returns the unsubscribe. */
+  onPassDue(listener: (at: number | null) => void): () => void {
+    this.#passListeners.add(listener);
+    return () => this.#passListeners.delete(listener);
+  }
+
+  /**
+   * An endpoint needs a pass: now (null: an intent was written, a stop should not wait for the tick)
+   * or at a clock time (a deadline the pass must act on when it falls, not at the next tick after it).
+   */
+  passDue(at: number | null = null): void {
+    for (const l of this.#passListeners) l(at);
+  }
 
   version(endpointId: number): number {
     return this.#versions.get(endpointId) ?? 0;

@@ -56,7 +56,8 @@ export async function watchWorkerFailures(
   const facts = await Promise.all(
     workers.map(async (w) => {
       const i = w.instance;
-      const output = current(w) && isNewFailure(failures, i) ? await outputTail(ctx, i) : null;
+      const notReady = w.notReady !== null;
+      const output = current(w) && isNewFailure(failures, { id: i.id, target: i.target, status: i.status, notReady }) ? await outputTail(ctx, i) : null;
       return {
         id: i.id,
         current: current(w),
@@ -64,8 +65,9 @@ export async function watchWorkerFailures(
         target: i.target,
         status: i.status,
         exitCode: i.exitCode,
-        statusMsg: failureMsg(ctx, i),
+        statusMsg: w.notReady ?? failureMsg(ctx, i),
         output,
+        notReady,
       };
     }),
   );

@@ -87,6 +87,13 @@ function checkNumbers(gpuRamGb: number | null, testWorkers: number | null): void
     throw invalid(`'testWorkers' must be an integer from 0 to 100.`, 'testWorkers');
 }
 
+/** Everything createWorkergroup refuses, checked without touching the store (a deployment checks it before it writes). */
+export function checkWorkergroupInput(input: WorkergroupInput): void {
+  checkPlacement(input.placement ?? DEFAULT_PLACEMENT);
+  checkNumbers(input.gpuRamGb, input.testWorkers);
+  buildTemplate(input);
+}
+
 /** `revision`: what the template was made from (a configuration id), for deployments that change configuration. */
 export async function createWorkergroup(
   ctx: ControlContext,
@@ -99,7 +106,7 @@ export async function createWorkergroup(
   if (ep.aliasOf !== null) throw invalid(`Endpoint '${ep.name}' is a route alias of '${ep.aliasOf}'; it has no workers of its own.`, 'endpointId');
   const placement = checkPlacement(input.placement ?? DEFAULT_PLACEMENT);
   checkNumbers(input.gpuRamGb, input.testWorkers);
-  return ctx.store.createWorkergroup({
+  const wg = await ctx.store.createWorkergroup({
     accountId: ep.accountId,
     endpointId: ep.id,
     template: buildTemplate(input),
@@ -110,6 +117,9 @@ export async function createWorkergroup(
     revision,
     now: ctx.clock.now(),
   });
+  // The serverless loop recruits for it at once, not at its next tick.
+  ctx.endpointSignal.passDue();
+  return wg;
 }
 
 export async function ownWorkergroup(ctx: ControlContext, p: Principal, id: number, action: ServerlessAction): Promise<WorkergroupRecord> {

@@ -1,6 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import type { InstanceAction } from '../../domain/instance/intent.js';
-import { workerPhase, type WorkerPhase } from '../../domain/serverless/workers.js';
+import { notReadyReason, workerPhase, type WorkerPhase } from '../../domain/serverless/workers.js';
 import { changeInstance } from '../instances/change-instance.js';
 import type { ControlContext } from '../context.js';
 import { workerToken } from '../keys.js';
@@ -18,6 +18,8 @@ export interface WorkerInfo {
   readonly report: WorkerReport | null;
   /** Why it is in error, as far as the engine knows. */
   readonly errorMsg: string | null;
+  /** Running but never to become ready (its command exited, or past workerReadyTimeoutMs): a failed worker. */
+  readonly notReady: string | null;
 }
 
 /** The engine acts on workers on behalf of the endpoint's owner, with the owner's rights. */
@@ -42,10 +44,19 @@ export async function workersOf(ctx: WorkerReadContext, endpointId: number): Pro
     const silent = thisLife && report === null ? `no report from the worker for ${Math.round((ctx.clock.now() - r.reportedAt) / 1000)}s` : null;
     const port = instance.ports[0];
     const m = machines.get(instance.machineId);
-    const errorMsg = silent ?? report?.errorMsg ?? null;
+    const stuck = notReadyReason({
+      status: instance.status,
+      statusMsg: instance.statusMsg,
+      loaded: report?.loaded ?? false,
+      runningForMs: ctx.clock.now() - instance.statusChangedAt,
+      readyTimeoutMs: ctx.settings.workerReadyTimeoutMs,
+    });
+    const reported = report?.errorMsg !== undefined && report.errorMsg !== null && report.errorMsg !== '' ? report.errorMsg : null;
+    const errorMsg = silent ?? reported ?? stuck;
     return {
       instance,
       errorMsg,
+      notReady: stuck,
       phase: workerPhase({ target: instance.target, status: instance.status, loaded: report?.loaded ?? false, errorMsg }),
       url: port !== undefined && m !== undefined ? `http://${m.publicIp}:${port.hostPort}` : null,
       report,
@@ -55,12 +66,25 @@ export async function workersOf(ctx: WorkerReadContext, endpointId: number): Pro
 
 /** Ask for a worker to start, stop or be destroyed; an idempotent repeat or a vanished worker is not an error. */
 export async function actOnWorker(ctx: ControlContext, ep: EndpointRecord, instanceId: number, action: InstanceAction): Promise<boolean> {
+  return (await actOnWorkerOutcome(ctx, ep, instanceId, action)) === 'changed';
+}
+
+/**
+ * As actOnWorker, telling apart a start refused because the worker's GPUs are rented by someone else
+ * now ('gpus_taken'): that worker cannot start where it is, so the caller recruits elsewhere.
+ */
+export async function actOnWorkerOutcome(
+  ctx: ControlContext,
+  ep: EndpointRecord,
+  instanceId: number,
+  action: InstanceAction,
+): Promise<'changed' | 'unchanged' | 'gpus_taken'> {
   try {
-    return (await changeInstance(ctx, ownerOf(ep), instanceId, action)).changed;
+    return (await changeInstance(ctx, ownerOf(ep), instanceId, action)).changed ? 'changed' : 'unchanged';
   } catch (err) {
     if (err instanceof GantryError && (err.code === 'INSTANCE_NOT_FOUND' || err.code === 'ILLEGAL_TRANSITION' || err.code === 'GPUS_UNAVAILABLE')) {
       ctx.log.info({ endpointId: ep.id, instanceId, action, code: err.code }, err.message);
-      return false;
+      return err.code === 'GPUS_UNAVAILABLE' ? 'gpus_taken' : 'unchanged';
     }
     throw err;
   }

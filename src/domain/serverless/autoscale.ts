@@ -148,9 +148,12 @@ export function decideScale(i: ScaleInput): ScaleDecision {
 
   const stop: number[] = [];
   if (a.target < active.length) {
-    // Ready, idle workers first (they stop with their model loaded); busy ones are never stopped.
-    const order = (w: WorkerView): number => (w.phase === 'ready' ? 0 : 1);
-    const idle = active.filter((w) => w.inFlight === 0).sort((x, y) => order(x) - order(y) || (x.perf ?? 0) - (y.perf ?? 0));
+    // Workers that are not ready go first: stopping the one that serves while keeping one that may
+    // never serve left deployments with nothing ready. Then the lowest perf, then the newest (the
+    // least invested: a worker restarted with its model is kept over one just created). Busy
+    // workers are never stopped.
+    const order = (w: WorkerView): number => (w.phase === 'ready' ? 1 : 0);
+    const idle = active.filter((w) => w.inFlight === 0).sort((x, y) => order(x) - order(y) || (x.perf ?? 0) - (y.perf ?? 0) || y.id - x.id);
     stop.push(...idle.slice(0, active.length - a.target).map((w) => w.id));
   }
   const destroy = broken.map((w) => w.id);

@@ -47,15 +47,17 @@ export interface WorkerFacts {
   readonly exitCode: number | null;
   readonly statusMsg: string | null;
   readonly output?: string | null;
+  /** Running, yet never to become ready (its command exited, or it ran past the readiness bound). */
+  readonly notReady?: boolean;
 }
 
-/** A worker that should run and does not: its start failed or its main process exited. */
-export function isWorkerFailure(w: Pick<WorkerFacts, 'target' | 'status'>): boolean {
-  return w.target === 'running' && (w.status === 'failed' || w.status === 'exited');
+/** A worker that should run and does not: its start failed, its main process exited, or it cannot become ready. */
+export function isWorkerFailure(w: Pick<WorkerFacts, 'target' | 'status' | 'notReady'>): boolean {
+  return w.target === 'running' && (w.status === 'failed' || w.status === 'exited' || w.notReady === true);
 }
 
 /** A failure this count has not seen yet (the only workers whose output is worth reading). */
-export function isNewFailure(f: WorkerFailures, w: Pick<WorkerFacts, 'id' | 'target' | 'status'>): boolean {
+export function isNewFailure(f: WorkerFailures, w: Pick<WorkerFacts, 'id' | 'target' | 'status' | 'notReady'>): boolean {
   return isWorkerFailure(w) && !f.counted.includes(w.id);
 }
 

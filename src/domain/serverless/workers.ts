@@ -42,3 +42,32 @@ export function workerPhase(w: WorkerFacts): WorkerPhase {
       return 'error';
   }
 }
+
+/**
+ * The message outcomeOf (domain/instance/reconcile.ts) leaves on a running instance whose onstart
+ * exited, possibly after the host runtime's own notice ("…; onstart exited with code 1").
+ */
+const ONSTART_EXITED = /(?:^|; )onstart exited with code (-?\d+)$/;
+
+export interface ReadinessFacts {
+  readonly status: InstanceStatus;
+  readonly statusMsg: string | null;
+  readonly loaded: boolean;
+  /** How long the instance has been running (since its status last changed). */
+  readonly runningForMs: number;
+  /** workerReadyTimeoutMs. */
+  readonly readyTimeoutMs: number;
+}
+
+/**
+ * Why a running worker that has not become ready never will: its onstart (the worker's own
+ * command) exited with an error, or it has run past the readiness bound. Such a worker is in Error
+ * and replaced, not left in Model Loading where scale-down could keep it over a ready one.
+ */
+export function notReadyReason(w: ReadinessFacts): string | null {
+  if (w.status !== 'running' || w.loaded) return null;
+  const code = ONSTART_EXITED.exec(w.statusMsg ?? '')?.[1];
+  if (code !== undefined && code !== '0') return `the worker's command exited with code ${code} before it became ready`;
+  if (w.runningForMs > w.readyTimeoutMs) return `not ready within ${Math.round(w.readyTimeoutMs / 1000)}s of starting`;
+  return null;
+}
