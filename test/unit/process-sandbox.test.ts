@@ -13,6 +13,7 @@ const base: SandboxMounts = {
   readOnly: [],
   hidden: [],
   devices: [],
+  identity: null,
 };
 
 /** The mount options in order, as `kind path` strings. */

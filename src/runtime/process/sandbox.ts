@@ -6,6 +6,11 @@ import { dirname, join, sep } from 'node:path';
  * The process runtime's sandbox: bubblewrap (`bwrap`, Debian's `bubblewrap`) with a user, PID, IPC and UTS
  * namespace of its own and a mount view in which Gantry's data dir is an empty tmpfs with only this
  * instance's folders bound back. The network stays the host's (instance ports must be reachable).
+ *
+ * Two identities. Gantry as root: bwrap runs as root (so it can bind folders under a private 0700 parent) with no
+ * user namespace, and `setpriv` drops the workload to the instance's own host uid/gid with no capabilities, so
+ * the kernel itself keeps it from root's files and from other tenants' processes. Gantry as another user: a user
+ * namespace as that user (bwrap unprivileged); the mount and PID view are then the only wall.
  * Why bwrap and not namespaces by hand: docs/decisions/008-process-sandbox.md.
  */
 export interface SandboxMounts {
@@ -23,13 +28,22 @@ export interface SandboxMounts {
   readonly hidden: readonly string[];
   /** Device nodes passed through as they are (`/dev/nvidia*`). */
   readonly devices: readonly string[];
+  /** Host uid/gid the workload runs as (bwrap then runs as root); null: the caller's own, in a user namespace. */
+  readonly identity: { readonly uid: number; readonly gid: number } | null;
 }
+
+/** The command that drops from root to `id` with no capabilities left (util-linux `setpriv`). */
+export function dropTo(id: { uid: number; gid: number }): string[] {
+  return ['setpriv', `--reuid=${id.uid}`, `--regid=${id.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
+}
+
+const NAMESPACES = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--new-session'];
 
 type MountOp = { readonly kind: 'tmpfs' | 'ro' | 'rw'; readonly path: string };
 
 /** The `bwrap` argv (without the program name) that runs `command` inside the sandbox. */
 export function bwrapArgs(m: SandboxMounts, command: readonly string[]): string[] {
-  const args = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--new-session'];
+  const args = m.identity === null ? ['--unshare-user', ...NAMESPACES] : [...NAMESPACES];
   args.push('--ro-bind', '/', '/', '--dev', '/dev');
   for (const d of m.devices) args.push('--dev-bind-try', d, d);
   args.push('--proc', '/proc');
@@ -57,11 +71,25 @@ export function bwrapArgs(m: SandboxMounts, command: readonly string[]): string[
       seen.add(key);
       return true;
     });
+  const done: MountOp[] = [];
   for (const op of ordered) {
     if (op.kind === 'tmpfs') args.push('--tmpfs', op.path);
-    else args.push(op.kind === 'ro' ? '--ro-bind' : '--bind', op.path, op.path);
+    else {
+      // Folders bwrap makes in a tmpfs for a bind's mount point copy the host folder's mode (0700 in the data
+      // dir): made first as 0755, or the workload's own uid could not walk down to its disk.
+      const under = done.filter((d) => op.path.startsWith(d.path + sep)).sort((a, b) => depth(b.path) - depth(a.path))[0];
+      if (under?.kind === 'tmpfs') {
+        const parts = op.path
+          .slice(under.path.length + 1)
+          .split(sep)
+          .slice(0, -1);
+        for (let i = 1; i <= parts.length; i++) args.push('--perms', '0755', '--dir', join(under.path, ...parts.slice(0, i)));
+      }
+      args.push(op.kind === 'ro' ? '--ro-bind' : '--bind', op.path, op.path);
+    }
+    done.push(op);
   }
-  args.push('--chdir', m.disk, '--', ...command);
+  args.push('--chdir', m.disk, '--', ...(m.identity === null ? [] : dropTo(m.identity)), ...command);
   return args;
 }
 
@@ -110,31 +138,18 @@ function closedToOthers(dir: string): boolean {
   }
 }
 
-/** Whether a trivial sandbox runs here (bwrap installed, user namespaces allowed), as `uid` when given. */
-export function probeBwrap(o: { uid?: number; gid?: number; timeoutMs: number }): Promise<{ ok: boolean; reason: string }> {
+/** Whether a trivial sandbox runs here (bwrap and, as root, setpriv installed; else user namespaces allowed). */
+export function probeBwrap(o: { identity: { uid: number; gid: number } | null; timeoutMs: number }): Promise<{ ok: boolean; reason: string }> {
   return new Promise((resolve) => {
-    const args = [
-      '--unshare-user',
-      '--unshare-pid',
-      '--unshare-ipc',
-      '--unshare-uts',
-      '--new-session',
-      '--ro-bind',
-      '/',
-      '/',
-      '--dev',
-      '/dev',
-      '--proc',
-      '/proc',
-      '--tmpfs',
-      '/tmp',
-      '--',
-      'true',
-    ];
+    const ns = o.identity === null ? ['--unshare-user', ...NAMESPACES] : NAMESPACES;
+    const drop = o.identity === null ? [] : dropTo(o.identity);
+    const args = [...ns, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--', ...drop, 'true'];
     let err = '';
-    const child = spawn('bwrap', args, { stdio: ['ignore', 'ignore', 'pipe'], ...(o.uid === undefined ? {} : { uid: o.uid, gid: o.gid ?? o.uid }) });
+    const child = spawn('bwrap', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()).slice(0, 1000));
+    child.stderr.on('data', (d: Buffer) => {
+      if (err.length < 1000) err += d.toString();
+    });
     child.once('error', (e) => {
       clearTimeout(timer);
       resolve({ ok: false, reason: e.message.includes('ENOENT') ? 'bwrap is not installed (Debian: apt-get install bubblewrap)' : e.message });
