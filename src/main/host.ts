@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
@@ -25,6 +25,7 @@ export interface RunningHost {
  */
 export async function startHost(c: Config, channel: AgentChannel, o: { log: Logger; workloadEnv: Readonly<Record<string, string>> }): Promise<RunningHost> {
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(c.dataDir, 0o700);
   const gpus = await detectGpus(c.gpus);
   const { runtime, sandboxed } = await openRuntime(c, { ...o, nvidiaGpus: gpus !== null && !gpus.declared });
   const hostKey = await readOrCreate(join(c.dataDir, 'host.key'), () => `host:${randomUUID()}`);
