@@ -16,6 +16,7 @@ import { authBench, printAuth } from './auth.js';
 import { callApi, NO_LIMITS, pair, textTable, type LatencyRow } from './util.js';
 import { aicoreBench } from './aicore.js';
 import { elasticBench, printElastic } from './elastic.js';
+import { sandboxBench } from './sandbox.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
@@ -26,7 +27,8 @@ import { elasticBench, printElastic } from './elastic.js';
  *  - serverless: proxy vs direct vs nginx, stop latency with and without drain, scale from zero (serverless.ts);
  *  - API throughput with authentication and rate limiting on vs off (auth.ts);
  *  - AI Core: a bulk stop of 100 deployments vs 100 single stops, and token + authenticated GET vs Vast's authenticated GET (aicore.ts);
- *  - Elasticsearch: `_infer` through Gantry vs onnxruntime in-process, `_stop` with and without finish_pending_work (elastic.ts).
+ *  - Elasticsearch: `_infer` through Gantry vs onnxruntime in-process, `_stop` with and without finish_pending_work (elastic.ts);
+ *  - the process sandbox: create → running and a CPU-bound workload, sandboxed vs bare (sandbox.ts).
  *
  * `npm run bench -- serverless` (or search, create, fleet, auth, aicore, elastic) runs only those.
  */
@@ -194,6 +196,7 @@ try {
     ...(wants('search') ? await searchBench(dir) : []),
     ...(wants('create') ? await createBench(dir) : []),
     ...(wants('aicore') ? await aicoreBench(dir) : []),
+    ...(wants('sandbox') ? await sandboxBench(dir) : []),
   ];
   if (rows.length > 0) print(rows);
   const resources = wants('fleet') ? await heartbeatBench(dir) : [];

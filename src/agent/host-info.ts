@@ -9,6 +9,10 @@ export interface HostSettings {
   readonly portRangeStart: number;
   readonly portRangeEnd: number;
   readonly runtime: string;
+  /** Whether tenants' workloads are isolated (containers, or the process sandbox). */
+  readonly sandboxed: boolean;
+  /** The operator lets every account use this host although it is not isolated (--unsafe-shared-process-runtime). */
+  readonly unsafeSharedRuntime: boolean;
 }
 
 /** What this machine has, in the units offers use (MB of memory, GB of disk). */
@@ -36,5 +40,6 @@ export async function describeHost(s: HostSettings, gpus: GpuInventory | null): 
     portRangeStart: s.portRangeStart,
     portRangeEnd: s.portRangeEnd,
     runtime: s.runtime,
+    isolation: s.sandboxed ? 'sandboxed' : s.unsafeSharedRuntime ? 'unsafe-shared' : 'shared',
   };
 }

@@ -6,7 +6,14 @@ import { createLogger } from '../log/logger.js';
 import { startHost } from '../main/host.js';
 import { parsePortRange } from '../config/port-range.js';
 
-const FLAGS = ['server', 'token', 'dataDir', 'gpus', 'runtime', 'publicIp', 'logLevel'] as const;
+const FLAGS = ['server', 'token', 'dataDir', 'gpus', 'runtime', 'publicIp', 'logLevel', 'processSandbox', 'unsafeSharedProcessRuntime'] as const;
+
+/** The start-up warning of a host whose workloads are not isolated (README "Isolation"). */
+export const NOT_ISOLATED = (unsafe: boolean): string =>
+  `WARNING: workloads on this host are NOT isolated (no process sandbox: install bubblewrap, or see the log);\n` +
+  (unsafe
+    ? `  --unsafe-shared-process-runtime: every account's instances run here and can read each other's files and Gantry's keys.\n`
+    : `  this host takes only its owner's instances (--unsafe-shared-process-runtime accepts others' anyway).\n`);
 
 /** `gantry agent`: join a control plane as one host. Workloads outlive the agent and are adopted on restart. */
 export function registerAgent(program: Command): void {
@@ -22,6 +29,8 @@ export function registerAgent(program: Command): void {
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
     .option('--port-range <first-last>', 'host ports handed to instances (default 41000-41999); ports in use on the host are skipped')
     .option('--config <file>', 'JSON config file (see docs/config.md)')
+    .option('--process-sandbox <mode>', 'process runtime isolation: auto | bwrap | off (README "Isolation")')
+    .option('--unsafe-shared-process-runtime', "take every account's instances although workloads are not isolated")
     .action(async (flags: Record<string, string | undefined>) => {
       const picked: Partial<Record<SettingKey, unknown>> = {};
       for (const k of FLAGS) if (flags[k] !== undefined) picked[k] = flags[k];
@@ -30,6 +39,7 @@ export function registerAgent(program: Command): void {
       if (c.server === null || c.token === null) throw new Error('gantry agent needs --server URL and --token TOKEN (see `gantry create host-token`).');
       const log = createLogger(c.logLevel);
       const host = await startHost(c, new HttpChannel(c.server, c.token), { log, workloadEnv: workloadBaseEnv() });
+      if (!host.sandboxed) process.stderr.write(NOT_ISOLATED(c.unsafeSharedProcessRuntime));
       process.stdout.write(`Agent is up: machine ${host.agent.machineId ?? '?'} on ${c.server} (runtime ${host.runtime.name}, data ${c.dataDir}).\n`);
       let stopping = false;
       const shutdown = (signal: string): void => {

@@ -3,6 +3,7 @@ import { loadConfig, workloadBaseEnv } from '../config/load.js';
 import type { SettingKey } from '../config/schema.js';
 import { startGantry } from '../main/up.js';
 import { parsePortRange } from '../config/port-range.js';
+import { NOT_ISOLATED } from './agent-command.js';
 
 interface UpFlags {
   dataDir?: string;
@@ -17,11 +18,26 @@ interface UpFlags {
   rateLimit?: string;
   portRange?: string;
   config?: string;
+  processSandbox?: string;
+  unsafeSharedProcessRuntime?: boolean;
 }
 
 async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   const picked: Partial<Record<SettingKey, unknown>> = {};
-  for (const k of ['dataDir', 'host', 'port', 'database', 'gpus', 'runtime', 'publicIp', 'publicUrl', 'logLevel', 'rateLimit'] as const) {
+  for (const k of [
+    'dataDir',
+    'host',
+    'port',
+    'database',
+    'gpus',
+    'runtime',
+    'publicIp',
+    'publicUrl',
+    'logLevel',
+    'rateLimit',
+    'processSandbox',
+    'unsafeSharedProcessRuntime',
+  ] as const) {
     if (flags[k] !== undefined) picked[k] = flags[k];
   }
   if (flags.portRange !== undefined) Object.assign(picked, parsePortRange(flags.portRange));
@@ -32,6 +48,7 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   const hostLine = m
     ? `machine ${m.id}: ${m.numGpus === 0 ? 'no GPUs (CPU instances)' : `${m.numGpus}x ${m.gpuName}${m.gpuDeclared ? ' (declared)' : ''}`}${m.verified ? ', verified' : ''}, runtime ${m.runtime ?? '?'}`
     : 'none (control plane only)';
+  if (m !== undefined && m.isolation !== 'sandboxed') process.stderr.write(NOT_ISOLATED(config.unsafeSharedProcessRuntime));
   process.stdout.write(
     [
       'Gantry is up.',
@@ -78,6 +95,8 @@ export function registerUp(program: Command): void {
     .option('--runtime <kind>', 'docker | process | auto (default: docker when an engine answers at DOCKER_HOST or /var/run/docker.sock)')
     .option('--public-ip <addr>', "address shown as instances' public_ipaddr")
     .option('--port-range <first-last>', 'host ports handed to instances (default 41000-41999); ports in use on the host are skipped')
+    .option('--process-sandbox <mode>', 'process runtime isolation: auto | bwrap | off (README "Isolation")')
+    .option('--unsafe-shared-process-runtime', "take every account's instances although workloads are not isolated")
     .action((flags: UpFlags) => run(flags, true));
   serverFlags(program.command('server').description('run the control plane only (hosts join with `gantry agent`)')).action((flags: UpFlags) =>
     run(flags, false),

@@ -61,6 +61,11 @@ export const ERROR_CODES = {
   GPUS_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: "A stopped instance's GPUs are rented by another instance, so it cannot start now." },
   PORTS_EXHAUSTED: { kind: 'conflict', retryable: true, doc: "The host's port range has no free port left." },
   MACHINE_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: 'The machine is unlisted or offline.' },
+  HOST_NOT_ISOLATED: {
+    kind: 'forbidden',
+    retryable: false,
+    doc: "The host runs workloads without a sandbox, so it takes only its owner's instances (unless started with --unsafe-shared-process-runtime).",
+  },
   ILLEGAL_TRANSITION: { kind: 'illegal_transition', retryable: false, doc: 'The requested state change is not allowed from the current state.' },
   PERMISSION_MISSING: { kind: 'forbidden', retryable: false, doc: "The key's permissions do not include the scope this action needs (the message names it)." },
   PERMISSION_ESCALATION: { kind: 'forbidden', retryable: false, doc: 'A key or role may only be granted permissions its creator holds.' },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { probeBusyPorts } from '../agent/port-probe.js';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
@@ -16,6 +16,8 @@ export interface RunningHost {
   readonly agent: Agent;
   readonly runtime: Runtime;
   readonly hostKey: string;
+  /** Whether tenants' workloads are isolated (containers, or the process sandbox). */
+  readonly sandboxed: boolean;
 }
 
 /**
@@ -24,15 +26,17 @@ export interface RunningHost {
  */
 export async function startHost(c: Config, channel: AgentChannel, o: { log: Logger; workloadEnv: Readonly<Record<string, string>> }): Promise<RunningHost> {
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(c.dataDir, 0o700);
   const gpus = await detectGpus(c.gpus);
-  const runtime = await openRuntime(c, { ...o, nvidiaGpus: gpus !== null && !gpus.declared });
+  const { runtime, sandboxed } = await openRuntime(c, { ...o, nvidiaGpus: gpus !== null && !gpus.declared });
   const hostKey = await readOrCreate(join(c.dataDir, 'host.key'), () => `host:${randomUUID()}`);
   const hostSettings = { dataDir: c.dataDir, publicIp: c.publicIp, portRangeStart: c.portRangeStart, portRangeEnd: c.portRangeEnd, runtime: runtime.name };
+  const isolation = { sandboxed, unsafeSharedRuntime: c.unsafeSharedProcessRuntime };
   const agent = new Agent({
     channel,
     runtime,
     hostKey,
-    describe: () => describeHost(hostSettings, gpus),
+    describe: () => describeHost({ ...hostSettings, ...isolation }, gpus),
     gpuUtils: gpuUtilReader(gpus),
     busyPorts: () => probeBusyPorts(c.portRangeStart, c.portRangeEnd),
     log: o.log.child({ component: 'agent' }),
@@ -43,5 +47,5 @@ export async function startHost(c: Config, channel: AgentChannel, o: { log: Logg
     await runtime.close();
     throw err;
   }
-  return { agent, runtime, hostKey };
+  return { agent, runtime, hostKey, sandboxed };
 }

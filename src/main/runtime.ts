@@ -1,24 +1,77 @@
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
-import { ProcessRuntime } from '../runtime/process/process-runtime.js';
+import { ProcessRuntime, type ProcessSandbox } from '../runtime/process/process-runtime.js';
+import { nvidiaDevices, probeBwrap, reachable } from '../runtime/process/sandbox.js';
 import type { Runtime } from '../runtime/runtime.js';
+
+export interface OpenedRuntime {
+  readonly runtime: Runtime;
+  /** Whether tenants' workloads are isolated from each other and from Gantry (containers, or the process sandbox). */
+  readonly sandboxed: boolean;
+}
 
 /**
  * `--runtime`: docker (Docker Engine API, also Podman's), process, or auto: docker when an engine answers at
  * DOCKER_HOST (else the default socket), process otherwise. `nvidiaGpus`: real GPUs go to containers as device requests.
  */
-export async function openRuntime(c: Config, o: { log: Logger; workloadEnv: Readonly<Record<string, string>>; nvidiaGpus: boolean }): Promise<Runtime> {
+export async function openRuntime(c: Config, o: { log: Logger; workloadEnv: Readonly<Record<string, string>>; nvidiaGpus: boolean }): Promise<OpenedRuntime> {
   const root = join(c.dataDir, 'instances');
   const docker = c.runtime === 'docker' || (c.runtime === 'auto' && (await DockerRuntime.probe(c.dockerHost)));
   if (docker) {
     try {
-      return await DockerRuntime.open({ root, dockerHost: c.dockerHost, killWaitMs: c.killWaitMs, pollMs: 100, nvidiaGpus: o.nvidiaGpus });
+      return {
+        runtime: await DockerRuntime.open({ root, dockerHost: c.dockerHost, killWaitMs: c.killWaitMs, pollMs: 100, nvidiaGpus: o.nvidiaGpus }),
+        sandboxed: true,
+      };
     } catch (err) {
       throw new Error(`no container engine answers at ${c.dockerHost ?? 'unix:///var/run/docker.sock'} (${err instanceof Error ? err.message : String(err)})`);
     }
   }
   if (c.runtime === 'auto') o.log.info('no container engine found; running workloads as process groups');
-  return ProcessRuntime.open({ root, killWaitMs: c.killWaitMs, pollMs: 50, baseEnv: o.workloadEnv });
+  const sandbox = await processSandbox(c, o.log);
+  const runtime = await ProcessRuntime.open({ root, killWaitMs: c.killWaitMs, pollMs: 50, baseEnv: o.workloadEnv, ...(sandbox ? { sandbox } : {}) });
+  return { runtime, sandboxed: sandbox !== null };
+}
+
+/** The package folder this code runs from (dist/src/main/runtime.js → the package): workers run Gantry's code from it. */
+function packageDir(): string {
+  return fileURLToPath(new URL('../../../', import.meta.url));
+}
+
+/** The sandbox to run workloads in, or null (with a warning) when it is off or cannot be had here. */
+async function processSandbox(c: Config, log: Logger): Promise<ProcessSandbox | null> {
+  if (c.processSandbox !== 'auto' && c.processSandbox !== 'bwrap' && c.processSandbox !== 'off') {
+    throw new Error(`processSandbox must be auto, bwrap or off, got ${JSON.stringify(c.processSandbox)}`);
+  }
+  const unsafe = c.unsafeSharedProcessRuntime
+    ? "this host takes every account's instances anyway (--unsafe-shared-process-runtime): tenants can read each other's files and Gantry's keys"
+    : "this host takes only its owner's instances (pass --unsafe-shared-process-runtime to accept others' anyway)";
+  if (c.processSandbox === 'off') {
+    log.warn(`WORKLOADS ARE NOT ISOLATED: the process sandbox is off (processSandbox=off); ${unsafe}`);
+    return null;
+  }
+  const root = process.getuid?.() === 0;
+  const uidBase = root ? c.sandboxUidBase : null;
+  const probe = await probeBwrap({ identity: uidBase === null ? null : { uid: uidBase, gid: uidBase }, timeoutMs: c.sandboxProbeTimeoutMs });
+  if (!probe.ok) {
+    if (c.processSandbox === 'bwrap') throw new Error(`processSandbox=bwrap but no sandbox runs here: ${probe.reason}`);
+    log.warn(`WORKLOADS ARE NOT ISOLATED: no process sandbox here (${probe.reason}); ${unsafe}`);
+    return null;
+  }
+  const wanted = [process.execPath, packageDir(), join(packageDir(), 'node_modules')];
+  const home = homedir();
+  const readOnly: string[] = [];
+  const hidden: string[] = home !== '/' && home !== '' ? [home] : [];
+  for (const p of wanted) {
+    // A private (0700) folder on the way is covered by a tmpfs and the path bound back into it.
+    const r = reachable([p]);
+    readOnly.push(...r.readOnly);
+    hidden.push(...r.hidden);
+  }
+  log.info({ uidBase, readOnly }, 'workloads run in a bubblewrap sandbox');
+  return { dataDir: c.dataDir, uidBase, readOnly, hidden, devices: nvidiaDevices() };
 }

@@ -75,6 +75,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const c = o.config;
   const log = o.log ?? createLogger(c.logLevel);
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(c.dataDir, 0o700); // keys, database and instance disks: the owner's only, whatever the umask was
   const secret = c.secret ?? (await readOrCreate(join(c.dataDir, 'server.secret'), newSecret));
   const vault = new Vault(parseKeyFile(await readOrCreate(c.secretsKeyFile ?? join(c.dataDir, 'secrets.keys'), () => newKeyLine(Date.now()))));
   const store = openStore(c);
@@ -151,7 +152,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;
   const host = c.host.includes(':') ? `[${c.host}]` : c.host === '0.0.0.0' ? '127.0.0.1' : c.host;
   url = c.publicUrl ?? `http://${host}:${port}`;
-  await writeFile(join(c.dataDir, 'url'), url + '\n');
+  await writeFile(join(c.dataDir, 'url'), url + '\n', { mode: 0o600 });
   control.startLoops();
   log.info({ url, store: store.name, runtime: runtime?.name ?? null }, 'gantry is up');
 

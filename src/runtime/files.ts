@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -7,18 +7,23 @@ import { join } from 'node:path';
  * folder layout, exit codes kept in files, and a bounded disk-usage walk.
  */
 
-/** Read a value kept in a file, or create it once (mode 0600). */
+/** Read a value kept in a file, or create it once; either way the file ends up owner-only (0600). */
 export async function readOrCreate(file: string, make: () => string): Promise<string> {
   const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
-  if (existing !== '') return existing;
+  if (existing !== '') {
+    await chmod(file, 0o600);
+    return existing;
+  }
   const v = make();
   await writeFile(file, v + '\n', { mode: 0o600 });
+  await chmod(file, 0o600);
   return v;
 }
 
 /** A runtime's root folder and its id (kept in `runtime-id`): the label that tells its workloads from another Gantry's. */
 export async function openRuntimeRoot(root: string): Promise<string> {
-  await mkdir(root, { recursive: true });
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  await chmod(root, 0o700);
   return readOrCreate(join(root, 'runtime-id'), randomUUID);
 }
 

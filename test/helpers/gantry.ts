@@ -47,6 +47,10 @@ export const FAST: Partial<Record<SettingKey, unknown>> = {
   billingIntervalMs: 200,
   // Tests poll faster than any person; the rate-limit tests turn limits on themselves.
   rateLimit: 0,
+  // The process sandbox is tested on its own (test/system/process-sandbox.test.ts); elsewhere workloads run
+  // unsandboxed and the host takes every account's instances, as before.
+  processSandbox: 'off',
+  unsafeSharedProcessRuntime: true,
 };
 
 export async function startTestGantry(

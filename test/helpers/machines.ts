@@ -34,4 +34,5 @@ export const machineReg = (hostKey: string, ownerId: number, numGpus = 4): Machi
   portRangeStart: 30000,
   portRangeEnd: 30009,
   runtime: 'process',
+  isolation: 'sandboxed',
 });

@@ -1,5 +1,6 @@
 import type { Heartbeat, Hello, Results, SessionMessage } from '../../control/hosts/agent-hub.js';
 import { GantryError } from '../../domain/errors.js';
+import { isMachineIsolation } from '../../domain/machine/machine.js';
 
 /**
  * Strict readers for agent messages: exact types (no string → number coercion), bounded sizes, unknown
@@ -67,6 +68,8 @@ const machine = obj({
   portRangeStart: int(1, 65535),
   portRangeEnd: int(1, 65535),
   runtime: (v, p) => (v === 'process' || v === 'docker' ? v : fail(p, '"process" or "docker"')),
+  // Optional: an agent from before the sandbox says nothing, and its host counts as shared.
+  isolation: (v, p) => (v === undefined ? undefined : isMachineIsolation(v) ? v : fail(p, '"sandboxed", "shared" or "unsafe-shared"')),
 });
 
 export const readHello: Check<Hello> = obj({ hostKey: str(200), imageNotice: nullable(str(500)), machine });

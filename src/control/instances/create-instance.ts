@@ -7,6 +7,7 @@ import { requireCredit } from '../billing/billing.js';
 import { hashKey, instanceKey } from '../keys.js';
 import { authorize, type Principal } from '../principal.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
+import { hostAccepts } from '../../domain/machine/machine.js';
 
 export interface CreatedInstance {
   readonly instance: InstanceRecord;
@@ -34,6 +35,13 @@ export async function createInstance(
     throw new GantryError('OFFER_NOT_FOUND', `No offer with id ${r.offerId}; search offers for current ids.`, { offerId: r.offerId });
   }
   if (!m.online) throw new GantryError('MACHINE_UNAVAILABLE', `Machine ${m.id} is offline; pick another offer.`, { machineId: m.id });
+  if (!hostAccepts(m, p.accountId)) {
+    throw new GantryError(
+      'HOST_NOT_ISOLATED',
+      `Machine ${m.id} runs workloads without isolation from each other and from the host, so it takes only its owner's instances; pick another offer.`,
+      { machineId: m.id },
+    );
+  }
   const { runtype } = validateCreate(r, m.diskSpaceGb);
   const dphBase = r.offerType === 'bid' && r.bidPrice !== null ? r.bidPrice : computePerHour(m, numGpus, r.offerType);
   const instance = await ctx.store.createInstance({

@@ -1,13 +1,29 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, chown, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { selectLines } from '../log-lines.js';
 import type { LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { STAMP_NODE, STAMP_PERL } from './stamper.js';
+import { bwrapArgs } from './sandbox.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
-import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, writeAuthorizedKeys } from '../files.js';
+import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
+
+/** How workloads are isolated (`sandbox.ts`, docs/decisions/008-process-sandbox.md). */
+export interface ProcessSandbox {
+  /** Gantry's data dir: hidden from every workload. */
+  readonly dataDir: string;
+  /** Instance N runs as host uid/gid `uidBase + N` (Gantry runs as root); null: Gantry's own uid in a user namespace. */
+  readonly uidBase: number | null;
+  /** Paths workloads must find read-only at the same place (node, Gantry's package). */
+  readonly readOnly: readonly string[];
+  /** Folders hidden by an empty tmpfs (the home of the user running Gantry). */
+  readonly hidden: readonly string[];
+  /** GPU device nodes passed through. */
+  readonly devices: readonly string[];
+}
 
 export interface ProcessRuntimeOptions {
   /** Directory holding one folder per instance: `disk/` (the instance's disk) and `meta/` (runtime files). */
@@ -22,6 +38,8 @@ export interface ProcessRuntimeOptions {
   readonly diskUsageTtlMs?: number;
   /** Which stamper the wrapper runs: perl when it has Time::HiRes, else node (`auto`), or node always. */
   readonly logStamper?: 'auto' | 'node';
+  /** Run every workload in a bwrap sandbox; absent: as Gantry's own user, seeing what Gantry sees. */
+  readonly sandbox?: ProcessSandbox;
 }
 
 const MAX_LOG_READ_BYTES = 4 * 1024 * 1024;
@@ -53,8 +71,62 @@ export class ProcessRuntime implements Runtime {
     return r;
   }
 
-  #dir(id: number): { base: string; disk: string; meta: string } {
-    return instancePaths(this.#o.root, id);
+  /** Whether workloads run sandboxed (reported to the control plane: unsandboxed hosts take only their owner's instances). */
+  get sandboxed(): boolean {
+    return this.#o.sandbox !== undefined;
+  }
+
+  /** `out` is the only folder of its own the workload may write besides its disk (exit codes, output). */
+  #dir(id: number): { base: string; disk: string; meta: string; out: string } {
+    const p = instancePaths(this.#o.root, id);
+    return { ...p, out: join(p.meta, 'out') };
+  }
+
+  /** Where the wrapper of the current run writes: `meta/out`, or `meta` for a workload started before `out` existed. */
+  async #outOf(id: number): Promise<string> {
+    const { meta, out } = this.#dir(id);
+    return stat(out).then(
+      () => out,
+      () => meta,
+    );
+  }
+
+  #ids(id: number): { uid: number; gid: number } | null {
+    const base = this.#o.sandbox?.uidBase ?? null;
+    return base === null ? null : { uid: base + id, gid: base + id };
+  }
+
+  /** The instance's folders. With a uid per instance: disk and `out` are its own (0700); `meta` is Gantry's, readable by its group. */
+  async #prepare(id: number): Promise<{ disk: string; meta: string; out: string }> {
+    const { disk, meta, out } = this.#dir(id);
+    await mkdir(disk, { recursive: true, mode: 0o700 });
+    await mkdir(out, { recursive: true, mode: 0o700 });
+    const ids = this.#ids(id);
+    if (ids !== null) {
+      await chown(meta, 0, ids.gid);
+      await chmod(meta, 0o750);
+      for (const d of [disk, out]) {
+        await chown(d, ids.uid, ids.gid);
+        await chmod(d, 0o700);
+      }
+    }
+    return { disk, meta, out };
+  }
+
+  /** Spawn `command` in this instance's sandbox (as its uid), or plainly when there is none. */
+  #spawn(
+    id: number,
+    command: readonly string[],
+    o: { env: NodeJS.ProcessEnv; detached: boolean; stdio: 'pipe' | ['ignore', number, number] },
+  ): ReturnType<typeof spawn> {
+    const { disk, meta, out } = this.#dir(id);
+    const sb = this.#o.sandbox;
+    if (sb === undefined) return spawn(command[0] as string, command.slice(1), { cwd: disk, env: o.env, detached: o.detached, stdio: o.stdio });
+    const args = bwrapArgs(
+      { dataDir: sb.dataDir, disk, meta, out, readOnly: sb.readOnly, hidden: sb.hidden, devices: sb.devices, identity: this.#ids(id) },
+      command,
+    );
+    return spawn('bwrap', args, { cwd: '/', env: o.env, detached: o.detached, stdio: o.stdio });
   }
 
   async #live(id: number): Promise<ProcInfo[]> {
@@ -67,17 +139,26 @@ export class ProcessRuntime implements Runtime {
   }
 
   async setSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
-    await writeAuthorizedKeys(this.#dir(instanceId).disk, keys);
+    if (this.#o.sandbox === undefined) return writeAuthorizedKeys(this.#dir(instanceId).disk, keys);
+    // The disk is the tenant's: written from inside its sandbox, so a symlink there cannot send the write elsewhere.
+    await this.#prepare(instanceId);
+    const script = 'umask 077; mkdir -p .ssh && cat > .ssh/authorized_keys.tmp && mv -f .ssh/authorized_keys.tmp .ssh/authorized_keys';
+    const child = this.#spawn(instanceId, ['sh', '-c', script], { env: { PATH: this.#o.baseEnv['PATH'] ?? '/usr/bin:/bin' }, detached: false, stdio: 'pipe' });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', resolve);
+      child.stdin?.end(keys.map((k) => k.trim() + '\n').join(''));
+    });
+    if (code !== 0) throw new Error(`writing the instance's SSH keys failed (exit ${String(code)})`);
   }
 
   async start(spec: WorkloadSpec): Promise<void> {
     this.#procs.invalidate();
     if ((await this.#live(spec.instanceId)).length > 0) return; // already running: adopt
-    const { disk, meta } = this.#dir(spec.instanceId);
-    await mkdir(disk, { recursive: true });
-    await mkdir(meta, { recursive: true });
-    await writeAuthorizedKeys(disk, spec.sshKeys);
+    const { disk, meta, out } = await this.#prepare(spec.instanceId);
+    await this.setSshKeys(spec.instanceId, spec.sshKeys);
     await Promise.all(['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })));
+    await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => rm(join(out, f), { force: true })));
     await writeFile(join(meta, 'run.sh'), WRAPPER_SCRIPT, { mode: 0o755 });
     await writeFile(join(meta, 'onstart.sh'), spec.onstart ?? '', { mode: 0o644 });
     await writeFile(join(meta, 'stamp.pl'), STAMP_PERL, { mode: 0o644 });
@@ -86,13 +167,13 @@ export class ProcessRuntime implements Runtime {
     // Only the wrapper's own complaints land here: the workload's output goes through its stamping filters.
     const log = await open(join(meta, 'wrapper.log'), 'a');
     try {
-      const child = spawn('bash', [join(meta, 'run.sh'), ...spec.command], {
-        cwd: disk,
+      const child = this.#spawn(spec.instanceId, ['bash', join(meta, 'run.sh'), ...spec.command], {
         env: {
           ...this.#o.baseEnv,
           HOME: disk,
           ...spec.env,
           GANTRY_META: meta,
+          GANTRY_OUT: out,
           GANTRY_RUNTYPE: spec.runtype,
           GANTRY_RUNTIME_ID: this.#runtimeId,
           GANTRY_INSTANCE_ID: String(spec.instanceId),
@@ -121,15 +202,16 @@ export class ProcessRuntime implements Runtime {
 
   async inspect(id: number): Promise<Observation> {
     const { meta } = this.#dir(id);
+    const out = await this.#outOf(id);
     if ((await this.#live(id)).length > 0) {
-      return { state: 'running', onstartExitCode: await readCode(join(meta, 'onstart_exit_code')) };
+      return { state: 'running', onstartExitCode: await readCode(join(out, 'onstart_exit_code')) };
     }
     const started = await stat(join(meta, 'started')).then(
       () => true,
       () => false,
     );
     if (!started) return { state: 'absent' };
-    return { state: 'exited', exitCode: await readCode(join(meta, 'exit_code')) };
+    return { state: 'exited', exitCode: await readCode(join(out, 'exit_code')) };
   }
 
   async stop(id: number, o: StopOptions): Promise<Observation> {
@@ -174,7 +256,7 @@ export class ProcessRuntime implements Runtime {
   async wipeDisk(id: number): Promise<void> {
     const { disk } = this.#dir(id);
     await rm(disk, { recursive: true, force: true });
-    await mkdir(disk, { recursive: true });
+    await this.#prepare(id);
   }
 
   async logs(id: number, tail: number): Promise<string> {
@@ -184,7 +266,7 @@ export class ProcessRuntime implements Runtime {
 
   async logLines(id: number, q: LogQuery): Promise<LogLine[]> {
     if (q.tail <= 0) return [];
-    return selectLines(await readStamped(join(this.#dir(id).meta, 'output.log')), q);
+    return selectLines(await readStamped(join(await this.#outOf(id), 'output.log')), q);
   }
 
   async list(): Promise<number[]> {
@@ -222,7 +304,7 @@ export class ProcessRuntime implements Runtime {
  * before stamps existed) counts as stdout at the time of the line before it. A cut first line is dropped.
  */
 async function readStamped(file: string): Promise<LogLine[]> {
-  const fh = await open(file, 'r').catch(() => null);
+  const fh = await openWorkloadFile(file);
   if (fh === null) return [];
   try {
     const { size } = await fh.stat();
@@ -240,6 +322,31 @@ async function readStamped(file: string): Promise<LogLine[]> {
       out.push(m === null ? { at, stream: 'stdout', text: line } : { at, stream: m[2] === 'e' ? 'stderr' : 'stdout', text: line.slice(m[0].length) });
     }
     return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Open a file the workload could have written (its `out` folder): never through a symlink, never blocking on a
+ * FIFO, only a plain file. Gantry may be root: a workload must not get it to read anything else for it.
+ */
+async function openWorkloadFile(file: string): Promise<Awaited<ReturnType<typeof open>> | null> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+  if (fh === null) return null;
+  if ((await fh.stat()).isFile()) return fh;
+  await fh.close();
+  return null;
+}
+
+async function readCode(file: string): Promise<number | null> {
+  const fh = await openWorkloadFile(file);
+  if (fh === null) return null;
+  try {
+    const buf = Buffer.alloc(32);
+    const { bytesRead } = await fh.read(buf, 0, 32, 0);
+    const text = buf.subarray(0, bytesRead).toString('utf8').trim();
+    return /^-?\d+$/.test(text) ? Number(text) : null;
   } finally {
     await fh.close();
   }

@@ -7,30 +7,32 @@
  * workload that outlives Gantry keeps logging. The workload still writes to its own stdout and stderr.
  */
 export const WRAPPER_SCRIPT = `#!/usr/bin/env bash
-# Gantry process runtime wrapper. $GANTRY_META is the instance's runtime directory.
+# Gantry process runtime wrapper. $GANTRY_META holds Gantry's files for the instance (read-only in a sandbox);
+# $GANTRY_OUT is where the wrapper writes exit codes and output (the same folder for workloads started before it existed).
 meta="$GANTRY_META"
-record() { printf '%s\\n' "$2" > "$meta/$1.tmp" && mv -f "$meta/$1.tmp" "$meta/$1"; }
+out="\${GANTRY_OUT:-$meta}"
+record() { printf '%s\\n' "$2" > "$out/$1.tmp" && mv -f "$out/$1.tmp" "$out/$1"; }
 # Output goes through the stamper (stamp.pl or stamp.cjs): opening the FIFOs for writing waits until it
 # has opened them for reading, so it is ready before the workload writes a line.
-ofifo="$meta/stdout.fifo"
-efifo="$meta/stderr.fifo"
+ofifo="$out/stdout.fifo"
+efifo="$out/stderr.fifo"
 rm -f "$ofifo" "$efifo"
 stamper=""
 # A stamper that fails before it opened the FIFOs would leave the wrapper waiting: plain copies take over.
-rescue() { [ -p "$ofifo" ] || return; cat "$ofifo" >> "$meta/output.log" & cat "$efifo" >> "$meta/output.log"; wait; }
+rescue() { [ -p "$ofifo" ] || return; cat "$ofifo" >> "$out/output.log" & cat "$efifo" >> "$out/output.log"; wait; }
 if mkfifo "$ofifo" "$efifo"; then
   if [ "$GANTRY_LOG_STAMPER" != node ] && perl -MTime::HiRes -MIO::Select -e 1 2>/dev/null; then
-    (trap '' TERM INT; perl "$meta/stamp.pl" "$ofifo" "$efifo" >> "$meta/output.log" || rescue) &
+    (trap '' TERM INT; perl "$meta/stamp.pl" "$ofifo" "$efifo" >> "$out/output.log" || rescue) &
     stamper=$!
   elif [ -x "$GANTRY_NODE" ]; then
-    (trap '' TERM INT; "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo" >> "$meta/output.log" || rescue) &
+    (trap '' TERM INT; "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo" >> "$out/output.log" || rescue) &
     stamper=$!
   fi
 fi
 if [ -n "$stamper" ]; then
   exec > "$ofifo" 2> "$efifo"
 else
-  exec >> "$meta/output.log" 2>&1 # no stamper: plain lines, read back as stdout
+  exec >> "$out/output.log" 2>&1 # no stamper: plain lines, read back as stdout
 fi
 rm -f "$ofifo" "$efifo"
 # Before the wrapper itself ends: close its ends of the FIFOs and let the stamper write the last lines.
@@ -47,7 +49,7 @@ if [ "$#" -gt 0 ]; then
   exit "$code"
 fi
 if [ "$GANTRY_RUNTYPE" = "args" ]; then
-  record exit_code "$(cat "$meta/onstart_exit_code" 2>/dev/null || echo 0)"
+  record exit_code "$(cat "$out/onstart_exit_code" 2>/dev/null || echo 0)"
   drain
   exit 0
 fi

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
@@ -14,7 +14,12 @@ export function sqliteDialect(file: string): StoreDialect {
     blobColumnType: 'blob',
     supportsSkipLocked: false,
     createKyselyDialect() {
-      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      if (file !== ':memory:') {
+        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+        // Owner-only whatever the umask: SQLite gives the -wal and -shm files the database file's mode.
+        closeSync(openSync(file, 'a', 0o600));
+        chmodSync(file, 0o600);
+      }
       const db = new BetterSqlite3(file);
       db.pragma('journal_mode = WAL');
       // A crash must not lose a committed transaction that recorded GPUs or an instance.

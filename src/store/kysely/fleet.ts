@@ -40,6 +40,7 @@ export async function registerMachine(db: Db, m: MachineRegistration, now: numbe
     port_range_end: m.portRangeEnd,
     os_version: m.osVersion,
     runtime: m.runtime,
+    isolation: m.isolation ?? null,
     last_seen_at: now,
   };
   await db.transaction().execute(async (trx) => {

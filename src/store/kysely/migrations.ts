@@ -8,6 +8,7 @@ import { placementMigration } from './migration-placement.js';
 import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
 import { inferenceLimitsMigration } from './migration-inference-limits.js';
+import { sandboxMigration } from './migration-sandbox.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -259,6 +260,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0009_deployment_source': deploymentSourceMigration,
     '0010_ml': mlMigration(d),
     '0011_inference_limits': inferenceLimitsMigration,
+    '0012_sandbox': sandboxMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -7,7 +7,7 @@ import type { AccountTable, ApiKeyTable, InstanceTable, MachineTable } from './s
 import type { Insertable } from 'kysely';
 import type { AccountRecord, ApiKeyRecord } from '../../domain/account/records.js';
 import type { InstanceRecord, PortBinding } from '../../domain/instance/instance.js';
-import type { MachineRecord } from '../../domain/machine/machine.js';
+import { isMachineIsolation, type MachineRecord } from '../../domain/machine/machine.js';
 
 /** Row ↔ record mapping, kept apart so the repositories read as queries only. */
 export const ONLINE_WINDOW_MS = 60_000;
@@ -79,6 +79,7 @@ export function toMachine(r: Selectable<MachineTable>, now: number, onlineWindow
     maintenance: r.maint_start !== null && r.maint_end !== null ? { start: r.maint_start, end: r.maint_end, reason: r.maint_reason } : null,
     inMaintenance: r.maint_start !== null && r.maint_end !== null && now >= r.maint_start && now < r.maint_end,
     runtime: r.runtime,
+    isolation: isMachineIsolation(r.isolation) ? r.isolation : null,
     gpuUtils: r.gpu_utils === null ? null : (JSON.parse(r.gpu_utils) as number[]),
     portRangeStart: r.port_range_start,
     portRangeEnd: r.port_range_end,

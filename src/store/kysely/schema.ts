@@ -73,6 +73,8 @@ export interface MachineTable {
   maint_reason: string | null;
   /** Runtime the host's agent uses ('process' or 'docker'). */
   runtime: string | null;
+  /** How the host isolates tenants ('sandboxed', 'shared', 'unsafe-shared'); null: not reported. */
+  isolation: string | null;
   /** JSON list: utilisation (percent) of each GPU by index, from the last heartbeat. */
   gpu_utils: string | null;
   last_seen_at: number;

@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { probeBwrap } from '../../src/runtime/process/sandbox.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { call, createDeployment, SERVERLESS_FAST, workersOf } from '../helpers/serverless.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+const ROOT = process.getuid?.() === 0;
+const UID_BASE = 1_000_000_000;
+const GPUS = '8x RTX 4090:24GB';
+const probe = await probeBwrap({ timeoutMs: 20_000, identity: ROOT ? { uid: UID_BASE, gid: UID_BASE } : null });
+const noSandbox = probe.ok ? false : `no process sandbox on this machine: ${probe.reason}`;
+
+/** Host pids of the processes labelled with this instance (as the runtime finds them). */
+async function labelled(instanceId: number, dataDir: string): Promise<{ pid: number; environ: string }[]> {
+  const runtimeId = (await readFile(join(dataDir, 'instances', 'runtime-id'), 'utf8')).trim();
+  const out: { pid: number; environ: string }[] = [];
+  for (const n of await readdir('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    const environ = await readFile(`/proc/${n}/environ`, 'latin1').catch(() => '');
+    const stat = await readFile(`/proc/${n}/stat`, 'utf8').catch(() => '');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === '') continue;
+    const env = environ.split('\0');
+    if (env.includes(`GANTRY_RUNTIME_ID=${runtimeId}`) && env.includes(`GANTRY_INSTANCE_ID=${instanceId}`)) out.push({ pid: Number(n), environ });
+  }
+  return out;
+}
+
+async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== null && v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const running = (r: Record<string, unknown>): boolean => r.actual_status === 'running';
+
+for (const ts of TEST_STORES) {
+  describe(`process sandbox (${ts.name}): tenants isolated from each other and from Gantry`, { skip: ts.skip || noSandbox }, () => {
+    let g: TestGantry;
+    let machine: number;
+    const users: Record<string, { id: number; api_key: string }> = {};
+    before(async () => {
+      g = await startTestGantry(ts, {
+        gpus: GPUS,
+        settings: { ...SERVERLESS_FAST, processSandbox: 'bwrap', unsafeSharedProcessRuntime: false, sandboxUidBase: UID_BASE },
+      });
+      for (const name of ['alice', 'bob']) {
+        const r = await g.api('POST', '/api/v0/users/', { username: name, credit: 100 });
+        assert.equal(r.status, 200, r.text);
+        users[name] = r.body as { id: number; api_key: string };
+      }
+      machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
+    });
+    after(async () => {
+      await g?.dispose();
+    });
+    const create = (who: string | null, body: Record<string, unknown>) =>
+      g.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', runtype: 'ssh', ...body }, who === null ? {} : { key: users[who]!.api_key });
+
+    it("a tenant's onstart cannot read Gantry's keys, database or another tenant's workload, and its own work runs", async () => {
+      const alice = users.alice!;
+      assert.equal((await g.api('POST', '/api/v0/secrets/', { key: 'A_SECRET', value: 'alice-secret-zq9' }, { key: alice.api_key })).status, 200);
+      const a = await create('alice', { onstart: 'echo alice-data > "$HOME/a.txt"; exec sleep 600' });
+      assert.equal(a.status, 200, a.text);
+      const aId = a.body.new_contract as number;
+      await g.waitInstance(aId, running, 30_000);
+      const aProc = await until('alice workload with her secret', async () =>
+        (await labelled(aId, g.dataDir)).find((p) => p.environ.includes('alice-secret-zq9')),
+      );
+      const aDisk = join(g.dataDir, 'instances', String(aId), 'disk');
+      await until("alice's file", () => readFile(join(aDisk, 'a.txt'), 'utf8').catch(() => null));
+      const secrets = (await readdir(g.dataDir)).filter((n) => n !== 'instances');
+      for (const f of ['admin.key', 'server.secret', 'secrets.keys', 'gantry.db'])
+        if (ts.name === 'sqlite' || f !== 'gantry.db') assert.ok(secrets.includes(f), f);
+      const tries = [
+        ...secrets.map((f) => [f, `cat '${join(g.dataDir, f)}'`]),
+        // The data dir shows only the folders that lead to the tenant's own instance.
+        ['list-data-dir', `ls -A '${g.dataDir}' | grep -qv '^instances$'`],
+        ['list-instances', `ls '${join(g.dataDir, 'instances')}' | grep -q '^${aId}$'`],
+        ['read-a-disk', `cat '${join(aDisk, 'a.txt')}'`],
+        ['write-a-disk', `echo pwned > '${join(aDisk, 'pwned')}'`],
+        ['a-environ', `grep -q alice-secret-zq9 /proc/${aProc.pid}/environ`],
+        ['any-environ', `cat /proc/[0-9]*/environ | grep -q alice-secret-zq9`],
+        ['kill-a', `kill -TERM ${aProc.pid}`],
+        ['kill-a-group', `kill -TERM -- -${aProc.pid}`],
+        ['root-home', `ls /root | grep -q .`],
+      ];
+      const script = [
+        'r() { if bash -c "$2" >/dev/null 2>&1; then echo "$1 ALLOWED"; else echo "$1 DENIED"; fi; }',
+        ...tries.map(([name, cmd]) => `r ${name} ${JSON.stringify(cmd)} >> "$HOME/results"`),
+        'echo "uid $(id -u)" >> "$HOME/results"',
+        'echo own-work > "$HOME/own.txt"',
+        'echo done >> "$HOME/results"',
+        'cd "$HOME" && exec python3 -m http.server "$VAST_TCP_PORT_8080"',
+      ].join('\n');
+      const b = await create('bob', { onstart: script, env: '-p 8080:8080' });
+      assert.equal(b.status, 200, b.text);
+      const bId = b.body.new_contract as number;
+      const row = await g.waitInstance(bId, running, 30_000);
+      const results = await until('bob results', async () => {
+        const t = await readFile(join(g.dataDir, 'instances', String(bId), 'disk', 'results'), 'utf8').catch(() => '');
+        return t.includes('done') ? t : null;
+      });
+      for (const [name] of tries) assert.match(results, new RegExp(`^${name} DENIED$`, 'm'), `${name}: ${results}`);
+      if (ROOT) assert.match(results, new RegExp(`^uid ${UID_BASE + bId}$`, 'm'));
+      // Bob's own work: his disk, and a server on his port that the host reaches.
+      const port = Number((row.ports as Record<string, { HostPort: string }[]>)['8080/tcp']?.[0]?.HostPort);
+      const served = await until('bob serves', () =>
+        fetch(`http://127.0.0.1:${port}/own.txt`).then(
+          (r) => (r.ok ? r.text() : null),
+          () => null,
+        ),
+      );
+      assert.equal(served.trim(), 'own-work');
+      // Alice is untouched.
+      assert.ok(
+        (await labelled(aId, g.dataDir)).some((p) => p.pid === aProc.pid),
+        "alice's workload still runs",
+      );
+      assert.equal((await readFile(join(aDisk, 'a.txt'), 'utf8')).trim(), 'alice-data');
+      assert.deepEqual(
+        (await readdir(aDisk)).filter((n) => n === 'pwned'),
+        [],
+      );
+      // Logs still come back through the API.
+      const logs = await g.api('PUT', `/api/v0/instances/request_logs/${bId}/`, { tail: 50 }, { key: users.bob!.api_key });
+      assert.equal(logs.status, 200, logs.text);
+    });
+
+    it("a serverless SDK worker (Gantry's own code) runs sandboxed and serves through the gateway", async () => {
+      const d = await createDeployment(g, 'sandboxed-echo', { min_load: 1, max_workers: 1 });
+      const ready = await until('a ready worker', async () => (await workersOf(g, d.endpointId)).find((w) => w.status === 'Ready'), 90_000);
+      const r = await call(g, 'sandboxed-echo', '/hello', { body: 'ping' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.worker, ready.id);
+      assert.equal(r.body.echo, 'ping');
+    });
+
+    it('stop, start, restart of Gantry (re-adopted) and destroy of a sandboxed instance end every process', async () => {
+      const c = await create(null, { onstart: 'sleep 600 & (trap "" TERM; sleep 601) & exec sleep 602' });
+      assert.equal(c.status, 200, c.text);
+      const id = c.body.new_contract as number;
+      await g.waitInstance(id, running, 30_000);
+      const before = await until('three sleeps', async () => {
+        const l = await labelled(id, g.dataDir);
+        return l.length >= 5 ? l : null; // bwrap (outside and its init), the wrapper or its stamper, the sleeps
+      });
+      assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
+      await g.waitInstance(id, (r) => r.actual_status === 'stopped', 30_000);
+      await until('no process left after stop', async () => (await labelled(id, g.dataDir)).length === 0);
+      // None of them runs any more (a pid may be a zombie until reaped, or taken by an unrelated process).
+      const still = new Set((await labelled(id, g.dataDir)).map((p) => p.pid));
+      for (const p of before) assert.ok(!still.has(p.pid), `pid ${p.pid} gone`);
+      assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'running' })).status, 200);
+      await g.waitInstance(id, running, 30_000);
+      const pids = (await until('restarted', async () => ((await labelled(id, g.dataDir)).length >= 5 ? labelled(id, g.dataDir) : null)))
+        .map((p) => p.pid)
+        .sort();
+      // Gantry goes away and comes back on the same data: the workload keeps running and is adopted.
+      await g.close();
+      g = await startTestGantry(ts, {
+        gpus: GPUS,
+        dataDir: g.dataDir,
+        database: g.database,
+        settings: { processSandbox: 'bwrap', unsafeSharedProcessRuntime: false, sandboxUidBase: UID_BASE },
+      });
+      await g.waitInstance(id, running, 30_000);
+      assert.deepEqual((await labelled(id, g.dataDir)).map((p) => p.pid).sort(), pids);
+      assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`)).status, 200);
+      await until('no process left after destroy', async () => (await labelled(id, g.dataDir)).length === 0);
+    });
+  });
+
+  describe(`process runtime without a sandbox (${ts.name}): only the host's owner`, { skip: ts.skip }, () => {
+    const gs: TestGantry[] = [];
+    after(async () => {
+      for (const g of gs) await g.dispose();
+    });
+    const tryBob = async (unsafe: boolean) => {
+      const g = await startTestGantry(ts, { settings: { processSandbox: 'off', unsafeSharedProcessRuntime: unsafe } });
+      gs.push(g);
+      const bob = (await g.api('POST', '/api/v0/users/', { username: 'bob', credit: 100 })).body as { api_key: string };
+      const machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
+      const ask = (key?: string) =>
+        g.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'true', runtype: 'args' }, key === undefined ? {} : { key });
+      return { g, bob: await ask(bob.api_key), owner: await ask() };
+    };
+
+    it("refuses another account's instance on an unsandboxed host, and takes the owner's", async () => {
+      const { bob, owner } = await tryBob(false);
+      assert.equal(bob.status, 403, bob.text);
+      assert.match(bob.text, /HOST_NOT_ISOLATED|without isolation/);
+      assert.equal(owner.status, 200, owner.text);
+    });
+
+    it('takes every account with --unsafe-shared-process-runtime', async () => {
+      const { bob } = await tryBob(true);
+      assert.equal(bob.status, 200, bob.text);
+    });
+  });
+}
