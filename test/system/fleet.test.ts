@@ -15,6 +15,9 @@ import { TEST_STORES } from '../helpers/stores.js';
  * loopback: rent across them, SIGKILL one (offline, hidden from search, instance `offline`, workload
  * alive), bring it back (adopted, nothing duplicated), then restart the control plane under all of them.
  */
+// These agents' workloads write their pid for the test to watch from the host: outside a sandbox's PID
+// namespace (the sandbox itself, restarts included, is test/system/process-sandbox.test.ts).
+const UNSANDBOXED = { GANTRY_PROCESS_SANDBOX: 'off', GANTRY_UNSAFE_SHARED_PROCESS_RUNTIME: 'true' };
 const FLEET = { heartbeatIntervalMs: 200, machineOfflineMs: 1500, sweepIntervalMs: 200, agentPollWaitMs: 1000, machineCacheMs: 0 };
 
 interface AgentProc {
@@ -52,7 +55,7 @@ for (const ts of TEST_STORES) {
 
     const spawnAgent = (a: AgentProc): void => {
       a.child = spawn(process.execPath, [GANTRY_BIN, 'agent', '--server', `http://127.0.0.1:${port}`, '--token', a.token, '--data-dir', a.dir], {
-        env: { PATH: process.env.PATH, GANTRY_GPUS: '2x T4:16GB', GANTRY_RUNTIME: 'process', GANTRY_LOG_LEVEL: 'warn' },
+        env: { PATH: process.env.PATH, GANTRY_GPUS: '2x T4:16GB', GANTRY_RUNTIME: 'process', GANTRY_LOG_LEVEL: 'warn', ...UNSANDBOXED },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       a.child.stdout?.on('data', (d: Buffer) => {

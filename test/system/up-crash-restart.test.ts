@@ -33,6 +33,10 @@ for (const ts of TEST_STORES) {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
         GANTRY_DATA_DIR: dataDir,
+        // The test reads the workload's process group and exit files from the host, as laid out unsandboxed
+        // (the sandbox's own restart test is test/system/process-sandbox.test.ts).
+        GANTRY_PROCESS_SANDBOX: 'off',
+        GANTRY_UNSAFE_SHARED_PROCESS_RUNTIME: 'true',
         GANTRY_STOP_GRACE_MS: '1s',
         GANTRY_OBSERVE_INTERVAL_MS: '100ms',
         GANTRY_SWEEP_INTERVAL_MS: '300ms',
