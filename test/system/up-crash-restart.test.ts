@@ -146,7 +146,7 @@ for (const ts of TEST_STORES) {
       const created = await cli('create', 'instance', '1001', '--args', 'bash', '-c', 'until [ -e exit-now ]; do sleep 0.1; done; exit 5');
       short = Number(/"new_contract":(\d+)/.exec(created)?.[1]);
       await waitFor('short instance running', async () => (await showRaw(short)).actual_status === 'running');
-      const shortExitCode = join(dataDir, 'instances', String(short), 'meta', 'exit_code');
+      const shortExitCode = join(dataDir, 'instances', String(short), 'meta', 'out', 'exit_code');
       const pgid = await pgidOf(web);
       const runtimeId = (await readFile(join(dataDir, 'instances', 'runtime-id'), 'utf8')).trim();
 
