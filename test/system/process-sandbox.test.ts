@@ -96,6 +96,8 @@ for (const ts of TEST_STORES) {
         'r() { if bash -c "$2" >/dev/null 2>&1; then echo "$1 ALLOWED"; else echo "$1 DENIED"; fi; }',
         ...tries.map(([name, cmd]) => `r ${name} ${JSON.stringify(cmd)} >> "$HOME/results"`),
         'echo "uid $(id -u)" >> "$HOME/results"',
+        // A setuid-root program run inside would keep the tenant's uid: nothing is gained by exec.
+        'echo "nnp $(awk \'/^NoNewPrivs:/ {print $2}\' /proc/self/status)" >> "$HOME/results"',
         'echo own-work > "$HOME/own.txt"',
         'echo done >> "$HOME/results"',
         'cd "$HOME" && exec python3 -m http.server "$VAST_TCP_PORT_8080"',
@@ -110,6 +112,7 @@ for (const ts of TEST_STORES) {
       });
       for (const [name] of tries) assert.match(results, new RegExp(`^${name} DENIED$`, 'm'), `${name}: ${results}`);
       if (ROOT) assert.match(results, new RegExp(`^uid ${UID_BASE + bId}$`, 'm'));
+      assert.match(results, /^nnp 1$/m);
       // Bob's own work: his disk, and a server on his port that the host reaches.
       const port = Number((row.ports as Record<string, { HostPort: string }[]>)['8080/tcp']?.[0]?.HostPort);
       const served = await until('bob serves', () =>

@@ -32,9 +32,9 @@ export interface SandboxMounts {
   readonly identity: { readonly uid: number; readonly gid: number } | null;
 }
 
-/** The command that drops from root to `id` with no capabilities left (util-linux `setpriv`). */
+/** The command that drops from root to `id` with no capabilities left and none to gain: a setuid-root program run inside then keeps the tenant's uid (util-linux `setpriv`). */
 export function dropTo(id: { uid: number; gid: number }): string[] {
-  return ['setpriv', `--reuid=${id.uid}`, `--regid=${id.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
+  return ['setpriv', `--reuid=${id.uid}`, `--regid=${id.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
 }
 
 const NAMESPACES = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--new-session'];
