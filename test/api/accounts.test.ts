@@ -115,8 +115,8 @@ for (const ts of TEST_STORES) {
         .new_contract;
       await g.waitInstance(id, (x) => x.actual_status === 'running', 20_000, alice.key);
       let logs = '';
-      for (let i = 0; i < 100 && !logs.includes('token='); i++) {
-        logs = await readFile(join(g.dataDir, 'instances', String(id), 'meta', 'output.log'), 'utf8').catch(() => '');
+      for (let i = 0; i < 600 && !logs.includes('token='); i++) {
+        logs = await readFile(join(g.dataDir, 'instances', String(id), 'meta', 'out', 'output.log'), 'utf8').catch(() => '');
         await new Promise((r) => setTimeout(r, 50));
       }
       assert.match(logs, /token=tok-PLAINTEXT-4711/);
