@@ -293,8 +293,9 @@ for (const ts of TEST_STORES) {
     let config: string;
 
     before(async () => {
-      // No pass of the serverless loop for ten minutes: a new deployment stays UNKNOWN.
+      // No pass of the serverless loop: a new deployment stays UNKNOWN (a create asks for a pass at once).
       g = await startTestGantry(ts, { settings: { ...SERVERLESS_FAST, autoscaleIntervalMs: 600_000, workerReportStaleMs: 1_200_000 } });
+      await g.control.serverlessLoop.stop();
       call = (await setUp(g, 'early', [{ name: 'idle.yaml', content: idleTemplate() }])).call;
       config = await configuration(call, 'idle-model', 'bulk-test');
     });
