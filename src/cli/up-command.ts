@@ -5,6 +5,9 @@ import { startGantry } from '../main/up.js';
 import { parsePortRange } from '../config/port-range.js';
 import { NOT_ISOLATED } from './agent-command.js';
 
+/** How the host line of `gantry up` names the machine's isolation (README "Isolation"). */
+const ISOLATION_NOTE = { sandboxed: ' (sandboxed)', shared: ' (NOT isolated: owner only)', 'unsafe-shared': ' (NOT isolated)' } as const;
+
 interface UpFlags {
   dataDir?: string;
   host?: string;
@@ -46,7 +49,7 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   const machineId = g.agent?.machineId ?? null;
   const m = machineId === null ? undefined : await g.store.getMachine(machineId, g.control.now());
   const hostLine = m
-    ? `machine ${m.id}: ${m.numGpus === 0 ? 'no GPUs (CPU instances)' : `${m.numGpus}x ${m.gpuName}${m.gpuDeclared ? ' (declared)' : ''}`}${m.verified ? ', verified' : ''}, runtime ${m.runtime ?? '?'}`
+    ? `machine ${m.id}: ${m.numGpus === 0 ? 'no GPUs (CPU instances)' : `${m.numGpus}x ${m.gpuName}${m.gpuDeclared ? ' (declared)' : ''}`}${m.verified ? ', verified' : ''}, runtime ${m.runtime ?? '?'}${m.runtime === 'docker' ? '' : ISOLATION_NOTE[m.isolation ?? 'shared']}`
     : 'none (control plane only)';
   if (m !== undefined && m.isolation !== 'sandboxed') process.stderr.write(NOT_ISOLATED(config.unsafeSharedProcessRuntime));
   process.stdout.write(
