@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { lm } from '../helpers/aicore.js';
 import { gantry } from '../helpers/cli.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 import { servingTemplate } from '../fixtures/aicore/templates.js';
 
 /** A template whose deployments hold no worker until a request comes (minReplicas 0): stop and delete need no running process. */
@@ -16,7 +16,7 @@ const IDLE_TEMPLATE = servingTemplate({
 });
 
 /** `gantry aicore ...` run as a user runs it, against a loopback Gantry. */
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE) {
   describe(`gantry aicore deployment verbs (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     let env: NodeJS.ProcessEnv;

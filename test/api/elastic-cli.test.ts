@@ -7,13 +7,13 @@ import { tinyClassifier, VOCABULARY } from '../fixtures/onnx/models.js';
 import { gantry } from '../helpers/cli.js';
 import { esRaw } from '../helpers/elastic.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 
 const MODEL = tinyClassifier();
 const PART_BYTES = 256;
 
 /** `gantry ml ...` run as a user runs it, against a loopback Gantry, with the model in files. */
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE) {
   describe(`gantry ml verbs (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     let env: NodeJS.ProcessEnv;

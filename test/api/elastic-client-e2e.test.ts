@@ -7,7 +7,7 @@ import { esClient } from '../helpers/elastic.js';
 import { CLASSIFICATION, EMBEDDING, uploadModel } from '../helpers/elastic-models.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 
 const LABELS = CLASSIFICATION.text_classification.classification_labels;
 const classifier = tinyClassifier({ labels: 3, hidden: 8, seed: 31 });
@@ -21,7 +21,7 @@ const near = (a: number, b: number | undefined, what: string): void => assert.ok
  * allocations (real `gantry inference-worker` processes), infer to the reference numbers, stats,
  * an ingest pipeline that blocks a plain stop, simulate, and a forced stop.
  */
-for (const ts of TEST_STORES)
+for (const ts of ONE_STORE)
   describe(`Elasticsearch client end to end (${ts.name})`, { skip: ts.skip, timeout: 600_000 }, () => {
     let g: TestGantry;
     let c: Client;

@@ -6,7 +6,7 @@ import { routesOf } from '../../src/api/app.js';
 import { PERMISSION_CATEGORIES, type PermissionCategory } from '../../src/domain/account/permissions.js';
 import { startTestGantry, type ApiResponse, type TestGantry } from '../helpers/gantry.js';
 import { ROUTE_SCOPES } from '../helpers/route-scopes.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 import { probedRoutes, setUpTenantA, type ProbedRoute, type TenantA } from '../helpers/tenant-a.js';
 
 /**
@@ -51,7 +51,7 @@ function admitted(r: ProbedRoute, res: ApiResponse): string | null {
   return null;
 }
 
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE) {
   describe(`one key per permission category, on every route (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     let t: TenantA;

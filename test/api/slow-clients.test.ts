@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ApiDialect } from '../../src/api/edge/dialect.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 
 /** A route that answers only when the test says so: a handler holding its answer long after the body arrived. */
 let release: () => void = () => undefined;
@@ -77,7 +77,7 @@ async function get(c: Conn): Promise<string> {
  * Issue 14: a request body sent a byte at a time, or headers sent a line at a time, is cut off at the
  * configured bound (before authentication); a client address holds a bounded number of connections.
  */
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE) {
   describe(`slow clients and connection floods (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     let port: number;

@@ -43,3 +43,10 @@ export const TEST_STORES: readonly TestStore[] = [
     dialect: (location) => postgresDialect(location, { poolSize: 5 }),
   },
 ];
+
+/**
+ * One database, for tests whose subject never reaches the store in a store-specific way (the CLI's verbs,
+ * the HTTP edge, the authorization table, the process sandbox): what the store does is covered on both
+ * databases by the API and contract tests, so running these twice only doubles their time.
+ */
+export const ONE_STORE: readonly TestStore[] = [TEST_STORES.find((s) => s.skip === false) ?? (TEST_STORES[0] as TestStore)];

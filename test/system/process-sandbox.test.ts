@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { probeBwrap } from '../../src/runtime/process/sandbox.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { call, createDeployment, SERVERLESS_FAST, workersOf } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 
 const ROOT = process.getuid?.() === 0;
 const UID_BASE = 1_000_000_000;
@@ -41,7 +41,7 @@ async function until<T>(what: string, f: () => Promise<T | null | undefined | fa
 
 const running = (r: Record<string, unknown>): boolean => r.actual_status === 'running';
 
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE) {
   describe(`process sandbox (${ts.name}): tenants isolated from each other and from Gantry`, { skip: ts.skip || noSandbox }, () => {
     let g: TestGantry;
     let machine: number;

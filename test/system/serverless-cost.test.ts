@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { createDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 
 const MAX_COST = 100;
 
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE) {
   describe(`serverless request costs (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     before(async () => {
