@@ -3,17 +3,15 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
 import { parseVastSearch } from '../src/api/dialects/vast/offers.js';
 import { offersOf, type Offer } from '../src/domain/offer/offer.js';
 import { offerFieldType } from '../src/domain/offer/search.js';
 import { applyQuery } from '../src/domain/query/filter.js';
-import { createLogger } from '../src/log/logger.js';
-import { startGantry, type RunningGantry } from '../src/main/up.js';
+import type { RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
 import { printServerless, serverlessBench } from './serverless.js';
 import { authBench, printAuth } from './auth.js';
-import { callApi, NO_LIMITS, pair, textTable, type LatencyRow } from './util.js';
+import { callApi, pair, startBenchGantry, textTable, type LatencyRow } from './util.js';
 import { aicoreBench } from './aicore.js';
 import { elasticBench, printElastic } from './elastic.js';
 import { sandboxBench } from './sandbox.js';
@@ -44,23 +42,8 @@ const time = async (f: () => Promise<unknown>): Promise<number> => {
   return Number(process.hrtime.bigint() - t) / 1e6;
 };
 
-async function start(dataDir: string, gpus: string, runtime: { runtime: string; dockerHost?: string } = { runtime: 'process' }): Promise<RunningGantry> {
-  const config = loadConfig({
-    env: {},
-    flags: {
-      dataDir,
-      port: 0,
-      database: ':memory:',
-      gpus,
-      logLevel: 'silent',
-      observeIntervalMs: 50,
-      reconcileIdleMs: 5,
-      stopGraceMs: 500,
-      ...NO_LIMITS,
-      ...runtime,
-    },
-  });
-  return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
+function start(dataDir: string, gpus: string, runtime: { runtime: string; dockerHost?: string } = { runtime: 'process' }): Promise<RunningGantry> {
+  return startBenchGantry(dataDir, gpus, runtime);
 }
 
 async function searchBench(dir: string): Promise<Row[]> {

@@ -1,10 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
-import { createLogger } from '../src/log/logger.js';
-import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { probeBwrap } from '../src/runtime/process/sandbox.js';
-import { pair, type LatencyRow } from './util.js';
+import { callApi, pair, startBenchGantry, type LatencyRow } from './util.js';
 
 /**
  * The process sandbox's cost, sandboxed vs bare on the same machine in the same run: create → running through
@@ -13,43 +10,14 @@ import { pair, type LatencyRow } from './util.js';
 const RUNS = 8;
 const CPU_RUNS = 4;
 
-async function start(dataDir: string, sandbox: 'bwrap' | 'off'): Promise<RunningGantry> {
-  const config = loadConfig({
-    env: {},
-    flags: {
-      dataDir,
-      port: 0,
-      database: ':memory:',
-      gpus: '16x RTX 4090:24GB',
-      logLevel: 'silent',
-      observeIntervalMs: 50,
-      reconcileIdleMs: 5,
-      stopGraceMs: 500,
-      runtime: 'process',
-      rateLimit: 0,
-      processSandbox: sandbox,
-      unsafeSharedProcessRuntime: true,
-    },
-  });
-  return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
-}
-
 const CPU = `s=$(date +%s%N); "$GANTRY_NODE" -e 'let x=0; for (let i=0; i<2e8; i++) x+=i; if (x<0) console.log(x)'; e=$(date +%s%N); echo $(( (e-s)/1000 )) > "$HOME/cpu-us"`;
 
 async function measure(dir: string, sandbox: 'bwrap' | 'off'): Promise<{ create: number[]; cpu: number[] }> {
   const dataDir = join(dir, `sandbox-${sandbox}`);
-  const g = await start(dataDir, sandbox);
+  const g = await startBenchGantry(dataDir, '16x RTX 4090:24GB', { processSandbox: sandbox, unsafeSharedProcessRuntime: true });
   const ids: number[] = [];
   try {
-    const api = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-      const r = await fetch(g.url + path, {
-        method,
-        headers: { authorization: `Bearer ${g.adminKey}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
-      return (await r.json()) as Record<string, unknown>;
-    };
+    const api = (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => callApi(g.url, g.adminKey ?? '', method, path, body);
     const create = async (onstart: string): Promise<number> => {
       const c = await api('PUT', '/api/v0/asks/1001/', { image: 'none', onstart, runtype: 'ssh' });
       const id = c.new_contract as number;

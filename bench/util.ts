@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
+import { createLogger } from '../src/log/logger.js';
+import { startGantry, type RunningGantry } from '../src/main/up.js';
 
 /** One latency comparison row: a variant, its percentiles, and its p50 relative to the baseline's. */
 export interface LatencyRow {
@@ -49,6 +52,30 @@ export async function spawnGantry(args: readonly string[], env: Readonly<Record<
 
 /** Benches run their own server with rate limits off: a bench measures Gantry, not the limiter's default. */
 export const NO_LIMITS = { rateLimit: 0 } as const;
+
+/**
+ * A bench's own Gantry (control plane and local host, SQLite in memory) with fast loops and no rate
+ * limits; `flags` adds to or overrides those settings (runtime, sandbox...).
+ */
+export function startBenchGantry(dataDir: string, gpus: string, flags: Record<string, unknown> = {}): Promise<RunningGantry> {
+  const config = loadConfig({
+    env: {},
+    flags: {
+      dataDir,
+      port: 0,
+      database: ':memory:',
+      gpus,
+      logLevel: 'silent',
+      observeIntervalMs: 50,
+      reconcileIdleMs: 5,
+      stopGraceMs: 500,
+      runtime: 'process',
+      ...NO_LIMITS,
+      ...flags,
+    },
+  });
+  return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
+}
 
 /** A JSON call that throws with the status and body on any non-2xx answer, so a bench never reads `undefined`. */
 export async function callApi(url: string, key: string, method: string, path: string, body?: unknown): Promise<any> {
