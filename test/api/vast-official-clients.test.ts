@@ -1,59 +1,32 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { startVastClients, vastClientsMissing, type VastClients } from '../helpers/vast-clients.js';
 
 /**
  * The official Vast.ai CLIs, unchanged (../shared/reference/vast-cli), against the Vast dialect as
- * it is served through the edge: the legacy `vast.py` and the newer `vastai` package, with Debian's
- * Python and its packages (.ci/run installs them).
+ * it is served through the edge: the legacy `vast.py` and the newer `vastai` package.
  */
-const CLI = join(fileURLToPath(new URL('../../../', import.meta.url)), '..', 'shared', 'reference', 'vast-cli');
-const PYTHON = '/usr/bin/python3';
-
-/** `python3 <file|-c> args` with the clients on PYTHONPATH; VAST_URL is where vast.py loads GPU names while building its parser. */
-function run(file: string, args: string[], vastUrl = ''): Promise<{ code: number; out: string }> {
-  const env = { ...process.env, PYTHONPATH: CLI, HOME: '/tmp', VAST_URL: vastUrl };
-  return new Promise((resolve) => {
-    const child = execFile(PYTHON, [file, ...args], { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : 1, out: stdout + stderr });
-    });
-    child.stdin?.end(); // no one at the keyboard: a confirmation prompt reads end-of-input
-  });
-}
-
-/** Why the clients cannot run here (.ci/run installs what they need), or false. */
-function missing(): string | false {
-  if (!existsSync(join(CLI, 'vast.py'))) return `the official clients are not at ${CLI}`;
-  try {
-    execFileSync(PYTHON, ['-c', 'import requests, dateutil, argcomplete, rich, aiohttp'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return `${PYTHON} lacks Debian's python3-requests, -dateutil, -argcomplete, -rich or -aiohttp`;
-  }
-}
-
 const sqlite = TEST_STORES.find((s) => s.name === 'sqlite');
-const skip = sqlite?.skip || missing();
+const skip = sqlite?.skip || vastClientsMissing();
 
 describe('the official Vast clients, unchanged', { skip }, () => {
   let g: TestGantry;
-  let env: { url: string; key: string };
+  let vast: VastClients;
 
   before(async () => {
     g = await startTestGantry(sqlite!);
-    // vast.py reads VAST_URL for one call and --url for the rest; textual differences keep its logs commands local.
-    env = { url: g.url.replace('127.0.0.1', 'localhost'), key: g.adminKey as string };
+    vast = startVastClients(g.url, g.adminKey as string);
   });
-  after(() => g.dispose());
+  after(async () => {
+    vast.close();
+    await g.dispose();
+  });
 
   const clients = {
-    legacy: (args: string[]) => run(join(CLI, 'vast.py'), ['--url', env.url, '--api-key', env.key, ...args], g.url),
-    vastai: (args: string[]) => run('-c', ['from vastai.cli.main import main; main()', '--url', env.url, '--api-key', env.key, ...args], g.url),
+    legacy: (args: string[]) => vast.legacy(args),
+    vastai: (args: string[]) => vast.vastai(args),
   };
 
   // The newer CLI asks before destroying; -y answers as a script would. The legacy one does not ask.
@@ -86,7 +59,7 @@ describe('the official Vast clients, unchanged', { skip }, () => {
   it("a key without a scope: the client shows Vast's refusal, and nothing is created", async () => {
     const key = (await g.api('POST', '/api/v0/auth/apikeys/', { name: 'reader', permissions: { api: { instance_read: {} } } })).body.key as string;
     const before = (await g.api('GET', '/api/v0/instances/')).body.instances.length as number;
-    const r = await run(join(CLI, 'vast.py'), ['--url', env.url, '--api-key', key, 'create', 'instance', '1001', '--image', 'x', '--disk', '1'], g.url);
+    const r = await vast.legacy(['create', 'instance', '1001', '--image', 'x', '--disk', '1'], key);
     assert.match(r.out, /instance_write/);
     assert.equal((await g.api('GET', '/api/v0/instances/')).body.instances.length, before);
   });
