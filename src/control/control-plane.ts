@@ -27,6 +27,7 @@ import type { ListingRequest } from '../domain/machine/listing.js';
 import { fetchResult, requestLogs } from './instances/request-logs.js';
 import { searchOffers } from './fleet/search-offers.js';
 import { verifyMachine } from './fleet/verify-machine.js';
+import { hostUseCases, type HostUseCases } from './fleet/host-use-cases.js';
 import type { AccountRecord } from '../domain/account/records.js';
 import type { MachineRecord } from '../domain/machine/machine.js';
 
@@ -50,6 +51,8 @@ export class ControlPlane {
   readonly catalog: CatalogUseCases;
   /** Trained models (config, definition parts, vocabulary) and ingest pipelines: the Elasticsearch dialect's resources. */
   readonly ml: MlUseCases;
+  /** Host verbs beyond listing: one machine, maintenances, reports, defrag, market metrics, and the refused ones. */
+  readonly hosts: HostUseCases;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'> & { readonly machines?: MachineCatalog }) {
     let reconciler: InstanceReconciler | null = null;
@@ -68,6 +71,7 @@ export class ControlPlane {
     this.billingLoop = new BillingLoop(this.ctx);
     this.catalog = catalogUseCases(this.ctx);
     this.ml = mlUseCases(this.ctx);
+    this.hosts = hostUseCases(this.ctx);
   }
 
   startLoops(): void {

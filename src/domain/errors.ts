@@ -217,6 +217,8 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'An ingest pipeline holds a processor Gantry does not run: only `inference` processors are supported.',
   },
+  NOT_SUPPORTED: { kind: 'invalid', retryable: false, doc: 'A Vast.ai verb Gantry does not offer on purpose; the message says why and what to use instead.' },
+  PRICE_INCREASE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No pending price increase: an instance keeps the price of its creation.' },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;
 

@@ -25,6 +25,8 @@ const VAST_NAMES: Partial<Readonly<Record<ErrorCode, string>>> = {
   OFFER_NOT_FOUND: 'no_such_ask',
   OFFER_UNAVAILABLE: 'no_such_ask',
   WORKERGROUP_NOT_FOUND: 'no_such_workergroup',
+  PRICE_INCREASE_NOT_FOUND: 'no_pending_price_increase',
+  NOT_SUPPORTED: 'not_supported',
 };
 
 /** The rate as Vast prints it in `threshold=` (a float: 2.0, 0.5). */

@@ -174,6 +174,10 @@ export function vastMachine(m: MachineRecord): Record<string, unknown> {
     listed: m.listed,
     online: m.online,
     public_ipaddr: m.publicIp,
+    geolocation: m.geolocation === '' ? null : m.geolocation,
+    reliability2: m.reliability,
+    // Renters cannot file reports in Gantry (see `reports`).
+    num_reports: 0,
     listed_gpu_cost: m.priceGpuPerHour,
     listed_storage_cost: m.priceDiskPerGbMonth,
     min_chunk: m.minChunk,

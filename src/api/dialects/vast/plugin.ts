@@ -9,6 +9,7 @@ import { vastBillingRoutes } from './billing.js';
 import { vastErrorBody } from './errors.js';
 import { pageInstances } from './instances-v1.js';
 import { vastMachineRoutes } from './machines.js';
+import { vastHostRoutes } from './hosts.js';
 import { vastInstance, vastUser } from './map.js';
 import { parseVastSearch, VAST_SEARCH_ANSWER_SCHEMA, vastOfferRow } from './offers.js';
 import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId } from './parse.js';
@@ -64,6 +65,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   app.get('/api/v0/bundles', answer, (req: Req) => search(req, jsonParam(req.query.q) ?? {}));
 
   vastMachineRoutes(app, control);
+  vastHostRoutes(app, control);
   vastServerlessRoutes(app, control);
   vastAccountRoutes(app, control);
   vastBillingRoutes(app, control);
@@ -164,8 +166,11 @@ function idList(v: unknown, field: string): number[] {
 }
 
 function bulkBody(results: Awaited<ReturnType<ControlPlane['bulkChangeInstances']>>): Record<string, unknown> {
+  const failed = results.filter((r) => !r.ok);
   return {
-    success: results.every((r) => r.ok),
+    success: failed.length === 0,
+    // The clients print `msg` when success is false (the legacy one requires it).
+    ...(failed.length > 0 ? { msg: failed.map((r) => `instance ${r.id}: ${r.error?.message ?? 'failed'}`).join('; ') } : {}),
     results: results.map((r) =>
       r.ok ? { id: r.id, success: true, changed: r.changed } : { id: r.id, success: false, error: r.error?.code, msg: r.error?.message },
     ),
