@@ -120,11 +120,25 @@ export function overlayNetworks(_ctx: ControlContext, p: Principal, write: boole
 }
 
 /**
+ * Vast's physical clusters (machines on one LAN subnet with a manager node) exist for overlay networks
+ * and network disks, which Gantry does not offer; so there are none, and making one is refused.
+ */
+export function physicalClusters(_ctx: ControlContext, p: Principal, write: boolean): readonly never[] {
+  authorize(p, write ? 'machine.write' : 'machine.read');
+  if (!write) return [];
+  throw notSupported(
+    'Gantry has no physical clusters: on Vast they carry overlay networks and network disks, which Gantry does not offer. Each machine is rented on its own.',
+    'cluster',
+  );
+}
+
+/**
  * Price increases: an instance keeps the price of its creation (`dph_base`), so a host raising its
  * listing price never creates a pending increase for a running rental. The list is always empty.
  */
 export function pendingPriceIncreases(_ctx: ControlContext, p: Principal): readonly never[] {
-  authorize(p, 'instance.read');
+  // A price is a billing matter (and an instance's own key holds no billing scope).
+  authorize(p, 'billing.read');
   return [];
 }
 

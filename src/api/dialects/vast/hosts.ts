@@ -119,6 +119,11 @@ export function vastHostRoutes(app: FastifyInstance, control: ControlPlane): voi
   app.get('/api/v0/overlay', async (req) => hosts.overlayNetworks(principal(req), false));
   for (const method of ['post', 'put', 'delete'] as const) app[method]('/api/v0/overlay', async (req) => hosts.overlayNetworks(principal(req), true));
 
+  // ── physical clusters: none exist, making one is refused ──────────
+  app.get('/api/v0/clusters', async (req) => ({ success: true, clusters: Object.fromEntries(hosts.physicalClusters(principal(req), false)) }));
+  for (const method of ['post', 'put', 'delete'] as const) app[method]('/api/v0/cluster', async (req) => hosts.physicalClusters(principal(req), true));
+  app.delete('/api/v0/cluster/remove_machine', async (req) => hosts.physicalClusters(principal(req), true));
+
   // ── price increases: none are ever pending ─────────────────────────
   app.get('/api/v0/instances/pending-price-increases', async (req) => {
     const rows = await Promise.resolve(hosts.pendingPriceIncreases(principal(req)));
