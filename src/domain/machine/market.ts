@@ -64,8 +64,13 @@ export function gpuMarket(machines: readonly MarketMachine[], allocated: Readonl
         // Free GPUs count as available only where a renter could take them now.
         const avail = m.listed && m.online && !m.inMaintenance ? m.numGpus - rented : 0;
         total += m.numGpus;
-        if (m.verified) ((c.rented_verified += rented), (c.avail_verified += avail));
-        else ((c.rented_unverified += rented), (c.avail_unverified += avail));
+        if (m.verified) {
+          c.rented_verified += rented;
+          c.avail_verified += avail;
+        } else {
+          c.rented_unverified += rented;
+          c.avail_unverified += avail;
+        }
         if (m.listed) for (let i = 0; i < m.numGpus; i++) prices.push(m.priceGpuPerHour);
       }
       prices.sort((a, b) => a - b);
