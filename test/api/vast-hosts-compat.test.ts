@@ -181,7 +181,8 @@ describe('the official Vast clients: host verbs, refusals and instance verbs', {
     await g.waitInstance(inst, (x) => x.actual_status === 'running', 90_000);
     // self-test runs on the client: it reads this machine's offer and says which of Vast's requirements it misses.
     const st = await vast.vastai(['self-test', 'machine', '1', '--no-support-bundle']);
-    assert.match(st.out, /Test failed/, st.out);
+    assert.match(st.out, /Preflight diagnostics for machine 1 failed:\n- CUDA version/, st.out);
+    assert.match(st.out, /Test failed: \d+ preflight requirement check\(s\) failed/, st.out);
     assert.doesNotMatch(st.out, /Traceback/, st.out);
   });
 });

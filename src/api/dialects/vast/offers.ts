@@ -175,9 +175,16 @@ function conditionsOf(filters: Readonly<Record<string, unknown>>, skip: Readonly
     const field = skip.has(key) ? undefined : engineField(key);
     if (field === undefined) continue;
     // Parsed under the Vast name, so a wrong value is reported as the client named it.
-    for (const c of parseCondition(key, offerFieldType(field) ?? 'string', spec)) out.push({ ...c, field });
+    for (const c of parseCondition(key, offerFieldType(field) ?? 'string', withoutAny(spec))) out.push({ ...c, field });
   }
   return out;
+}
+
+/** Vast's "no constraint": `rented=any` arrives as `{"eq": "any"}` (the SDK and `self-test machine` send it). */
+function withoutAny(spec: unknown): unknown {
+  if (spec === 'any') return null;
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) return spec;
+  return Object.fromEntries(Object.entries(spec).filter(([op, v]) => !(op === 'eq' && v === 'any')));
 }
 
 /** Keys of the search body that are not filters. */
