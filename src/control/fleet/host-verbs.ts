@@ -143,7 +143,7 @@ export function pendingPriceIncreases(_ctx: ControlContext, p: Principal): reado
 }
 
 export function answerPriceIncrease(_ctx: ControlContext, p: Principal, pendingId: number | null): never {
-  authorize(p, 'instance.change');
+  authorize(p, 'billing.write');
   throw new GantryError(
     'PRICE_INCREASE_NOT_FOUND',
     `No pending price increase${pendingId === null ? '' : ` with id ${pendingId}`}: Gantry keeps each instance at its creation price.`,
