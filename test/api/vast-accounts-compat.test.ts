@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { ONE_STORE } from '../helpers/stores.js';
-import { startVastClients, vastClientsMissing, type VastClients } from '../helpers/vast-clients.js';
+import { startVastClients, vastClientsMissing, type CliResult, type VastClients } from '../helpers/vast-clients.js';
 
 /**
  * The account, team, key and billing verbs of both official Vast CLIs (and a few `VastAI` SDK
@@ -27,6 +27,7 @@ describe('the official Vast clients: account, team, key and billing verbs', { sk
   let dir: string;
   /** Ann: a user of her own, so her changes touch no other test's account. */
   let ann: { id: number; key: string };
+  const both = (): ((args: string[], key?: string) => Promise<CliResult>)[] => [(a, k) => vast.legacy(a, k), (a, k) => vast.vastai(a, k)];
   const file = (name: string, body: unknown): string => {
     const path = join(dir, name);
     writeFileSync(path, JSON.stringify(body));
@@ -105,7 +106,7 @@ describe('the official Vast clients: account, team, key and billing verbs', { sk
   it('teams: create, roles by name and by id (owner built in), invite by query, members, remove, destroy', async () => {
     const made = await vast.vastai(['create', 'team', '--team-name', 'crew'], ann.key);
     const team = field(made.out, 'api_key');
-    for (const cli of [vast.legacy, vast.vastai]) {
+    for (const cli of both()) {
       assert.match((await cli(['show', 'team-roles'], team)).out, /'name': 'owner'/);
       assert.match((await cli(['show', 'team-role', 'owner'], team)).out, /"name": "owner"/);
     }
@@ -142,7 +143,7 @@ describe('the official Vast clients: account, team, key and billing verbs', { sk
     assert.match((await vast.vastai(['show', 'subaccounts', '--raw'], ann.key)).out, /"username": "kid"/);
     assert.match((await vast.legacy(['transfer', 'credit', 'ann@example.org', '1.5', '--skip'])).out, /Sent 1.5 to ann@example.org/);
 
-    for (const cli of [vast.legacy, vast.vastai]) {
+    for (const cli of both()) {
       const earned = JSON.parse((await cli(['show', 'earnings', '--raw'], ann.key)).out) as Record<string, unknown>;
       assert.ok(Array.isArray(earned.per_machine) && Array.isArray(earned.per_day), JSON.stringify(earned));
       const invoices = await cli(['show', 'invoices'], ann.key);
@@ -186,7 +187,7 @@ describe('the official Vast clients: account, team, key and billing verbs', { sk
   });
 
   it('scheduled jobs: none kept (an empty list, a clear 404); every 2FA verb refused with the reason', async () => {
-    for (const cli of [vast.legacy, vast.vastai]) {
+    for (const cli of both()) {
       const jobs = await cli(['show', 'scheduled-jobs'], ann.key);
       assert.match(jobs.out, /Scheduled Job ID/);
       assert.doesNotMatch(jobs.out, /Failed/);
