@@ -53,6 +53,8 @@ export interface TenantStore {
   findAccountByEmail(email: string): Promise<AccountRecord | undefined>;
   listSubaccounts(parentId: number): Promise<AccountRecord[]>;
   markAccountDeleted(id: number, now: number): Promise<void>;
+  /** Change what an account shows of itself; USER_EXISTS when another user account has the email. */
+  updateAccountProfile(id: number, p: { readonly email?: string; readonly fullname?: string | null }): Promise<AccountRecord>;
 
   createApiKey(k: NewApiKey): Promise<ApiKeyRecord>;
   findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
@@ -64,6 +66,8 @@ export interface TenantStore {
   listApiKeys(holderId: number): Promise<ApiKeyRecord[]>;
   /** Revoke one key the holder holds; false when there is no such live key. */
   revokeApiKey(id: number, holderId: number, now: number): Promise<boolean>;
+  /** Give a live key the holder holds a new hash: the old key stops working at once. False when there is no such key. */
+  rotateApiKey(id: number, holderId: number, keyHash: string): Promise<boolean>;
   revokeInstanceKeys(instanceId: number, now: number): Promise<void>;
 
   addTeamMember(teamId: number, accountId: number, role: string, now: number): Promise<void>;
@@ -111,6 +115,8 @@ export interface TenantStore {
   recordAudit(e: AuditEntry): Promise<void>;
   /** Newest first; `beforeId` pages. */
   listAudit(accountIds: readonly number[], o: { limit: number; beforeId: number | null }): Promise<AuditRecord[]>;
+  /** The addresses these accounts' audited calls came from, each with when it was first and last seen; most recent first. */
+  listAuditAddresses(accountIds: readonly number[], limit: number): Promise<{ ip: string; firstSeen: number; lastSeen: number }[]>;
 
   /**
    * Shared token bucket: refill at `rate`/s up to `burst`, then take up to `want` tokens, atomically

@@ -18,6 +18,7 @@ const every = (url: string, need: RouteNeed): Record<string, RouteNeed> => Objec
 const PUBLIC = { outside: 'public: the same for every caller, nothing of an account' };
 const AGENT = { outside: "host agents' protocol: a host token, no API key" };
 const WORKER = { outside: "a worker's own token (MASTER_TOKEN or its inference token)" };
+const TFA = { outside: 'refused to every caller: Gantry has no two-factor authentication, it uses API keys' };
 
 export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'GET /healthz': PUBLIC,
@@ -53,6 +54,17 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'PUT /api/v0/ssh/:id': 'user_write',
   'DELETE /api/v0/ssh/:id': 'user_write',
   'GET /api/v0/audit_logs': 'user_read',
+  'GET /api/v0/auth/apikeys/:id': 'user_read',
+  'PUT /api/v0/commands/reset_apikey': 'user_write',
+  'PUT /api/v0/users': 'user_write',
+  'PUT /api/v0/users/:id': 'user_write',
+  'GET /api/v0/users/:id/ipaddrs': 'user_read',
+  'GET /api/v0/users/cloud_integrations': 'user_read',
+  'GET /api/v0/commands/schedule_job': 'user_read',
+  'POST /api/v0/commands/schedule_job': 'user_write',
+  'PUT /api/v0/commands/schedule_job/:id': 'user_write',
+  'DELETE /api/v0/commands/schedule_job/:id': 'user_write',
+  ...Object.fromEntries(['', '/*'].flatMap((tail) => ['GET', 'POST', 'PUT', 'DELETE'].map((m) => [`${m} /api/v0/tfa${tail}`, TFA]))),
   'POST /v2/admin/serviceKeys': 'user_write',
   // Vast: teams
   'POST /api/v0/team': 'team_write',
@@ -70,6 +82,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'GET /api/v1/invoices': 'billing_read',
   'PUT /api/v0/commands/transfer_credit': 'billing_write',
   'GET /api/v0/users/:id/machine-earnings': 'billing_read',
+  'GET /api/v0/users/:id/invoices': 'billing_read',
+  'GET /api/v0/invoices': 'billing_read',
   // Vast: machines (hosts)
   'GET /api/v0/machines': 'machine_read',
   'PUT /api/v0/machines/create_asks': 'machine_write',

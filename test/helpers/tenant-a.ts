@@ -38,11 +38,11 @@ const template = (scenario: string, executable: string, mark: string): string =>
 const PROBE_TEMPLATE = template('probe-scn', 'probe-exe', 'probe');
 /**
  * Routes outside the tenant and permission model: health, metrics, the agent protocol, worker reports (token-authenticated), the signing key,
- * result downloads, GPU names, AI Core's token endpoint (client credentials of its own), AI Core's meta and Elasticsearch's `GET /` (the server's
+ * result downloads, GPU names, the 2FA refusals, AI Core's token endpoint (client credentials of its own), AI Core's meta and Elasticsearch's `GET /` (the server's
  * capabilities, alike for all), and the inference workers' model routes (worker tokens).
  */
 const OUTSIDE =
-  /^\/(healthz|metrics|pubkey|worker_status)$|^\/agent\/|^\/api\/v0\/(results\/|gpu_names)|^\/oauth\/token$|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
+  /^\/(healthz|metrics|pubkey|worker_status)$|^\/agent\/|^\/api\/v0\/(results\/|gpu_names|tfa)|^\/oauth\/token$|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
 
@@ -243,6 +243,8 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
     if (url.startsWith('/_ml/') || url.startsWith('/_ingest/')) return {};
     if (url === '/api/v0/team') return { team_name: 'probe-team' };
     if (url === '/api/v0/team/invite') return { email: 'probe@example.com', role: ids.role };
+    // Another client than the caller: a reset would give the probing key a new secret and end the probe.
+    if (url === '/api/v0/commands/reset_apikey') return { client_id: 'probe-no-such-client' };
     return {
       state,
       label: 'x',

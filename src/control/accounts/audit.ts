@@ -13,10 +13,15 @@ export async function recordAudit(ctx: ControlContext, e: AuditEntry): Promise<v
 }
 
 export async function listAudit(ctx: ControlContext, p: Principal, o: { limit: number; beforeId: number | null }): Promise<AuditRecord[]> {
+  return ctx.store.listAudit(await auditedAccounts(ctx, p), o);
+}
+
+/** The accounts whose audit entries the caller may read: its own and its subaccounts' (a team's owners only). */
+export async function auditedAccounts(ctx: ControlContext, p: Principal): Promise<number[]> {
   authorize(p, 'account.read');
   if (p.actorId !== p.accountId && (await ctx.store.memberRole(p.accountId, p.actorId)) !== OWNER_ROLE) {
     throw new GantryError('FORBIDDEN', "Only the team's owners may read its audit log.");
   }
   const subs = await ctx.store.listSubaccounts(p.accountId);
-  return ctx.store.listAudit([p.accountId, ...subs.map((s) => s.id)], o);
+  return [p.accountId, ...subs.map((s) => s.id)];
 }

@@ -1,4 +1,4 @@
-import { parsePermissions } from '../../domain/account/permissions.js';
+import { ALL_PERMISSIONS, parsePermissions, permissionsJson } from '../../domain/account/permissions.js';
 import { GantryError } from '../../domain/errors.js';
 import { OWNER_ROLE } from './authenticate.js';
 import type { ControlContext } from '../context.js';
@@ -61,25 +61,68 @@ function checkRoleName(name: string): void {
   if (name === OWNER_ROLE) throw new GantryError('INVALID_ARGUMENT', `"${OWNER_ROLE}" is built in (every permission) and cannot be redefined.`);
 }
 
-export async function putRole(ctx: ControlContext, p: Principal, name: string, permissions: unknown, mode: 'create' | 'update'): Promise<TeamRoleRecord> {
-  const team = await teamOf(ctx, p, 'team.write');
-  checkRoleName(name);
-  parsePermissions(permissions);
-  return ctx.store.putTeamRole(team.id, name, permissions, mode);
+/** The built-in role, shown like a stored one (id 0: no stored role has it) so clients can list and read it. */
+function ownerRole(teamId: number): TeamRoleRecord {
+  return { id: 0, teamId, name: OWNER_ROLE, permissions: permissionsJson(ALL_PERMISSIONS) };
 }
 
-export async function listRoles(ctx: ControlContext, p: Principal): Promise<TeamRoleRecord[]> {
-  return ctx.store.listTeamRoles((await teamOf(ctx, p, 'team.read')).id);
-}
-
-export async function getRole(ctx: ControlContext, p: Principal, name: string): Promise<TeamRoleRecord> {
-  const r = await ctx.store.getTeamRole((await teamOf(ctx, p, 'team.read')).id, name);
-  if (!r) throw new GantryError('TEAM_NOT_FOUND', `The team has no role "${name}".`);
+/**
+ * A role named as Vast's clients name it: `update team-role` by id, the other verbs by name. A number
+ * is an id first (a stored role may have a digits-only name: it is found by name when no id matches).
+ */
+async function findRole(ctx: ControlContext, teamId: number, ref: string): Promise<TeamRoleRecord> {
+  if (ref === OWNER_ROLE || ref === '0') return ownerRole(teamId);
+  const byId = /^\d+$/.test(ref) ? (await ctx.store.listTeamRoles(teamId)).find((r) => r.id === Number(ref)) : undefined;
+  const r = byId ?? (await ctx.store.getTeamRole(teamId, ref));
+  if (!r) throw new GantryError('TEAM_NOT_FOUND', `The team has no role "${ref}".`);
   return r;
 }
 
-export async function deleteRole(ctx: ControlContext, p: Principal, name: string): Promise<void> {
+export async function createRole(ctx: ControlContext, p: Principal, name: string, permissions: unknown): Promise<TeamRoleRecord> {
   const team = await teamOf(ctx, p, 'team.write');
+  checkRoleName(name);
+  parsePermissions(permissions);
+  return ctx.store.putTeamRole(team.id, name, permissions, 'create');
+}
+
+/** New permissions for a role named by id or name; a role keeps its name (members hold it by name). */
+export async function updateRole(
+  ctx: ControlContext,
+  p: Principal,
+  ref: string,
+  change: { name: string | null; permissions: unknown },
+): Promise<TeamRoleRecord> {
+  const team = await teamOf(ctx, p, 'team.write');
+  const role = await findRole(ctx, team.id, ref);
+  checkRoleName(role.name);
+  if (change.name !== null && change.name !== role.name) {
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `A role keeps its name: create a role "${change.name}", give its members the new role, then remove "${role.name}".`,
+      {
+        field: 'name',
+      },
+    );
+  }
+  const permissions = change.permissions === undefined || change.permissions === null ? role.permissions : change.permissions;
+  parsePermissions(permissions);
+  return ctx.store.putTeamRole(team.id, role.name, permissions, 'update');
+}
+
+/** The team's roles, the built-in owner first. */
+export async function listRoles(ctx: ControlContext, p: Principal): Promise<TeamRoleRecord[]> {
+  const team = await teamOf(ctx, p, 'team.read');
+  return [ownerRole(team.id), ...(await ctx.store.listTeamRoles(team.id))];
+}
+
+export async function getRole(ctx: ControlContext, p: Principal, ref: string): Promise<TeamRoleRecord> {
+  return findRole(ctx, (await teamOf(ctx, p, 'team.read')).id, ref);
+}
+
+export async function deleteRole(ctx: ControlContext, p: Principal, ref: string): Promise<void> {
+  const team = await teamOf(ctx, p, 'team.write');
+  const { name } = await findRole(ctx, team.id, ref);
+  if (name === OWNER_ROLE) throw new GantryError('INVALID_ARGUMENT', `"${OWNER_ROLE}" is built in and cannot be removed.`);
   if ((await ctx.store.teamMembers(team.id)).some((m) => m.role === name)) {
     throw new GantryError('ILLEGAL_TRANSITION', `Members hold the role "${name}"; give them another role first.`);
   }
@@ -87,9 +130,9 @@ export async function deleteRole(ctx: ControlContext, p: Principal, name: string
 }
 
 /** Adds the account with this email (or username) at once; there is no mail on a self-hosted install. */
-export async function inviteMember(ctx: ControlContext, p: Principal, who: string, role: string): Promise<AccountRecord> {
+export async function inviteMember(ctx: ControlContext, p: Principal, who: string, roleRef: string): Promise<AccountRecord> {
   const team = await teamOf(ctx, p, 'team.write');
-  if (role !== OWNER_ROLE && !(await ctx.store.getTeamRole(team.id, role))) throw new GantryError('TEAM_NOT_FOUND', `The team has no role "${role}".`);
+  const role = (await findRole(ctx, team.id, roleRef)).name;
   const a = (await ctx.store.findAccountByEmail(who)) ?? (await ctx.store.findAccountByUsername(who));
   if (!a || a.isTeam || a.deletedAt !== null) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${who}.`);
   await ctx.store.addTeamMember(team.id, a.id, role, ctx.clock.now());

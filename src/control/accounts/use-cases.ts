@@ -6,6 +6,7 @@ import * as secrets from './secrets.js';
 import * as ssh from './ssh-keys.js';
 import * as teams from './teams.js';
 import * as users from './users.js';
+import * as profile from './profile.js';
 import * as tokens from './access-tokens.js';
 import * as groups from './resource-groups.js';
 import * as serviceKeys from './service-keys.js';
@@ -21,12 +22,27 @@ function bind<T extends Record<string, unknown>>(ctx: ControlContext, mod: T): {
 /** Accounts, keys, teams, secrets, SSH keys, audit and billing, bound to one context. */
 export function accountUseCases(ctx: ControlContext) {
   return {
-    users: bind(ctx, { createUser: users.createUser, listSubaccounts: users.listSubaccounts }),
-    keys: bind(ctx, { createApiKey: keys.createApiKey, listApiKeys: keys.listApiKeys, revokeApiKey: keys.revokeApiKey }),
+    users: bind(ctx, {
+      createUser: users.createUser,
+      listSubaccounts: users.listSubaccounts,
+      updateProfile: profile.updateProfile,
+      listAddresses: profile.listAddresses,
+      listCloudConnections: profile.listCloudConnections,
+      listScheduledJobs: profile.listScheduledJobs,
+      changeScheduledJob: profile.changeScheduledJob,
+    }),
+    keys: bind(ctx, {
+      createApiKey: keys.createApiKey,
+      listApiKeys: keys.listApiKeys,
+      revokeApiKey: keys.revokeApiKey,
+      showApiKey: profile.showApiKey,
+      resetApiKey: profile.resetApiKey,
+    }),
     teams: bind(ctx, {
       createTeam: teams.createTeam,
       deleteTeam: teams.deleteTeam,
-      putRole: teams.putRole,
+      createRole: teams.createRole,
+      updateRole: teams.updateRole,
       listRoles: teams.listRoles,
       getRole: teams.getRole,
       deleteRole: teams.deleteRole,
@@ -65,6 +81,7 @@ export function accountUseCases(ctx: ControlContext) {
       instanceDeposit: billing.instanceDeposit,
       transferCredit: billing.transferCredit,
       machineEarnings: billing.machineEarnings,
+      statement: billing.statement,
     }),
   };
 }

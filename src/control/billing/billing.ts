@@ -74,3 +74,23 @@ export async function requireCredit(ctx: ControlContext, p: Principal): Promise<
     });
   }
 }
+
+export interface Statement {
+  readonly account: AccountRecord;
+  readonly charges: readonly ChargeRecord[];
+  readonly transfers: readonly TransferRecord[];
+}
+
+/**
+ * The caller's own charges and credit movements over a period (Vast's invoices): `userRef` is `me`
+ * or the caller's id; another account is "not found", as for a made-up one.
+ */
+export async function statement(ctx: ControlContext, p: Principal, userRef: string | null, q: PeriodQuery & { charges: boolean }): Promise<Statement> {
+  authorize(p, 'billing.read');
+  if (userRef !== null && userRef !== 'me' && userRef !== String(p.accountId)) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${userRef}.`);
+  const account = await ctx.store.getAccount(p.accountId);
+  if (!account) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${p.accountId}.`);
+  const charges = q.charges ? await ctx.store.listCharges(p.accountId, q) : [];
+  const transfers = (await ctx.store.listTransfers(p.accountId, q.limit)).filter((t) => t.at >= q.from && t.at <= q.to);
+  return { account, charges, transfers };
+}

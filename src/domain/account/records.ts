@@ -15,6 +15,8 @@ export interface AccountRecord {
   readonly isTeam: boolean;
   readonly hostOnly: boolean;
   readonly deletedAt: number | null;
+  /** What Vast's `set user` calls `fullname`; null until set. */
+  readonly fullname: string | null;
 }
 
 export interface ApiKeyRecord {

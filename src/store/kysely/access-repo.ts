@@ -96,6 +96,19 @@ export class AccessRepo extends Repo {
       .execute();
   }
 
+  async listAuditAddresses(accountIds: readonly number[], limit: number): Promise<{ ip: string; firstSeen: number; lastSeen: number }[]> {
+    if (accountIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('audit_log')
+      .select((eb) => ['ip', eb.fn.min('at').as('first_seen'), eb.fn.max('at').as('last_seen')])
+      .where('account_id', 'in', accountIds)
+      .groupBy('ip')
+      .orderBy('last_seen', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ ip: r.ip, firstSeen: Number(r.first_seen), lastSeen: Number(r.last_seen) }));
+  }
+
   async listAudit(accountIds: readonly number[], o: { limit: number; beforeId: number | null }): Promise<AuditRecord[]> {
     if (accountIds.length === 0) return [];
     let q = this.db.selectFrom('audit_log').selectAll().where('account_id', 'in', accountIds);

@@ -24,6 +24,7 @@ export function toAccount(r: Selectable<AccountTable>): AccountRecord {
     isTeam: r.is_team === 1,
     hostOnly: r.host_only === 1,
     deletedAt: r.deleted_at,
+    fullname: r.fullname,
   };
 }
 

@@ -14,6 +14,8 @@ export interface AccountTable {
   is_team: number;
   host_only: number;
   deleted_at: number | null;
+  /** Set by Vast's `set user`; null until then (0019). */
+  fullname: string | null;
 }
 
 export interface ApiKeyTable {

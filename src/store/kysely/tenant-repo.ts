@@ -57,6 +57,24 @@ export class TenantRepo extends Repo {
     await this.db.updateTable('accounts').set({ deleted_at: now }).where('id', '=', id).execute();
   }
 
+  async updateAccountProfile(id: number, p: { readonly email?: string; readonly fullname?: string | null }): Promise<AccountRecord> {
+    return this.db.transaction().execute(async (trx) => {
+      if (p.email !== undefined) {
+        const other = await trx
+          .selectFrom('accounts')
+          .select('id')
+          .where('email', '=', p.email)
+          .where('is_team', '=', 0)
+          .where('id', '!=', id)
+          .executeTakeFirst();
+        if (other) throw new GantryError('USER_EXISTS', `An account with the email ${p.email} exists already.`, { field: 'email' });
+      }
+      const set = { ...(p.email !== undefined ? { email: p.email } : {}), ...(p.fullname !== undefined ? { fullname: p.fullname } : {}) };
+      if (Object.keys(set).length > 0) await trx.updateTable('accounts').set(set).where('id', '=', id).execute();
+      return toAccount(await trx.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+    });
+  }
+
   // ── keys ────────────────────────────────────────────────────────────
   async createApiKey(k: NewApiKey): Promise<ApiKeyRecord> {
     const max = k.maxPerAccount ?? 0;
@@ -105,6 +123,7 @@ export class TenantRepo extends Repo {
         'accounts.is_team',
         'accounts.host_only',
         'accounts.deleted_at',
+        'accounts.fullname',
       ])
       .where(`api_keys.${by}`, '=', value)
       .where('api_keys.revoked_at', 'is', null)
@@ -131,6 +150,13 @@ export class TenantRepo extends Repo {
     if (!held) return false;
     await this.db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).execute();
     return true;
+  }
+
+  async rotateApiKey(id: number, holderId: number, keyHash: string): Promise<boolean> {
+    const held = await this.#heldBy(holderId).where('id', '=', id).executeTakeFirst();
+    if (!held) return false;
+    const r = await this.db.updateTable('api_keys').set({ key_hash: keyHash }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    return r.numUpdatedRows > 0n;
   }
 
   async revokeInstanceKeys(instanceId: number, now: number): Promise<void> {

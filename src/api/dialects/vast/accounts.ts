@@ -4,6 +4,7 @@ import type { ControlPlane } from '../../../control/control-plane.js';
 import { GantryError } from '../../../domain/errors.js';
 import { asObject, jsonParam, optBool, optNumber, optString, parseId } from './parse.js';
 import type { AccountRecord, SshKeyRecord } from '../../../domain/account/records.js';
+import type { KeyView } from '../../../control/accounts/api-keys.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -36,6 +37,18 @@ function subaccountRow(a: AccountRecord, keyId: number | null): Record<string, u
     host_only: a.hostOnly,
     created_at: iso(a.createdAt),
     deleted_at: iso(a.deletedAt),
+  };
+}
+
+function apiKeyRow({ key, team }: KeyView): Record<string, unknown> {
+  return {
+    id: key.id,
+    user_id: key.memberId ?? key.accountId,
+    name: key.name,
+    rights: key.permissions === null ? null : JSON.stringify(key.permissions),
+    team_id: team?.id ?? null,
+    team_name: team?.username ?? null,
+    created_at: iso(key.createdAt),
   };
 }
 
@@ -74,17 +87,13 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane): 
   app.get('/api/v0/auth/apikeys', async (req) => {
     const p = principal(req);
     const rows = await a.keys.listApiKeys(p);
-    return {
-      apikeys: rows.map(({ key, team }) => ({
-        id: key.id,
-        user_id: key.memberId ?? key.accountId,
-        name: key.name,
-        rights: key.permissions === null ? null : JSON.stringify(key.permissions),
-        team_id: team?.id ?? null,
-        team_name: team?.username ?? null,
-        created_at: iso(key.createdAt),
-      })),
-    };
+    return { apikeys: rows.map(apiKeyRow) };
+  });
+  app.get('/api/v0/auth/apikeys/:id', async (req: Req) => apiKeyRow(await a.keys.showApiKey(principal(req), parseId(req.params.id, 'api key id'))));
+  // A new secret for the key making the call; the old one stops working at once.
+  app.put('/api/v0/commands/reset_apikey', async (req) => {
+    const r = await a.keys.resetApiKey(principal(req), optString(asObject(req.body), 'client_id'));
+    return { success: true, msg: 'API key reset: the old key no longer works.', id: r.id, new_api_key: r.key };
   });
   app.delete('/api/v0/auth/apikeys/:id', async (req: Req) => {
     const p = principal(req);
@@ -105,7 +114,7 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane): 
   app.post('/api/v0/team/roles', async (req) => {
     const p = principal(req);
     const b = asObject(req.body);
-    const r = await a.teams.putRole(p, required(b, 'name'), jsonParam(b.permissions), 'create');
+    const r = await a.teams.createRole(p, required(b, 'name'), jsonParam(b.permissions));
     return { success: true, msg: `Role ${r.name} created.`, id: r.id };
   });
   const roleRow = (r: { id: number; name: string; permissions: unknown }): Record<string, unknown> => ({
@@ -115,20 +124,22 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane): 
     permissions: r.permissions,
   });
   app.get('/api/v0/team/roles-full', async (req) => (await a.teams.listRoles(principal(req))).map(roleRow));
+  // A role is named by id (`update team-role`) or by name (the other verbs); `owner` is built in.
   app.get('/api/v0/team/roles/:name', async (req: Req) => roleRow(await a.teams.getRole(principal(req), req.params.name ?? '')));
   app.put('/api/v0/team/roles/:name', async (req: Req) => {
     const p = principal(req);
     const b = asObject(req.body);
-    const r = await a.teams.putRole(p, req.params.name ?? '', jsonParam(b.permissions), 'update');
-    return { success: true, msg: `Role ${r.name} updated.` };
+    const r = await a.teams.updateRole(p, req.params.name ?? '', { name: optString(b, 'name'), permissions: jsonParam(b.permissions) });
+    return { success: true, msg: `Role ${r.name} updated.`, id: r.id, name: r.name };
   });
   app.delete('/api/v0/team/roles/:name', async (req: Req) => {
     await a.teams.deleteRole(principal(req), req.params.name ?? '');
     return { status: 'success', message: 'Role removed.' };
   });
-  app.post('/api/v0/team/invite', async (req) => {
+  // The clients send email and role as query parameters with an empty body; a body is read too.
+  app.post('/api/v0/team/invite', async (req: Req) => {
     const p = principal(req);
-    const b = asObject(req.body);
+    const b = { ...req.query, ...asObject(req.body) };
     const m = await a.teams.inviteMember(p, required(b, 'email'), required(b, 'role'));
     return { success: true, msg: `${m.username} joined the team.`, user_id: m.id };
   });

@@ -5,6 +5,7 @@ import type { PeriodQuery } from '../../../control/billing/billing.js';
 import { GantryError } from '../../../domain/errors.js';
 import { asObject, jsonParam, optNumber, optString, parseId } from './parse.js';
 import type { ChargeRecord } from '../../../domain/billing/records.js';
+import { vastInvoiceRoutes } from './invoices.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -70,6 +71,7 @@ function sumBy(charges: readonly ChargeRecord[], key: (c: ChargeRecord) => numbe
 export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): void {
   const b = control.accounts.billing;
   const now = (): number => control.now();
+  vastInvoiceRoutes(app, control);
 
   app.get('/api/v0/charges', async (req: Req) => {
     const p = principal(req);
@@ -121,12 +123,14 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
     const eday = optNumber(q, 'eday');
     const from = lastDays !== null ? t - lastDays * DAY_MS : sday !== null ? sday * DAY_MS : 0;
     const to = eday !== null ? (eday + 1) * DAY_MS : t + 1;
-    const e = await b.machineEarnings(p, parseId(req.params.id, 'user id'), { from, to, limit: 100_000, machineId: optNumber(q, 'machid') });
+    // The clients send `/users/me/...` and `machid=null` when no machine is named.
+    const user = req.params.id === 'me' ? p.accountId : parseId(req.params.id, 'user id');
+    const e = await b.machineEarnings(p, user, { from, to, limit: 100_000, machineId: optNumber({ machid: jsonParam(q.machid) }, 'machid') });
     const total = e.charges.reduce((s, c) => s + c.amount, 0);
     return {
       username: e.account.username,
       email: e.account.email,
-      fullname: e.account.username,
+      fullname: e.account.fullname ?? e.account.username,
       current: { balance: r6(e.account.balance), service_fee: 0, total: r6(total), credit: r6(e.account.balance) },
       per_machine: sumBy(e.charges, (c) => c.machineId, 'machine_id'),
       per_day: sumBy(e.charges, (c) => Math.floor(c.end / DAY_MS), 'day'),

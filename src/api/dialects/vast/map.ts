@@ -144,7 +144,7 @@ export function vastUser(a: AccountRecord): Record<string, unknown> {
     id: a.id,
     username: a.username,
     email: a.email,
-    fullname: a.username,
+    fullname: a.fullname ?? a.username,
     is_admin: a.isAdmin,
     balance: a.balance,
     credit: a.balance,

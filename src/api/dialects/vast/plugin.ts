@@ -10,7 +10,8 @@ import { vastErrorBody } from './errors.js';
 import { pageInstances } from './instances-v1.js';
 import { vastMachineRoutes } from './machines.js';
 import { vastHostRoutes } from './hosts.js';
-import { vastInstance, vastUser } from './map.js';
+import { vastProfileRoutes } from './profile.js';
+import { vastInstance } from './map.js';
 import { parseVastSearch, VAST_SEARCH_ANSWER_SCHEMA, vastOfferRow } from './offers.js';
 import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId } from './parse.js';
 import { vastRouteConfig } from './route-config.js';
@@ -44,11 +45,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
       : `instance ${id}: already ${action === 'stop' ? 'stopped or stopping' : action === 'destroy' ? 'being destroyed' : 'in that state'}`,
   });
 
-  // ── account and catalogue ──────────────────────────────────────────
-  app.get('/api/v0/users/current', async (req) => {
-    return vastUser(await control.currentAccount(principal(req)));
-  });
-
+  // ── account and catalogue (the user's own account: profile.ts) ─────
   // The legacy CLI calls this unauthenticated at start-up.
   app.get('/api/v0/gpu_names/unique', async () => {
     const names = new Set((await control.listMachines()).filter((m) => m.listed && m.numGpus > 0).map((m) => m.gpuName));
@@ -68,6 +65,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   vastHostRoutes(app, control);
   vastServerlessRoutes(app, control);
   vastAccountRoutes(app, control);
+  vastProfileRoutes(app, control);
   vastBillingRoutes(app, control);
   await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
