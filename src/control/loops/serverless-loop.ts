@@ -1,3 +1,4 @@
+import { updateWorkersStep } from '../serverless/update-workers.js';
 import { randomUUID } from 'node:crypto';
 import { decideScale, type WorkerView } from '../../domain/serverless/autoscale.js';
 import { waitsForHeld, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
@@ -305,11 +306,13 @@ export class ServerlessLoop {
     if (changed) ctx.log.info({ endpointId: ep.id, ...d, stop: stops, destroy: destroys, memory: undefined }, 'autoscale');
     for (const id of stops) await actOnWorker(ctx, ep, id, 'stop');
     for (const id of destroys) await actOnWorker(ctx, ep, id, 'destroy');
-    let statusMsg: string | null = ep.suspended ? 'suspended: no new workers are recruited' : rollout.statusMsg;
+    // Rolling updates of workers (Vast's `update workers`) wait while a change of configuration runs.
+    const update = target === null ? await updateWorkersStep(ctx, ep, groups, workers) : { recruitInto: null, statusMsg: null };
+    let statusMsg: string | null = ep.suspended ? 'suspended: no new workers are recruited' : (rollout.statusMsg ?? update.statusMsg);
     if (!ep.suspended) {
       const replace = await this.#startInactive(ep, d.start, views, d.create);
-      const create = Math.max(d.create, rollout.needsWorker ? 1 : 0) + replace;
-      if (create > 0) statusMsg = (await this.#recruit(ep, rollout.recruitInto ?? groups, workers.length, create)) ?? statusMsg;
+      const create = Math.max(d.create, rollout.needsWorker ? 1 : 0, update.recruitInto !== null ? 1 : 0) + replace;
+      if (create > 0) statusMsg = (await this.#recruit(ep, rollout.recruitInto ?? update.recruitInto ?? groups, workers.length, create)) ?? statusMsg;
     }
     if (changed) ctx.traffic.invalidate(ep.id);
     return { status, statusMsg, memory: { ...d.memory, failures: watch.failures } };
