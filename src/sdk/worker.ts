@@ -139,7 +139,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (route !== 'create') return sessions.answer(route as 'get' | 'health' | 'end', j);
     // Opening a session takes a hand-out of the engine, as any request does.
     const a = (typeof j.auth_data === 'object' && j.auth_data !== null ? j.auth_data : {}) as Record<string, unknown>;
-    if (!verified(a.url, a.signature)) return { status: 401, body: { error: 'this worker takes only requests routed by the engine (bad or missing signature)' } };
+    if (!verified(a.url, a.signature))
+      return { status: 401, body: { error: 'this worker takes only requests routed by the engine (bad or missing signature)' } };
     if (typeof a.reqnum === 'number' && replayed(a.reqnum)) return { status: 409, body: { error: `request ${a.reqnum} was already served` } };
     arrivals.push({ at: Date.now(), cost: costOf(a.cost) });
     return sessions.create(j.auth_data, j.payload);

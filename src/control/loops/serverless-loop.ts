@@ -299,9 +299,11 @@ export class ServerlessLoop {
     // During a change of configuration the old and the new workers together exceed the worker bounds
     // on purpose (the new serve before the old go): scale-down would stop the serving old worker, or
     // the new one, and fail requests. The rollout retires old workers itself; only broken ones go here.
+    // A rolling update of workers (update-workers.ts) may exceed them by one the same way.
+    const rolling = target !== null || groups.some((g) => g.workersOutdatedBefore !== null);
     const broken = new Set(views.filter((v) => v.phase === 'error').map((v) => v.id));
-    const stops = target !== null ? [] : d.stop;
-    const destroys = target !== null ? d.destroy.filter((id) => broken.has(id)) : d.destroy;
+    const stops = rolling ? [] : d.stop;
+    const destroys = rolling ? d.destroy.filter((id) => broken.has(id)) : d.destroy;
     const changed = d.start.length + stops.length + destroys.length + d.create > 0;
     if (changed) ctx.log.info({ endpointId: ep.id, ...d, stop: stops, destroy: destroys, memory: undefined }, 'autoscale');
     for (const id of stops) await actOnWorker(ctx, ep, id, 'stop');

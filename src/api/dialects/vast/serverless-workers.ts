@@ -8,7 +8,8 @@ import { GantryError } from '../../../domain/errors.js';
 import { asObject, optBool, optNumber, optString, parseId } from './parse.js';
 import { vastWorker } from './serverless-map.js';
 
-const PHASE_WORDS = (w: WorkerInfo): string => `${w.phase}${w.errorMsg !== null ? `: ${w.errorMsg}` : w.instance.statusMsg !== null ? ` (${w.instance.statusMsg})` : ''}`;
+const PHASE_WORDS = (w: WorkerInfo): string =>
+  `${w.phase}${w.errorMsg !== null ? `: ${w.errorMsg}` : w.instance.statusMsg !== null ? ` (${w.instance.statusMsg})` : ''}`;
 
 /**
  * Vast's log levels as the official clients read them (`--level 0..3` prints `info0`, `info1`,

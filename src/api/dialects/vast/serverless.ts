@@ -37,19 +37,24 @@ function readinessOf(o: Record<string, unknown>): WorkerReadiness | undefined {
  * no template. This is the seam where a named template resolves into image, env, onstart and args.
  */
 export function templateRef(o: Record<string, unknown>): { readonly field: 'template_hash' | 'template_id'; readonly value: string | number } | null {
-  const hash = o.template_hash;
-  if (hash !== undefined && hash !== null && hash !== '') return { field: 'template_hash', value: typeof hash === 'number' ? hash : String(hash) };
-  const id = o.template_id;
-  if (id !== undefined && id !== null && id !== '') return { field: 'template_id', value: typeof id === 'number' ? id : String(id) };
+  for (const field of ['template_hash', 'template_id'] as const) {
+    const v = o[field];
+    if (typeof v === 'number' || (typeof v === 'string' && v !== '')) return { field, value: v };
+    if (v !== undefined && v !== null && v !== '') throw new GantryError('INVALID_ARGUMENT', `'${field}' must be a string or a number.`, { field });
+  }
   return null;
 }
 
 export function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
   const ref = templateRef(o);
   if (ref !== null && o.image === undefined) {
-    throw new GantryError('INVALID_ARGUMENT', `Templates are not stored by Gantry yet: give image, env, onstart and args (or launch_args) instead of ${ref.field}.`, {
-      field: ref.field,
-    });
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `Templates are not stored by Gantry yet: give image, env, onstart and args (or launch_args) instead of ${ref.field}.`,
+      {
+        field: ref.field,
+      },
+    );
   }
   const argsStr = optString(o, 'args_str');
   return {
