@@ -166,7 +166,7 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
       return { id: r.deployment.id as number, endpointId: r.deployment.endpoint_id as number };
     };
     const workers = async (endpointId: number): Promise<{ id: number; status: string; url: string }[]> =>
-      (await api('POST', '/get_endpoint_workers/', { id: endpointId })).workers;
+      await api('POST', '/get_endpoint_workers/', { id: endpointId });
     const ready = (endpointId: number): Promise<{ url: string }> => until(async () => (await workers(endpointId)).find((w) => w.status === 'Ready') ?? null);
     const status = async (id: number): Promise<string> => (await api('GET', `/api/v0/deployment/${id}/`)).deployment.gantry_status as string;
     const timed = async (f: () => Promise<unknown>): Promise<number> => {

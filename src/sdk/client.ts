@@ -187,7 +187,9 @@ export class GantryClient {
   }
 
   async endpointWorkers(endpointId: number): Promise<Row[]> {
-    return (await this.request<{ workers: Row[] }>('POST', '/get_endpoint_workers/', { id: endpointId })).workers;
+    // A list, as Vast answers it (Gantry answered { workers } before).
+    const r = await this.request<Row[] | { workers: Row[] }>('POST', '/get_endpoint_workers/', { id: endpointId });
+    return Array.isArray(r) ? r : r.workers;
   }
 
   async endpointLogs(endpoint: string, tail?: number): Promise<string> {

@@ -1,13 +1,16 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WorkerSessions, type SessionAnswer } from './worker-sessions.js';
 
 /**
  * A small helper for serverless workers. It serves requests on $WORKER_PORT, takes only requests the
  * engine routed (the RSA signature over `{"url": ...}` that Vast's workers check, in the proxy's
  * x-gantry-* headers or in a Vast-style `auth_data` body), reports load to $REPORT_ADDR/worker_status/
  * with its MASTER_TOKEN, and reports its benchmark (perf: load units per second) once it is ready.
- * On SIGTERM it stops taking connections and finishes the requests in flight.
+ * It serves Vast's session routes (`/session/create`, `/session/get`, `/session/health`, `/session/end`:
+ * worker-sessions.ts) as Vast's worker library does. On SIGTERM it stops taking connections and
+ * finishes the requests in flight.
  */
 export interface WorkerRequest {
   readonly method: string;
@@ -97,6 +100,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   if (!unsecured && key === null) throw new Error('REPORT_ADDR is not set: cannot verify routed requests (pass unsecured: true for local use).');
 
   const seen = new Set<number>();
+  const sessions = new WorkerSessions();
   const arrivals: { at: number; cost: number }[] = [];
   let working = 0;
   let perf: number | null = null;
@@ -115,30 +119,62 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     res.end(body);
   };
 
+  /** A routed request's reqnum may be used once: a replayed hand-out is refused. */
+  const replayed = (reqnum: number): boolean => {
+    if (seen.has(reqnum)) return true;
+    seen.add(reqnum);
+    if (seen.size > SEEN_REQNUMS) seen.delete(seen.values().next().value as number);
+    return false;
+  };
+
+  const sessionCall = async (route: string, raw: Buffer): Promise<SessionAnswer> => {
+    let j: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(raw.toString('utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      j = parsed as Record<string, unknown>;
+    } catch {
+      return { status: 422, body: { error: 'invalid JSON' } };
+    }
+    if (route !== 'create') return sessions.answer(route as 'get' | 'health' | 'end', j);
+    // Opening a session takes a hand-out of the engine, as any request does.
+    const a = (typeof j.auth_data === 'object' && j.auth_data !== null ? j.auth_data : {}) as Record<string, unknown>;
+    if (!verified(a.url, a.signature))
+      return { status: 401, body: { error: 'this worker takes only requests routed by the engine (bad or missing signature)' } };
+    if (typeof a.reqnum === 'number' && replayed(a.reqnum)) return { status: 409, body: { error: `request ${a.reqnum} was already served` } };
+    arrivals.push({ at: Date.now(), cost: costOf(a.cost) });
+    return sessions.create(j.auth_data, j.payload);
+  };
+
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let body = await readBody(req);
     const h = req.headers;
+    const route = /^\/session\/(create|get|health|end)\/?(\?.*)?$/.exec(req.url ?? '')?.[1];
+    if (req.method === 'POST' && route !== undefined) return answer(res, await sessionCall(route, body));
+    let sessionId: string | null = null;
     let cost = costOf(h['x-gantry-cost']);
     let reqnum: number | null = h['x-gantry-reqnum'] !== undefined ? Number(h['x-gantry-reqnum']) : null;
     let ok = verified(h['x-gantry-url'], h['x-gantry-signature']);
     if (h['x-gantry-signature'] === undefined && body.length > 0 && key !== null) {
       // Vast-style: the client got auth_data from /route/ and sends it with its payload.
       try {
-        const j = JSON.parse(body.toString('utf8')) as { auth_data?: Record<string, unknown>; payload?: unknown };
+        const j = JSON.parse(body.toString('utf8')) as { auth_data?: Record<string, unknown>; payload?: unknown; session_id?: unknown };
         const a = j.auth_data ?? {};
         ok = verified(a.url, a.signature);
         cost = costOf(a.cost);
         reqnum = typeof a.reqnum === 'number' ? a.reqnum : null;
+        sessionId = typeof j.session_id === 'string' && j.session_id !== '' ? j.session_id : null;
         body = Buffer.from(JSON.stringify(j.payload ?? null));
       } catch {
         ok = false;
       }
     }
     if (!ok) return answer(res, { status: 401, body: { error: 'this worker takes only requests routed by the engine (bad or missing signature)' } });
-    if (reqnum !== null && h['x-gantry-signature'] === undefined) {
-      if (seen.has(reqnum)) return answer(res, { status: 409, body: { error: `request ${reqnum} was already served` } });
-      seen.add(reqnum);
-      if (seen.size > SEEN_REQNUMS) seen.delete(seen.values().next().value as number);
+    // In a session every request carries the hand-out that opened it: the session, not the reqnum, is what is checked.
+    if (sessionId !== null) {
+      if (sessions.use(sessionId) === undefined) return answer(res, { status: 410, body: { error: 'invalid session' } });
+    } else if (reqnum !== null && h['x-gantry-signature'] === undefined && replayed(reqnum)) {
+      return answer(res, { status: 409, body: { error: `request ${reqnum} was already served` } });
     }
     arrivals.push({ at: Date.now(), cost });
     const gone = new AbortController();
@@ -177,7 +213,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         cur_load: curLoad,
         max_perf: perf ?? 0,
         cur_perf: Math.min(curLoad, perf ?? 0),
-        num_requests_working: working,
+        num_requests_working: working + sessions.open,
         loaded: perf !== null && !closing,
       }),
     }).catch(() => undefined);
@@ -191,6 +227,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const close = async (): Promise<void> => {
     closing = true;
     clearInterval(timer);
+    await sessions.closeAll();
     await report();
     // Keep-alive connections that finish their last request become idle later: close them as they do.
     const sweep = setInterval(() => server.closeIdleConnections(), 50);

@@ -64,7 +64,10 @@ export interface EndpointStopWrite {
   readonly failed: number;
 }
 
-export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt' | 'revision'> & { readonly revision?: string | null; readonly now: number };
+export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt' | 'revision' | 'workersOutdatedBefore'> & {
+  readonly revision?: string | null;
+  readonly now: number;
+};
 
 /** A new deployment: its public id is drawn by the store when not given; the rest of the source fields default to none. */
 export type NewDeployment = Pick<DeploymentRecord, 'accountId' | 'name' | 'tag' | 'endpointId' | 'workergroupId'> &
@@ -73,7 +76,9 @@ export type NewDeployment = Pick<DeploymentRecord, 'accountId' | 'name' | 'tag' 
 export type DeploymentWrite = Partial<Pick<DeploymentRecord, 'source' | 'runningSourceId' | 'rolloutError' | 'lastOperation' | 'ttl' | 'expiresAt'>> & {
   readonly now: number;
 };
-export type WorkergroupWrite = Partial<Pick<WorkergroupRecord, 'template' | 'placement' | 'launchArgs' | 'gpuRamGb' | 'testWorkers' | 'endpointId'>>;
+export type WorkergroupWrite = Partial<
+  Pick<WorkergroupRecord, 'template' | 'placement' | 'launchArgs' | 'gpuRamGb' | 'testWorkers' | 'endpointId' | 'workersOutdatedBefore'>
+>;
 
 /** Deployments: their own part of the serverless port. */
 export interface DeploymentStore {

@@ -176,6 +176,12 @@ for (const ts of TEST_STORES) {
         now: 1,
       });
       assert.deepEqual((await store.getWorkergroup(wg.id))?.template, template);
+      // A rolling update of its workers: set (a time past 2^31 ms, as real clocks give), then cleared.
+      assert.equal(wg.workersOutdatedBefore, null);
+      await store.updateWorkergroup(wg.id, { workersOutdatedBefore: 1_796_000_000_000 });
+      assert.equal((await store.getWorkergroup(wg.id))?.workersOutdatedBefore, 1_796_000_000_000);
+      await store.updateWorkergroup(wg.id, { workersOutdatedBefore: null });
+      assert.equal((await store.getWorkergroup(wg.id))?.workersOutdatedBefore, null);
       const dep = await store.createDeployment({ accountId, name: ep.name, tag: 'default', endpointId: ep.id, workergroupId: wg.id, now: 1 });
       assert.equal((await store.findDeploymentByEndpoint(ep.id))?.id, dep.id);
       const inst = await store.createInstance({

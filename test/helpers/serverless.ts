@@ -44,7 +44,7 @@ export interface Worker {
 export async function workersOf(g: TestGantry, endpointId: number): Promise<Worker[]> {
   const r = await g.api('POST', '/get_endpoint_workers/', { id: endpointId });
   if (r.status !== 200) throw new Error(`get_endpoint_workers: ${r.status} ${r.text}`);
-  return r.body.workers as Worker[];
+  return r.body as Worker[];
 }
 
 export async function createDeployment(g: TestGantry, name: string, params: Record<string, unknown>): Promise<{ id: number; endpointId: number; key: string }> {

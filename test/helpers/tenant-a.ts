@@ -207,7 +207,8 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
   };
   const state = o.instanceState ?? 'stopped';
   const bodyFor = (method: string, url: string): unknown => {
-    if (url === '/route' || url.startsWith('/get_')) return { endpoint: ids.endpointName, id: ids.endpoint, workergroup_id: ids.workergroup, cost: 1 };
+    if (url === '/route' || url.startsWith('/get_') || url === '/update_workers')
+      return { endpoint: ids.endpointName, id: ids.endpoint, workergroup_id: ids.workergroup, cost: 1 };
     if (url === '/api/v0/instances') return method === 'PUT' ? { ids: [ids.instance], state } : { instance_ids: [ids.instance] };
     if (url.includes('/ssh')) return { ssh_key: SSH_PROBE };
     if (url === '/api/v0/machines/create_asks') return { machine: ids.machine, price_gpu: 9 };

@@ -214,6 +214,7 @@ describe('endpoint lifecycle rules', () => {
 });
 
 describe('endpoint parameters and worker phases', () => {
+  const pick = (p: EndpointParams): number[] => [p.minWorkers, p.maxWorkers];
   it('merges by the users names, coercing numeric strings, and names the bad field', () => {
     const p = mergeVastParams(DEFAULT_ENDPOINT_PARAMS, { min_load: '5', max_workers: 3, min_workers: 2, inactivity_timeout: -1 });
     assert.equal(p.minLoad, 5);
@@ -224,6 +225,10 @@ describe('endpoint parameters and worker phases', () => {
     assert.throws(() => mergeVastParams(P, { max_workers: 2.5 }), /max_workers.*integer/);
     assert.throws(() => mergeVastParams(P, { cold_mult: 'lots' }), /cold_mult/);
     assert.throws(() => mergeVastParams(P, { min_workers: 20, max_workers: 5 }), /min_workers/);
+    // A bound the request leaves yields to the one it sets (the default min_workers is 5).
+    assert.deepEqual(pick(mergeVastParams(DEFAULT_ENDPOINT_PARAMS, { max_workers: 2 })), [2, 2]);
+    assert.deepEqual(pick(mergeVastParams({ ...DEFAULT_ENDPOINT_PARAMS, maxWorkers: 3 }, { min_workers: 4 })), [4, 4]);
+    assert.deepEqual(pick(mergeVastParams({ ...DEFAULT_ENDPOINT_PARAMS, minWorkers: 1 }, { max_workers: 2 })), [1, 2]);
   });
   it('derives Vast worker states from the instance and the worker report', () => {
     const f = (target: 'running' | 'stopped' | 'deleted', status: string, loaded = false, errorMsg: string | null = null): string =>

@@ -164,3 +164,23 @@ export async function deleteDeployment(
   if (r.changed) await ctx.store.updateDeployment(d.id, { lastOperation: 'delete', now: ctx.clock.now() });
   return r;
 }
+
+/**
+ * Vast's `delete deployment --name N [--tag T]`: stop and delete every deployment of the caller with
+ * that name (of that tag only, when given); answers their ids. None matching is "not found".
+ */
+export async function deleteDeploymentsByName(ctx: ControlContext, p: Principal, name: string, tag: string | null): Promise<number[]> {
+  authorize(p, 'serverless.write');
+  const all = await ctx.store.listDeployments(p.accountId);
+  const named = all.filter((d) => d.name === name && (tag === null || d.tag === tag));
+  const live: DeploymentRecord[] = [];
+  for (const d of named) {
+    const ep = await ctx.store.getEndpoint(d.endpointId);
+    if (ep !== undefined && ep.target !== 'deleted') live.push(d);
+  }
+  if (live.length === 0) {
+    throw new GantryError('DEPLOYMENT_NOT_FOUND', `No deployment named '${name}'${tag === null ? '' : ` with tag '${tag}'`}.`, { deploymentName: name });
+  }
+  for (const d of live) await deleteDeployment(ctx, p, d.id, { force: false, stopFirst: true });
+  return live.map((d) => d.id);
+}

@@ -15,6 +15,7 @@ import { stopDeploymentAndWait, type StopAndWaitOptions } from './stop-and-wait.
 import { inferenceStats } from './inference-stats.js';
 import { recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
 import { workerLogs } from './worker-logs.js';
+import { cancelWorkerUpdate, updateWorkers } from './update-workers.js';
 
 /** The serverless use cases bound to one context: what the dialects and the gateway call. */
 export function serverlessUseCases(ctx: ControlContext) {
@@ -64,6 +65,11 @@ export function serverlessUseCases(ctx: ControlContext) {
     deploymentLogs: (p: Principal, ref: DeploymentRef, q: DeploymentLogQuery) => deploymentLogs(ctx, p, ref, q),
     /** Vast's delete: stop and delete in one call. */
     deleteDeployment: (p: Principal, id: number, force: boolean) => deployments.deleteDeployment(ctx, p, id, { force, stopFirst: true }),
+    /** Vast's delete by name (and tag): every match, stopped and deleted; their ids. */
+    deleteDeploymentsByName: (p: Principal, name: string, tag: string | null) => deployments.deleteDeploymentsByName(ctx, p, name, tag),
+    /** Vast's `update workers`: replace a workergroup's workers one at a time (the serverless loop carries it out), or cancel that. */
+    updateWorkers: (p: Principal, id: number) => updateWorkers(ctx, p, id),
+    cancelWorkerUpdate: (p: Principal, id: number) => cancelWorkerUpdate(ctx, p, id),
 
     recordWorkerStatus: (s: WorkerStatusInput) => recordWorkerStatus(ctx, s),
     resolveEndpoint: (name: string, key: string | null) => resolveEndpoint(ctx, name, key),

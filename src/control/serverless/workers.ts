@@ -20,6 +20,8 @@ export interface WorkerInfo {
   readonly errorMsg: string | null;
   /** Running but never to become ready (its command exited, or past workerReadyTimeoutMs): a failed worker. */
   readonly notReady: string | null;
+  /** The GPU model of its machine ('CPU' on a machine without GPUs); null when the machine is unknown. */
+  readonly gpuName: string | null;
 }
 
 /** The engine acts on workers on behalf of the endpoint's owner, with the owner's rights. */
@@ -60,6 +62,7 @@ export async function workersOf(ctx: WorkerReadContext, endpointId: number): Pro
       phase: workerPhase({ target: instance.target, status: instance.status, loaded: report?.loaded ?? false, errorMsg }),
       url: port !== undefined && m !== undefined ? `http://${m.publicIp}:${port.hostPort}` : null,
       report,
+      gpuName: m === undefined ? null : m.numGpus === 0 ? 'CPU' : m.gpuName,
     };
   });
 }

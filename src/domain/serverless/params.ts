@@ -85,7 +85,12 @@ export function mergeEndpointParams(base: EndpointParams, patch: EndpointParamsP
     }
     out[key] = v;
   }
-  if (out.minWorkers > out.maxWorkers) throw invalid('minWorkers', `'minWorkers' (${out.minWorkers}) may not exceed 'maxWorkers' (${out.maxWorkers}).`);
+  if (out.minWorkers > out.maxWorkers) {
+    // Only what this request sets can contradict: a bound it leaves (a default, or an older value) yields to the one it sets.
+    if (patch.minWorkers === undefined) out.minWorkers = out.maxWorkers;
+    else if (patch.maxWorkers === undefined) out.maxWorkers = out.minWorkers;
+    else throw invalid('minWorkers', `'minWorkers' (${out.minWorkers}) may not exceed 'maxWorkers' (${out.maxWorkers}).`);
+  }
   return out;
 }
 

@@ -87,6 +87,8 @@ export interface WorkergroupRecord {
   readonly testWorkers: number;
   /** What the template was made from (a configuration id); a deployment rolls over to its newest workergroup. */
   readonly revision: string | null;
+  /** A rolling update of its workers (Vast's `update workers`) is under way: workers created before this time (ms) are replaced. */
+  readonly workersOutdatedBefore: number | null;
   readonly createdAt: number;
 }
 

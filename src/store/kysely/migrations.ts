@@ -10,6 +10,7 @@ import { tenancyMigration } from './migration-tenancy.js';
 import { inferenceLimitsMigration } from './migration-inference-limits.js';
 import { sandboxMigration } from './migration-sandbox.js';
 import { accountsMigration } from './migration-accounts.js';
+import { serverlessUpdateMigration } from './migration-serverless-update.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -262,6 +263,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0010_ml': mlMigration(d),
     '0011_inference_limits': inferenceLimitsMigration,
     '0012_sandbox': sandboxMigration,
+    '0018_serverless': serverlessUpdateMigration,
     '0019_accounts': accountsMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };

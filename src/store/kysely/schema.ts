@@ -217,6 +217,8 @@ export interface WorkergroupTable {
   test_workers: number;
   /** 0009 */
   revision: string | null;
+  /** 0018: a rolling update of its workers replaces those created before this time (ms). */
+  workers_outdated_before: number | null;
   created_at: number;
   deleted_at: number | null;
 }

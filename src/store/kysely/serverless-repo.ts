@@ -212,6 +212,7 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
         gpu_ram_gb: n.gpuRamGb,
         test_workers: n.testWorkers,
         revision: n.revision ?? null,
+        workers_outdated_before: null,
         created_at: n.now,
         deleted_at: null,
       })
@@ -247,6 +248,7 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
         ...(w.gpuRamGb !== undefined ? { gpu_ram_gb: w.gpuRamGb } : {}),
         ...(w.testWorkers !== undefined ? { test_workers: w.testWorkers } : {}),
         ...(w.endpointId !== undefined ? { endpoint_id: w.endpointId } : {}),
+        ...(w.workersOutdatedBefore !== undefined ? { workers_outdated_before: w.workersOutdatedBefore } : {}),
       })
       .where('id', '=', id)
       .execute();

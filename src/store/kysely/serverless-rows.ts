@@ -63,6 +63,7 @@ export function toWorkergroup(r: Selectable<WorkergroupTable>): WorkergroupRecor
     gpuRamGb: r.gpu_ram_gb,
     testWorkers: r.test_workers,
     revision: r.revision,
+    workersOutdatedBefore: r.workers_outdated_before === null ? null : Number(r.workers_outdated_before),
     createdAt: Number(r.created_at),
   };
 }

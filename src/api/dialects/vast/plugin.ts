@@ -7,6 +7,7 @@ import { principal } from '../../edge/principal.js';
 import { vastAccountRoutes } from './accounts.js';
 import { vastBillingRoutes } from './billing.js';
 import { vastErrorBody } from './errors.js';
+import { vastCredential } from './credential.js';
 import { pageInstances } from './instances-v1.js';
 import { vastMachineRoutes } from './machines.js';
 import { vastHostRoutes } from './hosts.js';
@@ -28,8 +29,9 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<
  */
 export const vastDialect: ApiDialect = {
   name: 'vast',
-  prefixes: ['/api/', '/endpoints/', '/route', '/worker_status', '/get_', '/pubkey'],
+  prefixes: ['/api/', '/endpoints/', '/route', '/worker_status', '/get_', '/pubkey', '/update_workers'],
   errorBody: vastErrorBody,
+  credential: vastCredential,
   routeConfig: vastRouteConfig,
   routes: vastRoutes,
 };

@@ -30,7 +30,7 @@ const FAMILY: Readonly<Record<string, RateFamily>> = {
 /** Machine traffic of the serverless data path: workers' reports, signed hand-outs, the proxy. */
 const DATA_PATH = /^\/(route|worker_status|pubkey|endpoints\/)/;
 /** Vast's worker and log queries: user calls, but reads although they are POSTs. */
-const SERVERLESS_READS = /^\/get_(endpoint|workergroup)_/;
+const SERVERLESS_READS = /^\/get_(endpoint|workergroup|autogroup)_/;
 /** Calls that read although they are not GETs (Vast's CLI asks for logs and searches with PUT/POST). */
 const READS = /^\/api\/v0\/(bundles|search\/asks|instances\/request_logs)/;
 /** Open to anyone: the GPU name list the legacy CLI loads at start, and result downloads (the token is the secret). */
@@ -45,6 +45,7 @@ export function vastRouteConfig(_method: string, url: string): RouteConfig {
   if (DATA_PATH.test(url)) return { auth: false, audit: false, family: url.startsWith('/route') ? 'route' : null, label: 'serverless' };
   if (SERVERLESS_READS.test(url)) return { audit: false, family: 'route', label: 'serverless' };
   if (PUBLIC.test(url)) return { auth: false, audit: false, family: url.includes('/results/') ? null : 'search' };
+  if (url.startsWith('/update_workers')) return { family: 'serverless', label: 'serverless' };
   const head = /^\/api\/v[01]\/([^/]+)/.exec(url)?.[1];
   return { family: head === undefined ? null : (FAMILY[head] ?? 'other'), ...(READS.test(url) ? { audit: false } : {}) };
 }

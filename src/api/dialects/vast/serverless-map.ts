@@ -65,6 +65,10 @@ export function vastWorkergroup(wg: WorkergroupRecord, ep: EndpointRecord | unde
   };
 }
 
+/**
+ * A worker row. The serverless client turns every numeric field it knows into a float, so none is
+ * ever null: perf and measured_perf are the worker's reported benchmark, 0 until it reports one.
+ */
 export function vastWorker(w: WorkerInfo): Record<string, unknown> {
   const r = w.report;
   return {
@@ -72,12 +76,18 @@ export function vastWorker(w: WorkerInfo): Record<string, unknown> {
     status: PHASE_NAMES[w.phase],
     url: w.url,
     created_at: seconds(w.instance.createdAt),
+    started_at: w.instance.startDate === null ? 0 : seconds(w.instance.startDate),
     workergroup_id: w.instance.workergroupId,
     machine_id: w.instance.machineId,
+    gpu_name: w.gpuName,
+    num_gpus: w.instance.numGpus,
     cur_load: r?.curLoad ?? 0,
-    perf: r?.maxPerf ?? null,
+    perf: r?.maxPerf ?? 0,
+    measured_perf: r?.maxPerf ?? 0,
     cur_perf: r?.curPerf ?? 0,
     num_requests_working: r?.numRequestsWorking ?? 0,
+    reqs_working: r?.numRequestsWorking ?? 0,
+    disk_space: w.instance.diskGb,
     loaded: r?.loaded ?? false,
     error_msg: w.errorMsg,
     status_msg: w.instance.statusMsg,
@@ -107,8 +117,9 @@ export function vastDeployment(v: DeploymentView): Record<string, unknown> {
     search_params: v.workergroup !== null ? placementText(v.workergroup.placement) : null,
     file_hash: null,
     s3_key: null,
-    current_version_id: null,
-    last_healthy_version_id: null,
+    // Versions are the workergroups Gantry keeps (see serverless-deployments.ts): the current one serves.
+    current_version_id: v.workergroup?.id ?? null,
+    last_healthy_version_id: v.workergroup !== null && v.workers.some((w) => w.phase === 'ready') ? v.workergroup.id : null,
     storage: t?.diskGb ?? null,
     ttl: null,
     last_client_heartbeat: null,
@@ -116,6 +127,7 @@ export function vastDeployment(v: DeploymentView): Record<string, unknown> {
     updated_at: seconds(Math.max(v.deployment.updatedAt, v.endpoint.updatedAt)),
     ...vastParams(v.endpoint.params),
     workers: v.workers.length,
+    worker_count: v.workers.length,
     ready_workers: v.workers.filter((w) => w.phase === 'ready').length,
     // Held by the replica that answers this call (each replica has its own queue).
     queued_requests: v.pending.queued,

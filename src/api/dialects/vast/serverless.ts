@@ -1,17 +1,17 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
-import type { Principal } from '../../../control/principal.js';
 import type { StopRequest } from '../../../control/serverless/change-endpoint.js';
 import type { WorkergroupInput } from '../../../control/serverless/workergroups.js';
-import type { WorkerLog } from '../../../control/serverless/worker-logs.js';
 import type { WorkerReadiness } from '../../../domain/serverless/records.js';
 import { GantryError } from '../../../domain/errors.js';
 import { vastParamsPatch } from './endpoint-params.js';
 import { vastPlacement } from './offers.js';
 import type { WorkerPlacement } from '../../../domain/offer/search.js';
 import { asObject, optBool, optNumber, optString, optStringList, parseId } from './parse.js';
-import { endpointState, vastDeployment, vastEndpoint, vastWorker, vastWorkergroup } from './serverless-map.js';
+import { vastEndpoint, vastWorkergroup } from './serverless-map.js';
+import { vastServerlessWorkerRoutes } from './serverless-workers.js';
+import { vastDeploymentRoutes } from './serverless-deployments.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -31,11 +31,30 @@ function readinessOf(o: Record<string, unknown>): WorkerReadiness | undefined {
   return r;
 }
 
-function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
-  if ((o.template_hash !== undefined || o.template_id !== undefined) && o.image === undefined) {
-    throw new GantryError('INVALID_ARGUMENT', 'Templates are not stored by Gantry yet: give image, env, onstart and args instead of template_hash.', {
-      field: 'template_hash',
-    });
+/**
+ * The template a request names (Vast's `template_hash` or `template_id`), or null. Both official CLIs
+ * send both keys on every create and update, as null when the user gave none: null, absent and "" name
+ * no template. This is the seam where a named template resolves into image, env, onstart and args.
+ */
+export function templateRef(o: Record<string, unknown>): { readonly field: 'template_hash' | 'template_id'; readonly value: string | number } | null {
+  for (const field of ['template_hash', 'template_id'] as const) {
+    const v = o[field];
+    if (typeof v === 'number' || (typeof v === 'string' && v !== '')) return { field, value: v };
+    if (v !== undefined && v !== null && v !== '') throw new GantryError('INVALID_ARGUMENT', `'${field}' must be a string or a number.`, { field });
+  }
+  return null;
+}
+
+export function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
+  const ref = templateRef(o);
+  if (ref !== null && o.image === undefined) {
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `Templates are not stored by Gantry yet: give image, env, onstart and args (or launch_args) instead of ${ref.field}.`,
+      {
+        field: ref.field,
+      },
+    );
   }
   const argsStr = optString(o, 'args_str');
   return {
@@ -56,7 +75,7 @@ function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
 }
 
 /** Stop options from the query string or the JSON body (finish_pending_work, force, timeout in seconds). */
-function stopRequest(req: Req): StopRequest {
+export function stopRequest(req: Req): StopRequest {
   const merged = { ...asObject(req.body), ...req.query };
   const timeout = optNumber(merged, 'timeout');
   return {
@@ -77,6 +96,11 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     return { success: true, result: ep.id, id: ep.id, api_key: ep.apiKey };
   });
   app.get('/api/v0/endptjobs', async (req) => ({ success: true, results: (await sl.listEndpoints(principal(req))).map(vastEndpoint) }));
+  // The serverless client reads one endpoint this way (fetch_endpoint): `result` is the row.
+  app.get('/api/v0/endptjobs/:id', async (req: Req) => ({
+    success: true,
+    result: vastEndpoint(await sl.showEndpoint(principal(req), parseId(req.params.id, 'endpoint id'))),
+  }));
   app.put('/api/v0/endptjobs/:id', async (req: Req) => {
     const p = principal(req);
     const id = parseId(req.params.id, 'endpoint id');
@@ -158,64 +182,6 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     });
   }
 
-  // ── workers and logs ───────────────────────────────────────────────
-  const endpointOf = async (p: Principal, o: Record<string, unknown>): Promise<number> => {
-    const name = optString(o, 'endpoint');
-    if (o.id === undefined && name !== null) {
-      const ep = await sl.findEndpoint(p, name);
-      if (!ep) throw new GantryError('ENDPOINT_NOT_FOUND', `No endpoint named '${name}'.`);
-      return ep.id;
-    }
-    return parseId(o.id, 'endpoint id');
-  };
-  app.post('/get_endpoint_workers', async (req) => {
-    const p = principal(req);
-    return { workers: (await sl.endpointWorkers(p, await endpointOf(p, asObject(req.body)))).map(vastWorker) };
-  });
-  app.post('/get_workergroup_workers', async (req) => {
-    const p = principal(req);
-    return { workers: (await sl.workergroupWorkers(p, parseId(asObject(req.body).id, 'workergroup id'))).map(vastWorker) };
-  });
-  const logsText = (logs: readonly WorkerLog[]): string =>
-    logs.map((l) => `--- worker ${l.workerId} ---\n${l.text ?? `(logs unavailable: ${l.error ?? 'unknown'})`}`).join('\n');
-  app.post('/get_endpoint_logs', async (req) => {
-    const p = principal(req);
-    const o = asObject(req.body);
-    return { logs: logsText(await sl.workerLogs(p, { endpointId: await endpointOf(p, o) }, optNumber(o, 'tail'))) };
-  });
-  app.post('/get_workergroup_logs', async (req) => {
-    const o = asObject(req.body);
-    return { logs: logsText(await sl.workerLogs(principal(req), { workergroupId: parseId(o.id, 'workergroup id') }, optNumber(o, 'tail'))) };
-  });
-
-  // ── deployments ────────────────────────────────────────────────────
-  app.post('/api/v0/deployments', async (req) => {
-    const p = principal(req);
-    const o = asObject(req.body);
-    const name = optString(o, 'name');
-    if (name === null) throw new GantryError('INVALID_ARGUMENT', "'name' is required.", { field: 'name' });
-    const v = await sl.createDeployment(p, { ...workergroupInput(o), name, tag: optString(o, 'tag'), params: vastParamsPatch(o) });
-    return {
-      success: true,
-      deployment: { id: v.deployment.id, endpoint_id: v.endpoint.id, workergroup_id: v.deployment.workergroupId, api_key: v.endpoint.apiKey },
-    };
-  });
-  app.get('/api/v0/deployments', async (req) => ({ success: true, deployments: (await sl.listDeployments(principal(req))).map(vastDeployment) }));
-  app.get('/api/v0/deployment/:id', async (req: Req) => ({
-    success: true,
-    deployment: vastDeployment(await sl.showDeployment(principal(req), parseId(req.params.id, 'deployment id'))),
-  }));
-  app.post('/api/v0/deployment/:id/stop', async (req: Req) => {
-    const r = await sl.stopDeployment(principal(req), parseId(req.params.id, 'deployment id'), stopRequest(req), { stopUnscheduled: true });
-    return { success: true, endpoint_state: endpointState(r.endpoint) };
-  });
-  app.post('/api/v0/deployment/:id/start', async (req: Req) => {
-    const r = await sl.startDeployment(principal(req), parseId(req.params.id, 'deployment id'));
-    return { success: true, endpoint_state: endpointState(r.endpoint) };
-  });
-  app.delete('/api/v0/deployment/:id', async (req: Req) => {
-    const id = parseId(req.params.id, 'deployment id');
-    await sl.deleteDeployment(principal(req), id, stopRequest(req).force);
-    return { success: true, msg: `Deployment ${id} is being deleted: its workers are destroyed, then the deployment is removed.` };
-  });
+  vastServerlessWorkerRoutes(app, control);
+  vastDeploymentRoutes(app, control, { workergroupInput, stopRequest });
 }

@@ -1,0 +1,83 @@
+import type { ControlContext } from '../context.js';
+import type { Principal } from '../principal.js';
+import { ownWorkergroup } from './workergroups.js';
+import { actOnWorker, workersOf, type WorkerInfo } from './workers.js';
+import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
+
+/** Phases of a worker that is on its way to serving: the update waits for it before it replaces another. */
+const COMING = new Set(['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating']);
+
+const live = (w: WorkerInfo): boolean => w.instance.target !== 'deleted';
+const outdated = (wg: WorkergroupRecord, w: WorkerInfo): boolean =>
+  w.instance.workergroupId === wg.id && live(w) && wg.workersOutdatedBefore !== null && w.instance.createdAt < wg.workersOutdatedBefore;
+
+/**
+ * Vast's `update workers`: replace every worker of the workergroup with one made from its template
+ * as it is now. The intent is written here (workers created before now are outdated); the serverless
+ * loop carries it out one worker at a time (`updateWorkersStep`). Answers how many workers it replaces.
+ */
+export async function updateWorkers(ctx: ControlContext, p: Principal, id: number): Promise<{ workersToUpdate: number }> {
+  const wg = await ownWorkergroup(ctx, p, id, 'serverless.write');
+  const now = ctx.clock.now();
+  const mine = (await workersOf(ctx, wg.endpointId)).filter((w) => w.instance.workergroupId === id && live(w));
+  await ctx.store.updateWorkergroup(id, { workersOutdatedBefore: now });
+  ctx.log.info({ workergroupId: id, workers: mine.length }, 'rolling update of workers requested');
+  ctx.endpointSignal.passDue();
+  return { workersToUpdate: mine.length };
+}
+
+/** Stop a rolling update: workers already replaced stay new, the others stay as they are. */
+export async function cancelWorkerUpdate(ctx: ControlContext, p: Principal, id: number): Promise<{ wasUpdating: boolean }> {
+  const wg = await ownWorkergroup(ctx, p, id, 'serverless.write');
+  if (wg.workersOutdatedBefore === null) return { wasUpdating: false };
+  await ctx.store.updateWorkergroup(id, { workersOutdatedBefore: null });
+  ctx.log.info({ workergroupId: id }, 'rolling update of workers cancelled');
+  return { wasUpdating: true };
+}
+
+export interface UpdateStep {
+  /** Recruit one new worker into this group now (its outdated worker is the only one serving). */
+  readonly recruitInto: WorkergroupRecord | null;
+  readonly statusMsg: string | null;
+}
+
+/**
+ * One step of the rolling updates of an endpoint's workergroups, run by the serverless loop under
+ * the endpoint's lease. Outdated workers that serve nothing (inactive, failed) go at once; a serving
+ * one goes only when it holds no request and another worker serves, so capacity stays: while it is
+ * the only ready worker a new worker is recruited first. One at a time: while a new worker of the
+ * group is on its way, nothing else is replaced. The autoscaler recruits the replacements, from the
+ * template as it is now. When no outdated worker is left the update is over.
+ */
+export async function updateWorkersStep(
+  ctx: ControlContext,
+  ep: EndpointRecord,
+  groups: readonly WorkergroupRecord[],
+  workers: readonly WorkerInfo[],
+): Promise<UpdateStep> {
+  let recruitInto: WorkergroupRecord | null = null;
+  let statusMsg: string | null = null;
+  const load = ctx.traffic.workerLoad(ep.id);
+  const idle = (w: WorkerInfo): boolean => (load.get(w.instance.id)?.inFlight ?? 0) === 0 && (w.report?.numRequestsWorking ?? 0) === 0;
+  for (const wg of groups) {
+    if (wg.workersOutdatedBefore === null) continue;
+    const old = workers.filter((w) => outdated(wg, w));
+    if (old.length === 0) {
+      await ctx.store.updateWorkergroup(wg.id, { workersOutdatedBefore: null });
+      ctx.log.info({ workergroupId: wg.id }, 'rolling update of workers complete');
+      continue;
+    }
+    statusMsg = `updating the workers of workergroup ${wg.id}: ${old.length} left`;
+    for (const w of old) if (w.phase !== 'ready' && !COMING.has(w.phase)) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+    const fresh = workers.filter((w) => w.instance.workergroupId === wg.id && live(w) && !outdated(wg, w));
+    if (fresh.some((w) => COMING.has(w.phase))) continue;
+    const serving = old.filter((w) => w.phase === 'ready');
+    const othersReady = workers.filter((w) => live(w) && w.phase === 'ready').length - 1;
+    const next = serving.find(idle);
+    if (next !== undefined && othersReady > 0) {
+      await actOnWorker(ctx, ep, next.instance.id, 'destroy');
+      ctx.traffic.invalidate(ep.id);
+    } else if (serving.length > 0 && othersReady <= 0) recruitInto = wg;
+  }
+  return { recruitInto, statusMsg };
+}
