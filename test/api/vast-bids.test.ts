@@ -40,8 +40,7 @@ describe('vast bids, preemption, reserved deposits and CPU capacity', { skip }, 
   };
   const create = (cli: 'legacy' | 'vastai', extra: string[]): Promise<{ out: string }> =>
     vast[cli](['create', 'instance', offer, '--image', 'x', '--disk', '1', '--onstart-cmd', 'sleep 300', ...extra]);
-  const show = async (id: number): Promise<Row> => (await g.api('GET', `/api/v0/instances/${id}/`)).body.instances as Row;
-  const running = (id: number): Promise<Row> => g.waitInstance(id, (x) => x.actual_status === 'running' && x.intended_status === 'running', 60_000);
+  const running = (id: number): Promise<Row> => g.waitInstance(id, (x) => x.actual_status === 'running' && x.intended_status === 'running', 180_000);
   const destroy = async (id: number): Promise<void> => {
     assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`)).status, 200);
     for (let i = 0; i < 1200 && (await g.api('GET', `/api/v0/instances/${id}/`)).status !== 404; i++) await new Promise((r) => setTimeout(r, 50));
@@ -69,7 +68,7 @@ describe('vast bids, preemption, reserved deposits and CPU capacity', { skip }, 
     assert.equal(bid.is_bid, true);
     assert.equal(bid.dph_base, 0.25, 'billed at the bid price');
     const onDemand = created((await create('legacy', ['--raw'])).out);
-    const stopped = await g.waitInstance(low, (x) => x.actual_status === 'stopped', 60_000);
+    const stopped = await g.waitInstance(low, (x) => x.actual_status === 'stopped', 180_000);
     assert.equal(stopped.intended_status, 'running', 'it still wants to run');
     assert.match(String(stopped.status_msg), /preempted by an on-demand rental/);
     assert.match(String(stopped.status_msg), /storage is/);
@@ -91,8 +90,10 @@ describe('vast bids, preemption, reserved deposits and CPU capacity', { skip }, 
   });
 
   it('a higher bid preempts the lower; change bid below the minimum is refused, above the winner wins again', async () => {
-    const high = created((await vast.legacy(['create', 'instance', offer, '--image', 'x', '--disk', '1', '--onstart-cmd', 'sleep 300', '--bid_price', '0.5', '--raw'])).out);
-    const lost = await g.waitInstance(low, (x) => x.actual_status === 'stopped', 60_000);
+    const high = created(
+      (await vast.legacy(['create', 'instance', offer, '--image', 'x', '--disk', '1', '--onstart-cmd', 'sleep 300', '--bid_price', '0.5', '--raw'])).out,
+    );
+    const lost = await g.waitInstance(low, (x) => x.actual_status === 'stopped', 180_000);
     assert.match(String(lost.status_msg), /outbid by a higher bid/);
     await running(high);
     assert.match((await vast.legacy(['change', 'bid', String(low), '--price', '0.1'])).out, /error 400/i);
@@ -101,7 +102,7 @@ describe('vast bids, preemption, reserved deposits and CPU capacity', { skip }, 
     assert.match((await vast.vastai(['change', 'bid', String(low), '--price', '0.9'])).out, /bid price changed/i);
     const won = await running(low);
     assert.equal(won.dph_base, 0.9);
-    const loser = await g.waitInstance(high, (x) => x.actual_status === 'stopped', 60_000);
+    const loser = await g.waitInstance(high, (x) => x.actual_status === 'stopped', 180_000);
     assert.match(String(loser.status_msg), /outbid/);
     await destroy(high);
   });
@@ -112,7 +113,8 @@ describe('vast bids, preemption, reserved deposits and CPU capacity', { skip }, 
     const before = (await g.api('GET', '/api/v0/users/current/')).body.balance as number;
     const out = (await vast.legacy(['prepay', 'instance', String(low), '5'])).out;
     assert.match(out, /prepaid for [\d.]+ months of instance \d+ applying \$5(\.0)? credits for a discount of [\d.]+%/, out);
-    const shown = JSON.parse((await vast.legacy(['show', 'deposit', String(low)])).out) as Row;
+    const text = (await vast.legacy(['show', 'deposit', String(low)])).out;
+    const shown = JSON.parse(text.slice(text.indexOf('{'))) as Row;
     assert.ok((shown.refundable_deposit as number) > 4.9, JSON.stringify(shown));
     assert.ok((shown.total_discount as number) > 0);
     const sdk = await vast.sdk(`from vastai import VastAI\nprint(json.dumps(VastAI(api_key=KEY, server_url=URL).show_deposit(id=${low})))`);

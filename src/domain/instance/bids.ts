@@ -1,5 +1,4 @@
 import { GantryError } from '../errors.js';
-import type { OfferType } from '../offer/offer.js';
 
 /**
  * Interruptible (bid) instances, as on Vast: a bid must reach the machine's minimum, and an on-demand
@@ -9,7 +8,7 @@ import type { OfferType } from '../offer/offer.js';
  */
 
 /** Per-GPU $/hour that ranks a claim on GPUs; on-demand and reserved rentals outrank every bid. */
-export function claimPriority(i: { readonly offerType: OfferType | string; readonly bidPrice: number | null; readonly numGpus: number }): number {
+export function claimPriority(i: { readonly offerType: string; readonly bidPrice: number | null; readonly numGpus: number }): number {
   if (i.offerType !== 'bid' || i.bidPrice === null) return Number.POSITIVE_INFINITY;
   return i.bidPrice / Math.max(1, i.numGpus);
 }
