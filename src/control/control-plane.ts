@@ -7,6 +7,7 @@ import { bulkChangeInstances, changeInstance } from './instances/change-instance
 import type { ControlContext } from './context.js';
 import { createInstance } from './instances/create-instance.js';
 import { labelInstance } from './instances/label-instance.js';
+import * as bids from './instances/bid-instance.js';
 import { MachineCatalog } from './fleet/machine-catalog.js';
 import { Housekeeping } from './loops/housekeeping.js';
 import { InstanceReconciler } from './loops/instance-reconciler.js';
@@ -122,4 +123,8 @@ export class ControlPlane {
     machines.scheduleMaintenance(this.ctx, p, id, w);
   cancelMaintenance = (p: Principal, id: number): ReturnType<typeof machines.cancelMaintenance> => machines.cancelMaintenance(this.ctx, p, id);
   currentAccount = (p: Principal): Promise<AccountRecord> => currentAccount(this.ctx, p);
+  // Bids and reserved instances (instances/bid-instance.ts).
+  changeBid = (p: Principal, id: number, price: number | null): ReturnType<typeof bids.changeBid> => bids.changeBid(this.ctx, p, id, price);
+  prepayInstance = (p: Principal, id: number, amount: number | null): ReturnType<typeof bids.prepayInstance> => bids.prepayInstance(this.ctx, p, id, amount);
+  showDeposit = (p: Principal, id: number): ReturnType<typeof bids.showDeposit> => bids.showDeposit(this.ctx, p, id);
 }

@@ -58,6 +58,11 @@ export const ERROR_CODES = {
   MACHINE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No machine with this id.' },
   RESULT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'The result URL is unknown or has expired.' },
   OFFER_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: 'The GPUs of this offer were rented by someone else; search again.' },
+  BID_TOO_LOW: {
+    kind: 'invalid',
+    retryable: false,
+    doc: "A bid is below the offer's minimum bid.",
+  },
   GPUS_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: "A stopped instance's GPUs are rented by another instance, so it cannot start now." },
   PORTS_EXHAUSTED: { kind: 'conflict', retryable: true, doc: "The host's port range has no free port left." },
   MACHINE_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: 'The machine is unlisted or offline.' },

@@ -42,6 +42,9 @@ export type NewInstance = Pick<
   readonly worker?: { readonly workergroupId: number; readonly endpointId: number };
   /** Host ports the machine's agent found in use by something else: never handed out. */
   readonly busyPorts?: ReadonlySet<number>;
+  /** vCPUs and RAM (MB) to hold while it holds compute; the create is refused when they do not fit. */
+  readonly cpuCores?: number;
+  readonly ramMb?: number;
   readonly now: number;
 };
 
@@ -113,8 +116,17 @@ export interface Store extends ServerlessStore, TenantStore, BillingStore, Catal
 
   /** Allocated GPU count per machine. */
   allocatedGpuCounts(): Promise<Map<number, number>>;
-  /** Machines on which the account rents GPUs. */
+  /** Machines on which the account rents GPUs or vCPUs. */
   machinesRentedBy(accountId: number): Promise<Set<number>>;
+  /** vCPUs and RAM (MB) held per machine by instances that hold compute. */
+  allocatedCpu(): Promise<Map<number, { cores: number; ramMb: number }>>;
+  /**
+   * Change an interruptible instance's bid: meters are settled at the old price first, then placement runs
+   * again (a higher bid may win GPUs, a lower one may lose them). Returns the instance after the change.
+   */
+  changeBid(id: number, price: number, now: number): Promise<InstanceRecord>;
+  /** Move `amount` of the account's credit into the instance's deposit; INSUFFICIENT_CREDIT when short. */
+  prepayInstance(id: number, amount: number, discount: number, now: number): Promise<InstanceRecord>;
 
   /** Insert the instance with its GPUs and ports in one transaction; OFFER_UNAVAILABLE / PORTS_EXHAUSTED on conflict. */
   createInstance(n: NewInstance): Promise<InstanceRecord>;

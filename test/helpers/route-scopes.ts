@@ -134,6 +134,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'DELETE /api/v0/instances/:id': 'instance_write',
   'PUT /api/v0/instances/request_logs/:id': 'instance_read',
   'GET /api/v0/instances/balance/:id': 'instance_read',
+  'PUT /api/v0/instances/bid_price/:id': 'instance_write',
+  'PUT /api/v0/instances/prepay/:id': 'instance_write',
   'POST /api/v0/instances/:id/ssh': 'instance_write',
   'GET /api/v0/instances/:id/ssh': 'instance_read',
   'DELETE /api/v0/instances/:id/ssh/:keyId': 'instance_write',

@@ -18,10 +18,10 @@ export async function listTransfers(ctx: ControlContext, p: Principal, limit: nu
   return ctx.store.listTransfers(p.accountId, limit);
 }
 
-/** Reserved-instance deposits do not exist here: every instance shows zero, but only to its owner. */
+/** The unspent credit prepaid into an instance (a reserved instance; see instances/bid-instance.ts), only to its owner. */
 export async function instanceDeposit(ctx: ControlContext, p: Principal, id: number): Promise<{ refundable: number }> {
-  authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.read');
-  return { refundable: 0 };
+  const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.read');
+  return { refundable: inst.deposit };
 }
 
 async function resolveAccount(ctx: ControlContext, who: string): Promise<AccountRecord | undefined> {

@@ -4,14 +4,28 @@ import { applyQuery } from '../../domain/query/filter.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 
-/** Offers are computed from machines and their free GPUs; rented GPUs disappear from offers. */
+/** Offers are computed from machines and their free GPUs and vCPUs; rented ones disappear from offers. */
 export async function searchOffers(ctx: ControlContext, p: Principal, q: OfferSearch): Promise<Offer[]> {
   authorize(p, 'offer.search');
-  const [machines, allocated, rented] = await Promise.all([ctx.machines.list(), ctx.store.allocatedGpuCounts(), ctx.store.machinesRentedBy(p.accountId)]);
+  const [machines, allocated, cpu, rented] = await Promise.all([
+    ctx.machines.list(),
+    ctx.store.allocatedGpuCounts(),
+    ctx.store.allocatedCpu(),
+    ctx.store.machinesRentedBy(p.accountId),
+  ]);
   const offers: Offer[] = [];
   for (const m of machines) {
     const free = m.numGpus - (allocated.get(m.id) ?? 0);
-    offers.push(...offersOf(m, free, { type: q.type, allocatedStorageGb: q.allocatedStorageGb, rentedByCaller: rented.has(m.id) }));
+    const used = cpu.get(m.id);
+    offers.push(
+      ...offersOf(m, free, {
+        type: q.type,
+        allocatedStorageGb: q.allocatedStorageGb,
+        rentedByCaller: rented.has(m.id),
+        freeCpuCores: Math.max(0, m.cpuCores - (used?.cores ?? 0)),
+        freeRamMb: Math.max(0, m.cpuRamMb - (used?.ramMb ?? 0)),
+      }),
+    );
   }
   return applyQuery(offers, q, offerFieldType, DEFAULT_OFFER_ORDER);
 }

@@ -1,7 +1,8 @@
 import { validateCreate, type CreateInstanceRequest } from '../../domain/instance/create.js';
 import { GantryError } from '../../domain/errors.js';
 import { refuseReservedNames } from '../../domain/instance/env.js';
-import { chunkSizes, computePerHour, decodeOfferId } from '../../domain/offer/offer.js';
+import { chunkSizes, cpuChunkSizes, decodeOfferId, machineShare, rentalPerHour } from '../../domain/offer/offer.js';
+import { checkBid } from '../../domain/instance/bids.js';
 import type { ControlContext } from '../context.js';
 import { requireCredit } from '../billing/billing.js';
 import { hashKey, instanceKey } from '../keys.js';
@@ -29,9 +30,13 @@ export async function createInstance(
   // A user's env may not set what Gantry or the runtime sets; workers' env comes from templates Gantry built.
   if (worker === undefined) refuseReservedNames(r.env.env);
   await requireCredit(ctx, p);
-  const { machineId, numGpus } = decodeOfferId(r.offerId);
+  const { machineId, numGpus: size } = decodeOfferId(r.offerId);
   const m = await ctx.store.getMachine(machineId, ctx.clock.now());
-  if (!m || !m.listed || !chunkSizes(m.numGpus, m.minChunk, m.numGpus).includes(numGpus)) {
+  // On a machine without GPUs the id names vCPUs (0: one, the id of the single CPU offer before chunks).
+  const cpuChunk = m !== undefined && m.numGpus === 0 ? Math.max(1, size) : null;
+  const numGpus = cpuChunk === null ? size : 0;
+  const sizes = m === undefined ? [] : cpuChunk !== null ? cpuChunkSizes(m.cpuCores, m.cpuCores) : chunkSizes(m.numGpus, m.minChunk, m.numGpus);
+  if (!m || !m.listed || !sizes.includes(cpuChunk ?? numGpus)) {
     throw new GantryError('OFFER_NOT_FOUND', `No offer with id ${r.offerId}; search offers for current ids.`, { offerId: r.offerId });
   }
   if (!m.online) throw new GantryError('MACHINE_UNAVAILABLE', `Machine ${m.id} is offline; pick another offer.`, { machineId: m.id });
@@ -43,7 +48,10 @@ export async function createInstance(
     );
   }
   const { runtype } = validateCreate(r, m.diskSpaceGb);
-  const dphBase = r.offerType === 'bid' && r.bidPrice !== null ? r.bidPrice : computePerHour(m, numGpus, r.offerType);
+  const rental = cpuChunk ?? numGpus;
+  if (r.offerType === 'bid' && r.bidPrice !== null) checkBid(r.bidPrice, rentalPerHour(m, rental, 'bid'), m.id);
+  const dphBase = r.offerType === 'bid' && r.bidPrice !== null ? r.bidPrice : rentalPerHour(m, rental, r.offerType);
+  const share = machineShare(m, rental);
   const instance = await ctx.store.createInstance({
     accountId: p.accountId,
     machineId,
@@ -63,6 +71,10 @@ export async function createInstance(
     bidPrice: r.bidPrice,
     dphBase,
     storageCost: m.priceDiskPerGbMonth,
+    // Its part of the machine's vCPUs and RAM, held like its GPUs (a create that does not fit is refused).
+    // Rounded down, so the shares of all GPUs of a machine never add up to more than it has.
+    cpuCores: Math.floor(m.cpuCores * share * 100) / 100,
+    ramMb: Math.floor(m.cpuRamMb * share),
     target: r.targetState,
     instanceKeyHash: (id) => hashKey(instanceKey(ctx.secret, id)),
     ...(worker !== undefined ? { worker } : {}),

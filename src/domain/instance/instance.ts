@@ -47,4 +47,12 @@ export interface InstanceRecord {
   /** Set on serverless workers: the workergroup and endpoint this instance works for. */
   readonly workergroupId: number | null;
   readonly endpointId: number | null;
+  /** Wants to run but holds no GPUs since then: outbid, or waiting for a preempted bid to stop (bids.ts). */
+  readonly gpuWaitSince: number | null;
+  /** vCPUs and RAM (MB) it was placed with; null when placed without a size (not counted). */
+  readonly cpuCores: number | null;
+  readonly ramMb: number | null;
+  /** Credit prepaid into it (a reserved instance), $, and the discount that earned (0..1, null: none). */
+  readonly deposit: number;
+  readonly depositDiscount: number | null;
 }

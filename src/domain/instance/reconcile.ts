@@ -12,7 +12,11 @@ export interface ReconcileInput {
   readonly generation: number;
   readonly observedGeneration: number;
   readonly pendingOp: PendingOp;
+  /** Set while it wants to run but holds no GPUs (outbid): it must not run until placement grants them. */
+  readonly gpuWaitSince?: number | null;
 }
+
+const waiting = (i: ReconcileInput): boolean => i.gpuWaitSince !== undefined && i.gpuWaitSince !== null;
 
 /** The side effect the reconciler must perform on the runtime before recording truth. */
 export type RuntimeStep = 'none' | 'start' | 'stop' | 'restart' | 'recycle' | 'destroy';
@@ -36,6 +40,8 @@ export function planReconcile(i: ReconcileInput, obs: Observation): ReconcilePla
       if (obs.state === 'running') return { step: 'stop', interim: 'stopping' };
       return { step: 'none', interim: null };
     case 'running':
+      // Outbid: it stops through the one stop path (its GPUs are released once the stop is confirmed).
+      if (waiting(i)) return obs.state === 'running' ? { step: 'stop', interim: 'stopping' } : { step: 'none', interim: null };
       if (pending && i.pendingOp !== null) return { step: i.pendingOp === 'reboot' ? 'restart' : 'recycle', interim: 'rebooting' };
       // A live process is adopted (also after a crash between "spawned" and "recorded").
       if (obs.state === 'running') return { step: 'none', interim: null };
@@ -65,6 +71,11 @@ export function outcomeOf(i: ReconcileInput, after: Observation, prev: { status:
         ? { status: 'failed', message: 'stop did not complete: processes are still running', exitCode: null }
         : { status: 'stopped', message: null, exitCode: null };
     case 'running':
+      if (waiting(i)) {
+        if (after.state === 'running') return { status: 'failed', message: 'stop did not complete: processes are still running', exitCode: null };
+        // Never started yet (waiting for its first GPUs) or stopped after being outbid; the reason stays shown.
+        return { status: prev.status === 'created' ? 'created' : 'stopped', message: null, exitCode: null };
+      }
       if (after.state === 'running') {
         const code = after.onstartExitCode;
         return { status: 'running', message: code === undefined || code === null ? null : `onstart exited with code ${code}`, exitCode: null };

@@ -140,17 +140,51 @@ export interface Offer {
   readonly score: number;
 }
 
-/** The offers of one machine given how many of its GPUs are free. */
-export function offersOf(m: MachineForOffers, freeGpus: number, opts: { type: OfferType; allocatedStorageGb: number; rentedByCaller: boolean }): Offer[] {
+/** The most vCPUs one CPU offer id can name (ids are machine * 1000 + size). */
+export const MAX_CPU_CHUNK = OFFER_ID_FACTOR - 1;
+
+/**
+ * A machine without GPUs is rented by the vCPU: its offers are chunks of its free vCPUs (powers of two,
+ * and all of them while none is rented), and an offer id names the chunk's vCPUs where a GPU machine's
+ * names its GPUs. Id `machine * 1000` (the one CPU offer id before chunks) rents one vCPU.
+ */
+export function cpuChunkSizes(cpuCores: number, freeCores: number): number[] {
+  return chunkSizes(Math.min(cpuCores, MAX_CPU_CHUNK), 1, Math.min(Math.floor(freeCores + 1e-6), MAX_CPU_CHUNK));
+}
+
+/** The share of a machine (vCPUs, RAM, the CPU price) one rental holds: its GPUs' share, or its vCPUs' on a CPU machine. */
+export function machineShare(m: Pick<MachineForOffers, 'numGpus' | 'cpuCores'>, size: number): number {
+  if (m.numGpus > 0) return size / m.numGpus;
+  return m.cpuCores > 0 ? Math.max(1, size) / m.cpuCores : 1;
+}
+
+/** Compute $/hour of a rental of `size` (GPUs, or vCPUs on a CPU machine) under a pricing type. */
+export function rentalPerHour(
+  m: Pick<MachineForOffers, 'priceGpuPerHour' | 'minBidPerGpuHour' | 'numGpus' | 'cpuCores'>,
+  size: number,
+  type: OfferType,
+): number {
+  return m.numGpus > 0 ? computePerHour(m, size, type) : computePerHour(m, 0, type) * machineShare(m, size);
+}
+
+/** The offers of one machine given how many of its GPUs (and vCPUs, RAM in MB) are free. */
+export function offersOf(
+  m: MachineForOffers,
+  freeGpus: number,
+  opts: { type: OfferType; allocatedStorageGb: number; rentedByCaller: boolean; freeCpuCores?: number; freeRamMb?: number },
+): Offer[] {
   if (!m.listed || !m.online || m.inMaintenance) return [];
   const storage = storagePerHour(m, opts.allocatedStorageGb);
-  return chunkSizes(m.numGpus, m.minChunk, freeGpus).map((n): Offer => {
-    const dphBase = computePerHour(m, n, opts.type);
+  const freeCores = opts.freeCpuCores ?? m.cpuCores;
+  const sizes = m.numGpus === 0 ? cpuChunkSizes(m.cpuCores, freeCores) : chunkSizes(m.numGpus, m.minChunk, freeGpus);
+  return sizes.map((size): Offer => {
+    const n = m.numGpus === 0 ? 0 : size;
+    const dphBase = rentalPerHour(m, size, opts.type);
     const dphTotal = dphBase + storage;
-    const share = m.numGpus === 0 ? 1 : n / m.numGpus;
+    const share = machineShare(m, size);
     const dlperf = round(n * (m.gpuRamMb / 1000) * 1.5, 3);
     return {
-      id: offerId(m.id, n),
+      id: offerId(m.id, size),
       machineId: m.id,
       hostId: m.ownerId,
       hostname: m.hostname,
@@ -159,16 +193,17 @@ export function offersOf(m: MachineForOffers, freeGpus: number, opts: { type: Of
       numGpus: n,
       gpuRamMb: m.gpuRamMb,
       gpuTotalRamMb: m.gpuRamMb * n,
-      gpuFrac: round(share, 4),
+      gpuFrac: m.numGpus === 0 ? 1 : round(share, 4),
       gpuDisplayActive: false,
       gpuDeclared: m.gpuDeclared,
       computeCap: m.computeCap,
       totalFlops: null,
       cpuName: m.cpuName,
       cpuArch: m.cpuArch,
-      cpuCores: m.cpuCores,
+      // What is left on the machine, and this rental's part of it.
+      cpuCores: round(freeCores, 2),
       cpuCoresEffective: round(m.cpuCores * share, 2),
-      cpuRamMb: m.cpuRamMb,
+      cpuRamMb: Math.round(opts.freeRamMb ?? m.cpuRamMb),
       diskSpaceGb: m.diskSpaceGb,
       dphBase: round(dphBase),
       dphTotal: round(dphTotal),
@@ -178,7 +213,7 @@ export function offersOf(m: MachineForOffers, freeGpus: number, opts: { type: Of
       inetDownMbps: m.inetDownMbps,
       inetUpCostPerGb: m.priceInetUpPerGb,
       inetDownCostPerGb: m.priceInetDownPerGb,
-      minBid: round(m.minBidPerGpuHour * Math.max(1, n)),
+      minBid: round(rentalPerHour(m, size, 'bid')),
       isBid: opts.type === 'bid',
       reliability: m.reliability,
       verified: m.verified,

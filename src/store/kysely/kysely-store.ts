@@ -8,6 +8,7 @@ import type { TenantStore } from '../tenant-store.js';
 import type { CatalogStore } from '../catalog-store.js';
 import type { MlStore } from '../ml-store.js';
 import * as fleet from './fleet.js';
+import * as bids from './bids.js';
 import { AccessRepo } from './access-repo.js';
 import { BillingRepo } from './billing-repo.js';
 import { DeploymentRepo } from './deployment-repo.js';
@@ -19,6 +20,8 @@ import { ServerlessRepo } from './serverless-repo.js';
 import { TenantRepo } from './tenant-repo.js';
 import { allocatePorts, insertGpus, portsOf } from './allocations.js';
 import { claimLeased } from './lease.js';
+import { holdCpu, notEnoughGpus, rebalanceMachine, releaseCompute } from './placement.js';
+import { WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
 import { migrations } from './migrations.js';
 import { syncMeters } from './meter.js';
 import { newInstanceRow, ONLINE_WINDOW_MS, toInstance, toMachine } from './rows.js';
@@ -147,15 +150,18 @@ export class KyselyStore implements Store {
     return new Map(rows.map((r) => [r.machine_id, Number(r.n)]));
   }
 
-  async machinesRentedBy(accountId: number): Promise<Set<number>> {
-    const rows = await this.db
-      .selectFrom('gpu_allocations')
-      .innerJoin('instances', 'instances.id', 'gpu_allocations.instance_id')
-      .select('gpu_allocations.machine_id')
-      .where('instances.account_id', '=', accountId)
-      .distinct()
-      .execute();
-    return new Set(rows.map((r) => r.machine_id));
+  machinesRentedBy(accountId: number): Promise<Set<number>> {
+    return bids.machinesRentedBy(this.db, accountId);
+  }
+
+  allocatedCpu(): Promise<Map<number, { cores: number; ramMb: number }>> {
+    return bids.allocatedCpu(this.db);
+  }
+  changeBid(id: number, price: number, now: number): Promise<InstanceRecord> {
+    return bids.changeBid(this.db, this.dialect, id, price, now).then(async () => (await this.getInstance(id)) as InstanceRecord);
+  }
+  prepayInstance(id: number, amount: number, discount: number, now: number): Promise<InstanceRecord> {
+    return bids.prepayInstance(this.db, id, amount, discount, now).then(async () => (await this.getInstance(id)) as InstanceRecord);
   }
 
   // ── instances ───────────────────────────────────────────────────────
@@ -167,16 +173,25 @@ export class KyselyStore implements Store {
         (await trx.selectFrom('gpu_allocations').select('gpu_index').where('machine_id', '=', n.machineId).execute()).map((r) => r.gpu_index),
       );
       const free = Array.from({ length: machine.num_gpus }, (_, i) => i).filter((i) => !taken.has(i));
-      if (free.length < n.numGpus) {
-        throw new GantryError(
-          'OFFER_UNAVAILABLE',
-          `Only ${free.length} of the ${n.numGpus} GPUs asked for are free on machine ${n.machineId}; search offers again.`,
-          { machineId: n.machineId },
-        );
+      if (n.target !== 'running' && free.length < n.numGpus) throw notEnoughGpus(free.length, n);
+      const row = await trx
+        .insertInto('instances')
+        // A rental that should run waits for placement below: free GPUs, or a lower bid's once it has stopped.
+        .values({ ...newInstanceRow(n, n.target === 'running' ? [] : free.slice(0, n.numGpus)), ...(n.target === 'running' ? { gpu_wait_since: n.now } : {}) })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      if (n.target === 'running') {
+        const plan = await rebalanceMachine(this.dialect, trx, n.machineId, n.now, row.id);
+        if (plan.outbid.has(row.id)) throw notEnoughGpus(free.length, n);
+        const waitsFor = plan.pending.get(row.id);
+        if (waitsFor !== undefined)
+          await trx
+            .updateTable('instances')
+            .set({ status_msg: waitingForReleaseMessage(waitsFor) })
+            .where('id', '=', row.id)
+            .execute();
+        else await holdCpu(trx, row.id, n.machineId, 'OFFER_UNAVAILABLE');
       }
-      const gpus = free.slice(0, n.numGpus);
-      const row = await trx.insertInto('instances').values(newInstanceRow(n, gpus)).returning('id').executeTakeFirstOrThrow();
-      if (n.target === 'running') await insertGpus(this.dialect, trx, n.machineId, row.id, gpus, 'OFFER_UNAVAILABLE');
       await allocatePorts(this.dialect, trx, machine, row.id, n);
       await trx
         .insertInto('api_keys')
@@ -217,12 +232,17 @@ export class KyselyStore implements Store {
     return this.db.transaction().execute(async (trx) => {
       const row = await trx
         .selectFrom('instances')
-        .select(['machine_id', 'gpu_indices'])
+        .select(['machine_id', 'gpu_indices', 'offer_type', 'gpu_wait_since'])
         .where('id', '=', id)
         .where('generation', '=', expectedGeneration)
         .executeTakeFirst();
       if (!row) return false;
-      if (w.acquireGpus) await insertGpus(this.dialect, trx, row.machine_id, id, JSON.parse(row.gpu_indices) as number[], 'GPUS_UNAVAILABLE');
+      // A bid asks for any GPUs of its machine again and may have to wait (or outbid someone) for them.
+      const bid = w.acquireGpus && row.offer_type === 'bid';
+      if (w.acquireGpus && !bid) {
+        await insertGpus(this.dialect, trx, row.machine_id, id, JSON.parse(row.gpu_indices) as number[], 'GPUS_UNAVAILABLE');
+        await holdCpu(trx, id, row.machine_id, 'GPUS_UNAVAILABLE');
+      }
       const r = await trx
         .updateTable('instances')
         .set((eb) => ({
@@ -231,11 +251,20 @@ export class KyselyStore implements Store {
           generation: eb('generation', '+', 1),
           stop_requested_at: w.target === 'running' ? null : w.now,
           ...(w.statusMsg !== undefined ? { status_msg: w.statusMsg } : {}),
+          // Only an instance that should run waits for GPUs.
+          ...(bid ? { gpu_wait_since: w.now } : w.target !== 'running' ? { gpu_wait_since: null } : {}),
         }))
         .where('id', '=', id)
         .where('generation', '=', expectedGeneration)
         .executeTakeFirst();
-      return r.numUpdatedRows > 0n;
+      if (r.numUpdatedRows === 0n) return false;
+      if (bid || (row.gpu_wait_since !== null && w.target !== 'running')) {
+        const plan = await rebalanceMachine(this.dialect, trx, row.machine_id, w.now);
+        const waitsFor = plan.pending.get(id);
+        const msg = waitsFor !== undefined ? waitingForReleaseMessage(waitsFor) : plan.outbid.has(id) ? WAITING_MESSAGE : null;
+        if (msg !== null) await trx.updateTable('instances').set({ status_msg: msg }).where('id', '=', id).execute();
+      }
+      return true;
     });
   }
 
@@ -294,7 +323,7 @@ export class KyselyStore implements Store {
     return this.db.transaction().execute(async (trx) => {
       const cur = await trx
         .selectFrom('instances')
-        .select(['status', 'observed_generation', 'generation', 'target'])
+        .select(['status', 'observed_generation', 'generation', 'target', 'gpu_wait_since', 'machine_id'])
         .where('id', '=', id)
         .where('lease_token', '=', leaseToken)
         .executeTakeFirst();
@@ -316,11 +345,17 @@ export class KyselyStore implements Store {
         .where('id', '=', id)
         .execute();
       await syncMeters(trx, id, o.status, o.now);
-      // GPUs go back only once the runtime confirmed nothing runs and nobody asked to run again.
-      if ((o.status === 'stopped' && cur.target !== 'running') || o.status === 'destroyed') {
-        await trx.deleteFrom('gpu_allocations').where('instance_id', '=', id).execute();
+      // GPUs go back only once the runtime confirmed nothing runs and nobody asked to run again (an outbid
+      // instance still wants to run, but not on these GPUs); the strongest waiting claim gets them then.
+      const outbid = cur.gpu_wait_since !== null && cur.target === 'running';
+      if ((o.status === 'stopped' && (cur.target !== 'running' || outbid)) || (o.status === 'created' && outbid) || o.status === 'destroyed') {
+        await releaseCompute(trx, id);
+        await rebalanceMachine(this.dialect, trx, cur.machine_id, o.now);
       }
-      if (o.status === 'destroyed') await trx.deleteFrom('port_allocations').where('instance_id', '=', id).execute();
+      if (o.status === 'destroyed') {
+        await trx.deleteFrom('port_allocations').where('instance_id', '=', id).execute();
+        await bids.refundDeposit(trx, id);
+      }
       return true;
     });
   }

@@ -16,6 +16,8 @@ interface MeterRow {
   dph_base: number;
   storage_cost: number;
   disk_gb: number;
+  deposit: number;
+  deposit_discount: number | null;
 }
 
 /**
@@ -27,7 +29,21 @@ interface MeterRow {
 async function charge(trx: Trx, i: MeterRow, kind: MeterKind, start: number, end: number): Promise<void> {
   if (end <= start) return;
   const rate = ratesOf({ dphBase: i.dph_base, storageCost: i.storage_cost, diskGb: i.disk_gb })[kind];
-  const amount = amountFor(rate, end - start);
+  let amount = amountFor(rate, end - start);
+  let fromBalance = amount;
+  if (kind === 'gpu' && i.deposit > 0) {
+    // Reserved: compute is paid from the prepaid deposit first, at the discount it earned.
+    const discounted = amount * (1 - (i.deposit_discount ?? 0));
+    const used = Math.min(i.deposit, discounted);
+    fromBalance = discounted > 0 ? amount * (1 - used / discounted) : 0;
+    amount = used + fromBalance;
+    i.deposit -= used;
+    await trx
+      .updateTable('instances')
+      .set((eb) => ({ deposit: eb('deposit', '-', used) }))
+      .where('id', '=', i.id)
+      .execute();
+  }
   const hostAccountId = i.host_account_id ?? i.account_id;
   const extended = await trx
     .updateTable('charges')
@@ -57,7 +73,7 @@ async function charge(trx: Trx, i: MeterRow, kind: MeterKind, start: number, end
   if (amount === 0) return;
   await trx
     .updateTable('accounts')
-    .set((eb) => ({ balance: eb('balance', '-', amount) }))
+    .set((eb) => ({ balance: eb('balance', '-', fromBalance) }))
     .where('id', '=', i.account_id)
     .execute();
   await trx
@@ -79,6 +95,8 @@ function selectMeterRow(trx: Trx, id: number) {
       'instances.dph_base',
       'instances.storage_cost',
       'instances.disk_gb',
+      'instances.deposit',
+      'instances.deposit_discount',
       'instances.gpu_meter_since',
       'instances.disk_meter_since',
     ])

@@ -11,6 +11,7 @@ import { inferenceLimitsMigration } from './migration-inference-limits.js';
 import { sandboxMigration } from './migration-sandbox.js';
 import { accountsMigration } from './migration-accounts.js';
 import { serverlessUpdateMigration } from './migration-serverless-update.js';
+import { bidsMigration } from './migration-bids.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -263,6 +264,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0010_ml': mlMigration(d),
     '0011_inference_limits': inferenceLimitsMigration,
     '0012_sandbox': sandboxMigration,
+    '0015_bids': bidsMigration,
     '0018_serverless': serverlessUpdateMigration,
     '0019_accounts': accountsMigration,
   };

@@ -138,6 +138,11 @@ export function toInstance(r: Selectable<InstanceTable>, ports: readonly PortBin
     leaseExpiresAt: r.lease_expires_at,
     workergroupId: r.workergroup_id,
     endpointId: r.endpoint_id,
+    gpuWaitSince: r.gpu_wait_since,
+    cpuCores: r.cpu_cores,
+    ramMb: r.ram_mb,
+    deposit: r.deposit,
+    depositDiscount: r.deposit_discount,
   };
 }
 
@@ -182,5 +187,7 @@ export function newInstanceRow(n: NewInstance, gpus: readonly number[]): Inserta
     // Storage bills from creation; compute once the runtime reports the workload running.
     gpu_meter_since: null,
     disk_meter_since: n.now,
+    cpu_cores: n.cpuCores ?? null,
+    ram_mb: n.ramMb ?? null,
   };
 }

@@ -123,6 +123,19 @@ export interface InstanceTable {
   endpoint_id: number | null;
   gpu_meter_since: number | null;
   disk_meter_since: number | null;
+  /** 0015 (migration-bids.ts): waiting for GPUs, placed vCPUs/RAM, reserved deposit. */
+  gpu_wait_since: number | null;
+  cpu_cores: number | null;
+  ram_mb: number | null;
+  deposit: Generated<number>;
+  deposit_discount: number | null;
+}
+
+export interface CpuAllocationTable {
+  instance_id: number;
+  machine_id: number;
+  cpu_cores: number;
+  ram_mb: number;
 }
 
 export interface GpuAllocationTable {
@@ -383,6 +396,7 @@ export interface Database extends CatalogTables, MlTables {
   machines: MachineTable;
   instances: InstanceTable;
   gpu_allocations: GpuAllocationTable;
+  cpu_allocations: CpuAllocationTable;
   port_allocations: PortAllocationTable;
   results: ResultTable;
 }

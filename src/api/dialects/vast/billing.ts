@@ -97,11 +97,6 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
     return { success: true, count: results.length, total: results.length, next_token: null, results };
   });
 
-  app.get('/api/v0/instances/balance/:id', async (req: Req) => {
-    const d = await b.instanceDeposit(principal(req), parseId(req.params.id));
-    return { success: true, refundable_deposit: d.refundable, total_discount: 0, discount_months: 0 };
-  });
-
   app.put('/api/v0/commands/transfer_credit', async (req) => {
     const p = principal(req);
     const body = asObject(req.body);

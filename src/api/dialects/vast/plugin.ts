@@ -6,6 +6,7 @@ import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
 import { vastAccountRoutes } from './accounts.js';
 import { vastBillingRoutes } from './billing.js';
+import { vastBidRoutes } from './bids.js';
 import { vastErrorBody } from './errors.js';
 import { vastCredential } from './credential.js';
 import { pageInstances } from './instances-v1.js';
@@ -69,6 +70,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   vastAccountRoutes(app, control);
   vastProfileRoutes(app, control);
   vastBillingRoutes(app, control);
+  vastBidRoutes(app, control);
   await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
   // ── instances ──────────────────────────────────────────────────────
