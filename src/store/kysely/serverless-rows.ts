@@ -5,7 +5,7 @@ import { isEndpointStopPhase, type EndpointStatus, type EndpointTarget } from '.
 import { DEFAULT_ENDPOINT_PARAMS, type EndpointParams } from '../../domain/serverless/params.js';
 import { NO_LIMITS, type EndpointLimits } from '../../domain/serverless/limits.js';
 import { parseJson } from './rows.js';
-import type { DeploymentTable, EndpointTable, WorkergroupTable } from './schema.js';
+import type { DeploymentTable, EndpointTable, WorkergroupTable } from './serverless-schema.js';
 import type {
   DeploymentOperation,
   DeploymentRecord,
