@@ -45,4 +45,7 @@ const { renderCompatDoc, readmeCountLine } = await import('../dist/test/compat/e
 const compat = JSON.parse(readFileSync(new URL('../test/compat/vast-verbs.expected.json', import.meta.url), 'utf8'));
 writeFileSync(new URL('../docs/vast-compat.md', import.meta.url), renderCompatDoc(compat));
 const readmeUrl = new URL('../README.md', import.meta.url);
-writeFileSync(readmeUrl, readFileSync(readmeUrl, 'utf8').replace(/^( *)The compatibility suite passes \*\*.*$/m, (_, indent) => indent + readmeCountLine(compat)));
+writeFileSync(
+  readmeUrl,
+  readFileSync(readmeUrl, 'utf8').replace(/^( *)The compatibility suite passes \*\*.*$/m, (_, indent) => indent + readmeCountLine(compat)),
+);

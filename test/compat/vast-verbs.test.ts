@@ -40,6 +40,7 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
   let dir: string;
   const fixtures = new Map<Client, Fixtures>();
   let parserVerbs: Record<'legacy' | 'vastai', string[]>;
+  let rent: () => Promise<number>;
 
   const api = async (method: string, path: string, body?: unknown, key?: string) => {
     const t = Date.now();
@@ -77,7 +78,14 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
     writeFileSync(join(localDir, 'hello.txt'), 'hello');
 
     // The endpoint with a real worker that the serverless client calls, shared by every client (read only).
-    const live = await api('POST', '/api/v0/endptjobs/', { endpoint_name: 'compat-live', min_load: 0, cold_workers: 0, min_workers: 0, max_workers: 1, target_util: 1 });
+    const live = await api('POST', '/api/v0/endptjobs/', {
+      endpoint_name: 'compat-live',
+      min_load: 0,
+      cold_workers: 0,
+      min_workers: 0,
+      max_workers: 1,
+      target_util: 1,
+    });
     const liveWg = await api('POST', '/api/v0/autojobs/', {
       endpoint_name: 'compat-live',
       image: 'local/worker',
@@ -87,21 +95,32 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
       test_workers: 0,
     });
 
-    const rent = async () => (await api('PUT', `/api/v0/asks/${offer}/`, { image: 'vastai/base-image', onstart: 'sleep 600', runtype: 'ssh', disk: 10 })).new_contract as number;
+    rent = async () =>
+      (await api('PUT', `/api/v0/asks/${offer}/`, { image: 'vastai/base-image', onstart: 'sleep 600', runtype: 'ssh', disk: 10 })).new_contract as number;
     // SSH keys before any instance: a new key is written into every instance of the account.
     const sshKeys = new Map<Client, { sshKey: string; sshKeyId: number }>();
     for (const tag of ['legacy', 'vastai', 'sdk'] as const) {
       const sshKey = sshPublicKey(`${tag}@compat`);
       sshKeys.set(tag, { sshKey, sshKeyId: (await api('POST', '/api/v0/ssh/', { ssh_key: sshKey })).key.id as number });
     }
+    const main = await rent();
     for (const tag of ['legacy', 'vastai', 'sdk'] as const) {
       step(tag);
       const apiKeyId = (await api('POST', '/api/v0/auth/apikeys/', { name: `fixture-${tag}`, permissions: { api: { instance_read: {} } } })).id as number;
       const resetKey = (await api('POST', '/api/v0/auth/apikeys/', { name: `reset-${tag}` })).key as string;
       const endpointName = `compat-${tag}`;
-      const endpointId = (await api('POST', '/api/v0/endptjobs/', { endpoint_name: endpointName, min_load: 0, cold_workers: 0, min_workers: 0, max_workers: 1 })).result as number;
-      const workergroupId = (await api('POST', '/api/v0/autojobs/', { endpoint_name: endpointName, image: 'vastai/base-image', onstart: 'sleep 600', search_params: 'num_gpus=1', test_workers: 0 }))
-        .id as number;
+      const endpointId = (
+        await api('POST', '/api/v0/endptjobs/', { endpoint_name: endpointName, min_load: 0, cold_workers: 0, min_workers: 0, max_workers: 1 })
+      ).result as number;
+      const workergroupId = (
+        await api('POST', '/api/v0/autojobs/', {
+          endpoint_name: endpointName,
+          image: 'vastai/base-image',
+          onstart: 'sleep 600',
+          search_params: 'num_gpus=1',
+          test_workers: 0,
+        })
+      ).id as number;
       const deploymentId = (await createDeployment(g, `compat-${tag}-dep`, { max_workers: 0 })).id;
       const team = await api('POST', '/api/v0/team/', { team_name: `compat-${tag}` });
       const teamKey = team.api_key as string;
@@ -113,13 +132,22 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
       await api('POST', '/api/v0/users/', { username: `recipient-${tag}`, email: `recipient-${tag}@example.com` });
       const spareMachine = (await g.store.registerMachine({ ...machineReg(`compat-spare-${tag}`, admin.id as number, 1), gpuName: 'Tesla T4' }, Date.now())).id;
       const template = await maybe(
-        async () => (await api('POST', '/api/v0/template/', { name: `compat-${tag}`, image: 'vastai/base-image', onstart: 'sleep 600', extra_filters: { num_gpus: { eq: 1 } } })).template,
+        async () =>
+          (
+            await api('POST', '/api/v0/template/', {
+              name: `compat-${tag}`,
+              image: 'vastai/base-image',
+              onstart: 'sleep 600',
+              extra_filters: { num_gpus: { eq: 1 } },
+            })
+          ).template,
         { id: 1, hash_id: '0000000000000000compat' },
       );
       const volumeOffer = offer;
-      const volumeId = await maybe(async () => (await api('PUT', '/api/v0/volumes/', { id: volumeOffer, size: 5, name: `fixture-${tag}` })).volume_id as number, 1);
-      const instance = await rent();
-      const victims = [await rent()];
+      const volumeId = await maybe(
+        async () => (await api('PUT', '/api/v0/volumes/', { id: volumeOffer, size: 5, name: `fixture-${tag}` })).volume_id as number,
+        1,
+      );
       fixtures.set(tag, {
         url: g.url,
         adminKey: g.adminKey as string,
@@ -127,8 +155,8 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
         machine,
         spareMachine,
         offer,
-        instance,
-        victims,
+        instance: main,
+        fresh: [],
         apiKeyId,
         ...sshKeys.get(tag)!,
         endpointId,
@@ -154,7 +182,7 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
       });
     }
     step('made');
-    await Promise.all([...fixtures.values()].map((f) => g.waitInstance(f.instance, (x) => x.actual_status === 'running', 180_000)));
+    await g.waitInstance(main, (x) => x.actual_status === 'running', 180_000);
     // Demand on the live endpoint recruits its worker (as a client's /route/ polling does), so the worker verbs see one.
     const first = await api('POST', '/route/', { endpoint: 'compat-live', cost: 1, request_idx: 0 });
     await until(
@@ -200,25 +228,57 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
     }
   });
 
+  it("a key without a scope: the client shows Vast's refusal, and nothing is created", async () => {
+    const key = (await api('POST', '/api/v0/auth/apikeys/', { name: 'reader', permissions: { api: { instance_read: {} } } })).key as string;
+    const count = async () => ((await api('GET', '/api/v0/instances/')).instances as unknown[]).length;
+    const before = await count();
+    const r = await vast.legacy(['create', 'instance', String(fixtures.get('legacy')!.offer), '--image', 'x', '--disk', '1'], key);
+    assert.match(r.out, /instance_write/);
+    assert.equal(await count(), before);
+  });
+
   it('runs every verb and compares with the expected results', { timeout: 600_000 }, async () => {
     const started = Date.now();
+    const instanceIds = async (): Promise<number[]> =>
+      ((await g.api('GET', '/api/v0/instances/')).body.instances as { id: number; label: string | null }[])
+        .filter((i) => !/ worker$/.test(i.label ?? ''))
+        .map((i) => i.id);
+    const settle = async (id: number, state: string): Promise<boolean> =>
+      g
+        .waitInstance(id, (x) => x.actual_status === state, 30_000)
+        .then(
+          () => true,
+          () => false,
+        );
+    // One client after another: they share the main instance, and on two cores running them side by side saves little.
     const run = async (c: Client): Promise<Outcome[]> => {
       const out: Outcome[] = [];
-      const f = fixtures.get(c)!;
+      const base = fixtures.get(c)!;
+      await settle(base.instance, 'running');
       for (const x of cases[c]) {
+        const fresh: number[] = [];
+        for (let i = 0; i < (x.fresh ?? 0); i++) fresh.push(await rent());
+        const f = { ...base, fresh };
+        const before = x.creates ? new Set(await instanceIds()) : null;
         const t0 = Date.now();
         const args = x.run(f);
         const key = x.key?.(f);
         let r: CliResult;
         if (Array.isArray(args)) r = c === 'legacy' ? await vast.legacy(args, key) : await vast.vastai(args, key);
         else r = await vast.sdk(args.code);
-        const j = judge(r.out, r.code, x);
-        out.push({ client: c, verb: x.verb, ...j, ms: Date.now() - t0 });
-        if (process.env.GANTRY_COMPAT_VERBOSE === '1') process.stderr.write(`\n=== ${c} ${x.verb} → ${j.result} (${Date.now() - t0} ms)\n${r.out}\n`);
+        const ms = Date.now() - t0;
+        let j = judge(r.out, r.code, x);
+        if (before !== null) for (const id of (await instanceIds()).filter((i) => !before.has(i))) await g.api('DELETE', `/api/v0/instances/${id}/`);
+        // A lifecycle verb passes only when the instance really gets there.
+        if (x.settle !== undefined && !(await settle(base.instance, x.settle)) && j.result === 'pass')
+          j = { result: 'fail', reason: `the instance did not become ${x.settle}` };
+        out.push({ client: c, verb: x.verb, ...j, ms });
+        if (process.env.GANTRY_COMPAT_VERBOSE === '1') process.stderr.write(`\n=== ${c} ${x.verb} → ${j.result} (${ms} ms)\n${r.out}\n`);
       }
       return out;
     };
-    const outcomes = (await Promise.all((['legacy', 'vastai', 'sdk'] as const).map(run))).flat();
+    const outcomes: Outcome[] = [];
+    for (const c of ['legacy', 'vastai', 'sdk'] as const) outcomes.push(...(await run(c)));
     const seconds = (Date.now() - started) / 1000;
     process.stdout.write(`${formatTable(outcomes)}\n${outcomes.length} client verbs in ${seconds.toFixed(1)} s\n`);
 
@@ -229,7 +289,8 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
     }
     const expected = JSON.parse(readFileSync(EXPECTED_FILE, 'utf8')) as Expected;
     const cmp = compareWithExpected(expected, outcomes);
-    if (cmp.improvements.length > 0) process.stdout.write(`improvements (GANTRY_COMPAT_UPDATE=1 records them):\n${cmp.improvements.map((l) => `  ${l}`).join('\n')}\n`);
+    if (cmp.improvements.length > 0)
+      process.stdout.write(`improvements (GANTRY_COMPAT_UPDATE=1 records them):\n${cmp.improvements.map((l) => `  ${l}`).join('\n')}\n`);
     assert.deepEqual(cmp.regressions, [], 'verbs that worked before no longer do');
   });
 });

@@ -19,10 +19,10 @@ export interface Fixtures {
   /** A registered, idle second machine for the machine verbs that retire one. */
   readonly spareMachine: number;
   readonly offer: number;
-  /** This client's running instance, used by most instance verbs. */
+  /** The running instance the instance verbs work on (the clients run one after another). */
   readonly instance: number;
-  /** An instance made for `destroy instance` (`destroy instances` ends this client's main instance). */
-  readonly victims: readonly number[];
+  /** Instances rented just before this verb (`VerbCase.fresh`), for the destroy verbs. */
+  readonly fresh: readonly number[];
   readonly apiKeyId: number;
   readonly sshKeyId: number;
   readonly sshKey: string;
@@ -57,6 +57,12 @@ export interface VerbCase extends JudgeOptions {
   readonly run: (f: Fixtures) => string[] | { readonly code: string };
   /** A key other than the admin key. */
   readonly key?: (f: Fixtures) => string;
+  /** Rent this many instances just before (in `Fixtures.fresh`). */
+  readonly fresh?: number;
+  /** The verb may create instances: the suite destroys new ones after it, so few workloads run at once. */
+  readonly creates?: boolean;
+  /** Wait (bounded) for the main instance to reach this state after the verb: the next verb needs it. */
+  readonly settle?: 'running' | 'stopped';
 }
 
 const v = (verb: string, args: (f: Fixtures) => string[], o: Omit<VerbCase, 'verb' | 'run'> = {}): VerbCase => ({ verb, run: args, ...o });
@@ -76,7 +82,7 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('set api-key', (f) => ['set', 'api-key', f.adminKey], { local: true }),
 
     // ── reading ──
-    v('search offers', () => ['search', 'offers', 'num_gpus=1'], { expect: /RTX/ }),
+    v('search offers', () => ['search', 'offers', 'num_gpus=1', 'rented=any'], { expect: /RTX/ }),
     v('search benchmarks', () => ['search', 'benchmarks']),
     v('search invoices', () => ['search', 'invoices']),
     v('search templates', () => ['search', 'templates']),
@@ -143,15 +149,58 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('copy', (f) => ['copy', `local:${f.localDir}`, `C.${f.instance}:/tmp/compat`]),
     v('cancel copy', (f) => ['cancel', 'copy', String(f.instance)]),
     v('cancel sync', (f) => ['cancel', 'sync', String(f.instance)]),
-    v('cloud copy', (f) => ['cloud', 'copy', '--src', '/workspace', '--dst', '/backup', '--instance', String(f.instance), '--connection', '1', '--transfer', 'Instance To Cloud']),
-    v('create instance', (f) => ['create', 'instance', String(f.offer), '--image', 'vastai/base-image', '--disk', '10', '--ssh', '--onstart-cmd', 'sleep 600']),
-    legacy && v('create instance -- --ssh --direct', (f) => ['create', 'instance', String(f.offer), '--image', 'vastai/base-image', '--disk', '10', '--ssh', '--direct']),
-    legacy && v('create instance -- --jupyter', (f) => ['create', 'instance', String(f.offer), '--image', 'vastai/base-image', '--disk', '10', '--jupyter']),
+    v('cloud copy', (f) => [
+      'cloud',
+      'copy',
+      '--src',
+      '/workspace',
+      '--dst',
+      '/backup',
+      '--instance',
+      String(f.instance),
+      '--connection',
+      '1',
+      '--transfer',
+      'Instance To Cloud',
+    ]),
+    v(
+      'create instance',
+      (f) => ['create', 'instance', String(f.offer), '--image', 'vastai/base-image', '--disk', '10', '--ssh', '--onstart-cmd', 'sleep 600'],
+      { creates: true },
+    ),
     legacy &&
-      v('create instance -- --entrypoint --args', (f) => ['create', 'instance', String(f.offer), '--image', 'vastai/base-image', '--disk', '10', '--entrypoint', 'bash', '--args', '-c', 'sleep 600']),
-    legacy && v('create instance -- --template_hash', (f) => ['create', 'instance', String(f.offer), '--template_hash', f.templateHash, '--disk', '10']),
-    !legacy && v('create instances', (f) => ['create', 'instances', String(f.offer), String(f.offer), '--image', 'vastai/base-image', '--disk', '10', '--onstart-cmd', 'sleep 600']),
-    v('launch instance', () => ['launch', 'instance', '--gpu-name', 'RTX_4090', '--num-gpus', '1', '--image', 'vastai/base-image', '--disk', '10', '--onstart-cmd', 'sleep 600']),
+      v(
+        'create instance -- --ssh --direct',
+        (f) => ['create', 'instance', String(f.offer), '--image', 'vastai/base-image', '--disk', '10', '--ssh', '--direct'],
+        { creates: true },
+      ),
+    legacy &&
+      v('create instance -- --jupyter', (f) => ['create', 'instance', String(f.offer), '--image', 'vastai/base-image', '--disk', '10', '--jupyter'], {
+        creates: true,
+      }),
+    legacy &&
+      v(
+        'create instance -- --entrypoint --args',
+        (f) => ['create', 'instance', String(f.offer), '--image', 'vastai/base-image', '--disk', '10', '--entrypoint', 'bash', '--args', '-c', 'sleep 600'],
+        {
+          creates: true,
+        },
+      ),
+    legacy &&
+      v('create instance -- --template_hash', (f) => ['create', 'instance', String(f.offer), '--template_hash', f.templateHash, '--disk', '10'], {
+        creates: true,
+      }),
+    !legacy &&
+      v(
+        'create instances',
+        (f) => ['create', 'instances', String(f.offer), String(f.offer), '--image', 'vastai/base-image', '--disk', '10', '--onstart-cmd', 'sleep 600'],
+        { creates: true },
+      ),
+    v(
+      'launch instance',
+      () => ['launch', 'instance', '--gpu-name', 'RTX_4090', '--num-gpus', '1', '--image', 'vastai/base-image', '--disk', '10', '--onstart-cmd', 'sleep 600'],
+      { creates: true },
+    ),
     v('create endpoint', (f) => ['create', 'endpoint', '--endpoint_name', `compat-${f.tag}-new`, '--max_workers', '2']),
     v('update endpoint', (f) => ['update', 'endpoint', String(f.endpointId), '--max_workers', '3', '--cold_workers', '0']),
     v('create workergroup', (f) => [
@@ -174,7 +223,18 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('create team-role', (f) => ['create', 'team-role', '--name', `new-${f.tag}`, '--permissions', f.permissionsFile], team),
     v('update team-role', (f) => ['update', 'team-role', f.roleName, '--name', f.roleName, '--permissions', f.permissionsFile], team),
     v('invite member', (f) => ['invite', 'member', '--email', f.inviteEmail, '--role', f.roleName], team),
-    v('create subaccount', (f) => ['create', 'subaccount', '--email', `sub-${f.tag}@example.com`, '--username', `sub-${f.tag}`, '--password', 'compat-pw-1', '--type', 'client']),
+    v('create subaccount', (f) => [
+      'create',
+      'subaccount',
+      '--email',
+      `sub-${f.tag}@example.com`,
+      '--username',
+      `sub-${f.tag}`,
+      '--password',
+      'compat-pw-1',
+      '--type',
+      'client',
+    ]),
     v('set user', (f) => ['set', 'user', '--file', f.userFile]),
     v('transfer credit', (f) => ['transfer', 'credit', f.recipientEmail, '0.01', ...(legacy ? ['--skip'] : ['--skip'])]),
     v('create template', (f) => [
@@ -215,12 +275,12 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     !legacy && v('dump-logs', (f) => ['dump-logs', String(f.machine), '--output-dir', f.localDir]),
     v('cleanup machine', (f) => ['cleanup', 'machine', String(f.spareMachine)]),
     v('defrag machines', (f) => ['defrag', 'machines', String(f.spareMachine)]),
-    v('stop instance', (f) => ['stop', 'instance', String(f.instance)]),
-    v('start instance', (f) => ['start', 'instance', String(f.instance)]),
-    v('stop instances', (f) => ['stop', 'instances', String(f.instance)]),
-    v('start instances', (f) => ['start', 'instances', String(f.instance)]),
-    v('reboot instance', (f) => ['reboot', 'instance', String(f.instance)]),
-    v('recycle instance', (f) => ['recycle', 'instance', String(f.instance)]),
+    v('stop instance', (f) => ['stop', 'instance', String(f.instance)], { settle: 'stopped', expect: /stop/i }),
+    v('start instance', (f) => ['start', 'instance', String(f.instance)], { settle: 'running', expect: /start|reboot|recycl/i }),
+    v('stop instances', (f) => ['stop', 'instances', String(f.instance)], { settle: 'stopped', expect: /stop/i }),
+    v('start instances', (f) => ['start', 'instances', String(f.instance)], { settle: 'running', expect: /start|reboot|recycl/i }),
+    v('reboot instance', (f) => ['reboot', 'instance', String(f.instance)], { settle: 'running', expect: /start|reboot|recycl/i }),
+    v('recycle instance', (f) => ['recycle', 'instance', String(f.instance)], { settle: 'running', expect: /start|reboot|recycl/i }),
     !legacy && v('stop deployment', (f) => ['stop', 'deployment', String(f.deploymentId)]),
     !legacy && v('start deployment', (f) => ['start', 'deployment', String(f.deploymentId)]),
     !legacy && v('accept price-increase', () => ['accept', 'price-increase', '1', '-y']),
@@ -254,8 +314,8 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('delete workergroup', (f) => ['delete', 'workergroup', String(f.workergroupId)]),
     v('delete deployment', (f) => ['delete', 'deployment', String(f.deploymentId)]),
     v('delete endpoint', (f) => ['delete', 'endpoint', String(f.endpointId)]),
-    v('destroy instance', (f) => ['destroy', 'instance', String(f.victims[0]), ...yes]),
-    v('destroy instances', (f) => ['destroy', 'instances', String(f.instance), ...yes]),
+    v('destroy instance', (f) => ['destroy', 'instance', String(f.fresh[0]), ...yes], { fresh: 1, expect: /destroy/i }),
+    v('destroy instances', (f) => ['destroy', 'instances', ...f.fresh.map(String), ...yes], { fresh: 2 }),
     v('unlist machine', (f) => ['unlist', 'machine', String(f.spareMachine)]),
     v('delete machine', (f) => ['delete', 'machine', String(f.spareMachine)]),
     v('destroy team', () => ['destroy', 'team'], team),
@@ -283,10 +343,15 @@ def show(f, *a, **kw):
     return r
 `;
 
-const py = (verb: string, body: (f: Fixtures) => string, o: Omit<VerbCase, 'verb' | 'run'> = {}): VerbCase => ({ verb, run: (f) => ({ code: SDK_PRELUDE + body(f) }), ...o });
+const py = (verb: string, body: (f: Fixtures) => string, o: Omit<VerbCase, 'verb' | 'run'> = {}): VerbCase => ({
+  verb,
+  run: (f) => ({ code: SDK_PRELUDE + body(f) }),
+  ...o,
+});
 
 /** The serverless client against Gantry: its root certificate download cannot work offline (SNAPSHOT.md). */
-const serverless = (f: Fixtures, body: string): string => `
+const serverless = (f: Fixtures, body: string): string =>
+  `
 import asyncio, ssl
 from vastai.serverless.client.client import Serverless
 async def main():
@@ -324,9 +389,12 @@ print(json.dumps(r["response"], default=str))`,
     py('search_offers', () => 'show(v.search_offers, query="num_gpus=1")', { expect: /RTX/ }),
     py('show_instances', () => 'show(v.show_instances)', { expect: /running/ }),
     py('show_instance', (f) => `show(v.show_instance, ${f.instance})`, { expect: /running/ }),
-    py('create_instance', (f) => `show(v.create_instance, ${f.offer}, image="vastai/base-image", disk=10, onstart_cmd="sleep 600")`, { expect: /new_contract/ }),
+    py('create_instance', (f) => `show(v.create_instance, ${f.offer}, image="vastai/base-image", disk=10, onstart_cmd="sleep 600")`, {
+      expect: /new_contract/,
+      creates: true,
+    }),
     py('label_instance', (f) => `show(v.label_instance, ${f.instance}, "compat-sdk")`),
-    py('launch_instance', () => 'show(v.launch_instance, "RTX_4090", "1", "vastai/base-image", disk=10, onstart_cmd="sleep 600")'),
+    py('launch_instance', () => 'show(v.launch_instance, "RTX_4090", "1", "vastai/base-image", disk=10, onstart_cmd="sleep 600")', { creates: true }),
     py('show_endpoints', () => 'show(v.show_endpoints)'),
     py('show_workergroups', () => 'show(v.show_workergroups)'),
     py('get_endpoint_workers', (f) => `show(v.get_endpoint_workers, ${f.liveEndpointId})`),
@@ -340,8 +408,8 @@ print(json.dumps(r["response"], default=str))`,
     py('show_volumes', () => 'show(v.show_volumes)'),
     py('execute', (f) => `show(v.execute, ${f.instance}, "ls -l")`),
     py('logs', (f) => `show(v.logs, ${f.instance})`, { mayBeEmpty: true }),
-    py('stop_instance', (f) => `show(v.stop_instance, ${f.instance})`),
-    py('start_instance', (f) => `show(v.start_instance, ${f.instance})`),
-    py('destroy_instance', (f) => `show(v.destroy_instance, ${f.victims[0]})`),
+    py('stop_instance', (f) => `show(v.stop_instance, ${f.instance})`, { settle: 'stopped' }),
+    py('start_instance', (f) => `show(v.start_instance, ${f.instance})`, { settle: 'running' }),
+    py('destroy_instance', (f) => `show(v.destroy_instance, ${f.fresh[0]})`, { fresh: 1 }),
   ];
 }
