@@ -36,14 +36,17 @@ export function toExpected(outcomes: readonly Outcome[]): Expected {
   return out;
 }
 
-/** A regression: worse than recorded (pass → refused or fail, refused → fail), or a verb the record lacks. */
+/**
+ * A regression: worse than recorded (pass → refused or fail, refused → fail), or a recorded verb that no
+ * longer runs. Better than recorded, and verbs not recorded yet, are reported for the next update.
+ */
 export function compareWithExpected(expected: Expected, outcomes: readonly Outcome[]): { regressions: string[]; improvements: string[] } {
   const regressions: string[] = [];
   const improvements: string[] = [];
   for (const o of outcomes) {
     const e = expected[o.client]?.[o.verb];
     const line = `${o.client} ${o.verb}: ${e === undefined ? 'unrecorded' : verdictOf(e)} → ${o.result} (${o.reason})`;
-    if (e === undefined) regressions.push(`${line}; record it with GANTRY_COMPAT_UPDATE=1`);
+    if (e === undefined) improvements.push(`${line}; record it with GANTRY_COMPAT_UPDATE=1`);
     else if (RANK[o.result] < RANK[verdictOf(e)]) regressions.push(line);
     else if (RANK[o.result] > RANK[verdictOf(e)]) improvements.push(line);
   }

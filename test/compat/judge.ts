@@ -5,7 +5,8 @@
  * - **refused**: Gantry answered a deliberate refusal: a 4xx whose message says why Gantry does not
  *   offer the verb. Until a dedicated error code exists, a refusal is recognised by its message: it
  *   names Gantry and says what it does not do ("not", "no", "cannot", "n't"), and it is not a
- *   "No route" 404. A refusal the client shows only as a bare status (no message) is not one.
+ *   "No route" 404, and the output shows it as an error (a 4xx status, or an error body printed as it
+ *   came). A refusal the client shows only as a bare status (no message) is not one.
  * - **fail**: a 5xx, a traceback, "failed with error", "No route", an `Error` word or exception name,
  *   `"success": false`, a client killed by its timeout, no output where data is expected, or a
  *   verb-specific pattern that does not match.
@@ -70,8 +71,10 @@ export function judge(out: string, code: number, o: JudgeOptions = {}): Judgemen
   const server = statuses.find((s) => s >= 500);
   if (server !== undefined) return { result: 'fail', reason: `HTTP ${server}: ${lineOf(out, new RegExp(String(server)))}` };
   if (code < 0 || code === 142) return { result: 'fail', reason: `the client was killed (signal ${-code}): timed out` };
+  // A refusal is an error answer: a 4xx, or an error body the client printed as it came.
   const refusal = refusalLine(out);
-  if (refusal !== null && statuses.every((s) => s >= 400 && s < 500)) return { result: 'refused', reason: oneLine(refusal) };
+  const errorAnswer = statuses.some((s) => s >= 400 && s < 500) || /"success":\s*false|'success':\s*False|"error":\s*true/.test(out);
+  if (refusal !== null && errorAnswer) return { result: 'refused', reason: oneLine(refusal) };
   if (o.local) {
     if (/Traceback \(most recent call last\)/.test(out)) return { result: 'fail', reason: `traceback: ${lineOf(out, /Error|Exception/)}` };
     return { result: 'pass', reason: `client-local: ${oneLine(out) || '(no output)'}` };
