@@ -238,7 +238,7 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
     assert.equal(await count(), before);
   });
 
-  it('runs every verb and compares with the expected results', { timeout: 600_000 }, async () => {
+  it('runs every verb and compares with the expected results', { timeout: 1_500_000 }, async () => {
     const started = Date.now();
     const update = process.env.GANTRY_COMPAT_UPDATE === '1';
     // Updating records as it goes, so an interrupted run still leaves what it saw.
