@@ -82,7 +82,7 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('set api-key', (f) => ['set', 'api-key', f.adminKey], { local: true }),
 
     // ── reading ──
-    v('search offers', () => ['search', 'offers', 'num_gpus=1', 'rented=any'], { expect: /RTX/ }),
+    v('search offers', () => ['search', 'offers', 'num_gpus=1', 'rented=any'], { expect: /RTX|4090/i }),
     v('search benchmarks', () => ['search', 'benchmarks']),
     v('search invoices', () => ['search', 'invoices']),
     v('search templates', () => ['search', 'templates']),
@@ -102,8 +102,8 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('show invoices', () => ['show', 'invoices']),
     v('show invoices-v1', () => ['show', 'invoices-v1']),
     v('show scheduled-jobs', () => ['show', 'scheduled-jobs']),
-    v('show instances', () => ['show', 'instances'], { expect: /running|loading/ }),
-    v('show instance', (f) => ['show', 'instance', String(f.instance)], { expect: /running|loading/ }),
+    v('show instances', () => ['show', 'instances'], { expect: /running|loading/i }),
+    v('show instance', (f) => ['show', 'instance', String(f.instance)], { expect: /running|loading/i }),
     legacy && v('show instances-v1', () => ['show', 'instances-v1']),
     v('show machines', () => ['show', 'machines']),
     v('show machine', (f) => ['show', 'machine', String(f.machine)]),
@@ -386,7 +386,7 @@ print(json.dumps(r["response"], default=str))`,
       expect: /^[1-9]/,
     }),
     py('show_user', () => 'show(v.show_user)', { expect: /admin/ }),
-    py('search_offers', () => 'show(v.search_offers, query="num_gpus=1")', { expect: /RTX/ }),
+    py('search_offers', () => 'show(v.search_offers, query="num_gpus=1")', { expect: /RTX|4090/i }),
     py('show_instances', () => 'show(v.show_instances)', { expect: /running/ }),
     py('show_instance', (f) => `show(v.show_instance, ${f.instance})`, { expect: /running/ }),
     py('create_instance', (f) => `show(v.create_instance, ${f.offer}, image="vastai/base-image", disk=10, onstart_cmd="sleep 600")`, {
