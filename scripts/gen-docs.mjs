@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Regenerates docs/errors.md and docs/config.md from the code (run after `npm run build`);
 // test/unit/docs.test.ts fails when they drift.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ERROR_CODES } from '../dist/src/domain/errors.js';
 import { SETTINGS, envName } from '../dist/src/config/schema.js';
 import { statusOf } from '../dist/src/api/errors.js';
@@ -39,3 +39,13 @@ const config = [
   '',
 ].join('\n');
 writeFileSync(new URL('../docs/config.md', import.meta.url), config);
+
+// docs/vast-compat.md and the README's count of passing verbs, from the compatibility suite's record.
+const { renderCompatDoc, readmeCountLine } = await import('../dist/test/compat/expected.js');
+const compat = JSON.parse(readFileSync(new URL('../test/compat/vast-verbs.expected.json', import.meta.url), 'utf8'));
+writeFileSync(new URL('../docs/vast-compat.md', import.meta.url), renderCompatDoc(compat));
+const readmeUrl = new URL('../README.md', import.meta.url);
+writeFileSync(
+  readmeUrl,
+  readFileSync(readmeUrl, 'utf8').replace(/^( *)The compatibility suite passes \*\*.*$/m, (_, indent) => indent + readmeCountLine(compat)),
+);
