@@ -29,6 +29,7 @@ import { searchOffers } from './fleet/search-offers.js';
 import { verifyMachine } from './fleet/verify-machine.js';
 import type { AccountRecord } from '../domain/account/records.js';
 import type { MachineRecord } from '../domain/machine/machine.js';
+import { templateUseCases, type TemplateUseCases } from './instances/template-use-cases.js';
 
 /**
  * The engine every API dialect calls: use cases bound to one context, plus the loops.
@@ -50,6 +51,8 @@ export class ControlPlane {
   readonly catalog: CatalogUseCases;
   /** Trained models (config, definition parts, vocabulary) and ingest pipelines: the Elasticsearch dialect's resources. */
   readonly ml: MlUseCases;
+  /** Vast templates, and launch, bulk create and update of instances from them. */
+  readonly templates: TemplateUseCases;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'> & { readonly machines?: MachineCatalog }) {
     let reconciler: InstanceReconciler | null = null;
@@ -68,6 +71,7 @@ export class ControlPlane {
     this.billingLoop = new BillingLoop(this.ctx);
     this.catalog = catalogUseCases(this.ctx);
     this.ml = mlUseCases(this.ctx);
+    this.templates = templateUseCases(this.ctx);
   }
 
   startLoops(): void {
