@@ -13,6 +13,8 @@ const store = ONE_STORE[0]!;
 const skip = store.skip || vastClientsMissing();
 
 type Row = Record<string, unknown>;
+/** Generous: the test machine may be busy with other suites. */
+const WAIT_MS = 120_000;
 
 describe('Vast templates and instance creation through the official clients', { skip }, () => {
   let g: TestGantry;
@@ -36,8 +38,12 @@ describe('Vast templates and instance creation through the official clients', { 
   // Waits until each is gone: an account's live instance on the one test machine marks its offers rented, which launch skips.
   const destroy = async (...ids: number[]): Promise<void> => {
     for (const id of ids) assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`)).status, 200);
+    const deadline = Date.now() + WAIT_MS;
     for (const id of ids) {
-      for (let i = 0; i < 600 && (await g.api('GET', `/api/v0/instances/${id}/`)).status !== 404; i++) await new Promise((r) => setTimeout(r, 50));
+      while ((await g.api('GET', `/api/v0/instances/${id}/`)).status !== 404) {
+        assert.ok(Date.now() < deadline, `instance ${id} was not destroyed`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
   };
   const search = async (query: string, key?: string): Promise<Row[]> => {
@@ -53,6 +59,7 @@ describe('Vast templates and instance creation through the official clients', { 
 
   let hash = '';
   let templateId = 0;
+  let publicId = 0;
 
   it('create template (legacy) and search templates (vastai): private to the account, public to all', async () => {
     const made = await vast.legacy([
@@ -86,33 +93,13 @@ describe('Vast templates and instance creation through the official clients', { 
     assert.equal(row.ssh_direct, true);
     assert.equal(row.private, true);
     assert.equal(String(((row.extra_filters as Row).num_gpus as Row).eq), '1');
-    // Creating the same content again answers the same template.
-    const again = await vast.legacy([
-      'create',
-      'template',
-      '--name',
-      'tpl-one',
-      '--image',
-      'local/shell',
-      '--env',
-      '-e FOO=from-template -e KEEP=1 -p 8081:8081',
-      '--onstart-cmd',
-      'echo template-onstart; sleep 300',
-      '--ssh',
-      '--direct',
-      '--disk_space',
-      '2',
-      '--search_params',
-      'num_gpus=1',
-    ]);
-    assert.match(again.out, new RegExp(hash), again.out);
-    assert.equal((await search('name=tpl-one')).length, 1);
     // Another account sees neither the private template nor can use it; a public one it sees.
     assert.equal((await search('name=tpl-one', userKey)).length, 0);
     await vast.vastai(['create', 'template', '--name', 'tpl-public', '--image', 'local/shell', '--public', '--onstart-cmd', 'sleep 300']);
     const pub = await search('name=tpl-public', userKey);
     assert.equal(pub.length, 1, JSON.stringify(pub));
     assert.equal(pub[0]!.private, false);
+    publicId = pub[0]!.id as number;
     const refused = await vast.legacy(['create', 'instance', '1001', '--template_hash', hash, '--disk', '1'], userKey);
     assert.match(refused.out, /404|TEMPLATE_NOT_FOUND|No template/i, refused.out);
   });
@@ -148,7 +135,7 @@ describe('Vast templates and instance creation through the official clients', { 
     assert.equal(ib.image_uuid, 'local/other');
     assert.equal(ib.onstart, 'sleep 301');
     assert.deepEqual(Object.fromEntries(ib.extra_env as [string, string][]), { FOO: 'explicit', KEEP: '1', NEW: '2', '-p 8081:8081': '1' });
-    await g.waitInstance(a, (x) => x.actual_status === 'running');
+    await g.waitInstance(a, (x) => x.actual_status === 'running', WAIT_MS);
     await destroy(a, b);
   });
 
@@ -156,18 +143,20 @@ describe('Vast templates and instance creation through the official clients', { 
     const ids = [
       newContract((await vast.legacy(['create', 'instance', '1001', '--image', 'x', '--disk', '1', '--ssh', '--direct', '--onstart-cmd', 'sleep 300'])).out),
       newContract((await vast.vastai(['create', 'instance', '1001', '--image', 'x', '--disk', '1', '--jupyter', '--onstart-cmd', 'sleep 300'])).out),
-      newContract((await vast.legacy(['create', 'instance', '1001', '--image', 'x', '--disk', '1', '--jupyter', '--direct', '--onstart-cmd', 'sleep 300'])).out),
+      newContract(
+        (await vast.legacy(['create', 'instance', '1001', '--image', 'x', '--disk', '1', '--jupyter', '--direct', '--onstart-cmd', 'sleep 300'])).out,
+      ),
     ];
     const runtypes = [];
-    for (const id of ids) runtypes.push((await g.waitInstance(id, (x) => x.actual_status === 'running')).image_runtype);
+    for (const id of ids) runtypes.push((await g.waitInstance(id, (x) => x.actual_status === 'running', WAIT_MS)).image_runtype);
     assert.deepEqual(runtypes, ['ssh_direc ssh_proxy', 'jupyter_proxy ssh_proxy', 'jupyter_direc ssh_direc ssh_proxy']);
     await destroy(...ids);
   });
 
   it('--entrypoint bash --args -c ... runs bash -c with the script (args mode), in both CLIs', async () => {
-    for (const cli of [vast.legacy, vast.vastai]) {
+    for (const cli of [(a: string[]) => vast.legacy(a), (a: string[]) => vast.vastai(a)]) {
       const id = newContract((await cli(['create', 'instance', '1001', '--image', 'x', '--disk', '1', '--entrypoint', 'bash', '--args', '-c', 'exit 7'])).out);
-      const done = await g.waitInstance(id, (x) => x.actual_status === 'exited');
+      const done = await g.waitInstance(id, (x) => x.actual_status === 'exited', WAIT_MS);
       assert.equal(done.exit_code, 7, JSON.stringify(done));
       assert.equal(done.entrypoint, 'bash');
       assert.deepEqual(done.image_args, ['-c', 'exit 7']);
@@ -177,7 +166,7 @@ describe('Vast templates and instance creation through the official clients', { 
 
   it('update template (legacy) changes the hash and keeps the id; update instance (vastai) recreates from it', async () => {
     const id = newContract((await vast.vastai(['create', 'instance', '1001', '--template_hash', hash, '--disk', '1'])).out);
-    await g.waitInstance(id, (x) => x.actual_status === 'running');
+    await g.waitInstance(id, (x) => x.actual_status === 'running', WAIT_MS);
     const upd = await vast.legacy(['update', 'template', hash, '--name', 'tpl-one', '--image', 'local/shell', '--onstart-cmd', 'echo v2; sleep 302', '--ssh']);
     const m = /"hash_id": "([0-9a-f]{32})"/.exec(upd.out);
     assert.ok(m, upd.out);
@@ -189,16 +178,27 @@ describe('Vast templates and instance creation through the official clients', { 
     assert.equal(rows[0]!.onstart, 'echo v2; sleep 302');
     // The env was not given: the edit keeps it.
     assert.equal(rows[0]!.env, '-e FOO=from-template -e KEEP=1 -p 8081:8081');
+    // A workergroup takes the template as its source (the legacy CLI sends template_id: null beside it).
+    const ep = await g.api('POST', '/api/v0/endptjobs/', { endpoint_name: 'tpl-ep', cold_workers: 0 });
+    assert.equal(ep.status, 200, ep.text);
+    const wgOut = await vast.legacy(['create', 'workergroup', '--template_hash', next, '--endpoint_name', 'tpl-ep', '--test_workers', '0']);
+    const wg = ((await g.api('GET', '/api/v0/workergroups/')).body.results as Row[]).find((w) => w.endpoint_name === 'tpl-ep');
+    assert.ok(wg, wgOut.out);
+    assert.equal(wg.image, 'local/shell');
+    assert.equal(wg.onstart, 'echo v2; sleep 302');
+    assert.deepEqual(wg.env, { FOO: 'from-template', KEEP: '1' });
+    assert.deepEqual(wg.ports, ['8081/tcp']);
+    assert.equal((await g.api('DELETE', `/api/v0/endptjobs/${ep.body.id as number}/`)).status, 200);
     const stale = await vast.legacy(['create', 'instance', '1001', '--template_hash', hash, '--disk', '1']);
     assert.match(stale.out, /404|No template/i, stale.out);
 
     const r = await vast.vastai(['update', 'instance', String(id), '--template_hash_id', next]);
     assert.match(r.out, new RegExp(`Instance ${id} updated successfully`), r.out);
-    const after = await g.waitInstance(id, (x) => x.onstart === 'echo v2; sleep 302' && x.actual_status === 'running');
+    const after = await g.waitInstance(id, (x) => x.onstart === 'echo v2; sleep 302' && x.actual_status === 'running', WAIT_MS);
     assert.equal(after.image_runtype, 'ssh_proxy');
     const byId = await vast.legacy(['update', 'instance', String(id), '--template_id', String(templateId), '--onstart', 'sleep 303']);
     assert.match(byId.out, new RegExp(`Instance ${id} updated successfully`), byId.out);
-    await g.waitInstance(id, (x) => x.onstart === 'sleep 303' && x.actual_status === 'running');
+    await g.waitInstance(id, (x) => x.onstart === 'sleep 303' && x.actual_status === 'running', WAIT_MS);
     hash = next;
     await destroy(id);
   });
@@ -226,20 +226,16 @@ describe('Vast templates and instance creation through the official clients', { 
   });
 
   it('delete template by hash (legacy) and by id (vastai): gone from search and from creates', async () => {
-    const made = await vast.vastai(['create', 'template', '--name', 'tpl-two', '--image', 'local/shell', '--onstart-cmd', 'sleep 1']);
-    const two = /'id': (\d+)/.exec(made.out);
-    assert.ok(two, made.out);
     const del = await vast.legacy(['delete', 'template', '--hash-id', hash]);
     assert.match(del.out, /deleted/i, del.out);
     assert.equal((await search('name=tpl-one')).length, 0);
     const gone = await vast.legacy(['create', 'instance', '1001', '--template_hash', hash, '--disk', '1']);
     assert.match(gone.out, /404|No template/i, gone.out);
-    const byId = await vast.vastai(['delete', 'template', '--template-id', two[1]!]);
-    assert.match(byId.out, /deleted/i, byId.out);
-    assert.equal((await search('name=tpl-two')).length, 0);
-    // Another account's template is not one to delete.
-    const pub = (await search('name=tpl-public'))[0]!;
-    const theirs = await vast.vastai(['delete', 'template', '--template-id', String(pub.id)], userKey);
+    // Another account's public template is not one it may delete; its owner deletes it by id.
+    const theirs = await vast.vastai(['delete', 'template', '--template-id', String(publicId)], userKey);
     assert.match(theirs.out, /404|No own template/i, theirs.out);
+    const byId = await vast.vastai(['delete', 'template', '--template-id', String(publicId)]);
+    assert.match(byId.out, /deleted/i, byId.out);
+    assert.equal((await search('name=tpl-public', userKey)).length, 0);
   });
 });

@@ -18,6 +18,7 @@ export function templateUseCases(ctx: ControlContext) {
     update: (p: Principal, hashId: string, patch: Partial<TemplateSpec>, isPrivate: boolean | null) =>
       templates.updateTemplate(ctx, p, hashId, patch, isPrivate),
     delete: (p: Principal, ref: templates.TemplateRef) => templates.deleteTemplate(ctx, p, ref),
+    workergroupSource: (p: Principal, ref: templates.TemplateRef) => templates.workergroupSource(ctx, p, ref),
     launchInstance: (p: Principal, q: OfferSearch, request: (offerId: number) => CreateInstanceRequest) => launchInstance(ctx, p, q, request),
     createInstances: (p: Principal, offerIds: readonly number[], request: (offerId: number) => CreateInstanceRequest) =>
       createInstances(ctx, p, offerIds, request),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GantryError } from '../../domain/errors.js';
-import { checkTemplateSpec, templateContent, type TemplateRecord, type TemplateSpec } from '../../domain/instance/template.js';
+import { shellSplit } from '../../domain/instance/env.js';
+import { checkTemplateSpec, templateContent, templateImage, type TemplateRecord, type TemplateSpec } from '../../domain/instance/template.js';
 import type { Action } from '../../domain/account/actions.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
@@ -108,4 +109,39 @@ export async function deleteTemplate(ctx: ControlContext, p: Principal, ref: Tem
   await ctx.store.deleteTemplate(t.id, ctx.clock.now());
   ctx.log.info({ templateId: t.id }, 'template deleted');
   return t;
+}
+
+/** What a workergroup takes from a template: the worker template's fields (TemplateInput's shape) and its offer filters. */
+export interface WorkergroupSource {
+  readonly template: {
+    readonly image: string | null;
+    readonly env: string | null;
+    readonly onstart: string | null;
+    readonly entrypoint: string | null;
+    readonly args: readonly string[] | null;
+    readonly diskGb: number | null;
+  };
+  /** Vast's JSON filters (`{"gpu_ram": {"gte": 23}}`): the dialect compiles them into a placement. */
+  readonly extraFilters: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The template a workergroup names (`template_hash` or `template_id`) as its source, or null when it
+ * names none. The workergroup's own fields win over it; the caller merges (see the Vast dialect).
+ */
+export async function workergroupSource(ctx: ControlContext, p: Principal, ref: TemplateRef): Promise<WorkergroupSource | null> {
+  const t = await resolveTemplate(ctx, p, ref, 'serverless.write');
+  if (t === null) return null;
+  const s = t.spec;
+  return {
+    template: {
+      image: templateImage(s),
+      env: s.env,
+      onstart: s.onstart,
+      entrypoint: null,
+      args: s.runtype === 'args' && s.argsStr !== null ? shellSplit(s.argsStr) : null,
+      diskGb: s.recommendedDiskSpace,
+    },
+    extraFilters: s.extraFilters,
+  };
 }

@@ -12,6 +12,7 @@ import { vastPlacement } from './offers.js';
 import type { WorkerPlacement } from '../../../domain/offer/search.js';
 import { asObject, optBool, optNumber, optString, optStringList, parseId } from './parse.js';
 import { endpointState, vastDeployment, vastEndpoint, vastWorker, vastWorkergroup } from './serverless-map.js';
+import { withTemplateSource } from './workergroup-template.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -32,11 +33,6 @@ function readinessOf(o: Record<string, unknown>): WorkerReadiness | undefined {
 }
 
 function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
-  if ((o.template_hash !== undefined || o.template_id !== undefined) && o.image === undefined) {
-    throw new GantryError('INVALID_ARGUMENT', 'Templates are not stored by Gantry yet: give image, env, onstart and args instead of template_hash.', {
-      field: 'template_hash',
-    });
-  }
   const argsStr = optString(o, 'args_str');
   return {
     template: {
@@ -119,7 +115,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
         throw new GantryError('INVALID_ARGUMENT', 'Please assign your workergroup to a valid endpoint identifier (endpoint_id or endpoint_name).', {
           field: 'endpoint_id',
         });
-      const wg = await sl.createWorkergroup(p, ep.id, workergroupInput(o));
+      const wg = await sl.createWorkergroup(p, ep.id, await withTemplateSource(control, p, o, workergroupInput(o)));
       return { success: true, id: wg.id };
     });
     app.get(base, async (req) => {
@@ -194,7 +190,12 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     const o = asObject(req.body);
     const name = optString(o, 'name');
     if (name === null) throw new GantryError('INVALID_ARGUMENT', "'name' is required.", { field: 'name' });
-    const v = await sl.createDeployment(p, { ...workergroupInput(o), name, tag: optString(o, 'tag'), params: vastParamsPatch(o) });
+    const v = await sl.createDeployment(p, {
+      ...(await withTemplateSource(control, p, o, workergroupInput(o))),
+      name,
+      tag: optString(o, 'tag'),
+      params: vastParamsPatch(o),
+    });
     return {
       success: true,
       deployment: { id: v.deployment.id, endpoint_id: v.endpoint.id, workergroup_id: v.deployment.workergroupId, api_key: v.endpoint.apiKey },
