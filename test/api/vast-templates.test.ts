@@ -135,7 +135,6 @@ describe('Vast templates and instance creation through the official clients', { 
     assert.equal(ib.image_uuid, 'local/other');
     assert.equal(ib.onstart, 'sleep 301');
     assert.deepEqual(Object.fromEntries(ib.extra_env as [string, string][]), { FOO: 'explicit', KEEP: '1', NEW: '2', '-p 8081:8081': '1' });
-    await g.waitInstance(a, (x) => x.actual_status === 'running', WAIT_MS);
     await destroy(a, b);
   });
 
@@ -147,9 +146,13 @@ describe('Vast templates and instance creation through the official clients', { 
         (await vast.legacy(['create', 'instance', '1001', '--image', 'x', '--disk', '1', '--jupyter', '--direct', '--onstart-cmd', 'sleep 300'])).out,
       ),
     ];
-    const runtypes = [];
-    for (const id of ids) runtypes.push((await g.waitInstance(id, (x) => x.actual_status === 'running', WAIT_MS)).image_runtype);
-    assert.deepEqual(runtypes, ['ssh_direc ssh_proxy', 'jupyter_proxy ssh_proxy', 'jupyter_direc ssh_direc ssh_proxy']);
+    const rows = await Promise.all(ids.map(instance));
+    assert.deepEqual(
+      rows.map((r) => r.image_runtype),
+      ['ssh_direc ssh_proxy', 'jupyter_proxy ssh_proxy', 'jupyter_direc ssh_direc ssh_proxy'],
+    );
+    // Jupyter modes start no notebook server: the instance runs its onstart and stays up, as with ssh.
+    await g.waitInstance(ids[2]!, (x) => x.actual_status === 'running', WAIT_MS);
     await destroy(...ids);
   });
 
@@ -166,7 +169,6 @@ describe('Vast templates and instance creation through the official clients', { 
 
   it('update template (legacy) changes the hash and keeps the id; update instance (vastai) recreates from it', async () => {
     const id = newContract((await vast.vastai(['create', 'instance', '1001', '--template_hash', hash, '--disk', '1'])).out);
-    await g.waitInstance(id, (x) => x.actual_status === 'running', WAIT_MS);
     const upd = await vast.legacy(['update', 'template', hash, '--name', 'tpl-one', '--image', 'local/shell', '--onstart-cmd', 'echo v2; sleep 302', '--ssh']);
     const m = /"hash_id": "([0-9a-f]{32})"/.exec(upd.out);
     assert.ok(m, upd.out);
@@ -198,7 +200,7 @@ describe('Vast templates and instance creation through the official clients', { 
     assert.equal(after.image_runtype, 'ssh_proxy');
     const byId = await vast.legacy(['update', 'instance', String(id), '--template_id', String(templateId), '--onstart', 'sleep 303']);
     assert.match(byId.out, new RegExp(`Instance ${id} updated successfully`), byId.out);
-    await g.waitInstance(id, (x) => x.onstart === 'sleep 303' && x.actual_status === 'running', WAIT_MS);
+    assert.equal((await instance(id)).onstart, 'sleep 303');
     hash = next;
     await destroy(id);
   });

@@ -11,8 +11,8 @@ import { updateInstanceWorkload } from './update-instance.js';
 /** Templates and the instance verbs built on them (launch, bulk create, update from a template), bound to one context. */
 export function templateUseCases(ctx: ControlContext) {
   return {
-    resolve: (p: Principal, ref: templates.TemplateRef, action: Parameters<typeof templates.resolveTemplate>[3]) =>
-      templates.resolveTemplate(ctx, p, ref, action),
+    resolve: (p: Principal, ref: templates.TemplateRef, action: Parameters<typeof templates.resolveTemplate>[3], resourceId: number | null = null) =>
+      templates.resolveTemplate(ctx, p, ref, action, resourceId),
     list: (p: Principal) => templates.listTemplates(ctx, p),
     create: (p: Principal, spec: TemplateSpec, isPrivate: boolean) => templates.createTemplate(ctx, p, spec, isPrivate),
     update: (p: Principal, hashId: string, patch: Partial<TemplateSpec>, isPrivate: boolean | null) =>

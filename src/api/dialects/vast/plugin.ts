@@ -11,12 +11,12 @@ import { pageInstances } from './instances-v1.js';
 import { vastMachineRoutes } from './machines.js';
 import { vastInstance, vastUser } from './map.js';
 import { parseVastSearch, VAST_SEARCH_ANSWER_SCHEMA, vastOfferRow } from './offers.js';
-import { asObject, jsonParam, optNumber, optString, parseId } from './parse.js';
+import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId } from './parse.js';
 import { vastRouteConfig } from './route-config.js';
 import { vastRoutingRoutes } from './routing.js';
 import { vastServerlessRoutes } from './serverless.js';
 import { vastTemplateInstanceRoutes } from './template-instances.js';
-import { vastTemplateRoutes } from './templates.js';
+import { templateRefOf, vastTemplateRoutes } from './templates.js';
 import { showValue } from '../../../domain/show.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
@@ -72,6 +72,14 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
   // ── instances ──────────────────────────────────────────────────────
+  app.put('/api/v0/asks/:id', async (req: Req) => {
+    const p = principal(req);
+    const offer = parseId(req.params.id, 'offer id');
+    // A template the body names (template_hash_id / template_id) gives the defaults (templates.ts).
+    const template = await control.templates.resolve(p, templateRefOf(asObject(req.body)), 'instance.create');
+    const created = await control.createInstance(p, parseCreateInstance(offer, req.body, template));
+    return { success: true, new_contract: created.instance.id, instance_api_key: created.instanceApiKey };
+  });
   vastTemplateRoutes(app, control);
   vastTemplateInstanceRoutes(app, control);
 

@@ -21,22 +21,12 @@ function argsOf(v: unknown): string[] | null {
 }
 
 /**
- * The instance verbs that read templates: create (`PUT /asks/{id}/` with `template_hash_id` or
- * `template_id`), bulk create (`POST /asks/bulk/`, the SDK's and `vastai create instances`), launch
+ * The instance verbs that read templates besides create (`PUT /asks/{id}/`, in plugin.ts): bulk create (`POST /asks/bulk/`, the SDK's and `vastai create instances`), launch
  * (`PUT /launch_instance/`: search and create in one call) and update from a template
  * (`PUT /instances/update_template/{id}/`).
  */
 export function vastTemplateInstanceRoutes(app: FastifyInstance, control: ControlPlane): void {
   const tp = control.templates;
-
-  app.put('/api/v0/asks/:id', async (req: Req) => {
-    const p = principal(req);
-    const offer = parseId(req.params.id, 'offer id');
-    const body = asObject(req.body);
-    const template = await tp.resolve(p, templateRefOf(body), 'instance.create');
-    const created = await control.createInstance(p, parseCreateInstance(offer, body, template));
-    return { success: true, new_contract: created.instance.id, instance_api_key: created.instanceApiKey };
-  });
 
   app.post('/api/v0/asks/bulk', async (req) => {
     const p = principal(req);
@@ -67,7 +57,7 @@ export function vastTemplateInstanceRoutes(app: FastifyInstance, control: Contro
     const p = principal(req);
     const id = parseId(req.params.id);
     const o = asObject(req.body);
-    const template = await tp.resolve(p, templateRefOf(o), 'instance.manage');
+    const template = await tp.resolve(p, templateRefOf(o), 'instance.manage', id);
     await tp.updateInstance(p, id, (cur): CreateInstanceRequest => {
       // The template's fields replace the instance's; the fields given replace both (env merged by name).
       const base: CreateInstanceRequest =
