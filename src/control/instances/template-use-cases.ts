@@ -15,7 +15,7 @@ export function templateUseCases(ctx: ControlContext) {
       templates.resolveTemplate(ctx, p, ref, action, resourceId),
     list: (p: Principal) => templates.listTemplates(ctx, p),
     create: (p: Principal, spec: TemplateSpec, isPrivate: boolean) => templates.createTemplate(ctx, p, spec, isPrivate),
-    update: (p: Principal, hashId: string, patch: Partial<TemplateSpec>, isPrivate: boolean | null) =>
+    update: (p: Principal, hashId: string | null, patch: Partial<TemplateSpec>, isPrivate: boolean | null) =>
       templates.updateTemplate(ctx, p, hashId, patch, isPrivate),
     delete: (p: Principal, ref: templates.TemplateRef) => templates.deleteTemplate(ctx, p, ref),
     workergroupSource: (p: Principal, ref: templates.TemplateRef) => templates.workergroupSource(ctx, p, ref),

@@ -63,6 +63,7 @@ export async function listTemplates(ctx: ControlContext, p: Principal): Promise<
 /** As on Vast, creating a template the account already has (same content) answers that one. */
 export async function createTemplate(ctx: ControlContext, p: Principal, spec: TemplateSpec, isPrivate: boolean): Promise<TemplateRecord> {
   authorize(p, 'template.write');
+  if (spec.image === null) throw new GantryError('MISSING_INPUT', "'image' is required.", { field: 'image' });
   checkTemplateSpec(spec);
   const hashId = templateHash(spec, isPrivate);
   const same = (await ctx.store.findTemplatesByHash(hashId, p.accountId)).find((t) => t.accountId === p.accountId);
@@ -89,7 +90,7 @@ async function own(ctx: ControlContext, p: Principal, ref: TemplateRef): Promise
 export async function updateTemplate(
   ctx: ControlContext,
   p: Principal,
-  hashId: string,
+  hashId: string | null,
   patch: Partial<TemplateSpec>,
   isPrivate: boolean | null,
 ): Promise<TemplateRecord> {
@@ -99,7 +100,7 @@ export async function updateTemplate(
   checkTemplateSpec(spec);
   const priv = isPrivate ?? t.private;
   const next = templateHash(spec, priv);
-  if (!(await ctx.store.updateTemplate(t.id, { hashId: next, private: priv, spec, now: ctx.clock.now() }))) throw notFound({ hashId, id: null });
+  if (!(await ctx.store.updateTemplate(t.id, { hashId: next, private: priv, spec, now: ctx.clock.now() }))) throw notFound({ hashId: t.hashId, id: null });
   ctx.log.info({ templateId: t.id, from: hashId, to: next }, 'template updated');
   return (await ctx.store.getTemplate(t.id)) as TemplateRecord;
 }

@@ -5,7 +5,6 @@ import type { CreateInstanceRequest } from '../../../domain/instance/create.js';
 import { parseEnv, shellSplit } from '../../../domain/instance/env.js';
 import { mergeEnv } from '../../../domain/instance/template.js';
 import { principal } from '../../edge/principal.js';
-import { vastInstance } from './map.js';
 import { parseVastSearch } from './offers.js';
 import { asObject, optString, parseCreateInstance, parseId } from './parse.js';
 import { templateRefOf } from './templates.js';
@@ -31,9 +30,9 @@ export function vastTemplateInstanceRoutes(app: FastifyInstance, control: Contro
   app.post('/api/v0/asks/bulk', async (req) => {
     const p = principal(req);
     const body = asObject(req.body);
+    const template = await tp.resolve(p, templateRefOf(body), 'instance.create');
     if (!Array.isArray(body.ids)) throw new GantryError('INVALID_ARGUMENT', "'ids' must be a list of offer ids.", { field: 'ids' });
     const ids = body.ids.map((x) => parseId(x, 'offer id'));
-    const template = await tp.resolve(p, templateRefOf(body), 'instance.create');
     const results = await tp.createInstances(p, ids, (offer) => parseCreateInstance(offer, body, template));
     return {
       success: results.every((r) => r.ok),
@@ -58,7 +57,7 @@ export function vastTemplateInstanceRoutes(app: FastifyInstance, control: Contro
     const id = parseId(req.params.id);
     const o = asObject(req.body);
     const template = await tp.resolve(p, templateRefOf(o), 'instance.manage', id);
-    await tp.updateInstance(p, id, (cur): CreateInstanceRequest => {
+    const inst = await tp.updateInstance(p, id, (cur): CreateInstanceRequest => {
       // The template's fields replace the instance's; the fields given replace both (env merged by name).
       const base: CreateInstanceRequest =
         template !== null
@@ -85,6 +84,17 @@ export function vastTemplateInstanceRoutes(app: FastifyInstance, control: Contro
         args: argsOf(o.args) ?? base.args,
       };
     });
-    return { success: true, updated_instance: vastInstance(await control.showInstance(p, id), control.now()) };
+    // What changed, from the written row (reading the full instance row would need instance_read as well).
+    const updated = {
+      id: inst.id,
+      image_uuid: inst.image,
+      image_runtype: inst.runtype,
+      onstart: inst.onstart,
+      entrypoint: inst.entrypoint,
+      image_args: inst.args ?? [],
+      extra_env: Object.entries(inst.env),
+      intended_status: inst.target,
+    };
+    return { success: true, updated_instance: updated };
   });
 }
