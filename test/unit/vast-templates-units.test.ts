@@ -32,7 +32,8 @@ const TEMPLATE: TemplateRecord = { id: 1, accountId: 1, hashId: 'h', private: tr
 
 describe('Vast launch modes and templates', () => {
   it('accepts the compound runtypes the clients send, and nothing beside args', () => {
-    for (const r of ['ssh', 'args', 'ssh_proxy', 'ssh_direc ssh_proxy', 'jupyter_proxy ssh_proxy', 'jupyter_direc ssh_direc ssh_proxy']) assert.ok(isRuntype(r), r);
+    for (const r of ['ssh', 'args', 'ssh_proxy', 'ssh_direc ssh_proxy', 'jupyter_proxy ssh_proxy', 'jupyter_direc ssh_direc ssh_proxy'])
+      assert.ok(isRuntype(r), r);
     for (const r of ['vnc', 'args ssh', 'ssh_proxy bogus', '']) assert.equal(isRuntype(r), false, r);
     assert.equal(validateCreate(createRequest({ runtype: ' ssh_direc   ssh_proxy ' }), 100).runtype, 'ssh_direc ssh_proxy');
   });
@@ -55,7 +56,11 @@ describe('Vast launch modes and templates', () => {
     assert.equal(d.onstart, 'echo from-template');
     assert.equal(d.runtype, 'ssh_direc ssh_proxy');
     assert.deepEqual(d.env, { env: { A: '1', B: '2' }, ports: [{ containerPort: 8000, proto: 'tcp' }] });
-    const o = parseCreateInstance(1001, { image: 'other', disk: 3, env: { B: 'x', C: '3', '-p 9000:9000': '1' }, onstart: 'sleep 1', runtype: 'args' }, TEMPLATE);
+    const o = parseCreateInstance(
+      1001,
+      { image: 'other', disk: 3, env: { B: 'x', C: '3', '-p 9000:9000': '1' }, onstart: 'sleep 1', runtype: 'args' },
+      TEMPLATE,
+    );
     assert.deepEqual([o.image, o.diskGb, o.onstart, o.runtype], ['other', 3, null, 'args']);
     assert.equal(o.entrypoint, 'sleep');
     assert.deepEqual(o.env.env, { A: '1', B: 'x', C: '3' });
