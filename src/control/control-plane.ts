@@ -31,6 +31,7 @@ import { verifyMachine } from './fleet/verify-machine.js';
 import { hostUseCases, type HostUseCases } from './fleet/host-use-cases.js';
 import type { AccountRecord } from '../domain/account/records.js';
 import type { MachineRecord } from '../domain/machine/machine.js';
+import { templateUseCases, type TemplateUseCases } from './instances/template-use-cases.js';
 
 /**
  * The engine every API dialect calls: use cases bound to one context, plus the loops.
@@ -54,6 +55,8 @@ export class ControlPlane {
   readonly ml: MlUseCases;
   /** Host verbs beyond listing: one machine, maintenances, reports, defrag, market metrics, and the refused ones. */
   readonly hosts: HostUseCases;
+  /** Vast templates, and launch, bulk create and update of instances from them. */
+  readonly templates: TemplateUseCases;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'> & { readonly machines?: MachineCatalog }) {
     let reconciler: InstanceReconciler | null = null;
@@ -73,6 +76,7 @@ export class ControlPlane {
     this.catalog = catalogUseCases(this.ctx);
     this.ml = mlUseCases(this.ctx);
     this.hosts = hostUseCases(this.ctx);
+    this.templates = templateUseCases(this.ctx);
   }
 
   startLoops(): void {

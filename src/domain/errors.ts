@@ -54,6 +54,11 @@ export const ERROR_CODES = {
   FORBIDDEN: { kind: 'forbidden', retryable: false, doc: 'The key is valid but may not do this (for example an instance key acting on another instance).' },
   NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No such route.' },
   INSTANCE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No instance with this id is visible to the caller.' },
+  TEMPLATE_NOT_FOUND: {
+    kind: 'not_found',
+    retryable: false,
+    doc: 'No template with this id or hash is visible to the caller (its own templates and public ones).',
+  },
   OFFER_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'The offer id does not name a listed machine or a chunk size it offers.' },
   MACHINE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No machine with this id.' },
   RESULT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'The result URL is unknown or has expired.' },

@@ -7,6 +7,7 @@ import type { BillingStore } from './billing-store.js';
 import type { TenantStore } from './tenant-store.js';
 import type { CatalogStore } from './catalog-store.js';
 import type { MlStore } from './ml-store.js';
+import type { TemplateStore } from './template-store.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
@@ -86,7 +87,7 @@ export interface InstanceListOptions {
   readonly includeDestroyed?: boolean;
 }
 
-export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore {
+export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore {
   readonly name: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -123,6 +123,14 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'PUT /api/v0/search/asks': 'misc',
   // Vast: instances
   'PUT /api/v0/asks/:id': 'instance_write',
+  // Vast: templates, and the instance verbs that read them
+  'GET /api/v0/template': 'misc',
+  'POST /api/v0/template': 'misc',
+  'PUT /api/v0/template': 'misc',
+  'DELETE /api/v0/template': 'misc',
+  'POST /api/v0/asks/bulk': 'instance_write',
+  'PUT /api/v0/launch_instance': 'instance_write',
+  'PUT /api/v0/instances/update_template/:id': 'instance_write',
   'GET /api/v0/instances': 'instance_read',
   'GET /api/v1/instances': 'instance_read',
   'GET /api/v0/instances/:id': 'instance_read',

@@ -7,6 +7,11 @@ import { authorize, type Principal } from '../principal.js';
 /** Offers are computed from machines and their free GPUs and vCPUs; rented ones disappear from offers. */
 export async function searchOffers(ctx: ControlContext, p: Principal, q: OfferSearch): Promise<Offer[]> {
   authorize(p, 'offer.search');
+  return findOffers(ctx, p, q);
+}
+
+/** The search itself, for use cases that search on the caller's behalf under their own action (launch instance). */
+export async function findOffers(ctx: ControlContext, p: Principal, q: OfferSearch): Promise<Offer[]> {
   const [machines, allocated, cpu, rented] = await Promise.all([
     ctx.machines.list(),
     ctx.store.allocatedGpuCounts(),

@@ -40,6 +40,10 @@ export const ACTION_SCOPES = {
   'ml.read': 'misc',
   /** trained models and ingest pipelines: create, upload definitions and vocabularies, delete */
   'ml.write': 'misc',
+  /** Vast templates: search (own and public ones) */
+  'template.read': 'misc',
+  /** create, edit and delete own templates */
+  'template.write': 'misc',
 } as const satisfies Readonly<Record<string, PermissionCategory>>;
 
 export type Action = keyof typeof ACTION_SCOPES;

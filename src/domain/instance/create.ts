@@ -28,6 +28,18 @@ export interface CreateInstanceRequest {
 }
 
 export const RUNTYPES = ['ssh', 'jupyter', 'args', 'ssh_proxy', 'ssh_direct', 'jupyter_proxy', 'jupyter_direct'] as const;
+/** The words the clients combine (`--ssh --direct` sends "ssh_direc ssh_proxy"; "direc" is their spelling). */
+const RUNTYPE_WORDS = new Set<string>([...RUNTYPES, 'ssh_direc', 'jupyter_direc']);
+
+/**
+ * A runtype as the clients send it: one mode, or several access words joined by spaces. `args` stands
+ * alone. Gantry starts no Jupyter server: the jupyter modes run like ssh (onstart, then the instance stays up).
+ */
+export function isRuntype(r: string): boolean {
+  const words = r.trim().split(/\s+/);
+  if (words.length > 1 && words.includes('args')) return false;
+  return words.length > 0 && words.every((w) => RUNTYPE_WORDS.has(w));
+}
 
 function invalid(message: string, field: string): GantryError {
   return new GantryError('INVALID_ARGUMENT', message, { field });
@@ -49,8 +61,9 @@ export function validateCreate(r: CreateInstanceRequest, machineDiskGb: number):
     throw invalid(`args: at most ${MAX_ARGS} arguments of ${MAX_ARG_CHARS} characters.`, 'args');
   if (r.bidPrice !== null && (!Number.isFinite(r.bidPrice) || r.bidPrice < 0.001 || r.bidPrice > 128))
     throw invalid('price (bid) must be between 0.001 and 128 $/hour.', 'price');
-  if (r.runtype !== null && !(RUNTYPES as readonly string[]).includes(r.runtype)) throw invalid(`runtype must be one of ${RUNTYPES.join(', ')}.`, 'runtype');
+  if (r.runtype !== null && !isRuntype(r.runtype))
+    throw invalid(`runtype must be one of ${RUNTYPES.join(', ')}, or access words joined by spaces ("ssh_direc ssh_proxy").`, 'runtype');
   // As on Vast: ssh unless a main command is given.
-  const runtype = r.runtype ?? (r.args !== null || r.entrypoint !== null ? 'args' : 'ssh');
+  const runtype = r.runtype?.trim().replace(/\s+/g, ' ') ?? (r.args !== null || r.entrypoint !== null ? 'args' : 'ssh');
   return { runtype };
 }

@@ -18,6 +18,8 @@ import { exposeMethods } from './repo.js';
 import { ResourceGroupRepo } from './resource-group-repo.js';
 import { ServerlessRepo } from './serverless-repo.js';
 import { TenantRepo } from './tenant-repo.js';
+import { TemplateRepo } from './template-repo.js';
+import type { TemplateStore } from '../template-store.js';
 import { allocatePorts, insertGpus, portsOf } from './allocations.js';
 import { claimLeased } from './lease.js';
 import { holdCpu, notEnoughGpus, rebalanceMachine, releaseCompute } from './placement.js';
@@ -32,15 +34,15 @@ import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport }
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
-type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & CatalogRepo & MlRepo;
+type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & CatalogRepo & MlRepo & TemplateRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
-const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore => r;
+const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore => r;
 void covers;
 
 // Declaration merging: the class below gains the repositories' methods, which its constructor binds
 // (`covers` above checks they exist, the store contract suite that they behave).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore {}
+export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore {}
 
 /**
  * The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. Machines
@@ -68,6 +70,7 @@ export class KyselyStore implements Store {
       new DeploymentRepo(this.db, d),
       new CatalogRepo(this.db, d),
       new MlRepo(this.db, d),
+      new TemplateRepo(this.db, d),
     ]) {
       exposeMethods(this, repo);
     }

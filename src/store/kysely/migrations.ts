@@ -9,6 +9,7 @@ import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
 import { inferenceLimitsMigration } from './migration-inference-limits.js';
 import { sandboxMigration } from './migration-sandbox.js';
+import { templatesMigration } from './migration-templates.js';
 import { accountsMigration } from './migration-accounts.js';
 import { serverlessUpdateMigration } from './migration-serverless-update.js';
 import { bidsMigration } from './migration-bids.js';
@@ -264,6 +265,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0010_ml': mlMigration(d),
     '0011_inference_limits': inferenceLimitsMigration,
     '0012_sandbox': sandboxMigration,
+    '0013_templates': templatesMigration(d),
     '0015_bids': bidsMigration,
     '0018_serverless': serverlessUpdateMigration,
     '0019_accounts': accountsMigration,

@@ -254,3 +254,12 @@ export function placementText(p: WorkerPlacement): string {
     })
     .join(' ');
 }
+
+/**
+ * A template's `extra_filters` (Vast's JSON form) as a workergroup placement; null when none applies.
+ * `rented` is left out: it is about the caller's own machines in a search, not where workers may go.
+ */
+export function templatePlacement(filters: Readonly<Record<string, unknown>>): WorkerPlacement | null {
+  const conditions = conditionsOf(Object.fromEntries(Object.entries(filters).filter(([k]) => k !== 'rented')), NON_FILTER_KEYS);
+  return conditions.length > 0 ? { conditions } : null;
+}

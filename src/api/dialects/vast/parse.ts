@@ -2,6 +2,7 @@ import { DEFAULT_DISK_GB, DEFAULT_IMAGE, type CreateInstanceRequest } from '../.
 import { parseEnv, shellSplit } from '../../../domain/instance/env.js';
 import { GantryError } from '../../../domain/errors.js';
 import { showValue } from '../../../domain/show.js';
+import { mergeEnv, templateImage, templateRuntype, type TemplateRecord } from '../../../domain/instance/template.js';
 
 /** Small, strict readers for request fields: a wrong type is a 400 that names the field. */
 export function asObject(body: unknown, what = 'The request body'): Record<string, unknown> {
@@ -43,27 +44,48 @@ export function parseId(raw: unknown, what = 'instance id'): number {
   return n;
 }
 
-/** `PUT /asks/{id}/`: Vast's create body to the core request. Unknown fields are ignored (clients send many). */
-export function parseCreateInstance(offerId: number, body: unknown): CreateInstanceRequest {
+/**
+ * `PUT /asks/{id}/`: Vast's create body to the core request. Unknown fields are ignored (clients send many).
+ * With a template, its fields are the defaults: what the body sets wins, env is merged by name (Vast's rules).
+ */
+export function parseCreateInstance(offerId: number, body: unknown, template: TemplateRecord | null = null): CreateInstanceRequest {
   const o = asObject(body);
+  const t = template?.spec ?? null;
   const target = optString(o, 'target_state') ?? 'running';
   if (target !== 'running' && target !== 'stopped') throw wrong('target_state', '"running" or "stopped"', target);
-  const argsStr = optString(o, 'args_str');
+  const argsStr = optString(o, 'args_str') ?? (t?.runtype === 'args' ? t.argsStr : null);
   const price = optNumber(o, 'price');
-  return {
+  const env = parseEnv(o.env);
+  return entrypointFromOnstart({
     offerId,
-    image: optString(o, 'image') ?? DEFAULT_IMAGE,
-    diskGb: optNumber(o, 'disk') ?? DEFAULT_DISK_GB,
-    env: parseEnv(o.env),
-    onstart: optString(o, 'onstart') ?? optString(o, 'onstart_cmd'),
+    image: optString(o, 'image') ?? (t !== null ? templateImage(t) : null) ?? DEFAULT_IMAGE,
+    diskGb: optNumber(o, 'disk') ?? t?.recommendedDiskSpace ?? DEFAULT_DISK_GB,
+    env: t !== null ? mergeEnv(parseEnv(t.env), env) : env,
+    onstart: optString(o, 'onstart') ?? optString(o, 'onstart_cmd') ?? t?.onstart ?? null,
     entrypoint: optString(o, 'entrypoint'),
     args: optStringList(o, 'args') ?? (argsStr !== null ? shellSplit(argsStr) : null),
-    runtype: optString(o, 'runtype'),
+    runtype: optString(o, 'runtype') ?? (t !== null ? templateRuntype(t) : null),
     label: optString(o, 'label'),
     targetState: target,
     offerType: price !== null ? 'bid' : 'on-demand',
     bidPrice: price,
-  };
+  });
+}
+
+/** Shell syntax that makes an onstart a script rather than one command line. */
+const SHELL_SYNTAX = /[\n;&|<>`$(){}]/;
+
+/**
+ * In args mode the clients send the entrypoint as `onstart` (`--entrypoint bash --args -c '...'` sends
+ * onstart "bash"; their help: onstart acts as the entrypoint there). A plain command line there becomes
+ * the main command's first words, before args; a script (shell syntax, several lines) still runs first.
+ */
+export function entrypointFromOnstart(r: CreateInstanceRequest): CreateInstanceRequest {
+  const argsMode = r.runtype !== null ? r.runtype.trim() === 'args' : r.args !== null;
+  if (!argsMode || r.entrypoint !== null || r.onstart === null || SHELL_SYNTAX.test(r.onstart)) return r;
+  const [first, ...rest] = shellSplit(r.onstart);
+  if (first === undefined) return r;
+  return { ...r, onstart: null, entrypoint: first, args: [...rest, ...(r.args ?? [])] };
 }
 
 /** Query parameters arrive JSON-encoded (`select_filters=%7B%7D`, `true`); plain strings stay strings. */

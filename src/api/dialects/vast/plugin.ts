@@ -19,6 +19,8 @@ import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId
 import { vastRouteConfig } from './route-config.js';
 import { vastRoutingRoutes } from './routing.js';
 import { vastServerlessRoutes } from './serverless.js';
+import { vastTemplateInstanceRoutes } from './template-instances.js';
+import { templateRefOf, vastTemplateRoutes } from './templates.js';
 import { showValue } from '../../../domain/show.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
@@ -77,9 +79,13 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   app.put('/api/v0/asks/:id', async (req: Req) => {
     const p = principal(req);
     const offer = parseId(req.params.id, 'offer id');
-    const created = await control.createInstance(p, parseCreateInstance(offer, req.body));
+    // A template the body names (template_hash_id / template_id) gives the defaults (templates.ts).
+    const template = await control.templates.resolve(p, templateRefOf(asObject(req.body)), 'instance.create');
+    const created = await control.createInstance(p, parseCreateInstance(offer, req.body, template));
     return { success: true, new_contract: created.instance.id, instance_api_key: created.instanceApiKey };
   });
+  vastTemplateRoutes(app, control);
+  vastTemplateInstanceRoutes(app, control);
 
   app.get('/api/v0/instances', async (req) => {
     const p = principal(req);

@@ -5,6 +5,7 @@ import type { RateFamily } from '../../rate-limit/families.js';
 const FAMILY: Readonly<Record<string, RateFamily>> = {
   instances: 'instances',
   asks: 'instances',
+  launch_instance: 'instances',
   bundles: 'search',
   search: 'search',
   gpu_names: 'search',

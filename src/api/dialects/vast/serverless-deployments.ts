@@ -1,3 +1,4 @@
+import { withTemplateSource } from './workergroup-template.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
@@ -46,7 +47,12 @@ export function vastDeploymentRoutes(app: FastifyInstance, control: ControlPlane
     const o = asObject(req.body);
     const name = optString(o, 'name');
     if (name === null) throw new GantryError('INVALID_ARGUMENT', "'name' is required.", { field: 'name' });
-    const v = await sl.createDeployment(p, { ...h.workergroupInput(o), name, tag: optString(o, 'tag'), params: vastParamsPatch(o) });
+    const v = await sl.createDeployment(p, {
+      ...(await withTemplateSource(control, p, o, h.workergroupInput(o))),
+      name,
+      tag: optString(o, 'tag'),
+      params: vastParamsPatch(o),
+    });
     return {
       success: true,
       deployment: { id: v.deployment.id, endpoint_id: v.endpoint.id, workergroup_id: v.deployment.workergroupId, api_key: v.endpoint.apiKey },

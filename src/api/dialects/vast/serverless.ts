@@ -12,6 +12,7 @@ import { asObject, optBool, optNumber, optString, optStringList, parseId } from 
 import { vastEndpoint, vastWorkergroup } from './serverless-map.js';
 import { vastServerlessWorkerRoutes } from './serverless-workers.js';
 import { vastDeploymentRoutes } from './serverless-deployments.js';
+import { withTemplateSource } from './workergroup-template.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -31,31 +32,7 @@ function readinessOf(o: Record<string, unknown>): WorkerReadiness | undefined {
   return r;
 }
 
-/**
- * The template a request names (Vast's `template_hash` or `template_id`), or null. Both official CLIs
- * send both keys on every create and update, as null when the user gave none: null, absent and "" name
- * no template. This is the seam where a named template resolves into image, env, onstart and args.
- */
-export function templateRef(o: Record<string, unknown>): { readonly field: 'template_hash' | 'template_id'; readonly value: string | number } | null {
-  for (const field of ['template_hash', 'template_id'] as const) {
-    const v = o[field];
-    if (typeof v === 'number' || (typeof v === 'string' && v !== '')) return { field, value: v };
-    if (v !== undefined && v !== null && v !== '') throw new GantryError('INVALID_ARGUMENT', `'${field}' must be a string or a number.`, { field });
-  }
-  return null;
-}
-
 export function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
-  const ref = templateRef(o);
-  if (ref !== null && o.image === undefined) {
-    throw new GantryError(
-      'INVALID_ARGUMENT',
-      `Templates are not stored by Gantry yet: give image, env, onstart and args (or launch_args) instead of ${ref.field}.`,
-      {
-        field: ref.field,
-      },
-    );
-  }
   const argsStr = optString(o, 'args_str');
   return {
     template: {
@@ -143,7 +120,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
         throw new GantryError('INVALID_ARGUMENT', 'Please assign your workergroup to a valid endpoint identifier (endpoint_id or endpoint_name).', {
           field: 'endpoint_id',
         });
-      const wg = await sl.createWorkergroup(p, ep.id, workergroupInput(o));
+      const wg = await sl.createWorkergroup(p, ep.id, await withTemplateSource(control, p, o, workergroupInput(o)));
       return { success: true, id: wg.id };
     });
     app.get(base, async (req) => {
