@@ -17,6 +17,7 @@ import type { Principal } from './principal.js';
 import { accountUseCases, type AccountUseCases } from './accounts/use-cases.js';
 import { catalogUseCases, type CatalogUseCases } from './catalog/use-cases.js';
 import { mlUseCases, type MlUseCases } from './ml/use-cases.js';
+import { volumeUseCases, type VolumeUseCases } from './volumes/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
 import { BillingLoop } from './loops/billing-loop.js';
 import { listInstances, showInstance } from './instances/read-instances.js';
@@ -50,6 +51,8 @@ export class ControlPlane {
   readonly catalog: CatalogUseCases;
   /** Trained models (config, definition parts, vocabulary) and ingest pipelines: the Elasticsearch dialect's resources. */
   readonly ml: MlUseCases;
+  /** Volumes, volume offers, snapshots and machine cleanup. */
+  readonly volumes: VolumeUseCases;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'> & { readonly machines?: MachineCatalog }) {
     let reconciler: InstanceReconciler | null = null;
@@ -68,6 +71,7 @@ export class ControlPlane {
     this.billingLoop = new BillingLoop(this.ctx);
     this.catalog = catalogUseCases(this.ctx);
     this.ml = mlUseCases(this.ctx);
+    this.volumes = volumeUseCases(this.ctx);
   }
 
   startLoops(): void {

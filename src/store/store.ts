@@ -7,6 +7,8 @@ import type { BillingStore } from './billing-store.js';
 import type { TenantStore } from './tenant-store.js';
 import type { CatalogStore } from './catalog-store.js';
 import type { MlStore } from './ml-store.js';
+import type { VolumeStore } from './volume-store.js';
+import type { VolumeMount } from '../domain/volume/volume.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
@@ -42,6 +44,8 @@ export type NewInstance = Pick<
   readonly worker?: { readonly workergroupId: number; readonly endpointId: number };
   /** Host ports the machine's agent found in use by something else: never handed out. */
   readonly busyPorts?: ReadonlySet<number>;
+  /** Volumes linked into the instance in its create transaction. */
+  readonly volumes?: readonly VolumeMount[];
   readonly now: number;
 };
 
@@ -83,7 +87,7 @@ export interface InstanceListOptions {
   readonly includeDestroyed?: boolean;
 }
 
-export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore {
+export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, VolumeStore {
   readonly name: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -40,6 +40,10 @@ export const ACTION_SCOPES = {
   'ml.read': 'misc',
   /** trained models and ingest pipelines: create, upload definitions and vocabularies, delete */
   'ml.write': 'misc',
+  /** show volumes, search volume offers */
+  'volume.read': 'instance_read',
+  /** create, clone, delete volumes */
+  'volume.write': 'instance_write',
 } as const satisfies Readonly<Record<string, PermissionCategory>>;
 
 export type Action = keyof typeof ACTION_SCOPES;

@@ -13,6 +13,8 @@ import { BillingRepo } from './billing-repo.js';
 import { DeploymentRepo } from './deployment-repo.js';
 import { CatalogRepo } from './catalog-repo.js';
 import { MlRepo } from './ml-repo.js';
+import { linkVolumes, VolumeRepo } from './volume-repo.js';
+import type { VolumeStore } from '../volume-store.js';
 import { exposeMethods } from './repo.js';
 import { ResourceGroupRepo } from './resource-group-repo.js';
 import { ServerlessRepo } from './serverless-repo.js';
@@ -29,15 +31,15 @@ import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport }
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
-type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & CatalogRepo & MlRepo;
+type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & CatalogRepo & MlRepo & VolumeRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
-const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore => r;
+const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & VolumeStore => r;
 void covers;
 
 // Declaration merging: the class below gains the repositories' methods, which its constructor binds
 // (`covers` above checks they exist, the store contract suite that they behave).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore {}
+export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, VolumeStore {}
 
 /**
  * The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. Machines
@@ -65,6 +67,7 @@ export class KyselyStore implements Store {
       new DeploymentRepo(this.db, d),
       new CatalogRepo(this.db, d),
       new MlRepo(this.db, d),
+      new VolumeRepo(this.db, d),
     ]) {
       exposeMethods(this, repo);
     }
@@ -190,6 +193,7 @@ export class KyselyStore implements Store {
           revoked_at: null,
         })
         .execute();
+      await linkVolumes(trx, row.id, n.volumes ?? []);
       return row.id;
     });
     return (await this.getInstance(id)) as InstanceRecord;

@@ -9,6 +9,7 @@ import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
 import { inferenceLimitsMigration } from './migration-inference-limits.js';
 import { sandboxMigration } from './migration-sandbox.js';
+import { volumesMigration } from './migration-volumes.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -261,6 +262,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0010_ml': mlMigration(d),
     '0011_inference_limits': inferenceLimitsMigration,
     '0012_sandbox': sandboxMigration,
+    '0014_volumes': volumesMigration(d),
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

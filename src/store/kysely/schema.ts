@@ -1,5 +1,6 @@
 import type { CatalogTables } from './catalog-rows.js';
 import type { MlTables } from './ml-rows.js';
+import type { VolumeTables } from './volume-rows.js';
 import type { Generated } from 'kysely';
 
 /** Times are epoch milliseconds; booleans are 0/1 integers so both databases read them alike. */
@@ -355,7 +356,7 @@ export interface ResourceGroupTable {
   created_at: number;
 }
 
-export interface Database extends CatalogTables, MlTables {
+export interface Database extends CatalogTables, MlTables, VolumeTables {
   resource_groups: ResourceGroupTable;
   team_roles: TeamRoleTable;
   team_members: TeamMemberTable;

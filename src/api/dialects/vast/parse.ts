@@ -2,6 +2,7 @@ import { DEFAULT_DISK_GB, DEFAULT_IMAGE, type CreateInstanceRequest } from '../.
 import { parseEnv, shellSplit } from '../../../domain/instance/env.js';
 import { GantryError } from '../../../domain/errors.js';
 import { showValue } from '../../../domain/show.js';
+import { parseVolumeInfo } from './volume-info.js';
 
 /** Small, strict readers for request fields: a wrong type is a 400 that names the field. */
 export function asObject(body: unknown, what = 'The request body'): Record<string, unknown> {
@@ -63,6 +64,7 @@ export function parseCreateInstance(offerId: number, body: unknown): CreateInsta
     targetState: target,
     offerType: price !== null ? 'bid' : 'on-demand',
     bidPrice: price,
+    volume: parseVolumeInfo(o.volume_info),
   };
 }
 

@@ -15,6 +15,7 @@ import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId
 import { vastRouteConfig } from './route-config.js';
 import { vastRoutingRoutes } from './routing.js';
 import { vastServerlessRoutes } from './serverless.js';
+import { vastVolumeRoutes } from './volumes.js';
 import { showValue } from '../../../domain/show.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
@@ -67,6 +68,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   vastServerlessRoutes(app, control);
   vastAccountRoutes(app, control);
   vastBillingRoutes(app, control);
+  vastVolumeRoutes(app, control);
   await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
   // ── instances ──────────────────────────────────────────────────────
