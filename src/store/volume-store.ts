@@ -26,6 +26,8 @@ export interface VolumeStore {
   listVolumes(o: { accountId: number | null; machineId?: number }): Promise<VolumeRecord[]>;
   /** Mark deleted and give its space back to the offer; VOLUME_IN_USE while an instance that is not destroyed links it. */
   deleteVolume(id: number, now: number): Promise<void>;
+  /** Charge every live volume's storage up to `now` (renter → the offer's host), once per stretch across replicas. */
+  settleVolumeMeters(now: number): Promise<void>;
   /** Volumes linked into an instance, with their mount paths. */
   instanceVolumes(instanceId: number): Promise<VolumeMount[]>;
   /** Ids of volumes of a machine that were deleted or never existed among `ids`: data the host may remove. */

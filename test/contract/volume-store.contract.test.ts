@@ -112,5 +112,26 @@ for (const ts of TEST_STORES) {
       await assert.rejects(store.createInstance(newInstance({ volumes: [{ volumeId: v.id, mountPath: 'data' }] })), code('VOLUME_NOT_FOUND'));
       assert.equal((await store.listInstances({ accountId })).length, before);
     });
+
+    it('bills a volume as storage, renter to host, once per stretch; the last stretch on delete', async () => {
+      const host = (await store.createAccount({ username: 'h', email: 'h@x', isAdmin: false, now: 1 })).id;
+      const renter = (await store.createAccount({ username: 'r', email: 'r@x', isAdmin: false, now: 1 })).id;
+      const m = (await store.registerMachine(machineReg('host-bill', host), Date.now())).id;
+      const offer = await store.upsertVolumeOffer({ machineId: m, ownerId: host, sizeGb: 100, priceDiskPerGbMonth: 0.72, endDate: null, now: 1 });
+      const v = await store.createVolume({ accountId: renter, offerId: offer.id, sizeGb: 10, name: null, now: 0 });
+      const hour = 3_600_000;
+      await store.settleVolumeMeters(hour);
+      await store.settleVolumeMeters(hour); // nothing new to charge
+      await store.deleteVolume(v.id, 2 * hour);
+      // 10 GB at $0.72/GB/month (720 hours) is $0.01 an hour.
+      const charges = await store.listCharges(renter, { from: 0, to: 3 * hour, limit: 10 });
+      assert.deepEqual(
+        charges.map((c) => [c.kind, c.instanceId, c.start, c.end]),
+        [['volume', v.id, 0, 2 * hour]],
+      );
+      assert.ok(Math.abs((charges[0]?.amount ?? 0) - 0.02) < 1e-9);
+      assert.ok(Math.abs(((await store.getAccount(renter))?.balance ?? 0) + 0.02) < 1e-9);
+      assert.ok(Math.abs(((await store.getAccount(host))?.balance ?? 0) - 0.02) < 1e-9);
+    });
   });
 }

@@ -28,6 +28,7 @@ export function volumesMigration(d: StoreDialect): Migration {
         .addColumn('price_disk', 'double precision', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('deleted_at', 'bigint')
+        .addColumn('meter_since', 'bigint', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('volumes_account').on('volumes').columns(['account_id']).execute();
       await db.schema

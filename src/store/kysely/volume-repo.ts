@@ -5,6 +5,7 @@ import type { VolumeStore } from '../volume-store.js';
 import { Repo } from './repo.js';
 import type { Database } from './schema.js';
 import { toVolume, toVolumeOffer } from './volume-rows.js';
+import { settleVolume, settleVolumeMeters } from './volume-meter.js';
 
 /** Instances that still hold their resources: every status but `destroyed`. */
 const LIVE_INSTANCE = 'destroyed';
@@ -80,6 +81,7 @@ export class VolumeRepo extends Repo implements VolumeStore {
           price_disk: Number(offer.price_disk),
           created_at: v.now,
           deleted_at: null,
+          meter_since: v.now,
         })
         .returning('id')
         .executeTakeFirstOrThrow();
@@ -108,6 +110,7 @@ export class VolumeRepo extends Repo implements VolumeStore {
 
   async deleteVolume(id: number, now: number): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      await settleVolume(trx, id, now); // the last stretch, before the volume stops counting
       const row = await trx.selectFrom('volumes').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
       if (row === undefined) throw new GantryError('VOLUME_NOT_FOUND', `No volume with id ${id}.`, { volumeId: id });
       const users = (await this.#users(trx, [id])).get(id) ?? [];
@@ -124,6 +127,10 @@ export class VolumeRepo extends Repo implements VolumeStore {
         .where('id', '=', row.offer_id)
         .execute();
     });
+  }
+
+  settleVolumeMeters(now: number): Promise<void> {
+    return settleVolumeMeters(this.db, now);
   }
 
   async instanceVolumes(instanceId: number): Promise<VolumeMount[]> {

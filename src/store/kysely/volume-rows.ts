@@ -24,6 +24,8 @@ export interface VolumeTable {
   price_disk: number;
   created_at: number;
   deleted_at: number | null;
+  /** Billed up to here (epoch ms): storage is charged from creation until delete. */
+  meter_since: number;
 }
 
 export interface InstanceVolumeTable {

@@ -24,7 +24,7 @@ function holds(v: unknown, op: string, want: unknown): boolean {
 
 /**
  * The clients' volume query (`{"disk_space": {"gte": 1}, "verified": {"eq": true}, "order": [["score", "desc"]],
- * "limit": N}`) applied to rendered offer rows. A field no row has is refused rather than silently matching all.
+ * "limit": N}`) applied to rendered offer rows; a field no row has is ignored, as in offer search.
  */
 export function applyVolumeQuery(rows: Record<string, unknown>[], body: unknown): Record<string, unknown>[] {
   const q = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
@@ -36,7 +36,8 @@ export function applyVolumeQuery(rows: Record<string, unknown>[], body: unknown)
       throw new GantryError('INVALID_QUERY', `Condition on '${field}' must be an object such as {"gte": 1}, got ${showValue(cond)}.`, { field });
     for (const [op, want] of Object.entries(cond as Record<string, unknown>)) {
       if (!OPS.has(op)) throw new GantryError('INVALID_QUERY', `Unknown operator '${op}' on '${field}'.`, { field });
-      if (rows.length > 0 && !known.has(field)) throw new GantryError('INVALID_QUERY', `'${field}' is not a field of volume offers.`, { field });
+      // As offer search does for the clients (README, "Compatibility"): a field no row has is ignored.
+      if (!known.has(field)) continue;
       out = out.filter((r) => holds(r[field], op, want));
     }
   }
