@@ -77,7 +77,7 @@ export async function deleteVolume(ctx: ControlContext, p: Principal, id: number
  */
 export async function cloneVolume(ctx: ControlContext, p: Principal, r: { sourceId: number; offerId: number; sizeGb: number | null }): Promise<VolumeRecord> {
   authorize(p, 'volume.write');
-  const src = await ownedVolume(ctx, p, r.sourceId, 'volume.read');
+  const src = await ownedVolume(ctx, p, r.sourceId, 'volume.write');
   const offer = await ctx.store.getVolumeOffer(r.offerId);
   if (offer !== undefined && offer.machineId !== src.machineId)
     throw new GantryError(
