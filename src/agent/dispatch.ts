@@ -29,5 +29,8 @@ export async function dispatch(rt: Runtime, c: AgentCommand): Promise<unknown> {
       return newestWithin(await rt.logLines(c.instanceId, c.query), MAX_LOG_LINES_BYTES);
     case 'list':
       return rt.list();
+    case 'storage':
+      if (rt.storage === undefined) throw new Error(`the ${rt.name} runtime keeps no volumes or snapshots`);
+      return rt.storage(c.cmd);
   }
 }

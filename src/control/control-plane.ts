@@ -18,6 +18,7 @@ import type { Principal } from './principal.js';
 import { accountUseCases, type AccountUseCases } from './accounts/use-cases.js';
 import { catalogUseCases, type CatalogUseCases } from './catalog/use-cases.js';
 import { mlUseCases, type MlUseCases } from './ml/use-cases.js';
+import { volumeUseCases, type VolumeUseCases } from './volumes/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
 import { BillingLoop } from './loops/billing-loop.js';
 import { listInstances, showInstance } from './instances/read-instances.js';
@@ -57,6 +58,8 @@ export class ControlPlane {
   readonly hosts: HostUseCases;
   /** Vast templates, and launch, bulk create and update of instances from them. */
   readonly templates: TemplateUseCases;
+  /** Volumes, volume offers, snapshots and machine cleanup. */
+  readonly volumes: VolumeUseCases;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'> & { readonly machines?: MachineCatalog }) {
     let reconciler: InstanceReconciler | null = null;
@@ -77,6 +80,7 @@ export class ControlPlane {
     this.ml = mlUseCases(this.ctx);
     this.hosts = hostUseCases(this.ctx);
     this.templates = templateUseCases(this.ctx);
+    this.volumes = volumeUseCases(this.ctx);
   }
 
   startLoops(): void {

@@ -237,6 +237,26 @@ export const ERROR_CODES = {
   },
   NOT_SUPPORTED: { kind: 'invalid', retryable: false, doc: 'A Vast.ai verb Gantry does not offer on purpose; the message says why and what to use instead.' },
   PRICE_INCREASE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No pending price increase: an instance keeps the price of its creation.' },
+  // Volumes (issue 15)
+  VOLUME_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No volume with this id is visible to the caller.' },
+  VOLUME_OFFER_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No listed volume offer with this id (search volumes for current ids).' },
+  VOLUME_IN_USE: { kind: 'conflict', retryable: false, doc: 'The volume is linked into an instance that is not destroyed; destroy that instance first.' },
+  VOLUME_SPACE_EXHAUSTED: { kind: 'conflict', retryable: false, doc: 'The volume offer has less free space than the size asked for.' },
+  VOLUME_WRONG_MACHINE: {
+    kind: 'invalid',
+    retryable: false,
+    doc: "A volume's data lives on one machine: it links only into instances there, and clones only to an offer of the same machine.",
+  },
+  NETWORK_VOLUMES_NOT_OFFERED: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'Gantry has no network storage shared between hosts: network volumes and network disks are not offered (docs/decisions/009-network-volumes.md).',
+  },
+  SNAPSHOT_UNAVAILABLE: {
+    kind: 'invalid',
+    retryable: false,
+    doc: "The instance's host cannot take a snapshot now (no workload disk yet, or a runtime without snapshots).",
+  },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;
 

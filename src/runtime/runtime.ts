@@ -1,4 +1,6 @@
 import type { Observation } from '../domain/instance/reconcile.js';
+import type { VolumeMount } from '../domain/volume/volume.js';
+import type { StorageCommand } from './storage.js';
 
 /**
  * The runtime port: runs one instance's workload on this host. Implementations label what they
@@ -20,6 +22,10 @@ export interface WorkloadSpec {
   readonly ports: readonly { readonly hostPort: number; readonly containerPort: number; readonly proto: 'tcp' | 'udp' }[];
   /** Public keys for the disk's `.ssh/authorized_keys`, written before the workload starts. */
   readonly sshKeys: readonly string[];
+  /** Volumes linked into the instance: their folders on this host appear at the mount paths (`storage.ts`). */
+  readonly volumes?: readonly VolumeMount[];
+  /** The renting account: a process instance's disk may start from that account's snapshot named by `image`. */
+  readonly accountId?: number;
 }
 
 export interface Usage {
@@ -75,5 +81,7 @@ export interface Runtime {
   onProgress?(listener: (instanceId: number, message: string) => void): void;
   /** Called when a workload ends by itself, so the reconciler can look at once. */
   onExit(listener: (instanceId: number) => void): void;
+  /** Volume folders and snapshots (`storage.ts`); absent: this runtime keeps no volumes. */
+  storage?(c: StorageCommand): Promise<unknown>;
   close(): Promise<void>;
 }

@@ -8,6 +8,8 @@ import type { TenantStore } from './tenant-store.js';
 import type { CatalogStore } from './catalog-store.js';
 import type { MlStore } from './ml-store.js';
 import type { TemplateStore } from './template-store.js';
+import type { VolumeStore } from './volume-store.js';
+import type { VolumeMount } from '../domain/volume/volume.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
@@ -46,6 +48,8 @@ export type NewInstance = Pick<
   /** vCPUs and RAM (MB) to hold while it holds compute; the create is refused when they do not fit. */
   readonly cpuCores?: number;
   readonly ramMb?: number;
+  /** Volumes linked into the instance in its create transaction. */
+  readonly volumes?: readonly VolumeMount[];
   readonly now: number;
 };
 
@@ -87,7 +91,7 @@ export interface InstanceListOptions {
   readonly includeDestroyed?: boolean;
 }
 
-export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore {
+export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore, VolumeStore {
   readonly name: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;

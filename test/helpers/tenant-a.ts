@@ -243,6 +243,10 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
     if (url.endsWith('/_simulate')) return { docs: [{ _source: { text_field: 'probe' } }] };
     if (url.startsWith('/_ml/') || url.startsWith('/_ingest/')) return {};
     if (url === '/api/v0/team') return { team_name: 'probe-team' };
+    // Volumes: complete bodies naming nothing of A's but its machine (a probe lists 1 GB of volume space there).
+    if (url === '/api/v0/volumes') return method === 'POST' ? { machine: ids.machine, size: 1 } : { id: 999_999, size: 1 };
+    if (url === '/api/v0/volumes/unlist') return { id: 999_999 };
+    if (url === '/api/v0/volumes/copy') return { src_id: 999_999, dst_id: 999_999 };
     if (url === '/api/v0/team/invite') return { email: 'probe@example.com', role: ids.role };
     // Another client than the caller: a reset would give the probing key a new secret and end the probe.
     if (url === '/api/v0/commands/reset_apikey') return { client_id: 'probe-no-such-client' };

@@ -4,6 +4,7 @@ import { GantryError } from '../../domain/errors.js';
 import { asLogLine } from '../../runtime/log-lines.js';
 import type { LogLine, LogQuery, StopOptions, WorkloadSpec } from '../../runtime/runtime.js';
 import type { HostLink } from './hosts.js';
+import type { StorageCommand } from '../../runtime/storage.js';
 
 /** One runtime call the control plane asks an agent to make; answered by a result with the same id. */
 export type AgentCommand =
@@ -13,7 +14,8 @@ export type AgentCommand =
   | { readonly id: string; readonly op: 'logs'; readonly instanceId: number; readonly tail: number }
   | { readonly id: string; readonly op: 'logLines'; readonly instanceId: number; readonly query: LogQuery }
   | { readonly id: string; readonly op: 'setSshKeys'; readonly instanceId: number; readonly keys: readonly string[] }
-  | { readonly id: string; readonly op: 'list' };
+  | { readonly id: string; readonly op: 'list' }
+  | { readonly id: string; readonly op: 'storage'; readonly cmd: StorageCommand };
 
 export type AgentCommandInput = AgentCommand extends infer C ? (C extends AgentCommand ? Omit<C, 'id'> : never) : never;
 
@@ -44,7 +46,7 @@ interface Pending {
 }
 
 /** Runtime steps: a live agent that took one and did not finish it in time failed the step (STEP_TIMEOUT). */
-const STEPS: ReadonlySet<AgentCommand['op']> = new Set(['start', 'stop', 'destroy', 'wipeDisk']);
+const STEPS: ReadonlySet<AgentCommand['op']> = new Set(['start', 'stop', 'destroy', 'wipeDisk', 'storage']);
 
 /**
  * One connected agent as this replica sees it: a queue of commands the agent long-polls for, and the
@@ -114,6 +116,10 @@ export class AgentSession implements HostLink {
     return this.#call({ op: 'logLines', instanceId, query }, this.#t.callTimeoutMs).then((v) =>
       Array.isArray(v) ? v.map(asLogLine).filter((l): l is LogLine => l !== null) : [],
     );
+  }
+  /** Volume folders and snapshots (copies and archives can take long: bound like a step). */
+  storage(cmd: StorageCommand): Promise<unknown> {
+    return this.#call({ op: 'storage', cmd }, this.#t.stepTimeoutMs);
   }
   list(): Promise<number[]> {
     return this.#call({ op: 'list' }, this.#t.callTimeoutMs).then((v) => (Array.isArray(v) ? v.filter((x): x is number => Number.isSafeInteger(x)) : []));

@@ -7,7 +7,10 @@ import type { Runtime } from '../../runtime/runtime.js';
  * when the host took the step and did not finish it), the others within agentCallTimeoutMs, and
  * HOST_UNAVAILABLE whenever the host is gone. Callers add no timers of their own.
  */
-export type HostLink = Pick<Runtime, 'imageNotice' | 'start' | 'inspect' | 'stop' | 'destroy' | 'wipeDisk' | 'setSshKeys' | 'logs' | 'logLines' | 'list'> & {
+export type HostLink = Pick<
+  Runtime,
+  'imageNotice' | 'start' | 'inspect' | 'stop' | 'destroy' | 'wipeDisk' | 'setSshKeys' | 'logs' | 'logLines' | 'list' | 'storage'
+> & {
   /** False once the agent stopped polling or sending heartbeats. */
   connected?(): boolean;
   close?(reason: string): void;

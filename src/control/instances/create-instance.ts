@@ -9,6 +9,7 @@ import { hashKey, instanceKey } from '../keys.js';
 import { authorize, type Principal } from '../principal.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import { hostAccepts } from '../../domain/machine/machine.js';
+import { volumeForCreate } from '../volumes/volumes.js';
 
 export interface CreatedInstance {
   readonly instance: InstanceRecord;
@@ -52,7 +53,9 @@ export async function createInstance(
   if (r.offerType === 'bid' && r.bidPrice !== null) checkBid(r.bidPrice, rentalPerHour(m, rental, 'bid'), m.id);
   const dphBase = r.offerType === 'bid' && r.bidPrice !== null ? r.bidPrice : rentalPerHour(m, rental, r.offerType);
   const share = machineShare(m, rental);
-  const instance = await ctx.store.createInstance({
+  // Vast's volume_info: the volume (made now from an offer, if asked) is linked in the create transaction.
+  const volume = r.volume != null ? await volumeForCreate(ctx, p, r.volume, machineId) : null;
+  const creating = ctx.store.createInstance({
     accountId: p.accountId,
     machineId,
     numGpus,
@@ -78,7 +81,12 @@ export async function createInstance(
     target: r.targetState,
     instanceKeyHash: (id) => hashKey(instanceKey(ctx.secret, id)),
     ...(worker !== undefined ? { worker } : {}),
+    ...(volume !== null ? { volumes: volume.mounts } : {}),
     now: ctx.clock.now(),
+  });
+  const instance = await creating.catch(async (err: unknown) => {
+    await volume?.undo();
+    throw err;
   });
   ctx.log.info({ instanceId: instance.id, machineId, numGpus, target: r.targetState }, 'instance created');
   ctx.wake();

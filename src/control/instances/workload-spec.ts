@@ -57,5 +57,7 @@ export async function workloadSpec(ctx: ControlContext, inst: InstanceRecord): P
     gpuIndices: inst.gpuIndices,
     ports: inst.ports,
     sshKeys: (await ctx.store.instanceSshKeys(inst.id)).map((k) => k.publicKey),
+    volumes: await ctx.store.instanceVolumes(inst.id),
+    accountId: inst.accountId,
   };
 }

@@ -34,6 +34,7 @@ export class BillingLoop {
     const ctx = this.#ctx;
     try {
       await ctx.store.settleMeters(ctx.clock.now());
+      await ctx.store.settleVolumeMeters(ctx.clock.now());
       for (const d of await ctx.store.instancesInDebt()) await this.#stopForCredit(d.instanceId, d.accountId, d.balance);
     } catch (err) {
       ctx.log.error({ err }, 'billing pass failed');

@@ -44,6 +44,10 @@ export const ACTION_SCOPES = {
   'template.read': 'misc',
   /** create, edit and delete own templates */
   'template.write': 'misc',
+  /** show volumes, search volume offers */
+  'volume.read': 'instance_read',
+  /** create, clone, delete volumes */
+  'volume.write': 'instance_write',
 } as const satisfies Readonly<Record<string, PermissionCategory>>;
 
 export type Action = keyof typeof ACTION_SCOPES;

@@ -7,7 +7,8 @@ export interface ChargeRecord {
   readonly hostAccountId: number;
   readonly machineId: number;
   readonly instanceId: number;
-  readonly kind: MeterKind;
+  /** `volume`: a volume's storage; its `instanceId` is then the volume's id. */
+  readonly kind: MeterKind | 'volume';
   readonly start: number;
   readonly end: number;
   /** $/hour */

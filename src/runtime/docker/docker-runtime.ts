@@ -7,6 +7,8 @@ import { selectLines } from '../log-lines.js';
 import type { LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { demuxLogs, demuxStampedLogs, pullProgressText, type PullEvent } from './engine-streams.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
+import { dockerStorage } from './docker-storage.js';
+import { containerPath, ensureVolumeDir, volumeRootOf, type StorageCommand } from '../storage.js';
 
 export interface DockerRuntimeOptions {
   /** One folder per instance: `disk/` (bind-mounted at /workspace) and `meta/` (at /.gantry: exit codes, onstart). */
@@ -142,6 +144,9 @@ export class DockerRuntime implements Runtime {
     }
     // With neither onstart nor a command, the image's own entrypoint runs (a service image such as nginx).
     const wrap = spec.onstart !== null || spec.command.length > 0;
+    // Volumes: each one's folder on this host, bound at its mount path (their data outlives the container).
+    const volumeBinds: string[] = [];
+    for (const v of spec.volumes ?? []) volumeBinds.push(`${await ensureVolumeDir(volumeRootOf(this.#o.root), v.volumeId)}:${containerPath(v.mountPath)}`);
     await this.#docker.createContainer({
       name: this.#name(spec.instanceId),
       Image: spec.image,
@@ -151,7 +156,7 @@ export class DockerRuntime implements Runtime {
       ExposedPorts: exposed,
       ...(wrap && { Entrypoint: ['/bin/sh', '-c', CONTAINER_WRAPPER, 'gantry-wrapper'], Cmd: [...spec.command] }),
       HostConfig: {
-        Binds: [`${disk}:/workspace`, `${meta}:/.gantry`],
+        Binds: [`${disk}:/workspace`, `${meta}:/.gantry`, ...volumeBinds],
         PortBindings: bindings,
         ...(gpus.length > 0 && { DeviceRequests: [{ Driver: 'nvidia', DeviceIDs: gpus.map(String), Capabilities: [['gpu']] }] }),
       },
@@ -313,6 +318,10 @@ export class DockerRuntime implements Runtime {
     this.#cpuSamples.set(id, sample);
     const memUsageMb = (st.memory_stats?.usage ?? 0) / 1e6;
     return { cpuUtil, memUsageMb: Math.round(memUsageMb * 10) / 10, diskUsageMb: await this.#diskUsage.mb(id, this.#dir(id).disk, now) };
+  }
+
+  storage(c: StorageCommand): Promise<unknown> {
+    return dockerStorage(this.#docker, volumeRootOf(this.#o.root), c, (id) => this.#name(id));
   }
 
   onExit(listener: (instanceId: number) => void): void {

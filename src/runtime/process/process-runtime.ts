@@ -10,6 +10,8 @@ import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 import { bwrapArgs } from './sandbox.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
 import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
+import { processStorage, seedFromSnapshot, volumeBinds } from './process-storage.js';
+import type { StorageCommand } from '../storage.js';
 
 /** How workloads are isolated (`sandbox.ts`, docs/decisions/008-process-sandbox.md). */
 export interface ProcessSandbox {
@@ -117,13 +119,13 @@ export class ProcessRuntime implements Runtime {
   #spawn(
     id: number,
     command: readonly string[],
-    o: { env: NodeJS.ProcessEnv; detached: boolean; stdio: 'pipe' | ['ignore', number, number] },
+    o: { env: NodeJS.ProcessEnv; detached: boolean; stdio: 'pipe' | ['ignore', number, number]; binds?: readonly { source: string; target: string }[] },
   ): ReturnType<typeof spawn> {
     const { disk, meta, out } = this.#dir(id);
     const sb = this.#o.sandbox;
     if (sb === undefined) return spawn(command[0] as string, command.slice(1), { cwd: disk, env: o.env, detached: o.detached, stdio: o.stdio });
     const args = bwrapArgs(
-      { dataDir: sb.dataDir, disk, meta, out, readOnly: sb.readOnly, hidden: sb.hidden, devices: sb.devices, identity: this.#ids(id) },
+      { dataDir: sb.dataDir, disk, meta, out, readOnly: sb.readOnly, hidden: sb.hidden, devices: sb.devices, identity: this.#ids(id), binds: o.binds ?? [] },
       command,
     );
     return spawn('bwrap', args, { cwd: '/', env: o.env, detached: o.detached, stdio: o.stdio });
@@ -156,7 +158,9 @@ export class ProcessRuntime implements Runtime {
     this.#procs.invalidate();
     if ((await this.#live(spec.instanceId)).length > 0) return; // already running: adopt
     const { disk, meta, out } = await this.#prepare(spec.instanceId);
+    await seedFromSnapshot(this.#o.root, spec, { disk, meta }, this.#ids(spec.instanceId));
     await this.setSshKeys(spec.instanceId, spec.sshKeys);
+    const binds = await volumeBinds(this.#o.root, spec, disk, { sandboxed: this.#o.sandbox !== undefined, ids: this.#ids(spec.instanceId) });
     await Promise.all(['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })));
     await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => rm(join(out, f), { force: true })));
     await writeFile(join(meta, 'run.sh'), WRAPPER_SCRIPT, { mode: 0o755 });
@@ -182,6 +186,7 @@ export class ProcessRuntime implements Runtime {
         },
         detached: true, // its own process group and session: it outlives Gantry, and stop signals the whole group
         stdio: ['ignore', log.fd, log.fd],
+        binds,
       });
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
@@ -291,6 +296,10 @@ export class ProcessRuntime implements Runtime {
 
   onExit(listener: (instanceId: number) => void): void {
     this.#exitListeners.push(listener);
+  }
+
+  storage(c: StorageCommand): Promise<unknown> {
+    return processStorage(this.#o.root, c, (id) => this.#dir(id).disk);
   }
 
   async close(): Promise<void> {

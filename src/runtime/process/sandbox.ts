@@ -30,6 +30,8 @@ export interface SandboxMounts {
   readonly devices: readonly string[];
   /** Host uid/gid the workload runs as (bwrap then runs as root); null: the caller's own, in a user namespace. */
   readonly identity: { readonly uid: number; readonly gid: number } | null;
+  /** Volumes: host folders bound read-write onto mount points inside the disk. */
+  readonly binds?: readonly { readonly source: string; readonly target: string }[];
 }
 
 /** The command that drops from root to `id` with no capabilities left and none to gain: a setuid-root program run inside then keeps the tenant's uid (util-linux `setpriv`). */
@@ -39,7 +41,7 @@ export function dropTo(id: { uid: number; gid: number }): string[] {
 
 const NAMESPACES = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--new-session'];
 
-type MountOp = { readonly kind: 'tmpfs' | 'ro' | 'rw'; readonly path: string };
+type MountOp = { readonly kind: 'tmpfs' | 'ro' | 'rw'; readonly path: string; readonly source?: string };
 
 /** The `bwrap` argv (without the program name) that runs `command` inside the sandbox. */
 export function bwrapArgs(m: SandboxMounts, command: readonly string[]): string[] {
@@ -55,6 +57,7 @@ export function bwrapArgs(m: SandboxMounts, command: readonly string[]): string[
     { kind: 'rw', path: m.disk },
     { kind: 'ro', path: m.meta },
     { kind: 'rw', path: m.out },
+    ...(m.binds ?? []).map((b): MountOp => ({ kind: 'rw', path: b.target, source: b.source })),
   ];
   // Mounts apply in order, a later one over an earlier: shallow before deep, and at one path a hiding tmpfs
   // before a bind. So a read-only package folder that holds the data dir cannot show the data dir again.
@@ -85,7 +88,7 @@ export function bwrapArgs(m: SandboxMounts, command: readonly string[]): string[
           .slice(0, -1);
         for (let i = 1; i <= parts.length; i++) args.push('--perms', '0755', '--dir', join(under.path, ...parts.slice(0, i)));
       }
-      args.push(op.kind === 'ro' ? '--ro-bind' : '--bind', op.path, op.path);
+      args.push(op.kind === 'ro' ? '--ro-bind' : '--bind', op.source ?? op.path, op.path);
     }
     done.push(op);
   }

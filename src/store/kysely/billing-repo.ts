@@ -14,7 +14,7 @@ function toCharge(r: Selectable<ChargeTable>): ChargeRecord {
     hostAccountId: r.host_account_id,
     machineId: r.machine_id,
     instanceId: r.instance_id,
-    kind: r.kind as MeterKind,
+    kind: r.kind as MeterKind | 'volume',
     start: r.start_at,
     end: r.end_at,
     rate: r.rate,

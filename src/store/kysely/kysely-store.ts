@@ -14,6 +14,8 @@ import { BillingRepo } from './billing-repo.js';
 import { DeploymentRepo } from './deployment-repo.js';
 import { CatalogRepo } from './catalog-repo.js';
 import { MlRepo } from './ml-repo.js';
+import { linkVolumes, VolumeRepo } from './volume-repo.js';
+import type { VolumeStore } from '../volume-store.js';
 import { exposeMethods } from './repo.js';
 import { ResourceGroupRepo } from './resource-group-repo.js';
 import { ServerlessRepo } from './serverless-repo.js';
@@ -34,15 +36,24 @@ import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport }
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
-type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & CatalogRepo & MlRepo & TemplateRepo;
+type Repositories = TenantRepo &
+  AccessRepo &
+  ResourceGroupRepo &
+  BillingRepo &
+  ServerlessRepo &
+  DeploymentRepo &
+  CatalogRepo &
+  MlRepo &
+  TemplateRepo &
+  VolumeRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
-const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore => r;
+const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore => r;
 void covers;
 
 // Declaration merging: the class below gains the repositories' methods, which its constructor binds
 // (`covers` above checks they exist, the store contract suite that they behave).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore {}
+export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore, VolumeStore {}
 
 /**
  * The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. Machines
@@ -71,6 +82,7 @@ export class KyselyStore implements Store {
       new CatalogRepo(this.db, d),
       new MlRepo(this.db, d),
       new TemplateRepo(this.db, d),
+      new VolumeRepo(this.db, d),
     ]) {
       exposeMethods(this, repo);
     }
@@ -208,6 +220,7 @@ export class KyselyStore implements Store {
           revoked_at: null,
         })
         .execute();
+      await linkVolumes(trx, row.id, n.volumes ?? []);
       return row.id;
     });
     return (await this.getInstance(id)) as InstanceRecord;

@@ -13,6 +13,7 @@ import { templatesMigration } from './migration-templates.js';
 import { accountsMigration } from './migration-accounts.js';
 import { serverlessUpdateMigration } from './migration-serverless-update.js';
 import { bidsMigration } from './migration-bids.js';
+import { volumesMigration } from './migration-volumes.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -266,6 +267,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0011_inference_limits': inferenceLimitsMigration,
     '0012_sandbox': sandboxMigration,
     '0013_templates': templatesMigration(d),
+    '0014_volumes': volumesMigration(d),
     '0015_bids': bidsMigration,
     '0018_serverless': serverlessUpdateMigration,
     '0019_accounts': accountsMigration,

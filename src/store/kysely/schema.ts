@@ -2,6 +2,7 @@ import type { CatalogTables } from './catalog-rows.js';
 import type { MlTables } from './ml-rows.js';
 import type { ServerlessTables } from './serverless-schema.js';
 import type { TemplateTables } from './template-rows.js';
+import type { VolumeTables } from './volume-rows.js';
 import type { Generated } from 'kysely';
 
 /** Times are epoch milliseconds; booleans are 0/1 integers so both databases read them alike. */
@@ -274,7 +275,7 @@ export interface ResourceGroupTable {
   created_at: number;
 }
 
-export interface Database extends CatalogTables, MlTables, ServerlessTables, TemplateTables {
+export interface Database extends CatalogTables, MlTables, ServerlessTables, TemplateTables, VolumeTables {
   resource_groups: ResourceGroupTable;
   team_roles: TeamRoleTable;
   team_members: TeamMemberTable;

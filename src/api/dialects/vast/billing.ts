@@ -29,12 +29,15 @@ function period(q: Record<string, unknown>, defaultLimit: number, now: number): 
   return { from: ms(range.gte ?? range.gt, 0), to: ms(range.lte ?? range.lt, now + 1), limit, instanceId: typeof instance === 'number' ? instance : null };
 }
 
+/** A volume's charges (kind `volume`) are its own source, apart from any instance of the same number. */
+const sourceOf = (c: ChargeRecord): string => (c.kind === 'volume' ? `volume-${c.instanceId}` : `instance-${c.instanceId}`);
+
 function chargeItem(c: ChargeRecord): Record<string, unknown> {
   return {
     start: c.start / 1000,
     end: c.end / 1000,
     type: c.kind,
-    source: `instance-${c.instanceId}`,
+    source: sourceOf(c),
     amount: r6(c.amount),
     rate: c.rate,
     metadata: { instance_id: c.instanceId, machine_id: c.machineId },
@@ -44,15 +47,15 @@ function chargeItem(c: ChargeRecord): Record<string, unknown> {
 
 /** Charges grouped per instance, each with its gpu/disk stretches (Vast's "tree" format). */
 function tree(charges: readonly ChargeRecord[]): Record<string, unknown>[] {
-  const by = new Map<number, ChargeRecord[]>();
-  for (const c of charges) by.set(c.instanceId, [...(by.get(c.instanceId) ?? []), c]);
-  return [...by.entries()].map(([id, cs]) => ({
+  const by = new Map<string, ChargeRecord[]>();
+  for (const c of charges) by.set(sourceOf(c), [...(by.get(sourceOf(c)) ?? []), c]);
+  return [...by.entries()].map(([source, cs]) => ({
     start: Math.min(...cs.map((c) => c.start)) / 1000,
     end: Math.max(...cs.map((c) => c.end)) / 1000,
-    type: 'instance',
-    source: `instance-${id}`,
+    type: cs[0]?.kind === 'volume' ? 'volume' : 'instance',
+    source,
     amount: r6(cs.reduce((s, c) => s + c.amount, 0)),
-    metadata: { instance_id: id },
+    metadata: cs[0]?.kind === 'volume' ? { volume_id: cs[0].instanceId } : { instance_id: cs[0]?.instanceId },
     items: cs.map(chargeItem),
   }));
 }
@@ -61,7 +64,7 @@ function sumBy(charges: readonly ChargeRecord[], key: (c: ChargeRecord) => numbe
   const m = new Map<number, { gpu: number; disk: number }>();
   for (const c of charges) {
     const e = m.get(key(c)) ?? { gpu: 0, disk: 0 };
-    e[c.kind] += c.amount;
+    e[c.kind === 'gpu' ? 'gpu' : 'disk'] += c.amount; // a volume is storage
     m.set(key(c), e);
   }
   return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([k, e]) => ({ [label]: k, gpu_earn: r6(e.gpu), sto_earn: r6(e.disk), bwu_earn: 0, bwd_earn: 0 }));

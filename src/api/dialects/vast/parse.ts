@@ -3,6 +3,7 @@ import { parseEnv, shellSplit } from '../../../domain/instance/env.js';
 import { GantryError } from '../../../domain/errors.js';
 import { showValue } from '../../../domain/show.js';
 import { mergeEnv, templateImage, templateRuntype, type TemplateRecord } from '../../../domain/instance/template.js';
+import { parseVolumeInfo } from './volume-info.js';
 
 /** Small, strict readers for request fields: a wrong type is a 400 that names the field. */
 export function asObject(body: unknown, what = 'The request body'): Record<string, unknown> {
@@ -69,6 +70,7 @@ export function parseCreateInstance(offerId: number, body: unknown, template: Te
     targetState: target,
     offerType: price !== null ? 'bid' : 'on-demand',
     bidPrice: price,
+    volume: parseVolumeInfo(o.volume_info),
   });
 }
 

@@ -21,6 +21,7 @@ import { vastRoutingRoutes } from './routing.js';
 import { vastServerlessRoutes } from './serverless.js';
 import { vastTemplateInstanceRoutes } from './template-instances.js';
 import { templateRefOf, vastTemplateRoutes } from './templates.js';
+import { vastVolumeRoutes } from './volumes.js';
 import { showValue } from '../../../domain/show.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
@@ -73,6 +74,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   vastProfileRoutes(app, control);
   vastBillingRoutes(app, control);
   vastBidRoutes(app, control);
+  vastVolumeRoutes(app, control);
   await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
   // ── instances ──────────────────────────────────────────────────────

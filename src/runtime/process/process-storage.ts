@@ -1,0 +1,101 @@
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import type { WorkloadSpec } from '../runtime.js';
+import {
+  cloneVolumeDir,
+  deleteVolumeDir,
+  diskRelative,
+  ensureVolumeDir,
+  linkVolumeInto,
+  listVolumeDirs,
+  mountPointIn,
+  run,
+  snapshotDirOf,
+  snapshotFileName,
+  volumeRootOf,
+  type SnapshotResult,
+  type StorageCommand,
+} from '../storage.js';
+
+type Ids = { uid: number; gid: number } | null;
+
+const exists = (p: string): Promise<boolean> =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * The process runtime's volumes: each linked volume's folder appears at its mount point inside the disk — a
+ * bind mount in the sandbox (the folder then belongs to the instance's uid), a symlink without one.
+ */
+export async function volumeBinds(
+  root: string,
+  spec: WorkloadSpec,
+  disk: string,
+  o: { sandboxed: boolean; ids: Ids },
+): Promise<{ source: string; target: string }[]> {
+  const binds: { source: string; target: string }[] = [];
+  for (const m of spec.volumes ?? []) {
+    const dir = await ensureVolumeDir(volumeRootOf(root), m.volumeId);
+    if (!o.sandboxed) {
+      await linkVolumeInto(disk, m, dir);
+      continue;
+    }
+    // One volume follows its instances from uid to uid (a uid per instance): it belongs to the one that runs now.
+    if (o.ids !== null) await run('chown', ['-R', '--no-dereference', `${o.ids.uid}:${o.ids.gid}`, dir]);
+    binds.push({ source: dir, target: await mountPointIn(disk, m, o.ids) });
+  }
+  return binds;
+}
+
+/**
+ * On an instance's first start, its disk starts as a copy of its account's snapshot named like its image
+ * (`take snapshot` on the process runtime), when this machine holds one. Later starts keep the disk as it is.
+ */
+export async function seedFromSnapshot(root: string, spec: WorkloadSpec, p: { disk: string; meta: string }, ids: Ids): Promise<void> {
+  const marker = join(p.meta, 'seeded');
+  if (await exists(marker)) return;
+  if (spec.accountId !== undefined) {
+    const archive = join(snapshotDirOf(root, spec.accountId), snapshotFileName(spec.image));
+    if (await exists(archive)) {
+      await run('tar', ['-xf', archive, '-C', p.disk, '--no-same-owner', '--no-same-permissions']);
+      if (ids !== null) await run('chown', ['-R', '--no-dereference', `${ids.uid}:${ids.gid}`, p.disk]);
+    }
+  }
+  await writeFile(marker, String(Date.now()));
+}
+
+/** Volume folders and disk archives on this host (`storage.ts`). */
+export async function processStorage(root: string, c: StorageCommand, diskOf: (id: number) => string): Promise<unknown> {
+  const volumes = volumeRootOf(root);
+  switch (c.kind) {
+    case 'deleteVolume':
+      return deleteVolumeDir(volumes, c.volumeId);
+    case 'cloneVolume':
+      await cloneVolumeDir(volumes, c.fromId, c.toId);
+      return null;
+    case 'listVolumes':
+      return listVolumeDirs(volumes);
+    case 'snapshot':
+      return snapshotDisk(root, c, diskOf(c.instanceId));
+  }
+}
+
+/** A tar of the disk (volumes' mount points left out: their data is the volumes'), written whole, then renamed into place. */
+async function snapshotDisk(root: string, c: Extract<StorageCommand, { kind: 'snapshot' }>, disk: string): Promise<SnapshotResult> {
+  if (!(await exists(disk))) throw new Error(`instance ${c.instanceId} has no disk on this machine`);
+  const dir = snapshotDirOf(root, c.accountId);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, snapshotFileName(c.ref));
+  const tmp = `${path}.partial`;
+  const excludes = c.exclude.map((m) => `--exclude=./${diskRelative(m).split(sep).join('/')}`);
+  try {
+    await run('tar', ['-cf', tmp, '-C', disk, ...excludes, '.']);
+    await rename(tmp, path);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  const { size } = await stat(path);
+  return { kind: 'archive', path, sizeMb: Math.round((size / 1e6) * 10) / 10 };
+}

@@ -1,0 +1,35 @@
+import type { VolumeMount, VolumeOfferRecord, VolumeRecord } from '../domain/volume/volume.js';
+
+/** Volume offers (a machine's disk set aside by its host), volumes rented from them, and their links into instances. */
+export interface VolumeStore {
+  /** The machine's one volume offer, made or updated (size, price, end date) and listed. */
+  upsertVolumeOffer(o: {
+    machineId: number;
+    ownerId: number;
+    sizeGb: number;
+    priceDiskPerGbMonth: number;
+    endDate: number | null;
+    now: number;
+  }): Promise<VolumeOfferRecord>;
+  getVolumeOffer(id: number): Promise<VolumeOfferRecord | undefined>;
+  /** Offers by id; `listedOnly` leaves out unlisted ones. */
+  listVolumeOffers(o: { listedOnly: boolean; machineId?: number }): Promise<VolumeOfferRecord[]>;
+  setVolumeOfferListed(id: number, listed: boolean): Promise<void>;
+  /**
+   * Rent `sizeGb` of a listed offer: the offer's used space grows in the same statement that checks it
+   * (VOLUME_SPACE_EXHAUSTED when it would pass the offer's size, VOLUME_OFFER_NOT_FOUND when not listed).
+   */
+  createVolume(v: { accountId: number; offerId: number; sizeGb: number; name: string | null; now: number }): Promise<VolumeRecord>;
+  /** A live (not deleted) volume. */
+  getVolume(id: number): Promise<VolumeRecord | undefined>;
+  /** Live volumes of an account (null: all), optionally of one machine, by id. */
+  listVolumes(o: { accountId: number | null; machineId?: number }): Promise<VolumeRecord[]>;
+  /** Mark deleted and give its space back to the offer; VOLUME_IN_USE while an instance that is not destroyed links it. */
+  deleteVolume(id: number, now: number): Promise<void>;
+  /** Charge every live volume's storage up to `now` (renter → the offer's host), once per stretch across replicas. */
+  settleVolumeMeters(now: number): Promise<void>;
+  /** Volumes linked into an instance, with their mount paths. */
+  instanceVolumes(instanceId: number): Promise<VolumeMount[]>;
+  /** Ids of volumes of a machine that were deleted or never existed among `ids`: data the host may remove. */
+  deadVolumeIds(machineId: number, ids: readonly number[]): Promise<number[]>;
+}
