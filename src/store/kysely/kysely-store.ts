@@ -36,16 +36,8 @@ import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport }
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
-type Repositories = TenantRepo &
-  AccessRepo &
-  ResourceGroupRepo &
-  BillingRepo &
-  ServerlessRepo &
-  DeploymentRepo &
-  CatalogRepo &
-  MlRepo &
-  TemplateRepo &
-  VolumeRepo;
+type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & ResourceRepos;
+type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
 const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore => r;
 void covers;
