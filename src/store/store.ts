@@ -42,6 +42,10 @@ export type NewInstance = Pick<
   readonly worker?: { readonly workergroupId: number; readonly endpointId: number };
   /** Host ports the machine's agent found in use by something else: never handed out. */
   readonly busyPorts?: ReadonlySet<number>;
+  /** Allocate one more port for the instance's SSH access (stored as proto `ssh`, never given to the workload). */
+  readonly sshPort?: boolean;
+  /** Attach the account's SSH keys to the new instance in the same transaction (before its first start). */
+  readonly attachAccountSshKeys?: boolean;
   readonly now: number;
 };
 

@@ -8,6 +8,8 @@ import type { Runtime } from '../../runtime/runtime.js';
  * HOST_UNAVAILABLE whenever the host is gone. Callers add no timers of their own.
  */
 export type HostLink = Pick<Runtime, 'imageNotice' | 'start' | 'inspect' | 'stop' | 'destroy' | 'wipeDisk' | 'setSshKeys' | 'logs' | 'logLines' | 'list'> & {
+  /** A command inside an instance through the agent's SSH access (agent-session.ts); absent on hosts that cannot. */
+  exec?(instanceId: number, argv: readonly string[], o: { timeoutMs: number; maxBytes: number }): Promise<{ code: number | null; output: string }>;
   /** False once the agent stopped polling or sending heartbeats. */
   connected?(): boolean;
   close?(reason: string): void;

@@ -57,5 +57,6 @@ export async function workloadSpec(ctx: ControlContext, inst: InstanceRecord): P
     gpuIndices: inst.gpuIndices,
     ports: inst.ports,
     sshKeys: (await ctx.store.instanceSshKeys(inst.id)).map((k) => k.publicKey),
+    sshPort: inst.sshPort,
   };
 }

@@ -4,7 +4,7 @@ import { chmod, chown, mkdir, open, readFile, rename, rm, stat, writeFile } from
 import { join } from 'node:path';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { selectLines } from '../log-lines.js';
-import type { LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
+import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 import { bwrapArgs } from './sandbox.js';
@@ -117,7 +117,7 @@ export class ProcessRuntime implements Runtime {
   #spawn(
     id: number,
     command: readonly string[],
-    o: { env: NodeJS.ProcessEnv; detached: boolean; stdio: 'pipe' | ['ignore', number, number] },
+    o: { env: NodeJS.ProcessEnv; detached: boolean; stdio: 'pipe' | ['ignore', number, number]; dieWithParent?: boolean },
   ): ReturnType<typeof spawn> {
     const { disk, meta, out } = this.#dir(id);
     const sb = this.#o.sandbox;
@@ -125,6 +125,7 @@ export class ProcessRuntime implements Runtime {
     const args = bwrapArgs(
       { dataDir: sb.dataDir, disk, meta, out, readOnly: sb.readOnly, hidden: sb.hidden, devices: sb.devices, identity: this.#ids(id) },
       command,
+      { dieWithParent: o.dieWithParent === true },
     );
     return spawn('bwrap', args, { cwd: '/', env: o.env, detached: o.detached, stdio: o.stdio });
   }
@@ -150,6 +151,26 @@ export class ProcessRuntime implements Runtime {
       child.stdin?.end(keys.map((k) => k.trim() + '\n').join(''));
     });
     if (code !== 0) throw new Error(`writing the instance's SSH keys failed (exit ${String(code)})`);
+  }
+
+  async exec(instanceId: number, r: ExecRequest): Promise<ExecProcess> {
+    const { disk } = await this.#prepare(instanceId);
+    // A terminal through util-linux `script` (no native pty module): it runs the command on a new pty with this size.
+    const argv = r.tty === null ? r.argv : ['script', '-qfec', `stty rows ${r.tty.rows} cols ${r.tty.cols} 2>/dev/null; exec ${shellJoin(r.argv)}`, '/dev/null'];
+    const env = { ...this.#o.baseEnv, HOME: disk, SHELL: '/bin/bash', ...r.env, ...(r.tty !== null && { TERM: r.tty.term }) };
+    const child = this.#spawn(instanceId, argv, { env, detached: true, stdio: 'pipe', dieWithParent: true });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+    return {
+      stdin: child.stdin as NonNullable<typeof child.stdin>,
+      stdout: child.stdout as NonNullable<typeof child.stdout>,
+      stderr: child.stderr as NonNullable<typeof child.stderr>,
+      done,
+      kill: () => trySignal(-(child.pid ?? 0), 'SIGKILL'),
+    };
   }
 
   async start(spec: WorkloadSpec): Promise<void> {
@@ -352,7 +373,13 @@ async function readCode(file: string): Promise<number | null> {
   }
 }
 
+/** POSIX shell words: each argument single-quoted. */
+export function shellJoin(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
 function trySignal(pid: number, signal: NodeJS.Signals): void {
+  if (pid === 0) return;
   try {
     process.kill(pid, signal);
   } catch {

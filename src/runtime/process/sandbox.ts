@@ -42,8 +42,10 @@ const NAMESPACES = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--new-se
 type MountOp = { readonly kind: 'tmpfs' | 'ro' | 'rw'; readonly path: string };
 
 /** The `bwrap` argv (without the program name) that runs `command` inside the sandbox. */
-export function bwrapArgs(m: SandboxMounts, command: readonly string[]): string[] {
+export function bwrapArgs(m: SandboxMounts, command: readonly string[], o: { dieWithParent?: boolean } = {}): string[] {
   const args = m.identity === null ? ['--unshare-user', ...NAMESPACES] : [...NAMESPACES];
+  // An SSH session's sandbox ends with its bwrap: killing that one process ends all of it.
+  if (o.dieWithParent === true) args.push('--die-with-parent');
   args.push('--ro-bind', '/', '/', '--dev', '/dev');
   for (const d of m.devices) args.push('--dev-bind-try', d, d);
   args.push('--proc', '/proc');

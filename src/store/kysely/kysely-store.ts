@@ -178,6 +178,14 @@ export class KyselyStore implements Store {
       const row = await trx.insertInto('instances').values(newInstanceRow(n, gpus)).returning('id').executeTakeFirstOrThrow();
       if (n.target === 'running') await insertGpus(this.dialect, trx, n.machineId, row.id, gpus, 'OFFER_UNAVAILABLE');
       await allocatePorts(this.dialect, trx, machine, row.id, n);
+      if (n.attachAccountSshKeys === true) {
+        const keys = await trx.selectFrom('ssh_keys').select('id').where('account_id', '=', n.accountId).where('deleted_at', 'is', null).execute();
+        if (keys.length > 0)
+          await trx
+            .insertInto('instance_ssh_keys')
+            .values(keys.map((k) => ({ instance_id: row.id, ssh_key_id: k.id })))
+            .execute();
+      }
       await trx
         .insertInto('api_keys')
         .values({
