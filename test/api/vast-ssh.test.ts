@@ -100,8 +100,8 @@ for (const store of ONE_STORE) {
       const attached = await vast.legacy(['attach', 'ssh', String(id), pub]);
       assert.doesNotMatch(attached.out, /error/i, attached.out);
       assert.equal((await ssh(other, 'echo in')).out.trim(), 'in');
-      const keys = (await g.api('GET', `/api/v0/instances/${id}/ssh/`)).body.keys as { id: number; ssh_key: string }[];
-      const k = keys.find((x) => x.ssh_key.includes(pub.split(' ')[1] as string));
+      const keys = (await g.api('GET', `/api/v0/instances/${id}/ssh/`)).body.keys as { id: number; public_key: string }[];
+      const k = keys.find((x) => x.public_key.includes(pub.split(' ')[1] as string));
       assert.ok(k !== undefined, JSON.stringify(keys));
       await vast.legacy(['detach', 'ssh', String(id), String(k.id)]);
       assert.notEqual((await ssh(other, 'true')).code, 0);
@@ -110,8 +110,8 @@ for (const store of ONE_STORE) {
 
     it("the clients' ssh-url and scp-url point at the instance's SSH port", async () => {
       for (const client of ['legacy', 'vastai'] as const) {
-        assert.equal((await vast[client](['ssh-url', String(id)])).out.trim(), `ssh://root@127.0.0.1:${port}`);
-        assert.equal((await vast[client](['scp-url', String(id)])).out.trim(), `scp://root@127.0.0.1:${port}`);
+        assert.equal((await vast[client](['ssh-url', String(id)])).out.trim().split('\n').at(-1), `ssh://root@127.0.0.1:${port}`);
+        assert.equal((await vast[client](['scp-url', String(id)])).out.trim().split('\n').at(-1), `scp://root@127.0.0.1:${port}`);
       }
     });
   });
