@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -113,6 +113,43 @@ for (const store of ONE_STORE) {
         assert.equal((await vast[client](['ssh-url', String(id)])).out.trim().split('\n').at(-1), `ssh://root@127.0.0.1:${port}`);
         assert.equal((await vast[client](['scp-url', String(id)])).out.trim().split('\n').at(-1), `scp://root@127.0.0.1:${port}`);
       }
+    });
+
+    it('execute runs ls, du and rm inside the instance and answers through a result URL', async () => {
+      assert.equal((await ssh(key, 'mkdir -p ex && echo one > ex/a.txt && echo two > ex/b.txt')).code, 0);
+      const ls = await vast.legacy(['execute', String(id), 'ls -l ex']);
+      assert.match(ls.out, /a\.txt/, ls.out);
+      assert.match(ls.out, /b\.txt/, ls.out);
+      // The vastai CLI's own execute reads the polled text as JSON (a bug of the client): its SDK call is what works.
+      const rm = await vast.sdk(`print(repr(VastAI(api_key=KEY, server_url=URL).execute(${id}, 'rm ex/a.txt')))`);
+      assert.equal(rm.code, 0, rm.out);
+      assert.equal((await ssh(key, 'ls ex')).out.trim(), 'b.txt');
+      const refused = await g.api('PUT', `/api/v0/instances/command/${id}/`, { command: 'cat /etc/passwd; id' });
+      assert.equal(refused.status, 400, refused.text);
+      assert.match(refused.body.msg, /ls, du or rm/);
+    });
+
+    it('copy moves a folder to and from the instance with rsync over SSH; cloud, VM and instance-to-instance copies are refused', async () => {
+      const local = join(dir, 'local');
+      await mkdir(join(local, 'data'), { recursive: true });
+      await writeFile(join(local, 'data', 'file.txt'), 'copied\n');
+      // The clients put --identity into their ssh command line as it is: the extra options keep known_hosts untouched.
+      const identity = `${key} -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`;
+      const up = await vast.legacy(['copy', join(local, 'data'), `C.${id}:/inbox`, '--identity', identity]);
+      assert.match(up.out, /rsync/, up.out);
+      assert.equal((await ssh(key, 'cat inbox/data/file.txt')).out, 'copied\n');
+      const down = await vast.vastai(['copy', `C.${id}:/inbox/data`, `local:${join(local, 'back')}`, '--identity', identity]);
+      assert.match(down.out, /rsync/, down.out);
+      assert.equal(await readFile(join(local, 'back', 'data', 'file.txt'), 'utf8'), 'copied\n');
+      const between = await vast.legacy(['copy', `${id}:/inbox`, `${id}:/other`]);
+      assert.match(between.out, /not available/, between.out);
+      const cloud = await vast.legacy(['cloud', 'copy', '--src', '/inbox', '--dst', '/x', '--instance', String(id), '--connection', '1', '--transfer', 'Instance To Cloud']);
+      assert.match(cloud.out, /not available.*offline/, cloud.out);
+      const vm = await g.api('PUT', '/api/v0/commands/copy_direct/', { client_id: 'me', src_id: id, dst_id: id });
+      assert.equal(vm.status, 400);
+      assert.match(vm.body.msg, /VM/);
+      assert.match((await vast.legacy(['cancel', 'copy', String(id)])).out, /nothing to cancel|canceled/i);
+      assert.match((await vast.vastai(['cancel', 'sync', String(id)])).out, /not available/);
     });
   });
 }

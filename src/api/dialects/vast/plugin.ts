@@ -6,6 +6,7 @@ import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
 import { vastAccountRoutes } from './accounts.js';
 import { vastBillingRoutes } from './billing.js';
+import { vastInstanceAccessRoutes } from './instance-access.js';
 import { vastErrorBody } from './errors.js';
 import { pageInstances } from './instances-v1.js';
 import { vastMachineRoutes } from './machines.js';
@@ -67,6 +68,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   vastServerlessRoutes(app, control);
   vastAccountRoutes(app, control);
   vastBillingRoutes(app, control);
+  vastInstanceAccessRoutes(app, opts);
   await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
   // ── instances ──────────────────────────────────────────────────────
