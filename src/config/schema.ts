@@ -235,7 +235,11 @@ export const SETTINGS = {
     default: '/usr/lib/openssh/sftp-server',
     doc: "SFTP server run inside the instance for the `sftp` subsystem (scp, sftp); Debian's openssh-sftp-server.",
   },
-  executeTimeoutMs: { type: 'duration', default: 60_000, doc: "Bound on one `execute` command (ls, du, rm) run inside an instance; longer ones are ended and their output so far kept." },
+  executeTimeoutMs: {
+    type: 'duration',
+    default: 60_000,
+    doc: 'Bound on one `execute` command (ls, du, rm) run inside an instance; longer ones are ended and their output so far kept.',
+  },
   copyTimeoutMs: { type: 'duration', default: 3_600_000, doc: 'Bound on one copy between two instances (rsync over SSH); a longer one is ended.' },
 } as const satisfies Record<string, Setting>;
 

@@ -220,7 +220,7 @@ export const ERROR_CODES = {
   NO_SSH_ACCESS: {
     kind: 'conflict',
     retryable: false,
-    doc: 'execute and copy run over the instance\'s SSH access: the instance is not running, predates SSH access, or its host cannot run commands in it.',
+    doc: "execute and copy run over the instance's SSH access: the instance is not running, predates SSH access, or its host cannot run commands in it.",
   },
   COPY_UNAVAILABLE: {
     kind: 'invalid',

@@ -16,7 +16,8 @@ import { startVastClients, vastClientsMissing, type VastClients } from '../helpe
  */
 const SFTP = '/usr/lib/openssh/sftp-server';
 function missing(): string | false {
-  for (const b of ['/usr/bin/ssh', '/usr/bin/scp', '/usr/bin/ssh-keygen', '/usr/bin/rsync', SFTP]) if (!existsSync(b)) return `${b} is not installed (openssh-client, openssh-sftp-server, rsync)`;
+  for (const b of ['/usr/bin/ssh', '/usr/bin/scp', '/usr/bin/ssh-keygen', '/usr/bin/rsync', SFTP])
+    if (!existsSync(b)) return `${b} is not installed (openssh-client, openssh-sftp-server, rsync)`;
   return false;
 }
 
@@ -28,7 +29,7 @@ interface Run {
 function sh(cmd: string, args: string[], cwd?: string): Promise<Run> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 60_000, ...(cwd !== undefined && { cwd }) }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code as number) : -1;
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
       resolve({ code, out: stdout, err: stderr });
     });
   });
@@ -42,7 +43,18 @@ for (const store of ONE_STORE) {
     let key: string;
     let id: number;
     let port: number;
-    const opts = (k: string): string[] => ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-i', k];
+    const opts = (k: string): string[] => [
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+      '-i',
+      k,
+    ];
     const ssh = (k: string, cmd: string): Promise<Run> => sh('/usr/bin/ssh', [...opts(k), '-p', String(port), 'root@127.0.0.1', cmd]);
     const keygen = (file: string): string => {
       execFileSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
@@ -143,7 +155,20 @@ for (const store of ONE_STORE) {
       assert.equal(await readFile(join(local, 'back', 'data', 'file.txt'), 'utf8'), 'copied\n');
       const between = await vast.legacy(['copy', `${id}:/inbox`, `${id}:/other`]);
       assert.match(between.out, /not available/, between.out);
-      const cloud = await vast.legacy(['cloud', 'copy', '--src', '/inbox', '--dst', '/x', '--instance', String(id), '--connection', '1', '--transfer', 'Instance To Cloud']);
+      const cloud = await vast.legacy([
+        'cloud',
+        'copy',
+        '--src',
+        '/inbox',
+        '--dst',
+        '/x',
+        '--instance',
+        String(id),
+        '--connection',
+        '1',
+        '--transfer',
+        'Instance To Cloud',
+      ]);
       assert.match(cloud.out, /not available.*offline/, cloud.out);
       const vm = await g.api('PUT', '/api/v0/commands/copy_direct/', { client_id: 'me', src_id: id, dst_id: id });
       assert.equal(vm.status, 400);

@@ -13,7 +13,14 @@ export type AgentCommand =
   | { readonly id: string; readonly op: 'logs'; readonly instanceId: number; readonly tail: number }
   | { readonly id: string; readonly op: 'logLines'; readonly instanceId: number; readonly query: LogQuery }
   | { readonly id: string; readonly op: 'setSshKeys'; readonly instanceId: number; readonly keys: readonly string[] }
-  | { readonly id: string; readonly op: 'exec'; readonly instanceId: number; readonly argv: readonly string[]; readonly timeoutMs: number; readonly maxBytes: number }
+  | {
+      readonly id: string;
+      readonly op: 'exec';
+      readonly instanceId: number;
+      readonly argv: readonly string[];
+      readonly timeoutMs: number;
+      readonly maxBytes: number;
+    }
   | { readonly id: string; readonly op: 'list' };
 
 export type AgentCommandInput = AgentCommand extends infer C ? (C extends AgentCommand ? Omit<C, 'id'> : never) : never;

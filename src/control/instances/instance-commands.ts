@@ -11,7 +11,11 @@ const MAX_EXECUTE_OUTPUT = 1024 * 1024;
 const EXECUTABLE = new Set(['ls', 'rm', 'du']);
 
 /** The instance's host, able to run commands in it (the agent's SSH access), while the instance runs. */
-async function commandHost(ctx: ControlContext, p: Principal, id: number): Promise<{ inst: InstanceRecord; host: HostLink & Required<Pick<HostLink, 'exec'>> }> {
+async function commandHost(
+  ctx: ControlContext,
+  p: Principal,
+  id: number,
+): Promise<{ inst: InstanceRecord; host: HostLink & Required<Pick<HostLink, 'exec'>> }> {
   const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
   if (inst.status !== 'running') throw new GantryError('NO_SSH_ACCESS', `Instance ${id} is ${inst.status}; start it first.`, { instanceId: id });
   if (inst.sshPort === null)
@@ -56,7 +60,7 @@ type CopySide = { kind: 'instance'; id: number } | { kind: 'local' } | { kind: '
 
 export function copySide(v: unknown): CopySide {
   if (v === null || v === undefined || v === 'local' || v === '') return { kind: 'local' };
-  const s = String(v);
+  const s = typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v);
   const m = /^(?:C\.)?(\d{1,15})$/.exec(s);
   if (m !== null) return { kind: 'instance', id: Number(m[1]) };
   return { kind: 'other', what: s.slice(0, 60) };
@@ -86,7 +90,11 @@ export interface CopyAnswer {
  * rsync over the instance's SSH access (Gantry answers where to connect). Between two instances, and to or from
  * clouds, VMs and volumes, it is refused with the reason.
  */
-export async function copyData(ctx: ControlContext, p: Principal, body: { src: unknown; dst: unknown; srcPath: unknown; dstPath: unknown }): Promise<CopyAnswer> {
+export async function copyData(
+  ctx: ControlContext,
+  p: Principal,
+  body: { src: unknown; dst: unknown; srcPath: unknown; dstPath: unknown },
+): Promise<CopyAnswer> {
   authorize(p, 'instance.manage');
   const src = copySide(body.src);
   const dst = copySide(body.dst);
@@ -95,7 +103,11 @@ export async function copyData(ctx: ControlContext, p: Principal, body: { src: u
   if (src.kind === 'local' && dst.kind === 'local') throw new GantryError('MISSING_INPUT', 'A copy needs an instance on at least one side (ID:path).', {});
   if (src.kind === 'instance' && dst.kind === 'instance') {
     if (typeof body.srcPath !== 'string' || typeof body.dstPath !== 'string')
-      throw new GantryError('COPY_UNAVAILABLE', 'Copying a whole VM image (vm copy) is not available: Gantry has no VM instances. Give ID:path on both sides.', {});
+      throw new GantryError(
+        'COPY_UNAVAILABLE',
+        'Copying a whole VM image (vm copy) is not available: Gantry has no VM instances. Give ID:path on both sides.',
+        {},
+      );
     // Both sides' SSH access is the agents'; a pull from one sandbox into another needs an SSH client that runs
     // as the instance's uid without a passwd entry, which OpenSSH refuses: not offered yet (decision 009).
     throw new GantryError(

@@ -156,7 +156,8 @@ export class ProcessRuntime implements Runtime {
   async exec(instanceId: number, r: ExecRequest): Promise<ExecProcess> {
     const { disk } = await this.#prepare(instanceId);
     // A terminal through util-linux `script` (no native pty module): it runs the command on a new pty with this size.
-    const argv = r.tty === null ? r.argv : ['script', '-qfec', `stty rows ${r.tty.rows} cols ${r.tty.cols} 2>/dev/null; exec ${shellJoin(r.argv)}`, '/dev/null'];
+    const argv =
+      r.tty === null ? r.argv : ['script', '-qfec', `stty rows ${r.tty.rows} cols ${r.tty.cols} 2>/dev/null; exec ${shellJoin(r.argv)}`, '/dev/null'];
     const env = { ...this.#o.baseEnv, HOME: disk, SHELL: '/bin/bash', ...r.env, ...(r.tty !== null && { TERM: r.tty.term }) };
     const child = this.#spawn(instanceId, argv, { env, detached: true, stdio: 'pipe', dieWithParent: true });
     await new Promise<void>((resolve, reject) => {
