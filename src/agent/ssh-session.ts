@@ -65,9 +65,10 @@ export function commandArgv(command: string, instanceId: number, copyRoot: 'home
   const daemon = /^\s*rsync\s+--server\s+--daemon\b/.test(command);
   if (!daemon) return ['bash', '-c', command];
   const root = copyRoot === 'home' ? '"path = $HOME"' : "'path = /'";
-  const mod = (name: string): string => `'[${name}]' ${root} 'use chroot = no' 'read only = no' 'munge symlinks = no' "uid = $(id -u)" "gid = $(id -g)"`;
-  const conf = `printf '%s\\n' ${mod(String(instanceId))} ${mod(`C.${instanceId}`)}`;
-  return ['bash', '-c', `rsync --config=<(${conf}) ${command.trim().replace(/^rsync\s+/, '')}`];
+  // As root (no sandbox) rsync's daemon would switch to `nobody`; as the instance's uid it must not try to switch.
+  const mod = `m() { printf '%s\\n' "[$1]" ${root} 'use chroot = no' 'read only = no' 'munge symlinks = no'; if [ "$(id -u)" = 0 ]; then printf '%s\\n' 'uid = 0' 'gid = 0'; fi; }`;
+  const conf = `m ${instanceId}; m C.${instanceId}`;
+  return ['bash', '-c', `${mod}; rsync --config=<(${conf}) ${command.trim().replace(/^rsync\s+/, '')}`];
 }
 
 async function run(host: SessionHost, instanceId: number, channel: ssh2.ServerChannel, argv: string[], tty: Tty | null, log: Logger): Promise<void> {

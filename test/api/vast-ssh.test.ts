@@ -133,7 +133,7 @@ for (const store of ONE_STORE) {
       assert.match(ls.out, /a\.txt/, ls.out);
       assert.match(ls.out, /b\.txt/, ls.out);
       // The vastai CLI's own execute reads the polled text as JSON (a bug of the client): its SDK call is what works.
-      const rm = await vast.sdk(`print(repr(VastAI(api_key=KEY, server_url=URL).execute(${id}, 'rm ex/a.txt')))`);
+      const rm = await vast.sdk(`from vastai import VastAI\nprint(repr(VastAI(api_key=KEY, server_url=URL).execute(${id}, 'rm ex/a.txt')))`);
       assert.equal(rm.code, 0, rm.out);
       assert.equal((await ssh(key, 'ls ex')).out.trim(), 'b.txt');
       const refused = await g.api('PUT', `/api/v0/instances/command/${id}/`, { command: 'cat /etc/passwd; id' });

@@ -109,6 +109,7 @@ export class ProcessRuntime implements Runtime {
         await chown(d, ids.uid, ids.gid);
         await chmod(d, 0o700);
       }
+      await writeAccounts(meta, ids, disk);
     }
     return { disk, meta, out };
   }
@@ -125,7 +126,7 @@ export class ProcessRuntime implements Runtime {
     const args = bwrapArgs(
       { dataDir: sb.dataDir, disk, meta, out, readOnly: sb.readOnly, hidden: sb.hidden, devices: sb.devices, identity: this.#ids(id) },
       command,
-      { dieWithParent: o.dieWithParent === true },
+      { dieWithParent: o.dieWithParent === true, ...(this.#ids(id) !== null && { accounts: { passwd: join(meta, 'passwd'), group: join(meta, 'group') } }) },
     );
     return spawn('bwrap', args, { cwd: '/', env: o.env, detached: o.detached, stdio: o.stdio });
   }
@@ -372,6 +373,17 @@ async function readCode(file: string): Promise<number | null> {
   } finally {
     await fh.close();
   }
+}
+
+/** `meta/passwd` and `meta/group`: the host's entries plus `instance` for the instance's own uid, its home the disk. */
+async function writeAccounts(meta: string, ids: { uid: number; gid: number }, home: string): Promise<void> {
+  const own = (line: string, id: number): boolean => line.split(':')[2] === String(id) || line.startsWith('instance:');
+  const host = async (f: string, id: number): Promise<string[]> =>
+    (await readFile(f, 'utf8').catch(() => '')).split('\n').filter((l) => l.trim() !== '' && !own(l, id));
+  const passwd = [...(await host('/etc/passwd', ids.uid)), `instance:x:${ids.uid}:${ids.gid}:Gantry instance:${home}:/bin/bash`];
+  const group = [...(await host('/etc/group', ids.gid)), `instance:x:${ids.gid}:`];
+  await writeFile(join(meta, 'passwd'), passwd.join('\n') + '\n', { mode: 0o644 });
+  await writeFile(join(meta, 'group'), group.join('\n') + '\n', { mode: 0o644 });
 }
 
 /** POSIX shell words: each argument single-quoted. */
