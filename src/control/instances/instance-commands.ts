@@ -1,7 +1,8 @@
 import { GantryError } from '../../domain/errors.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
-import type { HostLink } from '../hosts/hosts.js';
 import type { ControlContext } from '../context.js';
+
+type HostLink = NonNullable<ReturnType<ControlContext['hosts']['get']>>;
 import { newToken } from '../keys.js';
 import { authorize, authorizeInstance, type Principal } from '../principal.js';
 

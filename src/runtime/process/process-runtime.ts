@@ -9,6 +9,7 @@ import { ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 import { bwrapArgs } from './sandbox.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
+import { shellJoin, writeAccounts } from './session-files.js';
 import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
 
 /** How workloads are isolated (`sandbox.ts`, docs/decisions/008-process-sandbox.md). */
@@ -373,22 +374,6 @@ async function readCode(file: string): Promise<number | null> {
   } finally {
     await fh.close();
   }
-}
-
-/** `meta/passwd` and `meta/group`: the host's entries plus `instance` for the instance's own uid, its home the disk. */
-async function writeAccounts(meta: string, ids: { uid: number; gid: number }, home: string): Promise<void> {
-  const own = (line: string, id: number): boolean => line.split(':')[2] === String(id) || line.startsWith('instance:');
-  const host = async (f: string, id: number): Promise<string[]> =>
-    (await readFile(f, 'utf8').catch(() => '')).split('\n').filter((l) => l.trim() !== '' && !own(l, id));
-  const passwd = [...(await host('/etc/passwd', ids.uid)), `instance:x:${ids.uid}:${ids.gid}:Gantry instance:${home}:/bin/bash`];
-  const group = [...(await host('/etc/group', ids.gid)), `instance:x:${ids.gid}:`];
-  await writeFile(join(meta, 'passwd'), passwd.join('\n') + '\n', { mode: 0o644 });
-  await writeFile(join(meta, 'group'), group.join('\n') + '\n', { mode: 0o644 });
-}
-
-/** POSIX shell words: each argument single-quoted. */
-export function shellJoin(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
 function trySignal(pid: number, signal: NodeJS.Signals): void {
