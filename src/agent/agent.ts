@@ -5,6 +5,7 @@ import { isGantryError } from '../domain/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { isFatal, type AgentChannel } from './channel.js';
 import { dispatch } from './dispatch.js';
+import type { SshAccess } from './ssh-access.js';
 import type { UsageReport } from '../domain/machine/machine.js';
 
 export interface AgentOptions {
@@ -18,6 +19,8 @@ export interface AgentOptions {
   /** Ports of this host's range that another program holds (port-probe.ts); sent with each heartbeat. */
   readonly busyPorts?: () => Promise<number[]>;
   readonly log: Logger;
+  /** SSH access to this host's instances (ssh-access.ts); absent: none. */
+  readonly ssh?: SshAccess;
   /** Back-off between reconnect attempts. */
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
@@ -87,6 +90,7 @@ export class Agent {
     await Promise.all([...this.#inFlight]);
     // The poll may be parked on the server; it ends with its wait, and nothing acts on what it returns.
     this.#loop = null;
+    await this.#o.ssh?.close();
   }
 
   async #hello(): Promise<Welcome> {
@@ -122,7 +126,7 @@ export class Agent {
   }
 
   #execute(c: AgentCommand): void {
-    const p = dispatch(this.#o.runtime, c).then(
+    const p = dispatch(this.#o.runtime, c, this.#o.ssh).then(
       (value) => ({ id: c.id, ok: true, value: value ?? null }),
       (err: unknown) => ({ id: c.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
     );

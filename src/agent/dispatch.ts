@@ -1,28 +1,37 @@
 import type { AgentCommand } from '../control/hosts/agent-session.js';
 import { newestWithin } from '../runtime/log-lines.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { SshAccess } from './ssh-access.js';
 
 /** Log lines in one result stay well under the control plane's 1 MiB body limit (results travel in batches). */
 const MAX_LOG_LINES_BYTES = 512 * 1024;
 
-/** Carry out one command of the control plane on this host's runtime; the value goes back as the result. */
-export async function dispatch(rt: Runtime, c: AgentCommand): Promise<unknown> {
+/** Carry out one command of the control plane on this host's runtime; the value goes back as the result. SSH access follows the workload. */
+export async function dispatch(rt: Runtime, c: AgentCommand, ssh?: SshAccess): Promise<unknown> {
   switch (c.op) {
     case 'start':
       await rt.start(c.spec);
+      await ssh?.started(c.spec);
       return null;
     case 'inspect':
       return rt.inspect(c.instanceId);
-    case 'stop':
+    case 'stop': {
+      await ssh?.stopped(c.instanceId);
       return rt.stop(c.instanceId, { graceMs: c.graceMs });
+    }
     case 'destroy':
+      await ssh?.destroyed(c.instanceId);
       return rt.destroy(c.instanceId, { graceMs: c.graceMs });
     case 'wipeDisk':
       await rt.wipeDisk(c.instanceId);
       return null;
     case 'setSshKeys':
       await rt.setSshKeys(c.instanceId, c.keys);
+      await ssh?.keysChanged(c.instanceId, c.keys);
       return null;
+    case 'exec':
+      if (ssh === undefined) throw new Error('this host has no SSH access to instances');
+      return ssh.run(c.instanceId, c.argv, { timeoutMs: c.timeoutMs, maxBytes: c.maxBytes });
     case 'logs':
       return rt.logs(c.instanceId, c.tail);
     case 'logLines':

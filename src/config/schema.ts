@@ -224,6 +224,23 @@ export const SETTINGS = {
     default: 100,
     doc: 'Most live API keys (service keys included) one account may hold; creating one more is API_KEY_LIMIT. 0: no bound.',
   },
+  // ── SSH access to instances (src/agent/ssh-access.ts, docs/decisions/010-ssh-access.md) ──
+  sshBindAddress: {
+    type: 'string',
+    default: '0.0.0.0',
+    doc: "Address the agent's SSH listeners bind (one per instance, on the instance's SSH port); clients reach them at publicIp.",
+  },
+  sshSftpServer: {
+    type: 'string',
+    default: '/usr/lib/openssh/sftp-server',
+    doc: "SFTP server run inside the instance for the `sftp` subsystem (scp, sftp); Debian's openssh-sftp-server.",
+  },
+  executeTimeoutMs: {
+    type: 'duration',
+    default: 60_000,
+    doc: 'Bound on one `execute` command (ls, du, rm) run inside an instance; longer ones are ended and their output so far kept.',
+  },
+  copyTimeoutMs: { type: 'duration', default: 3_600_000, doc: 'Bound on one copy between two instances (rsync over SSH); a longer one is ended.' },
 } as const satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;

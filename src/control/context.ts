@@ -22,6 +22,7 @@ export type ControlSettings = Pick<
   | 'sweepIntervalMs'
   | 'heartbeatIntervalMs'
   | 'resultTtlMs'
+  | 'executeTimeoutMs'
   | 'maxApiKeysPerAccount'
   | 'machineCacheMs'
   | 'publicIp'

@@ -27,6 +27,7 @@ import { createHostToken } from './hosts/host-tokens.js';
 import * as machines from './fleet/manage-machines.js';
 import type { ListingRequest } from '../domain/machine/listing.js';
 import { fetchResult, requestLogs } from './instances/request-logs.js';
+import { cancelCopies, copyData, executeCommand, refuseCloudCopy } from './instances/instance-commands.js';
 import { searchOffers } from './fleet/search-offers.js';
 import { verifyMachine } from './fleet/verify-machine.js';
 import { hostUseCases, type HostUseCases } from './fleet/host-use-cases.js';
@@ -121,6 +122,11 @@ export class ControlPlane {
   requestLogs = (p: Principal, id: number, o: { tail: number | null; filter: string | null }): ReturnType<typeof requestLogs> =>
     requestLogs(this.ctx, p, id, o);
   fetchResult = (token: string): Promise<string> => fetchResult(this.ctx, token);
+  /** Commands and copies over an instance's SSH access (instance-commands.ts). */
+  executeCommand = (p: Principal, id: number, command: unknown): ReturnType<typeof executeCommand> => executeCommand(this.ctx, p, id, command);
+  copyData = (p: Principal, body: Parameters<typeof copyData>[2]): ReturnType<typeof copyData> => copyData(this.ctx, p, body);
+  cancelCopies = (p: Principal, dst: unknown): Promise<string> => cancelCopies(this.ctx, p, dst);
+  refuseCloudCopy = (p: Principal, instance: unknown): Promise<never> => refuseCloudCopy(this.ctx, p, instance);
   verifyMachine = (p: Principal, machineId: number, verified: boolean): Promise<void> => verifyMachine(this.ctx, p, machineId, verified);
   listMachines = (): Promise<MachineRecord[]> => this.ctx.machines.list();
   listOwnMachines = (p: Principal, userId: number | null): Promise<MachineRecord[]> => machines.listOwnMachines(this.ctx, p, userId);

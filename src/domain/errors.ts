@@ -257,6 +257,16 @@ export const ERROR_CODES = {
     retryable: false,
     doc: "The instance's host cannot take a snapshot now (no workload disk yet, or a runtime without snapshots).",
   },
+  NO_SSH_ACCESS: {
+    kind: 'conflict',
+    retryable: false,
+    doc: "execute and copy run over the instance's SSH access: the instance is not running, predates SSH access, or its host cannot run commands in it.",
+  },
+  COPY_UNAVAILABLE: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'A copy Gantry does not offer: to or from a cloud connection (none offline), a VM image (no VMs), a volume, or between two instances.',
+  },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;
 

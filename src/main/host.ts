@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { readOrCreate } from '../runtime/files.js';
 import { openRuntime } from './runtime.js';
+import { SshAccess } from '../agent/ssh-access.js';
 
 export interface RunningHost {
   readonly agent: Agent;
@@ -32,9 +33,22 @@ export async function startHost(c: Config, channel: AgentChannel, o: { log: Logg
   const hostKey = await readOrCreate(join(c.dataDir, 'host.key'), () => `host:${randomUUID()}`);
   const hostSettings = { dataDir: c.dataDir, publicIp: c.publicIp, portRangeStart: c.portRangeStart, portRangeEnd: c.portRangeEnd, runtime: runtime.name };
   const isolation = { sandboxed, unsafeSharedRuntime: c.unsafeSharedProcessRuntime };
+  // SSH access to instances: needs a runtime that can run a command beside the workload.
+  const ssh =
+    runtime.exec === undefined
+      ? undefined
+      : await SshAccess.open({
+          runtime,
+          dataDir: c.dataDir,
+          bindAddress: c.sshBindAddress,
+          sftpServer: c.sshSftpServer,
+          copyRoot: runtime.name === 'process' ? 'home' : '/',
+          log: o.log.child({ component: 'ssh' }),
+        });
   const agent = new Agent({
     channel,
     runtime,
+    ...(ssh !== undefined && { ssh }),
     hostKey,
     describe: () => describeHost({ ...hostSettings, ...isolation }, gpus),
     gpuUtils: gpuUtilReader(gpus),
@@ -44,6 +58,7 @@ export async function startHost(c: Config, channel: AgentChannel, o: { log: Logg
   try {
     await agent.start();
   } catch (err) {
+    await ssh?.close();
     await runtime.close();
     throw err;
   }

@@ -1,3 +1,4 @@
+import type { Readable, Writable } from 'node:stream';
 import type { Observation } from '../domain/instance/reconcile.js';
 import type { VolumeMount } from '../domain/volume/volume.js';
 import type { StorageCommand } from './storage.js';
@@ -26,6 +27,8 @@ export interface WorkloadSpec {
   readonly volumes?: readonly VolumeMount[];
   /** The renting account: a process instance's disk may start from that account's snapshot named by `image`. */
   readonly accountId?: number;
+  /** Host port the agent serves SSH access to this instance on (src/agent/ssh-access.ts); absent: none. */
+  readonly sshPort?: number | null;
 }
 
 export interface Usage {
@@ -55,6 +58,26 @@ export interface StopOptions {
   readonly graceMs: number;
 }
 
+/** A command run in an instance's environment, beside its workload (SSH sessions, `execute`, copies). */
+export interface ExecRequest {
+  readonly argv: readonly string[];
+  /** The workload's environment (the spec's env); the runtime adds HOME and what else it gives its workloads. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Run on a pseudo-terminal of this size (an interactive SSH session); null: plain pipes. */
+  readonly tty: { readonly term: string; readonly cols: number; readonly rows: number } | null;
+}
+
+export interface ExecProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** Empty on a terminal (its output is all on stdout). */
+  readonly stderr: Readable;
+  /** The exit code, or the signal that ended it. */
+  readonly done: Promise<{ readonly code: number | null; readonly signal: string | null }>;
+  /** End it and everything it started. */
+  kill(): void;
+}
+
 export interface Runtime {
   readonly name: string;
   /** One-line note about what `image` means on this runtime, shown once in status_msg. */
@@ -77,6 +100,8 @@ export interface Runtime {
   /** Instance ids that have live workloads under this runtime's label. */
   list(): Promise<number[]>;
   usage(instanceId: number): Promise<Usage | null>;
+  /** Run a command as the instance's workload runs (same sandbox, uid and environment); its processes are not the workload's. */
+  exec?(instanceId: number, r: ExecRequest): Promise<ExecProcess>;
   /** Progress of a slow start (an image pull), shown in the instance's status_msg while it loads. */
   onProgress?(listener: (instanceId: number, message: string) => void): void;
   /** Called when a workload ends by itself, so the reconciler can look at once. */

@@ -50,6 +50,10 @@ export type NewInstance = Pick<
   readonly ramMb?: number;
   /** Volumes linked into the instance in its create transaction. */
   readonly volumes?: readonly VolumeMount[];
+  /** Allocate one more port for the instance's SSH access (stored as proto `ssh`, never given to the workload). */
+  readonly sshPort?: boolean;
+  /** Attach the account's SSH keys to the new instance in the same transaction (before its first start). */
+  readonly attachAccountSshKeys?: boolean;
   readonly now: number;
 };
 
@@ -91,7 +95,7 @@ export interface InstanceListOptions {
   readonly includeDestroyed?: boolean;
 }
 
-export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore, VolumeStore {
+export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore {
   readonly name: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -148,7 +152,10 @@ export interface Store extends ServerlessStore, TenantStore, BillingStore, Catal
   releaseLease(id: number, leaseToken: string, now: number): Promise<void>;
   /** Instances of one machine that should have a workload (for the orphan sweep). */
   liveInstanceIds(machineId: number): Promise<Set<number>>;
+}
 
+/** Short-lived results fetched by an unguessable token (log downloads, `execute` output). */
+export interface ResultStore {
   putResult(token: string, content: string, expiresAt: number): Promise<void>;
   getResult(token: string, now: number): Promise<string | undefined>;
   purgeResults(now: number): Promise<void>;

@@ -163,6 +163,12 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'POST /api/v0/instances/:id/ssh': 'instance_write',
   'GET /api/v0/instances/:id/ssh': 'instance_read',
   'DELETE /api/v0/instances/:id/ssh/:keyId': 'instance_write',
+  'PUT /api/v0/instances/command/:id': 'instance_write',
+  'PUT /api/v0/commands/rsync': 'instance_write',
+  'PUT /api/v0/commands/copy_direct': 'instance_write',
+  'DELETE /api/v0/commands/copy_direct': 'instance_write',
+  'POST /api/v0/commands/rclone': 'instance_write',
+  'DELETE /api/v0/commands/rclone': 'instance_write',
   // Vast: serverless
   'POST /api/v0/endptjobs': 'misc',
   'GET /api/v0/endptjobs': 'misc',

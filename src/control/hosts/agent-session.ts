@@ -14,8 +14,16 @@ export type AgentCommand =
   | { readonly id: string; readonly op: 'logs'; readonly instanceId: number; readonly tail: number }
   | { readonly id: string; readonly op: 'logLines'; readonly instanceId: number; readonly query: LogQuery }
   | { readonly id: string; readonly op: 'setSshKeys'; readonly instanceId: number; readonly keys: readonly string[] }
-  | { readonly id: string; readonly op: 'list' }
-  | { readonly id: string; readonly op: 'storage'; readonly cmd: StorageCommand };
+  | { readonly id: string; readonly op: 'storage'; readonly cmd: StorageCommand }
+  | {
+      readonly id: string;
+      readonly op: 'exec';
+      readonly instanceId: number;
+      readonly argv: readonly string[];
+      readonly timeoutMs: number;
+      readonly maxBytes: number;
+    }
+  | { readonly id: string; readonly op: 'list' };
 
 export type AgentCommandInput = AgentCommand extends infer C ? (C extends AgentCommand ? Omit<C, 'id'> : never) : never;
 
@@ -120,6 +128,13 @@ export class AgentSession implements HostLink {
   /** Volume folders and snapshots (copies and archives can take long: bound like a step). */
   storage(cmd: StorageCommand): Promise<unknown> {
     return this.#call({ op: 'storage', cmd }, this.#t.stepTimeoutMs);
+  }
+  /** A command inside the instance (`execute`, copies), through the agent's SSH access; bounded by `timeoutMs` on the host. */
+  exec(instanceId: number, argv: readonly string[], o: { timeoutMs: number; maxBytes: number }): Promise<{ code: number | null; output: string }> {
+    return this.#call({ op: 'exec', instanceId, argv, timeoutMs: o.timeoutMs, maxBytes: o.maxBytes }, o.timeoutMs + this.#t.callTimeoutMs).then((v) => {
+      const r = (typeof v === 'object' && v !== null ? v : {}) as { code?: unknown; output?: unknown };
+      return { code: typeof r.code === 'number' ? r.code : null, output: typeof r.output === 'string' ? r.output : '' };
+    });
   }
   list(): Promise<number[]> {
     return this.#call({ op: 'list' }, this.#t.callTimeoutMs).then((v) => (Array.isArray(v) ? v.filter((x): x is number => Number.isSafeInteger(x)) : []));

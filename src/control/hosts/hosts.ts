@@ -11,6 +11,8 @@ export type HostLink = Pick<
   Runtime,
   'imageNotice' | 'start' | 'inspect' | 'stop' | 'destroy' | 'wipeDisk' | 'setSshKeys' | 'logs' | 'logLines' | 'list' | 'storage'
 > & {
+  /** A command inside an instance through the agent's SSH access (agent-session.ts); absent on hosts that cannot. */
+  exec?(instanceId: number, argv: readonly string[], o: { timeoutMs: number; maxBytes: number }): Promise<{ code: number | null; output: string }>;
   /** False once the agent stopped polling or sending heartbeats. */
   connected?(): boolean;
   close?(reason: string): void;

@@ -64,6 +64,10 @@ export async function createInstance(
     requestedPorts: r.env.ports,
     // Ports another program holds on that host (its agent probes them): a workload could not bind them.
     busyPorts: ctx.hosts.get(machineId)?.busyPorts,
+    // Every instance gets SSH access (served by the host's agent): ssh-url, scp-url, execute and copy ride on it.
+    sshPort: true,
+    // As on Vast, a new instance takes the account's SSH keys (`detach ssh` removes one from it later).
+    attachAccountSshKeys: true,
     onstart: r.onstart,
     entrypoint: r.entrypoint,
     args: r.args,

@@ -59,5 +59,6 @@ export async function workloadSpec(ctx: ControlContext, inst: InstanceRecord): P
     sshKeys: (await ctx.store.instanceSshKeys(inst.id)).map((k) => k.publicKey),
     volumes: await ctx.store.instanceVolumes(inst.id),
     accountId: inst.accountId,
+    sshPort: inst.sshPort,
   };
 }

@@ -18,6 +18,8 @@ export interface InstanceRecord {
   readonly env: Readonly<Record<string, string>>;
   readonly requestedPorts: readonly PortSpec[];
   readonly ports: readonly PortBinding[];
+  /** Host port of the instance's SSH access (the agent serves it; shown as port 22), or null (made before SSH access existed). */
+  readonly sshPort: number | null;
   readonly onstart: string | null;
   readonly entrypoint: string | null;
   readonly args: readonly string[] | null;

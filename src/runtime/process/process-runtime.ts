@@ -1,17 +1,18 @@
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
 import { chmod, chown, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { selectLines } from '../log-lines.js';
-import type { LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
+import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 import { bwrapArgs } from './sandbox.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
+import { shellJoin, writeAccounts } from './session-files.js';
 import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
 import { processStorage, seedFromSnapshot, volumeBinds } from './process-storage.js';
 import type { StorageCommand } from '../storage.js';
+import { readCode, readStamped } from './workload-files.js';
 
 /** How workloads are isolated (`sandbox.ts`, docs/decisions/008-process-sandbox.md). */
 export interface ProcessSandbox {
@@ -44,7 +45,6 @@ export interface ProcessRuntimeOptions {
   readonly sandbox?: ProcessSandbox;
 }
 
-const MAX_LOG_READ_BYTES = 4 * 1024 * 1024;
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 /**
@@ -111,6 +111,7 @@ export class ProcessRuntime implements Runtime {
         await chown(d, ids.uid, ids.gid);
         await chmod(d, 0o700);
       }
+      await writeAccounts(meta, ids, disk);
     }
     return { disk, meta, out };
   }
@@ -119,7 +120,13 @@ export class ProcessRuntime implements Runtime {
   #spawn(
     id: number,
     command: readonly string[],
-    o: { env: NodeJS.ProcessEnv; detached: boolean; stdio: 'pipe' | ['ignore', number, number]; binds?: readonly { source: string; target: string }[] },
+    o: {
+      env: NodeJS.ProcessEnv;
+      detached: boolean;
+      stdio: 'pipe' | ['ignore', number, number];
+      binds?: readonly { source: string; target: string }[];
+      dieWithParent?: boolean;
+    },
   ): ReturnType<typeof spawn> {
     const { disk, meta, out } = this.#dir(id);
     const sb = this.#o.sandbox;
@@ -127,6 +134,7 @@ export class ProcessRuntime implements Runtime {
     const args = bwrapArgs(
       { dataDir: sb.dataDir, disk, meta, out, readOnly: sb.readOnly, hidden: sb.hidden, devices: sb.devices, identity: this.#ids(id), binds: o.binds ?? [] },
       command,
+      { dieWithParent: o.dieWithParent === true, ...(this.#ids(id) !== null && { accounts: { passwd: join(meta, 'passwd'), group: join(meta, 'group') } }) },
     );
     return spawn('bwrap', args, { cwd: '/', env: o.env, detached: o.detached, stdio: o.stdio });
   }
@@ -152,6 +160,27 @@ export class ProcessRuntime implements Runtime {
       child.stdin?.end(keys.map((k) => k.trim() + '\n').join(''));
     });
     if (code !== 0) throw new Error(`writing the instance's SSH keys failed (exit ${String(code)})`);
+  }
+
+  async exec(instanceId: number, r: ExecRequest): Promise<ExecProcess> {
+    const { disk } = await this.#prepare(instanceId);
+    // A terminal through util-linux `script` (no native pty module): it runs the command on a new pty with this size.
+    const argv =
+      r.tty === null ? r.argv : ['script', '-qfec', `stty rows ${r.tty.rows} cols ${r.tty.cols} 2>/dev/null; exec ${shellJoin(r.argv)}`, '/dev/null'];
+    const env = { ...this.#o.baseEnv, HOME: disk, SHELL: '/bin/bash', ...r.env, ...(r.tty !== null && { TERM: r.tty.term }) };
+    const child = this.#spawn(instanceId, argv, { env, detached: true, stdio: 'pipe', dieWithParent: true });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+    return {
+      stdin: child.stdin as NonNullable<typeof child.stdin>,
+      stdout: child.stdout as NonNullable<typeof child.stdout>,
+      stderr: child.stderr as NonNullable<typeof child.stderr>,
+      done,
+      kill: () => trySignal(-(child.pid ?? 0), 'SIGKILL'),
+    };
   }
 
   async start(spec: WorkloadSpec): Promise<void> {
@@ -307,61 +336,8 @@ export class ProcessRuntime implements Runtime {
   }
 }
 
-/**
- * The last MAX_LOG_READ_BYTES of `output.log`: `<epoch µs> <o|e> <text>` lines from the stamper, in the
- * order it saw them. A line without a stamp (the wrapper ran without a stamper, or a workload started
- * before stamps existed) counts as stdout at the time of the line before it. A cut first line is dropped.
- */
-async function readStamped(file: string): Promise<LogLine[]> {
-  const fh = await openWorkloadFile(file);
-  if (fh === null) return [];
-  try {
-    const { size } = await fh.stat();
-    const len = Math.min(size, MAX_LOG_READ_BYTES);
-    const buf = Buffer.alloc(len);
-    await fh.read(buf, 0, len, size - len);
-    const lines = buf.toString('utf8').split('\n');
-    if (lines.at(-1) === '') lines.pop();
-    if (len < size) lines.shift();
-    const out: LogLine[] = [];
-    let at = 0;
-    for (const line of lines) {
-      const m = /^(\d{1,17}) ([oe]) /.exec(line);
-      if (m !== null) at = Math.floor(Number(m[1]) / 1000);
-      out.push(m === null ? { at, stream: 'stdout', text: line } : { at, stream: m[2] === 'e' ? 'stderr' : 'stdout', text: line.slice(m[0].length) });
-    }
-    return out;
-  } finally {
-    await fh.close();
-  }
-}
-
-/**
- * Open a file the workload could have written (its `out` folder): never through a symlink, never blocking on a
- * FIFO, only a plain file. Gantry may be root: a workload must not get it to read anything else for it.
- */
-async function openWorkloadFile(file: string): Promise<Awaited<ReturnType<typeof open>> | null> {
-  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
-  if (fh === null) return null;
-  if ((await fh.stat()).isFile()) return fh;
-  await fh.close();
-  return null;
-}
-
-async function readCode(file: string): Promise<number | null> {
-  const fh = await openWorkloadFile(file);
-  if (fh === null) return null;
-  try {
-    const buf = Buffer.alloc(32);
-    const { bytesRead } = await fh.read(buf, 0, 32, 0);
-    const text = buf.subarray(0, bytesRead).toString('utf8').trim();
-    return /^-?\d+$/.test(text) ? Number(text) : null;
-  } finally {
-    await fh.close();
-  }
-}
-
 function trySignal(pid: number, signal: NodeJS.Signals): void {
+  if (pid === 0) return;
   try {
     process.kill(pid, signal);
   } catch {

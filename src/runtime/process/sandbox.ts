@@ -44,8 +44,14 @@ const NAMESPACES = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--new-se
 type MountOp = { readonly kind: 'tmpfs' | 'ro' | 'rw'; readonly path: string; readonly source?: string };
 
 /** The `bwrap` argv (without the program name) that runs `command` inside the sandbox. */
-export function bwrapArgs(m: SandboxMounts, command: readonly string[]): string[] {
+export function bwrapArgs(
+  m: SandboxMounts,
+  command: readonly string[],
+  o: { dieWithParent?: boolean; accounts?: { readonly passwd: string; readonly group: string } } = {},
+): string[] {
   const args = m.identity === null ? ['--unshare-user', ...NAMESPACES] : [...NAMESPACES];
+  // An SSH session's sandbox ends with its bwrap: killing that one process ends all of it.
+  if (o.dieWithParent === true) args.push('--die-with-parent');
   args.push('--ro-bind', '/', '/', '--dev', '/dev');
   for (const d of m.devices) args.push('--dev-bind-try', d, d);
   args.push('--proc', '/proc');
@@ -92,6 +98,9 @@ export function bwrapArgs(m: SandboxMounts, command: readonly string[]): string[
     }
     done.push(op);
   }
+  // The instance's uid has no entry in the host's passwd: OpenSSH's sftp-server, scp and ssh, and rsync's daemon
+  // refuse to run without one. Files with the host's entries plus the instance's own are bound over them.
+  if (o.accounts !== undefined) args.push('--ro-bind', o.accounts.passwd, '/etc/passwd', '--ro-bind', o.accounts.group, '/etc/group');
   args.push('--chdir', m.disk, '--', ...(m.identity === null ? [] : dropTo(m.identity)), ...command);
   return args;
 }

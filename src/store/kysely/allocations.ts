@@ -42,7 +42,9 @@ export async function allocatePorts(
   n: NewInstance,
 ): Promise<void> {
   const used = new Set((await trx.selectFrom('port_allocations').select('host_port').where('machine_id', '=', machine.id).execute()).map((r) => r.host_port));
-  const wanted = n.requestedPorts.length > 0 ? n.requestedPorts : [{ containerPort: 0, proto: 'tcp' as const }];
+  const workload: { containerPort: number; proto: string }[] = n.requestedPorts.length > 0 ? [...n.requestedPorts] : [{ containerPort: 0, proto: 'tcp' }];
+  // The SSH port is the agent's, not the workload's: proto `ssh` keeps it out of `ports` (env, published ports).
+  const wanted = n.sshPort === true ? [...workload, { containerPort: 22, proto: 'ssh' }] : workload;
   const rows: { machine_id: number; host_port: number; instance_id: number; container_port: number; proto: string }[] = [];
   for (let p = machine.port_range_start; p <= machine.port_range_end && rows.length < wanted.length; p++) {
     if (used.has(p) || n.busyPorts?.has(p) === true) continue;
@@ -70,14 +72,27 @@ export async function allocatePorts(
   }
 }
 
-export async function portsOf(db: Db, ids: readonly number[]): Promise<Map<number, PortBinding[]>> {
-  const out = new Map<number, PortBinding[]>();
+/** A port row as stored: a workload binding, or the instance's SSH port (proto `ssh`). */
+export type StoredPort = PortBinding | { readonly hostPort: number; readonly containerPort: number; readonly proto: 'ssh' };
+
+export async function portsOf(db: Db, ids: readonly number[]): Promise<Map<number, StoredPort[]>> {
+  const out = new Map<number, StoredPort[]>();
   if (ids.length === 0) return out;
   const rows = await db.selectFrom('port_allocations').selectAll().where('instance_id', 'in', ids).orderBy('host_port').execute();
   for (const r of rows) {
     const list = out.get(r.instance_id) ?? [];
-    list.push({ hostPort: r.host_port, containerPort: r.container_port, proto: r.proto === 'udp' ? 'udp' : 'tcp' });
+    list.push({ hostPort: r.host_port, containerPort: r.container_port, proto: r.proto === 'udp' ? 'udp' : r.proto === 'ssh' ? 'ssh' : 'tcp' });
     out.set(r.instance_id, list);
   }
   return out;
+}
+
+/** The account's SSH keys, attached to a new instance in its create transaction (before its first start). */
+export async function attachAccountSshKeys(trx: Db, instanceId: number, accountId: number): Promise<void> {
+  const keys = await trx.selectFrom('ssh_keys').select('id').where('account_id', '=', accountId).where('deleted_at', 'is', null).execute();
+  if (keys.length > 0)
+    await trx
+      .insertInto('instance_ssh_keys')
+      .values(keys.map((k) => ({ instance_id: instanceId, ssh_key_id: k.id })))
+      .execute();
 }

@@ -3,7 +3,7 @@ import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { BillingStore } from '../billing-store.js';
 import type { ServerlessStore } from '../serverless-store.js';
-import type { ClaimOptions, InstanceListOptions, IntentWrite, ListingWrite, NewInstance, ObservationWrite, Store } from '../store.js';
+import type { ClaimOptions, InstanceListOptions, IntentWrite, ListingWrite, NewInstance, ObservationWrite, ResultStore, Store } from '../store.js';
 import type { TenantStore } from '../tenant-store.js';
 import type { CatalogStore } from '../catalog-store.js';
 import type { MlStore } from '../ml-store.js';
@@ -22,7 +22,8 @@ import { ServerlessRepo } from './serverless-repo.js';
 import { TenantRepo } from './tenant-repo.js';
 import { TemplateRepo } from './template-repo.js';
 import type { TemplateStore } from '../template-store.js';
-import { allocatePorts, insertGpus, portsOf } from './allocations.js';
+import { allocatePorts, attachAccountSshKeys, insertGpus, portsOf } from './allocations.js';
+import { ResultRepo } from './result-repo.js';
 import { claimLeased } from './lease.js';
 import { holdCpu, notEnoughGpus, rebalanceMachine, releaseCompute } from './placement.js';
 import { WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
@@ -37,15 +38,15 @@ const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
 type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & ResourceRepos;
-type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo;
+type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
-const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore => r;
+const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore & ResultStore => r;
 void covers;
 
 // Declaration merging: the class below gains the repositories' methods, which its constructor binds
 // (`covers` above checks they exist, the store contract suite that they behave).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore, VolumeStore {}
+export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore {}
 
 /**
  * The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. Machines
@@ -75,6 +76,7 @@ export class KyselyStore implements Store {
       new MlRepo(this.db, d),
       new TemplateRepo(this.db, d),
       new VolumeRepo(this.db, d),
+      new ResultRepo(this.db, d),
     ]) {
       exposeMethods(this, repo);
     }
@@ -200,6 +202,7 @@ export class KyselyStore implements Store {
         else await holdCpu(trx, row.id, n.machineId, 'OFFER_UNAVAILABLE');
       }
       await allocatePorts(this.dialect, trx, machine, row.id, n);
+      if (n.attachAccountSshKeys === true) await attachAccountSshKeys(trx, row.id, n.accountId);
       await trx
         .insertInto('api_keys')
         .values({
@@ -380,19 +383,5 @@ export class KyselyStore implements Store {
   async liveInstanceIds(machineId: number): Promise<Set<number>> {
     const rows = await this.db.selectFrom('instances').select('id').where('machine_id', '=', machineId).where('status', '!=', 'destroyed').execute();
     return new Set(rows.map((r) => r.id));
-  }
-
-  // ── results (log downloads) ────────────────────────────────────────
-  async putResult(token: string, content: string, expiresAt: number): Promise<void> {
-    await this.db.insertInto('results').values({ token, content, expires_at: expiresAt }).execute();
-  }
-
-  async getResult(token: string, now: number): Promise<string | undefined> {
-    const row = await this.db.selectFrom('results').select('content').where('token', '=', token).where('expires_at', '>', now).executeTakeFirst();
-    return row?.content;
-  }
-
-  async purgeResults(now: number): Promise<void> {
-    await this.db.deleteFrom('results').where('expires_at', '<=', now).execute();
   }
 }

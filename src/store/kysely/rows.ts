@@ -7,6 +7,7 @@ import type { AccountTable, ApiKeyTable, InstanceTable, MachineTable } from './s
 import type { Insertable } from 'kysely';
 import type { AccountRecord, ApiKeyRecord } from '../../domain/account/records.js';
 import type { InstanceRecord, PortBinding } from '../../domain/instance/instance.js';
+import type { StoredPort } from './allocations.js';
 import { isMachineIsolation, type MachineRecord } from '../../domain/machine/machine.js';
 
 /** Row ↔ record mapping, kept apart so the repositories read as queries only. */
@@ -98,7 +99,7 @@ export function parseJson<T>(text: string | null, fallback: T): T {
   }
 }
 
-export function toInstance(r: Selectable<InstanceTable>, ports: readonly PortBinding[]): InstanceRecord {
+export function toInstance(r: Selectable<InstanceTable>, stored: readonly StoredPort[]): InstanceRecord {
   if (!isInstanceStatus(r.status) || !isInstanceTarget(r.target)) throw new Error(`instance ${r.id} has a corrupt state (${r.target}/${r.status})`);
   return {
     id: r.id,
@@ -109,7 +110,8 @@ export function toInstance(r: Selectable<InstanceTable>, ports: readonly PortBin
     image: r.image,
     env: parseJson<Record<string, string>>(r.env_json, {}),
     requestedPorts: parseJson<PortSpec[]>(r.ports_json, []),
-    ports,
+    ports: stored.filter((p): p is PortBinding => p.proto !== 'ssh'),
+    sshPort: stored.find((p) => p.proto === 'ssh')?.hostPort ?? null,
     onstart: r.onstart,
     entrypoint: r.entrypoint,
     args: parseJson<string[] | null>(r.args_json, null),

@@ -46,6 +46,8 @@ export function vastInstance(v: InstanceView, now: number): Record<string, unkno
   const m: MachineRecord | undefined = v.machine;
   const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of i.ports) ports[`${p.containerPort}/${p.proto}`] = [{ HostIp: '0.0.0.0', HostPort: String(p.hostPort) }];
+  // The agent's SSH access is what `ssh-url` and `scp-url` read as the instance's port 22.
+  if (i.sshPort !== null) ports['22/tcp'] = [{ HostIp: '0.0.0.0', HostPort: String(i.sshPort) }];
   const extraEnv: [string, string][] = [
     ...Object.entries(i.env),
     ...i.requestedPorts.map((p): [string, string] => [`-p ${p.containerPort}:${p.containerPort}${p.proto === 'udp' ? '/udp' : ''}`, '1']),
@@ -79,7 +81,7 @@ export function vastInstance(v: InstanceView, now: number): Record<string, unkno
     onstart: i.onstart,
     jupyter_token: null,
     ssh_host: m?.publicIp ?? null,
-    ssh_port: null,
+    ssh_port: i.sshPort,
     ssh_idx: null,
     machine_dir_ssh_port: null,
     public_ipaddr: m?.publicIp ?? null,

@@ -7,6 +7,7 @@ import { principal } from '../../edge/principal.js';
 import { vastAccountRoutes } from './accounts.js';
 import { vastBillingRoutes } from './billing.js';
 import { vastBidRoutes } from './bids.js';
+import { vastInstanceAccessRoutes } from './instance-access.js';
 import { vastErrorBody } from './errors.js';
 import { vastCredential } from './credential.js';
 import { pageInstances } from './instances-v1.js';
@@ -75,6 +76,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   vastBillingRoutes(app, control);
   vastBidRoutes(app, control);
   vastVolumeRoutes(app, control);
+  vastInstanceAccessRoutes(app, opts);
   await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
   // ── instances ──────────────────────────────────────────────────────

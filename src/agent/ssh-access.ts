@@ -1,0 +1,208 @@
+import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import ssh2 from 'ssh2';
+import type { ExecProcess, Runtime, WorkloadSpec } from '../runtime/runtime.js';
+import { readOrCreate } from '../runtime/files.js';
+import { serveConnection, type SessionHost } from './ssh-session.js';
+
+export interface SshAccessOptions {
+  readonly runtime: Runtime;
+  /** The host's data dir: the host key and one record per instance live in `ssh/` (0700, files 0600). */
+  readonly dataDir: string;
+  readonly bindAddress: string;
+  /** Run inside the instance for the `sftp` subsystem. */
+  readonly sftpServer: string;
+  /** Where `copy`'s rsync module points: the instance's home (its disk on the process runtime) or `/` (containers). */
+  readonly copyRoot: 'home' | '/';
+  readonly log: Logger;
+}
+
+/** What the agent keeps per instance to serve SSH after it restarts (the workload outlives it). */
+interface AccessRecord {
+  readonly port: number;
+  keys: readonly string[];
+  /** The workload's environment, so a session sees what the workload sees. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * SSH access to instances, served by the agent (docs/decisions/010-ssh-access.md): one listener per instance
+ * on its SSH port, public-key auth against the instance's keys (the account's, and those attached with
+ * `attach ssh`), and every session run by the runtime exactly as the workload runs (`Runtime.exec`).
+ */
+export class SshAccess implements SessionHost {
+  readonly #o: SshAccessOptions;
+  readonly #hostKey: string;
+  readonly #records = new Map<number, AccessRecord>();
+  readonly #servers = new Map<number, { server: ssh2.Server; clients: Set<ssh2.Connection> }>();
+  readonly #live = new Map<number, Set<ExecProcess>>();
+
+  private constructor(o: SshAccessOptions, hostKey: string) {
+    this.#o = o;
+    this.#hostKey = hostKey;
+  }
+
+  get sftpServer(): string {
+    return this.#o.sftpServer;
+  }
+  get copyRoot(): 'home' | '/' {
+    return this.#o.copyRoot;
+  }
+
+  /** Load the host key (made once) and the records, and listen again for the instances still running. */
+  static async open(o: SshAccessOptions): Promise<SshAccess> {
+    const dir = join(o.dataDir, 'ssh');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    const hostKey = await readOrCreate(join(dir, 'host_ed25519_key'), () => ssh2.utils.generateKeyPairSync('ed25519').private.trim());
+    const a = new SshAccess(o, hostKey + '\n');
+    for (const name of await readdir(dir)) {
+      const m = /^(\d+)\.json$/.exec(name);
+      if (m === null) continue;
+      const rec = parseRecord(await readFile(join(dir, name), 'utf8').catch(() => ''));
+      if (rec === null) continue;
+      const id = Number(m[1]);
+      a.#records.set(id, rec);
+      const running = await o.runtime.inspect(id).then(
+        (obs) => obs.state === 'running',
+        () => false,
+      );
+      if (running) await a.#listen(id).catch((err: unknown) => o.log.warn({ instanceId: id, err: String(err) }, 'SSH access not restored'));
+    }
+    return a;
+  }
+
+  /** After a start: keep the port, keys and environment, and listen. */
+  async started(spec: WorkloadSpec): Promise<void> {
+    if (spec.sshPort === undefined || spec.sshPort === null) return;
+    const rec: AccessRecord = { port: spec.sshPort, keys: spec.sshKeys, env: spec.env };
+    const old = this.#records.get(spec.instanceId);
+    this.#records.set(spec.instanceId, rec);
+    await this.#save(spec.instanceId);
+    if (old !== undefined && old.port !== rec.port) await this.#unlisten(spec.instanceId);
+    // A port something else holds costs the instance its SSH access, not its start.
+    await this.#listen(spec.instanceId).catch((err: unknown) =>
+      this.#o.log.warn({ instanceId: spec.instanceId, port: rec.port, err: String(err) }, 'SSH access could not listen'),
+    );
+  }
+
+  /** Keys attached or detached: the next authentication sees them (open sessions stay). */
+  async keysChanged(instanceId: number, keys: readonly string[]): Promise<void> {
+    const rec = this.#records.get(instanceId);
+    if (rec === undefined) return;
+    rec.keys = keys;
+    await this.#save(instanceId);
+  }
+
+  /** The workload stopped: no new sessions, and the open ones end with it. */
+  async stopped(instanceId: number): Promise<void> {
+    await this.#unlisten(instanceId);
+  }
+
+  async destroyed(instanceId: number): Promise<void> {
+    await this.#unlisten(instanceId);
+    this.#records.delete(instanceId);
+    await rm(this.#file(instanceId), { force: true });
+  }
+
+  /** One command inside the instance, its output (stdout then stderr) bounded to `maxBytes`; ended after `timeoutMs`. */
+  async run(instanceId: number, argv: readonly string[], o: { timeoutMs: number; maxBytes: number }): Promise<{ code: number | null; output: string }> {
+    const p = await this.spawn(instanceId, argv, null);
+    p.stdin.end();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const take = (d: Buffer): void => {
+      if (size >= o.maxBytes) return;
+      chunks.push(d.subarray(0, o.maxBytes - size));
+      size += d.length;
+    };
+    p.stdout.on('data', take);
+    p.stderr.on('data', take);
+    const timer = setTimeout(() => p.kill(), o.timeoutMs);
+    try {
+      const { code } = await p.done;
+      return { code, output: Buffer.concat(chunks).toString('utf8') };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ── SessionHost: what a connection needs ──
+
+  keysOf(instanceId: number): readonly string[] {
+    return this.#records.get(instanceId)?.keys ?? [];
+  }
+
+  async spawn(instanceId: number, argv: readonly string[], tty: { term: string; cols: number; rows: number } | null): Promise<ExecProcess> {
+    const rec = this.#records.get(instanceId);
+    const exec = this.#o.runtime.exec?.bind(this.#o.runtime);
+    if (rec === undefined || exec === undefined) throw new Error(`instance ${instanceId} has no SSH access on this host`);
+    const obs = await this.#o.runtime.inspect(instanceId);
+    if (obs.state !== 'running') throw new Error(`instance ${instanceId} is not running`);
+    const p = await exec(instanceId, { argv, env: rec.env, tty });
+    const set = this.#live.get(instanceId) ?? new Set<ExecProcess>();
+    set.add(p);
+    this.#live.set(instanceId, set);
+    void p.done.finally(() => set.delete(p));
+    return p;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#servers.keys()].map((id) => this.#unlisten(id)));
+  }
+
+  async #listen(instanceId: number): Promise<void> {
+    const rec = this.#records.get(instanceId);
+    if (rec === undefined || this.#servers.has(instanceId)) return;
+    const clients = new Set<ssh2.Connection>();
+    const server = new ssh2.Server({ hostKeys: [this.#hostKey] }, (client) => {
+      clients.add(client);
+      client.on('close', () => clients.delete(client));
+      serveConnection(this, instanceId, client, this.#o.log);
+    });
+    this.#servers.set(instanceId, { server, clients });
+    server.on('error', (err: Error) => this.#o.log.warn({ instanceId, err: String(err) }, 'SSH listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(rec.port, this.#o.bindAddress, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      this.#servers.delete(instanceId);
+      throw err;
+    });
+    this.#o.log.debug({ instanceId, port: rec.port }, 'SSH access listening');
+  }
+
+  async #unlisten(instanceId: number): Promise<void> {
+    for (const p of this.#live.get(instanceId) ?? []) p.kill();
+    this.#live.delete(instanceId);
+    const s = this.#servers.get(instanceId);
+    if (s === undefined) return;
+    this.#servers.delete(instanceId);
+    for (const c of s.clients) c.end();
+    await new Promise<void>((resolve) => s.server.close(() => resolve()));
+  }
+
+  #file(instanceId: number): string {
+    return join(this.#o.dataDir, 'ssh', `${instanceId}.json`);
+  }
+
+  async #save(instanceId: number): Promise<void> {
+    const rec = this.#records.get(instanceId);
+    if (rec === undefined) return;
+    await writeFile(this.#file(instanceId), JSON.stringify(rec), { mode: 0o600 });
+  }
+}
+
+function parseRecord(text: string): AccessRecord | null {
+  try {
+    const v = JSON.parse(text) as Partial<AccessRecord>;
+    if (!Number.isInteger(v.port) || !Array.isArray(v.keys) || typeof v.env !== 'object' || v.env === null) return null;
+    return { port: v.port as number, keys: v.keys.filter((k): k is string => typeof k === 'string'), env: v.env };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,148 @@
+import { GantryError } from '../../domain/errors.js';
+import type { InstanceRecord } from '../../domain/instance/instance.js';
+import type { ControlContext } from '../context.js';
+
+type HostLink = NonNullable<ReturnType<ControlContext['hosts']['get']>>;
+import { newToken } from '../keys.js';
+import { authorize, authorizeInstance, type Principal } from '../principal.js';
+
+/** Output kept of one `execute` (the result URL serves it). */
+const MAX_EXECUTE_OUTPUT = 1024 * 1024;
+/** What Vast's `execute` offers: listing, disk usage and removal, nothing a shell would interpret. */
+const EXECUTABLE = new Set(['ls', 'rm', 'du']);
+
+/** The instance's host, able to run commands in it (the agent's SSH access), while the instance runs. */
+async function commandHost(
+  ctx: ControlContext,
+  p: Principal,
+  id: number,
+): Promise<{ inst: InstanceRecord; host: HostLink & Required<Pick<HostLink, 'exec'>> }> {
+  const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
+  if (inst.status !== 'running') throw new GantryError('NO_SSH_ACCESS', `Instance ${id} is ${inst.status}; start it first.`, { instanceId: id });
+  if (inst.sshPort === null)
+    throw new GantryError('NO_SSH_ACCESS', `Instance ${id} was created before instances had SSH access; create a new one.`, { instanceId: id });
+  const host = ctx.hosts.get(inst.machineId);
+  if (!host) throw new GantryError('HOST_UNAVAILABLE', `The host of instance ${id} is not connected now.`, { machineId: inst.machineId });
+  const exec = host.exec?.bind(host);
+  if (exec === undefined) throw new GantryError('NO_SSH_ACCESS', `The host of instance ${id} cannot run commands in its instances.`, { instanceId: id });
+  return { inst, host: Object.assign(host, { exec }) };
+}
+
+/**
+ * Vast's constrained `execute`: `ls`, `du` or `rm` with plain arguments, run inside the instance as its
+ * workload runs (no shell), the output kept behind a short-lived result URL as logs are.
+ */
+export async function executeCommand(ctx: ControlContext, p: Principal, id: number, command: unknown): Promise<{ token: string }> {
+  authorize(p, 'instance.manage', id);
+  const argv = parseConstrained(command);
+  const { host } = await commandHost(ctx, p, id);
+  const r = await host.exec(id, argv, { timeoutMs: ctx.settings.executeTimeoutMs, maxBytes: MAX_EXECUTE_OUTPUT });
+  const token = newToken();
+  await ctx.store.putResult(token, r.output, ctx.clock.now() + ctx.settings.resultTtlMs);
+  return { token };
+}
+
+/** `ls -l /`, `du -d2 -h`, `rm -r 'a b'`: words split on blanks, quotes kept only as grouping. */
+export function parseConstrained(command: unknown): string[] {
+  if (typeof command !== 'string' || command.trim() === '')
+    throw new GantryError('MISSING_INPUT', "'command' must be a command such as 'ls -l /'.", { field: 'command' });
+  if (/[;&|`$<>(){}\\\n\r*?[\]~!#]/.test(command))
+    throw new GantryError('INVALID_ARGUMENT', 'execute runs one ls, du or rm with plain arguments: no shell characters (; | & $ ` < > * ...).', {
+      field: 'command',
+    });
+  const words = [...command.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+  if (!EXECUTABLE.has(words[0] ?? ''))
+    throw new GantryError('INVALID_ARGUMENT', `execute runs only ls, du and rm (as on Vast); got '${(words[0] ?? '').slice(0, 40)}'.`, { field: 'command' });
+  return words;
+}
+
+/** One side of a copy as the clients send it: an instance (`123`, `C.123`), the caller's machine, or something Gantry does not offer. */
+type CopySide = { kind: 'instance'; id: number } | { kind: 'local' } | { kind: 'other'; what: string };
+
+export function copySide(v: unknown): CopySide {
+  if (v === null || v === undefined || v === 'local' || v === '') return { kind: 'local' };
+  const s = typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v);
+  const m = /^(?:C\.)?(\d{1,15})$/.exec(s);
+  if (m !== null) return { kind: 'instance', id: Number(m[1]) };
+  return { kind: 'other', what: s.slice(0, 60) };
+}
+
+function refuseOther(side: CopySide): void {
+  if (side.kind !== 'other') return;
+  const why = side.what.startsWith('V.')
+    ? 'volume copies are not offered by this copy route'
+    : `'${side.what}' is a cloud connection, and no cloud target is configured on this offline Gantry`;
+  throw new GantryError('COPY_UNAVAILABLE', `Copy from or to ${side.what} is not available: ${why}. Copy between instances and your machine instead.`, {
+    location: side.what,
+  });
+}
+
+export interface CopyAnswer {
+  /** Where the client's own rsync connects (local ↔ instance copies), as Vast answers them. */
+  readonly src_addr?: string;
+  readonly src_port?: number;
+  readonly dst_addr?: string;
+  readonly dst_port?: number;
+  readonly msg: string;
+}
+
+/**
+ * `copy` (`/commands/rsync/`, `/commands/copy_direct/`): a local side is copied by the client itself with
+ * rsync over the instance's SSH access (Gantry answers where to connect). Between two instances, and to or from
+ * clouds, VMs and volumes, it is refused with the reason.
+ */
+export async function copyData(
+  ctx: ControlContext,
+  p: Principal,
+  body: { src: unknown; dst: unknown; srcPath: unknown; dstPath: unknown },
+): Promise<CopyAnswer> {
+  authorize(p, 'instance.manage');
+  const src = copySide(body.src);
+  const dst = copySide(body.dst);
+  refuseOther(src);
+  refuseOther(dst);
+  if (src.kind === 'local' && dst.kind === 'local') throw new GantryError('MISSING_INPUT', 'A copy needs an instance on at least one side (ID:path).', {});
+  if (src.kind === 'instance' && dst.kind === 'instance') {
+    if (typeof body.srcPath !== 'string' || typeof body.dstPath !== 'string')
+      throw new GantryError(
+        'COPY_UNAVAILABLE',
+        'Copying a whole VM image (vm copy) is not available: Gantry has no VM instances. Give ID:path on both sides.',
+        {},
+      );
+    // Both sides' SSH access is the agents'; a pull from one sandbox into another needs an SSH client that runs
+    // as the instance's uid without a passwd entry, which OpenSSH refuses: not offered yet (decision 009).
+    throw new GantryError(
+      'COPY_UNAVAILABLE',
+      `Copy between instances ${src.id} and ${dst.id} is not available on Gantry: copy to your machine and back (copy C.${src.id}:PATH local:DIR, then copy local:DIR C.${dst.id}:PATH).`,
+      {},
+    );
+  }
+  const side = src.kind === 'instance' ? src : (dst as { kind: 'instance'; id: number });
+  const { inst } = await commandHost(ctx, p, side.id);
+  const addr = (await ctx.store.getMachine(inst.machineId, ctx.clock.now()))?.publicIp ?? ctx.settings.publicIp;
+  const port = inst.sshPort as number;
+  return src.kind === 'instance'
+    ? { src_addr: addr, src_port: port, msg: `Copy from instance ${side.id} with rsync over SSH at ${addr}:${port}.` }
+    : { dst_addr: addr, dst_port: port, msg: `Copy to instance ${side.id} with rsync over SSH at ${addr}:${port}.` };
+}
+
+/** `cancel copy` / `cancel sync`: Gantry runs no server-side copies (see copyData), so there is never one to cancel. */
+export async function cancelCopies(ctx: ControlContext, p: Principal, dst: unknown): Promise<string> {
+  authorize(p, 'instance.manage');
+  const side = copySide(dst);
+  if (side.kind !== 'instance') throw new GantryError('INVALID_ARGUMENT', "'dst_id' must be the id of an instance (ID or C.ID).", { field: 'dst_id' });
+  authorizeInstance(p, await ctx.store.getInstance(side.id), side.id, 'instance.manage');
+  return `No server-side copy to instance ${side.id} is running (Gantry runs copies only from your machine); nothing to cancel.`;
+}
+
+/** `cloud copy` and `cancel sync` (`/commands/rclone/`): there are no cloud connections on an offline Gantry. */
+export async function refuseCloudCopy(ctx: ControlContext, p: Principal, instance: unknown): Promise<never> {
+  authorize(p, 'instance.manage');
+  const side = copySide(instance);
+  if (side.kind === 'instance') authorizeInstance(p, await ctx.store.getInstance(side.id), side.id, 'instance.manage');
+  throw new GantryError(
+    'COPY_UNAVAILABLE',
+    'Cloud copy and sync are not available: Gantry runs offline and has no cloud connection configured. Copy to your machine (copy C.ID:PATH local:DIR) and upload from there.',
+    {},
+  );
+}

@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { commandArgv } from '../../src/agent/ssh-session.js';
+import { copySide, parseConstrained } from '../../src/control/instances/instance-commands.js';
+import { shellJoin } from '../../src/runtime/process/session-files.js';
+
+describe('SSH access: commands and copy locations', () => {
+  it('execute takes ls, du and rm with plain arguments, and nothing a shell would read', () => {
+    assert.deepEqual(parseConstrained('ls -l -o -r'), ['ls', '-l', '-o', '-r']);
+    assert.deepEqual(parseConstrained("rm -r 'a b'"), ['rm', '-r', 'a b']);
+    for (const bad of ['cat /etc/passwd', 'ls; id', 'ls $(id)', 'du `id`', 'ls > x', 'rm *', '']) assert.throws(() => parseConstrained(bad), bad);
+    assert.throws(() => parseConstrained(42));
+  });
+
+  it('copy locations: an instance as ID or C.ID, the local side, and the rest named for the refusal', () => {
+    assert.deepEqual(copySide('C.12'), { kind: 'instance', id: 12 });
+    assert.deepEqual(copySide(12), { kind: 'instance', id: 12 });
+    for (const l of [null, undefined, 'local', '']) assert.deepEqual(copySide(l), { kind: 'local' });
+    assert.deepEqual(copySide('s3.101'), { kind: 'other', what: 's3.101' });
+  });
+
+  it("rsync's daemon mode gets the instance's modules; other commands run through bash as given", () => {
+    assert.deepEqual(commandArgv('echo hi > f', 3, 'home'), ['bash', '-c', 'echo hi > f']);
+    const [, , script] = commandArgv('rsync --server --daemon .', 3, 'home');
+    assert.match(script ?? '', /m 3; m C\.3/);
+    assert.match(script ?? '', /--server --daemon \.$/);
+    assert.equal(shellJoin(['bash', '-l', "it's"]), "bash -l 'it'\\''s'");
+  });
+});
