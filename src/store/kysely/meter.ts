@@ -45,41 +45,62 @@ async function charge(trx: Trx, i: MeterRow, kind: MeterKind, start: number, end
       .execute();
   }
   const hostAccountId = i.host_account_id ?? i.account_id;
+  await postCharge(trx, { accountId: i.account_id, hostAccountId, machineId: i.machine_id, subjectId: i.id, kind, start, end, rate, amount, fromBalance });
+}
+
+/** One metered span: extends today's charge row of the same subject, kind and rate (or adds one), then moves the money. */
+export async function postCharge(
+  trx: Trx,
+  c: {
+    accountId: number;
+    hostAccountId: number;
+    machineId: number;
+    /** The instance (or, for kind `volume`, the volume) charged for. */
+    subjectId: number;
+    kind: string;
+    start: number;
+    end: number;
+    rate: number;
+    amount: number;
+    /** What the renter's balance pays (less than `amount` when a deposit paid part). */
+    fromBalance: number;
+  },
+): Promise<void> {
   const extended = await trx
     .updateTable('charges')
-    .set((eb) => ({ end_at: end, amount: eb('amount', '+', amount) }))
-    .where('instance_id', '=', i.id)
-    .where('kind', '=', kind)
-    .where('end_at', '=', start)
-    .where('rate', '=', rate)
-    .where('start_at', '>=', Math.floor(end / DAY_MS) * DAY_MS)
+    .set((eb) => ({ end_at: c.end, amount: eb('amount', '+', c.amount) }))
+    .where('instance_id', '=', c.subjectId)
+    .where('kind', '=', c.kind)
+    .where('end_at', '=', c.start)
+    .where('rate', '=', c.rate)
+    .where('start_at', '>=', Math.floor(c.end / DAY_MS) * DAY_MS)
     .executeTakeFirst();
   if (extended.numUpdatedRows === 0n) {
     await trx
       .insertInto('charges')
       .values({
-        account_id: i.account_id,
-        host_account_id: hostAccountId,
-        machine_id: i.machine_id,
-        instance_id: i.id,
-        kind,
-        start_at: start,
-        end_at: end,
-        rate,
-        amount,
+        account_id: c.accountId,
+        host_account_id: c.hostAccountId,
+        machine_id: c.machineId,
+        instance_id: c.subjectId,
+        kind: c.kind,
+        start_at: c.start,
+        end_at: c.end,
+        rate: c.rate,
+        amount: c.amount,
       })
       .execute();
   }
-  if (amount === 0) return;
+  if (c.amount === 0) return;
   await trx
     .updateTable('accounts')
-    .set((eb) => ({ balance: eb('balance', '-', fromBalance) }))
-    .where('id', '=', i.account_id)
+    .set((eb) => ({ balance: eb('balance', '-', c.fromBalance) }))
+    .where('id', '=', c.accountId)
     .execute();
   await trx
     .updateTable('accounts')
-    .set((eb) => ({ balance: eb('balance', '+', amount) }))
-    .where('id', '=', hostAccountId)
+    .set((eb) => ({ balance: eb('balance', '+', c.amount) }))
+    .where('id', '=', c.hostAccountId)
     .execute();
 }
 

@@ -2,12 +2,12 @@ import type { Kysely, Transaction } from 'kysely';
 import { amountFor } from '../../domain/billing/meter.js';
 import { volumePerHour } from '../../domain/volume/volume.js';
 import type { Database } from './schema.js';
+import { postCharge } from './meter.js';
 
 type Trx = Transaction<Database>;
 
 /** A volume's charges are rows of kind `volume`; `instance_id` holds the volume's id (the ledger's meter key). */
 export const VOLUME_CHARGE_KIND = 'volume';
-const DAY_MS = 86_400_000;
 
 /**
  * Bill a volume as storage from its meter's start to `end` (compare-and-set on the start, so replicas settle each
@@ -36,44 +36,10 @@ export async function settleVolume(trx: Trx, volumeId: number, end: number): Pro
   if (moved.numUpdatedRows === 0n) return; // another replica settled it
   const rate = volumePerHour({ sizeGb: Number(v.size_gb), priceDiskPerGbMonth: Number(v.price_disk) });
   const amount = amountFor(rate, end - start);
-  const extended = await trx
-    .updateTable('charges')
-    .set((eb) => ({ end_at: end, amount: eb('amount', '+', amount) }))
-    .where('instance_id', '=', volumeId)
-    .where('kind', '=', VOLUME_CHARGE_KIND)
-    .where('end_at', '=', start)
-    .where('start_at', '>=', Math.floor(end / DAY_MS) * DAY_MS)
-    .executeTakeFirst();
-  if (extended.numUpdatedRows === 0n) {
-    await trx
-      .insertInto('charges')
-      .values({
-        account_id: v.account_id,
-        host_account_id: v.owner_id,
-        machine_id: v.machine_id,
-        instance_id: volumeId,
-        kind: VOLUME_CHARGE_KIND,
-        start_at: start,
-        end_at: end,
-        rate,
-        amount,
-      })
-      .execute();
-  }
-  if (amount === 0) return;
-  await trx
-    .updateTable('accounts')
-    .set((eb) => ({ balance: eb('balance', '-', amount) }))
-    .where('id', '=', v.account_id)
-    .execute();
-  await trx
-    .updateTable('accounts')
-    .set((eb) => ({ balance: eb('balance', '+', amount) }))
-    .where('id', '=', v.owner_id)
-    .execute();
+  const charge = { accountId: v.account_id, hostAccountId: v.owner_id, machineId: v.machine_id, subjectId: volumeId, kind: VOLUME_CHARGE_KIND };
+  await postCharge(trx, { ...charge, start, end, rate, amount, fromBalance: amount });
 }
 
-/** Settle every live volume's meter up to `now`, one short transaction each. */
 export async function settleVolumeMeters(db: Kysely<Database>, now: number): Promise<void> {
   const due = await db.selectFrom('volumes').select('id').where('deleted_at', 'is', null).where('meter_since', '<', now).execute();
   for (const { id } of due) await db.transaction().execute((trx) => settleVolume(trx, id, now));
