@@ -34,6 +34,8 @@ async function commandHost(
  */
 export async function executeCommand(ctx: ControlContext, p: Principal, id: number, command: unknown): Promise<{ token: string }> {
   authorize(p, 'instance.manage', id);
+  // Whose instance it is comes first: another tenant learns nothing from how its command was refused.
+  authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
   const argv = parseConstrained(command);
   const { host } = await commandHost(ctx, p, id);
   const r = await host.exec(id, argv, { timeoutMs: ctx.settings.executeTimeoutMs, maxBytes: MAX_EXECUTE_OUTPUT });
