@@ -6,7 +6,7 @@ import { crashTemplate, idleTemplate } from '../fixtures/aicore/bulk-templates.j
 import { chatServingTemplate, EXAMPLES_DIR, lm, sdkDestination, serviceKeyFor } from '../helpers/aicore.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE_PG } from '../helpers/stores.js';
 
 const MERGE_PATCH = { contentType: 'application/merge-patch+json' };
 const DEPLOYMENTS = '/v2/lm/deployments';
@@ -70,7 +70,7 @@ const bulk = (call: Lm, deployments: unknown): ReturnType<Lm> => call('PATCH', D
  * a bulk PATCH of 100 mixed items with per-item results, the all-or-nothing checks of a bulk
  * request, and a stop that finishes the 20 requests it accepted.
  */
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE_PG) {
   describe(`AI Core stop, delete and bulk (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     let call: Lm;

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ArtifactApi, ConfigurationApi, ExecutableApi, ScenarioApi } from '@sap-ai-sdk/ai-api';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE_PG } from '../helpers/stores.js';
 import { gantry } from '../helpers/cli.js';
 import { chatTemplate, plainTemplate } from '../fixtures/aicore/templates.js';
 
@@ -28,7 +28,7 @@ function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...args], { cwd, encoding: 'utf8' });
 }
 
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE_PG) {
   describe(`aicore catalog (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     let tmp: string;

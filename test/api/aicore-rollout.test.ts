@@ -7,7 +7,7 @@ import { chatServingTemplate, EXAMPLES_DIR, lm } from '../helpers/aicore.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 
 /**
  * A copy of the example chat template (scenario foundation-models, executable `gated-chat`) whose
@@ -82,7 +82,7 @@ const WORKER_FAILURES_BEFORE_DEAD = 2;
  * as Bearer), with the example chat server as the model: the `model` field of each answer tells
  * which configuration served it.
  */
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE) {
   describe(`AI Core configuration change, DEAD and start again (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     let key: string;

@@ -6,12 +6,12 @@ import { esClient, esRaw } from '../helpers/elastic.js';
 import { CLASSIFICATION, uploadModel } from '../helpers/elastic-models.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 
 const classifier = tinyClassifier({ labels: 3, hidden: 8, seed: 51 });
 
 /** Start parameters, duplicate ids, wait_for and timeouts, update, inference errors and the stats shape. */
-for (const ts of TEST_STORES)
+for (const ts of ONE_STORE)
   describe(`Elasticsearch trained-model deployments (${ts.name})`, { skip: ts.skip, timeout: 600_000 }, () => {
     let g: TestGantry;
     let c: Client;

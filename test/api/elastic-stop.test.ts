@@ -5,13 +5,13 @@ import { tinyClassifier } from '../fixtures/onnx/models.js';
 import { esClient, esRaw } from '../helpers/elastic.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE_PG } from '../helpers/stores.js';
 import { CLASSIFICATION, uploadModel } from '../helpers/elastic-models.js';
 
 const classifier = tinyClassifier({ labels: 3, hidden: 8, seed: 41 });
 
 /** Elasticsearch's stop (reference B3) over real inference workers made slow with Gantry's delay knob. */
-for (const ts of TEST_STORES)
+for (const ts of ONE_STORE_PG)
   describe(`Elasticsearch deployment stop (${ts.name})`, { skip: ts.skip, timeout: 600_000 }, () => {
     let g: TestGantry;
     let c: Client;

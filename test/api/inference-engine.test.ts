@@ -6,7 +6,7 @@ import type { DeploymentView } from '../../src/control/serverless/deployments.js
 import { GantryError } from '../../src/domain/errors.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { SERVERLESS_FAST, until, WORKER_ONSTART } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 
 /** How one proxied request ended: the worker's status, or the engine's error code. */
 type Ended = number | string;
@@ -19,7 +19,7 @@ const WAIT = { timeoutMs: 60_000 };
  * request deadlines, inference counters and Elasticsearch's stop, through the real gateway to
  * real worker processes (test/fixtures/serverless-worker.ts; `?ms=` makes it slow).
  */
-for (const ts of TEST_STORES)
+for (const ts of ONE_STORE)
   describe(`engine for Elasticsearch deployments (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     let admin: Principal;

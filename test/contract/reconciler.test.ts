@@ -90,8 +90,8 @@ const MACHINE: AgentMachineInfo = {
   computeCap: null,
   cpuName: 'c',
   cpuArch: 'amd64',
-  cpuCores: 1,
-  cpuRamMb: 1000,
+  cpuCores: 64, // several tests rent a vCPU each and leave it held
+  cpuRamMb: 64_000,
   diskSpaceGb: 100,
   driverVersion: null,
   cudaMaxGood: null,

@@ -29,7 +29,8 @@ for (const ts of TEST_STORES) {
           for (const f of ['admin.key', 'server.secret', 'secrets.keys', 'host.token', 'host.key', 'url'])
             assert.ok(files.includes(f), `${f} in ${files.join(' ')}`);
           if (ts.name === 'sqlite') for (const f of ['gantry.db', 'gantry.db-wal', 'gantry.db-shm']) assert.ok(files.includes(f), f);
-          for (const f of files) assert.equal(await mode(join(dataDir, f)), '600', f);
+          // Folders Gantry adds beside instances (ssh host keys, volumes, snapshots) are owner-only too.
+          for (const f of files) assert.equal(await mode(join(dataDir, f)), (await stat(join(dataDir, f))).isDirectory() ? '700' : '600', f);
         } finally {
           await g.dispose();
         }

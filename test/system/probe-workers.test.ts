@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { call, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 
 /** The example chat server, run as it is: a plain HTTP server that knows nothing of Gantry. */
 const CHAT_SERVER = fileURLToPath(new URL('../../../examples/aicore-chat/server.mjs', import.meta.url));
@@ -28,7 +28,7 @@ async function deploy(g: TestGantry, name: string, o: Record<string, unknown>): 
   return { id: r.body.deployment.id, endpointId: r.body.deployment.endpoint_id };
 }
 
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE) {
   describe(`probe-ready workers and dead endpoints (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     before(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { call, createDeployment, SERVERLESS_FAST, until, WORKER_ONSTART, workersOf, type Worker } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE_PG } from '../helpers/stores.js';
 
 const deployment = async (g: TestGantry, id: number): Promise<Record<string, any>> => (await g.api('GET', `/api/v0/deployment/${id}/`)).body.deployment;
 
@@ -18,7 +18,7 @@ async function stopped(g: TestGantry, id: number): Promise<Record<string, any>> 
 }
 
 // Issue 14's serverless findings, each against real worker processes on each store.
-for (const ts of TEST_STORES)
+for (const ts of ONE_STORE_PG)
   describe(`serverless hardening (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     before(async () => {
@@ -145,7 +145,7 @@ for (const ts of TEST_STORES)
 
 // The drain deadline acts when it falls. The periodic pass is ten minutes apart here, so only the
 // wake-up at the deadline can fail the held request and finish the stop.
-for (const ts of TEST_STORES)
+for (const ts of ONE_STORE_PG)
   describe(`serverless drain deadline (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     before(async () => {
