@@ -176,7 +176,11 @@ export class KyselyStore implements Store {
   // ── instances ───────────────────────────────────────────────────────
   async createInstance(n: NewInstance): Promise<InstanceRecord> {
     const id = await this.db.transaction().execute(async (trx) => {
-      const machine = await trx.selectFrom('machines').selectAll().where('id', '=', n.machineId).executeTakeFirst();
+      // The machine row is locked first: placement locks it too, and taking it after the instance insert (whose
+      // foreign key holds a share lock on it) would deadlock two concurrent creates on PostgreSQL.
+      let mq = trx.selectFrom('machines').selectAll().where('id', '=', n.machineId);
+      if (this.dialect.supportsSkipLocked) mq = mq.forUpdate();
+      const machine = await mq.executeTakeFirst();
       if (!machine) throw new GantryError('OFFER_NOT_FOUND', `Machine ${n.machineId} does not exist.`, { machineId: n.machineId });
       const taken = new Set(
         (await trx.selectFrom('gpu_allocations').select('gpu_index').where('machine_id', '=', n.machineId).execute()).map((r) => r.gpu_index),
