@@ -3,10 +3,10 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE } from '../helpers/stores.js';
 
 /** The whole instance lifecycle of Vast's REST guide, over real HTTP and real processes, on every store. */
-for (const ts of TEST_STORES) {
+for (const ts of ONE_STORE) {
   describe(`vast instance lifecycle (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
     before(async () => {
