@@ -225,7 +225,9 @@ for (const ts of ONE_STORE) {
         (await readFile(join(g.dataDir, 'instances', String(id), 'disk', 'boots.txt'), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
       await eventually('first boot recorded', async () => (await boots()) === 1);
       assert.equal((await g.api('PUT', `/api/v0/instances/reboot/${id}/`)).status, 200);
-      await g.waitInstance(id, (r) => r.actual_status === 'running' && r.start_date !== first.start_date);
+      assert.equal(first.gantry_pending_op, null);
+      const rebooted = await g.waitInstance(id, (r) => r.actual_status === 'running' && r.start_date !== first.start_date);
+      assert.equal(rebooted.gantry_pending_op, null, 'the reboot is done once the workload has restarted');
       await eventually('reboot keeps the disk: two boots on it', async () => (await boots()) === 2);
       const before = (await g.api('GET', `/api/v0/instances/${id}/`)).body.instances;
       assert.equal((await g.api('PUT', `/api/v0/instances/recycle/${id}/`)).status, 200);

@@ -253,7 +253,7 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
         .map((i) => i.id);
     const settle = async (id: number, state: string): Promise<boolean> =>
       g
-        .waitInstance(id, (x) => x.actual_status === state, 30_000)
+        .waitInstance(id, (x) => x.actual_status === state && x.gantry_pending_op === null, 60_000)
         .then(
           () => true,
           () => false,

@@ -144,7 +144,7 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('label instance', (f) => ['label', 'instance', String(f.instance), `compat-${f.tag}`]),
     v('prepay instance', (f) => ['prepay', 'instance', String(f.instance), '1']),
     v('change bid', (f) => ['change', 'bid', String(f.instance), '--price', '0.5']),
-    v('update instance', (f) => ['update', 'instance', String(f.instance), '--template_hash_id', f.templateHash]),
+    v('update instance', (f) => ['update', 'instance', String(f.instance), '--template_hash_id', f.templateHash], { settle: 'running' }),
     v('take snapshot', (f) => ['take', 'snapshot', String(f.instance), '--repo', `compat/${f.tag}`, '--docker_login_user', 'u', '--docker_login_pass', 'p']),
     v('copy', (f) => ['copy', `local:${f.localDir}`, `C.${f.instance}:/tmp/compat`]),
     v('cancel copy', (f) => ['cancel', 'copy', String(f.instance)]),

@@ -67,6 +67,8 @@ export function vastInstance(v: InstanceView, now: number): Record<string, unkno
     cur_state: actual === 'running' || actual === 'loading' || actual === 'rebooting' ? 'running' : 'stopped',
     next_state: i.target === 'deleted' ? 'deleted' : i.target,
     gantry_status: i.status,
+    // A reboot or recycle asked for but not yet begun: `actual_status` still reads running until the reconciler acts.
+    gantry_pending_op: i.pendingOp,
     status_msg: i.statusMsg,
     exit_code: i.exitCode,
     label: i.label,
