@@ -69,7 +69,8 @@ for (const ts of ONE_STORE_PG)
       assert.ok(count(got, 429) >= 1, JSON.stringify(got));
       assert.equal(s.body.stopped, true);
       assert.equal(s.body.gantry.rejected, count(got, 429));
-      assert.equal(s.body.gantry.drained + before, count(got, 200));
+      // A request may finish between reading `done` and the stop taking hold: counted neither before nor as drained.
+      assert.ok(s.body.gantry.drained + before <= count(got, 200), JSON.stringify({ body: s.body, before, got }));
       assert.match(s.headers.get('warning') ?? '', /^299 Elasticsearch-9\.1\.0 ".*rejected/);
       assert.equal(await infer('d-default'), 404, 'gone after the stop: an unknown id');
       assert.equal(await infer('slow'), 409, 'the model is no longer deployed');

@@ -108,12 +108,12 @@ for (const ts of ONE_STORE)
       assert.deepEqual(await Promise.all(all), Array(30).fill(200));
       assert.deepEqual([drained.drained, drained.failed, drained.rejected], [30, 0, 0]);
 
-      // finish_pending_work bounded by 1 s: what is not answered by then fails, and both are counted.
+      // finish_pending_work bounded by 3 s (30 × 300 ms need 9 s; 3 s leaves a starved worker time for its first answer): what is not answered by then fails, and both are counted.
       await sc().startDeployment(admin, d.deployment.id);
       await ready(d);
       const some = Array.from({ length: 30 }, (_, i) => send(d, `/infer?ms=300&i=${i}`));
       await held(d, 29, 1);
-      const cut = await sc().stopDeploymentAndWait(admin, d.deployment.id, { ...ES_STOP, finishPendingWork: true, timeoutMs: 1_000 }, WAIT);
+      const cut = await sc().stopDeploymentAndWait(admin, d.deployment.id, { ...ES_STOP, finishPendingWork: true, timeoutMs: 3_000 }, WAIT);
       const got = await Promise.all(some);
       const answered = count(got, 200);
       assert.ok(answered >= 1 && answered < 30, JSON.stringify(got));
