@@ -356,6 +356,8 @@ export class ServerlessLoop {
       const wg = groups[(have + i) % groups.length] as WorkergroupRecord;
       if ((await recruitWorker(ctx, ep, wg)) === null) {
         this.#recruitAfter.set(ep.id, now + ctx.settings.recruitBackoffMs);
+        // The retry is due when the backoff ends, not at the next periodic pass (which may be minutes away).
+        this.#passAt(now + ctx.settings.recruitBackoffMs);
         ctx.log.warn({ endpointId: ep.id, workergroupId: wg.id, placement: wg.placement }, 'no offer for a new worker');
         return `no offer matches the placement of workergroup ${wg.id}`;
       }
