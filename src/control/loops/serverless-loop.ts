@@ -14,7 +14,6 @@ import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
 import { abandonRollout, rolloutStep } from '../serverless/rollout.js';
 import { retireGroup } from '../serverless/deployment-changes.js';
 import { planRollout } from '../../domain/serverless/rollout.js';
-
 /** When a pass moves the status: running stamps the start, stopped or failed the end. */
 function statusTimes(ep: EndpointRecord, pass: Pass, now: number): { startedAt?: number; completedAt?: number } {
   if (pass.status === undefined || pass.status === ep.status) return {};
@@ -22,7 +21,6 @@ function statusTimes(ep: EndpointRecord, pass: Pass, now: number): { startedAt?:
   if (pass.status === 'stopped' || pass.status === 'failed') return { completedAt: now };
   return {};
 }
-
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
 const DEFAULT_PERF = 1;
@@ -128,7 +126,9 @@ export class ServerlessLoop {
           generation: ep.generation,
           now,
         });
+        // A pass that outlived its lease (a slow machine) is tried again soon, not at the next periodic pass.
         if (outcome === 'lost') ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
+        if (outcome === 'lost') this.#passAt(ctx.clock.now() + ctx.settings.observeIntervalMs);
         else this.#unrecordedDrainFailures.delete(ep.id);
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
@@ -356,8 +356,7 @@ export class ServerlessLoop {
       const wg = groups[(have + i) % groups.length] as WorkergroupRecord;
       if ((await recruitWorker(ctx, ep, wg)) === null) {
         this.#recruitAfter.set(ep.id, now + ctx.settings.recruitBackoffMs);
-        // The retry is due when the backoff ends, not at the next periodic pass (which may be minutes away).
-        this.#passAt(now + ctx.settings.recruitBackoffMs);
+        this.#passAt(now + ctx.settings.recruitBackoffMs); // the retry is due then, not at the next periodic pass
         ctx.log.warn({ endpointId: ep.id, workergroupId: wg.id, placement: wg.placement }, 'no offer for a new worker');
         return `no offer matches the placement of workergroup ${wg.id}`;
       }
