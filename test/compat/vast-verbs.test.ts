@@ -289,7 +289,7 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
         let j = judge(r.out, r.code, x);
         if (before !== null) for (const id of (await instanceIds()).filter((i) => !before.has(i))) await g.api('DELETE', `/api/v0/instances/${id}/`);
         // What a verb left of its fresh instances (a destroy verb leaves none).
-        const live = new Set(await instanceIds());
+        const live = new Set(fresh.length > 0 ? await instanceIds() : []);
         for (const id of fresh.filter((i) => live.has(i))) await g.api('DELETE', `/api/v0/instances/${id}/`);
         // A lifecycle verb passes only when the instance really gets there.
         if (x.settle !== undefined && !(await settle(base.instance, x.settle)) && j.result === 'pass')
