@@ -24,6 +24,8 @@ import { cliVerbs, sdkVerbs, type Client, type Fixtures, type VerbCase } from '.
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 export const EXPECTED_FILE = join(root, 'test', 'compat', 'vast-verbs.expected.json');
 const store = ONE_STORE[0]!;
+/** The label of the instances the suite rents itself, which a verb's clean-up must leave alone. */
+const RENTED_LABEL = 'compat-rented';
 const skip = store.skip || vastClientsMissing();
 
 /** An OpenSSH public key line, as `ssh-keygen` writes it. */
@@ -98,6 +100,7 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
     rent = async (bid?: number) =>
       (
         await api('PUT', `/api/v0/asks/${offer}/`, {
+          label: RENTED_LABEL,
           image: 'vastai/base-image',
           onstart: 'sleep 600',
           runtype: 'ssh',
@@ -258,9 +261,10 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
       recorded.push(o);
       writeFileSync(EXPECTED_FILE, `${JSON.stringify(toExpected(recorded), null, 2)}\n`);
     };
+    // Instances a verb may have made: not workers, nor the suite's own rentals (another client's fresh ones).
     const instanceIds = async (): Promise<number[]> =>
       ((await g.api('GET', '/api/v0/instances/')).body.instances as { id: number; label: string | null }[])
-        .filter((i) => !/ worker$/.test(i.label ?? ''))
+        .filter((i) => !/ worker$/.test(i.label ?? '') && i.label !== RENTED_LABEL)
         .map((i) => i.id);
     const settle = async (id: number, state: string): Promise<boolean> =>
       g
@@ -289,8 +293,7 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
         let j = judge(r.out, r.code, x);
         if (before !== null) for (const id of (await instanceIds()).filter((i) => !before.has(i))) await g.api('DELETE', `/api/v0/instances/${id}/`);
         // What a verb left of its fresh instances (a destroy verb leaves none).
-        const live = new Set(fresh.length > 0 ? await instanceIds() : []);
-        for (const id of fresh.filter((i) => live.has(i))) await g.api('DELETE', `/api/v0/instances/${id}/`);
+        for (const id of fresh) if ((await g.api('GET', `/api/v0/instances/${id}/`)).status === 200) await g.api('DELETE', `/api/v0/instances/${id}/`);
         // A lifecycle verb passes only when the instance really gets there.
         if (x.settle !== undefined && !(await settle(base.instance, x.settle)) && j.result === 'pass')
           j = { result: 'fail', reason: `the instance did not become ${x.settle}` };
