@@ -75,13 +75,14 @@ export async function deleteVolumeDir(root: string, id: number): Promise<{ freed
   return { freedMb };
 }
 
-/** Copy one volume's folder into another's (a clone on the same machine), keeping modes, owners and links. */
+/**
+ * Copy one volume's folder into another's (a clone on the same machine), keeping modes, owners and links. A
+ * volume's folder is made when an instance first links it: without one the source is empty, and so is the clone.
+ */
 export async function cloneVolumeDir(root: string, fromId: number, toId: number): Promise<void> {
   const from = join(root, String(fromId));
-  await lstat(from).catch(() => {
-    throw new Error(`volume ${fromId} has no data on this machine`);
-  });
   const to = await ensureVolumeDir(root, toId);
+  if ((await lstat(from).catch(() => null)) === null) return;
   await run('cp', ['-a', '--', `${from}/.`, to]);
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
@@ -171,6 +171,13 @@ for (const ts of ONE_STORE) {
       assert.match(cloned.out, /Created\..*V\.(\d+)/, cloned.out);
       const copyId = Number(/V\.(\d+)/.exec(cloned.out)?.[1]);
       assert.equal(await readFile(join(volumeDir(copyId), 'note.txt'), 'utf8'), 'hello-volume\n');
+      // A volume no instance has used yet has no folder: its clone is an empty volume, not an error.
+      const unused = Number(/V\.(\d+)/.exec((await vast.vastai(['create', 'volume', String(volumeOffer), '-s', '1'])).out)?.[1]);
+      const emptyClone = await vast.vastai(['clone', 'volume', String(unused), String(volumeOffer)]);
+      assert.match(emptyClone.out, /Created\..*V\.(\d+)/, emptyClone.out);
+      const emptyId = Number(/V\.(\d+)/.exec(emptyClone.out)?.[1]);
+      assert.deepEqual(await readdir(volumeDir(emptyId)), []);
+      for (const id of [unused, emptyId]) assert.match((await vast.vastai(['delete', 'volume', String(id)])).out, /Deleted/);
 
       assert.match((await vast.vastai(['unlist', 'volume', String(volumeOffer)])).out, /Unlisted Volume/);
       assert.ok(!json<{ id: number }[]>((await vast.vastai(['search', 'volumes', '--raw'])).out).some((o) => o.id === volumeOffer));

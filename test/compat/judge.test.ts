@@ -10,6 +10,13 @@ describe('judging an official Vast client by its output', () => {
     assert.match(r.reason, /Gantry uses API keys/);
     assert.equal(judge('{"error": true, "status_code": 409, "msg": "Gantry does not run VMs"}', 0).result, 'refused');
     assert.equal(judge("{'success': False, 'msg': 'Gantry runs no scheduled jobs'}", 0).result, 'refused');
+    // A client that prints only the message after its own "Error:" (the tfa verbs).
+    const tfa = judge('\n❌ Error: Two-factor authentication is not supported: Gantry uses API keys (create one with `create api-key`).\n', 1);
+    assert.equal(tfa.result, 'refused');
+    assert.match(tfa.reason, /not supported/);
+    // ...but not a failure that only mentions Gantry, nor one with a crash.
+    assert.equal(judge('Error: could not connect to Gantry at localhost\n', 1).result, 'fail');
+    assert.equal(judge('Traceback (most recent call last):\nValueError: x\n❌ Error: Gantry has no such thing\n', 1).result, 'fail');
     // A success that mentions what Gantry does not do is a pass.
     assert.equal(judge("{'success': True, 'msg': \"nothing to move: Gantry's offers do not need it\"}", 0).result, 'pass');
   });

@@ -6,7 +6,10 @@
  *   offer the verb. Until a dedicated error code exists, a refusal is recognised by its message: it
  *   names Gantry and says what it does not do ("not", "no", "cannot", "n't"), and it is not a
  *   "No route" 404, and the output shows it as an error (a 4xx status, or an error body printed as it
- *   came). A refusal the client shows only as a bare status (no message) is not one.
+ *   came). A refusal the client shows only as a bare status (no message) is not one. Some verbs print
+ *   only the message after their own "Error:" (the tfa verbs): such a line counts when it says in
+ *   Gantry's refusal wording that the feature is not offered ("not supported", "Gantry has no", …)
+ *   and nothing crashed, so a failure that merely mentions Gantry stays a failure.
  * - **fail**: a 5xx, a traceback, "failed with error", "No route", an `Error` word or exception name,
  *   `"success": false`, a client killed by its timeout, no output where data is expected, or a
  *   verb-specific pattern that does not match.
@@ -50,6 +53,14 @@ export function refusalLine(out: string): string | null {
   return null;
 }
 
+/** Gantry's wording for a feature it does not offer on purpose (src/domain/errors.ts NOT_SUPPORTED and kin). */
+const DELIBERATE = /\bnot (?:supported|offered|available)\b|\bGantry (?:does not|doesn't|has no|offers no|runs no|keeps none|uses)\b/i;
+
+/** A refusal the client printed as its own error line, without the status: deliberate wording, no crash. */
+function errorLineRefusal(out: string, line: string): boolean {
+  return /\berror\b|❌/i.test(line) && DELIBERATE.test(line) && !/Traceback \(most recent call last\)/.test(out);
+}
+
 const FAILURES: readonly [RegExp, string][] = [
   [/Traceback \(most recent call last\)/, 'traceback'],
   [/No route/i, 'No route'],
@@ -74,7 +85,7 @@ export function judge(out: string, code: number, o: JudgeOptions = {}): Judgemen
   // A refusal is an error answer: a 4xx, or an error body the client printed as it came.
   const refusal = refusalLine(out);
   const errorAnswer = statuses.some((s) => s >= 400 && s < 500) || /"success":\s*false|'success':\s*False|"error":\s*true/.test(out);
-  if (refusal !== null && errorAnswer) return { result: 'refused', reason: oneLine(refusal) };
+  if (refusal !== null && (errorAnswer || errorLineRefusal(out, refusal))) return { result: 'refused', reason: oneLine(refusal) };
   if (o.local) {
     if (/Traceback \(most recent call last\)/.test(out)) return { result: 'fail', reason: `traceback: ${lineOf(out, /Error|Exception/)}` };
     return { result: 'pass', reason: `client-local: ${oneLine(out) || '(no output)'}` };

@@ -24,6 +24,8 @@ import { cliVerbs, sdkVerbs, type Client, type Fixtures, type VerbCase } from '.
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 export const EXPECTED_FILE = join(root, 'test', 'compat', 'vast-verbs.expected.json');
 const store = ONE_STORE[0]!;
+/** The label of the instances the suite rents itself, which a verb's clean-up must leave alone. */
+const RENTED_LABEL = 'compat-rented';
 const skip = store.skip || vastClientsMissing();
 
 /** An OpenSSH public key line, as `ssh-keygen` writes it. */
@@ -40,7 +42,7 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
   let dir: string;
   const fixtures = new Map<Client, Fixtures>();
   let parserVerbs: Record<'legacy' | 'vastai', string[]>;
-  let rent: () => Promise<number>;
+  let rent: (bid?: number) => Promise<number>;
 
   const api = async (method: string, path: string, body?: unknown, key?: string) => {
     const t = Date.now();
@@ -95,8 +97,21 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
       test_workers: 0,
     });
 
-    rent = async () =>
-      (await api('PUT', `/api/v0/asks/${offer}/`, { image: 'vastai/base-image', onstart: 'sleep 600', runtype: 'ssh', disk: 10 })).new_contract as number;
+    rent = async (bid?: number) =>
+      (
+        await api('PUT', `/api/v0/asks/${offer}/`, {
+          label: RENTED_LABEL,
+          image: 'vastai/base-image',
+          onstart: 'sleep 600',
+          runtype: 'ssh',
+          disk: 10,
+          ...(bid !== undefined ? { price: bid } : {}),
+        })
+      ).new_contract as number;
+    // Credit for the admin (an admin's transfer is a deposit), so `prepay instance` has something to prepay.
+    await api('PUT', '/api/v0/commands/transfer_credit/', { recipient: String(admin.id), amount: 100 });
+    // Volume space on the main machine (its host is connected: a clone needs it), as `search volumes` shows it.
+    const volumeOffer = (await api('POST', '/api/v0/volumes', { machine: machine, size: 60 })).volume_offers[0].id as number;
     // SSH keys before any instance: a new key is written into every instance of the account.
     const sshKeys = new Map<Client, { sshKey: string; sshKeyId: number }>();
     for (const tag of ['legacy', 'vastai', 'sdk'] as const) {
@@ -143,11 +158,9 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
           ).template,
         { id: 1, hash_id: '0000000000000000compat' },
       );
-      const volumeOffer = offer;
-      const volumeId = await maybe(
-        async () => (await api('PUT', '/api/v0/volumes/', { id: volumeOffer, size: 5, name: `fixture-${tag}` })).volume_id as number,
-        1,
-      );
+      const volumeId = (await api('PUT', '/api/v0/volumes/', { id: volumeOffer, size: 5, name: `fixture-${tag}` })).volume_id as number;
+      // Each client unlists its own offer, so the shared one stays listed for the others.
+      const spareVolumeOffer = (await api('POST', '/api/v0/volumes', { machine: spareMachine, size: 10 })).volume_offers[0].id as number;
       fixtures.set(tag, {
         url: g.url,
         adminKey: g.adminKey as string,
@@ -175,6 +188,7 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
         templateId: template.id as number,
         volumeOffer,
         volumeId,
+        spareVolumeOffer,
         permissionsFile,
         userFile,
         localDir,
@@ -248,9 +262,10 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
       recorded.push(o);
       writeFileSync(EXPECTED_FILE, `${JSON.stringify(toExpected(recorded), null, 2)}\n`);
     };
+    // Instances a verb may have made: not workers, nor the suite's own rentals (another client's fresh ones).
     const instanceIds = async (): Promise<number[]> =>
       ((await g.api('GET', '/api/v0/instances/')).body.instances as { id: number; label: string | null }[])
-        .filter((i) => !/ worker$/.test(i.label ?? ''))
+        .filter((i) => !/ worker$/.test(i.label ?? '') && i.label !== RENTED_LABEL)
         .map((i) => i.id);
     const settle = async (id: number, state: string): Promise<boolean> =>
       g
@@ -266,18 +281,20 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
       await settle(base.instance, 'running');
       for (const x of cases[c]) {
         const fresh: number[] = [];
-        for (let i = 0; i < (x.fresh ?? 0); i++) fresh.push(await rent());
+        for (let i = 0; i < (x.fresh ?? 0); i++) fresh.push(await rent(x.freshBid));
         const f = { ...base, fresh };
         const before = x.creates ? new Set(await instanceIds()) : null;
         const t0 = Date.now();
         const args = x.run(f);
         const key = x.key?.(f);
         let r: CliResult;
-        if (Array.isArray(args)) r = c === 'legacy' ? await vast.legacy(args, key) : await vast.vastai(args, key);
+        if (Array.isArray(args)) r = c === 'legacy' ? await vast.legacy(args, key, x.input) : await vast.vastai(args, key, x.input);
         else r = await vast.sdk(args.code);
         const ms = Date.now() - t0;
         let j = judge(r.out, r.code, x);
         if (before !== null) for (const id of (await instanceIds()).filter((i) => !before.has(i))) await g.api('DELETE', `/api/v0/instances/${id}/`);
+        // What a verb left of its fresh instances (a destroy verb leaves none).
+        for (const id of fresh) if ((await g.api('GET', `/api/v0/instances/${id}/`)).status === 200) await g.api('DELETE', `/api/v0/instances/${id}/`);
         // A lifecycle verb passes only when the instance really gets there.
         if (x.settle !== undefined && !(await settle(base.instance, x.settle)) && j.result === 'pass')
           j = { result: 'fail', reason: `the instance did not become ${x.settle}` };

@@ -41,8 +41,12 @@ export interface Fixtures {
   readonly recipientEmail: string;
   readonly templateHash: string;
   readonly templateId: number;
+  /** The volume offer of the main machine (shared by the clients, as `search volumes` shows it). */
   readonly volumeOffer: number;
+  /** This client's own volume on the main machine: cloned, then deleted. */
   readonly volumeId: number;
+  /** A volume offer on this client's spare machine, for `unlist volume`. */
+  readonly spareVolumeOffer: number;
   /** Files the verbs read: permissions JSON, user JSON, a local directory to copy. */
   readonly permissionsFile: string;
   readonly userFile: string;
@@ -57,8 +61,12 @@ export interface VerbCase extends JudgeOptions {
   readonly run: (f: Fixtures) => string[] | { readonly code: string };
   /** A key other than the admin key. */
   readonly key?: (f: Fixtures) => string;
-  /** Rent this many instances just before (in `Fixtures.fresh`). */
+  /** Rent this many instances just before (in `Fixtures.fresh`); the suite destroys what is left of them after. */
   readonly fresh?: number;
+  /** Rent the fresh instances as interruptible, bidding this ($/hour) instead of on demand. */
+  readonly freshBid?: number;
+  /** What a person types at the client's prompts (a confirmation); without it a prompt reads end-of-input. */
+  readonly input?: string;
   /** The verb may create instances: the suite destroys new ones after it, so few workloads run at once. */
   readonly creates?: boolean;
   /** Wait (bounded) for the main instance to reach this state after the verb: the next verb needs it. */
@@ -143,7 +151,7 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('update env-var', (f) => ['update', 'env-var', `COMPAT_${f.tag.toUpperCase()}`, 'two']),
     v('label instance', (f) => ['label', 'instance', String(f.instance), `compat-${f.tag}`]),
     v('prepay instance', (f) => ['prepay', 'instance', String(f.instance), '1']),
-    v('change bid', (f) => ['change', 'bid', String(f.instance), '--price', '0.5']),
+    v('change bid', (f) => ['change', 'bid', String(f.fresh[0]), '--price', '0.5'], { fresh: 1, freshBid: 0.3 }),
     v('update instance', (f) => ['update', 'instance', String(f.instance), '--template_hash_id', f.templateHash], { settle: 'running' }),
     v('take snapshot', (f) => ['take', 'snapshot', String(f.instance), '--repo', `compat/${f.tag}`, '--docker_login_user', 'u', '--docker_login_pass', 'p']),
     v('copy', (f) => ['copy', `local:${f.localDir}`, `C.${f.instance}:/tmp/compat`]),
@@ -269,11 +277,16 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('set min-bid', (f) => ['set', 'min-bid', String(f.machine), '--price', '0.2']),
     v('set defjob', (f) => ['set', 'defjob', String(f.machine), '--price_gpu', '0.1', '--image', 'vastai/base-image']),
     v('remove defjob', (f) => ['remove', 'defjob', String(f.machine)]),
-    v('schedule maint', (f) => ['schedule', 'maint', String(f.spareMachine), '--sdate', inTwoDays(), '--duration', '1', '--maintenance_category', 'software']),
-    v('cancel maint', (f) => ['cancel', 'maint', String(f.spareMachine)]),
-    v('self-test machine', (f) => ['self-test', 'machine', String(f.machine)]),
+    v('schedule maint', (f) => ['schedule', 'maint', String(f.spareMachine), '--sdate', inTwoDays(), '--duration', '1', '--maintenance_category', 'software'], {
+      input: 'y\n',
+    }),
+    v('cancel maint', (f) => ['cancel', 'maint', String(f.spareMachine)], { input: 'y\n' }),
+    // The legacy verb has its own --url (default console.vast.ai) that overrides the global one: given after the
+    // verb, named as the driver names the server (test/helpers/vast-clients.ts).
+    v('self-test machine', (f) => ['self-test', 'machine', String(f.machine), ...(legacy ? ['--url', f.url.replace('127.0.0.1', 'localhost')] : [])]),
     !legacy && v('dump-logs', (f) => ['dump-logs', String(f.machine), '--output-dir', f.localDir]),
-    v('cleanup machine', (f) => ['cleanup', 'machine', String(f.spareMachine)]),
+    // The main machine: its host is connected, and cleanup removes only folders of volumes that no longer exist.
+    v('cleanup machine', (f) => ['cleanup', 'machine', String(f.machine)]),
     v('defrag machines', (f) => ['defrag', 'machines', String(f.spareMachine)]),
     v('stop instance', (f) => ['stop', 'instance', String(f.instance)], { settle: 'stopped', expect: /stop/i }),
     v('start instance', (f) => ['start', 'instance', String(f.instance)], { settle: 'running', expect: /start|reboot|recycl/i }),
@@ -294,9 +307,9 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('tfa activate', () => ['tfa', 'activate', '123456', '--secret', 'compat-secret']),
     v('tfa login', () => ['tfa', 'login', '--code', '123456']),
     v('tfa auth-new', () => ['tfa', 'auth-new', '--code', '123456']),
-    v('tfa regen-codes', () => ['tfa', 'regen-codes', '--code', '123456']),
+    v('tfa regen-codes', () => ['tfa', 'regen-codes', '--code', '123456'], { input: 'y\n' }),
     v('tfa update', () => ['tfa', 'update', '1', '--label', 'phone']),
-    v('tfa delete', () => ['tfa', 'delete', '--id-to-delete', '1', '--code', '123456']),
+    v('tfa delete', () => ['tfa', 'delete', '--id-to-delete', '1', '--code', '123456'], { input: 'y\n' }),
 
     // ── removing (last) ──
     v('delete api-key', (f) => ['delete', 'api-key', String(f.apiKeyId)]),
@@ -306,7 +319,7 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('remove member', (f) => ['remove', 'member', String(f.memberId)], team),
     v('remove team-role', (f) => ['remove', 'team-role', `new-${f.tag}`], team),
     v('delete template', (f) => ['delete', 'template', '--hash-id', f.templateHash]),
-    v('unlist volume', (f) => ['unlist', 'volume', String(f.volumeId)]),
+    v('unlist volume', (f) => ['unlist', 'volume', String(f.spareVolumeOffer)]),
     v('unlist network-volume', () => ['unlist', 'network-volume', '1']),
     v('delete volume', (f) => ['delete', 'volume', String(f.volumeId)]),
     legacy && v('delete overlay', () => ['delete', 'overlay', 'compat-overlay']),

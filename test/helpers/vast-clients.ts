@@ -48,7 +48,7 @@ class Driver {
   }
 
   /** One request at a time, in order. */
-  run(request: { argv: string[] } | { code: string }): Promise<CliResult> {
+  run(request: ({ argv: string[] } | { code: string }) & { input?: string }): Promise<CliResult> {
     const next = this.chain.then(
       () =>
         new Promise<CliResult>((resolve) => {
@@ -67,10 +67,10 @@ class Driver {
 }
 
 export interface VastClients {
-  /** `vast.py --url URL --api-key KEY ...args` */
-  legacy(args: string[], key?: string): Promise<CliResult>;
+  /** `vast.py --url URL --api-key KEY ...args`; `input` answers its prompts (else they read end-of-input). */
+  legacy(args: string[], key?: string, input?: string): Promise<CliResult>;
   /** `vastai --url URL --api-key KEY ...args` */
-  vastai(args: string[], key?: string): Promise<CliResult>;
+  vastai(args: string[], key?: string, input?: string): Promise<CliResult>;
   /** Python run with `VastAI` imported, `URL` and `KEY` defined; print what the test reads. */
   sdk(code: string): Promise<CliResult>;
   readonly home: string;
@@ -93,7 +93,8 @@ export function startVastClients(url: string, key: string, opts: { timeoutS?: nu
     if (d === undefined) drivers.set(kind, (d = new Driver(kind, env, timeout)));
     return d;
   };
-  const cli = (kind: 'legacy' | 'vastai') => (args: string[], k?: string) => driver(kind).run({ argv: ['--url', cliUrl, '--api-key', k ?? key, ...args] });
+  const cli = (kind: 'legacy' | 'vastai') => (args: string[], k?: string, input?: string) =>
+    driver(kind).run({ argv: ['--url', cliUrl, '--api-key', k ?? key, ...args], ...(input !== undefined ? { input } : {}) });
   return {
     home,
     legacy: cli('legacy'),
