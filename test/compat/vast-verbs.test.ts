@@ -143,6 +143,8 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
           ).template,
         { id: 1, hash_id: '0000000000000000compat' },
       );
+      const launchKey = (await api('POST', '/api/v0/users/', { username: `launcher-${tag}`, email: `launcher-${tag}@example.com`, credit: 10 }))
+        .api_key as string;
       const volumeOffer = offer;
       const volumeId = await maybe(
         async () => (await api('PUT', '/api/v0/volumes/', { id: volumeOffer, size: 5, name: `fixture-${tag}` })).volume_id as number,
@@ -173,6 +175,7 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
         recipientEmail: `recipient-${tag}@example.com`,
         templateHash: template.hash_id as string,
         templateId: template.id as number,
+        launchKey,
         volumeOffer,
         volumeId,
         permissionsFile,
@@ -247,8 +250,8 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
       recorded.push(o);
       writeFileSync(EXPECTED_FILE, `${JSON.stringify(toExpected(recorded), null, 2)}\n`);
     };
-    const instanceIds = async (): Promise<number[]> =>
-      ((await g.api('GET', '/api/v0/instances/')).body.instances as { id: number; label: string | null }[])
+    const instanceIds = async (key?: string): Promise<number[]> =>
+      ((await g.api('GET', '/api/v0/instances/', undefined, key !== undefined ? { key } : {})).body.instances as { id: number; label: string | null }[])
         .filter((i) => !/ worker$/.test(i.label ?? ''))
         .map((i) => i.id);
     const settle = async (id: number, state: string): Promise<boolean> =>
@@ -267,16 +270,18 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
         const fresh: number[] = [];
         for (let i = 0; i < (x.fresh ?? 0); i++) fresh.push(await rent());
         const f = { ...base, fresh };
-        const before = x.creates ? new Set(await instanceIds()) : null;
+        const key = x.key?.(f);
+        const before = x.creates ? new Set(await instanceIds(key)) : null;
         const t0 = Date.now();
         const args = x.run(f);
-        const key = x.key?.(f);
         let r: CliResult;
         if (Array.isArray(args)) r = c === 'legacy' ? await vast.legacy(args, key) : await vast.vastai(args, key);
         else r = await vast.sdk(args.code);
         const ms = Date.now() - t0;
         let j = judge(r.out, r.code, x);
-        if (before !== null) for (const id of (await instanceIds()).filter((i) => !before.has(i))) await g.api('DELETE', `/api/v0/instances/${id}/`);
+        if (before !== null)
+          for (const id of (await instanceIds(key)).filter((i) => !before.has(i)))
+            await g.api('DELETE', `/api/v0/instances/${id}/`, undefined, key !== undefined ? { key } : {});
         // A lifecycle verb passes only when the instance really gets there.
         if (x.settle !== undefined && !(await settle(base.instance, x.settle)) && j.result === 'pass')
           j = { result: 'fail', reason: `the instance did not become ${x.settle}` };
