@@ -63,7 +63,14 @@ export async function startInferenceWorker(o: InferenceWorkerOptions): Promise<R
     }
   };
 
-  const worker = await startWorker({ handle, port: o.port, reportAddr: o.reportAddr, masterToken: o.masterToken, workerId: o.workerId });
+  const worker = await startWorker({
+    handle,
+    port: o.port,
+    reportAddr: o.reportAddr,
+    masterToken: o.masterToken,
+    workerId: o.workerId,
+    log: (line) => log.info(line),
+  });
   log.info({ url: worker.url }, 'serving');
   return { ...worker, modelId: model.modelId };
 }

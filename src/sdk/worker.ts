@@ -43,6 +43,8 @@ export interface WorkerOptions {
   /** Accept unsigned requests (local development without an engine). */
   readonly unsecured?: boolean;
   readonly env?: NodeJS.ProcessEnv;
+  /** Where the worker's own lines go (its ready line); default stdout, which becomes the instance's log. */
+  readonly log?: (line: string) => void;
 }
 
 export interface RunningWorker {
@@ -220,6 +222,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   };
 
   perf = o.benchmark !== undefined ? await o.benchmark() : Number(env.WORKER_PERF ?? 1);
+  // A line in the worker's own log, as Vast's worker library prints one: `get endpt-logs` shows it.
+  (o.log ?? ((line: string) => process.stdout.write(`${line}\n`)))(
+    `worker ${id}: ready on port ${(server.address() as AddressInfo).port}, perf ${perf} load units/s`,
+  );
   await report();
   const timer = setInterval(() => void report(), o.reportIntervalMs ?? 1_000);
   timer.unref();

@@ -132,7 +132,10 @@ for (const store of ONE_STORE) {
       const ls = await vast.legacy(['execute', String(id), 'ls -l ex']);
       assert.match(ls.out, /a\.txt/, ls.out);
       assert.match(ls.out, /b\.txt/, ls.out);
-      // The vastai CLI's own execute reads the polled text as JSON (a bug of the client): its SDK call is what works.
+      // The vastai CLI cannot read Vast's result-URL answer (it calls .get on the fetched text): it gets the output inline.
+      const du = await vast.vastai(['execute', String(id), 'du -a ex']);
+      assert.doesNotMatch(du.out, /Traceback|Error/, du.out);
+      assert.match(du.out, /ex\/b\.txt/, du.out);
       const rm = await vast.sdk(`from vastai import VastAI\nprint(repr(VastAI(api_key=KEY, server_url=URL).execute(${id}, 'rm ex/a.txt')))`);
       assert.equal(rm.code, 0, rm.out);
       assert.equal((await ssh(key, 'ls ex')).out.trim(), 'b.txt');

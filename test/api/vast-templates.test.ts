@@ -205,7 +205,7 @@ describe('Vast templates and instance creation through the official clients', { 
     await destroy(id);
   });
 
-  it('launch instance (legacy) searches and creates in one call; create instances (vastai) creates one per offer', async () => {
+  it('launch instance (legacy, SDK) searches and creates in one call; create instances (vastai) creates one per offer named', async () => {
     const launched = await vast.legacy(['launch', 'instance', '-g', 'RTX_4090', '-n', '1', '-i', 'local/shell', '-d', '1', '--onstart-cmd', 'sleep 300']);
     const id = newContract(launched.out);
     assert.equal((await instance(id)).num_gpus, 1);
@@ -220,10 +220,21 @@ describe('Vast templates and instance creation through the official clients', { 
     const none = await vast.legacy(['launch', 'instance', '-g', 'RTX_4090', '-n', '14', '-i', 'x', '-d', '1']);
     assert.match(none.out, /404|No offer/i, none.out);
 
-    const bulk = await vast.vastai(['create', 'instances', '1001', '1002', '--image', 'x', '--disk', '1', '--onstart-cmd', 'sleep 300']);
+    // An offer named twice is two creates: it stays offered while its machine has free GPUs.
+    const bulk = await vast.vastai(['create', 'instances', '1001', '1002', '1001', '--image', 'x', '--disk', '1', '--onstart-cmd', 'sleep 300']);
     const made = [...bulk.out.matchAll(/'new_contract': (\d+)/g)].map((x) => Number(x[1]));
-    assert.equal(made.length, 2, bulk.out);
-    assert.deepEqual((await Promise.all(made.map(instance))).map((x) => x.num_gpus).sort(), [1, 2]);
+    assert.equal(new Set(made).size, 3, bulk.out);
+    assert.deepEqual((await Promise.all(made.map(instance))).map((x) => x.num_gpus).sort(), [1, 1, 2]);
+    // The SDK's launch_instance sends the same default filters (rented=false among them): an account renting
+    // nothing on the machine launches while another account's instances run there.
+    const other = await g.api('POST', '/api/v0/users/', { username: 'tpl-launcher', email: 'launcher@x.test', credit: 5 });
+    assert.equal(other.status, 200, other.text);
+    const sdk = await vast.sdk(
+      `from vastai import VastAI\nprint(json.dumps(VastAI(api_key=${JSON.stringify(other.body.api_key)}, server_url=URL).launch_instance("RTX_4090", "1", "x", disk=1, onstart_cmd="sleep 300")))`,
+    );
+    const sid = newContract(sdk.out);
+    assert.equal((await g.api('GET', `/api/v0/instances/${sid}/`, undefined, { key: other.body.api_key as string })).body.instances.num_gpus, 1);
+    assert.equal((await g.api('DELETE', `/api/v0/instances/${sid}/`, undefined, { key: other.body.api_key as string })).status, 200);
     await destroy(...made);
   });
 

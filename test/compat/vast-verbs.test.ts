@@ -158,6 +158,8 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
           ).template,
         { id: 1, hash_id: '0000000000000000compat' },
       );
+      const launchKey = (await api('POST', '/api/v0/users/', { username: `launcher-${tag}`, email: `launcher-${tag}@example.com`, credit: 10 }))
+        .api_key as string;
       const volumeId = (await api('PUT', '/api/v0/volumes/', { id: volumeOffer, size: 5, name: `fixture-${tag}` })).volume_id as number;
       // Each client unlists its own offer, so the shared one stays listed for the others.
       const spareVolumeOffer = (await api('POST', '/api/v0/volumes', { machine: spareMachine, size: 10 })).volume_offers[0].id as number;
@@ -186,6 +188,7 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
         recipientEmail: `recipient-${tag}@example.com`,
         templateHash: template.hash_id as string,
         templateId: template.id as number,
+        launchKey,
         volumeOffer,
         volumeId,
         spareVolumeOffer,
@@ -263,8 +266,8 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
       writeFileSync(EXPECTED_FILE, `${JSON.stringify(toExpected(recorded), null, 2)}\n`);
     };
     // Instances a verb may have made: not workers, nor the suite's own rentals (another client's fresh ones).
-    const instanceIds = async (): Promise<number[]> =>
-      ((await g.api('GET', '/api/v0/instances/')).body.instances as { id: number; label: string | null }[])
+    const instanceIds = async (key?: string): Promise<number[]> =>
+      ((await g.api('GET', '/api/v0/instances/', undefined, key !== undefined ? { key } : {})).body.instances as { id: number; label: string | null }[])
         .filter((i) => !/ worker$/.test(i.label ?? '') && i.label !== RENTED_LABEL)
         .map((i) => i.id);
     const settle = async (id: number, state: string): Promise<boolean> =>
@@ -283,16 +286,18 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
         const fresh: number[] = [];
         for (let i = 0; i < (x.fresh ?? 0); i++) fresh.push(await rent(x.freshBid));
         const f = { ...base, fresh };
-        const before = x.creates ? new Set(await instanceIds()) : null;
+        const key = x.key?.(f);
+        const before = x.creates ? new Set(await instanceIds(key)) : null;
         const t0 = Date.now();
         const args = x.run(f);
-        const key = x.key?.(f);
         let r: CliResult;
         if (Array.isArray(args)) r = c === 'legacy' ? await vast.legacy(args, key, x.input) : await vast.vastai(args, key, x.input);
         else r = await vast.sdk(args.code);
         const ms = Date.now() - t0;
         let j = judge(r.out, r.code, x);
-        if (before !== null) for (const id of (await instanceIds()).filter((i) => !before.has(i))) await g.api('DELETE', `/api/v0/instances/${id}/`);
+        if (before !== null)
+          for (const id of (await instanceIds(key)).filter((i) => !before.has(i)))
+            await g.api('DELETE', `/api/v0/instances/${id}/`, undefined, key !== undefined ? { key } : {});
         // What a verb left of its fresh instances (a destroy verb leaves none).
         for (const id of fresh) if ((await g.api('GET', `/api/v0/instances/${id}/`)).status === 200) await g.api('DELETE', `/api/v0/instances/${id}/`);
         // A lifecycle verb passes only when the instance really gets there.

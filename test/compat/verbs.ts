@@ -39,8 +39,14 @@ export interface Fixtures {
   readonly memberId: number;
   readonly inviteEmail: string;
   readonly recipientEmail: string;
+  /** As created; `update template` gives the template a new hash, so what runs after it names the id. */
   readonly templateHash: string;
   readonly templateId: number;
+  /**
+   * A key of an account of this client's own that rents nothing: launch's default search excludes machines the
+   * caller already rents on (Vast's rented=false), and the suite's one machine carries the admin's instances.
+   */
+  readonly launchKey: string;
   /** The volume offer of the main machine (shared by the clients, as `search volumes` shows it). */
   readonly volumeOffer: number;
   /** This client's own volume on the main machine: cloned, then deleted. */
@@ -59,7 +65,7 @@ export interface VerbCase extends JudgeOptions {
   readonly verb: string;
   /** CLI arguments, or Python for the SDK. */
   readonly run: (f: Fixtures) => string[] | { readonly code: string };
-  /** A key other than the admin key. */
+  /** A key other than the admin key (an SDK snippet uses it itself; `creates` cleans up that account's instances). */
   readonly key?: (f: Fixtures) => string;
   /** Rent this many instances just before (in `Fixtures.fresh`); the suite destroys what is left of them after. */
   readonly fresh?: number;
@@ -207,7 +213,7 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v(
       'launch instance',
       () => ['launch', 'instance', '--gpu-name', 'RTX_4090', '--num-gpus', '1', '--image', 'vastai/base-image', '--disk', '10', '--onstart-cmd', 'sleep 600'],
-      { creates: true },
+      { creates: true, key: (f) => f.launchKey },
     ),
     v('create endpoint', (f) => ['create', 'endpoint', '--endpoint_name', `compat-${f.tag}-new`, '--max_workers', '2']),
     v('update endpoint', (f) => ['update', 'endpoint', String(f.endpointId), '--max_workers', '3', '--cold_workers', '0']),
@@ -318,7 +324,7 @@ export function cliVerbs(c: 'legacy' | 'vastai'): VerbCase[] {
     v('delete scheduled-job', () => ['delete', 'scheduled-job', '1']),
     v('remove member', (f) => ['remove', 'member', String(f.memberId)], team),
     v('remove team-role', (f) => ['remove', 'team-role', `new-${f.tag}`], team),
-    v('delete template', (f) => ['delete', 'template', '--hash-id', f.templateHash]),
+    v('delete template', (f) => ['delete', 'template', '--template-id', String(f.templateId)]),
     v('unlist volume', (f) => ['unlist', 'volume', String(f.spareVolumeOffer)]),
     v('unlist network-volume', () => ['unlist', 'network-volume', '1']),
     v('delete volume', (f) => ['delete', 'volume', String(f.volumeId)]),
@@ -407,7 +413,12 @@ print(json.dumps(r["response"], default=str))`,
       creates: true,
     }),
     py('label_instance', (f) => `show(v.label_instance, ${f.instance}, "compat-sdk")`),
-    py('launch_instance', () => 'show(v.launch_instance, "RTX_4090", "1", "vastai/base-image", disk=10, onstart_cmd="sleep 600")', { creates: true }),
+    py(
+      'launch_instance',
+      (f) =>
+        `show(VastAI(api_key=${JSON.stringify(f.launchKey)}, server_url=URL, retry=1).launch_instance, "RTX_4090", "1", "vastai/base-image", disk=10, onstart_cmd="sleep 600")`,
+      { creates: true, key: (f) => f.launchKey },
+    ),
     py('show_endpoints', () => 'show(v.show_endpoints)'),
     py('show_workergroups', () => 'show(v.show_workergroups)'),
     py('get_endpoint_workers', (f) => `show(v.get_endpoint_workers, ${f.liveEndpointId})`),

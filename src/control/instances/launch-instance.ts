@@ -35,7 +35,10 @@ export async function launchInstance(
   throw last;
 }
 
-/** One create per offer id (Vast's `create instances`); one offer's refusal does not undo the others. */
+/**
+ * One create per offer id (Vast's `create instances`); one offer's refusal does not undo the others. An offer
+ * may be named more than once: it is a size of GPU chunk on a machine, and stays offered while GPUs are free.
+ */
 export async function createInstances(
   ctx: ControlContext,
   p: Principal,
@@ -44,9 +47,14 @@ export async function createInstances(
 ): Promise<(BulkItemResult & { readonly instanceId: number | null })[]> {
   authorize(p, 'instance.create');
   const made = new Map<number, number>();
-  const results = await changeEach(offerIds, 'offer', async (id) => {
-    made.set(id, (await createInstance(ctx, p, request(id))).instance.id);
-    return { changed: true };
-  });
-  return results.map((r) => ({ ...r, instanceId: made.get(r.id) ?? null }));
+  const results = await changeEach(
+    offerIds,
+    'offer',
+    async (id, i) => {
+      made.set(i, (await createInstance(ctx, p, request(id))).instance.id);
+      return { changed: true };
+    },
+    { repeats: true },
+  );
+  return results.map((r, i) => ({ ...r, instanceId: made.get(i) ?? null }));
 }

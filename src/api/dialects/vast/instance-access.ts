@@ -15,6 +15,10 @@ export function vastInstanceAccessRoutes(app: FastifyInstance, opts: EdgeDeps): 
 
   app.put('/api/v0/instances/command/:id', async (req: Req) => {
     const { token } = await control.executeCommand(principal(req), parseId(req.params.id), asObject(req.body).command);
+    // The newer `vastai` CLI cannot read Vast's answer: its API layer fetches the result URL and hands the CLI the
+    // text, on which the CLI calls `.get("success")`. Only a dict without `success` or `result_url` reaches its
+    // `print(rj)`, so that CLI (known by its User-Agent) gets the output inline. Everyone else gets Vast's shape.
+    if (/^vastai-cli\//.test(req.headers['user-agent'] ?? '')) return { output: await control.fetchResult(token) };
     const base = (opts.publicUrl ?? `${req.protocol}://${req.host}`).replace(/\/$/, '');
     // The legacy CLI strips `writeable_path` from the output: commands run in the instance, so nothing to strip.
     return { success: true, result_url: `${base}/api/v0/results/${token}`, writeable_path: '' };

@@ -11,16 +11,23 @@ import { vastWorker } from './serverless-map.js';
 const PHASE_WORDS = (w: WorkerInfo): string =>
   `${w.phase}${w.errorMsg !== null ? `: ${w.errorMsg}` : w.instance.statusMsg !== null ? ` (${w.instance.statusMsg})` : ''}`;
 
+/** Said at every level when there is no worker: the CLIs print the level as it comes, and an empty one reads as a failure. */
+const NO_WORKERS = 'No workers yet: their logs appear here once the autoscaler starts one.';
+
 /**
  * Vast's log levels as the official clients read them (`--level 0..3` prints `info0`, `info1`,
  * `trace` or `debug`): info0 is one line per worker, info1 what the workers printed, trace and debug
- * both together (Gantry keeps no finer autoscaler log). `logs` is Gantry's own name for info1.
+ * both together (Gantry keeps no finer autoscaler log). No level is ever empty: a worker that printed nothing says so.
  */
 export function vastLogLevels(workers: readonly WorkerInfo[], logs: readonly WorkerLog[]): Record<string, string> {
-  const info0 = workers.map((w) => `worker ${w.instance.id}: ${PHASE_WORDS(w)}`).join('\n');
-  const info1 = logs.map((l) => `--- worker ${l.workerId} ---\n${l.text ?? `(logs unavailable: ${l.error ?? 'unknown'})`}`).join('\n');
-  const trace = [info0, info1].filter((x) => x !== '').join('\n');
-  return { info0, info1, trace, debug: trace, logs: info1 };
+  const info0 = workers.length > 0 ? workers.map((w) => `worker ${w.instance.id}: ${PHASE_WORDS(w)}`).join('\n') : NO_WORKERS;
+  const printed = (l: WorkerLog): string =>
+    l.text === null ? `(logs unavailable: ${l.error ?? 'unknown'})` : l.text.trim() === '' ? '(no output yet)' : l.text;
+  const info1 = logs.length > 0 ? logs.map((l) => `--- worker ${l.workerId} ---\n${printed(l)}`).join('\n') : NO_WORKERS;
+  const trace = workers.length > 0 || logs.length > 0 ? `${info0}\n${info1}` : NO_WORKERS;
+  // Gantry's own `logs` stays as printed (empty when nothing was): its SDK returns it unchanged.
+  const logsText = logs.map((l) => `--- worker ${l.workerId} ---\n${l.text ?? `(logs unavailable: ${l.error ?? 'unknown'})`}`).join('\n');
+  return { info0, info1, trace, debug: trace, logs: logsText };
 }
 
 /** Vast's autoscaler calls about workers: lists, logs, and a rolling update of a workergroup's workers. */
