@@ -253,7 +253,11 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
     const before = new Set(await ids());
     const r = await vast.legacy(['create', 'instance', String(fixtures.get('legacy')!.offer), '--image', 'x', '--disk', '1'], key);
     assert.match(r.out, /instance_write/);
-    assert.deepEqual((await ids()).filter((id) => !before.has(id)), [], 'no instance was created');
+    assert.deepEqual(
+      (await ids()).filter((id) => !before.has(id)),
+      [],
+      'no instance was created',
+    );
   });
 
   it('runs every verb and compares with the expected results', { timeout: 1_500_000 }, async () => {
