@@ -5,6 +5,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { dockerSkip, testDockerHost, testImage } from '../helpers/docker.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
@@ -157,6 +158,24 @@ describe(
       const ls = await vast.legacy(['execute', String(id), 'ls -a']);
       assert.match(ls.out, /up\.txt/, ls.out);
       assert.match(ls.out, /sftp\.txt/, ls.out);
+    });
+
+    it('an instance made before SSH access gets an SSH port when it starts again', async () => {
+      // What an instance created before SSH access looks like: no `ssh` row among its ports.
+      const db = new Database(join(g.dataDir, 'gantry.db'));
+      db.prepare("DELETE FROM port_allocations WHERE instance_id = ? AND proto = 'ssh'").run(id);
+      db.close();
+      assert.equal((await g.api('GET', `/api/v0/instances/${id}/`)).body.instances.ssh_port, null);
+      assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
+      await g.waitInstance(id, (x) => x.actual_status === 'stopped', 60_000);
+      assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'running' })).status, 200);
+      const row = await g.waitInstance(id, (x) => x.actual_status === 'running' && x.ssh_port !== null, 60_000);
+      port = row.ssh_port as number;
+      const r = await until(async () => {
+        const x = await ssh('cat up.txt');
+        return x.code === 255 ? null : x;
+      });
+      assert.equal(r.out, 'payload\n', r.err);
     });
 
     it("a session's processes end when its client goes away", async () => {
