@@ -111,6 +111,11 @@ describe(
     });
     after(async () => {
       vast?.close();
+      // Containers outlive a Gantry that closes (they are adopted again): this one is removed here.
+      if (id !== undefined) {
+        await g.api('DELETE', `/api/v0/instances/${id}/`);
+        await until(async () => ((await g.api('GET', `/api/v0/instances/${id}/`)).status === 404 ? true : null), 60_000).catch(() => undefined);
+      }
       await g?.dispose();
       await rm(dir, { recursive: true, force: true });
     });
