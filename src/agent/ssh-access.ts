@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import type { ExecProcess, Runtime, WorkloadSpec } from '../runtime/runtime.js';
 import { readOrCreate } from '../runtime/files.js';
-import { serveConnection, type SessionHost } from './ssh-session.js';
+import { serveConnection, type SessionHost, type SessionShell } from './ssh-session.js';
 
 export interface SshAccessOptions {
   readonly runtime: Runtime;
@@ -15,6 +15,8 @@ export interface SshAccessOptions {
   readonly sftpServer: string;
   /** Where `copy`'s rsync module points: the instance's home (its disk on the process runtime) or `/` (containers). */
   readonly copyRoot: 'home' | '/';
+  /** Whose shell and sftp-server sessions run: the host's bash (process runtime) or the container image's. */
+  readonly shell: SessionShell;
   readonly log: Logger;
 }
 
@@ -48,6 +50,9 @@ export class SshAccess implements SessionHost {
   }
   get copyRoot(): 'home' | '/' {
     return this.#o.copyRoot;
+  }
+  get shell(): SessionShell {
+    return this.#o.shell;
   }
 
   /** Load the host key (made once) and the records, and listen again for the instances still running. */

@@ -7,6 +7,8 @@ import type { ExecProcess } from '../runtime/runtime.js';
 export interface SessionHost {
   readonly sftpServer: string;
   readonly copyRoot: 'home' | '/';
+  /** `bash`: the host's bash (process runtime); `image`: the container image's own shell and sftp-server. */
+  readonly shell: SessionShell;
   /** The instance's authorized public keys (OpenSSH one-line form), read at each authentication. */
   keysOf(instanceId: number): readonly string[];
   /** Run a command inside the instance (refused when it is not running). */
@@ -37,6 +39,28 @@ export function serveConnection(host: SessionHost, instanceId: number, client: s
   });
 }
 
+export type SessionShell = 'bash' | 'image';
+
+/** In an image, bash where it has one (as most do), else its POSIX sh (busybox, alpine). */
+const PICK_SHELL = 'if command -v bash >/dev/null 2>&1; then exec bash "$@"; fi; exec /bin/sh "$@"';
+
+/** A shell with these arguments (`-c CMD`, `-l`), as sshd runs the user's shell. */
+export function shellArgv(shell: SessionShell, args: readonly string[]): string[] {
+  return shell === 'bash' ? ['bash', ...args] : ['/bin/sh', '-c', PICK_SHELL, 'sh', ...args];
+}
+
+/** Where images keep OpenSSH's sftp-server (Debian/Ubuntu, RHEL/Fedora, Alpine/Arch), after the configured one. */
+const IMAGE_SFTP_SERVERS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/lib/ssh/sftp-server', '/usr/libexec/sftp-server'];
+
+/** The `sftp` subsystem: the configured server, or in an image the first one it has, else a clear complaint. */
+export function sftpArgv(shell: SessionShell, configured: string): string[] {
+  if (shell === 'bash') return [configured];
+  // Single quotes only: the text must not be read as redirections by the shell.
+  const none =
+    "echo 'gantry: this image has no sftp-server, so sftp and scp (SFTP mode) cannot work. Install openssh-sftp-server in the image, or copy with ssh and cat; scp -O needs scp in the image.' >&2";
+  return ['/bin/sh', '-c', `for p in "$@"; do if [ -x "$p" ]; then exec "$p"; fi; done; ${none}; exit 127`, 'sh', configured, ...IMAGE_SFTP_SERVERS];
+}
+
 type Tty = { term: string; cols: number; rows: number };
 
 function serveSession(host: SessionHost, instanceId: number, session: ssh2.Session, log: Logger): void {
@@ -45,14 +69,25 @@ function serveSession(host: SessionHost, instanceId: number, session: ssh2.Sessi
     tty = { term: info.term || 'xterm', cols: info.cols || 80, rows: info.rows || 24 };
     (accept as (() => void) | undefined)?.();
   });
-  // A terminal's size is set when it opens (`script` has no resize); later changes are acknowledged only.
-  session.on('window-change', (accept) => (accept as (() => void) | undefined)?.());
+  let live: ExecProcess | null = null;
+  // A terminal's size is set when it opens; later changes apply where the runtime can resize (containers).
+  session.on('window-change', (accept, _reject, info) => {
+    (accept as (() => void) | undefined)?.();
+    if (tty !== null) tty = { ...tty, cols: info.cols || tty.cols, rows: info.rows || tty.rows };
+    if (tty !== null) live?.resize?.(tty.cols, tty.rows);
+  });
+  const started = (p: ExecProcess): void => {
+    live = p;
+  };
   session.on('env', (_accept, reject) => (reject as (() => void) | undefined)?.());
-  session.on('exec', (accept, _reject, info) => void run(host, instanceId, accept(), commandArgv(info.command, instanceId, host.copyRoot), tty, log));
-  session.on('shell', (accept) => void run(host, instanceId, accept(), ['bash', '-l'], tty, log));
+  session.on(
+    'exec',
+    (accept, _reject, info) => void run(host, instanceId, accept(), commandArgv(info.command, instanceId, host.copyRoot, host.shell), tty, log, started),
+  );
+  session.on('shell', (accept) => void run(host, instanceId, accept(), shellArgv(host.shell, ['-l']), tty, log, started));
   session.on('subsystem', (accept, reject, info) => {
     if (info.name !== 'sftp') return reject();
-    void run(host, instanceId, accept(), [host.sftpServer], null, log);
+    void run(host, instanceId, accept(), sftpArgv(host.shell, host.sftpServer), null, log, started);
   });
 }
 
@@ -61,9 +96,9 @@ function serveSession(host: SessionHost, instanceId: number, session: ssh2.Sessi
  * daemon mode over SSH (`rsync … host::MODULE/path`, what `vastai copy` runs) gets a config with the
  * instance's module, named both `ID` and `C.ID`, rooted at its home or `/`.
  */
-export function commandArgv(command: string, instanceId: number, copyRoot: 'home' | '/'): string[] {
+export function commandArgv(command: string, instanceId: number, copyRoot: 'home' | '/', shell: SessionShell = 'bash'): string[] {
   const daemon = /^\s*rsync\s+--server\s+--daemon\b/.test(command);
-  if (!daemon) return ['bash', '-c', command];
+  if (!daemon) return shellArgv(shell, ['-c', command]);
   const root = copyRoot === 'home' ? '"path = $HOME"' : "'path = /'";
   // As root (no sandbox) rsync's daemon would switch to `nobody`; as the instance's uid it must not try to switch.
   const mod = `m() { printf '%s\\n' "[$1]" ${root} 'use chroot = no' 'read only = no' 'munge symlinks = no'; if [ "$(id -u)" = 0 ]; then printf '%s\\n' 'uid = 0' 'gid = 0'; fi; }`;
@@ -71,10 +106,19 @@ export function commandArgv(command: string, instanceId: number, copyRoot: 'home
   return ['bash', '-c', `${mod}; rsync --config=<(${conf}) ${command.trim().replace(/^rsync\s+/, '')}`];
 }
 
-async function run(host: SessionHost, instanceId: number, channel: ssh2.ServerChannel, argv: string[], tty: Tty | null, log: Logger): Promise<void> {
+async function run(
+  host: SessionHost,
+  instanceId: number,
+  channel: ssh2.ServerChannel,
+  argv: string[],
+  tty: Tty | null,
+  log: Logger,
+  started: (p: ExecProcess) => void,
+): Promise<void> {
   let p: ExecProcess;
   try {
     p = await host.spawn(instanceId, argv, tty);
+    started(p);
   } catch (err) {
     channel.stderr.write(`gantry: ${err instanceof Error ? err.message : String(err)}\r\n`);
     channel.exit(1);

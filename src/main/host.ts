@@ -43,6 +43,7 @@ export async function startHost(c: Config, channel: AgentChannel, o: { log: Logg
           bindAddress: c.sshBindAddress,
           sftpServer: c.sshSftpServer,
           copyRoot: runtime.name === 'process' ? 'home' : '/',
+          shell: runtime.name === 'process' ? 'bash' : 'image',
           log: o.log.child({ component: 'ssh' }),
         });
   const agent = new Agent({

@@ -76,6 +76,8 @@ export interface ExecProcess {
   readonly done: Promise<{ readonly code: number | null; readonly signal: string | null }>;
   /** End it and everything it started. */
   kill(): void;
+  /** A terminal's new size (an SSH window change); absent: the size stays as it was opened. */
+  resize?(cols: number, rows: number): void;
 }
 
 export interface Runtime {

@@ -102,6 +102,8 @@ export interface TenantStore {
   attachSshKey(instanceId: number, sshKeyId: number): Promise<void>;
   detachSshKey(instanceId: number, sshKeyId: number): Promise<boolean>;
   instanceSshKeys(instanceId: number): Promise<SshKeyRecord[]>;
+  /** The instance's SSH port, allocated now if it has none (instances made before SSH access); null: none free. */
+  giveSshPort(instanceId: number, busyPorts: ReadonlySet<number>): Promise<number | null>;
 
   /** RESOURCE_GROUP_EXISTS when the account has the group already. */
   createResourceGroup(g: ResourceGroupRecord): Promise<void>;

@@ -66,5 +66,19 @@ for (const ts of TEST_STORES) {
       assert.equal(plain.sshPort, null);
       assert.notEqual((await store.listInstances({ accountId })).find((i) => i.id === inst.id)?.sshPort, null);
     });
+
+    it('gives an instance made without an SSH port one later, once, apart from the ports in use', async () => {
+      const old = await store.createInstance(newInstance());
+      assert.equal(old.sshPort, null);
+      const taken = new Set(
+        (await store.listInstances({ accountId })).flatMap((i) => [...i.ports.map((p) => p.hostPort), ...(i.sshPort === null ? [] : [i.sshPort])]),
+      );
+      const busy = new Set([Math.max(...taken) + 1]);
+      const port = await store.giveSshPort(old.id, busy);
+      assert.ok(port !== null && !taken.has(port) && !busy.has(port), String(port));
+      assert.equal((await store.getInstance(old.id))?.sshPort, port);
+      assert.deepEqual((await store.getInstance(old.id))?.ports, old.ports, "the workload's ports stay as they were");
+      assert.equal(await store.giveSshPort(old.id, new Set()), port);
+    });
   });
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { commandArgv } from '../../src/agent/ssh-session.js';
+import { commandArgv, sftpArgv } from '../../src/agent/ssh-session.js';
 import { copySide, parseConstrained } from '../../src/control/instances/instance-commands.js';
 import { shellJoin } from '../../src/runtime/process/session-files.js';
 
@@ -25,5 +25,13 @@ describe('SSH access: commands and copy locations', () => {
     assert.match(script ?? '', /m 3; m C\.3/);
     assert.match(script ?? '', /--server --daemon \.$/);
     assert.equal(shellJoin(['bash', '-l', "it's"]), "bash -l 'it'\\''s'");
+  });
+
+  it('in a container image: its bash or else its sh, and the first sftp-server it has', () => {
+    const [sh, c, pick, zero, ...args] = commandArgv('echo hi', 3, '/', 'image');
+    assert.deepEqual([sh, c, zero, ...args], ['/bin/sh', '-c', 'sh', '-c', 'echo hi']);
+    assert.match(pick ?? '', /command -v bash/);
+    assert.deepEqual(sftpArgv('bash', '/s'), ['/s']);
+    assert.deepEqual(sftpArgv('image', '/s').slice(3, 5), ['sh', '/s']);
   });
 });

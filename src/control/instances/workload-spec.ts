@@ -59,6 +59,7 @@ export async function workloadSpec(ctx: ControlContext, inst: InstanceRecord): P
     sshKeys: (await ctx.store.instanceSshKeys(inst.id)).map((k) => k.publicKey),
     volumes: await ctx.store.instanceVolumes(inst.id),
     accountId: inst.accountId,
-    sshPort: inst.sshPort,
+    // Instances made before SSH access existed get their port at their next start.
+    sshPort: inst.sshPort ?? (await ctx.store.giveSshPort(inst.id, ctx.hosts.get(inst.machineId)?.busyPorts ?? new Set())),
   };
 }

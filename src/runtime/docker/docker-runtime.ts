@@ -4,7 +4,8 @@ import Docker from 'dockerode';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, writeAuthorizedKeys } from '../files.js';
 import { selectLines } from '../log-lines.js';
-import type { LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
+import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
+import { containerExec } from './docker-exec.js';
 import { demuxLogs, demuxStampedLogs, pullProgressText, type PullEvent } from './engine-streams.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
 import { dockerStorage } from './docker-storage.js';
@@ -318,6 +319,11 @@ export class DockerRuntime implements Runtime {
     this.#cpuSamples.set(id, sample);
     const memUsageMb = (st.memory_stats?.usage ?? 0) / 1e6;
     return { cpuUtil, memUsageMb: Math.round(memUsageMb * 10) / 10, diskUsageMb: await this.#diskUsage.mb(id, this.#dir(id).disk, now) };
+  }
+
+  /** A command in the running container (SSH sessions, `execute`): its env, user and working directory are the workload's. */
+  exec(instanceId: number, r: ExecRequest): Promise<ExecProcess> {
+    return containerExec(this.#docker, this.#name(instanceId), r);
   }
 
   storage(c: StorageCommand): Promise<unknown> {

@@ -76,6 +76,44 @@ export class AccessRepo extends Repo {
     return rows.map((r) => ({ id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at }));
   }
 
+  /**
+   * The instance's SSH port, given now from its machine's range when it has none (made before SSH access
+   * existed); null when the range is full or another allocation took the port first (the next start asks again).
+   */
+  async giveSshPort(instanceId: number, busyPorts: ReadonlySet<number>): Promise<number | null> {
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        const had = await trx
+          .selectFrom('port_allocations')
+          .select('host_port')
+          .where('instance_id', '=', instanceId)
+          .where('proto', '=', 'ssh')
+          .executeTakeFirst();
+        if (had) return had.host_port;
+        const m = await trx
+          .selectFrom('instances')
+          .innerJoin('machines', 'machines.id', 'instances.machine_id')
+          .select(['machines.id', 'machines.port_range_start', 'machines.port_range_end'])
+          .where('instances.id', '=', instanceId)
+          .executeTakeFirst();
+        if (!m) return null;
+        const used = new Set((await trx.selectFrom('port_allocations').select('host_port').where('machine_id', '=', m.id).execute()).map((r) => r.host_port));
+        for (let p = m.port_range_start; p <= m.port_range_end; p++) {
+          if (used.has(p) || busyPorts.has(p)) continue;
+          await trx
+            .insertInto('port_allocations')
+            .values({ machine_id: m.id, host_port: p, instance_id: instanceId, container_port: 22, proto: 'ssh' })
+            .execute();
+          return p;
+        }
+        return null;
+      });
+    } catch (err) {
+      if (this.dialect.isUniqueViolation(err)) return null;
+      throw err;
+    }
+  }
+
   // ── audit ───────────────────────────────────────────────────────────
   async recordAudit(e: AuditEntry): Promise<void> {
     await this.db
