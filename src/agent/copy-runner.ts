@@ -87,7 +87,8 @@ export class CopyRunner {
     sink.stdin.on('error', () => stop('the destination stopped reading'));
     try {
       const [a, b] = await Promise.all([src.done, sink.done]);
-      if (stopped !== null) throw new Error(`the copy ${stopped}`);
+      const why = stopped as string | null; // set by stop(), from a timer or a cancel
+      if (why !== null) throw new Error(`the copy ${why}`);
       if (a.code !== 0) throw new Error(`reading ${showCopyPath(srcPath)} failed: ${srcErr().trim() || `exit ${a.code ?? a.signal}`}`);
       if (b.code !== 0) throw new Error(`writing ${showCopyPath(dstPath)} failed: ${dstErr().trim() || `exit ${b.code ?? b.signal}`}`);
       return { bytes };

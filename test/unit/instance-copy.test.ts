@@ -17,7 +17,13 @@ function folderHost(root: string, endless: Set<number>): CopyHost {
       const [cmd, ...args] = endless.has(instanceId) ? ['yes', 'x'] : argv;
       const child = spawn(cmd as string, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(root, String(instanceId)) }, detached: true });
       const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-      const p: ExecProcess = { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, done, kill: () => process.kill(-(child.pid as number), 'SIGKILL') };
+      const p: ExecProcess = {
+        stdin: child.stdin,
+        stdout: child.stdout,
+        stderr: child.stderr,
+        done,
+        kill: () => process.kill(-(child.pid as number), 'SIGKILL'),
+      };
       return Promise.resolve(p);
     },
   };
