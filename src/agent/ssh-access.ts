@@ -210,6 +210,11 @@ export class SshAccess implements SessionHost {
     return p;
   }
 
+  /** End every copy this agent runs (the agent stops). */
+  endCopies(): void {
+    this.#copies.close();
+  }
+
   async close(): Promise<void> {
     this.#copies.close();
     await Promise.all([...this.#servers.keys()].map((id) => this.#unlisten(id)));
