@@ -85,11 +85,21 @@ export class CopyRunner {
     src.stdout.on('data', (d: Buffer) => (bytes += d.length));
     src.stdout.pipe(sink.stdin);
     sink.stdin.on('error', () => stop('the destination stopped reading'));
+    // A destination that ended (killed, cancelled, its connection gone) reads no more: the source ends too, and
+    // how it ended then says nothing (a tar that unpacked a whole archive may end before its source is seen gone).
+    let srcEnded = false;
+    let cut = false;
+    void src.done.then(() => (srcEnded = true));
+    void sink.done.then(() => {
+      if (srcEnded) return;
+      cut = true;
+      src.kill();
+    });
     try {
       const [a, b] = await Promise.all([src.done, sink.done]);
       const why = stopped as string | null; // set by stop(), from a timer or a cancel
       if (why !== null) throw new Error(`the copy ${why}`);
-      if (a.code !== 0) throw new Error(`reading ${showCopyPath(srcPath)} failed: ${srcErr().trim() || `exit ${a.code ?? a.signal}`}`);
+      if (a.code !== 0 && !cut) throw new Error(`reading ${showCopyPath(srcPath)} failed: ${srcErr().trim() || `exit ${a.code ?? a.signal}`}`);
       if (b.code !== 0) throw new Error(`writing ${showCopyPath(dstPath)} failed: ${dstErr().trim() || `exit ${b.code ?? b.signal}`}`);
       return { bytes };
     } finally {

@@ -4,7 +4,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import ssh2 from 'ssh2';
 import { CopyRunner, type CopyHost } from '../../src/agent/copy-runner.js';
+import { SshAccess } from '../../src/agent/ssh-access.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import { reservePortBlock } from '../helpers/ports.js';
 import type { CopyOrder } from '../../src/control/hosts/copy-order.js';
 import { asCopyPath, parseCopyPath } from '../../src/domain/instance/copy-path.js';
 import type { ExecProcess } from '../../src/runtime/runtime.js';
@@ -22,7 +27,13 @@ function folderHost(root: string, endless: Set<number>): CopyHost {
         stdout: child.stdout,
         stderr: child.stderr,
         done,
-        kill: () => process.kill(-(child.pid as number), 'SIGKILL'),
+        kill: () => {
+          try {
+            process.kill(-(child.pid as number), 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        },
       };
       return Promise.resolve(p);
     },
@@ -88,5 +99,83 @@ describe('the agent copy runner', () => {
     await cancelled;
     assert.equal(r.cancel(2), 0);
     await assert.rejects(r.run(order(3, '/', 2, '/endless', 300)), /did not finish within 300 ms/);
+  });
+});
+
+/** Whether a login with this key gets in, and what an exec of `command` then answers (exit code, or 'refused'). */
+function login(port: number, privateKey: string, command: string): Promise<'denied' | 'refused' | number | null> {
+  return new Promise((resolve) => {
+    const c = new ssh2.Client();
+    c.once('error', () => resolve('denied'));
+    c.once('ready', () =>
+      c.exec(command, (err, ch) => {
+        if (err) return (c.end(), resolve('refused'));
+        ch.resume();
+        ch.stderr.resume();
+        ch.end();
+        ch.once('exit', (code: number | null) => (c.end(), resolve(code)));
+      }),
+    );
+    c.connect({ host: '127.0.0.1', port, username: 'root', privateKey, readyTimeout: 20_000 });
+  });
+}
+
+describe('copies from another host: the one-time login', () => {
+  let root: string;
+  let ports: { start: number; release(): void };
+  let src: SshAccess;
+  let dst: SshAccess;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'gantry-copy-grant-'));
+    ports = reservePortBlock();
+    const host = folderHost(join(root, 'disks'), new Set([1]));
+    const runtime = {
+      name: 'fake',
+      inspect: () => Promise.resolve({ state: 'running' }),
+      exec: (id: number, r: { argv: readonly string[] }) => host.spawn(id, r.argv, null),
+    } as unknown as Runtime;
+    const open = (dir: string): Promise<SshAccess> =>
+      SshAccess.open({ runtime, dataDir: join(root, dir), bindAddress: '127.0.0.1', sftpServer: '/bin/false', copyRoot: 'home', log: createLogger('silent') });
+    [src, dst] = await Promise.all([open('a'), open('b')]);
+    await mkdir(join(root, 'disks', '2'), { recursive: true });
+    await dst.started({ instanceId: 2, sshPort: ports.start, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+    await src.started({ instanceId: 1, sshPort: ports.start + 1, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+  });
+  after(async () => {
+    await Promise.all([src.close(), dst.close()]);
+    ports.release();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('a grant logs in once, only to unpack, and cancel copy on the destination ends the push', async () => {
+    const spent = dst.grantCopy(2, 60_000);
+    assert.equal(await login(ports.start, spent.privateKey, 'id'), 'refused');
+    assert.equal(await login(ports.start, spent.privateKey, 'gantry-copy-in {"segments":[],"contents":true}'), 'denied');
+    const g = dst.grantCopy(2, 60_000);
+    const push = src.copy({
+      src: { instanceId: 1, path: parseCopyPath('/', 'src_path') },
+      dst: { instanceId: 2, path: parseCopyPath('/in', 'dst_path') },
+      via: { host: '127.0.0.1', port: ports.start, ...g },
+      timeoutMs: 60_000,
+    });
+    const ended = assert.rejects(push, /writing \/in failed/);
+    let n = 0;
+    for (let i = 0; i < 400 && n === 0; i++) {
+      n = dst.cancelCopies(2);
+      if (n === 0) await new Promise((res) => setTimeout(res, 25));
+    }
+    assert.equal(n, 1);
+    await ended;
+    // A grant for a host key other than the destination's is not used.
+    const wrong = { ...dst.grantCopy(2, 60_000), hostKey: Buffer.alloc(32).toString('base64') };
+    await assert.rejects(
+      src.copy({
+        src: { instanceId: 1, path: parseCopyPath('/', 's') },
+        dst: { instanceId: 2, path: parseCopyPath('/x', 'd') },
+        via: { host: '127.0.0.1', port: ports.start, ...wrong },
+        timeoutMs: 60_000,
+      }),
+      /reaching the destination/,
+    );
   });
 });
