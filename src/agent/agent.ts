@@ -87,6 +87,7 @@ export class Agent {
     this.#running = false;
     if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
+    this.#o.ssh?.endCopies(); // a copy may run for an hour: it ends with the agent rather than holding it up
     await Promise.all([...this.#inFlight]);
     // The poll may be parked on the server; it ends with its wait, and nothing acts on what it returns.
     this.#loop = null;

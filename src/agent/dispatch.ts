@@ -32,6 +32,14 @@ export async function dispatch(rt: Runtime, c: AgentCommand, ssh?: SshAccess): P
     case 'exec':
       if (ssh === undefined) throw new Error('this host has no SSH access to instances');
       return ssh.run(c.instanceId, c.argv, { timeoutMs: c.timeoutMs, maxBytes: c.maxBytes });
+    case 'copy':
+      if (ssh === undefined) throw new Error('this host has no SSH access to instances, so no copies between them');
+      return ssh.copy(c.order);
+    case 'copyGrant':
+      if (ssh === undefined) throw new Error('this host has no SSH access to instances, so no copies into them');
+      return ssh.grantCopy(c.instanceId, c.ttlMs);
+    case 'cancelCopies':
+      return ssh?.cancelCopies(c.instanceId) ?? 0;
     case 'logs':
       return rt.logs(c.instanceId, c.tail);
     case 'logLines':

@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import type { ExecProcess, Runtime, WorkloadSpec } from '../runtime/runtime.js';
 import { readOrCreate } from '../runtime/files.js';
+import type { CopyGrant, CopyOrder, CopyReport } from '../control/hosts/copy-order.js';
+import { asCopyPath } from '../domain/instance/copy-path.js';
+import { CopyRunner, unpackArgv } from './copy-runner.js';
 import { serveConnection, type SessionHost, type SessionShell } from './ssh-session.js';
 
 export interface SshAccessOptions {
@@ -39,6 +42,11 @@ export class SshAccess implements SessionHost {
   readonly #records = new Map<number, AccessRecord>();
   readonly #servers = new Map<number, { server: ssh2.Server; clients: Set<ssh2.Connection> }>();
   readonly #live = new Map<number, Set<ExecProcess>>();
+  /** Copies this agent runs (it holds their source), and one-time keys for copies from other hosts into its instances. */
+  readonly #copies = new CopyRunner(this);
+  readonly #grants = new Map<number, { key: string; until: number }[]>();
+  /** Copies from other hosts unpacking into an instance now (for `cancel copy`). */
+  readonly #copyingIn = new Map<number, Set<ExecProcess>>();
 
   private constructor(o: SshAccessOptions, hostKey: string) {
     this.#o = o;
@@ -108,6 +116,7 @@ export class SshAccess implements SessionHost {
   async destroyed(instanceId: number): Promise<void> {
     await this.#unlisten(instanceId);
     this.#records.delete(instanceId);
+    this.#grants.delete(instanceId);
     await rm(this.#file(instanceId), { force: true });
   }
 
@@ -133,7 +142,60 @@ export class SshAccess implements SessionHost {
     }
   }
 
+  // ── Copies between instances (copy-runner.ts, docs/decisions/011-instance-copy.md) ──
+
+  copy(order: CopyOrder): Promise<CopyReport> {
+    return this.#copies.run(order);
+  }
+
+  /** A fresh key this host's SSH access accepts once, within `ttlMs`, to unpack a copy into the instance. */
+  grantCopy(instanceId: number, ttlMs: number): CopyGrant {
+    if (!this.#servers.has(instanceId)) throw new Error(`instance ${instanceId} has no SSH access on this host now`);
+    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const now = Date.now();
+    const live = (this.#grants.get(instanceId) ?? []).filter((g) => g.until > now);
+    this.#grants.set(instanceId, [...live, { key: pair.public, until: now + ttlMs }]);
+    const host = ssh2.utils.parseKey(this.#hostKey);
+    if (host instanceof Error) throw host;
+    return { privateKey: pair.private, hostKey: host.getPublicSSH().toString('base64') };
+  }
+
+  /** End every copy into the instance: those this agent runs and those another host pushes in. */
+  cancelCopies(instanceId: number): number {
+    const pushed = this.#copyingIn.get(instanceId) ?? new Set();
+    for (const p of pushed) p.kill();
+    return this.#copies.cancel(instanceId) + pushed.size;
+  }
+
   // ── SessionHost: what a connection needs ──
+
+  grantsOf(instanceId: number): readonly string[] {
+    const now = Date.now();
+    return (this.#grants.get(instanceId) ?? []).filter((g) => g.until > now).map((g) => g.key);
+  }
+
+  useGrant(instanceId: number, key: string): void {
+    const left = (this.#grants.get(instanceId) ?? []).filter((g) => g.key !== key && g.until > Date.now());
+    if (left.length > 0) this.#grants.set(instanceId, left);
+    else this.#grants.delete(instanceId);
+  }
+
+  /** The one command a granted login may run: unpack a tar into the path (checked again here). */
+  async spawnCopyIn(instanceId: number, pathJson: string): Promise<ExecProcess> {
+    let path: ReturnType<typeof asCopyPath> = null;
+    try {
+      path = asCopyPath(JSON.parse(pathJson));
+    } catch {
+      path = null;
+    }
+    if (path === null) throw new Error('a copy login may only unpack into a valid path');
+    const p = await this.spawn(instanceId, unpackArgv(this.#o.copyRoot, path), null);
+    const set = this.#copyingIn.get(instanceId) ?? new Set<ExecProcess>();
+    set.add(p);
+    this.#copyingIn.set(instanceId, set);
+    void p.done.finally(() => set.delete(p));
+    return p;
+  }
 
   keysOf(instanceId: number): readonly string[] {
     return this.#records.get(instanceId)?.keys ?? [];
@@ -153,7 +215,13 @@ export class SshAccess implements SessionHost {
     return p;
   }
 
+  /** End every copy this agent runs (the agent stops). */
+  endCopies(): void {
+    this.#copies.close();
+  }
+
   async close(): Promise<void> {
+    this.#copies.close();
     await Promise.all([...this.#servers.keys()].map((id) => this.#unlisten(id)));
   }
 

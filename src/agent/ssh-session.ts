@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import type { ExecProcess } from '../runtime/runtime.js';
+import { COPY_IN } from './copy-runner.js';
 
 /** What one SSH connection needs from the agent's SSH access (ssh-access.ts). */
 export interface SessionHost {
@@ -13,6 +14,12 @@ export interface SessionHost {
   keysOf(instanceId: number): readonly string[];
   /** Run a command inside the instance (refused when it is not running). */
   spawn(instanceId: number, argv: readonly string[], tty: { term: string; cols: number; rows: number } | null): Promise<ExecProcess>;
+  /** One-time keys granted for copies from other hosts into the instance (docs/decisions/011-instance-copy.md). */
+  grantsOf(instanceId: number): readonly string[];
+  /** A granted key logged in: it is spent. */
+  useGrant(instanceId: number, key: string): void;
+  /** What a granted login runs: a tar from stdin unpacked into the path (JSON) inside the instance. */
+  spawnCopyIn(instanceId: number, pathJson: string): Promise<ExecProcess>;
 }
 
 /** Vast shows `root`; its copy commands log in as `vastai_kaalia`. Both are the instance's own user. */
@@ -21,21 +28,42 @@ const USERS = new Set(['root', 'vastai_kaalia']);
 /** Serve one client of an instance's listener: public-key auth, then sessions (exec, shell, sftp). */
 export function serveConnection(host: SessionHost, instanceId: number, client: ssh2.Connection, log: Logger): void {
   client.on('error', (err) => log.debug({ instanceId, err: String(err) }, 'SSH connection error'));
+  /** Logged in with a copy's one-time key: the connection may only unpack that copy. */
+  let copyOnly = false;
   client.on('authentication', (ctx) => {
     if (ctx.method !== 'publickey' || !USERS.has(ctx.username)) return ctx.reject(['publickey']);
     const k = ctx.key;
-    const ok = host.keysOf(instanceId).some((line) => {
+    const holds = (line: string): boolean => {
       const parsed = ssh2.utils.parseKey(line);
       if (parsed instanceof Error) return false;
       const pub = parsed.getPublicSSH();
       if (parsed.type !== k.algo || pub.length !== k.data.length || !timingSafeEqual(pub, k.data)) return false;
       // Without a signature the client only asks whether this key would do; with one it proves it holds the key.
       return ctx.signature === undefined || parsed.verify(ctx.blob ?? Buffer.alloc(0), ctx.signature, ctx.hashAlgo) === true;
-    });
-    return ok ? ctx.accept() : ctx.reject(['publickey']);
+    };
+    if (host.keysOf(instanceId).some(holds)) return ctx.accept();
+    const grant = host.grantsOf(instanceId).find(holds);
+    if (grant === undefined) return ctx.reject(['publickey']);
+    if (ctx.signature !== undefined) {
+      host.useGrant(instanceId, grant);
+      copyOnly = true;
+    }
+    return ctx.accept();
   });
   client.on('ready', () => {
-    client.on('session', (accept) => serveSession(host, instanceId, accept(), log));
+    client.on('session', (accept) => (copyOnly ? serveCopyIn(host, instanceId, accept(), log) : serveSession(host, instanceId, accept(), log)));
+  });
+}
+
+/** A session of a copy's one-time login: one exec of the copy-in command, nothing else (no shell, pty or sftp). */
+function serveCopyIn(host: SessionHost, instanceId: number, session: ssh2.Session, log: Logger): void {
+  session.on('pty', (_accept, reject) => (reject as (() => void) | undefined)?.());
+  session.on('env', (_accept, reject) => (reject as (() => void) | undefined)?.());
+  session.on('shell', (_accept, reject) => reject());
+  session.on('subsystem', (_accept, reject) => reject());
+  session.on('exec', (accept, reject, info) => {
+    if (!info.command.startsWith(COPY_IN + ' ')) return reject();
+    void run(host, instanceId, accept(), { copyIn: info.command.slice(COPY_IN.length + 1) }, null, log);
   });
 }
 
@@ -110,14 +138,14 @@ async function run(
   host: SessionHost,
   instanceId: number,
   channel: ssh2.ServerChannel,
-  argv: string[],
+  what: string[] | { copyIn: string },
   tty: Tty | null,
   log: Logger,
-  started: (p: ExecProcess) => void,
+  started: (p: ExecProcess) => void = () => undefined,
 ): Promise<void> {
   let p: ExecProcess;
   try {
-    p = await host.spawn(instanceId, argv, tty);
+    p = Array.isArray(what) ? await host.spawn(instanceId, what, tty) : await host.spawnCopyIn(instanceId, what.copyIn);
     started(p);
   } catch (err) {
     channel.stderr.write(`gantry: ${err instanceof Error ? err.message : String(err)}\r\n`);

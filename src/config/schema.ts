@@ -240,7 +240,7 @@ export const SETTINGS = {
     default: 60_000,
     doc: 'Bound on one `execute` command (ls, du, rm) run inside an instance; longer ones are ended and their output so far kept.',
   },
-  copyTimeoutMs: { type: 'duration', default: 3_600_000, doc: 'Bound on one copy between two instances (rsync over SSH); a longer one is ended.' },
+  copyTimeoutMs: { type: 'duration', default: 3_600_000, doc: 'Bound on one copy between two instances (a tar stream between agents); a longer one is ended.' },
 } as const satisfies Record<string, Setting>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -23,6 +23,7 @@ export type ControlSettings = Pick<
   | 'heartbeatIntervalMs'
   | 'resultTtlMs'
   | 'executeTimeoutMs'
+  | 'copyTimeoutMs'
   | 'maxApiKeysPerAccount'
   | 'machineCacheMs'
   | 'publicIp'

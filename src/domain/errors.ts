@@ -265,7 +265,7 @@ export const ERROR_CODES = {
   COPY_UNAVAILABLE: {
     kind: 'invalid',
     retryable: false,
-    doc: 'A copy Gantry does not offer: to or from a cloud connection (none offline), a VM image (no VMs), a volume, or between two instances.',
+    doc: 'A copy Gantry does not offer: to or from a cloud connection (none offline), a VM image (no VMs), or a volume.',
   },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;

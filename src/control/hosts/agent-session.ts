@@ -5,6 +5,7 @@ import { asLogLine } from '../../runtime/log-lines.js';
 import type { LogLine, LogQuery, StopOptions, WorkloadSpec } from '../../runtime/runtime.js';
 import type { HostLink } from './hosts.js';
 import type { StorageCommand } from '../../runtime/storage.js';
+import type { CopyGrant, CopyOrder, CopyReport } from './copy-order.js';
 
 /** One runtime call the control plane asks an agent to make; answered by a result with the same id. */
 export type AgentCommand =
@@ -23,7 +24,11 @@ export type AgentCommand =
       readonly timeoutMs: number;
       readonly maxBytes: number;
     }
-  | { readonly id: string; readonly op: 'list' };
+  | { readonly id: string; readonly op: 'list' }
+  // Copies between instances (copy-order.ts): run by the source's agent; granted and cancelled by the destination's.
+  | { readonly id: string; readonly op: 'copy'; readonly order: CopyOrder }
+  | { readonly id: string; readonly op: 'copyGrant'; readonly instanceId: number; readonly ttlMs: number }
+  | { readonly id: string; readonly op: 'cancelCopies'; readonly instanceId: number };
 
 export type AgentCommandInput = AgentCommand extends infer C ? (C extends AgentCommand ? Omit<C, 'id'> : never) : never;
 
@@ -135,6 +140,25 @@ export class AgentSession implements HostLink {
       const r = (typeof v === 'object' && v !== null ? v : {}) as { code?: unknown; output?: unknown };
       return { code: typeof r.code === 'number' ? r.code : null, output: typeof r.output === 'string' ? r.output : '' };
     });
+  }
+  /** A copy between instances, run by this (the source's) agent; bounded by the order's timeout on the host. */
+  copy(order: CopyOrder): Promise<CopyReport> {
+    return this.#call({ op: 'copy', order }, order.timeoutMs + this.#t.callTimeoutMs).then((v) => {
+      const bytes = (typeof v === 'object' && v !== null ? (v as { bytes?: unknown }).bytes : undefined) ?? 0;
+      return { bytes: typeof bytes === 'number' ? bytes : 0 };
+    });
+  }
+  /** A one-time login into one of this host's instances for a copy from another host. */
+  copyGrant(instanceId: number, ttlMs: number): Promise<CopyGrant> {
+    return this.#call({ op: 'copyGrant', instanceId, ttlMs }, this.#t.callTimeoutMs).then((v) => {
+      const g = (typeof v === 'object' && v !== null ? v : {}) as Partial<CopyGrant>;
+      if (typeof g.privateKey !== 'string' || typeof g.hostKey !== 'string') throw new Error('the agent answered copyGrant without a key');
+      return { privateKey: g.privateKey, hostKey: g.hostKey };
+    });
+  }
+  /** End the copies into one of this host's instances; resolves with how many were running. */
+  cancelCopies(instanceId: number): Promise<number> {
+    return this.#call({ op: 'cancelCopies', instanceId }, this.#t.callTimeoutMs).then((v) => (typeof v === 'number' ? v : 0));
   }
   list(): Promise<number[]> {
     return this.#call({ op: 'list' }, this.#t.callTimeoutMs).then((v) => (Array.isArray(v) ? v.filter((x): x is number => Number.isSafeInteger(x)) : []));

@@ -1,4 +1,5 @@
 import type { Runtime } from '../../runtime/runtime.js';
+import type { CopyGrant, CopyOrder, CopyReport } from './copy-order.js';
 
 /**
  * What the control plane needs from a host to run instances: every host, the embedded one included,
@@ -13,6 +14,10 @@ export type HostLink = Pick<
 > & {
   /** A command inside an instance through the agent's SSH access (agent-session.ts); absent on hosts that cannot. */
   exec?(instanceId: number, argv: readonly string[], o: { timeoutMs: number; maxBytes: number }): Promise<{ code: number | null; output: string }>;
+  /** Copies between instances (copy-order.ts); absent on hosts that cannot. */
+  copy?(order: CopyOrder): Promise<CopyReport>;
+  copyGrant?(instanceId: number, ttlMs: number): Promise<CopyGrant>;
+  cancelCopies?(instanceId: number): Promise<number>;
   /** False once the agent stopped polling or sending heartbeats. */
   connected?(): boolean;
   close?(reason: string): void;

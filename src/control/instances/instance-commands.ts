@@ -4,6 +4,7 @@ import type { ControlContext } from '../context.js';
 
 type HostLink = NonNullable<ReturnType<ControlContext['hosts']['get']>>;
 import { newToken } from '../keys.js';
+import { cancelCopiesInto, copyBetween } from './instance-copy.js';
 import { authorize, authorizeInstance, type Principal } from '../principal.js';
 
 /** Output kept of one `execute` (the result URL serves it). */
@@ -90,8 +91,8 @@ export interface CopyAnswer {
 
 /**
  * `copy` (`/commands/rsync/`, `/commands/copy_direct/`): a local side is copied by the client itself with
- * rsync over the instance's SSH access (Gantry answers where to connect). Between two instances, and to or from
- * clouds, VMs and volumes, it is refused with the reason.
+ * rsync over the instance's SSH access (Gantry answers where to connect); between two instances the agents copy
+ * (instance-copy.ts). To or from clouds, VMs and volumes it is refused with the reason.
  */
 export async function copyData(
   ctx: ControlContext,
@@ -111,13 +112,7 @@ export async function copyData(
         'Copying a whole VM image (vm copy) is not available: Gantry has no VM instances. Give ID:path on both sides.',
         {},
       );
-    // Both sides' SSH access is the agents'; a pull from one sandbox into another needs an SSH client that runs
-    // as the instance's uid without a passwd entry, which OpenSSH refuses: not offered yet (decision 009).
-    throw new GantryError(
-      'COPY_UNAVAILABLE',
-      `Copy between instances ${src.id} and ${dst.id} is not available on Gantry: copy to your machine and back (copy C.${src.id}:PATH local:DIR, then copy local:DIR C.${dst.id}:PATH).`,
-      {},
-    );
+    return copyBetween(ctx, p, { src: src.id, dst: dst.id }, { src: body.srcPath, dst: body.dstPath });
   }
   const side = src.kind === 'instance' ? src : (dst as { kind: 'instance'; id: number });
   const { inst } = await commandHost(ctx, p, side.id);
@@ -128,13 +123,12 @@ export async function copyData(
     : { dst_addr: addr, dst_port: port, msg: `Copy to instance ${side.id} with rsync over SSH at ${addr}:${port}.` };
 }
 
-/** `cancel copy` / `cancel sync`: Gantry runs no server-side copies (see copyData), so there is never one to cancel. */
+/** `cancel copy`: ends the copies between instances running into the destination (instance-copy.ts). */
 export async function cancelCopies(ctx: ControlContext, p: Principal, dst: unknown): Promise<string> {
   authorize(p, 'instance.manage');
   const side = copySide(dst);
   if (side.kind !== 'instance') throw new GantryError('INVALID_ARGUMENT', "'dst_id' must be the id of an instance (ID or C.ID).", { field: 'dst_id' });
-  authorizeInstance(p, await ctx.store.getInstance(side.id), side.id, 'instance.manage');
-  return `No server-side copy to instance ${side.id} is running (Gantry runs copies only from your machine); nothing to cancel.`;
+  return cancelCopiesInto(ctx, p, side.id);
 }
 
 /** `cloud copy` and `cancel sync` (`/commands/rclone/`): there are no cloud connections on an offline Gantry. */

@@ -1,0 +1,165 @@
+import type { Writable, Readable } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { CopyOrder, CopyReport } from '../control/hosts/copy-order.js';
+import { asCopyPath, showCopyPath, sourceParts, type CopyPath } from '../domain/instance/copy-path.js';
+import type { ExecProcess } from '../runtime/runtime.js';
+
+/** What the runner needs from the agent's SSH access: commands run inside an instance as its workload runs. */
+export interface CopyHost {
+  readonly copyRoot: 'home' | '/';
+  spawn(instanceId: number, argv: readonly string[], tty: null): Promise<ExecProcess>;
+}
+
+/** The command a copy's SSH login runs on the destination host: this word, then the path as JSON. */
+export const COPY_IN = 'gantry-copy-in';
+
+/** Error output kept per side, for the reason a copy failed. */
+const MAX_ERR = 2048;
+
+const rootExpr = (root: 'home' | '/'): string => (root === 'home' ? '"$HOME"' : '""');
+
+/** Inside the source instance: a tar of the path on stdout (paths as arguments, never in the script). */
+export function packArgv(root: 'home' | '/', p: CopyPath): string[] {
+  const { dir, name } = sourceParts(p);
+  return ['/bin/sh', '-c', `r=${rootExpr(root)}; cd -- "$r/$1" && exec tar -cf - -- "$2"`, COPY_IN, dir, name];
+}
+
+/** Inside the destination instance: the tar from stdin unpacked into the folder (made if missing), owned by whoever unpacks. */
+export function unpackArgv(root: 'home' | '/', p: CopyPath): string[] {
+  return ['/bin/sh', '-c', `r=${rootExpr(root)}; mkdir -p -- "$r/$1" && cd -- "$r/$1" && exec tar -xf - --no-same-owner`, COPY_IN, p.segments.join('/')];
+}
+
+/** The destination side of a copy: a local process, or a command over SSH on another host. */
+interface Sink {
+  readonly stdin: Writable;
+  readonly stderr: Readable;
+  readonly done: Promise<{ readonly code: number | null; readonly signal: string | null }>;
+  kill(): void;
+}
+
+/**
+ * Copies between instances run by this agent (docs/decisions/011-instance-copy.md): a tar of the source path
+ * made inside the source instance, piped into a tar that unpacks inside the destination, on this host or over
+ * the destination host's SSH access. Each side runs in its own instance's sandbox, as its own uid, so neither
+ * can reach past its instance's disk. Running copies are kept by destination, for `cancel copy`.
+ */
+export class CopyRunner {
+  readonly #host: CopyHost;
+  readonly #running = new Map<number, Set<(why: string) => void>>();
+
+  constructor(host: CopyHost) {
+    this.#host = host;
+  }
+
+  async run(order: CopyOrder): Promise<CopyReport> {
+    const srcPath = asCopyPath(order.src.path);
+    const dstPath = asCopyPath(order.dst.path);
+    if (srcPath === null || dstPath === null) throw new Error('the copy order has an invalid path');
+    // The destination first: it waits for its input, while a source that ends before its output is read would
+    // lose it (Node drops the unread output of a child that exited).
+    const sink: Sink =
+      order.via === null
+        ? await this.#host.spawn(order.dst.instanceId, unpackArgv(this.#host.copyRoot, dstPath), null)
+        : await remoteSink(order.via, dstPath, order.timeoutMs);
+    const dstErr = collect(sink.stderr);
+    let src: ExecProcess;
+    try {
+      src = await this.#host.spawn(order.src.instanceId, packArgv(this.#host.copyRoot, srcPath), null);
+    } catch (err) {
+      sink.kill();
+      throw err;
+    }
+    src.stdin.end();
+    const srcErr = collect(src.stderr);
+    let stopped: string | null = null;
+    const stop = (why: string): void => {
+      stopped ??= why;
+      src.kill();
+      sink.kill();
+    };
+    const set = this.#running.get(order.dst.instanceId) ?? new Set();
+    set.add(stop);
+    this.#running.set(order.dst.instanceId, set);
+    const timer = setTimeout(() => stop(`did not finish within ${order.timeoutMs} ms`), order.timeoutMs);
+    let bytes = 0;
+    src.stdout.on('data', (d: Buffer) => (bytes += d.length));
+    src.stdout.pipe(sink.stdin);
+    sink.stdin.on('error', () => stop('the destination stopped reading'));
+    // A destination that ended (killed, cancelled, its connection gone) reads no more: the source ends too, and
+    // how it ended then says nothing (a tar that unpacked a whole archive may end before its source is seen gone).
+    let srcEnded = false;
+    let cut = false;
+    void src.done.then(() => (srcEnded = true));
+    void sink.done.then(() => {
+      if (srcEnded) return;
+      cut = true;
+      src.kill();
+    });
+    try {
+      const [a, b] = await Promise.all([src.done, sink.done]);
+      const why = stopped as string | null; // set by stop(), from a timer or a cancel
+      if (why !== null) throw new Error(`the copy ${why}`);
+      if (a.code !== 0 && !cut) throw new Error(`reading ${showCopyPath(srcPath)} failed: ${srcErr().trim() || `exit ${a.code ?? a.signal}`}`);
+      if (b.code !== 0) throw new Error(`writing ${showCopyPath(dstPath)} failed: ${dstErr().trim() || `exit ${b.code ?? b.signal}`}`);
+      return { bytes };
+    } finally {
+      clearTimeout(timer);
+      set.delete(stop);
+      if (set.size === 0 && this.#running.get(order.dst.instanceId) === set) this.#running.delete(order.dst.instanceId);
+    }
+  }
+
+  /** End the copies this agent runs into an instance; how many there were. */
+  cancel(dstInstanceId: number): number {
+    const set = this.#running.get(dstInstanceId);
+    for (const stop of set ?? []) stop('was cancelled');
+    return set?.size ?? 0;
+  }
+
+  close(): void {
+    for (const id of this.#running.keys()) this.cancel(id);
+  }
+}
+
+function collect(r: Readable): () => string {
+  let text = '';
+  r.on('data', (d: Buffer) => {
+    if (text.length < MAX_ERR) text += d.toString('utf8').slice(0, MAX_ERR - text.length);
+  });
+  return () => text;
+}
+
+/** A login to the destination instance on another host with the one-time key it granted, running the copy-in command. */
+function remoteSink(via: NonNullable<CopyOrder['via']>, dst: CopyPath, timeoutMs: number): Promise<Sink> {
+  const expected = Buffer.from(via.hostKey, 'base64');
+  const client = new ssh2.Client();
+  return new Promise<Sink>((resolve, reject) => {
+    client.once('error', (err) => reject(new Error(`reaching the destination at ${via.host}:${via.port} failed: ${err.message}`)));
+    client.once('ready', () => {
+      client.exec(`${COPY_IN} ${JSON.stringify(dst)}`, (err, channel) => {
+        if (err) {
+          client.end();
+          return reject(new Error(`the destination refused the copy: ${err.message}`));
+        }
+        let exit: { code: number | null; signal: string | null } = { code: null, signal: 'connection closed' };
+        channel.on('exit', (code: number | null, signal?: string) => (exit = { code: signal === undefined ? code : null, signal: signal ?? null }));
+        channel.resume(); // the destination's tar says nothing on stdout; what it might say must not stall the channel
+        const done = new Promise<{ code: number | null; signal: string | null }>((res) =>
+          channel.once('close', () => {
+            client.end();
+            res(exit);
+          }),
+        );
+        resolve({ stdin: channel, stderr: channel.stderr, done, kill: () => client.end() });
+      });
+    });
+    client.connect({
+      host: via.host,
+      port: via.port,
+      username: 'root',
+      privateKey: via.privateKey,
+      hostVerifier: (key: Buffer) => key.equals(expected),
+      readyTimeout: Math.min(timeoutMs, 30_000),
+    });
+  });
+}

@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import ssh2 from 'ssh2';
+import { CopyRunner, type CopyHost } from '../../src/agent/copy-runner.js';
+import { SshAccess } from '../../src/agent/ssh-access.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import { reservePortBlock } from '../helpers/ports.js';
+import type { CopyOrder } from '../../src/control/hosts/copy-order.js';
+import { asCopyPath, parseCopyPath } from '../../src/domain/instance/copy-path.js';
+import type { ExecProcess } from '../../src/runtime/runtime.js';
+
+/** A host whose instances are folders (HOME = the folder), running the runner's real commands; `endless` instances pour out bytes forever. */
+function folderHost(root: string, endless: Set<number>): CopyHost {
+  return {
+    copyRoot: 'home',
+    spawn(instanceId, argv) {
+      const [cmd, ...args] = endless.has(instanceId) ? ['yes', 'x'] : argv;
+      const child = spawn(cmd as string, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(root, String(instanceId)) }, detached: true });
+      const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+      const p: ExecProcess = {
+        stdin: child.stdin,
+        stdout: child.stdout,
+        stderr: child.stderr,
+        done,
+        kill: () => {
+          try {
+            process.kill(-(child.pid as number), 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        },
+      };
+      return Promise.resolve(p);
+    },
+  };
+}
+
+const order = (src: number, s: string, dst: number, d: string, timeoutMs = 60_000): CopyOrder => ({
+  src: { instanceId: src, path: parseCopyPath(s, 'src_path') },
+  dst: { instanceId: dst, path: parseCopyPath(d, 'dst_path') },
+  via: null,
+  timeoutMs,
+});
+
+describe('copy paths', () => {
+  it("keep rsync's trailing-slash rule and refuse '..'", () => {
+    assert.deepEqual(parseCopyPath('/data/', 'p'), { segments: ['data'], contents: true });
+    assert.deepEqual(parseCopyPath('data', 'p'), { segments: ['data'], contents: false });
+    assert.deepEqual(parseCopyPath('/', 'p'), { segments: [], contents: true });
+    assert.deepEqual(parseCopyPath('/a/./b//c', 'p'), { segments: ['a', 'b', 'c'], contents: false });
+    for (const bad of ['..', '/a/../..', '../x', 'a/..']) assert.throws(() => parseCopyPath(bad, 'p'), /'\.\.'/);
+    assert.throws(() => parseCopyPath('', 'p'), /must be a path/);
+    assert.throws(() => parseCopyPath(7, 'p'), /must be a path/);
+    assert.equal(asCopyPath({ segments: ['a', '..'], contents: false }), null);
+    assert.equal(asCopyPath({ segments: ['a/b'], contents: false }), null);
+    assert.deepEqual(asCopyPath({ segments: [], contents: false }), { segments: [], contents: true });
+  });
+});
+
+describe('the agent copy runner', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'gantry-copy-unit-'));
+    await mkdir(join(root, '1', 'data', 'sub'), { recursive: true });
+    await mkdir(join(root, '2'), { recursive: true });
+    await writeFile(join(root, '1', 'data', 'a.txt'), 'alpha\n');
+    await writeFile(join(root, '1', 'data', 'sub', '-dash'), 'dash\n');
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  it('streams a folder or its contents from one instance into a folder of another', async () => {
+    const r = new CopyRunner(folderHost(root, new Set()));
+    const done = await r.run(order(1, '/data/', 2, '/in'));
+    assert.ok(done.bytes > 0);
+    assert.equal(await readFile(join(root, '2', 'in', 'a.txt'), 'utf8'), 'alpha\n');
+    await r.run(order(1, 'data/sub/-dash', 2, '/'));
+    assert.equal(await readFile(join(root, '2', '-dash'), 'utf8'), 'dash\n');
+    await r.run(order(1, '/data', 2, '/whole'));
+    assert.equal(await readFile(join(root, '2', 'whole', 'data', 'sub', '-dash'), 'utf8'), 'dash\n');
+    await assert.rejects(r.run(order(1, '/missing', 2, '/x')), /reading \/missing failed: .*No such file/);
+  });
+
+  it('cancel ends the copies into an instance; a copy past its bound is ended', async () => {
+    const r = new CopyRunner(folderHost(root, new Set([3])));
+    const running = r.run(order(3, '/', 2, '/endless'));
+    const cancelled = assert.rejects(running, /was cancelled/);
+    // The copy registers once both sides run; cancel until it has.
+    let n = 0;
+    for (let i = 0; i < 500 && n === 0; i++) {
+      n = r.cancel(2);
+      if (n === 0) await new Promise((res) => setImmediate(res));
+    }
+    assert.equal(n, 1);
+    await cancelled;
+    assert.equal(r.cancel(2), 0);
+    await assert.rejects(r.run(order(3, '/', 2, '/endless', 300)), /did not finish within 300 ms/);
+  });
+});
+
+/** Whether a login with this key gets in, and what an exec of `command` then answers (exit code, or 'refused'). */
+function login(port: number, privateKey: string, command: string): Promise<'denied' | 'refused' | number | null> {
+  return new Promise((resolve) => {
+    const c = new ssh2.Client();
+    c.once('error', () => resolve('denied'));
+    c.once('ready', () =>
+      c.exec(command, (err, ch) => {
+        if (err) return (c.end(), resolve('refused'));
+        ch.resume();
+        ch.stderr.resume();
+        ch.end();
+        ch.once('exit', (code: number | null) => (c.end(), resolve(code)));
+      }),
+    );
+    c.connect({ host: '127.0.0.1', port, username: 'root', privateKey, readyTimeout: 20_000 });
+  });
+}
+
+describe('copies from another host: the one-time login', () => {
+  let root: string;
+  let ports: { start: number; release(): void };
+  let src: SshAccess;
+  let dst: SshAccess;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'gantry-copy-grant-'));
+    ports = reservePortBlock();
+    const host = folderHost(join(root, 'disks'), new Set([1]));
+    const runtime = {
+      name: 'fake',
+      inspect: () => Promise.resolve({ state: 'running' }),
+      exec: (id: number, r: { argv: readonly string[] }) => host.spawn(id, r.argv, null),
+    } as unknown as Runtime;
+    const open = (dir: string): Promise<SshAccess> =>
+      SshAccess.open({ runtime, dataDir: join(root, dir), bindAddress: '127.0.0.1', sftpServer: '/bin/false', copyRoot: 'home', shell: 'bash', log: createLogger('silent') });
+    [src, dst] = await Promise.all([open('a'), open('b')]);
+    await mkdir(join(root, 'disks', '2'), { recursive: true });
+    await dst.started({ instanceId: 2, sshPort: ports.start, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+    await src.started({ instanceId: 1, sshPort: ports.start + 1, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+  });
+  after(async () => {
+    await Promise.all([src.close(), dst.close()]);
+    ports.release();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('a grant logs in once, only to unpack, and cancel copy on the destination ends the push', async () => {
+    const spent = dst.grantCopy(2, 60_000);
+    assert.equal(await login(ports.start, spent.privateKey, 'id'), 'refused');
+    assert.equal(await login(ports.start, spent.privateKey, 'gantry-copy-in {"segments":[],"contents":true}'), 'denied');
+    const g = dst.grantCopy(2, 60_000);
+    const push = src.copy({
+      src: { instanceId: 1, path: parseCopyPath('/', 'src_path') },
+      dst: { instanceId: 2, path: parseCopyPath('/in', 'dst_path') },
+      via: { host: '127.0.0.1', port: ports.start, ...g },
+      timeoutMs: 60_000,
+    });
+    const ended = assert.rejects(push, /writing \/in failed/);
+    let n = 0;
+    for (let i = 0; i < 400 && n === 0; i++) {
+      n = dst.cancelCopies(2);
+      if (n === 0) await new Promise((res) => setTimeout(res, 25));
+    }
+    assert.equal(n, 1);
+    await ended;
+    // A grant for a host key other than the destination's is not used.
+    const wrong = { ...dst.grantCopy(2, 60_000), hostKey: Buffer.alloc(32).toString('base64') };
+    await assert.rejects(
+      src.copy({
+        src: { instanceId: 1, path: parseCopyPath('/', 's') },
+        dst: { instanceId: 2, path: parseCopyPath('/x', 'd') },
+        via: { host: '127.0.0.1', port: ports.start, ...wrong },
+        timeoutMs: 60_000,
+      }),
+      /reaching the destination/,
+    );
+  });
+});
