@@ -1,4 +1,4 @@
-import type { InstanceRecord } from '../domain/instance/instance.js';
+import type { InstanceRecord, InstanceTemplate } from '../domain/instance/instance.js';
 import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../domain/machine/machine.js';
 import type { ListingRequest } from '../domain/machine/listing.js';
 import type { InstanceStatus, InstanceTarget, PendingOp } from '../domain/instance/status.js';
@@ -54,6 +54,8 @@ export type NewInstance = Pick<
   readonly sshPort?: boolean;
   /** Attach the account's SSH keys to the new instance in the same transaction (before its first start). */
   readonly attachAccountSshKeys?: boolean;
+  /** The template it is made from (Vast's template_id, template_hash_id, template_name). */
+  readonly template?: InstanceTemplate;
   readonly now: number;
 };
 

@@ -1,3 +1,4 @@
+import type { InstanceTemplate } from '../domain/instance/instance.js';
 import type { TemplateRecord, TemplateSpec } from '../domain/instance/template.js';
 
 /** The templates part of the store port: Vast templates, owned by an account, private or public. */
@@ -12,7 +13,7 @@ export interface TemplateStore {
   updateTemplate(id: number, t: { hashId: string; private: boolean; spec: TemplateSpec; now: number }): Promise<boolean>;
   /** Soft delete: instances made from it keep what they were made with. */
   deleteTemplate(id: number, now: number): Promise<boolean>;
-  /** What an instance runs, rewritten by `update instance` from a template (applied at its next start). */
+  /** What an instance runs, rewritten by `update instance` from a template (applied at its next start); `template` replaces the recorded one when given. */
   setInstanceWorkload(
     id: number,
     w: {
@@ -22,6 +23,7 @@ export interface TemplateStore {
       entrypoint: string | null;
       args: readonly string[] | null;
       runtype: string;
+      template?: InstanceTemplate;
     },
   ): Promise<void>;
 }

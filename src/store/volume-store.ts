@@ -1,5 +1,11 @@
 import type { VolumeMount, VolumeOfferRecord, VolumeRecord } from '../domain/volume/volume.js';
 
+/** A volume linked into an instance, with what a view of the instance shows of it. */
+export interface LinkedVolume extends VolumeMount {
+  readonly name: string | null;
+  readonly sizeGb: number;
+}
+
 /** Volume offers (a machine's disk set aside by its host), volumes rented from them, and their links into instances. */
 export interface VolumeStore {
   /** The machine's one volume offer, made or updated (size, price, end date) and listed. */
@@ -30,6 +36,8 @@ export interface VolumeStore {
   settleVolumeMeters(now: number): Promise<void>;
   /** Volumes linked into an instance, with their mount paths. */
   instanceVolumes(instanceId: number): Promise<VolumeMount[]>;
+  /** Live volumes linked into each of these instances (by volume id); instances with none are absent. */
+  linkedVolumes(instanceIds: readonly number[]): Promise<Map<number, LinkedVolume[]>>;
   /** Ids of volumes of a machine that were deleted or never existed among `ids`: data the host may remove. */
   deadVolumeIds(machineId: number, ids: readonly number[]): Promise<number[]>;
 }

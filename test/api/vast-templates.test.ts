@@ -112,6 +112,8 @@ describe('Vast templates and instance creation through the official clients', { 
     assert.equal(ia.onstart, 'echo template-onstart; sleep 300');
     // Vast's rows show published ports as `-p` entries of extra_env.
     assert.deepEqual(Object.fromEntries(ia.extra_env as [string, string][]), { FOO: 'from-template', KEEP: '1', '-p 8081:8081': '1' });
+    // The row names the template it was made from, as Vast's rows do; one made without a template names none.
+    assert.deepEqual([ia.template_id, ia.template_hash_id, ia.template_name], [templateId, hash, 'tpl-one']);
     const b = newContract(
       (
         await vast.vastai([
@@ -135,6 +137,11 @@ describe('Vast templates and instance creation through the official clients', { 
     assert.equal(ib.image_uuid, 'local/other');
     assert.equal(ib.onstart, 'sleep 301');
     assert.deepEqual(Object.fromEntries(ib.extra_env as [string, string][]), { FOO: 'explicit', KEEP: '1', NEW: '2', '-p 8081:8081': '1' });
+    const raw = JSON.parse((await vast.vastai(['show', 'instances', '--raw'])).out) as Row[];
+    assert.deepEqual(
+      raw.filter((r) => r.id === b).map((r) => [r.template_id, r.template_hash_id, r.template_name]),
+      [[templateId, hash, 'tpl-one']],
+    );
     await destroy(a, b);
   });
 
@@ -150,6 +157,10 @@ describe('Vast templates and instance creation through the official clients', { 
     assert.deepEqual(
       rows.map((r) => r.image_runtype),
       ['ssh_direc ssh_proxy', 'jupyter_proxy ssh_proxy', 'jupyter_direc ssh_direc ssh_proxy'],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.template_id, r.template_hash_id, r.template_name, r.volume_info]),
+      rows.map(() => [null, null, null, []]),
     );
     // Jupyter modes start no notebook server: the instance runs its onstart and stays up, as with ssh.
     await g.waitInstance(ids[2]!, (x) => x.actual_status === 'running', WAIT_MS);
@@ -190,6 +201,35 @@ describe('Vast templates and instance creation through the official clients', { 
     assert.equal(wg.onstart, 'echo v2; sleep 302');
     assert.deepEqual(wg.env, { FOO: 'from-template', KEEP: '1' });
     assert.deepEqual(wg.ports, ['8081/tcp']);
+    // update workergroup --template_hash (vastai): the workergroup's source becomes that template, its offer
+    // filters join the CLI's default search; workers made from now on use it (`update workers` replaces the others).
+    await vast.vastai([
+      'create',
+      'template',
+      '--name',
+      'tpl-two',
+      '--image',
+      'local/two',
+      '--env',
+      '-e TWO=2',
+      '--onstart-cmd',
+      'echo two',
+      '--search_params',
+      'gpu_ram>=20',
+    ]);
+    const two = (await search('name=tpl-two'))[0]!;
+    const wgUpd = await vast.vastai(['update', 'workergroup', String(wg.id), '--template_hash', two.hash_id as string]);
+    const wg2 = ((await g.api('GET', '/api/v0/workergroups/')).body.results as Row[]).find((w) => w.id === wg.id);
+    assert.ok(wg2, wgUpd.out);
+    assert.deepEqual([wg2.image, wg2.onstart, wg2.env, wg2.ports], ['local/two', 'echo two', { TWO: '2' }, ['8000/tcp']], wgUpd.out);
+    assert.match(wg2.search_params as string, /verified=true.*gpu_ram>=20/i);
+    // And back by id (legacy); a template that does not exist is refused and the workergroup stays as it was.
+    await vast.legacy(['update', 'workergroup', String(wg.id), '--template_id', String(templateId)]);
+    const wg3 = ((await g.api('GET', '/api/v0/workergroups/')).body.results as Row[]).find((w) => w.id === wg.id);
+    assert.deepEqual([wg3?.image, wg3?.onstart, wg3?.ports], ['local/shell', 'echo v2; sleep 302', ['8081/tcp']]);
+    const refusedWg = await vast.legacy(['update', 'workergroup', String(wg.id), '--template_hash', 'f'.repeat(32)]);
+    assert.match(refusedWg.out, /404|No template/i, refusedWg.out);
+    assert.equal(((await g.api('GET', '/api/v0/workergroups/')).body.results as Row[]).find((w) => w.id === wg.id)?.image, 'local/shell');
     assert.equal((await g.api('DELETE', `/api/v0/endptjobs/${ep.body.id as number}/`)).status, 200);
     const stale = await vast.legacy(['create', 'instance', '1001', '--template_hash', hash, '--disk', '1']);
     assert.match(stale.out, /404|No template/i, stale.out);
@@ -198,6 +238,8 @@ describe('Vast templates and instance creation through the official clients', { 
     assert.match(r.out, new RegExp(`Instance ${id} updated successfully`), r.out);
     const after = await g.waitInstance(id, (x) => x.onstart === 'echo v2; sleep 302' && x.actual_status === 'running', WAIT_MS);
     assert.equal(after.image_runtype, 'ssh_proxy');
+    // The row names the template as it was updated from (same id, the edited hash).
+    assert.deepEqual([after.template_id, after.template_hash_id, after.template_name], [templateId, next, 'tpl-one']);
     const byId = await vast.legacy(['update', 'instance', String(id), '--template_id', String(templateId), '--onstart', 'sleep 303']);
     assert.match(byId.out, new RegExp(`Instance ${id} updated successfully`), byId.out);
     assert.equal((await instance(id)).onstart, 'sleep 303');

@@ -113,6 +113,11 @@ for (const ts of ONE_STORE) {
       assert.ok(vol !== undefined);
       assert.deepEqual(vol.instances, [id1]);
       volumeId = vol.id;
+      // The instance row shows the linked volume in volume_info (its fill level is not measured: avail_space null).
+      const row = json<Record<string, unknown>>((await vast.legacy(['show', 'instance', String(id1), '--raw'])).out);
+      assert.deepEqual(row.volume_info, [
+        { id: volumeId, volume_name: `V.${volumeId}`, name: 'kept', mount_path: '/workspace/data', total_space: 3, avail_space: null, type: 'local_volume' },
+      ]);
       assert.equal(await fileText(join(volumeDir(volumeId), 'note.txt')), 'hello-volume\n');
       // While an instance links it, the volume stays.
       assert.match((await vast.vastai(['delete', 'volume', String(volumeId)])).out, /destroy|in use|409/i);

@@ -92,7 +92,7 @@ for (const ts of TEST_STORES) {
       );
     });
 
-    it("rewrites an instance's workload in place", async () => {
+    it('records the template an instance was made from; rewrites its workload in place', async () => {
       const machineId = (await store.registerMachine(machineReg('host-t', a), Date.now())).id;
       const inst = await store.createInstance({
         accountId: a,
@@ -113,10 +113,24 @@ for (const ts of TEST_STORES) {
         storageCost: 0.1,
         target: 'running',
         instanceKeyHash: (id) => `hash-${id}`,
+        template: { id: 7, hashId: 'h-made', name: 'made from' },
         now: 1000,
       });
+      assert.deepEqual(inst.template, { id: 7, hashId: 'h-made', name: 'made from' });
       await store.setInstanceWorkload(inst.id, { image: 'new', env: { B: '2' }, onstart: null, entrypoint: 'bash', args: ['-c', 'x'], runtype: 'args' });
+      assert.deepEqual((await store.getInstance(inst.id))?.template, { id: 7, hashId: 'h-made', name: 'made from' }, 'an update without a template keeps it');
+      await store.setInstanceWorkload(inst.id, {
+        image: 'new',
+        env: { B: '2' },
+        onstart: null,
+        entrypoint: 'bash',
+        args: ['-c', 'x'],
+        runtype: 'args',
+        template: { id: 8, hashId: 'h-next', name: null },
+      });
       const got = await store.getInstance(inst.id);
+      assert.deepEqual(got?.template, { id: 8, hashId: 'h-next', name: null });
+      assert.deepEqual((await store.listInstances({ accountId: a })).find((i) => i.id === inst.id)?.template, got?.template);
       assert.equal(got?.image, 'new');
       assert.deepEqual(got?.env, { B: '2' });
       assert.equal(got?.onstart, null);

@@ -86,6 +86,11 @@ for (const ts of TEST_STORES) {
       assert.ok(v !== undefined);
       const inst = await store.createInstance(newInstance({ volumes: [{ volumeId: v.id, mountPath: '/workspace/data' }] }));
       assert.deepEqual(await other.instanceVolumes(inst.id), [{ volumeId: v.id, mountPath: '/workspace/data' }]);
+      // What an instance view shows of them, for many instances at once (one without volumes is absent).
+      const linked = await other.linkedVolumes([inst.id, 999_999]);
+      assert.deepEqual([...linked.keys()], [inst.id]);
+      assert.deepEqual(linked.get(inst.id), [{ volumeId: v.id, mountPath: '/workspace/data', name: v.name, sizeGb: v.sizeGb }]);
+      assert.deepEqual(await other.linkedVolumes([]), new Map());
       assert.deepEqual((await other.getVolume(v.id))?.instanceIds, [inst.id]);
       await assert.rejects(other.deleteVolume(v.id, 10), code('VOLUME_IN_USE'));
 

@@ -86,6 +86,7 @@ export async function createInstance(
     instanceKeyHash: (id) => hashKey(instanceKey(ctx.secret, id)),
     ...(worker !== undefined ? { worker } : {}),
     ...(volume !== null ? { volumes: volume.mounts } : {}),
+    ...(r.template != null ? { template: r.template } : {}),
     now: ctx.clock.now(),
   });
   const instance = await creating.catch(async (err: unknown) => {

@@ -2,6 +2,7 @@ import type { ControlContext } from '../context.js';
 import { authorize, authorizeInstance, type Principal } from '../principal.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { MachineRecord } from '../../domain/machine/machine.js';
+import type { LinkedVolume } from '../../store/volume-store.js';
 
 export interface InstanceUsage {
   readonly cpuUtil: number;
@@ -16,18 +17,22 @@ export interface InstanceView {
   readonly instance: InstanceRecord;
   readonly machine: MachineRecord | undefined;
   readonly usage: InstanceUsage | null;
+  /** Volumes linked into it (Vast's `volume_info`). */
+  readonly volumes: readonly LinkedVolume[];
 }
 
 /** Usage comes from the agents' heartbeats (stored), so any replica can show it without asking the host. */
 async function withUsage(ctx: ControlContext, rows: readonly { instance: InstanceRecord; machine: MachineRecord | undefined }[]): Promise<InstanceView[]> {
   const usage = await ctx.store.usageOf(rows.filter((r) => r.instance.status === 'running').map((r) => r.instance.id));
+  const linked = await ctx.store.linkedVolumes(rows.map((r) => r.instance.id));
   return rows.map(({ instance, machine }) => {
     const u = usage.get(instance.id);
-    if (u === undefined || instance.status !== 'running') return { instance, machine, usage: null };
+    const volumes = linked.get(instance.id) ?? [];
+    if (u === undefined || instance.status !== 'running') return { instance, machine, usage: null, volumes };
     const utils = machine?.gpuUtils ?? null;
     const mine = utils === null ? [] : instance.gpuIndices.map((i) => utils[i]).filter((x): x is number => x !== undefined);
     const gpuUtil = mine.length === 0 ? null : mine.reduce((a, b) => a + b, 0) / mine.length;
-    return { instance, machine, usage: { cpuUtil: u.cpuUtil, memUsageMb: u.memUsageMb, diskUsageMb: u.diskUsageMb, gpuUtil } };
+    return { instance, machine, usage: { cpuUtil: u.cpuUtil, memUsageMb: u.memUsageMb, diskUsageMb: u.diskUsageMb, gpuUtil }, volumes };
   });
 }
 

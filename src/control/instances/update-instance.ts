@@ -21,7 +21,16 @@ export async function updateInstanceWorkload(
   const r = build(inst);
   refuseReservedNames(r.env.env);
   const { runtype } = validateCreate({ ...r, diskGb: inst.diskGb }, Number.POSITIVE_INFINITY);
-  await ctx.store.setInstanceWorkload(id, { image: r.image, env: r.env.env, onstart: r.onstart, entrypoint: r.entrypoint, args: r.args, runtype });
+  await ctx.store.setInstanceWorkload(id, {
+    image: r.image,
+    env: r.env.env,
+    onstart: r.onstart,
+    entrypoint: r.entrypoint,
+    args: r.args,
+    runtype,
+    // An update that names a template records it; one that names none keeps the recorded one.
+    ...(r.template != null ? { template: r.template } : {}),
+  });
   ctx.log.info({ instanceId: id, image: r.image }, 'instance workload updated');
   if (inst.target === 'running') return (await changeInstance(ctx, p, id, 'reboot')).instance;
   return (await ctx.store.getInstance(id)) as InstanceRecord;

@@ -134,12 +134,16 @@ export async function listWorkergroups(ctx: ControlContext, p: Principal): Promi
   return ctx.store.listWorkergroups({ accountId: p.accountId });
 }
 
-/** Changes apply to workers created from now on; running workers keep the template they started with. */
+/**
+ * Changes apply to workers created from now on; running workers keep the template they started with
+ * until `update workers` replaces them. `fromTemplate`: `template` was made from a named (Vast) template,
+ * so what it leaves unset is cleared rather than kept, as if the workergroup were made from it anew.
+ */
 export async function updateWorkergroup(
   ctx: ControlContext,
   p: Principal,
   id: number,
-  u: Partial<WorkergroupInput> & { endpointId?: number },
+  u: Partial<WorkergroupInput> & { endpointId?: number; fromTemplate?: boolean },
 ): Promise<WorkergroupRecord> {
   const wg = await ownWorkergroup(ctx, p, id, 'serverless.write');
   if (u.endpointId !== undefined) await ownEndpoint(ctx, p, u.endpointId, 'serverless.write');
@@ -147,18 +151,20 @@ export async function updateWorkergroup(
   const gpuRamGb = u.gpuRamGb !== undefined ? u.gpuRamGb : wg.gpuRamGb;
   checkNumbers(gpuRamGb, u.testWorkers ?? null);
   const t = u.template;
+  const prev: Partial<WorkerTemplate> = u.fromTemplate === true ? {} : wg.template;
   const template =
     t !== undefined || u.launchArgs !== undefined
       ? buildTemplate({
           template: {
-            image: t?.image ?? wg.template.image,
-            env: t?.env ?? wg.template.env,
-            ports: wg.template.ports,
-            onstart: t?.onstart ?? wg.template.onstart,
-            entrypoint: t?.entrypoint ?? wg.template.entrypoint ?? null,
-            args: t?.args ?? wg.template.args,
+            image: t?.image ?? prev.image ?? null,
+            env: t?.env ?? prev.env,
+            ...(prev.ports !== undefined ? { ports: prev.ports } : {}),
+            onstart: t?.onstart ?? prev.onstart ?? null,
+            entrypoint: t?.entrypoint ?? prev.entrypoint ?? null,
+            args: t?.args ?? prev.args ?? null,
+            // How readiness is learnt is Gantry's own setting, not a template's: it stays unless given.
             readiness: t?.readiness ?? wg.template.readiness ?? 'report',
-            diskGb: t?.diskGb ?? wg.template.diskGb,
+            diskGb: t?.diskGb ?? prev.diskGb ?? null,
           },
           placement,
           launchArgs: u.launchArgs ?? null,

@@ -2,6 +2,7 @@ import { GantryError } from '../errors.js';
 import type { OfferType } from '../offer/offer.js';
 import type { ParsedEnv } from './env.js';
 import type { VolumeAttachRequest } from '../volume/volume.js';
+import type { InstanceTemplate } from './instance.js';
 
 /** Vast limits onstart to 4048 characters; we keep the same bound so scripts behave alike. */
 export const MAX_ONSTART_CHARS = 4048;
@@ -28,6 +29,8 @@ export interface CreateInstanceRequest {
   readonly bidPrice: number | null;
   /** Vast's `volume_info`: a volume to link into the instance (made from an offer, or one the caller has). */
   readonly volume?: VolumeAttachRequest | null;
+  /** The template it is made from (recorded on the instance). */
+  readonly template?: InstanceTemplate | null;
 }
 
 export const RUNTYPES = ['ssh', 'jupyter', 'args', 'ssh_proxy', 'ssh_direct', 'jupyter_proxy', 'jupyter_direct'] as const;

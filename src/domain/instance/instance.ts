@@ -8,6 +8,13 @@ export interface PortBinding {
   readonly proto: 'tcp' | 'udp';
 }
 
+/** The Vast template an instance was made (or last updated) from, as the template was then; its name may be null. */
+export interface InstanceTemplate {
+  readonly id: number;
+  readonly hashId: string;
+  readonly name: string | null;
+}
+
 export interface InstanceRecord {
   readonly id: number;
   readonly accountId: number;
@@ -57,4 +64,6 @@ export interface InstanceRecord {
   /** Credit prepaid into it (a reserved instance), $, and the discount that earned (0..1, null: none). */
   readonly deposit: number;
   readonly depositDiscount: number | null;
+  /** The template it was made or last updated from; null: none. */
+  readonly template: InstanceTemplate | null;
 }

@@ -1,6 +1,7 @@
 import { GantryError } from '../errors.js';
 import { MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } from './create.js';
 import { parseEnv, type ParsedEnv, type PortSpec } from './env.js';
+import type { InstanceTemplate } from './instance.js';
 
 /**
  * A Vast template: a named, reusable set of create-instance defaults. An account sees its own templates
@@ -94,4 +95,9 @@ export function mergeEnv(template: ParsedEnv, request: ParsedEnv): ParsedEnv {
   const ports: PortSpec[] = [...template.ports];
   for (const p of request.ports) if (!ports.some((q) => q.containerPort === p.containerPort && q.proto === p.proto)) ports.push(p);
   return { env: { ...template.env, ...request.env }, ports };
+}
+
+/** What an instance made from the template records of it (the template may change or go later). */
+export function instanceTemplateOf(t: TemplateRecord): InstanceTemplate {
+  return { id: t.id, hashId: t.hashId, name: t.spec.name };
 }

@@ -13,6 +13,7 @@ import { templatesMigration } from './migration-templates.js';
 import { accountsMigration } from './migration-accounts.js';
 import { serverlessUpdateMigration } from './migration-serverless-update.js';
 import { bidsMigration } from './migration-bids.js';
+import { instanceTemplateMigration } from './migration-instance-template.js';
 import { volumesMigration } from './migration-volumes.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
@@ -271,6 +272,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0015_bids': bidsMigration,
     '0018_serverless': serverlessUpdateMigration,
     '0019_accounts': accountsMigration,
+    '0020_instance_template': instanceTemplateMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -145,6 +145,7 @@ export function toInstance(r: Selectable<InstanceTable>, stored: readonly Stored
     ramMb: r.ram_mb,
     deposit: r.deposit,
     depositDiscount: r.deposit_discount,
+    template: r.template_id === null || r.template_hash_id === null ? null : { id: r.template_id, hashId: r.template_hash_id, name: r.template_name },
   };
 }
 
@@ -191,5 +192,8 @@ export function newInstanceRow(n: NewInstance, gpus: readonly number[]): Inserta
     disk_meter_since: n.now,
     cpu_cores: n.cpuCores ?? null,
     ram_mb: n.ramMb ?? null,
+    template_id: n.template?.id ?? null,
+    template_hash_id: n.template?.hashId ?? null,
+    template_name: n.template?.name ?? null,
   };
 }

@@ -132,6 +132,10 @@ export interface InstanceTable {
   ram_mb: number | null;
   deposit: Generated<number>;
   deposit_discount: number | null;
+  /** 0020 (migration-instance-template.ts): the template it was made or last updated from. */
+  template_id: number | null;
+  template_hash_id: string | null;
+  template_name: string | null;
 }
 
 export interface CpuAllocationTable {

@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import type { InstanceTemplate } from '../../domain/instance/instance.js';
 import type { TemplateRecord, TemplateSpec } from '../../domain/instance/template.js';
 import type { TemplateStore } from '../template-store.js';
 import { Repo } from './repo.js';
@@ -89,6 +90,7 @@ export class TemplateRepo extends Repo implements TemplateStore {
       entrypoint: string | null;
       args: readonly string[] | null;
       runtype: string;
+      template?: InstanceTemplate;
     },
   ): Promise<void> {
     await this.db
@@ -100,6 +102,7 @@ export class TemplateRepo extends Repo implements TemplateStore {
         entrypoint: w.entrypoint,
         args_json: w.args === null ? null : JSON.stringify(w.args),
         runtype: w.runtype,
+        ...(w.template !== undefined ? { template_id: w.template.id, template_hash_id: w.template.hashId, template_name: w.template.name } : {}),
       })
       .where('id', '=', id)
       .execute();

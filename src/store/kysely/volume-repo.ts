@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { VolumeMount, VolumeOfferRecord, VolumeRecord } from '../../domain/volume/volume.js';
-import type { VolumeStore } from '../volume-store.js';
+import type { LinkedVolume, VolumeStore } from '../volume-store.js';
 import { Repo } from './repo.js';
 import type { Database } from './schema.js';
 import { toVolume, toVolumeOffer } from './volume-rows.js';
@@ -141,6 +141,25 @@ export class VolumeRepo extends Repo implements VolumeStore {
       .orderBy('volume_id')
       .execute();
     return rows.map((r) => ({ volumeId: r.volume_id, mountPath: r.mount_path }));
+  }
+
+  async linkedVolumes(instanceIds: readonly number[]): Promise<Map<number, LinkedVolume[]>> {
+    const out = new Map<number, LinkedVolume[]>();
+    if (instanceIds.length === 0) return out;
+    const rows = await this.db
+      .selectFrom('instance_volumes')
+      .innerJoin('volumes', 'volumes.id', 'instance_volumes.volume_id')
+      .select(['instance_volumes.instance_id', 'instance_volumes.volume_id', 'instance_volumes.mount_path', 'volumes.name', 'volumes.size_gb'])
+      .where('instance_volumes.instance_id', 'in', [...instanceIds])
+      .where('volumes.deleted_at', 'is', null)
+      .orderBy('instance_volumes.instance_id')
+      .orderBy('instance_volumes.volume_id')
+      .execute();
+    for (const r of rows) {
+      const v: LinkedVolume = { volumeId: r.volume_id, mountPath: r.mount_path, name: r.name, sizeGb: Number(r.size_gb) };
+      out.set(r.instance_id, [...(out.get(r.instance_id) ?? []), v]);
+    }
+    return out;
   }
 
   async deadVolumeIds(machineId: number, ids: readonly number[]): Promise<number[]> {

@@ -4,6 +4,7 @@ import { offerId, storagePerHour } from '../../../domain/offer/offer.js';
 import type { InstanceView } from '../../../control/instances/read-instances.js';
 import type { AccountRecord } from '../../../domain/account/records.js';
 import type { MachineRecord } from '../../../domain/machine/machine.js';
+import { volumeName } from '../../../domain/volume/volume.js';
 
 /**
  * Vast's `actual_status` for a core status. `stopping` is still `running` there (processes are
@@ -35,6 +36,22 @@ export function vastActualStatus(s: InstanceStatus): string | null {
     default:
       return assertNever(s, 'instance status');
   }
+}
+
+/**
+ * One linked volume as `show instances` reads it (`#id used/total GB`). How full it is is not measured,
+ * so `avail_space` is null and the clients show the id alone.
+ */
+function vastVolumeInfo(l: InstanceView['volumes'][number]): Record<string, unknown> {
+  return {
+    id: l.volumeId,
+    volume_name: volumeName(l.volumeId),
+    name: l.name,
+    mount_path: l.mountPath,
+    total_space: l.sizeGb,
+    avail_space: null,
+    type: 'local_volume',
+  };
 }
 
 const sec = (ms: number | null): number | null => (ms === null ? null : Math.round(ms) / 1000);
@@ -72,9 +89,10 @@ export function vastInstance(v: InstanceView, now: number): Record<string, unkno
     status_msg: i.statusMsg,
     exit_code: i.exitCode,
     label: i.label,
-    template_id: null,
-    template_hash_id: null,
-    template_name: null,
+    // The template it was made (or last updated) from, as the template was then.
+    template_id: i.template?.id ?? null,
+    template_hash_id: i.template?.hashId ?? null,
+    template_name: i.template?.name ?? null,
     image_uuid: i.image,
     image_args: i.args ?? [],
     image_runtype: i.runtype,
@@ -120,6 +138,7 @@ export function vastInstance(v: InstanceView, now: number): Record<string, unkno
     disk_util: v.usage ? Math.min(1, v.usage.diskUsageMb / 1000 / i.diskGb) : 0,
     disk_name: null,
     disk_bw: null,
+    volume_info: v.volumes.map(vastVolumeInfo),
     dph_base: r6(i.dphBase),
     dph_total: r6(i.dphBase + storageHour),
     storage_cost: i.storageCost,

@@ -2,7 +2,7 @@ import { DEFAULT_DISK_GB, DEFAULT_IMAGE, type CreateInstanceRequest } from '../.
 import { parseEnv, shellSplit } from '../../../domain/instance/env.js';
 import { GantryError } from '../../../domain/errors.js';
 import { showValue } from '../../../domain/show.js';
-import { mergeEnv, templateImage, templateRuntype, type TemplateRecord } from '../../../domain/instance/template.js';
+import { instanceTemplateOf, mergeEnv, templateImage, templateRuntype, type TemplateRecord } from '../../../domain/instance/template.js';
 import { parseVolumeInfo } from './volume-info.js';
 
 /** Small, strict readers for request fields: a wrong type is a 400 that names the field. */
@@ -71,6 +71,7 @@ export function parseCreateInstance(offerId: number, body: unknown, template: Te
     offerType: price !== null ? 'bid' : 'on-demand',
     bidPrice: price,
     volume: parseVolumeInfo(o.volume_info),
+    template: template !== null ? instanceTemplateOf(template) : null,
   });
 }
 

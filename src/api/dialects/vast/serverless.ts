@@ -12,7 +12,7 @@ import { asObject, optBool, optNumber, optString, optStringList, parseId } from 
 import { vastEndpoint, vastWorkergroup } from './serverless-map.js';
 import { vastServerlessWorkerRoutes } from './serverless-workers.js';
 import { vastDeploymentRoutes } from './serverless-deployments.js';
-import { withTemplateSource } from './workergroup-template.js';
+import { templateNamed, withTemplateSource } from './workergroup-template.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -131,9 +131,12 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     app.put(`${base}/:id`, async (req: Req) => {
       const p = principal(req);
       const o = asObject(req.body);
-      const input = workergroupInput(o);
+      // A template named (`--template_hash`, `--template_id`) becomes the workergroup's source, as at create.
+      const fromTemplate = templateNamed(o);
+      const input = fromTemplate ? await withTemplateSource(control, p, o, workergroupInput(o)) : workergroupInput(o);
       const t = input.template;
       const changesTemplate =
+        fromTemplate ||
         t.image !== null ||
         o.env !== undefined ||
         t.onstart !== null ||
@@ -143,7 +146,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
         t.readiness !== undefined;
       const endpointId = optNumber(o, 'endpoint_id');
       await sl.updateWorkergroup(p, parseId(req.params.id, 'workergroup id'), {
-        ...(changesTemplate ? { template: t } : {}),
+        ...(changesTemplate ? { template: t, fromTemplate } : {}),
         ...(input.placement !== null ? { placement: input.placement } : {}),
         ...(input.launchArgs !== null ? { launchArgs: input.launchArgs } : {}),
         ...(input.gpuRamGb !== null ? { gpuRamGb: input.gpuRamGb } : {}),

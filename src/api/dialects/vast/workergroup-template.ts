@@ -3,6 +3,7 @@ import type { Principal } from '../../../control/principal.js';
 import type { WorkergroupInput } from '../../../control/serverless/workergroups.js';
 import { parseEnv } from '../../../domain/instance/env.js';
 import { mergeEnv } from '../../../domain/instance/template.js';
+import type { WorkerPlacement } from '../../../domain/offer/search.js';
 import { templatePlacement } from './offers.js';
 import { templateRefOf } from './templates.js';
 
@@ -28,6 +29,22 @@ export async function withTemplateSource(control: ControlPlane, p: Principal, o:
       args: t.args ?? src.template.args,
       diskGb: t.diskGb ?? src.template.diskGb,
     },
-    placement: input.placement ?? templatePlacement(src.extraFilters),
+    placement: withTemplateFilters(input.placement, templatePlacement(src.extraFilters)),
   };
+}
+
+/** Whether the body names a template (the clients send `template_hash: null` and `template_id: null` when not). */
+export function templateNamed(o: Record<string, unknown>): boolean {
+  const ref = templateRefOf(o);
+  return ref.hashId !== null || ref.id !== null;
+}
+
+/**
+ * The body's search (the CLIs always send one: `verified=True rentable=True rented=False` by default)
+ * with the template's offer filters on the fields it does not name: Vast infers the search from the template.
+ */
+function withTemplateFilters(own: WorkerPlacement | null, template: WorkerPlacement | null): WorkerPlacement | null {
+  if (own === null || template === null) return own ?? template;
+  const named = new Set(own.conditions.map((c) => c.field));
+  return { conditions: [...own.conditions, ...template.conditions.filter((c) => !named.has(c.field))] };
 }
