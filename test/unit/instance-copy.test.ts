@@ -135,7 +135,15 @@ describe('copies from another host: the one-time login', () => {
       exec: (id: number, r: { argv: readonly string[] }) => host.spawn(id, r.argv, null),
     } as unknown as Runtime;
     const open = (dir: string): Promise<SshAccess> =>
-      SshAccess.open({ runtime, dataDir: join(root, dir), bindAddress: '127.0.0.1', sftpServer: '/bin/false', copyRoot: 'home', shell: 'bash', log: createLogger('silent') });
+      SshAccess.open({
+        runtime,
+        dataDir: join(root, dir),
+        bindAddress: '127.0.0.1',
+        sftpServer: '/bin/false',
+        copyRoot: 'home',
+        shell: 'bash',
+        log: createLogger('silent'),
+      });
     [src, dst] = await Promise.all([open('a'), open('b')]);
     await mkdir(join(root, 'disks', '2'), { recursive: true });
     await dst.started({ instanceId: 2, sshPort: ports.start, sshKeys: [], env: {} } as unknown as WorkloadSpec);
