@@ -72,8 +72,15 @@ export class CopyRunner {
     src.stdin.end();
     const srcErr = collect(src.stderr);
     let stopped: string | null = null;
+    // The source's output must flow somewhere once the destination is gone: a child whose stdout is held
+    // back by a dead destination's backpressure never reports its end.
+    const discard = (): void => {
+      src.stdout.unpipe(sink.stdin);
+      src.stdout.resume();
+    };
     const stop = (why: string): void => {
       stopped ??= why;
+      discard();
       src.kill();
       sink.kill();
     };
@@ -87,12 +94,15 @@ export class CopyRunner {
     sink.stdin.on('error', () => stop('the destination stopped reading'));
     // A destination that ended (killed, cancelled, its connection gone) reads no more: the source ends too, and
     // how it ended then says nothing (a tar that unpacked a whole archive may end before its source is seen gone).
+    // A destination that ends after the source's output did was not cut short: the source's own end still counts.
     let srcEnded = false;
     let cut = false;
+    src.stdout.once('end', () => (srcEnded = true));
     void src.done.then(() => (srcEnded = true));
     void sink.done.then(() => {
       if (srcEnded) return;
       cut = true;
+      discard();
       src.kill();
     });
     try {

@@ -7,6 +7,7 @@ import { readOrCreate } from '../runtime/files.js';
 import type { CopyGrant, CopyOrder, CopyReport } from '../control/hosts/copy-order.js';
 import { asCopyPath } from '../domain/instance/copy-path.js';
 import { CopyRunner, unpackArgv } from './copy-runner.js';
+import { ed25519Pair } from './ssh-keygen.js';
 import { serveConnection, type SessionHost, type SessionShell } from './ssh-session.js';
 
 export interface SshAccessOptions {
@@ -68,7 +69,13 @@ export class SshAccess implements SessionHost {
     const dir = join(o.dataDir, 'ssh');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
-    const hostKey = await readOrCreate(join(dir, 'host_ed25519_key'), () => ssh2.utils.generateKeyPairSync('ed25519').private.trim());
+    const keyFile = join(dir, 'host_ed25519_key');
+    let hostKey = await readOrCreate(keyFile, () => ed25519Pair().private.trim());
+    // A key an older version made malformed (ssh2#1513) never served a login: replace it.
+    if (ssh2.utils.parseKey(hostKey) instanceof Error) {
+      hostKey = ed25519Pair().private.trim();
+      await writeFile(keyFile, hostKey + '\n', { mode: 0o600 });
+    }
     const a = new SshAccess(o, hostKey + '\n');
     for (const name of await readdir(dir)) {
       const m = /^(\d+)\.json$/.exec(name);
@@ -151,7 +158,7 @@ export class SshAccess implements SessionHost {
   /** A fresh key this host's SSH access accepts once, within `ttlMs`, to unpack a copy into the instance. */
   grantCopy(instanceId: number, ttlMs: number): CopyGrant {
     if (!this.#servers.has(instanceId)) throw new Error(`instance ${instanceId} has no SSH access on this host now`);
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = ed25519Pair();
     const now = Date.now();
     const live = (this.#grants.get(instanceId) ?? []).filter((g) => g.until > now);
     this.#grants.set(instanceId, [...live, { key: pair.public, until: now + ttlMs }]);

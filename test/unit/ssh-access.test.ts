@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import ssh2 from 'ssh2';
 import { commandArgv, sftpArgv } from '../../src/agent/ssh-session.js';
+import { ed25519Pair } from '../../src/agent/ssh-keygen.js';
 import { copySide, parseConstrained } from '../../src/control/instances/instance-commands.js';
 import { shellJoin } from '../../src/runtime/process/session-files.js';
 
@@ -33,5 +35,12 @@ describe('SSH access: commands and copy locations', () => {
     assert.match(pick ?? '', /command -v bash/);
     assert.deepEqual(sftpArgv('bash', '/s'), ['/s']);
     assert.deepEqual(sftpArgv('image', '/s').slice(3, 5), ['sh', '/s']);
+  });
+
+  it('every key pair made for a host or a copy grant is one ssh2 reads back (its generator fails 1 in 256)', () => {
+    for (let i = 0; i < 1000; i++) {
+      const pair = ed25519Pair();
+      assert.ok(!(ssh2.utils.parseKey(pair.private) instanceof Error) && !(ssh2.utils.parseKey(pair.public) instanceof Error));
+    }
   });
 });
