@@ -126,9 +126,9 @@ export class ServerlessLoop {
           generation: ep.generation,
           now,
         });
-        // A pass that outlived its lease (a slow machine) is tried again soon, not at the next periodic pass.
         if (outcome === 'lost') ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
-        if (outcome === 'lost') this.#passAt(ctx.clock.now() + ctx.settings.observeIntervalMs);
+        if (outcome === 'lost')
+          this.#passAt(ctx.clock.now() + ctx.settings.observeIntervalMs); // soon, not at the next periodic pass
         else this.#unrecordedDrainFailures.delete(ep.id);
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
