@@ -15,7 +15,8 @@ import { startVastClients, vastClientsMissing, type VastClients } from '../helpe
  * SSH access to a container instance (docs/decisions/010-ssh-access.md): the real OpenSSH client against the
  * agent's listener, sessions run through the Engine API's exec in the busybox test image (no bash: its sh is
  * used). Commands with stdin and exit codes, an interactive shell on a terminal, SFTP with the image's
- * sftp-server (none at first: a clear message), `execute`, and a session's processes ending with its client.
+ * sftp-server (none at first: a clear message), `execute`, a copy between two containers, and a session's
+ * processes ending with its client.
  */
 const ts = TEST_STORES.find((s) => s.name === 'sqlite');
 const SFTP = '/usr/lib/openssh/sftp-server';
@@ -163,6 +164,23 @@ describe(
       const ls = await vast.legacy(['execute', String(id), 'ls -a']);
       assert.match(ls.out, /up\.txt/, ls.out);
       assert.match(ls.out, /sftp\.txt/, ls.out);
+    });
+
+    it("copy between two container instances: a tar from one container's sh into the other's", async () => {
+      const r = await g.api('PUT', '/api/v0/asks/1001/', { image: testImage(), onstart: 'echo up', runtype: 'ssh' });
+      assert.equal(r.status, 200, r.text);
+      const other = r.body.new_contract as number;
+      try {
+        await g.waitInstance(other, (x) => x.actual_status === 'running', 90_000);
+        const c = await vast.legacy(['copy', `C.${id}:/workspace/up.txt`, `C.${other}:/workspace/inbox`]);
+        assert.equal(c.code, 0, c.out);
+        const row = await g.waitInstance(other, (x) => /^copy .*: (done|failed|cancelled)/.test(String(x.status_msg)), 60_000);
+        assert.match(String(row.status_msg), /: done/);
+        assert.equal(await readFile(join(g.dataDir, 'instances', String(other), 'disk', 'inbox', 'up.txt'), 'utf8'), 'payload\n');
+      } finally {
+        await g.api('DELETE', `/api/v0/instances/${other}/`);
+        await until(async () => ((await g.api('GET', `/api/v0/instances/${other}/`)).status === 404 ? true : null), 60_000).catch(() => undefined);
+      }
     });
 
     it('an instance made before SSH access gets an SSH port when it starts again', async () => {
