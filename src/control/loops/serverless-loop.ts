@@ -100,7 +100,7 @@ export class ServerlessLoop {
     this.#timer = setTimeout(() => this.#tick(), Math.max(0, at - this.#ctx.clock.now()));
   }
 
-  /** Run a pass at `at` (clock time) or sooner: passes never overlap, one asked for during a pass follows it. */
+  /** Run a pass at `at` or sooner (an intent, a deadline, a retry after a lost lease or a backoff); one asked for during a pass follows it. */
   #passAt(at: number): void {
     if (this.#stopped) return;
     if (this.#running) this.#dueAt = Math.min(this.#dueAt, at);
@@ -127,8 +127,7 @@ export class ServerlessLoop {
           now,
         });
         if (outcome === 'lost') ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
-        if (outcome === 'lost')
-          this.#passAt(ctx.clock.now() + ctx.settings.observeIntervalMs); // soon, not at the next periodic pass
+        if (outcome === 'lost') this.#passAt(ctx.clock.now() + ctx.settings.observeIntervalMs);
         else this.#unrecordedDrainFailures.delete(ep.id);
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
