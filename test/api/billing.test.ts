@@ -91,6 +91,12 @@ for (const ts of TEST_STORES) {
       await elapse(10_000);
       const stopped = await g.waitInstance(id, (x) => x.actual_status === 'stopped' || x.actual_status === 'exited', 20_000, user.api_key);
       assert.match(String(stopped.status_msg), /credit balance is \$-?\d/);
+      // The reason stays once the instance is stopped (later looks at it found nothing to say and erased it).
+      for (let i = 0; i < 20; i++) {
+        const again = (await as('GET', `/api/v0/instances/${id}/`)).body.instances as { status_msg: string | null };
+        assert.match(String(again.status_msg), /credit balance is \$-?\d/);
+        await new Promise((r) => setTimeout(r, 100));
+      }
       assert.equal(stopped.cur_state, 'stopped', 'stopped, not destroyed: the disk is kept');
       assert.ok((await as('GET', '/api/v0/users/current/')).body.balance <= 0);
       assert.equal((await as('PUT', `/api/v0/instances/${id}/`, { state: 'running' })).status, 402);

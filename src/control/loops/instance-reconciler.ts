@@ -174,8 +174,10 @@ export class InstanceReconciler {
       // A launch that succeeded counts as a start even if the workload already ended (exit code recorded).
       const started = starting && error === null && after.state !== 'absent';
       let msg = error === null ? out.message : starting ? `${FAILED_START}${error}` : out.status === 'failed' ? `${plan.step} failed: ${error}` : out.message;
-      // A stop's reason (no credit, outbid) stays shown, and so does why an instance waits for GPUs.
-      if ((plan.step === 'stop' || inst.gpuWaitSince !== null) && msg === null) msg = inst.statusMsg;
+      // A stop's reason (no credit, outbid) stays shown, also at later looks at the stopped instance, and so
+      // does why an instance waits for GPUs.
+      const stillStopped = plan.step === 'none' && inst.status === 'stopped' && out.status === 'stopped';
+      if ((plan.step === 'stop' || stillStopped || inst.gpuWaitSince !== null) && msg === null) msg = inst.statusMsg;
       // A start that failed leaves nothing that ran (or a stale exit record): later looks at the same state
       // keep the start's own reason instead of replacing it with a guess ("exit code unknown").
       if (plan.step === 'none' && out.status === inst.status && out.exitCode === inst.exitCode && inst.statusMsg?.startsWith(FAILED_START) === true)
