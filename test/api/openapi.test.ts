@@ -55,7 +55,9 @@ for (const ts of ONE_STORE) {
       assert.deepEqual(sec('/v2/lm/deployments', 'get'), [{ aicoreOAuth: [] }, { aicoreBearer: [] }]);
       assert.deepEqual(sec('/_ml/trained_models', 'get'), [{ elasticApiKey: [] }, { elasticBasic: [] }, { elasticBearer: [] }]);
       assert.deepEqual(sec('/healthz', 'get'), []);
-      assert.deepEqual(sec('/oauth/token', 'post'), []);
+      assert.deepEqual(sec('/oauth/token', 'post'), [{ aicoreClient: [] }]);
+      assert.deepEqual(sec('/route', 'post'), [{ vastBearer: [] }, { vastApiKeyQuery: [] }]);
+      assert.deepEqual(sec('/worker_status', 'post'), []);
       assert.deepEqual(doc.paths['/api/v0/instances']?.get?.tags, ['Vast.ai']);
       assert.deepEqual(doc.paths['/v2/lm/deployments']?.get?.tags, ['SAP AI Core']);
     });

@@ -46,11 +46,26 @@ const SECURITY_SCHEMES = {
     description: "An access token (a JWT) from `POST /oauth/token` with a service key's client credentials.",
     flows: { clientCredentials: { tokenUrl: '/oauth/token', scopes: {} } },
   },
+  aicoreClient: {
+    type: 'http',
+    scheme: 'basic',
+    description: "A service key's `clientid:clientsecret` (or `client_id` and `client_secret` in the form body).",
+  },
   aicoreBearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The access token from `/oauth/token`, or a Gantry API key (for curl).' },
   elasticApiKey: { type: 'apiKey', in: 'header', name: 'Authorization', description: '`ApiKey <Gantry key>` or `ApiKey base64(id:key)`.' },
   elasticBasic: { type: 'http', scheme: 'basic', description: 'Any user name, the Gantry key as the password.' },
   elasticBearer: { type: 'http', scheme: 'bearer', description: 'A Gantry key or an access token from `/oauth/token`.' },
 } as const;
+
+/**
+ * Routes the edge does not authenticate that still check a credential of their own: the serverless
+ * data path takes an endpoint's key or an account key as Vast's routes do; the token endpoint, a
+ * service key's client credentials.
+ */
+function ownCredential(url: string): Record<string, string[]>[] | undefined {
+  if (url === '/oauth/token') return [{ aicoreClient: [] }];
+  return /^\/(route|endpoints\/)/.test(url) ? [{ vastBearer: [] }, { vastApiKeyQuery: [] }] : undefined;
+}
 
 /** The base paths a dialect serves, for the index (a prefix without its trailing slash). */
 const basePaths = (d: ApiDialect): string[] => d.prefixes.map((p) => (p.length > 1 ? p.replace(/\/$/, '') : p));
@@ -116,7 +131,7 @@ export async function registerDiscovery(app: FastifyInstance, dialects: readonly
             (url === '/' ? 'Index of this server; with a credential, Elasticsearch cluster info' : url),
           tags: (own.tags as string[] | undefined) ?? [docs?.tag ?? SERVER.tag],
           // An empty list: no credential (worker tokens, host tokens, public routes carry their own, or none).
-          security: open ? [] : docs.security,
+          security: ownCredential(url) ?? (open ? [] : docs.security),
         },
       };
     },
