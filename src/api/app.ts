@@ -9,6 +9,7 @@ import { toGantryError } from './errors.js';
 import { dialectFor, exactContentTypes, lenientJson, mountDialect, sendError } from './edge/mount.js';
 import { boundJsonDepth } from './edge/json-body.js';
 import type { RateLimitOptions } from './edge/rate-limit.js';
+import { registerDiscovery } from './edge/openapi.js';
 import { checkMetricsAccess, type MetricsAccess } from './edge/metrics-access.js';
 
 export interface AppOptions {
@@ -84,6 +85,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler(answerAsDialect);
   app.setNotFoundHandler((req, reply) => answerAsDialect(new GantryError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0] ?? ''}.`), req, reply));
 
+  // Before any route is added, so the OpenAPI document sees them all.
+  await registerDiscovery(app, o.dialects);
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/metrics', async (req, reply) => {
     await checkMetricsAccess(o.metricsAccess ?? 'loopback', o.control, req);

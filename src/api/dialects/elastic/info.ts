@@ -18,7 +18,7 @@ const VERSION = {
   minimum_index_compatibility_version: '8.0.0',
 } as const;
 
-/** `GET /` (client.info) and `HEAD /` (client.ping, fastify's HEAD of the GET route): authenticated, as in a secured cluster. */
+/** `GET /` (client.info) and `HEAD /` (client.ping, fastify's HEAD of the GET route): authenticated, as in a secured cluster (without any credential, src/api/edge/openapi.ts answers the index first). */
 export function elasticInfoRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   app.get('/', async (req) => {
     principal(req);
