@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, workloadBaseEnv } from '../config/load.js';
+import { loadConfig, startedByNpmExec, workloadBaseEnv } from '../config/load.js';
 import { SETTINGS, envName, type SettingKey } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { banner, chooseLogFormat } from './server-terminal.js';
@@ -78,6 +78,13 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
       () => process.exit(1),
     );
   };
+  // npm exec runs us under a shell and does not pass its SIGTERM on: when npm is gone, so are we.
+  if (startedByNpmExec()) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) shutdown('npm exited');
+    }, config.parentWatchMs).unref();
+  }
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }

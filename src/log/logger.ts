@@ -16,7 +16,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
       },
     },
     // Synchronous, in this thread: a line logged just before an exit is still printed.
-    format === 'pretty' ? prettyStream({ destination: out, sync: true, ignore: 'pid,hostname,svc', translateTime: 'SYS:HH:MM:ss.l' }) : out,
+    format === 'pretty' ? prettyStream({ destination: out, sync: true, singleLine: true, ignore: 'pid,hostname,svc', translateTime: 'SYS:HH:MM:ss.l' }) : out,
   );
 }
 export type { Logger };

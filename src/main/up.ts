@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -66,6 +67,26 @@ export interface RunningGantry {
   close(): Promise<void>;
 }
 
+function probePort(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve()));
+  });
+}
+
+/** EADDRINUSE as a sentence: most often, another Gantry already listens there. */
+function portInUse(c: Config): (err: unknown) => never {
+  return (err) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const h = c.host === '0.0.0.0' || c.host === '::' ? '127.0.0.1' : c.host.includes(':') ? `[${c.host}]` : c.host;
+    throw new GantryError('SERVER_RUNNING', `port ${c.port} is in use — is Gantry already running at http://${h}:${c.port}? (Or choose another --port.)`, {
+      port: c.port,
+    });
+  };
+}
+
 /** The only place that picks adapters: store dialect, runtime, HTTP app. */
 export function openStore(config: Config): KyselyStore {
   const d =
@@ -81,6 +102,8 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
   await chmod(c.dataDir, 0o700); // keys, database and instance disks: the owner's only, whatever the umask was
   const lock = DataDirLock.acquire(c.dataDir); // before the database: a second server must not share it
+  // A port taken already fails now, not after a first start created an admin key nobody was shown.
+  await probePort(c.host, c.port).catch(portInUse(c));
   const secret = c.secret ?? (await readOrCreate(join(c.dataDir, 'server.secret'), newSecret));
   const vault = new Vault(parseKeyFile(await readOrCreate(c.secretsKeyFile ?? join(c.dataDir, 'secrets.keys'), () => newKeyLine(Date.now()))));
   const store = openStore(c);
@@ -152,13 +175,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   // A body proxied to a serverless worker streams only once a worker is free: its request is received after the queue wait.
   const requestTimeoutMs = c.requestTimeoutMs > 0 ? c.requestTimeoutMs + c.serverlessQueueTimeoutMs : 0;
   limitConnections(app.server, { ...c, requestTimeoutMs });
-  await app.listen({ host: c.host, port: c.port }).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    const h = c.host === '0.0.0.0' || c.host === '::' ? '127.0.0.1' : c.host.includes(':') ? `[${c.host}]` : c.host;
-    throw new GantryError('SERVER_RUNNING', `port ${c.port} is in use — is Gantry already running at http://${h}:${c.port}? (Or choose another --port.)`, {
-      port: c.port,
-    });
-  });
+  await app.listen({ host: c.host, port: c.port }).catch(portInUse(c));
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;
   const host = c.host.includes(':') ? `[${c.host}]` : c.host === '0.0.0.0' ? '127.0.0.1' : c.host;
