@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { cliEnv } from '../config/load.js';
-import { GantryError } from '../domain/errors.js';
 import { liveHolder } from '../main/data-dir-lock.js';
 
 interface DownFlags {
@@ -25,7 +24,7 @@ const stillRunning = (pid: number): boolean => {
 async function down(flags: DownFlags): Promise<void> {
   const dataDir = flags.dataDir ?? cliEnv().dataDir;
   const timeoutS = Number(flags.timeout ?? '30');
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new GantryError('INVALID_ARGUMENT', `--timeout must be a positive number of seconds, not '${flags.timeout}'.`);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new Error(`--timeout must be a positive number of seconds, not '${flags.timeout}'.`);
   const h = liveHolder(dataDir);
   if (h === null) {
     process.stdout.write(`No Gantry server runs on data dir ${dataDir}.\n`);
@@ -35,8 +34,7 @@ async function down(flags: DownFlags): Promise<void> {
   const end = Date.now() + timeoutS * 1000;
   while (stillRunning(h.pid)) {
     if (Date.now() > end)
-      throw new GantryError(
-        'SERVER_RUNNING',
+      throw new Error(
         `Gantry (pid ${h.pid}) did not exit within ${timeoutS}s of SIGTERM; wait longer (--timeout) or \`kill -9 ${h.pid}\` (instances keep running either way).`,
       );
     await new Promise((r) => setTimeout(r, 100));
@@ -47,7 +45,7 @@ async function down(flags: DownFlags): Promise<void> {
 export function registerDown(program: Command): void {
   program
     .command('down')
-    .description("stop the Gantry server of a data dir (its instances keep running and are re-adopted on the next start)")
+    .description('stop the Gantry server of a data dir (its instances keep running and are re-adopted on the next start)')
     .option('--data-dir <dir>', 'state directory of the server to stop (default: GANTRY_DATA_DIR, then ~/.local/share/gantry)')
     .option('--timeout <seconds>', 'how long to wait for it to exit (default: 30)')
     .action((flags: DownFlags) => down(flags));

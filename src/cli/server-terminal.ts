@@ -1,4 +1,3 @@
-import { GantryError } from '../domain/errors.js';
 import type { LogFormat } from '../log/logger.js';
 
 /**
@@ -8,7 +7,7 @@ import type { LogFormat } from '../log/logger.js';
 export function chooseLogFormat(flag: string | undefined, isTty: boolean): LogFormat {
   if (flag === undefined) return isTty ? 'pretty' : 'json';
   if (flag === 'json' || flag === 'pretty') return flag;
-  throw new GantryError('INVALID_ARGUMENT', `--log-format must be json or pretty, not '${flag}'.`, { flag: '--log-format' });
+  throw new Error(`--log-format must be json or pretty, not '${flag}'.`);
 }
 
 export interface BannerFacts {

@@ -110,7 +110,10 @@ export function registerUp(program: Command): void {
     .option('--gpus <decl>', 'declare GPUs for development, e.g. "2x RTX 4090:24GB"')
     .option('--runtime <kind>', `docker | process | auto; auto: docker when an engine answers at DOCKER_HOST or /var/run/docker.sock ${dflt('runtime')}`)
     .option('--public-ip <addr>', "address shown as instances' public_ipaddr")
-    .option('--port-range <first-last>', `host ports handed to instances; ports in use on the host are skipped (default: ${String(SETTINGS.portRangeStart.default)}-${String(SETTINGS.portRangeEnd.default)})`)
+    .option(
+      '--port-range <first-last>',
+      `host ports handed to instances; ports in use on the host are skipped (default: ${String(SETTINGS.portRangeStart.default)}-${String(SETTINGS.portRangeEnd.default)})`,
+    )
     .option('--process-sandbox <mode>', `process runtime isolation: auto | bwrap | off, README "Isolation" ${dflt('processSandbox')}`)
     .option('--unsafe-shared-process-runtime', "take every account's instances although workloads are not isolated")
     .action((flags: UpFlags) => run(flags, true));
