@@ -107,9 +107,9 @@ function serverFlags(cmd: Command): Command {
 
 export function registerUp(program: Command): void {
   serverFlags(program.command('up').description('run the control plane and this machine as a host, in one process'))
-    .option('--gpus <decl>', 'declare GPUs for development, e.g. "2x RTX 4090:24GB"')
+    .option('--gpus <decl>', `declare GPUs for development, e.g. "2x RTX 4090:24GB" ${dflt('gpus', 'detected with nvidia-smi')}`)
     .option('--runtime <kind>', `docker | process | auto; auto: docker when an engine answers at DOCKER_HOST or /var/run/docker.sock ${dflt('runtime')}`)
-    .option('--public-ip <addr>', "address shown as instances' public_ipaddr")
+    .option('--public-ip <addr>', `address shown as instances' public_ipaddr ${dflt('publicIp')}`)
     .option(
       '--port-range <first-last>',
       `host ports handed to instances; ports in use on the host are skipped (default: ${String(SETTINGS.portRangeStart.default)}-${String(SETTINGS.portRangeEnd.default)})`,
