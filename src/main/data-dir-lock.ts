@@ -62,15 +62,24 @@ export function runningMessage(dataDir: string, h: LockHolder): string {
   return `Gantry is already running on data dir ${dataDir} (pid ${h.pid}${h.url !== null ? `, ${h.url}` : ', starting'}); stop it with \`gantry down --data-dir ${dataDir}\`, or give this one another --data-dir.`;
 }
 
+// One exit hook for every lock this process holds (tests run many servers in one process).
+const held = new Set<DataDirLock>();
+let hooked = false;
+
 export class DataDirLock {
   private released = false;
-  private readonly onExit = (): void => this.releaseSync();
 
   private constructor(
     readonly dataDir: string,
     private readonly token: string,
   ) {
-    process.once('exit', this.onExit); // process.exit() anywhere still frees the data dir
+    held.add(this);
+    if (!hooked) {
+      hooked = true;
+      process.on('exit', () => {
+        for (const l of [...held]) l.releaseSync(); // process.exit() anywhere still frees the data dir
+      });
+    }
   }
 
   /** Take the data dir's lock, or throw SERVER_RUNNING naming the live holder. */
@@ -109,7 +118,7 @@ export class DataDirLock {
   releaseSync(): void {
     if (this.released) return;
     this.released = true;
-    process.removeListener('exit', this.onExit);
+    held.delete(this);
     if (readLock(this.dataDir)?.token !== this.token) return;
     rmQuiet(join(this.dataDir, 'url'));
     rmQuiet(lockPath(this.dataDir));
