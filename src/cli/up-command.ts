@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
-import { loadConfig, workloadBaseEnv } from '../config/load.js';
-import type { SettingKey } from '../config/schema.js';
+import { loadConfig, startedByNpmExec, workloadBaseEnv } from '../config/load.js';
+import { SETTINGS, envName, type SettingKey } from '../config/schema.js';
+import { createLogger } from '../log/logger.js';
+import { banner, chooseLogFormat } from './server-terminal.js';
+import { registerDown } from './down-command.js';
 import { startGantry } from '../main/up.js';
 import { parsePortRange } from '../config/port-range.js';
 import { NOT_ISOLATED } from './agent-command.js';
@@ -18,6 +21,7 @@ interface UpFlags {
   publicIp?: string;
   publicUrl?: string;
   logLevel?: string;
+  logFormat?: string;
   rateLimit?: string;
   portRange?: string;
   config?: string;
@@ -45,7 +49,8 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   }
   if (flags.portRange !== undefined) Object.assign(picked, parsePortRange(flags.portRange));
   const config = loadConfig({ flags: picked, file: flags.config ?? null });
-  const g = await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost });
+  const log = createLogger(config.logLevel, process.stderr, chooseLogFormat(flags.logFormat, process.stderr.isTTY === true));
+  const g = await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost, log });
   const machineId = g.agent?.machineId ?? null;
   const m = machineId === null ? undefined : await g.store.getMachine(machineId, g.control.now());
   const hostLine = m
@@ -53,18 +58,15 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
     : 'none (control plane only)';
   if (m !== undefined && m.isolation !== 'sandboxed') process.stderr.write(NOT_ISOLATED(config.unsafeSharedProcessRuntime));
   process.stdout.write(
-    [
-      'Gantry is up.',
-      `  URL:       ${g.url}`,
-      `  Admin key: ${g.adminKey ?? '(not shown: see ' + g.adminKeyFile + ')'}`,
-      `  Key file:  ${g.adminKeyFile} (mode 0600; the CLI reads it when GANTRY_API_KEY is not set)`,
-      `  Data dir:  ${config.dataDir}`,
-      `  Database:  ${g.store.name}`,
-      `  Host:      ${hostLine}`,
-      '',
-      `Try:  npx gantry search offers`,
-      '',
-    ].join('\n'),
+    banner({
+      url: g.url,
+      createdKey: g.adminKeyCreated ? g.adminKey : null,
+      adminKeyFile: g.adminKeyFile,
+      dataDir: config.dataDir,
+      database: g.store.name,
+      hostLine,
+      localHost,
+    }),
   );
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -76,32 +78,47 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
       () => process.exit(1),
     );
   };
+  // npm exec runs us under a shell and does not pass its SIGTERM on: when npm is gone, so are we.
+  if (startedByNpmExec()) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) shutdown('npm exited');
+    }, config.parentWatchMs).unref();
+  }
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+/** "(default: 7070; env GANTRY_PORT)": the default is shown, not set, so env and --config still apply. */
+const dflt = (k: SettingKey, shown?: string): string => `(default: ${shown ?? String(SETTINGS[k].default)}; env ${envName(k)})`;
+
 function serverFlags(cmd: Command): Command {
   return cmd
-    .option('--data-dir <dir>', 'state directory (default: ~/.local/share/gantry)')
-    .option('--host <addr>', 'listen address', undefined)
-    .option('--port <port>', 'listen port (0 = any free port)')
-    .option('--database <url>', 'postgres://... (default: SQLite in the data dir)')
-    .option('--public-url <url>', 'base URL clients use to reach this server')
-    .option('--log-level <level>', 'trace|debug|info|warn|error|silent')
-    .option('--rate-limit <r>', 'requests per second per API key and endpoint family (default 20; 0 disables)')
+    .option('--data-dir <dir>', `state directory; one server per data dir ${dflt('dataDir', '$XDG_DATA_HOME/gantry or ~/.local/share/gantry')}`)
+    .option('--host <addr>', `listen address ${dflt('host')}`)
+    .option('--port <port>', `listen port, 0 = any free port ${dflt('port')}`)
+    .option('--database <url>', `postgres://... ${dflt('database', 'SQLite in the data dir')}`)
+    .option('--public-url <url>', `base URL clients use to reach this server ${dflt('publicUrl', 'taken from each request')}`)
+    .option('--log-level <level>', `trace|debug|info|warn|error|silent ${dflt('logLevel')}`)
+    .option('--log-format <format>', 'pretty | json (default: pretty when stderr is a terminal, else json)')
+    .option('--rate-limit <r>', `requests per second per API key and endpoint family, 0 disables ${dflt('rateLimit')}`)
     .option('--config <file>', 'JSON config file (see docs/config.md)');
 }
 
 export function registerUp(program: Command): void {
   serverFlags(program.command('up').description('run the control plane and this machine as a host, in one process'))
-    .option('--gpus <decl>', 'declare GPUs for development, e.g. "2x RTX 4090:24GB"')
-    .option('--runtime <kind>', 'docker | process | auto (default: docker when an engine answers at DOCKER_HOST or /var/run/docker.sock)')
-    .option('--public-ip <addr>', "address shown as instances' public_ipaddr")
-    .option('--port-range <first-last>', 'host ports handed to instances (default 41000-41999); ports in use on the host are skipped')
-    .option('--process-sandbox <mode>', 'process runtime isolation: auto | bwrap | off (README "Isolation")')
+    .option('--gpus <decl>', `declare GPUs for development, e.g. "2x RTX 4090:24GB" ${dflt('gpus', 'detected with nvidia-smi')}`)
+    .option('--runtime <kind>', `docker | process | auto; auto: docker when an engine answers at DOCKER_HOST or /var/run/docker.sock ${dflt('runtime')}`)
+    .option('--public-ip <addr>', `address shown as instances' public_ipaddr ${dflt('publicIp')}`)
+    .option(
+      '--port-range <first-last>',
+      `host ports handed to instances; ports in use on the host are skipped (default: ${String(SETTINGS.portRangeStart.default)}-${String(SETTINGS.portRangeEnd.default)})`,
+    )
+    .option('--process-sandbox <mode>', `process runtime isolation: auto | bwrap | off, README "Isolation" ${dflt('processSandbox')}`)
     .option('--unsafe-shared-process-runtime', "take every account's instances although workloads are not isolated")
     .action((flags: UpFlags) => run(flags, true));
   serverFlags(program.command('server').description('run the control plane only (hosts join with `gantry agent`)')).action((flags: UpFlags) =>
     run(flags, false),
   );
+  registerDown(program);
 }

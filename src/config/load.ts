@@ -96,6 +96,11 @@ export function cliEnv(env: NodeJS.ProcessEnv = process.env): { apiKey: string |
   };
 }
 
+/** Whether this process was started by `npx` / `npm exec` (npm sets npm_command in its children's environment). */
+export function startedByNpmExec(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.npm_command === 'exec';
+}
+
 /** The part of Gantry's own environment a workload inherits: enough to find programs, nothing secret. */
 export function workloadBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = { LANG: 'C.UTF-8' };

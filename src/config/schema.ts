@@ -52,6 +52,11 @@ export const SETTINGS = {
   priceGpuPerHour: { type: 'number', default: 0.2, doc: '$/hour per GPU of the local host (per CPU instance on a host without GPUs).' },
   priceDiskPerGbMonth: { type: 'number', default: 0.1, doc: '$/GB/month of instance disk on the local host.' },
   logLevel: { type: 'string', default: 'info', flag: '--log-level', doc: 'pino log level (trace, debug, info, warn, error, silent).' },
+  parentWatchMs: {
+    type: 'duration',
+    default: 1_000,
+    doc: 'Started by `npx`/`npm exec`: how often `gantry up` checks that npm still runs; it stops when npm is gone (npm does not pass SIGTERM on), never left orphaned.',
+  },
   stopGraceMs: { type: 'duration', default: 10_000, doc: 'Stop: time between SIGTERM to the process group and SIGKILL.' },
   killWaitMs: { type: 'duration', default: 5_000, doc: 'Stop: time allowed after SIGKILL before the stop is recorded as failed.' },
   stepTimeoutMs: {

@@ -267,6 +267,11 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'A copy Gantry does not offer: to or from a cloud connection (none offline), a VM image (no VMs), or a volume.',
   },
+  SERVER_RUNNING: {
+    kind: 'conflict',
+    retryable: false,
+    doc: 'Another Gantry server holds this data dir (or its port): the message names its URL and pid; stop it with `gantry down` or use another --data-dir.',
+  },
   INTERNAL: { kind: 'internal', retryable: true, doc: 'An unexpected fault; the response carries a request id to find it in the logs.' },
 } as const satisfies Record<string, CodeSpec>;
 

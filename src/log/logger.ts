@@ -1,7 +1,11 @@
 import { pino, type Logger } from 'pino';
+import { build as prettyStream } from 'pino-pretty';
+
+export type LogFormat = 'json' | 'pretty';
 
 /** One pino logger per process; children add {component}, {reqId}, {instanceId}. Keys never reach the log. */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: string, destination?: NodeJS.WritableStream, format: LogFormat = 'json'): Logger {
+  const out = destination ?? process.stderr;
   return pino(
     {
       level,
@@ -11,7 +15,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
         censor: '[redacted]',
       },
     },
-    destination ?? process.stderr,
+    // Synchronous, in this thread: a line logged just before an exit is still printed.
+    format === 'pretty' ? prettyStream({ destination: out, sync: true, singleLine: true, ignore: 'pid,hostname,svc', translateTime: 'SYS:HH:MM:ss.l' }) : out,
   );
 }
 export type { Logger };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -29,6 +30,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import { newHostToken, ensureHostToken } from '../control/hosts/host-tokens.js';
 import { readOrCreate } from '../runtime/files.js';
 import { startHost } from './host.js';
+import { DataDirLock } from './data-dir-lock.js';
+import { GantryError } from '../domain/errors.js';
 import { upgradeStoredData } from './upgrade.js';
 import { postgresDialect } from '../store/dialects/postgres.js';
 import { sqliteDialect } from '../store/dialects/sqlite.js';
@@ -52,6 +55,8 @@ export interface RunningGantry {
   /** The admin key when it is known to this process (created now, preset, or read from admin.key). */
   readonly adminKey: string | null;
   readonly adminKeyFile: string;
+  /** Whether this start created the admin key (the first start): the only time it is shown in full. */
+  readonly adminKeyCreated: boolean;
   readonly control: ControlPlane;
   readonly gateway: Gateway;
   readonly store: Store;
@@ -60,6 +65,26 @@ export interface RunningGantry {
   readonly runtime: Runtime | null;
   /** Stop serving and the loops; workloads keep running and are re-adopted on the next start. */
   close(): Promise<void>;
+}
+
+function probePort(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve()));
+  });
+}
+
+/** EADDRINUSE as a sentence: most often, another Gantry already listens there. */
+function portInUse(c: Config): (err: unknown) => never {
+  return (err) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const h = c.host === '0.0.0.0' || c.host === '::' ? '127.0.0.1' : c.host.includes(':') ? `[${c.host}]` : c.host;
+    throw new GantryError('SERVER_RUNNING', `port ${c.port} is in use — is Gantry already running at http://${h}:${c.port}? (Or choose another --port.)`, {
+      port: c.port,
+    });
+  };
 }
 
 /** The only place that picks adapters: store dialect, runtime, HTTP app. */
@@ -76,6 +101,9 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const log = o.log ?? createLogger(c.logLevel);
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
   await chmod(c.dataDir, 0o700); // keys, database and instance disks: the owner's only, whatever the umask was
+  const lock = DataDirLock.acquire(c.dataDir); // before the database: a second server must not share it
+  // A port taken already fails now, not after a first start created an admin key nobody was shown.
+  await probePort(c.host, c.port).catch(portInUse(c));
   const secret = c.secret ?? (await readOrCreate(join(c.dataDir, 'server.secret'), newSecret));
   const vault = new Vault(parseKeyFile(await readOrCreate(c.secretsKeyFile ?? join(c.dataDir, 'secrets.keys'), () => newKeyLine(Date.now()))));
   const store = openStore(c);
@@ -147,12 +175,12 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   // A body proxied to a serverless worker streams only once a worker is free: its request is received after the queue wait.
   const requestTimeoutMs = c.requestTimeoutMs > 0 ? c.requestTimeoutMs + c.serverlessQueueTimeoutMs : 0;
   limitConnections(app.server, { ...c, requestTimeoutMs });
-  await app.listen({ host: c.host, port: c.port });
+  await app.listen({ host: c.host, port: c.port }).catch(portInUse(c));
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;
   const host = c.host.includes(':') ? `[${c.host}]` : c.host === '0.0.0.0' ? '127.0.0.1' : c.host;
   url = c.publicUrl ?? `http://${host}:${port}`;
-  await writeFile(join(c.dataDir, 'url'), url + '\n', { mode: 0o600 });
+  lock.setUrl(url);
   control.startLoops();
   log.info({ url, store: store.name, runtime: runtime?.name ?? null }, 'gantry is up');
 
@@ -161,6 +189,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     url,
     adminKey,
     adminKeyFile,
+    adminKeyCreated: createdKey !== null,
     control,
     gateway,
     store,
@@ -177,6 +206,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       await control.stopLoops();
       await store.close();
       await runtime?.close();
+      lock.releaseSync();
     },
   };
 }

@@ -1,0 +1,42 @@
+import type { LogFormat } from '../log/logger.js';
+
+/**
+ * `--log-format`: pretty (pino-pretty, one readable line per event) for a person at a terminal, JSON
+ * lines for anything that collects logs. Without the flag the log's own stream decides: a TTY is a person.
+ */
+export function chooseLogFormat(flag: string | undefined, isTty: boolean): LogFormat {
+  if (flag === undefined) return isTty ? 'pretty' : 'json';
+  if (flag === 'json' || flag === 'pretty') return flag;
+  throw new Error(`--log-format must be json or pretty, not '${flag}'.`);
+}
+
+export interface BannerFacts {
+  readonly url: string;
+  /** The admin key when this start created it (the first start), else null: it is never shown again. */
+  readonly createdKey: string | null;
+  readonly adminKeyFile: string;
+  readonly dataDir: string;
+  readonly database: string;
+  readonly hostLine: string;
+  /** `gantry up` (a host too) or `gantry server` (hosts join with a host token). */
+  readonly localHost: boolean;
+}
+
+/** What `gantry up` / `gantry server` print once they listen; ends with the `Try:` line tests wait for. */
+export function banner(f: BannerFacts): string {
+  return [
+    'Gantry is up.',
+    `  URL:       ${f.url}`,
+    f.createdKey !== null
+      ? `  Admin key: ${f.createdKey}  (created now; shown only this once)`
+      : `  Admin key: in ${f.adminKeyFile} (\`cat ${f.adminKeyFile}\`)`,
+    `  Key file:  ${f.adminKeyFile} (mode 0600; the CLI reads it when GANTRY_API_KEY is not set)`,
+    `  Data dir:  ${f.dataDir}`,
+    `  Database:  ${f.database}`,
+    `  Host:      ${f.hostLine}`,
+    '',
+    f.localHost ? 'Try:  npx gantry search offers' : 'Try:  npx gantry create host-token   (then run `gantry agent` on each GPU machine)',
+    `Stop: Ctrl-C, or \`npx gantry down --data-dir ${f.dataDir}\``,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GantryError } from '../domain/errors.js';
+
+/**
+ * One server per data dir: `<dataDir>/server.lock` names the process that serves it (pid, URL). It is
+ * created atomically (a complete file hard-linked into place, so a reader never sees half of it), held
+ * for the process's life and removed, with the `url` file, when the process exits. A lock whose pid is
+ * dead (kill -9, a crash, a reboot) is stale: the next start takes it over.
+ */
+export interface LockHolder {
+  readonly pid: number;
+  /** null while the server is starting (it writes its URL once it listens). */
+  readonly url: string | null;
+}
+
+interface LockFile extends LockHolder {
+  readonly token: string;
+}
+
+const lockPath = (dataDir: string): string => join(dataDir, 'server.lock');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process: alive
+  }
+}
+
+function readLock(dataDir: string): LockFile | null {
+  try {
+    const v = JSON.parse(readFileSync(lockPath(dataDir), 'utf8')) as Partial<LockFile>;
+    return typeof v.pid === 'number' ? { pid: v.pid, url: typeof v.url === 'string' ? v.url : null, token: String(v.token) } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The live server of a data dir, or null: no lock file, or its holder is dead. A pid equal to ours is
+ * not a holder (a container restarted with the same pid, or this process starting again).
+ */
+export function liveHolder(dataDir: string): LockHolder | null {
+  const l = readLock(dataDir);
+  return l !== null && l.pid !== process.pid && alive(l.pid) ? { pid: l.pid, url: l.url } : null;
+}
+
+/** Whether the data dir has a lock file at all (servers before the lock wrote only `url`). */
+export function hasLockFile(dataDir: string): boolean {
+  try {
+    readFileSync(lockPath(dataDir));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function runningMessage(dataDir: string, h: LockHolder): string {
+  return `Gantry is already running on data dir ${dataDir} (pid ${h.pid}${h.url !== null ? `, ${h.url}` : ', starting'}); stop it with \`gantry down --data-dir ${dataDir}\`, or give this one another --data-dir.`;
+}
+
+// One exit hook for every lock this process holds (tests run many servers in one process).
+const held = new Set<DataDirLock>();
+let hooked = false;
+
+export class DataDirLock {
+  private released = false;
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly token: string,
+  ) {
+    held.add(this);
+    if (!hooked) {
+      hooked = true;
+      process.on('exit', () => {
+        for (const l of [...held]) l.releaseSync(); // process.exit() anywhere still frees the data dir
+      });
+    }
+  }
+
+  /** Take the data dir's lock, or throw SERVER_RUNNING naming the live holder. */
+  static acquire(dataDir: string): DataDirLock {
+    const token = randomUUID();
+    const tmp = join(dataDir, `server.lock.${process.pid}.${token}`);
+    writeFileSync(tmp, JSON.stringify({ pid: process.pid, url: null, token } satisfies LockFile) + '\n', { mode: 0o600 });
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          linkSync(tmp, lockPath(dataDir));
+          return new DataDirLock(dataDir, token);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
+        }
+        const h = liveHolder(dataDir);
+        if (h !== null) throw new GantryError('SERVER_RUNNING', runningMessage(dataDir, h), { pid: h.pid, url: h.url, dataDir });
+        // Stale: the holder is dead. Its url file points nowhere either.
+        rmQuiet(lockPath(dataDir));
+        rmQuiet(join(dataDir, 'url'));
+      }
+    } finally {
+      rmQuiet(tmp);
+    }
+  }
+
+  /** Record the URL once the server listens, in the lock and in the `url` file the CLI reads. */
+  setUrl(url: string): void {
+    const tmp = join(this.dataDir, `server.lock.${process.pid}.${this.token}`);
+    writeFileSync(tmp, JSON.stringify({ pid: process.pid, url, token: this.token } satisfies LockFile) + '\n', { mode: 0o600 });
+    renameSync(tmp, lockPath(this.dataDir));
+    writeFileSync(join(this.dataDir, 'url'), url + '\n', { mode: 0o600 });
+  }
+
+  /** Remove the lock and the url file, if they are still ours (a later start may have taken them over). */
+  releaseSync(): void {
+    if (this.released) return;
+    this.released = true;
+    held.delete(this);
+    if (readLock(this.dataDir)?.token !== this.token) return;
+    rmQuiet(join(this.dataDir, 'url'));
+    rmQuiet(lockPath(this.dataDir));
+  }
+}
+
+function rmQuiet(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
