@@ -64,3 +64,28 @@ export function parseOrder(text: string): [string, 'asc' | 'desc'][] {
     .filter((t) => t !== '')
     .map((t) => (t.endsWith('-') ? [t.slice(0, -1), 'desc'] : [t.replace(/\+$/, ''), 'asc']));
 }
+
+/**
+ * The offer fields a search filters and sorts on, by their Vast names (offers.ts maps each to the
+ * engine; a unit test keeps the two lists equal). The CLI refuses any other name; the API ignores
+ * unknown names, as Vast's clients send many.
+ */
+export const SEARCH_FIELDS: readonly string[] = (
+  'id ask_contract_id bundle_id machine_id host_id hostname gpu_name gpu_arch num_gpus gpu_ram gpu_total_ram gpu_frac ' +
+  'gpu_display_active gpu_declared compute_cap total_flops cpu_name cpu_arch cpu_cores cpu_cores_effective cpu_ram ' +
+  'disk_space dph_total dph_base storage_cost inet_up inet_down inet_up_cost inet_down_cost min_bid reliability ' +
+  'reliability2 verified rentable rented external static_ip direct_port_count dlperf dlperf_per_dphtotal ' +
+  'flops_per_dphtotal geolocation cuda_max_good driver_version os_version score'
+).split(' ');
+
+/** The vastai CLI's own short names, which it translates before sending (`dph<1` is `dph_total<1`). */
+export const SEARCH_ALIASES: Readonly<Record<string, string>> = {
+  cuda_vers: 'cuda_max_good',
+  display_active: 'gpu_display_active',
+  dlperf_usd: 'dlperf_per_dphtotal',
+  dph: 'dph_total',
+  flops_usd: 'flops_per_dphtotal',
+};
+
+/** Operators of the search language, as `search offers --help` lists them. */
+export const SEARCH_OPERATORS: readonly string[] = ['=', '==', '!=', '>', '>=', '<', '<=', 'in', 'notin', 'nin'];
