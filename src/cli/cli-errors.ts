@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import type { Command } from 'commander';
 import { GantryApiError } from '../sdk/client.js';
 import { connectionOf, type GlobalFlags } from './connection.js';
 
@@ -29,11 +30,14 @@ export function readOnstartFile(file: string): string {
 }
 
 /** One line for a failed command: what went wrong, and what to do about it where the CLI knows. */
-export function cliErrorText(err: unknown, flags: GlobalFlags): string {
+export function cliErrorText(err: unknown, flags: GlobalFlags, command = ''): string {
   if (err instanceof GantryApiError) {
+    // The server names the permission (`misc`, `user_write`) and at most an id; the command says which resource was meant.
+    if (err.status === 403 && command !== '') return `gantry ${command}: ${err.message}`;
     if (err.status === 401) {
       const c = connectionOf(flags);
-      if (c.keySource === null) return `no API key: set GANTRY_API_KEY, pass --api-key <key>, or run where \`gantry up\` keeps its admin key (${c.keyFile}).`;
+      if (c.keySource === null)
+        return `no API key: set GANTRY_API_KEY or pass --api-key <key>. \`gantry up\` keeps its admin key in its data dir (none at ${c.keyFile}; GANTRY_DATA_DIR names the data dir).`;
       return `${err.message} (the key came from ${c.keySource})`;
     }
     return err.message;
@@ -47,4 +51,15 @@ export function cliErrorText(err: unknown, flags: GlobalFlags): string {
   const e = err as { code?: string; path?: string } | null;
   if (e?.code === 'ENOENT' && typeof e.path === 'string') return `no such file: ${e.path}`;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The command being run, as typed (`stop instance 1`), for error messages; set before each action runs. */
+export function trackCommand(program: Command): () => string {
+  let current = '';
+  program.hook('preAction', (_root, action) => {
+    const names: string[] = [];
+    for (let c: Command | null = action; c !== null && c !== program; c = c.parent) names.unshift(c.name());
+    current = [...names, ...action.args].join(' ');
+  });
+  return () => current;
 }

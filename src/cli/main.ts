@@ -10,7 +10,7 @@ import { registerCatalogCommands } from './catalog-commands.js';
 import { registerAicoreCommands } from './aicore-commands.js';
 import { registerInferenceWorker } from './inference-worker-command.js';
 import { registerMlCommands } from './ml-commands.js';
-import { cliErrorText } from './cli-errors.js';
+import { cliErrorText, trackCommand } from './cli-errors.js';
 import { describeVerbs, packageVersion } from './help.js';
 
 const program = new Command('gantry')
@@ -33,6 +33,7 @@ registerMlCommands(program);
 registerAgent(program);
 registerInferenceWorker(program);
 describeVerbs(program);
+const running = trackCommand(program);
 
 // As in the vastai CLI, everything after `--args` is the argument list, dashes included.
 const argv = [...process.argv];
@@ -40,6 +41,6 @@ const at = argv.indexOf('--args');
 if (at >= 0) argv.splice(at, argv.length - at, '--args-json', JSON.stringify(argv.slice(at + 1)));
 
 program.parseAsync(argv).catch((err: unknown) => {
-  process.stderr.write(`error: ${cliErrorText(err, program.opts())}\n`);
+  process.stderr.write(`error: ${cliErrorText(err, program.opts(), running())}\n`);
   process.exit(1);
 });
