@@ -44,14 +44,9 @@ function validNames(): string {
   return [...SEARCH_FIELDS, ...aliases].join(', ');
 }
 
-/** The words of `search offers` as the API's filter object, every field checked. */
+/** The words of `search offers` as the API's filter object, every field checked (`foo=any` too). */
 export function checkedSearchQuery(text: string): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [name, spec] of Object.entries(parseSearchQuery(text))) {
-    const field = searchField(name, 'field');
-    out[field] = { ...out[field], ...spec };
-  }
-  return out;
+  return parseSearchQuery(text, (name) => searchField(name, 'field'));
 }
 
 /** `-o` as the API's order, every key checked. */

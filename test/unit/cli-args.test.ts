@@ -62,6 +62,7 @@ describe('search offers: fields and order keys', () => {
   it('refuses an unknown order key, and a vastai field Gantry does not record', () => {
     assert.throws(() => checkedOrder('price'), /Unknown order key 'price'\. .*Valid order keys: .*dph_total/);
     assert.throws(() => checkedSearchQuery('pcie_bw>10'), /does not record the offer field 'pcie_bw'/);
+    assert.throws(() => checkedSearchQuery('num_gpu=any'), /Unknown field 'num_gpu'/);
   });
 });
 

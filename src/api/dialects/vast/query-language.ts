@@ -27,7 +27,8 @@ function value(field: string, raw: string): unknown {
   return t;
 }
 
-export function parseSearchQuery(text: string): Record<string, Record<string, unknown>> {
+/** `fieldOf` names the field of each term (the CLI translates aliases and refuses unknown names); every term's, `any` too. */
+export function parseSearchQuery(text: string, fieldOf: (name: string) => string = (n) => n): Record<string, Record<string, unknown>> {
   // Field names are the caller's text: `__proto__=1` must be an unknown field, not the result's prototype.
   const out = new Map<string, Record<string, unknown>>();
   const s = text.trim();
@@ -39,7 +40,7 @@ export function parseSearchQuery(text: string): Record<string, Record<string, un
     const m = TERM.exec(s);
     if (!m) throw new GantryError('INVALID_QUERY', `Cannot read the search query at: '${s.slice(pos)}'. Use terms like num_gpus>=2 gpu_name=RTX_4090.`);
     pos = TERM.lastIndex;
-    const field = m[1] as string;
+    const field = fieldOf(m[1] as string);
     const op = OPS[(m[2] as string).trim()] as string;
     const raw = m[3] as string;
     if (raw === 'any' || raw === 'None') continue;
