@@ -26,10 +26,27 @@ function serverUrl(dataDir: string): string | null {
   return h === null ? null : (h.url ?? readText(join(dataDir, 'url')));
 }
 
+/** Where the CLI sends requests and with which key, and where each came from (error messages name it). */
+export interface Connection {
+  readonly url: string;
+  readonly apiKey: string | null;
+  /** `--api-key`, `GANTRY_API_KEY`, the key file's path, or null when no key was found. */
+  readonly keySource: string | null;
+  /** The admin key file `gantry up` writes in its data dir. */
+  readonly keyFile: string;
+}
+
 /** URL and key: flags, then GANTRY_URL / GANTRY_API_KEY, then the files `gantry up` wrote in its data dir. */
-export function connect(flags: GlobalFlags): GantryClient {
+export function connectionOf(flags: GlobalFlags): Connection {
   const env = cliEnv();
   const url = flags.url ?? env.url ?? serverUrl(env.dataDir) ?? 'http://127.0.0.1:7070';
-  const apiKey = flags.apiKey ?? env.apiKey ?? readText(join(env.dataDir, 'admin.key'));
-  return new GantryClient({ url, apiKey });
+  const keyFile = join(env.dataDir, 'admin.key');
+  const apiKey = flags.apiKey ?? env.apiKey ?? readText(keyFile);
+  const keySource = flags.apiKey !== undefined ? '--api-key' : env.apiKey !== null ? 'GANTRY_API_KEY' : apiKey !== null ? keyFile : null;
+  return { url, apiKey, keySource, keyFile };
+}
+
+export function connect(flags: GlobalFlags): GantryClient {
+  const c = connectionOf(flags);
+  return new GantryClient({ url: c.url, apiKey: c.apiKey });
 }

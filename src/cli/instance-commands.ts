@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
 import { INSTANCE_COLUMNS, OFFER_COLUMNS, parseCliId, spinner, table, text } from './output.js';
-import { parseOrder, parseSearchQuery } from '../api/dialects/vast/query-language.js';
+import { checkedOrder, checkedSearchQuery, searchHelp } from './search-args.js';
+import { readOnstartFile } from './cli-errors.js';
 
 type Flags = GlobalFlags & Record<string, unknown>;
 const out = (s: string): boolean => process.stdout.write(s);
@@ -45,13 +45,14 @@ export function registerInstanceCommands(program: Command): void {
     .option('--type <type>', 'on-demand | bid | reserved', 'on-demand')
     .option('--storage <gb>', 'disk GB used to price dph_total', '5')
     .option('-n, --no-default', 'do not add the default filters verified=true rentable=true rented=false')
+    .addHelpText('after', searchHelp())
     .action(async (words: string[], _o, cmd: Command) => {
       const f = flagsOf(cmd);
       const q: Row = {
         ...(f.default === false ? {} : { verified: { eq: true }, rentable: { eq: true }, rented: { eq: false } }),
-        ...parseSearchQuery(words.join(' ')),
+        ...checkedSearchQuery(words.join(' ')),
       };
-      q.order = parseOrder(String(f.order));
+      q.order = checkedOrder(String(f.order));
       q.limit = Number(f.limit);
       q.type = f.type;
       q.allocated_storage = Number(f.storage);
@@ -81,14 +82,14 @@ export function registerInstanceCommands(program: Command): void {
       const body: CreateInstanceBody = { image: String(f.image), disk: Number(f.disk) };
       if (typeof f.env === 'string') body.env = f.env;
       if (typeof f.onstartCmd === 'string') body.onstart = f.onstartCmd;
-      if (typeof f.onstart === 'string') body.onstart = readFileSync(f.onstart, 'utf8');
+      if (typeof f.onstart === 'string') body.onstart = readOnstartFile(f.onstart);
       if (typeof f.entrypoint === 'string') body.entrypoint = f.entrypoint;
       if (typeof f.argsJson === 'string') body.args = JSON.parse(f.argsJson) as string[];
       if (typeof f.label === 'string') body.label = f.label;
       if (typeof f.price === 'string') body.price = Number(f.price);
       if (f.stopped === true) body.target_state = 'stopped';
       const c = connect(f);
-      const r = await c.createInstance(id(offer), body);
+      const r = await c.createInstance(parseCliId(offer, 'offer'), body);
       if (f.raw === true) json(r);
       else out(`Started. ${JSON.stringify({ success: r.success, new_contract: r.new_contract })}\n`);
       if (f.wait === true) await waitState(c, r.new_contract, f.stopped === true ? 'stopped' : 'running', 'starting');

@@ -11,12 +11,21 @@ export interface GpuInventory {
   readonly declared: boolean;
 }
 
+/**
+ * A model name, not a count in words: "two 4090s" or "2 4090" is a user's phrasing that would
+ * otherwise become one GPU of that name. A name starts with a letter or is a bare model number.
+ */
+function modelName(name: string): boolean {
+  if (name === '' || /^(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d+)\s/i.test(name)) return false;
+  return !/\d+s$/i.test(name); // "4090s": a plural, not a model
+}
+
 /** Parse a declaration such as "2x RTX 4090:24GB" (count optional, memory in GB or MB). */
 export function parseGpuDeclaration(text: string): GpuInventory {
   const m = /^\s*(?:(\d+)\s*x\s*)?([^:]+?)\s*(?::\s*(\d+(?:\.\d+)?)\s*(GB|MB|G|M)?)?\s*$/i.exec(text);
   const count = m ? Number(m[1] ?? 1) : NaN;
-  if (!m || !Number.isInteger(count) || count < 1 || count > 64 || (m[2] ?? '').trim() === '') {
-    throw new GantryError('INVALID_ARGUMENT', `--gpus '${text}' is not like "2x RTX 4090:24GB".`);
+  if (!m || !Number.isInteger(count) || count < 1 || count > 64 || !modelName((m[2] ?? '').trim())) {
+    throw new GantryError('INVALID_ARGUMENT', `--gpus '${text}' is not like "2x RTX 4090:24GB": [COUNTx ]MODEL[:MEMORY], count 1 to 64, memory in GB or MB.`);
   }
   const amount = m[3] === undefined ? 0 : Number(m[3]);
   const unit = (m[4] ?? 'GB').toUpperCase();

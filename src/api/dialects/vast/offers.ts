@@ -13,7 +13,7 @@ import { parseSearchQuery } from './query-language.js';
 import { showValue } from '../../../domain/show.js';
 
 /** Vast's offer field names and the engine field each one reads. Aliases (bundle_id, reliability2) read the same field. */
-const VAST_OFFER_FIELDS: Readonly<Record<string, OfferField>> = {
+export const VAST_OFFER_FIELDS: Readonly<Record<string, OfferField>> = {
   id: 'id',
   ask_contract_id: 'id',
   bundle_id: 'id',
