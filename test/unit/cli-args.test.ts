@@ -113,7 +113,9 @@ describe('CLI help', () => {
     const registers: [string, (p: Command) => void][] = [];
     for (const f of (await readdir(cliDir)).filter((n) => n.endsWith('.js') && n !== 'main.js')) {
       const m = (await import(join(cliDir, f))) as Record<string, unknown>;
-      for (const [k, v] of Object.entries(m)) if (k.startsWith('register') && typeof v === 'function') registers.push([k, v as (p: Command) => void]);
+      // registerDown is called by registerUp.
+      for (const [k, v] of Object.entries(m))
+        if (k.startsWith('register') && k !== 'registerDown' && typeof v === 'function') registers.push([k, v as (p: Command) => void]);
     }
     const rank = (k: string): number => (k === 'registerUp' ? 0 : k === 'registerInstanceCommands' ? 1 : 2);
     registers.sort(([a], [b]) => rank(a) - rank(b));
