@@ -44,7 +44,7 @@ async function runOne(args: readonly string[], url: string, key: string): Promis
       if (typeof chunk !== 'string') return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
       out[into] += chunk;
       return true;
-    }) as typeof stream.write;
+    });
     return () => void (stream.write = write);
   };
   const before = process.exitCode;
