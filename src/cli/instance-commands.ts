@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { OFFER_COLUMNS, parseCliId, RUNTIME_NOTE, spinner, table, text } from './output.js';
+import { OFFER_COLUMNS, parseCliId, withoutRuntimeNote, spinner, table, text } from './output.js';
 import { bulkLines, instanceTable, MACHINE_COLUMNS, say } from './human.js';
 import { parseOrder, parseSearchQuery } from '../api/dialects/vast/query-language.js';
 
@@ -36,7 +36,7 @@ async function waitState(c: GantryClient, instanceId: number, want: string | nul
     throw err;
   });
   if (row === null) return s.done(`instance ${instanceId} destroyed`);
-  const msg = typeof row.status_msg === 'string' ? row.status_msg.replace(RUNTIME_NOTE, '').replace(/^[\s;]+|[\s;]+$/g, '') : '';
+  const msg = withoutRuntimeNote(row.status_msg) ?? '';
   s.done(`instance ${instanceId} ${text(row.actual_status)}${msg !== '' ? ` (${msg})` : ''}`, row.actual_status === want);
   if (row.actual_status !== want) process.exitCode = 1;
 }

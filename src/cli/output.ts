@@ -66,7 +66,7 @@ export const INSTANCE_COLUMNS: [string, string | ((r: Row) => unknown)][] = [
 /** The process runtime's note on images, said once below a table instead of in every row. */
 export const RUNTIME_NOTE = /process runtime: the image is recorded but not pulled; commands run in the host environment/;
 
-function withoutRuntimeNote(msg: unknown): string | null {
+export function withoutRuntimeNote(msg: unknown): string | null {
   if (typeof msg !== 'string') return null;
   const rest = msg
     .replace(RUNTIME_NOTE, '')
