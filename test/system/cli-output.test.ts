@@ -40,11 +40,11 @@ async function runOne(args: readonly string[], url: string, key: string): Promis
   const out = { stdout: '', stderr: '' };
   const capture = (stream: NodeJS.WriteStream, into: 'stdout' | 'stderr'): (() => void) => {
     const write = stream.write.bind(stream);
-    stream.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
+    stream.write = (chunk: unknown, ...rest: unknown[]): boolean => {
       if (typeof chunk !== 'string') return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
       out[into] += chunk;
       return true;
-    });
+    };
     return () => void (stream.write = write);
   };
   const before = process.exitCode;
