@@ -86,13 +86,17 @@ export function registerAicoreCommands(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
       const body = { configurationId: f.configuration, ...(f.ttl !== undefined ? { ttl: f.ttl } : {}) };
-      printJson(await connect(f).request('POST', '/v2/lm/deployments', body, rg(f)));
+      const r = await connect(f).request('POST', '/v2/lm/deployments', body, rg(f));
+      if (f.raw === true) printJson(r);
+      else process.stdout.write(`${text(r.message)} Deployment ${text(r.id)}${r.ttl !== undefined && r.ttl !== null ? `, ttl ${text(r.ttl)}` : ''}.\n`);
     });
 
   withGroup(aicore.command('show').description('show AI Core resources').command('deployment <id>').description('one deployment, every field')).action(
     async (uid: string, _o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      printJson(await connect(f).request('GET', path(uid), undefined, rg(f)));
+      const d = await connect(f).request('GET', path(uid), undefined, rg(f));
+      if (f.raw === true) printJson(d);
+      else process.stdout.write(table([d], DEPLOYMENT_COLUMNS) + (d.statusMessage ? `\n${text(d.statusMessage)}\n` : ''));
     },
   );
 

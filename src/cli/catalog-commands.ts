@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { printJson, table, verbGroup } from './output.js';
+import { printJson, table, text, verbGroup } from './output.js';
 
 type Flags = GlobalFlags & { resourceGroup?: string; name?: string; executable?: string; scenario?: string; param?: string[]; artifact?: string[] };
 
@@ -102,6 +102,8 @@ export function registerCatalogCommands(program: Command): void {
         parameterBindings: pairs(f.param, 'param').map(([key, value]) => ({ key, value })),
         inputArtifactBindings: pairs(f.artifact, 'artifact').map(([key, artifactId]) => ({ key, artifactId })),
       };
-      printJson(await connect(f).request('POST', '/v2/lm/configurations', body, rg(f)));
+      const r = await connect(f).request('POST', '/v2/lm/configurations', body, rg(f));
+      if (f.raw === true) printJson(r);
+      else process.stdout.write(`${text(r.message)}: ${text(r.id)}\n`);
     });
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { parseCliId, printJson, verbGroup } from './output.js';
+import { parseCliId, printJson, text, verbGroup } from './output.js';
+import { say } from './human.js';
 
 type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
 
@@ -34,13 +35,17 @@ export function registerHostCommands(program: Command): void {
     const f: Flags = cmd.optsWithGlobals();
     const body: Row = {};
     for (const [, key] of listing) if (f[key] !== undefined) body[key] = number(String(f[key]));
-    json(await connect(f).listMachine(machineId(id), body));
+    const r = await connect(f).listMachine(machineId(id), body);
+    say(f, r, text(r.msg ?? `Machine ${id} listed.`));
   });
 
   group(program, 'unlist', 'take resources off the market')
     .command('machine <id>')
     .description('hide the machine from search; running rentals continue')
-    .action(async (id: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).unlistMachine(machineId(id))));
+    .action(async (id: string, _o, cmd: Command) => {
+      const r = await connect(cmd.optsWithGlobals()).unlistMachine(machineId(id));
+      say(cmd.optsWithGlobals(), r, text(r.msg ?? `Machine ${id} unlisted.`));
+    });
 
   group(program, 'schedule', 'schedule events')
     .command('maint <id>')
@@ -51,20 +56,23 @@ export function registerHostCommands(program: Command): void {
     .option('--maintenance_reason <text>', 'what the renters are told')
     .action(async (id: string, _o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      json(
-        await connect(f).scheduleMaintenance(machineId(id), {
-          sdate: number(String(f.sdate)),
-          duration: number(String(f.duration)),
-          maintenance_category: String(f.maintenance_category),
-          ...(f.maintenance_reason !== undefined && { maintenance_reason: String(f.maintenance_reason) }),
-        }),
-      );
+      const r = await connect(f).scheduleMaintenance(machineId(id), {
+        sdate: number(String(f.sdate)),
+        duration: number(String(f.duration)),
+        maintenance_category: String(f.maintenance_category),
+        ...(f.maintenance_reason !== undefined && { maintenance_reason: String(f.maintenance_reason) }),
+      });
+      const start = new Date(number(String(f.sdate)) * 1000).toISOString().slice(0, 16).replace('T', ' ');
+      say(f, r, `Maintenance of machine ${id} scheduled: ${start} UTC for ${String(f.duration)} h (${String(f.maintenance_category)}).`);
     });
 
   group(program, 'cancel', 'cancel scheduled events')
     .command('maint <id>')
     .description('cancel the maintenance window of a machine')
-    .action(async (id: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).cancelMaintenance(machineId(id))));
+    .action(async (id: string, _o, cmd: Command) => {
+      const r = await connect(cmd.optsWithGlobals()).cancelMaintenance(machineId(id));
+      say(cmd.optsWithGlobals(), r, text(r.msg ?? `Maintenance of machine ${id} cancelled.`));
+    });
 
   group(program, 'set', 'set properties')
     .command('min-bid <id>')
@@ -72,7 +80,17 @@ export function registerHostCommands(program: Command): void {
     .requiredOption('--price <p>', '$ per GPU per hour')
     .action(async (id: string, _o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      json(await connect(f).setMinBid(machineId(id), number(String(f.price))));
+      const r = await connect(f).setMinBid(machineId(id), number(String(f.price)));
+      say(f, r, `Minimum bid of machine ${id}: $${number(String(f.price)).toFixed(4)} per GPU per hour.`);
+    });
+
+  // Refused by the server with its reason (a running agent registers its machine again); said here as it says it.
+  group(program, 'delete', 'delete resources')
+    .command('machine <id>')
+    .description('remove a machine for good: Gantry refuses and says what to do instead (unlist it, stop its agent)')
+    .action(async (id: string, _o, cmd: Command) => {
+      const f: Flags = cmd.optsWithGlobals();
+      say(f, await connect(f).request('POST', `/api/v0/machines/${machineId(id)}/force_delete/`), `Machine ${id} deleted.`);
     });
 
   group(program, 'create', 'create resources')

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { INSTANCE_COLUMNS, OFFER_COLUMNS, parseCliId, spinner, table, text } from './output.js';
+import { OFFER_COLUMNS, parseCliId, withoutRuntimeNote, spinner, table, text } from './output.js';
+import { bulkLines, instanceTable, MACHINE_COLUMNS, say } from './human.js';
 import { checkedOrder, checkedSearchQuery, searchHelp } from './search-args.js';
 import { readOnstartFile } from './cli-errors.js';
 
@@ -25,14 +26,29 @@ async function waitState(c: GantryClient, instanceId: number, want: string | nul
       : want === 'stopped'
         ? r.actual_status === 'stopped' || r.actual_status === 'unknown'
         : false; // destroy: only the instance's disappearance (404) ends the wait
-  const row = await c.waitFor(instanceId, settled, { onPoll: (r) => s.update(text(r.actual_status ?? 'scheduling')) }).catch((err: unknown) => {
+  // The settled row is said once, by the closing line, not also as progress.
+  const onPoll = (r: Row): void => {
+    if (!settled(r)) s.update(text(r.actual_status ?? 'scheduling'));
+  };
+  const row = await c.waitFor(instanceId, settled, { onPoll }).catch((err: unknown) => {
     // Destroyed instances disappear: that is the end state of a destroy.
     if (want === null && (err as { status?: number }).status === 404) return null;
     throw err;
   });
-  if (row === null) return s.stop('destroyed');
-  s.stop(`${text(row.actual_status)}${row.status_msg ? ` (${text(row.status_msg)})` : ''}`);
+  if (row === null) return s.done(`instance ${instanceId} destroyed`);
+  const msg = withoutRuntimeNote(row.status_msg) ?? '';
+  s.done(`instance ${instanceId} ${text(row.actual_status)}${msg !== '' ? ` (${msg})` : ''}`, row.actual_status === want);
   if (row.actual_status !== want) process.exitCode = 1;
+}
+
+/** An empty search says why it may be empty and what to try, instead of a bare header. */
+export function noOffersHint(query: string, defaults: boolean): string {
+  const tips = [
+    /num_gpus\s*>=?\s*[1-9]/.test(query) ? "on a machine without GPUs offers have num_gpus=0: search 'num_gpus>=0'" : null,
+    defaults ? 'the default filters verified=true rentable=true rented=false apply: -n drops them' : null,
+    'gantry show machines lists the machines and whether they are listed',
+  ].filter((t): t is string => t !== null);
+  return `No offers match.\n${tips.map((t) => `  - ${t}`).join('\n')}\n`;
 }
 
 export function registerInstanceCommands(program: Command): void {
@@ -58,7 +74,8 @@ export function registerInstanceCommands(program: Command): void {
       q.allocated_storage = Number(f.storage);
       const offers = await connect(f).searchOffers(q);
       if (f.raw === true) json(offers);
-      else out(table(offers, OFFER_COLUMNS));
+      else if (offers.length > 0) out(table(offers, OFFER_COLUMNS));
+      else out(noOffersHint(words.join(' '), f.default !== false));
     });
 
   const create = program.command('create').description('create resources');
@@ -90,8 +107,7 @@ export function registerInstanceCommands(program: Command): void {
       if (f.stopped === true) body.target_state = 'stopped';
       const c = connect(f);
       const r = await c.createInstance(parseCliId(offer, 'offer'), body);
-      if (f.raw === true) json(r);
-      else out(`Started. ${JSON.stringify({ success: r.success, new_contract: r.new_contract })}\n`);
+      say(f, r, `Created instance ${text(r.new_contract)} from offer ${offer}${f.stopped === true ? ' (stopped)' : ''}.`);
       if (f.wait === true) await waitState(c, r.new_contract, f.stopped === true ? 'stopped' : 'running', 'starting');
     });
 
@@ -103,7 +119,7 @@ export function registerInstanceCommands(program: Command): void {
       const f = flagsOf(cmd);
       const rows = await connect(f).listInstances();
       if (f.raw === true) json(rows);
-      else out(table(rows, INSTANCE_COLUMNS));
+      else out(rows.length === 0 ? 'No instances.\n' : instanceTable(rows));
     });
   show
     .command('instance <id>')
@@ -112,7 +128,7 @@ export function registerInstanceCommands(program: Command): void {
       const f = flagsOf(cmd);
       const row = await connect(f).showInstance(id(i));
       if (f.raw === true) json(row);
-      else out(table([row], INSTANCE_COLUMNS));
+      else out(instanceTable([row]));
     });
   show
     .command('machines')
@@ -121,18 +137,7 @@ export function registerInstanceCommands(program: Command): void {
       const f = flagsOf(cmd);
       const { machines } = await connect(f).listMachines();
       if (f.raw === true) json(machines);
-      else
-        out(
-          table(machines, [
-            ['ID', 'id'],
-            ['Host', 'hostname'],
-            ['N', 'num_gpus'],
-            ['Model', 'gpu_name'],
-            ['Declared', 'gpu_declared'],
-            ['Verified', 'verification'],
-            ['Online', 'online'],
-          ]),
-        );
+      else out(machines.length === 0 ? 'No machines.\n' : table(machines, MACHINE_COLUMNS));
     });
 
   program
@@ -161,8 +166,7 @@ export function registerInstanceCommands(program: Command): void {
         const f = flagsOf(cmd);
         const c = connect(f);
         const r = await run(c, id(i));
-        if (f.raw === true) json(r);
-        else out(`${text(r.msg ?? 'ok')}\n`);
+        say(f, r, text(r.msg ?? `${verb} requested for instance ${i}`));
         if (f.wait === true) await waitState(c, id(i), want, what);
       });
     if (verb === 'start' || verb === 'stop' || verb === 'destroy') {
@@ -170,7 +174,7 @@ export function registerInstanceCommands(program: Command): void {
         const f = flagsOf(cmd);
         const c = connect(f);
         const r = verb === 'destroy' ? await c.destroyMany(ids.map(id)) : await c.setStates(ids.map(id), verb === 'start' ? 'running' : 'stopped');
-        json(r);
+        say(f, r, () => bulkLines(r, verb === 'start' ? 'started' : verb === 'stop' ? 'stopped' : 'destroyed'));
         if (r.success !== true) process.exitCode = 1;
       });
     }
@@ -182,7 +186,7 @@ export function registerInstanceCommands(program: Command): void {
     .command('instance <id> <label>')
     .action(async (i: string, label: string, _o, cmd: Command) => {
       const f = flagsOf(cmd);
-      json(await connect(f).label(id(i), label));
+      say(f, await connect(f).label(id(i), label), `Labelled instance ${i} '${label}'.`);
     });
 
   program
@@ -192,6 +196,7 @@ export function registerInstanceCommands(program: Command): void {
     .option('--unverify', 'remove the mark')
     .action(async (i: string, _o, cmd: Command) => {
       const f = flagsOf(cmd);
-      json(await connect(f).verifyMachine(id(i), f.unverify !== true));
+      const r = await connect(f).verifyMachine(id(i), f.unverify !== true);
+      say(f, r, text(r.msg ?? `Machine ${i} ${f.unverify === true ? 'unverified' : 'verified'}.`));
     });
 }

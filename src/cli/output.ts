@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
+import { gb, rate } from './format.js';
 
 /** Plain fixed-width table for people; `--raw` prints JSON instead. */
 export function table(rows: readonly Row[], columns: readonly [header: string, key: string | ((r: Row) => unknown)][]): string {
@@ -32,8 +33,8 @@ export const OFFER_COLUMNS: [string, string | ((r: Row) => unknown)][] = [
   ['Model', 'gpu_name'],
   ['GPU RAM', (r) => (typeof r.gpu_ram === 'number' ? `${(r.gpu_ram / 1000).toFixed(0)}GB` : null)],
   ['vCPUs', 'cpu_cores_effective'],
-  ['Disk', 'disk_space'],
-  ['$/hr', 'dph_total'],
+  ['Disk', (r) => gb(r.disk_space)],
+  ['$/hr', (r) => rate(r.dph_total)],
   ['DLP', 'dlperf'],
   ['R', 'reliability'],
   ['Verified', 'verified'],
@@ -54,14 +55,28 @@ export const INSTANCE_COLUMNS: [string, string | ((r: Row) => unknown)][] = [
         .map(([k, v]) => `${v[0]?.HostPort ?? '?'}->${k}`)
         .join(','),
   ],
-  ['$/hr', 'dph_total'],
+  // A stopped instance pays for its disk only: show that, not the running price.
+  ['$/hr', (r) => (r.actual_status === 'stopped' ? `${rate(r.storage_total_cost) ?? '-'} (disk)` : rate(r.dph_total))],
+  ['Disk', (r) => gb(r.disk_space)],
   ['Image', 'image_uuid'],
   ['Label', 'label'],
-  ['Message', 'status_msg'],
+  ['Message', (r) => withoutRuntimeNote(r.status_msg)],
 ];
 
+/** The process runtime's note on images, said once below a table instead of in every row. */
+export const RUNTIME_NOTE = /process runtime: the image is recorded but not pulled; commands run in the host environment/;
+
+export function withoutRuntimeNote(msg: unknown): string | null {
+  if (typeof msg !== 'string') return null;
+  const rest = msg
+    .replace(RUNTIME_NOTE, '')
+    .replace(/^[\s;,()]+|[\s;,(]+$/g, '')
+    .trim();
+  return rest === '' ? null : rest;
+}
+
 /** A one-line spinner on stderr while waiting (plain lines when stderr is not a terminal). */
-export function spinner(text: string): { update(status: string): void; stop(final: string): void } {
+export function spinner(text: string): { update(status: string): void; stop(final: string): void; done(line: string, ok?: boolean): void } {
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   const tty = process.stderr.isTTY;
   let i = 0;
@@ -74,6 +89,10 @@ export function spinner(text: string): { update(status: string): void; stop(fina
     },
     stop(final) {
       process.stderr.write(tty ? `\r✔ ${text}: ${final}        \n` : `${text}: ${final}\n`);
+    },
+    /** The one closing line, said whole (`✔ instance 1 stopped`). */
+    done(line, ok = true) {
+      process.stderr.write(`${tty ? '\r\x1b[K' : ''}${ok ? '✔' : '✖'} ${line}\n`);
     },
   };
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { parseCliId, printJson, table, verbGroup } from './output.js';
+import { parseCliId, printJson, table, text, verbGroup } from './output.js';
+import { say } from './human.js';
 
 type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
 const json = printJson;
@@ -86,7 +87,8 @@ export function registerServerlessCommands(program: Command): void {
   withParams(create.command('endpoint').description('create a serverless endpoint').option('--endpoint_name <name>').option('--endpoint-name <name>')).action(
     async (_o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      json(await connect(f).createEndpoint({ endpoint_name: f.endpoint_name ?? f.endpointName, ...params(f) }));
+      const r = await connect(f).createEndpoint({ endpoint_name: f.endpoint_name ?? f.endpointName, ...params(f) });
+      say(f, r, `Created endpoint ${text(r.id)}; its API key: ${text(r.api_key)}`);
     },
   );
   show
@@ -108,21 +110,27 @@ export function registerServerlessCommands(program: Command): void {
     .option('--endpoint_state <s>', 'active, suspended or stopped')
     .action(async (eid: string, _o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      json(
-        await connect(f).updateEndpoint(id(eid, 'endpoint'), { ...params(f), ...(f.endpoint_state !== undefined ? { endpoint_state: f.endpoint_state } : {}) }),
-      );
+      const r = await connect(f).updateEndpoint(id(eid, 'endpoint'), {
+        ...params(f),
+        ...(f.endpoint_state !== undefined ? { endpoint_state: f.endpoint_state } : {}),
+      });
+      say(f, r, `Updated endpoint ${eid}.`);
     });
   del
     .command('endpoint <id>')
     .description('delete an endpoint and destroy its workers')
-    .action(async (eid: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).deleteEndpoint(id(eid, 'endpoint'))));
+    .action(async (eid: string, _o, cmd: Command) => {
+      const r = await connect(cmd.optsWithGlobals()).deleteEndpoint(id(eid, 'endpoint'));
+      say(cmd.optsWithGlobals(), r, text(r.msg ?? `Deleted endpoint ${eid}.`));
+    });
 
   withTemplate(
     create.command('workergroup').description('create a workergroup of an endpoint').option('--endpoint_name <name>').option('--endpoint_id <id>'),
   ).action(async (_o, cmd: Command) => {
     const f: Flags = cmd.optsWithGlobals();
     const target = f.endpoint_id !== undefined ? { endpoint_id: Number(f.endpoint_id) } : { endpoint_name: f.endpoint_name };
-    json(await connect(f).createWorkergroup({ ...target, ...template(f) }));
+    const r = await connect(f).createWorkergroup({ ...target, ...template(f) });
+    say(f, r, `Created workergroup ${text(r.id)}.`);
   });
   show
     .command('workergroups')
@@ -139,7 +147,10 @@ export function registerServerlessCommands(program: Command): void {
   del
     .command('workergroup <id>')
     .description('delete a workergroup and destroy its workers')
-    .action(async (wid: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).deleteWorkergroup(id(wid, 'workergroup'))));
+    .action(async (wid: string, _o, cmd: Command) => {
+      const r = await connect(cmd.optsWithGlobals()).deleteWorkergroup(id(wid, 'workergroup'));
+      say(cmd.optsWithGlobals(), r, text(r.msg ?? `Deleted workergroup ${wid}.`));
+    });
 
   const get = group(program, 'get', 'read details');
   const endpoint = get.command('endpoint').description("an endpoint's workers or logs");
@@ -169,7 +180,12 @@ export function registerServerlessCommands(program: Command): void {
     .option('--tag <tag>')
     .action(async (_o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      json(await connect(f).createDeployment({ name: f.name, ...(f.tag !== undefined ? { tag: f.tag } : {}), ...template(f), ...params(f) }));
+      const r = await connect(f).createDeployment({ name: f.name, ...(f.tag !== undefined ? { tag: f.tag } : {}), ...template(f), ...params(f) });
+      say(
+        f,
+        r,
+        `Created deployment ${text(r.id)} '${String(f.name)}': endpoint ${text(r.endpoint_id)}, workergroup ${text(r.workergroup_id)}.\nEndpoint API key: ${text(r.api_key)}`,
+      );
     });
   show
     .command('deployments')
@@ -181,7 +197,11 @@ export function registerServerlessCommands(program: Command): void {
   show
     .command('deployment <id>')
     .description('one deployment')
-    .action(async (did: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).showDeployment(id(did, 'deployment'))));
+    .action(async (did: string, _o, cmd: Command) => {
+      const f: Flags = cmd.optsWithGlobals();
+      const d = await connect(f).showDeployment(id(did, 'deployment'));
+      say(f, d, () => table([d], DEPLOYMENT_COLUMNS));
+    });
   group(program, 'stop', 'stop resources')
     .command('deployment <id>')
     .description('stop a deployment: routing closes at once, workers stop and keep their state; start it again later')
@@ -190,14 +210,21 @@ export function registerServerlessCommands(program: Command): void {
     .option('--timeout <seconds>', 'bound on the drain')
     .action(async (did: string, o: { drain?: boolean; force?: boolean; timeout?: string }, cmd: Command) => {
       const stop = { finishPendingWork: o.drain === true, force: o.force === true, ...(o.timeout !== undefined ? { timeoutS: Number(o.timeout) } : {}) };
-      json(await connect(cmd.optsWithGlobals()).stopDeployment(id(did, 'deployment'), stop));
+      const r = await connect(cmd.optsWithGlobals()).stopDeployment(id(did, 'deployment'), stop);
+      say(cmd.optsWithGlobals(), r, `Deployment ${did}: ${text(r.endpoint_state ?? 'stopping')}.`);
     });
   group(program, 'start', 'start resources')
     .command('deployment <id>')
     .description('start a stopped deployment: inactive workers start first, then the autoscaler recruits')
-    .action(async (did: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).startDeployment(id(did, 'deployment'))));
+    .action(async (did: string, _o, cmd: Command) => {
+      const r = await connect(cmd.optsWithGlobals()).startDeployment(id(did, 'deployment'));
+      say(cmd.optsWithGlobals(), r, `Deployment ${did}: ${text(r.endpoint_state ?? 'starting')}.`);
+    });
   del
     .command('deployment <id>')
     .description('stop a deployment, destroy its workers and remove it')
-    .action(async (did: string, _o, cmd: Command) => json(await connect(cmd.optsWithGlobals()).deleteDeployment(id(did, 'deployment'))));
+    .action(async (did: string, _o, cmd: Command) => {
+      const r = await connect(cmd.optsWithGlobals()).deleteDeployment(id(did, 'deployment'));
+      say(cmd.optsWithGlobals(), r, text(r.msg ?? `Deleting deployment ${did}.`));
+    });
 }

@@ -204,7 +204,7 @@ for (const ts of ONE_STORE_PG) {
       assert.match(loaded.stdout, /cli-serve\s+cli-scen/);
       const shown = await gantry(['show', 'scenarios', '--raw'], env);
       assert.ok((JSON.parse(shown.stdout) as { id: string }[]).some((s) => s.id === 'cli-scen'));
-      const made = await gantry(['create', 'configuration', '--name', 'cli-conf', '--executable', 'cli-serve', '--scenario', 'cli-scen'], env);
+      const made = await gantry(['create', 'configuration', '--name', 'cli-conf', '--executable', 'cli-serve', '--scenario', 'cli-scen', '--raw'], env);
       assert.equal(made.code, 0, made.stderr);
       assert.equal((JSON.parse(made.stdout) as { message: string }).message, 'Configuration created');
       const listed = await gantry(['show', 'configurations', '--scenario', 'cli-scen'], env);

@@ -27,7 +27,7 @@ for (const ts of ONE_STORE) {
       return r;
     };
     const deploy = async (group = 'default'): Promise<string> => {
-      const r = await cli('deploy', '--configuration', configId, '--ttl', '1d', '--resource-group', group);
+      const r = await cli('deploy', '--configuration', configId, '--ttl', '1d', '--resource-group', group, '--raw');
       assert.equal(r.code, 0, r.stderr);
       const body = JSON.parse(r.stdout);
       assert.equal(body.message, 'Deployment scheduled.');
@@ -80,7 +80,7 @@ for (const ts of ONE_STORE) {
       const none = await cli('deployments', '--status', 'stopped', '--raw');
       assert.deepEqual(JSON.parse(none.stdout), []);
 
-      const shown = await cli('show', 'deployment', uid);
+      const shown = await cli('show', 'deployment', uid, '--raw');
       assert.equal(shown.code, 0, shown.stderr);
       const d = JSON.parse(shown.stdout);
       assert.equal(d.id, uid);

@@ -99,6 +99,7 @@ for (const ts of TEST_STORES) {
           '0',
           '--max_workers',
           '1',
+          '--raw',
         ),
       ) as { id: number; endpoint_id: number };
       assert.ok(created.id > 0);
@@ -106,14 +107,14 @@ for (const ts of TEST_STORES) {
       assert.match(await run('show', 'deployments'), /cli-dep\s+active\s+running/);
       assert.match(await run('get', 'endpoint', 'workers', String(created.endpoint_id)), /Ready/);
       assert.equal((await call(g, 'cli-dep', '/x')).status, 200);
-      assert.deepEqual(JSON.parse(await run('stop', 'deployment', String(created.id), '--drain', '--timeout', '20')), {
+      assert.deepEqual(JSON.parse(await run('stop', 'deployment', String(created.id), '--drain', '--timeout', '20', '--raw')), {
         success: true,
         endpoint_state: 'stopped',
       });
       await until('stopped', async () => (await g.api('GET', `/api/v0/deployment/${created.id}/`)).body.deployment.gantry_status === 'stopped');
-      assert.deepEqual(JSON.parse(await run('start', 'deployment', String(created.id))), { success: true, endpoint_state: 'active' });
+      assert.deepEqual(JSON.parse(await run('start', 'deployment', String(created.id), '--raw')), { success: true, endpoint_state: 'active' });
       assert.equal((await call(g, 'cli-dep', '/again')).status, 200);
-      JSON.parse(await run('delete', 'deployment', String(created.id)));
+      JSON.parse(await run('delete', 'deployment', String(created.id), '--raw'));
       await until('deleted', async () => (await g.api('GET', `/api/v0/deployment/${created.id}/`)).status === 404);
       assert.equal((await workersOf(g, created.endpoint_id).catch(() => [])).length, 0);
     });

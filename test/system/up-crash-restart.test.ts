@@ -117,7 +117,7 @@ for (const ts of TEST_STORES) {
         'echo hello-from-onstart; python3 -m http.server $PORT',
         '--wait',
       );
-      web = Number(/"new_contract":(\d+)/.exec(created)?.[1]);
+      web = Number(/Created instance (\d+)/.exec(created)?.[1]);
       assert.ok(web > 0);
       assert.equal((await showRaw(web)).actual_status, 'running');
       assert.match(await cli('show', 'instances'), new RegExp(`${web} +1 +running`));
@@ -144,7 +144,7 @@ for (const ts of TEST_STORES) {
       // The short instance exits with 5 when the test creates exit-now on its disk (its working directory),
       // so it is seen running first and ends while the control plane is down, however slow the machine.
       const created = await cli('create', 'instance', '1001', '--args', 'bash', '-c', 'until [ -e exit-now ]; do sleep 0.1; done; exit 5');
-      short = Number(/"new_contract":(\d+)/.exec(created)?.[1]);
+      short = Number(/Created instance (\d+)/.exec(created)?.[1]);
       await waitFor('short instance running', async () => (await showRaw(short)).actual_status === 'running');
       const shortExitCode = join(dataDir, 'instances', String(short), 'meta', 'out', 'exit_code');
       const pgid = await pgidOf(web);

@@ -14,6 +14,7 @@ import { checkedOrder, checkedSearchQuery } from '../../src/cli/search-args.js';
 import { cliErrorText, ONSTART_LIMIT_CHARS, readOnstartFile } from '../../src/cli/cli-errors.js';
 import { describeVerbs, packageVersion, undescribed } from '../../src/cli/help.js';
 import { gantry } from '../helpers/cli.js';
+import { noOffersHint } from '../../src/cli/instance-commands.js';
 
 /** Argument checks, help and error messages of the `gantry` CLI: pure functions in-process, a few real runs that need no server. */
 
@@ -148,5 +149,15 @@ describe('CLI help', () => {
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     assert.equal(packageVersion(), pkg.version);
     assert.equal((await gantry(['--version'], ENV())).stdout.trim(), pkg.version);
+  });
+});
+
+describe('an empty search', () => {
+  it('says no offer matches and what to try, not a bare header', () => {
+    const gpuless = noOffersHint('num_gpus>=1 rentable=true', true);
+    assert.match(gpuless, /^No offers match\./);
+    assert.match(gpuless, /num_gpus>=0/);
+    assert.match(gpuless, /-n drops them/);
+    assert.doesNotMatch(noOffersHint('gpu_name=H100', false), /num_gpus>=0|-n drops/);
   });
 });

@@ -38,7 +38,9 @@ export function vastProfileRoutes(app: FastifyInstance, control: ControlPlane): 
     const account = await control.currentAccount(p);
     const ssh = await control.accounts.ssh.listSshKeys(p);
     // vast.py pops `api_key` without a default: the key this call was made with, which the caller holds already.
-    return { ...vastUser(account), api_key: apiKeyOf(req), ssh_key: ssh[0]?.publicKey ?? null };
+    // Gantry's own fields (`gantry show user`): which key this is and what it may do, category → ids (null: every id).
+    const key = { api_key_id: p.keyId, api_key_scope: p.scope, api_key_permissions: Object.fromEntries(p.scopes) };
+    return { ...vastUser(account), api_key: apiKeyOf(req), ssh_key: ssh[0]?.publicKey ?? null, ...key };
   });
 
   const setUser = async (req: Req): Promise<Record<string, unknown>> => {

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Command } from 'commander';
+import { registerAccountCommands } from '../../src/cli/account-commands.js';
+import { registerHostCommands } from '../../src/cli/host-commands.js';
+import { registerInstanceCommands } from '../../src/cli/instance-commands.js';
+import { registerServerlessCommands } from '../../src/cli/serverless-commands.js';
+import { gantry, type CliResult } from '../helpers/cli.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { ONE_STORE } from '../helpers/stores.js';
+
+/** Human output: no raw JSON (no line opens an object or array) and never a negative zero amount. */
+function readable(r: CliResult, what: string): string {
+  assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
+  const json = r.stdout.split('\n').filter((l) => l.startsWith('{') || l.startsWith('['));
+  assert.deepEqual(json, [], `${what} printed JSON:\n${r.stdout}`);
+  assert.ok(!r.stdout.includes('$-0.00'), `${what}: ${r.stdout}`);
+  return r.stdout;
+}
+
+/**
+ * The CLI's data verbs run in this process: a spawned `gantry` loads the whole server first (seconds on a
+ * busy machine), and this file runs some forty verbs. The real entry point is spawned for a few of them.
+ * Only strings are captured: the test runner's own reports to its parent are buffers and pass through.
+ */
+let queue: Promise<unknown> = Promise.resolve();
+function inProcess(args: readonly string[], url: string, key: string): Promise<CliResult> {
+  // One verb at a time: the capture and the exit code are the process's.
+  const next = queue.then(() => runOne(args, url, key));
+  queue = next.catch(() => undefined);
+  return next;
+}
+
+async function runOne(args: readonly string[], url: string, key: string): Promise<CliResult> {
+  const program = new Command('gantry').option('--url <url>').option('--api-key <key>').option('--raw').exitOverride();
+  registerInstanceCommands(program);
+  registerHostCommands(program);
+  registerServerlessCommands(program);
+  registerAccountCommands(program);
+  const out = { stdout: '', stderr: '' };
+  const capture = (stream: NodeJS.WriteStream, into: 'stdout' | 'stderr'): (() => void) => {
+    const write = stream.write.bind(stream);
+    stream.write = (chunk: unknown, ...rest: unknown[]): boolean => {
+      if (typeof chunk !== 'string') return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+      out[into] += chunk;
+      return true;
+    };
+    return () => void (stream.write = write);
+  };
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  const restore = [capture(process.stdout, 'stdout'), capture(process.stderr, 'stderr')];
+  let code = 0;
+  try {
+    await program.parseAsync(['node', 'gantry', '--url', url, '--api-key', key, ...args]);
+    code = Number(process.exitCode ?? 0);
+  } catch (err) {
+    out.stderr += `error: ${err instanceof Error ? err.message : String(err)}\n`;
+    code = 1;
+  } finally {
+    for (const r of restore) r();
+    process.exitCode = before;
+  }
+  return { code, ...out };
+}
+
+/** Every data verb of the CLI, run against one gantry as a user runs it: readable by default, JSON with --raw. */
+for (const ts of ONE_STORE) {
+  describe(`CLI output (${ts.name})`, { skip: ts.skip }, () => {
+    let g: TestGantry;
+    let env: NodeJS.ProcessEnv;
+    const run = (...args: string[]): Promise<CliResult> => inProcess(args, g.url, g.adminKey ?? '');
+    const human = async (...args: string[]): Promise<string> => readable(await run(...args), args.join(' '));
+    const raw = async (...args: string[]): Promise<unknown> => {
+      const r = await run(...args, '--raw');
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+
+    before(async () => {
+      g = await startTestGantry(ts, { localHost: true });
+      env = { ...process.env, GANTRY_URL: g.url, GANTRY_API_KEY: g.adminKey ?? '' };
+    });
+    after(async () => g.dispose());
+
+    it('instance verbs: one line per call and per id, tables with units, one closing line after --wait', async () => {
+      // The real entry point, as a user runs it.
+      const created = await gantry(['create', 'instance', '1001', '--onstart-cmd', 'sleep 600', '--wait'], env, 120_000);
+      const out = readable(created, 'create instance');
+      const a = Number(/^Created instance (\d+) from offer 1001\.$/m.exec(out)?.[1]);
+      assert.ok(a > 0, out);
+      assert.match(created.stderr, new RegExp(`✔ instance ${a} running\\n$`));
+      const b = Number(/Created instance (\d+)/.exec(await human('create', 'instance', '1001', '--onstart-cmd', 'sleep 600'))?.[1]);
+
+      const stopped = await run('stop', 'instance', String(a), '--wait');
+      readable(stopped, 'stop instance');
+      assert.match(stopped.stderr, new RegExp(`✔ instance ${a} stopped\\n$`));
+      assert.equal(stopped.stderr.match(/stopped/g)?.length, 1, stopped.stderr);
+
+      const table = await human('show', 'instances');
+      assert.match(table, /^ID\s+Machine\s+Status\s+Intended\s+N\s+Model\s+Ports\s+\$\/hr\s+Disk\s+Image\s+Label\s+Message$/m);
+      assert.match(table, new RegExp(`^${a}\\s+1\\s+stopped\\s.*\\d\\.\\d{4} \\(disk\\)\\s+8 GB`, 'm'), 'a stopped instance shows its disk price');
+      assert.ok((table.match(/process runtime/g)?.length ?? 0) <= 1, `the runtime note is said once at most:\n${table}`);
+      assert.match(await human('show', 'instance', String(b)), /\d\.\d{4}\s+8 GB/);
+      assert.match(await human('label', 'instance', String(a), 'web'), /Labelled instance/);
+      assert.equal(await human('stop', 'instances', String(a), String(b)), `instance ${a}: already stopped\ninstance ${b}: stopped\n`);
+      await g.waitInstance(b, (x) => x.actual_status === 'stopped', 60_000);
+      assert.equal(await human('start', 'instances', String(a), String(b)), `instance ${a}: started\ninstance ${b}: started\n`);
+      assert.equal(await human('destroy', 'instances', String(a), String(b)), `instance ${a}: destroyed\ninstance ${b}: destroyed\n`);
+      for (const deadline = Date.now() + 60_000; ((await raw('show', 'instances')) as unknown[]).length > 0;) {
+        assert.ok(Date.now() < deadline, 'the instances are destroyed');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(await human('show', 'instances'), 'No instances.\n');
+      const listed = await gantry(['show', 'instances', '--raw'], env, 120_000);
+      assert.deepEqual(JSON.parse(listed.stdout), []);
+    });
+
+    it('machine, account and billing verbs print lines and tables; --raw prints JSON', async () => {
+      const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOutputTestOutputTestOutputTestOutputTest1 t@x';
+      const outs = await Promise.all([
+        human('create', 'user', 'carol', '--credit', '5'),
+        human('create', 'ssh-key', key),
+        human('create', 'env-var', 'FOO', 'bar'),
+        human('schedule', 'maint', '1', '--sdate', '4102444800', '--duration', '2'),
+        human('set', 'min-bid', '1', '--price', '0.15'),
+      ]);
+      assert.match(outs[0] ?? '', /Created user carol/);
+      assert.match(outs[1] ?? '', /Added SSH key \d+/);
+      assert.match(outs[3] ?? '', /Maintenance of machine 1 scheduled: 2100-01-01 00:00 UTC for 2 h/);
+      assert.match(outs[4] ?? '', /\$0\.1500 per GPU per hour/);
+      assert.match(await human('transfer', 'credit', 'carol', '2'), /^Sent \$2\.00 to carol/);
+
+      const [machines, user, invoices, charges, earnings, audit, sshKeys, envVars, apiKeys, offers] = await Promise.all([
+        human('show', 'machines'),
+        human('show', 'user'),
+        human('show', 'invoices'),
+        human('show', 'charges'),
+        human('show', 'earnings', '1'),
+        human('show', 'audit-logs', '--limit', '5'),
+        human('show', 'ssh-keys'),
+        human('show', 'env-vars'),
+        human('show', 'api-keys'),
+        human('search', 'offers'),
+      ]);
+      assert.match(machines, /^ID\s+Host\s+N\s+Model\s+GPU RAM\s+Disk\s+\$\/GPU\/hr\s+Listed\s+Verified\s+Runtime\s+Maintenance\s+Online$/m);
+      assert.match(machines, /\d+ GB\s+\d\.\d{4}\s+yes\s+verified\s+process\s+2100-01-01 00:00\.\.2100-01-01 02:00.*\syes$/m);
+      assert.match(user, /^User:\s+admin \(id 1\), admin$/m);
+      assert.match(user, /^Balance:\s+\$\d+\.\d\d$/m);
+      assert.match(user, /^Permissions:\s+.*instance_read/m);
+      assert.match(invoices, /No invoices\.|Total: \$/);
+      assert.match(charges, /Start\s+End\s+Type\s+Source\s+Amount\s+\$\/hr[\s\S]*Total: \$\d+\.\d{4}/);
+      assert.match(earnings, /Per day \(UTC\):\nDay\s+GPU[\s\S]*^\d{4}-\d\d-\d\d\s+\$/m, 'days are dates');
+      assert.match(audit, /^ID\s+When\s+User\s+Key\s+From\s+Call\s+Status/m);
+      assert.match(audit, /PUT \/api\/v0\/machines\/1\/minbid\//);
+      assert.match(sshKeys, /ssh-ed25519 AAAAC3NzaC1l…/);
+      assert.match(envVars, /FOO\s+bar/);
+      assert.match(apiKeys, /admin/);
+      assert.match(offers, /^ID\s+Machine.*\$\/hr/m);
+
+      const money = await Promise.all([raw('show', 'user'), raw('show', 'charges'), raw('show', 'earnings', '1'), raw('show', 'machines')]);
+      assert.equal((money[0] as { username: string }).username, 'admin');
+      assert.equal((money[0] as { api_key?: string }).api_key, undefined, 'the key itself is not printed');
+      assert.ok(Array.isArray((money[2] as { per_day: unknown[] }).per_day));
+
+      assert.match(await human('cancel', 'maint', '1'), /maintenance|Maintenance/);
+      assert.match(await human('unlist', 'machine', '1'), /unlisted|Unlisted/i);
+      assert.match(await human('list', 'machine', '1', '-g', '0.3'), /listed|Listed/);
+      const gone = await run('delete', 'machine', '1');
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /does not delete machines.*Unlist it/);
+    });
+
+    it('serverless verbs print lines and tables', async () => {
+      const made = await human('create', 'deployment', '--name', 'out', '--image', 'local/worker', '--search', 'num_gpus=1', '--max_workers', '0');
+      const id = /Created deployment (\d+) 'out': endpoint (\d+)/.exec(made);
+      assert.ok(id !== null, made);
+      const [deps, one, eps, wgs] = await Promise.all([
+        human('show', 'deployments'),
+        human('show', 'deployment', id[1] ?? ''),
+        human('show', 'endpoints'),
+        human('show', 'workergroups'),
+      ]);
+      for (const t of [deps, one]) assert.match(t, /^\d+\s+out\s+active/m);
+      assert.match(eps, /out\s+active/);
+      assert.match(wgs, /num_gpus=1/);
+      assert.equal(await human('stop', 'deployment', id[1] ?? ''), `Deployment ${id[1]}: stopped.\n`);
+      assert.equal(await human('start', 'deployment', id[1] ?? ''), `Deployment ${id[1]}: active.\n`);
+      assert.match(await human('delete', 'deployment', id[1] ?? ''), /being deleted/);
+    });
+  });
+}
