@@ -3,7 +3,6 @@ import { HttpChannel } from '../agent/channel.js';
 import { loadConfig, workloadBaseEnv } from '../config/load.js';
 import type { SettingKey } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
-import { startHost } from '../main/host.js';
 import { parsePortRange } from '../config/port-range.js';
 
 const FLAGS = ['server', 'token', 'dataDir', 'gpus', 'runtime', 'publicIp', 'logLevel', 'processSandbox', 'unsafeSharedProcessRuntime'] as const;
@@ -38,6 +37,7 @@ export function registerAgent(program: Command): void {
       const c = loadConfig({ flags: picked, file: flags.config ?? null });
       if (c.server === null || c.token === null) throw new Error('gantry agent needs --server URL and --token TOKEN (see `gantry create host-token`).');
       const log = createLogger(c.logLevel);
+      const { startHost } = await import('../main/host.js'); // only this verb needs the host's code
       const host = await startHost(c, new HttpChannel(c.server, c.token), { log, workloadEnv: workloadBaseEnv() });
       if (!host.sandboxed) process.stderr.write(NOT_ISOLATED(c.unsafeSharedProcessRuntime));
       process.stdout.write(`Agent is up: machine ${host.agent.machineId ?? '?'} on ${c.server} (runtime ${host.runtime.name}, data ${c.dataDir}).\n`);

@@ -4,7 +4,6 @@ import { SETTINGS, envName, type SettingKey } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { banner, chooseLogFormat } from './server-terminal.js';
 import { registerDown } from './down-command.js';
-import { startGantry } from '../main/up.js';
 import { parsePortRange } from '../config/port-range.js';
 import { NOT_ISOLATED } from './agent-command.js';
 
@@ -50,6 +49,8 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   if (flags.portRange !== undefined) Object.assign(picked, parsePortRange(flags.portRange));
   const config = loadConfig({ flags: picked, file: flags.config ?? null });
   const log = createLogger(config.logLevel, process.stderr, chooseLogFormat(flags.logFormat, process.stderr.isTTY === true));
+  // Loaded here, not at the top: every other verb of the CLI would otherwise load the whole server first.
+  const { startGantry } = await import('../main/up.js');
   const g = await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost, log });
   const machineId = g.agent?.machineId ?? null;
   const m = machineId === null ? undefined : await g.store.getMachine(machineId, g.control.now());
