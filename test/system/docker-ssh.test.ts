@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { dockerSkip, testDockerHost, testImage } from '../helpers/docker.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { until } from '../helpers/serverless.js';
 import { startVastClients, vastClientsMissing, type VastClients } from '../helpers/vast-clients.js';
 
 /**
@@ -62,16 +63,6 @@ async function pidsOf(argv: string[]): Promise<number[]> {
   return out;
 }
 
-async function until<T>(f: () => Promise<T | null>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe(
   'SSH access to a container instance (docker runtime on Podman)',
   { skip: dockerSkip() || ts?.skip || missing() || vastClientsMissing(), timeout: 240_000 },
@@ -115,14 +106,16 @@ describe(
       // Containers outlive a Gantry that closes (they are adopted again): this one is removed here.
       if (id !== undefined) {
         await g.api('DELETE', `/api/v0/instances/${id}/`);
-        await until(async () => ((await g.api('GET', `/api/v0/instances/${id}/`)).status === 404 ? true : null), 60_000).catch(() => undefined);
+        await until('the instance gone', async () => ((await g.api('GET', `/api/v0/instances/${id}/`)).status === 404 ? true : null), 60_000).catch(
+          () => undefined,
+        );
       }
       await g?.dispose();
       await rm(dir, { recursive: true, force: true });
     });
 
     it('runs commands in the container with stdin, its environment and exit codes', async () => {
-      const r = await until(async () => {
+      const r = await until('an SSH login', async () => {
         const x = await ssh('echo "$CONTAINER_ID"; pwd; cat > up.txt; echo err >&2; exit 7', 'payload\n');
         return x.code === 255 ? null : x; // the listener opens right after the start is reported
       });
@@ -182,7 +175,9 @@ describe(
         assert.equal(await readFile(join(g.dataDir, 'instances', String(other), 'disk', 'inbox', 'up.txt'), 'utf8'), 'payload\n');
       } finally {
         await g.api('DELETE', `/api/v0/instances/${other}/`);
-        await until(async () => ((await g.api('GET', `/api/v0/instances/${other}/`)).status === 404 ? true : null), 60_000).catch(() => undefined);
+        await until('the second instance gone', async () => ((await g.api('GET', `/api/v0/instances/${other}/`)).status === 404 ? true : null), 60_000).catch(
+          () => undefined,
+        );
       }
     });
 
@@ -197,7 +192,7 @@ describe(
       assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'running' })).status, 200);
       const row = await g.waitInstance(id, (x) => x.actual_status === 'running' && x.ssh_port !== null, 60_000);
       port = row.ssh_port as number;
-      const r = await until(async () => {
+      const r = await until('an SSH login', async () => {
         const x = await ssh('cat up.txt');
         return x.code === 255 ? null : x;
       });
@@ -207,12 +202,12 @@ describe(
     it("a session's processes end when its client goes away", async () => {
       const argv = ['sleep', String(3000 + Math.floor(Math.random() * 1000))];
       const client = spawn('/usr/bin/ssh', [...opts(), '-p', String(port), 'root@127.0.0.1', argv.join(' ')], { stdio: 'ignore' });
-      const pids = await until(async () => {
+      const pids = await until('the session command running', async () => {
         const p = await pidsOf(argv);
         return p.length > 0 ? p : null;
       });
       client.kill('SIGKILL');
-      await until(async () => ((await pidsOf(argv)).length === 0 ? true : null));
+      await until('the session command gone', async () => ((await pidsOf(argv)).length === 0 ? true : null));
       assert.ok(pids.length > 0);
     });
   },
