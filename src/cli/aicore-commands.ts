@@ -77,7 +77,7 @@ export function registerAicoreCommands(program: Command): void {
       const qs = q.toString();
       const r = await connect(f).request<{ resources: Row[] }>('GET', `/v2/lm/deployments${qs === '' ? '' : `?${qs}`}`, undefined, rg(f));
       if (f.raw === true) printJson(r.resources);
-      else process.stdout.write(table(r.resources, DEPLOYMENT_COLUMNS));
+      else process.stdout.write(table(r.resources, DEPLOYMENT_COLUMNS, 'No deployments.'));
     });
 
   withGroup(aicore.command('deploy').description('deploy a configuration'))

@@ -25,8 +25,8 @@ const rg = (f: Flags): Record<string, string> => ({ 'AI-Resource-Group': f.resou
 export function registerCatalogCommands(program: Command): void {
   const create = verbGroup(program, 'create', 'create resources');
   const show = verbGroup(program, 'show', 'show resources');
-  const out = (f: Flags, rows: Row[], cols: [string, string | ((r: Row) => unknown)][]): void =>
-    f.raw === true ? printJson(rows) : void process.stdout.write(table(rows, cols));
+  const out = (f: Flags, rows: Row[], cols: [string, string | ((r: Row) => unknown)][], none: string): void =>
+    f.raw === true ? printJson(rows) : void process.stdout.write(table(rows, cols, none));
 
   create
     .command('serving-template <files...>')
@@ -35,12 +35,17 @@ export function registerCatalogCommands(program: Command): void {
       const f: Flags = cmd.optsWithGlobals();
       const body = { files: await Promise.all(files.map(async (name) => ({ name, content: await readFile(name, 'utf8') }))) };
       const r = await connect(f).request<{ resources: Row[] }>('POST', '/v2/admin/servingTemplates', body);
-      out(f, r.resources, [
-        ['Executable', 'id'],
-        ['Scenario', 'scenarioId'],
-        ['Version', 'versionId'],
-        ['Name', 'name'],
-      ]);
+      out(
+        f,
+        r.resources,
+        [
+          ['Executable', 'id'],
+          ['Scenario', 'scenarioId'],
+          ['Version', 'versionId'],
+          ['Name', 'name'],
+        ],
+        'No executables were loaded.',
+      );
     });
 
   show
@@ -57,12 +62,17 @@ export function registerCatalogCommands(program: Command): void {
           .resources;
         rows.push({ ...s, executables: exes.map((e) => e.id).join(',') });
       }
-      out(f, rows, [
-        ['Scenario', 'id'],
-        ['Name', 'name'],
-        ['Executables', 'executables'],
-        ['Modified', 'modifiedAt'],
-      ]);
+      out(
+        f,
+        rows,
+        [
+          ['Scenario', 'id'],
+          ['Name', 'name'],
+          ['Executables', 'executables'],
+          ['Modified', 'modifiedAt'],
+        ],
+        'No scenarios: load serving templates with `create serving-template`.',
+      );
     });
 
   show
@@ -74,14 +84,19 @@ export function registerCatalogCommands(program: Command): void {
       const f: Flags = cmd.optsWithGlobals();
       const q = f.scenario !== undefined ? `?scenarioId=${encodeURIComponent(f.scenario)}` : '';
       const r = await connect(f).request<{ resources: Row[] }>('GET', `/v2/lm/configurations${q}`, undefined, rg(f));
-      out(f, r.resources, [
-        ['ID', 'id'],
-        ['Name', 'name'],
-        ['Scenario', 'scenarioId'],
-        ['Executable', 'executableId'],
-        ['Parameters', (row) => (row.parameterBindings as { key: string; value: string }[]).map((b) => `${b.key}=${b.value}`).join(' ')],
-        ['Created', 'createdAt'],
-      ]);
+      out(
+        f,
+        r.resources,
+        [
+          ['ID', 'id'],
+          ['Name', 'name'],
+          ['Scenario', 'scenarioId'],
+          ['Executable', 'executableId'],
+          ['Parameters', (row) => (row.parameterBindings as { key: string; value: string }[]).map((b) => `${b.key}=${b.value}`).join(' ')],
+          ['Created', 'createdAt'],
+        ],
+        'No configurations.',
+      );
     });
 
   create

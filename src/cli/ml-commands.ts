@@ -201,7 +201,7 @@ async function listModels(list: string[], f: Flags): Promise<void> {
     if (!(err instanceof GantryApiError)) throw err;
     deployments = null;
   }
-  process.stdout.write(table(r.trained_model_configs, MODEL_COLUMNS(deployments)));
+  process.stdout.write(table(r.trained_model_configs, MODEL_COLUMNS(deployments), 'No trained models.'));
 }
 
 /** A prediction for a table cell: a long vector shows its head and its length. */
@@ -270,6 +270,7 @@ export function registerMlCommands(program: Command): void {
           table(
             r.trained_model_stats.filter((m) => deploymentOf(m) !== undefined),
             DEPLOYMENT_COLUMNS,
+            'No model deployments.',
           ),
         );
     });

@@ -2,8 +2,12 @@ import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 import { gb, rate } from './format.js';
 
-/** Plain fixed-width table for people; `--raw` prints JSON instead. */
-export function table(rows: readonly Row[], columns: readonly [header: string, key: string | ((r: Row) => unknown)][]): string {
+/**
+ * Plain fixed-width table for people; `--raw` prints JSON instead. No rows: the `none` line, never a
+ * bare header (which reads like a failed command).
+ */
+export function table(rows: readonly Row[], columns: readonly [header: string, key: string | ((r: Row) => unknown)][], none = 'None.'): string {
+  if (rows.length === 0) return `${none}\n`;
   const cells = rows.map((r) => columns.map(([, k]) => fmt(typeof k === 'function' ? k(r) : r[k])));
   const widths = columns.map(([h], i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (vals: readonly string[]): string =>

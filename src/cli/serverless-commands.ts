@@ -81,8 +81,8 @@ export function registerServerlessCommands(program: Command): void {
   const create = group(program, 'create', 'create resources');
   const show = group(program, 'show', 'show resources');
   const del = group(program, 'delete', 'delete resources');
-  const out = (f: Flags, rows: Row[], cols: [string, string | ((r: Row) => unknown)][]): void =>
-    f.raw === true ? json(rows) : void process.stdout.write(table(rows, cols));
+  const out = (f: Flags, rows: Row[], cols: [string, string | ((r: Row) => unknown)][], none: string): void =>
+    f.raw === true ? json(rows) : void process.stdout.write(table(rows, cols, none));
 
   withParams(create.command('endpoint').description('create a serverless endpoint').option('--endpoint_name <name>').option('--endpoint-name <name>')).action(
     async (_o, cmd: Command) => {
@@ -96,15 +96,20 @@ export function registerServerlessCommands(program: Command): void {
     .description('list your endpoints')
     .action(async (_o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      out(f, await connect(f).listEndpoints(), [
-        ['ID', 'id'],
-        ['Name', 'endpoint_name'],
-        ['State', 'endpoint_state'],
-        ['Status', 'gantry_status'],
-        ['min_load', 'min_load'],
-        ['max_workers', 'max_workers'],
-        ['API key', 'api_key'],
-      ]);
+      out(
+        f,
+        await connect(f).listEndpoints(),
+        [
+          ['ID', 'id'],
+          ['Name', 'endpoint_name'],
+          ['State', 'endpoint_state'],
+          ['Status', 'gantry_status'],
+          ['min_load', 'min_load'],
+          ['max_workers', 'max_workers'],
+          ['API key', 'api_key'],
+        ],
+        'No endpoints.',
+      );
     });
   withParams(group(program, 'update', 'change resources').command('endpoint <id>').description("change an endpoint's parameters"))
     .option('--endpoint_state <s>', 'active, suspended or stopped')
@@ -137,12 +142,17 @@ export function registerServerlessCommands(program: Command): void {
     .description('list your workergroups')
     .action(async (_o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      out(f, await connect(f).listWorkergroups(), [
-        ['ID', 'id'],
-        ['Endpoint', 'endpoint_name'],
-        ['Image', 'image'],
-        ['Search', 'search_params'],
-      ]);
+      out(
+        f,
+        await connect(f).listWorkergroups(),
+        [
+          ['ID', 'id'],
+          ['Endpoint', 'endpoint_name'],
+          ['Image', 'image'],
+          ['Search', 'search_params'],
+        ],
+        'No workergroups.',
+      );
     });
   del
     .command('workergroup <id>')
@@ -159,14 +169,19 @@ export function registerServerlessCommands(program: Command): void {
     .description("an endpoint's workers and their states")
     .action(async (eid: string, _o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      out(f, await connect(f).endpointWorkers(id(eid, 'endpoint')), [
-        ['ID', 'id'],
-        ['Status', 'status'],
-        ['URL', 'url'],
-        ['Perf', 'perf'],
-        ['Load', 'cur_load'],
-        ['Working', 'num_requests_working'],
-      ]);
+      out(
+        f,
+        await connect(f).endpointWorkers(id(eid, 'endpoint')),
+        [
+          ['ID', 'id'],
+          ['Status', 'status'],
+          ['URL', 'url'],
+          ['Perf', 'perf'],
+          ['Load', 'cur_load'],
+          ['Working', 'num_requests_working'],
+        ],
+        'No workers.',
+      );
     });
   endpoint
     .command('logs <name>')
@@ -192,7 +207,7 @@ export function registerServerlessCommands(program: Command): void {
     .description('list your deployments')
     .action(async (_o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      out(f, await connect(f).listDeployments(), DEPLOYMENT_COLUMNS);
+      out(f, await connect(f).listDeployments(), DEPLOYMENT_COLUMNS, 'No deployments.');
     });
   show
     .command('deployment <id>')

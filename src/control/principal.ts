@@ -1,4 +1,4 @@
-import { ACTION_SCOPES, INSTANCE_KEY_ACTIONS, type Action } from '../domain/account/actions.js';
+import { ACTION_SCOPES, ACTION_WORDS, INSTANCE_KEY_ACTIONS, type Action } from '../domain/account/actions.js';
 import { allows, ALL_PERMISSIONS, type Permissions } from '../domain/account/permissions.js';
 import type { KeyScope } from '../domain/account/records.js';
 import type { InstanceRecord } from '../domain/instance/instance.js';
@@ -23,18 +23,26 @@ export interface Principal {
 
 /**
  * The one authorization check, at the start of every use case: may `p` do `action` (on resource
- * `resourceId`, when the action names one)? PERMISSION_MISSING names the scope the key lacks; an
- * instance key is FORBIDDEN anything but reading (its logs too), starting, stopping or destroying its instance.
+ * `resourceId`, when the action names one)? PERMISSION_MISSING names the scope the key lacks and what was
+ * refused; an instance key is FORBIDDEN anything but reading (its logs too), starting, stopping or
+ * destroying its instance.
  */
 export function authorize(p: Principal, action: Action, resourceId: number | null = null): void {
   if (p.scope === 'instance') {
     if (!INSTANCE_KEY_ACTIONS.has(action))
-      throw new GantryError('FORBIDDEN', 'An instance key may only read (its logs too), start, stop or destroy its own instance.', { action });
+      throw new GantryError(
+        'FORBIDDEN',
+        `An instance key may only read (its logs too), start, stop or destroy its own instance, not ${ACTION_WORDS[action]}.`,
+        {
+          action,
+        },
+      );
     return; // which instance: authorizeInstance answers "not found" for any other
   }
   const scope = ACTION_SCOPES[action];
   if (!allows(p.scopes, scope, resourceId)) {
-    throw new GantryError('PERMISSION_MISSING', `This API key lacks the ${scope} permission${resourceId !== null ? ` for id ${resourceId}` : ''}.`, {
+    const on = resourceId !== null ? ` (id ${resourceId})` : '';
+    throw new GantryError('PERMISSION_MISSING', `This API key lacks the ${scope} permission${on}, needed to ${ACTION_WORDS[action]}.`, {
       scope,
       action,
     });

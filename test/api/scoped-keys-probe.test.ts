@@ -123,6 +123,7 @@ for (const ts of TEST_STORES) {
       assert.equal(res.status, 403, res.text);
       assert.equal(res.body.error, 'missing_permissions');
       assert.equal(res.body.code, 'PERMISSION_MISSING');
+      assert.equal(res.body.msg, `This API key lacks the instance_read permission (id ${other}), needed to read an instance.`);
     });
     it("nothing of A's changed (instance_read for one id)", nothingChanged);
 

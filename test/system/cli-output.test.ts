@@ -184,6 +184,8 @@ for (const ts of ONE_STORE) {
       for (const t of [deps, one]) assert.match(t, /^\d+\s+out\s+active/m);
       assert.match(eps, /out\s+active/);
       assert.match(wgs, /num_gpus=1/);
+      // An empty list says so instead of printing a bare header.
+      assert.equal(await human('get', 'endpoint', 'workers', id[2] ?? ''), 'No workers.\n');
       assert.equal(await human('stop', 'deployment', id[1] ?? ''), `Deployment ${id[1]}: stopped.\n`);
       assert.equal(await human('start', 'deployment', id[1] ?? ''), `Deployment ${id[1]}: active.\n`);
       assert.match(await human('delete', 'deployment', id[1] ?? ''), /being deleted/);

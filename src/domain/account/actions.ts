@@ -52,5 +52,40 @@ export const ACTION_SCOPES = {
 
 export type Action = keyof typeof ACTION_SCOPES;
 
+/**
+ * What each action does, in words a refusal can use: a key's categories (`misc`, `instance_write`) say
+ * little on their own, so "lacks the misc permission" names what was refused too.
+ */
+export const ACTION_WORDS: Readonly<Record<Action, string>> = {
+  'instance.list': 'list instances',
+  'instance.read': 'read an instance',
+  'instance.create': 'create instances',
+  'instance.change': 'start, stop or destroy an instance',
+  'instance.manage': 'label, reboot, recycle or change the SSH keys of an instance',
+  'instance.ssh-keys': "list an instance's SSH keys",
+  'offer.search': 'search offers',
+  'machine.read': 'read machines',
+  'machine.write': 'change machines (list, unlist, maintenance, prices)',
+  'account.read': 'read the account, its keys and settings',
+  'account.write': 'change the account, its keys and settings',
+  'billing.read': 'read invoices, charges and balances',
+  'billing.write': 'transfer credit',
+  'team.read': 'read the team',
+  'team.write': 'change the team, its roles and members',
+  'serverless.read': 'read endpoints, workergroups and deployments',
+  'serverless.write': 'change endpoints, workergroups and deployments',
+  'serverless.invoke': 'send requests to an endpoint',
+  'resource-group.read': 'read resource groups',
+  'resource-group.write': 'change resource groups',
+  'catalog.read': 'read scenarios, executables, configurations and artifacts',
+  'catalog.write': 'change configurations, artifacts and serving templates',
+  'ml.read': 'read trained models and pipelines',
+  'ml.write': 'change trained models and pipelines',
+  'template.read': 'search templates',
+  'template.write': 'change templates',
+  'volume.read': 'read volumes and volume offers',
+  'volume.write': 'create, clone or delete volumes',
+};
+
 /** What an instance's own key (CONTAINER_API_KEY) may do, on that instance only: read it, start, stop or destroy it. */
 export const INSTANCE_KEY_ACTIONS: ReadonlySet<Action> = new Set<Action>(['instance.list', 'instance.read', 'instance.change']);
