@@ -88,12 +88,16 @@ function portInUse(c: Config): (err: unknown) => never {
 }
 
 /** The only place that picks adapters: store dialect, runtime, HTTP app. */
-export function openStore(config: Config): KyselyStore {
+export function openStore(config: Config, log?: Logger): KyselyStore {
   const d =
     config.database !== null && /^postgres(ql)?:\/\//.test(config.database)
       ? postgresDialect(config.database)
       : sqliteDialect(config.database ?? join(config.dataDir, 'gantry.db'));
-  return new KyselyStore(d, { machineOnlineWindowMs: config.machineOfflineMs });
+  return new KyselyStore(d, {
+    machineOnlineWindowMs: config.machineOfflineMs,
+    // Other replicas then see this one's changes at their next poll: worth a warning, not a stop.
+    onFeedError: (err) => log?.warn({ err }, 'change notifications between replicas interrupted'),
+  });
 }
 
 export async function startGantry(o: UpOptions): Promise<RunningGantry> {
@@ -106,7 +110,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   await probePort(c.host, c.port).catch(portInUse(c));
   const secret = c.secret ?? (await readOrCreate(join(c.dataDir, 'server.secret'), newSecret));
   const vault = new Vault(parseKeyFile(await readOrCreate(c.secretsKeyFile ?? join(c.dataDir, 'secrets.keys'), () => newKeyLine(Date.now()))));
-  const store = openStore(c);
+  const store = openStore(c, log);
   await store.migrate();
   await upgradeStoredData(store, log);
   let url = c.publicUrl ?? `http://${c.host}:${c.port}`;

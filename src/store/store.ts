@@ -10,6 +10,7 @@ import type { MlStore } from './ml-store.js';
 import type { TemplateStore } from './template-store.js';
 import type { VolumeStore } from './volume-store.js';
 import type { VolumeMount } from '../domain/volume/volume.js';
+import type { ChangeFeed } from './change-feed.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
@@ -99,6 +100,8 @@ export interface InstanceListOptions {
 
 export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore {
   readonly name: 'sqlite' | 'postgres';
+  /** What changed, told to this replica's parts and to the other replicas on the same database. */
+  readonly changes: ChangeFeed;
   migrate(): Promise<void>;
   close(): Promise<void>;
 

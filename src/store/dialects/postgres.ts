@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { PostgresDialect } from 'kysely';
+import { PgChangeFeed } from './pg-change-feed.js';
 import type { StoreDialect } from './store-dialect.js';
 
 // int8 (epoch milliseconds, counts) would arrive as strings; our values fit in a double.
@@ -14,6 +15,7 @@ export function postgresDialect(url: string, opts: { poolSize?: number } = {}): 
     idColumn: (col) => col.primaryKey(),
     blobColumnType: 'bytea',
     supportsSkipLocked: true,
+    createChangeFeed: (onError) => new PgChangeFeed(url, { onError }),
     createKyselyDialect() {
       return new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 }) });
     },

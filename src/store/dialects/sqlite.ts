@@ -2,6 +2,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from 'kysely';
+import { LocalChangeFeed } from '../change-feed.js';
 import type { StoreDialect } from './store-dialect.js';
 
 /** Embedded SQLite: one file, one writer; WAL so readers do not block the writer. */
@@ -13,6 +14,8 @@ export function sqliteDialect(file: string): StoreDialect {
     idColumn: (col) => col.primaryKey().autoIncrement(),
     blobColumnType: 'blob',
     supportsSkipLocked: false,
+    // One server per database file: its own subscribers are everyone to tell.
+    createChangeFeed: () => new LocalChangeFeed(),
     createKyselyDialect() {
       if (file !== ':memory:') {
         mkdirSync(dirname(file), { recursive: true, mode: 0o700 });

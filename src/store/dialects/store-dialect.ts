@@ -1,4 +1,5 @@
 import type { ColumnDefinitionBuilder, Dialect } from 'kysely';
+import type { ChangeFeed } from '../change-feed.js';
 
 /**
  * What differs between the databases, as capabilities and small methods (the way kysely's
@@ -8,6 +9,8 @@ export interface StoreDialect {
   readonly name: 'sqlite' | 'postgres';
   /** Build the kysely dialect (opens the pool or the file). */
   createKyselyDialect(): Dialect;
+  /** How changes reach the other replicas on this database (and this process's own subscribers). */
+  createChangeFeed(onError: (err: unknown) => void): ChangeFeed;
   /** Column type of auto-incrementing integer ids. */
   readonly idColumnType: 'integer' | 'serial';
   /** Extra modifiers for the id column (SQLite needs AUTOINCREMENT so ids are never reused). */

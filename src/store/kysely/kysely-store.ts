@@ -33,6 +33,7 @@ import { newInstanceRow, ONLINE_WINDOW_MS, toInstance, toMachine } from './rows.
 import type { Database } from './schema.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../../domain/machine/machine.js';
+import type { ChangeFeed } from '../change-feed.js';
 
 const b = (v: boolean): number => (v ? 1 : 0);
 
@@ -56,13 +57,15 @@ export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore,
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class KyselyStore implements Store {
   readonly name: 'sqlite' | 'postgres';
+  readonly changes: ChangeFeed;
   protected readonly db: Kysely<Database>;
   protected readonly dialect: StoreDialect;
   readonly #onlineWindowMs: number;
 
-  constructor(d: StoreDialect, opts: { machineOnlineWindowMs?: number } = {}) {
+  constructor(d: StoreDialect, opts: { machineOnlineWindowMs?: number; onFeedError?: (err: unknown) => void } = {}) {
     this.dialect = d;
     this.name = d.name;
+    this.changes = d.createChangeFeed(opts.onFeedError ?? (() => undefined));
     this.db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
     this.#onlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
     for (const repo of [
@@ -89,6 +92,7 @@ export class KyselyStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.changes.close();
     await this.db.destroy();
   }
 

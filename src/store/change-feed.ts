@@ -1,0 +1,81 @@
+/**
+ * Change notifications between the parts of the control plane, and between replicas that share one
+ * database: a writer publishes what it changed once the change is committed; whoever keeps a view of
+ * it (the reconciler, the offers index, the key cache) acts at once instead of at its next poll.
+ * Polling stays as the safety net: a notification may be lost (a replica's listening connection
+ * broke), which subscribers learn as a change with `id: null` ("anything of this topic may have
+ * changed") once the feed is connected again.
+ */
+export type ChangeTopic =
+  /** an instance's intent or truth: created, stop/start/destroy asked, status observed, its workload exited */
+  | 'instance'
+  /** a machine registered, listed, unlisted, verified, deleted, went offline */
+  | 'machine'
+  /** an endpoint, workergroup or deployment: created, stopped, started, changed, deleted */
+  | 'endpoint'
+  /** an API key, account, team role or membership: what a key may do changed */
+  | 'credential';
+
+export const CHANGE_TOPICS: readonly ChangeTopic[] = ['instance', 'machine', 'endpoint', 'credential'];
+
+export interface Change {
+  readonly topic: ChangeTopic;
+  /** The changed record's id; null: any record of the topic may have changed (resynchronise). */
+  readonly id: number | null;
+}
+
+export type ChangeListener = (c: Change) => void;
+
+/** The port. Adapters: `LocalChangeFeed` (one process), `PgChangeFeed` (replicas on PostgreSQL). */
+export interface ChangeFeed {
+  /**
+   * Tell this replica's subscribers (in a later microtask, never inside the caller's call) and every
+   * other replica. Call it after the change is committed, so a subscriber that reads sees it.
+   */
+  publish(topic: ChangeTopic, id: number | null): void;
+  /** Listen to one topic; returns the function that stops listening. */
+  subscribe(topic: ChangeTopic, listener: ChangeListener): () => void;
+  /** Resolves once changes published by other replicas reach this one (at once for a single process). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The subscribers of one process, and delivery to them outside the publisher's call stack. */
+export class LocalChangeFeed implements ChangeFeed {
+  readonly #listeners = new Map<ChangeTopic, Set<ChangeListener>>();
+
+  publish(topic: ChangeTopic, id: number | null): void {
+    queueMicrotask(() => this.deliver({ topic, id }));
+  }
+
+  subscribe(topic: ChangeTopic, listener: ChangeListener): () => void {
+    let set = this.#listeners.get(topic);
+    if (set === undefined) this.#listeners.set(topic, (set = new Set()));
+    set.add(listener);
+    return () => void set.delete(listener);
+  }
+
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Call every listener of the change's topic; one that throws does not keep it from the others. */
+  protected deliver(c: Change): void {
+    for (const l of [...(this.#listeners.get(c.topic) ?? [])]) {
+      try {
+        l(c);
+      } catch {
+        // a listener's failure is its own: the others still hear of the change
+      }
+    }
+  }
+
+  /** Everything may have changed (notifications were missed): every topic, id null. */
+  protected resync(): void {
+    for (const topic of CHANGE_TOPICS) this.deliver({ topic, id: null });
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+  }
+}

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { CHANGE_TOPICS, LocalChangeFeed, type ChangeTopic } from '../change-feed.js';
+
+const CHANNEL = 'gantry_changes';
+/** NOTIFY payloads are limited to 8000 bytes: a batch of changes is sent in slices well below it. */
+const PER_NOTIFY = 200;
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+type Wire = { readonly o: string; readonly c: readonly (readonly [ChangeTopic, number | null])[] };
+
+/**
+ * Changes between replicas on one PostgreSQL: `NOTIFY gantry_changes` after the write, one connection
+ * per replica that LISTENs. PostgreSQL delivers a notification only after the sending transaction
+ * commits and to every listening session, in commit order. This replica's own subscribers hear of a
+ * change at once, without the round trip; its own notifications coming back are ignored (by origin).
+ * The listening connection is opened again when it breaks; subscribers then get a resynchronisation
+ * (id null on every topic), since what was sent meanwhile is lost.
+ */
+export class PgChangeFeed extends LocalChangeFeed {
+  readonly #url: string;
+  readonly #origin = randomUUID();
+  readonly #sender: pg.Pool;
+  #listener: pg.Client | null = null;
+  #pending: [ChangeTopic, number | null][] = [];
+  #closed = false;
+  #delayMs = RECONNECT_MIN_MS;
+  #ready: Promise<void>;
+  #onError: (err: unknown) => void;
+
+  constructor(url: string, opts: { onError?: (err: unknown) => void } = {}) {
+    super();
+    this.#url = url;
+    this.#onError = opts.onError ?? (() => undefined);
+    this.#sender = new pg.Pool({ connectionString: url, max: 1 });
+    this.#sender.on('error', (err) => this.#onError(err));
+    this.#ready = this.#listen(false);
+  }
+
+  override publish(topic: ChangeTopic, id: number | null): void {
+    super.publish(topic, id);
+    if (this.#closed) return;
+    if (this.#pending.length === 0) queueMicrotask(() => void this.#flush());
+    this.#pending.push([topic, id]);
+  }
+
+  override ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  override async close(): Promise<void> {
+    this.#closed = true;
+    await this.#flush();
+    const l = this.#listener;
+    this.#listener = null;
+    await Promise.allSettled([l?.end(), this.#sender.end()]);
+    await super.close();
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = [];
+    for (let i = 0; i < batch.length; i += PER_NOTIFY) {
+      const payload: Wire = { o: this.#origin, c: batch.slice(i, i + PER_NOTIFY) };
+      try {
+        await this.#sender.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(payload)]);
+      } catch (err) {
+        // Lost for the other replicas: they see the change at their next poll.
+        this.#onError(err);
+      }
+    }
+  }
+
+  /** Open the listening connection; after a break, tell subscribers to resynchronise. */
+  async #listen(again: boolean): Promise<void> {
+    while (!this.#closed) {
+      const client = new pg.Client({ connectionString: this.#url });
+      client.on('error', (err) => this.#onError(err));
+      try {
+        await client.connect();
+        client.on('notification', (n) => this.#received(n.payload));
+        client.on('end', () => this.#broken(client));
+        await client.query(`LISTEN ${CHANNEL}`);
+        if (this.#closed) {
+          await client.end();
+          return;
+        }
+        this.#listener = client;
+        this.#delayMs = RECONNECT_MIN_MS;
+        if (again) this.resync();
+        return;
+      } catch (err) {
+        this.#onError(err);
+        await client.end().catch(() => undefined);
+        again = true;
+        await new Promise((r) => setTimeout(r, this.#delayMs).unref());
+        this.#delayMs = Math.min(this.#delayMs * 2, RECONNECT_MAX_MS);
+      }
+    }
+  }
+
+  #broken(client: pg.Client): void {
+    if (this.#closed || this.#listener !== client) return;
+    this.#listener = null;
+    this.#ready = this.#listen(true);
+  }
+
+  #received(payload: string | undefined): void {
+    let wire: Wire;
+    try {
+      wire = JSON.parse(payload ?? '') as Wire;
+    } catch {
+      return; // not ours
+    }
+    if (wire.o === this.#origin || !Array.isArray(wire.c)) return;
+    for (const entry of wire.c as readonly unknown[]) {
+      const [topic, id] = Array.isArray(entry) ? (entry as unknown[]) : [];
+      if (CHANGE_TOPICS.includes(topic as ChangeTopic) && (id === null || typeof id === 'number')) this.deliver({ topic: topic as ChangeTopic, id });
+    }
+  }
+}
