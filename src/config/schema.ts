@@ -229,6 +229,16 @@ export const SETTINGS = {
     default: 100,
     doc: 'Most live API keys (service keys included) one account may hold; creating one more is API_KEY_LIMIT. 0: no bound.',
   },
+  principalCacheEntries: {
+    type: 'integer',
+    default: 10_000,
+    doc: 'Most credentials one replica remembers after authenticating them (least recently used go first), so a known key costs no database read; a revoked key or changed role is forgotten at once on every replica (docs/decisions/014-principal-cache.md). 0: read every time.',
+  },
+  principalCacheMaxAgeMs: {
+    type: 'duration',
+    default: 60_000,
+    doc: 'Safety net only: the longest a remembered credential is used without reading it again, which bounds how long a change notification lost between replicas (a failed NOTIFY) could keep a revoked key working elsewhere.',
+  },
   // ── SSH access to instances (src/agent/ssh-access.ts, docs/decisions/010-ssh-access.md) ──
   sshBindAddress: {
     type: 'string',

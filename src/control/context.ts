@@ -8,6 +8,7 @@ import type { MachineCatalog } from './fleet/machine-catalog.js';
 import type { EndpointSignal } from './serverless/endpoint-signal.js';
 import type { TrafficGate } from './serverless/traffic-gate.js';
 import type { Vault } from './accounts/vault.js';
+import type { PrincipalCache } from './accounts/principal-cache.js';
 
 export type ControlSettings = Pick<
   Config,
@@ -47,6 +48,8 @@ export type ControlSettings = Pick<
   | 'accessTokenTtlMs'
   | 'maxRequestCost'
   | 'maxJsonDepth'
+  | 'principalCacheEntries'
+  | 'principalCacheMaxAgeMs'
 >;
 
 /** Everything a use case needs, passed down explicitly (no module singletons). */
@@ -71,4 +74,6 @@ export interface ControlContext {
   readonly traffic: TrafficGate;
   /** Wakes waiters on an endpoint when this replica changed it (a serverless pass, an intent write). */
   readonly endpointSignal: EndpointSignal;
+  /** Credentials this replica authenticated, dropped when the store publishes a credential change. */
+  readonly principals: PrincipalCache;
 }

@@ -2,6 +2,7 @@ import type { InstanceAction } from '../domain/instance/intent.js';
 import type { CreateInstanceRequest } from '../domain/instance/create.js';
 import type { OfferSearch } from '../domain/offer/search.js';
 import { authenticate, currentAccount } from './accounts/authenticate.js';
+import { PrincipalCache } from './accounts/principal-cache.js';
 import { bootstrapAdmin } from './accounts/bootstrap-admin.js';
 import { bulkChangeInstances, changeInstance } from './instances/change-instance.js';
 import type { ControlContext } from './context.js';
@@ -62,10 +63,19 @@ export class ControlPlane {
   /** Volumes, volume offers, snapshots and machine cleanup. */
   readonly volumes: VolumeUseCases;
 
-  constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'> & { readonly machines?: MachineCatalog }) {
+  constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal' | 'principals'> & { readonly machines?: MachineCatalog }) {
     let reconciler: InstanceReconciler | null = null;
+    const principals = new PrincipalCache({
+      maxEntries: ctx.settings.principalCacheEntries,
+      maxAgeMs: ctx.settings.principalCacheMaxAgeMs,
+      now: () => ctx.clock.now(),
+    });
+    // For as long as the store lives (its feed drops listeners when it closes): a cache that stopped
+    // following would keep revoked keys working.
+    principals.follow(ctx.store.changes);
     this.ctx = {
       ...ctx,
+      principals,
       machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),
       wake: (id) => reconciler?.wake(id),
       endpointSignal: new EndpointSignal(),

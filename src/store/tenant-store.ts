@@ -36,6 +36,11 @@ export interface NewApiKey {
   readonly maxPerAccount?: number;
 }
 
+/**
+ * Every write that changes what a key may do (revoke, reset, instance keys revoked, team members and
+ * roles, a team or account deleted) publishes `credential` on `Store.changes` once committed, with
+ * the id of the account whose keys it touched: caches of principals depend on it.
+ */
 export interface TenantStore {
   /** USER_EXISTS when the username is taken. */
   createAccount(a: NewAccount): Promise<AccountRecord>;

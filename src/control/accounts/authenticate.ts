@@ -8,15 +8,18 @@ import type { ApiKeyRecord, AccountRecord } from '../../domain/account/records.j
 /** The role every team's creator holds: all permissions, not stored as a row. */
 export const OWNER_ROLE = 'owner';
 
-/** Resolve an API key to its principal; UNAUTHENTICATED for a missing, unknown or revoked key. */
+/** Resolve an API key to its principal (remembered until its account's credentials change); UNAUTHENTICATED for a missing, unknown or revoked key. */
 export async function authenticate(ctx: ControlContext, key: string | null): Promise<Principal> {
   if (key === null || key === '') throw new GantryError('UNAUTHENTICATED', 'An API key is required: send "Authorization: Bearer <key>" or ?api_key=<key>.');
-  return principalOf(ctx, await ctx.store.findKeyWithAccount(hashKey(key)), 'The API key is not valid.');
+  const hash = hashKey(key);
+  return ctx.principals.resolve(`h:${hash}`, async () => principalOf(ctx, await ctx.store.findKeyWithAccount(hash), 'The API key is not valid.'));
 }
 
 /** The principal of a live key named by id (what an access token carries); UNAUTHENTICATED once the key is revoked. */
 export async function authenticateKeyId(ctx: ControlContext, keyId: number): Promise<Principal> {
-  return principalOf(ctx, await ctx.store.findKeyWithAccountById(keyId), 'The access token is not valid: its key was revoked.');
+  return ctx.principals.resolve(`id:${keyId}`, async () =>
+    principalOf(ctx, await ctx.store.findKeyWithAccountById(keyId), 'The access token is not valid: its key was revoked.'),
+  );
 }
 
 async function principalOf(ctx: ControlContext, found: { key: ApiKeyRecord; account: AccountRecord } | undefined, invalid: string): Promise<Principal> {

@@ -69,7 +69,7 @@ export class KyselyStore implements Store {
     this.db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
     this.#onlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
     for (const repo of [
-      new TenantRepo(this.db, d),
+      new TenantRepo(this.db, d, this.changes),
       new AccessRepo(this.db, d),
       new ResourceGroupRepo(this.db, d),
       new BillingRepo(this.db, d),

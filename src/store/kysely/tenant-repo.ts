@@ -5,6 +5,7 @@ import { Repo } from './repo.js';
 import { moveCredit, type CreditMove } from './billing-repo.js';
 import type { Database } from './schema.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
+import type { ChangeFeed } from '../change-feed.js';
 import type { Kysely } from 'kysely';
 import type { AccountRecord, ApiKeyRecord, SealedSecret, TeamMemberRecord, TeamRoleRecord } from '../../domain/account/records.js';
 
@@ -15,6 +16,21 @@ const b = (v: boolean): number => (v ? 1 : 0);
  * buckets); KyselyStore exposes their methods as part of the one store port.
  */
 export class TenantRepo extends Repo {
+  readonly #changes: ChangeFeed;
+
+  constructor(db: Kysely<Database>, dialect: StoreDialect, changes: ChangeFeed) {
+    super(db, dialect);
+    this.#changes = changes;
+  }
+
+  /**
+   * After a committed write that changes what some keys may do: `credential` with the account whose
+   * keys (own, or held by its team members) it touched, so caches of principals forget them.
+   */
+  #credentialChanged(accountId: number): void {
+    this.#changes.publish('credential', accountId);
+  }
+
   async createAccount(a: NewAccount): Promise<AccountRecord> {
     return insertAccount(this.db, this.dialect, a);
   }
@@ -55,6 +71,7 @@ export class TenantRepo extends Repo {
 
   async markAccountDeleted(id: number, now: number): Promise<void> {
     await this.db.updateTable('accounts').set({ deleted_at: now }).where('id', '=', id).execute();
+    this.#credentialChanged(id);
   }
 
   async updateAccountProfile(id: number, p: { readonly email?: string; readonly fullname?: string | null }): Promise<AccountRecord> {
@@ -149,6 +166,7 @@ export class TenantRepo extends Repo {
     const held = await this.#heldBy(holderId).where('id', '=', id).executeTakeFirst();
     if (!held) return false;
     await this.db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).execute();
+    this.#credentialChanged(held.account_id);
     return true;
   }
 
@@ -156,11 +174,22 @@ export class TenantRepo extends Repo {
     const held = await this.#heldBy(holderId).where('id', '=', id).executeTakeFirst();
     if (!held) return false;
     const r = await this.db.updateTable('api_keys').set({ key_hash: keyHash }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    // The old key is what stops working: whoever remembered it must read again.
+    this.#credentialChanged(held.account_id);
     return r.numUpdatedRows > 0n;
   }
 
   async revokeInstanceKeys(instanceId: number, now: number): Promise<void> {
+    const owners = await this.db
+      .selectFrom('api_keys')
+      .select('account_id')
+      .distinct()
+      .where('instance_id', '=', instanceId)
+      .where('revoked_at', 'is', null)
+      .execute();
+    if (owners.length === 0) return;
     await this.db.updateTable('api_keys').set({ revoked_at: now }).where('instance_id', '=', instanceId).where('revoked_at', 'is', null).execute();
+    for (const o of owners) this.#credentialChanged(o.account_id);
   }
 
   // ── teams ───────────────────────────────────────────────────────────
@@ -171,10 +200,11 @@ export class TenantRepo extends Repo {
       if (this.dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', 'User is already a member of this team.');
       throw err;
     }
+    this.#credentialChanged(teamId);
   }
 
   async removeTeamMember(teamId: number, accountId: number, now: number): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    const removed = await this.db.transaction().execute(async (trx) => {
       const r = await trx.deleteFrom('team_members').where('team_id', '=', teamId).where('account_id', '=', accountId).executeTakeFirst();
       if (r.numDeletedRows === 0n) return false;
       await trx
@@ -186,6 +216,8 @@ export class TenantRepo extends Repo {
         .execute();
       return true;
     });
+    if (removed) this.#credentialChanged(teamId);
+    return removed;
   }
 
   async teamMembers(teamId: number): Promise<TeamMemberRecord[]> {
@@ -235,6 +267,8 @@ export class TenantRepo extends Repo {
         throw err;
       }
     }
+    // A new role too: a member may hold a role name that had been deleted (no rights until it exists).
+    this.#credentialChanged(teamId);
     return (await this.getTeamRole(teamId, name)) as TeamRoleRecord;
   }
 
@@ -250,6 +284,7 @@ export class TenantRepo extends Repo {
 
   async deleteTeamRole(teamId: number, name: string): Promise<boolean> {
     const r = await this.db.deleteFrom('team_roles').where('team_id', '=', teamId).where('name', '=', name).executeTakeFirst();
+    if (r.numDeletedRows > 0n) this.#credentialChanged(teamId);
     return r.numDeletedRows > 0n;
   }
 
@@ -259,6 +294,7 @@ export class TenantRepo extends Repo {
       await trx.updateTable('api_keys').set({ revoked_at: now }).where('account_id', '=', teamId).where('revoked_at', 'is', null).execute();
       await trx.deleteFrom('team_members').where('team_id', '=', teamId).execute();
     });
+    this.#credentialChanged(teamId);
   }
 
   // ── secrets ─────────────────────────────────────────────────────────
