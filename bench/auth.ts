@@ -12,7 +12,7 @@ const INSTANCES = 10;
 function start(dir: string, gpus: string, rateLimit: number): Promise<RunningGantry> {
   const config = loadConfig({
     env: {},
-    flags: { dataDir: dir, port: 0, database: ':memory:', gpus, logLevel: 'silent', rateLimit, runtime: 'process', observeIntervalMs: 50, reconcileIdleMs: 5 },
+    flags: { dataDir: dir, port: 0, database: ':memory:', gpus, logLevel: 'silent', rateLimit, runtime: 'process' },
   });
   return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
 }
