@@ -63,14 +63,14 @@ export class ControlPlane {
   readonly volumes: VolumeUseCases;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal'> & { readonly machines?: MachineCatalog }) {
-    let reconciler: InstanceReconciler | null = null;
     this.ctx = {
       ...ctx,
       machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),
-      wake: (id) => reconciler?.wake(id),
-      endpointSignal: new EndpointSignal(),
+      // Intents reach this replica's loops through the change feed, and the other replicas' loops too.
+      wake: (id) => ctx.store.changes.publish('instance', id ?? null),
+      endpointSignal: new EndpointSignal((id) => ctx.store.changes.publish('endpoint', id)),
     };
-    this.reconciler = reconciler = new InstanceReconciler(this.ctx);
+    this.reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
     this.agents = new AgentHub(this.ctx);
     this.serverless = serverlessUseCases(this.ctx);
