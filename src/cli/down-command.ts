@@ -54,7 +54,9 @@ async function stopWorkloads(dataDir: string, h: LockHolder, timeoutS: number, f
     for (;;) {
       const left = Math.max(0, (end - Date.now()) / 1000);
       r = await client.request<StopAnswer>('POST', '/api/v0/gantry/stop_workloads/', { timeout: Math.min(CALL_S, left) });
-      if (r.complete || Date.now() >= end) break;
+      // Call again only while some stop is still under way: a refusal or a failed stop would answer the same at once.
+      const underWay = [...r.endpoints, ...r.instances].some((x) => x.error === 'STOP_TIMEOUT');
+      if (r.complete || !underWay || Date.now() >= end) break;
     }
   } catch (err) {
     if (err instanceof GantryApiError && (err.status === 401 || err.status === 403))

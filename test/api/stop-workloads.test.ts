@@ -28,11 +28,11 @@ for (const ts of TEST_STORES) {
     });
     after(() => g.dispose());
 
-    const create = async (key: string | undefined, label: string): Promise<number> => {
+    const create = async (key: string | undefined, label: string): Promise<{ id: number; instanceKey: string }> => {
       const machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
       const r = await g.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'exec sleep 600', label }, key === undefined ? {} : { key });
       assert.equal(r.status, 200, r.text);
-      return r.body.new_contract as number;
+      return { id: r.body.new_contract as number, instanceKey: r.body.instance_api_key as string };
     };
 
     it('is refused to any account but an admin, and a bad timeout is the caller’s fault', async () => {
@@ -46,8 +46,12 @@ for (const ts of TEST_STORES) {
     });
 
     it('stops every account’s instances and deployments, waits until they are stopped, and recruits nothing again', async () => {
-      const mine = await create(undefined, 'admin-sleeper');
-      const bobs = await create(bob.api_key, 'bob-sleeper');
+      const { id: mine, instanceKey } = await create(undefined, 'admin-sleeper');
+      const { id: bobs } = await create(bob.api_key, 'bob-sleeper');
+      // An instance's own key may stop only its instance, even an admin's instance.
+      const own = await g.api('POST', '/api/v0/gantry/stop_workloads/', { timeout: 1 }, { key: instanceKey });
+      assert.equal(own.status, 403, own.text);
+      assert.equal(own.body.code, 'FORBIDDEN');
       const d = await createDeployment(g, 'stop-all', { min_load: 1, max_workers: 1 });
       await g.waitInstance(mine, (r) => r.actual_status === 'running');
       await g.waitInstance(bobs, (r) => r.actual_status === 'running', undefined, bob.api_key);

@@ -45,7 +45,8 @@ const keyOf = (kind: WorkloadStop['kind'], id: number): string => `${kind}:${id}
  * once per call; calling again asks again what ended failed, and is otherwise idempotent.
  */
 export async function stopWorkloads(ctx: ControlContext, p: Principal, o: { readonly timeoutMs: number }): Promise<WorkloadsStopped> {
-  authorizeAdmin(p, 'instance.change');
+  // instance.manage, not instance.change: an instance's own key (even of an admin's instance) may stop only its instance.
+  authorizeAdmin(p, 'instance.manage');
   if (!Number.isFinite(o.timeoutMs) || o.timeoutMs < 0 || o.timeoutMs > MAX_AWAIT_MS)
     throw new GantryError('INVALID_ARGUMENT', `'timeout' must be between 0 and ${MAX_AWAIT_MS / 1000} seconds.`, { field: 'timeout' });
   const until = ctx.clock.now() + o.timeoutMs;
