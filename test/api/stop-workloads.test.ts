@@ -39,6 +39,8 @@ for (const ts of TEST_STORES) {
       const r = await g.api('POST', '/api/v0/gantry/stop_workloads/', { timeout: 1 }, { key: bob.api_key });
       assert.equal(r.status, 403, r.text);
       assert.equal(r.body.success, false);
+      // No body at all is a call with the default timeout (refused here for the account, not for the body).
+      assert.equal((await g.api('POST', '/api/v0/gantry/stop_workloads/', undefined, { key: bob.api_key })).body.code, 'ADMIN_ONLY');
       const bad = await g.api('POST', '/api/v0/gantry/stop_workloads/', { timeout: 601 });
       assert.equal(bad.status, 400, bad.text);
       const word = await g.api('POST', '/api/v0/gantry/stop_workloads/', { timeout: 'soon' });
