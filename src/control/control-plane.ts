@@ -4,6 +4,7 @@ import type { OfferSearch } from '../domain/offer/search.js';
 import { authenticate, currentAccount } from './accounts/authenticate.js';
 import { bootstrapAdmin } from './accounts/bootstrap-admin.js';
 import { bulkChangeInstances, changeInstance } from './instances/change-instance.js';
+import { stopWorkloads } from './serverless/stop-workloads.js';
 import type { ControlContext } from './context.js';
 import { createInstance } from './instances/create-instance.js';
 import { labelInstance } from './instances/label-instance.js';
@@ -118,6 +119,8 @@ export class ControlPlane {
   changeInstance = (p: Principal, id: number, action: InstanceAction): ReturnType<typeof changeInstance> => changeInstance(this.ctx, p, id, action);
   bulkChangeInstances = (p: Principal, ids: readonly number[], action: InstanceAction): ReturnType<typeof bulkChangeInstances> =>
     bulkChangeInstances(this.ctx, p, ids, action);
+  /** Admin only: stop every endpoint and instance of every account and wait, bounded, until each is at rest (`gantry down --workloads`). */
+  stopWorkloads = (p: Principal, timeoutMs: number): ReturnType<typeof stopWorkloads> => stopWorkloads(this.ctx, p, { timeoutMs });
   labelInstance = (p: Principal, id: number, label: string | null): Promise<void> => labelInstance(this.ctx, p, id, label);
   requestLogs = (p: Principal, id: number, o: { tail: number | null; filter: string | null }): ReturnType<typeof requestLogs> =>
     requestLogs(this.ctx, p, id, o);

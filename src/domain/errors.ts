@@ -126,7 +126,7 @@ export const ERROR_CODES = {
   STOP_TIMEOUT: {
     kind: 'timeout',
     retryable: true,
-    doc: 'A synchronous stop did not see the deployment stopped within its bound; the stop goes on, and waiting again shows when it ends.',
+    doc: 'A synchronous stop did not see the deployment (or, stopping every workload, the endpoint or instance) stopped within its bound; the stop goes on, and waiting again shows when it ends.',
   },
   START_TIMEOUT: {
     kind: 'timeout',
@@ -136,7 +136,7 @@ export const ERROR_CODES = {
   STOP_FAILED: {
     kind: 'unavailable',
     retryable: true,
-    doc: 'A stop ended failed: a worker did not stop or failed to (the message names it); stop again, or delete the deployment.',
+    doc: 'A stop ended failed: a worker or instance did not stop or failed to (the message names it); stop again, or delete the deployment.',
   },
   WORKER_FAILED: {
     kind: 'upstream',
