@@ -3,17 +3,7 @@ import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { BillingStore } from '../billing-store.js';
 import type { ServerlessStore } from '../serverless-store.js';
-import type {
-  ClaimOptions,
-  InstanceListOptions,
-  IntentWrite,
-  ListingWrite,
-  MachineDeletion,
-  NewInstance,
-  ObservationWrite,
-  ResultStore,
-  Store,
-} from '../store.js';
+import type { ClaimOptions, InstanceListOptions, IntentWrite, ListingWrite, NewInstance, ObservationWrite, ResultStore, Store } from '../store.js';
 import type { TenantStore } from '../tenant-store.js';
 import type { CatalogStore } from '../catalog-store.js';
 import type { MlStore } from '../ml-store.js';
@@ -124,7 +114,7 @@ export class KyselyStore implements Store {
     const row = await this.db.selectFrom('machines').selectAll().where('host_key', '=', hostKey).where('deleted_at', 'is', null).executeTakeFirst();
     return row && toMachine(row, now, this.#onlineWindowMs);
   }
-  deleteMachine(id: number, now: number, note: string): Promise<MachineDeletion> {
+  deleteMachine(id: number, now: number, note: string): ReturnType<typeof deleteMachine> {
     return deleteMachine(this.db, id, now, note);
   }
 
