@@ -52,14 +52,15 @@ for (const ts of TEST_STORES) {
     let mine: number;
     let theirs: number;
     const hostToken = (): Promise<string> => readFile(join(g.dataDir, 'host.token'), 'utf8').then((t) => t.trim());
-    const del = (id: number, key?: string): Promise<ApiResponse> => g.api('POST', `/api/v0/machines/${id}/force_delete/`, undefined, key === undefined ? {} : { key });
+    const del = (id: number, key?: string): Promise<ApiResponse> =>
+      g.api('POST', `/api/v0/machines/${id}/force_delete/`, undefined, key === undefined ? {} : { key });
     const hello = async (token: string, hostKey: string): Promise<{ status: number; body: any }> => {
       const res = await fetch(`${g.url}/agent/v1/hello`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ hostKey, imageNotice: null, machine: machineInfo }),
       });
-      return { status: res.status, body: (await res.json()) as unknown };
+      return { status: res.status, body: await res.json() };
     };
 
     before(async () => {
@@ -68,7 +69,12 @@ for (const ts of TEST_STORES) {
       machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
       renterKey = (await g.api('POST', '/api/v0/users/', { username: 'renter', credit: 100 })).body.api_key as string;
       const rent = async (key?: string): Promise<number> => {
-        const r = await g.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh' }, key === undefined ? {} : { key });
+        const r = await g.api(
+          'PUT',
+          `/api/v0/asks/${machine * 1000 + 1}/`,
+          { image: 'x', onstart: 'sleep 300', runtype: 'ssh' },
+          key === undefined ? {} : { key },
+        );
         assert.equal(r.status, 200, r.text);
         return r.body.new_contract as number;
       };
@@ -102,7 +108,10 @@ for (const ts of TEST_STORES) {
       assert.match(busy.body.msg, /destroy instance ID/);
       // The owner's own instance does not block: it ends with the machine.
       assert.equal(/instances ([\d, ]+) \(not destroyed\)/.exec(busy.body.msg as string)?.[1], String(theirs), busy.body.msg);
-      assert.ok((await g.api('GET', '/api/v0/machines/')).body.machines.some((m: { id: number }) => m.id === machine), 'nothing changed');
+      assert.ok(
+        (await g.api('GET', '/api/v0/machines/')).body.machines.some((m: { id: number }) => m.id === machine),
+        'nothing changed',
+      );
     });
 
     it("deletes it once the renter asked for the destroy: the owner's instance and the pending destroy end with it", async () => {

@@ -38,12 +38,17 @@ describe('gantry agent of a deleted machine', { skip: ts?.skip ?? 'no store', ti
 
   /** Start `gantry agent`; resolves with its machine id once it is up. */
   const startAgent = async (token: string): Promise<number> => {
-    const c = spawn(process.execPath, [GANTRY_BIN, 'agent', '--server', server, '--token', token, '--data-dir', dir], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [GANTRY_BIN, 'agent', '--server', server, '--token', token, '--data-dir', dir], {
+      env: ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child = c;
     out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    return until('the agent to join', () => Promise.resolve(/Agent is up: machine (\d+)/.exec(out)?.[1]).then((m) => (m === undefined ? undefined : Number(m))));
+    return until('the agent to join', () =>
+      Promise.resolve(/Agent is up: machine (\d+)/.exec(out)?.[1]).then((m) => (m === undefined ? undefined : Number(m))),
+    );
   };
   const stopAgent = async (): Promise<void> => {
     const c = child;
