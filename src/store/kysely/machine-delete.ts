@@ -8,11 +8,13 @@ import type { Database } from './schema.js';
 import { settleVolume } from './volume-meter.js';
 
 /** Thrown inside the transaction to roll back the delete mark when other accounts still rent something. */
-class InUse {
+class InUse extends Error {
   constructor(
     readonly instanceIds: number[],
     readonly volumeIds: number[],
-  ) {}
+  ) {
+    super('machine in use');
+  }
 }
 
 /**
