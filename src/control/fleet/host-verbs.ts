@@ -133,6 +133,8 @@ export async function deleteMachine(ctx: ControlContext, p: Principal, id: numbe
   for (const i of r.destroyedIds) await ctx.store.revokeInstanceKeys(i, now);
   ctx.hosts.delete(id);
   ctx.machines.invalidate();
+  ctx.store.changes.publish('machine', id);
+  for (const i of r.destroyedIds) ctx.store.changes.publish('instance-status', i);
   ctx.log.info({ machineId: id, destroyed: r.destroyedIds, volumes: r.volumeIds }, 'machine deleted');
   return { machineId: id, destroyedIds: r.destroyedIds, volumeIds: r.volumeIds };
 }
