@@ -71,6 +71,21 @@ export const ERROR_CODES = {
   GPUS_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: "A stopped instance's GPUs are rented by another instance, so it cannot start now." },
   PORTS_EXHAUSTED: { kind: 'conflict', retryable: true, doc: "The host's port range has no free port left." },
   MACHINE_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: 'The machine is unlisted or offline.' },
+  MACHINE_ONLINE: {
+    kind: 'conflict',
+    retryable: true,
+    doc: 'delete machine: its agent is still connected; stop the agent and delete once show machines shows the machine offline.',
+  },
+  MACHINE_IN_USE: {
+    kind: 'conflict',
+    retryable: true,
+    doc: "delete machine: other accounts' instances (not destroyed) or volumes are on it; the message names them. Their renters destroy them first.",
+  },
+  MACHINE_DELETED: {
+    kind: 'unauthenticated',
+    retryable: false,
+    doc: 'A host token of a deleted machine: it was revoked with the machine. To add the host again, start its agent with a new host token.',
+  },
   HOST_NOT_ISOLATED: {
     kind: 'forbidden',
     retryable: false,
