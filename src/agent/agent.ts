@@ -24,6 +24,8 @@ export interface AgentOptions {
   /** Back-off between reconnect attempts. */
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
+  /** The control plane refused this host for good after it had joined (its machine was deleted): the agent has stopped. */
+  readonly onRefused?: (err: unknown) => void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -117,6 +119,13 @@ export class Agent {
         delay = this.#o.retryMinMs ?? 200;
       } catch (err) {
         if (!this.#running) break;
+        if (isFatal(err)) {
+          // Asking again with the same token changes nothing (a deleted machine's token stays revoked): stop and say why.
+          this.#o.log.error({ err: String(err) }, 'the control plane refused this host; the agent stops');
+          await this.stop();
+          this.#o.onRefused?.(err);
+          break;
+        }
         const stale = isGantryError(err) && err.code === 'AGENT_SESSION_STALE';
         this.#o.log[stale ? 'info' : 'warn']({ err: String(err) }, stale ? 'session ended; saying hello again' : 'control plane unreachable; reconnecting');
         this.#welcome = null;

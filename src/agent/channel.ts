@@ -82,5 +82,5 @@ export class HttpChannel implements AgentChannel {
 
 /** A refusal that will not change by retrying with the same token. */
 export function isFatal(e: unknown): boolean {
-  return isGantryError(e) && (e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN' || e.code === 'INVALID_ARGUMENT');
+  return isGantryError(e) && (e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN' || e.code === 'INVALID_ARGUMENT' || e.code === 'MACHINE_DELETED');
 }

@@ -38,7 +38,14 @@ export function registerAgent(program: Command): void {
       if (c.server === null || c.token === null) throw new Error('gantry agent needs --server URL and --token TOKEN (see `gantry create host-token`).');
       const log = createLogger(c.logLevel);
       const { startHost } = await import('../main/host.js'); // only this verb needs the host's code
-      const host = await startHost(c, new HttpChannel(c.server, c.token), { log, workloadEnv: workloadBaseEnv() });
+      let runtime: { close(): Promise<void> } | null = null;
+      // A machine deleted while this agent ran: say why and exit, instead of asking again forever.
+      const onRefused = (err: unknown): void => {
+        process.stderr.write(`gantry agent: the control plane refused this host: ${err instanceof Error ? err.message : String(err)}\n`);
+        void (runtime?.close() ?? Promise.resolve()).finally(() => process.exit(1));
+      };
+      const host = await startHost(c, new HttpChannel(c.server, c.token), { log, workloadEnv: workloadBaseEnv(), onRefused });
+      runtime = host.runtime;
       if (!host.sandboxed) process.stderr.write(NOT_ISOLATED(c.unsafeSharedProcessRuntime));
       process.stdout.write(`Agent is up: machine ${host.agent.machineId ?? '?'} on ${c.server} (runtime ${host.runtime.name}, data ${c.dataDir}).\n`);
       let stopping = false;

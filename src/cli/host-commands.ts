@@ -84,13 +84,21 @@ export function registerHostCommands(program: Command): void {
       say(f, r, `Minimum bid of machine ${id}: $${number(String(f.price)).toFixed(4)} per GPU per hour.`);
     });
 
-  // Refused by the server with its reason (a running agent registers its machine again); said here as it says it.
+  // The server refuses with its reason while the agent is connected or other accounts rent on the machine.
   group(program, 'delete', 'delete resources')
     .command('machine <id>')
-    .description('remove a machine for good: Gantry refuses and says what to do instead (unlist it, stop its agent)')
+    .description('remove a machine whose host is gone for good (its agent stopped); your own instances on it end with it')
     .action(async (id: string, _o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      say(f, await connect(f).request('POST', `/api/v0/machines/${machineId(id)}/force_delete/`), `Machine ${id} deleted.`);
+      const r = await connect(f).request<{ destroyed_instances: number[]; deleted_volumes: number[] }>(
+        'POST',
+        `/api/v0/machines/${machineId(id)}/force_delete/`,
+      );
+      const ended = [
+        ...(r.destroyed_instances.length > 0 ? [`instances ${r.destroyed_instances.join(', ')} destroyed`] : []),
+        ...(r.deleted_volumes.length > 0 ? [`volumes ${r.deleted_volumes.join(', ')} deleted`] : []),
+      ];
+      say(f, r, `Machine ${id} deleted${ended.length > 0 ? ` (with it: ${ended.join('; ')})` : ''}.`);
     });
 
   group(program, 'create', 'create resources')

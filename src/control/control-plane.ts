@@ -5,6 +5,7 @@ import { authenticate, currentAccount } from './accounts/authenticate.js';
 import { PrincipalCache } from './accounts/principal-cache.js';
 import { bootstrapAdmin } from './accounts/bootstrap-admin.js';
 import { bulkChangeInstances, changeInstance } from './instances/change-instance.js';
+import { stopWorkloads } from './serverless/stop-workloads.js';
 import type { ControlContext } from './context.js';
 import { createInstance } from './instances/create-instance.js';
 import { labelInstance } from './instances/label-instance.js';
@@ -64,7 +65,6 @@ export class ControlPlane {
   readonly volumes: VolumeUseCases;
 
   constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal' | 'principals'> & { readonly machines?: MachineCatalog }) {
-    let reconciler: InstanceReconciler | null = null;
     const principals = new PrincipalCache({
       maxEntries: ctx.settings.principalCacheEntries,
       maxAgeMs: ctx.settings.principalCacheMaxAgeMs,
@@ -77,10 +77,11 @@ export class ControlPlane {
       ...ctx,
       principals,
       machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),
-      wake: (id) => reconciler?.wake(id),
-      endpointSignal: new EndpointSignal(),
+      // Intents reach this replica's loops through the change feed, and the other replicas' loops too.
+      wake: (id) => ctx.store.changes.publish('instance', id ?? null),
+      endpointSignal: new EndpointSignal((id) => ctx.store.changes.publish('endpoint', id)),
     };
-    this.reconciler = reconciler = new InstanceReconciler(this.ctx);
+    this.reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
     this.agents = new AgentHub(this.ctx);
     this.serverless = serverlessUseCases(this.ctx);
@@ -128,6 +129,8 @@ export class ControlPlane {
   changeInstance = (p: Principal, id: number, action: InstanceAction): ReturnType<typeof changeInstance> => changeInstance(this.ctx, p, id, action);
   bulkChangeInstances = (p: Principal, ids: readonly number[], action: InstanceAction): ReturnType<typeof bulkChangeInstances> =>
     bulkChangeInstances(this.ctx, p, ids, action);
+  /** Admin only: stop every endpoint and instance of every account and wait, bounded, until each is at rest (`gantry down --workloads`). */
+  stopWorkloads = (p: Principal, timeoutMs: number): ReturnType<typeof stopWorkloads> => stopWorkloads(this.ctx, p, { timeoutMs });
   labelInstance = (p: Principal, id: number, label: string | null): Promise<void> => labelInstance(this.ctx, p, id, label);
   requestLogs = (p: Principal, id: number, o: { tail: number | null; filter: string | null }): ReturnType<typeof requestLogs> =>
     requestLogs(this.ctx, p, id, o);

@@ -71,6 +71,21 @@ export const ERROR_CODES = {
   GPUS_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: "A stopped instance's GPUs are rented by another instance, so it cannot start now." },
   PORTS_EXHAUSTED: { kind: 'conflict', retryable: true, doc: "The host's port range has no free port left." },
   MACHINE_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: 'The machine is unlisted or offline.' },
+  MACHINE_ONLINE: {
+    kind: 'conflict',
+    retryable: true,
+    doc: 'delete machine: its agent is still connected; stop the agent and delete once show machines shows the machine offline.',
+  },
+  MACHINE_IN_USE: {
+    kind: 'conflict',
+    retryable: true,
+    doc: "delete machine: other accounts' instances (not destroyed) or volumes are on it; the message names them. Their renters destroy them first.",
+  },
+  MACHINE_DELETED: {
+    kind: 'unauthenticated',
+    retryable: false,
+    doc: 'A host token of a deleted machine: it was revoked with the machine. To add the host again, start its agent with a new host token.',
+  },
   HOST_NOT_ISOLATED: {
     kind: 'forbidden',
     retryable: false,
@@ -126,7 +141,7 @@ export const ERROR_CODES = {
   STOP_TIMEOUT: {
     kind: 'timeout',
     retryable: true,
-    doc: 'A synchronous stop did not see the deployment stopped within its bound; the stop goes on, and waiting again shows when it ends.',
+    doc: 'A synchronous stop did not see the deployment (or, stopping every workload, the endpoint or instance) stopped within its bound; the stop goes on, and waiting again shows when it ends.',
   },
   START_TIMEOUT: {
     kind: 'timeout',
@@ -136,7 +151,7 @@ export const ERROR_CODES = {
   STOP_FAILED: {
     kind: 'unavailable',
     retryable: true,
-    doc: 'A stop ended failed: a worker did not stop or failed to (the message names it); stop again, or delete the deployment.',
+    doc: 'A stop ended failed: a worker or instance did not stop or failed to (the message names it); stop again, or delete the deployment.',
   },
   WORKER_FAILED: {
     kind: 'upstream',

@@ -21,7 +21,8 @@ interface LockFile extends LockHolder {
 
 const lockPath = (dataDir: string): string => join(dataDir, 'server.lock');
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -30,32 +31,35 @@ function alive(pid: number): boolean {
   }
 }
 
-function readLock(dataDir: string): LockFile | null {
+/** The lock file's content; `file` false when there is none (a file that does not parse is still a file). */
+function readLock(dataDir: string): { readonly file: boolean; readonly lock: LockFile | null } {
+  let text: string;
   try {
-    const v = JSON.parse(readFileSync(lockPath(dataDir), 'utf8')) as Partial<LockFile>;
-    return typeof v.pid === 'number' ? { pid: v.pid, url: typeof v.url === 'string' ? v.url : null, token: String(v.token) } : null;
+    text = readFileSync(lockPath(dataDir), 'utf8');
   } catch {
-    return null;
+    return { file: false, lock: null };
+  }
+  try {
+    const v = JSON.parse(text) as Partial<LockFile>;
+    return { file: true, lock: typeof v.pid === 'number' ? { pid: v.pid, url: typeof v.url === 'string' ? v.url : null, token: String(v.token) } : null };
+  } catch {
+    return { file: true, lock: null };
   }
 }
 
 /**
- * The live server of a data dir, or null: no lock file, or its holder is dead. A pid equal to ours is
+ * The data dir's lock, read once: whether there is a lock file at all (servers before the lock wrote
+ * only `url`), and its live holder, or null: no lock, or its holder is dead. A pid equal to ours is
  * not a holder (a container restarted with the same pid, or this process starting again).
  */
-export function liveHolder(dataDir: string): LockHolder | null {
-  const l = readLock(dataDir);
-  return l !== null && l.pid !== process.pid && alive(l.pid) ? { pid: l.pid, url: l.url } : null;
+export function lockOf(dataDir: string): { readonly file: boolean; readonly holder: LockHolder | null } {
+  const { file, lock: l } = readLock(dataDir);
+  return { file, holder: l !== null && l.pid !== process.pid && alive(l.pid) ? { pid: l.pid, url: l.url } : null };
 }
 
-/** Whether the data dir has a lock file at all (servers before the lock wrote only `url`). */
-export function hasLockFile(dataDir: string): boolean {
-  try {
-    readFileSync(lockPath(dataDir));
-    return true;
-  } catch {
-    return false;
-  }
+/** The live server of a data dir, or null (see lockOf). */
+export function liveHolder(dataDir: string): LockHolder | null {
+  return lockOf(dataDir).holder;
 }
 
 export function runningMessage(dataDir: string, h: LockHolder): string {
@@ -119,7 +123,7 @@ export class DataDirLock {
     if (this.released) return;
     this.released = true;
     held.delete(this);
-    if (readLock(this.dataDir)?.token !== this.token) return;
+    if (readLock(this.dataDir).lock?.token !== this.token) return;
     rmQuiet(join(this.dataDir, 'url'));
     rmQuiet(lockPath(this.dataDir));
   }

@@ -25,7 +25,11 @@ export interface RunningHost {
  * The host side, shared by `gantry agent` (HTTP channel) and `gantry up` (in-process channel): pick the
  * runtime, detect GPUs, and start the agent with a host key kept in the data dir.
  */
-export async function startHost(c: Config, channel: AgentChannel, o: { log: Logger; workloadEnv: Readonly<Record<string, string>> }): Promise<RunningHost> {
+export async function startHost(
+  c: Config,
+  channel: AgentChannel,
+  o: { log: Logger; workloadEnv: Readonly<Record<string, string>>; onRefused?: (err: unknown) => void },
+): Promise<RunningHost> {
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
   await chmod(c.dataDir, 0o700);
   const gpus = await detectGpus(c.gpus);
@@ -55,6 +59,7 @@ export async function startHost(c: Config, channel: AgentChannel, o: { log: Logg
     gpuUtils: gpuUtilReader(gpus),
     busyPorts: () => probeBusyPorts(c.portRangeStart, c.portRangeEnd),
     log: o.log.child({ component: 'agent' }),
+    ...(o.onRefused !== undefined && { onRefused: o.onRefused }),
   });
   try {
     await agent.start();

@@ -31,7 +31,7 @@ import { newHostToken, ensureHostToken } from '../control/hosts/host-tokens.js';
 import { readOrCreate } from '../runtime/files.js';
 import { startHost } from './host.js';
 import { DataDirLock } from './data-dir-lock.js';
-import { GantryError } from '../domain/errors.js';
+import { GantryError, isGantryError } from '../domain/errors.js';
 import { upgradeStoredData } from './upgrade.js';
 import { postgresDialect } from '../store/dialects/postgres.js';
 import { sqliteDialect } from '../store/dialects/sqlite.js';
@@ -156,9 +156,15 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     // The embedded host is an agent like any other, minus the wire: same hello, heartbeats and commands.
     const token = await readOrCreate(join(c.dataDir, 'host.token'), newHostToken);
     await ensureHostToken(control.ctx, accountId, token);
-    const host = await startHost(c, new InProcessChannel(control.agents, token), { log, workloadEnv: o.workloadEnv });
-    runtime = host.runtime;
-    agent = host.agent;
+    try {
+      const host = await startHost(c, new InProcessChannel(control.agents, token), { log, workloadEnv: o.workloadEnv });
+      runtime = host.runtime;
+      agent = host.agent;
+    } catch (err) {
+      // The owner deleted this host's machine (delete machine): the control plane still serves, without it.
+      if (!isGantryError(err) || err.code !== 'MACHINE_DELETED') throw err;
+      log.warn({ reason: err.message }, `embedded host left out; to add it again as a new machine, remove ${join(c.dataDir, 'host.token')}`);
+    }
   }
 
   // One replica (SQLite) keeps buckets in memory; replicas on PostgreSQL share them through the store.

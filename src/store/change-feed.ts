@@ -7,8 +7,10 @@
  * changed") once the feed is connected again.
  */
 export type ChangeTopic =
-  /** an instance's intent or truth: created, stop/start/destroy asked, status observed, its workload exited */
+  /** an instance's intent: created, stop/start/destroy asked (reconcilers act on it); or its workload exited */
   | 'instance'
+  /** what the reconciler recorded of an instance: a new status, GPUs taken or given back */
+  | 'instance-status'
   /** a machine registered, listed, unlisted, verified, deleted, went offline */
   | 'machine'
   /** an endpoint, workergroup or deployment: created, stopped, started, changed, deleted */
@@ -16,7 +18,7 @@ export type ChangeTopic =
   /** an API key, account, team role or membership: what a key may do changed */
   | 'credential';
 
-export const CHANGE_TOPICS: readonly ChangeTopic[] = ['instance', 'machine', 'endpoint', 'credential'];
+export const CHANGE_TOPICS: readonly ChangeTopic[] = ['instance', 'instance-status', 'machine', 'endpoint', 'credential'];
 
 export interface Change {
   readonly topic: ChangeTopic;

@@ -93,6 +93,11 @@ export interface ClaimOptions {
   readonly dueIds?: readonly number[];
 }
 
+/** What `deleteMachine` did: deleted (with the instances and volumes that ended with it), or nothing and why. */
+export type MachineDeletion =
+  | { readonly deleted: true; readonly destroyedIds: readonly number[]; readonly volumeIds: readonly number[] }
+  | { readonly deleted: false; readonly instanceIds: readonly number[]; readonly volumeIds: readonly number[] };
+
 export interface InstanceListOptions {
   readonly accountId: number | null;
   readonly includeDestroyed?: boolean;
@@ -106,10 +111,23 @@ export interface Store extends ServerlessStore, TenantStore, BillingStore, Catal
   close(): Promise<void>;
 
   registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord>;
-  /** `online` is judged at `now` from the host's last heartbeat. */
-  getMachine(id: number, now: number): Promise<MachineRecord | undefined>;
+  /**
+   * `online` is judged at `now` from the host's last heartbeat. A deleted machine is undefined unless
+   * `includeDeleted` (history: an instance that ran on it still shows its host).
+   */
+  getMachine(id: number, now: number, o?: { includeDeleted?: boolean }): Promise<MachineRecord | undefined>;
+  /** Machines not deleted. */
   listMachines(now: number): Promise<MachineRecord[]>;
+  /** The machine (not deleted) registered by this host. */
   findMachineByHostKey(hostKey: string, now: number): Promise<MachineRecord | undefined>;
+  /**
+   * `delete machine`, all or nothing: nothing changes while other accounts' instances (not destroyed, no
+   * destroy pending) or live volumes are on it (named in the answer). Otherwise the row stays for history,
+   * hidden from listings and placement; its host key is freed, its host tokens and volume offer revoked; the
+   * owner's instances and pending destroys become tombstones with `note` (meters closed, deposits refunded)
+   * and the owner's volumes are deleted. MACHINE_NOT_FOUND when absent or deleted already.
+   */
+  deleteMachine(id: number, now: number, note: string): Promise<MachineDeletion>;
   setMachineVerified(id: number, verified: boolean): Promise<void>;
   touchMachine(id: number, now: number): Promise<void>;
   /** Heartbeat: last_seen_at, machine GPU utilisation and per-instance usage (only instances on this machine are written). */
@@ -124,6 +142,7 @@ export interface Store extends ServerlessStore, TenantStore, BillingStore, Catal
   markInstancesOfSilentMachines(silentSince: number, msg: string, now: number): Promise<number[]>;
 
   createHostToken(t: { accountId: number; tokenHash: string; name: string; now: number }): Promise<HostTokenRecord>;
+  /** The token with this hash, revoked ones too (`revokedAt`): a refusal can then say why. */
   findHostTokenByHash(tokenHash: string): Promise<HostTokenRecord | undefined>;
   /** Bind an unbound token to a machine; false when it was bound (to any machine) already. */
   bindHostToken(id: number, machineId: number): Promise<boolean>;

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { machineReg } from '../helpers/machines.js';
 import { ONE_STORE } from '../helpers/stores.js';
 import { startVastClients, vastClientsMissing, type VastClients } from '../helpers/vast-clients.js';
 
 /**
  * The official Vast CLIs, unchanged, on the host verbs (one machine, maintenances, reports, defrag,
- * metrics), the verbs Gantry refuses on purpose (default jobs, delete machine, overlays), price
+ * metrics), delete machine, the verbs Gantry refuses on purpose (default jobs, overlays), price
  * increases and benchmarks, and the instance verbs around one running instance.
  */
 const ts = ONE_STORE[0]!;
@@ -78,10 +79,19 @@ describe('the official Vast clients: host verbs, refusals and instance verbs', {
     assert.match((await vast.vastai(['show', 'machine', '99'])).out, /404.*No machine with id 99/);
   });
 
-  it('refused on purpose, each with its reason: default jobs, delete machine, overlays; none pending: price increases, benchmarks', async () => {
+  it('refused on purpose, each with its reason: default jobs, overlays; delete machine of a silent host; none pending: price increases, benchmarks', async () => {
     await both(['set', 'defjob', '1', '--price_gpu', '0.1', '--image', 'x'], refused(/no default jobs.*--bid_price/));
     await both(['remove', 'defjob', '1'], refused(/no default jobs/));
-    await both(['delete', 'machine', '1'], refused(/does not delete machines.*Unlist it/));
+    // delete machine: refused while the host's agent is connected (409, the reason); a silent host's machine goes.
+    await both(['delete', 'machine', '1'], (out, where) => {
+      assert.match(out, /error 409/i, where);
+      assert.match(out, /still connected.*then delete it/, where);
+    });
+    for (const kind of ['legacy', 'vastai'] as const) {
+      const gone = (await g.store.registerMachine(machineReg(`gone-${kind}`, 1, 1), Date.now() - 3_600_000)).id;
+      const r = await vast[kind](['delete', 'machine', String(gone)]);
+      assert.match(r.out, new RegExp(`deleted machine_id \\(${gone}\\) and all related contracts`), `${kind}: ${r.out}`);
+    }
     assert.match((await vast.legacy(['show', 'overlays'])).out, /Overlay ID/);
     assert.match((await vast.legacy(['show', 'clusters'])).out, /ID/);
     for (const args of [

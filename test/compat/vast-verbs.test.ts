@@ -145,7 +145,10 @@ describe('every verb of the official Vast clients against Gantry', { skip }, () 
       const memberId = (await api('POST', '/api/v0/team/invite/', { email: `member-${tag}@example.com`, role: roleName }, teamKey)).user_id as number;
       await api('POST', '/api/v0/users/', { username: `invitee-${tag}`, email: `invitee-${tag}@example.com` });
       await api('POST', '/api/v0/users/', { username: `recipient-${tag}`, email: `recipient-${tag}@example.com` });
-      const spareMachine = (await g.store.registerMachine({ ...machineReg(`compat-spare-${tag}`, admin.id as number, 1), gpuName: 'Tesla T4' }, Date.now())).id;
+      // A silent host (no agent, last seen an hour ago): delete machine takes only a machine whose agent is gone.
+      const spareMachine = (
+        await g.store.registerMachine({ ...machineReg(`compat-spare-${tag}`, admin.id as number, 1), gpuName: 'Tesla T4' }, Date.now() - 3_600_000)
+      ).id;
       const template = await maybe(
         async () =>
           (

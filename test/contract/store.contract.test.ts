@@ -206,6 +206,53 @@ for (const ts of TEST_STORES) {
       assert.equal(await store.writeIntent(inst.id, 2, { target: 'running', pendingOp: null, acquireGpus: true, now: 4 }), true, 'the GPU is free again');
     });
 
+    it('deletes a machine only when no other account rents on it; the record stays for history', async () => {
+      const client = (await store.createAccount({ username: 'renter', email: 'r@x', isAdmin: false, now: 1 })).id;
+      const m = (await store.registerMachine(machineReg('host-gone', accountId, 2), 1000)).id;
+      const token = await store.createHostToken({ accountId, tokenHash: 'gone-token', name: 'host', now: 1 });
+      assert.equal(await store.bindHostToken(token.id, m), true);
+      const own = await store.createInstance(newInstance({ machineId: m, target: 'stopped' }));
+      const theirs = await store.createInstance(newInstance({ machineId: m, accountId: client, target: 'stopped' }));
+      const offer = await store.upsertVolumeOffer({ machineId: m, ownerId: accountId, sizeGb: 10, priceDiskPerGbMonth: 0.1, endDate: null, now: 1000 });
+      const vol = await store.createVolume({ accountId: client, offerId: offer.id, sizeGb: 1, name: null, now: 1000 });
+
+      const refused = await store.deleteMachine(m, 2000, 'gone');
+      assert.deepEqual(refused, { deleted: false, instanceIds: [theirs.id], volumeIds: [vol.id] });
+      assert.ok(
+        (await store.listMachines(2000)).some((x) => x.id === m),
+        'a refused delete changes nothing',
+      );
+      assert.equal((await store.getInstance(own.id))?.status, 'created');
+
+      // The renter asks for the destroy (it waits for the host) and deletes the volume: nothing of theirs blocks now.
+      assert.equal(await store.writeIntent(theirs.id, theirs.generation, { target: 'deleted', pendingOp: null, acquireGpus: false, now: 2500 }), true);
+      await store.deleteVolume(vol.id, 2500);
+      const done = await store.deleteMachine(m, 3000, 'destroyed with machine');
+      assert.deepEqual(done, { deleted: true, destroyedIds: [own.id, theirs.id], volumeIds: [] });
+      for (const id of [own.id, theirs.id]) {
+        const i = await store.getInstance(id);
+        assert.equal(i?.status, 'destroyed');
+        assert.equal(i?.statusMsg, 'destroyed with machine');
+        assert.equal(i?.destroyedAt, 3000);
+      }
+      assert.equal((await store.allocatedGpuCounts()).get(m) ?? 0, 0, 'GPUs are free');
+      assert.equal(
+        (await store.listMachines(3000)).some((x) => x.id === m),
+        false,
+        'gone from listings',
+      );
+      assert.equal(await store.getMachine(m, 3000), undefined);
+      assert.equal((await store.getMachine(m, 3000, { includeDeleted: true }))?.hostname, 'h', 'history still resolves');
+      assert.equal(await store.findMachineByHostKey('host-gone', 3000), undefined);
+      assert.equal((await store.findHostTokenByHash('gone-token'))?.revokedAt, 3000, 'its host tokens are revoked');
+      assert.equal((await store.listVolumeOffers({ listedOnly: true, machineId: m })).length, 0, 'its volume offer is unlisted');
+      await assert.rejects(store.createInstance(newInstance({ machineId: m })), (e: unknown) => e instanceof GantryError && e.code === 'OFFER_NOT_FOUND');
+      await assert.rejects(store.deleteMachine(m, 4000, 'again'), (e: unknown) => e instanceof GantryError && e.code === 'MACHINE_NOT_FOUND');
+      // The same host may join again: as a new machine.
+      const again = await store.registerMachine(machineReg('host-gone', accountId, 2), 5000);
+      assert.notEqual(again.id, m);
+    });
+
     it('keeps result blobs until they expire', async () => {
       await store.putResult('tok', 'text', 100);
       assert.equal(await store.getResult('tok', 50), 'text');

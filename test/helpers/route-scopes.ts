@@ -101,6 +101,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'PUT /api/v0/machines/:id/minbid': 'machine_write',
   'PUT /api/v0/machines/:id/verify': 'machine_write',
   'POST /api/v0/host_tokens': 'machine_write',
+  // Gantry's own: stop every workload of the server (gantry down --workloads); admin accounts only, after the scope
+  'POST /api/v0/gantry/stop_workloads': 'instance_write',
   // Vast: more host verbs, market metrics, benchmarks, overlays, price increases (hosts.ts)
   'GET /api/v0/machines/maintenances': 'machine_read',
   'GET /api/v0/machines/:id': 'machine_read',

@@ -168,7 +168,7 @@ for (const ts of ONE_STORE) {
       assert.match(await human('list', 'machine', '1', '-g', '0.3'), /listed|Listed/);
       const gone = await run('delete', 'machine', '1');
       assert.equal(gone.code, 1);
-      assert.match(gone.stderr, /does not delete machines.*Unlist it/);
+      assert.match(gone.stderr, /still connected.*then delete it/);
     });
 
     it('serverless verbs print lines and tables', async () => {

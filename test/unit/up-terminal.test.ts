@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { banner, chooseLogFormat } from '../../src/cli/server-terminal.js';
-import { DataDirLock, liveHolder } from '../../src/main/data-dir-lock.js';
+import { DataDirLock, liveHolder, lockOf } from '../../src/main/data-dir-lock.js';
 import { GantryError } from '../../src/domain/errors.js';
 
 describe('gantry up: the terminal', () => {
@@ -48,6 +48,8 @@ describe('data dir lock', () => {
       holder.kill('SIGKILL');
       await new Promise((r) => holder.once('exit', r));
       assert.equal(liveHolder(dir), null, 'a dead holder is no holder');
+      // One read tells both: a lock file is there (so the old url file is not trusted), and no one holds it.
+      assert.deepEqual(lockOf(dir), { file: true, holder: null });
       const lock = DataDirLock.acquire(dir);
       lock.setUrl('http://127.0.0.1:7');
       assert.equal((await readFile(join(dir, 'url'), 'utf8')).trim(), 'http://127.0.0.1:7');
@@ -55,6 +57,9 @@ describe('data dir lock', () => {
       lock.releaseSync();
       await assert.rejects(stat(join(dir, 'server.lock')));
       await assert.rejects(stat(join(dir, 'url')));
+      assert.deepEqual(lockOf(dir), { file: false, holder: null });
+      await writeFile(join(dir, 'server.lock'), 'not json');
+      assert.deepEqual(lockOf(dir), { file: true, holder: null }, 'a lock file that does not parse is still a lock file');
     } finally {
       holder.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });

@@ -86,21 +86,57 @@ export async function removeDefaultJob(ctx: ControlContext, p: Principal, id: nu
   throw notSupported('Gantry has no default jobs, so there is none to remove (see set defjob).', 'remove defjob');
 }
 
+export interface DeletedMachine {
+  readonly machineId: number;
+  /** The owner's own instances, and destroys that waited for the gone host: tombstones now. */
+  readonly destroyedIds: readonly number[];
+  /** The owner's own volumes on it, deleted with it. */
+  readonly volumeIds: readonly number[];
+}
+
+const list = (ids: readonly number[]): string => ids.join(', ');
+
 /**
- * Vast's `delete machine`: refused. Instances' history (billing, tombstones) refers to the machine record,
- * and a running agent registers its machine again on its next hello; take a machine out of service with
- * `unlist machine` (renters keep their instances) and by stopping its agent.
+ * Vast's `delete machine` (force_delete), for a host that is gone for good. The record stays (deleted_at) so
+ * instances, tombstones and charges that name it still resolve; it leaves show machines, offers and placement,
+ * and its host tokens are revoked, so its agent is refused (MACHINE_DELETED) rather than registering again.
+ * Refused while its agent is connected (MACHINE_ONLINE): stop the agent first, so nothing runs unseen on a
+ * machine nobody can reach. Refused while other accounts rent on it (MACHINE_IN_USE): their instances (a
+ * stopped one too: its disk and configuration live on that host) and volumes are theirs to destroy; a destroy
+ * waiting for the offline host completes with the delete. As on Vast, the owner's own instances and volumes
+ * do not block: they end with the machine.
  */
-export async function deleteMachine(ctx: ControlContext, p: Principal, id: number): Promise<never> {
+export async function deleteMachine(ctx: ControlContext, p: Principal, id: number): Promise<DeletedMachine> {
   const m = await ownMachine(ctx, p, id, 'machine.write');
-  const live = [...(await ctx.store.liveInstanceIds(m.id))];
-  const clients = (await Promise.all(live.map((i) => ctx.store.getInstance(i)))).filter((i) => i !== undefined && i.accountId !== m.ownerId);
-  const inUse = clients.length > 0 ? ` It is in use by clients (instances ${clients.map((i) => i?.id).join(', ')}).` : '';
-  throw notSupported(
-    `Gantry does not delete machines: instances' records refer to them and a running agent registers its machine again.${inUse} ` +
-      'Unlist it (unlist machine) and stop its agent: it then shows offline and gets no rentals.',
-    'delete machine',
-  );
+  if (m.online || ctx.hosts.get(m.id) !== undefined) {
+    throw new GantryError(
+      'MACHINE_ONLINE',
+      `The agent of machine ${id} is still connected. Stop it (Ctrl-C or stop its service) and wait until show machines ` +
+        `shows the machine offline (about ${Math.round(ctx.settings.machineOfflineMs / 1000)} s), then delete it.`,
+      { machineId: id },
+    );
+  }
+  const now = ctx.clock.now();
+  const r = await ctx.store.deleteMachine(id, now, `destroyed with machine ${id}: its host was deleted`);
+  if (!r.deleted) {
+    const what = [
+      ...(r.instanceIds.length > 0 ? [`instances ${list(r.instanceIds)} (not destroyed)`] : []),
+      ...(r.volumeIds.length > 0 ? [`volumes ${list(r.volumeIds)}`] : []),
+    ].join(' and ');
+    throw new GantryError(
+      'MACHINE_IN_USE',
+      `Machine ${id} is in use by other accounts: ${what}. Their renters must destroy them (destroy instance ID, delete volume ID); ` +
+        'a destroy that waits for this offline host completes when the machine is deleted. Until then, unlist it (unlist machine).',
+      { machineId: id, instanceIds: r.instanceIds, volumeIds: r.volumeIds },
+    );
+  }
+  for (const i of r.destroyedIds) await ctx.store.revokeInstanceKeys(i, now);
+  ctx.hosts.delete(id);
+  ctx.machines.invalidate();
+  ctx.store.changes.publish('machine', id);
+  for (const i of r.destroyedIds) ctx.store.changes.publish('instance-status', i);
+  ctx.log.info({ machineId: id, destroyed: r.destroyedIds, volumes: r.volumeIds }, 'machine deleted');
+  return { machineId: id, destroyedIds: r.destroyedIds, volumeIds: r.volumeIds };
 }
 
 /**

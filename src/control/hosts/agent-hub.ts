@@ -166,9 +166,19 @@ export class AgentHub {
   async #token(token: string | null): Promise<HostTokenRecord> {
     if (token === null || token === '') throw new GantryError('UNAUTHENTICATED', 'A host token is required: send "Authorization: Bearer <host token>".');
     const t = await this.#ctx.store.findHostTokenByHash(hashKey(token));
-    if (!t) {
+    if (!t || (t.revokedAt !== null && t.machineId === null)) {
       this.#ctx.log.warn({ component: 'agent-hub' }, 'agent message with an unknown host token');
       throw new GantryError('UNAUTHENTICATED', 'The host token is not valid.');
+    }
+    // Host tokens are revoked only with their machine (delete machine): say so, so the agent stops for good.
+    if (t.revokedAt !== null) {
+      this.#ctx.log.warn({ component: 'agent-hub', tokenId: t.id, machineId: t.machineId }, 'agent of a deleted machine refused');
+      throw new GantryError(
+        'MACHINE_DELETED',
+        `Machine ${t.machineId} was deleted by its owner and this host token was revoked with it. ` +
+          'To add this host again (as a new machine), create a new host token (create host-token) and start the agent with it.',
+        { machineId: t.machineId },
+      );
     }
     return t;
   }

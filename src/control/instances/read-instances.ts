@@ -38,7 +38,8 @@ async function withUsage(ctx: ControlContext, rows: readonly { instance: Instanc
 
 export async function showInstance(ctx: ControlContext, p: Principal, id: number): Promise<InstanceView> {
   const instance = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.read');
-  const machine = await ctx.store.getMachine(instance.machineId, ctx.clock.now());
+  // A deleted machine still names the host a destroyed instance ran on.
+  const machine = await ctx.store.getMachine(instance.machineId, ctx.clock.now(), { includeDeleted: true });
   const [view] = await withUsage(ctx, [{ instance, machine }]);
   return view as InstanceView;
 }

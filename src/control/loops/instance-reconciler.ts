@@ -25,6 +25,7 @@ export class InstanceReconciler {
   #loop: Promise<void> | null = null;
   #wakeUp: (() => void) | null = null;
   #woken = false;
+  #unsubscribe: (() => void) | null = null;
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
@@ -33,6 +34,8 @@ export class InstanceReconciler {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    // Intents written here or at another replica, and workloads that ended: id null asks for a look at every due row.
+    this.#unsubscribe = this.#ctx.store.changes.subscribe('instance', (c) => this.wake(c.id ?? undefined));
     this.#loop = this.#run();
   }
 
@@ -44,6 +47,7 @@ export class InstanceReconciler {
   }
 
   async stop(): Promise<void> {
+    this.#unsubscribe?.();
     this.#running = false;
     this.wake();
     await this.#loop;
@@ -165,6 +169,7 @@ export class InstanceReconciler {
           pendingOpDone: false,
         });
         if (!ok) return 'none';
+        ctx.store.changes.publish('instance-status', inst.id);
         log.info({ from: inst.status, to: plan.interim, generation: inst.generation }, 'instance status');
         ctx.metrics.instanceTransitions.inc({ to: plan.interim });
       }
@@ -206,6 +211,7 @@ export class InstanceReconciler {
         ...(started ? { startDate: ctx.clock.now() } : {}),
       });
       if (ok && out.status !== inst.status) {
+        ctx.store.changes.publish('instance-status', inst.id);
         log.info({ from: inst.status, to: out.status, generation: inst.generation, reason: msg }, 'instance status');
         ctx.metrics.instanceTransitions.inc({ to: out.status });
       }

@@ -1,4 +1,5 @@
 import { updateWorkersStep } from '../serverless/update-workers.js';
+import { ServerlessWakeups } from './serverless-wakeups.js';
 import { randomUUID } from 'node:crypto';
 import { decideScale, type WorkerView } from '../../domain/serverless/autoscale.js';
 import { waitsForHeld, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
@@ -58,7 +59,7 @@ export class ServerlessLoop {
   /** The earliest pass asked for while a pass ran: the next one is armed for then. */
   #dueAt = Infinity;
   #running = false;
-  #unsubscribe: (() => void) | null = null;
+  #wakeups: ServerlessWakeups | null = null;
   #pass: Promise<void> = Promise.resolve();
   #stopped = true;
 
@@ -70,13 +71,13 @@ export class ServerlessLoop {
     if (!this.#stopped) return;
     this.#stopped = false;
     // Intents (a stop, a start, a new endpoint) and deadlines ask for a pass; the periodic tick is only the fallback.
-    this.#unsubscribe = this.#ctx.endpointSignal.onPassDue((at) => this.#passAt(at ?? this.#ctx.clock.now()));
+    this.#wakeups = new ServerlessWakeups(this.#ctx, (at) => this.#passAt(at));
     this.#tick();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#unsubscribe?.();
+    this.#wakeups?.close();
     if (this.#timer !== null) clearTimeout(this.#timer);
     await this.#pass;
   }
@@ -158,6 +159,7 @@ export class ServerlessLoop {
     // Probe-ready workers are probed before workers are read, so this pass sees what they answered.
     if (serving) await probeHttpWorkers(this.#ctx, ep, groups);
     const workers = await workersOf(this.#ctx, ep.id);
+    this.#wakeups?.saw(ep.id, workers);
     if (ep.target === 'deleted') return this.#deletePass(ep, workers);
     if (ep.target === 'stopped') return this.#stopPass(ep, workers);
     return this.#runPass(ep, workers, dep, groups);
@@ -363,11 +365,7 @@ export class ServerlessLoop {
     return null;
   }
 
-  /**
-   * A stop's deadlines act when they fall, not at the first tick after them (a 1 s drain timeout
-   * fired after 2-3 s): the pass is asked for at the drain deadline (or the end of the settle time),
-   * and while workers stop, at the reconciler's pace up to their deadline.
-   */
+  /** A stop's deadlines act when they fall, not at a later tick: at the drain deadline (or the end of the settle time); while workers stop, at their deadline (ServerlessWakeups: sooner, at their stops). */
   #wakeForStop(ep: EndpointRecord, next: string, workersDeadline: number | null, now: number): void {
     const s = this.#ctx.settings;
     if (next === 'closing' || next === 'draining') {
@@ -395,5 +393,6 @@ export class ServerlessLoop {
     this.#routedTo.delete(endpointId);
     this.#unrecordedDrainFailures.delete(endpointId);
     this.#ctx.endpointSignal.forget(endpointId);
+    this.#wakeups?.saw(endpointId, []);
   }
 }

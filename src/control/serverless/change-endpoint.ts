@@ -106,7 +106,7 @@ export async function changeOwnedEndpoint(
     if (action === 'start') ctx.traffic.open(id);
     else ctx.traffic.close(id, { drain, rejectQueued });
     ctx.endpointSignal.notify(id);
-    ctx.endpointSignal.passDue();
+    ctx.endpointSignal.intent(id);
     ctx.log.info({ endpointId: id, action, drain, from: `${ep.target}/${ep.status}`, generation: ep.generation + 1 }, 'endpoint intent');
     return { endpoint: (await ctx.store.getEndpoint(id)) as EndpointRecord, changed: true };
   };

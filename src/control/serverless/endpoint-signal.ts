@@ -1,9 +1,17 @@
 /**
  * In-process wake-ups for code that waits on an endpoint (`awaitEndpointStatus`): this replica's
  * serverless loop and intent writes notify after they changed one. Changes other replicas make are
- * not seen here; waiters also read the store again every endpointWaitPollMs for them.
+ * not seen here; waiters also read the store again every endpointWaitPollMs for them. Intents are
+ * also told to the other replicas (`intent`), whose serverless loops then run a pass.
  */
 export class EndpointSignal {
+  readonly #publish: (endpointId: number) => void;
+
+  /** `publish` tells the other replicas (the change feed's 'endpoint' topic). */
+  constructor(publish: (endpointId: number) => void = () => undefined) {
+    this.#publish = publish;
+  }
+
   /** Notifications so far, per endpoint: a waiter that read the store at version v wakes at once when it moved. */
   readonly #versions = new Map<number, number>();
   readonly #waiters = new Map<number, Set<() => void>>();
@@ -22,6 +30,12 @@ export class EndpointSignal {
    */
   passDue(at: number | null = null): void {
     for (const l of this.#passListeners) l(at);
+  }
+
+  /** An intent on the endpoint was written (created, stopped, started, its workergroups changed): a pass now, here and elsewhere. */
+  intent(endpointId: number): void {
+    this.passDue();
+    this.#publish(endpointId);
   }
 
   version(endpointId: number): number {

@@ -71,7 +71,7 @@ export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEn
     now: ctx.clock.now(),
   });
   ctx.log.info({ endpointId: ep.id, name }, 'endpoint created');
-  ctx.endpointSignal.passDue();
+  ctx.endpointSignal.intent(ep.id);
   return ep;
 }
 

@@ -22,7 +22,7 @@ export async function updateWorkers(ctx: ControlContext, p: Principal, id: numbe
   const mine = (await workersOf(ctx, wg.endpointId)).filter((w) => w.instance.workergroupId === id && live(w));
   await ctx.store.updateWorkergroup(id, { workersOutdatedBefore: now });
   ctx.log.info({ workergroupId: id, workers: mine.length }, 'rolling update of workers requested');
-  ctx.endpointSignal.passDue();
+  ctx.endpointSignal.intent(wg.endpointId);
   return { workersToUpdate: mine.length };
 }
 

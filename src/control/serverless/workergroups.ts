@@ -118,7 +118,7 @@ export async function createWorkergroup(
     now: ctx.clock.now(),
   });
   // The serverless loop recruits for it at once, not at its next tick.
-  ctx.endpointSignal.passDue();
+  ctx.endpointSignal.intent(wg.endpointId);
   return wg;
 }
 

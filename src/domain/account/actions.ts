@@ -11,7 +11,7 @@ export const ACTION_SCOPES = {
   'instance.create': 'instance_write',
   /** start, stop, destroy */
   'instance.change': 'instance_write',
-  /** label, reboot, recycle, attach or detach SSH keys */
+  /** label, reboot, recycle, attach or detach SSH keys; an admin's stop of every workload */
   'instance.manage': 'instance_write',
   /** list the SSH keys attached to an instance */
   'instance.ssh-keys': 'instance_read',

@@ -50,6 +50,8 @@ export interface HostTokenRecord {
   /** The machine this token speaks for; null until its agent's first hello. */
   readonly machineId: number | null;
   readonly createdAt: number;
+  /** Set when the token was revoked (its machine was deleted); such a token opens nothing. */
+  readonly revokedAt: number | null;
 }
 
 /** Usage of one instance as its agent measured it. */

@@ -13,7 +13,7 @@ import type { HostTokenRecord, MachineRegistration, UsageReport } from '../../do
 type Db = Kysely<Database>;
 
 function toHostToken(r: Selectable<HostTokenTable>): HostTokenRecord {
-  return { id: r.id, accountId: r.account_id, name: r.name, machineId: r.machine_id, createdAt: r.created_at };
+  return { id: r.id, accountId: r.account_id, name: r.name, machineId: r.machine_id, createdAt: r.created_at, revokedAt: r.revoked_at };
 }
 
 const b = (v: boolean): number => (v ? 1 : 0);
@@ -197,7 +197,7 @@ export async function createHostToken(db: Db, t: { accountId: number; tokenHash:
 }
 
 export async function findHostTokenByHash(db: Db, tokenHash: string): Promise<HostTokenRecord | undefined> {
-  const row = await db.selectFrom('host_tokens').selectAll().where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).executeTakeFirst();
+  const row = await db.selectFrom('host_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
   return row && toHostToken(row);
 }
 

@@ -9,6 +9,7 @@ import type { CatalogStore } from '../catalog-store.js';
 import type { MlStore } from '../ml-store.js';
 import * as fleet from './fleet.js';
 import * as bids from './bids.js';
+import { deleteMachine } from './machine-delete.js';
 import { AccessRepo } from './access-repo.js';
 import { BillingRepo } from './billing-repo.js';
 import { DeploymentRepo } from './deployment-repo.js';
@@ -101,19 +102,20 @@ export class KyselyStore implements Store {
     return toMachine(await fleet.registerMachine(this.db, m, now), now, this.#onlineWindowMs);
   }
 
-  async getMachine(id: number, now: number): Promise<MachineRecord | undefined> {
+  async getMachine(id: number, now: number, o: { includeDeleted?: boolean } = {}): Promise<MachineRecord | undefined> {
     const row = await this.db.selectFrom('machines').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && toMachine(row, now, this.#onlineWindowMs);
+    return row && (row.deleted_at === null || o.includeDeleted === true) ? toMachine(row, now, this.#onlineWindowMs) : undefined;
   }
-
   async listMachines(now: number): Promise<MachineRecord[]> {
-    const rows = await this.db.selectFrom('machines').selectAll().orderBy('id').execute();
+    const rows = await this.db.selectFrom('machines').selectAll().where('deleted_at', 'is', null).orderBy('id').execute();
     return rows.map((r) => toMachine(r, now, this.#onlineWindowMs));
   }
-
   async findMachineByHostKey(hostKey: string, now: number): Promise<MachineRecord | undefined> {
-    const row = await this.db.selectFrom('machines').selectAll().where('host_key', '=', hostKey).executeTakeFirst();
+    const row = await this.db.selectFrom('machines').selectAll().where('host_key', '=', hostKey).where('deleted_at', 'is', null).executeTakeFirst();
     return row && toMachine(row, now, this.#onlineWindowMs);
+  }
+  deleteMachine(id: number, now: number, note: string): ReturnType<typeof deleteMachine> {
+    return deleteMachine(this.db, id, now, note);
   }
 
   async setMachineVerified(id: number, verified: boolean): Promise<void> {
@@ -182,7 +184,7 @@ export class KyselyStore implements Store {
     const id = await this.db.transaction().execute(async (trx) => {
       // The machine row is locked first: placement locks it too, and taking it after the instance insert (whose
       // foreign key holds a share lock on it) would deadlock two concurrent creates on PostgreSQL.
-      let mq = trx.selectFrom('machines').selectAll().where('id', '=', n.machineId);
+      let mq = trx.selectFrom('machines').selectAll().where('id', '=', n.machineId).where('deleted_at', 'is', null);
       if (this.dialect.supportsSkipLocked) mq = mq.forUpdate();
       const machine = await mq.executeTakeFirst();
       if (!machine) throw new GantryError('OFFER_NOT_FOUND', `Machine ${n.machineId} does not exist.`, { machineId: n.machineId });

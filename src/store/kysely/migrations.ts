@@ -15,6 +15,7 @@ import { serverlessUpdateMigration } from './migration-serverless-update.js';
 import { bidsMigration } from './migration-bids.js';
 import { instanceTemplateMigration } from './migration-instance-template.js';
 import { volumesMigration } from './migration-volumes.js';
+import { machineDeletedMigration } from './migration-machine-deleted.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -273,6 +274,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0018_serverless': serverlessUpdateMigration,
     '0019_accounts': accountsMigration,
     '0020_instance_template': instanceTemplateMigration,
+    '0021_machine_deleted': machineDeletedMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -84,6 +84,8 @@ export interface MachineTable {
   gpu_utils: string | null;
   last_seen_at: number;
   created_at: number;
+  /** Set by `delete machine`: the row stays for the history that names it, hidden everywhere else. */
+  deleted_at: number | null;
 }
 
 export interface InstanceTable {

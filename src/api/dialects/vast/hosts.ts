@@ -87,7 +87,19 @@ export function vastHostRoutes(app: FastifyInstance, control: ControlPlane): voi
     };
   });
 
-  app.post('/api/v0/machines/:id/force_delete', async (req: Req) => hosts.deleteMachine(principal(req), parseId(req.params.id, 'machine id')));
+  // The official CLI prints "deleted machine_id (ID) and all related contracts." on success: true.
+  app.post('/api/v0/machines/:id/force_delete', async (req: Req) => {
+    const r = await hosts.deleteMachine(principal(req), parseId(req.params.id, 'machine id'));
+    const ended = r.destroyedIds.length === 0 ? '' : `; your instances ${r.destroyedIds.join(', ')} were destroyed with it`;
+    const vols = r.volumeIds.length === 0 ? '' : `; your volumes ${r.volumeIds.join(', ')} were deleted with it`;
+    return {
+      success: true,
+      msg: `deleted machine ${r.machineId}${ended}${vols}`,
+      machine_id: r.machineId,
+      destroyed_instances: r.destroyedIds,
+      deleted_volumes: r.volumeIds,
+    };
+  });
 
   app.put('/api/v0/machines/create_bids', async (req) => {
     const machine = asObject(req.body).machine;

@@ -23,6 +23,7 @@ import { vastServerlessRoutes } from './serverless.js';
 import { vastTemplateInstanceRoutes } from './template-instances.js';
 import { templateRefOf, vastTemplateRoutes } from './templates.js';
 import { vastVolumeRoutes } from './volumes.js';
+import { vastWorkloadRoutes } from './workloads.js';
 import { showValue } from '../../../domain/show.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
@@ -76,6 +77,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   vastBillingRoutes(app, control);
   vastBidRoutes(app, control);
   vastVolumeRoutes(app, control);
+  vastWorkloadRoutes(app, control);
   vastInstanceAccessRoutes(app, opts);
   await vastRoutingRoutes(app, { control, gateway: opts.gateway });
 
