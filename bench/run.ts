@@ -3,10 +3,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseVastSearch } from '../src/api/dialects/vast/offers.js';
-import { offersOf, type Offer } from '../src/domain/offer/offer.js';
-import { offerFieldType } from '../src/domain/offer/search.js';
-import { applyQuery } from '../src/domain/query/filter.js';
 import type { RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
 import { printServerless, serverlessBench } from './serverless.js';
@@ -15,10 +11,12 @@ import { callApi, pair, startBenchGantry, textTable, type LatencyRow } from './u
 import { aicoreBench } from './aicore.js';
 import { elasticBench, printElastic } from './elastic.js';
 import { sandboxBench } from './sandbox.js';
+import { searchBench } from './search.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
- *  - offer search over 100,000 offers: HTTP API vs the same query evaluated in-process on ready rows;
+ *  - offer search over 100,000 offers, a mix of 20 searches: HTTP API (offers index) vs the same searches in-process on
+ *    ready rows, and again while machines change (search.ts);
  *  - instance create → running: through the API and reconciler vs spawning the same command directly;
  *  - container create → running (docker runtime on Podman) vs the process runtime, both through the API;
  *  - heartbeat handling for 1,000 simulated agents: server CPU and memory vs the same server idle (fleet.ts);
@@ -30,8 +28,6 @@ import { sandboxBench } from './sandbox.js';
  *
  * `npm run bench -- serverless` (or search, create, fleet, auth, aicore, elastic) runs only those.
  */
-const MACHINES = 25_000; // 8 GPUs each, chunks 1/2/4/8 → 100,000 offers
-const SEARCH_RUNS = 40;
 const CREATE_RUNS = 10;
 
 type Row = LatencyRow;
@@ -44,44 +40,6 @@ const time = async (f: () => Promise<unknown>): Promise<number> => {
 
 function start(dataDir: string, gpus: string, runtime: { runtime: string; dockerHost?: string } = { runtime: 'process' }): Promise<RunningGantry> {
   return startBenchGantry(dataDir, gpus, runtime);
-}
-
-async function searchBench(dir: string): Promise<Row[]> {
-  const g = await start(join(dir, 'search'), '8x RTX 4090:24GB');
-  try {
-    const base = (await g.store.listMachines(Date.now()))[0];
-    if (!base) throw new Error('no machine');
-    for (let i = 0; i < MACHINES - 1; i++) {
-      await g.store.registerMachine({ ...base, hostKey: `bench-${i}`, priceGpuPerHour: 0.1 + (i % 97) / 100, reliability: 0.9 + (i % 10) / 100 }, Date.now());
-    }
-    const body = { num_gpus: { gte: 2 }, reliability: { gte: 0.95 }, verified: { eq: true }, order: [['dph_total', 'asc']], limit: 64 };
-    const http = async (): Promise<void> => {
-      const j = (await callApi(g.url, g.adminKey ?? '', 'POST', '/api/v0/bundles/', body)) as { offers: unknown[] };
-      if (j.offers.length !== 64) throw new Error('unexpected result size');
-    };
-    // Baseline: the same filter, order and limit on offer rows already in memory.
-    const machines = await g.store.listMachines(Date.now());
-    const rows: Offer[] = machines.flatMap((m) => offersOf(m, m.numGpus, { type: 'on-demand', allocatedStorageGb: 5, rentedByCaller: false }));
-    const q = parseVastSearch(body);
-    const direct = async (): Promise<void> => {
-      if (applyQuery(rows, q, offerFieldType).length !== 64) throw new Error('unexpected result size');
-    };
-    await http();
-    await direct();
-    const h: number[] = [];
-    const d: number[] = [];
-    for (let i = 0; i < SEARCH_RUNS; i++) {
-      h.push(await time(http));
-      d.push(await time(direct));
-    }
-    return pair(
-      `offer search (${rows.length} offers)`,
-      ['in-process query on ready rows (baseline)', d],
-      ['POST /api/v0/bundles/ (machine list cached ≤1 s, allocations read per request)', h],
-    );
-  } finally {
-    await g.close();
-  }
 }
 
 /** Create → running through the API on one runtime; with `direct`, also the bare spawn baseline. */

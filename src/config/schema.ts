@@ -75,7 +75,12 @@ export const SETTINGS = {
   machineCacheMs: {
     type: 'duration',
     default: 1_000,
-    doc: "How long one replica reuses the machine list for searches; another replica's machine changes show within this time.",
+    doc: "How long one replica reuses the machine list (instance and volume views, routing), and how often the offers index reads which hosts sent a heartbeat; another replica's heartbeats show in searches within this time.",
+  },
+  offersIndexRebuildMs: {
+    type: 'duration',
+    default: 60_000,
+    doc: 'Safety net of the offers index, which follows machine and rental changes as they are published: every this often it reads the whole fleet again and applies what differs.',
   },
   agentPollWaitMs: { type: 'duration', default: 20_000, doc: "Longest time an agent's poll for commands is held open when there is nothing to do." },
   agentCallTimeoutMs: {

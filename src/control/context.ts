@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { HostRegistry } from './hosts/hosts.js';
 import type { MachineCatalog } from './fleet/machine-catalog.js';
+import type { OffersIndex } from './fleet/offers-index.js';
 import type { EndpointSignal } from './serverless/endpoint-signal.js';
 import type { TrafficGate } from './serverless/traffic-gate.js';
 import type { Vault } from './accounts/vault.js';
@@ -27,6 +28,7 @@ export type ControlSettings = Pick<
   | 'copyTimeoutMs'
   | 'maxApiKeysPerAccount'
   | 'machineCacheMs'
+  | 'offersIndexRebuildMs'
   | 'publicIp'
   | 'machineOfflineMs'
   | 'agentPollWaitMs'
@@ -57,8 +59,10 @@ export interface ControlContext {
   readonly store: Store;
   readonly clock: Clock;
   readonly hosts: HostRegistry;
-  /** Cached machine list for searches. */
+  /** Cached machine list (instance and volume views, routing). */
   readonly machines: MachineCatalog;
+  /** Offers kept up to date from machine and rental changes: what searches read. */
+  readonly offers: OffersIndex;
   readonly log: Logger;
   readonly metrics: Metrics;
   /** Server secret that derives per-instance keys. */

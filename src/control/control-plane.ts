@@ -11,6 +11,7 @@ import { createInstance } from './instances/create-instance.js';
 import { labelInstance } from './instances/label-instance.js';
 import * as bids from './instances/bid-instance.js';
 import { MachineCatalog } from './fleet/machine-catalog.js';
+import { OffersIndex } from './fleet/offers-index.js';
 import { Housekeeping } from './loops/housekeeping.js';
 import { InstanceReconciler } from './loops/instance-reconciler.js';
 import { ServerlessLoop } from './loops/serverless-loop.js';
@@ -64,7 +65,7 @@ export class ControlPlane {
   /** Volumes, volume offers, snapshots and machine cleanup. */
   readonly volumes: VolumeUseCases;
 
-  constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'endpointSignal' | 'principals'> & { readonly machines?: MachineCatalog }) {
+  constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals'> & { readonly machines?: MachineCatalog }) {
     const principals = new PrincipalCache({
       maxEntries: ctx.settings.principalCacheEntries,
       maxAgeMs: ctx.settings.principalCacheMaxAgeMs,
@@ -77,6 +78,11 @@ export class ControlPlane {
       ...ctx,
       principals,
       machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),
+      offers: new OffersIndex(ctx.store, ctx.clock, {
+        seenSyncMs: ctx.settings.machineCacheMs,
+        rebuildMs: ctx.settings.offersIndexRebuildMs,
+        onError: (err) => ctx.log.warn({ err }, 'offers index: reading changes failed; the next search reads the fleet again'),
+      }),
       // Intents reach this replica's loops through the change feed, and the other replicas' loops too.
       wake: (id) => ctx.store.changes.publish('instance', id ?? null),
       endpointSignal: new EndpointSignal((id) => ctx.store.changes.publish('endpoint', id)),
@@ -108,6 +114,7 @@ export class ControlPlane {
 
   async stopLoops(): Promise<void> {
     this.agents.close();
+    this.ctx.offers.close();
     await Promise.all([this.reconciler.stop(), this.housekeeping.stop(), this.serverlessLoop.stop(), this.billingLoop.stop()]);
   }
 

@@ -1,3 +1,4 @@
+import type { OfferSourceStore } from './offer-source-store.js';
 import type { InstanceRecord, InstanceTemplate } from '../domain/instance/instance.js';
 import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../domain/machine/machine.js';
 import type { ListingRequest } from '../domain/machine/listing.js';
@@ -103,10 +104,12 @@ export interface InstanceListOptions {
   readonly includeDestroyed?: boolean;
 }
 
-export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore {
+export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore, OfferSourceStore {
   readonly name: 'sqlite' | 'postgres';
   /** What changed, told to this replica's parts and to the other replicas on the same database. */
   readonly changes: ChangeFeed;
+  /** A host silent longer than this is not `online` (judged when a machine is read). */
+  readonly machineOnlineWindowMs: number;
   migrate(): Promise<void>;
   close(): Promise<void>;
 
@@ -147,12 +150,6 @@ export interface Store extends ServerlessStore, TenantStore, BillingStore, Catal
   /** Bind an unbound token to a machine; false when it was bound (to any machine) already. */
   bindHostToken(id: number, machineId: number): Promise<boolean>;
 
-  /** Allocated GPU count per machine. */
-  allocatedGpuCounts(): Promise<Map<number, number>>;
-  /** Machines on which the account rents GPUs or vCPUs. */
-  machinesRentedBy(accountId: number): Promise<Set<number>>;
-  /** vCPUs and RAM (MB) held per machine by instances that hold compute. */
-  allocatedCpu(): Promise<Map<number, { cores: number; ramMb: number }>>;
   /**
    * Change an interruptible instance's bid: meters are settled at the old price first, then placement runs
    * again (a higher bid may win GPUs, a lower one may lose them). Returns the instance after the change.

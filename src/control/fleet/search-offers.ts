@@ -11,12 +11,20 @@ export async function searchOffers(ctx: ControlContext, p: Principal, q: OfferSe
 }
 
 /** The search itself, for use cases that search on the caller's behalf under their own action (launch instance). */
-export async function findOffers(ctx: ControlContext, p: Principal, q: OfferSearch): Promise<Offer[]> {
+export function findOffers(ctx: ControlContext, p: Principal, q: OfferSearch): Promise<Offer[]> {
+  return ctx.offers.search(q, p.accountId);
+}
+
+/**
+ * The full computation the offers index answers like: every machine and every allocation read now,
+ * every offer built. Kept as the reference the index is tested against.
+ */
+export async function scanOffers(ctx: Pick<ControlContext, 'store' | 'clock'>, accountId: number, q: OfferSearch): Promise<Offer[]> {
   const [machines, allocated, cpu, rented] = await Promise.all([
-    ctx.machines.list(),
+    ctx.store.listMachines(ctx.clock.now()),
     ctx.store.allocatedGpuCounts(),
     ctx.store.allocatedCpu(),
-    ctx.store.machinesRentedBy(p.accountId),
+    ctx.store.machinesRentedBy(accountId),
   ]);
   const offers: Offer[] = [];
   for (const m of machines) {

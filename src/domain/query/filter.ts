@@ -96,14 +96,16 @@ export function parseOrder(raw: unknown): Order[] {
   });
 }
 
-function norm(type: FieldType | undefined, v: unknown): unknown {
+/** A value as conditions and orders compare it (exported for indexes that keep rows sorted). */
+export function norm(type: FieldType | undefined, v: unknown): unknown {
   if (type === 'version') return versionNumber(v);
   // GPU names compare with spaces and underscores alike (RTX_4090 == "RTX 4090"), case-insensitively.
   if (typeof v === 'string') return v.replace(/_/g, ' ').toLowerCase();
   return v;
 }
 
-function compare(a: unknown, b: unknown): number {
+/** Order of two normalized values; null and undefined sort first. */
+export function compare(a: unknown, b: unknown): number {
   if (a === b) return 0;
   if (a === null || a === undefined) return -1;
   if (b === null || b === undefined) return 1;
@@ -111,7 +113,7 @@ function compare(a: unknown, b: unknown): number {
 }
 
 /** A condition with its value normalized once, so filtering does not redo it per row. */
-function compile(c: Condition, typeOf: TypeOf): (row: Readonly<Record<string, unknown>>) => boolean {
+export function compile(c: Condition, typeOf: TypeOf): (row: Readonly<Record<string, unknown>>) => boolean {
   const type = typeOf(c.field);
   const field = c.field;
   const present = (v: unknown): boolean => v !== null && v !== undefined;

@@ -85,14 +85,17 @@ export async function recordHeartbeat(
   db: Db,
   machineId: number,
   h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] },
-): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  onlineWindowMs: number,
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const before = await trx.selectFrom('machines').select('last_seen_at').where('id', '=', machineId).executeTakeFirst();
     await trx
       .updateTable('machines')
       .set({ last_seen_at: h.now, gpu_utils: h.gpuUtils === null ? null : JSON.stringify(h.gpuUtils) })
       .where('id', '=', machineId)
       .execute();
-    if (h.usage.length === 0) return;
+    const back = before !== undefined && h.now - Number(before.last_seen_at) > onlineWindowMs;
+    if (h.usage.length === 0) return back;
     // Only instances placed on this machine: an agent cannot write usage onto someone else's instance.
     const mine = new Set(
       (
@@ -117,7 +120,7 @@ export async function recordHeartbeat(
         disk_usage_mb: u.diskUsageMb,
         updated_at: h.now,
       }));
-    if (rows.length === 0) return;
+    if (rows.length === 0) return back;
     await trx
       .insertInto('instance_usage')
       .values(rows)
@@ -130,6 +133,7 @@ export async function recordHeartbeat(
         })),
       )
       .execute();
+    return back;
   });
 }
 

@@ -25,6 +25,8 @@ import { TemplateRepo } from './template-repo.js';
 import type { TemplateStore } from '../template-store.js';
 import { allocatePorts, attachAccountSshKeys, insertGpus, portsOf } from './allocations.js';
 import { ResultRepo } from './result-repo.js';
+import { OfferSourceRepo } from './offer-source-repo.js';
+import type { OfferSourceStore } from '../offer-source-store.js';
 import { claimLeased } from './lease.js';
 import { holdCpu, notEnoughGpus, rebalanceMachine, releaseCompute } from './placement.js';
 import { WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
@@ -40,15 +42,18 @@ const b = (v: boolean): number => (v ? 1 : 0);
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
 type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & ResourceRepos;
-type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo;
+type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
-const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore & ResultStore => r;
+const covers = (
+  r: Repositories,
+): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore & ResultStore & OfferSourceStore => r;
 void covers;
 
 // Declaration merging: the class below gains the repositories' methods, which its constructor binds
 // (`covers` above checks they exist, the store contract suite that they behave).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore {}
+export interface KyselyStore
+  extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore, OfferSourceStore {}
 
 /**
  * The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. Machines
@@ -61,14 +66,14 @@ export class KyselyStore implements Store {
   readonly changes: ChangeFeed;
   protected readonly db: Kysely<Database>;
   protected readonly dialect: StoreDialect;
-  readonly #onlineWindowMs: number;
+  readonly machineOnlineWindowMs: number;
 
   constructor(d: StoreDialect, opts: { machineOnlineWindowMs?: number; onFeedError?: (err: unknown) => void } = {}) {
     this.dialect = d;
     this.name = d.name;
     this.changes = d.createChangeFeed(opts.onFeedError ?? (() => undefined));
     this.db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
-    this.#onlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
+    this.machineOnlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
     for (const repo of [
       new TenantRepo(this.db, d, this.changes),
       new AccessRepo(this.db, d),
@@ -81,6 +86,7 @@ export class KyselyStore implements Store {
       new TemplateRepo(this.db, d),
       new VolumeRepo(this.db, d),
       new ResultRepo(this.db, d),
+      new OfferSourceRepo(this.db, d, this.machineOnlineWindowMs),
     ]) {
       exposeMethods(this, repo);
     }
@@ -99,20 +105,22 @@ export class KyselyStore implements Store {
 
   // ── machines ────────────────────────────────────────────────────────
   async registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord> {
-    return toMachine(await fleet.registerMachine(this.db, m, now), now, this.#onlineWindowMs);
+    const machine = toMachine(await fleet.registerMachine(this.db, m, now), now, this.machineOnlineWindowMs);
+    this.changes.publish('machine', machine.id);
+    return machine;
   }
 
   async getMachine(id: number, now: number, o: { includeDeleted?: boolean } = {}): Promise<MachineRecord | undefined> {
     const row = await this.db.selectFrom('machines').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && (row.deleted_at === null || o.includeDeleted === true) ? toMachine(row, now, this.#onlineWindowMs) : undefined;
+    return row && (row.deleted_at === null || o.includeDeleted === true) ? toMachine(row, now, this.machineOnlineWindowMs) : undefined;
   }
   async listMachines(now: number): Promise<MachineRecord[]> {
     const rows = await this.db.selectFrom('machines').selectAll().where('deleted_at', 'is', null).orderBy('id').execute();
-    return rows.map((r) => toMachine(r, now, this.#onlineWindowMs));
+    return rows.map((r) => toMachine(r, now, this.machineOnlineWindowMs));
   }
   async findMachineByHostKey(hostKey: string, now: number): Promise<MachineRecord | undefined> {
     const row = await this.db.selectFrom('machines').selectAll().where('host_key', '=', hostKey).where('deleted_at', 'is', null).executeTakeFirst();
-    return row && toMachine(row, now, this.#onlineWindowMs);
+    return row && toMachine(row, now, this.machineOnlineWindowMs);
   }
   deleteMachine(id: number, now: number, note: string): ReturnType<typeof deleteMachine> {
     return deleteMachine(this.db, id, now, note);
@@ -125,23 +133,27 @@ export class KyselyStore implements Store {
       .where('id', '=', id)
       .executeTakeFirst();
     if (r.numUpdatedRows === 0n) throw new GantryError('MACHINE_NOT_FOUND', `No machine with id ${id}.`, { machineId: id });
+    this.changes.publish('machine', id);
   }
 
   async touchMachine(id: number, now: number): Promise<void> {
     await this.db.updateTable('machines').set({ last_seen_at: now }).where('id', '=', id).execute();
   }
 
-  recordHeartbeat(machineId: number, h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] }): Promise<void> {
-    return fleet.recordHeartbeat(this.db, machineId, h);
+  async recordHeartbeat(machineId: number, h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] }): Promise<void> {
+    // Only a host coming back changes its offers at once; a steady heartbeat is read by the index's sweep.
+    if (await fleet.recordHeartbeat(this.db, machineId, h, this.machineOnlineWindowMs)) this.changes.publish('machine', machineId);
   }
   usageOf(ids: readonly number[]): Promise<Map<number, UsageReport & { updatedAt: number }>> {
     return fleet.usageOf(this.db, ids);
   }
   async setListing(machineId: number, l: ListingWrite & { listed: boolean }): Promise<void> {
     await fleet.setListing(this.db, machineId, l);
+    this.changes.publish('machine', machineId);
   }
   async setMaintenance(machineId: number, w: { start: number; end: number; reason: string | null } | null): Promise<void> {
     await fleet.setMaintenance(this.db, machineId, w);
+    this.changes.publish('machine', machineId);
   }
   markInstancesOfSilentMachines(silentSince: number, msg: string, now: number): Promise<number[]> {
     return fleet.markInstancesOfSilentMachines(this.db, silentSince, msg, now);
@@ -156,24 +168,11 @@ export class KyselyStore implements Store {
     return fleet.bindHostToken(this.db, id, machineId);
   }
 
-  async allocatedGpuCounts(): Promise<Map<number, number>> {
-    const rows = await this.db
-      .selectFrom('gpu_allocations')
-      .select(['machine_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .groupBy('machine_id')
-      .execute();
-    return new Map(rows.map((r) => [r.machine_id, Number(r.n)]));
-  }
-
-  machinesRentedBy(accountId: number): Promise<Set<number>> {
-    return bids.machinesRentedBy(this.db, accountId);
-  }
-
-  allocatedCpu(): Promise<Map<number, { cores: number; ramMb: number }>> {
-    return bids.allocatedCpu(this.db);
-  }
   changeBid(id: number, price: number, now: number): Promise<InstanceRecord> {
-    return bids.changeBid(this.db, this.dialect, id, price, now).then(async () => (await this.getInstance(id)) as InstanceRecord);
+    return bids.changeBid(this.db, this.dialect, id, price, now).then(async () => {
+      this.changes.publish('instance', id); // placement ran again: GPUs may have changed hands
+      return (await this.getInstance(id)) as InstanceRecord;
+    });
   }
   prepayInstance(id: number, amount: number, discount: number, now: number): Promise<InstanceRecord> {
     return bids.prepayInstance(this.db, id, amount, discount, now).then(async () => (await this.getInstance(id)) as InstanceRecord);
@@ -228,6 +227,7 @@ export class KyselyStore implements Store {
       await linkVolumes(trx, row.id, n.volumes ?? []);
       return row.id;
     });
+    this.changes.publish('instance', id);
     return (await this.getInstance(id)) as InstanceRecord;
   }
 
@@ -250,7 +250,7 @@ export class KyselyStore implements Store {
   }
 
   async writeIntent(id: number, expectedGeneration: number, w: IntentWrite): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    const written = await this.db.transaction().execute(async (trx) => {
       const row = await trx
         .selectFrom('instances')
         .select(['machine_id', 'gpu_indices', 'offer_type', 'gpu_wait_since'])
@@ -287,6 +287,8 @@ export class KyselyStore implements Store {
       }
       return true;
     });
+    if (written) this.changes.publish('instance', id);
+    return written;
   }
 
   async setLabel(id: number, label: string | null): Promise<void> {
@@ -341,15 +343,16 @@ export class KyselyStore implements Store {
   }
 
   async applyObservation(id: number, leaseToken: string, o: ObservationWrite): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    const changed = await this.db.transaction().execute(async (trx): Promise<boolean | null> => {
       const cur = await trx
         .selectFrom('instances')
         .select(['status', 'observed_generation', 'generation', 'target', 'gpu_wait_since', 'machine_id'])
         .where('id', '=', id)
         .where('lease_token', '=', leaseToken)
         .executeTakeFirst();
-      if (!cur) return false; // the lease went to another replica: apply nothing from this pass
+      if (!cur) return null; // the lease went to another replica: apply nothing from this pass
       const observed = Math.max(cur.observed_generation, o.observedGeneration);
+      let released = false;
       await trx
         .updateTable('instances')
         .set({
@@ -370,15 +373,17 @@ export class KyselyStore implements Store {
       // instance still wants to run, but not on these GPUs); the strongest waiting claim gets them then.
       const outbid = cur.gpu_wait_since !== null && cur.target === 'running';
       if ((o.status === 'stopped' && (cur.target !== 'running' || outbid)) || (o.status === 'created' && outbid) || o.status === 'destroyed') {
-        await releaseCompute(trx, id);
+        released = await releaseCompute(trx, id);
         await rebalanceMachine(this.dialect, trx, cur.machine_id, o.now);
       }
       if (o.status === 'destroyed') {
         await trx.deleteFrom('port_allocations').where('instance_id', '=', id).execute();
         await bids.refundDeposit(trx, id);
       }
-      return true;
+      return o.status !== cur.status || released;
     });
+    if (changed === true) this.changes.publish('instance', id); // a new status (and with it, maybe, released compute)
+    return changed !== null;
   }
 
   async releaseLease(id: number, leaseToken: string, now: number): Promise<void> {

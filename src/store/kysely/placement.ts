@@ -128,8 +128,9 @@ export function notEnoughGpus(free: number, n: Pick<NewInstance, 'offerType' | '
 
 const round = (x: number): number => Math.round(x * 100) / 100;
 
-/** Give back an instance's GPUs and vCPUs (its stop is confirmed, or it is destroyed). */
-export async function releaseCompute(trx: Db, instanceId: number): Promise<void> {
-  await trx.deleteFrom('gpu_allocations').where('instance_id', '=', instanceId).execute();
-  await trx.deleteFrom('cpu_allocations').where('instance_id', '=', instanceId).execute();
+/** Give back an instance's GPUs and vCPUs (its stop is confirmed, or it is destroyed); true when it held any. */
+export async function releaseCompute(trx: Db, instanceId: number): Promise<boolean> {
+  const gpus = await trx.deleteFrom('gpu_allocations').where('instance_id', '=', instanceId).executeTakeFirst();
+  const cpu = await trx.deleteFrom('cpu_allocations').where('instance_id', '=', instanceId).executeTakeFirst();
+  return gpus.numDeletedRows > 0n || cpu.numDeletedRows > 0n;
 }
