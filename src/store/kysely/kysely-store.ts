@@ -44,9 +44,8 @@ const b = (v: boolean): number => (v ? 1 : 0);
 type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & ResourceRepos;
 type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
-const covers = (
-  r: Repositories,
-): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore & ResultStore & OfferSourceStore => r;
+// OfferSourceRepo declares the OfferSourceStore part itself (`implements`).
+const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore & ResultStore => r;
 void covers;
 
 // Declaration merging: the class below gains the repositories' methods, which its constructor binds
@@ -168,11 +167,10 @@ export class KyselyStore implements Store {
     return fleet.bindHostToken(this.db, id, machineId);
   }
 
-  changeBid(id: number, price: number, now: number): Promise<InstanceRecord> {
-    return bids.changeBid(this.db, this.dialect, id, price, now).then(async () => {
-      this.changes.publish('instance', id); // placement ran again: GPUs may have changed hands
-      return (await this.getInstance(id)) as InstanceRecord;
-    });
+  async changeBid(id: number, price: number, now: number): Promise<InstanceRecord> {
+    await bids.changeBid(this.db, this.dialect, id, price, now);
+    this.changes.publish('instance', id); // placement ran again: GPUs may have changed hands
+    return (await this.getInstance(id)) as InstanceRecord;
   }
   prepayInstance(id: number, amount: number, discount: number, now: number): Promise<InstanceRecord> {
     return bids.prepayInstance(this.db, id, amount, discount, now).then(async () => (await this.getInstance(id)) as InstanceRecord);
