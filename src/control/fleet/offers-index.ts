@@ -84,13 +84,6 @@ export class OffersIndex {
     });
   }
 
-  /** Offers held for the default pricing (a measure of the index's size). */
-  async size(): Promise<number> {
-    this.#start();
-    await this.#caughtUp();
-    return this.#table('on-demand', 5).size;
-  }
-
   close(): void {
     for (const stop of this.#stops) stop();
     this.#stops = [];
@@ -103,7 +96,7 @@ export class OffersIndex {
     const feed = this.#store.changes;
     this.#stops.push(
       feed.subscribe('machine', (c) => this.#hear(c, this.#dirtyMachines)),
-      feed.subscribe('instance', (c) => this.#hear(c, this.#dirtyInstances)),
+      feed.subscribe('instance-status', (c) => this.#hear(c, this.#dirtyInstances)),
     );
     const timers: NodeJS.Timeout[] = [];
     if (this.#opts.seenSyncMs > 0) timers.push(setInterval(() => void this.#sweepSeen().catch(this.#opts.onError), this.#opts.seenSyncMs));
@@ -217,8 +210,8 @@ export class OffersIndex {
     if (t !== undefined)
       this.#tables.delete(key); // moved to the end: most recently searched
     else {
-      t = { type, storageGb, table: new OfferTable() };
-      for (const [id, h] of this.#machines) t.table.set(id, offersFor(h.rec, h.load, type, storageGb));
+      const rows = [...this.#machines].map(([id, h]) => [id, offersFor(h.rec, h.load, type, storageGb)] as const);
+      t = { type, storageGb, table: new OfferTable(rows) };
     }
     this.#tables.set(key, t);
     for (const k of this.#tables.keys()) if (this.#tables.size > MAX_PRICINGS) this.#tables.delete(k);

@@ -1,6 +1,7 @@
-import { applyQuery, compare, compile, norm, type Order } from '../query/filter.js';
+import { applyQuery, compile, norm, type Order } from '../query/filter.js';
 import type { Offer } from './offer.js';
 import { DEFAULT_OFFER_ORDER, offerFieldType, type OfferSearch } from './search.js';
+import { SortedRows } from './sorted-rows.js';
 
 /** How many orders one bucket keeps sorted; a search in yet another order scans the bucket's rows. */
 export const MAX_SORTED_ORDERS = 8;
@@ -13,65 +14,6 @@ export const PRESORTED_ORDERS: readonly (readonly Order[])[] = [
     { field: 'dphTotal', dir: 'asc' },
   ],
 ];
-
-interface Entry {
-  readonly row: Offer;
-  readonly keys: readonly unknown[];
-}
-
-/**
- * Rows kept in one order, ties broken by offer id: a full computation lists offers by id and sorts
- * stably, so this is the order it answers in. A machine's change removes and inserts its few rows.
- */
-class SortedRows {
-  readonly #order: readonly Order[];
-  #entries: Entry[];
-
-  constructor(order: readonly Order[], rows: Iterable<Offer>) {
-    this.#order = order;
-    this.#entries = [...rows].map((r) => this.#entry(r));
-    this.#entries.sort((a, b) => this.#cmp(a, b));
-  }
-
-  get entries(): readonly Entry[] {
-    return this.#entries;
-  }
-
-  #entry(row: Offer): Entry {
-    return { row, keys: this.#order.map((o) => norm(offerFieldType(o.field), (row as unknown as Record<string, unknown>)[o.field])) };
-  }
-
-  #cmp(a: Entry, b: Entry): number {
-    for (let i = 0; i < this.#order.length; i++) {
-      const d = compare(a.keys[i], b.keys[i]);
-      if (d !== 0) return this.#order[i]?.dir === 'desc' ? -d : d;
-    }
-    return a.row.id - b.row.id;
-  }
-
-  /** The first position whose entry does not sort before `e`. */
-  #lowerBound(e: Entry): number {
-    let lo = 0;
-    let hi = this.#entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.#cmp(this.#entries[mid] as Entry, e) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  insert(row: Offer): void {
-    const e = this.#entry(row);
-    this.#entries.splice(this.#lowerBound(e), 0, e);
-  }
-
-  remove(row: Offer): void {
-    const i = this.#lowerBound(this.#entry(row));
-    if (this.#entries[i]?.row === row) this.#entries.splice(i, 1);
-    else this.#entries = this.#entries.filter((e) => e.row !== row); // unreachable while keys are pure functions of the row
-  }
-}
 
 /** Offers of some machines (all, or those of one GPU name), with the orders searches asked for. */
 class Bucket {
@@ -119,8 +61,22 @@ export class OfferTable {
   readonly #all = new Bucket();
   readonly #byGpu = new Map<string, Bucket>();
 
-  constructor() {
+  /** Built whole from every machine's offers: each order is sorted once, not row by row. */
+  constructor(machines: Iterable<readonly [number, readonly Offer[]]> = []) {
+    for (const [id, offers] of machines) {
+      const first = offers[0];
+      if (first === undefined) continue;
+      this.#all.machines.set(id, offers);
+      this.#bucket(first.gpuName).machines.set(id, offers);
+    }
     for (const o of PRESORTED_ORDERS) this.#all.sortedBy(o);
+  }
+
+  #bucket(gpuName: string): Bucket {
+    const key = gpuKey(gpuName);
+    let b = this.#byGpu.get(key);
+    if (b === undefined) this.#byGpu.set(key, (b = new Bucket()));
+    return b;
   }
 
   /** Replace one machine's offers (none: it has none, or is gone). */
@@ -129,17 +85,7 @@ export class OfferTable {
     if (old?.[0] !== undefined) this.#byGpu.get(gpuKey(old[0].gpuName))?.set(machineId, []);
     this.#all.set(machineId, offers);
     const first = offers[0];
-    if (first === undefined) return;
-    const key = gpuKey(first.gpuName);
-    let b = this.#byGpu.get(key);
-    if (b === undefined) this.#byGpu.set(key, (b = new Bucket()));
-    b.set(machineId, offers);
-  }
-
-  get size(): number {
-    let n = 0;
-    for (const offers of this.#all.machines.values()) n += offers.length;
-    return n;
+    if (first !== undefined) this.#bucket(first.gpuName).set(machineId, offers);
   }
 
   /** The answer a full computation gives: same rows, same order. */
@@ -162,11 +108,12 @@ export class OfferTable {
     const tests = rest.map((c) => compile(c, offerFieldType));
     const out: Offer[] = [];
     if (q.limit === 0) return out;
-    for (const e of sorted.entries) {
-      const r = e.row as unknown as Readonly<Record<string, unknown>>;
-      if (!view.visible(e.row.machineId) || !tests.every((t) => t(r))) continue;
-      out.push(mark(e.row));
-      if (out.length === q.limit) break;
+    for (const block of sorted.blocks) {
+      for (const row of block) {
+        if (!view.visible(row.machineId) || !tests.every((t) => t(row as unknown as Readonly<Record<string, unknown>>))) continue;
+        out.push(mark(row));
+        if (out.length === q.limit) return out;
+      }
     }
     return out;
   }

@@ -28,10 +28,10 @@ import { ResultRepo } from './result-repo.js';
 import { OfferSourceRepo } from './offer-source-repo.js';
 import type { OfferSourceStore } from '../offer-source-store.js';
 import { claimLeased } from './lease.js';
-import { holdCpu, notEnoughGpus, rebalanceMachine, releaseCompute } from './placement.js';
+import { holdCpu, notEnoughGpus, rebalanceMachine } from './placement.js';
 import { WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
 import { migrations } from './migrations.js';
-import { syncMeters } from './meter.js';
+import { applyObservation } from './observation.js';
 import { newInstanceRow, ONLINE_WINDOW_MS, toInstance, toMachine } from './rows.js';
 import type { Database } from './schema.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
@@ -169,7 +169,7 @@ export class KyselyStore implements Store {
 
   async changeBid(id: number, price: number, now: number): Promise<InstanceRecord> {
     await bids.changeBid(this.db, this.dialect, id, price, now);
-    this.changes.publish('instance', id); // placement ran again: GPUs may have changed hands
+    this.changes.publish('instance-status', id); // placement ran again: GPUs may have changed hands
     return (await this.getInstance(id)) as InstanceRecord;
   }
   prepayInstance(id: number, amount: number, discount: number, now: number): Promise<InstanceRecord> {
@@ -225,7 +225,7 @@ export class KyselyStore implements Store {
       await linkVolumes(trx, row.id, n.volumes ?? []);
       return row.id;
     });
-    this.changes.publish('instance', id);
+    this.changes.publish('instance-status', id); // GPUs and vCPUs taken (or waited for)
     return (await this.getInstance(id)) as InstanceRecord;
   }
 
@@ -248,6 +248,7 @@ export class KyselyStore implements Store {
   }
 
   async writeIntent(id: number, expectedGeneration: number, w: IntentWrite): Promise<boolean> {
+    let placed = false;
     const written = await this.db.transaction().execute(async (trx) => {
       const row = await trx
         .selectFrom('instances')
@@ -259,6 +260,7 @@ export class KyselyStore implements Store {
       // A bid asks for any GPUs of its machine again and may have to wait (or outbid someone) for them.
       const bid = w.acquireGpus && row.offer_type === 'bid';
       if (w.acquireGpus && !bid) {
+        placed = true;
         await insertGpus(this.dialect, trx, row.machine_id, id, JSON.parse(row.gpu_indices) as number[], 'GPUS_UNAVAILABLE');
         await holdCpu(trx, id, row.machine_id, 'GPUS_UNAVAILABLE');
       }
@@ -278,6 +280,7 @@ export class KyselyStore implements Store {
         .executeTakeFirst();
       if (r.numUpdatedRows === 0n) return false;
       if (bid || (row.gpu_wait_since !== null && w.target !== 'running')) {
+        placed = true;
         const plan = await rebalanceMachine(this.dialect, trx, row.machine_id, w.now);
         const waitsFor = plan.pending.get(id);
         const msg = waitsFor !== undefined ? waitingForReleaseMessage(waitsFor) : plan.outbid.has(id) ? WAITING_MESSAGE : null;
@@ -285,7 +288,7 @@ export class KyselyStore implements Store {
       }
       return true;
     });
-    if (written) this.changes.publish('instance', id);
+    if (written && placed) this.changes.publish('instance-status', id); // GPUs taken, or placement ran again
     return written;
   }
 
@@ -341,47 +344,9 @@ export class KyselyStore implements Store {
   }
 
   async applyObservation(id: number, leaseToken: string, o: ObservationWrite): Promise<boolean> {
-    const changed = await this.db.transaction().execute(async (trx): Promise<boolean | null> => {
-      const cur = await trx
-        .selectFrom('instances')
-        .select(['status', 'observed_generation', 'generation', 'target', 'gpu_wait_since', 'machine_id'])
-        .where('id', '=', id)
-        .where('lease_token', '=', leaseToken)
-        .executeTakeFirst();
-      if (!cur) return null; // the lease went to another replica: apply nothing from this pass
-      const observed = Math.max(cur.observed_generation, o.observedGeneration);
-      let released = false;
-      await trx
-        .updateTable('instances')
-        .set({
-          status: o.status,
-          status_msg: o.statusMsg,
-          exit_code: o.exitCode,
-          observed_generation: observed,
-          last_processed_at: o.now,
-          ...(o.status !== cur.status ? { status_changed_at: o.now } : {}),
-          ...(o.startDate !== undefined ? { start_date: o.startDate } : {}),
-          ...(o.pendingOpDone && observed >= cur.generation ? { pending_op: null } : {}),
-          ...(o.status === 'destroyed' ? { destroyed_at: o.now } : {}),
-        })
-        .where('id', '=', id)
-        .execute();
-      await syncMeters(trx, id, o.status, o.now);
-      // GPUs go back only once the runtime confirmed nothing runs and nobody asked to run again (an outbid
-      // instance still wants to run, but not on these GPUs); the strongest waiting claim gets them then.
-      const outbid = cur.gpu_wait_since !== null && cur.target === 'running';
-      if ((o.status === 'stopped' && (cur.target !== 'running' || outbid)) || (o.status === 'created' && outbid) || o.status === 'destroyed') {
-        released = await releaseCompute(trx, id);
-        await rebalanceMachine(this.dialect, trx, cur.machine_id, o.now);
-      }
-      if (o.status === 'destroyed') {
-        await trx.deleteFrom('port_allocations').where('instance_id', '=', id).execute();
-        await bids.refundDeposit(trx, id);
-      }
-      return o.status !== cur.status || released;
-    });
-    if (changed === true) this.changes.publish('instance', id); // a new status (and with it, maybe, released compute)
-    return changed !== null;
+    const r = await applyObservation(this.db, this.dialect, id, leaseToken, o);
+    if (r === 'released') this.changes.publish('instance-status', id); // GPUs or vCPUs given back
+    return r !== 'stale';
   }
 
   async releaseLease(id: number, leaseToken: string, now: number): Promise<void> {

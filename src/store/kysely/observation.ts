@@ -1,0 +1,53 @@
+import type { Kysely } from 'kysely';
+import type { StoreDialect } from '../dialects/store-dialect.js';
+import type { ObservationWrite } from '../store.js';
+import * as bids from './bids.js';
+import { syncMeters } from './meter.js';
+import { rebalanceMachine, releaseCompute } from './placement.js';
+import type { Database } from './schema.js';
+
+/** What applying an observation did: nothing (the lease moved on), written, or written and compute given back. */
+export type Applied = 'stale' | 'applied' | 'released';
+
+/** Truth from one reconcile pass, applied only while the pass still holds the row's lease (see `Store.applyObservation`). */
+export async function applyObservation(db: Kysely<Database>, d: StoreDialect, id: number, leaseToken: string, o: ObservationWrite): Promise<Applied> {
+  return db.transaction().execute(async (trx): Promise<Applied> => {
+    const cur = await trx
+      .selectFrom('instances')
+      .select(['status', 'observed_generation', 'generation', 'target', 'gpu_wait_since', 'machine_id'])
+      .where('id', '=', id)
+      .where('lease_token', '=', leaseToken)
+      .executeTakeFirst();
+    if (!cur) return 'stale'; // the lease went to another replica: apply nothing from this pass
+    const observed = Math.max(cur.observed_generation, o.observedGeneration);
+    let released = false;
+    await trx
+      .updateTable('instances')
+      .set({
+        status: o.status,
+        status_msg: o.statusMsg,
+        exit_code: o.exitCode,
+        observed_generation: observed,
+        last_processed_at: o.now,
+        ...(o.status !== cur.status ? { status_changed_at: o.now } : {}),
+        ...(o.startDate !== undefined ? { start_date: o.startDate } : {}),
+        ...(o.pendingOpDone && observed >= cur.generation ? { pending_op: null } : {}),
+        ...(o.status === 'destroyed' ? { destroyed_at: o.now } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+    await syncMeters(trx, id, o.status, o.now);
+    // GPUs go back only once the runtime confirmed nothing runs and nobody asked to run again (an outbid
+    // instance still wants to run, but not on these GPUs); the strongest waiting claim gets them then.
+    const outbid = cur.gpu_wait_since !== null && cur.target === 'running';
+    if ((o.status === 'stopped' && (cur.target !== 'running' || outbid)) || (o.status === 'created' && outbid) || o.status === 'destroyed') {
+      released = await releaseCompute(trx, id);
+      await rebalanceMachine(d, trx, cur.machine_id, o.now);
+    }
+    if (o.status === 'destroyed') {
+      await trx.deleteFrom('port_allocations').where('instance_id', '=', id).execute();
+      await bids.refundDeposit(trx, id);
+    }
+    return released ? 'released' : 'applied';
+  });
+}
