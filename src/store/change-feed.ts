@@ -9,9 +9,9 @@
 export type ChangeTopic =
   /** an instance's intent: created, stop/start/destroy asked (reconcilers act on it); or its workload exited */
   | 'instance'
-  /** what the reconciler recorded of an instance: a new status, GPUs taken or given back */
+  /** what was recorded of an instance: a new status (the reconciler), GPUs or vCPUs taken or given back (the store) */
   | 'instance-status'
-  /** a machine registered, listed, unlisted, verified, deleted, went offline */
+  /** a machine registered, listed, unlisted, verified, put in maintenance or back online (the store publishes these), or deleted */
   | 'machine'
   /** an endpoint, workergroup or deployment: created, stopped, started, changed, deleted */
   | 'endpoint'
