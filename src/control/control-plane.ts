@@ -1,6 +1,6 @@
 import type { InstanceAction } from '../domain/instance/intent.js';
 import type { CreateInstanceRequest } from '../domain/instance/create.js';
-import type { OfferSearch } from '../domain/offer/search.js';
+import { DEFAULT_ALLOCATED_STORAGE_GB, type OfferSearch } from '../domain/offer/search.js';
 import { authenticate, currentAccount } from './accounts/authenticate.js';
 import { PrincipalCache } from './accounts/principal-cache.js';
 import { bootstrapAdmin } from './accounts/bootstrap-admin.js';
@@ -106,6 +106,10 @@ export class ControlPlane {
     this.housekeeping.start();
     this.serverlessLoop.start();
     this.billingLoop.start();
+    // A large fleet takes seconds to index: done now rather than inside the first search.
+    void this.ctx.offers
+      .warm('on-demand', DEFAULT_ALLOCATED_STORAGE_GB)
+      .catch((err: unknown) => this.ctx.log.warn({ err }, 'indexing offers failed; the first search tries again'));
     // Secrets still sealed with an older key (after a rotation) are sealed again with the newest.
     void resealSecrets(this.ctx)
       .then((n) => n > 0 && this.ctx.log.info({ resealed: n }, 'secrets re-sealed with the newest key'))

@@ -84,6 +84,13 @@ export class OffersIndex {
     });
   }
 
+  /** Read the fleet and build the default pricing now (at start), so the first search does not pay for it. */
+  async warm(type: OfferType, storageGb: number): Promise<void> {
+    this.#start();
+    await this.#caughtUp();
+    this.#table(type, storageGb);
+  }
+
   close(): void {
     for (const stop of this.#stops) stop();
     this.#stops = [];
