@@ -16,6 +16,7 @@ import { bidsMigration } from './migration-bids.js';
 import { instanceTemplateMigration } from './migration-instance-template.js';
 import { volumesMigration } from './migration-volumes.js';
 import { machineDeletedMigration } from './migration-machine-deleted.js';
+import { lookupIndexesMigration } from './migration-lookup-indexes.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -275,6 +276,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0019_accounts': accountsMigration,
     '0020_instance_template': instanceTemplateMigration,
     '0021_machine_deleted': machineDeletedMigration,
+    '0022_lookup_indexes': lookupIndexesMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }
