@@ -12,6 +12,7 @@ import { aicoreBench } from './aicore.js';
 import { elasticBench, printElastic } from './elastic.js';
 import { sandboxBench } from './sandbox.js';
 import { searchBench } from './search.js';
+import { stopBench } from './stop.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
@@ -19,6 +20,7 @@ import { searchBench } from './search.js';
  *    ready rows, and again while machines change (search.ts);
  *  - instance create → running: through the API and reconciler vs spawning the same command directly;
  *  - container create → running (docker runtime on Podman) vs the process runtime, both through the API;
+ *  - instance stop → stopped and GPUs offered: vs a SIGTERM to the same command, and on Podman vs `docker stop` (stop.ts);
  *  - heartbeat handling for 1,000 simulated agents: server CPU and memory vs the same server idle (fleet.ts);
  *  - serverless: proxy vs direct vs nginx, stop latency with and without drain, scale from zero (serverless.ts);
  *  - API throughput with authentication and rate limiting on vs off (auth.ts);
@@ -26,7 +28,7 @@ import { searchBench } from './search.js';
  *  - Elasticsearch: `_infer` through Gantry vs onnxruntime in-process, `_stop` with and without finish_pending_work (elastic.ts);
  *  - the process sandbox: create → running and a CPU-bound workload, sandboxed vs bare (sandbox.ts).
  *
- * `npm run bench -- serverless` (or search, create, fleet, auth, aicore, elastic) runs only those.
+ * `npm run bench -- serverless` (or search, create, stop, fleet, auth, aicore, elastic) runs only those.
  */
 const CREATE_RUNS = 10;
 
@@ -97,6 +99,23 @@ function print(rows: Row[]): void {
   process.stdout.write(textTable(head, cells));
 }
 
+type Podman = { skip?: string; dockerHost?: string; image?: string; stop?: () => Promise<void> };
+
+/** Containers: a private Podman API service and the busybox test image, as in the tests. */
+async function startPodman(): Promise<Podman> {
+  const harness = '../../scripts/podman-harness.mjs';
+  return ((await import(harness)) as { startPodman: () => Promise<Podman> }).startPodman();
+}
+
+async function stopRows(dir: string): Promise<Row[]> {
+  const podman = await startPodman();
+  try {
+    return await stopBench(dir, podman);
+  } finally {
+    await podman.stop?.();
+  }
+}
+
 async function createBench(dir: string): Promise<Row[]> {
   const proc = await createTimes(dir, { runtime: 'process', image: 'none' });
   const rows = pair(
@@ -104,11 +123,6 @@ async function createBench(dir: string): Promise<Row[]> {
     ['spawn the same command directly (baseline)', proc.direct],
     ['PUT /asks/ then poll until actual_status=running', proc.api],
   );
-  // Containers: a private Podman API service and the busybox test image, as in the tests.
-  const harness = '../../scripts/podman-harness.mjs';
-  const { startPodman } = (await import(harness)) as {
-    startPodman: () => Promise<{ skip?: string; dockerHost?: string; image?: string; stop?: () => Promise<void> }>;
-  };
   const podman = await startPodman();
   if (podman.skip !== undefined || podman.dockerHost === undefined || podman.image === undefined) {
     process.stdout.write(`container create → running skipped: ${podman.skip ?? 'no engine'}\n`);
@@ -136,6 +150,7 @@ try {
   const rows = [
     ...(wants('search') ? await searchBench(dir) : []),
     ...(wants('create') ? await createBench(dir) : []),
+    ...(wants('stop') ? await stopRows(dir) : []),
     ...(wants('aicore') ? await aicoreBench(dir) : []),
     ...(wants('sandbox') ? await sandboxBench(dir) : []),
   ];

@@ -31,6 +31,12 @@ export interface TrafficOptions {
   readonly now: () => number;
   readonly directoryMs: number;
   readonly queueTimeoutMs: number;
+  /**
+   * A request waits for a worker the endpoint lacks (none ready, or all full): whoever scales the
+   * endpoint should look at it now (scale from zero, start an inactive worker), not at its next tick.
+   * Called at most once per DEMAND_MS per endpoint.
+   */
+  readonly demand?: (endpointId: number) => void;
   /** Shares this replica's held requests through the store, so a drain on any replica waits for them. */
   readonly shared: {
     readonly replica: string;
@@ -41,6 +47,10 @@ export interface TrafficOptions {
      * `rejected` (a part of `failed`): those it refused from its queue.
      */
     counted(endpointId: number, answered: number, failed: number, rejected: number): Promise<void>;
+    /** This gateway published its count after reading the endpoint's stop: tell the replicas (a drain's closing may end). */
+    heard?(endpointId: number): void;
+    /** Whether every replica alive since `liveSince` published its count of the endpoint at or after `since`. */
+    settled?(endpointId: number, liveSince: number, since: number): Promise<boolean>;
   };
 }
 
@@ -85,6 +95,8 @@ export class EndpointTraffic {
   /** Cost received per second (epoch second → cost). */
   readonly arrivals = new Map<number, number>();
   lastTouch = 0;
+  /** When demand was last told (TrafficOptions.demand). */
+  demandAt = -Infinity;
   pumpTimer: NodeJS.Timeout | null = null;
   /**
    * Requests answered and refused since this gateway learnt the endpoint stopped, not yet reported.

@@ -3,15 +3,15 @@ import type { RoutableWorker, RoutingView } from '../control/serverless/routing.
 import type { InferenceCounters, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
 import { NO_LIMITS } from '../domain/serverless/limits.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
+import { SharedPending } from './shared-pending.js';
 import { accountedCost, closed, EndpointTraffic, rejectedByStop, stopped, type Assignment, type TrafficOptions, type Waiter } from './endpoint-traffic.js';
 
 export type { Assignment, TrafficOptions } from './endpoint-traffic.js';
 
 const ROUTED_TTL_MS = 2_000;
-/** How often held-request counts are written while non-zero; a count older than PENDING_FRESH_MS (a dead replica) is ignored. */
-const PUBLISH_MS = 500;
-const PENDING_FRESH_MS = 5_000;
 const UNMET_TTL_MS = 10_000;
+/** The least time between two demand signals of one endpoint: under a burst, one pass sees them all. */
+const DEMAND_MS = 100;
 
 /**
  * This replica's traffic: which worker gets the next request, the queue of requests waiting for one
@@ -22,61 +22,42 @@ const UNMET_TTL_MS = 10_000;
 export class Traffic implements TrafficGate {
   readonly #o: TrafficOptions;
   readonly #eps = new Map<number, EndpointTraffic>();
-  /** Endpoints whose held-request count was non-zero at the last publish (a zero must follow once). */
-  readonly #published = new Set<number>();
-  readonly #publisher: NodeJS.Timeout;
-  readonly #counting = new Map<number, Promise<void>>();
+  readonly #shared: SharedPending;
 
   constructor(o: TrafficOptions) {
     this.#o = o;
-    this.#publisher = setInterval(() => void this.#publish(), PUBLISH_MS);
-    this.#publisher.unref();
-  }
-
-  /**
-   * Count writes of one endpoint run one after another: a stop's flush must not find the counters
-   * already zeroed by a publish whose write has not landed yet, and read the row too early.
-   */
-  #count(id: number, t: EndpointTraffic): Promise<void> {
-    const next = (this.#counting.get(id) ?? Promise.resolve()).then(() => this.#write(id, t));
-    this.#counting.set(id, next);
-    void next.finally(() => {
-      if (this.#counting.get(id) === next) this.#counting.delete(id);
-    });
-    return next;
-  }
-
-  async #write(id: number, t: EndpointTraffic): Promise<void> {
-    if (t.answered + t.refused === 0) return;
-    const [answered, refused, rejected] = [t.answered, t.refused, t.rejected];
-    t.answered = t.refused = t.rejected = 0;
-    await this.#o.shared.counted(id, answered, refused, rejected).catch(() => {
-      // Not written (the store was unreachable): keep them for the next publish instead of losing them.
-      t.answered += answered;
-      t.refused += refused;
-      t.rejected += rejected;
-    });
+    this.#shared = new SharedPending(o, this.#eps);
   }
 
   async flushStopCounts(endpointId: number): Promise<void> {
     const t = this.#eps.get(endpointId);
-    if (t !== undefined) await this.#count(endpointId, t);
-  }
-
-  async #publish(): Promise<void> {
-    const now = this.#o.now();
-    for (const [id, t] of this.#eps) {
-      const n = t.queue.length + t.inFlight.size;
-      await this.#count(id, t);
-      if (n === 0 && !this.#published.has(id)) continue;
-      if (n === 0) this.#published.delete(id);
-      else this.#published.add(id);
-      await this.#o.shared.publish(id, n, now).catch(() => undefined);
-    }
+    if (t !== undefined) await this.#shared.count(endpointId, t);
   }
 
   async pendingElsewhere(endpointId: number): Promise<number> {
-    return this.#o.shared.elsewhere(endpointId, this.#o.now() - PENDING_FRESH_MS);
+    return this.#shared.elsewhere(endpointId);
+  }
+
+  stopSettled(endpointId: number, since: number): Promise<boolean> {
+    return this.#shared.settled(endpointId, since);
+  }
+
+  /**
+   * An endpoint changed (a stop, a start, written at any replica; null: any may have): read its view
+   * now, not within workerDirectoryMs, and once it takes no new requests say what this gateway holds.
+   */
+  async heard(endpointId: number | null): Promise<void> {
+    if (endpointId === null) {
+      for (const t of this.#eps.values()) t.viewAt = 0;
+      return;
+    }
+    const t = this.#eps.get(endpointId);
+    if (t !== undefined) {
+      t.intents++; // a read of the store already under way may predate the change
+      t.viewAt = 0;
+      if ((await this.#view(endpointId, t)).accepting) return;
+    }
+    await this.#shared.heard(endpointId);
   }
 
   #ep(id: number): EndpointTraffic {
@@ -143,15 +124,7 @@ export class Traffic implements TrafficGate {
     return best;
   }
 
-  /** The first request an endpoint holds here is published at once, not at the next tick: a drain elsewhere must see it. */
-  #held(endpointId: number): void {
-    if (this.#published.has(endpointId)) return;
-    this.#published.add(endpointId);
-    const t = this.#eps.get(endpointId);
-    void this.#o.shared.publish(endpointId, t === undefined ? 1 : Math.max(1, t.queue.length + t.inFlight.size), this.#o.now()).catch(() => undefined);
-  }
-
-  #assign(t: EndpointTraffic, w: RoutableWorker, cost: number): Assignment {
+  #assign(endpointId: number, t: EndpointTraffic, w: RoutableWorker, cost: number): Assignment {
     const b = t.busy.get(w.id) ?? { inFlight: 0, cost: 0 };
     t.busy.set(w.id, { inFlight: b.inFlight + 1, cost: b.cost + cost });
     const ac = new AbortController();
@@ -175,7 +148,9 @@ export class Traffic implements TrafficGate {
           if (cur.inFlight <= 1) t.busy.delete(w.id);
           else t.busy.set(w.id, { inFlight: cur.inFlight - 1, cost: Math.max(0, cur.cost - cost) });
         }
-        this.#pump(t);
+        this.#pump(endpointId, t);
+        // The last request of a stopping endpoint ended: say so now, a drain waits for it.
+        if (closed(t) && t.queue.length + t.inFlight.size === 0) void this.#shared.heard(endpointId).catch(() => undefined);
       },
     };
   }
@@ -194,8 +169,8 @@ export class Traffic implements TrafficGate {
     if (!view.accepting) throw stopped(view);
     const w = t.queue.length === 0 ? this.#pick(t, view, cost) : null;
     if (w !== null) {
-      this.#held(endpointId);
-      return this.#assign(t, w, cost);
+      this.#shared.held(endpointId);
+      return this.#assign(endpointId, t, w, cost);
     }
     const capacity = view.limits.queueCapacity;
     if (capacity > 0 && t.queue.length >= capacity) {
@@ -209,7 +184,8 @@ export class Traffic implements TrafficGate {
       t.tally.timedOut();
       throw deadline.reason;
     }
-    this.#held(endpointId);
+    this.#shared.held(endpointId);
+    this.#demand(endpointId, t);
     return new Promise<Assignment>((resolve, reject) => {
       const leave = (): void => {
         const i = t.queue.indexOf(waiter);
@@ -253,6 +229,7 @@ export class Traffic implements TrafficGate {
     if (!view.accepting) return { worker: null, view };
     const w = this.#pick(t, view, cost);
     if (w === null) {
+      if (!t.unmet.has(requestIdx)) this.#demand(endpointId, t);
       t.unmet.set(requestIdx, this.#o.now());
       return { worker: null, view };
     }
@@ -261,22 +238,34 @@ export class Traffic implements TrafficGate {
     return { worker: w, view };
   }
 
-  #schedulePump(endpointId: number, t: EndpointTraffic): void {
-    if (t.pumpTimer !== null) return;
+  /** Ask for a look at the endpoint's workers now: a request waits for one. */
+  #demand(endpointId: number, t: EndpointTraffic): void {
+    const now = this.#o.now();
+    if (this.#o.demand === undefined || now - t.demandAt < DEMAND_MS) return;
+    t.demandAt = now;
+    this.#o.demand(endpointId);
+  }
+
+  /** Read the view again and hand queued requests out: after `delayMs` (the periodic look), or at once (a worker changed). */
+  #schedulePump(endpointId: number, t: EndpointTraffic, delayMs = this.#o.directoryMs): void {
+    if (t.pumpTimer !== null) {
+      if (delayMs > 0) return;
+      clearTimeout(t.pumpTimer);
+    }
     t.pumpTimer = setTimeout(() => {
       t.pumpTimer = null;
       void this.#view(endpointId, t)
-        .then(() => this.#pump(t))
+        .then(() => this.#pump(endpointId, t))
         .catch(() => undefined)
         .finally(() => {
           if (t.queue.length > 0) this.#schedulePump(endpointId, t);
         });
-    }, this.#o.directoryMs);
+    }, delayMs);
     t.pumpTimer.unref();
   }
 
   /** Hand queued requests to workers with room, oldest first. */
-  #pump(t: EndpointTraffic): void {
+  #pump(endpointId: number, t: EndpointTraffic): void {
     const view = t.view;
     if (view === null || (!view.accepting && !view.draining)) return;
     while (t.queue.length > 0) {
@@ -286,7 +275,7 @@ export class Traffic implements TrafficGate {
       t.queue.shift();
       clearTimeout(head.timer);
       head.unlisten();
-      head.resolve(this.#assign(t, w, head.cost));
+      head.resolve(this.#assign(endpointId, t, w, head.cost));
     }
   }
 
@@ -345,7 +334,10 @@ export class Traffic implements TrafficGate {
 
   invalidate(endpointId: number): void {
     const t = this.#eps.get(endpointId);
-    if (t !== undefined) t.viewAt = 0;
+    if (t === undefined) return;
+    t.viewAt = 0;
+    // A worker became ready (or changed): requests held for one go now, not at the next periodic look.
+    if (t.queue.length > 0) this.#schedulePump(endpointId, t, 0);
   }
 
   pending(endpointId: number): PendingWork {
@@ -388,7 +380,7 @@ export class Traffic implements TrafficGate {
 
   /** Fail every queued request (server shutdown). */
   shutdown(): void {
-    clearInterval(this.#publisher);
+    this.#shared.close();
     for (const t of this.#eps.values()) {
       this.#rejectQueued(t, new GantryError('ENDPOINT_STOPPED', 'The server is shutting down; this request was not processed.'));
       if (t.pumpTimer !== null) clearTimeout(t.pumpTimer);

@@ -130,9 +130,15 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       publish: (id, n, now) => store.putGatewayPending(replica, id, n, now),
       elsewhere: (id, since) => store.gatewayPendingElsewhere(id, replica, since),
       counted: (id, answered, failed, rejected) => store.countStopRequests(id, answered, failed, rejected),
+      heard: (id) => store.changes.publish('gateway', id),
+      settled: (id, liveSince, since) => store.gatewaysPublishedSince(id, liveSince, since),
     },
+    // A held request asks this replica's serverless loop for a pass now (scale from zero, start an inactive worker).
+    demand: () => control.ctx.endpointSignal.passDue(),
   });
   const control = new ControlPlane({ store, clock, machines, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic, vault });
+  // Stops and starts written at any replica reach this gateway at once, not at its next look at the store.
+  const unheard = store.changes.subscribe('endpoint', (ch) => void traffic.heard(ch.id).catch((err: unknown) => log.warn({ err }, 'gateway: endpoint change')));
   const gateway = new Gateway({
     useCases: control.serverless,
     traffic,
@@ -211,6 +217,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       closed = true;
       await agent?.stop();
       control.agents.close(); // parked agent polls return before the server waits for open requests
+      unheard();
       await gateway.close();
       await app.close();
       await control.stopLoops();

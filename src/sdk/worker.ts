@@ -105,6 +105,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const sessions = new WorkerSessions();
   const arrivals: { at: number; cost: number }[] = [];
   let working = 0;
+  /** num_requests_working as the last report sent it. */
+  let reportedWorking = 0;
   let perf: number | null = null;
   let closing = false;
 
@@ -190,6 +192,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       answer(res, { status: 500, body: { error: err instanceof Error ? err.message : String(err) } });
     } finally {
       working--;
+      // The last request done: say so now, not at the next report (a drain of the endpoint waits for it).
+      if (working + sessions.open === 0 && reportedWorking > 0) void report();
     }
   };
 
@@ -205,6 +209,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const now = Date.now();
     while (arrivals.length > 0 && (arrivals[0] as { at: number }).at < now - LOAD_WINDOW_MS) arrivals.shift();
     const curLoad = arrivals.reduce((s, a) => s + a.cost, 0) / (LOAD_WINDOW_MS / 1000);
+    reportedWorking = working + sessions.open;
     await fetch(`${reportAddr.replace(/\/$/, '')}/worker_status/`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -215,7 +220,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         cur_load: curLoad,
         max_perf: perf ?? 0,
         cur_perf: Math.min(curLoad, perf ?? 0),
-        num_requests_working: working + sessions.open,
+        num_requests_working: reportedWorking,
         loaded: perf !== null && !closing,
       }),
     }).catch(() => undefined);

@@ -16,9 +16,11 @@ export type ChangeTopic =
   /** an endpoint, workergroup or deployment: created, stopped, started, changed, deleted */
   | 'endpoint'
   /** an API key, account, team role or membership: what a key may do changed */
-  | 'credential';
+  | 'credential'
+  /** what an endpoint's gateways or workers hold fell or was published after its stop: a drain may move on */
+  | 'gateway';
 
-export const CHANGE_TOPICS: readonly ChangeTopic[] = ['instance', 'instance-status', 'machine', 'endpoint', 'credential'];
+export const CHANGE_TOPICS: readonly ChangeTopic[] = ['instance', 'instance-status', 'machine', 'endpoint', 'credential', 'gateway'];
 
 export interface Change {
   readonly topic: ChangeTopic;

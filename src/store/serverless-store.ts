@@ -141,6 +141,11 @@ export interface ServerlessStore extends DeploymentStore {
   putGatewayPending(replica: string, endpointId: number, pending: number, now: number): Promise<void>;
   /** Requests other replicas hold for an endpoint, counting only reports made since `freshSince`. */
   gatewayPendingElsewhere(endpointId: number, exceptReplica: string, freshSince: number): Promise<number>;
+  /**
+   * Whether every replica whose presence (its row for endpoint 0) was written since `liveSince` has
+   * written its row of the endpoint at or after `since`.
+   */
+  gatewaysPublishedSince(endpointId: number, liveSince: number, since: number): Promise<boolean>;
 
   /** The value under `key`, writing `value` first if there is none (first writer wins across replicas). */
   getOrPutSetting(key: string, value: string): Promise<string>;

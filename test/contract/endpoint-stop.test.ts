@@ -23,6 +23,8 @@ class ScriptedTraffic implements TrafficGate {
   open = (): void => undefined;
   pending = (): PendingWork => this.held;
   pendingElsewhere = (): Promise<number> => Promise.resolve(0);
+  /** Gateways never said they heard the stop here: closing lasts its bound (STOP_SETTLE_MS). */
+  stopSettled = (): Promise<boolean> => Promise.resolve(false);
   failPending = (): number => {
     this.failedCalls++;
     const n = this.held.queued + this.held.inFlight;

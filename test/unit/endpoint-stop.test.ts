@@ -70,6 +70,16 @@ const CASES: readonly Case[] = [
     in: situation('closing', { held: { ...NONE, inFlight: 2 } }),
     want: { next: 'draining' },
   },
+  {
+    name: 'closing, drain, every gateway published since the stop, nothing held: workers stop before the settle time',
+    in: situation('closing', { now: T0 + 1, held: { ...NONE, settled: true }, workers: [running(1)] }),
+    want: { next: 'stopping_workers', stopWorkers: [1] },
+  },
+  {
+    name: 'closing, drain, every gateway published since the stop, requests held: draining before the settle time',
+    in: situation('closing', { now: T0 + 1, held: { ...NONE, inFlight: 1, settled: true } }),
+    want: { next: 'draining', stopWorkers: [] },
+  },
   { name: 'closing, drain, held at another replica: draining', in: situation('closing', { held: { ...NONE, elsewhere: 4 } }), want: { next: 'draining' } },
   { name: 'closing, drain, workers report requests: draining', in: situation('closing', { held: { ...NONE, atWorkers: 1 } }), want: { next: 'draining' } },
   {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { decideScale, type WorkerView } from '../../domain/serverless/autoscale.js';
 import { waitsForHeld, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
 import { decideStop, STOP_SETTLE_MS, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
-import type { EndpointPassWrite } from '../../store/serverless-store.js';
+import { statusTimes, type Pass } from './endpoint-pass.js';
 import type { ControlContext } from '../context.js';
 import { probeHttpWorkers } from '../serverless/probe.js';
 import { recruitWorker } from '../serverless/recruit.js';
@@ -15,13 +15,6 @@ import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
 import { abandonRollout, rolloutStep } from '../serverless/rollout.js';
 import { retireGroup } from '../serverless/deployment-changes.js';
 import { planRollout } from '../../domain/serverless/rollout.js';
-/** When a pass moves the status: running stamps the start, stopped or failed the end. */
-function statusTimes(ep: EndpointRecord, pass: Pass, now: number): { startedAt?: number; completedAt?: number } {
-  if (pass.status === undefined || pass.status === ep.status) return {};
-  if (pass.status === 'running') return { startedAt: now };
-  if (pass.status === 'stopped' || pass.status === 'failed') return { completedAt: now };
-  return {};
-}
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
 const DEFAULT_PERF = 1;
@@ -32,7 +25,6 @@ const ALL_CURRENT: CurrentWorker = () => true;
 function assumedPerf(ep: EndpointRecord): number {
   return Math.max(DEFAULT_PERF, ep.params.minLoad / ep.params.targetUtil);
 }
-type Pass = Omit<EndpointPassWrite, 'now' | 'generation'>;
 
 /**
  * The serverless loop: every autoscaleIntervalMs it leases each live endpoint (so replicas on one
@@ -157,7 +149,7 @@ export class ServerlessLoop {
     const dep = ep.target === 'deleted' ? undefined : await this.#ctx.store.findDeploymentByEndpoint(ep.id);
     if (await this.#expire(ep, dep)) return { memory: ep.memory };
     // Probe-ready workers are probed before workers are read, so this pass sees what they answered.
-    if (serving) await probeHttpWorkers(this.#ctx, ep, groups);
+    if (serving) this.#passAt(await probeHttpWorkers(this.#ctx, ep, groups));
     const workers = await workersOf(this.#ctx, ep.id);
     this.#wakeups?.saw(ep.id, workers);
     if (ep.target === 'deleted') return this.#deletePass(ep, workers);
@@ -203,6 +195,7 @@ export class ServerlessLoop {
       // Requests other replicas accepted count too: a drain waits for every gateway, not only this one.
       elsewhere: waitsForHeld({ ...ep, stopPhase: phase }) ? await ctx.traffic.pendingElsewhere(ep.id) : 0,
       atWorkers: workers.reduce((n, w) => n + (w.report?.numRequestsWorking ?? 0), 0),
+      settled: phase === 'closing' && ep.stopDrain && (await ctx.traffic.stopSettled(ep.id, ep.stopRequestedAt ?? now)),
     };
     const step = decideStop({
       phase,
@@ -355,7 +348,9 @@ export class ServerlessLoop {
     const groups: readonly WorkergroupRecord[] = Array.isArray(into) ? into : [into as WorkergroupRecord];
     for (let i = 0; i < n; i++) {
       const wg = groups[(have + i) % groups.length] as WorkergroupRecord;
-      if ((await recruitWorker(ctx, ep, wg)) === null) {
+      const w = await recruitWorker(ctx, ep, wg);
+      if (w !== null) this.#wakeups?.recruited(ep.id, w.id);
+      else {
         this.#recruitAfter.set(ep.id, now + ctx.settings.recruitBackoffMs);
         this.#passAt(now + ctx.settings.recruitBackoffMs); // the retry is due then, not at the next periodic pass
         ctx.log.warn({ endpointId: ep.id, workergroupId: wg.id, placement: wg.placement }, 'no offer for a new worker');

@@ -17,10 +17,18 @@ export class ServerlessWakeups {
     this.#unsubscribe = [
       ctx.endpointSignal.onPassDue((at) => passAt(at ?? ctx.clock.now())),
       ctx.store.changes.subscribe('endpoint', passNow),
+      // A gateway read a stop and published what it holds: a drain's closing may end now.
+      ctx.store.changes.subscribe('gateway', passNow),
       ctx.store.changes.subscribe('instance-status', (c) => {
         if (c.id === null || this.#endpointOf.has(c.id)) passNow();
       }),
     ];
+  }
+
+  /** A worker the pass just recruited: its start (and readiness probes) ask for the next pass too. */
+  recruited(endpointId: number, instanceId: number): void {
+    this.#endpointOf.set(instanceId, endpointId);
+    this.#workersOf.set(endpointId, [...(this.#workersOf.get(endpointId) ?? []), instanceId]);
   }
 
   /** The workers a pass of the endpoint saw: a change of their status asks for the next pass. */

@@ -5,6 +5,9 @@ import type { EndpointRecord, WorkergroupRecord, WorkerReport } from '../../doma
 /** What probing needs: reading workers, this replica's gateway counts, and the report store. */
 export type ProbeContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings' | 'traffic' | 'log'>;
 
+/** The shortest wait between two probes of a worker that started and does not answer yet. */
+const PROBE_MIN_MS = 5;
+
 /** Any HTTP answer, whatever its status, means a server listens: a model server may answer 404 on `/`. */
 async function answers(url: string, timeoutMs: number): Promise<boolean> {
   try {
@@ -30,10 +33,15 @@ async function answers(url: string, timeoutMs: number): Promise<boolean> {
  * - no answer yet: nothing recorded (it is still loading, like a reporting worker before its first report).
  *
  * Reports are refreshed every pass (autoscaleIntervalMs), well inside workerReportStaleMs.
+ *
+ * Returns when the next pass should probe again (Infinity: the periodic pass is soon enough): a
+ * worker that started but does not answer yet is probed again after half the time it has been
+ * running (at least PROBE_MIN_MS), so one that listens within tens of milliseconds takes requests
+ * about as soon, without probing a slow loader often.
  */
-export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord, groups: readonly WorkergroupRecord[]): Promise<void> {
+export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord, groups: readonly WorkergroupRecord[]): Promise<number> {
   const http = new Set(groups.filter((g) => g.template.readiness === 'http').map((g) => g.id));
-  if (http.size === 0) return;
+  if (http.size === 0) return Infinity;
   const probed = (await workersOf(ctx, ep.id)).filter(
     (w): w is WorkerInfo & { url: string } =>
       w.instance.workergroupId !== null &&
@@ -42,7 +50,7 @@ export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord, gr
       w.instance.status === 'running' &&
       w.url !== null,
   );
-  if (probed.length === 0) return;
+  if (probed.length === 0) return Infinity;
   const timeoutMs = ctx.settings.workerProbeTimeoutMs;
   const [prev, answered] = await Promise.all([
     ctx.store.workerReports(probed.map((w) => w.instance.id)),
@@ -53,10 +61,15 @@ export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord, gr
   const listening = answered.filter(Boolean).length;
   const share = listening === 0 ? 0 : latestLoad(ctx, ep.id, now) / listening;
   let changed = false;
+  let again = Infinity;
   for (const [i, w] of probed.entries()) {
     const id = w.instance.id;
     const before = prev.get(id);
     const thisLife = before !== undefined && before.reportedAt >= w.instance.statusChangedAt;
+    const runningMs = now - w.instance.statusChangedAt;
+    if (answered[i] !== true && !thisLife && runningMs < ctx.settings.workerReadyTimeoutMs) {
+      again = Math.min(again, now + Math.min(Math.max(PROBE_MIN_MS, runningMs / 2), ctx.settings.autoscaleIntervalMs));
+    }
     let report: WorkerReport | null = null;
     if (answered[i] === true) {
       report = {
@@ -78,6 +91,7 @@ export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord, gr
     await ctx.store.recordWorkerReport(report);
   }
   if (changed) ctx.traffic.invalidate(ep.id);
+  return again;
 }
 
 /** The load (cost units per second) this replica's gateway received in the latest whole second sampled. */

@@ -69,6 +69,11 @@ export interface TrafficGate {
   pending(endpointId: number): PendingWork;
   /** Requests other replicas' gateways hold for the endpoint (queued or in flight), from the store. */
   pendingElsewhere(endpointId: number): Promise<number>;
+  /**
+   * Whether every live replica's gateway (this one's too) has published what it holds of the
+   * endpoint at or after `since` (the stop's time), having read the stop: a drain's `closing` may end.
+   */
+  stopSettled(endpointId: number, since: number): Promise<boolean>;
   /** Fail what is still queued or in flight (a drain ran out of time); returns how many. */
   failPending(endpointId: number, why: string): number;
   /** Load (cost units per second) this replica received, one sample per second. */
@@ -89,6 +94,7 @@ export const NO_TRAFFIC: TrafficGate = {
   open: () => undefined,
   pending: () => ({ queued: 0, inFlight: 0, oldestQueuedMs: 0 }),
   pendingElsewhere: () => Promise.resolve(0),
+  stopSettled: () => Promise.resolve(false),
   failPending: () => 0,
   loadSamples: () => [],
   workerLoad: () => new Map(),

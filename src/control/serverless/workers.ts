@@ -103,6 +103,9 @@ export async function recordWorkerStatus(ctx: ControlContext, s: WorkerStatusInp
     throw new GantryError('UNAUTHENTICATED', 'Unknown worker or wrong mtoken: send the CONTAINER_ID and MASTER_TOKEN this worker was started with.');
   }
   const { curLoad, maxPerf, curPerf, numRequestsWorking, loaded, errorMsg } = s;
+  const before = (await ctx.store.workerReports([s.id])).get(s.id);
   await ctx.store.recordWorkerReport({ instanceId: s.id, curLoad, maxPerf, curPerf, numRequestsWorking, loaded, errorMsg, reportedAt: ctx.clock.now() });
   ctx.traffic.invalidate(inst.endpointId);
+  // Its last request done: a drain waiting for it (on whichever replica runs the endpoint's pass) may end now.
+  if (numRequestsWorking === 0 && (before?.numRequestsWorking ?? 0) > 0) ctx.store.changes.publish('gateway', inst.endpointId);
 }

@@ -3,9 +3,10 @@ import type { InstanceStatus, InstanceTarget } from '../instance/status.js';
 import type { EndpointStopPhase } from './lifecycle.js';
 
 /**
- * How long `closing` lasts for a drain. Gateways publish what they hold every 500 ms
- * (src/gateway/traffic.ts); before every replica had the chance to publish once after the stop, an
- * empty count proves nothing, so a drain is never judged done sooner.
+ * How long `closing` lasts at most for a drain. Each gateway publishes what it holds as soon as it
+ * reads the stop (src/gateway/shared-pending.ts); before every live replica did, an empty count proves
+ * nothing. Closing ends when they all did (`HeldRequests.settled`), or after this time (a replica
+ * that died or did not hear of the stop; gateways also publish every 500 ms while they hold requests).
  */
 export const STOP_SETTLE_MS = 1_000;
 
@@ -18,6 +19,11 @@ export interface HeldRequests {
   readonly elsewhere: number;
   /** What workers report working on: it covers /route/ callers, who talk to workers directly. */
   readonly atWorkers: number;
+  /**
+   * Every live gateway has published what it holds since it read the stop: the counts above are
+   * complete, so `closing` ends now rather than at STOP_SETTLE_MS (then only the bound).
+   */
+  readonly settled?: boolean;
 }
 
 export interface StopWorker {
@@ -65,7 +71,7 @@ function drainOutcome(s: StopSituation): DrainOutcome {
   if (!s.drain) return 'drained';
   const h = s.held;
   const busy = h.queued + h.inFlight + h.elsewhere + h.atWorkers > 0;
-  const settling = s.phase === 'closing' && s.now < s.requestedAt + STOP_SETTLE_MS;
+  const settling = s.phase === 'closing' && h.settled !== true && s.now < s.requestedAt + STOP_SETTLE_MS;
   if (!busy && !settling) return 'drained';
   if (s.now < s.drainDeadline) return settling ? 'closing' : 'draining';
   // Past the deadline only what is really held fails; an empty drain still settling is simply over.

@@ -227,11 +227,12 @@ export class DockerRuntime implements Runtime {
       if (sc !== 304 && sc !== 404) throw err; // 304: already stopped
     }
     const deadline = Date.now() + this.#o.killWaitMs;
-    for (;;) {
+    // The engine answers once the container stopped: the first look almost always finds it so; back off to pollMs.
+    for (let wait = 2; ; wait *= 2) {
       const s = await this.#state(id);
       if (s === null || !s.running) break;
       if (Date.now() > deadline) return this.inspect(id);
-      await new Promise((r) => setTimeout(r, this.#o.pollMs));
+      await new Promise((r) => setTimeout(r, Math.min(wait, this.#o.pollMs)));
     }
     // A stopped workload is "absent": its exit code belonged to the run that was stopped.
     await rm(join(this.#dir(id).meta, 'started'), { force: true });

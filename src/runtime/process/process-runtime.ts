@@ -269,8 +269,9 @@ export class ProcessRuntime implements Runtime {
     // One signal per process: each process group once, and directly only a process without a usable group.
     for (const g of new Set(live.map((p) => p.pgrp).filter((g) => g > 1))) trySignal(-g, signal);
     for (const p of live) if (p.pgrp <= 1) trySignal(p.pid, signal);
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, this.#o.pollMs));
+    // Most workloads exit within milliseconds of the signal: look again soon, then back off to pollMs.
+    for (let wait = 2; Date.now() < deadline; wait *= 2) {
+      await new Promise((r) => setTimeout(r, Math.min(wait, this.#o.pollMs)));
       this.#procs.invalidate();
       live = await this.#live(id);
       if (live.length === 0) return true;

@@ -340,6 +340,17 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
     return Number(r?.n ?? 0);
   }
 
+  async gatewaysPublishedSince(endpointId: number, liveSince: number, since: number): Promise<boolean> {
+    const rows = await this.db
+      .selectFrom('gateway_pending')
+      .select(['replica', 'endpoint_id', 'updated_at'])
+      .where('endpoint_id', 'in', [0, endpointId])
+      .where('updated_at', '>=', Math.min(liveSince, since))
+      .execute();
+    const published = new Set(rows.filter((r) => Number(r.endpoint_id) === endpointId && Number(r.updated_at) >= since).map((r) => r.replica));
+    return rows.every((r) => Number(r.endpoint_id) !== 0 || Number(r.updated_at) < liveSince || published.has(r.replica));
+  }
+
   async getOrPutSetting(key: string, value: string): Promise<string> {
     await this.db
       .insertInto('settings')

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Traffic } from '../../src/gateway/traffic.js';
+import { NO_LIMITS } from '../../src/domain/serverless/limits.js';
+import type { RoutableWorker, RoutingView } from '../../src/control/serverless/routing.js';
+
+const HOUR = 3_600_000;
+
+/** A gateway whose store answers with `view`, recording what it asks for and publishes. */
+function gateway(view: () => RoutingView): { t: Traffic; demanded: number[]; published: [number, number][]; heard: number[] } {
+  const demanded: number[] = [];
+  const published: [number, number][] = [];
+  const heard: number[] = [];
+  const t = new Traffic({
+    directory: () => Promise.resolve(view()),
+    touch: () => Promise.resolve(),
+    now: () => Date.now(),
+    // Nothing is read again by time within the test: every change below comes from a wake-up.
+    directoryMs: HOUR,
+    queueTimeoutMs: HOUR,
+    demand: (id) => demanded.push(id),
+    shared: {
+      replica: 'r',
+      publish: (id, n) => {
+        if (id !== 0) published.push([id, n]);
+        return Promise.resolve();
+      },
+      elsewhere: () => Promise.resolve(0),
+      counted: () => Promise.resolve(),
+      heard: (id) => heard.push(id),
+      settled: () => Promise.resolve(true),
+    },
+  });
+  return { t, demanded, published, heard };
+}
+
+function viewOf(workers: readonly RoutableWorker[], accepting = true): RoutingView {
+  return { endpointId: 1, accepting, draining: false, maxQueueTimeS: 0, workers, phases: {}, deleted: false, limits: NO_LIMITS, rejectQueued: false };
+}
+
+const until = async (what: string, f: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(f(), what);
+};
+
+describe('gateway wake-ups', () => {
+  it('a request held without a worker asks for a pass, and a worker that became ready takes it at once', async () => {
+    let workers: RoutableWorker[] = [];
+    const { t, demanded } = gateway(() => viewOf(workers));
+    try {
+      const held = t.acquire(1, 1);
+      const second = t.acquire(1, 1);
+      await until('demand told', () => demanded.length > 0);
+      assert.deepEqual(demanded, [1], 'once for a burst');
+      workers = [{ id: 5, url: 'http://w', perf: 1, working: 0 }];
+      t.invalidate(1); // what a worker's report or a probe does when it is ready
+      const a = await held;
+      assert.equal(a.worker.id, 5);
+      a.release(true);
+      (await second).release(true);
+    } finally {
+      t.shutdown();
+    }
+  });
+
+  it('hearing of a stop publishes what this gateway holds at once, and again when its last request ends', async () => {
+    let accepting = true;
+    const { t, published, heard } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0 }], accepting));
+    try {
+      const a = await t.acquire(1, 1);
+      accepting = false; // the stop, written at some replica
+      await t.heard(1);
+      assert.deepEqual(published.at(-1), [1, 1]);
+      assert.deepEqual(heard, [1]);
+      a.release(true);
+      await until('the last request reported', () => heard.length === 2);
+      assert.deepEqual(published.at(-1), [1, 0]);
+      // An endpoint this gateway never served: it holds nothing and says so.
+      await t.heard(2);
+      assert.deepEqual(published.at(-1), [2, 0]);
+    } finally {
+      t.shutdown();
+    }
+  });
+});
