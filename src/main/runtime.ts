@@ -33,7 +33,7 @@ export async function openRuntime(c: Config, o: { log: Logger; workloadEnv: Read
   }
   if (c.runtime === 'auto') o.log.info('no container engine found; running workloads as process groups');
   const sandbox = await processSandbox(c, o.log);
-  const runtime = await ProcessRuntime.open({ root, killWaitMs: c.killWaitMs, pollMs: 50, baseEnv: o.workloadEnv, ...(sandbox ? { sandbox } : {}) });
+  const runtime = await ProcessRuntime.open({ root, killWaitMs: c.killWaitMs, pollMs: 10, baseEnv: o.workloadEnv, ...(sandbox ? { sandbox } : {}) });
   return { runtime, sandboxed: sandbox !== null };
 }
 

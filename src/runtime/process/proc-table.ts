@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
 /** One process as /proc shows it, with the Gantry labels found in its environment. */
 export interface ProcInfo {
@@ -69,36 +70,57 @@ export class ProcTable {
     return this.#snapshot;
   }
 
+  /**
+   * Synchronous reads, on purpose: a few hundred small /proc files read one by one take a few
+   * milliseconds, while the same reads through the thread pool took tens (every stop waits for a scan).
+   */
   async #scan(): Promise<ProcInfo[]> {
-    const names = await readdir('/proc');
     const seen = new Set<string>();
     const out: ProcInfo[] = [];
-    await Promise.all(
-      names.map(async (name) => {
-        if (!/^\d+$/.test(name)) return;
-        const pid = Number(name);
-        try {
-          const stat = parseStat(pid, await readFile(`/proc/${pid}/stat`, 'utf8'));
-          if (stat === null) return;
-          const key = `${pid}:${stat.startTicks}`;
-          seen.add(key);
-          let l = this.#labelCache.get(key);
-          if (l === undefined) {
-            l = labels(await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => ''));
-            this.#labelCache.set(key, l);
-          }
-          out.push({ ...stat, ...l });
-        } catch {
-          // The process ended while we looked: it is simply not in this snapshot.
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const pid = Number(name);
+      try {
+        const stat = parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        if (stat === null) continue;
+        const key = `${pid}:${stat.startTicks}`;
+        seen.add(key);
+        let l = this.#labelCache.get(key);
+        if (l === undefined) {
+          l = labels(readEnviron(pid));
+          this.#labelCache.set(key, l);
         }
-      }),
-    );
+        out.push({ ...stat, ...l });
+      } catch {
+        // The process ended while we looked: it is simply not in this snapshot.
+      }
+    }
     for (const key of this.#labelCache.keys()) if (!seen.has(key)) this.#labelCache.delete(key);
     return out;
+  }
+}
+
+function readEnviron(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1');
+  } catch {
+    return '';
   }
 }
 
 /** Live (non-zombie) processes that carry this runtime's label for the instance. */
 export function workloadProcs(table: readonly ProcInfo[], runtimeId: string, instanceId: number): ProcInfo[] {
   return table.filter((p) => p.runtimeId === runtimeId && p.instanceId === instanceId && p.state !== 'Z' && p.state !== 'X');
+}
+
+/** Whether every one of these processes has ended (its /proc entry is gone, a zombie, or another process's now). */
+export async function allGone(procs: readonly ProcInfo[]): Promise<boolean> {
+  for (const p of procs) {
+    const stat = await readFile(`/proc/${p.pid}/stat`, 'utf8').then(
+      (t) => parseStat(p.pid, t),
+      () => null,
+    );
+    if (stat !== null && stat.startTicks === p.startTicks && stat.state !== 'Z' && stat.state !== 'X') return false;
+  }
+  return true;
 }

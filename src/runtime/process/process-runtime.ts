@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
-import { ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
+import { allGone, ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 import { bwrapArgs } from './sandbox.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
@@ -33,7 +33,7 @@ export interface ProcessRuntimeOptions {
   readonly root: string;
   /** After SIGKILL, how long to wait for the kernel to reap before calling the stop failed. */
   readonly killWaitMs: number;
-  /** Poll interval while waiting for a process group to end. */
+  /** The longest wait between two looks at signalled processes (each look reads only their /proc entries). */
   readonly pollMs: number;
   /** Environment every workload starts from (PATH, LANG); the spec's env is laid over it. */
   readonly baseEnv: Readonly<Record<string, string>>;
@@ -261,22 +261,28 @@ export class ProcessRuntime implements Runtime {
     return { state: 'absent' };
   }
 
-  /** Signal every group of the workload, then wait up to `waitMs` for all of it to be gone. */
+  /**
+   * Signal every group of the workload, then wait up to `waitMs` for all of it to be gone. The wait
+   * watches the signalled processes themselves (a read of their /proc entries, soon after the signal
+   * and then backing off to pollMs), not the whole process table; once they are gone one full scan
+   * confirms it, and a process it still finds (one that left the group) is signalled in turn.
+   */
   async #signalUntilGone(id: number, signal: NodeJS.Signals, waitMs: number): Promise<boolean> {
     const deadline = Date.now() + waitMs;
-    let live = await this.#live(id);
-    if (live.length === 0) return true;
-    // One signal per process: each process group once, and directly only a process without a usable group.
-    for (const g of new Set(live.map((p) => p.pgrp).filter((g) => g > 1))) trySignal(-g, signal);
-    for (const p of live) if (p.pgrp <= 1) trySignal(p.pid, signal);
-    // Most workloads exit within milliseconds of the signal: look again soon, then back off to pollMs.
-    for (let wait = 2; Date.now() < deadline; wait *= 2) {
-      await new Promise((r) => setTimeout(r, Math.min(wait, this.#o.pollMs)));
+    const signalled = new Set<string>();
+    for (let live = await this.#live(id); live.length > 0; live = await this.#live(id)) {
+      const fresh = live.filter((p) => !signalled.has(`${p.pid}:${p.startTicks}`));
+      // One signal per process: each process group once, and directly only a process without a usable group.
+      for (const g of new Set(fresh.map((p) => p.pgrp).filter((g) => g > 1))) trySignal(-g, signal);
+      for (const p of fresh) if (p.pgrp <= 1) trySignal(p.pid, signal);
+      for (const p of live) signalled.add(`${p.pid}:${p.startTicks}`);
+      for (let wait = 1; !(await allGone(live)); wait *= 2) {
+        if (Date.now() >= deadline) return false;
+        await new Promise((r) => setTimeout(r, Math.min(wait, this.#o.pollMs)));
+      }
       this.#procs.invalidate();
-      live = await this.#live(id);
-      if (live.length === 0) return true;
     }
-    return false;
+    return true;
   }
 
   async destroy(id: number, o: StopOptions): Promise<Observation> {
