@@ -11,8 +11,9 @@ import { callApi, pct, spawnGantry, textTable, type LatencyRow } from './util.js
  *    vs through nginx `proxy_pass` (keep-alive upstream), same worker, same concurrency, one run;
  *  - stop latency (call → every worker stopped) with requests in flight: without drain (baseline) vs
  *    with finish_pending_work;
+ *  - the same with no request in flight;
  *  - scale from zero, time to first answer: a warm request (baseline) vs starting an inactive worker
- *    vs creating a worker from nothing.
+ *    vs creating a worker from nothing (the worker helper, which reports; a plain HTTP server, probed).
  */
 export interface ThroughputRow {
   readonly bench: string;
@@ -30,6 +31,9 @@ const DURATION_MS = 5_000;
 const CYCLES = 3;
 const KEY = 'gnt_bench_serverless_admin';
 
+/** A worker that knows nothing of Gantry (readiness http): node's HTTP server on $WORKER_PORT, listening within tens of ms. */
+const PLAIN_SERVER = `require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.WORKER_PORT ?? process.env.PORT))`;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(f: () => Promise<T | null | false>, timeoutMs = 60_000): Promise<T> {
@@ -38,7 +42,7 @@ async function until<T>(f: () => Promise<T | null | false>, timeoutMs = 60_000):
     const v = await f();
     if (v !== null && v !== false) return v;
     if (Date.now() > deadline) throw new Error('bench: timed out waiting');
-    await sleep(20);
+    await sleep(5);
   }
 }
 
@@ -227,6 +231,19 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
       await api('POST', `/api/v0/deployment/${s.id}/start/`);
     }
 
+    // ── stop latency with no request in flight ───────────────────────
+    const idleStops = { plain: [] as number[], drain: [] as number[] };
+    for (let i = 0; i < CYCLES * 2; i++) {
+      const drain = i % 2 === 1;
+      await ready(s.endpointId);
+      const t = await timed(async () => {
+        await api('POST', `/api/v0/deployment/${s.id}/stop/`, { finish_pending_work: drain });
+        await until(async () => (await status(s.id)) === 'stopped');
+      });
+      (drain ? idleStops.drain : idleStops.plain).push(t);
+      await api('POST', `/api/v0/deployment/${s.id}/start/`);
+    }
+
     // ── scale from zero: start an inactive worker, or create one ─────
     const fromInactive: number[] = [];
     for (let i = 0; i < CYCLES; i++) {
@@ -254,6 +271,26 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
         }),
       );
     }
+    // A plain HTTP server (readiness http: probed, no reports) that listens within tens of milliseconds.
+    const p = await deploy('plain', {
+      min_load: 0,
+      inactivity_timeout: 1,
+      readiness: 'http',
+      onstart: undefined,
+      entrypoint: process.execPath,
+      args: ['-e', PLAIN_SERVER],
+    });
+    const fromNothingPlain: number[] = [];
+    for (let i = 0; i < CYCLES; i++) {
+      await until(async () => (await workers(p.endpointId)).length === 0);
+      fromNothingPlain.push(
+        await timed(async () => {
+          const r = await proxied('plain', '/first');
+          if (r.status !== 200) throw new Error(`bench: first answer ${r.status}`);
+          await r.text();
+        }),
+      );
+    }
     const lat = (bench: string, variant: string, xs: number[], base: number[]): LatencyRow => ({
       bench,
       variant,
@@ -265,9 +302,12 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
     const latency = [
       lat('stop → all workers stopped (4 requests of 300 ms in flight)', 'stop, no drain (baseline)', stopTimes.plain, stopTimes.plain),
       lat('stop → all workers stopped (4 requests of 300 ms in flight)', 'stop with finish_pending_work', stopTimes.drain, stopTimes.plain),
+      lat('stop → all workers stopped (no request in flight)', 'stop, no drain (baseline)', idleStops.plain, idleStops.plain),
+      lat('stop → all workers stopped (no request in flight)', 'stop with finish_pending_work', idleStops.drain, idleStops.plain),
       lat('time to first answer', 'warm worker through the proxy (baseline)', warm, warm),
       lat('time to first answer', 'start after stop: inactive worker starts', fromInactive, warm),
       lat('time to first answer', 'scale from zero: a worker is created', fromNothing, warm),
+      lat('time to first answer', 'scale from zero: a plain HTTP worker (probed) is created', fromNothingPlain, warm),
     ];
     return { throughput, latency };
   } finally {

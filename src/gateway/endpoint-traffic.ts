@@ -111,7 +111,7 @@ export class EndpointTraffic {
   /** The inference counters: every request, and per worker those sent to it. */
   readonly tally: Tally;
   readonly workerTally = new Map<number, Tally>();
-  /** Bumped by every stop or start on this replica: a view read from the store before it is stale. */
+  /** Bumped by every stop or start on this replica, and by a change of workers while requests wait: a view read from the store before it is stale. */
   intents = 0;
 
   constructor(readonly now: () => number) {

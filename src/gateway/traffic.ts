@@ -336,8 +336,12 @@ export class Traffic implements TrafficGate {
     const t = this.#eps.get(endpointId);
     if (t === undefined) return;
     t.viewAt = 0;
-    // A worker became ready (or changed): requests held for one go now, not at the next periodic look.
-    if (t.queue.length > 0) this.#schedulePump(endpointId, t, 0);
+    // A worker became ready (or changed): requests held for one go now, not at the next periodic look,
+    // and a read of the store already under way (it may predate the change) is not the one they get.
+    if (t.queue.length > 0) {
+      t.intents++;
+      this.#schedulePump(endpointId, t, 0);
+    }
   }
 
   pending(endpointId: number): PendingWork {
