@@ -185,7 +185,7 @@ export class Traffic implements TrafficGate {
       throw deadline.reason;
     }
     this.#shared.held(endpointId);
-    this.#demand(endpointId, t);
+    this.#demand(endpointId, t, view);
     return new Promise<Assignment>((resolve, reject) => {
       const leave = (): void => {
         const i = t.queue.indexOf(waiter);
@@ -229,7 +229,7 @@ export class Traffic implements TrafficGate {
     if (!view.accepting) return { worker: null, view };
     const w = this.#pick(t, view, cost);
     if (w === null) {
-      if (!t.unmet.has(requestIdx)) this.#demand(endpointId, t);
+      if (!t.unmet.has(requestIdx)) this.#demand(endpointId, t, view);
       t.unmet.set(requestIdx, this.#o.now());
       return { worker: null, view };
     }
@@ -238,10 +238,10 @@ export class Traffic implements TrafficGate {
     return { worker: w, view };
   }
 
-  /** Ask for a look at the endpoint's workers now: a request waits for one. */
-  #demand(endpointId: number, t: EndpointTraffic): void {
+  /** Ask for a look at the endpoint's workers now: a request waits and none is there to take it. */
+  #demand(endpointId: number, t: EndpointTraffic, view: RoutingView): void {
     const now = this.#o.now();
-    if (this.#o.demand === undefined || now - t.demandAt < DEMAND_MS) return;
+    if (this.#o.demand === undefined || view.workers.length > 0 || now - t.demandAt < DEMAND_MS) return;
     t.demandAt = now;
     this.#o.demand(endpointId);
   }
