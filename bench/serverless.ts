@@ -13,7 +13,8 @@ import { callApi, pct, spawnGantry, textTable, type LatencyRow } from './util.js
  *    with finish_pending_work;
  *  - the same with no request in flight;
  *  - scale from zero, time to first answer: a warm request (baseline) vs starting an inactive worker
- *    vs creating a worker from nothing (the worker helper, which reports; a plain HTTP server, probed).
+ *    vs creating a worker from nothing (the worker helper, which reports; a plain HTTP server, probed);
+ *  - autoscale reaction: a load step → a second worker ready, beside a worker created from zero.
  */
 export interface ThroughputRow {
   readonly bench: string;
@@ -291,6 +292,27 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
         }),
       );
     }
+    // ── autoscale: a load step → a second worker ready ─────────────────
+    // Each worker carries 20 load units/s; 16 callers of 50 ms requests offer about 300. The workers of
+    // the from-zero deployments leave first (inactivity), so the step's second worker finds a GPU.
+    await until(async () => (await workers(z.endpointId)).length + (await workers(p.endpointId)).length === 0);
+    const st = await deploy('step', { min_load: 1, max_workers: 2, env: { WORKER_PERF: '20' } });
+    const readyCount = async (): Promise<number> => (await workers(st.endpointId)).filter((w) => w.status === 'Ready').length;
+    const reactions: number[] = [];
+    for (let i = 0; i < CYCLES; i++) {
+      await until(async () => (await readyCount()) === 1, 120_000);
+      let loading = true;
+      const callers = Array.from({ length: 16 }, async () => {
+        while (loading)
+          await proxied('step', '/s?ms=50').then(
+            (r) => r.text(),
+            () => '',
+          );
+      });
+      reactions.push(await timed(() => until(async () => (await readyCount()) === 2)));
+      loading = false;
+      await Promise.all(callers);
+    }
     const lat = (bench: string, variant: string, xs: number[], base: number[]): LatencyRow => ({
       bench,
       variant,
@@ -308,6 +330,8 @@ export async function serverlessBench(dir: string): Promise<{ throughput: Throug
       lat('time to first answer', 'start after stop: inactive worker starts', fromInactive, warm),
       lat('time to first answer', 'scale from zero: a worker is created', fromNothing, warm),
       lat('time to first answer', 'scale from zero: a plain HTTP worker (probed) is created', fromNothingPlain, warm),
+      lat('a new worker ready', 'from zero: a worker is created and answers (baseline)', fromNothing, fromNothing),
+      lat('a new worker ready', 'autoscale: a load step (16 callers, about 15x one worker) → a second worker ready', reactions, fromNothing),
     ];
     return { throughput, latency };
   } finally {
