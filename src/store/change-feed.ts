@@ -17,7 +17,7 @@ export type ChangeTopic =
   | 'endpoint'
   /** an API key, account, team role or membership: what a key may do changed */
   | 'credential'
-  /** what an endpoint's gateways or workers hold fell or was published after its stop: a drain may move on */
+  /** what an endpoint's gateways or workers hold fell, or a gateway published it after the stop (a gateway, a worker's report): a drain may move on */
   | 'gateway';
 
 export const CHANGE_TOPICS: readonly ChangeTopic[] = ['instance', 'instance-status', 'machine', 'endpoint', 'credential', 'gateway'];

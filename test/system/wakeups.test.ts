@@ -129,6 +129,8 @@ for (const ts of TEST_STORES) {
     });
 
     it('a stop with finish_pending_work answers the request in flight, then stops the worker', async () => {
+      // A recruit that finds no offer backs off by recruitBackoffMs on this clock (hours): start once the host's GPUs are offered.
+      await until('GPUs offered', async () => (await g.api('POST', '/api/v0/bundles/', { num_gpus: { eq: 1 } })).body.offers?.length > 0);
       const d = await createDeployment(g, 'drain', { min_load: 1, max_workers: 1 });
       await until('a ready worker', async () => (await workersOf(g, d.endpointId)).find((x) => x.status === 'Ready'));
       const held = call(g, 'drain', '/slow?ms=300');

@@ -111,6 +111,7 @@ export class ServerlessLoop {
           pass = await this.#step(ep);
         } catch (err) {
           ctx.log.error({ err, endpointId: ep.id }, 'endpoint pass failed');
+          this.#passAt(ctx.clock.now() + Math.min(ctx.settings.autoscaleIntervalMs, 1_000)); // a wake-up it consumed is not lost
         }
         const now = ctx.clock.now();
         const outcome = await ctx.store.applyEndpointPass(ep.id, ep.leaseToken as string, {
