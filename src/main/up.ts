@@ -139,6 +139,8 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const control = new ControlPlane({ store, clock, machines, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic, vault });
   // Stops and starts written at any replica reach this gateway at once, not at its next look at the store.
   const unheard = store.changes.subscribe('endpoint', (ch) => void traffic.heard(ch.id).catch((err: unknown) => log.warn({ err }, 'gateway: endpoint change')));
+  // A worker of the endpoint became ready (or not), at any replica: requests held here go to it at once.
+  const unready = store.changes.subscribe('gateway', (ch) => ch.id !== null && traffic.invalidate(ch.id));
   const gateway = new Gateway({
     useCases: control.serverless,
     traffic,
@@ -218,6 +220,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       await agent?.stop();
       control.agents.close(); // parked agent polls return before the server waits for open requests
       unheard();
+      unready();
       await gateway.close();
       await app.close();
       await control.stopLoops();

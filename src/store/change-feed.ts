@@ -17,7 +17,10 @@ export type ChangeTopic =
   | 'endpoint'
   /** an API key, account, team role or membership: what a key may do changed */
   | 'credential'
-  /** what an endpoint's gateways or workers hold fell, or a gateway published it after the stop (a gateway, a worker's report): a drain may move on */
+  /**
+   * what an endpoint's gateways or workers hold fell, or a gateway published it after the stop (a drain may
+   * move on); or a worker became ready or not (held requests may go to it): a gateway, a worker's report, a probe
+   */
   | 'gateway';
 
 export const CHANGE_TOPICS: readonly ChangeTopic[] = ['instance', 'instance-status', 'machine', 'endpoint', 'credential', 'gateway'];

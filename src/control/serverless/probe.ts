@@ -91,6 +91,7 @@ export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord, gr
     await ctx.store.recordWorkerReport(report);
   }
   if (changed) ctx.traffic.invalidate(ep.id);
+  if (changed) ctx.store.changes.publish('gateway', ep.id); // other replicas' gateways may hold requests for it
   return again;
 }
 

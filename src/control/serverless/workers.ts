@@ -106,6 +106,9 @@ export async function recordWorkerStatus(ctx: ControlContext, s: WorkerStatusInp
   const before = (await ctx.store.workerReports([s.id])).get(s.id);
   await ctx.store.recordWorkerReport({ instanceId: s.id, curLoad, maxPerf, curPerf, numRequestsWorking, loaded, errorMsg, reportedAt: ctx.clock.now() });
   ctx.traffic.invalidate(inst.endpointId);
-  // Its last request done: a drain waiting for it (on whichever replica runs the endpoint's pass) may end now.
-  if (numRequestsWorking === 0 && (before?.numRequestsWorking ?? 0) > 0) ctx.store.changes.publish('gateway', inst.endpointId);
+  // Its last request done (a drain waiting for it may end), or it became ready or not (requests other
+  // replicas hold may go to it now): told to every replica, not left to their next look.
+  const sameLife = before !== undefined && before.reportedAt >= inst.statusChangedAt;
+  const idleNow = numRequestsWorking === 0 && (before?.numRequestsWorking ?? 0) > 0;
+  if (idleNow || loaded !== (sameLife && before.loaded)) ctx.store.changes.publish('gateway', inst.endpointId);
 }
