@@ -25,6 +25,9 @@ export class InstanceReconciler {
   #loop: Promise<void> | null = null;
   #wakeUp: (() => void) | null = null;
   #woken = false;
+  /** The hinted ids the last claim asked for, and the wait before asking again for those it missed. */
+  #asked: number[] = [];
+  #missedWaitMs = 5;
   #unsubscribe: (() => void) | null = null;
 
   constructor(ctx: ControlContext) {
@@ -79,7 +82,8 @@ export class InstanceReconciler {
           for (const inst of rows) this.#launch(inst);
           claimed = rows.length;
         }
-        if (claimed === 0 && !this.#woken && this.#running) await this.#sleep(s.reconcileIdleMs);
+        const idle = this.#retryMissed(s.reconcileIdleMs);
+        if (claimed === 0 && !this.#woken && this.#running) await this.#sleep(idle);
       }
       await Promise.all(this.#tasks.values());
     } finally {
@@ -110,11 +114,31 @@ export class InstanceReconciler {
     log[busy ? 'info' : 'debug']({ steps, inFlight: this.#tasks.size }, 'reconcile summary');
   }
 
+  /**
+   * A hinted instance the claim could not take (its row locked a moment by another writer, a lease about
+   * to be released) is asked for again soon: the hint was its only wake-up, and without it the change
+   * would wait for observeIntervalMs. Backs off from 5 ms to `idleMs`, then leaves it to the polls.
+   * Returns how long to sleep when nothing was claimed.
+   */
+  #retryMissed(idleMs: number): number {
+    const missed = this.#asked.filter((id) => !this.#tasks.has(id));
+    this.#asked = [];
+    if (missed.length === 0 || this.#missedWaitMs >= idleMs) {
+      this.#missedWaitMs = 5;
+      return idleMs;
+    }
+    for (const id of missed) this.#hinted.add(id);
+    const wait = this.#missedWaitMs;
+    this.#missedWaitMs *= 2;
+    return wait;
+  }
+
   #claim(limit: number): Promise<InstanceRecord[]> {
     const s = this.#ctx.settings;
     const now = this.#ctx.clock.now();
     const dueIds = [...this.#hinted];
     this.#hinted.clear();
+    this.#asked = dueIds;
     return this.#ctx.store.claimInstances({
       dueIds,
       owner: this.#owner,
