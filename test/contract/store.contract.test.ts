@@ -115,6 +115,22 @@ for (const ts of TEST_STORES) {
       assert.equal(got?.stopRequestedAt, 5);
     });
 
+    it("an observation made before an intent keeps the intent's status message (a stop's reason)", async () => {
+      const m = (await store.registerMachine(machineReg('host-reason', accountId), Date.now())).id;
+      const inst = await store.createInstance(newInstance({ machineId: m }));
+      const [row] = await store.claimInstances({ owner: 'r', now: 1000, leaseMs: 1000, observeBefore: 1000, limit: 10, machineIds: [m] });
+      assert.equal(row?.id, inst.id);
+      // The billing loop stops it while the pass, which read generation 1, is still talking to the host.
+      const reason = 'Stopped: no credit';
+      assert.equal(await store.writeIntent(inst.id, 1, { target: 'stopped', pendingOp: null, acquireGpus: false, statusMsg: reason, now: 1001 }), true);
+      const stale = { status: 'running' as const, statusMsg: null, exitCode: null, observedGeneration: 1, pendingOpDone: false, now: 1002 };
+      assert.equal(await store.applyObservation(inst.id, row?.leaseToken as string, stale), true);
+      const got = await store.getInstance(inst.id);
+      assert.equal(got?.status, 'running', "the runtime's truth is recorded");
+      assert.equal(got?.statusMsg, reason, 'the reason written with the stop survives the older pass');
+      await store.releaseLease(inst.id, row?.leaseToken as string, 1003);
+    });
+
     it('claims due rows with a lease; a stale token applies nothing', async () => {
       const m4 = (await store.registerMachine(machineReg('host-d', accountId), Date.now())).id;
       const a = await store.createInstance(newInstance({ machineId: m4 }));

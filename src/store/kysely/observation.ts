@@ -20,12 +20,16 @@ export async function applyObservation(db: Kysely<Database>, d: StoreDialect, id
       .executeTakeFirst();
     if (!cur) return 'stale'; // the lease went to another replica: apply nothing from this pass
     const observed = Math.max(cur.observed_generation, o.observedGeneration);
+    // An intent written during the pass (a stop with its reason: no credit, an admin's stop-all) is newer
+    // than what the pass has to say: the pass's message would erase the reason, and the next pass
+    // describes the new intent anyway. The status itself is still the runtime's truth.
+    const msg = cur.generation > o.observedGeneration ? {} : { status_msg: o.statusMsg };
     let released = false;
     await trx
       .updateTable('instances')
       .set({
         status: o.status,
-        status_msg: o.statusMsg,
+        ...msg,
         exit_code: o.exitCode,
         observed_generation: observed,
         last_processed_at: o.now,
