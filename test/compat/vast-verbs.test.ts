@@ -272,11 +272,13 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
       recorded.push(o);
       writeFileSync(EXPECTED_FILE, `${JSON.stringify(toExpected(recorded), null, 2)}\n`);
     };
-    // Instances a verb may have made: not workers, nor the suite's own rentals (another client's fresh ones).
+    // Instances a verb may have made: new since it started (every instance then counts as old, whatever its label:
+    // another client relabels its own rental meanwhile), and neither workers nor the suite's own rentals.
+    const instances = async (key?: string): Promise<{ id: number; label: string | null }[]> =>
+      (await g.api('GET', '/api/v0/instances/', undefined, key !== undefined ? { key } : {})).body.instances as { id: number; label: string | null }[];
+    const allIds = async (key?: string): Promise<number[]> => (await instances(key)).map((i) => i.id);
     const instanceIds = async (key?: string): Promise<number[]> =>
-      ((await g.api('GET', '/api/v0/instances/', undefined, key !== undefined ? { key } : {})).body.instances as { id: number; label: string | null }[])
-        .filter((i) => !/ worker$/.test(i.label ?? '') && i.label !== RENTED_LABEL)
-        .map((i) => i.id);
+      (await instances(key)).filter((i) => !/ worker$/.test(i.label ?? '') && i.label !== RENTED_LABEL).map((i) => i.id);
     const settle = async (id: number, state: string): Promise<boolean> =>
       g
         .waitInstance(id, (x) => x.actual_status === state && x.gantry_pending_op === null, 60_000)
@@ -294,7 +296,7 @@ print(json.dumps({"legacy": verbs(m.parser), "vastai": verbs(p2)}))`);
         for (let i = 0; i < (x.fresh ?? 0); i++) fresh.push(await rent(x.freshBid));
         const f = { ...base, fresh };
         const key = x.key?.(f);
-        const before = x.creates ? new Set(await instanceIds(key)) : null;
+        const before = x.creates ? new Set(await allIds(key)) : null;
         const t0 = Date.now();
         const args = x.run(f);
         let r: CliResult;
