@@ -76,10 +76,15 @@ async function withUp<T>(gpus: string | null, f: (env: NodeJS.ProcessEnv, port: 
     child = (await startUp(['--port', String(port), '--log-level', 'warn', ...(gpus !== null ? ['--gpus', gpus] : [])], env)).child;
     return await f(env, port);
   } finally {
+    // Instances outlive their server (the README says so): stop them with it, as a user ends the walk-through.
+    if (child !== null && child.exitCode === null) {
+      const down = spawn(process.execPath, [GANTRY_BIN, 'down', '--workloads', '--timeout', '30'], { env, stdio: 'ignore' });
+      await new Promise((r) => down.once('exit', r));
+    }
     child?.kill('SIGTERM');
     if (child !== null && child.exitCode === null) await new Promise((r) => child?.once('exit', r));
-    // What a walk-through left running (a failed line may leave an instance) goes with the folder.
-    const cleanup = spawn('bash', ['-c', `for d in ${home}/.local/share/gantry/instances/*/meta/pgid; do kill -9 -- -$(cat "$d") 2>/dev/null; done; true`]);
+    // Whatever still runs from the folder (a failed line, a sandboxed workload) goes with it.
+    const cleanup = spawn('pkill', ['-9', '-f', '--', home], { stdio: 'ignore' });
     await new Promise((r) => cleanup.once('exit', r));
     await rm(home, { recursive: true, force: true });
   }
