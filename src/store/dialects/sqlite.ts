@@ -45,7 +45,8 @@ const STATEMENTS_KEPT = 500;
  * Kysely prepares every query anew; with SQLite in the process, compiling the statement costs about
  * as much as running it. Statements are kept by SQL text and used again: kysely runs one query at a
  * time on its one connection, so a kept statement is never busy, and SQLite prepares it again by
- * itself when a migration changed the schema under it.
+ * itself when a migration changed the schema under it (better-sqlite3 reads the row's column names
+ * at each step, so a `select *` kept across a migration still names every column).
  */
 function withStatementCache(db: BetterSqlite3.Database, max: number): SqliteDatabase {
   const kept = new Map<string, SqliteStatement>();
@@ -56,34 +57,11 @@ function withStatementCache(db: BetterSqlite3.Database, max: number): SqliteData
       if (stmt !== undefined) {
         kept.delete(sql);
       } else {
-        stmt = keptStatement(db.prepare(sql));
+        stmt = db.prepare(sql);
         if (kept.size >= max) kept.delete(kept.keys().next().value as string);
       }
       kept.set(sql, stmt);
       return stmt;
-    },
-  };
-}
-
-/**
- * A statement that reads gives its rows as arrays, made into objects here by one function per
- * statement: better-sqlite3 builds each row object a property at a time, which for a wide row (an
- * instance has 46 columns) costs twice what the object literal does. Same keys, same order, the last
- * of two equal names wins, as before.
- */
-function keptStatement(stmt: BetterSqlite3.Statement): SqliteStatement {
-  if (!stmt.reader) return stmt;
-  const names = stmt.columns().map((c) => c.name);
-  stmt.raw(true);
-  // Column names come from the SQL text and are quoted as JSON string literals: nothing is evaluated but the literal.
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const row = new Function('r', `return {${names.map((n, i) => `${JSON.stringify(n)}: r[${i}]`).join(', ')}};`) as (r: unknown[]) => unknown;
-  return {
-    reader: true,
-    all: (params) => (stmt.all(params) as unknown[][]).map(row),
-    run: (params) => stmt.run(params),
-    *iterate(params) {
-      for (const r of stmt.iterate(params) as IterableIterator<unknown[]>) yield row(r);
     },
   };
 }
