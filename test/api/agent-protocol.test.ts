@@ -3,34 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { agentMachineInfo } from '../helpers/machines.js';
 
 /**
  * The agent protocol refuses what it must: no token, a token of another machine, a session of another
  * machine, replayed or reordered messages, malformed bodies. Each refusal is a 4xx in the protocol's error
  * shape, and the store does not change (the machine list and the instance are compared before and after).
  */
-const machineInfo = {
-  hostname: 'h1',
-  gpuName: 'T4',
-  numGpus: 2,
-  gpuRamMb: 16000,
-  gpuDeclared: true,
-  computeCap: null,
-  cpuName: 'cpu',
-  cpuArch: 'amd64',
-  cpuCores: 4,
-  cpuRamMb: 8000,
-  diskSpaceGb: 100,
-  driverVersion: null,
-  cudaMaxGood: null,
-  publicIp: '127.0.0.1',
-  inetUpMbps: 100,
-  inetDownMbps: 100,
-  osVersion: 'x',
-  portRangeStart: 33000,
-  portRangeEnd: 33099,
-  runtime: 'process',
-};
+const machineInfo = agentMachineInfo();
 
 const ts = TEST_STORES.find((s) => s.name === 'sqlite') ?? TEST_STORES[0];
 

@@ -4,45 +4,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type ApiResponse, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { agentMachineInfo } from '../helpers/machines.js';
+import { until } from '../helpers/serverless.js';
 
 /**
  * Vast's `delete machine` (POST /machines/{id}/force_delete/) for a host that is gone for good: refused while
  * its agent is connected and while another account rents on it; then the machine leaves show machines and
  * search, its old host token is refused, and the history of what ran on it (charges, invoices, earnings) reads.
  */
-const machineInfo = {
-  hostname: 'gone-host',
-  gpuName: 'T4',
-  numGpus: 1,
-  gpuRamMb: 16000,
-  gpuDeclared: true,
-  computeCap: null,
-  cpuName: 'cpu',
-  cpuArch: 'amd64',
-  cpuCores: 4,
-  cpuRamMb: 8000,
-  diskSpaceGb: 100,
-  driverVersion: null,
-  cudaMaxGood: null,
-  publicIp: '127.0.0.1',
-  inetUpMbps: 100,
-  inetDownMbps: 100,
-  osVersion: 'x',
-  portRangeStart: 33000,
-  portRangeEnd: 33099,
-  runtime: 'docker',
-};
-
-/** Poll with a bound: the offline mark follows the host's silence, not a fixed sleep. */
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const machineInfo = agentMachineInfo({ hostname: 'gone-host', numGpus: 1, runtime: 'docker' });
 
 // A short liveness window, so the stopped host shows offline within the test.
 const SETTINGS = { machineOfflineMs: 1500, agentPollWaitMs: 300, machineCacheMs: 0 };

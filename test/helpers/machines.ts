@@ -1,4 +1,5 @@
 import type { MachineRegistration } from '../../src/domain/machine/machine.js';
+import type { MachineForOffers } from '../../src/domain/offer/offer.js';
 
 /** A machine registration for store tests. */
 export const machineReg = (hostKey: string, ownerId: number, numGpus = 4): MachineRegistration => ({
@@ -35,4 +36,69 @@ export const machineReg = (hostKey: string, ownerId: number, numGpus = 4): Machi
   portRangeEnd: 30009,
   runtime: 'process',
   isolation: 'sandboxed',
+});
+
+/** A machine as offers are computed from (domain tests of offers and their ordering). */
+export const machineForOffers = (o: Partial<MachineForOffers> = {}): MachineForOffers => ({
+  id: 3,
+  ownerId: 1,
+  hostname: 'h',
+  gpuName: 'RTX 4090',
+  numGpus: 8,
+  gpuRamMb: 24000,
+  gpuDeclared: true,
+  computeCap: null,
+  cpuName: 'x',
+  cpuArch: 'amd64',
+  cpuCores: 32,
+  cpuRamMb: 128000,
+  diskSpaceGb: 1000,
+  driverVersion: '535.104.05',
+  cudaMaxGood: 12.2,
+  verified: true,
+  listed: true,
+  online: true,
+  priceGpuPerHour: 0.5,
+  priceDiskPerGbMonth: 0.1,
+  priceInetUpPerGb: 0,
+  priceInetDownPerGb: 0,
+  minBidPerGpuHour: 0.2,
+  minChunk: 1,
+  publicIp: '127.0.0.1',
+  geolocation: 'US',
+  reliability: 0.99,
+  inetUpMbps: 100,
+  inetDownMbps: 100,
+  directPortCount: 100,
+  osVersion: 'x',
+  endDate: null,
+  discountRate: null,
+  maintenance: null,
+  inMaintenance: false,
+  ...o,
+});
+
+/** What an agent says of its machine in its hello (agent protocol tests). */
+export const agentMachineInfo = (o: Record<string, unknown> = {}): Record<string, unknown> => ({
+  hostname: 'h1',
+  gpuName: 'T4',
+  numGpus: 2,
+  gpuRamMb: 16000,
+  gpuDeclared: true,
+  computeCap: null,
+  cpuName: 'cpu',
+  cpuArch: 'amd64',
+  cpuCores: 4,
+  cpuRamMb: 8000,
+  diskSpaceGb: 100,
+  driverVersion: null,
+  cudaMaxGood: null,
+  publicIp: '127.0.0.1',
+  inetUpMbps: 100,
+  inetDownMbps: 100,
+  osVersion: 'x',
+  portRangeStart: 33000,
+  portRangeEnd: 33099,
+  runtime: 'process',
+  ...o,
 });

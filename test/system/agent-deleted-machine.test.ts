@@ -9,6 +9,7 @@ import { sqliteDialect } from '../../src/store/dialects/sqlite.js';
 import { freePort, gantry, GANTRY_BIN } from '../helpers/cli.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { until } from '../helpers/serverless.js';
 
 /**
  * A real `gantry agent` whose machine its owner deleted: started again with its old token it exits at once
@@ -17,16 +18,6 @@ import { TEST_STORES } from '../helpers/stores.js';
  */
 const ts = TEST_STORES.find((s) => s.name === 'sqlite') ?? TEST_STORES[0];
 const ENV = { PATH: process.env.PATH, GANTRY_GPUS: '1x T4:16GB', GANTRY_RUNTIME: 'process', GANTRY_LOG_LEVEL: 'warn', GANTRY_PROCESS_SANDBOX: 'off' };
-
-const until = async <T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 describe('gantry agent of a deleted machine', { skip: ts?.skip ?? 'no store', timeout: 120_000 }, () => {
   let g: TestGantry;

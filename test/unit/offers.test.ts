@@ -5,6 +5,7 @@ import { GantryError } from '../../src/domain/errors.js';
 import { chunkSizes, decodeOfferId, offerId, offersOf, type MachineForOffers } from '../../src/domain/offer/offer.js';
 import { offerFieldType } from '../../src/domain/offer/search.js';
 import { applyQuery } from '../../src/domain/query/filter.js';
+import { machineForOffers } from '../helpers/machines.js';
 import {
   parseVastSearch as parseOfferQuery,
   placementText,
@@ -13,43 +14,7 @@ import {
   vastPlacement,
 } from '../../src/api/dialects/vast/offers.js';
 
-const machine: MachineForOffers = {
-  id: 3,
-  ownerId: 1,
-  hostname: 'h',
-  gpuName: 'RTX 4090',
-  numGpus: 8,
-  gpuRamMb: 24000,
-  gpuDeclared: true,
-  computeCap: null,
-  cpuName: 'x',
-  cpuArch: 'amd64',
-  cpuCores: 32,
-  cpuRamMb: 128000,
-  diskSpaceGb: 1000,
-  driverVersion: '535.104.05',
-  cudaMaxGood: 12.2,
-  verified: true,
-  listed: true,
-  online: true,
-  priceGpuPerHour: 0.5,
-  priceDiskPerGbMonth: 0.1,
-  priceInetUpPerGb: 0,
-  priceInetDownPerGb: 0,
-  minBidPerGpuHour: 0.2,
-  minChunk: 1,
-  publicIp: '127.0.0.1',
-  geolocation: 'US',
-  reliability: 0.99,
-  inetUpMbps: 100,
-  inetDownMbps: 100,
-  directPortCount: 100,
-  osVersion: 'x',
-  endDate: null,
-  discountRate: null,
-  maintenance: null,
-  inMaintenance: false,
-};
+const machine: MachineForOffers = machineForOffers();
 
 describe('offers', () => {
   it('offers power-of-two chunks of the free GPUs', () => {

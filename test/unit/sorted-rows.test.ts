@@ -5,44 +5,18 @@ import { offersOf, type MachineForOffers, type Offer } from '../../src/domain/of
 import { offerFieldType } from '../../src/domain/offer/search.js';
 import { SortedRows } from '../../src/domain/offer/sorted-rows.js';
 import { applyQuery, type Order } from '../../src/domain/query/filter.js';
+import { machineForOffers } from '../helpers/machines.js';
 
-const base: MachineForOffers = {
+// The offers test's machine, smaller: four GPUs, no driver.
+const base: MachineForOffers = machineForOffers({
   id: 1,
-  ownerId: 1,
-  hostname: 'h',
-  gpuName: 'RTX 4090',
   numGpus: 4,
-  gpuRamMb: 24000,
-  gpuDeclared: true,
-  computeCap: null,
-  cpuName: 'x',
-  cpuArch: 'amd64',
   cpuCores: 16,
   cpuRamMb: 64000,
   diskSpaceGb: 500,
   driverVersion: null,
   cudaMaxGood: null,
-  verified: true,
-  listed: true,
-  online: true,
-  priceGpuPerHour: 0.5,
-  priceDiskPerGbMonth: 0.1,
-  priceInetUpPerGb: 0,
-  priceInetDownPerGb: 0,
-  minBidPerGpuHour: 0.2,
-  minChunk: 1,
-  publicIp: '127.0.0.1',
-  geolocation: 'US',
-  reliability: 0.99,
-  inetUpMbps: 100,
-  inetDownMbps: 100,
-  directPortCount: 100,
-  osVersion: 'x',
-  endDate: null,
-  discountRate: null,
-  maintenance: null,
-  inMaintenance: false,
-};
+});
 
 const ORDERS: readonly (readonly Order[])[] = [
   [{ field: 'dphTotal', dir: 'asc' }],
