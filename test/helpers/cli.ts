@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,4 +57,32 @@ export async function startUp(args: string[], env: NodeJS.ProcessEnv): Promise<{
     });
   });
   return { child, banner };
+}
+
+/**
+ * The environment of a `gantry up` a system test spawns on `dataDir`: unsandboxed (the test reads the
+ * workload's process group and files from the host), quick stops and looks, 50 instance ports of its own
+ * below Linux's ephemeral range, away from the test servers' ports. `extra` adds or overrides.
+ */
+export function upTestEnv(dataDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const instancePorts = 14000 + Math.floor(Math.random() * 100) * 50;
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GANTRY_DATA_DIR: dataDir,
+    GANTRY_PROCESS_SANDBOX: 'off',
+    GANTRY_UNSAFE_SHARED_PROCESS_RUNTIME: 'true',
+    GANTRY_STOP_GRACE_MS: '1s',
+    GANTRY_OBSERVE_INTERVAL_MS: '100ms',
+    GANTRY_PORT_RANGE_START: String(instancePorts),
+    GANTRY_PORT_RANGE_END: String(instancePorts + 49),
+    ...extra,
+  };
+}
+
+/** Kill whatever still runs from a spawned gantry's folder (instances outlive their server), then remove it. */
+export async function removeUpDir(dir: string): Promise<void> {
+  const cleanup = spawn('pkill', ['-9', '-f', '--', dir], { stdio: 'ignore' });
+  await new Promise((r) => cleanup.once('exit', r));
+  await rm(dir, { recursive: true, force: true });
 }

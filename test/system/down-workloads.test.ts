@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, gantry, startUp } from '../helpers/cli.js';
+import { freePort, gantry, removeUpDir, startUp, upTestEnv } from '../helpers/cli.js';
 import { liveHolder } from '../../src/main/data-dir-lock.js';
 
 /**
@@ -22,25 +22,11 @@ describe('gantry down --workloads', () => {
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gantry-down-'));
     port = await freePort();
-    const instancePorts = 14000 + Math.floor(Math.random() * 100) * 50;
-    env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      GANTRY_DATA_DIR: dataDir,
-      // The test reads the workload's process group from the host, as laid out unsandboxed.
-      GANTRY_PROCESS_SANDBOX: 'off',
-      GANTRY_UNSAFE_SHARED_PROCESS_RUNTIME: 'true',
-      GANTRY_STOP_GRACE_MS: '1s',
-      GANTRY_OBSERVE_INTERVAL_MS: '100ms',
-      GANTRY_PORT_RANGE_START: String(instancePorts),
-      GANTRY_PORT_RANGE_END: String(instancePorts + 49),
-    };
+    env = upTestEnv(dataDir);
   });
   after(async () => {
     server?.kill('SIGKILL');
-    const cleanup = spawn('bash', ['-c', `for d in ${dataDir}/instances/*/meta/pgid; do kill -9 -- -$(cat "$d") 2>/dev/null; done; true`]);
-    await new Promise((r) => cleanup.once('exit', r));
-    await rm(dataDir, { recursive: true, force: true });
+    await removeUpDir(dataDir);
   });
 
   const up = async (): Promise<void> => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { freePort, GANTRY_BIN, startUp } from '../helpers/cli.js';
+import { freePort, GANTRY_BIN, removeUpDir, startUp } from '../helpers/cli.js';
 
 /**
  * The README's walk-throughs run as written, each line in bash against a fresh `gantry up` whose data
@@ -84,9 +84,7 @@ async function withUp<T>(gpus: string | null, f: (env: NodeJS.ProcessEnv, port: 
     child?.kill('SIGTERM');
     if (child !== null && child.exitCode === null) await new Promise((r) => child?.once('exit', r));
     // Whatever still runs from the folder (a failed line, a sandboxed workload) goes with it.
-    const cleanup = spawn('pkill', ['-9', '-f', '--', home], { stdio: 'ignore' });
-    await new Promise((r) => cleanup.once('exit', r));
-    await rm(home, { recursive: true, force: true });
+    await removeUpDir(home);
   }
 }
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, gantry, startUp } from '../helpers/cli.js';
+import { freePort, gantry, removeUpDir, startUp, upTestEnv } from '../helpers/cli.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /**
@@ -15,7 +15,6 @@ for (const ts of TEST_STORES) {
   describe(`gantry up (${ts.name}): CLI walk-through, kill -9 and restart`, { skip: ts.skip }, () => {
     let dataDir: string;
     let port: number;
-    let instancePorts: number;
     let server: ChildProcess | null = null;
     let env: NodeJS.ProcessEnv;
     let database: string[] = [];
@@ -26,32 +25,16 @@ for (const ts of TEST_STORES) {
     before(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'gantry-sys-'));
       port = await freePort();
-      instancePorts = 14000 + Math.floor(Math.random() * 100) * 50;
       if (ts.name === 'postgres') database = ['--database', await ts.fresh(dataDir)];
-      env = {
+      env = upTestEnv(dataDir, {
         ...(presetKey !== null ? { GANTRY_ADMIN_KEY: presetKey } : {}),
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        GANTRY_DATA_DIR: dataDir,
-        // The test reads the workload's process group and exit files from the host, as laid out unsandboxed
-        // (the sandbox's own restart test is test/system/process-sandbox.test.ts).
-        GANTRY_PROCESS_SANDBOX: 'off',
-        GANTRY_UNSAFE_SHARED_PROCESS_RUNTIME: 'true',
-        GANTRY_STOP_GRACE_MS: '1s',
-        GANTRY_OBSERVE_INTERVAL_MS: '100ms',
         GANTRY_SWEEP_INTERVAL_MS: '300ms',
         GANTRY_LEASE_MS: '2s',
-        // Instance ports below Linux's ephemeral range, away from the test servers' own ports.
-        GANTRY_PORT_RANGE_START: String(instancePorts),
-        GANTRY_PORT_RANGE_END: String(instancePorts + 49),
-      };
+      });
     });
     after(async () => {
       server?.kill('SIGKILL');
-      // Remove whatever the test left running, by the runtime's own labels.
-      const cleanup = spawn('bash', ['-c', `for d in ${dataDir}/instances/*/meta/pgid; do kill -9 -- -$(cat "$d") 2>/dev/null; done; true`]);
-      await new Promise((r) => cleanup.once('exit', r));
-      await rm(dataDir, { recursive: true, force: true });
+      await removeUpDir(dataDir);
     });
 
     const cli = async (...a: string[]): Promise<string> => {
