@@ -82,7 +82,8 @@ export interface Waiter {
 export class EndpointTraffic {
   view: RoutingView | null = null;
   viewAt = 0;
-  loading: Promise<RoutingView> | null = null;
+  /** The read of the store under way, and the count of intents it started after (only a read as new as the caller's serves it). */
+  loading: { readonly intents: number; readonly view: Promise<RoutingView> } | null = null;
   readonly queue: Waiter[] = [];
   /** Per worker: requests in flight from this replica and their summed cost. */
   readonly busy = new Map<number, { inFlight: number; cost: number }>();

@@ -70,10 +70,15 @@ export class Traffic implements TrafficGate {
     const now = this.#o.now();
     if (t.view !== null && now - t.viewAt < this.#o.directoryMs) return t.view;
     const intents = t.intents;
-    t.loading ??= this.#o.directory(id).finally(() => {
-      t.loading = null;
-    });
-    const v = await t.loading;
+    // A read already under way serves only if it started after the same intents: one begun before a stop
+    // (a worker's report asked for it) would otherwise hand back a view that still accepts requests.
+    if (t.loading === null || t.loading.intents !== intents) {
+      const view = this.#o.directory(id).finally(() => {
+        if (t.loading?.view === view) t.loading = null;
+      });
+      t.loading = { intents, view };
+    }
+    const v = await t.loading.view;
     // A stop or start arrived while the store was read: that read may predate it (a closed endpoint
     // would take requests again), so it is dropped and the view asked for anew.
     if (t.intents !== intents) return this.#view(id, t);

@@ -7,12 +7,15 @@ import type { RoutableWorker, RoutingView } from '../../src/control/serverless/r
 const HOUR = 3_600_000;
 
 /** A gateway whose store answers with `view`, recording what it asks for and publishes. */
-function gateway(view: () => RoutingView): { t: Traffic; demanded: number[]; published: [number, number][]; heard: number[] } {
+function gateway(
+  view: () => RoutingView,
+  directory?: () => Promise<RoutingView>,
+): { t: Traffic; demanded: number[]; published: [number, number][]; heard: number[] } {
   const demanded: number[] = [];
   const published: [number, number][] = [];
   const heard: number[] = [];
   const t = new Traffic({
-    directory: () => Promise.resolve(view()),
+    directory: directory ?? (() => Promise.resolve(view())),
     touch: () => Promise.resolve(),
     now: () => Date.now(),
     // Nothing is read again by time within the test: every change below comes from a wake-up.
@@ -78,6 +81,27 @@ describe('gateway wake-ups', () => {
       // An endpoint this gateway never served: it holds nothing and says so.
       await t.heard(2);
       assert.deepEqual(published.at(-1), [2, 0]);
+    } finally {
+      t.shutdown();
+    }
+  });
+
+  it('a read of the store begun before a stop is not the view a later request gets', async () => {
+    // The first read is slow and predates the stop (a worker's report asked for it); later reads see the
+    // stop, a drain (so nothing already queued is refused by them: only the view itself may refuse).
+    const draining: RoutingView = { ...viewOf([], false), draining: true };
+    let answer: (v: RoutingView) => void = () => undefined;
+    let reads = 0;
+    const slowFirst = (): Promise<RoutingView> => (++reads === 1 ? new Promise<RoutingView>((r) => (answer = r)) : Promise.resolve(draining));
+    const { t } = gateway(() => draining, slowFirst);
+    const settled = (p: Promise<unknown>): Promise<unknown> => Promise.race([p, new Promise((r) => setTimeout(() => r('still held'), 2000))]);
+    try {
+      void t.acquire(1, 1).catch(() => undefined);
+      t.close(1, { drain: true });
+      t.invalidate(1); // a worker reported meanwhile: the next request reads the store again
+      const second = t.acquire(1, 1).catch((e: unknown) => e);
+      answer(viewOf([], true)); // the old read ends, from before the stop
+      assert.equal(((await settled(second)) as { code?: string }).code, 'ENDPOINT_STOPPED', 'refused, not queued as if accepted');
     } finally {
       t.shutdown();
     }
