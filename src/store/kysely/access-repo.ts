@@ -1,4 +1,5 @@
 import { take } from '../../domain/account/token-bucket.js';
+import { transact } from './tx.js';
 import { Repo } from './repo.js';
 import type { AuditEntry, AuditRecord, SshKeyRecord } from '../../domain/account/records.js';
 
@@ -37,7 +38,7 @@ export class AccessRepo extends Repo {
   }
 
   async deleteSshKey(id: number, accountId: number, now: number): Promise<number[] | null> {
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       const r = await trx
         .updateTable('ssh_keys')
         .set({ deleted_at: now })
@@ -82,7 +83,7 @@ export class AccessRepo extends Repo {
    */
   async giveSshPort(instanceId: number, busyPorts: ReadonlySet<number>): Promise<number | null> {
     try {
-      return await this.db.transaction().execute(async (trx) => {
+      return await transact(this.db, async (trx) => {
         const had = await trx
           .selectFrom('port_allocations')
           .select('host_port')
@@ -170,7 +171,7 @@ export class AccessRepo extends Repo {
 
   // ── rate buckets ────────────────────────────────────────────────────
   async takeRateTokens(bucket: string, want: number, rate: number, burst: number, now: number): Promise<{ granted: number; left: number }> {
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       await trx
         .insertInto('rate_buckets')
         .values({ bucket, tokens: burst, at: now })

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import { settleInstance } from './meter.js';
@@ -41,7 +42,7 @@ function notFound(id: number): GantryError {
 }
 
 export async function changeBid(db: Db, d: StoreDialect, id: number, price: number, now: number): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await transact(db, async (trx) => {
     const row = await trx.selectFrom('instances').select(['machine_id', 'target', 'status']).where('id', '=', id).executeTakeFirst();
     if (!row || row.status === 'destroyed') throw notFound(id);
     // What ran so far is charged at the old price; the new one applies from now.
@@ -56,7 +57,7 @@ export async function changeBid(db: Db, d: StoreDialect, id: number, price: numb
 }
 
 export async function prepayInstance(db: Db, id: number, amount: number, discount: number, now: number): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await transact(db, async (trx) => {
     const row = await trx.selectFrom('instances').select(['account_id', 'status']).where('id', '=', id).executeTakeFirst();
     if (!row || row.status === 'destroyed') throw notFound(id);
     // What ran before the deposit is charged without its discount.

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
 import type { MeterKind } from '../../domain/billing/meter.js';
 import type { BillingStore, ChargeQuery } from '../billing-store.js';
@@ -68,7 +69,7 @@ export class BillingRepo extends Repo implements BillingStore {
       .where((eb) => eb.or([eb('gpu_meter_since', '<', now), eb('disk_meter_since', '<', now)]))
       .execute();
     let written = 0;
-    for (const { id } of open) written += await this.db.transaction().execute((trx) => settleInstance(trx, id, now));
+    for (const { id } of open) written += await transact(this.db, (trx) => settleInstance(trx, id, now));
     return written;
   }
 
@@ -88,7 +89,7 @@ export class BillingRepo extends Repo implements BillingStore {
   }
 
   async transferCredit(t: CreditMove): Promise<TransferRecord> {
-    return this.db.transaction().execute((trx) => moveCredit(trx, t));
+    return transact(this.db, (trx) => moveCredit(trx, t));
   }
 
   async listTransfers(accountId: number, limit: number): Promise<TransferRecord[]> {

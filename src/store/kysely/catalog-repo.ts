@@ -1,4 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
+import { transact } from './tx.js';
 import type { ApplicationRecord, ArtifactRecord, ConfigurationRecord, ExecutableRecord, ExecutableSpec } from '../../domain/catalog/records.js';
 import type { CatalogStore } from '../catalog-store.js';
 import { applicationRow, executableRow, toApplication, toArtifact, toConfiguration, toExecutable } from './catalog-rows.js';
@@ -12,7 +13,7 @@ export class CatalogRepo extends Repo implements CatalogStore {
     source: { readonly application: string | null },
     now: number,
   ): Promise<ExecutableRecord[]> {
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       const old = await trx.selectFrom('catalog_executables').select(['id', 'created_at']).where('account_id', '=', accountId).execute();
       const createdAt = new Map(old.map((r) => [r.id, Number(r.created_at)]));
       if (source.application !== null) {

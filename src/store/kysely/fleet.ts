@@ -1,4 +1,5 @@
 import { syncMeters } from './meter.js';
+import { transact } from './tx.js';
 import type { Kysely } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { ListingWrite } from '../store.js';
@@ -43,7 +44,7 @@ export async function registerMachine(db: Db, m: MachineRegistration, now: numbe
     isolation: m.isolation ?? null,
     last_seen_at: now,
   };
-  await db.transaction().execute(async (trx) => {
+  await transact(db, async (trx) => {
     const existing = await trx.selectFrom('machines').select(['id', 'verified']).where('host_key', '=', m.hostKey).executeTakeFirst();
     if (existing) {
       await trx
@@ -87,7 +88,7 @@ export async function recordHeartbeat(
   h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] },
   onlineWindowMs: number,
 ): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return transact(db, async (trx) => {
     const before = await trx.selectFrom('machines').select('last_seen_at').where('id', '=', machineId).executeTakeFirst();
     await trx
       .updateTable('machines')
@@ -175,7 +176,7 @@ export async function setMaintenance(db: Db, machineId: number, w: { start: numb
 
 /** One UPDATE, safe from any replica: rows under a live lease are left to the reconciler that holds them. */
 export async function markInstancesOfSilentMachines(db: Db, silentSince: number, msg: string, now: number): Promise<number[]> {
-  return db.transaction().execute(async (trx) => {
+  return transact(db, async (trx) => {
     const silent = trx.selectFrom('machines').select('id').where('last_seen_at', '<', silentSince);
     const rows = await trx
       .updateTable('instances')

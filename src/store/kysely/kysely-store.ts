@@ -1,4 +1,5 @@
 import { Kysely, Migrator } from 'kysely';
+import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { BillingStore } from '../billing-store.js';
@@ -178,7 +179,7 @@ export class KyselyStore implements Store {
 
   // ── instances ───────────────────────────────────────────────────────
   async createInstance(n: NewInstance): Promise<InstanceRecord> {
-    const id = await this.db.transaction().execute(async (trx) => {
+    const id = await transact(this.db, async (trx) => {
       // The machine row is locked first: placement locks it too, and taking it after the instance insert (whose
       // foreign key holds a share lock on it) would deadlock two concurrent creates on PostgreSQL.
       let mq = trx.selectFrom('machines').selectAll().where('id', '=', n.machineId).where('deleted_at', 'is', null);
@@ -249,7 +250,8 @@ export class KyselyStore implements Store {
 
   async writeIntent(id: number, expectedGeneration: number, w: IntentWrite): Promise<boolean> {
     let placed = false;
-    const written = await this.db.transaction().execute(async (trx) => {
+    const written = await transact(this.db, async (trx) => {
+      placed = false; // a body run again (see transact) starts afresh
       const row = await trx
         .selectFrom('instances')
         .select(['machine_id', 'gpu_indices', 'offer_type', 'gpu_wait_since'])

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { transact } from './tx.js';
 import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { Database } from './schema.js';
@@ -20,7 +21,7 @@ export async function claimLeased<T extends Leased>(
   o: { readonly owner: string; readonly now: number; readonly leaseMs: number },
 ): Promise<{ token: string; ids: number[] }> {
   const token = randomUUID();
-  const ids = await db.transaction().execute(async (trx) => {
+  const ids = await transact(db, async (trx) => {
     let q = due(trx);
     if (dialect.supportsSkipLocked) q = q.forUpdate().skipLocked();
     const picked = (await q.execute()).map((r) => r.id);

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
 import type { MachineDeletion } from '../store.js';
 import { refundDeposit } from './bids.js';
@@ -25,7 +26,7 @@ class InUse extends Error {
  */
 export async function deleteMachine(db: Kysely<Database>, id: number, now: number, note: string): Promise<MachineDeletion> {
   try {
-    return await db.transaction().execute(async (trx) => {
+    return await transact(db, async (trx) => {
       const m = await trx.selectFrom('machines').select(['owner_id', 'host_key']).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
       if (!m) throw new GantryError('MACHINE_NOT_FOUND', `No machine with id ${id}.`, { machineId: id });
       // The host key is freed (kept readable in the row): the same host may join again, as a new machine, with a new token.

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
 import type { DefinitionProgress, PipelineRecord, TrainedModelConfig, TrainedModelRecord, VocabularyRecord } from '../../domain/ml/records.js';
 import type { MlStore, ModelAlias } from '../ml-store.js';
@@ -41,7 +42,7 @@ export class MlRepo extends Repo implements MlStore {
   async deleteTrainedModel(accountId: number, modelId: string): Promise<boolean> {
     // The model row first: part and vocabulary writes lock it before they write, so one that raced
     // this delete either committed before (and its rows go below) or finds no model.
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       const r = await trx.deleteFrom('ml_models').where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
       await trx.deleteFrom('ml_model_parts').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
       await trx.deleteFrom('ml_vocabularies').where('account_id', '=', accountId).where('model_id', '=', modelId).execute();
@@ -55,7 +56,7 @@ export class MlRepo extends Repo implements MlStore {
     modelId: string,
     p: { index: number; totalParts: number; totalDefinitionLength: number; bytes: Uint8Array },
   ): Promise<{ ok: true; progress: DefinitionProgress } | { ok: false; reason: 'no-model' | 'totals-differ' }> {
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       // Compare-and-set: the first part fixes the totals, every later one must repeat them.
       const set = await trx
         .updateTable('ml_models')
@@ -118,7 +119,7 @@ export class MlRepo extends Repo implements MlStore {
   }
 
   async putVocabulary(accountId: number, modelId: string, v: VocabularyRecord): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       // Lock the model row (a write, not a read) so a concurrent delete waits or has already won.
       const m = await trx
         .updateTable('ml_models')

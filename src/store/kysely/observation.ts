@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { transact } from './tx.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { ObservationWrite } from '../store.js';
 import * as bids from './bids.js';
@@ -11,7 +12,7 @@ export type Applied = 'stale' | 'applied' | 'released';
 
 /** Truth from one reconcile pass, applied only while the pass still holds the row's lease (see `Store.applyObservation`). */
 export async function applyObservation(db: Kysely<Database>, d: StoreDialect, id: number, leaseToken: string, o: ObservationWrite): Promise<Applied> {
-  return db.transaction().execute(async (trx): Promise<Applied> => {
+  return transact(db, async (trx): Promise<Applied> => {
     const cur = await trx
       .selectFrom('instances')
       .select(['status', 'observed_generation', 'generation', 'target', 'gpu_wait_since', 'machine_id'])

@@ -1,4 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
+import { transact } from './tx.js';
 import type { NewAccount, NewApiKey } from '../tenant-store.js';
 import { parseJson, toAccount, toApiKey } from './rows.js';
 import { Repo } from './repo.js';
@@ -41,7 +42,7 @@ export class TenantRepo extends Repo {
     credit: Omit<CreditMove, 'to'> | null,
   ): Promise<{ account: AccountRecord; key: ApiKeyRecord }> {
     // One transaction: a refused credit transfer (INSUFFICIENT_CREDIT) leaves neither the account nor its key behind.
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       const account = await insertAccount(trx, this.dialect, a);
       const key = await insertApiKey(trx, { ...k, accountId: account.id });
       if (credit !== null) await moveCredit(trx, { ...credit, to: account.id });
@@ -75,7 +76,7 @@ export class TenantRepo extends Repo {
   }
 
   async updateAccountProfile(id: number, p: { readonly email?: string; readonly fullname?: string | null }): Promise<AccountRecord> {
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       if (p.email !== undefined) {
         const other = await trx
           .selectFrom('accounts')
@@ -97,7 +98,7 @@ export class TenantRepo extends Repo {
     const max = k.maxPerAccount ?? 0;
     if (max <= 0) return insertApiKey(this.db, k);
     // Count and insert in one transaction so a burst of creations cannot slip far past the bound.
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       const { n } = await trx
         .selectFrom('api_keys')
         .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
@@ -204,7 +205,7 @@ export class TenantRepo extends Repo {
   }
 
   async removeTeamMember(teamId: number, accountId: number, now: number): Promise<boolean> {
-    const removed = await this.db.transaction().execute(async (trx) => {
+    const removed = await transact(this.db, async (trx) => {
       const r = await trx.deleteFrom('team_members').where('team_id', '=', teamId).where('account_id', '=', accountId).executeTakeFirst();
       if (r.numDeletedRows === 0n) return false;
       await trx
@@ -289,7 +290,7 @@ export class TenantRepo extends Repo {
   }
 
   async deleteTeam(teamId: number, now: number): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await transact(this.db, async (trx) => {
       await trx.updateTable('accounts').set({ deleted_at: now }).where('id', '=', teamId).execute();
       await trx.updateTable('api_keys').set({ revoked_at: now }).where('account_id', '=', teamId).where('revoked_at', 'is', null).execute();
       await trx.deleteFrom('team_members').where('team_id', '=', teamId).execute();

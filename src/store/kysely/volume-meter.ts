@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { transact } from './tx.js';
 import { amountFor } from '../../domain/billing/meter.js';
 import { volumePerHour } from '../../domain/volume/volume.js';
 import type { Database } from './schema.js';
@@ -42,5 +43,5 @@ export async function settleVolume(trx: Trx, volumeId: number, end: number): Pro
 
 export async function settleVolumeMeters(db: Kysely<Database>, now: number): Promise<void> {
   const due = await db.selectFrom('volumes').select('id').where('deleted_at', 'is', null).where('meter_since', '<', now).execute();
-  for (const { id } of due) await db.transaction().execute((trx) => settleVolume(trx, id, now));
+  for (const { id } of due) await transact(db, (trx) => settleVolume(trx, id, now));
 }

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
 import type { VolumeMount, VolumeOfferRecord, VolumeRecord } from '../../domain/volume/volume.js';
 import type { LinkedVolume, VolumeStore } from '../volume-store.js';
@@ -51,7 +52,7 @@ export class VolumeRepo extends Repo implements VolumeStore {
   }
 
   async createVolume(v: { accountId: number; offerId: number; sizeGb: number; name: string | null; now: number }): Promise<VolumeRecord> {
-    const id = await this.db.transaction().execute(async (trx) => {
+    const id = await transact(this.db, async (trx) => {
       // Checked and taken in one statement, so two rentals at once cannot both fit into the last space.
       const took = await trx
         .updateTable('volume_offers')
@@ -109,7 +110,7 @@ export class VolumeRepo extends Repo implements VolumeStore {
   }
 
   async deleteVolume(id: number, now: number): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await transact(this.db, async (trx) => {
       await settleVolume(trx, id, now); // the last stretch, before the volume stops counting
       const row = await trx.selectFrom('volumes').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
       if (row === undefined) throw new GantryError('VOLUME_NOT_FOUND', `No volume with id ${id}.`, { volumeId: id });
