@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
-import { load, throughputTable, type ThroughputRow } from './serverless.js';
+import { load, throughputTable, type ThroughputRow } from './proxy.js';
 import { callApi } from './util.js';
 
 /** A rate no caller reaches: every request pays for its bucket, none is refused. */
@@ -53,7 +53,16 @@ export async function authBench(dir: string): Promise<ThroughputRow[]> {
     try {
       const r = await load(g.url, path, auth ? { authorization: `Bearer ${g.adminKey ?? ''}` } : {});
       base ??= r.perS;
-      rows.push({ bench: 'API throughput', variant: name, requests: r.n, reqPerS: r.perS, p50Ms: r.p50, p99Ms: r.p99, ratioReqPerS: r.perS / base });
+      rows.push({
+        bench: 'API throughput',
+        variant: name,
+        requests: r.n,
+        reqPerS: r.perS,
+        p50Ms: r.p50,
+        p99Ms: r.p99,
+        ratioReqPerS: r.perS / base,
+        ratioToNginx: null,
+      });
     } finally {
       await g.close();
     }
@@ -79,6 +88,7 @@ async function listBench(dir: string): Promise<ThroughputRow[]> {
       p50Ms: r.p50,
       p99Ms: r.p99,
       ratioReqPerS: r.perS / base.perS,
+      ratioToNginx: null,
     });
     return [row('GET /api/v0/gpu_names/unique: no key (baseline)', base), row(`GET /api/v0/instances/ (${INSTANCES} running): key checked`, list)];
   } finally {

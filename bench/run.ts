@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
 import { printServerless, serverlessBench } from './serverless.js';
+import { proxyBench, throughputTable } from './proxy.js';
 import { authBench, printAuth } from './auth.js';
 import { callApi, pair, startBenchGantry, textTable, type LatencyRow } from './util.js';
 import { aicoreBench } from './aicore.js';
@@ -22,13 +23,14 @@ import { stopBench } from './stop.js';
  *  - container create → running (docker runtime on Podman) vs the process runtime, both through the API;
  *  - instance stop → stopped and GPUs offered: vs a SIGTERM to the same command, and on Podman vs `docker stop` (stop.ts);
  *  - heartbeat handling for 1,000 simulated agents: server CPU and memory vs the same server idle (fleet.ts);
- *  - serverless: proxy vs direct vs nginx, stop latency with and without drain, scale from zero (serverless.ts);
+ *  - the serverless proxy: Gantry vs nginx `proxy_pass` vs the worker called directly, for workers of 0, 1 and 20 ms (proxy.ts);
+ *  - serverless: stop latency with and without drain, scale from zero, autoscale (serverless.ts);
  *  - API throughput with authentication and rate limiting on vs off (auth.ts);
  *  - AI Core: a bulk stop of 100 deployments vs 100 single stops, and token + authenticated GET vs Vast's authenticated GET (aicore.ts);
  *  - Elasticsearch: `_infer` through Gantry vs onnxruntime in-process, `_stop` with and without finish_pending_work (elastic.ts);
  *  - the process sandbox: create → running and a CPU-bound workload, sandboxed vs bare (sandbox.ts).
  *
- * `npm run bench -- serverless` (or search, create, stop, fleet, auth, aicore, elastic) runs only those.
+ * `npm run bench -- serverless` (or search, create, stop, fleet, proxy, auth, aicore, elastic) runs only those.
  */
 const CREATE_RUNS = 10;
 
@@ -160,6 +162,10 @@ try {
     process.stdout.write('\n');
     printResources(resources);
   }
+  const throughput = wants('proxy') ? await proxyBench(dir) : null;
+  if (throughput !== null) {
+    process.stdout.write('\n' + throughputTable(throughput));
+  }
   const serverless = wants('serverless') ? await serverlessBench(dir) : null;
   if (serverless !== null) {
     process.stdout.write('\n');
@@ -180,7 +186,7 @@ try {
   const file = only.size === 0 ? 'latest.json' : `latest-${[...only].sort().join('-')}.json`;
   await writeFile(
     join(out, file),
-    JSON.stringify({ at: new Date().toISOString(), node: process.version, rows, resources, serverless, auth, elastic }, null, 2) + '\n',
+    JSON.stringify({ at: new Date().toISOString(), node: process.version, rows, resources, throughput, serverless, auth, elastic }, null, 2) + '\n',
   );
   process.stdout.write(`\nwrote ${join(out, file)}\n`);
 } finally {

@@ -37,8 +37,11 @@ export function textTable(head: readonly string[], cells: readonly (readonly str
 }
 
 /** Start `gantry <args>` and resolve once it printed its banner. */
-export async function spawnGantry(args: readonly string[], env: Readonly<Record<string, string>>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, ...args, '--log-level', 'error'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+export async function spawnGantry(args: readonly string[], env: Readonly<Record<string, string>>, nodeArgs: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args, '--log-level', 'error'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {

@@ -8,6 +8,7 @@ import type { ApiDialect } from './edge/dialect.js';
 import { toGantryError } from './errors.js';
 import { dialectFor, exactContentTypes, lenientJson, mountDialect, sendError } from './edge/mount.js';
 import { boundJsonDepth } from './edge/json-body.js';
+import { dataPathServer } from './edge/data-path.js';
 import type { RateLimitOptions } from './edge/rate-limit.js';
 import { registerDiscovery } from './edge/openapi.js';
 import { checkMetricsAccess, type MetricsAccess } from './edge/metrics-access.js';
@@ -37,10 +38,15 @@ export function routesOf(app: FastifyInstance): readonly { method: string; url: 
 
 /** Build the HTTP app (never listens: `src/main` does, tests use port 0). */
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
+  const log = o.log.child({ component: 'http' });
+  const deps = { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl };
+  // The serverless proxy's requests are served before the framework (see DataRoute); the rest by fastify.
+  const data = dataPathServer(o.dialects, deps, { meter: (label) => httpMeter(o.metrics, label), log });
   const app = Fastify({
+    serverFactory: data.factory,
     // Typed as fastify's base logger so the app keeps the default FastifyInstance type.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-    loggerInstance: o.log.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance: log as FastifyBaseLogger,
     // One line per request is noise at info level; errors and transitions are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimitBytes ?? 1024 * 1024,
@@ -58,6 +64,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     },
   });
 
+  app.addHook('preClose', async () => data.closing());
   app.addHook('onSend', exactContentTypes(o.dialects));
   app.addHook('onResponse', async (req, reply) => {
     const edge = req.routeOptions.config.edge;
@@ -94,7 +101,16 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
   // Before the dialects mount, so every route of every dialect inherits it.
   app.addHook('preValidation', boundJsonDepth(o.control.ctx.settings.maxJsonDepth));
-  const deps = { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl };
   for (const d of o.dialects) await mountDialect(app, d, deps, { rateLimit: o.rateLimit });
   return app;
+}
+
+/** The HTTP metrics of one label with its children bound once (the data path's meter). */
+function httpMeter(m: Metrics, dialect: string): (status: number, seconds: number) => void {
+  const byClass = [1, 2, 3, 4, 5].map((c) => m.httpRequests.labels({ dialect, code: `${c}xx` }));
+  const duration = m.httpDuration.labels({ dialect });
+  return (status, seconds) => {
+    byClass[Math.min(4, Math.max(0, Math.floor(status / 100) - 1))]?.inc();
+    duration.observe(seconds);
+  };
 }

@@ -175,7 +175,7 @@ export const SETTINGS = {
   workerDirectoryMs: {
     type: 'duration',
     default: 250,
-    doc: "How long the gateway reuses an endpoint's worker list and a caller's right to call it before reading them again (a revoked key or a stop on another replica shows within this time).",
+    doc: "How long the gateway reuses an endpoint's worker list before reading it again. A safety net: stops, starts and workers that become ready, at any replica, reach the gateway at once through the change feed.",
   },
   billingIntervalMs: {
     type: 'duration',
@@ -242,7 +242,7 @@ export const SETTINGS = {
   principalCacheMaxAgeMs: {
     type: 'duration',
     default: 60_000,
-    doc: 'Safety net only: the longest a remembered credential is used without reading it again, which bounds how long a change notification lost between replicas (a failed NOTIFY) could keep a revoked key working elsewhere.',
+    doc: "Safety net only: the longest a remembered credential (an API key's principal, a caller's right to call an endpoint) is used without reading it again, which bounds how long a change notification lost between replicas (a failed NOTIFY) could keep a revoked key working elsewhere.",
   },
   // ── SSH access to instances (src/agent/ssh-access.ts, docs/decisions/010-ssh-access.md) ──
   sshBindAddress: {

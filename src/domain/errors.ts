@@ -118,6 +118,11 @@ export const ERROR_CODES = {
     doc: 'Other endpoints route to this one (route aliases); stop or delete them first, or stop with force=true.',
   },
   ENDPOINT_STOPPED: { kind: 'unavailable', retryable: true, doc: 'The endpoint is stopped or stopping and takes no new requests; start it first.' },
+  SHUTTING_DOWN: {
+    kind: 'unavailable',
+    retryable: true,
+    doc: 'This control-plane process is shutting down and takes no new requests; try again (another replica, or once it is back).',
+  },
   QUEUE_TIMEOUT: {
     kind: 'timeout',
     retryable: true,

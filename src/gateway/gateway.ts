@@ -57,7 +57,10 @@ export class Gateway {
   readonly #traffic: Traffic;
   readonly #signer: RouteSigner;
   readonly #pools: WorkerPools;
-  /** Who may call which endpoint, reused for `#resolveMs`: three store reads per request would dominate the proxy. */
+  /**
+   * Who may call which endpoint: three store reads per request would dominate the proxy. Forgotten on
+   * every credential or endpoint change (`forget`, from the change feed); `#resolveMs` is only the safety net.
+   */
   readonly #resolved = new Map<string, { at: number; value: ResolvedEndpoint }>();
   readonly #resolveMs: number;
   #reqnum = 0;
@@ -85,6 +88,11 @@ export class Gateway {
     if (this.#resolved.size >= 10_000) this.#resolved.clear();
     this.#resolved.set(k, { at: now, value });
     return value;
+  }
+
+  /** A key, a team or an endpoint changed somewhere: the next request of every caller resolves afresh. */
+  forget(): void {
+    this.#resolved.clear();
   }
 
   get publicKeyPem(): string {

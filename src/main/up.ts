@@ -137,18 +137,23 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     demand: () => control.ctx.endpointSignal.passDue(),
   });
   const control = new ControlPlane({ store, clock, machines, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic, vault });
-  // Stops and starts written at any replica reach this gateway at once, not at its next look at the store.
-  const unheard = store.changes.subscribe('endpoint', (ch) => void traffic.heard(ch.id).catch((err: unknown) => log.warn({ err }, 'gateway: endpoint change')));
-  // A worker of the endpoint became ready (or not), at any replica: requests held here go to it at once.
-  const unready = store.changes.subscribe('gateway', (ch) => ch.id !== null && traffic.invalidate(ch.id));
   const gateway = new Gateway({
     useCases: control.serverless,
     traffic,
     signer: await RouteSigner.load((k, v) => store.getOrPutSetting(k, v)),
     metrics,
     requestTimeoutMs: c.serverlessRequestTimeoutMs,
-    resolveCacheMs: c.workerDirectoryMs,
+    resolveCacheMs: c.principalCacheMaxAgeMs,
   });
+  // Stops and starts written at any replica reach this gateway at once, not at its next look at the store.
+  const unheard = store.changes.subscribe('endpoint', (ch) => {
+    gateway.forget();
+    void traffic.heard(ch.id).catch((err: unknown) => log.warn({ err }, 'gateway: endpoint change'));
+  });
+  // A revoked or narrowed key, at any replica, is refused by this gateway from its next request on.
+  const unkeyed = store.changes.subscribe('credential', () => gateway.forget());
+  // A worker of the endpoint became ready (or not), at any replica: requests held here go to it at once.
+  const unready = store.changes.subscribe('gateway', (ch) => ch.id !== null && traffic.invalidate(ch.id));
 
   const adminKeyFile = join(c.dataDir, 'admin.key');
   const { accountId, createdKey } = await control.bootstrapAdmin(c.adminKey);
@@ -221,6 +226,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       control.agents.close(); // parked agent polls return before the server waits for open requests
       unheard();
       unready();
+      unkeyed();
       await gateway.close();
       await app.close();
       await control.stopLoops();

@@ -119,7 +119,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const answer = (res: ServerResponse, r: WorkerResponse): void => {
     const isObj = typeof r.body !== 'string' && !Buffer.isBuffer(r.body);
     const body = typeof r.body === 'string' || Buffer.isBuffer(r.body) ? r.body : JSON.stringify(r.body);
-    res.writeHead(r.status ?? 200, { ...(isObj ? { 'content-type': 'application/json' } : {}), ...r.headers });
+    // With its length, the answer is one write and a proxy can pass it on whole (no chunked framing).
+    res.writeHead(r.status ?? 200, { ...(isObj ? { 'content-type': 'application/json' } : {}), 'content-length': Buffer.byteLength(body), ...r.headers });
     res.end(body);
   };
 

@@ -14,8 +14,9 @@ import { until } from '../helpers/serverless.js';
  */
 const machineInfo = agentMachineInfo({ hostname: 'gone-host', numGpus: 1, runtime: 'docker' });
 
-// A short liveness window, so the stopped host shows offline within the test.
-const SETTINGS = { machineOfflineMs: 1500, agentPollWaitMs: 300, machineCacheMs: 0 };
+// A short liveness window, so the stopped host shows offline within the test; not so short that a busy
+// machine (the whole suite on two cores) counts the live host as gone between two of its reports.
+const SETTINGS = { machineOfflineMs: 4000, heartbeatIntervalMs: 200, agentPollWaitMs: 300, machineCacheMs: 0 };
 
 for (const ts of TEST_STORES) {
   describe(`vast delete machine: a host gone for good (${ts.name})`, { skip: ts.skip }, () => {

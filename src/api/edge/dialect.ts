@@ -4,6 +4,7 @@ import type { Principal } from '../../control/principal.js';
 import type { GantryError } from '../../domain/errors.js';
 import type { Gateway } from '../../gateway/gateway.js';
 import type { RateFamily } from '../rate-limit/families.js';
+import type { DataRoute } from './data-path.js';
 
 /**
  * What the edge does for one route, declared with the route (fastify's route `config.edge`) or by
@@ -27,6 +28,9 @@ declare module 'fastify' {
     edge?: RouteConfig & { readonly dialect: string };
   }
 }
+
+/** What an error body may say of the request it answers (a framework request, or one the data path served). */
+export type ErrorRequest = Pick<FastifyRequest, 'id' | 'url' | 'method'>;
 
 /** What the edge hands a dialect's routes. */
 export interface EdgeDeps {
@@ -52,7 +56,7 @@ export interface ApiDialect {
   /** Credential → principal (default: an API key through the control plane). UNAUTHENTICATED when it cannot. */
   authenticate?(control: ControlPlane, credential: string | null, req: FastifyRequest): Promise<Principal>;
   /** The dialect's error body for an error and the status it is sent with. */
-  errorBody(error: GantryError, status: number, req: FastifyRequest): unknown;
+  errorBody(error: GantryError, status: number, req: ErrorRequest): unknown;
   /** The status an error is sent with, when the dialect's API uses another than its kind's (AI Core: 412 for a refused transition). */
   errorStatus?(error: GantryError, status: number): number;
   /** Headers on every reply of the dialect, errors and 404s under its prefixes included (Elasticsearch's `x-elastic-product`). */
@@ -63,6 +67,8 @@ export interface ApiDialect {
   parsers?(app: FastifyInstance): void;
   /** Per-route edge settings from the dialect's own table; a route's `config.edge` wins. */
   routeConfig?(method: string, url: string): RouteConfig;
+  /** Routes served before the framework (see DataRoute): the serverless proxy. Each must also exist as a framework route, which serves what `take` declines. */
+  dataRoutes?(deps: EdgeDeps): readonly DataRoute[];
   /** Register the routes (and any hooks of its own) in its encapsulated context. */
   routes(app: FastifyInstance, deps: EdgeDeps): Promise<void> | void;
 }

@@ -1,10 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../control/principal.js';
 import { GantryError } from '../../domain/errors.js';
 import { toGantryError } from '../errors.js';
 import { apiKeyOf } from './api-key.js';
 import { auditHook, rememberCallerIp } from './audit.js';
-import type { ApiDialect, EdgeDeps, RouteConfig } from './dialect.js';
+import type { ApiDialect, EdgeDeps, ErrorRequest, RouteConfig } from './dialect.js';
 import { errorCodeOf, setPrincipal } from './principal.js';
 import { rateLimitHook, type RateLimitOptions } from './rate-limit.js';
 
@@ -55,25 +55,40 @@ function dialectHeaders(d: ApiDialect, reply: FastifyReply, status: number): voi
   for (const [k, v] of Object.entries(d.responseHeaders(status))) void reply.header(k, typeof v === 'string' ? v : [...v]);
 }
 
-/** Any error, in the dialect's body, with the status of its kind; Retry-After where trying again helps. */
-export function sendError(d: ApiDialect, err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** What an error is answered with in a dialect: its status, headers and body. */
+export interface RenderedError {
+  readonly error: GantryError;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
+  readonly body: unknown;
+}
+
+/**
+ * Any error, in the dialect's body, with the status of its kind and Retry-After where trying again
+ * helps; logged at the level its kind deserves. Shared by the framework's error handler and the data path.
+ */
+export function renderError(d: ApiDialect, err: unknown, req: ErrorRequest, log: FastifyBaseLogger): RenderedError {
   const known = toGantryError(err, req.id);
   const error = known.error;
   const status = d.errorStatus !== undefined ? d.errorStatus(error, known.status) : known.status;
-  errorCodeOf.set(req, error.code);
   // Only faults are errors; a stopped endpoint or a busy queue answering 503/504 is expected traffic.
-  if (error.kind === 'internal') req.log.error({ err, dialect: d.name }, 'request failed');
-  else if (status >= 500) req.log.warn({ code: error.code, status, dialect: d.name }, error.message);
-  else req.log.info({ code: error.code, status, dialect: d.name }, error.message);
+  if (error.kind === 'internal') log.error({ err, dialect: d.name }, 'request failed');
+  else if (status >= 500) log.warn({ code: error.code, status, dialect: d.name }, error.message);
+  else log.info({ code: error.code, status, dialect: d.name }, error.message);
+  const headers: Record<string, string | readonly string[]> = { ...d.responseHeaders?.(status), 'content-type': d.errorContentType ?? 'application/json' };
   // Transient 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
-  if (error.code === 'RATE_LIMITED') void reply.header('retry-after', String(typeof error.details.retryAfter === 'number' ? error.details.retryAfter : 1));
-  else if (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED') void reply.header('retry-after', '1');
-  // Here too, not only in the onSend hook: fastify answers a URL its router refused without running hooks.
-  dialectHeaders(d, reply, status);
-  return reply
-    .code(status)
-    .type(d.errorContentType ?? 'application/json')
-    .send(d.errorBody(error, status, req));
+  if (error.code === 'RATE_LIMITED') headers['retry-after'] = String(typeof error.details.retryAfter === 'number' ? error.details.retryAfter : 1);
+  else if (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED') headers['retry-after'] = '1';
+  return { error, status, headers, body: d.errorBody(error, status, req) };
+}
+
+/** Any error, answered through the framework (see renderError). */
+export function sendError(d: ApiDialect, err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const r = renderError(d, err, req, req.log);
+  errorCodeOf.set(req, r.error.code);
+  // All headers here too, not only in the onSend hook: fastify answers a URL its router refused without running hooks.
+  for (const [k, v] of Object.entries(r.headers)) void reply.header(k, typeof v === 'string' ? v : [...v]);
+  return reply.code(r.status).send(r.body);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { ErrorRequest } from '../../edge/dialect.js';
 import type { ErrorCode, GantryError } from '../../../domain/errors.js';
 
 /**
@@ -6,7 +6,7 @@ import type { ErrorCode, GantryError } from '../../../domain/errors.js';
  * (AI Core's own numbers are opaque to clients; Gantry sends its stable engine code), `target` the
  * path that failed.
  */
-export function aicoreErrorBody(error: GantryError, _status: number, req: FastifyRequest): unknown {
+export function aicoreErrorBody(error: GantryError, _status: number, req: ErrorRequest): unknown {
   return {
     error: {
       code: error.code,

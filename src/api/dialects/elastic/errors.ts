@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { ErrorRequest } from '../../edge/dialect.js';
 import { assertNever, type ErrorCode, type ErrorKind, type GantryError } from '../../../domain/errors.js';
 
 /** Codes whose Elasticsearch type is not their kind's. */
@@ -45,7 +45,7 @@ export function esTypeOf(error: GantryError): string {
  * (`code`: Gantry's error code). An unknown URL gets Elasticsearch's words for it ("no handler found
  * for uri [..] and method [..]").
  */
-export function elasticErrorBody(error: GantryError, status: number, req: FastifyRequest): unknown {
+export function elasticErrorBody(error: GantryError, status: number, req: ErrorRequest): unknown {
   const type = esTypeOf(error);
   const reason = error.code === 'NOT_FOUND' ? `no handler found for uri [${req.url}] and method [${req.method}]` : error.message;
   const cause = { type, reason };

@@ -10,6 +10,7 @@ import { vastBidRoutes } from './bids.js';
 import { vastInstanceAccessRoutes } from './instance-access.js';
 import { vastErrorBody } from './errors.js';
 import { vastCredential } from './credential.js';
+import { endpointDataRoute } from './endpoint-proxy.js';
 import { pageInstances } from './instances-v1.js';
 import { vastMachineRoutes } from './machines.js';
 import { vastHostRoutes } from './hosts.js';
@@ -39,6 +40,7 @@ export const vastDialect: ApiDialect = {
   errorBody: vastErrorBody,
   credential: vastCredential,
   routeConfig: vastRouteConfig,
+  dataRoutes: (deps) => [endpointDataRoute(deps.control, deps.gateway)],
   routes: vastRoutes,
 };
 

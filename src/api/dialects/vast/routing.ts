@@ -4,24 +4,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { assertNever, GantryError } from '../../../domain/errors.js';
 import type { Gateway } from '../../../gateway/gateway.js';
-import { apiKeyOf } from '../../edge/api-key.js';
+import { apiKeyOf, bearerOf } from '../../edge/api-key.js';
+import { costOf } from './cost.js';
+import { callEndpoint, isSmall, workerPath } from './endpoint-proxy.js';
 import { asObject, optNumber, optString, parseId } from './parse.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
-const SMALL_BODY_BYTES = 64 * 1024;
-
-/** A request's cost: absent is 1; anything but a finite number from 0 to `max` is a 400 (a NaN cost would stall the worker it lands on). */
-function costOf(v: number | null, max: number, field = 'cost'): number {
-  const cost = v ?? 1;
-  if (!Number.isFinite(cost) || cost < 0 || cost > max) throw new GantryError('INVALID_ARGUMENT', `'${field}' must be a number from 0 to ${max}.`, { field });
-  return cost;
-}
-
-/** A numeric header: absent is null; empty, repeated or not a number is NaN (refused by the reader). */
-function headerNumber(h: string | string[] | undefined): number | null {
-  if (h === undefined) return null;
-  return typeof h === 'string' && h.trim() !== '' ? Number(h) : NaN;
-}
 
 /** The request path: /route/ and /pubkey/ as Vast serves them, workers' /worker_status/, and the proxy. */
 export async function vastRoutingRoutes(app: FastifyInstance, o: { control: ControlPlane; gateway: Gateway }): Promise<void> {
@@ -85,23 +73,17 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
   await app.register(async (proxy) => {
     proxy.removeAllContentTypeParsers();
     proxy.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    // URLs the data route declines (see endpointDataRoute), with the same translation.
     const handler = async (req: Req, reply: FastifyReply): Promise<unknown> => {
-      const name = req.params.name ?? '';
-      const rest = req.params['*'] ?? '';
-      const url = new URL(req.url, 'http://x');
-      url.searchParams.delete('api_key');
-      const res = await gateway.proxy(name, apiKeyOf(req), {
-        method: req.method,
-        path: `/${rest}${url.search}`,
-        headers: req.headers,
-        body: req.body === undefined || req.body === null ? null : (req.body as IncomingMessage),
-        contentLength: typeof req.headers['content-length'] === 'string' ? req.headers['content-length'] : null,
-        cost: costOf(headerNumber(req.headers['x-gantry-cost']), control.ctx.settings.maxRequestCost, 'X-Gantry-Cost'),
-      });
-      // Small answers of known length are read whole (much cheaper than piping); anything else streams through.
-      const length = Number(res.headers['content-length'] ?? NaN);
-      const body = length <= SMALL_BODY_BYTES ? Buffer.from(await res.body.arrayBuffer()) : res.body;
-      return reply.code(res.status).headers(res.headers).send(body);
+      const search = req.url.indexOf('?');
+      const { path, queryKey } = workerPath(`/${req.params['*'] ?? ''}`, search < 0 ? '' : req.url.slice(search));
+      const body = req.body === undefined || req.body === null ? null : (req.body as IncomingMessage);
+      const key = bearerOf(req.headers.authorization) ?? queryKey;
+      const res = await callEndpoint(control, gateway, { name: req.params.name ?? '', path, key, method: req.method, headers: req.headers, body });
+      return reply
+        .code(res.status)
+        .headers(res.headers)
+        .send(isSmall(res) ? Buffer.from(await res.body.arrayBuffer()) : res.body);
     };
     proxy.all('/endpoints/:name', handler);
     proxy.all('/endpoints/:name/*', handler);

@@ -1,0 +1,284 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { callApi, pct, spawnGantry, textTable } from './util.js';
+
+/**
+ * The serverless proxy's cost: one real worker (the SDK's, as users run it) called directly (the floor),
+ * through Gantry's `/endpoints/{name}/` proxy, and through nginx `proxy_pass` with a keep-alive upstream
+ * (the peer), same worker, same concurrency, one run; for a worker that answers at once, in 1 ms and in
+ * 20 ms (a small model). Gantry runs as a real `gantry up` process (`GANTRY_PROFILE_DIR` writes its CPU
+ * profile there, for finding what the proxy spends its time on).
+ */
+export interface ThroughputRow {
+  readonly bench: string;
+  readonly variant: string;
+  readonly requests: number;
+  readonly reqPerS: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** req/s relative to the first row of its bench (the worker called directly). */
+  readonly ratioReqPerS: number | null;
+  /** req/s relative to nginx in the same bench; null for nginx itself or when nginx is missing. */
+  readonly ratioToNginx: number | null;
+  /** CPU the proxy process spent per request (µs); null for the worker called directly. */
+  readonly proxyCpuUs?: number | null;
+}
+
+/** CPU seconds a process and its children (nginx's worker) used so far, from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const own = async (p: number): Promise<number> => {
+    const stat = (await readFile(`/proc/${p}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+    return (Number(stat[11]) + Number(stat[12])) / 100; // utime + stime, in clock ticks
+  };
+  const kids = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean).map(Number);
+  let total = await own(pid);
+  for (const k of kids) total += await own(k).catch(() => 0);
+  return total;
+}
+
+/** `load`, with the CPU `pid` spent per request meanwhile. */
+async function measured(pid: number, run: () => ReturnType<typeof load>): Promise<Awaited<ReturnType<typeof load>> & { cpuUs: number }> {
+  const before = await cpuSeconds(pid);
+  const r = await run();
+  return { ...r, cpuUs: (((await cpuSeconds(pid)) - before) * 1e6) / r.n };
+}
+
+const WORKER = fileURLToPath(new URL('../test/fixtures/serverless-worker.js', import.meta.url));
+const CONCURRENCY = 32;
+const DURATION_MS = Number(process.env.GANTRY_BENCH_PROXY_MS ?? 5_000);
+const KEY = 'gnt_bench_proxy_admin';
+/** What the worker spends per request: answers at once, in 1 ms, in 20 ms (`?ms=` of the test worker). */
+const WORKS: readonly { label: string; path: string }[] = [
+  { label: 'worker answers at once', path: '/x' },
+  { label: 'worker answers in 1 ms', path: '/w?ms=1' },
+  { label: 'worker answers in 20 ms', path: '/w?ms=20' },
+];
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(f: () => Promise<T | null | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== null && v !== false) return v;
+    if (Date.now() > deadline) throw new Error('bench: timed out waiting');
+    await sleep(5);
+  }
+}
+
+/** Closed-loop load: CONCURRENCY callers for DURATION_MS, each sending the next request when the last answered. */
+export async function load(origin: string, path: string, headers: Record<string, string>): Promise<{ n: number; perS: number; p50: number; p99: number }> {
+  const pool = new Pool(origin, { connections: CONCURRENCY, pipelining: 1 });
+  const one = async (): Promise<number> => {
+    const t = process.hrtime.bigint();
+    const res = await pool.request({ method: 'GET', path, headers });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`bench: ${origin}${path} answered ${res.statusCode}`);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  const warmEnd = Date.now() + 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() < warmEnd) await one();
+    }),
+  );
+  const times: number[] = [];
+  const start = Date.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() - start < DURATION_MS) times.push(await one());
+    }),
+  );
+  const elapsed = (Date.now() - start) / 1000;
+  await pool.close();
+  return { n: times.length, perS: times.length / elapsed, p50: pct(times, 50), p99: pct(times, 99) };
+}
+
+/** The smallest Node proxy (node:http server, undici Pool, headers passed as they are): Node's own floor. */
+const MINIMAL_PROXY = `
+const { createServer } = require('node:http');
+const { Pool } = require(process.env.UNDICI);
+const pool = new Pool(process.env.UPSTREAM, { connections: 128 });
+createServer(async (req, res) => {
+  try {
+    const r = await pool.request({ method: req.method, path: req.url, headers: req.headers });
+    const body = Buffer.from(await r.body.arrayBuffer());
+    res.writeHead(r.statusCode, r.headers).end(body);
+  } catch { res.destroy(); }
+}).listen(Number(process.env.PORT), '127.0.0.1', () => process.stdout.write('listening\\n'));
+`;
+
+async function startMinimalProxy(upstream: string, port: number): Promise<ChildProcess> {
+  const undici = fileURLToPath(import.meta.resolve('undici'));
+  const child = spawn(process.execPath, ['-e', MINIMAL_PROXY], {
+    env: { ...process.env, UPSTREAM: upstream, PORT: String(port), UNDICI: undici },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.once('data', () => resolve());
+    child.once('exit', (c) => reject(new Error(`bench: minimal proxy exited with ${String(c)}`)));
+  });
+  return child;
+}
+
+/** nginx from Debian, installed on first use when running as root; null (with the reason printed) when unavailable. */
+function nginxBinary(): string | null {
+  const which = (): string | null => {
+    const r = spawnSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx 2>/dev/null'], { encoding: 'utf8' });
+    return r.stdout.trim().split('\n')[0] || null;
+  };
+  if (which() !== null) return which();
+  if (process.getuid?.() === 0) {
+    process.stdout.write('installing nginx (apt-get install -y nginx) for the proxy baseline…\n');
+    spawnSync(
+      'sh',
+      [
+        '-c',
+        'DEBIAN_FRONTEND=noninteractive apt-get install -y nginx >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx >/dev/null 2>&1)',
+      ],
+      { stdio: 'inherit' },
+    );
+  }
+  return which();
+}
+
+async function startNginx(dir: string, upstreamPort: number, port: number): Promise<ChildProcess | null> {
+  const bin = nginxBinary();
+  if (bin === null) {
+    process.stdout.write('nginx baseline skipped: nginx is not installed and cannot be installed here\n');
+    return null;
+  }
+  await mkdir(join(dir, 'tmp'), { recursive: true });
+  const conf = join(dir, 'nginx.conf');
+  await writeFile(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body; proxy_temp_path ${dir}/tmp/proxy; fastcgi_temp_path ${dir}/tmp/fcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi; scgi_temp_path ${dir}/tmp/scgi;
+  upstream worker { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://worker; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+  );
+  const child = spawn(bin, ['-c', conf, '-p', dir], { stdio: 'ignore' });
+  await until(
+    async () =>
+      (await fetch(`http://127.0.0.1:${port}/`)
+        .then(() => true)
+        .catch(() => false)) || null,
+    10_000,
+  );
+  return child;
+}
+
+export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
+  const port = 21000 + Math.floor(Math.random() * 1000);
+  const url = `http://127.0.0.1:${port}`;
+  const profile = process.env.GANTRY_PROFILE_DIR;
+  const gantry = await spawnGantry(
+    ['up', '--port', String(port), '--data-dir', join(dir, 'proxy'), '--gpus', '1x RTX 4090:24GB', '--runtime', 'process'],
+    {
+      GANTRY_ADMIN_KEY: KEY,
+      GANTRY_RATE_LIMIT: '0',
+      GANTRY_PORT_RANGE_START: '44000',
+      GANTRY_PORT_RANGE_END: '44099',
+    },
+    profile !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
+  );
+  const api = (method: string, path: string, body?: unknown): Promise<any> => callApi(url, KEY, method, path, body);
+  let nginx: ChildProcess | null = null;
+  let minimal: ChildProcess | null = null;
+  try {
+    const r = await api('POST', '/api/v0/deployments/', {
+      name: 'tput',
+      image: 'local/worker',
+      onstart: `exec ${process.execPath} ${WORKER}`,
+      env: { WORKER_PERF: '100000' },
+      search_params: 'num_gpus=1',
+      cold_workers: 0,
+      min_workers: 0,
+      max_workers: 1,
+      min_load: 1,
+      target_util: 1,
+      max_queue_time: 1000,
+    });
+    const endpointId = r.deployment.endpoint_id as number;
+    const worker = await until(
+      async () =>
+        ((await api('POST', '/get_endpoint_workers/', { id: endpointId })) as { status: string; url: string }[]).find((w) => w.status === 'Ready') ?? null,
+    );
+    const routed = await api('POST', '/route/', { endpoint: 'tput', cost: 1 });
+    const signed = { 'x-gantry-url': String(routed.url), 'x-gantry-signature': String(routed.signature), 'x-gantry-cost': '1' };
+    const nginxPort = port + 1000;
+    nginx = await startNginx(join(dir, 'nginx'), Number(new URL(worker.url).port), nginxPort);
+    const nodePort = port + 1500;
+    minimal = await startMinimalProxy(worker.url, nodePort);
+    const rows: ThroughputRow[] = [];
+    for (const w of WORKS) {
+      const bench = `proxy, ${CONCURRENCY} concurrent, ${w.label}`;
+      const direct = await load(worker.url, w.path, signed);
+      const viaGantry = await measured(gantry.pid as number, () => load(url, `/endpoints/tput${w.path}`, { authorization: `Bearer ${KEY}` }));
+      const viaNginx = nginx === null ? null : await measured(nginx.pid as number, () => load(`http://127.0.0.1:${nginxPort}`, w.path, signed));
+      const viaNode = await measured(minimal.pid as number, () => load(`http://127.0.0.1:${nodePort}`, w.path, signed));
+      const row = (variant: string, m: { n: number; perS: number; p50: number; p99: number; cpuUs?: number }, peer: boolean): ThroughputRow => ({
+        bench,
+        variant,
+        requests: m.n,
+        reqPerS: m.perS,
+        p50Ms: m.p50,
+        p99Ms: m.p99,
+        ratioReqPerS: m.perS / direct.perS,
+        ratioToNginx: viaNginx === null || !peer ? null : m.perS / viaNginx.perS,
+        proxyCpuUs: m.cpuUs ?? null,
+      });
+      rows.push(row('worker directly (floor)', direct, false));
+      if (viaNginx !== null) rows.push(row('nginx proxy_pass (peer)', viaNginx, false));
+      rows.push(row("minimal Node proxy (node:http + undici, Node's floor)", viaNode, true));
+      rows.push(row('Gantry /endpoints/ proxy', viaGantry, true));
+    }
+    return rows;
+  } finally {
+    nginx?.kill('SIGTERM');
+    minimal?.kill('SIGTERM');
+    try {
+      for (const d of (await api('GET', '/api/v0/deployments/')).deployments as { id: number }[]) await api('DELETE', `/api/v0/deployment/${d.id}/`);
+      await until(async () => ((await api('GET', '/api/v0/instances/')).instances_found as number) === 0, 60_000);
+    } finally {
+      if (gantry.exitCode === null && gantry.signalCode === null) {
+        const exited = new Promise((res) => gantry.once('exit', res));
+        gantry.kill('SIGTERM');
+        await exited;
+      }
+    }
+  }
+}
+
+/** The throughput table: req/s, latency, and req/s relative to the worker called directly and to nginx. */
+export function throughputTable(rows: readonly ThroughputRow[]): string {
+  return textTable(
+    ['benchmark', 'variant', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'vs direct', 'vs nginx', 'proxy CPU/req'],
+    rows.map((t) => [
+      t.bench,
+      t.variant,
+      String(t.requests),
+      t.reqPerS.toFixed(0),
+      t.p50Ms.toFixed(2),
+      t.p99Ms.toFixed(2),
+      `${(t.ratioReqPerS ?? 1).toFixed(2)}x`,
+      t.ratioToNginx === null ? '-' : `${t.ratioToNginx.toFixed(2)}x`,
+      t.proxyCpuUs === null || t.proxyCpuUs === undefined ? '-' : `${t.proxyCpuUs.toFixed(0)} µs`,
+    ]),
+  );
+}

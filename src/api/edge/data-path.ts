@@ -1,0 +1,78 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import { GantryError } from '../../domain/errors.js';
+import type { ApiDialect, EdgeDeps } from './dialect.js';
+import { renderError } from './mount.js';
+
+/**
+ * A route of the data plane, served on Node's HTTP server before the framework: no routing table, no
+ * hooks, no reply object. For the requests whose every microsecond is the product's (the serverless
+ * proxy), it costs a prefix test, the handler and one metric. `take` looks at the URL only: it answers
+ * null for a URL it does not serve in this fast form (the framework then serves it, with the same
+ * translation, so odd URLs keep their full handling), or the function that serves the request. That
+ * function answers the request or throws; the edge renders what it throws in the dialect's error body.
+ */
+export interface DataRoute {
+  /** Path prefix, e.g. `/endpoints/`. */
+  readonly prefix: string;
+  /** The `dialect` label of its HTTP metrics. */
+  readonly label: string;
+  take(url: string): ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | null;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The HTTP server (fastify's `serverFactory`): data routes first, the framework for everything else.
+ * `closing()` answers the data routes' new requests 503 from then on, as the framework does its own.
+ */
+export function dataPathServer(
+  dialects: readonly ApiDialect[],
+  deps: EdgeDeps,
+  o: {
+    /** The meter of one label's requests, bound once: a labelled metric's lookup per request is measurable at proxy rates. */
+    meter: (label: string) => (status: number, seconds: number) => void;
+    log: FastifyBaseLogger;
+  },
+): { factory: (framework: Handler) => Server; closing(): void } {
+  const routes = dialects.flatMap((d) => (d.dataRoutes?.(deps) ?? []).map((route) => ({ route, dialect: d })));
+  let closing = false;
+  let seq = 0;
+  const meters = new Map<string, (status: number, seconds: number) => void>();
+  const meterOf = (label: string) => {
+    let m = meters.get(label);
+    if (m === undefined) meters.set(label, (m = o.meter(label)));
+    return m;
+  };
+  const serve = (r: (typeof routes)[number], run: (req: IncomingMessage, res: ServerResponse) => Promise<void>, req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const meter = meterOf(r.route.label);
+    res.once('finish', () => meter(res.statusCode, (performance.now() - started) / 1000));
+    const answer = closing ? Promise.reject(new GantryError('SHUTTING_DOWN', 'This server is shutting down; try again.')) : run(req, res);
+    answer.catch((err: unknown) => {
+      const e = renderError(r.dialect, err, { id: `data-${++seq}`, url: req.url ?? '/', method: req.method ?? 'GET' }, o.log);
+      if (res.headersSent) {
+        res.destroy(); // the answer had begun: cut it, so the client sees a broken response, not a truncated one
+        return;
+      }
+      // The request body may be unread (an error before forwarding): read and drop it so the connection stays usable.
+      req.resume();
+      res.writeHead(e.status, e.headers as Record<string, string | string[]>).end(JSON.stringify(e.body));
+    });
+  };
+  return {
+    closing: () => {
+      closing = true;
+    },
+    factory: (framework) =>
+      createServer((req, res) => {
+        const url = req.url ?? '/';
+        for (const r of routes) {
+          if (!url.startsWith(r.route.prefix)) continue;
+          const run = r.route.take(url);
+          if (run !== null) return serve(r, run, req, res);
+        }
+        framework(req, res);
+      }),
+  };
+}

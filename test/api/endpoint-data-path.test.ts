@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { call, createDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
+import { ONE_STORE } from '../helpers/stores.js';
+
+/**
+ * `/endpoints/*` is served before the framework (src/api/edge/data-path.ts): the same answers as the
+ * framework route, which still serves the URLs the data route declines; errors in Vast's shape; HTTP
+ * metrics; and no cache outlives a change: a revoked key is refused on its next request, a stopped
+ * endpoint refuses the next request.
+ */
+for (const ts of ONE_STORE) {
+  describe(`the serverless proxy's data path (${ts.name})`, { skip: ts.skip }, () => {
+    let g: TestGantry;
+    let d: { id: number; endpointId: number; key: string };
+    const raw = (path: string, init: RequestInit = {}): Promise<Response> =>
+      fetch(`${g.url}${path}`, { ...init, headers: { authorization: `Bearer ${g.adminKey ?? ''}`, ...(init.headers as Record<string, string>) } });
+    before(async () => {
+      g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: SERVERLESS_FAST });
+      d = await createDeployment(g, 'fast', { min_load: 1, max_workers: 1 });
+      await until('a ready worker', async () => (await workersOf(g, d.endpointId)).find((w) => w.status === 'Ready'));
+    });
+    after(() => g.dispose());
+
+    it('forwards method, path, query and body, and drops the caller api_key from the query', async () => {
+      const r = await call(g, 'fast', '/a/b?x=1&y=two', { body: 'ping' });
+      assert.equal(r.status, 200);
+      assert.deepEqual([r.body.path, r.body.echo], ['/a/b?x=1&y=two', 'ping']);
+      const q = await fetch(`${g.url}/endpoints/fast/q?api_key=${d.key}&z=3`);
+      assert.equal(q.status, 200);
+      assert.equal(((await q.json()) as { path: string }).path, '/q?z=3', 'the key stays with Gantry');
+      const bare = await call(g, 'fast', '');
+      assert.equal(bare.body.path, '/', '/endpoints/{name} alone is the worker root');
+    });
+
+    it('answers URLs it declines through the framework route, with the same translation', async () => {
+      // Doubled slashes are the framework's to normalise; an escape in the name is decoded by both.
+      const odd = await raw('/endpoints//fast//x?k=1');
+      assert.equal(odd.status, 200);
+      assert.equal(((await odd.json()) as { path: string }).path, '/x?k=1');
+      const escaped = await raw('/endpoints/f%61st/e');
+      assert.equal(escaped.status, 200);
+    });
+
+    it("answers errors in Vast's shape", async () => {
+      const missing = await call(g, 'nope', '/x');
+      assert.equal(missing.status, 404);
+      assert.deepEqual([missing.body.success, missing.body.code], [false, 'ENDPOINT_NOT_FOUND']);
+      assert.equal(missing.headers.get('content-type'), 'application/json');
+      const anon = await fetch(`${g.url}/endpoints/fast/x`);
+      assert.equal(anon.status, 401);
+      assert.equal(((await anon.json()) as { code: string }).code, 'UNAUTHENTICATED');
+      const cost = await raw('/endpoints/fast/x', { headers: { 'x-gantry-cost': 'lots' } });
+      assert.equal(cost.status, 400);
+      assert.match(((await cost.json()) as { msg: string }).msg, /X-Gantry-Cost/);
+      // The connection survives an error answered before the body was read.
+      const refused = await fetch(`${g.url}/endpoints/nope/x`, {
+        method: 'POST',
+        body: 'x'.repeat(100_000),
+        headers: { authorization: `Bearer ${g.adminKey ?? ''}` },
+      });
+      assert.equal(refused.status, 404);
+      assert.equal((await call(g, 'fast', '/after')).status, 200);
+    });
+
+    it('counts its requests in the HTTP metrics', async () => {
+      const text = await (await fetch(`${g.url}/metrics`)).text();
+      const ok = /gantry_http_requests_total\{dialect="serverless",code="2xx"\} (\d+)/.exec(text);
+      assert.ok(ok !== null && Number(ok[1]) >= 3, text.slice(0, 400));
+      assert.match(text, /gantry_http_requests_total\{dialect="serverless",code="4xx"\} [1-9]/);
+    });
+
+    it('refuses a revoked key on its next request, though it was just accepted', async () => {
+      const k = await g.api('POST', '/api/v0/auth/apikeys/', { name: 'caller' });
+      assert.equal(k.status, 200, k.text);
+      assert.equal((await call(g, 'fast', '/x', { key: k.body.key })).status, 200);
+      assert.equal((await g.api('DELETE', `/api/v0/auth/apikeys/${k.body.id}/`)).status, 200);
+      const after = await call(g, 'fast', '/x', { key: k.body.key });
+      assert.equal(after.status, 401, JSON.stringify(after.body));
+    });
+
+    it('refuses the next request once the endpoint is stopped, and serves again once started', async () => {
+      assert.equal((await call(g, 'fast', '/x', { key: d.key })).status, 200);
+      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`)).status, 200);
+      const stopped = await call(g, 'fast', '/x', { key: d.key });
+      assert.equal(stopped.status, 503, JSON.stringify(stopped.body));
+      assert.equal(stopped.body.code, 'ENDPOINT_STOPPED');
+      await until('the stop to finish', async () => (await g.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment.gantry_status === 'stopped');
+      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/start/`)).status, 200);
+      const again = await until('the endpoint to serve again', async () => {
+        const r = await call(g, 'fast', '/x', { key: d.key });
+        return r.status === 200 ? r : undefined;
+      });
+      assert.equal(again.status, 200);
+    });
+  });
+}
