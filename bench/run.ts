@@ -7,6 +7,7 @@ import type { RunningGantry } from '../src/main/up.js';
 import { heartbeatBench, printResources } from './fleet.js';
 import { printServerless, serverlessBench } from './serverless.js';
 import { proxyBench, throughputTable } from './proxy.js';
+import { goalRows, goalTable } from './goals.js';
 import { authBench, printAuth } from './auth.js';
 import { callApi, pair, startBenchGantry, textTable, type LatencyRow } from './util.js';
 import { aicoreBench } from './aicore.js';
@@ -183,10 +184,12 @@ try {
     process.stdout.write('\n');
     printElastic(elastic);
   }
+  const goals = goalRows({ rows, throughput, serverless, auth });
+  if (goals.length > 0) process.stdout.write('\n' + goalTable(goals));
   const file = only.size === 0 ? 'latest.json' : `latest-${[...only].sort().join('-')}.json`;
   await writeFile(
     join(out, file),
-    JSON.stringify({ at: new Date().toISOString(), node: process.version, rows, resources, throughput, serverless, auth, elastic }, null, 2) + '\n',
+    JSON.stringify({ at: new Date().toISOString(), node: process.version, goals, rows, resources, throughput, serverless, auth, elastic }, null, 2) + '\n',
   );
   process.stdout.write(`\nwrote ${join(out, file)}\n`);
 } finally {

@@ -177,6 +177,24 @@ for (const rc of RUNTIMES) {
       assert.ok((await stat(join(root, String(s.instanceId), 'disk'))).isDirectory());
     });
 
+    // Docker signals the container's first process only and waits out its own timeout: a process runtime's concern.
+    it(
+      'signals a process started just as the stop signal went out, instead of waiting out the grace period for it',
+      { skip: rc.name.startsWith('docker') },
+      async () => {
+        // On SIGTERM the shell starts one more process (it never got the signal) and waits for it. Only a stop that
+        // looks for the workload's processes again while it waits gives that one a SIGTERM; otherwise the whole group
+        // gets SIGKILL once the grace period ends, and the shell never writes \`after\`.
+        // (\`t\`: the group's next SIGTERM interrupts the wait and runs the trap again, which then does nothing.)
+        const s = spec({ onstart: `trap 'if [ -z "$t" ]; then t=1; sleep 600 & wait $!; echo $? > after; exit 0; fi' TERM; echo > ready; sleep 600 & wait` });
+        await rt.start(s);
+        await until(() => exists(join(root, String(s.instanceId), 'disk', 'ready')));
+        assert.deepEqual(await rt.stop(s.instanceId, { graceMs: 20_000 }), { state: 'absent' });
+        const after = await readFile(join(root, String(s.instanceId), 'disk', 'after'), 'utf8').catch(() => null);
+        assert.equal(after?.trim(), '143', 'the late process ended by SIGTERM, not the group by SIGKILL');
+      },
+    );
+
     it('wipes the disk on recycle and removes everything on destroy', async () => {
       const s = spec({ onstart: 'echo data > file.txt; sleep 60' });
       await rt.start(s);

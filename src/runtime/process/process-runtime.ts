@@ -270,16 +270,24 @@ export class ProcessRuntime implements Runtime {
   async #signalUntilGone(id: number, signal: NodeJS.Signals, waitMs: number): Promise<boolean> {
     const deadline = Date.now() + waitMs;
     const signalled = new Set<string>();
+    let wait = 1;
+    let rescanMs = 25;
     for (let live = await this.#live(id); live.length > 0; live = await this.#live(id)) {
       const fresh = live.filter((p) => !signalled.has(`${p.pid}:${p.startTicks}`));
       // One signal per process: each process group once, and directly only a process without a usable group.
       for (const g of new Set(fresh.map((p) => p.pgrp).filter((g) => g > 1))) trySignal(-g, signal);
       for (const p of fresh) if (p.pgrp <= 1) trySignal(p.pid, signal);
       for (const p of live) signalled.add(`${p.pid}:${p.startTicks}`);
-      for (let wait = 1; !(await allGone(live)); wait *= 2) {
+      // Look again for the workload's processes now and then, not only once these are gone: one forked just
+      // as the signal went out (a shell mid-fork, a trap that starts a process) never got it, and a process
+      // that waits for it (the sandbox's outer process waits for every process inside) would wait the whole grace.
+      for (let waited = 0; !(await allGone(live)) && waited < rescanMs; wait *= 2) {
         if (Date.now() >= deadline) return false;
-        await new Promise((r) => setTimeout(r, Math.min(wait, this.#o.pollMs)));
+        const step = Math.min(wait, this.#o.pollMs);
+        await new Promise((r) => setTimeout(r, step));
+        waited += step;
       }
+      rescanMs = Math.min(2 * rescanMs, 1_000); // a full scan costs tens of ms on a busy host: less often as the wait goes on
       this.#procs.invalidate();
     }
     return true;

@@ -1,0 +1,119 @@
+import type { ThroughputRow } from './proxy.js';
+import { textTable, type LatencyRow } from './util.js';
+
+/**
+ * The one table of issue 17's goals: each goal, what this run measured, its target, and the peer measured
+ * beside it in the same run (its ratio). Built from the rows the groups return; a goal whose group did not
+ * run (`npm run bench -- <group>`) is left out.
+ */
+export interface GoalRow {
+  readonly goal: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly peer: string;
+  readonly met: boolean | null;
+}
+
+export interface BenchResults {
+  readonly rows: readonly LatencyRow[];
+  readonly throughput: readonly ThroughputRow[] | null;
+  readonly serverless: readonly LatencyRow[] | null;
+  readonly auth: readonly ThroughputRow[] | null;
+  /** Extra goal rows a group computes itself (the fleet at scale). */
+  readonly extra?: readonly GoalRow[];
+}
+
+type Named = { readonly bench: string; readonly variant: string };
+const find = <T extends Named>(rows: readonly T[] | null, bench: string, variant: string): T | undefined =>
+  rows?.find((r) => r.bench.includes(bench) && r.variant.includes(variant));
+const ms = (v: number): string => `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ms`;
+
+export function goalRows(r: BenchResults): GoalRow[] {
+  const out: GoalRow[] = [];
+  const latency = (
+    goal: string,
+    rows: readonly LatencyRow[] | null,
+    bench: string,
+    variant: string,
+    base: string,
+    p50: number,
+    p99?: number,
+    extra = 0,
+  ): void => {
+    const x = find(rows, bench, variant);
+    if (x === undefined) return;
+    const b = find(rows, bench, base);
+    const p50v = x.p50Ms - extra;
+    out.push({
+      goal,
+      target: `p50 ≤ ${p50} ms${p99 !== undefined ? `, p99 ≤ ${p99} ms` : ''}${extra > 0 ? ` beyond the requests' remaining ${extra} ms` : ''}`,
+      measured: `p50 ${ms(p50v)}${p99 !== undefined ? `, p99 ${ms(x.p99Ms - extra)}` : ''}`,
+      peer: b !== undefined && b !== x ? `${b.variant.replace(/ \(baseline\)$/, '')}: p50 ${ms(b.p50Ms)}` : '-',
+      met: p50v <= p50 && (p99 === undefined || x.p99Ms - extra <= p99),
+    });
+  };
+  const stop = 'instance stop → stopped recorded and GPUs offered';
+  latency('1. instance stop, process runtime', r.rows, `${stop} (workload`, 'process runtime', 'SIGTERM', 50, 150);
+  latency('1. instance stop, docker runtime', r.rows, `${stop}, containers`, 'docker runtime', 'docker stop', 50, 150);
+  latency('1. deployment stop, nothing in flight', r.serverless, 'no request in flight', 'stop, no drain', '\u0000', 100);
+  latency('1. deployment stop, drain, 300 ms requests in flight', r.serverless, '300 ms in flight', 'finish_pending_work', 'no drain', 100, undefined, 250);
+  latency('1. scale from zero → first answer (plain HTTP worker)', r.serverless, 'time to first answer', 'plain HTTP worker', 'warm worker', 400);
+  latency('1. inactive worker restart → first answer', r.serverless, 'time to first answer', 'inactive worker starts', 'warm worker', 250);
+  latency('1. autoscale: load step → new worker serving', r.serverless, 'a new worker ready', 'autoscale', 'from zero', 1000);
+  const search = find(r.rows, 'offer search', 'POST /api/v0/bundles/ (');
+  if (search !== undefined) {
+    const inProcess = find(r.rows, 'offer search', 'in-process query on ready rows');
+    out.push({
+      goal: '2. offer search over HTTP, mix of 20',
+      target: 'p50 ≤ 5 ms, p99 ≤ 20 ms',
+      measured: `p50 ${ms(search.p50Ms)}, p99 ${ms(search.p99Ms)}; ${/index: ([^;)]*)/.exec(search.variant)?.[1] ?? ''}`,
+      peer: inProcess !== undefined ? `in-process scan: p50 ${ms(inProcess.p50Ms)}` : '-',
+      met: search.p50Ms <= 5 && search.p99Ms <= 20,
+    });
+  }
+  const churn = find(r.rows, 'offer search', 'machine changes/s');
+  if (churn !== undefined)
+    out.push({
+      goal: '2. offer search while machines change',
+      target: 'no spike: p99 ≤ 20 ms',
+      measured: `p50 ${ms(churn.p50Ms)}, p99 ${ms(churn.p99Ms)} (${/while (\d+)/.exec(churn.variant)?.[1] ?? '?'} changes/s)`,
+      peer: search !== undefined ? `quiet: p99 ${ms(search.p99Ms)}` : '-',
+      met: churn.p99Ms <= 20,
+    });
+  const proxy = (label: string, want: number, addP50: boolean): void => {
+    const g = find(r.throughput, label, 'Gantry');
+    const n = find(r.throughput, label, 'nginx');
+    const direct = find(r.throughput, label, 'directly');
+    if (g === undefined || n === undefined || g.ratioToNginx === null) return;
+    const added = direct !== undefined ? g.p50Ms - direct.p50Ms : NaN;
+    const nAdded = direct !== undefined ? n.p50Ms - direct.p50Ms : NaN;
+    out.push({
+      goal: `3. proxy req/s, ${label}`,
+      target: `≥ ${want}× nginx${addP50 ? ', added p50 ≤ 0.3 ms, p99 ≤ 2× nginx' : ''}`,
+      measured: `${g.ratioToNginx.toFixed(2)}× nginx${addP50 ? `, added p50 ${added.toFixed(2)} ms, p99 ${(g.p99Ms / n.p99Ms).toFixed(1)}× nginx` : ''}`,
+      peer: `nginx ${n.reqPerS.toFixed(0)} req/s${addP50 ? `, added p50 ${nAdded.toFixed(2)} ms` : ''}`,
+      met: g.ratioToNginx >= want && (!addP50 || (added <= 0.3 && g.p99Ms <= 2 * n.p99Ms)),
+    });
+  };
+  proxy('worker answers in 1 ms', 0.8, true);
+  proxy('worker answers in 20 ms', 0.95, false);
+  const listing = find(r.auth, 'instances', 'GET /api/v0/instances/');
+  const light = find(r.auth, 'instances', 'gpu_names');
+  if (listing !== undefined && light !== undefined)
+    out.push({
+      goal: '4. authenticated GET /api/v0/instances/ (10), limits on',
+      target: '≥ 0.7× an unauthenticated light route',
+      measured: `${(listing.reqPerS / light.reqPerS).toFixed(2)}× (${listing.reqPerS.toFixed(0)} req/s)`,
+      peer: `GET /api/v0/gpu_names/unique/: ${light.reqPerS.toFixed(0)} req/s`,
+      met: listing.reqPerS / light.reqPerS >= 0.7,
+    });
+  out.push(...(r.extra ?? []));
+  return out;
+}
+
+export function goalTable(rows: readonly GoalRow[]): string {
+  return textTable(
+    ['goal (issue 17)', 'target', 'measured', 'peer in the same run', 'met'],
+    rows.map((g) => [g.goal, g.target, g.measured, g.peer, g.met === null ? '-' : g.met ? 'yes' : 'no']),
+  );
+}
