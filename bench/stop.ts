@@ -66,21 +66,32 @@ async function directStops(): Promise<number[]> {
   return times;
 }
 
-/** `docker stop` (the Engine API's) of a container running the same command, created and started directly. */
-async function dockerStops(dockerHost: string, image: string): Promise<number[]> {
-  const docker = new Docker({ socketPath: dockerHost.replace(/^unix:\/\//, '') });
+/**
+ * `docker stop` (the Engine API's) of the very containers Gantry runs: an instance is created through the API
+ * and, once running, its container (found by its instance label) is stopped straight at the engine.
+ */
+async function dockerStops(dir: string, rt: { dockerHost: string; image: string }): Promise<number[]> {
+  const docker = new Docker({ socketPath: rt.dockerHost.replace(/^unix:\/\//, '') });
+  const g = await startBenchGantry(join(dir, 'stop-docker-direct'), '2x RTX 4090:24GB', { runtime: 'docker', dockerHost: rt.dockerHost });
+  const api = (method: string, path: string, body?: unknown): Promise<any> => callApi(g.url, g.adminKey ?? '', method, path, body);
   const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const c = await docker.createContainer({ Image: image, Entrypoint: ['/bin/sh', '-c', COMMAND] });
-    try {
-      await c.start();
-      await new Promise((r) => setTimeout(r, 50)); // the trap is set
-      times.push(await time(() => c.stop({ t: 3 })));
-    } finally {
-      await c.remove({ force: true }).catch(() => undefined);
+  const ids: number[] = [];
+  try {
+    const machine = (await api('GET', '/api/v0/machines/')).machines[0].id as number;
+    for (let i = 0; i < RUNS; i++) {
+      const id = (await api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: rt.image, onstart: COMMAND, runtype: 'args' })).new_contract as number;
+      while ((await api('GET', `/api/v0/instances/${id}/`)).instances.actual_status !== 'running') await new Promise((r) => setTimeout(r, 5));
+      const [c] = await docker.listContainers({ filters: { label: [`gantry.instance-id=${id}`] } });
+      ids.push(id);
+      if (c === undefined) throw new Error(`bench: no container for instance ${id}`);
+      times.push(await time(() => docker.getContainer(c.Id).stop({ t: 3 })));
+      await api('DELETE', `/api/v0/instances/${id}/`);
     }
+    return times;
+  } finally {
+    for (const id of ids) await g.runtime?.destroy(id, { graceMs: 200 }).catch(() => undefined);
+    await g.close();
   }
-  return times;
 }
 
 export async function stopBench(dir: string, podman: { dockerHost?: string; image?: string; skip?: string }): Promise<LatencyRow[]> {
@@ -97,7 +108,7 @@ export async function stopBench(dir: string, podman: { dockerHost?: string; imag
     ...rows,
     ...pair(
       'instance stop → stopped recorded and GPUs offered, containers',
-      ['docker stop of a container running the same command (baseline)', await dockerStops(podman.dockerHost, podman.image)],
+      ['docker stop of the same containers, straight at the engine (baseline)', await dockerStops(dir, { dockerHost: podman.dockerHost, image: podman.image })],
       [
         'docker runtime on Podman: PUT state=stopped until stopped and offered',
         await apiStops(dir, { runtime: 'docker', dockerHost: podman.dockerHost, image: podman.image }),

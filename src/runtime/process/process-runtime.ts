@@ -58,6 +58,8 @@ export class ProcessRuntime implements Runtime {
   readonly #o: ProcessRuntimeOptions;
   readonly #procs = new ProcTable();
   readonly #exitListeners: ((id: number) => void)[] = [];
+  /** Stops waiting for a workload this process started: its leader's exit ends their wait at once. */
+  readonly #stopWaiters = new Map<number, Set<() => void>>();
   readonly #cpuSamples = new Map<number, { cpuMs: number; at: number }>();
   readonly #diskUsage: DiskUsageCache;
   #runtimeId = '';
@@ -224,6 +226,7 @@ export class ProcessRuntime implements Runtime {
       child.once('exit', () => {
         this.#procs.invalidate();
         for (const l of this.#exitListeners) l(spec.instanceId);
+        for (const wake of this.#stopWaiters.get(spec.instanceId) ?? []) wake();
       });
       child.unref();
       await writeFile(join(meta, 'pgid.tmp'), String(child.pid));
@@ -284,13 +287,29 @@ export class ProcessRuntime implements Runtime {
       for (let waited = 0; !(await allGone(live)) && waited < rescanMs; wait *= 2) {
         if (Date.now() >= deadline) return false;
         const step = Math.min(wait, this.#o.pollMs);
-        await new Promise((r) => setTimeout(r, step));
+        await this.#pause(id, step);
         waited += step;
       }
       rescanMs = Math.min(2 * rescanMs, 1_000); // a full scan costs tens of ms on a busy host: less often as the wait goes on
       this.#procs.invalidate();
     }
     return true;
+  }
+
+  /** `ms`, or less when the workload's leader (started by this process) exits meanwhile. */
+  #pause(id: number, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const set = this.#stopWaiters.get(id) ?? new Set();
+      this.#stopWaiters.set(id, set);
+      const wake = (): void => {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (set.size === 0) this.#stopWaiters.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      set.add(wake);
+    });
   }
 
   async destroy(id: number, o: StopOptions): Promise<Observation> {
