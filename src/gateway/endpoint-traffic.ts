@@ -32,10 +32,10 @@ export interface TrafficOptions {
   readonly directoryMs: number;
   readonly queueTimeoutMs: number;
   /**
-   * A request waits and the endpoint has no worker to route to: whoever scales the endpoint should
-   * look at it now (scale from zero, start an inactive worker), not at its next tick. Called at most
-   * once per DEMAND_MS per endpoint; requests queued behind busy workers are the next tick's business
-   * (a pass per queued request under load would cost more than it saves).
+   * A request waits: whoever scales the endpoint should look at it now, not at its next tick. With no
+   * worker to route to (scale from zero, start an inactive worker) at most once per DEMAND_MS per
+   * endpoint; behind busy workers (a load step: scale up fast) at most once per DEMAND_BUSY_MS, so an
+   * endpoint saturated at its maximum costs a few passes a second, not one per queued request.
    */
   readonly demand?: (endpointId: number) => void;
   /** Shares this replica's held requests through the store, so a drain on any replica waits for them. */

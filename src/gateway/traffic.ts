@@ -10,8 +10,9 @@ export type { Assignment, TrafficOptions } from './endpoint-traffic.js';
 
 const ROUTED_TTL_MS = 2_000;
 const UNMET_TTL_MS = 10_000;
-/** The least time between two demand signals of one endpoint: under a burst, one pass sees them all. */
+/** The least time between two demand signals of one endpoint, without workers and with all busy (see `demand`). */
 const DEMAND_MS = 100;
+const DEMAND_BUSY_MS = 250;
 
 /**
  * This replica's traffic: which worker gets the next request, the queue of requests waiting for one
@@ -243,10 +244,10 @@ export class Traffic implements TrafficGate {
     return { worker: w, view };
   }
 
-  /** Ask for a look at the endpoint's workers now: a request waits and none is there to take it. */
+  /** Ask for a look at the endpoint's workers now: a request waits, none there or none with room. */
   #demand(endpointId: number, t: EndpointTraffic, view: RoutingView): void {
     const now = this.#o.now();
-    if (this.#o.demand === undefined || view.workers.length > 0 || now - t.demandAt < DEMAND_MS) return;
+    if (this.#o.demand === undefined || now - t.demandAt < (view.workers.length > 0 ? DEMAND_BUSY_MS : DEMAND_MS)) return;
     t.demandAt = now;
     this.#o.demand(endpointId);
   }

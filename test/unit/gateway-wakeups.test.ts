@@ -66,6 +66,21 @@ describe('gateway wake-ups', () => {
     }
   });
 
+  it('a request queued behind busy workers asks for a pass too (a load step), once for a burst', async () => {
+    const { t, demanded } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0 }]));
+    try {
+      const first = await t.acquire(1, 1);
+      assert.deepEqual(demanded, [], 'a worker had room: nothing to ask');
+      const queued = [t.acquire(1, 1), t.acquire(1, 1), t.acquire(1, 1)];
+      await until('demand told', () => demanded.length > 0);
+      assert.deepEqual(demanded, [1], 'once for a burst');
+      first.release(true);
+      for (const q of queued) (await q).release(true);
+    } finally {
+      t.shutdown();
+    }
+  });
+
   it('hearing of a stop publishes what this gateway holds at once, and again when its last request ends', async () => {
     let accepting = true;
     const { t, published, heard } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0 }], accepting));
