@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { callApi, pct, spawnGantry, textTable } from './util.js';
+import { callApi, endDeployments, pct, spawnGantry, textTable, until, workerDeployment } from './util.js';
 
 /**
  * The serverless proxy's cost: one real worker (the SDK's, as users run it) called directly (the floor),
@@ -46,7 +46,6 @@ async function measured(pid: number, run: () => ReturnType<typeof load>): Promis
   return { ...r, cpuUs: (((await cpuSeconds(pid)) - before) * 1e6) / r.n };
 }
 
-const WORKER = fileURLToPath(new URL('../test/fixtures/serverless-worker.js', import.meta.url));
 const CONCURRENCY = 32;
 const DURATION_MS = Number(process.env.GANTRY_BENCH_PROXY_MS ?? 5_000);
 const KEY = 'gnt_bench_proxy_admin';
@@ -56,18 +55,6 @@ const WORKS: readonly { label: string; path: string }[] = [
   { label: 'worker answers in 1 ms', path: '/w?ms=1' },
   { label: 'worker answers in 20 ms', path: '/w?ms=20' },
 ];
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(f: () => Promise<T | null | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== null && v !== false) return v;
-    if (Date.now() > deadline) throw new Error('bench: timed out waiting');
-    await sleep(5);
-  }
-}
 
 /** Closed-loop load: CONCURRENCY callers for DURATION_MS, each sending the next request when the last answered. */
 export async function load(origin: string, path: string, headers: Record<string, string>): Promise<{ n: number; perS: number; p50: number; p99: number }> {
@@ -201,19 +188,7 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
   let nginx: ChildProcess | null = null;
   let minimal: ChildProcess | null = null;
   try {
-    const r = await api('POST', '/api/v0/deployments/', {
-      name: 'tput',
-      image: 'local/worker',
-      onstart: `exec ${process.execPath} ${WORKER}`,
-      env: { WORKER_PERF: '100000' },
-      search_params: 'num_gpus=1',
-      cold_workers: 0,
-      min_workers: 0,
-      max_workers: 1,
-      min_load: 1,
-      target_util: 1,
-      max_queue_time: 1000,
-    });
+    const r = await api('POST', '/api/v0/deployments/', workerDeployment('tput', { env: { WORKER_PERF: '100000' }, min_load: 1 }));
     const endpointId = r.deployment.endpoint_id as number;
     const worker = await until(
       async () =>
@@ -252,16 +227,12 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
   } finally {
     nginx?.kill('SIGTERM');
     minimal?.kill('SIGTERM');
-    try {
-      for (const d of (await api('GET', '/api/v0/deployments/')).deployments as { id: number }[]) await api('DELETE', `/api/v0/deployment/${d.id}/`);
-      await until(async () => ((await api('GET', '/api/v0/instances/')).instances_found as number) === 0, 60_000);
-    } finally {
-      if (gantry.exitCode === null && gantry.signalCode === null) {
-        const exited = new Promise((res) => gantry.once('exit', res));
-        gantry.kill('SIGTERM');
-        await exited;
-      }
-    }
+    await endDeployments(
+      gantry,
+      api,
+      ((await api('GET', '/api/v0/deployments/')).deployments as { id: number }[]).map((d) => d.id),
+      60_000,
+    );
   }
 }
 

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { callApi, pct, spawnGantry, textTable, type LatencyRow } from './util.js';
+import { callApi, endDeployments, type LatencyRow, pct, spawnGantry, textTable, until, workerDeployment } from './util.js';
 
 /**
  * Serverless benchmarks against a real `gantry up` process with real worker processes:
@@ -11,7 +10,6 @@ import { callApi, pct, spawnGantry, textTable, type LatencyRow } from './util.js
  *    vs creating a worker from nothing (the worker helper, which reports; a plain HTTP server, probed);
  *  - autoscale reaction: a load step → a second worker ready, beside a worker created from zero.
  */
-const WORKER = fileURLToPath(new URL('../test/fixtures/serverless-worker.js', import.meta.url));
 const CYCLES = 3;
 const KEY = 'gnt_bench_serverless_admin';
 
@@ -19,16 +17,6 @@ const KEY = 'gnt_bench_serverless_admin';
 const PLAIN_SERVER = `require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.WORKER_PORT ?? process.env.PORT))`;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(f: () => Promise<T | null | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== null && v !== false) return v;
-    if (Date.now() > deadline) throw new Error('bench: timed out waiting');
-    await sleep(5);
-  }
-}
 
 export async function serverlessBench(dir: string): Promise<LatencyRow[]> {
   const port = 19000 + Math.floor(Math.random() * 1000);
@@ -48,19 +36,7 @@ export async function serverlessBench(dir: string): Promise<LatencyRow[]> {
   const deployments: number[] = [];
   try {
     const deploy = async (name: string, params: Record<string, unknown>): Promise<{ id: number; endpointId: number }> => {
-      const r = await api('POST', '/api/v0/deployments/', {
-        name,
-        image: 'local/worker',
-        onstart: `exec ${process.execPath} ${WORKER}`,
-        env: { WORKER_PERF: '1000' },
-        search_params: 'num_gpus=1',
-        cold_workers: 0,
-        min_workers: 0,
-        max_workers: 1,
-        target_util: 1,
-        max_queue_time: 1000,
-        ...params,
-      });
+      const r = await api('POST', '/api/v0/deployments/', workerDeployment(name, params));
       if (r.success !== true) throw new Error(`bench: create deployment: ${JSON.stringify(r)}`);
       deployments.push(r.deployment.id as number);
       return { id: r.deployment.id as number, endpointId: r.deployment.endpoint_id as number };
@@ -207,16 +183,7 @@ export async function serverlessBench(dir: string): Promise<LatencyRow[]> {
     return latency;
   } finally {
     // Destroy what the bench started and wait until no instance is left (its processes ended), then stop Gantry.
-    try {
-      for (const id of deployments) await api('DELETE', `/api/v0/deployment/${id}/`);
-      await until(async () => ((await api('GET', '/api/v0/instances/')).instances_found as number) === 0, 120_000);
-    } finally {
-      if (gantry.exitCode === null && gantry.signalCode === null) {
-        const exited = new Promise((r) => gantry.once('exit', r));
-        gantry.kill('SIGTERM');
-        await exited;
-      }
-    }
+    await endDeployments(gantry, api, deployments, 120_000);
   }
 }
 

@@ -91,3 +91,52 @@ export async function callApi(url: string, key: string, method: string, path: st
   if (r.status < 200 || r.status > 299) throw new Error(`bench: ${method} ${path} answered ${r.status}: ${text.slice(0, 500)}`);
   return text === '' ? null : JSON.parse(text);
 }
+
+/** Poll `f` every 5 ms until it gives a value (not null or false); throws after `timeoutMs`. */
+export async function until<T>(f: () => Promise<T | null | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== null && v !== false) return v;
+    if (Date.now() > deadline) throw new Error('bench: timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Delete a bench's deployments, wait until no instance is left (their processes ended), then stop its `gantry` process. */
+export async function endDeployments(
+  gantry: ChildProcess,
+  api: (method: string, path: string) => Promise<any>,
+  ids: readonly number[],
+  timeoutMs: number,
+): Promise<void> {
+  try {
+    for (const id of ids) await api('DELETE', `/api/v0/deployment/${id}/`);
+    await until(async () => ((await api('GET', '/api/v0/instances/')).instances_found as number) === 0, timeoutMs);
+  } finally {
+    if (gantry.exitCode === null && gantry.signalCode === null) {
+      const exited = new Promise((r) => gantry.once('exit', r));
+      gantry.kill('SIGTERM');
+      await exited;
+    }
+  }
+}
+
+const WORKER = fileURLToPath(new URL('../test/fixtures/serverless-worker.js', import.meta.url));
+
+/** A deployment of one worker of the tests' serverless worker (process runtime, one GPU), with `params` over the defaults. */
+export function workerDeployment(name: string, params: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name,
+    image: 'local/worker',
+    onstart: `exec ${process.execPath} ${WORKER}`,
+    env: { WORKER_PERF: '1000' },
+    search_params: 'num_gpus=1',
+    cold_workers: 0,
+    min_workers: 0,
+    max_workers: 1,
+    target_util: 1,
+    max_queue_time: 1000,
+    ...params,
+  };
+}
