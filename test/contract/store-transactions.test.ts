@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Kysely, sql, type Transaction } from 'kysely';
+import type pg from 'pg';
+import { retryingClient } from '../../src/store/dialects/pg-retry.js';
 import { transact } from '../../src/store/kysely/tx.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -85,5 +87,44 @@ describe('store transactions run again after a deadlock (postgres)', { skip: pgS
       [2, 2],
       'each row written once by each transaction, none twice',
     );
+  });
+});
+
+/** A stand-in for one pooled connection: its next query fails with `code`, once. */
+function failingOnce(code: string): { client: pg.PoolClient; sent: string[] } {
+  const sent: string[] = [];
+  let fail: string | null = null;
+  const client = {
+    query: (text: string) => {
+      sent.push(text);
+      if (text === 'arm') fail = code;
+      else if (fail !== null && !text.startsWith('begin') && !text.startsWith('commit') && !text.startsWith('rollback')) {
+        const err = Object.assign(new Error('aborted'), { code: fail });
+        fail = null;
+        return Promise.reject(err);
+      }
+      return Promise.resolve({ rows: [] });
+    },
+  } as unknown as pg.PoolClient;
+  return { client: retryingClient(client), sent };
+}
+
+describe('a statement outside a transaction runs again when PostgreSQL picks it as a deadlock victim', () => {
+  it('runs a lone statement again, but not one inside a transaction (the transaction is run again whole)', async () => {
+    const lone = failingOnce('40P01');
+    await lone.client.query('arm');
+    await lone.client.query('update x set v = 1');
+    assert.deepEqual(lone.sent, ['arm', 'update x set v = 1', 'update x set v = 1']);
+
+    const inTx = failingOnce('40P01');
+    await inTx.client.query('begin');
+    await inTx.client.query('arm');
+    await assert.rejects(inTx.client.query('update x set v = 1'), { code: '40P01' });
+    await inTx.client.query('rollback');
+    assert.deepEqual(inTx.sent, ['begin', 'arm', 'update x set v = 1', 'rollback']);
+
+    const other = failingOnce('23505');
+    await other.client.query('arm');
+    await assert.rejects(other.client.query('insert into x values (1)'), { code: '23505' });
   });
 });

@@ -111,7 +111,8 @@ for (const ts of TEST_STORES)
       const d = await createDeployment(g, 'drainme', { min_load: 1, max_workers: 1 });
       await readyWorkers(g, d.endpointId);
       const sent = 8;
-      const reqs = Array.from({ length: sent }, (_, i) => call(g, 'drainme', `/d?ms=300&i=${i}`));
+      // Long enough that a poll of the counts (slow on a loaded machine) still sees all of them in flight or queued.
+      const reqs = Array.from({ length: sent }, (_, i) => call(g, 'drainme', `/d?ms=1000&i=${i}`));
       await until('all requests at the gateway', async () => {
         const x = await deployment(g, d.id);
         return x.queued_requests + x.requests_in_flight === sent;

@@ -68,6 +68,8 @@ for (const ts of TEST_STORES) {
       const offers = await g.api('POST', '/api/v0/bundles/', { num_gpus: { eq: 2 } });
       assert.equal(offers.body.offers.length, 1, 'both GPUs free again');
       await g.api('DELETE', `/api/v0/instances/${id}/`);
+      // Gone before the next test recruits on this machine (its pass would otherwise find no free GPU and back off).
+      await until('the instance destroyed', async () => (await g.api('GET', `/api/v0/instances/${id}/`)).status === 404, 20_000);
     });
 
     it('a deployment recruits its worker, then stops with it', async () => {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { PostgresDialect } from 'kysely';
 import { PgChangeFeed } from './pg-change-feed.js';
+import { retryingPool } from './pg-retry.js';
 import type { StoreDialect } from './store-dialect.js';
 
 // int8 (epoch milliseconds, counts) would arrive as strings; our values fit in a double.
@@ -17,7 +18,7 @@ export function postgresDialect(url: string, opts: { poolSize?: number } = {}): 
     supportsSkipLocked: true,
     createChangeFeed: (onError) => new PgChangeFeed(url, { onError }),
     createKyselyDialect() {
-      return new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 }) });
+      return new PostgresDialect({ pool: retryingPool(new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 })) });
     },
     isUniqueViolation(err) {
       return (err as { code?: unknown } | null)?.code === '23505';

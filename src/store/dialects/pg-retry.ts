@@ -1,0 +1,50 @@
+import type pg from 'pg';
+
+/** deadlock_detected, serialization_failure: PostgreSQL's way of saying "run this again". */
+const RETRYABLE = new Set(['40P01', '40001']);
+const ATTEMPTS = 5;
+const WRAPPED = Symbol('gantry.retrying');
+
+type Query = (text: unknown, params?: unknown) => unknown;
+
+/**
+ * Run again a statement outside a transaction that PostgreSQL aborted as a deadlock's victim (or for a
+ * serialization failure). Lock order cannot be one order everywhere in the store (see kysely/tx.ts), and
+ * a single UPDATE (a loop releasing its lease, a heartbeat) can be the victim as well as a transaction;
+ * transactions are run again whole by `transact`, so inside one nothing is retried here.
+ */
+export function retryingClient<C extends pg.PoolClient>(client: C): C {
+  const c = client as unknown as { [WRAPPED]?: true; query: Query };
+  if (c[WRAPPED] === true) return client;
+  c[WRAPPED] = true;
+  const query = c.query.bind(c);
+  let inTransaction = false;
+  const run = async (text: string, params: unknown): Promise<unknown> => {
+    const sql = text.trimStart().slice(0, 17).toLowerCase();
+    const opens = sql.startsWith('begin') || sql.startsWith('start transaction');
+    const ends = sql.startsWith('commit') || (sql.startsWith('rollback') && !sql.startsWith('rollback to'));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await query(text, params);
+        if (opens) inTransaction = true;
+        if (ends) inTransaction = false;
+        return r;
+      } catch (err) {
+        if (ends) inTransaction = false;
+        const code = String((err as { code?: unknown } | null)?.code);
+        if (inTransaction || opens || ends || !RETRYABLE.has(code) || attempt >= ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+      }
+    }
+  };
+  // Text queries only (what kysely sends); anything else (a cursor, a stream) passes through as it was.
+  c.query = (text, params) => (typeof text === 'string' ? run(text, params) : query(text, params));
+  return client;
+}
+
+/** A pool whose clients run again a statement aborted as a deadlock's victim (see retryingClient). */
+export function retryingPool(pool: pg.Pool): pg.Pool {
+  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  (pool as { connect: () => Promise<pg.PoolClient> }).connect = async () => retryingClient(await connect());
+  return pool;
+}
