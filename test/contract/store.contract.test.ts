@@ -141,6 +141,9 @@ for (const ts of TEST_STORES) {
       const first = await claim('r1', now);
       assert.deepEqual(first.map((i) => i.id).sort(), [a.id, b.id].sort());
       assert.equal((await claim('r2', now + 10)).length, 0, 'leased rows are not claimed twice');
+      const none = { owner: 'r9', now: now + 5000, leaseMs: 1000, observeBefore: now + 4500, limit: 10 };
+      assert.equal((await store.claimInstances({ ...none, machineIds: [] })).length, 0, 'no connected host: nothing to claim');
+      assert.equal((await store.claimInstances({ ...none, machineIds: [m4 + 1000, m4 + 1001] })).length, 0, 'only rows of the hosts named');
       const tokenA = first.find((i) => i.id === a.id)?.leaseToken as string;
       // The lease expires: another replica takes the row over; the first one's token is then stale.
       const taken = await claim('r2', now + 2000);

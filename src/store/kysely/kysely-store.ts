@@ -326,7 +326,7 @@ export class KyselyStore implements Store {
           .orderBy('last_processed_at')
           .orderBy('id')
           .limit(o.limit);
-        if (o.machineIds !== undefined) q = q.where('machine_id', 'in', o.machineIds.length > 0 ? o.machineIds : [-1]);
+        if (o.machineIds !== undefined) q = q.where(this.dialect.intIn('machine_id', o.machineIds));
         return q;
       },
       o,
