@@ -20,7 +20,7 @@ const AGENTS = 1000;
 const WINDOW_S = 10;
 const PASS_BOUND_MS = 90_000;
 /** The default settings' pass is measured over this window and projected (minutes for a whole pass). */
-const DEFAULT_WINDOW_MS = 15_000;
+const DEFAULT_WINDOW_MS = 10_000;
 const TUNED = 256;
 const ADMIN_KEY = 'gnt_bench_scale_admin_key';
 /** The other 9,000 hosts count as alive elsewhere (another replica's agents): no offline sweep in the windows. */
