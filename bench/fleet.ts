@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pct, spawnGantry, textTable } from './util.js';
+import { pct, procSample, spawnGantry, textTable } from './util.js';
 
 /**
  * Heartbeat handling for 1,000 simulated agents: a real `gantry server` process, 1,000 hellos, 1,000
@@ -20,13 +19,6 @@ export interface ResourceRow {
 
 const AGENTS = 1000;
 const WINDOW_S = 5;
-
-async function procSample(pid: number): Promise<{ cpuS: number; rssMb: number }> {
-  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime
-  const rss = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-  return { cpuS: ticks / 100, rssMb: Number(rss?.[1] ?? 0) / 1024 };
-}
 
 export async function heartbeatBench(dir: string): Promise<ResourceRow[]> {
   const port = 17000 + Math.floor(Math.random() * 2000);

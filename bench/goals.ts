@@ -1,3 +1,4 @@
+import type { ResourceRow } from './fleet.js';
 import type { ThroughputRow } from './proxy.js';
 import { textTable, type LatencyRow } from './util.js';
 
@@ -19,8 +20,8 @@ export interface BenchResults {
   readonly throughput: readonly ThroughputRow[] | null;
   readonly serverless: readonly LatencyRow[] | null;
   readonly auth: readonly ThroughputRow[] | null;
-  /** Extra goal rows a group computes itself (the fleet at scale). */
-  readonly extra?: readonly GoalRow[];
+  /** CPU and memory rows (the fleet at scale among them). */
+  readonly resources: readonly ResourceRow[];
 }
 
 type Named = { readonly bench: string; readonly variant: string };
@@ -107,7 +108,28 @@ export function goalRows(r: BenchResults): GoalRow[] {
       peer: `GET /api/v0/gpu_names/unique/: ${light.reqPerS.toFixed(0)} req/s`,
       met: listing.reqPerS / light.reqPerS >= 0.7,
     });
-  out.push(...(r.extra ?? []));
+  const floor = find(r.rows, 'full reconcile pass', 'SELECT');
+  for (const variant of ['default settings', 'reconcileConcurrency']) {
+    const pass = find(r.rows, 'full reconcile pass', variant);
+    if (pass === undefined) continue;
+    out.push({
+      goal: `5. full reconcile pass, 100k instances, ${variant === 'default settings' ? 'defaults' : 'tuned concurrency'}`,
+      target: '≤ 1 s',
+      measured: `${(pass.p50Ms / 1000).toFixed(1)} s${pass.variant.includes('projected') ? ' (projected)' : ''}`,
+      peer: floor !== undefined ? `one SELECT of the rows: ${(floor.p50Ms / 1000).toFixed(1)} s` : '-',
+      met: pass.p50Ms <= 1000,
+    });
+  }
+  const steady = find(r.resources, 'steady state', 'heartbeating');
+  const idle = find(r.resources, 'steady state', 'idle');
+  if (steady !== undefined)
+    out.push({
+      goal: '5. control plane at steady state, 1,000 agents, PostgreSQL',
+      target: '< 20% of one core, memory stated',
+      measured: `${steady.cpuPercent.toFixed(0)}% of a core, ${steady.rssMb.toFixed(0)} MB RSS`,
+      peer: idle !== undefined ? `idle with the same data: ${idle.cpuPercent.toFixed(0)}%, ${idle.rssMb.toFixed(0)} MB` : '-',
+      met: steady.cpuPercent < 20,
+    });
   return out;
 }
 

@@ -15,6 +15,7 @@ import { elasticBench, printElastic } from './elastic.js';
 import { sandboxBench } from './sandbox.js';
 import { searchBench } from './search.js';
 import { stopBench } from './stop.js';
+import { scaleBench } from './scale.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
@@ -29,9 +30,11 @@ import { stopBench } from './stop.js';
  *  - API throughput with authentication and rate limiting on vs off (auth.ts);
  *  - AI Core: a bulk stop of 100 deployments vs 100 single stops, and token + authenticated GET vs Vast's authenticated GET (aicore.ts);
  *  - Elasticsearch: `_infer` through Gantry vs onnxruntime in-process, `_stop` with and without finish_pending_work (elastic.ts);
- *  - the process sandbox: create → running and a CPU-bound workload, sandboxed vs bare (sandbox.ts).
+ *  - the process sandbox: create → running and a CPU-bound workload, sandboxed vs bare (sandbox.ts);
+ *  - fleet scale on PostgreSQL: a full reconcile pass over 100,000 instances on 10,000 machines vs one SELECT of
+ *    the same rows, and server CPU and memory with 1,000 agents heartbeating vs the same server idle (scale.ts).
  *
- * `npm run bench -- serverless` (or search, create, stop, fleet, proxy, auth, aicore, elastic) runs only those.
+ * `npm run bench -- serverless` (or search, create, stop, fleet, proxy, scale, auth, aicore, elastic) runs only those.
  */
 const CREATE_RUNS = 10;
 
@@ -150,15 +153,17 @@ const only = new Set(process.argv.slice(2));
 const wants = (name: string): boolean => only.size === 0 || only.has(name);
 const dir = await mkdtemp(join(tmpdir(), 'gantry-bench-'));
 try {
+  const scale = wants('scale') ? await scaleBench(dir) : null;
   const rows = [
     ...(wants('search') ? await searchBench(dir) : []),
     ...(wants('create') ? await createBench(dir) : []),
     ...(wants('stop') ? await stopRows(dir) : []),
     ...(wants('aicore') ? await aicoreBench(dir) : []),
     ...(wants('sandbox') ? await sandboxBench(dir) : []),
+    ...(scale?.rows ?? []),
   ];
   if (rows.length > 0) print(rows);
-  const resources = wants('fleet') ? await heartbeatBench(dir) : [];
+  const resources = [...(wants('fleet') ? await heartbeatBench(dir) : []), ...(scale?.resources ?? [])];
   if (resources.length > 0) {
     process.stdout.write('\n');
     printResources(resources);
@@ -184,7 +189,7 @@ try {
     process.stdout.write('\n');
     printElastic(elastic);
   }
-  const goals = goalRows({ rows, throughput, serverless, auth });
+  const goals = goalRows({ rows, throughput, serverless, auth, resources });
   if (goals.length > 0) process.stdout.write('\n' + goalTable(goals));
   const file = only.size === 0 ? 'latest.json' : `latest-${[...only].sort().join('-')}.json`;
   await writeFile(

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
@@ -139,4 +140,12 @@ export function workerDeployment(name: string, params: Record<string, unknown>):
     max_queue_time: 1000,
     ...params,
   };
+}
+
+/** A process's CPU seconds so far (user + system) and its resident memory, from /proc. */
+export async function procSample(pid: number): Promise<{ cpuS: number; rssMb: number }> {
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime
+  const rss = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return { cpuS: ticks / 100, rssMb: Number(rss?.[1] ?? 0) / 1024 };
 }

@@ -141,6 +141,9 @@ for (const ts of TEST_STORES) {
       const first = await claim('r1', now);
       assert.deepEqual(first.map((i) => i.id).sort(), [a.id, b.id].sort());
       assert.equal((await claim('r2', now + 10)).length, 0, 'leased rows are not claimed twice');
+      const none = { owner: 'r9', now: now + 5000, leaseMs: 1000, observeBefore: now + 4500, limit: 10 };
+      assert.equal((await store.claimInstances({ ...none, machineIds: [] })).length, 0, 'no connected host: nothing to claim');
+      assert.equal((await store.claimInstances({ ...none, machineIds: [m4 + 1000, m4 + 1001] })).length, 0, 'only rows of the hosts named');
       const tokenA = first.find((i) => i.id === a.id)?.leaseToken as string;
       // The lease expires: another replica takes the row over; the first one's token is then stale.
       const taken = await claim('r2', now + 2000);
@@ -174,6 +177,35 @@ for (const ts of TEST_STORES) {
       );
       await store.releaseLease(a.id, hinted[0]?.leaseToken as string, now + 2200);
       assert.equal((await claim('r3', now + 9000)).filter((i) => i.id === a.id).length, 1);
+    });
+
+    it('releases sent together (one statement) each keep their own token check and time', async () => {
+      const m = (await store.registerMachine(machineReg('host-release', accountId), Date.now())).id;
+      const ids = [];
+      for (let i = 0; i < 4; i++) ids.push((await store.createInstance(newInstance({ machineId: m }))).id);
+      const claimed = await store.claimInstances({ owner: 'r', now: 50_000, leaseMs: 1000, observeBefore: 50_000, limit: 10, machineIds: [m] });
+      assert.equal(claimed.length, 4);
+      const token = claimed[0]?.leaseToken as string;
+      const [a, b, c, d] = ids as [number, number, number, number];
+      // Not awaited one by one: the first goes alone, the rest wait for it and go in one UPDATE.
+      await Promise.all([
+        store.releaseLease(a, token, 50_001),
+        store.releaseLease(b, token, 50_002),
+        store.releaseLease(c, 'not-its-token', 50_003),
+        store.releaseLease(d, token, 50_004),
+      ]);
+      const got = await Promise.all(ids.map((id) => store.getInstance(id)));
+      assert.deepEqual(
+        got.map((i) => i?.leaseToken ?? null),
+        [null, null, token, null],
+        'a stale token releases nothing',
+      );
+      assert.deepEqual(
+        got.map((i, k) => (k === 2 ? null : i?.lastProcessedAt)),
+        [50_001, 50_002, null, 50_004],
+      );
+      await store.releaseLease(c, token, 50_005);
+      assert.equal((await store.getInstance(c))?.leaseToken, null);
     });
 
     it('releases GPUs on a confirmed stop and everything on destroy', async () => {

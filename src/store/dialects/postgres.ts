@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { PostgresDialect } from 'kysely';
+import { PostgresDialect, sql, type SqlBool } from 'kysely';
 import { PgChangeFeed } from './pg-change-feed.js';
 import { retryingPool } from './pg-retry.js';
 import type { StoreDialect } from './store-dialect.js';
@@ -16,6 +16,7 @@ export function postgresDialect(url: string, opts: { poolSize?: number } = {}): 
     idColumn: (col) => col.primaryKey(),
     blobColumnType: 'bytea',
     supportsSkipLocked: true,
+    intIn: (column, ids) => sql<SqlBool>`${sql.ref(column)} = ANY(${sql.val(ids)}::int[])`,
     createChangeFeed: (onError) => new PgChangeFeed(url, { onError }),
     createKyselyDialect() {
       return new PostgresDialect({ pool: retryingPool(new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 })) });

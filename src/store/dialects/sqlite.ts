@@ -1,7 +1,17 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import {
+  CompiledQuery,
+  sql,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDatabase,
+  type SqliteStatement,
+  type SqlBool,
+} from 'kysely';
 import { LocalChangeFeed } from '../change-feed.js';
 import type { StoreDialect } from './store-dialect.js';
 
@@ -14,6 +24,7 @@ export function sqliteDialect(file: string): StoreDialect {
     idColumn: (col) => col.primaryKey().autoIncrement(),
     blobColumnType: 'blob',
     supportsSkipLocked: false,
+    intIn: (column, ids) => sql<SqlBool>`${sql.ref(column)} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
     // One server per database file: its own subscribers are everyone to tell.
     createChangeFeed: () => new LocalChangeFeed(),
     createKyselyDialect() {

@@ -29,6 +29,7 @@ import { ResultRepo } from './result-repo.js';
 import { OfferSourceRepo } from './offer-source-repo.js';
 import type { OfferSourceStore } from '../offer-source-store.js';
 import { claimLeased } from './lease.js';
+import { LeaseReleases } from './lease-release.js';
 import { holdCpu, notEnoughGpus, rebalanceMachine } from './placement.js';
 import { WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
 import { migrations } from './migrations.js';
@@ -67,6 +68,7 @@ export class KyselyStore implements Store {
   protected readonly db: Kysely<Database>;
   protected readonly dialect: StoreDialect;
   readonly machineOnlineWindowMs: number;
+  readonly #releases: LeaseReleases;
 
   constructor(d: StoreDialect, opts: { machineOnlineWindowMs?: number; onFeedError?: (err: unknown) => void } = {}) {
     this.dialect = d;
@@ -74,6 +76,7 @@ export class KyselyStore implements Store {
     this.changes = d.createChangeFeed(opts.onFeedError ?? (() => undefined));
     this.db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
     this.machineOnlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
+    this.#releases = new LeaseReleases(this.db);
     for (const repo of [
       new TenantRepo(this.db, d, this.changes),
       new AccessRepo(this.db, d),
@@ -323,7 +326,7 @@ export class KyselyStore implements Store {
           .orderBy('last_processed_at')
           .orderBy('id')
           .limit(o.limit);
-        if (o.machineIds !== undefined) q = q.where('machine_id', 'in', o.machineIds.length > 0 ? o.machineIds : [-1]);
+        if (o.machineIds !== undefined) q = q.where(this.dialect.intIn('machine_id', o.machineIds));
         return q;
       },
       o,
@@ -351,13 +354,8 @@ export class KyselyStore implements Store {
     return r !== 'stale';
   }
 
-  async releaseLease(id: number, leaseToken: string, now: number): Promise<void> {
-    await this.db
-      .updateTable('instances')
-      .set({ lease_owner: null, lease_token: null, lease_expires_at: null, last_processed_at: now })
-      .where('id', '=', id)
-      .where('lease_token', '=', leaseToken)
-      .execute();
+  releaseLease(id: number, leaseToken: string, now: number): Promise<void> {
+    return this.#releases.release(id, leaseToken, now);
   }
 
   async liveInstanceIds(machineId: number): Promise<Set<number>> {

@@ -1,0 +1,223 @@
+import { join } from 'node:path';
+import type { AgentCommand } from '../src/control/hosts/agent-session.js';
+import type { ResourceRow } from './fleet.js';
+import { answer, reconcilePass, selectAll, type Pass } from './scale-pass.js';
+import { INSTANCES, MACHINES, PER_MACHINE, withClient } from './scale-seed.js';
+import { pct, procSample, spawnGantry, type LatencyRow } from './util.js';
+
+/**
+ * Fleet scale (issue 17): 10,000 machines and 100,000 running instances in PostgreSQL.
+ *  1. A full reconcile pass, timed in-process (the pass is the reconciler's own loop, so its start and end are
+ *     read from the store): every row made due at once, the time until each was looked at once. Every machine
+ *     is a real AgentSession (the HostLink of every host) whose simulated agent takes commands and answers
+ *     them at once, in-process: the agent protocol's queue without HTTP. The floor: one plain
+ *     `SELECT * FROM instances` of the same rows.
+ *  2. Steady state: a spawned `gantry server` on the same database, CPU and RSS from /proc, idle (no agents)
+ *     beside 1,000 agents over HTTP that heartbeat at the default interval (10 s) and answer the reconciler's
+ *     inspects (the reconciler looks at the instances of connected hosts only).
+ */
+const AGENTS = 1000;
+const WINDOW_S = 10;
+const PASS_BOUND_MS = 90_000;
+/** The default settings' pass is measured over this window and projected (minutes for a whole pass). */
+const DEFAULT_WINDOW_MS = 10_000;
+const TUNED = 256;
+const ADMIN_KEY = 'gnt_bench_scale_admin_key';
+/** The other 9,000 hosts count as alive elsewhere (another replica's agents): no offline sweep in the windows. */
+const OFFLINE_MS = 600_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface ScaleResult {
+  readonly rows: LatencyRow[];
+  readonly resources: ResourceRow[];
+}
+
+export async function scaleBench(dir: string): Promise<ScaleResult> {
+  const harness = '../../scripts/test-postgres.mjs';
+  const { startPostgres } = (await import(harness)) as { startPostgres: (port: number) => Promise<{ url: string; stop: () => Promise<void> }> };
+  const pg = await startPostgres(21000 + Math.floor(Math.random() * 2000));
+  try {
+    const dataDir = join(dir, 'scale');
+    const pass = await passRows(pg.url, dataDir);
+    const resources = await steadyBench(pg.url, dataDir);
+    return { rows: pass, resources };
+  } finally {
+    await pg.stop();
+  }
+}
+
+/** A pass as a table row: measured when it completed, else projected from the rows it looked at by the bound. */
+function passRow(bench: string, label: string, p: Pass, floorMs: number): LatencyRow {
+  const ms = p.done ? p.ms : (p.ms * INSTANCES) / Math.max(1, p.looked);
+  const variant = p.done ? label : `${label}: projected, ${p.looked} rows in ${(p.ms / 1000).toFixed(0)} s`;
+  process.stdout.write(`scale: ${variant}: ${ms.toFixed(0)} ms (${p.inspects} inspects)\n`);
+  return { bench, variant, n: 1, p50Ms: ms, p99Ms: ms, ratioP50: ms / floorMs };
+}
+
+async function passRows(url: string, dataDir: string): Promise<LatencyRow[]> {
+  const byDefault = await reconcilePass(url, dataDir, ADMIN_KEY, {}, true, DEFAULT_WINDOW_MS);
+  const tuned = await reconcilePass(url, dataDir, ADMIN_KEY, { reconcileConcurrency: TUNED, reconcileBatch: TUNED }, false, PASS_BOUND_MS);
+  const floor = await selectAll(url);
+  const fp = pct(floor, 50);
+  const name = `full reconcile pass (${INSTANCES} instances on ${MACHINES} machines, PostgreSQL, in-process agent sessions)`;
+  return [
+    { bench: name, variant: 'one SELECT * of the same rows (floor)', n: floor.length, p50Ms: fp, p99Ms: pct(floor, 99), ratioP50: 1 },
+    passRow(name, 'all due → each looked at once, default settings (concurrency 8)', byDefault, fp),
+    passRow(name, `the same, reconcileConcurrency = reconcileBatch = ${TUNED}`, tuned, fp),
+  ];
+}
+
+interface SimAgent {
+  readonly token: string;
+  readonly machineId: number;
+  readonly session: string;
+  seq: number;
+  chain: Promise<unknown>;
+  /** The heartbeat interval the control plane asked for at hello (its default). */
+  readonly everyMs: number;
+}
+
+/** What a simulated host reports at hello: the hardware seeded for machine i. */
+const simMachine = (i: number): Record<string, unknown> => ({
+  hostname: `scale-${i}`,
+  gpuName: 'RTX 4090',
+  numGpus: PER_MACHINE,
+  gpuRamMb: 24000,
+  gpuDeclared: true,
+  computeCap: null,
+  cpuName: 'sim',
+  cpuArch: 'amd64',
+  cpuCores: 64,
+  cpuRamMb: 256000,
+  diskSpaceGb: 4000,
+  driverVersion: null,
+  cudaMaxGood: null,
+  publicIp: '127.0.0.1',
+  inetUpMbps: 1000,
+  inetDownMbps: 1000,
+  osVersion: 'sim',
+  portRangeStart: 40000,
+  portRangeEnd: 40999,
+  runtime: 'process',
+});
+
+async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]> {
+  // The same hosts as alive as they were after seeding; every instance due at its usual interval.
+  await withClient(url, (c) => c.query('UPDATE machines SET last_seen_at = $1', [Date.now()]));
+  const port = 19000 + Math.floor(Math.random() * 2000);
+  const base = `http://127.0.0.1:${port}`;
+  const server = await spawnGantry(['server', '--port', String(port), '--data-dir', dataDir, '--database', url], {
+    GANTRY_ADMIN_KEY: ADMIN_KEY,
+    GANTRY_MACHINE_OFFLINE_MS: String(OFFLINE_MS),
+    GANTRY_RATE_LIMIT: '0',
+    // The 1,000 simulated agents share one address; real ones each have their own.
+    GANTRY_MAX_CONNECTIONS_PER_ADDRESS: '0',
+  });
+  let running = true;
+  const loops: Promise<void>[] = [];
+  try {
+    const pid = server.pid as number;
+    const post = async (path: string, body: unknown, key: string): Promise<any> => {
+      const r = await fetch(base + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
+      return r.json();
+    };
+    await sleep(2000); // start-up work (migrations checked, caches filled) out of the window
+    const idle0 = await procSample(pid);
+    const ti = Date.now();
+    await sleep(WINDOW_S * 1000);
+    const idle1 = await procSample(pid);
+    const idleS = (Date.now() - ti) / 1000;
+
+    let answered = 0;
+    const lat: number[] = [];
+    let measuring = false;
+    // Sequenced messages (heartbeats, results) go out one at a time per agent, as the real agent sends them.
+    const send = (a: SimAgent, path: string, body: Record<string, unknown>): Promise<unknown> => {
+      const next = a.chain.then(() => post(path, { machineId: a.machineId, session: a.session, seq: ++a.seq, ...body }, a.token));
+      a.chain = next.catch(() => undefined);
+      return next;
+    };
+    const run = (a: SimAgent): void => {
+      loops.push(
+        (async () => {
+          while (running) {
+            const r = (await post('/agent/v1/poll', { machineId: a.machineId, session: a.session, waitMs: 20_000 }, a.token).catch(() => null)) as {
+              commands: AgentCommand[];
+            } | null;
+            if (r === null) {
+              await sleep(100); // as the real agent: try again
+              continue;
+            }
+            for (const c of r.commands) if (c.op === 'inspect') answered++;
+            if (r.commands.length > 0)
+              void send(a, '/agent/v1/results', { results: r.commands.map((c) => ({ ...answer(c), error: null })) }).catch(() => undefined);
+          }
+        })(),
+        (async () => {
+          await sleep(Math.random() * a.everyMs); // spread over the interval
+          while (running) {
+            const s = Date.now();
+            await send(a, '/agent/v1/heartbeat', { gpuUtils: [10, 20], usage: [], exited: [], progress: [] }).catch(() => undefined);
+            if (measuring) lat.push(Date.now() - s);
+            await sleep(Math.max(0, a.everyMs - (Date.now() - s)));
+          }
+        })(),
+      );
+    };
+    const connect = async (i: number): Promise<void> => {
+      const { token } = (await post('/api/v0/host_tokens/', { name: `scale-${i}` }, ADMIN_KEY)) as { token: string };
+      const w = (await post('/agent/v1/hello', { hostKey: `scale-host-${i}`, imageNotice: null, machine: simMachine(i) }, token)) as {
+        machineId: number;
+        session: string;
+        heartbeatIntervalMs: number;
+      };
+      run({ token, machineId: w.machineId, session: w.session, seq: 0, chain: Promise.resolve(), everyMs: w.heartbeatIntervalMs });
+    };
+    for (let i = 0; i < AGENTS; i += 25) await Promise.all(Array.from({ length: Math.min(25, AGENTS - i) }, (_, k) => connect(i + k)));
+    await sleep(3000); // the first looks at every newly connected host's instances out of the window
+    const load0 = await procSample(pid);
+    const a0 = answered;
+    measuring = true;
+    const tl = Date.now();
+    await sleep(WINDOW_S * 1000);
+    const load1 = await procSample(pid);
+    const loadS = (Date.now() - tl) / 1000;
+    measuring = false;
+    const inspectsPerS = (answered - a0) / loadS;
+    process.stdout.write(`scale: ${inspectsPerS.toFixed(0)} inspects/s answered by the agents in the window\n`);
+    const name = `steady state (${INSTANCES} instances, ${MACHINES} machines, ${AGENTS} agents over HTTP, PostgreSQL)`;
+    return [
+      {
+        bench: name,
+        variant: 'gantry server idle, same data, no agents (baseline)',
+        seconds: idleS,
+        cpuPercent: ((idle1.cpuS - idle0.cpuS) / idleS) * 100,
+        rssMb: idle1.rssMb,
+        requestsPerS: 0,
+        p50Ms: null,
+        p99Ms: null,
+      },
+      {
+        bench: name,
+        variant: `agents heartbeating (default 10 s) + reconciler inspects (${inspectsPerS.toFixed(0)}/s)`,
+        seconds: loadS,
+        cpuPercent: ((load1.cpuS - load0.cpuS) / loadS) * 100,
+        rssMb: load1.rssMb,
+        requestsPerS: lat.length / loadS,
+        p50Ms: pct(lat, 50),
+        p99Ms: pct(lat, 99),
+      },
+    ];
+  } finally {
+    running = false;
+    server.kill('SIGTERM');
+    await Promise.race([Promise.all(loops), sleep(5000)]);
+    server.kill('SIGKILL');
+  }
+}
