@@ -21,6 +21,8 @@ export interface DataRoute {
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** What fastify sets on the server it creates itself; a server factory's server must get them too. */
+type ServerTimeouts = { readonly keepAliveTimeout?: number; readonly requestTimeout?: number; readonly connectionTimeout?: number };
 
 /**
  * The HTTP server (fastify's `serverFactory`): data routes first, the framework for everything else.
@@ -34,7 +36,7 @@ export function dataPathServer(
     meter: (label: string) => (status: number, seconds: number) => void;
     log: FastifyBaseLogger;
   },
-): { factory: (framework: Handler) => Server; closing(): void } {
+): { factory: (framework: Handler, opts: ServerTimeouts) => Server; closing(): void } {
   const routes = dialects.flatMap((d) => (d.dataRoutes?.(deps) ?? []).map((route) => ({ route, dialect: d })));
   let closing = false;
   let seq = 0;
@@ -64,8 +66,8 @@ export function dataPathServer(
     closing: () => {
       closing = true;
     },
-    factory: (framework) =>
-      createServer((req, res) => {
+    factory: (framework, opts) => {
+      const server = createServer((req, res) => {
         const url = req.url ?? '/';
         for (const r of routes) {
           if (!url.startsWith(r.route.prefix)) continue;
@@ -73,6 +75,11 @@ export function dataPathServer(
           if (run !== null) return serve(r, run, req, res);
         }
         framework(req, res);
-      }),
+      });
+      if (opts.keepAliveTimeout !== undefined) server.keepAliveTimeout = opts.keepAliveTimeout;
+      if (opts.requestTimeout !== undefined) server.requestTimeout = opts.requestTimeout;
+      server.setTimeout(opts.connectionTimeout ?? 0);
+      return server;
+    },
   };
 }
