@@ -129,6 +129,19 @@ export class EndpointTraffic {
     return cost;
   }
 
+  /**
+   * Load per whole second, and the second still filling as a rate once a quarter of it passed: a load
+   * step shows within that, not when its second ends (a partial second as a count would read low).
+   */
+  loadSamples(now: number): { at: number; load: number }[] {
+    const current = Math.floor(now / 1000);
+    const samples = [...this.arrivals].filter(([s]) => s < current).map(([s, cost]) => ({ at: s * 1000, load: cost }));
+    const sofar = this.arrivals.get(current);
+    const elapsedS = (now - current * 1000) / 1000;
+    if (sofar !== undefined && elapsedS >= 0.25) samples.push({ at: current * 1000, load: sofar / elapsedS });
+    return samples;
+  }
+
   workerTallyOf(id: number): Tally {
     let w = this.workerTally.get(id);
     if (w === undefined) this.workerTally.set(id, (w = new Tally(this.now)));

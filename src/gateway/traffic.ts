@@ -377,11 +377,7 @@ export class Traffic implements TrafficGate {
   }
 
   loadSamples(endpointId: number): readonly { at: number; load: number }[] {
-    const t = this.#eps.get(endpointId);
-    if (t === undefined) return [];
-    // Whole seconds only: the current second is still filling and would read low.
-    const current = Math.floor(this.#o.now() / 1000);
-    return [...t.arrivals].filter(([s]) => s < current).map(([s, cost]) => ({ at: s * 1000, load: cost }));
+    return this.#eps.get(endpointId)?.loadSamples(this.#o.now()) ?? [];
   }
 
   workerLoad(endpointId: number): ReadonlyMap<number, { inFlight: number; cost: number }> {

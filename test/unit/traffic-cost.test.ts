@@ -19,6 +19,42 @@ describe('request costs in the traffic accounting', () => {
     assert.equal(accountedCost(2.5), 2.5);
   });
 
+  it('load samples: whole seconds, and the second still filling as a rate once a quarter of it passed', async () => {
+    let now = 1_000_000;
+    const t = new Traffic({
+      directory: (endpointId) =>
+        Promise.resolve({
+          endpointId,
+          accepting: true,
+          draining: false,
+          maxQueueTimeS: 1e15,
+          workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
+          phases: {},
+          deleted: false,
+          limits: NO_LIMITS,
+          rejectQueued: false,
+        }),
+      touch: () => Promise.resolve(),
+      now: () => now,
+      directoryMs: 60_000,
+      queueTimeoutMs: 20_000,
+      shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
+    });
+    try {
+      for (let i = 0; i < 3; i++) (await t.acquire(1, 2)).release(true); // 6 units in second 1000
+      now = 1_001_100;
+      (await t.acquire(1, 2)).release(true);
+      assert.deepEqual(t.loadSamples(1), [{ at: 1_000_000, load: 6 }], 'a tenth of the second: not yet a sample');
+      now = 1_001_400;
+      assert.deepEqual(t.loadSamples(1), [
+        { at: 1_000_000, load: 6 },
+        { at: 1_001_000, load: 5 },
+      ]);
+    } finally {
+      t.shutdown();
+    }
+  });
+
   it('a bad cost fed to the gateway never poisons a worker total: the worker keeps taking requests', async () => {
     let now = 1_000_000;
     const view = (endpointId: number): RoutingView => ({
