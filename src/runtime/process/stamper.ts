@@ -2,14 +2,14 @@
  * The output stamper of a process workload: one process in the workload's group that reads the
  * workload's stdout and stderr (two FIFOs) and appends `<epoch µs> <o|e> <text>` lines to `output.log`.
  * One reader for both streams keeps their order as well as it can be known: lines read in one wake-up
- * get one time, stdout first. It ignores SIGTERM/SIGINT and ends when the last writer is gone, so a
+ * get one time, stdout first. Once it has opened the FIFOs it ignores SIGTERM/SIGINT and ends when the last writer is gone, so a
  * stopping workload's last words are kept. perl when it has Time::HiRes (small and quick to start),
  * else node, which every Gantry host has. A line longer than 64 KiB (a progress bar redrawn with `\r`)
  * is cut there.
  */
 export const STAMP_PERL = `use strict; use warnings; use IO::Select; use Time::HiRes qw(gettimeofday);
-$SIG{TERM} = $SIG{INT} = 'IGNORE';
 open(my $o, '<', $ARGV[0]) or die "stdout: $!"; open(my $e, '<', $ARGV[1]) or die "stderr: $!";
+$SIG{TERM} = $SIG{INT} = 'IGNORE';
 binmode $_ for ($o, $e, \\*STDOUT); $| = 1;
 my %tag = (fileno($o) => 'o', fileno($e) => 'e'); my %rest = (o => '', e => '');
 my $sel = IO::Select->new($o, $e);
@@ -29,13 +29,13 @@ while ($sel->count) {
 export const STAMP_NODE = `'use strict';
 const fs = require('node:fs');
 const net = require('node:net');
-for (const s of ['SIGTERM', 'SIGINT']) process.on(s, () => {});
 const rest = { o: '', e: '' };
 const now = () => String(Math.floor((performance.timeOrigin + performance.now()) * 1000));
 const emit = (text) => { const b = Buffer.from(text, 'latin1'); let at = 0; while (at < b.length) at += fs.writeSync(1, b, at); };
 // Opened in the wrapper's order; read through one event loop (epoll), not the thread pool, so the
 // order in which the two streams became readable is kept.
 const fds = [['o', fs.openSync(process.argv[2], 'r')], ['e', fs.openSync(process.argv[3], 'r')]];
+for (const s of ['SIGTERM', 'SIGINT']) process.on(s, () => {});
 for (const [k, fd] of fds) {
   new net.Socket({ fd, readable: true, writable: false })
     .on('data', (chunk) => {

@@ -13,7 +13,9 @@ meta="$GANTRY_META"
 out="\${GANTRY_OUT:-$meta}"
 record() { printf '%s\\n' "$2" > "$out/$1.tmp" && mv -f "$out/$1.tmp" "$out/$1"; }
 # Output goes through the stamper (stamp.pl or stamp.cjs): opening the FIFOs for writing waits until it
-# has opened them for reading, so it is ready before the workload writes a line.
+# has opened them for reading, so it is ready before the workload writes a line. The stamper ignores SIGTERM
+# only once it has opened them (then it writes the last lines and ends at their end): a stop that comes
+# before would leave it waiting in its open for ever.
 ofifo="$out/stdout.fifo"
 efifo="$out/stderr.fifo"
 rm -f "$ofifo" "$efifo"
@@ -22,10 +24,10 @@ stamper=""
 rescue() { [ -p "$ofifo" ] || return; cat "$ofifo" >> "$out/output.log" & cat "$efifo" >> "$out/output.log"; wait; }
 if mkfifo "$ofifo" "$efifo"; then
   if [ "$GANTRY_LOG_STAMPER" != node ] && perl -MTime::HiRes -MIO::Select -e 1 2>/dev/null; then
-    (trap '' TERM INT; perl "$meta/stamp.pl" "$ofifo" "$efifo" >> "$out/output.log" || rescue) &
+    (perl "$meta/stamp.pl" "$ofifo" "$efifo" >> "$out/output.log" || rescue) &
     stamper=$!
   elif [ -x "$GANTRY_NODE" ]; then
-    (trap '' TERM INT; "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo" >> "$out/output.log" || rescue) &
+    ("$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo" >> "$out/output.log" || rescue) &
     stamper=$!
   fi
 fi
