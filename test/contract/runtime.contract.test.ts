@@ -195,6 +195,19 @@ for (const rc of RUNTIMES) {
       },
     );
 
+    it('a stop right after the start ends on SIGTERM, without waiting out the grace period', { skip: rc.name.startsWith('docker') }, async () => {
+      // The wrapper may not have connected its output to the stamper yet: a stamper that ignored SIGTERM
+      // from its start then waited in its open until the SIGKILL at the grace period's end.
+      const graceMs = 20_000;
+      for (let i = 0; i < 5; i++) {
+        const s = spec({ onstart: 'sleep 600' });
+        await rt.start(s);
+        const began = Date.now();
+        assert.deepEqual(await rt.stop(s.instanceId, { graceMs }), { state: 'absent' });
+        assert.ok(Date.now() - began < graceMs, `stop ${i} needed the SIGKILL`);
+      }
+    });
+
     it('wipes the disk on recycle and removes everything on destroy', async () => {
       const s = spec({ onstart: 'echo data > file.txt; sleep 60' });
       await rt.start(s);
