@@ -4,6 +4,8 @@ import { Tally, type RequestOutcome } from './inference-stats.js';
 
 /** Seconds of arrivals kept as load samples. */
 const SAMPLE_SECONDS = 300;
+/** Cost units in the second still filling from which it is read as a rate (see loadSamples). */
+const RATE_FROM = 10;
 
 /**
  * The largest cost one request may add to a worker's total. The edge refuses costs above its
@@ -130,15 +132,17 @@ export class EndpointTraffic {
   }
 
   /**
-   * Load per whole second, and the second still filling as a rate once a quarter of it passed: a load
-   * step shows within that, not when its second ends (a partial second as a count would read low).
+   * Load per whole second, and the second still filling once a quarter of it passed: a load step shows
+   * within that, not when its second ends. As a rate (so far / time so far) only once RATE_FROM units
+   * arrived; below, a rate from a handful of arrivals is noise the autoscaler (which plans for the
+   * window's peak) would scale up on, so the count so far stands as a lower bound.
    */
   loadSamples(now: number): { at: number; load: number }[] {
     const current = Math.floor(now / 1000);
     const samples = [...this.arrivals].filter(([s]) => s < current).map(([s, cost]) => ({ at: s * 1000, load: cost }));
     const sofar = this.arrivals.get(current);
     const elapsedS = (now - current * 1000) / 1000;
-    if (sofar !== undefined && elapsedS >= 0.25) samples.push({ at: current * 1000, load: sofar / elapsedS });
+    if (sofar !== undefined && elapsedS >= 0.25) samples.push({ at: current * 1000, load: sofar >= RATE_FROM ? sofar / elapsedS : sofar });
     return samples;
   }
 

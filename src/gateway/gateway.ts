@@ -63,6 +63,8 @@ export class Gateway {
    */
   readonly #resolved = new Map<string, { at: number; value: ResolvedEndpoint }>();
   readonly #resolveMs: number;
+  /** Bumped by `forget`: a resolve that began before it is not remembered. */
+  #epoch = 0;
   #reqnum = 0;
 
   readonly #metrics: Metrics;
@@ -84,7 +86,10 @@ export class Gateway {
     const now = Date.now();
     const hit = this.#resolved.get(k);
     if (hit !== undefined && now - hit.at < this.#resolveMs) return hit.value;
+    const epoch = this.#epoch;
     const value = await resolve();
+    // A change heard while this was read (a key revoked after it was checked): answer this request, remember nothing.
+    if (epoch !== this.#epoch) return value;
     if (this.#resolved.size >= 10_000) this.#resolved.clear();
     this.#resolved.set(k, { at: now, value });
     return value;
@@ -92,6 +97,7 @@ export class Gateway {
 
   /** A key, a team or an endpoint changed somewhere: the next request of every caller resolves afresh. */
   forget(): void {
+    this.#epoch++;
     this.#resolved.clear();
   }
 

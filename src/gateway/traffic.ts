@@ -13,6 +13,7 @@ const UNMET_TTL_MS = 10_000;
 /** The least time between two demand signals of one endpoint, without workers and with all busy (see `demand`). */
 const DEMAND_MS = 100;
 const DEMAND_BUSY_MS = 250;
+const STARTING = ['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating'] as const;
 
 /**
  * This replica's traffic: which worker gets the next request, the queue of requests waiting for one
@@ -247,7 +248,10 @@ export class Traffic implements TrafficGate {
   /** Ask for a look at the endpoint's workers now: a request waits, none there or none with room. */
   #demand(endpointId: number, t: EndpointTraffic, view: RoutingView): void {
     const now = this.#o.now();
-    if (this.#o.demand === undefined || now - t.demandAt < (view.workers.length > 0 ? DEMAND_BUSY_MS : DEMAND_MS)) return;
+    // Behind busy workers only while none is on its way (a worker still starting is the answer already asked for).
+    const starting = STARTING.some((p) => (view.phases[p] ?? 0) > 0);
+    if (this.#o.demand === undefined || (view.workers.length > 0 && starting) || now - t.demandAt < (view.workers.length > 0 ? DEMAND_BUSY_MS : DEMAND_MS))
+      return;
     t.demandAt = now;
     this.#o.demand(endpointId);
   }

@@ -118,9 +118,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
 
   const answer = (res: ServerResponse, r: WorkerResponse): void => {
     const isObj = typeof r.body !== 'string' && !Buffer.isBuffer(r.body);
-    const body = typeof r.body === 'string' || Buffer.isBuffer(r.body) ? r.body : JSON.stringify(r.body);
-    // With its length, the answer is one write and a proxy can pass it on whole (no chunked framing).
-    res.writeHead(r.status ?? 200, { ...(isObj ? { 'content-type': 'application/json' } : {}), 'content-length': Buffer.byteLength(body), ...r.headers });
+    const body = typeof r.body === 'string' || Buffer.isBuffer(r.body) ? r.body : r.body === undefined ? '' : JSON.stringify(r.body);
+    const status = r.status ?? 200;
+    // With its length, the answer is one write and a proxy can pass it on whole (no chunked framing), unless
+    // the handler set one itself (any case: two would be refused) or the status carries no body.
+    const ownLength = Object.keys(r.headers ?? {}).some((k) => k.toLowerCase() === 'content-length');
+    const length = ownLength || status === 204 || status === 304 || status < 200 ? {} : { 'content-length': Buffer.byteLength(body) };
+    res.writeHead(status, { ...(isObj ? { 'content-type': 'application/json' } : {}), ...length, ...r.headers });
     res.end(body);
   };
 

@@ -19,7 +19,7 @@ describe('request costs in the traffic accounting', () => {
     assert.equal(accountedCost(2.5), 2.5);
   });
 
-  it('load samples: whole seconds, and the second still filling as a rate once a quarter of it passed', async () => {
+  it('load samples: whole seconds, and the second still filling once a quarter of it passed (a rate once enough arrived)', async () => {
     let now = 1_000_000;
     const t = new Traffic({
       directory: (endpointId) =>
@@ -46,10 +46,16 @@ describe('request costs in the traffic accounting', () => {
       (await t.acquire(1, 2)).release(true);
       assert.deepEqual(t.loadSamples(1), [{ at: 1_000_000, load: 6 }], 'a tenth of the second: not yet a sample');
       now = 1_001_400;
-      assert.deepEqual(t.loadSamples(1), [
-        { at: 1_000_000, load: 6 },
-        { at: 1_001_000, load: 5 },
-      ]);
+      assert.deepEqual(
+        t.loadSamples(1),
+        [
+          { at: 1_000_000, load: 6 },
+          { at: 1_001_000, load: 2 },
+        ],
+        'a few arrivals: their count, a lower bound (times 2.5 would be noise)',
+      );
+      for (let i = 0; i < 4; i++) (await t.acquire(1, 2)).release(true); // 10 units so far, in 0.4 s
+      assert.deepEqual(t.loadSamples(1).at(-1), { at: 1_001_000, load: 25 }, 'enough arrivals: a rate');
     } finally {
       t.shutdown();
     }

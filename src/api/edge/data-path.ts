@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import { GantryError } from '../../domain/errors.js';
@@ -39,7 +40,6 @@ export function dataPathServer(
 ): { factory: (framework: Handler, opts: ServerTimeouts) => Server; closing(): void } {
   const routes = dialects.flatMap((d) => (d.dataRoutes?.(deps) ?? []).map((route) => ({ route, dialect: d })));
   let closing = false;
-  let seq = 0;
   const meters = new Map<string, (status: number, seconds: number) => void>();
   const meterOf = (label: string) => {
     let m = meters.get(label);
@@ -52,7 +52,8 @@ export function dataPathServer(
     res.once('finish', () => meter(res.statusCode, (performance.now() - started) / 1000));
     const answer = closing ? Promise.reject(new GantryError('SHUTTING_DOWN', 'This server is shutting down; try again.')) : run(req, res);
     answer.catch((err: unknown) => {
-      const e = renderError(r.dialect, err, { id: `data-${++seq}`, url: req.url ?? '/', method: req.method ?? 'GET' }, o.log);
+      const id = `data-${randomUUID()}`;
+      const e = renderError(r.dialect, err, { id, url: req.url ?? '/', method: req.method ?? 'GET' }, o.log.child({ reqId: id }));
       if (res.headersSent) {
         res.destroy(); // the answer had begun: cut it, so the client sees a broken response, not a truncated one
         return;

@@ -102,6 +102,8 @@ export async function updateEndpoint(ctx: ControlContext, p: Principal, id: numb
     ...(u.suspended !== null ? { suspended: u.suspended } : {}),
     now: ctx.clock.now(),
   });
+  // A new name, new limits or a suspension: every replica's gateway and serverless loop hear of it now.
+  ctx.endpointSignal.intent(id);
   return (await ctx.store.getEndpoint(id)) as EndpointRecord;
 }
 

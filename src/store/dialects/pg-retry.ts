@@ -5,7 +5,7 @@ const RETRYABLE = new Set(['40P01', '40001']);
 const ATTEMPTS = 5;
 const WRAPPED = Symbol('gantry.retrying');
 
-type Query = (text: unknown, params?: unknown) => unknown;
+type Query = (...args: unknown[]) => unknown;
 
 /**
  * Run again a statement outside a transaction that PostgreSQL aborted as a deadlock's victim (or for a
@@ -38,13 +38,15 @@ export function retryingClient<C extends pg.PoolClient>(client: C): C {
     }
   };
   // Text queries only (what kysely sends); anything else (a cursor, a stream) passes through as it was.
-  c.query = (text, params) => (typeof text === 'string' ? run(text, params) : query(text, params));
+  c.query = (...args: unknown[]) => (typeof args[0] === 'string' && args.length <= 2 && typeof args[1] !== 'function' ? run(args[0], args[1]) : query(...args));
   return client;
 }
 
 /** A pool whose clients run again a statement aborted as a deadlock's victim (see retryingClient). */
 export function retryingPool(pool: pg.Pool): pg.Pool {
-  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
-  (pool as { connect: () => Promise<pg.PoolClient> }).connect = async () => retryingClient(await connect());
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+  // The promise form (kysely's) gets a retrying client; a callback form (pg-pool's own pool.query) passes through.
+  (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) =>
+    args.length > 0 ? connect(...args) : (connect() as Promise<pg.PoolClient>).then(retryingClient);
   return pool;
 }

@@ -9,7 +9,7 @@ interface Release {
   reject(err: unknown): void;
 }
 
-/** Rows per UPDATE: three parameters each, far below either database's limit. */
+/** Rows per UPDATE: four parameters each, far below either database's limit. */
 const MAX_BATCH = 500;
 
 /**

@@ -77,6 +77,10 @@ export function endpointDataRoute(control: ControlPlane, gateway: Gateway): Data
           req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
         const key = bearerOf(req.headers.authorization) ?? queryKey;
         const res = await callEndpoint(control, gateway, { name, path, key, method: req.method ?? 'GET', headers: req.headers, body: hasBody ? req : null });
+        if (out.destroyed) {
+          res.body.destroy(); // the caller left while it waited: let the worker's answer go, and its slot with it
+          return;
+        }
         if (isSmall(res)) {
           const body = Buffer.from(await res.body.arrayBuffer());
           out.writeHead(res.status, res.headers).end(body);
@@ -96,6 +100,11 @@ export function endpointDataRoute(control: ControlPlane, gateway: Gateway): Data
  */
 function relay(body: Readable, out: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (out.destroyed) {
+      body.destroy();
+      resolve();
+      return;
+    }
     body.once('error', reject);
     body.once('end', () => resolve());
     out.once('close', () => {
