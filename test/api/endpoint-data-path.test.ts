@@ -71,6 +71,30 @@ for (const ts of ONE_STORE) {
       assert.match(text, /gantry_http_requests_total\{dialect="serverless",code="4xx"\} [1-9]/);
     });
 
+    it('a caller that leaves before a large answer frees the worker once it answered, not at the request timeout', async () => {
+      const inFlight = async (): Promise<number> => (await g.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment.requests_in_flight as number;
+      const ac = new AbortController();
+      // The worker echoes the body: 200 KB back, so the answer is relayed as a stream, not read whole.
+      const sent = fetch(`${g.url}/endpoints/fast/w?ms=400`, {
+        method: 'POST',
+        body: 'x'.repeat(200_000),
+        signal: ac.signal,
+        headers: { authorization: `Bearer ${g.adminKey ?? ''}` },
+      });
+      await until('the request at the worker', async () => (await inFlight()) === 1);
+      ac.abort();
+      await sent.catch(() => undefined);
+      await until('the worker free again', async () => (await inFlight()) === 0, 10_000);
+    });
+
+    it('a renamed endpoint is not found under its old name on the next request', async () => {
+      const other = await createDeployment(g, 'renameme', { min_load: 0, max_workers: 1 });
+      assert.equal((await call(g, 'renameme', '/x')).status, 200, 'answered (a worker from zero), so remembered by the gateway');
+      assert.equal((await g.api('PUT', `/api/v0/endptjobs/${other.endpointId}/`, { endpoint_name: 'renamed' })).status, 200);
+      assert.equal((await call(g, 'renameme', '/x')).status, 404);
+      await g.api('DELETE', `/api/v0/deployment/${other.id}/`);
+    });
+
     it('refuses a revoked key on its next request, though it was just accepted', async () => {
       const k = await g.api('POST', '/api/v0/auth/apikeys/', { name: 'caller' });
       assert.equal(k.status, 200, k.text);

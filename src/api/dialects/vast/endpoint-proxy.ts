@@ -73,12 +73,14 @@ export function endpointDataRoute(control: ControlPlane, gateway: Gateway): Data
       }
       const { path, queryKey } = workerPath(m[2] ?? '/', m[3] ?? '');
       return async (req, out) => {
+        // A caller that leaves mid-upload fails the stream (undici then aborts the worker's request): not a crash.
+        req.once('error', () => undefined);
         const hasBody =
           req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
         const key = bearerOf(req.headers.authorization) ?? queryKey;
         const res = await callEndpoint(control, gateway, { name, path, key, method: req.method ?? 'GET', headers: req.headers, body: hasBody ? req : null });
         if (out.destroyed) {
-          res.body.destroy(); // the caller left while it waited: let the worker's answer go, and its slot with it
+          discard(res.body); // the caller left while it waited: let the worker's answer go, and its slot with it
           return;
         }
         if (isSmall(res)) {
@@ -101,7 +103,7 @@ export function endpointDataRoute(control: ControlPlane, gateway: Gateway): Data
 function relay(body: Readable, out: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
     if (out.destroyed) {
-      body.destroy();
+      discard(body);
       resolve();
       return;
     }
@@ -109,9 +111,15 @@ function relay(body: Readable, out: ServerResponse): Promise<void> {
     body.once('end', () => resolve());
     out.once('close', () => {
       if (out.writableFinished) return;
-      body.destroy();
+      discard(body);
       resolve();
     });
     body.pipe(out);
   });
+}
+
+/** Drop a worker's answer nobody will read: undici's body reports its own abort as an error, expected here. */
+function discard(body: Readable): void {
+  body.once('error', () => undefined);
+  body.destroy();
 }
