@@ -20,7 +20,12 @@ export const SETTINGS = {
     flag: '--data-dir',
     doc: 'Where state lives (database, instance disks, keys). Default: $XDG_DATA_HOME/gantry or ~/.local/share/gantry.',
   },
-  host: { type: 'string', default: '127.0.0.1', flag: '--host', doc: 'Address the HTTP API listens on.' },
+  host: {
+    type: 'string',
+    default: '127.0.0.1',
+    flag: '--host',
+    doc: 'Address the HTTP API listens on (an address: a name such as localhost binds only the first address it resolves to).',
+  },
   port: { type: 'integer', default: 7070, flag: '--port', doc: 'Port the HTTP API listens on (0 picks a free one).' },
   publicUrl: {
     type: 'optional-string',
