@@ -20,6 +20,25 @@ export interface ResourceRow {
 const AGENTS = 1000;
 const WINDOW_S = 5;
 
+/** A resource row from two /proc samples over `seconds` and the latencies of the requests served meanwhile (none: an idle baseline). */
+export function resourceRow(
+  bench: string,
+  variant: string,
+  w: { seconds: number; before: { cpuS: number }; after: { cpuS: number; rssMb: number } },
+  latencies: readonly number[],
+): ResourceRow {
+  return {
+    bench,
+    variant,
+    seconds: w.seconds,
+    cpuPercent: ((w.after.cpuS - w.before.cpuS) / w.seconds) * 100,
+    rssMb: w.after.rssMb,
+    requestsPerS: latencies.length / w.seconds,
+    p50Ms: latencies.length > 0 ? pct(latencies, 50) : null,
+    p99Ms: latencies.length > 0 ? pct(latencies, 99) : null,
+  };
+}
+
 export async function heartbeatBench(dir: string): Promise<ResourceRow[]> {
   const port = 17000 + Math.floor(Math.random() * 2000);
   const url = `http://127.0.0.1:${port}`;
@@ -103,26 +122,8 @@ export async function heartbeatBench(dir: string): Promise<ResourceRow[]> {
     await Promise.race([Promise.all(polls), new Promise((r) => setTimeout(r, 3000))]);
     const name = `agent heartbeats (${AGENTS} agents, 1/s each, ${AGENTS} parked polls)`;
     return [
-      {
-        bench: name,
-        variant: 'server idle, agents connected (baseline)',
-        seconds: idleS,
-        cpuPercent: ((idle1.cpuS - idle0.cpuS) / idleS) * 100,
-        rssMb: idle1.rssMb,
-        requestsPerS: 0,
-        p50Ms: null,
-        p99Ms: null,
-      },
-      {
-        bench: name,
-        variant: 'server taking heartbeats',
-        seconds: loadS,
-        cpuPercent: ((load1.cpuS - load0.cpuS) / loadS) * 100,
-        rssMb: load1.rssMb,
-        requestsPerS: lat.length / loadS,
-        p50Ms: pct(lat, 50),
-        p99Ms: pct(lat, 99),
-      },
+      resourceRow(name, 'server idle, agents connected (baseline)', { seconds: idleS, before: idle0, after: idle1 }, []),
+      resourceRow(name, 'server taking heartbeats', { seconds: loadS, before: load0, after: load1 }, lat),
     ];
   } finally {
     server.kill('SIGKILL');

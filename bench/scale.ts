@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { AgentCommand } from '../src/control/hosts/agent-session.js';
-import type { ResourceRow } from './fleet.js';
+import { resourceRow, type ResourceRow } from './fleet.js';
 import { answer, reconcilePass, selectAll, type Pass } from './scale-pass.js';
 import { INSTANCES, MACHINES, PER_MACHINE, withClient } from './scale-seed.js';
 import { pct, procSample, spawnGantry, type LatencyRow } from './util.js';
@@ -193,26 +193,13 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     process.stdout.write(`scale: ${inspectsPerS.toFixed(0)} inspects/s answered by the agents in the window\n`);
     const name = `steady state (${INSTANCES} instances, ${MACHINES} machines, ${AGENTS} agents over HTTP, PostgreSQL)`;
     return [
-      {
-        bench: name,
-        variant: 'gantry server idle, same data, no agents (baseline)',
-        seconds: idleS,
-        cpuPercent: ((idle1.cpuS - idle0.cpuS) / idleS) * 100,
-        rssMb: idle1.rssMb,
-        requestsPerS: 0,
-        p50Ms: null,
-        p99Ms: null,
-      },
-      {
-        bench: name,
-        variant: `agents heartbeating (default 10 s) + reconciler inspects (${inspectsPerS.toFixed(0)}/s)`,
-        seconds: loadS,
-        cpuPercent: ((load1.cpuS - load0.cpuS) / loadS) * 100,
-        rssMb: load1.rssMb,
-        requestsPerS: lat.length / loadS,
-        p50Ms: pct(lat, 50),
-        p99Ms: pct(lat, 99),
-      },
+      resourceRow(name, 'gantry server idle, same data, no agents (baseline)', { seconds: idleS, before: idle0, after: idle1 }, []),
+      resourceRow(
+        name,
+        `agents heartbeating (default 10 s) + reconciler inspects (${inspectsPerS.toFixed(0)}/s)`,
+        { seconds: loadS, before: load0, after: load1 },
+        lat,
+      ),
     ];
   } finally {
     running = false;

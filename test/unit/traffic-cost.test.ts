@@ -8,6 +8,31 @@ import { Traffic } from '../../src/gateway/traffic.js';
 
 const BAD = [NaN, Infinity, -Infinity, -1, -0, 1e400, Number.MAX_VALUE];
 
+/** A gateway whose one endpoint has one worker that takes a request of any finite cost (the clock is the test's). */
+function oneWorker(now: () => number): Traffic {
+  const view = (endpointId: number): RoutingView => ({
+    endpointId,
+    accepting: true,
+    draining: false,
+    // Large enough that a busy worker takes another request of any finite cost.
+    maxQueueTimeS: 1e15,
+    workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
+    phases: {},
+    deleted: false,
+    limits: NO_LIMITS,
+    rejectQueued: false,
+  });
+  return new Traffic({
+    directory: (id) => Promise.resolve(view(id)),
+    touch: () => Promise.resolve(),
+    now,
+    directoryMs: 60_000,
+    // A request that queues instead of being served fails the test with QUEUE_TIMEOUT.
+    queueTimeoutMs: 20_000,
+    shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
+  });
+}
+
 describe('request costs in the traffic accounting', () => {
   it('are always finite and not negative', () => {
     for (const c of BAD) {
@@ -21,25 +46,7 @@ describe('request costs in the traffic accounting', () => {
 
   it('load samples: whole seconds, and the second still filling once a quarter of it passed (a rate once enough arrived)', async () => {
     let now = 1_000_000;
-    const t = new Traffic({
-      directory: (endpointId) =>
-        Promise.resolve({
-          endpointId,
-          accepting: true,
-          draining: false,
-          maxQueueTimeS: 1e15,
-          workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
-          phases: {},
-          deleted: false,
-          limits: NO_LIMITS,
-          rejectQueued: false,
-        }),
-      touch: () => Promise.resolve(),
-      now: () => now,
-      directoryMs: 60_000,
-      queueTimeoutMs: 20_000,
-      shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
-    });
+    const t = oneWorker(() => now);
     try {
       for (let i = 0; i < 3; i++) (await t.acquire(1, 2)).release(true); // 6 units in second 1000
       now = 1_001_100;
@@ -63,27 +70,7 @@ describe('request costs in the traffic accounting', () => {
 
   it('a bad cost fed to the gateway never poisons a worker total: the worker keeps taking requests', async () => {
     let now = 1_000_000;
-    const view = (endpointId: number): RoutingView => ({
-      endpointId,
-      accepting: true,
-      draining: false,
-      // Large enough that a busy worker takes another request of any finite cost.
-      maxQueueTimeS: 1e15,
-      workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
-      phases: {},
-      deleted: false,
-      limits: NO_LIMITS,
-      rejectQueued: false,
-    });
-    const t = new Traffic({
-      directory: (id) => Promise.resolve(view(id)),
-      touch: () => Promise.resolve(),
-      now: () => now,
-      directoryMs: 60_000,
-      // A request that queues instead of being served fails the test with QUEUE_TIMEOUT.
-      queueTimeoutMs: 20_000,
-      shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
-    });
+    const t = oneWorker(() => now);
     const total = (): number | undefined => t.workerLoad(1).get(10)?.cost;
     try {
       for (const bad of BAD) {
