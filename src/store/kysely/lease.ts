@@ -23,7 +23,10 @@ export async function claimLeased<T extends Leased>(
   const token = randomUUID();
   const ids = await transact(db, async (trx) => {
     let q = due(trx);
-    if (dialect.supportsSkipLocked) q = q.forUpdate().skipLocked();
+    // NO KEY UPDATE, not UPDATE: the lease changes no key, and a row some other transaction only references
+    // (a workergroup or an allocation being inserted holds KEY SHARE on it) must not be skipped: a skipped
+    // row whose change woke this pass would wait for the next tick.
+    if (dialect.supportsSkipLocked) q = q.forNoKeyUpdate().skipLocked();
     const picked = (await q.execute()).map((r) => r.id);
     if (picked.length === 0) return [];
     // Both tables carry the same lease columns; kysely cannot prove that for a union of table names,
