@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { pct, procSample, spawnGantry, textTable } from './util.js';
+import { callApi, pct, procSample, spawnGantry, textTable } from './util.js';
 
 /**
  * Heartbeat handling for 1,000 simulated agents: a real `gantry server` process, 1,000 hellos, 1,000
@@ -53,15 +53,7 @@ export async function heartbeatBench(dir: string): Promise<ResourceRow[]> {
   });
   try {
     const pid = server.pid as number;
-    const post = async (path: string, body: unknown, key: string): Promise<any> => {
-      const r = await fetch(url + path, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
-      return r.json();
-    };
+    const post = (path: string, body: unknown, key: string): Promise<any> => callApi(url, key, 'POST', path, body);
     const agents: { token: string; machineId: number; session: string; seq: number }[] = [];
     for (let i = 0; i < AGENTS; i++) {
       const { token } = (await post('/api/v0/host_tokens/', { name: `sim-${i}` }, adminKey)) as { token: string };

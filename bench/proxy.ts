@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { callApi, endDeployments, pct, spawnGantry, textTable, until, workerDeployment } from './util.js';
+import { callApi, endDeployments, pct, procSample, spawnGantry, textTable, until, workerDeployment } from './util.js';
 
 /**
  * The serverless proxy's cost: one real worker (the SDK's, as users run it) called directly (the floor),
@@ -29,13 +29,13 @@ export interface ThroughputRow {
 
 /** CPU seconds a process and its children (nginx's worker) used so far, from /proc. */
 async function cpuSeconds(pid: number): Promise<number> {
-  const own = async (p: number): Promise<number> => {
-    const stat = (await readFile(`/proc/${p}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-    return (Number(stat[11]) + Number(stat[12])) / 100; // utime + stime, in clock ticks
-  };
   const kids = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean).map(Number);
-  let total = await own(pid);
-  for (const k of kids) total += await own(k).catch(() => 0);
+  let total = (await procSample(pid)).cpuS;
+  for (const k of kids)
+    total += await procSample(k).then(
+      (x) => x.cpuS,
+      () => 0,
+    );
   return total;
 }
 

@@ -3,7 +3,7 @@ import type { AgentCommand } from '../src/control/hosts/agent-session.js';
 import { resourceRow, type ResourceRow } from './fleet.js';
 import { answer, reconcilePass, selectAll, type Pass } from './scale-pass.js';
 import { INSTANCES, MACHINES, PER_MACHINE, withClient } from './scale-seed.js';
-import { pct, procSample, spawnGantry, type LatencyRow } from './util.js';
+import { callApi, pct, procSample, spawnGantry, type LatencyRow } from './util.js';
 
 /**
  * Fleet scale (issue 17): 10,000 machines and 100,000 running instances in PostgreSQL.
@@ -118,15 +118,7 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
   const loops: Promise<void>[] = [];
   try {
     const pid = server.pid as number;
-    const post = async (path: string, body: unknown, key: string): Promise<any> => {
-      const r = await fetch(base + path, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
-      return r.json();
-    };
+    const post = (path: string, body: unknown, key: string): Promise<any> => callApi(base, key, 'POST', path, body);
     await sleep(2000); // start-up work (migrations checked, caches filled) out of the window
     const idle0 = await procSample(pid);
     const ti = Date.now();

@@ -2,7 +2,17 @@ import type pg from 'pg';
 
 /** deadlock_detected, serialization_failure: PostgreSQL's way of saying "run this again". */
 const RETRYABLE = new Set(['40P01', '40001']);
-const ATTEMPTS = 5;
+/** How often a statement or a transaction (kysely/tx.ts) is tried in all. */
+export const RETRY_ATTEMPTS = 5;
+
+export function isRetryable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && RETRYABLE.has(String((err as { code?: unknown }).code));
+}
+
+/** A little jitter before the next try, so the two that collided do not meet again at once. */
+export function retryPause(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+}
 const WRAPPED = Symbol('gantry.retrying');
 
 type Query = (...args: unknown[]) => unknown;
@@ -31,9 +41,8 @@ export function retryingClient<C extends pg.PoolClient>(client: C): C {
         return r;
       } catch (err) {
         if (ends) inTransaction = false;
-        const code = String((err as { code?: unknown } | null)?.code);
-        if (inTransaction || opens || ends || !RETRYABLE.has(code) || attempt >= ATTEMPTS) throw err;
-        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+        if (inTransaction || opens || ends || !isRetryable(err) || attempt >= RETRY_ATTEMPTS) throw err;
+        await retryPause(attempt);
       }
     }
   };
