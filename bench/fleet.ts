@@ -20,6 +20,33 @@ export interface ResourceRow {
 const AGENTS = 1000;
 const WINDOW_S = 5;
 
+/** What a simulated host reports at hello: a small GPU box, `over` changing any field. */
+export function simMachine(hostname: string, over: Record<string, unknown>): Record<string, unknown> {
+  return {
+    hostname,
+    gpuName: 'T4',
+    numGpus: 4,
+    gpuRamMb: 16000,
+    gpuDeclared: true,
+    computeCap: null,
+    cpuName: 'sim',
+    cpuArch: 'amd64',
+    cpuCores: 16,
+    cpuRamMb: 64000,
+    diskSpaceGb: 1000,
+    driverVersion: null,
+    cudaMaxGood: null,
+    publicIp: '127.0.0.1',
+    inetUpMbps: 1000,
+    inetDownMbps: 1000,
+    osVersion: 'sim',
+    portRangeStart: 40000,
+    portRangeEnd: 40999,
+    runtime: 'process',
+    ...over,
+  };
+}
+
 /** A resource row from two /proc samples over `seconds` and the latencies of the requests served meanwhile (none: an idle baseline). */
 export function resourceRow(
   bench: string,
@@ -57,28 +84,7 @@ export async function heartbeatBench(dir: string): Promise<ResourceRow[]> {
     const agents: { token: string; machineId: number; session: string; seq: number }[] = [];
     for (let i = 0; i < AGENTS; i++) {
       const { token } = (await post('/api/v0/host_tokens/', { name: `sim-${i}` }, adminKey)) as { token: string };
-      const machine = {
-        hostname: `sim-${i}`,
-        gpuName: 'T4',
-        numGpus: 4,
-        gpuRamMb: 16000,
-        gpuDeclared: true,
-        computeCap: null,
-        cpuName: 'sim',
-        cpuArch: 'amd64',
-        cpuCores: 16,
-        cpuRamMb: 64000,
-        diskSpaceGb: 1000,
-        driverVersion: null,
-        cudaMaxGood: null,
-        publicIp: '127.0.0.1',
-        inetUpMbps: 1000,
-        inetDownMbps: 1000,
-        osVersion: 'sim',
-        portRangeStart: 40000,
-        portRangeEnd: 40999,
-        runtime: 'process',
-      };
+      const machine = simMachine(`sim-${i}`, {});
       const w = (await post('/agent/v1/hello', { hostKey: `sim-host-${i}`, imageNotice: null, machine }, token)) as { machineId: number; session: string };
       agents.push({ token, machineId: w.machineId, session: w.session, seq: 0 });
     }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { AgentCommand } from '../src/control/hosts/agent-session.js';
-import { resourceRow, type ResourceRow } from './fleet.js';
+import { resourceRow, simMachine, type ResourceRow } from './fleet.js';
 import { answer, reconcilePass, selectAll, type Pass } from './scale-pass.js';
 import { INSTANCES, MACHINES, PER_MACHINE, withClient } from './scale-seed.js';
 import { callApi, pct, procSample, spawnGantry, type LatencyRow } from './util.js';
@@ -79,28 +79,8 @@ interface SimAgent {
 }
 
 /** What a simulated host reports at hello: the hardware seeded for machine i. */
-const simMachine = (i: number): Record<string, unknown> => ({
-  hostname: `scale-${i}`,
-  gpuName: 'RTX 4090',
-  numGpus: PER_MACHINE,
-  gpuRamMb: 24000,
-  gpuDeclared: true,
-  computeCap: null,
-  cpuName: 'sim',
-  cpuArch: 'amd64',
-  cpuCores: 64,
-  cpuRamMb: 256000,
-  diskSpaceGb: 4000,
-  driverVersion: null,
-  cudaMaxGood: null,
-  publicIp: '127.0.0.1',
-  inetUpMbps: 1000,
-  inetDownMbps: 1000,
-  osVersion: 'sim',
-  portRangeStart: 40000,
-  portRangeEnd: 40999,
-  runtime: 'process',
-});
+const simulated = (i: number): Record<string, unknown> =>
+  simMachine(`scale-${i}`, { gpuName: 'RTX 4090', numGpus: PER_MACHINE, gpuRamMb: 24000, cpuCores: 64, cpuRamMb: 256000, diskSpaceGb: 4000 });
 
 async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]> {
   // The same hosts as alive as they were after seeding; every instance due at its usual interval.
@@ -164,7 +144,7 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     };
     const connect = async (i: number): Promise<void> => {
       const { token } = (await post('/api/v0/host_tokens/', { name: `scale-${i}` }, ADMIN_KEY)) as { token: string };
-      const w = (await post('/agent/v1/hello', { hostKey: `scale-host-${i}`, imageNotice: null, machine: simMachine(i) }, token)) as {
+      const w = (await post('/agent/v1/hello', { hostKey: `scale-host-${i}`, imageNotice: null, machine: simulated(i) }, token)) as {
         machineId: number;
         session: string;
         heartbeatIntervalMs: number;
