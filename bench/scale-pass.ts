@@ -5,49 +5,79 @@ import { startGantry } from '../src/main/up.js';
 import { INSTANCES, MACHINES, seedFleet, withClient } from './scale-seed.js';
 import { NO_LIMITS } from './util.js';
 
-/** What a simulated agent answers: every workload runs (the steady state), nothing else to report. */
-export const answer = (c: AgentCommand): AgentResult =>
-  c.op === 'inspect' ? { id: c.id, ok: true, value: { state: 'running' } } : { id: c.id, ok: true, value: c.op === 'list' ? [] : null };
+/** A simulated host's workloads: its instances' ids, and those the bench made report an exit. */
+export interface SimHost {
+  readonly ids: readonly number[];
+  readonly exited: ReadonlySet<number>;
+}
+
+const look = (h: SimHost, id: number): Record<string, unknown> => (h.exited.has(id) ? { state: 'exited', exitCode: 0 } : { state: 'running' });
+
+/** What a simulated agent answers: every workload runs (the steady state) unless the bench made it exit. */
+export const answer = (c: AgentCommand, h: SimHost): AgentResult => {
+  if (c.op === 'inspect') return { id: c.id, ok: true, value: look(h, c.instanceId) };
+  if (c.op === 'list') return { id: c.id, ok: true, value: c.observe === true ? h.ids.map((id) => ({ id, ...look(h, id) })) : [...h.ids] };
+  return { id: c.id, ok: true, value: null };
+};
+
+/** Each machine's instance ids, from the store (as the seeding laid them out). */
+export async function fleetLayout(url: string): Promise<Map<number, number[]>> {
+  const r = await withClient(url, (c) =>
+    c.query<{ id: number; machine_id: number }>("SELECT id, machine_id FROM instances WHERE status <> 'destroyed' ORDER BY id"),
+  );
+  const out = new Map<number, number[]>();
+  for (const row of r.rows) {
+    const m = Number(row.machine_id);
+    const ids = out.get(m);
+    if (ids === undefined) out.set(m, [Number(row.id)]);
+    else ids.push(Number(row.id));
+  }
+  return out;
+}
 
 export interface Pass {
-  /** Wall time from all rows due to the last one looked at, or to the bound. */
+  /** Wall time from every host due to the last one swept and the last handed-over row looked at, or to the bound. */
   readonly ms: number;
-  /** Rows looked at within `ms` (INSTANCES when the pass completed). */
-  readonly looked: number;
+  /** Hosts swept within `ms` (MACHINES when the pass completed). */
+  readonly swept: number;
+  /** Rows the sweep handed to the per-instance path, and the inspects and lists the agents answered. */
+  readonly handedOver: number;
+  readonly lists: number;
   readonly inspects: number;
   readonly done: boolean;
 }
 
-export interface PassSettings {
-  readonly reconcileConcurrency?: number;
-  readonly reconcileBatch?: number;
-}
-
 /**
- * One full reconcile pass, in-process: the control plane (startGantry, no API traffic) on the bench's
+ * Full reconcile passes, in-process: the control plane (startGantry, no API traffic) on the bench's
  * PostgreSQL, every machine a real AgentSession whose simulated agent answers each command as soon as it
- * takes it. Every row is made due at once; the pass ends when the store shows each looked at since
- * (releasing the lease stamps last_processed_at), or at `boundMs`. The billing loop is held off: it
- * settles 100,000 meters one transaction each and would time itself here (the steady state includes it).
+ * takes it. A pass (decision 017): every host made due at once, each swept (one observing `list`, its
+ * instances compared in the store) and stamped, and every row the sweep handed over looked at by the
+ * per-instance path; it ends when the store shows every machine swept since it began and the reconciler
+ * has looked at as many rows as were handed over, or at `boundMs`. The first pass finds everything as
+ * recorded; before the second, `exitedPerMille` of the workloads are made to report an exit (each handed
+ * over, inspected and recorded exited). The billing loop is held off: the steady state includes it.
  */
-export async function reconcilePass(url: string, dataDir: string, adminKey: string, o: PassSettings, seed: boolean, boundMs: number): Promise<Pass> {
+export async function reconcilePasses(url: string, dataDir: string, adminKey: string, seed: boolean, exitedPerMille: number, boundMs: number): Promise<Pass[]> {
   const config = loadConfig({
     env: {},
-    flags: { dataDir, port: 0, database: url, logLevel: 'silent', adminKey, machineOfflineMs: 600_000, billingIntervalMs: 3_600_000, ...NO_LIMITS, ...o },
+    flags: { dataDir, port: 0, database: url, logLevel: 'silent', adminKey, machineOfflineMs: 600_000, billingIntervalMs: 3_600_000, ...NO_LIMITS },
   });
   const g = await startGantry({ config, workloadEnv: {}, localHost: false, log: createLogger('silent') });
   let running = true;
   const agents: Promise<void>[] = [];
   try {
     const t = Date.now();
-    // Not due until the pass begins: last looked at "in the future".
     if (seed) {
-      await seedFleet(url, t, t + 86_400_000);
+      await seedFleet(url, t, t);
       process.stdout.write(`scale: seeded ${MACHINES} machines, ${INSTANCES} instances in ${Date.now() - t} ms\n`);
-    } else await withClient(url, (c) => c.query('UPDATE instances SET last_processed_at = $1', [t + 86_400_000]));
-    const first = await withClient(url, (c) => c.query<{ id: number }>("SELECT min(id) AS id FROM machines WHERE host_key LIKE 'scale-host-%'"));
-    const firstMachineId = Number(first.rows[0]?.id);
+    }
+    // Not due until a pass begins: swept "in the future".
+    await withClient(url, (c) => c.query('UPDATE machines SET last_swept_at = $1', [t + 86_400_000]));
+    const layout = await fleetLayout(url);
+    const hosts = new Map<number, { ids: number[]; exited: Set<number> }>();
+    for (const [m, ids] of layout) hosts.set(m, { ids, exited: new Set() });
     let inspects = 0;
+    let lists = 0;
     const ctx = g.control.ctx;
     const s = ctx.settings;
     const timings = {
@@ -56,33 +86,53 @@ export async function reconcilePass(url: string, dataDir: string, adminKey: stri
       connectedWindowMs: 2 * s.agentPollWaitMs + 2_000,
       heartbeatWindowMs: 600_000,
     };
-    for (let i = 0; i < MACHINES; i++) {
-      const session = new AgentSession(firstMachineId + i, null, timings, () => Date.now());
-      ctx.hosts.set(firstMachineId + i, session);
+    for (const [machineId, h] of hosts) {
+      const session = new AgentSession(machineId, null, timings, () => Date.now());
+      ctx.hosts.set(machineId, session);
       agents.push(
         (async () => {
           while (running) {
             const cmds = await session.take(1000, 100);
-            for (const c of cmds) if (c.op === 'inspect') inspects++;
-            session.settle(cmds.map(answer));
+            for (const c of cmds) {
+              if (c.op === 'inspect') inspects++;
+              if (c.op === 'list') lists++;
+            }
+            session.settle(cmds.map((c) => answer(c, h)));
             session.lastHeartbeatAt = Date.now();
           }
         })(),
       );
     }
-    return await withClient(url, async (c) => {
-      await c.query('UPDATE instances SET last_processed_at = 0');
-      await c.query('ANALYZE instances'); // as autovacuum would after such a change: the planner knows the rows are due
-      const i0 = inspects;
-      const t0 = Date.now();
-      ctx.wake();
-      let left = INSTANCES;
-      while (left > 0 && Date.now() < t0 + boundMs) {
-        await new Promise((r) => setTimeout(r, 50));
-        left = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM instances WHERE last_processed_at < $1', [t0])).rows[0]?.n);
-      }
-      return { ms: Date.now() - t0, looked: INSTANCES - left, inspects: inspects - i0, done: left === 0 };
-    });
+    const totals = g.control.reconciler.totals;
+    const passes: Pass[] = [];
+    for (const exits of [0, exitedPerMille]) {
+      let k = 0;
+      for (const h of hosts.values()) for (const id of h.ids) if (exits > 0 && k++ % 1000 < exits) h.exited.add(id);
+      passes.push(
+        await withClient(url, async (c) => {
+          await c.query('UPDATE machines SET last_swept_at = 0');
+          await c.query('ANALYZE machines');
+          const [i0, l0, h0, looked0] = [inspects, lists, totals.handedOver, totals.looked];
+          const t0 = Date.now();
+          ctx.wake();
+          let left = MACHINES;
+          const finished = (): boolean => left === 0 && totals.looked - looked0 >= totals.handedOver - h0;
+          while (!finished() && Date.now() < t0 + boundMs) {
+            await new Promise((r) => setTimeout(r, 20));
+            left = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM machines WHERE last_swept_at < $1', [t0])).rows[0]?.n);
+          }
+          return {
+            ms: Date.now() - t0,
+            swept: MACHINES - left,
+            handedOver: totals.handedOver - h0,
+            lists: lists - l0,
+            inspects: inspects - i0,
+            done: finished(),
+          };
+        }),
+      );
+    }
+    return passes;
   } finally {
     running = false;
     await g.close();

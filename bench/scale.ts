@@ -1,27 +1,28 @@
 import { join } from 'node:path';
 import type { AgentCommand } from '../src/control/hosts/agent-session.js';
 import { resourceRow, simMachine, type ResourceRow } from './fleet.js';
-import { answer, reconcilePass, selectAll, type Pass } from './scale-pass.js';
+import { answer, fleetLayout, reconcilePasses, selectAll, type Pass } from './scale-pass.js';
 import { INSTANCES, MACHINES, PER_MACHINE, withClient } from './scale-seed.js';
 import { callApi, pct, procSample, spawnGantry, type LatencyRow } from './util.js';
 
 /**
  * Fleet scale (issue 17): 10,000 machines and 100,000 running instances in PostgreSQL.
  *  1. A full reconcile pass, timed in-process (the pass is the reconciler's own loop, so its start and end are
- *     read from the store): every row made due at once, the time until each was looked at once. Every machine
- *     is a real AgentSession (the HostLink of every host) whose simulated agent takes commands and answers
- *     them at once, in-process: the agent protocol's queue without HTTP. The floor: one plain
+ *     read from the store): every host made due at once, the time until each was swept once (one observing
+ *     `list`, its instances compared with the store's) and every row the sweep handed over was looked at
+ *     (decision 017). Every machine is a real AgentSession (the HostLink of every host) whose simulated agent
+ *     takes commands and answers them at once, in-process: the agent protocol's queue without HTTP. Once with
+ *     every workload as recorded, once with 1% of them reporting an exit. The floor: one plain
  *     `SELECT * FROM instances` of the same rows.
  *  2. Steady state: a spawned `gantry server` on the same database, CPU and RSS from /proc, idle (no agents)
  *     beside 1,000 agents over HTTP that heartbeat at the default interval (10 s) and answer the reconciler's
- *     inspects (the reconciler looks at the instances of connected hosts only).
+ *     lists and inspects (the reconciler looks at the instances of connected hosts only).
  */
 const AGENTS = 1000;
 const WINDOW_S = 10;
-const PASS_BOUND_MS = 90_000;
-/** The default settings' pass is measured over this window and projected (minutes for a whole pass). */
-const DEFAULT_WINDOW_MS = 10_000;
-const TUNED = 256;
+const PASS_BOUND_MS = 60_000;
+/** Workloads per thousand that report an exit before the second pass (each handed over and recorded). */
+const EXITED_PER_MILLE = 10;
 const ADMIN_KEY = 'gnt_bench_scale_admin_key';
 /** The other 9,000 hosts count as alive elsewhere (another replica's agents): no offline sweep in the windows. */
 const OFFLINE_MS = 600_000;
@@ -47,24 +48,24 @@ export async function scaleBench(dir: string): Promise<ScaleResult> {
   }
 }
 
-/** A pass as a table row: measured when it completed, else projected from the rows it looked at by the bound. */
+/** A pass as a table row: measured when it completed, else projected from the hosts it swept by the bound. */
 function passRow(bench: string, label: string, p: Pass, floorMs: number): LatencyRow {
-  const ms = p.done ? p.ms : (p.ms * INSTANCES) / Math.max(1, p.looked);
-  const variant = p.done ? label : `${label}: projected, ${p.looked} rows in ${(p.ms / 1000).toFixed(0)} s`;
-  process.stdout.write(`scale: ${variant}: ${ms.toFixed(0)} ms (${p.inspects} inspects)\n`);
+  const ms = p.done ? p.ms : (p.ms * MACHINES) / Math.max(1, p.swept);
+  const variant = p.done ? label : `${label}: projected, ${p.swept} hosts in ${(p.ms / 1000).toFixed(0)} s`;
+  process.stdout.write(`scale: ${variant}: ${ms.toFixed(0)} ms (${p.lists} lists, ${p.handedOver} rows handed over, ${p.inspects} inspects)\n`);
   return { bench, variant, n: 1, p50Ms: ms, p99Ms: ms, ratioP50: ms / floorMs };
 }
 
 async function passRows(url: string, dataDir: string): Promise<LatencyRow[]> {
-  const byDefault = await reconcilePass(url, dataDir, ADMIN_KEY, {}, true, DEFAULT_WINDOW_MS);
-  const tuned = await reconcilePass(url, dataDir, ADMIN_KEY, { reconcileConcurrency: TUNED, reconcileBatch: TUNED }, false, PASS_BOUND_MS);
+  const [steady, exits] = (await reconcilePasses(url, dataDir, ADMIN_KEY, true, EXITED_PER_MILLE, PASS_BOUND_MS)) as [Pass, Pass];
   const floor = await selectAll(url);
   const fp = pct(floor, 50);
   const name = `full reconcile pass (${INSTANCES} instances on ${MACHINES} machines, PostgreSQL, in-process agent sessions)`;
+  const exited = (INSTANCES * EXITED_PER_MILLE) / 1000;
   return [
     { bench: name, variant: 'one SELECT * of the same rows (floor)', n: floor.length, p50Ms: fp, p99Ms: pct(floor, 99), ratioP50: 1 },
-    passRow(name, 'all due → each looked at once, default settings (concurrency 8)', byDefault, fp),
-    passRow(name, `the same, reconcileConcurrency = reconcileBatch = ${TUNED}`, tuned, fp),
+    passRow(name, 'all hosts due → each swept once (one list each, every instance compared), default settings', steady, fp),
+    passRow(name, `the same with ${exited} workloads exited: those handed over, inspected and recorded`, exits, fp),
   ];
 }
 
@@ -106,7 +107,10 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     const idle1 = await procSample(pid);
     const idleS = (Date.now() - ti) / 1000;
 
+    const layout = await fleetLayout(url);
+    const NONE = new Set<number>();
     let answered = 0;
+    let listed = 0;
     const lat: number[] = [];
     let measuring = false;
     // Sequenced messages (heartbeats, results) go out one at a time per agent, as the real agent sends them.
@@ -126,9 +130,13 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
               await sleep(100); // as the real agent: try again
               continue;
             }
-            for (const c of r.commands) if (c.op === 'inspect') answered++;
+            for (const c of r.commands) {
+              if (c.op === 'inspect') answered++;
+              if (c.op === 'list') listed++;
+            }
+            const h = { ids: layout.get(a.machineId) ?? [], exited: NONE };
             if (r.commands.length > 0)
-              void send(a, '/agent/v1/results', { results: r.commands.map((c) => ({ ...answer(c), error: null })) }).catch(() => undefined);
+              void send(a, '/agent/v1/results', { results: r.commands.map((c) => ({ ...answer(c, h), error: null })) }).catch(() => undefined);
           }
         })(),
         (async () => {
@@ -155,6 +163,7 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     await sleep(3000); // the first looks at every newly connected host's instances out of the window
     const load0 = await procSample(pid);
     const a0 = answered;
+    const l0 = listed;
     measuring = true;
     const tl = Date.now();
     await sleep(WINDOW_S * 1000);
@@ -162,13 +171,14 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     const loadS = (Date.now() - tl) / 1000;
     measuring = false;
     const inspectsPerS = (answered - a0) / loadS;
-    process.stdout.write(`scale: ${inspectsPerS.toFixed(0)} inspects/s answered by the agents in the window\n`);
+    const listsPerS = (listed - l0) / loadS;
+    process.stdout.write(`scale: ${listsPerS.toFixed(0)} lists/s and ${inspectsPerS.toFixed(0)} inspects/s answered by the agents in the window\n`);
     const name = `steady state (${INSTANCES} instances, ${MACHINES} machines, ${AGENTS} agents over HTTP, PostgreSQL)`;
     return [
       resourceRow(name, 'gantry server idle, same data, no agents (baseline)', { seconds: idleS, before: idle0, after: idle1 }, []),
       resourceRow(
         name,
-        `agents heartbeating (default 10 s) + reconciler inspects (${inspectsPerS.toFixed(0)}/s)`,
+        `agents heartbeating (default 10 s) + host sweeps (${listsPerS.toFixed(0)} lists/s) and inspects (${inspectsPerS.toFixed(0)}/s)`,
         { seconds: loadS, before: load0, after: load1 },
         lat,
       ),

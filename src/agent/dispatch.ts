@@ -45,9 +45,26 @@ export async function dispatch(rt: Runtime, c: AgentCommand, ssh?: SshAccess): P
     case 'logLines':
       return newestWithin(await rt.logLines(c.instanceId, c.query), MAX_LOG_LINES_BYTES);
     case 'list':
-      return rt.list();
+      return c.observe === true ? observeAll(rt) : rt.list();
     case 'storage':
       if (rt.storage === undefined) throw new Error(`the ${rt.name} runtime keeps no volumes or snapshots`);
       return rt.storage(c.cmd);
   }
+}
+
+/**
+ * Every workload with what `inspect` says of it, for the control plane's host sweep (decision 017). A
+ * workload that cannot be inspected is listed by its bare id, which tells the control plane to look at
+ * this host's instances one by one (as it does for agents that predate the sweep).
+ */
+async function observeAll(rt: Runtime): Promise<unknown[]> {
+  const ids = await rt.list();
+  return Promise.all(
+    ids.map((id) =>
+      rt.inspect(id).then(
+        (obs) => ({ id, ...obs }),
+        () => id,
+      ),
+    ),
+  );
 }

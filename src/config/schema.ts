@@ -69,12 +69,20 @@ export const SETTINGS = {
     default: 120_000,
     doc: 'Bound on one runtime step (start, stop, destroy): a step the agent took and did not finish is recorded as failed (STEP_TIMEOUT); an agent that went away is retried. Keep it above the liveness window (2 × agentPollWaitMs + 2 s).',
   },
-  observeIntervalMs: { type: 'duration', default: 1_000, doc: 'How often each instance is compared with what its runtime really runs.' },
+  observeIntervalMs: {
+    type: 'duration',
+    default: 1_000,
+    doc: "How often each host's workloads are compared with its instances (the host sweep: one list per host), and unsettled instances are looked at again.",
+  },
   reconcileIdleMs: { type: 'duration', default: 250, doc: 'Reconciler sleep when a fetch found no work (woken earlier by API writes).' },
   reconcileBatch: { type: 'integer', default: 50, doc: 'Instances fetched per reconciler pass.' },
   reconcileConcurrency: { type: 'integer', default: 8, doc: 'Instances worked on in parallel by one replica.' },
   leaseMs: { type: 'duration', default: 15_000, doc: "Lease on an instance row while a replica works on it; a dead replica's rows are picked up after this." },
-  sweepIntervalMs: { type: 'duration', default: 10_000, doc: 'Orphan sweep: workloads with no live instance record are stopped and removed.' },
+  sweepIntervalMs: {
+    type: 'duration',
+    default: 10_000,
+    doc: 'Housekeeping: instances of silent hosts marked unknown, expired results removed (orphan workloads are removed by the host sweep).',
+  },
   heartbeatIntervalMs: { type: 'duration', default: 10_000, doc: 'How often a host reports that it is alive.' },
   machineOfflineMs: { type: 'duration', default: 60_000, doc: 'A host silent this long is offline and its offers vanish.' },
   machineCacheMs: {

@@ -12,6 +12,7 @@ import type { TemplateStore } from './template-store.js';
 import type { VolumeStore } from './volume-store.js';
 import type { VolumeMount } from '../domain/volume/volume.js';
 import type { ChangeFeed } from './change-feed.js';
+import type { SweptInstance } from '../domain/instance/sweep.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
@@ -86,7 +87,7 @@ export interface ClaimOptions {
   readonly owner: string;
   readonly now: number;
   readonly leaseMs: number;
-  /** Rows with nothing pending are re-observed when last processed before this time. */
+  /** Unsettled rows (UNSETTLED_STATUSES) with nothing pending are re-observed when last processed before this time; settled ones are the host sweep's. */
   readonly observeBefore: number;
   readonly limit: number;
   readonly machineIds?: readonly number[];
@@ -166,13 +167,31 @@ export interface Store extends ServerlessStore, TenantStore, BillingStore, Catal
   writeIntent(id: number, expectedGeneration: number, w: IntentWrite): Promise<boolean>;
   setLabel(id: number, label: string | null): Promise<void>;
   setStatusMsg(id: number, msg: string | null): Promise<void>;
-  /** Stamp due rows (pending intent, or not observed lately) with a fresh lease and return them. */
+  /** Stamp due rows (hinted, pending intent, or unsettled and not observed lately) with a fresh lease and return them. */
   claimInstances(o: ClaimOptions): Promise<InstanceRecord[]>;
   extendLeases(owner: string, ids: readonly number[], until: number): Promise<void>;
   applyObservation(id: number, leaseToken: string, o: ObservationWrite): Promise<boolean>;
   releaseLease(id: number, leaseToken: string, now: number): Promise<void>;
   /** Instances of one machine that should have a workload (for the orphan sweep). */
   liveInstanceIds(machineId: number): Promise<Set<number>>;
+
+  /** Lease machines due for a host sweep (decision 017); no two replicas hold one machine at once. */
+  claimHostSweeps(o: HostSweepClaim): Promise<{ token: string; machineIds: number[] }>;
+  /** Live instances of these machines as the sweep compares them, in one read. */
+  sweptInstances(machineIds: readonly number[]): Promise<SweptInstance[]>;
+  /** Release the sweep leases of `token` on these machines and stamp them as swept at `now`. */
+  finishHostSweeps(token: string, machineIds: readonly number[], now: number): Promise<void>;
+}
+
+export interface HostSweepClaim {
+  readonly owner: string;
+  readonly now: number;
+  readonly leaseMs: number;
+  /** Machines last swept at or before this time (or never) are due. */
+  readonly sweptBefore: number;
+  readonly limit: number;
+  /** The hosts connected to this replica: only they can be listed. */
+  readonly machineIds: readonly number[];
 }
 
 /** Short-lived results fetched by an unguessable token (log downloads, `execute` output). */

@@ -32,9 +32,10 @@ describe('agent protocol: bad input and security', { skip: ts?.skip ?? 'no store
     JSON.stringify((await g.api('GET', '/api/v0/machines/')).body.machines.map((m: any) => ({ ...m, last_seen: 0 })));
 
   before(async () => {
-    // The orphan sweep asks connected agents to list their workloads; these tests poll sessions by
-    // hand and expect only the commands they cause, so the sweep waits out the file.
-    g = await startTestGantry(ts!, { localHost: false, settings: { sweepIntervalMs: 600_000 } });
+    // The host sweep asks each connected agent to list its workloads, once when it connects and then every
+    // observeIntervalMs; these tests poll sessions by hand and expect only the commands they cause, so
+    // the sweep is held off for the file.
+    g = await startTestGantry(ts!, { localHost: false, settings: { observeIntervalMs: 600_000 } });
     tokenA = (await g.api('POST', '/api/v0/host_tokens/', { name: 'a' })).body.token as string;
     tokenB = (await g.api('POST', '/api/v0/host_tokens/', { name: 'b' })).body.token as string;
     const ha = await post('hello', { hostKey: 'host-a', imageNotice: null, machine: machineInfo }, tokenA);

@@ -175,8 +175,19 @@ for (const ts of TEST_STORES) {
         hinted.map((i) => i.id),
         [a.id],
       );
-      await store.releaseLease(a.id, hinted[0]?.leaseToken as string, now + 2200);
-      assert.equal((await claim('r3', now + 9000)).filter((i) => i.id === a.id).length, 1);
+      const hintToken = hinted[0]?.leaseToken as string;
+      await store.releaseLease(a.id, hintToken, now + 2200);
+      // Running with every request carried out: at rest, the host sweep's to compare (decision 017), so the
+      // observe interval alone never makes it due.
+      assert.equal((await claim('r3', now + 9000)).filter((i) => i.id === a.id).length, 0);
+      // Unsettled (its host went silent): due again by time, once the observe interval has passed.
+      const [held] = await store.claimInstances({ owner: 'r4', now: now + 9000, leaseMs: 1000, observeBefore: 0, limit: 1, machineIds: [m4], dueIds: [a.id] });
+      assert.equal(held?.id, a.id);
+      const unknown = { status: 'unknown' as const, statusMsg: 'host offline', exitCode: null, observedGeneration: 1, pendingOpDone: false, now: now + 9000 };
+      assert.equal(await store.applyObservation(a.id, held?.leaseToken as string, unknown), true);
+      await store.releaseLease(a.id, held?.leaseToken as string, now + 9000);
+      assert.equal((await claim('r5', now + 9100)).filter((i) => i.id === a.id).length, 0, 'looked at just now');
+      assert.equal((await claim('r5', now + 9600)).filter((i) => i.id === a.id).length, 1);
     });
 
     it('releases sent together (one statement) each keep their own token check and time', async () => {

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Observation } from '../../domain/instance/reconcile.js';
+import type { ObservedWorkload } from '../../domain/instance/sweep.js';
 import { GantryError } from '../../domain/errors.js';
 import { asLogLine } from '../../runtime/log-lines.js';
 import type { LogLine, LogQuery, StopOptions, WorkloadSpec } from '../../runtime/runtime.js';
-import type { HostLink } from './hosts.js';
+import type { HostLink, HostListing } from './hosts.js';
 import type { StorageCommand } from '../../runtime/storage.js';
 import type { CopyGrant, CopyOrder, CopyReport } from './copy-order.js';
 
@@ -24,11 +25,51 @@ export type AgentCommand =
       readonly timeoutMs: number;
       readonly maxBytes: number;
     }
-  | { readonly id: string; readonly op: 'list' }
+  // observe: each workload with its observation (the host sweep); agents before it ignore the flag and answer bare ids.
+  | { readonly id: string; readonly op: 'list'; readonly observe?: boolean }
   // Copies between instances (copy-order.ts): run by the source's agent; granted and cancelled by the destination's.
   | { readonly id: string; readonly op: 'copy'; readonly order: CopyOrder }
   | { readonly id: string; readonly op: 'copyGrant'; readonly instanceId: number; readonly ttlMs: number }
   | { readonly id: string; readonly op: 'cancelCopies'; readonly instanceId: number };
+
+/** Reads an observing `list` answer; anything but a well-formed observation per entry counts as bare ids. */
+export function asListing(v: unknown): HostListing {
+  const entries = Array.isArray(v) ? (v as unknown[]) : [];
+  const ids: number[] = [];
+  const observed: ObservedWorkload[] = [];
+  let bare = false;
+  for (const e of entries) {
+    const id = typeof e === 'object' && e !== null ? (e as { id?: unknown }).id : e;
+    if (typeof id !== 'number' || !Number.isSafeInteger(id)) continue;
+    ids.push(id);
+    const observation = typeof e === 'object' && e !== null ? asObservation(e) : null;
+    if (observation === null) bare = true;
+    else observed.push({ id, observation });
+  }
+  return { ids, observed: bare ? null : observed };
+}
+
+const codeOrNull = (x: unknown): number | null | undefined =>
+  x === null || x === undefined ? x : typeof x === 'number' && Number.isInteger(x) ? x : undefined;
+
+function asObservation(e: object): Observation | null {
+  const o = e as { state?: unknown; exitCode?: unknown; onstartExitCode?: unknown };
+  switch (o.state) {
+    case 'absent':
+      return { state: 'absent' };
+    case 'exited': {
+      const exitCode = codeOrNull(o.exitCode);
+      return exitCode === undefined ? null : { state: 'exited', exitCode };
+    }
+    case 'running': {
+      if (o.onstartExitCode === undefined) return { state: 'running' };
+      const onstartExitCode = codeOrNull(o.onstartExitCode);
+      return onstartExitCode === undefined ? null : { state: 'running', onstartExitCode };
+    }
+    default:
+      return null;
+  }
+}
 
 export type AgentCommandInput = AgentCommand extends infer C ? (C extends AgentCommand ? Omit<C, 'id'> : never) : never;
 
@@ -162,6 +203,10 @@ export class AgentSession implements HostLink {
   }
   list(): Promise<number[]> {
     return this.#call({ op: 'list' }, this.#t.callTimeoutMs).then((v) => (Array.isArray(v) ? v.filter((x): x is number => Number.isSafeInteger(x)) : []));
+  }
+  /** Every workload with its observation in one call (the host sweep); `observed` is null when the agent answered bare ids. */
+  observeAll(): Promise<HostListing> {
+    return this.#call({ op: 'list', observe: true }, this.#t.callTimeoutMs).then(asListing);
   }
 
   /** The agent's long poll: commands queued now, or those that arrive within `waitMs`. */

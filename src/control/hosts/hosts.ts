@@ -1,4 +1,5 @@
 import type { Runtime } from '../../runtime/runtime.js';
+import type { ObservedWorkload } from '../../domain/instance/sweep.js';
 import type { CopyGrant, CopyOrder, CopyReport } from './copy-order.js';
 
 /**
@@ -18,12 +19,20 @@ export type HostLink = Pick<
   copy?(order: CopyOrder): Promise<CopyReport>;
   copyGrant?(instanceId: number, ttlMs: number): Promise<CopyGrant>;
   cancelCopies?(instanceId: number): Promise<number>;
+  /** Every workload with its observation, for the host sweep (agent-session.ts). */
+  observeAll?(): Promise<HostListing>;
   /** False once the agent stopped polling or sending heartbeats. */
   connected?(): boolean;
   close?(reason: string): void;
   /** Ports of the machine's range its agent last found taken by something else (skipped when allocating). */
   readonly busyPorts?: ReadonlySet<number>;
 };
+
+/** A host's workloads: their ids, and what each shows when the agent says (null: an agent that answers bare ids). */
+export interface HostListing {
+  readonly ids: number[];
+  readonly observed: ObservedWorkload[] | null;
+}
 
 /** Hosts this control-plane process can reach now, by machine id. */
 export class HostRegistry {

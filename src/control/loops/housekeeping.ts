@@ -1,10 +1,8 @@
-import { isGantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 
 /**
- * Periodic chores: the orphan sweep (workloads the runtime runs whose instance record is gone or
- * destroyed are stopped and removed; the other direction, records whose workload vanished, is the
- * reconciler's observation), the offline mark for instances of silent hosts, and expiry of result URLs.
+ * Periodic chores: the offline mark for instances of silent hosts, and expiry of result URLs. (Orphan
+ * workloads, once found here, are found by the reconciler's host sweep: `host-sweep.ts`, decision 017.)
  */
 export class Housekeeping {
   readonly #ctx: ControlContext;
@@ -35,33 +33,9 @@ export class Housekeeping {
     await this.#pass;
   }
 
-  /** Returns the instance ids removed as orphans. */
-  async runOnce(): Promise<number[]> {
-    const ctx = this.#ctx;
-    const removed: number[] = [];
-    for (const machineId of ctx.hosts.machineIds()) {
-      const host = ctx.hosts.get(machineId);
-      if (!host) continue;
-      // A host that went away meanwhile is swept when it is back.
-      const running = await host.list().catch((err: unknown) => {
-        if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') return null;
-        throw err;
-      });
-      if (running === null) continue;
-      const live = await ctx.store.liveInstanceIds(machineId);
-      for (const id of running) {
-        if (live.has(id)) continue;
-        // Re-read: the instance may have been created between the two reads above.
-        const rec = await ctx.store.getInstance(id);
-        if (rec && rec.machineId === machineId && rec.status !== 'destroyed') continue;
-        ctx.log.warn({ component: 'housekeeping', machineId, instanceId: id }, 'removing orphan workload');
-        await host.destroy(id, { graceMs: ctx.settings.stopGraceMs });
-        removed.push(id);
-      }
-    }
+  async runOnce(): Promise<void> {
     await this.#markOffline();
-    await ctx.store.purgeResults(ctx.clock.now());
-    return removed;
+    await this.#ctx.store.purgeResults(this.#ctx.clock.now());
   }
 
   /** Instances of hosts silent for machineOfflineMs become `unknown`; the reconciler sets truth when the host is back. */

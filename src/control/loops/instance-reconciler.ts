@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { isGantryError } from '../../domain/errors.js';
-import { outcomeOf, planReconcile, type Observation, type RuntimeStep } from '../../domain/instance/reconcile.js';
+import { planReconcile, type Observation, type RuntimeStep } from '../../domain/instance/reconcile.js';
+import { recordAfterLook } from '../../domain/instance/observed-record.js';
 import type { ControlContext } from '../context.js';
 import type { HostLink } from '../hosts/hosts.js';
 import { workloadSpec } from '../instances/workload-spec.js';
+import { HostSweep, type SweepReport } from './host-sweep.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
-/** Prefix of status_msg after a start the runtime refused (spawn error, container create error). */
-const FAILED_START = 'failed to start: ';
 /**
- * Moves every instance's observed status toward its target. A fetcher claims due rows with a lease
- * (owner, token, expiry) in the store; workers talk to the host outside any transaction and apply
- * results guarded by the lease token, so several replicas on one database never act twice.
+ * Moves every instance's observed status toward its target. A host sweep (`host-sweep.ts`, decision 017)
+ * lists each connected host's workloads once per observeIntervalMs and hands over the instances a look
+ * would change; a fetcher claims those, pending requests and unsettled rows with a lease (owner, token,
+ * expiry) in the store; workers talk to the host outside any transaction and apply results guarded by the
+ * lease token, so several replicas on one database never act twice.
  */
 export class InstanceReconciler {
   readonly #ctx: ControlContext;
@@ -21,6 +23,8 @@ export class InstanceReconciler {
   #steps: Record<string, number> = {};
   /** Instances whose workload just ended: claimed on the next fetch without waiting for observeIntervalMs. */
   readonly #hinted = new Set<number>();
+  /** Hints that arrived while this replica worked on the row: hinted again when that work ends. */
+  readonly #hintedBusy = new Set<number>();
   #running = false;
   #loop: Promise<void> | null = null;
   #wakeUp: (() => void) | null = null;
@@ -29,9 +33,18 @@ export class InstanceReconciler {
   #asked: number[] = [];
   #missedWaitMs = 5;
   #unsubscribe: (() => void) | null = null;
+  readonly #sweep: HostSweep;
+  #sweeping: Promise<void> | null = null;
+  /** A sweep is asked for (a host connected, `wake()` without an id) or due by time. */
+  #sweepAsked = true;
+  #sweepAt = 0;
+  #swept = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+  /** Totals since start, for benches and tests: hosts swept, instances handed over, per-instance looks done. */
+  readonly totals = { hostsSwept: 0, handedOver: 0, looked: 0 };
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
+    this.#sweep = new HostSweep(ctx, this.#owner, (id) => this.wake(id));
   }
 
   start(): void {
@@ -42,9 +55,17 @@ export class InstanceReconciler {
     this.#loop = this.#run();
   }
 
-  /** Look for work now (after API writes); with an id, also look at that instance although it is not due. */
+  /** Look for work now (after API writes); with an id, also look at that instance although it is not due; without, sweep the due hosts now. */
   wake(instanceId?: number): void {
-    if (instanceId !== undefined) this.#hinted.add(instanceId);
+    // A hint for a row this replica is working on (an exit during its start) is kept for when that work ends:
+    // the claim would miss the leased row, and the work may have looked before the change.
+    if (instanceId !== undefined && this.#tasks.has(instanceId)) this.#hintedBusy.add(instanceId);
+    else if (instanceId !== undefined) this.#hinted.add(instanceId);
+    else this.#sweepAsked = true;
+    this.#nudge();
+  }
+
+  #nudge(): void {
     this.#woken = true;
     this.#wakeUp?.();
   }
@@ -52,8 +73,37 @@ export class InstanceReconciler {
   async stop(): Promise<void> {
     this.#unsubscribe?.();
     this.#running = false;
-    this.wake();
+    this.#nudge();
     await this.#loop;
+    await this.#sweeping;
+    await this.#sweep.settled();
+  }
+
+  /** One sweep of the due hosts at a time, in the background of the claims; at most every reconcileIdleMs unless asked. */
+  #maybeSweep(log: ControlContext['log']): void {
+    const ctx = this.#ctx;
+    if (this.#sweeping !== null || (!this.#sweepAsked && ctx.clock.now() < this.#sweepAt)) return;
+    this.#sweepAsked = false;
+    this.#sweeping = this.#sweep
+      .sweepDue()
+      .then(
+        (r) => this.#count(r),
+        (err: unknown) => log.error({ err }, 'sweeping hosts failed'),
+      )
+      .finally(() => {
+        this.#sweeping = null;
+        this.#sweepAt = ctx.clock.now() + Math.min(ctx.settings.reconcileIdleMs, ctx.settings.observeIntervalMs);
+        this.#nudge(); // the instances it handed over
+      });
+  }
+
+  #count(r: SweepReport): void {
+    this.#swept.hosts += r.hosts;
+    this.#swept.failed += r.failed;
+    this.#swept.handedOver += r.handedOver;
+    this.#swept.orphans += r.orphans;
+    this.totals.hostsSwept += r.hosts;
+    this.totals.handedOver += r.handedOver;
   }
 
   async #run(): Promise<void> {
@@ -72,6 +122,7 @@ export class InstanceReconciler {
       // A pool, not lock-step passes: a slow stop (grace period) must not hold up a new create.
       while (this.#running) {
         this.#woken = false;
+        this.#maybeSweep(log);
         const free = s.reconcileConcurrency - this.#tasks.size;
         let claimed = 0;
         if (free > 0) {
@@ -83,7 +134,8 @@ export class InstanceReconciler {
           claimed = rows.length;
         }
         const idle = this.#retryMissed(s.reconcileIdleMs);
-        if (claimed === 0 && !this.#woken && this.#running) await this.#sleep(idle);
+        if (claimed === 0 && !this.#woken && this.#running)
+          await this.#sleep(this.#sweeping !== null ? idle : Math.max(1, Math.min(idle, this.#sweepAt - this.#ctx.clock.now())));
       }
       await Promise.all(this.#tasks.values());
     } finally {
@@ -100,18 +152,21 @@ export class InstanceReconciler {
       })
       .finally(() => {
         this.#tasks.delete(inst.id);
-        this.wake(); // a slot is free
+        if (this.#hintedBusy.delete(inst.id)) this.#hinted.add(inst.id);
+        this.#nudge(); // a slot is free
       });
     this.#tasks.set(inst.id, task);
   }
 
-  /** One wide event per heartbeat period with the steps taken; quiet periods (observations only) log at debug. */
+  /** One wide event per heartbeat period with the steps taken and the hosts swept; quiet periods (observations only) log at debug. */
   #flushSummary(log: ControlContext['log']): void {
     const steps = this.#steps;
-    if (Object.keys(steps).length === 0) return;
+    const swept = this.#swept;
+    if (Object.keys(steps).length === 0 && swept.hosts + swept.failed === 0) return;
     this.#steps = {};
-    const busy = Object.keys(steps).some((k) => k !== 'none');
-    log[busy ? 'info' : 'debug']({ steps, inFlight: this.#tasks.size }, 'reconcile summary');
+    this.#swept = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+    const busy = Object.keys(steps).some((k) => k !== 'none') || swept.orphans + swept.failed > 0;
+    log[busy ? 'info' : 'debug']({ steps, swept, inFlight: this.#tasks.size }, 'reconcile summary');
   }
 
   /**
@@ -136,8 +191,14 @@ export class InstanceReconciler {
   #claim(limit: number): Promise<InstanceRecord[]> {
     const s = this.#ctx.settings;
     const now = this.#ctx.clock.now();
-    const dueIds = [...this.#hinted];
-    this.#hinted.clear();
+    // As many hinted ids as the claim can take (a sweep may hand over thousands); the rest wait their turn.
+    const dueIds: number[] = [];
+    for (const id of this.#hinted) {
+      if (dueIds.length >= limit) break;
+      dueIds.push(id);
+    }
+    for (const id of dueIds) this.#hinted.delete(id);
+    if (this.#hinted.size > 0) this.#woken = true;
     this.#asked = dueIds;
     return this.#ctx.store.claimInstances({
       dueIds,
@@ -163,8 +224,9 @@ export class InstanceReconciler {
     });
   }
 
-  /** One claim and the work on all of it, awaited (tests drive the reconciler step by step with this). */
+  /** A sweep of the due hosts, then one claim and the work on all of it, awaited (tests drive the reconciler step by step with this). */
   async passOnce(): Promise<number> {
+    this.#count(await this.#sweep.sweepDue());
     const rows = await this.#claim(this.#ctx.settings.reconcileBatch);
     const queue = [...rows];
     const worker = async (): Promise<void> => {
@@ -176,6 +238,7 @@ export class InstanceReconciler {
 
   async #reconcile(inst: InstanceRecord): Promise<RuntimeStep | 'error'> {
     const ctx = this.#ctx;
+    this.totals.looked++;
     const token = inst.leaseToken as string;
     const log = ctx.log.child({ instanceId: inst.id });
     const host = ctx.hosts.get(inst.machineId);
@@ -198,26 +261,9 @@ export class InstanceReconciler {
         ctx.metrics.instanceTransitions.inc({ to: plan.interim });
       }
       const { after, error } = await this.#perform(host, inst, plan.step, obs);
-      const out = outcomeOf(inst, after, inst);
-      const starting = plan.step === 'start' || plan.step === 'restart' || plan.step === 'recycle';
-      // A launch that succeeded counts as a start even if the workload already ended (exit code recorded).
-      const started = starting && error === null && after.state !== 'absent';
-      let msg = error === null ? out.message : starting ? `${FAILED_START}${error}` : out.status === 'failed' ? `${plan.step} failed: ${error}` : out.message;
-      // A stop's reason (no credit, outbid) stays shown, also at later looks at the stopped instance, and so
-      // does why an instance waits for GPUs.
-      const stillStopped = plan.step === 'none' && inst.status === 'stopped' && out.status === 'stopped';
-      if ((plan.step === 'stop' || stillStopped || inst.gpuWaitSince !== null) && msg === null) msg = inst.statusMsg;
-      // A start that failed leaves nothing that ran (or a stale exit record): later looks at the same state
-      // keep the start's own reason instead of replacing it with a guess ("exit code unknown").
-      if (plan.step === 'none' && out.status === inst.status && out.exitCode === inst.exitCode && inst.statusMsg?.startsWith(FAILED_START) === true)
-        msg = inst.statusMsg;
-      if (started && inst.startDate === null && host.imageNotice !== null) msg = msg === null ? host.imageNotice : `${host.imageNotice}; ${msg}`;
-      if (!started && out.status === 'running' && inst.status === 'running' && inst.statusMsg !== null) {
-        // Keep what the first start said (the image notice) for the rest of that run.
-        const notice = host.imageNotice !== null && inst.statusMsg.startsWith(host.imageNotice) ? host.imageNotice : null;
-        if (msg === null) msg = inst.statusMsg;
-        else if (notice !== null && !msg.startsWith(notice)) msg = `${notice}; ${msg}`;
-      }
+      const rec = recordAfterLook(inst, { step: plan.step, after, error, imageNotice: host.imageNotice });
+      const out = { status: rec.status, exitCode: rec.exitCode };
+      const { started, statusMsg: msg } = rec;
       // A plain observation that changes nothing writes nothing (releasing the lease stamps the time).
       const unchanged =
         plan.step === 'none' &&

@@ -17,6 +17,7 @@ import { instanceTemplateMigration } from './migration-instance-template.js';
 import { volumesMigration } from './migration-volumes.js';
 import { machineDeletedMigration } from './migration-machine-deleted.js';
 import { lookupIndexesMigration } from './migration-lookup-indexes.js';
+import { hostSweepMigration } from './migration-host-sweep.js';
 import { fleetScaleIndexesMigration } from './migration-fleet-scale-indexes.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
@@ -279,6 +280,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0021_machine_deleted': machineDeletedMigration,
     '0022_lookup_indexes': lookupIndexesMigration,
     '0023_fleet_scale_indexes': fleetScaleIndexesMigration,
+    '0024_host_sweep': hostSweepMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -86,6 +86,12 @@ export interface MachineTable {
   created_at: number;
   /** Set by `delete machine`: the row stays for the history that names it, hidden everywhere else. */
   deleted_at: number | null;
+  /** The host sweep's lease (decision 017): one replica at a time lists this host's workloads. */
+  lease_owner: string | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  /** When a sweep last compared the host's workloads with its instances; null: never. */
+  last_swept_at: number | null;
 }
 
 export interface InstanceTable {

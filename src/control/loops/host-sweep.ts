@@ -1,0 +1,143 @@
+import { isGantryError } from '../../domain/errors.js';
+import { diffHost, type SweptInstance } from '../../domain/instance/sweep.js';
+import type { ControlContext } from '../context.js';
+import type { HostLink, HostListing } from '../hosts/hosts.js';
+
+/** Machines per claim: one transaction, one `list` each (in parallel), one read of their instances, one stamp. */
+const HOSTS_PER_CLAIM = 500;
+
+export interface SweepReport {
+  /** Hosts whose workloads were compared with their instances. */
+  hosts: number;
+  /** Hosts claimed whose agent did not answer (stamped all the same: tried again after observeIntervalMs). */
+  failed: number;
+  /** Instances handed to the per-instance path. */
+  handedOver: number;
+  /** Workloads no live instance owns, given to the orphan removal. */
+  orphans: number;
+}
+
+/**
+ * The host sweep (decision 017): each connected host, under a lease on its machine row, is asked once for
+ * every workload with its observation, and its live instances are read once; the pure diff
+ * (`domain/instance/sweep.ts`) says which instances a look would change. Those are handed to the
+ * reconciler's per-instance path (`handOver`); the others are at rest and cost nothing more. Workloads the
+ * store does not know are removed as orphans. Run by the instance reconciler.
+ */
+export class HostSweep {
+  readonly #ctx: ControlContext;
+  readonly #owner: string;
+  readonly #handOver: (instanceId: number) => void;
+  /** Orphan removals in flight, by instance id: a removal takes a grace period, and the next sweep must not start another. */
+  readonly #removing = new Map<number, Promise<void>>();
+
+  constructor(ctx: ControlContext, owner: string, handOver: (instanceId: number) => void) {
+    this.#ctx = ctx;
+    this.#owner = owner;
+    this.#handOver = handOver;
+  }
+
+  /** Sweep every connected host that is due, a batch at a time, until none is left. */
+  async sweepDue(): Promise<SweepReport> {
+    const total: SweepReport = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+    // Due means swept before this call began: with observeIntervalMs = 0 a host swept here is not due again in it.
+    const start = this.#ctx.clock.now();
+    const sweptBefore = Math.min(start - this.#ctx.settings.observeIntervalMs, start - 1);
+    for (;;) {
+      const r = await this.#batch(sweptBefore);
+      if (r === null) return total;
+      total.hosts += r.hosts;
+      total.failed += r.failed;
+      total.handedOver += r.handedOver;
+      total.orphans += r.orphans;
+    }
+  }
+
+  /** Orphan removals still running (stop waits for them). */
+  async settled(): Promise<void> {
+    await Promise.all(this.#removing.values());
+  }
+
+  async #batch(sweptBefore: number): Promise<SweepReport | null> {
+    const ctx = this.#ctx;
+    const s = ctx.settings;
+    const { token, machineIds } = await ctx.store.claimHostSweeps({
+      owner: this.#owner,
+      now: ctx.clock.now(),
+      leaseMs: s.leaseMs,
+      sweptBefore,
+      limit: HOSTS_PER_CLAIM,
+      machineIds: ctx.hosts.machineIds(),
+    });
+    if (machineIds.length === 0) return null;
+    const report: SweepReport = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+    try {
+      // Listings first, then the store: an instance created in between is in the store and not yet on the
+      // host, which hands it over (a second look), never the other way round.
+      const listed = (await Promise.all(machineIds.map((id) => this.#list(id)))).filter((l) => l !== null);
+      report.failed = machineIds.length - listed.length;
+      const byMachine = new Map<number, SweptInstance[]>();
+      for (const inst of await ctx.store.sweptInstances(listed.map((l) => l.machineId))) {
+        const rows = byMachine.get(inst.machineId);
+        if (rows === undefined) byMachine.set(inst.machineId, [inst]);
+        else rows.push(inst);
+      }
+      const now = ctx.clock.now();
+      for (const l of listed) {
+        const diff = diffHost(l.listing.ids, l.listing.observed, byMachine.get(l.machineId) ?? [], {
+          now,
+          imageNotice: l.host.imageNotice,
+          observeBefore: now - s.observeIntervalMs,
+        });
+        for (const id of diff.handOver) this.#handOver(id);
+        for (const id of diff.unknown) this.#removeOrphan(l.machineId, l.host, id);
+        report.hosts++;
+        report.handedOver += diff.handOver.length;
+        report.orphans += diff.unknown.length;
+      }
+    } finally {
+      await ctx.store.finishHostSweeps(token, machineIds, ctx.clock.now());
+    }
+    return report;
+  }
+
+  async #list(machineId: number): Promise<{ machineId: number; host: HostLink; listing: HostListing } | null> {
+    const host = this.#ctx.hosts.get(machineId);
+    if (host === undefined) return null;
+    try {
+      const listing = host.observeAll !== undefined ? await host.observeAll() : { ids: await host.list(), observed: null };
+      return { machineId, host, listing };
+    } catch (err) {
+      // A host that went away is swept when it is back; nothing is recorded for its instances meanwhile.
+      const log = this.#ctx.log.child({ component: 'host-sweep', machineId });
+      if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') log.warn({ reason: err.message }, 'host unavailable; will retry');
+      else log.error({ err }, 'listing the host failed; will retry');
+      return null;
+    }
+  }
+
+  /**
+   * A workload the runtime runs whose instance record is gone or destroyed is stopped and removed (the other
+   * direction, records whose workload vanished, is a look of the per-instance path). In the background: a
+   * removal waits out a grace period, which must not hold up the other hosts' sweep.
+   */
+  #removeOrphan(machineId: number, host: HostLink, id: number): void {
+    if (this.#removing.has(id)) return;
+    const ctx = this.#ctx;
+    const log = ctx.log.child({ component: 'host-sweep', machineId, instanceId: id });
+    const work = (async () => {
+      // Re-read: the instance may have been created between the listing and the store's read.
+      const rec = await ctx.store.getInstance(id);
+      if (rec && rec.machineId === machineId && rec.status !== 'destroyed') return;
+      log.warn('removing orphan workload');
+      await host.destroy(id, { graceMs: ctx.settings.stopGraceMs });
+    })()
+      .catch((err: unknown) => {
+        if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE')
+          log.warn({ reason: err.message }, 'host unavailable; orphan removal retried at a later sweep');
+        else log.error({ err }, 'removing an orphan workload failed; retried at a later sweep');
+      })
+      .finally(() => this.#removing.delete(id));
+    this.#removing.set(id, work);
+  }
+}

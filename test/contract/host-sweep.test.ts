@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Agent } from '../../src/agent/agent.js';
+import { InProcessChannel, type AgentChannel } from '../../src/agent/channel.js';
+import { loadConfig } from '../../src/config/load.js';
+import { ControlPlane } from '../../src/control/control-plane.js';
+import type { AgentMachineInfo } from '../../src/control/hosts/agent-hub.js';
+import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
+import { HostRegistry } from '../../src/control/hosts/hosts.js';
+import type { Principal } from '../../src/control/principal.js';
+import { NO_TRAFFIC } from '../../src/control/serverless/traffic-gate.js';
+import type { Observation } from '../../src/domain/instance/reconcile.js';
+import { createLogger } from '../../src/log/logger.js';
+import { Metrics } from '../../src/log/metrics.js';
+import type { LogLine, Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import { createRequest } from '../helpers/requests.js';
+import { TEST_STORES } from '../helpers/stores.js';
+import { testVault } from '../helpers/vault.js';
+
+/**
+ * The host sweep (decision 017) against a scripted runtime, reached the way every host is: an Agent over
+ * the in-process channel. One observing `list` per host replaces a look per instance: what it finds changed
+ * goes through the per-instance path as before, what is at rest costs no inspect.
+ */
+class SweptRuntime implements Runtime {
+  readonly name = 'swept';
+  readonly imageNotice = null;
+  readonly states = new Map<number, Observation>();
+  inspects: number[] = [];
+  lists = 0;
+
+  async start(spec: WorkloadSpec): Promise<void> {
+    this.states.set(spec.instanceId, { state: 'running' });
+  }
+  async setSshKeys(): Promise<void> {}
+  async inspect(id: number): Promise<Observation> {
+    this.inspects.push(id);
+    return this.states.get(id) ?? { state: 'absent' };
+  }
+  async stop(id: number): Promise<Observation> {
+    this.states.delete(id);
+    return { state: 'absent' };
+  }
+  destroy(id: number): Promise<Observation> {
+    return this.stop(id);
+  }
+  async wipeDisk(): Promise<void> {}
+  async logs(): Promise<string> {
+    return '';
+  }
+  async logLines(): Promise<LogLine[]> {
+    return [];
+  }
+  async list(): Promise<number[]> {
+    this.lists++;
+    return [...this.states.keys()];
+  }
+  async usage(): Promise<null> {
+    return null;
+  }
+  onExit(): void {}
+  async close(): Promise<void> {}
+}
+
+/** An agent from before the sweep: its `list` ignores the observe flag and answers bare ids. */
+class OldAgentChannel implements AgentChannel {
+  readonly #inner: InProcessChannel;
+  constructor(inner: InProcessChannel) {
+    this.#inner = inner;
+  }
+  hello: AgentChannel['hello'] = (h) => this.#inner.hello(h);
+  heartbeat: AgentChannel['heartbeat'] = (m) => this.#inner.heartbeat(m);
+  results: AgentChannel['results'] = (m) => this.#inner.results(m);
+  poll: AgentChannel['poll'] = async (m) => (await this.#inner.poll(m)).map((c) => (c.op === 'list' ? { id: c.id, op: 'list' } : c));
+}
+
+const MACHINE: AgentMachineInfo = {
+  hostname: 'h',
+  gpuName: 'CPU',
+  numGpus: 0,
+  gpuRamMb: 0,
+  gpuDeclared: false,
+  computeCap: null,
+  cpuName: 'c',
+  cpuArch: 'amd64',
+  cpuCores: 64,
+  cpuRamMb: 64_000,
+  diskSpaceGb: 100,
+  driverVersion: null,
+  cudaMaxGood: null,
+  publicIp: '127.0.0.1',
+  inetUpMbps: 1,
+  inetDownMbps: 1,
+  osVersion: 'x',
+  portRangeStart: 33000,
+  portRangeEnd: 33099,
+  runtime: 'process',
+};
+
+/** Poll for a fact (the orphan removal runs beside the sweep), bounded. */
+async function until(what: string, f: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await f())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+for (const ts of TEST_STORES) {
+  describe(`host sweep (${ts.name})`, { skip: ts.skip }, () => {
+    let dir: string;
+    let location: string;
+    const stores: KyselyStore[] = [];
+    const agents: Agent[] = [];
+    const planes: ControlPlane[] = [];
+    let admin: Principal;
+
+    const plane = async (over: Record<string, unknown> = {}): Promise<ControlPlane> => {
+      // Replicas share PostgreSQL through separate pools; SQLite's replicas share one store (one machine's file).
+      const reuse = ts.name === 'sqlite' ? stores[0] : undefined;
+      const store = reuse ?? new KyselyStore(ts.dialect(location));
+      if (!reuse) stores.push(store);
+      await store.migrate();
+      const config = loadConfig({ env: {}, flags: { dataDir: dir, leaseMs: 5000, observeIntervalMs: 0, stepTimeoutMs: 1000, ...over } });
+      const cp = new ControlPlane({
+        store,
+        clock: { now: () => Date.now() },
+        hosts: new HostRegistry(),
+        traffic: NO_TRAFFIC,
+        vault: testVault(),
+        log: createLogger('silent'),
+        metrics: new Metrics({ defaults: false }),
+        secret: 's',
+        settings: config,
+        apiUrl: () => 'http://x',
+      });
+      planes.push(cp);
+      if (planes.length === 1) {
+        await cp.bootstrapAdmin('admin-key');
+        admin = await cp.authenticate('admin-key');
+      }
+      return cp;
+    };
+
+    /** A host joins a replica as `gantry up` joins its embedded one; `old`: an agent from before the sweep. */
+    const connect = async (cp: ControlPlane, runtime: Runtime, token: string, hostKey: string, old = false): Promise<number> => {
+      await ensureHostToken(cp.ctx, admin.accountId, token);
+      const inner = new InProcessChannel(cp.agents, token);
+      const agent = new Agent({
+        channel: old ? new OldAgentChannel(inner) : inner,
+        runtime,
+        hostKey,
+        describe: () => Promise.resolve({ ...MACHINE, hostname: hostKey }),
+        gpuUtils: () => Promise.resolve(null),
+        log: createLogger('silent'),
+      });
+      await agent.start();
+      agents.push(agent);
+      assert.ok(agent.machineId !== null, `machine ${hostKey} registered`);
+      return agent.machineId;
+    };
+    const create = async (cp: ControlPlane, machineId: number): Promise<number> =>
+      (await cp.createInstance(admin, createRequest({ offerId: machineId * 1000, diskGb: 1 }))).instance.id;
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'gantry-sweep-'));
+      location = await ts.fresh(dir);
+    });
+    after(async () => {
+      for (const agent of agents) await agent.stop();
+      for (const cp of planes) cp.agents.close();
+      for (const s of stores) await s.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('finds a workload that died (exit code recorded) and one running against a stopped intent; what is at rest costs no inspect', async () => {
+      const cp = await plane();
+      const rt = new SweptRuntime();
+      const machineId = await connect(cp, rt, newHostToken(), 'swept-a');
+      const died = await create(cp, machineId);
+      const calm = await create(cp, machineId);
+      while ((await cp.reconciler.passOnce()) > 0); // both started
+      assert.equal((await cp.ctx.store.getInstance(calm))?.status, 'running');
+      rt.states.set(died, { state: 'exited', exitCode: 7 }); // ended with no exit hint: only a look finds it
+      rt.inspects = [];
+      const lists = rt.lists;
+      await cp.reconciler.passOnce();
+      assert.equal(rt.lists, lists + 1, 'one list for the host');
+      // The agent inspects each workload for its listing; then the per-instance path looks at the one handed over.
+      assert.deepEqual(rt.inspects.slice(0, 2).sort(), [died, calm].sort());
+      assert.deepEqual(rt.inspects.slice(2), [died], 'a look at the one handed over only; none at the one at rest');
+      const gone = await cp.ctx.store.getInstance(died);
+      assert.equal(gone?.status, 'exited');
+      assert.equal(gone?.exitCode, 7);
+      assert.equal(gone?.statusMsg, 'main process exited with code 7');
+      // Recorded: the next sweeps find it at rest too.
+      rt.inspects = [];
+      await cp.reconciler.passOnce();
+      assert.deepEqual(rt.inspects.sort(), [died, calm].sort(), 'listed with their observations, no look of their own');
+
+      await cp.changeInstance(admin, calm, 'stop');
+      await cp.reconciler.passOnce();
+      assert.equal((await cp.ctx.store.getInstance(calm))?.status, 'stopped');
+      rt.states.set(calm, { state: 'running' }); // something started it behind our back
+      await cp.reconciler.passOnce();
+      assert.equal(rt.states.has(calm), false, 'stopped again');
+      assert.equal((await cp.ctx.store.getInstance(calm))?.status, 'stopped');
+
+      rt.states.set(4242, { state: 'running' }); // a labelled workload whose instance the store never heard of
+      await cp.reconciler.passOnce();
+      await until('the orphan removed', () => !rt.states.has(4242));
+    });
+
+    it('two replicas on one database never sweep one host at once', async () => {
+      const a = await plane({ observeIntervalMs: 0 });
+      const b = await plane({ observeIntervalMs: 0 });
+      const rt = new SweptRuntime();
+      const token = newHostToken();
+      // Each replica has its own agent and session to the one machine, as when an agent's polls reach either.
+      const machineId = await connect(a, rt, token, 'swept-b');
+      await connect(b, rt, token, 'swept-b');
+      await create(a, machineId);
+      for (let round = 0; round < 10; round++) {
+        const lists = rt.lists;
+        await Promise.all([a.reconciler.passOnce(), b.reconciler.passOnce()]);
+        assert.equal(rt.lists - lists, 1, `round ${round}: the host was listed once`);
+      }
+      // The store's side: claims that meet take the machine at most once between them.
+      for (let round = 0; round < 10; round++) {
+        const now = Date.now();
+        const claim = (cp: ControlPlane, owner: string) =>
+          cp.ctx.store.claimHostSweeps({ owner, now, leaseMs: 5000, sweptBefore: now, limit: 10, machineIds: [machineId] });
+        const [x, y] = await Promise.all([claim(a, 'x'), claim(b, 'y')]);
+        assert.equal(x.machineIds.length + y.machineIds.length, 1, `round ${round}: one claim got the host`);
+        const held = x.machineIds.length === 1 ? x : y;
+        assert.deepEqual((await claim(a, 'z')).machineIds, [], 'held: not claimed again');
+        await a.ctx.store.finishHostSweeps(held.token, held.machineIds, now);
+        assert.deepEqual(
+          (await a.ctx.store.claimHostSweeps({ owner: 'z', now, leaseMs: 5000, sweptBefore: now - 1, limit: 10, machineIds: [machineId] })).machineIds,
+          [],
+          'just swept: not due',
+        );
+      }
+    });
+
+    it('an agent from before the sweep (bare ids): its instances are looked at one by one as before, orphans still removed', async () => {
+      const cp = await plane();
+      const rt = new SweptRuntime();
+      const machineId = await connect(cp, rt, newHostToken(), 'swept-old', true);
+      const id = await create(cp, machineId);
+      await cp.reconciler.passOnce();
+      assert.equal((await cp.ctx.store.getInstance(id))?.status, 'running');
+      rt.inspects = [];
+      await cp.reconciler.passOnce();
+      assert.deepEqual(rt.inspects, [id], 'due by time (observeIntervalMs 0): handed over and looked at, as before the sweep');
+      rt.states.set(id, { state: 'exited', exitCode: 5 });
+      rt.inspects = [];
+      await cp.reconciler.passOnce();
+      assert.deepEqual(rt.inspects, [id], 'no observations in the listing: the per-instance look only');
+      const row = await cp.ctx.store.getInstance(id);
+      assert.equal(row?.status, 'exited');
+      assert.equal(row?.exitCode, 5);
+      rt.states.set(4243, { state: 'running' });
+      await cp.reconciler.passOnce();
+      await until('the orphan removed', () => !rt.states.has(4243));
+    });
+  });
+}
