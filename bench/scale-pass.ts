@@ -52,8 +52,8 @@ export interface Pass {
  * PostgreSQL, every machine a real AgentSession whose simulated agent answers each command as soon as it
  * takes it. A pass (decision 017): every host made due at once, each swept (one observing `list`, its
  * instances compared in the store) and stamped, and every row the sweep handed over looked at by the
- * per-instance path; it ends when the store shows every machine swept since it began and the reconciler
- * has looked at as many rows as were handed over, or at `boundMs`. The first pass finds everything as
+ * per-instance path; it ends when the store shows every machine swept since it began and every exit the
+ * agents report recorded, or at `boundMs`. The first pass finds everything as
  * recorded; before the second, `exitedPerMille` of the workloads are made to report an exit (each handed
  * over, inspected and recorded exited). The billing loop is held off: the steady state includes it.
  */
@@ -108,27 +108,27 @@ export async function reconcilePasses(url: string, dataDir: string, adminKey: st
     for (const exits of [0, exitedPerMille]) {
       let k = 0;
       for (const h of hosts.values()) for (const id of h.ids) if (exits > 0 && k++ % 1000 < exits) h.exited.add(id);
+      const wanted = [...hosts.values()].reduce((n, h) => n + h.exited.size, 0);
       passes.push(
         await withClient(url, async (c) => {
-          await c.query('UPDATE machines SET last_swept_at = 0');
-          await c.query('ANALYZE machines');
-          const [i0, l0, h0, looked0] = [inspects, lists, totals.handedOver, totals.looked];
+          const [i0, l0, h0] = [inspects, lists, totals.handedOver];
           const t0 = Date.now();
+          await c.query('UPDATE machines SET last_swept_at = 0');
           ctx.wake();
           let left = MACHINES;
-          const finished = (): boolean => left === 0 && totals.looked - looked0 >= totals.handedOver - h0;
-          while (!finished() && Date.now() < t0 + boundMs) {
+          let recorded = 0;
+          // Done: every host swept since the pass began, and every exit the agents report recorded.
+          while ((left > 0 || recorded < wanted) && Date.now() < t0 + boundMs) {
             await new Promise((r) => setTimeout(r, 20));
-            left = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM machines WHERE last_swept_at < $1', [t0])).rows[0]?.n);
+            const r = await c.query<{ left: string; recorded: string }>(
+              "SELECT (SELECT count(*) FROM machines WHERE last_swept_at < $1) AS left, (SELECT count(*) FROM instances WHERE status = 'exited') AS recorded",
+              [t0],
+            );
+            left = Number(r.rows[0]?.left);
+            recorded = Number(r.rows[0]?.recorded);
           }
-          return {
-            ms: Date.now() - t0,
-            swept: MACHINES - left,
-            handedOver: totals.handedOver - h0,
-            lists: lists - l0,
-            inspects: inspects - i0,
-            done: finished(),
-          };
+          const done = left === 0 && recorded >= wanted;
+          return { ms: Date.now() - t0, swept: MACHINES - left, handedOver: totals.handedOver - h0, lists: lists - l0, inspects: inspects - i0, done };
         }),
       );
     }

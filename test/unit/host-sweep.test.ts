@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { asListing } from '../../src/control/hosts/agent-session.js';
 import { FAILED_START } from '../../src/domain/instance/observed-record.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
-import { diffHost, isSettled, type SweptInstance } from '../../src/domain/instance/sweep.js';
+import { diffHost, isSettled, plainlyRunning, RESTING_RUNNING, type SweptInstance } from '../../src/domain/instance/sweep.js';
 
 /** The host sweep's pure half (decision 017): which instances a plain look would change, read from one listing. */
 const NOTICE = 'process runtime: the image is recorded but not pulled';
@@ -67,18 +67,37 @@ describe('host sweep: one host diffed', () => {
       listed.map((w) => w.id),
       listed,
       live,
+      0,
       o,
     );
     assert.deepEqual(d.handOver, [2, 3, 4], 'died, vanished (not listed) and running against a stopped intent');
     assert.deepEqual(d.unknown, [99]);
   });
+  it('rows the store found resting are not read: their count accounts for the plainly running workloads not read', () => {
+    const listed = [1, 2, 3, 4].map((id) => ({ id, observation: id === 4 ? exited(0) : running }));
+    const live = [inst({ id: 3, status: 'exited', exitCode: 0, statusMsg: 'main process exited with code 0' })];
+    const all = diffHost([], listed, live, 2, o);
+    assert.deepEqual(all, { handOver: [3], unknown: [4] }, '1 and 2 rest; 3 runs again (adopted); 4 is no instance of this host');
+    // One fewer resting than listed: some workload not read is no instance here; the removal re-reads each to find which.
+    assert.deepEqual(diffHost([], listed, live, 1, o).unknown.sort(), [1, 2, 4]);
+  });
+  it('RESTING_RUNNING is at rest whenever the runtime shows it plainly running, whatever its message', () => {
+    for (const statusMsg of [null, NOTICE, 'onstart exited with code 1', `${FAILED_START}x`])
+      for (const obs of [running, { state: 'running', onstartExitCode: null } as Observation]) {
+        assert.equal(plainlyRunning(obs), true);
+        assert.equal(isSettled(inst({ ...RESTING_RUNNING, statusMsg, pendingOp: 'reboot' }), obs, NOTICE), true, String(statusMsg));
+        assert.equal(isSettled(inst({ ...RESTING_RUNNING, statusMsg }), obs, null), true, String(statusMsg));
+      }
+    assert.equal(plainlyRunning({ state: 'running', onstartExitCode: 0 }), false);
+    assert.equal(plainlyRunning(exited(0)), false);
+  });
   it('skips rows another look holds, until their lease expires', () => {
     const live = [inst({ id: 1, leaseExpiresAt: 1000 }), inst({ id: 2, leaseExpiresAt: 999 })];
-    assert.deepEqual(diffHost([], [], live, o).handOver, [2]);
+    assert.deepEqual(diffHost([], [], live, 0, o).handOver, [2]);
   });
   it('an old agent (bare ids): rows due by time are handed over, orphans still found', () => {
     const live = [inst({ id: 1, lastProcessedAt: 400 }), inst({ id: 2, lastProcessedAt: 600 })];
-    const d = diffHost([1, 2, 50], null, live, o);
+    const d = diffHost([1, 2, 50], null, live, 0, o);
     assert.deepEqual(d.handOver, [1]);
     assert.deepEqual(d.unknown, [50]);
   });

@@ -1,10 +1,14 @@
 import { isGantryError } from '../../domain/errors.js';
-import { diffHost, type SweptInstance } from '../../domain/instance/sweep.js';
+import { diffHost, plainlyRunning, type SweptInstance } from '../../domain/instance/sweep.js';
 import type { ControlContext } from '../context.js';
 import type { HostLink, HostListing } from '../hosts/hosts.js';
 
-/** Machines per claim: one transaction, one `list` each (in parallel), one read of their instances, one stamp. */
-const HOSTS_PER_CLAIM = 500;
+/** Machines per claim (one transaction); they are then swept in chunks. */
+const HOSTS_PER_CLAIM = 10_000;
+/** Machines per chunk: one `list` each (in parallel), one read of their instances, one stamp. */
+const HOSTS_PER_CHUNK = 1000;
+/** Chunks in flight at once: the store's reads of one overlap the listings and diff of another. */
+const CHUNKS_IN_FLIGHT = 4;
 
 export interface SweepReport {
   /** Hosts whose workloads were compared with their instances. */
@@ -64,30 +68,49 @@ export class HostSweep {
     const { token, machineIds } = await ctx.store.claimHostSweeps({
       owner: this.#owner,
       now: ctx.clock.now(),
-      leaseMs: s.leaseMs,
+      // Held past the listing's own bound (a host slow to answer), so it cannot lapse while this replica still sweeps.
+      leaseMs: s.leaseMs + s.agentCallTimeoutMs,
       sweptBefore,
       limit: HOSTS_PER_CLAIM,
       machineIds: ctx.hosts.machineIds(),
     });
     if (machineIds.length === 0) return null;
     const report: SweepReport = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+    const chunks: number[][] = [];
+    for (let i = 0; i < machineIds.length; i += HOSTS_PER_CHUNK) chunks.push(machineIds.slice(i, i + HOSTS_PER_CHUNK));
+    const worker = async (): Promise<void> => {
+      for (let c = chunks.shift(); c !== undefined; c = chunks.shift()) await this.#chunk(token, c, report);
+    };
+    await Promise.all(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, chunks.length) }, worker));
+    return report;
+  }
+
+  async #chunk(token: string, machineIds: readonly number[], report: SweepReport): Promise<void> {
+    const ctx = this.#ctx;
     try {
       // Listings first, then the store: an instance created in between is in the store and not yet on the
       // host, which hands it over (a second look), never the other way round.
       const listed = (await Promise.all(machineIds.map((id) => this.#list(id)))).filter((l) => l !== null);
-      report.failed = machineIds.length - listed.length;
+      report.failed += machineIds.length - listed.length;
+      const running: { machineId: number; id: number }[] = [];
+      for (const l of listed) for (const w of l.listing.observed ?? []) if (plainlyRunning(w.observation)) running.push({ machineId: l.machineId, id: w.id });
+      const read = await ctx.store.sweptInstances(
+        listed.map((l) => l.machineId),
+        running,
+      );
       const byMachine = new Map<number, SweptInstance[]>();
-      for (const inst of await ctx.store.sweptInstances(listed.map((l) => l.machineId))) {
+      for (const inst of read.rows) {
         const rows = byMachine.get(inst.machineId);
         if (rows === undefined) byMachine.set(inst.machineId, [inst]);
         else rows.push(inst);
       }
       const now = ctx.clock.now();
+      const observeBefore = now - ctx.settings.observeIntervalMs;
       for (const l of listed) {
-        const diff = diffHost(l.listing.ids, l.listing.observed, byMachine.get(l.machineId) ?? [], {
+        const diff = diffHost(l.listing.ids, l.listing.observed, byMachine.get(l.machineId) ?? [], read.resting.get(l.machineId) ?? 0, {
           now,
           imageNotice: l.host.imageNotice,
-          observeBefore: now - s.observeIntervalMs,
+          observeBefore,
         });
         for (const id of diff.handOver) this.#handOver(id);
         for (const id of diff.unknown) this.#removeOrphan(l.machineId, l.host, id);
@@ -98,7 +121,6 @@ export class HostSweep {
     } finally {
       await ctx.store.finishHostSweeps(token, machineIds, ctx.clock.now());
     }
-    return report;
   }
 
   async #list(machineId: number): Promise<{ machineId: number; host: HostLink; listing: HostListing } | null> {

@@ -79,10 +79,14 @@ export class InstanceReconciler {
     await this.#sweep.settled();
   }
 
-  /** One sweep of the due hosts at a time, in the background of the claims; at most every reconcileIdleMs unless asked. */
+  /** One sweep of the due hosts at a time, in the background of the claims; at most every reconcileIdleMs unless asked, and not while hints wait. */
   #maybeSweep(log: ControlContext['log']): void {
     const ctx = this.#ctx;
     if (this.#sweeping !== null || (!this.#sweepAsked && ctx.clock.now() < this.#sweepAt)) return;
+    // What the last sweep handed over is claimed first: a sweep now would only find those rows again, and
+    // compete with their looks for the store (a fleet-wide change, e.g. a host back, hands over many).
+    // Bounded: hints that keep coming must not starve the sweep (10 intervals late at most).
+    if (!this.#sweepAsked && this.#hinted.size > 0 && ctx.clock.now() < this.#sweepAt + 10 * ctx.settings.observeIntervalMs) return;
     this.#sweepAsked = false;
     this.#sweeping = this.#sweep
       .sweepDue()

@@ -17,6 +17,7 @@ export function postgresDialect(url: string, opts: { poolSize?: number } = {}): 
     blobColumnType: 'bytea',
     supportsSkipLocked: true,
     intIn: (column, ids) => sql<SqlBool>`${sql.ref(column)} = ANY(${sql.val(ids)}::int[])`,
+    bigintIn: (expr, values) => sql<SqlBool>`${expr} = ANY(${sql.val(values)}::bigint[])`,
     createChangeFeed: (onError) => new PgChangeFeed(url, { onError }),
     createKyselyDialect() {
       return new PostgresDialect({ pool: retryingPool(new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 })) });

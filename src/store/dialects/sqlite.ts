@@ -25,6 +25,7 @@ export function sqliteDialect(file: string): StoreDialect {
     blobColumnType: 'blob',
     supportsSkipLocked: false,
     intIn: (column, ids) => sql<SqlBool>`${sql.ref(column)} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+    bigintIn: (expr, values) => sql<SqlBool>`${expr} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`,
     // One server per database file: its own subscribers are everyone to tell.
     createChangeFeed: () => new LocalChangeFeed(),
     createKyselyDialect() {

@@ -24,6 +24,8 @@ export interface StoreDialect {
    * connected machine, and 10,000 separate parameters cost more to send and plan than the claim itself.
    */
   intIn(column: string, ids: readonly number[]): RawBuilder<SqlBool>;
+  /** `expr IN (values)` for 64-bit integer values (composite keys), the values as one parameter as in `intIn`. */
+  bigintIn(expr: RawBuilder<unknown>, values: readonly number[]): RawBuilder<SqlBool>;
   /** Whether an error is a primary-key or unique-constraint violation. */
   isUniqueViolation(err: unknown): boolean;
   /** Where the data lives, for logs (credentials masked). */

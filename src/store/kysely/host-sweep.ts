@@ -1,9 +1,9 @@
 import { claimLeased } from './lease.js';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { StoreDialect } from '../dialects/store-dialect.js';
-import type { HostSweepClaim } from '../store.js';
+import type { HostSweepClaim, SweptInstances } from '../store.js';
 import type { Database } from './schema.js';
-import type { SweptInstance } from '../../domain/instance/sweep.js';
+import { RESTING_RUNNING } from '../../domain/instance/sweep.js';
 import type { InstanceStatus, InstanceTarget, PendingOp } from '../../domain/instance/status.js';
 
 /**
@@ -30,44 +30,71 @@ export async function claimHostSweeps(db: Kysely<Database>, dialect: StoreDialec
   return { token, machineIds: ids };
 }
 
-/** Live instances of these machines with what a look compares: one read for the whole batch. */
-export async function sweptInstances(db: Kysely<Database>, dialect: StoreDialect, machineIds: readonly number[]): Promise<SweptInstance[]> {
-  if (machineIds.length === 0) return [];
-  const rows = await db
-    .selectFrom('instances')
-    .select([
-      'id',
-      'machine_id',
-      'target',
-      'status',
-      'generation',
-      'observed_generation',
-      'pending_op',
-      'gpu_wait_since',
-      'status_msg',
-      'exit_code',
-      'start_date',
-      'last_processed_at',
-      'lease_expires_at',
-    ])
-    .where(dialect.intIn('machine_id', machineIds))
-    .where('status', '!=', 'destroyed')
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    machineId: r.machine_id,
-    target: r.target as InstanceTarget,
-    status: r.status as InstanceStatus,
-    generation: Number(r.generation),
-    observedGeneration: Number(r.observed_generation),
-    pendingOp: (r.pending_op ?? null) as PendingOp,
-    gpuWaitSince: r.gpu_wait_since === null ? null : Number(r.gpu_wait_since),
-    statusMsg: r.status_msg,
-    exitCode: r.exit_code,
-    startDate: r.start_date === null ? null : Number(r.start_date),
-    lastProcessedAt: Number(r.last_processed_at),
-    leaseExpiresAt: r.lease_expires_at === null ? null : Number(r.lease_expires_at),
-  }));
+/** Composite key of an instance on its machine: ids stay below 2^31, machine ids below 2^22, within a double. */
+const KEY = sql<number>`(machine_id * 2147483648 + id)`;
+const keyOf = (machineId: number, id: number): number => machineId * 2147483648 + id;
+
+/**
+ * Live instances of these machines, in one read for the whole batch, but for those the store can call at
+ * rest itself: `RESTING_RUNNING` rows among `running` (listed plainly running by their own machine), only
+ * counted per machine. The predicate spells out RESTING_RUNNING (domain/instance/sweep.ts).
+ */
+export async function sweptInstances(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  machineIds: readonly number[],
+  running: readonly { machineId: number; id: number }[],
+): Promise<SweptInstances> {
+  if (machineIds.length === 0) return { rows: [], resting: new Map() };
+  const keys = running.map((r) => keyOf(r.machineId, r.id));
+  const rest = sql<SqlBool>`(target = ${RESTING_RUNNING.target} AND status = ${RESTING_RUNNING.status} AND generation = observed_generation
+    AND gpu_wait_since IS NULL AND exit_code IS NULL AND ${dialect.bigintIn(KEY, keys)})`;
+  const live = db.selectFrom('instances').where(dialect.intIn('machine_id', machineIds)).where('status', '!=', 'destroyed');
+  const [rows, counts] = await Promise.all([
+    live
+      .select([
+        'id',
+        'machine_id',
+        'target',
+        'status',
+        'generation',
+        'observed_generation',
+        'pending_op',
+        'gpu_wait_since',
+        'status_msg',
+        'exit_code',
+        'start_date',
+        'last_processed_at',
+        'lease_expires_at',
+      ])
+      .where(keys.length > 0 ? sql<SqlBool>`NOT ${rest}` : sql<SqlBool>`1 = 1`)
+      .execute(),
+    keys.length > 0
+      ? live
+          .select(['machine_id', (eb) => eb.fn.countAll<number>().as('n')])
+          .where(rest)
+          .groupBy('machine_id')
+          .execute()
+      : Promise.resolve([]),
+  ]);
+  return {
+    rows: rows.map((r) => ({
+      id: r.id,
+      machineId: r.machine_id,
+      target: r.target as InstanceTarget,
+      status: r.status as InstanceStatus,
+      generation: Number(r.generation),
+      observedGeneration: Number(r.observed_generation),
+      pendingOp: (r.pending_op ?? null) as PendingOp,
+      gpuWaitSince: r.gpu_wait_since === null ? null : Number(r.gpu_wait_since),
+      statusMsg: r.status_msg,
+      exitCode: r.exit_code,
+      startDate: r.start_date === null ? null : Number(r.start_date),
+      lastProcessedAt: Number(r.last_processed_at),
+      leaseExpiresAt: r.lease_expires_at === null ? null : Number(r.lease_expires_at),
+    })),
+    resting: new Map(counts.map((c) => [c.machine_id, Number(c.n)])),
+  };
 }
 
 /** Release the sweep's lease on the machines it compared and stamp them (guarded by the claim's token). */

@@ -7,6 +7,7 @@ import type { BillingStore } from '../billing-store.js';
 import type { ServerlessStore } from '../serverless-store.js';
 import type {
   ClaimOptions,
+  SweptInstances,
   HostSweepClaim,
   InstanceListOptions,
   IntentWrite,
@@ -22,7 +23,6 @@ import type { MlStore } from '../ml-store.js';
 import * as fleet from './fleet.js';
 import * as bids from './bids.js';
 import * as sweep from './host-sweep.js';
-import type { SweptInstance } from '../../domain/instance/sweep.js';
 import { deleteMachine } from './machine-delete.js';
 import { AccessRepo } from './access-repo.js';
 import { BillingRepo } from './billing-repo.js';
@@ -379,8 +379,8 @@ export class KyselyStore implements Store {
     return sweep.claimHostSweeps(this.db, this.dialect, o);
   }
 
-  sweptInstances(machineIds: readonly number[]): Promise<SweptInstance[]> {
-    return sweep.sweptInstances(this.db, this.dialect, machineIds);
+  sweptInstances(machineIds: readonly number[], running: readonly { machineId: number; id: number }[]): Promise<SweptInstances> {
+    return sweep.sweptInstances(this.db, this.dialect, machineIds, running);
   }
 
   finishHostSweeps(token: string, machineIds: readonly number[], now: number): Promise<void> {
