@@ -114,7 +114,7 @@ export function goalRows(r: BenchResults): GoalRow[] {
       met: listing.reqPerS / light.reqPerS >= 0.7,
     });
   const floor = find(r.rows, 'full reconcile pass', 'SELECT');
-  for (const variant of ['default settings', 'exited']) {
+  for (const variant of ['next pass', 'exited']) {
     const pass = find(r.rows, 'full reconcile pass', variant);
     if (pass === undefined) continue;
     out.push({

@@ -53,9 +53,9 @@ export interface Pass {
  * takes it. A pass (decision 017): every host made due at once, each swept (one observing `list`, its
  * instances compared in the store) and stamped, and every row the sweep handed over looked at by the
  * per-instance path; it ends when the store shows every machine swept since it began and every exit the
- * agents report recorded, or at `boundMs`. The first pass finds everything as
- * recorded; before the second, `exitedPerMille` of the workloads are made to report an exit (each handed
- * over, inspected and recorded exited). The billing loop is held off: the steady state includes it.
+ * agents report recorded, or at `boundMs`. The first two passes find everything as
+ * recorded (the first right after start); before the third, `exitedPerMille` of the workloads are made to
+ * report an exit (each handed over, inspected and recorded exited). The billing loop is held off: the steady state includes it.
  */
 export async function reconcilePasses(url: string, dataDir: string, adminKey: string, seed: boolean, exitedPerMille: number, boundMs: number): Promise<Pass[]> {
   const config = loadConfig({
@@ -105,7 +105,8 @@ export async function reconcilePasses(url: string, dataDir: string, adminKey: st
     }
     const totals = g.control.reconciler.totals;
     const passes: Pass[] = [];
-    for (const exits of [0, exitedPerMille]) {
+    // The first pass after start (cold: JIT, the database's caches), then the same warm, then with exits.
+    for (const exits of [0, 0, exitedPerMille]) {
       let k = 0;
       for (const h of hosts.values()) for (const id of h.ids) if (exits > 0 && k++ % 1000 < exits) h.exited.add(id);
       const wanted = [...hosts.values()].reduce((n, h) => n + h.exited.size, 0);

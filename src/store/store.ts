@@ -12,7 +12,7 @@ import type { TemplateStore } from './template-store.js';
 import type { VolumeStore } from './volume-store.js';
 import type { VolumeMount } from '../domain/volume/volume.js';
 import type { ChangeFeed } from './change-feed.js';
-import type { SweptInstance } from '../domain/instance/sweep.js';
+import type { HostSweepStore } from './host-sweep-store.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
@@ -105,7 +105,8 @@ export interface InstanceListOptions {
   readonly includeDestroyed?: boolean;
 }
 
-export interface Store extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore, OfferSourceStore {
+export interface Store
+  extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore, OfferSourceStore, HostSweepStore {
   readonly name: 'sqlite' | 'postgres';
   /** What changed, told to this replica's parts and to the other replicas on the same database. */
   readonly changes: ChangeFeed;
@@ -174,33 +175,6 @@ export interface Store extends ServerlessStore, TenantStore, BillingStore, Catal
   releaseLease(id: number, leaseToken: string, now: number): Promise<void>;
   /** Instances of one machine that should have a workload (for the orphan sweep). */
   liveInstanceIds(machineId: number): Promise<Set<number>>;
-
-  /** Lease machines due for a host sweep (decision 017); no two replicas hold one machine at once. */
-  claimHostSweeps(o: HostSweepClaim): Promise<{ token: string; machineIds: number[] }>;
-  /**
-   * Live instances of these machines as the sweep compares them, in one read; those among `running` (listed
-   * plainly running by their machine) that are `RESTING_RUNNING` are only counted per machine.
-   */
-  sweptInstances(machineIds: readonly number[], running: readonly { machineId: number; id: number }[]): Promise<SweptInstances>;
-  /** Release the sweep leases of `token` on these machines and stamp them as swept at `now`. */
-  finishHostSweeps(token: string, machineIds: readonly number[], now: number): Promise<void>;
-}
-
-export interface SweptInstances {
-  readonly rows: SweptInstance[];
-  /** Per machine: how many of its `running` workloads the store found at rest (not in `rows`). */
-  readonly resting: Map<number, number>;
-}
-
-export interface HostSweepClaim {
-  readonly owner: string;
-  readonly now: number;
-  readonly leaseMs: number;
-  /** Machines last swept at or before this time (or never) are due. */
-  readonly sweptBefore: number;
-  readonly limit: number;
-  /** The hosts connected to this replica: only they can be listed. */
-  readonly machineIds: readonly number[];
 }
 
 /** Short-lived results fetched by an unguessable token (log downloads, `execute` output). */

@@ -1,7 +1,8 @@
 import { claimLeased } from './lease.js';
 import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { StoreDialect } from '../dialects/store-dialect.js';
-import type { HostSweepClaim, SweptInstances } from '../store.js';
+import type { HostSweepClaim, HostSweepStore, SweptInstances } from '../host-sweep-store.js';
+import { Repo } from './repo.js';
 import type { Database } from './schema.js';
 import { RESTING_RUNNING } from '../../domain/instance/sweep.js';
 import type { InstanceStatus, InstanceTarget, PendingOp } from '../../domain/instance/status.js';
@@ -11,7 +12,7 @@ import type { InstanceStatus, InstanceTarget, PendingOp } from '../../domain/ins
  * replicas never sweep one host at once), the live instances of a batch of hosts in one narrow read, and
  * the stamp that says they were compared.
  */
-export async function claimHostSweeps(db: Kysely<Database>, dialect: StoreDialect, o: HostSweepClaim): Promise<{ token: string; machineIds: number[] }> {
+async function claimHostSweeps(db: Kysely<Database>, dialect: StoreDialect, o: HostSweepClaim): Promise<{ token: string; machineIds: number[] }> {
   if (o.machineIds.length === 0) return { token: '', machineIds: [] };
   const { token, ids } = await claimLeased(
     db,
@@ -39,7 +40,7 @@ const keyOf = (machineId: number, id: number): number => machineId * 2147483648 
  * rest itself: `RESTING_RUNNING` rows among `running` (listed plainly running by their own machine), only
  * counted per machine. The predicate spells out RESTING_RUNNING (domain/instance/sweep.ts).
  */
-export async function sweptInstances(
+async function sweptInstances(
   db: Kysely<Database>,
   dialect: StoreDialect,
   machineIds: readonly number[],
@@ -98,7 +99,7 @@ export async function sweptInstances(
 }
 
 /** Release the sweep's lease on the machines it compared and stamp them (guarded by the claim's token). */
-export async function finishHostSweeps(db: Kysely<Database>, dialect: StoreDialect, token: string, machineIds: readonly number[], now: number): Promise<void> {
+async function finishHostSweeps(db: Kysely<Database>, dialect: StoreDialect, token: string, machineIds: readonly number[], now: number): Promise<void> {
   if (machineIds.length === 0) return;
   await db
     .updateTable('machines')
@@ -106,4 +107,17 @@ export async function finishHostSweeps(db: Kysely<Database>, dialect: StoreDiale
     .where(dialect.intIn('id', machineIds))
     .where('lease_token', '=', token)
     .execute();
+}
+
+/** The functions above as the store's `HostSweepStore` part. */
+export class HostSweepRepo extends Repo implements HostSweepStore {
+  claimHostSweeps(o: HostSweepClaim): Promise<{ token: string; machineIds: number[] }> {
+    return claimHostSweeps(this.db, this.dialect, o);
+  }
+  sweptInstances(machineIds: readonly number[], running: readonly { machineId: number; id: number }[]): Promise<SweptInstances> {
+    return sweptInstances(this.db, this.dialect, machineIds, running);
+  }
+  finishHostSweeps(token: string, machineIds: readonly number[], now: number): Promise<void> {
+    return finishHostSweeps(this.db, this.dialect, token, machineIds, now);
+  }
 }

@@ -5,24 +5,14 @@ import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { BillingStore } from '../billing-store.js';
 import type { ServerlessStore } from '../serverless-store.js';
-import type {
-  ClaimOptions,
-  SweptInstances,
-  HostSweepClaim,
-  InstanceListOptions,
-  IntentWrite,
-  ListingWrite,
-  NewInstance,
-  ObservationWrite,
-  ResultStore,
-  Store,
-} from '../store.js';
+import type { ClaimOptions, InstanceListOptions, IntentWrite, ListingWrite, NewInstance, ObservationWrite, ResultStore, Store } from '../store.js';
 import type { TenantStore } from '../tenant-store.js';
 import type { CatalogStore } from '../catalog-store.js';
 import type { MlStore } from '../ml-store.js';
 import * as fleet from './fleet.js';
 import * as bids from './bids.js';
-import * as sweep from './host-sweep.js';
+import { HostSweepRepo } from './host-sweep.js';
+import type { HostSweepStore } from '../host-sweep-store.js';
 import { deleteMachine } from './machine-delete.js';
 import { AccessRepo } from './access-repo.js';
 import { BillingRepo } from './billing-repo.js';
@@ -59,9 +49,9 @@ const UNSETTLED = sql<SqlBool>`status IN (${sql.raw(UNSETTLED_STATUSES.map((st) 
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
 type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & ResourceRepos;
-type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo;
+type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo & HostSweepRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
-// OfferSourceRepo declares the OfferSourceStore part itself (`implements`).
+// OfferSourceRepo and HostSweepRepo declare their parts themselves (`implements`).
 const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore & ResultStore => r;
 void covers;
 
@@ -69,7 +59,7 @@ void covers;
 // (`covers` above checks they exist, the store contract suite that they behave).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface KyselyStore
-  extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore, OfferSourceStore {}
+  extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore, OfferSourceStore, HostSweepStore {}
 
 /**
  * The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. Machines
@@ -104,6 +94,7 @@ export class KyselyStore implements Store {
       new TemplateRepo(this.db, d),
       new VolumeRepo(this.db, d),
       new ResultRepo(this.db, d),
+      new HostSweepRepo(this.db, d),
       new OfferSourceRepo(this.db, d, this.machineOnlineWindowMs),
     ]) {
       exposeMethods(this, repo);
@@ -373,18 +364,6 @@ export class KyselyStore implements Store {
 
   releaseLease(id: number, leaseToken: string, now: number): Promise<void> {
     return this.#releases.release(id, leaseToken, now);
-  }
-
-  claimHostSweeps(o: HostSweepClaim): Promise<{ token: string; machineIds: number[] }> {
-    return sweep.claimHostSweeps(this.db, this.dialect, o);
-  }
-
-  sweptInstances(machineIds: readonly number[], running: readonly { machineId: number; id: number }[]): Promise<SweptInstances> {
-    return sweep.sweptInstances(this.db, this.dialect, machineIds, running);
-  }
-
-  finishHostSweeps(token: string, machineIds: readonly number[], now: number): Promise<void> {
-    return sweep.finishHostSweeps(this.db, this.dialect, token, machineIds, now);
   }
 
   async liveInstanceIds(machineId: number): Promise<Set<number>> {
