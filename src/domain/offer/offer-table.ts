@@ -62,7 +62,10 @@ export interface TableView {
 function* merged(sorted: readonly SortedRows[]): Generator<Offer> {
   const first = sorted[0];
   if (first === undefined) return;
-  if (sorted.length === 1) return yield* first.rows();
+  if (sorted.length === 1) {
+    yield* first.rows();
+    return;
+  }
   const its = sorted.map((s) => s.rows());
   const heads = its.map((it) => it.next());
   for (;;) {
