@@ -111,12 +111,14 @@ export async function searchBench(dir: string): Promise<LatencyRow[]> {
     const h: number[] = [];
     const x: number[] = [];
     const d: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      for (let i = 0; i < MIX.length; i++) {
-        h.push(await run(i, 'http'));
-        x.push(await run(i, 'index'));
-        d.push(await run(i, 'direct'));
-      }
+    // One way at a time, not interleaved: the baseline's scans allocate hundreds of MB per round, and the
+    // collections they cause would land in the next HTTP search, which is not the index's cost.
+    for (const [via, out] of [
+      ['http', h],
+      ['index', x],
+      ['direct', d],
+    ] as const) {
+      for (let r = 0; r < ROUNDS; r++) for (let i = 0; i < MIX.length; i++) out.push(await run(i, via));
     }
 
     // The same mix while machines change: a price now and then, an unlisting and listing again.
