@@ -40,13 +40,14 @@ export interface InstanceMeters {
  * owner pays the renter back (the renter is its own host), as the per-instance path does.
  */
 export function instanceMeters(rows: readonly InstanceMeters[]): OpenMeter[] {
+  // Plain literals, no spreads: a pass builds two of these per instance, 200,000 for a 100,000-instance fleet.
   const out: OpenMeter[] = [];
   for (const i of rows) {
     const rates = ratesOf(i);
-    const base = { subjectId: i.id, accountId: i.accountId, hostAccountId: i.hostAccountId ?? i.accountId, machineId: i.machineId };
+    const hostAccountId = i.hostAccountId ?? i.accountId;
     for (const kind of METER_KINDS) {
       const since = kind === 'gpu' ? i.gpuSince : i.diskSince;
-      if (since !== null) out.push({ ...base, kind, since, rate: rates[kind] });
+      if (since !== null) out.push({ subjectId: i.id, kind, accountId: i.accountId, hostAccountId, machineId: i.machineId, since, rate: rates[kind] });
     }
   }
   return out;
@@ -58,7 +59,19 @@ export function chargesUpTo(open: readonly OpenMeter[], now: number): MeterCharg
   for (const m of open) {
     if (m.since >= now) continue;
     const amount = amountFor(m.rate, now - m.since);
-    out.push({ ...m, start: m.since, end: now, amount, fromBalance: amount });
+    out.push({
+      subjectId: m.subjectId,
+      kind: m.kind,
+      accountId: m.accountId,
+      hostAccountId: m.hostAccountId,
+      machineId: m.machineId,
+      since: m.since,
+      rate: m.rate,
+      start: m.since,
+      end: now,
+      amount,
+      fromBalance: amount,
+    });
   }
   return out;
 }
