@@ -28,7 +28,7 @@ export interface PassSettings {
  * PostgreSQL, every machine a real AgentSession whose simulated agent answers each command as soon as it
  * takes it. Every row is made due at once; the pass ends when the store shows each looked at since
  * (releasing the lease stamps last_processed_at), or at `boundMs`. The billing loop is held off: it
- * settles 100,000 meters one transaction each and would time itself here (the steady state includes it).
+ * settles 100,000 instances' meters and would time itself here (the steady state includes it).
  */
 export async function reconcilePass(url: string, dataDir: string, adminKey: string, o: PassSettings, seed: boolean, boundMs: number): Promise<Pass> {
   const config = loadConfig({
