@@ -155,13 +155,17 @@ export async function searchBench(dir: string): Promise<LatencyRow[]> {
     })();
     const c: number[] = [];
     const started = Date.now();
-    for (let r = 0; r < ROUNDS / 2; r++) {
-      for (let i = 0; i < MIX.length; i++) {
-        c.push(await time(() => search(MIX[i] as Record<string, unknown>)));
+    try {
+      for (let r = 0; r < ROUNDS / 2; r++) {
+        for (let i = 0; i < MIX.length; i++) {
+          c.push(await time(() => search(MIX[i] as Record<string, unknown>)));
+        }
       }
+    } finally {
+      // Also when a search failed: the changes end before the server closes under them.
+      changing = false;
+      await churn;
     }
-    changing = false;
-    await churn;
     const perSecond = Math.round(changes / ((Date.now() - started) / 1000));
     await client.close();
     const bench = `offer search, mix of ${MIX.length} (${offers} offers)`;
