@@ -84,24 +84,40 @@ export async function load(origin: string, path: string, headers: Record<string,
   return { n: times.length, perS: times.length / elapsed, p50: pct(times, 50), p99: pct(times, 99) };
 }
 
-/** The smallest Node proxy (node:http server, undici Pool, headers passed as they are): Node's own floor. */
+/**
+ * The smallest Node proxy (node:http server, undici Pool, headers passed as they are): Node's own floor.
+ * With PROCS > 1, that many processes share the listening socket (cluster, the kernel spreading
+ * connections: what a multi-process data plane would get at best).
+ */
 const MINIMAL_PROXY = `
-const { createServer } = require('node:http');
-const { Pool } = require(process.env.UNDICI);
-const pool = new Pool(process.env.UPSTREAM, { connections: 128 });
-createServer(async (req, res) => {
-  try {
-    const r = await pool.request({ method: req.method, path: req.url, headers: req.headers });
-    const body = Buffer.from(await r.body.arrayBuffer());
-    res.writeHead(r.statusCode, r.headers).end(body);
-  } catch { res.destroy(); }
-}).listen(Number(process.env.PORT), '127.0.0.1', () => process.stdout.write('listening\\n'));
+const cluster = require('node:cluster');
+const procs = Number(process.env.PROCS);
+if (procs > 1 && cluster.isPrimary) {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  let up = 0;
+  cluster.on('listening', () => ++up === procs && process.stdout.write('listening\\n'));
+  for (let i = 0; i < procs; i++) cluster.fork();
+} else {
+  const { createServer } = require('node:http');
+  const { Pool } = require(process.env.UNDICI);
+  const pool = new Pool(process.env.UPSTREAM, { connections: 128 });
+  createServer(async (req, res) => {
+    try {
+      const r = await pool.request({ method: req.method, path: req.url, headers: req.headers });
+      const body = Buffer.from(await r.body.arrayBuffer());
+      res.writeHead(r.statusCode, r.headers).end(body);
+    } catch { res.destroy(); }
+  }).listen(Number(process.env.PORT), '127.0.0.1', () => procs === 1 && process.stdout.write('listening\\n'));
+}
 `;
 
-async function startMinimalProxy(upstream: string, port: number): Promise<ChildProcess> {
+async function startMinimalProxy(dir: string, upstream: string, port: number, procs: number): Promise<ChildProcess> {
   const undici = fileURLToPath(import.meta.resolve('undici'));
-  const child = spawn(process.execPath, ['-e', MINIMAL_PROXY], {
-    env: { ...process.env, UPSTREAM: upstream, PORT: String(port), UNDICI: undici },
+  // A file, not `-e`: cluster forks its workers from the primary's script.
+  const script = join(dir, 'minimal-proxy.cjs');
+  await writeFile(script, MINIMAL_PROXY);
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, UPSTREAM: upstream, PORT: String(port), UNDICI: undici, PROCS: String(procs) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -187,6 +203,7 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
   const api = (method: string, path: string, body?: unknown): Promise<any> => callApi(url, KEY, method, path, body);
   let nginx: ChildProcess | null = null;
   let minimal: ChildProcess | null = null;
+  let cluster: ChildProcess | null = null;
   try {
     const r = await api('POST', '/api/v0/deployments/', workerDeployment('tput', { env: { WORKER_PERF: '100000' }, min_load: 1 }));
     const endpointId = r.deployment.endpoint_id as number;
@@ -199,7 +216,8 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
     const nginxPort = port + 1000;
     nginx = await startNginx(join(dir, 'nginx'), Number(new URL(worker.url).port), nginxPort);
     const nodePort = port + 1500;
-    minimal = await startMinimalProxy(worker.url, nodePort);
+    minimal = await startMinimalProxy(dir, worker.url, nodePort, 1);
+    cluster = await startMinimalProxy(dir, worker.url, nodePort + 1, 2);
     const rows: ThroughputRow[] = [];
     for (const w of WORKS) {
       const bench = `proxy, ${CONCURRENCY} concurrent, ${w.label}`;
@@ -207,6 +225,7 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
       const viaGantry = await measured(gantry.pid as number, () => load(url, `/endpoints/tput${w.path}`, { authorization: `Bearer ${KEY}` }));
       const viaNginx = nginx === null ? null : await measured(nginx.pid as number, () => load(`http://127.0.0.1:${nginxPort}`, w.path, signed));
       const viaNode = await measured(minimal.pid as number, () => load(`http://127.0.0.1:${nodePort}`, w.path, signed));
+      const viaCluster = await measured(cluster.pid as number, () => load(`http://127.0.0.1:${nodePort + 1}`, w.path, signed));
       const row = (variant: string, m: { n: number; perS: number; p50: number; p99: number; cpuUs?: number }, peer: boolean): ThroughputRow => ({
         bench,
         variant,
@@ -221,12 +240,14 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
       rows.push(row('worker directly (floor)', direct, false));
       if (viaNginx !== null) rows.push(row('nginx proxy_pass (peer)', viaNginx, false));
       rows.push(row("minimal Node proxy (node:http + undici, Node's floor)", viaNode, true));
+      rows.push(row('minimal Node proxy, 2 processes sharing the socket (cluster)', viaCluster, true));
       rows.push(row('Gantry /endpoints/ proxy', viaGantry, true));
     }
     return rows;
   } finally {
     nginx?.kill('SIGTERM');
     minimal?.kill('SIGTERM');
+    cluster?.kill('SIGTERM');
     await endDeployments(
       gantry,
       api,

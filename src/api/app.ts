@@ -66,11 +66,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('preClose', async () => data.closing());
   app.addHook('onSend', exactContentTypes(o.dialects));
+  // Each label's children bound once, not looked up by a label object per request.
+  const meters = new Map<string, ReturnType<typeof httpMeter>>();
   app.addHook('onResponse', async (req, reply) => {
     const edge = req.routeOptions.config.edge;
     const dialect = edge?.label ?? edge?.dialect ?? 'other';
-    o.metrics.httpRequests.inc({ dialect, code: `${Math.floor(reply.statusCode / 100)}xx` });
-    o.metrics.httpDuration.observe({ dialect }, reply.elapsedTime / 1000);
+    let meter = meters.get(dialect);
+    if (meter === undefined) meters.set(dialect, (meter = httpMeter(o.metrics, dialect)));
+    meter(reply.statusCode, reply.elapsedTime / 1000);
   });
 
   // Every route served, so tests can probe them all (the cross-tenant test) and docs can list them.

@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { HostRegistry } from './hosts/hosts.js';
 import type { MachineCatalog } from './fleet/machine-catalog.js';
+import type { InstanceViewCache } from './instances/instance-view-cache.js';
 import type { OffersIndex } from './fleet/offers-index.js';
 import type { EndpointSignal } from './serverless/endpoint-signal.js';
 import type { TrafficGate } from './serverless/traffic-gate.js';
@@ -61,6 +62,8 @@ export interface ControlContext {
   readonly hosts: HostRegistry;
   /** Cached machine list (instance and volume views, routing). */
   readonly machines: MachineCatalog;
+  /** Each account's instance listing, kept until something in it changes. */
+  readonly instanceViews: InstanceViewCache;
   /** Offers kept up to date from machine and rental changes: what searches read. */
   readonly offers: OffersIndex;
   readonly log: Logger;

@@ -24,7 +24,8 @@ import { mlUseCases, type MlUseCases } from './ml/use-cases.js';
 import { volumeUseCases, type VolumeUseCases } from './volumes/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
 import { BillingLoop } from './loops/billing-loop.js';
-import { listInstances, showInstance } from './instances/read-instances.js';
+import { listInstances, readAccountViews, showInstance } from './instances/read-instances.js';
+import { InstanceViewCache } from './instances/instance-view-cache.js';
 import { AgentHub } from './hosts/agent-hub.js';
 import { createHostToken } from './hosts/host-tokens.js';
 import * as machines from './fleet/manage-machines.js';
@@ -65,7 +66,9 @@ export class ControlPlane {
   /** Volumes, volume offers, snapshots and machine cleanup. */
   readonly volumes: VolumeUseCases;
 
-  constructor(ctx: Omit<ControlContext, 'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals'> & { readonly machines?: MachineCatalog }) {
+  constructor(
+    ctx: Omit<ControlContext, 'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals' | 'instanceViews'> & { readonly machines?: MachineCatalog },
+  ) {
     const principals = new PrincipalCache({
       maxEntries: ctx.settings.principalCacheEntries,
       maxAgeMs: ctx.settings.principalCacheMaxAgeMs,
@@ -74,9 +77,18 @@ export class ControlPlane {
     // For as long as the store lives (its feed drops listeners when it closes): a cache that stopped
     // following would keep revoked keys working.
     principals.follow(ctx.store.changes);
+    const instanceViews = new InstanceViewCache({
+      build: (accountId) => readAccountViews(this.ctx, accountId),
+      now: () => ctx.clock.now(),
+      maxAgeMs: ctx.settings.machineCacheMs,
+      maxEntries: ctx.settings.principalCacheEntries,
+    });
+    // For as long as the store lives, like the principals: a listing that stopped following would go stale.
+    instanceViews.follow(ctx.store);
     this.ctx = {
       ...ctx,
       principals,
+      instanceViews,
       machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),
       offers: new OffersIndex(ctx.store, ctx.clock, {
         seenSyncMs: ctx.settings.machineCacheMs,

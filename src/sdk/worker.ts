@@ -244,13 +244,16 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     closing = true;
     clearInterval(timer);
     await sessions.closeAll();
-    await report();
     // Keep-alive connections that finish their last request become idle later: close them as they do.
     const sweep = setInterval(() => server.closeIdleConnections(), 50);
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
+    // The last report and the close together: a stop waits for this process to end, not for a round trip first.
+    await Promise.all([
+      report(),
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+    ]);
     clearInterval(sweep);
   };
   // `on`, not `once`: a second SIGTERM (some supervisors signal the group and each process) must not kill in-flight requests.

@@ -10,8 +10,8 @@ export interface ChargeQuery {
 
 export interface BillingStore {
   /**
-   * Charge every open meter up to `now` and restart it there. Each instance is settled in its own
-   * transaction with a compare-and-set on the meter's start, so replicas settling together never
+   * Charge every open meter up to `now` and restart it there. Meters are settled a batch of instances
+   * per transaction, with a compare-and-set on each meter's start, so replicas settling together never
    * charge a second twice. Returns the number of charges written.
    */
   settleMeters(now: number): Promise<number>;

@@ -112,6 +112,12 @@ export interface Store
   readonly changes: ChangeFeed;
   /** A host silent longer than this is not `online` (judged when a machine is read). */
   readonly machineOnlineWindowMs: number;
+  /**
+   * Call `f` whenever a statement this process ran (or the transaction holding it, at its commit) may have
+   * changed what an instance listing shows: instance rows (not leases or meters), ports, GPUs, volume links.
+   * Returns the function that stops listening. Other replicas' writes are not heard here.
+   */
+  onShownInstancesWrite(f: () => void): () => void;
   migrate(): Promise<void>;
   close(): Promise<void>;
 

@@ -57,7 +57,10 @@ export class HostRegistry {
     return l === undefined || (l.connected?.() ?? true) ? l : undefined;
   }
 
+  /** Machines with a connected link. One loop, no intermediate arrays: the reconciler asks at every claim, over every link. */
   machineIds(): number[] {
-    return [...this.#links.entries()].filter(([, l]) => l.connected?.() ?? true).map(([id]) => id);
+    const ids: number[] = [];
+    for (const [id, l] of this.#links) if (l.connected?.() ?? true) ids.push(id);
+    return ids;
   }
 }

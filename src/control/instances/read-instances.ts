@@ -44,14 +44,19 @@ export async function showInstance(ctx: ControlContext, p: Principal, id: number
   return view as InstanceView;
 }
 
-/** The caller's live instances (an instance key sees only its own). */
-export async function listInstances(ctx: ControlContext, p: Principal): Promise<InstanceView[]> {
-  authorize(p, 'instance.list');
-  const all = await ctx.store.listInstances({ accountId: p.accountId });
-  const mine = p.scope === 'instance' ? all.filter((i) => i.id === p.instanceId) : all;
+/** An account's live instances as listings show them, read from the store (InstanceViewCache keeps them). */
+export async function readAccountViews(ctx: ControlContext, accountId: number): Promise<InstanceView[]> {
+  const all = await ctx.store.listInstances({ accountId });
   const machines = new Map((await ctx.machines.list()).map((m) => [m.id, m]));
   return withUsage(
     ctx,
-    mine.map((instance) => ({ instance, machine: machines.get(instance.machineId) })),
+    all.map((instance) => ({ instance, machine: machines.get(instance.machineId) })),
   );
+}
+
+/** The caller's live instances (an instance key sees only its own): the same array while nothing in it changed. */
+export async function listInstances(ctx: ControlContext, p: Principal): Promise<readonly InstanceView[]> {
+  authorize(p, 'instance.list');
+  const all = await ctx.instanceViews.get(p.accountId);
+  return p.scope === 'instance' ? all.filter((v) => v.instance.id === p.instanceId) : all;
 }

@@ -1,4 +1,4 @@
-import { applyQuery, compile, norm, type Order } from '../query/filter.js';
+import { applyQuery, compile, norm, type Condition, type Order } from '../query/filter.js';
 import type { Offer } from './offer.js';
 import { DEFAULT_OFFER_ORDER, offerFieldType, type OfferSearch } from './search.js';
 import { SortedRows } from './sorted-rows.js';
@@ -42,6 +42,13 @@ class Bucket {
   }
 }
 
+/** A machine's offers by chunk size (one offer per size). */
+function byCount(offers: readonly Offer[]): Map<number, readonly Offer[]> {
+  const out = new Map<number, Offer[]>();
+  for (const r of offers) out.set(r.numGpus, [...(out.get(r.numGpus) ?? []), r]);
+  return out;
+}
+
 const orderKey = (order: readonly Order[]): string => order.map((o) => `${o.field}:${o.dir}`).join(',');
 const gpuKey = (gpuName: string): string => norm('string', gpuName) as string;
 
@@ -51,15 +58,42 @@ export interface TableView {
   readonly rentedByCaller: ReadonlySet<number>;
 }
 
+/** Rows of several buckets kept in the same order, merged into that order. */
+function* merged(sorted: readonly SortedRows[]): Generator<Offer> {
+  const first = sorted[0];
+  if (first === undefined) return;
+  if (sorted.length === 1) {
+    yield* first.rows();
+    return;
+  }
+  const its = sorted.map((s) => s.rows());
+  const heads = its.map((it) => it.next());
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i] as IteratorResult<Offer>;
+      if (h.done !== true && (best < 0 || first.compare(h.value, (heads[best] as IteratorYieldResult<Offer>).value) < 0)) best = i;
+    }
+    if (best < 0) return;
+    yield (heads[best] as IteratorYieldResult<Offer>).value;
+    heads[best] = (its[best] as Generator<Offer>).next();
+  }
+}
+
 /**
  * The offers of every machine for one pricing (type and storage), whether or not the machine may be
  * shown now: visibility (listing end, heartbeat, maintenance) changes with time and is judged per search.
  * Rows carry `rentedByCaller: false`; the caller's machines are marked on the answer. Pure: the index
  * that feeds it lives in the control layer.
+ *
+ * Besides all offers, buckets by GPU name and by GPU count (chunk size): a search for one name reads
+ * only its bucket, and one on the count reads the counts it allows, merged in its order. Without the
+ * latter, "8 GPUs, cheapest first" walked past every cheaper 1-, 2- and 4-GPU chunk first.
  */
 export class OfferTable {
   readonly #all = new Bucket();
   readonly #byGpu = new Map<string, Bucket>();
+  readonly #byCount = new Map<number, Bucket>();
 
   /** Built whole from every machine's offers: each order is sorted once, not row by row. */
   constructor(machines: Iterable<readonly [number, readonly Offer[]]> = []) {
@@ -68,8 +102,15 @@ export class OfferTable {
       if (first === undefined) continue;
       this.#all.machines.set(id, offers);
       this.#bucket(first.gpuName).machines.set(id, offers);
+      for (const [count, rows] of byCount(offers)) this.#countBucket(count).machines.set(id, rows);
     }
     for (const o of PRESORTED_ORDERS) this.#all.sortedBy(o);
+  }
+
+  #countBucket(count: number): Bucket {
+    let b = this.#byCount.get(count);
+    if (b === undefined) this.#byCount.set(count, (b = new Bucket()));
+    return b;
   }
 
   #bucket(gpuName: string): Bucket {
@@ -81,11 +122,14 @@ export class OfferTable {
 
   /** Replace one machine's offers (none: it has none, or is gone). */
   set(machineId: number, offers: readonly Offer[]): void {
-    const old = this.#all.machines.get(machineId);
-    if (old?.[0] !== undefined) this.#byGpu.get(gpuKey(old[0].gpuName))?.set(machineId, []);
+    const old = this.#all.machines.get(machineId) ?? [];
+    if (old[0] !== undefined) this.#byGpu.get(gpuKey(old[0].gpuName))?.set(machineId, []);
+    const counts = byCount(offers);
+    for (const r of old) if (!counts.has(r.numGpus)) this.#byCount.get(r.numGpus)?.set(machineId, []);
     this.#all.set(machineId, offers);
     const first = offers[0];
     if (first !== undefined) this.#bucket(first.gpuName).set(machineId, offers);
+    for (const [count, rows] of counts) this.#countBucket(count).set(machineId, rows);
   }
 
   /** The answer a full computation gives: same rows, same order. */
@@ -97,7 +141,7 @@ export class OfferTable {
     const bucket = byName === undefined ? this.#all : (this.#byGpu.get(gpuKey(byName.value as string)) ?? new Bucket());
     const rest = q.conditions.filter((c) => c !== byName);
     const perCaller = rest.some((c) => c.field === 'rentedByCaller') || order.some((o) => o.field === 'rentedByCaller');
-    const sorted = perCaller ? null : bucket.sortedBy(order);
+    const sorted = perCaller ? null : this.#sortedFor(byName === undefined ? null : bucket, rest, order);
     if (sorted === null) {
       // Rare: the caller's own mark is filtered or sorted on, or too many orders: scan the rows in id order.
       const rows: Offer[] = [];
@@ -108,13 +152,28 @@ export class OfferTable {
     const tests = rest.map((c) => compile(c, offerFieldType));
     const out: Offer[] = [];
     if (q.limit === 0) return out;
-    for (const block of sorted.blocks) {
-      for (const row of block) {
-        if (!view.visible(row.machineId) || !tests.every((t) => t(row as unknown as Readonly<Record<string, unknown>>))) continue;
-        out.push(mark(row));
-        if (out.length === q.limit) return out;
-      }
+    for (const row of merged(sorted)) {
+      if (!view.visible(row.machineId) || !tests.every((t) => t(row as unknown as Readonly<Record<string, unknown>>))) continue;
+      out.push(mark(row));
+      if (out.length === q.limit) return out;
     }
     return out;
+  }
+
+  /**
+   * The sorted rows to walk: the GPU name's bucket; else, when the search limits the GPU count, the
+   * buckets of the counts it allows (all conditions still apply to each row); else every offer. Null
+   * when a bucket may keep no more orders.
+   */
+  #sortedFor(byName: Bucket | null, rest: readonly Condition[], order: readonly Order[]): SortedRows[] | null {
+    const onCount = rest.filter((c) => c.field === 'numGpus').map((c) => compile(c, offerFieldType));
+    const buckets =
+      byName !== null
+        ? [byName]
+        : onCount.length === 0
+          ? [this.#all]
+          : [...this.#byCount].filter(([n]) => onCount.every((t) => t({ numGpus: n }))).map(([, b]) => b);
+    const sorted = buckets.map((b) => b.sortedBy(order));
+    return sorted.every((s): s is SortedRows => s !== null) ? sorted : null;
   }
 }

@@ -39,15 +39,24 @@ export class SortedRows {
     return this.#blocks;
   }
 
+  *rows(): Generator<Offer> {
+    for (const block of this.#blocks) yield* block;
+  }
+
+  /** This order's comparison (negative: `a` first), for merging rows kept by several of these. */
+  readonly compare = (a: Offer, b: Offer): number => this.#cmp(a, b);
+
+  #normalized(row: Offer): unknown[] {
+    return this.#fields.map((f) => norm(offerFieldType(f), (row as unknown as Record<string, unknown>)[f]));
+  }
+
   #remember(row: Offer): void {
-    this.#keys?.set(
-      row,
-      this.#fields.map((f) => norm(offerFieldType(f), (row as unknown as Record<string, unknown>)[f])),
-    );
+    this.#keys?.set(row, this.#normalized(row));
   }
 
   #key(row: Offer, i: number): unknown {
-    if (this.#keys !== null) return this.#keys.get(row)?.[i];
+    // A row this one does not hold (compared while merging with another bucket's rows) is normalized here.
+    if (this.#keys !== null) return (this.#keys.get(row) ?? this.#normalized(row))[i];
     return (row as unknown as Record<string, unknown>)[this.#fields[i] as string];
   }
 

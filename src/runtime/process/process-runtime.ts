@@ -46,6 +46,9 @@ export interface ProcessRuntimeOptions {
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
+/** After the leader ended: how often, and for how long, the rest of a stopping group is looked at (a few /proc reads each). */
+const FOLLOW_MS = 2;
+const FOLLOW_WINDOW_MS = 250;
 
 /**
  * Runs each instance as a process group in its own directory. Processes are labelled through
@@ -59,7 +62,7 @@ export class ProcessRuntime implements Runtime {
   readonly #procs = new ProcTable();
   readonly #exitListeners: ((id: number) => void)[] = [];
   /** Stops waiting for a workload this process started: its leader's exit ends their wait at once. */
-  readonly #stopWaiters = new Map<number, Set<() => void>>();
+  readonly #stopWaiters = new Map<number, Set<(early: boolean) => void>>();
   readonly #cpuSamples = new Map<number, { cpuMs: number; at: number }>();
   readonly #diskUsage: DiskUsageCache;
   #runtimeId = '';
@@ -226,7 +229,7 @@ export class ProcessRuntime implements Runtime {
       child.once('exit', () => {
         this.#procs.invalidate();
         for (const l of this.#exitListeners) l(spec.instanceId);
-        for (const wake of this.#stopWaiters.get(spec.instanceId) ?? []) wake();
+        for (const wake of this.#stopWaiters.get(spec.instanceId) ?? []) wake(true);
       });
       child.unref();
       await writeFile(join(meta, 'pgid.tmp'), String(child.pid));
@@ -275,6 +278,8 @@ export class ProcessRuntime implements Runtime {
     const signalled = new Set<string>();
     let wait = 1;
     let rescanMs = 25;
+    /** Once the leader has ended, until when the rest of the group is looked at every FOLLOW_MS. */
+    let followUntil = -1;
     for (let live = await this.#live(id); live.length > 0; live = await this.#live(id)) {
       const fresh = live.filter((p) => !signalled.has(`${p.pid}:${p.startTicks}`));
       // One signal per process: each process group once, and directly only a process without a usable group.
@@ -284,11 +289,14 @@ export class ProcessRuntime implements Runtime {
       // Look again for the workload's processes now and then, not only once these are gone: one forked just
       // as the signal went out (a shell mid-fork, a trap that starts a process) never got it, and a process
       // that waits for it (the sandbox's outer process waits for every process inside) would wait the whole grace.
-      for (let waited = 0; !(await allGone(live)) && waited < rescanMs; wait *= 2) {
+      for (let waited = 0; !(await allGone(live)) && waited < rescanMs;) {
         if (Date.now() >= deadline) return false;
         const step = Math.min(wait, this.#o.pollMs);
-        await this.#pause(id, step);
+        if ((await this.#pause(id, step)) && followUntil < 0) followUntil = Date.now() + FOLLOW_WINDOW_MS;
         waited += step;
+        // The leader (the wrapper) ends first; the workload and the log stamper after its last line follow
+        // within milliseconds: looked at every FOLLOW_MS then, not at the next doubled wait.
+        wait = Date.now() < followUntil ? FOLLOW_MS : wait * 2;
       }
       rescanMs = Math.min(2 * rescanMs, 1_000); // a full scan costs tens of ms on a busy host: less often as the wait goes on
       this.#procs.invalidate();
@@ -296,18 +304,18 @@ export class ProcessRuntime implements Runtime {
     return true;
   }
 
-  /** `ms`, or less when the workload's leader (started by this process) exits meanwhile. */
-  #pause(id: number, ms: number): Promise<void> {
+  /** `ms`, or less when the workload's leader (started by this process) exits meanwhile: then true. */
+  #pause(id: number, ms: number): Promise<boolean> {
     return new Promise((resolve) => {
       const set = this.#stopWaiters.get(id) ?? new Set();
       this.#stopWaiters.set(id, set);
-      const wake = (): void => {
+      const wake = (early: boolean): void => {
         clearTimeout(timer);
         set.delete(wake);
         if (set.size === 0) this.#stopWaiters.delete(id);
-        resolve();
+        resolve(early);
       };
-      const timer = setTimeout(wake, ms);
+      const timer = setTimeout(() => wake(false), ms);
       set.add(wake);
     });
   }

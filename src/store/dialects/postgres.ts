@@ -18,6 +18,10 @@ export function postgresDialect(url: string, opts: { poolSize?: number } = {}): 
     supportsSkipLocked: true,
     intIn: (column, ids) => sql<SqlBool>`${sql.ref(column)} = ANY(${sql.val(ids)}::int[])`,
     bigintIn: (expr, values) => sql<SqlBool>`${expr} = ANY(${sql.val(values)}::bigint[])`,
+    // One array parameter per column, however many rows, so the statement text stays the same. Sent as the
+    // array's text ('{1,2,3}'; String(n) is exact for doubles): pg's own conversion escapes element by element.
+    numberRows: (alias, columns, rows) =>
+      sql`unnest(${sql.join(columns.map((c, i) => sql`${`{${rows.map((r) => String(r[i])).join(',')}}`}::${sql.raw(c.type)}[]`))}) AS ${sql.raw(alias)}(${sql.join(columns.map((c) => sql.ref(c.name)))})`,
     createChangeFeed: (onError) => new PgChangeFeed(url, { onError }),
     createKyselyDialect() {
       return new PostgresDialect({ pool: retryingPool(new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 })) });

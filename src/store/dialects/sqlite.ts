@@ -26,6 +26,8 @@ export function sqliteDialect(file: string): StoreDialect {
     supportsSkipLocked: false,
     intIn: (column, ids) => sql<SqlBool>`${sql.ref(column)} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
     bigintIn: (expr, values) => sql<SqlBool>`${expr} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`,
+    numberRows: (alias, columns, rows) =>
+      sql`(SELECT ${sql.join(columns.map((c, i) => sql`${sql.ref(`column${i + 1}`)} AS ${sql.ref(c.name)}`))} FROM (VALUES ${sql.join(rows.map((r) => sql`(${sql.join(r)})`))})) AS ${sql.raw(alias)}`,
     // One server per database file: its own subscribers are everyone to tell.
     createChangeFeed: () => new LocalChangeFeed(),
     createKyselyDialect() {

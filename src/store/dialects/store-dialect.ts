@@ -26,8 +26,20 @@ export interface StoreDialect {
   intIn(column: string, ids: readonly number[]): RawBuilder<SqlBool>;
   /** `expr IN (values)` for 64-bit integer values (composite keys), the values as one parameter as in `intIn`. */
   bigintIn(expr: RawBuilder<unknown>, values: readonly number[]): RawBuilder<SqlBool>;
+  /**
+   * A derived table `alias(columns…)` of numeric rows, for one bulk `UPDATE … FROM` instead of a statement
+   * per row (the billing settler). Every value is bound as a parameter, so doubles arrive exact. Callers
+   * keep rows × columns under SQLite's 32,766 parameters.
+   */
+  numberRows(alias: string, columns: readonly NumberColumn[], rows: readonly (readonly number[])[]): RawBuilder<unknown>;
   /** Whether an error is a primary-key or unique-constraint violation. */
   isUniqueViolation(err: unknown): boolean;
   /** Where the data lives, for logs (credentials masked). */
   readonly description: string;
+}
+
+/** A column of `numberRows`: its name and SQL type (PostgreSQL compares ids as integers so their indexes serve). */
+export interface NumberColumn {
+  readonly name: string;
+  readonly type: 'int' | 'bigint' | 'float8';
 }

@@ -4,6 +4,7 @@ import { GantryError } from '../../domain/errors.js';
 import type { MeterKind } from '../../domain/billing/meter.js';
 import type { BillingStore, ChargeQuery } from '../billing-store.js';
 import { settleInstance } from './meter.js';
+import { SETTLE_BATCH, settleInstanceBatch } from './meter-batch.js';
 import type { ChargeTable, Database, TransferTable } from './schema.js';
 import { Repo } from './repo.js';
 import type { ChargeRecord, TransferRecord } from '../../domain/billing/records.js';
@@ -63,13 +64,17 @@ export async function moveCredit(trx: Kysely<Database>, t: CreditMove): Promise<
 /** Billing queries: settling meters, charges, earnings, transfers. */
 export class BillingRepo extends Repo implements BillingStore {
   async settleMeters(now: number): Promise<number> {
-    const open = await this.db
-      .selectFrom('instances')
-      .select('id')
-      .where((eb) => eb.or([eb('gpu_meter_since', '<', now), eb('disk_meter_since', '<', now)]))
-      .execute();
     let written = 0;
-    for (const { id } of open) written += await transact(this.db, (trx) => settleInstance(trx, id, now));
+    const perRow: number[] = [];
+    for (let afterId = 0; ;) {
+      const b = await transact(this.db, (trx) => settleInstanceBatch(trx, this.dialect, afterId, SETTLE_BATCH, now));
+      written += b.written;
+      perRow.push(...b.perRow);
+      if (b.lastId === null) break;
+      afterId = b.lastId;
+    }
+    // Reserved instances: their deposit pays first, with its own row update; few, so one by one.
+    for (const id of perRow) written += await transact(this.db, (trx) => settleInstance(trx, id, now));
     return written;
   }
 

@@ -88,15 +88,25 @@ export async function recordHeartbeat(
   h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] },
   onlineWindowMs: number,
 ): Promise<boolean> {
+  const seen = { last_seen_at: h.now, gpu_utils: h.gpuUtils === null ? null : JSON.stringify(h.gpuUtils) };
+  if (h.usage.length === 0) {
+    // The common heartbeat, one statement instead of a transaction of four: the machine was online (seen within
+    // the window), so nothing came back. Only when that matched no row is it written again and said to be back.
+    // An agent sends its heartbeats one at a time, so nothing writes last_seen_at between the two.
+    const online = await db
+      .updateTable('machines')
+      .set(seen)
+      .where('id', '=', machineId)
+      .where('last_seen_at', '>=', h.now - onlineWindowMs)
+      .executeTakeFirst();
+    if (online.numUpdatedRows > 0n) return false;
+    const r = await db.updateTable('machines').set(seen).where('id', '=', machineId).executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
   return transact(db, async (trx) => {
     const before = await trx.selectFrom('machines').select('last_seen_at').where('id', '=', machineId).executeTakeFirst();
-    await trx
-      .updateTable('machines')
-      .set({ last_seen_at: h.now, gpu_utils: h.gpuUtils === null ? null : JSON.stringify(h.gpuUtils) })
-      .where('id', '=', machineId)
-      .execute();
+    await trx.updateTable('machines').set(seen).where('id', '=', machineId).execute();
     const back = before !== undefined && h.now - Number(before.last_seen_at) > onlineWindowMs;
-    if (h.usage.length === 0) return back;
     // Only instances placed on this machine: an agent cannot write usage onto someone else's instance.
     const mine = new Set(
       (

@@ -37,6 +37,7 @@ import { holdCpu, notEnoughGpus, rebalanceMachine } from './placement.js';
 import { WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
 import { migrations } from './migrations.js';
 import { applyObservation } from './observation.js';
+import { WriteWatch } from './write-watch.js';
 import { newInstanceRow, ONLINE_WINDOW_MS, toInstance, toMachine } from './rows.js';
 import type { Database } from './schema.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
@@ -74,12 +75,13 @@ export class KyselyStore implements Store {
   protected readonly dialect: StoreDialect;
   readonly machineOnlineWindowMs: number;
   readonly #releases: LeaseReleases;
+  readonly #watch = new WriteWatch();
 
   constructor(d: StoreDialect, opts: { machineOnlineWindowMs?: number; onFeedError?: (err: unknown) => void } = {}) {
     this.dialect = d;
     this.name = d.name;
     this.changes = d.createChangeFeed(opts.onFeedError ?? (() => undefined));
-    this.db = new Kysely<Database>({ dialect: d.createKyselyDialect() });
+    this.db = new Kysely<Database>({ dialect: d.createKyselyDialect(), plugins: [this.#watch] });
     this.machineOnlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
     this.#releases = new LeaseReleases(this.db);
     for (const repo of [
@@ -99,6 +101,10 @@ export class KyselyStore implements Store {
     ]) {
       exposeMethods(this, repo);
     }
+  }
+
+  onShownInstancesWrite(f: () => void): () => void {
+    return this.#watch.listen(f);
   }
 
   async migrate(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { isRetryable, RETRY_ATTEMPTS, retryPause } from '../dialects/pg-retry.js';
+import { WriteWatch } from './write-watch.js';
 
 /**
  * PostgreSQL aborts one of two transactions that wait on each other (deadlock_detected, after
@@ -8,12 +9,17 @@ import { isRetryable, RETRY_ATTEMPTS, retryPause } from '../dialects/pg-retry.js
  * machine (placement), a machine delete the machine then its instances, a charge the instance then
  * (through its foreign key) the machine. So every store transaction runs through `transact`, which runs
  * the body again on those two codes. Bodies only talk to the database, so running one again is safe.
- * SQLite has one writer and never raises them.
+ * SQLite has one writer and never raises them. A commit is also when cached listings learn that the
+ * transaction's writes are visible (WriteWatch).
  */
 export async function transact<DB, T>(db: Kysely<DB>, body: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  const watch = WriteWatch.of(db);
   for (let attempt = 1; ; attempt++) {
+    const seq = watch?.seq ?? 0;
     try {
-      return await db.transaction().execute(body);
+      const out = await db.transaction().execute(body);
+      watch?.committed(seq);
+      return out;
     } catch (err) {
       if (!isRetryable(err) || attempt >= RETRY_ATTEMPTS) throw err;
       await retryPause(attempt);

@@ -4,6 +4,10 @@ import { amountFor } from '../../domain/billing/meter.js';
 import { volumePerHour } from '../../domain/volume/volume.js';
 import type { Database } from './schema.js';
 import { postCharge } from './meter.js';
+import { chargesUpTo, type OpenMeter } from '../../domain/billing/settle.js';
+import type { StoreDialect } from '../dialects/store-dialect.js';
+import { claimMeters, postCharges } from './charge-batch.js';
+import { SETTLE_BATCH } from './meter-batch.js';
 
 type Trx = Transaction<Database>;
 
@@ -41,7 +45,47 @@ export async function settleVolume(trx: Trx, volumeId: number, end: number): Pro
   await postCharge(trx, { ...charge, start, end, rate, amount, fromBalance: amount });
 }
 
-export async function settleVolumeMeters(db: Kysely<Database>, now: number): Promise<void> {
-  const due = await db.selectFrom('volumes').select('id').where('deleted_at', 'is', null).where('meter_since', '<', now).execute();
-  for (const { id } of due) await transact(db, (trx) => settleVolume(trx, id, now));
+/**
+ * Settle every live volume's meter up to `now`, a batch of volumes per transaction in a few statements
+ * (see meter-batch.ts): the compare-and-set on each meter's start keeps concurrent replicas from
+ * charging a stretch twice.
+ */
+export async function settleVolumeMeters(db: Kysely<Database>, d: StoreDialect, now: number): Promise<void> {
+  let afterId = 0;
+  for (;;) {
+    const last = await transact(db, async (trx) => {
+      let q = trx
+        .selectFrom('volumes')
+        .innerJoin('volume_offers', 'volume_offers.id', 'volumes.offer_id')
+        .select([
+          'volumes.id',
+          'volumes.account_id',
+          'volumes.machine_id',
+          'volumes.size_gb',
+          'volumes.price_disk',
+          'volumes.meter_since',
+          'volume_offers.owner_id',
+        ])
+        .where('volumes.id', '>', afterId)
+        .where('volumes.deleted_at', 'is', null)
+        .where('volumes.meter_since', '<', now)
+        .orderBy('volumes.id')
+        .limit(SETTLE_BATCH);
+      if (d.supportsSkipLocked) q = q.forNoKeyUpdate('volumes').skipLocked();
+      const rows = await q.execute();
+      const open: OpenMeter[] = rows.map((v) => ({
+        subjectId: v.id,
+        kind: VOLUME_CHARGE_KIND,
+        accountId: v.account_id,
+        hostAccountId: v.owner_id,
+        machineId: v.machine_id,
+        since: Number(v.meter_since),
+        rate: volumePerHour({ sizeGb: Number(v.size_gb), priceDiskPerGbMonth: Number(v.price_disk) }),
+      }));
+      await postCharges(trx, d, chargesUpTo(await claimMeters(trx, d, 'volumes', 'meter_since', open, now), now));
+      return rows.length < SETTLE_BATCH ? null : (rows.at(-1)?.id ?? null);
+    });
+    if (last === null) return;
+    afterId = last;
+  }
 }

@@ -131,7 +131,7 @@ export class VolumeRepo extends Repo implements VolumeStore {
   }
 
   settleVolumeMeters(now: number): Promise<void> {
-    return settleVolumeMeters(this.db, now);
+    return settleVolumeMeters(this.db, this.dialect, now);
   }
 
   async instanceVolumes(instanceId: number): Promise<VolumeMount[]> {

@@ -12,6 +12,7 @@ import { vastErrorBody } from './errors.js';
 import { vastCredential } from './credential.js';
 import { endpointDataRoute } from './endpoint-proxy.js';
 import { pageInstances } from './instances-v1.js';
+import { vastInstanceListing } from './instance-listing.js';
 import { vastMachineRoutes } from './machines.js';
 import { vastHostRoutes } from './hosts.js';
 import { vastProfileRoutes } from './profile.js';
@@ -95,10 +96,9 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   vastTemplateRoutes(app, control);
   vastTemplateInstanceRoutes(app, control);
 
-  app.get('/api/v0/instances', async (req) => {
-    const p = principal(req);
-    const rows = (await control.listInstances(p)).map((v) => vastInstance(v, now()));
-    return { instances_found: rows.length, instances: rows };
+  app.get('/api/v0/instances', async (req, reply) => {
+    const views = await control.listInstances(principal(req));
+    return reply.type('application/json').send(vastInstanceListing(views, now()));
   });
   app.get('/api/v1/instances', async (req: Req) => {
     const p = principal(req);
