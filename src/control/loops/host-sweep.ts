@@ -78,8 +78,11 @@ export class HostSweep {
     const report: SweepReport = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
     const chunks: number[][] = [];
     for (let i = 0; i < machineIds.length; i += HOSTS_PER_CHUNK) chunks.push(machineIds.slice(i, i + HOSTS_PER_CHUNK));
+    // A chunk that fails (the store unreachable a moment) is logged and its hosts are swept at the next
+    // interval; the other chunks go on, so the sweep ends only when all of them have.
     const worker = async (): Promise<void> => {
-      for (let c = chunks.shift(); c !== undefined; c = chunks.shift()) await this.#chunk(token, c, report);
+      for (let c = chunks.shift(); c !== undefined; c = chunks.shift())
+        await this.#chunk(token, c, report).catch((err: unknown) => ctx.log.error({ err, component: 'host-sweep' }, 'sweeping hosts failed; will retry'));
     };
     await Promise.all(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, chunks.length) }, worker));
     return report;
