@@ -250,6 +250,11 @@ export class InstanceReconciler {
       if (!host) return 'none'; // not claimable: claims are limited to connected hosts
       const obs = await host.inspect(inst.id);
       const plan = planReconcile(inst, obs);
+      // A stop or destroy sends its signal at once and records `stopping` meanwhile: the interim record is
+      // for whoever looks during a long stop, not a step the runtime waits for. Other steps record it first.
+      const ending = plan.step === 'stop' || plan.step === 'destroy';
+      const performing = ending ? this.#perform(host, inst, plan.step, obs) : null;
+      performing?.catch(() => undefined); // awaited below; a host gone meanwhile must not reject unheard
       if (plan.interim !== null && plan.interim !== inst.status) {
         const ok = await this.#apply(inst, token, {
           status: plan.interim,
@@ -259,12 +264,16 @@ export class InstanceReconciler {
           observedGeneration: inst.observedGeneration,
           pendingOpDone: false,
         });
-        if (!ok) return 'none';
+        if (!ok) {
+          // The lease is lost: whoever holds it now records the outcome (a second stop of the same workload changes nothing).
+          await performing?.catch(() => undefined);
+          return 'none';
+        }
         ctx.store.changes.publish('instance-status', inst.id);
         log.info({ from: inst.status, to: plan.interim, generation: inst.generation }, 'instance status');
         ctx.metrics.instanceTransitions.inc({ to: plan.interim });
       }
-      const { after, error } = await this.#perform(host, inst, plan.step, obs);
+      const { after, error } = await (performing ?? this.#perform(host, inst, plan.step, obs));
       const rec = recordAfterLook(inst, { step: plan.step, after, error, imageNotice: host.imageNotice });
       const out = { status: rec.status, exitCode: rec.exitCode };
       const { started, statusMsg: msg } = rec;
