@@ -23,6 +23,12 @@ export class Metrics {
     labelNames: ['step'] as const,
     registers: [this.registry],
   });
+  readonly hostSweeps = new Counter({
+    name: 'gantry_host_sweeps_total',
+    help: 'Hosts whose workloads the sweep compared with their instances (swept), or whose agent did not answer (failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly instanceTransitions = new Counter({
     name: 'gantry_instance_transitions_total',
     help: 'Observed instance status changes by new status',

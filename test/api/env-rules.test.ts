@@ -80,12 +80,11 @@ for (const ts of TEST_STORES) {
       assert.notEqual(row.actual_status, 'running');
       assert.doesNotMatch(String(row.status_msg), /a\u0000b|a\\x00b/, 'the value is not shown');
       assert.match(String(row.status_msg), /failed to start: account env var OLD_TOKEN cannot be used: .*NUL byte/);
-      // Later passes of the reconciler (it looks at the instance again) keep the reason, not a guess.
-      let seen = (await g.store.getInstance(id))?.lastProcessedAt ?? 0;
-      for (let i = 0, passes = 0; passes < 2; i++) {
-        assert.ok(i < 600, 'the reconciler looks at the instance again');
-        const at = (await g.store.getInstance(id))?.lastProcessedAt ?? 0;
-        if (at > seen) [seen, passes] = [at, passes + 1];
+      // Later looks at the host (the sweep compares it with the instance) keep the reason, not a guess.
+      const swept = async (): Promise<number> => (await ctx.metrics.hostSweeps.get()).values.find((v) => v.labels.outcome === 'swept')?.value ?? 0;
+      const before = await swept();
+      for (let i = 0; (await swept()) < before + 2; i++) {
+        assert.ok(i < 600, 'the host is swept again');
         await new Promise((r) => setTimeout(r, 100));
       }
       const later = (await g.api('GET', `/api/v0/instances/${id}/`)).body.instances as Record<string, unknown>;

@@ -95,6 +95,7 @@ export class HostSweep {
       // host, which hands it over (a second look), never the other way round.
       const listed = (await Promise.all(machineIds.map((id) => this.#list(id)))).filter((l) => l !== null);
       report.failed += machineIds.length - listed.length;
+      if (listed.length < machineIds.length) ctx.metrics.hostSweeps.inc({ outcome: 'failed' }, machineIds.length - listed.length);
       const running: { machineId: number; id: number }[] = [];
       for (const l of listed) for (const w of l.listing.observed ?? []) if (plainlyRunning(w.observation)) running.push({ machineId: l.machineId, id: w.id });
       const read = await ctx.store.sweptInstances(
@@ -118,6 +119,7 @@ export class HostSweep {
         for (const id of diff.handOver) this.#handOver(id);
         for (const id of diff.unknown) this.#removeOrphan(l.machineId, l.host, id);
         report.hosts++;
+        ctx.metrics.hostSweeps.inc({ outcome: 'swept' });
         report.handedOver += diff.handOver.length;
         report.orphans += diff.unknown.length;
       }
