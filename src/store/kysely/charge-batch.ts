@@ -9,6 +9,57 @@ const DAY_MS = 86_400_000;
 /** Rows per bulk statement: 500 rows of at most 9 values stay far under SQLite's 32,766 parameters. */
 export const ROWS_PER_STATEMENT = 500;
 
+/** A stretch as its `charges` row (the subject is the instance or, for kind `volume`, the volume). */
+export function chargeRow(c: {
+  readonly accountId: number;
+  readonly hostAccountId: number;
+  readonly machineId: number;
+  readonly subjectId: number;
+  readonly kind: string;
+  readonly start: number;
+  readonly end: number;
+  readonly rate: number;
+  readonly amount: number;
+}) {
+  return {
+    account_id: c.accountId,
+    host_account_id: c.hostAccountId,
+    machine_id: c.machineId,
+    instance_id: c.subjectId,
+    kind: c.kind,
+    start_at: c.start,
+    end_at: c.end,
+    rate: c.rate,
+    amount: c.amount,
+  };
+}
+
+/** The columns a settlement reads of an instance (its meters, rates and who is paid). */
+export const INSTANCE_METER_COLUMNS = [
+  'instances.id',
+  'instances.account_id',
+  'instances.machine_id',
+  'machines.owner_id as host_account_id',
+  'instances.dph_base',
+  'instances.storage_cost',
+  'instances.disk_gb',
+  'instances.deposit',
+  'instances.deposit_discount',
+  'instances.gpu_meter_since',
+  'instances.disk_meter_since',
+] as const;
+
+/** The columns a settlement reads of a volume. */
+export const VOLUME_METER_COLUMNS = [
+  'volumes.id',
+  'volumes.account_id',
+  'volumes.machine_id',
+  'volumes.size_gb',
+  'volumes.price_disk',
+  'volumes.meter_since',
+  'volume_offers.owner_id',
+] as const;
+
 function chunks<T>(xs: readonly T[], n = ROWS_PER_STATEMENT): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
@@ -82,22 +133,7 @@ export async function postCharges(trx: Trx, d: StoreDialect, charges: readonly M
     }
   }
   for (const part of chunks(inserts)) {
-    await trx
-      .insertInto('charges')
-      .values(
-        part.map((c) => ({
-          account_id: c.accountId,
-          host_account_id: c.hostAccountId,
-          machine_id: c.machineId,
-          instance_id: c.subjectId,
-          kind: c.kind,
-          start_at: c.start,
-          end_at: c.end,
-          rate: c.rate,
-          amount: c.amount,
-        })),
-      )
-      .execute();
+    await trx.insertInto('charges').values(part.map(chargeRow)).execute();
   }
   await moveBalances(trx, d, balanceMoves(charges));
 }

@@ -1,7 +1,7 @@
 import type { Transaction } from 'kysely';
 import { chargesUpTo, instanceMeters, type OpenMeter } from '../../domain/billing/settle.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
-import { claimMeters, postCharges } from './charge-batch.js';
+import { claimMeters, INSTANCE_METER_COLUMNS, postCharges } from './charge-batch.js';
 import type { Database } from './schema.js';
 
 type Trx = Transaction<Database>;
@@ -29,18 +29,7 @@ export async function settleInstanceBatch(trx: Trx, d: StoreDialect, afterId: nu
   let q = trx
     .selectFrom('instances')
     .leftJoin('machines', 'machines.id', 'instances.machine_id')
-    .select([
-      'instances.id',
-      'instances.account_id',
-      'instances.machine_id',
-      'machines.owner_id as host_account_id',
-      'instances.dph_base',
-      'instances.storage_cost',
-      'instances.disk_gb',
-      'instances.deposit',
-      'instances.gpu_meter_since',
-      'instances.disk_meter_since',
-    ])
+    .select(INSTANCE_METER_COLUMNS)
     .where('instances.id', '>', afterId)
     .where((eb) => eb.or([eb('instances.gpu_meter_since', '<', now), eb('instances.disk_meter_since', '<', now)]))
     .orderBy('instances.id')

@@ -2,6 +2,7 @@ import type { Transaction } from 'kysely';
 import { amountFor, METER_KINDS, meters, ratesOf, type MeterKind } from '../../domain/billing/meter.js';
 import type { InstanceStatus } from '../../domain/instance/status.js';
 import type { Database } from './schema.js';
+import { chargeRow, INSTANCE_METER_COLUMNS } from './charge-batch.js';
 
 type Trx = Transaction<Database>;
 const COLUMN = { gpu: 'gpu_meter_since', disk: 'disk_meter_since' } as const satisfies Record<MeterKind, string>;
@@ -76,20 +77,7 @@ export async function postCharge(
     .where('start_at', '>=', Math.floor(c.end / DAY_MS) * DAY_MS)
     .executeTakeFirst();
   if (extended.numUpdatedRows === 0n) {
-    await trx
-      .insertInto('charges')
-      .values({
-        account_id: c.accountId,
-        host_account_id: c.hostAccountId,
-        machine_id: c.machineId,
-        instance_id: c.subjectId,
-        kind: c.kind,
-        start_at: c.start,
-        end_at: c.end,
-        rate: c.rate,
-        amount: c.amount,
-      })
-      .execute();
+    await trx.insertInto('charges').values(chargeRow(c)).execute();
   }
   if (c.amount === 0) return;
   await trx
@@ -108,19 +96,7 @@ function selectMeterRow(trx: Trx, id: number) {
   return trx
     .selectFrom('instances')
     .leftJoin('machines', 'machines.id', 'instances.machine_id')
-    .select([
-      'instances.id',
-      'instances.account_id',
-      'instances.machine_id',
-      'machines.owner_id as host_account_id',
-      'instances.dph_base',
-      'instances.storage_cost',
-      'instances.disk_gb',
-      'instances.deposit',
-      'instances.deposit_discount',
-      'instances.gpu_meter_since',
-      'instances.disk_meter_since',
-    ])
+    .select(INSTANCE_METER_COLUMNS)
     .where('instances.id', '=', id)
     .executeTakeFirst();
 }

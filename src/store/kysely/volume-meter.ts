@@ -6,7 +6,7 @@ import type { Database } from './schema.js';
 import { postCharge } from './meter.js';
 import { chargesUpTo, type OpenMeter } from '../../domain/billing/settle.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
-import { claimMeters, postCharges } from './charge-batch.js';
+import { claimMeters, postCharges, VOLUME_METER_COLUMNS } from './charge-batch.js';
 import { SETTLE_BATCH } from './meter-batch.js';
 
 type Trx = Transaction<Database>;
@@ -22,15 +22,7 @@ export async function settleVolume(trx: Trx, volumeId: number, end: number): Pro
   const v = await trx
     .selectFrom('volumes')
     .innerJoin('volume_offers', 'volume_offers.id', 'volumes.offer_id')
-    .select([
-      'volumes.id',
-      'volumes.account_id',
-      'volumes.machine_id',
-      'volumes.size_gb',
-      'volumes.price_disk',
-      'volumes.meter_since',
-      'volume_offers.owner_id',
-    ])
+    .select(VOLUME_METER_COLUMNS)
     .where('volumes.id', '=', volumeId)
     .where('volumes.deleted_at', 'is', null)
     .executeTakeFirst();
@@ -57,15 +49,7 @@ export async function settleVolumeMeters(db: Kysely<Database>, d: StoreDialect, 
       let q = trx
         .selectFrom('volumes')
         .innerJoin('volume_offers', 'volume_offers.id', 'volumes.offer_id')
-        .select([
-          'volumes.id',
-          'volumes.account_id',
-          'volumes.machine_id',
-          'volumes.size_gb',
-          'volumes.price_disk',
-          'volumes.meter_since',
-          'volume_offers.owner_id',
-        ])
+        .select(VOLUME_METER_COLUMNS)
         .where('volumes.id', '>', afterId)
         .where('volumes.deleted_at', 'is', null)
         .where('volumes.meter_since', '<', now)
