@@ -5,21 +5,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from '../../src/agent/agent.js';
 import { InProcessChannel, type AgentChannel } from '../../src/agent/channel.js';
-import { loadConfig } from '../../src/config/load.js';
-import { ControlPlane } from '../../src/control/control-plane.js';
+import { type ControlPlane } from '../../src/control/control-plane.js';
 import type { AgentMachineInfo } from '../../src/control/hosts/agent-hub.js';
 import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
-import { HostRegistry } from '../../src/control/hosts/hosts.js';
 import type { Principal } from '../../src/control/principal.js';
-import { NO_TRAFFIC } from '../../src/control/serverless/traffic-gate.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
 import { createLogger } from '../../src/log/logger.js';
-import { Metrics } from '../../src/log/metrics.js';
 import type { LogLine, Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
-import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
-import { testVault } from '../helpers/vault.js';
+import { replicaPlane } from '../helpers/replica.js';
 
 /**
  * The host sweep (decision 017) against a scripted runtime, reached the way every host is: an Agent over
@@ -120,24 +116,7 @@ for (const ts of TEST_STORES) {
     let admin: Principal;
 
     const plane = async (over: Record<string, unknown> = {}): Promise<ControlPlane> => {
-      // Replicas share PostgreSQL through separate pools; SQLite's replicas share one store (one machine's file).
-      const reuse = ts.name === 'sqlite' ? stores[0] : undefined;
-      const store = reuse ?? new KyselyStore(ts.dialect(location));
-      if (!reuse) stores.push(store);
-      await store.migrate();
-      const config = loadConfig({ env: {}, flags: { dataDir: dir, leaseMs: 5000, observeIntervalMs: 0, stepTimeoutMs: 1000, ...over } });
-      const cp = new ControlPlane({
-        store,
-        clock: { now: () => Date.now() },
-        hosts: new HostRegistry(),
-        traffic: NO_TRAFFIC,
-        vault: testVault(),
-        log: createLogger('silent'),
-        metrics: new Metrics({ defaults: false }),
-        secret: 's',
-        settings: config,
-        apiUrl: () => 'http://x',
-      });
+      const cp = await replicaPlane(ts, stores, location, dir, { leaseMs: 5000, observeIntervalMs: 0, stepTimeoutMs: 1000, ...over });
       planes.push(cp);
       if (planes.length === 1) {
         await cp.bootstrapAdmin('admin-key');

@@ -1,0 +1,39 @@
+import { loadConfig } from '../../src/config/load.js';
+import { ControlPlane } from '../../src/control/control-plane.js';
+import { HostRegistry } from '../../src/control/hosts/hosts.js';
+import { NO_TRAFFIC } from '../../src/control/serverless/traffic-gate.js';
+import { createLogger } from '../../src/log/logger.js';
+import { Metrics } from '../../src/log/metrics.js';
+import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import type { TestStore } from './stores.js';
+import { testVault } from './vault.js';
+
+/**
+ * One control-plane replica on a shared database, as the replica tests make them: on PostgreSQL each has a
+ * pool of its own (pushed to `stores`); SQLite is one machine's store, so its replicas share the first one
+ * (two synchronous connections inside one test process would block each other).
+ */
+export async function replicaPlane(
+  ts: TestStore,
+  stores: KyselyStore[],
+  location: string,
+  dataDir: string,
+  flags: Record<string, unknown>,
+): Promise<ControlPlane> {
+  const reuse = ts.name === 'sqlite' ? stores[0] : undefined;
+  const store = reuse ?? new KyselyStore(ts.dialect(location));
+  if (!reuse) stores.push(store);
+  await store.migrate();
+  return new ControlPlane({
+    store,
+    clock: { now: () => Date.now() },
+    hosts: new HostRegistry(),
+    traffic: NO_TRAFFIC,
+    vault: testVault(),
+    log: createLogger('silent'),
+    metrics: new Metrics({ defaults: false }),
+    secret: 's',
+    settings: loadConfig({ env: {}, flags: { dataDir, ...flags } }),
+    apiUrl: () => 'http://x',
+  });
+}
