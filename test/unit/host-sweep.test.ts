@@ -33,6 +33,8 @@ describe('host sweep: at rest', () => {
     ['running, the image notice kept from its start', { statusMsg: NOTICE }, running, true],
     ['running, onstart ended as recorded', { statusMsg: 'onstart exited with code 3' }, { state: 'running', onstartExitCode: 3 }, true],
     ['running, onstart just ended', {}, { state: 'running', onstartExitCode: 3 }, false],
+    // A copy's progress (or any message written while it runs) is newer than the onstart note: kept.
+    ['running, a copy into it reported', { statusMsg: 'copy C.3:/a → C.1:/b: done, 8 bytes' }, { state: 'running', onstartExitCode: 0 }, true],
     ['running but the workload died', {}, exited(1), false],
     ['running but the workload vanished', {}, absent, false],
     ['exited as recorded', { status: 'exited', exitCode: 9, statusMsg: 'main process exited with code 9' }, exited(9), true],

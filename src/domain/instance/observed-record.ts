@@ -1,4 +1,4 @@
-import { outcomeOf, type Observation, type ReconcileInput, type RuntimeStep } from './reconcile.js';
+import { ONSTART_EXITED, outcomeOf, type Observation, type ReconcileInput, type RuntimeStep } from './reconcile.js';
 import type { InstanceStatus } from './status.js';
 
 /** Prefix of status_msg after a start the runtime refused (spawn error, container create error). */
@@ -51,6 +51,10 @@ export function recordAfterLook(inst: RecordedInstance, l: Look): RecordAfterLoo
     msg = inst.statusMsg;
   const notice = l.imageNotice;
   if (started && inst.startDate === null && notice !== null) msg = msg === null ? notice : `${notice}; ${msg}`;
+  // A message something else wrote while the instance runs (a copy's progress, a refused start) stays until
+  // the instance changes: a plain look would only say again that onstart exited, and replace the newer news.
+  const ours = inst.statusMsg === null || inst.statusMsg.startsWith(ONSTART_EXITED) || (notice !== null && inst.statusMsg.startsWith(notice));
+  if (step === 'none' && !started && out.status === 'running' && inst.status === 'running' && !ours) msg = inst.statusMsg;
   if (!started && out.status === 'running' && inst.status === 'running' && inst.statusMsg !== null) {
     // Keep what the first start said (the image notice) for the rest of that run.
     const kept = notice !== null && inst.statusMsg.startsWith(notice) ? notice : null;

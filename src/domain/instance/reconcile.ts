@@ -1,5 +1,8 @@
 import type { InstanceStatus, InstanceTarget, PendingOp } from './status.js';
 
+/** Prefix of the message a look records when a running instance's onstart has ended. */
+export const ONSTART_EXITED = 'onstart exited with code ';
+
 /** What the runtime really shows for one instance. */
 export type Observation =
   | { readonly state: 'running'; readonly onstartExitCode?: number | null }
@@ -78,7 +81,7 @@ export function outcomeOf(i: ReconcileInput, after: Observation, prev: { status:
       }
       if (after.state === 'running') {
         const code = after.onstartExitCode;
-        return { status: 'running', message: code === undefined || code === null ? null : `onstart exited with code ${code}`, exitCode: null };
+        return { status: 'running', message: code === undefined || code === null ? null : `${ONSTART_EXITED}${code}`, exitCode: null };
       }
       if (after.state === 'exited') {
         const code = after.exitCode;
