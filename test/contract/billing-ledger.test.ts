@@ -7,7 +7,7 @@ import { amountFor, meters, ratesOf } from '../../src/domain/billing/meter.js';
 import type { InstanceStatus } from '../../src/domain/instance/status.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import type { NewInstance } from '../../src/store/store.js';
-import { machineReg } from '../helpers/machines.js';
+import { machineReg, rental as plainRental } from '../helpers/machines.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import type { InstanceRecord } from '../../src/domain/instance/instance.js';
 
@@ -27,22 +27,7 @@ function rental(
   now: number,
   o: Pick<NewInstance, 'numGpus' | 'diskGb' | 'dphBase' | 'storageCost' | 'target' | 'instanceKeyHash'>,
 ): NewInstance {
-  return {
-    accountId,
-    machineId,
-    image: 'img',
-    env: {},
-    requestedPorts: [],
-    onstart: null,
-    entrypoint: null,
-    args: null,
-    runtype: 'ssh',
-    label: null,
-    offerType: 'on-demand',
-    bidPrice: null,
-    now,
-    ...o,
-  };
+  return plainRental({ accountId, machineId, now, ...o });
 }
 
 const LIVE: readonly InstanceStatus[] = ['loading', 'running', 'running', 'stopping', 'stopped', 'exited', 'failed', 'rebooting', 'unknown'];

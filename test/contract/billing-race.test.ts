@@ -7,7 +7,7 @@ import { amountFor, ratesOf } from '../../src/domain/billing/meter.js';
 import type { InstanceRecord } from '../../src/domain/instance/instance.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { SETTLE_BATCH } from '../../src/store/kysely/meter-batch.js';
-import { machineReg } from '../helpers/machines.js';
+import { machineReg, rental } from '../helpers/machines.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 const HOUR = 3_600_000;
@@ -59,27 +59,19 @@ for (const ts of TEST_STORES) {
       const insts: InstanceRecord[] = [];
       for (let i = 0; i < INSTANCES; i++) {
         insts.push(
-          await a.createInstance({
-            accountId: (renters[i % renters.length] as { id: number }).id,
-            machineId: machines[i % machines.length] as number,
-            image: 'img',
-            env: {},
-            requestedPorts: [],
-            onstart: null,
-            entrypoint: null,
-            args: null,
-            runtype: 'ssh',
-            label: null,
-            offerType: 'on-demand',
-            bidPrice: null,
-            now: t0,
-            numGpus: 0,
-            diskGb: 10 + (i % 90),
-            dphBase: 0,
-            storageCost: 0.05 + (i % 7) / 100,
-            target: 'stopped',
-            instanceKeyHash: () => `race-${i}`,
-          }),
+          await a.createInstance(
+            rental({
+              accountId: (renters[i % renters.length] as { id: number }).id,
+              machineId: machines[i % machines.length] as number,
+              now: t0,
+              numGpus: 0,
+              diskGb: 10 + (i % 90),
+              dphBase: 0,
+              storageCost: 0.05 + (i % 7) / 100,
+              target: 'stopped',
+              instanceKeyHash: () => `race-${i}`,
+            }),
+          ),
         );
       }
 

@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import { Agent } from '../../src/agent/agent.js';
 import { InProcessChannel, type AgentChannel } from '../../src/agent/channel.js';
 import { type ControlPlane } from '../../src/control/control-plane.js';
-import type { AgentMachineInfo } from '../../src/control/hosts/agent-hub.js';
 import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import type { Principal } from '../../src/control/principal.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
@@ -16,6 +15,7 @@ import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { replicaPlane } from '../helpers/replica.js';
+import { cpuHost } from '../helpers/machines.js';
 
 /**
  * The host sweep (decision 017) against a scripted runtime, reached the way every host is: an Agent over
@@ -74,28 +74,7 @@ class OldAgentChannel implements AgentChannel {
   poll: AgentChannel['poll'] = async (m) => (await this.#inner.poll(m)).map((c) => (c.op === 'list' ? { id: c.id, op: 'list' } : c));
 }
 
-const MACHINE: AgentMachineInfo = {
-  hostname: 'h',
-  gpuName: 'CPU',
-  numGpus: 0,
-  gpuRamMb: 0,
-  gpuDeclared: false,
-  computeCap: null,
-  cpuName: 'c',
-  cpuArch: 'amd64',
-  cpuCores: 64,
-  cpuRamMb: 64_000,
-  diskSpaceGb: 100,
-  driverVersion: null,
-  cudaMaxGood: null,
-  publicIp: '127.0.0.1',
-  inetUpMbps: 1,
-  inetDownMbps: 1,
-  osVersion: 'x',
-  portRangeStart: 33000,
-  portRangeEnd: 33099,
-  runtime: 'process',
-};
+const MACHINE = cpuHost(33000);
 
 /** Poll for a fact (the orphan removal runs beside the sweep), bounded. */
 async function until(what: string, f: () => boolean | Promise<boolean>): Promise<void> {

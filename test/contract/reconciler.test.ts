@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import { Agent } from '../../src/agent/agent.js';
 import { InProcessChannel } from '../../src/agent/channel.js';
 import { type ControlPlane } from '../../src/control/control-plane.js';
-import type { AgentMachineInfo } from '../../src/control/hosts/agent-hub.js';
 import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import type { Principal } from '../../src/control/principal.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
@@ -16,6 +15,7 @@ import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { replicaPlane } from '../helpers/replica.js';
+import { cpuHost } from '../helpers/machines.js';
 
 /**
  * The reconciler against a scripted runtime (the real process runtime is covered by the API and system
@@ -77,28 +77,7 @@ class ScriptedRuntime implements Runtime {
   }
 }
 
-const MACHINE: AgentMachineInfo = {
-  hostname: 'h',
-  gpuName: 'CPU',
-  numGpus: 0,
-  gpuRamMb: 0,
-  gpuDeclared: false,
-  computeCap: null,
-  cpuName: 'c',
-  cpuArch: 'amd64',
-  cpuCores: 64, // several tests rent a vCPU each and leave it held
-  cpuRamMb: 64_000,
-  diskSpaceGb: 100,
-  driverVersion: null,
-  cudaMaxGood: null,
-  publicIp: '127.0.0.1',
-  inetUpMbps: 1,
-  inetDownMbps: 1,
-  osVersion: 'x',
-  portRangeStart: 32000,
-  portRangeEnd: 32099,
-  runtime: 'process',
-};
+const MACHINE = cpuHost(32000);
 
 for (const ts of TEST_STORES) {
   describe(`instance reconciler (${ts.name})`, { skip: ts.skip }, () => {

@@ -1,4 +1,6 @@
+import type { AgentMachineInfo } from '../../src/control/hosts/agent-hub.js';
 import type { MachineRegistration } from '../../src/domain/machine/machine.js';
+import type { NewInstance } from '../../src/store/store.js';
 import type { MachineForOffers } from '../../src/domain/offer/offer.js';
 
 /** A machine registration for store tests. */
@@ -100,5 +102,46 @@ export const agentMachineInfo = (o: Record<string, unknown> = {}): Record<string
   portRangeStart: 33000,
   portRangeEnd: 33099,
   runtime: 'process',
+  ...o,
+});
+
+/** What a simulated agent says of its host: no GPUs, room for many vCPU rentals, its own block of ports. */
+export const cpuHost = (portRangeStart: number): AgentMachineInfo => ({
+  hostname: 'h',
+  gpuName: 'CPU',
+  numGpus: 0,
+  gpuRamMb: 0,
+  gpuDeclared: false,
+  computeCap: null,
+  cpuName: 'c',
+  cpuArch: 'amd64',
+  cpuCores: 64, // several tests rent a vCPU each and leave it held
+  cpuRamMb: 64_000,
+  diskSpaceGb: 100,
+  driverVersion: null,
+  cudaMaxGood: null,
+  publicIp: '127.0.0.1',
+  inetUpMbps: 1,
+  inetDownMbps: 1,
+  osVersion: 'x',
+  portRangeStart,
+  portRangeEnd: portRangeStart + 99,
+  runtime: 'process',
+});
+
+/** A rental as the store takes it, plain image and no ports; the test picks who, where, sizes and prices. */
+export const rental = (
+  o: Pick<NewInstance, 'accountId' | 'machineId' | 'now' | 'numGpus' | 'diskGb' | 'dphBase' | 'storageCost' | 'target' | 'instanceKeyHash'>,
+): NewInstance => ({
+  image: 'img',
+  env: {},
+  requestedPorts: [],
+  onstart: null,
+  entrypoint: null,
+  args: null,
+  runtype: 'ssh',
+  label: null,
+  offerType: 'on-demand',
+  bidPrice: null,
   ...o,
 });

@@ -1,4 +1,4 @@
-import { applyQuery, compile, norm, type Condition, type Order } from '../query/filter.js';
+import { applyQuery, compile, norm, type Order } from '../query/filter.js';
 import type { Offer } from './offer.js';
 import { DEFAULT_OFFER_ORDER, offerFieldType, type OfferSearch } from './search.js';
 import { SortedRows } from './sorted-rows.js';
@@ -141,7 +141,9 @@ export class OfferTable {
     const bucket = byName === undefined ? this.#all : (this.#byGpu.get(gpuKey(byName.value as string)) ?? new Bucket());
     const rest = q.conditions.filter((c) => c !== byName);
     const perCaller = rest.some((c) => c.field === 'rentedByCaller') || order.some((o) => o.field === 'rentedByCaller');
-    const sorted = perCaller ? null : this.#sortedFor(byName === undefined ? null : bucket, rest, order);
+    const compiled = rest.map((c) => ({ field: c.field, test: compile(c, offerFieldType) }));
+    const onCount = compiled.filter((c) => c.field === 'numGpus').map((c) => c.test);
+    const sorted = perCaller ? null : this.#sortedFor(byName === undefined ? null : bucket, onCount, order);
     if (sorted === null) {
       // Rare: the caller's own mark is filtered or sorted on, or too many orders: scan the rows in id order.
       const rows: Offer[] = [];
@@ -149,7 +151,7 @@ export class OfferTable {
       rows.sort((a, b) => a.id - b.id);
       return applyQuery(rows, { ...q, conditions: rest, order }, offerFieldType);
     }
-    const tests = rest.map((c) => compile(c, offerFieldType));
+    const tests = compiled.map((c) => c.test);
     const out: Offer[] = [];
     if (q.limit === 0) return out;
     for (const row of merged(sorted)) {
@@ -165,8 +167,7 @@ export class OfferTable {
    * buckets of the counts it allows (all conditions still apply to each row); else every offer. Null
    * when a bucket may keep no more orders.
    */
-  #sortedFor(byName: Bucket | null, rest: readonly Condition[], order: readonly Order[]): SortedRows[] | null {
-    const onCount = rest.filter((c) => c.field === 'numGpus').map((c) => compile(c, offerFieldType));
+  #sortedFor(byName: Bucket | null, onCount: readonly ReturnType<typeof compile>[], order: readonly Order[]): SortedRows[] | null {
     const buckets =
       byName !== null
         ? [byName]
