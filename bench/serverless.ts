@@ -61,9 +61,15 @@ export async function serverlessBench(dir: string): Promise<LatencyRow[]> {
 
     // ── stop latency with requests in flight ─────────────────────────
     const stopTimes = { plain: [] as number[], drain: [] as number[] };
+    // Each stop begins from a running deployment: a Ready worker alone may still be mid-start (the
+    // deployment not yet recorded running), which measures a stop of a start, not of a deployment at rest.
+    const running = async (): Promise<void> => {
+      await ready(s.endpointId);
+      await until(async () => (await status(s.id)) === 'running');
+    };
     for (let i = 0; i < CYCLES * 2; i++) {
       const drain = i % 2 === 1;
-      await ready(s.endpointId);
+      await running();
       const inflight = Array.from({ length: 4 }, () =>
         proxied('stops', '/w?ms=300')
           .then((r) => r.text())
@@ -83,7 +89,7 @@ export async function serverlessBench(dir: string): Promise<LatencyRow[]> {
     const idleStops = { plain: [] as number[], drain: [] as number[] };
     for (let i = 0; i < CYCLES * 2; i++) {
       const drain = i % 2 === 1;
-      await ready(s.endpointId);
+      await running();
       const t = await timed(async () => {
         await api('POST', `/api/v0/deployment/${s.id}/stop/`, { finish_pending_work: drain });
         await until(async () => (await status(s.id)) === 'stopped');

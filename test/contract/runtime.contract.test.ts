@@ -195,6 +195,16 @@ for (const rc of RUNTIMES) {
       },
     );
 
+    it('gives each process one SIGTERM, however many processes the workload starts while it stops', { skip: rc.name.startsWith('docker') }, async () => {
+      // The shell counts its SIGTERMs and keeps starting short-lived processes: a stop that signalled the whole
+      // group again for each new one would run the trap again (many programs take a second SIGTERM as "now").
+      const s = spec({ onstart: `trap 'echo t >> terms' TERM; echo > ready; while :; do sleep 0.02; done` });
+      await rt.start(s);
+      await until(() => exists(join(root, String(s.instanceId), 'disk', 'ready')));
+      assert.deepEqual(await rt.stop(s.instanceId, { graceMs: 600 }), { state: 'absent' });
+      assert.equal(await readFile(join(root, String(s.instanceId), 'disk', 'terms'), 'utf8'), 't\n');
+    });
+
     it('a stop right after the start ends on SIGTERM, without waiting out the grace period', { skip: rc.name.startsWith('docker') }, async () => {
       // The wrapper may not have connected its output to the stamper yet: a stamper that ignored SIGTERM
       // from its start then waited in its open until the SIGKILL at the grace period's end.

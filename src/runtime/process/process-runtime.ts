@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
+import { CLOCK_TICKS, leaderGroups, ticksNow, trySignal } from './first-signal.js';
 import { allGone, ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 import { bwrapArgs } from './sandbox.js';
@@ -45,7 +46,6 @@ export interface ProcessRuntimeOptions {
   readonly sandbox?: ProcessSandbox;
 }
 
-const CLOCK_TICKS = 100; // USER_HZ on Linux
 /** After the leader ended: how often, and for how long, the rest of a stopping group is looked at (a few /proc reads each). */
 const FOLLOW_MS = 2;
 const FOLLOW_WINDOW_MS = 250;
@@ -63,6 +63,8 @@ export class ProcessRuntime implements Runtime {
   readonly #exitListeners: ((id: number) => void)[] = [];
   /** Stops waiting for a workload this process started: its leader's exit ends their wait at once. */
   readonly #stopWaiters = new Map<number, Set<(early: boolean) => void>>();
+  /** Leaders this process started that have not exited, by instance: a stop signals their groups before it scans. */
+  readonly #leaders = new Map<number, number>();
   readonly #cpuSamples = new Map<number, { cpuMs: number; at: number }>();
   readonly #diskUsage: DiskUsageCache;
   #runtimeId = '';
@@ -226,7 +228,9 @@ export class ProcessRuntime implements Runtime {
         child.once('spawn', resolve);
         child.once('error', reject);
       });
+      this.#leaders.set(spec.instanceId, child.pid as number);
       child.once('exit', () => {
+        if (this.#leaders.get(spec.instanceId) === child.pid) this.#leaders.delete(spec.instanceId);
         this.#procs.invalidate();
         for (const l of this.#exitListeners) l(spec.instanceId);
         for (const wake of this.#stopWaiters.get(spec.instanceId) ?? []) wake(true);
@@ -280,11 +284,23 @@ export class ProcessRuntime implements Runtime {
     let rescanMs = 25;
     /** Once the leader has ended, until when the rest of the group is looked at every FOLLOW_MS. */
     let followUntil = -1;
+    // Groups signalled as a whole; what they held before `early` (the leader's family, signalled before the scan) got it.
+    const reached = new Set<number>();
+    const early = ticksNow();
+    const leader = this.#leaders.get(id);
+    if (leader !== undefined) for (const g of leaderGroups(leader)) reached.add(g);
+    for (const g of reached) trySignal(-g, signal);
     for (let live = await this.#live(id); live.length > 0; live = await this.#live(id)) {
+      for (const p of live) if (reached.has(p.pgrp) && p.startTicks < early) signalled.add(`${p.pid}:${p.startTicks}`);
       const fresh = live.filter((p) => !signalled.has(`${p.pid}:${p.startTicks}`));
-      // One signal per process: each process group once, and directly only a process without a usable group.
-      for (const g of new Set(fresh.map((p) => p.pgrp).filter((g) => g > 1))) trySignal(-g, signal);
-      for (const p of fresh) if (p.pgrp <= 1) trySignal(p.pid, signal);
+      // One signal per process: each process group once, then directly a process without a usable group or one
+      // that joined a group after its signal (a second signal to the whole group could end a graceful stop early).
+      const before = new Set(reached);
+      for (const g of new Set(fresh.map((p) => p.pgrp).filter((g) => g > 1 && !before.has(g)))) {
+        trySignal(-g, signal);
+        reached.add(g);
+      }
+      for (const p of fresh) if (p.pgrp <= 1 || before.has(p.pgrp)) trySignal(p.pid, signal);
       for (const p of live) signalled.add(`${p.pid}:${p.startTicks}`);
       // Look again for the workload's processes now and then, not only once these are gone: one forked just
       // as the signal went out (a shell mid-fork, a trap that starts a process) never got it, and a process
@@ -375,14 +391,5 @@ export class ProcessRuntime implements Runtime {
 
   async close(): Promise<void> {
     // Workloads are left running on purpose: they outlive the control plane and are re-adopted.
-  }
-}
-
-function trySignal(pid: number, signal: NodeJS.Signals): void {
-  if (pid === 0) return;
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // Already gone (ESRCH): that is the goal.
   }
 }
