@@ -122,7 +122,7 @@ export const ERROR_CODES = {
   UPLOAD_TOKEN_USED: { kind: 'conflict', retryable: false, doc: 'The upload token was used already (each is good for one upload); PUT the deployment again for another.' },
   UPLOAD_TOKEN_MISMATCH: { kind: 'invalid', retryable: false, doc: "The upload token was issued for another code version than the form's key names." },
   UPLOAD_SIZE_MISMATCH: { kind: 'invalid', retryable: false, doc: "The uploaded file's size differs from the file_size the PUT declared; nothing was stored." },
-  UPLOAD_FILE_MISSING: { kind: 'invalid', retryable: false, doc: "The upload form has no 'file' part (or it comes before the token fields); nothing was stored." },
+  UPLOAD_FILE_MISSING: { kind: 'invalid', retryable: false, doc: "The upload form has no 'file' part; nothing was stored." },
   UPLOAD_TOO_LARGE: { kind: 'invalid', retryable: false, doc: 'The upload is larger than the server accepts (setting codeUploadMaxBytes); nothing was stored.' },
   INVALID_MULTIPART: { kind: 'invalid', retryable: false, doc: 'The upload body is not a well-formed multipart/form-data form.' },
   BLOB_STORE_UNAVAILABLE: { kind: 'unavailable', retryable: true, doc: 'This server has no blob store for code deployments (or it could not be written).' },

@@ -248,7 +248,8 @@ for (const ts of TEST_STORES) {
       assert.equal(mine.status, 200, mine.text);
       assert.match(mine.body.download_url, new RegExp(`^${g.url}/api/v0/deployment_code/`));
       const other = await g.api('GET', `/api/v0/deployment/${first.deployment_id}/download_url/`, undefined, { key: instanceKey(secret, worker.id) });
-      assert.equal(other.status, 404, other.text);
+      assert.equal(other.status, 403, other.text);
+      assert.equal(other.body.code, 'FORBIDDEN');
       const forbidden = await g.api('GET', `/api/v0/deployment/${r.deployment_id}/`, undefined, { key: instanceKey(secret, worker.id) });
       assert.equal(forbidden.status, 403, forbidden.text);
       // Deleting by name and tag leaves the default tag's deployment.

@@ -116,13 +116,14 @@ export async function uploadCode(ctx: ControlContext, fields: ReadonlyMap<string
  */
 export async function codeDownloadToken(ctx: ControlContext, p: Principal, id: number): Promise<{ token: string; expiresAt: number }> {
   authorize(p, 'serverless.code', id);
-  const notFound = new GantryError('DEPLOYMENT_NOT_FOUND', `No deployment with id ${id}.`, { deploymentId: id });
   let deploymentId: number;
   if (p.scope === 'instance') {
-    // A worker's own key: only the deployment whose endpoint it works for.
+    // A worker's own key: only the deployment whose endpoint it works for. Any other id is FORBIDDEN,
+    // whether it exists or not, as every other route refuses an instance key.
     const d = await ctx.store.getDeployment(id);
     const inst = p.instanceId === null ? undefined : await ctx.store.getInstance(p.instanceId);
-    if (d === undefined || inst === undefined || inst.status === 'destroyed' || inst.endpointId !== d.endpointId || inst.accountId !== d.accountId) throw notFound;
+    if (d === undefined || inst === undefined || inst.status === 'destroyed' || inst.endpointId !== d.endpointId || inst.accountId !== d.accountId)
+      throw new GantryError('FORBIDDEN', "An instance key may only fetch the download_url of the deployment its instance is a worker of.", { deploymentId: id });
     deploymentId = d.id;
   } else deploymentId = (await ownDeployment(ctx, p, { id }, 'serverless.read')).id;
   const code = await ctx.store.getCodeDeployment(deploymentId);
