@@ -138,7 +138,20 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     demand: () => control.ctx.endpointSignal.passDue(),
   });
   const blobs = new FsBlobStore(c.codeBlobDir ?? join(c.dataDir, 'blobs'));
-  const control = new ControlPlane({ store, clock, machines, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic, vault, blobs });
+  const control = new ControlPlane({
+    store,
+    clock,
+    machines,
+    hosts: new HostRegistry(),
+    log,
+    metrics,
+    secret,
+    settings: c,
+    apiUrl: () => url,
+    traffic,
+    vault,
+    blobs,
+  });
   const gateway = new Gateway({
     useCases: control.serverless,
     traffic,

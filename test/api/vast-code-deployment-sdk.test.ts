@@ -60,7 +60,14 @@ for (const ts of ONE_STORE) {
       const text = (await readFile(FIXTURE, 'utf8')).replace('return x * x  # CODE', code);
       const file = join(dir, 'square.py');
       await writeFile(file, text);
-      const env = { ...process.env, PYTHONPATH, PYTHONDONTWRITEBYTECODE: '1', GANTRY_URL: g.url, GANTRY_KEY: g.adminKey as string, MAX_WORKERS: String(maxWorkers) };
+      const env = {
+        ...process.env,
+        PYTHONPATH,
+        PYTHONDONTWRITEBYTECODE: '1',
+        GANTRY_URL: g.url,
+        GANTRY_KEY: g.adminKey as string,
+        MAX_WORKERS: String(maxWorkers),
+      };
       const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
         execFile(PYTHON, [file], { env, cwd: dir, timeout: 60_000 }, (err, stdout, stderr) =>
           err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve({ stdout, stderr }),

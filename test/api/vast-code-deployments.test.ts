@@ -130,7 +130,7 @@ for (const ts of TEST_STORES) {
         headers: { 'content-type': new Request('http://x', { method: 'POST', body: form }).headers.get('content-type') as string },
         body: new Request('http://x', { method: 'POST', body: form }).body,
         duplex: 'half',
-      } as RequestInit);
+      });
       assert.equal(streamed.status, 400);
       assert.match(await streamed.text(), /larger than 4096 bytes/);
       // The size declared by the PUT is checked: this takes the token, stores nothing.

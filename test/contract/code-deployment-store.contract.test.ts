@@ -26,7 +26,14 @@ for (const ts of TEST_STORES) {
 
     /** A deployment row as the use case makes it: endpoint, workergroup, deployment, then its code side. */
     const deployment = async (name: string, tag = 'default') => {
-      const ep = await store.createEndpoint({ accountId, name: `${name}.${tag}.${++n}`, apiKey: `gek_${n}`, params: DEFAULT_ENDPOINT_PARAMS, aliasOf: null, now: 1 });
+      const ep = await store.createEndpoint({
+        accountId,
+        name: `${name}.${tag}.${++n}`,
+        apiKey: `gek_${n}`,
+        params: DEFAULT_ENDPOINT_PARAMS,
+        aliasOf: null,
+        now: 1,
+      });
       const wg = await store.createWorkergroup({
         accountId,
         endpointId: ep.id,
@@ -80,7 +87,11 @@ for (const ts of TEST_STORES) {
       assert.equal(a.id, b.id, 'two PUTs of the same new code make one version');
       await use(store, H('b'), 20);
       const again = await use(store, H('a'), 30, null, 12);
-      assert.deepEqual([again.id, again.versionLabel, again.fileSize, again.lastUsedAt], [a.id, 'v1', 12, 30], 'a label is kept when none is given; the size counts until uploaded');
+      assert.deepEqual(
+        [again.id, again.versionLabel, again.fileSize, again.lastUsedAt],
+        [a.id, 'v1', 12, 30],
+        'a label is kept when none is given; the size counts until uploaded',
+      );
       assert.deepEqual(
         (await store.listCodeVersions(d.id)).map((v) => v.fileHash),
         [H('a'), H('b')],

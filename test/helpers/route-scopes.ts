@@ -210,7 +210,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'PUT /api/v0/deployments': 'misc',
   'POST /api/v0/deployment/:id/heartbeat': 'misc',
   'GET /api/v0/deployment/:id/download_url': 'misc',
-  'POST /api/v0/deployment_uploads': { outside: "a code upload: the signed, expiring, single-use token in the form is its credential" },
+  'POST /api/v0/deployment_uploads': { outside: 'a code upload: the signed, expiring, single-use token in the form is its credential' },
   'GET /api/v0/deployment_code': { outside: "a code download: the signed, expiring token in the URL (a deployment's download_url) is its credential" },
   'POST /route': 'misc',
   ...every('/endpoints/:name', 'misc'),

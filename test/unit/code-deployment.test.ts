@@ -80,7 +80,10 @@ describe('code deployment inputs', () => {
     assert.equal(checkFileHash(H1), H1);
     assert.equal(blobKeyOf(7, H1), `7/${H1}`);
     for (const bad of ['../../etc/passwd', 'short', 'a/b'.repeat(4), 'x'.repeat(129), 'a b c d e f'])
-      assert.throws(() => checkFileHash(bad), (e: unknown) => e instanceof GantryError && e.code === 'INVALID_ARGUMENT');
+      assert.throws(
+        () => checkFileHash(bad),
+        (e: unknown) => e instanceof GantryError && e.code === 'INVALID_ARGUMENT',
+      );
   });
   it('bounds the heartbeat ttl', () => {
     assert.equal(checkHeartbeatTtl(null, 10), null);

@@ -59,7 +59,13 @@ describe('multipart/form-data streaming reader', () => {
   });
 
   it('skips a preamble and an epilogue, and the rest of a part not read', async () => {
-    const b = form([['a', 'x'.repeat(100)], ['b', 'y']], { preamble: 'ignored preamble\r\n', epilogue: 'ignored' });
+    const b = form(
+      [
+        ['a', 'x'.repeat(100)],
+        ['b', 'y'],
+      ],
+      { preamble: 'ignored preamble\r\n', epilogue: 'ignored' },
+    );
     const r = new MultipartReader(chunks(b, 5), B, { maxBytes: 1 << 20 });
     assert.equal((await r.next())?.name, 'a');
     assert.equal((await r.next())?.name, 'b');

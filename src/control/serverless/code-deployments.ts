@@ -56,7 +56,11 @@ export const DEFAULT_CODE_STORAGE_GB = 50;
 function workerSpec(ctx: ControlContext, c: CodeDeploymentConfig): CodeWorkerSpec {
   const login = c.dockerLogin;
   const digest =
-    login === null ? null : createHmac('sha256', ctx.secret).update(`docker-login:v1\n${login.user ?? ''}\n${login.repo ?? ''}\n${login.pass ?? ''}`).digest('hex');
+    login === null
+      ? null
+      : createHmac('sha256', ctx.secret)
+          .update(`docker-login:v1\n${login.user ?? ''}\n${login.repo ?? ''}\n${login.pass ?? ''}`)
+          .digest('hex');
   return { image: c.image, env: c.env, searchParams: c.searchParams, storageGb: c.storageGb, dockerLoginDigest: digest };
 }
 
@@ -138,7 +142,13 @@ export async function putCodeDeployment(ctx: ControlContext, p: Principal, c: Co
 }
 
 /** Carry out the tier of an existing deployment's PUT; answers the tier. */
-async function applyUpdate(ctx: ControlContext, p: Principal, found: CodeDeploymentRecord, c: CodeDeploymentConfig, spec: CodeWorkerSpec): Promise<CodeUpdateTier> {
+async function applyUpdate(
+  ctx: ControlContext,
+  p: Principal,
+  found: CodeDeploymentRecord,
+  c: CodeDeploymentConfig,
+  spec: CodeWorkerSpec,
+): Promise<CodeUpdateTier> {
   const d = await ownDeployment(ctx, p, { id: found.deploymentId }, 'serverless.write');
   const ep = await loadOwnEndpoint(ctx, p, d.endpointId);
   const merged = mergeEndpointParams(ep.params, c.params);
@@ -185,7 +195,11 @@ async function uploadIfMissing(ctx: ControlContext, v: CodeVersionRecord): Promi
 }
 
 /** A code deployment's versions, most recently used first (`show deployment-versions`); null for one made from an image. */
-export async function codeVersions(ctx: ControlContext, p: Principal, id: number): Promise<{ code: CodeDeploymentRecord; versions: CodeVersionRecord[] } | null> {
+export async function codeVersions(
+  ctx: ControlContext,
+  p: Principal,
+  id: number,
+): Promise<{ code: CodeDeploymentRecord; versions: CodeVersionRecord[] } | null> {
   const d = await ownDeployment(ctx, p, { id }, 'serverless.read');
   const code = await ctx.store.getCodeDeployment(d.id);
   return code === undefined ? null : { code, versions: await ctx.store.listCodeVersions(d.id) };

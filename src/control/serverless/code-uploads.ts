@@ -123,7 +123,9 @@ export async function codeDownloadToken(ctx: ControlContext, p: Principal, id: n
     const d = await ctx.store.getDeployment(id);
     const inst = p.instanceId === null ? undefined : await ctx.store.getInstance(p.instanceId);
     if (d === undefined || inst === undefined || inst.status === 'destroyed' || inst.endpointId !== d.endpointId || inst.accountId !== d.accountId)
-      throw new GantryError('FORBIDDEN', "An instance key may only fetch the download_url of the deployment its instance is a worker of.", { deploymentId: id });
+      throw new GantryError('FORBIDDEN', 'An instance key may only fetch the download_url of the deployment its instance is a worker of.', {
+        deploymentId: id,
+      });
     deploymentId = d.id;
   } else deploymentId = (await ownDeployment(ctx, p, { id }, 'serverless.read')).id;
   const code = await ctx.store.getCodeDeployment(deploymentId);

@@ -61,7 +61,12 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
   const params: EndpointParamsPatch = source === null ? r.params : { ...r.params, ...replicaParams(source) };
   // Refuse bad input before anything is written: a refused create leaves no rows behind.
   checkWorkergroupInput(r);
-  const endpoint = await createEndpoint(ctx, p, { name: r.endpointName ?? name, params, aliasOf: null, ...(r.limits !== undefined ? { limits: r.limits } : {}) });
+  const endpoint = await createEndpoint(ctx, p, {
+    name: r.endpointName ?? name,
+    params,
+    aliasOf: null,
+    ...(r.limits !== undefined ? { limits: r.limits } : {}),
+  });
   try {
     const workergroup = await createWorkergroup(ctx, p, endpoint.id, r, source?.configurationId ?? null);
     const deployment = await ctx.store.createDeployment({

@@ -106,9 +106,13 @@ const FILE_HASH = /^[A-Za-z0-9_-]{8,128}$/;
 
 export function checkFileHash(h: string): string {
   if (!FILE_HASH.test(h))
-    throw new GantryError('INVALID_ARGUMENT', `'file_hash' must be 8 to 128 letters, digits, '_' or '-' (the SDK sends a sha256 in hex); got ${JSON.stringify(h.slice(0, 140))}.`, {
-      field: 'file_hash',
-    });
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `'file_hash' must be 8 to 128 letters, digits, '_' or '-' (the SDK sends a sha256 in hex); got ${JSON.stringify(h.slice(0, 140))}.`,
+      {
+        field: 'file_hash',
+      },
+    );
   return h;
 }
 

@@ -117,7 +117,9 @@ export class CodeDeploymentRepo extends Repo implements CodeDeploymentStore {
         if (!this.dialect.isUniqueViolation(err)) throw err;
       }
     }
-    const id = (existing ?? ((await this.#version(v.deploymentId, v.fileHash)) as CodeVersionRecord)).id;
+    const found = existing ?? (await this.#version(v.deploymentId, v.fileHash));
+    if (found === undefined) throw new Error(`code version ${v.fileHash} of deployment ${v.deploymentId} was deleted while it was put`);
+    const id = found.id;
     const row = await this.db
       .updateTable('code_versions')
       .set({ last_used_at: v.now, ...(v.versionLabel !== null ? { version_label: v.versionLabel } : {}) })
@@ -133,7 +135,12 @@ export class CodeDeploymentRepo extends Repo implements CodeDeploymentStore {
   }
 
   async #version(deploymentId: number, fileHash: string): Promise<CodeVersionRecord | undefined> {
-    const r = await this.db.selectFrom('code_versions').selectAll().where('deployment_id', '=', deploymentId).where('file_hash', '=', fileHash).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('code_versions')
+      .selectAll()
+      .where('deployment_id', '=', deploymentId)
+      .where('file_hash', '=', fileHash)
+      .executeTakeFirst();
     return r && toVersion(r);
   }
 

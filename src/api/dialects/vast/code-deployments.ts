@@ -42,7 +42,17 @@ const CONFIG_FIELDS = new Set([
 ]);
 
 /** The endpoint's scaling parameters among them. */
-const PARAM_FIELDS = ['cold_workers', 'max_workers', 'min_load', 'min_cold_load', 'target_util', 'cold_mult', 'max_queue_time', 'target_queue_time', 'inactivity_timeout'];
+const PARAM_FIELDS = [
+  'cold_workers',
+  'max_workers',
+  'min_load',
+  'min_cold_load',
+  'target_util',
+  'cold_mult',
+  'max_queue_time',
+  'target_queue_time',
+  'inactivity_timeout',
+];
 
 const wrong = (field: string, what: string, v: unknown): GantryError =>
   new GantryError('INVALID_ARGUMENT', `'${field}' must be ${what}, got ${showValue(v)}.`, { field });
@@ -72,9 +82,16 @@ export function parseCodeConfig(body: unknown): CodeDeploymentConfig {
   const o = asObject(body);
   const unknown = Object.keys(o).filter((k) => !CONFIG_FIELDS.has(k));
   if (unknown.length > 0)
-    throw new GantryError('INVALID_ARGUMENT', `Unknown field(s) ${unknown.slice(0, 5).map((k) => `'${k.slice(0, 64)}'`).join(', ')}; a deployment takes the fields of DeploymentConfig.`, {
-      field: unknown[0]?.slice(0, 64),
-    });
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `Unknown field(s) ${unknown
+        .slice(0, 5)
+        .map((k) => `'${k.slice(0, 64)}'`)
+        .join(', ')}; a deployment takes the fields of DeploymentConfig.`,
+      {
+        field: unknown[0]?.slice(0, 64),
+      },
+    );
   const fileSize = num(o, 'file_size');
   if (fileSize === null) throw new GantryError('MISSING_INPUT', "'file_size' is required.", { field: 'file_size' });
   if (!Number.isSafeInteger(fileSize)) throw wrong('file_size', 'a whole number of bytes', fileSize);
