@@ -119,6 +119,18 @@ for (const ts of ONE_STORE) {
       const ep = await g.api('GET', `/api/v0/endptjobs/${String(auto.out.endpoint_id)}/`);
       assert.equal(ep.body.result.max_workers, 3);
       assert.equal((await versions(created.out.id)).length, 2);
+
+      // The SDK's DeploymentData reads the deployment as Gantry shows it (fetch_deployment).
+      const shown = (await g.api('GET', `/api/v0/deployment/${String(created.out.id)}/`)).body.deployment as Record<string, unknown>;
+      const read = execFileSync(
+        PYTHON,
+        [
+          '-c',
+          'import json, sys\nfrom vastai.data.deployment import DeploymentData\nd = DeploymentData.from_dict(json.load(sys.stdin))\nprint(json.dumps([d.file_hash, d.current_version_id, d.image, d.tag]))',
+        ],
+        { input: JSON.stringify(shown), env: { ...process.env, PYTHONPATH } },
+      ).toString();
+      assert.deepEqual(JSON.parse(read), [v2[0]?.file_hash, v2[0]?.id, 'python:3.12-slim', 'default']);
     });
   });
 }

@@ -255,6 +255,9 @@ for (const ts of TEST_STORES) {
       // Deleting by name and tag leaves the default tag's deployment.
       const del = await g.api('DELETE', '/api/v0/deployments/', { name: 'square', tag: 'gpu' });
       assert.deepEqual(del.body.deleted, [r.deployment_id]);
+      // Once it is removed, its code goes too (no other version holds it).
+      assert.ok(existsSync(blobPath(h)));
+      await until("the deleted deployment's code removed", async () => !existsSync(blobPath(h)));
       assert.equal((await g.api('GET', `/api/v0/deployment/${first.deployment_id}/`)).status, 200);
     });
   });

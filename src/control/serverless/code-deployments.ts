@@ -173,13 +173,22 @@ async function applyUpdate(
 /** Drop the versions beyond `codeVersionsKept` (never the current one), and the blobs no version holds any more. */
 async function evictVersions(ctx: ControlContext, deploymentId: number, currentId: number): Promise<CodeVersionRecord[]> {
   const evicted = versionsToEvict(await ctx.store.listCodeVersions(deploymentId), ctx.settings.codeVersionsKept, currentId);
-  if (evicted.length === 0) return [];
-  const free = await ctx.store.deleteCodeVersions(evicted.map((v) => v.id));
+  await deleteVersions(ctx, evicted);
+  return evicted;
+}
+
+async function deleteVersions(ctx: ControlContext, versions: readonly CodeVersionRecord[]): Promise<void> {
+  if (versions.length === 0) return;
+  const free = await ctx.store.deleteCodeVersions(versions.map((v) => v.id));
   for (const b of free) {
     // A blob that cannot be removed now is only disk: the versions are gone either way.
     await ctx.blobs.delete(`${b.accountId}/${b.fileHash}`).catch((err: unknown) => ctx.log.warn({ err, fileHash: b.fileHash }, 'code blob not deleted'));
   }
-  return evicted;
+}
+
+/** A deleted deployment's code versions, and the blobs no other version holds (the serverless loop, as it removes the deployment). */
+export async function dropCodeVersions(ctx: ControlContext, deploymentId: number): Promise<void> {
+  await deleteVersions(ctx, await ctx.store.listCodeVersions(deploymentId));
 }
 
 /** A grant to upload the version's code, unless its bytes are stored (by this deployment or another of the account). */
