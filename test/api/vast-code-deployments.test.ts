@@ -200,6 +200,10 @@ for (const ts of TEST_STORES) {
       const mine = (wg.body.results as Record<string, any>[]).find((w) => w.id === hard.workergroup_id) as Record<string, any>;
       assert.equal(mine.endpoint_id, first.endpoint_id);
       assert.equal(mine.image ?? mine.template?.image, 'python:3.13-slim', JSON.stringify(mine));
+      // A refused update changes nothing, not even the scaling parameters it carried.
+      const bad = await put(base({ ttl: 60, max_workers: 4, file_hash: 'c'.repeat(64), file_size: 50, image: 'python:3.13-slim', env: '-e' }));
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal((await g.api('GET', `/api/v0/endptjobs/${first.endpoint_id}/`)).body.result.max_workers, 2);
       const envChange = (await put(base({ ttl: 60, max_workers: 2, file_hash: 'c'.repeat(64), file_size: 50, image: 'python:3.13-slim', env: '-e A=1' }))).body;
       assert.equal(envChange.action, 'updated');
     });

@@ -37,7 +37,8 @@ function param(header: string, name: string): string | null {
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? null);
 }
 
-type State = 'preamble' | 'delimiter' | 'headers' | 'body' | 'end';
+/** Where the reader is: before the first boundary, just after a boundary, inside a part's data, after the closing one. */
+type State = 'preamble' | 'delimiter' | 'body' | 'end';
 
 export class MultipartReader {
   readonly #source: AsyncIterator<Uint8Array>;

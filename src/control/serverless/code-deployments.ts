@@ -18,7 +18,7 @@ import { authorize, type Principal } from '../principal.js';
 import { createDeployment, ownDeployment } from './deployments.js';
 import { loadOwnEndpoint, validName } from './endpoints.js';
 import { updateWorkers } from './update-workers.js';
-import { updateWorkergroup, type WorkergroupInput } from './workergroups.js';
+import { checkWorkergroupInput, updateWorkergroup, type WorkergroupInput } from './workergroups.js';
 import { issueUploadToken, type UploadGrant } from './code-uploads.js';
 
 /** The SDK's `DeploymentConfig`, as the dialect read it. */
@@ -86,6 +86,8 @@ function checkConfig(ctx: ControlContext, c: CodeDeploymentConfig): void {
   if (!Number.isFinite(c.storageGb) || c.storageGb <= 0 || c.storageGb > 100_000)
     throw new GantryError('INVALID_ARGUMENT', `'storage' must be a positive number of GB; got ${c.storageGb}.`, { field: 'storage' });
   checkHeartbeatTtl(c.ttlS, ctx.settings.codeHeartbeatTtlMinimumS);
+  // The template too (image, env flags, disk, placement): an update must not apply part of itself and then refuse.
+  checkWorkergroupInput(workergroupInput(c));
 }
 
 /**
