@@ -23,7 +23,10 @@ const FIXTURE = join(fileURLToPath(new URL('../../../', import.meta.url)), 'test
 const ALIAS = join(fileURLToPath(new URL('../../../', import.meta.url)), 'test', 'fixtures', 'vast', 'pyalias');
 const has = (code: string, pythonPath?: string): boolean => {
   try {
-    execFileSync(PYTHON, ['-c', code], { stdio: 'ignore', env: { ...process.env, ...(pythonPath !== undefined ? { PYTHONPATH: pythonPath } : {}) } });
+    execFileSync(PYTHON, ['-c', code], {
+      stdio: 'ignore',
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...(pythonPath !== undefined ? { PYTHONPATH: pythonPath } : {}) },
+    });
     return true;
   } catch {
     return false;
@@ -128,7 +131,7 @@ for (const ts of ONE_STORE) {
           '-c',
           'import json, sys\nfrom vastai.data.deployment import DeploymentData\nd = DeploymentData.from_dict(json.load(sys.stdin))\nprint(json.dumps([d.file_hash, d.current_version_id, d.image, d.tag]))',
         ],
-        { input: JSON.stringify(shown), env: { ...process.env, PYTHONPATH } },
+        { input: JSON.stringify(shown), env: { ...process.env, PYTHONPATH, PYTHONDONTWRITEBYTECODE: '1' } },
       ).toString();
       assert.deepEqual(JSON.parse(read), [v2[0]?.file_hash, v2[0]?.id, 'python:3.12-slim', 'default']);
     });
