@@ -175,6 +175,28 @@ export const SETTINGS = {
     default: 600_000,
     doc: 'Shortest time to live a deployment may be given (AI Core advertises 10m).',
   },
+  codeBlobDir: {
+    type: 'optional-string',
+    default: null,
+    doc: "Where code deployments' uploaded code is stored, one file per account and file_hash; default: <dataDir>/blobs. Replicas must share it.",
+  },
+  codeVersionsKept: {
+    type: 'integer',
+    default: 5,
+    doc: 'Code versions kept per deployment; older ones are evicted (their blobs deleted when no other version holds them).',
+  },
+  codeUploadMaxBytes: {
+    type: 'integer',
+    default: 536_870_912,
+    doc: 'Largest code upload accepted (bytes, the whole multipart body); a larger one is refused and nothing is stored.',
+  },
+  codeUploadTokenTtlMs: {
+    type: 'duration',
+    default: 3_600_000,
+    doc: 'How long the upload token a deployment PUT answers stays good (it is also good for one upload only).',
+  },
+  codeDownloadUrlTtlMs: { type: 'duration', default: 600_000, doc: "How long a code deployment's download_url stays good (workers fetch it right away)." },
+  codeHeartbeatTtlMinimumS: { type: 'integer', default: 10, doc: "Shortest client heartbeat ttl (seconds) a code deployment may be given (the SDK's ttl)." },
   stopDrainTimeoutMs: {
     type: 'duration',
     default: 60_000,

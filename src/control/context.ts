@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../log/metrics.js';
 import type { Store } from '../store/store.js';
+import type { BlobStore } from '../store/blob-store.js';
 import type { Clock } from './clock.js';
 import type { HostRegistry } from './hosts/hosts.js';
 import type { MachineCatalog } from './fleet/machine-catalog.js';
@@ -46,6 +47,11 @@ export type ControlSettings = Pick<
   | 'workerFailuresBeforeDead'
   | 'stopDrainTimeoutMs'
   | 'deploymentTtlMinimumMs'
+  | 'codeVersionsKept'
+  | 'codeUploadMaxBytes'
+  | 'codeUploadTokenTtlMs'
+  | 'codeDownloadUrlTtlMs'
+  | 'codeHeartbeatTtlMinimumS'
   | 'endpointWaitPollMs'
   | 'billingIntervalMs'
   | 'accessTokenTtlMs'
@@ -83,4 +89,6 @@ export interface ControlContext {
   readonly endpointSignal: EndpointSignal;
   /** Credentials this replica authenticated, dropped when the store publishes a credential change. */
   readonly principals: PrincipalCache;
+  /** Code deployments' uploaded code (decision 020). */
+  readonly blobs: BlobStore;
 }

@@ -1,3 +1,4 @@
+import { NO_BLOBS, type BlobStore } from '../store/blob-store.js';
 import type { InstanceAction } from '../domain/instance/intent.js';
 import type { CreateInstanceRequest } from '../domain/instance/create.js';
 import { DEFAULT_ALLOCATED_STORAGE_GB, type OfferSearch } from '../domain/offer/search.js';
@@ -67,7 +68,11 @@ export class ControlPlane {
   readonly volumes: VolumeUseCases;
 
   constructor(
-    ctx: Omit<ControlContext, 'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals' | 'instanceViews'> & { readonly machines?: MachineCatalog },
+    ctx: Omit<ControlContext, 'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals' | 'instanceViews' | 'blobs'> & {
+      readonly machines?: MachineCatalog;
+      /** Default: none (code deployments answer BLOB_STORE_UNAVAILABLE). */
+      readonly blobs?: BlobStore;
+    },
   ) {
     const principals = new PrincipalCache({
       maxEntries: ctx.settings.principalCacheEntries,
@@ -90,6 +95,7 @@ export class ControlPlane {
       principals,
       instanceViews,
       machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),
+      blobs: ctx.blobs ?? NO_BLOBS,
       offers: new OffersIndex(ctx.store, ctx.clock, {
         seenSyncMs: ctx.settings.machineCacheMs,
         rebuildMs: ctx.settings.offersIndexRebuildMs,

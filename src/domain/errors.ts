@@ -111,6 +111,33 @@ export const ERROR_CODES = {
   ENDPOINT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No serverless endpoint with this id or name is visible to the caller.' },
   WORKERGROUP_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No workergroup with this id is visible to the caller.' },
   DEPLOYMENT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No deployment with this id is visible to the caller.' },
+  DEPLOYMENT_HAS_NO_CODE: { kind: 'not_found', retryable: false, doc: 'The deployment was made from an image, not from code: it has no code to download.' },
+  CODE_NOT_UPLOADED: {
+    kind: 'conflict',
+    retryable: true,
+    doc: "The deployment's current code version is not uploaded yet; upload it with the upload_url the PUT answered.",
+  },
+  UPLOAD_TOKEN_INVALID: { kind: 'forbidden', retryable: false, doc: 'The upload or download token is missing, malformed or not signed by this server.' },
+  UPLOAD_TOKEN_EXPIRED: {
+    kind: 'forbidden',
+    retryable: false,
+    doc: 'The upload or download token has expired; PUT the deployment again (or ask for a new download_url).',
+  },
+  UPLOAD_TOKEN_USED: {
+    kind: 'conflict',
+    retryable: false,
+    doc: 'The upload token was used already (each is good for one upload); PUT the deployment again for another.',
+  },
+  UPLOAD_TOKEN_MISMATCH: { kind: 'invalid', retryable: false, doc: "The upload token was issued for another code version than the form's key names." },
+  UPLOAD_SIZE_MISMATCH: { kind: 'invalid', retryable: false, doc: "The uploaded file's size differs from the file_size the PUT declared; nothing was stored." },
+  UPLOAD_FILE_MISSING: { kind: 'invalid', retryable: false, doc: "The upload form has no 'file' part; nothing was stored." },
+  UPLOAD_TOO_LARGE: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The upload is larger than the server accepts (setting codeUploadMaxBytes); nothing was stored.',
+  },
+  INVALID_MULTIPART: { kind: 'invalid', retryable: false, doc: 'The upload body is not a well-formed multipart/form-data form.' },
+  BLOB_STORE_UNAVAILABLE: { kind: 'unavailable', retryable: true, doc: 'This server has no blob store for code deployments (or it could not be written).' },
   NAME_TAKEN: { kind: 'conflict', retryable: false, doc: 'The account already has a live endpoint or deployment of this name.' },
   ENDPOINT_REFERENCED: {
     kind: 'conflict',

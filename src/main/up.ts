@@ -36,6 +36,7 @@ import { upgradeStoredData } from './upgrade.js';
 import { postgresDialect } from '../store/dialects/postgres.js';
 import { sqliteDialect } from '../store/dialects/sqlite.js';
 import { KyselyStore } from '../store/kysely/kysely-store.js';
+import { FsBlobStore } from '../store/blobs/fs-blob-store.js';
 import type { Store } from '../store/store.js';
 
 export interface UpOptions {
@@ -136,7 +137,21 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     // A held request asks this replica's serverless loop for a pass now (scale from zero, start an inactive worker).
     demand: () => control.ctx.endpointSignal.passDue(),
   });
-  const control = new ControlPlane({ store, clock, machines, hosts: new HostRegistry(), log, metrics, secret, settings: c, apiUrl: () => url, traffic, vault });
+  const blobs = new FsBlobStore(c.codeBlobDir ?? join(c.dataDir, 'blobs'));
+  const control = new ControlPlane({
+    store,
+    clock,
+    machines,
+    hosts: new HostRegistry(),
+    log,
+    metrics,
+    secret,
+    settings: c,
+    apiUrl: () => url,
+    traffic,
+    vault,
+    blobs,
+  });
   const gateway = new Gateway({
     useCases: control.serverless,
     traffic,

@@ -1,3 +1,4 @@
+import type { CodeDeploymentStore } from './code-deployment-store.js';
 import type { EndpointStatus, EndpointStopPhase, EndpointTarget } from '../domain/serverless/lifecycle.js';
 import type { EndpointParams } from '../domain/serverless/params.js';
 import type { EndpointLimits } from '../domain/serverless/limits.js';
@@ -93,7 +94,7 @@ export interface DeploymentStore {
   deleteDeployment(id: number, now: number): Promise<void>;
 }
 
-export interface ServerlessStore extends DeploymentStore {
+export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
   /** NAME_TAKEN when the account has a live endpoint of that name. */
   createEndpoint(n: NewEndpoint): Promise<EndpointRecord>;
   getEndpoint(id: number): Promise<EndpointRecord | undefined>;

@@ -42,7 +42,7 @@ const PROBE_TEMPLATE = template('probe-scn', 'probe-exe', 'probe');
  * (`/openapi.json`, `/docs`: the server's capabilities, alike for all), and the inference workers' model routes (worker tokens).
  */
 const OUTSIDE =
-  /^\/(healthz|metrics|pubkey|worker_status|openapi\.json)$|^\/docs(\/|$)|^\/agent\/|^\/api\/v0\/(results\/|gpu_names|tfa)|^\/oauth\/token$|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
+  /^\/(healthz|metrics|pubkey|worker_status|openapi\.json)$|^\/docs(\/|$)|^\/agent\/|^\/api\/v0\/(results\/|gpu_names|tfa|deployment_uploads$|deployment_code$)|^\/oauth\/token$|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
 
@@ -215,6 +215,7 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
     if (url === '/api/v0/commands/transfer_credit') return { recipient: 'bob', amount: 1 };
     if (url === '/api/v0/secrets') return { key: 'A_SECRET', value: 'overwritten' };
     if (url.startsWith('/api/v0/deployment/') && url.endsWith('/stop')) return { force: true };
+    if (url === '/api/v0/deployments' && method === 'PUT') return { name: 'probe-code', image: 'x', file_hash: 'f'.repeat(64), file_size: 10 };
     // Complete bodies, so the call reaches the engine's check rather than the dialect's validation.
     if (url === '/api/v0/workergroups' || url === '/api/v0/autojobs')
       return { endpoint_id: ids.endpoint, image: 'x', search_params: 'num_gpus=1', test_workers: 0 };

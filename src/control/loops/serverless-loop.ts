@@ -14,6 +14,7 @@ import type { DeploymentRecord, EndpointRecord, WorkergroupRecord } from '../../
 import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
 import { abandonRollout, rolloutStep } from '../serverless/rollout.js';
 import { retireGroup } from '../serverless/deployment-changes.js';
+import { dropCodeVersions } from '../serverless/code-deployments.js';
 import { planRollout } from '../../domain/serverless/rollout.js';
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
@@ -178,7 +179,7 @@ export class ServerlessLoop {
     const now = ctx.clock.now();
     for (const wg of await ctx.store.listWorkergroups({ endpointId: ep.id })) await ctx.store.deleteWorkergroup(wg.id, now);
     const dep = await ctx.store.findDeploymentByEndpoint(ep.id);
-    if (dep) await ctx.store.deleteDeployment(dep.id, now);
+    if (dep) await ctx.store.deleteDeployment(dep.id, now).then(() => dropCodeVersions(ctx, dep.id));
     this.#forget(ep.id);
     return { status: 'deleted', statusMsg: null, memory: ep.memory };
   }

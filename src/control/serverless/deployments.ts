@@ -12,6 +12,7 @@ import { checkWorkergroupInput, createWorkergroup, type WorkergroupInput } from 
 import type { PendingWork } from './traffic-gate.js';
 import { workersOf, type WorkerInfo } from './workers.js';
 import type { DeploymentRecord, DeploymentSource, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
+import type { CodeDeploymentRecord, CodeVersionRecord } from '../../domain/serverless/code-deployment.js';
 
 /** A deployment owns one endpoint and its workergroups; its lifecycle is the endpoint's. */
 export interface DeploymentView {
@@ -24,11 +25,15 @@ export interface DeploymentView {
   readonly workers: readonly WorkerInfo[];
   /** Requests this replica's gateway holds for the deployment now. */
   readonly pending: PendingWork;
+  /** A code deployment's code side and current version (decision 020); absent for one made from an image. */
+  readonly code?: { readonly record: CodeDeploymentRecord; readonly current: CodeVersionRecord | null };
 }
 
 export interface NewDeploymentRequest extends WorkergroupInput {
   /** Null: `deployment-<public id>`. */
   readonly name: string | null;
+  /** The endpoint's name when it differs from the deployment's (a code deployment's tag other than `default`). */
+  readonly endpointName?: string;
   readonly tag: string | null;
   readonly params: EndpointParamsPatch;
   /** The account's resource group it lives in (default `default`). */
@@ -56,7 +61,12 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
   const params: EndpointParamsPatch = source === null ? r.params : { ...r.params, ...replicaParams(source) };
   // Refuse bad input before anything is written: a refused create leaves no rows behind.
   checkWorkergroupInput(r);
-  const endpoint = await createEndpoint(ctx, p, { name, params, aliasOf: null, ...(r.limits !== undefined ? { limits: r.limits } : {}) });
+  const endpoint = await createEndpoint(ctx, p, {
+    name: r.endpointName ?? name,
+    params,
+    aliasOf: null,
+    ...(r.limits !== undefined ? { limits: r.limits } : {}),
+  });
   try {
     const workergroup = await createWorkergroup(ctx, p, endpoint.id, r, source?.configurationId ?? null);
     const deployment = await ctx.store.createDeployment({
@@ -102,7 +112,15 @@ async function view(ctx: ControlContext, d: DeploymentRecord, endpoint: Endpoint
     next: groups.length > 1 ? (groups[groups.length - 1] as WorkergroupRecord) : null,
     workers: await workersOf(ctx, endpoint.id),
     pending: ctx.traffic.pending(endpoint.id),
+    ...(await codeOf(ctx, d.id)),
   };
+}
+
+async function codeOf(ctx: ControlContext, deploymentId: number): Promise<Pick<DeploymentView, 'code'>> {
+  const record = await ctx.store.getCodeDeployment(deploymentId);
+  if (record === undefined) return {};
+  const current = record.currentVersionId === null ? null : ((await ctx.store.getCodeVersion(record.currentVersionId)) ?? null);
+  return { code: { record, current } };
 }
 
 export async function showDeployment(ctx: ControlContext, p: Principal, ref: DeploymentRef | number): Promise<DeploymentView> {

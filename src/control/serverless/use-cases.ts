@@ -16,6 +16,8 @@ import { inferenceStats } from './inference-stats.js';
 import { recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
 import { workerLogs } from './worker-logs.js';
 import { cancelWorkerUpdate, updateWorkers } from './update-workers.js';
+import { codeVersions, putCodeDeployment, recordCodeHeartbeat, type CodeDeploymentConfig } from './code-deployments.js';
+import { codeDownloadToken, readCodeBlob, uploadCode } from './code-uploads.js';
 
 /** The serverless use cases bound to one context: what the dialects and the gateway call. */
 export function serverlessUseCases(ctx: ControlContext) {
@@ -70,6 +72,16 @@ export function serverlessUseCases(ctx: ControlContext) {
     /** Vast's `update workers`: replace a workergroup's workers one at a time (the serverless loop carries it out), or cancel that. */
     updateWorkers: (p: Principal, id: number) => updateWorkers(ctx, p, id),
     cancelWorkerUpdate: (p: Principal, id: number) => cancelWorkerUpdate(ctx, p, id),
+
+    /** Code deployments (Vast's deployments SDK): PUT, versions, heartbeat, upload, download (decision 020). */
+    putCodeDeployment: (p: Principal, c: CodeDeploymentConfig) => putCodeDeployment(ctx, p, c),
+    codeVersions: (p: Principal, id: number) => codeVersions(ctx, p, id),
+    recordCodeHeartbeat: (p: Principal, id: number) => recordCodeHeartbeat(ctx, p, id),
+    uploadCode: (fields: ReadonlyMap<string, string>, file: AsyncIterable<Uint8Array> | null) => uploadCode(ctx, fields, file),
+    codeDownloadToken: (p: Principal, id: number) => codeDownloadToken(ctx, p, id),
+    readCodeBlob: (token: string) => readCodeBlob(ctx, token),
+    /** The largest upload body accepted (the multipart reader's cap). */
+    codeUploadMaxBytes: () => ctx.settings.codeUploadMaxBytes,
 
     recordWorkerStatus: (s: WorkerStatusInput) => recordWorkerStatus(ctx, s),
     resolveEndpoint: (name: string, key: string | null) => resolveEndpoint(ctx, name, key),

@@ -28,6 +28,8 @@ export const ACTION_SCOPES = {
   'serverless.write': 'misc',
   /** send requests to an endpoint with an account key (its own endpoint key needs no scope) */
   'serverless.invoke': 'misc',
+  /** download a code deployment's current code (its workers' instance keys may too) */
+  'serverless.code': 'misc',
   /** list and read AI Core resource groups */
   'resource-group.read': 'misc',
   /** create, relabel and delete resource groups */
@@ -75,6 +77,7 @@ export const ACTION_WORDS: Readonly<Record<Action, string>> = {
   'serverless.read': 'read endpoints, workergroups and deployments',
   'serverless.write': 'change endpoints, workergroups and deployments',
   'serverless.invoke': 'send requests to an endpoint',
+  'serverless.code': "download a code deployment's code",
   'resource-group.read': 'read resource groups',
   'resource-group.write': 'change resource groups',
   'catalog.read': 'read scenarios, executables, configurations and artifacts',
@@ -87,5 +90,8 @@ export const ACTION_WORDS: Readonly<Record<Action, string>> = {
   'volume.write': 'create, clone or delete volumes',
 };
 
-/** What an instance's own key (CONTAINER_API_KEY) may do, on that instance only: read it, start, stop or destroy it. */
-export const INSTANCE_KEY_ACTIONS: ReadonlySet<Action> = new Set<Action>(['instance.list', 'instance.read', 'instance.change']);
+/**
+ * What an instance's own key (CONTAINER_API_KEY) may do, on that instance only: read it, start, stop or
+ * destroy it; a code deployment's worker may also download its deployment's code.
+ */
+export const INSTANCE_KEY_ACTIONS: ReadonlySet<Action> = new Set<Action>(['instance.list', 'instance.read', 'instance.change', 'serverless.code']);

@@ -17,6 +17,7 @@ import { deleteMachine } from './machine-delete.js';
 import { AccessRepo } from './access-repo.js';
 import { BillingRepo } from './billing-repo.js';
 import { DeploymentRepo } from './deployment-repo.js';
+import { CodeDeploymentRepo } from './code-deployment-repo.js';
 import { CatalogRepo } from './catalog-repo.js';
 import { MlRepo } from './ml-repo.js';
 import { linkVolumes, VolumeRepo } from './volume-repo.js';
@@ -49,7 +50,7 @@ const b = (v: boolean): number => (v ? 1 : 0);
 const UNSETTLED = sql<SqlBool>`status IN (${sql.raw(UNSETTLED_STATUSES.map((st) => `'${st}'`).join(', '))})`;
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
-type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & ResourceRepos;
+type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & CodeDeploymentRepo & ResourceRepos;
 type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo & HostSweepRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
 // OfferSourceRepo and HostSweepRepo declare their parts themselves (`implements`).
@@ -91,6 +92,7 @@ export class KyselyStore implements Store {
       new BillingRepo(this.db, d),
       new ServerlessRepo(this.db, d),
       new DeploymentRepo(this.db, d),
+      new CodeDeploymentRepo(this.db, d),
       new CatalogRepo(this.db, d),
       new MlRepo(this.db, d),
       new TemplateRepo(this.db, d),

@@ -19,6 +19,7 @@ import { machineDeletedMigration } from './migration-machine-deleted.js';
 import { lookupIndexesMigration } from './migration-lookup-indexes.js';
 import { hostSweepMigration } from './migration-host-sweep.js';
 import { fleetScaleIndexesMigration } from './migration-fleet-scale-indexes.js';
+import { codeDeploymentsMigration } from './migration-code-deployments.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -281,6 +282,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0022_lookup_indexes': lookupIndexesMigration,
     '0023_fleet_scale_indexes': fleetScaleIndexesMigration,
     '0024_host_sweep': hostSweepMigration,
+    '0025_code_deployments': codeDeploymentsMigration(d),
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -1,3 +1,4 @@
+import type { CodeDeploymentStore } from '../code-deployment-store.js';
 import { sql } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import { EMPTY_MEMORY } from '../../domain/serverless/autoscale.js';
@@ -25,7 +26,7 @@ const b = (v: boolean): number => (v ? 1 : 0);
  * Serverless queries (endpoints, workergroups, deployments, worker reports), one repository of the
  * store; KyselyStore exposes its methods.
  */
-export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof DeploymentStore> {
+export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof DeploymentStore | keyof CodeDeploymentStore> {
   async createEndpoint(n: NewEndpoint): Promise<EndpointRecord> {
     try {
       const row = await this.db

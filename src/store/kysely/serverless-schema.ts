@@ -101,7 +101,44 @@ export interface GatewayPendingTable {
   updated_at: number;
 }
 
+/** 0025: the code side of a code deployment. */
+export interface CodeDeploymentTable {
+  deployment_id: number;
+  account_id: number;
+  spec_json: string;
+  docker_login_json: string | null;
+  current_version_id: number | null;
+  ttl_s: number | null;
+  last_heartbeat_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** 0025: one row per distinct file_hash of a code deployment. */
+export interface CodeVersionTable {
+  id: Generated<number>;
+  deployment_id: number;
+  account_id: number;
+  file_hash: string;
+  file_size: number;
+  version_label: string | null;
+  uploaded_at: number | null;
+  created_at: number;
+  last_used_at: number;
+}
+
+/** 0025: single-use upload tokens, by their nonce. */
+export interface CodeUploadTokenTable {
+  nonce: string;
+  version_id: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface ServerlessTables {
+  code_deployments: CodeDeploymentTable;
+  code_versions: CodeVersionTable;
+  code_upload_tokens: CodeUploadTokenTable;
   endpoints: EndpointTable;
   workergroups: WorkergroupTable;
   deployments: DeploymentTable;

@@ -22,6 +22,7 @@ import { asObject, jsonParam, optNumber, optString, parseCreateInstance, parseId
 import { vastRouteConfig } from './route-config.js';
 import { vastRoutingRoutes } from './routing.js';
 import { vastServerlessRoutes } from './serverless.js';
+import { vastCodeDeploymentRoutes } from './code-deployments.js';
 import { vastTemplateInstanceRoutes } from './template-instances.js';
 import { templateRefOf, vastTemplateRoutes } from './templates.js';
 import { vastVolumeRoutes } from './volumes.js';
@@ -75,6 +76,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   vastMachineRoutes(app, control);
   vastHostRoutes(app, control);
   vastServerlessRoutes(app, control);
+  await vastCodeDeploymentRoutes(app, control, (req) => (opts.publicUrl ?? `${req.protocol}://${req.host}`).replace(/\/$/, ''));
   vastAccountRoutes(app, control);
   vastProfileRoutes(app, control);
   vastBillingRoutes(app, control);

@@ -9,6 +9,7 @@ import { GantryError } from '../../../domain/errors.js';
 import { vastParamsPatch } from './endpoint-params.js';
 import { asObject, optString, parseId } from './parse.js';
 import { endpointState, vastDeployment } from './serverless-map.js';
+import { vastCodeVersion } from './code-deployments.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -20,7 +21,7 @@ export interface DeploymentRouteHelpers {
 
 /**
  * A deployment's versions as Gantry keeps them: the workergroup that serves and, during a change of
- * configuration, the one it rolls over to. Older revisions are not kept (code versions arrive later).
+ * configuration, the one it rolls over to. Older revisions are not kept (a code deployment lists its code versions).
  */
 export function vastVersions(v: DeploymentView): Record<string, unknown>[] {
   const groups = [v.workergroup, v.next].filter((g, i, all) => g !== null && all.indexOf(g) === i);
@@ -71,10 +72,13 @@ export function vastDeploymentRoutes(app: FastifyInstance, control: ControlPlane
     success: true,
     deployment: vastDeployment(await sl.showDeployment(principal(req), parseId(req.params.id, 'deployment id'))),
   }));
-  app.get('/api/v0/deployment/:id/versions', async (req: Req) => ({
-    success: true,
-    versions: vastVersions(await sl.showDeployment(principal(req), parseId(req.params.id, 'deployment id'))),
-  }));
+  // A code deployment's versions are its code versions (each file_hash); an image deployment's, its workergroups.
+  app.get('/api/v0/deployment/:id/versions', async (req: Req) => {
+    const id = parseId(req.params.id, 'deployment id');
+    const code = await sl.codeVersions(principal(req), id);
+    if (code !== null) return { success: true, versions: code.versions.map((v) => vastCodeVersion(v, code.code.currentVersionId)) };
+    return { success: true, versions: vastVersions(await sl.showDeployment(principal(req), id)) };
+  });
   app.post('/api/v0/deployment/:id/stop', async (req: Req) => {
     const r = await sl.stopDeployment(principal(req), parseId(req.params.id, 'deployment id'), h.stopRequest(req), { stopUnscheduled: true });
     return { success: true, endpoint_state: endpointState(r.endpoint) };

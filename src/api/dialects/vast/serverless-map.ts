@@ -3,7 +3,7 @@ import type { WorkerInfo } from '../../../control/serverless/workers.js';
 import { vastParams } from './endpoint-params.js';
 import { placementText } from './offers.js';
 import type { WorkerPhase } from '../../../domain/serverless/workers.js';
-import type { EndpointRecord, WorkergroupRecord } from '../../../domain/serverless/records.js';
+import type { EndpointRecord, WorkergroupRecord, WorkerTemplate } from '../../../domain/serverless/records.js';
 
 /** Vast's names for worker states. */
 const PHASE_NAMES: Readonly<Record<WorkerPhase, string>> = {
@@ -97,6 +97,28 @@ export function vastWorker(w: WorkerInfo): Record<string, unknown> {
 
 export function vastDeployment(v: DeploymentView): Record<string, unknown> {
   const t = v.workergroup?.template;
+  return { ...imageDeployment(v, t), ...(v.code !== undefined ? codeFields(v, v.code) : {}) };
+}
+
+/** A code deployment's fields as the SDK's `DeploymentData` reads them (decision 020): its code, version, ttl and heartbeat. */
+function codeFields(v: DeploymentView, c: NonNullable<DeploymentView['code']>): Record<string, unknown> {
+  const spec = c.record.spec;
+  return {
+    image: spec.image,
+    env: spec.env,
+    search_params: spec.searchParams,
+    storage: spec.storageGb,
+    file_hash: c.current?.fileHash ?? null,
+    s3_key: c.current === null ? null : `${c.current.accountId}/${c.current.fileHash}`,
+    current_version_id: c.current?.id ?? null,
+    last_healthy_version_id: c.current !== null && v.workers.some((w) => w.phase === 'ready') ? c.current.id : null,
+    version_label: c.current?.versionLabel ?? null,
+    ttl: c.record.ttlS,
+    last_client_heartbeat: c.record.lastHeartbeatAt === null ? null : seconds(c.record.lastHeartbeatAt),
+  };
+}
+
+function imageDeployment(v: DeploymentView, t: WorkerTemplate | undefined): Record<string, unknown> {
   return {
     id: v.deployment.id,
     name: v.deployment.name,
