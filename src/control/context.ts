@@ -18,6 +18,7 @@ export type ControlSettings = Pick<
   | 'killWaitMs'
   | 'stepTimeoutMs'
   | 'observeIntervalMs'
+  | 'observationMaxAgeMs'
   | 'reconcileIdleMs'
   | 'reconcileBatch'
   | 'reconcileConcurrency'
