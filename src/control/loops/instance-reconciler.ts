@@ -36,6 +36,8 @@ export class InstanceReconciler {
   #loop: Promise<void> | null = null;
   #wakeUp: (() => void) | null = null;
   #woken = false;
+  /** A claim is wanted: at start, after a hint, a free slot, a claim that found rows, or a sleep that ran out. */
+  #claimDue = true;
   /** The hinted ids the last claim asked for, and the wait before asking again for those it missed. */
   #asked: number[] = [];
   #missedWaitMs = 5;
@@ -71,20 +73,22 @@ export class InstanceReconciler {
   /** The sweep hands a row over with what it saw (null from an agent that answers bare ids). */
   #handOver(instanceId: number, look: SweptLook | null): void {
     if (look !== null) this.#looks.handOver(instanceId, look);
-    this.#hint(instanceId);
+    // A row with a fresh look waits for the next batch (#maybeRecordSwept): no claim for it.
+    this.#hint(instanceId, look !== null && this.#looks.fresh(instanceId, this.#ctx.clock.now(), this.#ctx.settings.observationMaxAgeMs));
   }
 
-  #hint(instanceId: number | undefined): void {
+  #hint(instanceId: number | undefined, batched = false): void {
     // A hint for a row this replica is working on (an exit during its start) is kept for when that work ends:
     // the claim would miss the leased row, and the work may have looked before the change.
     if (instanceId !== undefined && (this.#tasks.has(instanceId) || this.#batchIds.has(instanceId))) this.#hintedBusy.add(instanceId);
     else if (instanceId !== undefined) this.#hinted.add(instanceId);
     else this.#sweepAsked = true;
-    this.#nudge();
+    this.#nudge(!batched);
   }
 
-  #nudge(): void {
+  #nudge(claim = true): void {
     this.#woken = true;
+    if (claim) this.#claimDue = true;
     this.#wakeUp?.();
   }
 
@@ -148,13 +152,15 @@ export class InstanceReconciler {
         this.#maybeRecordSwept(log);
         const free = s.reconcileConcurrency - this.#tasks.size;
         let claimed = 0;
-        if (free > 0) {
+        if (free > 0 && this.#claimDue) {
+          this.#claimDue = false;
           const rows = await this.#claim(Math.min(free, s.reconcileBatch)).catch((err: unknown) => {
             log.error({ err }, 'claiming instances failed');
             return [];
           });
           for (const inst of rows) this.#launch(inst);
           claimed = rows.length;
+          if (claimed > 0) this.#claimDue = true; // there may be more
         }
         const idle = this.#retryMissed(s.reconcileIdleMs);
         if (claimed === 0 && !this.#woken && this.#running)
@@ -256,14 +262,18 @@ export class InstanceReconciler {
     const now = this.#ctx.clock.now();
     // As many hinted ids as the claim can take (a sweep may hand over thousands); the rest wait their turn.
     const dueIds: number[] = [];
+    let more = false;
     for (const id of this.#hinted) {
-      if (dueIds.length >= limit) break;
       // Rows with a fresh look from the sweep are recorded together (#maybeRecordSwept), not one by one.
       if (this.#looks.fresh(id, now, s.observationMaxAgeMs)) continue;
+      if (dueIds.length >= limit) {
+        more = true;
+        break;
+      }
       dueIds.push(id);
     }
     for (const id of dueIds) this.#hinted.delete(id);
-    if (this.#hinted.size > 0) this.#woken = true;
+    if (more) this.#nudge();
     this.#asked = dueIds;
     return this.#ctx.store.claimInstances({
       dueIds,
@@ -282,11 +292,15 @@ export class InstanceReconciler {
 
   #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(t);
         resolve();
-      }
+      };
+      // Run out (no wake-up): the claim is the safety net for whatever is due by time.
+      const t = setTimeout(() => {
+        this.#claimDue = true;
+        done();
+      }, ms);
       this.#wakeUp = done;
     }).then(() => {
       this.#wakeUp = null;
