@@ -43,6 +43,7 @@ export class InstanceReconciler {
   #missedWaitMs = 5;
   #unsubscribe: (() => void) | null = null;
   readonly #sweep: HostSweep;
+  readonly #log: ControlContext['log'];
   #sweeping: Promise<void> | null = null;
   /** A sweep is asked for (a host connected, `wake()` without an id) or due by time. */
   #sweepAsked = true;
@@ -53,6 +54,7 @@ export class InstanceReconciler {
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
+    this.#log = ctx.log.child({ component: 'instance-reconciler', owner: this.#owner });
     this.#sweep = new HostSweep(ctx, this.#owner, (id, look) => this.#handOver(id, look));
   }
 
@@ -73,8 +75,12 @@ export class InstanceReconciler {
   /** The sweep hands a row over with what it saw (null from an agent that answers bare ids). */
   #handOver(instanceId: number, look: SweptLook | null): void {
     if (look !== null) this.#looks.handOver(instanceId, look);
-    // A row with a fresh look waits for the next batch (#maybeRecordSwept): no claim for it.
-    this.#hint(instanceId, look !== null && this.#looks.fresh(instanceId, this.#ctx.clock.now(), this.#ctx.settings.observationMaxAgeMs));
+    // A row with a fresh look waits for the next batch (#maybeRecordSwept): no claim for it. The batch starts
+    // once the sweep's chunk has handed over all it found (the next turn of the event loop), not when the
+    // loop is next free: a claim in flight would hold it up, and batches overlap the rest of the sweep.
+    const batched = look !== null && this.#looks.fresh(instanceId, this.#ctx.clock.now(), this.#ctx.settings.observationMaxAgeMs);
+    this.#hint(instanceId, batched);
+    if (batched && this.#running && this.#recording === null) setImmediate(() => this.#running && this.#maybeRecordSwept(this.#log));
   }
 
   #hint(instanceId: number | undefined, batched = false): void {
@@ -133,7 +139,7 @@ export class InstanceReconciler {
   }
 
   async #run(): Promise<void> {
-    const log = this.#ctx.log.child({ component: 'instance-reconciler', owner: this.#owner });
+    const log = this.#log;
     const s = this.#ctx.settings;
     const heartbeat = setInterval(
       () => {
@@ -310,7 +316,7 @@ export class InstanceReconciler {
   /** A sweep of the due hosts, then one claim and the work on all of it, awaited (tests drive the reconciler step by step with this). */
   async passOnce(): Promise<number> {
     this.#count(await this.#sweep.sweepDue());
-    const log = this.#ctx.log.child({ component: 'instance-reconciler', owner: this.#owner });
+    const log = this.#log;
     for (let ids = this.#sweptReady(); ids.length > 0; ids = this.#sweptReady()) await this.#recordSwept(ids, log);
     await Promise.all(this.#tasks.values()); // rows whose look no longer held, looked at one by one
     const rows = await this.#claim(this.#ctx.settings.reconcileBatch);

@@ -34,7 +34,8 @@ export async function recordSwept(ctx: ControlContext, owner: string, ids: reado
     leaseMs: s.leaseMs,
     observeBefore: now - s.observeIntervalMs,
     limit: ids.length,
-    machineIds: ctx.hosts.machineIds(),
+    // No list of connected machines: these rows come from hosts this replica just swept (checked below, one
+    // by one), and each candidate row need not be matched against every connected machine's id.
   });
   const claimed = new Set(rows.map((r) => r.id));
   const inspect: InstanceRecord[] = [];
