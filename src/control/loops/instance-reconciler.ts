@@ -111,10 +111,11 @@ export class InstanceReconciler {
   #maybeSweep(log: ControlContext['log']): void {
     const ctx = this.#ctx;
     if (this.#sweeping !== null || (!this.#sweepAsked && ctx.clock.now() < this.#sweepAt)) return;
-    // What the last sweep handed over is claimed first: a sweep now would only find those rows again, and
-    // compete with their looks for the store (a fleet-wide change, e.g. a host back, hands over many).
-    // Bounded: hints that keep coming must not starve the sweep (10 intervals late at most).
-    if (!this.#sweepAsked && this.#hinted.size > 0 && ctx.clock.now() < this.#sweepAt + 10 * ctx.settings.observeIntervalMs) return;
+    // What the last sweep handed over is claimed (or recorded in a batch) first: a sweep now would only find
+    // those rows again, and compete with their looks for the store (a fleet-wide change, e.g. a host back,
+    // hands over many). Bounded: hints that keep coming must not starve the sweep (10 intervals late at most).
+    const waiting = this.#hinted.size > 0 || this.#batchIds.size > 0;
+    if (!this.#sweepAsked && waiting && ctx.clock.now() < this.#sweepAt + 10 * ctx.settings.observeIntervalMs) return;
     this.#sweepAsked = false;
     this.#sweeping = this.#sweep
       .sweepDue()
