@@ -55,7 +55,7 @@ export interface Pass {
  * per-instance path; it ends when the store shows every machine swept since it began and every exit the
  * agents report recorded, or at `boundMs`. The first two passes find everything as
  * recorded (the first right after start); before the third, `exitedPerMille` of the workloads are made to
- * report an exit (each handed over, inspected and recorded exited). The billing loop is held off: it settles
+ * report an exit (each handed over and recorded exited from the sweep's observation). The billing loop is held off: it settles
  * 100,000 instances' meters and would time itself here (the steady state includes it).
  */
 export async function reconcilePasses(url: string, dataDir: string, adminKey: string, seed: boolean, exitedPerMille: number, boundMs: number): Promise<Pass[]> {

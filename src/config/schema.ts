@@ -74,6 +74,11 @@ export const SETTINGS = {
     default: 1_000,
     doc: "How often each host's workloads are compared with its instances (the host sweep: one list per host), and unsettled instances are looked at again.",
   },
+  observationMaxAgeMs: {
+    type: 'duration',
+    default: 5_000,
+    doc: "How old a host sweep's observation of a workload may be for the reconciler to record it without an inspect of its own (0: always inspect).",
+  },
   reconcileIdleMs: { type: 'duration', default: 250, doc: 'Reconciler sleep when a fetch found no work (woken earlier by API writes).' },
   reconcileBatch: { type: 'integer', default: 50, doc: 'Instances fetched per reconciler pass.' },
   reconcileConcurrency: { type: 'integer', default: 8, doc: 'Instances worked on in parallel by one replica.' },

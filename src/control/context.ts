@@ -19,6 +19,7 @@ export type ControlSettings = Pick<
   | 'killWaitMs'
   | 'stepTimeoutMs'
   | 'observeIntervalMs'
+  | 'observationMaxAgeMs'
   | 'reconcileIdleMs'
   | 'reconcileBatch'
   | 'reconcileConcurrency'

@@ -93,6 +93,8 @@ export interface ClaimOptions {
   readonly machineIds?: readonly number[];
   /** Rows to look at now although not due (a workload just exited): hints, still subject to leases. */
   readonly dueIds?: readonly number[];
+  /** Claim only `dueIds` (the reconciler records many handed-over rows together), no other due row. */
+  readonly onlyDue?: boolean;
 }
 
 /** What `deleteMachine` did: deleted (with the instances and volumes that ended with it), or nothing and why. */
@@ -178,6 +180,8 @@ export interface Store
   claimInstances(o: ClaimOptions): Promise<InstanceRecord[]>;
   extendLeases(owner: string, ids: readonly number[], until: number): Promise<void>;
   applyObservation(id: number, leaseToken: string, o: ObservationWrite): Promise<boolean>;
+  /** `applyObservation` for many rows claimed together (one lease token), in a few statements; true per row applied. */
+  applyObservations(leaseToken: string, rows: readonly { readonly id: number; readonly write: ObservationWrite }[]): Promise<boolean[]>;
   releaseLease(id: number, leaseToken: string, now: number): Promise<void>;
   /** Instances of one machine that should have a workload (for the orphan sweep). */
   liveInstanceIds(machineId: number): Promise<Set<number>>;

@@ -73,24 +73,38 @@ for (const ts of TEST_STORES) {
             target: 'running',
             instanceKeyHash: (id) => `ledger-${seed}-${id}`,
           });
-        const observe = async (id: number, status: InstanceStatus): Promise<void> => {
-          const [row] = await store
-            .claimInstances({ owner: 'test', now: t, leaseMs: 1, observeBefore: t + 1, limit: 100, dueIds: [id], machineIds: [machineId] })
-            .then((rows) => rows.filter((r) => r.id === id));
-          assert.ok(row?.leaseToken, `instance ${id} claimable at ${t}`);
-          assert.ok(
-            await store.applyObservation(id, row.leaseToken, {
-              status,
-              statusMsg: null,
-              exitCode: null,
-              observedGeneration: row.generation,
-              pendingOpDone: false,
-              now: t,
-            }),
-          );
-          await store.releaseLease(id, row.leaseToken, t);
-          log.get(id)?.push({ at: t, status });
+        // Every other observation goes through the many-row write (the reconciler's recording of what a sweep
+        // saw), with a second instance when there is one: its meters must book exactly what the per-row write books.
+        let batched = false;
+        const observe = async (seen: readonly (readonly [number, InstanceStatus])[]): Promise<void> => {
+          const ids = seen.map(([id]) => id);
+          const rows = await store.claimInstances({
+            owner: 'test',
+            now: t,
+            leaseMs: 1,
+            observeBefore: t + 1,
+            limit: 100,
+            dueIds: ids,
+            machineIds: [machineId],
+          });
+          const token = rows[0]?.leaseToken as string;
+          const writes = seen.map(([id, status]) => {
+            const row = rows.find((r) => r.id === id);
+            assert.ok(row?.leaseToken, `instance ${id} claimable at ${t}`);
+            return { id, write: { status, statusMsg: null, exitCode: null, observedGeneration: row.generation, pendingOpDone: false, now: t } };
+          });
+          if (batched)
+            assert.deepEqual(
+              await store.applyObservations(token, writes),
+              writes.map(() => true),
+            );
+          else for (const w of writes) assert.ok(await store.applyObservation(w.id, token, w.write));
+          for (const [id, status] of seen) {
+            await store.releaseLease(id, token, t);
+            log.get(id)?.push({ at: t, status });
+          }
         };
+        const anyStatus = (): InstanceStatus => LIVE[Math.floor(rand() * LIVE.length)] as InstanceStatus;
 
         for (let step = 0; step < 60; step++) {
           t += 2 + Math.floor(rand() * 900_000);
@@ -109,7 +123,11 @@ for (const ts of TEST_STORES) {
             await store.migrate();
           } else if (live.length > 0) {
             const id = live[Math.floor(rand() * live.length)] as number;
-            await observe(id, r < 0.4 ? 'destroyed' : (LIVE[Math.floor(rand() * LIVE.length)] as InstanceStatus));
+            const seen: [number, InstanceStatus][] = [[id, r < 0.4 ? 'destroyed' : anyStatus()]];
+            batched = !batched;
+            const other = live.find((o) => o !== id);
+            if (batched && other !== undefined) seen.push([other, anyStatus()]);
+            await observe(seen);
           }
         }
         t += 1_000;

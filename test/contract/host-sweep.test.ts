@@ -62,6 +62,23 @@ class SweptRuntime implements Runtime {
   async close(): Promise<void> {}
 }
 
+/** The commands the control plane sent an agent, by op (polled through this channel). */
+class CountingChannel implements AgentChannel {
+  readonly #inner: InProcessChannel;
+  readonly ops: string[] = [];
+  constructor(inner: InProcessChannel) {
+    this.#inner = inner;
+  }
+  hello: AgentChannel['hello'] = (h) => this.#inner.hello(h);
+  heartbeat: AgentChannel['heartbeat'] = (m) => this.#inner.heartbeat(m);
+  results: AgentChannel['results'] = (m) => this.#inner.results(m);
+  poll: AgentChannel['poll'] = async (m) => {
+    const cmds = await this.#inner.poll(m);
+    for (const c of cmds) this.ops.push(c.op);
+    return cmds;
+  };
+}
+
 /** An agent from before the sweep: its `list` ignores the observe flag and answers bare ids. */
 class OldAgentChannel implements AgentChannel {
   readonly #inner: InProcessChannel;
@@ -105,11 +122,13 @@ for (const ts of TEST_STORES) {
     };
 
     /** A host joins a replica as `gantry up` joins its embedded one; `old`: an agent from before the sweep. */
-    const connect = async (cp: ControlPlane, runtime: Runtime, token: string, hostKey: string, old = false): Promise<number> => {
+    const connect = async (cp: ControlPlane, runtime: Runtime, token: string, hostKey: string, old: boolean | CountingChannel[] = false): Promise<number> => {
       await ensureHostToken(cp.ctx, admin.accountId, token);
       const inner = new InProcessChannel(cp.agents, token);
+      const counting = new CountingChannel(inner);
+      if (Array.isArray(old)) old.push(counting);
       const agent = new Agent({
-        channel: old ? new OldAgentChannel(inner) : inner,
+        channel: old === true ? new OldAgentChannel(inner) : counting,
         runtime,
         hostKey,
         describe: () => Promise.resolve({ ...MACHINE, hostname: hostKey }),
@@ -148,9 +167,8 @@ for (const ts of TEST_STORES) {
       const lists = rt.lists;
       await cp.reconciler.passOnce();
       assert.equal(rt.lists, lists + 1, 'one list for the host');
-      // The agent inspects each workload for its listing; then the per-instance path looks at the one handed over.
-      assert.deepEqual(rt.inspects.slice(0, 2).sort(), [died, calm].sort());
-      assert.deepEqual(rt.inspects.slice(2), [died], 'a look at the one handed over only; none at the one at rest');
+      // The agent inspects each workload for its listing; the one handed over is recorded from that listing.
+      assert.deepEqual(rt.inspects.sort(), [died, calm].sort(), 'no look of its own at the one handed over, none at the one at rest');
       const gone = await cp.ctx.store.getInstance(died);
       assert.equal(gone?.status, 'exited');
       assert.equal(gone?.exitCode, 7);
@@ -171,6 +189,65 @@ for (const ts of TEST_STORES) {
       rt.states.set(4242, { state: 'running' }); // a labelled workload whose instance the store never heard of
       await cp.reconciler.passOnce();
       await until('the orphan removed', () => !rt.states.has(4242));
+    });
+
+    it('an exit the sweep saw is recorded from its listing (no inspect sent) as a look records it; a stale observation is inspected', async () => {
+      // Two replicas on one database and one host: `seen` records from the sweep's observation, `stale`
+      // (observationMaxAgeMs 0) inspects every row handed over, as before.
+      const seen = await plane();
+      const stale = await plane({ observationMaxAgeMs: 0 });
+      const rt = new SweptRuntime();
+      const token = newHostToken();
+      const channels: CountingChannel[] = [];
+      const machineId = await connect(seen, rt, token, 'swept-seen', channels);
+      await connect(stale, rt, token, 'swept-seen', channels);
+      const [toSeen, toStale] = channels as [CountingChannel, CountingChannel];
+      const a = await create(seen, machineId);
+      const b = await create(seen, machineId);
+      while ((await seen.reconciler.passOnce()) > 0); // both started
+      const changes: number[] = [];
+      for (const cp of [seen, stale]) cp.ctx.store.changes.subscribe('instance-status', (c) => c.id !== null && changes.push(c.id));
+      const exitedCount = async (cp: ControlPlane): Promise<number> =>
+        (await cp.ctx.metrics.instanceTransitions.get()).values.find((v) => v.labels.to === 'exited')?.value ?? 0;
+
+      rt.states.set(a, { state: 'exited', exitCode: 3 });
+      toSeen.ops.length = 0;
+      const looked = seen.reconciler.totals.fromSweep;
+      await seen.reconciler.passOnce();
+      assert.deepEqual(toSeen.ops, ['list'], 'the listing only: no inspect');
+      assert.equal(seen.reconciler.totals.fromSweep, looked + 1);
+
+      rt.states.set(b, { state: 'exited', exitCode: 3 });
+      toStale.ops.length = 0;
+      await stale.reconciler.passOnce();
+      assert.deepEqual(toStale.ops, ['list', 'inspect'], 'too old to stand for a look: inspected');
+
+      const [ra, rb] = [await seen.ctx.store.getInstance(a), await seen.ctx.store.getInstance(b)];
+      // Compute billed up to the exit and its meter closed, the lease released.
+      const closed = async (r: typeof ra): Promise<boolean> =>
+        (await seen.ctx.store.listCharges(admin.accountId, { from: 0, to: Date.now() + 60_000, limit: 10, instanceId: r?.id ?? 0 })).some(
+          (c) => c.kind === 'gpu' && c.end === r?.statusChangedAt,
+        );
+      const record = async (r: typeof ra) => ({
+        status: r?.status,
+        statusMsg: r?.statusMsg,
+        exitCode: r?.exitCode,
+        observedGeneration: r?.observedGeneration,
+        pendingOp: r?.pendingOp,
+        leaseToken: r?.leaseToken,
+        metered: await closed(r),
+      });
+      assert.deepEqual(await record(ra), await record(rb), 'the same record either way');
+      assert.equal((await record(ra)).metered, true);
+      assert.equal(ra?.status, 'exited');
+      assert.equal(ra?.statusMsg, 'main process exited with code 3');
+      await until('both changes announced', () => changes.includes(a) && changes.includes(b));
+      assert.equal(await exitedCount(seen), 1);
+      assert.equal(await exitedCount(stale), 1);
+      // Recorded: at rest for the next sweep, no look at all.
+      toSeen.ops.length = 0;
+      await seen.reconciler.passOnce();
+      assert.deepEqual(toSeen.ops, ['list']);
     });
 
     it('two replicas on one database never sweep one host at once', async () => {

@@ -1,4 +1,5 @@
 import { isGantryError } from '../../domain/errors.js';
+import type { Observation, ReconcileInput } from '../../domain/instance/reconcile.js';
 import { diffHost, plainlyRunning, type SweptInstance } from '../../domain/instance/sweep.js';
 import type { ControlContext } from '../context.js';
 import type { HostLink, HostListing } from '../hosts/hosts.js';
@@ -22,6 +23,19 @@ export interface SweepReport {
 }
 
 /**
+ * What the sweep saw of an instance it hands over: the workload as the host's listing showed it (`absent`
+ * when not listed), when that listing was asked for, and the row it was compared with. The per-instance
+ * path records from it instead of an `inspect` of its own while it is fresh and the row is still this one.
+ */
+export interface SweptLook {
+  readonly observation: Observation;
+  /** Taken no earlier than this (the clock before the chunk's listings went out). */
+  readonly at: number;
+  /** The row as the sweep read it. */
+  readonly row: ReconcileInput;
+}
+
+/**
  * The host sweep (decision 017): each connected host, under a lease on its machine row, is asked once for
  * every workload with its observation, and its live instances are read once; the pure diff
  * (`domain/instance/sweep.ts`) says which instances a look would change. Those are handed to the
@@ -31,11 +45,11 @@ export interface SweepReport {
 export class HostSweep {
   readonly #ctx: ControlContext;
   readonly #owner: string;
-  readonly #handOver: (instanceId: number) => void;
+  readonly #handOver: (instanceId: number, look: SweptLook | null) => void;
   /** Orphan removals in flight, by instance id: a removal takes a grace period, and the next sweep must not start another. */
   readonly #removing = new Map<number, Promise<void>>();
 
-  constructor(ctx: ControlContext, owner: string, handOver: (instanceId: number) => void) {
+  constructor(ctx: ControlContext, owner: string, handOver: (instanceId: number, look: SweptLook | null) => void) {
     this.#ctx = ctx;
     this.#owner = owner;
     this.#handOver = handOver;
@@ -93,6 +107,7 @@ export class HostSweep {
     try {
       // Listings first, then the store: an instance created in between is in the store and not yet on the
       // host, which hands it over (a second look), never the other way round.
+      const at = ctx.clock.now();
       const listed = (await Promise.all(machineIds.map((id) => this.#list(id)))).filter((l) => l !== null);
       report.failed += machineIds.length - listed.length;
       if (listed.length < machineIds.length) ctx.metrics.hostSweeps.inc({ outcome: 'failed' }, machineIds.length - listed.length);
@@ -116,7 +131,7 @@ export class HostSweep {
           imageNotice: l.host.imageNotice,
           observeBefore,
         });
-        for (const id of diff.handOver) this.#handOver(id);
+        for (const id of diff.handOver) this.#handOver(id, lookOf(l.listing.observed, byMachine.get(l.machineId), id, at));
         for (const id of diff.unknown) this.#removeOrphan(l.machineId, l.host, id);
         report.hosts++;
         ctx.metrics.hostSweeps.inc({ outcome: 'swept' });
@@ -167,4 +182,12 @@ export class HostSweep {
       .finally(() => this.#removing.delete(id));
     this.#removing.set(id, work);
   }
+}
+
+/** What the sweep hands over with `id`: nothing to go on from an agent that answers bare ids. */
+function lookOf(observed: HostListing['observed'], rows: readonly SweptInstance[] | undefined, id: number, at: number): SweptLook | null {
+  const row = rows?.find((r) => r.id === id);
+  if (observed === null || row === undefined) return null;
+  const w = observed.find((o) => o.id === id);
+  return { observation: w?.observation ?? { state: 'absent' }, at, row };
 }

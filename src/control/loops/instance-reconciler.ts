@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { isGantryError } from '../../domain/errors.js';
-import { planReconcile, type Observation, type RuntimeStep } from '../../domain/instance/reconcile.js';
+import { planReconcile, type RuntimeStep } from '../../domain/instance/reconcile.js';
 import { recordAfterLook } from '../../domain/instance/observed-record.js';
+import { announce, lookWrite } from './look-record.js';
+import { recordSwept, SWEPT_BATCH } from './swept-records.js';
 import type { ControlContext } from '../context.js';
-import type { HostLink } from '../hosts/hosts.js';
-import { workloadSpec } from '../instances/workload-spec.js';
-import { HostSweep, type SweepReport } from './host-sweep.js';
+import { performStep } from './perform-step.js';
+import { HostSweep, type SweepReport, type SweptLook } from './host-sweep.js';
+import { SweptLooks } from './swept-looks.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
 /**
@@ -25,26 +27,35 @@ export class InstanceReconciler {
   readonly #hinted = new Set<number>();
   /** Hints that arrived while this replica worked on the row: hinted again when that work ends. */
   readonly #hintedBusy = new Set<number>();
+  /** What the sweep saw of the rows it handed over: a look records from it instead of inspecting when it can. */
+  readonly #looks = new SweptLooks();
+  /** Handed-over rows being recorded together from the sweep's looks (`recordSwept`), and that work. */
+  readonly #batchIds = new Set<number>();
+  #recording: Promise<void> | null = null;
   #running = false;
   #loop: Promise<void> | null = null;
   #wakeUp: (() => void) | null = null;
   #woken = false;
+  /** A claim is wanted: at start, after a hint, a free slot, a claim that found rows, or a sleep that ran out. */
+  #claimDue = true;
   /** The hinted ids the last claim asked for, and the wait before asking again for those it missed. */
   #asked: number[] = [];
   #missedWaitMs = 5;
   #unsubscribe: (() => void) | null = null;
   readonly #sweep: HostSweep;
+  readonly #log: ControlContext['log'];
   #sweeping: Promise<void> | null = null;
   /** A sweep is asked for (a host connected, `wake()` without an id) or due by time. */
   #sweepAsked = true;
   #sweepAt = 0;
   #swept = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
-  /** Totals since start, for benches and tests: hosts swept, instances handed over, per-instance looks done. */
-  readonly totals = { hostsSwept: 0, handedOver: 0, looked: 0 };
+  /** Totals since start, for benches and tests: hosts swept, instances handed over, per-instance looks done (and of those, recorded from the sweep's observation). */
+  readonly totals = { hostsSwept: 0, handedOver: 0, looked: 0, fromSweep: 0 };
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
-    this.#sweep = new HostSweep(ctx, this.#owner, (id) => this.wake(id));
+    this.#log = ctx.log.child({ component: 'instance-reconciler', owner: this.#owner });
+    this.#sweep = new HostSweep(ctx, this.#owner, (id, look) => this.#handOver(id, look));
   }
 
   start(): void {
@@ -57,16 +68,33 @@ export class InstanceReconciler {
 
   /** Look for work now (after API writes); with an id, also look at that instance although it is not due; without, sweep the due hosts now. */
   wake(instanceId?: number): void {
-    // A hint for a row this replica is working on (an exit during its start) is kept for when that work ends:
-    // the claim would miss the leased row, and the work may have looked before the change.
-    if (instanceId !== undefined && this.#tasks.has(instanceId)) this.#hintedBusy.add(instanceId);
-    else if (instanceId !== undefined) this.#hinted.add(instanceId);
-    else this.#sweepAsked = true;
-    this.#nudge();
+    if (instanceId !== undefined) this.#looks.hinted(instanceId, this.#ctx.clock.now());
+    this.#hint(instanceId);
   }
 
-  #nudge(): void {
+  /** The sweep hands a row over with what it saw (null from an agent that answers bare ids). */
+  #handOver(instanceId: number, look: SweptLook | null): void {
+    if (look !== null) this.#looks.handOver(instanceId, look);
+    // A row with a fresh look waits for the next batch (#maybeRecordSwept): no claim for it. The batch starts
+    // once the sweep's chunk has handed over all it found (the next turn of the event loop), not when the
+    // loop is next free: a claim in flight would hold it up, and batches overlap the rest of the sweep.
+    const batched = look !== null && this.#looks.fresh(instanceId, this.#ctx.clock.now(), this.#ctx.settings.observationMaxAgeMs);
+    this.#hint(instanceId, batched);
+    if (batched && this.#running && this.#recording === null) setImmediate(() => this.#running && this.#maybeRecordSwept(this.#log));
+  }
+
+  #hint(instanceId: number | undefined, batched = false): void {
+    // A hint for a row this replica is working on (an exit during its start) is kept for when that work ends:
+    // the claim would miss the leased row, and the work may have looked before the change.
+    if (instanceId !== undefined && (this.#tasks.has(instanceId) || this.#batchIds.has(instanceId))) this.#hintedBusy.add(instanceId);
+    else if (instanceId !== undefined) this.#hinted.add(instanceId);
+    else this.#sweepAsked = true;
+    this.#nudge(!batched);
+  }
+
+  #nudge(claim = true): void {
     this.#woken = true;
+    if (claim) this.#claimDue = true;
     this.#wakeUp?.();
   }
 
@@ -83,10 +111,11 @@ export class InstanceReconciler {
   #maybeSweep(log: ControlContext['log']): void {
     const ctx = this.#ctx;
     if (this.#sweeping !== null || (!this.#sweepAsked && ctx.clock.now() < this.#sweepAt)) return;
-    // What the last sweep handed over is claimed first: a sweep now would only find those rows again, and
-    // compete with their looks for the store (a fleet-wide change, e.g. a host back, hands over many).
-    // Bounded: hints that keep coming must not starve the sweep (10 intervals late at most).
-    if (!this.#sweepAsked && this.#hinted.size > 0 && ctx.clock.now() < this.#sweepAt + 10 * ctx.settings.observeIntervalMs) return;
+    // What the last sweep handed over is claimed (or recorded in a batch) first: a sweep now would only find
+    // those rows again, and compete with their looks for the store (a fleet-wide change, e.g. a host back,
+    // hands over many). Bounded: hints that keep coming must not starve the sweep (10 intervals late at most).
+    const waiting = this.#hinted.size > 0 || this.#batchIds.size > 0;
+    if (!this.#sweepAsked && waiting && ctx.clock.now() < this.#sweepAt + 10 * ctx.settings.observeIntervalMs) return;
     this.#sweepAsked = false;
     this.#sweeping = this.#sweep
       .sweepDue()
@@ -111,12 +140,12 @@ export class InstanceReconciler {
   }
 
   async #run(): Promise<void> {
-    const log = this.#ctx.log.child({ component: 'instance-reconciler', owner: this.#owner });
+    const log = this.#log;
     const s = this.#ctx.settings;
     const heartbeat = setInterval(
       () => {
         this.#ctx.store
-          .extendLeases(this.#owner, [...this.#tasks.keys()], this.#ctx.clock.now() + s.leaseMs)
+          .extendLeases(this.#owner, [...this.#tasks.keys(), ...this.#batchIds], this.#ctx.clock.now() + s.leaseMs)
           .catch((err: unknown) => log.warn({ err }, 'lease heartbeat failed'));
         this.#flushSummary(log);
       },
@@ -127,24 +156,66 @@ export class InstanceReconciler {
       while (this.#running) {
         this.#woken = false;
         this.#maybeSweep(log);
+        this.#maybeRecordSwept(log);
         const free = s.reconcileConcurrency - this.#tasks.size;
         let claimed = 0;
-        if (free > 0) {
+        if (free > 0 && this.#claimDue) {
+          this.#claimDue = false;
           const rows = await this.#claim(Math.min(free, s.reconcileBatch)).catch((err: unknown) => {
             log.error({ err }, 'claiming instances failed');
             return [];
           });
           for (const inst of rows) this.#launch(inst);
           claimed = rows.length;
+          if (claimed > 0) this.#claimDue = true; // there may be more
         }
         const idle = this.#retryMissed(s.reconcileIdleMs);
         if (claimed === 0 && !this.#woken && this.#running)
           await this.#sleep(this.#sweeping !== null ? idle : Math.max(1, Math.min(idle, this.#sweepAt - this.#ctx.clock.now())));
       }
+      await this.#recording;
       await Promise.all(this.#tasks.values());
     } finally {
       clearInterval(heartbeat);
       this.#flushSummary(log);
+    }
+  }
+
+  /** One batch of handed-over rows with fresh looks at a time, beside the per-instance work; those arriving meanwhile go in the next. */
+  #maybeRecordSwept(log: ControlContext['log']): void {
+    if (this.#recording !== null) return;
+    const ids = this.#sweptReady();
+    if (ids.length === 0) return;
+    this.#recording = this.#recordSwept(ids, log).finally(() => {
+      this.#recording = null;
+      this.#nudge();
+    });
+  }
+
+  async #recordSwept(ids: readonly number[], log: ControlContext['log']): Promise<void> {
+    for (const id of ids) {
+      this.#hinted.delete(id);
+      this.#batchIds.add(id);
+    }
+    try {
+      const r = await recordSwept(this.#ctx, this.#owner, ids, this.#looks);
+      this.totals.looked += r.recorded;
+      this.totals.fromSweep += r.recorded;
+      if (r.recorded > 0) this.#steps.none = (this.#steps.none ?? 0) + r.recorded;
+      // Not claimed here: looked at (inspected) by the per-instance claim, with its backoff.
+      this.#looks.forget(r.missed);
+      for (const id of r.missed) this.#hinted.add(id);
+      // Claimed, but the look no longer holds: the per-instance look, with the lease already held (a lost race is rare).
+      for (const inst of r.inspect) this.#launch(inst);
+    } catch (err) {
+      log.error({ err }, 'recording handed-over instances failed; will look again');
+      this.#looks.forget(ids);
+      for (const id of ids) this.#hinted.add(id);
+    } finally {
+      for (const id of ids) {
+        this.#batchIds.delete(id);
+        if (this.#hintedBusy.delete(id)) this.#hinted.add(id);
+      }
     }
   }
 
@@ -183,6 +254,7 @@ export class InstanceReconciler {
     const missed = this.#asked.filter((id) => !this.#tasks.has(id));
     this.#asked = [];
     if (missed.length === 0 || this.#missedWaitMs >= idleMs) {
+      this.#looks.forget(missed);
       this.#missedWaitMs = 5;
       return idleMs;
     }
@@ -197,12 +269,18 @@ export class InstanceReconciler {
     const now = this.#ctx.clock.now();
     // As many hinted ids as the claim can take (a sweep may hand over thousands); the rest wait their turn.
     const dueIds: number[] = [];
+    let more = false;
     for (const id of this.#hinted) {
-      if (dueIds.length >= limit) break;
+      // Rows with a fresh look from the sweep are recorded together (#maybeRecordSwept), not one by one.
+      if (this.#looks.fresh(id, now, s.observationMaxAgeMs)) continue;
+      if (dueIds.length >= limit) {
+        more = true;
+        break;
+      }
       dueIds.push(id);
     }
     for (const id of dueIds) this.#hinted.delete(id);
-    if (this.#hinted.size > 0) this.#woken = true;
+    if (more) this.#nudge();
     this.#asked = dueIds;
     return this.#ctx.store.claimInstances({
       dueIds,
@@ -215,13 +293,21 @@ export class InstanceReconciler {
     });
   }
 
+  #sweptReady(): number[] {
+    return this.#looks.ready(this.#hinted, this.#ctx.clock.now(), this.#ctx.settings.observationMaxAgeMs, SWEPT_BATCH);
+  }
+
   #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(t);
         resolve();
-      }
+      };
+      // Run out (no wake-up): the claim is the safety net for whatever is due by time.
+      const t = setTimeout(() => {
+        this.#claimDue = true;
+        done();
+      }, ms);
       this.#wakeUp = done;
     }).then(() => {
       this.#wakeUp = null;
@@ -231,6 +317,9 @@ export class InstanceReconciler {
   /** A sweep of the due hosts, then one claim and the work on all of it, awaited (tests drive the reconciler step by step with this). */
   async passOnce(): Promise<number> {
     this.#count(await this.#sweep.sweepDue());
+    const log = this.#log;
+    for (let ids = this.#sweptReady(); ids.length > 0; ids = this.#sweptReady()) await this.#recordSwept(ids, log);
+    await Promise.all(this.#tasks.values()); // rows whose look no longer held, looked at one by one
     const rows = await this.#claim(this.#ctx.settings.reconcileBatch);
     const queue = [...rows];
     const worker = async (): Promise<void> => {
@@ -248,56 +337,39 @@ export class InstanceReconciler {
     const host = ctx.hosts.get(inst.machineId);
     try {
       if (!host) return 'none'; // not claimable: claims are limited to connected hosts
-      const obs = await host.inspect(inst.id);
+      // What the sweep saw a moment ago stands for a look when nothing changed since (swept-looks.ts).
+      const seen = this.#looks.take(inst, ctx.clock.now(), ctx.settings.observationMaxAgeMs);
+      if (seen !== null) this.totals.fromSweep++;
+      const obs = seen ?? (await host.inspect(inst.id));
       const plan = planReconcile(inst, obs);
       // A stop or destroy sends its signal at once and records `stopping` meanwhile: the interim record is
       // for whoever looks during a long stop, not a step the runtime waits for. Other steps record it first.
       const ending = plan.step === 'stop' || plan.step === 'destroy';
-      const performing = ending ? this.#perform(host, inst, plan.step, obs) : null;
+      const performing = ending ? performStep(ctx, host, inst, plan.step, obs) : null;
       performing?.catch(() => undefined); // awaited below; a host gone meanwhile must not reject unheard
       if (plan.interim !== null && plan.interim !== inst.status) {
-        const ok = await this.#apply(inst, token, {
+        const ok = await ctx.store.applyObservation(inst.id, token, {
           status: plan.interim,
           // A stop's reason (written with the intent, e.g. no credit) stays shown while it stops.
           statusMsg: plan.step === 'stop' ? inst.statusMsg : null,
           exitCode: null,
           observedGeneration: inst.observedGeneration,
           pendingOpDone: false,
+          now: ctx.clock.now(),
         });
         if (!ok) {
           // The lease is lost: whoever holds it now records the outcome (a second stop of the same workload changes nothing).
           await performing?.catch(() => undefined);
           return 'none';
         }
-        ctx.store.changes.publish('instance-status', inst.id);
-        log.info({ from: inst.status, to: plan.interim, generation: inst.generation }, 'instance status');
-        ctx.metrics.instanceTransitions.inc({ to: plan.interim });
+        announce(ctx, inst, plan.interim);
       }
-      const { after, error } = await (performing ?? this.#perform(host, inst, plan.step, obs));
+      const { after, error } = await (performing ?? performStep(ctx, host, inst, plan.step, obs));
       const rec = recordAfterLook(inst, { step: plan.step, after, error, imageNotice: host.imageNotice });
-      const out = { status: rec.status, exitCode: rec.exitCode };
-      const { started, statusMsg: msg } = rec;
-      // A plain observation that changes nothing writes nothing (releasing the lease stamps the time).
-      const unchanged =
-        plan.step === 'none' &&
-        out.status === inst.status &&
-        msg === inst.statusMsg &&
-        out.exitCode === inst.exitCode &&
-        inst.observedGeneration === inst.generation;
-      if (unchanged) return 'none';
-      const ok = await this.#apply(inst, token, {
-        status: out.status,
-        statusMsg: msg,
-        exitCode: out.exitCode,
-        observedGeneration: inst.generation,
-        pendingOpDone: plan.step === 'restart' || plan.step === 'recycle',
-        ...(started ? { startDate: ctx.clock.now() } : {}),
-      });
-      if (ok && out.status !== inst.status) {
-        ctx.store.changes.publish('instance-status', inst.id);
-        log.info({ from: inst.status, to: out.status, generation: inst.generation, reason: msg }, 'instance status');
-        ctx.metrics.instanceTransitions.inc({ to: out.status });
-      }
+      const write = lookWrite(inst, plan.step, rec, ctx.clock.now());
+      if (write === null) return 'none';
+      const ok = await ctx.store.applyObservation(inst.id, token, write);
+      if (ok && write.status !== inst.status) announce(ctx, inst, write.status, write.statusMsg);
       return plan.step;
     } catch (err) {
       if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') log.warn({ reason: err.message }, 'host unavailable; will retry');
@@ -305,59 +377,6 @@ export class InstanceReconciler {
       return 'error';
     } finally {
       await ctx.store.releaseLease(inst.id, token, ctx.clock.now()).catch(() => undefined);
-    }
-  }
-
-  #apply(inst: InstanceRecord, token: string, o: Omit<Parameters<ControlContext['store']['applyObservation']>[2], 'now'>): Promise<boolean> {
-    return this.#ctx.store.applyObservation(inst.id, token, { ...o, now: this.#ctx.clock.now() });
-  }
-
-  /**
-   * Carry out one runtime step; returns the observation after it and what went wrong. The link bounds the
-   * step (stepTimeoutMs), not this loop: only it knows whether the agent took the step (STEP_TIMEOUT, a
-   * failed step) or is gone (HOST_UNAVAILABLE), so a second timer here would only race it.
-   */
-  async #perform(host: HostLink, inst: InstanceRecord, step: RuntimeStep, before: Observation): Promise<{ after: Observation; error: string | null }> {
-    const stop = { graceMs: this.#ctx.settings.stopGraceMs };
-    const attempt = async (p: Promise<Observation>): Promise<{ after: Observation; error: string | null }> => {
-      try {
-        return { after: await p, error: null };
-      } catch (err) {
-        // A host that went away is not a failed step: record nothing, the row is looked at again later.
-        if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') throw err;
-        // Truth after a failed step comes from a fresh look, not from what we hoped happened.
-        return { after: await host.inspect(inst.id).catch(() => before), error: err instanceof Error ? err.message : String(err) };
-      }
-    };
-    const start = (): Promise<{ after: Observation; error: string | null }> =>
-      attempt(
-        workloadSpec(this.#ctx, inst)
-          .then((spec) => host.start(spec))
-          .then(() => host.inspect(inst.id)),
-      );
-    switch (step) {
-      case 'none':
-        return { after: before, error: null };
-      case 'start':
-        return start();
-      case 'stop':
-        return attempt(host.stop(inst.id, stop));
-      case 'destroy': {
-        const r = await attempt(host.destroy(inst.id, stop));
-        if (r.after.state === 'absent') await this.#ctx.store.revokeInstanceKeys(inst.id, this.#ctx.clock.now());
-        return r;
-      }
-      case 'restart':
-      case 'recycle': {
-        const stopped = await attempt(host.stop(inst.id, stop));
-        if (stopped.after.state === 'running') return { after: stopped.after, error: stopped.error ?? 'the old processes did not stop' };
-        if (step === 'recycle') {
-          // A wipe that hangs or fails is a failed step too (recorded with its reason), not a retry forever.
-          const wiped = await attempt(host.wipeDisk(inst.id).then(() => host.inspect(inst.id)));
-          if (wiped.error !== null) return { after: wiped.after, error: `disk wipe failed: ${wiped.error}` };
-        }
-        return start();
-      }
     }
   }
 }

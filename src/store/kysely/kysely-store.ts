@@ -38,6 +38,7 @@ import { holdCpu, notEnoughGpus, rebalanceMachine } from './placement.js';
 import { WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
 import { migrations } from './migrations.js';
 import { applyObservation } from './observation.js';
+import { applyObservations } from './observation-batch.js';
 import { WriteWatch } from './write-watch.js';
 import { newInstanceRow, ONLINE_WINDOW_MS, toInstance, toMachine } from './rows.js';
 import type { Database } from './schema.js';
@@ -325,20 +326,22 @@ export class KyselyStore implements Store {
       this.dialect,
       'instances',
       (trx) => {
-        const free = (): SelectQueryBuilder<Database, 'instances', { id: number }> => {
-          const q = trx
+        const free = (ordered = true): SelectQueryBuilder<Database, 'instances', { id: number }> => {
+          let q = trx
             .selectFrom('instances')
             .select('id')
-            .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', o.now)]))
-            .orderBy('last_processed_at')
-            .orderBy('id');
+            .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', o.now)]));
+          if (ordered) q = q.orderBy('last_processed_at').orderBy('id');
           return o.machineIds !== undefined ? q.where(this.dialect.intIn('machine_id', o.machineIds)) : q;
         };
         // Hinted rows first, then requests not carried out, then rows in the middle of something not looked at
         // lately; rows at rest are the host sweep's (decision 017). The last two repeat the partial indexes'
         // predicates (migration 0024) word for word.
+        // Hinted rows in no particular order (it only decides which wait when there are more than `limit`): the
+        // rows are then fetched by id, not found by walking the oldest-first order.
         const hinted =
-          o.dueIds !== undefined && o.dueIds.length > 0 ? [free().where('status', '!=', 'destroyed').where(this.dialect.intIn('id', o.dueIds))] : [];
+          o.dueIds !== undefined && o.dueIds.length > 0 ? [free(false).where('status', '!=', 'destroyed').where(this.dialect.intIn('id', o.dueIds))] : [];
+        if (o.onlyDue === true) return hinted;
         return [
           ...hinted,
           free().where(sql<SqlBool>`generation > observed_generation AND status <> 'destroyed'`),
@@ -368,6 +371,12 @@ export class KyselyStore implements Store {
     const r = await applyObservation(this.db, this.dialect, id, leaseToken, o);
     if (r === 'released') this.changes.publish('instance-status', id); // GPUs or vCPUs given back
     return r !== 'stale';
+  }
+
+  async applyObservations(leaseToken: string, rows: readonly { id: number; write: ObservationWrite }[]): Promise<boolean[]> {
+    const r = await applyObservations(this.db, this.dialect, leaseToken, rows);
+    rows.forEach((row, i) => r[i] === 'released' && this.changes.publish('instance-status', row.id));
+    return r.map((a) => a !== 'stale');
   }
 
   releaseLease(id: number, leaseToken: string, now: number): Promise<void> {
