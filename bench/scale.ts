@@ -27,7 +27,19 @@ const ADMIN_KEY = 'gnt_bench_scale_admin_key';
 /** The other 9,000 hosts count as alive elsewhere (another replica's agents): no offline sweep in the windows. */
 const OFFLINE_MS = 600_000;
 
+/** GANTRY_BENCH_SCALE_AGENTS=list: agents from before pushed listings (the sweep asks each host with `list`). */
+const PUSH_LISTINGS = process.env.GANTRY_BENCH_SCALE_AGENTS !== 'list';
+/** Node flags for the steady state's server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it. */
+const SERVER_NODE_ARGS = (process.env.GANTRY_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((x) => x !== '');
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Hosts the server's sweep compared so far, from its own metrics (gantry_host_sweeps_total, outcome swept). */
+async function sweptHosts(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = /^gantry_host_sweeps_total\{outcome="swept"\} (\d+)/m.exec(text);
+  return Number(m?.[1] ?? 0);
+}
 
 export interface ScaleResult {
   readonly rows: LatencyRow[];
@@ -102,13 +114,17 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
   await withClient(url, (c) => c.query('UPDATE machines SET last_seen_at = $1', [Date.now()]));
   const port = 19000 + Math.floor(Math.random() * 2000);
   const base = `http://127.0.0.1:${port}`;
-  const server = await spawnGantry(['server', '--port', String(port), '--data-dir', dataDir, '--database', url], {
-    GANTRY_ADMIN_KEY: ADMIN_KEY,
-    GANTRY_MACHINE_OFFLINE_MS: String(OFFLINE_MS),
-    GANTRY_RATE_LIMIT: '0',
-    // The 1,000 simulated agents share one address; real ones each have their own.
-    GANTRY_MAX_CONNECTIONS_PER_ADDRESS: '0',
-  });
+  const server = await spawnGantry(
+    ['server', '--port', String(port), '--data-dir', dataDir, '--database', url],
+    {
+      GANTRY_ADMIN_KEY: ADMIN_KEY,
+      GANTRY_MACHINE_OFFLINE_MS: String(OFFLINE_MS),
+      GANTRY_RATE_LIMIT: '0',
+      // The 1,000 simulated agents share one address; real ones each have their own.
+      GANTRY_MAX_CONNECTIONS_PER_ADDRESS: '0',
+    },
+    SERVER_NODE_ARGS,
+  );
   let running = true;
   const loops: Promise<void>[] = [];
   try {
@@ -154,10 +170,15 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
           }
         })(),
         (async () => {
-          await sleep(Math.random() * a.everyMs); // spread over the interval
+          // As the agent does (decision 021): every workload with its observation, so the sweep sends no `list`.
+          const listing = PUSH_LISTINGS ? { listing: (layout.get(a.machineId) ?? []).map((id) => ({ id, state: 'running' })) } : {};
+          const beat = (): Promise<unknown> =>
+            send(a, '/agent/v1/heartbeat', { gpuUtils: [10, 20], usage: [], exited: [], progress: [], ...listing }).catch(() => undefined);
+          await beat(); // the agent's first heartbeat follows its hello at once
+          await sleep(Math.random() * a.everyMs); // then the fleet's heartbeats spread over the interval
           while (running) {
             const s = Date.now();
-            await send(a, '/agent/v1/heartbeat', { gpuUtils: [10, 20], usage: [], exited: [], progress: [] }).catch(() => undefined);
+            await beat();
             if (measuring) lat.push(Date.now() - s);
             await sleep(Math.max(0, a.everyMs - (Date.now() - s)));
           }
@@ -178,6 +199,7 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     const load0 = await procSample(pid);
     const a0 = answered;
     const l0 = listed;
+    const s0 = await sweptHosts(base);
     measuring = true;
     const tl = Date.now();
     await sleep(WINDOW_S * 1000);
@@ -186,13 +208,18 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     measuring = false;
     const inspectsPerS = (answered - a0) / loadS;
     const listsPerS = (listed - l0) / loadS;
-    process.stdout.write(`scale: ${listsPerS.toFixed(0)} lists/s and ${inspectsPerS.toFixed(0)} inspects/s answered by the agents in the window\n`);
+    const swept = (await sweptHosts(base)) - s0;
+    const sweptPerS = swept / loadS;
+    process.stdout.write(
+      `scale: ${PUSH_LISTINGS ? 'agents push listings' : 'agents answer list commands'}: ${sweptPerS.toFixed(0)} hosts swept/s, ` +
+        `${listsPerS.toFixed(0)} lists/s and ${inspectsPerS.toFixed(0)} inspects/s answered by the agents in the window\n`,
+    );
     const name = `steady state (${INSTANCES} instances, ${MACHINES} machines, ${AGENTS} agents over HTTP, PostgreSQL)`;
     return [
       resourceRow(name, 'gantry server idle, same data, no agents (baseline)', { seconds: idleS, before: idle0, after: idle1 }, []),
       resourceRow(
         name,
-        `agents heartbeating (default 10 s) + host sweeps (${listsPerS.toFixed(0)} lists/s) and inspects (${inspectsPerS.toFixed(0)}/s)`,
+        `agents heartbeating (default 10 s${PUSH_LISTINGS ? ', listings pushed' : ''}) + host sweeps (${sweptPerS.toFixed(0)} hosts/s, ${listsPerS.toFixed(0)} lists/s) and inspects (${inspectsPerS.toFixed(0)}/s)`,
         { seconds: loadS, before: load0, after: load1 },
         lat,
       ),

@@ -4,7 +4,7 @@ import type { AgentCommand, AgentResult } from '../control/hosts/agent-session.j
 import { isGantryError } from '../domain/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { isFatal, type AgentChannel } from './channel.js';
-import { dispatch } from './dispatch.js';
+import { dispatch, observeAll } from './dispatch.js';
 import type { SshAccess } from './ssh-access.js';
 import type { UsageReport } from '../domain/machine/machine.js';
 
@@ -24,6 +24,12 @@ export interface AgentOptions {
   /** Back-off between reconnect attempts. */
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
+  /**
+   * Push every workload with its observation with each heartbeat, and a heartbeat at once when that listing
+   * changes (checked here every `observeIntervalMs` of the welcome), so the control plane's host sweep sends
+   * no `list` command (decision 021). Off: the agent answers `list` commands only, as agents before it did.
+   */
+  readonly pushListings?: boolean;
   /** The control plane refused this host for good after it had joined (its machine was deleted): the agent has stopped. */
   readonly onRefused?: (err: unknown) => void;
 }
@@ -48,6 +54,10 @@ export class Agent {
   #running = false;
   #loop: Promise<void> | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
+  #listingTimer: NodeJS.Timeout | null = null;
+  /** The listing sent with the last heartbeat (JSON), to see a change between heartbeats; a check runs one at a time. */
+  #sentListing: string | null = null;
+  #checking = false;
   readonly #inFlight = new Set<Promise<void>>();
 
   constructor(o: AgentOptions) {
@@ -89,6 +99,8 @@ export class Agent {
     this.#running = false;
     if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
+    if (this.#listingTimer !== null) clearInterval(this.#listingTimer);
+    this.#listingTimer = null;
     this.#o.ssh?.endCopies(); // a copy may run for an hour: it ends with the agent rather than holding it up
     await Promise.all([...this.#inFlight]);
     // The poll may be parked on the server; it ends with its wait, and nothing acts on what it returns.
@@ -103,6 +115,12 @@ export class Agent {
     this.#results = [];
     if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), w.heartbeatIntervalMs);
+    if (this.#listingTimer !== null) clearInterval(this.#listingTimer);
+    this.#listingTimer = null;
+    this.#sentListing = null;
+    // A control plane from before pushed listings names no observeIntervalMs; it ignores a listing all the same.
+    if (this.#o.pushListings === true && typeof w.observeIntervalMs === 'number')
+      this.#listingTimer = setInterval(() => void this.#checkListing(), Math.max(100, w.observeIntervalMs));
     this.#heartbeat();
     this.#o.log.info({ machineId: w.machineId }, 'agent joined the control plane');
     return w;
@@ -152,6 +170,22 @@ export class Agent {
     if (this.#running) this.#send('heartbeat');
   }
 
+  /** A workload whose observation changed since the last heartbeat is told at once (the host's own look, not a request). */
+  async #checkListing(): Promise<void> {
+    if (this.#checking || !this.#running) return;
+    this.#checking = true;
+    try {
+      const now = JSON.stringify(await observeAll(this.#o.runtime));
+      if (now === this.#sentListing) return;
+      this.#sentListing = now; // the heartbeat sends its own look; the next check must not ask for another meanwhile
+      this.#heartbeat();
+    } catch {
+      // The runtime could not list: the next heartbeat tries again.
+    } finally {
+      this.#checking = false;
+    }
+  }
+
   /** Queue one sequenced message; a failure ends the session (the poll loop says hello again). */
   #send(kind: 'heartbeat' | 'results'): void {
     this.#sendChain = this.#sendChain.then(async () => {
@@ -169,12 +203,23 @@ export class Agent {
           this.#exited.clear();
           const progress = [...this.#progress].map(([instanceId, message]) => ({ instanceId, message }));
           this.#progress.clear();
-          const [usage, gpuUtils, busyPorts] = await Promise.all([
+          const [usage, gpuUtils, busyPorts, listing] = await Promise.all([
             this.#usage(),
             this.#o.gpuUtils().catch(() => null),
             this.#o.busyPorts?.().catch(() => undefined),
+            this.#o.pushListings === true ? observeAll(this.#o.runtime).catch(() => undefined) : undefined,
           ]);
-          await this.#o.channel.heartbeat({ ...base, seq: ++this.#seq, gpuUtils, usage, exited, progress, ...(busyPorts !== undefined && { busyPorts }) });
+          if (listing !== undefined) this.#sentListing = JSON.stringify(listing);
+          await this.#o.channel.heartbeat({
+            ...base,
+            seq: ++this.#seq,
+            gpuUtils,
+            usage,
+            exited,
+            progress,
+            ...(busyPorts !== undefined && { busyPorts }),
+            ...(listing !== undefined && { listing }),
+          });
         }
       } catch (err) {
         this.#o.log.debug({ err: String(err), kind }, 'agent message not delivered');

@@ -53,11 +53,12 @@ export async function dispatch(rt: Runtime, c: AgentCommand, ssh?: SshAccess): P
 }
 
 /**
- * Every workload with what `inspect` says of it, for the control plane's host sweep (decision 017). A
+ * Every workload with what `inspect` says of it, for the control plane's host sweep (decision 017), asked for
+ * with `list` or pushed with heartbeats (decision 021). A
  * workload that cannot be inspected is listed by its bare id, which tells the control plane to look at
  * this host's instances one by one (as it does for agents that predate the sweep).
  */
-async function observeAll(rt: Runtime): Promise<unknown[]> {
+export async function observeAll(rt: Runtime): Promise<unknown[]> {
   const ids = await rt.list();
   return Promise.all(
     ids.map((id) =>

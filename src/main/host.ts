@@ -59,6 +59,7 @@ export async function startHost(
     gpuUtils: gpuUtilReader(gpus),
     busyPorts: () => probeBusyPorts(c.portRangeStart, c.portRangeEnd),
     log: o.log.child({ component: 'agent' }),
+    pushListings: true,
     ...(o.onRefused !== undefined && { onRefused: o.onRefused }),
   });
   try {

@@ -143,6 +143,8 @@ export interface Store
   deleteMachine(id: number, now: number, note: string): Promise<MachineDeletion>;
   setMachineVerified(id: number, verified: boolean): Promise<void>;
   touchMachine(id: number, now: number): Promise<void>;
+  /** Liveness of many machines in one statement (heartbeats that brought nothing else: decision 021); never moves it back. */
+  touchMachines(ids: readonly number[], now: number): Promise<void>;
   /** Heartbeat: last_seen_at, machine GPU utilisation and per-instance usage (only instances on this machine are written). */
   recordHeartbeat(machineId: number, h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] }): Promise<void>;
   usageOf(instanceIds: readonly number[]): Promise<Map<number, UsageReport & { updatedAt: number }>>;

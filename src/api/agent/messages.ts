@@ -74,6 +74,16 @@ const machine = obj({
 
 export const readHello: Check<Hello> = obj({ hostKey: str(200), imageNotice: nullable(str(500)), machine });
 
+/** One workload of a pushed listing, as an observing `list` answers it; exit codes stay absent when absent. */
+const code = (v: unknown, p: string): number | null | undefined =>
+  v === undefined || v === null ? v : int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)(v, p);
+const listed: Check<Record<string, unknown>> = (v, p) => {
+  const e = obj({ id: ID, state: (x, q) => (x === 'running' || x === 'exited' || x === 'absent' ? x : fail(q, '"running", "exited" or "absent"')) })(v, p);
+  const r = v as Record<string, unknown>;
+  const exitCode = code(r.exitCode, `${p}.exitCode`);
+  const onstartExitCode = code(r.onstartExitCode, `${p}.onstartExitCode`);
+  return { ...e, ...(exitCode !== undefined && { exitCode }), ...(onstartExitCode !== undefined && { onstartExitCode }) };
+};
 const usage = obj({ instanceId: ID, cpuUtil: num(0, 1e6), memUsageMb: num(0, 1e12), diskUsageMb: num(0, 1e15) });
 export const readHeartbeat: Check<Heartbeat> = obj({
   ...session,
@@ -83,6 +93,7 @@ export const readHeartbeat: Check<Heartbeat> = obj({
   exited: arr(ID, 10_000),
   progress: (v, p) => (v === undefined ? [] : arr(obj({ instanceId: ID, message: str(500) }), 1000)(v, p)),
   busyPorts: (v, p) => (v === undefined ? undefined : arr(int(1, 65535), 65535)(v, p)),
+  listing: (v, p) => (v === undefined ? undefined : arr(listed, 10_000)(v, p)),
 });
 
 export const readPoll: Check<SessionMessage & { waitMs: number }> = obj({ ...session, waitMs: int(0, 600_000) });

@@ -1,7 +1,7 @@
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey } from '../keys.js';
-import { AgentSession, type AgentCommand, type AgentResult } from './agent-session.js';
+import { AgentSession, asListing, type AgentCommand, type AgentResult } from './agent-session.js';
 import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../../domain/machine/machine.js';
 
 /** Hardware and runtime an agent reports at hello; prices and listing are the owner's (create_asks). */
@@ -32,6 +32,8 @@ export interface Welcome {
   readonly session: string;
   readonly heartbeatIntervalMs: number;
   readonly pollWaitMs: number;
+  /** How often the host sweep compares a host's workloads: an agent that pushes listings checks its own this often (decision 021). */
+  readonly observeIntervalMs?: number;
 }
 
 /** Every message after hello names its machine and session and carries a sequence number. */
@@ -49,6 +51,11 @@ export interface Heartbeat extends SessionMessage {
   readonly progress: readonly { readonly instanceId: number; readonly message: string }[];
   /** Ports of the host's range the agent could not bind (another program holds them); absent from older agents. */
   readonly busyPorts?: readonly number[];
+  /**
+   * Every workload with its observation, as an observing `list` answers (`{id, state, exitCode?, onstartExitCode?}`),
+   * so the host sweep needs no command (decision 021); absent from older agents, which are asked with `list`.
+   */
+  readonly listing?: readonly unknown[];
 }
 export interface Results extends SessionMessage {
   readonly seq: number;
@@ -63,6 +70,9 @@ export interface Results extends SessionMessage {
 export class AgentHub {
   readonly #ctx: ControlContext;
   readonly #sessions = new Map<string, { s: AgentSession; tokenHash: string }>();
+  /** Machines whose heartbeats only said "alive" since the last tick, with the earliest such time (decision 021). */
+  readonly #alive = new Map<number, number>();
+  #aliveTimer: NodeJS.Timeout | null = null;
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
@@ -125,7 +135,13 @@ export class AgentHub {
     ctx.machines.invalidate();
     ctx.log.info({ machineId: machine.id, hostKey: h.hostKey, runtime: h.machine.runtime, gpus: machine.numGpus }, 'agent connected');
     ctx.wake();
-    return { machineId: machine.id, session: session.id, heartbeatIntervalMs: s.heartbeatIntervalMs, pollWaitMs: s.agentPollWaitMs };
+    return {
+      machineId: machine.id,
+      session: session.id,
+      heartbeatIntervalMs: s.heartbeatIntervalMs,
+      pollWaitMs: s.agentPollWaitMs,
+      observeIntervalMs: s.observeIntervalMs,
+    };
   }
 
   async heartbeat(token: string | null, m: Heartbeat): Promise<void> {
@@ -133,8 +149,16 @@ export class AgentHub {
     s.lastSeq = m.seq; // before any await, so a concurrent replay of the same message is refused
     s.lastHeartbeatAt = this.#ctx.clock.now();
     if (m.busyPorts !== undefined) s.busyPorts = new Set(m.busyPorts);
-    await this.#ctx.store.recordHeartbeat(m.machineId, { now: this.#ctx.clock.now(), gpuUtils: m.gpuUtils, usage: m.usage });
+    if (m.listing !== undefined) s.pushListing(asListing(m.listing));
+    // An exit wakes the reconciler before the liveness write: the look at it needs nothing the write records.
     for (const id of m.exited) this.#ctx.wake(id);
+    const now = this.#ctx.clock.now();
+    // Only liveness, and the machine was written recently (so it cannot have gone offline meanwhile): one
+    // statement per tick for all such machines instead of one each. Offline detection reads last_seen_at
+    // against machineOfflineMs (a minute), so a tick's delay changes nothing any replica decides.
+    if (m.usage.length === 0 && s.livenessOnly(m.gpuUtils, this.#ctx.settings.machineOfflineMs / 2)) return this.#touchLater(m.machineId, now);
+    await this.#ctx.store.recordHeartbeat(m.machineId, { now, gpuUtils: m.gpuUtils, usage: m.usage });
+    s.written(m.gpuUtils, now);
     for (const p of m.progress) {
       const inst = await this.#ctx.store.getInstance(p.instanceId);
       if (inst?.machineId === m.machineId && inst.status === 'loading') await this.#ctx.store.setStatusMsg(inst.id, p.message);
@@ -154,8 +178,30 @@ export class AgentHub {
     return r;
   }
 
+  #touchLater(machineId: number, at: number): void {
+    if (!this.#alive.has(machineId)) this.#alive.set(machineId, at);
+    this.#aliveTimer ??= setTimeout(() => {
+      this.#aliveTimer = null;
+      void this.flushLiveness();
+    }, ALIVE_TICK_MS);
+  }
+
+  /** Write the liveness heard since the last tick, stamped with its earliest time (never later than any of it). */
+  async flushLiveness(): Promise<void> {
+    if (this.#alive.size === 0) return;
+    const ids = [...this.#alive.keys()];
+    let at = Infinity;
+    for (const t of this.#alive.values()) at = Math.min(at, t);
+    this.#alive.clear();
+    await this.#ctx.store.touchMachines(ids, at).catch((err: unknown) => {
+      this.#ctx.log.warn({ err, component: 'agent-hub', machines: ids.length }, 'recording heartbeats failed; the next ones will');
+    });
+  }
+
   /** Shutting down: parked polls return, waiting calls fail as "host unavailable". */
   close(): void {
+    if (this.#aliveTimer !== null) clearTimeout(this.#aliveTimer);
+    this.#aliveTimer = null;
     for (const { s } of this.#sessions.values()) {
       s.close('the control plane is shutting down');
       this.#ctx.hosts.delete(s.machineId, s);
@@ -211,6 +257,9 @@ export class AgentHub {
     return e;
   }
 }
+
+/** How long heartbeats that only say "alive" are gathered before one statement writes them all. */
+const ALIVE_TICK_MS = 1000;
 
 /** Semantic checks the JSON schema cannot express. */
 function checkMachineInfo(m: AgentMachineInfo): void {

@@ -99,6 +99,13 @@ interface Pending {
   takenBy: number | null;
 }
 
+function sameListing(a: HostListing, b: HostListing): boolean {
+  const x = a.observed ?? [];
+  const y = b.observed ?? [];
+  if (a.observed === null || b.observed === null || x.length !== y.length) return false;
+  return x.every((w, i) => w.id === y[i]?.id && JSON.stringify(w.observation) === JSON.stringify(y[i]?.observation));
+}
+
 /** Runtime steps: a live agent that took one and did not finish it in time failed the step (STEP_TIMEOUT). */
 const STEPS: ReadonlySet<AgentCommand['op']> = new Set(['start', 'stop', 'destroy', 'wipeDisk', 'storage']);
 
@@ -117,6 +124,10 @@ export class AgentSession implements HostLink {
   lastHeartbeatAt: number;
   /** From the latest heartbeat: ports of the range the agent could not bind. */
   busyPorts: ReadonlySet<number> = new Set();
+  /** What the store last got from a heartbeat of this session: its GPU figures and when (decision 021). */
+  #written: { readonly gpuUtils: string; readonly at: number } | null = null;
+  /** The newest listing the agent pushed with a heartbeat (decision 021), and whether a sweep has compared it yet. */
+  #pushed: { readonly listing: HostListing; readonly at: number; readonly changed: boolean; fresh: boolean } | null = null;
   readonly #t: SessionTimings;
   readonly #now: () => number;
   #queue: AgentCommand[] = [];
@@ -207,6 +218,49 @@ export class AgentSession implements HostLink {
   /** Every workload with its observation in one call (the host sweep); `observed` is null when the agent answered bare ids. */
   observeAll(): Promise<HostListing> {
     return this.#call({ op: 'list', observe: true }, this.#t.callTimeoutMs).then(asListing);
+  }
+
+  /**
+   * Whether a heartbeat with these GPU figures (and no usage) says nothing the store does not have, but that the
+   * machine is alive: the same figures as the last one written, within `withinMs` of it. Such a heartbeat's
+   * liveness is written with others, once per tick (agent-hub.ts); any other is written at once and remembered.
+   */
+  livenessOnly(gpuUtils: readonly number[] | null, withinMs: number): boolean {
+    const w = this.#written;
+    return w !== null && this.#now() - w.at < withinMs && w.gpuUtils === JSON.stringify(gpuUtils);
+  }
+  written(gpuUtils: readonly number[] | null, at: number): void {
+    this.#written = { gpuUtils: JSON.stringify(gpuUtils), at };
+  }
+
+  /**
+   * A listing the agent pushed with a heartbeat: what an observing `list` would have answered at that moment.
+   * One with an entry that cannot be read vouches for nothing and is dropped (the sweep asks with `list`).
+   */
+  pushListing(listing: HostListing): void {
+    const before = this.#pushed;
+    const changed = before === null || !sameListing(before.listing, listing);
+    this.#pushed = listing.observed === null ? null : { listing, at: this.#now(), changed, fresh: true };
+  }
+
+  /** A pushed listing no sweep has compared yet, taken (so the next sweep waits for the next push); null: ask with `list`. */
+  takePushedListing(): HostListing | null {
+    const p = this.#pushed;
+    if (p === null || !p.fresh) return null;
+    p.fresh = false;
+    return p.listing;
+  }
+
+  /**
+   * Whether the host sweep should look at this host now. An agent that pushes listings is due when it pushed one
+   * not compared yet: at once when it differs from the one before, else with the sweep's next `routine` round (so
+   * the heartbeats' unchanged listings are compared many hosts at a time). A pushing agent whose pushes stopped for
+   * `staleMs` (heartbeats still coming) is asked with `list` as an older agent is. Agents that never pushed are
+   * due by time only (the store's claim decides).
+   */
+  sweepWanted(staleMs: number, routine: boolean): boolean {
+    const p = this.#pushed;
+    return p === null || (p.fresh && (routine || p.changed)) || this.#now() - p.at > staleMs;
   }
 
   /** The agent's long poll: commands queued now, or those that arrive within `waitMs`. */

@@ -21,6 +21,10 @@ export type HostLink = Pick<
   cancelCopies?(instanceId: number): Promise<number>;
   /** Every workload with its observation, for the host sweep (agent-session.ts). */
   observeAll?(): Promise<HostListing>;
+  /** A listing the agent pushed with a heartbeat that no sweep has compared yet, taken (decision 021); absent or null: none. */
+  takePushedListing?(): HostListing | null;
+  /** Whether the host sweep should claim this host now (agent-session.ts); absent: whenever it is due by time. */
+  sweepWanted?(staleMs: number, routine: boolean): boolean;
   /** False once the agent stopped polling or sending heartbeats. */
   connected?(): boolean;
   close?(reason: string): void;
@@ -61,6 +65,13 @@ export class HostRegistry {
   machineIds(): number[] {
     const ids: number[] = [];
     for (const [id, l] of this.#links) if (l.connected?.() ?? true) ids.push(id);
+    return ids;
+  }
+
+  /** Connected machines the host sweep wants now: a host that pushes its listings only once it pushed a new one (decision 021). */
+  sweepCandidates(staleMs: number, routine: boolean): number[] {
+    const ids: number[] = [];
+    for (const [id, l] of this.#links) if ((l.connected?.() ?? true) && (l.sweepWanted?.(staleMs, routine) ?? true)) ids.push(id);
     return ids;
   }
 }

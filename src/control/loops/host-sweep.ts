@@ -37,7 +37,8 @@ export interface SweptLook {
 
 /**
  * The host sweep (decision 017): each connected host, under a lease on its machine row, is asked once for
- * every workload with its observation, and its live instances are read once; the pure diff
+ * every workload with its observation (or its agent pushed that listing with a heartbeat: decision 021), and
+ * its live instances are read once; the pure diff
  * (`domain/instance/sweep.ts`) says which instances a look would change. Those are handed to the
  * reconciler's per-instance path (`handOver`); the others are at rest and cost nothing more. Workloads the
  * store does not know are removed as orphans. Run by the instance reconciler.
@@ -46,6 +47,8 @@ export class HostSweep {
   readonly #ctx: ControlContext;
   readonly #owner: string;
   readonly #handOver: (instanceId: number, look: SweptLook | null) => void;
+  /** When a sweep last took the pushed listings that show no change (at most one such round per observeIntervalMs). */
+  #routineAt = Number.NEGATIVE_INFINITY;
   /** Orphan removals in flight, by instance id: a removal takes a grace period, and the next sweep must not start another. */
   readonly #removing = new Map<number, Promise<void>>();
 
@@ -68,6 +71,9 @@ export class HostSweep {
       total.failed += r.failed;
       total.handedOver += r.handedOver;
       total.orphans += r.orphans;
+      // A claim with room to spare took every host due when it ran: asking again would only find none (hosts
+      // that pushed a listing since are the next sweep's, a moment later).
+      if (r.claimed < HOSTS_PER_CLAIM) return total;
     }
   }
 
@@ -76,20 +82,27 @@ export class HostSweep {
     await Promise.all(this.#removing.values());
   }
 
-  async #batch(sweptBefore: number): Promise<SweepReport | null> {
+  async #batch(sweptBefore: number): Promise<(SweepReport & { claimed: number }) | null> {
     const ctx = this.#ctx;
     const s = ctx.settings;
+    const now = ctx.clock.now();
+    // Unchanged pushed listings wait for one round per interval, so a round compares many hosts, not the few that
+    // pushed since the last one; a listing that changed is compared at once.
+    const routine = now - this.#routineAt >= s.observeIntervalMs;
+    if (routine) this.#routineAt = now;
     const { token, machineIds } = await ctx.store.claimHostSweeps({
       owner: this.#owner,
-      now: ctx.clock.now(),
+      now,
       // Held past the listing's own bound (a host slow to answer), so it cannot lapse while this replica still sweeps.
       leaseMs: s.leaseMs + s.agentCallTimeoutMs,
       sweptBefore,
       limit: HOSTS_PER_CLAIM,
-      machineIds: ctx.hosts.machineIds(),
+      // Hosts that push their listings are claimed once they pushed a new one; past two heartbeats without, they are asked.
+      machineIds: ctx.hosts.sweepCandidates(2 * s.heartbeatIntervalMs + s.agentCallTimeoutMs, routine),
     });
     if (machineIds.length === 0) return null;
     const report: SweepReport = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+    const claimed = machineIds.length;
     const chunks: number[][] = [];
     for (let i = 0; i < machineIds.length; i += HOSTS_PER_CHUNK) chunks.push(machineIds.slice(i, i + HOSTS_PER_CHUNK));
     // A chunk that fails (the store unreachable a moment) is logged and its hosts are swept at the next
@@ -99,7 +112,7 @@ export class HostSweep {
         await this.#chunk(token, c, report).catch((err: unknown) => ctx.log.error({ err, component: 'host-sweep' }, 'sweeping hosts failed; will retry'));
     };
     await Promise.all(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, chunks.length) }, worker));
-    return report;
+    return { ...report, claimed };
   }
 
   async #chunk(token: string, machineIds: readonly number[], report: SweepReport): Promise<void> {
@@ -131,7 +144,9 @@ export class HostSweep {
           imageNotice: l.host.imageNotice,
           observeBefore,
         });
-        for (const id of diff.handOver) this.#handOver(id, lookOf(l.listing.observed, byMachine.get(l.machineId), id, at));
+        // A pushed listing was taken before this server heard it: an intent written in between would not show
+        // against its time, so its hand-overs are inspected again (as an exit the agent reported is).
+        for (const id of diff.handOver) this.#handOver(id, l.pushed ? null : lookOf(l.listing.observed, byMachine.get(l.machineId), id, at));
         for (const id of diff.unknown) this.#removeOrphan(l.machineId, l.host, id);
         report.hosts++;
         ctx.metrics.hostSweeps.inc({ outcome: 'swept' });
@@ -143,12 +158,15 @@ export class HostSweep {
     }
   }
 
-  async #list(machineId: number): Promise<{ machineId: number; host: HostLink; listing: HostListing } | null> {
+  async #list(machineId: number): Promise<{ machineId: number; host: HostLink; listing: HostListing; pushed: boolean } | null> {
     const host = this.#ctx.hosts.get(machineId);
     if (host === undefined) return null;
     try {
+      // A listing the agent pushed with a heartbeat since the last sweep costs no command (decision 021).
+      const pushed = host.takePushedListing?.() ?? null;
+      if (pushed !== null) return { machineId, host, listing: pushed, pushed: true };
       const listing = host.observeAll !== undefined ? await host.observeAll() : { ids: await host.list(), observed: null };
-      return { machineId, host, listing };
+      return { machineId, host, listing, pushed: false };
     } catch (err) {
       // A host that went away is swept when it is back; nothing is recorded for its instances meanwhile.
       const log = this.#ctx.log.child({ component: 'host-sweep', machineId });

@@ -74,7 +74,9 @@ export class InstanceReconciler {
 
   /** The sweep hands a row over with what it saw (null from an agent that answers bare ids). */
   #handOver(instanceId: number, look: SweptLook | null): void {
+    // Without a look (bare ids, a pushed listing) the next look inspects, whatever an earlier sweep kept.
     if (look !== null) this.#looks.handOver(instanceId, look);
+    else this.#looks.hinted(instanceId, this.#ctx.clock.now());
     // A row with a fresh look waits for the next batch (#maybeRecordSwept): no claim for it. The batch starts
     // once the sweep's chunk has handed over all it found (the next turn of the event loop), not when the
     // loop is next free: a claim in flight would hold it up, and batches overlap the rest of the sweep.

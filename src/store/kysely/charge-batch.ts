@@ -115,7 +115,12 @@ const EXTEND_COLUMNS: readonly NumberColumn[] = [
  */
 export async function postCharges(trx: Trx, d: StoreDialect, charges: readonly MeterCharge[]): Promise<void> {
   const byKind = new Map<string, MeterCharge[]>();
-  for (const c of charges) byKind.set(c.kind, [...(byKind.get(c.kind) ?? []), c]);
+  for (const c of charges) {
+    // Appended in place: copying the list per charge made a batch of n charges cost n² copies.
+    const list = byKind.get(c.kind);
+    if (list === undefined) byKind.set(c.kind, [c]);
+    else list.push(c);
+  }
   const inserts: MeterCharge[] = [];
   for (const [kind, list] of byKind) {
     for (const part of chunks(list)) {

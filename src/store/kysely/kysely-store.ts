@@ -158,6 +158,11 @@ export class KyselyStore implements Store {
     await this.db.updateTable('machines').set({ last_seen_at: now }).where('id', '=', id).execute();
   }
 
+  async touchMachines(ids: readonly number[], now: number): Promise<void> {
+    if (ids.length > 0)
+      await this.db.updateTable('machines').set({ last_seen_at: now }).where(this.dialect.intIn('id', ids)).where('last_seen_at', '<', now).execute();
+  }
+
   async recordHeartbeat(machineId: number, h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] }): Promise<void> {
     // Only a host coming back changes its offers at once; a steady heartbeat is read by the index's sweep.
     if (await fleet.recordHeartbeat(this.db, machineId, h, this.machineOnlineWindowMs)) this.changes.publish('machine', machineId);
