@@ -4,88 +4,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from '../../src/agent/agent.js';
-import { InProcessChannel, type AgentChannel } from '../../src/agent/channel.js';
+import { InProcessChannel } from '../../src/agent/channel.js';
 import { type ControlPlane } from '../../src/control/control-plane.js';
 import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import type { Principal } from '../../src/control/principal.js';
-import type { Observation } from '../../src/domain/instance/reconcile.js';
 import { createLogger } from '../../src/log/logger.js';
-import type { LogLine, Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
 import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { replicaPlane } from '../helpers/replica.js';
 import { cpuHost } from '../helpers/machines.js';
+import { CountingChannel, ScriptedRuntime } from '../helpers/scripted-host.js';
 
 /**
  * Pushed listings (decision 021): an agent that sends every workload with its observation in its heartbeats,
  * and a heartbeat at once when that listing changes, is swept from what it pushed: no `list` command, and
  * what changed goes through the per-instance path exactly as a listed change does.
  */
-class ScriptedRuntime implements Runtime {
-  readonly name = 'scripted';
-  readonly imageNotice = null;
-  readonly states = new Map<number, Observation>();
-  #exit: ((id: number) => void) | null = null;
-
-  async start(spec: WorkloadSpec): Promise<void> {
-    this.states.set(spec.instanceId, { state: 'running' });
-  }
-  async setSshKeys(): Promise<void> {}
-  async inspect(id: number): Promise<Observation> {
-    return this.states.get(id) ?? { state: 'absent' };
-  }
-  async stop(id: number): Promise<Observation> {
-    this.states.delete(id);
-    return { state: 'absent' };
-  }
-  destroy(id: number): Promise<Observation> {
-    return this.stop(id);
-  }
-  async wipeDisk(): Promise<void> {}
-  async logs(): Promise<string> {
-    return '';
-  }
-  async logLines(): Promise<LogLine[]> {
-    return [];
-  }
-  async list(): Promise<number[]> {
-    return [...this.states.keys()];
-  }
-  async usage(): Promise<null> {
-    return null;
-  }
-  onExit(listener: (id: number) => void): void {
-    this.#exit = listener;
-  }
-  /** The workload ends and the runtime says so, as the process and Docker runtimes do. */
-  exit(id: number, exitCode: number): void {
-    this.states.set(id, { state: 'exited', exitCode });
-    this.#exit?.(id);
-  }
-  async close(): Promise<void> {}
-}
-
-/** Counts the commands the control plane sends through the agent's long poll, by op. */
-class CountingChannel implements AgentChannel {
-  readonly ops = new Map<string, number>();
-  readonly #inner: InProcessChannel;
-  constructor(inner: InProcessChannel) {
-    this.#inner = inner;
-  }
-  count(op: string): number {
-    return this.ops.get(op) ?? 0;
-  }
-  hello: AgentChannel['hello'] = (h) => this.#inner.hello(h);
-  heartbeat: AgentChannel['heartbeat'] = (m) => this.#inner.heartbeat(m);
-  results: AgentChannel['results'] = (m) => this.#inner.results(m);
-  poll: AgentChannel['poll'] = async (m) => {
-    const cs = await this.#inner.poll(m);
-    for (const c of cs) this.ops.set(c.op, this.count(c.op) + 1);
-    return cs;
-  };
-}
-
 const MACHINE = cpuHost(34000);
 
 /** Drive the reconciler by hand until a fact holds, bounded. */

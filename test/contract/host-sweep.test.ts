@@ -8,77 +8,20 @@ import { InProcessChannel, type AgentChannel } from '../../src/agent/channel.js'
 import { type ControlPlane } from '../../src/control/control-plane.js';
 import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import type { Principal } from '../../src/control/principal.js';
-import type { Observation } from '../../src/domain/instance/reconcile.js';
 import { createLogger } from '../../src/log/logger.js';
-import type { LogLine, Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
 import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { replicaPlane } from '../helpers/replica.js';
 import { cpuHost } from '../helpers/machines.js';
+import { CountingChannel, ScriptedRuntime } from '../helpers/scripted-host.js';
 
 /**
  * The host sweep (decision 017) against a scripted runtime, reached the way every host is: an Agent over
  * the in-process channel. One observing `list` per host replaces a look per instance: what it finds changed
  * goes through the per-instance path as before, what is at rest costs no inspect.
  */
-class SweptRuntime implements Runtime {
-  readonly name = 'swept';
-  readonly imageNotice = null;
-  readonly states = new Map<number, Observation>();
-  inspects: number[] = [];
-  lists = 0;
-
-  async start(spec: WorkloadSpec): Promise<void> {
-    this.states.set(spec.instanceId, { state: 'running' });
-  }
-  async setSshKeys(): Promise<void> {}
-  async inspect(id: number): Promise<Observation> {
-    this.inspects.push(id);
-    return this.states.get(id) ?? { state: 'absent' };
-  }
-  async stop(id: number): Promise<Observation> {
-    this.states.delete(id);
-    return { state: 'absent' };
-  }
-  destroy(id: number): Promise<Observation> {
-    return this.stop(id);
-  }
-  async wipeDisk(): Promise<void> {}
-  async logs(): Promise<string> {
-    return '';
-  }
-  async logLines(): Promise<LogLine[]> {
-    return [];
-  }
-  async list(): Promise<number[]> {
-    this.lists++;
-    return [...this.states.keys()];
-  }
-  async usage(): Promise<null> {
-    return null;
-  }
-  onExit(): void {}
-  async close(): Promise<void> {}
-}
-
-/** The commands the control plane sent an agent, by op (polled through this channel). */
-class CountingChannel implements AgentChannel {
-  readonly #inner: InProcessChannel;
-  readonly ops: string[] = [];
-  constructor(inner: InProcessChannel) {
-    this.#inner = inner;
-  }
-  hello: AgentChannel['hello'] = (h) => this.#inner.hello(h);
-  heartbeat: AgentChannel['heartbeat'] = (m) => this.#inner.heartbeat(m);
-  results: AgentChannel['results'] = (m) => this.#inner.results(m);
-  poll: AgentChannel['poll'] = async (m) => {
-    const cmds = await this.#inner.poll(m);
-    for (const c of cmds) this.ops.push(c.op);
-    return cmds;
-  };
-}
-
 /** An agent from before the sweep: its `list` ignores the observe flag and answers bare ids. */
 class OldAgentChannel implements AgentChannel {
   readonly #inner: InProcessChannel;
@@ -156,7 +99,7 @@ for (const ts of TEST_STORES) {
 
     it('finds a workload that died (exit code recorded) and one running against a stopped intent; what is at rest costs no inspect', async () => {
       const cp = await plane();
-      const rt = new SweptRuntime();
+      const rt = new ScriptedRuntime();
       const machineId = await connect(cp, rt, newHostToken(), 'swept-a');
       const died = await create(cp, machineId);
       const calm = await create(cp, machineId);
@@ -196,7 +139,7 @@ for (const ts of TEST_STORES) {
       // (observationMaxAgeMs 0) inspects every row handed over, as before.
       const seen = await plane();
       const stale = await plane({ observationMaxAgeMs: 0 });
-      const rt = new SweptRuntime();
+      const rt = new ScriptedRuntime();
       const token = newHostToken();
       const channels: CountingChannel[] = [];
       const machineId = await connect(seen, rt, token, 'swept-seen', channels);
@@ -253,7 +196,7 @@ for (const ts of TEST_STORES) {
     it('two replicas on one database never sweep one host at once', async () => {
       const a = await plane({ observeIntervalMs: 0 });
       const b = await plane({ observeIntervalMs: 0 });
-      const rt = new SweptRuntime();
+      const rt = new ScriptedRuntime();
       const token = newHostToken();
       // Each replica has its own agent and session to the one machine, as when an agent's polls reach either.
       const machineId = await connect(a, rt, token, 'swept-b');
@@ -284,7 +227,7 @@ for (const ts of TEST_STORES) {
 
     it('an agent from before the sweep (bare ids): its instances are looked at one by one as before, orphans still removed', async () => {
       const cp = await plane();
-      const rt = new SweptRuntime();
+      const rt = new ScriptedRuntime();
       const machineId = await connect(cp, rt, newHostToken(), 'swept-old', true);
       const id = await create(cp, machineId);
       await cp.reconciler.passOnce();

@@ -14,6 +14,19 @@ import { asObject, parseId } from './parse.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string> }>;
 
+/** The endpoint's scaling parameters among the SDK's `DeploymentConfig` fields. */
+const PARAM_FIELDS = [
+  'cold_workers',
+  'max_workers',
+  'min_load',
+  'min_cold_load',
+  'target_util',
+  'cold_mult',
+  'max_queue_time',
+  'target_queue_time',
+  'inactivity_timeout',
+];
+
 /** Every field of the SDK's `DeploymentConfig` (vastai/data/deployment.py); others are refused, so a typo is not ignored. */
 const CONFIG_FIELDS = new Set([
   'name',
@@ -29,30 +42,9 @@ const CONFIG_FIELDS = new Set([
   'docker_login_user',
   'docker_login_pass',
   'docker_login_repo',
-  'cold_workers',
-  'max_workers',
-  'min_load',
-  'min_cold_load',
-  'target_util',
-  'cold_mult',
-  'max_queue_time',
-  'target_queue_time',
-  'inactivity_timeout',
+  ...PARAM_FIELDS,
   'autoscaler_instance',
 ]);
-
-/** The endpoint's scaling parameters among them. */
-const PARAM_FIELDS = [
-  'cold_workers',
-  'max_workers',
-  'min_load',
-  'min_cold_load',
-  'target_util',
-  'cold_mult',
-  'max_queue_time',
-  'target_queue_time',
-  'inactivity_timeout',
-];
 
 const wrong = (field: string, what: string, v: unknown): GantryError =>
   new GantryError('INVALID_ARGUMENT', `'${field}' must be ${what}, got ${showValue(v)}.`, { field });
