@@ -307,6 +307,8 @@ export class ProcessRuntime implements Runtime {
       // that waits for it (the sandbox's outer process waits for every process inside) would wait the whole grace.
       for (let waited = 0; !(await allGone(live)) && waited < rescanMs;) {
         if (Date.now() >= deadline) return false;
+        // A leader that ended before this wait began (signalled before the scan) is followed from the start.
+        if (followUntil < 0 && leader !== undefined && this.#leaders.get(id) !== leader) [followUntil, wait] = [Date.now() + FOLLOW_WINDOW_MS, FOLLOW_MS];
         const step = Math.min(wait, this.#o.pollMs);
         if ((await this.#pause(id, step)) && followUntil < 0) followUntil = Date.now() + FOLLOW_WINDOW_MS;
         waited += step;
