@@ -4,25 +4,27 @@ import { readFileSync } from 'node:fs';
 export const CLOCK_TICKS = 100;
 
 /**
- * The process groups a stop can signal before it scans /proc: the leader's own group and the groups its
- * children lead (the session a bwrap sandbox's inner process starts with --new-session). The scan that
- * finds every labelled process takes milliseconds, tens on a busy host, and the signal need not wait for
- * it; the scan then signals only what these groups did not reach. For a leader this process started and
- * that has not exited only: its pid, and so its group id, cannot belong to anything else yet.
+ * What a stop can signal before it scans /proc: the groups of the leader's family (the leader's own, and
+ * those its children lead: the session a bwrap sandbox's inner process starts with --new-session), and the
+ * family itself as it is now, from the leader down (each process's `children`). The scan that finds every
+ * labelled process takes milliseconds, tens on a busy host, and the signal need not wait for it; the scan
+ * then signals only what these groups did not reach: a process not in the family here was forked after it,
+ * maybe after the signal. For a leader this process started and that has not exited only: its pid, and so
+ * its group id, cannot belong to anything else yet.
  */
-export function leaderGroups(leader: number): number[] {
+export function leaderFamily(leader: number): { groups: number[]; members: Set<number> } {
   const groups = [leader];
-  for (const child of childrenOf(leader)) if (groupOf(child) === child) groups.push(child);
-  return groups;
-}
-
-/** Clock ticks since boot: a process whose start time is earlier existed before this moment. */
-export function ticksNow(): number {
-  try {
-    return Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * CLOCK_TICKS);
-  } catch {
-    return 0; // unknown: no process counts as signalled early, the scan signals each one
+  const members = new Set<number>();
+  for (const queue = [leader]; queue.length > 0 && members.size < 10_000;) {
+    const pid = queue.pop() as number;
+    if (members.has(pid)) continue;
+    members.add(pid);
+    for (const child of childrenOf(pid)) {
+      queue.push(child);
+      if (pid === leader && groupOf(child) === child) groups.push(child);
+    }
   }
+  return { groups, members };
 }
 
 export function trySignal(pid: number, signal: NodeJS.Signals): void {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
-import { CLOCK_TICKS, leaderGroups, ticksNow, trySignal } from './first-signal.js';
+import { CLOCK_TICKS, leaderFamily, trySignal } from './first-signal.js';
 import { allGone, ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 import { bwrapArgs } from './sandbox.js';
@@ -284,14 +284,14 @@ export class ProcessRuntime implements Runtime {
     let rescanMs = 25;
     /** Once the leader has ended, until when the rest of the group is looked at every FOLLOW_MS. */
     let followUntil = -1;
-    // Groups signalled as a whole; what they held before `early` (the leader's family, signalled before the scan) got it.
+    // Groups signalled as a whole; the leader's family is signalled before the scan, and its members in them got it.
     const reached = new Set<number>();
-    const early = ticksNow();
     const leader = this.#leaders.get(id);
-    if (leader !== undefined) for (const g of leaderGroups(leader)) reached.add(g);
+    const family = leader !== undefined ? leaderFamily(leader) : { groups: [], members: new Set<number>() };
+    for (const g of family.groups) reached.add(g);
     for (const g of reached) trySignal(-g, signal);
     for (let live = await this.#live(id); live.length > 0; live = await this.#live(id)) {
-      for (const p of live) if (reached.has(p.pgrp) && p.startTicks < early) signalled.add(`${p.pid}:${p.startTicks}`);
+      for (const p of live) if (reached.has(p.pgrp) && family.members.has(p.pid)) signalled.add(`${p.pid}:${p.startTicks}`);
       const fresh = live.filter((p) => !signalled.has(`${p.pid}:${p.startTicks}`));
       // One signal per process: each process group once, then directly a process without a usable group or one
       // that joined a group after its signal (a second signal to the whole group could end a graceful stop early).
