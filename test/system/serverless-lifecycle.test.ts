@@ -68,8 +68,9 @@ for (const ts of TEST_STORES)
     it('stop: queued requests get 503 at once, in-flight ones finish, workers become Inactive; start reuses them', async () => {
       const d = await createDeployment(g, 'stopme', { min_load: 1, max_workers: 1 });
       const [w] = await readyWorkers(g, d.endpointId);
-      // perf 2, max_queue_time 1: the worker takes two requests, the rest wait in the gateway's queue.
-      const reqs = Array.from({ length: 5 }, () => call(g, 'stopme', '/w?ms=700'));
+      // perf 2, max_queue_time 1: the worker takes two requests, the rest wait in the gateway's queue (long
+      // enough that all five are seen held at once on a loaded machine, before the first two end).
+      const reqs = Array.from({ length: 5 }, () => call(g, 'stopme', '/w?ms=1500'));
       await held(g, d.id, 3, 2);
       const stop = await g.api('POST', `/api/v0/deployment/${d.id}/stop/`);
       assert.deepEqual(stop.body, { success: true, endpoint_state: 'stopped' });
