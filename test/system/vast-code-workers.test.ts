@@ -90,6 +90,7 @@ for (const ts of ONE_STORE) {
       assert.equal(out.checked_ok, 5);
       const [w] = await workersOf(g, out.endpoint_id as number);
       assert.equal(w?.status, 'Ready');
+      assert.equal((w as unknown as { bootstrap_phase: string }).bootstrap_phase, 'ready');
       const logs = await logsOf(w?.id);
       for (const line of [/Fetching download URL/, /Downloading deployment tarball/, /Starting deployment worker: sdk-workers/]) assert.match(logs, line);
     });
