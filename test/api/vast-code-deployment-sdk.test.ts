@@ -14,7 +14,7 @@ import { ONE_STORE } from '../helpers/stores.js';
  * python3 against Gantry: a module with one `@app.remote` function, `image`, `configure_autoscaling`
  * and `ensure_ready` create and upload it; run again unchanged it exists (no upload); with its code
  * changed it is a soft update (a new version, the workers' rolling update asked for); with only
- * max_workers changed an autoscale update. No workers run its code yet (decision 020): no host here.
+ * max_workers changed an autoscale update. No host here, so no worker starts: test/system/vast-code-workers.test.ts runs the code.
  */
 const PYTHON = '/usr/bin/python3';
 const FIXTURE = join(fileURLToPath(new URL('../../../', import.meta.url)), 'test', 'fixtures', 'vast', 'code_deployment.py');
