@@ -200,12 +200,12 @@ export const SETTINGS = {
   codeWorkerPython: {
     type: 'string',
     default: 'python3',
-    doc: "Python that runs a code deployment's worker bootstrap (Vast's serve_deployment) on the process runtime; it must import the SDK's `vastai` package. Read when a PUT writes the worker template.",
+    doc: "Python that runs a code deployment's worker bootstrap (Vast's serve_deployment) on the process runtime; it must import the SDK's `vastai` package. Given to each worker as it starts.",
   },
   codeWorkerPythonPath: {
     type: 'optional-string',
     default: null,
-    doc: "PYTHONPATH put before the worker's own for that Python (where the `vastai` package lives, when it is not installed); default: none. Read when a PUT writes the worker template.",
+    doc: "PYTHONPATH put before the worker's own for that Python (where the `vastai` package lives, when it is not installed); default: none. Given to each worker as it starts.",
   },
   stopDrainTimeoutMs: {
     type: 'duration',

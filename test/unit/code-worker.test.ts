@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bootstrapOnstart, codeWorkerEnvString, runsBootstrap } from '../../src/control/serverless/code-worker.js';
+import { BOOTSTRAP_ONSTART, codeWorkerEnvString, runsBootstrap } from '../../src/control/serverless/code-worker.js';
 import { parseEnv } from '../../src/domain/instance/env.js';
 
 describe("a code deployment's worker template", () => {
-  it("runs Vast's bootstrap with the configured Python, its PYTHONPATH quoted", () => {
-    const plain = bootstrapOnstart({ codeWorkerPython: 'python3', codeWorkerPythonPath: null });
-    assert.equal(plain.split('\n').pop(), "exec 'python3' -m vastai.serverless.remote.serve_deployment");
-    const withPath = bootstrapOnstart({ codeWorkerPython: '/opt/py/bin/python3', codeWorkerPythonPath: "/srv/vast cli:/o'dd" });
-    assert.match(withPath, /^export PYTHONPATH='\/srv\/vast cli:\/o'\\''dd'"\$\{PYTHONPATH:\+:\$PYTHONPATH\}"$/m);
-    assert.ok(runsBootstrap({ onstart: withPath, endpointId: 1 }));
-    assert.ok(!runsBootstrap({ onstart: withPath, endpointId: null }), 'not a serverless worker');
+  it("runs Vast's bootstrap with the Python a start names", () => {
+    assert.equal(BOOTSTRAP_ONSTART.split('\n').pop(), 'exec "${GANTRY_CODE_PYTHON:-python3}" -m vastai.serverless.remote.serve_deployment');
+    assert.ok(runsBootstrap({ onstart: BOOTSTRAP_ONSTART, endpointId: 1 }));
+    assert.ok(!runsBootstrap({ onstart: BOOTSTRAP_ONSTART, endpointId: null }), 'not a serverless worker');
     assert.ok(!runsBootstrap({ onstart: 'exec node worker.js', endpointId: 1 }));
   });
 

@@ -19,7 +19,7 @@ import { createDeployment, ownDeployment } from './deployments.js';
 import { loadOwnEndpoint, validName } from './endpoints.js';
 import { updateWorkers } from './update-workers.js';
 import { checkWorkergroupInput, updateWorkergroup, type WorkergroupInput } from './workergroups.js';
-import { bootstrapOnstart, codeWorkerEnvString } from './code-worker.js';
+import { BOOTSTRAP_ONSTART, codeWorkerEnvString } from './code-worker.js';
 import { issueUploadToken, type UploadGrant } from './code-uploads.js';
 
 /** The SDK's `DeploymentConfig`, as the dialect read it. */
@@ -68,7 +68,7 @@ function workerSpec(ctx: ControlContext, c: CodeDeploymentConfig): CodeWorkerSpe
 /** The worker template: the SDK's image, env and disk, with Vast's bootstrap as its onstart (code-worker.ts). */
 function workergroupInput(ctx: ControlContext, c: CodeDeploymentConfig): WorkergroupInput {
   return {
-    template: { image: c.image, env: codeWorkerEnvString(c.env), onstart: bootstrapOnstart(ctx.settings), args: null, diskGb: c.storageGb },
+    template: { image: c.image, env: codeWorkerEnvString(c.env), onstart: BOOTSTRAP_ONSTART, args: null, diskGb: c.storageGb },
     placement: c.placement,
     launchArgs: null,
     gpuRamGb: null,

@@ -1,6 +1,6 @@
 import { parseEnv } from '../../domain/instance/env.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
-import type { ControlContext, ControlSettings } from '../context.js';
+import type { ControlContext } from '../context.js';
 import { DEFAULT_WORKER_PORT } from './workergroups.js';
 
 /**
@@ -11,24 +11,17 @@ import { DEFAULT_WORKER_PORT } from './workergroups.js';
  */
 export const BOOTSTRAP_MODULE = 'vastai.serverless.remote.serve_deployment';
 
-/** A word for bash, quoted so that nothing in it is expanded. */
-function quote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
- * The worker template's onstart: the host's Python (`codeWorkerPython`, with `codeWorkerPythonPath`
- * in front of PYTHONPATH) runs the bootstrap module. `exec`: the bootstrap's exit is the onstart's, so
- * a bootstrap that fails (a run script exiting 1) is a worker error with its output, not a quiet idle.
+ * The worker template's onstart: the host's Python runs the bootstrap module. Which Python, and the
+ * PYTHONPATH that finds the `vastai` package, are settings (`codeWorkerPython`, `codeWorkerPythonPath`)
+ * given at each start (codeWorkerEnv), so a change of them reaches the next worker without a new
+ * template. `exec`: the bootstrap's exit is the onstart's, so a bootstrap that fails (a run script
+ * exiting 1) is a worker error with its output, not a quiet idle.
  */
-export function bootstrapOnstart(s: Pick<ControlSettings, 'codeWorkerPython' | 'codeWorkerPythonPath'>): string {
-  const path = s.codeWorkerPythonPath;
-  return [
-    "# Gantry: Vast's deployment bootstrap, unchanged (decision 020).",
-    ...(path !== null && path !== '' ? [`export PYTHONPATH=${quote(path)}"\${PYTHONPATH:+:$PYTHONPATH}"`] : []),
-    `exec ${quote(s.codeWorkerPython)} -m ${BOOTSTRAP_MODULE}`,
-  ].join('\n');
-}
+export const BOOTSTRAP_ONSTART = [
+  "# Gantry: Vast's deployment bootstrap, unchanged (decision 020), run by the host's Python (codeWorkerPython).",
+  `exec "\${GANTRY_CODE_PYTHON:-python3}" -m ${BOOTSTRAP_MODULE}`,
+].join('\n');
 
 /**
  * The worker template's env: the SDK's env string (`-p 3000:3000/tcp -e REPORT_ADDR=… -e K=V`, as
@@ -53,7 +46,7 @@ export function runsBootstrap(inst: Pick<InstanceRecord, 'onstart' | 'endpointId
  * What the bootstrap and Vast's worker library read, beside what every worker gets (REPORT_ADDR,
  * MASTER_TOKEN, CONTAINER_ID, CONTAINER_API_KEY, WORKER_PORT): its deployment, this server's URL as
  * the worker reaches it (over the SDK's own `VAST_API_URL`, the client's view), deployment mode,
- * unbuffered output (the phases show as they happen), the worker library's own port-lookup
+ * unbuffered output (the phases show as they happen), the host's Python and its PYTHONPATH, the worker library's own port-lookup
  * `VAST_TCP_PORT_<WORKER_PORT>` and WORKER_HTTP_PORT. Empty for other instances.
  */
 export async function codeWorkerEnv(ctx: ControlContext, inst: InstanceRecord, injected: Readonly<Record<string, string>>): Promise<Record<string, string>> {
@@ -65,7 +58,11 @@ export async function codeWorkerEnv(ctx: ControlContext, inst: InstanceRecord, i
     VAST_API_URL: ctx.apiUrl(),
     IS_DEPLOYMENT: 'true',
     PYTHONUNBUFFERED: '1',
+    GANTRY_CODE_PYTHON: ctx.settings.codeWorkerPython,
   };
+  // The setting's path first, then the worker's own (its template env), as a PYTHONPATH export would.
+  const path = [ctx.settings.codeWorkerPythonPath ?? '', inst.env.PYTHONPATH ?? ''].filter((p) => p !== '').join(':');
+  if (path !== '') out.PYTHONPATH = path;
   const first = inst.ports[0];
   if (first !== undefined) {
     // On the process runtime WORKER_PORT is the host port; the library looks up VAST_TCP_PORT_<WORKER_PORT>.
