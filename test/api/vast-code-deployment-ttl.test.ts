@@ -60,6 +60,22 @@ for (const ts of TEST_STORES) {
       assert.equal(stopped.ttl, 30);
       const versions = (await g.api('GET', `/api/v0/deployment/${id}/versions/`)).body.versions as unknown[];
       assert.equal(versions.length, 1);
+
+      // A start counts as a heartbeat: it runs again for its ttl, then a silent client stops it again.
+      clock.advance(120_000);
+      const started = await g.api('POST', `/api/v0/deployment/${id}/start/`);
+      assert.equal(started.status, 200, started.text);
+      assert.equal((await shown(id)).last_client_heartbeat, clock.now() / 1000);
+      clock.advance(20_000);
+      // The start wrote no message; a pass writes why no worker runs (no host here): one has looked since.
+      const again = await until('a pass over the started deployment', async () => {
+        const d = await shown(id);
+        return d.status_msg !== null ? d : null;
+      });
+      assert.equal(again.endpoint_state, 'active');
+      assert.notEqual(again.gantry_status, 'stopped');
+      clock.advance(11_000);
+      await until('the started deployment to stop again', async () => ((await shown(id)).gantry_status === 'stopped' ? true : null));
     });
 
     it('leaves a deployment without a ttl running however long its client is quiet', async () => {
