@@ -93,6 +93,10 @@ for (const ts of ONE_STORE) {
       assert.equal((w as unknown as { bootstrap_phase: string }).bootstrap_phase, 'ready');
       const logs = await logsOf(w?.id);
       for (const line of [/Fetching download URL/, /Downloading deployment tarball/, /Starting deployment worker: sdk-workers/]) assert.match(logs, line);
+      // The library lists the requests it finished at REPORT_ADDR/delete_requests/: acknowledged (a worker's token only).
+      await until('the worker to list its finished requests', async () => /delete_requests response: 200/.test(await logsOf(w?.id)));
+      const forged = await g.api('POST', '/delete_requests/', { worker_id: w?.id, mtoken: 'gwt_forged', requests: [] }, { key: null });
+      assert.equal(forged.status, 401, forged.text);
     });
   });
 }

@@ -14,7 +14,7 @@ import * as groups from './workergroups.js';
 import { ownWorkergroup } from './workergroups.js';
 import { stopDeploymentAndWait, type StopAndWaitOptions } from './stop-and-wait.js';
 import { inferenceStats } from './inference-stats.js';
-import { recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
+import { acknowledgeWorkerRequests, recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
 import { workerLogs } from './worker-logs.js';
 import { cancelWorkerUpdate, updateWorkers } from './update-workers.js';
 import { codeVersions, putCodeDeployment, recordCodeHeartbeat, type CodeDeploymentConfig } from './code-deployments.js';
@@ -91,6 +91,7 @@ export function serverlessUseCases(ctx: ControlContext) {
     codeUploadMaxBytes: () => ctx.settings.codeUploadMaxBytes,
 
     recordWorkerStatus: (s: WorkerStatusInput) => recordWorkerStatus(ctx, s),
+    acknowledgeWorkerRequests: (id: number, mtoken: string) => acknowledgeWorkerRequests(ctx, id, mtoken),
     resolveEndpoint: (name: string, key: string | null) => resolveEndpoint(ctx, name, key),
     resolveDeployment: (p: Principal, ref: DeploymentRef) => resolveDeployment(ctx, p, ref),
     routingView: (endpointId: number) => routingView(ctx, endpointId),
