@@ -63,19 +63,24 @@ for (const ts of ONE_STORE) {
     it('a bootstrap whose run script fails shows why on its worker and its deployment', async () => {
       const out = await run({ SETUP_FAILS: '1' });
       assert.equal(out.action, 'created');
+      // Each worker waits in its run script until the test has seen it installing, then the script fails.
+      const seen = new Set<string>();
       const dead = await until(
         'the broken deployment to fail',
         async () => {
+          for (const w of (await workersOf(g, out.endpoint_id as number)) as unknown as { id: number; bootstrap_phase?: string }[]) {
+            seen.add(String(w.bootstrap_phase));
+            if (w.bootstrap_phase === 'installing') await writeFile(join(g.dataDir, 'instances', String(w.id), 'disk', 'go'), '');
+          }
           const d = (await g.api('GET', `/api/v0/deployment/${String(out.id)}/`)).body.deployment as Record<string, any>;
           return d.gantry_status === 'failed' ? d : null;
         },
         60_000,
       );
-      assert.match(
-        String(dead.status_msg ?? dead.gantry_status_msg ?? JSON.stringify(dead)),
-        /exited with code 1[\s\S]*setup: fetching weights failed[\s\S]*exit status 3/,
-      );
+      assert.ok(seen.has('installing'), [...seen].join(', '));
+      assert.match(String(dead.status_msg), /exited with code 1[\s\S]*setup: fetching weights failed[\s\S]*exit status 3/);
     });
+
     it('deploys, and a remote call returns the value, or the error the function raised', async () => {
       const out = await run({ CALL: '1' }).catch(async (err: unknown) => {
         // What the workers said, beside the client's own output: a hang here is a worker that never became ready.
