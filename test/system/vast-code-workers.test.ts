@@ -15,7 +15,8 @@ import { fixture, PYTHON, SDK_PYTHONPATH, sdkMissing, WORKER_PYTHONPATH } from '
  * (serve_deployment) and worker library with the host's Python (codeWorkerPython, and
  * codeWorkerPythonPath pointing at the SDK snapshot); the SDK's remote calls route through Gantry's
  * serverless path to it and return the value, or the error the function raised. A bootstrap whose
- * run script fails shows why on the worker and the deployment. One worker start for the calls.
+ * run script fails shows why on the worker and the deployment, and the listing shows the worker
+ * installing while its run script runs. One worker start for the calls.
  */
 const skip = sdkMissing();
 if (skip !== false) console.log(`# skipping the code workers test: ${skip}`);
