@@ -37,7 +37,7 @@ export function codeWorkerEnvString(env: string | null): string {
   return [env ?? '', ...extra].filter((w) => w.trim() !== '').join(' ');
 }
 
-/** Whether an instance runs the bootstrap (its onstart is the one bootstrapOnstart wrote). */
+/** Whether an instance runs the bootstrap (a serverless worker whose onstart is BOOTSTRAP_ONSTART's). */
 export function runsBootstrap(inst: Pick<InstanceRecord, 'onstart' | 'endpointId'>): boolean {
   return inst.endpointId !== null && inst.onstart !== null && inst.onstart.includes(`-m ${BOOTSTRAP_MODULE}`);
 }
@@ -46,8 +46,9 @@ export function runsBootstrap(inst: Pick<InstanceRecord, 'onstart' | 'endpointId
  * What the bootstrap and Vast's worker library read, beside what every worker gets (REPORT_ADDR,
  * MASTER_TOKEN, CONTAINER_ID, CONTAINER_API_KEY, WORKER_PORT): its deployment, this server's URL as
  * the worker reaches it (over the SDK's own `VAST_API_URL`, the client's view), deployment mode,
- * unbuffered output (the phases show as they happen), the host's Python and its PYTHONPATH, the worker library's own port-lookup
- * `VAST_TCP_PORT_<WORKER_PORT>` and WORKER_HTTP_PORT. Empty for other instances.
+ * unbuffered output (the phases show as they happen), the host's Python and its PYTHONPATH, the
+ * worker library's own port lookup `VAST_TCP_PORT_<WORKER_PORT>` and WORKER_HTTP_PORT. Empty for
+ * other instances.
  */
 export async function codeWorkerEnv(ctx: ControlContext, inst: InstanceRecord, injected: Readonly<Record<string, string>>): Promise<Record<string, string>> {
   if (!runsBootstrap(inst) || inst.endpointId === null) return {};
