@@ -202,6 +202,16 @@ export const SETTINGS = {
   },
   codeDownloadUrlTtlMs: { type: 'duration', default: 600_000, doc: "How long a code deployment's download_url stays good (workers fetch it right away)." },
   codeHeartbeatTtlMinimumS: { type: 'integer', default: 10, doc: "Shortest client heartbeat ttl (seconds) a code deployment may be given (the SDK's ttl)." },
+  codeWorkerPython: {
+    type: 'string',
+    default: 'python3',
+    doc: "Python that runs a code deployment's worker bootstrap (Vast's serve_deployment) on the process runtime; it must import the SDK's `vastai` package. Given to each worker as it starts.",
+  },
+  codeWorkerPythonPath: {
+    type: 'optional-string',
+    default: null,
+    doc: "PYTHONPATH put before the worker's own for that Python (where the `vastai` package lives, when it is not installed); default: none. Given to each worker as it starts.",
+  },
   stopDrainTimeoutMs: {
     type: 'duration',
     default: 60_000,

@@ -53,6 +53,8 @@ export type ControlSettings = Pick<
   | 'codeUploadTokenTtlMs'
   | 'codeDownloadUrlTtlMs'
   | 'codeHeartbeatTtlMinimumS'
+  | 'codeWorkerPython'
+  | 'codeWorkerPythonPath'
   | 'endpointWaitPollMs'
   | 'billingIntervalMs'
   | 'accessTokenTtlMs'

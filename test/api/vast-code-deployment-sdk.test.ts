@@ -3,10 +3,9 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { VAST_CLI_DIR } from '../helpers/vast-clients.js';
+import { fixture, PYTHON, SDK_PYTHONPATH as PYTHONPATH, sdkMissing } from '../helpers/vast-sdk.js';
 import { ONE_STORE } from '../helpers/stores.js';
 
 /**
@@ -14,35 +13,12 @@ import { ONE_STORE } from '../helpers/stores.js';
  * python3 against Gantry: a module with one `@app.remote` function, `image`, `configure_autoscaling`
  * and `ensure_ready` create and upload it; run again unchanged it exists (no upload); with its code
  * changed it is a soft update (a new version, the workers' rolling update asked for); with only
- * max_workers changed an autoscale update. No workers run its code yet (decision 020): no host here.
+ * max_workers changed an autoscale update. No host here, so no worker starts:
+ * test/system/vast-code-workers.test.ts runs the code.
  */
-const PYTHON = '/usr/bin/python3';
-const FIXTURE = join(fileURLToPath(new URL('../../../', import.meta.url)), 'test', 'fixtures', 'vast', 'code_deployment.py');
+const FIXTURE = fixture('code_deployment.py');
 
-/** Debian names pycryptodome `Cryptodome`; the SDK imports `Crypto` (test/fixtures/vast/pyalias gives it that name). */
-const ALIAS = join(fileURLToPath(new URL('../../../', import.meta.url)), 'test', 'fixtures', 'vast', 'pyalias');
-const has = (code: string, pythonPath?: string): boolean => {
-  try {
-    execFileSync(PYTHON, ['-c', code], {
-      stdio: 'ignore',
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', ...(pythonPath !== undefined ? { PYTHONPATH: pythonPath } : {}) },
-    });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const PYTHONPATH = has('import Crypto') ? VAST_CLI_DIR : `${VAST_CLI_DIR}:${ALIAS}`;
-
-/** Why the SDK cannot run here (.ci/run installs what it needs), or false. */
-function missing(): string | false {
-  if (!has('import aiohttp, requests, typing_extensions')) return `${PYTHON} or its aiohttp, requests or typing_extensions is missing`;
-  if (!has('import anyio, psutil, Cryptodome')) return `${PYTHON} lacks Debian's python3-anyio, -psutil or -pycryptodome, which the SDK's package imports`;
-  if (!has('from vastai import AsyncClient; assert AsyncClient is not None', PYTHONPATH)) return `the deployments SDK does not import from ${VAST_CLI_DIR}`;
-  return false;
-}
-
-const skip = missing();
+const skip = sdkMissing();
 if (skip !== false) console.log(`# skipping the deployments SDK test: ${skip}`);
 
 for (const ts of ONE_STORE) {

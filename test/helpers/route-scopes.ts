@@ -38,6 +38,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'POST /oauth/token': { outside: "AI Core's token endpoint: a service key's client credentials" },
   'GET /api/v0/results/:token': { outside: 'an unguessable, short-lived result token (a log URL)' },
   'POST /worker_status': WORKER,
+  'POST /delete_requests': WORKER,
   'GET /_ml/_gantry/worker/model': WORKER,
   'GET /_ml/_gantry/worker/model/definition': WORKER,
   'POST /agent/v1/hello': AGENT,

@@ -42,7 +42,7 @@ const PROBE_TEMPLATE = template('probe-scn', 'probe-exe', 'probe');
  * (`/openapi.json`, `/docs`: the server's capabilities, alike for all), and the inference workers' model routes (worker tokens).
  */
 const OUTSIDE =
-  /^\/(healthz|metrics|pubkey|worker_status|openapi\.json)$|^\/docs(\/|$)|^\/agent\/|^\/api\/v0\/(results\/|gpu_names|tfa|deployment_uploads$|deployment_code$)|^\/oauth\/token$|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
+  /^\/(healthz|metrics|pubkey|worker_status|delete_requests|openapi\.json)$|^\/docs(\/|$)|^\/agent\/|^\/api\/v0\/(results\/|gpu_names|tfa|deployment_uploads$|deployment_code$)|^\/oauth\/token$|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
 

@@ -4,6 +4,7 @@ import {
   blobKeyOf,
   checkFileHash,
   checkHeartbeatTtl,
+  codeTtlDeadline,
   decideCodeUpdate,
   specChanges,
   versionsToEvict,
@@ -89,5 +90,13 @@ describe('code deployment inputs', () => {
     assert.equal(checkHeartbeatTtl(null, 10), null);
     assert.equal(checkHeartbeatTtl(60, 10), 60);
     for (const bad of [9, -1, Number.NaN, 400 * 86_400]) assert.throws(() => checkHeartbeatTtl(bad, 10), /'ttl' must be a number of seconds/);
+  });
+});
+
+describe("a code deployment's ttl deadline", () => {
+  it('counts from the last heartbeat, else from creation; none without a ttl', () => {
+    assert.equal(codeTtlDeadline({ ttlS: 30, lastHeartbeatAt: null, createdAt: 1_000 }), 31_000);
+    assert.equal(codeTtlDeadline({ ttlS: 30, lastHeartbeatAt: 50_000, createdAt: 1_000 }), 80_000);
+    assert.equal(codeTtlDeadline({ ttlS: null, lastHeartbeatAt: 50_000, createdAt: 1_000 }), null);
   });
 });

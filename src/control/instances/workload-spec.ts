@@ -4,6 +4,7 @@ import { secretEnv } from '../accounts/secrets.js';
 import { instanceKey, workerToken } from '../keys.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import { GantryError } from '../../domain/errors.js';
+import { codeWorkerEnv } from '../serverless/code-worker.js';
 import { envValueReason, reservedEnvReason } from '../../domain/instance/env-rules.js';
 
 /**
@@ -44,6 +45,7 @@ export async function workloadSpec(ctx: ControlContext, inst: InstanceRecord): P
     injected.MASTER_TOKEN = workerToken(ctx.secret, inst.id);
     if (first !== undefined) injected.WORKER_PORT = String(first.hostPort);
   }
+  Object.assign(injected, await codeWorkerEnv(ctx, inst, injected));
   const secrets = await secretEnv(ctx, inst.accountId);
   checkStored(secrets, inst.env);
   const command = [...(inst.entrypoint !== null ? [inst.entrypoint] : []), ...(inst.args ?? [])];

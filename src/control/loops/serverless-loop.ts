@@ -15,6 +15,7 @@ import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
 import { abandonRollout, rolloutStep } from '../serverless/rollout.js';
 import { retireGroup } from '../serverless/deployment-changes.js';
 import { dropCodeVersions } from '../serverless/code-deployments.js';
+import { stopSilentCodeDeployment } from '../serverless/code-ttl.js';
 import { planRollout } from '../../domain/serverless/rollout.js';
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
@@ -150,6 +151,9 @@ export class ServerlessLoop {
     const groups = serving ? await this.#ctx.store.listWorkergroups({ endpointId: ep.id }) : [];
     const dep = ep.target === 'deleted' ? undefined : await this.#ctx.store.findDeploymentByEndpoint(ep.id);
     if (await this.#expire(ep, dep)) return { memory: ep.memory };
+    const silent = dep === undefined ? null : await stopSilentCodeDeployment(this.#ctx, ep, dep);
+    if (silent?.stopped === true) return { memory: ep.memory }; // a stop's intent, written like a user's: this pass is superseded
+    if (silent?.stopped === false && silent.recheckAt !== null) this.#passAt(silent.recheckAt);
     // Probe-ready workers are probed before workers are read, so this pass sees what they answered.
     if (serving) this.#passAt(await probeHttpWorkers(this.#ctx, ep, groups));
     const workers = await workersOf(this.#ctx, ep.id);

@@ -102,6 +102,8 @@ export async function changeOwnedEndpoint(
       now,
     });
     if (!written) return GENERATION_MOVED;
+    // A start counts as a client heartbeat for a code deployment's ttl: else one stopped for silence would be stopped again at once.
+    if (action === 'start') await restartCodeTtl(ctx, id, now);
     // Routing changes before the answer: a stopped endpoint takes no new request from here on.
     if (action === 'start') ctx.traffic.open(id);
     else ctx.traffic.close(id, { drain, rejectQueued });
@@ -129,4 +131,11 @@ export async function changeEndpoints(
 ): Promise<BulkItemResult[]> {
   stopRequest(o);
   return changeEach(ids, 'endpoint', (id) => changeEndpoint(ctx, p, id, action, o));
+}
+
+/** A code deployment with a ttl, started: its ttl counts from now (recorded as a heartbeat). */
+async function restartCodeTtl(ctx: ControlContext, endpointId: number, now: number): Promise<void> {
+  const d = await ctx.store.findDeploymentByEndpoint(endpointId);
+  const code = d === undefined ? undefined : await ctx.store.getCodeDeployment(d.id);
+  if (code !== undefined && code.ttlS !== null) await ctx.store.recordCodeHeartbeat(code.deploymentId, now);
 }

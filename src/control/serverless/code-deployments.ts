@@ -19,6 +19,7 @@ import { createDeployment, ownDeployment } from './deployments.js';
 import { loadOwnEndpoint, validName } from './endpoints.js';
 import { updateWorkers } from './update-workers.js';
 import { checkWorkergroupInput, updateWorkergroup, type WorkergroupInput } from './workergroups.js';
+import { BOOTSTRAP_ONSTART, codeWorkerEnvString } from './code-worker.js';
 import { issueUploadToken, type UploadGrant } from './code-uploads.js';
 
 /** The SDK's `DeploymentConfig`, as the dialect read it. */
@@ -64,10 +65,10 @@ function workerSpec(ctx: ControlContext, c: CodeDeploymentConfig): CodeWorkerSpe
   return { image: c.image, env: c.env, searchParams: c.searchParams, storageGb: c.storageGb, dockerLoginDigest: digest };
 }
 
-function workergroupInput(c: CodeDeploymentConfig): WorkergroupInput {
-  // The worker bootstrap (serve_deployment) arrives with the next slice (decision 020): no onstart yet.
+/** The worker template: the SDK's image, env and disk, with Vast's bootstrap as its onstart (code-worker.ts). */
+function workergroupInput(ctx: ControlContext, c: CodeDeploymentConfig): WorkergroupInput {
   return {
-    template: { image: c.image, env: c.env ?? '', onstart: null, args: null, diskGb: c.storageGb },
+    template: { image: c.image, env: codeWorkerEnvString(c.env), onstart: BOOTSTRAP_ONSTART, args: null, diskGb: c.storageGb },
     placement: c.placement,
     launchArgs: null,
     gpuRamGb: null,
@@ -87,7 +88,7 @@ function checkConfig(ctx: ControlContext, c: CodeDeploymentConfig): void {
     throw new GantryError('INVALID_ARGUMENT', `'storage' must be a positive number of GB; got ${c.storageGb}.`, { field: 'storage' });
   checkHeartbeatTtl(c.ttlS, ctx.settings.codeHeartbeatTtlMinimumS);
   // The template too (image, env flags, disk, placement): an update must not apply part of itself and then refuse.
-  checkWorkergroupInput(workergroupInput(c));
+  checkWorkergroupInput(workergroupInput(ctx, c));
 }
 
 /**
@@ -113,7 +114,7 @@ export async function putCodeDeployment(ctx: ControlContext, p: Principal, c: Co
   let action: CodeUpdateTier;
   if (found === undefined) {
     const v = await createDeployment(ctx, p, {
-      ...workergroupInput(c),
+      ...workergroupInput(ctx, c),
       name: c.name,
       ...(c.tag !== 'default' ? { endpointName: `${c.name}.${c.tag}` } : {}),
       tag: c.tag,
@@ -165,7 +166,7 @@ async function applyUpdate(
     // A hard update: the template changes and every worker is replaced by one made from it (Vast's rolling update).
     const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
     const wgId = groups[groups.length - 1]?.id ?? d.workergroupId;
-    await updateWorkergroup(ctx, p, wgId, workergroupInput(c));
+    await updateWorkergroup(ctx, p, wgId, workergroupInput(ctx, c));
     await updateWorkers(ctx, p, wgId);
     ctx.log.info({ deploymentId: d.id, changed: specChanges(found.spec, spec) }, 'code deployment: hard update, workers to be replaced');
   }

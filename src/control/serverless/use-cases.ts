@@ -1,3 +1,4 @@
+import { withBootstrapPhases } from './bootstrap-phases.js';
 import type { EndpointAction, EndpointStatus } from '../../domain/serverless/lifecycle.js';
 import type { ControlContext } from '../context.js';
 import type { Principal } from '../principal.js';
@@ -13,7 +14,7 @@ import * as groups from './workergroups.js';
 import { ownWorkergroup } from './workergroups.js';
 import { stopDeploymentAndWait, type StopAndWaitOptions } from './stop-and-wait.js';
 import { inferenceStats } from './inference-stats.js';
-import { recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
+import { acknowledgeWorkerRequests, recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
 import { workerLogs } from './worker-logs.js';
 import { cancelWorkerUpdate, updateWorkers } from './update-workers.js';
 import { codeVersions, putCodeDeployment, recordCodeHeartbeat, type CodeDeploymentConfig } from './code-deployments.js';
@@ -33,6 +34,9 @@ export function serverlessUseCases(ctx: ControlContext) {
     /** The endpoint once its status is one of `wanted`, or `timedOut` with the last state seen (Elasticsearch's wait_for). */
     awaitEndpointStatus: (p: Principal, id: number, wanted: readonly EndpointStatus[], timeoutMs: number) => awaitEndpointStatus(ctx, p, id, wanted, timeoutMs),
     endpointWorkers: async (p: Principal, id: number) => workersOf(ctx, (await endpoints.ownEndpoint(ctx, p, id, 'serverless.read')).id),
+    /** The endpoint's workers as a listing shows them: a code deployment's with their bootstrap phase. */
+    listedWorkers: async (p: Principal, id: number) =>
+      withBootstrapPhases(ctx, await workersOf(ctx, (await endpoints.ownEndpoint(ctx, p, id, 'serverless.read')).id)),
 
     createWorkergroup: (p: Principal, endpointId: number, r: groups.WorkergroupInput) => groups.createWorkergroup(ctx, p, endpointId, r),
     listWorkergroups: (p: Principal) => groups.listWorkergroups(ctx, p),
@@ -41,7 +45,10 @@ export function serverlessUseCases(ctx: ControlContext) {
     deleteWorkergroup: (p: Principal, id: number) => groups.deleteWorkergroup(ctx, p, id),
     workergroupWorkers: async (p: Principal, id: number) => {
       const wg = await ownWorkergroup(ctx, p, id, 'serverless.read');
-      return (await workersOf(ctx, wg.endpointId)).filter((w) => w.instance.workergroupId === id);
+      return withBootstrapPhases(
+        ctx,
+        (await workersOf(ctx, wg.endpointId)).filter((w) => w.instance.workergroupId === id),
+      );
     },
     /** The last lines of an endpoint's or a workergroup's workers (Vast's get_endpoint_logs, get_workergroup_logs). */
     workerLogs: (p: Principal, of: { endpointId: number } | { workergroupId: number }, tail: number | null) => workerLogs(ctx, p, of, tail),
@@ -84,6 +91,7 @@ export function serverlessUseCases(ctx: ControlContext) {
     codeUploadMaxBytes: () => ctx.settings.codeUploadMaxBytes,
 
     recordWorkerStatus: (s: WorkerStatusInput) => recordWorkerStatus(ctx, s),
+    acknowledgeWorkerRequests: (id: number, mtoken: string) => acknowledgeWorkerRequests(ctx, id, mtoken),
     resolveEndpoint: (name: string, key: string | null) => resolveEndpoint(ctx, name, key),
     resolveDeployment: (p: Principal, ref: DeploymentRef) => resolveDeployment(ctx, p, ref),
     routingView: (endpointId: number) => routingView(ctx, endpointId),

@@ -96,12 +96,28 @@ export async function actOnWorkerOutcome(
 /** A report as the worker sends it: the stored report, less what the engine fills in, plus its credentials. */
 export type WorkerStatusInput = Omit<WorkerReport, 'instanceId' | 'reportedAt'> & { readonly id: number; readonly mtoken: string };
 
-/** A worker's own report (Vast's /worker_status/), authenticated by its MASTER_TOKEN. */
-export async function recordWorkerStatus(ctx: ControlContext, s: WorkerStatusInput): Promise<void> {
-  const inst = await ctx.store.getInstance(s.id);
-  if (!inst || inst.endpointId === null || inst.status === 'destroyed' || s.mtoken !== workerToken(ctx.secret, s.id)) {
+/** The live worker instance a report comes from, proven by its MASTER_TOKEN. */
+async function reportingWorker(ctx: ControlContext, id: number, mtoken: string): Promise<InstanceRecord & { readonly endpointId: number }> {
+  const inst = await ctx.store.getInstance(id);
+  if (!inst || inst.endpointId === null || inst.status === 'destroyed' || mtoken !== workerToken(ctx.secret, id)) {
     throw new GantryError('UNAUTHENTICATED', 'Unknown worker or wrong mtoken: send the CONTAINER_ID and MASTER_TOKEN this worker was started with.');
   }
+  return { ...inst, endpointId: inst.endpointId };
+}
+
+/**
+ * Vast's worker library tells REPORT_ADDR/delete_requests/ which requests it finished, for Vast's
+ * request queue. Gantry's gateway knows that already (it holds each request until the answer), so a
+ * worker's list is acknowledged, after its token is checked, and not kept: refused, the library
+ * would resend it every second.
+ */
+export async function acknowledgeWorkerRequests(ctx: ControlContext, id: number, mtoken: string): Promise<void> {
+  await reportingWorker(ctx, id, mtoken);
+}
+
+/** A worker's own report (Vast's /worker_status/), authenticated by its MASTER_TOKEN. */
+export async function recordWorkerStatus(ctx: ControlContext, s: WorkerStatusInput): Promise<void> {
+  const inst = await reportingWorker(ctx, s.id, s.mtoken);
   const { curLoad, maxPerf, curPerf, numRequestsWorking, loaded, errorMsg } = s;
   const before = (await ctx.store.workerReports([s.id])).get(s.id);
   await ctx.store.recordWorkerReport({ instanceId: s.id, curLoad, maxPerf, curPerf, numRequestsWorking, loaded, errorMsg, reportedAt: ctx.clock.now() });

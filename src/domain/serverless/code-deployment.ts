@@ -130,3 +130,13 @@ export function checkHeartbeatTtl(ttlS: number | null, minimumS: number): number
     });
   return ttlS;
 }
+
+/**
+ * When a code deployment's client counts as gone (the SDK's `ttl`): `ttl` seconds after its last
+ * heartbeat, or after its creation when none came; null: it has no ttl. Past it the deployment is
+ * stopped, not deleted: its code, versions and configuration stay, and a start brings it back.
+ */
+export function codeTtlDeadline(c: Pick<CodeDeploymentRecord, 'ttlS' | 'lastHeartbeatAt' | 'createdAt'>): number | null {
+  if (c.ttlS === null) return null;
+  return (c.lastHeartbeatAt ?? c.createdAt) + c.ttlS * 1000;
+}

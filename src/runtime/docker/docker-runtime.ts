@@ -137,6 +137,9 @@ export class DockerRuntime implements Runtime {
     if (first !== undefined) env.PORT = String(first.containerPort);
     // A serverless worker serves inside the container; the engine reaches it on the published host port.
     if (first !== undefined && env.WORKER_PORT !== undefined) env.WORKER_PORT = String(first.containerPort);
+    // A code deployment's worker library serves its internal routes on WORKER_HTTP_PORT (a published host port): inside, its container port.
+    const http = spec.ports.find((p) => String(p.hostPort) === env.WORKER_HTTP_PORT);
+    if (http !== undefined) env.WORKER_HTTP_PORT = String(http.containerPort);
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostPort: string }[]> = {};
     for (const p of spec.ports) {

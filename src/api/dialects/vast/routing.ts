@@ -11,7 +11,7 @@ import { asObject, optNumber, optString, parseId } from './parse.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
-/** The request path: /route/ and /pubkey/ as Vast serves them, workers' /worker_status/, and the proxy. */
+/** The request path: /route/ and /pubkey/ as Vast serves them, workers' /worker_status/ and /delete_requests/, and the proxy. */
 export async function vastRoutingRoutes(app: FastifyInstance, o: { control: ControlPlane; gateway: Gateway }): Promise<void> {
   const { control, gateway } = o;
 
@@ -66,6 +66,15 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
       loaded: b.loaded === undefined ? maxPerf !== null && maxPerf > 0 : b.loaded === true,
       errorMsg: optString(b, 'error_msg') || null,
     });
+    return { success: true };
+  });
+
+  // Vast's worker library lists the requests it finished (for Vast's queue): acknowledged, not kept.
+  app.post('/delete_requests', async (req) => {
+    const b = asObject(req.body);
+    const mtoken = optString(b, 'mtoken');
+    if (mtoken === null) throw new GantryError('UNAUTHENTICATED', "'mtoken' (the worker's MASTER_TOKEN) is required.");
+    await control.serverless.acknowledgeWorkerRequests(parseId(b.worker_id, 'worker id'), mtoken);
     return { success: true };
   });
 

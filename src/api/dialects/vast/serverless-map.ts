@@ -1,5 +1,5 @@
 import type { DeploymentView } from '../../../control/serverless/deployments.js';
-import type { WorkerInfo } from '../../../control/serverless/workers.js';
+import type { ListedWorker } from '../../../control/serverless/bootstrap-phases.js';
 import { vastParams } from './endpoint-params.js';
 import { placementText } from './offers.js';
 import type { WorkerPhase } from '../../../domain/serverless/workers.js';
@@ -69,7 +69,7 @@ export function vastWorkergroup(wg: WorkergroupRecord, ep: EndpointRecord | unde
  * A worker row. The serverless client turns every numeric field it knows into a float, so none is
  * ever null: perf and measured_perf are the worker's reported benchmark, 0 until it reports one.
  */
-export function vastWorker(w: WorkerInfo): Record<string, unknown> {
+export function vastWorker(w: ListedWorker): Record<string, unknown> {
   const r = w.report;
   return {
     id: w.instance.id,
@@ -92,6 +92,8 @@ export function vastWorker(w: WorkerInfo): Record<string, unknown> {
     error_msg: w.errorMsg,
     status_msg: w.instance.statusMsg,
     gantry_status: w.instance.status,
+    // A code deployment's worker: where it is in Vast's bootstrap (downloading … ready), Gantry's own field.
+    ...(w.bootstrapPhase !== undefined ? { bootstrap_phase: w.bootstrapPhase } : {}),
   };
 }
 

@@ -46,7 +46,7 @@ export function vastServerlessWorkerRoutes(app: FastifyInstance, control: Contro
   // A list, as Vast answers it: the serverless client's get_workers() takes nothing else.
   app.post('/get_endpoint_workers', async (req) => {
     const p = principal(req);
-    return (await sl.endpointWorkers(p, await endpointOf(p, asObject(req.body)))).map(vastWorker);
+    return (await sl.listedWorkers(p, await endpointOf(p, asObject(req.body)))).map(vastWorker);
   });
   app.post('/get_workergroup_workers', async (req) => {
     const p = principal(req);

@@ -1,0 +1,43 @@
+import { bootstrapPhase, type BootstrapPhase } from '../../domain/serverless/bootstrap-phase.js';
+import type { ControlContext } from '../context.js';
+import { runsBootstrap } from './code-worker.js';
+import type { WorkerInfo } from './workers.js';
+
+/** Output lines read to find a loading worker's bootstrap phase: the worker library's reports are long. */
+const TAIL_LINES = 200;
+
+/** A worker as listed, with its bootstrap phase when it runs Vast's bootstrap (a code deployment's worker). */
+export type ListedWorker = WorkerInfo & { readonly bootstrapPhase?: BootstrapPhase | null };
+
+/**
+ * The bootstrap phase of each code deployment worker (bootstrap-phase.ts): a ready one is `ready`; a
+ * loading one's is read from its output's tail through its host, bounded, so a slow or absent host
+ * leaves it null instead of holding the listing. Other workers are as they were.
+ */
+export async function withBootstrapPhases(ctx: ControlContext, workers: readonly WorkerInfo[]): Promise<ListedWorker[]> {
+  return Promise.all(
+    workers.map(async (w): Promise<ListedWorker> => {
+      if (!runsBootstrap(w.instance)) return w;
+      if (w.phase === 'ready') return { ...w, bootstrapPhase: 'ready' };
+      if (w.instance.status !== 'running') return { ...w, bootstrapPhase: null };
+      const output = await tail(ctx, w);
+      return { ...w, bootstrapPhase: output === null ? null : bootstrapPhase(output) };
+    }),
+  );
+}
+
+async function tail(ctx: ControlContext, w: WorkerInfo): Promise<string | null> {
+  const host = ctx.hosts.get(w.instance.machineId);
+  if (host === undefined) return null;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ctx.settings.agentCallTimeoutMs);
+  });
+  try {
+    return await Promise.race([host.logs(w.instance.id, TAIL_LINES), late]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
