@@ -63,6 +63,8 @@ export async function startTestGantry(
     localHost?: boolean;
     /** The control plane's "now" (a ManualClock lets a test move time); the system clock by default. */
     clock?: Clock;
+    /** Added to the environment every workload starts from. */
+    workloadEnv?: Readonly<Record<string, string>>;
     /** Dialects to serve besides the built-in ones. */
     dialects?: readonly ApiDialect[];
   } = {},
@@ -89,7 +91,7 @@ export async function startTestGantry(
   });
   const g = await startGantry({
     config,
-    workloadEnv: workloadBaseEnv(),
+    workloadEnv: { ...workloadBaseEnv(), ...o.workloadEnv },
     localHost: o.localHost ?? true,
     clock: o.clock,
     ...(o.dialects !== undefined ? { dialects: o.dialects } : {}),

@@ -36,6 +36,8 @@ for (const ts of ONE_STORE) {
           codeWorkerPythonPath: WORKER_PYTHONPATH,
           workerFailuresBeforeDead: 2,
         },
+        // The workers import the SDK from the shared snapshot: they write no bytecode there.
+        workloadEnv: { PYTHONDONTWRITEBYTECODE: '1' },
       });
       dir = await mkdtemp(join(tmpdir(), 'gantry-code-workers-'));
     });
