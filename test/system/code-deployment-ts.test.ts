@@ -71,6 +71,8 @@ for (const ts of ONE_STORE) {
       assert.deepEqual(first.first, { square: 49, container: String(w.id), entered: 1, calls: 1 });
       const versions = (await g.api('GET', `/api/v0/deployment/${String(first.deploymentId)}/versions/`)).body;
       assert.ok(JSON.stringify(versions).includes(first.fileHash as string), JSON.stringify(versions));
+      // The Node bootstrap prints the Python bootstrap's phase lines: the listing reads them the same way.
+      assert.equal(w.bootstrap_phase, 'ready');
       const logs = await logsOf(w.id);
       for (const line of [
         /Fetching download URL/,

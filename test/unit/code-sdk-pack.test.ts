@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { codeHash, packApp, type CodeConfig } from '../../src/sdk/code/package.js';
 import { collectSources, localImports } from '../../src/sdk/code/scan.js';
 import { readTarGz, writeTarGz } from '../../src/sdk/code/tar.js';
+import { isWireError, RemoteError, toWireError } from '../../src/sdk/code/remote-error.js';
 
 /** The Node deployments SDK's packing (decision 020): the import scanner, the tarball, the version hash. */
 const dir = mkdtempSync(join(tmpdir(), 'gantry-code-pack-'));
@@ -135,5 +136,29 @@ describe('the version hash', () => {
     assert.deepEqual(JSON.parse(String(files[0]?.data)), { name: 'same', runtime: 'node', entry: 'main.mjs', npm: [], envs: [], runs: [] });
     write('same/h.js', 'export const changed = 1;\n');
     assert.notEqual(packApp(entry, { name: 'same', npm: [], envs: [], runs: [] }).fileHash, one.fileHash);
+  });
+});
+
+describe('values and errors across the wire', () => {
+  it('turns a thrown error into {name, message, stack} and back into a RemoteError with both stacks', () => {
+    const thrown = new RangeError('x must not be negative');
+    const wire = toWireError(thrown);
+    assert.deepEqual(Object.keys(wire), ['name', 'message', 'stack']);
+    assert.equal(wire.name, 'RangeError');
+    assert.ok(isWireError(JSON.parse(JSON.stringify(wire))));
+    const e = new RemoteError('check', wire);
+    assert.ok(e instanceof Error);
+    assert.equal(e.name, 'RemoteError');
+    assert.equal(e.remoteName, 'RangeError');
+    assert.equal(e.message, 'x must not be negative');
+    assert.match(
+      String(e.stack),
+      /^RemoteError: x must not be negative\n[\s\S]*--- on the worker, in check\(\) ---\nRangeError: x must not be negative\n\s+at /,
+    );
+  });
+
+  it('carries a thrown non-error as its text', () => {
+    assert.deepEqual(toWireError('plain'), { name: 'Error', message: 'plain', stack: 'Error: plain' });
+    assert.ok(!isWireError({ message: 'no name' }));
   });
 });
