@@ -2,8 +2,8 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  // examples/ holds plain-JS samples for users; a test runs them.
-  { ignores: ['dist/', 'node_modules/', 'bin/', 'scripts/', 'examples/', 'eslint.config.js'] },
+  // examples/ holds plain-JS samples for users, test/fixtures/code-ts/ a plain-JS app the Node SDK deploys; tests run them.
+  { ignores: ['dist/', 'node_modules/', 'bin/', 'scripts/', 'examples/', 'test/fixtures/code-ts/', 'eslint.config.js'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

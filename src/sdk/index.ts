@@ -1,2 +1,12 @@
 export { GantryApiError, GantryClient, type ClientOptions, type CreateInstanceBody, type InstanceState, type Row } from './client.js';
 export { startWorker, type RunningWorker, type WorkerOptions, type WorkerRequest, type WorkerResponse } from './worker.js';
+export {
+  Deployment,
+  Image,
+  type AutoscalingOptions,
+  type ContextClass,
+  type DeploymentOptions,
+  type ReadyResult,
+  type RemoteOptions,
+} from './code/deployment.js';
+export { RemoteError } from './code/remote-error.js';

@@ -77,6 +77,7 @@ for (const ts of TEST_STORES) {
         [{ target_util: 2 }, /'target_util' must be a number above 0/],
         [{ search_params: 'gpu_ram>=' }, /./],
         [{ env: '-e' }, /./],
+        [{ env: '-e GANTRY_CODE_RUNTIME=ruby' }, /'env' sets GANTRY_CODE_RUNTIME="ruby"; it may be 'node'/],
         [{ tag: 'bad tag' }, /'name' must be 1-128 letters/],
         [{ surprise: 1 }, /Unknown field\(s\) 'surprise'/],
       ];

@@ -19,6 +19,10 @@ const RUN = [
 ] as const;
 
 describe("a code deployment worker's bootstrap phase, from its output", () => {
+  it("reads the Node bootstrap's npm line as installing (it prints the Python bootstrap's other lines)", () => {
+    assert.equal(bootstrapPhase('Extracting deployment tarball\nInstalling 2 npm packages'), 'installing');
+  });
+
   it('follows the bootstrap line by line', () => {
     assert.equal(bootstrapPhase(''), null);
     for (let i = 0; i < RUN.length; i++) {

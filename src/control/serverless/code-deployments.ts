@@ -19,7 +19,7 @@ import { createDeployment, ownDeployment } from './deployments.js';
 import { loadOwnEndpoint, validName } from './endpoints.js';
 import { updateWorkers } from './update-workers.js';
 import { checkWorkergroupInput, updateWorkergroup, type WorkergroupInput } from './workergroups.js';
-import { BOOTSTRAP_ONSTART, codeWorkerEnvString } from './code-worker.js';
+import { bootstrapOnstart, codeWorkerEnvString } from './code-worker.js';
 import { issueUploadToken, type UploadGrant } from './code-uploads.js';
 
 /** The SDK's `DeploymentConfig`, as the dialect read it. */
@@ -65,10 +65,10 @@ function workerSpec(ctx: ControlContext, c: CodeDeploymentConfig): CodeWorkerSpe
   return { image: c.image, env: c.env, searchParams: c.searchParams, storageGb: c.storageGb, dockerLoginDigest: digest };
 }
 
-/** The worker template: the SDK's image, env and disk, with Vast's bootstrap as its onstart (code-worker.ts). */
+/** The worker template: the SDK's image, env and disk, with Vast's bootstrap (or the Node SDK's, by its env) as its onstart (code-worker.ts). */
 function workergroupInput(ctx: ControlContext, c: CodeDeploymentConfig): WorkergroupInput {
   return {
-    template: { image: c.image, env: codeWorkerEnvString(c.env), onstart: BOOTSTRAP_ONSTART, args: null, diskGb: c.storageGb },
+    template: { image: c.image, env: codeWorkerEnvString(c.env), onstart: bootstrapOnstart(c.env), args: null, diskGb: c.storageGb },
     placement: c.placement,
     launchArgs: null,
     gpuRamGb: null,

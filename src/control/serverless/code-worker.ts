@@ -1,4 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { parseEnv } from '../../domain/instance/env.js';
+import { codeRuntimeOf } from '../../domain/serverless/code-deployment.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { ControlContext } from '../context.js';
 import { DEFAULT_WORKER_PORT } from './workergroups.js';
@@ -24,6 +26,25 @@ export const BOOTSTRAP_ONSTART = [
 ].join('\n');
 
 /**
+ * The onstart of a deployment made by Gantry's Node SDK (`GANTRY_CODE_RUNTIME=node` in its env):
+ * Gantry's Node bootstrap (src/sdk/code/code-worker.ts) instead of Vast's; which Node and where the
+ * bootstrap is are given at each start (codeWorkerEnv), as the Python's are.
+ */
+export const NODE_BOOTSTRAP_MARK = 'gantry code-worker';
+export const NODE_BOOTSTRAP_ONSTART = [
+  `# Gantry: the Node SDK's bootstrap (decision 020, ${NODE_BOOTSTRAP_MARK}), run by the server's own Node.`,
+  'exec "${GANTRY_CODE_NODE:-node}" "$GANTRY_CODE_WORKER"',
+].join('\n');
+
+/** The bootstrap a code deployment's template runs, by the runtime its env asks for (Vast's Python one by default). */
+export function bootstrapOnstart(env: string | null): string {
+  return codeRuntimeOf(parseEnv(env ?? '').env) === 'node' ? NODE_BOOTSTRAP_ONSTART : BOOTSTRAP_ONSTART;
+}
+
+/** Where the Node bootstrap is in this server's own build (the process runtime runs it from there). */
+const NODE_BOOTSTRAP_FILE = fileURLToPath(new URL('../../sdk/code/code-worker.js', import.meta.url));
+
+/**
  * The worker template's env: the SDK's env string (`-p 3000:3000/tcp -e REPORT_ADDR=… -e K=V`, as
  * Vast parses it) plus the port Vast's worker library serves its internal `/session/end` on
  * (WORKER_HTTP_PORT, WORKER_PORT + 1 inside a container): published too, so that on the process
@@ -39,7 +60,11 @@ export function codeWorkerEnvString(env: string | null): string {
 
 /** Whether an instance runs the bootstrap (a serverless worker whose onstart is BOOTSTRAP_ONSTART's). */
 export function runsBootstrap(inst: Pick<InstanceRecord, 'onstart' | 'endpointId'>): boolean {
-  return inst.endpointId !== null && inst.onstart !== null && inst.onstart.includes(`-m ${BOOTSTRAP_MODULE}`);
+  return inst.endpointId !== null && inst.onstart !== null && (inst.onstart.includes(`-m ${BOOTSTRAP_MODULE}`) || runsNodeBootstrap(inst));
+}
+
+function runsNodeBootstrap(inst: Pick<InstanceRecord, 'onstart'>): boolean {
+  return inst.onstart !== null && inst.onstart.includes(NODE_BOOTSTRAP_MARK);
 }
 
 /**
@@ -58,12 +83,18 @@ export async function codeWorkerEnv(ctx: ControlContext, inst: InstanceRecord, i
     DEPLOYMENT_ID: String(d.id),
     VAST_API_URL: ctx.apiUrl(),
     IS_DEPLOYMENT: 'true',
-    PYTHONUNBUFFERED: '1',
-    GANTRY_CODE_PYTHON: ctx.settings.codeWorkerPython,
   };
-  // The setting's path first, then the worker's own (its template env), as a PYTHONPATH export would.
-  const path = [ctx.settings.codeWorkerPythonPath ?? '', inst.env.PYTHONPATH ?? ''].filter((p) => p !== '').join(':');
-  if (path !== '') out.PYTHONPATH = path;
+  if (runsNodeBootstrap(inst)) {
+    // This server's Node and its build's bootstrap: the process runtime's workers run on this host's files.
+    out.GANTRY_CODE_NODE = process.execPath;
+    out.GANTRY_CODE_WORKER = NODE_BOOTSTRAP_FILE;
+  } else {
+    out.PYTHONUNBUFFERED = '1';
+    out.GANTRY_CODE_PYTHON = ctx.settings.codeWorkerPython;
+    // The setting's path first, then the worker's own (its template env), as a PYTHONPATH export would.
+    const path = [ctx.settings.codeWorkerPythonPath ?? '', inst.env.PYTHONPATH ?? ''].filter((p) => p !== '').join(':');
+    if (path !== '') out.PYTHONPATH = path;
+  }
   const first = inst.ports[0];
   if (first !== undefined) {
     // On the process runtime WORKER_PORT is the host port; the library looks up VAST_TCP_PORT_<WORKER_PORT>.

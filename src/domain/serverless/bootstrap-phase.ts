@@ -28,7 +28,7 @@ export function bootstrapPhase(output: string): BootstrapPhase | null {
     for (const [marker, p] of MARKERS) {
       // "Running N setup scripts" is the bootstrap's; the library's "Running benchmark" has its own marker.
       if (marker === 'Running ' && !/Running \d+ setup scripts/.test(line)) continue;
-      if (marker === 'Installing ' && !/Installing \d+ (apt|pip) packages/.test(line)) continue;
+      if (marker === 'Installing ' && !/Installing \d+ (apt|pip|npm) packages/.test(line)) continue;
       if (marker === 'Exporting ' && !/Exporting \d+ environment variables/.test(line)) continue;
       if (line.includes(marker)) {
         phase = p;

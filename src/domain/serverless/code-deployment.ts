@@ -140,3 +140,20 @@ export function codeTtlDeadline(c: Pick<CodeDeploymentRecord, 'ttlS' | 'lastHear
   if (c.ttlS === null) return null;
   return (c.lastHeartbeatAt ?? c.createdAt) + c.ttlS * 1000;
 }
+
+/** The env variable (in the PUT's `env` flags) by which Gantry's Node SDK asks for its own bootstrap; Vast's SDK never sends it. */
+export const CODE_RUNTIME_VAR = 'GANTRY_CODE_RUNTIME';
+
+/** Which bootstrap a code deployment's workers run: Vast's Python one unless the env says `node`; any other value is refused. */
+export function codeRuntimeOf(env: Readonly<Record<string, string>>): 'python' | 'node' {
+  const v = env[CODE_RUNTIME_VAR];
+  if (v === undefined || v === 'python') return 'python';
+  if (v === 'node') return 'node';
+  throw new GantryError(
+    'INVALID_ARGUMENT',
+    `'env' sets ${CODE_RUNTIME_VAR}=${JSON.stringify(v.slice(0, 40))}; it may be 'node' (Gantry's Node SDK) or 'python'.`,
+    {
+      field: 'env',
+    },
+  );
+}

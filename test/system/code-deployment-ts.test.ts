@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
+import { ONE_STORE } from '../helpers/stores.js';
+
+/**
+ * Gantry's Node deployments SDK end to end (issue 18, decision 020), on the process runtime: a
+ * two-file app (test/fixtures/code-ts: an entry and a local helper module) is run with Node as a
+ * user runs it; `ensureReady` creates the deployment and uploads its code, the worker runs Gantry's
+ * Node bootstrap, and remote calls return what the worker computed, share its context, and bring a
+ * remote error back with its stack. Running it unchanged is `exists` with no upload; a change in the
+ * helper is a `soft_update`, and the replacing worker runs the new code; a client with a ttl
+ * heartbeats while it runs. Two worker starts.
+ */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'code-ts');
+
+for (const ts of ONE_STORE) {
+  describe(`the Node deployments SDK deploys and calls code (${ts.name})`, { skip: ts.skip }, () => {
+    let g: TestGantry;
+    let dir: string;
+    before(async () => {
+      g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: { ...SERVERLESS_FAST, codeHeartbeatTtlMinimumS: 2 } });
+      dir = await mkdtemp(join(tmpdir(), 'gantry-code-ts-'));
+      for (const f of ['main.mjs', 'helper.js']) await writeFile(join(dir, f), await readFile(join(FIXTURE, f), 'utf8'));
+      // As `npm install gantry` would: the app imports 'gantry/sdk'.
+      await mkdir(join(dir, 'node_modules'));
+      await symlink(ROOT, join(dir, 'node_modules', 'gantry'), 'dir');
+    });
+    after(async () => {
+      await g.dispose();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const logsOf = (instanceId: number): Promise<string> =>
+      readFile(join(g.dataDir, 'instances', String(instanceId), 'meta', 'out', 'output.log'), 'utf8').catch(() => '');
+
+    /** Run the app with Node, as its user would, and read its JSON line; on failure, the workers' output too. */
+    const run = async (env: Record<string, string> = {}): Promise<Record<string, any>> => {
+      const all = { ...process.env, GANTRY_URL: g.url, GANTRY_API_KEY: g.adminKey as string, ...env };
+      try {
+        const { stdout } = await new Promise<{ stdout: string }>((ok, fail) =>
+          execFile(process.execPath, [join(dir, 'main.mjs')], { env: all, cwd: dir, timeout: 120_000 }, (err, stdout, stderr) =>
+            err ? fail(new Error(`${err.message}\n${stdout}\n${stderr}`)) : ok({ stdout }),
+          ),
+        );
+        return JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, any>;
+      } catch (err) {
+        const eps = (await g.api('GET', '/api/v0/endptjobs/')).body.results as { id: number }[];
+        const ws = (await Promise.all(eps.map((e) => workersOf(g, e.id)))).flat();
+        const logs = await Promise.all(ws.map(async (w) => `worker ${w.id} ${w.status}:\n${(await logsOf(w.id)).slice(-4000)}`));
+        throw new Error(`${String(err)}\n${logs.join('\n')}`);
+      }
+    };
+
+    let first: Record<string, any>;
+    it('creates the deployment, uploads its code, and a call returns what the worker computed', async () => {
+      first = await run({ CALL: '1' });
+      assert.equal(first.action, 'created');
+      assert.equal(first.uploaded, true);
+      const workers = await workersOf(g, first.endpointId as number);
+      assert.equal(workers.length, 1);
+      const w = workers[0] as unknown as { id: number; bootstrap_phase?: string };
+      // CONTAINER_ID is the worker's instance id: the value was computed there, not in the client.
+      assert.deepEqual(first.first, { square: 49, container: String(w.id), entered: 1, calls: 1 });
+      const versions = (await g.api('GET', `/api/v0/deployment/${String(first.deploymentId)}/versions/`)).body;
+      assert.ok(JSON.stringify(versions).includes(first.fileHash as string), JSON.stringify(versions));
+      // The Node bootstrap prints the Python bootstrap's phase lines: the listing reads them the same way.
+      assert.equal(w.bootstrap_phase, 'ready');
+      const logs = await logsOf(w.id);
+      for (const line of [
+        /Fetching download URL/,
+        /Downloading deployment tarball/,
+        /Starting deployment worker: ts-app/,
+        /Running benchmark/,
+        /Model marked as loaded/,
+      ])
+        assert.match(logs, line);
+    });
+
+    it('shares the context entered once by the calls on a worker', () => {
+      assert.deepEqual(first.second, { square: 64, container: first.first.container, entered: 1, calls: 2 });
+    });
+
+    it('brings a remote error back with its message and the stack that names the remote file', () => {
+      const e = first.error as Record<string, string>;
+      assert.equal(e.name, 'RemoteError');
+      assert.equal(e.remoteName, 'RangeError');
+      assert.equal(e.message, 'x must not be negative, got -2');
+      assert.match(String(e.stack), /on the worker, in check\(\)[\s\S]*RangeError: x must not be negative[\s\S]*gantry-code\/helper\.js/);
+    });
+
+    it('runs again unchanged: exists, nothing uploaded', async () => {
+      const again = await run();
+      assert.equal(again.action, 'exists');
+      assert.equal(again.uploaded, false);
+      assert.equal(again.fileHash, first.fileHash);
+    });
+
+    it('a change in the helper module is a soft update, and the new code answers', async () => {
+      const helper = join(dir, 'helper.js');
+      await writeFile(helper, (await readFile(helper, 'utf8')).replace('return x * x;', 'return x * x + 1;'));
+      const changed = await run();
+      assert.equal(changed.action, 'soft_update');
+      assert.equal(changed.uploaded, true);
+      assert.notEqual(changed.fileHash, first.fileHash);
+      // update_workers replaces the worker; calls reach the new one once the old is gone.
+      const after = await until(
+        'the replacing worker to answer with the new code',
+        async () => {
+          const out = await run({ CALL: '1' });
+          return out.first.square === 50 ? out : null;
+        },
+        120_000,
+      );
+      assert.equal(after.action, 'exists');
+      assert.notEqual(after.first.container, first.first.container);
+    });
+
+    it('heartbeats while the client process runs, every min(ttl / 2, 60) s', async () => {
+      const heartbeat = async (): Promise<unknown> =>
+        ((await g.api('GET', `/api/v0/deployment/${String(first.deploymentId)}/`)).body.deployment as Record<string, unknown>).last_client_heartbeat;
+      // The runs so far had a ttl of 600 s (a heartbeat each 60 s): none came.
+      assert.equal(await heartbeat(), null);
+      const t0 = Date.now();
+      // ttl 2 s: a heartbeat each second, and the client stays 2.5 s.
+      const out = await run({ TTL: '2', HOLD_MS: '2500' });
+      assert.equal(out.action, 'exists');
+      const at = await heartbeat();
+      assert.ok(typeof at === 'number' && at * 1000 >= t0 - 1000, String(at));
+    });
+  });
+}
