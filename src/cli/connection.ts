@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readText } from '../sdk/text-file.js';
 import { join } from 'node:path';
 import { cliEnv } from '../config/load.js';
 import { GantryClient } from '../sdk/client.js';
@@ -8,15 +8,6 @@ export interface GlobalFlags {
   url?: string;
   apiKey?: string;
   raw?: boolean;
-}
-
-function readText(file: string): string | null {
-  try {
-    const t = readFileSync(file, 'utf8').trim();
-    return t === '' ? null : t;
-  } catch {
-    return null;
-  }
 }
 
 /** The URL of the server that runs on a data dir: never one whose process is gone (its lock is stale). */

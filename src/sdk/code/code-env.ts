@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readText } from '../text-file.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,15 +8,6 @@ import { join } from 'node:path';
  * files `gantry up` writes in its data dir), and whether this process is a worker serving the app.
  */
 export const SERVE_FLAG = 'GANTRY_CODE_SERVE';
-
-function readText(file: string): string | null {
-  try {
-    const t = readFileSync(file, 'utf8').trim();
-    return t === '' ? null : t;
-  } catch {
-    return null;
-  }
-}
 
 function dataDir(env: NodeJS.ProcessEnv): string {
   if (env.GANTRY_DATA_DIR !== undefined && env.GANTRY_DATA_DIR !== '') return env.GANTRY_DATA_DIR;
