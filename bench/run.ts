@@ -16,6 +16,7 @@ import { sandboxBench } from './sandbox.js';
 import { searchBench } from './search.js';
 import { stopBench } from './stop.js';
 import { scaleBench } from './scale.js';
+import { codeBench } from './code.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
@@ -32,9 +33,11 @@ import { scaleBench } from './scale.js';
  *  - Elasticsearch: `_infer` through Gantry vs onnxruntime in-process, `_stop` with and without finish_pending_work (elastic.ts);
  *  - the process sandbox: create → running and a CPU-bound workload, sandboxed vs bare (sandbox.ts);
  *  - fleet scale on PostgreSQL: a full reconcile pass over 100,000 instances on 10,000 machines vs one SELECT of
- *    the same rows, and server CPU and memory with 1,000 agents heartbeating vs the same server idle (scale.ts).
+ *    the same rows, and server CPU and memory with 1,000 agents heartbeating vs the same server idle (scale.ts);
+ *  - code deployments (Node SDK, process runtime): deploy → first answer vs the function called in-process, and call
+ *    latency during a soft update (restart in place) vs the steady state before it (code.ts).
  *
- * `npm run bench -- serverless` (or search, create, stop, fleet, proxy, scale, auth, aicore, elastic) runs only those.
+ * `npm run bench -- serverless` (or search, create, stop, fleet, proxy, scale, auth, aicore, elastic, code) runs only those.
  */
 const CREATE_RUNS = 10;
 
@@ -160,6 +163,7 @@ try {
     ...(wants('stop') ? await stopRows(dir) : []),
     ...(wants('aicore') ? await aicoreBench(dir) : []),
     ...(wants('sandbox') ? await sandboxBench(dir) : []),
+    ...(wants('code') ? await codeBench(dir) : []),
     ...(scale?.rows ?? []),
   ];
   if (rows.length > 0) print(rows);

@@ -189,7 +189,7 @@ export class Gateway {
         // Refused before anything was sent (the worker just died or is not listening yet): safe to try another.
         if (wasNotSent(err) && attempt < CONNECT_ATTEMPTS) {
           a.release();
-          this.#traffic.suspect(endpoint.id, a.worker.id);
+          this.#traffic.fence(endpoint.id, a.worker.id);
           continue;
         }
         a.release(false, { kind: endedBy(err) });

@@ -33,6 +33,7 @@ class ScriptedTraffic implements TrafficGate {
   };
   loadSamples = (): [] => [];
   workerLoad = (): Map<number, { inFlight: number; cost: number }> => new Map();
+  fence = (): void => undefined;
   invalidate = (): void => undefined;
   stats = (): InferenceStats => ({ deployment: ZERO_COUNTERS, workers: new Map() });
   flushStopCounts = (): Promise<void> => Promise.resolve();

@@ -15,8 +15,8 @@ import { ONE_STORE } from '../helpers/stores.js';
  * user runs it; `ensureReady` creates the deployment and uploads its code, the worker runs Gantry's
  * Node bootstrap, and remote calls return what the worker computed, share its context, and bring a
  * remote error back with its stack. Running it unchanged is `exists` with no upload; a change in the
- * helper is a `soft_update`, and the replacing worker runs the new code; a client with a ttl
- * heartbeats while it runs. Two worker starts.
+ * helper is a `soft_update`, and the worker, restarted in place, runs the new code; a client with a
+ * ttl heartbeats while it runs. One worker start and one restart.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'code-ts');
@@ -110,9 +110,9 @@ for (const ts of ONE_STORE) {
       assert.equal(changed.action, 'soft_update');
       assert.equal(changed.uploaded, true);
       assert.notEqual(changed.fileHash, first.fileHash);
-      // update_workers replaces the worker; calls reach the new one once the old is gone.
+      // update_workers restarts the worker in place (restart-workers.ts): the same instance answers with the new code.
       const after = await until(
-        'the replacing worker to answer with the new code',
+        'the restarted worker to answer with the new code',
         async () => {
           const out = await run({ CALL: '1' });
           return out.first.square === 50 ? out : null;
@@ -120,7 +120,7 @@ for (const ts of ONE_STORE) {
         120_000,
       );
       assert.equal(after.action, 'exists');
-      assert.notEqual(after.first.container, first.first.container);
+      assert.equal(after.first.container, first.first.container);
     });
 
     it('heartbeats while the client process runs, every min(ttl / 2, 60) s', async () => {

@@ -6,8 +6,10 @@ import {
   checkHeartbeatTtl,
   codeTtlDeadline,
   decideCodeUpdate,
+  madeFromTemplate,
   specChanges,
   versionsToEvict,
+  workerUpdateMethod,
   type CodeVersionRecord,
   type CodeWorkerSpec,
 } from '../../src/domain/serverless/code-deployment.js';
@@ -98,5 +100,30 @@ describe("a code deployment's ttl deadline", () => {
     assert.equal(codeTtlDeadline({ ttlS: 30, lastHeartbeatAt: null, createdAt: 1_000 }), 31_000);
     assert.equal(codeTtlDeadline({ ttlS: 30, lastHeartbeatAt: 50_000, createdAt: 1_000 }), 80_000);
     assert.equal(codeTtlDeadline({ ttlS: null, lastHeartbeatAt: 50_000, createdAt: 1_000 }), null);
+  });
+});
+
+describe('how `update workers` brings a worker up to date (decision table)', () => {
+  it('restarts in place only a worker that loads its code at start and is what the template makes now', () => {
+    // [loads its code at start, made from the template as it is now, method]
+    const table: [boolean, boolean, string][] = [
+      [true, true, 'restart'],
+      [true, false, 'replace'],
+      [false, true, 'replace'],
+      [false, false, 'replace'],
+    ];
+    for (const [loadsCodeAtStart, made, method] of table)
+      assert.equal(workerUpdateMethod({ loadsCodeAtStart, madeFromTemplate: made }), method, JSON.stringify({ loadsCodeAtStart, made }));
+  });
+
+  it("compares the image, onstart, disk and the template's env vars (the worker may have more)", () => {
+    const t = { image: 'python:3.12', onstart: 'exec boot', diskGb: 16, env: { A: '1' } };
+    const i = { ...t, env: { A: '1', DEPLOYMENT_ID: '4' } };
+    assert.equal(madeFromTemplate(t, i), true);
+    assert.equal(madeFromTemplate({ ...t, image: 'python:3.13' }, i), false);
+    assert.equal(madeFromTemplate({ ...t, onstart: 'exec other' }, i), false);
+    assert.equal(madeFromTemplate({ ...t, diskGb: 32 }, i), false);
+    assert.equal(madeFromTemplate({ ...t, env: { A: '2' } }, i), false);
+    assert.equal(madeFromTemplate({ ...t, env: { A: '1', B: '1' } }, i), false);
   });
 });

@@ -299,7 +299,7 @@ export class ServerlessLoop {
     // During a change of configuration the old and the new workers together exceed the worker bounds
     // on purpose (the new serve before the old go): scale-down would stop the serving old worker, or
     // the new one, and fail requests. The rollout retires old workers itself; only broken ones go here.
-    // A rolling update of workers (update-workers.ts) may exceed them by one the same way.
+    // A rolling update of workers (update-workers.ts) may exceed them by one the same way; a restart in place adds none.
     const rolling = target !== null || groups.some((g) => g.workersOutdatedBefore !== null);
     const broken = new Set(views.filter((v) => v.phase === 'error').map((v) => v.id));
     const stops = rolling ? [] : d.stop;
@@ -309,11 +309,11 @@ export class ServerlessLoop {
     for (const id of stops) await actOnWorker(ctx, ep, id, 'stop');
     for (const id of destroys) await actOnWorker(ctx, ep, id, 'destroy');
     // Rolling updates of workers (Vast's `update workers`) wait while a change of configuration runs.
-    const update = target === null ? await updateWorkersStep(ctx, ep, groups, workers) : { recruitInto: null, statusMsg: null };
+    const update = target === null ? await updateWorkersStep(ctx, ep, groups, workers) : { recruitInto: null, statusMsg: null, restarting: false };
     let statusMsg: string | null = ep.suspended ? 'suspended: no new workers are recruited' : (rollout.statusMsg ?? update.statusMsg);
     if (!ep.suspended) {
       const replace = await this.#startInactive(ep, d.start, views, d.create);
-      const create = Math.max(d.create, rollout.needsWorker ? 1 : 0, update.recruitInto !== null ? 1 : 0) + replace;
+      const create = Math.max(update.restarting ? 0 : d.create, rollout.needsWorker ? 1 : 0, update.recruitInto !== null ? 1 : 0) + replace;
       if (create > 0) statusMsg = (await this.#recruit(ep, rollout.recruitInto ?? update.recruitInto ?? groups, workers.length, create)) ?? statusMsg;
     }
     if (changed) ctx.traffic.invalidate(ep.id);

@@ -82,6 +82,8 @@ export interface TrafficGate {
   workerLoad(endpointId: number): ReadonlyMap<number, { readonly inFlight: number; readonly cost: number }>;
   /** Forget cached worker lists (a worker changed state). */
   invalidate(endpointId: number): void;
+  /** Route no new request to the worker until `until` (epoch ms; 0 lifts it): a restart in place drains it. Requests for it wait in the queue. */
+  fence(endpointId: number, workerId: number, until: number): void;
   /** What this replica's gateway counted of the endpoint's requests. */
   stats(endpointId: number): InferenceStats;
   /** Write what this replica counted for the endpoint's stop now, not at the next publish (a synchronous stop reads them). */
@@ -99,6 +101,7 @@ export const NO_TRAFFIC: TrafficGate = {
   loadSamples: () => [],
   workerLoad: () => new Map(),
   invalidate: () => undefined,
+  fence: () => undefined,
   stats: () => ({ deployment: ZERO_COUNTERS, workers: new Map() }),
   flushStopCounts: () => Promise.resolve(),
 };

@@ -3,6 +3,9 @@ import type { Principal } from '../principal.js';
 import { ownWorkergroup } from './workergroups.js';
 import { actOnWorker, workersOf, type WorkerInfo } from './workers.js';
 import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
+import { madeFromTemplate, workerUpdateMethod } from '../../domain/serverless/code-deployment.js';
+import { runsBootstrap } from './code-worker.js';
+import { restartStep } from './restart-workers.js';
 
 /** Phases of a worker that is on its way to serving: the update waits for it before it replaces another. */
 const COMING = new Set(['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating']);
@@ -10,6 +13,15 @@ const COMING = new Set(['creating', 'loading', 'model_loading', 'starting', 'reb
 const live = (w: WorkerInfo): boolean => w.instance.target !== 'deleted';
 const outdated = (wg: WorkergroupRecord, w: WorkerInfo): boolean =>
   w.instance.workergroupId === wg.id && live(w) && wg.workersOutdatedBefore !== null && w.instance.createdAt < wg.workersOutdatedBefore;
+
+/** How the group's update goes (the domain's table): in place when every worker of it loads its code at start and is what the template makes now. */
+const methodOf = (wg: WorkergroupRecord, mine: readonly WorkerInfo[]): 'restart' | 'replace' =>
+  mine.length > 0 &&
+  mine.every(
+    (w) => workerUpdateMethod({ loadsCodeAtStart: runsBootstrap(w.instance), madeFromTemplate: madeFromTemplate(wg.template, w.instance) }) === 'restart',
+  )
+    ? 'restart'
+    : 'replace';
 
 /**
  * Vast's `update workers`: replace every worker of the workergroup with one made from its template
@@ -39,6 +51,8 @@ export interface UpdateStep {
   /** Recruit one new worker into this group now (its outdated worker is the only one serving). */
   readonly recruitInto: WorkergroupRecord | null;
   readonly statusMsg: string | null;
+  /** A worker is restarted in place (drained, restarting, or loading again): the autoscaler adds none for the requests it holds back. */
+  readonly restarting: boolean;
 }
 
 /**
@@ -47,7 +61,9 @@ export interface UpdateStep {
  * one goes only when it holds no request and another worker serves, so capacity stays: while it is
  * the only ready worker a new worker is recruited first. One at a time: while a new worker of the
  * group is on its way, nothing else is replaced. The autoscaler recruits the replacements, from the
- * template as it is now. When no outdated worker is left the update is over.
+ * template as it is now. When no outdated worker is left the update is over. A group whose workers
+ * load their code at start and are what its template makes now (a code deployment's `soft_update`)
+ * is restarted in place instead (restart-workers.ts).
  */
 export async function updateWorkersStep(
   ctx: ControlContext,
@@ -57,10 +73,18 @@ export async function updateWorkersStep(
 ): Promise<UpdateStep> {
   let recruitInto: WorkergroupRecord | null = null;
   let statusMsg: string | null = null;
+  let restarting = false;
   const load = ctx.traffic.workerLoad(ep.id);
   const idle = (w: WorkerInfo): boolean => (load.get(w.instance.id)?.inFlight ?? 0) === 0 && (w.report?.numRequestsWorking ?? 0) === 0;
   for (const wg of groups) {
     if (wg.workersOutdatedBefore === null) continue;
+    const mine = workers.filter((w) => w.instance.workergroupId === wg.id && live(w));
+    if (methodOf(wg, mine) === 'restart') {
+      const r = await restartStep(ctx, ep, wg, mine);
+      restarting ||= r.restarting;
+      statusMsg = r.statusMsg ?? statusMsg;
+      continue;
+    }
     const old = workers.filter((w) => outdated(wg, w));
     if (old.length === 0) {
       await ctx.store.updateWorkergroup(wg.id, { workersOutdatedBefore: null });
@@ -79,5 +103,5 @@ export async function updateWorkersStep(
       ctx.traffic.invalidate(ep.id);
     } else if (serving.length > 0 && othersReady <= 0) recruitInto = wg;
   }
-  return { recruitInto, statusMsg };
+  return { recruitInto, statusMsg, restarting };
 }

@@ -78,7 +78,7 @@ export function specChanges(a: CodeWorkerSpec, b: CodeWorkerSpec): (keyof CodeWo
  * | ----------------- | ----------- | --------- | -------------- | ------------------ | -------------------------------------------------- |
  * | none              | any         | any       | any            | `created`          | endpoint, workergroup, deployment, first version   |
  * | this name and tag | changed     | any       | any            | `updated`          | new template; workers replaced (rolling update)    |
- * | this name and tag | same        | changed   | any            | `soft_update`      | a new current version (params applied too)        |
+ * | this name and tag | same        | changed   | any            | `soft_update`      | a new current version; workers restarted in place |
  * | this name and tag | same        | same      | changed        | `autoscale_update` | the endpoint's parameters only                     |
  * | this name and tag | same        | same      | same           | `exists`           | nothing (ttl and version label are recorded)       |
  */
@@ -88,6 +88,31 @@ export function decideCodeUpdate(i: TierInput): CodeUpdateTier {
   if (i.before.fileHash !== i.fileHash) return 'soft_update';
   if (i.paramsChanged) return 'autoscale_update';
   return 'exists';
+}
+
+/** How `update workers` brings a worker to the workergroup's current state. */
+export type WorkerUpdateMethod = 'restart' | 'replace';
+
+/**
+ * The update method of a worker when its workergroup's workers are updated (the tier table's last
+ * column, carried out by the serverless loop, update-workers.ts):
+ *
+ * | the worker's workload                  | made from the template as it is now | method    | why                                                        |
+ * | -------------------------------------- | ----------------------------------- | --------- | ---------------------------------------------------------- |
+ * | loads its code at start (a bootstrap)  | yes (`soft_update`: code only)      | `restart` | in place, same instance and disk: drained, restarted, it downloads the current version |
+ * | loads its code at start (a bootstrap)  | no (`updated`: image, env, disk)    | `replace` | a new worker from the new template, the old one drained    |
+ * | an image's own workload                | any                                 | `replace` | Vast's `update workers`: the image may have changed under its tag |
+ */
+export function workerUpdateMethod(w: { readonly loadsCodeAtStart: boolean; readonly madeFromTemplate: boolean }): WorkerUpdateMethod {
+  return w.loadsCodeAtStart && w.madeFromTemplate ? 'restart' : 'replace';
+}
+
+/** Whether an instance is what its workergroup's template makes now: image, onstart, disk, and every env var of the template with its value. */
+export function madeFromTemplate(
+  t: { readonly image: string; readonly onstart: string | null; readonly diskGb: number; readonly env: Readonly<Record<string, string>> },
+  i: { readonly image: string; readonly onstart: string | null; readonly diskGb: number; readonly env: Readonly<Record<string, string>> },
+): boolean {
+  return t.image === i.image && t.onstart === i.onstart && t.diskGb === i.diskGb && Object.entries(t.env).every(([k, v]) => i.env[k] === v);
 }
 
 /**
