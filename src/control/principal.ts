@@ -80,3 +80,18 @@ export function authorizeAdmin(p: Principal, action: Action, resourceId: number 
 export function systemPrincipal(accountId: number, username: string): Principal {
   return { accountId, username, isAdmin: false, scope: 'full', instanceId: null, keyId: null, actorId: accountId, scopes: ALL_PERMISSIONS };
 }
+
+/**
+ * How far `p` may do each action: `all` (every resource), `some` (only resources its key's grant names,
+ * or an instance key's own instance) or `none`. What a client (the console) offers follows this; the
+ * use cases still check every call with `authorize`.
+ */
+export function actionReach(p: Principal): Readonly<Record<Action, 'all' | 'some' | 'none'>> {
+  const out = {} as Record<Action, 'all' | 'some' | 'none'>;
+  for (const action of Object.keys(ACTION_SCOPES) as Action[]) {
+    if (p.scope === 'instance') out[action] = INSTANCE_KEY_ACTIONS.has(action) ? 'some' : 'none';
+    else if (allows(p.scopes, ACTION_SCOPES[action], null)) out[action] = 'all';
+    else out[action] = p.scopes.has(ACTION_SCOPES[action]) ? 'some' : 'none';
+  }
+  return out;
+}

@@ -27,6 +27,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'GET /api/v0/gpu_names/unique': PUBLIC,
   'GET /v2/lm/meta': PUBLIC,
   'GET /': PUBLIC,
+  // The web console's own API (src/api/dialects/console/).
+  'GET /console/api/session': { outside: 'any valid key: it tells the key what it may do' },
   // API discovery: the OpenAPI document and its reference page (src/api/edge/openapi.ts).
   'GET /openapi.json': PUBLIC,
   'GET /docs': PUBLIC,

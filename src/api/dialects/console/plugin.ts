@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
+import { consoleErrorBody } from './errors.js';
+import { consoleSessionRoutes } from './session.js';
+
+/**
+ * The web console's own API (`/console/api/...`): what the console needs that no dialect's API
+ * says (the key's reach, engine-wide views across dialects). Errors carry Gantry's code and
+ * message. Everything a dialect already offers (instances, offers, keys) the console calls there.
+ */
+export const consoleDialect: ApiDialect = {
+  name: 'console',
+  prefixes: ['/console/api/'],
+  errorBody: consoleErrorBody,
+  routes: consoleRoutes,
+};
+
+function consoleRoutes(app: FastifyInstance, deps: EdgeDeps): void {
+  consoleSessionRoutes(app, deps);
+}
