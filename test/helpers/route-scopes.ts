@@ -29,6 +29,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'GET /': PUBLIC,
   // The web console's own API (src/api/dialects/console/).
   'GET /console/api/session': { outside: 'any valid key: it tells the key what it may do' },
+  'POST /console/api/host_tokens': 'machine_write',
+  'GET /console/api/secrets': 'user_read',
   // API discovery: the OpenAPI document and its reference page (src/api/edge/openapi.ts).
   'GET /openapi.json': PUBLIC,
   'GET /docs': PUBLIC,

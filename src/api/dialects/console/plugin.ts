@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
 import { consoleErrorBody } from './errors.js';
 import { consoleSessionRoutes } from './session.js';
+import { consoleHostRoutes } from './hosts.js';
+import { consoleSecretRoutes } from './secrets.js';
 
 /**
  * The web console's own API (`/console/api/...`): what the console needs that no dialect's API
@@ -17,4 +19,6 @@ export const consoleDialect: ApiDialect = {
 
 function consoleRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   consoleSessionRoutes(app, deps);
+  consoleHostRoutes(app, deps);
+  consoleSecretRoutes(app, deps);
 }
