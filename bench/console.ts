@@ -107,7 +107,7 @@ async function firstLoads(browser: Browser, url: string): Promise<{ rows: Latenc
         await p.getByRole('button', { name: 'Log in' }).click();
         await p.getByRole('navigation', { name: 'Console pages' }).waitFor();
         // The first page shows its data once its heading is there and nothing in it is loading any more.
-        await p.waitForFunction(`document.querySelector('main h1') !== null && document.querySelector('main [role="status"]') === null`, null, {
+        await p.waitForFunction(`document.querySelector('main h1') !== null && document.querySelector('main progress') === null`, null, {
           timeout: 20_000,
         });
       },
