@@ -31,7 +31,12 @@ function GpuUtil({ m }: { m: MachineRow }) {
 function columns(now: number, actions: ((m: MachineRow) => ComponentChildren) | null): Column<MachineRow>[] {
   const cols: Column<MachineRow>[] = [
     { key: 'id', label: 'Machine', value: (m) => m.id, render: (m) => `${m.id} ${m.hostname}` },
-    { key: 'gpus', label: 'GPUs', value: (m) => `${m.num_gpus}x ${m.gpu_name}`, render: (m) => `${m.num_gpus}× ${m.gpu_name} (${Math.round(m.gpu_ram / 1024)} GB)` },
+    {
+      key: 'gpus',
+      label: 'GPUs',
+      value: (m) => `${m.num_gpus}x ${m.gpu_name}`,
+      render: (m) => `${m.num_gpus}× ${m.gpu_name} (${Math.round(m.gpu_ram / 1024)} GB)`,
+    },
     { key: 'util', label: 'GPU utilisation', value: (m) => (m.gpu_util === null ? null : Math.max(...m.gpu_util)), render: (m) => <GpuUtil m={m} /> },
     {
       key: 'agent',

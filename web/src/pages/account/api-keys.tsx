@@ -65,7 +65,9 @@ export function ApiKeys({ session, canWrite }: { session: Session; canWrite: boo
     setCreated(null);
     try {
       const permissions = { api: Object.fromEntries([...chosen].map((c) => [c, {}])) };
-      const r = await api<{ id: number; key: string }>('POST', '/api/v0/auth/apikeys/', { body: { name: name.trim() === '' ? 'console key' : name.trim(), permissions } });
+      const r = await api<{ id: number; key: string }>('POST', '/api/v0/auth/apikeys/', {
+        body: { name: name.trim() === '' ? 'console key' : name.trim(), permissions },
+      });
       setCreated({ id: r.id, key: r.key });
       setName('');
       keys.reload();

@@ -39,7 +39,12 @@ export function AuditLog() {
         filter={false}
         columns={[
           { key: 'id', label: 'Id', value: (r) => r.id },
-          { key: 'at', label: 'When (UTC)', value: (r) => r.created_at, render: (r) => new Date(r.created_at * 1000).toISOString().slice(0, 19).replace('T', ' ') },
+          {
+            key: 'at',
+            label: 'When (UTC)',
+            value: (r) => r.created_at,
+            render: (r) => new Date(r.created_at * 1000).toISOString().slice(0, 19).replace('T', ' '),
+          },
           { key: 'call', label: 'Call', value: (r) => `${r.method} ${r.path}`, render: (r) => <code>{`${r.method} ${r.path}`}</code> },
           { key: 'status', label: 'Status', value: (r) => r.status_code, render: (r) => `${r.status_code}${r.error !== null ? ` ${r.error}` : ''}` },
           { key: 'key', label: 'Key', value: (r) => r.api_key_id },

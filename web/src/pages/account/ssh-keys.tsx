@@ -92,7 +92,14 @@ export function SshKeys({ canWrite }: { canWrite: boolean }) {
         <form class="panel" onSubmit={(e) => void add(e)} aria-label="Add an SSH key">
           <div class="field">
             <label for="new-ssh-key">Public key</label>
-            <textarea id="new-ssh-key" rows={2} required value={text} onInput={(e) => setText(e.currentTarget.value)} placeholder="ssh-ed25519 AAAA… you@host" />
+            <textarea
+              id="new-ssh-key"
+              rows={2}
+              required
+              value={text}
+              onInput={(e) => setText(e.currentTarget.value)}
+              placeholder="ssh-ed25519 AAAA… you@host"
+            />
           </div>
           <button type="submit" disabled={busy !== null || text.trim() === ''}>
             Add SSH key

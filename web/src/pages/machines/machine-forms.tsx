@@ -52,9 +52,18 @@ export function ListForm({ machine: m, onSubmit, onClose }: { machine: MachineRo
     const p = num(price);
     const b = num(minBid);
     const until = epochS(end);
-    if (p !== null) (body.price_gpu = p), words.push(`at $${p}/GPU/h`);
-    if (b !== null) (body.price_min_bid = b), words.push(`bids from $${b}/GPU/h`);
-    if (until !== null) (body.end_date = until), words.push(`until ${new Date(until * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+    if (p !== null) {
+      body.price_gpu = p;
+      words.push(`at $${p}/GPU/h`);
+    }
+    if (b !== null) {
+      body.price_min_bid = b;
+      words.push(`bids from $${b}/GPU/h`);
+    }
+    if (until !== null) {
+      body.end_date = until;
+      words.push(`until ${new Date(until * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+    }
     onSubmit({
       title: m.listed ? 'Change the listing of' : 'List',
       machine: m,
