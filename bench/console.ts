@@ -19,7 +19,7 @@ const STREAMS = 100;
 /** Keys the streams are spread over (10 streams each, within the default per-key bound of 16). */
 const KEYS = 10;
 const WINDOW_S = 5;
-const CHANGES_PER_S = 10;
+const CHANGES_PER_S = 4;
 const INSTANCES = 4;
 const KEY = 'gnt_bench_console_admin_key';
 const CHROMIUM = '/usr/bin/chromium';
@@ -178,24 +178,42 @@ async function pushCost(url: string, pid: number): Promise<{ resources: Resource
     const rows = (await api('GET', '/api/v0/instances/')).instances as { actual_status: string }[];
     return rows.filter((r) => r.actual_status === 'running').length === INSTANCES;
   }, 60_000);
-  let n = 0;
-  const tick = setInterval(() => {
-    const id = ids[n % ids.length] as number;
-    void api('PUT', `/api/v0/instances/${id}/`, { label: `bench-${n++}` }).catch(() => undefined);
-  }, 1000 / CHANGES_PER_S);
+  // Each instance is stopped and started again in turn, one change every 1/CHANGES_PER_S s over all of
+  // them: what the push channel tells of (intent and status changes), at a steady rate in both windows.
+  let changes = 0;
+  let running = true;
+  // A fixed schedule, no polling (it would cost the server as much as the streams): a process stops in
+  // milliseconds, well within the second before its next change; a change refused meanwhile is not counted.
+  const cycle = async (id: number, offsetMs: number): Promise<void> => {
+    await new Promise((r) => setTimeout(r, offsetMs));
+    const periodMs = (INSTANCES * 1000) / CHANGES_PER_S;
+    for (let state = 'stopped'; running; state = state === 'stopped' ? 'running' : 'stopped') {
+      const t = Date.now();
+      if (
+        await api('PUT', `/api/v0/instances/${id}/`, { state }).then(
+          () => true,
+          () => false,
+        )
+      )
+        changes++;
+      await new Promise((r) => setTimeout(r, Math.max(0, periodMs - (Date.now() - t))));
+    }
+  };
+  const drivers = ids.map((id, i) => cycle(id, (i * 1000) / CHANGES_PER_S));
   const windowRow = async (variant: string): Promise<ResourceRow> => {
     const before = await procSample(pid);
+    const c0 = changes;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, WINDOW_S * 1000));
     const after = await procSample(pid);
     const seconds = (performance.now() - t0) / 1000;
     return {
-      bench: `push channel: instances relabelled ${CHANGES_PER_S}/s`,
-      variant,
+      bench: `push channel: ${INSTANCES} instances stopped and started, ${CHANGES_PER_S} changes/s in all`,
+      variant: `${variant}, ${((changes - c0) / seconds).toFixed(1)} changes/s`,
       seconds,
       cpuPercent: ((after.cpuS - before.cpuS) / seconds) * 100,
       rssMb: after.rssMb,
-      requestsPerS: CHANGES_PER_S,
+      requestsPerS: (changes - c0) / seconds,
       p50Ms: null,
       p99Ms: null,
     };
@@ -225,7 +243,8 @@ async function pushCost(url: string, pid: number): Promise<{ resources: Resource
     s.close();
     return { resources: [quiet, { ...open, variant: `${open.variant} (${events} events delivered)` }], events };
   } finally {
-    clearInterval(tick);
+    running = false;
+    await Promise.all(drivers).catch(() => undefined);
     // Workloads outlive the server (they are adopted on restart): end them before it goes.
     for (const id of ids) await api('DELETE', `/api/v0/instances/${id}/`).catch(() => undefined);
     await until(async () => ((await api('GET', '/api/v0/instances/')).instances as unknown[]).length === 0, 30_000).catch(() => undefined);
