@@ -77,6 +77,20 @@ describe('console: Machines and Account pages', { skip: ts?.skip || BROWSER_SKIP
     await dialog.getByRole('button', { name: /^(List|Change listing)$/ }).click();
     await table.getByText('listed, $0.500/GPU/h').waitFor();
     assert.equal((await g.api('GET', '/api/v0/machines/')).body.machines[0].listed_gpu_cost, 0.5);
+    // Maintenance: scheduled and cancelled, each confirmed.
+    await p.getByRole('button', { name: `Schedule maintenance of machine ${m1}` }).click();
+    const start = new Date(Date.now() + 86_400_000);
+    const local = new Date(start.getTime() - start.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    await p.getByLabel('Starts').fill(local);
+    await p.getByLabel('Duration (hours)').fill('3');
+    await p.getByLabel('Reason (optional)').fill('new fans');
+    await p.getByRole('button', { name: 'Schedule…' }).click();
+    await p.getByRole('dialog').getByRole('button', { name: 'Schedule maintenance' }).click();
+    await table.getByText('new fans').waitFor();
+    await p.getByRole('button', { name: `Cancel maintenance of machine ${m1}` }).click();
+    await p.getByRole('dialog').getByRole('button', { name: 'Cancel maintenance' }).click();
+    await until('the window to go', async () => (await table.getByText('new fans').count()) === 0);
+    assert.equal((await g.api('GET', '/api/v0/machines/')).body.machines[0].maintenance, null);
     await checkA11y(p, 'machines, 1280×800');
     await screenshot(p, 'machines');
 
