@@ -71,7 +71,11 @@ export function Billing({ accountId }: { accountId: number }) {
           <p>
             Balance <strong>{money(s.data?.current.balance ?? 0)}</strong>; charged in the last {DAYS} days {money(s.data?.current.charges ?? 0)}.
           </p>
-          <Chart title={`Spend per day, last ${DAYS} days ($)`} data={data} series={[{ label: 'spend $', stroke: '#2f6fdb', fill: 'rgba(47,111,219,0.15)' }]} />
+          <Chart
+            title={`Spend per day, last ${DAYS} days ($)`}
+            data={data}
+            series={[{ label: 'spend $', stroke: '#2f6fdb', fill: 'rgba(47,111,219,0.15)', value: (_u, v) => (v === null ? '-' : money(v)) }]}
+          />
           <Table
             caption="Charges"
             columns={[
