@@ -54,7 +54,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['node:*', '**/src/*/**', '**/src/cli/*', '!**/src/cli/search-args.js'], message: 'web/ runs in a browser: HTTP only, no server code.' }] },
+        {
+          patterns: [
+            { group: ['node:*', '**/src/*/**', '**/src/cli/*', '!**/src/cli/search-args.js'], message: 'web/ runs in a browser: HTTP only, no server code.' },
+          ],
+        },
       ],
     },
   },
