@@ -234,8 +234,10 @@ export function consoleEventRoutes(app: FastifyInstance, deps: EdgeDeps, sources
   app.addHook('preClose', async () => hub.close());
   app.get('/console/api/events', async (req, reply) => {
     const p = principal(req);
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    hub.open(p, bearer?.[1] ?? null, reply.raw);
+    // The key as the edge read it (a bearer header, or `?api_key=`), to authenticate it again later.
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const query = (req.query as Record<string, unknown> | undefined)?.api_key;
+    hub.open(p, bearer ?? (typeof query === 'string' ? query : null), reply.raw);
     reply.hijack();
   });
   return hub;
