@@ -139,7 +139,12 @@ for (const ts of ONE_STORE) {
       assert.equal(await page.getByRole('heading', { name: 'Rent an instance' }).count(), 0);
       await checkA11y(page, 'instances, read-only key');
 
+      // The key stays for the tab (a reload needs no login) and logging out forgets it.
+      await page.reload();
+      await row.waitFor();
       await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByLabel('API key').waitFor();
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { length: number } }).sessionStorage.length), 0);
       await openConsole(g, page, none.body.key as string);
       const nav = page.getByRole('navigation', { name: 'Console pages' });
       assert.equal(await nav.getByRole('link', { name: 'Instances' }).count(), 0);
