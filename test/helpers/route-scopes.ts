@@ -29,6 +29,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'GET /': PUBLIC,
   // The web console's own API (src/api/dialects/console/).
   'GET /console/api/session': { outside: 'any valid key: it tells the key what it may do' },
+  'GET /console/api/events': { outside: 'any valid key: it pushes only what the key may read' },
   // The web console's files (src/api/edge/console-static.ts): the page asks for a key before it calls the API.
   'GET /console/': PUBLIC,
   'GET /console/*': PUBLIC,

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
 import { consoleErrorBody } from './errors.js';
 import { consoleSessionRoutes } from './session.js';
+import { consoleEventRoutes } from './events.js';
+import { PUSH_SOURCES } from './push-sources.js';
 
 /**
  * The web console's own API (`/console/api/...`): what the console needs that no dialect's API
@@ -17,4 +19,5 @@ export const consoleDialect: ApiDialect = {
 
 function consoleRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   consoleSessionRoutes(app, deps);
+  consoleEventRoutes(app, deps, PUSH_SOURCES);
 }
