@@ -31,6 +31,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'GET /console/api/session': { outside: 'any valid key: it tells the key what it may do' },
   'POST /console/api/host_tokens': 'machine_write',
   'GET /console/api/secrets': 'user_read',
+  'GET /console/api/events': { outside: 'any valid key: it pushes only what the key may read' },
   // The web console's files (src/api/edge/console-static.ts): the page asks for a key before it calls the API.
   'GET /console/': PUBLIC,
   'GET /console/*': PUBLIC,

@@ -4,6 +4,8 @@ import { consoleErrorBody } from './errors.js';
 import { consoleSessionRoutes } from './session.js';
 import { consoleHostRoutes } from './hosts.js';
 import { consoleSecretRoutes } from './secrets.js';
+import { consoleEventRoutes } from './events.js';
+import { PUSH_SOURCES } from './push-sources.js';
 
 /**
  * The web console's own API (`/console/api/...`): what the console needs that no dialect's API
@@ -21,4 +23,5 @@ function consoleRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   consoleSessionRoutes(app, deps);
   consoleHostRoutes(app, deps);
   consoleSecretRoutes(app, deps);
+  consoleEventRoutes(app, deps, PUSH_SOURCES);
 }
