@@ -17,6 +17,8 @@ interface AuditRow {
 }
 
 const PAGE = 20;
+/** A long path breaks anywhere rather than widen the table (on a phone, a row is a card). */
+const WRAP = { overflowWrap: 'anywhere', minWidth: 0 } as const;
 
 /** The audit log, newest first, a page at a time (`before_id` of the page's last row). */
 export function AuditLog() {
@@ -45,7 +47,7 @@ export function AuditLog() {
             value: (r) => r.created_at,
             render: (r) => new Date(r.created_at * 1000).toISOString().slice(0, 19).replace('T', ' '),
           },
-          { key: 'call', label: 'Call', value: (r) => `${r.method} ${r.path}`, render: (r) => <code>{`${r.method} ${r.path}`}</code> },
+          { key: 'call', label: 'Call', value: (r) => `${r.method} ${r.path}`, render: (r) => <code style={WRAP}>{`${r.method} ${r.path}`}</code> },
           { key: 'status', label: 'Status', value: (r) => r.status_code, render: (r) => `${r.status_code}${r.error !== null ? ` ${r.error}` : ''}` },
           { key: 'key', label: 'Key', value: (r) => r.api_key_id },
         ]}

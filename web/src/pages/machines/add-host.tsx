@@ -52,7 +52,7 @@ export function AddHost() {
           <p>
             Host token <strong>{made.name}</strong> (shown once). On the GPU machine, in a Gantry checkout, after <code>npm install</code>:
           </p>
-          <pre class="command" aria-label="Command to run on the new host">
+          <pre class="command" aria-label="Command to run on the new host" style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
             <code>{made.command}</code>
           </pre>
           <CopyButton text={made.command} label="Copy the command" />
