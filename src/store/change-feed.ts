@@ -9,7 +9,7 @@
 export type ChangeTopic =
   /** an instance's intent: created, stop/start/destroy asked (reconcilers act on it); or its workload exited */
   | 'instance'
-  /** what was recorded of an instance: a new status (the reconciler), GPUs or vCPUs taken or given back (the store) */
+  /** what was recorded of an instance: a new status (the reconciler), GPUs or vCPUs taken or given back (the store), a new label */
   | 'instance-status'
   /** a machine registered, listed, unlisted, verified, put in maintenance or back online (the store publishes these), or deleted */
   | 'machine'

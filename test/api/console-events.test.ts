@@ -50,6 +50,10 @@ for (const ts of TEST_STORES) {
           [],
           "another account's instance is not pushed",
         );
+        // A new label is pushed too (label-instance.ts publishes it).
+        const relabel = await g.api('PUT', `/api/v0/instances/${id}/`, { label: 'renamed' }, { key: alice.api_key });
+        assert.equal(relabel.status, 200, relabel.text);
+        await stream.waitFor((e) => e.event === 'instance' && e.data.id === id && e.data.row?.label === 'renamed', 20_000, 'relabelled');
         const gone = await g.api('DELETE', `/api/v0/instances/${id}/`, undefined, { key: alice.api_key });
         assert.equal(gone.status, 200, gone.text);
         await stream.waitFor((e) => e.event === 'instance' && e.data.id === id && e.data.row === null, 20_000, 'destroyed');

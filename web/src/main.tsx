@@ -45,7 +45,7 @@ function Login({ onLogin, error: initial }: { onLogin: (s: Session) => void; err
 
 function Shell({ session, onLogout }: { session: Session; onLogout: () => void }) {
   const path = useHashPath();
-  const pages = ROUTES.filter((r) => may(session, r.needs));
+  const pages = ROUTES.filter((r) => r.needs.some((a) => may(session, a)));
   const route = pages.find((r) => r.path === path);
   useEffect(() => {
     if (route === undefined && pages[0] !== undefined) navigate(pages[0].path);

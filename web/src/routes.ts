@@ -15,16 +15,16 @@ export interface Route {
   /** The hash path: `#/<path>`. */
   readonly path: string;
   readonly title: string;
-  /** The engine action the key must reach (on some things at least) for the page to be shown. */
-  readonly needs: string;
+  /** The engine actions of which the key must reach one (on some things at least) for the page to be shown. */
+  readonly needs: readonly string[];
   readonly page: ComponentType<PageProps>;
 }
 
 /** The console's pages, in navigation order. A page is one file under pages/ and one line here. */
 export const ROUTES: readonly Route[] = [
-  { path: 'overview', title: 'Overview', needs: 'instance.list', page: OverviewPage },
-  { path: 'instances', title: 'Instances', needs: 'instance.list', page: InstancesPage },
-  { path: 'deployments', title: 'Deployments', needs: 'serverless.read', page: DeploymentsPage },
-  { path: 'machines', title: 'Machines', needs: 'machine.read', page: MachinesPage },
-  { path: 'account', title: 'Account', needs: 'account.read', page: AccountPage },
+  { path: 'overview', title: 'Overview', needs: ['instance.list'], page: OverviewPage },
+  { path: 'instances', title: 'Instances', needs: ['instance.list'], page: InstancesPage },
+  { path: 'deployments', title: 'Deployments', needs: ['serverless.read'], page: DeploymentsPage },
+  { path: 'machines', title: 'Machines', needs: ['machine.read'], page: MachinesPage },
+  { path: 'account', title: 'Account', needs: ['account.read', 'billing.read'], page: AccountPage },
 ];

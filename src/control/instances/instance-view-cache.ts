@@ -15,7 +15,7 @@ interface Entry {
  * from another replica, clears every account's listing. Two things are bounded by age instead
  * (`maxAgeMs`, the machine list's own bound): the usage figures, measurements the agents send with each
  * heartbeat rather than changes anyone publishes, and another replica's writes the feed does not carry
- * (a label, a status message), which show here within that time.
+ * (a status message), which show here within that time.
  *
  * The promise is remembered when the read starts, so an invalidation during the read drops it too and
  * the next caller reads again. Bounded by accounts: the oldest entry goes first.

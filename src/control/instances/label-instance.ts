@@ -8,4 +8,6 @@ export async function labelInstance(ctx: ControlContext, p: Principal, id: numbe
   if (label !== null && label.length > MAX_LABEL_CHARS)
     throw new GantryError('INVALID_ARGUMENT', `label must be at most ${MAX_LABEL_CHARS} characters.`, { field: 'label' });
   await ctx.store.setLabel(id, label);
+  // Shown wherever the instance is: other replicas' listings and the consoles' push channel hear it now.
+  ctx.store.changes.publish('instance-status', id);
 }
