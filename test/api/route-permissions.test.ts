@@ -36,6 +36,7 @@ function refusal(r: ProbedRoute, res: ApiResponse): string | null {
   }
   if (res.status !== 403 || codeOf(res) !== 'PERMISSION_MISSING') return `want 403 PERMISSION_MISSING: ${where}`;
   if (r.url.startsWith('/v2/')) return typeof res.body?.error?.message === 'string' ? null : `want AI Core's error body: ${where}`;
+  if (r.url.startsWith('/console/api/')) return typeof res.body?.error?.message === 'string' ? null : `want the console's error body: ${where}`;
   if (r.url.startsWith('/_ml/') || r.url.startsWith('/_ingest/'))
     return res.body?.error?.type === 'security_exception' && res.body?.status === 403 ? null : `want Elasticsearch's error body: ${where}`;
   return res.body?.success === false && res.body?.error === 'missing_permissions' ? null : `want Vast's error body: ${where}`;

@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
 import { consoleErrorBody } from './errors.js';
 import { consoleSessionRoutes } from './session.js';
+import { consoleOverviewRoutes } from './overview.js';
+import { consoleSeriesRoutes } from './series.js';
+import { consoleDeploymentRoutes } from './deployments.js';
 
 /**
  * The web console's own API (`/console/api/...`): what the console needs that no dialect's API
@@ -17,4 +20,7 @@ export const consoleDialect: ApiDialect = {
 
 function consoleRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   consoleSessionRoutes(app, deps);
+  consoleOverviewRoutes(app, deps);
+  consoleSeriesRoutes(app, deps);
+  consoleDeploymentRoutes(app, deps);
 }
