@@ -48,6 +48,16 @@ export default tseslint.config(
     },
   },
   {
+    // The web console runs in a browser: it talks to the server over HTTP only.
+    files: ['web/src/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['node:*', '../../src/**', '../../../src/**'], message: 'web/ runs in a browser: HTTP only, no server code.' }] },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',

@@ -12,6 +12,7 @@ import { dataPathServer } from './edge/data-path.js';
 import type { RateLimitOptions } from './edge/rate-limit.js';
 import { registerDiscovery } from './edge/openapi.js';
 import { checkMetricsAccess, type MetricsAccess } from './edge/metrics-access.js';
+import { defaultConsoleDir, registerConsoleStatic } from './edge/console-static.js';
 
 export interface AppOptions {
   readonly control: ControlPlane;
@@ -27,6 +28,8 @@ export interface AppOptions {
   readonly bodyLimitBytes?: number;
   /** Who may read GET /metrics (default: callers on loopback, or with an admin key). */
   readonly metricsAccess?: MetricsAccess;
+  /** The built web console served at /console/ (default: this package's dist/web). */
+  readonly consoleDir?: string;
 }
 
 const ROUTES = new WeakMap<FastifyInstance, readonly { method: string; url: string }[]>();
@@ -102,6 +105,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     await checkMetricsAccess(o.metricsAccess ?? 'loopback', o.control, req);
     return reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
   });
+  registerConsoleStatic(app, o.consoleDir ?? defaultConsoleDir());
   // Before the dialects mount, so every route of every dialect inherits it.
   app.addHook('preValidation', boundJsonDepth(o.control.ctx.settings.maxJsonDepth));
   for (const d of o.dialects) await mountDialect(app, d, deps, { rateLimit: o.rateLimit });

@@ -77,7 +77,7 @@ for (const ts of ONE_STORE) {
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.name, 'gantry');
       assert.match(r.body.version, /^\d+\.\d+\.\d+/);
-      assert.deepEqual(r.body.links, { docs: '/docs', openapi: '/openapi.json', healthz: '/healthz', metrics: '/metrics' });
+      assert.deepEqual(r.body.links, { console: '/console/', docs: '/docs', openapi: '/openapi.json', healthz: '/healthz', metrics: '/metrics' });
       assert.deepEqual(r.body.dialects.vast.basePaths.slice(0, 1), ['/api']);
       assert.ok(r.body.dialects.aicore.basePaths.includes('/v2'));
       assert.ok(r.body.dialects.elastic.basePaths.includes('/_ml'));

@@ -40,6 +40,9 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'POST /console/api/deployments/:id/stop': 'misc',
   'POST /console/api/deployments/:id/start': 'misc',
   'DELETE /console/api/deployments/:id': 'misc',
+  // The web console's files (src/api/edge/console-static.ts): the page asks for a key before it calls the API.
+  'GET /console/': PUBLIC,
+  'GET /console/*': PUBLIC,
   // API discovery: the OpenAPI document and its reference page (src/api/edge/openapi.ts).
   'GET /openapi.json': PUBLIC,
   'GET /docs': PUBLIC,

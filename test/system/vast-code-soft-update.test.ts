@@ -4,6 +4,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { HttpChannel } from '../../src/agent/channel.js';
+import { loadConfig, workloadBaseEnv } from '../../src/config/load.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startHost, type RunningHost } from '../../src/main/host.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
 import { ONE_STORE } from '../helpers/stores.js';
@@ -34,10 +38,29 @@ for (const ts of ONE_STORE) {
       dir = await mkdtemp(join(tmpdir(), 'gantry-soft-update-'));
     });
     after(async () => {
+      if (host2 !== null) {
+        await host2.agent.stop();
+        for (const id of await host2.runtime.list()) await host2.runtime.destroy(id, { graceMs: 200 });
+        await host2.runtime.close();
+      }
       await g.dispose();
       await rm(dir, { recursive: true, force: true });
     });
 
+    /** A second host (a real agent over HTTP, in this process), so a replacement worker has a machine to go to. */
+    let host2: RunningHost | null = null;
+    const secondHost = async (): Promise<void> => {
+      const token = (await g.api('POST', '/api/v0/host_tokens/', { name: 'second' })).body.token as string;
+      const c = loadConfig({ flags: { server: g.url, token, dataDir: join(dir, 'host2'), gpus: '1x RTX 4090:24GB', runtime: 'process' }, env: {} });
+      host2 = await startHost(c, new HttpChannel(g.url, token), {
+        log: createLogger('silent'),
+        workloadEnv: { ...workloadBaseEnv(), PYTHONDONTWRITEBYTECODE: '1' },
+      });
+      await until('the second machine online', async () => {
+        const ms = (await g.api('GET', '/api/v0/machines/')).body.machines as { online: boolean }[];
+        return ms.length === 2 && ms.every((m) => m.online);
+      });
+    };
     /** The module as version `v` (a copy named like the deployment's file, in a folder of its own). */
     const source = async (v: string): Promise<string> => {
       await mkdir(join(dir, v), { recursive: true });
@@ -62,6 +85,53 @@ for (const ts of ONE_STORE) {
       );
       return JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, any>;
     };
+    /**
+     * 20 callers in a process of their own (module `v`: its ensure_ready answers `exists`) call while
+     * `during` runs with their output so far; then they stop. Answers every answer's version and the
+     * callers' summary.
+     */
+    const withCallers = async (
+      v: string,
+      extra: Record<string, string>,
+      during: (out: () => string) => Promise<void>,
+    ): Promise<{ versions: string[]; summary: { done: boolean; ok: number; failed: number; errors: string[] } }> => {
+      const stopFile = join(dir, `stop-${v}`);
+      const callers = spawn(PYTHON, [await source(v)], { env: envOf({ ...extra, CALLERS: '20', STOP_FILE: stopFile }), cwd: join(dir, v) });
+      let out = '';
+      let err = '';
+      callers.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      callers.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const exited = new Promise<number | null>((resolve) => callers.on('exit', resolve));
+      try {
+        await during(() => out);
+      } catch (e) {
+        throw new Error(`${String(e)}\n${err.slice(-2000)}`);
+      } finally {
+        await writeFile(stopFile, '');
+        await until('the callers to stop', async () => callers.exitCode !== null || callers.signalCode !== null, 60_000).catch(() => callers.kill());
+      }
+      assert.equal(await exited, 0, err.slice(-3000));
+      const lines = out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, any>);
+      const summary = lines[lines.length - 1] as { done: boolean; ok: number; failed: number; errors: string[] };
+      assert.equal(summary.done, true);
+      return { versions: lines.filter((l) => 'v' in l).map((l) => l.v as string), summary };
+    };
+    const count = (out: string, v: string): number => out.split(`"v": "${v}"`).length - 1;
+    /** What the endpoint and its workers said, and the worker's recent output (for a failure's message). */
+    const diagnose = async (endpointId: number, workerId: number): Promise<string> => {
+      const eps = JSON.stringify((await g.api('GET', '/api/v0/endptjobs/')).body);
+      const ws = JSON.stringify(await workersOf(g, endpointId));
+      const log = await readFile(join(g.dataDir, 'instances', String(workerId), 'meta', 'out', 'output.log'), 'utf8').catch(() => '');
+      const phases = log
+        .split('\n')
+        .filter((l) => !/Request|request|POST \/remote/.test(l))
+        .slice(-60)
+        .join('\n');
+      return `${eps}\n${ws}\n${phases}`;
+    };
     const instance = async (id: number): Promise<Record<string, any>> => (await g.api('GET', `/api/v0/instances/${id}/`)).body.instances as Record<string, any>;
 
     it('v2 reaches the same worker while 20 callers call: none fails; a max_workers change restarts nothing', async () => {
@@ -75,45 +145,17 @@ for (const ts of ONE_STORE) {
       const workerId = (w as { id: number }).id;
       const startedBefore = (await instance(workerId)).start_date as number;
 
-      // The callers: their own process, the v1 module (its ensure_ready answers `exists`).
-      const stopFile = join(dir, 'stop');
-      const callers = spawn(PYTHON, [await source('v1')], { env: envOf({ CALLERS: '20', STOP_FILE: stopFile }), cwd: join(dir, 'v1') });
-      let out = '';
-      let err = '';
-      callers.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      callers.stderr.on('data', (b: Buffer) => (err += b.toString()));
-      const exited = new Promise<number | null>((resolve) => callers.on('exit', resolve));
-      try {
-        await until('the callers to get answers', async () => (out.match(/"v": "v1"/g)?.length ?? 0) >= 40, 60_000);
+      const { versions, summary } = await withCallers('v1', {}, async (out) => {
+        await until('the callers to get answers', async () => count(out(), 'v1') >= 40, 60_000);
         const second = await deploy('v2');
         assert.equal(second.action, 'soft_update');
-        await until('answers from v2', async () => out.includes('"v": "v2"'), 90_000).catch(async (e: unknown) => {
-          // What the endpoint and the worker said, beside the callers' own output.
-          const eps = JSON.stringify((await g.api('GET', '/api/v0/endptjobs/')).body);
-          const ws = JSON.stringify(await workersOf(g, endpointId));
-          const log = await readFile(join(g.dataDir, 'instances', String(workerId), 'meta', 'out', 'output.log'), 'utf8').catch(() => '');
-          const phases = log
-            .split('\n')
-            .filter((l) => !/Request|request|POST \/remote/.test(l))
-            .slice(-60)
-            .join('\n');
-          throw new Error(`${String(e)}\n${eps}\n${ws}\n${phases}\n${err.slice(-2000)}`);
+        await until('answers from v2', async () => out().includes('"v": "v2"'), 90_000).catch(async (e: unknown) => {
+          throw new Error(`${String(e)}\n${await diagnose(endpointId, workerId)}`);
         });
-        await until('more answers from v2', async () => (out.match(/"v": "v2"/g)?.length ?? 0) >= 40, 60_000);
-      } finally {
-        await writeFile(stopFile, '');
-        await until('the callers to stop', async () => callers.exitCode !== null || callers.signalCode !== null, 60_000).catch(() => callers.kill());
-      }
-      assert.equal(await exited, 0, err.slice(-3000));
-      const lines = out
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, any>);
-      const summary = lines[lines.length - 1] as { done: boolean; ok: number; failed: number; errors: string[] };
-      assert.equal(summary.done, true);
+        await until('more answers from v2', async () => count(out(), 'v2') >= 40, 60_000);
+      });
       assert.equal(summary.failed, 0, summary.errors.slice(0, 5).join('\n'));
-      const versions = new Set(lines.filter((l) => 'v' in l).map((l) => l.v as string));
-      assert.deepEqual([...versions].sort(), ['v1', 'v2']);
+      assert.deepEqual([...new Set(versions)].sort(), ['v1', 'v2']);
       // The same instance, restarted: not recreated.
       const after = await workersOf(g, endpointId);
       assert.deepEqual(
@@ -134,6 +176,31 @@ for (const ts of ONE_STORE) {
       assert.equal(still?.id, workerId);
       assert.equal(still?.status, 'Ready');
       assert.equal((await instance(workerId)).start_date, restarted.start_date);
+    });
+
+    it('another image is a hard update: a new worker replaces the old one, drained first, while 20 callers call: none fails', async () => {
+      // The SDK searches machines the account rents nothing on (rented=false): the replacement needs a second host.
+      await secondHost();
+      // The endpoint as the first test left it: max_workers 2, one worker of v2.
+      const endpointId = (await deploy('v2', { MAX_WORKERS: '2' })).endpoint_id as number;
+      const [old] = (await workersOf(g, endpointId)).filter((w) => w.status === 'Ready');
+      const oldId = (old as { id: number }).id;
+      const { versions, summary } = await withCallers('v2', { MAX_WORKERS: '2' }, async (out) => {
+        await until('the callers to get answers', async () => count(out(), 'v2') >= 40, 60_000);
+        const hard = await deploy('v3', { MAX_WORKERS: '2', IMAGE: 'python:3.13-slim' });
+        assert.equal(hard.action, 'updated');
+        await until('answers from v3', async () => out().includes('"v": "v3"'), 120_000).catch(async (e: unknown) => {
+          throw new Error(`${String(e)}\n${await diagnose(endpointId, oldId)}`);
+        });
+        await until('the old worker to be gone', async () => !(await workersOf(g, endpointId)).some((w) => w.id === oldId), 90_000);
+        await until('more answers from v3', async () => count(out(), 'v3') >= 40, 60_000);
+      });
+      assert.equal(summary.failed, 0, summary.errors.slice(0, 5).join('\n'));
+      assert.deepEqual([...new Set(versions)].sort(), ['v2', 'v3']);
+      // The old worker's instance is destroyed, not restarted: a new instance serves.
+      const now = await workersOf(g, endpointId);
+      assert.ok(now.length >= 1 && now.every((w) => w.id !== oldId), JSON.stringify(now));
+      assert.equal((await g.api('GET', `/api/v0/instances/${oldId}/`)).status, 404);
     });
   });
 }

@@ -16,7 +16,9 @@ import { fixture, PYTHON, SDK_PYTHONPATH, sdkMissing, WORKER_PYTHONPATH } from '
  * codeWorkerPythonPath pointing at the SDK snapshot); the SDK's remote calls route through Gantry's
  * serverless path to it and return the value, or the error the function raised. A bootstrap whose
  * run script fails shows why on the worker and the deployment, and the listing shows the worker
- * installing while its run script runs. One worker start for the calls.
+ * installing while its run script runs. One worker start for the calls. The SDK's own stop and start
+ * calls stop the deployment with its workers and start it again; run again with a ttl, the client
+ * finds it unchanged, a call is answered, and once the client has exited the ttl stops it.
  */
 const skip = sdkMissing();
 if (skip !== false) console.log(`# skipping the code workers test: ${skip}`);
@@ -57,6 +59,23 @@ for (const ts of ONE_STORE) {
         ),
       );
       return JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, any>;
+    };
+    /** The output of one of the SDK's own deployment calls (vastai/api/deployments.py) on deployment `id`. */
+    const sdk = async (fn: 'stop_deployment' | 'start_deployment', id: number): Promise<unknown> => {
+      const code = [
+        'import json, os, sys',
+        'from vastai.api.client import VastClient',
+        'from vastai.api import deployments',
+        "c = VastClient(api_key=os.environ['GANTRY_KEY'], server_url=os.environ['GANTRY_URL'])",
+        `print(json.dumps(deployments.${fn}(c, int(sys.argv[1]))))`,
+      ].join('\n');
+      const env = { ...process.env, PYTHONPATH: SDK_PYTHONPATH, PYTHONDONTWRITEBYTECODE: '1', GANTRY_URL: g.url, GANTRY_KEY: g.adminKey as string };
+      const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) =>
+        execFile(PYTHON, ['-c', code, String(id)], { env, timeout: 30_000 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout }),
+        ),
+      );
+      return JSON.parse(stdout.trim()) as unknown;
     };
     /** The worker's output, as its instance's log holds it. */
     const logsOf = (instanceId: number): Promise<string> => readFile(join(g.dataDir, 'instances', String(instanceId), 'meta', 'out', 'output.log'), 'utf8');
@@ -105,6 +124,29 @@ for (const ts of ONE_STORE) {
       await until('the worker to list its finished requests', async () => /delete_requests response: 200/.test(await logsOf(w?.id)));
       const forged = await g.api('POST', '/delete_requests/', { worker_id: w?.id, mtoken: 'gwt_forged', requests: [] }, { key: null });
       assert.equal(forged.status, 401, forged.text);
+    });
+
+    it("stops and starts through the SDK's own calls, answers again, and stops once its client is gone past the ttl", async () => {
+      const first = await run({});
+      const id = first.id as number;
+      const shown = async (): Promise<Record<string, any>> => (await g.api('GET', `/api/v0/deployment/${id}/`)).body.deployment as Record<string, any>;
+      const running = async (): Promise<number> =>
+        (await workersOf(g, first.endpoint_id as number)).filter(
+          (w) => !['stopped', 'destroyed'].includes(String((w as unknown as { gantry_status: string }).gantry_status)),
+        ).length;
+      assert.deepEqual(await sdk('stop_deployment', id), { success: true, endpoint_state: 'stopped' });
+      await until('the deployment to stop with its workers', async () => (await shown()).gantry_status === 'stopped' && (await running()) === 0);
+      assert.deepEqual(await sdk('start_deployment', id), { success: true, endpoint_state: 'active' });
+      // The client again, now with a ttl: it finds the deployment as it was (ttl is recorded), and a call is answered.
+      const again = await run({ CALL: '1', TTL: '10' });
+      assert.equal(again.action, 'exists');
+      assert.equal(again.id, id);
+      assert.equal(again.square, 49);
+      assert.equal((await shown()).ttl, 10);
+      // The client has exited: no heartbeat for 10 s and the deployment is stopped, not deleted.
+      const stopped = await until('the ttl to stop the deployment', async () => ((await shown()).gantry_status === 'stopped' ? shown() : null), 60_000);
+      assert.equal(stopped.endpoint_state, 'stopped');
+      assert.ok(Date.now() / 1000 - (stopped.last_client_heartbeat as number) >= 10, `last heartbeat ${stopped.last_client_heartbeat}`);
     });
   });
 }

@@ -154,12 +154,15 @@ export async function registerDiscovery(app: FastifyInstance, dialects: readonly
   const index = (): Record<string, unknown> => ({
     name: 'gantry',
     version,
-    links: { docs: '/docs', openapi: '/openapi.json', healthz: '/healthz', metrics: '/metrics' },
+    links: { console: '/console/', docs: '/docs', openapi: '/openapi.json', healthz: '/healthz', metrics: '/metrics' },
     dialects: Object.fromEntries(mounted.map((d) => [d.name, { title: docsOf(d.name).tag, basePaths: basePaths(d) }])),
   });
   // `GET /` is Elasticsearch's cluster info where that dialect is mounted; it needs a credential, so a
   // request without one (a browser, a curl) gets the index instead. Root hooks run before any route's.
+  // A browser (asking for HTML) is sent on to the web console.
   app.addHook('onRequest', async (req, reply) => {
-    if ((req.method === 'GET' || req.method === 'HEAD') && req.url.split('?')[0] === '/' && !carriesCredential(req)) await reply.send(index());
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || req.url.split('?')[0] !== '/' || carriesCredential(req)) return;
+    if ((req.headers.accept ?? '').includes('text/html')) await reply.redirect('/console/', 302);
+    else await reply.send(index());
   });
 }

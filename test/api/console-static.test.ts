@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { registerConsoleStatic } from '../../src/api/edge/console-static.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { ONE_STORE } from '../helpers/stores.js';
+
+/** The web console's files at /console/ (src/api/edge/console-static.ts), and the way a browser gets there from `/`. */
+describe('the console static files', () => {
+  let dir: string;
+  let app: FastifyInstance;
+  let empty: FastifyInstance;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gantry-console-'));
+    await mkdir(join(dir, 'web'));
+    await writeFile(join(dir, 'web', 'index.html'), '<!doctype html><title>t</title>');
+    await writeFile(join(dir, 'web', 'app.js'), 'console.log(1)');
+    await writeFile(join(dir, 'web', 'app.css'), 'body{}');
+    await writeFile(join(dir, 'secret.txt'), 'not served');
+    app = Fastify({ routerOptions: { ignoreTrailingSlash: true } });
+    registerConsoleStatic(app, join(dir, 'web'));
+    empty = Fastify();
+    registerConsoleStatic(empty, join(dir, 'nothing'));
+  });
+  after(async () => {
+    await app.close();
+    await empty.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves index.html revalidated on every load, the other files cacheable, each with its content type', async () => {
+    const page = await app.inject({ method: 'GET', url: '/console/' });
+    assert.equal(page.statusCode, 200);
+    assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+    assert.equal(page.headers['cache-control'], 'no-cache');
+    const js = await app.inject({ method: 'GET', url: '/console/app.js?v=abc' });
+    assert.equal(js.statusCode, 200);
+    assert.equal(js.headers['content-type'], 'text/javascript; charset=utf-8');
+    assert.match(String(js.headers['cache-control']), /max-age=\d+/);
+    const css = await app.inject({ method: 'HEAD', url: '/console/app.css' });
+    assert.equal(css.statusCode, 200);
+    assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
+  });
+
+  it('serves nothing outside its folder, and only GET and HEAD', async () => {
+    for (const url of [
+      '/console/../secret.txt',
+      '/console/%2e%2e/secret.txt',
+      '/console/..%2fsecret.txt',
+      '/console/.%2e/secret.txt',
+      '/console/nope.js',
+      '/console//etc/passwd',
+    ]) {
+      const r = await app.inject({ method: 'GET', url });
+      assert.notEqual(r.statusCode, 200, url);
+      assert.doesNotMatch(r.body, /not served/, url);
+    }
+    const post = await app.inject({ method: 'POST', url: '/console/app.js' });
+    assert.equal(post.statusCode, 404);
+  });
+
+  it('without a build, answers 503 with a page saying to run npm run build', async () => {
+    const r = await empty.inject({ method: 'GET', url: '/console/' });
+    assert.equal(r.statusCode, 503);
+    assert.match(r.body, /npm run build/);
+  });
+});
+
+for (const ts of ONE_STORE) {
+  describe(`the console in a running server (${ts.name})`, { skip: ts.skip }, () => {
+    let g: TestGantry;
+    before(async () => {
+      g = await startTestGantry(ts, { localHost: false });
+    });
+    after(() => g.dispose());
+
+    it('a browser at / is sent to /console/; the API index and Elasticsearch with a credential stay', async () => {
+      const browser = await fetch(`${g.url}/`, { headers: { accept: 'text/html,application/xhtml+xml' }, redirect: 'manual' });
+      assert.equal(browser.status, 302);
+      assert.equal(browser.headers.get('location'), '/console/');
+      const index = await g.api('GET', '/', undefined, { key: null });
+      assert.equal(index.body.links.console, '/console/');
+      const es = await g.api('GET', '/');
+      assert.equal(typeof es.body.cluster_name, 'string', es.text);
+    });
+
+    it('serves the built console without a key; a console API path no route serves is a 404 in the console shape', async () => {
+      const page = await g.api('GET', '/console/', undefined, { key: null });
+      assert.equal(page.status, 200);
+      assert.match(page.text, /<script type="module" src="\/console\/app\.js\?v=[0-9a-f]+"/);
+      const nope = await g.api('GET', '/console/api/nope');
+      assert.equal(nope.status, 404);
+      assert.equal(nope.body.error.code, 'NOT_FOUND');
+    });
+  });
+}
