@@ -48,12 +48,11 @@ function machineState(m: MachineRecord, held: number): MachineState {
 export async function consoleOverview(ctx: ControlContext, p: Principal): Promise<Overview> {
   const scope = p.isAdmin ? null : p.accountId;
   const [machines, instances] = [may(p, 'machine.read'), may(p, 'instance.list')];
-  const all = machines || instances ? await ctx.store.listInstances({ accountId: machines ? null : scope }) : [];
-  const mine = all.filter((i) => scope === null || i.accountId === scope);
+  const mine = instances || may(p, 'billing.read') ? await ctx.store.listInstances({ accountId: scope }) : [];
   const out: { -readonly [K in keyof Overview]: Overview[K] } = { machines: null, instances: null, endpoints: null, deployments: null, billing: null };
   if (machines) {
-    const held = new Map<number, number>();
-    for (const i of all) held.set(i.machineId, (held.get(i.machineId) ?? 0) + i.gpuIndices.length);
+    // GPUs held now (gpu_allocations): a stopped instance remembers its GPUs but holds none.
+    const held = await ctx.store.allocatedGpuCounts();
     const byState: Record<MachineState, number> = { free: 0, rented: 0, offline: 0, maintenance: 0 };
     const gpusByState: Record<MachineState, number> = { free: 0, rented: 0, offline: 0, maintenance: 0 };
     const owned = (await ctx.machines.list()).filter((m) => scope === null || m.ownerId === scope);
@@ -75,10 +74,8 @@ export async function consoleOverview(ctx: ControlContext, p: Principal): Promis
     out.deployments = { total: deps.length, byStatus: count(deps.map((d) => status.get(d.endpointId) as string)) };
   }
   if (may(p, 'billing.read')) {
-    const own = scope === p.accountId ? mine : all.filter((i) => i.accountId === p.accountId);
-    const metered = instances || machines ? own : await ctx.store.listInstances({ accountId: p.accountId });
     let spendPerHour = 0;
-    for (const i of metered) {
+    for (const i of mine.filter((x) => x.accountId === p.accountId)) {
       const on = meters(i.status);
       const r = ratesOf(i);
       spendPerHour += (on.gpu ? r.gpu : 0) + (on.disk ? r.disk : 0);
