@@ -1,6 +1,6 @@
 import type { ScaleDecisionRecord } from '../../domain/serverless/scale-decision.js';
 import type { ControlContext } from '../context.js';
-import type { Principal } from '../principal.js';
+import { systemPrincipal, type Principal } from '../principal.js';
 import type { EndpointChangeResult } from '../serverless/change-endpoint.js';
 import { deleteDeployment, listDeployments, showDeployment, startDeployment, stopDeployment, type DeploymentView } from '../serverless/deployments.js';
 
@@ -104,4 +104,20 @@ export async function deleteConsoleDeployment(ctx: ControlContext, p: Principal,
 
 async function after(ctx: ControlContext, p: Principal, id: number, r: EndpointChangeResult): Promise<{ changed: boolean; deployment: ConsoleDeployment }> {
   return { changed: r.changed, deployment: await consoleDeployment(ctx, p, id) };
+}
+
+/**
+ * The deployment of an endpoint as its owner sees it, for the push channel (the store's `endpoint`
+ * change names the endpoint): undefined when no deployment owns it; `deployment` null once it is deleted.
+ */
+export async function deploymentOfEndpoint(
+  ctx: ControlContext,
+  endpointId: number,
+): Promise<{ accountId: number; deploymentId: number; deployment: ConsoleDeployment | null } | undefined> {
+  const d = await ctx.store.findDeploymentByEndpoint(endpointId);
+  if (d === undefined) return undefined;
+  const ep = await ctx.store.getEndpoint(endpointId);
+  if (ep === undefined || ep.status === 'deleted') return { accountId: d.accountId, deploymentId: d.id, deployment: null };
+  const owner = systemPrincipal(d.accountId, 'console');
+  return { accountId: d.accountId, deploymentId: d.id, deployment: await consoleDeployment(ctx, owner, d.id) };
 }
