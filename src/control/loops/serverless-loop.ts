@@ -18,6 +18,7 @@ import { dropCodeVersions } from '../serverless/code-deployments.js';
 import { stopSilentCodeDeployment } from '../serverless/code-ttl.js';
 import { planRollout } from '../../domain/serverless/rollout.js';
 import { ScaleDecisionLog } from '../serverless/scale-decisions.js';
+import { ShownChanges } from '../serverless/shown-changes.js';
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
 const DEFAULT_PERF = 1;
@@ -49,6 +50,7 @@ export class ServerlessLoop {
    */
   readonly #unrecordedDrainFailures = new Map<number, number>();
   readonly #decisions: ScaleDecisionLog;
+  readonly #shown = new ShownChanges();
   #timer: NodeJS.Timeout | null = null;
   /** When the armed timer fires (clock time). */
   #timerAt = Infinity;
@@ -137,6 +139,7 @@ export class ServerlessLoop {
           ctx.log.info({ endpointId: ep.id, from: ep.stopPhase, to: pass.stop.phase, failed: pass.stop.failed }, 'endpoint stop phase');
         }
         if (outcome !== 'lost') ctx.endpointSignal.notify(ep.id);
+        if (outcome === 'applied') this.#shown.pass(ctx, ep, pass);
       }),
     );
   }

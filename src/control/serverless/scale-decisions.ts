@@ -43,9 +43,12 @@ export class ScaleDecisionLog {
       reason: d.reason,
       refused: a.refused,
     };
-    await ctx.store
-      .recordScaleDecision(row, SCALE_DECISIONS_KEPT)
-      .catch((err: unknown) => ctx.log.warn({ err, endpointId: ep.id }, 'scale decision not recorded'));
+    try {
+      await ctx.store.recordScaleDecision(row, SCALE_DECISIONS_KEPT);
+      ctx.store.changes.publish('endpoint-status', ep.id); // the console shows decisions live
+    } catch (err) {
+      ctx.log.warn({ err, endpointId: ep.id }, 'scale decision not recorded');
+    }
   }
 
   forget(endpointId: number): void {
