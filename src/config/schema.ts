@@ -300,6 +300,22 @@ export const SETTINGS = {
     default: 60_000,
     doc: "Safety net only: the longest a remembered credential (an API key's principal, a caller's right to call an endpoint) is used without reading it again, which bounds how long a change notification lost between replicas (a failed NOTIFY) could keep a revoked key working elsewhere.",
   },
+  // ── the web console's push channel (src/api/dialects/console/events.ts) ──
+  consoleEventsHeartbeatMs: {
+    type: 'duration',
+    default: 15_000,
+    doc: 'How often an open console event stream gets a comment line, so proxies and the browser keep it open and a dead connection is noticed.',
+  },
+  consoleEventsCoalesceMs: {
+    type: 'duration',
+    default: 200,
+    doc: 'Console push: at most one push per record in this time; the changes of a burst are read once and sent as one row.',
+  },
+  consoleEventsStreamsPerKey: {
+    type: 'integer',
+    default: 16,
+    doc: 'Most console event streams one API key may hold open on one replica (one per browser tab); one more is CONSOLE_STREAMS_LIMIT (429).',
+  },
   // ── SSH access to instances (src/agent/ssh-access.ts, docs/decisions/010-ssh-access.md) ──
   sshBindAddress: {
     type: 'string',

@@ -64,6 +64,9 @@ export type ControlSettings = Pick<
   | 'maxJsonDepth'
   | 'principalCacheEntries'
   | 'principalCacheMaxAgeMs'
+  | 'consoleEventsHeartbeatMs'
+  | 'consoleEventsCoalesceMs'
+  | 'consoleEventsStreamsPerKey'
 >;
 
 /** Everything a use case needs, passed down explicitly (no module singletons). */

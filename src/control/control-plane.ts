@@ -26,7 +26,7 @@ import { volumeUseCases, type VolumeUseCases } from './volumes/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
 import { BillingLoop } from './loops/billing-loop.js';
 import { Sampler } from './loops/sampler.js';
-import { listInstances, readAccountViews, showInstance } from './instances/read-instances.js';
+import { listInstances, readAccountViews, readInstanceView, showInstance } from './instances/read-instances.js';
 import { InstanceViewCache } from './instances/instance-view-cache.js';
 import { AgentHub } from './hosts/agent-hub.js';
 import { createHostToken } from './hosts/host-tokens.js';
@@ -160,6 +160,8 @@ export class ControlPlane {
   createInstance = (p: Principal, r: CreateInstanceRequest): ReturnType<typeof createInstance> => createInstance(this.ctx, p, r);
   showInstance = (p: Principal, id: number): ReturnType<typeof showInstance> => showInstance(this.ctx, p, id);
   listInstances = (p: Principal): ReturnType<typeof listInstances> => listInstances(this.ctx, p);
+  /** One instance's view for any reader, unauthorized: the console's push channel checks each reader. */
+  instanceView = (id: number): ReturnType<typeof readInstanceView> => readInstanceView(this.ctx, id);
   changeInstance = (p: Principal, id: number, action: InstanceAction): ReturnType<typeof changeInstance> => changeInstance(this.ctx, p, id, action);
   bulkChangeInstances = (p: Principal, ids: readonly number[], action: InstanceAction): ReturnType<typeof bulkChangeInstances> =>
     bulkChangeInstances(this.ctx, p, ids, action);

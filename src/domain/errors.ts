@@ -161,6 +161,11 @@ export const ERROR_CODES = {
     retryable: true,
     doc: "The endpoint's request queue on this replica holds queueCapacity requests already; the request was refused at once and not processed.",
   },
+  CONSOLE_STREAMS_LIMIT: {
+    kind: 'rate_limited',
+    retryable: true,
+    doc: 'This API key holds consoleEventsStreamsPerKey console event streams open on this replica already; close a console tab or retry later.',
+  },
   REQUEST_REJECTED_BY_STOP: {
     kind: 'rate_limited',
     retryable: true,

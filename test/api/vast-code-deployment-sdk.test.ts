@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { fixture, PYTHON, SDK_PYTHONPATH as PYTHONPATH, sdkMissing } from '../helpers/vast-sdk.js';
+import { fixture, PYTHON, WORKER_PYTHONPATH as PYTHONPATH, sdkMissing } from '../helpers/vast-sdk.js';
 import { ONE_STORE } from '../helpers/stores.js';
 
 /**

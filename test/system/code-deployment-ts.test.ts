@@ -16,7 +16,8 @@ import { ONE_STORE } from '../helpers/stores.js';
  * Node bootstrap, and remote calls return what the worker computed, share its context, and bring a
  * remote error back with its stack. Running it unchanged is `exists` with no upload; a change in the
  * helper is a `soft_update`, and the worker, restarted in place, runs the new code; a client with a
- * ttl heartbeats while it runs. One worker start and one restart.
+ * ttl heartbeats while it runs, and once it is gone the ttl stops the deployment; a start brings it
+ * back; a change of maxWorkers alone is an `autoscale_update` that restarts nothing. Two worker starts (the second after the start) and one restart.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'code-ts');
@@ -134,6 +135,29 @@ for (const ts of ONE_STORE) {
       assert.equal(out.action, 'exists');
       const at = await heartbeat();
       assert.ok(typeof at === 'number' && at * 1000 >= t0 - 1000, String(at));
+    });
+
+    it('stops once its client is gone past the ttl, and a start brings it back: a call is answered', async () => {
+      const id = String(first.deploymentId);
+      const shown = async (): Promise<Record<string, any>> => (await g.api('GET', `/api/v0/deployment/${id}/`)).body.deployment as Record<string, any>;
+      // The last client (ttl 2 s) has exited: no heartbeat since.
+      await until('the ttl to stop the deployment', async () => (await shown()).gantry_status === 'stopped', 30_000);
+      const started = await g.api('POST', `/api/v0/deployment/${id}/start/`);
+      assert.equal(started.status, 200, started.text);
+      const out = await run({ CALL: '1' });
+      assert.equal(out.action, 'exists');
+      assert.equal(out.first.square, 50);
+    });
+
+    it('only maxWorkers changes: autoscale_update, and the worker is not restarted', async () => {
+      const [w] = await workersOf(g, first.endpointId as number);
+      const startedAt = (await g.api('GET', `/api/v0/instances/${String(w?.id)}/`)).body.instances.start_date as number;
+      const out = await run({ MAX_WORKERS: '2' });
+      assert.equal(out.action, 'autoscale_update');
+      assert.equal(out.uploaded, false);
+      const [still] = await workersOf(g, first.endpointId as number);
+      assert.equal(still?.id, w?.id);
+      assert.equal((await g.api('GET', `/api/v0/instances/${String(w?.id)}/`)).body.instances.start_date, startedAt);
     });
   });
 }

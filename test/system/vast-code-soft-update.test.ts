@@ -11,7 +11,7 @@ import { startHost, type RunningHost } from '../../src/main/host.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
 import { ONE_STORE } from '../helpers/stores.js';
-import { fixture, PYTHON, SDK_PYTHONPATH, sdkMissing, WORKER_PYTHONPATH } from '../helpers/vast-sdk.js';
+import { fixture, PYTHON, sdkMissing, WORKER_PYTHONPATH } from '../helpers/vast-sdk.js';
 
 /**
  * A code deployment's soft update restarts its worker in place (decision 020, restart-workers.ts):
@@ -70,7 +70,7 @@ for (const ts of ONE_STORE) {
     };
     const envOf = (extra: Record<string, string>): NodeJS.ProcessEnv => ({
       ...process.env,
-      PYTHONPATH: SDK_PYTHONPATH,
+      PYTHONPATH: WORKER_PYTHONPATH,
       PYTHONDONTWRITEBYTECODE: '1',
       GANTRY_URL: g.url,
       GANTRY_KEY: g.adminKey as string,

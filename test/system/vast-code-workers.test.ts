@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
 import { ONE_STORE } from '../helpers/stores.js';
-import { fixture, PYTHON, SDK_PYTHONPATH, sdkMissing, WORKER_PYTHONPATH } from '../helpers/vast-sdk.js';
+import { fixture, PYTHON, sdkMissing, WORKER_PYTHONPATH } from '../helpers/vast-sdk.js';
 
 /**
  * Code deployments' workers run the code (decision 020), on the process runtime: Vast's deployments
@@ -52,7 +52,7 @@ for (const ts of ONE_STORE) {
     const run = async (env: Record<string, string>): Promise<Record<string, any>> => {
       const file = join(dir, 'workers_app.py');
       await writeFile(file, await readFile(fixture('code_worker.py'), 'utf8'));
-      const all = { ...process.env, PYTHONPATH: SDK_PYTHONPATH, PYTHONDONTWRITEBYTECODE: '1', GANTRY_URL: g.url, GANTRY_KEY: g.adminKey as string, ...env };
+      const all = { ...process.env, PYTHONPATH: WORKER_PYTHONPATH, PYTHONDONTWRITEBYTECODE: '1', GANTRY_URL: g.url, GANTRY_KEY: g.adminKey as string, ...env };
       const { stdout } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
         execFile(PYTHON, [file], { env: all, cwd: dir, timeout: 90_000 }, (err, stdout, stderr) =>
           err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve({ stdout, stderr }),
@@ -69,7 +69,7 @@ for (const ts of ONE_STORE) {
         "c = VastClient(api_key=os.environ['GANTRY_KEY'], server_url=os.environ['GANTRY_URL'])",
         `print(json.dumps(deployments.${fn}(c, int(sys.argv[1]))))`,
       ].join('\n');
-      const env = { ...process.env, PYTHONPATH: SDK_PYTHONPATH, PYTHONDONTWRITEBYTECODE: '1', GANTRY_URL: g.url, GANTRY_KEY: g.adminKey as string };
+      const env = { ...process.env, PYTHONPATH: WORKER_PYTHONPATH, PYTHONDONTWRITEBYTECODE: '1', GANTRY_URL: g.url, GANTRY_KEY: g.adminKey as string };
       const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) =>
         execFile(PYTHON, ['-c', code, String(id)], { env, timeout: 30_000 }, (err, stdout, stderr) =>
           err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout }),

@@ -4,6 +4,7 @@ import { ApiError, useKey } from './api.js';
 import { ROUTES } from './routes.js';
 import { navigate, useHashPath } from './router.js';
 import { login, logout, may, storedKey, type Session } from './session.js';
+import { push } from './push.js';
 import { ErrorBanner } from './ui/error-banner.js';
 import { Progress } from './ui/progress.js';
 // uPlot's CSS always ships, so pages that draw charts need nothing else.
@@ -110,6 +111,7 @@ function App() {
     <Shell
       session={session}
       onLogout={() => {
+        push.stop();
         logout();
         useKey(null);
         setSession(null);

@@ -60,3 +60,15 @@ export async function listInstances(ctx: ControlContext, p: Principal): Promise<
   const all = await ctx.instanceViews.get(p.accountId);
   return p.scope === 'instance' ? all.filter((v) => v.instance.id === p.instanceId) : all;
 }
+
+/**
+ * One instance as listings show it, read once for every reader (the console's push channel, which
+ * authorizes each reader itself); undefined: no such instance.
+ */
+export async function readInstanceView(ctx: ControlContext, id: number): Promise<InstanceView | undefined> {
+  const instance = await ctx.store.getInstance(id);
+  if (instance === undefined) return undefined;
+  const machine = (await ctx.machines.list()).find((m) => m.id === instance.machineId);
+  const [view] = await withUsage(ctx, [{ instance, machine }]);
+  return view;
+}

@@ -58,7 +58,7 @@ export function Table<T>(p: TableProps<T>) {
         </div>
       )}
       <div class="scroll">
-        <table>
+        <table class="cards">
           <caption>{p.caption}</caption>
           <thead>
             <tr>

@@ -5,6 +5,8 @@ import { consoleSessionRoutes } from './session.js';
 import { consoleOverviewRoutes } from './overview.js';
 import { consoleSeriesRoutes } from './series.js';
 import { consoleDeploymentRoutes } from './deployments.js';
+import { consoleEventRoutes } from './events.js';
+import { PUSH_SOURCES } from './push-sources.js';
 
 /**
  * The web console's own API (`/console/api/...`): what the console needs that no dialect's API
@@ -23,4 +25,5 @@ function consoleRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   consoleOverviewRoutes(app, deps);
   consoleSeriesRoutes(app, deps);
   consoleDeploymentRoutes(app, deps);
+  consoleEventRoutes(app, deps, PUSH_SOURCES);
 }

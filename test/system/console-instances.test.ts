@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { BROWSER_SKIP, checkA11y, DESKTOP, launchBrowser, openConsole, PHONE, screenshot, type TestBrowser } from '../helpers/browser.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { ONE_STORE } from '../helpers/stores.js';
+
+/** Polls `fn` until it holds (a fact, not a sleep), failing after `timeoutMs`. */
+async function until(fn: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The highest `tick-N` the log viewer shows. */
+async function lastTick(page: Page): Promise<number> {
+  const text = (await page.locator('pre.log').textContent()) ?? '';
+  return Math.max(0, ...[...text.matchAll(/tick-(\d+)/g)].map((m) => Number(m[1])));
+}
+
+/** The same document as before (no reload): the mark set on the page's window is still there. */
+const sameDocument = async (page: Page): Promise<boolean> => (await page.evaluate(() => (globalThis as { __mark?: string }).__mark)) === 'kept';
+
+/**
+ * The console's Instances page in Debian's chromium against a real server with the local process
+ * runtime: rent from an offers search, see the instance run without a reload, follow its log, stop,
+ * start and destroy it; what a read-only key and a key without instance rights are offered; axe-core
+ * on every view at a desktop and a phone viewport; screenshots as test artifacts.
+ */
+for (const ts of ONE_STORE) {
+  describe(`the console's Instances page (${ts.name})`, { skip: BROWSER_SKIP || ts.skip }, () => {
+    let g: TestGantry;
+    let b: TestBrowser;
+    let alice: string;
+
+    before(async () => {
+      [g, b] = await Promise.all([startTestGantry(ts), launchBrowser()]);
+      const u = await g.api('POST', '/api/v0/users/', { username: 'alice', credit: 100 });
+      assert.equal(u.status, 200, u.text);
+      alice = u.body.api_key as string;
+    });
+    after(async () => {
+      await b?.close();
+      await g?.dispose();
+    });
+
+    it('rents from an offers search, shows it running without a reload, follows its log, stops, starts and destroys it', async () => {
+      const page = await (await b.context(DESKTOP)).newPage();
+      await openConsole(g, page, alice, '#/instances');
+      await page.getByText('Live updates on').waitFor();
+      await page.evaluate(() => void ((globalThis as { __mark?: string }).__mark = 'kept'));
+      await checkA11y(page, 'instances (empty)');
+
+      await page.getByLabel('Offer query').fill('num_gpus=1');
+      await page.getByRole('button', { name: 'Search offers' }).click();
+      await page
+        .getByRole('button', { name: /^Choose offer/ })
+        .first()
+        .click();
+      await page.getByLabel('Command (run on start)').fill('for i in $(seq 1 3000); do echo tick-$i; sleep 0.2; done');
+      await page.getByLabel('Label', { exact: true }).fill('console-test');
+      await page.getByLabel('Disk (GB)').fill('10');
+      const preview = page.getByLabel('Price preview');
+      await preview.getByText('Storage (10 GB)').waitFor();
+      assert.match((await preview.textContent()) ?? '', /Total\$\d+\.\d{4} per hour/);
+      await checkA11y(page, 'rent form with price preview');
+      await screenshot(page, 'instances-rent');
+      await page.getByRole('button', { name: /^Rent offer/ }).click();
+
+      const row = page.locator('tbody tr', { hasText: 'console-test' });
+      await row.locator('[data-status="running"]').waitFor({ timeout: 30_000 });
+      assert.ok(await sameDocument(page), 'the status arrived without a reload');
+      await checkA11y(page, 'instances (running)');
+      await screenshot(page, 'instances');
+
+      await row.getByRole('button', { name: /^Logs instance/ }).click();
+      await until(async () => (await lastTick(page)) > 0, 'the first log lines');
+      const seen = await lastTick(page);
+      await until(async () => (await lastTick(page)) > seen + 3, 'new log lines');
+      await checkA11y(page, 'log viewer');
+      await screenshot(page, 'instances-logs');
+      await page.getByRole('button', { name: 'Close logs' }).click();
+
+      await row.getByRole('button', { name: /^Stop instance/ }).click();
+      await row.locator('[data-status="stopped"]').waitFor({ timeout: 30_000 });
+      await row.getByRole('button', { name: /^Start instance/ }).click();
+      await row.locator('[data-status="running"]').waitFor({ timeout: 30_000 });
+
+      await row.getByRole('button', { name: /^Destroy instance/ }).click();
+      const dialog = page.getByRole('dialog');
+      assert.match((await dialog.textContent()) ?? '', /Destroy instance \d+ \(console-test\)\?/);
+      await checkA11y(page, 'destroy confirmation');
+      await screenshot(page, 'instances-destroy');
+      await dialog.getByRole('button', { name: 'Destroy' }).click();
+      await row.waitFor({ state: 'detached', timeout: 30_000 });
+      assert.ok(await sameDocument(page), 'every change arrived without a reload');
+      await page.context().close();
+    });
+
+    it('works at a phone-sized viewport', async () => {
+      const rent = await g.api(
+        'PUT',
+        `/api/v0/asks/${(await g.api('GET', '/api/v0/machines/')).body.machines[0].id * 1000 + 1}/`,
+        { image: 'x', onstart: 'sleep 600', runtype: 'ssh', label: 'phone' },
+        { key: alice },
+      );
+      assert.equal(rent.status, 200, rent.text);
+      const page = await (await b.context(PHONE)).newPage();
+      await page.goto(`${g.url}/console/`);
+      await page.getByLabel('API key').waitFor();
+      await checkA11y(page, 'login on a phone');
+      await screenshot(page, 'login-phone');
+      await openConsole(g, page, alice, '#/instances');
+      await page.locator('tbody tr', { hasText: 'phone' }).waitFor();
+      await checkA11y(page, 'instances on a phone');
+      await screenshot(page, 'instances-phone');
+      await page.context().close();
+    });
+
+    it('a read-only key sees the instances and no action but the log; a key without instance rights has no Instances page', async () => {
+      const ro = await g.api('POST', '/api/v0/auth/apikeys/', { name: 'read only', permissions: { api: { instance_read: {} } } }, { key: alice });
+      const none = await g.api('POST', '/api/v0/auth/apikeys/', { name: 'billing only', permissions: { api: { billing_read: {} } } }, { key: alice });
+      assert.equal(ro.status, 200, ro.text);
+      assert.equal(none.status, 200, none.text);
+
+      const page = await (await b.context(DESKTOP)).newPage();
+      await page.goto(`${g.url}/console/`);
+      await page.getByLabel('API key').fill('not a key');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      // The API's own message, not a bare status.
+      await page.getByRole('alert').getByText('The API key is not valid.').waitFor();
+      await checkA11y(page, 'login with an error');
+      await openConsole(g, page, ro.body.key as string, '#/instances');
+      const row = page.locator('tbody tr', { hasText: 'phone' });
+      await row.waitFor();
+      assert.deepEqual(await row.getByRole('button').allTextContents(), ['Logs']);
+      assert.equal(await page.getByRole('heading', { name: 'Rent an instance' }).count(), 0);
+      await checkA11y(page, 'instances, read-only key');
+
+      // The key stays for the tab (a reload needs no login) and logging out forgets it.
+      await page.reload();
+      await row.waitFor();
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByLabel('API key').waitFor();
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { length: number } }).sessionStorage.length), 0);
+      await openConsole(g, page, none.body.key as string);
+      const nav = page.getByRole('navigation', { name: 'Console pages' });
+      assert.equal(await nav.getByRole('link', { name: 'Instances' }).count(), 0);
+      await page.goto(`${g.url}/console/#/instances`);
+      await page.getByRole('button', { name: 'Log out' }).waitFor();
+      assert.equal(await page.getByRole('heading', { name: 'Instances' }).count(), 0);
+      await checkA11y(page, 'console, key without instance rights');
+      await page.context().close();
+    });
+  });
+}

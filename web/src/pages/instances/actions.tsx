@@ -1,0 +1,59 @@
+import { useState } from 'preact/hooks';
+import { nameOf, statusOf, type InstanceRow } from './types.js';
+
+/** What the key may do to instances (from the session's `can`). */
+export interface InstanceRights {
+  readonly read: boolean;
+  /** start, stop, destroy (`instance.change`) */
+  readonly change: boolean;
+  /** label, reboot, recycle (`instance.manage`) */
+  readonly manage: boolean;
+}
+
+export type InstanceAction = 'start' | 'stop' | 'reboot' | 'recycle' | 'destroy' | 'logs' | { label: string };
+
+/** The buttons of one row: only what the key may do, and only what the instance's status allows. */
+export function RowActions({ row, rights, busy, act }: { row: InstanceRow; rights: InstanceRights; busy: boolean; act: (a: InstanceAction) => void }) {
+  const [labelling, setLabelling] = useState(false);
+  const [label, setLabel] = useState(row.label ?? '');
+  const s = statusOf(row);
+  const stopped = row.intended_status === 'stopped' || s === 'stopped' || s === 'exited' || s === 'failed';
+  const name = nameOf(row);
+  const b = (text: string, a: InstanceAction, danger = false) => (
+    <button type="button" class={danger ? 'danger' : undefined} disabled={busy} onClick={() => act(a)} aria-label={`${text} ${name}`}>
+      {text}
+    </button>
+  );
+  if (labelling)
+    return (
+      <form
+        class="actions"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setLabelling(false);
+          act({ label });
+        }}
+      >
+        <label for={`label-${row.id}`}>New label</label>
+        <input id={`label-${row.id}`} value={label} onInput={(e) => setLabel(e.currentTarget.value)} size={12} />
+        <button type="submit">Save label</button>
+        <button type="button" onClick={() => setLabelling(false)}>
+          Cancel
+        </button>
+      </form>
+    );
+  return (
+    <div class="actions">
+      {rights.read && b('Logs', 'logs')}
+      {rights.change && (stopped ? b('Start', 'start') : b('Stop', 'stop'))}
+      {rights.manage && !stopped && b('Reboot', 'reboot')}
+      {rights.manage && b('Recycle', 'recycle')}
+      {rights.manage && (
+        <button type="button" disabled={busy} onClick={() => setLabelling(true)} aria-label={`Label ${name}`}>
+          Label
+        </button>
+      )}
+      {rights.change && b('Destroy', 'destroy', true)}
+    </div>
+  );
+}

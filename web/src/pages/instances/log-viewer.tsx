@@ -1,0 +1,71 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api } from '../../api.js';
+import { ErrorBanner } from '../../ui/error-banner.js';
+import { Progress } from '../../ui/progress.js';
+
+/** How often a followed log is read again. */
+const FOLLOW_MS = 2000;
+const TAIL = 500;
+
+/**
+ * An instance's output, read as Vast's clients read it: `PUT /api/v0/instances/request_logs/:id`
+ * captures the last lines behind a result URL, fetched next. While following, it is read again every
+ * two seconds and the view stays at the newest line.
+ */
+export function LogViewer({ id, name, onClose }: { id: number; name: string; onClose: () => void }) {
+  const [text, setText] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [follow, setFollow] = useState(true);
+  const pre = useRef<HTMLPreElement>(null);
+
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const read = async (): Promise<void> => {
+      try {
+        const r = await api<{ result_url: string }>('PUT', `/api/v0/instances/request_logs/${id}/`, { body: { tail: TAIL } });
+        // The result URL names this server as the API sees it; the page reads it from its own origin.
+        const got = await api<string>('GET', new URL(r.result_url, location.href).pathname);
+        if (!stopped) {
+          setText(typeof got === 'string' ? got : JSON.stringify(got));
+          setError(null);
+        }
+      } catch (err) {
+        if (!stopped) setError(err);
+      }
+      if (!stopped && follow) timer = setTimeout(() => void read(), FOLLOW_MS);
+    };
+    void read();
+    return () => {
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+    };
+  }, [id, follow]);
+
+  useEffect(() => {
+    const el = pre.current;
+    if (el !== null && follow) el.scrollTop = el.scrollHeight;
+  }, [text, follow]);
+
+  return (
+    <section class="panel" aria-labelledby="log-title">
+      <h2 id="log-title">Logs of {name}</h2>
+      <div class="actions">
+        <label>
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.currentTarget.checked)} /> Follow new lines
+        </label>
+        <button type="button" onClick={onClose}>
+          Close logs
+        </button>
+      </div>
+      <ErrorBanner error={error} />
+      {text === null && error === null ? (
+        <Progress label="Reading the log…" />
+      ) : (
+        <pre class="log" ref={pre} tabIndex={0} aria-label={`Output of ${name}`} aria-live="off">
+          {text === '' ? '(no output yet)' : text}
+        </pre>
+      )}
+    </section>
+  );
+}
