@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
+import { push, type PushEvent } from '../push.js';
 
 /** A deployment as `GET /console/api/deployments[/:id]` answers it. */
 export interface Deployment {
@@ -47,9 +48,6 @@ export const API_NAMES: Readonly<Record<string, string>> = {
   elasticsearch: 'Elasticsearch',
 };
 
-/** How often the page reads its deployments again while it is shown (the live view of queue and workers). */
-export const REFRESH_MS = 1_000;
-
 export const workersText = (by: Readonly<Record<string, number>>): string =>
   Object.keys(by).length === 0
     ? 'none'
@@ -58,11 +56,8 @@ export const workersText = (by: Readonly<Record<string, number>>): string =>
         .map(([k, n]) => `${n} ${k}`)
         .join(', ');
 
-/**
- * Reads `path` now and again every REFRESH_MS, and at once when `bump` changes (after an action).
- * An error is kept and shown; the last good answer stays on screen meanwhile.
- */
-export function useLive<T>(path: string, bump: number): { data: T | null; error: unknown; loaded: boolean } {
+/** Read once, then again at every (re)connection of the push channel and after an action (`bump`). */
+function useLoad<T>(path: string, bump: number, apply: (e: PushEvent, set: (f: (d: T | null) => T | null) => void) => void) {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [loaded, setLoaded] = useState(false);
@@ -80,11 +75,35 @@ export function useLive<T>(path: string, bump: number): { data: T | null; error:
       if (live) setLoaded(true);
     };
     void load();
-    const t = setInterval(() => void load(), REFRESH_MS);
+    const stops = [push.subscribe('deployment', (e) => (e.id === null ? void load() : apply(e, setData))), push.onHello(() => void load())];
     return () => {
       live = false;
-      clearInterval(t);
+      for (const stop of stops) stop();
     };
   }, [path, bump]);
   return { data, error, loaded };
+}
+
+/** Every deployment of the account, kept current by the push channel (a pushed row replaces its own; null: deleted). */
+export function useDeployments(): { data: Deployment[] | null; error: unknown; loaded: boolean } {
+  const r = useLoad<{ deployments: Deployment[] }>('/console/api/deployments', 0, (e, set) =>
+    set((d) => {
+      if (d === null) return d;
+      const row = e.row as Deployment | null | undefined;
+      const rest = d.deployments.filter((x) => x.endpoint_id !== e.id);
+      return { deployments: row === null || row === undefined ? rest : [...rest, row] };
+    }),
+  );
+  return { ...r, data: r.data?.deployments ?? null };
+}
+
+/** One deployment, kept current by the push channel. */
+export function useDeployment(id: number, bump: number): { data: Deployment | null; error: unknown; loaded: boolean } {
+  return useLoad<Deployment>(`/console/api/deployments/${id}`, bump, (e, set) =>
+    set((d) => {
+      const row = e.row as Deployment | null | undefined;
+      if (row !== null && row !== undefined) return row.id === id ? row : d;
+      return d !== null && d.endpoint_id === e.id ? null : d;
+    }),
+  );
 }

@@ -6,7 +6,7 @@ import { ConfirmDialog } from '../ui/confirm-dialog.js';
 import { ErrorBanner } from '../ui/error-banner.js';
 import { Progress } from '../ui/progress.js';
 import { Table, type Column } from '../ui/table.js';
-import { API_NAMES, useLive, workersText, type Decision, type Deployment } from './deployment-data.js';
+import { API_NAMES, useDeployment, workersText, type Decision, type Deployment } from './deployment-data.js';
 import { StopDialog, type StopOptions } from './stop-dialog.js';
 
 type Worker = Deployment['workers'][number];
@@ -49,7 +49,7 @@ function StopOutcome({ d }: { d: Deployment }) {
 /** One deployment: its numbers, workers, the autoscaler's last decisions, and stop, start and delete when the key may. */
 export function DeploymentDetail({ session, id }: { session: Session; id: number }) {
   const [bump, setBump] = useState(0);
-  const live = useLive<Deployment>(`/console/api/deployments/${id}`, bump);
+  const live = useDeployment(id, bump);
   const [dialog, setDialog] = useState<'stop' | 'delete' | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);

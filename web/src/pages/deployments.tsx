@@ -4,7 +4,7 @@ import { ErrorBanner } from '../ui/error-banner.js';
 import { Progress } from '../ui/progress.js';
 import { Table, type Column } from '../ui/table.js';
 import { DeploymentDetail } from './deployment-detail.js';
-import { API_NAMES, useLive, workersText, type Deployment } from './deployment-data.js';
+import { API_NAMES, useDeployments, workersText, type Deployment } from './deployment-data.js';
 import './data.css';
 
 /** `#/deployments/<id>`: the id of the deployment shown in detail, or null for the list. */
@@ -32,10 +32,10 @@ const COLUMNS: readonly Column<Deployment>[] = [
   { key: 'api', label: 'Made by', value: (d) => API_NAMES[d.api] ?? d.api },
 ];
 
-/** Every deployment of the account, whichever API made it; a row opens its detail. */
+/** Every deployment of the account, whichever API made it, live from the push channel; a row opens its detail. */
 export function DeploymentsPage(p: PageProps) {
   const id = useDetailId();
-  const list = useLive<{ deployments: Deployment[] }>('/console/api/deployments', 0);
+  const list = useDeployments();
   if (id !== null) return <DeploymentDetail session={p.session} id={id} />;
   return (
     <section aria-labelledby="page-title">
@@ -47,7 +47,7 @@ export function DeploymentsPage(p: PageProps) {
         <Table
           caption="Deployments"
           columns={COLUMNS}
-          rows={list.data?.deployments ?? []}
+          rows={list.data ?? []}
           rowKey={(d) => d.id}
           initialSort={{ key: 'name', dir: 'asc' }}
           empty="No deployments yet: create one with any of the APIs (Vast, AI Core, Elasticsearch)."
