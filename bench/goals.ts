@@ -1,3 +1,4 @@
+import type { BytesRow } from './console.js';
 import type { ResourceRow } from './fleet.js';
 import type { ThroughputRow } from './proxy.js';
 import { textTable, type LatencyRow } from './util.js';
@@ -22,6 +23,8 @@ export interface BenchResults {
   readonly auth: readonly ThroughputRow[] | null;
   /** CPU and memory rows (the fleet at scale among them). */
   readonly resources: readonly ResourceRow[];
+  /** The console's first load, bytes transferred (issue 19). */
+  readonly consoleBytes?: readonly BytesRow[] | null;
 }
 
 type Named = { readonly bench: string; readonly variant: string };
@@ -135,7 +138,35 @@ export function goalRows(r: BenchResults): GoalRow[] {
       peer: idle !== undefined ? `idle with the same data: ${idle.cpuPercent.toFixed(0)}%, ${idle.rssMb.toFixed(0)} MB` : '-',
       met: steady.cpuPercent < 20,
     });
+  consoleGoals(r, out);
   return out;
+}
+
+/** Issue 19 sets no numbers: the console's rows state what was measured beside its peer (met: -). */
+function consoleGoals(r: BenchResults, out: GoalRow[]): void {
+  const login = find(r.rows, 'console first load', 'login form is usable');
+  const data = find(r.rows, 'console first load', 'first page shows its data');
+  const docs = find(r.rows, 'console first load', 'Swagger UI');
+  const bytes = r.consoleBytes?.find((b) => b.load.includes('login form'));
+  const docBytes = r.consoleBytes?.find((b) => b.load.includes('/docs'));
+  if (login !== undefined && bytes !== undefined)
+    out.push({
+      goal: 'console first load (Chromium, cold)',
+      target: 'stated beside /docs',
+      measured: `${(bytes.bytes / 1024).toFixed(0)} KiB, login form usable p50 ${ms(login.p50Ms)}${data !== undefined ? `, first page's data ${ms(data.p50Ms)} after log in` : ''}`,
+      peer: docs !== undefined && docBytes !== undefined ? `/docs: ${(docBytes.bytes / 1024).toFixed(0)} KiB, ${ms(docs.p50Ms)}` : '-',
+      met: null,
+    });
+  const open = find(r.resources, 'push channel', 'open GET /console/api/events');
+  const quiet = find(r.resources, 'push channel', 'no event streams');
+  if (open !== undefined && quiet !== undefined)
+    out.push({
+      goal: 'push channel, 100 open consoles',
+      target: 'stated beside no consoles',
+      measured: `${open.cpuPercent.toFixed(1)}% of a core (${(open.cpuPercent / Math.max(quiet.cpuPercent, 0.1)).toFixed(1)}×), ${/\((\d+) events/.exec(open.variant)?.[1] ?? '?'} events`,
+      peer: `no streams: ${quiet.cpuPercent.toFixed(1)}%`,
+      met: null,
+    });
 }
 
 export function goalTable(rows: readonly GoalRow[]): string {

@@ -17,6 +17,7 @@ import { searchBench } from './search.js';
 import { stopBench } from './stop.js';
 import { scaleBench } from './scale.js';
 import { codeBench } from './code.js';
+import { bytesTable, consoleBench } from './console.js';
 
 /**
  * Benchmarks, each side by side with a baseline measured in the same run:
@@ -35,9 +36,11 @@ import { codeBench } from './code.js';
  *  - fleet scale on PostgreSQL: a full reconcile pass over 100,000 instances on 10,000 machines vs one SELECT of
  *    the same rows, and server CPU and memory with 1,000 agents heartbeating vs the same server idle (scale.ts);
  *  - code deployments (Node SDK, process runtime): deploy → first answer vs the function called in-process, and call
- *    latency during a soft update (restart in place) vs the steady state before it (code.ts).
+ *    latency during a soft update (restart in place) vs the steady state before it (code.ts);
+ *  - the web console: first load in Chromium (bytes, time to usable) vs a minimal document and the API's /docs page,
+ *    and the server's CPU with 100 open event streams vs none while instances change (console.ts).
  *
- * `npm run bench -- serverless` (or search, create, stop, fleet, proxy, scale, auth, aicore, elastic, code) runs only those.
+ * `npm run bench -- serverless` (or search, create, stop, fleet, proxy, scale, auth, aicore, elastic, code, console) runs only those.
  */
 const CREATE_RUNS = 10;
 
@@ -157,6 +160,7 @@ const wants = (name: string): boolean => only.size === 0 || only.has(name);
 const dir = await mkdtemp(join(tmpdir(), 'gantry-bench-'));
 try {
   const scale = wants('scale') ? await scaleBench(dir) : null;
+  const web = wants('console') ? await consoleBench(dir) : null;
   const rows = [
     ...(wants('search') ? await searchBench(dir) : []),
     ...(wants('create') ? await createBench(dir) : []),
@@ -165,9 +169,11 @@ try {
     ...(wants('sandbox') ? await sandboxBench(dir) : []),
     ...(wants('code') ? await codeBench(dir) : []),
     ...(scale?.rows ?? []),
+    ...(web?.rows ?? []),
   ];
   if (rows.length > 0) print(rows);
-  const resources = [...(wants('fleet') ? await heartbeatBench(dir) : []), ...(scale?.resources ?? [])];
+  if (web !== null) process.stdout.write('\n' + bytesTable(web.bytes) + '\n');
+  const resources = [...(wants('fleet') ? await heartbeatBench(dir) : []), ...(scale?.resources ?? []), ...(web?.resources ?? [])];
   if (resources.length > 0) {
     process.stdout.write('\n');
     printResources(resources);
@@ -193,12 +199,16 @@ try {
     process.stdout.write('\n');
     printElastic(elastic);
   }
-  const goals = goalRows({ rows, throughput, serverless, auth, resources });
+  const goals = goalRows({ rows, throughput, serverless, auth, resources, consoleBytes: web?.bytes ?? null });
   if (goals.length > 0) process.stdout.write('\n' + goalTable(goals));
   const file = only.size === 0 ? 'latest.json' : `latest-${[...only].sort().join('-')}.json`;
   await writeFile(
     join(out, file),
-    JSON.stringify({ at: new Date().toISOString(), node: process.version, goals, rows, resources, throughput, serverless, auth, elastic }, null, 2) + '\n',
+    JSON.stringify(
+      { at: new Date().toISOString(), node: process.version, goals, rows, resources, throughput, serverless, auth, elastic, console: web },
+      null,
+      2,
+    ) + '\n',
   );
   process.stdout.write(`\nwrote ${join(out, file)}\n`);
 } finally {

@@ -40,6 +40,8 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'POST /console/api/deployments/:id/stop': 'misc',
   'POST /console/api/deployments/:id/start': 'misc',
   'DELETE /console/api/deployments/:id': 'misc',
+  'POST /console/api/host_tokens': 'machine_write',
+  'GET /console/api/secrets': 'user_read',
   'GET /console/api/events': { outside: 'any valid key: it pushes only what the key may read' },
   // The web console's files (src/api/edge/console-static.ts): the page asks for a key before it calls the API.
   'GET /console/': PUBLIC,

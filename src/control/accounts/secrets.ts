@@ -64,6 +64,12 @@ export async function listSecrets(ctx: ControlContext, p: Principal): Promise<Re
   return secretEnv(ctx, p.accountId);
 }
 
+/** The names only, never opened: for views that must not show a value back (the web console). */
+export async function listSecretNames(ctx: ControlContext, p: Principal): Promise<string[]> {
+  authorize(p, 'account.read');
+  return (await ctx.store.listSecrets(p.accountId)).map((s) => s.name);
+}
+
 /**
  * After a key rotation: re-seal every secret still sealed with an older key. Safe from any replica
  * (compare-and-set per row); returns how many were re-sealed.

@@ -50,7 +50,12 @@ export function accountUseCases(ctx: ControlContext) {
       listMembers: teams.listMembers,
       removeMember: teams.removeMember,
     }),
-    secrets: bind(ctx, { putSecret: secrets.putSecret, deleteSecret: secrets.deleteSecret, listSecrets: secrets.listSecrets }),
+    secrets: bind(ctx, {
+      putSecret: secrets.putSecret,
+      deleteSecret: secrets.deleteSecret,
+      listSecrets: secrets.listSecrets,
+      listSecretNames: secrets.listSecretNames,
+    }),
     ssh: bind(ctx, {
       createSshKey: ssh.createSshKey,
       listSshKeys: ssh.listSshKeys,

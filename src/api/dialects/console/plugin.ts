@@ -5,6 +5,8 @@ import { consoleSessionRoutes } from './session.js';
 import { consoleOverviewRoutes } from './overview.js';
 import { consoleSeriesRoutes } from './series.js';
 import { consoleDeploymentRoutes } from './deployments.js';
+import { consoleHostRoutes } from './hosts.js';
+import { consoleSecretRoutes } from './secrets.js';
 import { consoleEventRoutes } from './events.js';
 import { PUSH_SOURCES } from './push-sources.js';
 
@@ -25,5 +27,7 @@ function consoleRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   consoleOverviewRoutes(app, deps);
   consoleSeriesRoutes(app, deps);
   consoleDeploymentRoutes(app, deps);
+  consoleHostRoutes(app, deps);
+  consoleSecretRoutes(app, deps);
   consoleEventRoutes(app, deps, PUSH_SOURCES);
 }
