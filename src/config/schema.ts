@@ -144,6 +144,12 @@ export const SETTINGS = {
     doc: 'The autoscaler plans for the peak load of this window (longer than the metric period, so it does not flap).',
   },
   scaleDownDelayMs: { type: 'duration', default: 60_000, doc: 'A lower worker target must hold this long before workers are stopped or destroyed.' },
+  samplerIntervalMs: {
+    type: 'duration',
+    default: 10_000,
+    doc: "How often the sampler records the console's time series (spend, GPU utilisation, requests per second, queue depth); also the length of one bucket.",
+  },
+  samplesRetentionMs: { type: 'duration', default: 604_800_000, doc: 'Samples older than this are deleted by housekeeping (default 7 days).' },
   recruitBackoffMs: { type: 'duration', default: 10_000, doc: 'After no offer matched a workergroup, wait this long before searching again.' },
   workerReportStaleMs: {
     type: 'duration',

@@ -57,6 +57,8 @@ export type ControlSettings = Pick<
   | 'codeWorkerPythonPath'
   | 'endpointWaitPollMs'
   | 'billingIntervalMs'
+  | 'samplerIntervalMs'
+  | 'samplesRetentionMs'
   | 'accessTokenTtlMs'
   | 'maxRequestCost'
   | 'maxJsonDepth'

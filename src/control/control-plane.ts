@@ -25,6 +25,7 @@ import { mlUseCases, type MlUseCases } from './ml/use-cases.js';
 import { volumeUseCases, type VolumeUseCases } from './volumes/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
 import { BillingLoop } from './loops/billing-loop.js';
+import { Sampler } from './loops/sampler.js';
 import { listInstances, readAccountViews, readInstanceView, showInstance } from './instances/read-instances.js';
 import { InstanceViewCache } from './instances/instance-view-cache.js';
 import { AgentHub } from './hosts/agent-hub.js';
@@ -56,6 +57,8 @@ export class ControlPlane {
   /** Users, keys, teams, secrets, SSH keys, audit and billing. */
   readonly accounts: AccountUseCases;
   readonly billingLoop: BillingLoop;
+  /** The console's time series (spend, GPU utilisation, requests per second, queue depth). */
+  readonly sampler: Sampler;
   /** AI Core's catalog: serving templates, applications, scenarios, executables, configurations, artifacts. */
   readonly catalog: CatalogUseCases;
   /** Trained models (config, definition parts, vocabulary) and ingest pipelines: the Elasticsearch dialect's resources. */
@@ -112,6 +115,7 @@ export class ControlPlane {
     this.serverlessLoop = new ServerlessLoop(this.ctx);
     this.accounts = accountUseCases(this.ctx);
     this.billingLoop = new BillingLoop(this.ctx);
+    this.sampler = new Sampler(this.ctx);
     this.catalog = catalogUseCases(this.ctx);
     this.ml = mlUseCases(this.ctx);
     this.hosts = hostUseCases(this.ctx);
@@ -124,6 +128,7 @@ export class ControlPlane {
     this.housekeeping.start();
     this.serverlessLoop.start();
     this.billingLoop.start();
+    this.sampler.start();
     // A large fleet takes seconds to index: done now rather than inside the first search.
     void this.ctx.offers
       .warm('on-demand', DEFAULT_ALLOCATED_STORAGE_GB)
@@ -137,7 +142,7 @@ export class ControlPlane {
   async stopLoops(): Promise<void> {
     this.agents.close();
     this.ctx.offers.close();
-    await Promise.all([this.reconciler.stop(), this.housekeeping.stop(), this.serverlessLoop.stop(), this.billingLoop.stop()]);
+    await Promise.all([this.reconciler.stop(), this.housekeeping.stop(), this.serverlessLoop.stop(), this.billingLoop.stop(), this.sampler.stop()]);
   }
 
   wake(instanceId?: number): void {

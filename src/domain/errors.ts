@@ -111,6 +111,7 @@ export const ERROR_CODES = {
   ENDPOINT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No serverless endpoint with this id or name is visible to the caller.' },
   WORKERGROUP_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No workergroup with this id is visible to the caller.' },
   DEPLOYMENT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No deployment with this id is visible to the caller.' },
+  SERIES_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No time series of this subject (account, machine or endpoint) is visible to the caller.' },
   DEPLOYMENT_HAS_NO_CODE: { kind: 'not_found', retryable: false, doc: 'The deployment was made from an image, not from code: it has no code to download.' },
   CODE_NOT_UPLOADED: {
     kind: 'conflict',

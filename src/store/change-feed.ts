@@ -15,6 +15,8 @@ export type ChangeTopic =
   | 'machine'
   /** an endpoint, workergroup or deployment: created, stopped, started, changed, deleted */
   | 'endpoint'
+  /** what people see of an endpoint moved at a serverless pass: its status, stop phase, held requests or workers (the console's live view) */
+  | 'endpoint-status'
   /** an API key, account, team role or membership: what a key may do changed */
   | 'credential'
   /**
@@ -23,7 +25,7 @@ export type ChangeTopic =
    */
   | 'gateway';
 
-export const CHANGE_TOPICS: readonly ChangeTopic[] = ['instance', 'instance-status', 'machine', 'endpoint', 'credential', 'gateway'];
+export const CHANGE_TOPICS: readonly ChangeTopic[] = ['instance', 'instance-status', 'machine', 'endpoint', 'endpoint-status', 'credential', 'gateway'];
 
 export interface Change {
   readonly topic: ChangeTopic;

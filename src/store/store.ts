@@ -13,6 +13,7 @@ import type { VolumeStore } from './volume-store.js';
 import type { VolumeMount } from '../domain/volume/volume.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { HostSweepStore } from './host-sweep-store.js';
+import type { SeriesStore } from './series-store.js';
 
 /**
  * The store port. Control code talks to this interface only; `kysely/` implements it for SQLite
@@ -108,7 +109,18 @@ export interface InstanceListOptions {
 }
 
 export interface Store
-  extends ServerlessStore, TenantStore, BillingStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore, OfferSourceStore, HostSweepStore {
+  extends
+    ServerlessStore,
+    TenantStore,
+    BillingStore,
+    CatalogStore,
+    MlStore,
+    TemplateStore,
+    VolumeStore,
+    ResultStore,
+    OfferSourceStore,
+    HostSweepStore,
+    SeriesStore {
   readonly name: 'sqlite' | 'postgres';
   /** What changed, told to this replica's parts and to the other replicas on the same database. */
   readonly changes: ChangeFeed;

@@ -29,6 +29,17 @@ export const ROUTE_SCOPES: Readonly<Record<string, RouteNeed>> = {
   'GET /': PUBLIC,
   // The web console's own API (src/api/dialects/console/).
   'GET /console/api/session': { outside: 'any valid key: it tells the key what it may do' },
+  'GET /console/api/overview': {
+    outside: 'any valid key: each part only where the key may read it (machine_read, instance_read, misc, billing_read), the rest null',
+  },
+  'GET /console/api/series': {
+    outside: "any valid key: each series needs its subject's category (spend billing_read, gpu_util machine_read, rps and queue misc)",
+  },
+  'GET /console/api/deployments': 'misc',
+  'GET /console/api/deployments/:id': 'misc',
+  'POST /console/api/deployments/:id/stop': 'misc',
+  'POST /console/api/deployments/:id/start': 'misc',
+  'DELETE /console/api/deployments/:id': 'misc',
   'POST /console/api/host_tokens': 'machine_write',
   'GET /console/api/secrets': 'user_read',
   'GET /console/api/events': { outside: 'any valid key: it pushes only what the key may read' },

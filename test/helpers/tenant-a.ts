@@ -39,10 +39,10 @@ const PROBE_TEMPLATE = template('probe-scn', 'probe-exe', 'probe');
 /**
  * Routes outside the tenant and permission model: health, metrics, the agent protocol, worker reports (token-authenticated), the signing key,
  * result downloads, GPU names, the 2FA refusals, AI Core's token endpoint (client credentials of its own), AI Core's meta, Elasticsearch's `GET /` and the API's description
- * (`/openapi.json`, `/docs`: the server's capabilities, alike for all), the console's session (any key: what that key may do), its event stream (any key: only what that key may read) and its static files, and the inference workers' model routes (worker tokens).
+ * (`/openapi.json`, `/docs`: the server's capabilities, alike for all), the console's session (any key: what that key may do), overview and series and its event stream (any key: only what that key may read) and its static files, and the inference workers' model routes (worker tokens).
  */
 const OUTSIDE =
-  /^\/(healthz|metrics|pubkey|worker_status|delete_requests|openapi\.json)$|^\/docs(\/|$)|^\/agent\/|^\/api\/v0\/(results\/|gpu_names|tfa|deployment_uploads$|deployment_code$)|^\/oauth\/token$|^\/console\/api\/(session|events)$|^\/console\/(?!api\/)|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
+  /^\/(healthz|metrics|pubkey|worker_status|delete_requests|openapi\.json)$|^\/docs(\/|$)|^\/agent\/|^\/api\/v0\/(results\/|gpu_names|tfa|deployment_uploads$|deployment_code$)|^\/oauth\/token$|^\/console\/api\/(session|events|overview|series)$|^\/console\/(?!api\/)|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
 
@@ -198,6 +198,7 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
     if (url.startsWith('/api/v0/endptjobs')) return String(ids.endpoint);
     if (url.startsWith('/api/v0/workergroups') || url.startsWith('/api/v0/autojobs')) return String(ids.workergroup);
     if (url.startsWith('/api/v0/deployment')) return String(ids.deployment);
+    if (url.startsWith('/console/api/deployments')) return String(ids.deployment);
     if (url.startsWith('/api/v0/auth/apikeys')) return String(ids.key);
     if (url.startsWith('/api/v0/ssh')) return String(ids.ssh);
     if (param === 'model_id') return String(ids.model);
@@ -215,6 +216,8 @@ export function probedRoutes(g: TestGantry, ids: TenantA['ids'], o: { instanceSt
     if (url === '/api/v0/commands/transfer_credit') return { recipient: 'bob', amount: 1 };
     if (url === '/api/v0/secrets') return { key: 'A_SECRET', value: 'overwritten' };
     if (url.startsWith('/api/v0/deployment/') && url.endsWith('/stop')) return { force: true };
+    if (url === '/console/api/deployments/:id/stop') return { drain: false, force: true };
+    if (url === '/console/api/deployments/:id/start') return {};
     if (url === '/api/v0/deployments' && method === 'PUT') return { name: 'probe-code', image: 'x', file_hash: 'f'.repeat(64), file_size: 10 };
     // Complete bodies, so the call reaches the engine's check rather than the dialect's validation.
     if (url === '/api/v0/workergroups' || url === '/api/v0/autojobs')

@@ -1,7 +1,8 @@
 import type { ControlContext } from '../context.js';
 
 /**
- * Periodic chores: the offline mark for instances of silent hosts, and expiry of result URLs. (Orphan
+ * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, and samples
+ * past their retention (samplesRetentionMs). (Orphan
  * workloads, once found here, are found by the reconciler's host sweep: `host-sweep.ts`, decision 017.)
  */
 export class Housekeeping {
@@ -36,6 +37,7 @@ export class Housekeeping {
   async runOnce(): Promise<void> {
     await this.#markOffline();
     await this.#ctx.store.purgeResults(this.#ctx.clock.now());
+    await this.#ctx.store.pruneSamples(this.#ctx.clock.now() - this.#ctx.settings.samplesRetentionMs);
   }
 
   /** Instances of hosts silent for machineOfflineMs become `unknown`; the reconciler sets truth when the host is back. */

@@ -3,8 +3,8 @@ import { ServerlessWakeups } from './serverless-wakeups.js';
 import { randomUUID } from 'node:crypto';
 import { decideScale, type WorkerView } from '../../domain/serverless/autoscale.js';
 import { waitsForHeld, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
-import { decideStop, STOP_SETTLE_MS, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
-import { statusTimes, type Pass } from './endpoint-pass.js';
+import { decideStop, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
+import { statusTimes, stopWakeAt, type Pass } from './endpoint-pass.js';
 import type { ControlContext } from '../context.js';
 import { probeHttpWorkers } from '../serverless/probe.js';
 import { recruitWorker } from '../serverless/recruit.js';
@@ -17,6 +17,8 @@ import { retireGroup } from '../serverless/deployment-changes.js';
 import { dropCodeVersions } from '../serverless/code-deployments.js';
 import { stopSilentCodeDeployment } from '../serverless/code-ttl.js';
 import { planRollout } from '../../domain/serverless/rollout.js';
+import { ScaleDecisionLog } from '../serverless/scale-decisions.js';
+import { ShownChanges } from '../serverless/shown-changes.js';
 const CLAIM_LIMIT = 200;
 /** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
 const DEFAULT_PERF = 1;
@@ -47,6 +49,8 @@ export class ServerlessLoop {
    * pass; it once read "drain timed out: 0 request(s) failed" after failing three.
    */
   readonly #unrecordedDrainFailures = new Map<number, number>();
+  readonly #decisions: ScaleDecisionLog;
+  readonly #shown = new ShownChanges();
   #timer: NodeJS.Timeout | null = null;
   /** When the armed timer fires (clock time). */
   #timerAt = Infinity;
@@ -59,6 +63,7 @@ export class ServerlessLoop {
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
+    this.#decisions = new ScaleDecisionLog(ctx);
   }
 
   start(): void {
@@ -122,9 +127,10 @@ export class ServerlessLoop {
           generation: ep.generation,
           now,
         });
-        if (outcome === 'lost') ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
-        if (outcome === 'lost') this.#passAt(ctx.clock.now() + ctx.settings.observeIntervalMs);
-        else this.#unrecordedDrainFailures.delete(ep.id);
+        if (outcome === 'lost') {
+          ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
+          this.#passAt(ctx.clock.now() + ctx.settings.observeIntervalMs);
+        } else this.#unrecordedDrainFailures.delete(ep.id);
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
           ctx.log.info({ endpointId: ep.id, from: ep.status, to: pass.status, msg: pass.statusMsg }, 'endpoint status');
@@ -133,6 +139,7 @@ export class ServerlessLoop {
           ctx.log.info({ endpointId: ep.id, from: ep.stopPhase, to: pass.stop.phase, failed: pass.stop.failed }, 'endpoint stop phase');
         }
         if (outcome !== 'lost') ctx.endpointSignal.notify(ep.id);
+        if (outcome === 'applied') this.#shown.pass(ctx, ep, pass);
       }),
     );
   }
@@ -230,7 +237,8 @@ export class ServerlessLoop {
     if (step.workersDeadline !== null) ctx.traffic.invalidate(ep.id);
     const next = step.next;
     const ended = next === 'stopped' || next === 'failed';
-    this.#wakeForStop(ep, next, step.workersDeadline, now);
+    const wakeAt = stopWakeAt(ep, next, step.workersDeadline, now, this.#ctx.settings.observeIntervalMs);
+    if (wakeAt !== null) this.#passAt(wakeAt);
     const drainTimedOut = ep.stopDrainTimedOut || step.failHeld || carried !== undefined;
     return {
       status: ended ? next : 'stopping',
@@ -311,11 +319,13 @@ export class ServerlessLoop {
     // Rolling updates of workers (Vast's `update workers`) wait while a change of configuration runs.
     const update = target === null ? await updateWorkersStep(ctx, ep, groups, workers) : { recruitInto: null, statusMsg: null, restarting: false };
     let statusMsg: string | null = ep.suspended ? 'suspended: no new workers are recruited' : (rollout.statusMsg ?? update.statusMsg);
+    let [create, refused] = [0, ep.suspended && d.create > 0 ? statusMsg : null];
     if (!ep.suspended) {
       const replace = await this.#startInactive(ep, d.start, views, d.create);
-      const create = Math.max(update.restarting ? 0 : d.create, rollout.needsWorker ? 1 : 0, update.recruitInto !== null ? 1 : 0) + replace;
-      if (create > 0) statusMsg = (await this.#recruit(ep, rollout.recruitInto ?? update.recruitInto ?? groups, workers.length, create)) ?? statusMsg;
+      create = Math.max(update.restarting ? 0 : d.create, rollout.needsWorker ? 1 : 0, update.recruitInto !== null ? 1 : 0) + replace;
+      if (create > 0) statusMsg = (refused = await this.#recruit(ep, rollout.recruitInto ?? update.recruitInto ?? groups, workers.length, create)) ?? statusMsg;
     }
+    await this.#decisions.record(ep, d, { stopped: stops.length, destroyed: destroys.length, created: create, refused });
     if (changed) ctx.traffic.invalidate(ep.id);
     return { status, statusMsg, memory: { ...d.memory, failures: watch.failures } };
   }
@@ -366,18 +376,6 @@ export class ServerlessLoop {
     return null;
   }
 
-  /** A stop's deadlines act when they fall, not at a later tick: at the drain deadline (or the end of the settle time); while workers stop, at their deadline (ServerlessWakeups: sooner, at their stops). */
-  #wakeForStop(ep: EndpointRecord, next: string, workersDeadline: number | null, now: number): void {
-    const s = this.#ctx.settings;
-    if (next === 'closing' || next === 'draining') {
-      const settled = (ep.stopRequestedAt ?? now) + STOP_SETTLE_MS;
-      const deadline = ep.stopDeadline ?? now;
-      this.#passAt(next === 'closing' ? Math.min(settled, deadline) : deadline);
-    } else if (next === 'stopping_workers') {
-      this.#passAt(Math.min(now + s.observeIntervalMs, workersDeadline ?? Infinity));
-    }
-  }
-
   /** The load workers report (covering requests other replicas sent them), kept as samples for the window. */
   #sampleReported(endpointId: number, now: number, workers: readonly WorkerInfo[]): { at: number; load: number }[] {
     const load = workers.reduce((s, w) => s + (w.report?.curLoad ?? 0), 0);
@@ -393,6 +391,7 @@ export class ServerlessLoop {
     this.#recruitAfter.delete(endpointId);
     this.#routedTo.delete(endpointId);
     this.#unrecordedDrainFailures.delete(endpointId);
+    this.#decisions.forget(endpointId);
     this.#ctx.endpointSignal.forget(endpointId);
     this.#wakeups?.saw(endpointId, []);
   }

@@ -31,7 +31,9 @@ import type { TemplateStore } from '../template-store.js';
 import { allocatePorts, attachAccountSshKeys, insertGpus, portsOf } from './allocations.js';
 import { ResultRepo } from './result-repo.js';
 import { OfferSourceRepo } from './offer-source-repo.js';
+import { SeriesRepo } from './series-repo.js';
 import type { OfferSourceStore } from '../offer-source-store.js';
+import type { SeriesStore } from '../series-store.js';
 import { claimLeased } from './lease.js';
 import { LeaseReleases } from './lease-release.js';
 import { holdCpu, notEnoughGpus, rebalanceMachine } from './placement.js';
@@ -52,17 +54,18 @@ const UNSETTLED = sql<SqlBool>`status IN (${sql.raw(UNSETTLED_STATUSES.map((st) 
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
 type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & CodeDeploymentRepo & ResourceRepos;
-type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo & HostSweepRepo;
+type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo & HostSweepRepo & SeriesRepo;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
-// OfferSourceRepo and HostSweepRepo declare their parts themselves (`implements`).
+// OfferSourceRepo, HostSweepRepo and SeriesRepo declare their parts themselves (`implements`).
 const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore & ResultStore => r;
 void covers;
+/** The parts whose repositories declare them (`implements`). */
+type OwnParts = OfferSourceStore & HostSweepStore & SeriesStore;
 
 // Declaration merging: the class below gains the repositories' methods, which its constructor binds
 // (`covers` above checks they exist, the store contract suite that they behave).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface KyselyStore
-  extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore, OfferSourceStore, HostSweepStore {}
+export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore, OwnParts {}
 
 /**
  * The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. Machines
@@ -101,6 +104,7 @@ export class KyselyStore implements Store {
       new ResultRepo(this.db, d),
       new HostSweepRepo(this.db, d),
       new OfferSourceRepo(this.db, d, this.machineOnlineWindowMs),
+      new SeriesRepo(this.db, d),
     ]) {
       exposeMethods(this, repo);
     }

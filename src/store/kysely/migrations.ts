@@ -20,6 +20,7 @@ import { lookupIndexesMigration } from './migration-lookup-indexes.js';
 import { hostSweepMigration } from './migration-host-sweep.js';
 import { fleetScaleIndexesMigration } from './migration-fleet-scale-indexes.js';
 import { codeDeploymentsMigration } from './migration-code-deployments.js';
+import { seriesMigration } from './migration-series.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -283,6 +284,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0023_fleet_scale_indexes': fleetScaleIndexesMigration,
     '0024_host_sweep': hostSweepMigration,
     '0025_code_deployments': codeDeploymentsMigration(d),
+    '0026_series': seriesMigration(d),
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -1,6 +1,7 @@
 import type { CatalogTables } from './catalog-rows.js';
 import type { MlTables } from './ml-rows.js';
 import type { ServerlessTables } from './serverless-schema.js';
+import type { SeriesTables } from './series-schema.js';
 import type { TemplateTables } from './template-rows.js';
 import type { VolumeTables } from './volume-rows.js';
 import type { Generated } from 'kysely';
@@ -287,7 +288,7 @@ export interface ResourceGroupTable {
   created_at: number;
 }
 
-export interface Database extends CatalogTables, MlTables, ServerlessTables, TemplateTables, VolumeTables {
+export interface Database extends CatalogTables, MlTables, ServerlessTables, SeriesTables, TemplateTables, VolumeTables {
   resource_groups: ResourceGroupTable;
   team_roles: TeamRoleTable;
   team_members: TeamMemberTable;

@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
 import { consoleErrorBody } from './errors.js';
 import { consoleSessionRoutes } from './session.js';
+import { consoleOverviewRoutes } from './overview.js';
+import { consoleSeriesRoutes } from './series.js';
+import { consoleDeploymentRoutes } from './deployments.js';
 import { consoleHostRoutes } from './hosts.js';
 import { consoleSecretRoutes } from './secrets.js';
 import { consoleEventRoutes } from './events.js';
@@ -21,6 +24,9 @@ export const consoleDialect: ApiDialect = {
 
 function consoleRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   consoleSessionRoutes(app, deps);
+  consoleOverviewRoutes(app, deps);
+  consoleSeriesRoutes(app, deps);
+  consoleDeploymentRoutes(app, deps);
   consoleHostRoutes(app, deps);
   consoleSecretRoutes(app, deps);
   consoleEventRoutes(app, deps, PUSH_SOURCES);

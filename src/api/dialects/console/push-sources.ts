@@ -1,5 +1,6 @@
 import type { PushSource } from './events.js';
 import { vastInstance } from '../vast/map.js';
+import { deploymentPush } from './deployment-push.js';
 
 /** Instances, as the Vast listing row the Instances page renders (`GET /api/v0/instances/`); a destroyed one is gone (row null). */
 const instances: PushSource = {
@@ -14,4 +15,4 @@ const instances: PushSource = {
 };
 
 /** What the console's push channel tells of: one entry per kind of record (events.ts does the rest). */
-export const PUSH_SOURCES: readonly PushSource[] = [instances];
+export const PUSH_SOURCES: readonly PushSource[] = [instances, deploymentPush];

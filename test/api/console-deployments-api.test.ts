@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestGantry, type ApiResponse, type TestGantry } from '../helpers/gantry.js';
+import { call, createDeployment, SERVERLESS_FAST, until } from '../helpers/serverless.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+/**
+ * The console's data routes over real HTTP with real worker processes, on each store: the Overview's
+ * counts, the time series the sampler keeps, every deployment with its traffic and the autoscaler's
+ * decisions, stop with drain (every held request answered and counted), start, delete; bad input and
+ * another account's things.
+ */
+for (const ts of TEST_STORES)
+  describe(`console data routes (${ts.name})`, { skip: ts.skip }, () => {
+    let g: TestGantry;
+    let bobKey: string;
+    let adminAccount: number;
+    let dep: { id: number; endpointId: number };
+    const detail = async (id: number, key?: string): Promise<ApiResponse> =>
+      g.api('GET', `/console/api/deployments/${id}`, undefined, key === undefined ? {} : { key });
+    const points = async (q: string): Promise<[number, number][]> => {
+      const r = await g.api('GET', `/console/api/series?${q}`);
+      assert.equal(r.status, 200, r.text);
+      return r.body.points as [number, number][];
+    };
+
+    before(async () => {
+      g = await startTestGantry(ts, { gpus: '4x RTX 4090:24GB', settings: { ...SERVERLESS_FAST, samplerIntervalMs: 200 } });
+      adminAccount = (await g.api('GET', '/console/api/session')).body.account.id as number;
+      const bob = await g.api('POST', '/api/v0/users/', { username: 'bob', credit: 5 });
+      assert.equal(bob.status, 200, bob.text);
+      bobKey = bob.body.api_key as string;
+      dep = await createDeployment(g, 'console-drain', { min_load: 1, max_workers: 1 });
+    });
+    after(() => g.dispose());
+
+    it('lists the deployment with the API that made it; its workers, queue, in-flight requests and decisions are shown', async () => {
+      const list = await g.api('GET', '/console/api/deployments');
+      assert.equal(list.status, 200, list.text);
+      const row = (list.body.deployments as Record<string, any>[]).find((d) => d.id === dep.id);
+      assert.ok(row, list.text);
+      assert.deepEqual([row.name, row.api, row.endpoint_id], ['console-drain', 'vast', dep.endpointId]);
+      const ready = await until('a ready worker', async () => {
+        const d = (await detail(dep.id)).body;
+        // The endpoint is running from the pass after its worker became ready.
+        return (d.workers_by_state.ready ?? 0) >= 1 && d.state === 'running' ? d : null;
+      });
+      assert.ok(ready.decisions.length >= 1, 'the scale-up from zero is recorded');
+      assert.match(ready.decisions[0].reason, /load|capacity|min/);
+      assert.equal(ready.decisions.at(-1).created, 1);
+    });
+
+    it('stop with drain answers every held request, and the deployment shows how many', async () => {
+      const sent = 6;
+      const reqs = Array.from({ length: sent }, (_, i) => call(g, 'console-drain', `/d?ms=1500&i=${i}`));
+      await until('every request held at the gateway', async () => {
+        const d = (await detail(dep.id)).body;
+        return d.queue + d.in_flight === sent && d.queue > 0;
+      });
+      const stop = await g.api('POST', `/console/api/deployments/${dep.id}/stop`, { drain: true, timeout_s: 60 });
+      assert.equal(stop.status, 200, stop.text);
+      assert.equal(stop.body.changed, true);
+      assert.equal(stop.body.deployment.state, 'stopping');
+      const answers = await Promise.all(reqs);
+      assert.deepEqual(
+        answers.map((r) => r.status),
+        Array(sent).fill(200),
+      );
+      const done = await until('stopped with its counts', async () => {
+        const d = (await detail(dep.id)).body;
+        return d.state === 'stopped' && d.stop.answered === sent ? d : null;
+      });
+      assert.deepEqual(done.stop, { answered: sent, failed: 0, rejected: 0, drain_timed_out: false });
+    });
+
+    it('keeps time series: requests per second and queue depth of the endpoint, spend, fleet GPU utilisation', async () => {
+      await until('a request rate', async () => (await points(`name=rps&subject=${dep.endpointId}&since=0`)).some(([, v]) => v > 0));
+      await until('a queue depth', async () => (await points(`name=queue&subject=${dep.endpointId}&since=0`)).some(([, v]) => v > 0));
+      await until('a spend rate', async () => (await points('name=spend&since=0')).some(([, v]) => v > 0));
+      const gpu = await until('fleet GPU utilisation', async () => {
+        const p = await points('name=gpu_util&subject=0&since=0');
+        return p.length > 0 ? p : null;
+      });
+      const [t] = gpu[0] as [number, number];
+      assert.ok(t > 1.7e9 && t < 1e11, `unix seconds: ${t}`);
+      const r = await g.api('GET', `/console/api/series?name=rps&subject=${dep.endpointId}`);
+      assert.deepEqual([r.body.name, r.body.subject, r.body.step_s], ['rps', dep.endpointId, 0.2]);
+    });
+
+    it('shows the overview: machines and GPUs by state, deployments by state, spend and balance', async () => {
+      const o = await g.api('GET', '/console/api/overview');
+      assert.equal(o.status, 200, o.text);
+      assert.equal(o.body.machines.total, 1);
+      assert.equal(o.body.machines.gpus_by_state.free + o.body.machines.gpus_by_state.rented, 4);
+      assert.ok(o.body.deployments.by_status.stopped >= 1, o.text);
+      assert.equal(typeof o.body.billing.spend_per_hour, 'number');
+      assert.equal(typeof o.body.billing.balance, 'number');
+      assert.ok(o.body.instances.total >= 1);
+    });
+
+    it('gives a key only the parts of the overview it may read, and refuses series outside its categories', async () => {
+      const k = await g.api('POST', '/api/v0/auth/apikeys/', { name: 'only misc', permissions: { api: { misc: {} } } });
+      assert.equal(k.status, 200, k.text);
+      const o = await g.api('GET', '/console/api/overview', undefined, { key: k.body.key });
+      assert.equal(o.status, 200, o.text);
+      assert.deepEqual([o.body.machines, o.body.instances, o.body.billing], [null, null, null]);
+      assert.ok(o.body.deployments.total >= 1);
+      const spend = await g.api('GET', '/console/api/series?name=spend', undefined, { key: k.body.key });
+      assert.deepEqual([spend.status, spend.body.error.code], [403, 'PERMISSION_MISSING']);
+      assert.equal((await g.api('GET', `/console/api/series?name=rps&subject=${dep.endpointId}`, undefined, { key: k.body.key })).status, 200);
+    });
+
+    it('starts it again; refuses to delete it while it runs; deletes it once stopped', async () => {
+      const start = await g.api('POST', `/console/api/deployments/${dep.id}/start`, {});
+      assert.equal(start.status, 200, start.text);
+      assert.equal(start.body.changed, true);
+      const refused = await g.api('DELETE', `/console/api/deployments/${dep.id}`);
+      assert.equal(refused.status, 409, refused.text);
+      assert.equal(typeof refused.body.error.message, 'string');
+      assert.equal((await g.api('POST', `/console/api/deployments/${dep.id}/stop`, { drain: false, force: true })).status, 200);
+      await until('stopped', async () => (await detail(dep.id)).body.state === 'stopped');
+      const del = await g.api('DELETE', `/console/api/deployments/${dep.id}`);
+      assert.equal(del.status, 200, del.text);
+      assert.equal(del.body.changed, true);
+      await until('gone from the list', async () => {
+        const l = await g.api('GET', '/console/api/deployments');
+        return !(l.body.deployments as { id: number }[]).some((d) => d.id === dep.id);
+      });
+    });
+
+    it('answers bad input with 400 in the console shape', async () => {
+      const bad: [string, string, unknown?][] = [
+        ['GET', '/console/api/series?name=nope'],
+        ['GET', '/console/api/series'],
+        ['GET', '/console/api/series?name=rps'],
+        ['GET', '/console/api/series?name=spend&since=-5'],
+        ['GET', '/console/api/series?name=spend&subject=abc'],
+        ['GET', '/console/api/series?name=spend&color=red'],
+        ['GET', '/console/api/deployments/abc'],
+        ['POST', `/console/api/deployments/${dep.id}/stop`, { drain: 'yes' }],
+        ['POST', `/console/api/deployments/${dep.id}/stop`, { timeout_s: -1 }],
+        ['POST', `/console/api/deployments/${dep.id}/stop`, { finish: true }],
+        ['POST', `/console/api/deployments/${dep.id}/stop`, [1]],
+      ];
+      for (const [method, path, body] of bad) {
+        const r = await g.api(method, path, body);
+        assert.equal(r.status, 400, `${method} ${path}: ${r.text}`);
+        assert.equal(r.body.error.code, 'INVALID_ARGUMENT', r.text);
+        assert.equal(typeof r.body.error.message, 'string');
+      }
+    });
+
+    it('another account sees none of it: its deployment, endpoint series and spend are not found, its overview is its own', async () => {
+      const other = await createDeployment(g, 'not-bobs', { min_load: 0, max_workers: 1 });
+      const as = { key: bobKey };
+      for (const [method, path, body] of [
+        ['GET', `/console/api/deployments/${other.id}`],
+        ['POST', `/console/api/deployments/${other.id}/stop`, { drain: true }],
+        ['POST', `/console/api/deployments/${other.id}/start`, {}],
+        ['DELETE', `/console/api/deployments/${other.id}`],
+      ] as [string, string, unknown?][]) {
+        const r = await g.api(method, path, body, as);
+        assert.equal(r.status, 404, `${method} ${path}: ${r.text}`);
+        assert.equal(r.body.error.code, 'DEPLOYMENT_NOT_FOUND');
+      }
+      for (const q of [
+        `name=rps&subject=${other.endpointId}`,
+        `name=queue&subject=${other.endpointId}`,
+        `name=spend&subject=${adminAccount}`,
+        'name=gpu_util&subject=0',
+      ]) {
+        const r = await g.api('GET', `/console/api/series?${q}`, undefined, as);
+        assert.equal(r.status, 404, `${q}: ${r.text}`);
+        assert.equal(r.body.error.code, 'SERIES_NOT_FOUND');
+      }
+      assert.deepEqual((await g.api('GET', '/console/api/deployments', undefined, as)).body.deployments, []);
+      const o = await g.api('GET', '/console/api/overview', undefined, as);
+      assert.deepEqual([o.body.machines.total, o.body.deployments.total, o.body.instances.total], [0, 0, 0]);
+      assert.equal(o.body.billing.balance, 5);
+      assert.equal((await g.api('GET', '/console/api/series?name=spend', undefined, as)).status, 200, 'its own spend');
+    });
+  });
