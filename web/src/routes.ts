@@ -22,7 +22,7 @@ export interface Route {
 
 /** The console's pages, in navigation order. A page is one file under pages/ and one line here. */
 export const ROUTES: readonly Route[] = [
-  { path: 'overview', title: 'Overview', needs: ['instance.list'], page: OverviewPage },
+  { path: 'overview', title: 'Overview', needs: ['instance.list', 'serverless.read', 'machine.read', 'billing.read'], page: OverviewPage },
   { path: 'instances', title: 'Instances', needs: ['instance.list'], page: InstancesPage },
   { path: 'deployments', title: 'Deployments', needs: ['serverless.read'], page: DeploymentsPage },
   { path: 'machines', title: 'Machines', needs: ['machine.read'], page: MachinesPage },
