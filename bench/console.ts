@@ -1,4 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/helpers/browser.js';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { ResourceRow } from './fleet.js';
@@ -22,17 +23,6 @@ const WINDOW_S = 5;
 const CHANGES_PER_S = 4;
 const INSTANCES = 4;
 const KEY = 'gnt_bench_console_admin_key';
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 export interface BytesRow {
   readonly load: string;
@@ -263,7 +253,7 @@ export async function consoleBench(dir: string): Promise<ConsoleResults> {
     GANTRY_MAX_CONNECTIONS_PER_ADDRESS: '0',
     GANTRY_PROCESS_SANDBOX: 'off',
   });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   try {
     const loads = await firstLoads(browser, url);
     await browser.close();

@@ -1,6 +1,7 @@
 import { changeInstance } from '../instances/change-instance.js';
 import { systemPrincipal } from '../principal.js';
 import type { ControlContext } from '../context.js';
+import { IntervalPass } from './interval-pass.js';
 
 /**
  * Settles every open meter each billingIntervalMs (so balances and charge listings stay current), then
@@ -9,25 +10,19 @@ import type { ControlContext } from '../context.js';
  */
 export class BillingLoop {
   readonly #ctx: ControlContext;
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<void> | null = null;
+  readonly #every: IntervalPass;
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
+    this.#every = new IntervalPass(ctx.settings.billingIntervalMs, () => this.pass());
   }
 
   start(): void {
-    if (this.#timer !== null) return;
-    this.#timer = setInterval(() => {
-      if (this.#running === null) this.#running = this.pass().finally(() => (this.#running = null));
-    }, this.#ctx.settings.billingIntervalMs);
-    this.#timer.unref();
+    this.#every.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
-    await this.#running;
+    await this.#every.stop();
   }
 
   async pass(): Promise<void> {

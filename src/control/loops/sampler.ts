@@ -1,6 +1,7 @@
 import { bucketStart, FLEET_SUBJECT, meanUtil, ratePerSecond } from '../../domain/series.js';
 import type { SamplePoint } from '../../store/series-store.js';
 import type { ControlContext } from '../context.js';
+import { IntervalPass } from './interval-pass.js';
 
 /** A gateway's held-request count older than this is a dead replica's (src/gateway/shared-pending.ts publishes every 0.5 s). */
 const PENDING_FRESH_MS = 5_000;
@@ -18,25 +19,19 @@ export class Sampler {
   readonly #ctx: ControlContext;
   /** The gateway's finished-request counter per endpoint at the last tick. */
   readonly #counted = new Map<number, { count: number; at: number }>();
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<void> | null = null;
+  readonly #every: IntervalPass;
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
+    this.#every = new IntervalPass(ctx.settings.samplerIntervalMs, () => this.#pass());
   }
 
   start(): void {
-    if (this.#timer !== null) return;
-    this.#timer = setInterval(() => {
-      if (this.#running === null) this.#running = this.#pass().finally(() => (this.#running = null));
-    }, this.#ctx.settings.samplerIntervalMs);
-    this.#timer.unref();
+    this.#every.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
-    await this.#running;
+    await this.#every.stop();
   }
 
   async #pass(): Promise<void> {
