@@ -101,7 +101,7 @@ export function OverviewPage(p: PageProps) {
       {o === null ? (
         error === null && <Progress label="Loading the overview…" />
       ) : (
-        <ul class="cards" aria-label="Counts">
+        <ul class="stat-cards" aria-label="Counts">
           {o.machines && <CountCard title="Machines" counts={o.machines.by_state} order={MACHINE_STATES} />}
           {o.machines && <CountCard title="GPUs" counts={o.machines.gpus_by_state} order={MACHINE_STATES} />}
           {o.instances && <CountCard title="Instances" counts={o.instances.by_status} />}
