@@ -11,6 +11,8 @@ import { callApi, endDeployments, type LatencyRow, pct, spawnGantry, textTable, 
  *  - autoscale reaction: a load step → a second worker ready, beside a worker created from zero.
  */
 const CYCLES = 3;
+/** Samples per stop variant: more than the other rows' 3, as a stop's p50 is what its goal judges, and a stop costs a tenth of a second. */
+const STOP_CYCLES = 8;
 const KEY = 'gnt_bench_serverless_admin';
 
 /** A worker that knows nothing of Gantry (readiness http): node's HTTP server on $WORKER_PORT, listening within tens of ms. */
@@ -67,7 +69,7 @@ export async function serverlessBench(dir: string): Promise<LatencyRow[]> {
       await ready(s.endpointId);
       await until(async () => (await status(s.id)) === 'running');
     };
-    for (let i = 0; i < CYCLES * 2; i++) {
+    for (let i = 0; i < STOP_CYCLES * 2; i++) {
       const drain = i % 2 === 1;
       await running();
       const inflight = Array.from({ length: 4 }, () =>
@@ -87,7 +89,7 @@ export async function serverlessBench(dir: string): Promise<LatencyRow[]> {
 
     // ── stop latency with no request in flight ───────────────────────
     const idleStops = { plain: [] as number[], drain: [] as number[] };
-    for (let i = 0; i < CYCLES * 2; i++) {
+    for (let i = 0; i < STOP_CYCLES * 2; i++) {
       const drain = i % 2 === 1;
       await running();
       const t = await timed(async () => {
