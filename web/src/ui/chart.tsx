@@ -8,6 +8,8 @@ export interface ChartProps {
   readonly data: uPlot.AlignedData;
   readonly series: readonly uPlot.Series[];
   readonly height?: number;
+  /** How the y axis writes its values (default uPlot's, which rounds amounts under a cent to 0). */
+  readonly yValue?: (v: number) => string;
 }
 
 /**
@@ -21,7 +23,11 @@ export function Chart(p: ChartProps) {
     const el = box.current;
     if (el === null) return;
     const width = (): number => Math.max(200, el.clientWidth);
-    const u = new uPlot({ width: width(), height: p.height ?? 200, series: [{}, ...p.series], axes: [{}, {}], legend: { show: true } }, p.data, el);
+    const u = new uPlot(
+      { width: width(), height: p.height ?? 200, series: [{}, ...p.series], axes: [{}, yAxis(p.yValue)], legend: { show: true } },
+      p.data,
+      el,
+    );
     plot.current = u;
     const ro = new ResizeObserver(() => u.setSize({ width: width(), height: p.height ?? 200 }));
     ro.observe(el);
@@ -39,4 +45,9 @@ export function Chart(p: ChartProps) {
       <div ref={box} role="img" aria-label={p.title} />
     </figure>
   );
+}
+
+/** The y axis: uPlot's own, or one that writes each tick with `format`. */
+function yAxis(format: ((v: number) => string) | undefined): uPlot.Axis {
+  return format === undefined ? {} : { values: (_u, splits) => splits.map(format), size: 70 };
 }

@@ -40,6 +40,7 @@ export function Billing({ accountId }: { accountId: number }) {
             title={`Spend per day, last ${DAYS} days ($)`}
             data={data}
             series={[{ label: 'spend $', stroke: '#2f6fdb', fill: 'rgba(47,111,219,0.15)', value: (_u, v) => (v === null ? '-' : money(v)) }]}
+            yValue={money}
           />
           <Table
             caption="Charges"
