@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import type { Store } from '../../src/store/store.js';
-import { machineReg } from '../helpers/machines.js';
+import { machineReg, rental } from '../helpers/machines.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /** The series part of the store port (0026) on every adapter: the console's samples and the autoscaler's decisions. */
@@ -33,27 +33,19 @@ for (const ts of TEST_STORES) {
     });
 
     it('samples spend per account from open meters in one statement; two replicas writing a bucket leave one row', async () => {
-      await store.createInstance({
-        accountId,
-        machineId,
-        numGpus: 1,
-        image: 'img',
-        env: {},
-        requestedPorts: [],
-        onstart: null,
-        entrypoint: null,
-        args: null,
-        runtype: 'ssh',
-        label: null,
-        diskGb: 72,
-        offerType: 'on-demand',
-        bidPrice: null,
-        dphBase: 0.3,
-        storageCost: 0.1,
-        target: 'running',
-        instanceKeyHash: (id) => `hash-${id}`,
-        now: 1000,
-      });
+      await store.createInstance(
+        rental({
+          accountId,
+          machineId,
+          numGpus: 1,
+          diskGb: 72,
+          dphBase: 0.3,
+          storageCost: 0.1,
+          target: 'running',
+          instanceKeyHash: (id) => `hash-${id}`,
+          now: 1000,
+        }),
+      );
       // A new instance bills its disk only (72 GB at $0.1/GB-month = $0.01/h); compute starts when it runs.
       await Promise.all([store.sampleSpend(10_000), other.sampleSpend(10_000), store.sampleSpend(10_000)]);
       const points = await store.readSamples('spend', accountId, 0, 100);

@@ -392,6 +392,7 @@ export class ServerlessLoop {
     this.#routedTo.delete(endpointId);
     this.#unrecordedDrainFailures.delete(endpointId);
     this.#decisions.forget(endpointId);
+    this.#shown.forget(endpointId);
     this.#ctx.endpointSignal.forget(endpointId);
     this.#wakeups?.saw(endpointId, []);
   }

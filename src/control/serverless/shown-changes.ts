@@ -19,4 +19,9 @@ export class ShownChanges {
     else this.#last.set(ep.id, shown);
     ctx.store.changes.publish('endpoint-status', ep.id);
   }
+
+  /** An endpoint this replica no longer passes over (deleted, or claimed elsewhere). */
+  forget(endpointId: number): void {
+    this.#last.delete(endpointId);
+  }
 }

@@ -5,6 +5,7 @@ import { actionReach, authorize, type Principal } from '../../../control/princip
 import type { Action } from '../../../domain/account/actions.js';
 import { GantryError } from '../../../domain/errors.js';
 import type { ChangeTopic } from '../../../store/change-feed.js';
+import { apiKeyOf } from '../../edge/api-key.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
 
@@ -235,9 +236,7 @@ export function consoleEventRoutes(app: FastifyInstance, deps: EdgeDeps, sources
   app.get('/console/api/events', async (req, reply) => {
     const p = principal(req);
     // The key as the edge read it (a bearer header, or `?api_key=`), to authenticate it again later.
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const query = (req.query as Record<string, unknown> | undefined)?.api_key;
-    hub.open(p, bearer ?? (typeof query === 'string' ? query : null), reply.raw);
+    hub.open(p, apiKeyOf(req), reply.raw);
     reply.hijack();
   });
   return hub;
