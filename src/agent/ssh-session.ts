@@ -86,7 +86,10 @@ export function sftpArgv(shell: SessionShell, configured: string): string[] {
   // Single quotes only: the text must not be read as redirections by the shell.
   const none =
     "echo 'gantry: this image has no sftp-server, so sftp and scp (SFTP mode) cannot work. Install openssh-sftp-server in the image, or copy with ssh and cat; scp -O needs scp in the image.' >&2";
-  return ['/bin/sh', '-c', `for p in "$@"; do if [ -x "$p" ]; then exec "$p"; fi; done; ${none}; exit 127`, 'sh', configured, ...IMAGE_SFTP_SERVERS];
+  // The pause before the exit: Podman loses an exec's output when the client's first packet reaches stdin after
+  // the process ended ("attach: broken pipe"), and the complaint is the whole point.
+  const wait = 'sleep 1 2>/dev/null';
+  return ['/bin/sh', '-c', `for p in "$@"; do if [ -x "$p" ]; then exec "$p"; fi; done; ${none}; ${wait}; exit 127`, 'sh', configured, ...IMAGE_SFTP_SERVERS];
 }
 
 type Tty = { term: string; cols: number; rows: number };

@@ -13,7 +13,7 @@ import type { Runtime } from '../../src/runtime/runtime.js';
 import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
-import { replicaPlane } from '../helpers/replica.js';
+import { laterMs, passLater, replicaPlane } from '../helpers/replica.js';
 import { cpuHost } from '../helpers/machines.js';
 import { CountingChannel, ScriptedRuntime } from '../helpers/scripted-host.js';
 
@@ -103,12 +103,12 @@ for (const ts of TEST_STORES) {
       const machineId = await connect(cp, rt, newHostToken(), 'swept-a');
       const died = await create(cp, machineId);
       const calm = await create(cp, machineId);
-      while ((await cp.reconciler.passOnce()) > 0); // both started
+      while ((await passLater(cp)) > 0); // both started
       assert.equal((await cp.ctx.store.getInstance(calm))?.status, 'running');
       rt.states.set(died, { state: 'exited', exitCode: 7 }); // ended with no exit hint: only a look finds it
       rt.inspects = [];
       const lists = rt.lists;
-      await cp.reconciler.passOnce();
+      await passLater(cp);
       assert.equal(rt.lists, lists + 1, 'one list for the host');
       // The agent inspects each workload for its listing; the one handed over is recorded from that listing.
       assert.deepEqual(rt.inspects.sort(), [died, calm].sort(), 'no look of its own at the one handed over, none at the one at rest');
@@ -118,19 +118,19 @@ for (const ts of TEST_STORES) {
       assert.equal(gone?.statusMsg, 'main process exited with code 7');
       // Recorded: the next sweeps find it at rest too.
       rt.inspects = [];
-      await cp.reconciler.passOnce();
+      await passLater(cp);
       assert.deepEqual(rt.inspects.sort(), [died, calm].sort(), 'listed with their observations, no look of their own');
 
       await cp.changeInstance(admin, calm, 'stop');
-      await cp.reconciler.passOnce();
+      await passLater(cp);
       assert.equal((await cp.ctx.store.getInstance(calm))?.status, 'stopped');
       rt.states.set(calm, { state: 'running' }); // something started it behind our back
-      await cp.reconciler.passOnce();
+      await passLater(cp);
       assert.equal(rt.states.has(calm), false, 'stopped again');
       assert.equal((await cp.ctx.store.getInstance(calm))?.status, 'stopped');
 
       rt.states.set(4242, { state: 'running' }); // a labelled workload whose instance the store never heard of
-      await cp.reconciler.passOnce();
+      await passLater(cp);
       await until('the orphan removed', () => !rt.states.has(4242));
     });
 
@@ -147,7 +147,7 @@ for (const ts of TEST_STORES) {
       const [toSeen, toStale] = channels as [CountingChannel, CountingChannel];
       const a = await create(seen, machineId);
       const b = await create(seen, machineId);
-      while ((await seen.reconciler.passOnce()) > 0); // both started
+      while ((await passLater(seen)) > 0); // both started
       const changes: number[] = [];
       for (const cp of [seen, stale]) cp.ctx.store.changes.subscribe('instance-status', (c) => c.id !== null && changes.push(c.id));
       const exitedCount = async (cp: ControlPlane): Promise<number> =>
@@ -156,13 +156,13 @@ for (const ts of TEST_STORES) {
       rt.states.set(a, { state: 'exited', exitCode: 3 });
       toSeen.ops.length = 0;
       const looked = seen.reconciler.totals.fromSweep;
-      await seen.reconciler.passOnce();
+      await passLater(seen);
       assert.deepEqual(toSeen.ops, ['list'], 'the listing only: no inspect');
       assert.equal(seen.reconciler.totals.fromSweep, looked + 1);
 
       rt.states.set(b, { state: 'exited', exitCode: 3 });
       toStale.ops.length = 0;
-      await stale.reconciler.passOnce();
+      await passLater(stale);
       assert.deepEqual(toStale.ops, ['list', 'inspect'], 'too old to stand for a look: inspected');
 
       const [ra, rb] = [await seen.ctx.store.getInstance(a), await seen.ctx.store.getInstance(b)];
@@ -189,7 +189,7 @@ for (const ts of TEST_STORES) {
       assert.equal(await exitedCount(stale), 1);
       // Recorded: at rest for the next sweep, no look at all.
       toSeen.ops.length = 0;
-      await seen.reconciler.passOnce();
+      await passLater(seen);
       assert.deepEqual(toSeen.ops, ['list']);
     });
 
@@ -204,6 +204,7 @@ for (const ts of TEST_STORES) {
       await create(a, machineId);
       for (let round = 0; round < 10; round++) {
         const lists = rt.lists;
+        await laterMs();
         await Promise.all([a.reconciler.passOnce(), b.reconciler.passOnce()]);
         assert.equal(rt.lists - lists, 1, `round ${round}: the host was listed once`);
       }
@@ -230,20 +231,20 @@ for (const ts of TEST_STORES) {
       const rt = new ScriptedRuntime();
       const machineId = await connect(cp, rt, newHostToken(), 'swept-old', true);
       const id = await create(cp, machineId);
-      await cp.reconciler.passOnce();
+      await passLater(cp);
       assert.equal((await cp.ctx.store.getInstance(id))?.status, 'running');
       rt.inspects = [];
-      await cp.reconciler.passOnce();
+      await passLater(cp);
       assert.deepEqual(rt.inspects, [id], 'due by time (observeIntervalMs 0): handed over and looked at, as before the sweep');
       rt.states.set(id, { state: 'exited', exitCode: 5 });
       rt.inspects = [];
-      await cp.reconciler.passOnce();
+      await passLater(cp);
       assert.deepEqual(rt.inspects, [id], 'no observations in the listing: the per-instance look only');
       const row = await cp.ctx.store.getInstance(id);
       assert.equal(row?.status, 'exited');
       assert.equal(row?.exitCode, 5);
       rt.states.set(4243, { state: 'running' });
-      await cp.reconciler.passOnce();
+      await passLater(cp);
       await until('the orphan removed', () => !rt.states.has(4243));
     });
   });

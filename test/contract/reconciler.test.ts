@@ -14,7 +14,7 @@ import type { LogLine, Runtime, WorkloadSpec } from '../../src/runtime/runtime.j
 import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
-import { replicaPlane } from '../helpers/replica.js';
+import { passLater, replicaPlane } from '../helpers/replica.js';
 import { cpuHost } from '../helpers/machines.js';
 
 /**
@@ -218,17 +218,17 @@ for (const ts of TEST_STORES) {
       const watcher = await plane({ observeIntervalMs: 0 }); // re-observes every row on each pass
       await connect(watcher);
       const { instance } = await create(a);
-      await watcher.reconciler.passOnce();
+      await passLater(watcher);
       runtime.running.delete(instance.id); // killed from outside Gantry
-      await watcher.reconciler.passOnce();
+      await passLater(watcher);
       const gone = await a.ctx.store.getInstance(instance.id);
       assert.equal(gone?.status, 'exited');
       assert.match(gone?.statusMsg ?? '', /disappeared/);
       await a.changeInstance(admin, instance.id, 'stop');
-      await watcher.reconciler.passOnce();
+      await passLater(watcher);
       assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
       runtime.running.add(instance.id); // something started it behind our back
-      await watcher.reconciler.passOnce();
+      await passLater(watcher);
       assert.equal(runtime.running.has(instance.id), false);
       assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
     });

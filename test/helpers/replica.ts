@@ -37,3 +37,19 @@ export async function replicaPlane(
     apiUrl: () => 'http://x',
   });
 }
+
+/** Wait until the clock shows a later millisecond than now (with room for one more). */
+export async function laterMs(): Promise<void> {
+  const t = Date.now();
+  while (Date.now() <= t + 1) await new Promise((r) => setTimeout(r, 1));
+}
+
+/**
+ * One reconciler pass in a later millisecond than the last: with `observeIntervalMs: 0` a host swept in this
+ * very millisecond is at rest for it (a sweep takes hosts swept at least 1 ms before), and a fast machine runs
+ * two passes in one.
+ */
+export async function passLater(cp: ControlPlane): Promise<number> {
+  await laterMs();
+  return cp.reconciler.passOnce();
+}
