@@ -5,6 +5,10 @@ import { startGantry } from '../src/main/up.js';
 import { INSTANCES, MACHINES, seedFleet, withClient } from './scale-seed.js';
 import { NO_LIMITS } from './util.js';
 
+/** Every machine last swept at $1 (its sweep row made where missing). */
+export const SWEPT_AT =
+  'INSERT INTO host_sweeps (id, last_swept_at) SELECT id, $1 FROM machines WHERE true ON CONFLICT (id) DO UPDATE SET last_swept_at = excluded.last_swept_at';
+
 /** A simulated host's workloads: its instances' ids, and those the bench made report an exit. */
 export interface SimHost {
   readonly ids: readonly number[];
@@ -73,7 +77,7 @@ export async function reconcilePasses(url: string, dataDir: string, adminKey: st
       process.stdout.write(`scale: seeded ${MACHINES} machines, ${INSTANCES} instances in ${Date.now() - t} ms\n`);
     }
     // Not due until a pass begins: swept "in the future".
-    await withClient(url, (c) => c.query('UPDATE machines SET last_swept_at = $1', [t + 86_400_000]));
+    await withClient(url, (c) => c.query(SWEPT_AT, [t + 86_400_000]));
     const layout = await fleetLayout(url);
     const hosts = new Map<number, { ids: number[]; exited: Set<number> }>();
     for (const [m, ids] of layout) hosts.set(m, { ids, exited: new Set() });
@@ -105,6 +109,13 @@ export async function reconcilePasses(url: string, dataDir: string, adminKey: st
       );
     }
     const totals = g.control.reconciler.totals;
+    const counted = async (what: 'swept' | 'exited'): Promise<number> => {
+      const values =
+        what === 'swept'
+          ? (await ctx.metrics.hostSweeps.get()).values.filter((x) => x.labels.outcome === 'swept')
+          : (await ctx.metrics.instanceTransitions.get()).values.filter((x) => x.labels.to === 'exited');
+      return values[0]?.value ?? 0;
+    };
     const passes: Pass[] = [];
     // The first pass after start (cold: JIT, the database's caches), then the same warm, then with exits.
     for (const exits of [0, 0, exitedPerMille]) {
@@ -114,16 +125,23 @@ export async function reconcilePasses(url: string, dataDir: string, adminKey: st
       passes.push(
         await withClient(url, async (c) => {
           const [i0, l0, h0] = [inspects, lists, totals.handedOver];
+          const [swept0, exited0] = [await counted('swept'), await counted('exited')];
           const t0 = Date.now();
-          await c.query('UPDATE machines SET last_swept_at = 0');
+          await c.query(SWEPT_AT, [0]);
           ctx.wake();
           let left = MACHINES;
           let recorded = 0;
+          // The replica's own counts say when to look (the store's counts are scans: asked every few ms, they
+          // would load the database the pass runs on); the store then confirms.
+          while ((await counted('swept')) < swept0 + MACHINES || (await counted('exited')) < exited0 + wanted) {
+            if (Date.now() >= t0 + boundMs) break;
+            await new Promise((r) => setTimeout(r, 2));
+          }
           // Done: every host swept since the pass began, and every exit the agents report recorded.
-          while ((left > 0 || recorded < wanted) && Date.now() < t0 + boundMs) {
-            await new Promise((r) => setTimeout(r, 20));
+          for (let first = true; (left > 0 || recorded < wanted) && Date.now() < t0 + boundMs; first = false) {
+            if (!first) await new Promise((r) => setTimeout(r, 5));
             const r = await c.query<{ left: string; recorded: string }>(
-              "SELECT (SELECT count(*) FROM machines WHERE last_swept_at < $1) AS left, (SELECT count(*) FROM instances WHERE status = 'exited') AS recorded",
+              "SELECT (SELECT count(*) FROM host_sweeps WHERE last_swept_at < $1) AS left, (SELECT count(*) FROM instances WHERE status = 'exited') AS recorded",
               [t0],
             );
             left = Number(r.rows[0]?.left);

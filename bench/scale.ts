@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AgentCommand } from '../src/control/hosts/agent-session.js';
 import { resourceRow, simMachine, type ResourceRow } from './fleet.js';
-import { answer, fleetLayout, reconcilePasses, selectAll, type Pass } from './scale-pass.js';
+import { answer, fleetLayout, reconcilePasses, selectAll, SWEPT_AT, type Pass } from './scale-pass.js';
 import { INSTANCES, MACHINES, PER_MACHINE, withClient } from './scale-seed.js';
 import { callApi, pct, procSample, spawnGantry, type LatencyRow } from './util.js';
 
@@ -68,7 +68,7 @@ async function seedOnly(url: string, dataDir: string): Promise<LatencyRow[]> {
   await reconcilePasses(url, dataDir, ADMIN_KEY, true, 0, 0);
   await withClient(url, async (c) => {
     await c.query('UPDATE instances SET last_processed_at = $1', [Date.now()]);
-    await c.query('UPDATE machines SET last_swept_at = $1', [Date.now()]);
+    await c.query(SWEPT_AT, [Date.now()]);
   });
   return [];
 }

@@ -136,6 +136,9 @@ export class AgentSession implements HostLink {
   #closed: string | null = null;
   /** Polls taken so far: a live agent polls again right after it takes commands. */
   #polls = 0;
+  /** Command ids: this session's random prefix and a count (a result for another session's command matches none). */
+  readonly #idPrefix = `${randomBytes(6).toString('base64url')}.`;
+  #calls = 0;
 
   constructor(machineId: number, imageNotice: string | null, t: SessionTimings, now: () => number) {
     this.machineId = machineId;
@@ -328,7 +331,8 @@ export class AgentSession implements HostLink {
 
   #call(c: AgentCommandInput, timeoutMs: number): Promise<unknown> {
     if (this.#closed !== null) return Promise.reject(this.#unavailable(this.#closed));
-    const id = randomBytes(9).toString('base64url');
+    // Unique within the session, which alone settles it; no random bytes per command (a sweep sends thousands).
+    const id = `${this.#idPrefix}${(++this.#calls).toString(36)}`;
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         const p = this.#pending.get(id);

@@ -7,6 +7,12 @@ import type { StoreDialect } from './store-dialect.js';
 // int8 (epoch milliseconds, counts) would arrive as strings; our values fit in a double.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+/**
+ * Numbers as one array parameter in PostgreSQL's text form ('{1,2,3}'; String(n) is exact for doubles): pg's own
+ * conversion escapes element by element, a cost the host sweep felt with 10,000 keys a statement.
+ */
+const arrayText = (values: readonly number[]): string => `{${values.join(',')}}`;
+
 /** PostgreSQL: several stateless control-plane replicas may share one database. */
 export function postgresDialect(url: string, opts: { poolSize?: number } = {}): StoreDialect {
   return {
@@ -16,12 +22,11 @@ export function postgresDialect(url: string, opts: { poolSize?: number } = {}): 
     idColumn: (col) => col.primaryKey(),
     blobColumnType: 'bytea',
     supportsSkipLocked: true,
-    intIn: (column, ids) => sql<SqlBool>`${sql.ref(column)} = ANY(${sql.val(ids)}::int[])`,
-    bigintIn: (expr, values) => sql<SqlBool>`${expr} = ANY(${sql.val(values)}::bigint[])`,
-    // One array parameter per column, however many rows, so the statement text stays the same. Sent as the
-    // array's text ('{1,2,3}'; String(n) is exact for doubles): pg's own conversion escapes element by element.
+    intIn: (column, ids) => sql<SqlBool>`${sql.ref(column)} = ANY(${arrayText(ids)}::int[])`,
+    bigintIn: (expr, values) => sql<SqlBool>`${expr} = ANY(${arrayText(values)}::bigint[])`,
+    // One array parameter per column, however many rows, so the statement text stays the same.
     numberRows: (alias, columns, rows) =>
-      sql`unnest(${sql.join(columns.map((c, i) => sql`${`{${rows.map((r) => String(r[i])).join(',')}}`}::${sql.raw(c.type)}[]`))}) AS ${sql.raw(alias)}(${sql.join(columns.map((c) => sql.ref(c.name)))})`,
+      sql`unnest(${sql.join(columns.map((c, i) => sql`${arrayText(rows.map((r) => r[i] as number))}::${sql.raw(c.type)}[]`))}) AS ${sql.raw(alias)}(${sql.join(columns.map((c) => sql.ref(c.name)))})`,
     createChangeFeed: (onError) => new PgChangeFeed(url, { onError }),
     createKyselyDialect() {
       return new PostgresDialect({ pool: retryingPool(new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 })) });

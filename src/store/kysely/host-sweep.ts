@@ -8,19 +8,32 @@ import { RESTING_RUNNING } from '../../domain/instance/sweep.js';
 import type { InstanceStatus, InstanceTarget, PendingOp } from '../../domain/instance/status.js';
 
 /**
- * The host sweep's store side (decision 017): machines claimed with a lease like instance rows (so two
+ * The host sweep's store side (decisions 017, 022): hosts claimed with a lease like instance rows (so two
  * replicas never sweep one host at once), the live instances of a batch of hosts in one narrow read, and
- * the stamp that says they were compared.
+ * the stamp that says they were compared. Lease and stamp live in `host_sweeps`, a row per machine.
  */
 async function claimHostSweeps(db: Kysely<Database>, dialect: StoreDialect, o: HostSweepClaim): Promise<{ token: string; machineIds: number[] }> {
   if (o.machineIds.length === 0) return { token: '', machineIds: [] };
+  // A host's row is made by its first claim: a probe of the key for every other one, no write.
+  await db
+    .insertInto('host_sweeps')
+    .columns(['id'])
+    .expression((eb) =>
+      eb
+        .selectFrom('machines')
+        .select('id')
+        .where(dialect.intIn('id', o.machineIds))
+        .where((w) => w.not(w.exists(w.selectFrom('host_sweeps as h').select('h.id').whereRef('h.id', '=', 'machines.id')))),
+    )
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
   const { token, ids } = await claimLeased(
     db,
     dialect,
-    'machines',
+    'host_sweeps',
     (trx) =>
       trx
-        .selectFrom('machines')
+        .selectFrom('host_sweeps')
         .select('id')
         .where(dialect.intIn('id', o.machineIds))
         .where((eb) => eb.or([eb('last_swept_at', 'is', null), eb('last_swept_at', '<=', o.sweptBefore)]))
@@ -102,7 +115,7 @@ async function sweptInstances(
 async function finishHostSweeps(db: Kysely<Database>, dialect: StoreDialect, token: string, machineIds: readonly number[], now: number): Promise<void> {
   if (machineIds.length === 0) return;
   await db
-    .updateTable('machines')
+    .updateTable('host_sweeps')
     .set({ lease_owner: null, lease_token: null, lease_expires_at: null, last_swept_at: now })
     .where(dialect.intIn('id', machineIds))
     .where('lease_token', '=', token)

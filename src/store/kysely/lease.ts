@@ -4,8 +4,8 @@ import { sql, type Kysely, type SelectQueryBuilder, type SqlBool, type Transacti
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { Database } from './schema.js';
 
-/** Tables whose rows a loop claims with a lease (owner, token, expiry); a machine's is the host sweep's. */
-type Leased = 'instances' | 'endpoints' | 'machines';
+/** Tables whose rows a loop claims with a lease (owner, token, expiry); a host's is the host sweep's. */
+type Leased = 'instances' | 'endpoints' | 'host_sweeps';
 
 type Due<T extends Leased> = SelectQueryBuilder<Database, T, { id: number }>;
 
@@ -44,7 +44,8 @@ export async function claimLeased<T extends Leased>(
     await trx
       .updateTable(table as 'instances')
       .set({ lease_owner: o.owner, lease_token: token, lease_expires_at: o.now + o.leaseMs })
-      .where('id', 'in', picked)
+      // One array parameter, not one per row: the host sweep claims thousands of machines at once.
+      .where(dialect.intIn('id', picked))
       .execute();
     return picked;
   });

@@ -18,6 +18,7 @@ import { volumesMigration } from './migration-volumes.js';
 import { machineDeletedMigration } from './migration-machine-deleted.js';
 import { lookupIndexesMigration } from './migration-lookup-indexes.js';
 import { hostSweepMigration } from './migration-host-sweep.js';
+import { hostSweepTableMigration } from './migration-host-sweep-table.js';
 import { fleetScaleIndexesMigration } from './migration-fleet-scale-indexes.js';
 import { codeDeploymentsMigration } from './migration-code-deployments.js';
 import { seriesMigration } from './migration-series.js';
@@ -285,6 +286,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0024_host_sweep': hostSweepMigration,
     '0025_code_deployments': codeDeploymentsMigration(d),
     '0026_series': seriesMigration(d),
+    '0027_host_sweep_table': hostSweepTableMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -87,7 +87,12 @@ export interface MachineTable {
   created_at: number;
   /** Set by `delete machine`: the row stays for the history that names it, hidden everywhere else. */
   deleted_at: number | null;
-  /** The host sweep's lease (decision 017): one replica at a time lists this host's workloads. */
+}
+
+/** A host's sweep (decisions 017, 022), keyed by its machine's id: made by its first claim. */
+export interface HostSweepTable {
+  id: number;
+  /** The sweep's lease: one replica at a time lists this host's workloads. */
   lease_owner: string | null;
   lease_token: string | null;
   lease_expires_at: number | null;
@@ -305,6 +310,7 @@ export interface Database extends CatalogTables, MlTables, ServerlessTables, Ser
   accounts: AccountTable;
   api_keys: ApiKeyTable;
   machines: MachineTable;
+  host_sweeps: HostSweepTable;
   instances: InstanceTable;
   gpu_allocations: GpuAllocationTable;
   cpu_allocations: CpuAllocationTable;
