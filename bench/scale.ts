@@ -19,7 +19,9 @@ import { callApi, pct, procSample, spawnGantry, type LatencyRow } from './util.j
  *     lists and inspects (the reconciler looks at the instances of connected hosts only).
  */
 const AGENTS = 1000;
-const WINDOW_S = 10;
+/** Each steady-state window: longer than a billing cycle at this scale (a pass of about 18 s and twice that at rest). */
+const WINDOW_S = 60;
+const FIRST_BILLING_BOUND_MS = 180_000;
 const PASS_BOUND_MS = 60_000;
 /** Workloads per thousand that report an exit before the second pass (each handed over and recorded). */
 const EXITED_PER_MILLE = 10;
@@ -109,6 +111,16 @@ interface SimAgent {
 const simulated = (i: number): Record<string, unknown> =>
   simMachine(`scale-${i}`, { gpuName: 'RTX 4090', numGpus: PER_MACHINE, gpuRamMb: 24000, cpuCores: 64, cpuRamMb: 256000, diskSpaceGb: 4000 });
 
+/** Billing passes the server finished (its /metrics, readable from this machine), and their seconds in all. */
+async function billingPasses(base: string): Promise<{ count: number; sum: number }> {
+  const text = await fetch(`${base}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
+  const total = (what: string): number =>
+    [...text.matchAll(new RegExp(`^gantry_billing_pass_seconds_${what}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+  return { count: total('count'), sum: total('sum') };
+}
+
 async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]> {
   // The same hosts as alive as they were after seeding; every instance due at its usual interval.
   await withClient(url, (c) => c.query('UPDATE machines SET last_seen_at = $1', [Date.now()]));
@@ -130,8 +142,13 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
   try {
     const pid = server.pid as number;
     const post = (path: string, body: unknown, key: string): Promise<any> => callApi(base, key, 'POST', path, body);
-    await sleep(2000); // start-up work (migrations checked, caches filled) out of the window
+    // Out of the windows: start-up work, and the first billing pass, which writes the charge rows later passes
+    // extend (decision 018). Each window then spans a whole billing cycle: a pass and its rest (decision 023).
+    const first = Date.now();
+    while ((await billingPasses(base)).count < 1 && Date.now() - first < FIRST_BILLING_BOUND_MS) await sleep(500);
+    const firstS = (Date.now() - first) / 1000;
     const idle0 = await procSample(pid);
+    const billing0 = await billingPasses(base);
     const ti = Date.now();
     await sleep(WINDOW_S * 1000);
     const idle1 = await procSample(pid);
@@ -213,6 +230,12 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     process.stdout.write(
       `scale: ${PUSH_LISTINGS ? 'agents push listings' : 'agents answer list commands'}: ${sweptPerS.toFixed(0)} hosts swept/s, ` +
         `${listsPerS.toFixed(0)} lists/s and ${inspectsPerS.toFixed(0)} inspects/s answered by the agents in the window\n`,
+    );
+    const billing = await billingPasses(base);
+    const passes = billing.count - billing0.count;
+    process.stdout.write(
+      `scale: billing: the first pass ended ${firstS.toFixed(0)} s after start; ${passes} passes in the windows, ` +
+        `${passes > 0 ? ((billing.sum - billing0.sum) / passes).toFixed(1) : '-'} s each\n`,
     );
     const name = `steady state (${INSTANCES} instances, ${MACHINES} machines, ${AGENTS} agents over HTTP, PostgreSQL)`;
     return [

@@ -238,6 +238,11 @@ export const SETTINGS = {
     default: 5_000,
     doc: 'How often open meters are settled into charges and balances checked; charges are exact to the transition either way, this only sets how current the balance is.',
   },
+  billingRestFactor: {
+    type: 'number',
+    default: 2,
+    doc: "After a billing pass, the loop rests at least this many times as long as the pass took before the next one (on top of billingIntervalMs' ticks). This bounds billing's share of a core on a large fleet: a pass of 18 s over 200,000 meters then runs about once a minute, and balances are that current. 0: back to back.",
+  },
   accessTokenTtlMs: {
     type: 'duration',
     default: 43_200_000,

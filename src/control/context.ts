@@ -57,6 +57,7 @@ export type ControlSettings = Pick<
   | 'codeWorkerPythonPath'
   | 'endpointWaitPollMs'
   | 'billingIntervalMs'
+  | 'billingRestFactor'
   | 'samplerIntervalMs'
   | 'samplesRetentionMs'
   | 'accessTokenTtlMs'

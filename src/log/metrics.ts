@@ -29,6 +29,13 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly billingPasses = new Histogram({
+    name: 'gantry_billing_pass_seconds',
+    help: 'Billing passes (every open meter settled, balances checked) by outcome, and how long each took',
+    labelNames: ['outcome'] as const,
+    buckets: [0.01, 0.1, 1, 5, 15, 30, 60, 120],
+    registers: [this.registry],
+  });
   readonly instanceTransitions = new Counter({
     name: 'gantry_instance_transitions_total',
     help: 'Observed instance status changes by new status',

@@ -4,7 +4,8 @@ import type { ControlContext } from '../context.js';
 import { IntervalPass } from './interval-pass.js';
 
 /**
- * Settles every open meter each billingIntervalMs (so balances and charge listings stay current), then
+ * Settles every open meter each billingIntervalMs (so balances and charge listings stay current; on a fleet
+ * where a pass takes longer, after a rest of billingRestFactor times the pass), then
  * stops (not destroys) the running instances of accounts whose balance reached zero. Settling is a
  * compare-and-set per meter, so every replica may run this loop.
  */
@@ -14,7 +15,7 @@ export class BillingLoop {
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
-    this.#every = new IntervalPass(ctx.settings.billingIntervalMs, () => this.pass());
+    this.#every = new IntervalPass(ctx.settings.billingIntervalMs, () => this.pass(), ctx.settings.billingRestFactor);
   }
 
   start(): void {
@@ -27,11 +28,14 @@ export class BillingLoop {
 
   async pass(): Promise<void> {
     const ctx = this.#ctx;
+    const timer = ctx.metrics.billingPasses.startTimer();
     try {
       await ctx.store.settleMeters(ctx.clock.now());
       await ctx.store.settleVolumeMeters(ctx.clock.now());
       for (const d of await ctx.store.instancesInDebt()) await this.#stopForCredit(d.instanceId, d.accountId, d.balance);
+      timer({ outcome: 'ok' });
     } catch (err) {
+      timer({ outcome: 'failed' });
       ctx.log.error({ err }, 'billing pass failed');
     }
   }

@@ -1,24 +1,36 @@
 /**
  * A pass run every `intervalMs`, never two at once (a pass still running when the next tick comes
- * skips that tick), not keeping the process alive; `stop` waits for the pass in progress. For the
+ * skips that tick), not keeping the process alive; `stop` waits for the pass in progress. With a
+ * `restFactor`, ticks are also skipped until that many times the last pass's duration has passed since
+ * it ended: a pass that outgrew its interval takes a bounded share of the time, not all of it. For the
  * loops that only need a timer (billing, sampling); the reconciler and the serverless loop are woken
  * by changes too and keep their own scheduling.
  */
 export class IntervalPass {
   readonly #intervalMs: number;
   readonly #pass: () => Promise<void>;
+  readonly #restFactor: number;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
+  /** performance.now() before which ticks are skipped (the rest after the last pass). */
+  #restUntil = 0;
 
-  constructor(intervalMs: number, pass: () => Promise<void>) {
+  constructor(intervalMs: number, pass: () => Promise<void>, restFactor = 0) {
     this.#intervalMs = intervalMs;
     this.#pass = pass;
+    this.#restFactor = restFactor;
   }
 
   start(): void {
     if (this.#timer !== null) return;
     this.#timer = setInterval(() => {
-      if (this.#running === null) this.#running = this.#pass().finally(() => (this.#running = null));
+      if (this.#running !== null || performance.now() < this.#restUntil) return;
+      const began = performance.now();
+      this.#running = this.#pass().finally(() => {
+        const ended = performance.now();
+        this.#restUntil = ended + (ended - began) * this.#restFactor;
+        this.#running = null;
+      });
     }, this.#intervalMs);
     this.#timer.unref();
   }

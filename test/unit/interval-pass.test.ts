@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { IntervalPass } from '../../src/control/loops/interval-pass.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs a pass that takes `passMs` on an interval of 5 ms for `forMs`; each pass's start and end. */
+async function run(restFactor: number, passMs: number, forMs: number): Promise<{ began: number; ended: number }[]> {
+  const passes: { began: number; ended: number }[] = [];
+  let inFlight = 0;
+  const every = new IntervalPass(
+    5,
+    async () => {
+      const began = performance.now();
+      assert.equal(++inFlight, 1, 'never two passes at once');
+      await sleep(passMs);
+      inFlight--;
+      passes.push({ began, ended: performance.now() });
+    },
+    restFactor,
+  );
+  every.start();
+  await sleep(forMs);
+  await every.stop();
+  return passes;
+}
+
+describe('a pass on an interval (billing, sampling)', () => {
+  it('rests restFactor times the last pass after it ends, then runs on the next tick', async () => {
+    const passes = await run(3, 20, 400);
+    assert.ok(passes.length >= 2, `passes: ${passes.length}`);
+    for (let i = 1; i < passes.length; i++) {
+      const [prev, next] = [passes[i - 1]!, passes[i]!];
+      // The rest is measured from the pass's own end, a moment before the test's clock read it.
+      assert.ok(next.began >= prev.ended + 3 * (prev.ended - prev.began) - 2, `pass ${i} began ${next.began - prev.ended} ms after the last ended`);
+    }
+  });
+
+  it('with no rest factor, a pass that outgrew its interval runs back to back (a tick apart)', async () => {
+    const passes = await run(0, 20, 400);
+    assert.ok(passes.length >= 3, `passes: ${passes.length}`);
+  });
+});
