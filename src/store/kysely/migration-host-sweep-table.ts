@@ -17,7 +17,7 @@ export const hostSweepTableMigration: Migration = {
       .addColumn('last_swept_at', 'bigint')
       .execute();
     await sql`INSERT INTO host_sweeps (id, last_swept_at) SELECT id, last_swept_at FROM machines WHERE last_swept_at IS NOT NULL`.execute(db);
-    for (const column of ['lease_owner', 'lease_token', 'lease_expires_at', 'last_swept_at'])
-      await db.schema.alterTable('machines').dropColumn(column).execute();
+    // The machine columns stay, unused from now on: replicas of the previous release, still running while
+    // the others are upgraded, keep sweeping with them. A later migration drops them.
   },
 };
