@@ -1,5 +1,6 @@
 import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
+import type { Abort } from './abort.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
 
 /** Seconds of arrivals kept as load samples. */
@@ -61,7 +62,7 @@ export interface TrafficOptions {
 export interface Assignment {
   readonly worker: RoutableWorker;
   /** Aborted when the request must be given up (a drain ran out of time). */
-  readonly signal: AbortSignal;
+  readonly signal: Abort;
   /**
    * `answered`: the worker's response came back (counted while the endpoint stops); `outcome`: how
    * it ended, for the inference counters (absent: not counted, e.g. a connection refused and retried).
@@ -93,7 +94,7 @@ export class EndpointTraffic {
   readonly routed = new Map<number, { cost: number; at: number }[]>();
   /** /route/ calls answered without a worker, by request_idx: demand the autoscaler must see. */
   readonly unmet = new Map<string, number>();
-  readonly inFlight = new Set<AbortController>();
+  readonly inFlight = new Set<Abort>();
   /** Workers that refused a connection lately, skipped until the time given. */
   readonly suspect = new Map<number, number>();
   /** Cost received per second (epoch second → cost). */

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { GantryError } from '../domain/errors.js';
+import type { Abort } from './abort.js';
 
 /** Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus the caller's credentials. */
 const HOP = new Set([
@@ -27,7 +28,7 @@ export interface ForwardRequest {
   readonly contentLength: string | null;
   /** Extra headers for the worker (routing signature). */
   readonly extra: Readonly<Record<string, string>>;
-  readonly signal: AbortSignal;
+  readonly signal: Abort;
 }
 
 export interface ForwardResponse {

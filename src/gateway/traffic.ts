@@ -2,6 +2,7 @@ import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import type { InferenceCounters, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
 import { NO_LIMITS } from '../domain/serverless/limits.js';
+import { Abort } from './abort.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
 import { SharedPending } from './shared-pending.js';
 import { accountedCost, closed, EndpointTraffic, rejectedByStop, stopped, type Assignment, type TrafficOptions, type Waiter } from './endpoint-traffic.js';
@@ -134,17 +135,17 @@ export class Traffic implements TrafficGate {
   #assign(endpointId: number, t: EndpointTraffic, w: RoutableWorker, cost: number): Assignment {
     const b = t.busy.get(w.id) ?? { inFlight: 0, cost: 0 };
     t.busy.set(w.id, { inFlight: b.inFlight + 1, cost: b.cost + cost });
-    const ac = new AbortController();
+    const ac = new Abort();
     t.inFlight.add(ac);
     t.workerTallyOf(w.id).seen();
     let released = false;
     return {
       worker: w,
-      signal: ac.signal,
+      signal: ac,
       release: (answered = false, outcome?: RequestOutcome) => {
         if (released) return;
         released = true;
-        if (answered && !ac.signal.aborted && closed(t)) t.answered++;
+        if (answered && !ac.aborted && closed(t)) t.answered++;
         if (outcome !== undefined) {
           t.tally.ended(outcome);
           t.workerTallyOf(w.id).ended(outcome);
