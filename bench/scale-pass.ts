@@ -126,8 +126,9 @@ export async function reconcilePasses(url: string, dataDir: string, adminKey: st
         await withClient(url, async (c) => {
           const [i0, l0, h0] = [inspects, lists, totals.handedOver];
           const [swept0, exited0] = [await counted('swept'), await counted('exited')];
-          const t0 = Date.now();
+          // Every host due (not timed: the bench's own statement), then the pass from the wake-up on.
           await c.query(SWEPT_AT, [0]);
+          const t0 = Date.now();
           ctx.wake();
           let left = MACHINES;
           let recorded = 0;

@@ -153,6 +153,7 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     await sleep(WINDOW_S * 1000);
     const idle1 = await procSample(pid);
     const idleS = (Date.now() - ti) / 1000;
+    const billingIdle = (await billingPasses(base)).count - billing0.count;
 
     const layout = await fleetLayout(url);
     const NONE = new Set<number>();
@@ -214,6 +215,7 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     for (let i = 0; i < AGENTS; i += 25) await Promise.all(Array.from({ length: Math.min(25, AGENTS - i) }, (_, k) => connect(i + k)));
     await sleep(3000); // the first looks at every newly connected host's instances out of the window
     const load0 = await procSample(pid);
+    const billingLoad0 = await billingPasses(base);
     const a0 = answered;
     const l0 = listed;
     const s0 = await sweptHosts(base);
@@ -233,9 +235,10 @@ async function steadyBench(url: string, dataDir: string): Promise<ResourceRow[]>
     );
     const billing = await billingPasses(base);
     const passes = billing.count - billing0.count;
+    // A window that happens to hold one pass more than the other differs by that pass's CPU: say how many each held.
     process.stdout.write(
-      `scale: billing: the first pass ended ${firstS.toFixed(0)} s after start; ${passes} passes in the windows, ` +
-        `${passes > 0 ? ((billing.sum - billing0.sum) / passes).toFixed(1) : '-'} s each\n`,
+      `scale: billing: the first pass ended ${firstS.toFixed(0)} s after start; passes in the idle window ${billingIdle}, ` +
+        `in the agents' window ${billing.count - billingLoad0.count}; ${passes > 0 ? ((billing.sum - billing0.sum) / passes).toFixed(1) : '-'} s each\n`,
     );
     const name = `steady state (${INSTANCES} instances, ${MACHINES} machines, ${AGENTS} agents over HTTP, PostgreSQL)`;
     return [

@@ -27,3 +27,14 @@ export class Abort extends EventEmitter {
     return () => signal.removeEventListener('abort', on);
   }
 }
+
+/** Abort each; a listener that throws (an EventEmitter passes it up) must not leave the others running. */
+export function abortAll(all: Iterable<Abort>, reason: unknown): void {
+  for (const a of all) {
+    try {
+      a.abort(reason);
+    } catch {
+      // that request's own failure; the rest are aborted all the same
+    }
+  }
+}

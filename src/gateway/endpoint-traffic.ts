@@ -61,7 +61,7 @@ export interface TrafficOptions {
 /** A request's hold on a worker; release it exactly once when the worker has answered. */
 export interface Assignment {
   readonly worker: RoutableWorker;
-  /** Aborted when the request must be given up (a drain ran out of time). */
+  /** Aborted when the request must be given up: a drain ran out of time, or the caller's deadline passed before the answer began. */
   readonly signal: Abort;
   /**
    * `answered`: the worker's response came back (counted while the endpoint stops); `outcome`: how

@@ -68,7 +68,7 @@ export class Gateway {
   #reqnum = 0;
 
   readonly #metrics: Metrics;
-  /** Bound once: a labelled metric's lookup per request is measurable at proxy rates. */
+  /** The answered-requests counter bound to its label once (no labels object per request). */
   readonly #answered: { inc(): void };
 
   constructor(o: { useCases: ServerlessUseCases; traffic: Traffic; signer: RouteSigner; metrics: Metrics; requestTimeoutMs: number; resolveCacheMs: number }) {

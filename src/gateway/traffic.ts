@@ -2,13 +2,12 @@ import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import type { InferenceCounters, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
 import { NO_LIMITS } from '../domain/serverless/limits.js';
-import { Abort } from './abort.js';
+import { Abort, abortAll } from './abort.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
 import { SharedPending } from './shared-pending.js';
 import { accountedCost, closed, EndpointTraffic, rejectedByStop, stopped, type Assignment, type TrafficOptions, type Waiter } from './endpoint-traffic.js';
 
 export type { Assignment, TrafficOptions } from './endpoint-traffic.js';
-
 const ROUTED_TTL_MS = 2_000;
 const UNMET_TTL_MS = 10_000;
 /** The least time between two demand signals of one endpoint, without workers and with all busy (see `demand`). */
@@ -368,7 +367,7 @@ export class Traffic implements TrafficGate {
     const t = this.#eps.get(endpointId);
     if (t === undefined) return 0;
     const n = this.#rejectQueued(t, new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}; this request was not processed.`, { endpointId }));
-    for (const ac of t.inFlight) ac.abort(new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}.`, { endpointId }));
+    abortAll(t.inFlight, new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}.`, { endpointId }));
     t.unmet.clear();
     return n + t.inFlight.size;
   }

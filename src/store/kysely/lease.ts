@@ -39,7 +39,7 @@ export async function claimLeased<T extends Leased>(
       for (const r of await q.execute()) picked.push(r.id);
     }
     if (picked.length === 0) return [];
-    // Both tables carry the same lease columns; kysely cannot prove that for a union of table names,
+    // The three tables carry the same lease columns; kysely cannot prove that for a union of table names,
     // so the update is typed as the instances table's (the name used at run time is `table`).
     await trx
       .updateTable(table as 'instances')
