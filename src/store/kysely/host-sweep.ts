@@ -14,19 +14,6 @@ import type { InstanceStatus, InstanceTarget, PendingOp } from '../../domain/ins
  */
 async function claimHostSweeps(db: Kysely<Database>, dialect: StoreDialect, o: HostSweepClaim): Promise<{ token: string; machineIds: number[] }> {
   if (o.machineIds.length === 0) return { token: '', machineIds: [] };
-  // A host's row is made by its first claim: a probe of the key for every other one, no write.
-  await db
-    .insertInto('host_sweeps')
-    .columns(['id'])
-    .expression((eb) =>
-      eb
-        .selectFrom('machines')
-        .select('id')
-        .where(dialect.intIn('id', o.machineIds))
-        .where((w) => w.not(w.exists(w.selectFrom('host_sweeps as h').select('h.id').whereRef('h.id', '=', 'machines.id')))),
-    )
-    .onConflict((oc) => oc.column('id').doNothing())
-    .execute();
   const { token, ids } = await claimLeased(
     db,
     dialect,
@@ -42,6 +29,22 @@ async function claimHostSweeps(db: Kysely<Database>, dialect: StoreDialect, o: H
     o,
   );
   return { token, machineIds: ids };
+}
+
+/** Make the sweep rows of these machines where missing (a host's first claim); two replicas meet in ON CONFLICT. */
+async function makeSweepRows(db: Kysely<Database>, dialect: StoreDialect, machineIds: readonly number[]): Promise<void> {
+  await db
+    .insertInto('host_sweeps')
+    .columns(['id'])
+    .expression((eb) =>
+      eb
+        .selectFrom('machines')
+        .select('id')
+        .where(dialect.intIn('id', machineIds))
+        .where((w) => w.not(w.exists(w.selectFrom('host_sweeps as h').select('h.id').whereRef('h.id', '=', 'machines.id')))),
+    )
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
 }
 
 /** Composite key of an instance on its machine: ids stay below 2^31, machine ids below 2^22, within a double. */
@@ -124,7 +127,15 @@ async function finishHostSweeps(db: Kysely<Database>, dialect: StoreDialect, tok
 
 /** The functions above as the store's `HostSweepStore` part. */
 export class HostSweepRepo extends Repo implements HostSweepStore {
-  claimHostSweeps(o: HostSweepClaim): Promise<{ token: string; machineIds: number[] }> {
+  /** Machines whose sweep row exists (rows are never deleted; candidates are connected hosts, whose machine rows exist): a pass asks the store only about hosts new to this replica. */
+  readonly #rowsMade = new Set<number>();
+
+  async claimHostSweeps(o: HostSweepClaim): Promise<{ token: string; machineIds: number[] }> {
+    const fresh = o.machineIds.filter((id) => !this.#rowsMade.has(id));
+    if (fresh.length > 0) {
+      await makeSweepRows(this.db, this.dialect, fresh);
+      for (const id of fresh) this.#rowsMade.add(id);
+    }
     return claimHostSweeps(this.db, this.dialect, o);
   }
   sweptInstances(machineIds: readonly number[], running: readonly { machineId: number; id: number }[]): Promise<SweptInstances> {
