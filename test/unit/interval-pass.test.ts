@@ -41,4 +41,35 @@ describe('a pass on an interval (billing, sampling)', () => {
     const passes = await run(0, 20, 400);
     assert.ok(passes.length >= 3, `passes: ${passes.length}`);
   });
+
+  it('a pass asked for by hand waits for the one in progress, and ticks wait for it', async () => {
+    const log: string[] = [];
+    let n = 0;
+    let inFlight = 0;
+    const every = new IntervalPass(5, async () => {
+      const i = ++n;
+      assert.equal(++inFlight, 1, 'never two passes at once');
+      log.push(`begin ${i}`);
+      await sleep(30);
+      log.push(`end ${i}`);
+      inFlight--;
+    });
+    every.start();
+    while (n === 0) await sleep(1);
+    await every.runNow();
+    await every.stop();
+    assert.deepEqual(log.slice(0, 4), ['begin 1', 'end 1', 'begin 2', 'end 2']);
+    assert.ok(log.length % 2 === 0 && log.at(-1)?.startsWith('end'), 'stop waited for the last pass');
+  });
+
+  it('a failed pass does not keep the next from running', async () => {
+    let n = 0;
+    const every = new IntervalPass(1_000, async () => {
+      if (++n === 1) throw new Error('first fails');
+    });
+    await assert.rejects(every.runNow(), /first fails/);
+    await every.runNow();
+    assert.equal(n, 2);
+    await every.stop();
+  });
 });

@@ -15,7 +15,7 @@ export class BillingLoop {
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
-    this.#every = new IntervalPass(ctx.settings.billingIntervalMs, () => this.pass(), ctx.settings.billingRestFactor);
+    this.#every = new IntervalPass(ctx.settings.billingIntervalMs, () => this.#pass(), ctx.settings.billingRestFactor);
   }
 
   start(): void {
@@ -26,7 +26,12 @@ export class BillingLoop {
     await this.#every.stop();
   }
 
-  async pass(): Promise<void> {
+  /** One pass now, after the loop's own pass in progress (two on one replica would race each other's meters). */
+  pass(): Promise<void> {
+    return this.#every.runNow();
+  }
+
+  async #pass(): Promise<void> {
     const ctx = this.#ctx;
     const timer = ctx.metrics.billingPasses.startTimer();
     try {

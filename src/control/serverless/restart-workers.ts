@@ -1,5 +1,6 @@
 import type { ControlContext } from '../context.js';
 import { actOnWorker, type WorkerInfo } from './workers.js';
+import { beginDrain, drainProgress, drainsOf, liftFence } from './worker-drain.js';
 import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 
 /**
@@ -8,26 +9,8 @@ import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/
  * their own instance and disk, instead of being replaced. For each: no new request is routed to it
  * (requests wait in the gateway's queue, or `/route/` answers "no worker yet"), the requests in it
  * finish, then the engine's reboot runs the onstart again, the bootstrap fetches the version that is
- * current now, and the next worker waits until it reports ready again.
+ * current now, and the next worker waits until it reports ready again (the drain: worker-drain.ts).
  */
-
-/** Requests routed (`/route/`) just before the fence reach the worker within this; its report after it says whether it still works on one. */
-const GRACE_MS = 1_000;
-/** The fence outlives the drain by this, so that it holds until the worker shows as restarting; it is lifted when the worker is back. */
-const FENCE_MARGIN_MS = 120_000;
-
-interface Drain {
-  readonly workerId: number;
-  readonly since: number;
-  rebootAsked: boolean;
-}
-
-/**
- * The worker each group drains or restarts now, per store (one per Gantry in a process). Memory of
- * the replica whose loop holds the endpoint's lease: if the lease moves, the new holder starts the
- * drain of a still outdated worker again (the fence expires by itself).
- */
-const drains = new WeakMap<object, Map<number, Drain>>();
 
 const COMING = new Set(['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating']);
 /** When the worker's workload last started: a restart in place keeps its instance (createdAt) and moves this. */
@@ -43,9 +26,7 @@ export interface RestartStep {
 /** One pass of a group's restart in place (update-workers.ts chose it); `mine`: the group's live workers. */
 export async function restartStep(ctx: ControlContext, ep: EndpointRecord, wg: WorkergroupRecord, mine: readonly WorkerInfo[]): Promise<RestartStep> {
   const before = wg.workersOutdatedBefore ?? 0;
-  const now = ctx.clock.now();
-  let byGroup = drains.get(ctx.store);
-  if (byGroup === undefined) drains.set(ctx.store, (byGroup = new Map<number, Drain>()));
+  const byGroup = drainsOf(ctx, 'restart');
   const old = mine.filter((w) => startedAt(w) < before && w.phase === 'ready');
   const d = byGroup.get(wg.id);
   const w = d === undefined ? undefined : mine.find((x) => x.instance.id === d.workerId);
@@ -58,20 +39,12 @@ export async function restartStep(ctx: ControlContext, ep: EndpointRecord, wg: W
       if (onItsWay(w)) return { restarting: true, statusMsg: `${left} (worker ${id} is loading the current code)` };
       // Back (ready on the current code), or broken by its new start: the failure watch counts that one, as any start that fails.
       byGroup.delete(wg.id);
-      ctx.traffic.fence(ep.id, id, 0);
-      ctx.traffic.invalidate(ep.id);
+      liftFence(ctx, ep, id);
       log.info({ instanceId: id, phase: w.phase }, w.phase === 'ready' ? 'worker restarted in place' : 'worker restarted in place did not become ready');
     } else {
-      ctx.traffic.fence(ep.id, id, now + ctx.settings.stopDrainTimeoutMs + FENCE_MARGIN_MS);
-      const inFlight = ctx.traffic.workerLoad(ep.id).get(id)?.inFlight ?? 0;
-      // A worker that reports says itself what it works on (requests other replicas or `/route/` sent); one that does not (http readiness) has only the gateway's count.
-      const r = w.report;
-      const quiet = r === null || (r.reportedAt >= d.since + GRACE_MS && r.numRequestsWorking === 0);
-      const drained = inFlight === 0 && now - d.since >= GRACE_MS && quiet;
-      const late = now - d.since >= ctx.settings.stopDrainTimeoutMs;
-      if (!drained && !late)
-        return { restarting: true, statusMsg: `${left} (draining worker ${id}: ${Math.max(inFlight, r?.numRequestsWorking ?? 0)} request(s) in flight)` };
-      if (!drained) log.warn({ instanceId: id, inFlight }, 'worker restarted in place with requests in flight: the drain timeout passed');
+      const p = drainProgress(ctx, ep, w, d);
+      if (!p.drained && !p.late) return { restarting: true, statusMsg: `${left} (draining worker ${id}: ${p.inFlight} request(s) in flight)` };
+      if (!p.drained) log.warn({ instanceId: id, inFlight: p.inFlight }, 'worker restarted in place with requests in flight: the drain timeout passed');
       if (w.phase === 'ready') await actOnWorker(ctx, ep, id, 'reboot');
       d.rebootAsked = true;
       ctx.traffic.invalidate(ep.id);
@@ -87,9 +60,7 @@ export async function restartStep(ctx: ControlContext, ep: EndpointRecord, wg: W
     log.info('restart of workers in place complete');
     return { restarting: false, statusMsg: null };
   }
-  byGroup.set(wg.id, { workerId: next.instance.id, since: now, rebootAsked: false });
-  ctx.traffic.fence(ep.id, next.instance.id, now + ctx.settings.stopDrainTimeoutMs + FENCE_MARGIN_MS);
-  ctx.traffic.invalidate(ep.id);
+  byGroup.set(wg.id, beginDrain(ctx, ep, next.instance.id));
   log.info({ instanceId: next.instance.id, left: old.length }, 'draining a worker to restart it in place');
   return { restarting: true, statusMsg: `restarting the workers of workergroup ${wg.id} in place: draining worker ${next.instance.id}` };
 }

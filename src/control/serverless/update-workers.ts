@@ -6,6 +6,7 @@ import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/
 import { madeFromTemplate, workerUpdateMethod } from '../../domain/serverless/code-deployment.js';
 import { runsBootstrap } from './code-worker.js';
 import { restartStep } from './restart-workers.js';
+import { beginDrain, drainProgress, drainsOf } from './worker-drain.js';
 
 /** Phases of a worker that is on its way to serving: the update waits for it before it replaces another. */
 const COMING = new Set(['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating']);
@@ -58,8 +59,9 @@ export interface UpdateStep {
 /**
  * One step of the rolling updates of an endpoint's workergroups, run by the serverless loop under
  * the endpoint's lease. Outdated workers that serve nothing (inactive, failed) go at once; a serving
- * one goes only when it holds no request and another worker serves, so capacity stays: while it is
- * the only ready worker a new worker is recruited first. One at a time: while a new worker of the
+ * one only while another worker serves, so capacity stays (while it is the only ready worker a new
+ * worker is recruited first), and drained first: routed around, then destroyed once the requests in it
+ * finished (or the drain timeout passed). One at a time: while a new worker of the
  * group is on its way, nothing else is replaced. The autoscaler recruits the replacements, from the
  * template as it is now. When no outdated worker is left the update is over. A group whose workers
  * load their code at start and are what its template makes now (a code deployment's `soft_update`)
@@ -74,8 +76,6 @@ export async function updateWorkersStep(
   let recruitInto: WorkergroupRecord | null = null;
   let statusMsg: string | null = null;
   let restarting = false;
-  const load = ctx.traffic.workerLoad(ep.id);
-  const idle = (w: WorkerInfo): boolean => (load.get(w.instance.id)?.inFlight ?? 0) === 0 && (w.report?.numRequestsWorking ?? 0) === 0;
   for (const wg of groups) {
     if (wg.workersOutdatedBefore === null) continue;
     const mine = workers.filter((w) => w.instance.workergroupId === wg.id && live(w));
@@ -97,11 +97,43 @@ export async function updateWorkersStep(
     if (fresh.some((w) => COMING.has(w.phase))) continue;
     const serving = old.filter((w) => w.phase === 'ready');
     const othersReady = workers.filter((w) => live(w) && w.phase === 'ready').length - 1;
-    const next = serving.find(idle);
-    if (next !== undefined && othersReady > 0) {
-      await actOnWorker(ctx, ep, next.instance.id, 'destroy');
-      ctx.traffic.invalidate(ep.id);
-    } else if (serving.length > 0 && othersReady <= 0) recruitInto = wg;
+    if (othersReady <= 0) {
+      if (serving.length > 0) recruitInto = wg;
+      continue;
+    }
+    statusMsg = (await replaceStep(ctx, ep, wg, serving)) ?? statusMsg;
   }
   return { recruitInto, statusMsg, restarting };
+}
+
+/**
+ * Drain one serving outdated worker of the group (an idle one first), and destroy it once drained;
+ * answers what the group's status says while it drains.
+ */
+async function replaceStep(ctx: ControlContext, ep: EndpointRecord, wg: WorkergroupRecord, serving: readonly WorkerInfo[]): Promise<string | null> {
+  const byGroup = drainsOf(ctx, 'replace');
+  const d = byGroup.get(wg.id);
+  const w = d === undefined ? undefined : serving.find((x) => x.instance.id === d.workerId);
+  if (d === undefined || w === undefined) {
+    if (d !== undefined) byGroup.delete(wg.id);
+    const load = ctx.traffic.workerLoad(ep.id);
+    const idle = (x: WorkerInfo): boolean => (load.get(x.instance.id)?.inFlight ?? 0) === 0 && (x.report?.numRequestsWorking ?? 0) === 0;
+    const next = serving.find(idle) ?? serving[0];
+    if (next === undefined) return null;
+    byGroup.set(wg.id, beginDrain(ctx, ep, next.instance.id));
+    ctx.log.info({ endpointId: ep.id, workergroupId: wg.id, instanceId: next.instance.id }, 'draining an outdated worker to replace it');
+    return `updating the workers of workergroup ${wg.id}: draining worker ${next.instance.id}`;
+  }
+  const p = drainProgress(ctx, ep, w, d);
+  if (!p.drained && !p.late) return `updating the workers of workergroup ${wg.id}: draining worker ${w.instance.id} (${p.inFlight} request(s) in flight)`;
+  if (!p.drained)
+    ctx.log.warn(
+      { endpointId: ep.id, instanceId: w.instance.id, inFlight: p.inFlight },
+      'outdated worker replaced with requests in flight: the drain timeout passed',
+    );
+  await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+  byGroup.delete(wg.id);
+  // The fence stays until it expires: the gateway must not route to the worker before its list shows it gone.
+  ctx.traffic.invalidate(ep.id);
+  return null;
 }

@@ -1,0 +1,90 @@
+import type { ControlContext } from '../context.js';
+import type { WorkerInfo } from './workers.js';
+import type { EndpointRecord } from '../../domain/serverless/records.js';
+
+/**
+ * Draining one worker of a group before it is restarted in place or replaced (a rolling update):
+ * no new request is routed to it (this replica's gateway routes around it: requests go to the other
+ * workers or wait in the queue, `/route/` answers with another worker or "no worker yet"), the
+ * requests in it finish, then the caller acts on it. Bounded by `stopDrainTimeoutMs`, as a
+ * deployment stop's drain is.
+ */
+
+/** Requests routed (`/route/`) just before the fence reach the worker within this; its report after it says whether it still works on one. */
+const GRACE_MS = 1_000;
+/** The fence outlives the drain by this, so that it holds until the worker shows as restarting or gone; it is lifted then. */
+const FENCE_MARGIN_MS = 120_000;
+
+export interface Drain {
+  readonly workerId: number;
+  readonly since: number;
+  /** The restart was asked for (restart in place): the drain is over, the worker is on its way back. */
+  rebootAsked: boolean;
+}
+
+export type DrainPurpose = 'restart' | 'replace';
+
+/**
+ * The worker each group drains now, per store (one per Gantry in a process) and purpose. Memory of the
+ * replica whose loop holds the endpoint's lease: if the lease moves, the new holder starts the drain of
+ * a still outdated worker again (the fence expires by itself).
+ */
+const memory = new WeakMap<object, Map<string, Drain>>();
+
+/** The drains of this store for one purpose, by workergroup id. */
+export function drainsOf(
+  ctx: ControlContext,
+  purpose: DrainPurpose,
+): { get(wg: number): Drain | undefined; set(wg: number, d: Drain): void; delete(wg: number): void } {
+  let all = memory.get(ctx.store);
+  if (all === undefined) memory.set(ctx.store, (all = new Map<string, Drain>()));
+  const m = all;
+  return {
+    get: (wg) => m.get(`${purpose}:${wg}`),
+    set: (wg, d) => void m.set(`${purpose}:${wg}`, d),
+    delete: (wg) => void m.delete(`${purpose}:${wg}`),
+  };
+}
+
+/** Begin a worker's drain: route around it from now on. */
+export function beginDrain(ctx: ControlContext, ep: EndpointRecord, workerId: number): Drain {
+  const now = ctx.clock.now();
+  fenceFor(ctx, ep, workerId, now);
+  ctx.traffic.invalidate(ep.id);
+  return { workerId, since: now, rebootAsked: false };
+}
+
+/** Route to the worker again (its drain is over: it is back, or gone). */
+export function liftFence(ctx: ControlContext, ep: EndpointRecord, workerId: number): void {
+  ctx.traffic.fence(ep.id, workerId, 0);
+  ctx.traffic.invalidate(ep.id);
+}
+
+export interface DrainProgress {
+  /** Nothing in flight through this gateway, and the worker's own report (if it reports) says it works on nothing. */
+  readonly drained: boolean;
+  /** The drain took stopDrainTimeoutMs: act on the worker anyway. */
+  readonly late: boolean;
+  /** Requests the worker still works on, as far as anyone knows. */
+  readonly inFlight: number;
+}
+
+/** How far the worker's drain is; keeps the fence up while it lasts. */
+export function drainProgress(ctx: ControlContext, ep: EndpointRecord, w: WorkerInfo, d: Drain): DrainProgress {
+  const now = ctx.clock.now();
+  const id = w.instance.id;
+  fenceFor(ctx, ep, id, now);
+  const inFlight = ctx.traffic.workerLoad(ep.id).get(id)?.inFlight ?? 0;
+  // A worker that reports says itself what it works on (requests other replicas or `/route/` sent); one that does not (http readiness) has only the gateway's count.
+  const r = w.report;
+  const quiet = r === null || (r.reportedAt >= d.since + GRACE_MS && r.numRequestsWorking === 0);
+  return {
+    drained: inFlight === 0 && now - d.since >= GRACE_MS && quiet,
+    late: now - d.since >= ctx.settings.stopDrainTimeoutMs,
+    inFlight: Math.max(inFlight, r?.numRequestsWorking ?? 0),
+  };
+}
+
+function fenceFor(ctx: ControlContext, ep: EndpointRecord, workerId: number, now: number): void {
+  ctx.traffic.fence(ep.id, workerId, now + ctx.settings.stopDrainTimeoutMs + FENCE_MARGIN_MS);
+}
