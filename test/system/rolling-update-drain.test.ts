@@ -9,7 +9,7 @@ import { ONE_STORE } from '../helpers/stores.js';
  * worker is drained before it goes (worker-drain.ts). While it finishes a long request, a new worker is
  * recruited, every new request goes to the new one, the long request is answered by the old worker,
  * and only then is the old worker destroyed. A worker that is never idle (callers keep it busy) is
- * replaced all the same: routed around, it runs dry.
+ * replaced all the same: routed around, it runs dry. An update cancelled mid-drain routes to the worker again.
  */
 for (const ts of ONE_STORE)
   describe(`a rolling update drains each outdated worker before it replaces it (${ts.name})`, { skip: ts.skip }, () => {
@@ -18,6 +18,9 @@ for (const ts of ONE_STORE)
       g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: SERVERLESS_FAST });
     });
     after(() => g.dispose());
+
+    let endpointId = 0;
+    let workergroupId = 0;
 
     it('the old worker answers its request in flight, new requests go to the new worker, then the old one goes', async () => {
       const ep = await g.api('POST', '/api/v0/endptjobs/', {
@@ -29,7 +32,7 @@ for (const ts of ONE_STORE)
         target_util: 1,
       });
       assert.equal(ep.status, 200, ep.text);
-      const endpointId = ep.body.result as number;
+      endpointId = ep.body.result as number;
       const wg = await g.api('POST', '/api/v0/autojobs/', {
         endpoint_name: 'roll',
         image: 'local/worker',
@@ -38,6 +41,7 @@ for (const ts of ONE_STORE)
         search_params: 'num_gpus=1',
       });
       assert.equal(wg.status, 200, wg.text);
+      workergroupId = wg.body.id as number;
       const old = await until('a ready worker', async () => (await workersOf(g, endpointId)).find((w) => w.status === 'Ready'), 60_000);
 
       const long = call(g, 'roll', '/long?ms=20000');
@@ -82,5 +86,37 @@ for (const ts of ONE_STORE)
         (await workersOf(g, endpointId)).some((w) => w.id === fresh.id && w.status === 'Ready'),
         'the new worker serves on',
       );
+    });
+
+    it('an update cancelled while a worker drains routes to that worker again', async () => {
+      const ready = (await workersOf(g, endpointId)).filter((w) => w.status === 'Ready');
+      assert.ok(ready.length >= 1);
+      // Every ready worker busy, so the drain cannot end before the cancel.
+      const longs = ready.map((_, i) => call(g, 'roll', `/busy-${i}?ms=15000`));
+      await until('the long requests in the workers', async () =>
+        (await workersOf(g, endpointId)).every((w) => w.status !== 'Ready' || w.num_requests_working === 1),
+      );
+      assert.equal((await g.api('POST', '/update_workers/', { workergroup_id: workergroupId })).status, 200);
+      const drained = await until(
+        'a worker draining',
+        async () => {
+          const e = ((await g.api('GET', '/api/v0/endptjobs/')).body.results as { id: number; status_msg: string | null }[]).find((x) => x.id === endpointId);
+          const m = /draining worker (\d+)/.exec(e?.status_msg ?? '');
+          return m === null ? null : Number(m[1]);
+        },
+        60_000,
+      );
+      const c = await g.api('POST', '/update_workers/', { workergroup_id: workergroupId, cancel_update: true });
+      assert.deepEqual([c.status, c.body.cancelled], [200, true], c.text);
+      await until('the drained worker answering again', async () => {
+        const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => call(g, 'roll', `/again-${i}?ms=200`)));
+        assert.ok(answers.every((a) => a.status === 200));
+        return answers.some((a) => a.body.worker === drained);
+      });
+      assert.ok(
+        (await workersOf(g, endpointId)).some((w) => w.id === drained && w.status === 'Ready'),
+        'the worker stays',
+      );
+      for (const r of await Promise.all(longs)) assert.equal(r.status, 200);
     });
   });

@@ -6,7 +6,7 @@ import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/
 import { madeFromTemplate, workerUpdateMethod } from '../../domain/serverless/code-deployment.js';
 import { runsBootstrap } from './code-worker.js';
 import { restartStep } from './restart-workers.js';
-import { beginDrain, drainProgress, drainsOf } from './worker-drain.js';
+import { beginDrain, drainProgress, drainsOf, endDrains } from './worker-drain.js';
 
 /** Phases of a worker that is on its way to serving: the update waits for it before it replaces another. */
 const COMING = new Set(['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating']);
@@ -77,7 +77,10 @@ export async function updateWorkersStep(
   let statusMsg: string | null = null;
   let restarting = false;
   for (const wg of groups) {
-    if (wg.workersOutdatedBefore === null) continue;
+    if (wg.workersOutdatedBefore === null) {
+      endDrains(ctx, ep, wg.id);
+      continue;
+    }
     const mine = workers.filter((w) => w.instance.workergroupId === wg.id && live(w));
     if (methodOf(wg, mine) === 'restart') {
       const r = await restartStep(ctx, ep, wg, mine);

@@ -60,6 +60,17 @@ export function liftFence(ctx: ControlContext, ep: EndpointRecord, workerId: num
   ctx.traffic.invalidate(ep.id);
 }
 
+/** The group's update is over or was cancelled: forget its drains, and route to their workers again (one cancelled mid-drain serves on). */
+export function endDrains(ctx: ControlContext, ep: EndpointRecord, workergroupId: number): void {
+  for (const purpose of ['restart', 'replace'] as const) {
+    const byGroup = drainsOf(ctx, purpose);
+    const d = byGroup.get(workergroupId);
+    if (d === undefined) continue;
+    byGroup.delete(workergroupId);
+    liftFence(ctx, ep, d.workerId);
+  }
+}
+
 export interface DrainProgress {
   /** Nothing in flight through this gateway, and the worker's own report (if it reports) says it works on nothing. */
   readonly drained: boolean;
