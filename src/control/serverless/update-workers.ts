@@ -101,6 +101,8 @@ export async function updateWorkersStep(
     const serving = old.filter((w) => w.phase === 'ready');
     const othersReady = workers.filter((w) => live(w) && w.phase === 'ready').length - 1;
     if (othersReady <= 0) {
+      // No other worker serves (the new one failed): a worker drained for the update serves again meanwhile.
+      endDrains(ctx, ep, wg.id);
       if (serving.length > 0) recruitInto = wg;
       continue;
     }
