@@ -95,7 +95,7 @@ export class EndpointTraffic {
   /** /route/ calls answered without a worker, by request_idx: demand the autoscaler must see. */
   readonly unmet = new Map<string, number>();
   readonly inFlight = new Set<Abort>();
-  /** Workers that refused a connection lately, skipped until the time given. */
+  /** Workers that refused a connection lately or drain, skipped until the time given (`fence`). */
   readonly suspect = new Map<number, number>();
   /** Cost received per second (epoch second → cost). */
   readonly arrivals = new Map<number, number>();
@@ -151,6 +151,14 @@ export class EndpointTraffic {
     let w = this.workerTally.get(id);
     if (w === undefined) this.workerTally.set(id, (w = new Tally(this.now)));
     return w;
+  }
+
+  /** Skip the worker until `until` (0 or past: route to it again). Fences that ran out go here, so workers long gone do not pile up. */
+  fence(workerId: number, until: number): void {
+    const now = this.now();
+    for (const [id, end] of this.suspect) if (end <= now) this.suspect.delete(id);
+    if (until > now) this.suspect.set(workerId, until);
+    else this.suspect.delete(workerId);
   }
 }
 

@@ -311,7 +311,7 @@ export class Traffic implements TrafficGate {
 
   /** Route around a worker until `until`: it refused a connection (by default until the worker list shows what became of it), or it drains for a restart. */
   fence(endpointId: number, workerId: number, until = this.#o.now() + Math.max(3_000, 4 * this.#o.directoryMs)): void {
-    this.#ep(endpointId).suspect.set(workerId, until);
+    this.#ep(endpointId).fence(workerId, until);
   }
 
   close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean }): void {

@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EndpointTraffic } from '../../src/gateway/endpoint-traffic.js';
+
+describe("a gateway's fences around workers", () => {
+  it('holds a fence until its time, lifts it on demand, and drops the ones that ran out', () => {
+    let now = 1_000;
+    const t = new EndpointTraffic(() => now);
+    t.fence(1, 5_000);
+    t.fence(2, 2_000);
+    assert.deepEqual([...t.suspect.keys()], [1, 2]);
+    t.fence(1, 0);
+    assert.deepEqual([...t.suspect.keys()], [2], 'lifted');
+    now = 3_000;
+    t.fence(3, 4_000);
+    assert.deepEqual([...t.suspect.keys()], [3], "worker 2's fence ran out and is gone");
+  });
+});
