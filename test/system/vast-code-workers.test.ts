@@ -103,14 +103,16 @@ for (const ts of ONE_STORE) {
       assert.match(String(dead.status_msg), /exited with code 1[\s\S]*setup: fetching weights failed[\s\S]*exit status 3/);
     });
 
+    /** A client run that failed, with what the workers said beside its own output: a hang is a worker that never became ready. */
+    const withWorkers = async (err: unknown): Promise<never> => {
+      const eps = (await g.api('GET', '/api/v0/endptjobs/')).body.results as { id: number; status_msg: string | null }[];
+      const ws = (await Promise.all(eps.map((e) => workersOf(g, e.id)))).flat();
+      const logs = await Promise.all(ws.map(async (w) => `worker ${w.id} ${w.status}:\n${(await logsOf(w.id).catch(() => '')).slice(-4000)}`));
+      throw new Error(`${String(err)}\nendpoints: ${JSON.stringify(eps.map((e) => [e.id, e.status_msg]))}\n${logs.join('\n')}`);
+    };
+
     it('deploys, and a remote call returns the value, or the error the function raised', async () => {
-      const out = await run({ CALL: '1' }).catch(async (err: unknown) => {
-        // What the workers said, beside the client's own output: a hang here is a worker that never became ready.
-        const eps = (await g.api('GET', '/api/v0/endptjobs/')).body.results as { id: number }[];
-        const ws = (await Promise.all(eps.map((e) => workersOf(g, e.id)))).flat();
-        const logs = await Promise.all(ws.map(async (w) => `worker ${w.id} ${w.status}:\n${(await logsOf(w.id).catch(() => '')).slice(-4000)}`));
-        throw new Error(`${String(err)}\n${logs.join('\n')}`);
-      });
+      const out = await run({ CALL: '1' }).catch(withWorkers);
       assert.equal(out.action, 'created');
       assert.equal(out.square, 49);
       assert.deepEqual(out.checked, { type: 'NegativeError', message: 'x must not be negative, got -2' });
@@ -138,7 +140,7 @@ for (const ts of ONE_STORE) {
       await until('the deployment to stop with its workers', async () => (await shown()).gantry_status === 'stopped' && (await running()) === 0);
       assert.deepEqual(await sdk('start_deployment', id), { success: true, endpoint_state: 'active' });
       // The client again, now with a ttl: it finds the deployment as it was (ttl is recorded), and a call is answered.
-      const again = await run({ CALL: '1', TTL: '10' });
+      const again = await run({ CALL: '1', TTL: '10' }).catch(withWorkers);
       assert.equal(again.action, 'exists');
       assert.equal(again.id, id);
       assert.equal(again.square, 49);

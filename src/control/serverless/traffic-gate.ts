@@ -82,8 +82,11 @@ export interface TrafficGate {
   workerLoad(endpointId: number): ReadonlyMap<number, { readonly inFlight: number; readonly cost: number }>;
   /** Forget cached worker lists (a worker changed state). */
   invalidate(endpointId: number): void;
-  /** Route no new request to the worker until `until` (epoch ms; 0 lifts it): a restart in place drains it. Requests for it wait in the queue. */
-  fence(endpointId: number, workerId: number, until: number): void;
+  /**
+   * Route no new request to the worker until `until` (epoch ms; 0 lifts it; left out: until the gateway's
+   * worker list can show what became of it): a rolling update drains it. Requests for it wait in the queue.
+   */
+  fence(endpointId: number, workerId: number, until?: number): void;
   /** What this replica's gateway counted of the endpoint's requests. */
   stats(endpointId: number): InferenceStats;
   /** Write what this replica counted for the endpoint's stop now, not at the next publish (a synchronous stop reads them). */

@@ -6,7 +6,7 @@ import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/
 import { madeFromTemplate, workerUpdateMethod } from '../../domain/serverless/code-deployment.js';
 import { runsBootstrap } from './code-worker.js';
 import { restartStep } from './restart-workers.js';
-import { beginDrain, drainProgress, drainsOf, endDrains } from './worker-drain.js';
+import { beginDrain, drainingWorkers, drainProgress, drainsOf, endDrains } from './worker-drain.js';
 
 /** Phases of a worker that is on its way to serving: the update waits for it before it replaces another. */
 const COMING = new Set(['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating']);
@@ -76,6 +76,7 @@ export async function updateWorkersStep(
   let recruitInto: WorkergroupRecord | null = null;
   let statusMsg: string | null = null;
   let restarting = false;
+  const gone = new Set<number>();
   for (const wg of groups) {
     if (wg.workersOutdatedBefore === null) {
       endDrains(ctx, ep, wg.id);
@@ -96,49 +97,79 @@ export async function updateWorkersStep(
     }
     statusMsg = `updating the workers of workergroup ${wg.id}: ${old.length} left`;
     for (const w of old) if (w.phase !== 'ready' && !COMING.has(w.phase)) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
-    const fresh = workers.filter((w) => w.instance.workergroupId === wg.id && live(w) && !outdated(wg, w));
-    if (fresh.some((w) => COMING.has(w.phase))) continue;
     const serving = old.filter((w) => w.phase === 'ready');
-    const othersReady = workers.filter((w) => live(w) && w.phase === 'ready').length - 1;
-    if (othersReady <= 0) {
-      // No other worker serves (the new one failed): a worker drained for the update serves again meanwhile.
-      endDrains(ctx, ep, wg.id);
-      if (serving.length > 0) recruitInto = wg;
-      continue;
-    }
-    statusMsg = (await replaceStep(ctx, ep, wg, serving)) ?? statusMsg;
+    // Capacity that stays: ready workers no drain routes around (of any group) and not destroyed in this pass.
+    const draining = drainingWorkers(ctx);
+    const routable = workers.filter((w) => live(w) && w.phase === 'ready' && !draining.has(w.instance.id) && !gone.has(w.instance.id));
+    const fresh = workers.filter((w) => w.instance.workergroupId === wg.id && live(w) && !outdated(wg, w));
+    const r = await replaceStep(
+      ctx,
+      ep,
+      wg,
+      serving,
+      routable,
+      fresh.some((w) => COMING.has(w.phase)),
+    );
+    if (r.destroyed !== null) gone.add(r.destroyed);
+    if (r.recruit) recruitInto = wg;
+    statusMsg = r.statusMsg ?? statusMsg;
   }
   return { recruitInto, statusMsg, restarting };
 }
 
+interface ReplaceStep {
+  readonly statusMsg: string | null;
+  /** No other worker serves: recruit a new one into the group first. */
+  readonly recruit: boolean;
+  /** The worker destroyed (drained) in this step. */
+  readonly destroyed: number | null;
+}
+
 /**
- * Drain one serving outdated worker of the group (an idle one first), and destroy it once drained;
- * answers what the group's status says while it drains.
+ * The group's replacement, one worker at a time: drain one serving outdated worker (an idle one first)
+ * while another worker serves, and destroy it once drained. A drain under way goes on while a new worker
+ * is on its way (its fence must not lapse); a new one begins only when none is. `routable`: the ready
+ * workers no drain routes around.
  */
-async function replaceStep(ctx: ControlContext, ep: EndpointRecord, wg: WorkergroupRecord, serving: readonly WorkerInfo[]): Promise<string | null> {
+async function replaceStep(
+  ctx: ControlContext,
+  ep: EndpointRecord,
+  wg: WorkergroupRecord,
+  serving: readonly WorkerInfo[],
+  routable: readonly WorkerInfo[],
+  freshComing: boolean,
+): Promise<ReplaceStep> {
   const byGroup = drainsOf(ctx, 'replace');
   const d = byGroup.get(wg.id);
   const w = d === undefined ? undefined : serving.find((x) => x.instance.id === d.workerId);
-  if (d === undefined || w === undefined) {
-    if (d !== undefined) byGroup.delete(wg.id);
-    const load = ctx.traffic.workerLoad(ep.id);
-    const idle = (x: WorkerInfo): boolean => (load.get(x.instance.id)?.inFlight ?? 0) === 0 && (x.report?.numRequestsWorking ?? 0) === 0;
-    const next = serving.find(idle) ?? serving[0];
-    if (next === undefined) return null;
-    byGroup.set(wg.id, beginDrain(ctx, ep, next.instance.id));
-    ctx.log.info({ endpointId: ep.id, workergroupId: wg.id, instanceId: next.instance.id }, 'draining an outdated worker to replace it');
-    return `updating the workers of workergroup ${wg.id}: draining worker ${next.instance.id}`;
+  if (d !== undefined && w === undefined) byGroup.delete(wg.id);
+  const idle = { statusMsg: null, recruit: false, destroyed: null };
+  if (d !== undefined && w !== undefined) {
+    if (routable.length === 0) {
+      // Nothing else serves (the new worker failed): the drained worker serves again, and a new one is recruited (unless on its way).
+      endDrains(ctx, ep, wg.id);
+      return { ...idle, recruit: !freshComing };
+    }
+    const p = drainProgress(ctx, ep, w, d);
+    if (!p.drained && !p.late)
+      return { ...idle, statusMsg: `updating the workers of workergroup ${wg.id}: draining worker ${w.instance.id} (${p.inFlight} request(s) in flight)` };
+    if (!p.drained)
+      ctx.log.warn(
+        { endpointId: ep.id, instanceId: w.instance.id, inFlight: p.inFlight },
+        'outdated worker replaced with requests in flight: the drain timeout passed',
+      );
+    await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+    byGroup.delete(wg.id);
+    // The fence stays until it expires: the gateway must not route to the worker before its list shows it gone.
+    ctx.traffic.invalidate(ep.id);
+    return { ...idle, destroyed: w.instance.id };
   }
-  const p = drainProgress(ctx, ep, w, d);
-  if (!p.drained && !p.late) return `updating the workers of workergroup ${wg.id}: draining worker ${w.instance.id} (${p.inFlight} request(s) in flight)`;
-  if (!p.drained)
-    ctx.log.warn(
-      { endpointId: ep.id, instanceId: w.instance.id, inFlight: p.inFlight },
-      'outdated worker replaced with requests in flight: the drain timeout passed',
-    );
-  await actOnWorker(ctx, ep, w.instance.id, 'destroy');
-  byGroup.delete(wg.id);
-  // The fence stays until it expires: the gateway must not route to the worker before its list shows it gone.
-  ctx.traffic.invalidate(ep.id);
-  return null;
+  if (freshComing || serving.length === 0) return idle;
+  const load = ctx.traffic.workerLoad(ep.id);
+  const isIdle = (x: WorkerInfo): boolean => (load.get(x.instance.id)?.inFlight ?? 0) === 0 && (x.report?.numRequestsWorking ?? 0) === 0;
+  const next = serving.find(isIdle) ?? serving[0]!;
+  if (!routable.some((x) => x.instance.id !== next.instance.id)) return { ...idle, recruit: true };
+  byGroup.set(wg.id, beginDrain(ctx, ep, next.instance.id));
+  ctx.log.info({ endpointId: ep.id, workergroupId: wg.id, instanceId: next.instance.id }, 'draining an outdated worker to replace it');
+  return { ...idle, statusMsg: `updating the workers of workergroup ${wg.id}: draining worker ${next.instance.id}` };
 }

@@ -3,11 +3,12 @@ import type { WorkerInfo } from './workers.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 /**
- * Draining one worker of a group before it is restarted in place or replaced (a rolling update):
- * no new request is routed to it (this replica's gateway routes around it: requests go to the other
- * workers or wait in the queue, `/route/` answers with another worker or "no worker yet"), the
- * requests in it finish, then the caller acts on it. Bounded by `stopDrainTimeoutMs`, as a
- * deployment stop's drain is.
+ * Draining one worker of a group before it is restarted in place or replaced (a rolling update): the
+ * gateway of the replica running the update routes no new request to it (requests go to the other
+ * workers or wait in the queue; `/route/` answers with another worker or "no worker yet"), the requests
+ * in it finish, then the caller acts on it. Another replica's gateway does not know the fence: what it
+ * sent is waited for through the worker's own report. Bounded by `stopDrainTimeoutMs`, as a deployment
+ * stop's drain is.
  */
 
 /** Requests routed (`/route/`) just before the fence reach the worker within this; its report after it says whether it still works on one. */
@@ -18,6 +19,8 @@ const FENCE_MARGIN_MS = 120_000;
 export interface Drain {
   readonly workerId: number;
   readonly since: number;
+  /** Until when the gateway routes around the worker: set again at each pass that looks at the drain. */
+  fencedUntil: number;
   /** The restart was asked for (restart in place): the drain is over, the worker is on its way back. */
   rebootAsked: boolean;
 }
@@ -27,31 +30,48 @@ export type DrainPurpose = 'restart' | 'replace';
 /**
  * The worker each group drains now, per store (one per Gantry in a process) and purpose. Memory of the
  * replica whose loop holds the endpoint's lease: if the lease moves, the new holder starts the drain of
- * a still outdated worker again (the fence expires by itself).
+ * a still outdated worker again (the fence expires by itself), and a drain whose fence lapsed meanwhile
+ * is forgotten, so it is begun again rather than found late at once.
  */
 const memory = new WeakMap<object, Map<string, Drain>>();
 
-/** The drains of this store for one purpose, by workergroup id. */
+function all(ctx: ControlContext): Map<string, Drain> {
+  let m = memory.get(ctx.store);
+  if (m === undefined) memory.set(ctx.store, (m = new Map<string, Drain>()));
+  return m;
+}
+
+/** The drains of this store for one purpose, by workergroup id; `get` forgets a drain not yet asked for a reboot whose fence lapsed. */
 export function drainsOf(
   ctx: ControlContext,
   purpose: DrainPurpose,
 ): { get(wg: number): Drain | undefined; set(wg: number, d: Drain): void; delete(wg: number): void } {
-  let all = memory.get(ctx.store);
-  if (all === undefined) memory.set(ctx.store, (all = new Map<string, Drain>()));
-  const m = all;
+  const m = all(ctx);
   return {
-    get: (wg) => m.get(`${purpose}:${wg}`),
+    get: (wg) => {
+      const d = m.get(`${purpose}:${wg}`);
+      if (d === undefined || d.rebootAsked || d.fencedUntil > ctx.clock.now()) return d;
+      m.delete(`${purpose}:${wg}`);
+      return undefined;
+    },
     set: (wg, d) => void m.set(`${purpose}:${wg}`, d),
     delete: (wg) => void m.delete(`${purpose}:${wg}`),
   };
 }
 
+/** Workers this replica routes around for a drain, of any group and purpose: they serve no new request. */
+export function drainingWorkers(ctx: ControlContext): Set<number> {
+  const now = ctx.clock.now();
+  return new Set([...all(ctx).values()].filter((d) => d.rebootAsked || d.fencedUntil > now).map((d) => d.workerId));
+}
+
 /** Begin a worker's drain: route around it from now on. */
 export function beginDrain(ctx: ControlContext, ep: EndpointRecord, workerId: number): Drain {
   const now = ctx.clock.now();
-  fenceFor(ctx, ep, workerId, now);
+  const d: Drain = { workerId, since: now, fencedUntil: 0, rebootAsked: false };
+  fenceFor(ctx, ep, d, now);
   ctx.traffic.invalidate(ep.id);
-  return { workerId, since: now, rebootAsked: false };
+  return d;
 }
 
 /** Route to the worker again (its drain is over: it is back, or gone). */
@@ -60,14 +80,19 @@ export function liftFence(ctx: ControlContext, ep: EndpointRecord, workerId: num
   ctx.traffic.invalidate(ep.id);
 }
 
-/** The group's update is over or was cancelled: forget its drains, and route to their workers again (one cancelled mid-drain serves on). */
+/**
+ * The group's update is over or was cancelled, or nothing else serves: forget its drains, and route to
+ * the drained workers again. A worker already rebooting keeps a short fence (until the worker list
+ * shows it restarting), so no request is sent to its closed port meanwhile.
+ */
 export function endDrains(ctx: ControlContext, ep: EndpointRecord, workergroupId: number): void {
   for (const purpose of ['restart', 'replace'] as const) {
     const byGroup = drainsOf(ctx, purpose);
     const d = byGroup.get(workergroupId);
     if (d === undefined) continue;
     byGroup.delete(workergroupId);
-    liftFence(ctx, ep, d.workerId);
+    if (!d.rebootAsked) liftFence(ctx, ep, d.workerId);
+    else ctx.traffic.fence(ep.id, d.workerId);
   }
 }
 
@@ -84,7 +109,7 @@ export interface DrainProgress {
 export function drainProgress(ctx: ControlContext, ep: EndpointRecord, w: WorkerInfo, d: Drain): DrainProgress {
   const now = ctx.clock.now();
   const id = w.instance.id;
-  fenceFor(ctx, ep, id, now);
+  fenceFor(ctx, ep, d, now);
   const inFlight = ctx.traffic.workerLoad(ep.id).get(id)?.inFlight ?? 0;
   // A worker that reports says itself what it works on (requests other replicas or `/route/` sent); one that does not (http readiness) has only the gateway's count.
   const r = w.report;
@@ -96,6 +121,7 @@ export function drainProgress(ctx: ControlContext, ep: EndpointRecord, w: Worker
   };
 }
 
-function fenceFor(ctx: ControlContext, ep: EndpointRecord, workerId: number, now: number): void {
-  ctx.traffic.fence(ep.id, workerId, now + ctx.settings.stopDrainTimeoutMs + FENCE_MARGIN_MS);
+function fenceFor(ctx: ControlContext, ep: EndpointRecord, d: Drain, now: number): void {
+  d.fencedUntil = now + ctx.settings.stopDrainTimeoutMs + FENCE_MARGIN_MS;
+  ctx.traffic.fence(ep.id, d.workerId, d.fencedUntil);
 }
