@@ -28,8 +28,9 @@ const STOP_WORKLOADS_SCHEMA = {
     'What `gantry down --workloads` asks before it stops the server. Endpoints (and deployments) stop first, so no worker is recruited again; ' +
     'then every instance, through the normal stop (configuration kept; stopped once its runtime confirms). ' +
     'Answers once every item is stopped, failed, or at `timeout`; `complete` is true when all are stopped. Calling again is safe.',
-  // No `type: 'object'`: a call without a body is one with the default timeout (the handler checks the shape).
+  // Null allowed: a call without a body is one with the default timeout.
   body: {
+    type: ['object', 'null'],
     properties: { timeout: { type: 'number', minimum: 0, maximum: 600, description: `Seconds to wait at most (default ${DEFAULT_TIMEOUT_S})` } },
   },
   response: {
