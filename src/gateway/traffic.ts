@@ -2,6 +2,7 @@ import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import type { InferenceCounters, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
 import { NO_LIMITS } from '../domain/serverless/limits.js';
+import { anyComing } from '../domain/serverless/workers.js';
 import { Abort, abortAll } from './abort.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
 import { SharedPending } from './shared-pending.js';
@@ -13,7 +14,6 @@ const UNMET_TTL_MS = 10_000;
 /** The least time between two demand signals of one endpoint, without workers and with all busy (see `demand`). */
 const DEMAND_MS = 100;
 const DEMAND_BUSY_MS = 250;
-const STARTING = ['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating'] as const;
 
 /**
  * This replica's traffic: which worker gets the next request, the queue of requests waiting for one
@@ -249,7 +249,7 @@ export class Traffic implements TrafficGate {
   #demand(endpointId: number, t: EndpointTraffic, view: RoutingView): void {
     const now = this.#o.now();
     // Behind busy workers only while none is on its way (a worker still starting is the answer already asked for).
-    const starting = STARTING.some((p) => (view.phases[p] ?? 0) > 0);
+    const starting = anyComing(view.phases);
     if (this.#o.demand === undefined || (view.workers.length > 0 && starting) || now - t.demandAt < (view.workers.length > 0 ? DEMAND_BUSY_MS : DEMAND_MS))
       return;
     t.demandAt = now;

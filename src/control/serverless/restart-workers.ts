@@ -2,6 +2,7 @@ import type { ControlContext } from '../context.js';
 import { actOnWorker, type WorkerInfo } from './workers.js';
 import { beginDrain, drainProgress, drainsOf, liftFence } from './worker-drain.js';
 import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
+import { COMING_PHASES } from '../../domain/serverless/workers.js';
 
 /**
  * A rolling restart in place (a code deployment's `soft_update`, decision 020): the workers of a
@@ -12,10 +13,9 @@ import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/
  * current now, and the next worker waits until it reports ready again (the drain: worker-drain.ts).
  */
 
-const COMING = new Set(['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating']);
 /** When the worker's workload last started: a restart in place keeps its instance (createdAt) and moves this. */
 const startedAt = (w: WorkerInfo): number => w.instance.startDate ?? w.instance.createdAt;
-const onItsWay = (w: WorkerInfo): boolean => w.instance.pendingOp !== null || COMING.has(w.phase);
+const onItsWay = (w: WorkerInfo): boolean => w.instance.pendingOp !== null || COMING_PHASES.has(w.phase);
 
 export interface RestartStep {
   /** A worker of the group is drained, restarting or loading again: its held requests are no demand for new workers. */

@@ -4,12 +4,10 @@ import { ownWorkergroup } from './workergroups.js';
 import { actOnWorker, workersOf, type WorkerInfo } from './workers.js';
 import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 import { madeFromTemplate, workerUpdateMethod } from '../../domain/serverless/code-deployment.js';
+import { COMING_PHASES } from '../../domain/serverless/workers.js';
 import { runsBootstrap } from './code-worker.js';
 import { restartStep } from './restart-workers.js';
 import { beginDrain, drainingWorkers, drainProgress, drainsOf, endDrains } from './worker-drain.js';
-
-/** Phases of a worker that is on its way to serving: the update waits for it before it replaces another. */
-const COMING = new Set(['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating']);
 
 const live = (w: WorkerInfo): boolean => w.instance.target !== 'deleted';
 const outdated = (wg: WorkergroupRecord, w: WorkerInfo): boolean =>
@@ -96,20 +94,13 @@ export async function updateWorkersStep(
       continue;
     }
     statusMsg = `updating the workers of workergroup ${wg.id}: ${old.length} left`;
-    for (const w of old) if (w.phase !== 'ready' && !COMING.has(w.phase)) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+    for (const w of old) if (w.phase !== 'ready' && !COMING_PHASES.has(w.phase)) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
     const serving = old.filter((w) => w.phase === 'ready');
     // Capacity that stays: ready workers no drain routes around (of any group) and not destroyed in this pass.
     const draining = drainingWorkers(ctx);
     const routable = workers.filter((w) => live(w) && w.phase === 'ready' && !draining.has(w.instance.id) && !gone.has(w.instance.id));
-    const fresh = workers.filter((w) => w.instance.workergroupId === wg.id && live(w) && !outdated(wg, w));
-    const r = await replaceStep(
-      ctx,
-      ep,
-      wg,
-      serving,
-      routable,
-      fresh.some((w) => COMING.has(w.phase)),
-    );
+    const freshComing = workers.some((w) => w.instance.workergroupId === wg.id && live(w) && !outdated(wg, w) && COMING_PHASES.has(w.phase));
+    const r = await replaceStep(ctx, ep, wg, serving, routable, freshComing);
     if (r.destroyed !== null) gone.add(r.destroyed);
     if (r.recruit) recruitInto = wg;
     statusMsg = r.statusMsg ?? statusMsg;

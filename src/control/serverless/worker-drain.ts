@@ -35,6 +35,9 @@ export type DrainPurpose = 'restart' | 'replace';
  */
 const memory = new WeakMap<object, Map<string, Drain>>();
 
+/** A drain still in force: its worker is rebooting, or its fence has not lapsed. */
+const holds = (d: Drain, now: number): boolean => d.rebootAsked || d.fencedUntil > now;
+
 function all(ctx: ControlContext): Map<string, Drain> {
   let m = memory.get(ctx.store);
   if (m === undefined) memory.set(ctx.store, (m = new Map<string, Drain>()));
@@ -50,7 +53,7 @@ export function drainsOf(
   return {
     get: (wg) => {
       const d = m.get(`${purpose}:${wg}`);
-      if (d === undefined || d.rebootAsked || d.fencedUntil > ctx.clock.now()) return d;
+      if (d === undefined || holds(d, ctx.clock.now())) return d;
       m.delete(`${purpose}:${wg}`);
       return undefined;
     },
@@ -62,7 +65,7 @@ export function drainsOf(
 /** Workers this replica routes around for a drain, of any group and purpose: they serve no new request. */
 export function drainingWorkers(ctx: ControlContext): Set<number> {
   const now = ctx.clock.now();
-  return new Set([...all(ctx).values()].filter((d) => d.rebootAsked || d.fencedUntil > now).map((d) => d.workerId));
+  return new Set([...all(ctx).values()].filter((d) => holds(d, now)).map((d) => d.workerId));
 }
 
 /** Begin a worker's drain: route around it from now on. */

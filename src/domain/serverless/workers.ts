@@ -8,8 +8,17 @@ import type { InstanceStatus, InstanceTarget } from '../instance/status.js';
 export type WorkerPhase =
   'creating' | 'loading' | 'model_loading' | 'ready' | 'inactive' | 'stopping' | 'starting' | 'rebooting' | 'destroying' | 'error' | 'updating';
 
+/** Phases of a worker on its way to serving: made, loading, starting or restarting. */
+export const COMING_PHASES: ReadonlySet<WorkerPhase> = new Set(['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating']);
+
+/** Whether per-phase counts of workers show one on its way. */
+export function anyComing(phases: Readonly<Partial<Record<WorkerPhase, number>>>): boolean {
+  for (const p of COMING_PHASES) if ((phases[p] ?? 0) > 0) return true;
+  return false;
+}
+
 /** Phases that hold compute and serve, or will: the active workers the autoscaler counts. */
-export const ACTIVE_PHASES: ReadonlySet<WorkerPhase> = new Set(['creating', 'loading', 'model_loading', 'ready', 'starting', 'rebooting', 'updating']);
+export const ACTIVE_PHASES: ReadonlySet<WorkerPhase> = new Set([...COMING_PHASES, 'ready']);
 
 export interface WorkerFacts {
   readonly target: InstanceTarget;
