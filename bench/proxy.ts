@@ -111,6 +111,69 @@ if (procs > 1 && cluster.isPrimary) {
 }
 `;
 
+/**
+ * The smallest proxy on raw sockets (net, no HTTP objects: GET only, answers with a length): what a Node
+ * data plane that reads HTTP/1.1 bytes itself, as Gantry's wire path does, can reach at best.
+ */
+const RAW_PROXY = `
+const net = require('node:net');
+const up = new URL(process.env.UPSTREAM);
+const idle = [];
+function onAnswer(c, d) {
+  c.buf = c.buf ? Buffer.concat([c.buf, d]) : d;
+  if (c.need === undefined) {
+    const end = c.buf.indexOf('\\r\\n\\r\\n');
+    if (end < 0) return;
+    const m = /\\r\\ncontent-length:\\s*(\\d+)/i.exec(c.buf.toString('latin1', 0, end));
+    c.need = end + 4 + Number(m ? m[1] : 0);
+  }
+  if (c.buf.length < c.need) return;
+  const out = c.buf.subarray(0, c.need);
+  const done = c.done;
+  c.buf = null; c.need = undefined; c.done = null;
+  idle.push(c);
+  done(out);
+}
+function upstream() {
+  let c = idle.pop();
+  if (c) return c;
+  c = net.connect(Number(up.port), up.hostname);
+  c.setNoDelay(true);
+  c.on('data', (d) => onAnswer(c, d));
+  c.on('error', () => {});
+  return c;
+}
+net.createServer((s) => {
+  s.setNoDelay(true);
+  let buf = null;
+  let busy = false;
+  const next = () => {
+    if (busy || !buf) return;
+    const end = buf.indexOf('\\r\\n\\r\\n');
+    if (end < 0) return;
+    const head = buf.toString('latin1', 0, end + 4);
+    buf = buf.length > end + 4 ? buf.subarray(end + 4) : null;
+    busy = true;
+    const u = upstream();
+    u.done = (out) => { s.write(out); busy = false; next(); };
+    u.write(head, 'latin1');
+  };
+  s.on('data', (d) => { buf = buf ? Buffer.concat([buf, d]) : d; next(); });
+  s.on('error', () => {});
+}).listen(Number(process.env.PORT), '127.0.0.1', () => process.stdout.write('listening\\n'));
+`;
+
+async function startRawProxy(dir: string, upstream: string, port: number): Promise<ChildProcess> {
+  const script = join(dir, 'raw-proxy.cjs');
+  await writeFile(script, RAW_PROXY);
+  const child = spawn(process.execPath, [script], { env: { ...process.env, UPSTREAM: upstream, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.once('data', () => resolve());
+    child.once('exit', (c) => reject(new Error(`bench: raw proxy exited with ${String(c)}`)));
+  });
+  return child;
+}
+
 async function startMinimalProxy(dir: string, upstream: string, port: number, procs: number): Promise<ChildProcess> {
   const undici = fileURLToPath(import.meta.resolve('undici'));
   // A file, not `-e`: cluster forks its workers from the primary's script.
@@ -204,6 +267,7 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
   let nginx: ChildProcess | null = null;
   let minimal: ChildProcess | null = null;
   let cluster: ChildProcess | null = null;
+  let raw: ChildProcess | null = null;
   try {
     const r = await api('POST', '/api/v0/deployments/', workerDeployment('tput', { env: { WORKER_PERF: '100000' }, min_load: 1 }));
     const endpointId = r.deployment.endpoint_id as number;
@@ -218,6 +282,7 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
     const nodePort = port + 1500;
     minimal = await startMinimalProxy(dir, worker.url, nodePort, 1);
     cluster = await startMinimalProxy(dir, worker.url, nodePort + 1, 2);
+    raw = await startRawProxy(dir, worker.url, nodePort + 2);
     const rows: ThroughputRow[] = [];
     for (const w of WORKS) {
       const bench = `proxy, ${CONCURRENCY} concurrent, ${w.label}`;
@@ -226,6 +291,7 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
       const viaNginx = nginx === null ? null : await measured(nginx.pid as number, () => load(`http://127.0.0.1:${nginxPort}`, w.path, signed));
       const viaNode = await measured(minimal.pid as number, () => load(`http://127.0.0.1:${nodePort}`, w.path, signed));
       const viaCluster = await measured(cluster.pid as number, () => load(`http://127.0.0.1:${nodePort + 1}`, w.path, signed));
+      const viaRaw = await measured(raw.pid as number, () => load(`http://127.0.0.1:${nodePort + 2}`, w.path, signed));
       const row = (variant: string, m: { n: number; perS: number; p50: number; p99: number; cpuUs?: number }, peer: boolean): ThroughputRow => ({
         bench,
         variant,
@@ -241,13 +307,15 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
       if (viaNginx !== null) rows.push(row('nginx proxy_pass (peer)', viaNginx, false));
       rows.push(row("minimal Node proxy (node:http + undici, Node's floor)", viaNode, true));
       rows.push(row('minimal Node proxy, 2 processes sharing the socket (cluster)', viaCluster, true));
-      rows.push(row('Gantry /endpoints/ proxy', viaGantry, true));
+      rows.push(row('smallest raw-socket Node proxy (net, no HTTP objects)', viaRaw, true));
+      rows.push(row('Gantry /endpoints/ proxy (wire path)', viaGantry, true));
     }
     return rows;
   } finally {
     nginx?.kill('SIGTERM');
     minimal?.kill('SIGTERM');
     cluster?.kill('SIGTERM');
+    raw?.kill('SIGTERM');
     await endDeployments(
       gantry,
       api,

@@ -22,6 +22,8 @@ export interface AppOptions {
   readonly publicUrl: string | null;
   /** Token buckets per key and endpoint family; null: no limits. */
   readonly rateLimit: RateLimitOptions | null;
+  /** Serve the data routes' plain requests on the wire path (default true; see WirePath). */
+  readonly wirePath?: boolean;
   /** The API dialects to serve (src/main picks them); the first answers paths no dialect claims. */
   readonly dialects: readonly ApiDialect[];
   /** Largest accepted request body. */
@@ -44,7 +46,11 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const log = o.log.child({ component: 'http' });
   const deps = { control: o.control, gateway: o.gateway, publicUrl: o.publicUrl };
   // The serverless proxy's requests are served before the framework (see DataRoute); the rest by fastify.
-  const data = dataPathServer(o.dialects, deps, { meter: (label) => httpMeter(o.metrics, label), log });
+  const data = dataPathServer(o.dialects, deps, {
+    meter: (label) => httpMeter(o.metrics, label),
+    log,
+    wire: o.wirePath === false ? undefined : o.gateway.wire,
+  });
   const app = Fastify({
     serverFactory: data.factory,
     // Typed as fastify's base logger so the app keeps the default FastifyInstance type.

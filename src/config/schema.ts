@@ -269,6 +269,11 @@ export const SETTINGS = {
     default: 120_000,
     doc: 'Most time a client may take to send a whole request, headers and body, plus serverlessQueueTimeoutMs (a body proxied to a serverless worker is read only once a worker is free); slower ones are answered 408 and disconnected. The answer afterwards (long polls, wait_for) is not bounded by it. 0: unbounded.',
   },
+  proxyWirePath: {
+    type: 'boolean',
+    default: true,
+    doc: "Serve plain HTTP/1.1 requests to /endpoints/ on the proxy's wire path (raw sockets on both sides, docs/decisions/024-wire-data-path.md). false: every request goes through Node's HTTP server.",
+  },
   maxConnectionsPerAddress: {
     type: 'integer',
     default: 256,

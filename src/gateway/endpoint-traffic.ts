@@ -3,6 +3,8 @@ import type { RoutableWorker, RoutingView } from '../control/serverless/routing.
 import type { Abort } from './abort.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
 
+/** How long a /route/ hand-out counts against its worker (its end is not seen here). */
+const ROUTED_TTL_MS = 2_000;
 /** Seconds of arrivals kept as load samples. */
 const SAMPLE_SECONDS = 300;
 /** Cost units in the second still filling from which it is read as a rate (see loadSamples). */
@@ -151,6 +153,42 @@ export class EndpointTraffic {
     let w = this.workerTally.get(id);
     if (w === undefined) this.workerTally.set(id, (w = new Tally(this.now)));
     return w;
+  }
+
+  #estimatedWait(w: RoutableWorker, now: number): { wait: number; idle: boolean; sent: number } {
+    const mine = this.busy.get(w.id);
+    let cost = mine?.cost ?? 0;
+    let sent = mine?.inFlight ?? 0;
+    const handed = this.routed.get(w.id);
+    if (handed !== undefined) {
+      const routed = handed.filter((r) => now - r.at < ROUTED_TTL_MS);
+      if (routed.length === 0) this.routed.delete(w.id);
+      else this.routed.set(w.id, routed);
+      cost += routed.reduce((s, r) => s + r.cost, 0);
+      sent += routed.length;
+    }
+    const n = Math.max(sent, w.working);
+    return { wait: cost / w.perf, idle: n === 0, sent };
+  }
+
+  /** The worker with the shortest estimated wait that has room for `cost`, or null. */
+  pick(view: RoutingView, cost: number, now: number): RoutableWorker | null {
+    let best: RoutableWorker | null = null;
+    let bestWait = Infinity;
+    const max = view.limits.maxConcurrentPerWorker;
+    for (const w of view.workers) {
+      if ((this.suspect.get(w.id) ?? 0) > now) continue;
+      const { wait, idle, sent } = this.#estimatedWait(w, now);
+      // A fixed concurrency counts what this replica sent, exactly: workers' own reports lag by up
+      // to their report interval and would hold a free worker back. Other replicas keep their own count.
+      if (max > 0 && sent >= max) continue;
+      if (max === 0 && !idle && wait + cost / w.perf > view.maxQueueTimeS) continue;
+      if (wait < bestWait) {
+        best = w;
+        bestWait = wait;
+      }
+    }
+    return best;
   }
 
   /** Skip the worker until `until` (0 or past: route to it again). Fences that ran out go here, so workers long gone do not pile up. */

@@ -8,7 +8,8 @@ import { acceptsTraffic } from '../domain/serverless/lifecycle.js';
 import type { Metrics } from '../log/metrics.js';
 import { wasNotSent, WorkerPools, type ForwardResponse } from './proxy.js';
 import type { RouteSigner } from './signing.js';
-import type { Traffic } from './traffic.js';
+import type { Assignment, Traffic } from './traffic.js';
+import { WireUpstreams } from './wire-upstream.js';
 
 /** How often a proxied request is tried on another worker when the first refused the connection. */
 const CONNECT_ATTEMPTS = 3;
@@ -49,6 +50,26 @@ export interface ProxyRequest {
 }
 
 /**
+ * A request the wire path forwards to a worker (the transport is the edge's): where, the headers Gantry
+ * adds, and how it ended. Exactly one of `ended`, `failed` or `refused` is called.
+ */
+export interface WireForward {
+  readonly origin: string;
+  /** The worker's path and query. */
+  readonly path: string;
+  /** The `x-gantry-*` header lines for the worker. */
+  readonly extra: string;
+  /** Aborted when the request must be given up (a drain out of time): its reason is the error. */
+  readonly signal: Assignment['signal'];
+  /** The worker's answer, begun with `status`, is over (whole, or cut after it began). */
+  ended(status: number): void;
+  /** Failed before the worker's answer began. */
+  failed(err: unknown): void;
+  /** The worker refused the connection (it saw nothing): routed around for the next try, or, `last`, the error to answer. */
+  refused(last: boolean): GantryError;
+}
+
+/**
  * The request path of serverless endpoints: `route` hands out a signed worker URL for the client to
  * call, and `proxy` forwards a request to a worker itself, queueing it while no worker has room.
  */
@@ -57,6 +78,8 @@ export class Gateway {
   readonly #traffic: Traffic;
   readonly #signer: RouteSigner;
   readonly #pools: WorkerPools;
+  /** Raw keep-alive connections to workers, for the edge's wire path. */
+  readonly wire: WireUpstreams;
   /**
    * Who may call which endpoint: three store reads per request would dominate the proxy. Forgotten on
    * every credential or endpoint change (`forget`, from the change feed); `#resolveMs` is only the safety net.
@@ -79,6 +102,7 @@ export class Gateway {
     this.#traffic = o.traffic;
     this.#signer = o.signer;
     this.#pools = new WorkerPools({ requestTimeoutMs: o.requestTimeoutMs });
+    this.wire = new WireUpstreams(o.requestTimeoutMs);
   }
 
   async #resolve(name: string, key: string | null): Promise<ResolvedEndpoint> {
@@ -138,6 +162,65 @@ export class Gateway {
   async proxyDeployment(p: Principal, ref: { readonly uid: string; readonly resourceGroup: string }, r: ProxyRequest): Promise<ForwardResponse> {
     const k = `deployment\u0000${p.accountId}\u0000${p.keyId ?? ''}\u0000${ref.resourceGroup}\u0000${ref.uid}`;
     return this.#counted(ref.uid, () => this.#cached(k, () => this.#uc.resolveDeployment(p, ref)), r);
+  }
+
+  /**
+   * `proxy` for the wire path: a worker for the request, without a wait or a read of the store when the
+   * caller's rights are known and a worker has room (no promise then), else after both.
+   */
+  forward(name: string, key: string | null, cost: number, path: string): WireForward | Promise<WireForward> {
+    const hit = this.#resolved.get(`${name}\u0000${key ?? ''}`);
+    if (hit !== undefined && Date.now() - hit.at < this.#resolveMs) {
+      const { endpoint, via } = hit.value;
+      const a = via !== null && !acceptsTraffic(via) ? null : this.#traffic.tryAcquire(endpoint.id, cost);
+      if (a !== null) return this.#wireForward(name, path, endpoint.id, a, cost, 0);
+    }
+    return this.#forwardLater(name, key, cost, path);
+  }
+
+  async #forwardLater(name: string, key: string | null, cost: number, path: string): Promise<WireForward> {
+    try {
+      const { endpoint, via } = await this.#resolve(name, key);
+      if (via !== null && !acceptsTraffic(via)) throw new GantryError('ENDPOINT_STOPPED', `Endpoint '${name}' is stopped; start it and try again.`);
+      const waitFrom = performance.now();
+      const a = await this.#traffic.acquire(endpoint.id, cost);
+      return this.#wireForward(name, path, endpoint.id, a, cost, performance.now() - waitFrom);
+    } catch (err) {
+      this.#metrics.serverlessRequests.inc({ outcome: err instanceof GantryError ? err.code : 'INTERNAL' });
+      throw err;
+    }
+  }
+
+  #wireForward(name: string, path: string, endpointId: number, a: Assignment, cost: number, waitedMs: number): WireForward {
+    this.#metrics.serverlessQueueWait.observe(waitedMs / 1000);
+    const sentAt = performance.now();
+    const url = a.worker.url;
+    const auth = this.#grant(url, cost, name);
+    return {
+      origin: url,
+      path,
+      extra: `x-gantry-url: ${url}\r\nx-gantry-signature: ${auth.signature}\r\nx-gantry-reqnum: ${auth.reqnum}\r\nx-gantry-cost: ${cost}\r\nx-gantry-endpoint: ${name}\r\n`,
+      signal: a.signal,
+      ended: (status) => {
+        this.#answered.inc();
+        a.release(true, status < 400 ? { kind: 'answered', ms: performance.now() - sentAt } : { kind: 'error' });
+      },
+      failed: (err) => {
+        this.#metrics.serverlessRequests.inc({ outcome: err instanceof GantryError ? err.code : 'INTERNAL' });
+        a.release(false, { kind: endedBy(err) });
+      },
+      refused: (last) => {
+        const err = new GantryError('WORKER_FAILED', `No worker of '${name}' accepted the connection; the request was not processed.`);
+        if (last) {
+          this.#metrics.serverlessRequests.inc({ outcome: err.code });
+          a.release(false, { kind: 'error' });
+        } else {
+          a.release();
+          this.#traffic.fence(endpointId, a.worker.id);
+        }
+        return err;
+      },
+    };
   }
 
   async #counted(name: string, resolve: () => Promise<ResolvedEndpoint>, r: ProxyRequest): Promise<ForwardResponse> {
@@ -208,6 +291,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     this.#traffic.shutdown();
+    this.wire.close();
     await this.#pools.close();
   }
 }

@@ -20,6 +20,9 @@ export class Tally {
   #startTime: number | null = null;
   /** Epoch second → answered requests and their summed time. */
   readonly #seconds = new Map<number, { n: number; ms: number }>();
+  /** The sums of the buckets in the window, as of the last prune plus what ended since. */
+  #minute = { n: 0, ms: 0 };
+  #prunedAt = -1;
 
   constructor(readonly now: () => number) {}
 
@@ -43,10 +46,14 @@ export class Tally {
       this.#answered++;
       this.#totalMs += o.ms;
       const sec = Math.floor(now / 1000);
-      const b = this.#seconds.get(sec) ?? { n: 0, ms: 0 };
-      this.#seconds.set(sec, { n: b.n + 1, ms: b.ms + o.ms });
-      this.#prune(sec);
-      this.#peak = Math.max(this.#peak, this.#lastMinute(sec).n);
+      if (sec !== this.#prunedAt) this.#prune(sec);
+      let b = this.#seconds.get(sec);
+      if (b === undefined) this.#seconds.set(sec, (b = { n: 0, ms: 0 }));
+      b.n++;
+      b.ms += o.ms;
+      this.#minute.n++;
+      this.#minute.ms += o.ms;
+      if (this.#minute.n > this.#peak) this.#peak = this.#minute.n;
     }
   }
 
@@ -59,25 +66,24 @@ export class Tally {
     this.ended({ kind: 'timeout' });
   }
 
+  /** Drops the buckets out of the window and sums the rest (once a second: `ended` keeps the sum between). */
   #prune(sec: number): void {
-    for (const s of this.#seconds.keys()) if (s <= sec - WINDOW_S) this.#seconds.delete(s);
-  }
-
-  #lastMinute(sec: number): { n: number; ms: number } {
+    this.#prunedAt = sec;
     let n = 0;
     let ms = 0;
     for (const [s, b] of this.#seconds) {
-      if (s <= sec - WINDOW_S) continue;
-      n += b.n;
-      ms += b.ms;
+      if (s <= sec - WINDOW_S) this.#seconds.delete(s);
+      else {
+        n += b.n;
+        ms += b.ms;
+      }
     }
-    return { n, ms };
+    this.#minute = { n, ms };
   }
 
   counters(pending: number): InferenceCounters {
-    const sec = Math.floor(this.now() / 1000);
-    this.#prune(sec);
-    const last = this.#lastMinute(sec);
+    this.#prune(Math.floor(this.now() / 1000));
+    const last = this.#minute;
     return {
       inferenceCount: this.#answered,
       errorCount: this.#errors,

@@ -9,7 +9,6 @@ import { SharedPending } from './shared-pending.js';
 import { accountedCost, closed, EndpointTraffic, rejectedByStop, stopped, type Assignment, type TrafficOptions, type Waiter } from './endpoint-traffic.js';
 
 export type { Assignment, TrafficOptions } from './endpoint-traffic.js';
-const ROUTED_TTL_MS = 2_000;
 const UNMET_TTL_MS = 10_000;
 /** The least time between two demand signals of one endpoint, without workers and with all busy (see `demand`). */
 const DEMAND_MS = 100;
@@ -101,36 +100,6 @@ export class Traffic implements TrafficGate {
     return cost;
   }
 
-  #estimatedWait(t: EndpointTraffic, w: RoutableWorker, now: number): { wait: number; idle: boolean; sent: number } {
-    const mine = t.busy.get(w.id);
-    const routed = (t.routed.get(w.id) ?? []).filter((r) => now - r.at < ROUTED_TTL_MS);
-    t.routed.set(w.id, routed);
-    const cost = (mine?.cost ?? 0) + routed.reduce((s, r) => s + r.cost, 0);
-    const sent = (mine?.inFlight ?? 0) + routed.length;
-    const n = Math.max(sent, w.working);
-    return { wait: cost / w.perf, idle: n === 0, sent };
-  }
-
-  #pick(t: EndpointTraffic, view: RoutingView, cost: number): RoutableWorker | null {
-    const now = this.#o.now();
-    let best: RoutableWorker | null = null;
-    let bestWait = Infinity;
-    const max = view.limits.maxConcurrentPerWorker;
-    for (const w of view.workers) {
-      if ((t.suspect.get(w.id) ?? 0) > now) continue;
-      const { wait, idle, sent } = this.#estimatedWait(t, w, now);
-      // A fixed concurrency counts what this replica sent, exactly: workers' own reports lag by up
-      // to their report interval and would hold a free worker back. Other replicas keep their own count.
-      if (max > 0 && sent >= max) continue;
-      if (max === 0 && !idle && wait + cost / w.perf > view.maxQueueTimeS) continue;
-      if (wait < bestWait) {
-        best = w;
-        bestWait = wait;
-      }
-    }
-    return best;
-  }
-
   #assign(endpointId: number, t: EndpointTraffic, w: RoutableWorker, cost: number): Assignment {
     const b = t.busy.get(w.id) ?? { inFlight: 0, cost: 0 };
     t.busy.set(w.id, { inFlight: b.inFlight + 1, cost: b.cost + cost });
@@ -174,7 +143,7 @@ export class Traffic implements TrafficGate {
     t.tally.seen();
     const view = await this.#view(endpointId, t);
     if (!view.accepting) throw stopped(view);
-    const w = t.queue.length === 0 ? this.#pick(t, view, cost) : null;
+    const w = t.queue.length === 0 ? t.pick(view, cost, this.#o.now()) : null;
     if (w !== null) {
       this.#shared.held(endpointId);
       return this.#assign(endpointId, t, w, cost);
@@ -228,13 +197,28 @@ export class Traffic implements TrafficGate {
     });
   }
 
+  /** A worker with room now, with neither a wait nor a read of the store (the wire path); null when it would take either. */
+  tryAcquire(endpointId: number, requested: number): Assignment | null {
+    const t = this.#eps.get(endpointId);
+    const view = t?.view;
+    if (t === undefined || view === null || view === undefined || !view.accepting || t.queue.length > 0) return null;
+    const now = this.#o.now();
+    if (now - t.viewAt >= this.#o.directoryMs) return null;
+    const w = t.pick(view, accountedCost(requested), now);
+    if (w === null) return null;
+    const cost = this.#arrive(endpointId, t, requested);
+    t.tally.seen();
+    this.#shared.held(endpointId);
+    return this.#assign(endpointId, t, w, cost);
+  }
+
   /** /route/: a worker with room now, or null (the client asks again with the same request_idx). */
   async route(endpointId: number, requested: number, requestIdx: string): Promise<{ worker: RoutableWorker | null; view: RoutingView }> {
     const t = this.#ep(endpointId);
     const cost = t.unmet.has(requestIdx) ? accountedCost(requested) : this.#arrive(endpointId, t, requested);
     const view = await this.#view(endpointId, t);
     if (!view.accepting) return { worker: null, view };
-    const w = this.#pick(t, view, cost);
+    const w = t.pick(view, cost, this.#o.now());
     if (w === null) {
       if (!t.unmet.has(requestIdx)) this.#demand(endpointId, t, view);
       t.unmet.set(requestIdx, this.#o.now());
@@ -280,7 +264,7 @@ export class Traffic implements TrafficGate {
     if (view === null || (!view.accepting && !view.draining)) return;
     while (t.queue.length > 0) {
       const head = t.queue[0] as Waiter;
-      const w = this.#pick(t, view, head.cost);
+      const w = t.pick(view, head.cost, this.#o.now());
       if (w === null) return;
       t.queue.shift();
       clearTimeout(head.timer);

@@ -209,6 +209,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     rateLimit,
     dialects: [...DIALECTS, ...(o.dialects ?? [])],
     metricsAccess: c.metricsAccess as MetricsAccess,
+    wirePath: c.proxyWirePath,
   });
   // A body proxied to a serverless worker streams only once a worker is free: its request is received after the queue wait.
   const requestTimeoutMs = c.requestTimeoutMs > 0 ? c.requestTimeoutMs + c.serverlessQueueTimeoutMs : 0;

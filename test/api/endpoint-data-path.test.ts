@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Client } from 'undici';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { call, createDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
 import { ONE_STORE } from '../helpers/stores.js';
@@ -87,6 +88,40 @@ for (const ts of ONE_STORE) {
       await until('the worker free again', async () => (await inFlight()) === 0, 10_000);
     });
 
+    it('serves the wire path and the framework on one connection: endpoint calls, an API call, then the framework for good', async () => {
+      const c = new Client(g.url, { pipelining: 1 });
+      const auth = { authorization: `Bearer ${g.adminKey ?? ''}` };
+      try {
+        for (let i = 0; i < 3; i++) {
+          const r = await c.request({ method: 'POST', path: `/endpoints/fast/one?i=${i}`, headers: { ...auth, 'content-type': 'text/plain' }, body: `b${i}` });
+          assert.equal(r.statusCode, 200);
+          assert.deepEqual(((await r.body.json()) as { path: string; echo: string }).echo, `b${i}`);
+        }
+        const api = await c.request({ method: 'GET', path: '/api/v0/gpu_names/unique', headers: auth });
+        assert.equal(api.statusCode, 200);
+        await api.body.dump();
+        const missing = await c.request({ method: 'GET', path: '/endpoints/nope/x', headers: auth });
+        assert.equal(missing.statusCode, 404);
+        assert.equal(((await missing.body.json()) as { code: string }).code, 'ENDPOINT_NOT_FOUND');
+        const again = await c.request({ method: 'GET', path: '/endpoints/fast/two', headers: auth });
+        assert.equal(again.statusCode, 200);
+        assert.equal(((await again.body.json()) as { path: string }).path, '/two');
+      } finally {
+        await c.close();
+      }
+    });
+
+    it('a caller that leaves while its small request is at the worker frees the worker once it answered', async () => {
+      const inFlight = async (): Promise<number> => (await g.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment.requests_in_flight as number;
+      const ac = new AbortController();
+      const sent = fetch(`${g.url}/endpoints/fast/w?ms=400`, { signal: ac.signal, headers: { authorization: `Bearer ${g.adminKey ?? ''}` } });
+      await until('the request at the worker', async () => (await inFlight()) === 1);
+      ac.abort();
+      await sent.catch(() => undefined);
+      await until('the worker free again', async () => (await inFlight()) === 0, 10_000);
+      assert.equal((await call(g, 'fast', '/after-leave')).status, 200);
+    });
+
     it('a renamed endpoint is not found under its old name on the next request', async () => {
       const other = await createDeployment(g, 'renameme', { min_load: 0, max_workers: 1 });
       assert.equal((await call(g, 'renameme', '/x')).status, 200, 'answered (a worker from zero), so remembered by the gateway');
@@ -117,6 +152,26 @@ for (const ts of ONE_STORE) {
         return r.status === 200 ? r : undefined;
       });
       assert.equal(again.status, 200);
+    });
+  });
+}
+
+for (const ts of ONE_STORE) {
+  describe(`the serverless proxy with the wire path off (${ts.name})`, { skip: ts.skip }, () => {
+    let g: TestGantry;
+    before(async () => {
+      g = await startTestGantry(ts, { gpus: '1x RTX 4090:24GB', settings: { ...SERVERLESS_FAST, proxyWirePath: false } });
+      const d = await createDeployment(g, 'plain', { min_load: 1, max_workers: 1 });
+      await until('a ready worker', async () => (await workersOf(g, d.endpointId)).find((w) => w.status === 'Ready'));
+    });
+    after(() => g.dispose());
+
+    it("serves every request through Node's HTTP server, with the same answers", async () => {
+      const r = await call(g, 'plain', '/a?x=1', { body: 'ping' });
+      assert.equal(r.status, 200);
+      assert.deepEqual([r.body.path, r.body.echo], ['/a?x=1', 'ping']);
+      const missing = await call(g, 'nope', '/x');
+      assert.deepEqual([missing.status, missing.body.code], [404, 'ENDPOINT_NOT_FOUND']);
     });
   });
 }

@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { GantryError } from '../../domain/errors.js';
 import type { ApiDialect, EdgeDeps } from './dialect.js';
+import type { RequestHead } from '../../gateway/wire-http.js';
+import type { WireUpstreams } from '../../gateway/wire-upstream.js';
 import { renderError } from './mount.js';
+import { WirePath, type WireCall, type WireRoute } from './wire-path.js';
 
 /**
  * A route of the data plane, served on Node's HTTP server before the framework: no routing table, no
@@ -19,6 +23,11 @@ export interface DataRoute {
   /** The `dialect` label of its HTTP metrics. */
   readonly label: string;
   take(url: string): ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | null;
+  /**
+   * The same request read on the wire path (see WirePath): what to forward, or null for Node's server
+   * (then `take` serves it). Throws, or rejects, with what the caller is answered.
+   */
+  wire?(h: RequestHead): WireCall | Promise<WireCall> | null;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -36,8 +45,11 @@ export function dataPathServer(
     /** The meter of one label's requests, bound once: a labelled metric's lookup per request is measurable at proxy rates. */
     meter: (label: string) => (status: number, seconds: number) => void;
     log: FastifyBaseLogger;
+    /** Connections to workers for the wire path; absent: every request goes through Node's HTTP server. */
+    wire?: WireUpstreams;
   },
 ): { factory: (framework: Handler, opts: ServerTimeouts) => Server; closing(): void } {
+  let wire: WirePath | null = null;
   const routes = dialects.flatMap((d) => (d.dataRoutes?.(deps) ?? []).map((route) => ({ route, dialect: d })));
   let closing = false;
   const meters = new Map<string, (status: number, seconds: number) => void>();
@@ -66,6 +78,7 @@ export function dataPathServer(
   return {
     closing: () => {
       closing = true;
+      wire?.close();
     },
     factory: (framework, opts) => {
       const server = createServer((req, res) => {
@@ -80,6 +93,36 @@ export function dataPathServer(
       if (opts.keepAliveTimeout !== undefined) server.keepAliveTimeout = opts.keepAliveTimeout;
       if (opts.requestTimeout !== undefined) server.requestTimeout = opts.requestTimeout;
       server.setTimeout(opts.connectionTimeout ?? 0);
+      const wired = routes.flatMap(({ route, dialect }): WireRoute[] => {
+        const take = route.wire?.bind(route);
+        if (take === undefined) return [];
+        return [
+          {
+            prefix: route.prefix,
+            wire: take,
+            meter: meterOf(route.label),
+            render: (err, h) => {
+              const id = `data-${randomUUID()}`;
+              return renderError(dialect, err, { id, url: h.target, method: h.method }, o.log.child({ reqId: id }));
+            },
+          },
+        ];
+      });
+      if (wired.length > 0 && o.wire !== undefined) {
+        // Connections are read by the wire path first; what it does not take goes to Node's HTTP server.
+        const http = server.listeners('connection') as ((s: Socket) => void)[];
+        server.removeAllListeners('connection');
+        const path = new WirePath({
+          routes: wired,
+          upstreams: o.wire,
+          keepAliveMs: opts.keepAliveTimeout ?? 5_000,
+          handOff: (s) => {
+            for (const l of http) l.call(server, s);
+          },
+        });
+        wire = path;
+        server.on('connection', (s: Socket) => path.accept(s));
+      }
       return server;
     },
   };

@@ -52,6 +52,21 @@ export function workerPath(rest: string, query: string): { path: string; queryKe
 }
 
 const SIMPLE = /^\/endpoints\/([^/?#]+)(\/[^?#]*)?(\?[^#]*)?$/;
+const VISIBLE = /^[\x21-\x7e]+$/;
+
+/** The endpoint's name, the worker's path and a key in the query, from a URL the data route serves in its fast form; else null. */
+function simpleUrl(url: string): { name: string; path: string; queryKey: string | null } | null {
+  if (url.includes('//')) return null;
+  const m = SIMPLE.exec(url);
+  if (m === null || (m[1] as string).length > MAX_NAME) return null;
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1] as string);
+  } catch {
+    return null;
+  }
+  return { name, ...workerPath(m[2] ?? '/', m[3] ?? '') };
+}
 
 /**
  * `/endpoints/*` on the data path: the same translation as the framework route, without the framework.
@@ -61,17 +76,18 @@ export function endpointDataRoute(control: ControlPlane, gateway: Gateway): Data
   return {
     prefix: '/endpoints/',
     label: 'serverless',
-    take(url) {
-      if (url.includes('//')) return null;
-      const m = SIMPLE.exec(url);
-      if (m === null || (m[1] as string).length > MAX_NAME) return null;
-      let name: string;
-      try {
-        name = decodeURIComponent(m[1] as string);
-      } catch {
-        return null;
-      }
-      const { path, queryKey } = workerPath(m[2] ?? '/', m[3] ?? '');
+    wire(h) {
+      const url = simpleUrl(h.target);
+      // A name that is not plain visible text goes the full way (it becomes a header value for the worker).
+      if (url === null || !VISIBLE.test(url.name)) return null;
+      const key = bearerOf(h.authorization ?? undefined) ?? url.queryKey;
+      const cost = costOf(headerNumber(h.cost ?? undefined), control.ctx.settings.maxRequestCost, 'X-Gantry-Cost');
+      return gateway.forward(url.name, key, cost, url.path);
+    },
+    take(target) {
+      const url = simpleUrl(target);
+      if (url === null) return null;
+      const { name, path, queryKey } = url;
       return async (req, out) => {
         // A caller that leaves mid-upload fails the stream (undici then aborts the worker's request): not a crash.
         req.once('error', () => undefined);

@@ -1,0 +1,302 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WireForward } from '../../gateway/gateway.js';
+import type { AnswerSink, Exchange, WireUpstreams } from '../../gateway/wire-upstream.js';
+import { MAX_HEAD_BYTES, readRequestHead, type RequestHead, type ResponseHead } from '../../gateway/wire-http.js';
+
+/** Request bodies up to this size are read whole and forwarded by the wire path; larger ones go to Node's server. */
+export const MAX_WIRE_BODY = 64 * 1024;
+/** How often a request goes to another worker when one refused the connection (as the full path does). */
+const ATTEMPTS = 3;
+
+/** What a data route forwards on the wire: the gateway's hand-out (worker, path, headers, how it ended). */
+export type WireCall = WireForward;
+
+export interface WireRoute {
+  readonly prefix: string;
+  /** A request it forwards (a promise when it waits for a worker or a store read), or null: Node's server serves it. Throws what the caller is answered. */
+  wire(h: RequestHead): WireCall | Promise<WireCall> | null;
+  /** Its status and duration, for the HTTP metrics. */
+  meter(status: number, seconds: number): void;
+  /** An error as the route's dialect answers it. */
+  render(err: unknown, h: RequestHead): { status: number; headers: Record<string, string | readonly string[]>; body: unknown };
+}
+
+export interface WirePathOptions {
+  readonly routes: readonly WireRoute[];
+  readonly upstreams: WireUpstreams;
+  /** Give the connection, with the bytes not yet served put back, to Node's HTTP server. */
+  readonly handOff: (socket: Socket) => void;
+  readonly keepAliveMs: number;
+}
+
+/**
+ * The proxy's wire path ([decision 024](../../../docs/decisions/024-wire-data-path.md)): connections
+ * are read as bytes; a plain HTTP/1.1 request to a data route is forwarded to its worker over a raw
+ * keep-alive connection and the answer passed back as it arrives, with no request, response or stream
+ * objects. The first request it does not take (another route, a chunked or large upload, anything
+ * unusual) hands the connection, unread bytes included, to Node's HTTP server for good.
+ */
+export class WirePath {
+  readonly #conns = new Set<WireConnection>();
+  #closing = false;
+
+  constructor(readonly o: WirePathOptions) {}
+
+  accept(socket: Socket): void {
+    const c = new WireConnection(this, socket);
+    this.#conns.add(c);
+    socket.once('close', () => this.#conns.delete(c));
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** The server closes: idle connections now, busy ones once their answer is sent; new requests go to Node's server (which refuses them). */
+  close(): void {
+    this.#closing = true;
+    for (const c of this.#conns) c.closeIfIdle();
+  }
+
+  forget(c: WireConnection): void {
+    this.#conns.delete(c);
+  }
+}
+
+class WireConnection {
+  #buf: Buffer | null = null;
+  #busy = false;
+  #own = true;
+  readonly #onData = (d: Buffer): void => {
+    this.#buf = this.#buf === null ? d : Buffer.concat([this.#buf, d]);
+    if (!this.#busy) this.#next();
+    // A caller that sends ahead while its request is served: read no more than the next request can hold.
+    else if (this.#buf.length > MAX_HEAD_BYTES + MAX_WIRE_BODY) this.socket.pause();
+  };
+
+  constructor(
+    readonly path: WirePath,
+    readonly socket: Socket,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', this.#onData);
+    socket.on('error', () => undefined); // a caller gone mid-answer; 'close' follows
+    socket.setTimeout(path.o.keepAliveMs, () => {
+      if (this.#busy || !this.#own) return;
+      if (this.#buf === null) socket.destroy();
+      else this.#handOff(); // a head that stalls: Node's server applies its own header timeout
+    });
+  }
+
+  closeIfIdle(): void {
+    if (this.#own && !this.#busy) {
+      if (this.#buf === null) this.socket.destroy();
+      else this.#handOff();
+    }
+  }
+
+  #handOff(): void {
+    if (!this.#own) return;
+    this.#own = false;
+    this.path.forget(this);
+    const s = this.socket;
+    s.pause();
+    s.removeListener('data', this.#onData);
+    s.setTimeout(0);
+    s.removeAllListeners('timeout');
+    if (this.#buf !== null) s.unshift(this.#buf);
+    this.#buf = null;
+    this.path.o.handOff(s);
+    s.resume();
+  }
+
+  /** Serve the requests read so far, one at a time. */
+  #next(): void {
+    while (this.#own && !this.#busy && this.#buf !== null && !this.socket.destroyed) {
+      const buf = this.#buf;
+      const h = readRequestHead(buf);
+      // A head split over reads (a slow or odd client): Node's server, with its header timeout, reads the rest.
+      if (h === 'incomplete' || h === null || h.contentLength > MAX_WIRE_BODY || this.path.closing) return this.#handOff();
+      const total = h.headBytes + Math.max(0, h.contentLength);
+      const route = this.path.o.routes.find((r) => h.target.startsWith(r.prefix));
+      // A body still on its way (a large or slow upload) is Node's server's to read, with its request timeout.
+      if (route === undefined || buf.length < total) return this.#handOff();
+      let call: WireCall | Promise<WireCall> | null = null;
+      let refused: unknown = null;
+      try {
+        call = route.wire(h);
+      } catch (err) {
+        refused = err;
+      }
+      if (call === null && refused === null) return this.#handOff();
+      this.#buf = buf.length > total ? buf.subarray(total) : null;
+      const body = h.contentLength > 0 ? buf.subarray(h.headBytes, total) : null;
+      this.#busy = true;
+      const req = new WireRequest(this, route, h, body);
+      if (refused !== null) req.error(refused);
+      else if (call instanceof Promise)
+        call.then(
+          (c) => req.send(c),
+          (err: unknown) => req.error(err),
+        );
+      else req.send(call as WireCall);
+    }
+  }
+
+  /** The answer is sent: the next request, or the end of the connection. */
+  done(close: boolean): void {
+    this.#busy = false;
+    if (this.socket.isPaused()) this.socket.resume();
+    if (close || this.path.closing) {
+      this.socket.end();
+      return;
+    }
+    if (this.#buf !== null) this.#next();
+  }
+}
+
+/** Answers up to this size go out in one buffer with their head: one write, where a head and a body would be a writev of two. */
+const ONE_WRITE_BYTES = 16 * 1024;
+
+/** A head (latin1 text) and the body bytes that came with it, in as few writes as is cheap. */
+function writeHead(s: Socket, head: string, body: Buffer | null): void {
+  if (body === null) {
+    s.write(head, 'latin1');
+    return;
+  }
+  if (body.length <= ONE_WRITE_BYTES) {
+    const out = Buffer.allocUnsafe(head.length + body.length);
+    out.write(head, 0, 'latin1');
+    body.copy(out, head.length);
+    s.write(out);
+    return;
+  }
+  s.cork();
+  s.write(head, 'latin1');
+  s.write(body);
+  s.uncork();
+}
+
+/** One request on the wire path, from its forwarding to the last byte of its answer. */
+class WireRequest implements AnswerSink {
+  readonly #started = performance.now();
+  #call: WireCall | null = null;
+  #exchange: Exchange | null = null;
+  #attempt = 0;
+  #status = 0;
+  #over = false;
+  /** The caller was told the connection closes after this answer (the worker's answer ends with its connection). */
+  #closeAfter = false;
+  readonly #onAbort = (): void => {
+    this.#exchange?.abort();
+    this.fail((this.#call as WireCall).signal.reason, false, this.#status !== 0);
+  };
+  readonly #onClose = (): void => {
+    // The caller left: an answer under way goes at once (the worker's slot with it); one not begun, when it begins.
+    if (this.#status !== 0 && !this.#over) {
+      this.#exchange?.abort();
+      this.#end(false);
+    }
+  };
+
+  constructor(
+    readonly conn: WireConnection,
+    readonly route: WireRoute,
+    readonly h: RequestHead,
+    readonly body: Buffer | null,
+  ) {
+    conn.socket.once('close', this.#onClose);
+  }
+
+  send(call: WireCall): void {
+    this.#call = call;
+    this.#attempt++;
+    if (this.conn.socket.destroyed) {
+      call.failed(new Error('the caller left before the request was sent'));
+      return this.#finish(499, true);
+    }
+    call.signal.once('abort', this.#onAbort);
+    const h = this.h;
+    const up = this.conn.path.o.upstreams;
+    const cl = h.contentLength >= 0 ? `content-length: ${h.contentLength}\r\n` : '';
+    const head = `${h.method} ${call.path} HTTP/1.1\r\nhost: ${up.host(call.origin)}\r\n${h.forward}${cl}${call.extra}\r\n`;
+    const idempotent = h.method !== 'POST' && h.method !== 'PATCH';
+    this.#exchange = up.send(call.origin, this.body === null ? [head] : [head, this.body], idempotent, this);
+  }
+
+  answer(head: ResponseHead | null, body: Buffer | null, ended: boolean): boolean {
+    const s = this.conn.socket;
+    if (head !== null) {
+      this.#status = head.status;
+      if (s.destroyed) {
+        this.#exchange?.abort();
+        this.#end(false);
+        return true;
+      }
+      const close = this.h.close || head.framing.kind === 'close';
+      this.#closeAfter = close;
+      writeHead(s, `${head.head}${close ? '\r\nconnection: close' : ''}\r\n\r\n`, body);
+    } else if (body !== null && !s.destroyed) s.write(body);
+    if (ended) {
+      this.#end(true);
+      return true;
+    }
+    if (s.writableNeedDrain) {
+      s.once('drain', () => this.#exchange?.resume());
+      return false;
+    }
+    return true;
+  }
+
+  fail(err: unknown, notSent: boolean, began: boolean): void {
+    const call = this.#call as WireCall;
+    call.signal.removeListener('abort', this.#onAbort);
+    if (began) {
+      this.conn.socket.destroy(); // the answer had begun: cut it, so the caller sees a broken answer, not a short one
+      this.#end(false);
+      return;
+    }
+    if (notSent) {
+      const e = call.refused(this.#attempt >= ATTEMPTS);
+      if (this.#attempt >= ATTEMPTS) return this.error(e);
+      const next = this.route.wire(this.h);
+      if (next === null) return this.error(e);
+      if (next instanceof Promise)
+        next.then(
+          (c) => this.send(c),
+          (x: unknown) => this.error(x),
+        );
+      else this.send(next);
+      return;
+    }
+    call.failed(err);
+    this.error(err);
+  }
+
+  /** Answer an error in the route's dialect (counted as failed by whoever threw it, or by `fail`). */
+  error(err: unknown): void {
+    const r = this.route.render(err, this.h);
+    const body = Buffer.from(JSON.stringify(r.body));
+    let head = `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n`;
+    for (const [k, v] of Object.entries(r.headers)) for (const one of typeof v === 'string' ? [v] : v) head += `${k}: ${one}\r\n`;
+    head += `content-length: ${body.length}\r\n${this.h.close ? 'connection: close\r\n' : ''}\r\n`;
+    if (!this.conn.socket.destroyed) writeHead(this.conn.socket, head, body);
+    this.#finish(r.status, false);
+  }
+
+  #end(whole: boolean): void {
+    const call = this.#call as WireCall;
+    call.signal.removeListener('abort', this.#onAbort);
+    call.ended(this.#status);
+    this.#finish(this.#status, !whole);
+  }
+
+  #finish(status: number, close: boolean): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.conn.socket.removeListener('close', this.#onClose);
+    this.route.meter(status, (performance.now() - this.#started) / 1000);
+    this.conn.done(close || this.h.close || this.#closeAfter);
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * HTTP/1.1 message heads read straight from socket bytes, for the proxy's wire path
+ * ([decision 024](../../docs/decisions/024-wire-data-path.md)). Strict on purpose: whatever is not a plain,
+ * unambiguous HTTP/1.1 message (no transfer coding on requests, one content-length, no folded or odd
+ * header lines, no upgrade or expect) is answered `null`, and the caller hands the bytes to Node's own
+ * HTTP server, which serves or refuses them in full. A head read here never means two things.
+ */
+
+/** Node's default limit for a request head; a longer one goes to Node's server, which answers 431. */
+export const MAX_HEAD_BYTES = 16 * 1024;
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Control characters other than tab, and DEL: never in a header value. */
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** A request target the wire path takes: origin-form, visible ASCII only. */
+const TARGET = /^\/[\x21-\x7e]*$/;
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** Request headers that describe one hop or are Gantry's to set; never forwarded as sent. */
+const NOT_FORWARDED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'host',
+  'authorization',
+  'content-length',
+  'x-gantry-url',
+  'x-gantry-signature',
+  'x-gantry-reqnum',
+  'x-gantry-cost',
+  'x-gantry-endpoint',
+]);
+/** Answer headers of one hop: the wire path frames the answer to its caller itself. */
+const NOT_RETURNED = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade']);
+
+export interface RequestHead {
+  readonly method: string;
+  readonly target: string;
+  /** Bytes of the head, the blank line included. */
+  readonly headBytes: number;
+  /** The content-length sent, or -1 when none was (then the request has no body). */
+  readonly contentLength: number;
+  readonly authorization: string | null;
+  readonly cost: string | null;
+  /** The caller asked to close the connection after this answer. */
+  readonly close: boolean;
+  /** The headers to pass on, as `name: value\r\n` lines. */
+  readonly forward: string;
+}
+
+/** One header line split at its colon, or null when it is not a valid field line. */
+function field(line: string): { lower: string; name: string; value: string } | null {
+  const colon = line.indexOf(':');
+  if (colon <= 0) return null;
+  const name = line.slice(0, colon);
+  if (!TOKEN.test(name)) return null;
+  const value = line.slice(colon + 1).trim();
+  if (BAD_VALUE.test(value)) return null;
+  return { lower: name.toLowerCase(), name, value };
+}
+
+/**
+ * The request head at the start of `buf`: 'incomplete' while its blank line has not arrived (and it is
+ * still under MAX_HEAD_BYTES), null for anything the wire path does not take.
+ */
+export function readRequestHead(buf: Buffer): RequestHead | 'incomplete' | null {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return buf.length > MAX_HEAD_BYTES ? null : 'incomplete';
+  if (end + 4 > MAX_HEAD_BYTES) return null;
+  const lines = buf.toString('latin1', 0, end).split('\r\n');
+  const start = (lines[0] as string).split(' ');
+  if (start.length !== 3 || start[2] !== 'HTTP/1.1') return null;
+  const [method, target] = start as [string, string];
+  if (!METHODS.has(method) || !TARGET.test(target)) return null;
+  let contentLength = -1;
+  let authorization: string | null = null;
+  let cost: string | null = null;
+  let hosts = 0;
+  let close = false;
+  let forward = '';
+  for (let i = 1; i < lines.length; i++) {
+    const f = field(lines[i] as string);
+    if (f === null) return null;
+    switch (f.lower) {
+      case 'content-length':
+        if (contentLength >= 0 || !/^\d{1,15}$/.test(f.value)) return null;
+        contentLength = Number(f.value);
+        continue;
+      case 'transfer-encoding':
+      case 'upgrade':
+      case 'expect':
+        return null;
+      case 'host':
+        hosts++;
+        continue;
+      case 'authorization':
+        if (authorization !== null) return null;
+        authorization = f.value;
+        continue;
+      case 'x-gantry-cost':
+        if (cost !== null) return null;
+        cost = f.value;
+        continue;
+      case 'connection': {
+        const opts = f.value.toLowerCase();
+        if (opts.includes('upgrade')) return null;
+        if (opts.includes('close')) close = true;
+        continue;
+      }
+    }
+    if (!NOT_FORWARDED.has(f.lower)) forward += `${f.name}: ${f.value}\r\n`;
+  }
+  if (hosts !== 1) return null;
+  return { method, target, headBytes: end + 4, contentLength, authorization, cost, close, forward };
+}
+
+/** How an answer's body ends. */
+export type Framing = { readonly kind: 'length'; readonly bytes: number } | { readonly kind: 'chunked' } | { readonly kind: 'close' };
+
+export interface ResponseHead {
+  readonly status: number;
+  /** Bytes of the head, the blank line included. */
+  readonly headBytes: number;
+  readonly framing: Framing;
+  /** The worker will close this connection after the answer. */
+  readonly close: boolean;
+  /** The head for the caller: the status line and the headers it gets (hop headers dropped), without the blank line. */
+  readonly head: string;
+}
+
+/** An answer head at `buf[from…]`: 'incomplete' until its blank line arrived, null when it is not valid HTTP/1.x. */
+export function readResponseHead(buf: Buffer, from = 0): ResponseHead | 'incomplete' | null {
+  const end = buf.indexOf('\r\n\r\n', from);
+  if (end < 0) return buf.length - from > MAX_HEAD_BYTES ? null : 'incomplete';
+  const lines = buf.toString('latin1', from, end).split('\r\n');
+  const m = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/.exec(lines[0] as string);
+  if (m === null) return null;
+  const status = Number(m[2]);
+  let close = m[1] === '0';
+  let length = -1;
+  let chunked = false;
+  let head = `HTTP/1.1 ${status} ${m[3] ?? ''}`;
+  for (let i = 1; i < lines.length; i++) {
+    const f = field(lines[i] as string);
+    if (f === null) return null;
+    if (f.lower === 'content-length') {
+      if (length >= 0 || !/^\d{1,15}$/.test(f.value)) return null;
+      length = Number(f.value);
+    } else if (f.lower === 'transfer-encoding') {
+      if (f.value.toLowerCase() !== 'chunked') return null;
+      chunked = true;
+    } else if (f.lower === 'connection') {
+      const opts = f.value.toLowerCase();
+      if (opts.includes('close')) close = true;
+      else if (m[1] === '0' && opts.includes('keep-alive')) close = false;
+      continue;
+    }
+    if (!NOT_RETURNED.has(f.lower)) head += `\r\n${f.name}: ${f.value}`;
+  }
+  if (chunked && length >= 0) return null; // both: a smuggling shape, never passed on
+  const bodiless = status === 204 || status === 304 || status < 200;
+  const framing: Framing = bodiless
+    ? { kind: 'length', bytes: 0 }
+    : chunked
+      ? { kind: 'chunked' }
+      : length >= 0
+        ? { kind: 'length', bytes: length }
+        : { kind: 'close' };
+  return { status, headBytes: end + 4 - from, framing, close, head };
+}
+
+/**
+ * Finds where a chunked body ends as its bytes arrive (the bytes themselves are passed on unchanged).
+ * `feed` answers the offset in the chunk just past the body's end, -1 while it goes on, or -2 when the
+ * framing is broken.
+ */
+export class ChunkedEnd {
+  /** size: reading a chunk-size line; data: inside a chunk; crlf: after a chunk's data; trailer: after the last chunk. */
+  #state: 'size' | 'data' | 'crlf' | 'trailer' = 'size';
+  #line = '';
+  #left = 0;
+
+  feed(buf: Buffer, from = 0): number {
+    let i = from;
+    while (i < buf.length) {
+      if (this.#state === 'data') {
+        const take = Math.min(this.#left, buf.length - i);
+        i += take;
+        this.#left -= take;
+        if (this.#left === 0) this.#state = 'crlf';
+        continue;
+      }
+      const nl = buf.indexOf(10, i);
+      const part = buf.toString('latin1', i, nl < 0 ? buf.length : nl + 1);
+      i = nl < 0 ? buf.length : nl + 1;
+      this.#line += part;
+      if (this.#line.length > 4096) return -2;
+      if (nl < 0) continue;
+      const line = this.#line;
+      this.#line = '';
+      if (!line.endsWith('\r\n')) return -2;
+      if (this.#state === 'crlf') {
+        if (line !== '\r\n') return -2;
+        this.#state = 'size';
+      } else if (this.#state === 'size') {
+        const m = /^([0-9a-fA-F]{1,12})(?:;[^\r\n]*)?\r\n$/.exec(line);
+        if (m === null) return -2;
+        this.#left = parseInt(m[1] as string, 16);
+        this.#state = this.#left === 0 ? 'trailer' : 'data';
+      } else if (line === '\r\n') {
+        return i; // the blank line after the last chunk (and its trailers)
+      }
+    }
+    return -1;
+  }
+}

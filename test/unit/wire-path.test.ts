@@ -1,0 +1,278 @@
+import assert from 'node:assert/strict';
+import { createServer as httpServer, type Server } from 'node:http';
+import { connect, createServer as tcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { WirePath, type WireCall, type WireRoute } from '../../src/api/edge/wire-path.js';
+import { GantryError } from '../../src/domain/errors.js';
+import { Abort } from '../../src/gateway/abort.js';
+import type { RequestHead } from '../../src/gateway/wire-http.js';
+import { WireUpstreams } from '../../src/gateway/wire-upstream.js';
+
+/**
+ * The wire path over real sockets: a caller speaking raw HTTP/1.1, Node's HTTP server behind it for what
+ * it hands off, and a worker that answers with exact bytes (lengths, chunks, an answer ending with its
+ * connection, interim answers, broken ones). The gateway's part is a stand-in here; the real one is
+ * exercised through `gantry` in test/api/endpoint-data-path.test.ts.
+ */
+
+/** What the worker answers, by path. */
+const ANSWERS: Record<string, (s: Socket) => void> = {
+  '/len': (s) => s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nKeep-Alive: timeout=5\r\n\r\nhello'),
+  '/chunked': (s) => {
+    s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel');
+    setTimeout(() => s.write('lo\r\n6\r\n world\r\n0\r\n\r\n'), 20);
+  },
+  '/close': (s) => {
+    s.write('HTTP/1.1 200 OK\r\n\r\nuntil the end');
+    setTimeout(() => s.end(), 20);
+  },
+  '/interim': (s) => s.write('HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok'),
+  '/cut': (s) => {
+    s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+    setTimeout(() => s.destroy(), 20);
+  },
+  '/garbage': (s) => s.write('NOT HTTP AT ALL\r\n\r\n'),
+  '/silent': () => undefined,
+};
+
+describe('the wire path', () => {
+  let worker: TcpServer;
+  let workerConns = 0;
+  let seen: string[] = [];
+  let server: Server;
+  let port = 0;
+  let origin = '';
+  let events: string[] = [];
+  let wire: WirePath;
+  const upstreams = new WireUpstreams(500);
+  const aborts: Abort[] = [];
+
+  const call = (h: RequestHead, to: string): WireCall => {
+    const signal = new Abort();
+    aborts.push(signal);
+    return {
+      origin: to,
+      path: h.target.slice('/endpoints/e'.length) || '/',
+      extra: 'x-gantry-endpoint: e\r\n',
+      signal,
+      ended: (status) => events.push(`ended ${status}`),
+      failed: (err) => events.push(`failed ${(err as GantryError).code ?? 'error'}`),
+      refused: (last) => {
+        events.push(`refused ${String(last)}`);
+        return new GantryError('WORKER_FAILED', 'no worker took it');
+      },
+    };
+  };
+
+  const route: WireRoute = {
+    prefix: '/endpoints/',
+    wire(h) {
+      if (h.target.includes('decline')) return null;
+      if (h.target.includes('invalid')) throw new GantryError('INVALID_ARGUMENT', 'a bad cost');
+      if (h.target.includes('nowhere')) return call(h, 'http://127.0.0.1:1');
+      if (h.target.includes('later')) return new Promise((r) => setTimeout(() => r(call(h, origin)), 10));
+      return call(h, origin);
+    },
+    meter: (status) => events.push(`meter ${status}`),
+    render: (err) => ({
+      status: err instanceof GantryError && err.code === 'INVALID_ARGUMENT' ? 400 : 502,
+      headers: { 'content-type': 'application/json' },
+      body: { error: (err as Error).message },
+    }),
+  };
+
+  before(async () => {
+    worker = tcpServer((s) => {
+      workerConns++;
+      let buf = '';
+      s.on('data', (d) => {
+        buf += d.toString('latin1');
+        for (;;) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const len = Number(/\r\ncontent-length: (\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
+          if (buf.length < end + 4 + len) return;
+          const req = buf.slice(0, end + 4 + len);
+          buf = buf.slice(end + 4 + len);
+          seen.push(req);
+          const path = req.split(' ')[1] as string;
+          (ANSWERS[path.split('?')[0] as string] ?? ANSWERS['/len'])?.(s);
+        }
+      });
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => worker.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(worker.address() as { port: number }).port}`;
+    server = httpServer((req, res) => {
+      let n = 0;
+      req.on('data', (d: Buffer) => (n += d.length));
+      req.on('end', () => res.end(`node ${req.method} ${req.url} ${n}`));
+    });
+    const http = server.listeners('connection') as ((s: Socket) => void)[];
+    server.removeAllListeners('connection');
+    wire = new WirePath({ routes: [route], upstreams, keepAliveMs: 5_000, handOff: (s) => http.forEach((l) => l.call(server, s)) });
+    server.on('connection', (s: Socket) => wire.accept(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  });
+  after(async () => {
+    upstreams.close();
+    wire.close();
+    await new Promise((r) => server.close(r));
+    await new Promise((r) => worker.close(r));
+  });
+  beforeEach(() => {
+    seen = [];
+    events = [];
+  });
+
+  /** A raw caller: send bytes, read until `done` says the text so far is complete. */
+  async function caller(): Promise<{ send(bytes: string, done: (text: string) => boolean): Promise<string>; closed: Promise<void>; socket: Socket }> {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    let text = '';
+    let waiting: (() => void) | null = null;
+    socket.on('data', (d) => {
+      text += d.toString('latin1');
+      waiting?.();
+    });
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    void closed.then(() => waiting?.());
+    return {
+      socket,
+      closed,
+      send: (bytes, done) =>
+        new Promise((resolve) => {
+          text = '';
+          waiting = () => {
+            if (done(text) || socket.destroyed) {
+              waiting = null;
+              resolve(text);
+            }
+          };
+          socket.write(bytes);
+        }),
+    };
+  }
+  const answers = (n: number) => (t: string) => t.split('HTTP/1.1 ').length - 1 >= n && /\r\n\r\n[\s\S]*$/.test(t) && complete(t, n);
+  /** `n` whole answers with a length in `t`. */
+  function complete(t: string, n: number): boolean {
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const end = t.indexOf('\r\n\r\n', at);
+      if (end < 0) return false;
+      const len = Number(/content-length: (\d+)/i.exec(t.slice(at, end))?.[1] ?? 0);
+      at = end + 4 + len;
+      if (t.length < at) return false;
+    }
+    return true;
+  }
+  const get = (path: string, headers = ''): string => `GET ${path} HTTP/1.1\r\nHost: gw\r\n${headers}\r\n`;
+
+  it("forwards a request as the worker should see it: its host, Gantry's headers, never the caller's key or Gantry's own headers as sent", async () => {
+    const c = await caller();
+    const body = 'x'.repeat(100);
+    const text = await c.send(
+      `POST /endpoints/e/len?q=1 HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer secret\r\nX-Gantry-Signature: forged\r\nX-Custom: yes\r\nContent-Length: 100\r\n\r\n${body}`,
+      answers(1),
+    );
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nContent-Length: 5\r\n\r\nhello$/);
+    const got = seen[0] as string;
+    assert.match(got, /^POST \/len\?q=1 HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/);
+    assert.match(got, /\r\nX-Custom: yes\r\n/);
+    assert.match(got, /\r\ncontent-length: 100\r\nx-gantry-endpoint: e\r\n\r\nx{100}$/);
+    assert.doesNotMatch(got, /secret|forged|Authorization/i);
+    assert.deepEqual(events, ['ended 200', 'meter 200']);
+    c.socket.destroy();
+  });
+
+  it('keeps both connections: requests in a row on one caller connection use one worker connection', async () => {
+    const c = await caller();
+    const before = workerConns;
+    for (let i = 0; i < 5; i++) assert.match(await c.send(get('/endpoints/e/len'), answers(1)), /hello$/);
+    assert.ok(workerConns - before <= 1, `${workerConns - before} worker connections for 5 requests`);
+    const both = await c.send(get('/endpoints/e/len') + get('/endpoints/e/later/len'), answers(2));
+    assert.equal(both.split('hello').length - 1, 2, 'two requests sent at once are answered in order');
+    c.socket.destroy();
+  });
+
+  it('passes a chunked answer on as it is, an interim answer not at all, and reads an answer that ends with its connection', async () => {
+    const c = await caller();
+    const chunked = await c.send(get('/endpoints/e/chunked'), (t) => t.endsWith('0\r\n\r\n'));
+    assert.match(chunked, /Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n$/);
+    const interim = await c.send(get('/endpoints/e/interim'), answers(1));
+    assert.match(interim, /^HTTP\/1\.1 201 Created\r\nContent-Length: 2\r\n\r\nok$/);
+    const untilClose = await c.send(get('/endpoints/e/close'), () => false);
+    assert.match(untilClose, /^HTTP\/1\.1 200 OK\r\nconnection: close\r\n\r\nuntil the end$/, 'the caller is told the answer ends with the connection');
+    await c.closed;
+    assert.deepEqual(
+      events.filter((e) => e.startsWith('ended')),
+      ['ended 200', 'ended 201', 'ended 200'],
+    );
+  });
+
+  it('cuts the caller off when the worker cuts its answer, and answers an error when the worker answers garbage or nothing', async () => {
+    const cut = await caller();
+    const text = await cut.send(get('/endpoints/e/cut'), () => false);
+    await cut.closed;
+    assert.match(text, /Content-Length: 10\r\n\r\nabc$/, 'the caller sees a short answer and a closed connection, never a made-up end');
+    assert.ok(events.includes('ended 200'));
+    const c = await caller();
+    assert.match(await c.send(get('/endpoints/e/garbage'), answers(1)), /^HTTP\/1\.1 502 Bad Gateway\r\n[\s\S]*WORKER_FAILED|not valid HTTP/);
+    assert.match(await c.send(get('/endpoints/e/silent'), answers(1)), /^HTTP\/1\.1 502 [\s\S]*did not answer within 0.5s/);
+    assert.deepEqual(
+      events.filter((e) => e.startsWith('failed')),
+      ['failed WORKER_FAILED', 'failed WORKER_TIMEOUT'],
+    );
+    assert.match(await c.send(get('/endpoints/e/len'), answers(1)), /hello$/, 'the connection serves on after an error');
+    c.socket.destroy();
+  });
+
+  it('tries another worker when one refuses the connection, then answers the error', async () => {
+    const c = await caller();
+    const text = await c.send(get('/endpoints/e/nowhere'), answers(1));
+    assert.match(text, /^HTTP\/1\.1 502 [\s\S]*no worker took it/);
+    assert.deepEqual(events.slice(0, 3), ['refused false', 'refused false', 'refused true']);
+    c.socket.destroy();
+  });
+
+  it("answers what the route throws in its dialect's shape, and a drain's abort with its reason", async () => {
+    const c = await caller();
+    assert.match(await c.send(get('/endpoints/e/invalid'), answers(1)), /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*a bad cost/);
+    const pending = c.send(get('/endpoints/e/silent'), answers(1));
+    await new Promise((r) => setTimeout(r, 50));
+    aborts.at(-1)?.abort(new GantryError('ENDPOINT_STOPPED', 'drained out of time'));
+    assert.match(await pending, /^HTTP\/1\.1 502 [\s\S]*drained out of time/);
+    c.socket.destroy();
+  });
+
+  it("hands a connection to Node's server at the first request it does not take, unread bytes included, for good", async () => {
+    const c = await caller();
+    assert.match(await c.send(get('/endpoints/e/len'), answers(1)), /hello$/);
+    assert.match(await c.send(get('/api/v0/other'), (t) => t.includes('node GET')), /node GET \/api\/v0\/other 0$/);
+    assert.match(await c.send(get('/endpoints/e/len'), (t) => t.includes('node GET')), /node GET \/endpoints\/e\/len 0$/, 'Node serves the rest');
+    c.socket.destroy();
+    for (const [bytes, expect] of [
+      [get('/endpoints/e/decline'), /node GET \/endpoints\/e\/decline 0$/],
+      [`POST /endpoints/e/len HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, /node POST \/endpoints\/e\/len 3$/],
+      [`POST /endpoints/e/len HTTP/1.1\r\nHost: gw\r\nContent-Length: 70000\r\n\r\n${'y'.repeat(70_000)}`, /node POST \/endpoints\/e\/len 70000$/],
+    ] as const) {
+      const d = await caller();
+      assert.match(await d.send(bytes, (t) => expect.test(t)), expect);
+      d.socket.destroy();
+    }
+    // A head that arrives in two parts.
+    const split = await caller();
+    split.socket.write('GET /endpoints/e/len HTTP/1.1\r\n');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.match(await split.send('Host: gw\r\n\r\n', (t) => t.includes('node GET')), /node GET \/endpoints\/e\/len 0$/);
+    split.socket.destroy();
+  });
+
+  it('closes a connection the caller asked to close, after its answer', async () => {
+    const c = await caller();
+    const text = await c.send(get('/endpoints/e/len', 'Connection: close\r\n'), () => false);
+    await c.closed;
+    assert.match(text, /hello$/);
+  });
+});
