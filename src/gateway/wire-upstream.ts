@@ -55,6 +55,8 @@ class Conn {
   #head: ResponseHead | null = null;
   #left = 0;
   #chunks: ChunkedEnd | null = null;
+  /** The answer's head went to the sink: a failure now cuts a begun answer. */
+  #passed = false;
 
   constructor(
     readonly pool: Upstream,
@@ -73,6 +75,7 @@ class Conn {
 
   send(req: Pending): void {
     this.#req = req;
+    this.#passed = false;
     req.conn = this;
     this.socket.setTimeout(this.pool.timeoutMs);
     if (req.bytes.length === 1) this.socket.write(req.bytes[0] as string, 'latin1');
@@ -134,6 +137,7 @@ class Conn {
       }
     }
     const close = this.#head.close || extra;
+    this.#passed = true;
     if (ended) this.#done(!close);
     if (!req.sink.answer(head, body.length === 0 ? null : body, ended) && !ended) this.socket.pause();
   }
@@ -161,7 +165,8 @@ class Conn {
       return;
     }
     const nothingRead = head === null && this.#buf === null;
-    if (nothingRead && this.reused && req.idempotent) {
+    // Not after a timeout: a worker too slow for the bound is not asked twice.
+    if (nothingRead && this.reused && req.idempotent && !(err instanceof GantryError)) {
       this.pool.send(req, true); // most likely the worker closed the idle connection as the request went out: once more, on a new one
       return;
     }
@@ -174,7 +179,7 @@ class Conn {
             `The worker failed while handling the request (${err instanceof Error ? ((err as { code?: string }).code ?? err.message) : 'the connection closed'}); it may have been partly processed.`,
             { origin: this.pool.origin },
           );
-    req.sink.fail(e, notSent, head !== null);
+    req.sink.fail(e, notSent, this.#passed);
   }
 }
 

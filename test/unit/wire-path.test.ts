@@ -32,6 +32,7 @@ const ANSWERS: Record<string, (s: Socket) => void> = {
     setTimeout(() => s.destroy(), 20);
   },
   '/garbage': (s) => s.write('NOT HTTP AT ALL\r\n\r\n'),
+  '/badchunk': (s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
   '/silent': () => undefined,
 };
 
@@ -220,9 +221,15 @@ describe('the wire path', () => {
     const c = await caller();
     assert.match(await c.send(get('/endpoints/e/garbage'), answers(1)), /^HTTP\/1\.1 502 Bad Gateway\r\n[\s\S]*WORKER_FAILED|not valid HTTP/);
     assert.match(await c.send(get('/endpoints/e/silent'), answers(1)), /^HTTP\/1\.1 502 [\s\S]*did not answer within 0.5s/);
+    assert.equal(seen.filter((r) => r.startsWith('GET /silent')).length, 1, 'a worker too slow for the bound is not asked twice');
+    assert.match(
+      await c.send(get('/endpoints/e/badchunk'), answers(1)),
+      /^HTTP\/1\.1 502 [\s\S]*broken chunked/,
+      'a head not yet passed on: an error, not a cut',
+    );
     assert.deepEqual(
       events.filter((e) => e.startsWith('failed')),
-      ['failed WORKER_FAILED', 'failed WORKER_TIMEOUT'],
+      ['failed WORKER_FAILED', 'failed WORKER_TIMEOUT', 'failed WORKER_FAILED'],
     );
     assert.match(await c.send(get('/endpoints/e/len'), answers(1)), /hello$/, 'the connection serves on after an error');
     c.socket.destroy();
