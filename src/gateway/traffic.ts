@@ -351,9 +351,11 @@ export class Traffic implements TrafficGate {
     const t = this.#eps.get(endpointId);
     if (t === undefined) return 0;
     const n = this.#rejectQueued(t, new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}; this request was not processed.`, { endpointId }));
-    abortAll(t.inFlight, new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}.`, { endpointId }));
+    // Counted before: an abort may end its request at once (the wire path releases it synchronously).
+    const inFlight = t.inFlight.size;
+    abortAll([...t.inFlight], new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}.`, { endpointId }));
     t.unmet.clear();
-    return n + t.inFlight.size;
+    return n + inFlight;
   }
 
   stats(endpointId: number): InferenceStats {

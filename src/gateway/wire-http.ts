@@ -10,6 +10,7 @@
 export const MAX_HEAD_BYTES = 16 * 1024;
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const OWS = /^[ \t]+|[ \t]+$/g;
 /** Control characters other than tab, and DEL: never in a header value. */
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** A request target the wire path takes: origin-form, visible ASCII only. */
@@ -55,7 +56,8 @@ function field(line: string): { lower: string; name: string; value: string } | n
   if (colon <= 0) return null;
   const name = line.slice(0, colon);
   if (!TOKEN.test(name)) return null;
-  const value = line.slice(colon + 1).trim();
+  // Only spaces and tabs are whitespace around a value (String.trim would take \v, \f, NBSP and CR too).
+  const value = line.slice(colon + 1).replace(OWS, '');
   if (BAD_VALUE.test(value)) return null;
   return { lower: name.toLowerCase(), name, value };
 }

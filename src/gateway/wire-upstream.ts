@@ -7,6 +7,8 @@ import { ChunkedEnd, readResponseHead, type ResponseHead } from './wire-http.js'
 const IDLE_MS = 4_000;
 /** Idle connections kept per worker. */
 const MAX_IDLE = 256;
+/** A worker that does not accept a connection within this is passed over for another (as undici's connect timeout was). */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 /** Where a worker's answer goes, as it arrives: once per batch of bytes read. */
 export interface AnswerSink {
@@ -67,17 +69,28 @@ class Conn {
     socket.on('data', (d: Buffer) => this.#read(d));
     socket.on('error', (err) => this.#failed(err));
     socket.on('close', () => this.#failed(null));
+    socket.once('connect', () => {
+      if (this.#req !== null) socket.setTimeout(this.pool.timeoutMs);
+    });
     socket.on('timeout', () => {
       if (this.#req === null) socket.destroy();
+      else if (socket.connecting) this.#failed(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
       else this.#failed(new GantryError('WORKER_TIMEOUT', `The worker did not answer within ${this.pool.timeoutMs / 1000}s.`, { origin: this.pool.origin }));
     });
+    pool.track(this);
+  }
+
+  /** The server stops: the request on it, if any, fails now rather than holding the shutdown. */
+  shutdown(): void {
+    if (this.#req === null) this.socket.destroy();
+    else this.#failed(new GantryError('SHUTTING_DOWN', 'This server is shutting down; the request was cut.'));
   }
 
   send(req: Pending): void {
     this.#req = req;
-    this.#passed = false;
     req.conn = this;
-    this.socket.setTimeout(this.pool.timeoutMs);
+    this.#passed = false;
+    this.socket.setTimeout(this.socket.connecting ? CONNECT_TIMEOUT_MS : this.pool.timeoutMs);
     if (req.bytes.length === 1) this.socket.write(req.bytes[0] as string, 'latin1');
     else {
       this.socket.cork();
@@ -158,6 +171,11 @@ class Conn {
     this.socket.destroy();
     this.pool.forget(this);
     if (req === null) return;
+    // A connection the worker had closed: nothing went out, whatever the method.
+    if ((err as { code?: unknown } | null)?.code === 'ERR_STREAM_WRITE_AFTER_END' && this.reused) {
+      this.pool.send(req, true);
+      return;
+    }
     const head = this.#head;
     this.#head = null;
     if (head !== null && head.framing.kind === 'close' && err === null) {
@@ -186,6 +204,8 @@ class Conn {
 /** Keep-alive connections to one worker. */
 class Upstream {
   readonly #idle: Conn[] = [];
+  /** Every open connection, idle or busy. */
+  readonly #all = new Set<Conn>();
   readonly #host: string;
   readonly #port: number;
 
@@ -216,13 +236,20 @@ class Upstream {
     this.#idle.push(c);
   }
 
+  track(c: Conn): void {
+    this.#all.add(c);
+  }
+
   forget(c: Conn): void {
+    this.#all.delete(c);
     const i = this.#idle.indexOf(c);
     if (i >= 0) this.#idle.splice(i, 1);
   }
 
   close(): void {
-    for (const c of this.#idle.splice(0)) c.socket.destroy();
+    this.#idle.length = 0;
+    for (const c of [...this.#all]) c.shutdown();
+    this.#all.clear();
   }
 }
 
@@ -232,6 +259,7 @@ class Upstream {
  */
 export class WireUpstreams {
   readonly #pools = new Map<string, Upstream>();
+  #closed = false;
 
   constructor(readonly timeoutMs: number) {}
 
@@ -249,16 +277,14 @@ export class WireUpstreams {
   /** Send `bytes` (a request head as latin1 text, then its body) to the worker and pass its answer to `sink`. */
   send(origin: string, bytes: readonly (string | Buffer)[], idempotent: boolean, sink: AnswerSink): Exchange {
     const req = new Pending(bytes, idempotent, sink);
-    this.#pool(origin).send(req);
+    if (this.#closed) queueMicrotask(() => sink.fail(new GantryError('SHUTTING_DOWN', 'This server is shutting down; try again.'), false, false));
+    else this.#pool(origin).send(req);
     return req;
   }
 
-  drop(origin: string): void {
-    this.#pools.get(origin)?.close();
-    this.#pools.delete(origin);
-  }
-
+  /** Fails the requests under way and closes every connection; later requests fail at once. */
   close(): void {
+    this.#closed = true;
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer as httpServer, type Server } from 'node:http';
 import { connect, createServer as tcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { WirePath, type WireCall, type WireRoute } from '../../src/api/edge/wire-path.js';
 import { GantryError } from '../../src/domain/errors.js';
@@ -109,7 +110,7 @@ describe('the wire path', () => {
       req.on('data', (d: Buffer) => (n += d.length));
       req.on('end', () => res.end(`node ${req.method} ${req.url} ${n}`));
     });
-    const http = server.listeners('connection') as ((s: Socket) => void)[];
+    const http = server.listeners('connection') as ((s: Socket | Duplex) => void)[];
     server.removeAllListeners('connection');
     wire = new WirePath({ routes: [route], upstreams, keepAliveMs: 5_000, handOff: (s) => http.forEach((l) => l.call(server, s)) });
     server.on('connection', (s: Socket) => wire.accept(s));
@@ -274,6 +275,53 @@ describe('the wire path', () => {
     await new Promise((r) => setTimeout(r, 30));
     assert.match(await split.send('Host: gw\r\n\r\n', (t) => t.includes('node GET')), /node GET \/endpoints\/e\/len 0$/);
     split.socket.destroy();
+  });
+
+  it('answers a long run of pipelined requests refused at once without growing the stack', async () => {
+    const c = await caller();
+    const n = 3_000;
+    const text = await c.send(get('/endpoints/e/later/len') + get('/endpoints/e/invalid').repeat(n), (t) => t.split('HTTP/1.1 ').length - 1 >= n + 1);
+    // Refused on the wire path, or by Node's server once a head arrives split over two reads: all answered.
+    assert.equal(text.split('HTTP/1.1 ').length - 1, n + 1);
+    assert.ok(text.split('HTTP/1.1 400').length - 1 > n / 2, 'most of them on the wire path');
+    c.socket.destroy();
+  });
+
+  it('a caller that half-closes gets the answers to what it sent, including what goes to Node; after a wire answer the connection ends', async () => {
+    const c = await caller();
+    const both = c.send(get('/endpoints/e/later/len') + get('/api/v0/after'), (t) => t.includes('node GET'));
+    c.socket.end();
+    assert.match(await both, /hello[\s\S]*node GET \/api\/v0\/after 0$/, 'nothing sent before the half-close is lost');
+    c.socket.destroy();
+    const d = await caller();
+    const one = d.send(get('/endpoints/e/len'), answers(1));
+    d.socket.end();
+    assert.match(await one, /hello$/);
+    await d.closed; // not at the keep-alive timeout
+  });
+
+  it('takes only spaces and tabs as whitespace around a value: a length padded otherwise goes to Node', async () => {
+    for (const pad of ['\x0b', '\xa0']) {
+      const c = await caller();
+      const text = await c.send(`POST /endpoints/e/len HTTP/1.1\r\nHost: gw\r\nContent-Length: 5${pad}\r\n\r\nhello`, (t) => t.startsWith('HTTP/1.1 400'));
+      assert.match(text, /^HTTP\/1\.1 400/, `Content-Length with ${JSON.stringify(pad)}: Node's server refuses it`);
+      c.socket.destroy();
+    }
+  });
+
+  it('fails the requests under way when the upstreams close (shutdown), and refuses new ones', async () => {
+    const own = new WireUpstreams(60_000);
+    const failed: unknown[] = [];
+    const sink = { answer: () => true, fail: (err: unknown) => void failed.push(err) };
+    own.send(origin, [`GET /silent HTTP/1.1\r\nhost: w\r\n\r\n`], true, sink);
+    await new Promise((r) => setTimeout(r, 50));
+    own.close();
+    own.send(origin, [`GET /len HTTP/1.1\r\nhost: w\r\n\r\n`], true, sink);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(
+      failed.map((e) => (e as GantryError).code),
+      ['SHUTTING_DOWN', 'SHUTTING_DOWN'],
+    );
   });
 
   it('closes a connection the caller asked to close, after its answer', async () => {

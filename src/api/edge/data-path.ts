@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { GantryError } from '../../domain/errors.js';
 import type { ApiDialect, EdgeDeps } from './dialect.js';
@@ -110,7 +111,7 @@ export function dataPathServer(
       });
       if (wired.length > 0 && o.wire !== undefined) {
         // Connections are read by the wire path first; what it does not take goes to Node's HTTP server.
-        const http = server.listeners('connection') as ((s: Socket) => void)[];
+        const http = server.listeners('connection') as ((s: Socket | Duplex) => void)[];
         server.removeAllListeners('connection');
         const path = new WirePath({
           routes: wired,

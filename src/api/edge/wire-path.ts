@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import type { WireForward } from '../../gateway/gateway.js';
 import type { AnswerSink, Exchange, WireUpstreams } from '../../gateway/wire-upstream.js';
 import { MAX_HEAD_BYTES, readRequestHead, type RequestHead, type ResponseHead } from '../../gateway/wire-http.js';
@@ -26,7 +27,7 @@ export interface WirePathOptions {
   readonly routes: readonly WireRoute[];
   readonly upstreams: WireUpstreams;
   /** Give the connection, with the bytes not yet served put back, to Node's HTTP server. */
-  readonly handOff: (socket: Socket) => void;
+  readonly handOff: (socket: Socket | Duplex) => void;
   readonly keepAliveMs: number;
 }
 
@@ -68,6 +69,10 @@ class WireConnection {
   #buf: Buffer | null = null;
   #busy = false;
   #own = true;
+  /** Inside #next's loop: an answer finished synchronously continues the loop instead of entering it again. */
+  #looping = false;
+  /** The caller half-closed: its requests read so far are answered, then the connection ends. */
+  #ended = false;
   readonly #onData = (d: Buffer): void => {
     this.#buf = this.#buf === null ? d : Buffer.concat([this.#buf, d]);
     if (!this.#busy) this.#next();
@@ -82,6 +87,10 @@ class WireConnection {
     socket.setNoDelay(true);
     socket.on('data', this.#onData);
     socket.on('error', () => undefined); // a caller gone mid-answer; 'close' follows
+    socket.on('end', () => {
+      this.#ended = true;
+      if (this.#own && !this.#busy && this.#buf === null) socket.end();
+    });
     socket.setTimeout(path.o.keepAliveMs, () => {
       if (this.#busy || !this.#own) return;
       if (this.#buf === null) socket.destroy();
@@ -105,14 +114,31 @@ class WireConnection {
     s.removeListener('data', this.#onData);
     s.setTimeout(0);
     s.removeAllListeners('timeout');
-    if (this.#buf !== null) s.unshift(this.#buf);
+    const rest = this.#buf;
     this.#buf = null;
+    if (this.#ended) {
+      // The socket's read side is over, so bytes cannot be put back on it: Node's server gets a stream of
+      // what is left that writes to the socket.
+      this.path.o.handOff(endedStream(s, rest));
+      return;
+    }
+    if (rest !== null) s.unshift(rest);
     this.path.o.handOff(s);
     s.resume();
   }
 
   /** Serve the requests read so far, one at a time. */
   #next(): void {
+    if (this.#looping) return;
+    this.#looping = true;
+    try {
+      this.#serve();
+    } finally {
+      this.#looping = false;
+    }
+  }
+
+  #serve(): void {
     while (this.#own && !this.#busy && this.#buf !== null && !this.socket.destroyed) {
       const buf = this.#buf;
       const h = readRequestHead(buf);
@@ -153,7 +179,33 @@ class WireConnection {
       return;
     }
     if (this.#buf !== null) this.#next();
+    if (this.#ended && this.#own && !this.#busy && this.#buf === null) this.socket.end();
   }
+}
+
+/**
+ * The rest of a half-closed connection for Node's server: `rest`, answers written to `socket`. The end of
+ * input is not passed on (Node's server would take it as the caller leaving and drop the request); the
+ * connection ends when Node's server lets go of it (after its answer and keep-alive) or the caller leaves.
+ */
+function endedStream(socket: Socket, rest: Buffer | null): Duplex {
+  const d = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      socket.end();
+      cb(err);
+    },
+  });
+  if (rest !== null) d.push(rest);
+  socket.once('close', () => d.destroy());
+  return d;
 }
 
 /** Answers up to this size go out in one buffer with their head: one write, where a head and a body would be a writev of two. */
@@ -206,7 +258,7 @@ class WireRequest implements AnswerSink {
     readonly h: RequestHead,
     readonly body: Buffer | null,
   ) {
-    conn.socket.once('close', this.#onClose);
+    conn.socket.on('close', this.#onClose);
   }
 
   send(call: WireCall): void {
@@ -216,7 +268,7 @@ class WireRequest implements AnswerSink {
       call.failed(new Error('the caller left before the request was sent'));
       return this.#finish(499, true);
     }
-    call.signal.once('abort', this.#onAbort);
+    call.signal.on('abort', this.#onAbort);
     const h = this.h;
     const up = this.conn.path.o.upstreams;
     const cl = h.contentLength >= 0 ? `content-length: ${h.contentLength}\r\n` : '';
@@ -260,7 +312,12 @@ class WireRequest implements AnswerSink {
     if (notSent) {
       const e = call.refused(this.#attempt >= ATTEMPTS);
       if (this.#attempt >= ATTEMPTS) return this.error(e);
-      const next = this.route.wire(this.h);
+      let next: WireCall | Promise<WireCall> | null;
+      try {
+        next = this.route.wire(this.h);
+      } catch (x) {
+        return this.error(x);
+      }
       if (next === null) return this.error(e);
       if (next instanceof Promise)
         next.then(

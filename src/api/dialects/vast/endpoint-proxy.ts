@@ -54,6 +54,18 @@ export function workerPath(rest: string, query: string): { path: string; queryKe
 const SIMPLE = /^\/endpoints\/([^/?#]+)(\/[^?#]*)?(\?[^#]*)?$/;
 const VISIBLE = /^[\x21-\x7e]+$/;
 
+/** URLs read lately: callers of an endpoint repeat a handful of paths, and reading one is a regex, an unescape and a query split. */
+const urls = new Map<string, ReturnType<typeof simpleUrl>>();
+
+function seenUrl(url: string): ReturnType<typeof simpleUrl> {
+  let u = urls.get(url);
+  if (u === undefined) {
+    if (urls.size >= 1_000) urls.clear();
+    urls.set(url, (u = simpleUrl(url)));
+  }
+  return u;
+}
+
 /** The endpoint's name, the worker's path and a key in the query, from a URL the data route serves in its fast form; else null. */
 function simpleUrl(url: string): { name: string; path: string; queryKey: string | null } | null {
   if (url.includes('//')) return null;
@@ -77,7 +89,7 @@ export function endpointDataRoute(control: ControlPlane, gateway: Gateway): Data
     prefix: '/endpoints/',
     label: 'serverless',
     wire(h) {
-      const url = simpleUrl(h.target);
+      const url = seenUrl(h.target);
       // A name that is not plain visible text goes the full way (it becomes a header value for the worker).
       if (url === null || !VISIBLE.test(url.name)) return null;
       const key = bearerOf(h.authorization ?? undefined) ?? url.queryKey;
