@@ -106,13 +106,19 @@ export class Gateway {
   }
 
   async #resolve(name: string, key: string | null): Promise<ResolvedEndpoint> {
-    return this.#cached(`${name}\u0000${key ?? ''}`, () => this.#uc.resolveEndpoint(name, key));
+    return this.#cached(callerKey(name, key), () => this.#uc.resolveEndpoint(name, key));
+  }
+
+  /** What the cache knows of `k` within its safety net, or undefined. */
+  #known(k: string, now = Date.now()): ResolvedEndpoint | undefined {
+    const hit = this.#resolved.get(k);
+    return hit !== undefined && now - hit.at < this.#resolveMs ? hit.value : undefined;
   }
 
   async #cached(k: string, resolve: () => Promise<ResolvedEndpoint>): Promise<ResolvedEndpoint> {
     const now = Date.now();
-    const hit = this.#resolved.get(k);
-    if (hit !== undefined && now - hit.at < this.#resolveMs) return hit.value;
+    const known = this.#known(k, now);
+    if (known !== undefined) return known;
     const epoch = this.#epoch;
     const value = await resolve();
     // A change heard while this was read (a key revoked after it was checked): answer this request, remember nothing.
@@ -142,9 +148,9 @@ export class Gateway {
    * an unanswered one is counted once as demand for the autoscaler however often it is asked again.
    */
   async route(name: string, key: string | null, cost: number, demandKey: string): Promise<RouteOutcome> {
-    const { endpoint, via } = await this.#resolve(name, key);
-    if (via !== null && !acceptsTraffic(via)) return { kind: 'stopped' };
-    const { worker, view } = await this.#traffic.route(endpoint.id, cost, demandKey);
+    const resolved = await this.#resolve(name, key);
+    if (!accepts(resolved)) return { kind: 'stopped' };
+    const { worker, view } = await this.#traffic.route(resolved.endpoint.id, cost, demandKey);
     this.#metrics.serverlessRoutes.inc({ worker: worker === null ? 'none' : 'yes' });
     if (worker === null) {
       if (view.deleted) return { kind: 'gone' };
@@ -169,24 +175,24 @@ export class Gateway {
    * caller's rights are known and a worker has room (no promise then), else after both.
    */
   forward(name: string, key: string | null, cost: number, path: string): WireForward | Promise<WireForward> {
-    const hit = this.#resolved.get(`${name}\u0000${key ?? ''}`);
-    if (hit !== undefined && Date.now() - hit.at < this.#resolveMs) {
-      const { endpoint, via } = hit.value;
-      const a = via !== null && !acceptsTraffic(via) ? null : this.#traffic.tryAcquire(endpoint.id, cost);
-      if (a !== null) return this.#wireForward(name, path, endpoint.id, a, cost, 0);
+    const known = this.#known(callerKey(name, key));
+    if (known !== undefined && accepts(known)) {
+      const a = this.#traffic.tryAcquire(known.endpoint.id, cost);
+      if (a !== null) return this.#wireForward(name, path, known.endpoint.id, a, cost, 0);
     }
     return this.#forwardLater(name, key, cost, path);
   }
 
   async #forwardLater(name: string, key: string | null, cost: number, path: string): Promise<WireForward> {
     try {
-      const { endpoint, via } = await this.#resolve(name, key);
-      if (via !== null && !acceptsTraffic(via)) throw new GantryError('ENDPOINT_STOPPED', `Endpoint '${name}' is stopped; start it and try again.`);
+      const resolved = await this.#resolve(name, key);
+      if (!accepts(resolved)) throw stoppedEndpoint(name);
+      const endpoint = resolved.endpoint;
       const waitFrom = performance.now();
       const a = await this.#traffic.acquire(endpoint.id, cost);
       return this.#wireForward(name, path, endpoint.id, a, cost, performance.now() - waitFrom);
     } catch (err) {
-      this.#metrics.serverlessRequests.inc({ outcome: err instanceof GantryError ? err.code : 'INTERNAL' });
+      this.#countFailed(err);
       throw err;
     }
   }
@@ -199,20 +205,20 @@ export class Gateway {
     return {
       origin: url,
       path,
-      extra: `x-gantry-url: ${url}\r\nx-gantry-signature: ${auth.signature}\r\nx-gantry-reqnum: ${auth.reqnum}\r\nx-gantry-cost: ${cost}\r\nx-gantry-endpoint: ${name}\r\n`,
+      extra: headerLines(workerHeaders(auth)),
       signal: a.signal,
       ended: (status) => {
         this.#answered.inc();
         a.release(true, status < 400 ? { kind: 'answered', ms: performance.now() - sentAt } : { kind: 'error' });
       },
       failed: (err) => {
-        this.#metrics.serverlessRequests.inc({ outcome: err instanceof GantryError ? err.code : 'INTERNAL' });
+        this.#countFailed(err);
         a.release(false, { kind: endedBy(err) });
       },
       refused: (last) => {
-        const err = new GantryError('WORKER_FAILED', `No worker of '${name}' accepted the connection; the request was not processed.`);
+        const err = noWorkerAccepted(name);
         if (last) {
-          this.#metrics.serverlessRequests.inc({ outcome: err.code });
+          this.#countFailed(err);
           a.release(false, { kind: 'error' });
         } else {
           a.release();
@@ -223,13 +229,17 @@ export class Gateway {
     };
   }
 
+  #countFailed(err: unknown): void {
+    this.#metrics.serverlessRequests.inc({ outcome: err instanceof GantryError ? err.code : 'INTERNAL' });
+  }
+
   async #counted(name: string, resolve: () => Promise<ResolvedEndpoint>, r: ProxyRequest): Promise<ForwardResponse> {
     try {
       const res = await this.#proxy(name, resolve, r);
       this.#answered.inc();
       return res;
     } catch (err) {
-      this.#metrics.serverlessRequests.inc({ outcome: err instanceof GantryError ? err.code : 'INTERNAL' });
+      this.#countFailed(err);
       throw err;
     }
   }
@@ -244,8 +254,9 @@ export class Gateway {
   }
 
   async #attempts(name: string, resolve: () => Promise<ResolvedEndpoint>, r: ProxyRequest, deadline: AbortSignal | undefined): Promise<ForwardResponse> {
-    const { endpoint, via } = await resolve();
-    if (via !== null && !acceptsTraffic(via)) throw new GantryError('ENDPOINT_STOPPED', `Endpoint '${name}' is stopped; start it and try again.`);
+    const resolved = await resolve();
+    if (!accepts(resolved)) throw stoppedEndpoint(name);
+    const endpoint = resolved.endpoint;
     for (let attempt = 1; ; attempt++) {
       const waitFrom = performance.now();
       const a = await this.#traffic.acquire(endpoint.id, r.cost, deadline);
@@ -262,13 +273,7 @@ export class Gateway {
           body: r.body,
           contentLength: r.contentLength,
           signal: a.signal,
-          extra: {
-            'x-gantry-url': a.worker.url,
-            'x-gantry-signature': String(auth.signature),
-            'x-gantry-reqnum': String(auth.reqnum),
-            'x-gantry-cost': String(r.cost),
-            'x-gantry-endpoint': name,
-          },
+          extra: workerHeaders(auth),
         });
         const outcome = res.status < 400 ? 'answered' : 'error';
         res.body.once('close', () => a.release(true, outcome === 'answered' ? { kind: outcome, ms: performance.now() - sentAt } : { kind: outcome }));
@@ -281,7 +286,7 @@ export class Gateway {
           continue;
         }
         a.release(false, { kind: endedBy(err) });
-        if (wasNotSent(err)) throw new GantryError('WORKER_FAILED', `No worker of '${name}' accepted the connection; the request was not processed.`);
+        if (wasNotSent(err)) throw noWorkerAccepted(name);
         throw err;
       } finally {
         unfollow?.();
@@ -323,4 +328,33 @@ class Deadline {
   clear(): void {
     clearTimeout(this.#timer);
   }
+}
+
+/** The cache key of a caller's rights to an endpoint. */
+const callerKey = (name: string, key: string | null): string => `${name}\u0000${key ?? ''}`;
+
+/** Whether the endpoint (or, for a route to another, the one routed through) takes requests. */
+const accepts = (r: ResolvedEndpoint): boolean => r.via === null || acceptsTraffic(r.via);
+
+const stoppedEndpoint = (name: string): GantryError => new GantryError('ENDPOINT_STOPPED', `Endpoint '${name}' is stopped; start it and try again.`);
+
+const noWorkerAccepted = (name: string): GantryError =>
+  new GantryError('WORKER_FAILED', `No worker of '${name}' accepted the connection; the request was not processed.`);
+
+/** What Gantry tells the worker of a request it forwards: the signed hand-out, its cost, the endpoint. */
+function workerHeaders(auth: RouteGrant): Record<string, string> {
+  return {
+    'x-gantry-url': auth.url,
+    'x-gantry-signature': auth.signature,
+    'x-gantry-reqnum': String(auth.reqnum),
+    'x-gantry-cost': String(auth.cost),
+    'x-gantry-endpoint': auth.endpoint,
+  };
+}
+
+/** Headers as `name: value\r\n` lines. */
+function headerLines(h: Record<string, string>): string {
+  let out = '';
+  for (const k in h) out += `${k}: ${h[k] as string}\r\n`;
+  return out;
 }

@@ -11,6 +11,13 @@ import { ONE_STORE } from '../helpers/stores.js';
  * metrics; and no cache outlives a change: a revoked key is refused on its next request, a stopped
  * endpoint refuses the next request.
  */
+/** A deployment of one worker, once that worker is ready. */
+async function servingDeployment(g: TestGantry, name: string): Promise<Awaited<ReturnType<typeof createDeployment>>> {
+  const d = await createDeployment(g, name, { min_load: 1, max_workers: 1 });
+  await until('a ready worker', async () => (await workersOf(g, d.endpointId)).find((w) => w.status === 'Ready'));
+  return d;
+}
+
 for (const ts of ONE_STORE) {
   describe(`the serverless proxy's data path (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
@@ -19,8 +26,7 @@ for (const ts of ONE_STORE) {
       fetch(`${g.url}${path}`, { ...init, headers: { authorization: `Bearer ${g.adminKey ?? ''}`, ...(init.headers as Record<string, string>) } });
     before(async () => {
       g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: SERVERLESS_FAST });
-      d = await createDeployment(g, 'fast', { min_load: 1, max_workers: 1 });
-      await until('a ready worker', async () => (await workersOf(g, d.endpointId)).find((w) => w.status === 'Ready'));
+      d = await servingDeployment(g, 'fast');
     });
     after(() => g.dispose());
 
@@ -161,8 +167,7 @@ for (const ts of ONE_STORE) {
     let g: TestGantry;
     before(async () => {
       g = await startTestGantry(ts, { gpus: '1x RTX 4090:24GB', settings: { ...SERVERLESS_FAST, proxyWirePath: false } });
-      const d = await createDeployment(g, 'plain', { min_load: 1, max_workers: 1 });
-      await until('a ready worker', async () => (await workersOf(g, d.endpointId)).find((w) => w.status === 'Ready'));
+      await servingDeployment(g, 'plain');
     });
     after(() => g.dispose());
 
