@@ -8,6 +8,7 @@ import { TEST_STORES } from '../helpers/stores.js';
 /**
  * A code deployment's ttl (decision 020): no client heartbeat for `ttl` seconds and the serverless
  * loop stops it — stopped, not deleted: the deployment, its code versions and its configuration stay.
+ * A start, or a PUT that gives it a new ttl, counts as a heartbeat.
  * Time moves on a ManualClock; no host, so nothing but the ttl acts. On both stores: the heartbeat
  * and the ttl are columns of the code deployment's row.
  */
@@ -90,6 +91,27 @@ for (const ts of TEST_STORES) {
       });
       assert.equal(d.endpoint_state, 'active');
       assert.notEqual(d.gantry_status, 'stopped');
+    });
+
+    it("counts a new ttl from the PUT that set it, not from the deployment's creation", async () => {
+      // A witness with a ttl of 30 s from its creation; 20 s later a client gives the deployment of the
+      // test above (a day old, no heartbeat ever) the same ttl.
+      const witness = (await put({ name: 'witness-app', ttl: 30 })).body.deployment_id as number;
+      clock.advance(20_000);
+      const r = await put({ name: 'no-ttl-app', ttl: 30 });
+      assert.equal(r.status, 200, r.text);
+      const id = r.body.deployment_id as number;
+      assert.equal((await shown(id)).last_client_heartbeat, clock.now() / 1000);
+      // The same ttl again is no heartbeat: only the client's heartbeats keep it.
+      clock.advance(1_000);
+      assert.equal((await put({ name: 'no-ttl-app', ttl: 30 })).status, 200);
+      assert.equal((await shown(id)).last_client_heartbeat, (clock.now() - 1_000) / 1000);
+      // Past the witness's ttl, not the new one's: the pass that stops the witness leaves the deployment running.
+      clock.advance(10_000);
+      await until('the witness to stop', async () => ((await shown(witness)).gantry_status === 'stopped' ? true : null));
+      assert.equal((await shown(id)).endpoint_state, 'active');
+      clock.advance(20_000);
+      await until('the deployment to stop once its new ttl has run out', async () => ((await shown(id)).gantry_status === 'stopped' ? true : null));
     });
   });
 }

@@ -16,7 +16,7 @@ import { ONE_STORE } from '../helpers/stores.js';
  * Node bootstrap, and remote calls return what the worker computed, share its context, and bring a
  * remote error back with its stack. Running it unchanged is `exists` with no upload; a change in the
  * helper is a `soft_update`, and the worker, restarted in place, runs the new code; a client with a
- * ttl heartbeats while it runs, and once it is gone the ttl stops the deployment; a start brings it
+ * ttl heartbeats while it runs, and once it is gone the ttl stops the deployment, whose calls then fail at once saying so; a start brings it
  * back; a change of maxWorkers alone is an `autoscale_update` that restarts nothing. Two worker starts (the second after the start) and one restart.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -142,6 +142,15 @@ for (const ts of ONE_STORE) {
       const shown = async (): Promise<Record<string, any>> => (await g.api('GET', `/api/v0/deployment/${id}/`)).body.deployment as Record<string, any>;
       // The last client (ttl 2 s) has exited: no heartbeat since.
       await until('the ttl to stop the deployment', async () => (await shown()).gantry_status === 'stopped', 30_000);
+      // A stopped deployment's call fails at once, saying so, rather than retrying until its deadline.
+      const refused = await run({ CALL: '1', TTL: '2' }).then(
+        (out) => JSON.stringify(out),
+        (e: Error) => e.message,
+      );
+      assert.match(refused, /deployment 'ts-app' is stopped; start it and call again/);
+      // The client again with a ttl of 600 s, before the start: a ttl of 2 s could run out between the start and the next client's PUT on a busy machine.
+      assert.equal((await run()).action, 'exists');
+      assert.equal((await shown()).gantry_status, 'stopped');
       const started = await g.api('POST', `/api/v0/deployment/${id}/start/`);
       assert.equal(started.status, 200, started.text);
       const out = await run({ CALL: '1' });

@@ -126,6 +126,8 @@ export async function putCodeDeployment(ctx: ControlContext, p: Principal, c: Co
     code = found;
     action = await applyUpdate(ctx, p, found, c, spec);
     await ctx.store.updateCodeDeployment(found.deploymentId, { spec, dockerLogin, ttlS: c.ttlS, now });
+    // A new ttl counts from the PUT that set it: else one set on a deployment long silent would stop it before the client's first heartbeat.
+    if (c.ttlS !== null && c.ttlS !== found.ttlS) await ctx.store.recordCodeHeartbeat(found.deploymentId, now);
   }
   const d = await ownDeployment(ctx, p, { id: code.deploymentId }, 'serverless.write');
   const version = await ctx.store.useCodeVersion({

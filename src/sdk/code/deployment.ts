@@ -270,6 +270,9 @@ export class Deployment {
         body,
       });
       const text = await res.text();
+      // A stopped deployment stays stopped until someone starts it: say so now rather than retry until the deadline.
+      if (res.status === 503 && /"code"\s*:\s*"ENDPOINT_STOPPED"/.test(text))
+        throw new Error(`${fn}(): deployment '${this.name}' is stopped; start it and call again`);
       if ([429, 502, 503, 504].includes(res.status) && Date.now() < deadline) {
         await sleep(Math.min(250 * 2 ** attempt, 2_000));
         continue;
