@@ -9,7 +9,7 @@ import { callApi, endDeployments, pct, procSample, spawnGantry, textTable, until
  * The serverless proxy's cost: one real worker (the SDK's, as users run it) called directly (the floor),
  * through Gantry's `/endpoints/{name}/` proxy, and through nginx `proxy_pass` with a keep-alive upstream
  * (the peer), same worker, same concurrency, one run; for a worker that answers at once, in 1 ms and in
- * 20 ms (a small model). Gantry runs as a real `gantry up` process (`GANTRY_PROFILE_DIR` writes its CPU
+ * 20 ms (a small model); and for the 1 ms worker, one caller at a time (what a proxy adds to a request). Gantry runs as a real `gantry up` process (`GANTRY_PROFILE_DIR` writes its CPU
  * profile there, for finding what the proxy spends its time on).
  */
 export interface ThroughputRow {
@@ -48,6 +48,7 @@ async function measured(pid: number, run: () => ReturnType<typeof load>): Promis
 
 const CONCURRENCY = 32;
 const DURATION_MS = Number(process.env.GANTRY_BENCH_PROXY_MS ?? 5_000);
+const LATENCY_MS = Number(process.env.GANTRY_BENCH_PROXY_LATENCY_MS ?? 3_000);
 const KEY = 'gnt_bench_proxy_admin';
 /** What the worker spends per request: answers at once, in 1 ms, in 20 ms (`?ms=` of the test worker). */
 const WORKS: readonly { label: string; path: string }[] = [
@@ -82,6 +83,25 @@ export async function load(origin: string, path: string, headers: Record<string,
   const elapsed = (Date.now() - start) / 1000;
   await pool.close();
   return { n: times.length, perS: times.length / elapsed, p50: pct(times, 50), p99: pct(times, 99) };
+}
+
+/**
+ * One caller, one request at a time, for LATENCY_MS: the time a proxy adds to a request, free of the
+ * queueing for CPU that 32 callers on two cores add to every variant (nginx included).
+ */
+async function oneCaller(origin: string, path: string, headers: Record<string, string>): Promise<Awaited<ReturnType<typeof load>>> {
+  const pool = new Pool(origin, { connections: 1, pipelining: 1 });
+  const times: number[] = [];
+  const start = Date.now();
+  while (Date.now() - start < LATENCY_MS) {
+    const t = process.hrtime.bigint();
+    const res = await pool.request({ method: 'GET', path, headers });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`bench: ${origin}${path} answered ${res.statusCode}`);
+    if (Date.now() - start > 500) times.push(Number(process.hrtime.bigint() - t) / 1e6); // the first half second warms up
+  }
+  await pool.close();
+  return { n: times.length, perS: times.length / ((Date.now() - start - 500) / 1000), p50: pct(times, 50), p99: pct(times, 99) };
 }
 
 /**
@@ -292,17 +312,7 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
       const viaNode = await measured(minimal.pid as number, () => load(`http://127.0.0.1:${nodePort}`, w.path, signed));
       const viaCluster = await measured(cluster.pid as number, () => load(`http://127.0.0.1:${nodePort + 1}`, w.path, signed));
       const viaRaw = await measured(raw.pid as number, () => load(`http://127.0.0.1:${nodePort + 2}`, w.path, signed));
-      const row = (variant: string, m: { n: number; perS: number; p50: number; p99: number; cpuUs?: number }, peer: boolean): ThroughputRow => ({
-        bench,
-        variant,
-        requests: m.n,
-        reqPerS: m.perS,
-        p50Ms: m.p50,
-        p99Ms: m.p99,
-        ratioReqPerS: m.perS / direct.perS,
-        ratioToNginx: viaNginx === null || !peer ? null : m.perS / viaNginx.perS,
-        proxyCpuUs: m.cpuUs ?? null,
-      });
+      const row = rowOf(bench, direct, viaNginx);
       rows.push(row('worker directly (floor)', direct, false));
       if (viaNginx !== null) rows.push(row('nginx proxy_pass (peer)', viaNginx, false));
       rows.push(row("minimal Node proxy (node:http + undici, Node's floor)", viaNode, true));
@@ -310,6 +320,18 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
       rows.push(row('smallest raw-socket Node proxy (net, no HTTP objects)', viaRaw, true));
       rows.push(row('Gantry /endpoints/ proxy (wire path)', viaGantry, true));
     }
+    // The time added to one request with nothing else in flight, for the 1 ms worker.
+    const path = (WORKS[1] as { path: string }).path;
+    const bench = `proxy, 1 caller, ${(WORKS[1] as { label: string }).label}`;
+    const direct = await oneCaller(worker.url, path, signed);
+    const viaNginx = nginx === null ? null : await oneCaller(`http://127.0.0.1:${nginxPort}`, path, signed);
+    const viaRaw = await oneCaller(`http://127.0.0.1:${nodePort + 2}`, path, signed);
+    const viaGantry = await oneCaller(url, `/endpoints/tput${path}`, { authorization: `Bearer ${KEY}` });
+    const one = rowOf(bench, direct, viaNginx);
+    rows.push(one('worker directly (floor)', direct, false));
+    if (viaNginx !== null) rows.push(one('nginx proxy_pass (peer)', viaNginx, false));
+    rows.push(one('smallest raw-socket Node proxy (net, no HTTP objects)', viaRaw, true));
+    rows.push(one('Gantry /endpoints/ proxy (wire path)', viaGantry, true));
     return rows;
   } finally {
     nginx?.kill('SIGTERM');
@@ -324,6 +346,23 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
     );
   }
 }
+
+type Measured = Awaited<ReturnType<typeof load>> & { cpuUs?: number };
+
+/** Rows of `bench`: req/s relative to the worker called directly and, for nginx's peers, to nginx. */
+const rowOf =
+  (bench: string, direct: Measured, nginx: Measured | null) =>
+  (variant: string, m: Measured, peer: boolean): ThroughputRow => ({
+    bench,
+    variant,
+    requests: m.n,
+    reqPerS: m.perS,
+    p50Ms: m.p50,
+    p99Ms: m.p99,
+    ratioReqPerS: m.perS / direct.perS,
+    ratioToNginx: nginx === null || !peer ? null : m.perS / nginx.perS,
+    proxyCpuUs: m.cpuUs ?? null,
+  });
 
 /** The throughput table: req/s, latency, and req/s relative to the worker called directly and to nginx. */
 export function throughputTable(rows: readonly ThroughputRow[]): string {

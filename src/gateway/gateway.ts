@@ -93,6 +93,7 @@ export class Gateway {
   readonly #metrics: Metrics;
   /** The answered-requests counter bound to its label once (no labels object per request). */
   readonly #answered: { inc(): void };
+  readonly #signedLines = new Map<string, string>();
 
   constructor(o: { useCases: ServerlessUseCases; traffic: Traffic; signer: RouteSigner; metrics: Metrics; requestTimeoutMs: number; resolveCacheMs: number }) {
     this.#uc = o.useCases;
@@ -205,7 +206,7 @@ export class Gateway {
     return {
       origin: url,
       path,
-      extra: headerLines(workerHeaders(auth)),
+      extra: this.#wireHeaders(auth),
       signal: a.signal,
       ended: (status) => {
         this.#answered.inc();
@@ -227,6 +228,16 @@ export class Gateway {
         return err;
       },
     };
+  }
+
+  /** `workerHeaders` as header lines; the URL's and its signature's kept per URL (they never change for one). */
+  #wireHeaders(g: RouteGrant): string {
+    let signed = this.#signedLines.get(g.url);
+    if (signed === undefined) {
+      if (this.#signedLines.size >= 1000) this.#signedLines.clear();
+      this.#signedLines.set(g.url, (signed = `x-gantry-url: ${g.url}\r\nx-gantry-signature: ${g.signature}\r\n`));
+    }
+    return `${signed}x-gantry-reqnum: ${g.reqnum}\r\nx-gantry-cost: ${g.cost}\r\nx-gantry-endpoint: ${g.endpoint}\r\n`;
   }
 
   #countFailed(err: unknown): void {
@@ -341,7 +352,7 @@ const stoppedEndpoint = (name: string): GantryError => new GantryError('ENDPOINT
 const noWorkerAccepted = (name: string): GantryError =>
   new GantryError('WORKER_FAILED', `No worker of '${name}' accepted the connection; the request was not processed.`);
 
-/** What Gantry tells the worker of a request it forwards: the signed hand-out, its cost, the endpoint. */
+/** What Gantry tells the worker of a request it forwards: the signed hand-out, its cost, the endpoint (the wire path writes the same as lines: `#wireHeaders`). */
 function workerHeaders(auth: RouteGrant): Record<string, string> {
   return {
     'x-gantry-url': auth.url,
@@ -350,11 +361,4 @@ function workerHeaders(auth: RouteGrant): Record<string, string> {
     'x-gantry-cost': String(auth.cost),
     'x-gantry-endpoint': auth.endpoint,
   };
-}
-
-/** Headers as `name: value\r\n` lines. */
-function headerLines(h: Record<string, string>): string {
-  let out = '';
-  for (const k in h) out += `${k}: ${h[k] as string}\r\n`;
-  return out;
 }

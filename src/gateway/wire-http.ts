@@ -9,10 +9,11 @@
 /** Node's default limit for a request head; a longer one goes to Node's server, which answers 431. */
 export const MAX_HEAD_BYTES = 16 * 1024;
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const OWS = /^[ \t]+|[ \t]+$/g;
-/** Control characters other than tab, and DEL: never in a header value. */
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Token characters (RFC 9110 tchar) by code: a header name is made of these only. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 48; c < 58; c++) TCHAR[c] = 1;
+for (let c = 65; c < 91; c++) TCHAR[c] = TCHAR[c + 32] = 1;
 /** A request target the wire path takes: origin-form, visible ASCII only. */
 const TARGET = /^\/[\x21-\x7e]*$/;
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -50,16 +51,41 @@ export interface RequestHead {
   readonly forward: string;
 }
 
-/** One header line split at its colon, or null when it is not a valid field line. */
-function field(line: string): { lower: string; name: string; value: string } | null {
-  const colon = line.indexOf(':');
-  if (colon <= 0) return null;
-  const name = line.slice(0, colon);
-  if (!TOKEN.test(name)) return null;
+/**
+ * The field line just read by `readField`: its name as sent, lowercased, and its value. Module state
+ * rather than an object per line: heads are read synchronously, one at a time, at proxy rates.
+ */
+let fieldName = '';
+let fieldLower = '';
+let fieldValue = '';
+
+/** The header line `s[from, to)` into the field above; false when it is not a valid field line. */
+function readField(s: string, from: number, to: number): boolean {
+  const colon = s.indexOf(':', from);
+  if (colon <= from || colon >= to) return false;
+  for (let i = from; i < colon; i++) if (TCHAR[s.charCodeAt(i)] !== 1) return false;
   // Only spaces and tabs are whitespace around a value (String.trim would take \v, \f, NBSP and CR too).
-  const value = line.slice(colon + 1).replace(OWS, '');
-  if (BAD_VALUE.test(value)) return null;
-  return { lower: name.toLowerCase(), name, value };
+  let a = colon + 1;
+  let b = to;
+  while (a < b && isOws(s.charCodeAt(a))) a++;
+  while (b > a && isOws(s.charCodeAt(b - 1))) b--;
+  // Control characters other than tab, and DEL, are never in a value.
+  for (let i = a; i < b; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return false;
+  }
+  fieldName = s.slice(from, colon);
+  fieldLower = fieldName.toLowerCase();
+  fieldValue = s.slice(a, b);
+  return true;
+}
+
+const isOws = (c: number): boolean => c === 32 || c === 9;
+
+/** Where the line that starts at `from` in a head without its blank line ends. */
+function lineEnd(s: string, from: number): number {
+  const e = s.indexOf('\r\n', from);
+  return e < 0 ? s.length : e;
 }
 
 /**
@@ -70,10 +96,13 @@ export function readRequestHead(buf: Buffer): RequestHead | 'incomplete' | null 
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0) return buf.length > MAX_HEAD_BYTES ? null : 'incomplete';
   if (end + 4 > MAX_HEAD_BYTES) return null;
-  const lines = buf.toString('latin1', 0, end).split('\r\n');
-  const start = (lines[0] as string).split(' ');
-  if (start.length !== 3 || start[2] !== 'HTTP/1.1') return null;
-  const [method, target] = start as [string, string];
+  const text = buf.toString('latin1', 0, end);
+  const first = lineEnd(text, 0);
+  const sp1 = text.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
+  if (sp1 < 0 || sp2 < 0 || sp2 >= first || text.slice(sp2 + 1, first) !== 'HTTP/1.1') return null;
+  const method = text.slice(0, sp1);
+  const target = text.slice(sp1 + 1, sp2);
   if (!METHODS.has(method) || !TARGET.test(target)) return null;
   let contentLength = -1;
   let authorization: string | null = null;
@@ -81,13 +110,14 @@ export function readRequestHead(buf: Buffer): RequestHead | 'incomplete' | null 
   let hosts = 0;
   let close = false;
   let forward = '';
-  for (let i = 1; i < lines.length; i++) {
-    const f = field(lines[i] as string);
-    if (f === null) return null;
-    switch (f.lower) {
+  for (let at = first + 2; at < text.length;) {
+    const to = lineEnd(text, at);
+    if (!readField(text, at, to)) return null;
+    at = to + 2;
+    switch (fieldLower) {
       case 'content-length':
-        if (contentLength >= 0 || !/^\d{1,15}$/.test(f.value)) return null;
-        contentLength = Number(f.value);
+        if (contentLength >= 0 || !/^\d{1,15}$/.test(fieldValue)) return null;
+        contentLength = Number(fieldValue);
         continue;
       case 'transfer-encoding':
       case 'upgrade':
@@ -98,20 +128,20 @@ export function readRequestHead(buf: Buffer): RequestHead | 'incomplete' | null 
         continue;
       case 'authorization':
         if (authorization !== null) return null;
-        authorization = f.value;
+        authorization = fieldValue;
         continue;
       case 'x-gantry-cost':
         if (cost !== null) return null;
-        cost = f.value;
+        cost = fieldValue;
         continue;
       case 'connection': {
-        const opts = f.value.toLowerCase();
+        const opts = fieldValue.toLowerCase();
         if (opts.includes('upgrade')) return null;
         if (opts.includes('close')) close = true;
         continue;
       }
     }
-    if (!NOT_FORWARDED.has(f.lower)) forward += `${f.name}: ${f.value}\r\n`;
+    if (!NOT_FORWARDED.has(fieldLower)) forward += `${fieldName}: ${fieldValue}\r\n`;
   }
   if (hosts !== 1) return null;
   return { method, target, headBytes: end + 4, contentLength, authorization, cost, close, forward };
@@ -135,30 +165,32 @@ export interface ResponseHead {
 export function readResponseHead(buf: Buffer, from = 0): ResponseHead | 'incomplete' | null {
   const end = buf.indexOf('\r\n\r\n', from);
   if (end < 0) return buf.length - from > MAX_HEAD_BYTES ? null : 'incomplete';
-  const lines = buf.toString('latin1', from, end).split('\r\n');
-  const m = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/.exec(lines[0] as string);
+  const text = buf.toString('latin1', from, end);
+  const first = lineEnd(text, 0);
+  const m = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/.exec(text.slice(0, first));
   if (m === null) return null;
   const status = Number(m[2]);
   let close = m[1] === '0';
   let length = -1;
   let chunked = false;
   let head = `HTTP/1.1 ${status} ${m[3] ?? ''}`;
-  for (let i = 1; i < lines.length; i++) {
-    const f = field(lines[i] as string);
-    if (f === null) return null;
-    if (f.lower === 'content-length') {
-      if (length >= 0 || !/^\d{1,15}$/.test(f.value)) return null;
-      length = Number(f.value);
-    } else if (f.lower === 'transfer-encoding') {
-      if (f.value.toLowerCase() !== 'chunked') return null;
+  for (let at = first + 2; at < text.length;) {
+    const to = lineEnd(text, at);
+    if (!readField(text, at, to)) return null;
+    at = to + 2;
+    if (fieldLower === 'content-length') {
+      if (length >= 0 || !/^\d{1,15}$/.test(fieldValue)) return null;
+      length = Number(fieldValue);
+    } else if (fieldLower === 'transfer-encoding') {
+      if (fieldValue.toLowerCase() !== 'chunked') return null;
       chunked = true;
-    } else if (f.lower === 'connection') {
-      const opts = f.value.toLowerCase();
+    } else if (fieldLower === 'connection') {
+      const opts = fieldValue.toLowerCase();
       if (opts.includes('close')) close = true;
       else if (m[1] === '0' && opts.includes('keep-alive')) close = false;
       continue;
     }
-    if (!NOT_RETURNED.has(f.lower)) head += `\r\n${f.name}: ${f.value}`;
+    if (!NOT_RETURNED.has(fieldLower)) head += `\r\n${fieldName}: ${fieldValue}`;
   }
   if (chunked && length >= 0) return null; // both: a smuggling shape, never passed on
   const bodiless = status === 204 || status === 304 || status < 200;

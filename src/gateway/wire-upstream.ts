@@ -3,7 +3,11 @@ import { GantryError } from '../domain/errors.js';
 import { wasNotSent } from './proxy.js';
 import { ChunkedEnd, readResponseHead, type ResponseHead } from './wire-http.js';
 
-/** An idle connection to a worker is closed after this long (under Node's default keep-alive of 5 s, so the worker rarely closes first). */
+/**
+ * By default an idle connection to a worker is not used again after this long (under Node's default
+ * keep-alive of 5 s, so the worker rarely closes first), and a sweep closes it. Timestamps and one sweep
+ * per worker, not a socket timer re-armed twice per request: timers were a measurable share of a request.
+ */
 const IDLE_MS = 4_000;
 /** Idle connections kept per worker. */
 const MAX_IDLE = 256;
@@ -59,6 +63,8 @@ class Conn {
   #chunks: ChunkedEnd | null = null;
   /** The answer's head went to the sink: a failure now cuts a begun answer. */
   #passed = false;
+  /** When it last went back to the pool (performance.now()). */
+  idleSince = 0;
 
   constructor(
     readonly pool: Upstream,
@@ -69,9 +75,9 @@ class Conn {
     socket.on('data', (d: Buffer) => this.#read(d));
     socket.on('error', (err) => this.#failed(err));
     socket.on('close', () => this.#failed(null));
-    socket.once('connect', () => {
-      if (this.#req !== null) socket.setTimeout(this.pool.timeoutMs);
-    });
+    // Connecting, the connect timeout; then, for good, the bound on a worker's silence during a request.
+    socket.setTimeout(CONNECT_TIMEOUT_MS);
+    socket.once('connect', () => socket.setTimeout(this.pool.timeoutMs));
     socket.on('timeout', () => {
       if (this.#req === null) socket.destroy();
       else if (socket.connecting) this.#failed(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
@@ -90,7 +96,6 @@ class Conn {
     this.#req = req;
     req.conn = this;
     this.#passed = false;
-    this.socket.setTimeout(this.socket.connecting ? CONNECT_TIMEOUT_MS : this.pool.timeoutMs);
     if (req.bytes.length === 1) this.socket.write(req.bytes[0] as string, 'latin1');
     else {
       this.socket.cork();
@@ -212,6 +217,7 @@ class Upstream {
   constructor(
     readonly origin: string,
     readonly timeoutMs: number,
+    readonly idleMs: number,
   ) {
     const u = new URL(origin);
     this.#host = u.hostname.replace(/^\[|\]$/g, '');
@@ -221,8 +227,16 @@ class Upstream {
 
   readonly hostHeader: string;
 
+  #sweep: NodeJS.Timeout | null = null;
+
   send(req: Pending, fresh = false): void {
     let c = fresh ? undefined : this.#idle.pop();
+    // The newest idle connection is past its time: so are the older ones under it.
+    if (c !== undefined && performance.now() - c.idleSince >= this.idleMs) {
+      this.#closeIdle(this.#idle.length);
+      c.socket.destroy();
+      c = undefined;
+    }
     if (c === undefined) c = new Conn(this, connect(this.#port, this.#host));
     c.send(req);
   }
@@ -232,8 +246,29 @@ class Upstream {
       c.socket.destroy();
       return;
     }
-    c.socket.setTimeout(IDLE_MS);
+    c.idleSince = performance.now();
     this.#idle.push(c);
+    if (this.#sweep === null) this.#armSweep();
+  }
+
+  #armSweep(): void {
+    this.#sweep = setTimeout(() => {
+      this.#sweep = null;
+      const now = performance.now();
+      let expired = 0;
+      while (expired < this.#idle.length && now - (this.#idle[expired] as Conn).idleSince >= this.idleMs) expired++;
+      this.#closeIdle(expired);
+      if (this.#idle.length > 0) this.#armSweep();
+    }, this.idleMs / 2);
+    this.#sweep.unref();
+  }
+
+  /** Close the `n` oldest idle connections (the pool's bottom). */
+  #closeIdle(n: number): void {
+    for (const c of this.#idle.splice(0, n)) {
+      this.#all.delete(c);
+      c.socket.destroy();
+    }
   }
 
   track(c: Conn): void {
@@ -247,6 +282,8 @@ class Upstream {
   }
 
   close(): void {
+    if (this.#sweep !== null) clearTimeout(this.#sweep);
+    this.#sweep = null;
     this.#idle.length = 0;
     for (const c of [...this.#all]) c.shutdown();
     this.#all.clear();
@@ -261,7 +298,11 @@ export class WireUpstreams {
   readonly #pools = new Map<string, Upstream>();
   #closed = false;
 
-  constructor(readonly timeoutMs: number) {}
+  /** `timeoutMs`: how long a worker may stay silent during a request; `idleMs`: how long an idle connection is kept. */
+  constructor(
+    readonly timeoutMs: number,
+    readonly idleMs = IDLE_MS,
+  ) {}
 
   /** The Host header for a worker origin. */
   host(origin: string): string {
@@ -270,7 +311,7 @@ export class WireUpstreams {
 
   #pool(origin: string): Upstream {
     let p = this.#pools.get(origin);
-    if (p === undefined) this.#pools.set(origin, (p = new Upstream(origin, this.timeoutMs)));
+    if (p === undefined) this.#pools.set(origin, (p = new Upstream(origin, this.timeoutMs, this.idleMs)));
     return p;
   }
 

@@ -40,6 +40,9 @@ const ANSWERS: Record<string, (s: Socket) => void> = {
 describe('the wire path', () => {
   let worker: TcpServer;
   let workerConns = 0;
+  /** The worker's view: the caller port of the connection that carried the last request, and those closed since. */
+  let lastPeer: number | undefined;
+  const closedPeers = new Set<number | undefined>();
   let seen: string[] = [];
   let server: Server;
   let port = 0;
@@ -86,6 +89,8 @@ describe('the wire path', () => {
   before(async () => {
     worker = tcpServer((s) => {
       workerConns++;
+      const peer = s.remotePort;
+      s.on('close', () => closedPeers.add(peer));
       let buf = '';
       s.on('data', (d) => {
         buf += d.toString('latin1');
@@ -97,6 +102,7 @@ describe('the wire path', () => {
           const req = buf.slice(0, end + 4 + len);
           buf = buf.slice(end + 4 + len);
           seen.push(req);
+          lastPeer = s.remotePort;
           const path = req.split(' ')[1] as string;
           (ANSWERS[path.split('?')[0] as string] ?? ANSWERS['/len'])?.(s);
         }
@@ -322,6 +328,33 @@ describe('the wire path', () => {
       failed.map((e) => (e as GantryError).code),
       ['SHUTTING_DOWN', 'SHUTTING_DOWN'],
     );
+  });
+
+  it('uses an idle worker connection again within its idle time, and a new one after it (the old one closed)', async () => {
+    const own = new WireUpstreams(60_000, 200);
+    const one = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        let text = '';
+        own.send(origin, [`GET /len HTTP/1.1\r\nhost: w\r\n\r\n`], true, {
+          answer: (head, body, ended) => {
+            text += `${head?.status ?? ''}${body?.toString('latin1') ?? ''}`;
+            if (ended) resolve(text);
+            return true;
+          },
+          fail: reject,
+        });
+      });
+    const before = workerConns;
+    assert.match(await one(), /^200/);
+    assert.match(await one(), /^200/);
+    assert.equal(workerConns - before, 1, 'the second request reused the first connection');
+    // The sweep closes it once idle for 200 ms; the worker sees it go.
+    const used = lastPeer;
+    for (let i = 0; i < 500 && !closedPeers.has(used); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(closedPeers.has(used), 'the idle connection was closed');
+    assert.match(await one(), /^200/);
+    assert.equal(workerConns - before, 2, 'a new connection after the idle time');
+    own.close();
   });
 
   it('closes a connection the caller asked to close, after its answer', async () => {

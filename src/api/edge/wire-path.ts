@@ -73,6 +73,8 @@ class WireConnection {
   #looping = false;
   /** The caller half-closed: its requests read so far are answered, then the connection ends. */
   #ended = false;
+  /** The request being answered (one listener on the socket for all of them, not one added and removed per request). */
+  current: WireRequest | null = null;
   readonly #onData = (d: Buffer): void => {
     this.#buf = this.#buf === null ? d : Buffer.concat([this.#buf, d]);
     if (!this.#busy) this.#next();
@@ -87,6 +89,7 @@ class WireConnection {
     socket.setNoDelay(true);
     socket.on('data', this.#onData);
     socket.on('error', () => undefined); // a caller gone mid-answer; 'close' follows
+    socket.on('close', () => this.current?.callerLeft());
     socket.on('end', () => {
       this.#ended = true;
       if (this.#own && !this.#busy && this.#buf === null) socket.end();
@@ -244,13 +247,6 @@ class WireRequest implements AnswerSink {
     this.#exchange?.abort();
     this.fail((this.#call as WireCall).signal.reason, false, this.#status !== 0);
   };
-  readonly #onClose = (): void => {
-    // The caller left: an answer under way goes at once (the worker's slot with it); one not begun, when it begins.
-    if (this.#status !== 0 && !this.#over) {
-      this.#exchange?.abort();
-      this.#end(false);
-    }
-  };
 
   constructor(
     readonly conn: WireConnection,
@@ -258,7 +254,15 @@ class WireRequest implements AnswerSink {
     readonly h: RequestHead,
     readonly body: Buffer | null,
   ) {
-    conn.socket.on('close', this.#onClose);
+    conn.current = this;
+  }
+
+  /** The caller left: an answer under way goes at once (the worker's slot with it); one not begun, when it begins. */
+  callerLeft(): void {
+    if (this.#status !== 0 && !this.#over) {
+      this.#exchange?.abort();
+      this.#end(false);
+    }
   }
 
   send(call: WireCall): void {
@@ -352,7 +356,7 @@ class WireRequest implements AnswerSink {
   #finish(status: number, close: boolean): void {
     if (this.#over) return;
     this.#over = true;
-    this.conn.socket.removeListener('close', this.#onClose);
+    if (this.conn.current === this) this.conn.current = null;
     this.route.meter(status, (performance.now() - this.#started) / 1000);
     this.conn.done(close || this.h.close || this.#closeAfter);
   }
