@@ -2,12 +2,21 @@ import { join } from 'node:path';
 import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
-import { load, throughputTable, type ThroughputRow } from './proxy.js';
+import { load, type LoadSpec } from './load.js';
+import { throughputTable, type ThroughputRow } from './proxy.js';
 import { callApi } from './util.js';
 
 /** A rate no caller reaches: every request pays for its bucket, none is refused. */
 const UNREACHED = 1_000_000;
 const INSTANCES = 10;
+/** 32 callers from this process for GANTRY_BENCH_PROXY_MS (5 s), as the proxy's rows were. */
+const at = (origin: string, path: string, headers: Record<string, string>): LoadSpec => ({
+  origin,
+  path,
+  headers,
+  connections: 32,
+  durationMs: Number(process.env.GANTRY_BENCH_PROXY_MS ?? 5_000),
+});
 
 function start(dir: string, gpus: string, rateLimit: number): Promise<RunningGantry> {
   const config = loadConfig({
@@ -51,7 +60,7 @@ export async function authBench(dir: string): Promise<ThroughputRow[]> {
   for (const [i, [name, path, rateLimit, auth]] of variants.entries()) {
     const g = await start(join(dir, `auth-${i}`), '1x RTX 4090:24GB', rateLimit);
     try {
-      const r = await load(g.url, path, auth ? { authorization: `Bearer ${g.adminKey ?? ''}` } : {});
+      const r = await load(at(g.url, path, auth ? { authorization: `Bearer ${g.adminKey ?? ''}` } : {}));
       base ??= r.perS;
       rows.push({
         bench: 'API throughput',
@@ -78,8 +87,8 @@ async function listBench(dir: string): Promise<ThroughputRow[]> {
   try {
     ids.push(...(await runInstances(g, INSTANCES)));
     const bench = `one server, limits on, ${INSTANCES} instances`;
-    const base = await load(g.url, '/api/v0/gpu_names/unique/', {});
-    const list = await load(g.url, '/api/v0/instances/', { authorization: `Bearer ${g.adminKey ?? ''}` });
+    const base = await load(at(g.url, '/api/v0/gpu_names/unique/', {}));
+    const list = await load(at(g.url, '/api/v0/instances/', { authorization: `Bearer ${g.adminKey ?? ''}` }));
     const row = (variant: string, r: typeof base): ThroughputRow => ({
       bench,
       variant,

@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Pool } from 'undici';
-import { callApi, endDeployments, pct, procSample, spawnGantry, textTable, until, workerDeployment } from './util.js';
+import { debianTool, load, wrkLoad, type Load, type LoadSpec } from './load.js';
+import { callApi, endDeployments, procSample, spawnGantry, textTable, until, workerDeployment } from './util.js';
 
 /**
  * The serverless proxy's cost: one real worker (the SDK's, as users run it) called directly (the floor),
@@ -39,16 +39,31 @@ async function cpuSeconds(pid: number): Promise<number> {
   return total;
 }
 
-/** `load`, with the CPU `pid` spent per request meanwhile. */
-async function measured(pid: number, run: () => ReturnType<typeof load>): Promise<Awaited<ReturnType<typeof load>> & { cpuUs: number }> {
+/** A load, with the CPU `pid` spent per request meanwhile. */
+async function measured(pid: number, run: () => Promise<Load>): Promise<Load & { cpuUs: number }> {
   const before = await cpuSeconds(pid);
   const r = await run();
   return { ...r, cpuUs: (((await cpuSeconds(pid)) - before) * 1e6) / r.n };
 }
 
 const CONCURRENCY = 32;
-const DURATION_MS = Number(process.env.GANTRY_BENCH_PROXY_MS ?? 5_000);
-const LATENCY_MS = Number(process.env.GANTRY_BENCH_PROXY_LATENCY_MS ?? 3_000);
+/** Each variant is measured ROUNDS times, DURATION_MS each, in turn with the others. */
+const ROUNDS = Number(process.env.GANTRY_BENCH_PROXY_ROUNDS ?? 3);
+const DURATION_MS = Number(process.env.GANTRY_BENCH_PROXY_MS ?? 3_000);
+/** One caller at a time, for the time a proxy adds to a request: free of the queueing for CPU that 32 callers on two cores add to every variant. */
+const LATENCY_MS = Number(process.env.GANTRY_BENCH_PROXY_LATENCY_MS ?? 2_000);
+
+/**
+ * The load generator: undici in this process (its CPU taken from the same two cores as the proxies it
+ * compares), or wrk with `GANTRY_BENCH_LOADGEN=wrk` (C, one thread; installed from Debian when missing).
+ * On the development machine wrk leaves the proxies more CPU, but every row's p99, the worker called
+ * directly included, reads about 200 ms, which undici's does not: the p99s are undici's.
+ */
+function loadGenerator(): { name: string; run: (s: LoadSpec) => Promise<Load> } {
+  const wrk = process.env.GANTRY_BENCH_LOADGEN === 'wrk' ? debianTool('wrk', '/usr/bin/wrk', 'the proxy load') : null;
+  return wrk === null ? { name: 'undici', run: load } : { name: 'wrk', run: (s) => wrkLoad(wrk, s) };
+}
+
 const KEY = 'gnt_bench_proxy_admin';
 /** What the worker spends per request: answers at once, in 1 ms, in 20 ms (`?ms=` of the test worker). */
 const WORKS: readonly { label: string; path: string }[] = [
@@ -56,53 +71,6 @@ const WORKS: readonly { label: string; path: string }[] = [
   { label: 'worker answers in 1 ms', path: '/w?ms=1' },
   { label: 'worker answers in 20 ms', path: '/w?ms=20' },
 ];
-
-/** Closed-loop load: CONCURRENCY callers for DURATION_MS, each sending the next request when the last answered. */
-export async function load(origin: string, path: string, headers: Record<string, string>): Promise<{ n: number; perS: number; p50: number; p99: number }> {
-  const pool = new Pool(origin, { connections: CONCURRENCY, pipelining: 1 });
-  const one = async (): Promise<number> => {
-    const t = process.hrtime.bigint();
-    const res = await pool.request({ method: 'GET', path, headers });
-    await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`bench: ${origin}${path} answered ${res.statusCode}`);
-    return Number(process.hrtime.bigint() - t) / 1e6;
-  };
-  const warmEnd = Date.now() + 1000;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (Date.now() < warmEnd) await one();
-    }),
-  );
-  const times: number[] = [];
-  const start = Date.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (Date.now() - start < DURATION_MS) times.push(await one());
-    }),
-  );
-  const elapsed = (Date.now() - start) / 1000;
-  await pool.close();
-  return { n: times.length, perS: times.length / elapsed, p50: pct(times, 50), p99: pct(times, 99) };
-}
-
-/**
- * One caller, one request at a time, for LATENCY_MS: the time a proxy adds to a request, free of the
- * queueing for CPU that 32 callers on two cores add to every variant (nginx included).
- */
-async function oneCaller(origin: string, path: string, headers: Record<string, string>): Promise<Awaited<ReturnType<typeof load>>> {
-  const pool = new Pool(origin, { connections: 1, pipelining: 1 });
-  const times: number[] = [];
-  const start = Date.now();
-  while (Date.now() - start < LATENCY_MS) {
-    const t = process.hrtime.bigint();
-    const res = await pool.request({ method: 'GET', path, headers });
-    await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`bench: ${origin}${path} answered ${res.statusCode}`);
-    if (Date.now() - start > 500) times.push(Number(process.hrtime.bigint() - t) / 1e6); // the first half second warms up
-  }
-  await pool.close();
-  return { n: times.length, perS: times.length / ((Date.now() - start - 500) / 1000), p50: pct(times, 50), p99: pct(times, 99) };
-}
 
 /**
  * The smallest Node proxy (node:http server, undici Pool, headers passed as they are): Node's own floor.
@@ -210,29 +178,8 @@ async function startMinimalProxy(dir: string, upstream: string, port: number, pr
   return child;
 }
 
-/** nginx from Debian, installed on first use when running as root; null (with the reason printed) when unavailable. */
-function nginxBinary(): string | null {
-  const which = (): string | null => {
-    const r = spawnSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx 2>/dev/null'], { encoding: 'utf8' });
-    return r.stdout.trim().split('\n')[0] || null;
-  };
-  if (which() !== null) return which();
-  if (process.getuid?.() === 0) {
-    process.stdout.write('installing nginx (apt-get install -y nginx) for the proxy baseline…\n');
-    spawnSync(
-      'sh',
-      [
-        '-c',
-        'DEBIAN_FRONTEND=noninteractive apt-get install -y nginx >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx >/dev/null 2>&1)',
-      ],
-      { stdio: 'inherit' },
-    );
-  }
-  return which();
-}
-
 async function startNginx(dir: string, upstreamPort: number, port: number): Promise<ChildProcess | null> {
-  const bin = nginxBinary();
+  const bin = debianTool('nginx', '/usr/sbin/nginx', 'the proxy baseline');
   if (bin === null) {
     process.stdout.write('nginx baseline skipped: nginx is not installed and cannot be installed here\n');
     return null;
@@ -303,35 +250,55 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
     minimal = await startMinimalProxy(dir, worker.url, nodePort, 1);
     cluster = await startMinimalProxy(dir, worker.url, nodePort + 1, 2);
     raw = await startRawProxy(dir, worker.url, nodePort + 2);
+    const gen = loadGenerator();
+    const variants: Variant[] = [
+      { name: 'worker directly (floor)', pid: null, origin: worker.url, gantry: false, peer: false },
+      ...(nginx === null
+        ? []
+        : [{ name: 'nginx proxy_pass (peer)', pid: nginx.pid as number, origin: `http://127.0.0.1:${nginxPort}`, gantry: false, peer: false }]),
+      {
+        name: "minimal Node proxy (node:http + undici, Node's floor)",
+        pid: minimal.pid as number,
+        origin: `http://127.0.0.1:${nodePort}`,
+        gantry: false,
+        peer: true,
+      },
+      {
+        name: 'minimal Node proxy, 2 processes sharing the socket (cluster)',
+        pid: cluster.pid as number,
+        origin: `http://127.0.0.1:${nodePort + 1}`,
+        gantry: false,
+        peer: true,
+      },
+      { name: RAW, pid: raw.pid as number, origin: `http://127.0.0.1:${nodePort + 2}`, gantry: false, peer: true },
+      { name: 'Gantry /endpoints/ proxy (wire path)', pid: gantry.pid as number, origin: url, gantry: true, peer: true },
+    ];
+    /** Each variant in turn, ROUNDS times (the machine's drift falls on all alike); per variant, its round of median req/s. */
+    const medians = async (vs: readonly Variant[], path: string, connections: number, durationMs: number): Promise<Map<Variant, Measured>> => {
+      const runs = new Map<Variant, Measured[]>(vs.map((v) => [v, []]));
+      for (let i = 0; i < ROUNDS; i++)
+        for (const v of vs) {
+          const spec: LoadSpec = {
+            origin: v.origin,
+            path: v.gantry ? `/endpoints/tput${path}` : path,
+            headers: v.gantry ? { authorization: `Bearer ${KEY}` } : signed,
+            connections,
+            durationMs,
+          };
+          runs.get(v)?.push(v.pid === null || connections === 1 ? await gen.run(spec) : await measured(v.pid, () => gen.run(spec)));
+        }
+      return new Map([...runs].map(([v, ms]) => [v, [...ms].sort((a, b) => a.perS - b.perS)[Math.floor(ms.length / 2)] as Measured]));
+    };
     const rows: ThroughputRow[] = [];
-    for (const w of WORKS) {
-      const bench = `proxy, ${CONCURRENCY} concurrent, ${w.label}`;
-      const direct = await load(worker.url, w.path, signed);
-      const viaGantry = await measured(gantry.pid as number, () => load(url, `/endpoints/tput${w.path}`, { authorization: `Bearer ${KEY}` }));
-      const viaNginx = nginx === null ? null : await measured(nginx.pid as number, () => load(`http://127.0.0.1:${nginxPort}`, w.path, signed));
-      const viaNode = await measured(minimal.pid as number, () => load(`http://127.0.0.1:${nodePort}`, w.path, signed));
-      const viaCluster = await measured(cluster.pid as number, () => load(`http://127.0.0.1:${nodePort + 1}`, w.path, signed));
-      const viaRaw = await measured(raw.pid as number, () => load(`http://127.0.0.1:${nodePort + 2}`, w.path, signed));
-      const row = rowOf(bench, direct, viaNginx);
-      rows.push(row('worker directly (floor)', direct, false));
-      if (viaNginx !== null) rows.push(row('nginx proxy_pass (peer)', viaNginx, false));
-      rows.push(row("minimal Node proxy (node:http + undici, Node's floor)", viaNode, true));
-      rows.push(row('minimal Node proxy, 2 processes sharing the socket (cluster)', viaCluster, true));
-      rows.push(row('smallest raw-socket Node proxy (net, no HTTP objects)', viaRaw, true));
-      rows.push(row('Gantry /endpoints/ proxy (wire path)', viaGantry, true));
-    }
+    const tabled = (bench: string, m: Map<Variant, Measured>): void => {
+      const row = rowOf(bench, m.get(variants[0] as Variant) as Measured, nginx === null ? null : (m.get(variants[1] as Variant) as Measured));
+      for (const [v, one] of m) rows.push(row(v.name, one, v.peer));
+    };
+    for (const w of WORKS) tabled(`proxy, ${CONCURRENCY} concurrent, ${w.label} (${gen.name})`, await medians(variants, w.path, CONCURRENCY, DURATION_MS));
     // The time added to one request with nothing else in flight, for the 1 ms worker.
-    const path = (WORKS[1] as { path: string }).path;
-    const bench = `proxy, 1 caller, ${(WORKS[1] as { label: string }).label}`;
-    const direct = await oneCaller(worker.url, path, signed);
-    const viaNginx = nginx === null ? null : await oneCaller(`http://127.0.0.1:${nginxPort}`, path, signed);
-    const viaRaw = await oneCaller(`http://127.0.0.1:${nodePort + 2}`, path, signed);
-    const viaGantry = await oneCaller(url, `/endpoints/tput${path}`, { authorization: `Bearer ${KEY}` });
-    const one = rowOf(bench, direct, viaNginx);
-    rows.push(one('worker directly (floor)', direct, false));
-    if (viaNginx !== null) rows.push(one('nginx proxy_pass (peer)', viaNginx, false));
-    rows.push(one('smallest raw-socket Node proxy (net, no HTTP objects)', viaRaw, true));
-    rows.push(one('Gantry /endpoints/ proxy (wire path)', viaGantry, true));
+    const w1 = WORKS[1] as { label: string; path: string };
+    const alone = variants.filter((v) => v.pid === null || !v.peer || v.gantry || v.name === RAW);
+    tabled(`proxy, 1 caller, ${w1.label} (${gen.name})`, await medians(alone, w1.path, 1, LATENCY_MS));
     return rows;
   } finally {
     nginx?.kill('SIGTERM');
@@ -347,7 +314,19 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
   }
 }
 
-type Measured = Awaited<ReturnType<typeof load>> & { cpuUs?: number };
+type Measured = Load & { cpuUs?: number };
+
+/** One way to the worker: called directly, or through a proxy (`pid`: the process whose CPU is counted). */
+interface Variant {
+  readonly name: string;
+  readonly pid: number | null;
+  readonly origin: string;
+  /** Through Gantry: its own path and the caller's key, where the others pass the worker's signed headers. */
+  readonly gantry: boolean;
+  /** Compared with nginx. */
+  readonly peer: boolean;
+}
+const RAW = 'smallest raw-socket Node proxy (net, no HTTP objects)';
 
 /** Rows of `bench`: req/s relative to the worker called directly and, for nginx's peers, to nginx. */
 const rowOf =
