@@ -67,6 +67,8 @@ export interface WireForward {
   failed(err: unknown): void;
   /** The worker refused the connection (it saw nothing): routed around for the next try, or, `last`, the error to answer. */
   refused(last: boolean): GantryError;
+  /** The caller left before the request went out: its worker's room back, counted as `CALLER_LEFT`, not against the worker. */
+  left(): void;
 }
 
 /**
@@ -215,6 +217,10 @@ export class Gateway {
       failed: (err) => {
         this.#countFailed(err);
         a.release(false, { kind: endedBy(err) });
+      },
+      left: () => {
+        this.#metrics.serverlessRequests.inc({ outcome: 'CALLER_LEFT' });
+        a.release();
       },
       refused: (last) => {
         const err = noWorkerAccepted(name);

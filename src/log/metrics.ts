@@ -45,7 +45,7 @@ export class Metrics {
 
   readonly serverlessRequests = new Counter({
     name: 'gantry_serverless_requests_total',
-    help: 'Proxied serverless requests by outcome (ok, or the error code)',
+    help: 'Proxied serverless requests by outcome (ok; CALLER_LEFT: the caller left before it was sent; or the error code)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

@@ -51,6 +51,9 @@ describe('the wire path', () => {
   let wire: WirePath;
   const upstreams = new WireUpstreams(500);
   const aborts: Abort[] = [];
+  /** The last caller connection the server accepted, and how to let a request to `held` go on. */
+  let accepted: Socket | null = null;
+  let release: (() => void) | null = null;
 
   const call = (h: RequestHead, to: string): WireCall => {
     const signal = new Abort();
@@ -62,6 +65,7 @@ describe('the wire path', () => {
       signal,
       ended: (status) => events.push(`ended ${status}`),
       failed: (err) => events.push(`failed ${(err as GantryError).code ?? 'error'}`),
+      left: () => events.push('left'),
       refused: (last) => {
         events.push(`refused ${String(last)}`);
         return new GantryError('WORKER_FAILED', 'no worker took it');
@@ -76,6 +80,7 @@ describe('the wire path', () => {
       if (h.target.includes('invalid')) throw new GantryError('INVALID_ARGUMENT', 'a bad cost');
       if (h.target.includes('nowhere')) return call(h, 'http://127.0.0.1:1');
       if (h.target.includes('later')) return new Promise((r) => setTimeout(() => r(call(h, origin)), 10));
+      if (h.target.includes('held')) return new Promise((r) => (release = () => r(call(h, origin))));
       return call(h, origin);
     },
     meter: (status) => events.push(`meter ${status}`),
@@ -119,7 +124,10 @@ describe('the wire path', () => {
     const http = server.listeners('connection') as ((s: Socket | Duplex) => void)[];
     server.removeAllListeners('connection');
     wire = new WirePath({ routes: [route], upstreams, keepAliveMs: 5_000, handOff: (s) => http.forEach((l) => l.call(server, s)) });
-    server.on('connection', (s: Socket) => wire.accept(s));
+    server.on('connection', (s: Socket) => {
+      accepted = s;
+      wire.accept(s);
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as { port: number }).port;
   });
@@ -355,6 +363,22 @@ describe('the wire path', () => {
     assert.match(await one(), /^200/);
     assert.equal(workerConns - before, 2, 'a new connection after the idle time');
     own.close();
+  });
+
+  it('sends nothing for a caller that left while its request waited for a worker, and says it left', async () => {
+    const c = await caller();
+    c.socket.write(get('/endpoints/e/held/len'));
+    for (let i = 0; i < 200 && release === null; i++) await new Promise((r) => setTimeout(r, 5));
+    // Its request was read: the server has accepted its connection.
+    const mine = accepted;
+    // A reset, not a FIN: a caller that only half-closes still gets its answer.
+    const gone = new Promise((r) => mine?.once('close', r));
+    c.socket.resetAndDestroy();
+    await gone;
+    release?.();
+    for (let i = 0; i < 200 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(events, ['left', 'meter 499']);
+    assert.deepEqual(seen, []);
   });
 
   it('closes a connection the caller asked to close, after its answer', async () => {

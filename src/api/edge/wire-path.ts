@@ -269,7 +269,7 @@ class WireRequest implements AnswerSink {
     this.#call = call;
     this.#attempt++;
     if (this.conn.socket.destroyed) {
-      call.failed(new Error('the caller left before the request was sent'));
+      call.left();
       return this.#finish(499, true);
     }
     call.signal.on('abort', this.#onAbort);
