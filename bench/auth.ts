@@ -9,7 +9,7 @@ import { callApi } from './util.js';
 /** A rate no caller reaches: every request pays for its bucket, none is refused. */
 const UNREACHED = 1_000_000;
 const INSTANCES = 10;
-/** 32 callers from this process for GANTRY_BENCH_PROXY_MS (5 s), as the proxy's rows were. */
+/** 32 callers from this process for 5 s (GANTRY_BENCH_PROXY_MS when set, as for one round of the proxy's rows). */
 const at = (origin: string, path: string, headers: Record<string, string>): LoadSpec => ({
   origin,
   path,

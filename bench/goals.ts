@@ -102,11 +102,12 @@ export function goalRows(r: BenchResults): GoalRow[] {
     };
     const one = `1 caller, ${label}`;
     const [gOne, nOne, gAll, nAll] = [added('Gantry', one), added('nginx', one), added('Gantry', at), added('nginx', at)];
+    const ms2 = (v: number): string => (Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)} ms`);
     out.push({
       goal: `3. proxy req/s, ${label}`,
       target: `≥ ${want}× nginx${addP50 ? ', added p50 ≤ 0.3 ms (1 caller), p99 ≤ 2× nginx' : ''}`,
-      measured: `${g.ratioToNginx.toFixed(2)}× nginx${addP50 ? `, added p50 ${gOne.toFixed(2)} ms (32 callers: ${gAll.toFixed(2)} ms), p99 ${(g.p99Ms / n.p99Ms).toFixed(1)}× nginx` : ''}`,
-      peer: `nginx ${n.reqPerS.toFixed(0)} req/s${addP50 ? `, added p50 ${nOne.toFixed(2)} ms (32 callers: ${nAll.toFixed(2)} ms)` : ''}`,
+      measured: `${g.ratioToNginx.toFixed(2)}× nginx${addP50 ? `, added p50 ${ms2(gOne)} (32 callers: ${ms2(gAll)}), p99 ${(g.p99Ms / n.p99Ms).toFixed(1)}× nginx` : ''}`,
+      peer: `nginx ${n.reqPerS.toFixed(0)} req/s${addP50 ? `, added p50 ${ms2(nOne)} (32 callers: ${ms2(nAll)})` : ''}`,
       met: g.ratioToNginx >= want && (!addP50 || (gOne <= 0.3 && g.p99Ms <= 2 * n.p99Ms)),
     });
   };

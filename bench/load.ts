@@ -39,20 +39,23 @@ export async function load(s: LoadSpec): Promise<Load> {
       }),
     );
   };
-  const warmEnd = Date.now() + WARM_MS;
-  await callers(
-    (now) => now >= warmEnd,
-    () => undefined,
-  );
-  const times: number[] = [];
-  const start = Date.now();
-  await callers(
-    (now) => now - start >= s.durationMs,
-    (ms) => times.push(ms),
-  );
-  const elapsed = (Date.now() - start) / 1000;
-  await pool.close();
-  return { n: times.length, perS: times.length / elapsed, p50: pct(times, 50), p99: pct(times, 99) };
+  try {
+    const warmEnd = Date.now() + WARM_MS;
+    await callers(
+      (now) => now >= warmEnd,
+      () => undefined,
+    );
+    const times: number[] = [];
+    const start = Date.now();
+    await callers(
+      (now) => now - start >= s.durationMs,
+      (ms) => times.push(ms),
+    );
+    const elapsed = (Date.now() - start) / 1000;
+    return { n: times.length, perS: times.length / elapsed, p50: pct(times, 50), p99: pct(times, 99) };
+  } finally {
+    await pool.close();
+  }
 }
 
 /** wrk's latency figures ("1.23ms", "850.00us", "1.01s") in ms. */
@@ -82,7 +85,7 @@ function runWrk(bin: string, s: LoadSpec, seconds: number): Promise<string> {
 export async function wrkLoad(bin: string, s: LoadSpec): Promise<Load> {
   await runWrk(bin, s, Math.ceil(WARM_MS / 1000));
   const out = await runWrk(bin, s, Math.max(1, Math.round(s.durationMs / 1000)));
-  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(out) ?? /Socket errors: .*?(?:read|write|timeout) [1-9]/.exec(out);
+  const bad = /Non-2xx or 3xx responses: (\d+)/.exec(out) ?? /Socket errors: .*(?:connect|read|write|timeout) [1-9]/.exec(out);
   if (bad !== null) throw new Error(`bench: ${s.origin}${s.path} through wrk: ${bad[0]}`);
   const n = /(\d+) requests in ([\d.]+)(ms|s|m)/.exec(out);
   const p50 = /\s50%\s+(\S+)/.exec(out);

@@ -48,7 +48,7 @@ async function measured(pid: number, run: () => Promise<Load>): Promise<Load & {
 
 const CONCURRENCY = 32;
 /** Each variant is measured ROUNDS times, DURATION_MS each, in turn with the others. */
-const ROUNDS = Number(process.env.GANTRY_BENCH_PROXY_ROUNDS ?? 3);
+const ROUNDS = Math.max(1, Number(process.env.GANTRY_BENCH_PROXY_ROUNDS ?? 3));
 const DURATION_MS = Number(process.env.GANTRY_BENCH_PROXY_MS ?? 3_000);
 /** One caller at a time, for the time a proxy adds to a request: free of the queueing for CPU that 32 callers on two cores add to every variant. */
 const LATENCY_MS = Number(process.env.GANTRY_BENCH_PROXY_LATENCY_MS ?? 2_000);

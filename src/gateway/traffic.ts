@@ -378,7 +378,8 @@ export class Traffic implements TrafficGate {
   shutdown(): void {
     this.#shared.close();
     for (const t of this.#eps.values()) {
-      this.#rejectQueued(t, new GantryError('ENDPOINT_STOPPED', 'The server is shutting down; this request was not processed.'));
+      // Not ENDPOINT_STOPPED: the endpoint is not stopped, and a client may try again elsewhere or later.
+      this.#rejectQueued(t, new GantryError('SHUTTING_DOWN', 'The server is shutting down; this request was not processed.'));
       if (t.pumpTimer !== null) clearTimeout(t.pumpTimer);
     }
   }

@@ -82,6 +82,15 @@ function readField(s: string, from: number, to: number): boolean {
 
 const isOws = (c: number): boolean => c === 32 || c === 9;
 
+/**
+ * Whether the whitespace that ends the line at `to` holds a tab. Node's parser refuses a length followed
+ * by one (it takes spaces): so does this one, so that what the wire path takes Node would take too.
+ */
+function tabAfter(s: string, to: number): boolean {
+  for (let i = to - 1; i >= 0 && isOws(s.charCodeAt(i)); i--) if (s.charCodeAt(i) === 9) return true;
+  return false;
+}
+
 /** Where the line that starts at `from` in a head without its blank line ends. */
 function lineEnd(s: string, from: number): number {
   const e = s.indexOf('\r\n', from);
@@ -116,7 +125,7 @@ export function readRequestHead(buf: Buffer): RequestHead | 'incomplete' | null 
     at = to + 2;
     switch (fieldLower) {
       case 'content-length':
-        if (contentLength >= 0 || !/^\d{1,15}$/.test(fieldValue)) return null;
+        if (contentLength >= 0 || !/^\d{1,15}$/.test(fieldValue) || tabAfter(text, to)) return null;
         contentLength = Number(fieldValue);
         continue;
       case 'transfer-encoding':
@@ -179,7 +188,7 @@ export function readResponseHead(buf: Buffer, from = 0): ResponseHead | 'incompl
     if (!readField(text, at, to)) return null;
     at = to + 2;
     if (fieldLower === 'content-length') {
-      if (length >= 0 || !/^\d{1,15}$/.test(fieldValue)) return null;
+      if (length >= 0 || !/^\d{1,15}$/.test(fieldValue) || tabAfter(text, to)) return null;
       length = Number(fieldValue);
     } else if (fieldLower === 'transfer-encoding') {
       if (fieldValue.toLowerCase() !== 'chunked') return null;

@@ -79,8 +79,10 @@ class Conn {
     socket.setTimeout(CONNECT_TIMEOUT_MS);
     socket.once('connect', () => socket.setTimeout(this.pool.timeoutMs));
     socket.on('timeout', () => {
-      if (this.#req === null) socket.destroy();
-      else if (socket.connecting) this.#failed(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
+      if (this.#req === null) {
+        this.pool.forget(this);
+        socket.destroy();
+      } else if (socket.connecting) this.#failed(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
       else this.#failed(new GantryError('WORKER_TIMEOUT', `The worker did not answer within ${this.pool.timeoutMs / 1000}s.`, { origin: this.pool.origin }));
     });
     pool.track(this);
@@ -109,6 +111,7 @@ class Conn {
 
   abort(): void {
     this.#req = null;
+    this.pool.forget(this);
     this.socket.destroy();
   }
 
@@ -162,6 +165,8 @@ class Conn {
 
   /** The answer is complete: the connection goes back to the pool, or is closed. */
   #done(reusable: boolean): void {
+    // The exchange is over: an abort or a resume from its caller after this must not reach the connection's next request.
+    if (this.#req !== null) this.#req.conn = null;
     this.#req = null;
     this.#head = null;
     this.#chunks = null;
@@ -231,6 +236,8 @@ class Upstream {
 
   send(req: Pending, fresh = false): void {
     let c = fresh ? undefined : this.#idle.pop();
+    // One destroyed while idle (its 'close' not heard yet) never carries a request.
+    while (c !== undefined && c.socket.destroyed) c = this.#idle.pop();
     // The newest idle connection is past its time: so are the older ones under it.
     if (c !== undefined && performance.now() - c.idleSince >= this.idleMs) {
       this.#closeIdle(this.#idle.length);

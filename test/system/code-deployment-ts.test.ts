@@ -127,14 +127,14 @@ for (const ts of ONE_STORE) {
     it('heartbeats while the client process runs, every min(ttl / 2, 60) s', async () => {
       const heartbeat = async (): Promise<unknown> =>
         ((await g.api('GET', `/api/v0/deployment/${String(first.deploymentId)}/`)).body.deployment as Record<string, unknown>).last_client_heartbeat;
-      // The runs so far had a ttl of 600 s (a heartbeat each 60 s): none came.
-      assert.equal(await heartbeat(), null);
-      const t0 = Date.now();
-      // ttl 2 s: a heartbeat each second, and the client stays 2.5 s.
+      // The runs so far had a ttl of 600 s: one heartbeat each, as ensureReady returned (the next would come after 60 s).
+      const before = await heartbeat();
+      assert.equal(typeof before, 'number');
+      // ttl 2 s: one as ensureReady returns, then one each second, and the client stays 2.5 s.
       const out = await run({ TTL: '2', HOLD_MS: '2500' });
       assert.equal(out.action, 'exists');
       const at = await heartbeat();
-      assert.ok(typeof at === 'number' && at * 1000 >= t0 - 1000, String(at));
+      assert.ok(typeof at === 'number' && at * 1000 >= (out.readyAt as number) + 500, `last heartbeat ${String(at)}, ready at ${String(out.readyAt)}`);
     });
 
     it('stops once its client is gone past the ttl, and a start brings it back: a call is answered', async () => {

@@ -101,3 +101,31 @@ describe('request costs in the traffic accounting', () => {
     }
   });
 });
+
+describe('traffic at shutdown', () => {
+  it('fails a request queued for a worker with SHUTTING_DOWN: the endpoint is not stopped, and a client may try again', async () => {
+    const t = new Traffic({
+      directory: (endpointId) =>
+        Promise.resolve({
+          endpointId,
+          accepting: true,
+          draining: false,
+          maxQueueTimeS: 30,
+          workers: [],
+          phases: {},
+          deleted: false,
+          limits: NO_LIMITS,
+          rejectQueued: false,
+        }),
+      touch: () => Promise.resolve(),
+      now: () => Date.now(),
+      directoryMs: 60_000,
+      queueTimeoutMs: 20_000,
+      shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
+    });
+    const queued = t.acquire(1, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    t.shutdown();
+    await assert.rejects(queued, (e: unknown) => e instanceof GantryError && e.code === 'SHUTTING_DOWN');
+  });
+});

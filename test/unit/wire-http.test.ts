@@ -37,6 +37,7 @@ describe('wire path: request heads', () => {
       'POST /endpoints/e HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n',
       'POST /endpoints/e HTTP/1.1\r\nHost: gw\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n',
       'POST /endpoints/e HTTP/1.1\r\nHost: gw\r\nContent-Length: +3\r\n\r\n',
+      'POST /endpoints/e HTTP/1.1\r\nHost: gw\r\nContent-Length: 3\t\r\n\r\n', // a tab after a length: Node refuses it
       'POST /endpoints/e HTTP/1.1\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n',
       'GET /endpoints/e HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
       'GET /endpoints/e HTTP/1.1\r\nHost: gw\r\nX-A: 1\r\n folded\r\n\r\n', // obs-fold
@@ -85,6 +86,12 @@ describe('wire path: answer heads', () => {
   it('refuses an answer whose length could be read two ways', () => {
     assert.equal(res('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n'), null);
     assert.equal(res('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n'), null);
+    assert.equal(res('HTTP/1.1 200 OK\r\nContent-Length: 5 \t\r\n\r\n'), null);
+    assert.deepEqual(
+      (res('HTTP/1.1 200 OK\r\nContent-Length:\t5  \r\n\r\n') as { framing: unknown }).framing,
+      { kind: 'length', bytes: 5 },
+      'a tab before it, spaces after: as Node takes it',
+    );
     assert.equal(res('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n'), null);
     assert.equal(res('HTTP/2 200\r\n\r\n'), null);
   });

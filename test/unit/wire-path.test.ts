@@ -365,6 +365,26 @@ describe('the wire path', () => {
     own.close();
   });
 
+  it('an abort after the whole answer arrived leaves the connection to the next request, which is answered', async () => {
+    const own = new WireUpstreams(60_000);
+    const one = (method: string, abortAtEnd: boolean): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const ex = own.send(origin, [`${method} /len HTTP/1.1\r\nhost: w\r\ncontent-length: 0\r\n\r\n`], method === 'GET', {
+          answer: (head, _body, ended) => {
+            if (ended) {
+              if (abortAtEnd) ex.abort(); // as a caller gone just as its answer completes
+              resolve(head?.status ?? 0);
+            }
+            return true;
+          },
+          fail: reject,
+        });
+      });
+    assert.equal(await one('GET', true), 200);
+    assert.equal(await one('POST', false), 200);
+    own.close();
+  });
+
   it('sends nothing for a caller that left while its request waited for a worker, and says it left', async () => {
     const c = await caller();
     c.socket.write(get('/endpoints/e/held/len'));

@@ -125,9 +125,10 @@ export async function putCodeDeployment(ctx: ControlContext, p: Principal, c: Co
   } else {
     code = found;
     action = await applyUpdate(ctx, p, found, c, spec);
-    await ctx.store.updateCodeDeployment(found.deploymentId, { spec, dockerLogin, ttlS: c.ttlS, now });
-    // A new ttl counts from the PUT that set it: else one set on a deployment long silent would stop it before the client's first heartbeat.
+    // A new ttl counts from the PUT that set it: else one set on a deployment long silent would stop it before the client's
+    // first heartbeat. The heartbeat first: a pass between the two writes sees the old ttl with it, never the new ttl without.
     if (c.ttlS !== null && c.ttlS !== found.ttlS) await ctx.store.recordCodeHeartbeat(found.deploymentId, now);
+    await ctx.store.updateCodeDeployment(found.deploymentId, { spec, dockerLogin, ttlS: c.ttlS, now });
   }
   const d = await ownDeployment(ctx, p, { id: code.deploymentId }, 'serverless.write');
   const version = await ctx.store.useCodeVersion({

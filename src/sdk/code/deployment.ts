@@ -126,6 +126,8 @@ export class Deployment {
   #autoscaling: AutoscalingOptions = {};
   #heartbeat: NodeJS.Timeout | null = null;
   #ready = false;
+  /** The deployment's id, once `ensureReady` put it. */
+  #id: number | null = null;
 
   constructor(o: DeploymentOptions) {
     if (typeof o?.name !== 'string' || o.name === '') throw new Error('new Deployment({ name }): a name is required');
@@ -224,12 +226,13 @@ export class Deployment {
     const id = Number(put.deployment_id);
     const ttl = this.#o.ttl;
     if (ttl !== undefined && ttl !== null && this.#heartbeat === null) {
-      this.#heartbeat = setInterval(
-        () => void this.#api('POST', `/api/v0/deployment/${id}/heartbeat/`, {}).catch(() => undefined),
-        Math.min(ttl / 2, 60) * 1000,
-      );
+      const beat = (): Promise<unknown> => this.#api('POST', `/api/v0/deployment/${id}/heartbeat/`, {}).catch(() => undefined);
+      // One now: a deployment past its ttl (its last client long gone, the loop not yet there) is this client's from here on.
+      await beat();
+      this.#heartbeat = setInterval(() => void beat(), Math.min(ttl / 2, 60) * 1000);
       this.#heartbeat.unref();
     }
+    this.#id = id;
     this.#ready = true;
     return { action: String(put.action), deploymentId: id, endpointId: Number(put.endpoint_id), workergroupId: wg, uploaded, fileHash: packed.fileHash };
   }
@@ -257,6 +260,11 @@ export class Deployment {
     return JSON.parse(text) as Record<string, unknown>;
   }
 
+  async #isStopped(): Promise<boolean> {
+    const shown = await this.#api('GET', `/api/v0/deployment/${String(this.#id)}/`, undefined).catch(() => null);
+    return (shown?.deployment as { endpoint_state?: unknown } | undefined)?.endpoint_state === 'stopped';
+  }
+
   /** A call through the endpoint's proxy; a worker not there yet (cold start) is waited for, bounded by callTimeoutMs. */
   async #call(fn: string, args: unknown[]): Promise<unknown> {
     if (!this.#ready) throw new Error(`${fn}(): the deployment is not ready: await app.ensureReady() first`);
@@ -270,8 +278,9 @@ export class Deployment {
         body,
       });
       const text = await res.text();
-      // A stopped deployment stays stopped until someone starts it: say so now rather than retry until the deadline.
-      if (res.status === 503 && /"code"\s*:\s*"ENDPOINT_STOPPED"/.test(text))
+      // A stopped deployment stays stopped until someone starts it: say so now rather than retry until the deadline
+      // (once its record says so: a replica that has not heard of a start yet refuses the same way, for a moment).
+      if (res.status === 503 && /"code"\s*:\s*"ENDPOINT_STOPPED"/.test(text) && (await this.#isStopped()))
         throw new Error(`${fn}(): deployment '${this.name}' is stopped; start it and call again`);
       if ([429, 502, 503, 504].includes(res.status) && Date.now() < deadline) {
         await sleep(Math.min(250 * 2 ** attempt, 2_000));
