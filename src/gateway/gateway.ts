@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ResolvedEndpoint, RoutingView } from '../control/serverless/routing.js';
 import type { ServerlessUseCases } from '../control/serverless/use-cases.js';
 import type { Principal } from '../control/principal.js';
+import { boundedMemo } from '../domain/bounded-memo.js';
 import { GantryError } from '../domain/errors.js';
 import { acceptsTraffic } from '../domain/serverless/lifecycle.js';
 import type { Metrics } from '../log/metrics.js';
@@ -95,7 +96,8 @@ export class Gateway {
   readonly #metrics: Metrics;
   /** The answered-requests counter bound to its label once (no labels object per request). */
   readonly #answered: { inc(): void };
-  readonly #signedLines = new Map<string, string>();
+  /** The wire path's lines of `workerHeaders` that never change for a worker URL: its URL and signature. */
+  readonly #signedLines = boundedMemo(1_000, (url: string) => `x-gantry-url: ${url}\r\nx-gantry-signature: ${this.#signer.sign(url)}\r\n`);
 
   constructor(o: { useCases: ServerlessUseCases; traffic: Traffic; signer: RouteSigner; metrics: Metrics; requestTimeoutMs: number; resolveCacheMs: number }) {
     this.#uc = o.useCases;
@@ -236,14 +238,9 @@ export class Gateway {
     };
   }
 
-  /** `workerHeaders` as header lines; the URL's and its signature's kept per URL (they never change for one). */
+  /** `workerHeaders` as header lines. */
   #wireHeaders(g: RouteGrant): string {
-    let signed = this.#signedLines.get(g.url);
-    if (signed === undefined) {
-      if (this.#signedLines.size >= 1000) this.#signedLines.clear();
-      this.#signedLines.set(g.url, (signed = `x-gantry-url: ${g.url}\r\nx-gantry-signature: ${g.signature}\r\n`));
-    }
-    return `${signed}x-gantry-reqnum: ${g.reqnum}\r\nx-gantry-cost: ${g.cost}\r\nx-gantry-endpoint: ${g.endpoint}\r\n`;
+    return `${this.#signedLines(g.url)}x-gantry-reqnum: ${g.reqnum}\r\nx-gantry-cost: ${g.cost}\r\nx-gantry-endpoint: ${g.endpoint}\r\n`;
   }
 
   #countFailed(err: unknown): void {

@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { boundedMemo } from '../domain/bounded-memo.js';
 
 const SETTING = 'route_signing_key';
 const MAX_CACHED = 10_000;
@@ -11,7 +12,6 @@ const MAX_CACHED = 10_000;
  */
 export class RouteSigner {
   readonly #key: KeyObject;
-  readonly #signed = new Map<string, string>();
   readonly publicKeyPem: string;
 
   private constructor(privatePem: string) {
@@ -30,13 +30,7 @@ export class RouteSigner {
   }
 
   /** PKCS#1 v1.5 signatures are deterministic and the message is the URL alone, so each URL is signed once. */
-  sign(url: string): string {
-    let s = this.#signed.get(url);
-    if (s === undefined) {
-      if (this.#signed.size >= MAX_CACHED) this.#signed.clear();
-      s = sign('sha256', Buffer.from(RouteSigner.message(url)), this.#key).toString('base64');
-      this.#signed.set(url, s);
-    }
-    return s;
-  }
+  readonly sign: (url: string) => string = boundedMemo(MAX_CACHED, (url: string) =>
+    sign('sha256', Buffer.from(RouteSigner.message(url)), this.#key).toString('base64'),
+  );
 }

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ControlPlane } from '../../../control/control-plane.js';
+import { boundedMemo } from '../../../domain/bounded-memo.js';
 import type { Gateway } from '../../../gateway/gateway.js';
 import type { ForwardResponse } from '../../../gateway/proxy.js';
 import { bearerOf } from '../../edge/api-key.js';
@@ -54,18 +55,6 @@ export function workerPath(rest: string, query: string): { path: string; queryKe
 const SIMPLE = /^\/endpoints\/([^/?#]+)(\/[^?#]*)?(\?[^#]*)?$/;
 const VISIBLE = /^[\x21-\x7e]+$/;
 
-/** URLs read lately: callers of an endpoint repeat a handful of paths, and reading one is a regex, an unescape and a query split. */
-const urls = new Map<string, ReturnType<typeof simpleUrl>>();
-
-function seenUrl(url: string): ReturnType<typeof simpleUrl> {
-  let u = urls.get(url);
-  if (u === undefined) {
-    if (urls.size >= 1_000) urls.clear();
-    urls.set(url, (u = simpleUrl(url)));
-  }
-  return u;
-}
-
 /** The endpoint's name, the worker's path and a key in the query, from a URL the data route serves in its fast form; else null. */
 function simpleUrl(url: string): { name: string; path: string; queryKey: string | null } | null {
   if (url.includes('//')) return null;
@@ -84,6 +73,9 @@ function simpleUrl(url: string): { name: string; path: string; queryKey: string 
  * `/endpoints/*` on the data path: the same translation as the framework route, without the framework.
  * URLs with anything unusual (doubled slashes, a bad escape, a very long name) are left to the framework.
  */
+/** URLs read lately: callers of an endpoint repeat a handful of paths, and reading one is a regex, an unescape and a query split. */
+const seenUrl = boundedMemo(1_000, simpleUrl);
+
 export function endpointDataRoute(control: ControlPlane, gateway: Gateway): DataRoute {
   return {
     prefix: '/endpoints/',
