@@ -83,12 +83,14 @@ function readField(s: string, from: number, to: number): boolean {
 const isOws = (c: number): boolean => c === 32 || c === 9;
 
 /**
- * Whether the whitespace that ends the line at `to` holds a tab. Node's parser refuses a length followed
- * by one (it takes spaces): so does this one, so that what the wire path takes Node would take too.
+ * The content-length just read (its line ends at `to`), or -1 when it is not plain digits. Node's parser
+ * refuses a length followed by a tab (it takes spaces): so does this one, so that what the wire path takes
+ * Node would take too.
  */
-function tabAfter(s: string, to: number): boolean {
-  for (let i = to - 1; i >= 0 && isOws(s.charCodeAt(i)); i--) if (s.charCodeAt(i) === 9) return true;
-  return false;
+function lengthOf(s: string, to: number): number {
+  if (!/^\d{1,15}$/.test(fieldValue)) return -1;
+  for (let i = to - 1; i >= 0 && isOws(s.charCodeAt(i)); i--) if (s.charCodeAt(i) === 9) return -1;
+  return Number(fieldValue);
 }
 
 /** Where the line that starts at `from` in a head without its blank line ends. */
@@ -125,8 +127,9 @@ export function readRequestHead(buf: Buffer): RequestHead | 'incomplete' | null 
     at = to + 2;
     switch (fieldLower) {
       case 'content-length':
-        if (contentLength >= 0 || !/^\d{1,15}$/.test(fieldValue) || tabAfter(text, to)) return null;
-        contentLength = Number(fieldValue);
+        if (contentLength >= 0) return null;
+        contentLength = lengthOf(text, to);
+        if (contentLength < 0) return null;
         continue;
       case 'transfer-encoding':
       case 'upgrade':
@@ -188,8 +191,9 @@ export function readResponseHead(buf: Buffer, from = 0): ResponseHead | 'incompl
     if (!readField(text, at, to)) return null;
     at = to + 2;
     if (fieldLower === 'content-length') {
-      if (length >= 0 || !/^\d{1,15}$/.test(fieldValue) || tabAfter(text, to)) return null;
-      length = Number(fieldValue);
+      if (length >= 0) return null;
+      length = lengthOf(text, to);
+      if (length < 0) return null;
     } else if (fieldLower === 'transfer-encoding') {
       if (fieldValue.toLowerCase() !== 'chunked') return null;
       chunked = true;
