@@ -98,16 +98,19 @@ export function goalRows(r: BenchResults): GoalRow[] {
     const added = (variant: string, bench: string): number => {
       const v = find(r.throughput, bench, variant);
       const direct = find(r.throughput, bench, 'directly');
+      if (typeof v?.addedP50Ms === 'number') return v.addedP50Ms;
       return v !== undefined && direct !== undefined ? v.p50Ms - direct.p50Ms : NaN;
     };
     const one = `1 caller, ${label}`;
     const [gOne, nOne, gAll, nAll] = [added('Gantry', one), added('nginx', one), added('Gantry', at), added('nginx', at)];
+    // What the smallest Node proxy adds: below it, a Node data plane cannot go on this machine.
+    const floor = added('raw-socket', one);
     const ms2 = (v: number): string => (Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)} ms`);
     out.push({
       goal: `3. proxy req/s, ${label}`,
       target: `≥ ${want}× nginx${addP50 ? ', added p50 ≤ 0.3 ms (1 caller), p99 ≤ 2× nginx' : ''}`,
       measured: `${g.ratioToNginx.toFixed(2)}× nginx${addP50 ? `, added p50 ${ms2(gOne)} (32 callers: ${ms2(gAll)}), p99 ${(g.p99Ms / n.p99Ms).toFixed(1)}× nginx` : ''}`,
-      peer: `nginx ${n.reqPerS.toFixed(0)} req/s${addP50 ? `, added p50 ${ms2(nOne)} (32 callers: ${ms2(nAll)})` : ''}`,
+      peer: `nginx ${n.reqPerS.toFixed(0)} req/s${addP50 ? `, added p50 ${ms2(nOne)} (32 callers: ${ms2(nAll)}); smallest Node proxy: added p50 ${ms2(floor)}` : ''}`,
       met: g.ratioToNginx >= want && (!addP50 || (gOne <= 0.3 && g.p99Ms <= 2 * n.p99Ms)),
     });
   };

@@ -58,6 +58,60 @@ export async function load(s: LoadSpec): Promise<Load> {
   }
 }
 
+/**
+ * Requests in a row per variant in `interleaved` (`GANTRY_BENCH_PROXY_BLOCK`): 1 by default, each request
+ * paired with the direct call next to it (each proxy idle between its requests, as under sporadic
+ * callers); 20 or so measures each proxy warm, paired by block (ms apart instead of µs).
+ */
+export const INTERLEAVED_BLOCK = Math.max(1, Number(process.env.GANTRY_BENCH_PROXY_BLOCK ?? 1));
+
+/**
+ * One caller per spec, the specs taking turns in blocks of INTERLEAVED_BLOCK requests (the order rotated each
+ * round, so no spec always follows the same one), so that whatever the machine does meanwhile falls on each alike: for what a proxy adds to one
+ * request, where a few milliseconds of drift between measurements made in turn would outweigh the
+ * tenths measured. Besides each spec's own latencies, `added` is the median over rounds of its block's
+ * median minus spec 0's in the same round, with the 25th and 75th percentiles of those differences.
+ */
+export async function interleaved(specs: readonly LoadSpec[], durationMs: number): Promise<(Load & { added: number; addedIqr: [number, number] })[]> {
+  const pools = specs.map((s) => new Pool(s.origin, { connections: 1, pipelining: 1 }));
+  const one = async (i: number): Promise<number> => {
+    const s = specs[i] as LoadSpec;
+    const t = process.hrtime.bigint();
+    const res = await (pools[i] as Pool).request({ method: 'GET', path: s.path, headers: s.headers });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`bench: ${s.origin}${s.path} answered ${res.statusCode}`);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  /** Rounds until `ms` passed: every latency per spec, and per spec each round's block median. */
+  const rounds = async (ms: number): Promise<{ all: number[][]; blocks: number[][] }> => {
+    const all: number[][] = specs.map(() => []);
+    const blocks: number[][] = specs.map(() => []);
+    const end = Date.now() + ms;
+    for (let round = 0; Date.now() < end; round++)
+      for (let k = 0; k < specs.length; k++) {
+        const i = (k + round) % specs.length;
+        const block: number[] = [];
+        for (let j = 0; j < INTERLEAVED_BLOCK; j++) block.push(await one(i));
+        all[i]?.push(...block);
+        blocks[i]?.push(pct(block, 50));
+      }
+    return { all, blocks };
+  };
+  try {
+    await rounds(WARM_MS);
+    const start = Date.now();
+    const { all, blocks } = await rounds(durationMs);
+    const elapsed = (Date.now() - start) / 1000;
+    const base = blocks[0] as number[];
+    return all.map((ts, i) => {
+      const diffs = (blocks[i] as number[]).map((b, r) => b - (base[r] as number));
+      return { n: ts.length, perS: ts.length / elapsed, p50: pct(ts, 50), p99: pct(ts, 99), added: pct(diffs, 50), addedIqr: [pct(diffs, 25), pct(diffs, 75)] };
+    });
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
+  }
+}
+
 /** wrk's latency figures ("1.23ms", "850.00us", "1.01s") in ms. */
 function wrkMs(v: string): number {
   const m = /^([\d.]+)(us|ms|s)$/.exec(v);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { debianTool, load, wrkLoad, type Load, type LoadSpec } from './load.js';
+import { debianTool, interleaved, INTERLEAVED_BLOCK, load, wrkLoad, type Load, type LoadSpec } from './load.js';
 import { callApi, endDeployments, procSample, spawnGantry, textTable, until, workerDeployment } from './util.js';
 
 /**
@@ -25,6 +25,10 @@ export interface ThroughputRow {
   readonly ratioToNginx: number | null;
   /** CPU the proxy process spent per request (µs); null for the worker called directly. */
   readonly proxyCpuUs?: number | null;
+  /** One caller, variants taking turns: the median over rounds of this variant's block median minus the direct call's (ms). */
+  readonly addedP50Ms?: number | null;
+  /** The 25th and 75th percentiles of those differences (ms). */
+  readonly addedIqrMs?: readonly [number, number] | null;
 }
 
 /** CPU seconds a process and its children (nginx's worker) used so far, from /proc. */
@@ -50,8 +54,13 @@ const CONCURRENCY = 32;
 /** Each variant is measured ROUNDS times, DURATION_MS each, in turn with the others. */
 const ROUNDS = Math.max(1, Number(process.env.GANTRY_BENCH_PROXY_ROUNDS ?? 3));
 const DURATION_MS = Number(process.env.GANTRY_BENCH_PROXY_MS ?? 3_000);
-/** One caller at a time, for the time a proxy adds to a request: free of the queueing for CPU that 32 callers on two cores add to every variant. */
-const LATENCY_MS = Number(process.env.GANTRY_BENCH_PROXY_LATENCY_MS ?? 2_000);
+/**
+ * One caller at a time, for the time a proxy adds to a request: free of the queueing for CPU that 32
+ * callers on two cores add to every variant. The variants take turns (`interleaved`) for ROUNDS × this.
+ */
+const LATENCY_MS = Number(process.env.GANTRY_BENCH_PROXY_LATENCY_MS ?? 3_000);
+/** Which tables: `concurrent` (32 callers, each worker), `alone` (one caller); both unless told. */
+const PARTS = (process.env.GANTRY_BENCH_PROXY_PARTS ?? 'concurrent,alone').split(',');
 
 /**
  * The load generator: undici in this process (its CPU taken from the same two cores as the proxies it
@@ -273,32 +282,40 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
       { name: RAW, pid: raw.pid as number, origin: `http://127.0.0.1:${nodePort + 2}`, gantry: false, peer: true },
       { name: 'Gantry /endpoints/ proxy (wire path)', pid: gantry.pid as number, origin: url, gantry: true, peer: true },
     ];
+    const specOf = (v: Variant, path: string, connections: number, durationMs: number): LoadSpec => ({
+      origin: v.origin,
+      path: v.gantry ? `/endpoints/tput${path}` : path,
+      headers: v.gantry ? { authorization: `Bearer ${KEY}` } : signed,
+      connections,
+      durationMs,
+    });
     /** Each variant in turn, ROUNDS times (the machine's drift falls on all alike); per variant, its round of median req/s. */
     const medians = async (vs: readonly Variant[], path: string, connections: number, durationMs: number): Promise<Map<Variant, Measured>> => {
       const runs = new Map<Variant, Measured[]>(vs.map((v) => [v, []]));
       for (let i = 0; i < ROUNDS; i++)
         for (const v of vs) {
-          const spec: LoadSpec = {
-            origin: v.origin,
-            path: v.gantry ? `/endpoints/tput${path}` : path,
-            headers: v.gantry ? { authorization: `Bearer ${KEY}` } : signed,
-            connections,
-            durationMs,
-          };
+          const spec = specOf(v, path, connections, durationMs);
           runs.get(v)?.push(v.pid === null || connections === 1 ? await gen.run(spec) : await measured(v.pid, () => gen.run(spec)));
         }
       return new Map([...runs].map(([v, ms]) => [v, [...ms].sort((a, b) => a.perS - b.perS)[Math.floor(ms.length / 2)] as Measured]));
     };
     const rows: ThroughputRow[] = [];
-    const tabled = (bench: string, m: Map<Variant, Measured>): void => {
+    /** `turns`: the variants took turns, one request each, so their req/s are alike by design (no ratios). */
+    const tabled = (bench: string, m: Map<Variant, Measured>, turns = false): void => {
       const row = rowOf(bench, m.get(variants[0] as Variant) as Measured, nginx === null ? null : (m.get(variants[1] as Variant) as Measured));
-      for (const [v, one] of m) rows.push(row(v.name, one, v.peer));
+      for (const [v, one] of m) rows.push(turns ? { ...row(v.name, one, v.peer), ratioReqPerS: null, ratioToNginx: null } : row(v.name, one, v.peer));
     };
-    for (const w of WORKS) tabled(`proxy, ${CONCURRENCY} concurrent, ${w.label} (${gen.name})`, await medians(variants, w.path, CONCURRENCY, DURATION_MS));
+    if (PARTS.includes('concurrent'))
+      for (const w of WORKS) tabled(`proxy, ${CONCURRENCY} concurrent, ${w.label} (${gen.name})`, await medians(variants, w.path, CONCURRENCY, DURATION_MS));
     // The time added to one request with nothing else in flight, for the 1 ms worker.
     const w1 = WORKS[1] as { label: string; path: string };
+    if (!PARTS.includes('alone')) return rows;
     const alone = variants.filter((v) => v.pid === null || !v.peer || v.gantry || v.name === RAW);
-    tabled(`proxy, 1 caller, ${w1.label} (${gen.name})`, await medians(alone, w1.path, 1, LATENCY_MS));
+    const turns = await interleaved(
+      alone.map((v) => specOf(v, w1.path, 1, LATENCY_MS)),
+      LATENCY_MS * ROUNDS,
+    );
+    tabled(`proxy, 1 caller, ${w1.label} (undici, in turns of ${INTERLEAVED_BLOCK})`, new Map(alone.map((v, i) => [v, turns[i] as Measured])), true);
     return rows;
   } finally {
     nginx?.kill('SIGTERM');
@@ -314,7 +331,7 @@ export async function proxyBench(dir: string): Promise<ThroughputRow[]> {
   }
 }
 
-type Measured = Load & { cpuUs?: number };
+type Measured = Load & { cpuUs?: number; added?: number; addedIqr?: [number, number] };
 
 /** One way to the worker: called directly, or through a proxy (`pid`: the process whose CPU is counted). */
 interface Variant {
@@ -341,12 +358,14 @@ const rowOf =
     ratioReqPerS: m.perS / direct.perS,
     ratioToNginx: nginx === null || !peer ? null : m.perS / nginx.perS,
     proxyCpuUs: m.cpuUs ?? null,
+    addedP50Ms: m.added ?? null,
+    addedIqrMs: m.addedIqr ?? null,
   });
 
 /** The throughput table: req/s, latency, and req/s relative to the worker called directly and to nginx. */
 export function throughputTable(rows: readonly ThroughputRow[]): string {
   return textTable(
-    ['benchmark', 'variant', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'vs direct', 'vs nginx', 'proxy CPU/req'],
+    ['benchmark', 'variant', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'vs direct', 'vs nginx', 'proxy CPU/req', 'added p50 (p25–p75)'],
     rows.map((t) => [
       t.bench,
       t.variant,
@@ -354,9 +373,12 @@ export function throughputTable(rows: readonly ThroughputRow[]): string {
       t.reqPerS.toFixed(0),
       t.p50Ms.toFixed(2),
       t.p99Ms.toFixed(2),
-      `${(t.ratioReqPerS ?? 1).toFixed(2)}x`,
+      t.ratioReqPerS === null ? '-' : `${t.ratioReqPerS.toFixed(2)}x`,
       t.ratioToNginx === null ? '-' : `${t.ratioToNginx.toFixed(2)}x`,
       t.proxyCpuUs === null || t.proxyCpuUs === undefined ? '-' : `${t.proxyCpuUs.toFixed(0)} µs`,
+      t.addedP50Ms === null || t.addedP50Ms === undefined
+        ? '-'
+        : `${t.addedP50Ms.toFixed(2)} ms${t.addedIqrMs ? ` (${t.addedIqrMs[0].toFixed(2)}–${t.addedIqrMs[1].toFixed(2)})` : ''}`,
     ]),
   );
 }

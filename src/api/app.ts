@@ -82,7 +82,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const dialect = edge?.label ?? edge?.dialect ?? 'other';
     let meter = meters.get(dialect);
     if (meter === undefined) meters.set(dialect, (meter = httpMeter(o.metrics, dialect)));
-    meter(reply.statusCode, reply.elapsedTime / 1000);
+    // An answer not written whole (the caller left first) is 499, as on the data and wire paths.
+    meter(reply.raw.writableFinished ? reply.statusCode : 499, reply.elapsedTime / 1000);
   });
 
   // Every route served, so tests can probe them all (the cross-tenant test) and docs can list them.

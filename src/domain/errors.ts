@@ -151,6 +151,11 @@ export const ERROR_CODES = {
     retryable: true,
     doc: 'This control-plane process is shutting down and takes no new requests; try again (another replica, or once it is back).',
   },
+  CALLER_LEFT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The caller closed its connection while its request waited for a worker: it left the queue and was not processed (never answered: no one is left to answer; counted as CALLER_LEFT).',
+  },
   QUEUE_TIMEOUT: {
     kind: 'timeout',
     retryable: true,

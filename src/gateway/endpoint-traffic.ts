@@ -211,3 +211,12 @@ export function stopped(v: RoutingView): GantryError {
     endpointId: v.endpointId,
   });
 }
+
+/** A queued request whose caller left (`Traffic.acquire`'s `gone`). */
+export function callerLeft(endpointId: number): GantryError {
+  return new GantryError('CALLER_LEFT', 'The caller left while its request waited for a worker; it was not processed.', { endpointId });
+}
+
+export function queueTimeout(endpointId: number, ms: number): GantryError {
+  return new GantryError('QUEUE_TIMEOUT', `No worker of this endpoint could take the request within ${ms / 1000}s; it was not processed.`, { endpointId });
+}

@@ -7,6 +7,7 @@ import { boundedMemo } from '../domain/bounded-memo.js';
 import { GantryError } from '../domain/errors.js';
 import { acceptsTraffic } from '../domain/serverless/lifecycle.js';
 import type { Metrics } from '../log/metrics.js';
+import type { Abort } from './abort.js';
 import { wasNotSent, WorkerPools, type ForwardResponse } from './proxy.js';
 import type { RouteSigner } from './signing.js';
 import type { Assignment, Traffic } from './traffic.js';
@@ -48,6 +49,8 @@ export interface ProxyRequest {
    * rejects with INFERENCE_TIMEOUT. Absent or null: only the queue and worker timeouts bound it.
    */
   readonly timeoutMs?: number | null;
+  /** Aborts when the caller left (its connection closed): a request waiting for a worker gives up its place (CALLER_LEFT). */
+  readonly gone?: Abort;
 }
 
 /**
@@ -68,8 +71,17 @@ export interface WireForward {
   failed(err: unknown): void;
   /** The worker refused the connection (it saw nothing): routed around for the next try, or, `last`, the error to answer. */
   refused(last: boolean): GantryError;
-  /** The caller left before the request went out: its worker's room back, counted as `CALLER_LEFT`, not against the worker. */
-  left(): void;
+  /**
+   * The caller left before the worker's answer began: counted as `CALLER_LEFT`, its worker's room given
+   * back. `status`: the worker's answer, which began after the caller left: the work was done, so it
+   * counts in the endpoint's and the worker's inference counts (and a drain's answered requests).
+   */
+  left(status?: number): void;
+}
+
+/** The caller of a wire request: `gone` aborts when its connection closes (read only by a request that waits). */
+export interface WireCaller {
+  readonly gone: Abort;
 }
 
 /**
@@ -179,22 +191,22 @@ export class Gateway {
    * `proxy` for the wire path: a worker for the request, without a wait or a read of the store when the
    * caller's rights are known and a worker has room (no promise then), else after both.
    */
-  forward(name: string, key: string | null, cost: number, path: string): WireForward | Promise<WireForward> {
+  forward(name: string, key: string | null, cost: number, path: string, caller?: WireCaller): WireForward | Promise<WireForward> {
     const known = this.#known(callerKey(name, key));
     if (known !== undefined && accepts(known)) {
       const a = this.#traffic.tryAcquire(known.endpoint.id, cost);
       if (a !== null) return this.#wireForward(name, path, known.endpoint.id, a, cost, 0);
     }
-    return this.#forwardLater(name, key, cost, path);
+    return this.#forwardLater(name, key, cost, path, caller?.gone);
   }
 
-  async #forwardLater(name: string, key: string | null, cost: number, path: string): Promise<WireForward> {
+  async #forwardLater(name: string, key: string | null, cost: number, path: string, gone: Abort | undefined): Promise<WireForward> {
     try {
       const resolved = await this.#resolve(name, key);
       if (!accepts(resolved)) throw stoppedEndpoint(name);
       const endpoint = resolved.endpoint;
       const waitFrom = performance.now();
-      const a = await this.#traffic.acquire(endpoint.id, cost);
+      const a = await this.#traffic.acquire(endpoint.id, cost, undefined, gone);
       return this.#wireForward(name, path, endpoint.id, a, cost, performance.now() - waitFrom);
     } catch (err) {
       this.#countFailed(err);
@@ -220,9 +232,10 @@ export class Gateway {
         this.#countFailed(err);
         a.release(false, { kind: endedBy(err) });
       },
-      left: () => {
+      left: (status) => {
         this.#metrics.serverlessRequests.inc({ outcome: 'CALLER_LEFT' });
-        a.release();
+        if (status === undefined) a.release();
+        else a.release(true, status < 400 ? { kind: 'answered', ms: performance.now() - sentAt } : { kind: 'error' });
       },
       refused: (last) => {
         const err = noWorkerAccepted(name);
@@ -273,7 +286,7 @@ export class Gateway {
     const endpoint = resolved.endpoint;
     for (let attempt = 1; ; attempt++) {
       const waitFrom = performance.now();
-      const a = await this.#traffic.acquire(endpoint.id, r.cost, deadline);
+      const a = await this.#traffic.acquire(endpoint.id, r.cost, deadline, r.gone);
       const sentAt = performance.now();
       this.#metrics.serverlessQueueWait.observe((sentAt - waitFrom) / 1000);
       const auth = this.#grant(a.worker.url, r.cost, name);

@@ -6,7 +6,18 @@ import { anyComing } from '../domain/serverless/workers.js';
 import { Abort, abortAll } from './abort.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
 import { SharedPending } from './shared-pending.js';
-import { accountedCost, closed, EndpointTraffic, rejectedByStop, stopped, type Assignment, type TrafficOptions, type Waiter } from './endpoint-traffic.js';
+import {
+  accountedCost,
+  callerLeft,
+  closed,
+  EndpointTraffic,
+  queueTimeout,
+  rejectedByStop,
+  stopped,
+  type Assignment,
+  type TrafficOptions,
+  type Waiter,
+} from './endpoint-traffic.js';
 
 export type { Assignment, TrafficOptions } from './endpoint-traffic.js';
 const UNMET_TTL_MS = 10_000;
@@ -125,19 +136,25 @@ export class Traffic implements TrafficGate {
           else t.busy.set(w.id, { inFlight: cur.inFlight - 1, cost: Math.max(0, cur.cost - cost) });
         }
         this.#pump(endpointId, t);
-        // The last request of a stopping endpoint ended: say so now, a drain waits for it.
-        if (closed(t) && t.queue.length + t.inFlight.size === 0) void this.#shared.heard(endpointId).catch(() => undefined);
+        this.#heardIfLast(endpointId, t);
       },
     };
   }
 
+  /** The last request of a stopping endpoint ended or left: say so now, a drain waits for it. */
+  #heardIfLast(endpointId: number, t: EndpointTraffic): void {
+    if (closed(t) && t.queue.length + t.inFlight.size === 0) void this.#shared.heard(endpointId).catch(() => undefined);
+  }
+
   /**
-   * A worker for a proxied request: at once if one has room, else after waiting in the queue.
-   * Rejects with ENDPOINT_STOPPED (503), QUEUE_FULL (429) when the endpoint's queue holds
-   * queueCapacity requests, QUEUE_TIMEOUT (504), or the reason of `deadline` when it aborts first;
-   * never waits without bound.
+   * A worker for a proxied request: at once if one has room, else after waiting in the queue. Rejects
+   * with ENDPOINT_STOPPED (503), QUEUE_FULL (429) when the queue holds queueCapacity requests,
+   * QUEUE_TIMEOUT (504), or the reason of `deadline` when it aborts first; never waits without bound.
+   * `gone` aborts when the caller left: no worker then, and a place in the queue is given up at once
+   * (CALLER_LEFT, counted neither as timed out nor refused), not held until a worker has room.
    */
-  async acquire(endpointId: number, requested: number, deadline?: AbortSignal): Promise<Assignment> {
+  async acquire(endpointId: number, requested: number, deadline?: AbortSignal, gone?: Abort): Promise<Assignment> {
+    if (gone?.aborted === true) throw callerLeft(endpointId); // while its key or endpoint was read, or between tries
     const t = this.#ep(endpointId);
     const cost = this.#arrive(endpointId, t, requested);
     t.tally.seen();
@@ -163,34 +180,25 @@ export class Traffic implements TrafficGate {
     this.#shared.held(endpointId);
     this.#demand(endpointId, t, view);
     return new Promise<Assignment>((resolve, reject) => {
-      const leave = (): void => {
-        const i = t.queue.indexOf(waiter);
-        if (i >= 0) t.queue.splice(i, 1);
-      };
-      const onDeadline = (): void => {
+      /** Out of the queue with no worker: timed out (its deadline or the queue's timeout, counted), or its caller left. */
+      const out = (e: GantryError, timedOut: boolean): void => {
         clearTimeout(waiter.timer);
-        leave();
-        if (closed(t)) t.refused++;
-        t.tally.timedOut();
-        reject(deadline?.reason as GantryError);
-      };
-      deadline?.addEventListener('abort', onDeadline, { once: true });
-      const unlisten = (): void => deadline?.removeEventListener('abort', onDeadline);
-      const timer = setTimeout(() => {
         unlisten();
-        leave();
-        if (closed(t)) t.refused++;
-        t.tally.timedOut();
-        reject(
-          new GantryError(
-            'QUEUE_TIMEOUT',
-            `No worker of this endpoint could take the request within ${this.#o.queueTimeoutMs / 1000}s; it was not processed.`,
-            {
-              endpointId,
-            },
-          ),
-        );
-      }, this.#o.queueTimeoutMs);
+        if (t.queue.includes(waiter)) t.queue.splice(t.queue.indexOf(waiter), 1);
+        if (timedOut && closed(t)) t.refused++;
+        if (timedOut) t.tally.timedOut();
+        reject(e);
+        this.#heardIfLast(endpointId, t);
+      };
+      const onDeadline = (): void => out(deadline?.reason as GantryError, true);
+      const onGone = (): void => out(callerLeft(endpointId), false);
+      deadline?.addEventListener('abort', onDeadline, { once: true });
+      gone?.once('abort', onGone);
+      const unlisten = (): void => {
+        deadline?.removeEventListener('abort', onDeadline);
+        gone?.removeListener('abort', onGone);
+      };
+      const timer = setTimeout(() => out(queueTimeout(endpointId, this.#o.queueTimeoutMs), true), this.#o.queueTimeoutMs);
       const waiter: Waiter = { cost, since: this.#o.now(), resolve, reject, timer, unlisten };
       t.queue.push(waiter);
       this.#schedulePump(endpointId, t);

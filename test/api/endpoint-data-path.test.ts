@@ -128,6 +128,45 @@ for (const ts of ONE_STORE) {
       assert.equal((await call(g, 'fast', '/after-leave')).status, 200);
     });
 
+    it('callers that leave while their requests wait for a worker give up their places in the queue at once (wire path and framework), counted as CALLER_LEFT', async () => {
+      const auth = { authorization: `Bearer ${g.adminKey ?? ''}` };
+      const held = async (): Promise<[number, number]> => {
+        const x = (await g.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment;
+        return [x.queued_requests as number, x.requests_in_flight as number];
+      };
+      const left = async (): Promise<number> =>
+        Number(/gantry_serverless_requests_total\{outcome="CALLER_LEFT"\} (\d+)/.exec(await (await fetch(`${g.url}/metrics`)).text())?.[1] ?? 0);
+      const before = await left();
+      // perf 2, max_queue_time 1: the worker takes two requests, the others wait in the gateway's queue.
+      const busy = [call(g, 'fast', '/w?ms=6000'), call(g, 'fast', '/w?ms=6000')];
+      await until('the worker busy', async () => (await held())[1] === 2);
+      // One caller on a fresh connection (the wire path), one whose connection went to Node's server (an API call first).
+      const [wire, framework] = [new Client(g.url), new Client(g.url)];
+      const api = await framework.request({ method: 'GET', path: '/api/v0/gpu_names/unique', headers: auth });
+      await api.body.dump();
+      const ac = new AbortController();
+      const waiting = [wire, framework].map((c) =>
+        c.request({ method: 'GET', path: '/endpoints/fast/w', headers: auth, signal: ac.signal }).catch(() => undefined),
+      );
+      try {
+        await until('two requests queued', async () => (await held())[0] === 2);
+        ac.abort();
+        await Promise.all(waiting);
+        const [, inFlight] = await until('the queue empty', async () => {
+          const h = await held();
+          return h[0] === 0 ? h : null;
+        });
+        assert.equal(inFlight, 2, 'they left the queue while the worker was still busy, not once it had room');
+        assert.equal(await left(), before + 2);
+      } finally {
+        await Promise.all([wire.destroy(), framework.destroy()]);
+      }
+      assert.deepEqual(
+        (await Promise.all(busy)).map((r) => r.status),
+        [200, 200],
+      );
+    });
+
     it('a renamed endpoint is not found under its old name on the next request', async () => {
       const other = await createDeployment(g, 'renameme', { min_load: 0, max_workers: 1 });
       assert.equal((await call(g, 'renameme', '/x')).status, 200, 'answered (a worker from zero), so remembered by the gateway');

@@ -3,13 +3,14 @@ import { describe, it } from 'node:test';
 import { GantryError } from '../../src/domain/errors.js';
 import { NO_LIMITS } from '../../src/domain/serverless/limits.js';
 import type { RoutingView } from '../../src/control/serverless/routing.js';
+import { Abort } from '../../src/gateway/abort.js';
 import { accountedCost, MAX_ACCOUNTED_COST } from '../../src/gateway/endpoint-traffic.js';
 import { Traffic } from '../../src/gateway/traffic.js';
 
 const BAD = [NaN, Infinity, -Infinity, -1, -0, 1e400, Number.MAX_VALUE];
 
 /** A gateway whose one endpoint has one worker that takes a request of any finite cost (the clock is the test's). */
-function oneWorker(now: () => number): Traffic {
+function oneWorker(now: () => number, limits = NO_LIMITS): Traffic {
   const view = (endpointId: number): RoutingView => ({
     endpointId,
     accepting: true,
@@ -19,7 +20,7 @@ function oneWorker(now: () => number): Traffic {
     workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
     phases: {},
     deleted: false,
-    limits: NO_LIMITS,
+    limits,
     rejectQueued: false,
   });
   return new Traffic({
@@ -102,30 +103,82 @@ describe('request costs in the traffic accounting', () => {
   });
 });
 
+/** A gateway whose endpoints have no worker yet: every request waits in the queue. */
+function noWorker(): Traffic {
+  return new Traffic({
+    directory: (endpointId) =>
+      Promise.resolve({
+        endpointId,
+        accepting: true,
+        draining: false,
+        maxQueueTimeS: 30,
+        workers: [],
+        phases: {},
+        deleted: false,
+        limits: NO_LIMITS,
+        rejectQueued: false,
+      }),
+    touch: () => Promise.resolve(),
+    now: () => Date.now(),
+    directoryMs: 60_000,
+    queueTimeoutMs: 20_000,
+    shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
+  });
+}
+
 describe('traffic at shutdown', () => {
   it('fails a request queued for a worker with SHUTTING_DOWN: the endpoint is not stopped, and a client may try again', async () => {
-    const t = new Traffic({
-      directory: (endpointId) =>
-        Promise.resolve({
-          endpointId,
-          accepting: true,
-          draining: false,
-          maxQueueTimeS: 30,
-          workers: [],
-          phases: {},
-          deleted: false,
-          limits: NO_LIMITS,
-          rejectQueued: false,
-        }),
-      touch: () => Promise.resolve(),
-      now: () => Date.now(),
-      directoryMs: 60_000,
-      queueTimeoutMs: 20_000,
-      shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
-    });
+    const t = noWorker();
     const queued = t.acquire(1, 1);
     await new Promise((r) => setTimeout(r, 20));
     t.shutdown();
     await assert.rejects(queued, (e: unknown) => e instanceof GantryError && e.code === 'SHUTTING_DOWN');
+  });
+});
+
+describe('a caller that leaves while its request is queued', () => {
+  it('gives up its place at once with CALLER_LEFT, counted neither as timed out nor as refused; the others keep theirs', async () => {
+    const t = noWorker();
+    try {
+      const [gone, stays] = [new Abort(), new Abort()];
+      const left = t.acquire(1, 1, undefined, gone);
+      const waits = t.acquire(1, 1, undefined, stays);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(t.pending(1).queued, 2);
+      gone.abort(null);
+      await assert.rejects(left, (e: unknown) => e instanceof GantryError && e.code === 'CALLER_LEFT');
+      assert.equal(t.pending(1).queued, 1, 'its place is free at once, not when a worker has room');
+      const c = t.stats(1).deployment;
+      assert.deepEqual([c.timeoutCount, c.rejectedExecutionCount, c.errorCount], [0, 0, 0]);
+      assert.equal(gone.listenerCount('abort') + stays.listenerCount('abort'), 1, 'only the waiting one still listens');
+      // Already gone before it was queued: refused at once, never queued.
+      await assert.rejects(t.acquire(1, 1, undefined, gone), (e: unknown) => e instanceof GantryError && e.code === 'CALLER_LEFT');
+      assert.equal(t.pending(1).queued, 1);
+      t.shutdown();
+      await assert.rejects(waits, (e: unknown) => e instanceof GantryError && e.code === 'SHUTTING_DOWN');
+      assert.equal(stays.listenerCount('abort'), 0, 'a request that stopped waiting stops listening');
+    } finally {
+      t.shutdown();
+    }
+  });
+
+  it('gets no worker once gone, even one with room; a request handed a worker from the queue stops listening', async () => {
+    const t = oneWorker(() => Date.now(), { maxConcurrentPerWorker: 1, queueCapacity: 0 });
+    try {
+      const gone = new Abort();
+      gone.abort(null);
+      await assert.rejects(t.acquire(1, 1, undefined, gone), (e: unknown) => e instanceof GantryError && e.code === 'CALLER_LEFT');
+      assert.deepEqual(t.pending(1), { queued: 0, inFlight: 0, oldestQueuedMs: 0 }, 'nothing held for it');
+      const caller = new Abort();
+      const first = await t.acquire(1, 1, undefined, caller);
+      const second = t.acquire(1, 1, undefined, caller); // queued: the worker takes one at a time
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(caller.listenerCount('abort'), 1);
+      first.release(true);
+      (await second).release(true);
+      assert.equal(caller.listenerCount('abort'), 0, 'no listener left behind per request');
+    } finally {
+      t.shutdown();
+    }
   });
 });

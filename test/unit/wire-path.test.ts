@@ -35,6 +35,9 @@ const ANSWERS: Record<string, (s: Socket) => void> = {
   '/garbage': (s) => s.write('NOT HTTP AT ALL\r\n\r\n'),
   '/badchunk': (s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
   '/silent': () => undefined,
+  '/late': (s) => {
+    setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate'), 150);
+  },
 };
 
 describe('the wire path', () => {
@@ -65,7 +68,7 @@ describe('the wire path', () => {
       signal,
       ended: (status) => events.push(`ended ${status}`),
       failed: (err) => events.push(`failed ${(err as GantryError).code ?? 'error'}`),
-      left: () => events.push('left'),
+      left: (status) => events.push(status === undefined ? 'left' : `left ${status}`),
       refused: (last) => {
         events.push(`refused ${String(last)}`);
         return new GantryError('WORKER_FAILED', 'no worker took it');
@@ -75,12 +78,21 @@ describe('the wire path', () => {
 
   const route: WireRoute = {
     prefix: '/endpoints/',
-    wire(h) {
+    wire(h, caller) {
       if (h.target.includes('decline')) return null;
       if (h.target.includes('invalid')) throw new GantryError('INVALID_ARGUMENT', 'a bad cost');
       if (h.target.includes('nowhere')) return call(h, 'http://127.0.0.1:1');
       if (h.target.includes('later')) return new Promise((r) => setTimeout(() => r(call(h, origin)), 10));
       if (h.target.includes('held')) return new Promise((r) => (release = () => r(call(h, origin))));
+      if (h.target.includes('queued'))
+        return new Promise((r, reject) => {
+          const left = (): void => reject(new GantryError('CALLER_LEFT', 'left the queue'));
+          caller.gone.once('abort', left);
+          release = () => {
+            caller.gone.removeListener('abort', left);
+            r(call(h, origin));
+          };
+        });
       return call(h, origin);
     },
     meter: (status) => events.push(`meter ${status}`),
@@ -140,6 +152,7 @@ describe('the wire path', () => {
   beforeEach(() => {
     seen = [];
     events = [];
+    release = null;
   });
 
   /** A raw caller: send bytes, read until `done` says the text so far is complete. */
@@ -399,6 +412,37 @@ describe('the wire path', () => {
     for (let i = 0; i < 200 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(events, ['left', 'meter 499']);
     assert.deepEqual(seen, []);
+  });
+
+  for (const how of ['resets', 'half-closes'] as const)
+    it(`gives up a request at once when its caller ${how} while it waits for a worker: nothing sent, 499 in the metrics`, async () => {
+      const c = await caller();
+      c.socket.write(get('/endpoints/e/queued/len'));
+      for (let i = 0; i < 200 && release === null; i++) await new Promise((r) => setTimeout(r, 5));
+      if (how === 'resets') {
+        const gone = new Promise((r) => accepted?.once('close', r));
+        c.socket.resetAndDestroy();
+        await gone;
+      } else c.socket.end();
+      for (let i = 0; i < 200 && events.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(events, ['meter 499'], 'given up before a worker was assigned: nothing to release');
+      release?.();
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(events, ['meter 499']);
+      assert.deepEqual(seen, []);
+      c.socket.destroy();
+    });
+
+  it("counts a request whose caller left before the worker's answer began as left (the worker's answer counted for it), 499 in the metrics", async () => {
+    const c = await caller();
+    c.socket.write(get('/endpoints/e/late'));
+    for (let i = 0; i < 200 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(seen.length, 1, 'the worker has the request');
+    const gone = new Promise((r) => accepted?.once('close', r));
+    c.socket.resetAndDestroy();
+    await gone;
+    for (let i = 0; i < 200 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(events, ['left 200', 'meter 499']);
   });
 
   it('closes a connection the caller asked to close, after its answer', async () => {

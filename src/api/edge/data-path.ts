@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { GantryError } from '../../domain/errors.js';
 import type { ApiDialect, EdgeDeps } from './dialect.js';
+import type { WireCaller } from '../../gateway/gateway.js';
 import type { RequestHead } from '../../gateway/wire-http.js';
 import type { WireUpstreams } from '../../gateway/wire-upstream.js';
 import { renderError } from './mount.js';
@@ -26,9 +27,10 @@ export interface DataRoute {
   take(url: string): ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | null;
   /**
    * The same request read on the wire path (see WirePath): what to forward, or null for Node's server
-   * (then `take` serves it). Throws, or rejects, with what the caller is answered.
+   * (then `take` serves it). Throws, or rejects, with what the caller is answered; a request that waits
+   * gives up when `caller.gone` aborts.
    */
-  wire?(h: RequestHead): WireCall | Promise<WireCall> | null;
+  wire?(h: RequestHead, caller: WireCaller): WireCall | Promise<WireCall> | null;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -62,7 +64,8 @@ export function dataPathServer(
   const serve = (r: (typeof routes)[number], run: (req: IncomingMessage, res: ServerResponse) => Promise<void>, req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const meter = meterOf(r.route.label);
-    res.once('finish', () => meter(res.statusCode, (performance.now() - started) / 1000));
+    // An answer not written whole (the caller left) is 499, as on the wire path.
+    res.once('close', () => meter(res.writableFinished ? res.statusCode : 499, (performance.now() - started) / 1000));
     const answer = closing ? Promise.reject(new GantryError('SHUTTING_DOWN', 'This server is shutting down; try again.')) : run(req, res);
     answer.catch((err: unknown) => {
       const id = `data-${randomUUID()}`;

@@ -1,7 +1,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import type { WireForward } from '../../gateway/gateway.js';
+import { GantryError } from '../../domain/errors.js';
+import { Abort } from '../../gateway/abort.js';
+import type { WireCaller, WireForward } from '../../gateway/gateway.js';
 import type { AnswerSink, Exchange, WireUpstreams } from '../../gateway/wire-upstream.js';
 import { MAX_HEAD_BYTES, readRequestHead, type RequestHead, type ResponseHead } from '../../gateway/wire-http.js';
 
@@ -15,8 +17,11 @@ export type WireCall = WireForward;
 
 export interface WireRoute {
   readonly prefix: string;
-  /** A request it forwards (a promise when it waits for a worker or a store read), or null: Node's server serves it. Throws what the caller is answered. */
-  wire(h: RequestHead): WireCall | Promise<WireCall> | null;
+  /**
+   * A request it forwards (a promise when it waits for a worker or a store read, given up when
+   * `caller.gone` aborts), or null: Node's server serves it. Throws what the caller is answered.
+   */
+  wire(h: RequestHead, caller: WireCaller): WireCall | Promise<WireCall> | null;
   /** Its status and duration, for the HTTP metrics. */
   meter(status: number, seconds: number): void;
   /** An error as the route's dialect answers it. */
@@ -65,13 +70,18 @@ export class WirePath {
   }
 }
 
-class WireConnection {
+class WireConnection implements WireCaller {
   #buf: Buffer | null = null;
+  /** Made when a request first waits for a worker (most never do), aborted when the caller's connection closes. */
+  #gone: Abort | null = null;
   #busy = false;
   #own = true;
   /** Inside #next's loop: an answer finished synchronously continues the loop instead of entering it again. */
   #looping = false;
-  /** The caller half-closed: its requests read so far are answered, then the connection ends. */
+  /**
+   * The caller half-closed: its requests read so far are answered (those sent to a worker, and those
+   * served by Node's server), then the connection ends; one that must wait for a worker is given up.
+   */
   #ended = false;
   /** The request being answered (one listener on the socket for all of them, not one added and removed per request). */
   current: WireRequest | null = null;
@@ -89,9 +99,15 @@ class WireConnection {
     socket.setNoDelay(true);
     socket.on('data', this.#onData);
     socket.on('error', () => undefined); // a caller gone mid-answer; 'close' follows
-    socket.on('close', () => this.current?.callerLeft());
+    socket.on('close', () => {
+      this.#gone?.abort(null);
+      this.current?.callerLeft();
+    });
     socket.on('end', () => {
       this.#ended = true;
+      // A request still waiting for a worker is given up, as Node's server and nginx take an end of input
+      // for the caller leaving; one already at its worker is answered (a half-closing caller still reads).
+      this.#gone?.abort(null);
       if (this.#own && !this.#busy && this.#buf === null) socket.end();
     });
     socket.setTimeout(path.o.keepAliveMs, () => {
@@ -99,6 +115,14 @@ class WireConnection {
       if (this.#buf === null) socket.destroy();
       else this.#handOff(); // a head that stalls: Node's server applies its own header timeout
     });
+  }
+
+  get gone(): Abort {
+    if (this.#gone === null) {
+      this.#gone = new Abort();
+      if (this.socket.destroyed || this.#ended) this.#gone.abort(null);
+    }
+    return this.#gone;
   }
 
   closeIfIdle(): void {
@@ -154,7 +178,7 @@ class WireConnection {
       let call: WireCall | Promise<WireCall> | null = null;
       let refused: unknown = null;
       try {
-        call = route.wire(h);
+        call = route.wire(h, this);
       } catch (err) {
         refused = err;
       }
@@ -190,6 +214,7 @@ class WireConnection {
  * The rest of a half-closed connection for Node's server: `rest`, answers written to `socket`. The end of
  * input is not passed on (Node's server would take it as the caller leaving and drop the request); the
  * connection ends when Node's server lets go of it (after its answer and keep-alive) or the caller leaves.
+ * (So a proxied request among them that waits for a worker is not given up at the end, as on the wire.)
  */
 function endedStream(socket: Socket, rest: Buffer | null): Duplex {
   const d = new Duplex({
@@ -257,7 +282,11 @@ class WireRequest implements AnswerSink {
     conn.current = this;
   }
 
-  /** The caller left: an answer under way goes at once (the worker's slot with it); one not begun, when it begins. */
+  /**
+   * The caller left: an answer under way goes at once (the worker's slot with it); one the worker has
+   * not begun, when it begins (the worker is still at work on it until then); a request waiting for a
+   * worker leaves the queue at once (its `gone`).
+   */
   callerLeft(): void {
     if (this.#status !== 0 && !this.#over) {
       this.#exchange?.abort();
@@ -286,8 +315,12 @@ class WireRequest implements AnswerSink {
     if (head !== null) {
       this.#status = head.status;
       if (s.destroyed) {
+        // The caller left before the answer began: the worker's work is counted for it, the request as left.
         this.#exchange?.abort();
-        this.#end(false);
+        const call = this.#call as WireCall;
+        call.signal.removeListener('abort', this.#onAbort);
+        call.left(head.status);
+        this.#finish(499, true);
         return true;
       }
       const close = this.h.close || head.framing.kind === 'close';
@@ -318,7 +351,7 @@ class WireRequest implements AnswerSink {
       if (this.#attempt >= ATTEMPTS) return this.error(e);
       let next: WireCall | Promise<WireCall> | null;
       try {
-        next = this.route.wire(this.h);
+        next = this.route.wire(this.h, this.conn);
       } catch (x) {
         return this.error(x);
       }
@@ -337,6 +370,8 @@ class WireRequest implements AnswerSink {
 
   /** Answer an error in the route's dialect (counted as failed by whoever threw it, or by `fail`). */
   error(err: unknown): void {
+    // No one left to answer (a caller that half-closed while its request waited is taken as gone too).
+    if (this.conn.socket.destroyed || (err instanceof GantryError && err.code === 'CALLER_LEFT')) return this.#finish(499, true);
     const r = this.route.render(err, this.h);
     const body = Buffer.from(JSON.stringify(r.body));
     let head = `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n`;

@@ -4,6 +4,7 @@ import type { BulkItemResult } from '../../../control/bulk.js';
 import type { StopRequest } from '../../../control/serverless/change-endpoint.js';
 import type { DeploymentRef, DeploymentView } from '../../../control/serverless/deployments.js';
 import { GantryError } from '../../../domain/errors.js';
+import { callerGone } from '../../edge/caller-gone.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
 import { aicoreDeployment, aicoreStatus, AICORE_STATUSES } from './deployment-map.js';
@@ -204,6 +205,7 @@ async function inferenceRoutes(app: FastifyInstance, deps: EdgeDeps): Promise<vo
         body: req.body === undefined || req.body === null ? null : (req.body as IncomingMessage),
         contentLength: typeof req.headers['content-length'] === 'string' ? req.headers['content-length'] : null,
         cost: 1,
+        gone: callerGone(reply.raw),
       });
       return reply.code(res.status).headers(res.headers).send(res.body);
     };

@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Abort } from '../../../gateway/abort.js';
 import type { Principal } from '../../../control/principal.js';
 import { ERROR_CODES, GantryError, type ErrorCode } from '../../../domain/errors.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
+import { callerGone } from '../../edge/caller-gone.js';
 import { principal } from '../../edge/principal.js';
 import { durationParam } from './duration.js';
 import { knownFields, objectBody, type Query } from './query.js';
@@ -36,6 +38,7 @@ export async function inferDocs(
   docs: readonly unknown[],
   inferenceConfig: unknown,
   timeoutMs: number,
+  gone?: Abort,
 ): Promise<unknown[]> {
   const d = await deps.control.ml.inferenceTarget(p, id);
   const body = Buffer.from(JSON.stringify(inferenceConfig === undefined ? { docs } : { docs, inference_config: inferenceConfig }));
@@ -50,6 +53,7 @@ export async function inferDocs(
       contentLength: String(body.length),
       cost: 1,
       timeoutMs,
+      gone,
     },
   );
   const text = Buffer.from(await res.body.arrayBuffer()).toString('utf8');
@@ -61,14 +65,14 @@ export async function inferDocs(
 
 /** `_infer` (and the deprecated `/deployment/_infer`, which adds a warning header). */
 export function elasticInferRoutes(app: FastifyInstance, deps: EdgeDeps): void {
-  const handler = async (req: FastifyRequest<{ Params: { model_id: string } }>): Promise<unknown> => {
+  const handler = async (req: FastifyRequest<{ Params: { model_id: string } }>, reply: FastifyReply): Promise<unknown> => {
     const q = req.query as Query;
     const timeoutMs = durationParam(q, 'timeout', INFER_TIMEOUT_MS);
     const body = objectBody(req.body, { optional: false });
     knownFields(body, INFER_FIELDS, 'infer_trained_model');
     const docs = body.docs ?? (body.input !== undefined ? [{ text_field: body.input }] : undefined);
     if (!Array.isArray(docs) || docs.length === 0) throw new GantryError('MISSING_INPUT', '[docs] must be a non-empty array of documents.', { field: 'docs' });
-    return { inference_results: await inferDocs(deps, principal(req), req.params.model_id, docs, body.inference_config, timeoutMs) };
+    return { inference_results: await inferDocs(deps, principal(req), req.params.model_id, docs, body.inference_config, timeoutMs, callerGone(reply.raw)) };
   };
   app.post('/_ml/trained_models/:model_id/_infer', handler);
   app.post<{ Params: { model_id: string } }>('/_ml/trained_models/:model_id/deployment/_infer', async (req, reply) => {
@@ -76,6 +80,6 @@ export function elasticInferRoutes(app: FastifyInstance, deps: EdgeDeps): void {
       'warning',
       '299 Elasticsearch-9.1.0 "[/_ml/trained_models/{model_id}/deployment/_infer] is deprecated! Use [/_ml/trained_models/{model_id}/_infer] instead."',
     );
-    return handler(req);
+    return handler(req, reply);
   });
 }

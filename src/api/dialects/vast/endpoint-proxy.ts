@@ -2,9 +2,11 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Readable } from 'node:stream';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { boundedMemo } from '../../../domain/bounded-memo.js';
+import type { Abort } from '../../../gateway/abort.js';
 import type { Gateway } from '../../../gateway/gateway.js';
 import type { ForwardResponse } from '../../../gateway/proxy.js';
 import { bearerOf } from '../../edge/api-key.js';
+import { callerGone } from '../../edge/caller-gone.js';
 import type { DataRoute } from '../../edge/data-path.js';
 import { costOf, headerNumber } from './cost.js';
 
@@ -23,6 +25,8 @@ export interface EndpointCall {
   readonly headers: IncomingHttpHeaders;
   /** The request stream when it has a body. */
   readonly body: IncomingMessage | null;
+  /** Aborts when the caller left: see `ProxyRequest.gone`. */
+  readonly gone: Abort;
 }
 
 /** Vast's serverless proxy: the call goes to a worker of the endpoint through the gateway. */
@@ -34,6 +38,7 @@ export function callEndpoint(control: ControlPlane, gateway: Gateway, c: Endpoin
     body: c.body,
     contentLength: typeof c.headers['content-length'] === 'string' ? c.headers['content-length'] : null,
     cost: costOf(headerNumber(c.headers['x-gantry-cost']), control.ctx.settings.maxRequestCost, 'X-Gantry-Cost'),
+    gone: c.gone,
   });
 }
 
@@ -80,13 +85,13 @@ export function endpointDataRoute(control: ControlPlane, gateway: Gateway): Data
   return {
     prefix: '/endpoints/',
     label: 'serverless',
-    wire(h) {
+    wire(h, caller) {
       const url = seenUrl(h.target);
       // A name that is not plain visible text goes the full way (it becomes a header value for the worker).
       if (url === null || !VISIBLE.test(url.name)) return null;
       const key = bearerOf(h.authorization ?? undefined) ?? url.queryKey;
       const cost = costOf(headerNumber(h.cost ?? undefined), control.ctx.settings.maxRequestCost, 'X-Gantry-Cost');
-      return gateway.forward(url.name, key, cost, url.path);
+      return gateway.forward(url.name, key, cost, url.path, caller);
     },
     take(target) {
       const url = simpleUrl(target);
@@ -98,7 +103,15 @@ export function endpointDataRoute(control: ControlPlane, gateway: Gateway): Data
         const hasBody =
           req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
         const key = bearerOf(req.headers.authorization) ?? queryKey;
-        const res = await callEndpoint(control, gateway, { name, path, key, method: req.method ?? 'GET', headers: req.headers, body: hasBody ? req : null });
+        const res = await callEndpoint(control, gateway, {
+          name,
+          path,
+          key,
+          method: req.method ?? 'GET',
+          headers: req.headers,
+          body: hasBody ? req : null,
+          gone: callerGone(out),
+        });
         if (out.destroyed) {
           discard(res.body); // the caller left while it waited: let the worker's answer go, and its slot with it
           return;

@@ -5,6 +5,7 @@ import type { ControlPlane } from '../../../control/control-plane.js';
 import { assertNever, GantryError } from '../../../domain/errors.js';
 import type { Gateway } from '../../../gateway/gateway.js';
 import { apiKeyOf, bearerOf } from '../../edge/api-key.js';
+import { callerGone } from '../../edge/caller-gone.js';
 import { costOf } from './cost.js';
 import { callEndpoint, isSmall, workerPath } from './endpoint-proxy.js';
 import { asObject, optNumber, optString, parseId } from './parse.js';
@@ -88,7 +89,15 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
       const { path, queryKey } = workerPath(`/${req.params['*'] ?? ''}`, search < 0 ? '' : req.url.slice(search));
       const body = req.body === undefined || req.body === null ? null : (req.body as IncomingMessage);
       const key = bearerOf(req.headers.authorization) ?? queryKey;
-      const res = await callEndpoint(control, gateway, { name: req.params.name ?? '', path, key, method: req.method, headers: req.headers, body });
+      const res = await callEndpoint(control, gateway, {
+        name: req.params.name ?? '',
+        path,
+        key,
+        method: req.method,
+        headers: req.headers,
+        body,
+        gone: callerGone(reply.raw),
+      });
       return reply
         .code(res.status)
         .headers(res.headers)
