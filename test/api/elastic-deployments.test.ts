@@ -123,6 +123,40 @@ for (const ts of ONE_STORE)
       assert.equal((await post('/_ml/trained_models/q1/deployment/_stop?force=true')).status, 200);
     });
 
+    it('an _infer whose caller leaves while it waits in the queue gives its place to the next: queued, not refused', async () => {
+      const s = await post(
+        '/_ml/trained_models/m/deployment/_start?deployment_id=q2&queue_capacity=1&gantry_inference_delay_ms=5000&wait_for=started&timeout=120s',
+      );
+      assert.equal(s.status, 200, s.text);
+      const d = await g.control.ml.deployment(await g.control.authenticate(g.adminKey), 'q2');
+      assert.ok(d);
+      const pending = () => g.control.ctx.traffic.pending(d.view.endpoint.id);
+      const infer = (signal?: AbortSignal) =>
+        fetch(`${g.url}/_ml/trained_models/q2/_infer?timeout=60s`, {
+          method: 'POST',
+          headers: { authorization: `ApiKey ${g.adminKey as string}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ docs: [{ text_field: 'x' }] }),
+          signal,
+        });
+      const first = infer();
+      await until('one in flight', async () => pending().inFlight === 1);
+      const ac = new AbortController();
+      const leaving = infer(ac.signal).catch(() => 'left');
+      await until('one queued', async () => pending().queued === 1);
+      ac.abort();
+      assert.equal(await leaving, 'left');
+      await until('its place given up', async () => pending().queued === 0);
+      assert.equal(pending().inFlight, 1, 'while the first is still at the worker');
+      // The queue holds one: had the caller gone kept its place, this one would be refused (429).
+      const next = await infer();
+      assert.equal(next.status, 200, await next.text());
+      assert.equal((await first).status, 200);
+      const st = await c.ml.getTrainedModelsStats({ model_id: 'm' });
+      const q2 = st.trained_model_stats.find((x) => x.deployment_stats?.deployment_id === 'q2')?.deployment_stats;
+      assert.deepEqual([q2?.rejected_execution_count, q2?.timeout_count, q2?.inference_count], [0, 0, 2]);
+      assert.equal((await post('/_ml/trained_models/q2/deployment/_stop?force=true')).status, 200);
+    });
+
     it('infer errors: not deployed 409, missing field 400, tiny timeout 408; stats shape', async () => {
       const nd = await post('/_ml/trained_models/other/_infer', { docs: [{ text_field: 'x' }] });
       assert.equal(nd.status, 409);

@@ -136,7 +136,11 @@ for (const ts of ONE_STORE) {
       };
       const left = async (): Promise<number> =>
         Number(/gantry_serverless_requests_total\{outcome="CALLER_LEFT"\} (\d+)/.exec(await (await fetch(`${g.url}/metrics`)).text())?.[1] ?? 0);
+      const metrics = async (): Promise<string> => (await fetch(`${g.url}/metrics`)).text();
+      const answered4xx = async (): Promise<number> =>
+        Number(/gantry_http_requests_total\{dialect="serverless",code="4xx"\} (\d+)/.exec(await metrics())?.[1] ?? 0);
       const before = await left();
+      const before4xx = await answered4xx();
       // perf 2, max_queue_time 1: the worker takes two requests, the others wait in the gateway's queue.
       const busy = [call(g, 'fast', '/w?ms=6000'), call(g, 'fast', '/w?ms=6000')];
       await until('the worker busy', async () => (await held())[1] === 2);
@@ -158,6 +162,8 @@ for (const ts of ONE_STORE) {
         });
         assert.equal(inFlight, 2, 'they left the queue while the worker was still busy, not once it had room');
         assert.equal(await left(), before + 2);
+        // Neither was answered: 499 in the HTTP metrics, whichever path served it.
+        await until('both counted as 4xx', async () => (await answered4xx()) === before4xx + 2);
       } finally {
         await Promise.all([wire.destroy(), framework.destroy()]);
       }
