@@ -79,7 +79,7 @@ export interface Waiter {
   readonly resolve: (a: Assignment) => void;
   readonly reject: (e: GantryError) => void;
   readonly timer: NodeJS.Timeout;
-  /** Stops listening to the request's deadline. */
+  /** Stops listening to the request's deadline and to its caller leaving. */
   readonly unlisten: () => void;
 }
 

@@ -184,7 +184,8 @@ export class Traffic implements TrafficGate {
       const out = (e: GantryError, timedOut: boolean): void => {
         clearTimeout(waiter.timer);
         unlisten();
-        if (t.queue.includes(waiter)) t.queue.splice(t.queue.indexOf(waiter), 1);
+        const i = t.queue.indexOf(waiter);
+        if (i >= 0) t.queue.splice(i, 1);
         if (timedOut && closed(t)) t.refused++;
         if (timedOut) t.tally.timedOut();
         reject(e);
