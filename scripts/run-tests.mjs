@@ -31,14 +31,7 @@ function freePort() {
   });
 }
 
-// The long suites first (real processes, browsers, the official clients), the quick ones last: with a few
-// files at a time, a long file begun late would run on alone at the end (longest first keeps the tail short).
-const FIRST = ['system', 'compat', 'api', 'contract'];
-const rank = (f) => {
-  const i = FIRST.findIndex((d) => f.includes(`/dist/test/${d}/`));
-  return i < 0 ? FIRST.length : i;
-};
-const files = (only.length > 0 ? only : findTests(join(root, 'dist', 'test'))).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+const files = (only.length > 0 ? only : findTests(join(root, 'dist', 'test'))).sort();
 let pg = null;
 const env = { ...process.env, GANTRY_TEST_STORES: stores.join(',') };
 if (stores.includes('postgres')) {
