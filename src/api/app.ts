@@ -77,13 +77,23 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', exactContentTypes(o.dialects));
   // Each label's children bound once, not looked up by a label object per request.
   const meters = new Map<string, ReturnType<typeof httpMeter>>();
-  app.addHook('onResponse', async (req, reply) => {
+  const meter = (req: FastifyRequest, status: number, seconds: number): void => {
     const edge = req.routeOptions.config.edge;
     const dialect = edge?.label ?? edge?.dialect ?? 'other';
-    let meter = meters.get(dialect);
-    if (meter === undefined) meters.set(dialect, (meter = httpMeter(o.metrics, dialect)));
-    // An answer not written whole (the caller left first) is 499, as on the data and wire paths.
-    meter(reply.raw.writableFinished ? reply.statusCode : 499, reply.elapsedTime / 1000);
+    let m = meters.get(dialect);
+    if (m === undefined) meters.set(dialect, (m = httpMeter(o.metrics, dialect)));
+    m(status, seconds);
+  };
+  app.addHook('onResponse', async (req, reply) => {
+    if (reply.raw.writableFinished) meter(req, reply.statusCode, reply.elapsedTime / 1000);
+  });
+  // An answer not written whole (the caller left first) is 499, as on the data and wire paths: fastify
+  // runs no onResponse for it (nor onRequestAbort once the request was read), so the response's close says it.
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) meter(req, 499, reply.elapsedTime / 1000);
+    });
+    done();
   });
 
   // Every route served, so tests can probe them all (the cross-tenant test) and docs can list them.

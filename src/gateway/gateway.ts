@@ -263,7 +263,9 @@ export class Gateway {
   async #counted(name: string, resolve: () => Promise<ResolvedEndpoint>, r: ProxyRequest): Promise<ForwardResponse> {
     try {
       const res = await this.#proxy(name, resolve, r);
-      this.#answered.inc();
+      // A caller gone before its worker's answer began is counted as left, as on the wire path.
+      if (r.gone?.aborted === true) this.#metrics.serverlessRequests.inc({ outcome: 'CALLER_LEFT' });
+      else this.#answered.inc();
       return res;
     } catch (err) {
       this.#countFailed(err);

@@ -154,12 +154,15 @@ export class Traffic implements TrafficGate {
    * (CALLER_LEFT, counted neither as timed out nor refused), not held until a worker has room.
    */
   async acquire(endpointId: number, requested: number, deadline?: AbortSignal, gone?: Abort): Promise<Assignment> {
-    if (gone?.aborted === true) throw callerLeft(endpointId); // while its key or endpoint was read, or between tries
+    // Checked again after each wait: the caller may leave while its key, endpoint or worker list is read.
+    const left = (): boolean => gone?.aborted === true;
+    if (left()) throw callerLeft(endpointId);
     const t = this.#ep(endpointId);
     const cost = this.#arrive(endpointId, t, requested);
     t.tally.seen();
     const view = await this.#view(endpointId, t);
     if (!view.accepting) throw stopped(view);
+    if (left()) throw callerLeft(endpointId);
     const w = t.queue.length === 0 ? t.pick(view, cost, this.#o.now()) : null;
     if (w !== null) {
       this.#shared.held(endpointId);

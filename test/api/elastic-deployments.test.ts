@@ -138,6 +138,9 @@ for (const ts of ONE_STORE)
           body: JSON.stringify({ docs: [{ text_field: 'x' }] }),
           signal,
         });
+      const answered4xx = async (): Promise<number> =>
+        Number(/gantry_http_requests_total\{dialect="elastic",code="4xx"\} (\d+)/.exec(await (await fetch(`${g.url}/metrics`)).text())?.[1] ?? 0);
+      const before4xx = await answered4xx();
       const first = infer();
       await until('one in flight', async () => pending().inFlight === 1);
       const ac = new AbortController();
@@ -147,6 +150,7 @@ for (const ts of ONE_STORE)
       assert.equal(await leaving, 'left');
       await until('its place given up', async () => pending().queued === 0);
       assert.equal(pending().inFlight, 1, 'while the first is still at the worker');
+      await until('the one that left counted as 499 in the HTTP metrics', async () => (await answered4xx()) === before4xx + 1);
       // The queue holds one: had the caller gone kept its place, this one would be refused (429).
       const next = await infer();
       assert.equal(next.status, 200, await next.text());

@@ -142,7 +142,7 @@ for (const ts of ONE_STORE) {
       const before = await left();
       const before4xx = await answered4xx();
       // perf 2, max_queue_time 1: the worker takes two requests, the others wait in the gateway's queue.
-      const busy = [call(g, 'fast', '/w?ms=6000'), call(g, 'fast', '/w?ms=6000')];
+      const busy = [call(g, 'fast', '/w?ms=8000'), call(g, 'fast', '/w?ms=8000')];
       await until('the worker busy', async () => (await held())[1] === 2);
       // One caller on a fresh connection (the wire path), one whose connection went to Node's server (an API call first).
       const [wire, framework] = [new Client(g.url), new Client(g.url)];

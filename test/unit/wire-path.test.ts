@@ -16,6 +16,9 @@ import { WireUpstreams } from '../../src/gateway/wire-upstream.js';
  * exercised through `gantry` in test/api/endpoint-data-path.test.ts.
  */
 
+/** How the worker answers `/late`, once the test lets it. */
+let late: (() => void) | null = null;
+
 /** What the worker answers, by path. */
 const ANSWERS: Record<string, (s: Socket) => void> = {
   '/len': (s) => s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nKeep-Alive: timeout=5\r\n\r\nhello'),
@@ -36,7 +39,7 @@ const ANSWERS: Record<string, (s: Socket) => void> = {
   '/badchunk': (s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
   '/silent': () => undefined,
   '/late': (s) => {
-    setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate'), 150);
+    late = () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate');
   },
 };
 
@@ -441,6 +444,8 @@ describe('the wire path', () => {
     const gone = new Promise((r) => accepted?.once('close', r));
     c.socket.resetAndDestroy();
     await gone;
+    assert.deepEqual(events, [], 'nothing yet: the worker is still at work on it');
+    late?.();
     for (let i = 0; i < 200 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(events, ['left 200', 'meter 499']);
   });

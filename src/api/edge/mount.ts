@@ -73,6 +73,7 @@ export function renderError(d: ApiDialect, err: unknown, req: ErrorRequest, log:
   const status = d.errorStatus !== undefined ? d.errorStatus(error, known.status) : known.status;
   // Only faults are errors; a stopped endpoint or a busy queue answering 503/504 is expected traffic.
   if (error.kind === 'internal') log.error({ err, dialect: d.name }, 'request failed');
+  else if (error.code === 'CALLER_LEFT') log.debug({ code: error.code, dialect: d.name }, error.message);
   else if (status >= 500) log.warn({ code: error.code, status, dialect: d.name }, error.message);
   else log.info({ code: error.code, status, dialect: d.name }, error.message);
   const headers: Record<string, string | readonly string[]> = { ...d.responseHeaders?.(status), 'content-type': d.errorContentType ?? 'application/json' };
