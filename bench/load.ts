@@ -22,16 +22,19 @@ export interface LoadSpec {
 /** Every load starts with this long unmeasured: connections opened, code warmed. */
 const WARM_MS = 1_000;
 
+/** One GET of `s` on `pool`, answered 200 and read whole: its latency in ms. */
+async function timedGet(pool: Pool, s: LoadSpec): Promise<number> {
+  const t = process.hrtime.bigint();
+  const res = await pool.request({ method: 'GET', path: s.path, headers: s.headers });
+  await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`bench: ${s.origin}${s.path} answered ${res.statusCode}`);
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
 /** The load from this process, with undici: its CPU is taken from the same cores as what it measures. */
 export async function load(s: LoadSpec): Promise<Load> {
   const pool = new Pool(s.origin, { connections: s.connections, pipelining: 1 });
-  const one = async (): Promise<number> => {
-    const t = process.hrtime.bigint();
-    const res = await pool.request({ method: 'GET', path: s.path, headers: s.headers });
-    await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`bench: ${s.origin}${s.path} answered ${res.statusCode}`);
-    return Number(process.hrtime.bigint() - t) / 1e6;
-  };
+  const one = (): Promise<number> => timedGet(pool, s);
   const callers = async (until: (now: number) => boolean, done: (ms: number) => void): Promise<void> => {
     await Promise.all(
       Array.from({ length: s.connections }, async () => {
@@ -74,14 +77,7 @@ export const INTERLEAVED_BLOCK = Math.max(1, Number(process.env.GANTRY_BENCH_PRO
  */
 export async function interleaved(specs: readonly LoadSpec[], durationMs: number): Promise<(Load & { added: number; addedIqr: [number, number] })[]> {
   const pools = specs.map((s) => new Pool(s.origin, { connections: 1, pipelining: 1 }));
-  const one = async (i: number): Promise<number> => {
-    const s = specs[i] as LoadSpec;
-    const t = process.hrtime.bigint();
-    const res = await (pools[i] as Pool).request({ method: 'GET', path: s.path, headers: s.headers });
-    await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`bench: ${s.origin}${s.path} answered ${res.statusCode}`);
-    return Number(process.hrtime.bigint() - t) / 1e6;
-  };
+  const one = (i: number): Promise<number> => timedGet(pools[i] as Pool, specs[i] as LoadSpec);
   /** Rounds until `ms` passed: every latency per spec, and per spec each round's block median. */
   const rounds = async (ms: number): Promise<{ all: number[][]; blocks: number[][] }> => {
     const all: number[][] = specs.map(() => []);
