@@ -123,7 +123,7 @@ for (const ts of ONE_STORE)
       assert.equal((await post('/_ml/trained_models/q1/deployment/_stop?force=true')).status, 200);
     });
 
-    it('an _infer whose caller leaves while it waits in the queue gives its place to the next: queued, not refused', async () => {
+    it('an _infer (or a pipeline simulation) whose caller leaves while it waits in the queue gives its place to the next: queued, not refused', async () => {
       const s = await post(
         '/_ml/trained_models/m/deployment/_start?deployment_id=q2&queue_capacity=1&gantry_inference_delay_ms=5000&wait_for=started&timeout=120s',
       );
@@ -149,8 +149,20 @@ for (const ts of ONE_STORE)
       ac.abort();
       assert.equal(await leaving, 'left');
       await until('its place given up', async () => pending().queued === 0);
+      // The pipeline simulation calls the same inference: its caller leaving gives the place up too.
+      const ac2 = new AbortController();
+      const simulating = fetch(`${g.url}/_ingest/pipeline/_simulate`, {
+        method: 'POST',
+        headers: { authorization: `ApiKey ${g.adminKey as string}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ pipeline: { processors: [{ inference: { model_id: 'q2' } }] }, docs: [{ _source: { text_field: 'x' } }] }),
+        signal: ac2.signal,
+      }).catch(() => 'left');
+      await until('the simulation queued', async () => pending().queued === 1);
+      ac2.abort();
+      assert.equal(await simulating, 'left');
+      await until('its place given up too', async () => pending().queued === 0);
       assert.equal(pending().inFlight, 1, 'while the first is still at the worker');
-      await until('the one that left counted as 499 in the HTTP metrics', async () => (await answered4xx()) === before4xx + 1);
+      await until('both that left counted as 499 in the HTTP metrics', async () => (await answered4xx()) === before4xx + 2);
       // The queue holds one: had the caller gone kept its place, this one would be refused (429).
       const next = await infer();
       assert.equal(next.status, 200, await next.text());

@@ -1,6 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../../control/principal.js';
 import { GantryError, isGantryError } from '../../../domain/errors.js';
+import type { Abort } from '../../../gateway/abort.js';
+import { callerGone } from '../../edge/caller-gone.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
 import { esTypeOf } from './errors.js';
@@ -36,7 +38,7 @@ function setPath(o: Obj, path: string, v: unknown): void {
  * output fields; otherwise `field_map` renames the document's fields to the model's input field and
  * the result goes under `target_field` (default `ml.inference.<tag or model id>`).
  */
-async function runInference(deps: EdgeDeps, p: Principal, proc: Obj, source: Obj): Promise<void> {
+async function runInference(deps: EdgeDeps, p: Principal, proc: Obj, source: Obj, gone: Abort): Promise<void> {
   const modelId = String(proc.model_id);
   const config = proc.inference_config;
   const io = proc.input_output;
@@ -49,7 +51,7 @@ async function runInference(deps: EdgeDeps, p: Principal, proc: Obj, source: Obj
           'INPUT_FIELD_MISSING',
           `Input field [${typeof pair.input_field === 'string' ? pair.input_field : ''}] does not exist in the source document`,
         );
-      const [r] = await inferDocs(deps, p, modelId, [{ text_field: input }], config, SIMULATE_TIMEOUT_MS);
+      const [r] = await inferDocs(deps, p, modelId, [{ text_field: input }], config, SIMULATE_TIMEOUT_MS, gone);
       setPath(
         source,
         typeof pair.output_field === 'string' ? pair.output_field : `ml.inference.${typeof pair.input_field === 'string' ? pair.input_field : ''}`,
@@ -61,7 +63,7 @@ async function runInference(deps: EdgeDeps, p: Principal, proc: Obj, source: Obj
   const doc: Obj = { ...source };
   if (isObj(proc.field_map))
     for (const [from, to] of Object.entries(proc.field_map)) if (getPath(source, from) !== undefined) doc[String(to)] = getPath(source, from);
-  const [r] = await inferDocs(deps, p, modelId, [doc], config, SIMULATE_TIMEOUT_MS);
+  const [r] = await inferDocs(deps, p, modelId, [doc], config, SIMULATE_TIMEOUT_MS, gone);
   const target = typeof proc.target_field === 'string' ? proc.target_field : `ml.inference.${typeof proc.tag === 'string' ? proc.tag : modelId}`;
   setPath(source, target, { ...(isObj(r) ? r : { predicted_value: r }), model_id: modelId });
 }
@@ -74,7 +76,7 @@ function errorOf(err: unknown): Obj {
 
 /** `_simulate`: each document through the pipeline's inference processors, answered per document. */
 export function elasticSimulateRoutes(app: FastifyInstance, deps: EdgeDeps): void {
-  const handler = async (req: FastifyRequest, id: string | null): Promise<unknown> => {
+  const handler = async (req: FastifyRequest, reply: FastifyReply, id: string | null): Promise<unknown> => {
     void (req.query as Query);
     const p = principal(req);
     const body = objectBody(req.body, { optional: false });
@@ -83,11 +85,13 @@ export function elasticSimulateRoutes(app: FastifyInstance, deps: EdgeDeps): voi
       throw new GantryError('MISSING_INPUT', 'must specify at least one document in [docs]', { field: 'docs' });
     const processors = Array.isArray(pipeline.processors) ? pipeline.processors.filter(isObj) : [];
     const docs = [];
+    // A caller that leaves gives up its queue places: the documents left fail at once (CALLER_LEFT).
+    const gone = callerGone(reply.raw);
     for (const raw of body.docs) {
       const d = isObj(raw) ? raw : {};
       const source: Obj = isObj(d._source) ? structuredClone(d._source) : {};
       try {
-        for (const proc of processors) if (isObj(proc.inference)) await runInference(deps, p, proc.inference, source);
+        for (const proc of processors) if (isObj(proc.inference)) await runInference(deps, p, proc.inference, source, gone);
         docs.push({
           doc: { _index: d._index ?? '_index', _id: d._id ?? '_id', _version: '-3', _source: source, _ingest: { timestamp: new Date().toISOString() } },
         });
@@ -97,6 +101,6 @@ export function elasticSimulateRoutes(app: FastifyInstance, deps: EdgeDeps): voi
     }
     return { docs };
   };
-  app.post('/_ingest/pipeline/_simulate', async (req) => handler(req, null));
-  app.post<{ Params: { id: string } }>('/_ingest/pipeline/:id/_simulate', async (req) => handler(req, req.params.id));
+  app.post('/_ingest/pipeline/_simulate', async (req, reply) => handler(req, reply, null));
+  app.post<{ Params: { id: string } }>('/_ingest/pipeline/:id/_simulate', async (req, reply) => handler(req, reply, req.params.id));
 }
