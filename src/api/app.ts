@@ -59,7 +59,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     // One line per request is noise at info level; errors and transitions are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimitBytes ?? 1024 * 1024,
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // Path ids as long as a dialect allows (AI Core's resource groups take 253 characters; fastify's default is 100).
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 512 },
     return503OnClosing: true,
     // A route's schema that forbids extra fields means a 400 for them, not fastify's silent removal.
     ajv: { customOptions: { removeAdditional: false } },

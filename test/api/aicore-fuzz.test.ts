@@ -287,6 +287,53 @@ describe('AI Core API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
     assert.ok(prototypeClean(), 'Object.prototype was polluted');
   });
 
+  it('a number, a boolean or a one-element array where a string belongs is a 400, not converted and acted on', async () => {
+    const key = g.adminKey!;
+    const refused = async (method: string, path: string, body: unknown, o: { group?: null; contentType?: string } = {}): Promise<void> => {
+      const r = await lm(g, key, method, path, body, o);
+      assert.equal(r.status, 400, `${method} ${path} ${JSON.stringify(body)} → ${r.status} ${r.text}`);
+      assert.equal(r.body.error.code, 'INVALID_ARGUMENT', r.text);
+    };
+    await refused('PATCH', `/v2/lm/deployments/${real.id}`, { targetStatus: ['STOPPED'] });
+    await refused('PATCH', `/v2/lm/deployments/${real.id}`, { targetStatus: 5 });
+    await refused(
+      'PATCH',
+      '/v2/lm/deployments',
+      { deployments: [{ id: [real.id], targetStatus: ['STOPPED'] }] },
+      { contentType: 'application/merge-patch+json' },
+    );
+    await refused('POST', '/v2/lm/deployments', { configurationId: [real.configurationId] });
+    for (const resourceGroupId of [true, 12345, ['team-b']]) await refused('POST', '/v2/admin/resourceGroups', { resourceGroupId }, { group: null });
+    await refused('POST', '/v2/admin/resourceGroups', { resourceGroupId: 'typed-rg', labels: [{ key: 'ext.ai.sap.com/x', value: 5 }] }, { group: null });
+    const conf = { executableId: 'fuzz-exe', scenarioId: 'fuzz-scn' };
+    await refused('POST', '/v2/lm/configurations', { ...conf, name: ['x'] });
+    await refused('POST', '/v2/lm/configurations', { ...conf, name: 'c2', parameterBindings: [{ key: 'modelName', value: 5 }] });
+    // Nothing was acted on: the deployment still runs as asked, no group or configuration was made.
+    const d = await lm(g, key, 'GET', `/v2/lm/deployments/${real.id}`);
+    assert.equal(d.body.targetStatus, 'RUNNING', d.text);
+    for (const id of ['true', '12345', 'team-b', 'typed-rg'])
+      assert.equal((await lm(g, key, 'GET', `/v2/admin/resourceGroups/${id}`, undefined, { group: null })).status, 404, id);
+    assert.equal((await lm(g, key, 'GET', '/v2/lm/configurations?$top=100')).body.count, 1);
+    // Query strings are text: a number there is still read as one.
+    const top = await lm(g, key, 'GET', '/v2/lm/deployments?$top=1&$skip=0');
+    assert.equal(top.status, 200, top.text);
+  });
+
+  it('a resource group with an id of the longest length allowed (253) can be read, relabelled and deleted by its URL', async () => {
+    const key = g.adminKey!;
+    const id = `long-${'r'.repeat(248)}`;
+    assert.equal(id.length, 253);
+    const made = await lm(g, key, 'POST', '/v2/admin/resourceGroups', { resourceGroupId: id }, { group: null });
+    assert.equal(made.status, 202, made.text);
+    const got = await lm(g, key, 'GET', `/v2/admin/resourceGroups/${id}`, undefined, { group: null });
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.body.resourceGroupId, id);
+    const patched = await lm(g, key, 'PATCH', `/v2/admin/resourceGroups/${id}`, { labels: [{ key: 'ext.ai.sap.com/team', value: 'a' }] }, { group: null });
+    assert.ok(patched.status < 300, patched.text);
+    const deleted = await lm(g, key, 'DELETE', `/v2/admin/resourceGroups/${id}`, undefined, { group: null });
+    assert.ok(deleted.status < 300, deleted.text);
+  });
+
   it('the empty body under a JSON content type the SDK sends on GET and DELETE is accepted', async () => {
     for (const [method, path] of [
       ['GET', '/v2/lm/deployments'],

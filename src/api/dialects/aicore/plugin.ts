@@ -5,6 +5,7 @@ import { aicoreCatalogRoutes } from './catalog.js';
 import { aicoreDeploymentRoutes } from './deployments.js';
 import { aicoreErrorBody, aicoreErrorStatus } from './errors.js';
 import { aicoreRouteConfig } from './route-config.js';
+import { strictBodies } from './strict-bodies.js';
 
 /**
  * SAP AI Core's AI API (`/v2/lm/...`, `/v2/admin/...`), its OAuth2 token endpoint (`/oauth/token`)
@@ -24,6 +25,7 @@ export const aicoreDialect: ApiDialect = {
 };
 
 async function aicoreRoutes(app: FastifyInstance, deps: EdgeDeps): Promise<void> {
+  strictBodies(app);
   aicoreAuthRoutes(app, deps);
   aicoreCatalogRoutes(app, deps);
   await aicoreDeploymentRoutes(app, deps);

@@ -157,7 +157,7 @@ export async function vastCodeDeploymentRoutes(app: FastifyInstance, control: Co
   });
   app.get('/api/v0/deployment/:id/download_url', async (req: Req) => {
     const t = await sl.codeDownloadToken(principal(req), parseId(req.params.id, 'deployment id'));
-    // The token goes in the query: it is longer than a path segment may be (fastify's maxParamLength).
+    // The token goes in the query, not the path: a path segment is bounded (fastify's maxParamLength, app.ts).
     return { success: true, download_url: `${baseUrl(req)}/api/v0/deployment_code/?token=${t.token}`, expires_at: t.expiresAt / 1000 };
   });
   app.get('/api/v0/deployment_code', async (req: FastifyRequest<{ Querystring: Record<string, unknown> }>, reply) => {
