@@ -200,4 +200,27 @@ for (const ts of ONE_STORE)
       assert.equal(none.status, 404);
       assert.equal((await post('/_ml/trained_models/other/deployment/_stop')).status, 200);
     });
+
+    it('a forced delete of a deployed model stops its deployment first; a bad delete timeout is a 400 that deletes nothing', async () => {
+      await uploadModel(c, 'doomed', classifier, CLASSIFICATION);
+      await c.ml.startTrainedModelDeployment({ model_id: 'doomed', wait_for: 'started', timeout: '120s' });
+      // `0` is a time value as in Elasticsearch (no unit needed): the infer times out, it is not refused.
+      const zero = await post('/_ml/trained_models/doomed/_infer?timeout=0', { docs: [{ text_field: 'x' }] });
+      assert.notEqual(zero.status, 400, zero.text);
+      const bad = await esRaw(g, 'DELETE', '/_ml/trained_models/doomed?force=true&timeout=abc');
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal(bad.body.error.type, 'illegal_argument_exception');
+      assert.equal((await post('/_ml/trained_models/doomed/_infer', { docs: [{ text_field: 'x' }] })).status, 200, 'still deployed');
+      assert.equal((await esRaw(g, 'DELETE', '/_ml/trained_models/doomed')).status, 409, 'deployed: kept unless forced');
+      const del = await esRaw(g, 'DELETE', '/_ml/trained_models/doomed?force=true&timeout=60s');
+      assert.equal(del.status, 200, del.text);
+      const st = await c.ml.getTrainedModelsStats();
+      assert.equal(st.trained_model_stats.filter((x) => x.model_id === 'doomed' || x.deployment_stats?.deployment_id === 'doomed').length, 0);
+      assert.equal((await post('/_ml/trained_models/doomed/_infer', { docs: [{ text_field: 'x' }] })).status, 404);
+      // A new model of the same id has no deployment of the old one.
+      await uploadModel(c, 'doomed', classifier, CLASSIFICATION);
+      const again = await c.ml.getTrainedModelsStats({ model_id: 'doomed' });
+      assert.equal(again.trained_model_stats[0]?.deployment_stats, undefined);
+      assert.deepEqual(await c.ml.deleteTrainedModel({ model_id: 'doomed' }), { acknowledged: true });
+    });
   });

@@ -9,6 +9,7 @@ import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { aliasesByModel, pipelinesByAlias } from './aliases.js';
 import { pipelinesReferencing } from './pipelines.js';
+import { stopMlDeployment } from './stop.js';
 
 /** A model as `PUT /_ml/trained_models/{id}` describes it (shapes checked by the dialect, rules here). */
 export interface NewModelRequest {
@@ -176,10 +177,26 @@ export async function listTrainedModels(
   return { count: models.length, models: models.slice(q.from, q.from + q.size), aliases };
 }
 
-/** Delete a model with its parts, vocabulary and aliases: refused while deployed or referenced by a pipeline (by id or alias), unless forced. */
-export async function deleteTrainedModel(ctx: ControlContext, p: Principal, modelId: string, o: { force: boolean }): Promise<void> {
+/**
+ * Delete a model with its parts, vocabulary and aliases: refused while deployed or referenced by a
+ * pipeline (by id or alias), unless forced. Forced, its deployments are stopped first, as a forced
+ * `_stop` does (queued requests refused), within `timeoutMs`; a stop that does not finish keeps the model.
+ */
+export async function deleteTrainedModel(ctx: ControlContext, p: Principal, modelId: string, o: { force: boolean; timeoutMs: number }): Promise<void> {
   await ownModel(ctx, p, modelId, 'ml.write');
-  if (!o.force) {
+  if (o.force) {
+    for (const deploymentId of await modelDeploymentIds(ctx, p.accountId, modelId)) {
+      await stopMlDeployment(ctx, p, {
+        deploymentId,
+        allowNoMatch: true,
+        force: true,
+        finishPendingWork: false,
+        expandWildcards: false,
+        drainTimeoutMs: null,
+        timeoutMs: o.timeoutMs,
+      });
+    }
+  } else {
     const deployments = await modelDeploymentIds(ctx, p.accountId, modelId);
     if (deployments.length > 0) {
       throw new GantryError(

@@ -18,7 +18,7 @@ export function mlUseCases(ctx: ControlContext) {
     putDefinitionPart: (p: Principal, modelId: string, part: DefinitionPart) => models.putDefinitionPart(ctx, p, modelId, part),
     putVocabulary: (p: Principal, modelId: string, v: VocabularyRecord) => models.putVocabulary(ctx, p, modelId, v),
     listTrainedModels: (p: Principal, q: models.ModelQuery) => models.listTrainedModels(ctx, p, q),
-    deleteTrainedModel: (p: Principal, modelId: string, o: { force: boolean }) => models.deleteTrainedModel(ctx, p, modelId, o),
+    deleteTrainedModel: (p: Principal, modelId: string, o: { force: boolean; timeoutMs: number }) => models.deleteTrainedModel(ctx, p, modelId, o),
     putModelAlias: (p: Principal, r: { modelId: string; alias: string; reassign: boolean }) => aliases.putModelAlias(ctx, p, r),
     deleteModelAlias: (p: Principal, modelId: string, alias: string) => aliases.deleteModelAlias(ctx, p, modelId, alias),
 

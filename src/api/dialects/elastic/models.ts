@@ -2,27 +2,18 @@ import type { FastifyInstance } from 'fastify';
 import { GantryError } from '../../../domain/errors.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
+import { durationParam } from './duration.js';
 import { modelConfigBody } from './model-map.js';
-import {
-  boolParam,
-  csvParam,
-  intParam,
-  isStrictBase64,
-  knownFields,
-  objectBody,
-  optCount,
-  optObject,
-  optString,
-  optStringArray,
-  stringParam,
-  type Query,
-} from './query.js';
+import { boolParam, csvParam, intParam, isStrictBase64, knownFields, objectBody, optCount, optObject, optString, optStringArray, type Query } from './query.js';
 
 /**
  * Elasticsearch's http.max_content_length (100mb): a definition part travels base64 inside JSON, and
  * Eland-style uploads use parts of a few MiB, so the app-wide body limit is too small for them.
  */
 export const PART_BODY_LIMIT_BYTES = 100 * 1024 * 1024;
+
+/** Elasticsearch's default `timeout` of a model delete: a forced one stops the model's deployments within it. */
+const DELETE_TIMEOUT_MS = 30_000;
 
 const MODEL_FIELDS = new Set([
   'model_type',
@@ -133,8 +124,8 @@ export function elasticModelRoutes(app: FastifyInstance, deps: EdgeDeps): void {
 
   app.delete<{ Params: { model_id: string } }>('/_ml/trained_models/:model_id', async (req) => {
     const q = req.query as Query;
-    stringParam(q, 'timeout');
-    await ml.deleteTrainedModel(principal(req), req.params.model_id, { force: boolParam(q, 'force', false) });
+    const timeoutMs = durationParam(q, 'timeout', DELETE_TIMEOUT_MS);
+    await ml.deleteTrainedModel(principal(req), req.params.model_id, { force: boolParam(q, 'force', false), timeoutMs });
     return { acknowledged: true };
   });
 
