@@ -42,6 +42,9 @@ for (const ts of ONE_STORE)
         'wait_for=never',
         'timeout=soon',
         'deployment_id=other',
+        'deployment_id=UPPER.Case',
+        `deployment_id=${'d'.repeat(65)}`,
+        'deployment_id=-dash',
       ]) {
         const r = await post(`/_ml/trained_models/m/deployment/_start?${q}`);
         assert.equal(r.status, 400, `${q}: ${r.text}`);

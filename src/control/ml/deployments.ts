@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { GantryError } from '../../domain/errors.js';
 import type { TrainedModelRecord } from '../../domain/ml/records.js';
+import { checkModelId } from '../../domain/ml/models.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { createDeployment, listDeployments, type DeploymentView } from '../serverless/deployments.js';
@@ -223,6 +224,7 @@ export async function startMlDeployment(ctx: ControlContext, p: Principal, r: St
   authorize(p, 'serverless.write');
   checkStart(r);
   if (r.timeoutMs < 0 || r.timeoutMs > MAX_AWAIT_MS) throw invalid(`[timeout] must be at most ${MAX_AWAIT_MS / 1000}s`, 'timeout');
+  checkModelId(r.deploymentId, 'deployment_id');
   const model = await ownModel(ctx, p, r.modelId, 'ml.read');
   if (!model.fullyDefined) {
     throw new GantryError('MODEL_DEFINITION_MISSING', `Could not find trained model definition [${r.modelId}]`, { modelId: r.modelId });

@@ -3,12 +3,13 @@ import { GantryError } from '../errors.js';
 /** Elasticsearch's rule for model ids: lowercase letters, digits, `-` and `_`, alphanumeric at both ends, at most 64. */
 export const MODEL_ID_RULE = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
 
-export function checkModelId(id: string): void {
+/** A model id, or a deployment id (Elasticsearch holds both to the same rule). */
+export function checkModelId(id: string, field: 'model_id' | 'deployment_id' = 'model_id'): void {
   if (!MODEL_ID_RULE.test(id)) {
     throw new GantryError(
       'INVALID_ARGUMENT',
-      `Invalid model_id; '${id}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores; must start and end with alphanumeric, and be at most 64 characters.`,
-      { field: 'model_id' },
+      `Invalid ${field}; '${id}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores; must start and end with alphanumeric, and be at most 64 characters.`,
+      { field },
     );
   }
 }
