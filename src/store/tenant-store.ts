@@ -62,7 +62,8 @@ export interface TenantStore {
   updateAccountProfile(id: number, p: { readonly email?: string; readonly fullname?: string | null }): Promise<AccountRecord>;
 
   createApiKey(k: NewApiKey): Promise<ApiKeyRecord>;
-  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  /** A live key by its hash; with `revoked`, a revoked one too (a hash is never given to two keys). */
+  findApiKeyByHash(keyHash: string, o?: { readonly revoked?: boolean }): Promise<ApiKeyRecord | undefined>;
   /** A live key and its account in one query: what every authenticated request needs. */
   findKeyWithAccount(keyHash: string): Promise<{ key: ApiKeyRecord; account: AccountRecord } | undefined>;
   /** The same by key id (an access token names its key by id); revoked keys are not found. */

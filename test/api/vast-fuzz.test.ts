@@ -104,7 +104,7 @@ describe('vast API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
     'id',
     'mtoken',
   );
-  const op = fc.constantFrom('eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'notin', 'nin', 'like');
+  const op = fc.constantFrom('eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'notin', 'nin', 'like', 'toString', 'constructor', '__proto__');
   const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.dictionary(op, fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }));
   const body = fc.oneof(
     fc.dictionary(field, value, { maxKeys: 4 }).map((o) => JSON.stringify(o)),
@@ -123,7 +123,33 @@ describe('vast API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
     { maxKeys: 3 },
   );
 
-  // First, while the one GPU is free.
+  // First, while the one GPU is free (an offer is listed: searches run their filters on it).
+  it("names of Object's own methods as operators, limits or types are unknown input (400), never looked up on Object", async () => {
+    const hostile = ['{"toString":1}', '{"constructor":1}', '{"__proto__":"x"}', '{"valueOf":{}}', '{"hasOwnProperty":1}'];
+    const cases: [string, string, string | undefined][] = [];
+    for (const h of hostile) {
+      cases.push(['POST', '/api/v0/bundles/', `{"num_gpus":${h}}`], ['POST', '/api/v0/bundles/', `{"gpu_name":${h}}`]);
+      cases.push(
+        ['PUT', '/api/v0/search/asks/', `{"q":{"num_gpus":${h}}}`],
+        ['GET', `/api/v0/bundles/?q=${encodeURIComponent(`{"num_gpus":${h}}`)}`, undefined],
+      );
+      cases.push(['GET', `/api/v1/instances/?select_filters=${encodeURIComponent(`{"id":${h}}`)}`, undefined]);
+      cases.push(['GET', `/api/v0/invoices/?select_filters=${encodeURIComponent(`{"amount_cents":${h}}`)}`, undefined]);
+      for (const f of ['limit', 'allocated_storage']) cases.push(['POST', '/api/v0/bundles/', `{"${f}":${h}}`]);
+      cases.push(['GET', `/api/v1/instances/?limit=${encodeURIComponent(h)}`, undefined]);
+    }
+    for (const t of ['toString', 'constructor', '__proto__']) cases.push(['POST', '/api/v0/bundles/', `{"type":"${t}"}`]);
+    assert.ok(((await g.api('POST', '/api/v0/bundles/', {})).body.offers as unknown[]).length > 0, 'an offer is listed');
+    // A field of that name is a field Gantry's invoices do not have: it filters nothing out.
+    const field = await g.api('GET', `/api/v0/invoices/?select_filters=${encodeURIComponent('{"toString":{"eq":1},"constructor":{"eq":1}}')}`);
+    assert.equal(field.status, 200, field.text);
+    for (const [method, path, rawBody] of cases) {
+      const r = await g.api(method, path, undefined, { rawBody });
+      assert.equal(r.status, 400, `${method} ${path} ${rawBody ?? ''} → ${r.status} ${r.text}`);
+      assert.equal(r.body?.success, false, r.text);
+    }
+  });
+
   it('select_cols and label counts read only own fields: __proto__ and constructor are names like any other', async () => {
     const created = await g.api('PUT', '/api/v0/asks/1001/', { image: 'x', onstart: 'sleep 1', label: 'constructor', target_state: 'stopped' });
     assert.equal(created.status, 200, created.text);

@@ -22,6 +22,7 @@ export const HOSTILE_VALUES: readonly string[] = [
   '["__proto__"]',
   '"__proto__"',
   '"constructor"',
+  '{"toString":1,"valueOf":{}}',
 ];
 
 /** Whole bodies (JSON text). */

@@ -1,3 +1,4 @@
+import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey, newApiKey } from '../keys.js';
 
@@ -11,6 +12,14 @@ export async function bootstrapAdmin(ctx: ControlContext, presetKey: string | nu
   if (existing) {
     // A preset key given later is added, so automation that sets GANTRY_ADMIN_KEY keeps working.
     if (presetKey !== null && !(await ctx.store.findApiKeyByHash(hashKey(presetKey)))) {
+      // A key deleted through the API stays deleted (it may have leaked): it is not made again at a restart.
+      if (await ctx.store.findApiKeyByHash(hashKey(presetKey), { revoked: true })) {
+        throw new GantryError(
+          'INVALID_ARGUMENT',
+          'GANTRY_ADMIN_KEY names an API key that was deleted, and a deleted key stays deleted: unset GANTRY_ADMIN_KEY, or set it to a new key.',
+          { field: 'GANTRY_ADMIN_KEY' },
+        );
+      }
       await ctx.store.createApiKey({
         accountId: existing.id,
         keyHash: hashKey(presetKey),

@@ -52,6 +52,11 @@ function invalid(message: string, field: string): GantryError {
 }
 
 /** Check bounds and fill in defaults; returns the runtype that applies. */
+/** An instance's label: at most MAX_LABEL_CHARS; null clears it. */
+export function checkLabel(label: string | null): void {
+  if (label !== null && label.length > MAX_LABEL_CHARS) throw invalid(`label must be at most ${MAX_LABEL_CHARS} characters.`, 'label');
+}
+
 export function validateCreate(r: CreateInstanceRequest, machineDiskGb: number): { runtype: string } {
   if (r.image.length === 0 || r.image.length > MAX_IMAGE_CHARS) throw invalid(`image must be 1 to ${MAX_IMAGE_CHARS} characters.`, 'image');
   if (!Number.isFinite(r.diskGb) || r.diskGb <= 0) throw invalid(`disk must be a positive number of GB, got ${r.diskGb}.`, 'disk');
@@ -62,7 +67,7 @@ export function validateCreate(r: CreateInstanceRequest, machineDiskGb: number):
       'onstart',
     );
   }
-  if (r.label !== null && r.label.length > MAX_LABEL_CHARS) throw invalid(`label must be at most ${MAX_LABEL_CHARS} characters.`, 'label');
+  checkLabel(r.label);
   if (r.args !== null && (r.args.length > MAX_ARGS || r.args.some((a) => a.length > MAX_ARG_CHARS)))
     throw invalid(`args: at most ${MAX_ARGS} arguments of ${MAX_ARG_CHARS} characters.`, 'args');
   if (r.bidPrice !== null && (!Number.isFinite(r.bidPrice) || r.bidPrice < 0.001 || r.bidPrice > 128))

@@ -9,17 +9,18 @@ import { showValue } from '../show.js';
 export type FieldType = 'number' | 'boolean' | 'string' | 'version';
 
 export type Operator = 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte' | 'in' | 'notin';
-const OPERATORS: Readonly<Record<string, Operator>> = {
-  eq: 'eq',
-  neq: 'neq',
-  gt: 'gt',
-  gte: 'gte',
-  lt: 'lt',
-  lte: 'lte',
-  in: 'in',
-  notin: 'notin',
-  nin: 'notin',
-};
+// A Map, not an object: an operator named `toString` or `__proto__` must be unknown, not Object's.
+const OPERATORS: ReadonlyMap<string, Operator> = new Map([
+  ['eq', 'eq'],
+  ['neq', 'neq'],
+  ['gt', 'gt'],
+  ['gte', 'gte'],
+  ['lt', 'lt'],
+  ['lte', 'lte'],
+  ['in', 'in'],
+  ['notin', 'notin'],
+  ['nin', 'notin'],
+]);
 
 export type Scalar = number | boolean | string;
 export interface Condition {
@@ -69,7 +70,7 @@ export function parseCondition(field: string, type: FieldType, spec: unknown): C
   }
   const out: Condition[] = [];
   for (const [rawOp, raw] of Object.entries(spec as Record<string, unknown>)) {
-    const op = OPERATORS[rawOp];
+    const op = OPERATORS.get(rawOp);
     if (op === undefined) throw bad(`Unknown operator '${rawOp}' on '${field}'; use one of eq, neq, gt, gte, lt, lte, in, notin.`, { field, operator: rawOp });
     if (raw === null) continue; // clients send {"eq": null} for "no constraint"
     if (op === 'in' || op === 'notin') {

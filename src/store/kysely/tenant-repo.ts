@@ -113,8 +113,10 @@ export class TenantRepo extends Repo {
     });
   }
 
-  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
-    const row = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).where('revoked_at', 'is', null).executeTakeFirst();
+  async findApiKeyByHash(keyHash: string, o: { readonly revoked?: boolean } = {}): Promise<ApiKeyRecord | undefined> {
+    let q = this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash);
+    if (o.revoked !== true) q = q.where('revoked_at', 'is', null);
+    const row = await q.executeTakeFirst();
     return row && toApiKey(row);
   }
 

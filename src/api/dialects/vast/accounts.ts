@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { GantryError } from '../../../domain/errors.js';
-import { asObject, jsonParam, optBool, optNumber, optString, parseId } from './parse.js';
+import { asObject, jsonParam, numberOf, optBool, optNumber, optString, parseId } from './parse.js';
 import type { AccountRecord, SshKeyRecord } from '../../../domain/account/records.js';
 import type { KeyView } from '../../../control/accounts/api-keys.js';
 
@@ -209,7 +209,7 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane): 
   // ── audit ──────────────────────────────────────────────────────────
   app.get('/api/v0/audit_logs', async (req: Req) => {
     const p = principal(req);
-    const limit = Math.min(1000, Math.max(1, Number(jsonParam(req.query.limit) ?? 100) || 100));
+    const limit = Math.min(1000, Math.max(1, numberOf(jsonParam(req.query.limit) ?? 100) || 100));
     const before = jsonParam(req.query.before_id);
     const rows = await a.audit.listAudit(p, { limit, beforeId: typeof before === 'number' ? before : null });
     return rows.map((r) => ({

@@ -3,7 +3,7 @@ import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import type { PeriodQuery } from '../../../control/billing/billing.js';
 import { GantryError } from '../../../domain/errors.js';
-import { asObject, jsonParam, optNumber, optString, parseId } from './parse.js';
+import { asObject, jsonParam, numberOf, optNumber, optString, parseId } from './parse.js';
 import type { ChargeRecord } from '../../../domain/billing/records.js';
 import { vastInvoiceRoutes } from './invoices.js';
 
@@ -23,7 +23,7 @@ function period(q: Record<string, unknown>, defaultLimit: number, now: number): 
     if (typeof n !== 'number' || !Number.isFinite(n)) throw new GantryError('INVALID_QUERY', 'select_filters: times must be numbers (epoch seconds).');
     return n < 1e11 ? n * 1000 : n; // epoch seconds as Vast sends them; milliseconds pass through
   };
-  const limit = Number(jsonParam(q.limit) ?? defaultLimit);
+  const limit = numberOf(jsonParam(q.limit) ?? defaultLimit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new GantryError('INVALID_ARGUMENT', 'limit must be an integer from 1 to 10000.');
   const instance = (f.instance_id as Record<string, unknown> | undefined)?.eq;
   return { from: ms(range.gte ?? range.gt, 0), to: ms(range.lte ?? range.lt, now + 1), limit, instanceId: typeof instance === 'number' ? instance : null };

@@ -1,6 +1,6 @@
 import { GantryError } from '../../../domain/errors.js';
 import { applyQuery, parseCondition, type Condition, type FieldType, type Order } from '../../../domain/query/filter.js';
-import { jsonParam } from './parse.js';
+import { jsonParam, numberOf } from './parse.js';
 import { showValue } from '../../../domain/show.js';
 
 /** Columns stored on the instance record: filterable and sortable on `GET /api/v1/instances/`. */
@@ -68,7 +68,7 @@ function pick(row: Record<string, unknown>, cols: readonly string[]): Record<str
 /** One page of rendered instance rows, with Vast's v1 envelope. */
 export function pageInstances(rows: Record<string, unknown>[], query: Record<string, unknown>): Record<string, unknown> {
   const rawLimit = jsonParam(query.limit);
-  let limit = rawLimit === undefined ? V1_MAX_LIMIT : Number(rawLimit);
+  let limit = rawLimit === undefined ? V1_MAX_LIMIT : numberOf(rawLimit);
   if (!Number.isFinite(limit)) throw bad('limit must be a number.');
   limit = limit <= 0 ? 5 : Math.min(Math.floor(limit), V1_MAX_LIMIT);
   const order = [...parseOrder(query.order_by), { field: 'id', dir: 'asc' as const }];

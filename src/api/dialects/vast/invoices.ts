@@ -112,11 +112,11 @@ export function vastInvoiceRoutes(app: FastifyInstance, control: ControlPlane): 
     const filters = raw === undefined || raw === null || raw === '' ? {} : asObject(raw, 'select_filters');
     // Fields Vast's invoices have and Gantry's do not (Stripe, PayPal, …) filter nothing out: no row has them.
     const conditions = Object.entries(filters).flatMap(([f, spec]) => {
-      const type = INVOICE_FIELDS[f];
+      const type = Object.hasOwn(INVOICE_FIELDS, f) ? INVOICE_FIELDS[f] : undefined;
       return type === undefined ? [] : parseCondition(f, type, spec);
     });
     const s = await b.statement(p, null, { from: 0, to: control.now() + 1, limit: MAX_ROWS, charges: false });
     const rows = s.transfers.map((t) => invoiceRow(t, p.accountId));
-    return applyQuery(rows, { conditions, order: [], limit: null }, (f) => INVOICE_FIELDS[f]);
+    return applyQuery(rows, { conditions, order: [], limit: null }, (f) => (Object.hasOwn(INVOICE_FIELDS, f) ? INVOICE_FIELDS[f] : undefined));
   });
 }

@@ -9,6 +9,7 @@ import {
   type WorkerPlacement,
 } from '../../../domain/offer/search.js';
 import { parseCondition, parseOrder, type Condition, type Order, type Scalar } from '../../../domain/query/filter.js';
+import { numberOf } from './parse.js';
 import { parseSearchQuery } from './query-language.js';
 import { showValue } from '../../../domain/show.js';
 
@@ -208,19 +209,19 @@ export function parseVastSearch(body: unknown): OfferSearch {
   const filters = b.q !== undefined && typeof b.q === 'object' && b.q !== null && !Array.isArray(b.q) ? (b.q as Record<string, unknown>) : b;
   const conditions = conditionsOf(filters, NON_FILTER_KEYS);
   const rawType = filters.type ?? b.type ?? 'on-demand';
-  const type = typeof rawType === 'string' ? OFFER_TYPES[rawType] : undefined;
+  const type = typeof rawType === 'string' && Object.hasOwn(OFFER_TYPES, rawType) ? OFFER_TYPES[rawType] : undefined;
   if (type === undefined) throw bad(`'type' must be one of on-demand, bid, interruptible, reserved; got ${showValue(rawType)}.`);
   const rawLimit = filters.limit ?? b.limit;
   let limit: number | null = null;
   if (rawLimit !== undefined && rawLimit !== null) {
-    const n = Number(rawLimit);
+    const n = numberOf(rawLimit);
     if (!Number.isInteger(n) || n < 0) throw bad(`'limit' must be a non-negative integer.`);
     limit = Math.min(n, MAX_OFFER_LIMIT);
   }
   const rawStorage = filters.allocated_storage ?? b.allocated_storage;
   let allocatedStorageGb = DEFAULT_ALLOCATED_STORAGE_GB;
   if (rawStorage !== undefined && rawStorage !== null) {
-    const n = Number(rawStorage);
+    const n = numberOf(rawStorage);
     if (!Number.isFinite(n) || n < 0) throw bad(`'allocated_storage' must be a non-negative number of GB.`);
     allocatedStorageGb = n;
   }

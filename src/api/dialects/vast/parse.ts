@@ -23,10 +23,15 @@ export function optString(o: Record<string, unknown>, field: string): string | n
   return v;
 }
 
+/** A number or a numeric string as a number; anything else NaN (`Number` of an object can throw). */
+export function numberOf(v: unknown): number {
+  return typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+}
+
 export function optNumber(o: Record<string, unknown>, field: string): number | null {
   const v = o[field];
   if (v === undefined || v === null || v === '') return null;
-  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
+  const n = numberOf(v);
   if (!Number.isFinite(n)) throw wrong(field, 'a number', v);
   return n;
 }
