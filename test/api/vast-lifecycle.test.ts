@@ -241,6 +241,15 @@ for (const ts of ONE_STORE) {
       const a = (await create(1001, { onstart: 'sleep 300' })).body.new_contract as number;
       const b = (await create(1001, { onstart: 'sleep 300', label: 'second' })).body.new_contract as number;
       assert.equal((await g.api('PUT', `/api/v0/instances/${a}/`, { label: 'first' })).status, 200);
+      // A refused request changes nothing, its label included; the label of one that goes through is set.
+      for (const body of [
+        { label: 'after', state: 'bogus' },
+        { label: 'after', state: 5 },
+        { label: 'x'.repeat(257), state: 'running' },
+      ])
+        assert.equal((await g.api('PUT', `/api/v0/instances/${a}/`, body)).status, 400, JSON.stringify(body).slice(0, 80));
+      assert.equal((await g.api('GET', `/api/v0/instances/${a}/`)).body.instances.label, 'first');
+      assert.equal((await g.api('PUT', `/api/v0/instances/${b}/`, { label: 'second', state: 'running' })).status, 200);
       const v0 = (await g.api('GET', '/api/v0/instances/')).body;
       assert.equal(v0.instances_found, 2);
       assert.deepEqual(
