@@ -78,7 +78,7 @@ for (const ts of TEST_STORES) {
         [{ search_params: 'gpu_ram>=' }, /./],
         [{ env: '-e' }, /./],
         [{ env: '-e GANTRY_CODE_RUNTIME=ruby' }, /'env' sets GANTRY_CODE_RUNTIME="ruby"; it may be 'node'/],
-        [{ tag: 'bad tag' }, /'name' must be 1-128 letters/],
+        [{ tag: 'bad tag' }, /'tag' must be 1-128 letters/],
         [{ surprise: 1 }, /Unknown field\(s\) 'surprise'/],
       ];
       for (const [o, msg] of cases) {

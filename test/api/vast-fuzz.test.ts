@@ -195,6 +195,34 @@ describe('vast API fuzz', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
     }
   };
 
+  it("a template's extra_filters are checked when it is made; a workergroup's search_params may be JSON filters, {} sets nothing", async () => {
+    for (const extra of [{ num_gpus: { toString: 1 } }, { num_gpus: { bogus: 1 } }, { gpu_name: { in: 'A100' } }]) {
+      const t = await g.api('POST', '/api/v0/template/', { name: 'bad-filters', image: 'ubuntu', extra_filters: extra });
+      assert.equal(t.status, 400, `${JSON.stringify(extra)}: ${t.text}`);
+      assert.equal(t.body.success, false);
+    }
+    const ep = await g.api('POST', '/api/v0/endptjobs/', { endpoint_name: 'filters', min_load: 0, cold_workers: 0, max_workers: 0 });
+    assert.equal(ep.status, 200, ep.text);
+    const made = await g.api('POST', '/api/v0/workergroups/', {
+      endpoint_name: 'filters',
+      search_params: { gpu_name: { eq: 'A100' }, num_gpus: { gte: 1 } },
+      launch_args: '--image busybox',
+    });
+    assert.equal(made.status, 200, made.text);
+    const id = made.body.id as number;
+    const shown = async (): Promise<string> =>
+      ((await g.api('GET', '/api/v0/workergroups/')).body.results as { id: number; search_params: string }[]).find((w) => w.id === id)?.search_params ?? '';
+    assert.equal(await shown(), 'gpu_name=A100 num_gpus>=1');
+    assert.equal((await g.api('PUT', `/api/v0/workergroups/${id}/`, { search_params: {} })).status, 200);
+    assert.equal(await shown(), 'gpu_name=A100 num_gpus>=1', 'the SDK default {} changes nothing');
+    assert.equal((await g.api('PUT', `/api/v0/workergroups/${id}/`, { search_params: { gpu_ram: { gte: 40_000 } } })).status, 200);
+    assert.equal(await shown(), 'gpu_ram>=40', "JSON filters carry memory in MB, as Vast's search body does; the text shows GB");
+    const bad = await g.api('PUT', `/api/v0/workergroups/${id}/`, { search_params: { gpu_ram: { toString: 1 } } });
+    assert.equal(bad.status, 400, bad.text);
+    assert.equal(await shown(), 'gpu_ram>=40');
+    assert.equal((await g.api('DELETE', `/api/v0/endptjobs/${ep.body.result as number}/`)).status, 200);
+  });
+
   it('deep nesting, huge numbers and prototype keys in bodies and query JSON: never a 5xx, errors in Vast shape', async () => {
     const write = ENDPOINTS.filter(([m]) => m !== 'GET');
     for (const [method, path] of write) {

@@ -78,7 +78,7 @@ function workergroupInput(ctx: ControlContext, c: CodeDeploymentConfig): Workerg
 
 function checkConfig(ctx: ControlContext, c: CodeDeploymentConfig): void {
   validName(c.name, 'deploymentName');
-  validName(c.tag, 'deploymentName');
+  validName(c.tag, 'deploymentTag');
   checkFileHash(c.fileHash);
   if (!Number.isSafeInteger(c.fileSize) || c.fileSize < 1 || c.fileSize > ctx.settings.codeUploadMaxBytes)
     throw new GantryError('INVALID_ARGUMENT', `'file_size' must be a whole number of bytes from 1 to ${ctx.settings.codeUploadMaxBytes}; got ${c.fileSize}.`, {

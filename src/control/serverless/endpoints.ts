@@ -8,7 +8,7 @@ import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-export function validName(name: string, what: 'endpointName' | 'deploymentName' = 'endpointName'): string {
+export function validName(name: string, what: 'endpointName' | 'deploymentName' | 'deploymentTag' = 'endpointName'): string {
   if (!NAME.test(name)) {
     throw new GantryError(
       'INVALID_ARGUMENT',

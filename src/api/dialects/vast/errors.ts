@@ -52,6 +52,7 @@ const VAST_FIELD_NAMES: Readonly<Record<string, string>> = {
   endpointId: 'endpoint_id',
   endpointName: 'endpoint_name',
   deploymentName: 'name',
+  deploymentTag: 'tag',
   aliasOf: 'alias_of',
   diskGb: 'disk',
 };

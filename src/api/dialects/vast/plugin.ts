@@ -138,7 +138,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   app.put('/api/v0/instances', async (req) => {
     const p = principal(req);
     const body = asObject(req.body);
-    const action = stateAction(optString(body, 'state') ?? '');
+    const action = stateAction(optString(body, 'state'));
     const ids = idList(body.ids ?? body.instance_ids, 'ids');
     return bulkBody(await control.bulkChangeInstances(p, ids, action));
   });
@@ -178,7 +178,8 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
   });
 }
 
-function stateAction(state: string): InstanceAction {
+function stateAction(state: string | null): InstanceAction {
+  if (state === null) throw new GantryError('INVALID_ARGUMENT', `'state' is missing: give "running" or "stopped".`, { field: 'state' });
   if (state === 'running') return 'start';
   if (state === 'stopped') return 'stop';
   throw new GantryError('INVALID_ARGUMENT', `'state' must be "running" or "stopped", got ${showValue(state)}.`, { field: 'state' });

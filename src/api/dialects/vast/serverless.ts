@@ -6,7 +6,7 @@ import type { WorkergroupInput } from '../../../control/serverless/workergroups.
 import type { WorkerReadiness } from '../../../domain/serverless/records.js';
 import { GantryError } from '../../../domain/errors.js';
 import { vastParamsPatch } from './endpoint-params.js';
-import { vastPlacement } from './offers.js';
+import { templatePlacement, vastPlacement } from './offers.js';
 import type { WorkerPlacement } from '../../../domain/offer/search.js';
 import { asObject, optBool, optNumber, optString, optStringList, parseId } from './parse.js';
 import { vastEndpoint, vastWorkergroup } from './serverless-map.js';
@@ -16,9 +16,13 @@ import { templateNamed, withTemplateSource } from './workergroup-template.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
-/** `search_params` in the CLI's search language; an object form (the SDK's) is not read, as before. */
+/**
+ * `search_params` in the CLI's search language, or as offer filters in JSON (the SDK's object form, as a
+ * template's `extra_filters`); the SDK's default `{}` sets nothing.
+ */
 function placementOf(o: Record<string, unknown>): WorkerPlacement | null {
-  if (typeof o.search_params === 'object' && o.search_params !== null) return null;
+  const sp = o.search_params;
+  if (typeof sp === 'object' && sp !== null && !Array.isArray(sp)) return templatePlacement(sp as Record<string, unknown>);
   const text = optString(o, 'search_params');
   return text === null ? null : vastPlacement(text);
 }

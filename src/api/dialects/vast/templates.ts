@@ -6,6 +6,7 @@ import type { TemplateRecord, TemplateSpec } from '../../../domain/instance/temp
 import { showValue } from '../../../domain/show.js';
 import { principal } from '../../edge/principal.js';
 import { asObject, jsonParam, optBool, optNumber, optString } from './parse.js';
+import { templatePlacement } from './offers.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -38,6 +39,8 @@ function filtersOf(v: unknown): Record<string, unknown> | null {
   if (x === undefined || x === null || x === '') return null;
   if (typeof x !== 'object' || Array.isArray(x))
     throw new GantryError('INVALID_ARGUMENT', `'extra_filters' must be an object of offer filters.`, { field: 'extra_filters' });
+  // Checked now, as a search checks them: a workergroup made from the template places its workers by them.
+  templatePlacement(x as Record<string, unknown>);
   return x as Record<string, unknown>;
 }
 
