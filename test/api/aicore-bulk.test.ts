@@ -194,7 +194,10 @@ for (const ts of ONE_STORE_PG) {
       const p = await deploy(call, idleConfig);
       await untilStatus(call, p, 'PENDING');
       // PENDING: delete refused, config change allowed, stop allowed.
-      refused(await call('DELETE', `${DEPLOYMENTS}/${p}`), 412, 'ILLEGAL_TRANSITION');
+      const pendingDelete = await call('DELETE', `${DEPLOYMENTS}/${p}`);
+      refused(pendingDelete, 412, 'ILLEGAL_TRANSITION');
+      // Told of the deployment by its own id, not of the engine's endpoint behind it.
+      assert.equal(pendingDelete.body.error.message, `Cannot delete deployment ${p}: stop it first.`);
       assert.equal((await call('PATCH', `${DEPLOYMENTS}/${p}`, { configurationId: otherConfig })).status, 202);
       // Bad input: both fields, other targets, unknown fields, a bad id, no group, an empty body.
       refused(await call('PATCH', `${DEPLOYMENTS}/${p}`, { targetStatus: 'STOPPED', configurationId: idleConfig }), 400);

@@ -142,6 +142,21 @@ export async function listDeployments(ctx: ControlContext, p: Principal, o: { re
 
 const asRef = (ref: DeploymentRef | number): DeploymentRef => (typeof ref === 'number' ? { id: ref } : ref);
 
+/**
+ * A refused transition of the deployment's endpoint, told as the deployment's, by the id its caller
+ * used (AI Core's uid, Vast's deployment id): the endpoint's own id means nothing to that caller.
+ */
+async function asDeployment<T>(d: DeploymentRecord, ref: DeploymentRef, change: () => Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (err) {
+    const { action, why } = err instanceof GantryError ? err.details : {};
+    if (!(err instanceof GantryError) || err.code !== 'ILLEGAL_TRANSITION' || typeof action !== 'string' || typeof why !== 'string') throw err;
+    const id = 'uid' in ref ? ref.uid : String(d.id);
+    throw new GantryError('ILLEGAL_TRANSITION', `Cannot ${action} deployment ${id}: ${why}.`, { ...err.details, deploymentId: id });
+  }
+}
+
 export async function stopDeployment(
   ctx: ControlContext,
   p: Principal,
@@ -150,7 +165,7 @@ export async function stopDeployment(
   o: { readonly stopUnscheduled?: boolean; readonly strict?: boolean } = {},
 ): Promise<EndpointChangeResult> {
   const d = await ownDeployment(ctx, p, asRef(ref), 'serverless.write');
-  return changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, ...o });
+  return asDeployment(d, asRef(ref), () => changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, ...o }));
 }
 
 export async function startDeployment(
@@ -160,7 +175,7 @@ export async function startDeployment(
   o: { readonly strict?: boolean } = {},
 ): Promise<EndpointChangeResult> {
   const d = await ownDeployment(ctx, p, asRef(ref), 'serverless.write');
-  return changeOwnedEndpoint(ctx, p, d.endpointId, 'start', o);
+  return asDeployment(d, asRef(ref), () => changeOwnedEndpoint(ctx, p, d.endpointId, 'start', o));
 }
 
 /**
@@ -174,11 +189,13 @@ export async function deleteDeployment(
   o: { readonly force: boolean; readonly stopFirst: boolean; readonly strict?: boolean },
 ): Promise<EndpointChangeResult> {
   const d = await ownDeployment(ctx, p, asRef(ref), 'serverless.write');
-  const r = await changeOwnedEndpoint(ctx, p, d.endpointId, 'delete', {
-    stopFirst: o.stopFirst,
-    strict: o.strict === true,
-    stop: { finishPendingWork: false, force: o.force, timeoutMs: null },
-  });
+  const r = await asDeployment(d, asRef(ref), () =>
+    changeOwnedEndpoint(ctx, p, d.endpointId, 'delete', {
+      stopFirst: o.stopFirst,
+      strict: o.strict === true,
+      stop: { finishPendingWork: false, force: o.force, timeoutMs: null },
+    }),
+  );
   if (r.changed) await ctx.store.updateDeployment(d.id, { lastOperation: 'delete', now: ctx.clock.now() });
   return r;
 }

@@ -47,7 +47,7 @@ export interface EndpointChange {
 }
 
 function illegal(s: EndpointState, action: EndpointAction, why: string): GantryError {
-  return new GantryError('ILLEGAL_TRANSITION', `Cannot ${action} endpoint ${s.id}: ${why}.`, { action, target: s.target, status: s.status });
+  return new GantryError('ILLEGAL_TRANSITION', `Cannot ${action} endpoint ${s.id}: ${why}.`, { action, target: s.target, status: s.status, why });
 }
 
 /**
