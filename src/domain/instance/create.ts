@@ -51,12 +51,12 @@ function invalid(message: string, field: string): GantryError {
   return new GantryError('INVALID_ARGUMENT', message, { field });
 }
 
-/** Check bounds and fill in defaults; returns the runtype that applies. */
 /** An instance's label: at most MAX_LABEL_CHARS; null clears it. */
 export function checkLabel(label: string | null): void {
   if (label !== null && label.length > MAX_LABEL_CHARS) throw invalid(`label must be at most ${MAX_LABEL_CHARS} characters.`, 'label');
 }
 
+/** Check bounds and fill in defaults; returns the runtype that applies. */
 export function validateCreate(r: CreateInstanceRequest, machineDiskGb: number): { runtype: string } {
   if (r.image.length === 0 || r.image.length > MAX_IMAGE_CHARS) throw invalid(`image must be 1 to ${MAX_IMAGE_CHARS} characters.`, 'image');
   if (!Number.isFinite(r.diskGb) || r.diskGb <= 0) throw invalid(`disk must be a positive number of GB, got ${r.diskGb}.`, 'disk');
