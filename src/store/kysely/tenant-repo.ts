@@ -106,17 +106,14 @@ export class TenantRepo extends Repo {
         .where('scope', '=', 'full')
         .where('revoked_at', 'is', null)
         .executeTakeFirstOrThrow();
-      if (Number(n) >= max) {
-        throw new GantryError('API_KEY_LIMIT', `An account holds at most ${max} API keys; revoke one first.`, { limit: max });
-      }
+      if (Number(n) >= max) throw new GantryError('API_KEY_LIMIT', `An account holds at most ${max} API keys; revoke one first.`, { limit: max });
       return insertApiKey(trx, k);
     });
   }
 
   async findApiKeyByHash(keyHash: string, o: { readonly revoked?: boolean } = {}): Promise<ApiKeyRecord | undefined> {
-    let q = this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash);
-    if (o.revoked !== true) q = q.where('revoked_at', 'is', null);
-    const row = await q.executeTakeFirst();
+    const q = this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash);
+    const row = await (o.revoked === true ? q : q.where('revoked_at', 'is', null)).executeTakeFirst();
     return row && toApiKey(row);
   }
 
