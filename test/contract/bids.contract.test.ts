@@ -164,5 +164,27 @@ for (const ts of TEST_STORES) {
       assert.equal(paid.depositDiscount, 0.2);
       assert.equal((await store.getAccount(accountId))?.balance, 5);
     });
+
+    it("a new rental takes free GPUs other than a stopped instance's while there are any, so that instance can start again", async () => {
+      const m = (await store.registerMachine(machineReg('h-homes', accountId, 3), Date.now())).id;
+      const a = await store.createInstance(inst({ machineId: m }));
+      assert.deepEqual(a.gpuIndices, [0]);
+      assert.equal(await store.writeIntent(a.id, a.generation, { target: 'stopped', pendingOp: null, acquireGpus: false, now: ++t }), true);
+      await confirmStopped(a.id, m);
+      assert.equal((await store.allocatedGpuCounts()).get(m) ?? 0, 0, 'the stopped instance holds no GPU');
+      const b = await store.createInstance(inst({ machineId: m, numGpus: 2 }));
+      assert.deepEqual(b.gpuIndices, [1, 2], 'not GPU 0, where the stopped instance runs');
+      const again = await get(a.id);
+      assert.equal(await store.writeIntent(a.id, again.generation, { target: 'running', pendingOp: null, acquireGpus: true, now: ++t }), true);
+      assert.equal((await store.allocatedGpuCounts()).get(m), 3);
+      // Only a preference: with no other GPU free, a rental takes a stopped instance's GPU (it then waits to start).
+      assert.equal(await store.writeIntent(b.id, b.generation, { target: 'deleted', pendingOp: null, acquireGpus: false, now: ++t }), true);
+      const started = await get(a.id);
+      assert.equal(await store.writeIntent(a.id, started.generation, { target: 'stopped', pendingOp: null, acquireGpus: false, now: ++t }), true);
+      await confirmStopped(a.id, m);
+      const n = (await store.allocatedGpuCounts()).get(m) ?? 0;
+      const c = await store.createInstance(inst({ machineId: m, numGpus: 3 - n }));
+      assert.ok(c.gpuIndices.includes(0), `GPU 0 taken when needed: ${JSON.stringify(c.gpuIndices)}`);
+    });
   });
 }

@@ -76,11 +76,19 @@ const byClaim = (a: GpuWaiter, b: GpuWaiter): number => b.priority - a.priority 
 /**
  * Who gets a machine's GPUs. Waiters are served strongest claim first (then oldest): free GPUs first, then
  * GPUs being released by outbid instances, then the lowest settled bids below the waiter's are preempted.
- * A waiter that cannot be served takes nothing, so weaker waiters may still fit.
+ * A waiter that cannot be served takes nothing, so weaker waiters may still fit. `homes`: the GPUs of
+ * stopped instances, which start again only on their own GPUs; free ones are granted last, so a stopped
+ * instance keeps its GPUs free while other GPUs are.
  */
-export function planPlacement(totalGpus: number, holders: readonly GpuHolder[], waiters: readonly GpuWaiter[]): PlacementPlan {
+export function planPlacement(
+  totalGpus: number,
+  holders: readonly GpuHolder[],
+  waiters: readonly GpuWaiter[],
+  homes: ReadonlySet<number> = new Set(),
+): PlacementPlan {
   const held = new Set(holders.flatMap((h) => h.gpus));
-  let free = Array.from({ length: totalGpus }, (_, i) => i).filter((g) => !held.has(g));
+  const unheld = Array.from({ length: totalGpus }, (_, i) => i).filter((g) => !held.has(g));
+  let free = [...unheld.filter((g) => !homes.has(g)), ...unheld.filter((g) => homes.has(g))];
   const releasing = new Map(holders.filter((h) => h.releasing).map((h) => [h.id, [...h.gpus]]));
   const victims = holders.filter((h) => h.settled && Number.isFinite(h.priority)).sort((a, b) => a.priority - b.priority || b.id - a.id);
   const grants: { id: number; gpus: number[]; kept: boolean }[] = [];
@@ -97,7 +105,7 @@ export function planPlacement(totalGpus: number, holders: readonly GpuHolder[], 
       continue;
     }
     if (free.length >= w.numGpus) {
-      grants.push({ id: w.id, gpus: free.slice(0, w.numGpus), kept: false });
+      grants.push({ id: w.id, gpus: free.slice(0, w.numGpus).sort((a, b) => a - b), kept: false });
       free = free.slice(w.numGpus);
       continue;
     }

@@ -3,6 +3,7 @@ import { claimPriority, planPlacement, preemptedMessage, type GpuHolder, type Gp
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import { insertGpus, type Db } from './allocations.js';
 import type { NewInstance } from '../store.js';
+import { parseJson } from './rows.js';
 
 /**
  * `fresh`: the instance this transaction is creating (granted without a generation bump; its vCPUs are
@@ -50,7 +51,15 @@ export async function rebalanceMachine(d: StoreDialect, trx: Db, machineId: numb
       releasing: waiting,
     };
   });
-  const plan = planPlacement(machine.num_gpus, holders, waiters);
+  const stopped = await trx
+    .selectFrom('instances')
+    .select('gpu_indices')
+    .where('machine_id', '=', machineId)
+    .where('target', '=', 'stopped')
+    .where('status', '!=', 'destroyed')
+    .execute();
+  const homes = new Set(stopped.flatMap((r) => parseJson<number[]>(r.gpu_indices, [])));
+  const plan = planPlacement(machine.num_gpus, holders, waiters, homes);
   for (const g of plan.grants) {
     if (g.id === fresh) {
       // The instance being created: its first generation is the request to run; nothing more to bump.
