@@ -22,17 +22,20 @@ const errors = [
 writeFileSync(new URL('../docs/errors.md', import.meta.url), errors);
 
 const fmt = (k, s) => (s.default === null ? '(none)' : s.type === 'duration' ? `${s.default} ms` : s.default === '' ? '(see meaning)' : `\`${s.default}\``);
+const bounds = (s) => (s.max !== undefined ? ` (${s.min ?? 0} to ${s.max})` : s.min !== undefined ? ` (at least ${s.min})` : '');
 const config = [
   '# Configuration',
   '',
   'Sources, strongest first: command-line flags, `GANTRY_*` environment variables, a JSON file',
   '(`--config FILE` or `GANTRY_CONFIG`; unknown keys are an error), then the defaults below.',
   'Durations accept `500ms`, `10s`, `2m`, `1h` or a number of milliseconds. Every timeout is here so',
-  'that tests and operators can shrink or stretch it.',
+  'that tests and operators can shrink or stretch it. A value of the wrong type, outside the bounds a',
+  'setting shows, or of the wrong shape (`logLevel`, `database`, `publicUrl`) stops the start with a',
+  'message that names the setting.',
   '',
   '| setting | environment | flag | default | meaning |',
   '|---|---|---|---|---|',
-  ...Object.entries(SETTINGS).map(([k, s]) => `| \`${k}\` | \`${envName(k)}\` | ${s.flag ? `\`${s.flag}\`` : ''} | ${fmt(k, s)} | ${esc(s.doc)} |`),
+  ...Object.entries(SETTINGS).map(([k, s]) => `| \`${k}\` | \`${envName(k)}\` | ${s.flag ? `\`${s.flag}\`` : ''} | ${fmt(k, s)} | ${esc(s.doc)}${bounds(s)} |`),
   '',
   'The CLI reads `GANTRY_URL` and `GANTRY_API_KEY` (or `--url`, `--api-key`); without them it uses the',
   '`url` and `admin.key` files that `gantry up` writes into its data directory (`GANTRY_DATA_DIR`).',

@@ -18,6 +18,13 @@ function coerce(key: string, s: Setting, v: unknown): string | number | boolean 
   const fail = (what: string): never => {
     throw new GantryError('INVALID_ARGUMENT', `Setting ${key} needs ${what}, got ${JSON.stringify(v)}.`, { setting: key });
   };
+  const n = typed(s, v, fail);
+  if (typeof n === 'number' && ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)))
+    fail(s.max === undefined ? `at least ${String(s.min)}` : `a value from ${String(s.min ?? 0)} to ${s.max}`);
+  return n;
+}
+
+function typed(s: Setting, v: unknown, fail: (what: string) => never): string | number | boolean | null {
   switch (s.type) {
     case 'string':
       return typeof v === 'string' ? v : fail('a string');
@@ -82,7 +89,32 @@ export function loadConfig(src: LoadSources = {}): Config {
     throw new GantryError('INVALID_ARGUMENT', `metricsAccess must be loopback, key or open, not '${String(out.metricsAccess)}'.`, { setting: 'metricsAccess' });
   if ((out.portRangeEnd as number) < (out.portRangeStart as number))
     throw new GantryError('INVALID_ARGUMENT', 'portRangeEnd must not be below portRangeStart.');
+  checkShapes(out);
   return Object.freeze(out) as Config;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Settings whose text has a shape: refused at start, by name, rather than failing later or elsewhere. */
+function checkShapes(out: Record<string, unknown>): void {
+  const bad = (setting: string, what: string): never => {
+    throw new GantryError('INVALID_ARGUMENT', `Setting ${setting} needs ${what}, got ${JSON.stringify(out[setting])}.`, { setting });
+  };
+  if (!LOG_LEVELS.includes(out.logLevel as string)) bad('logLevel', `one of ${LOG_LEVELS.join(', ')}`);
+  const db = out.database as string | null;
+  // A URL of any other database is refused, not taken for the name of a SQLite file.
+  if (db !== null && /^[a-z][a-z0-9+.-]*:\/\//i.test(db) && !/^postgres(ql)?:\/\/./.test(db)) bad('database', 'a postgres:// URL or a SQLite file path');
+  const url = out.publicUrl as string | null;
+  if (url !== null && !isHttpUrl(url)) bad('publicUrl', 'an http:// or https:// URL');
+}
+
+export function isHttpUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 /** The API key the CLI uses: flag, then GANTRY_API_KEY, then nothing (the caller reads the key file). */

@@ -10,6 +10,9 @@ export interface Setting {
   readonly default: string | number | boolean | null;
   /** Command-line flag, if the setting has one. */
   readonly flag?: string;
+  /** Bounds of a number, integer or duration (a count of 0 or a loop period of 0 ms would never let a loop rest). */
+  readonly min?: number;
+  readonly max?: number;
   readonly doc: string;
 }
 
@@ -26,14 +29,14 @@ export const SETTINGS = {
     flag: '--host',
     doc: 'Address the HTTP API listens on (an address: a name such as localhost binds only the first address it resolves to).',
   },
-  port: { type: 'integer', default: 7070, flag: '--port', doc: 'Port the HTTP API listens on (0 picks a free one).' },
+  port: { type: 'integer', min: 0, max: 65535, default: 7070, flag: '--port', doc: 'Port the HTTP API listens on (0 picks a free one).' },
   publicUrl: {
     type: 'optional-string',
     default: null,
     flag: '--public-url',
     doc: 'Base URL clients use to reach the API (for result URLs); default: taken from each request.',
   },
-  database: { type: 'optional-string', default: null, flag: '--database', doc: 'postgres://... to use PostgreSQL; default: SQLite at <dataDir>/gantry.db.' },
+  database: { type: 'optional-string', default: null, flag: '--database', doc: 'postgres://... to use PostgreSQL, or the path of a SQLite file; default: SQLite at <dataDir>/gantry.db. A URL of another database is refused.' },
   adminKey: { type: 'optional-string', default: null, doc: 'API key of the first admin account, for automation (GANTRY_ADMIN_KEY); default: a random key.' },
   secret: {
     type: 'optional-string',
@@ -52,13 +55,14 @@ export const SETTINGS = {
     doc: 'Declare GPUs for development, e.g. "2x RTX 4090:24GB"; offers then carry gpu_declared: true. Default: detect with nvidia-smi.',
   },
   publicIp: { type: 'string', default: '127.0.0.1', flag: '--public-ip', doc: "Address shown as instances' public_ipaddr and ssh_host." },
-  portRangeStart: { type: 'integer', default: 41000, doc: 'First host port handed to instances.' },
-  portRangeEnd: { type: 'integer', default: 41999, doc: 'Last host port handed to instances.' },
+  portRangeStart: { type: 'integer', min: 1, max: 65535, default: 41000, doc: 'First host port handed to instances.' },
+  portRangeEnd: { type: 'integer', min: 1, max: 65535, default: 41999, doc: 'Last host port handed to instances.' },
   priceGpuPerHour: { type: 'number', default: 0.2, doc: '$/hour per GPU of the local host (per CPU instance on a host without GPUs).' },
   priceDiskPerGbMonth: { type: 'number', default: 0.1, doc: '$/GB/month of instance disk on the local host.' },
   logLevel: { type: 'string', default: 'info', flag: '--log-level', doc: 'pino log level (trace, debug, info, warn, error, silent).' },
   parentWatchMs: {
     type: 'duration',
+    min: 1,
     default: 1_000,
     doc: 'Started by `npx`/`npm exec`: how often `gantry up` checks that npm still runs; it stops when npm is gone (npm does not pass SIGTERM on), never left orphaned.',
   },
@@ -79,16 +83,22 @@ export const SETTINGS = {
     default: 5_000,
     doc: "How old a host sweep's observation of a workload may be for the reconciler to record it without an inspect of its own (0: always inspect).",
   },
-  reconcileIdleMs: { type: 'duration', default: 250, doc: 'Reconciler sleep when a fetch found no work (woken earlier by API writes).' },
-  reconcileBatch: { type: 'integer', default: 50, doc: 'Instances fetched per reconciler pass.' },
-  reconcileConcurrency: { type: 'integer', default: 8, doc: 'Instances worked on in parallel by one replica.' },
-  leaseMs: { type: 'duration', default: 15_000, doc: "Lease on an instance row while a replica works on it; a dead replica's rows are picked up after this." },
+  reconcileIdleMs: { type: 'duration', min: 1, default: 250, doc: 'Reconciler sleep when a fetch found no work (woken earlier by API writes).' },
+  reconcileBatch: { type: 'integer', min: 1, default: 50, doc: 'Instances fetched per reconciler pass.' },
+  reconcileConcurrency: { type: 'integer', min: 1, default: 8, doc: 'Instances worked on in parallel by one replica.' },
+  leaseMs: {
+    type: 'duration',
+    min: 1,
+    default: 15_000,
+    doc: "Lease on an instance row while a replica works on it; a dead replica's rows are picked up after this.",
+  },
   sweepIntervalMs: {
     type: 'duration',
+    min: 1,
     default: 10_000,
     doc: 'Housekeeping: instances of silent hosts marked unknown, expired results removed (orphan workloads are removed by the host sweep).',
   },
-  heartbeatIntervalMs: { type: 'duration', default: 10_000, doc: 'How often a host reports that it is alive.' },
+  heartbeatIntervalMs: { type: 'duration', min: 1, default: 10_000, doc: 'How often a host reports that it is alive.' },
   machineOfflineMs: { type: 'duration', default: 60_000, doc: 'A host silent this long is offline and its offers vanish.' },
   machineCacheMs: {
     type: 'duration',
@@ -97,10 +107,11 @@ export const SETTINGS = {
   },
   offersIndexRebuildMs: {
     type: 'duration',
+    min: 1,
     default: 60_000,
     doc: 'Safety net of the offers index, which follows machine and rental changes as they are published: every this often it reads the whole fleet again and applies what differs.',
   },
-  agentPollWaitMs: { type: 'duration', default: 20_000, doc: "Longest time an agent's poll for commands is held open when there is nothing to do." },
+  agentPollWaitMs: { type: 'duration', min: 1, default: 20_000, doc: "Longest time an agent's poll for commands is held open when there is nothing to do." },
   agentCallTimeoutMs: {
     type: 'duration',
     default: 15_000,
@@ -137,7 +148,12 @@ export const SETTINGS = {
     default: null,
     doc: 'Docker Engine API address (unix:///path or tcp://host:port); default: DOCKER_HOST, else /var/run/docker.sock.',
   },
-  autoscaleIntervalMs: { type: 'duration', default: 1_000, doc: 'How often the serverless loop looks at every endpoint (autoscaling, stop and drain).' },
+  autoscaleIntervalMs: {
+    type: 'duration',
+    min: 1,
+    default: 1_000,
+    doc: 'How often the serverless loop looks at every endpoint (autoscaling, stop and drain).',
+  },
   autoscaleWindowMs: {
     type: 'duration',
     default: 30_000,
@@ -146,6 +162,7 @@ export const SETTINGS = {
   scaleDownDelayMs: { type: 'duration', default: 60_000, doc: 'A lower worker target must hold this long before workers are stopped or destroyed.' },
   samplerIntervalMs: {
     type: 'duration',
+    min: 1,
     default: 10_000,
     doc: "How often the sampler records the console's time series (spend, GPU utilisation, requests per second, queue depth); also the length of one bucket.",
   },
@@ -225,6 +242,7 @@ export const SETTINGS = {
   },
   endpointWaitPollMs: {
     type: 'duration',
+    min: 1,
     default: 1_000,
     doc: "How often a wait for an endpoint's status (Elasticsearch's wait_for) reads the store again for passes other replicas ran; this replica's passes wake it at once.",
   },
@@ -235,6 +253,7 @@ export const SETTINGS = {
   },
   billingIntervalMs: {
     type: 'duration',
+    min: 1,
     default: 5_000,
     doc: 'How often open meters are settled into charges and balances checked; charges are exact to the transition either way, this only sets how current the balance is.',
   },
@@ -292,6 +311,7 @@ export const SETTINGS = {
   },
   maxJsonDepth: {
     type: 'integer',
+    min: 1,
     default: 64,
     doc: 'Deepest nesting of arrays and objects accepted in a JSON request body or JSON query parameter; deeper is a 400 (deep values would exhaust the stack).',
   },
@@ -313,6 +333,7 @@ export const SETTINGS = {
   // ── the web console's push channel (src/api/dialects/console/events.ts) ──
   consoleEventsHeartbeatMs: {
     type: 'duration',
+    min: 1,
     default: 15_000,
     doc: 'How often an open console event stream gets a comment line, so proxies and the browser keep it open and a dead connection is noticed.',
   },

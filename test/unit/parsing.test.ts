@@ -113,4 +113,23 @@ describe('config', () => {
     assert.equal(parseDuration('2m'), 120_000);
     assert.throws(() => loadConfig({ env: { GANTRY_PORT: 'x' } }), /port/);
   });
+
+  it('refuses at start, by name, what would stall a loop or fail later: zero counts and periods, ports past 65535, bad shapes', () => {
+    const refused: [Record<string, string>, RegExp][] = [
+      [{ GANTRY_RECONCILE_BATCH: '0' }, /Setting reconcileBatch needs at least 1/],
+      [{ GANTRY_RECONCILE_CONCURRENCY: '0' }, /Setting reconcileConcurrency needs at least 1/],
+      [{ GANTRY_HEARTBEAT_INTERVAL_MS: '0' }, /Setting heartbeatIntervalMs needs at least 1/],
+      [{ GANTRY_MAX_JSON_DEPTH: '0' }, /Setting maxJsonDepth needs at least 1/],
+      [{ GANTRY_PORT_RANGE_START: '70000', GANTRY_PORT_RANGE_END: '70010' }, /Setting portRangeStart needs a value from 1 to 65535/],
+      [{ GANTRY_PORT_RANGE_START: '0' }, /Setting portRangeStart needs a value from 1 to 65535/],
+      [{ GANTRY_PORT: '70000' }, /Setting port needs a value from 0 to 65535/],
+      [{ GANTRY_LOG_LEVEL: 'loud' }, /Setting logLevel needs one of/],
+      [{ GANTRY_DATABASE: 'mysql://x' }, /Setting database needs a postgres:\/\/ URL or a SQLite file path/],
+      [{ GANTRY_PUBLIC_URL: 'notaurl' }, /Setting publicUrl needs an http:\/\/ or https:\/\/ URL/],
+    ];
+    for (const [env, msg] of refused) assert.throws(() => loadConfig({ env }), msg, JSON.stringify(env));
+    const ok = loadConfig({ env: { GANTRY_DATABASE: 'postgres://u@h/db', GANTRY_PUBLIC_URL: 'https://gpu.example', GANTRY_PORT: '0' } });
+    assert.equal(ok.database, 'postgres://u@h/db');
+    assert.equal(loadConfig({ env: { GANTRY_DATABASE: '/var/lib/gantry/x.db' } }).database, '/var/lib/gantry/x.db', 'a SQLite file path');
+  });
 });

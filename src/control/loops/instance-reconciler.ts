@@ -174,6 +174,8 @@ export class InstanceReconciler {
         const idle = this.#retryMissed(s.reconcileIdleMs);
         if (claimed === 0 && !this.#woken && this.#running)
           await this.#sleep(this.#sweeping !== null ? idle : Math.max(1, Math.min(idle, this.#sweepAt - this.#ctx.clock.now())));
+        // Busy or not, requests and signals get their turn between rounds: a round on SQLite alone never waits on I/O.
+        else await new Promise<void>((resolve) => setImmediate(resolve));
       }
       await this.#recording;
       await Promise.all(this.#tasks.values());
