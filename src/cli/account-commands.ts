@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { parseCliId, printJson, table, text, verbGroup } from './output.js';
+import { cliNumber, parseCliId, printJson, table, text, verbGroup } from './output.js';
 import { usd } from './format.js';
 import { auditTable, chargeTable, earningsText, say, sshKeyTable, userText } from './human.js';
 
@@ -25,7 +25,7 @@ export function registerAccountCommands(program: Command): void {
       const f = flags(cmd);
       const r = await connect(f).createUser(name, {
         ...(typeof f.email === 'string' && { email: f.email }),
-        ...(typeof f.credit === 'string' && { credit: Number(f.credit) }),
+        ...(typeof f.credit === 'string' && { credit: cliNumber(f.credit, '--credit') }),
         subaccount: f.subaccount === true,
       });
       if (f.raw === true) printJson({ id: r.id, api_key: r.api_key });
@@ -141,8 +141,9 @@ export function registerAccountCommands(program: Command): void {
     .command('credit <recipient> <amount>')
     .description('send credit to a user (id, email or username); an admin adds credit')
     .action(async (recipient: string, amount: string, _o, cmd: Command) => {
-      const r = await connect(flags(cmd)).transferCredit(recipient, Number(amount));
-      say(flags(cmd), r, `Sent ${usd(r.amount ?? Number(amount)) ?? amount} to ${recipient} (user ${text(r.recipient_id)}, transfer ${text(r.transfer_id)}).`);
+      const dollars = cliNumber(amount, 'amount');
+      const r = await connect(flags(cmd)).transferCredit(recipient, dollars);
+      say(flags(cmd), r, `Sent ${usd(r.amount ?? dollars) ?? amount} to ${recipient} (user ${text(r.recipient_id)}, transfer ${text(r.transfer_id)}).`);
     });
   show
     .command('invoices')
@@ -173,7 +174,7 @@ export function registerAccountCommands(program: Command): void {
     .option('--limit <n>', 'how many', '100')
     .action(async (_o, cmd: Command) => {
       const f = flags(cmd);
-      const rows = await connect(f).auditLogs(Number(f.limit));
+      const rows = await connect(f).auditLogs(cliNumber(f.limit, '--limit'));
       say(f, rows, () => auditTable(rows));
     });
   show

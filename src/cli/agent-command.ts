@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { HttpChannel } from '../agent/channel.js';
-import { loadConfig, workloadBaseEnv } from '../config/load.js';
+import { isHttpUrl, loadConfig, workloadBaseEnv } from '../config/load.js';
 import type { SettingKey } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { parsePortRange } from '../config/port-range.js';
@@ -36,6 +36,8 @@ export function registerAgent(program: Command): void {
       if (flags.portRange !== undefined) Object.assign(picked, parsePortRange(flags.portRange));
       const c = loadConfig({ flags: picked, file: flags.config ?? null });
       if (c.server === null || c.token === null) throw new Error('gantry agent needs --server URL and --token TOKEN (see `gantry create host-token`).');
+      // A URL that cannot parse never reaches a server: refused now, not retried for ever.
+      if (!isHttpUrl(c.server)) throw new Error(`--server needs an http:// or https:// URL, got '${c.server}'.`);
       const log = createLogger(c.logLevel);
       const { startHost } = await import('../main/host.js'); // only this verb needs the host's code
       let runtime: { close(): Promise<void> } | null = null;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { parseCliId, printJson, text, verbGroup } from './output.js';
+import { cliNumber, parseCliId, printJson, text, verbGroup } from './output.js';
 import { say } from './human.js';
 
 type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
@@ -9,11 +9,7 @@ type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
 const json = printJson;
 const machineId = (text: string): number => parseCliId(text, 'machine');
 
-function number(text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n)) throw new Error(`'${text}' is not a number.`);
-  return n;
-}
+const number = (text: string): number => cliNumber(text, 'the value');
 
 const group = verbGroup;
 

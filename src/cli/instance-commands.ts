@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { OFFER_COLUMNS, parseCliId, withoutRuntimeNote, spinner, table, text } from './output.js';
+import { cliNumber, OFFER_COLUMNS, parseCliId, withoutRuntimeNote, spinner, table, text } from './output.js';
 import { bulkLines, instanceTable, MACHINE_COLUMNS, say } from './human.js';
 import { checkedOrder, checkedSearchQuery, searchHelp } from './search-args.js';
 import { readOnstartFile } from './cli-errors.js';
@@ -69,9 +69,9 @@ export function registerInstanceCommands(program: Command): void {
         ...checkedSearchQuery(words.join(' ')),
       };
       q.order = checkedOrder(String(f.order));
-      q.limit = Number(f.limit);
+      q.limit = cliNumber(f.limit, '--limit');
       q.type = f.type;
-      q.allocated_storage = Number(f.storage);
+      q.allocated_storage = cliNumber(f.storage, '--storage');
       const offers = await connect(f).searchOffers(q);
       if (f.raw === true) json(offers);
       else if (offers.length > 0) out(table(offers, OFFER_COLUMNS));
@@ -96,14 +96,14 @@ export function registerInstanceCommands(program: Command): void {
     .option('--wait', 'wait until it runs')
     .action(async (offer: string, _o, cmd: Command) => {
       const f = flagsOf(cmd);
-      const body: CreateInstanceBody = { image: String(f.image), disk: Number(f.disk) };
+      const body: CreateInstanceBody = { image: String(f.image), disk: cliNumber(f.disk, '--disk') };
       if (typeof f.env === 'string') body.env = f.env;
       if (typeof f.onstartCmd === 'string') body.onstart = f.onstartCmd;
       if (typeof f.onstart === 'string') body.onstart = readOnstartFile(f.onstart);
       if (typeof f.entrypoint === 'string') body.entrypoint = f.entrypoint;
       if (typeof f.argsJson === 'string') body.args = JSON.parse(f.argsJson) as string[];
       if (typeof f.label === 'string') body.label = f.label;
-      if (typeof f.price === 'string') body.price = Number(f.price);
+      if (typeof f.price === 'string') body.price = cliNumber(f.price, '--price');
       if (f.stopped === true) body.target_state = 'stopped';
       const c = connect(f);
       const r = await c.createInstance(parseCliId(offer, 'offer'), body);
@@ -147,7 +147,7 @@ export function registerInstanceCommands(program: Command): void {
     .option('--filter <text>', 'only lines containing this text')
     .action(async (i: string, _o, cmd: Command) => {
       const f = flagsOf(cmd);
-      out(await connect(f).logs(id(i), { tail: Number(f.tail), ...(typeof f.filter === 'string' ? { filter: f.filter } : {}) }));
+      out(await connect(f).logs(id(i), { tail: cliNumber(f.tail, '--tail'), ...(typeof f.filter === 'string' ? { filter: f.filter } : {}) }));
     });
 
   const verbs: [verb: string, run: (c: GantryClient, i: number) => Promise<Row>, want: string | null, what: string][] = [

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { parseCliId, printJson, table, text, verbGroup } from './output.js';
+import { cliNumber, parseCliId, printJson, table, text, verbGroup } from './output.js';
 import { say } from './human.js';
 
 type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
@@ -44,11 +44,11 @@ function template(f: Flags): Row {
     ...(f.env !== undefined ? { env: f.env } : {}),
     ...(f.onstartCmd !== undefined ? { onstart: f.onstartCmd } : {}),
     ...(f.argsJson !== undefined ? { args: JSON.parse(String(f.argsJson)) as unknown } : {}),
-    ...(f.disk !== undefined ? { disk: Number(f.disk) } : {}),
+    ...(f.disk !== undefined ? { disk: cliNumber(f.disk, '--disk') } : {}),
     ...(f.search !== undefined ? { search_params: f.search } : {}),
     ...(f.launchArgs !== undefined ? { launch_args: f.launchArgs } : {}),
-    ...(f.gpuRam !== undefined ? { gpu_ram: Number(f.gpuRam) } : {}),
-    ...(f.testWorkers !== undefined ? { test_workers: Number(f.testWorkers) } : {}),
+    ...(f.gpuRam !== undefined ? { gpu_ram: cliNumber(f.gpuRam, '--gpu-ram') } : {}),
+    ...(f.testWorkers !== undefined ? { test_workers: cliNumber(f.testWorkers, '--test-workers') } : {}),
   };
 }
 
@@ -188,7 +188,7 @@ export function registerServerlessCommands(program: Command): void {
     .description("the logs of an endpoint's workers")
     .option('--tail <n>', 'last lines per worker')
     .action(async (name: string, o: { tail?: string }, cmd: Command) => {
-      process.stdout.write((await connect(cmd.optsWithGlobals()).endpointLogs(name, o.tail !== undefined ? Number(o.tail) : undefined)) + '\n');
+      process.stdout.write((await connect(cmd.optsWithGlobals()).endpointLogs(name, o.tail !== undefined ? cliNumber(o.tail, '--tail') : undefined)) + '\n');
     });
 
   withParams(withTemplate(create.command('deployment').description('create a deployment: an endpoint with one workergroup').requiredOption('--name <name>')))
@@ -224,7 +224,11 @@ export function registerServerlessCommands(program: Command): void {
     .option('--force', 'stop even when other endpoints route to it')
     .option('--timeout <seconds>', 'bound on the drain')
     .action(async (did: string, o: { drain?: boolean; force?: boolean; timeout?: string }, cmd: Command) => {
-      const stop = { finishPendingWork: o.drain === true, force: o.force === true, ...(o.timeout !== undefined ? { timeoutS: Number(o.timeout) } : {}) };
+      const stop = {
+        finishPendingWork: o.drain === true,
+        force: o.force === true,
+        ...(o.timeout !== undefined ? { timeoutS: cliNumber(o.timeout, '--timeout') } : {}),
+      };
       const r = await connect(cmd.optsWithGlobals()).stopDeployment(id(did, 'deployment'), stop);
       say(cmd.optsWithGlobals(), r, `Deployment ${did}: ${text(r.endpoint_state ?? 'stopping')}.`);
     });

@@ -101,6 +101,9 @@ describe('agent protocol: bad input and security', { skip: ts?.skip ?? 'no store
     assert.equal((await post('hello', { hostKey: 'h', imageNotice: null, machine: { ...machineInfo, portRangeEnd: 1 } }, tokenA)).status, 400);
     const get = await fetch(`${g.url}/agent/v1/hello`);
     assert.equal(get.status, 404);
+    const unknown = await post('bogus', {}, tokenA);
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.message, "The agent protocol has no message 'bogus'.");
   });
 
   it('usage reports land only on instances of the reporting machine', async () => {

@@ -169,6 +169,17 @@ for (const ts of ONE_STORE) {
       const gone = await run('delete', 'machine', '1');
       assert.equal(gone.code, 1);
       assert.match(gone.stderr, /still connected.*then delete it/);
+      // A number that does not parse stops the verb, naming the flag, rather than being dropped for a default.
+      for (const [args, msg] of [
+        [['create', 'instance', '1001', '--disk', 'abc'], /--disk 'abc' is not a number/],
+        [['logs', '1', '--tail', 'abc'], /--tail 'abc' is not a number/],
+        [['search', 'offers', '--limit', 'x'], /--limit 'x' is not a number/],
+        [['transfer', 'credit', '1', 'abc'], /amount 'abc' is not a number/],
+      ] as const) {
+        const r = await run(...args);
+        assert.equal(r.code, 1, args.join(' '));
+        assert.match(r.stderr, msg);
+      }
     });
 
     it('serverless verbs print lines and tables', async () => {

@@ -26,8 +26,10 @@ export const agentProtocol: ApiDialect = {
         });
         v1.post('/poll', async (req) => ({ commands: await hub.poll(apiKeyOf(req), readPoll(req.body, '')) }));
         v1.post('/results', async (req) => hub.results(apiKeyOf(req), readResults(req.body, '')));
-        // Only POST exists; other methods get a clear answer instead of the generic 404.
+        // Messages are POSTed to known names; anything else gets a clear answer instead of the generic 404.
         v1.all('/:op', async (req) => {
+          const op = (req.params as { op: string }).op;
+          if (req.method === 'POST') throw new GantryError('NOT_FOUND', `The agent protocol has no message '${op}'.`);
           throw new GantryError('NOT_FOUND', `Agent protocol messages are POSTed; ${req.method} is not served.`);
         });
       },
