@@ -36,7 +36,12 @@ export const SETTINGS = {
     flag: '--public-url',
     doc: 'Base URL clients use to reach the API (for result URLs); default: taken from each request.',
   },
-  database: { type: 'optional-string', default: null, flag: '--database', doc: 'postgres://... to use PostgreSQL, or the path of a SQLite file; default: SQLite at <dataDir>/gantry.db. A URL of another database is refused.' },
+  database: {
+    type: 'optional-string',
+    default: null,
+    flag: '--database',
+    doc: 'postgres://... to use PostgreSQL, or the path of a SQLite file; default: SQLite at <dataDir>/gantry.db. A URL of another database is refused.',
+  },
   adminKey: { type: 'optional-string', default: null, doc: 'API key of the first admin account, for automation (GANTRY_ADMIN_KEY); default: a random key.' },
   secret: {
     type: 'optional-string',
