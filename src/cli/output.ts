@@ -106,7 +106,6 @@ export function printJson(v: unknown): void {
   process.stdout.write(JSON.stringify(v, null, 2) + '\n');
 }
 
-/** A positive integer id from the command line, or an error naming what was expected. */
 /** A number given on the command line: one that does not parse stops the verb, naming the flag, rather than being dropped. */
 export function cliNumber(text: unknown, flag: string): number {
   const n = typeof text === 'string' && text.trim() !== '' ? Number(text) : NaN;
@@ -114,6 +113,7 @@ export function cliNumber(text: unknown, flag: string): number {
   return n;
 }
 
+/** A positive integer id from the command line, or an error naming what was expected. */
 export function parseCliId(text: string, what: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`'${text}' is not ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} id.`);

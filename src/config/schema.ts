@@ -112,7 +112,6 @@ export const SETTINGS = {
   },
   offersIndexRebuildMs: {
     type: 'duration',
-    min: 1,
     default: 60_000,
     doc: 'Safety net of the offers index, which follows machine and rental changes as they are published: every this often it reads the whole fleet again and applies what differs.',
   },

@@ -167,7 +167,7 @@ export class ControlPlane {
     bulkChangeInstances(this.ctx, p, ids, action);
   /** Admin only: stop every endpoint and instance of every account and wait, bounded, until each is at rest (`gantry down --workloads`). */
   stopWorkloads = (p: Principal, timeoutMs: number): ReturnType<typeof stopWorkloads> => stopWorkloads(this.ctx, p, { timeoutMs });
-  labelInstance = (p: Principal, id: number, label: string | null): Promise<void> => labelInstance(this.ctx, p, id, label);
+  labelInstance = (p: Principal, id: number, label: string | null, o: { checkOnly?: boolean } = {}): Promise<void> => labelInstance(this.ctx, p, id, label, o);
   requestLogs = (p: Principal, id: number, o: { tail: number | null; filter: string | null }): ReturnType<typeof requestLogs> =>
     requestLogs(this.ctx, p, id, o);
   fetchResult = (token: string): Promise<string> => fetchResult(this.ctx, token);

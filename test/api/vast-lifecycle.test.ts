@@ -309,6 +309,9 @@ for (const ts of ONE_STORE) {
       assert.equal((await g.api('PUT', '/api/v0/asks/1002/', {}, { key })).status, 403);
       assert.equal((await g.api('GET', '/api/v0/instances/1/', undefined, { key })).status, 404);
       await g.waitInstance(id, running);
+      // It may stop its instance but not label it: both at once is refused as a whole, the instance keeps running.
+      assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped', label: 'x' }, { key })).status, 403);
+      assert.equal((await g.api('GET', `/api/v0/instances/${id}/`)).body.instances.intended_status, 'running');
       assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' }, { key })).status, 200);
       // While stopping, only another stop is allowed.
       const early = await g.api('PUT', `/api/v0/instances/reboot/${id}/`);

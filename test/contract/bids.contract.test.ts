@@ -172,6 +172,10 @@ for (const ts of TEST_STORES) {
       assert.equal(await store.writeIntent(a.id, a.generation, { target: 'stopped', pendingOp: null, acquireGpus: false, now: ++t }), true);
       await confirmStopped(a.id, m);
       assert.equal((await store.allocatedGpuCounts()).get(m) ?? 0, 0, 'the stopped instance holds no GPU');
+      // Created stopped, a rental takes its GPUs at once (without placement): the same preference holds.
+      const parked = await store.createInstance(inst({ machineId: m, target: 'stopped' }));
+      assert.deepEqual(parked.gpuIndices, [1], 'created stopped: not GPU 0 either');
+      assert.equal(await store.writeIntent(parked.id, parked.generation, { target: 'deleted', pendingOp: null, acquireGpus: false, now: ++t }), true);
       const b = await store.createInstance(inst({ machineId: m, numGpus: 2 }));
       assert.deepEqual(b.gpuIndices, [1, 2], 'not GPU 0, where the stopped instance runs');
       const again = await get(a.id);

@@ -185,6 +185,7 @@ export async function listTrainedModels(
 export async function deleteTrainedModel(ctx: ControlContext, p: Principal, modelId: string, o: { force: boolean; timeoutMs: number }): Promise<void> {
   await ownModel(ctx, p, modelId, 'ml.write');
   if (o.force) {
+    const deadline = ctx.clock.now() + o.timeoutMs; // one bound for all of the model's deployments
     for (const deploymentId of await modelDeploymentIds(ctx, p.accountId, modelId)) {
       await stopMlDeployment(ctx, p, {
         deploymentId,
@@ -193,7 +194,7 @@ export async function deleteTrainedModel(ctx: ControlContext, p: Principal, mode
         finishPendingWork: false,
         expandWildcards: false,
         drainTimeoutMs: null,
-        timeoutMs: o.timeoutMs,
+        timeoutMs: Math.max(0, deadline - ctx.clock.now()),
       });
     }
   } else {

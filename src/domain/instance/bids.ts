@@ -71,6 +71,18 @@ export interface PlacementPlan {
   readonly outbid: ReadonlySet<number>;
 }
 
+/** Free GPUs in the order they are granted: those no stopped instance starts on again first. */
+export function homesLast(free: readonly number[], homes: ReadonlySet<number>): number[] {
+  return [...free.filter((g) => !homes.has(g)), ...free.filter((g) => homes.has(g))];
+}
+
+/** The first `n` of the free GPUs in grant order, as a sorted list. */
+export function firstFree(free: readonly number[], homes: ReadonlySet<number>, n: number): number[] {
+  return homesLast(free, homes)
+    .slice(0, n)
+    .sort((a, b) => a - b);
+}
+
 const byClaim = (a: GpuWaiter, b: GpuWaiter): number => b.priority - a.priority || a.since - b.since || a.id - b.id;
 
 /**
@@ -87,8 +99,10 @@ export function planPlacement(
   homes: ReadonlySet<number> = new Set(),
 ): PlacementPlan {
   const held = new Set(holders.flatMap((h) => h.gpus));
-  const unheld = Array.from({ length: totalGpus }, (_, i) => i).filter((g) => !held.has(g));
-  let free = [...unheld.filter((g) => !homes.has(g)), ...unheld.filter((g) => homes.has(g))];
+  let free = homesLast(
+    Array.from({ length: totalGpus }, (_, i) => i).filter((g) => !held.has(g)),
+    homes,
+  );
   const releasing = new Map(holders.filter((h) => h.releasing).map((h) => [h.id, [...h.gpus]]));
   const victims = holders.filter((h) => h.settled && Number.isFinite(h.priority)).sort((a, b) => a.priority - b.priority || b.id - a.id);
   const grants: { id: number; gpus: number[]; kept: boolean }[] = [];

@@ -3,12 +3,16 @@ import { GantryError } from '../errors.js';
 /** Elasticsearch's rule for model ids: lowercase letters, digits, `-` and `_`, alphanumeric at both ends, at most 64. */
 export const MODEL_ID_RULE = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
 
-/** A model id, or a deployment id (Elasticsearch holds both to the same rule). */
+/** Deployment ids follow Elasticsearch's id rule, which also allows '.' inside. */
+const DEPLOYMENT_ID_RULE = /^[a-z0-9](?:[a-z0-9_.-]{0,62}[a-z0-9])?$/;
+
+/** A model id, or a deployment id (the same rule, dots allowed inside a deployment id). */
 export function checkModelId(id: string, field: 'model_id' | 'deployment_id' = 'model_id'): void {
-  if (!MODEL_ID_RULE.test(id)) {
+  if (!(field === 'model_id' ? MODEL_ID_RULE : DEPLOYMENT_ID_RULE).test(id)) {
+    const dots = field === 'model_id' ? '' : ' (and dots inside)';
     throw new GantryError(
       'INVALID_ARGUMENT',
-      `Invalid ${field}; '${id}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores; must start and end with alphanumeric, and be at most 64 characters.`,
+      `Invalid ${field}; '${id}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores${dots}; must start and end with alphanumeric, and be at most 64 characters.`,
       { field },
     );
   }

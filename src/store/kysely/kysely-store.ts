@@ -36,8 +36,8 @@ import type { OfferSourceStore } from '../offer-source-store.js';
 import type { SeriesStore } from '../series-store.js';
 import { claimLeased } from './lease.js';
 import { LeaseReleases } from './lease-release.js';
-import { holdCpu, notEnoughGpus, rebalanceMachine } from './placement.js';
-import { WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
+import { holdCpu, homeGpus, notEnoughGpus, rebalanceMachine } from './placement.js';
+import { firstFree, WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
 import { migrations } from './migrations.js';
 import { applyObservation } from './observation.js';
 import { applyObservations } from './observation-batch.js';
@@ -213,15 +213,15 @@ export class KyselyStore implements Store {
       if (this.dialect.supportsSkipLocked) mq = mq.forUpdate();
       const machine = await mq.executeTakeFirst();
       if (!machine) throw new GantryError('OFFER_NOT_FOUND', `Machine ${n.machineId} does not exist.`, { machineId: n.machineId });
-      const taken = new Set(
-        (await trx.selectFrom('gpu_allocations').select('gpu_index').where('machine_id', '=', n.machineId).execute()).map((r) => r.gpu_index),
-      );
+      const allocs = await trx.selectFrom('gpu_allocations').select('gpu_index').where('machine_id', '=', n.machineId).execute();
+      const taken = new Set(allocs.map((r) => r.gpu_index));
       const free = Array.from({ length: machine.num_gpus }, (_, i) => i).filter((i) => !taken.has(i));
       if (n.target !== 'running' && free.length < n.numGpus) throw notEnoughGpus(free.length, n);
+      const stoppedGpus = n.target === 'running' ? [] : firstFree(free, await homeGpus(trx, n.machineId), n.numGpus);
       const row = await trx
         .insertInto('instances')
         // A rental that should run waits for placement below: free GPUs, or a lower bid's once it has stopped.
-        .values({ ...newInstanceRow(n, n.target === 'running' ? [] : free.slice(0, n.numGpus)), ...(n.target === 'running' ? { gpu_wait_since: n.now } : {}) })
+        .values({ ...newInstanceRow(n, stoppedGpus), ...(n.target === 'running' ? { gpu_wait_since: n.now } : {}) })
         .returning('id')
         .executeTakeFirstOrThrow();
       if (n.target === 'running') {

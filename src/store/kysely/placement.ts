@@ -51,15 +51,7 @@ export async function rebalanceMachine(d: StoreDialect, trx: Db, machineId: numb
       releasing: waiting,
     };
   });
-  const stopped = await trx
-    .selectFrom('instances')
-    .select('gpu_indices')
-    .where('machine_id', '=', machineId)
-    .where('target', '=', 'stopped')
-    .where('status', '!=', 'destroyed')
-    .execute();
-  const homes = new Set(stopped.flatMap((r) => parseJson<number[]>(r.gpu_indices, [])));
-  const plan = planPlacement(machine.num_gpus, holders, waiters, homes);
+  const plan = planPlacement(machine.num_gpus, holders, waiters, await homeGpus(trx, machineId));
   for (const g of plan.grants) {
     if (g.id === fresh) {
       // The instance being created: its first generation is the request to run; nothing more to bump.
@@ -136,6 +128,18 @@ export function notEnoughGpus(free: number, n: Pick<NewInstance, 'offerType' | '
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;
+
+/** The GPUs stopped instances of a machine start on again (they hold none while stopped). */
+export async function homeGpus(trx: Db, machineId: number): Promise<Set<number>> {
+  const stopped = await trx
+    .selectFrom('instances')
+    .select('gpu_indices')
+    .where('machine_id', '=', machineId)
+    .where('target', '=', 'stopped')
+    .where('status', '!=', 'destroyed')
+    .execute();
+  return new Set(stopped.flatMap((r) => parseJson<number[]>(r.gpu_indices, [])));
+}
 
 /** Give back an instance's GPUs and vCPUs (its stop is confirmed, or it is destroyed); true when it held any. */
 export async function releaseCompute(trx: Db, instanceId: number): Promise<boolean> {

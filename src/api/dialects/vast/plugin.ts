@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { GantryError } from '../../../domain/errors.js';
-import { checkLabel } from '../../../domain/instance/create.js';
 import type { InstanceAction } from '../../../domain/instance/intent.js';
 import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
@@ -119,10 +118,10 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
     const p = principal(req);
     const id = parseId(req.params.id);
     const body = asObject(req.body);
-    // All of it is checked, and the state changed, before the label is: a refused request changes nothing.
+    // All of it is checked (the label and the right to set it too), and the state changed, before the label is:
+    // a refused request changes nothing.
     const given = body.label === undefined ? undefined : optString(body, 'label');
     const label = given === undefined ? undefined : given === '' ? null : given;
-    if (label !== undefined) checkLabel(label);
     const state = optString(body, 'state');
     if (state === null) {
       if (label === undefined) throw new GantryError('INVALID_ARGUMENT', 'Give "state" ("running" or "stopped") or "label".', { field: 'state' });
@@ -130,6 +129,7 @@ async function vastRoutes(app: FastifyInstance, opts: EdgeDeps): Promise<void> {
       return { success: true };
     }
     const action = stateAction(state);
+    if (label !== undefined) await control.labelInstance(p, id, label, { checkOnly: true }); // its right too, before the change
     const answer = intentBody(action, await control.changeInstance(p, id, action), id);
     if (label !== undefined) await control.labelInstance(p, id, label);
     return answer;

@@ -5,7 +5,7 @@ import { GantryError } from '../../../domain/errors.js';
 import type { TemplateRecord, TemplateSpec } from '../../../domain/instance/template.js';
 import { showValue } from '../../../domain/show.js';
 import { principal } from '../../edge/principal.js';
-import { asObject, jsonParam, optBool, optNumber, optString } from './parse.js';
+import { asObject, jsonParam, numberOf, optBool, optNumber, optString } from './parse.js';
 import { templatePlacement } from './offers.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
@@ -133,8 +133,10 @@ export function vastTemplate(t: TemplateRecord): Record<string, unknown> {
   };
 }
 
-const num = (v: unknown): number | null =>
-  typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : null;
+const num = (v: unknown): number | null => {
+  const n = numberOf(v);
+  return Number.isFinite(n) ? n : null;
+};
 /** The legacy CLI sends a string value with '_' for ' ' (its query language has no spaces): compare both ways. */
 const text = (v: unknown): string => String(v).replace(/_/g, ' ');
 
