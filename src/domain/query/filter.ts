@@ -1,5 +1,6 @@
 import { GantryError } from '../errors.js';
 import { showValue } from '../show.js';
+import { numberOf } from '../number.js';
 
 /**
  * Filters, orders and limits over rows of typed fields: the engine's query model, used for offers
@@ -39,7 +40,7 @@ function bad(message: string, details: Record<string, unknown> = {}): GantryErro
 function coerce(field: string, type: FieldType, raw: unknown): Scalar {
   switch (type) {
     case 'number': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      const n = numberOf(raw);
       if (!Number.isFinite(n)) throw bad(`Filter on '${field}' needs a number, got ${showValue(raw)}.`, { field });
       return n;
     }

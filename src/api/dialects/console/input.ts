@@ -1,4 +1,5 @@
 import { GantryError } from '../../../domain/errors.js';
+import { numberOf } from '../../../domain/number.js';
 
 /** The console API's input checks: unknown fields and bad values are the caller's fault (400), never dropped. */
 export function invalid(field: string, message: string): GantryError {
@@ -23,7 +24,7 @@ export function wholeNumber(v: unknown, field: string): number {
 
 /** A finite number ≥ 0 from a query string or JSON. */
 export function nonNegative(v: unknown, field: string): number {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  const n = numberOf(v);
   if (!Number.isFinite(n) || n < 0) throw invalid(field, `'${field}' must be a number ≥ 0.`);
   return n;
 }

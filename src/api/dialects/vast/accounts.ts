@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { GantryError } from '../../../domain/errors.js';
-import { asObject, jsonParam, numberOf, optBool, optNumber, optString, parseId } from './parse.js';
+import { asObject, jsonParam, optBool, optNumber, optString, parseId } from './parse.js';
+import { numberOf } from '../../../domain/number.js';
 import type { AccountRecord, SshKeyRecord } from '../../../domain/account/records.js';
 import type { KeyView } from '../../../control/accounts/api-keys.js';
 

@@ -3,7 +3,8 @@ import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import type { PeriodQuery } from '../../../control/billing/billing.js';
 import { GantryError } from '../../../domain/errors.js';
-import { asObject, jsonParam, numberOf, optNumber, optString, parseId } from './parse.js';
+import { asObject, jsonParam, optNumber, optString, parseId } from './parse.js';
+import { numberOf } from '../../../domain/number.js';
 import type { ChargeRecord } from '../../../domain/billing/records.js';
 import { vastInvoiceRoutes } from './invoices.js';
 

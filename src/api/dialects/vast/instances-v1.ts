@@ -1,6 +1,7 @@
 import { GantryError } from '../../../domain/errors.js';
 import { applyQuery, parseCondition, type Condition, type FieldType, type Order } from '../../../domain/query/filter.js';
-import { jsonParam, numberOf } from './parse.js';
+import { jsonParam } from './parse.js';
+import { numberOf } from '../../../domain/number.js';
 import { showValue } from '../../../domain/show.js';
 
 /** Columns stored on the instance record: filterable and sortable on `GET /api/v1/instances/`. */

@@ -79,6 +79,9 @@ const INVOICE_FIELDS: Readonly<Record<string, FieldType>> = {
   is_check: 'boolean',
 };
 
+/** An own field's type only: a name such as `toString` is no field of an invoice. */
+const invoiceFieldType = (f: string): FieldType | undefined => (Object.hasOwn(INVOICE_FIELDS, f) ? INVOICE_FIELDS[f] : undefined);
+
 /** Epoch seconds from a query parameter (the clients send floats), as milliseconds. */
 function msParam(q: Record<string, unknown>, field: string, fallback: number): number {
   const s = optNumber({ [field]: jsonParam(q[field]) }, field);
@@ -112,11 +115,11 @@ export function vastInvoiceRoutes(app: FastifyInstance, control: ControlPlane): 
     const filters = raw === undefined || raw === null || raw === '' ? {} : asObject(raw, 'select_filters');
     // Fields Vast's invoices have and Gantry's do not (Stripe, PayPal, …) filter nothing out: no row has them.
     const conditions = Object.entries(filters).flatMap(([f, spec]) => {
-      const type = Object.hasOwn(INVOICE_FIELDS, f) ? INVOICE_FIELDS[f] : undefined;
+      const type = invoiceFieldType(f);
       return type === undefined ? [] : parseCondition(f, type, spec);
     });
     const s = await b.statement(p, null, { from: 0, to: control.now() + 1, limit: MAX_ROWS, charges: false });
     const rows = s.transfers.map((t) => invoiceRow(t, p.accountId));
-    return applyQuery(rows, { conditions, order: [], limit: null }, (f) => (Object.hasOwn(INVOICE_FIELDS, f) ? INVOICE_FIELDS[f] : undefined));
+    return applyQuery(rows, { conditions, order: [], limit: null }, invoiceFieldType);
   });
 }

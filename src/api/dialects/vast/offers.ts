@@ -9,7 +9,7 @@ import {
   type WorkerPlacement,
 } from '../../../domain/offer/search.js';
 import { parseCondition, parseOrder, type Condition, type Order, type Scalar } from '../../../domain/query/filter.js';
-import { numberOf } from './parse.js';
+import { numberOf } from '../../../domain/number.js';
 import { parseSearchQuery } from './query-language.js';
 import { showValue } from '../../../domain/show.js';
 

@@ -2,6 +2,7 @@ import { DEFAULT_DISK_GB, DEFAULT_IMAGE, type CreateInstanceRequest } from '../.
 import { parseEnv, shellSplit } from '../../../domain/instance/env.js';
 import { GantryError } from '../../../domain/errors.js';
 import { showValue } from '../../../domain/show.js';
+import { numberOf } from '../../../domain/number.js';
 import { instanceTemplateOf, mergeEnv, templateImage, templateRuntype, type TemplateRecord } from '../../../domain/instance/template.js';
 import { parseVolumeInfo } from './volume-info.js';
 
@@ -21,11 +22,6 @@ export function optString(o: Record<string, unknown>, field: string): string | n
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string') throw wrong(field, 'a string', v);
   return v;
-}
-
-/** A number or a numeric string as a number; anything else NaN (`Number` of an object can throw). */
-export function numberOf(v: unknown): number {
-  return typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
 }
 
 export function optNumber(o: Record<string, unknown>, field: string): number | null {

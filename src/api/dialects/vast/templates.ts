@@ -5,7 +5,8 @@ import { GantryError } from '../../../domain/errors.js';
 import type { TemplateRecord, TemplateSpec } from '../../../domain/instance/template.js';
 import { showValue } from '../../../domain/show.js';
 import { principal } from '../../edge/principal.js';
-import { asObject, jsonParam, numberOf, optBool, optNumber, optString } from './parse.js';
+import { asObject, jsonParam, optBool, optNumber, optString } from './parse.js';
+import { numberOf } from '../../../domain/number.js';
 import { templatePlacement } from './offers.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
