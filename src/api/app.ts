@@ -9,6 +9,7 @@ import { toGantryError } from './errors.js';
 import { dialectFor, exactContentTypes, lenientJson, mountDialect, sendError } from './edge/mount.js';
 import { boundJsonDepth } from './edge/json-body.js';
 import { dataPathServer } from './edge/data-path.js';
+import { clientErrorHandler } from './edge/client-error.js';
 import type { RateLimitOptions } from './edge/rate-limit.js';
 import { registerDiscovery } from './edge/openapi.js';
 import { checkMetricsAccess, type MetricsAccess } from './edge/metrics-access.js';
@@ -62,6 +63,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     // Path ids as long as a dialect allows (AI Core's resource groups take 253 characters; fastify's default is 100).
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 512 },
     return503OnClosing: true,
+    // What Node's parser refuses (a head over its limit, a malformed request) in the dialect's shape too.
+    clientErrorHandler: clientErrorHandler(o.dialects, log),
     // A route's schema that forbids extra fields means a 400 for them, not fastify's silent removal.
     ajv: { customOptions: { removeAdditional: false } },
     // A URL the router refuses (bad percent-encoding, a path segment over maxParamLength) is the caller's error, in its dialect's shape.

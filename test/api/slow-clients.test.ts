@@ -23,6 +23,13 @@ const holdDialect: ApiDialect = {
     });
   },
 };
+/** A second dialect with a body shape of its own: a refused request is answered in the shape of the dialect its path names. */
+const shapedDialect: ApiDialect = {
+  name: 'shaped',
+  prefixes: ['/shaped'],
+  errorBody: (error, status) => ({ shaped: error.code, status }),
+  routes: () => undefined,
+};
 
 interface Conn {
   readonly socket: Socket;
@@ -84,7 +91,7 @@ for (const ts of ONE_STORE) {
     before(async () => {
       g = await startTestGantry(ts, {
         localHost: false,
-        dialects: [holdDialect],
+        dialects: [holdDialect, shapedDialect],
         // The request bound is requestTimeoutMs + serverlessQueueTimeoutMs: 2 s here.
         settings: { headersTimeoutMs: 1_000, requestTimeoutMs: 1_500, serverlessQueueTimeoutMs: 500, maxConnectionsPerAddress: 6 },
       });
@@ -127,6 +134,24 @@ for (const ts of ONE_STORE) {
       );
       assert.ok(cut, 'the connection was still open after 300 header lines');
       assert.match(c.received(), /^HTTP\/1\.1 408/);
+    });
+
+    it("a request Node's parser refuses (headers over its limit, a malformed line) is answered in the dialect's error shape and closed", async () => {
+      const ask = async (raw: string): Promise<string> => {
+        const c = await open(port);
+        c.socket.write(raw);
+        await c.closed;
+        return c.received();
+      };
+      const big = await ask(`GET /hold HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      assert.match(big, /^HTTP\/1\.1 431 /);
+      assert.match(big, /\r\nconnection: close\r\n/);
+      assert.deepEqual(JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4)), { error: 'INVALID_ARGUMENT' });
+      const bad = await ask('GET /hold HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n');
+      assert.match(bad, /^HTTP\/1\.1 400 /);
+      assert.deepEqual(JSON.parse(bad.slice(bad.indexOf('\r\n\r\n') + 4)), { error: 'INVALID_ARGUMENT' });
+      const shaped = await ask(`POST /shaped/x?y=1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      assert.deepEqual(JSON.parse(shaped.slice(shaped.indexOf('\r\n\r\n') + 4)), { shaped: 'INVALID_ARGUMENT', status: 431 });
     });
 
     it('connections beyond maxConnectionsPerAddress are closed; those already open keep working', async () => {

@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ApiDialect } from './dialect.js';
+import { dialectFor, renderError } from './mount.js';
+
+/** What Node's HTTP parser hands the `clientError` event: its code, and the bytes it could not take. */
+type ParserError = Error & { code?: string; rawPacket?: unknown };
+
+/**
+ * The answer to a request Node's HTTP parser refused before any route saw it (a head over the size
+ * limit, a malformed request line or header, a request that took too long to arrive), in the error
+ * shape of the dialect whose prefix its path falls under — a client of that API reads the error as it
+ * reads every other. The connection is closed afterwards, as Node does: its framing cannot be trusted.
+ */
+export function clientErrorHandler(dialects: readonly ApiDialect[], log: FastifyBaseLogger): (err: ParserError, socket: Duplex) => void {
+  return (err, socket) => {
+    // A reset or a closed socket has no one left to answer.
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const message =
+      status === 431
+        ? 'The request headers are larger than this server accepts.'
+        : status === 408
+          ? 'The request did not arrive in time.'
+          : 'The request is not well-formed HTTP/1.1.';
+    const { method, target } = requestLine(err.rawPacket);
+    const d = dialectFor(dialects, target.split('?')[0] ?? '/');
+    if (socket.writable) {
+      let head: string;
+      let body: string;
+      let code = status;
+      if (d === undefined) {
+        head = 'content-type: application/json\r\n';
+        body = JSON.stringify({ error: { code: 'INVALID_ARGUMENT', message } });
+      } else {
+        const id = `client-${randomUUID()}`;
+        const r = renderError(d, { statusCode: status, message, code: err.code }, { id, url: target, method }, log.child({ reqId: id }));
+        head = Object.entries(r.headers)
+          .flatMap(([k, v]) => (typeof v === 'string' ? [v] : v).map((one) => `${k}: ${one}\r\n`))
+          .join('');
+        body = typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+        code = r.status;
+      }
+      socket.end(`HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ''}\r\n${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    }
+    // Bounded: a peer that does not read the answer does not keep the socket.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+}
+
+/** The method and target of the request line, as far as they arrived; `/` when they did not. */
+function requestLine(raw: unknown): { method: string; target: string } {
+  const text = Buffer.isBuffer(raw) ? raw.subarray(0, 8192).toString('latin1') : '';
+  const m = /^([A-Z]{1,16}) (\S{1,8000})/.exec(text);
+  return m === null ? { method: 'GET', target: '/' } : { method: m[1] ?? 'GET', target: m[2] ?? '/' };
+}
