@@ -15,6 +15,8 @@ export interface BannerFacts {
   /** The admin key when this start created it (the first start), else null: it is never shown again. */
   readonly createdKey: string | null;
   readonly adminKeyFile: string;
+  /** Where the admin key is when it was not created now: the key file, the adminKey setting, or neither (the database's admin was made with another data dir). */
+  readonly keySource?: 'created' | 'file' | 'preset' | 'none';
   readonly dataDir: string;
   readonly database: string;
   readonly hostLine: string;
@@ -27,10 +29,7 @@ export function banner(f: BannerFacts): string {
   return [
     'Gantry is up.',
     `  URL:       ${f.url}`,
-    f.createdKey !== null
-      ? `  Admin key: ${f.createdKey}  (created now; shown only this once)`
-      : `  Admin key: in ${f.adminKeyFile} (\`cat ${f.adminKeyFile}\`)`,
-    `  Key file:  ${f.adminKeyFile} (mode 0600; the CLI reads it when GANTRY_API_KEY is not set)`,
+    ...adminKeyLines(f),
     `  Data dir:  ${f.dataDir}`,
     `  Database:  ${f.database}`,
     `  Host:      ${f.hostLine}`,
@@ -39,4 +38,15 @@ export function banner(f: BannerFacts): string {
     `Stop: Ctrl-C, or \`npx gantry down --data-dir ${f.dataDir}\``,
     '',
   ].join('\n');
+}
+
+/** The admin key's lines: the key itself only when created now; never a key file that was not written. */
+function adminKeyLines(f: BannerFacts): string[] {
+  const file = `  Key file:  ${f.adminKeyFile} (mode 0600; the CLI reads it when GANTRY_API_KEY is not set)`;
+  if (f.createdKey !== null) return [`  Admin key: ${f.createdKey}  (created now; shown only this once)`, file];
+  if (f.keySource === 'preset') return ['  Admin key: the preset one (setting adminKey, GANTRY_ADMIN_KEY); not written to this data dir'];
+  if (f.keySource === 'none') {
+    return [`  Admin key: not in this data dir (this database's admin was made with another one); give the CLI --api-key or GANTRY_API_KEY`];
+  }
+  return [`  Admin key: in ${f.adminKeyFile} (\`cat ${f.adminKeyFile}\`)`, file];
 }

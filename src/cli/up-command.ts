@@ -63,6 +63,7 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
       url: g.url,
       createdKey: g.adminKeyCreated ? g.adminKey : null,
       adminKeyFile: g.adminKeyFile,
+      keySource: g.adminKeySource,
       dataDir: config.dataDir,
       database: g.store.name,
       hostLine,

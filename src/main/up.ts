@@ -58,6 +58,8 @@ export interface RunningGantry {
   readonly adminKeyFile: string;
   /** Whether this start created the admin key (the first start): the only time it is shown in full. */
   readonly adminKeyCreated: boolean;
+  /** Where the admin key is: created now (and written to adminKeyFile), in adminKeyFile, preset (setting adminKey), or none of these (another data dir made this database's admin). */
+  readonly adminKeySource: 'created' | 'file' | 'preset' | 'none';
   readonly control: ControlPlane;
   readonly gateway: Gateway;
   readonly store: Store;
@@ -77,14 +79,26 @@ function probePort(host: string, port: number): Promise<void> {
   });
 }
 
-/** EADDRINUSE as a sentence: most often, another Gantry already listens there. */
+/** Why the server cannot listen, as a sentence: most often, another Gantry already listens there. */
 function portInUse(c: Config): (err: unknown) => never {
   return (err) => {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const code = (err as NodeJS.ErrnoException).code;
     const h = c.host === '0.0.0.0' || c.host === '::' ? '127.0.0.1' : c.host.includes(':') ? `[${c.host}]` : c.host;
-    throw new GantryError('SERVER_RUNNING', `port ${c.port} is in use — is Gantry already running at http://${h}:${c.port}? (Or choose another --port.)`, {
-      port: c.port,
-    });
+    if (code === 'EADDRINUSE') {
+      throw new GantryError('SERVER_RUNNING', `port ${c.port} is in use — is Gantry already running at http://${h}:${c.port}? (Or choose another --port.)`, {
+        port: c.port,
+      });
+    }
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EADDRNOTAVAIL') {
+      const why = code === 'EADDRNOTAVAIL' ? 'is not an address of this machine' : 'is not an address or a name this machine resolves';
+      throw new GantryError('INVALID_ARGUMENT', `--host ${c.host} ${why}; give one of its own (127.0.0.1, 0.0.0.0 for every interface).`, { field: 'host' });
+    }
+    if (code === 'EACCES') {
+      throw new GantryError('INVALID_ARGUMENT', `port ${c.port} needs privileges this process lacks (ports below 1024); choose another --port.`, {
+        field: 'port',
+      });
+    }
+    throw err;
   };
 }
 
@@ -176,7 +190,9 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     await writeFile(adminKeyFile, createdKey + '\n', { mode: 0o600 });
     await chmod(adminKeyFile, 0o600);
   }
-  const adminKey = createdKey ?? c.adminKey ?? ((await readFile(adminKeyFile, 'utf8').catch(() => '')).trim() || null);
+  const inFile = (await readFile(adminKeyFile, 'utf8').catch(() => '')).trim() || null;
+  const adminKey = createdKey ?? c.adminKey ?? inFile;
+  const adminKeySource = createdKey !== null ? 'created' : inFile !== null ? 'file' : c.adminKey !== null ? 'preset' : 'none';
 
   let runtime: Runtime | null = null;
   let agent: Agent | null = null;
@@ -229,6 +245,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     adminKey,
     adminKeyFile,
     adminKeyCreated: createdKey !== null,
+    adminKeySource,
     control,
     gateway,
     store,

@@ -25,4 +25,15 @@ describe('start arguments', () => {
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /Setting reconcileBatch needs at least 1/);
   });
+
+  it("gantry up on an address that is not this machine's stops at once, naming --host", async () => {
+    // 192.0.2.1 is TEST-NET-1: reserved for documentation, never a local address (and no name lookup).
+    const r = await gantry(
+      ['up', '--data-dir', join(dir, 'host'), '--host', '192.0.2.1', '--port', '0', '--runtime', 'process'],
+      { PATH: process.env.PATH },
+      20_000,
+    );
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /--host 192\.0\.2\.1 is not an address of this machine/);
+  });
 });

@@ -25,6 +25,15 @@ describe('gantry up: the terminal', () => {
     assert.match(later, /Admin key: in \/d\/admin\.key \(`cat \/d\/admin\.key`\)/);
   });
 
+  it('names no key file that was not written: a preset key, or a database whose admin another data dir made', () => {
+    const preset = banner({ ...facts, createdKey: null, keySource: 'preset', localHost: true });
+    assert.match(preset, /Admin key: the preset one \(setting adminKey, GANTRY_ADMIN_KEY\)/);
+    assert.doesNotMatch(preset, /admin\.key/);
+    const elsewhere = banner({ ...facts, createdKey: null, keySource: 'none', localHost: true });
+    assert.match(elsewhere, /Admin key: not in this data dir .*--api-key or GANTRY_API_KEY/);
+    assert.doesNotMatch(elsewhere, /admin\.key/);
+  });
+
   it('suggests search offers for gantry up, create host-token for gantry server, and gantry down', () => {
     assert.match(banner({ ...facts, createdKey: null, localHost: true }), /Try: +npx gantry search offers/);
     const server = banner({ ...facts, createdKey: null, localHost: false });
