@@ -4,6 +4,7 @@ import { isHttpUrl, loadConfig, workloadBaseEnv } from '../config/load.js';
 import type { SettingKey } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { parsePortRange } from '../config/port-range.js';
+import { stopOnSignals } from './stop-signals.js';
 
 const FLAGS = ['server', 'token', 'dataDir', 'gpus', 'runtime', 'publicIp', 'logLevel', 'processSandbox', 'unsafeSharedProcessRuntime'] as const;
 
@@ -40,27 +41,31 @@ export function registerAgent(program: Command): void {
       if (!isHttpUrl(c.server)) throw new Error(`--server needs an http:// or https:// URL, got '${c.server}'.`);
       const log = createLogger(c.logLevel);
       const { startHost } = await import('../main/host.js'); // only this verb needs the host's code
+      let host: Awaited<ReturnType<typeof startHost>> | null = null;
+      let stopping = false;
+      const shutdown = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`\n${signal}: agent stopping; instances keep running and are adopted when it starts again.\n`);
+        // Still joining (a control plane not yet reached): nothing of this host runs yet.
+        if (host === null) process.exit(0);
+        void host.agent
+          .stop()
+          .then(() => host?.runtime.close())
+          .finally(() => process.exit(0));
+      };
+      // Before joining, which retries while the control plane is away: an npm that is gone ends it too.
+      stopOnSignals(shutdown, c.parentWatchMs);
       let runtime: { close(): Promise<void> } | null = null;
       // A machine deleted while this agent ran: say why and exit, instead of asking again forever.
       const onRefused = (err: unknown): void => {
         process.stderr.write(`gantry agent: the control plane refused this host: ${err instanceof Error ? err.message : String(err)}\n`);
         void (runtime?.close() ?? Promise.resolve()).finally(() => process.exit(1));
       };
-      const host = await startHost(c, new HttpChannel(c.server, c.token), { log, workloadEnv: workloadBaseEnv(), onRefused });
-      runtime = host.runtime;
-      if (!host.sandboxed) process.stderr.write(NOT_ISOLATED(c.unsafeSharedProcessRuntime));
-      process.stdout.write(`Agent is up: machine ${host.agent.machineId ?? '?'} on ${c.server} (runtime ${host.runtime.name}, data ${c.dataDir}).\n`);
-      let stopping = false;
-      const shutdown = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        process.stderr.write(`\n${signal}: agent stopping; instances keep running and are adopted when it starts again.\n`);
-        void host.agent
-          .stop()
-          .then(() => host.runtime.close())
-          .finally(() => process.exit(0));
-      };
-      process.on('SIGINT', () => shutdown('SIGINT'));
-      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      const started = await startHost(c, new HttpChannel(c.server, c.token), { log, workloadEnv: workloadBaseEnv(), onRefused });
+      host = started;
+      runtime = started.runtime;
+      if (!started.sandboxed) process.stderr.write(NOT_ISOLATED(c.unsafeSharedProcessRuntime));
+      process.stdout.write(`Agent is up: machine ${started.agent.machineId ?? '?'} on ${c.server} (runtime ${started.runtime.name}, data ${c.dataDir}).\n`);
     });
 }

@@ -46,7 +46,7 @@ export function cliErrorText(err: unknown, flags: GlobalFlags, command = ''): st
   const cause = (err as { cause?: { code?: string; message?: string } } | null)?.cause;
   if (err instanceof TypeError && err.message === 'fetch failed') {
     const why = cause?.code ?? cause?.message ?? 'no answer';
-    return `no Gantry server answers at ${connectionOf(flags).url} (${why}); is \`gantry up\` running? Another server: --url or GANTRY_URL.`;
+    return `no Gantry server answers at ${connectionOf(flags).url} (${why}); is \`gantry up\` running? One started with --data-dir: GANTRY_DATA_DIR=<dir>; another server: --url or GANTRY_URL.`;
   }
   const e = err as { code?: string; path?: string } | null;
   if (e?.code === 'ENOENT' && typeof e.path === 'string') return `no such file: ${e.path}`;

@@ -22,10 +22,14 @@ export interface BannerFacts {
   readonly hostLine: string;
   /** `gantry up` (a host too) or `gantry server` (hosts join with a host token). */
   readonly localHost: boolean;
+  /** Whether the CLI finds this data dir by itself (it is the default, or GANTRY_DATA_DIR names it); else the Try line names it. */
+  readonly cliFindsDataDir?: boolean;
 }
 
 /** What `gantry up` / `gantry server` print once they listen; ends with the `Try:` line tests wait for. */
 export function banner(f: BannerFacts): string {
+  // The CLI's verbs find a server through its data dir: another one than theirs must be named.
+  const dirEnv = f.cliFindsDataDir === false ? `GANTRY_DATA_DIR=${f.dataDir} ` : '';
   return [
     'Gantry is up.',
     `  URL:       ${f.url}`,
@@ -34,7 +38,7 @@ export function banner(f: BannerFacts): string {
     `  Database:  ${f.database}`,
     `  Host:      ${f.hostLine}`,
     '',
-    f.localHost ? 'Try:  npx gantry search offers' : 'Try:  npx gantry create host-token   (then run `gantry agent` on each GPU machine)',
+    f.localHost ? `Try:  ${dirEnv}npx gantry search offers` : `Try:  ${dirEnv}npx gantry create host-token   (then run \`gantry agent\` on each GPU machine)`,
     `Stop: Ctrl-C, or \`npx gantry down --data-dir ${f.dataDir}\``,
     '',
   ].join('\n');

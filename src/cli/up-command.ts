@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfig, startedByNpmExec, workloadBaseEnv } from '../config/load.js';
+import { resolve } from 'node:path';
+import { cliEnv, loadConfig, workloadBaseEnv } from '../config/load.js';
+import { stopOnSignals } from './stop-signals.js';
 import { SETTINGS, envName, type SettingKey } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { banner, chooseLogFormat } from './server-terminal.js';
@@ -64,6 +66,7 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
       createdKey: g.adminKeyCreated ? g.adminKey : null,
       adminKeyFile: g.adminKeyFile,
       keySource: g.adminKeySource,
+      cliFindsDataDir: resolve(cliEnv().dataDir) === resolve(config.dataDir),
       dataDir: config.dataDir,
       database: g.store.name,
       hostLine,
@@ -80,15 +83,7 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
       () => process.exit(1),
     );
   };
-  // npm exec runs us under a shell and does not pass its SIGTERM on: when npm is gone, so are we.
-  if (startedByNpmExec()) {
-    const parent = process.ppid;
-    setInterval(() => {
-      if (process.ppid !== parent) shutdown('npm exited');
-    }, config.parentWatchMs).unref();
-  }
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignals(shutdown, config.parentWatchMs);
 }
 
 /** "(default: 7070; env GANTRY_PORT)": the default is shown, not set, so env and --config still apply. */

@@ -69,7 +69,7 @@ export const SETTINGS = {
     type: 'duration',
     min: 1,
     default: 1_000,
-    doc: 'Started by `npx`/`npm exec`: how often `gantry up` checks that npm still runs; it stops when npm is gone (npm does not pass SIGTERM on), never left orphaned.',
+    doc: 'Started by `npx`/`npm exec`: how often `gantry up`, `gantry server` and `gantry agent` check that npm still runs; they stop when npm is gone (npm does not pass SIGTERM on), never left orphaned.',
   },
   stopGraceMs: { type: 'duration', default: 10_000, doc: 'Stop: time between SIGTERM to the process group and SIGKILL.' },
   killWaitMs: { type: 'duration', default: 5_000, doc: 'Stop: time allowed after SIGKILL before the stop is recorded as failed.' },

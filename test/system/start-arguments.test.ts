@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gantry } from '../helpers/cli.js';
+import { GANTRY_BIN, gantry } from '../helpers/cli.js';
 
 /** What `gantry up` and `gantry agent` cannot work with is refused at once, naming it, with exit code 1. */
 describe('start arguments', () => {
@@ -35,5 +37,31 @@ describe('start arguments', () => {
     );
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /--host 192\.0\.2\.1 is not an address of this machine/);
+  });
+
+  it('an agent started by npm exec stops when npm is gone, even while the control plane is away', async () => {
+    // The stand-in for npm starts the agent and exits, as npm does when killed: the agent's parent changes.
+    const npm = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify([GANTRY_BIN, 'agent', '--server', 'http://127.0.0.1:1', '--token', 'x', '--data-dir', join(dir, 'npm-agent'), '--runtime', 'process'])}, { stdio: 'ignore', env: { ...process.env, npm_command: 'exec', GANTRY_PARENT_WATCH_MS: '100' } }); console.log(c.pid); setTimeout(() => process.exit(0), 1500);`,
+      ],
+      { encoding: 'utf8' },
+    );
+    const pid = Number(npm.stdout.trim());
+    assert.ok(pid > 0, npm.stderr);
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return !/^Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '');
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    const left = alive();
+    if (left) process.kill(pid, 'SIGKILL');
+    assert.equal(left, false, 'the agent outlived npm');
   });
 });

@@ -83,7 +83,7 @@ describe('CLI errors', () => {
     const err = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
     assert.equal(
       cliErrorText(err, { url: 'http://127.0.0.1:7999' }),
-      'no Gantry server answers at http://127.0.0.1:7999 (ECONNREFUSED); is `gantry up` running? Another server: --url or GANTRY_URL.',
+      'no Gantry server answers at http://127.0.0.1:7999 (ECONNREFUSED); is `gantry up` running? One started with --data-dir: GANTRY_DATA_DIR=<dir>; another server: --url or GANTRY_URL.',
     );
   });
   it('no key: says how to give one, not which HTTP header', () => {

@@ -39,6 +39,8 @@ describe('gantry up: the terminal', () => {
     const server = banner({ ...facts, createdKey: null, localHost: false });
     assert.match(server, /Try: +npx gantry create host-token/);
     assert.match(server, /npx gantry down --data-dir \/d/);
+    // A data dir the CLI does not look in by itself is named in the command to try.
+    assert.match(banner({ ...facts, createdKey: null, localHost: true, cliFindsDataDir: false }), /Try: +GANTRY_DATA_DIR=\/d npx gantry search offers/);
   });
 });
 
