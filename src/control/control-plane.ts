@@ -24,6 +24,7 @@ import { catalogUseCases, type CatalogUseCases } from './catalog/use-cases.js';
 import { mlUseCases, type MlUseCases } from './ml/use-cases.js';
 import { volumeUseCases, type VolumeUseCases } from './volumes/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
+import { followSshKeys } from './accounts/ssh-keys.js';
 import { BillingLoop } from './loops/billing-loop.js';
 import { Sampler } from './loops/sampler.js';
 import { listInstances, readAccountViews, readInstanceView, showInstance } from './instances/read-instances.js';
@@ -123,7 +124,10 @@ export class ControlPlane {
     this.volumes = volumeUseCases(this.ctx);
   }
 
+  #unfollowSshKeys: (() => void) | null = null;
+
   startLoops(): void {
+    this.#unfollowSshKeys ??= followSshKeys(this.ctx);
     this.reconciler.start();
     this.housekeeping.start();
     this.serverlessLoop.start();
@@ -140,6 +144,8 @@ export class ControlPlane {
   }
 
   async stopLoops(): Promise<void> {
+    this.#unfollowSshKeys?.();
+    this.#unfollowSshKeys = null;
     this.agents.close();
     this.ctx.offers.close();
     await Promise.all([this.reconciler.stop(), this.housekeeping.stop(), this.serverlessLoop.stop(), this.billingLoop.stop(), this.sampler.stop()]);

@@ -23,9 +23,20 @@ export type ChangeTopic =
    * what an endpoint's gateways or workers hold fell, or a gateway published it after the stop (a drain may
    * move on); or a worker became ready or not (held requests may go to it): a gateway, a worker's report, a probe
    */
-  | 'gateway';
+  | 'gateway'
+  /** an instance's SSH keys changed: the replica that holds its host's session writes them */
+  | 'ssh-keys';
 
-export const CHANGE_TOPICS: readonly ChangeTopic[] = ['instance', 'instance-status', 'machine', 'endpoint', 'endpoint-status', 'credential', 'gateway'];
+export const CHANGE_TOPICS: readonly ChangeTopic[] = [
+  'instance',
+  'instance-status',
+  'machine',
+  'endpoint',
+  'endpoint-status',
+  'credential',
+  'gateway',
+  'ssh-keys',
+];
 
 export interface Change {
   readonly topic: ChangeTopic;

@@ -20,19 +20,43 @@ function checkKey(raw: unknown): string {
 const notFound = (id: number): GantryError => new GantryError('SSH_KEY_NOT_FOUND', `No SSH key with id ${id}.`, { sshKeyId: id });
 
 /**
- * Rewrite authorized_keys on the instance's disk now, when its host is reachable from this replica;
- * otherwise the next start writes it (the spec carries the keys).
+ * Write the instances' keys now (authorized_keys on the disk, and the logins the host's SSH access
+ * takes). Their host's session may be held by another replica: the change is published, and the
+ * replica that holds it writes them (`followSshKeys`). A stopped instance gets them at its next start
+ * (the spec carries the keys).
  */
 async function push(ctx: ControlContext, instanceIds: readonly number[]): Promise<void> {
-  for (const id of instanceIds) {
-    const inst = await ctx.store.getInstance(id);
-    const link = inst && inst.status !== 'destroyed' ? ctx.hosts.get(inst.machineId) : undefined;
-    if (!inst || !link) continue;
-    const keys = (await ctx.store.instanceSshKeys(id)).map((k) => k.publicKey);
-    await link
-      .setSshKeys(id, keys)
-      .catch((err: unknown) => ctx.log.warn({ instanceId: id, err }, 'could not write authorized_keys now; the next start writes it'));
-  }
+  for (const id of instanceIds) if (!(await pushHere(ctx, id))) ctx.store.changes.publish('ssh-keys', id);
+}
+
+/** Write one instance's keys when this replica holds its host's session; false when it does not. */
+async function pushHere(ctx: ControlContext, id: number): Promise<boolean> {
+  const inst = await ctx.store.getInstance(id);
+  if (!inst || inst.status === 'destroyed') return true;
+  const link = ctx.hosts.get(inst.machineId);
+  if (!link) return false;
+  const keys = (await ctx.store.instanceSshKeys(id)).map((k) => k.publicKey);
+  await link
+    .setSshKeys(id, keys)
+    .catch((err: unknown) => ctx.log.warn({ instanceId: id, err }, 'could not write authorized_keys now; the next start writes it'));
+  return true;
+}
+
+/** Write the keys of every instance that should run on a machine whose session this replica holds (an agent said hello). */
+export async function syncSshKeys(ctx: ControlContext, machineId: number): Promise<void> {
+  for (const id of await ctx.store.liveInstanceIds(machineId)) await pushHere(ctx, id);
+}
+
+/**
+ * Keys changed at another replica reach the hosts whose sessions this one holds; a lost notification
+ * (`id: null`, the feed reconnected) writes the keys of every instance on those hosts again.
+ */
+export function followSshKeys(ctx: ControlContext): () => void {
+  const fail = (err: unknown): void => ctx.log.warn({ err }, 'writing SSH keys heard from another replica failed');
+  return ctx.store.changes.subscribe('ssh-keys', (c) => {
+    if (c.id !== null) void pushHere(ctx, c.id).catch(fail);
+    else for (const m of ctx.hosts.machineIds()) void syncSshKeys(ctx, m).catch(fail);
+  });
 }
 
 /** Vast adds a new account key to every current instance of the account. */

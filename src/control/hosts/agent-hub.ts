@@ -1,3 +1,4 @@
+import { syncSshKeys } from '../accounts/ssh-keys.js';
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey } from '../keys.js';
@@ -135,6 +136,8 @@ export class AgentHub {
     ctx.machines.invalidate();
     ctx.log.info({ machineId: machine.id, hostKey: h.hostKey, runtime: h.machine.runtime, gpus: machine.numGpus }, 'agent connected');
     ctx.wake();
+    // Keys changed while no replica held this host's session (it moved, or was away) are written now.
+    void syncSshKeys(ctx, machine.id).catch((err: unknown) => ctx.log.warn({ err, machineId: machine.id }, 'writing SSH keys to a host that joined failed'));
     return {
       machineId: machine.id,
       session: session.id,
