@@ -24,7 +24,7 @@ import { catalogUseCases, type CatalogUseCases } from './catalog/use-cases.js';
 import { mlUseCases, type MlUseCases } from './ml/use-cases.js';
 import { volumeUseCases, type VolumeUseCases } from './volumes/use-cases.js';
 import { resealSecrets } from './accounts/secrets.js';
-import { followSshKeys } from './accounts/ssh-keys.js';
+import { followSshKeys, syncSshKeys } from './accounts/ssh-keys.js';
 import { BillingLoop } from './loops/billing-loop.js';
 import { Sampler } from './loops/sampler.js';
 import { listInstances, readAccountViews, readInstanceView, showInstance } from './instances/read-instances.js';
@@ -111,7 +111,7 @@ export class ControlPlane {
     };
     this.reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
-    this.agents = new AgentHub(this.ctx);
+    this.agents = new AgentHub(this.ctx, (machineId) => syncSshKeys(this.ctx, machineId));
     this.serverless = serverlessUseCases(this.ctx);
     this.serverlessLoop = new ServerlessLoop(this.ctx);
     this.accounts = accountUseCases(this.ctx);

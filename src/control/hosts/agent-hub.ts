@@ -1,4 +1,3 @@
-import { syncSshKeys } from '../accounts/ssh-keys.js';
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey } from '../keys.js';
@@ -75,8 +74,12 @@ export class AgentHub {
   readonly #alive = new Map<number, number>();
   #aliveTimer: NodeJS.Timeout | null = null;
 
-  constructor(ctx: ControlContext) {
+  readonly #joined: (machineId: number) => Promise<void>;
+
+  /** `joined`: what the control plane does for a host whose agent said hello here (write its instances' SSH keys again). */
+  constructor(ctx: ControlContext, joined: (machineId: number) => Promise<void> = async () => undefined) {
     this.#ctx = ctx;
+    this.#joined = joined;
   }
 
   async hello(token: string | null, h: Hello): Promise<Welcome> {
@@ -137,7 +140,7 @@ export class AgentHub {
     ctx.log.info({ machineId: machine.id, hostKey: h.hostKey, runtime: h.machine.runtime, gpus: machine.numGpus }, 'agent connected');
     ctx.wake();
     // Keys changed while no replica held this host's session (it moved, or was away) are written now.
-    void syncSshKeys(ctx, machine.id).catch((err: unknown) => ctx.log.warn({ err, machineId: machine.id }, 'writing SSH keys to a host that joined failed'));
+    void this.#joined(machine.id).catch((err: unknown) => ctx.log.warn({ err, machineId: machine.id }, 'writing SSH keys to a host that joined failed'));
     return {
       machineId: machine.id,
       session: session.id,
