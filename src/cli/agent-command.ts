@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { HttpChannel } from '../agent/channel.js';
 import { isHttpUrl, loadConfig, workloadBaseEnv } from '../config/load.js';
@@ -39,6 +40,16 @@ export function registerAgent(program: Command): void {
       if (c.server === null || c.token === null) throw new Error('gantry agent needs --server URL and --token TOKEN (see `gantry create host-token`).');
       // A URL that cannot parse never reaches a server: refused now, not retried for ever.
       if (!isHttpUrl(c.server)) throw new Error(`--server needs an http:// or https:// URL, got '${c.server}'.`);
+      // One process per data dir: two agents on one would each run the host's workloads (twice).
+      await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
+      const { DataDirLock } = await import('../main/data-dir-lock.js');
+      try {
+        DataDirLock.acquire(c.dataDir);
+      } catch (err) {
+        const pid = (err as { details?: { pid?: unknown } }).details?.pid;
+        if (typeof pid !== 'number') throw err;
+        throw new Error(`another Gantry process (pid ${pid}) uses data dir ${c.dataDir}; stop it first, or give this agent its own --data-dir.`);
+      }
       const log = createLogger(c.logLevel);
       const { startHost } = await import('../main/host.js'); // only this verb needs the host's code
       let host: Awaited<ReturnType<typeof startHost>> | null = null;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,5 +63,19 @@ describe('start arguments', () => {
     const left = alive();
     if (left) process.kill(pid, 'SIGKILL');
     assert.equal(left, false, 'the agent outlived npm');
+  });
+
+  it('a second agent on the data dir of a running one is refused: it would run every workload twice', async () => {
+    const dataDir = join(dir, 'two-agents');
+    const args = ['agent', '--server', 'http://127.0.0.1:1', '--token', 'x', '--data-dir', dataDir, '--runtime', 'process'];
+    const first = spawn(process.execPath, [GANTRY_BIN, ...args], { stdio: 'ignore', env: { PATH: process.env.PATH } });
+    try {
+      for (let i = 0; i < 200 && !existsSync(join(dataDir, 'server.lock')); i++) await new Promise((r) => setTimeout(r, 50));
+      const second = await gantry(args, { PATH: process.env.PATH }, 20_000);
+      assert.equal(second.code, 1, second.stdout + second.stderr);
+      assert.match(second.stderr, new RegExp(`another Gantry process \\(pid ${first.pid}\\) uses data dir`));
+    } finally {
+      first.kill('SIGKILL');
+    }
   });
 });
