@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,15 @@ const exists = (path: string): Promise<boolean> =>
     () => true,
     () => false,
   );
+
+/** A file's text, or '' when it cannot be read (a process that ended meanwhile). */
+const readText = (path: string): string => {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return '';
+  }
+};
 
 const until = async (f: () => Promise<boolean>, ms = 10_000): Promise<void> => {
   const end = Date.now() + ms;
@@ -139,6 +149,16 @@ for (const rc of RUNTIMES) {
       await rt.start(s);
       await until(async () => (await rt.inspect(s.instanceId)).state === 'exited');
       assert.deepEqual(await rt.inspect(s.instanceId), { state: 'exited', exitCode: 7 });
+    });
+
+    it('ends when the main command ends, with what it left running in the background (runtype args)', async () => {
+      // The background sleep keeps the command's output open; a container ends with its main process all the same.
+      const s = spec({ command: ['sh', '-c', 'sleep 9393 & echo left; exit 3'], runtype: 'args' });
+      await rt.start(s);
+      await until(async () => (await rt.inspect(s.instanceId)).state === 'exited', 15_000);
+      assert.deepEqual(await rt.inspect(s.instanceId), { state: 'exited', exitCode: 3 });
+      const left = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && readText(`/proc/${pid}/cmdline`) === 'sleep\x009393\x00');
+      assert.deepEqual(left, [], 'what it left in the background runs no more');
     });
 
     it('passes argv without a shell: metacharacters stay literal', async () => {

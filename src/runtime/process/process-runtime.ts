@@ -7,7 +7,7 @@ import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions,
 import { CLOCK_TICKS, leaderFamily, trySignal } from './first-signal.js';
 import { allGone, ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
 import { STAMP_NODE, STAMP_PERL } from './stamper.js';
-import { bwrapArgs } from './sandbox.js';
+import { bwrapArgs, spawned } from './sandbox.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
 import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
@@ -94,10 +94,9 @@ export class ProcessRuntime implements Runtime {
   /** Where the wrapper of the current run writes: `meta/out`, or `meta` for a workload started before `out` existed. */
   async #outOf(id: number): Promise<string> {
     const { meta, out } = this.#dir(id);
-    return stat(out).then(
-      () => out,
-      () => meta,
-    );
+    return stat(out)
+      .then(() => out)
+      .catch(() => meta);
   }
 
   #ids(id: number): { uid: number; gid: number } | null {
@@ -176,10 +175,7 @@ export class ProcessRuntime implements Runtime {
       r.tty === null ? r.argv : ['script', '-qfec', `stty rows ${r.tty.rows} cols ${r.tty.cols} 2>/dev/null; exec ${shellJoin(r.argv)}`, '/dev/null'];
     const env = { ...this.#o.baseEnv, HOME: disk, SHELL: '/bin/bash', ...r.env, ...(r.tty !== null && { TERM: r.tty.term }) };
     const child = this.#spawn(instanceId, argv, { env, detached: true, stdio: 'pipe', dieWithParent: true });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
+    await spawned(child);
     const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
     return {
       stdin: child.stdin as NonNullable<typeof child.stdin>,
@@ -224,10 +220,7 @@ export class ProcessRuntime implements Runtime {
         stdio: ['ignore', log.fd, log.fd],
         binds,
       });
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
+      await spawned(child);
       this.#leaders.set(spec.instanceId, child.pid as number);
       child.once('exit', () => {
         if (this.#leaders.get(spec.instanceId) === child.pid) this.#leaders.delete(spec.instanceId);
@@ -248,12 +241,18 @@ export class ProcessRuntime implements Runtime {
     const { meta } = this.#dir(id);
     const out = await this.#outOf(id);
     if ((await this.#live(id)).length > 0) {
-      return { state: 'running', onstartExitCode: await readCode(join(out, 'onstart_exit_code')) };
+      // The main command ended over a second ago, yet what it left behind (holding its output open) still runs:
+      // the workload ended, as a container does with its main process, and so does what it left.
+      const ended = await readCode(join(out, 'exit_code'), { writtenBefore: Date.now() - 1_000 });
+      const k = this.#o.killWaitMs;
+      if (ended === null || !((await this.#signalUntilGone(id, 'SIGTERM', k)) || (await this.#signalUntilGone(id, 'SIGKILL', k)))) {
+        return { state: 'running', onstartExitCode: await readCode(join(out, 'onstart_exit_code')) };
+      }
+      return { state: 'exited', exitCode: ended };
     }
-    const started = await stat(join(meta, 'started')).then(
-      () => true,
-      () => false,
-    );
+    const started = await stat(join(meta, 'started'))
+      .then(() => true)
+      .catch(() => false);
     if (!started) return { state: 'absent' };
     return { state: 'exited', exitCode: await readCode(join(out, 'exit_code')) };
   }

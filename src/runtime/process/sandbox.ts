@@ -172,3 +172,11 @@ export function probeBwrap(o: { identity: { uid: number; gid: number } | null; t
     });
   });
 }
+
+/** Resolves once the child runs; rejects when it could not be started (no such program, no sandbox). */
+export function spawned(child: ReturnType<typeof spawn>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+}

@@ -45,10 +45,11 @@ export async function openWorkloadFile(file: string): Promise<Awaited<ReturnType
   return null;
 }
 
-export async function readCode(file: string): Promise<number | null> {
+export async function readCode(file: string, o: { writtenBefore?: number } = {}): Promise<number | null> {
   const fh = await openWorkloadFile(file);
   if (fh === null) return null;
   try {
+    if (o.writtenBefore !== undefined && (await fh.stat()).mtimeMs >= o.writtenBefore) return null;
     const buf = Buffer.alloc(32);
     const { bytesRead } = await fh.read(buf, 0, 32, 0);
     const text = buf.subarray(0, bytesRead).toString('utf8').trim();
