@@ -90,6 +90,12 @@ export const SETTINGS = {
   },
   reconcileIdleMs: { type: 'duration', min: 1, default: 250, doc: 'Reconciler sleep when a fetch found no work (woken earlier by API writes).' },
   reconcileBatch: { type: 'integer', min: 1, default: 50, doc: 'Instances fetched per reconciler pass.' },
+  reconcileRetryMaxMs: {
+    type: 'duration',
+    min: 1,
+    default: 10_000,
+    doc: "Longest wait before an instance whose last looks failed (its host's runtime erred: a container engine that is down) is tried again; the wait doubles from 250 ms up to this.",
+  },
   reconcileConcurrency: { type: 'integer', min: 1, default: 8, doc: 'Instances worked on in parallel by one replica.' },
   leaseMs: {
     type: 'duration',

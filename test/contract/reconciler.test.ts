@@ -41,8 +41,15 @@ class ScriptedRuntime implements Runtime {
     this.running.add(spec.instanceId);
   }
   async setSshKeys(): Promise<void> {}
+  /** Set: every inspect fails with this (a host whose container engine is down); counted in `failedInspects`. */
+  broken: string | null = null;
+  failedInspects = 0;
   async inspect(id: number): Promise<Observation> {
     this.onInspect?.();
+    if (this.broken !== null) {
+      this.failedInspects++;
+      throw new Error(this.broken);
+    }
     return this.#look(id);
   }
   stop(id: number): Promise<Observation> {
@@ -187,6 +194,38 @@ for (const ts of TEST_STORES) {
       assert.equal((await a.changeInstance(admin, instance.id, 'stop')).changed, true, 'stop is retried');
       await a.reconciler.passOnce();
       assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
+    });
+
+    it('a host whose runtime errs is tried again later, not at once; the reason is shown, the stop failed past its bound, and done once the runtime answers', async (t) => {
+      const a = await plane({ stepTimeoutMs: 300, reconcileRetryMaxMs: 100 });
+      await connect(a);
+      const { instance } = await create(a);
+      await a.reconciler.passOnce();
+      assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'running');
+      runtime.broken = 'connect ENOENT /run/podman/podman.sock';
+      t.after(() => (runtime.broken = null));
+      await a.changeInstance(admin, instance.id, 'stop');
+      await a.reconciler.passOnce();
+      const once = runtime.failedInspects;
+      assert.equal(once, 1);
+      await a.reconciler.passOnce();
+      assert.equal(runtime.failedInspects, once, 'right after a failure the row is not tried again');
+      const deadline = Date.now() + 20_000;
+      const get = async () => a.ctx.store.getInstance(instance.id);
+      while ((await get())?.status !== 'failed' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 30));
+        await a.reconciler.passOnce();
+      }
+      const failed = await get();
+      assert.equal(failed?.status, 'failed');
+      assert.equal(failed?.statusMsg, 'stop failed: connect ENOENT /run/podman/podman.sock');
+      runtime.broken = null;
+      while ((await get())?.status !== 'stopped' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 30));
+        await a.reconciler.passOnce();
+      }
+      assert.equal((await get())?.status, 'stopped', 'the stop completes once the runtime answers, without being asked again');
+      assert.equal((await get())?.statusMsg, null, 'the failure is no longer shown');
     });
 
     it('a host that goes away during a stop records nothing and is retried, never failed', async () => {

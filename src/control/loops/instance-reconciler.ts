@@ -6,6 +6,7 @@ import { announce, lookWrite } from './look-record.js';
 import { recordSwept, SWEPT_BATCH } from './swept-records.js';
 import type { ControlContext } from '../context.js';
 import { performStep } from './perform-step.js';
+import { LookFailures } from './look-failures.js';
 import { HostSweep, type SweepReport, type SweptLook } from './host-sweep.js';
 import { SweptLooks } from './swept-looks.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
@@ -29,6 +30,7 @@ export class InstanceReconciler {
   readonly #hintedBusy = new Set<number>();
   /** What the sweep saw of the rows it handed over: a look records from it instead of inspecting when it can. */
   readonly #looks = new SweptLooks();
+  readonly #failures = new LookFailures();
   /** Handed-over rows being recorded together from the sweep's looks (`recordSwept`), and that work. */
   readonly #batchIds = new Set<number>();
   #recording: Promise<void> | null = null;
@@ -339,6 +341,7 @@ export class InstanceReconciler {
     const token = inst.leaseToken as string;
     const log = ctx.log.child({ instanceId: inst.id });
     const host = ctx.hosts.get(inst.machineId);
+    let kept = false;
     try {
       if (!host) return 'none'; // not claimable: claims are limited to connected hosts
       // What the sweep saw a moment ago stands for a look when nothing changed since (swept-looks.ts).
@@ -374,13 +377,19 @@ export class InstanceReconciler {
       if (write === null) return 'none';
       const ok = await ctx.store.applyObservation(inst.id, token, write);
       if (ok && write.status !== inst.status) announce(ctx, inst, write.status, write.statusMsg);
+      if (ok) await this.#failures.succeeded(ctx, inst.id, write.statusMsg);
       return plan.step;
     } catch (err) {
+      // A host gone is retried when it is back (claims take connected hosts only); a host whose runtime errs, later.
       if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') log.warn({ reason: err.message }, 'host unavailable; will retry');
-      else log.error({ err }, 'reconcile failed; will retry');
+      else
+        kept = await this.#failures.failed(ctx, this.#owner, inst, err).then(
+          () => true,
+          () => false,
+        );
       return 'error';
     } finally {
-      await ctx.store.releaseLease(inst.id, token, ctx.clock.now()).catch(() => undefined);
+      if (!kept) await ctx.store.releaseLease(inst.id, token, ctx.clock.now()).catch(() => undefined);
     }
   }
 }

@@ -1,0 +1,54 @@
+import type { InstanceRecord } from '../../domain/instance/instance.js';
+import type { ControlContext } from '../context.js';
+
+/** How many failures in a row before the instance's status message says why nothing happens. */
+const SHOWN_AFTER = 3;
+
+/**
+ * Looks at an instance that keep failing (the host answers, but its runtime cannot: a container engine
+ * that is down, a disk that errors). Each failure keeps the instance's lease a while longer, doubling up
+ * to `reconcileRetryMaxMs`, so the row is tried again later instead of at once in a loop, on every replica
+ * alike; after a few, its status message names the reason; a stop or destroy that has failed for longer
+ * than `stepTimeoutMs` is recorded `failed` with it (and is still retried: it may yet complete).
+ */
+export class LookFailures {
+  readonly #rows = new Map<number, { count: number; since: number; shown: string | null }>();
+
+  /** A look that worked and wrote `shown` as the status message: one of the failures' messages kept there is cleared. */
+  async succeeded(ctx: ControlContext, id: number, shown: string | null): Promise<void> {
+    const row = this.#rows.get(id);
+    if (row === undefined) return;
+    this.#rows.delete(id);
+    if (shown !== null && shown === row.shown) await ctx.store.setStatusMsg(id, null);
+  }
+
+  /** Record a failed look; its lease is kept until the next try is due (not released). */
+  async failed(ctx: ControlContext, owner: string, inst: InstanceRecord, err: unknown): Promise<void> {
+    const now = ctx.clock.now();
+    const row = this.#rows.get(inst.id) ?? { count: 0, since: now, shown: null };
+    row.count++;
+    this.#rows.set(inst.id, row);
+    const reason = err instanceof Error ? err.message : String(err);
+    const log = ctx.log.child({ instanceId: inst.id, failures: row.count });
+    // The first failure, then every power of two: a host that stays broken is not a log line per second.
+    if ((row.count & (row.count - 1)) === 0) log.error({ err }, 'reconcile failed; will retry');
+    const ending = inst.target !== 'running';
+    const token = inst.leaseToken as string;
+    if (ending && inst.status !== 'failed' && now - row.since > ctx.settings.stepTimeoutMs) {
+      const step = inst.target === 'deleted' ? 'destroy' : 'stop';
+      const statusMsg = `${step} failed: ${reason}`;
+      const write = { status: 'failed' as const, statusMsg, exitCode: null, pendingOpDone: false, now };
+      // The intent stays pending (retried), so the write keeps the message it had: the reason is set apart.
+      if (await ctx.store.applyObservation(inst.id, token, { ...write, observedGeneration: inst.observedGeneration })) {
+        await ctx.store.setStatusMsg(inst.id, (row.shown = statusMsg));
+        ctx.metrics.instanceTransitions.inc({ to: 'failed' });
+        log.warn({ reason }, `${step} could not complete within stepTimeoutMs; recorded failed, still retried`);
+      }
+    } else if (row.count === SHOWN_AFTER && inst.status !== 'failed' && (ending || inst.status !== 'running')) {
+      // Only while something is to be done: a message on an instance at rest would outlive the problem.
+      await ctx.store.setStatusMsg(inst.id, (row.shown = `the host cannot act on it now: ${reason} (retrying)`));
+    }
+    const delay = Math.min(ctx.settings.reconcileRetryMaxMs, 250 * 2 ** Math.min(row.count - 1, 20));
+    await ctx.store.extendLeases(owner, [inst.id], now + delay);
+  }
+}
