@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type ApiResponse, type TestGantry } from '../helpers/gantry.js';
+import { openEvents } from '../helpers/event-stream.js';
 import { call, createDeployment, SERVERLESS_FAST, until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -126,6 +127,27 @@ for (const ts of TEST_STORES)
         const l = await g.api('GET', '/console/api/deployments');
         return !(l.body.deployments as { id: number }[]).some((d) => d.id === dep.id);
       });
+    });
+
+    it("a deployment deleted over another API reaches the owner's event stream as a null row, and no other account's", async () => {
+      const gone = await createDeployment(g, 'deleted-elsewhere', { min_load: 0, max_workers: 1 });
+      const mine = await openEvents(g.url, g.adminKey as string);
+      const theirs = await openEvents(g.url, bobKey);
+      try {
+        await mine.waitFor((e) => e.event === 'hello', 5000, 'hello');
+        await theirs.waitFor((e) => e.event === 'hello', 5000, 'hello');
+        const del = await g.api('DELETE', `/api/v0/deployment/${gone.id}`);
+        assert.equal(del.status, 200, del.text);
+        await mine.waitFor((e) => e.event === 'deployment' && e.data.id === gone.endpointId && e.data.row === null, 20_000, 'the deletion');
+        assert.deepEqual(
+          theirs.events.filter((e) => e.event === 'deployment'),
+          [],
+          "another account's deletion is not pushed",
+        );
+      } finally {
+        mine.close();
+        theirs.close();
+      }
     });
 
     it('answers bad input with 400 in the console shape', async () => {

@@ -46,6 +46,26 @@ describe('the console static files', () => {
     assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
   });
 
+  it('every answer carries a CSP of its own origin only, no framing and no Referer', async () => {
+    for (const [server, url] of [
+      [app, '/console/'],
+      [app, '/console/app.js'],
+      [app, '/console/nope.js'],
+      [empty, '/console/'],
+    ] as const) {
+      const r = await server.inject({ method: 'GET', url });
+      const csp = String(r.headers['content-security-policy']);
+      assert.match(csp, /default-src 'none'/, url);
+      assert.match(csp, /script-src 'self'(;|$)/, `${url}: no inline script: ${csp}`);
+      assert.match(csp, /style-src 'self'(;|$)/, `${url}: no inline style: ${csp}`);
+      assert.match(csp, /connect-src 'self'/, url);
+      assert.match(csp, /frame-ancestors 'none'/, url);
+      assert.equal(r.headers['x-frame-options'], 'DENY', url);
+      assert.equal(r.headers['referrer-policy'], 'no-referrer', url);
+      assert.equal(r.headers['x-content-type-options'], 'nosniff', url);
+    }
+  });
+
   it('serves nothing outside its folder, and only GET and HEAD', async () => {
     for (const url of [
       '/console/../secret.txt',
@@ -92,9 +112,16 @@ for (const ts of ONE_STORE) {
       const page = await g.api('GET', '/console/', undefined, { key: null });
       assert.equal(page.status, 200);
       assert.match(page.text, /<script type="module" src="\/console\/app\.js\?v=[0-9a-f]+"/);
+      assert.match(String(page.headers.get('content-security-policy')), /frame-ancestors 'none'/);
+      // The built page has no inline script or style the CSP would refuse (the browser tests run it under the CSP).
+      assert.doesNotMatch(page.text, /<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=/);
       const nope = await g.api('GET', '/console/api/nope');
       assert.equal(nope.status, 404);
       assert.equal(nope.body.error.code, 'NOT_FOUND');
+      const session = await g.api('GET', '/console/api/session');
+      assert.equal(session.status, 200, session.text);
+      assert.equal(session.headers.get('x-frame-options'), 'DENY');
+      assert.match(String(session.headers.get('content-security-policy')), /default-src 'none'; frame-ancestors 'none'/);
     });
   });
 }

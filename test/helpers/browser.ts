@@ -58,8 +58,9 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.mi
 
 /** axe-core on the page as it is now: fails on serious or critical violations, naming each rule and its targets. */
 export async function checkA11y(page: Page, where: string): Promise<void> {
-  // The test's tsconfig has no DOM types: the page's globals are reached through globalThis.
-  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.addScriptTag({ content: AXE });
+  // The test's tsconfig has no DOM types: the page's globals are reached through globalThis. Evaluated
+  // through the DevTools protocol, not added as an inline <script>: the console's CSP refuses those.
+  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(AXE);
   const violations = await page.evaluate(async () => {
     type Axe = { run(): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] }> };
     const r = await (globalThis as unknown as { axe: Axe }).axe.run();
@@ -71,6 +72,18 @@ export async function checkA11y(page: Page, where: string): Promise<void> {
     [],
     `accessibility violations on ${where}`,
   );
+}
+
+/**
+ * Every Content-Security-Policy violation the page reports from now on (Chromium logs each as a
+ * console error): the console must work within its own policy (src/api/edge/console-static.ts).
+ */
+export function cspViolations(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) seen.push(m.text());
+  });
+  return seen;
 }
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');

@@ -159,6 +159,54 @@ describe('console: Machines and Account pages', { skip: ts?.skip || BROWSER_SKIP
     await screenshot(p, 'account');
   });
 
+  it('the listing form refuses a price it cannot read, in words, instead of listing at the current prices', async () => {
+    const m1 = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
+    const before = (await g.api('GET', '/api/v0/machines/')).body.machines[0].listed_gpu_cost as number | null;
+    const p = await page('#/machines');
+    await p.getByRole('button', { name: new RegExp(`^(List|Change listing of) machine ${m1}$`) }).click();
+    await p.getByLabel('Price ($ per GPU hour)').fill('1,5');
+    await p.getByLabel('Minimum bid ($ per GPU hour)').fill('abc');
+    await p.getByRole('button', { name: /^(List|Change listing)…$/ }).click();
+    const alert = p.getByRole('alert').filter({ hasText: 'The price must be a number' });
+    await alert.waitFor();
+    assert.match((await alert.textContent()) ?? '', /The minimum bid must be a number/);
+    assert.equal(await p.getByRole('dialog').count(), 0, 'nothing to confirm');
+    assert.equal(await p.getByLabel('Price ($ per GPU hour)').getAttribute('aria-invalid'), 'true');
+    await p.getByLabel('Price ($ per GPU hour)').fill('1.5');
+    await p.getByLabel('Minimum bid ($ per GPU hour)').fill('');
+    await p.getByRole('button', { name: /^(List|Change listing)…$/ }).click();
+    await p.getByRole('dialog').getByText('at $1.5/GPU/h.').waitFor();
+    assert.equal(await alert.count(), 0);
+    await p.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await g.api('GET', '/api/v0/machines/')).body.machines[0].listed_gpu_cost, before);
+    await p.context().close();
+  });
+
+  it('a list that failed to load shows its error, never "Nothing here yet."; a key revoked mid-session returns to the login page', async () => {
+    const p = await page('#/account');
+    await p.getByRole('table', { name: 'API keys' }).waitFor();
+    await p.route('**/api/v0/auth/apikeys/', (r) =>
+      r.fulfill({ status: 500, contentType: 'application/json', body: '{"success":false,"error":"x","msg":"keys broke"}' }),
+    );
+    await p.reload();
+    const keys = p.locator('section[aria-labelledby="keys-title"]');
+    await keys.getByRole('alert').getByText('keys broke').waitFor();
+    assert.equal(await keys.getByText('Nothing here yet.').count(), 0);
+    assert.equal(await p.getByRole('table', { name: 'API keys' }).count(), 0);
+    await p.context().close();
+
+    const k = await g.api('POST', '/api/v0/auth/apikeys/', { name: 'revoked mid-session' });
+    assert.equal(k.status, 200, k.text);
+    const q = await page('#/machines', k.body.key as string);
+    await q.getByRole('table', { name: 'Machines' }).waitFor();
+    assert.equal((await g.api('DELETE', `/api/v0/auth/apikeys/${k.body.id}/`)).status, 200);
+    await q.evaluate(() => void ((globalThis as unknown as { location: { hash: string } }).location.hash = '#/account'));
+    await q.getByRole('button', { name: 'Log in' }).waitFor();
+    await q.getByRole('alert').getByText('The API key is not valid.').waitFor();
+    assert.equal(await q.getByText('Nothing here yet.').count(), 0);
+    await q.context().close();
+  });
+
   it('both pages pass axe on a phone-sized viewport', async () => {
     for (const hash of ['#/machines', '#/account']) {
       const p = await page(hash, undefined, PHONE);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { BROWSER_SKIP, checkA11y, DESKTOP, launchBrowser, openConsole, PHONE, screenshot, type TestBrowser } from '../helpers/browser.js';
+import { BROWSER_SKIP, checkA11y, cspViolations, DESKTOP, launchBrowser, openConsole, PHONE, screenshot, type TestBrowser } from '../helpers/browser.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { call, createDeployment, SERVERLESS_FAST, until } from '../helpers/serverless.js';
 import { ONE_STORE } from '../helpers/stores.js';
@@ -57,12 +57,41 @@ for (const ts of ONE_STORE)
       await page.context().close();
     });
 
+    it("another id shows that id only (a missing one: its error, no other's data or buttons); a deployment deleted elsewhere leaves the list and its page", async () => {
+      const first = await createDeployment(g, 'web-first', { min_load: 0, max_workers: 1 });
+      const second = await createDeployment(g, 'web-second', { min_load: 0, max_workers: 1 });
+      const page = await (await b.context(DESKTOP)).newPage();
+      await openConsole(g, page, g.adminKey as string, `#/deployments/${first.id}`);
+      await page.getByRole('button', { name: 'Delete…' }).waitFor();
+      await page.evaluate(() => void ((globalThis as unknown as { location: { hash: string } }).location.hash = '#/deployments/99999'));
+      await page.getByRole('alert').getByText('No deployment with id 99999.').waitFor();
+      assert.equal((await page.getByRole('heading', { level: 1 }).textContent())?.trim(), 'Deployment 99999');
+      assert.equal(await page.getByRole('button', { name: /^(Stop…|Start|Delete…)$/ }).count(), 0, "no buttons acting on another id's deployment");
+      assert.equal(await page.getByText('web-first').count(), 0, 'nothing of the last deployment');
+      await page.evaluate((id) => void ((globalThis as unknown as { location: { hash: string } }).location.hash = `#/deployments/${id}`), second.id);
+      await page.getByRole('heading', { name: 'Deployment web-second' }).waitFor();
+      assert.equal(await page.getByRole('alert').count(), 0, "the missing id's error is gone");
+
+      // Deleted over the Vast API while the page and the list (another tab) show it: both are told.
+      const list = await (await b.context(DESKTOP)).newPage();
+      await openConsole(g, list, g.adminKey as string, '#/deployments');
+      await list.getByRole('link', { name: 'web-second' }).waitFor();
+      const del = await g.api('DELETE', `/api/v0/deployment/${second.id}`);
+      assert.equal(del.status, 200, del.text);
+      await page.getByTestId('deployment-gone').waitFor({ timeout: 30_000 });
+      assert.equal(await page.getByRole('button', { name: /^(Stop…|Start|Delete…)$/ }).count(), 0);
+      await list.getByRole('link', { name: 'web-second' }).waitFor({ state: 'detached', timeout: 30_000 });
+      await page.context().close();
+      await list.context().close();
+    });
+
     for (const [label, viewport] of [
       ['desktop', DESKTOP],
       ['phone', PHONE],
     ] as const) {
       it(`Overview and Deployments pass axe at ${label} size, with screenshots`, async () => {
         const page = await (await b.context(viewport)).newPage();
+        const csp = cspViolations(page);
         await openConsole(g, page, g.adminKey as string, '#/overview');
         await page.getByRole('heading', { name: 'Balance' }).waitFor();
         await page.locator('figure.chart').first().waitFor();
@@ -72,6 +101,7 @@ for (const ts of ONE_STORE)
         await page.getByRole('link', { name: 'web-drain' }).waitFor();
         await checkA11y(page, `Deployments, ${label}`);
         if (label === 'desktop') await screenshot(page, 'deployments');
+        assert.deepEqual(csp, [], 'the pages, their charts and the event stream work within the console CSP');
         await page.context().close();
       });
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { BROWSER_SKIP, checkA11y, DESKTOP, launchBrowser, openConsole, PHONE, screenshot, type TestBrowser } from '../helpers/browser.js';
+import { BROWSER_SKIP, checkA11y, cspViolations, DESKTOP, launchBrowser, openConsole, PHONE, screenshot, type TestBrowser } from '../helpers/browser.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { ONE_STORE } from '../helpers/stores.js';
 
@@ -18,6 +18,41 @@ async function until(fn: () => Promise<boolean>, what: string, timeoutMs = 20_00
 async function lastTick(page: Page): Promise<number> {
   const text = (await page.locator('pre.log').textContent()) ?? '';
   return Math.max(0, ...[...text.matchAll(/tick-(\d+)/g)].map((m) => Number(m[1])));
+}
+
+/**
+ * Whether the character at `a` of the element's text is drawn left of the one at `b` (their boxes as
+ * laid out): a right-to-left override that leaks out of a label reverses the words after it.
+ */
+async function drawnLeftOf(page: Page, selector: string, a: number, b: number): Promise<boolean> {
+  return page.evaluate(
+    ([sel, i, j]) => {
+      type Box = { left: number };
+      type Text = { data: string };
+      const g = globalThis as unknown as {
+        document: {
+          querySelector(s: string): unknown;
+          createTreeWalker(root: unknown, what: number): { nextNode(): Text | null };
+          createRange(): { setStart(n: Text, o: number): void; setEnd(n: Text, o: number): void; getBoundingClientRect(): Box };
+        };
+      };
+      const root = g.document.querySelector(sel);
+      const at = (k: number): Box => {
+        const walk = g.document.createTreeWalker(root, 4);
+        for (let n = walk.nextNode(), seen = 0; n !== null; seen += n.data.length, n = walk.nextNode()) {
+          if (k < seen + n.data.length) {
+            const r = g.document.createRange();
+            r.setStart(n, k - seen);
+            r.setEnd(n, k - seen + 1);
+            return r.getBoundingClientRect();
+          }
+        }
+        throw new Error(`no character ${k} in ${sel}`);
+      };
+      return at(i).left < at(j).left;
+    },
+    [selector, a, b] as const,
+  );
 }
 
 /** The same document as before (no reload): the mark set on the page's window is still there. */
@@ -48,6 +83,7 @@ for (const ts of ONE_STORE) {
 
     it('rents from an offers search, shows it running without a reload, follows its log, stops, starts and destroys it', async () => {
       const page = await (await b.context(DESKTOP)).newPage();
+      const csp = cspViolations(page);
       await openConsole(g, page, alice, '#/instances');
       await page.getByText('Live updates on').waitFor();
       await page.evaluate(() => void ((globalThis as { __mark?: string }).__mark = 'kept'));
@@ -83,20 +119,62 @@ for (const ts of ONE_STORE) {
       await screenshot(page, 'instances-logs');
       await page.getByRole('button', { name: 'Close logs' }).click();
 
+      assert.equal(await row.getByRole('button', { name: /^Recycle instance/ }).count(), 1, 'a running instance may be recycled');
       await row.getByRole('button', { name: /^Stop instance/ }).click();
       await row.locator('[data-status="stopped"]').waitFor({ timeout: 30_000 });
+      // The engine refuses reboot and recycle of a stopped instance ("start it instead"): neither is offered.
+      assert.equal(await row.getByRole('button', { name: /^(Recycle|Reboot) instance/ }).count(), 0);
       await row.getByRole('button', { name: /^Start instance/ }).click();
       await row.locator('[data-status="running"]').waitFor({ timeout: 30_000 });
 
       await row.getByRole('button', { name: /^Destroy instance/ }).click();
       const dialog = page.getByRole('dialog');
-      assert.match((await dialog.textContent()) ?? '', /Destroy instance \d+ \(console-test\)\?/);
+      assert.match((await dialog.textContent()) ?? '', /Destroy instance \d+ \(\u2068console-test\u2069\)\?/);
       await checkA11y(page, 'destroy confirmation');
       await screenshot(page, 'instances-destroy');
       await dialog.getByRole('button', { name: 'Destroy' }).click();
       await row.waitFor({ state: 'detached', timeout: 30_000 });
       assert.ok(await sameDocument(page), 'every change arrived without a reload');
+      assert.deepEqual(csp, [], 'renting, logs and actions work within the console CSP');
       await page.context().close();
+    });
+
+    it("keeps a label's right-to-left override inside the label, and a 200-character label from pushing the actions off screen", async () => {
+      const machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
+      const rent = async (label: string): Promise<number> => {
+        const r = await g.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 600', runtype: 'ssh', label }, { key: alice });
+        assert.equal(r.status, 200, r.text);
+        return r.body.new_contract as number;
+      };
+      const mirrored = await rent('abc\u202edef');
+      const long = 'L'.repeat(200);
+      const wide = await rent(long);
+      const page = await (await b.context(DESKTOP)).newPage();
+      await openConsole(g, page, alice, '#/instances');
+      const row = page.locator(`tr[data-key="${mirrored}"]`);
+      await row.waitFor();
+
+      await row.getByRole('button', { name: /^Destroy instance/ }).click();
+      const question = (await page.locator('#confirm-question').textContent()) ?? '';
+      const its = question.indexOf('Its processes');
+      assert.ok(its > 0, question);
+      assert.ok(await drawnLeftOf(page, '#confirm-question', its, its + 4), 'the sentence after the label reads left to right');
+      await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+      await row.getByRole('button', { name: /^Logs instance/ }).click();
+      const heading = (await page.locator('#log-title').textContent()) ?? '';
+      assert.ok(await drawnLeftOf(page, '#log-title', heading.indexOf('def') + 2, heading.lastIndexOf(')')), 'the closing parenthesis stays after the label');
+      await page.getByRole('button', { name: 'Close logs' }).click();
+
+      const wideRow = page.locator(`tr[data-key="${wide}"]`);
+      assert.equal(await wideRow.locator(`[title="${long}"]`).count(), 1, 'the whole label is its title');
+      const destroy = await wideRow.getByRole('button', { name: /^Destroy instance/ }).boundingBox();
+      assert.ok(destroy !== null && destroy.x + destroy.width <= DESKTOP.width, `the row's last action is on screen: ${JSON.stringify(destroy)}`);
+      await page.context().close();
+      // Their GPUs are the next test's.
+      for (const id of [mirrored, wide]) {
+        assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`, undefined, { key: alice })).status, 200);
+        await until(async () => (await g.api('GET', `/api/v0/instances/${id}/`, undefined, { key: alice })).status === 404, `instance ${id} destroyed`, 30_000);
+      }
     });
 
     it('works at a phone-sized viewport', async () => {

@@ -42,6 +42,18 @@ export function useKey(key: string | null): void {
   currentKey = key;
 }
 
+let unauthorized: ((err: ApiError) => void) | null = null;
+
+/** Called when the tab's key is refused (401: revoked or expired mid-session); the shell returns to the login page. */
+export function onUnauthorized(handler: ((err: ApiError) => void) | null): void {
+  unauthorized = handler;
+}
+
+/** The tab's key was refused: tell the shell (only for calls made with it, never for a key being tried at login). */
+export function keyRefused(err: ApiError): void {
+  unauthorized?.(err);
+}
+
 export interface CallOptions {
   readonly body?: unknown;
   readonly key?: string;
@@ -70,7 +82,11 @@ export async function api<T = unknown>(method: string, path: string, o: CallOpti
       body = text;
     }
   }
-  if (!res.ok) throw errorOf(body, res.status, `${method} ${path} failed with HTTP ${res.status}.`);
+  if (!res.ok) {
+    const err = errorOf(body, res.status, `${method} ${path} failed with HTTP ${res.status}.`);
+    if (res.status === 401 && o.key === undefined && key !== null) keyRefused(err);
+    throw err;
+  }
   // Vast answers some refusals with 200 and success:false.
   if (isObject(body) && body.success === false) throw errorOf(body, res.status, `${method} ${path} was refused.`);
   return body as T;

@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, useKey } from './api.js';
+import { ApiError, onUnauthorized, useKey } from './api.js';
 import { ROUTES } from './routes.js';
 import { navigate, useHashPath } from './router.js';
 import { login, logout, may, storedKey, type Session } from './session.js';
@@ -100,6 +100,17 @@ function App() {
       })
       .finally(() => setChecking(false));
   }, []);
+  // A key revoked while the tab is open: every page would fail one by one; the tab logs out instead and says why.
+  useEffect(() => {
+    if (session === null) return;
+    onUnauthorized((err) => {
+      push.stop();
+      logout();
+      setSession(null);
+      setError(err);
+    });
+    return () => onUnauthorized(null);
+  }, [session]);
   if (checking)
     return (
       <main id="main">

@@ -1,4 +1,4 @@
-import { authHeaders } from './api.js';
+import { authHeaders, errorOf, keyRefused } from './api.js';
 
 /** A pushed change: a record's id and its row as the page renders it (null: gone); id null: reload the whole list. */
 export interface PushEvent {
@@ -75,6 +75,8 @@ class Push {
     this.#set('connecting');
     try {
       const res = await fetch('/console/api/events', { headers: { ...authHeaders(), accept: 'text/event-stream' }, signal: abort.signal });
+      // A revoked key's stream is ended by the server, and opening it again is refused: back to the login page.
+      if (res.status === 401) keyRefused(errorOf(await res.json().catch(() => null), 401, 'The API key is no longer valid.'));
       if (!res.ok || res.body === null) throw new Error(`HTTP ${res.status}`);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = '';

@@ -27,6 +27,34 @@ export function defaultConsoleDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web');
 }
 
+/**
+ * What the console's page may load, and who may frame it. The build (scripts/build-web.mjs) writes one
+ * module script and one stylesheet, both files of this origin, no inline script or style element
+ * (preact and uPlot set styles through the CSSOM, which `style-src` does not govern), system fonts
+ * only, and `data:` only for the empty favicon. The page talks to this origin alone (`fetch`, the
+ * event stream read with fetch). No framing (clickjacking a Destroy button), and no Referer: the
+ * hash path names resources.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The headers of every console response: its pages here, its API's answers (plugin.ts). */
+export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': CONSOLE_CSP,
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+};
+
 const MISSING = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Gantry console not built</title></head>
 <body><main><h1>The Gantry console is not built</h1><p>This server has no <code>dist/web</code> folder. Run <code>npm run build</code>
 (or <code>npm install</code>) in Gantry's folder, then reload this page. The API works without it.</p></main></body></html>`;
@@ -40,6 +68,7 @@ const MISSING = `<!doctype html><html lang="en"><head><meta charset="utf-8"><tit
  */
 export function registerConsoleStatic(app: FastifyInstance, root: string): void {
   const send = async (reply: FastifyReply, name: string): Promise<FastifyReply> => {
+    void reply.headers(CONSOLE_SECURITY_HEADERS);
     if (!existsSync(join(root, 'index.html'))) return reply.code(503).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(MISSING);
     const path = join(root, name);
     if (!SAFE.test(name) || !path.startsWith(root + sep)) return reply.code(404).type('text/plain; charset=utf-8').send('Not found.');
@@ -47,7 +76,6 @@ export function registerConsoleStatic(app: FastifyInstance, root: string): void 
     if (info === null || !info.isFile()) return reply.code(404).type('text/plain; charset=utf-8').send('Not found.');
     const type = TYPES[extname(name)] ?? 'application/octet-stream';
     void reply.header('cache-control', name === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable');
-    void reply.header('x-content-type-options', 'nosniff');
     return reply.type(type).send(await readFile(path));
   };
   const schema = { summary: 'The web console (static files; the page asks for an API key)' };

@@ -113,11 +113,15 @@ async function after(ctx: ControlContext, p: Principal, id: number, r: EndpointC
 export async function deploymentOfEndpoint(
   ctx: ControlContext,
   endpointId: number,
-): Promise<{ accountId: number; deploymentId: number; deployment: ConsoleDeployment | null } | undefined> {
+): Promise<{ accountId: number; deployment: ConsoleDeployment | null } | undefined> {
   const d = await ctx.store.findDeploymentByEndpoint(endpointId);
-  if (d === undefined) return undefined;
   const ep = await ctx.store.getEndpoint(endpointId);
-  if (ep === undefined || ep.status === 'deleted') return { accountId: d.accountId, deploymentId: d.id, deployment: null };
+  if (d === undefined) {
+    // The pass that finishes a delete marks the deployment deleted before it records the endpoint's
+    // `deleted` status, so that last change finds no deployment: its owner is still told it is gone.
+    return ep !== undefined && (ep.status === 'deleted' || ep.target === 'deleted') ? { accountId: ep.accountId, deployment: null } : undefined;
+  }
+  if (ep === undefined || ep.status === 'deleted') return { accountId: d.accountId, deployment: null };
   const owner = systemPrincipal(d.accountId, 'console');
-  return { accountId: d.accountId, deploymentId: d.id, deployment: await consoleDeployment(ctx, owner, d.id) };
+  return { accountId: d.accountId, deployment: await consoleDeployment(ctx, owner, d.id) };
 }

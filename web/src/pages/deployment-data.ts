@@ -56,32 +56,41 @@ export const workersText = (by: Readonly<Record<string, number>>): string =>
         .map(([k, n]) => `${n} ${k}`)
         .join(', ');
 
-/** Read once, then again at every (re)connection of the push channel and after an action (`bump`). */
+/** What one path answered (data or error), kept with that path. */
+interface Loaded<T> {
+  readonly path: string;
+  readonly data: T | null;
+  readonly error: unknown;
+}
+
+/**
+ * Read once, then again at every (re)connection of the push channel and after an action (`bump`).
+ * The answer is kept with the path it is for: when the path changes (another deployment's id) the
+ * old one's data and error are not shown while the new one loads, nor kept if it fails.
+ */
 function useLoad<T>(path: string, bump: number, apply: (e: PushEvent, set: (f: (d: T | null) => T | null) => void) => void) {
-  const [data, setData] = useState<T | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loaded, setLoaded] = useState(false);
+  const [got, setGot] = useState<Loaded<T> | null>(null);
   useEffect(() => {
     let live = true;
     const load = async (): Promise<void> => {
       try {
         const d = await api<T>('GET', path);
-        if (!live) return;
-        setData(d);
-        setError(null);
+        if (live) setGot({ path, data: d, error: null });
       } catch (err) {
-        if (live) setError(err);
+        // A reload that fails after an action keeps what this path showed; another path's data is never kept.
+        if (live) setGot((old) => ({ path, data: old?.path === path ? old.data : null, error: err }));
       }
-      if (live) setLoaded(true);
     };
+    const set = (f: (d: T | null) => T | null): void => setGot((old) => (old === null || old.path !== path ? old : { ...old, data: f(old.data) }));
     void load();
-    const stops = [push.subscribe('deployment', (e) => (e.id === null ? void load() : apply(e, setData))), push.onHello(() => void load())];
+    const stops = [push.subscribe('deployment', (e) => (e.id === null ? void load() : apply(e, set))), push.onHello(() => void load())];
     return () => {
       live = false;
       for (const stop of stops) stop();
     };
   }, [path, bump]);
-  return { data, error, loaded };
+  const mine = got !== null && got.path === path ? got : null;
+  return { data: mine?.data ?? null, error: mine?.error ?? null, loaded: mine !== null };
 }
 
 /** Every deployment of the account, kept current by the push channel (a pushed row replaces its own; null: deleted). */
@@ -97,7 +106,7 @@ export function useDeployments(): { data: Deployment[] | null; error: unknown; l
   return { ...r, data: r.data?.deployments ?? null };
 }
 
-/** One deployment, kept current by the push channel. */
+/** One deployment, kept current by the push channel (data null once loaded, without an error: it was deleted meanwhile). */
 export function useDeployment(id: number, bump: number): { data: Deployment | null; error: unknown; loaded: boolean } {
   return useLoad<Deployment>(`/console/api/deployments/${id}`, bump, (e, set) =>
     set((d) => {

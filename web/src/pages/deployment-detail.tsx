@@ -80,10 +80,20 @@ export function DeploymentDetail({ session, id }: { session: Session; id: number
       <p>
         <a href="#/deployments">← All deployments</a>
       </p>
-      <h1 id="page-title">Deployment {d?.name ?? id}</h1>
+      <h1 id="page-title">
+        Deployment <bdi>{d?.name ?? id}</bdi>
+      </h1>
       <ErrorBanner error={error ?? live.error} onDismiss={error !== null ? () => setError(null) : undefined} />
       {d === null ? (
-        !live.loaded && <Progress label="Loading the deployment…" />
+        !live.loaded ? (
+          <Progress label="Loading the deployment…" />
+        ) : (
+          live.error === null && (
+            <p role="status" data-testid="deployment-gone">
+              This deployment was deleted.
+            </p>
+          )
+        )
       ) : (
         <>
           <dl class="facts panel">

@@ -36,7 +36,8 @@ const COLUMNS: readonly Column<Deployment>[] = [
 export function DeploymentsPage(p: PageProps) {
   const id = useDetailId();
   const list = useDeployments();
-  if (id !== null) return <DeploymentDetail session={p.session} id={id} />;
+  // Keyed by id: another deployment's page starts afresh (no dialog, error or action of the last one).
+  if (id !== null) return <DeploymentDetail key={id} session={p.session} id={id} />;
   return (
     <section aria-labelledby="page-title">
       <h1 id="page-title">Deployments</h1>

@@ -5,6 +5,7 @@ import type { PageProps } from '../routes.js';
 import { may } from '../session.js';
 import { ConfirmDialog } from '../ui/confirm-dialog.js';
 import { ErrorBanner } from '../ui/error-banner.js';
+import { Clipped } from '../ui/clipped.js';
 import { Progress } from '../ui/progress.js';
 import { Table, type Column } from '../ui/table.js';
 import { RowActions, type InstanceAction, type InstanceRights } from './instances/actions.js';
@@ -117,8 +118,8 @@ export function InstancesPage({ session }: PageProps) {
 
   const columns: Column<InstanceRow>[] = [
     { key: 'id', label: 'ID', value: (r) => r.id },
-    { key: 'label', label: 'Label', value: (r) => r.label },
-    { key: 'image', label: 'Image', value: (r) => r.image_uuid },
+    { key: 'label', label: 'Label', value: (r) => r.label, render: (r) => <Clipped text={r.label} /> },
+    { key: 'image', label: 'Image', value: (r) => r.image_uuid, render: (r) => <Clipped text={r.image_uuid} /> },
     {
       key: 'status',
       label: 'Status',

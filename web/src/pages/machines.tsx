@@ -154,8 +154,8 @@ export function MachinesPage({ session }: PageProps) {
           {done}
         </p>
       )}
-      {machines.data === null && machines.loading ? (
-        <Progress label="Loading machines…" />
+      {machines.data === null ? (
+        machines.loading && <Progress label="Loading machines…" />
       ) : (
         <Table
           caption="Machines"

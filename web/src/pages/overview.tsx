@@ -5,6 +5,7 @@ import type { PageProps } from '../routes.js';
 import { may } from '../session.js';
 import { Chart } from '../ui/chart.js';
 import { ErrorBanner } from '../ui/error-banner.js';
+import { money as dollars } from '../ui/format.js';
 import { Progress } from '../ui/progress.js';
 import { align, fetchSeries } from './series.js';
 import './data.css';
@@ -39,7 +40,8 @@ const REFRESH_MS = 5_000;
 const SPAN_S = 3600;
 const MACHINE_STATES = ['free', 'rented', 'offline', 'maintenance'] as const;
 
-const money = (v: number): string => `$${v.toFixed(v < 1 ? 4 : 2)}`;
+/** Cents and below to four places; a negative balance reads `-$1.50`. */
+const money = (v: number): string => dollars(v, Math.abs(v) < 1 ? 4 : 2);
 
 function CountCard({ title, counts, order }: { title: string; counts: Readonly<Record<string, number>>; order?: readonly string[] }) {
   const keys = order ?? Object.keys(counts).sort();

@@ -35,7 +35,9 @@ export function StopDialog(p: { name: string; busy: boolean; onStop: (o: StopOpt
         if (!p.busy) p.onCancel();
       }}
     >
-      <h2 id="stop-title">Stop deployment {p.name}</h2>
+      <h2 id="stop-title">
+        Stop deployment <bdi>{p.name}</bdi>
+      </h2>
       <form onSubmit={submit}>
         <div class="check">
           <input id="stop-drain" type="checkbox" checked={drain} onChange={(e) => setDrain(e.currentTarget.checked)} />

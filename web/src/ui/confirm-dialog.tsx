@@ -39,7 +39,12 @@ export function ConfirmDialog(p: ConfirmProps) {
     >
       <h2 id="confirm-title">{p.title}</h2>
       <p id="confirm-question">
-        {p.title} <strong>{p.thing}</strong>?{p.detail !== undefined ? ` ${p.detail}` : ''}
+        {/* <bdi>: the thing holds user text (a label, a name); its direction marks stay inside it. */}
+        {p.title}{' '}
+        <strong>
+          <bdi>{p.thing}</bdi>
+        </strong>
+        ?{p.detail !== undefined ? ` ${p.detail}` : ''}
       </p>
       <div class="actions">
         <button type="button" ref={cancel} onClick={p.onCancel} disabled={p.busy === true}>

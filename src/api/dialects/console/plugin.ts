@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { CONSOLE_SECURITY_HEADERS } from '../../edge/console-static.js';
 import type { ApiDialect, EdgeDeps } from '../../edge/dialect.js';
 import { consoleErrorBody } from './errors.js';
 import { consoleSessionRoutes } from './session.js';
@@ -23,6 +24,10 @@ export const consoleDialect: ApiDialect = {
 };
 
 function consoleRoutes(app: FastifyInstance, deps: EdgeDeps): void {
+  // JSON is never a page, but an answer opened in a tab or a frame gets the page's rules too (nothing loads, no framing).
+  app.addHook('onRequest', async (_req, reply) => {
+    void reply.headers({ ...CONSOLE_SECURITY_HEADERS, 'content-security-policy': "default-src 'none'; frame-ancestors 'none'" });
+  });
   consoleSessionRoutes(app, deps);
   consoleOverviewRoutes(app, deps);
   consoleSeriesRoutes(app, deps);

@@ -4,6 +4,7 @@ import type { Session } from '../../session.js';
 import { ConfirmDialog } from '../../ui/confirm-dialog.js';
 import { CopyButton } from '../../ui/copy-button.js';
 import { ErrorBanner } from '../../ui/error-banner.js';
+import { isolate } from '../../ui/format.js';
 import { Progress } from '../../ui/progress.js';
 import { Table } from '../../ui/table.js';
 import { useResource } from '../../ui/use-resource.js';
@@ -108,8 +109,9 @@ export function ApiKeys({ session, canWrite }: { session: Session; canWrite: boo
           </button>
         </div>
       )}
-      {keys.data === null && keys.loading ? (
-        <Progress label="Loading API keys…" />
+      {/* A list that failed to load shows only its error: "Nothing here yet." would say there is none. */}
+      {keys.data === null ? (
+        keys.loading && <Progress label="Loading API keys…" />
       ) : (
         <Table
           caption="API keys"
@@ -129,7 +131,7 @@ export function ApiKeys({ session, canWrite }: { session: Session; canWrite: boo
                       k.id === session.key.id ? (
                         <span class="muted">in use here</span>
                       ) : (
-                        <button type="button" class="danger" onClick={() => setRevoking(k)} aria-label={`Revoke API key ${k.id} (${k.name})`}>
+                        <button type="button" class="danger" onClick={() => setRevoking(k)} aria-label={`Revoke API key ${k.id} (${isolate(k.name)})`}>
                           Revoke
                         </button>
                       ),
@@ -167,7 +169,7 @@ export function ApiKeys({ session, canWrite }: { session: Session; canWrite: boo
       {revoking !== null && (
         <ConfirmDialog
           title="Revoke"
-          thing={`API key ${revoking.id} (${revoking.name})`}
+          thing={`API key ${revoking.id} (${isolate(revoking.name)})`}
           detail="Every call made with it fails from now on."
           confirmLabel="Revoke"
           busy={busy !== null}

@@ -36,25 +36,28 @@ export function AuditLog() {
       <h2 id="audit-title">Audit log</h2>
       <ErrorBanner error={rows.error} />
       {rows.loading && <Progress label="Loading the audit log…" />}
-      <Table
-        caption={`Audit log, page ${cursors.length}`}
-        filter={false}
-        columns={[
-          { key: 'id', label: 'Id', value: (r) => r.id },
-          {
-            key: 'at',
-            label: 'When (UTC)',
-            value: (r) => r.created_at,
-            render: (r) => new Date(r.created_at * 1000).toISOString().slice(0, 19).replace('T', ' '),
-          },
-          { key: 'call', label: 'Call', value: (r) => `${r.method} ${r.path}`, render: (r) => <code style={WRAP}>{`${r.method} ${r.path}`}</code> },
-          { key: 'status', label: 'Status', value: (r) => r.status_code, render: (r) => `${r.status_code}${r.error !== null ? ` ${r.error}` : ''}` },
-          { key: 'key', label: 'Key', value: (r) => r.api_key_id },
-        ]}
-        rows={data}
-        rowKey={(r) => r.id}
-        empty="Nothing recorded."
-      />
+      {/* Not before the first page came: a log that failed to load is not an empty one. */}
+      {rows.data !== null && (
+        <Table
+          caption={`Audit log, page ${cursors.length}`}
+          filter={false}
+          columns={[
+            { key: 'id', label: 'Id', value: (r) => r.id },
+            {
+              key: 'at',
+              label: 'When (UTC)',
+              value: (r) => r.created_at,
+              render: (r) => new Date(r.created_at * 1000).toISOString().slice(0, 19).replace('T', ' '),
+            },
+            { key: 'call', label: 'Call', value: (r) => `${r.method} ${r.path}`, render: (r) => <code style={WRAP}>{`${r.method} ${r.path}`}</code> },
+            { key: 'status', label: 'Status', value: (r) => r.status_code, render: (r) => `${r.status_code}${r.error !== null ? ` ${r.error}` : ''}` },
+            { key: 'key', label: 'Key', value: (r) => r.api_key_id },
+          ]}
+          rows={data}
+          rowKey={(r) => r.id}
+          empty="Nothing recorded."
+        />
+      )}
       <div class="actions">
         <button type="button" disabled={cursors.length === 1} onClick={() => setCursors([null])}>
           Newest

@@ -1,6 +1,7 @@
 import { useMemo } from 'preact/hooks';
 import { api } from '../../api.js';
 import { Chart } from '../../ui/chart.js';
+import { money } from '../../ui/format.js';
 import { ErrorBanner } from '../../ui/error-banner.js';
 import { Progress } from '../../ui/progress.js';
 import { Table } from '../../ui/table.js';
@@ -14,7 +15,6 @@ interface Statement {
 
 const DAYS = 30;
 
-const money = (v: number): string => `$${v.toFixed(4)}`;
 const day = (s: number): string => new Date(s * 1000).toISOString().slice(0, 16).replace('T', ' ');
 
 /** Balance, spend per day (a uPlot chart), charges and invoices (credit movements) of the last 30 days. */

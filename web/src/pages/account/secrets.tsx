@@ -60,8 +60,8 @@ export function Secrets({ canWrite }: { canWrite: boolean }) {
       <ErrorBanner error={names.error} />
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {saved !== null && <p class="muted">{saved}</p>}
-      {names.data === null && names.loading ? (
-        <Progress label="Loading secrets…" />
+      {names.data === null ? (
+        names.loading && <Progress label="Loading secrets…" />
       ) : (
         <Table
           caption="Secrets"

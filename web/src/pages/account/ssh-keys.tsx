@@ -58,8 +58,8 @@ export function SshKeys({ canWrite }: { canWrite: boolean }) {
       <h2 id="ssh-title">SSH keys</h2>
       <ErrorBanner error={keys.error} />
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
-      {keys.data === null && keys.loading ? (
-        <Progress label="Loading SSH keys…" />
+      {keys.data === null ? (
+        keys.loading && <Progress label="Loading SSH keys…" />
       ) : (
         <Table
           caption="SSH keys"

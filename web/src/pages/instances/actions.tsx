@@ -46,8 +46,9 @@ export function RowActions({ row, rights, busy, act }: { row: InstanceRow; right
     <div class="actions">
       {rights.read && b('Logs', 'logs')}
       {rights.change && (stopped ? b('Start', 'start') : b('Stop', 'stop'))}
+      {/* Reboot and recycle restart a running instance; the engine refuses both on a stopped one ("start it instead"). */}
       {rights.manage && !stopped && b('Reboot', 'reboot')}
-      {rights.manage && b('Recycle', 'recycle')}
+      {rights.manage && !stopped && b('Recycle', 'recycle')}
       {rights.manage && (
         <button type="button" disabled={busy} onClick={() => setLabelling(true)} aria-label={`Label ${name}`}>
           Label

@@ -49,7 +49,9 @@ export function LogViewer({ id, name, onClose }: { id: number; name: string; onC
 
   return (
     <section class="panel" aria-labelledby="log-title">
-      <h2 id="log-title">Logs of {name}</h2>
+      <h2 id="log-title">
+        Logs of <bdi>{name}</bdi>
+      </h2>
       <div class="actions">
         <label>
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.currentTarget.checked)} /> Follow new lines

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { isolate } from '../../ui/format.js';
 import type { MachineRow } from './machine.js';
 
 /** A change to a machine, ready to confirm: what it is in words and the call that makes it. */
@@ -13,10 +14,23 @@ export interface MachineChange {
 }
 
 const num = (s: string): number | null => (s.trim() === '' || !Number.isFinite(Number(s)) ? null : Number(s));
+
+/**
+ * A dollar amount typed in a form: null when left empty (keep the current one), or what is wrong
+ * with it. `1,5` or `abc` is refused in words rather than dropped: dropping it would list the
+ * machine "with its current prices" while the owner thinks they set a new one.
+ */
+function amountOf(field: string, s: string): { value: number | null } | { error: string } {
+  const t = s.trim();
+  if (t === '') return { value: null };
+  // Number() also takes '0x10', '1e3' and ' ': only plain decimals with a dot are prices.
+  if (!/^\d+(\.\d+)?$|^\.\d+$/.test(t)) return { error: `${field} must be a number of dollars such as 0.5 (with a dot, not a comma); got '${isolate(t)}'.` };
+  return { value: Number(t) };
+}
 /** A `datetime-local` value (the browser's local time) as epoch seconds. */
 const epochS = (local: string): number | null => (local === '' ? null : Math.floor(new Date(local).getTime() / 1000));
 
-export const thing = (m: MachineRow): string => `machine ${m.id} (${m.hostname})`;
+export const thing = (m: MachineRow): string => `machine ${m.id} (${isolate(m.hostname)})`;
 
 export function unlistChange(m: MachineRow): MachineChange {
   return {
@@ -45,12 +59,18 @@ export function ListForm({ machine: m, onSubmit, onClose }: { machine: MachineRo
   const [price, setPrice] = useState(m.listed_gpu_cost === null ? '' : String(m.listed_gpu_cost));
   const [minBid, setMinBid] = useState(m.min_bid_price === null ? '' : String(m.min_bid_price));
   const [end, setEnd] = useState('');
+  const [invalid, setInvalid] = useState<string | null>(null);
   const submit = (e: Event): void => {
     e.preventDefault();
     const body: Record<string, unknown> = { machine: m.id };
     const words: string[] = [];
-    const p = num(price);
-    const b = num(minBid);
+    const pa = amountOf('The price', price);
+    const ba = amountOf('The minimum bid', minBid);
+    const wrong = [pa, ba].flatMap((a) => ('error' in a ? [a.error] : []));
+    setInvalid(wrong.length > 0 ? wrong.join(' ') : null);
+    if ('error' in pa || 'error' in ba) return;
+    const p = pa.value;
+    const b = ba.value;
     const until = epochS(end);
     if (p !== null) {
       body.price_gpu = p;
@@ -79,11 +99,25 @@ export function ListForm({ machine: m, onSubmit, onClose }: { machine: MachineRo
       <strong>Listing of {thing(m)}</strong>
       <div>
         <label for="list-price">Price ($ per GPU hour)</label>
-        <input id="list-price" inputMode="decimal" value={price} onInput={(e) => setPrice(e.currentTarget.value)} />
+        <input
+          id="list-price"
+          inputMode="decimal"
+          value={price}
+          aria-invalid={invalid?.startsWith('The price') === true}
+          aria-describedby={invalid !== null ? 'list-invalid' : undefined}
+          onInput={(e) => setPrice(e.currentTarget.value)}
+        />
       </div>
       <div>
         <label for="list-min-bid">Minimum bid ($ per GPU hour)</label>
-        <input id="list-min-bid" inputMode="decimal" value={minBid} onInput={(e) => setMinBid(e.currentTarget.value)} />
+        <input
+          id="list-min-bid"
+          inputMode="decimal"
+          value={minBid}
+          aria-invalid={invalid?.includes('The minimum bid') === true}
+          aria-describedby={invalid !== null ? 'list-invalid' : undefined}
+          onInput={(e) => setMinBid(e.currentTarget.value)}
+        />
       </div>
       <div>
         <label for="list-end">Listed until (optional)</label>
@@ -93,6 +127,11 @@ export function ListForm({ machine: m, onSubmit, onClose }: { machine: MachineRo
       <button type="button" onClick={onClose}>
         Close
       </button>
+      {invalid !== null && (
+        <p id="list-invalid" class="error-banner" role="alert">
+          {invalid}
+        </p>
+      )}
     </form>
   );
 }
