@@ -2,21 +2,10 @@
  * A small typed client for Gantry's Vast-compatible API, used by the CLI and usable from any
  * Node 20 program (`import { GantryClient } from 'gantry/sdk'`).
  */
-export class GantryApiError extends Error {
-  readonly status: number;
-  readonly error: string;
-  readonly code: string | null;
-  constructor(status: number, body: Record<string, unknown> | null, fallback: string) {
-    // Vast-style bodies carry `msg`; AI Core's carry `{error: {code, message}}`; Elasticsearch's `{error: {type, reason}}`.
-    const nested = typeof body?.error === 'object' && body.error !== null ? (body.error as Record<string, unknown>) : null;
-    const text = typeof body?.msg === 'string' ? body.msg : typeof nested?.message === 'string' ? nested.message : nested?.reason;
-    super(typeof text === 'string' ? text : fallback);
-    this.name = 'GantryApiError';
-    this.status = status;
-    this.error = typeof body?.error === 'string' ? body.error : 'http_error';
-    this.code = typeof body?.code === 'string' ? body.code : typeof nested?.code === 'string' ? nested.code : null;
-  }
-}
+import { fetchOrExplain, GantryApiError, jsonBody } from './errors.js';
+
+// Where the CLI and older programs import it from.
+export { GantryApiError } from './errors.js';
 
 export type Row = Record<string, unknown>;
 export type InstanceState = 'running' | 'stopped';
@@ -61,16 +50,14 @@ export class GantryClient {
     if (this.#key !== null) headers.authorization = `Bearer ${this.#key}`;
     // A caller may name another JSON type (AI Core's bulk PATCH is merge-patch+json).
     if (body !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-    const res = await this.#fetch(this.#url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetchOrExplain(this.#fetch, this.#url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
-    let parsed: unknown = null;
+    if (!res.ok) throw new GantryApiError(res.status, jsonBody(text), `HTTP ${res.status} from ${method} ${path}`);
     try {
-      parsed = text === '' ? null : JSON.parse(text);
+      return (text === '' ? null : JSON.parse(text)) as T;
     } catch {
-      parsed = null;
+      return null as T;
     }
-    if (!res.ok) throw new GantryApiError(res.status, parsed as Record<string, unknown> | null, `HTTP ${res.status} from ${method} ${path}`);
-    return parsed as T;
   }
 
   currentUser(): Promise<Row> {
@@ -303,7 +290,7 @@ export class GantryClient {
   async logs(id: number, o: { tail?: number; filter?: string } = {}): Promise<string> {
     const r = await this.request<{ result_url: string }>('PUT', `/api/v0/instances/request_logs/${id}/`, { tail: o.tail, filter: o.filter });
     for (let i = 0; i < 20; i++) {
-      const res = await this.#fetch(r.result_url);
+      const res = await fetchOrExplain(this.#fetch, r.result_url, {});
       if (res.ok) return res.text();
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

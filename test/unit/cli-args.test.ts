@@ -1,3 +1,4 @@
+import { GantryConnectionError } from '../../src/sdk/errors.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -84,6 +85,12 @@ describe('CLI errors', () => {
     assert.equal(
       cliErrorText(err, { url: 'http://127.0.0.1:7999' }),
       'no Gantry server answers at http://127.0.0.1:7999 (ECONNREFUSED); is `gantry up` running? One started with --data-dir: GANTRY_DATA_DIR=<dir>; another server: --url or GANTRY_URL.',
+    );
+    // As the SDK's client raises it: fetch's error kept as its cause.
+    const sdk = new GantryConnectionError('http://127.0.0.1:7999/api/v0/instances/', err);
+    assert.match(
+      cliErrorText(sdk, { url: 'http://127.0.0.1:7999' }),
+      /^no Gantry server answers at http:\/\/127\.0\.0\.1:7999 \(ECONNREFUSED\); is `gantry up` running\?/,
     );
   });
   it('no key: says how to give one, not which HTTP header', () => {

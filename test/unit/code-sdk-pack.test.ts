@@ -44,6 +44,52 @@ describe('the import scanner', () => {
     assert.deepEqual(localImports(src), ['./kept.js']);
   });
 
+  it('does not follow an import written in a string, a template, a regular expression or a comment after code', () => {
+    const src = [
+      'const help = "usage: import { h } from \'./helper.js\'";',
+      "const x = 1; // was: import('./old-helper.js')",
+      "const y = 2; /* import './block.js' */ const z = 3;",
+      "const single = 'require(\\'./escaped.cjs\\')';",
+      'const doc = `',
+      "  import { t } from './in-template.js';",
+      '`;',
+      "const re = /import '.\\/in-regex.js'/;",
+      "const half = y / 2; // import './after-division.js'",
+      "x.require('./member.cjs');",
+    ].join('\n');
+    assert.deepEqual(localImports(src), []);
+    // The probe's case: an app with such lines and no helper.js or old-helper.js beside it packs.
+    const entry = write('strings/main.mjs', `${src}\nexport const ok = 1;\n`);
+    assert.deepEqual(
+      collectSources(entry).map((s) => s.path),
+      ['main.mjs'],
+    );
+  });
+
+  it('still finds every import among strings, templates, regular expressions and comments', () => {
+    const src = [
+      '#!/usr/bin/env node',
+      "const help = 'import \"./not.js\"'; import { a } from './static.js'; // import './no.js'",
+      "export { b } from './reexport.js'; /* export * from './no2.js' */",
+      "import './side-effect.js';",
+      "const t = `text ${await import('./in-expression.js')} ${ { k: '}' }.k } import './no3.js'`;",
+      "const lazy = await import( './dynamic.js' );",
+      "const re = /'/; const cfg = { ...require('./spread.cjs') };",
+      "if (/\\/\\*/.test(help)) import('./after-regex.js');",
+      "const m = await import('./with-attributes.js', { with: { type: 'javascript' } });",
+    ].join('\n');
+    assert.deepEqual(localImports(src), [
+      './static.js',
+      './reexport.js',
+      './side-effect.js',
+      './in-expression.js',
+      './dynamic.js',
+      './spread.cjs',
+      './after-regex.js',
+      './with-attributes.js',
+    ]);
+  });
+
   it('collects the entry and what it reaches, sorted, once each, and refuses what it cannot pack', () => {
     const entry = write('app/main.mjs', "import { h } from './lib/helper.js';\nimport './lib/cycle.js';\n");
     write('app/lib/helper.js', "import { u } from './util.cjs';\nexport const h = 1;\n");

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { CallTimeoutError, fetchOrExplain, GantryApiError, jsonBody } from '../errors.js';
 import { defaultConnection, serving } from './code-env.js';
 import { packApp } from './package.js';
 import { isWireError, RemoteError, type CallAnswer } from './remote-error.js';
@@ -22,7 +23,7 @@ export interface DeploymentOptions {
   /** The module that makes the deployment (pass `import.meta.url`); default: the script Node runs. */
   readonly entry?: string | URL;
   readonly versionLabel?: string;
-  /** How long one remote call may wait for a worker (cold start included); default 10 minutes. */
+  /** How long one remote call may wait for a worker (cold start included), then a `CallTimeoutError`; default 10 minutes. */
   readonly callTimeoutMs?: number;
 }
 
@@ -217,8 +218,9 @@ export class Deployment {
       const form = new FormData();
       for (const [k, v] of Object.entries(put.upload_fields as Record<string, string>)) form.append(k, v);
       form.append('file', new Blob([packed.tarball], { type: 'application/gzip' }), 'deployment.tar.gz');
-      const res = await fetch(put.upload_url, { method: 'POST', body: form });
-      if (![200, 201, 204].includes(res.status)) throw new Error(`upload refused: HTTP ${res.status}: ${await res.text()}`);
+      const res = await fetchOrExplain(fetch, put.upload_url, { method: 'POST', body: form });
+      const text = await res.text();
+      if (![200, 201, 204].includes(res.status)) throw new GantryApiError(res.status, jsonBody(text), `HTTP ${res.status}`, { context: 'upload refused' });
       uploaded = true;
     }
     const wg = Number(put.workergroup_id);
@@ -250,14 +252,16 @@ export class Deployment {
 
   async #api(method: string, path: string, body: unknown): Promise<Record<string, unknown>> {
     const c = this.#conn();
-    const res = await fetch(c.url + path, {
-      method,
-      headers: { 'content-type': 'application/json', ...(c.apiKey !== null ? { authorization: `Bearer ${c.apiKey}` } : {}) },
-      body: JSON.stringify(body),
-    });
+    const res = await fetchOrExplain(fetch, c.url + path, { method, headers: this.#headers(c.apiKey), body: JSON.stringify(body) });
     const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status}: ${text.slice(0, 500)}`);
-    return JSON.parse(text) as Record<string, unknown>;
+    const parsed = jsonBody(text);
+    if (!res.ok) throw new GantryApiError(res.status, parsed, `HTTP ${res.status}`, { context: `${method} ${path}` });
+    if (parsed === null) throw new GantryApiError(res.status, null, `not a JSON object: ${text.slice(0, 200)}`, { context: `${method} ${path}` });
+    return parsed;
+  }
+
+  #headers(apiKey: string | null): Record<string, string> {
+    return { 'content-type': 'application/json', ...(apiKey !== null ? { authorization: `Bearer ${apiKey}` } : {}) };
   }
 
   async #isStopped(): Promise<boolean> {
@@ -265,36 +269,49 @@ export class Deployment {
     return (shown?.deployment as { endpoint_state?: unknown } | undefined)?.endpoint_state === 'stopped';
   }
 
-  /** A call through the endpoint's proxy; a worker not there yet (cold start) is waited for, bounded by callTimeoutMs. */
+  /**
+   * A call through the endpoint's proxy; a worker not there yet (cold start) is waited for. The
+   * gateway holds the request while no worker can take it, and answers 504 only after its own queue
+   * timeout, so `callTimeoutMs` bounds each attempt too (an abort: the gateway drops a request whose
+   * caller left), not only the retries after one.
+   */
   async #call(fn: string, args: unknown[]): Promise<unknown> {
     if (!this.#ready) throw new Error(`${fn}(): the deployment is not ready: await app.ensureReady() first`);
     const c = this.#conn();
-    const deadline = Date.now() + (this.#o.callTimeoutMs ?? 600_000);
+    const timeoutMs = this.#o.callTimeoutMs ?? 600_000;
+    const deadline = Date.now() + timeoutMs;
     const body = JSON.stringify({ args });
+    let last: GantryApiError | undefined;
     for (let attempt = 0; ; attempt++) {
-      const res = await fetch(`${c.url}/endpoints/${encodeURIComponent(this.endpointName)}/remote/${fn}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(c.apiKey !== null ? { authorization: `Bearer ${c.apiKey}` } : {}) },
-        body,
-      });
-      const text = await res.text();
+      const left = deadline - Date.now();
+      if (left <= 0) throw new CallTimeoutError(fn, timeoutMs, last);
+      const signal = AbortSignal.timeout(left);
+      let res: Response;
+      let text: string;
+      try {
+        res = await fetchOrExplain(fetch, `${c.url}/endpoints/${encodeURIComponent(this.endpointName)}/remote/${fn}`, {
+          method: 'POST',
+          headers: this.#headers(c.apiKey),
+          body,
+          signal,
+        });
+        text = await res.text();
+      } catch (err) {
+        if (signal.aborted) throw new CallTimeoutError(fn, timeoutMs, last);
+        throw err;
+      }
+      const parsed = jsonBody(text);
+      const answer = parsed as CallAnswer | null;
+      if (answer !== null && 'error' in answer && isWireError(answer.error)) throw new RemoteError(fn, answer.error);
+      if (res.ok && answer !== null && 'result' in answer) return answer.result;
+      const refused = new GantryApiError(res.status, parsed, `HTTP ${res.status}: ${text.slice(0, 200)}`, { context: `${fn}()` });
       // A stopped deployment stays stopped until someone starts it: say so now rather than retry until the deadline
       // (once its record says so: a replica that has not heard of a start yet refuses the same way, for a moment).
-      if (res.status === 503 && /"code"\s*:\s*"ENDPOINT_STOPPED"/.test(text) && (await this.#isStopped()))
-        throw new Error(`${fn}(): deployment '${this.name}' is stopped; start it and call again`);
-      if ([429, 502, 503, 504].includes(res.status) && Date.now() < deadline) {
-        await sleep(Math.min(250 * 2 ** attempt, 2_000));
-        continue;
-      }
-      let answer: CallAnswer | null = null;
-      try {
-        answer = JSON.parse(text) as CallAnswer;
-      } catch {
-        answer = null;
-      }
-      if (answer !== null && 'error' in answer && isWireError(answer.error)) throw new RemoteError(fn, answer.error);
-      if (!res.ok || answer === null || !('result' in answer)) throw new Error(`${fn}(): HTTP ${res.status}: ${text.slice(0, 500)}`);
-      return answer.result;
+      if (res.status === 503 && refused.code === 'ENDPOINT_STOPPED' && (await this.#isStopped()))
+        throw new GantryApiError(503, parsed, '', { context: `${fn}()`, message: `deployment '${this.name}' is stopped; start it and call again` });
+      if (![429, 502, 503, 504].includes(res.status)) throw refused;
+      last = refused;
+      await sleep(Math.min(250 * 2 ** attempt, 2_000, Math.max(0, deadline - Date.now())));
     }
   }
 }

@@ -1,32 +1,37 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { maskSource } from './source-mask.js';
 
 /**
  * What a code deployment packs (decision 020): the entry file and the files it imports locally,
  * found statically: `import … from './x.js'`, `import './x.js'`, `export … from './x.js'`,
  * `import('./x.js')` and `require('./x.js')` with a literal relative specifier. Bare specifiers
  * (packages) are left to `image().install()`; a computed specifier cannot be followed and is not.
+ * The patterns run over the code only (source-mask.ts): an "import" in a comment, a string or a
+ * template's text is not one Node runs, and following it would fail on a file that need not exist.
+ * There each string literal is its index between quotes ('3'), read back from the mask's strings.
  */
+// Not after a name character or a member dot (`x.require(…)`), but after a spread (`...require(…)`).
+const NOT_MEMBER = String.raw`(?<![\w$]|(?<!\.)\.)`;
 const SPEC = [
-  /\bimport\s+(?:[\w$*{}\s,]+?\s+from\s+)?(['"])([^'"\n]+)\1/g,
-  /\bexport\s+[\w$*{}\s,]+?\s+from\s+(['"])([^'"\n]+)\1/g,
-  /\bimport\s*\(\s*(['"])([^'"\n]+)\1\s*\)/g,
-  /\brequire\s*\(\s*(['"])([^'"\n]+)\1\s*\)/g,
-];
+  String.raw`import\s+(?:[\w$*{}\s,]+?\s+from\s+)?(['"])(\d+)\1`,
+  String.raw`export\s+[\w$*{}\s,]+?\s+from\s+(['"])(\d+)\1`,
+  String.raw`import\s*\(\s*(['"])(\d+)\1\s*[,)]`,
+  String.raw`require\s*\(\s*(['"])(\d+)\1\s*\)`,
+].map((p) => new RegExp(NOT_MEMBER + p, 'g'));
 
 /** The file kinds packed: what Node runs without a build step. */
 export const SOURCE_EXTENSIONS = ['.js', '.mjs', '.cjs'];
 
-/** Block comments, and line comments that begin a line: a commented-out import is not followed. */
-function withoutComments(source: string): string {
-  return source.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/^\s*\/\/.*$/gm, '');
-}
-
 /** The relative specifiers a source imports, each once, in order of appearance. */
 export function localImports(source: string): string[] {
-  const text = withoutComments(source);
+  const { code, strings } = maskSource(source);
   const found: { at: number; spec: string }[] = [];
-  for (const re of SPEC) for (const m of text.matchAll(re)) if (m[2]?.startsWith('./') || m[2]?.startsWith('../')) found.push({ at: m.index ?? 0, spec: m[2] });
+  for (const re of SPEC)
+    for (const m of code.matchAll(re)) {
+      const spec = strings[Number(m[2])];
+      if (spec !== undefined && (spec.startsWith('./') || spec.startsWith('../'))) found.push({ at: m.index, spec });
+    }
   return [...new Set(found.sort((a, b) => a.at - b.at).map((f) => f.spec))];
 }
 

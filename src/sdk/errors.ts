@@ -1,0 +1,93 @@
+/**
+ * The SDK's errors, shared by `GantryClient` and `Deployment`: a server's refusal (`GantryApiError`,
+ * with the HTTP status and the body's error and code), a server that did not answer at all
+ * (`GantryConnectionError`, naming the URL), and a remote call that found no worker in time
+ * (`CallTimeoutError`).
+ */
+export class GantryApiError extends Error {
+  readonly status: number;
+  readonly error: string;
+  readonly code: string | null;
+  /**
+   * `context` goes before the server's message (`PUT /api/v0/deployments/`, `square()`): a
+   * deployment's errors say which of its requests was refused. `message` replaces the server's
+   * where the SDK knows better what to do (a stopped deployment: start it).
+   */
+  constructor(status: number, body: Record<string, unknown> | null, fallback: string, o: { context?: string; message?: string } = {}) {
+    // Vast-style bodies carry `msg`; AI Core's carry `{error: {code, message}}`; Elasticsearch's `{error: {type, reason}}`.
+    const nested = typeof body?.error === 'object' && body.error !== null ? (body.error as Record<string, unknown>) : null;
+    const text = typeof body?.msg === 'string' ? body.msg : typeof nested?.message === 'string' ? nested.message : nested?.reason;
+    const message = o.message ?? (typeof text === 'string' ? text : fallback);
+    super(o.context === undefined ? message : `${o.context}: ${message}`);
+    this.name = 'GantryApiError';
+    this.status = status;
+    this.error = typeof body?.error === 'string' ? body.error : 'http_error';
+    this.code = typeof body?.code === 'string' ? body.code : typeof nested?.code === 'string' ? nested.code : null;
+  }
+}
+
+/** The parsed JSON of a response body, or null for an empty or non-JSON one (a proxy's HTML page). */
+export function jsonBody(text: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = text === '' ? null : JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * No answer at all from `url` (refused, unknown host, reset, TLS): fetch's own error, with `cause`
+ * kept, says which URL. A TypeError, as fetch's is: callers that caught those still do.
+ */
+export class GantryConnectionError extends TypeError {
+  /** The URL that did not answer, without its query (an upload URL's query holds a token). */
+  readonly url: string;
+  constructor(url: string, cause: unknown) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND) is on its cause.
+    const inner = (cause as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+    const why = typeof inner?.code === 'string' ? inner.code : typeof inner?.message === 'string' ? inner.message : String((cause as Error)?.message ?? cause);
+    const shown = withoutQuery(url);
+    super(`no answer from ${shown} (${why}): is the Gantry server running there?`, { cause });
+    this.name = 'GantryConnectionError';
+    this.url = shown;
+  }
+}
+
+/** A remote call that had no answer within the deployment's `callTimeoutMs` (no worker took it in time). */
+export class CallTimeoutError extends Error {
+  readonly fn: string;
+  readonly timeoutMs: number;
+  /** `cause`, when set, is the last refusal before the deadline (a `GantryApiError`: 504 QUEUE_TIMEOUT, 503 ...). */
+  constructor(fn: string, timeoutMs: number, cause?: unknown) {
+    super(
+      `${fn}(): no answer within callTimeoutMs (${timeoutMs} ms); the call was given up` + (cause instanceof Error ? ` (last answer: ${cause.message})` : ''),
+      cause === undefined ? undefined : { cause },
+    );
+    this.name = 'CallTimeoutError';
+    this.fn = fn;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+function withoutQuery(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.origin + u.pathname;
+  } catch {
+    return url.replace(/[?#].*$/, '');
+  }
+}
+
+/**
+ * `fetch`, with a failure to reach the server turned into a `GantryConnectionError`. An abort (the
+ * caller's signal, a timeout) is rethrown as it is: the caller knows what it aborted for.
+ */
+export async function fetchOrExplain(fetchFn: typeof fetch, url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetchFn(url, init);
+  } catch (err) {
+    if (init.signal?.aborted === true) throw err;
+    throw new GantryConnectionError(url, err);
+  }
+}
