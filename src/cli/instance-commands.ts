@@ -17,15 +17,21 @@ function flagsOf(cmd: Command): Flags {
 const id = (text: string): number => parseCliId(text, 'instance');
 
 /** Wait (with a spinner) until the instance shows `want` (null: until it is gone). */
-async function waitState(c: GantryClient, instanceId: number, want: string | null, what: string): Promise<void> {
+async function waitState(c: GantryClient, instanceId: number, want: string | null, what: string, before: Row | null = null): Promise<void> {
   const s = spinner(`instance ${instanceId} ${what}`);
+  // An instance that had exited reads `exited` until the start is taken: only a new exit (another start
+  // date, message or code, or a row that left `exited` meanwhile) ends the wait, not the old one.
+  let left = before?.actual_status !== 'exited';
+  const newExit = (r: Row): boolean => left || (['start_date', 'status_msg', 'exit_code'] as const).some((k) => r[k] !== before?.[k]);
   // A state the instance cannot leave by itself also ends the wait (reported, exit code 1).
-  const settled = (r: Row): boolean =>
-    want === 'running'
-      ? ['running', 'exited', 'unknown'].includes(String(r.actual_status)) || r.intended_status === 'stopped'
+  const settled = (r: Row): boolean => {
+    if (r.actual_status !== 'exited') left = true;
+    return want === 'running'
+      ? ['running', 'unknown'].includes(String(r.actual_status)) || (r.actual_status === 'exited' && newExit(r)) || r.intended_status === 'stopped'
       : want === 'stopped'
         ? r.actual_status === 'stopped' || r.actual_status === 'unknown'
         : false; // destroy: only the instance's disappearance (404) ends the wait
+  };
   // The settled row is said once, by the closing line, not also as progress.
   const onPoll = (r: Row): void => {
     if (!settled(r)) s.update(text(r.actual_status ?? 'scheduling'));
@@ -165,9 +171,11 @@ export function registerInstanceCommands(program: Command): void {
       .action(async (i: string, _o, cmd: Command) => {
         const f = flagsOf(cmd);
         const c = connect(f);
+        // What it showed before, so that a wait for a start is not ended by the exit it starts from.
+        const before = f.wait === true && want === 'running' ? await c.showInstance(id(i)) : null;
         const r = await run(c, id(i));
         say(f, r, text(r.msg ?? `${verb} requested for instance ${i}`));
-        if (f.wait === true) await waitState(c, id(i), want, what);
+        if (f.wait === true) await waitState(c, id(i), want, what, before);
       });
     if (verb === 'start' || verb === 'stop' || verb === 'destroy') {
       group.command('instances <ids...>').action(async (ids: string[], _o, cmd: Command) => {

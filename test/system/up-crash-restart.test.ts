@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -165,6 +165,10 @@ for (const ts of TEST_STORES) {
     });
 
     it('still stops, starts and destroys after the restart', async () => {
+      // A start of an exited instance waits for the new run, not for the exit it starts from.
+      await rm(join(dataDir, 'instances', String(short), 'disk', 'exit-now'));
+      await cli('start', 'instance', String(short), '--wait');
+      assert.equal((await showRaw(short)).actual_status, 'running');
       await cli('stop', 'instance', String(web), '--wait');
       await cli('start', 'instance', String(web), '--wait');
       await cli('destroy', 'instance', String(web), '--wait');
