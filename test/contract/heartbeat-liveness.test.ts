@@ -9,6 +9,30 @@ import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { replicaPlane } from '../helpers/replica.js';
 import { cpuHost } from '../helpers/machines.js';
+import type { NewInstance } from '../../src/store/store.js';
+
+/** A plain instance row on a machine (created, to run). */
+const newInstance = (accountId: number, machineId: number): NewInstance => ({
+  accountId,
+  machineId,
+  numGpus: 0,
+  image: 'img',
+  env: {},
+  requestedPorts: [],
+  onstart: null,
+  entrypoint: null,
+  args: null,
+  runtype: 'ssh',
+  label: null,
+  diskGb: 1,
+  offerType: 'on-demand',
+  bidPrice: null,
+  dphBase: 0.1,
+  storageCost: 0.1,
+  target: 'running',
+  instanceKeyHash: (id) => `liveness-${id}`,
+  now: Date.now(),
+});
 
 /**
  * Heartbeats that only say "alive" (decision 021): written together, once per tick, never later than heard;
@@ -17,11 +41,13 @@ import { cpuHost } from '../helpers/machines.js';
 for (const ts of TEST_STORES) {
   describe(`heartbeat liveness (${ts.name})`, { skip: ts.skip }, () => {
     let dir: string;
+    let location: string;
     let cp: ControlPlane;
     const stores: KyselyStore[] = [];
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'gantry-liveness-'));
-      cp = await replicaPlane(ts, stores, await ts.fresh(dir), dir, {});
+      location = await ts.fresh(dir);
+      cp = await replicaPlane(ts, stores, location, dir, {});
       await cp.bootstrapAdmin('admin-key');
     });
     after(async () => {
@@ -57,6 +83,33 @@ for (const ts of TEST_STORES) {
       const now = await seen();
       await cp.ctx.store.touchMachines([w.machineId], now - 1000);
       assert.equal(await seen(), now, 'an older time does not move it back');
+    });
+
+    it('a replica that just started calls no host offline before machineOfflineMs of its own: the silence was its own absence', async () => {
+      const cp2 = await replicaPlane(ts, stores, location, dir, { machineOfflineMs: 400, sweepIntervalMs: 25 });
+      const admin = await cp2.authenticate('admin-key');
+      const token = newHostToken();
+      await ensureHostToken(cp2.ctx, admin.accountId, token);
+      const w = await cp2.agents.hello(token, { hostKey: 'alive-b', imageNotice: null, machine: { ...cpuHost(35100), hostname: 'alive-b' } });
+      const inst = await cp2.ctx.store.createInstance(newInstance(admin.accountId, w.machineId));
+      await new Promise((r) => setTimeout(r, 500)); // silent longer than machineOfflineMs, while no loop ran
+      const startedAt = Date.now();
+      cp2.housekeeping.start();
+      try {
+        await new Promise((r) => setTimeout(r, 150));
+        const early = await cp2.ctx.store.getInstance(inst.id);
+        if (Date.now() - startedAt < 400) assert.equal(early?.status, 'created', 'not offline within the first machineOfflineMs');
+        let status = early?.status;
+        for (let i = 0; i < 200 && status !== 'unknown'; i++) {
+          await new Promise((r) => setTimeout(r, 25));
+          status = (await cp2.ctx.store.getInstance(inst.id))?.status;
+        }
+        assert.equal(status, 'unknown', 'offline once the host stayed silent for machineOfflineMs of this replica');
+        assert.match((await cp2.ctx.store.getInstance(inst.id))?.statusMsg ?? '', /^host offline: /);
+      } finally {
+        await cp2.housekeeping.stop();
+        cp2.agents.close();
+      }
     });
   });
 }

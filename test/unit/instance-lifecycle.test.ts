@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { GantryError } from '../../src/domain/errors.js';
 import { decideIntent, type InstanceAction } from '../../src/domain/instance/intent.js';
 import { outcomeOf, planReconcile, type Observation } from '../../src/domain/instance/reconcile.js';
+import { HOST_OFFLINE, recordAfterLook } from '../../src/domain/instance/observed-record.js';
 import { INSTANCE_STATUSES, INSTANCE_TARGETS, type InstanceStatus, type InstanceTarget } from '../../src/domain/instance/status.js';
 
 const ACTIONS: InstanceAction[] = ['start', 'stop', 'destroy', 'reboot', 'recycle'];
@@ -109,5 +110,23 @@ describe('planReconcile and outcomeOf', () => {
     assert.deepEqual(outcomeOf(inp('running'), exited, { status: 'running' }), { status: 'exited', message: 'main process exited with code 3', exitCode: 3 });
     assert.match(outcomeOf(inp('running'), absent, { status: 'running' }).message ?? '', /disappeared/);
     assert.equal(outcomeOf(inp('running'), { state: 'running', onstartExitCode: 0 }, { status: 'loading' }).message, 'onstart exited with code 0');
+  });
+});
+
+describe('recordAfterLook: messages', () => {
+  const inst = (statusMsg: string | null) => ({
+    target: 'stopped' as const,
+    status: 'unknown' as const,
+    generation: 2,
+    observedGeneration: 1,
+    pendingOp: null,
+    statusMsg,
+    exitCode: null,
+    startDate: 1,
+  });
+  const stopped = { step: 'stop' as const, after: { state: 'absent' as const }, error: null, imageNotice: null };
+  it("keeps a stop's reason once stopped, but not that the host was offline: it is back", () => {
+    assert.equal(recordAfterLook(inst('stopped: no credit left'), stopped).statusMsg, 'stopped: no credit left');
+    assert.equal(recordAfterLook(inst(`${HOST_OFFLINE}no heartbeat for over 60 s`), stopped).statusMsg, null);
   });
 });

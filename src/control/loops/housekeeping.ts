@@ -1,3 +1,4 @@
+import { HOST_OFFLINE } from '../../domain/instance/observed-record.js';
 import type { ControlContext } from '../context.js';
 
 /**
@@ -9,6 +10,8 @@ export class Housekeeping {
   readonly #ctx: ControlContext;
   #timer: NodeJS.Timeout | null = null;
   #pass: Promise<void> = Promise.resolve();
+  /** When this replica's loop began: hosts were silent to it only since then (it was down before). */
+  #startedAt: number | null = null;
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
@@ -16,6 +19,7 @@ export class Housekeeping {
 
   start(): void {
     if (this.#timer !== null) return;
+    this.#startedAt = this.#ctx.clock.now();
     const tick = (): void => {
       this.#pass = this.runOnce().then(
         () => undefined,
@@ -45,9 +49,12 @@ export class Housekeeping {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     const since = now - ctx.settings.machineOfflineMs;
+    // Just started (after a restart, or a long outage of the control plane): agents have not had
+    // machineOfflineMs to reach it yet, so a host is not called offline for the control plane's own absence.
+    if (this.#startedAt !== null && this.#startedAt > since) return;
     const ids = await ctx.store.markInstancesOfSilentMachines(
       since,
-      `host offline: no heartbeat for over ${Math.round(ctx.settings.machineOfflineMs / 1000)} s`,
+      `${HOST_OFFLINE}no heartbeat for over ${Math.round(ctx.settings.machineOfflineMs / 1000)} s`,
       now,
     );
     if (ids.length > 0) {

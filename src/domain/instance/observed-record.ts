@@ -3,6 +3,8 @@ import type { InstanceStatus } from './status.js';
 
 /** Prefix of status_msg after a start the runtime refused (spawn error, container create error). */
 export const FAILED_START = 'failed to start: ';
+/** Why an instance reads `unknown`: its host went silent. Not a stop's reason: it is not kept once the host is back. */
+export const HOST_OFFLINE = 'host offline: ';
 
 /** What the record says besides the intent: what a look compares and keeps. */
 export interface RecordedInstance extends ReconcileInput {
@@ -44,7 +46,7 @@ export function recordAfterLook(inst: RecordedInstance, l: Look): RecordAfterLoo
   // does why an instance waits for GPUs.
   const stillStopped = step === 'none' && inst.status === 'stopped' && out.status === 'stopped';
   const waiting = inst.gpuWaitSince !== undefined && inst.gpuWaitSince !== null;
-  if ((step === 'stop' || stillStopped || waiting) && msg === null) msg = inst.statusMsg;
+  if ((step === 'stop' || stillStopped || waiting) && msg === null && inst.statusMsg?.startsWith(HOST_OFFLINE) !== true) msg = inst.statusMsg;
   // A start that failed leaves nothing that ran (or a stale exit record): later looks at the same state
   // keep the start's own reason instead of replacing it with a guess ("exit code unknown").
   if (step === 'none' && out.status === inst.status && out.exitCode === inst.exitCode && inst.statusMsg?.startsWith(FAILED_START) === true)
