@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +160,20 @@ for (const rc of RUNTIMES) {
       assert.deepEqual(await rt.inspect(s.instanceId), { state: 'exited', exitCode: 3 });
       const left = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && readText(`/proc/${pid}/cmdline`) === 'sleep\x009393\x00');
       assert.deepEqual(left, [], 'what it left in the background runs no more');
+    });
+
+    it('a container the engine could not start has no exit code (not 0)', { skip: !rc.name.startsWith('docker') }, async () => {
+      // A host port another program holds: the engine creates the container and refuses to start it.
+      const held = createServer();
+      await new Promise<void>((r) => held.listen(0, '0.0.0.0', r));
+      try {
+        const hostPort = (held.address() as AddressInfo).port;
+        const s = spec({ command: ['true'], runtype: 'args', ports: [{ hostPort, containerPort: 8080, proto: 'tcp' }] });
+        await assert.rejects(rt.start(s));
+        assert.deepEqual(await rt.inspect(s.instanceId), { state: 'exited', exitCode: null });
+      } finally {
+        held.close();
+      }
     });
 
     it('passes argv without a shell: metacharacters stay literal', async () => {

@@ -55,6 +55,8 @@ describe('decideIntent: every (target, status, action)', () => {
   it('explains why a transition is illegal', () => {
     assert.throws(() => decideIntent(s('stopped', 'stopping'), 'start'), /still stopping/);
     assert.throws(() => decideIntent(s('deleted', 'destroyed'), 'start'), /destroyed/);
+    assert.throws(() => decideIntent(s('stopped', 'stopped'), 'reboot'), /it is stopped; start it instead/);
+    assert.throws(() => decideIntent(s('stopped', 'stopping'), 'recycle'), /it is being stopped; start it once it is stopped/);
   });
 });
 

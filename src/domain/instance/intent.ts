@@ -59,7 +59,8 @@ export function decideIntent(s: IntentState, action: InstanceAction): IntentChan
       return { target: 'deleted', pendingOp: null };
     case 'reboot':
     case 'recycle':
-      if (s.target !== 'running') throw illegal(s, action, 'it is stopped; start it instead');
+      if (s.target !== 'running')
+        throw illegal(s, action, s.status === 'stopped' ? 'it is stopped; start it instead' : 'it is being stopped; start it once it is stopped');
       return { target: 'running', pendingOp: action };
   }
 }

@@ -88,11 +88,13 @@ export class DockerRuntime implements Runtime {
     return `gantry-${this.#runtimeId.slice(0, 8)}-${id}`;
   }
 
-  async #state(id: number): Promise<{ running: boolean; exitCode: number } | null> {
+  async #state(id: number): Promise<{ running: boolean; exitCode: number | null } | null> {
     for (let attempt = 1; ; attempt++) {
       try {
         const info = await this.#docker.getContainer(this.#name(id)).inspect();
-        return { running: info.State.Running, exitCode: info.State.ExitCode };
+        // A container the engine could not start (a port taken, a bad mount) never ran: it has no exit code, not 0.
+        const ran = info.State.Status !== 'created' && !info.State.StartedAt.startsWith('0001-');
+        return { running: info.State.Running, exitCode: ran ? info.State.ExitCode : null };
       } catch (err) {
         if (statusOf(err) === 404) return null;
         // Podman answers 500 "read /proc/<pid>/cgroup: no such process" while a container's process is
