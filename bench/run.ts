@@ -155,7 +155,15 @@ async function createBench(dir: string): Promise<Row[]> {
   }
 }
 
+/** The parts `npm run bench -- PART…` can run (none named: all of them). */
+const PARTS = ['search', 'create', 'stop', 'fleet', 'scale', 'serverless', 'proxy', 'auth', 'aicore', 'elastic', 'sandbox', 'code', 'console'];
 const only = new Set(process.argv.slice(2));
+if (only.has('--help') || only.has('-h') || [...only].some((p) => !PARTS.includes(p))) {
+  const unknown = [...only].filter((p) => !PARTS.includes(p) && p !== '--help' && p !== '-h');
+  const usage = `usage: npm run bench [-- PART...]   (no PART: every part)\nparts: ${PARTS.join(', ')}\nresults: a table here, JSON in bench/results/\n`;
+  process.stderr.write((unknown.length > 0 ? `unknown part: ${unknown.join(', ')}\n` : '') + usage);
+  process.exit(unknown.length > 0 ? 2 : 0);
+}
 const wants = (name: string): boolean => only.size === 0 || only.has(name);
 const dir = await mkdtemp(join(tmpdir(), 'gantry-bench-'));
 try {
