@@ -45,6 +45,9 @@ export const OFFER_COLUMNS: [string, string | ((r: Row) => unknown)][] = [
   ['Declared', 'gpu_declared'],
 ];
 
+/** Instance states in which nothing runs: GPU time is not billed, the disk is. */
+const AT_REST = new Set(['stopped', 'exited', 'failed', 'unknown']);
+
 export const INSTANCE_COLUMNS: [string, string | ((r: Row) => unknown)][] = [
   ['ID', 'id'],
   ['Machine', 'machine_id'],
@@ -60,7 +63,8 @@ export const INSTANCE_COLUMNS: [string, string | ((r: Row) => unknown)][] = [
         .join(','),
   ],
   // A stopped instance pays for its disk only: show that, not the running price.
-  ['$/hr', (r) => (r.actual_status === 'stopped' ? `${rate(r.storage_total_cost) ?? '-'} (disk)` : rate(r.dph_total))],
+  // At rest (stopped, exited, failed, host offline) only the disk is billed: that is the rate shown.
+  ['$/hr', (r) => (AT_REST.has(String(r.gantry_status ?? r.actual_status)) ? `${rate(r.storage_total_cost) ?? '-'} (disk)` : rate(r.dph_total))],
   ['Disk', (r) => gb(r.disk_space)],
   ['Image', 'image_uuid'],
   ['Label', 'label'],

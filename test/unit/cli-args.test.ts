@@ -1,4 +1,5 @@
 import { GantryConnectionError } from '../../src/sdk/errors.js';
+import { INSTANCE_COLUMNS } from '../../src/cli/output.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -166,5 +167,20 @@ describe('an empty search', () => {
     assert.match(gpuless, /num_gpus>=0/);
     assert.match(gpuless, /-n drops them/);
     assert.doesNotMatch(noOffersHint('gpu_name=H100', false), /num_gpus>=0|-n drops/);
+  });
+});
+
+describe('gantry show instances: the rate column', () => {
+  const row = (gantry_status: string): Record<string, unknown> => ({
+    id: 1,
+    actual_status: gantry_status,
+    gantry_status,
+    dph_total: 0.1001,
+    storage_total_cost: 0.0001,
+  });
+  const rate = (r: Record<string, unknown>): unknown => (INSTANCE_COLUMNS.find(([h]) => h === '$/hr')?.[1] as (r: Record<string, unknown>) => unknown)(r);
+  it('shows the disk alone at rest (stopped, exited, failed, host offline), the whole rate while it runs', () => {
+    for (const s of ['stopped', 'exited', 'failed', 'unknown']) assert.match(String(rate(row(s))), /\(disk\)$/, s);
+    for (const s of ['running', 'stopping', 'rebooting']) assert.doesNotMatch(String(rate(row(s))), /disk/, s);
   });
 });
