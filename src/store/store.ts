@@ -158,7 +158,11 @@ export interface Store
   /** Liveness of many machines in one statement (heartbeats that brought nothing else: decision 021); never moves it back. */
   touchMachines(ids: readonly number[], now: number): Promise<void>;
   /** Heartbeat: last_seen_at, machine GPU utilisation and per-instance usage (only instances on this machine are written). */
-  recordHeartbeat(machineId: number, h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] }): Promise<void>;
+  /** `busyPorts`, when given, replaces the machine's stored list (an agent reports it only when it changed). */
+  recordHeartbeat(
+    machineId: number,
+    h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[]; busyPorts?: readonly number[] },
+  ): Promise<void>;
   usageOf(instanceIds: readonly number[]): Promise<Map<number, UsageReport & { updatedAt: number }>>;
   setListing(machineId: number, l: ListingWrite & { listed: boolean }): Promise<void>;
   setMaintenance(machineId: number, w: { start: number; end: number; reason: string | null } | null): Promise<void>;

@@ -62,8 +62,9 @@ export async function createInstance(
     image: r.image,
     env: r.env.env,
     requestedPorts: r.env.ports,
-    // Ports another program holds on that host (its agent probes them): a workload could not bind them.
-    busyPorts: ctx.hosts.get(machineId)?.busyPorts,
+    // Ports another program holds on that host (its agent probes them): a workload could not bind them. The
+    // replica its agent talks to knows them at once; any other reads what that replica stored.
+    busyPorts: ctx.hosts.get(machineId)?.busyPorts ?? new Set(m.busyPorts ?? []),
     // Every instance gets SSH access (served by the host's agent): ssh-url, scp-url, execute and copy ride on it.
     sshPort: true,
     // As on Vast, a new instance takes the account's SSH keys (`detach ssh` removes one from it later).

@@ -9,6 +9,8 @@ export interface MachineRecord extends MachineForOffers {
   readonly isolation: MachineIsolation | null;
   /** Utilisation (percent) of each GPU by index, from the last heartbeat. */
   readonly gpuUtils: readonly number[] | null;
+  /** Ports of its range its agent last found held by another program (a rental through any replica skips them). */
+  readonly busyPorts?: readonly number[];
   readonly portRangeStart: number;
   readonly portRangeEnd: number;
   readonly lastSeenAt: number;
@@ -18,7 +20,19 @@ export interface MachineRecord extends MachineForOffers {
 /** What a host reports about itself when it registers; prices and listing keep their stored values. */
 export type MachineRegistration = Omit<
   MachineRecord,
-  'id' | 'verified' | 'listed' | 'online' | 'lastSeenAt' | 'createdAt' | 'endDate' | 'discountRate' | 'maintenance' | 'inMaintenance' | 'gpuUtils' | 'isolation'
+  | 'id'
+  | 'verified'
+  | 'listed'
+  | 'online'
+  | 'lastSeenAt'
+  | 'createdAt'
+  | 'endDate'
+  | 'discountRate'
+  | 'maintenance'
+  | 'inMaintenance'
+  | 'gpuUtils'
+  | 'busyPorts'
+  | 'isolation'
 > & {
   readonly verified: boolean;
   readonly isolation?: MachineIsolation | null;

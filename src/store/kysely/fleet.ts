@@ -85,10 +85,14 @@ function machineNotFound(id: number): GantryError {
 export async function recordHeartbeat(
   db: Db,
   machineId: number,
-  h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] },
+  h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[]; busyPorts?: readonly number[] },
   onlineWindowMs: number,
 ): Promise<boolean> {
-  const seen = { last_seen_at: h.now, gpu_utils: h.gpuUtils === null ? null : JSON.stringify(h.gpuUtils) };
+  const seen = {
+    last_seen_at: h.now,
+    gpu_utils: h.gpuUtils === null ? null : JSON.stringify(h.gpuUtils),
+    ...(h.busyPorts !== undefined && { busy_ports: JSON.stringify(h.busyPorts) }),
+  };
   if (h.usage.length === 0) {
     // The common heartbeat, one statement instead of a transaction of four: the machine was online (seen within
     // the window), so nothing came back. Only when that matched no row is it written again and said to be back.

@@ -167,7 +167,7 @@ export class KyselyStore implements Store {
       await this.db.updateTable('machines').set({ last_seen_at: now }).where(this.dialect.intIn('id', ids)).where('last_seen_at', '<', now).execute();
   }
 
-  async recordHeartbeat(machineId: number, h: { now: number; gpuUtils: readonly number[] | null; usage: readonly UsageReport[] }): Promise<void> {
+  async recordHeartbeat(machineId: number, h: Parameters<Store['recordHeartbeat']>[1]): Promise<void> {
     // Only a host coming back changes its offers at once; a steady heartbeat is read by the index's sweep.
     if (await fleet.recordHeartbeat(this.db, machineId, h, this.machineOnlineWindowMs)) this.changes.publish('machine', machineId);
   }

@@ -16,6 +16,7 @@ import { bidsMigration } from './migration-bids.js';
 import { instanceTemplateMigration } from './migration-instance-template.js';
 import { volumesMigration } from './migration-volumes.js';
 import { machineDeletedMigration } from './migration-machine-deleted.js';
+import { busyPortsMigration } from './migration-busy-ports.js';
 import { lookupIndexesMigration } from './migration-lookup-indexes.js';
 import { hostSweepMigration } from './migration-host-sweep.js';
 import { hostSweepTableMigration } from './migration-host-sweep-table.js';
@@ -287,6 +288,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0025_code_deployments': codeDeploymentsMigration(d),
     '0026_series': seriesMigration(d),
     '0027_host_sweep_table': hostSweepTableMigration,
+    '0028_machine_busy_ports': busyPortsMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

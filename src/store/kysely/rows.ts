@@ -83,6 +83,7 @@ export function toMachine(r: Selectable<MachineTable>, now: number, onlineWindow
     runtime: r.runtime,
     isolation: isMachineIsolation(r.isolation) ? r.isolation : null,
     gpuUtils: r.gpu_utils === null ? null : (JSON.parse(r.gpu_utils) as number[]),
+    busyPorts: parseJson<number[]>(r.busy_ports, []),
     portRangeStart: r.port_range_start,
     portRangeEnd: r.port_range_end,
     lastSeenAt: r.last_seen_at,

@@ -83,6 +83,8 @@ export interface MachineTable {
   isolation: string | null;
   /** JSON list: utilisation (percent) of each GPU by index, from the last heartbeat. */
   gpu_utils: string | null;
+  /** JSON list: ports of its range its agent last found held by another program (skipped when allocating). */
+  busy_ports: string | null;
   last_seen_at: number;
   created_at: number;
   /** Set by `delete machine`: the row stays for the history that names it, hidden everywhere else. */
