@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { workloadBaseEnv } from '../../src/config/load.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
-import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
+import { DockerRuntime, engineFor } from '../../src/runtime/docker/docker-runtime.js';
 import { dockerSkip, testDockerHost, testImage } from '../helpers/docker.js';
 
 /** The runtime port's contract; each runtime adapter runs these bodies. */
@@ -174,6 +174,23 @@ for (const rc of RUNTIMES) {
       } finally {
         held.close();
       }
+    });
+
+    it('destroy removes every container labelled as the instance, not only the one of its own name', { skip: !rc.name.startsWith('docker') }, async () => {
+      const docker = engineFor(testDockerHost());
+      const s = spec({ command: ['sleep', '300'], runtype: 'args' });
+      await rt.start(s);
+      // Made by hand with the instance's labels under another name (or left by an older Gantry).
+      const runtimeId = (await readFile(join(root, 'runtime-id'), 'utf8')).trim();
+      const labels = { 'gantry.runtime-id': runtimeId, 'gantry.instance-id': String(s.instanceId) };
+      const stray = await docker.createContainer({ Image: testImage(), Cmd: ['sleep', '300'], Labels: labels, name: `stray-${s.instanceId}-${Date.now()}` });
+      await stray.start();
+      assert.deepEqual(await rt.destroy(s.instanceId, { graceMs: 200 }), { state: 'absent' });
+      const left = await docker.listContainers({ all: true, filters: { label: [`gantry.runtime-id=${runtimeId}`] } });
+      assert.deepEqual(
+        left.filter((c) => c.Labels['gantry.instance-id'] === String(s.instanceId)).map((c) => c.Names),
+        [],
+      );
     });
 
     it('passes argv without a shell: metacharacters stay literal', async () => {

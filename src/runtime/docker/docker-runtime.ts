@@ -214,10 +214,9 @@ export class DockerRuntime implements Runtime {
     const { meta } = this.#dir(id);
     const s = await this.#state(id);
     if (s?.running === true) return { state: 'running', onstartExitCode: await readCode(join(meta, 'onstart_exit_code')) };
-    const started = await stat(join(meta, 'started')).then(
-      () => true,
-      () => false,
-    );
+    const started = await stat(join(meta, 'started'))
+      .then(() => true)
+      .catch(() => false);
     if (!started || s === null) return { state: 'absent' };
     return { state: 'exited', exitCode: (await readCode(join(meta, 'exit_code'))) ?? s.exitCode };
   }
@@ -254,13 +253,19 @@ export class DockerRuntime implements Runtime {
     return { state: 'absent' };
   }
 
+  /** The instance's container, and any other labelled as it (made by hand, or under another name): none is left running unseen. */
   async #remove(id: number): Promise<void> {
-    await this.#docker
-      .getContainer(this.#name(id))
-      .remove({ force: true, v: true })
-      .catch((err: unknown) => {
-        if (statusOf(err) !== 404) throw err;
-      });
+    // One label in the filter (engines differ on how they combine two), the instance's checked here.
+    const ours = await this.#docker.listContainers({ all: true, filters: { label: [`${LABEL_RUNTIME}=${this.#runtimeId}`] } });
+    const others = ours.filter((c) => c.Labels[LABEL_INSTANCE] === String(id)).map((c) => c.Id);
+    for (const name of new Set([this.#name(id), ...others])) {
+      await this.#docker
+        .getContainer(name)
+        .remove({ force: true, v: true })
+        .catch((err: unknown) => {
+          if (statusOf(err) !== 404) throw err;
+        });
+    }
   }
 
   /** Recycle: a fresh container from the image and an empty disk. */
