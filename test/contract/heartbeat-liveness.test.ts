@@ -8,31 +8,22 @@ import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-toke
 import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { replicaPlane } from '../helpers/replica.js';
-import { cpuHost } from '../helpers/machines.js';
+import { cpuHost, rental } from '../helpers/machines.js';
 import type { NewInstance } from '../../src/store/store.js';
 
 /** A plain instance row on a machine (created, to run). */
-const newInstance = (accountId: number, machineId: number): NewInstance => ({
-  accountId,
-  machineId,
-  numGpus: 0,
-  image: 'img',
-  env: {},
-  requestedPorts: [],
-  onstart: null,
-  entrypoint: null,
-  args: null,
-  runtype: 'ssh',
-  label: null,
-  diskGb: 1,
-  offerType: 'on-demand',
-  bidPrice: null,
-  dphBase: 0.1,
-  storageCost: 0.1,
-  target: 'running',
-  instanceKeyHash: (id) => `liveness-${id}`,
-  now: Date.now(),
-});
+const newInstance = (accountId: number, machineId: number): NewInstance =>
+  rental({
+    accountId,
+    machineId,
+    numGpus: 0,
+    diskGb: 1,
+    dphBase: 0.1,
+    storageCost: 0.1,
+    target: 'running',
+    instanceKeyHash: (id) => `liveness-${id}`,
+    now: Date.now(),
+  });
 
 /**
  * Heartbeats that only say "alive" (decision 021): written together, once per tick, never later than heard;

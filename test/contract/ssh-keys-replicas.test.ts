@@ -9,7 +9,7 @@ import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-toke
 import type { HostLink } from '../../src/control/hosts/hosts.js';
 import type { Principal } from '../../src/control/principal.js';
 import type { KyselyStore } from '../../src/store/kysely/kysely-store.js';
-import { cpuHost } from '../helpers/machines.js';
+import { cpuHost, rental } from '../helpers/machines.js';
 import { replicaPlane } from '../helpers/replica.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -44,27 +44,19 @@ for (const ts of TEST_STORES) {
       // Replica A holds the host's session; the host here only records the keys it is given.
       const host = { setSshKeys: async (id: number, keys: readonly string[]) => void written.push({ id, keys }) } as unknown as HostLink;
       a.ctx.hosts.set(hello.machineId, host);
-      const inst = await a.ctx.store.createInstance({
-        accountId: admin.accountId,
-        machineId: hello.machineId,
-        numGpus: 0,
-        image: 'img',
-        env: {},
-        requestedPorts: [],
-        onstart: null,
-        entrypoint: null,
-        args: null,
-        runtype: 'ssh',
-        label: null,
-        diskGb: 1,
-        offerType: 'on-demand',
-        bidPrice: null,
-        dphBase: 0.1,
-        storageCost: 0.1,
-        target: 'running',
-        instanceKeyHash: (id) => `ssh-replica-${id}`,
-        now: Date.now(),
-      });
+      const inst = await a.ctx.store.createInstance(
+        rental({
+          accountId: admin.accountId,
+          machineId: hello.machineId,
+          numGpus: 0,
+          diskGb: 1,
+          dphBase: 0.1,
+          storageCost: 0.1,
+          target: 'running',
+          instanceKeyHash: (id) => `ssh-replica-${id}`,
+          now: Date.now(),
+        }),
+      );
       instanceId = inst.id;
       unfollow = followSshKeys(a.ctx);
     });
