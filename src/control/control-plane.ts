@@ -33,7 +33,8 @@ import { AgentHub } from './hosts/agent-hub.js';
 import { createHostToken } from './hosts/host-tokens.js';
 import * as machines from './fleet/manage-machines.js';
 import type { ListingRequest } from '../domain/machine/listing.js';
-import { fetchResult, requestLogs } from './instances/request-logs.js';
+import { fetchResult, LOG_HOST_CALLS, requestLogs } from './instances/request-logs.js';
+import { followHostCalls } from './host-calls.js';
 import { cancelCopies, copyData, executeCommand, refuseCloudCopy } from './instances/instance-commands.js';
 import { searchOffers } from './fleet/search-offers.js';
 import { verifyMachine } from './fleet/verify-machine.js';
@@ -125,9 +126,11 @@ export class ControlPlane {
   }
 
   #unfollowSshKeys: (() => void) | null = null;
+  #unfollowHostCalls: (() => void) | null = null;
 
   startLoops(): void {
     this.#unfollowSshKeys ??= followSshKeys(this.ctx);
+    this.#unfollowHostCalls ??= followHostCalls(this.ctx, LOG_HOST_CALLS);
     this.reconciler.start();
     this.housekeeping.start();
     this.serverlessLoop.start();
@@ -145,7 +148,8 @@ export class ControlPlane {
 
   async stopLoops(): Promise<void> {
     this.#unfollowSshKeys?.();
-    this.#unfollowSshKeys = null;
+    this.#unfollowHostCalls?.();
+    this.#unfollowSshKeys = this.#unfollowHostCalls = null;
     this.agents.close();
     this.ctx.offers.close();
     await Promise.all([this.reconciler.stop(), this.housekeeping.stop(), this.serverlessLoop.stop(), this.billingLoop.stop(), this.sampler.stop()]);

@@ -25,18 +25,23 @@ export type ChangeTopic =
    */
   | 'gateway'
   /** an instance's SSH keys changed: the replica that holds its host's session writes them */
-  | 'ssh-keys';
+  | 'ssh-keys'
+  /** a call waits for the replica that holds this machine's agent session (`src/control/host-calls.ts`) */
+  | 'host-call';
 
-export const CHANGE_TOPICS: readonly ChangeTopic[] = [
-  'instance',
-  'instance-status',
-  'machine',
-  'endpoint',
-  'endpoint-status',
-  'credential',
-  'gateway',
-  'ssh-keys',
-];
+// Every topic once: a topic added to the type and not here fails to compile (and would not cross replicas).
+const TOPICS: Readonly<Record<ChangeTopic, true>> = {
+  instance: true,
+  'instance-status': true,
+  machine: true,
+  endpoint: true,
+  'endpoint-status': true,
+  credential: true,
+  gateway: true,
+  'ssh-keys': true,
+  'host-call': true,
+};
+export const CHANGE_TOPICS = Object.keys(TOPICS) as readonly ChangeTopic[];
 
 export interface Change {
   readonly topic: ChangeTopic;

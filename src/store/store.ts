@@ -210,4 +210,18 @@ export interface ResultStore {
   putResult(token: string, content: string, expiresAt: number): Promise<void>;
   getResult(token: string, now: number): Promise<string | undefined>;
   purgeResults(now: number): Promise<void>;
+  /** A call for the replica that holds the machine's agent session; its answer comes back as the result `token`. */
+  requestHostCall(c: HostCall): Promise<void>;
+  /** Take (remove) the unexpired calls for these machines; each is taken once, by one replica. */
+  takeHostCalls(machineIds: readonly number[], now: number): Promise<HostCall[]>;
+}
+
+/** A call only the replica that holds a host's agent session can make (`src/control/host-calls.ts`). */
+export interface HostCall {
+  readonly token: string;
+  readonly machineId: number;
+  readonly op: string;
+  /** The op's arguments, as JSON. */
+  readonly args: string;
+  readonly expiresAt: number;
 }

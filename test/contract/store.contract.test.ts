@@ -319,5 +319,16 @@ for (const ts of TEST_STORES) {
       await store.purgeResults(150);
       assert.equal(await store.getResult('tok', 50), undefined);
     });
+
+    it('hands each host call to one taker, only for the machines asked, never once expired', async () => {
+      const call = (token: string, machineId: number, expiresAt: number) => ({ token, machineId, op: 'logs', args: '{"instanceId":1}', expiresAt });
+      await store.requestHostCall(call('c1', 7, 1000));
+      await store.requestHostCall(call('c2', 8, 1000));
+      await store.requestHostCall(call('c3', 7, 100));
+      const [first, second] = await Promise.all([store.takeHostCalls([7], 500), store.takeHostCalls([7], 500)]);
+      assert.deepEqual([...first, ...second], [call('c1', 7, 1000)], 'c1 once; c3 had expired');
+      assert.deepEqual(await store.takeHostCalls([7], 500), []);
+      assert.deepEqual(await store.takeHostCalls([8], 500), [call('c2', 8, 1000)]);
+    });
   });
 }

@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
+import { callViaAgentReplica, type HostCallOps } from '../host-calls.js';
 import { newToken } from '../keys.js';
 import { authorizeInstance, type Principal } from '../principal.js';
 
@@ -20,20 +21,45 @@ export async function requestLogs(
   const tail = o.tail ?? DEFAULT_LOG_TAIL;
   if (!Number.isInteger(tail) || tail < 0 || tail > MAX_LOG_TAIL)
     throw new GantryError('INVALID_ARGUMENT', `tail must be an integer from 0 to ${MAX_LOG_TAIL}.`, { field: 'tail' });
+  const args: LogArgs = { instanceId: id, tail, filter: o.filter };
   const host = ctx.hosts.get(inst.machineId);
-  if (!host) throw new GantryError('HOST_UNAVAILABLE', `The host of instance ${id} is not connected; logs cannot be read now.`, { machineId: inst.machineId });
-  // The filter is applied before the tail, like `grep | tail`.
-  let text = await host.logs(id, o.filter === null || o.filter === '' ? tail : MAX_LOG_TAIL);
-  if (o.filter !== null && o.filter !== '') {
-    const f = o.filter;
-    const lines = text.split('\n').filter((l) => l.includes(f));
-    text = lines.slice(-tail).join('\n') + (lines.length > 0 ? '\n' : '');
+  if (host) {
+    const token = newToken();
+    await ctx.store.putResult(token, await readLogs(host, args), ctx.clock.now() + ctx.settings.resultTtlMs);
+    return { token };
   }
-  const token = newToken();
-  const now = ctx.clock.now();
-  await ctx.store.putResult(token, text, now + ctx.settings.resultTtlMs);
-  return { token };
+  // Its agent may talk to another replica on the same database: that one reads the logs (host-calls.ts).
+  const m = ctx.store.name === 'postgres' ? await ctx.store.getMachine(inst.machineId, ctx.clock.now()) : undefined;
+  if (m?.online !== true)
+    throw new GantryError('HOST_UNAVAILABLE', `The host of instance ${id} is not connected; logs cannot be read now.`, { machineId: inst.machineId });
+  return { token: await callViaAgentReplica(ctx, inst.machineId, 'logs', args) };
 }
+
+interface LogArgs {
+  readonly instanceId: number;
+  readonly tail: number;
+  readonly filter: string | null;
+}
+
+/** An instance's output from its host: the filter applied before the tail, like `grep | tail`. */
+async function readLogs(host: { logs(id: number, tail: number): Promise<string> }, a: LogArgs): Promise<string> {
+  let text = await host.logs(a.instanceId, a.filter === null || a.filter === '' ? a.tail : MAX_LOG_TAIL);
+  if (a.filter !== null && a.filter !== '') {
+    const f = a.filter;
+    const lines = text.split('\n').filter((l) => l.includes(f));
+    text = lines.slice(-a.tail).join('\n') + (lines.length > 0 ? '\n' : '');
+  }
+  return text;
+}
+
+/** The host calls of this file another replica can ask for (`host-calls.ts`): arguments as requestLogs wrote them. */
+export const LOG_HOST_CALLS: HostCallOps = {
+  logs: (host, args) => {
+    const a = args as Partial<LogArgs> | null;
+    if (typeof a?.instanceId !== 'number' || typeof a.tail !== 'number') return Promise.reject(new Error('malformed logs call'));
+    return readLogs(host, { instanceId: a.instanceId, tail: a.tail, filter: typeof a.filter === 'string' ? a.filter : null });
+  },
+};
 
 export async function fetchResult(ctx: ControlContext, token: string): Promise<string> {
   const content = await ctx.store.getResult(token, ctx.clock.now());

@@ -17,6 +17,7 @@ import { instanceTemplateMigration } from './migration-instance-template.js';
 import { volumesMigration } from './migration-volumes.js';
 import { machineDeletedMigration } from './migration-machine-deleted.js';
 import { busyPortsMigration } from './migration-busy-ports.js';
+import { hostCallsMigration } from './migration-host-calls.js';
 import { lookupIndexesMigration } from './migration-lookup-indexes.js';
 import { hostSweepMigration } from './migration-host-sweep.js';
 import { hostSweepTableMigration } from './migration-host-sweep-table.js';
@@ -289,6 +290,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0026_series': seriesMigration(d),
     '0027_host_sweep_table': hostSweepTableMigration,
     '0028_machine_busy_ports': busyPortsMigration,
+    '0029_host_calls': hostCallsMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

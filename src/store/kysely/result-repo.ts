@@ -1,4 +1,5 @@
 import { Repo } from './repo.js';
+import type { HostCall } from '../store.js';
 
 /** Short-lived results fetched by token without auth (log downloads, `execute` output). */
 export class ResultRepo extends Repo {
@@ -13,5 +14,19 @@ export class ResultRepo extends Repo {
 
   async purgeResults(now: number): Promise<void> {
     await this.db.deleteFrom('results').where('expires_at', '<=', now).execute();
+    await this.db.deleteFrom('host_calls').where('expires_at', '<=', now).execute();
+  }
+
+  async requestHostCall(c: HostCall): Promise<void> {
+    await this.db.insertInto('host_calls').values({ token: c.token, machine_id: c.machineId, op: c.op, args: c.args, expires_at: c.expiresAt }).execute();
+  }
+
+  async takeHostCalls(machineIds: readonly number[], now: number): Promise<HostCall[]> {
+    if (machineIds.length === 0) return [];
+    // One DELETE … RETURNING: two replicas that both think they hold a host never take the same call.
+    const rows = await this.db.deleteFrom('host_calls').where('machine_id', 'in', machineIds).returningAll().execute();
+    return rows
+      .filter((r) => Number(r.expires_at) > now)
+      .map((r) => ({ token: r.token, machineId: r.machine_id, op: r.op, args: r.args, expiresAt: Number(r.expires_at) }));
   }
 }

@@ -181,6 +181,16 @@ export interface ResultTable {
   expires_at: number;
 }
 
+/** A call for the replica that holds a host's agent session (`HostCall`); taken (deleted) by it. */
+export interface HostCallTable {
+  token: string;
+  machine_id: number;
+  op: string;
+  /** JSON. */
+  args: string;
+  expires_at: number;
+}
+
 export interface HostTokenTable {
   id: Generated<number>;
   account_id: number;
@@ -318,4 +328,5 @@ export interface Database extends CatalogTables, MlTables, ServerlessTables, Ser
   cpu_allocations: CpuAllocationTable;
   port_allocations: PortAllocationTable;
   results: ResultTable;
+  host_calls: HostCallTable;
 }
