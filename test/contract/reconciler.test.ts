@@ -228,6 +228,29 @@ for (const ts of TEST_STORES) {
       assert.equal((await get())?.statusMsg, null, 'the failure is no longer shown');
     });
 
+    it('an earlier failure, since passed, does not count against a later stop', async (t) => {
+      const a = await plane({ stepTimeoutMs: 300, reconcileRetryMaxMs: 50 });
+      await connect(a);
+      const { instance } = await create(a);
+      await a.reconciler.passOnce();
+      t.after(() => (runtime.broken = null));
+      runtime.broken = 'one blip';
+      await a.reconciler.passOnce(); // a plain look fails once
+      runtime.broken = null;
+      await new Promise((r) => setTimeout(r, 400)); // longer than stepTimeoutMs; the lease of the failure ends
+      await a.reconciler.passOnce(); // and a look works
+      await a.changeInstance(admin, instance.id, 'stop');
+      runtime.broken = 'another blip';
+      await a.reconciler.passOnce(); // one failure of the stop: not past its bound
+      assert.notEqual((await a.ctx.store.getInstance(instance.id))?.status, 'failed');
+      runtime.broken = null;
+      for (let i = 0; i < 100 && (await a.ctx.store.getInstance(instance.id))?.status !== 'stopped'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        await a.reconciler.passOnce();
+      }
+      assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
+    });
+
     it('a host that goes away during a stop records nothing and is retried, never failed', async () => {
       const gone = await plane({ agentCallTimeoutMs: 200, stepTimeoutMs: 200 });
       const agent = await connect(gone);

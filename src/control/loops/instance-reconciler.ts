@@ -374,10 +374,11 @@ export class InstanceReconciler {
       const { after, error } = await (performing ?? performStep(ctx, host, inst, plan.step, obs));
       const rec = recordAfterLook(inst, { step: plan.step, after, error, imageNotice: host.imageNotice });
       const write = lookWrite(inst, plan.step, rec, ctx.clock.now());
+      // The look worked: a failing episode is over, whatever it records (a message of that episode is cleared).
+      const ok = write === null || (await ctx.store.applyObservation(inst.id, token, write));
+      if (ok) await this.#failures.succeeded(ctx, inst.id, write === null ? inst.statusMsg : write.statusMsg);
       if (write === null) return 'none';
-      const ok = await ctx.store.applyObservation(inst.id, token, write);
       if (ok && write.status !== inst.status) announce(ctx, inst, write.status, write.statusMsg);
-      if (ok) await this.#failures.succeeded(ctx, inst.id, write.statusMsg);
       return plan.step;
     } catch (err) {
       // A host gone is retried when it is back (claims take connected hosts only); a host whose runtime errs, later.

@@ -12,7 +12,8 @@ const SHOWN_AFTER = 3;
  * than `stepTimeoutMs` is recorded `failed` with it (and is still retried: it may yet complete).
  */
 export class LookFailures {
-  readonly #rows = new Map<number, { count: number; since: number; shown: string | null }>();
+  /** Per instance: failures in a row for one intent (its generation), since when, the last one, and the message shown. */
+  readonly #rows = new Map<number, { generation: number; count: number; since: number; last: number; shown: string | null }>();
 
   /** A look that worked and wrote `shown` as the status message: one of the failures' messages kept there is cleared. */
   async succeeded(ctx: ControlContext, id: number, shown: string | null): Promise<void> {
@@ -25,9 +26,16 @@ export class LookFailures {
   /** Record a failed look; its lease is kept until the next try is due (not released). */
   async failed(ctx: ControlContext, owner: string, inst: InstanceRecord, err: unknown): Promise<void> {
     const now = ctx.clock.now();
-    const row = this.#rows.get(inst.id) ?? { count: 0, since: now, shown: null };
+    // Another intent, or failures far apart (a look that worked in between went another way: the host sweep), start anew.
+    const apart = 2 * ctx.settings.reconcileRetryMaxMs + ctx.settings.leaseMs;
+    let row = this.#rows.get(inst.id);
+    if (row === undefined || row.generation !== inst.generation || now - row.last > apart) {
+      row = { generation: inst.generation, count: 0, since: now, last: now, shown: row?.shown ?? null };
+    }
     row.count++;
+    row.last = now;
     this.#rows.set(inst.id, row);
+    if (this.#rows.size > 1_000) for (const [id, r] of this.#rows) if (now - r.last > apart) this.#rows.delete(id);
     const reason = err instanceof Error ? err.message : String(err);
     const log = ctx.log.child({ instanceId: inst.id, failures: row.count });
     // The first failure, then every power of two: a host that stays broken is not a log line per second.
