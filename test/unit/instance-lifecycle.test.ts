@@ -57,6 +57,8 @@ describe('decideIntent: every (target, status, action)', () => {
     assert.throws(() => decideIntent(s('deleted', 'destroyed'), 'start'), /destroyed/);
     assert.throws(() => decideIntent(s('stopped', 'stopped'), 'reboot'), /it is stopped; start it instead/);
     assert.throws(() => decideIntent(s('stopped', 'stopping'), 'recycle'), /it is being stopped; start it once it is stopped/);
+    assert.throws(() => decideIntent(s('stopped', 'exited'), 'reboot'), /it is stopped; start it instead/);
+    assert.throws(() => decideIntent(s('stopped', 'failed'), 'reboot'), /its last stop did not complete; stop it again/);
   });
 });
 

@@ -59,8 +59,17 @@ export function decideIntent(s: IntentState, action: InstanceAction): IntentChan
       return { target: 'deleted', pendingOp: null };
     case 'reboot':
     case 'recycle':
-      if (s.target !== 'running')
-        throw illegal(s, action, s.status === 'stopped' ? 'it is stopped; start it instead' : 'it is being stopped; start it once it is stopped');
+      if (s.target !== 'running') throw illegal(s, action, notRunningWhy(s.status));
       return { target: 'running', pendingOp: action };
   }
+}
+
+/** Why an instance whose intent is to be stopped cannot reboot or recycle, from what it is doing. */
+function notRunningWhy(status: InstanceStatus): string {
+  if (status === 'failed') return 'its last stop did not complete; stop it again, then start it';
+  // Still running or stopping (the stop is under way, or its host is away): it has not stopped yet.
+  if (status === 'running' || status === 'stopping' || status === 'rebooting' || status === 'loading' || status === 'unknown') {
+    return 'it is being stopped; start it once it is stopped';
+  }
+  return 'it is stopped; start it instead';
 }
