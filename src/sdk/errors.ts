@@ -88,6 +88,8 @@ export async function fetchOrExplain(fetchFn: typeof fetch, url: string, init: R
     return await fetchFn(url, init);
   } catch (err) {
     if (init.signal?.aborted === true) throw err;
+    // Only fetch's own "no answer" (its reason on the cause); a bad header value, say, is the caller's to see.
+    if (!(err instanceof TypeError) || err.message !== 'fetch failed') throw err;
     throw new GantryConnectionError(url, err);
   }
 }

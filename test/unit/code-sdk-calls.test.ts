@@ -178,3 +178,14 @@ describe('a server that does not answer is named', () => {
     assert.ok(err.cause instanceof TypeError);
   });
 });
+
+describe('no answer, and what is not one', () => {
+  it("only fetch's own failure is a GantryConnectionError; a bad key (not a header value) is the caller's error, as it was", async () => {
+    const c = new GantryClient({ url: 'http://127.0.0.1:1', apiKey: 'key€' });
+    await assert.rejects(
+      c.listInstances(),
+      (err: unknown) => err instanceof TypeError && !(err instanceof GantryConnectionError) && /ByteString/.test(err.message),
+    );
+    await assert.rejects(new GantryClient({ url: 'http://127.0.0.1:1', apiKey: 'k' }).listInstances(), GantryConnectionError);
+  });
+});

@@ -30,7 +30,9 @@ describe("the console's text formats", () => {
     assert.equal(f.money(-0.00001), '$0.0000');
   });
 
-  it('isolates a name from the sentence around it (FSI … PDI), its own direction marks included', () => {
-    assert.equal(f.isolate('a\u202eb'), '\u2068a\u202eb\u2069');
+  it('isolates a name from the sentence around it (FSI … PDI), dropping the direction controls inside it', () => {
+    assert.equal(f.isolate('a\u202eb'), '\u2068ab\u2069');
+    // An embedded PDI would close the isolate early and let the override after it reach the sentence.
+    assert.equal(f.isolate('x\u2069\u202eevil'), '\u2068xevil\u2069');
   });
 });

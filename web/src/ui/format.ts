@@ -9,7 +9,13 @@
  * ("Destroy instance 7 (…)? Its processes…"). For text built as a string (error messages, aria
  * labels, headings); JSX places a name in `<bdi>` instead.
  */
-export const isolate = (name: string): string => `\u2068${name}\u2069`;
+export const isolate = (name: string): string => `\u2068${name.replace(BIDI_CONTROLS, '')}\u2069`;
+
+/**
+ * Direction controls inside a name are dropped (they are invisible): an embedded PDI (U+2069) would
+ * otherwise close the isolate early and let an override after it reach the sentence.
+ */
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Dollars with the sign before the symbol (`-$0.0100`, not `$-0.0100`); an amount that rounds to zero is `$0.0000`. */
 export function money(v: number, digits = 4): string {
