@@ -54,7 +54,7 @@ export class GantryConnectionError extends TypeError {
   }
 }
 
-/** A remote call that had no answer within the deployment's `callTimeoutMs` (no worker took it in time). */
+/** A remote call that had no answer within the deployment's `callTimeoutMs` (no worker took it in time, or its run took longer). */
 export class CallTimeoutError extends Error {
   readonly fn: string;
   readonly timeoutMs: number;

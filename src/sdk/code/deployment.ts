@@ -23,7 +23,10 @@ export interface DeploymentOptions {
   /** The module that makes the deployment (pass `import.meta.url`); default: the script Node runs. */
   readonly entry?: string | URL;
   readonly versionLabel?: string;
-  /** How long one remote call may wait for a worker (cold start included), then a `CallTimeoutError`; default 10 minutes. */
+  /**
+   * How long one remote call may take, its wait for a worker (cold start included) and the function's own
+   * run together, then a `CallTimeoutError`; default 10 minutes. Raise it for functions that run longer.
+   */
   readonly callTimeoutMs?: number;
 }
 
