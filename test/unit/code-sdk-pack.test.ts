@@ -90,6 +90,13 @@ describe('the import scanner', () => {
     ]);
   });
 
+  it('tells a division from a regular expression after a postfix ++/-- and a property named like a keyword', () => {
+    assert.deepEqual(localImports("let i = 0;\nconst a = i++ / 2, t = `/`;\nimport './x.js';\nconst y = require('./y.js');"), ['./x.js', './y.js']);
+    assert.deepEqual(localImports("let n = 3; n-- / 2; const s = '/'; require('./c.js');"), ['./c.js']);
+    assert.deepEqual(localImports("const obj = { in: 4 }; const h = obj.in / 2, y = '/'; import('./d.js');"), ['./d.js']);
+    assert.deepEqual(localImports("const r = ++i; const re = /'/; import('./e.js');"), ['./e.js']);
+  });
+
   it('collects the entry and what it reaches, sorted, once each, and refuses what it cannot pack', () => {
     const entry = write('app/main.mjs', "import { h } from './lib/helper.js';\nimport './lib/cycle.js';\n");
     write('app/lib/helper.js', "import { u } from './util.cjs';\nexport const h = 1;\n");

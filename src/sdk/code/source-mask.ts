@@ -29,6 +29,9 @@ export function maskSource(source: string): MaskedSource {
   // object literal it is a rare division, and a wrong guess ends at the line's end (a regular expression has no newline).
   let regexOk = true;
   let word = '';
+  // The last character of code (not space) before this one, and whether the word being read follows a `.`.
+  let last = '';
+  let afterDot = false;
   // For each template `${` now open, the depth of `{` inside it: its `}` at depth 0 resumes the template's text.
   const open: number[] = [];
 
@@ -81,13 +84,22 @@ export function maskSource(source: string): MaskedSource {
       open.pop();
       out.push('}');
       i = templateText(i + 1);
+    } else if ((c === '+' || c === '-') && next === c) {
+      // `i++ / 2` divides: after a postfix `++`/`--` (its operand just before) comes an operator; after a prefix one, an operand.
+      out.push(c, c);
+      regexOk = !(isIdent(last) || last === ')' || last === ']');
+      last = c;
+      i += 2;
     } else {
       if (open.length > 0 && (c === '{' || c === '}')) open[open.length - 1] = (open[open.length - 1] as number) + (c === '{' ? 1 : -1);
       out.push(c);
       if (isIdent(c)) {
-        word = isIdent(src[i - 1]) ? word + c : c;
-        regexOk = BEFORE_REGEX.has(word);
+        // A word after `.` is a property's name (`obj.in / 2`), never a keyword.
+        if (!isIdent(src[i - 1])) [word, afterDot] = ['', last === '.'];
+        word += c;
+        regexOk = !afterDot && BEFORE_REGEX.has(word);
       } else if (!/\s/.test(c)) regexOk = !(c === ')' || c === ']');
+      if (!/\s/.test(c)) last = c;
       i++;
     }
   }
