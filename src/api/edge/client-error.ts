@@ -12,7 +12,10 @@ type ParserError = Error & { code?: string; rawPacket?: unknown };
  * The answer to a request Node's HTTP parser refused before any route saw it (a head over the size
  * limit, a malformed request line or header, a request that took too long to arrive), in the error
  * shape of the dialect whose prefix its path falls under — a client of that API reads the error as it
- * reads every other. The connection is closed afterwards, as Node does: its framing cannot be trusted.
+ * reads every other. The path is read from the bytes the parser refused, which hold the request line
+ * when it came in the same read (the usual case); otherwise (a head sent in pieces, a timeout) the
+ * first dialect's shape is used. The connection is closed afterwards, as Node does: its framing cannot
+ * be trusted.
  */
 export function clientErrorHandler(dialects: readonly ApiDialect[], log: FastifyBaseLogger): (err: ParserError, socket: Duplex) => void {
   return (err, socket) => {
@@ -36,7 +39,9 @@ export function clientErrorHandler(dialects: readonly ApiDialect[], log: Fastify
         body = JSON.stringify({ error: { code: 'INVALID_ARGUMENT', message } });
       } else {
         const id = `client-${randomUUID()}`;
-        const r = renderError(d, { statusCode: status, message, code: err.code }, { id, url: target, method }, log.child({ reqId: id }));
+        // A malformed request is the client's business, not news for the server's log (fastify logs these at trace).
+        const quiet = log.child({ reqId: id }, { level: 'warn' });
+        const r = renderError(d, { statusCode: status, message, code: err.code }, { id, url: target, method }, quiet);
         head = Object.entries(r.headers)
           .flatMap(([k, v]) => (typeof v === 'string' ? [v] : v).map((one) => `${k}: ${one}\r\n`))
           .join('');
