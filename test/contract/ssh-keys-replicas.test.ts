@@ -84,5 +84,18 @@ for (const ts of TEST_STORES) {
       await deleteSshKey(b.ctx, admin, key.id);
       assert.deepEqual(await lastWritten([]), [], 'the deleted key is no longer one the host accepts');
     });
+
+    it('a replica left with a stale link (its agent moved) whose write fails hands the change to the others', async () => {
+      const machineId = a.ctx.hosts.machineIds()[0] ?? -1;
+      b.ctx.hosts.set(machineId, { setSshKeys: () => Promise.reject(new Error('HOST_UNAVAILABLE: the agent left')) } as unknown as HostLink);
+      try {
+        const key = await createSshKey(b.ctx, admin, KEY);
+        assert.deepEqual(await lastWritten([KEY]), [KEY]);
+        await deleteSshKey(b.ctx, admin, key.id);
+        assert.deepEqual(await lastWritten([]), []);
+      } finally {
+        b.ctx.hosts.delete(machineId);
+      }
+    });
   });
 }

@@ -29,17 +29,38 @@ async function push(ctx: ControlContext, instanceIds: readonly number[]): Promis
   for (const id of instanceIds) if (!(await pushHere(ctx, id))) ctx.store.changes.publish('ssh-keys', id);
 }
 
-/** Write one instance's keys when this replica holds its host's session; false when it does not. */
-async function pushHere(ctx: ControlContext, id: number): Promise<boolean> {
-  const inst = await ctx.store.getInstance(id);
-  if (!inst || inst.status === 'destroyed') return true;
-  const link = ctx.hosts.get(inst.machineId);
-  if (!link) return false;
-  const keys = (await ctx.store.instanceSshKeys(id)).map((k) => k.publicKey);
-  await link
-    .setSshKeys(id, keys)
-    .catch((err: unknown) => ctx.log.warn({ instanceId: id, err }, 'could not write authorized_keys now; the next start writes it'));
-  return true;
+/** Per replica (its host registry), the write of each instance's keys in progress: writes of one instance run in turn. */
+const writing = new WeakMap<object, Map<number, Promise<boolean>>>();
+
+/**
+ * Write one instance's keys when this replica holds its host's session: true once written (or nothing to
+ * write), false when it does not hold the session or the write failed (an agent that moved to another
+ * replica leaves a link here a while): the caller then publishes the change for the others. Writes of
+ * one instance run one after the other, each reading the keys as they are when it begins, so an older
+ * set never lands after a newer one.
+ */
+function pushHere(ctx: ControlContext, id: number): Promise<boolean> {
+  let chains = writing.get(ctx.hosts);
+  if (chains === undefined) writing.set(ctx.hosts, (chains = new Map<number, Promise<boolean>>()));
+  const write = async (): Promise<boolean> => {
+    const inst = await ctx.store.getInstance(id);
+    if (!inst || inst.status === 'destroyed') return true;
+    const link = ctx.hosts.get(inst.machineId);
+    if (!link) return false;
+    const keys = (await ctx.store.instanceSshKeys(id)).map((k) => k.publicKey);
+    return link.setSshKeys(id, keys).then(
+      () => true,
+      (err: unknown) => {
+        ctx.log.warn({ instanceId: id, err }, 'could not write authorized_keys through this replica; another may, else the next start writes it');
+        return false;
+      },
+    );
+  };
+  const next = (chains.get(id) ?? Promise.resolve(true)).then(write, write);
+  chains.set(id, next);
+  const done = (): void => void (chains.get(id) === next && chains.delete(id));
+  next.then(done, done);
+  return next;
 }
 
 /** Write the keys of every instance that should run on a machine whose session this replica holds (an agent said hello). */
