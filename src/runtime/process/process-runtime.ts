@@ -244,8 +244,10 @@ export class ProcessRuntime implements Runtime {
       // The main command ended over a second ago, yet what it left behind (holding its output open) still runs:
       // the workload ended, as a container does with its main process, and so does what it left.
       const ended = await readCode(join(out, 'exit_code'), { writtenBefore: Date.now() - 1_000 });
-      const k = this.#o.killWaitMs;
-      if (ended === null || !((await this.#signalUntilGone(id, 'SIGTERM', k)) || (await this.#signalUntilGone(id, 'SIGKILL', k)))) {
+      // A second's grace, then SIGKILL (a container's leftovers get no grace): a look stays well within agentCallTimeoutMs.
+      const gone = async (): Promise<boolean> =>
+        (await this.#signalUntilGone(id, 'SIGTERM', 1_000)) || this.#signalUntilGone(id, 'SIGKILL', this.#o.killWaitMs);
+      if (ended === null || !(await gone())) {
         return { state: 'running', onstartExitCode: await readCode(join(out, 'onstart_exit_code')) };
       }
       return { state: 'exited', exitCode: ended };
