@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { maskSource } from './source-mask.js';
 
@@ -35,6 +35,23 @@ export function localImports(source: string): string[] {
   return [...new Set(found.sort((a, b) => a.at - b.at).map((f) => f.spec))];
 }
 
+/** The relative specifiers the same patterns find on the raw text (comments and strings not taken out). */
+export function looseImports(source: string): string[] {
+  const found = new Set<string>();
+  for (const re of LOOSE) for (const m of source.matchAll(re)) if (m[2] !== undefined) found.add(m[2]);
+  return [...found];
+}
+
+const LOOSE = SPEC.map((re) => new RegExp(re.source.replaceAll(String.raw`(\d+)`, String.raw`(\.\.?\/[^'"\n]*)`), 'g'));
+
+const isFile = (path: string): boolean => {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+};
+
 export interface SourceFile {
   /** Relative to the entry's directory, `/`-separated. */
   readonly path: string;
@@ -64,7 +81,17 @@ export function collectSources(entryFile: string): SourceFile[] {
       throw new Error(`${from ?? 'the entry'} imports ${rel}, which cannot be read: ${(err as Error).message}`);
     }
     seen.set(key, data);
-    for (const spec of localImports(data.toString('utf8'))) visit(join(dirname(file), spec), key);
+    const text = data.toString('utf8');
+    const found = localImports(text);
+    for (const spec of found) visit(join(dirname(file), spec), key);
+    // The safety net under the lexer (a small one, not a parser): what the patterns find on the raw text,
+    // strings and comments included, is packed too when it is a file that could be packed. A guess the
+    // lexer gets wrong then costs an extra file at worst, never a missing one.
+    for (const spec of looseImports(text)) {
+      const target = join(dirname(file), spec);
+      const inside = !relative(root, target).startsWith('..') && SOURCE_EXTENSIONS.includes(extname(target));
+      if (!found.includes(spec) && inside && isFile(target)) visit(target, key);
+    }
   };
   visit(resolve(entryFile), null);
   return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, data]) => ({ path, data }));
