@@ -4,10 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ControlPlane } from '../../src/control/control-plane.js';
-import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import type { KyselyStore } from '../../src/store/kysely/kysely-store.js';
-import { cpuHost } from '../helpers/machines.js';
-import { replicaPlane } from '../helpers/replica.js';
+import { joinHost, replicaPlane } from '../helpers/replica.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -41,9 +39,7 @@ for (const ts of TEST_STORES) {
 
     it('an instance made through a replica the agent does not talk to gets none of the ports the agent found taken', async () => {
       const admin = await a.authenticate('admin-key');
-      const token = newHostToken();
-      await ensureHostToken(a.ctx, admin.accountId, token);
-      const w = await a.agents.hello(token, { hostKey: 'busy-a', imageNotice: null, machine: { ...cpuHost(RANGE), hostname: 'busy-a' } });
+      const { token, welcome: w } = await joinHost(a, admin.accountId, 'busy-a', RANGE);
       const taken = [RANGE, RANGE + 1, RANGE + 2];
       const beat = { machineId: w.machineId, session: w.session, gpuUtils: null, usage: [], exited: [], progress: [] };
       await a.agents.heartbeat(token, { ...beat, seq: 1, busyPorts: taken });

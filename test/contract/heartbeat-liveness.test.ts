@@ -4,26 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ControlPlane } from '../../src/control/control-plane.js';
-import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { TEST_STORES } from '../helpers/stores.js';
-import { replicaPlane } from '../helpers/replica.js';
-import { cpuHost, rental } from '../helpers/machines.js';
-import type { NewInstance } from '../../src/store/store.js';
-
-/** A plain instance row on a machine (created, to run). */
-const newInstance = (accountId: number, machineId: number): NewInstance =>
-  rental({
-    accountId,
-    machineId,
-    numGpus: 0,
-    diskGb: 1,
-    dphBase: 0.1,
-    storageCost: 0.1,
-    target: 'running',
-    instanceKeyHash: (id) => `liveness-${id}`,
-    now: Date.now(),
-  });
+import { instanceRow, joinHost, replicaPlane } from '../helpers/replica.js';
 
 /**
  * Heartbeats that only say "alive" (decision 021): written together, once per tick, never later than heard;
@@ -49,9 +32,7 @@ for (const ts of TEST_STORES) {
 
     it('a heartbeat with nothing new is written with the next tick; new GPU figures at once; touchMachines never moves back', async () => {
       const admin = await cp.authenticate('admin-key');
-      const token = newHostToken();
-      await ensureHostToken(cp.ctx, admin.accountId, token);
-      const w = await cp.agents.hello(token, { hostKey: 'alive-a', imageNotice: null, machine: { ...cpuHost(35000), hostname: 'alive-a' } });
+      const { token, welcome: w } = await joinHost(cp, admin.accountId, 'alive-a', 35000);
       const m = { machineId: w.machineId, session: w.session };
       const seen = async (): Promise<number> => (await cp.ctx.store.getMachine(w.machineId, Date.now()))?.lastSeenAt ?? 0;
       const beat = (seq: number, gpuUtils: number[] | null) => cp.agents.heartbeat(token, { ...m, seq, gpuUtils, usage: [], exited: [], progress: [] });
@@ -79,10 +60,8 @@ for (const ts of TEST_STORES) {
     it('a replica that just started calls no host offline before machineOfflineMs of its own: the silence was its own absence', async () => {
       const cp2 = await replicaPlane(ts, stores, location, dir, { machineOfflineMs: 400, sweepIntervalMs: 25 });
       const admin = await cp2.authenticate('admin-key');
-      const token = newHostToken();
-      await ensureHostToken(cp2.ctx, admin.accountId, token);
-      const w = await cp2.agents.hello(token, { hostKey: 'alive-b', imageNotice: null, machine: { ...cpuHost(35100), hostname: 'alive-b' } });
-      const inst = await cp2.ctx.store.createInstance(newInstance(admin.accountId, w.machineId));
+      const { welcome: w } = await joinHost(cp2, admin.accountId, 'alive-b', 35100);
+      const inst = { id: await instanceRow(cp2, admin.accountId, w.machineId) };
       await new Promise((r) => setTimeout(r, 500)); // silent longer than machineOfflineMs, while no loop ran
       const startedAt = Date.now();
       cp2.housekeeping.start();

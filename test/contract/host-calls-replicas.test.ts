@@ -5,13 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import { followHostCalls } from '../../src/control/host-calls.js';
-import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import type { HostLink } from '../../src/control/hosts/hosts.js';
 import { LOG_HOST_CALLS } from '../../src/control/instances/request-logs.js';
 import type { Principal } from '../../src/control/principal.js';
 import type { KyselyStore } from '../../src/store/kysely/kysely-store.js';
-import { cpuHost, rental } from '../helpers/machines.js';
-import { replicaPlane } from '../helpers/replica.js';
+import { instanceRow, joinHost, replicaPlane } from '../helpers/replica.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /**
@@ -38,25 +36,10 @@ for (const ts of TEST_STORES) {
       b = await replicaPlane(ts, stores, location, dir, { agentCallTimeoutMs: 2_000 });
       await a.bootstrapAdmin('admin-key');
       admin = await a.authenticate('admin-key');
-      const token = newHostToken();
-      await ensureHostToken(a.ctx, admin.accountId, token);
-      const hello = await a.agents.hello(token, { hostKey: 'calls-a', imageNotice: null, machine: { ...cpuHost(36600), hostname: 'calls-a' } });
+      const { welcome } = await joinHost(a, admin.accountId, 'calls-a', 36600);
       // Replica A holds the host's session; the host answers logs as the test says.
-      a.ctx.hosts.set(hello.machineId, { logs: (id: number, tail: number) => logs(id, tail) } as unknown as HostLink);
-      const inst = await a.ctx.store.createInstance(
-        rental({
-          accountId: admin.accountId,
-          machineId: hello.machineId,
-          numGpus: 0,
-          diskGb: 1,
-          dphBase: 0.1,
-          storageCost: 0.1,
-          target: 'running',
-          instanceKeyHash: (id) => `calls-${id}`,
-          now: Date.now(),
-        }),
-      );
-      instanceId = inst.id;
+      a.ctx.hosts.set(welcome.machineId, { logs: (id: number, tail: number) => logs(id, tail) } as unknown as HostLink);
+      instanceId = await instanceRow(a, admin.accountId, welcome.machineId);
       unfollow = followHostCalls(a.ctx, LOG_HOST_CALLS);
     });
     after(async () => {

@@ -5,12 +5,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createSshKey, deleteSshKey, followSshKeys } from '../../src/control/accounts/ssh-keys.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
-import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import type { HostLink } from '../../src/control/hosts/hosts.js';
 import type { Principal } from '../../src/control/principal.js';
 import type { KyselyStore } from '../../src/store/kysely/kysely-store.js';
-import { cpuHost, rental } from '../helpers/machines.js';
-import { replicaPlane } from '../helpers/replica.js';
+import { instanceRow, joinHost, replicaPlane } from '../helpers/replica.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGantryReplicaTestKeyOnlyForThisTestAAAAAAAA test@replicas';
@@ -38,26 +36,11 @@ for (const ts of TEST_STORES) {
       b = await replicaPlane(ts, stores, location, dir, {});
       await a.bootstrapAdmin('admin-key');
       admin = await a.authenticate('admin-key');
-      const token = newHostToken();
-      await ensureHostToken(a.ctx, admin.accountId, token);
-      const hello = await a.agents.hello(token, { hostKey: 'ssh-a', imageNotice: null, machine: { ...cpuHost(36000), hostname: 'ssh-a' } });
+      const { welcome } = await joinHost(a, admin.accountId, 'ssh-a', 36000);
       // Replica A holds the host's session; the host here only records the keys it is given.
       const host = { setSshKeys: async (id: number, keys: readonly string[]) => void written.push({ id, keys }) } as unknown as HostLink;
-      a.ctx.hosts.set(hello.machineId, host);
-      const inst = await a.ctx.store.createInstance(
-        rental({
-          accountId: admin.accountId,
-          machineId: hello.machineId,
-          numGpus: 0,
-          diskGb: 1,
-          dphBase: 0.1,
-          storageCost: 0.1,
-          target: 'running',
-          instanceKeyHash: (id) => `ssh-replica-${id}`,
-          now: Date.now(),
-        }),
-      );
-      instanceId = inst.id;
+      a.ctx.hosts.set(welcome.machineId, host);
+      instanceId = await instanceRow(a, admin.accountId, welcome.machineId);
       unfollow = followSshKeys(a.ctx);
     });
     after(async () => {

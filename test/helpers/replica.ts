@@ -1,10 +1,13 @@
 import { loadConfig } from '../../src/config/load.js';
 import { ControlPlane } from '../../src/control/control-plane.js';
+import type { Welcome } from '../../src/control/hosts/agent-hub.js';
+import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import { HostRegistry } from '../../src/control/hosts/hosts.js';
 import { NO_TRAFFIC } from '../../src/control/serverless/traffic-gate.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/log/metrics.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import { cpuHost, rental } from './machines.js';
 import type { TestStore } from './stores.js';
 import { testVault } from './vault.js';
 
@@ -52,4 +55,28 @@ export async function laterMs(): Promise<void> {
 export async function passLater(cp: ControlPlane): Promise<number> {
   await laterMs();
   return cp.reconciler.passOnce();
+}
+
+/** A host joined to a replica as `gantry agent` joins: a host token of the account, then hello (a CPU host, ports from `portRangeStart`). */
+export async function joinHost(cp: ControlPlane, accountId: number, hostKey: string, portRangeStart: number): Promise<{ token: string; welcome: Welcome }> {
+  const token = newHostToken();
+  await ensureHostToken(cp.ctx, accountId, token);
+  const welcome = await cp.agents.hello(token, { hostKey, imageNotice: null, machine: { ...cpuHost(portRangeStart), hostname: hostKey } });
+  return { token, welcome };
+}
+
+/** A plain instance row of the account on a machine (CPU, created, to run), written straight to the store. */
+export async function instanceRow(cp: ControlPlane, accountId: number, machineId: number): Promise<number> {
+  const r = rental({
+    accountId,
+    machineId,
+    numGpus: 0,
+    diskGb: 1,
+    dphBase: 0.1,
+    storageCost: 0.1,
+    target: 'running',
+    instanceKeyHash: (id) => `row-${id}-${machineId}`,
+    now: Date.now(),
+  });
+  return (await cp.ctx.store.createInstance(r)).id;
 }
