@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { GantryApiError } from '../sdk/client.js';
-import { GantryConnectionError } from '../sdk/errors.js';
+import { GantryConnectionError, noAnswerReason } from '../sdk/errors.js';
 import { connectionOf, type GlobalFlags } from './connection.js';
 
 /**
@@ -43,13 +43,9 @@ export function cliErrorText(err: unknown, flags: GlobalFlags, command = ''): st
     }
     return err.message;
   }
-  // fetch's own failure (refused, unknown host, bad port): the cause says which.
-  const cause = (err as { cause?: { code?: string; message?: string } } | null)?.cause;
+  // No answer at all (refused, unknown host, bad port): the reason says which.
   if (err instanceof GantryConnectionError || (err instanceof TypeError && err.message === 'fetch failed')) {
-    // GantryConnectionError keeps fetch's error as its cause, whose own cause says why (ECONNREFUSED).
-    const fetchCause = err instanceof GantryConnectionError ? (cause as { cause?: { code?: string; message?: string } } | undefined)?.cause : cause;
-    const why = fetchCause?.code ?? fetchCause?.message ?? 'no answer';
-    return `no Gantry server answers at ${connectionOf(flags).url} (${why}); is \`gantry up\` running? One started with --data-dir: GANTRY_DATA_DIR=<dir>; another server: --url or GANTRY_URL.`;
+    return `no Gantry server answers at ${connectionOf(flags).url} (${noAnswerReason(err)}); is \`gantry up\` running? One started with --data-dir: GANTRY_DATA_DIR=<dir>; another server: --url or GANTRY_URL.`;
   }
   const e = err as { code?: string; path?: string } | null;
   if (e?.code === 'ENOENT' && typeof e.path === 'string') return `no such file: ${e.path}`;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { cliEnv } from '../config/load.js';
 import { alive, liveHolder, type LockHolder } from '../main/data-dir-lock.js';
 import { GantryApiError, GantryClient } from '../sdk/client.js';
-import { GantryConnectionError } from '../sdk/errors.js';
+import { noAnswerReason } from '../sdk/errors.js';
 import { dataDirConnection, type GlobalFlags } from './connection.js';
 
 interface DownFlags {
@@ -62,7 +62,7 @@ async function stopWorkloads(dataDir: string, h: LockHolder, timeoutS: number, f
   } catch (err) {
     if (err instanceof GantryApiError && (err.status === 401 || err.status === 403))
       throw new Error(`--workloads: ${err.message} (the key came from ${c.keySource ?? 'nowhere'}; it must be an admin key of this server).`);
-    if (err instanceof TypeError) throw new Error(`--workloads: Gantry (pid ${h.pid}) does not answer at ${c.url} (${connectionReason(err)}).`);
+    if (err instanceof TypeError) throw new Error(`--workloads: Gantry (pid ${h.pid}) does not answer at ${c.url} (${noAnswerReason(err)}).`);
     throw err;
   }
   const rows = [...r.endpoints, ...r.instances];
@@ -126,11 +126,4 @@ export function registerDown(program: Command): void {
       'how long to wait for the server to exit and, with --workloads, first for the workloads to stop (default: 30; 60 with --workloads)',
     )
     .action((flags: DownFlags, cmd: Command) => down(flags, cmd.optsWithGlobals<GlobalFlags>()));
-}
-
-/** Why a request got no answer: the system's code (ECONNREFUSED) when fetch said it, else its message. */
-function connectionReason(err: TypeError): string {
-  const fetchError = err instanceof GantryConnectionError ? (err.cause as Error | undefined) : err;
-  const inner: { code?: unknown; message?: unknown } | null = fetchError?.cause !== undefined && fetchError.cause !== null ? fetchError.cause : null;
-  return typeof inner?.code === 'string' ? inner.code : typeof inner?.message === 'string' ? inner.message : (fetchError?.message ?? err.message);
 }

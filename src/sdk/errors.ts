@@ -43,15 +43,25 @@ export function jsonBody(text: string): Record<string, unknown> | null {
 export class GantryConnectionError extends TypeError {
   /** The URL that did not answer, without its query (an upload URL's query holds a token). */
   readonly url: string;
+  /** Why, in a word where the system gave one (ECONNREFUSED, ENOTFOUND). */
+  readonly reason: string;
   constructor(url: string, cause: unknown) {
-    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND) is on its cause.
-    const inner = (cause as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-    const why = typeof inner?.code === 'string' ? inner.code : typeof inner?.message === 'string' ? inner.message : String((cause as Error)?.message ?? cause);
+    const why = noAnswerReason(cause);
     const shown = withoutQuery(url);
     super(`no answer from ${shown} (${why}): is the Gantry server running there?`, { cause });
     this.name = 'GantryConnectionError';
     this.url = shown;
+    this.reason = why;
   }
+}
+
+/** Why fetch got no answer: it says only "fetch failed", and the system's code (ECONNREFUSED) is on its cause. */
+export function noAnswerReason(fetchError: unknown): string {
+  if (fetchError instanceof GantryConnectionError) return fetchError.reason;
+  const inner = (fetchError as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+  if (typeof inner?.code === 'string') return inner.code;
+  if (typeof inner?.message === 'string') return inner.message;
+  return fetchError instanceof Error ? fetchError.message : String(fetchError);
 }
 
 /** A remote call that had no answer within the deployment's `callTimeoutMs` (no worker took it in time, or its run took longer). */
