@@ -72,8 +72,6 @@ export class AgentHub {
   readonly #sessions = new Map<string, { s: AgentSession; tokenHash: string }>();
   /** Machines whose heartbeats only said "alive" since the last tick, with the earliest such time (decision 021). */
   readonly #alive = new Map<number, number>();
-  /** The busy ports last stored per machine by this replica (a session's first report is always stored). */
-  readonly #portsWritten = new Map<number, string>();
   #aliveTimer: NodeJS.Timeout | null = null;
 
   readonly #joined: (machineId: number) => Promise<void>;
@@ -138,7 +136,6 @@ export class AgentHub {
     for (const [id, old] of this.#sessions) if (old.s.machineId === machine.id || !old.s.connected()) this.#sessions.delete(id);
     this.#sessions.set(session.id, { s: session, tokenHash: hashKey(token ?? '') });
     ctx.hosts.set(machine.id, session);
-    this.#portsWritten.delete(machine.id);
     ctx.machines.invalidate();
     ctx.log.info({ machineId: machine.id, hostKey: h.hostKey, runtime: h.machine.runtime, gpus: machine.numGpus }, 'agent connected');
     ctx.wake();
@@ -158,9 +155,7 @@ export class AgentHub {
     s.lastSeq = m.seq; // before any await, so a concurrent replay of the same message is refused
     s.lastHeartbeatAt = this.#ctx.clock.now();
     // Busy ports are stored when they change (and at a session's first report), for rentals through other replicas.
-    const ports = m.busyPorts === undefined ? undefined : [...new Set(m.busyPorts)].sort((a, b) => a - b);
-    const portsChanged = ports !== undefined && this.#portsWritten.get(m.machineId) !== ports.join(',');
-    if (m.busyPorts !== undefined) s.busyPorts = new Set(m.busyPorts);
+    const ports = s.reportBusyPorts(m.busyPorts);
     if (m.listing !== undefined) s.pushListing(asListing(m.listing));
     // An exit wakes the reconciler before the liveness write: the look at it needs nothing the write records.
     for (const id of m.exited) this.#ctx.wake(id);
@@ -168,9 +163,10 @@ export class AgentHub {
     // Only liveness, and the machine was written recently (so it cannot have gone offline meanwhile): one
     // statement per tick for all such machines instead of one each. Offline detection reads last_seen_at
     // against machineOfflineMs (a minute), so a tick's delay changes nothing any replica decides.
-    if (m.usage.length === 0 && !portsChanged && s.livenessOnly(m.gpuUtils, this.#ctx.settings.machineOfflineMs / 2)) return this.#touchLater(m.machineId, now);
-    await this.#ctx.store.recordHeartbeat(m.machineId, { now, gpuUtils: m.gpuUtils, usage: m.usage, ...(portsChanged && { busyPorts: ports }) });
-    if (portsChanged) this.#portsWritten.set(m.machineId, ports.join(','));
+    if (m.usage.length === 0 && ports === undefined && s.livenessOnly(m.gpuUtils, this.#ctx.settings.machineOfflineMs / 2))
+      return this.#touchLater(m.machineId, now);
+    await this.#ctx.store.recordHeartbeat(m.machineId, { now, gpuUtils: m.gpuUtils, usage: m.usage, ...(ports !== undefined && { busyPorts: ports }) });
+    if (ports !== undefined) s.busyPortsStored(ports);
     s.written(m.gpuUtils, now);
     for (const p of m.progress) {
       const inst = await this.#ctx.store.getInstance(p.instanceId);

@@ -124,6 +124,24 @@ export class AgentSession implements HostLink {
   lastHeartbeatAt: number;
   /** From the latest heartbeat: ports of the range the agent could not bind. */
   busyPorts: ReadonlySet<number> = new Set();
+  /** The busy ports a heartbeat of this session last stored (sorted, joined); null: none yet. */
+  #storedPorts: string | null = null;
+  /**
+   * Take a heartbeat's busy ports; returns them sorted when the store should get them (they changed, or
+   * this is the session's first report: other replicas read them there), else undefined.
+   */
+  reportBusyPorts(ports: readonly number[] | undefined): number[] | undefined {
+    if (ports === undefined) return undefined;
+    this.busyPorts = new Set(ports);
+    const sorted = [...this.busyPorts].sort((a, b) => a - b);
+    return sorted.join(',') === this.#storedPorts ? undefined : sorted;
+  }
+
+  /** The store got these busy ports (reportBusyPorts' answer). */
+  busyPortsStored(sorted: readonly number[]): void {
+    this.#storedPorts = sorted.join(',');
+  }
+
   /** What the store last got from a heartbeat of this session: its GPU figures and when (decision 021). */
   #written: { readonly gpuUtils: string; readonly at: number } | null = null;
   /** The newest listing the agent pushed with a heartbeat (decision 021), and whether a sweep has compared it yet. */
