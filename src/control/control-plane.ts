@@ -35,6 +35,7 @@ import * as machines from './fleet/manage-machines.js';
 import type { ListingRequest } from '../domain/machine/listing.js';
 import { fetchResult, LOG_HOST_CALLS, requestLogs } from './instances/request-logs.js';
 import { followHostCalls } from './host-calls.js';
+import { LINK_HOST_CALLS } from './reach-host.js';
 import { cancelCopies, copyData, executeCommand, refuseCloudCopy } from './instances/instance-commands.js';
 import { searchOffers } from './fleet/search-offers.js';
 import { verifyMachine } from './fleet/verify-machine.js';
@@ -130,7 +131,7 @@ export class ControlPlane {
 
   startLoops(): void {
     this.#unfollowSshKeys ??= followSshKeys(this.ctx);
-    this.#unfollowHostCalls ??= followHostCalls(this.ctx, LOG_HOST_CALLS);
+    this.#unfollowHostCalls ??= followHostCalls(this.ctx, { ...LOG_HOST_CALLS, ...LINK_HOST_CALLS });
     this.reconciler.start();
     this.housekeeping.start();
     this.serverlessLoop.start();

@@ -1,10 +1,16 @@
-import { GantryError } from '../domain/errors.js';
+import { GantryError, isErrorCode, type ErrorCode } from '../domain/errors.js';
 import type { ControlContext } from './context.js';
 import type { HostLink } from './hosts/hosts.js';
 import { newToken } from './keys.js';
 
-/** What a replica that holds a host's session can run for another: an op's name → its work, answered as text. */
-export type HostCallOps = Readonly<Record<string, (host: HostLink, args: unknown) => Promise<string>>>;
+/**
+ * What a replica that holds a host's session can run for another: an op's name → its work, answered as
+ * text. `keep`: how long the answer stays, `result` (a result URL serves it, resultTtlMs) or `call` (read
+ * once by the asking replica, then gone with the call's bound).
+ */
+export type HostCallOps = Readonly<
+  Record<string, { readonly run: (host: HostLink, args: unknown, machineId: number) => Promise<string>; readonly keep: 'result' | 'call' }>
+>;
 
 /** The error answer of a call is kept beside its result, under this suffix of its token. */
 const FAILED = '.failed';
@@ -13,27 +19,57 @@ const FAILED = '.failed';
  * Run `op` on the replica whose session holds the machine's agent, from any replica sharing the
  * database: the call is written to the store and announced on the change feed (`host-call`); that
  * replica takes it, runs it and stores the answer as a result under the call's token, which this one
- * waits for (at most agentCallTimeoutMs). Resolves with the token; the answer is `getResult(token)`.
- * HOST_UNAVAILABLE when no replica answered in time, or with the reason the host gave.
+ * waits for (at most `boundMs`, agentCallTimeoutMs unless the op takes longer on the host itself).
+ * Resolves with the token; the answer is `getResult(token)`. An error the host answered keeps its code
+ * (HOST_UNAVAILABLE when it had none); HOST_UNAVAILABLE when no replica answered in time.
  */
-export async function callViaAgentReplica(ctx: ControlContext, machineId: number, op: string, args: unknown): Promise<string> {
-  const bound = ctx.settings.agentCallTimeoutMs;
+export async function callViaAgentReplica(
+  ctx: ControlContext,
+  machineId: number,
+  op: string,
+  args: unknown,
+  boundMs = ctx.settings.agentCallTimeoutMs,
+): Promise<string> {
   const token = newToken();
-  const deadline = ctx.clock.now() + bound;
+  const start = ctx.clock.now();
+  const deadline = start + boundMs;
   await ctx.store.requestHostCall({ token, machineId, op, args: JSON.stringify(args), expiresAt: deadline });
   ctx.store.changes.publish('host-call', machineId);
-  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+  // Quick calls are read back within milliseconds; a long one (a copy, a snapshot) is looked at once a second.
+  for (let wait = 5; ; wait = Math.min(wait * 2, ctx.clock.now() - start > 5_000 ? 1_000 : 100)) {
     const now = ctx.clock.now();
     if ((await ctx.store.getResult(token, now)) !== undefined) return token;
     const failed = await ctx.store.getResult(token + FAILED, now);
-    if (failed !== undefined) throw new GantryError('HOST_UNAVAILABLE', failed, { machineId });
+    if (failed !== undefined) throw answeredError(failed, machineId);
     if (now >= deadline) {
-      throw new GantryError('HOST_UNAVAILABLE', `The host of machine ${machineId} did not answer through the replica its agent talks to within ${bound} ms.`, {
-        machineId,
-      });
+      throw new GantryError(
+        'HOST_UNAVAILABLE',
+        `The host of machine ${machineId} did not answer through the replica its agent talks to within ${boundMs} ms.`,
+        {
+          machineId,
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, wait));
   }
+}
+
+/** A failure as stored by the answering replica: `{code, message, details}`, or a bare message (HOST_UNAVAILABLE). */
+function answeredError(stored: string, machineId: number): GantryError {
+  let code: ErrorCode = 'HOST_UNAVAILABLE';
+  let message = stored;
+  let details: Record<string, unknown> = { machineId };
+  if (stored.startsWith('{')) {
+    try {
+      const o = JSON.parse(stored) as { code?: unknown; message?: unknown; details?: unknown };
+      if (typeof o.code === 'string' && isErrorCode(o.code)) code = o.code;
+      if (typeof o.message === 'string') message = o.message;
+      if (typeof o.details === 'object' && o.details !== null) details = o.details as Record<string, unknown>;
+    } catch {
+      // not ours: the text is the message
+    }
+  }
+  return new GantryError(code, message, details);
 }
 
 /**
@@ -45,14 +81,21 @@ export function followHostCalls(ctx: ControlContext, ops: HostCallOps): () => vo
   const fail = (err: unknown): void => ctx.log.warn({ err }, 'answering host calls of other replicas failed');
   const answer = async (c: { token: string; machineId: number; op: string; args: string; expiresAt: number }): Promise<void> => {
     const host = ctx.hosts.get(c.machineId);
-    const run = Object.hasOwn(ops, c.op) ? ops[c.op] : undefined;
+    const op = Object.hasOwn(ops, c.op) ? ops[c.op] : undefined;
     try {
       if (host === undefined) throw new Error(`the agent of machine ${c.machineId} left this replica`);
-      if (run === undefined) throw new Error(`this replica does not know the host call '${c.op}'`);
-      const text = await run(host, JSON.parse(c.args) as unknown);
-      await ctx.store.putResult(c.token, text, ctx.clock.now() + ctx.settings.resultTtlMs);
+      if (op === undefined) throw new Error(`this replica does not know the host call '${c.op}'`);
+      const text = await op.run(host, JSON.parse(c.args) as unknown, c.machineId);
+      const now = ctx.clock.now();
+      await ctx.store.putResult(c.token, text, op.keep === 'result' ? now + ctx.settings.resultTtlMs : Math.max(c.expiresAt, now + 1_000));
     } catch (err) {
-      await ctx.store.putResult(c.token + FAILED, err instanceof Error ? err.message : String(err), c.expiresAt);
+      const failure =
+        err instanceof GantryError
+          ? JSON.stringify({ code: err.code, message: err.message, details: err.details })
+          : err instanceof Error
+            ? err.message
+            : String(err);
+      await ctx.store.putResult(c.token + FAILED, failure, c.expiresAt);
     }
   };
   const serve = async (machineIds: number[]): Promise<void> => {

@@ -351,6 +351,11 @@ export class GantryError extends Error {
   }
 }
 
+/** Whether a code read from elsewhere (another replica's answer) is one of ours. */
+export function isErrorCode(s: string): s is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, s);
+}
+
 export function isGantryError(e: unknown): e is GantryError {
   return e instanceof GantryError;
 }

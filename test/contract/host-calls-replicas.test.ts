@@ -3,19 +3,23 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { GantryError } from '../../src/domain/errors.js';
 import type { ControlPlane } from '../../src/control/control-plane.js';
 import { followHostCalls } from '../../src/control/host-calls.js';
 import type { HostLink } from '../../src/control/hosts/hosts.js';
 import { LOG_HOST_CALLS } from '../../src/control/instances/request-logs.js';
 import type { Principal } from '../../src/control/principal.js';
+import { LINK_HOST_CALLS, reachHost } from '../../src/control/reach-host.js';
+import type { StorageCommand } from '../../src/runtime/storage.js';
 import type { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { instanceRow, joinHost, replicaPlane } from '../helpers/replica.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /**
- * Instance logs asked for through a replica the host's agent does not talk to: that replica writes the
- * call to the database, the agent's replica reads the logs and stores them as the result (PostgreSQL:
- * replicas share one database; one SQLite server holds every session itself).
+ * Calls on a host made through a replica its agent does not talk to (instance logs, and the `link` calls:
+ * worker logs, execute, copies, volumes, snapshots): that replica writes the call to the database, the
+ * agent's replica runs it and stores the answer (PostgreSQL: replicas share one database; one SQLite server
+ * holds every session itself).
  */
 for (const ts of TEST_STORES) {
   const skip = ts.skip !== false ? ts.skip : ts.name !== 'postgres' ? 'replicas share a PostgreSQL database' : false;
@@ -23,29 +27,51 @@ for (const ts of TEST_STORES) {
     let dir: string;
     let a: ControlPlane;
     let b: ControlPlane;
+    let away: ControlPlane;
     let admin: Principal;
     let instanceId: number;
+    let machineId: number;
     let unfollow: () => void;
     const stores: KyselyStore[] = [];
     let logs: (id: number, tail: number) => Promise<string> = async () => '';
+    const storageCalls: StorageCommand[] = [];
+    // The host's link as replica A holds it: what the test's calls reach.
+    const link = {
+      logs: (id: number, tail: number) => logs(id, tail),
+      logLines: async (id: number) => [{ at: 5, stream: 'stdout', text: `line of ${id}` }],
+      exec: async (id: number, argv: readonly string[]) => ({ code: 0, output: `ran ${argv.join(' ')} in ${id}` }),
+      copyGrant: async (id: number, ttlMs: number) => ({ privateKey: `key-${id}-${ttlMs}`, hostKey: 'hk' }),
+      cancelCopies: async () => 2,
+      storage: async (cmd: StorageCommand) => {
+        storageCalls.push(cmd);
+        if (cmd.kind === 'listVolumes') return [777];
+        if (cmd.kind === 'deleteVolume') return { freedMb: 12.5 };
+        if (cmd.kind === 'snapshot') return { kind: 'archive', ref: cmd.ref, path: '/snap.tar', sizeMb: 3 };
+        throw new GantryError('SNAPSHOT_UNAVAILABLE', 'not this one', { instanceId });
+      },
+    };
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'gantry-host-calls-'));
       const location = await ts.fresh(dir);
       a = await replicaPlane(ts, stores, location, dir, {});
       b = await replicaPlane(ts, stores, location, dir, { agentCallTimeoutMs: 2_000 });
+      // A replica that judges every host offline: it has nobody to ask.
+      away = await replicaPlane(ts, stores, location, dir, {}, { machineOnlineWindowMs: 1 });
       await a.bootstrapAdmin('admin-key');
       admin = await a.authenticate('admin-key');
       const { welcome } = await joinHost(a, admin.accountId, 'calls-a', 36600);
       // Replica A holds the host's session; the host answers logs as the test says.
-      a.ctx.hosts.set(welcome.machineId, { logs: (id: number, tail: number) => logs(id, tail) } as unknown as HostLink);
-      instanceId = await instanceRow(a, admin.accountId, welcome.machineId);
-      unfollow = followHostCalls(a.ctx, LOG_HOST_CALLS);
+      machineId = welcome.machineId;
+      a.ctx.hosts.set(machineId, link as unknown as HostLink);
+      instanceId = await instanceRow(a, admin.accountId, machineId);
+      unfollow = followHostCalls(a.ctx, { ...LOG_HOST_CALLS, ...LINK_HOST_CALLS });
     });
     after(async () => {
       unfollow();
       a.agents.close();
       b.agents.close();
+      away.agents.close();
       for (const s of stores) await s.close();
       await rm(dir, { recursive: true, force: true });
     });
@@ -55,6 +81,42 @@ for (const ts of TEST_STORES) {
       const { token } = await b.requestLogs(admin, instanceId, { tail: 1, filter: 'error' });
       assert.equal(await b.fetchResult(token), 'four error\n');
       assert.equal(await a.fetchResult(token), 'four error\n');
+    });
+
+    it('runs the calls of the host link through the agent replica, answers as the link gave them', async () => {
+      const host = await reachHost(b.ctx, machineId);
+      assert.ok(host !== undefined);
+      assert.deepEqual(await host.exec(instanceId, ['ls', '-l'], { timeoutMs: 1_000, maxBytes: 100 }), { code: 0, output: `ran ls -l in ${instanceId}` });
+      assert.deepEqual(await host.logLines(instanceId, { tail: 5 }), [{ at: 5, stream: 'stdout', text: `line of ${instanceId}` }]);
+      assert.deepEqual(await host.copyGrant(instanceId, 900), { privateKey: `key-${instanceId}-900`, hostKey: 'hk' });
+      assert.equal(await host.cancelCopies(instanceId), 2);
+      // The use cases on top: cleanup machine and a snapshot, through replica B.
+      const cleaned = await b.volumes.cleanupMachine(admin, machineId);
+      assert.deepEqual(cleaned.removedVolumes, [777]);
+      assert.equal(cleaned.freedMb, 12.5);
+      const snap = await b.volumes.takeSnapshot(admin, instanceId, { repo: 'mine:v1', registry: null, pause: false });
+      assert.deepEqual([snap.kind, snap.ref, snap.path, snap.sizeMb], ['archive', 'mine:v1', '/snap.tar', 3]);
+      assert.deepEqual(
+        storageCalls.map((c) => c.kind),
+        ['listVolumes', 'deleteVolume', 'snapshot'],
+      );
+    });
+
+    it('keeps the code of an error the host answered, says what the host cannot do, and finds no host where it is offline', async () => {
+      const host = await reachHost(b.ctx, machineId);
+      await assert.rejects(host!.storage({ kind: 'cloneVolume', fromId: 1, toId: 2 }), { code: 'SNAPSHOT_UNAVAILABLE', message: 'not this one' });
+      const { exec } = link;
+      delete (link as Partial<typeof link>).exec;
+      try {
+        await assert.rejects(host!.exec(instanceId, ['ls'], { timeoutMs: 1_000, maxBytes: 100 }), {
+          code: 'NO_SSH_ACCESS',
+          message: `The host of machine ${machineId} cannot run commands in its instances.`,
+        });
+      } finally {
+        link.exec = exec;
+      }
+      assert.equal(await reachHost(away.ctx, machineId), undefined);
+      await assert.rejects(away.volumes.cleanupMachine(admin, machineId), { code: 'HOST_UNAVAILABLE', message: /is not connected/ });
     });
 
     it("says the host's own reason when the logs could not be read, and HOST_UNAVAILABLE when no replica answers in time", async () => {

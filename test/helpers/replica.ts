@@ -22,9 +22,10 @@ export async function replicaPlane(
   location: string,
   dataDir: string,
   flags: Record<string, unknown>,
+  storeOpts: ConstructorParameters<typeof KyselyStore>[1] = {},
 ): Promise<ControlPlane> {
   const reuse = ts.name === 'sqlite' ? stores[0] : undefined;
-  const store = reuse ?? new KyselyStore(ts.dialect(location));
+  const store = reuse ?? new KyselyStore(ts.dialect(location), storeOpts);
   if (!reuse) stores.push(store);
   await store.migrate();
   return new ControlPlane({

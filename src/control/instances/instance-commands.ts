@@ -1,8 +1,7 @@
 import { GantryError } from '../../domain/errors.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { ControlContext } from '../context.js';
-
-type HostLink = NonNullable<ReturnType<ControlContext['hosts']['get']>>;
+import { reachHost, type ReachedHost } from '../reach-host.js';
 import { newToken } from '../keys.js';
 import { cancelCopiesInto, copyBetween } from './instance-copy.js';
 import { authorize, authorizeInstance, type Principal } from '../principal.js';
@@ -12,21 +11,15 @@ const MAX_EXECUTE_OUTPUT = 1024 * 1024;
 /** What Vast's `execute` offers: listing, disk usage and removal, nothing a shell would interpret. */
 const EXECUTABLE = new Set(['ls', 'rm', 'du']);
 
-/** The instance's host, able to run commands in it (the agent's SSH access), while the instance runs. */
-async function commandHost(
-  ctx: ControlContext,
-  p: Principal,
-  id: number,
-): Promise<{ inst: InstanceRecord; host: HostLink & Required<Pick<HostLink, 'exec'>> }> {
+/** The instance's host (through any replica), to run commands in it with the agent's SSH access, while the instance runs. */
+async function commandHost(ctx: ControlContext, p: Principal, id: number): Promise<{ inst: InstanceRecord; host: ReachedHost }> {
   const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
   if (inst.status !== 'running') throw new GantryError('NO_SSH_ACCESS', `Instance ${id} is ${inst.status}; start it first.`, { instanceId: id });
   if (inst.sshPort === null)
     throw new GantryError('NO_SSH_ACCESS', `Instance ${id} was created before instances had SSH access; create a new one.`, { instanceId: id });
-  const host = ctx.hosts.get(inst.machineId);
+  const host = await reachHost(ctx, inst.machineId);
   if (!host) throw new GantryError('HOST_UNAVAILABLE', `The host of instance ${id} is not connected now.`, { machineId: inst.machineId });
-  const exec = host.exec?.bind(host);
-  if (exec === undefined) throw new GantryError('NO_SSH_ACCESS', `The host of instance ${id} cannot run commands in its instances.`, { instanceId: id });
-  return { inst, host: Object.assign(host, { exec }) };
+  return { inst, host };
 }
 
 /**

@@ -2,26 +2,24 @@ import { GantryError } from '../../domain/errors.js';
 import { parseCopyPath, showCopyPath } from '../../domain/instance/copy-path.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { ControlContext } from '../context.js';
+import { reachHost, type ReachedHost } from '../reach-host.js';
 import { authorize, authorizeInstance, type Principal } from '../principal.js';
 
-type HostLink = NonNullable<ReturnType<ControlContext['hosts']['get']>>;
-type CopyOrder = Parameters<NonNullable<HostLink['copy']>>[0];
+type CopyOrder = Parameters<ReachedHost['copy']>[0];
 
 /** Copies this replica ordered, by destination: a `cancel copy` marks them, so their end reads "cancelled". */
 const running = new WeakMap<ControlContext, Map<number, Set<{ cancelled: boolean }>>>();
 
-/** The instance's host, able to run copies, while the instance runs with SSH access (the copy rides on it). */
-function copyHost(ctx: ControlContext, inst: InstanceRecord): HostLink & Required<Pick<HostLink, 'copy' | 'copyGrant' | 'cancelCopies'>> {
+/** The instance's host (through any replica), to run copies, while the instance runs with SSH access (the copy rides on it). */
+async function copyHost(ctx: ControlContext, inst: InstanceRecord): Promise<ReachedHost> {
   const id = inst.id;
   if (inst.status !== 'running')
     throw new GantryError('NO_SSH_ACCESS', `Instance ${id} is ${inst.status}; a copy needs both instances running.`, { instanceId: id });
   if (inst.sshPort === null)
     throw new GantryError('NO_SSH_ACCESS', `Instance ${id} was created before instances had SSH access; create a new one.`, { instanceId: id });
-  const host = ctx.hosts.get(inst.machineId);
+  const host = await reachHost(ctx, inst.machineId);
   if (!host) throw new GantryError('HOST_UNAVAILABLE', `The host of instance ${id} is not connected now.`, { machineId: inst.machineId });
-  if (host.copy === undefined || host.copyGrant === undefined || host.cancelCopies === undefined)
-    throw new GantryError('NO_SSH_ACCESS', `The host of instance ${id} cannot copy between instances.`, { instanceId: id });
-  return host as HostLink & Required<Pick<HostLink, 'copy' | 'copyGrant' | 'cancelCopies'>>;
+  return host;
 }
 
 /**
@@ -41,8 +39,8 @@ export async function copyBetween(
   const dst = authorizeInstance(p, await ctx.store.getInstance(ids.dst), ids.dst, 'instance.manage');
   const srcPath = parseCopyPath(paths.src, 'src_path');
   const dstPath = parseCopyPath(paths.dst, 'dst_path');
-  const srcHost = copyHost(ctx, src);
-  const dstHost = copyHost(ctx, dst);
+  const srcHost = await copyHost(ctx, src);
+  const dstHost = await copyHost(ctx, dst);
   let via: CopyOrder['via'] = null;
   if (src.machineId !== dst.machineId) {
     // The source's agent logs in right after it takes the order: the key is good for one login within a call's bound.
@@ -77,8 +75,8 @@ export async function copyBetween(
 export async function cancelCopiesInto(ctx: ControlContext, p: Principal, id: number): Promise<string> {
   authorize(p, 'instance.manage', id);
   const dst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
-  const host = dst.status === 'running' ? ctx.hosts.get(dst.machineId) : undefined;
+  const host = dst.status === 'running' ? await reachHost(ctx, dst.machineId) : undefined;
   for (const c of running.get(ctx)?.get(id) ?? []) c.cancelled = true;
-  const n = host?.cancelCopies === undefined ? 0 : await host.cancelCopies(id);
+  const n = host === undefined ? 0 : await host.cancelCopies(id);
   return n === 0 ? `No copy into instance ${id} is running; nothing to cancel.` : `Cancelled ${n} copy(ies) into instance ${id}.`;
 }

@@ -54,10 +54,14 @@ async function readLogs(host: { logs(id: number, tail: number): Promise<string> 
 
 /** The host calls of this file another replica can ask for (`host-calls.ts`): arguments as requestLogs wrote them. */
 export const LOG_HOST_CALLS: HostCallOps = {
-  logs: (host, args) => {
-    const a = args as Partial<LogArgs> | null;
-    if (typeof a?.instanceId !== 'number' || typeof a.tail !== 'number') return Promise.reject(new Error('malformed logs call'));
-    return readLogs(host, { instanceId: a.instanceId, tail: a.tail, filter: typeof a.filter === 'string' ? a.filter : null });
+  logs: {
+    // The answer is the logs' result URL itself.
+    keep: 'result',
+    run: (host, args) => {
+      const a = args as Partial<LogArgs> | null;
+      if (typeof a?.instanceId !== 'number' || typeof a.tail !== 'number') return Promise.reject(new Error('malformed logs call'));
+      return readLogs(host, { instanceId: a.instanceId, tail: a.tail, filter: typeof a.filter === 'string' ? a.filter : null });
+    },
   },
 };
 

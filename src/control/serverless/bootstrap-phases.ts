@@ -1,5 +1,6 @@
 import { bootstrapPhase, type BootstrapPhase } from '../../domain/serverless/bootstrap-phase.js';
 import type { ControlContext } from '../context.js';
+import { reachHost } from '../reach-host.js';
 import { runsBootstrap } from './code-worker.js';
 import type { WorkerInfo } from './workers.js';
 
@@ -27,7 +28,7 @@ export async function withBootstrapPhases(ctx: ControlContext, workers: readonly
 }
 
 async function tail(ctx: ControlContext, w: WorkerInfo): Promise<string | null> {
-  const host = ctx.hosts.get(w.instance.machineId);
+  const host = await reachHost(ctx, w.instance.machineId).catch(() => undefined);
   if (host === undefined) return null;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<null>((resolve) => {

@@ -1,4 +1,5 @@
 import type { ControlContext } from '../context.js';
+import { hostsReached } from '../reach-host.js';
 import type { Principal } from '../principal.js';
 import { ownDeployment, type DeploymentRef } from './deployments.js';
 
@@ -25,9 +26,10 @@ export async function deploymentLogs(ctx: ControlContext, p: Principal, ref: Dep
   const d = await ownDeployment(ctx, p, ref, 'serverless.read');
   const workers = await ctx.store.listWorkers(d.endpointId);
   const all: DeploymentLogLine[] = [];
+  const reach = hostsReached(ctx);
   await Promise.all(
     workers.map(async (w) => {
-      const host = ctx.hosts.get(w.machineId);
+      const host = await reach(w.machineId).catch(() => undefined);
       if (host === undefined) return;
       const lines = await host.logLines(w.id, { tail: q.top, since: q.since, until: q.until }).catch(() => []);
       for (const l of lines) all.push({ at: l.at, stream: l.stream, text: l.text, workerId: w.id });

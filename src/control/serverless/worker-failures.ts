@@ -1,5 +1,6 @@
 import { decideDead, isNewFailure, NO_FAILURES, OUTPUT_LINES, type DeadDecision } from '../../domain/serverless/dead.js';
 import type { ControlContext } from '../context.js';
+import { reachHost } from '../reach-host.js';
 import { actOnWorker, type WorkerInfo } from './workers.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
@@ -13,7 +14,7 @@ export type CurrentWorker = (w: WorkerInfo) => boolean;
  * bound, cut to a third of the endpoint's lease: the pass holds the lease while it waits.
  */
 async function outputTail(ctx: ControlContext, inst: InstanceRecord): Promise<string | null> {
-  const host = ctx.hosts.get(inst.machineId);
+  const host = await reachHost(ctx, inst.machineId).catch(() => undefined);
   if (host === undefined) return null;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<null>((resolve) => {

@@ -1,6 +1,7 @@
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { DEFAULT_LOG_TAIL, MAX_LOG_TAIL } from '../instances/request-logs.js';
+import { hostsReached } from '../reach-host.js';
 import type { Principal } from '../principal.js';
 import { ownEndpoint } from './endpoints.js';
 import { workersOf } from './workers.js';
@@ -14,7 +15,7 @@ export interface WorkerLog {
 }
 
 /**
- * The last lines of an endpoint's workers (or of one workergroup's), read from their hosts. Reading
+ * The last lines of an endpoint's workers (or of one workergroup's), read from their hosts (through any replica). Reading
  * them is a read of the endpoint ('serverless.read', as AI Core's deployment logs are): the workers
  * are the endpoint's, so no per-instance scope is asked of the key.
  */
@@ -31,8 +32,9 @@ export async function workerLogs(
     throw new GantryError('INVALID_ARGUMENT', `tail must be an integer from 0 to ${MAX_LOG_TAIL}.`, { field: 'tail' });
   const workers = (await workersOf(ctx, endpointId)).filter((w) => wg === null || w.instance.workergroupId === wg.id);
   const out: WorkerLog[] = [];
+  const reach = hostsReached(ctx);
   for (const w of workers) {
-    const host = ctx.hosts.get(w.instance.machineId);
+    const host = await reach(w.instance.machineId);
     if (host === undefined) {
       out.push({ workerId: w.instance.id, text: null, error: `the host of worker ${w.instance.id} is not connected` });
       continue;

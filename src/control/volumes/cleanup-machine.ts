@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
+import { reachHost } from '../reach-host.js';
 import { authorize, type Principal } from '../principal.js';
 
 export interface CleanupResult {
@@ -18,8 +19,8 @@ export async function cleanupMachine(ctx: ControlContext, p: Principal, machineI
   authorize(p, 'machine.write', machineId);
   const m = await ctx.store.getMachine(machineId, ctx.clock.now());
   if (!m || (m.ownerId !== p.accountId && !p.isAdmin)) throw new GantryError('MACHINE_NOT_FOUND', `No machine with id ${machineId}.`, { machineId });
-  const host = ctx.hosts.get(machineId);
-  if (host?.storage === undefined) throw new GantryError('HOST_UNAVAILABLE', `Machine ${machineId} is not connected; cleanup needs its host.`, { machineId });
+  const host = await reachHost(ctx, machineId);
+  if (host === undefined) throw new GantryError('HOST_UNAVAILABLE', `Machine ${machineId} is not connected; cleanup needs its host.`, { machineId });
   const onDisk = await host.storage({ kind: 'listVolumes' });
   const ids = Array.isArray(onDisk) ? onDisk.filter((x): x is number => Number.isSafeInteger(x)) : [];
   const dead = await ctx.store.deadVolumeIds(machineId, ids);

@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
+import { reachHost } from '../reach-host.js';
 import { authorizeInstance, type Principal } from '../principal.js';
 
 export interface SnapshotRequest {
@@ -43,8 +44,8 @@ export function snapshotRef(r: SnapshotRequest, instanceId: number): string {
 export async function takeSnapshot(ctx: ControlContext, p: Principal, id: number, r: SnapshotRequest): Promise<SnapshotTaken> {
   const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
   const ref = snapshotRef(r, id);
-  const host = ctx.hosts.get(inst.machineId);
-  if (host?.storage === undefined)
+  const host = await reachHost(ctx, inst.machineId);
+  if (host === undefined)
     throw new GantryError('HOST_UNAVAILABLE', `Machine ${inst.machineId} is not connected; a snapshot needs its host.`, { machineId: inst.machineId });
   const exclude = (await ctx.store.instanceVolumes(id)).map((v) => v.mountPath);
   let result: unknown;

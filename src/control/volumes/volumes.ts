@@ -3,6 +3,7 @@ import { hostAccepts, type MachineRecord } from '../../domain/machine/machine.js
 import { checkVolumeName, checkVolumeSize, type VolumeAttachRequest, type VolumeMount, type VolumeRecord } from '../../domain/volume/volume.js';
 import { requireCredit } from '../billing/billing.js';
 import type { ControlContext } from '../context.js';
+import { reachHost } from '../reach-host.js';
 import { authorize, type Principal } from '../principal.js';
 
 /** A volume with its machine, for a dialect to render. */
@@ -60,9 +61,9 @@ export async function listVolumes(ctx: ControlContext, p: Principal): Promise<Vo
 export async function deleteVolume(ctx: ControlContext, p: Principal, id: number): Promise<{ dataRemoved: boolean }> {
   const v = await ownedVolume(ctx, p, id, 'volume.write');
   await ctx.store.deleteVolume(id, ctx.clock.now());
-  const host = ctx.hosts.get(v.machineId);
-  if (host?.storage === undefined) return { dataRemoved: false };
   try {
+    const host = await reachHost(ctx, v.machineId);
+    if (host === undefined) return { dataRemoved: false };
     await host.storage({ kind: 'deleteVolume', volumeId: id });
     return { dataRemoved: true };
   } catch (err) {
@@ -87,8 +88,8 @@ export async function cloneVolume(ctx: ControlContext, p: Principal, r: { source
     );
   const size = r.sizeGb ?? src.sizeGb;
   if (size < src.sizeGb) throw new GantryError('INVALID_ARGUMENT', `size must be at least the source's ${src.sizeGb} GB.`, { field: 'size' });
-  const host = ctx.hosts.get(src.machineId);
-  if (host?.storage === undefined)
+  const host = await reachHost(ctx, src.machineId);
+  if (host === undefined)
     throw new GantryError('HOST_UNAVAILABLE', `Machine ${src.machineId} is not connected; the copy needs its host.`, { machineId: src.machineId });
   await requireCredit(ctx, p);
   const v = await rent(ctx, p, { offerId: r.offerId, sizeGb: size, name: src.name });

@@ -1,0 +1,89 @@
+import { GantryError } from '../domain/errors.js';
+import type { ControlContext } from './context.js';
+import { callViaAgentReplica, type HostCallOps } from './host-calls.js';
+import type { HostLink } from './hosts/hosts.js';
+
+/** The calls on a host that any replica can make, whichever replica its agent talks to. */
+export type ReachedHost = Pick<HostLink, 'logs' | 'logLines'> & Required<Pick<HostLink, 'storage' | 'exec' | 'copy' | 'copyGrant' | 'cancelCopies'>>;
+
+type Method = keyof ReachedHost;
+const METHODS: ReadonlySet<string> = new Set<Method>(['logs', 'logLines', 'storage', 'exec', 'copy', 'copyGrant', 'cancelCopies']);
+
+/**
+ * The host of a machine, for reads and commands that go to it at once (logs, `execute`, copies, volumes,
+ * snapshots): this replica's link to its agent when it holds one; on PostgreSQL, when the machine is online
+ * through another replica, calls through that replica (host-calls.ts), each bounded as the agent bounds it
+ * plus `agentCallTimeoutMs`; else undefined (the host is not connected). A method the host cannot run
+ * answers why (NO_SSH_ACCESS for commands and copies).
+ */
+export async function reachHost(ctx: ControlContext, machineId: number): Promise<ReachedHost | undefined> {
+  const local = ctx.hosts.get(machineId);
+  if (local !== undefined) return withRefusals(local, machineId);
+  if (ctx.store.name !== 'postgres') return undefined;
+  const m = await ctx.store.getMachine(machineId, ctx.clock.now());
+  return m?.online === true ? throughReplica(ctx, machineId) : undefined;
+}
+
+/** reachHost for many workloads in one answer: each machine looked up once. */
+export function hostsReached(ctx: ControlContext): (machineId: number) => Promise<ReachedHost | undefined> {
+  const seen = new Map<number, Promise<ReachedHost | undefined>>();
+  return (machineId) => {
+    let h = seen.get(machineId);
+    if (h === undefined) seen.set(machineId, (h = reachHost(ctx, machineId)));
+    return h;
+  };
+}
+
+function cannot(machineId: number, what: string, code: 'NO_SSH_ACCESS' | 'HOST_UNAVAILABLE' = 'NO_SSH_ACCESS'): GantryError {
+  return new GantryError(code, `The host of machine ${machineId} cannot ${what}.`, { machineId });
+}
+
+/** A local link whose optional calls refuse with the reason when the host has none. */
+function withRefusals(h: HostLink, machineId: number): ReachedHost {
+  return {
+    logs: (id, tail) => h.logs(id, tail),
+    logLines: (id, q) => h.logLines(id, q),
+    storage: (cmd) => (h.storage === undefined ? Promise.reject(cannot(machineId, 'keep volumes or snapshots', 'HOST_UNAVAILABLE')) : h.storage(cmd)),
+    exec: (id, argv, o) => (h.exec === undefined ? Promise.reject(cannot(machineId, 'run commands in its instances')) : h.exec(id, argv, o)),
+    copy: (order) => (h.copy === undefined ? Promise.reject(cannot(machineId, 'copy between instances')) : h.copy(order)),
+    copyGrant: (id, ttl) => (h.copyGrant === undefined ? Promise.reject(cannot(machineId, 'copy between instances')) : h.copyGrant(id, ttl)),
+    cancelCopies: (id) => (h.cancelCopies === undefined ? Promise.resolve(0) : h.cancelCopies(id)),
+  };
+}
+
+/** The same calls, each run by the replica that holds the agent's session, answered as JSON. */
+function throughReplica(ctx: ControlContext, machineId: number): ReachedHost {
+  const s = ctx.settings;
+  const call = async <T>(method: Method, args: unknown[], onHostMs: number): Promise<T> => {
+    // The agent's session bounds the call at onHostMs + agentCallTimeoutMs; a second more for the answer's way back.
+    const token = await callViaAgentReplica(ctx, machineId, 'link', { method, args }, onHostMs + s.agentCallTimeoutMs + 1_000);
+    const text = await ctx.store.getResult(token, ctx.clock.now());
+    return (text === undefined ? null : JSON.parse(text)) as T;
+  };
+  return {
+    logs: (id, tail) => call('logs', [id, tail], 0),
+    logLines: (id, q) => call('logLines', [id, q], 0),
+    storage: (cmd) => call('storage', [cmd], s.stepTimeoutMs),
+    exec: (id, argv, o) => call('exec', [id, argv, o], o.timeoutMs),
+    copy: (order) => call('copy', [order], order.timeoutMs),
+    copyGrant: (id, ttl) => call('copyGrant', [id, ttl], 0),
+    cancelCopies: (id) => call('cancelCopies', [id], 0),
+  };
+}
+
+/**
+ * The `link` host call: a ReachedHost method run on the local link for another replica. Arguments are
+ * another replica's, trusted as the database is; the agent checks what it is asked as for any call.
+ */
+export const LINK_HOST_CALLS: HostCallOps = {
+  link: {
+    keep: 'call',
+    run: async (host, raw, machineId) => {
+      const { method, args } = (raw ?? {}) as { method?: unknown; args?: unknown };
+      if (typeof method !== 'string' || !METHODS.has(method) || !Array.isArray(args)) throw new Error('malformed host call');
+      const list: unknown[] = args;
+      const reached = withRefusals(host, machineId) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return JSON.stringify((await reached[method]!(...list)) ?? null);
+    },
+  },
+};
