@@ -193,6 +193,19 @@ for (const rc of RUNTIMES) {
       );
     });
 
+    it('stop stops every running container labelled as the instance, and keeps them', { skip: !rc.name.startsWith('docker') }, async () => {
+      const docker = engineFor(testDockerHost());
+      const s = spec({ command: ['sleep', '300'], runtype: 'args' });
+      await rt.start(s);
+      const runtimeId = (await readFile(join(root, 'runtime-id'), 'utf8')).trim();
+      const labels = { 'gantry.runtime-id': runtimeId, 'gantry.instance-id': String(s.instanceId) };
+      const stray = await docker.createContainer({ Image: testImage(), Cmd: ['sleep', '300'], Labels: labels, name: `stray-${s.instanceId}-${Date.now()}` });
+      await stray.start();
+      assert.deepEqual(await rt.stop(s.instanceId, { graceMs: 200 }), { state: 'absent' });
+      assert.equal((await stray.inspect()).State.Running, false, 'the other labelled container is stopped too');
+      await rt.destroy(s.instanceId, { graceMs: 200 });
+    });
+
     it('passes argv without a shell: metacharacters stay literal', async () => {
       const s = spec({ command: ['echo', '$(id) ; rm -rf /'], runtype: 'args' });
       await rt.start(s);

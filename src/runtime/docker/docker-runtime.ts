@@ -9,6 +9,7 @@ import { containerExec } from './docker-exec.js';
 import { demuxLogs, demuxStampedLogs, pullProgressText, type PullEvent } from './engine-streams.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
 import { dockerStorage } from './docker-storage.js';
+import { LABEL_INSTANCE, LABEL_RUNTIME, removeLabelled, stopOthersLabelled } from './labelled.js';
 import { containerPath, ensureVolumeDir, volumeRootOf, type StorageCommand } from '../storage.js';
 
 export interface DockerRuntimeOptions {
@@ -23,9 +24,6 @@ export interface DockerRuntimeOptions {
   readonly nvidiaGpus: boolean;
   readonly diskUsageTtlMs?: number;
 }
-
-const LABEL_RUNTIME = 'gantry.runtime-id';
-const LABEL_INSTANCE = 'gantry.instance-id';
 
 export function engineFor(dockerHost: string | null): Docker {
   if (dockerHost === null || dockerHost === '') return new Docker({ socketPath: '/var/run/docker.sock' });
@@ -223,12 +221,17 @@ export class DockerRuntime implements Runtime {
 
   async stop(id: number, o: StopOptions): Promise<Observation> {
     const c = this.#docker.getContainer(this.#name(id));
+    const t = Math.max(1, Math.ceil(o.graceMs / 1000));
+    // Beside the instance's own container, any other labelled as it (looked up meanwhile, not after).
+    const others = stopOthersLabelled(this.#docker, this.#runtimeId, id, this.#name(id), t);
     try {
       // The engine sends SIGTERM, waits t seconds, then SIGKILL.
-      await c.stop({ t: Math.max(1, Math.ceil(o.graceMs / 1000)) });
+      await c.stop({ t });
     } catch (err) {
       const sc = statusOf(err);
       if (sc !== 304 && sc !== 404) throw err; // 304: already stopped
+    } finally {
+      await others;
     }
     const deadline = Date.now() + this.#o.killWaitMs;
     // The engine answers once the container stopped: the first look almost always finds it so; back off to pollMs.
@@ -253,19 +256,9 @@ export class DockerRuntime implements Runtime {
     return { state: 'absent' };
   }
 
-  /** The instance's container, and any other labelled as it (made by hand, or under another name): none is left running unseen. */
+  /** The instance's container, and any other labelled as it: none is left running unseen. */
   async #remove(id: number): Promise<void> {
-    // One label in the filter (engines differ on how they combine two), the instance's checked here.
-    const ours = await this.#docker.listContainers({ all: true, filters: { label: [`${LABEL_RUNTIME}=${this.#runtimeId}`] } });
-    const others = ours.filter((c) => c.Labels[LABEL_INSTANCE] === String(id)).map((c) => c.Id);
-    for (const name of new Set([this.#name(id), ...others])) {
-      await this.#docker
-        .getContainer(name)
-        .remove({ force: true, v: true })
-        .catch((err: unknown) => {
-          if (statusOf(err) !== 404) throw err;
-        });
-    }
+    await removeLabelled(this.#docker, this.#runtimeId, id, this.#name(id));
   }
 
   /** Recycle: a fresh container from the image and an empty disk. */
