@@ -21,7 +21,9 @@ const FAILED = '.failed';
  * replica takes it, runs it and stores the answer as a result under the call's token, which this one
  * waits for (at most `boundMs`, agentCallTimeoutMs unless the op takes longer on the host itself).
  * Resolves with the token; the answer is `getResult(token)`. An error the host answered keeps its code
- * (HOST_UNAVAILABLE when it had none); HOST_UNAVAILABLE when no replica answered in time.
+ * (HOST_UNAVAILABLE when it had none); HOST_UNAVAILABLE when no replica answered in time, and as soon as
+ * no replica took the call within agentCallTimeoutMs (withdrawn then, so it never runs late): a long
+ * bound is waited out only for a call that runs.
  */
 export async function callViaAgentReplica(
   ctx: ControlContext,
@@ -33,6 +35,7 @@ export async function callViaAgentReplica(
   const token = newToken();
   const start = ctx.clock.now();
   const deadline = start + boundMs;
+  let takeBy = start + Math.min(boundMs, ctx.settings.agentCallTimeoutMs);
   await ctx.store.requestHostCall({ token, machineId, op, args: JSON.stringify(args), expiresAt: deadline });
   ctx.store.changes.publish('host-call', machineId);
   // Quick calls are read back within milliseconds; a long one (a copy, a snapshot) is looked at once a second.
@@ -41,17 +44,19 @@ export async function callViaAgentReplica(
     if ((await ctx.store.getResult(token, now)) !== undefined) return token;
     const failed = await ctx.store.getResult(token + FAILED, now);
     if (failed !== undefined) throw answeredError(failed, machineId);
-    if (now >= deadline) {
-      throw new GantryError(
-        'HOST_UNAVAILABLE',
-        `The host of machine ${machineId} did not answer through the replica its agent talks to within ${boundMs} ms.`,
-        {
-          machineId,
-        },
-      );
+    if (now >= takeBy) {
+      if (await ctx.store.withdrawHostCall(token)) throw late(machineId, takeBy - start);
+      takeBy = Infinity; // taken: its answer comes within the bound
     }
+    if (now >= deadline) throw late(machineId, boundMs);
     await new Promise((r) => setTimeout(r, wait));
   }
+}
+
+function late(machineId: number, ms: number): GantryError {
+  return new GantryError('HOST_UNAVAILABLE', `The host of machine ${machineId} did not answer through the replica its agent talks to within ${ms} ms.`, {
+    machineId,
+  });
 }
 
 /** A failure as stored by the answering replica: `{code, message, details}`, or a bare message (HOST_UNAVAILABLE). */

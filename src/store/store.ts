@@ -214,6 +214,8 @@ export interface ResultStore {
   requestHostCall(c: HostCall): Promise<void>;
   /** Take (remove) the unexpired calls for these machines; each is taken once, by one replica. */
   takeHostCalls(machineIds: readonly number[], now: number): Promise<HostCall[]>;
+  /** Remove a call nobody took yet; false when a replica already took it (it runs, its answer comes). */
+  withdrawHostCall(token: string): Promise<boolean>;
 }
 
 /** A call only the replica that holds a host's agent session can make (`src/control/host-calls.ts`). */

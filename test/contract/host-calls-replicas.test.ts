@@ -119,7 +119,7 @@ for (const ts of TEST_STORES) {
       await assert.rejects(away.volumes.cleanupMachine(admin, machineId), { code: 'HOST_UNAVAILABLE', message: /is not connected/ });
     });
 
-    it("says the host's own reason when the logs could not be read, and HOST_UNAVAILABLE when no replica answers in time", async () => {
+    it("says the host's own reason when the logs could not be read, and HOST_UNAVAILABLE when no replica answers or takes a call in time", async () => {
       logs = () => Promise.reject(new Error('the engine is not running'));
       await assert.rejects(b.requestLogs(admin, instanceId, { tail: 5, filter: null }), { code: 'HOST_UNAVAILABLE', message: 'the engine is not running' });
       unfollow();
@@ -128,6 +128,10 @@ for (const ts of TEST_STORES) {
         code: 'HOST_UNAVAILABLE',
         message: /did not answer .* within 2000 ms/,
       });
+      // A call bounded by a step (two minutes and more) that no replica took is withdrawn after agentCallTimeoutMs.
+      const host = await reachHost(b.ctx, machineId);
+      await assert.rejects(host!.storage({ kind: 'listVolumes' }), { code: 'HOST_UNAVAILABLE', message: /did not answer .* within 2000 ms/ });
+      assert.deepEqual(await b.ctx.store.takeHostCalls([machineId], Date.now()), [], 'the call was withdrawn: it never runs late');
     });
   });
 }

@@ -330,5 +330,14 @@ for (const ts of TEST_STORES) {
       assert.deepEqual(await store.takeHostCalls([7], 500), []);
       assert.deepEqual(await store.takeHostCalls([8], 500), [call('c2', 8, 1000)]);
     });
+
+    it('withdraws a host call only while nobody took it', async () => {
+      await store.requestHostCall({ token: 'w1', machineId: 9, op: 'logs', args: '{}', expiresAt: 1000 });
+      await store.requestHostCall({ token: 'w2', machineId: 10, op: 'logs', args: '{}', expiresAt: 1000 });
+      assert.equal(await store.withdrawHostCall('w1'), true);
+      assert.deepEqual(await store.takeHostCalls([9], 500), [], 'a withdrawn call is not taken');
+      assert.equal((await store.takeHostCalls([10], 500)).length, 1);
+      assert.equal(await store.withdrawHostCall('w2'), false, 'taken already');
+    });
   });
 }

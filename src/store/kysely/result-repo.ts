@@ -29,4 +29,9 @@ export class ResultRepo extends Repo {
       .filter((r) => Number(r.expires_at) > now)
       .map((r) => ({ token: r.token, machineId: r.machine_id, op: r.op, args: r.args, expiresAt: Number(r.expires_at) }));
   }
+
+  async withdrawHostCall(token: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('host_calls').where('token', '=', token).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
 }
