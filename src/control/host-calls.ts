@@ -5,25 +5,32 @@ import { newToken } from './keys.js';
 
 /**
  * What a replica that holds a host's session can run for another: an op's name → its work, answered as
- * text. `keep`: how long the answer stays, `result` (a result URL serves it, resultTtlMs) or `call` (read
- * once by the asking replica, then gone with the call's bound).
+ * text. `keep`: `result` when a result URL serves the answer under the call's token (resultTtlMs), `call`
+ * when only the asking replica reads it (taken by that read, never served).
  */
 export type HostCallOps = Readonly<
   Record<string, { readonly run: (host: HostLink, args: unknown, machineId: number) => Promise<string>; readonly keep: 'result' | 'call' }>
 >;
 
-/** The error answer of a call is kept beside its result, under this suffix of its token. */
+/**
+ * The answer to the asking replica and the failure, beside the call's token. A token with a dot is
+ * never a result URL's (`fetchResult`), so neither is served.
+ */
+const ANSWER = '.answer';
 const FAILED = '.failed';
+/** How long an answer waits for its asker past the call's bound (the asker reads it at once). */
+const ANSWER_KEPT_MS = 5_000;
+/** A lost notification of an answer costs at most this (the safety net under the change feed). */
+const RECHECK_MS = 1_000;
 
 /**
  * Run `op` on the replica whose session holds the machine's agent, from any replica sharing the
  * database: the call is written to the store and announced on the change feed (`host-call`); that
- * replica takes it, runs it and stores the answer as a result under the call's token, which this one
- * waits for (at most `boundMs`, agentCallTimeoutMs unless the op takes longer on the host itself).
- * Resolves with the token; the answer is `getResult(token)`. An error the host answered keeps its code
- * (HOST_UNAVAILABLE when it had none); HOST_UNAVAILABLE when no replica answered in time, and as soon as
- * no replica took the call within agentCallTimeoutMs (withdrawn then, so it never runs late): a long
- * bound is waited out only for a call that runs.
+ * replica takes it, runs it, stores the answer and announces it (`host-answer`), and this one takes the
+ * answer (at most `boundMs`: agentCallTimeoutMs unless the op takes longer on the host itself).
+ * An error the host answered keeps its code (HOST_UNAVAILABLE when it had none); HOST_UNAVAILABLE when
+ * no replica answered in time, and as soon as no replica took the call within agentCallTimeoutMs
+ * (withdrawn then, so it never runs late): a long bound is waited out only for a call that runs.
  */
 export async function callViaAgentReplica(
   ctx: ControlContext,
@@ -31,25 +38,44 @@ export async function callViaAgentReplica(
   op: string,
   args: unknown,
   boundMs = ctx.settings.agentCallTimeoutMs,
-): Promise<string> {
+): Promise<{ token: string; answer: string }> {
   const token = newToken();
   const start = ctx.clock.now();
   const deadline = start + boundMs;
   let takeBy = start + Math.min(boundMs, ctx.settings.agentCallTimeoutMs);
-  await ctx.store.requestHostCall({ token, machineId, op, args: JSON.stringify(args), expiresAt: deadline });
-  ctx.store.changes.publish('host-call', machineId);
-  // Quick calls are read back within milliseconds; a long one (a copy, a snapshot) is looked at once a second.
-  for (let wait = 5; ; wait = Math.min(wait * 2, ctx.clock.now() - start > 5_000 ? 1_000 : 100)) {
-    const now = ctx.clock.now();
-    if ((await ctx.store.getResult(token, now)) !== undefined) return token;
-    const failed = await ctx.store.getResult(token + FAILED, now);
-    if (failed !== undefined) throw answeredError(failed, machineId);
-    if (now >= takeBy) {
-      if (await ctx.store.withdrawHostCall(token)) throw late(machineId, takeBy - start);
-      takeBy = Infinity; // taken: its answer comes within the bound
+  let woken = false;
+  let wake = (): void => undefined;
+  const unsubscribe = ctx.store.changes.subscribe('host-answer', (c) => {
+    if (c.id !== null && c.id !== machineId) return;
+    woken = true;
+    wake();
+  });
+  try {
+    await ctx.store.requestHostCall({ token, machineId, op, args: JSON.stringify(args), expiresAt: deadline });
+    ctx.store.changes.publish('host-call', machineId);
+    for (;;) {
+      woken = false;
+      const now = ctx.clock.now();
+      const got = await ctx.store.takeResult([token + ANSWER, token + FAILED], now);
+      if (got?.token.endsWith(FAILED) === true) throw answeredError(got.content, machineId);
+      if (got !== undefined) return { token, answer: got.content };
+      if (now >= takeBy) {
+        if (await ctx.store.withdrawHostCall(token)) throw late(machineId, takeBy - start);
+        takeBy = Infinity; // taken: its answer comes within the bound
+      }
+      if (now >= deadline) throw late(machineId, boundMs);
+      if (woken) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, Math.min(RECHECK_MS, Math.min(takeBy, deadline) - now)));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = () => undefined;
     }
-    if (now >= deadline) throw late(machineId, boundMs);
-    await new Promise((r) => setTimeout(r, wait));
+  } finally {
+    unsubscribe();
   }
 }
 
@@ -80,28 +106,31 @@ function answeredError(stored: string, machineId: number): GantryError {
 /**
  * Answer the calls other replicas write for the hosts whose sessions this replica holds. A notification
  * lost meanwhile (`id: null`, the feed reconnected) takes the calls of every such host; a call nobody
- * took expires with its bound, and its caller's wait ends with HOST_UNAVAILABLE.
+ * took is withdrawn by its caller.
  */
 export function followHostCalls(ctx: ControlContext, ops: HostCallOps): () => void {
   const fail = (err: unknown): void => ctx.log.warn({ err }, 'answering host calls of other replicas failed');
   const answer = async (c: { token: string; machineId: number; op: string; args: string; expiresAt: number }): Promise<void> => {
     const host = ctx.hosts.get(c.machineId);
     const op = Object.hasOwn(ops, c.op) ? ops[c.op] : undefined;
+    let text: string;
+    let keep: 'result' | 'call';
     try {
       if (host === undefined) throw new Error(`the agent of machine ${c.machineId} left this replica`);
       if (op === undefined) throw new Error(`this replica does not know the host call '${c.op}'`);
-      const text = await op.run(host, JSON.parse(c.args) as unknown, c.machineId);
-      const now = ctx.clock.now();
-      await ctx.store.putResult(c.token, text, op.keep === 'result' ? now + ctx.settings.resultTtlMs : Math.max(c.expiresAt, now + 1_000));
+      keep = op.keep;
+      text = await op.run(host, JSON.parse(c.args) as unknown, c.machineId);
     } catch (err) {
-      const failure =
-        err instanceof GantryError
-          ? JSON.stringify({ code: err.code, message: err.message, details: err.details })
-          : err instanceof Error
-            ? err.message
-            : String(err);
-      await ctx.store.putResult(c.token + FAILED, failure, c.expiresAt);
+      const message = err instanceof Error ? err.message : String(err);
+      const failure = err instanceof GantryError ? JSON.stringify({ code: err.code, message, details: err.details }) : message;
+      await ctx.store.putResult(c.token + FAILED, failure, Math.max(c.expiresAt, ctx.clock.now() + ANSWER_KEPT_MS));
+      ctx.store.changes.publish('host-answer', c.machineId);
+      return;
     }
+    const now = ctx.clock.now();
+    if (keep === 'result') await ctx.store.putResult(c.token, text, now + ctx.settings.resultTtlMs);
+    await ctx.store.putResult(c.token + ANSWER, keep === 'result' ? '' : text, Math.max(c.expiresAt, now + ANSWER_KEPT_MS));
+    ctx.store.changes.publish('host-answer', c.machineId);
   };
   const serve = async (machineIds: number[]): Promise<void> => {
     for (const c of await ctx.store.takeHostCalls(machineIds, ctx.clock.now())) void answer(c).catch(fail);

@@ -3,11 +3,12 @@ import type { ControlContext } from './context.js';
 import { callViaAgentReplica, type HostCallOps } from './host-calls.js';
 import type { HostLink } from './hosts/hosts.js';
 
-/** The calls on a host that any replica can make, whichever replica its agent talks to. */
-export type ReachedHost = Pick<HostLink, 'logs' | 'logLines'> & Required<Pick<HostLink, 'storage' | 'exec' | 'copy' | 'copyGrant' | 'cancelCopies'>>;
+const METHOD_NAMES = ['logs', 'logLines', 'storage', 'exec', 'copy', 'copyGrant', 'cancelCopies'] as const;
+type Method = (typeof METHOD_NAMES)[number];
+const METHODS: ReadonlySet<string> = new Set(METHOD_NAMES);
 
-type Method = keyof ReachedHost;
-const METHODS: ReadonlySet<string> = new Set<Method>(['logs', 'logLines', 'storage', 'exec', 'copy', 'copyGrant', 'cancelCopies']);
+/** The calls on a host that any replica can make, whichever replica its agent talks to; `viaReplica`: through another one. */
+export type ReachedHost = Pick<Required<HostLink>, Method> & { readonly viaReplica: boolean };
 
 /**
  * The host of a machine, for reads and commands that go to it at once (logs, `execute`, copies, volumes,
@@ -19,9 +20,14 @@ const METHODS: ReadonlySet<string> = new Set<Method>(['logs', 'logLines', 'stora
 export async function reachHost(ctx: ControlContext, machineId: number): Promise<ReachedHost | undefined> {
   const local = ctx.hosts.get(machineId);
   if (local !== undefined) return withRefusals(local, machineId);
-  if (ctx.store.name !== 'postgres') return undefined;
-  const m = await ctx.store.getMachine(machineId, ctx.clock.now());
-  return m?.online === true ? throughReplica(ctx, machineId) : undefined;
+  return (await agentElsewhere(ctx, machineId)) ? throughReplica(ctx, machineId) : undefined;
+}
+
+/** Whether the machine's agent, not connected here, is online through another replica on the same database. */
+export async function agentElsewhere(ctx: ControlContext, machineId: number): Promise<boolean> {
+  // One SQLite server is the only replica: every session it has is its own.
+  if (ctx.store.name !== 'postgres') return false;
+  return (await ctx.store.getMachine(machineId, ctx.clock.now()))?.online === true;
 }
 
 /** reachHost for many workloads in one answer: each machine looked up once. */
@@ -41,6 +47,7 @@ function cannot(machineId: number, what: string, code: 'NO_SSH_ACCESS' | 'HOST_U
 /** A local link whose optional calls refuse with the reason when the host has none. */
 function withRefusals(h: HostLink, machineId: number): ReachedHost {
   return {
+    viaReplica: false,
     logs: (id, tail) => h.logs(id, tail),
     logLines: (id, q) => h.logLines(id, q),
     storage: (cmd) => (h.storage === undefined ? Promise.reject(cannot(machineId, 'keep volumes or snapshots', 'HOST_UNAVAILABLE')) : h.storage(cmd)),
@@ -56,11 +63,11 @@ function throughReplica(ctx: ControlContext, machineId: number): ReachedHost {
   const s = ctx.settings;
   const call = async <T>(method: Method, args: unknown[], onHostMs: number): Promise<T> => {
     // The agent's session bounds the call at onHostMs + agentCallTimeoutMs; a second more for the answer's way back.
-    const token = await callViaAgentReplica(ctx, machineId, 'link', { method, args }, onHostMs + s.agentCallTimeoutMs + 1_000);
-    const text = await ctx.store.getResult(token, ctx.clock.now());
-    return (text === undefined ? null : JSON.parse(text)) as T;
+    const { answer } = await callViaAgentReplica(ctx, machineId, 'link', { method, args }, onHostMs + s.agentCallTimeoutMs + 1_000);
+    return JSON.parse(answer) as T;
   };
   return {
+    viaReplica: true,
     logs: (id, tail) => call('logs', [id, tail], 0),
     logLines: (id, q) => call('logLines', [id, q], 0),
     storage: (cmd) => call('storage', [cmd], s.stepTimeoutMs),

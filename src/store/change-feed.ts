@@ -27,7 +27,9 @@ export type ChangeTopic =
   /** an instance's SSH keys changed: the replica that holds its host's session writes them */
   | 'ssh-keys'
   /** a call waits for the replica that holds this machine's agent session (`src/control/host-calls.ts`) */
-  | 'host-call';
+  | 'host-call'
+  /** that replica answered a call for this machine: its asker takes the answer */
+  | 'host-answer';
 
 // Every topic once: a topic added to the type and not here fails to compile (and would not cross replicas).
 const TOPICS: Readonly<Record<ChangeTopic, true>> = {
@@ -40,6 +42,7 @@ const TOPICS: Readonly<Record<ChangeTopic, true>> = {
   gateway: true,
   'ssh-keys': true,
   'host-call': true,
+  'host-answer': true,
 };
 export const CHANGE_TOPICS = Object.keys(TOPICS) as readonly ChangeTopic[];
 

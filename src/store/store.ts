@@ -209,6 +209,8 @@ export interface Store
 export interface ResultStore {
   putResult(token: string, content: string, expiresAt: number): Promise<void>;
   getResult(token: string, now: number): Promise<string | undefined>;
+  /** Remove the results of these tokens; the first unexpired one, if any (an answer read once). */
+  takeResult(tokens: readonly string[], now: number): Promise<{ token: string; content: string } | undefined>;
   purgeResults(now: number): Promise<void>;
   /** A call for the replica that holds the machine's agent session; its answer comes back as the result `token`. */
   requestHostCall(c: HostCall): Promise<void>;

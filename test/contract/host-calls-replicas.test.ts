@@ -90,6 +90,8 @@ for (const ts of TEST_STORES) {
       assert.deepEqual(await host.logLines(instanceId, { tail: 5 }), [{ at: 5, stream: 'stdout', text: `line of ${instanceId}` }]);
       assert.deepEqual(await host.copyGrant(instanceId, 900), { privateKey: `key-${instanceId}-900`, hostKey: 'hk' });
       assert.equal(await host.cancelCopies(instanceId), 2);
+      // Answers between replicas (a copy grant's key among them) are never a result URL's.
+      await assert.rejects(a.fetchResult('anything.answer'), { code: 'RESULT_NOT_FOUND' });
       // The use cases on top: cleanup machine and a snapshot, through replica B.
       const cleaned = await b.volumes.cleanupMachine(admin, machineId);
       assert.deepEqual(cleaned.removedVolumes, [777]);

@@ -200,10 +200,14 @@ for (const rc of RUNTIMES) {
       const runtimeId = (await readFile(join(root, 'runtime-id'), 'utf8')).trim();
       const labels = { 'gantry.runtime-id': runtimeId, 'gantry.instance-id': String(s.instanceId) };
       const stray = await docker.createContainer({ Image: testImage(), Cmd: ['sleep', '300'], Labels: labels, name: `stray-${s.instanceId}-${Date.now()}` });
-      await stray.start();
-      assert.deepEqual(await rt.stop(s.instanceId, { graceMs: 200 }), { state: 'absent' });
-      assert.equal((await stray.inspect()).State.Running, false, 'the other labelled container is stopped too');
-      await rt.destroy(s.instanceId, { graceMs: 200 });
+      try {
+        await stray.start();
+        assert.deepEqual(await rt.stop(s.instanceId, { graceMs: 200 }), { state: 'absent' });
+        assert.equal((await stray.inspect()).State.Running, false, 'the other labelled container is stopped too');
+      } finally {
+        await rt.destroy(s.instanceId, { graceMs: 200 }); // removes the stray too
+        await stray.remove({ force: true }).catch(() => undefined);
+      }
     });
 
     it('passes argv without a shell: metacharacters stay literal', async () => {

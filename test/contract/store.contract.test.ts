@@ -331,6 +331,16 @@ for (const ts of TEST_STORES) {
       assert.deepEqual(await store.takeHostCalls([8], 500), [call('c2', 8, 1000)]);
     });
 
+    it('takes a result once: the first of the tokens asked that has one, unexpired', async () => {
+      await store.putResult('t1.failed', 'no', 1000);
+      await store.putResult('t1.answer', 'yes', 1000);
+      await store.putResult('t2.answer', 'old', 100);
+      assert.deepEqual(await store.takeResult(['t1.answer', 't1.failed'], 500), { token: 't1.answer', content: 'yes' });
+      assert.equal(await store.takeResult(['t1.answer', 't1.failed'], 500), undefined, 'both taken');
+      assert.equal(await store.takeResult(['t2.answer'], 500), undefined, 'expired');
+      assert.equal(await store.takeResult([], 500), undefined);
+    });
+
     it('withdraws a host call only while nobody took it', async () => {
       await store.requestHostCall({ token: 'w1', machineId: 9, op: 'logs', args: '{}', expiresAt: 1000 });
       await store.requestHostCall({ token: 'w2', machineId: 10, op: 'logs', args: '{}', expiresAt: 1000 });

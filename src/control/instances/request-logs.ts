@@ -2,6 +2,7 @@ import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { callViaAgentReplica, type HostCallOps } from '../host-calls.js';
 import { newToken } from '../keys.js';
+import { agentElsewhere } from '../reach-host.js';
 import { authorizeInstance, type Principal } from '../principal.js';
 
 export const DEFAULT_LOG_TAIL = 1000;
@@ -28,11 +29,12 @@ export async function requestLogs(
     await ctx.store.putResult(token, await readLogs(host, args), ctx.clock.now() + ctx.settings.resultTtlMs);
     return { token };
   }
-  // Its agent may talk to another replica on the same database: that one reads the logs (host-calls.ts).
-  const m = ctx.store.name === 'postgres' ? await ctx.store.getMachine(inst.machineId, ctx.clock.now()) : undefined;
-  if (m?.online !== true)
+  // Its agent may talk to another replica on the same database: that one reads the logs and keeps them
+  // as the result (host-calls.ts), instead of sending them here to be stored again.
+  if (!(await agentElsewhere(ctx, inst.machineId)))
     throw new GantryError('HOST_UNAVAILABLE', `The host of instance ${id} is not connected; logs cannot be read now.`, { machineId: inst.machineId });
-  return { token: await callViaAgentReplica(ctx, inst.machineId, 'logs', args) };
+  const { token } = await callViaAgentReplica(ctx, inst.machineId, 'logs', args, ctx.settings.agentCallTimeoutMs + 1_000);
+  return { token };
 }
 
 interface LogArgs {
@@ -66,7 +68,8 @@ export const LOG_HOST_CALLS: HostCallOps = {
 };
 
 export async function fetchResult(ctx: ControlContext, token: string): Promise<string> {
-  const content = await ctx.store.getResult(token, ctx.clock.now());
+  // A token with a dot names a replica's answer to another (host-calls.ts), never a result URL.
+  const content = token.includes('.') ? undefined : await ctx.store.getResult(token, ctx.clock.now());
   if (content === undefined) throw new GantryError('RESULT_NOT_FOUND', 'This result URL is unknown or has expired; request the logs again.');
   return content;
 }

@@ -1,11 +1,13 @@
 import { bootstrapPhase, type BootstrapPhase } from '../../domain/serverless/bootstrap-phase.js';
 import type { ControlContext } from '../context.js';
-import { reachHost } from '../reach-host.js';
+import { hostsReached, type ReachedHost } from '../reach-host.js';
 import { runsBootstrap } from './code-worker.js';
 import type { WorkerInfo } from './workers.js';
 
 /** Output lines read to find a loading worker's bootstrap phase: the worker library's reports are long. */
 const TAIL_LINES = 200;
+/** How long a listing waits for a phase read through another replica (best effort: null past it). */
+const VIA_REPLICA_MS = 2_000;
 
 /** A worker as listed, with its bootstrap phase when it runs Vast's bootstrap (a code deployment's worker). */
 export type ListedWorker = WorkerInfo & { readonly bootstrapPhase?: BootstrapPhase | null };
@@ -16,23 +18,23 @@ export type ListedWorker = WorkerInfo & { readonly bootstrapPhase?: BootstrapPha
  * leaves it null instead of holding the listing. Other workers are as they were.
  */
 export async function withBootstrapPhases(ctx: ControlContext, workers: readonly WorkerInfo[]): Promise<ListedWorker[]> {
+  const reach = hostsReached(ctx);
   return Promise.all(
     workers.map(async (w): Promise<ListedWorker> => {
       if (!runsBootstrap(w.instance)) return w;
       if (w.phase === 'ready') return { ...w, bootstrapPhase: 'ready' };
       if (w.instance.status !== 'running') return { ...w, bootstrapPhase: null };
-      const output = await tail(ctx, w);
+      const output = await tail(ctx, w, await reach(w.instance.machineId).catch(() => undefined));
       return { ...w, bootstrapPhase: output === null ? null : bootstrapPhase(output) };
     }),
   );
 }
 
-async function tail(ctx: ControlContext, w: WorkerInfo): Promise<string | null> {
-  const host = await reachHost(ctx, w.instance.machineId).catch(() => undefined);
+async function tail(ctx: ControlContext, w: WorkerInfo, host: ReachedHost | undefined): Promise<string | null> {
   if (host === undefined) return null;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ctx.settings.agentCallTimeoutMs);
+    timer = setTimeout(() => resolve(null), host.viaReplica ? Math.min(VIA_REPLICA_MS, ctx.settings.agentCallTimeoutMs) : ctx.settings.agentCallTimeoutMs);
   });
   try {
     return await Promise.race([host.logs(w.instance.id, TAIL_LINES), late]);

@@ -31,19 +31,17 @@ export async function workerLogs(
   if (!Number.isInteger(n) || n < 0 || n > MAX_LOG_TAIL)
     throw new GantryError('INVALID_ARGUMENT', `tail must be an integer from 0 to ${MAX_LOG_TAIL}.`, { field: 'tail' });
   const workers = (await workersOf(ctx, endpointId)).filter((w) => wg === null || w.instance.workergroupId === wg.id);
-  const out: WorkerLog[] = [];
   const reach = hostsReached(ctx);
-  for (const w of workers) {
-    const host = await reach(w.instance.machineId);
-    if (host === undefined) {
-      out.push({ workerId: w.instance.id, text: null, error: `the host of worker ${w.instance.id} is not connected` });
-      continue;
-    }
-    const log = await host.logs(w.instance.id, n).then(
-      (text) => ({ text, error: null }),
-      (err: unknown) => ({ text: null, error: err instanceof Error ? err.message : String(err) }),
-    );
-    out.push({ workerId: w.instance.id, ...log });
-  }
-  return out;
+  // All at once: a host whose replica does not answer costs one bound, not one per worker.
+  return Promise.all(
+    workers.map(async (w): Promise<WorkerLog> => {
+      const workerId = w.instance.id;
+      const host = await reach(w.instance.machineId);
+      if (host === undefined) return { workerId, text: null, error: `the host of worker ${workerId} is not connected` };
+      return host.logs(workerId, n).then(
+        (text) => ({ workerId, text, error: null }),
+        (err: unknown) => ({ workerId, text: null, error: err instanceof Error ? err.message : String(err) }),
+      );
+    }),
+  );
 }

@@ -1,4 +1,4 @@
-import { GantryError } from '../../domain/errors.js';
+import { GantryError, isGantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { reachHost } from '../reach-host.js';
 import { authorizeInstance, type Principal } from '../principal.js';
@@ -52,6 +52,8 @@ export async function takeSnapshot(ctx: ControlContext, p: Principal, id: number
   try {
     result = await host.storage({ kind: 'snapshot', instanceId: id, accountId: inst.accountId, ref, pause: r.pause, exclude });
   } catch (err) {
+    // The host out of reach, or slower than the step's bound: worth trying again, unlike a snapshot it refused.
+    if (isGantryError(err) && (err.code === 'HOST_UNAVAILABLE' || err.code === 'STEP_TIMEOUT')) throw err;
     throw new GantryError(
       'SNAPSHOT_UNAVAILABLE',
       `Instance ${id} could not be snapshotted on machine ${inst.machineId}: ${err instanceof Error ? err.message : String(err)}`,

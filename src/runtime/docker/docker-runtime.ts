@@ -220,18 +220,25 @@ export class DockerRuntime implements Runtime {
   }
 
   async stop(id: number, o: StopOptions): Promise<Observation> {
-    const c = this.#docker.getContainer(this.#name(id));
     const t = Math.max(1, Math.ceil(o.graceMs / 1000));
-    // Beside the instance's own container, any other labelled as it (looked up meanwhile, not after).
-    const others = stopOthersLabelled(this.#docker, this.#runtimeId, id, this.#name(id), t);
+    // Any other container labelled as the instance too, meanwhile; settled (never a stray rejection), told after our own stop.
+    const others = stopOthersLabelled(this.#docker, this.#runtimeId, id, this.#name(id), t).then(
+      () => null,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    );
+    const own = await this.#stopOwn(id, t);
+    const failed = await others;
+    if (failed !== null) throw failed;
+    return own;
+  }
+
+  async #stopOwn(id: number, t: number): Promise<Observation> {
     try {
       // The engine sends SIGTERM, waits t seconds, then SIGKILL.
-      await c.stop({ t });
+      await this.#docker.getContainer(this.#name(id)).stop({ t });
     } catch (err) {
       const sc = statusOf(err);
       if (sc !== 304 && sc !== 404) throw err; // 304: already stopped
-    } finally {
-      await others;
     }
     const deadline = Date.now() + this.#o.killWaitMs;
     // The engine answers once the container stopped: the first look almost always finds it so; back off to pollMs.

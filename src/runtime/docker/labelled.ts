@@ -4,6 +4,9 @@ import type Docker from 'dockerode';
 export const LABEL_RUNTIME = 'gantry.runtime-id';
 export const LABEL_INSTANCE = 'gantry.instance-id';
 
+/** Container states with no process to stop. */
+const AT_REST: ReadonlySet<string> = new Set(['created', 'exited', 'dead', 'removing']);
+
 const statusOf = (e: unknown): number | undefined => (e as { statusCode?: number } | null)?.statusCode;
 
 /** The containers labelled as one instance of this runtime, whatever their name (one made by hand, or left under an older name). */
@@ -18,7 +21,8 @@ export async function labelledAs(docker: Docker, runtimeId: string, id: number):
  * runtime stops itself), each as `docker stop -t` does: none keeps running, and billing, after a stop.
  */
 export async function stopOthersLabelled(docker: Docker, runtimeId: string, id: number, name: string, t: number): Promise<void> {
-  const others = (await labelledAs(docker, runtimeId, id)).filter((c) => c.State === 'running' && !c.Names.includes(`/${name}`));
+  // Paused and restarting ones too: whatever is not at rest.
+  const others = (await labelledAs(docker, runtimeId, id)).filter((c) => !AT_REST.has(c.State) && !c.Names.includes(`/${name}`));
   await Promise.all(
     others.map((c) =>
       docker

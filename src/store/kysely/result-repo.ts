@@ -30,6 +30,13 @@ export class ResultRepo extends Repo {
       .map((r) => ({ token: r.token, machineId: r.machine_id, op: r.op, args: r.args, expiresAt: Number(r.expires_at) }));
   }
 
+  async takeResult(tokens: readonly string[], now: number): Promise<{ token: string; content: string } | undefined> {
+    if (tokens.length === 0) return undefined;
+    const rows = await this.db.deleteFrom('results').where('token', 'in', tokens).returning(['token', 'content', 'expires_at']).execute();
+    const live = rows.filter((r) => Number(r.expires_at) > now).sort((a, b) => tokens.indexOf(a.token) - tokens.indexOf(b.token));
+    return live[0] === undefined ? undefined : { token: live[0].token, content: live[0].content };
+  }
+
   async withdrawHostCall(token: string): Promise<boolean> {
     const r = await this.db.deleteFrom('host_calls').where('token', '=', token).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
