@@ -73,13 +73,19 @@ export async function stopMlDeployment(ctx: ControlContext, p: Principal, r: Sto
   let failed = 0;
   let rejected = 0;
   for (const d of picked) {
-    const out: StopOutcome = await stopDeploymentAndWait(
+    const out: StopOutcome | null = await stopDeploymentAndWait(
       ctx,
       p,
       d.view.deployment.id,
       { finishPendingWork: r.finishPendingWork, force: r.force, timeoutMs: r.drainTimeoutMs, rejectQueued: !r.finishPendingWork },
       { timeoutMs: r.timeoutMs, delete: true },
-    );
+    ).catch((err: unknown) => {
+      // Gone while this stop ran: a stop of the same deployment sent at the same time finished first, and its
+      // answer carries the counts. This one answers as a stop of a deployment already gone does (stopped).
+      if (err instanceof GantryError && (err.code === 'ENDPOINT_NOT_FOUND' || err.code === 'DEPLOYMENT_NOT_FOUND')) return null;
+      throw err;
+    });
+    if (out === null) continue;
     drained += out.drained;
     failed += out.failed;
     rejected += out.rejected;

@@ -41,7 +41,14 @@ export async function stopDeploymentAndWait(
 ): Promise<StopOutcome> {
   const d = await ownDeployment(ctx, p, typeof ref === 'number' ? { id: ref } : ref, 'serverless.write');
   const until = ctx.clock.now() + o.timeoutMs;
-  await changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, stopUnscheduled: true });
+  try {
+    await changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, stopUnscheduled: true });
+  } catch (err) {
+    // A stop-and-delete that another call (the same stop, sent twice at once) is already deleting: what this one
+    // asked for is under way, so it waits for the deletion as its own instead of refusing "being deleted".
+    if (o.delete !== true || !(err instanceof GantryError) || err.code !== 'ILLEGAL_TRANSITION' || !(await beingDeleted(ctx, d.endpointId))) throw err;
+    return awaitDeleted(ctx, p, d.uid, d.endpointId, { drained: 0, failed: 0, rejected: 0 }, until, o.timeoutMs);
+  }
   const got = await awaitEndpointStatus(ctx, p, d.endpointId, ['stopped', 'failed'], o.timeoutMs);
   if (got.timedOut) {
     throw new GantryError(
@@ -61,10 +68,28 @@ export async function stopDeploymentAndWait(
   const counts = { drained: ep.stopAnswered, failed: ep.stopFailed - ep.stopRejected, rejected: ep.stopRejected };
   if (o.delete !== true) return { ...counts, endpoint: ep };
   await deleteDeployment(ctx, p, { id: d.id }, { force: true, stopFirst: false });
-  const gone = await awaitEndpointStatus(ctx, p, d.endpointId, ['deleted'], Math.max(0, until - ctx.clock.now()));
+  return awaitDeleted(ctx, p, d.uid, d.endpointId, counts, until, o.timeoutMs);
+}
+
+async function beingDeleted(ctx: ControlContext, endpointId: number): Promise<boolean> {
+  const ep = await ctx.store.getEndpoint(endpointId);
+  return ep === undefined || ep.target === 'deleted';
+}
+
+/** Wait until the deleted deployment's endpoint is gone (its name free again). */
+async function awaitDeleted(
+  ctx: ControlContext,
+  p: Principal,
+  uid: string,
+  endpointId: number,
+  counts: Omit<StopOutcome, 'endpoint'>,
+  until: number,
+  timeoutMs: number,
+): Promise<StopOutcome> {
+  const gone = await awaitEndpointStatus(ctx, p, endpointId, ['deleted'], Math.max(0, until - ctx.clock.now()));
   if (gone.timedOut) {
-    throw new GantryError('STOP_TIMEOUT', `Deployment ${d.uid} stopped but was not deleted within ${o.timeoutMs / 1000}s; the delete goes on.`, {
-      deploymentId: d.uid,
+    throw new GantryError('STOP_TIMEOUT', `Deployment ${uid} stopped but was not deleted within ${timeoutMs / 1000}s; the delete goes on.`, {
+      deploymentId: uid,
       status: gone.endpoint.status,
     });
   }

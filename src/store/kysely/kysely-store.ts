@@ -279,12 +279,11 @@ export class KyselyStore implements Store {
     let placed = false;
     const written = await transact(this.db, async (trx) => {
       placed = false; // a body run again (see transact) starts afresh
-      const row = await trx
-        .selectFrom('instances')
-        .select(['machine_id', 'gpu_indices', 'offer_type', 'gpu_wait_since'])
-        .where('id', '=', id)
-        .where('generation', '=', expectedGeneration)
-        .executeTakeFirst();
+      // Locked (PostgreSQL): a second start waits, then finds the generation moved, not its own GPU rows taken.
+      let rq = trx.selectFrom('instances').select(['machine_id', 'gpu_indices', 'offer_type', 'gpu_wait_since']).where('id', '=', id);
+      rq = rq.where('generation', '=', expectedGeneration);
+      if (this.dialect.supportsSkipLocked) rq = rq.forNoKeyUpdate();
+      const row = await rq.executeTakeFirst();
       if (!row) return false;
       // A bid asks for any GPUs of its machine again and may have to wait (or outbid someone) for them.
       const bid = w.acquireGpus && row.offer_type === 'bid';

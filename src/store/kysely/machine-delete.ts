@@ -72,8 +72,12 @@ export async function deleteMachine(db: Kysely<Database>, id: number, now: numbe
 async function destroyWithMachine(trx: Transaction<Database>, id: number, now: number, note: string): Promise<void> {
   await trx
     .updateTable('instances')
-    .set({
+    // A new generation, observed at once: an intent read before this commit (a start, a stop) finds it moved and
+    // is decided again (refused: destroyed) instead of writing its target over the tombstone.
+    .set((eb) => ({
       target: 'deleted',
+      generation: eb('generation', '+', 1),
+      observed_generation: eb('generation', '+', 1),
       status: 'destroyed',
       status_msg: note,
       status_changed_at: now,
@@ -84,7 +88,7 @@ async function destroyWithMachine(trx: Transaction<Database>, id: number, now: n
       lease_owner: null,
       lease_token: null,
       lease_expires_at: null,
-    })
+    }))
     .where('id', '=', id)
     .execute();
   await syncMeters(trx, id, 'destroyed', now);
