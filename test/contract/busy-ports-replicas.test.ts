@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ControlPlane } from '../../src/control/control-plane.js';
-import type { KyselyStore } from '../../src/store/kysely/kysely-store.js';
-import { joinHost, replicaPlane } from '../helpers/replica.js';
+import { joinHost, replicaPair, type ReplicaPair } from '../helpers/replica.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -18,24 +14,15 @@ const RANGE = 36400;
  */
 for (const ts of TEST_STORES) {
   describe(`busy host ports across replicas (${ts.name})`, { skip: ts.skip }, () => {
-    let dir: string;
     let a: ControlPlane;
     let b: ControlPlane;
-    const stores: KyselyStore[] = [];
+    let pair: ReplicaPair;
 
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'gantry-busy-ports-'));
-      const location = await ts.fresh(dir);
-      a = await replicaPlane(ts, stores, location, dir, {});
-      b = await replicaPlane(ts, stores, location, dir, { machineCacheMs: 0 });
-      await a.bootstrapAdmin('admin-key');
+      pair = await replicaPair(ts, 'busy-ports', { machineCacheMs: 0 });
+      ({ a, b } = pair);
     });
-    after(async () => {
-      a.agents.close();
-      b.agents.close();
-      for (const s of stores) await s.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    after(() => pair.close());
 
     it('an instance made through a replica the agent does not talk to gets none of the ports the agent found taken', async () => {
       const admin = await a.authenticate('admin-key');

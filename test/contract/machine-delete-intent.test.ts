@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ControlPlane } from '../../src/control/control-plane.js';
-import type { KyselyStore } from '../../src/store/kysely/kysely-store.js';
-import { instanceRow, joinHost, replicaPlane } from '../helpers/replica.js';
+import { instanceRow, joinHost, replicaPair, type ReplicaPair } from '../helpers/replica.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /**
@@ -16,24 +12,15 @@ import { TEST_STORES } from '../helpers/stores.js';
  */
 for (const ts of TEST_STORES) {
   describe(`an intent read before a machine delete (${ts.name})`, { skip: ts.skip }, () => {
-    let dir: string;
     let a: ControlPlane;
     let b: ControlPlane;
-    const stores: KyselyStore[] = [];
+    let pair: ReplicaPair;
 
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'gantry-delete-intent-'));
-      const location = await ts.fresh(dir);
-      a = await replicaPlane(ts, stores, location, dir, {});
-      b = await replicaPlane(ts, stores, location, dir, { machineCacheMs: 0 });
-      await a.bootstrapAdmin('admin-key');
+      pair = await replicaPair(ts, 'delete-intent', { machineCacheMs: 0 });
+      ({ a, b } = pair);
     });
-    after(async () => {
-      a.agents.close();
-      b.agents.close();
-      for (const s of stores) await s.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    after(() => pair.close());
 
     it('finds the generation moved and is refused as destroyed', async () => {
       const admin = await a.authenticate('admin-key');

@@ -9,6 +9,7 @@ import { workloadBaseEnv } from '../../src/config/load.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { DockerRuntime, engineFor } from '../../src/runtime/docker/docker-runtime.js';
+import type Docker from 'dockerode';
 import { dockerSkip, testDockerHost, testImage } from '../helpers/docker.js';
 
 /** The runtime port's contract; each runtime adapter runs these bodies. */
@@ -176,36 +177,35 @@ for (const rc of RUNTIMES) {
       }
     });
 
-    it('destroy removes every container labelled as the instance, not only the one of its own name', { skip: !rc.name.startsWith('docker') }, async () => {
+    /** A running instance, and a second container labelled as it under another name (made by hand, or left by an older Gantry). */
+    async function withStray(): Promise<{ id: number; runtimeId: string; stray: Docker.Container; docker: Docker }> {
       const docker = engineFor(testDockerHost());
       const s = spec({ command: ['sleep', '300'], runtype: 'args' });
       await rt.start(s);
-      // Made by hand with the instance's labels under another name (or left by an older Gantry).
       const runtimeId = (await readFile(join(root, 'runtime-id'), 'utf8')).trim();
       const labels = { 'gantry.runtime-id': runtimeId, 'gantry.instance-id': String(s.instanceId) };
       const stray = await docker.createContainer({ Image: testImage(), Cmd: ['sleep', '300'], Labels: labels, name: `stray-${s.instanceId}-${Date.now()}` });
       await stray.start();
-      assert.deepEqual(await rt.destroy(s.instanceId, { graceMs: 200 }), { state: 'absent' });
+      return { id: s.instanceId, runtimeId, stray, docker };
+    }
+
+    it('destroy removes every container labelled as the instance, not only the one of its own name', { skip: !rc.name.startsWith('docker') }, async () => {
+      const { id, runtimeId, docker } = await withStray();
+      assert.deepEqual(await rt.destroy(id, { graceMs: 200 }), { state: 'absent' });
       const left = await docker.listContainers({ all: true, filters: { label: [`gantry.runtime-id=${runtimeId}`] } });
       assert.deepEqual(
-        left.filter((c) => c.Labels['gantry.instance-id'] === String(s.instanceId)).map((c) => c.Names),
+        left.filter((c) => c.Labels['gantry.instance-id'] === String(id)).map((c) => c.Names),
         [],
       );
     });
 
     it('stop stops every running container labelled as the instance, and keeps them', { skip: !rc.name.startsWith('docker') }, async () => {
-      const docker = engineFor(testDockerHost());
-      const s = spec({ command: ['sleep', '300'], runtype: 'args' });
-      await rt.start(s);
-      const runtimeId = (await readFile(join(root, 'runtime-id'), 'utf8')).trim();
-      const labels = { 'gantry.runtime-id': runtimeId, 'gantry.instance-id': String(s.instanceId) };
-      const stray = await docker.createContainer({ Image: testImage(), Cmd: ['sleep', '300'], Labels: labels, name: `stray-${s.instanceId}-${Date.now()}` });
+      const { id, stray } = await withStray();
       try {
-        await stray.start();
-        assert.deepEqual(await rt.stop(s.instanceId, { graceMs: 200 }), { state: 'absent' });
+        assert.deepEqual(await rt.stop(id, { graceMs: 200 }), { state: 'absent' });
         assert.equal((await stray.inspect()).State.Running, false, 'the other labelled container is stopped too');
       } finally {
-        await rt.destroy(s.instanceId, { graceMs: 200 }); // removes the stray too
+        await rt.destroy(id, { graceMs: 200 }); // removes the stray too
         await stray.remove({ force: true }).catch(() => undefined);
       }
     });

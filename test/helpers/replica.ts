@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { ControlPlane } from '../../src/control/control-plane.js';
 import type { Welcome } from '../../src/control/hosts/agent-hub.js';
@@ -80,4 +83,30 @@ export async function instanceRow(cp: ControlPlane, accountId: number, machineId
     now: Date.now(),
   });
   return (await cp.ctx.store.createInstance(r)).id;
+}
+
+/** Replicas A and B on one fresh database of the test store, in a temporary dir; the admin key bootstrapped on A. */
+export interface ReplicaPair {
+  readonly a: ControlPlane;
+  readonly b: ControlPlane;
+  close(): Promise<void>;
+}
+
+export async function replicaPair(ts: TestStore, name: string, flagsB: Record<string, unknown>): Promise<ReplicaPair> {
+  const dir = await mkdtemp(join(tmpdir(), `gantry-${name}-`));
+  const stores: KyselyStore[] = [];
+  const location = await ts.fresh(dir);
+  const a = await replicaPlane(ts, stores, location, dir, {});
+  const b = await replicaPlane(ts, stores, location, dir, flagsB);
+  await a.bootstrapAdmin('admin-key');
+  return {
+    a,
+    b,
+    close: async () => {
+      a.agents.close();
+      b.agents.close();
+      for (const s of stores) await s.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
