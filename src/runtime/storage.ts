@@ -36,6 +36,14 @@ export function snapshotDirOf(instancesRoot: string, accountId: number): string 
   return join(dirname(instancesRoot), 'snapshots', `a${accountId}`);
 }
 
+/**
+ * Docker snapshots of one account: images under `gantry-snapshot/a<account>/` in the host's engine, which every
+ * account renting on the host shares; that account's `--image NAME` runs its `gantry-snapshot/a<account>/NAME`.
+ */
+export function accountSnapshotPrefix(accountId: number): string {
+  return `gantry-snapshot/a${accountId}/`;
+}
+
 /** A file name for an image reference (`me/app:v1` → `me_app_v1`): letters, digits, `.`, `_`, `-` only. */
 export function snapshotFileName(ref: string): string {
   return ref.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_') + '.tar';

@@ -13,6 +13,8 @@ import { TEST_STORES } from '../helpers/stores.js';
  */
 const ts = TEST_STORES.find((s) => s.name === 'sqlite');
 const SNAP = 'gantry-test/volume-snap:v1';
+/** Where the admin's (account 1) snapshot of that name lands: the account's own namespace of the host's engine. */
+const SNAP_IMAGE = `gantry-snapshot/a1/${SNAP}`;
 
 async function until<T>(f: () => Promise<T | null>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
@@ -32,7 +34,7 @@ describe('volumes and snapshots on the docker runtime (Podman)', { skip: dockerS
   });
   after(async () => {
     await engineFor(testDockerHost())
-      .getImage(SNAP)
+      .getImage(SNAP_IMAGE)
       .remove({ force: true })
       .catch(() => undefined);
     await g?.dispose();
@@ -62,10 +64,11 @@ describe('volumes and snapshots on the docker runtime (Podman)', { skip: dockerS
     assert.equal(text, 'from-container\n');
     const snap = await g.api('POST', `/api/v0/instances/take_snapshot/${id}/`, { personal_repo: SNAP, container_registry: 'docker.io', pause: 'true' });
     assert.equal(snap.status, 200, snap.text);
-    assert.equal(snap.body.image, SNAP);
+    assert.equal(snap.body.image, SNAP_IMAGE);
     assert.match(snap.body.msg as string, /Not pushed/);
-    assert.ok(await engineFor(testDockerHost()).getImage(SNAP).inspect());
+    assert.ok(await engineFor(testDockerHost()).getImage(SNAP_IMAGE).inspect());
 
+    // As on Vast: the name given to the snapshot is the image of the next instance (its account's snapshot runs).
     const next = await g.api('PUT', `/api/v0/asks/${machineId * 1000 + 1}/`, {
       image: SNAP,
       onstart: 'cat /baked.txt > /workspace/out.tmp && mv /workspace/out.tmp /workspace/out.txt; sleep 300',

@@ -35,6 +35,8 @@ export async function createUser(ctx: ControlContext, p: Principal, r: NewUserRe
   const email = r.email ?? `${r.username}@localhost`;
   if (!EMAIL.test(email)) throw new GantryError('INVALID_EMAIL', `"${email}" is not an email address.`, { field: 'email' });
   if (!Number.isFinite(r.credit) || r.credit < 0) throw new GantryError('INVALID_ARGUMENT', 'credit must be a number ≥ 0.');
+  // Credit for the new account moves money (from the parent's balance, or minted by an admin): a transfer, so billing_write as well.
+  if (r.credit > 0) authorize(p, 'billing.write');
   if (await ctx.store.findAccountByEmail(email)) throw new GantryError('USER_EXISTS', `An account with the email ${email} exists already.`, { field: 'email' });
   const now = ctx.clock.now();
   const apiKey = newApiKey();

@@ -10,6 +10,7 @@ import { authorize, type Principal } from '../principal.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import { hostAccepts } from '../../domain/machine/machine.js';
 import { volumeForCreate } from '../volumes/volumes.js';
+import { checkSnapshotImage } from '../volumes/snapshot.js';
 
 export interface CreatedInstance {
   readonly instance: InstanceRecord;
@@ -30,6 +31,8 @@ export async function createInstance(
   authorize(p, 'instance.create');
   // A user's env may not set what Gantry or the runtime sets; workers' env comes from templates Gantry built.
   if (worker === undefined) refuseReservedNames(r.env.env);
+  // A host's engine is shared: another account's snapshot image is not this caller's to run.
+  await checkSnapshotImage(ctx, p, r.image);
   await requireCredit(ctx, p);
   const { machineId, numGpus: size } = decodeOfferId(r.offerId);
   const m = await ctx.store.getMachine(machineId, ctx.clock.now());

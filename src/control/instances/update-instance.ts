@@ -4,6 +4,7 @@ import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { ControlContext } from '../context.js';
 import { authorizeInstance, type Principal } from '../principal.js';
 import { changeInstance } from './change-instance.js';
+import { checkSnapshotImage } from '../volumes/snapshot.js';
 
 /**
  * Recreate an instance's workload from a new or edited template (Vast's `update instance`): the new
@@ -20,6 +21,7 @@ export async function updateInstanceWorkload(
   const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
   const r = build(inst);
   refuseReservedNames(r.env.env);
+  await checkSnapshotImage(ctx, p, r.image);
   const { runtype } = validateCreate({ ...r, diskGb: inst.diskGb }, Number.POSITIVE_INFINITY);
   await ctx.store.setInstanceWorkload(id, {
     image: r.image,

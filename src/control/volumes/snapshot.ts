@@ -1,12 +1,13 @@
 import { GantryError, isGantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { reachHost } from '../reach-host.js';
+import { accountSnapshotPrefix } from '../../runtime/storage.js';
 import { authorizeInstance, type Principal } from '../principal.js';
 
 export interface SnapshotRequest {
   /** The client's `--repo` (`name[:tag]`); null: `gantry-snapshot/instance-<id>`. */
   readonly repo: string | null;
-  /** The client's `--container_registry`; Docker Hub's names are left out of the reference, as docker does. */
+  /** The client's `--container_registry`; Docker Hub's names are left out of the reference, as docker does (see snapshotRef). */
   readonly registry: string | null;
   readonly pause: boolean;
 }
@@ -23,16 +24,63 @@ export interface SnapshotTaken {
 
 const REF = /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
 
-/** The image reference a snapshot gets: the registry (unless Docker Hub's) before the repository. */
-export function snapshotRef(r: SnapshotRequest, instanceId: number): string {
-  const repo = r.repo === null || r.repo === '' ? `gantry-snapshot/instance-${instanceId}` : r.repo;
+/** Where snapshots' images live in a host's engine: one namespace per account (custom names) or per instance (the default name). */
+const SNAPSHOTS = 'gantry-snapshot';
+
+/**
+ * The image reference a snapshot gets. The default is `gantry-snapshot/instance-<id>`. On a host whose
+ * snapshots are images of an engine every renting account shares (`shared`: the docker runtime), a `--repo`
+ * never names an image as it is, which would let one account replace an image another runs (`ubuntu:22.04`,
+ * or the other's snapshot): it goes under the account's own `gantry-snapshot/a<account>/` (the registry is left
+ * out: nothing is pushed), where that account's `--image NAME` finds it (docker-storage.ts `imageToRun`). The
+ * process runtime keeps each account's snapshots apart already: the name is kept.
+ */
+export function snapshotRef(r: SnapshotRequest, instanceId: number, o: { readonly accountId: number; readonly shared: boolean }): string {
+  const own = accountSnapshotPrefix(o.accountId);
+  const given = r.repo === null || r.repo === '' ? null : r.repo;
   const reg = r.registry === null || r.registry === '' || /^(docker\.io|index\.docker\.io|registry-1\.docker\.io)$/.test(r.registry) ? null : r.registry;
-  const ref = reg === null ? repo : `${reg.replace(/\/+$/, '')}/${repo}`;
-  if (!REF.test(ref) || ref.length > 255)
-    throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(ref.slice(0, 80))} is not an image reference (lowercase name[:tag]).`, {
+  const repo =
+    given === null
+      ? `${SNAPSHOTS}/instance-${instanceId}`
+      : !o.shared
+        ? reg === null
+          ? given
+          : `${reg.replace(/\/+$/, '')}/${given}`
+        : given.startsWith(own)
+          ? given
+          : `${own}${given}`;
+  if (!REF.test(repo) || repo.length > 255)
+    throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(repo.slice(0, 80))} is not an image reference (lowercase name[:tag]).`, {
       field: 'personal_repo',
     });
-  return ref;
+  return repo;
+}
+
+/** Which snapshot an image names, as an engine resolves it (Podman's `localhost/`, Docker Hub's host left out); null: not a snapshot's name. */
+export function snapshotOwnerOf(image: string): { readonly accountId: number } | { readonly instanceId: number } | null {
+  const name = image.trim().replace(/^(localhost|docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '');
+  if (!name.startsWith(`${SNAPSHOTS}/`)) return null;
+  const m = /^gantry-snapshot\/(?:a(\d+)\/|instance-(\d+)(?:[:@]|$))/.exec(name);
+  if (m?.[1] !== undefined) return { accountId: Number(m[1]) };
+  if (m?.[2] !== undefined) return { instanceId: Number(m[2]) };
+  // Any other name in the snapshots' namespace is no account's: refused to everyone but admins.
+  return { accountId: 0 };
+}
+
+/**
+ * An image a create or an update may run: a snapshot image only of the caller's own account (an admin's: any).
+ * Another account's snapshot, taken or not, is refused alike, so the answer does not tell whether it exists.
+ */
+export async function checkSnapshotImage(ctx: ControlContext, p: Principal, image: string): Promise<void> {
+  const owner = snapshotOwnerOf(image);
+  if (owner === null || p.isAdmin) return;
+  const accountId = 'accountId' in owner ? owner.accountId : (await ctx.store.getInstance(owner.instanceId))?.accountId;
+  if (accountId !== p.accountId)
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `Image ${JSON.stringify(image.slice(0, 120))} names no snapshot of this account; snapshots run only for the account that took them.`,
+      { field: 'image' },
+    );
 }
 
 /**
@@ -43,7 +91,8 @@ export function snapshotRef(r: SnapshotRequest, instanceId: number): string {
  */
 export async function takeSnapshot(ctx: ControlContext, p: Principal, id: number, r: SnapshotRequest): Promise<SnapshotTaken> {
   const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
-  const ref = snapshotRef(r, id);
+  const machine = await ctx.store.getMachine(inst.machineId, ctx.clock.now());
+  const ref = snapshotRef(r, id, { accountId: inst.accountId, shared: machine?.runtime !== 'process' });
   const host = await reachHost(ctx, inst.machineId);
   if (host === undefined)
     throw new GantryError('HOST_UNAVAILABLE', `Machine ${inst.machineId} is not connected; a snapshot needs its host.`, { machineId: inst.machineId });

@@ -8,8 +8,8 @@ import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions,
 import { containerExec } from './docker-exec.js';
 import { demuxLogs, demuxStampedLogs, pullProgressText, type PullEvent } from './engine-streams.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
-import { dockerStorage } from './docker-storage.js';
-import { LABEL_INSTANCE, LABEL_RUNTIME, removeLabelled, stopOthersLabelled } from './labelled.js';
+import { dockerStorage, imageToRun } from './docker-storage.js';
+import { LABEL_INSTANCE, LABEL_RUNTIME, removeLabelled, statusOf, stopOthersLabelled } from './labelled.js';
 import { containerPath, ensureVolumeDir, volumeRootOf, type StorageCommand } from '../storage.js';
 
 export interface DockerRuntimeOptions {
@@ -32,16 +32,14 @@ export function engineFor(dockerHost: string | null): Docker {
   return new Docker({ host: u.hostname, port: Number(u.port === '' ? 2375 : u.port), protocol: 'http' });
 }
 
-const statusOf = (e: unknown): number | undefined => (e as { statusCode?: number } | null)?.statusCode;
+/** Tries of a container inspect that the engine answered with a passing 500. */
+const INSPECT_ATTEMPTS = 4;
 
 /**
  * Runs each instance as a container through the Docker Engine API (Docker, or Podman's compatible
  * service). Containers carry labels (runtime id, instance id) and a fixed name, so a restarted agent
  * finds and adopts them. A stop keeps the container (its filesystem) and the disk; destroy removes both.
  */
-/** Tries of a container inspect that the engine answered with a passing 500. */
-const INSPECT_ATTEMPTS = 4;
-
 export class DockerRuntime implements Runtime {
   readonly name = 'docker';
   readonly imageNotice = null;
@@ -126,7 +124,8 @@ export class DockerRuntime implements Runtime {
     await this.#docker.getContainer(this.#name(id)).start();
   }
 
-  async #create(spec: WorkloadSpec): Promise<void> {
+  async #create(asked: WorkloadSpec): Promise<void> {
+    const spec = { ...asked, image: await imageToRun(this.#docker, asked) };
     await this.#ensureImage(spec);
     const { disk, meta } = this.#dir(spec.instanceId);
     const env: Record<string, string> = { ...spec.env, GANTRY_RUNTYPE: spec.runtype };

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
-import { cloneVolumeDir, deleteVolumeDir, listVolumeDirs, type SnapshotResult, type StorageCommand } from '../storage.js';
+import type { WorkloadSpec } from '../runtime.js';
+import { accountSnapshotPrefix, cloneVolumeDir, deleteVolumeDir, listVolumeDirs, type SnapshotResult, type StorageCommand } from '../storage.js';
 
 /** `me/app:v1` → repo `me/app`, tag `v1`; no tag → `latest` (a port in a registry host is not a tag). */
 export function splitRef(ref: string): { repo: string; tag: string } {
@@ -7,6 +8,23 @@ export function splitRef(ref: string): { repo: string; tag: string } {
   const colon = ref.lastIndexOf(':');
   if (colon > slash) return { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) };
   return { repo: ref, tag: 'latest' };
+}
+
+/**
+ * The image a workload runs: the account's own snapshot of that name when the engine has one (`take snapshot
+ * --repo me/app:v1`, then `--image me/app:v1`, as on Vast), else the image as named.
+ */
+export async function imageToRun(docker: Docker, spec: Pick<WorkloadSpec, 'image' | 'accountId'>): Promise<string> {
+  if (spec.accountId === undefined || spec.image.startsWith('gantry-snapshot/')) return spec.image;
+  const own = accountSnapshotPrefix(spec.accountId) + spec.image;
+  const found = await docker
+    .getImage(own)
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
+  return found ? own : spec.image;
 }
 
 /** Volume folders (shared with the process runtime's layout) and snapshots as image commits. */

@@ -7,7 +7,8 @@ export const LABEL_INSTANCE = 'gantry.instance-id';
 /** Container states with no process to stop. */
 const AT_REST: ReadonlySet<string> = new Set(['created', 'exited', 'dead', 'removing']);
 
-const statusOf = (e: unknown): number | undefined => (e as { statusCode?: number } | null)?.statusCode;
+/** The HTTP status of an Engine API error (404: no such container, 304: already stopped). */
+export const statusOf = (e: unknown): number | undefined => (e as { statusCode?: number } | null)?.statusCode;
 
 /** The containers labelled as one instance of this runtime, whatever their name (one made by hand, or left under an older name). */
 export async function labelledAs(docker: Docker, runtimeId: string, id: number): Promise<Docker.ContainerInfo[]> {
