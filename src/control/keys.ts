@@ -1,4 +1,4 @@
-import { createHmac, hash, randomBytes } from 'node:crypto';
+import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Keys are stored as SHA-256 hashes only; the plain key is shown once. */
 export function hashKey(key: string): string {
@@ -21,6 +21,13 @@ export function instanceKey(secret: string, instanceId: number): string {
 /** A serverless worker's MASTER_TOKEN: it authenticates the worker's own /worker_status/ reports. */
 export function workerToken(secret: string, instanceId: number): string {
   return 'gwt_' + createHmac('sha256', secret).update(`worker:${instanceId}`).digest('base64url').slice(0, 40);
+}
+
+/** Whether a worker's token is its own, compared in constant time (how long a refusal takes tells nothing of the token). */
+export function isWorkerToken(secret: string, instanceId: number, token: string): boolean {
+  const want = Buffer.from(workerToken(secret, instanceId));
+  const got = Buffer.from(token);
+  return got.length === want.length && timingSafeEqual(got, want);
 }
 
 /**

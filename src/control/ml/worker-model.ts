@@ -1,7 +1,7 @@
 import { GantryError } from '../../domain/errors.js';
 import type { TrainedModelRecord } from '../../domain/ml/records.js';
 import type { ControlContext } from '../context.js';
-import { modelGrant, workerToken } from '../keys.js';
+import { isWorkerToken, modelGrant } from '../keys.js';
 import { definitionChunks, modelNotFound } from './models.js';
 
 /** The instance env variable that names the model an inference worker serves (set in its workergroup's template). */
@@ -19,7 +19,7 @@ export interface WorkerCredentials {
 /** The worker's model, checked as /worker_status/ checks a report: a live worker instance with its own token. */
 async function workerModelRecord(ctx: ControlContext, c: WorkerCredentials): Promise<TrainedModelRecord> {
   const inst = Number.isSafeInteger(c.instanceId) ? await ctx.store.getInstance(c.instanceId) : undefined;
-  if (!inst || inst.endpointId === null || inst.status === 'destroyed' || c.token !== workerToken(ctx.secret, inst.id)) {
+  if (!inst || inst.endpointId === null || inst.status === 'destroyed' || !isWorkerToken(ctx.secret, inst.id, c.token)) {
     throw new GantryError('UNAUTHENTICATED', 'Unknown worker or wrong token: send x-gantry-worker-id (CONTAINER_ID) and x-gantry-worker-token (MASTER_TOKEN).');
   }
   const modelId = inst.env[MODEL_ENV];

@@ -3,7 +3,7 @@ import type { InstanceAction } from '../../domain/instance/intent.js';
 import { notReadyReason, workerPhase, type WorkerPhase } from '../../domain/serverless/workers.js';
 import { changeInstance } from '../instances/change-instance.js';
 import type { ControlContext } from '../context.js';
-import { workerToken } from '../keys.js';
+import { isWorkerToken } from '../keys.js';
 import { systemPrincipal, type Principal } from '../principal.js';
 import type { EndpointRecord, WorkerReport } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
@@ -99,7 +99,7 @@ export type WorkerStatusInput = Omit<WorkerReport, 'instanceId' | 'reportedAt'> 
 /** The live worker instance a report comes from, proven by its MASTER_TOKEN. */
 async function reportingWorker(ctx: ControlContext, id: number, mtoken: string): Promise<InstanceRecord & { readonly endpointId: number }> {
   const inst = await ctx.store.getInstance(id);
-  if (!inst || inst.endpointId === null || inst.status === 'destroyed' || mtoken !== workerToken(ctx.secret, id)) {
+  if (!inst || inst.endpointId === null || inst.status === 'destroyed' || !isWorkerToken(ctx.secret, id, mtoken)) {
     throw new GantryError('UNAUTHENTICATED', 'Unknown worker or wrong mtoken: send the CONTAINER_ID and MASTER_TOKEN this worker was started with.');
   }
   return { ...inst, endpointId: inst.endpointId };
