@@ -150,6 +150,28 @@ for (const ts of TEST_STORES)
       }
     });
 
+    it("tells a key limited to one deployment of that deployment's changes: its limit names the deployment's id, not its endpoint's", async () => {
+      // An endpoint of its own first, so that the deployment's id and its endpoint's differ.
+      const spacer = await g.api('POST', '/api/v0/endptjobs/', { endpoint_name: 'spacer', min_load: 0, cold_workers: 0, min_workers: 0, max_workers: 0 });
+      assert.equal(spacer.status, 200, spacer.text);
+      const d = await createDeployment(g, 'limited-push', { min_load: 0, max_workers: 1 });
+      assert.notEqual(d.id, d.endpointId);
+      const k = await g.api('POST', '/api/v0/auth/apikeys/', {
+        name: 'one deployment',
+        permissions: { api: { misc: { only: { constraints: { id: { eq: d.id } } } } } },
+      });
+      assert.equal(k.status, 200, k.text);
+      assert.equal((await detail(d.id, k.body.key as string)).status, 200, 'REST reads it by its own id');
+      const s = await openEvents(g.url, k.body.key as string);
+      try {
+        await s.waitFor((e) => e.event === 'hello', 5000, 'hello');
+        assert.equal((await g.api('POST', `/console/api/deployments/${d.id}/stop`, { drain: false, force: true })).status, 200);
+        await s.waitFor((e) => e.event === 'deployment' && e.data.id === d.endpointId, 20_000, 'its own deployment pushed');
+      } finally {
+        s.close();
+      }
+    });
+
     it('answers bad input with 400 in the console shape', async () => {
       const bad: [string, string, unknown?][] = [
         ['GET', '/console/api/series?name=nope'],

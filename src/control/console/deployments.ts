@@ -108,20 +108,23 @@ async function after(ctx: ControlContext, p: Principal, id: number, r: EndpointC
 
 /**
  * The deployment of an endpoint as its owner sees it, for the push channel (the store's `endpoint`
- * change names the endpoint): undefined when no deployment owns it; `deployment` null once it is deleted.
+ * change names the endpoint): undefined when no deployment owns it; `deployment` null once it is deleted;
+ * `deploymentId` the deployment's own id (what a key's limits name), null once the deployment record is gone.
  */
 export async function deploymentOfEndpoint(
   ctx: ControlContext,
   endpointId: number,
-): Promise<{ accountId: number; deployment: ConsoleDeployment | null } | undefined> {
+): Promise<{ accountId: number; deploymentId: number | null; deployment: ConsoleDeployment | null } | undefined> {
   const d = await ctx.store.findDeploymentByEndpoint(endpointId);
   const ep = await ctx.store.getEndpoint(endpointId);
   if (d === undefined) {
     // The pass that finishes a delete marks the deployment deleted before it records the endpoint's
     // `deleted` status, so that last change finds no deployment: its owner is still told it is gone.
-    return ep !== undefined && (ep.status === 'deleted' || ep.target === 'deleted') ? { accountId: ep.accountId, deployment: null } : undefined;
+    return ep !== undefined && (ep.status === 'deleted' || ep.target === 'deleted')
+      ? { accountId: ep.accountId, deploymentId: null, deployment: null }
+      : undefined;
   }
-  if (ep === undefined || ep.status === 'deleted') return { accountId: d.accountId, deployment: null };
+  if (ep === undefined || ep.status === 'deleted') return { accountId: d.accountId, deploymentId: d.id, deployment: null };
   const owner = systemPrincipal(d.accountId, 'console');
-  return { accountId: d.accountId, deployment: await consoleDeployment(ctx, owner, d.id) };
+  return { accountId: d.accountId, deploymentId: d.id, deployment: await consoleDeployment(ctx, owner, d.id) };
 }

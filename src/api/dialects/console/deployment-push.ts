@@ -15,6 +15,11 @@ export const deploymentPush: PushSource = {
   load: async (control, endpointId) => {
     const d = await deploymentOfEndpoint(control.ctx, endpointId);
     if (d === undefined) return undefined;
-    return { accountId: d.accountId, row: d.deployment === null ? null : deploymentBody(d.deployment) };
+    // A key limited to some deployments is told of them by their own ids, as the REST routes check them.
+    return {
+      accountId: d.accountId,
+      row: d.deployment === null ? null : deploymentBody(d.deployment),
+      ...(d.deploymentId !== null && { authId: d.deploymentId }),
+    };
   },
 };

@@ -13,6 +13,8 @@ import { principal } from '../../edge/principal.js';
 export interface PushItem {
   readonly accountId: number;
   readonly row: unknown;
+  /** The id a key's limits are checked against, where the record's own id is not the event's (a deployment, told of by its endpoint). */
+  readonly authId?: number;
 }
 
 /**
@@ -215,7 +217,7 @@ function mayRead(p: Principal, source: PushSource, id: number, item: PushItem): 
   if (item.accountId !== p.accountId && !(source.adminSeesAll === true && p.isAdmin)) return false;
   if (p.scope === 'instance' && (source.action !== 'instance.read' || p.instanceId !== id)) return false;
   try {
-    authorize(p, source.action, id);
+    authorize(p, source.action, item.authId ?? id);
     return true;
   } catch {
     return false;
