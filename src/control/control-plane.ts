@@ -35,6 +35,7 @@ import * as machines from './fleet/manage-machines.js';
 import type { ListingRequest } from '../domain/machine/listing.js';
 import { fetchResult, LOG_HOST_CALLS, requestLogs } from './instances/request-logs.js';
 import { followHostCalls } from './host-calls.js';
+import { FailureLog } from './failure-log.js';
 import { LINK_HOST_CALLS } from './reach-host.js';
 import { cancelCopies, copyData, executeCommand, refuseCloudCopy } from './instances/instance-commands.js';
 import { searchOffers } from './fleet/search-offers.js';
@@ -96,6 +97,7 @@ export class ControlPlane {
     });
     // For as long as the store lives, like the principals: a listing that stopped following would go stale.
     instanceViews.follow(ctx.store);
+    const offerReads = new FailureLog(ctx.log, 'offers index: reading the fleet', ctx.clock);
     this.ctx = {
       ...ctx,
       principals,
@@ -105,7 +107,9 @@ export class ControlPlane {
       offers: new OffersIndex(ctx.store, ctx.clock, {
         seenSyncMs: ctx.settings.machineCacheMs,
         rebuildMs: ctx.settings.offersIndexRebuildMs,
-        onError: (err) => ctx.log.warn({ err }, 'offers index: reading changes failed; the next search reads the fleet again'),
+        // While the database is away: one line, then one a minute, then "works again" (failure-log.ts).
+        onError: (err) => offerReads.failed(err),
+        onRead: () => offerReads.succeeded(),
       }),
       // Intents reach this replica's loops through the change feed, and the other replicas' loops too.
       wake: (id) => ctx.store.changes.publish('instance', id ?? null),

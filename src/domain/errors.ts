@@ -146,6 +146,11 @@ export const ERROR_CODES = {
     doc: 'Other endpoints route to this one (route aliases); stop or delete them first, or stop with force=true.',
   },
   ENDPOINT_STOPPED: { kind: 'unavailable', retryable: true, doc: 'The endpoint is stopped or stopping and takes no new requests; start it first.' },
+  DATABASE_UNAVAILABLE: {
+    kind: 'unavailable',
+    retryable: true,
+    doc: 'The control plane cannot reach its database now (PostgreSQL stopped, restarting or cut off); try again shortly. A write cut off at its commit may have been applied: read before repeating it.',
+  },
   SHUTTING_DOWN: {
     kind: 'unavailable',
     retryable: true,

@@ -34,6 +34,7 @@ import { DataDirLock } from './data-dir-lock.js';
 import { GantryError, isGantryError } from '../domain/errors.js';
 import { upgradeStoredData } from './upgrade.js';
 import { postgresDialect } from '../store/dialects/postgres.js';
+import { isConnectionError } from '../store/dialects/pg-retry.js';
 import { sqliteDialect } from '../store/dialects/sqlite.js';
 import { KyselyStore } from '../store/kysely/kysely-store.js';
 import { FsBlobStore } from '../store/blobs/fs-blob-store.js';
@@ -106,13 +107,27 @@ function portInUse(c: Config): (err: unknown) => never {
 export function openStore(config: Config, log?: Logger): KyselyStore {
   const d =
     config.database !== null && /^postgres(ql)?:\/\//.test(config.database)
-      ? postgresDialect(config.database)
+      ? postgresDialect(config.database, { onConnectionError: (err) => log?.warn({ err }, 'database connection lost; the next statement opens another') })
       : sqliteDialect(config.database ?? join(config.dataDir, 'gantry.db'));
   return new KyselyStore(d, {
     machineOnlineWindowMs: config.machineOfflineMs,
     // Other replicas then see this one's changes at their next poll: worth a warning, not a stop.
     onFeedError: (err) => log?.warn({ err }, 'change notifications between replicas interrupted'),
   });
+}
+
+/**
+ * The first statement failed: the database is not there (stopped, wrong host or port) or refuses this URL's
+ * user, password or database. Said as one sentence that names the URL (password masked), not a driver's error.
+ */
+function cannotOpenDatabase(c: Config, err: unknown): unknown {
+  if (c.database === null || !/^postgres(ql)?:\/\//.test(c.database) || (err instanceof GantryError && err.code !== 'DATABASE_UNAVAILABLE')) return err;
+  const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+  const url = c.database.replace(/\/\/[^@]*@/, '//***@');
+  const text = `cannot open the database ${url} (${reason}); check that PostgreSQL runs there and that --database (GANTRY_DATABASE) names the right host, port, user, password and database.`;
+  return isConnectionError(err instanceof Error ? (err.cause ?? err) : err)
+    ? new GantryError('DATABASE_UNAVAILABLE', text, {}, { cause: err })
+    : new Error(text, { cause: err });
 }
 
 export async function startGantry(o: UpOptions): Promise<RunningGantry> {
@@ -126,7 +141,11 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const secret = c.secret ?? (await readOrCreate(join(c.dataDir, 'server.secret'), newSecret));
   const vault = new Vault(parseKeyFile(await readOrCreate(c.secretsKeyFile ?? join(c.dataDir, 'secrets.keys'), () => newKeyLine(Date.now()))));
   const store = openStore(c, log);
-  await store.migrate();
+  await store.migrate().catch(async (err: unknown) => {
+    await store.close().catch(() => undefined);
+    lock.releaseSync();
+    throw cannotOpenDatabase(c, err);
+  });
   await upgradeStoredData(store, log);
   let url = c.publicUrl ?? `http://${c.host}:${c.port}`;
   const metrics = new Metrics();

@@ -20,6 +20,8 @@ export interface OffersIndexOptions {
   /** How often the whole fleet is read again, as a safety net under the change feed. */
   readonly rebuildMs: number;
   readonly onError: (err: unknown) => void;
+  /** A read of the fleet worked (after failures: the database is back). */
+  readonly onRead?: () => void;
 }
 
 interface Held {
@@ -106,7 +108,8 @@ export class OffersIndex {
       feed.subscribe('instance-status', (c) => this.#hear(c, this.#dirtyInstances)),
     );
     const timers: NodeJS.Timeout[] = [];
-    if (this.#opts.seenSyncMs > 0) timers.push(setInterval(() => void this.#sweepSeen().catch(this.#opts.onError), this.#opts.seenSyncMs));
+    const sweepSeen = (): Promise<void> => this.#sweepSeen().then(() => this.#opts.onRead?.(), this.#opts.onError);
+    if (this.#opts.seenSyncMs > 0) timers.push(setInterval(() => void sweepSeen(), this.#opts.seenSyncMs));
     if (this.#opts.rebuildMs > 0) timers.push(setInterval(() => this.#hear({ topic: 'machine', id: null }, this.#dirtyMachines), this.#opts.rebuildMs));
     for (const t of timers) t.unref(); // a safety net never keeps the process alive
     this.#stops.push(() => timers.forEach(clearInterval));
@@ -153,6 +156,7 @@ export class OffersIndex {
           }
           this.#applied = upTo;
           this.#settle(upTo, null);
+          this.#opts.onRead?.();
         }
       } finally {
         this.#flushing = false;

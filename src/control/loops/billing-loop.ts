@@ -2,6 +2,7 @@ import { changeInstance } from '../instances/change-instance.js';
 import { systemPrincipal } from '../principal.js';
 import type { ControlContext } from '../context.js';
 import { IntervalPass } from './interval-pass.js';
+import { FailureLog } from '../failure-log.js';
 
 /**
  * Settles every open meter each billingIntervalMs (so balances and charge listings stay current; on a fleet
@@ -12,9 +13,11 @@ import { IntervalPass } from './interval-pass.js';
 export class BillingLoop {
   readonly #ctx: ControlContext;
   readonly #every: IntervalPass;
+  readonly #failures: FailureLog;
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
+    this.#failures = new FailureLog(ctx.log, 'billing pass', { now: () => ctx.clock.now() });
     this.#every = new IntervalPass(ctx.settings.billingIntervalMs, () => this.#pass(), ctx.settings.billingRestFactor);
   }
 
@@ -39,9 +42,10 @@ export class BillingLoop {
       await ctx.store.settleVolumeMeters(ctx.clock.now());
       for (const d of await ctx.store.instancesInDebt()) await this.#stopForCredit(d.instanceId, d.accountId, d.balance);
       timer({ outcome: 'ok' });
+      this.#failures.succeeded();
     } catch (err) {
       timer({ outcome: 'failed' });
-      ctx.log.error({ err }, 'billing pass failed');
+      this.#failures.failed(err);
     }
   }
 

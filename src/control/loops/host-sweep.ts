@@ -22,6 +22,9 @@ export interface SweepReport {
   orphans: number;
 }
 
+/** Whether a sweep claimed any host: one with none due asked the database nothing, so it shows neither that a failure goes on nor that it ended. */
+export const askedHosts = (r: SweepReport): boolean => r.hosts + r.failed > 0;
+
 /**
  * What the sweep saw of an instance it hands over: the workload as the host's listing showed it (`absent`
  * when not listed), when that listing was asked for, and the row it was compared with. The per-instance

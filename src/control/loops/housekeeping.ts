@@ -1,5 +1,6 @@
 import { HOST_OFFLINE } from '../../domain/instance/observed-record.js';
 import type { ControlContext } from '../context.js';
+import { FailureLog } from '../failure-log.js';
 
 /**
  * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, and samples
@@ -12,21 +13,18 @@ export class Housekeeping {
   #pass: Promise<void> = Promise.resolve();
   /** When this replica's loop began: hosts were silent to it only since then (it was down before). */
   #startedAt: number | null = null;
+  readonly #failures: FailureLog;
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
+    this.#failures = new FailureLog(ctx.log.child({ component: 'housekeeping' }), 'housekeeping', ctx.clock);
   }
 
   start(): void {
     if (this.#timer !== null) return;
     this.#startedAt = this.#ctx.clock.now();
     const tick = (): void => {
-      this.#pass = this.runOnce().then(
-        () => undefined,
-        (err: unknown) => {
-          this.#ctx.log.error({ err, component: 'housekeeping' }, 'housekeeping failed');
-        },
-      );
+      this.#pass = this.#failures.run(() => this.runOnce(), undefined);
     };
     tick();
     this.#timer = setInterval(tick, this.#ctx.settings.sweepIntervalMs);
@@ -49,6 +47,13 @@ export class Housekeeping {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     const since = now - ctx.settings.machineOfflineMs;
+    // The last pass failed (the database was gone): no heartbeat could be recorded meanwhile, by any replica, so
+    // hosts are silent to the database by its absence, not theirs. They get machineOfflineMs from the last
+    // pass that found it gone (checked first: the wait below must not hide that it is still gone).
+    if (this.#failures.failures > 0) {
+      this.#startedAt = now;
+      return;
+    }
     // Just started (after a restart, or a long outage of the control plane): agents have not had
     // machineOfflineMs to reach it yet, so a host is not called offline for the control plane's own absence.
     if (this.#startedAt !== null && this.#startedAt > since) return;

@@ -7,7 +7,8 @@ import { recordSwept, SWEPT_BATCH } from './swept-records.js';
 import type { ControlContext } from '../context.js';
 import { performStep } from './perform-step.js';
 import { LookFailures } from './look-failures.js';
-import { HostSweep, type SweepReport, type SweptLook } from './host-sweep.js';
+import { FailureLog } from '../failure-log.js';
+import { askedHosts, HostSweep, type SweepReport, type SweptLook } from './host-sweep.js';
 import { SweptLooks } from './swept-looks.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
@@ -50,6 +51,9 @@ export class InstanceReconciler {
   /** A sweep is asked for (a host connected, `wake()` without an id) or due by time. */
   #sweepAsked = true;
   #sweepAt = 0;
+  /** Claims and sweeps that fail (the database gone): logged once a minute, tried again after a doubling wait. */
+  readonly #claims: FailureLog;
+  readonly #sweeps: FailureLog;
   #swept = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
   /** Totals since start, for benches and tests: hosts swept, instances handed over, per-instance looks done (and of those, recorded from the sweep's observation). */
   readonly totals = { hostsSwept: 0, handedOver: 0, looked: 0, fromSweep: 0 };
@@ -58,6 +62,9 @@ export class InstanceReconciler {
     this.#ctx = ctx;
     this.#log = ctx.log.child({ component: 'instance-reconciler', owner: this.#owner });
     this.#sweep = new HostSweep(ctx, this.#owner, (id, look) => this.#handOver(id, look));
+    const o = { now: () => ctx.clock.now(), minMs: ctx.settings.reconcileIdleMs, maxMs: ctx.settings.reconcileRetryMaxMs };
+    this.#claims = new FailureLog(this.#log, 'claiming instances', o);
+    this.#sweeps = new FailureLog(this.#log, 'sweeping hosts', o);
   }
 
   start(): void {
@@ -71,6 +78,7 @@ export class InstanceReconciler {
   /** Look for work now (after API writes); with an id, also look at that instance although it is not due; without, sweep the due hosts now. */
   wake(instanceId?: number): void {
     if (instanceId !== undefined) this.#looks.hinted(instanceId, this.#ctx.clock.now());
+    this.#claims.retryNow(); // a write was committed (or the change feed is back): the database is there, no wait
     this.#hint(instanceId);
   }
 
@@ -112,7 +120,7 @@ export class InstanceReconciler {
   }
 
   /** One sweep of the due hosts at a time, in the background of the claims; at most every reconcileIdleMs unless asked, and not while hints wait. */
-  #maybeSweep(log: ControlContext['log']): void {
+  #maybeSweep(): void {
     const ctx = this.#ctx;
     if (this.#sweeping !== null || (!this.#sweepAsked && ctx.clock.now() < this.#sweepAt)) return;
     // What the last sweep handed over is claimed (or recorded in a batch) first: a sweep now would only find
@@ -121,15 +129,12 @@ export class InstanceReconciler {
     const waiting = this.#hinted.size > 0 || this.#batchIds.size > 0;
     if (!this.#sweepAsked && waiting && ctx.clock.now() < this.#sweepAt + 10 * ctx.settings.observeIntervalMs) return;
     this.#sweepAsked = false;
-    this.#sweeping = this.#sweep
-      .sweepDue()
-      .then(
-        (r) => this.#count(r),
-        (err: unknown) => log.error({ err }, 'sweeping hosts failed'),
-      )
+    this.#sweeping = this.#sweeps
+      .run(() => this.#sweep.sweepDue(), null, askedHosts)
+      .then((r) => void (r !== null && this.#count(r)))
       .finally(() => {
         this.#sweeping = null;
-        this.#sweepAt = ctx.clock.now() + Math.min(ctx.settings.reconcileIdleMs, ctx.settings.observeIntervalMs);
+        this.#sweepAt = ctx.clock.now() + Math.max(Math.min(ctx.settings.reconcileIdleMs, ctx.settings.observeIntervalMs), this.#sweeps.waitMs());
         this.#nudge(); // the instances it handed over
       });
   }
@@ -159,21 +164,19 @@ export class InstanceReconciler {
       // A pool, not lock-step passes: a slow stop (grace period) must not hold up a new create.
       while (this.#running) {
         this.#woken = false;
-        this.#maybeSweep(log);
+        this.#maybeSweep();
         this.#maybeRecordSwept(log);
         const free = s.reconcileConcurrency - this.#tasks.size;
         let claimed = 0;
-        if (free > 0 && this.#claimDue) {
+        if (free > 0 && this.#claimDue && this.#claims.due()) {
           this.#claimDue = false;
-          const rows = await this.#claim(Math.min(free, s.reconcileBatch)).catch((err: unknown) => {
-            log.error({ err }, 'claiming instances failed');
-            return [];
-          });
+          const rows = await this.#claims.run(() => this.#claim(Math.min(free, s.reconcileBatch)), []);
           for (const inst of rows) this.#launch(inst);
           claimed = rows.length;
-          if (claimed > 0) this.#claimDue = true; // there may be more
+          // More may be there; or the claim failed, and is tried again once its wait is over (below), woken or not.
+          if (claimed > 0 || this.#claims.failures > 0) this.#claimDue = true;
         }
-        const idle = this.#retryMissed(s.reconcileIdleMs);
+        const idle = Math.min(this.#retryMissed(s.reconcileIdleMs), this.#claims.failures > 0 ? Math.max(1, this.#claims.waitMs()) : Infinity);
         if (claimed === 0 && !this.#woken && this.#running)
           await this.#sleep(this.#sweeping !== null ? idle : Math.max(1, Math.min(idle, this.#sweepAt - this.#ctx.clock.now())));
         // Busy or not, requests and signals get their turn between rounds: a round on SQLite alone never waits on I/O.

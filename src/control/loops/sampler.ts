@@ -2,6 +2,7 @@ import { bucketStart, FLEET_SUBJECT, meanUtil, ratePerSecond } from '../../domai
 import type { SamplePoint } from '../../store/series-store.js';
 import type { ControlContext } from '../context.js';
 import { IntervalPass } from './interval-pass.js';
+import { FailureLog } from '../failure-log.js';
 
 /** A gateway's held-request count older than this is a dead replica's (src/gateway/shared-pending.ts publishes every 0.5 s). */
 const PENDING_FRESH_MS = 5_000;
@@ -20,9 +21,11 @@ export class Sampler {
   /** The gateway's finished-request counter per endpoint at the last tick. */
   readonly #counted = new Map<number, { count: number; at: number }>();
   readonly #every: IntervalPass;
+  readonly #failures: FailureLog;
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
+    this.#failures = new FailureLog(ctx.log.child({ component: 'sampler' }), 'sampling', { now: () => ctx.clock.now() });
     this.#every = new IntervalPass(ctx.settings.samplerIntervalMs, () => this.#pass());
   }
 
@@ -35,11 +38,7 @@ export class Sampler {
   }
 
   async #pass(): Promise<void> {
-    try {
-      await this.runOnce();
-    } catch (err) {
-      this.#ctx.log.error({ err, component: 'sampler' }, 'sampling failed');
-    }
+    await this.#failures.run(() => this.runOnce(), undefined);
   }
 
   async runOnce(): Promise<void> {

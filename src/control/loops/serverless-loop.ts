@@ -1,7 +1,7 @@
 import { updateWorkersStep } from '../serverless/update-workers.js';
 import { ServerlessWakeups } from './serverless-wakeups.js';
 import { randomUUID } from 'node:crypto';
-import { decideScale, type WorkerView } from '../../domain/serverless/autoscale.js';
+import { assumedPerf, decideScale, DEFAULT_PERF, type WorkerView } from '../../domain/serverless/autoscale.js';
 import { waitsForHeld, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
 import { decideStop, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
 import { statusTimes, stopWakeAt, type Pass } from './endpoint-pass.js';
@@ -18,17 +18,11 @@ import { dropCodeVersions } from '../serverless/code-deployments.js';
 import { stopSilentCodeDeployment } from '../serverless/code-ttl.js';
 import { planRollout } from '../../domain/serverless/rollout.js';
 import { ScaleDecisionLog } from '../serverless/scale-decisions.js';
+import { FailureLog } from '../failure-log.js';
 import { ShownChanges } from '../serverless/shown-changes.js';
 const CLAIM_LIMIT = 200;
-/** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
-const DEFAULT_PERF = 1;
 /** Outside a change of configuration every worker of an endpoint counts toward its failures. */
 const ALL_CURRENT: CurrentWorker = () => true;
-
-/** Until a benchmark arrives, one worker is assumed to carry the endpoint's floor (min_load at target_util). */
-function assumedPerf(ep: EndpointRecord): number {
-  return Math.max(DEFAULT_PERF, ep.params.minLoad / ep.params.targetUtil);
-}
 
 /**
  * The serverless loop: every autoscaleIntervalMs it leases each live endpoint (so replicas on one
@@ -50,6 +44,7 @@ export class ServerlessLoop {
    */
   readonly #unrecordedDrainFailures = new Map<number, number>();
   readonly #decisions: ScaleDecisionLog;
+  readonly #failures: FailureLog;
   readonly #shown = new ShownChanges();
   #timer: NodeJS.Timeout | null = null;
   /** When the armed timer fires (clock time). */
@@ -64,6 +59,7 @@ export class ServerlessLoop {
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
     this.#decisions = new ScaleDecisionLog(ctx);
+    this.#failures = new FailureLog(ctx.log.child({ component: 'serverless' }), 'serverless pass', ctx.clock);
   }
 
   start(): void {
@@ -86,8 +82,8 @@ export class ServerlessLoop {
     this.#timerAt = Infinity;
     this.#dueAt = Infinity;
     this.#running = true;
-    this.#pass = this.runOnce()
-      .catch((err: unknown) => this.#ctx.log.error({ err, component: 'serverless' }, 'serverless pass failed'))
+    this.#pass = this.#failures
+      .run(() => this.runOnce(), undefined)
       .finally(() => {
         this.#running = false;
         if (!this.#stopped) this.#arm(Math.min(this.#ctx.clock.now() + this.#ctx.settings.autoscaleIntervalMs, this.#dueAt));

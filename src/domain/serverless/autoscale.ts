@@ -34,6 +34,14 @@ export interface ScaleMemory {
   readonly failures?: WorkerFailures;
 }
 
+/** Perf assumed for a worker that has not reported a benchmark (queue-time estimates). */
+export const DEFAULT_PERF = 1;
+
+/** Until a benchmark arrives, one worker is assumed to carry the endpoint's floor (min_load at target_util). */
+export function assumedPerf(ep: { readonly params: Pick<EndpointParams, 'minLoad' | 'targetUtil'> }): number {
+  return Math.max(DEFAULT_PERF, ep.params.minLoad / ep.params.targetUtil);
+}
+
 export const EMPTY_MEMORY: ScaleMemory = { activeLowSince: null, totalLowSince: null };
 
 export interface ScaleTuning {

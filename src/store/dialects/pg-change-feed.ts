@@ -7,6 +7,8 @@ const CHANNEL = 'gantry_changes';
 const PER_NOTIFY = 200;
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
+/** While the database stays away, its errors are reported once a minute, not at every try to connect again. */
+const REPORT_EVERY_MS = 60_000;
 
 type Wire = { readonly o: string; readonly c: readonly (readonly [ChangeTopic, number | null])[] };
 
@@ -26,6 +28,8 @@ export class PgChangeFeed extends LocalChangeFeed {
   #pending: [ChangeTopic, number | null][] = [];
   #closed = false;
   #delayMs = RECONNECT_MIN_MS;
+  /** Until when errors go unreported (see REPORT_EVERY_MS); 0 once the listening connection works again. */
+  #quietUntil = 0;
   #ready: Promise<void>;
   #onError: (err: unknown) => void;
 
@@ -34,7 +38,7 @@ export class PgChangeFeed extends LocalChangeFeed {
     this.#url = url;
     this.#onError = opts.onError ?? (() => undefined);
     this.#sender = new pg.Pool({ connectionString: url, max: 1 });
-    this.#sender.on('error', (err) => this.#onError(err));
+    this.#sender.on('error', (err) => this.#report(err));
     this.#ready = this.#listen(false);
   }
 
@@ -63,11 +67,14 @@ export class PgChangeFeed extends LocalChangeFeed {
     this.#pending = [];
     for (let i = 0; i < batch.length; i += PER_NOTIFY) {
       const payload: Wire = { o: this.#origin, c: batch.slice(i, i + PER_NOTIFY) };
+      const send = (): Promise<unknown> => this.#sender.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(payload)]);
       try {
-        await this.#sender.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(payload)]);
+        // Once more on a new connection: the pooled one may have broken with the database's restart (a
+        // notification twice is harmless; one lost waits for the other replicas' next poll).
+        await send().catch(send);
       } catch (err) {
         // Lost for the other replicas: they see the change at their next poll.
-        this.#onError(err);
+        this.#report(err);
       }
     }
   }
@@ -76,28 +83,43 @@ export class PgChangeFeed extends LocalChangeFeed {
   async #listen(again: boolean): Promise<void> {
     while (!this.#closed) {
       const client = new pg.Client({ connectionString: this.#url });
-      client.on('error', (err) => this.#onError(err));
+      client.on('error', (err) => this.#report(err));
       try {
         await client.connect();
+        let ended = false;
         client.on('notification', (n) => this.#received(n.payload));
-        client.on('end', () => this.#broken(client));
+        client.on('end', () => {
+          ended = true;
+          this.#broken(client);
+        });
         await client.query(`LISTEN ${CHANNEL}`);
         if (this.#closed) {
           await client.end();
           return;
         }
+        // Ended between LISTEN's answer and now: #broken ignored it (not the listener yet), so try again here.
+        if (ended) throw new Error('the listening connection ended as it opened');
         this.#listener = client;
         this.#delayMs = RECONNECT_MIN_MS;
+        this.#quietUntil = 0; // the next break is reported at once
         if (again) this.resync();
         return;
       } catch (err) {
-        this.#onError(err);
+        this.#report(err);
         await client.end().catch(() => undefined);
         again = true;
         await new Promise((r) => setTimeout(r, this.#delayMs).unref());
         this.#delayMs = Math.min(this.#delayMs * 2, RECONNECT_MAX_MS);
       }
     }
+  }
+
+  /** One error per break of the connection (and one a minute while it lasts): a database restart is not a flood of lines. */
+  #report(err: unknown): void {
+    const now = Date.now();
+    if (now < this.#quietUntil) return;
+    this.#quietUntil = now + REPORT_EVERY_MS;
+    this.#onError(err);
   }
 
   #broken(client: pg.Client): void {

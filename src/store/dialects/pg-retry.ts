@@ -1,7 +1,34 @@
 import type pg from 'pg';
+import { GantryError } from '../../domain/errors.js';
 
 /** deadlock_detected, serialization_failure: PostgreSQL's way of saying "run this again". */
 const RETRYABLE = new Set(['40P01', '40001']);
+/** SQLSTATE classes and codes that say the server cannot be talked to: connection exceptions, shutdowns, a server starting up, too many connections. */
+const CONNECTION_STATES = /^(08...|57P0[123]|53300)$/;
+/** Socket errors of the connection itself (refused, reset, no route, no such host). */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** What pg says, without a code, of a connection that broke, timed out opening, or broke earlier. */
+const CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/;
+
+/** Whether an error says the database could not be reached (rather than that it refused the statement). */
+export function isConnectionError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (CONNECTION_STATES.test(code) || SOCKET_CODES.has(code))) return true;
+  if (err instanceof AggregateError) return err.errors.some(isConnectionError); // every address of a name refused
+  return typeof message === 'string' && CONNECTION_MESSAGES.test(message);
+}
+
+/**
+ * A lost database as the engine's error: 503 DATABASE_UNAVAILABLE in every dialect's shape, not 500, and one
+ * line in a loop's log. Anything else (a constraint, a deadlock for `transact` to retry) stays as it is.
+ */
+export function unavailableIfLost(err: unknown): unknown {
+  if (!isConnectionError(err)) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new GantryError('DATABASE_UNAVAILABLE', `The database cannot be reached now (${reason}); try again shortly.`, {}, { cause: err });
+}
+
 /** How often a statement or a transaction (kysely/tx.ts) is tried in all. */
 export const RETRY_ATTEMPTS = 5;
 
@@ -27,6 +54,10 @@ export function retryingClient<C extends pg.PoolClient>(client: C): C {
   const c = client as unknown as { [WRAPPED]?: true; query: Query };
   if (c[WRAPPED] === true) return client;
   c[WRAPPED] = true;
+  // The connection may break while kysely holds it between statements (a transaction's, the database
+  // restarting): pg then emits 'error' on the client, which ends the process unless someone listens. The next
+  // statement on it fails with the reason, and the pool drops it when it is released.
+  if (typeof client.on === 'function') client.on('error', () => undefined);
   const query = c.query.bind(c);
   let inTransaction = false;
   const run = async (text: string, params: unknown): Promise<unknown> => {
@@ -41,7 +72,7 @@ export function retryingClient<C extends pg.PoolClient>(client: C): C {
         return r;
       } catch (err) {
         if (ends) inTransaction = false;
-        if (inTransaction || opens || ends || !isRetryable(err) || attempt >= RETRY_ATTEMPTS) throw err;
+        if (inTransaction || opens || ends || !isRetryable(err) || attempt >= RETRY_ATTEMPTS) throw unavailableIfLost(err);
         await retryPause(attempt);
       }
     }
@@ -51,11 +82,18 @@ export function retryingClient<C extends pg.PoolClient>(client: C): C {
   return client;
 }
 
-/** A pool whose clients run again a statement aborted as a deadlock's victim (see retryingClient). */
+/**
+ * A pool whose clients run again a statement aborted as a deadlock's victim (see retryingClient), and whose
+ * lost connections (none could be opened, one broke under a statement) throw DATABASE_UNAVAILABLE.
+ */
 export function retryingPool(pool: pg.Pool): pg.Pool {
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
   // The promise form (kysely's) gets a retrying client; a callback form (pg-pool's own pool.query) passes through.
   (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) =>
-    args.length > 0 ? connect(...args) : (connect() as Promise<pg.PoolClient>).then(retryingClient);
+    args.length > 0
+      ? connect(...args)
+      : (connect() as Promise<pg.PoolClient>).then(retryingClient, (err: unknown) => {
+          throw unavailableIfLost(err);
+        });
   return pool;
 }

@@ -13,8 +13,21 @@ pg.types.setTypeParser(20, (v) => Number(v));
  */
 const arrayText = (values: readonly number[]): string => `{${values.join(',')}}`;
 
+/**
+ * How long opening a connection may take. pg waits for ever by default, so with the database's host gone
+ * silent (not refusing: a network cut) every request would hang; past this it fails and answers 503.
+ */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+export interface PostgresOptions {
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number;
+  /** Hears of a pooled connection that broke while no statement ran on it (the database restarted, a network cut). */
+  readonly onConnectionError?: (err: unknown) => void;
+}
+
 /** PostgreSQL: several stateless control-plane replicas may share one database. */
-export function postgresDialect(url: string, opts: { poolSize?: number } = {}): StoreDialect {
+export function postgresDialect(url: string, opts: PostgresOptions = {}): StoreDialect {
   return {
     name: 'postgres',
     description: `postgres:${url.replace(/\/\/[^@]*@/, '//***@')}`,
@@ -29,7 +42,17 @@ export function postgresDialect(url: string, opts: { poolSize?: number } = {}): 
       sql`unnest(${sql.join(columns.map((c, i) => sql`${arrayText(rows.map((r) => r[i] as number))}::${sql.raw(c.type)}[]`))}) AS ${sql.raw(alias)}(${sql.join(columns.map((c) => sql.ref(c.name)))})`,
     createChangeFeed: (onError) => new PgChangeFeed(url, { onError }),
     createKyselyDialect() {
-      return new PostgresDialect({ pool: retryingPool(new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 })) });
+      const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+      // An idle connection the server closed (a restart, an administrator's kill) is an 'error' on the pool.
+      // Without a listener that error would end the process; the pool drops the connection and opens another when asked.
+      // Every idle connection breaks at once: the first one in a minute is reported.
+      let quietUntil = 0;
+      pool.on('error', (err) => {
+        if (Date.now() < quietUntil) return;
+        quietUntil = Date.now() + 60_000;
+        opts.onConnectionError?.(err);
+      });
+      return new PostgresDialect({ pool: retryingPool(pool) });
     },
     isUniqueViolation(err) {
       return (err as { code?: unknown } | null)?.code === '23505';

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { HOST_OFFLINE } from '../../src/domain/instance/observed-record.js';
+import { isGantryError } from '../../src/domain/errors.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { until } from '../helpers/serverless.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+/**
+ * PostgreSQL goes away under two running replicas and comes back (README "PostgreSQL", docs/operations.md).
+ * The outage is a TCP proxy in front of the run's PostgreSQL that is cut (every connection reset, new ones
+ * refused) and opened again on the same port: to Gantry it is the database stopped and started again.
+ * Replica A serves the API only; replica B holds the host (its embedded agent) and looks at instances only
+ * when told (the change feed) or every 5 s.
+ */
+const pgStore = TEST_STORES.find((s) => s.name === 'postgres');
+const HOUR = 3_600_000;
+/** Hosts silent this long are offline; the outage below lasts longer. */
+const OFFLINE_MS = 2_000;
+
+class CuttableProxy {
+  readonly #target: { host: string; port: number };
+  readonly #sockets = new Set<Socket>();
+  #server: Server | null = null;
+  port = 0;
+
+  constructor(target: { host: string; port: number }) {
+    this.#target = target;
+  }
+
+  /** The database "starts" (again, on the same port); nothing when it is open. */
+  async open(): Promise<void> {
+    if (this.#server !== null) return;
+    const server = createServer((down) => {
+      const up = connect(this.#target.port, this.#target.host);
+      for (const s of [down, up]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => (s === up ? down : up).destroy());
+      }
+      down.pipe(up).pipe(down);
+    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.port, '127.0.0.1', () => resolve()));
+    const addr = server.address();
+    this.port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+    this.#server = server;
+  }
+
+  /** The database "stops": open connections reset, new ones refused. */
+  async cut(): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
+    const closed = new Promise<void>((resolve) => (server === null ? resolve() : server.close(() => resolve())));
+    for (const s of this.#sockets) s.destroy();
+    await closed;
+  }
+}
+
+describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no postgres store' }, () => {
+  const ts = pgStore!;
+  let proxy: CuttableProxy;
+  let url: string;
+  let a: TestGantry;
+  let b: TestGantry;
+  let id: number;
+
+  before(async () => {
+    const direct = new URL(await ts.fresh(''));
+    proxy = new CuttableProxy({ host: direct.hostname, port: Number(direct.port) });
+    await proxy.open();
+    direct.port = String(proxy.port);
+    url = direct.toString();
+    const settings = { machineOfflineMs: OFFLINE_MS, heartbeatIntervalMs: 1_000, sweepIntervalMs: 300 };
+    a = await startTestGantry(ts, { database: url, localHost: false, settings });
+    // No looks by time at B, and claims at most every 5 s unless told: a stop written at A reaches B through the
+    // change feed once it is connected again, or the next claim.
+    b = await startTestGantry(ts, { database: url, settings: { ...settings, observeIntervalMs: HOUR, reconcileIdleMs: 5_000, reconcileRetryMaxMs: 5_000 } });
+    const machine = (await a.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
+    const r = await a.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'local/sleep', onstart: 'exec sleep 600', runtype: 'args' });
+    assert.equal(r.status, 200, r.text);
+    id = r.body.new_contract as number;
+    await a.waitInstance(id, (row) => row.actual_status === 'running');
+  });
+
+  after(async () => {
+    await proxy?.open().catch(() => undefined);
+    await a?.dispose();
+    await b?.dispose();
+    await proxy?.cut();
+  });
+
+  it('answers 503 in the dialect shape during an outage longer than machineOfflineMs, and recovers without a restart', async () => {
+    // Housekeeping spares hosts for machineOfflineMs after its own start: past that, it would call them offline.
+    await new Promise((r) => setTimeout(r, OFFLINE_MS + 500));
+    await proxy.cut();
+    const during = await a.api('GET', `/api/v0/instances/${id}/`);
+    assert.equal(during.status, 503, during.text);
+    assert.equal(during.body.success, false);
+    assert.equal(during.body.error, 'unavailable');
+    assert.equal(during.body.code, 'DATABASE_UNAVAILABLE');
+    assert.match(during.body.msg, /database cannot be reached/);
+    assert.equal(during.headers.get('retry-after'), '1');
+    const write = await a.api('PUT', `/api/v0/instances/${id}/`, { label: 'x' });
+    assert.equal(write.status, 503, write.text);
+    // Longer than machineOfflineMs: no heartbeat can be recorded meanwhile.
+    await new Promise((r) => setTimeout(r, 2 * OFFLINE_MS));
+    await proxy.open();
+
+    await until('A answers again', async () => (await a.api('GET', `/api/v0/instances/${id}/`)).status === 200, 20_000);
+    // Several housekeeping passes (every 300 ms) after the database came back: the host was never silent by its own doing.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const row = (await a.api('GET', `/api/v0/instances/${id}/`)).body.instances;
+    assert.equal(row.actual_status, 'running', JSON.stringify(row));
+    assert.ok(!String(row.status_msg ?? '').startsWith(HOST_OFFLINE), `marked offline after the outage: ${row.status_msg}`);
+    const offers = await b.api('POST', '/api/v0/bundles/', {}, { key: a.adminKey });
+    assert.equal(offers.status, 200, offers.text);
+    assert.equal(offers.body.offers.length, 1, 'the host is online again: its free GPU is offered');
+  });
+
+  it('acts on a stop written through the other replica after the outage', async () => {
+    assert.equal((await a.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
+    await a.waitInstance(id, (row) => row.actual_status === 'stopped', 20_000);
+  });
+
+  it('refuses to start on a database it cannot reach, with one sentence naming it, and frees the data dir', async () => {
+    await proxy.cut();
+    const dataDir = await mkdtemp(join(tmpdir(), 'gantry-pg-outage-'));
+    try {
+      await assert.rejects(startTestGantry(ts, { database: url, localHost: false, dataDir }), (err: unknown) => {
+        assert.ok(isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE', String(err));
+        assert.match(err.message, /^cannot open the database postgres:\/\/\*\*\*@127\.0\.0\.1:\d+\/\w+ \(.+\); check that PostgreSQL runs there/);
+        assert.ok(!err.message.includes('postgres:postgres@'), 'the password is not shown');
+        return true;
+      });
+      await proxy.open();
+      // The failed start let go of the data dir: the next one takes it.
+      const again = await startTestGantry(ts, { database: url, localHost: false, dataDir });
+      await again.dispose();
+    } finally {
+      await proxy.open().catch(() => undefined);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
