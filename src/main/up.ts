@@ -34,7 +34,7 @@ import { DataDirLock } from './data-dir-lock.js';
 import { GantryError, isGantryError } from '../domain/errors.js';
 import { upgradeStoredData } from './upgrade.js';
 import { postgresDialect } from '../store/dialects/postgres.js';
-import { isConnectionError } from '../store/dialects/pg-retry.js';
+import { errorReason, isConnectionError } from '../store/dialects/pg-retry.js';
 import { sqliteDialect } from '../store/dialects/sqlite.js';
 import { KyselyStore } from '../store/kysely/kysely-store.js';
 import { FsBlobStore } from '../store/blobs/fs-blob-store.js';
@@ -122,7 +122,10 @@ export function openStore(config: Config, log?: Logger): KyselyStore {
  */
 function cannotOpenDatabase(c: Config, err: unknown): unknown {
   if (c.database === null || !/^postgres(ql)?:\/\//.test(c.database) || (err instanceof GantryError && err.code !== 'DATABASE_UNAVAILABLE')) return err;
-  const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+  // Only what says the database is not there or refuses this URL (authentication, no such database): a failed migration is itself.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (!(err instanceof GantryError) && !(typeof code === 'string' && /^(28...|3D000)$/.test(code))) return err;
+  const reason = errorReason(err instanceof Error && err.cause !== undefined ? err.cause : err);
   const url = c.database.replace(/\/\/[^@]*@/, '//***@');
   const text = `cannot open the database ${url} (${reason}); check that PostgreSQL runs there and that --database (GANTRY_DATABASE) names the right host, port, user, password and database.`;
   return isConnectionError(err instanceof Error ? (err.cause ?? err) : err)

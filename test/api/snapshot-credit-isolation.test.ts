@@ -104,11 +104,11 @@ describe('tenant isolation: subaccount credit and snapshot images', { skip: ts?.
 });
 
 /** The same on a real engine (Podman): what Bob could do before, reading Alice's files through her snapshot's image. */
-describe('tenant isolation, probe 2: snapshots on the docker runtime (Podman)', { skip: dockerSkip() || ts?.skip || false, timeout: 120_000 }, () => {
+describe('tenant isolation: snapshots on the docker runtime (Podman)', { skip: dockerSkip() || ts?.skip || false, timeout: 120_000 }, () => {
   let g: TestGantry;
   let made: string[] = [];
   before(async () => {
-    g = await startTestGantry(ts!, { settings: { runtime: 'docker', dockerHost: testDockerHost(), stopGraceMs: 1000 } });
+    g = await startTestGantry(ts!, { gpus: '4x RTX 4090:24GB', settings: { runtime: 'docker', dockerHost: testDockerHost(), stopGraceMs: 1000 } });
   });
   after(async () => {
     for (const ref of made)
@@ -130,8 +130,20 @@ describe('tenant isolation, probe 2: snapshots on the docker runtime (Podman)', 
     const snap = await g.api('POST', `/api/v0/instances/take_snapshot/${a.body.new_contract}/`, {}, { key: alice.key });
     assert.equal(snap.status, 200, snap.text);
     made.push(snap.body.image);
+    assert.ok((snap.body.image as string).startsWith(`gantry-snapshot/a${alice.id}/instance-`), snap.text);
     const run = await rent(g, bob, snap.body.image, 'cat /secret.txt; sleep 300');
     assert.equal(run.status, 400, run.text);
+    // By its id (or a prefix of it) the name says nothing: the host refuses what it resolves to.
+    const imageId = (
+      await engineFor(testDockerHost())
+        .getImage(snap.body.image as string)
+        .inspect()
+    ).Id;
+    const byId = await rent(g, bob, imageId, 'cat /secret.txt; sleep 300');
+    assert.equal(byId.status, 200, byId.text);
+    const refused = await g.waitInstance(byId.body.new_contract, (x) => /snapshot of another account/.test(String(x.status_msg)), 60_000, bob.key);
+    assert.notEqual(refused.actual_status, 'running');
+    await g.api('DELETE', `/api/v0/instances/${byId.body.new_contract}/`, undefined, { key: bob.key });
     // Bob's snapshot named after the image every account runs lands in his namespace; the image itself is untouched.
     const before = await engineFor(testDockerHost()).getImage(testImage()).inspect();
     const bs = await g.api('POST', `/api/v0/instances/take_snapshot/${b.body.new_contract}/`, { personal_repo: testImage() }, { key: bob.key });

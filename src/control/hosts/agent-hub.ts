@@ -1,3 +1,4 @@
+import { FailureLog } from '../failure-log.js';
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey } from '../keys.js';
@@ -75,10 +76,12 @@ export class AgentHub {
   #aliveTimer: NodeJS.Timeout | null = null;
 
   readonly #joined: (machineId: number) => Promise<void>;
+  readonly #touches: FailureLog;
 
   /** `joined`: what the control plane does for a host whose agent said hello here (write its instances' SSH keys again). */
   constructor(ctx: ControlContext, joined: (machineId: number) => Promise<void> = async () => undefined) {
     this.#ctx = ctx;
+    this.#touches = new FailureLog(ctx.log.child({ component: 'agent-hub' }), 'recording heartbeats', ctx.clock);
     this.#joined = joined;
   }
 
@@ -202,9 +205,8 @@ export class AgentHub {
     let at = Infinity;
     for (const t of this.#alive.values()) at = Math.min(at, t);
     this.#alive.clear();
-    await this.#ctx.store.touchMachines(ids, at).catch((err: unknown) => {
-      this.#ctx.log.warn({ err, component: 'agent-hub', machines: ids.length }, 'recording heartbeats failed; the next ones will');
-    });
+    // The database away: one line, then one a minute, then "works again", not one a second (failure-log.ts).
+    await this.#touches.run(() => this.#ctx.store.touchMachines(ids, at), undefined);
   }
 
   /** Shutting down: parked polls return, waiting calls fail as "host unavailable". */

@@ -1,6 +1,7 @@
 import { HOST_OFFLINE } from '../../domain/instance/observed-record.js';
 import type { ControlContext } from '../context.js';
 import { FailureLog } from '../failure-log.js';
+import { isGantryError } from '../../domain/errors.js';
 
 /**
  * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, and samples
@@ -14,6 +15,8 @@ export class Housekeeping {
   /** When this replica's loop began: hosts were silent to it only since then (it was down before). */
   #startedAt: number | null = null;
   readonly #failures: FailureLog;
+  /** The last pass failed because the database could not be reached. */
+  #databaseGone = false;
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
@@ -37,9 +40,15 @@ export class Housekeeping {
   }
 
   async runOnce(): Promise<void> {
-    await this.#markOffline();
-    await this.#ctx.store.purgeResults(this.#ctx.clock.now());
-    await this.#ctx.store.pruneSamples(this.#ctx.clock.now() - this.#ctx.settings.samplesRetentionMs);
+    try {
+      await this.#markOffline();
+      await this.#ctx.store.purgeResults(this.#ctx.clock.now());
+      await this.#ctx.store.pruneSamples(this.#ctx.clock.now() - this.#ctx.settings.samplesRetentionMs);
+    } catch (err) {
+      // Only the database's absence spares hosts afterwards: a chore that keeps failing otherwise must not.
+      if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') this.#databaseGone = true;
+      throw err;
+    }
   }
 
   /** Instances of hosts silent for machineOfflineMs become `unknown`; the reconciler sets truth when the host is back. */
@@ -47,10 +56,11 @@ export class Housekeeping {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     const since = now - ctx.settings.machineOfflineMs;
-    // The last pass failed (the database was gone): no heartbeat could be recorded meanwhile, by any replica, so
+    // The last pass found the database gone: no heartbeat could be recorded meanwhile, by any replica, so
     // hosts are silent to the database by its absence, not theirs. They get machineOfflineMs from the last
     // pass that found it gone (checked first: the wait below must not hide that it is still gone).
-    if (this.#failures.failures > 0) {
+    if (this.#databaseGone) {
+      this.#databaseGone = false;
       this.#startedAt = now;
       return;
     }

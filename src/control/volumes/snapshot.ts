@@ -28,27 +28,26 @@ const REF = /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-
 const SNAPSHOTS = 'gantry-snapshot';
 
 /**
- * The image reference a snapshot gets. The default is `gantry-snapshot/instance-<id>`. On a host whose
- * snapshots are images of an engine every renting account shares (`shared`: the docker runtime), a `--repo`
- * never names an image as it is, which would let one account replace an image another runs (`ubuntu:22.04`,
- * or the other's snapshot): it goes under the account's own `gantry-snapshot/a<account>/` (the registry is left
- * out: nothing is pushed), where that account's `--image NAME` finds it (docker-storage.ts `imageToRun`). The
- * process runtime keeps each account's snapshots apart already: the name is kept.
+ * The image reference a snapshot gets. On a host whose snapshots are images of an engine every renting
+ * account shares (`shared`: the docker runtime), a snapshot never takes a name as it is, which would let one
+ * account replace an image another runs (`ubuntu:22.04`, or the other's snapshot): it goes under the account's
+ * own `gantry-snapshot/a<account>/` (the default: `…/instance-<id>`; a `--repo` with its registry, if any,
+ * nothing being pushed), where that account's `--image NAME` finds it and the host refuses it to any other
+ * account (docker-storage.ts `imageToRun`). The process runtime keeps each account's snapshots apart already:
+ * the name is kept, and the default is `gantry-snapshot/instance-<id>`.
  */
 export function snapshotRef(r: SnapshotRequest, instanceId: number, o: { readonly accountId: number; readonly shared: boolean }): string {
   const own = accountSnapshotPrefix(o.accountId);
   const given = r.repo === null || r.repo === '' ? null : r.repo;
+  // Only the account's own namespace: another name there could never be run by its owner (snapshotOwnerOf).
+  if (given?.startsWith(`${SNAPSHOTS}/`) === true && !given.startsWith(own))
+    throw new GantryError('INVALID_ARGUMENT', `--repo may not name an image under ${SNAPSHOTS}/: that namespace is Gantry's.`, { field: 'personal_repo' });
   const reg = r.registry === null || r.registry === '' || /^(docker\.io|index\.docker\.io|registry-1\.docker\.io)$/.test(r.registry) ? null : r.registry;
-  const repo =
-    given === null
-      ? `${SNAPSHOTS}/instance-${instanceId}`
-      : !o.shared
-        ? reg === null
-          ? given
-          : `${reg.replace(/\/+$/, '')}/${given}`
-        : given.startsWith(own)
-          ? given
-          : `${own}${given}`;
+  // The name as the client will ask for it (`--image ghcr.io/me/app:v1`): with its registry, unless Docker Hub's.
+  const named = given === null ? null : reg === null || given.startsWith(own) ? given : `${reg.replace(/\/+$/, '')}/${given}`;
+  let repo: string;
+  if (named === null) repo = o.shared ? `${own}instance-${instanceId}` : `${SNAPSHOTS}/instance-${instanceId}`;
+  else repo = !o.shared || named.startsWith(own) ? named : `${own}${named}`;
   if (!REF.test(repo) || repo.length > 255)
     throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(repo.slice(0, 80))} is not an image reference (lowercase name[:tag]).`, {
       field: 'personal_repo',

@@ -10,21 +10,35 @@ export function splitRef(ref: string): { repo: string; tag: string } {
   return { repo: ref, tag: 'latest' };
 }
 
+/** The engine's description of an image; null when it has none (404: pulled next). */
+async function imageInfo(docker: Docker, ref: string): Promise<Docker.ImageInspectInfo | null> {
+  return docker
+    .getImage(ref)
+    .inspect()
+    .catch((err: unknown) => {
+      const sc = (err as { statusCode?: number } | null)?.statusCode;
+      if (sc === 404 || sc === 400) return null; // 400: a name the engine cannot parse once prefixed
+      throw err;
+    });
+}
+
 /**
  * The image a workload runs: the account's own snapshot of that name when the engine has one (`take snapshot
- * --repo me/app:v1`, then `--image me/app:v1`, as on Vast), else the image as named.
+ * --repo me/app:v1`, then `--image me/app:v1`, as on Vast), else the image as named. Refused when the image the
+ * engine would run is another account's snapshot, however it is named (a tag, its id, a prefix of the id): the
+ * control plane checks names, this checks what the name resolves to.
  */
 export async function imageToRun(docker: Docker, spec: Pick<WorkloadSpec, 'image' | 'accountId'>): Promise<string> {
-  if (spec.accountId === undefined || spec.image.startsWith('gantry-snapshot/')) return spec.image;
+  if (spec.accountId === undefined) return spec.image;
   const own = accountSnapshotPrefix(spec.accountId) + spec.image;
-  const found = await docker
-    .getImage(own)
-    .inspect()
-    .then(
-      () => true,
-      () => false,
-    );
-  return found ? own : spec.image;
+  const mine = spec.image.startsWith('gantry-snapshot/') ? null : await imageInfo(docker, own);
+  const image = mine !== null ? own : spec.image;
+  const info = mine ?? (await imageInfo(docker, image));
+  for (const tag of info?.RepoTags ?? []) {
+    const of = /(?:^|\/)gantry-snapshot\/a(\d+)\//.exec(tag)?.[1];
+    if (of !== undefined && Number(of) !== spec.accountId) throw new Error(`image ${spec.image} is a snapshot of another account: only that account runs it`);
+  }
+  return image;
 }
 
 /** Volume folders (shared with the process runtime's layout) and snapshots as image commits. */

@@ -4,7 +4,7 @@ import { GantryError } from '../../domain/errors.js';
 /** deadlock_detected, serialization_failure: PostgreSQL's way of saying "run this again". */
 const RETRYABLE = new Set(['40P01', '40001']);
 /** SQLSTATE classes and codes that say the server cannot be talked to: connection exceptions, shutdowns, a server starting up, too many connections. */
-const CONNECTION_STATES = /^(08...|57P0[123]|53300)$/;
+const CONNECTION_STATES = /^(0800[0-4]|0800[67]|57P0[123]|53300)$/;
 /** Socket errors of the connection itself (refused, reset, no route, no such host). */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 /** What pg says, without a code, of a connection that broke, timed out opening, or broke earlier. */
@@ -19,13 +19,20 @@ export function isConnectionError(err: unknown): boolean {
   return typeof message === 'string' && CONNECTION_MESSAGES.test(message);
 }
 
+/** What went wrong, in words: an AggregateError (every address of a name refused) has none of its own. */
+export function errorReason(err: unknown): string {
+  if (err instanceof AggregateError && err.message === '') return err.errors.map(errorReason).join('; ');
+  if (err instanceof Error) return err.message !== '' ? err.message : ((err as { code?: string }).code ?? err.name);
+  return String(err);
+}
+
 /**
  * A lost database as the engine's error: 503 DATABASE_UNAVAILABLE in every dialect's shape, not 500, and one
  * line in a loop's log. Anything else (a constraint, a deadlock for `transact` to retry) stays as it is.
  */
 export function unavailableIfLost(err: unknown): unknown {
   if (!isConnectionError(err)) return err;
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = errorReason(err);
   return new GantryError('DATABASE_UNAVAILABLE', `The database cannot be reached now (${reason}); try again shortly.`, {}, { cause: err });
 }
 

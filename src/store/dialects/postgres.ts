@@ -14,10 +14,12 @@ pg.types.setTypeParser(20, (v) => Number(v));
 const arrayText = (values: readonly number[]): string => `{${values.join(',')}}`;
 
 /**
- * How long opening a connection may take. pg waits for ever by default, so with the database's host gone
- * silent (not refusing: a network cut) every request would hang; past this it fails and answers 503.
+ * How long a statement may wait for a connection: one being opened, or one of the pool's to come free (pg-pool
+ * bounds both with this). pg waits for ever by default, so with the database's host gone silent (not
+ * refusing: a network cut) every request would hang; past this it fails and answers 503. Long enough that a
+ * busy pool under load is only slow.
  */
-const CONNECT_TIMEOUT_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 30_000;
 
 export interface PostgresOptions {
   /** Connections in the pool (default 10). */
