@@ -7,7 +7,9 @@ import { startedByNpmExec } from '../config/load.js';
  */
 export function stopOnSignals(shutdown: (why: string) => void, parentWatchMs: number): void {
   if (startedByNpmExec()) {
-    const parent = process.ppid;
+    // As bin/gantry.js read it at launch (npm may have exited while the CLI loaded); else the parent now.
+    const launched = (globalThis as Record<symbol, unknown>)[Symbol.for('gantry.launchParent')];
+    const parent = typeof launched === 'number' ? launched : process.ppid;
     setInterval(() => {
       if (process.ppid !== parent) shutdown('npm exited');
     }, parentWatchMs).unref();
