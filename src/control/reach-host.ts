@@ -40,6 +40,25 @@ export function hostsReached(ctx: ControlContext): (machineId: number) => Promis
   };
 }
 
+/**
+ * The last `lines` an instance printed, best effort: null when its host is away, errs, or is slower than
+ * `ms` (a listing or a pass that holds a lease does not wait on it).
+ */
+export async function tailWithin(host: ReachedHost | undefined, instanceId: number, lines: number, ms: number): Promise<string | null> {
+  if (host === undefined) return null;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  try {
+    return await Promise.race([host.logs(instanceId, lines), late]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function cannot(machineId: number, what: string, code: 'NO_SSH_ACCESS' | 'HOST_UNAVAILABLE' = 'NO_SSH_ACCESS'): GantryError {
   return new GantryError(code, `The host of machine ${machineId} cannot ${what}.`, { machineId });
 }

@@ -1,6 +1,6 @@
 import { bootstrapPhase, type BootstrapPhase } from '../../domain/serverless/bootstrap-phase.js';
 import type { ControlContext } from '../context.js';
-import { hostsReached, type ReachedHost } from '../reach-host.js';
+import { hostsReached, tailWithin } from '../reach-host.js';
 import { runsBootstrap } from './code-worker.js';
 import type { WorkerInfo } from './workers.js';
 
@@ -24,23 +24,10 @@ export async function withBootstrapPhases(ctx: ControlContext, workers: readonly
       if (!runsBootstrap(w.instance)) return w;
       if (w.phase === 'ready') return { ...w, bootstrapPhase: 'ready' };
       if (w.instance.status !== 'running') return { ...w, bootstrapPhase: null };
-      const output = await tail(ctx, w, await reach(w.instance.machineId).catch(() => undefined));
+      const host = await reach(w.instance.machineId).catch(() => undefined);
+      const bound = host?.viaReplica === true ? Math.min(VIA_REPLICA_MS, ctx.settings.agentCallTimeoutMs) : ctx.settings.agentCallTimeoutMs;
+      const output = await tailWithin(host, w.instance.id, TAIL_LINES, bound);
       return { ...w, bootstrapPhase: output === null ? null : bootstrapPhase(output) };
     }),
   );
-}
-
-async function tail(ctx: ControlContext, w: WorkerInfo, host: ReachedHost | undefined): Promise<string | null> {
-  if (host === undefined) return null;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), host.viaReplica ? Math.min(VIA_REPLICA_MS, ctx.settings.agentCallTimeoutMs) : ctx.settings.agentCallTimeoutMs);
-  });
-  try {
-    return await Promise.race([host.logs(w.instance.id, TAIL_LINES), late]);
-  } catch {
-    return null;
-  } finally {
-    clearTimeout(timer);
-  }
 }

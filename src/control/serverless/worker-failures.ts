@@ -1,6 +1,6 @@
 import { decideDead, isNewFailure, NO_FAILURES, OUTPUT_LINES, type DeadDecision } from '../../domain/serverless/dead.js';
 import type { ControlContext } from '../context.js';
-import { reachHost } from '../reach-host.js';
+import { reachHost, tailWithin } from '../reach-host.js';
 import { actOnWorker, type WorkerInfo } from './workers.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
@@ -15,18 +15,7 @@ export type CurrentWorker = (w: WorkerInfo) => boolean;
  */
 async function outputTail(ctx: ControlContext, inst: InstanceRecord): Promise<string | null> {
   const host = await reachHost(ctx, inst.machineId).catch(() => undefined);
-  if (host === undefined) return null;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), Math.min(ctx.settings.agentCallTimeoutMs, ctx.settings.leaseMs / 3));
-  });
-  try {
-    return await Promise.race([host.logs(inst.id, OUTPUT_LINES), late]);
-  } catch {
-    return null;
-  } finally {
-    clearTimeout(timer);
-  }
+  return tailWithin(host, inst.id, OUTPUT_LINES, Math.min(ctx.settings.agentCallTimeoutMs, ctx.settings.leaseMs / 3));
 }
 
 /**

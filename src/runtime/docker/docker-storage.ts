@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { WorkloadSpec } from '../runtime.js';
+import { statusOf } from './labelled.js';
 import { accountSnapshotPrefix, cloneVolumeDir, deleteVolumeDir, listVolumeDirs, type SnapshotResult, type StorageCommand } from '../storage.js';
 
 /** `me/app:v1` → repo `me/app`, tag `v1`; no tag → `latest` (a port in a registry host is not a tag). */
@@ -16,7 +17,7 @@ async function imageInfo(docker: Docker, ref: string): Promise<Docker.ImageInspe
     .getImage(ref)
     .inspect()
     .catch((err: unknown) => {
-      const sc = (err as { statusCode?: number } | null)?.statusCode;
+      const sc = statusOf(err);
       if (sc === 404 || sc === 400) return null; // 400: a name the engine cannot parse once prefixed
       throw err;
     });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { CHANGE_TOPICS, LocalChangeFeed, type ChangeTopic } from '../change-feed.js';
+import { reportSparingly } from './pg-retry.js';
 
 const CHANNEL = 'gantry_changes';
 /** NOTIFY payloads are limited to 8000 bytes: a batch of changes is sent in slices well below it. */
@@ -28,17 +29,16 @@ export class PgChangeFeed extends LocalChangeFeed {
   #pending: [ChangeTopic, number | null][] = [];
   #closed = false;
   #delayMs = RECONNECT_MIN_MS;
-  /** Until when errors go unreported (see REPORT_EVERY_MS); 0 once the listening connection works again. */
-  #quietUntil = 0;
   #ready: Promise<void>;
-  #onError: (err: unknown) => void;
+  /** Errors, one per break of the connection (and one a minute while it lasts): a database restart is not a flood of lines. */
+  readonly #errors: ReturnType<typeof reportSparingly>;
 
   constructor(url: string, opts: { onError?: (err: unknown) => void } = {}) {
     super();
     this.#url = url;
-    this.#onError = opts.onError ?? (() => undefined);
+    this.#errors = reportSparingly(opts.onError ?? (() => undefined), REPORT_EVERY_MS);
     this.#sender = new pg.Pool({ connectionString: url, max: 1 });
-    this.#sender.on('error', (err) => this.#report(err));
+    this.#sender.on('error', (err) => this.#errors.report(err));
     this.#ready = this.#listen(false);
   }
 
@@ -74,7 +74,7 @@ export class PgChangeFeed extends LocalChangeFeed {
         await send().catch(send);
       } catch (err) {
         // Lost for the other replicas: they see the change at their next poll.
-        this.#report(err);
+        this.#errors.report(err);
       }
     }
   }
@@ -83,7 +83,7 @@ export class PgChangeFeed extends LocalChangeFeed {
   async #listen(again: boolean): Promise<void> {
     while (!this.#closed) {
       const client = new pg.Client({ connectionString: this.#url });
-      client.on('error', (err) => this.#report(err));
+      client.on('error', (err) => this.#errors.report(err));
       try {
         await client.connect();
         let ended = false;
@@ -101,25 +101,17 @@ export class PgChangeFeed extends LocalChangeFeed {
         if (ended) throw new Error('the listening connection ended as it opened');
         this.#listener = client;
         this.#delayMs = RECONNECT_MIN_MS;
-        this.#quietUntil = 0; // the next break is reported at once
+        this.#errors.reset(); // the next break is reported at once
         if (again) this.resync();
         return;
       } catch (err) {
-        this.#report(err);
+        this.#errors.report(err);
         await client.end().catch(() => undefined);
         again = true;
         await new Promise((r) => setTimeout(r, this.#delayMs).unref());
         this.#delayMs = Math.min(this.#delayMs * 2, RECONNECT_MAX_MS);
       }
     }
-  }
-
-  /** One error per break of the connection (and one a minute while it lasts): a database restart is not a flood of lines. */
-  #report(err: unknown): void {
-    const now = Date.now();
-    if (now < this.#quietUntil) return;
-    this.#quietUntil = now + REPORT_EVERY_MS;
-    this.#onError(err);
   }
 
   #broken(client: pg.Client): void {

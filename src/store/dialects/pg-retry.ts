@@ -36,6 +36,25 @@ export function unavailableIfLost(err: unknown): unknown {
   return new GantryError('DATABASE_UNAVAILABLE', `The database cannot be reached now (${reason}); try again shortly.`, {}, { cause: err });
 }
 
+/**
+ * An error reporter that tells at most one error per `everyMs` (a database restart breaks every connection at
+ * once, and a reconnect loop fails many times while it lasts); `reset` lets the next one through at once.
+ */
+export function reportSparingly(report: (err: unknown) => void, everyMs: number): { report(err: unknown): void; reset(): void } {
+  let quietUntil = 0;
+  return {
+    report(err) {
+      const now = Date.now();
+      if (now < quietUntil) return;
+      quietUntil = now + everyMs;
+      report(err);
+    },
+    reset() {
+      quietUntil = 0;
+    },
+  };
+}
+
 /** How often a statement or a transaction (kysely/tx.ts) is tried in all. */
 export const RETRY_ATTEMPTS = 5;
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { PostgresDialect, sql, type SqlBool } from 'kysely';
 import { PgChangeFeed } from './pg-change-feed.js';
-import { retryingPool } from './pg-retry.js';
+import { reportSparingly, retryingPool } from './pg-retry.js';
 import type { StoreDialect } from './store-dialect.js';
 
 // int8 (epoch milliseconds, counts) would arrive as strings; our values fit in a double.
@@ -48,12 +48,8 @@ export function postgresDialect(url: string, opts: PostgresOptions = {}): StoreD
       // An idle connection the server closed (a restart, an administrator's kill) is an 'error' on the pool.
       // Without a listener that error would end the process; the pool drops the connection and opens another when asked.
       // Every idle connection breaks at once: the first one in a minute is reported.
-      let quietUntil = 0;
-      pool.on('error', (err) => {
-        if (Date.now() < quietUntil) return;
-        quietUntil = Date.now() + 60_000;
-        opts.onConnectionError?.(err);
-      });
+      const lost = reportSparingly((err) => opts.onConnectionError?.(err), 60_000);
+      pool.on('error', (err) => lost.report(err));
       return new PostgresDialect({ pool: retryingPool(pool) });
     },
     isUniqueViolation(err) {
