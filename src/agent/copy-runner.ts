@@ -1,7 +1,7 @@
 import type { Writable, Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { CopyOrder, CopyReport } from '../control/hosts/copy-order.js';
-import { asCopyPath, showCopyPath, sourceParts, type CopyPath } from '../domain/instance/copy-path.js';
+import { asCopyPath, COPY_CANCELLED, showCopyPath, sourceParts, type CopyPath } from '../domain/instance/copy-path.js';
 import type { ExecProcess } from '../runtime/runtime.js';
 
 /** What the runner needs from the agent's SSH access: commands run inside an instance as its workload runs. */
@@ -12,6 +12,9 @@ export interface CopyHost {
 
 /** The command a copy's SSH login runs on the destination host: this word, then the path as JSON. */
 export const COPY_IN = 'gantry-copy-in';
+
+/** Why a copy stopped when `cancel copy` ended it. */
+const CANCELLED = 'was cancelled';
 
 /** Error output kept per side, for the reason a copy failed. */
 const MAX_ERR = 2048;
@@ -108,6 +111,8 @@ export class CopyRunner {
     try {
       const [a, b] = await Promise.all([src.done, sink.done]);
       const why = stopped as string | null; // set by stop(), from a timer or a cancel
+      // Cancelled here, or by the destination's host (which said so before it ended the unpacking).
+      if (why === CANCELLED || dstErr().includes(COPY_CANCELLED)) throw new Error(COPY_CANCELLED);
       if (why !== null) throw new Error(`the copy ${why}`);
       if (a.code !== 0 && !cut) throw new Error(`reading ${showCopyPath(srcPath)} failed: ${srcErr().trim() || `exit ${a.code ?? a.signal}`}`);
       if (b.code !== 0) throw new Error(`writing ${showCopyPath(dstPath)} failed: ${dstErr().trim() || `exit ${b.code ?? b.signal}`}`);
@@ -121,13 +126,18 @@ export class CopyRunner {
 
   /** End the copies this agent runs into an instance; how many there were. */
   cancel(dstInstanceId: number): number {
-    const set = this.#running.get(dstInstanceId);
-    for (const stop of set ?? []) stop('was cancelled');
-    return set?.size ?? 0;
+    return this.#stop(dstInstanceId, CANCELLED);
   }
 
+  /** The agent stops: every copy ends (not as cancelled: nobody asked). */
   close(): void {
-    for (const id of this.#running.keys()) this.cancel(id);
+    for (const id of [...this.#running.keys()]) this.#stop(id, 'ended as its host agent stopped');
+  }
+
+  #stop(dstInstanceId: number, why: string): number {
+    const set = this.#running.get(dstInstanceId);
+    for (const stop of set ?? []) stop(why);
+    return set?.size ?? 0;
   }
 }
 

@@ -48,6 +48,7 @@ export class SshAccess implements SessionHost {
   readonly #grants = new Map<number, { key: string; until: number }[]>();
   /** Copies from other hosts unpacking into an instance now (for `cancel copy`). */
   readonly #copyingIn = new Map<number, Set<ExecProcess>>();
+  readonly #cancelledIn = new WeakSet<ExecProcess>();
 
   private constructor(o: SshAccessOptions, hostKey: string) {
     this.#o = o;
@@ -170,7 +171,10 @@ export class SshAccess implements SessionHost {
   /** End every copy into the instance: those this agent runs and those another host pushes in. */
   cancelCopies(instanceId: number): number {
     const pushed = this.#copyingIn.get(instanceId) ?? new Set();
-    for (const p of pushed) p.kill();
+    for (const p of pushed) {
+      this.#cancelledIn.add(p);
+      p.kill();
+    }
     return this.#copies.cancel(instanceId) + pushed.size;
   }
 
@@ -202,6 +206,10 @@ export class SshAccess implements SessionHost {
     this.#copyingIn.set(instanceId, set);
     void p.done.finally(() => set.delete(p));
     return p;
+  }
+
+  copyCancelled(p: ExecProcess): boolean {
+    return this.#cancelledIn.has(p);
   }
 
   keysOf(instanceId: number): readonly string[] {

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import type { ExecProcess } from '../runtime/runtime.js';
+import { COPY_CANCELLED } from '../domain/instance/copy-path.js';
 import { COPY_IN } from './copy-runner.js';
 
 /** What one SSH connection needs from the agent's SSH access (ssh-access.ts). */
@@ -20,6 +21,8 @@ export interface SessionHost {
   useGrant(instanceId: number, key: string): void;
   /** What a granted login runs: a tar from stdin unpacked into the path (JSON) inside the instance. */
   spawnCopyIn(instanceId: number, pathJson: string): Promise<ExecProcess>;
+  /** Whether `cancel copy` ended this unpacking (the copy's source is told so on its error output). */
+  copyCancelled(p: ExecProcess): boolean;
 }
 
 /** Vast shows `root`; its copy commands log in as `vastai_kaalia`. Both are the instance's own user. */
@@ -167,6 +170,7 @@ async function run(
   const { code, signal } = await p.done;
   ended = true;
   log.debug({ instanceId, code, signal }, 'SSH command ended');
+  if (!Array.isArray(what) && host.copyCancelled(p)) channel.stderr.write(`gantry: ${COPY_CANCELLED}\r\n`);
   if (signal !== null) channel.exit(signal.replace(/^SIG/, ''), false, '');
   else channel.exit(code ?? 255);
   channel.end();

@@ -1,3 +1,5 @@
+import { DATABASE_SETTINGS } from './database-settings.js';
+
 /**
  * Every setting of Gantry: default, unit (in the name) and why. Durations are given as
  * numbers of ms or as strings such as '10s', '500ms', '2m' and compiled to ms on load.
@@ -42,6 +44,7 @@ export const SETTINGS = {
     flag: '--database',
     doc: 'postgres://... to use PostgreSQL, or the path of a SQLite file; default: SQLite at <dataDir>/gantry.db. A URL of another database is refused.',
   },
+  ...DATABASE_SETTINGS,
   adminKey: { type: 'optional-string', default: null, doc: 'API key of the first admin account, for automation (GANTRY_ADMIN_KEY); default: a random key.' },
   secret: {
     type: 'optional-string',
@@ -181,7 +184,7 @@ export const SETTINGS = {
   workerReportStaleMs: {
     type: 'duration',
     default: 30_000,
-    doc: 'A worker report older than this no longer counts (its load and its busy requests are ignored).',
+    doc: "A worker report older than this no longer counts (its load and its busy requests are ignored), and a running worker silent this long is an error, replaced. For this long after a control plane starts, a worker's last report still counts: while none ran, it had nowhere to report.",
   },
   workerProbeTimeoutMs: {
     type: 'duration',

@@ -22,6 +22,7 @@ export type ControlSettings = Pick<
   | 'observationMaxAgeMs'
   | 'reconcileIdleMs'
   | 'reconcileRetryMaxMs'
+  | 'failureLogRepeatMs'
   | 'reconcileBatch'
   | 'reconcileConcurrency'
   | 'leaseMs'
@@ -101,4 +102,6 @@ export interface ControlContext {
   readonly principals: PrincipalCache;
   /** Code deployments' uploaded code (decision 020). */
   readonly blobs: BlobStore;
+  /** When this replica's control plane was made (clock ms): what was silent before had nobody here to report to. */
+  readonly startedAt: number;
 }

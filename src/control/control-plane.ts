@@ -38,6 +38,7 @@ import { followHostCalls } from './host-calls.js';
 import { FailureLog } from './failure-log.js';
 import { LINK_HOST_CALLS } from './reach-host.js';
 import { cancelCopies, copyData, executeCommand, refuseCloudCopy } from './instances/instance-commands.js';
+import { copyHostCalls } from './instances/instance-copy.js';
 import { searchOffers } from './fleet/search-offers.js';
 import { verifyMachine } from './fleet/verify-machine.js';
 import { hostUseCases, type HostUseCases } from './fleet/host-use-cases.js';
@@ -75,7 +76,7 @@ export class ControlPlane {
   readonly volumes: VolumeUseCases;
 
   constructor(
-    ctx: Omit<ControlContext, 'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals' | 'instanceViews' | 'blobs'> & {
+    ctx: Omit<ControlContext, 'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals' | 'instanceViews' | 'blobs' | 'startedAt'> & {
       readonly machines?: MachineCatalog;
       /** Default: none (code deployments answer BLOB_STORE_UNAVAILABLE). */
       readonly blobs?: BlobStore;
@@ -97,9 +98,10 @@ export class ControlPlane {
     });
     // For as long as the store lives, like the principals: a listing that stopped following would go stale.
     instanceViews.follow(ctx.store);
-    const offerReads = new FailureLog(ctx.log, 'offers index: reading the fleet', ctx.clock);
+    const offerReads = new FailureLog(ctx.log, 'offers index: reading the fleet', FailureLog.timing(ctx));
     this.ctx = {
       ...ctx,
+      startedAt: ctx.clock.now(),
       principals,
       instanceViews,
       machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),
@@ -135,7 +137,7 @@ export class ControlPlane {
 
   startLoops(): void {
     this.#unfollowSshKeys ??= followSshKeys(this.ctx);
-    this.#unfollowHostCalls ??= followHostCalls(this.ctx, { ...LOG_HOST_CALLS, ...LINK_HOST_CALLS });
+    this.#unfollowHostCalls ??= followHostCalls(this.ctx, { ...LOG_HOST_CALLS, ...LINK_HOST_CALLS, ...copyHostCalls(this.ctx) });
     this.reconciler.start();
     this.housekeeping.start();
     this.serverlessLoop.start();

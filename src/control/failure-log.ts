@@ -2,16 +2,16 @@ import type { ControlContext } from './context.js';
 
 type Log = ControlContext['log'];
 
-/** How often a failure that goes on is logged again (with how many times it failed meanwhile). */
+/** How often a failure that goes on is logged again (with how many times it failed meanwhile) unless told: failureLogRepeatMs's default. */
 export const REPEAT_LOG_MS = 60_000;
 
 /**
  * One repeated piece of a loop's work (a claim, a sweep, a pass) and its failures while their cause lasts.
  * With the database gone, a loop that runs every quarter of a second would otherwise write lines per second
  * for the length of the outage, and ask the database as often. The first failure is logged at error; repeats
- * once a minute, with their count; the first success after failures at info ("works again"), so the log
- * shows when the outage ended. After a failure the work waits (`due`) `minMs` doubled for each failure in a
- * row, up to `maxMs`.
+ * once per `repeatMs` (failureLogRepeatMs, a minute), with their count; the first success after failures at
+ * info ("works again"), so the log shows when the outage ended. After a failure the work waits (`due`) `minMs`
+ * doubled for each failure in a row, up to `maxMs`.
  */
 export class FailureLog {
   readonly #log: Log;
@@ -19,19 +19,26 @@ export class FailureLog {
   readonly #clock: { now(): number };
   readonly #minMs: number;
   readonly #maxMs: number;
+  readonly #repeatMs: number;
   /** Failures since the last success, and of those since the last line logged. */
   #failures = 0;
   #unlogged = 0;
   #loggedAt = 0;
   #retryAt = 0;
 
+  /** A loop's timing from its context: its clock, failureLogRepeatMs and the bounds of the wait after a failure. */
+  static timing(ctx: Pick<ControlContext, 'clock' | 'settings'>, wait: { minMs?: number; maxMs?: number } = {}) {
+    return { now: () => ctx.clock.now(), repeatMs: ctx.settings.failureLogRepeatMs, ...wait };
+  }
+
   /** `what` names the work: "claiming instances" logs "claiming instances failed", then "claiming instances works again". */
-  constructor(log: Log, what: string, o: { now(): number; minMs?: number; maxMs?: number }) {
+  constructor(log: Log, what: string, o: { now(): number; minMs?: number; maxMs?: number; repeatMs?: number }) {
     this.#log = log;
     this.#what = what;
     this.#clock = o;
     this.#minMs = o.minMs ?? 0;
     this.#maxMs = o.maxMs ?? 0;
+    this.#repeatMs = o.repeatMs ?? REPEAT_LOG_MS;
   }
 
   /** How many attempts in a row have failed. */
@@ -73,7 +80,7 @@ export class FailureLog {
     this.#failures++;
     const now = this.#clock.now();
     this.#retryAt = now + Math.min(this.#maxMs, this.#minMs * 2 ** Math.min(this.#failures - 1, 20));
-    if (this.#failures > 1 && now - this.#loggedAt < REPEAT_LOG_MS) {
+    if (this.#failures > 1 && now - this.#loggedAt < this.#repeatMs) {
       this.#unlogged++;
       return;
     }

@@ -107,7 +107,17 @@ function portInUse(c: Config): (err: unknown) => never {
 export function openStore(config: Config, log?: Logger): KyselyStore {
   const d =
     config.database !== null && /^postgres(ql)?:\/\//.test(config.database)
-      ? postgresDialect(config.database, { onConnectionError: (err) => log?.warn({ err }, 'database connection lost; the next statement opens another') })
+      ? postgresDialect(config.database, {
+          onConnectionError: (err) => log?.warn({ err }, 'database connection lost; the next statement opens another'),
+          timeouts: {
+            connectTimeoutMs: config.databaseConnectTimeoutMs,
+            statementTimeoutMs: config.databaseStatementTimeoutMs,
+            keepAliveMs: config.databaseKeepAliveMs,
+            feedCheckMs: config.changeFeedCheckMs,
+            feedReconnectMaxMs: config.changeFeedReconnectMaxMs,
+            reportEveryMs: config.failureLogRepeatMs,
+          },
+        })
       : sqliteDialect(config.database ?? join(config.dataDir, 'gantry.db'));
   return new KyselyStore(d, {
     machineOnlineWindowMs: config.machineOfflineMs,
@@ -156,8 +166,9 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   // The gateway reads routing views from the store and the machine list, which the control plane shares.
   const machines = new MachineCatalog(store, clock, c.machineCacheMs);
   const replica = `gw-${randomUUID()}`;
+  const startedAt = clock.now();
   const traffic = new Traffic({
-    directory: (id) => routingView({ store, machines, clock, settings: c }, id),
+    directory: (id) => routingView({ store, machines, clock, settings: c, startedAt }, id),
     touch: (id, at) => store.touchEndpoint(id, at),
     now: () => clock.now(),
     directoryMs: c.workerDirectoryMs,

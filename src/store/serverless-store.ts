@@ -85,7 +85,8 @@ export type WorkergroupWrite = Partial<
 export interface DeploymentStore {
   createDeployment(n: NewDeployment): Promise<DeploymentRecord>;
   getDeployment(id: number): Promise<DeploymentRecord | undefined>;
-  findDeploymentByEndpoint(endpointId: number): Promise<DeploymentRecord | undefined>;
+  /** The live deployment of an endpoint; `withDeleted`: also one already deleted (what its id was, once it is gone). */
+  findDeploymentByEndpoint(endpointId: number, o?: { withDeleted?: boolean }): Promise<DeploymentRecord | undefined>;
   /** A live deployment by its public id. */
   findDeploymentByUid(uid: string): Promise<DeploymentRecord | undefined>;
   /** Live deployments; of one account (and one resource group), or all. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type ApiResponse, type TestGantry } from '../helpers/gantry.js';
-import { openEvents } from '../helpers/event-stream.js';
+import { openEvents, type StreamEvent } from '../helpers/event-stream.js';
 import { call, createDeployment, SERVERLESS_FAST, until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -169,6 +169,37 @@ for (const ts of TEST_STORES)
         await s.waitFor((e) => e.event === 'deployment' && e.data.id === d.endpointId, 20_000, 'its own deployment pushed');
       } finally {
         s.close();
+      }
+    });
+
+    it("tells a key limited to one deployment of that deployment's final deletion, and not of another's", async () => {
+      const d = await createDeployment(g, 'limited-delete', { min_load: 0, max_workers: 1 });
+      const other = await createDeployment(g, 'limited-delete-other', { min_load: 0, max_workers: 1 });
+      const k = await g.api('POST', '/api/v0/auth/apikeys/', {
+        name: 'one deployment to delete',
+        permissions: { api: { misc: { only: { constraints: { id: { eq: d.id } } } } } },
+      });
+      assert.equal(k.status, 200, k.text);
+      const limited = await openEvents(g.url, k.body.key as string);
+      const owner = await openEvents(g.url, g.adminKey as string);
+      const gone = (e: StreamEvent, endpointId: number): boolean => e.event === 'deployment' && e.data.id === endpointId && e.data.row === null;
+      try {
+        await limited.waitFor((e) => e.event === 'hello', 5000, 'hello');
+        await owner.waitFor((e) => e.event === 'hello', 5000, 'hello');
+        // The other deployment goes first: once the owner has heard of it, the limited stream was written to then or never.
+        assert.equal((await g.api('DELETE', `/api/v0/deployment/${other.id}`)).status, 200);
+        await owner.waitFor((e) => gone(e, other.endpointId), 20_000, "the other deployment's deletion");
+        assert.equal((await g.api('DELETE', `/api/v0/deployment/${d.id}`)).status, 200);
+        // The last change of a delete finds the deployment record already deleted: checked by its id all the same.
+        await limited.waitFor((e) => gone(e, d.endpointId), 20_000, 'its own deletion');
+        assert.deepEqual(
+          limited.events.filter((e) => e.event === 'deployment' && e.data.id !== d.endpointId),
+          [],
+          'no event of a deployment the key may not see',
+        );
+      } finally {
+        limited.close();
+        owner.close();
       }
     });
 

@@ -12,6 +12,10 @@ import type { Principal } from '../../src/control/principal.js';
 import { LINK_HOST_CALLS, reachHost } from '../../src/control/reach-host.js';
 import type { StorageCommand } from '../../src/runtime/storage.js';
 import type { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import type { CopyOrder, CopyReport } from '../../src/control/hosts/copy-order.js';
+import { COPY_CANCELLED } from '../../src/domain/instance/copy-path.js';
+import { copyHostCalls } from '../../src/control/instances/instance-copy.js';
+import { rental } from '../helpers/machines.js';
 import { instanceRow, joinHost, replicaPlane } from '../helpers/replica.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -25,6 +29,7 @@ for (const ts of TEST_STORES) {
   const skip = ts.skip !== false ? ts.skip : ts.name !== 'postgres' ? 'replicas share a PostgreSQL database' : false;
   describe(`host calls across replicas (${ts.name})`, { skip }, () => {
     let dir: string;
+    let location: string;
     let a: ControlPlane;
     let b: ControlPlane;
     let away: ControlPlane;
@@ -34,6 +39,8 @@ for (const ts of TEST_STORES) {
     let unfollow: () => void;
     const stores: KyselyStore[] = [];
     let logs: (id: number, tail: number) => Promise<string> = async () => '';
+    // Copies the host runs: each waits until the test ends it.
+    const copies: { order: CopyOrder; end: (r: CopyReport | Error) => void }[] = [];
     const storageCalls: StorageCommand[] = [];
     // The host's link as replica A holds it: what the test's calls reach.
     const link = {
@@ -42,6 +49,8 @@ for (const ts of TEST_STORES) {
       exec: async (id: number, argv: readonly string[]) => ({ code: 0, output: `ran ${argv.join(' ')} in ${id}` }),
       copyGrant: async (id: number, ttlMs: number) => ({ privateKey: `key-${id}-${ttlMs}`, hostKey: 'hk' }),
       cancelCopies: async () => 2,
+      copy: (order: CopyOrder) =>
+        new Promise<CopyReport>((resolve, reject) => copies.push({ order, end: (r) => (r instanceof Error ? reject(r) : resolve(r)) })),
       storage: async (cmd: StorageCommand) => {
         storageCalls.push(cmd);
         if (cmd.kind === 'listVolumes') return [777];
@@ -53,7 +62,7 @@ for (const ts of TEST_STORES) {
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'gantry-host-calls-'));
-      const location = await ts.fresh(dir);
+      location = await ts.fresh(dir);
       a = await replicaPlane(ts, stores, location, dir, {});
       b = await replicaPlane(ts, stores, location, dir, { agentCallTimeoutMs: 2_000 });
       // A replica that judges every host offline: it has nobody to ask.
@@ -65,8 +74,41 @@ for (const ts of TEST_STORES) {
       machineId = welcome.machineId;
       a.ctx.hosts.set(machineId, link as unknown as HostLink);
       instanceId = await instanceRow(a, admin.accountId, machineId);
-      unfollow = followHostCalls(a.ctx, { ...LOG_HOST_CALLS, ...LINK_HOST_CALLS });
+      unfollow = followHostCalls(a.ctx, { ...LOG_HOST_CALLS, ...LINK_HOST_CALLS, ...copyHostCalls(a.ctx) });
     });
+
+    /** An instance of the admin on the host, running with SSH access (what a copy needs). */
+    async function runningWithSsh(): Promise<number> {
+      const store = a.ctx.store;
+      const now = Date.now();
+      const r = rental({
+        accountId: admin.accountId,
+        machineId,
+        numGpus: 0,
+        diskGb: 1,
+        dphBase: 0.1,
+        storageCost: 0.1,
+        target: 'running',
+        instanceKeyHash: (id) => `ssh-${id}`,
+        now,
+      });
+      const inst = await store.createInstance({ ...r, sshPort: true });
+      const [c] = await store.claimInstances({ owner: 't', now, leaseMs: 1, observeBefore: now + 1, limit: 1, dueIds: [inst.id], onlyDue: true });
+      assert.equal(c?.id, inst.id);
+      const write = { status: 'running' as const, statusMsg: null, exitCode: null, observedGeneration: c.generation, pendingOpDone: true, now };
+      assert.ok(await store.applyObservation(inst.id, c.leaseToken as string, write));
+      return inst.id;
+    }
+
+    /** The destination's status_msg once it no longer says the copy runs. */
+    async function copyEnded(id: number): Promise<string | null> {
+      for (let i = 0; i < 500; i++) {
+        const msg = (await a.ctx.store.getInstance(id))?.statusMsg ?? null;
+        if (msg === null || !msg.endsWith(': running')) return msg;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.fail(`the copy into ${id} still reads running`);
+    }
     after(async () => {
       unfollow();
       a.agents.close();
@@ -102,6 +144,39 @@ for (const ts of TEST_STORES) {
         storageCalls.map((c) => c.kind),
         ['listVolumes', 'deleteVolume', 'snapshot'],
       );
+    });
+
+    it("records a copy's end on the agent's replica, so the replica asked may stop meanwhile; a cancel the host reports reads cancelled", async () => {
+      const [src, dst] = [await runningWithSsh(), await runningWithSsh()];
+      const body = { src: src, dst: dst, srcPath: '/data', dstPath: '/in' };
+      const hostGot = async (n: number): Promise<NonNullable<(typeof copies)[number]>> => {
+        for (let i = 0; i < 500 && copies.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+        const c = copies[n - 1];
+        assert.ok(c !== undefined, 'the host got the copy');
+        return c;
+      };
+      // Asked through a replica of its own (a pool of its own on PostgreSQL), which stops before the copy ends.
+      const asked = await replicaPlane(ts, stores, location, dir, {});
+      let n = copies.length + 1;
+      assert.match((await asked.copyData(admin, body)).msg, /started/);
+      const first = await hostGot(n);
+      assert.deepEqual([first.order.src.instanceId, first.order.dst.instanceId, first.order.via], [src, dst, null]);
+      assert.equal((await a.ctx.store.getInstance(dst))?.statusMsg, `copy from C.${src}:/data to /in: running`);
+      asked.agents.close();
+      await stores.at(-1)!.close();
+      stores.pop();
+      first.end({ bytes: 42 });
+      assert.equal(await copyEnded(dst), `copy from C.${src}:/data to /in: done, 42 bytes`);
+      // Cancelled on the host (a cancel through any replica): it reads "cancelled", not "failed".
+      n = copies.length + 1;
+      await b.copyData(admin, body);
+      (await hostGot(n)).end(new Error(COPY_CANCELLED));
+      assert.equal(await copyEnded(dst), `copy from C.${src}:/data to /in: cancelled`);
+      // Any other failure reads as one, with the host's reason.
+      n = copies.length + 1;
+      await b.copyData(admin, body);
+      (await hostGot(n)).end(new Error('reading /data failed: no such file'));
+      assert.equal(await copyEnded(dst), `copy from C.${src}:/data to /in: failed: reading /data failed: no such file`);
     });
 
     it('keeps the code of an error the host answered, says what the host cannot do, and finds no host where it is offline', async () => {

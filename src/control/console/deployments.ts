@@ -109,20 +109,21 @@ async function after(ctx: ControlContext, p: Principal, id: number, r: EndpointC
 /**
  * The deployment of an endpoint as its owner sees it, for the push channel (the store's `endpoint`
  * change names the endpoint): undefined when no deployment owns it; `deployment` null once it is deleted;
- * `deploymentId` the deployment's own id (what a key's limits name), null once the deployment record is gone.
+ * `deploymentId` the deployment's own id (what a key's limits name), also once it is deleted.
  */
 export async function deploymentOfEndpoint(
   ctx: ControlContext,
   endpointId: number,
-): Promise<{ accountId: number; deploymentId: number | null; deployment: ConsoleDeployment | null } | undefined> {
+): Promise<{ accountId: number; deploymentId: number; deployment: ConsoleDeployment | null } | undefined> {
   const d = await ctx.store.findDeploymentByEndpoint(endpointId);
   const ep = await ctx.store.getEndpoint(endpointId);
   if (d === undefined) {
     // The pass that finishes a delete marks the deployment deleted before it records the endpoint's
-    // `deleted` status, so that last change finds no deployment: its owner is still told it is gone.
-    return ep !== undefined && (ep.status === 'deleted' || ep.target === 'deleted')
-      ? { accountId: ep.accountId, deploymentId: null, deployment: null }
-      : undefined;
+    // `deleted` status, so that last change finds no live deployment: the deleted one's id still tells
+    // its owner, and a key limited to it, that it is gone. An endpoint no deployment ever owned is not one.
+    if (ep === undefined || (ep.status !== 'deleted' && ep.target !== 'deleted')) return undefined;
+    const gone = await ctx.store.findDeploymentByEndpoint(endpointId, { withDeleted: true });
+    return gone === undefined ? undefined : { accountId: gone.accountId, deploymentId: gone.id, deployment: null };
   }
   if (ep === undefined || ep.status === 'deleted') return { accountId: d.accountId, deploymentId: d.id, deployment: null };
   const owner = systemPrincipal(d.accountId, 'console');

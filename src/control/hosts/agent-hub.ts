@@ -81,7 +81,7 @@ export class AgentHub {
   /** `joined`: what the control plane does for a host whose agent said hello here (write its instances' SSH keys again). */
   constructor(ctx: ControlContext, joined: (machineId: number) => Promise<void> = async () => undefined) {
     this.#ctx = ctx;
-    this.#touches = new FailureLog(ctx.log.child({ component: 'agent-hub' }), 'recording heartbeats', ctx.clock);
+    this.#touches = new FailureLog(ctx.log.child({ component: 'agent-hub' }), 'recording heartbeats', FailureLog.timing(ctx));
     this.#joined = joined;
   }
 

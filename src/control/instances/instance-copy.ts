@@ -1,13 +1,15 @@
 import { GantryError } from '../../domain/errors.js';
-import { parseCopyPath, showCopyPath } from '../../domain/instance/copy-path.js';
+import { COPY_CANCELLED, parseCopyPath, showCopyPath } from '../../domain/instance/copy-path.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { ControlContext } from '../context.js';
+import { callViaAgentReplica, type HostCallOps } from '../host-calls.js';
 import { reachHost, type ReachedHost } from '../reach-host.js';
 import { authorize, authorizeInstance, type Principal } from '../principal.js';
 
 type CopyOrder = Parameters<ReachedHost['copy']>[0];
+type CopyReport = Awaited<ReturnType<ReachedHost['copy']>>;
 
-/** Copies this replica ordered, by destination: a `cancel copy` marks them, so their end reads "cancelled". */
+/** Copies this replica ordered, by destination: a `cancel copy` through it marks them, so their end reads "cancelled". */
 const running = new WeakMap<ControlContext, Map<number, Set<{ cancelled: boolean }>>>();
 
 /** The instance's host (through any replica), to run copies, while the instance runs with SSH access (the copy rides on it). */
@@ -50,24 +52,21 @@ export async function copyBetween(
   }
   const label = `copy from C.${src.id}:${showCopyPath(srcPath)} to ${showCopyPath(dstPath)}`;
   await ctx.store.setStatusMsg(dst.id, `${label}: running`);
-  const mine = { cancelled: false };
-  const byDst = running.get(ctx) ?? new Map<number, Set<{ cancelled: boolean }>>();
-  running.set(ctx, byDst);
-  const set = byDst.get(dst.id) ?? new Set();
-  set.add(mine);
-  byDst.set(dst.id, set);
-  const finish = async (msg: string): Promise<void> => {
-    set.delete(mine);
-    if (set.size === 0 && byDst.get(dst.id) === set) byDst.delete(dst.id);
-    ctx.log.info({ srcId: src.id, dstId: dst.id, msg }, 'copy between instances ended');
-    await ctx.store.setStatusMsg(dst.id, msg).catch(() => undefined);
+  const order: CopyOrder = {
+    src: { instanceId: src.id, path: srcPath },
+    dst: { instanceId: dst.id, path: dstPath },
+    via,
+    timeoutMs: ctx.settings.copyTimeoutMs,
   };
-  void srcHost
-    .copy({ src: { instanceId: src.id, path: srcPath }, dst: { instanceId: dst.id, path: dstPath }, via, timeoutMs: ctx.settings.copyTimeoutMs })
-    .then(
-      (r) => finish(`${label}: done, ${r.bytes} bytes`),
-      (err: unknown) => finish(mine.cancelled ? `${label}: cancelled` : `${label}: failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 1000)),
+  if (!srcHost.viaReplica) void copyAndRecord(ctx, (o) => srcHost.copy(o), { order, label });
+  else {
+    // The replica that holds the source's agent waits for the copy and records its end, so this one may stop
+    // meanwhile. A failure here means it did not record it (no replica took the call, or none answered in time).
+    const bound = order.timeoutMs + ctx.settings.agentCallTimeoutMs + 1_000;
+    void callViaAgentReplica(ctx, src.machineId, COPY_CALL, { order, label }, bound).catch((err: unknown) =>
+      record(ctx, order, label, `${label}: failed: ${messageOf(err)}`),
     );
+  }
   return { msg: `Copy from instance ${src.id} to instance ${dst.id} started; instance ${dst.id}'s status_msg shows when it ends.` };
 }
 
@@ -79,4 +78,62 @@ export async function cancelCopiesInto(ctx: ControlContext, p: Principal, id: nu
   for (const c of running.get(ctx)?.get(id) ?? []) c.cancelled = true;
   const n = host === undefined ? 0 : await host.cancelCopies(id);
   return n === 0 ? `No copy into instance ${id} is running; nothing to cancel.` : `Cancelled ${n} copy(ies) into instance ${id}.`;
+}
+
+/** The host call that runs a copy on the replica holding the source's agent, which records its end. */
+const COPY_CALL = 'copy';
+
+/** What a copy's host call carries: the order and the words its status_msg begins with. */
+interface CopyCall {
+  readonly order: CopyOrder;
+  readonly label: string;
+}
+
+/**
+ * Run a copy through a host this replica holds and write how it ended into the destination's status_msg:
+ * done, cancelled (a `cancel copy` through this replica, or the host saying so), or failed with the reason.
+ */
+async function copyAndRecord(ctx: ControlContext, copy: (o: CopyOrder) => Promise<CopyReport>, { order, label }: CopyCall): Promise<string> {
+  const dstId = order.dst.instanceId;
+  const mine = { cancelled: false };
+  const byDst = running.get(ctx) ?? new Map<number, Set<{ cancelled: boolean }>>();
+  running.set(ctx, byDst);
+  const set = byDst.get(dstId) ?? new Set();
+  set.add(mine);
+  byDst.set(dstId, set);
+  let msg: string;
+  try {
+    msg = `${label}: done, ${(await copy(order)).bytes} bytes`;
+  } catch (err) {
+    const text = messageOf(err);
+    msg = mine.cancelled || text === COPY_CANCELLED ? `${label}: cancelled` : `${label}: failed: ${text}`;
+  } finally {
+    set.delete(mine);
+    if (set.size === 0 && byDst.get(dstId) === set) byDst.delete(dstId);
+  }
+  await record(ctx, order, label, msg);
+  return msg;
+}
+
+async function record(ctx: ControlContext, order: CopyOrder, label: string, msg: string): Promise<void> {
+  ctx.log.info({ srcId: order.src.instanceId, dstId: order.dst.instanceId, msg }, 'copy between instances ended');
+  await ctx.store.setStatusMsg(order.dst.instanceId, msg.slice(0, 1000)).catch(() => undefined);
+}
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** The `copy` host call, answered by the replica that holds the source's agent (keyed by this replica's context). */
+export function copyHostCalls(ctx: ControlContext): HostCallOps {
+  return {
+    [COPY_CALL]: {
+      keep: 'call',
+      run: async (host, raw) => {
+        const call = raw as CopyCall;
+        if (host.copy === undefined) throw new GantryError('NO_SSH_ACCESS', 'This host cannot copy between instances.');
+        const copy = host.copy.bind(host);
+        // Never fails once running: its end is recorded here, whatever it was (the asker records only a call not run).
+        return copyAndRecord(ctx, copy, call);
+      },
+    },
+  };
 }

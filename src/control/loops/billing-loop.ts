@@ -17,7 +17,7 @@ export class BillingLoop {
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
-    this.#failures = new FailureLog(ctx.log, 'billing pass', { now: () => ctx.clock.now() });
+    this.#failures = new FailureLog(ctx.log, 'billing pass', FailureLog.timing(ctx));
     this.#every = new IntervalPass(ctx.settings.billingIntervalMs, () => this.#pass(), ctx.settings.billingRestFactor);
   }
 

@@ -12,6 +12,8 @@ const HOSTS_PER_CHUNK = 1000;
 const CHUNKS_IN_FLIGHT = 4;
 
 export interface SweepReport {
+  /** Claims of due hosts the store answered, whether they found any (none when no connected host was a candidate). */
+  asked: number;
   /** Hosts whose workloads were compared with their instances. */
   hosts: number;
   /** Hosts claimed whose agent did not answer (stamped all the same: tried again after observeIntervalMs). */
@@ -22,8 +24,11 @@ export interface SweepReport {
   orphans: number;
 }
 
-/** Whether a sweep claimed any host: one with none due asked the database nothing, so it shows neither that a failure goes on nor that it ended. */
-export const askedHosts = (r: SweepReport): boolean => r.hosts + r.failed > 0;
+/**
+ * Whether a sweep asked the database: one that found no host due worked (a failure before it is over); one
+ * with no candidate asked nothing, so it shows neither that a failure goes on nor that it ended.
+ */
+export const askedHosts = (r: SweepReport): boolean => r.asked > 0;
 
 /**
  * What the sweep saw of an instance it hands over: the workload as the host's listing showed it (`absent`
@@ -63,13 +68,14 @@ export class HostSweep {
 
   /** Sweep every connected host that is due, a batch at a time, until none is left. */
   async sweepDue(): Promise<SweepReport> {
-    const total: SweepReport = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+    const total: SweepReport = { asked: 0, hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
     // Due means swept before this call began: with observeIntervalMs = 0 a host swept here is not due again in it.
     const start = this.#ctx.clock.now();
     const sweptBefore = Math.min(start - this.#ctx.settings.observeIntervalMs, start - 1);
     for (;;) {
       const r = await this.#batch(sweptBefore);
       if (r === null) return total;
+      total.asked += r.asked;
       total.hosts += r.hosts;
       total.failed += r.failed;
       total.handedOver += r.handedOver;
@@ -93,6 +99,9 @@ export class HostSweep {
     // pushed since the last one; a listing that changed is compared at once.
     const routine = now - this.#routineAt >= s.observeIntervalMs;
     if (routine) this.#routineAt = now;
+    // Hosts that push their listings are claimed once they pushed a new one; past two heartbeats without, they are asked.
+    const candidates = ctx.hosts.sweepCandidates(2 * s.heartbeatIntervalMs + s.agentCallTimeoutMs, routine);
+    if (candidates.length === 0) return null;
     const { token, machineIds } = await ctx.store.claimHostSweeps({
       owner: this.#owner,
       now,
@@ -100,11 +109,10 @@ export class HostSweep {
       leaseMs: s.leaseMs + s.agentCallTimeoutMs,
       sweptBefore,
       limit: HOSTS_PER_CLAIM,
-      // Hosts that push their listings are claimed once they pushed a new one; past two heartbeats without, they are asked.
-      machineIds: ctx.hosts.sweepCandidates(2 * s.heartbeatIntervalMs + s.agentCallTimeoutMs, routine),
+      machineIds: candidates,
     });
-    if (machineIds.length === 0) return null;
-    const report: SweepReport = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+    const report: SweepReport = { asked: 1, hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+    if (machineIds.length === 0) return { ...report, claimed: 0 };
     const claimed = machineIds.length;
     const chunks: number[][] = [];
     for (let i = 0; i < machineIds.length; i += HOSTS_PER_CHUNK) chunks.push(machineIds.slice(i, i + HOSTS_PER_CHUNK));

@@ -20,7 +20,7 @@ export class Housekeeping {
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
-    this.#failures = new FailureLog(ctx.log.child({ component: 'housekeeping' }), 'housekeeping', ctx.clock);
+    this.#failures = new FailureLog(ctx.log.child({ component: 'housekeeping' }), 'housekeeping', FailureLog.timing(ctx));
   }
 
   start(): void {

@@ -8,6 +8,7 @@ import type { ControlContext } from '../context.js';
 import { performStep } from './perform-step.js';
 import { LookFailures } from './look-failures.js';
 import { FailureLog } from '../failure-log.js';
+import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { askedHosts, HostSweep, type SweepReport, type SweptLook } from './host-sweep.js';
 import { SweptLooks } from './swept-looks.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
@@ -62,7 +63,7 @@ export class InstanceReconciler {
     this.#ctx = ctx;
     this.#log = ctx.log.child({ component: 'instance-reconciler', owner: this.#owner });
     this.#sweep = new HostSweep(ctx, this.#owner, (id, look) => this.#handOver(id, look));
-    const o = { now: () => ctx.clock.now(), minMs: ctx.settings.reconcileIdleMs, maxMs: ctx.settings.reconcileRetryMaxMs };
+    const o = FailureLog.timing(ctx, { minMs: ctx.settings.reconcileIdleMs, maxMs: ctx.settings.reconcileRetryMaxMs });
     this.#claims = new FailureLog(this.#log, 'claiming instances', o);
     this.#sweeps = new FailureLog(this.#log, 'sweeping hosts', o);
   }
@@ -151,15 +152,8 @@ export class InstanceReconciler {
   async #run(): Promise<void> {
     const log = this.#log;
     const s = this.#ctx.settings;
-    const heartbeat = setInterval(
-      () => {
-        this.#ctx.store
-          .extendLeases(this.#owner, [...this.#tasks.keys(), ...this.#batchIds], this.#ctx.clock.now() + s.leaseMs)
-          .catch((err: unknown) => log.warn({ err }, 'lease heartbeat failed'));
-        this.#flushSummary(log);
-      },
-      Math.max(50, Math.floor(s.leaseMs / 3)),
-    );
+    const heartbeat = new LeaseHeartbeat(this.#ctx, log, this.#owner, () => [...this.#tasks.keys(), ...this.#batchIds]);
+    heartbeat.start(() => this.#flushSummary(log));
     try {
       // A pool, not lock-step passes: a slow stop (grace period) must not hold up a new create.
       while (this.#running) {
@@ -185,7 +179,7 @@ export class InstanceReconciler {
       await this.#recording;
       await Promise.all(this.#tasks.values());
     } finally {
-      clearInterval(heartbeat);
+      heartbeat.stop();
       this.#flushSummary(log);
     }
   }

@@ -25,7 +25,7 @@ export class Sampler {
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
-    this.#failures = new FailureLog(ctx.log.child({ component: 'sampler' }), 'sampling', { now: () => ctx.clock.now() });
+    this.#failures = new FailureLog(ctx.log.child({ component: 'sampler' }), 'sampling', FailureLog.timing(ctx));
     this.#every = new IntervalPass(ctx.settings.samplerIntervalMs, () => this.#pass());
   }
 

@@ -59,7 +59,7 @@ export class ServerlessLoop {
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
     this.#decisions = new ScaleDecisionLog(ctx);
-    this.#failures = new FailureLog(ctx.log.child({ component: 'serverless' }), 'serverless pass', ctx.clock);
+    this.#failures = new FailureLog(ctx.log.child({ component: 'serverless' }), 'serverless pass', FailureLog.timing(ctx));
   }
 
   start(): void {

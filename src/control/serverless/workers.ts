@@ -29,28 +29,32 @@ export function ownerOf(ep: Pick<EndpointRecord, 'accountId'>): Principal {
   return systemPrincipal(ep.accountId, 'serverless');
 }
 
-/** What reading workers needs: the store, the machine list, the clock and the staleness bound. */
-export type WorkerReadContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings'>;
+/** What reading workers needs: the store, the machine list, the clock, the staleness bound and when this replica started. */
+export type WorkerReadContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings' | 'startedAt'>;
 
 export async function workersOf(ctx: WorkerReadContext, endpointId: number): Promise<WorkerInfo[]> {
   const rows = await ctx.store.listWorkers(endpointId);
   const reports = await ctx.store.workerReports(rows.map((r) => r.id));
   const machines = new Map((await ctx.machines.list()).map((m) => [m.id, m]));
-  const fresh = ctx.clock.now() - ctx.settings.workerReportStaleMs;
+  const now = ctx.clock.now();
+  // For workerReportStaleMs after this replica started, a worker's last report of its life still counts: while
+  // no control plane ran (a restart, an upgrade) a healthy worker had nowhere to report, and taking it for
+  // silent, or for never ready, would destroy every ready worker at the first pass.
+  const fresh = now - ctx.settings.workerReportStaleMs >= ctx.startedAt ? now - ctx.settings.workerReportStaleMs : -Infinity;
   return rows.map((instance) => {
     const r = reports.get(instance.id);
     // A report made before the worker last started describes an earlier life: its "loaded" no longer holds.
     const thisLife = r !== undefined && r.reportedAt >= instance.statusChangedAt && instance.status === 'running';
     const report = thisLife && r.reportedAt >= fresh ? r : null;
     // A worker that reported and then fell silent while its instance runs has died or hung: an error, to be replaced.
-    const silent = thisLife && report === null ? `no report from the worker for ${Math.round((ctx.clock.now() - r.reportedAt) / 1000)}s` : null;
+    const silent = thisLife && report === null ? `no report from the worker for ${Math.round((now - r.reportedAt) / 1000)}s` : null;
     const port = instance.ports[0];
     const m = machines.get(instance.machineId);
     const stuck = notReadyReason({
       status: instance.status,
       statusMsg: instance.statusMsg,
       loaded: report?.loaded ?? false,
-      runningForMs: ctx.clock.now() - instance.statusChangedAt,
+      runningForMs: now - instance.statusChangedAt,
       readyTimeoutMs: ctx.settings.workerReadyTimeoutMs,
     });
     const reported = report?.errorMsg !== undefined && report.errorMsg !== null && report.errorMsg !== '' ? report.errorMsg : null;

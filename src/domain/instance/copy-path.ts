@@ -49,3 +49,10 @@ export function asCopyPath(v: unknown): CopyPath | null {
   const ok = segments.every((s) => typeof s === 'string' && s !== '' && s !== '.' && s !== '..' && !s.includes('/') && !s.includes('\0'));
   return ok && segments.join('/').length <= MAX_PATH ? { segments: segments as string[], contents: contents || segments.length === 0 } : null;
 }
+
+/**
+ * How the agent says a copy ended by `cancel copy` (its error message), so that whichever replica records
+ * the copy's end writes "cancelled". On another host, the destination's agent says it on the copy's error
+ * output before it ends the unpacking, and the source's agent passes it on.
+ */
+export const COPY_CANCELLED = 'the copy was cancelled';

@@ -7,8 +7,62 @@ const RETRYABLE = new Set(['40P01', '40001']);
 const CONNECTION_STATES = /^(0800[0-4]|0800[67]|57P0[123]|53300)$/;
 /** Socket errors of the connection itself (refused, reset, no route, no such host). */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-/** What pg says, without a code, of a connection that broke, timed out opening, or broke earlier. */
-const CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/;
+/** What pg says, without a code, of a connection that broke, timed out opening, broke earlier, or did not answer a statement in time. */
+const CONNECTION_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed|Query read timeout)/;
+
+/**
+ * The PostgreSQL store's bounds, from the settings `databaseConnectTimeoutMs`, `databaseStatementTimeoutMs`,
+ * `databaseKeepAliveMs`, `changeFeedCheckMs`, `changeFeedReconnectMaxMs` and `failureLogRepeatMs`
+ * (src/config/database-settings.ts); the defaults here are theirs (a unit test keeps them equal).
+ */
+export interface PgTimeouts {
+  /** How long opening a connection, or waiting for a pooled one to come free, may take. */
+  readonly connectTimeoutMs: number;
+  /** How long one statement may wait for its answer (0: for ever); past it the connection is closed. */
+  readonly statementTimeoutMs: number;
+  /** Idle time of a connection before TCP keepalive probes start. */
+  readonly keepAliveMs: number;
+  /** How often the change feed's listening connection is checked, and how long the check may take. */
+  readonly feedCheckMs: number;
+  /** Longest wait between two tries to open the listening connection again. */
+  readonly feedReconnectMaxMs: number;
+  /** While a failure lasts, it is reported again at most this often. */
+  readonly reportEveryMs: number;
+}
+
+export const PG_TIMEOUT_DEFAULTS: PgTimeouts = {
+  connectTimeoutMs: 30_000,
+  statementTimeoutMs: 60_000,
+  keepAliveMs: 10_000,
+  feedCheckMs: 10_000,
+  feedReconnectMaxMs: 5_000,
+  reportEveryMs: 60_000,
+};
+
+/**
+ * pg's options for every connection: the connect wait (pg waits for ever by default), and TCP keepalive, so the
+ * operating system notices a peer that vanished without a reset even while no statement runs on the connection.
+ */
+export function pgConnectionOptions(t: PgTimeouts): pg.PoolConfig {
+  return { connectionTimeoutMillis: t.connectTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: t.keepAliveMs };
+}
+
+/** pg's error for a statement that got no answer within its `query_timeout`. */
+export function isReadTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Query read timeout';
+}
+
+/**
+ * Give a connection up at once. After a statement timed out, pg still waits for that statement's answer on it,
+ * so it is of no more use; its socket is closed without the goodbye a silent peer would never answer.
+ * Whatever waits on it fails, and the pool drops it when it is released (it is ending).
+ */
+export function discardConnection(client: pg.ClientBase): void {
+  const c = client as pg.Client;
+  c.end().catch(() => undefined);
+  c.connection.stream.destroy();
+}
 
 /** Whether an error says the database could not be reached (rather than that it refused the statement). */
 export function isConnectionError(err: unknown): boolean {
@@ -76,7 +130,7 @@ type Query = (...args: unknown[]) => unknown;
  * a single UPDATE (a loop releasing its lease, a heartbeat) can be the victim as well as a transaction;
  * transactions are run again whole by `transact`, so inside one nothing is retried here.
  */
-export function retryingClient<C extends pg.PoolClient>(client: C): C {
+export function retryingClient<C extends pg.PoolClient>(client: C, statementTimeoutMs: () => number = () => 0): C {
   const c = client as unknown as { [WRAPPED]?: true; query: Query };
   if (c[WRAPPED] === true) return client;
   c[WRAPPED] = true;
@@ -90,14 +144,22 @@ export function retryingClient<C extends pg.PoolClient>(client: C): C {
     const sql = text.trimStart().slice(0, 17).toLowerCase();
     const opens = sql.startsWith('begin') || sql.startsWith('start transaction');
     const ends = sql.startsWith('commit') || (sql.startsWith('rollback') && !sql.startsWith('rollback to'));
+    // pg's client-side bound (query_timeout): unlike the server's statement_timeout it also ends the wait when
+    // the server's host went silent. Read per statement, so migrations can run without it.
+    const boundMs = statementTimeoutMs();
     for (let attempt = 1; ; attempt++) {
       try {
-        const r = await query(text, params);
+        const r = await (boundMs > 0 ? query({ text, values: params, query_timeout: boundMs }) : query(text, params));
         if (opens) inTransaction = true;
         if (ends) inTransaction = false;
         return r;
       } catch (err) {
         if (ends) inTransaction = false;
+        if (isReadTimeout(err)) {
+          discardConnection(client);
+          const msg = `The database cannot be reached now (no answer within ${boundMs} ms); try again shortly.`;
+          throw new GantryError('DATABASE_UNAVAILABLE', msg, {}, { cause: err });
+        }
         if (inTransaction || opens || ends || !isRetryable(err) || attempt >= RETRY_ATTEMPTS) throw unavailableIfLost(err);
         await retryPause(attempt);
       }
@@ -110,16 +172,20 @@ export function retryingClient<C extends pg.PoolClient>(client: C): C {
 
 /**
  * A pool whose clients run again a statement aborted as a deadlock's victim (see retryingClient), and whose
- * lost connections (none could be opened, one broke under a statement) throw DATABASE_UNAVAILABLE.
+ * lost connections (none could be opened, one broke under a statement, one gave no answer within
+ * `statementTimeoutMs()`) throw DATABASE_UNAVAILABLE.
  */
-export function retryingPool(pool: pg.Pool): pg.Pool {
+export function retryingPool(pool: pg.Pool, statementTimeoutMs?: () => number): pg.Pool {
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
   // The promise form (kysely's) gets a retrying client; a callback form (pg-pool's own pool.query) passes through.
   (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) =>
     args.length > 0
       ? connect(...args)
-      : (connect() as Promise<pg.PoolClient>).then(retryingClient, (err: unknown) => {
-          throw unavailableIfLost(err);
-        });
+      : (connect() as Promise<pg.PoolClient>).then(
+          (client) => retryingClient(client, statementTimeoutMs),
+          (err: unknown) => {
+            throw unavailableIfLost(err);
+          },
+        );
   return pool;
 }

@@ -36,6 +36,11 @@ export interface StoreDialect {
   isUniqueViolation(err: unknown): boolean;
   /** Where the data lives, for logs (credentials masked). */
   readonly description: string;
+  /**
+   * Run `work` with no bound on how long one statement may take (the schema migrations: an index built over a
+   * large table, the wait for another replica's migration lock). Absent where statements are not bounded.
+   */
+  withoutStatementBound?<T>(work: () => Promise<T>): Promise<T>;
 }
 
 /** A column of `numberRows`: its name and SQL type (PostgreSQL compares ids as integers so their indexes serve). */

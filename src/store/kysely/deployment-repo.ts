@@ -37,8 +37,10 @@ export class DeploymentRepo extends Repo implements DeploymentStore {
     return r && toDeployment(r);
   }
 
-  async findDeploymentByEndpoint(endpointId: number): Promise<DeploymentRecord | undefined> {
-    const r = await this.db.selectFrom('deployments').selectAll().where('endpoint_id', '=', endpointId).where('deleted_at', 'is', null).executeTakeFirst();
+  async findDeploymentByEndpoint(endpointId: number, o: { withDeleted?: boolean } = {}): Promise<DeploymentRecord | undefined> {
+    let q = this.db.selectFrom('deployments').selectAll().where('endpoint_id', '=', endpointId);
+    q = o.withDeleted === true ? q.orderBy('id', 'desc') : q.where('deleted_at', 'is', null);
+    const r = await q.executeTakeFirst();
     return r && toDeployment(r);
   }
 

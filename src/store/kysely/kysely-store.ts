@@ -38,7 +38,7 @@ import { claimLeased } from './lease.js';
 import { LeaseReleases } from './lease-release.js';
 import { holdCpu, homeGpus, notEnoughGpus, rebalanceMachine } from './placement.js';
 import { firstFree, WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
-import { migrations } from './migrations.js';
+import { migrationFailure, migrations } from './migrations.js';
 import { applyObservation } from './observation.js';
 import { applyObservations } from './observation-batch.js';
 import { WriteWatch } from './write-watch.js';
@@ -115,9 +115,10 @@ export class KyselyStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    // kysely's migrator takes a database lock (pg_advisory_xact_lock on PostgreSQL), so replicas may start together.
-    const { error } = await new Migrator({ db: this.db, provider: migrations(this.dialect) }).migrateToLatest();
-    if (error !== undefined) throw error instanceof Error ? error : new Error('database migration failed', { cause: error });
+    // kysely's migrator takes a lock (pg_advisory_xact_lock on PostgreSQL), so replicas may start together; no statement bound on that wait or an index build.
+    const migrate = () => new Migrator({ db: this.db, provider: migrations(this.dialect) }).migrateToLatest();
+    const { error } = await (this.dialect.withoutStatementBound?.(migrate) ?? migrate());
+    if (error !== undefined) throw migrationFailure(error);
   }
 
   async close(): Promise<void> {

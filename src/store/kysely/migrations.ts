@@ -294,3 +294,17 @@ export function migrations(d: StoreDialect): MigrationProvider {
   };
   return { getMigrations: () => Promise.resolve(all) };
 }
+
+/**
+ * A failed migration as the operator reads it. Data migrated by a newer Gantry names a migration this
+ * version does not have: kysely calls that "corrupted", but nothing was touched; it is a downgrade.
+ */
+export function migrationFailure(error: unknown): Error {
+  const newer = error instanceof Error ? /previously executed migration (\S+) is missing/.exec(error.message) : null;
+  if (newer !== null)
+    return new Error(
+      `This database was migrated by a newer Gantry (its migration ${newer[1]} is unknown to this version). It is unchanged; downgrades are not supported: run that newer version (or newer), or restore a backup made before the upgrade.`,
+      { cause: error },
+    );
+  return error instanceof Error ? error : new Error('database migration failed', { cause: error });
+}

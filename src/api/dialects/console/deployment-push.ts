@@ -15,11 +15,7 @@ export const deploymentPush: PushSource = {
   load: async (control, endpointId) => {
     const d = await deploymentOfEndpoint(control.ctx, endpointId);
     if (d === undefined) return undefined;
-    // A key limited to some deployments is told of them by their own ids, as the REST routes check them.
-    return {
-      accountId: d.accountId,
-      row: d.deployment === null ? null : deploymentBody(d.deployment),
-      ...(d.deploymentId !== null && { authId: d.deploymentId }),
-    };
+    // A key limited to some deployments is told of them by their own ids, as the REST routes check them: their final deletion (a null row) too.
+    return { accountId: d.accountId, row: d.deployment === null ? null : deploymentBody(d.deployment), authId: d.deploymentId };
   },
 };
