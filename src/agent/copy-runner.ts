@@ -111,8 +111,10 @@ export class CopyRunner {
     try {
       const [a, b] = await Promise.all([src.done, sink.done]);
       const why = stopped as string | null; // set by stop(), from a timer or a cancel
-      // Cancelled here, or by the destination's host (which said so before it ended the unpacking).
-      if (why === CANCELLED || dstErr().includes(COPY_CANCELLED)) throw new Error(COPY_CANCELLED);
+      // Cancelled here, or by the destination's host, which says so on a line of its own once the unpacking it
+      // ended has exited (not a line tar could print: its own start with "tar:").
+      const cancelledThere = order.via !== null && dstErr().split(/\r?\n/).includes(`gantry: ${COPY_CANCELLED}`);
+      if (why === CANCELLED || cancelledThere) throw new Error(COPY_CANCELLED);
       if (why !== null) throw new Error(`the copy ${why}`);
       if (a.code !== 0 && !cut) throw new Error(`reading ${showCopyPath(srcPath)} failed: ${srcErr().trim() || `exit ${a.code ?? a.signal}`}`);
       if (b.code !== 0) throw new Error(`writing ${showCopyPath(dstPath)} failed: ${dstErr().trim() || `exit ${b.code ?? b.signal}`}`);

@@ -56,3 +56,32 @@ function canBind(port: number): Promise<boolean> {
     s.listen({ port }, () => s.close(() => resolve(true)));
   });
 }
+
+/**
+ * The part of the host's instance ports that the kernel may also hand to outgoing connections (its
+ * `ip_local_port_range`, less `ip_local_reserved_ports`), or null: any connection the host makes (to a
+ * registry, a database, a peer) can then take such a port just before an instance binds it, and the start
+ * fails. Read from the kernel's files when not given (null where they cannot be read: not Linux).
+ */
+export async function outgoingOverlap(
+  first: number,
+  last: number,
+  files: { range?: string | null; reserved?: string | null } = {},
+): Promise<{ first: number; last: number } | null> {
+  const range = files.range !== undefined ? files.range : await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => null);
+  const reserved = files.reserved !== undefined ? files.reserved : await readFile('/proc/sys/net/ipv4/ip_local_reserved_ports', 'utf8').catch(() => null);
+  const m = /^\s*(\d+)\s+(\d+)\s*$/.exec(range ?? '');
+  if (m === null) return null;
+  const lo = Math.max(first, Number(m[1]));
+  const hi = Math.min(last, Number(m[2]));
+  if (lo > hi) return null;
+  // Reserved ports ("a,b-c,…") are never given to outgoing connections: an overlap wholly reserved is none.
+  const spans = (reserved ?? '')
+    .trim()
+    .split(',')
+    .filter((s) => s !== '')
+    .map((s) => s.split('-').map(Number))
+    .map(([a, b]) => [a ?? NaN, b ?? a ?? NaN] as const);
+  for (let p = lo; p <= hi; p++) if (!spans.some(([a, b]) => p >= a && p <= b)) return { first: lo, last: hi };
+  return null;
+}

@@ -102,6 +102,9 @@ export interface ControlContext {
   readonly principals: PrincipalCache;
   /** Code deployments' uploaded code (decision 020). */
   readonly blobs: BlobStore;
-  /** When this replica's control plane was made (clock ms): what was silent before had nobody here to report to. */
-  readonly startedAt: number;
+  /**
+   * Since when this replica serves (clock ms; Infinity while it starts): a worker could not report to it
+   * before, so its silence counts from then (workers.ts).
+   */
+  readonly servingSince: () => number;
 }

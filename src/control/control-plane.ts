@@ -76,10 +76,12 @@ export class ControlPlane {
   readonly volumes: VolumeUseCases;
 
   constructor(
-    ctx: Omit<ControlContext, 'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals' | 'instanceViews' | 'blobs' | 'startedAt'> & {
+    ctx: Omit<ControlContext, 'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals' | 'instanceViews' | 'blobs' | 'servingSince'> & {
       readonly machines?: MachineCatalog;
       /** Default: none (code deployments answer BLOB_STORE_UNAVAILABLE). */
       readonly blobs?: BlobStore;
+      /** Default: from when this is made (a server passes the moment it listens). */
+      readonly servingSince?: () => number;
     },
   ) {
     const principals = new PrincipalCache({
@@ -101,7 +103,12 @@ export class ControlPlane {
     const offerReads = new FailureLog(ctx.log, 'offers index: reading the fleet', FailureLog.timing(ctx));
     this.ctx = {
       ...ctx,
-      startedAt: ctx.clock.now(),
+      servingSince:
+        ctx.servingSince ??
+        (
+          (made) => () =>
+            made
+        )(ctx.clock.now()),
       principals,
       instanceViews,
       machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),

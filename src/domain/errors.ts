@@ -149,7 +149,7 @@ export const ERROR_CODES = {
   DATABASE_UNAVAILABLE: {
     kind: 'unavailable',
     retryable: true,
-    doc: 'The control plane cannot reach its database now (PostgreSQL stopped, restarting or cut off); try again shortly. A write cut off at its commit may have been applied: read before repeating it.',
+    doc: "The control plane cannot reach or write its database now (PostgreSQL stopped, restarting or cut off; SQLite's disk full or read-only); try again shortly. A write cut off at its commit may have been applied: read before repeating it.",
   },
   SHUTTING_DOWN: {
     kind: 'unavailable',

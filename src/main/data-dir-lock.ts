@@ -90,8 +90,9 @@ export class DataDirLock {
   static acquire(dataDir: string): DataDirLock {
     const token = randomUUID();
     const tmp = join(dataDir, `server.lock.${process.pid}.${token}`);
-    writeFileSync(tmp, JSON.stringify({ pid: process.pid, url: null, token } satisfies LockFile) + '\n', { mode: 0o600 });
     try {
+      // Inside the try: a write cut short (a full disk) leaves an empty file that nobody would remove.
+      writeFileSync(tmp, JSON.stringify({ pid: process.pid, url: null, token } satisfies LockFile) + '\n', { mode: 0o600 });
       for (let attempt = 0; ; attempt++) {
         try {
           linkSync(tmp, lockPath(dataDir));
@@ -113,8 +114,13 @@ export class DataDirLock {
   /** Record the URL once the server listens, in the lock and in the `url` file the CLI reads. */
   setUrl(url: string): void {
     const tmp = join(this.dataDir, `server.lock.${process.pid}.${this.token}`);
-    writeFileSync(tmp, JSON.stringify({ pid: process.pid, url, token: this.token } satisfies LockFile) + '\n', { mode: 0o600 });
-    renameSync(tmp, lockPath(this.dataDir));
+    try {
+      writeFileSync(tmp, JSON.stringify({ pid: process.pid, url, token: this.token } satisfies LockFile) + '\n', { mode: 0o600 });
+      renameSync(tmp, lockPath(this.dataDir));
+    } catch (err) {
+      rmQuiet(tmp);
+      throw err;
+    }
     writeFileSync(join(this.dataDir, 'url'), url + '\n', { mode: 0o600 });
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { probeBusyPorts } from '../agent/port-probe.js';
+import { outgoingOverlap, probeBusyPorts } from '../agent/port-probe.js';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -35,6 +35,13 @@ export async function startHost(
   const gpus = await detectGpus(c.gpus);
   const { runtime, sandboxed } = await openRuntime(c, { ...o, nvidiaGpus: gpus !== null && !gpus.declared });
   const hostKey = await readOrCreate(join(c.dataDir, 'host.key'), () => `host:${randomUUID()}`);
+  const shared = await outgoingOverlap(c.portRangeStart, c.portRangeEnd);
+  // Said, not refused: the busy-port probe keeps most such starts from failing, and the default range is in it on Linux.
+  if (shared !== null)
+    o.log.info(
+      { portRange: `${c.portRangeStart}-${c.portRangeEnd}`, outgoing: `${shared.first}-${shared.last}` },
+      `instance ports ${shared.first}-${shared.last} are also the kernel's for outgoing connections: one may take a port just before an instance binds it, and that start fails. Choose a --port-range outside it, or reserve the range (sysctl net.ipv4.ip_local_reserved_ports=${c.portRangeStart}-${c.portRangeEnd})`,
+    );
   const hostSettings = { dataDir: c.dataDir, publicIp: c.publicIp, portRangeStart: c.portRangeStart, portRangeEnd: c.portRangeEnd, runtime: runtime.name };
   const isolation = { sandboxed, unsafeSharedRuntime: c.unsafeSharedProcessRuntime };
   // SSH access to instances: needs a runtime that can run a command beside the workload.

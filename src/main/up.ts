@@ -166,9 +166,11 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   // The gateway reads routing views from the store and the machine list, which the control plane shares.
   const machines = new MachineCatalog(store, clock, c.machineCacheMs);
   const replica = `gw-${randomUUID()}`;
-  const startedAt = clock.now();
+  // Set once the API listens: workers can report from then on (workers.ts counts their silence from it).
+  let listeningSince = Infinity;
+  const servingSince = (): number => listeningSince;
   const traffic = new Traffic({
-    directory: (id) => routingView({ store, machines, clock, settings: c, startedAt }, id),
+    directory: (id) => routingView({ store, machines, clock, settings: c, servingSince }, id),
     touch: (id, at) => store.touchEndpoint(id, at),
     now: () => clock.now(),
     directoryMs: c.workerDirectoryMs,
@@ -198,6 +200,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     traffic,
     vault,
     blobs,
+    servingSince,
   });
   const gateway = new Gateway({
     useCases: control.serverless,
@@ -264,6 +267,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const requestTimeoutMs = c.requestTimeoutMs > 0 ? c.requestTimeoutMs + c.serverlessQueueTimeoutMs : 0;
   limitConnections(app.server, { ...c, requestTimeoutMs });
   await app.listen({ host: c.host, port: c.port }).catch(portInUse(c));
+  listeningSince = clock.now();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : c.port;
   const host = c.host.includes(':') ? `[${c.host}]` : c.host === '0.0.0.0' ? '127.0.0.1' : c.host;

@@ -89,8 +89,13 @@ for (const ts of TEST_STORES) {
       }
       const later = (await g.api('GET', `/api/v0/instances/${id}/`)).body.instances as Record<string, unknown>;
       assert.match(String(later.status_msg), /failed to start: account env var OLD_TOKEN cannot be used: .*NUL byte/);
-      assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`)).status, 200);
+      // Once the cause is gone, starting it again tries again (not "already in that state").
       await g.store.deleteSecret(me, 'OLD_TOKEN');
+      const again = await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'running' });
+      assert.equal(again.status, 200, again.text);
+      assert.doesNotMatch(String(again.body.msg ?? ''), /already/, again.text);
+      await g.waitInstance(id, (r) => r.actual_status === 'running', 60_000);
+      assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`)).status, 200);
     });
   });
 }

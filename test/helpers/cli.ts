@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,9 +80,23 @@ export function upTestEnv(dataDir: string, extra: NodeJS.ProcessEnv = {}): NodeJ
   };
 }
 
-/** Kill whatever still runs from a spawned gantry's folder (instances outlive their server), then remove it. */
+/**
+ * Kill whatever still runs from a spawned gantry's folder (instances outlive their server), then remove it:
+ * commands naming the folder, and every instance's process group (a worker's command line need not name it).
+ */
 export async function removeUpDir(dir: string): Promise<void> {
   const cleanup = spawn('pkill', ['-9', '-f', '--', dir], { stdio: 'ignore' });
   await new Promise((r) => cleanup.once('exit', r));
+  const instances = await readdir(join(dir, 'instances')).catch(() => [] as string[]);
+  for (const id of instances) {
+    const pgid = Number((await readFile(join(dir, 'instances', id, 'meta', 'pgid'), 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(pgid) && pgid > 1) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
   await rm(dir, { recursive: true, force: true });
 }

@@ -175,6 +175,14 @@ describe('PostgreSQL behind a silent network cut', { skip: pgStore?.skip ?? 'no 
       const slow = sql<{ one: number }>`SELECT 1 AS one FROM pg_sleep(1.5)`;
       await assert.rejects(slow.execute(db), (err: unknown) => isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE');
       assert.deepEqual((await d.withoutStatementBound!(() => slow.execute(db))).rows, [{ one: 1 }]);
+      // A statement past the bound on a database that is there is cancelled on the server too, not left running.
+      await assert.rejects(sql`SELECT pg_sleep(30)`.execute(db), (err: unknown) => isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE');
+      const running = sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'`;
+      const deadline = Date.now() + 20_000;
+      while ((await running.execute(db)).rows[0]?.n !== 0) {
+        assert.ok(Date.now() < deadline, 'the statement still runs on the server');
+        await new Promise((r) => setTimeout(r, 100));
+      }
     } finally {
       relay.thaw();
       await db.destroy();

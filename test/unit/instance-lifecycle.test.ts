@@ -38,6 +38,8 @@ describe('decideIntent: every (target, status, action)', () => {
     ['stopped', 'failed', 'start', 'illegal'],
     ['running', 'running', 'start', 'noop'],
     ['running', 'exited', 'start', 'running'], // run an exited instance again
+    ['running', 'created', 'start', 'running'], // the runtime refused its first start: try again
+    ['running', 'stopped', 'start', 'running'], // the runtime refused a start after a stop: try again
     ['running', 'running', 'reboot', 'running+reboot'],
     ['running', 'running', 'recycle', 'running+recycle'],
     ['stopped', 'stopped', 'reboot', 'illegal'],
@@ -51,6 +53,10 @@ describe('decideIntent: every (target, status, action)', () => {
   for (const [t, st, a, want] of cases) {
     it(`${a} on ${t}/${st} → ${want}`, () => assert.equal(outcome(t, st, a), want));
   }
+
+  it('leaves a start that is still to be carried out alone (its look has not happened yet)', () => {
+    for (const st of ['created', 'stopped', 'exited'] as const) assert.equal(decideIntent(s('running', st, 3, 2), 'start'), null);
+  });
 
   it('explains why a transition is illegal', () => {
     assert.throws(() => decideIntent(s('stopped', 'stopping'), 'start'), /still stopping/);

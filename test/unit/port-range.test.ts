@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePortRange } from '../../src/config/port-range.js';
-import { localPorts, probeBusyPorts } from '../../src/agent/port-probe.js';
+import { localPorts, outgoingOverlap, probeBusyPorts } from '../../src/agent/port-probe.js';
 import { createServer } from 'node:net';
 
 describe('--port-range and the agent port probe', () => {
@@ -31,5 +31,16 @@ describe('--port-range and the agent port probe', () => {
       '   2: 0100007F:A02A 0100007F:1F90 06 00000000:00000000 00:00000000 00000000     0        0 0 1',
     ].join('\n');
     assert.deepEqual(localPorts(table), [41000, 41001]);
+  });
+});
+
+describe('instance ports the kernel may give to outgoing connections', () => {
+  it('is the overlap with ip_local_port_range, less the reserved ports; none where the files cannot be read', async () => {
+    assert.deepEqual(await outgoingOverlap(41000, 41999, { range: '32768\t60999\n', reserved: '\n' }), { first: 41000, last: 41999 });
+    assert.deepEqual(await outgoingOverlap(30000, 40000, { range: '32768\t60999\n', reserved: '' }), { first: 32768, last: 40000 });
+    assert.equal(await outgoingOverlap(20000, 20999, { range: '32768\t60999\n', reserved: '' }), null);
+    assert.equal(await outgoingOverlap(41000, 41999, { range: '32768\t60999\n', reserved: '8080,41000-41999\n' }), null);
+    assert.deepEqual(await outgoingOverlap(41000, 41999, { range: '32768\t60999', reserved: '41000-41998' }), { first: 41000, last: 41999 });
+    assert.equal(await outgoingOverlap(41000, 41999, { range: null, reserved: null }), null);
   });
 });

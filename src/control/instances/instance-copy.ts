@@ -63,9 +63,11 @@ export async function copyBetween(
     // The replica that holds the source's agent waits for the copy and records its end, so this one may stop
     // meanwhile. A failure here means it did not record it (no replica took the call, or none answered in time).
     const bound = order.timeoutMs + ctx.settings.agentCallTimeoutMs + 1_000;
-    void callViaAgentReplica(ctx, src.machineId, COPY_CALL, { order, label }, bound).catch((err: unknown) =>
-      record(ctx, order, label, `${label}: failed: ${messageOf(err)}`),
-    );
+    void callViaAgentReplica(ctx, src.machineId, COPY_CALL, { order, label }, bound).catch(async (err: unknown) => {
+      // Not over a message that replica wrote (its answer lost on the way back): only over "running".
+      if ((await ctx.store.getInstance(dst.id).catch(() => undefined))?.statusMsg === `${label}: running`)
+        await record(ctx, order, label, `${label}: failed: ${messageOf(err)}`);
+    });
   }
   return { msg: `Copy from instance ${src.id} to instance ${dst.id} started; instance ${dst.id}'s status_msg shows when it ends.` };
 }

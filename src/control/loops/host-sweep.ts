@@ -116,13 +116,18 @@ export class HostSweep {
     const claimed = machineIds.length;
     const chunks: number[][] = [];
     for (let i = 0; i < machineIds.length; i += HOSTS_PER_CHUNK) chunks.push(machineIds.slice(i, i + HOSTS_PER_CHUNK));
-    // A chunk that fails (the store unreachable a moment) is logged and its hosts are swept at the next
-    // interval; the other chunks go on, so the sweep ends only when all of them have.
+    // A chunk that fails (the store unreachable a moment) has its hosts swept at the next interval; the other
+    // chunks go on, so the sweep ends only when all of them have. A sweep whose every chunk failed failed
+    // (the caller's FailureLog says so sparingly); one that failed in part says which part.
+    const total = chunks.length;
+    const errors: unknown[] = [];
     const worker = async (): Promise<void> => {
-      for (let c = chunks.shift(); c !== undefined; c = chunks.shift())
-        await this.#chunk(token, c, report).catch((err: unknown) => ctx.log.error({ err, component: 'host-sweep' }, 'sweeping hosts failed; will retry'));
+      for (let c = chunks.shift(); c !== undefined; c = chunks.shift()) await this.#chunk(token, c, report).catch((err: unknown) => errors.push(err));
     };
-    await Promise.all(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, chunks.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(CHUNKS_IN_FLIGHT, total) }, worker));
+    if (errors.length === total) throw errors[0];
+    if (errors.length > 0)
+      ctx.log.error({ err: errors[0], failed: errors.length, of: total, component: 'host-sweep' }, 'sweeping some hosts failed; will retry');
     return { ...report, claimed };
   }
 

@@ -3,7 +3,7 @@ import { workersOf, type WorkerInfo } from './workers.js';
 import type { EndpointRecord, WorkergroupRecord, WorkerReport } from '../../domain/serverless/records.js';
 
 /** What probing needs: reading workers, this replica's gateway counts, and the report store. */
-export type ProbeContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings' | 'traffic' | 'log' | 'startedAt'>;
+export type ProbeContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings' | 'traffic' | 'log' | 'servingSince'>;
 
 /** The shortest wait between two probes of a worker that started and does not answer yet. */
 const PROBE_MIN_MS = 5;

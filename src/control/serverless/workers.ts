@@ -30,17 +30,17 @@ export function ownerOf(ep: Pick<EndpointRecord, 'accountId'>): Principal {
 }
 
 /** What reading workers needs: the store, the machine list, the clock, the staleness bound and when this replica started. */
-export type WorkerReadContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings' | 'startedAt'>;
+export type WorkerReadContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings' | 'servingSince'>;
 
 export async function workersOf(ctx: WorkerReadContext, endpointId: number): Promise<WorkerInfo[]> {
   const rows = await ctx.store.listWorkers(endpointId);
   const reports = await ctx.store.workerReports(rows.map((r) => r.id));
   const machines = new Map((await ctx.machines.list()).map((m) => [m.id, m]));
   const now = ctx.clock.now();
-  // For workerReportStaleMs after this replica started, a worker's last report of its life still counts: while
-  // no control plane ran (a restart, an upgrade) a healthy worker had nowhere to report, and taking it for
+  // For workerReportStaleMs after this replica began to serve, a worker's last report of its life still counts:
+  // while no control plane ran (a restart, an upgrade) a healthy worker had nowhere to report, and taking it for
   // silent, or for never ready, would destroy every ready worker at the first pass.
-  const fresh = now - ctx.settings.workerReportStaleMs >= ctx.startedAt ? now - ctx.settings.workerReportStaleMs : -Infinity;
+  const fresh = now - ctx.settings.workerReportStaleMs >= ctx.servingSince() ? now - ctx.settings.workerReportStaleMs : -Infinity;
   return rows.map((instance) => {
     const r = reports.get(instance.id);
     // A report made before the worker last started describes an earlier life: its "loaded" no longer holds.

@@ -53,6 +53,7 @@ export function asCopyPath(v: unknown): CopyPath | null {
 /**
  * How the agent says a copy ended by `cancel copy` (its error message), so that whichever replica records
  * the copy's end writes "cancelled". On another host, the destination's agent says it on the copy's error
- * output before it ends the unpacking, and the source's agent passes it on.
+ * output (`gantry: ` and this, a line of its own) once the unpacking it ended has exited, and the source's
+ * agent passes it on.
  */
 export const COPY_CANCELLED = 'the copy was cancelled';

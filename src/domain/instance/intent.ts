@@ -50,8 +50,11 @@ export function decideIntent(s: IntentState, action: InstanceAction): IntentChan
     case 'start':
       if (isStopping(s)) throw illegal(s, action, 'it is still stopping; start it again once it is stopped');
       if (s.target === 'running') {
-        // Starting an instance whose main process exited runs it again; a live one is left alone.
-        return s.status === 'exited' && s.observedGeneration === s.generation ? { target: 'running', pendingOp: null } : null;
+        // Starting an instance whose main process exited runs it again, and so does starting one whose start
+        // the runtime refused (it is still created or stopped: a full disk, a port taken meanwhile); a live one,
+        // or one whose start is still to be carried out, is left alone.
+        const over = s.status === 'exited' || s.status === 'created' || s.status === 'stopped';
+        return over && s.observedGeneration === s.generation ? { target: 'running', pendingOp: null } : null;
       }
       if (s.status === 'failed') throw illegal(s, action, 'its last stop did not complete; stop it again (the stop is retried) before starting');
       return { target: 'running', pendingOp: null };

@@ -130,7 +130,11 @@ type Query = (...args: unknown[]) => unknown;
  * a single UPDATE (a loop releasing its lease, a heartbeat) can be the victim as well as a transaction;
  * transactions are run again whole by `transact`, so inside one nothing is retried here.
  */
-export function retryingClient<C extends pg.PoolClient>(client: C, statementTimeoutMs: () => number = () => 0): C {
+export function retryingClient<C extends pg.PoolClient>(
+  client: C,
+  statementTimeoutMs: () => number = () => 0,
+  cancel: (processId: number) => void = () => undefined,
+): C {
   const c = client as unknown as { [WRAPPED]?: true; query: Query };
   if (c[WRAPPED] === true) return client;
   c[WRAPPED] = true;
@@ -156,6 +160,9 @@ export function retryingClient<C extends pg.PoolClient>(client: C, statementTime
       } catch (err) {
         if (ends) inTransaction = false;
         if (isReadTimeout(err)) {
+          // A database that is slow but there would go on running the statement for a client that left.
+          const pid = (client as unknown as { processID?: unknown }).processID;
+          if (typeof pid === 'number') cancel(pid);
           discardConnection(client);
           const msg = `The database cannot be reached now (no answer within ${boundMs} ms); try again shortly.`;
           throw new GantryError('DATABASE_UNAVAILABLE', msg, {}, { cause: err });
@@ -175,14 +182,19 @@ export function retryingClient<C extends pg.PoolClient>(client: C, statementTime
  * lost connections (none could be opened, one broke under a statement, one gave no answer within
  * `statementTimeoutMs()`) throw DATABASE_UNAVAILABLE.
  */
-export function retryingPool(pool: pg.Pool, statementTimeoutMs?: () => number): pg.Pool {
+export function retryingPool(pool: pg.Pool, statementTimeoutMs: () => number = () => 0): pg.Pool {
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+  // Best effort, on another connection and bounded like any statement: after a network cut it fails as well.
+  const cancel = (processId: number): void => {
+    const bound = statementTimeoutMs() || 5_000;
+    pool.query({ text: 'SELECT pg_cancel_backend($1)', values: [processId], query_timeout: bound } as pg.QueryConfig).catch(() => undefined);
+  };
   // The promise form (kysely's) gets a retrying client; a callback form (pg-pool's own pool.query) passes through.
   (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) =>
     args.length > 0
       ? connect(...args)
       : (connect() as Promise<pg.PoolClient>).then(
-          (client) => retryingClient(client, statementTimeoutMs),
+          (client) => retryingClient(client, statementTimeoutMs, cancel),
           (err: unknown) => {
             throw unavailableIfLost(err);
           },

@@ -12,6 +12,7 @@ import {
   type SqliteStatement,
   type SqlBool,
 } from 'kysely';
+import { GantryError } from '../../domain/errors.js';
 import { LocalChangeFeed } from '../change-feed.js';
 import type { StoreDialect } from './store-dialect.js';
 
@@ -43,7 +44,7 @@ export function sqliteDialect(file: string): StoreDialect {
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
-      return new ImmediateSqliteDialect({ database: withStatementCache(db, STATEMENTS_KEPT) });
+      return new ImmediateSqliteDialect({ database: withStatementCache(db, STATEMENTS_KEPT) }, () => db.inTransaction);
     },
     isUniqueViolation(err) {
       const code = (err as { code?: unknown } | null)?.code;
@@ -71,12 +72,47 @@ function withStatementCache(db: BetterSqlite3.Database, max: number): SqliteData
       if (stmt !== undefined) {
         kept.delete(sql);
       } else {
-        stmt = db.prepare(sql);
+        stmt = storageFailures(unlessStorageFails(() => db.prepare(sql)));
         if (kept.size >= max) kept.delete(kept.keys().next().value as string);
       }
       kept.set(sql, stmt);
       return stmt;
     },
+  };
+}
+
+/** What SQLite says of the file or its disk (not of the statement), as the operator should read it. */
+const STORAGE_FAULTS: readonly [RegExp, string][] = [
+  [/^SQLITE_FULL/, 'the disk that holds it is full; free space there'],
+  [/^SQLITE_READONLY/, 'it is read-only now; make its folder writable again'],
+  [/^SQLITE_(IOERR|CANTOPEN)/, 'its file could not be read or written; check the disk that holds it'],
+];
+
+/** `f`, with a fault of the database's file or disk thrown as DATABASE_UNAVAILABLE (503, retryable), not as a fault of the server. */
+function unlessStorageFails<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    const raw = (err as { code?: unknown } | null)?.code;
+    const code = typeof raw === 'string' ? raw : '';
+    const why = STORAGE_FAULTS.find(([re]) => re.test(code))?.[1];
+    if (why === undefined) throw err;
+    throw new GantryError(
+      'DATABASE_UNAVAILABLE',
+      `The database cannot be written now: ${why} (${code}). Try again once it is resolved.`,
+      { sqlite: code },
+      { cause: err },
+    );
+  }
+}
+
+/** A statement whose runs go through `unlessStorageFails` (kysely calls these four). */
+function storageFailures(stmt: BetterSqlite3.Statement): SqliteStatement {
+  return {
+    reader: stmt.reader,
+    all: (params) => unlessStorageFails(() => stmt.all(params)),
+    run: (params) => unlessStorageFails(() => stmt.run(params)),
+    iterate: (params) => unlessStorageFails(() => stmt.iterate(params)),
   };
 }
 
@@ -86,18 +122,31 @@ function withStatementCache(db: BetterSqlite3.Database, max: number): SqliteData
  * write lock. Taking the write lock first makes busy_timeout queue writers instead.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #inTransaction: () => boolean;
+  constructor(config: ConstructorParameters<typeof SqliteDriver>[0], inTransaction: () => boolean) {
+    super(config);
+    this.#inTransaction = inTransaction;
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  /** SQLite already rolled back on some errors (a full disk): a second rollback would fail and hide the reason. */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.#inTransaction()) await super.rollbackTransaction(connection);
   }
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
-  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+  readonly #inTransaction: () => boolean;
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0], inTransaction: () => boolean) {
     super(config);
     this.#config = config;
+    this.#inTransaction = inTransaction;
   }
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config);
+    return new ImmediateSqliteDriver(this.#config, this.#inTransaction);
   }
 }
