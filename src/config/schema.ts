@@ -184,7 +184,7 @@ export const SETTINGS = {
   workerReportStaleMs: {
     type: 'duration',
     default: 30_000,
-    doc: "A worker report older than this no longer counts (its load and its busy requests are ignored), and a running worker silent this long is an error, replaced. For this long after a control plane starts, a worker's last report still counts: while none ran, it had nowhere to report.",
+    doc: "A worker report older than this no longer counts (its load and its busy requests are ignored), and a running worker silent this long is an error, replaced. For this long after a control plane starts listening, or after its database was last unavailable, a worker's last report still counts: it had nowhere to report, or its reports could not be stored.",
   },
   workerProbeTimeoutMs: {
     type: 'duration',

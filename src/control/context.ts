@@ -107,4 +107,9 @@ export interface ControlContext {
    * before, so its silence counts from then (workers.ts).
    */
   readonly servingSince: () => number;
+  /**
+   * A loop's store work failed with DATABASE_UNAVAILABLE: what workers reported meanwhile could not be stored,
+   * so `servingSince` moves to now (their silence counts again from the database's return).
+   */
+  readonly databaseUnavailable: () => void;
 }

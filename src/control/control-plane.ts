@@ -76,7 +76,10 @@ export class ControlPlane {
   readonly volumes: VolumeUseCases;
 
   constructor(
-    ctx: Omit<ControlContext, 'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals' | 'instanceViews' | 'blobs' | 'servingSince'> & {
+    ctx: Omit<
+      ControlContext,
+      'wake' | 'machines' | 'offers' | 'endpointSignal' | 'principals' | 'instanceViews' | 'blobs' | 'servingSince' | 'databaseUnavailable'
+    > & {
       readonly machines?: MachineCatalog;
       /** Default: none (code deployments answer BLOB_STORE_UNAVAILABLE). */
       readonly blobs?: BlobStore;
@@ -84,6 +87,8 @@ export class ControlPlane {
       readonly servingSince?: () => number;
     },
   ) {
+    const made = ctx.clock.now();
+    const serving = ctx.servingSince ?? (() => made);
     const principals = new PrincipalCache({
       maxEntries: ctx.settings.principalCacheEntries,
       maxAgeMs: ctx.settings.principalCacheMaxAgeMs,
@@ -103,12 +108,10 @@ export class ControlPlane {
     const offerReads = new FailureLog(ctx.log, 'offers index: reading the fleet', FailureLog.timing(ctx));
     this.ctx = {
       ...ctx,
-      servingSince:
-        ctx.servingSince ??
-        (
-          (made) => () =>
-            made
-        )(ctx.clock.now()),
+      servingSince: () => Math.max(serving(), this.#databaseLostAt),
+      databaseUnavailable: () => {
+        this.#databaseLostAt = ctx.clock.now();
+      },
       principals,
       instanceViews,
       machines: ctx.machines ?? new MachineCatalog(ctx.store, ctx.clock, ctx.settings.machineCacheMs),
@@ -141,6 +144,8 @@ export class ControlPlane {
 
   #unfollowSshKeys: (() => void) | null = null;
   #unfollowHostCalls: (() => void) | null = null;
+  /** When a loop last found the database unavailable (ctx.databaseUnavailable). */
+  #databaseLostAt = -Infinity;
 
   startLoops(): void {
     this.#unfollowSshKeys ??= followSshKeys(this.ctx);

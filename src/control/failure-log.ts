@@ -1,3 +1,4 @@
+import { isGantryError } from '../domain/errors.js';
 import type { ControlContext } from './context.js';
 
 type Log = ControlContext['log'];
@@ -20,6 +21,8 @@ export class FailureLog {
   readonly #minMs: number;
   readonly #maxMs: number;
   readonly #repeatMs: number;
+  /** Told of each failure that says the database is unavailable (ctx.databaseUnavailable). */
+  readonly #onDatabaseUnavailable: (() => void) | undefined;
   /** Failures since the last success, and of those since the last line logged. */
   #failures = 0;
   #unlogged = 0;
@@ -27,12 +30,20 @@ export class FailureLog {
   #retryAt = 0;
 
   /** A loop's timing from its context: its clock, failureLogRepeatMs and the bounds of the wait after a failure. */
-  static timing(ctx: Pick<ControlContext, 'clock' | 'settings'>, wait: { minMs?: number; maxMs?: number } = {}) {
-    return { now: () => ctx.clock.now(), repeatMs: ctx.settings.failureLogRepeatMs, ...wait };
+  static timing(
+    ctx: Pick<ControlContext, 'clock' | 'settings'> & Partial<Pick<ControlContext, 'databaseUnavailable'>>,
+    wait: { minMs?: number; maxMs?: number } = {},
+  ) {
+    return { now: () => ctx.clock.now(), repeatMs: ctx.settings.failureLogRepeatMs, onDatabaseUnavailable: ctx.databaseUnavailable, ...wait };
   }
 
   /** `what` names the work: "claiming instances" logs "claiming instances failed", then "claiming instances works again". */
-  constructor(log: Log, what: string, o: { now(): number; minMs?: number; maxMs?: number; repeatMs?: number }) {
+  constructor(
+    log: Log,
+    what: string,
+    o: { now(): number; minMs?: number; maxMs?: number; repeatMs?: number; onDatabaseUnavailable?: (() => void) | undefined },
+  ) {
+    this.#onDatabaseUnavailable = o.onDatabaseUnavailable;
     this.#log = log;
     this.#what = what;
     this.#clock = o;
@@ -77,6 +88,7 @@ export class FailureLog {
   }
 
   failed(err: unknown, fields: Record<string, unknown> = {}): void {
+    if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') this.#onDatabaseUnavailable?.();
     this.#failures++;
     const now = this.#clock.now();
     this.#retryAt = now + Math.min(this.#maxMs, this.#minMs * 2 ** Math.min(this.#failures - 1, 20));

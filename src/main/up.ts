@@ -170,7 +170,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   let listeningSince = Infinity;
   const servingSince = (): number => listeningSince;
   const traffic = new Traffic({
-    directory: (id) => routingView({ store, machines, clock, settings: c, servingSince }, id),
+    directory: (id) => routingView({ store, machines, clock, settings: c, servingSince: (): number => control.ctx.servingSince() }, id),
     touch: (id, at) => store.touchEndpoint(id, at),
     now: () => clock.now(),
     directoryMs: c.workerDirectoryMs,

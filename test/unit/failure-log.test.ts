@@ -3,6 +3,15 @@ import { describe, it } from 'node:test';
 import { FailureLog, REPEAT_LOG_MS } from '../../src/control/failure-log.js';
 import { GantryError } from '../../src/domain/errors.js';
 import { isConnectionError, unavailableIfLost } from '../../src/store/dialects/pg-retry.js';
+import { loadConfig } from '../../src/config/load.js';
+import { ControlPlane } from '../../src/control/control-plane.js';
+import { HostRegistry } from '../../src/control/hosts/hosts.js';
+import { NO_TRAFFIC } from '../../src/control/serverless/traffic-gate.js';
+import { createLogger } from '../../src/log/logger.js';
+import { Metrics } from '../../src/log/metrics.js';
+import { sqliteDialect } from '../../src/store/dialects/sqlite.js';
+import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import { testVault } from '../helpers/vault.js';
 
 /** The lines a FailureLog writes, as (level, message, fields). */
 function recorder(): { lines: [string, string, Record<string, unknown>][]; log: ConstructorParameters<typeof FailureLog>[0] } {
@@ -69,6 +78,49 @@ describe('FailureLog: a loop failing while the database is gone', () => {
     assert.equal(f.failures, 0);
     now += 1;
     assert.equal(f.waitMs(), 0);
+  });
+});
+
+describe('FailureLog and the control plane: a database outage moves when worker silence counts from', () => {
+  it('tells the context of each DATABASE_UNAVAILABLE failure, of nothing else', () => {
+    const { log } = recorder();
+    let told = 0;
+    const ctx = { clock: { now: () => 5 }, settings: { failureLogRepeatMs: 60_000 }, databaseUnavailable: () => void told++ };
+    const f = new FailureLog(log, 'a serverless pass', FailureLog.timing(ctx as unknown as Parameters<typeof FailureLog.timing>[0]));
+    f.failed(new GantryError('DATABASE_UNAVAILABLE', 'gone'));
+    f.failed(new GantryError('DATABASE_UNAVAILABLE', 'still gone'));
+    f.failed(new GantryError('HOST_UNAVAILABLE', 'a host, not the database'));
+    f.failed(new Error('anything else'));
+    assert.equal(told, 2);
+  });
+
+  it("moves the control plane's servingSince to the last time the database was unavailable", async () => {
+    const store = new KyselyStore(sqliteDialect(':memory:'));
+    await store.migrate();
+    let now = 1_000;
+    const cp = new ControlPlane({
+      store,
+      clock: { now: () => now },
+      hosts: new HostRegistry(),
+      traffic: NO_TRAFFIC,
+      vault: testVault(),
+      log: createLogger('silent'),
+      metrics: new Metrics({ defaults: false }),
+      secret: 's',
+      settings: loadConfig({ env: {}, flags: { dataDir: '/nonexistent' } }),
+      apiUrl: () => 'http://x',
+      servingSince: () => 2_000,
+    });
+    try {
+      assert.equal(cp.ctx.servingSince(), 2_000);
+      now = 9_000;
+      cp.ctx.databaseUnavailable();
+      now = 12_000;
+      assert.equal(cp.ctx.servingSince(), 9_000);
+    } finally {
+      cp.agents.close();
+      await store.close();
+    }
   });
 });
 
