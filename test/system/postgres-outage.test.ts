@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { HOST_OFFLINE } from '../../src/domain/instance/observed-record.js';
 import { isGantryError } from '../../src/domain/errors.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { until } from '../helpers/serverless.js';
+import { SERVERLESS_FAST, until, WORKER_ONSTART, workersOf } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /**
@@ -67,6 +67,8 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
   let a: TestGantry;
   let b: TestGantry;
   let id: number;
+  let endpointId: number;
+  let worker: number;
 
   before(async () => {
     const direct = new URL(await ts.fresh(''));
@@ -74,16 +76,37 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
     await proxy.open();
     direct.port = String(proxy.port);
     url = direct.toString();
-    const settings = { machineOfflineMs: OFFLINE_MS, heartbeatIntervalMs: 1_000, sweepIntervalMs: 300 };
+    // Worker reports go stale within the outage: ready workers must still be kept when the database is back.
+    const settings = { machineOfflineMs: OFFLINE_MS, heartbeatIntervalMs: 1_000, sweepIntervalMs: 300, ...SERVERLESS_FAST, workerReportStaleMs: OFFLINE_MS };
     a = await startTestGantry(ts, { database: url, localHost: false, settings });
     // No looks by time at B, and claims at most every 5 s unless told: a stop written at A reaches B through the
     // change feed once it is connected again, or the next claim.
-    b = await startTestGantry(ts, { database: url, settings: { ...settings, observeIntervalMs: HOUR, reconcileIdleMs: 5_000, reconcileRetryMaxMs: 5_000 } });
+    b = await startTestGantry(ts, {
+      database: url,
+      gpus: '3x RTX 4090:24GB',
+      settings: { ...settings, observeIntervalMs: HOUR, reconcileIdleMs: 5_000, reconcileRetryMaxMs: 5_000 },
+    });
     const machine = (await a.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
     const r = await a.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'local/sleep', onstart: 'exec sleep 600', runtype: 'args' });
     assert.equal(r.status, 200, r.text);
     id = r.body.new_contract as number;
     await a.waitInstance(id, (row) => row.actual_status === 'running');
+    const d = await a.api('POST', '/api/v0/deployments/', {
+      name: 'outlives',
+      image: 'local/worker',
+      onstart: WORKER_ONSTART,
+      search_params: 'num_gpus=1',
+      cold_workers: 0,
+      min_workers: 1,
+      max_workers: 1,
+      target_util: 1,
+    });
+    assert.equal(d.status, 200, d.text);
+    endpointId = d.body.deployment.endpoint_id as number;
+    worker = await until('a ready worker', async () => {
+      const w = await workersOf(a, endpointId);
+      return w.length === 1 && w[0]!.status === 'Ready' ? w[0]!.id : null;
+    });
   });
 
   after(async () => {
@@ -96,6 +119,8 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
   it('answers 503 in the dialect shape during an outage longer than machineOfflineMs, and recovers without a restart', async () => {
     // Housekeeping spares hosts for machineOfflineMs after its own start: past that, it would call them offline.
     await new Promise((r) => setTimeout(r, OFFLINE_MS + 500));
+    const offersBefore = (await b.api('POST', '/api/v0/bundles/', {}, { key: a.adminKey })).body.offers.length as number;
+    assert.ok(offersBefore > 0, 'a GPU is free before the outage');
     await proxy.cut();
     const during = await a.api('GET', `/api/v0/instances/${id}/`);
     assert.equal(during.status, 503, during.text);
@@ -118,7 +143,17 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
     assert.ok(!String(row.status_msg ?? '').startsWith(HOST_OFFLINE), `marked offline after the outage: ${row.status_msg}`);
     const offers = await b.api('POST', '/api/v0/bundles/', {}, { key: a.adminKey });
     assert.equal(offers.status, 200, offers.text);
-    assert.equal(offers.body.offers.length, 1, 'the host is online again: its free GPU is offered');
+    assert.equal(offers.body.offers.length, offersBefore, 'the host is online again: its free GPUs are offered as before');
+    // The worker's reports could not be stored during the outage: it is kept, not taken for silent and replaced.
+    const watchUntil = Date.now() + OFFLINE_MS + 1_000;
+    while (Date.now() < watchUntil) {
+      assert.deepEqual(
+        (await workersOf(a, endpointId)).map((w) => w.id),
+        [worker],
+        'the ready worker is kept',
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 
   it('acts on a stop written through the other replica after the outage', async () => {
