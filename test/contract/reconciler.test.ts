@@ -197,7 +197,7 @@ for (const ts of TEST_STORES) {
     });
 
     it('a host whose runtime errs is tried again later, not at once; the reason is shown, the stop failed past its bound, and done once the runtime answers', async (t) => {
-      const a = await plane({ stepTimeoutMs: 300, reconcileRetryMaxMs: 100 });
+      const a = await plane({ stepTimeoutMs: 300, reconcileRetryMaxMs: 1_000 });
       await connect(a);
       const { instance } = await create(a);
       await a.reconciler.passOnce();
@@ -205,11 +205,13 @@ for (const ts of TEST_STORES) {
       runtime.broken = 'connect ENOENT /run/podman/podman.sock';
       t.after(() => (runtime.broken = null));
       await a.changeInstance(admin, instance.id, 'stop');
+      const failedAt = Date.now();
       await a.reconciler.passOnce();
       const once = runtime.failedInspects;
       assert.equal(once, 1);
       await a.reconciler.passOnce();
-      assert.equal(runtime.failedInspects, once, 'right after a failure the row is not tried again');
+      // The first wait is 250 ms: on a machine too busy to run the next pass within it, the row is due again.
+      if (Date.now() - failedAt < 250) assert.equal(runtime.failedInspects, once, 'right after a failure the row is not tried again');
       const deadline = Date.now() + 20_000;
       const get = async () => a.ctx.store.getInstance(instance.id);
       while ((await get())?.status !== 'failed' && Date.now() < deadline) {

@@ -82,20 +82,19 @@ export function upTestEnv(dataDir: string, extra: NodeJS.ProcessEnv = {}): NodeJ
 
 /**
  * Kill whatever still runs from a spawned gantry's folder (instances outlive their server), then remove it:
- * commands naming the folder, and every instance's process group (a worker's command line need not name it).
+ * commands naming the folder, and every process whose environment says it is one of the folder's instances
+ * (a worker's command line need not name it; its environment always does).
  */
 export async function removeUpDir(dir: string): Promise<void> {
   const cleanup = spawn('pkill', ['-9', '-f', '--', dir], { stdio: 'ignore' });
   await new Promise((r) => cleanup.once('exit', r));
-  const instances = await readdir(join(dir, 'instances')).catch(() => [] as string[]);
-  for (const id of instances) {
-    const pgid = Number((await readFile(join(dir, 'instances', id, 'meta', 'pgid'), 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(pgid) && pgid > 1) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+  const mark = `GANTRY_META=${join(dir, 'instances')}/`;
+  for (const pid of (await readdir('/proc').catch(() => [] as string[])).filter((p) => /^\d+$/.test(p))) {
+    if (!(await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => '')).includes(mark)) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
     }
   }
   await rm(dir, { recursive: true, force: true });

@@ -21,6 +21,8 @@ const pgStore = TEST_STORES.find((s) => s.name === 'postgres');
 const HOUR = 3_600_000;
 /** Hosts silent this long are offline; the outage below lasts longer. */
 const OFFLINE_MS = 2_000;
+/** Worker reports older than this no longer count (they come every second); the outage lasts longer too. */
+const STALE_MS = 3_000;
 
 class CuttableProxy {
   readonly #target: { host: string; port: number };
@@ -77,7 +79,7 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
     direct.port = String(proxy.port);
     url = direct.toString();
     // Worker reports go stale within the outage: ready workers must still be kept when the database is back.
-    const settings = { machineOfflineMs: OFFLINE_MS, heartbeatIntervalMs: 1_000, sweepIntervalMs: 300, ...SERVERLESS_FAST, workerReportStaleMs: OFFLINE_MS };
+    const settings = { machineOfflineMs: OFFLINE_MS, heartbeatIntervalMs: 1_000, sweepIntervalMs: 300, ...SERVERLESS_FAST, workerReportStaleMs: STALE_MS };
     a = await startTestGantry(ts, { database: url, localHost: false, settings });
     // No looks by time at B, and claims at most every 5 s unless told: a stop written at A reaches B through the
     // change feed once it is connected again, or the next claim.
@@ -131,8 +133,8 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
     assert.equal(during.headers.get('retry-after'), '1');
     const write = await a.api('PUT', `/api/v0/instances/${id}/`, { label: 'x' });
     assert.equal(write.status, 503, write.text);
-    // Longer than machineOfflineMs: no heartbeat can be recorded meanwhile.
-    await new Promise((r) => setTimeout(r, 2 * OFFLINE_MS));
+    // Longer than machineOfflineMs and workerReportStaleMs: no heartbeat nor worker report can be recorded meanwhile.
+    await new Promise((r) => setTimeout(r, Math.max(2 * OFFLINE_MS, STALE_MS + 1_000)));
     await proxy.open();
 
     await until('A answers again', async () => (await a.api('GET', `/api/v0/instances/${id}/`)).status === 200, 20_000);
@@ -145,7 +147,7 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
     assert.equal(offers.status, 200, offers.text);
     assert.equal(offers.body.offers.length, offersBefore, 'the host is online again: its free GPUs are offered as before');
     // The worker's reports could not be stored during the outage: it is kept, not taken for silent and replaced.
-    const watchUntil = Date.now() + OFFLINE_MS + 1_000;
+    const watchUntil = Date.now() + STALE_MS + 1_000;
     while (Date.now() < watchUntil) {
       assert.deepEqual(
         (await workersOf(a, endpointId)).map((w) => w.id),

@@ -38,8 +38,6 @@ describe('decideIntent: every (target, status, action)', () => {
     ['stopped', 'failed', 'start', 'illegal'],
     ['running', 'running', 'start', 'noop'],
     ['running', 'exited', 'start', 'running'], // run an exited instance again
-    ['running', 'created', 'start', 'running'], // the runtime refused its first start: try again
-    ['running', 'stopped', 'start', 'running'], // the runtime refused a start after a stop: try again
     ['running', 'running', 'reboot', 'running+reboot'],
     ['running', 'running', 'recycle', 'running+recycle'],
     ['stopped', 'stopped', 'reboot', 'illegal'],
@@ -54,8 +52,14 @@ describe('decideIntent: every (target, status, action)', () => {
     it(`${a} on ${t}/${st} → ${want}`, () => assert.equal(outcome(t, st, a), want));
   }
 
-  it('leaves a start that is still to be carried out alone (its look has not happened yet)', () => {
-    for (const st of ['created', 'stopped', 'exited'] as const) assert.equal(decideIntent(s('running', st, 3, 2), 'start'), null);
+  it('starts again an instance whose first start the runtime refused; not one still to start, out of time, or waiting for GPUs', () => {
+    const refused = { ...s('running', 'created'), statusMsg: 'failed to start: ENOSPC: no space left on device, write' };
+    assert.deepEqual(decideIntent(refused, 'start'), { target: 'running', pendingOp: null });
+    assert.equal(decideIntent(s('running', 'created'), 'start'), null, 'created, its start not refused: nothing to do');
+    assert.equal(decideIntent({ ...refused, generation: 3 }, 'start'), null, 'its start is still to be carried out');
+    assert.equal(decideIntent({ ...refused, statusMsg: 'failed to start: start did not complete within 120000 ms' }, 'start'), null);
+    assert.equal(decideIntent({ ...refused, gpuWaitSince: 5 }, 'start'), null, 'waiting for GPUs');
+    for (const st of ['created', 'exited'] as const) assert.equal(decideIntent(s('running', st, 3, 2), 'start'), null);
   });
 
   it('explains why a transition is illegal', () => {

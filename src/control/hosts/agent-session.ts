@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { STEP_TIMED_OUT } from '../../domain/instance/observed-record.js';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import type { ObservedWorkload } from '../../domain/instance/sweep.js';
 import { GantryError } from '../../domain/errors.js';
@@ -375,6 +376,6 @@ export class AgentSession implements HostLink {
     if (p.takenBy === this.#polls) return this.#unavailable(`the agent took "${op}" and has not polled since`);
     if (!this.connected()) return this.#unavailable(this.#closed ?? 'the agent disconnected');
     if (!STEPS.has(op)) return this.#unavailable(`the agent did not answer "${op}" within ${timeoutMs} ms`);
-    return new GantryError('STEP_TIMEOUT', `${op} did not complete within ${timeoutMs} ms`, { machineId: this.machineId, op });
+    return new GantryError('STEP_TIMEOUT', `${op} ${STEP_TIMED_OUT} ${timeoutMs} ms`, { machineId: this.machineId, op });
   }
 }

@@ -37,10 +37,17 @@ export async function workersOf(ctx: WorkerReadContext, endpointId: number): Pro
   const reports = await ctx.store.workerReports(rows.map((r) => r.id));
   const machines = new Map((await ctx.machines.list()).map((m) => [m.id, m]));
   const now = ctx.clock.now();
-  // For workerReportStaleMs after this replica began to serve, a worker's last report of its life still counts:
-  // while no control plane ran (a restart, an upgrade) a healthy worker had nowhere to report, and taking it for
-  // silent, or for never ready, would destroy every ready worker at the first pass.
-  const fresh = now - ctx.settings.workerReportStaleMs >= ctx.servingSince() ? now - ctx.settings.workerReportStaleMs : -Infinity;
+  const staleMs = ctx.settings.workerReportStaleMs;
+  // For workerReportStaleMs after this replica began to serve (or its database was last unavailable), a report
+  // counts if it was fresh when the endpoint's newest stored report was made: while no control plane ran, or
+  // none could store a report, healthy workers stopped reporting together, and taking them for silent (or for
+  // never ready) would destroy every ready worker at the first pass. One silent well before the others still is.
+  let fresh = now - staleMs;
+  if (fresh < ctx.servingSince()) {
+    let newest = -Infinity;
+    for (const r of reports.values()) newest = Math.max(newest, r.reportedAt);
+    fresh = Math.min(fresh, newest - staleMs);
+  }
   return rows.map((instance) => {
     const r = reports.get(instance.id);
     // A report made before the worker last started describes an earlier life: its "loaded" no longer holds.

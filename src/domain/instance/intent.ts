@@ -1,4 +1,5 @@
 import { GantryError } from '../errors.js';
+import { FAILED_START, STEP_TIMED_OUT } from './observed-record.js';
 import type { InstanceStatus, InstanceTarget, PendingOp } from './status.js';
 
 /** What the API may change on an instance; the only place that decides whether a request is legal. */
@@ -10,6 +11,20 @@ export interface IntentState {
   readonly status: InstanceStatus;
   readonly generation: number;
   readonly observedGeneration: number;
+  /** Tells a start the runtime refused (`failed to start: …`) from one that has not happened yet. */
+  readonly statusMsg?: string | null;
+  /** Set while it waits for GPUs to come free: a start then has nothing to do. */
+  readonly gpuWaitSince?: number | null;
+}
+
+/**
+ * Its last start was refused by the runtime (a full disk, a port taken, a secret it could not use), so
+ * nothing runs and nothing is under way: starting it again tries again. Not a start that only ran out of
+ * time (the runtime may still be at it), nor one waiting for GPUs.
+ */
+function startRefused(s: IntentState): boolean {
+  const msg = s.statusMsg ?? '';
+  return msg.startsWith(FAILED_START) && !msg.includes(STEP_TIMED_OUT) && (s.gpuWaitSince ?? null) === null;
 }
 
 /** The new intent to write, or `null` when the request is an idempotent repeat (nothing to write). */
@@ -50,10 +65,10 @@ export function decideIntent(s: IntentState, action: InstanceAction): IntentChan
     case 'start':
       if (isStopping(s)) throw illegal(s, action, 'it is still stopping; start it again once it is stopped');
       if (s.target === 'running') {
-        // Starting an instance whose main process exited runs it again, and so does starting one whose start
-        // the runtime refused (it is still created or stopped: a full disk, a port taken meanwhile); a live one,
-        // or one whose start is still to be carried out, is left alone.
-        const over = s.status === 'exited' || s.status === 'created' || s.status === 'stopped';
+        // Starting an instance whose main process exited runs it again, and so does starting one whose first
+        // start the runtime refused (still created; a refused start after a stop reads exited); a live one, or
+        // one whose start is still to be carried out, is left alone.
+        const over = s.status === 'exited' || (s.status === 'created' && startRefused(s));
         return over && s.observedGeneration === s.generation ? { target: 'running', pendingOp: null } : null;
       }
       if (s.status === 'failed') throw illegal(s, action, 'its last stop did not complete; stop it again (the stop is retried) before starting');

@@ -3,6 +3,8 @@ import type { InstanceStatus } from './status.js';
 
 /** Prefix of status_msg after a start the runtime refused (spawn error, container create error). */
 export const FAILED_START = 'failed to start: ';
+/** How a host step that ran out of time ends its message (the runtime may still be carrying it out). */
+export const STEP_TIMED_OUT = 'did not complete within';
 /** Why an instance reads `unknown`: its host went silent. Not a stop's reason: it is not kept once the host is back. */
 export const HOST_OFFLINE = 'host offline: ';
 

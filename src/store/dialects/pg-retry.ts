@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { GantryError } from '../../domain/errors.js';
 
 /** deadlock_detected, serialization_failure: PostgreSQL's way of saying "run this again". */
@@ -133,7 +133,7 @@ type Query = (...args: unknown[]) => unknown;
 export function retryingClient<C extends pg.PoolClient>(
   client: C,
   statementTimeoutMs: () => number = () => 0,
-  cancel: (processId: number) => void = () => undefined,
+  cancel: (client: C) => void = () => undefined,
 ): C {
   const c = client as unknown as { [WRAPPED]?: true; query: Query };
   if (c[WRAPPED] === true) return client;
@@ -161,8 +161,7 @@ export function retryingClient<C extends pg.PoolClient>(
         if (ends) inTransaction = false;
         if (isReadTimeout(err)) {
           // A database that is slow but there would go on running the statement for a client that left.
-          const pid = (client as unknown as { processID?: unknown }).processID;
-          if (typeof pid === 'number') cancel(pid);
+          cancel(client);
           discardConnection(client);
           const msg = `The database cannot be reached now (no answer within ${boundMs} ms); try again shortly.`;
           throw new GantryError('DATABASE_UNAVAILABLE', msg, {}, { cause: err });
@@ -184,11 +183,7 @@ export function retryingClient<C extends pg.PoolClient>(
  */
 export function retryingPool(pool: pg.Pool, statementTimeoutMs: () => number = () => 0): pg.Pool {
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
-  // Best effort, on another connection and bounded like any statement: after a network cut it fails as well.
-  const cancel = (processId: number): void => {
-    const bound = statementTimeoutMs() || 5_000;
-    pool.query({ text: 'SELECT pg_cancel_backend($1)', values: [processId], query_timeout: bound } as pg.QueryConfig).catch(() => undefined);
-  };
+  const cancel = (client: pg.PoolClient): void => cancelStatement(pool.options, client);
   // The promise form (kysely's) gets a retrying client; a callback form (pg-pool's own pool.query) passes through.
   (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) =>
     args.length > 0
@@ -200,4 +195,32 @@ export function retryingPool(pool: pg.Pool, statementTimeoutMs: () => number = (
           },
         );
   return pool;
+}
+
+/** How long a cancel request may take to be sent (after a network cut it cannot be). */
+const CANCEL_WITHIN_MS = 5_000;
+
+/**
+ * Ask the server to cancel what `client` runs: PostgreSQL's own cancel request, with the backend's id and
+ * secret key, on a connection of its own (what pg's `Client#cancel` sends; no pool slot, and never another
+ * session's statement, as a cancel by process id alone could after the id was used again). Best effort.
+ */
+function cancelStatement(config: pg.PoolConfig, client: pg.PoolClient): void {
+  const c = client as unknown as { processID?: unknown; secretKey?: unknown };
+  if (typeof c.processID !== 'number' || typeof c.secretKey !== 'number') return;
+  const { processID, secretKey } = c;
+  // pg's internals, as Client#cancel uses them: a client's connection (TLS as configured) and where it goes.
+  const fresh = new pg.Client(config) as unknown as {
+    connection: { connect(...a: unknown[]): void; cancel(pid: number, key: number): void; on(e: string, f: () => void): void; stream?: { destroy(): void } };
+    connectionParameters: { host: string; port: number };
+  };
+  const con = fresh.connection;
+  const { host, port } = fresh.connectionParameters;
+  const timer = setTimeout(() => con.stream?.destroy(), CANCEL_WITHIN_MS);
+  timer.unref();
+  con.on('error', () => undefined);
+  con.on('end', () => clearTimeout(timer));
+  con.on('connect', () => con.cancel(processID, secretKey));
+  if (host.startsWith('/')) con.connect(`${host}/.s.PGSQL.${port}`);
+  else con.connect(port, host);
 }

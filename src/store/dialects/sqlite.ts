@@ -99,7 +99,7 @@ function unlessStorageFails<T>(f: () => T): T {
     if (why === undefined) throw err;
     throw new GantryError(
       'DATABASE_UNAVAILABLE',
-      `The database cannot be written now: ${why} (${code}). Try again once it is resolved.`,
+      `The database cannot be used now: ${why} (${code}). Try again once it is resolved.`,
       { sqlite: code },
       { cause: err },
     );
