@@ -15,7 +15,6 @@ import type { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import type { CopyOrder, CopyReport } from '../../src/control/hosts/copy-order.js';
 import { COPY_CANCELLED } from '../../src/domain/instance/copy-path.js';
 import { copyHostCalls } from '../../src/control/instances/instance-copy.js';
-import { rental } from '../helpers/machines.js';
 import { instanceRow, joinHost, replicaPlane } from '../helpers/replica.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -81,23 +80,12 @@ for (const ts of TEST_STORES) {
     async function runningWithSsh(): Promise<number> {
       const store = a.ctx.store;
       const now = Date.now();
-      const r = rental({
-        accountId: admin.accountId,
-        machineId,
-        numGpus: 0,
-        diskGb: 1,
-        dphBase: 0.1,
-        storageCost: 0.1,
-        target: 'running',
-        instanceKeyHash: (id) => `ssh-${id}`,
-        now,
-      });
-      const inst = await store.createInstance({ ...r, sshPort: true });
-      const [c] = await store.claimInstances({ owner: 't', now, leaseMs: 1, observeBefore: now + 1, limit: 1, dueIds: [inst.id], onlyDue: true });
-      assert.equal(c?.id, inst.id);
+      const id = await instanceRow(a, admin.accountId, machineId, { sshPort: true });
+      const [c] = await store.claimInstances({ owner: 't', now, leaseMs: 1, observeBefore: now + 1, limit: 1, dueIds: [id], onlyDue: true });
+      assert.equal(c?.id, id);
       const write = { status: 'running' as const, statusMsg: null, exitCode: null, observedGeneration: c.generation, pendingOpDone: true, now };
-      assert.ok(await store.applyObservation(inst.id, c.leaseToken as string, write));
-      return inst.id;
+      assert.ok(await store.applyObservation(id, c.leaseToken as string, write));
+      return id;
     }
 
     /** The destination's status_msg once it no longer says the copy runs. */

@@ -69,8 +69,8 @@ export async function joinHost(cp: ControlPlane, accountId: number, hostKey: str
   return { token, welcome };
 }
 
-/** A plain instance row of the account on a machine (CPU, created, to run), written straight to the store. */
-export async function instanceRow(cp: ControlPlane, accountId: number, machineId: number): Promise<number> {
+/** A plain instance row of the account on a machine (CPU, created, to run), written straight to the store; `sshPort`: with SSH access. */
+export async function instanceRow(cp: ControlPlane, accountId: number, machineId: number, o: { sshPort?: boolean } = {}): Promise<number> {
   const r = rental({
     accountId,
     machineId,
@@ -82,7 +82,7 @@ export async function instanceRow(cp: ControlPlane, accountId: number, machineId
     instanceKeyHash: (id) => `row-${id}-${machineId}`,
     now: Date.now(),
   });
-  return (await cp.ctx.store.createInstance(r)).id;
+  return (await cp.ctx.store.createInstance({ ...r, ...(o.sshPort === true && { sshPort: true }) })).id;
 }
 
 /** Replicas A and B on one fresh database of the test store, in a temporary dir; the admin key bootstrapped on A. */

@@ -47,6 +47,11 @@ export async function workersOf(g: TestGantry, endpointId: number): Promise<Work
   return r.body as Worker[];
 }
 
+/** A Vast deployment body: one test worker, always on (min and max one), on a one-GPU offer. */
+export function oneWorkerDeployment(name: string): Record<string, unknown> {
+  return { name, image: 'local/worker', onstart: WORKER_ONSTART, search_params: 'num_gpus=1', cold_workers: 0, min_workers: 1, max_workers: 1, target_util: 1 };
+}
+
 export async function createDeployment(g: TestGantry, name: string, params: Record<string, unknown>): Promise<{ id: number; endpointId: number; key: string }> {
   const r = await g.api('POST', '/api/v0/deployments/', {
     name,

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { HOST_OFFLINE } from '../../src/domain/instance/observed-record.js';
 import { isGantryError } from '../../src/domain/errors.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { SERVERLESS_FAST, until, WORKER_ONSTART, workersOf } from '../helpers/serverless.js';
+import { oneWorkerDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /**
@@ -93,16 +93,7 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
     assert.equal(r.status, 200, r.text);
     id = r.body.new_contract as number;
     await a.waitInstance(id, (row) => row.actual_status === 'running');
-    const d = await a.api('POST', '/api/v0/deployments/', {
-      name: 'outlives',
-      image: 'local/worker',
-      onstart: WORKER_ONSTART,
-      search_params: 'num_gpus=1',
-      cold_workers: 0,
-      min_workers: 1,
-      max_workers: 1,
-      target_util: 1,
-    });
+    const d = await a.api('POST', '/api/v0/deployments/', oneWorkerDeployment('outlives'));
     assert.equal(d.status, 200, d.text);
     endpointId = d.body.deployment.endpoint_id as number;
     worker = await until('a ready worker', async () => {

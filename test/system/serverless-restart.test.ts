@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, removeUpDir, startUp, upTestEnv } from '../helpers/cli.js';
-import { until, WORKER_ONSTART } from '../helpers/serverless.js';
+import { oneWorkerDeployment, until } from '../helpers/serverless.js';
 
 /**
  * A control plane that was down longer than `workerReportStaleMs` (a restart, an upgrade) comes back to
@@ -53,16 +53,7 @@ describe('gantry up after a long downtime: ready serverless workers are kept', (
 
   it('keeps the ready worker through a kill -9 and a downtime past workerReportStaleMs, and serves through it', async () => {
     await up();
-    const created = await api('POST', '/api/v0/deployments/', {
-      name: 'kept',
-      image: 'local/worker',
-      onstart: WORKER_ONSTART,
-      search_params: 'num_gpus=1',
-      cold_workers: 0,
-      min_workers: 1,
-      max_workers: 1,
-      target_util: 1,
-    });
+    const created = await api('POST', '/api/v0/deployments/', oneWorkerDeployment('kept'));
     assert.equal(created.status, 200, JSON.stringify(created.body));
     const endpointId = created.body.deployment.endpoint_id as number;
     const ready = await until('a ready worker', async () => {
