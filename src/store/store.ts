@@ -193,7 +193,8 @@ export interface Store
   /** Compare-and-set on generation; false when another writer moved it first. GPUS_UNAVAILABLE if acquireGpus fails. */
   writeIntent(id: number, expectedGeneration: number, w: IntentWrite): Promise<boolean>;
   setLabel(id: number, label: string | null): Promise<void>;
-  setStatusMsg(id: number, msg: string | null): Promise<void>;
+  /** Whether it was written; `onlyOver`: only while the message is still this one (a compare-and-set). */
+  setStatusMsg(id: number, msg: string | null, onlyOver?: string): Promise<boolean>;
   /** Stamp due rows (hinted, pending intent, or unsettled and not observed lately) with a fresh lease and return them. */
   claimInstances(o: ClaimOptions): Promise<InstanceRecord[]>;
   extendLeases(owner: string, ids: readonly number[], until: number): Promise<void>;

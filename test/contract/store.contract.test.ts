@@ -84,6 +84,15 @@ for (const ts of TEST_STORES) {
       assert.equal(second.ports[0]?.containerPort, second.ports[0]?.hostPort, 'a default port listens on itself');
     });
 
+    it('writes a status message, or only over the one expected (a compare-and-set)', async () => {
+      const inst = await store.createInstance(newInstance({ numGpus: 0 }));
+      assert.equal(await store.setStatusMsg(inst.id, 'copy: running'), true);
+      assert.equal(await store.setStatusMsg(inst.id, 'copy: failed', 'something else'), false);
+      assert.equal((await store.getInstance(inst.id))?.statusMsg, 'copy: running');
+      assert.equal(await store.setStatusMsg(inst.id, 'copy: done', 'copy: running'), true);
+      assert.equal((await store.getInstance(inst.id))?.statusMsg, 'copy: done');
+    });
+
     it('never double-books GPUs under concurrent creates', async () => {
       const m2 = (await store.registerMachine(machineReg('host-b', accountId, 2), Date.now())).id;
       const results = await Promise.allSettled(Array.from({ length: 6 }, () => store.createInstance(newInstance({ machineId: m2, numGpus: 2 }))));

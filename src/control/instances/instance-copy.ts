@@ -63,11 +63,10 @@ export async function copyBetween(
     // The replica that holds the source's agent waits for the copy and records its end, so this one may stop
     // meanwhile. A failure here means it did not record it (no replica took the call, or none answered in time).
     const bound = order.timeoutMs + ctx.settings.agentCallTimeoutMs + 1_000;
-    void callViaAgentReplica(ctx, src.machineId, COPY_CALL, { order, label }, bound).catch(async (err: unknown) => {
-      // Not over a message that replica wrote (its answer lost on the way back): only over "running".
-      if ((await ctx.store.getInstance(dst.id).catch(() => undefined))?.statusMsg === `${label}: running`)
-        await record(ctx, order, label, `${label}: failed: ${messageOf(err)}`);
-    });
+    // Not over a message that replica wrote (its answer lost on the way back): only over "running".
+    void callViaAgentReplica(ctx, src.machineId, COPY_CALL, { order, label }, bound).catch((err: unknown) =>
+      record(ctx, order, label, `${label}: failed: ${messageOf(err)}`, `${label}: running`),
+    );
   }
   return { msg: `Copy from instance ${src.id} to instance ${dst.id} started; instance ${dst.id}'s status_msg shows when it ends.` };
 }
@@ -117,9 +116,9 @@ async function copyAndRecord(ctx: ControlContext, copy: (o: CopyOrder) => Promis
   return msg;
 }
 
-async function record(ctx: ControlContext, order: CopyOrder, label: string, msg: string): Promise<void> {
+async function record(ctx: ControlContext, order: CopyOrder, label: string, msg: string, onlyOver?: string): Promise<void> {
   ctx.log.info({ srcId: order.src.instanceId, dstId: order.dst.instanceId, msg }, 'copy between instances ended');
-  await ctx.store.setStatusMsg(order.dst.instanceId, msg.slice(0, 1000)).catch(() => undefined);
+  await ctx.store.setStatusMsg(order.dst.instanceId, msg.slice(0, 1000), onlyOver).catch(() => undefined);
 }
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -29,7 +29,7 @@ export function ownerOf(ep: Pick<EndpointRecord, 'accountId'>): Principal {
   return systemPrincipal(ep.accountId, 'serverless');
 }
 
-/** What reading workers needs: the store, the machine list, the clock, the staleness bound and when this replica started. */
+/** What reading workers needs: the store, the machine list, the clock, the staleness bound and since when this replica serves. */
 export type WorkerReadContext = Pick<ControlContext, 'store' | 'machines' | 'clock' | 'settings' | 'servingSince'>;
 
 export async function workersOf(ctx: WorkerReadContext, endpointId: number): Promise<WorkerInfo[]> {

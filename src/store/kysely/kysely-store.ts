@@ -1,4 +1,4 @@
-import { Kysely, Migrator, sql, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import { Kysely, sql, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import { UNSETTLED_STATUSES } from '../../domain/instance/sweep.js';
 import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
@@ -38,7 +38,7 @@ import { claimLeased } from './lease.js';
 import { LeaseReleases } from './lease-release.js';
 import { holdCpu, homeGpus, notEnoughGpus, rebalanceMachine } from './placement.js';
 import { firstFree, WAITING_MESSAGE, waitingForReleaseMessage } from '../../domain/instance/bids.js';
-import { migrationFailure, migrations } from './migrations.js';
+import { migrateToLatest } from './migrations.js';
 import { applyObservation } from './observation.js';
 import { applyObservations } from './observation-batch.js';
 import { WriteWatch } from './write-watch.js';
@@ -115,10 +115,7 @@ export class KyselyStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    // kysely's migrator takes a lock (pg_advisory_xact_lock on PostgreSQL), so replicas may start together; no statement bound on that wait or an index build.
-    const migrate = () => new Migrator({ db: this.db, provider: migrations(this.dialect) }).migrateToLatest();
-    const { error } = await (this.dialect.withoutStatementBound?.(migrate) ?? migrate());
-    if (error !== undefined) throw migrationFailure(error);
+    await migrateToLatest(this.db, this.dialect);
   }
 
   async close(): Promise<void> {
@@ -325,8 +322,9 @@ export class KyselyStore implements Store {
     await this.db.updateTable('instances').set({ label }).where('id', '=', id).execute();
   }
 
-  async setStatusMsg(id: number, msg: string | null): Promise<void> {
-    await this.db.updateTable('instances').set({ status_msg: msg }).where('id', '=', id).execute();
+  async setStatusMsg(id: number, msg: string | null, onlyOver?: string): Promise<boolean> {
+    const q = this.db.updateTable('instances').set({ status_msg: msg }).where('id', '=', id);
+    return Number((await (onlyOver === undefined ? q : q.where('status_msg', '=', onlyOver)).executeTakeFirst()).numUpdatedRows) > 0;
   }
 
   async claimInstances(o: ClaimOptions): Promise<InstanceRecord[]> {

@@ -1,5 +1,6 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { StoreDialect } from '../dialects/store-dialect.js';
+import type { Database } from './schema.js';
 import { resourceGroupsMigration } from './migration-resource-groups.js';
 import { deploymentSourceMigration } from './migration-deployment-source.js';
 import { catalogMigration } from './migration-catalog.js';
@@ -307,4 +308,14 @@ export function migrationFailure(error: unknown): Error {
       { cause: error },
     );
   return error instanceof Error ? error : new Error('database migration failed', { cause: error });
+}
+
+/**
+ * Bring the schema up to date. kysely's migrator takes a lock (pg_advisory_xact_lock on PostgreSQL), so
+ * replicas may start together; no statement bound on that wait or on an index build.
+ */
+export async function migrateToLatest(db: Kysely<Database>, dialect: StoreDialect): Promise<void> {
+  const migrate = () => new Migrator({ db, provider: migrations(dialect) }).migrateToLatest();
+  const { error } = await (dialect.withoutStatementBound?.(migrate) ?? migrate());
+  if (error !== undefined) throw migrationFailure(error);
 }
