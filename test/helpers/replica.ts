@@ -31,6 +31,16 @@ export async function replicaPlane(
   const store = reuse ?? new KyselyStore(ts.dialect(location), storeOpts);
   if (!reuse) stores.push(store);
   await store.migrate();
+  return planeOn(store, dataDir, flags);
+}
+
+/** A control plane on a migrated store, silent, with no gateway; `o` replaces its parts (a clock of the test's). */
+export function planeOn(
+  store: KyselyStore,
+  dataDir: string,
+  flags: Record<string, unknown>,
+  o: Partial<ConstructorParameters<typeof ControlPlane>[0]> = {},
+): ControlPlane {
   return new ControlPlane({
     store,
     clock: { now: () => Date.now() },
@@ -42,6 +52,7 @@ export async function replicaPlane(
     secret: 's',
     settings: loadConfig({ env: {}, flags: { dataDir, ...flags } }),
     apiUrl: () => 'http://x',
+    ...o,
   });
 }
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +8,7 @@ import { isGantryError } from '../../src/domain/errors.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { oneWorkerDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { TcpRelay } from '../helpers/tcp-relay.js';
 
 /**
  * PostgreSQL goes away under two running replicas and comes back (README "PostgreSQL", docs/operations.md).
@@ -24,47 +24,9 @@ const OFFLINE_MS = 2_000;
 /** Worker reports older than this no longer count (they come every second); the outage lasts longer too. */
 const STALE_MS = 3_000;
 
-class CuttableProxy {
-  readonly #target: { host: string; port: number };
-  readonly #sockets = new Set<Socket>();
-  #server: Server | null = null;
-  port = 0;
-
-  constructor(target: { host: string; port: number }) {
-    this.#target = target;
-  }
-
-  /** The database "starts" (again, on the same port); nothing when it is open. */
-  async open(): Promise<void> {
-    if (this.#server !== null) return;
-    const server = createServer((down) => {
-      const up = connect(this.#target.port, this.#target.host);
-      for (const s of [down, up]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => (s === up ? down : up).destroy());
-      }
-      down.pipe(up).pipe(down);
-    });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.port, '127.0.0.1', () => resolve()));
-    const addr = server.address();
-    this.port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-    this.#server = server;
-  }
-
-  /** The database "stops": open connections reset, new ones refused. */
-  async cut(): Promise<void> {
-    const server = this.#server;
-    this.#server = null;
-    const closed = new Promise<void>((resolve) => (server === null ? resolve() : server.close(() => resolve())));
-    for (const s of this.#sockets) s.destroy();
-    await closed;
-  }
-}
-
 describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no postgres store' }, () => {
   const ts = pgStore!;
-  let proxy: CuttableProxy;
+  let proxy: TcpRelay;
   let url: string;
   let a: TestGantry;
   let b: TestGantry;
@@ -74,7 +36,7 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
 
   before(async () => {
     const direct = new URL(await ts.fresh(''));
-    proxy = new CuttableProxy({ host: direct.hostname, port: Number(direct.port) });
+    proxy = new TcpRelay({ host: direct.hostname, port: Number(direct.port) });
     await proxy.open();
     direct.port = String(proxy.port);
     url = direct.toString();

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Kysely, sql } from 'kysely';
 import { isGantryError } from '../../src/domain/errors.js';
@@ -8,6 +7,7 @@ import { postgresDialect } from '../../src/store/dialects/postgres.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { TcpRelay } from '../helpers/tcp-relay.js';
 
 /**
  * The network between a replica and its PostgreSQL goes silent (packets dropped, no reset, no close) and comes
@@ -26,58 +26,6 @@ const CHECK_MS = 500;
 /** Far above every bound here: a call that has not answered by then hangs. */
 const HUNG_MS = 20_000;
 
-class FreezableRelay {
-  readonly #target: { host: string; port: number };
-  readonly #sockets = new Set<Socket>();
-  #frozen = false;
-  #server: Server | null = null;
-  port = 0;
-
-  constructor(target: { host: string; port: number }) {
-    this.#target = target;
-  }
-
-  async open(): Promise<void> {
-    const server = createServer((down) => {
-      const up = connect(this.#target.port, this.#target.host);
-      for (const [from, to] of [
-        [down, up],
-        [up, down],
-      ] as const) {
-        this.#sockets.add(from);
-        from.on('data', (chunk: Buffer) => {
-          if (!this.#frozen) to.write(chunk); // frozen: lost, as packets are in a silent cut
-        });
-        // A side that closes (Gantry giving a connection up) ends its pair; nothing else closes while frozen.
-        from.on('close', () => {
-          this.#sockets.delete(from);
-          to.destroy();
-        });
-        from.on('error', () => to.destroy());
-      }
-    });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()));
-    const addr = server.address();
-    this.port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-    this.#server = server;
-  }
-
-  freeze(): void {
-    this.#frozen = true;
-  }
-
-  thaw(): void {
-    this.#frozen = false;
-  }
-
-  async close(): Promise<void> {
-    const server = this.#server;
-    this.#server = null;
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => (server === null ? resolve() : server.close(() => resolve())));
-  }
-}
-
 /** The promise's outcome, or a failure naming `what` when it has none within HUNG_MS. */
 async function answered<T>(what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -91,7 +39,7 @@ async function answered<T>(what: string, p: Promise<T>): Promise<T> {
 
 describe('PostgreSQL behind a silent network cut', { skip: pgStore?.skip ?? 'no postgres store' }, () => {
   const ts = pgStore!;
-  let relay: FreezableRelay;
+  let relay: TcpRelay;
   let relayed: string;
   let a: TestGantry;
   let other: ChangeFeed;
@@ -100,7 +48,7 @@ describe('PostgreSQL behind a silent network cut', { skip: pgStore?.skip ?? 'no 
 
   before(async () => {
     const direct = new URL(await ts.fresh(''));
-    relay = new FreezableRelay({ host: direct.hostname, port: Number(direct.port) });
+    relay = new TcpRelay({ host: direct.hostname, port: Number(direct.port) });
     await relay.open();
     const viaRelay = new URL(direct);
     viaRelay.port = String(relay.port);
@@ -124,7 +72,7 @@ describe('PostgreSQL behind a silent network cut', { skip: pgStore?.skip ?? 'no 
     relay?.thaw();
     await a?.dispose();
     await other?.close();
-    await relay?.close();
+    await relay?.cut();
   });
 
   it('answers 503 DATABASE_UNAVAILABLE during the cut, notices the listener went silent, and works again after it without a restart', async () => {

@@ -3,15 +3,9 @@ import { describe, it } from 'node:test';
 import { FailureLog, REPEAT_LOG_MS } from '../../src/control/failure-log.js';
 import { GantryError } from '../../src/domain/errors.js';
 import { isConnectionError, unavailableIfLost } from '../../src/store/dialects/pg-retry.js';
-import { loadConfig } from '../../src/config/load.js';
-import { ControlPlane } from '../../src/control/control-plane.js';
-import { HostRegistry } from '../../src/control/hosts/hosts.js';
-import { NO_TRAFFIC } from '../../src/control/serverless/traffic-gate.js';
-import { createLogger } from '../../src/log/logger.js';
-import { Metrics } from '../../src/log/metrics.js';
 import { sqliteDialect } from '../../src/store/dialects/sqlite.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
-import { testVault } from '../helpers/vault.js';
+import { planeOn } from '../helpers/replica.js';
 
 /** The lines a FailureLog writes, as (level, message, fields). */
 function recorder(): { lines: [string, string, Record<string, unknown>][]; log: ConstructorParameters<typeof FailureLog>[0] } {
@@ -58,23 +52,15 @@ describe('FailureLog: a loop failing while the database is gone', () => {
     f.retryNow();
     assert.ok(f.due());
     // An outcome that asked the database nothing (no host due) neither ends the failure nor extends it.
-    assert.equal(
-      await f.run(
-        () => Promise.resolve(0),
+    const sweep = (hosts: number): Promise<number | null> =>
+      f.run(
+        () => Promise.resolve(hosts),
         null,
         (n) => n > 0,
-      ),
-      0,
-    );
+      );
+    assert.equal(await sweep(0), 0);
     assert.equal(f.failures, 4);
-    assert.equal(
-      await f.run(
-        () => Promise.resolve(1),
-        null,
-        (n) => n > 0,
-      ),
-      1,
-    );
+    assert.equal(await sweep(1), 1);
     assert.equal(f.failures, 0);
     now += 1;
     assert.equal(f.waitMs(), 0);
@@ -98,19 +84,7 @@ describe('FailureLog and the control plane: a database outage moves when worker 
     const store = new KyselyStore(sqliteDialect(':memory:'));
     await store.migrate();
     let now = 1_000;
-    const cp = new ControlPlane({
-      store,
-      clock: { now: () => now },
-      hosts: new HostRegistry(),
-      traffic: NO_TRAFFIC,
-      vault: testVault(),
-      log: createLogger('silent'),
-      metrics: new Metrics({ defaults: false }),
-      secret: 's',
-      settings: loadConfig({ env: {}, flags: { dataDir: '/nonexistent' } }),
-      apiUrl: () => 'http://x',
-      servingSince: () => 2_000,
-    });
+    const cp = planeOn(store, '/nonexistent', {}, { clock: { now: () => now }, servingSince: () => 2_000 });
     try {
       assert.equal(cp.ctx.servingSince(), 2_000);
       now = 9_000;

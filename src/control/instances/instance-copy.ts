@@ -9,9 +9,6 @@ import { authorize, authorizeInstance, type Principal } from '../principal.js';
 type CopyOrder = Parameters<ReachedHost['copy']>[0];
 type CopyReport = Awaited<ReturnType<ReachedHost['copy']>>;
 
-/** Copies this replica ordered, by destination: a `cancel copy` through it marks them, so their end reads "cancelled". */
-const running = new WeakMap<ControlContext, Map<number, Set<{ cancelled: boolean }>>>();
-
 /** The instance's host (through any replica), to run copies, while the instance runs with SSH access (the copy rides on it). */
 async function copyHost(ctx: ControlContext, inst: InstanceRecord): Promise<ReachedHost> {
   const id = inst.id;
@@ -76,7 +73,6 @@ export async function cancelCopiesInto(ctx: ControlContext, p: Principal, id: nu
   authorize(p, 'instance.manage', id);
   const dst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
   const host = dst.status === 'running' ? await reachHost(ctx, dst.machineId) : undefined;
-  for (const c of running.get(ctx)?.get(id) ?? []) c.cancelled = true;
   const n = host === undefined ? 0 : await host.cancelCopies(id);
   return n === 0 ? `No copy into instance ${id} is running; nothing to cancel.` : `Cancelled ${n} copy(ies) into instance ${id}.`;
 }
@@ -92,25 +88,15 @@ interface CopyCall {
 
 /**
  * Run a copy through a host this replica holds and write how it ended into the destination's status_msg:
- * done, cancelled (a `cancel copy` through this replica, or the host saying so), or failed with the reason.
+ * done, cancelled (the host says so, whichever replica the `cancel copy` went through), or failed with the reason.
  */
 async function copyAndRecord(ctx: ControlContext, copy: (o: CopyOrder) => Promise<CopyReport>, { order, label }: CopyCall): Promise<string> {
-  const dstId = order.dst.instanceId;
-  const mine = { cancelled: false };
-  const byDst = running.get(ctx) ?? new Map<number, Set<{ cancelled: boolean }>>();
-  running.set(ctx, byDst);
-  const set = byDst.get(dstId) ?? new Set();
-  set.add(mine);
-  byDst.set(dstId, set);
   let msg: string;
   try {
     msg = `${label}: done, ${(await copy(order)).bytes} bytes`;
   } catch (err) {
     const text = messageOf(err);
-    msg = mine.cancelled || text === COPY_CANCELLED ? `${label}: cancelled` : `${label}: failed: ${text}`;
-  } finally {
-    set.delete(mine);
-    if (set.size === 0 && byDst.get(dstId) === set) byDst.delete(dstId);
+    msg = text === COPY_CANCELLED ? `${label}: cancelled` : `${label}: failed: ${text}`;
   }
   await record(ctx, order, label, msg);
   return msg;
@@ -123,7 +109,7 @@ async function record(ctx: ControlContext, order: CopyOrder, label: string, msg:
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/** The `copy` host call, answered by the replica that holds the source's agent (keyed by this replica's context). */
+/** The `copy` host call, answered by the replica that holds the source's agent. */
 export function copyHostCalls(ctx: ControlContext): HostCallOps {
   return {
     [COPY_CALL]: {
@@ -131,9 +117,8 @@ export function copyHostCalls(ctx: ControlContext): HostCallOps {
       run: async (host, raw) => {
         const call = raw as CopyCall;
         if (host.copy === undefined) throw new GantryError('NO_SSH_ACCESS', 'This host cannot copy between instances.');
-        const copy = host.copy.bind(host);
         // Never fails once running: its end is recorded here, whatever it was (the asker records only a call not run).
-        return copyAndRecord(ctx, copy, call);
+        return copyAndRecord(ctx, host.copy.bind(host), call);
       },
     },
   };
