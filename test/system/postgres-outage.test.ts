@@ -51,8 +51,12 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
       settings: { ...settings, observeIntervalMs: HOUR, reconcileIdleMs: 5_000, reconcileRetryMaxMs: 5_000 },
     });
     const machine = (await a.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
-    const r = await a.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'local/sleep', onstart: 'exec sleep 600', runtype: 'args' });
-    assert.equal(r.status, 200, r.text);
+    // With machineOfflineMs this short, a busy machine can delay a heartbeat past it: rent once the host reads online.
+    const r = await until('a rental on the host', async () => {
+      const res = await a.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'local/sleep', onstart: 'exec sleep 600', runtype: 'args' });
+      assert.ok(res.status === 200 || res.body.code === 'MACHINE_UNAVAILABLE', res.text);
+      return res.status === 200 ? res : null;
+    });
     id = r.body.new_contract as number;
     await a.waitInstance(id, (row) => row.actual_status === 'running');
     const d = await a.api('POST', '/api/v0/deployments/', oneWorkerDeployment('outlives'));
@@ -74,8 +78,11 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
   it('answers 503 in the dialect shape during an outage longer than machineOfflineMs, and recovers without a restart', async () => {
     // Housekeeping spares hosts for machineOfflineMs after its own start: past that, it would call them offline.
     await new Promise((r) => setTimeout(r, OFFLINE_MS + 500));
-    const offersBefore = (await b.api('POST', '/api/v0/bundles/', {}, { key: a.adminKey })).body.offers.length as number;
-    assert.ok(offersBefore > 0, 'a GPU is free before the outage');
+    const offered = async (): Promise<number> => (await b.api('POST', '/api/v0/bundles/', {}, { key: a.adminKey })).body.offers.length as number;
+    const offersBefore = await until('a GPU free before the outage', async () => {
+      const n = await offered();
+      return n > 0 ? n : null;
+    });
     await proxy.cut();
     const during = await a.api('GET', `/api/v0/instances/${id}/`);
     assert.equal(during.status, 503, during.text);
