@@ -34,14 +34,17 @@ for (const ts of ONE_STORE)
       await page.getByRole('heading', { name: 'Deployment web-drain' }).waitFor();
       const sent = 6;
       // Held at the gateway while the first worker starts, then in flight for seconds each.
-      const callers = Array.from({ length: sent }, (_, i) => call(g, 'web-drain', `/d?ms=4000&i=${i}`));
+      // Each one lasts long enough for the stop to find it in flight on busy cores, where the page's
+      // steps after the last check below took seconds.
+      const callers = Array.from({ length: sent }, (_, i) => call(g, 'web-drain', `/d?ms=8000&i=${i}`));
       await until('the page shows requests queued while it scales', async () => (await shown(page, 'queue')) > 0);
-      await until('the page shows a ready worker', async () => /ready/.test((await page.getByTestId('workers').textContent()) ?? ''));
-      await until('the page shows every request held', async () => (await shown(page, 'queue')) + (await shown(page, 'in-flight')) === sent);
       await page.getByRole('button', { name: 'Stop…' }).click();
       const dialog = page.getByRole('dialog', { name: 'Stop deployment web-drain' });
       assert.equal(await dialog.getByLabel(/Drain:/).isChecked(), true, 'drain is the default');
       await dialog.getByLabel('Drain timeout (seconds)').fill('60');
+      // The page behind the open dialog keeps counting.
+      await until('the page shows a ready worker', async () => /ready/.test((await page.getByTestId('workers').textContent()) ?? ''));
+      await until('the page shows every request held', async () => (await shown(page, 'queue')) + (await shown(page, 'in-flight')) === sent);
       await dialog.getByRole('button', { name: 'Stop' }).click();
       const answers = await Promise.all(callers);
       assert.deepEqual(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nestedDeeperThan, textNestedDeeperThan } from '../../src/api/edge/json-body.js';
+import { illFormedText, nestedDeeperThan, textNestedDeeperThan } from '../../src/api/edge/json-body.js';
 import { showValue } from '../../src/domain/show.js';
 
 const deepText = (n: number): string => '['.repeat(n) + ']'.repeat(n);
@@ -36,5 +36,15 @@ describe('untrusted JSON in messages and at the edge', () => {
     assert.equal(textNestedDeeperThan(`["${'['.repeat(100)}\\"${'{'.repeat(100)}"]`, 2), false);
     assert.equal(textNestedDeeperThan('{"a":{"b":[1]}}', 3), false);
     assert.equal(textNestedDeeperThan('{"a":{"b":[[1]]}}', 3), true);
+  });
+
+  it('a lone surrogate, in a key or a string at any depth, is found; pairs, emoji and other text are not', () => {
+    assert.equal(illFormedText(JSON.parse('{"label":"x\\ud800y"}')), 'x\ud800y');
+    assert.equal(illFormedText(JSON.parse('{"a":[1,{"b":["\\udc00"]}]}')), '\udc00');
+    assert.equal(illFormedText(JSON.parse('{"\\ud800":1}')), '\ud800');
+    assert.equal(illFormedText(JSON.parse('"\\ud83d"')), '\ud83d');
+    assert.equal(illFormedText(JSON.parse('{"label":"\\ud83d\\ude00 \u05d0 \\u0000 \ufffd","n":[1,true,null]}')), null);
+    assert.equal(illFormedText({ label: '😀'.repeat(1000) }), null);
+    assert.equal(illFormedText(Array.from({ length: 500_000 }, () => 0)), null);
   });
 });

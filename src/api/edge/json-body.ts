@@ -19,6 +19,29 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/** A UTF-16 surrogate without its pair: `\ud800` in JSON parses to one, and no database stores it as it came. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * The first key or string of a parsed value that is not well-formed text (a lone surrogate), or null.
+ * Stored as it came, SQLite would give back three replacement characters and PostgreSQL one: refused instead.
+ */
+export function illFormedText(value: unknown): string | null {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return v;
+    } else if (Array.isArray(v)) for (const child of v as unknown[]) stack.push(child);
+    else if (v !== null && typeof v === 'object')
+      for (const [k, child] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(k)) return k;
+        stack.push(child);
+      }
+  }
+  return null;
+}
+
 /** Whether JSON text opens more than `max` arrays or objects at once (brackets inside strings do not count). */
 export function textNestedDeeperThan(text: string, max: number): boolean {
   let depth = 0;
@@ -43,11 +66,17 @@ function isParsedJson(v: unknown): boolean {
   return Array.isArray(v) || proto === Object.prototype || proto === null;
 }
 
-/** A preValidation hook: a body or query parameter nested deeper than `maxDepth` is a 400 in the dialect's shape. */
+/** A preValidation hook: a body or query parameter nested deeper than `maxDepth`, or a body with a string that is not text, is a 400 in the dialect's shape. */
 export function boundJsonDepth(maxDepth: number): (req: FastifyRequest) => Promise<void> {
   return async (req) => {
     if (isParsedJson(req.body) && nestedDeeperThan(req.body, maxDepth)) {
       throw new GantryError('INVALID_JSON', `The request body nests arrays and objects more than ${maxDepth} levels deep.`, { maxDepth });
+    }
+    if (isParsedJson(req.body) && illFormedText(req.body) !== null) {
+      throw new GantryError(
+        'INVALID_JSON',
+        'The request body holds a string with a lone UTF-16 surrogate (such as \\ud800 without its pair), which is not text.',
+      );
     }
     const q = req.query;
     if (q === null || typeof q !== 'object') return;

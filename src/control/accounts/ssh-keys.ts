@@ -1,6 +1,8 @@
 import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { authorizeInstance, authorize, type Principal } from '../principal.js';
+import { ACTION_SCOPES } from '../../domain/account/actions.js';
+import { allows } from '../../domain/account/permissions.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { SshKeyRecord } from '../../domain/account/records.js';
 
@@ -80,11 +82,20 @@ export function followSshKeys(ctx: ControlContext): () => void {
   });
 }
 
-/** Vast adds a new account key to every current instance of the account. */
+/**
+ * Whether the caller may put keys into this instance: what attaching a key to it asks (`instance_write`
+ * for it). An account key (`user_write`) is a setting for the instances created later; it is no way into
+ * the running ones for a key that may not change them.
+ */
+function mayWriteKeys(p: Principal, instanceId: number): boolean {
+  return p.scope !== 'instance' && allows(p.scopes, ACTION_SCOPES['instance.manage'], instanceId);
+}
+
+/** Vast adds a new account key to every current instance of the account: here, to those the caller may change. */
 export async function createSshKey(ctx: ControlContext, p: Principal, raw: unknown): Promise<SshKeyRecord> {
   authorize(p, 'account.write');
   const key = await ctx.store.createSshKey(p.accountId, checkKey(raw), ctx.clock.now());
-  const live = await ctx.store.listInstances({ accountId: p.accountId });
+  const live = (await ctx.store.listInstances({ accountId: p.accountId })).filter((i) => mayWriteKeys(p, i.id));
   for (const i of live) await ctx.store.attachSshKey(i.id, key.id);
   await push(
     ctx,
@@ -106,7 +117,17 @@ async function ownKey(ctx: ControlContext, p: Principal, id: number): Promise<Ss
 
 export async function updateSshKey(ctx: ControlContext, p: Principal, id: number, raw: unknown): Promise<SshKeyRecord> {
   authorize(p, 'account.write', id);
-  const attached = await ctx.store.updateSshKey(id, p.accountId, checkKey(raw));
+  const text = checkKey(raw);
+  // A new text for a key that instances hold is a new key in each of them.
+  for (const i of await ctx.store.listInstances({ accountId: p.accountId })) {
+    if (mayWriteKeys(p, i.id) || !(await ctx.store.instanceSshKeys(i.id)).some((k) => k.id === id)) continue;
+    throw new GantryError(
+      'FORBIDDEN',
+      `SSH key ${id} is in instance ${i.id}, and this API key may not change that instance (instance_write): a new text for the key would be a new key there.`,
+      { sshKeyId: id, instanceId: i.id },
+    );
+  }
+  const attached = await ctx.store.updateSshKey(id, p.accountId, text);
   if (attached === null) throw notFound(id);
   await push(ctx, attached);
   return ownKey(ctx, p, id);

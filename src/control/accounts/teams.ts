@@ -1,4 +1,4 @@
-import { ALL_PERMISSIONS, parsePermissions, permissionsJson } from '../../domain/account/permissions.js';
+import { ALL_PERMISSIONS, isWithin, parsePermissions, permissionsJson, type Permissions } from '../../domain/account/permissions.js';
 import { GantryError } from '../../domain/errors.js';
 import { OWNER_ROLE } from './authenticate.js';
 import type { ControlContext } from '../context.js';
@@ -56,6 +56,32 @@ export async function deleteTeam(ctx: ControlContext, p: Principal): Promise<voi
   await ctx.store.deleteTeam(team.id, ctx.clock.now());
 }
 
+/**
+ * A member changes the team within their own rights only, so `team_write` is not a way to every other
+ * permission: a role they create or change, or give to someone, holds nothing their key does not; a role
+ * above theirs is not theirs to change, remove, or take a member away from; and what owners hold (the
+ * `owner` role) only an owner gives or takes.
+ */
+async function isOwner(ctx: ControlContext, teamId: number, p: Principal): Promise<boolean> {
+  return (await ctx.store.memberRole(teamId, p.actorId)) === OWNER_ROLE;
+}
+
+function rightsOf(role: TeamRoleRecord): Permissions {
+  return role.name === OWNER_ROLE ? ALL_PERMISSIONS : parsePermissions(role.permissions);
+}
+
+async function withinCaller(ctx: ControlContext, teamId: number, p: Principal, role: TeamRoleRecord, doing: string): Promise<void> {
+  if (role.name === OWNER_ROLE ? await isOwner(ctx, teamId, p) : isWithin(rightsOf(role), p.scopes)) return;
+  const why = role.name === OWNER_ROLE ? 'only an owner may' : 'it holds permissions this key does not, and a member changes the team within their own rights';
+  throw new GantryError('FORBIDDEN', `You may not ${doing} the role "${role.name}": ${why}.`, { role: role.name });
+}
+
+/** The role a member holds, by its name (never an id). */
+async function heldRole(ctx: ControlContext, teamId: number, name: string): Promise<TeamRoleRecord> {
+  if (name === OWNER_ROLE) return ownerRole(teamId);
+  return (await ctx.store.getTeamRole(teamId, name)) ?? { id: 0, teamId, name, permissions: {} };
+}
+
 function checkRoleName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw new GantryError('INVALID_ARGUMENT', 'role name: 1-64 letters, digits, ".", "_" or "-".');
   if (name === OWNER_ROLE) throw new GantryError('INVALID_ARGUMENT', `"${OWNER_ROLE}" is built in (every permission) and cannot be redefined.`);
@@ -81,7 +107,7 @@ async function findRole(ctx: ControlContext, teamId: number, ref: string): Promi
 export async function createRole(ctx: ControlContext, p: Principal, name: string, permissions: unknown): Promise<TeamRoleRecord> {
   const team = await teamOf(ctx, p, 'team.write');
   checkRoleName(name);
-  parsePermissions(permissions);
+  await withinCaller(ctx, team.id, p, { id: 0, teamId: team.id, name, permissions }, 'create');
   return ctx.store.putTeamRole(team.id, name, permissions, 'create');
 }
 
@@ -105,7 +131,8 @@ export async function updateRole(
     );
   }
   const permissions = change.permissions === undefined || change.permissions === null ? role.permissions : change.permissions;
-  parsePermissions(permissions);
+  await withinCaller(ctx, team.id, p, role, 'change');
+  await withinCaller(ctx, team.id, p, { ...role, permissions }, 'give');
   return ctx.store.putTeamRole(team.id, role.name, permissions, 'update');
 }
 
@@ -121,8 +148,10 @@ export async function getRole(ctx: ControlContext, p: Principal, ref: string): P
 
 export async function deleteRole(ctx: ControlContext, p: Principal, ref: string): Promise<void> {
   const team = await teamOf(ctx, p, 'team.write');
-  const { name } = await findRole(ctx, team.id, ref);
+  const role = await findRole(ctx, team.id, ref);
+  const { name } = role;
   if (name === OWNER_ROLE) throw new GantryError('INVALID_ARGUMENT', `"${OWNER_ROLE}" is built in and cannot be removed.`);
+  await withinCaller(ctx, team.id, p, role, 'remove');
   if ((await ctx.store.teamMembers(team.id)).some((m) => m.role === name)) {
     throw new GantryError('ILLEGAL_TRANSITION', `Members hold the role "${name}"; give them another role first.`);
   }
@@ -132,10 +161,11 @@ export async function deleteRole(ctx: ControlContext, p: Principal, ref: string)
 /** Adds the account with this email (or username) at once; there is no mail on a self-hosted install. */
 export async function inviteMember(ctx: ControlContext, p: Principal, who: string, roleRef: string): Promise<AccountRecord> {
   const team = await teamOf(ctx, p, 'team.write');
-  const role = (await findRole(ctx, team.id, roleRef)).name;
+  const role = await findRole(ctx, team.id, roleRef);
+  await withinCaller(ctx, team.id, p, role, 'give');
   const a = (await ctx.store.findAccountByEmail(who)) ?? (await ctx.store.findAccountByUsername(who));
   if (!a || a.isTeam || a.deletedAt !== null) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${who}.`);
-  await ctx.store.addTeamMember(team.id, a.id, role, ctx.clock.now());
+  await ctx.store.addTeamMember(team.id, a.id, role.name, ctx.clock.now());
   return a;
 }
 
@@ -147,6 +177,9 @@ export async function removeMember(ctx: ControlContext, p: Principal, accountId:
   const team = await teamOf(ctx, p, 'team.write', accountId);
   const members = await ctx.store.teamMembers(team.id);
   const owners = members.filter((m) => m.role === OWNER_ROLE);
+  // Leaving is every member's right; removing another is within the remover's rights only.
+  const held = members.find((m) => m.account.id === accountId)?.role;
+  if (held !== undefined && accountId !== p.actorId) await withinCaller(ctx, team.id, p, await heldRole(ctx, team.id, held), 'remove a member holding');
   if (owners.length === 1 && owners[0]?.account.id === accountId)
     throw new GantryError('ILLEGAL_TRANSITION', 'The last owner cannot leave; delete the team instead.');
   if (!(await ctx.store.removeTeamMember(team.id, accountId, ctx.clock.now())))

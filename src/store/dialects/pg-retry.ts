@@ -90,6 +90,22 @@ export function unavailableIfLost(err: unknown): unknown {
   return new GantryError('DATABASE_UNAVAILABLE', `The database cannot be reached now (${reason}); try again shortly.`, {}, { cause: err });
 }
 
+/** PostgreSQL's text cannot hold U+0000 (SQLite's can): a value with one is the caller's to fix, not a fault. */
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+
+/** `unavailableIfLost`, and a text value PostgreSQL cannot store as 400 INVALID_ARGUMENT, not 500. */
+export function engineErrorOf(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && UNSTORABLE_TEXT.has(code))
+    return new GantryError(
+      'INVALID_ARGUMENT',
+      'A text value holds a character that cannot be stored (the NUL character, U+0000); send it without.',
+      {},
+      { cause: err },
+    );
+  return unavailableIfLost(err);
+}
+
 /**
  * An error reporter that tells at most one error per `everyMs` (a database restart breaks every connection at
  * once, and a reconnect loop fails many times while it lasts); `reset` lets the next one through at once.
@@ -166,7 +182,7 @@ export function retryingClient<C extends pg.PoolClient>(
           const msg = `The database cannot be reached now (no answer within ${boundMs} ms); try again shortly.`;
           throw new GantryError('DATABASE_UNAVAILABLE', msg, {}, { cause: err });
         }
-        if (inTransaction || opens || ends || !isRetryable(err) || attempt >= RETRY_ATTEMPTS) throw unavailableIfLost(err);
+        if (inTransaction || opens || ends || !isRetryable(err) || attempt >= RETRY_ATTEMPTS) throw engineErrorOf(err);
         await retryPause(attempt);
       }
     }
