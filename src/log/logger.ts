@@ -1,5 +1,10 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import { build as prettyStream } from 'pino-pretty';
+import type { build } from 'pino-pretty';
+
+/** pino-pretty only for a person at a terminal: loaded when asked for, not at every process's start. */
+const prettyStream = (...args: Parameters<typeof build>): ReturnType<typeof build> =>
+  (createRequire(import.meta.url)('pino-pretty') as { build: typeof build }).build(...args);
 
 export type LogFormat = 'json' | 'pretty';
 

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { ProcessRuntime, type ProcessSandbox } from '../runtime/process/process-runtime.js';
 import { nvidiaDevices, probeBwrap, reachable } from '../runtime/process/sandbox.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -20,7 +19,10 @@ export interface OpenedRuntime {
  */
 export async function openRuntime(c: Config, o: { log: Logger; workloadEnv: Readonly<Record<string, string>>; nvidiaGpus: boolean }): Promise<OpenedRuntime> {
   const root = join(c.dataDir, 'instances');
-  const docker = c.runtime === 'docker' || (c.runtime === 'auto' && (await DockerRuntime.probe(c.dockerHost)));
+  // Loaded only where containers may run: the Docker client brings gRPC and protobuf with it, a good part of
+  // a process-runtime host's start.
+  const { DockerRuntime } = c.runtime === 'process' ? { DockerRuntime: null } : await import('../runtime/docker/docker-runtime.js');
+  const docker = DockerRuntime !== null && (c.runtime === 'docker' || (c.runtime === 'auto' && (await DockerRuntime.probe(c.dockerHost))));
   if (docker) {
     try {
       return {
