@@ -39,8 +39,10 @@ export interface ApiResponse {
 export const FAST: Partial<Record<SettingKey, unknown>> = {
   stopGraceMs: 1500,
   killWaitMs: 2000,
-  observeIntervalMs: 100,
-  reconcileIdleMs: 50,
+  // Polling is the safety net (a change wakes the loops at once): faster polling would only cost CPU, which
+  // every test shares on two cores.
+  observeIntervalMs: 250,
+  reconcileIdleMs: 250,
   leaseMs: 3000,
   sweepIntervalMs: 500,
   heartbeatIntervalMs: 500,
