@@ -11,6 +11,7 @@ import { multipartBoundary, MultipartReader } from '../../edge/multipart.js';
 import { vastParamsPatch } from './endpoint-params.js';
 import { vastPlacement } from './offers.js';
 import { asObject, parseId } from './parse.js';
+import { MAX_SEARCH_QUERY_CHARS } from './query-language.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string> }>;
 
@@ -57,7 +58,8 @@ function str(o: Record<string, unknown>, field: string, required: boolean): stri
   }
   if (typeof v !== 'string') throw wrong(field, 'a string', v);
   if (required && v.trim() === '') throw new GantryError('MISSING_INPUT', `'${field}' may not be empty.`, { field });
-  if (v.length > 16_384) throw wrong(field, 'at most 16384 characters', `${v.slice(0, 40)}…`);
+  // Every text field here shares the bound of `search_params`, the one the search-language parser reads.
+  if (v.length > MAX_SEARCH_QUERY_CHARS) throw wrong(field, `at most ${MAX_SEARCH_QUERY_CHARS} characters`, `${v.slice(0, 40)}…`);
   return v;
 }
 

@@ -5,6 +5,7 @@ import { showValue } from '../../../domain/show.js';
 import { numberOf } from '../../../domain/number.js';
 import { instanceTemplateOf, mergeEnv, templateImage, templateRuntype, type TemplateRecord } from '../../../domain/instance/template.js';
 import { parseVolumeInfo } from './volume-info.js';
+import { MAX_SEARCH_QUERY_CHARS } from './query-language.js';
 
 /** Small, strict readers for request fields: a wrong type is a 400 that names the field. */
 export function asObject(body: unknown, what = 'The request body'): Record<string, unknown> {
@@ -21,6 +22,13 @@ export function optString(o: Record<string, unknown>, field: string): string | n
   const v = o[field];
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string') throw wrong(field, 'a string', v);
+  return v;
+}
+
+/** Text in the CLI's search language (`search_params`): bounded, so no request hands the parser a novel. */
+export function optSearchText(o: Record<string, unknown>, field: string): string | null {
+  const v = optString(o, field);
+  if (v !== null && v.length > MAX_SEARCH_QUERY_CHARS) throw wrong(field, `at most ${MAX_SEARCH_QUERY_CHARS} characters`, `${v.slice(0, 40)}…`);
   return v;
 }
 

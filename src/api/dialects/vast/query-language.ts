@@ -17,7 +17,89 @@ const OPS: Readonly<Record<string, string>> = {
   nin: 'notin',
 };
 const GB_FIELDS = new Set(['gpu_ram', 'cpu_ram', 'gpu_total_ram']);
-const TERM = /([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|==|=|>|<|\s+notin\s+|\s+nin\s+|\s+in\s+)\s*(\[[^\]]*\]|"[^"]*"|'[^']*'|[^\s]+)/gy;
+
+/**
+ * The longest search query read, in characters: `search_params` wherever it arrives and the CLI's query.
+ * Far above any real query; code deployments bound each of their text fields with it too.
+ */
+export const MAX_SEARCH_QUERY_CHARS = 16_384;
+
+/** Symbol operators in the order they are tried: `>=` before `>`, so `a>=` (nothing after) is `a > '='`. */
+const SYMBOL_OPS = ['>=', '<=', '!=', '==', '=', '>', '<'];
+/** Word operators, with white space on both sides (`gpu_name in [A,B]`): before one, the name took every letter. */
+const WORD_OPS = ['notin', 'nin', 'in'];
+/** JavaScript's `\s`, tested on one UTF-16 unit (the set `trim()` removes). */
+const SPACE = /\s/;
+
+const isSpace = (s: string, i: number): boolean => i < s.length && SPACE.test(s[i] as string);
+const isNameStart = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const isNamePart = (c: number): boolean => isNameStart(c) || (c >= 48 && c <= 57);
+
+function skipSpace(s: string, i: number): number {
+  while (isSpace(s, i)) i++;
+  return i;
+}
+
+/**
+ * `s.indexOf(ch, from)` for a scan that only moves right: each answer is kept and reused while it is
+ * still ahead, so `a=[ a=[ a=[ …` (no closing bracket) searches the rest of the text once, not once a term.
+ */
+function closerFinder(s: string): (ch: string, from: number) => number {
+  const last = new Map<string, { from: number; at: number }>();
+  return (ch, from) => {
+    const hit = last.get(ch);
+    if (hit !== undefined && hit.from <= from && (hit.at === -1 || hit.at >= from)) return hit.at;
+    const at = s.indexOf(ch, from);
+    last.set(ch, { from, at });
+    return at;
+  };
+}
+
+interface Term {
+  readonly name: string;
+  readonly op: string;
+  readonly raw: string;
+  readonly end: number;
+}
+
+/** A value at `i` (not white space): a [list], a "quoted" or 'quoted' string when it is closed, else a word. */
+function valueAt(s: string, i: number, closer: (ch: string, from: number) => number): { raw: string; end: number } {
+  const c = s[i];
+  if (c === '[' || c === '"' || c === "'") {
+    const at = closer(c === '[' ? ']' : c, i + 1);
+    if (at !== -1) return { raw: s.slice(i, at + 1), end: at + 1 };
+  }
+  let end = i;
+  while (end < s.length && !isSpace(s, end)) end++;
+  return { raw: s.slice(i, end), end };
+}
+
+/**
+ * One term `NAME OP VALUE` at `pos`, or null. A hand-written scan rather than a regular expression: the
+ * regex it replaced let white space before a word operator match two ways (`\s*` then `\s+in\s+`), so a
+ * name followed by 64,000 spaces took seconds. Here every character is read a bounded number of times.
+ * It accepts what that regex accepted, match for match (a property test compares the two).
+ */
+function termAt(s: string, pos: number, closer: (ch: string, from: number) => number): Term | null {
+  if (!isNameStart(s.charCodeAt(pos))) return null;
+  let i = pos + 1;
+  while (i < s.length && isNamePart(s.charCodeAt(i))) i++;
+  const name = s.slice(pos, i);
+  const opAt = skipSpace(s, i);
+  // An operator with nothing after it gives way to the next one that fits (`a>=` reads as `a > '='`).
+  for (const op of SYMBOL_OPS) {
+    if (!s.startsWith(op, opAt)) continue;
+    const v = skipSpace(s, opAt + op.length);
+    if (v < s.length) return { name, op, ...valueAt(s, v, closer) };
+  }
+  for (const op of WORD_OPS) {
+    const after = opAt + op.length;
+    if (!s.startsWith(op, opAt) || !isSpace(s, after)) continue;
+    const v = skipSpace(s, after);
+    if (v < s.length) return { name, op, ...valueAt(s, v, closer) };
+  }
+  return null;
+}
 
 function value(field: string, raw: string): unknown {
   const t = raw.replace(/^["']|["']$/g, '');
@@ -29,20 +111,22 @@ function value(field: string, raw: string): unknown {
 
 /** `fieldOf` names the field of each term (the CLI translates aliases and refuses unknown names); every term's, `any` too. */
 export function parseSearchQuery(text: string, fieldOf: (name: string) => string = (n) => n): Record<string, Record<string, unknown>> {
+  if (text.length > MAX_SEARCH_QUERY_CHARS)
+    throw new GantryError('INVALID_QUERY', `The search query is ${text.length} characters long; at most ${MAX_SEARCH_QUERY_CHARS} are read.`);
   // Field names are the caller's text: `__proto__=1` must be an unknown field, not the result's prototype.
   const out = new Map<string, Record<string, unknown>>();
   const s = text.trim();
+  const closer = closerFinder(s);
   let pos = 0;
   while (pos < s.length) {
     while (s[pos] === ' ' || s[pos] === '\t' || s[pos] === '\n') pos++;
     if (pos >= s.length) break;
-    TERM.lastIndex = pos;
-    const m = TERM.exec(s);
-    if (!m) throw new GantryError('INVALID_QUERY', `Cannot read the search query at: '${s.slice(pos)}'. Use terms like num_gpus>=2 gpu_name=RTX_4090.`);
-    pos = TERM.lastIndex;
-    const field = fieldOf(m[1] as string);
-    const op = OPS[(m[2] as string).trim()] as string;
-    const raw = m[3] as string;
+    const m = termAt(s, pos, closer);
+    if (m === null) throw new GantryError('INVALID_QUERY', `Cannot read the search query at: '${s.slice(pos)}'. Use terms like num_gpus>=2 gpu_name=RTX_4090.`);
+    pos = m.end;
+    const field = fieldOf(m.name);
+    const op = OPS[m.op] as string;
+    const raw = m.raw;
     if (raw === 'any' || raw === 'None') continue;
     const v =
       op === 'in' || op === 'notin'

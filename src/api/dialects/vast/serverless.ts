@@ -8,7 +8,7 @@ import { GantryError } from '../../../domain/errors.js';
 import { vastParamsPatch } from './endpoint-params.js';
 import { templatePlacement, vastPlacement } from './offers.js';
 import type { WorkerPlacement } from '../../../domain/offer/search.js';
-import { asObject, optBool, optNumber, optString, optStringList, parseId } from './parse.js';
+import { asObject, optBool, optNumber, optSearchText, optString, optStringList, parseId } from './parse.js';
 import { vastEndpoint, vastWorkergroup } from './serverless-map.js';
 import { vastServerlessWorkerRoutes } from './serverless-workers.js';
 import { vastDeploymentRoutes } from './serverless-deployments.js';
@@ -23,7 +23,7 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<
 function placementOf(o: Record<string, unknown>): WorkerPlacement | null {
   const sp = o.search_params;
   if (typeof sp === 'object' && sp !== null && !Array.isArray(sp)) return templatePlacement(sp as Record<string, unknown>);
-  const text = optString(o, 'search_params');
+  const text = optSearchText(o, 'search_params');
   return text === null ? null : vastPlacement(text);
 }
 
