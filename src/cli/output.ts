@@ -18,11 +18,15 @@ export function table(rows: readonly Row[], columns: readonly [header: string, k
   return [line(columns.map(([h]) => h)), ...cells.map(line)].join('\n') + '\n';
 }
 
+/** Control characters and bidirectional overrides: a cell holds other people's text (a host's GPU name, a label). */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A cell as text, on one line, with nothing in it that a terminal would act on (escapes become `?`). */
 function fmt(v: unknown): string {
   if (v === null || v === undefined) return '-';
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(v < 1 ? 4 : 2);
-  if (typeof v === 'object') return JSON.stringify(v);
-  return typeof v === 'string' ? v : typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : '?';
+  const s = typeof v === 'object' ? JSON.stringify(v) : typeof v === 'string' ? v : typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : '?';
+  return s.replace(CONTROLS, '?');
 }
 
 /** Text of a JSON value from a response row. */

@@ -73,6 +73,15 @@ for (const ts of TEST_STORES) {
       assert.equal((await store.getMachine(machineId, again.lastSeenAt + 10 * 60_000))?.online, false);
     });
 
+    it("a host's verification holds while its hardware does: other GPUs at a hello clear it", async () => {
+      const reg = { ...machineReg('host-v', accountId), verified: false };
+      const id = (await store.registerMachine(reg, Date.now())).id;
+      await store.setMachineVerified(id, true);
+      assert.equal((await store.registerMachine({ ...reg, hostname: 'moved', diskSpaceGb: 100 }, Date.now())).verified, true, 'a name or disk change keeps it');
+      assert.equal((await store.registerMachine({ ...reg, gpuName: 'H100 SXM', numGpus: 8 }, Date.now())).verified, false);
+      assert.equal((await store.registerMachine({ ...reg, verified: true }, Date.now())).verified, true, "a host joined with an admin's token is verified");
+    });
+
     it('creates an instance with its GPUs, ports and key in one transaction', async () => {
       const inst = await store.createInstance(newInstance({ numGpus: 2, requestedPorts: [{ containerPort: 8080, proto: 'tcp' }] }));
       assert.deepEqual(inst.gpuIndices, [0, 1]);

@@ -23,6 +23,22 @@ const str =
   (max: number): Check<string> =>
   (v, p) =>
     typeof v === 'string' && v.length > 0 && v.length <= max ? v : fail(p, `a non-empty string of at most ${max} characters`);
+/**
+ * Control characters (C0, DEL, C1) and the bidirectional overrides: in a host's description they would
+ * reach other people's terminals and tables (`search offers` draws them), where they clear the screen,
+ * forge rows or reorder text. Refused in what the host says of itself; replaced by a space in what it
+ * passes on from workloads (progress, errors), which a renter's own output may have written.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const CONTROLS = new RegExp(CONTROL.source, 'g');
+const text =
+  (max: number): Check<string> =>
+  (v, p) =>
+    CONTROL.test(str(max)(v, p)) ? fail(p, 'text without control characters') : (v as string);
+const shown =
+  (max: number): Check<string> =>
+  (v, p) =>
+    str(max)(v, p).replace(CONTROLS, ' ');
 const bool: Check<boolean> = (v, p) => (typeof v === 'boolean' ? v : fail(p, 'true or false'));
 const nullable =
   <T>(c: Check<T>): Check<T | null> =>
@@ -43,28 +59,29 @@ const obj =
     return out as { [K in keyof S]: ReturnType<S[K]> };
   };
 
-const ID = int(1, Number.MAX_SAFE_INTEGER);
+/** Ids are the store's, which PostgreSQL keeps in 32 bits (and the host sweep keys a machine's and an instance's together on that bound). */
+const ID = int(1, 2 ** 31 - 1);
 const SEQ = int(1, Number.MAX_SAFE_INTEGER);
 const session = { machineId: ID, session: str(100) };
 
 const machine = obj({
-  hostname: str(255),
-  gpuName: str(100),
+  hostname: text(255),
+  gpuName: text(100),
   numGpus: int(0, 64),
   gpuRamMb: int(0, 10_000_000),
   gpuDeclared: bool,
   computeCap: nullable(num(0, 10_000)),
-  cpuName: str(255),
-  cpuArch: str(32),
+  cpuName: text(255),
+  cpuArch: text(32),
   cpuCores: int(1, 100_000),
   cpuRamMb: int(0, 1e12),
   diskSpaceGb: int(0, 1e9),
-  driverVersion: nullable(str(64)),
+  driverVersion: nullable(text(64)),
   cudaMaxGood: nullable(num(0, 1000)),
-  publicIp: str(255),
+  publicIp: text(255),
   inetUpMbps: num(0, 1e7),
   inetDownMbps: num(0, 1e7),
-  osVersion: str(255),
+  osVersion: text(255),
   portRangeStart: int(1, 65535),
   portRangeEnd: int(1, 65535),
   runtime: (v, p) => (v === 'process' || v === 'docker' ? v : fail(p, '"process" or "docker"')),
@@ -72,7 +89,7 @@ const machine = obj({
   isolation: (v, p) => (v === undefined ? undefined : isMachineIsolation(v) ? v : fail(p, '"sandboxed", "shared" or "unsafe-shared"')),
 });
 
-export const readHello: Check<Hello> = obj({ hostKey: str(200), imageNotice: nullable(str(500)), machine });
+export const readHello: Check<Hello> = obj({ hostKey: str(200), imageNotice: nullable(shown(500)), machine });
 
 /** One workload of a pushed listing, as an observing `list` answers it; exit codes stay absent when absent. */
 const code = (v: unknown, p: string): number | null | undefined =>
@@ -91,7 +108,7 @@ export const readHeartbeat: Check<Heartbeat> = obj({
   gpuUtils: nullable(arr(num(0, 100), 64)),
   usage: arr(usage, 10_000),
   exited: arr(ID, 10_000),
-  progress: (v, p) => (v === undefined ? [] : arr(obj({ instanceId: ID, message: str(500) }), 1000)(v, p)),
+  progress: (v, p) => (v === undefined ? [] : arr(obj({ instanceId: ID, message: shown(500) }), 1000)(v, p)),
   busyPorts: (v, p) => (v === undefined ? undefined : arr(int(1, 65535), 65535)(v, p)),
   listing: (v, p) => (v === undefined ? undefined : arr(listed, 10_000)(v, p)),
 });
@@ -102,7 +119,7 @@ const result = obj({
   id: str(64),
   ok: bool,
   value: (v) => v,
-  error: nullable(str(10_000)),
+  error: nullable(shown(10_000)),
 });
 export const readResults: Check<Results> = (v, p) => {
   const r = obj({ ...session, seq: SEQ, results: arr(result, 1000) })(v, p);

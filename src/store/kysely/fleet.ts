@@ -20,6 +20,9 @@ function toHostToken(r: Selectable<HostTokenTable>): HostTokenRecord {
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /** Insert or refresh the machine row of a host (keyed by host_key); prices and listing keep their stored values. */
+/** What a host's verification vouches for; a hello that reports other values clears the mark. */
+const VERIFIED_HARDWARE = ['gpu_name', 'num_gpus', 'gpu_ram_mb', 'compute_cap', 'cpu_name', 'cpu_cores'] as const;
+
 export async function registerMachine(db: Db, m: MachineRegistration, now: number): Promise<Selectable<MachineTable>> {
   const hardware = {
     owner_id: m.ownerId,
@@ -45,11 +48,18 @@ export async function registerMachine(db: Db, m: MachineRegistration, now: numbe
     last_seen_at: now,
   };
   await transact(db, async (trx) => {
-    const existing = await trx.selectFrom('machines').select(['id', 'verified']).where('host_key', '=', m.hostKey).executeTakeFirst();
+    const existing = await trx
+      .selectFrom('machines')
+      .select(['id', 'verified', ...VERIFIED_HARDWARE])
+      .where('host_key', '=', m.hostKey)
+      .executeTakeFirst();
     if (existing) {
+      // An admin's mark vouches for the hardware it saw: a host that says hello with other GPUs or CPUs is
+      // unverified until an admin looks again.
+      const same = VERIFIED_HARDWARE.every((k) => existing[k] === hardware[k]);
       await trx
         .updateTable('machines')
-        .set({ ...hardware, verified: m.verified ? 1 : existing.verified })
+        .set({ ...hardware, verified: m.verified ? 1 : same ? existing.verified : 0 })
         .where('id', '=', existing.id)
         .execute();
       return;
