@@ -30,13 +30,9 @@ export interface Principal {
 export function authorize(p: Principal, action: Action, resourceId: number | null = null): void {
   if (p.scope === 'instance') {
     if (!INSTANCE_KEY_ACTIONS.has(action))
-      throw new GantryError(
-        'FORBIDDEN',
-        `An instance key may only read (its logs too), start, stop or destroy its own instance, not ${ACTION_WORDS[action]}.`,
-        {
-          action,
-        },
-      );
+      throw new GantryError('FORBIDDEN', `An instance key may only read (its logs too), stop or destroy its own instance, not ${ACTION_WORDS[action]}.`, {
+        action,
+      });
     return; // which instance: authorizeInstance answers "not found" for any other
   }
   const scope = ACTION_SCOPES[action];

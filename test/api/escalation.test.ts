@@ -128,5 +128,22 @@ for (const ts of ONE_STORE) {
       );
       for (const id of [i1, i2]) assert.equal((await full('DELETE', `/api/v0/instances/${id}/`)).status, 200);
     });
+
+    it('an instance key (its host can read it) does not start its instance once stopped; it still stops and destroys it', async () => {
+      const fay = await user('esc-fay');
+      assert.equal((await g.api('PUT', '/api/v0/commands/transfer_credit/', { recipient: String(fay.id), amount: 10 })).status, 200);
+      const machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
+      const r = await as(fay.api_key)('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 300', target_state: 'stopped' });
+      assert.equal(r.status, 200, r.text);
+      const [id, own] = [r.body.new_contract as number, as(r.body.instance_api_key as string)];
+      const start = await own('PUT', `/api/v0/instances/${id}/`, { state: 'running' });
+      assert.equal(start.status, 403, start.text);
+      assert.equal(start.body.error, 'forbidden');
+      const bulk = await own('PUT', '/api/v0/instances/', { ids: [id], state: 'running' });
+      assert.equal(bulk.body.results?.[0]?.success, false, bulk.text);
+      assert.equal((await as(fay.api_key)('GET', `/api/v0/instances/${id}/`)).body.instances.intended_status, 'stopped');
+      assert.equal((await own('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
+      assert.equal((await own('DELETE', `/api/v0/instances/${id}/`)).status, 200);
+    });
   });
 }

@@ -7,7 +7,7 @@ import { compareAndSet, GENERATION_MOVED } from '../cas.js';
 import { authorizeInstance, type Principal } from '../principal.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
-/** Start, stop and destroy are what an instance's own key may do too; reboot and recycle need an account key. */
+/** Start (of a running instance: nothing to do), stop and destroy are what an instance's own key may do too; reboot and recycle need an account key. */
 const ACTION: Readonly<Record<InstanceAction, 'instance.change' | 'instance.manage'>> = {
   start: 'instance.change',
   stop: 'instance.change',
@@ -31,6 +31,11 @@ export interface ChangeResult {
 export async function changeInstance(ctx: ControlContext, p: Principal, id: number, action: InstanceAction, reason?: string): Promise<ChangeResult> {
   const attempt = async (): Promise<ChangeResult | typeof GENERATION_MOVED> => {
     const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, ACTION[action]);
+    // A stopped instance runs nothing that holds its key: only a copy of it could ask (its host reads the
+    // workload's environment), and a start would resume billing its owner chose to end.
+    if (action === 'start' && p.scope === 'instance' && inst.target !== 'running') {
+      throw new GantryError('FORBIDDEN', `An instance key cannot start its instance once it is stopped; start it with an account key.`, { instanceId: id });
+    }
     const change = decideIntent(inst, action);
     if (change === null) return { instance: inst, changed: false };
     if (action === 'start') await requireCredit(ctx, p);
