@@ -100,6 +100,25 @@ describe('multipart/form-data streaming reader', () => {
     );
   });
 
+  it('refuses a preamble longer than its cap', async () => {
+    const long = form([['a', 'x']], { preamble: `${'p'.repeat(100)}\r\n` });
+    await assert.rejects(new MultipartReader(chunks(long, 16), B, { maxBytes: 1 << 20, maxPreambleBytes: 50 }).next(), code('INVALID_MULTIPART'));
+    assert.equal((await new MultipartReader(chunks(long, 16), B, { maxBytes: 1 << 20, maxPreambleBytes: 200 }).next())?.name, 'a');
+  });
+
+  it('discards the rest of a body within a budget, else says it goes on', async () => {
+    const big = form([['a', 'x'.repeat(1000)]]);
+    const short = new MultipartReader(chunks(big, 100), B, { maxBytes: 1 << 20 });
+    await short.next();
+    assert.equal(await short.discard(2000), true);
+    assert.equal(short.bytesRead, big.length);
+    const long = new MultipartReader(chunks(big, 100), B, { maxBytes: 1 << 20 });
+    await long.next();
+    assert.equal(await long.discard(300), false);
+    assert.ok(long.bytesRead < big.length);
+    await assert.rejects(new MultipartReader(chunks(big, 100), B, { maxBytes: 500 }).discard(2000), code('UPLOAD_TOO_LARGE'));
+  });
+
   it('reads the boundary from the content type', () => {
     assert.equal(multipartBoundary(`multipart/form-data; boundary=${B}`), B);
     assert.equal(multipartBoundary('multipart/form-data; charset=utf-8; boundary="a b"'), 'a b');

@@ -73,6 +73,8 @@ describe('token bucket, families, meters', () => {
     assert.equal(familyOf('/route/'), 'route');
     assert.equal(familyOf('/endpoints/x/y'), null);
     assert.equal(familyOf('/worker_status/'), null);
+    assert.equal(familyOf('/api/v0/deployment_uploads/'), 'serverless', 'an upload is unauthenticated but limited by address');
+    assert.equal(familyOf('/api/v0/deployment_code/?token=t'), null);
     assert.deepEqual(
       [...parseRates('search=5, billing=0')],
       [

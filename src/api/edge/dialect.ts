@@ -53,6 +53,12 @@ export interface ApiDialect {
   readonly prefixes: readonly string[];
   /** The request's credential (rate-limit bucket, authentication); default: `Authorization: Bearer K` or `?api_key=K`. */
   credential?(req: FastifyRequest): string | null;
+  /**
+   * Whether `credential` may find the key in the parsed body (Vast's `api_key`). The edge authenticates
+   * before reading the body; a request whose headers and query carry no key is then authenticated once
+   * its body is parsed (within the app's bodyLimit).
+   */
+  readonly credentialInBody?: boolean;
   /** Credential → principal (default: an API key through the control plane). UNAUTHENTICATED when it cannot. */
   authenticate?(control: ControlPlane, credential: string | null, req: FastifyRequest): Promise<Principal>;
   /** The dialect's error body for an error and the status it is sent with. */

@@ -5,7 +5,7 @@ import { toGantryError } from '../errors.js';
 import { apiKeyOf } from './api-key.js';
 import { auditHook, rememberCallerIp } from './audit.js';
 import type { ApiDialect, EdgeDeps, ErrorRequest, RouteConfig } from './dialect.js';
-import { errorCodeOf, setPrincipal } from './principal.js';
+import { errorCodeOf, principalIf, setPrincipal } from './principal.js';
 import { rateLimitHook, type RateLimitOptions } from './rate-limit.js';
 
 export interface EdgeOptions {
@@ -94,7 +94,7 @@ export function sendError(d: ApiDialect, err: unknown, req: FastifyRequest, repl
 
 /**
  * Mount one dialect in its own encapsulated context: its parsers, its route settings, rate limits,
- * authentication before every handler (unless a route opts out), audit when a call ends, and its
+ * authentication before the body is read (unless a route opts out), audit when a call ends, and its
  * error handler. The routes themselves only translate.
  */
 export async function mountDialect(app: FastifyInstance, d: ApiDialect, deps: EdgeDeps, o: EdgeOptions): Promise<void> {
@@ -113,9 +113,7 @@ export async function mountDialect(app: FastifyInstance, d: ApiDialect, deps: Ed
     (d.parsers ?? lenientJson)(ctx);
     const limits = o.rateLimit !== null ? rateLimitHook(o.rateLimit, credential) : null;
     if (limits !== null) ctx.addHook('onRequest', limits.onRequest);
-    // Before schema validation, so a caller without a key learns nothing of a route's input rules.
-    ctx.addHook('preValidation', async (req) => {
-      if (req.routeOptions.config.edge?.auth === false) return;
+    const authenticated = async (req: FastifyRequest): Promise<void> => {
       let p: Principal;
       try {
         p = await authenticate(req);
@@ -126,6 +124,23 @@ export async function mountDialect(app: FastifyInstance, d: ApiDialect, deps: Ed
       }
       limits?.passed(req);
       setPrincipal(req, p);
+    };
+    // Authentication runs in preParsing: after every onRequest hook (the rate limit has charged the
+    // caller, the caller's address is kept for audit, the dialect's own headers are set, so a 401
+    // carries them) and before the body is read, so a caller without a valid credential cannot make
+    // the server read and parse a large body (fastify runs preValidation only after parsing). Unknown
+    // paths never get here: the app's 404 handler answers them. Credentials come from headers and the
+    // query string, both parsed by now.
+    ctx.addHook('preParsing', async (req) => {
+      if (req.routeOptions.config.edge?.auth === false) return;
+      // A dialect that reads a key from the body (Vast's api_key) authenticates a request whose headers and query carry none after parsing, below.
+      if (d.credentialInBody === true && credential(req) === null) return;
+      await authenticated(req);
+    });
+    // Before schema validation, so a caller without a key learns nothing of a route's input rules.
+    ctx.addHook('preValidation', async (req) => {
+      if (req.routeOptions.config.edge?.auth === false || principalIf(req) !== undefined) return;
+      await authenticated(req);
     });
     ctx.addHook('onRequest', rememberCallerIp);
     ctx.addHook(

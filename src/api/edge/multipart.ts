@@ -17,6 +17,8 @@ export interface MultipartLimits {
   readonly maxBytes: number;
   /** Longest header block of one part (default 16 KiB). */
   readonly maxHeaderBytes?: number;
+  /** Most bytes before the first boundary line (default 16 KiB; clients send none). */
+  readonly maxPreambleBytes?: number;
 }
 
 const malformed = (why: string): GantryError => new GantryError('INVALID_MULTIPART', `The body is not a well-formed multipart/form-data form: ${why}.`);
@@ -53,7 +55,7 @@ export class MultipartReader {
   constructor(source: AsyncIterable<Uint8Array>, boundary: string, limits: MultipartLimits) {
     this.#source = source[Symbol.asyncIterator]();
     this.#delimiter = Buffer.from(`\r\n--${boundary}`);
-    this.#limits = { maxHeaderBytes: 16 * 1024, ...limits };
+    this.#limits = { maxHeaderBytes: 16 * 1024, maxPreambleBytes: 16 * 1024, ...limits };
   }
 
   /** How many body bytes were read so far. */
@@ -90,6 +92,7 @@ export class MultipartReader {
         }
         // Keep what may be the start of a delimiter split across chunks.
         this.#buf = this.#buf.subarray(Math.max(0, this.#buf.length - this.#delimiter.length + 1));
+        if (this.#read > this.#limits.maxPreambleBytes) throw malformed(`no boundary line in its first ${this.#limits.maxPreambleBytes} bytes`);
         if (!(await this.#fill())) throw malformed('no boundary line');
       }
       this.#state = 'delimiter';
@@ -160,6 +163,21 @@ export class MultipartReader {
       chunks.push(c);
     }
     return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /**
+   * Read the rest of the body and drop it, whatever it holds (after a refusal), within the byte cap and
+   * at most about `more` bytes beyond those read so far: false when the body goes on beyond that.
+   */
+  async discard(more: number): Promise<boolean> {
+    const stop = this.#read + more;
+    this.#state = 'end';
+    this.#buf = Buffer.alloc(0);
+    while (this.#read <= stop) {
+      if (!(await this.#fill())) return true;
+      this.#buf = Buffer.alloc(0);
+    }
+    return false;
   }
 
   /** Read to the end of the body (the closing delimiter and any epilogue), within the byte cap. */

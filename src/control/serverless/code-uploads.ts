@@ -75,6 +75,15 @@ export async function issueUploadToken(ctx: ControlContext, v: CodeVersionRecord
   return { key, token: sign(ctx, { t: 'upload', v: v.id, k: key, s: v.fileSize, e: expiresAt, n: nonce }), expiresAt };
 }
 
+/**
+ * An upload token's signature and expiry, without the store: the upload endpoint checks the form's
+ * `token` field as soon as it is read, so a forged or expired one is refused before the rest of the body.
+ */
+export function checkUploadToken(ctx: ControlContext, token: string): void {
+  if (token === '') throw invalidToken("the form's 'token' field is empty");
+  verify<UploadPayload>(ctx, token, 'upload');
+}
+
 /** What an upload stored: the bytes, or nothing because they were stored already. */
 export type UploadOutcome = 'stored' | 'exists';
 

@@ -18,7 +18,7 @@ import { acknowledgeWorkerRequests, recordWorkerStatus, workersOf, type WorkerSt
 import { workerLogs } from './worker-logs.js';
 import { cancelWorkerUpdate, updateWorkers } from './update-workers.js';
 import { codeVersions, putCodeDeployment, recordCodeHeartbeat, type CodeDeploymentConfig } from './code-deployments.js';
-import { codeDownloadToken, readCodeBlob, uploadCode } from './code-uploads.js';
+import { checkUploadToken, codeDownloadToken, readCodeBlob, uploadCode } from './code-uploads.js';
 
 /** The serverless use cases bound to one context: what the dialects and the gateway call. */
 export function serverlessUseCases(ctx: ControlContext) {
@@ -84,6 +84,8 @@ export function serverlessUseCases(ctx: ControlContext) {
     putCodeDeployment: (p: Principal, c: CodeDeploymentConfig) => putCodeDeployment(ctx, p, c),
     codeVersions: (p: Principal, id: number) => codeVersions(ctx, p, id),
     recordCodeHeartbeat: (p: Principal, id: number) => recordCodeHeartbeat(ctx, p, id),
+    /** An upload token's signature and expiry, checked as soon as the form's `token` field is read. */
+    checkUploadToken: (token: string) => checkUploadToken(ctx, token),
     uploadCode: (fields: ReadonlyMap<string, string>, file: AsyncIterable<Uint8Array> | null) => uploadCode(ctx, fields, file),
     codeDownloadToken: (p: Principal, id: number) => codeDownloadToken(ctx, p, id),
     readCodeBlob: (token: string) => readCodeBlob(ctx, token),

@@ -129,6 +129,13 @@ export function vastCodeVersion(v: CodeVersionRecord, currentId: number | null):
   };
 }
 
+/** The upload form's fields besides its `file` part: the `upload_fields` the PUT answered (the SDK posts them as they are). */
+const UPLOAD_FIELDS = new Set(['key', 'token']);
+/** Longest value of one: a key is `<deployment id>/<file hash>`, a token under 2 KiB (longer ones are refused anyway). */
+const UPLOAD_FIELD_MAX_BYTES = 4096;
+/** How much more of a refused upload's body is read (and dropped) so that the connection can carry the next request. */
+const REFUSED_REST_MAX_BYTES = 64 * 1024;
+
 /** The base of links this server hands out: the configured public URL, else the request's own host. */
 export type BaseUrl = (req: FastifyRequest) => string;
 
@@ -183,6 +190,8 @@ export async function vastCodeDeploymentRoutes(app: FastifyInstance, control: Co
       }
       if (req.body === undefined || req.body === null) throw new GantryError('INVALID_MULTIPART', 'The upload has no body.');
       const reader = new MultipartReader(req.body as AsyncIterable<Uint8Array>, boundary, { maxBytes: max });
+      // Nobody is authenticated yet (the token is in the form): only the fields the upload takes are
+      // read, each once and short (at most 2 × 4 KiB held), and the token is checked as soon as it is.
       const fields = new Map<string, string>();
       try {
         let file: AsyncIterable<Uint8Array> | null = null;
@@ -191,17 +200,26 @@ export async function vastCodeDeploymentRoutes(app: FastifyInstance, control: Co
             file = reader.data();
             break;
           }
-          fields.set(part.name, await reader.text(16 * 1024));
+          const name = part.name.slice(0, 64);
+          if (!UPLOAD_FIELDS.has(part.name))
+            throw new GantryError('INVALID_ARGUMENT', `The upload form has an unknown field '${name}'; it takes 'key', 'token' and a 'file' part.`, {
+              field: name,
+            });
+          if (fields.has(part.name)) throw new GantryError('INVALID_ARGUMENT', `The upload form repeats its '${name}' field.`, { field: name });
+          fields.set(part.name, await reader.text(UPLOAD_FIELD_MAX_BYTES));
+          if (part.name === 'token') sl.checkUploadToken(fields.get('token') ?? '');
         }
+        // Checks the key against the token, and the rest, before it reads the file.
         const outcome = await sl.uploadCode(fields, file);
         await reader.drain();
         return await reply.code(outcome === 'stored' ? 201 : 200).send({ success: true, stored: outcome === 'stored', key: fields.get('key') ?? null });
       } catch (err) {
-        // A body read in part is not skipped by Node: read the rest (within the cap), so the connection
-        // can carry the next request; one that cannot be read to its end is closed after the answer.
-        await reader.drain().catch(() => {
-          reply.raw.shouldKeepAlive = false;
-        });
+        // A body read in part is not skipped by Node: a short rest is read and dropped (within the cap),
+        // so the connection can carry the next request. A longer rest is not read: the refusal is
+        // answered at once, while the client may still be sending, and closes the connection.
+        const rest = Number.isFinite(declared) ? declared - reader.bytesRead : REFUSED_REST_MAX_BYTES;
+        const read = rest <= REFUSED_REST_MAX_BYTES && (await reader.discard(REFUSED_REST_MAX_BYTES).catch(() => false));
+        if (!read) reply.raw.shouldKeepAlive = false;
         throw err;
       }
     });

@@ -41,6 +41,7 @@ export const vastDialect: ApiDialect = {
   prefixes: ['/api/', '/endpoints/', '/route', '/worker_status', '/delete_requests', '/get_', '/pubkey', '/update_workers'],
   errorBody: vastErrorBody,
   credential: vastCredential,
+  credentialInBody: true,
   routeConfig: vastRouteConfig,
   dataRoutes: (deps) => [endpointDataRoute(deps.control, deps.gateway)],
   routes: vastRoutes,

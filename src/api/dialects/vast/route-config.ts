@@ -37,7 +37,11 @@ const READS = /^\/api\/v0\/(bundles|search\/asks|instances\/request_logs)/;
 /** Open to anyone: the GPU name list the legacy CLI loads at start, and result downloads (the token is the secret). */
 const PUBLIC = /^\/api\/v0\/(gpu_names|results)\//;
 
-/** Code deployments' upload and download URLs: the signed token in the form or the path is the credential (decision 020). */
+/**
+ * Code deployments' upload and download URLs: the signed token in the form or the query is the
+ * credential (decision 020). Uploads (one per PUT) draw from the serverless family, by address unless
+ * the SDK's key came along; downloads are not limited (a host's workers fetch their code at once).
+ */
 const CODE_TOKENS = /^\/api\/v0\/(deployment_uploads|deployment_code)(\/|$)/;
 
 /** Two-factor authentication, refused to every caller alike (Gantry uses API keys): no key needed to hear it. */
@@ -46,7 +50,7 @@ const TFA = /^\/api\/v0\/tfa(\/|$)/;
 /** The edge settings of each Vast route, from its URL pattern. */
 export function vastRouteConfig(_method: string, url: string): RouteConfig {
   if (TFA.test(url)) return { auth: false, audit: false, family: 'account' };
-  if (CODE_TOKENS.test(url)) return { auth: false, audit: false, family: null, label: 'serverless' };
+  if (CODE_TOKENS.test(url)) return { auth: false, audit: false, family: url.includes('deployment_uploads') ? 'serverless' : null, label: 'serverless' };
   if (DATA_PATH.test(url)) return { auth: false, audit: false, family: url.startsWith('/route') ? 'route' : null, label: 'serverless' };
   if (SERVERLESS_READS.test(url)) return { audit: false, family: 'route', label: 'serverless' };
   if (PUBLIC.test(url)) return { auth: false, audit: false, family: url.includes('/results/') ? null : 'search' };
