@@ -1,4 +1,5 @@
 import { DATABASE_SETTINGS } from './database-settings.js';
+import { SANDBOX_SETTINGS } from './sandbox-settings.js';
 
 /**
  * Every setting of Gantry: default, unit (in the name) and why. Durations are given as
@@ -138,23 +139,12 @@ export const SETTINGS = {
     flag: '--runtime',
     doc: 'How the host runs workloads: docker (Docker Engine API, also Podman), process (process groups), or auto (docker when an engine answers).',
   },
-  processSandbox: {
-    type: 'string',
-    default: 'auto',
-    flag: '--process-sandbox',
-    doc: 'Process runtime isolation: bwrap (each instance in a bubblewrap sandbox, as its own uid when Gantry is root), off, or auto (bwrap when a trial sandbox runs). See README "Isolation".',
-  },
-  sandboxUidBase: {
-    type: 'integer',
-    default: 1_000_000_000,
-    doc: 'Gantry as root: instance N runs as host uid/gid sandboxUidBase + N. Give each Gantry on one machine its own range.',
-  },
-  sandboxProbeTimeoutMs: { type: 'duration', default: 10_000, doc: 'Bound on the trial sandbox run at start (processSandbox auto or bwrap).' },
-  unsafeSharedProcessRuntime: {
-    type: 'boolean',
-    default: false,
-    flag: '--unsafe-shared-process-runtime',
-    doc: "Let this host take instances of any account although its workloads are not isolated (no sandbox). Without it such a host takes only its owner's instances.",
+  ...SANDBOX_SETTINGS,
+  templateParseTimeoutMs: {
+    type: 'duration',
+    min: 1,
+    default: 10_000,
+    doc: 'Bound on reading one upload or sync of AI Core serving templates (parsed on a thread of its own).',
   },
   dockerHost: {
     type: 'optional-string',

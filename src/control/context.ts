@@ -21,6 +21,7 @@ export type ControlSettings = Pick<
   | 'observeIntervalMs'
   | 'observationMaxAgeMs'
   | 'reconcileIdleMs'
+  | 'templateParseTimeoutMs'
   | 'reconcileRetryMaxMs'
   | 'failureLogRepeatMs'
   | 'reconcileBatch'

@@ -3,7 +3,7 @@ import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { authorizeAdmin, type Principal } from '../principal.js';
 import { readRepository } from './repository.js';
-import { parseTemplateFiles } from './template-files.js';
+import { parseTemplateFilesOffThread } from './template-parser.js';
 
 /**
  * Applications: a local folder or git repository of serving templates, synced into executables on
@@ -48,7 +48,7 @@ async function sync(ctx: ControlContext, a: ApplicationRecord, store: (a: Applic
   const started = ctx.clock.now();
   try {
     const { files, commit } = await readRepository(a.repositoryUrl, a.path, a.revision);
-    const specs = parseTemplateFiles(files, 'skip');
+    const specs = await parseTemplateFilesOffThread(files, 'skip', ctx.settings.templateParseTimeoutMs);
     const now = ctx.clock.now();
     await store(a);
     await ctx.store.putExecutables(a.accountId, specs, { application: a.name }, now);

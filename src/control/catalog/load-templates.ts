@@ -1,7 +1,8 @@
 import type { ExecutableRecord } from '../../domain/catalog/records.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
-import { parseTemplateFiles, type TemplateFile } from './template-files.js';
+import type { TemplateFile } from './template-files.js';
+import { parseTemplateFilesOffThread } from './template-parser.js';
 
 /**
  * `gantry create serving-template FILE...`: every template of the files becomes an executable of the
@@ -10,6 +11,6 @@ import { parseTemplateFiles, type TemplateFile } from './template-files.js';
  */
 export async function loadServingTemplates(ctx: ControlContext, p: Principal, files: readonly TemplateFile[]): Promise<ExecutableRecord[]> {
   authorize(p, 'catalog.write');
-  const specs = parseTemplateFiles(files, 'fail');
+  const specs = await parseTemplateFilesOffThread(files, 'fail', ctx.settings.templateParseTimeoutMs);
   return ctx.store.putExecutables(p.accountId, specs, { application: null }, ctx.clock.now());
 }
