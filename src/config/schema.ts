@@ -318,6 +318,11 @@ export const SETTINGS = {
     default: 64,
     doc: 'Deepest nesting of arrays and objects accepted in a JSON request body or JSON query parameter; deeper is a 400 (deep values would exhaust the stack).',
   },
+  maxHostTokensPerAccount: {
+    type: 'integer',
+    default: 100,
+    doc: 'Most live host tokens (each machine holds its own) an account other than an admin may hold; creating one more is HOST_TOKEN_LIMIT. 0: no bound.',
+  },
   maxApiKeysPerAccount: {
     type: 'integer',
     default: 100,

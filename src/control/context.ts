@@ -33,6 +33,7 @@ export type ControlSettings = Pick<
   | 'executeTimeoutMs'
   | 'copyTimeoutMs'
   | 'maxApiKeysPerAccount'
+  | 'maxHostTokensPerAccount'
   | 'machineCacheMs'
   | 'offersIndexRebuildMs'
   | 'publicIp'

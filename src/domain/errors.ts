@@ -41,6 +41,11 @@ export const ERROR_CODES = {
   INVALID_SECRET_VALUE: { kind: 'invalid', retryable: false, doc: 'An env var (secret) value holds a byte no process environment can carry (NUL).' },
   SECRET_TOO_LONG: { kind: 'invalid', retryable: false, doc: 'An env var (secret) value is longer than allowed.' },
   SECRET_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most env vars (secrets) it may.' },
+  HOST_TOKEN_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The account holds the most host tokens it may (setting maxHostTokensPerAccount; each machine holds one); delete a machine or ask an admin.',
+  },
   API_KEY_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most API keys it may (setting maxApiKeysPerAccount); revoke one first.' },
   SSH_KEY_MISSING: { kind: 'invalid', retryable: false, doc: 'No SSH public key was given.' },
   INVALID_SSH_KEY: { kind: 'invalid', retryable: false, doc: 'The SSH key is not one OpenSSH public key line.' },

@@ -172,7 +172,8 @@ export interface Store
    */
   markInstancesOfSilentMachines(silentSince: number, msg: string, now: number): Promise<number[]>;
 
-  createHostToken(t: { accountId: number; tokenHash: string; name: string; now: number }): Promise<HostTokenRecord>;
+  /** `maxLive` (0: none) bounds the account's live tokens, counted and inserted in one transaction: HOST_TOKEN_LIMIT past it. */
+  createHostToken(t: { accountId: number; tokenHash: string; name: string; now: number; maxLive?: number }): Promise<HostTokenRecord>;
   /** The token with this hash, revoked ones too (`revokedAt`): a refusal can then say why. */
   findHostTokenByHash(tokenHash: string): Promise<HostTokenRecord | undefined>;
   /** Bind an unbound token to a machine; false when it was bound (to any machine) already. */

@@ -180,4 +180,16 @@ describe('agent protocol: bad input and security', { skip: ts?.skip ?? 'no store
     );
     assert.equal(await snapshot(), before);
   });
+
+  it("an account other than an admin holds at most maxHostTokensPerAccount host tokens, and an admin's fleet is unbounded", async () => {
+    const u = await g.api('POST', '/api/v0/users/', { username: 'few-hosts', email: 'few-hosts@example.com' });
+    const key = u.body.api_key as string;
+    const max = g.control.ctx.settings.maxHostTokensPerAccount;
+    for (let i = 0; i < max; i++) assert.equal((await g.api('POST', '/api/v0/host_tokens/', { name: `h${i}` }, { key })).status, 200);
+    const over = await g.api('POST', '/api/v0/host_tokens/', { name: 'one more' }, { key });
+    assert.equal(over.status, 400, over.text);
+    assert.equal(over.body.code, 'HOST_TOKEN_LIMIT');
+    assert.match(over.body.msg as string, new RegExp(`at most ${max} host tokens`));
+    for (let i = 0; i <= max; i++) assert.equal((await g.api('POST', '/api/v0/host_tokens/', { name: `admin${i}` })).status, 200);
+  });
 });

@@ -19,7 +19,9 @@ export async function createHostToken(ctx: ControlContext, p: Principal, name: s
     throw new GantryError('INVALID_ARGUMENT', 'A host token name is at most 100 printable characters.');
   }
   const token = newHostToken();
-  const record = await ctx.store.createHostToken({ accountId: p.accountId, tokenHash: hashKey(token), name: name ?? 'host', now: ctx.clock.now() });
+  // Each token is a machine in every renter's search: an admin's fleet is unbounded, anyone else's is not.
+  const maxLive = p.isAdmin ? 0 : ctx.settings.maxHostTokensPerAccount;
+  const record = await ctx.store.createHostToken({ accountId: p.accountId, tokenHash: hashKey(token), name: name ?? 'host', now: ctx.clock.now(), maxLive });
   ctx.log.info({ tokenId: record.id, accountId: p.accountId }, 'host token created');
   return { token, record };
 }

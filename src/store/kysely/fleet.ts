@@ -216,13 +216,34 @@ export async function markInstancesOfSilentMachines(db: Db, silentSince: number,
   });
 }
 
-export async function createHostToken(db: Db, t: { accountId: number; tokenHash: string; name: string; now: number }): Promise<HostTokenRecord> {
-  const row = await db
-    .insertInto('host_tokens')
-    .values({ account_id: t.accountId, token_hash: t.tokenHash, name: t.name, machine_id: null, created_at: t.now, revoked_at: null })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return toHostToken(row);
+export async function createHostToken(
+  db: Db,
+  t: { accountId: number; tokenHash: string; name: string; now: number; maxLive?: number },
+): Promise<HostTokenRecord> {
+  const insert = async (d: Db): Promise<HostTokenRecord> =>
+    toHostToken(
+      await d
+        .insertInto('host_tokens')
+        .values({ account_id: t.accountId, token_hash: t.tokenHash, name: t.name, machine_id: null, created_at: t.now, revoked_at: null })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+  const max = t.maxLive ?? 0;
+  if (max <= 0) return insert(db);
+  // Counted and inserted in one transaction, so a burst of creations cannot slip past the bound.
+  return transact(db, async (trx) => {
+    const { n } = await trx
+      .selectFrom('host_tokens')
+      .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+      .where('account_id', '=', t.accountId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    if (Number(n) >= max)
+      throw new GantryError('HOST_TOKEN_LIMIT', `An account holds at most ${max} host tokens (one per machine); delete a machine, or ask an admin.`, {
+        limit: max,
+      });
+    return insert(trx);
+  });
 }
 
 export async function findHostTokenByHash(db: Db, tokenHash: string): Promise<HostTokenRecord | undefined> {

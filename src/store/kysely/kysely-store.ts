@@ -183,7 +183,7 @@ export class KyselyStore implements Store {
   markInstancesOfSilentMachines(silentSince: number, msg: string, now: number): Promise<number[]> {
     return fleet.markInstancesOfSilentMachines(this.db, silentSince, msg, now);
   }
-  createHostToken(t: { accountId: number; tokenHash: string; name: string; now: number }): Promise<HostTokenRecord> {
+  createHostToken(t: { accountId: number; tokenHash: string; name: string; now: number; maxLive?: number }): Promise<HostTokenRecord> {
     return fleet.createHostToken(this.db, t);
   }
   findHostTokenByHash(tokenHash: string): Promise<HostTokenRecord | undefined> {
