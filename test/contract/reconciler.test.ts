@@ -52,7 +52,9 @@ class ScriptedRuntime implements Runtime {
     }
     return this.#look(id);
   }
+  stops = 0;
   stop(id: number): Promise<Observation> {
+    this.stops++;
     if (this.hang) return new Promise<Observation>((resolve) => this.#held.push(() => resolve(this.#look(id))));
     if (!this.stuck) this.running.delete(id);
     return Promise.resolve(this.#look(id));
@@ -172,10 +174,29 @@ for (const ts of TEST_STORES) {
       assert.equal(failed?.status, 'failed');
       assert.match(failed?.statusMsg ?? '', /stop did not complete/);
       await assert.rejects(a.changeInstance(admin, instance.id, 'start'), /did not complete/);
+      // It stands as failed: not tried again by itself, which went back to stopping every pass, for ever.
+      const stops = runtime.stops;
+      for (let i = 0; i < 3; i++) await a.reconciler.passOnce();
+      assert.equal(runtime.stops, stops, 'no stop that was not asked for');
+      assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'failed');
       runtime.stuck = false;
       assert.equal((await a.changeInstance(admin, instance.id, 'stop')).changed, true, 'stop is retried');
       await a.reconciler.passOnce();
-      assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'stopped');
+      const stopped = await a.ctx.store.getInstance(instance.id);
+      assert.equal(stopped?.status, 'stopped');
+      assert.equal(stopped?.statusMsg, null, 'the failure it no longer is, is not shown');
+
+      // A destroy likewise, and asking for it again tries again.
+      const { instance: other } = await create(a);
+      await a.reconciler.passOnce();
+      runtime.stuck = true;
+      await a.changeInstance(admin, other.id, 'destroy');
+      for (let i = 0; i < 3; i++) await a.reconciler.passOnce();
+      assert.match((await a.ctx.store.getInstance(other.id))?.statusMsg ?? '', /destroy did not complete/);
+      runtime.stuck = false;
+      assert.equal((await a.changeInstance(admin, other.id, 'destroy')).changed, true, 'destroy is retried');
+      await a.reconciler.passOnce();
+      assert.equal((await a.ctx.store.getInstance(other.id))?.status, 'destroyed');
     });
 
     it('bounds a stop that never returns: failed with the reason after stepTimeoutMs', async () => {

@@ -54,7 +54,8 @@ function illegal(s: IntentState, action: InstanceAction, why: string): GantryErr
 export function decideIntent(s: IntentState, action: InstanceAction): IntentChange | null {
   if (s.status === 'destroyed') throw illegal(s, action, 'it has been destroyed');
   if (s.target === 'deleted') {
-    if (action === 'destroy') return null;
+    // A destroy that could not end what runs stands as failed until asked for again: this is that ask.
+    if (action === 'destroy') return s.status === 'failed' ? { target: 'deleted', pendingOp: null } : null;
     throw illegal(s, action, 'it is being destroyed');
   }
   switch (action) {

@@ -1,4 +1,4 @@
-import { ONSTART_EXITED, outcomeOf, type Observation, type ReconcileInput, type RuntimeStep } from './reconcile.js';
+import { ONSTART_EXITED, outcomeOf, STILL_RUNNING, type Observation, type ReconcileInput, type RuntimeStep } from './reconcile.js';
 import type { InstanceStatus } from './status.js';
 
 /** Prefix of status_msg after a start the runtime refused (spawn error, container create error). */
@@ -48,7 +48,9 @@ export function recordAfterLook(inst: RecordedInstance, l: Look): RecordAfterLoo
   // does why an instance waits for GPUs.
   const stillStopped = step === 'none' && inst.status === 'stopped' && out.status === 'stopped';
   const waiting = inst.gpuWaitSince !== undefined && inst.gpuWaitSince !== null;
-  if ((step === 'stop' || stillStopped || waiting) && msg === null && inst.statusMsg?.startsWith(HOST_OFFLINE) !== true) msg = inst.statusMsg;
+  // Not a message of the stop's own failure: once the stop completes, that is no longer true.
+  const reason = inst.statusMsg !== null && !inst.statusMsg.startsWith(HOST_OFFLINE) && !inst.statusMsg.endsWith(STILL_RUNNING) ? inst.statusMsg : null;
+  if ((step === 'stop' || stillStopped || waiting) && msg === null) msg = reason;
   // A start that failed leaves nothing that ran (or a stale exit record): later looks at the same state
   // keep the start's own reason instead of replacing it with a guess ("exit code unknown").
   if (step === 'none' && out.status === inst.status && out.exitCode === inst.exitCode && inst.statusMsg?.startsWith(FAILED_START) === true)

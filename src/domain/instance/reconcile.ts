@@ -1,5 +1,8 @@
 import type { InstanceStatus, InstanceTarget, PendingOp } from './status.js';
 
+/** How a stop or destroy that could not end what runs says so (`stop did not complete: …`). */
+export const STILL_RUNNING = 'did not complete: processes are still running';
+
 /** Prefix of the message a look records when a running instance's onstart has ended. */
 export const ONSTART_EXITED = 'onstart exited with code ';
 
@@ -36,15 +39,20 @@ export interface ReconcilePlan {
  */
 export function planReconcile(i: ReconcileInput, obs: Observation): ReconcilePlan {
   const pending = i.generation > i.observedGeneration;
+  // A stop or destroy that could not end what runs stands as `failed`, with its reason, until it is asked for
+  // again or what ran is seen gone: tried again by itself it would go back to `stopping` every pass, for ever.
+  const failedStop = i.status === 'failed' && !pending && obs.state === 'running';
   switch (i.target) {
     case 'deleted':
+      if (failedStop) return { step: 'none', interim: null };
       return { step: 'destroy', interim: obs.state === 'running' ? 'stopping' : null };
     case 'stopped':
+      if (failedStop) return { step: 'none', interim: null };
       if (obs.state === 'running') return { step: 'stop', interim: 'stopping' };
       return { step: 'none', interim: null };
     case 'running':
       // Outbid: it stops through the one stop path (its GPUs are released once the stop is confirmed).
-      if (waiting(i)) return obs.state === 'running' ? { step: 'stop', interim: 'stopping' } : { step: 'none', interim: null };
+      if (waiting(i)) return obs.state === 'running' && !failedStop ? { step: 'stop', interim: 'stopping' } : { step: 'none', interim: null };
       if (pending && i.pendingOp !== null) return { step: i.pendingOp === 'reboot' ? 'restart' : 'recycle', interim: 'rebooting' };
       // A live process is adopted (also after a crash between "spawned" and "recorded").
       if (obs.state === 'running') return { step: 'none', interim: null };
@@ -68,14 +76,14 @@ export function outcomeOf(i: ReconcileInput, after: Observation, prev: { status:
     case 'deleted':
       return after.state === 'absent'
         ? { status: 'destroyed', message: null, exitCode: null }
-        : { status: 'failed', message: 'destroy did not complete: processes are still running', exitCode: null };
+        : { status: 'failed', message: `destroy ${STILL_RUNNING}`, exitCode: null };
     case 'stopped':
       return after.state === 'running'
-        ? { status: 'failed', message: 'stop did not complete: processes are still running', exitCode: null }
+        ? { status: 'failed', message: `stop ${STILL_RUNNING}`, exitCode: null }
         : { status: 'stopped', message: null, exitCode: null };
     case 'running':
       if (waiting(i)) {
-        if (after.state === 'running') return { status: 'failed', message: 'stop did not complete: processes are still running', exitCode: null };
+        if (after.state === 'running') return { status: 'failed', message: `stop ${STILL_RUNNING}`, exitCode: null };
         // Never started yet (waiting for its first GPUs) or stopped after being outbid; the reason stays shown.
         return { status: prev.status === 'created' ? 'created' : 'stopped', message: null, exitCode: null };
       }
