@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -179,6 +180,31 @@ for (const ts of ONE_STORE) {
       assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`)).status, 200);
       await until('no process left after destroy', async () => (await labelled(id, g.dataDir)).length === 0);
     });
+
+    it(
+      "a process of the instance's uid that left its group and its labels is still the instance's: a stop ends it first",
+      { skip: !ROOT && 'a uid per instance needs Gantry as root' },
+      async () => {
+        const c = await create(null, { onstart: 'exec sleep 600' });
+        assert.equal(c.status, 200, c.text);
+        const id = c.body.new_contract as number;
+        await g.waitInstance(id, running, 30_000);
+        // What such a process looks like from the host (after a restart of Gantry, say): the instance's uid, its
+        // own session, an empty environment. A process cannot give up its uid.
+        const uid = String(UID_BASE + id);
+        // Not detached: setsid(1) forks when it leads a process group, and this pid must stay the sleep's.
+        const stray = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'setsid', 'env', '-i', 'sleep', '603'], { stdio: 'ignore' });
+        const gone = new Promise<void>((resolve) => stray.once('exit', () => resolve()));
+        stray.unref();
+        await until('the stray process runs', async () => (await readFile(`/proc/${stray.pid}/status`, 'latin1').catch(() => '')).includes(`Uid:\t${uid}`));
+        assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
+        await g.waitInstance(id, (r) => r.actual_status === 'stopped', 30_000);
+        const ended = await Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000))]);
+        if (!ended) stray.kill('SIGKILL');
+        assert.ok(ended, '`stopped` was recorded while a process of the instance ran');
+        assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`)).status, 200);
+      },
+    );
   });
 
   describe(`process runtime without a sandbox (${ts.name}): only the host's owner`, { skip: ts.skip }, () => {

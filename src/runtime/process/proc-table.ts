@@ -11,12 +11,14 @@ export interface ProcInfo {
   readonly rssPages: number;
   readonly runtimeId: string | null;
   readonly instanceId: number | null;
+  /** Its real uid, when the table was asked to read uids (a sandbox gives each instance its own). */
+  readonly uid: number | null;
 }
 
 const LABEL_RUNTIME = 'GANTRY_RUNTIME_ID=';
 const LABEL_INSTANCE = 'GANTRY_INSTANCE_ID=';
 
-function parseStat(pid: number, text: string): Omit<ProcInfo, 'runtimeId' | 'instanceId'> | null {
+function parseStat(pid: number, text: string): Omit<ProcInfo, 'runtimeId' | 'instanceId' | 'uid'> | null {
   // The command name may hold spaces and parentheses: fields start after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   if (rest.length < 22) return null;
@@ -52,9 +54,12 @@ export class ProcTable {
   #at = 0;
   #snapshot: Promise<ProcInfo[]> | null = null;
   readonly #labelCache = new Map<string, { runtimeId: string | null; instanceId: number | null }>();
+  readonly #uids: boolean;
 
-  constructor(ttlMs = 200) {
+  /** `uids`: read each process's real uid at every scan (not kept: a process may still drop to its sandbox's). */
+  constructor(ttlMs = 200, o: { uids?: boolean } = {}) {
     this.#ttlMs = ttlMs;
+    this.#uids = o.uids === true;
   }
 
   invalidate(): void {
@@ -90,13 +95,23 @@ export class ProcTable {
           l = labels(readEnviron(pid));
           this.#labelCache.set(key, l);
         }
-        out.push({ ...stat, ...l });
+        out.push({ ...stat, ...l, uid: this.#uids ? readUid(pid) : null });
       } catch {
         // The process ended while we looked: it is simply not in this snapshot.
       }
     }
     for (const key of this.#labelCache.keys()) if (!seen.has(key)) this.#labelCache.delete(key);
     return out;
+  }
+}
+
+/** The real uid from /proc/PID/status (the owner of /proc/PID is root for a process that made itself undumpable). */
+function readUid(pid: number): number | null {
+  try {
+    const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
   }
 }
 
@@ -108,9 +123,20 @@ function readEnviron(pid: number): string {
   }
 }
 
-/** Live (non-zombie) processes that carry this runtime's label for the instance. */
-export function workloadProcs(table: readonly ProcInfo[], runtimeId: string, instanceId: number): ProcInfo[] {
-  return table.filter((p) => p.runtimeId === runtimeId && p.instanceId === instanceId && p.state !== 'Z' && p.state !== 'X');
+/**
+ * The live processes of one instance: those with its labels; the members of its recorded group (they may
+ * have cleared their environment); and, in a sandbox with a uid per instance, every process of that uid.
+ * One that left the group (setsid) and overwrote its environment kept its uid, which it cannot give up,
+ * and after a restart of Gantry nothing else ties it to its instance (the sandbox's inner session is not
+ * recorded).
+ */
+export function instanceProcs(table: readonly ProcInfo[], runtimeId: string, instanceId: number, pgid: number, uid: number | null): ProcInfo[] {
+  return table.filter(
+    (p) =>
+      p.state !== 'Z' &&
+      p.state !== 'X' &&
+      ((p.runtimeId === runtimeId && p.instanceId === instanceId) || (pgid > 0 && p.pgrp === pgid) || (uid !== null && p.uid === uid)),
+  );
 }
 
 /** Whether every one of these processes has ended (its /proc entry is gone, a zombie, or another process's now). */

@@ -5,7 +5,7 @@ import type { Observation } from '../../domain/instance/reconcile.js';
 import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { CLOCK_TICKS, leaderFamily, trySignal } from './first-signal.js';
-import { allGone, ProcTable, workloadProcs, type ProcInfo } from './proc-table.js';
+import { allGone, instanceProcs, ProcTable, type ProcInfo } from './proc-table.js';
 import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 import { bwrapArgs, spawned } from './sandbox.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
@@ -59,7 +59,7 @@ export class ProcessRuntime implements Runtime {
   readonly name = 'process';
   readonly imageNotice = 'process runtime: the image is recorded but not pulled; commands run in the host environment';
   readonly #o: ProcessRuntimeOptions;
-  readonly #procs = new ProcTable();
+  readonly #procs: ProcTable;
   readonly #exitListeners: ((id: number) => void)[] = [];
   /** Stops waiting for a workload this process started: its leader's exit ends their wait at once. */
   readonly #stopWaiters = new Map<number, Set<(early: boolean) => void>>();
@@ -71,6 +71,7 @@ export class ProcessRuntime implements Runtime {
 
   private constructor(o: ProcessRuntimeOptions) {
     this.#o = o;
+    this.#procs = new ProcTable(200, { uids: (o.sandbox?.uidBase ?? null) !== null });
     this.#diskUsage = new DiskUsageCache(o.diskUsageTtlMs ?? 30_000);
   }
 
@@ -148,10 +149,7 @@ export class ProcessRuntime implements Runtime {
   async #live(id: number): Promise<ProcInfo[]> {
     const table = await this.#procs.snapshot();
     const pgid = Number((await readFile(join(this.#dir(id).meta, 'pgid'), 'utf8').catch(() => '')).trim());
-    const labelled = workloadProcs(table, this.#runtimeId, id);
-    // Members of the recorded group count too, even if they cleared their environment.
-    const grouped = pgid > 0 ? table.filter((p) => p.pgrp === pgid && p.state !== 'Z' && p.state !== 'X' && !labelled.includes(p)) : [];
-    return [...labelled, ...grouped];
+    return instanceProcs(table, this.#runtimeId, id, pgid, this.#ids(id)?.uid ?? null);
   }
 
   async setSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
