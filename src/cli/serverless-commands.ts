@@ -76,6 +76,17 @@ const DEPLOYMENT_COLUMNS: [string, string | ((r: Row) => unknown)][] = [
   ['Message', 'status_msg'],
 ];
 
+/**
+ * Vast's endpoint_state reads `stopped` as soon as a stop is asked for; a drain can go on for minutes, so
+ * the line says `stopping` until the server reports the workers stopped (gantry_status).
+ */
+function stopLine(did: string, r: Row, drain: boolean): string {
+  const status = r.gantry_status;
+  if (typeof status !== 'string' || status === 'stopped') return `Deployment ${did}: ${text(r.endpoint_state ?? 'stopping')}.`;
+  const what = drain ? 'stopping: accepted and queued requests finish first' : 'stopping';
+  return `Deployment ${did}: ${what}; \`gantry show deployment ${did}\` shows when it has stopped.`;
+}
+
 /** Serverless verbs of the vastai CLI: endpoints, workergroups, deployments. */
 export function registerServerlessCommands(program: Command): void {
   const create = group(program, 'create', 'create resources');
@@ -230,7 +241,7 @@ export function registerServerlessCommands(program: Command): void {
         ...(o.timeout !== undefined ? { timeoutS: cliNumber(o.timeout, '--timeout') } : {}),
       };
       const r = await connect(cmd.optsWithGlobals()).stopDeployment(id(did, 'deployment'), stop);
-      say(cmd.optsWithGlobals(), r, `Deployment ${did}: ${text(r.endpoint_state ?? 'stopping')}.`);
+      say(cmd.optsWithGlobals(), r, stopLine(did, r, stop.finishPendingWork));
     });
   group(program, 'start', 'start resources')
     .command('deployment <id>')

@@ -110,9 +110,14 @@ for (const ts of TEST_STORES) {
       assert.deepEqual(JSON.parse(await run('stop', 'deployment', String(created.id), '--drain', '--timeout', '20', '--raw')), {
         success: true,
         endpoint_state: 'stopped',
+        gantry_status: 'stopping',
       });
       await until('stopped', async () => (await g.api('GET', `/api/v0/deployment/${created.id}/`)).body.deployment.gantry_status === 'stopped');
-      assert.deepEqual(JSON.parse(await run('start', 'deployment', String(created.id), '--raw')), { success: true, endpoint_state: 'active' });
+      assert.deepEqual(JSON.parse(await run('start', 'deployment', String(created.id), '--raw')), {
+        success: true,
+        endpoint_state: 'active',
+        gantry_status: 'pending',
+      });
       assert.equal((await call(g, 'cli-dep', '/again')).status, 200);
       JSON.parse(await run('delete', 'deployment', String(created.id), '--raw'));
       await until('deleted', async () => (await g.api('GET', `/api/v0/deployment/${created.id}/`)).status === 404);

@@ -81,11 +81,12 @@ export function vastDeploymentRoutes(app: FastifyInstance, control: ControlPlane
   });
   app.post('/api/v0/deployment/:id/stop', async (req: Req) => {
     const r = await sl.stopDeployment(principal(req), parseId(req.params.id, 'deployment id'), h.stopRequest(req), { stopUnscheduled: true });
-    return { success: true, endpoint_state: endpointState(r.endpoint) };
+    // endpoint_state reads `stopped` from the call on (Vast's); gantry_status says whether it is still stopping.
+    return { success: true, endpoint_state: endpointState(r.endpoint), gantry_status: r.endpoint.status };
   });
   app.post('/api/v0/deployment/:id/start', async (req: Req) => {
     const r = await sl.startDeployment(principal(req), parseId(req.params.id, 'deployment id'));
-    return { success: true, endpoint_state: endpointState(r.endpoint) };
+    return { success: true, endpoint_state: endpointState(r.endpoint), gantry_status: r.endpoint.status };
   });
   app.delete('/api/v0/deployment/:id', async (req: Req) => {
     const id = parseId(req.params.id, 'deployment id');
