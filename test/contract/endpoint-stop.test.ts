@@ -13,6 +13,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/log/metrics.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { machineReg } from '../helpers/machines.js';
 import { testVault } from '../helpers/vault.js';
 
 /** A gateway whose held requests the test sets, recording what the loop fails. */
@@ -38,6 +39,25 @@ class ScriptedTraffic implements TrafficGate {
   stats = (): InferenceStats => ({ deployment: ZERO_COUNTERS, workers: new Map() });
   flushStopCounts = (): Promise<void> => Promise.resolve();
 }
+
+/** A worker instance's fields a store test does not care about. */
+const WORKER = {
+  numGpus: 1,
+  image: 'img',
+  env: {},
+  requestedPorts: [],
+  onstart: null,
+  entrypoint: null,
+  args: null,
+  runtype: 'args',
+  label: null,
+  diskGb: 8,
+  offerType: 'on-demand',
+  bidPrice: null,
+  dphBase: 0.3,
+  storageCost: 0.1,
+  target: 'running',
+} as const;
 
 const isCode = (code: string) => (e: unknown) => e instanceof GantryError && e.code === code;
 
@@ -123,6 +143,52 @@ for (const ts of TEST_STORES) {
       );
       const s = a.ctx.settings;
       assert.equal(now.stopWorkersDeadline, frozen + s.stepTimeoutMs + s.observeIntervalMs, 'the workers phase was entered, with its deadline');
+    });
+
+    it('a stop that gives up on a worker fails what is still in flight at once, not at the worker request timeout', async () => {
+      const id = await endpoint();
+      const store = a.ctx.store;
+      const ep = await show(id);
+      const machineId = (await store.registerMachine(machineReg(`stuck-${id}`, ep.accountId), Date.now())).id;
+      const wg = await store.createWorkergroup({
+        accountId: ep.accountId,
+        endpointId: id,
+        template: { image: 'img', env: {}, ports: [], onstart: null, args: null, diskGb: 8 },
+        placement: { conditions: [] },
+        launchArgs: null,
+        gpuRamGb: null,
+        testWorkers: 1,
+        now: Date.now(),
+      });
+      const worker = await store.createInstance({
+        ...WORKER,
+        accountId: ep.accountId,
+        machineId,
+        instanceKeyHash: (i) => `stuck-${i}`,
+        worker: { workergroupId: wg.id, endpointId: id },
+        now: Date.now(),
+      });
+      // Its host runs it (observed running), then goes silent: asked to stop, it never reports stopped.
+      const now = Date.now();
+      const [row] = await store.claimInstances({ owner: 't', now, leaseMs: 1, observeBefore: now + 1, limit: 1, dueIds: [worker.id], onlyDue: true });
+      assert.ok(row?.leaseToken);
+      const observed = { status: 'running' as const, statusMsg: null, exitCode: null, observedGeneration: row.generation, pendingOpDone: true, now };
+      assert.ok(await store.applyObservation(worker.id, row.leaseToken, observed));
+      await store.releaseLease(worker.id, row.leaseToken, now);
+
+      frozen = Date.now();
+      traffic.held = { queued: 0, inFlight: 2, oldestQueuedMs: 0 };
+      traffic.failedCalls = 0;
+      await a.serverless.changeEndpoint(admin, id, 'stop');
+      await a.serverlessLoop.runOnce();
+      assert.deepEqual([(await show(id)).stopPhase, traffic.failedCalls], ['stopping_workers', 0], 'in flight while the worker may still stop and answer');
+      frozen += a.ctx.settings.stepTimeoutMs + a.ctx.settings.observeIntervalMs + 1_000;
+      await a.serverlessLoop.runOnce();
+      const now2 = await show(id);
+      assert.equal(now2.status, 'failed');
+      assert.match(now2.statusMsg ?? '', new RegExp(`workers ${worker.id} did not stop`));
+      assert.equal(traffic.failedCalls, 1, 'the requests held at the worker were failed when the stop gave up');
+      assert.equal(now2.stopFailed, 2);
     });
 
     it('awaitEndpointStatus wakes on this replica’s pass, times out with the last state, and polls for other replicas', async () => {

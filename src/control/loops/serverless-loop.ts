@@ -227,6 +227,9 @@ export class ServerlessLoop {
       failed += now;
       ctx.log.warn({ endpointId: ep.id, failed: now }, 'drain timed out');
     }
+    // A stop that gives up (a worker that could not be stopped) fails what this replica still holds
+    // there, rather than leaving it to the worker request timeout: that worker answers nobody now.
+    if (step.next === 'failed') failed += ctx.traffic.failPending(ep.id, `its stop gave up: ${step.reason ?? 'workers did not stop'}`);
     // Cleared once this pass's outcome is recorded (runOnce).
     if (step.failHeld || carried !== undefined) this.#unrecordedDrainFailures.set(ep.id, failed);
     for (const id of step.stopWorkers) await actOnWorker(ctx, ep, id, 'stop');
