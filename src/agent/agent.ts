@@ -3,7 +3,7 @@ import type { AgentMachineInfo, Welcome } from '../control/hosts/agent-hub.js';
 import type { AgentCommand, AgentResult } from '../control/hosts/agent-session.js';
 import { isGantryError } from '../domain/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { isFatal, type AgentChannel } from './channel.js';
+import { isFatal, retryLaterMs, type AgentChannel } from './channel.js';
 import { dispatch, observeAll } from './dispatch.js';
 import type { SshAccess } from './ssh-access.js';
 import type { UsageReport } from '../domain/machine/machine.js';
@@ -47,6 +47,8 @@ export class Agent {
   #seq = 0;
   /** Messages with a sequence number go out one at a time, so they arrive in order. */
   #sendChain: Promise<void> = Promise.resolve();
+  /** Set while a message the control plane refused for now (RATE_LIMITED) waits to be sent again. */
+  #retryTimer: NodeJS.Timeout | null = null;
   #results: AgentResult[] = [];
   #exited = new Set<number>();
   /** Latest progress line per loading instance, sent with the next heartbeat. */
@@ -101,6 +103,8 @@ export class Agent {
     this.#heartbeatTimer = null;
     if (this.#listingTimer !== null) clearInterval(this.#listingTimer);
     this.#listingTimer = null;
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
     this.#o.ssh?.endCopies(); // a copy may run for an hour: it ends with the agent rather than holding it up
     await Promise.all([...this.#inFlight]);
     // The poll may be parked on the server; it ends with its wait, and nothing acts on what it returns.
@@ -137,6 +141,13 @@ export class Agent {
         delay = this.#o.retryMinMs ?? 200;
       } catch (err) {
         if (!this.#running) break;
+        const later = retryLaterMs(err);
+        if (later !== null) {
+          // Asked to slow down: the session stays, nothing is lost; wait as told and poll again.
+          this.#o.log.warn({ err: String(err) }, 'the control plane asked this agent to slow down');
+          await sleep(later);
+          continue;
+        }
         if (isFatal(err)) {
           // Asking again with the same token changes nothing (a deleted machine's token stays revoked): stop and say why.
           this.#o.log.error({ err: String(err) }, 'the control plane refused this host; the agent stops');
@@ -192,17 +203,24 @@ export class Agent {
       const w = this.#welcome;
       if (w === null) return;
       const base = { machineId: w.machineId, session: w.session };
+      /** What this message carries that must not be lost: given back to be sent again when the control plane asks to wait. */
+      let giveBack = (): void => undefined;
       try {
         if (kind === 'results') {
           if (this.#results.length === 0) return;
           const results = this.#results;
           this.#results = [];
+          giveBack = () => (this.#results = [...results, ...this.#results]);
           await this.#o.channel.results({ ...base, seq: ++this.#seq, results });
         } else {
           const exited = [...this.#exited];
           this.#exited.clear();
           const progress = [...this.#progress].map(([instanceId, message]) => ({ instanceId, message }));
           this.#progress.clear();
+          giveBack = () => {
+            for (const id of exited) this.#exited.add(id);
+            for (const p of progress) if (!this.#progress.has(p.instanceId)) this.#progress.set(p.instanceId, p.message);
+          };
           const [usage, gpuUtils, busyPorts, listing] = await Promise.all([
             this.#usage(),
             this.#o.gpuUtils().catch(() => null),
@@ -222,6 +240,15 @@ export class Agent {
           });
         }
       } catch (err) {
+        const later = retryLaterMs(err);
+        if (later !== null && this.#welcome === w) {
+          giveBack();
+          this.#retryTimer ??= setTimeout(() => {
+            this.#retryTimer = null;
+            this.#send('results');
+            this.#heartbeat();
+          }, later);
+        }
         this.#o.log.debug({ err: String(err), kind }, 'agent message not delivered');
       }
     });

@@ -76,8 +76,18 @@ export class HttpChannel implements AgentChannel {
       // not our error shape (a proxy in between): fall through with the status
     }
     const code = err.code !== undefined && err.code in ERROR_CODES ? (err.code as ErrorCode) : res.status === 401 ? 'UNAUTHENTICATED' : 'INTERNAL';
-    throw new GantryError(code, err.message ?? `HTTP ${res.status} from ${path}`, { status: res.status });
+    // A refusal to come back later (RATE_LIMITED) says when: the agent waits that long and sends again.
+    const retryAfter = Number(res.headers.get('retry-after'));
+    const later = Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfter } : {};
+    throw new GantryError(code, err.message ?? `HTTP ${res.status} from ${path}`, { status: res.status, ...later });
   }
+}
+
+/** How long to wait before sending again when the control plane asked for it (RATE_LIMITED), in ms; null otherwise. */
+export function retryLaterMs(e: unknown): number | null {
+  if (!isGantryError(e) || e.code !== 'RATE_LIMITED') return null;
+  const s = e.details.retryAfter;
+  return (typeof s === 'number' && s > 0 ? Math.min(s, 60) : 1) * 1000;
 }
 
 /** A refusal that will not change by retrying with the same token. */

@@ -126,6 +126,12 @@ export const SETTINGS = {
     doc: 'Safety net of the offers index, which follows machine and rental changes as they are published: every this often it reads the whole fleet again and applies what differs.',
   },
   agentPollWaitMs: { type: 'duration', min: 1, default: 20_000, doc: "Longest time an agent's poll for commands is held open when there is nothing to do." },
+  agentMessageRate: {
+    type: 'number',
+    min: 0,
+    default: 50,
+    doc: 'Agent protocol messages per second one host token may send (bursts of twice that pass); over it, 429 RATE_LIMITED with Retry-After, which the agent waits out, losing nothing. 0: unlimited.',
+  },
   agentCallTimeoutMs: {
     type: 'duration',
     default: 15_000,

@@ -39,6 +39,7 @@ export type ControlSettings = Pick<
   | 'publicIp'
   | 'machineOfflineMs'
   | 'agentPollWaitMs'
+  | 'agentMessageRate'
   | 'agentCallTimeoutMs'
   | 'priceGpuPerHour'
   | 'priceDiskPerGbMonth'

@@ -193,3 +193,56 @@ describe('agent protocol: bad input and security', { skip: ts?.skip ?? 'no store
     for (let i = 0; i <= max; i++) assert.equal((await g.api('POST', '/api/v0/host_tokens/', { name: `admin${i}` })).status, 200);
   });
 });
+
+describe('agent protocol: messages per host token are rate-limited, and an agent told to wait loses nothing', { skip: ts?.skip ?? 'no store' }, () => {
+  let g: TestGantry;
+  // Bursts of 2: the embedded host's own agent (polls, results, heartbeats every 3 s and at each change it sees) runs into it.
+  before(async () => {
+    g = await startTestGantry(ts!, { settings: { agentMessageRate: 1, heartbeatIntervalMs: 3_000 } });
+  });
+  after(() => g.dispose());
+
+  const post = async (path: string, body: unknown, token: string) =>
+    fetch(`${g.url}/agent/v1/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+
+  it('past its burst a host token gets 429 RATE_LIMITED with Retry-After; other tokens are not held back; it passes again later', async () => {
+    const [c, d] = await Promise.all(['c', 'd'].map(async (name) => (await g.api('POST', '/api/v0/host_tokens/', { name })).body.token as string));
+    const hello = await post('hello', { hostKey: 'host-c', imageNotice: null, machine: machineInfo }, c as string);
+    assert.equal(hello.status, 200);
+    const s = (await hello.json()) as { machineId: number; session: string };
+    const beat = (seq: number) => post('heartbeat', { machineId: s.machineId, session: s.session, seq, gpuUtils: null, usage: [], exited: [] }, c as string);
+    const statuses: number[] = [];
+    let refused: Response | null = null;
+    for (let seq = 1; seq <= 12 && refused === null; seq++) {
+      const r = await beat(seq);
+      statuses.push(r.status);
+      if (r.status === 429) refused = r;
+      else await r.arrayBuffer();
+    }
+    assert.ok(refused !== null, `never refused: ${statuses.join(',')}`);
+    assert.ok(statuses.length > 1, `refused within the burst: ${statuses.join(',')}`);
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'RATE_LIMITED');
+    assert.match(body.error.message, /at most 1 per second/);
+    const wait = Number(refused.headers.get('retry-after'));
+    assert.ok(wait >= 1, 'Retry-After says when');
+    // Another host token has a bucket of its own.
+    assert.equal((await post('hello', { hostKey: 'host-d', imageNotice: null, machine: { ...machineInfo, hostname: 'h-d' } }, d as string)).status, 200);
+    await new Promise((r) => setTimeout(r, wait * 1000));
+    assert.equal((await beat(100)).status, 200, 'the bucket filled again');
+  });
+
+  it('the embedded agent, held to one message a second, still starts and stops an instance: refused messages are sent again', async () => {
+    const machine = (await g.api('GET', '/api/v0/machines/')).body.machines.find((m: any) => m.hostname !== 'h' && m.hostname !== 'h-d');
+    const rented = await g.api('PUT', `/api/v0/asks/${(machine.id as number) * 1000 + 1}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh' });
+    assert.equal(rented.status, 200, rented.text);
+    const id = rented.body.new_contract as number;
+    await g.waitInstance(id, (i) => i.actual_status === 'running', 60_000);
+    assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
+    await g.waitInstance(id, (i) => i.actual_status === 'stopped', 60_000);
+  });
+});

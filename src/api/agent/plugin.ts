@@ -7,8 +7,8 @@ import { readHeartbeat, readHello, readPoll, readResults } from './messages.js';
 /**
  * The agent protocol (`/agent/v1`), Gantry's own wire format: JSON in, JSON out, errors as
  * `{"error":{"code","message"}}`. It is mounted like a dialect, but it is machine traffic: the hub
- * checks host tokens itself, and nothing is rate-limited or audited. Every message is read strictly
- * before the hub sees it.
+ * checks host tokens itself and limits each token's messages (MessageBudget); the edge neither limits
+ * nor audits it. Every message is read strictly before the hub sees it.
  */
 export const agentProtocol: ApiDialect = {
   name: 'agent',

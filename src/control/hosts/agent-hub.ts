@@ -3,6 +3,7 @@ import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey } from '../keys.js';
 import { AgentSession, asListing, type AgentCommand, type AgentResult } from './agent-session.js';
+import { MessageBudget } from './message-budget.js';
 import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../../domain/machine/machine.js';
 
 /** Hardware and runtime an agent reports at hello; prices and listing are the owner's (create_asks). */
@@ -77,18 +78,21 @@ export class AgentHub {
 
   readonly #joined: (machineId: number) => Promise<void>;
   readonly #touches: FailureLog;
+  readonly #budget: MessageBudget;
 
   /** `joined`: what the control plane does for a host whose agent said hello here (write its instances' SSH keys again). */
   constructor(ctx: ControlContext, joined: (machineId: number) => Promise<void> = async () => undefined) {
     this.#ctx = ctx;
     this.#touches = new FailureLog(ctx.log.child({ component: 'agent-hub' }), 'recording heartbeats', FailureLog.timing(ctx));
     this.#joined = joined;
+    this.#budget = new MessageBudget(() => ctx.settings.agentMessageRate);
   }
 
   async hello(token: string | null, h: Hello): Promise<Welcome> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     const t = await this.#token(token);
+    this.#budget.charge(hashKey(token ?? ''), now);
     checkMachineInfo(h.machine);
     const account = await ctx.store.getAccount(t.accountId);
     if (!account) throw new GantryError('UNAUTHENTICATED', 'The account of this host token no longer exists.');
@@ -260,6 +264,7 @@ export class AgentHub {
       log.warn({ seq, lastSeq: entry.s.lastSeq }, 'replayed or reordered agent message refused');
       throw new GantryError('STALE_REPORT', `Message ${seq} is not newer than ${entry.s.lastSeq}; it was ignored.`, { seq, lastSeq: entry.s.lastSeq });
     }
+    this.#budget.charge(entry.tokenHash, this.#ctx.clock.now());
     return entry.s;
   }
 
