@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { tinyClassifier, VOCABULARY } from '../fixtures/onnx/models.js';
 import { gantry } from '../helpers/cli.js';
@@ -162,6 +163,29 @@ for (const ts of ONE_STORE) {
       const after = await ml('deployments', '--raw');
       assert.equal(after.code, 0, after.stderr);
       assert.ok(!after.stdout.includes('"tiny-d"'), after.stdout);
+    });
+
+    it("the README's walk-through with the example model (examples/sentiment): positive and negative texts", async (t) => {
+      const probe = await esRaw(g, 'GET', '/_ml/trained_models/_stats');
+      if (probe.status !== 200) {
+        t.skip(`GET /_ml/trained_models/_stats answered ${probe.status}: this build has no deployment routes`);
+        return;
+      }
+      const example = (name: string): string => fileURLToPath(new URL(`../../../examples/sentiment/${name}`, import.meta.url));
+      const args = ['--onnx', example('model.onnx'), '--vocab', example('vocab.txt'), '--task', 'text_classification'];
+      const imported = await ml('import', 'sentiment', ...args, '--labels', 'negative,positive', '--lower-case');
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.match(imported.stdout, /^sentiment: \d+ bytes in 1 part, 44 tokens; fully defined: true\n$/);
+      const start = await ml('start', 'sentiment', '--allocations', '1', '--wait-for', 'fully_allocated', '--timeout', '90s');
+      assert.equal(start.code, 0, start.stderr);
+      const inf = await ml('infer', 'sentiment', 'What a great day', 'a terrible, boring movie', '--raw');
+      assert.equal(inf.code, 0, inf.stderr);
+      const results = JSON.parse(inf.stdout).inference_results as { predicted_value: string }[];
+      assert.deepEqual(
+        results.map((r) => r.predicted_value),
+        ['positive', 'negative'],
+      );
+      assert.equal((await ml('stop', 'sentiment', '--finish-pending-work')).stdout, 'sentiment: stopped\n');
     });
   });
 }
