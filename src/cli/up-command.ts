@@ -77,7 +77,7 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`\n${signal}: stopping the control plane; instances keep running and are re-adopted on the next start.\n`);
+    process.stderr.write(`\n${signal}: stopping the control plane; workloads that still run keep running and are re-adopted on the next start.\n`);
     g.close().then(
       () => process.exit(0),
       () => process.exit(1),

@@ -51,7 +51,8 @@ export async function createApiKey(ctx: ControlContext, p: Principal, r: NewKeyR
     now: ctx.clock.now(),
     maxPerAccount: ctx.settings.maxApiKeysPerAccount,
   });
-  return { id: rec.id, key: plain, permissions: stored ?? false };
+  // null: every permission its account holds (as `rights` reads in the key listing).
+  return { id: rec.id, key: plain, permissions: stored };
 }
 
 export async function listApiKeys(ctx: ControlContext, p: Principal): Promise<KeyView[]> {
