@@ -153,7 +153,11 @@ export function registerInstanceCommands(program: Command): void {
     .option('--filter <text>', 'only lines containing this text')
     .action(async (i: string, _o, cmd: Command) => {
       const f = flagsOf(cmd);
-      out(await connect(f).logs(id(i), { tail: cliNumber(f.tail, '--tail'), ...(typeof f.filter === 'string' ? { filter: f.filter } : {}) }));
+      const text = await connect(f).logs(id(i), { tail: cliNumber(f.tail, '--tail'), ...(typeof f.filter === 'string' ? { filter: f.filter } : {}) });
+      // On stderr, so that `gantry logs ID > file` still holds only what the instance wrote.
+      if (text === '')
+        process.stderr.write(typeof f.filter === 'string' ? `No line of instance ${i} contains that text.\n` : `Instance ${i} has written nothing yet.\n`);
+      else out(text);
     });
 
   const verbs: [verb: string, run: (c: GantryClient, i: number) => Promise<Row>, want: string | null, what: string][] = [

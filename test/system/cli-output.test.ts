@@ -91,6 +91,9 @@ for (const ts of ONE_STORE) {
       assert.ok(a > 0, out);
       assert.match(created.stderr, new RegExp(`✔ instance ${a} running\\n$`));
       const b = Number(/Created instance (\d+)/.exec(await human('create', 'instance', '1001', '--onstart-cmd', 'sleep 600'))?.[1]);
+      // An instance that wrote nothing says so on stderr; stdout stays what the instance wrote.
+      const quiet = await run('logs', String(a), '--tail', '50');
+      assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, '', `Instance ${a} has written nothing yet.\n`]);
 
       const stopped = await run('stop', 'instance', String(a), '--wait');
       readable(stopped, 'stop instance');

@@ -13,7 +13,7 @@ import { PYTHON, sdkMissing, WORKER_PYTHONPATH } from '../helpers/vast-sdk.js';
 /**
  * The README's "Code deployments" examples run as written: the Python one with Vast's SDK, unchanged
  * (its server URL pointed at the test's server, and Debian 12's stand-ins for Python 3.12 on its
- * path), and the Node one with `gantry/sdk` (its `math.js` as its comment says). Each deploys, a
+ * path), and the Node one with `gantry/sdk` (its `math.mjs` as its comment says). Each deploys, a
  * worker starts, and the remote call prints what the README says it prints.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -63,15 +63,15 @@ for (const ts of ONE_STORE) {
       assert.equal(out.trim().split('\n').pop(), '49');
     });
 
-    it('Node: gantry/sdk deploys app.mjs with math.js, and lookup(7) answers from a worker with its context', async () => {
+    it('Node: gantry/sdk deploys app.mjs with math.mjs, and lookup(7) answers from a worker with its context', async () => {
       const code = await example('js', '**TypeScript.**');
-      const math = /math\.js: (export .*)$/m.exec(code);
-      assert.ok(math, 'the example says what math.js holds');
+      const math = /math\.mjs: (export .*)$/m.exec(code);
+      assert.ok(math, 'the example says what math.mjs holds');
       const app = join(dir, 'ts');
       await mkdir(join(app, 'node_modules'), { recursive: true });
       await symlink(ROOT, join(app, 'node_modules', 'gantry'), 'dir');
       await writeFile(join(app, 'app.mjs'), code);
-      await writeFile(join(app, 'math.js'), `${math[1] as string}\n`);
+      await writeFile(join(app, 'math.mjs'), `${math[1] as string}\n`);
       const out = await run(process.execPath, ['app.mjs'], { cwd: app, env: { ...process.env, GANTRY_URL: g.url, GANTRY_API_KEY: g.adminKey as string } });
       assert.match(out, /action: 'created'/);
       assert.match(out, /square: 49, name: 'seven', worker: '\d+'/);
