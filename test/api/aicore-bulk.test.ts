@@ -49,7 +49,7 @@ const statusOf = async (call: Lm, id: string): Promise<string> => {
   return r.status === 200 ? (r.body.status as string) : `HTTP ${r.status}`;
 };
 
-const untilStatus = (call: Lm, id: string, status: string, ms = 30_000): Promise<true> =>
+const untilStatus = (call: Lm, id: string, status: string, ms = 90_000): Promise<true> =>
   until(`${id} ${status}`, async () => (await statusOf(call, id)) === status, ms);
 
 const count = async (call: Lm, status: string): Promise<number> => Number((await call('GET', `${DEPLOYMENTS}/$count?status=${status}`)).text);

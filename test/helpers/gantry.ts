@@ -115,7 +115,7 @@ export async function startTestGantry(
     }
     return { status: res.status, contentType: res.headers.get('content-type'), headers: res.headers, body: parsed, text };
   };
-  const waitInstance: TestGantry['waitInstance'] = async (id, pred, timeoutMs = 20_000, key) => {
+  const waitInstance: TestGantry['waitInstance'] = async (id, pred, timeoutMs = 60_000, key) => {
     const deadline = Date.now() + timeoutMs;
     let last: Record<string, unknown> = {};
     while (Date.now() < deadline) {
