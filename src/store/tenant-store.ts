@@ -108,6 +108,8 @@ export interface TenantStore {
   attachSshKey(instanceId: number, sshKeyId: number): Promise<void>;
   detachSshKey(instanceId: number, sshKeyId: number): Promise<boolean>;
   instanceSshKeys(instanceId: number): Promise<SshKeyRecord[]>;
+  /** The instances (not destroyed) the key is attached to, in one query. */
+  sshKeyHolders(sshKeyId: number): Promise<number[]>;
   /** The instance's SSH port, allocated now if it has none (instances made before SSH access); null: none free. */
   giveSshPort(instanceId: number, busyPorts: ReadonlySet<number>): Promise<number | null>;
 

@@ -64,6 +64,8 @@ for (const ts of TEST_STORES) {
       );
       const plain = await store.createInstance(newInstance());
       assert.equal(plain.sshPort, null);
+      await store.attachSshKey(plain.id, key.id);
+      assert.deepEqual(await store.sshKeyHolders(key.id), [inst.id, plain.id], 'the instances holding the key, in one query');
       assert.notEqual((await store.listInstances({ accountId })).find((i) => i.id === inst.id)?.sshPort, null);
     });
 

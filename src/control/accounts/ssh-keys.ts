@@ -118,15 +118,15 @@ async function ownKey(ctx: ControlContext, p: Principal, id: number): Promise<Ss
 export async function updateSshKey(ctx: ControlContext, p: Principal, id: number, raw: unknown): Promise<SshKeyRecord> {
   authorize(p, 'account.write', id);
   const text = checkKey(raw);
-  // A new text for a key that instances hold is a new key in each of them.
-  for (const i of await ctx.store.listInstances({ accountId: p.accountId })) {
-    if (mayWriteKeys(p, i.id) || !(await ctx.store.instanceSshKeys(i.id)).some((k) => k.id === id)) continue;
+  // A new text for a key that instances hold is a new key in each of them. Another account's key is
+  // NOT_FOUND below: this refusal must not tell its caller where that key is.
+  const barred = (await ctx.store.sshKeyHolders(id)).find((i) => !mayWriteKeys(p, i));
+  if (barred !== undefined && (await ctx.store.getSshKey(id))?.accountId === p.accountId)
     throw new GantryError(
       'FORBIDDEN',
-      `SSH key ${id} is in instance ${i.id}, and this API key may not change that instance (instance_write): a new text for the key would be a new key there.`,
-      { sshKeyId: id, instanceId: i.id },
+      `SSH key ${id} is in instance ${barred}, and this API key may not change that instance (instance_write): a new text for the key would be a new key there.`,
+      { sshKeyId: id, instanceId: barred },
     );
-  }
   const attached = await ctx.store.updateSshKey(id, p.accountId, text);
   if (attached === null) throw notFound(id);
   await push(ctx, attached);

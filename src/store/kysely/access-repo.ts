@@ -65,6 +65,18 @@ export class AccessRepo extends Repo {
     return r.numDeletedRows > 0n;
   }
 
+  async sshKeyHolders(id: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('instance_ssh_keys')
+      .innerJoin('instances', 'instances.id', 'instance_ssh_keys.instance_id')
+      .select('instance_ssh_keys.instance_id')
+      .where('instance_ssh_keys.ssh_key_id', '=', id)
+      .where('instances.status', '!=', 'destroyed')
+      .orderBy('instance_ssh_keys.instance_id')
+      .execute();
+    return rows.map((r) => r.instance_id);
+  }
+
   async instanceSshKeys(instanceId: number): Promise<SshKeyRecord[]> {
     const rows = await this.db
       .selectFrom('instance_ssh_keys')
