@@ -73,7 +73,7 @@ for (const ts of TEST_STORES)
       const reqs = Array.from({ length: 5 }, () => call(g, 'stopme', '/w?ms=1500'));
       await held(g, d.id, 3, 2);
       const stop = await g.api('POST', `/api/v0/deployment/${d.id}/stop/`);
-      assert.deepEqual(stop.body, { success: true, endpoint_state: 'stopped' });
+      assert.deepEqual(stop.body, { success: true, endpoint_state: 'stopped', gantry_status: 'stopping' });
       const after = await call(g, 'stopme', '/w');
       assert.equal(after.status, 503);
       assert.equal(after.body.code, 'ENDPOINT_STOPPED');
@@ -96,7 +96,7 @@ for (const ts of TEST_STORES)
 
       // A burst against the stopped-then-started deployment: held while the inactive worker starts, all answered.
       const start = await g.api('POST', `/api/v0/deployment/${d.id}/start/`);
-      assert.deepEqual(start.body, { success: true, endpoint_state: 'active' });
+      assert.deepEqual(start.body, { success: true, endpoint_state: 'active', gantry_status: 'pending' });
       const burst = await Promise.all(Array.from({ length: 10 }, () => call(g, 'stopme', '/b')));
       assert.deepEqual(
         burst.map((r) => r.status),

@@ -136,9 +136,9 @@ for (const ts of ONE_STORE) {
         (await workersOf(g, first.endpoint_id as number)).filter(
           (w) => !['stopped', 'destroyed'].includes(String((w as unknown as { gantry_status: string }).gantry_status)),
         ).length;
-      assert.deepEqual(await sdk('stop_deployment', id), { success: true, endpoint_state: 'stopped' });
+      assert.deepEqual(await sdk('stop_deployment', id), { success: true, endpoint_state: 'stopped', gantry_status: 'stopping' });
       await until('the deployment to stop with its workers', async () => (await shown()).gantry_status === 'stopped' && (await running()) === 0);
-      assert.deepEqual(await sdk('start_deployment', id), { success: true, endpoint_state: 'active' });
+      assert.deepEqual(await sdk('start_deployment', id), { success: true, endpoint_state: 'active', gantry_status: 'pending' });
       // The client again, now with a ttl: it finds the deployment as it was (ttl is recorded), and a call is answered.
       const again = await run({ CALL: '1', TTL: '10' }).catch(withWorkers);
       assert.equal(again.action, 'exists');
