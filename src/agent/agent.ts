@@ -35,6 +35,9 @@ export interface AgentOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Bounds of one results message, well inside what the control plane takes (messages.ts, the body limit). */
+const RESULTS_PER_MESSAGE = 200;
+const RESULT_BYTES_PER_MESSAGE = 256 * 1024;
 
 /**
  * The host agent, the same code in `gantry agent` and inside `gantry up`: says hello, heartbeats with usage,
@@ -47,7 +50,7 @@ export class Agent {
   #seq = 0;
   /** Messages with a sequence number go out one at a time, so they arrive in order. */
   #sendChain: Promise<void> = Promise.resolve();
-  /** Set while a message the control plane refused for now (RATE_LIMITED) waits to be sent again. */
+  /** Set while a message the control plane refused for now (RATE_LIMITED) waits: nothing is sent meanwhile. */
   #retryTimer: NodeJS.Timeout | null = null;
   #results: AgentResult[] = [];
   #exited = new Set<number>();
@@ -90,9 +93,10 @@ export class Agent {
         return w;
       } catch (err) {
         if (isFatal(err) || !this.#running) throw err;
-        this.#o.log.warn({ err: String(err) }, 'control plane not reachable; retrying');
-        await sleep(delay);
-        delay = Math.min(delay * 2, this.#o.retryMaxMs ?? 5_000);
+        const later = retryLaterMs(err);
+        this.#o.log.warn({ err: String(err) }, later !== null ? 'the control plane asked this agent to wait' : 'control plane not reachable; retrying');
+        await sleep(later ?? delay);
+        if (later === null) delay = Math.min(delay * 2, this.#o.retryMaxMs ?? 5_000);
       }
     }
   }
@@ -117,6 +121,9 @@ export class Agent {
     this.#welcome = w;
     this.#seq = 0;
     this.#results = [];
+    // A wait asked for in the old session does not hold up the new one's first heartbeat.
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
     if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), w.heartbeatIntervalMs);
     if (this.#listingTimer !== null) clearInterval(this.#listingTimer);
@@ -201,17 +208,20 @@ export class Agent {
   #send(kind: 'heartbeat' | 'results'): void {
     this.#sendChain = this.#sendChain.then(async () => {
       const w = this.#welcome;
-      if (w === null) return;
+      // Told to wait (RATE_LIMITED): what this would carry waits too; the retry timer sends both kinds.
+      if (w === null || this.#retryTimer !== null) return;
       const base = { machineId: w.machineId, session: w.session };
       /** What this message carries that must not be lost: given back to be sent again when the control plane asks to wait. */
       let giveBack = (): void => undefined;
       try {
         if (kind === 'results') {
           if (this.#results.length === 0) return;
-          const results = this.#results;
-          this.#results = [];
+          const n = firstBatch(this.#results);
+          const results = this.#results.slice(0, n);
+          this.#results = this.#results.slice(n);
           giveBack = () => (this.#results = [...results, ...this.#results]);
           await this.#o.channel.results({ ...base, seq: ++this.#seq, results });
+          if (this.#results.length > 0) this.#send('results');
         } else {
           const exited = [...this.#exited];
           this.#exited.clear();
@@ -241,13 +251,17 @@ export class Agent {
         }
       } catch (err) {
         const later = retryLaterMs(err);
-        if (later !== null && this.#welcome === w) {
-          giveBack();
-          this.#retryTimer ??= setTimeout(() => {
+        // Exits and progress are about workloads, not the session: they go with the next heartbeat whatever
+        // its session; results belong to the session they answer (a new hello drops them).
+        if (later !== null && (kind === 'heartbeat' || this.#welcome === w)) giveBack();
+        if (later !== null && this.#running && this.#welcome === w && this.#retryTimer === null) {
+          this.#retryTimer = setTimeout(() => {
             this.#retryTimer = null;
+            if (!this.#running) return;
             this.#send('results');
             this.#heartbeat();
           }, later);
+          this.#retryTimer.unref();
         }
         this.#o.log.debug({ err: String(err), kind }, 'agent message not delivered');
       }
@@ -264,4 +278,18 @@ export class Agent {
     }
     return out;
   }
+}
+
+/**
+ * How many queued results go in the next message. The control plane takes at most 1,000 results and
+ * 1 MiB in one (a larger one is refused whole), and a wait it asked for lets results pile up: a long
+ * queue goes in parts, each with at least one result.
+ */
+function firstBatch(results: readonly AgentResult[]): number {
+  let bytes = 0;
+  for (let i = 0; i < results.length; i++) {
+    bytes += Buffer.byteLength(JSON.stringify(results[i]));
+    if (i > 0 && (i >= RESULTS_PER_MESSAGE || bytes > RESULT_BYTES_PER_MESSAGE)) return i;
+  }
+  return results.length;
 }

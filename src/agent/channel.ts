@@ -22,7 +22,8 @@ export class InProcessChannel implements AgentChannel {
   }
 
   hello(h: Hello): Promise<Welcome> {
-    return this.#hub.hello(this.#token, h);
+    // No wire, no budget: the embedded host's messages are this process's own work.
+    return this.#hub.hello(this.#token, h, { metered: false });
   }
   heartbeat(m: Heartbeat): Promise<void> {
     return this.#hub.heartbeat(this.#token, m);

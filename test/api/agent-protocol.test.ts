@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { HttpChannel } from '../../src/agent/channel.js';
+import { loadConfig, workloadBaseEnv } from '../../src/config/load.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startHost, type RunningHost } from '../../src/main/host.js';
+import { FAST, startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { agentMachineInfo } from '../helpers/machines.js';
+import { reservePortBlock } from '../helpers/ports.js';
 
 /**
  * The agent protocol refuses what it must: no token, a token of another machine, a session of another
@@ -196,11 +204,19 @@ describe('agent protocol: bad input and security', { skip: ts?.skip ?? 'no store
 
 describe('agent protocol: messages per host token are rate-limited, and an agent told to wait loses nothing', { skip: ts?.skip ?? 'no store' }, () => {
   let g: TestGantry;
-  // Bursts of 2: the embedded host's own agent (polls, results, heartbeats every 3 s and at each change it sees) runs into it.
+  let second: RunningHost | null = null;
+  let secondDir: string;
+  // Bursts of 2 a token; the embedded host (no wire) is not limited.
   before(async () => {
-    g = await startTestGantry(ts!, { settings: { agentMessageRate: 1, heartbeatIntervalMs: 3_000 } });
+    g = await startTestGantry(ts!, { settings: { agentMessageRate: 1 } });
+    secondDir = await mkdtemp(join(tmpdir(), 'gantry-rate-host-'));
   });
-  after(() => g.dispose());
+  after(async () => {
+    await second?.agent.stop();
+    await second?.runtime.close?.();
+    await g.dispose();
+    await rm(secondDir, { recursive: true, force: true });
+  });
 
   const post = async (path: string, body: unknown, token: string) =>
     fetch(`${g.url}/agent/v1/${path}`, {
@@ -209,7 +225,7 @@ describe('agent protocol: messages per host token are rate-limited, and an agent
       body: JSON.stringify(body),
     });
 
-  it('past its burst a host token gets 429 RATE_LIMITED with Retry-After; other tokens are not held back; it passes again later', async () => {
+  it('past its burst a host token gets 429 RATE_LIMITED with Retry-After, before its body is read; other tokens are not held back; it passes again later', async () => {
     const [c, d] = await Promise.all(['c', 'd'].map(async (name) => (await g.api('POST', '/api/v0/host_tokens/', { name })).body.token as string));
     const hello = await post('hello', { hostKey: 'host-c', imageNotice: null, machine: machineInfo }, c as string);
     assert.equal(hello.status, 200);
@@ -230,19 +246,48 @@ describe('agent protocol: messages per host token are rate-limited, and an agent
     assert.match(body.error.message, /at most 1 per second/);
     const wait = Number(refused.headers.get('retry-after'));
     assert.ok(wait >= 1, 'Retry-After says when');
+    // A spent token is refused before its body is read: even a body that is not JSON is a 429, not a 400.
+    const early = await fetch(`${g.url}/agent/v1/heartbeat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${c}` },
+      body: '{not json',
+    });
+    assert.equal(early.status, 429);
     // Another host token has a bucket of its own.
     assert.equal((await post('hello', { hostKey: 'host-d', imageNotice: null, machine: { ...machineInfo, hostname: 'h-d' } }, d as string)).status, 200);
-    await new Promise((r) => setTimeout(r, wait * 1000));
+    await new Promise((r) => setTimeout(r, wait * 1000 + 200));
     assert.equal((await beat(100)).status, 200, 'the bucket filled again');
   });
 
-  it('the embedded agent, held to one message a second, still starts and stops an instance: refused messages are sent again', async () => {
-    const machine = (await g.api('GET', '/api/v0/machines/')).body.machines.find((m: any) => m.hostname !== 'h' && m.hostname !== 'h-d');
-    const rented = await g.api('PUT', `/api/v0/asks/${(machine.id as number) * 1000 + 1}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh' });
+  it('an agent over HTTP held to one message a second still starts and stops an instance: refused messages are sent again', async () => {
+    const { token } = (await g.api('POST', '/api/v0/host_tokens/', { name: 'slow' })).body as { token: string };
+    const ports = reservePortBlock();
+    const config = loadConfig({
+      env: {},
+      flags: {
+        dataDir: secondDir,
+        runtime: 'process',
+        gpus: '1x RTX 4090:24GB',
+        logLevel: 'silent',
+        portRangeStart: ports.start,
+        portRangeEnd: ports.start + 99,
+        ...FAST,
+      },
+    });
+    const refused = async (): Promise<number> => {
+      const m = /gantry_http_requests_total\{dialect="agent",code="4xx"\} (\d+)/.exec((await g.api('GET', '/metrics')).text);
+      return Number(m?.[1] ?? 0);
+    };
+    const before = await refused();
+    second = await startHost(config, new HttpChannel(g.url, token), { log: createLogger('silent'), workloadEnv: workloadBaseEnv() });
+    const machine = second.agent.machineId as number;
+    const rented = await g.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh' });
     assert.equal(rented.status, 200, rented.text);
     const id = rented.body.new_contract as number;
-    await g.waitInstance(id, (i) => i.actual_status === 'running', 60_000);
+    await g.waitInstance(id, (i) => i.actual_status === 'running', 90_000);
     assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
-    await g.waitInstance(id, (i) => i.actual_status === 'stopped', 60_000);
+    await g.waitInstance(id, (i) => i.actual_status === 'stopped', 90_000);
+    // The agent's only 4xx here are its 429s.
+    assert.ok((await refused()) > before, 'the agent was told to wait at least once');
   });
 });

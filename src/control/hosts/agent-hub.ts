@@ -71,7 +71,8 @@ export interface Results extends SessionMessage {
  */
 export class AgentHub {
   readonly #ctx: ControlContext;
-  readonly #sessions = new Map<string, { s: AgentSession; tokenHash: string }>();
+  /** `metered`: its messages draw from its token's budget (every session but the embedded host's, which has no wire). */
+  readonly #sessions = new Map<string, { s: AgentSession; tokenHash: string; metered: boolean }>();
   /** Machines whose heartbeats only said "alive" since the last tick, with the earliest such time (decision 021). */
   readonly #alive = new Map<number, number>();
   #aliveTimer: NodeJS.Timeout | null = null;
@@ -88,11 +89,13 @@ export class AgentHub {
     this.#budget = new MessageBudget(() => ctx.settings.agentMessageRate);
   }
 
-  async hello(token: string | null, h: Hello): Promise<Welcome> {
+  /** `metered: false`: the embedded host (`gantry up`), whose agent runs in this process: no budget. */
+  async hello(token: string | null, h: Hello, o: { readonly metered?: boolean } = {}): Promise<Welcome> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
+    const metered = o.metered !== false;
     const t = await this.#token(token);
-    this.#budget.charge(hashKey(token ?? ''), now);
+    if (metered) this.#budget.charge(hashKey(token ?? ''), now);
     checkMachineInfo(h.machine);
     const account = await ctx.store.getAccount(t.accountId);
     if (!account) throw new GantryError('UNAUTHENTICATED', 'The account of this host token no longer exists.');
@@ -141,7 +144,7 @@ export class AgentHub {
       () => ctx.clock.now(),
     );
     for (const [id, old] of this.#sessions) if (old.s.machineId === machine.id || !old.s.connected()) this.#sessions.delete(id);
-    this.#sessions.set(session.id, { s: session, tokenHash: hashKey(token ?? '') });
+    this.#sessions.set(session.id, { s: session, tokenHash: hashKey(token ?? ''), metered });
     ctx.hosts.set(machine.id, session);
     ctx.machines.invalidate();
     ctx.log.info({ machineId: machine.id, hostKey: h.hostKey, runtime: h.machine.runtime, gpus: machine.numGpus }, 'agent connected');
@@ -213,6 +216,14 @@ export class AgentHub {
     await this.#touches.run(() => this.#ctx.store.touchMachines(ids, at), undefined);
   }
 
+  /**
+   * Before a message's body is read: RATE_LIMITED when its token's budget is already spent, so a host
+   * that keeps sending costs no parse and no database read. Tokens never seen valid have no budget here.
+   */
+  refuseEarly(token: string | null): void {
+    if (token !== null && token !== '') this.#budget.refuseSpent(hashKey(token), this.#ctx.clock.now());
+  }
+
   /** Shutting down: parked polls return, waiting calls fail as "host unavailable". */
   close(): void {
     if (this.#aliveTimer !== null) clearTimeout(this.#aliveTimer);
@@ -260,11 +271,12 @@ export class AgentHub {
       log.warn({ sessionMachine: entry.s.machineId }, 'agent message for another machine');
       throw new GantryError('FORBIDDEN', `This session belongs to machine ${entry.s.machineId}, not ${m.machineId}.`);
     }
+    // Charged before the order check: a refused replay is traffic too, and must not be a free warn line.
+    if (entry.metered) this.#budget.charge(entry.tokenHash, this.#ctx.clock.now());
     if (seq !== null && seq <= entry.s.lastSeq) {
       log.warn({ seq, lastSeq: entry.s.lastSeq }, 'replayed or reordered agent message refused');
       throw new GantryError('STALE_REPORT', `Message ${seq} is not newer than ${entry.s.lastSeq}; it was ignored.`, { seq, lastSeq: entry.s.lastSeq });
     }
-    this.#budget.charge(entry.tokenHash, this.#ctx.clock.now());
     return entry.s;
   }
 

@@ -21,16 +21,37 @@ export class MessageBudget {
 
   /** Charge one message to the token; RATE_LIMITED (with Retry-After) when its bucket is empty. */
   charge(tokenHash: string, now: number): void {
-    const rate = this.#rate();
-    if (rate <= 0) return;
+    const rate = this.#effectiveRate();
+    if (rate === 0) return;
     const burst = burstFor(rate);
     const r = take(this.#buckets.get(tokenHash) ?? { tokens: burst, at: now }, 1, rate, burst, now);
     // Oldest first out when full: a forgotten bucket is a full one, so this only ever lets more through.
     this.#buckets.delete(tokenHash);
     if (this.#buckets.size >= this.#max) this.#buckets.delete(this.#buckets.keys().next().value as string);
     this.#buckets.set(tokenHash, r.bucket);
-    if (r.granted === 1) return;
-    const retryAfter = retryAfterSeconds(r.bucket, rate);
-    throw new GantryError('RATE_LIMITED', `Too many agent messages for one host token: at most ${rate} per second.`, { retryAfter, family: 'agent', rate });
+    if (r.granted !== 1) throw refusal(r.bucket, rate);
   }
+
+  /** RATE_LIMITED when the token has a bucket and it is empty now; takes nothing and makes no bucket. */
+  refuseSpent(tokenHash: string, now: number): void {
+    const rate = this.#effectiveRate();
+    const b = this.#buckets.get(tokenHash);
+    if (rate === 0 || b === undefined) return;
+    const r = take(b, 0, rate, burstFor(rate), now);
+    if (r.bucket.tokens < 1) throw refusal(r.bucket, rate);
+  }
+
+  /**
+   * 0: unlimited. A positive rate under 1 a second counts as 1: a slower one would make an agent wait
+   * past the time its session stays open without a poll, and a limited host would drop off for good.
+   */
+  #effectiveRate(): number {
+    const rate = this.#rate();
+    return rate > 0 ? Math.max(1, rate) : 0;
+  }
+}
+
+function refusal(b: Bucket, rate: number): GantryError {
+  const retryAfter = retryAfterSeconds(b, rate);
+  return new GantryError('RATE_LIMITED', `Too many agent messages for one host token: at most ${rate} per second.`, { retryAfter, family: 'agent', rate });
 }

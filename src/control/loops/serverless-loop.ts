@@ -227,9 +227,10 @@ export class ServerlessLoop {
       failed += now;
       ctx.log.warn({ endpointId: ep.id, failed: now }, 'drain timed out');
     }
-    // A stop that gives up (a worker that could not be stopped) fails what this replica still holds
-    // there, rather than leaving it to the worker request timeout: that worker answers nobody now.
-    if (step.next === 'failed') failed += ctx.traffic.failPending(ep.id, `its stop gave up: ${step.reason ?? 'workers did not stop'}`);
+    // A stop that gives up (a worker that could not be stopped) fails what this replica still holds, rather
+    // than leave callers waiting out the worker request timeout on an endpoint that routes nothing now.
+    if (step.next === 'failed' && !step.failHeld)
+      failed += ctx.traffic.failPending(ep.id, `its stop gave up (${step.reason ?? 'workers did not stop'}); the request may have been partly processed`);
     // Cleared once this pass's outcome is recorded (runOnce).
     if (step.failHeld || carried !== undefined) this.#unrecordedDrainFailures.set(ep.id, failed);
     for (const id of step.stopWorkers) await actOnWorker(ctx, ep, id, 'stop');
