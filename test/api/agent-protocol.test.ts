@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import { HttpChannel } from '../../src/agent/channel.js';
-import { loadConfig, workloadBaseEnv } from '../../src/config/load.js';
-import { createLogger } from '../../src/log/logger.js';
-import { startHost, type RunningHost } from '../../src/main/host.js';
-import { FAST, startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { joinSecondHost, type SecondHost } from '../helpers/second-host.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { agentMachineInfo } from '../helpers/machines.js';
-import { reservePortBlock } from '../helpers/ports.js';
 
 /**
  * The agent protocol refuses what it must: no token, a token of another machine, a session of another
@@ -204,18 +197,14 @@ describe('agent protocol: bad input and security', { skip: ts?.skip ?? 'no store
 
 describe('agent protocol: messages per host token are rate-limited, and an agent told to wait loses nothing', { skip: ts?.skip ?? 'no store' }, () => {
   let g: TestGantry;
-  let second: RunningHost | null = null;
-  let secondDir: string;
+  let second: SecondHost | null = null;
   // Bursts of 2 a token; the embedded host (no wire) is not limited.
   before(async () => {
     g = await startTestGantry(ts!, { settings: { agentMessageRate: 1 } });
-    secondDir = await mkdtemp(join(tmpdir(), 'gantry-rate-host-'));
   });
   after(async () => {
-    await second?.agent.stop();
-    await second?.runtime.close?.();
+    await second?.dispose();
     await g.dispose();
-    await rm(secondDir, { recursive: true, force: true });
   });
 
   const post = async (path: string, body: unknown, token: string) =>
@@ -260,27 +249,13 @@ describe('agent protocol: messages per host token are rate-limited, and an agent
   });
 
   it('an agent over HTTP held to one message a second still starts and stops an instance: refused messages are sent again', async () => {
-    const { token } = (await g.api('POST', '/api/v0/host_tokens/', { name: 'slow' })).body as { token: string };
-    const ports = reservePortBlock();
-    const config = loadConfig({
-      env: {},
-      flags: {
-        dataDir: secondDir,
-        runtime: 'process',
-        gpus: '1x RTX 4090:24GB',
-        logLevel: 'silent',
-        portRangeStart: ports.start,
-        portRangeEnd: ports.start + 99,
-        ...FAST,
-      },
-    });
     const refused = async (): Promise<number> => {
       const m = /gantry_http_requests_total\{dialect="agent",code="4xx"\} (\d+)/.exec((await g.api('GET', '/metrics')).text);
       return Number(m?.[1] ?? 0);
     };
     const before = await refused();
-    second = await startHost(config, new HttpChannel(g.url, token), { log: createLogger('silent'), workloadEnv: workloadBaseEnv() });
-    const machine = second.agent.machineId as number;
+    second = await joinSecondHost(g, { channel: 'http' });
+    const machine = second.machineId;
     const rented = await g.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh' });
     assert.equal(rented.status, 200, rented.text);
     const id = rented.body.new_contract as number;

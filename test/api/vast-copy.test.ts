@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { InProcessChannel } from '../../src/agent/channel.js';
-import { loadConfig, workloadBaseEnv } from '../../src/config/load.js';
-import { createLogger } from '../../src/log/logger.js';
-import { startHost, type RunningHost } from '../../src/main/host.js';
 import { instancePaths } from '../../src/runtime/files.js';
-import { FAST, startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { reservePortBlock } from '../helpers/ports.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { joinSecondHost, type SecondHost } from '../helpers/second-host.js';
 import { ONE_STORE } from '../helpers/stores.js';
 import { startVastClients, vastClientsMissing, type VastClients } from '../helpers/vast-clients.js';
 
@@ -25,9 +20,8 @@ for (const store of ONE_STORE) {
   describe(`copy between instances (${store.name})`, { skip: store.skip || missing() || vastClientsMissing() }, () => {
     let g: TestGantry;
     let vast: VastClients;
-    let second: RunningHost;
+    let second: SecondHost;
     let secondDir: string;
-    let secondPorts: { start: number; release(): void };
     let a: number;
     let b: number;
     let c: number;
@@ -49,24 +43,9 @@ for (const store of ONE_STORE) {
       g = await startTestGantry(store, { gpus: '2x RTX 4090:24GB' });
       vast = startVastClients(g.url, g.adminKey as string);
       // A second host, as `gantry agent` joins: its own data dir, port range and host token.
-      secondDir = await mkdtemp(join(tmpdir(), 'gantry-copy-host-'));
-      secondPorts = reservePortBlock();
-      const admin = await g.control.authenticate(g.adminKey);
-      const { token } = await g.control.createHostToken(admin, 'second');
-      const config = loadConfig({
-        env: {},
-        flags: {
-          dataDir: secondDir,
-          runtime: 'process',
-          gpus: '1x RTX 4090:24GB',
-          logLevel: 'silent',
-          portRangeStart: secondPorts.start,
-          portRangeEnd: secondPorts.start + 99,
-          ...FAST,
-        },
-      });
-      second = await startHost(config, new InProcessChannel(g.control.agents, token), { log: createLogger('silent'), workloadEnv: workloadBaseEnv() });
-      const machine = second.agent.machineId as number;
+      second = await joinSecondHost(g, { channel: 'in-process' });
+      secondDir = second.dataDir;
+      const machine = second.machineId;
       a = await create((g.agent?.machineId as number) * 1000 + 1);
       b = await create((g.agent?.machineId as number) * 1000 + 1);
       c = await create(machine * 1000 + 1);
@@ -77,12 +56,8 @@ for (const store of ONE_STORE) {
     });
     after(async () => {
       vast.close();
-      await second.agent.stop();
-      for (const id of await second.runtime.list()) await second.runtime.destroy(id, { graceMs: 500 });
-      await second.runtime.close();
+      await second.dispose();
       await g.dispose();
-      await rm(secondDir, { recursive: true, force: true });
-      secondPorts.release();
     });
 
     it('copies a folder between two instances on one machine (legacy and vastai), bytes and all', async () => {

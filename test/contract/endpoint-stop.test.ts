@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/log/metrics.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { TEST_STORES } from '../helpers/stores.js';
-import { machineReg } from '../helpers/machines.js';
+import { machineReg, rental } from '../helpers/machines.js';
 import { testVault } from '../helpers/vault.js';
 
 /** A gateway whose held requests the test sets, recording what the loop fails. */
@@ -39,25 +39,6 @@ class ScriptedTraffic implements TrafficGate {
   stats = (): InferenceStats => ({ deployment: ZERO_COUNTERS, workers: new Map() });
   flushStopCounts = (): Promise<void> => Promise.resolve();
 }
-
-/** A worker instance's fields a store test does not care about. */
-const WORKER = {
-  numGpus: 1,
-  image: 'img',
-  env: {},
-  requestedPorts: [],
-  onstart: null,
-  entrypoint: null,
-  args: null,
-  runtype: 'args',
-  label: null,
-  diskGb: 8,
-  offerType: 'on-demand',
-  bidPrice: null,
-  dphBase: 0.3,
-  storageCost: 0.1,
-  target: 'running',
-} as const;
 
 const isCode = (code: string) => (e: unknown) => e instanceof GantryError && e.code === code;
 
@@ -161,12 +142,18 @@ for (const ts of TEST_STORES) {
         now: Date.now(),
       });
       const worker = await store.createInstance({
-        ...WORKER,
-        accountId: ep.accountId,
-        machineId,
-        instanceKeyHash: (i) => `stuck-${i}`,
+        ...rental({
+          accountId: ep.accountId,
+          machineId,
+          numGpus: 1,
+          diskGb: 8,
+          dphBase: 0.3,
+          storageCost: 0.1,
+          target: 'running',
+          instanceKeyHash: (i) => `stuck-${i}`,
+          now: Date.now(),
+        }),
         worker: { workergroupId: wg.id, endpointId: id },
-        now: Date.now(),
       });
       // Its host runs it (observed running), then goes silent: asked to stop, it never reports stopped.
       const now = Date.now();
