@@ -230,7 +230,18 @@ for (const ts of ONE_STORE_PG) {
       const del = await call('DELETE', `${DEPLOYMENTS}/${p}`);
       assert.equal(del.status, 202, del.text);
       assert.equal(del.body.message, 'Deployment deletion scheduled');
-      await until('404 after delete', async () => (await call('GET', `${DEPLOYMENTS}/${p}`)).status === 404);
+      // Removing its stopped workers is bookkeeping: it reads STOPPED until it is gone, never STOPPING again.
+      const seen = new Set<string>();
+      await until('404 after delete', async () => {
+        const r = await call('GET', `${DEPLOYMENTS}/${p}`);
+        if (r.status === 200) seen.add(r.body.status as string);
+        return r.status === 404;
+      });
+      assert.deepEqual(
+        [...seen].filter((x) => x !== 'STOPPED'),
+        [],
+        'no status after STOPPED but STOPPED',
+      );
 
       // DEAD: its worker exits at once. Stop refused (nothing runs), delete allowed.
       const dead = await deploy(call, await configuration(call, 'crash-model', 'bulk-test'));
