@@ -206,9 +206,11 @@ export function rejectedByStop(endpointId: number): GantryError {
   return new GantryError('REQUEST_REJECTED_BY_STOP', 'The deployment is being stopped; this request was queued and was not processed.', { endpointId });
 }
 
+/** A new request refused because routing is closed (`notTaken`: it was never accepted, so a dialect may word it as its API does). */
 export function stopped(v: RoutingView): GantryError {
   return new GantryError('ENDPOINT_STOPPED', 'The endpoint is stopped or stopping and takes no new requests; start it and try again.', {
     endpointId: v.endpointId,
+    notTaken: true,
   });
 }
 

@@ -81,10 +81,24 @@ for (const ts of ONE_STORE_PG)
       done = 0;
       const all = Array.from({ length: 30 }, () => infer('d-drain'));
       await held('d-drain', 30);
-      const s = await esRaw(g, 'POST', '/_ml/trained_models/d-drain/deployment/_stop', {
+      const stopping = esRaw(g, 'POST', '/_ml/trained_models/d-drain/deployment/_stop', {
         body: JSON.stringify({ finish_pending_work: true }),
         contentType: 'application/json',
       });
+      // A new call while it drains: Elasticsearch's 409 and words, whichever part of Gantry refuses it.
+      await until(
+        'the deployment stopping',
+        async () => (await g.control.ml.deployment(await g.control.authenticate(g.adminKey), 'd-drain'))?.state === 'stopping',
+      );
+      const late = await esRaw(g, 'POST', '/_ml/trained_models/d-drain/_infer', {
+        body: JSON.stringify({ docs: [{ text_field: 'late' }] }),
+        contentType: 'application/json',
+      });
+      if (late.status !== 404) {
+        assert.equal(late.status, 409, late.text);
+        assert.equal(late.body.error.reason, 'Trained model [d-drain] is [stopping]');
+      }
+      const s = await stopping;
       assert.equal(s.status, 200, s.text);
       assert.deepEqual(await Promise.all(all), Array(30).fill(200));
       assert.deepEqual([s.body.gantry.failed, s.body.gantry.rejected], [0, 0]);

@@ -42,20 +42,27 @@ export async function inferDocs(
 ): Promise<unknown[]> {
   const d = await deps.control.ml.inferenceTarget(p, id);
   const body = Buffer.from(JSON.stringify(inferenceConfig === undefined ? { docs } : { docs, inference_config: inferenceConfig }));
-  const res = await deps.gateway.proxyDeployment(
-    p,
-    { uid: d.view.deployment.uid, resourceGroup: d.view.deployment.resourceGroup },
-    {
-      method: 'POST',
-      path: '/infer',
-      headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
-      body: Readable.from([body]),
-      contentLength: String(body.length),
-      cost: 1,
-      timeoutMs,
-      gone,
-    },
-  );
+  const res = await deps.gateway
+    .proxyDeployment(
+      p,
+      { uid: d.view.deployment.uid, resourceGroup: d.view.deployment.resourceGroup },
+      {
+        method: 'POST',
+        path: '/infer',
+        headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
+        body: Readable.from([body]),
+        contentLength: String(body.length),
+        cost: 1,
+        timeoutMs,
+        gone,
+      },
+    )
+    .catch((err: unknown) => {
+      // Routing closed between the state read above and the gateway: Elasticsearch's words for a new call to a stopping deployment.
+      if (err instanceof GantryError && err.code === 'ENDPOINT_STOPPED' && err.details.notTaken === true)
+        throw new GantryError('ENDPOINT_STOPPED', `Trained model [${d.deploymentId}] is [stopping]`, { deploymentId: d.deploymentId });
+      throw err;
+    });
   const text = Buffer.from(await res.body.arrayBuffer()).toString('utf8');
   if (res.status !== 200) throw workerError(res.status, text);
   const out = JSON.parse(text) as { inference_results?: unknown };
