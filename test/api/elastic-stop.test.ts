@@ -98,6 +98,10 @@ for (const ts of ONE_STORE_PG)
         assert.equal(late.status, 409, late.text);
         assert.equal(late.body.error.reason, 'Trained model [d-drain] is [stopping]');
       }
+      // Its nodes read stopping too (B4's routing states), while the drain lasts.
+      const stats = await esRaw(g, 'GET', '/_ml/trained_models/slow/_stats');
+      const dep = (stats.body.trained_model_stats as any[]).find((x) => x.deployment_stats?.deployment_id === 'd-drain')?.deployment_stats;
+      if (dep?.state === 'stopping') for (const n of dep.nodes as any[]) assert.equal(n.routing_state.routing_state, 'stopping', JSON.stringify(n));
       const s = await stopping;
       assert.equal(s.status, 200, s.text);
       assert.deepEqual(await Promise.all(all), Array(30).fill(200));

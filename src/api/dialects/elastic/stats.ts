@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { MlStatsEntry } from '../../../control/ml/stats.js';
 import type { InferenceCounters } from '../../../control/serverless/traffic-gate.js';
+import type { WorkerPhase } from '../../../domain/serverless/workers.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
 import { boolParam, intParam, type Query } from './query.js';
@@ -72,7 +73,7 @@ function entryBody(e: MlStatsEntry, now: number): Record<string, unknown> {
             max_index_version: 9009000,
           },
         },
-        routing_state: { routing_state: w.worker.phase === 'ready' ? 'started' : w.worker.phase === 'error' ? 'failed' : 'starting' },
+        routing_state: { routing_state: routingState(d.state, w.worker.phase) },
         number_of_allocations: 1,
         threads_per_allocation: d.threads,
         inference_count: k.inferenceCount,
@@ -111,4 +112,11 @@ export function elasticStatsRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   };
   app.get('/_ml/trained_models/_stats', async (req) => handler(req, null));
   app.get<{ Params: { model_id: string } }>('/_ml/trained_models/:model_id/_stats', async (req) => handler(req, req.params.model_id));
+}
+
+/** A node's routing state: a stopping deployment stops every node (Elasticsearch's `stopping`, then `stopped`). */
+function routingState(deployment: string, phase: WorkerPhase): string {
+  if (phase === 'inactive') return 'stopped';
+  if (deployment === 'stopping' || phase === 'stopping' || phase === 'destroying') return 'stopping';
+  return phase === 'ready' ? 'started' : phase === 'error' ? 'failed' : 'starting';
 }
