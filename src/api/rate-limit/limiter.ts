@@ -1,4 +1,4 @@
-import { burstFor, retryAfterSeconds, take, type Bucket } from '../../domain/account/token-bucket.js';
+import { BucketTable, burstFor, retryAfterSeconds } from '../../domain/account/token-bucket.js';
 
 export interface Verdict {
   readonly ok: boolean;
@@ -13,20 +13,14 @@ export interface Limiter {
 
 /** One replica's buckets in memory (SQLite: there is one replica). */
 export class LocalLimiter implements Limiter {
-  readonly #buckets = new Map<string, Bucket>();
-  readonly #maxBuckets: number;
+  readonly #buckets: BucketTable;
 
   constructor(maxBuckets = 100_000) {
-    this.#maxBuckets = maxBuckets;
+    this.#buckets = new BucketTable(maxBuckets);
   }
 
   take(bucket: string, rate: number, now: number): Verdict {
-    const burst = burstFor(rate);
-    const r = take(this.#buckets.get(bucket) ?? { tokens: burst, at: now }, 1, rate, burst, now);
-    // A full bucket is the same as no bucket: drop the oldest ones rather than grow without bound.
-    if (this.#buckets.size >= this.#maxBuckets && !this.#buckets.has(bucket)) this.#buckets.delete(this.#buckets.keys().next().value as string);
-    this.#buckets.set(bucket, r.bucket);
-    return { ok: r.granted === 1, retryAfter: r.granted === 1 ? 0 : retryAfterSeconds(r.bucket, rate) };
+    return this.#buckets.take(bucket, rate, now);
   }
 }
 

@@ -1,5 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
-import { burstFor, retryAfterSeconds, take, type Bucket } from '../../domain/account/token-bucket.js';
+import { BucketTable } from '../../domain/account/token-bucket.js';
 
 /**
  * A token bucket per host token for the agent protocol. The edge's buckets are per API key or per
@@ -9,36 +9,28 @@ import { burstFor, retryAfterSeconds, take, type Bucket } from '../../domain/acc
  * as sessions are: an agent speaks to the one replica that holds its session.
  */
 export class MessageBudget {
-  readonly #buckets = new Map<string, Bucket>();
+  readonly #buckets: BucketTable;
   readonly #rate: () => number;
-  readonly #max: number;
 
   /** `rate`: messages per second per token (0: unlimited), read at each charge so a setting's change applies. */
   constructor(rate: () => number, max = 100_000) {
     this.#rate = rate;
-    this.#max = max;
+    this.#buckets = new BucketTable(max);
   }
 
   /** Charge one message to the token; RATE_LIMITED (with Retry-After) when its bucket is empty. */
   charge(tokenHash: string, now: number): void {
     const rate = this.#effectiveRate();
     if (rate === 0) return;
-    const burst = burstFor(rate);
-    const r = take(this.#buckets.get(tokenHash) ?? { tokens: burst, at: now }, 1, rate, burst, now);
-    // Oldest first out when full: a forgotten bucket is a full one, so this only ever lets more through.
-    this.#buckets.delete(tokenHash);
-    if (this.#buckets.size >= this.#max) this.#buckets.delete(this.#buckets.keys().next().value as string);
-    this.#buckets.set(tokenHash, r.bucket);
-    if (r.granted !== 1) throw refusal(r.bucket, rate);
+    const v = this.#buckets.take(tokenHash, rate, now);
+    if (!v.ok) throw refusal(v.retryAfter, rate);
   }
 
   /** RATE_LIMITED when the token has a bucket and it is empty now; takes nothing and makes no bucket. */
   refuseSpent(tokenHash: string, now: number): void {
     const rate = this.#effectiveRate();
-    const b = this.#buckets.get(tokenHash);
-    if (rate === 0 || b === undefined) return;
-    const r = take(b, 0, rate, burstFor(rate), now);
-    if (r.bucket.tokens < 1) throw refusal(r.bucket, rate);
+    const retryAfter = rate === 0 ? null : this.#buckets.spent(tokenHash, rate, now);
+    if (retryAfter !== null) throw refusal(retryAfter, rate);
   }
 
   /**
@@ -51,7 +43,6 @@ export class MessageBudget {
   }
 }
 
-function refusal(b: Bucket, rate: number): GantryError {
-  const retryAfter = retryAfterSeconds(b, rate);
+function refusal(retryAfter: number, rate: number): GantryError {
   return new GantryError('RATE_LIMITED', `Too many agent messages for one host token: at most ${rate} per second.`, { retryAfter, family: 'agent', rate });
 }

@@ -1,5 +1,5 @@
 import type { DeploymentView } from '../../../control/serverless/deployments.js';
-import type { InstanceStatus } from '../../../domain/instance/status.js';
+import { holdsCompute } from '../../../domain/instance/status.js';
 import type { EndpointStatus, EndpointTarget } from '../../../domain/serverless/lifecycle.js';
 import { isoTime } from './query.js';
 
@@ -26,12 +26,9 @@ export function aicoreStatus(v: Pick<DeploymentView, 'endpoint' | 'workers'>): A
     // stopped workers is bookkeeping, so it stays STOPPED; STOPPING only while a worker still runs.
     case 'deleting':
     case 'deleted':
-      return v.workers.some((w) => !AT_REST.has(w.instance.status)) ? 'STOPPING' : 'STOPPED';
+      return v.workers.some((w) => holdsCompute(w.instance.status)) ? 'STOPPING' : 'STOPPED';
   }
 }
-
-/** Instance statuses that hold no running process. */
-const AT_REST: ReadonlySet<InstanceStatus> = new Set<InstanceStatus>(['created', 'stopped', 'exited', 'failed', 'destroyed']);
 
 const TARGETS: Readonly<Record<EndpointTarget, string>> = { running: 'RUNNING', stopped: 'STOPPED', deleted: 'DELETED' };
 
