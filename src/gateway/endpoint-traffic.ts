@@ -1,4 +1,5 @@
 import { GantryError } from '../domain/errors.js';
+import { NO_LIMITS } from '../domain/serverless/limits.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import type { Abort } from './abort.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
@@ -204,6 +205,11 @@ export const closed = (t: EndpointTraffic): boolean => t.view !== null && !t.vie
 
 export function rejectedByStop(endpointId: number): GantryError {
   return new GantryError('REQUEST_REJECTED_BY_STOP', 'The deployment is being stopped; this request was queued and was not processed.', { endpointId });
+}
+
+/** The view of an endpoint this gateway has not read yet (routing closes before the first read). */
+export function unknownView(endpointId: number): RoutingView {
+  return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], phases: {}, deleted: false, limits: NO_LIMITS, rejectQueued: false };
 }
 
 /** A new request refused because routing is closed (`notTaken`: it was never accepted, so a dialect may word it as its API does). */

@@ -1,7 +1,6 @@
 import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
-import type { InferenceCounters, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
-import { NO_LIMITS } from '../domain/serverless/limits.js';
+import type { FailedHeld, InferenceCounters, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
 import { anyComing } from '../domain/serverless/workers.js';
 import { Abort, abortAll } from './abort.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
@@ -14,6 +13,7 @@ import {
   queueTimeout,
   rejectedByStop,
   stopped,
+  unknownView,
   type Assignment,
   type TrafficOptions,
   type Waiter,
@@ -96,7 +96,7 @@ export class Traffic implements TrafficGate {
     if (t.intents !== intents) return this.#view(id, t);
     t.view = v;
     t.viewAt = this.#o.now();
-    if (!v.accepting && !v.draining) this.#rejectQueued(t, v.rejectQueued ? rejectedByStop(v.endpointId) : stopped(v), true);
+    if (!v.accepting && !v.draining) this.#rejectQueued(t, v.rejectQueued ? rejectedByStop(v.endpointId) : stopped(v), 'refused');
     return v;
   }
 
@@ -286,20 +286,21 @@ export class Traffic implements TrafficGate {
   }
 
   /**
-   * `refused`: dropped by a stop, counted as refused and rejected (the stop's counts and the
-   * inference counters); otherwise failed at the drain deadline or at shutdown, counted as timed out.
+   * As the inference counters count them: `refused`, dropped by a stop (rejected, and in the stop's
+   * counts this gateway reports); `rejected`, rejected at a drain's deadline (its pass records them);
+   * `timedOut`, failed at a drain's deadline or at shutdown.
    */
-  #rejectQueued(t: EndpointTraffic, e: GantryError, refused = false): number {
+  #rejectQueued(t: EndpointTraffic, e: GantryError, as: 'refused' | 'rejected' | 'timedOut'): number {
     const n = t.queue.length;
-    if (refused) {
+    if (as === 'refused') {
       t.refused += n;
       t.rejected += n;
     }
     for (const w of t.queue.splice(0)) {
       clearTimeout(w.timer);
       w.unlisten();
-      if (refused) t.tally.rejected();
-      else t.tally.timedOut();
+      if (as === 'timedOut') t.tally.timedOut();
+      else t.tally.rejected();
       w.reject(e);
     }
     return n;
@@ -313,24 +314,12 @@ export class Traffic implements TrafficGate {
   close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean }): void {
     const t = this.#ep(endpointId);
     t.intents++;
-    const rejectQueued = o.rejectQueued === true && !o.drain;
-    if (t.view !== null) t.view = { ...t.view, accepting: false, draining: o.drain, rejectQueued };
-    else
-      t.view = {
-        endpointId,
-        accepting: false,
-        draining: o.drain,
-        maxQueueTimeS: 0,
-        workers: [],
-        phases: {},
-        deleted: false,
-        limits: NO_LIMITS,
-        rejectQueued,
-      };
+    const rejectQueued = o.rejectQueued === true;
+    t.view = { ...(t.view ?? unknownView(endpointId)), accepting: false, draining: o.drain, rejectQueued };
     t.viewAt = this.#o.now();
     // /route/ callers that got no worker are demand no longer: a drain must not wait for them.
     t.unmet.clear();
-    if (!o.drain) this.#rejectQueued(t, rejectQueued ? rejectedByStop(endpointId) : stopped(t.view), true);
+    if (!o.drain) this.#rejectQueued(t, rejectQueued ? rejectedByStop(endpointId) : stopped(t.view), 'refused');
   }
 
   open(endpointId: number): void {
@@ -359,15 +348,17 @@ export class Traffic implements TrafficGate {
     return { queued: t.queue.length + t.unmet.size, inFlight: t.inFlight.size, oldestQueuedMs: now - oldest };
   }
 
-  failPending(endpointId: number, why: string): number {
+  failPending(endpointId: number, why: string, rejectQueued = false): FailedHeld {
     const t = this.#eps.get(endpointId);
-    if (t === undefined) return 0;
-    const n = this.#rejectQueued(t, new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}; this request was not processed.`, { endpointId }));
+    if (t === undefined) return { failed: 0, rejected: 0 };
+    const n = rejectQueued
+      ? this.#rejectQueued(t, rejectedByStop(endpointId), 'rejected')
+      : this.#rejectQueued(t, new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}; this request was not processed.`, { endpointId }), 'timedOut');
     // Counted before: an abort may end its request at once (the wire path releases it synchronously).
     const inFlight = t.inFlight.size;
     abortAll([...t.inFlight], new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}.`, { endpointId }));
     t.unmet.clear();
-    return n + inFlight;
+    return { failed: n + inFlight, rejected: rejectQueued ? n : 0 };
   }
 
   stats(endpointId: number): InferenceStats {
@@ -391,7 +382,7 @@ export class Traffic implements TrafficGate {
     this.#shared.close();
     for (const t of this.#eps.values()) {
       // Not ENDPOINT_STOPPED: the endpoint is not stopped, and a client may try again elsewhere or later.
-      this.#rejectQueued(t, new GantryError('SHUTTING_DOWN', 'The server is shutting down; this request was not processed.'));
+      this.#rejectQueued(t, new GantryError('SHUTTING_DOWN', 'The server is shutting down; this request was not processed.'), 'timedOut');
       if (t.pumpTimer !== null) clearTimeout(t.pumpTimer);
     }
   }

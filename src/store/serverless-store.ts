@@ -23,8 +23,11 @@ export interface EndpointIntentWrite {
   readonly target: EndpointTarget;
   readonly status: EndpointStatus;
   readonly statusMsg: string | null;
-  /** A stop's options: wait for held requests first, the drain deadline, and whether queued requests are rejected (REQUEST_REJECTED_BY_STOP). */
-  readonly stop: { readonly drain: boolean; readonly deadline: number; readonly rejectQueued?: boolean } | null;
+  /**
+   * A stop's options: wait for held requests first, the drain deadline, whether queued requests are
+   * failed at once (not handed on), and whether the requests it fails are rejected (REQUEST_REJECTED_BY_STOP).
+   */
+  readonly stop: { readonly drain: boolean; readonly deadline: number; readonly rejectQueued?: boolean; readonly rejects?: boolean } | null;
   /** The phase the write begins (closing for a stop); absent: none. Every intent write zeroes the stop's counts. */
   readonly stopPhase?: EndpointStopPhase | null;
   readonly now: number;
@@ -63,6 +66,8 @@ export interface EndpointStopWrite {
   readonly drainTimedOut: boolean;
   /** Requests this pass failed: added to the count, which gateways add to as well. */
   readonly failed: number;
+  /** Of `failed`, those rejected from a queue (stopRejects): added to that count. */
+  readonly rejected: number;
 }
 
 export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt' | 'revision' | 'workersOutdatedBefore'> & {

@@ -108,7 +108,8 @@ for (const ts of ONE_STORE)
       assert.deepEqual(await Promise.all(all), Array(30).fill(200));
       assert.deepEqual([drained.drained, drained.failed, drained.rejected], [30, 0, 0]);
 
-      // finish_pending_work bounded by 3 s (30 × 300 ms need 9 s; 3 s leaves a starved worker time for its first answer): what is not answered by then fails, and both are counted.
+      // finish_pending_work bounded by 3 s (30 × 300 ms need 9 s; 3 s leaves a starved worker time for its first answer): what is
+      // not answered by then fails as Elasticsearch's stop does: queued ones rejected (429), the one in flight stopped; all counted.
       await sc().startDeployment(admin, d.deployment.id);
       await ready(d);
       const some = Array.from({ length: 30 }, (_, i) => send(d, `/infer?ms=300&i=${i}`));
@@ -117,8 +118,12 @@ for (const ts of ONE_STORE)
       const got = await Promise.all(some);
       const answered = count(got, 200);
       assert.ok(answered >= 1 && answered < 30, JSON.stringify(got));
-      assert.equal(count(got, 'ENDPOINT_STOPPED'), 30 - answered, JSON.stringify(got));
-      assert.deepEqual([cut.drained, cut.failed, cut.rejected, cut.drained + cut.failed], [answered, 30 - answered, 0, 30]);
+      const [stopped, rejected] = [count(got, 'ENDPOINT_STOPPED'), count(got, 'REQUEST_REJECTED_BY_STOP')];
+      assert.ok(rejected >= 1 && stopped <= 1, JSON.stringify(got));
+      assert.equal(stopped + rejected, 30 - answered, JSON.stringify(got));
+      assert.deepEqual([cut.drained, cut.failed, cut.rejected, cut.drained + cut.failed + cut.rejected], [answered, stopped, rejected, 30]);
+      const counters = g.control.ctx.traffic.stats(d.endpoint.id).deployment;
+      assert.ok(counters.rejectedExecutionCount >= rejected, 'the rejected ones count as Elasticsearch counts them');
     });
 
     it('a full queue refuses at once with QUEUE_FULL, a deadline ends with INFERENCE_TIMEOUT; both counted; stop then delete frees the name', async () => {

@@ -7,7 +7,9 @@ import { loadConfig } from '../../src/config/load.js';
 import { ControlPlane } from '../../src/control/control-plane.js';
 import { HostRegistry } from '../../src/control/hosts/hosts.js';
 import type { Principal } from '../../src/control/principal.js';
-import { ZERO_COUNTERS, type InferenceStats, type PendingWork, type TrafficGate } from '../../src/control/serverless/traffic-gate.js';
+import { stopPass } from '../../src/control/loops/endpoint-stop-pass.js';
+import { routingView } from '../../src/control/serverless/routing.js';
+import { ZERO_COUNTERS, type FailedHeld, type InferenceStats, type PendingWork, type TrafficGate } from '../../src/control/serverless/traffic-gate.js';
 import { GantryError } from '../../src/domain/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Metrics } from '../../src/log/metrics.js';
@@ -26,11 +28,14 @@ class ScriptedTraffic implements TrafficGate {
   pendingElsewhere = (): Promise<number> => Promise.resolve(0);
   /** Gateways never said they heard the stop here: closing lasts its bound (STOP_SETTLE_MS). */
   stopSettled = (): Promise<boolean> => Promise.resolve(false);
-  failPending = (): number => {
+  /** Whether the last failPending rejected what was queued. */
+  rejectedQueued = false;
+  failPending = (_id: number, _why: string, rejectQueued = false): FailedHeld => {
     this.failedCalls++;
-    const n = this.held.queued + this.held.inFlight;
+    this.rejectedQueued = rejectQueued;
+    const { queued, inFlight } = this.held;
     this.held = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
-    return n;
+    return { failed: queued + inFlight, rejected: rejectQueued ? queued : 0 };
   };
   loadSamples = (): [] => [];
   workerLoad = (): Map<number, { inFlight: number; cost: number }> => new Map();
@@ -124,6 +129,60 @@ for (const ts of TEST_STORES) {
       );
       const s = a.ctx.settings;
       assert.equal(now.stopWorkersDeadline, frozen + s.stepTimeoutMs + s.observeIntervalMs, 'the workers phase was entered, with its deadline');
+    });
+
+    it('an Elasticsearch drain that runs out of time rejects what is still queued, as its plain stop does, at every replica', async () => {
+      const id = await endpoint();
+      frozen = Date.now();
+      traffic.held = { queued: 2, inFlight: 1, oldestQueuedMs: 0 };
+      traffic.failedCalls = 0;
+      const stop = { finishPendingWork: true, force: false, timeoutMs: 5_000, rejectQueued: true };
+      await a.serverless.changeEndpoint(admin, id, 'stop', { stop });
+      let view = await routingView(b.ctx, id);
+      assert.deepEqual([view.accepting, view.draining, view.rejectQueued], [false, true, true], 'queued requests still go to workers while it drains');
+      await a.serverlessLoop.runOnce();
+      frozen += 6_000;
+      await a.serverlessLoop.runOnce();
+      const now = await show(id);
+      assert.deepEqual([traffic.failedCalls, traffic.rejectedQueued], [1, true]);
+      assert.deepEqual(
+        [now.status, now.stopDrainTimedOut, now.stopFailed, now.stopRejected, now.statusMsg],
+        ['stopped', true, 3, 2, 'drain timed out: 3 request(s) failed'],
+      );
+      view = await routingView(b.ctx, id);
+      assert.deepEqual([view.draining, view.rejectQueued], [false, true], "another replica's gateway rejects what it still queues");
+      // Vast's drain fails them as stopped, and a start forgets how the stop failed requests.
+      await a.serverless.changeEndpoint(admin, id, 'start');
+      assert.equal((await routingView(b.ctx, id)).rejectQueued, false);
+      await a.serverless.changeEndpoint(admin, id, 'stop', { stop: { ...stop, rejectQueued: false } });
+      assert.equal((await routingView(b.ctx, id)).rejectQueued, false);
+      frozen += 6_000;
+      traffic.held = { queued: 2, inFlight: 0, oldestQueuedMs: 0 };
+      await a.serverlessLoop.runOnce();
+      frozen += 6_000;
+      await a.serverlessLoop.runOnce();
+      assert.deepEqual([(await show(id)).stopRejected, traffic.rejectedQueued], [0, false]);
+    });
+
+    it('what a pass failed but could not record (its lease lost) is carried into the next pass', async () => {
+      const id = await endpoint();
+      frozen = Date.now();
+      traffic.held = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
+      await a.serverless.changeEndpoint(admin, id, 'stop', { stop: { finishPendingWork: true, force: false, timeoutMs: 5_000 } });
+      // A stop that gave up failed two, one rejected, in a pass whose write was lost: nothing more fails now.
+      const carried = { failed: 2, rejected: 1, drainTimedOut: false };
+      let r = await stopPass(a.ctx, await show(id), [], carried);
+      assert.deepEqual(r.failures, carried);
+      assert.deepEqual([r.pass.stop?.failed, r.pass.stop?.rejected, r.pass.stop?.drainTimedOut], [2, 1, false]);
+      // At the drain's deadline what is held fails too, added to what was carried.
+      frozen += 6_000;
+      traffic.held = { queued: 1, inFlight: 2, oldestQueuedMs: 0 };
+      r = await stopPass(a.ctx, await show(id), [], carried);
+      assert.deepEqual(r.failures, { failed: 5, rejected: 1, drainTimedOut: true });
+      assert.deepEqual([r.pass.status, r.pass.statusMsg], ['stopped', 'drain timed out: 5 request(s) failed']);
+      // Nothing carried and nothing failed: nothing to carry.
+      traffic.held = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
+      assert.equal((await stopPass(a.ctx, await show(id), [], undefined)).failures, undefined);
     });
 
     it('a stop that gives up on a worker fails what is still in flight at once, not at the worker request timeout', async () => {

@@ -50,7 +50,7 @@ for (const ts of TEST_STORES) {
 
     it('intent writes are compare-and-set on the generation and keep stop options', async () => {
       const ep = await endpoint();
-      const w = { target: 'stopped' as const, status: 'stopping' as const, statusMsg: null, stop: { drain: true, deadline: 99 }, now: 30 };
+      const w = { target: 'stopped' as const, status: 'stopping' as const, statusMsg: null, stop: { drain: true, deadline: 99, rejects: true }, now: 30 };
       const [a, b] = await Promise.all([store.writeEndpointIntent(ep.id, ep.generation, w), other.writeEndpointIntent(ep.id, ep.generation, w)]);
       assert.equal(Number(a) + Number(b), 1, 'exactly one of two concurrent writers wins');
       const got = await store.getEndpoint(ep.id);
@@ -58,6 +58,7 @@ for (const ts of TEST_STORES) {
       assert.equal(got?.stopDrain, true);
       assert.equal(got?.stopDeadline, 99);
       assert.equal(got?.stopRequestedAt, 30);
+      assert.deepEqual([got?.stopRejectQueued, got?.stopRejects], [false, true]);
     });
 
     it('a stop keeps its typed phase, deadlines and counts; gateways add to the counts concurrently', async () => {
@@ -70,19 +71,19 @@ for (const ts of TEST_STORES) {
         [got.stopPhase, got.stopDeadline, got.stopWorkersDeadline, got.stopDrainTimedOut, got.stopAnswered, got.stopFailed],
         ['closing', now + 60_000, null, false, 0, 0],
       );
-      await Promise.all([store.countStopRequests(ep.id, 2, 1), other.countStopRequests(ep.id, 3, 0)]);
+      await Promise.all([store.countStopRequests(ep.id, 2, 1, 1), other.countStopRequests(ep.id, 3, 0)]);
       const claimed = (await store.claimEndpoints({ owner: 'a', now, leaseMs: 10_000, limit: 100 })).find((e) => e.id === ep.id)!;
       await store.countStopRequests(ep.id, 0, 4);
       const memory = { activeLowSince: null, totalLowSince: null };
-      const pass = { phase: 'stopping_workers' as const, workersDeadline: now + 5_000, drainTimedOut: true, failed: 3 };
+      const pass = { phase: 'stopping_workers' as const, workersDeadline: now + 5_000, drainTimedOut: true, failed: 3, rejected: 2 };
       assert.equal(
         await store.applyEndpointPass(ep.id, claimed.leaseToken as string, { generation: claimed.generation, status: 'stopping', stop: pass, memory, now }),
         'applied',
       );
       got = (await store.getEndpoint(ep.id))!;
       assert.deepEqual(
-        [got.stopPhase, got.stopWorkersDeadline, got.stopDrainTimedOut, got.stopAnswered, got.stopFailed],
-        ['stopping_workers', now + 5_000, true, 5, 8],
+        [got.stopPhase, got.stopWorkersDeadline, got.stopDrainTimedOut, got.stopAnswered, got.stopFailed, got.stopRejected],
+        ['stopping_workers', now + 5_000, true, 5, 8, 3],
         'failures of the pass are added to those gateways reported during it, not written over them',
       );
       const again = (await store.claimEndpoints({ owner: 'a', now, leaseMs: 10_000, limit: 100 })).find((e) => e.id === ep.id)!;

@@ -292,10 +292,21 @@ describe('gateway counts for a stop', () => {
       const queued = [settled(t.acquire(1, 1)), settled(t.acquire(1, 1))];
       await new Promise((r) => setImmediate(r));
       t.close(1, { drain: true });
-      assert.equal(t.failPending(1, 'drain ran out of time'), 3);
+      assert.deepEqual(t.failPending(1, 'drain ran out of time'), { failed: 3, rejected: 0 });
       assert.deepEqual(await Promise.all(queued), ['ENDPOINT_STOPPED', 'ENDPOINT_STOPPED']);
       assert.equal(a1.signal.aborted, true);
       a1.release(true);
+      assert.equal(t.stats(1).deployment.timeoutCount, 2);
+      // Endpoint 4: the same for Elasticsearch's drain: what is queued is rejected (429), the request in flight stopped.
+      const d1 = await t.acquire(4, 1);
+      const rejected = [settled(t.acquire(4, 1)), settled(t.acquire(4, 1))];
+      await new Promise((r) => setImmediate(r));
+      t.close(4, { drain: true, rejectQueued: true });
+      assert.deepEqual(t.failPending(4, 'drain ran out of time', true), { failed: 3, rejected: 2 });
+      assert.deepEqual(await Promise.all(rejected), ['REQUEST_REJECTED_BY_STOP', 'REQUEST_REJECTED_BY_STOP']);
+      assert.equal(d1.signal.aborted, true);
+      d1.release(true);
+      assert.deepEqual([t.stats(4).deployment.rejectedExecutionCount, t.stats(4).deployment.timeoutCount], [2, 0]);
       // Endpoint 2: a stop without drain refuses the queue; the request in flight is answered.
       const b1 = await t.acquire(2, 1);
       const refused = settled(t.acquire(2, 1));

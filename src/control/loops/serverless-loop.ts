@@ -2,9 +2,9 @@ import { updateWorkersStep } from '../serverless/update-workers.js';
 import { ServerlessWakeups } from './serverless-wakeups.js';
 import { randomUUID } from 'node:crypto';
 import { assumedPerf, decideScale, DEFAULT_PERF, type WorkerView } from '../../domain/serverless/autoscale.js';
-import { waitsForHeld, type EndpointStatus } from '../../domain/serverless/lifecycle.js';
-import { decideStop, stopStatusMsg, type HeldRequests } from '../../domain/serverless/stop.js';
-import { statusTimes, stopWakeAt, type Pass } from './endpoint-pass.js';
+import type { EndpointStatus } from '../../domain/serverless/lifecycle.js';
+import { statusTimes, type Pass } from './endpoint-pass.js';
+import { stopPass, type StopFailures } from './endpoint-stop-pass.js';
 import type { ControlContext } from '../context.js';
 import { probeHttpWorkers } from '../serverless/probe.js';
 import { recruitWorker } from '../serverless/recruit.js';
@@ -37,12 +37,8 @@ export class ServerlessLoop {
   readonly #recruitAfter = new Map<number, number>();
   /** Per endpoint changing configuration: the new workergroup routing went to at the last pass. */
   readonly #routedTo = new Map<number, number>();
-  /**
-   * Per endpoint: requests a drain timeout failed in a pass whose outcome was not recorded (its lease
-   * ran out on a slow machine). Failing them cannot be undone, so the count is carried to the next
-   * pass; it once read "drain timed out: 0 request(s) failed" after failing three.
-   */
-  readonly #unrecordedDrainFailures = new Map<number, number>();
+  /** Per endpoint: requests a stop's pass failed whose outcome was not recorded yet (StopFailures). */
+  readonly #unrecordedStopFailures = new Map<number, StopFailures>();
   readonly #decisions: ScaleDecisionLog;
   readonly #failures: FailureLog;
   readonly #shown = new ShownChanges();
@@ -126,7 +122,7 @@ export class ServerlessLoop {
         if (outcome === 'lost') {
           ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
           this.#passAt(ctx.clock.now() + ctx.settings.observeIntervalMs);
-        } else this.#unrecordedDrainFailures.delete(ep.id);
+        } else this.#unrecordedStopFailures.delete(ep.id);
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
           ctx.log.info({ endpointId: ep.id, from: ep.status, to: pass.status, msg: pass.statusMsg }, 'endpoint status');
@@ -191,61 +187,13 @@ export class ServerlessLoop {
     return { status: 'deleted', statusMsg: null, memory: ep.memory };
   }
 
-  /** One step of a stop: the typed phase and its deadlines come from the row, the decision from decideStop. */
   async #stopPass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
-    const ctx = this.#ctx;
-    const now = ctx.clock.now();
     if (ep.status !== 'stopping') return { memory: ep.memory };
-    const phase = ep.stopPhase ?? 'closing';
-    const pending = ctx.traffic.pending(ep.id);
-    const held: HeldRequests = {
-      queued: pending.queued,
-      inFlight: pending.inFlight,
-      // Requests other replicas accepted count too: a drain waits for every gateway, not only this one.
-      elsewhere: waitsForHeld({ ...ep, stopPhase: phase }) ? await ctx.traffic.pendingElsewhere(ep.id) : 0,
-      atWorkers: workers.reduce((n, w) => n + (w.report?.numRequestsWorking ?? 0), 0),
-      settled: phase === 'closing' && ep.stopDrain && (await ctx.traffic.stopSettled(ep.id, ep.stopRequestedAt ?? now)),
-    };
-    const step = decideStop({
-      phase,
-      drain: ep.stopDrain,
-      requestedAt: ep.stopRequestedAt ?? now,
-      drainDeadline: ep.stopDeadline ?? now,
-      workersDeadline: ep.stopWorkersDeadline,
-      // Each worker's own stop is bounded by stepTimeoutMs from when the reconciler takes it (at once
-      // when woken, at the latest one observeIntervalMs later); waiting just as long would race that
-      // bound and fail the endpoint before the worker records its own reason.
-      workersTimeoutMs: ctx.settings.stepTimeoutMs + ctx.settings.observeIntervalMs,
-      held,
-      workers: workers.map((w) => ({ id: w.instance.id, target: w.instance.target, status: w.instance.status, statusMsg: w.instance.statusMsg })),
-      now,
-    });
-    const carried = this.#unrecordedDrainFailures.get(ep.id);
-    let failed = carried ?? 0;
-    if (step.failHeld) {
-      const now = ctx.traffic.failPending(ep.id, 'the drain of this endpoint ran out of time');
-      failed += now;
-      ctx.log.warn({ endpointId: ep.id, failed: now }, 'drain timed out');
-    }
-    // A stop that gives up (a worker that could not be stopped) fails what this replica still holds, rather
-    // than leave callers waiting out the worker request timeout on an endpoint that routes nothing now.
-    if (step.next === 'failed' && !step.failHeld)
-      failed += ctx.traffic.failPending(ep.id, `its stop gave up (${step.reason ?? 'workers did not stop'}); the request may have been partly processed`);
+    const r = await stopPass(this.#ctx, ep, workers, this.#unrecordedStopFailures.get(ep.id));
     // Cleared once this pass's outcome is recorded (runOnce).
-    if (step.failHeld || carried !== undefined) this.#unrecordedDrainFailures.set(ep.id, failed);
-    for (const id of step.stopWorkers) await actOnWorker(ctx, ep, id, 'stop');
-    if (step.workersDeadline !== null) ctx.traffic.invalidate(ep.id);
-    const next = step.next;
-    const ended = next === 'stopped' || next === 'failed';
-    const wakeAt = stopWakeAt(ep, next, step.workersDeadline, now, this.#ctx.settings.observeIntervalMs);
-    if (wakeAt !== null) this.#passAt(wakeAt);
-    const drainTimedOut = ep.stopDrainTimedOut || step.failHeld || carried !== undefined;
-    return {
-      status: ended ? next : 'stopping',
-      statusMsg: stopStatusMsg(step, held, { drainTimedOut, failed: ep.stopFailed + failed }),
-      stop: { phase: ended ? null : next, workersDeadline: step.workersDeadline, drainTimedOut, failed },
-      memory: ep.memory,
-    };
+    if (r.failures !== undefined) this.#unrecordedStopFailures.set(ep.id, r.failures);
+    if (r.wakeAt !== null) this.#passAt(r.wakeAt);
+    return r.pass;
   }
 
   async #runPass(ep: EndpointRecord, workers: readonly WorkerInfo[], dep: DeploymentRecord | undefined, all: readonly WorkergroupRecord[]): Promise<Pass> {
@@ -390,7 +338,7 @@ export class ServerlessLoop {
     this.#reported.delete(endpointId);
     this.#recruitAfter.delete(endpointId);
     this.#routedTo.delete(endpointId);
-    this.#unrecordedDrainFailures.delete(endpointId);
+    this.#unrecordedStopFailures.delete(endpointId);
     this.#decisions.forget(endpointId);
     this.#shown.forget(endpointId);
     this.#ctx.endpointSignal.forget(endpointId);

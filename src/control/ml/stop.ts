@@ -77,7 +77,7 @@ export async function stopMlDeployment(ctx: ControlContext, p: Principal, r: Sto
       ctx,
       p,
       d.view.deployment.id,
-      { finishPendingWork: r.finishPendingWork, force: r.force, timeoutMs: r.drainTimeoutMs, rejectQueued: !r.finishPendingWork },
+      { finishPendingWork: r.finishPendingWork, force: r.force, timeoutMs: r.drainTimeoutMs, rejectQueued: true },
       { timeoutMs: r.timeoutMs, delete: true },
     ).catch((err: unknown) => {
       // Gone while this stop ran: a stop of the same deployment sent at the same time finished first, and its

@@ -15,10 +15,11 @@ export interface StopRequest {
   /** Bound on the drain; null: the stopDrainTimeoutMs setting. */
   readonly timeoutMs: number | null;
   /**
-   * Elasticsearch's stop: unless finishPendingWork, queued requests fail at once with
-   * REQUEST_REJECTED_BY_STOP (counted as rejected) and the requests in flight at workers finish,
-   * bounded by the timeout, before the workers stop. Absent or false: Vast's and AI Core's rules
-   * (queued requests fail with ENDPOINT_STOPPED and workers are asked to stop at once).
+   * Elasticsearch's stop: the queued requests it fails are rejected (REQUEST_REJECTED_BY_STOP,
+   * counted as rejected): at once unless finishPendingWork, and then the requests in flight at workers
+   * finish, bounded by the timeout, before the workers stop; with finishPendingWork, those still
+   * queued when the drain runs out of time. Absent or false: Vast's and AI Core's rules (queued
+   * requests fail with ENDPOINT_STOPPED, and without a drain workers are asked to stop at once).
    */
   readonly rejectQueued?: boolean;
 }
@@ -90,14 +91,16 @@ export async function changeOwnedEndpoint(
     const now = ctx.clock.now();
     // drain: gateways hand queued requests on; wait: the stop waits for held requests before workers stop.
     const drain = action === 'stop' && stop.finishPendingWork;
-    const rejectQueued = action === 'stop' && stop.rejectQueued === true && !drain;
+    const rejects = action === 'stop' && stop.rejectQueued === true;
+    const rejectQueued = rejects && !drain;
     const wait = drain || rejectQueued;
     const written = await ctx.store.writeEndpointIntent(id, ep.generation, {
       target: change.target,
       status: change.status,
       statusMsg: null,
       // The drain begins here, when routing closes: its deadline counts from the call.
-      stop: action === 'start' ? null : { drain: wait, rejectQueued, deadline: now + (wait ? (stop.timeoutMs ?? ctx.settings.stopDrainTimeoutMs) : 0) },
+      stop:
+        action === 'start' ? null : { drain: wait, rejectQueued, rejects, deadline: now + (wait ? (stop.timeoutMs ?? ctx.settings.stopDrainTimeoutMs) : 0) },
       stopPhase: initialStopPhase(change),
       now,
     });
@@ -106,7 +109,7 @@ export async function changeOwnedEndpoint(
     if (action === 'start') await restartCodeTtl(ctx, id, now);
     // Routing changes before the answer: a stopped endpoint takes no new request from here on.
     if (action === 'start') ctx.traffic.open(id);
-    else ctx.traffic.close(id, { drain, rejectQueued });
+    else ctx.traffic.close(id, { drain, rejectQueued: rejects });
     ctx.endpointSignal.notify(id);
     ctx.endpointSignal.intent(id);
     ctx.log.info({ endpointId: id, action, drain, from: `${ep.target}/${ep.status}`, generation: ep.generation + 1 }, 'endpoint intent');

@@ -33,7 +33,7 @@ export interface RoutingView {
   readonly deleted: boolean;
   /** Per-worker concurrency and the queue's bound. */
   readonly limits: EndpointLimits;
-  /** A stop fails queued requests with REQUEST_REJECTED_BY_STOP (Elasticsearch's), not ENDPOINT_STOPPED. */
+  /** The queued requests a stop fails are rejected with REQUEST_REJECTED_BY_STOP (Elasticsearch's), not failed with ENDPOINT_STOPPED. */
   readonly rejectQueued: boolean;
 }
 
@@ -59,7 +59,8 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
     phases,
     deleted: false,
     limits: ep.limits,
-    rejectQueued: ep.status === 'stopping' && ep.stopRejectQueued,
+    // A stop's flags live until the next intent: a request still queued at a replica when the stop ended is the stop's too.
+    rejectQueued: ep.stopRejects,
   };
 }
 

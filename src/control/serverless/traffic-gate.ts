@@ -9,6 +9,12 @@ export interface PendingWork {
   readonly oldestQueuedMs: number;
 }
 
+/** What failPending failed: every request, and of them those rejected from a queue. */
+export interface FailedHeld {
+  readonly failed: number;
+  readonly rejected: number;
+}
+
 /**
  * What one gateway counted of an endpoint's requests (Elasticsearch's deployment stats). Kept in the
  * memory of the replica whose gateway took the requests, from when it started: with several
@@ -61,7 +67,8 @@ export const ZERO_COUNTERS: InferenceCounters = {
 export interface TrafficGate {
   /**
    * Stop taking new requests for the endpoint now. Without drain, queued requests are failed at once:
-   * with REQUEST_REJECTED_BY_STOP when `rejectQueued`, else ENDPOINT_STOPPED.
+   * with REQUEST_REJECTED_BY_STOP when `rejectQueued`, else ENDPOINT_STOPPED (with drain, `rejectQueued`
+   * says how those still queued fail when workers are asked to stop).
    */
   close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean }): void;
   /** Take requests again (after a start); the next look at the store confirms it. */
@@ -74,8 +81,11 @@ export interface TrafficGate {
    * endpoint at or after `since` (the stop's time), having read the stop: a drain's `closing` may end.
    */
   stopSettled(endpointId: number, since: number): Promise<boolean>;
-  /** Fail what is still queued or in flight (a drain ran out of time); returns how many. */
-  failPending(endpointId: number, why: string): number;
+  /**
+   * Fail what is still queued or in flight (a drain ran out of time, a stop gave up): queued requests
+   * with REQUEST_REJECTED_BY_STOP when `rejectQueued`, else ENDPOINT_STOPPED; in flight, ENDPOINT_STOPPED.
+   */
+  failPending(endpointId: number, why: string, rejectQueued?: boolean): FailedHeld;
   /** Load (cost units per second) this replica received, one sample per second. */
   loadSamples(endpointId: number): readonly { readonly at: number; readonly load: number }[];
   /** Requests this replica has in flight at each worker of the endpoint, and their summed cost. */
@@ -100,7 +110,7 @@ export const NO_TRAFFIC: TrafficGate = {
   pending: () => ({ queued: 0, inFlight: 0, oldestQueuedMs: 0 }),
   pendingElsewhere: () => Promise.resolve(0),
   stopSettled: () => Promise.resolve(false),
-  failPending: () => 0,
+  failPending: () => ({ failed: 0, rejected: 0 }),
   loadSamples: () => [],
   workerLoad: () => new Map(),
   invalidate: () => undefined,

@@ -25,11 +25,17 @@ export interface EndpointRecord {
   /** Set by a stop: wait for held requests before workers stop (finish_pending_work, or an Elasticsearch stop's in-flight requests). */
   readonly stopDrain: boolean;
   /**
-   * Set by a stop that fails queued requests at once with REQUEST_REJECTED_BY_STOP (Elasticsearch's
-   * default): gateways hand nothing more to workers, and with stopDrain the stop still waits for the
-   * requests in flight. False: queued requests fail with ENDPOINT_STOPPED unless the stop drains.
+   * Set by a stop that fails queued requests at once (Elasticsearch's default, with stopRejects):
+   * gateways hand nothing more to workers, and with stopDrain the stop still waits for the requests in
+   * flight. False: queued requests are handed on if the stop drains, else failed at once.
    */
   readonly stopRejectQueued: boolean;
+  /**
+   * The queued requests this stop fails, at once or when its drain runs out of time, are rejected
+   * (REQUEST_REJECTED_BY_STOP, counted in stopRejected): Elasticsearch's stops, with or without
+   * finish_pending_work. False: they fail with ENDPOINT_STOPPED.
+   */
+  readonly stopRejects: boolean;
   /** The drain deadline, written with the stop (its timeout or stopDrainTimeoutMs): past it, held requests fail. */
   readonly stopDeadline: number | null;
   readonly stopRequestedAt: number | null;

@@ -25,6 +25,7 @@ import { hostSweepTableMigration } from './migration-host-sweep-table.js';
 import { fleetScaleIndexesMigration } from './migration-fleet-scale-indexes.js';
 import { codeDeploymentsMigration } from './migration-code-deployments.js';
 import { seriesMigration } from './migration-series.js';
+import { stopRejectsMigration } from './migration-stop-rejects.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -292,6 +293,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0027_host_sweep_table': hostSweepTableMigration,
     '0028_machine_busy_ports': busyPortsMigration,
     '0029_host_calls': hostCallsMigration,
+    '0030_stop_rejects': stopRejectsMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -115,6 +115,7 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
         generation: expectedGeneration + 1,
         stop_drain: b(w.stop?.drain ?? false),
         stop_reject_queued: b(w.stop?.rejectQueued ?? false),
+        stop_rejects: b(w.stop?.rejects ?? false),
         stop_deadline: w.stop?.deadline ?? null,
         stop_requested_at: w.stop !== null ? w.now : null,
         stop_phase: w.stopPhase ?? null,
@@ -171,6 +172,7 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
         ...(w.stop !== undefined ? { stop_workers_deadline: w.stop.workersDeadline, stop_drain_timed_out: b(w.stop.drainTimedOut) } : {}),
         // Added, not written: gateways add their refusals to the same count concurrently.
         ...(w.stop !== undefined && w.stop.failed > 0 ? { stop_failed: sql<number>`stop_failed + ${w.stop.failed}` } : {}),
+        ...(w.stop !== undefined && w.stop.rejected > 0 ? { stop_rejected: sql<number>`stop_rejected + ${w.stop.rejected}` } : {}),
         memory_json: JSON.stringify(w.memory),
         ...release,
       })

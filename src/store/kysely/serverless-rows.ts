@@ -32,6 +32,7 @@ export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {
     generation: r.generation,
     stopDrain: r.stop_drain === 1,
     stopRejectQueued: r.stop_reject_queued === 1,
+    stopRejects: r.stop_rejects === 1,
     stopDeadline: r.stop_deadline,
     stopRequestedAt: r.stop_requested_at,
     stopPhase: r.stop_phase !== null && isEndpointStopPhase(r.stop_phase) ? r.stop_phase : null,

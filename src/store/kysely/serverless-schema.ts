@@ -28,6 +28,8 @@ export interface EndpointTable {
   limits_json: Generated<string | null>;
   stop_reject_queued: Generated<number>;
   stop_rejected: Generated<number>;
+  /** 0030: the requests a stop fails are rejected (REQUEST_REJECTED_BY_STOP), Elasticsearch's way. */
+  stop_rejects: Generated<number>;
   memory_json: string;
   last_activity_at: number;
   /** 0009 */
