@@ -130,7 +130,7 @@ export const SETTINGS = {
     type: 'number',
     min: 0,
     default: 50,
-    doc: 'Agent protocol messages per second one host token may send to one replica (bursts of twice that pass; under 1 counts as 1); over it, 429 RATE_LIMITED with Retry-After, which the agent waits out, losing nothing. The embedded host is not limited. 0: unlimited.',
+    doc: 'Agent protocol messages per second one host token may send to one replica (bursts of twice that pass; under 1 counts as 1); over it, 429 RATE_LIMITED with Retry-After, which the agent waits out, losing nothing. Hellos refused for their token (not valid) draw from a bucket of the same size per client address instead. The embedded host is not limited. 0: unlimited.',
   },
   agentCallTimeoutMs: {
     type: 'duration',

@@ -265,4 +265,28 @@ describe('agent protocol: messages per host token are rate-limited, and an agent
     // The agent's only 4xx here are its 429s.
     assert.ok((await refused()) > before, 'the agent was told to wait at least once');
   });
+
+  it('hellos with tokens that are not valid spend their client address’s bucket; a token known here keeps its own', async () => {
+    const known = (await g.api('POST', '/api/v0/host_tokens/', { name: 'known' })).body.token as string;
+    const hello = (token: string) => post('hello', { hostKey: 'host-k', imageNotice: null, machine: { ...machineInfo, hostname: 'h-k' } }, token);
+    assert.equal((await hello(known)).status, 200, 'its first hello makes its bucket');
+    const statuses: number[] = [];
+    let refused: Response | null = null;
+    for (let i = 0; i < 12 && refused === null; i++) {
+      const r = await hello(`ght_guess${i}`);
+      statuses.push(r.status);
+      if (r.status === 429) refused = r;
+      else await r.arrayBuffer();
+    }
+    assert.ok(refused !== null, `never refused: ${statuses.join(',')}`);
+    assert.deepEqual([...new Set(statuses.slice(0, -1))], [401], 'refused for the token until the address spent its bucket');
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    assert.match(body.error.message, /not valid, from one client address/);
+    // Refused before its body is read, whatever the route.
+    assert.equal((await fetch(`${g.url}/agent/v1/hello`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: '{' })).status, 429);
+    assert.equal((await hello(known)).status, 200, 'a token with a bucket of its own is not held back');
+    // Leave the address's bucket full for what runs next.
+    await new Promise((r) => setTimeout(r, Number(refused.headers.get('retry-after')) * 1000 + 1_200));
+    assert.equal((await hello('ght_later')).status, 401);
+  });
 });

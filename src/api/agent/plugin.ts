@@ -20,8 +20,8 @@ export const agentProtocol: ApiDialect = {
     await app.register(
       async (v1: FastifyInstance) => {
         // A token whose budget is spent is refused before its body is read (the hub charges after its checks).
-        v1.addHook('onRequest', async (req) => hub.refuseEarly(apiKeyOf(req)));
-        v1.post('/hello', async (req) => hub.hello(apiKeyOf(req), readHello(req.body, '')));
+        v1.addHook('onRequest', async (req) => hub.refuseEarly(apiKeyOf(req), req.ip));
+        v1.post('/hello', async (req) => hub.hello(apiKeyOf(req), readHello(req.body, ''), { address: req.ip }));
         v1.post('/heartbeat', async (req) => {
           await hub.heartbeat(apiKeyOf(req), readHeartbeat(req.body, ''));
           return { ok: true };

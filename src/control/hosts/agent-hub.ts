@@ -89,12 +89,19 @@ export class AgentHub {
     this.#budget = new MessageBudget(() => ctx.settings.agentMessageRate);
   }
 
-  /** `metered: false`: the embedded host (`gantry up`), whose agent runs in this process: no budget. */
-  async hello(token: string | null, h: Hello, o: { readonly metered?: boolean } = {}): Promise<Welcome> {
+  /**
+   * `metered: false`: the embedded host (`gantry up`), whose agent runs in this process: no budget.
+   * `address`: the client's, charged for a hello whose token is refused.
+   */
+  async hello(token: string | null, h: Hello, o: { readonly metered?: boolean; readonly address?: string } = {}): Promise<Welcome> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     const metered = o.metered !== false;
-    const t = await this.#token(token);
+    const t = await this.#token(token).catch((err: unknown) => {
+      if (metered && err instanceof GantryError && (err.code === 'UNAUTHENTICATED' || err.code === 'MACHINE_DELETED'))
+        this.#budget.chargeRefused(o.address ?? 'unknown', now);
+      throw err;
+    });
     if (metered) this.#budget.charge(hashKey(token ?? ''), now);
     checkMachineInfo(h.machine);
     const account = await ctx.store.getAccount(t.accountId);
@@ -218,10 +225,11 @@ export class AgentHub {
 
   /**
    * Before a message's body is read: RATE_LIMITED when its token's budget is already spent, so a host
-   * that keeps sending costs no parse and no database read. Tokens never seen valid have no budget here.
+   * that keeps sending costs no parse and no database read. Tokens never seen valid have no budget
+   * here: theirs is their client address's, spent by hellos refused for their token.
    */
-  refuseEarly(token: string | null): void {
-    if (token !== null && token !== '') this.#budget.refuseSpent(hashKey(token), this.#ctx.clock.now());
+  refuseEarly(token: string | null, address: string): void {
+    this.#budget.refuseSpent(token !== null && token !== '' ? hashKey(token) : null, address, this.#ctx.clock.now());
   }
 
   /** Shutting down: parked polls return, waiting calls fail as "host unavailable". */

@@ -26,11 +26,25 @@ export class MessageBudget {
     if (!v.ok) throw refusal(v.retryAfter, rate);
   }
 
-  /** RATE_LIMITED when the token has a bucket and it is empty now; takes nothing and makes no bucket. */
-  refuseSpent(tokenHash: string, now: number): void {
+  /**
+   * Charge a hello refused for its token to the client address it came from: a token never valid has
+   * no bucket, and each of its hellos costs a database read. Refusing still says the token is invalid.
+   */
+  chargeRefused(address: string, now: number): void {
     const rate = this.#effectiveRate();
-    const retryAfter = rate === 0 ? null : this.#buckets.spent(tokenHash, rate, now);
-    if (retryAfter !== null) throw refusal(retryAfter, rate);
+    if (rate > 0) this.#buckets.take(addressKey(address), rate, now);
+  }
+
+  /**
+   * RATE_LIMITED when the token has a bucket and it is empty now, or when it has none and its client
+   * address has spent its bucket on refused hellos; takes nothing and makes no bucket.
+   */
+  refuseSpent(tokenHash: string | null, address: string, now: number): void {
+    const rate = this.#effectiveRate();
+    if (rate === 0) return;
+    const known = tokenHash !== null && this.#buckets.has(tokenHash);
+    const retryAfter = known ? this.#buckets.spent(tokenHash, rate, now) : this.#buckets.spent(addressKey(address), rate, now);
+    if (retryAfter !== null) throw refusal(retryAfter, rate, known);
   }
 
   /**
@@ -43,6 +57,10 @@ export class MessageBudget {
   }
 }
 
-function refusal(retryAfter: number, rate: number): GantryError {
-  return new GantryError('RATE_LIMITED', `Too many agent messages for one host token: at most ${rate} per second.`, { retryAfter, family: 'agent', rate });
+/** Token hashes are hex: an address's key cannot be taken for one. */
+const addressKey = (address: string): string => `address:${address}`;
+
+function refusal(retryAfter: number, rate: number, perToken = true): GantryError {
+  const per = perToken ? 'for one host token' : 'with host tokens that are not valid, from one client address';
+  return new GantryError('RATE_LIMITED', `Too many agent messages ${per}: at most ${rate} per second.`, { retryAfter, family: 'agent', rate });
 }

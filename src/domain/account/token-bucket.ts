@@ -52,6 +52,10 @@ export class BucketTable {
     return { ok: r.granted === 1, retryAfter: r.granted === 1 ? 0 : retryAfterSeconds(r.bucket, rate) };
   }
 
+  has(name: string): boolean {
+    return this.#buckets.has(name);
+  }
+
   /** Whether a bucket exists and holds no whole token now (when one would, in whole seconds); takes nothing, makes no bucket. */
   spent(name: string, rate: number, now: number): number | null {
     const b = this.#buckets.get(name);
