@@ -53,7 +53,15 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
   const Page = route?.page;
   return (
     <div class="shell">
-      <a class="skip" href="#main">
+      {/* A hash router reads "#main" as a page: the link moves focus itself and leaves the URL alone. */}
+      <a
+        class="skip"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header class="top">

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { nameOf, statusOf, type InstanceRow } from './types.js';
+import { nameOf, startOrStop, type InstanceRow } from './types.js';
 
 /** What the key may do to instances (from the session's `can`). */
 export interface InstanceRights {
@@ -16,11 +16,18 @@ export type InstanceAction = 'start' | 'stop' | 'reboot' | 'recycle' | 'destroy'
 export function RowActions({ row, rights, busy, act }: { row: InstanceRow; rights: InstanceRights; busy: boolean; act: (a: InstanceAction) => void }) {
   const [labelling, setLabelling] = useState(false);
   const [label, setLabel] = useState(row.label ?? '');
-  const s = statusOf(row);
-  const stopped = row.intended_status === 'stopped' || s === 'stopped' || s === 'exited' || s === 'failed';
+  const toggle = startOrStop(row);
+  const stopped = toggle !== 'stop';
   const name = nameOf(row);
-  const b = (text: string, a: InstanceAction, danger = false) => (
-    <button type="button" class={danger ? 'danger' : undefined} disabled={busy} onClick={() => act(a)} aria-label={`${text} ${name}`}>
+  const b = (text: string, a: InstanceAction, danger = false, wait = false) => (
+    <button
+      type="button"
+      class={danger ? 'danger' : undefined}
+      disabled={busy || wait}
+      title={wait ? 'Still stopping: start it once it is stopped.' : undefined}
+      onClick={() => act(a)}
+      aria-label={`${text} ${name}`}
+    >
       {text}
     </button>
   );
@@ -45,7 +52,7 @@ export function RowActions({ row, rights, busy, act }: { row: InstanceRow; right
   return (
     <div class="actions">
       {rights.read && b('Logs', 'logs')}
-      {rights.change && (stopped ? b('Start', 'start') : b('Stop', 'stop'))}
+      {rights.change && (stopped ? b('Start', 'start', false, toggle === 'wait') : b('Stop', 'stop'))}
       {/* Reboot and recycle restart a running instance; the engine refuses both on a stopped one ("start it instead"). */}
       {rights.manage && !stopped && b('Reboot', 'reboot')}
       {rights.manage && !stopped && b('Recycle', 'recycle')}
