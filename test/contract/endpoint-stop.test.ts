@@ -185,6 +185,59 @@ for (const ts of TEST_STORES) {
       assert.equal((await stopPass(a.ctx, await show(id), [], undefined)).failures, undefined);
     });
 
+    it('what a lost pass of one stop failed is not counted in a later stop of the same endpoint', async () => {
+      // The stops earlier tests left under way end first: the scripted traffic serves every endpoint.
+      traffic.held = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
+      frozen = Date.now() + 60_000;
+      for (let i = 0; i < 3; i++) await a.serverlessLoop.runOnce();
+      const id = await endpoint();
+      traffic.held = { queued: 2, inFlight: 1, oldestQueuedMs: 0 };
+      await a.serverless.changeEndpoint(admin, id, 'stop', { stop: { finishPendingWork: true, force: false, timeoutMs: 5_000, rejectQueued: true } });
+      // Replica c: its passes' writes can be lost (the lease taken over on a slow machine).
+      let lose = false;
+      const real = a.ctx.store as any;
+      // A store frozen as built: a view of it whose pass writes may be lost.
+      const store = new Proxy({} as any, {
+        get: (_t, k) => (k === 'applyEndpointPass' && lose ? () => Promise.resolve('lost') : typeof real[k] === 'function' ? real[k].bind(real) : real[k]),
+      });
+      const c = new ControlPlane({
+        store,
+        clock: { now: () => frozen ?? Date.now() },
+        hosts: new HostRegistry(),
+        traffic,
+        vault: testVault(),
+        log: createLogger('silent'),
+        metrics: new Metrics({ defaults: false }),
+        secret: 's',
+        settings: loadConfig({ env: {}, flags: { dataDir: dir, stepTimeoutMs: 2_000, endpointWaitPollMs: 60_000 } }),
+        apiUrl: () => 'http://x',
+      });
+      await c.serverlessLoop.runOnce();
+      frozen += 6_000;
+      // The pass that fails what is held at the deadline loses its lease: its counts are carried.
+      lose = true;
+      const calls = traffic.failedCalls;
+      await c.serverlessLoop.runOnce();
+      lose = false;
+      assert.equal(traffic.failedCalls, calls + 1);
+      // Replica a ends that stop once the lease runs out; the endpoint is started and stopped again
+      // (a plain stop: nothing held, nothing fails), and c runs the new stop's pass.
+      traffic.held = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
+      frozen += a.ctx.settings.leaseMs + 1;
+      for (let i = 0; i < 5 && (await show(id)).status !== 'stopped'; i++) await a.serverlessLoop.runOnce();
+      assert.equal((await show(id)).status, 'stopped');
+      await a.serverless.changeEndpoint(admin, id, 'start');
+      await a.serverlessLoop.runOnce();
+      await a.serverless.changeEndpoint(admin, id, 'stop');
+      await c.serverlessLoop.runOnce();
+      const now = await show(id);
+      assert.deepEqual(
+        [now.stopFailed, now.stopRejected, now.stopDrainTimedOut, now.statusMsg?.startsWith('drain timed out') === true],
+        [0, 0, false, false],
+        JSON.stringify(now),
+      );
+    });
+
     it('a stop that gives up on a worker fails what is still in flight at once, not at the worker request timeout', async () => {
       const id = await endpoint();
       const store = a.ctx.store;

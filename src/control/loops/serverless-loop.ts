@@ -37,8 +37,12 @@ export class ServerlessLoop {
   readonly #recruitAfter = new Map<number, number>();
   /** Per endpoint changing configuration: the new workergroup routing went to at the last pass. */
   readonly #routedTo = new Map<number, number>();
-  /** Per endpoint: requests a stop's pass failed whose outcome was not recorded yet (StopFailures). */
-  readonly #unrecordedStopFailures = new Map<number, StopFailures>();
+  /**
+   * Per endpoint: requests a stop's pass failed whose outcome was not recorded yet (StopFailures), with
+   * the generation of that stop: an intent written since (a start, another stop) zeroed its counts, and
+   * what an earlier stop failed is not the new one's.
+   */
+  readonly #unrecordedStopFailures = new Map<number, { readonly generation: number; readonly failures: StopFailures }>();
   readonly #decisions: ScaleDecisionLog;
   readonly #failures: FailureLog;
   readonly #shown = new ShownChanges();
@@ -189,9 +193,12 @@ export class ServerlessLoop {
 
   async #stopPass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
     if (ep.status !== 'stopping') return { memory: ep.memory };
-    const r = await stopPass(this.#ctx, ep, workers, this.#unrecordedStopFailures.get(ep.id));
+    const unrecorded = this.#unrecordedStopFailures.get(ep.id);
+    const carried = unrecorded?.generation === ep.generation ? unrecorded.failures : undefined;
+    const r = await stopPass(this.#ctx, ep, workers, carried);
     // Cleared once this pass's outcome is recorded (runOnce).
-    if (r.failures !== undefined) this.#unrecordedStopFailures.set(ep.id, r.failures);
+    if (r.failures !== undefined) this.#unrecordedStopFailures.set(ep.id, { generation: ep.generation, failures: r.failures });
+    else this.#unrecordedStopFailures.delete(ep.id);
     if (r.wakeAt !== null) this.#passAt(r.wakeAt);
     return r.pass;
   }

@@ -2,7 +2,8 @@ import { sql, type Kysely, type Migration } from 'kysely';
 
 /**
  * 0030: whether the requests a stop fails are rejected (Elasticsearch's stops) rather than stopped.
- * Before it, only a stop that rejected queued requests at once did so; such a stop in progress keeps it.
+ * A stop under way keeps rejecting if it did (it rejected queued requests at once), and starts to if it
+ * is an Elasticsearch deployment's drain: only those endpoints have limits (Vast's and AI Core's: null).
  */
 export const stopRejectsMigration: Migration = {
   async up(db: Kysely<unknown>) {
@@ -10,6 +11,6 @@ export const stopRejectsMigration: Migration = {
       .alterTable('endpoints')
       .addColumn('stop_rejects', 'integer', (c) => c.notNull().defaultTo(0))
       .execute();
-    await sql`UPDATE endpoints SET stop_rejects = stop_reject_queued`.execute(db);
+    await sql`UPDATE endpoints SET stop_rejects = 1 WHERE stop_reject_queued = 1 OR (status = 'stopping' AND limits_json IS NOT NULL)`.execute(db);
   },
 };
