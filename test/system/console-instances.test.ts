@@ -91,10 +91,12 @@ for (const ts of ONE_STORE) {
 
       await page.getByLabel('Offer query').fill('num_gpus=1');
       await page.getByRole('button', { name: 'Search offers' }).click();
-      await page
-        .getByRole('button', { name: /^Choose offer/ })
-        .first()
-        .click();
+      const choose = page.getByRole('button', { name: /^Choose offer/ }).first();
+      const offer = (await choose.getAttribute('aria-label')) ?? '';
+      await choose.click();
+      await page.getByLabel('Disk (GB)').fill('-5');
+      await page.getByText('the price shows once it is').waitFor();
+      assert.equal(await page.getByLabel('Price preview').count(), 0, 'no price for a disk the form would refuse');
       await page.getByLabel('Command (run on start)').fill('for i in $(seq 1 3000); do echo tick-$i; sleep 0.2; done');
       await page.getByLabel('Label', { exact: true }).fill('console-test');
       await page.getByLabel('Disk (GB)').fill('10');
@@ -107,6 +109,8 @@ for (const ts of ONE_STORE) {
 
       const row = page.locator('tbody tr', { hasText: 'console-test' });
       await row.locator('[data-status="running"]').waitFor({ timeout: 30_000 });
+      // The offers are read again after the rental: a machine one already rents on is not offered (rented=false).
+      await until(async () => (await page.getByRole('button', { name: offer, exact: true }).count()) === 0, 'the offers read again');
       assert.ok(await sameDocument(page), 'the status arrived without a reload');
       await checkA11y(page, 'instances (running)');
       await screenshot(page, 'instances');
@@ -127,6 +131,9 @@ for (const ts of ONE_STORE) {
       await row.getByRole('button', { name: /^Start instance/ }).click();
       await row.locator('[data-status="running"]').waitFor({ timeout: 30_000 });
 
+      // Its log stays open while it is destroyed: the viewer then says so and stops asking.
+      await row.getByRole('button', { name: /^Logs instance/ }).click();
+      await until(async () => (await lastTick(page)) > 0, 'the log lines again');
       await row.getByRole('button', { name: /^Destroy instance/ }).click();
       const dialog = page.getByRole('dialog');
       assert.match((await dialog.textContent()) ?? '', /Destroy instance \d+ \(\u2068console-test\u2069\)\?/);
@@ -134,6 +141,9 @@ for (const ts of ONE_STORE) {
       await screenshot(page, 'instances-destroy');
       await dialog.getByRole('button', { name: 'Destroy' }).click();
       await row.waitFor({ state: 'detached', timeout: 30_000 });
+      await until(async () => await page.getByLabel('Follow new lines').isDisabled(), 'the log viewer to stop following');
+      assert.equal(await page.locator('pre.log').count(), 0, 'no stale output beside the error');
+      await page.getByRole('button', { name: 'Close logs' }).click();
       assert.ok(await sameDocument(page), 'every change arrived without a reload');
       assert.deepEqual(csp, [], 'renting, logs and actions work within the console CSP');
       await page.context().close();

@@ -57,7 +57,16 @@ export function RowActions({ row, rights, busy, act }: { row: InstanceRow; right
       {rights.manage && !stopped && b('Reboot', 'reboot')}
       {rights.manage && !stopped && b('Recycle', 'recycle')}
       {rights.manage && (
-        <button type="button" disabled={busy} onClick={() => setLabelling(true)} aria-label={`Label ${name}`}>
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() => {
+            // The label as it is now (it may have changed since the row first showed), not as first seen.
+            setLabel(row.label ?? '');
+            setLabelling(true);
+          }}
+          aria-label={`Label ${name}`}
+        >
           Label
         </button>
       )}

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api } from '../../api.js';
+import { api, ApiError } from '../../api.js';
 import { ErrorBanner } from '../../ui/error-banner.js';
 import { Progress } from '../../ui/progress.js';
 
@@ -16,14 +16,19 @@ export function LogViewer({ id, name, onClose }: { id: number; name: string; onC
   const [text, setText] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [follow, setFollow] = useState(true);
+  /** The instance is gone (404): there is nothing more to read, so following ends. */
+  const [gone, setGone] = useState(false);
   const pre = useRef<HTMLPreElement>(null);
 
   useEffect(() => {
+    if (gone) return undefined;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | null = null;
     const read = async (): Promise<void> => {
+      let asked = false;
       try {
         const r = await api<{ result_url: string }>('PUT', `/api/v0/instances/request_logs/${id}/`, { body: { tail: TAIL } });
+        asked = true;
         // The result URL names this server as the API sees it; the page reads it from its own origin.
         const got = await api<string>('GET', new URL(r.result_url, location.href).pathname);
         if (!stopped) {
@@ -31,7 +36,12 @@ export function LogViewer({ id, name, onClose }: { id: number; name: string; onC
           setError(null);
         }
       } catch (err) {
-        if (!stopped) setError(err);
+        if (stopped) return;
+        setError(err);
+        if (!asked && err instanceof ApiError && err.status === 404) {
+          setGone(true);
+          return;
+        }
       }
       if (!stopped && follow) timer = setTimeout(() => void read(), FOLLOW_MS);
     };
@@ -40,7 +50,7 @@ export function LogViewer({ id, name, onClose }: { id: number; name: string; onC
       stopped = true;
       if (timer !== null) clearTimeout(timer);
     };
-  }, [id, follow]);
+  }, [id, follow, gone]);
 
   useEffect(() => {
     const el = pre.current;
@@ -54,7 +64,7 @@ export function LogViewer({ id, name, onClose }: { id: number; name: string; onC
       </h2>
       <div class="actions">
         <label>
-          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.currentTarget.checked)} /> Follow new lines
+          <input type="checkbox" checked={follow && !gone} disabled={gone} onChange={(e) => setFollow(e.currentTarget.checked)} /> Follow new lines
         </label>
         <button type="button" onClick={onClose}>
           Close logs
@@ -63,7 +73,7 @@ export function LogViewer({ id, name, onClose }: { id: number; name: string; onC
       <ErrorBanner error={error} />
       {text === null && error === null ? (
         <Progress label="Reading the log…" />
-      ) : (
+      ) : text === null || gone ? null : (
         <pre class="log" ref={pre} tabIndex={0} aria-label={`Output of ${name}`} aria-live="off">
           {text === '' ? '(no output yet)' : text}
         </pre>

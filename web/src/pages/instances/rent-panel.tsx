@@ -4,6 +4,7 @@ import { api } from '../../api.js';
 import { checkedOrder, checkedSearchQuery } from '../../../../src/cli/search-args.js';
 import { Table, type Column } from '../../ui/table.js';
 import { ErrorBanner } from '../../ui/error-banner.js';
+import { money } from '../../ui/format.js';
 import { Progress } from '../../ui/progress.js';
 
 interface Offer {
@@ -20,7 +21,6 @@ interface Offer {
 
 /** Vast prices storage per GB and month; a month is 30 days, as the engine bills it. */
 const HOURS_PER_MONTH = 30 * 24;
-const money = (n: number): string => `$${n.toFixed(4)}`;
 
 /** What renting the offer with this disk costs per hour: compute, storage and their sum. */
 export function pricePreview(o: Offer, diskGb: number): { gpu: number; storage: number; total: number } {
@@ -45,8 +45,8 @@ export function RentPanel({ onRented }: { onRented: (id: number) => void }) {
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
 
-  const search = async (e: Event): Promise<void> => {
-    e.preventDefault();
+  const search = async (e: Event | null): Promise<void> => {
+    e?.preventDefault();
     setError(null);
     setBusy('Searching offers…');
     try {
@@ -83,9 +83,12 @@ export function RentPanel({ onRented }: { onRented: (id: number) => void }) {
       onRented(r.new_contract);
     } catch (err) {
       setError(err);
+      return;
     } finally {
       setBusy(null);
     }
+    // What was rented is no longer on offer: the list is read again, not left showing it.
+    await search(null);
   };
 
   const columns: Column<Offer>[] = [
@@ -105,7 +108,9 @@ export function RentPanel({ onRented }: { onRented: (id: number) => void }) {
       ),
     },
   ];
-  const price = chosen === null ? null : pricePreview(chosen, disk);
+  // The form refuses a disk under 1 GB or a fraction (min, step); the preview prices only what it would send.
+  const diskOk = Number.isInteger(disk) && disk >= 1;
+  const price = chosen === null || !diskOk ? null : pricePreview(chosen, disk);
   return (
     <section class="panel" aria-labelledby="rent-title">
       <h2 id="rent-title">Rent an instance</h2>
@@ -129,7 +134,7 @@ export function RentPanel({ onRented }: { onRented: (id: number) => void }) {
       {busy !== null && <Progress label={busy} />}
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {offers !== null && <Table caption="Offers" columns={columns} rows={offers} rowKey={(o) => o.id} filter={false} empty="No offer matches the query." />}
-      {chosen !== null && price !== null && (
+      {chosen !== null && (
         <form class="panel" onSubmit={(e) => void rent(e)} aria-label={`Rent offer ${chosen.id}`}>
           <h3>
             Offer {chosen.id}: {chosen.num_gpus}× {chosen.gpu_name}
@@ -152,16 +157,20 @@ export function RentPanel({ onRented }: { onRented: (id: number) => void }) {
               <input id="rent-label" value={label} onInput={(e) => setLabel(e.currentTarget.value)} />
             </div>
           </div>
-          <dl class="price" aria-label="Price preview">
-            <dt>GPU</dt>
-            <dd>{money(price.gpu)} per hour</dd>
-            <dt>Storage ({disk} GB)</dt>
-            <dd>{money(price.storage)} per hour</dd>
-            <dt>Total</dt>
-            <dd>
-              <strong>{money(price.total)} per hour</strong>
-            </dd>
-          </dl>
+          {price === null ? (
+            <p class="muted">The disk is a whole number of GB, at least 1: the price shows once it is.</p>
+          ) : (
+            <dl class="price" aria-label="Price preview">
+              <dt>GPU</dt>
+              <dd>{money(price.gpu)} per hour</dd>
+              <dt>Storage ({disk} GB)</dt>
+              <dd>{money(price.storage)} per hour</dd>
+              <dt>Total</dt>
+              <dd>
+                <strong>{money(price.total)} per hour</strong>
+              </dd>
+            </dl>
+          )}
           <div class="actions">
             <button type="submit" disabled={busy !== null}>
               Rent offer {chosen.id}
