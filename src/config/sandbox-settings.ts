@@ -12,7 +12,7 @@ export const SANDBOX_SETTINGS = {
   sandboxUidBase: {
     type: 'integer',
     default: 1_000_000_000,
-    doc: 'Gantry as root: instance N runs as host uid/gid sandboxUidBase + N. Give each Gantry on one machine its own range.',
+    doc: 'Gantry as root: instance N runs as host uid/gid sandboxUidBase + N. Give each Gantry on one machine its own base: the first data dir to run workloads with a base claims it (a file in /run/lock) while that data dir exists, and another install with the same base refuses to start, naming it.',
   },
   sandboxProbeTimeoutMs: { type: 'duration', default: 10_000, doc: 'Bound on the trial sandbox run at start (processSandbox auto or bwrap).' },
   unsafeSharedProcessRuntime: {

@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { ProcessRuntime, type ProcessSandbox } from '../runtime/process/process-runtime.js';
 import { nvidiaDevices, probeBwrap, reachable } from '../runtime/process/sandbox.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { claimUidBase } from './uid-base-claim.js';
 
 export interface OpenedRuntime {
   readonly runtime: Runtime;
@@ -74,6 +75,7 @@ async function processSandbox(c: Config, log: Logger): Promise<ProcessSandbox | 
     readOnly.push(...r.readOnly);
     hidden.push(...r.hidden);
   }
+  if (uidBase !== null) claimUidBase(uidBase, c.dataDir);
   log.info({ uidBase, readOnly }, 'workloads run in a bubblewrap sandbox');
   return { dataDir: c.dataDir, uidBase, readOnly, hidden, devices: nvidiaDevices() };
 }

@@ -9,7 +9,9 @@ import { call, createDeployment, SERVERLESS_FAST, workersOf } from '../helpers/s
 import { ONE_STORE } from '../helpers/stores.js';
 
 const ROOT = process.getuid?.() === 0;
-const UID_BASE = 1_000_000_000;
+// A base of this run's own: one is claimed by a data dir while it exists (uid-base-claim.ts), and another
+// Gantry on this machine may hold the default one.
+const UID_BASE = 1_000_000_000 + (process.pid % 10_000) * 10_000;
 const GPUS = '8x RTX 4090:24GB';
 const probe = await probeBwrap({ timeoutMs: 20_000, identity: ROOT ? { uid: UID_BASE, gid: UID_BASE } : null });
 const noSandbox = probe.ok ? false : `no process sandbox on this machine: ${probe.reason}`;
@@ -179,6 +181,28 @@ for (const ts of ONE_STORE) {
       assert.deepEqual((await labelled(id, g.dataDir)).map((p) => p.pid).sort(), pids);
       assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`)).status, 200);
       await until('no process left after destroy', async () => (await labelled(id, g.dataDir)).length === 0);
+    });
+
+    it('a session (execute, as ssh and copy) sees a linked volume where the workload sees it, not the folder under it', async () => {
+      const listed = await g.api('POST', '/api/v0/volumes/', { machine: machine, size: 5 });
+      assert.equal(listed.status, 200, listed.text);
+      const offer = (listed.body.volume_offers as { id: number }[])[0]!.id;
+      const vol = await g.api('PUT', '/api/v0/volumes/', { id: offer, size: 1, name: 'sessions' });
+      assert.equal(vol.status, 200, vol.text);
+      const c = await create(null, {
+        onstart: 'echo in-volume > data/v.txt; exec sleep 600',
+        volume_info: { volume_id: vol.body.volume_id, mount_path: '/workspace/data' },
+      });
+      assert.equal(c.status, 200, c.text);
+      const id = c.body.new_contract as number;
+      await g.waitInstance(id, running, 30_000);
+      await until('the workload wrote into the volume', () =>
+        readFile(join(g.dataDir, 'volumes', String(vol.body.volume_id), 'v.txt'), 'utf8').catch(() => null),
+      );
+      const ex = await g.api('PUT', `/api/v0/instances/command/${id}/`, { command: 'ls data' }, { headers: { 'user-agent': 'vastai-cli/1' } });
+      assert.equal(ex.status, 200, ex.text);
+      assert.match(String(ex.body.output), /v\.txt/, ex.text);
+      assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`)).status, 200);
     });
 
     it(

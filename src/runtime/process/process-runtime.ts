@@ -11,7 +11,7 @@ import { bwrapArgs, spawned } from './sandbox.js';
 import { WRAPPER_SCRIPT } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
 import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
-import { processStorage, seedFromSnapshot, volumeBinds } from './process-storage.js';
+import { processStorage, saveBinds, savedBinds, seedFromSnapshot, volumeBinds } from './process-storage.js';
 import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
 
@@ -167,12 +167,14 @@ export class ProcessRuntime implements Runtime {
   }
 
   async exec(instanceId: number, r: ExecRequest): Promise<ExecProcess> {
-    const { disk } = await this.#prepare(instanceId);
+    const { disk, meta } = await this.#prepare(instanceId);
+    // A session (ssh, execute, copy) sees the instance's volumes where its workload sees them.
+    const binds = await savedBinds(this.#o.root, meta);
     // A terminal through util-linux `script` (no native pty module): it runs the command on a new pty with this size.
     const argv =
       r.tty === null ? r.argv : ['script', '-qfec', `stty rows ${r.tty.rows} cols ${r.tty.cols} 2>/dev/null; exec ${shellJoin(r.argv)}`, '/dev/null'];
     const env = { ...this.#o.baseEnv, HOME: disk, SHELL: '/bin/bash', ...r.env, ...(r.tty !== null && { TERM: r.tty.term }) };
-    const child = this.#spawn(instanceId, argv, { env, detached: true, stdio: 'pipe', dieWithParent: true });
+    const child = this.#spawn(instanceId, argv, { env, detached: true, stdio: 'pipe', dieWithParent: true, binds });
     await spawned(child);
     const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
     return {
@@ -191,6 +193,7 @@ export class ProcessRuntime implements Runtime {
     await seedFromSnapshot(this.#o.root, spec, { disk, meta }, this.#ids(spec.instanceId));
     await this.setSshKeys(spec.instanceId, spec.sshKeys);
     const binds = await volumeBinds(this.#o.root, spec, disk, { sandboxed: this.#o.sandbox !== undefined, ids: this.#ids(spec.instanceId) });
+    await saveBinds(meta, binds);
     await Promise.all(['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })));
     await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => rm(join(out, f), { force: true })));
     await writeFile(join(meta, 'run.sh'), WRAPPER_SCRIPT, { mode: 0o755 });

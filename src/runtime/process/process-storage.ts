@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { WorkloadSpec } from '../runtime.js';
 import {
@@ -47,6 +47,33 @@ export async function volumeBinds(
     binds.push({ source: dir, target: await mountPointIn(disk, m, o.ids) });
   }
   return binds;
+}
+
+type Bind = { readonly source: string; readonly target: string };
+
+/** The volume binds of an instance's last start, in its meta folder: sessions (ssh, execute, copy) bind them too. */
+const BINDS_FILE = 'binds.json';
+
+/** Kept with each start, in the meta folder, which the workload cannot write. */
+export async function saveBinds(meta: string, binds: readonly Bind[]): Promise<void> {
+  await writeFile(join(meta, BINDS_FILE), JSON.stringify(binds));
+}
+
+/** The binds of the instance's last start; only sources under the volume root are taken, whatever the file says. */
+export async function savedBinds(root: string, meta: string): Promise<Bind[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(join(meta, BINDS_FILE), 'utf8'));
+  } catch {
+    return []; // none yet (never started), or not readable: a session without volumes, as before
+  }
+  const volumes = volumeRootOf(root) + sep;
+  const out: Bind[] = [];
+  for (const b of Array.isArray(parsed) ? (parsed as unknown[]) : []) {
+    const r = typeof b === 'object' && b !== null ? (b as Record<string, unknown>) : {};
+    if (typeof r.source === 'string' && typeof r.target === 'string' && r.source.startsWith(volumes)) out.push({ source: r.source, target: r.target });
+  }
+  return out;
 }
 
 /**

@@ -1,0 +1,72 @@
+import { existsSync, linkSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Which Gantry install runs workloads under a sandbox uid base. Instance N of an install runs as host uid
+ * `base + N`, and its runtime counts every process of that uid as instance N's (one that left its group
+ * and cleared its environment kept its uid): two installs with one base would take each other's
+ * processes for their own, adopt them as running and kill them at a stop. So a base is claimed by a data
+ * dir, in a file of the machine's lock folder (`/run/lock`, emptied at boot, when no workload survives),
+ * and kept while that data dir exists: its workloads run on while its Gantry is down.
+ */
+export interface UidBaseClaim {
+  readonly dataDir: string;
+  readonly pid: number;
+}
+
+const claimPath = (base: number, dir: string): string => join(dir, `gantry-sandbox-uids-${base}.json`);
+
+function readClaim(file: string): UidBaseClaim | null {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<UidBaseClaim>;
+    return typeof v.dataDir === 'string' && typeof v.pid === 'number' ? { dataDir: v.dataDir, pid: v.pid } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The lock folder of the machine: `/run/lock` where there is one. */
+export function machineLockDir(): string {
+  return existsSync('/run/lock') ? '/run/lock' : tmpdir();
+}
+
+/**
+ * Claim `base` for `dataDir`, or throw naming the install that holds it. A claim whose data dir is gone
+ * is taken over; so is one made by this process (tests run several servers in one process).
+ */
+export function claimUidBase(base: number, dataDir: string, dir = machineLockDir()): void {
+  const mine: UidBaseClaim = { dataDir: existsSync(dataDir) ? realpathSync(dataDir) : dataDir, pid: process.pid };
+  const file = claimPath(base, dir);
+  const tmp = `${file}.${process.pid}.${Date.now()}`;
+  writeFileSync(tmp, JSON.stringify(mine) + '\n', { mode: 0o644 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(tmp, file); // whole or absent, never half written
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
+      }
+      const held = readClaim(file);
+      if (held !== null && held.dataDir !== mine.dataDir && held.pid !== mine.pid && existsSync(held.dataDir)) {
+        throw new Error(
+          `The sandbox uid base ${base} is taken by the Gantry of data dir ${held.dataDir}: instance N of both would run as uid ${base}+N, ` +
+            'and each would take the other’s processes for its own and stop them. Give each Gantry on one machine its own sandboxUidBase ' +
+            `(GANTRY_SANDBOX_UID_BASE), or, if that install is gone for good, remove ${held.dataDir} or ${file}.`,
+        );
+      }
+      try {
+        unlinkSync(file); // ours, another data dir of this process, gone, or unreadable: replaced
+      } catch {
+        // removed meanwhile by another start: the next link decides
+      }
+    }
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { claimUidBase } from '../../src/main/uid-base-claim.js';
+
+/** A sandbox uid base belongs to one install (data dir) on a machine: two with one base would kill each other's workloads. */
+describe('sandbox uid base claim', () => {
+  it('is refused to a second install while the first one’s data dir exists, and taken over once it is gone', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'gantry-uid-claim-'));
+    const locks = join(root, 'lock');
+    const [a, b] = [join(root, 'a'), join(root, 'b')];
+    await Promise.all([mkdir(locks), mkdir(a), mkdir(b)]);
+    const file = join(locks, 'gantry-sandbox-uids-1000.json');
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      // Install a claimed it from another process (its own Gantry).
+      await writeFile(file, JSON.stringify({ dataDir: a, pid: other.pid }));
+      assert.throws(
+        () => claimUidBase(1000, b, locks),
+        (e: unknown) => e instanceof Error && e.message.includes(`taken by the Gantry of data dir ${a}`) && e.message.includes('GANTRY_SANDBOX_UID_BASE'),
+      );
+      claimUidBase(2000, b, locks); // another base is free
+      claimUidBase(1000, a, locks); // the holder itself, started again (another pid): kept
+      assert.equal((JSON.parse(await readFile(file, 'utf8')) as { dataDir: string }).dataDir, a);
+      // Its Gantry stopped but its data dir (and so its workloads' uids) remains: still refused, whatever the pid.
+      await writeFile(file, JSON.stringify({ dataDir: a, pid: 999_999_999 }));
+      assert.throws(() => claimUidBase(1000, b, locks));
+      // Gone for good: the next install takes the base over.
+      await rm(a, { recursive: true });
+      claimUidBase(1000, b, locks);
+      assert.equal((JSON.parse(await readFile(file, 'utf8')) as { dataDir: string }).dataDir, b);
+      // A claim that does not parse is no claim.
+      await writeFile(file, 'not json');
+      claimUidBase(1000, b, locks);
+    } finally {
+      other.kill('SIGKILL');
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
