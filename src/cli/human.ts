@@ -65,7 +65,9 @@ export function chargeTable(r: Row, kind: 'charges' | 'invoices'): string {
     ['Amount', (x) => usd(x.amount, kind === 'charges' ? 4 : 2)],
     ...(kind === 'charges' ? ([['$/hr', (x: Row) => rate(x.rate)]] as Columns) : ([['Note', note]] as Columns)),
   ];
-  return `${table(rows, cols)}\nTotal: ${usd(r.total, kind === 'charges' ? 4 : 2) ?? '-'}\n`;
+  // `total` counts rows (as on Vast); the money is the charges' `total_amount`, else the sum of the amounts shown.
+  const total = r.total_amount ?? rows.reduce((s, x) => s + (typeof x.amount === 'number' ? x.amount : 0), 0);
+  return `${table(rows, cols)}\nTotal: ${usd(total, kind === 'charges' ? 4 : 2) ?? '-'}\n`;
 }
 
 export function sshKeyTable(rows: readonly Row[]): string {

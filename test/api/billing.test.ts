@@ -83,6 +83,22 @@ for (const ts of TEST_STORES) {
         mine.items.some((i: { type: string }) => i.type === 'disk'),
         'storage keeps accruing while stopped',
       );
+      // Vast's shape, which `vastai show invoices-v1 --charges [--format tree]` reads: every line has a description,
+      // and `total` counts rows ("Showing N of TOTAL results"); the money is `total_amount`.
+      assert.equal(typeof mine.description, 'string');
+      for (const i of mine.items as { description: unknown }[]) assert.equal(typeof i.description, 'string');
+      assert.equal(tree.body.total, tree.body.results.length);
+      assert.equal(typeof tree.body.total_amount, 'number');
+      // The CLI's --charge-type (select_filters.type.in): this instance is no serverless worker and no volume.
+      const ofType = async (t: string) => as('GET', `/api/v0/charges/?limit=10000&select_filters=${encodeURIComponent(JSON.stringify({ type: { in: [t] } }))}`);
+      const instances = (await ofType('instance')).body.results as { metadata: { instance_id: number } }[];
+      assert.ok(instances.some((c) => c.metadata.instance_id === id));
+      assert.equal(((await ofType('serverless')).body.results as unknown[]).length, 0);
+      assert.equal(((await ofType('volume')).body.results as unknown[]).length, 0);
+      assert.equal((await ofType('gpu')).status, 400, 'a type Vast does not have');
+      // No page is ever cut (next_token null): a token Gantry did not give is a 400, not page one again.
+      const junk = await as('GET', '/api/v0/charges/?after_token=eyJ4Ijp9');
+      assert.deepEqual([junk.status, junk.body.msg], [400, 'Invalid pagination token.']);
       // A second of 10 GB costs less than the listing's six decimals show; the stretch's end shows it was charged.
       assert.equal(Math.max(...(await charges(id, 'disk')).map((c) => c.end)), clock.now() / 1000, 'storage is charged up to now while stopped');
       const earn = await g.api('GET', '/api/v0/users/1/machine-earnings/');

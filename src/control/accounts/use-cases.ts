@@ -82,6 +82,7 @@ export function accountUseCases(ctx: ControlContext) {
     audit: bind(ctx, { recordAudit: audit.recordAudit, listAudit: audit.listAudit }),
     billing: bind(ctx, {
       listCharges: billing.listCharges,
+      workerInstanceIds: billing.workerInstanceIds,
       listTransfers: billing.listTransfers,
       instanceDeposit: billing.instanceDeposit,
       transferCredit: billing.transferCredit,

@@ -13,6 +13,13 @@ export async function listCharges(ctx: ControlContext, p: Principal, q: PeriodQu
   return ctx.store.listCharges(p.accountId, q);
 }
 
+/** The account's instances (destroyed ones too) that were serverless workers: their charges are Vast's `serverless` type. */
+export async function workerInstanceIds(ctx: ControlContext, p: Principal): Promise<Set<number>> {
+  authorize(p, 'billing.read');
+  const all = await ctx.store.listInstances({ accountId: p.accountId, includeDestroyed: true });
+  return new Set(all.filter((i) => i.endpointId !== null).map((i) => i.id));
+}
+
 export async function listTransfers(ctx: ControlContext, p: Principal, limit: number): Promise<TransferRecord[]> {
   authorize(p, 'billing.read');
   return ctx.store.listTransfers(p.accountId, limit);

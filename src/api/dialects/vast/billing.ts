@@ -30,8 +30,24 @@ function period(q: Record<string, unknown>, defaultLimit: number, now: number): 
   return { from: ms(range.gte ?? range.gt, 0), to: ms(range.lte ?? range.lt, now + 1), limit, instanceId: typeof instance === 'number' ? instance : null };
 }
 
+const CHARGE_TYPES = new Set(['instance', 'volume', 'serverless']);
+
+/** select_filters.type.in (the CLI's --charge-type): which contracts; null: all. */
+function chargeTypes(q: Record<string, unknown>): Set<string> | null {
+  const raw = jsonParam(q.select_filters);
+  const f = raw === undefined || raw === null || raw === '' ? {} : asObject(raw, 'select_filters');
+  if (f.type === undefined) return null;
+  const list = (f.type as Record<string, unknown> | null)?.in;
+  if (!Array.isArray(list) || list.some((t) => typeof t !== 'string' || !CHARGE_TYPES.has(t)))
+    throw new GantryError('INVALID_QUERY', 'select_filters.type must be {"in": [...]} of "instance", "volume" and "serverless".', { field: 'select_filters' });
+  return new Set(list as string[]);
+}
+
 /** A volume's charges (kind `volume`) are its own source, apart from any instance of the same number. */
 const sourceOf = (c: ChargeRecord): string => (c.kind === 'volume' ? `volume-${c.instanceId}` : `instance-${c.instanceId}`);
+
+/** Vast's per-line text ("96.000 hours at $0.389/hour"); the CLI's tree format prints it on every line. */
+const describe = (c: ChargeRecord): string => `${c.kind}: ${((c.end - c.start) / 3_600_000).toFixed(3)} hours at $${c.rate}/hour`;
 
 function chargeItem(c: ChargeRecord): Record<string, unknown> {
   return {
@@ -39,6 +55,7 @@ function chargeItem(c: ChargeRecord): Record<string, unknown> {
     end: c.end / 1000,
     type: c.kind,
     source: sourceOf(c),
+    description: describe(c),
     amount: r6(c.amount),
     rate: c.rate,
     metadata: { instance_id: c.instanceId, machine_id: c.machineId },
@@ -55,6 +72,7 @@ function tree(charges: readonly ChargeRecord[]): Record<string, unknown>[] {
     end: Math.max(...cs.map((c) => c.end)) / 1000,
     type: cs[0]?.kind === 'volume' ? 'volume' : 'instance',
     source,
+    description: `${cs[0]?.kind === 'volume' ? 'Volume' : 'Instance'} ${cs[0]?.instanceId ?? ''} charges`,
     amount: r6(cs.reduce((s, c) => s + c.amount, 0)),
     metadata: cs[0]?.kind === 'volume' ? { volume_id: cs[0].instanceId } : { instance_id: cs[0]?.instanceId },
     items: cs.map(chargeItem),
@@ -79,10 +97,18 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
 
   app.get('/api/v0/charges', async (req: Req) => {
     const p = principal(req);
-    const charges = await b.listCharges(p, period(req.query, 100, now()));
+    // Gantry answers every listing in one page (next_token null): a token it never gave is refused, not read as page one.
+    if (req.query.after_token !== undefined && req.query.after_token !== '')
+      throw new GantryError('INVALID_ARGUMENT', 'Invalid pagination token.', { field: 'after_token' });
+    const types = chargeTypes(req.query);
+    const workers = types !== null && (types.has('serverless') || types.has('instance')) ? await b.workerInstanceIds(p) : new Set<number>();
+    const typeOf = (c: ChargeRecord): string => (c.kind === 'volume' ? 'volume' : workers.has(c.instanceId) ? 'serverless' : 'instance');
+    const charges = (await b.listCharges(p, period(req.query, 100, now()))).filter((c) => types === null || types.has(typeOf(c)));
     const format = jsonParam(req.query.format) ?? 'table';
     const results = format === 'tree' ? tree(charges) : charges.map(chargeItem);
-    return { success: true, count: results.length, total: r6(charges.reduce((s, c) => s + c.amount, 0)), next_token: null, results };
+    // `total` counts the rows that match, as on Vast (the CLI prints "Showing N of TOTAL results"); `total_amount` is the money.
+    const totalAmount = r6(charges.reduce((s, c) => s + c.amount, 0));
+    return { success: true, count: results.length, total: results.length, total_amount: totalAmount, next_token: null, results };
   });
 
   app.get('/api/v1/invoices', async (req: Req) => {
