@@ -65,7 +65,10 @@ for (const ts of TEST_STORES) {
       const store = ts.name === 'sqlite' && stores[0] !== undefined ? stores[0] : new KyselyStore(ts.dialect(location));
       if (!stores.includes(store)) stores.push(store);
       await store.migrate();
-      return new ControlPlane({
+      return planeOn(store, over);
+    };
+    const planeOn = (store: ConstructorParameters<typeof ControlPlane>[0]['store'], over: Record<string, unknown>): ControlPlane =>
+      new ControlPlane({
         store,
         clock: { now: () => frozen ?? Date.now() },
         hosts: new HostRegistry(),
@@ -77,7 +80,6 @@ for (const ts of TEST_STORES) {
         settings: loadConfig({ env: {}, flags: { dataDir: dir, stepTimeoutMs: 2_000, ...over } }),
         apiUrl: () => 'http://x',
       });
-    };
     // Created, then scheduled by a pass (pending): an endpoint no pass has seen is unknown and cannot be stopped.
     const endpoint = async () => {
       const id = (await a.serverless.createEndpoint(admin, { name: `ep${++n}`, params: {}, aliasOf: null })).id;
@@ -203,18 +205,7 @@ for (const ts of TEST_STORES) {
       const store = new Proxy({} as any, {
         get: (_t, k) => (k === 'applyEndpointPass' && lose ? () => Promise.resolve('lost') : typeof real[k] === 'function' ? real[k].bind(real) : real[k]),
       });
-      const c = new ControlPlane({
-        store,
-        clock: { now: () => frozen ?? Date.now() },
-        hosts: new HostRegistry(),
-        traffic,
-        vault: testVault(),
-        log: createLogger('silent'),
-        metrics: new Metrics({ defaults: false }),
-        secret: 's',
-        settings: loadConfig({ env: {}, flags: { dataDir: dir, stepTimeoutMs: 2_000, endpointWaitPollMs: 60_000 } }),
-        apiUrl: () => 'http://x',
-      });
+      const c = planeOn(store, { endpointWaitPollMs: 60_000 });
       await c.serverlessLoop.runOnce();
       frozen += 6_000;
       // The pass that fails what is held at the deadline loses its lease: its counts are carried.
