@@ -15,6 +15,7 @@ import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
 import { abandonRollout, rolloutStep } from '../serverless/rollout.js';
 import { retireGroup } from '../serverless/deployment-changes.js';
 import { dropCodeVersions } from '../serverless/code-deployments.js';
+import { codeAwaitingUpload } from '../serverless/code-uploads.js';
 import { stopSilentCodeDeployment } from '../serverless/code-ttl.js';
 import { planRollout } from '../../domain/serverless/rollout.js';
 import { ScaleDecisionLog } from '../serverless/scale-decisions.js';
@@ -273,9 +274,17 @@ export class ServerlessLoop {
     for (const id of destroys) await actOnWorker(ctx, ep, id, 'destroy');
     // Rolling updates of workers (Vast's `update workers`) wait while a change of configuration runs.
     const update = target === null ? await updateWorkersStep(ctx, ep, groups, workers) : { recruitInto: null, statusMsg: null, restarting: false };
-    let statusMsg: string | null = ep.suspended ? 'suspended: no new workers are recruited' : (rollout.statusMsg ?? update.statusMsg);
-    let [create, refused] = [0, ep.suspended && d.create > 0 ? statusMsg : null];
-    if (!ep.suspended) {
+    // A code deployment whose code is not stored yet: a worker would only fail to download it. Asked
+    // only when a worker would start or be recruited, so a steady pass reads nothing more.
+    const wants = d.create > 0 || d.start.length > 0 || rollout.needsWorker || update.recruitInto !== null;
+    const awaitingCode = wants && dep !== undefined && (await codeAwaitingUpload(ctx, dep.id));
+    let statusMsg: string | null = ep.suspended
+      ? 'suspended: no new workers are recruited'
+      : awaitingCode
+        ? 'waiting for the code upload: no worker is recruited until it is stored'
+        : (rollout.statusMsg ?? update.statusMsg);
+    let [create, refused] = [0, (ep.suspended || awaitingCode) && d.create > 0 ? statusMsg : null];
+    if (!ep.suspended && !awaitingCode) {
       const replace = await this.#startInactive(ep, d.start, views, d.create);
       create = Math.max(update.restarting ? 0 : d.create, rollout.needsWorker ? 1 : 0, update.recruitInto !== null ? 1 : 0) + replace;
       if (create > 0) statusMsg = (refused = await this.#recruit(ep, rollout.recruitInto ?? update.recruitInto ?? groups, workers.length, create)) ?? statusMsg;

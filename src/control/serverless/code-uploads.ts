@@ -116,6 +116,9 @@ export async function uploadCode(ctx: ControlContext, fields: ReadonlyMap<string
   await ctx.blobs.put(blob, file, t.s);
   await ctx.store.markCodeUploaded(v.accountId, v.fileHash, ctx.clock.now());
   ctx.log.info({ deploymentId: v.deploymentId, versionId: v.id, bytes: t.s }, 'code uploaded');
+  // A deployment that waited for its code recruits now, not at the next periodic pass.
+  const d = await ctx.store.getDeployment(v.deploymentId);
+  if (d !== undefined) ctx.endpointSignal.intent(d.endpointId);
   return 'stored';
 }
 
@@ -151,4 +154,15 @@ export async function codeDownloadToken(ctx: ControlContext, p: Principal, id: n
 export async function readCodeBlob(ctx: ControlContext, token: string): Promise<{ size: number; chunks: AsyncIterable<Uint8Array> }> {
   const t = verify<DownloadPayload>(ctx, token, 'download');
   return ctx.blobs.read(t.b);
+}
+
+/**
+ * A code deployment none of whose versions is stored yet (put, its upload still to come): a worker
+ * recruited now would fetch download_url, get CODE_NOT_UPLOADED and fail, and three such failures
+ * made a new deployment `failed` before a slow upload finished. The serverless loop recruits no
+ * worker for it until the upload is stored.
+ */
+export async function codeAwaitingUpload(ctx: Pick<ControlContext, 'store'>, deploymentId: number): Promise<boolean> {
+  if ((await ctx.store.getCodeDeployment(deploymentId)) === undefined) return false;
+  return !(await ctx.store.listCodeVersions(deploymentId)).some((v) => v.uploadedAt !== null);
 }
