@@ -237,12 +237,12 @@ export const SETTINGS = {
   codeWorkerPython: {
     type: 'string',
     default: 'python3',
-    doc: "Python that runs a code deployment's worker bootstrap (Vast's serve_deployment) on the process runtime; it must import the SDK's `vastai` package. Given to each worker as it starts.",
+    doc: "Python that runs a code deployment's worker bootstrap (Vast's serve_deployment) on the process runtime; it must import the SDK's `vastai` package. Given to each worker as it starts. In the process sandbox, a Python under /tmp or the home folder has its prefix (a virtual environment) bound in read-only.",
   },
   codeWorkerPythonPath: {
     type: 'optional-string',
     default: null,
-    doc: "PYTHONPATH put before the worker's own for that Python (where the `vastai` package lives, when it is not installed); default: none. Given to each worker as it starts.",
+    doc: "PYTHONPATH put before the worker's own for that Python (where the `vastai` package lives, when it is not installed); default: none. Given to each worker as it starts; in the process sandbox its folders are bound in read-only, wherever they are.",
   },
   stopDrainTimeoutMs: {
     type: 'duration',

@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -40,6 +40,18 @@ export async function openRuntime(c: Config, o: { log: Logger; workloadEnv: Read
   return { runtime, sandboxed: sandbox !== null };
 }
 
+/**
+ * What a code deployment's worker needs from the host besides Node and Gantry: the folders of
+ * codeWorkerPythonPath, and the prefix of codeWorkerPython (a virtual environment) when it lies where the
+ * sandbox shows an empty folder (/tmp, the home of the user running Gantry). Bound back read-only.
+ */
+export function codeWorkerPaths(c: Pick<Config, 'codeWorkerPython' | 'codeWorkerPythonPath'>, home: string): string[] {
+  const paths = (c.codeWorkerPythonPath ?? '').split(':').filter((p) => isAbsolute(p));
+  const hidden = (p: string): boolean => p.startsWith('/tmp/') || (home !== '/' && home !== '' && p.startsWith(home + sep));
+  if (isAbsolute(c.codeWorkerPython) && hidden(c.codeWorkerPython)) paths.push(dirname(dirname(c.codeWorkerPython)));
+  return paths;
+}
+
 /** The package folder this code runs from (dist/src/main/runtime.js → the package): workers run Gantry's code from it. */
 function packageDir(): string {
   return fileURLToPath(new URL('../../../', import.meta.url));
@@ -65,8 +77,8 @@ async function processSandbox(c: Config, log: Logger): Promise<ProcessSandbox | 
     log.warn(`WORKLOADS ARE NOT ISOLATED: no process sandbox here (${probe.reason}); ${unsafe}`);
     return null;
   }
-  const wanted = [process.execPath, packageDir(), join(packageDir(), 'node_modules')];
   const home = homedir();
+  const wanted = [process.execPath, packageDir(), join(packageDir(), 'node_modules'), ...codeWorkerPaths(c, home)];
   const readOnly: string[] = [];
   const hidden: string[] = home !== '/' && home !== '' ? [home] : [];
   for (const p of wanted) {
