@@ -264,4 +264,11 @@ describe('a worker that will not become ready (notReadyReason)', () => {
     assert.equal(notReadyReason({ ...base, loaded: true, statusMsg: 'onstart exited with code 1', runningForMs: 1e9 }), null);
     assert.equal(notReadyReason({ ...base, status: 'loading', runningForMs: 1e9 }), null);
   });
+  it('a worker whose command is its server (a code deployment’s bootstrap) is once that exits, ready or not', () => {
+    const server = { ...base, loaded: true, commandIsServer: true };
+    assert.equal(notReadyReason(server), null);
+    assert.match(notReadyReason({ ...server, statusMsg: 'onstart exited with code 3' }) ?? '', /server exited with code 3/);
+    assert.match(notReadyReason({ ...server, statusMsg: 'onstart exited with code 0' }) ?? '', /code 0/, 'a server that ends, ends');
+    assert.equal(notReadyReason({ ...server, status: 'stopping', statusMsg: 'onstart exited with code 143' }), null);
+  });
 });

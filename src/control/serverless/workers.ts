@@ -7,6 +7,7 @@ import { isWorkerToken } from '../keys.js';
 import { systemPrincipal, type Principal } from '../principal.js';
 import type { EndpointRecord, WorkerReport } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
+import { runsBootstrap } from './code-worker.js';
 
 /** A worker as the API shows it and the autoscaler and gateway see it. */
 export interface WorkerInfo {
@@ -63,6 +64,7 @@ export async function workersOf(ctx: WorkerReadContext, endpointId: number): Pro
       loaded: report?.loaded ?? false,
       runningForMs: now - instance.statusChangedAt,
       readyTimeoutMs: ctx.settings.workerReadyTimeoutMs,
+      commandIsServer: runsBootstrap(instance),
     });
     const reported = report?.errorMsg !== undefined && report.errorMsg !== null && report.errorMsg !== '' ? report.errorMsg : null;
     const errorMsg = silent ?? reported ?? stuck;

@@ -66,16 +66,26 @@ export interface ReadinessFacts {
   readonly runningForMs: number;
   /** workerReadyTimeoutMs. */
   readonly readyTimeoutMs: number;
+  /**
+   * Its command is its server (a code deployment's bootstrap, exec'd by the onstart): once that exits
+   * the worker serves nothing, ready or not. Absent: a Vast worker's onstart, which may start a server
+   * and end.
+   */
+  readonly commandIsServer?: boolean;
 }
 
 /**
  * Why a running worker that has not become ready never will: its onstart (the worker's own
  * command) exited with an error, or it has run past the readiness bound. Such a worker is in Error
- * and replaced, not left in Model Loading where scale-down could keep it over a ready one.
+ * and replaced, not left in Model Loading where scale-down could keep it over a ready one. A worker
+ * whose command is its server is dead once that exits, even after it was ready: its last report
+ * would keep it routed to (failing every request) until it went stale.
  */
 export function notReadyReason(w: ReadinessFacts): string | null {
-  if (w.status !== 'running' || w.loaded) return null;
+  if (w.status !== 'running') return null;
   const code = ONSTART_EXITED.exec(w.statusMsg ?? '')?.[1];
+  if (w.commandIsServer === true && code !== undefined) return `the worker's server exited with code ${code}`;
+  if (w.loaded) return null;
   if (code !== undefined && code !== '0') return `the worker's command exited with code ${code} before it became ready`;
   if (w.runningForMs > w.readyTimeoutMs) return `not ready within ${Math.round(w.readyTimeoutMs / 1000)}s of starting`;
   return null;
