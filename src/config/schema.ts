@@ -280,7 +280,7 @@ export const SETTINGS = {
     type: 'number',
     default: 20,
     flag: '--rate-limit',
-    doc: 'Requests per second per API key and endpoint family (bursts of twice that pass); 0 disables rate limiting.',
+    doc: 'Requests per second per API key and endpoint family (bursts of twice that pass); the route family (/route/) gets ten times this unless rateLimits sets it. 0 disables rate limiting.',
   },
   rateLimits: {
     type: 'optional-string',

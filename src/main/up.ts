@@ -9,7 +9,7 @@ import { InProcessChannel } from '../agent/channel.js';
 import { buildApp } from '../api/app.js';
 import type { MetricsAccess } from '../api/edge/metrics-access.js';
 import { limitConnections } from '../api/edge/connections.js';
-import { parseRates } from '../api/rate-limit/families.js';
+import { defaultFamilyRates, parseRates } from '../api/rate-limit/families.js';
 import type { ApiDialect } from '../api/edge/dialect.js';
 import { DIALECTS } from './dialects.js';
 import { LocalLimiter, SharedLimiter } from '../api/rate-limit/limiter.js';
@@ -249,7 +249,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
 
   // One replica (SQLite) keeps buckets in memory; replicas on PostgreSQL share them through the store.
   const limiter = store.name === 'postgres' ? new SharedLimiter((...a) => store.takeRateTokens(...a)) : new LocalLimiter();
-  const familyRates = parseRates(c.rateLimits);
+  const familyRates = new Map([...defaultFamilyRates(c.rateLimit), ...parseRates(c.rateLimits)]);
   const rateLimit =
     c.rateLimit > 0 || [...familyRates.values()].some((r) => r > 0) ? { limiter, defaultRate: c.rateLimit, familyRates, now: () => clock.now() } : null;
   const app = await buildApp({

@@ -33,6 +33,9 @@ for (const ts of TEST_STORES) {
       assert.equal((await g.api('GET', '/api/v0/instances/', undefined, { key: user.api_key })).status, 200, 'another key has its own bucket');
       const billing = await Promise.all(Array.from({ length: 12 }, () => g.api('GET', '/api/v0/charges/')));
       assert.ok(billing.every((b) => b.status === 200));
+      // /route/ (one call per request of Vast's serverless clients) defaults to ten times rateLimit.
+      const routed = await Promise.all(Array.from({ length: 24 }, () => g.api('POST', '/route/', { endpoint: 'none', cost: 1 })));
+      assert.deepEqual(routed.filter((r) => r.status === 429).length, 0, JSON.stringify(routed.map((r) => r.status)));
     });
 
     it('a client that waits Retry-After gets through', async () => {

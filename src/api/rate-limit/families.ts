@@ -9,6 +9,18 @@ export type RateFamily = (typeof RATE_FAMILIES)[number];
 
 const isFamily = (s: string): s is RateFamily => (RATE_FAMILIES as readonly string[]).includes(s);
 
+/**
+ * Families whose default is a multiple of `rateLimit`: Vast's serverless clients ask `/route/` once per
+ * request, and its Python SDK takes a 429 there as final, so 50 concurrent calls of one key failed
+ * past a burst of 40. A rate set for the family in rateLimits wins.
+ */
+const DEFAULT_FACTORS: Partial<Record<RateFamily, number>> = { route: 10 };
+
+/** The rate of each family with a default of its own, for a default rate (0: limits off, so none). */
+export function defaultFamilyRates(defaultRate: number): Map<RateFamily, number> {
+  return new Map(Object.entries(DEFAULT_FACTORS).map(([f, k]) => [f as RateFamily, defaultRate * (k ?? 1)]));
+}
+
 /** "search=5,instances=50" → per-family rates; INVALID_ARGUMENT names a bad entry. */
 export function parseRates(text: string | null): Map<RateFamily, number> {
   const out = new Map<RateFamily, number>();
