@@ -1,4 +1,5 @@
-import { existsSync, linkSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,8 +18,14 @@ export interface UidBaseClaim {
 
 const claimPath = (base: number, dir: string): string => join(dir, `gantry-sandbox-uids-${base}.json`);
 
+/**
+ * The claim in `file`, or null: none, unreadable, or not one a Gantry of this user made (the lock folder is
+ * writable by every user: a file another user planted there, or a link, is no claim and is replaced).
+ */
 function readClaim(file: string): UidBaseClaim | null {
   try {
+    const st = lstatSync(file);
+    if (!st.isFile() || st.uid !== process.getuid?.()) return null;
     const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<UidBaseClaim>;
     return typeof v.dataDir === 'string' && typeof v.pid === 'number' ? { dataDir: v.dataDir, pid: v.pid } : null;
   } catch {
@@ -38,8 +45,9 @@ export function machineLockDir(): string {
 export function claimUidBase(base: number, dataDir: string, dir = machineLockDir()): void {
   const mine: UidBaseClaim = { dataDir: existsSync(dataDir) ? realpathSync(dataDir) : dataDir, pid: process.pid };
   const file = claimPath(base, dir);
-  const tmp = `${file}.${process.pid}.${Date.now()}`;
-  writeFileSync(tmp, JSON.stringify(mine) + '\n', { mode: 0o644 });
+  const tmp = `${file}.${process.pid}.${randomUUID()}`;
+  // Created, never opened through a link someone made at that name in a folder every user may write.
+  writeFileSync(tmp, JSON.stringify(mine) + '\n', { mode: 0o644, flag: 'wx' });
   try {
     for (let attempt = 0; ; attempt++) {
       try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -32,9 +32,17 @@ describe('sandbox uid base claim', () => {
       await rm(a, { recursive: true });
       claimUidBase(1000, b, locks);
       assert.equal((JSON.parse(await readFile(file, 'utf8')) as { dataDir: string }).dataDir, b);
-      // A claim that does not parse is no claim.
+      // A claim that does not parse is no claim; nor is a link (another user may write in the lock folder).
       await writeFile(file, 'not json');
       claimUidBase(1000, b, locks);
+      const elsewhere = join(root, 'elsewhere.json');
+      await writeFile(elsewhere, JSON.stringify({ dataDir: a, pid: other.pid }));
+      await mkdir(a);
+      await rm(file);
+      await symlink(elsewhere, file);
+      claimUidBase(1000, b, locks);
+      assert.equal((JSON.parse(await readFile(file, 'utf8')) as { dataDir: string }).dataDir, b);
+      assert.equal((JSON.parse(await readFile(elsewhere, 'utf8')) as { dataDir: string }).dataDir, a, 'what the link named is untouched');
     } finally {
       other.kill('SIGKILL');
       await rm(root, { recursive: true, force: true });
