@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { lchown, lstat, mkdir, readdir, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, symlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { VolumeMount } from '../domain/volume/volume.js';
 import { dirSizeMb } from './files.js';
@@ -116,23 +116,6 @@ export async function linkVolumeInto(disk: string, mount: VolumeMount, volumeDir
   else if (st?.isDirectory() === true && (await readdir(target)).length === 0) await rm(target, { recursive: true });
   else if (st !== null) throw new Error(`mount path ${mount.mountPath}: ${rel} already exists on the instance's disk and is not empty`);
   await symlink(volumeDir, target);
-}
-
-/** The folder inside the disk a sandbox binds a volume onto (made if absent, owned by the workload's uid); its host path. */
-export async function mountPointIn(disk: string, mount: VolumeMount, ids: { uid: number; gid: number } | null): Promise<string> {
-  const rel = diskRelative(mount.mountPath);
-  const target = join(disk, rel);
-  const st = await lstat(target).catch(() => null);
-  if (st?.isSymbolicLink() === true) await rm(target);
-  if (st === null || st.isSymbolicLink()) {
-    await mkdir(target, { recursive: true, mode: 0o755 });
-    let at = disk;
-    for (const part of rel.split(sep)) {
-      at = join(at, part);
-      if (ids !== null) await lchown(at, ids.uid, ids.gid);
-    }
-  }
-  return target;
 }
 
 /** Run a program (argv, never a shell) and fail with its stderr when it exits non-zero. */

@@ -6,12 +6,11 @@ import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { CLOCK_TICKS, leaderFamily, trySignal } from './first-signal.js';
 import { allGone, instanceProcs, ProcTable, type ProcInfo } from './proc-table.js';
-import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 import { bwrapArgs, spawned } from './sandbox.js';
-import { WRAPPER_SCRIPT } from './wrapper.js';
+import { writeRunFiles } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
 import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
-import { processStorage, saveBinds, savedBinds, seedFromSnapshot, volumeBinds } from './process-storage.js';
+import { LINK_VOLUMES_SCRIPT, processStorage, saveBinds, savedBinds, seedFromSnapshot, volumeBinds } from './process-storage.js';
 import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
 
@@ -154,16 +153,19 @@ export class ProcessRuntime implements Runtime {
 
   async setSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
     if (this.#o.sandbox === undefined) return writeAuthorizedKeys(this.#dir(instanceId).disk, keys);
-    // The disk is the tenant's: written from inside its sandbox, so a symlink there cannot send the write elsewhere.
     await this.#prepare(instanceId);
     const script = 'umask 077; mkdir -p .ssh && cat > .ssh/authorized_keys.tmp && mv -f .ssh/authorized_keys.tmp .ssh/authorized_keys';
-    const child = this.#spawn(instanceId, ['sh', '-c', script], { env: { PATH: this.#o.baseEnv['PATH'] ?? '/usr/bin:/bin' }, detached: false, stdio: 'pipe' });
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', resolve);
-      child.stdin?.end(keys.map((k) => k.trim() + '\n').join(''));
-    });
-    if (code !== 0) throw new Error(`writing the instance's SSH keys failed (exit ${String(code)})`);
+    await this.#inSandbox(instanceId, ['sh', '-c', script], keys.map((k) => k.trim() + '\n').join(''), "writing the instance's SSH keys");
+  }
+
+  /** Run a short command in the instance's sandbox, as its uid: the disk is the tenant's, and a link there cannot send it elsewhere. */
+  async #inSandbox(id: number, argv: string[], input: string, what: string): Promise<void> {
+    const child = this.#spawn(id, argv, { env: { PATH: this.#o.baseEnv['PATH'] ?? '/usr/bin:/bin' }, detached: false, stdio: 'pipe' });
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => void (err.length < 1000 && (err += d.toString())));
+    child.stdin?.end(input);
+    const code = await new Promise<number | null>((resolve, reject) => child.once('error', reject).once('close', resolve));
+    if (code !== 0) throw new Error(`${what} failed (exit ${String(code)})${err.trim() === '' ? '' : `: ${err.trim().slice(0, 300)}`}`);
   }
 
   async exec(instanceId: number, r: ExecRequest): Promise<ExecProcess> {
@@ -192,15 +194,12 @@ export class ProcessRuntime implements Runtime {
     const { disk, meta, out } = await this.#prepare(spec.instanceId);
     await seedFromSnapshot(this.#o.root, spec, { disk, meta }, this.#ids(spec.instanceId));
     await this.setSshKeys(spec.instanceId, spec.sshKeys);
-    const binds = await volumeBinds(this.#o.root, spec, disk, { sandboxed: this.#o.sandbox !== undefined, ids: this.#ids(spec.instanceId) });
+    const sandboxed = this.#o.sandbox !== undefined;
+    const { binds, links } = await volumeBinds(this.#o.root, spec, { disk, meta }, { sandboxed, ids: this.#ids(spec.instanceId) });
     await saveBinds(meta, binds);
-    await Promise.all(['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })));
-    await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => rm(join(out, f), { force: true })));
-    await writeFile(join(meta, 'run.sh'), WRAPPER_SCRIPT, { mode: 0o755 });
-    await writeFile(join(meta, 'onstart.sh'), spec.onstart ?? '', { mode: 0o644 });
-    await writeFile(join(meta, 'stamp.pl'), STAMP_PERL, { mode: 0o644 });
-    await writeFile(join(meta, 'stamp.cjs'), STAMP_NODE, { mode: 0o644 });
-    await writeFile(join(meta, 'started'), String(Date.now()));
+    const pairs = links.flatMap((l) => [l.path, l.target]);
+    if (pairs.length > 0) await this.#inSandbox(spec.instanceId, ['sh', '-c', LINK_VOLUMES_SCRIPT, 'sh', ...pairs], '', "linking the instance's volumes");
+    await writeRunFiles(meta, out, spec.onstart);
     // Only the wrapper's own complaints land here: the workload's output goes through its stamping filters.
     const log = await open(join(meta, 'wrapper.log'), 'a');
     try {

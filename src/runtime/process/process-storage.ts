@@ -8,7 +8,6 @@ import {
   ensureVolumeDir,
   linkVolumeInto,
   listVolumeDirs,
-  mountPointIn,
   run,
   snapshotDirOf,
   snapshotFileName,
@@ -25,31 +24,60 @@ const exists = (p: string): Promise<boolean> =>
     () => false,
   );
 
+type Bind = { readonly source: string; readonly target: string };
+
+/** A link the sandbox makes on the disk, as the instance's uid: `path` (disk-relative) to `target`. */
+export interface VolumeLink {
+  readonly path: string;
+  readonly target: string;
+}
+
 /**
- * The process runtime's volumes: each linked volume's folder appears at its mount point inside the disk — a
- * bind mount in the sandbox (the folder then belongs to the instance's uid), a symlink without one.
+ * Run in the sandbox with pairs of arguments (path on the disk, target): each mount point becomes a link to
+ * its volume's bind, replacing a link or an empty folder there (an earlier start's mount point). It runs as
+ * the tenant, so a link of the tenant's on the way can only send it where the tenant may write anyway.
+ */
+export const LINK_VOLUMES_SCRIPT = `set -e
+while [ $# -gt 1 ]; do
+  p=$1; t=$2; shift 2
+  mkdir -p -- "$(dirname -- "$p")"
+  if [ -L "$p" ]; then rm -f -- "$p"
+  elif [ -d "$p" ]; then rmdir -- "$p" 2>/dev/null || { echo "mount path $p already exists on the instance's disk and is not empty" >&2; exit 1; }
+  elif [ -e "$p" ]; then echo "mount path $p already exists on the instance's disk and is not a folder" >&2; exit 1; fi
+  ln -s -- "$t" "$p"
+done`;
+
+/**
+ * The process runtime's volumes: each linked volume's folder appears at its mount point inside the disk.
+ * Without a sandbox, a symlink to the folder. In the sandbox, the folder is bound at a mount point in the
+ * instance's meta folder (Gantry's, read-only to the workload), and the mount point on the disk is a link
+ * to it that the sandbox makes (`links`). A bind is never made at a path on the disk: the running workload
+ * could turn a folder on that path into a link, and send the bind over a program the sandbox then runs as
+ * root (its `setpriv`).
  */
 export async function volumeBinds(
   root: string,
   spec: WorkloadSpec,
-  disk: string,
+  p: { disk: string; meta: string },
   o: { sandboxed: boolean; ids: Ids },
-): Promise<{ source: string; target: string }[]> {
-  const binds: { source: string; target: string }[] = [];
+): Promise<{ binds: Bind[]; links: VolumeLink[] }> {
+  const binds: Bind[] = [];
+  const links: VolumeLink[] = [];
   for (const m of spec.volumes ?? []) {
     const dir = await ensureVolumeDir(volumeRootOf(root), m.volumeId);
     if (!o.sandboxed) {
-      await linkVolumeInto(disk, m, dir);
+      await linkVolumeInto(p.disk, m, dir);
       continue;
     }
     // One volume follows its instances from uid to uid (a uid per instance): it belongs to the one that runs now.
     if (o.ids !== null) await run('chown', ['-R', '--no-dereference', `${o.ids.uid}:${o.ids.gid}`, dir]);
-    binds.push({ source: dir, target: await mountPointIn(disk, m, o.ids) });
+    const target = join(p.meta, 'volumes', String(m.volumeId));
+    await mkdir(target, { recursive: true, mode: 0o755 });
+    binds.push({ source: dir, target });
+    links.push({ path: diskRelative(m.mountPath), target });
   }
-  return binds;
+  return { binds, links };
 }
-
-type Bind = { readonly source: string; readonly target: string };
 
 /** The volume binds of an instance's last start, in its meta folder: sessions (ssh, execute, copy) bind them too. */
 const BINDS_FILE = 'binds.json';
@@ -59,7 +87,7 @@ export async function saveBinds(meta: string, binds: readonly Bind[]): Promise<v
   await writeFile(join(meta, BINDS_FILE), JSON.stringify(binds));
 }
 
-/** The binds of the instance's last start; only sources under the volume root are taken, whatever the file says. */
+/** The binds of the instance's last start: only sources under the volume root, onto the meta folder's mount points. */
 export async function savedBinds(root: string, meta: string): Promise<Bind[]> {
   let parsed: unknown;
   try {
@@ -68,10 +96,12 @@ export async function savedBinds(root: string, meta: string): Promise<Bind[]> {
     return []; // none yet (never started), or not readable: a session without volumes, as before
   }
   const volumes = volumeRootOf(root) + sep;
+  const mounts = join(meta, 'volumes') + sep;
   const out: Bind[] = [];
   for (const b of Array.isArray(parsed) ? (parsed as unknown[]) : []) {
     const r = typeof b === 'object' && b !== null ? (b as Record<string, unknown>) : {};
-    if (typeof r.source === 'string' && typeof r.target === 'string' && r.source.startsWith(volumes)) out.push({ source: r.source, target: r.target });
+    const ok = typeof r.source === 'string' && typeof r.target === 'string' && r.source.startsWith(volumes) && r.target.startsWith(mounts);
+    if (ok) out.push({ source: r.source as string, target: r.target as string });
   }
   return out;
 }

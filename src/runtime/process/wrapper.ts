@@ -1,3 +1,7 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { STAMP_NODE, STAMP_PERL } from './stamper.js';
+
 /**
  * The fixed wrapper every process workload runs under (the process-group leader). It runs the
  * user's onstart with bash, then the main command given as argv (never through a shell string),
@@ -58,3 +62,14 @@ fi
 # ssh/jupyter launch modes: the instance stays up after onstart, as a container with sshd would.
 exec sleep infinity
 `;
+
+/** A start's files in the meta folder: the wrapper, the onstart, the stampers and the start time; the last run's exit codes gone. */
+export async function writeRunFiles(meta: string, out: string, onstart: string | null): Promise<void> {
+  await Promise.all(['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })));
+  await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => rm(join(out, f), { force: true })));
+  await writeFile(join(meta, 'run.sh'), WRAPPER_SCRIPT, { mode: 0o755 });
+  await writeFile(join(meta, 'onstart.sh'), onstart ?? '', { mode: 0o644 });
+  await writeFile(join(meta, 'stamp.pl'), STAMP_PERL, { mode: 0o644 });
+  await writeFile(join(meta, 'stamp.cjs'), STAMP_NODE, { mode: 0o644 });
+  await writeFile(join(meta, 'started'), String(Date.now()));
+}
