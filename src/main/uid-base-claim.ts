@@ -39,8 +39,14 @@ export function machineLockDir(): string {
 }
 
 /**
+ * Claim files this process wrote (tests run several servers in one process). Remembered here, not read
+ * from the file's pid: a later Gantry may get the pid of one that has stopped, whose data dir remains.
+ */
+const madeHere = new Map<string, Set<string>>();
+
+/**
  * Claim `base` for `dataDir`, or throw naming the install that holds it. A claim whose data dir is gone
- * is taken over; so is one made by this process (tests run several servers in one process).
+ * is taken over; so is one this process made.
  */
 export function claimUidBase(base: number, dataDir: string, dir = machineLockDir()): void {
   const mine: UidBaseClaim = { dataDir: existsSync(dataDir) ? realpathSync(dataDir) : dataDir, pid: process.pid };
@@ -52,12 +58,13 @@ export function claimUidBase(base: number, dataDir: string, dir = machineLockDir
     for (let attempt = 0; ; attempt++) {
       try {
         linkSync(tmp, file); // whole or absent, never half written
+        madeHere.set(file, (madeHere.get(file) ?? new Set()).add(mine.dataDir));
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
       }
       const held = readClaim(file);
-      if (held !== null && held.dataDir !== mine.dataDir && held.pid !== mine.pid && existsSync(held.dataDir)) {
+      if (held !== null && held.dataDir !== mine.dataDir && !madeHere.get(file)?.has(held.dataDir) && existsSync(held.dataDir)) {
         throw new Error(
           `The sandbox uid base ${base} is taken by the Gantry of data dir ${held.dataDir}: instance N of both would run as uid ${base}+N, ` +
             'and each would take the other’s processes for its own and stop them. Give each Gantry on one machine its own sandboxUidBase ' +
@@ -65,7 +72,7 @@ export function claimUidBase(base: number, dataDir: string, dir = machineLockDir
         );
       }
       try {
-        unlinkSync(file); // ours, another data dir of this process, gone, or unreadable: replaced
+        unlinkSync(file); // ours, made by this process, gone, or no claim: replaced
       } catch {
         // removed meanwhile by another start: the next link decides
       }

@@ -11,8 +11,8 @@ describe('sandbox uid base claim', () => {
   it('is refused to a second install while the first one’s data dir exists, and taken over once it is gone', async () => {
     const root = await mkdtemp(join(tmpdir(), 'gantry-uid-claim-'));
     const locks = join(root, 'lock');
-    const [a, b] = [join(root, 'a'), join(root, 'b')];
-    await Promise.all([mkdir(locks), mkdir(a), mkdir(b)]);
+    const [a, b, c] = [join(root, 'a'), join(root, 'b'), join(root, 'c')];
+    await Promise.all([mkdir(locks), mkdir(a), mkdir(b), mkdir(c)]);
     const file = join(locks, 'gantry-sandbox-uids-1000.json');
     const other = spawn('sleep', ['60'], { stdio: 'ignore' });
     try {
@@ -25,11 +25,14 @@ describe('sandbox uid base claim', () => {
       claimUidBase(2000, b, locks); // another base is free
       claimUidBase(1000, a, locks); // the holder itself, started again (another pid): kept
       assert.equal((JSON.parse(await readFile(file, 'utf8')) as { dataDir: string }).dataDir, a);
-      // Its Gantry stopped but its data dir (and so its workloads' uids) remains: still refused, whatever the pid.
-      await writeFile(file, JSON.stringify({ dataDir: a, pid: 999_999_999 }));
+      // Another install's Gantry stopped but its data dir (and so its workloads' uids) remains: still refused,
+      // whatever the pid, this process's own included (a pid is reused).
+      await writeFile(file, JSON.stringify({ dataDir: c, pid: 999_999_999 }));
+      assert.throws(() => claimUidBase(1000, b, locks));
+      await writeFile(file, JSON.stringify({ dataDir: c, pid: process.pid }));
       assert.throws(() => claimUidBase(1000, b, locks));
       // Gone for good: the next install takes the base over.
-      await rm(a, { recursive: true });
+      await rm(c, { recursive: true });
       claimUidBase(1000, b, locks);
       assert.equal((JSON.parse(await readFile(file, 'utf8')) as { dataDir: string }).dataDir, b);
       // A claim that does not parse is no claim; nor is a link (another user may write in the lock folder).
@@ -37,7 +40,6 @@ describe('sandbox uid base claim', () => {
       claimUidBase(1000, b, locks);
       const elsewhere = join(root, 'elsewhere.json');
       await writeFile(elsewhere, JSON.stringify({ dataDir: a, pid: other.pid }));
-      await mkdir(a);
       await rm(file);
       await symlink(elsewhere, file);
       claimUidBase(1000, b, locks);
