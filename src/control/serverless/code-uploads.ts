@@ -157,12 +157,13 @@ export async function readCodeBlob(ctx: ControlContext, token: string): Promise<
 }
 
 /**
- * A code deployment none of whose versions is stored yet (put, its upload still to come): a worker
- * recruited now would fetch download_url, get CODE_NOT_UPLOADED and fail, and three such failures
- * made a new deployment `failed` before a slow upload finished. The serverless loop recruits no
- * worker for it until the upload is stored.
+ * A code deployment whose current version is not stored yet (put, its upload still to come): a worker
+ * started now would fetch download_url, which serves only that version, get CODE_NOT_UPLOADED and
+ * fail, and three such failures made a new deployment `failed` before a slow upload finished. The
+ * serverless loop starts and recruits no worker for it until the upload is stored (an update's too).
  */
 export async function codeAwaitingUpload(ctx: Pick<ControlContext, 'store'>, deploymentId: number): Promise<boolean> {
-  if ((await ctx.store.getCodeDeployment(deploymentId)) === undefined) return false;
-  return !(await ctx.store.listCodeVersions(deploymentId)).some((v) => v.uploadedAt !== null);
+  const code = await ctx.store.getCodeDeployment(deploymentId);
+  if (code === undefined || code.currentVersionId === null) return false;
+  return (await ctx.store.getCodeVersion(code.currentVersionId))?.uploadedAt === null;
 }
