@@ -3,7 +3,8 @@ import { GantryError } from '../errors.js';
 const UNIT_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** AI Core's ttl pattern: a whole number of minutes, hours or days (`10m`, `24H`, `2d`). */
 const TTL = /^([0-9]+)([mhd])$/i;
-const MAX_TTL_MS = 366 * 86_400_000;
+/** The longest ttl a deployment may have; `/v2/lm/meta` advertises it. */
+export const MAX_TTL_MS = 366 * 86_400_000;
 
 /** A deployment's time to live in ms; INVALID_ARGUMENT for anything else or for less than `minimumMs`. */
 export function parseTtl(text: string, minimumMs: number): number {

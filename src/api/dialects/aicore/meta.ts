@@ -1,3 +1,5 @@
+import { MAX_TTL_MS } from '../../../domain/serverless/ttl.js';
+
 /**
  * `GET /v2/lm/meta`: what this AI API offers. Clients (SAP AI Launchpad among them) hide what is
  * advertised false; Gantry serves deployments with ttl, logs and bulk changes, and no executions.
@@ -23,7 +25,7 @@ export function aicoreMeta(ttlMinimumMs: number): Record<string, unknown> {
       limits: {
         deployments: { maxRunningCount: -1 },
         executions: { maxRunningCount: 0 },
-        timeToLiveDeployments: { minimum: `${Math.ceil(ttlMinimumMs / 60_000)}m`, maximum: '-1' },
+        timeToLiveDeployments: { minimum: `${Math.ceil(ttlMinimumMs / 60_000)}m`, maximum: `${MAX_TTL_MS / 86_400_000}d` },
       },
     },
     extensions: { resourceGroups: { version: '1.2.0' } },
