@@ -172,6 +172,11 @@ for (const ts of ONE_STORE_PG) {
       await bad('GET', '/v2/lm/configurations?$top=-1', undefined, 400, /top/);
       await bad('GET', '/v2/lm/configurations?$search=a~b', undefined, 400, /search/);
       await bad('GET', '/v2/lm/configurations?executableIds=ok-id,x', undefined, 400, /executableIds/);
+      // An empty list is no filter, on configurations as on deployments.
+      for (const path of ['/v2/lm/configurations?executableIds=', '/v2/lm/deployments?executableIds=']) {
+        const all = json(await lm('GET', path.split('?')[0]!));
+        assert.equal(json(await lm('GET', path)).count, all.count, path);
+      }
       await bad('GET', '/v2/lm/configurations/bad%20id', undefined, 400, /configurationId|pattern/);
       await bad('GET', '/v2/lm/configurations/aaaa-bbbb', undefined, 404, /CONFIGURATION|aaaa-bbbb/);
       await bad('GET', '/v2/lm/configurations', undefined, 400, /AI-Resource-Group/, null);

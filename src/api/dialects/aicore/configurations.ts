@@ -51,8 +51,9 @@ const artifactFilter = {
 const artifactQuery = { type: 'object', properties: { ...artifactFilter, ...pageQuery } } as const;
 const idParams = (name: string) => ({ type: 'object', properties: { [name]: { type: 'string', pattern: ID } } });
 
+/** An empty `executableIds=` is no filter, as on the deployments list. */
 function executableIds(v: string | undefined): string[] | null {
-  if (v === undefined) return null;
+  if (v === undefined || v.trim() === '') return null;
   const ids = splitCsv(v);
   if (ids.length > 1000) throw new GantryError('INVALID_ARGUMENT', 'executableIds holds at most 1000 ids.', { field: 'executableIds' });
   for (const id of ids)

@@ -39,7 +39,7 @@ export function splitCsv(v: string | undefined): string[] {
   return v === undefined || v === '' ? [] : v.split(',');
 }
 
-/** A comma-joined list parameter, at most `max` items. */
+/** A comma-joined list parameter, at most `max` items; an empty one is no filter (undefined), as absent. */
 export function csv(q: Query, name: string, max: number): string[] | undefined {
   const v = one(q, name);
   if (v === undefined) return undefined;
@@ -47,7 +47,7 @@ export function csv(q: Query, name: string, max: number): string[] | undefined {
     .map((s) => s.trim())
     .filter((s) => s !== '');
   if (items.length > max) throw new GantryError('INVALID_ARGUMENT', `'${name}' may list at most ${max} values.`, { field: name });
-  return items;
+  return items.length === 0 ? undefined : items;
 }
 
 /** One of a fixed set of values. */
