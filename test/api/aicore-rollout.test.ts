@@ -174,6 +174,8 @@ for (const ts of ONE_STORE) {
         assert.equal(changing.configurationName, 'chat-b');
         assert.equal(changing.lastOperation, 'UPDATE');
         assert.equal(changing.latestRunningConfigurationId, configA);
+        // A resolver picking deployments by model finds the one that answers it: A's, until B's serves.
+        assert.deepEqual(changing.details.resources.backendDetails.model, { name: 'model-a', version: 'latest' });
         assert.equal(changing.status, 'RUNNING');
         assert.equal(changing.statusDetails.nextConfigurationId, configB);
 
@@ -264,6 +266,9 @@ for (const ts of ONE_STORE) {
       assert.equal(given.deploymentUrl, `${g.url}/v2/inference/deployments/${rolled}`);
       assert.equal(given.latestRunningConfigurationId, configB);
       assert.equal(given.configurationId, configBoom);
+      assert.deepEqual(given.details.resources.backendDetails.model, { name: 'model-b', version: 'latest' }, 'what still serves');
+      const listed = (await call('GET', '/v2/lm/deployments')).body.resources.find((x: { id: string }) => x.id === rolled);
+      assert.deepEqual(listed.details.resources.backendDetails.model, { name: 'model-b', version: 'latest' });
       assert.match(given.statusMessage, new RegExp(configBoom));
       assert.match(given.statusMessage, /code 3/);
       assert.match(given.statusMessage, new RegExp(`${WORKER_FAILURES_BEFORE_DEAD} worker failure\\(s\\)`));

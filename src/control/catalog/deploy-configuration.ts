@@ -1,4 +1,5 @@
 import type { ControlContext } from '../context.js';
+import type { DeploymentRecord, DeploymentSource } from '../../domain/serverless/records.js';
 import { authorize, type Principal } from '../principal.js';
 import type { DeploymentSpec } from '../serverless/deployment-changes.js';
 import { reconfigureDeployment } from '../serverless/deployment-changes.js';
@@ -55,4 +56,19 @@ export async function deployOtherConfiguration(
 ): Promise<DeploymentView> {
   authorize(p, 'serverless.write');
   return reconfigureDeployment(ctx, p, ref, specOf(await renderConfiguration(ctx, p, ref.resourceGroup, configurationId)));
+}
+
+/**
+ * What a deployment serves while it differs from what it is meant to (a change of configuration under way,
+ * or given up): the running configuration's model and resource plan, which AI Core's resolvers read;
+ * null when they are the same, or the running one cannot be read.
+ */
+export async function servingSource(
+  ctx: ControlContext,
+  p: Principal,
+  d: Pick<DeploymentRecord, 'source' | 'runningSourceId' | 'resourceGroup'>,
+): Promise<Pick<DeploymentSource, 'model' | 'resourcePlan'> | null> {
+  if (d.source === null || d.runningSourceId === null || d.runningSourceId === d.source.configurationId) return null;
+  const r = await renderConfiguration(ctx, p, d.resourceGroup, d.runningSourceId).catch(() => null);
+  return r === null ? null : { model: r.model, resourcePlan: r.resourcePlan };
 }

@@ -6,7 +6,7 @@ import * as artifacts from './artifacts.js';
 import * as configurations from './configurations.js';
 import { loadServingTemplates } from './load-templates.js';
 import { renderConfiguration } from './render-configuration.js';
-import { deployConfiguration, deployOtherConfiguration } from './deploy-configuration.js';
+import { deployConfiguration, deployOtherConfiguration, servingSource } from './deploy-configuration.js';
 import * as scenarios from './scenarios.js';
 import type { TemplateFile } from './template-files.js';
 
@@ -23,6 +23,7 @@ export function catalogUseCases(ctx: ControlContext) {
   return {
     /** Deploy a configuration (AI Core's POST /lm/deployments). */
     deployConfiguration: (p: Principal, r: Parameters<typeof deployConfiguration>[2]) => deployConfiguration(ctx, p, r),
+    servingSource: (p: Principal, d: Parameters<typeof servingSource>[2]) => servingSource(ctx, p, d),
     /** Roll a deployment over to another configuration of its resource group. */
     deployOtherConfiguration: (p: Principal, ref: Parameters<typeof deployOtherConfiguration>[2], configurationId: string) =>
       deployOtherConfiguration(ctx, p, ref, configurationId),

@@ -1,6 +1,7 @@
 import type { DeploymentView } from '../../../control/serverless/deployments.js';
 import { holdsCompute } from '../../../domain/instance/status.js';
 import type { EndpointStatus, EndpointTarget } from '../../../domain/serverless/lifecycle.js';
+import type { DeploymentSource } from '../../../domain/serverless/records.js';
 import { isoTime } from './query.js';
 
 export const AICORE_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'DEAD', 'STOPPING', 'STOPPED', 'UNKNOWN'] as const;
@@ -53,11 +54,17 @@ export function inferenceUrl(base: string, uid: string): string {
  * `deploymentUrl` is empty until it runs; `details` carries the model the configuration names,
  * where SAP's deployment resolvers look for it.
  */
-export function aicoreDeployment(v: DeploymentView, base: string, o: { withDetails: boolean }): Record<string, unknown> {
+/** `serving`: what the deployment serves while that differs from its configuration (servingSource); null: the same. */
+export function aicoreDeployment(
+  v: DeploymentView,
+  base: string,
+  o: { withDetails: boolean; serving?: Pick<DeploymentSource, 'model' | 'resourcePlan'> | null },
+): Record<string, unknown> {
   const d = v.deployment;
   const ep = v.endpoint;
   const status = aicoreStatus(v);
   const src = d.source;
+  const served = o.serving ?? src;
   const running = v.workers.filter((w) => w.phase === 'ready').length;
   const completed = (status === 'STOPPED' || status === 'DEAD') && ep.completedAt !== null;
   const out: Record<string, unknown> = {
@@ -77,8 +84,9 @@ export function aicoreDeployment(v: DeploymentView, base: string, o: { withDetai
       scaling: { backendDetails: { predictor: { minReplicas: ep.params.minWorkers, maxReplicas: ep.params.maxWorkers, runningReplicas: running } } },
       resources: {
         backendDetails: {
-          ...(src?.model != null ? { model: { name: src.model.name, version: src.model.version } } : {}),
-          ...(src?.resourcePlan != null ? { predictor: { resourcePlan: src.resourcePlan } } : {}),
+          // What serves now: a resolver picking deployments by model must find the one that answers it.
+          ...(served?.model != null ? { model: { name: served.model.name, version: served.model.version } } : {}),
+          ...(served?.resourcePlan != null ? { predictor: { resourcePlan: served.resourcePlan } } : {}),
         },
       },
     },

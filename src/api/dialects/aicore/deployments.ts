@@ -86,7 +86,12 @@ export async function aicoreDeploymentRoutes(app: FastifyInstance, deps: EdgeDep
     const { top, skip } = page(req.query, { max: 100_000, def: 10_000 });
     const select = oneOf(req.query, '$select', ['status'] as const);
     const rows = await filtered(req);
-    const resources = rows.slice(skip, skip + top).map((v) => (select === 'status' ? statusOnly(v) : aicoreDeployment(v, base(req), { withDetails: false })));
+    const p = principal(req);
+    const shown = async (v: DeploymentView) =>
+      select === 'status'
+        ? statusOnly(v)
+        : aicoreDeployment(v, base(req), { withDetails: false, serving: await control.catalog.servingSource(p, v.deployment) });
+    const resources = await Promise.all(rows.slice(skip, skip + top).map(shown));
     return { count: rows.length, resources };
   });
 
@@ -97,7 +102,7 @@ export async function aicoreDeploymentRoutes(app: FastifyInstance, deps: EdgeDep
   app.get('/v2/lm/deployments/:id', async (req: Req) => {
     const v = await sl.showDeployment(principal(req), deploymentRef(req));
     if (oneOf(req.query, '$select', ['status'] as const) === 'status') return { ...statusOnly(v), statusDetails: {}, details: {} };
-    return aicoreDeployment(v, base(req), { withDetails: true });
+    return aicoreDeployment(v, base(req), { withDetails: true, serving: await control.catalog.servingSource(principal(req), v.deployment) });
   });
 
   app.patch(
