@@ -7,6 +7,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GANTRY_BIN, gantry } from '../helpers/cli.js';
 
+/**
+ * Unsandboxed: these servers and agents run in data dirs of their own, and a sandbox's uid base is
+ * claimed by one data dir on a machine (the sandbox is tested in process-sandbox.test.ts).
+ */
+const ENV = { PATH: process.env.PATH, GANTRY_PROCESS_SANDBOX: 'off' };
+
 /** What `gantry up` and `gantry agent` cannot work with is refused at once, naming it, with exit code 1. */
 describe('start arguments', () => {
   let dir: string;
@@ -16,13 +22,13 @@ describe('start arguments', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('an agent whose --server is not a URL stops at once instead of retrying for ever', async () => {
-    const r = await gantry(['agent', '--server', 'notaurl', '--token', 'x', '--data-dir', join(dir, 'agent')], { PATH: process.env.PATH }, 20_000);
+    const r = await gantry(['agent', '--server', 'notaurl', '--token', 'x', '--data-dir', join(dir, 'agent')], ENV, 20_000);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /--server needs an http:\/\/ or https:\/\/ URL, got 'notaurl'/);
   });
 
   it('gantry up with a setting that would stall a loop stops at once, naming the setting', async () => {
-    const env = { PATH: process.env.PATH, GANTRY_RECONCILE_BATCH: '0' };
+    const env = { ...ENV, GANTRY_RECONCILE_BATCH: '0' };
     const r = await gantry(['up', '--data-dir', join(dir, 'up'), '--port', '0', '--runtime', 'process'], env, 20_000);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /Setting reconcileBatch needs at least 1/);
@@ -30,11 +36,7 @@ describe('start arguments', () => {
 
   it("gantry up on an address that is not this machine's stops at once, naming --host", async () => {
     // 192.0.2.1 is TEST-NET-1: reserved for documentation, never a local address (and no name lookup).
-    const r = await gantry(
-      ['up', '--data-dir', join(dir, 'host'), '--host', '192.0.2.1', '--port', '0', '--runtime', 'process'],
-      { PATH: process.env.PATH },
-      20_000,
-    );
+    const r = await gantry(['up', '--data-dir', join(dir, 'host'), '--host', '192.0.2.1', '--port', '0', '--runtime', 'process'], ENV, 20_000);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /--host 192\.0\.2\.1 is not an address of this machine/);
   });
@@ -45,7 +47,7 @@ describe('start arguments', () => {
       process.execPath,
       [
         '-e',
-        `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify([GANTRY_BIN, 'agent', '--server', 'http://127.0.0.1:1', '--token', 'x', '--data-dir', join(dir, 'npm-agent'), '--runtime', 'process'])}, { stdio: 'ignore', env: { ...process.env, npm_command: 'exec', GANTRY_PARENT_WATCH_MS: '100' } }); console.log(c.pid); setTimeout(() => process.exit(0), 1500);`,
+        `const c = require('node:child_process').spawn(process.execPath, ${JSON.stringify([GANTRY_BIN, 'agent', '--server', 'http://127.0.0.1:1', '--token', 'x', '--data-dir', join(dir, 'npm-agent'), '--runtime', 'process'])}, { stdio: 'ignore', env: { ...process.env, GANTRY_PROCESS_SANDBOX: 'off', npm_command: 'exec', GANTRY_PARENT_WATCH_MS: '100' } }); console.log(c.pid); setTimeout(() => process.exit(0), 1500);`,
       ],
       { encoding: 'utf8' },
     );
@@ -68,10 +70,10 @@ describe('start arguments', () => {
   it('a second agent on the data dir of a running one is refused: it would run every workload twice', async () => {
     const dataDir = join(dir, 'two-agents');
     const args = ['agent', '--server', 'http://127.0.0.1:1', '--token', 'x', '--data-dir', dataDir, '--runtime', 'process'];
-    const first = spawn(process.execPath, [GANTRY_BIN, ...args], { stdio: 'ignore', env: { PATH: process.env.PATH } });
+    const first = spawn(process.execPath, [GANTRY_BIN, ...args], { stdio: 'ignore', env: ENV });
     try {
       for (let i = 0; i < 200 && !existsSync(join(dataDir, 'server.lock')); i++) await new Promise((r) => setTimeout(r, 50));
-      const second = await gantry(args, { PATH: process.env.PATH }, 20_000);
+      const second = await gantry(args, ENV, 20_000);
       assert.equal(second.code, 1, second.stdout + second.stderr);
       assert.match(second.stderr, new RegExp(`another Gantry process \\(pid ${first.pid}\\) uses data dir`));
     } finally {

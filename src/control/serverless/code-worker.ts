@@ -60,11 +60,11 @@ export function codeWorkerEnvString(env: string | null): string {
 
 /** Whether an instance runs the bootstrap (a serverless worker whose onstart is BOOTSTRAP_ONSTART's). */
 export function runsBootstrap(inst: Pick<InstanceRecord, 'onstart' | 'endpointId'>): boolean {
-  return inst.endpointId !== null && inst.onstart !== null && (inst.onstart.includes(`-m ${BOOTSTRAP_MODULE}`) || runsNodeBootstrap(inst));
+  return inst.endpointId !== null && typeof inst.onstart === 'string' && (inst.onstart.includes(`-m ${BOOTSTRAP_MODULE}`) || runsNodeBootstrap(inst));
 }
 
 function runsNodeBootstrap(inst: Pick<InstanceRecord, 'onstart'>): boolean {
-  return inst.onstart !== null && inst.onstart.includes(NODE_BOOTSTRAP_MARK);
+  return typeof inst.onstart === 'string' && inst.onstart.includes(NODE_BOOTSTRAP_MARK);
 }
 
 /**
