@@ -51,7 +51,10 @@ for (const ts of ONE_STORE) {
     let host2: RunningHost | null = null;
     const secondHost = async (): Promise<void> => {
       const token = (await g.api('POST', '/api/v0/host_tokens/', { name: 'second' })).body.token as string;
-      const c = loadConfig({ flags: { server: g.url, token, dataDir: join(dir, 'host2'), gpus: '1x RTX 4090:24GB', runtime: 'process', processSandbox: 'off' }, env: {} });
+      const c = loadConfig({
+        flags: { server: g.url, token, dataDir: join(dir, 'host2'), gpus: '1x RTX 4090:24GB', runtime: 'process', processSandbox: 'off' },
+        env: {},
+      });
       host2 = await startHost(c, new HttpChannel(g.url, token), {
         log: createLogger('silent'),
         workloadEnv: { ...workloadBaseEnv(), PYTHONDONTWRITEBYTECODE: '1' },
