@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { after, before, describe, it } from 'node:test';
-import { build } from 'esbuild';
+import { before, describe, it } from 'node:test';
+import { importWebModule } from '../helpers/web-module.js';
 
 type Format = { money: (v: number, digits?: number) => string; isolate: (name: string) => string };
 
 /** The console's amounts and names in sentences (web/src/ui/format.ts, bundled as the console bundles it). */
 describe("the console's text formats", () => {
-  let dir: string;
   let f: Format;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'gantry-web-format-'));
-    const root = fileURLToPath(new URL('../../../', import.meta.url));
-    const out = await build({ entryPoints: [join(root, 'web', 'src', 'ui', 'format.ts')], bundle: true, format: 'esm', platform: 'neutral', write: false });
-    await writeFile(join(dir, 'format.mjs'), out.outputFiles[0]!.text);
-    f = (await import(pathToFileURL(join(dir, 'format.mjs')).href)) as Format;
+    f = await importWebModule<Format>('ui', 'format.ts');
   });
-  after(() => rm(dir, { recursive: true, force: true }));
 
   it('writes a negative amount with its sign before the dollar sign', () => {
     assert.equal(f.money(-0.01), '-$0.0100');

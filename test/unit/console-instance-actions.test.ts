@@ -1,32 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { after, before, describe, it } from 'node:test';
-import { build } from 'esbuild';
+import { before, describe, it } from 'node:test';
+import { importWebModule } from '../helpers/web-module.js';
 
 type Row = { actual_status: string | null; intended_status: string; gantry_status?: string };
 type Types = { startOrStop: (r: Row) => 'start' | 'stop' | 'wait'; statusOf: (r: Row) => string };
 
 /** Which of start and stop an instance row offers (web/src/pages/instances/types.ts, bundled as the console bundles it). */
 describe("the console's start and stop buttons", () => {
-  let dir: string;
   let t: Types;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'gantry-web-actions-'));
-    const root = fileURLToPath(new URL('../../../', import.meta.url));
-    const out = await build({
-      entryPoints: [join(root, 'web', 'src', 'pages', 'instances', 'types.ts')],
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      write: false,
-    });
-    await writeFile(join(dir, 'types.mjs'), out.outputFiles[0]!.text);
-    t = (await import(pathToFileURL(join(dir, 'types.mjs')).href)) as Types;
+    t = await importWebModule<Types>('pages', 'instances', 'types.ts');
   });
-  after(() => rm(dir, { recursive: true, force: true }));
 
   it('offers stop on a running instance and start on a stopped one', () => {
     assert.equal(t.startOrStop({ actual_status: 'running', intended_status: 'running', gantry_status: 'running' }), 'stop');

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { after, before, describe, it } from 'node:test';
-import { build } from 'esbuild';
+import { before, describe, it } from 'node:test';
+import { importWebModule } from '../helpers/web-module.js';
 
 type Item = { id: number; type: 'charge' | 'payment'; description: string; quantity: number; amount: number; timestamp: number; instance_id: number | null };
 type SpendPerDay = (items: readonly Item[], fromS: number, days: number) => [number[], number[]];
@@ -23,22 +19,10 @@ const charge = (endS: number, hours: number, amount: number): Item => ({
 
 /** The Account page's spend per day (web/src/pages/account/spend.ts, bundled as the console bundles it). */
 describe("the console's spend per day", () => {
-  let dir: string;
   let spendPerDay: SpendPerDay;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'gantry-web-spend-'));
-    const root = fileURLToPath(new URL('../../../', import.meta.url));
-    const out = await build({
-      entryPoints: [join(root, 'web', 'src', 'pages', 'account', 'spend.ts')],
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      write: false,
-    });
-    await writeFile(join(dir, 'spend.mjs'), out.outputFiles[0]!.text);
-    ({ spendPerDay } = (await import(pathToFileURL(join(dir, 'spend.mjs')).href)) as { spendPerDay: SpendPerDay });
+    ({ spendPerDay } = await importWebModule<{ spendPerDay: SpendPerDay }>('pages', 'account', 'spend.ts'));
   });
-  after(() => rm(dir, { recursive: true, force: true }));
 
   it('one x per UTC day from the start, zero where nothing was charged', () => {
     const [x, y] = spendPerDay([], FROM, 3);
