@@ -6,6 +6,7 @@ import type { Metrics } from '../log/metrics.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { ApiDialect } from './edge/dialect.js';
 import { toGantryError } from './errors.js';
+import { AllowedMethods } from './edge/allowed-methods.js';
 import { dialectFor, exactContentTypes, lenientJson, mountDialect, sendError } from './edge/mount.js';
 import { boundJsonDepth } from './edge/json-body.js';
 import { dataPathServer } from './edge/data-path.js';
@@ -102,8 +103,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   // Every route served, so tests can probe them all (the cross-tenant test) and docs can list them.
   const routes: { method: string; url: string }[] = [];
+  const allowed = new AllowedMethods();
   app.addHook('onRoute', (r) => {
-    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
+    for (const m of [r.method].flat()) {
+      if (m !== 'HEAD') routes.push({ method: m, url: r.url });
+      allowed.add(m, r.url);
+    }
   });
   ROUTES.set(app, routes);
 
@@ -117,7 +122,18 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   };
   lenientJson(app);
   app.setErrorHandler(answerAsDialect);
-  app.setNotFoundHandler((req, reply) => answerAsDialect(new GantryError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0] ?? ''}.`), req, reply));
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    // A known path asked with another method is 405 with the methods it takes, as the real servers answer.
+    const allow = allowed.of(path);
+    if (allow.length > 0 && !allow.includes(req.method))
+      return answerAsDialect(
+        new GantryError('METHOD_NOT_ALLOWED', `${req.method} is not served on ${path}; it takes ${allow.join(', ')}.`, { allow }),
+        req,
+        reply,
+      );
+    return answerAsDialect(new GantryError('NOT_FOUND', `No route ${req.method} ${path}.`), req, reply);
+  });
 
   // Before any route is added, so the OpenAPI document sees them all.
   await registerDiscovery(app, o.dialects);

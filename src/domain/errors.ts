@@ -8,6 +8,7 @@ export type ErrorKind =
   | 'unauthenticated'
   | 'forbidden'
   | 'not_found'
+  | 'method_not_allowed'
   | 'conflict'
   | 'illegal_transition'
   | 'rate_limited'
@@ -58,6 +59,11 @@ export const ERROR_CODES = {
   },
   FORBIDDEN: { kind: 'forbidden', retryable: false, doc: 'The key is valid but may not do this (for example an instance key acting on another instance).' },
   NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No such route.' },
+  METHOD_NOT_ALLOWED: {
+    kind: 'method_not_allowed',
+    retryable: false,
+    doc: 'The path is served, but not with this method (405); the Allow header lists the methods it takes.',
+  },
   INSTANCE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No instance with this id is visible to the caller.' },
   TEMPLATE_NOT_FOUND: {
     kind: 'not_found',

@@ -85,8 +85,10 @@ for (const ts of TEST_STORES) {
       const vast = await esRaw(g, 'GET', '/nothing-here');
       assert.equal(vast.status, 404);
       assert.equal(vast.headers.get('x-elastic-product'), null);
+      // The root is served with GET and HEAD only: another method is the fallback dialect's 405.
       const post = await esRaw(g, 'POST', '/', { contentType: 'application/json', body: '{}' });
-      assert.equal(post.status, 404);
+      assert.equal(post.status, 405);
+      assert.equal(post.headers.get('allow'), 'GET, HEAD');
       assert.equal(post.headers.get('x-elastic-product'), null);
       assert.equal((await esRaw(g, 'GET', '/api/v0/nothing')).headers.get('x-elastic-product'), null);
     });

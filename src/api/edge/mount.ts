@@ -80,6 +80,7 @@ export function renderError(d: ApiDialect, err: unknown, req: ErrorRequest, log:
   // Transient 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
   if (error.code === 'RATE_LIMITED') headers['retry-after'] = String(typeof error.details.retryAfter === 'number' ? error.details.retryAfter : 1);
   else if (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED') headers['retry-after'] = '1';
+  if (error.code === 'METHOD_NOT_ALLOWED' && Array.isArray(error.details.allow)) headers.allow = error.details.allow.join(', ');
   return { error, status, headers, body: d.errorBody(error, status, req) };
 }
 

@@ -12,6 +12,7 @@ const TYPE_BY_CODE: Partial<Readonly<Record<ErrorCode, string>>> = {
 function typeOfKind(kind: ErrorKind): string {
   switch (kind) {
     case 'invalid':
+    case 'method_not_allowed':
       return 'illegal_argument_exception';
     case 'unauthenticated':
     case 'forbidden':
@@ -47,7 +48,12 @@ export function esTypeOf(error: GantryError): string {
  */
 export function elasticErrorBody(error: GantryError, status: number, req: ErrorRequest): unknown {
   const type = esTypeOf(error);
-  const reason = error.code === 'NOT_FOUND' ? `no handler found for uri [${req.url}] and method [${req.method}]` : error.message;
+  const reason =
+    error.code === 'NOT_FOUND'
+      ? `no handler found for uri [${req.url}] and method [${req.method}]`
+      : error.code === 'METHOD_NOT_ALLOWED'
+        ? `Incorrect HTTP method for uri [${req.url}] and method [${req.method}], allowed: [${Array.isArray(error.details.allow) ? error.details.allow.join(', ') : ''}]`
+        : error.message;
   const cause = { type, reason };
   // Elasticsearch's error objects carry extra keys (an exception's metadata); Gantry adds its stable code.
   return { error: { root_cause: [cause], ...cause, code: error.code }, status };

@@ -81,6 +81,8 @@ function vastErrorName(e: GantryError): string {
       return 'forbidden';
     case 'not_found':
       return 'not_found';
+    case 'method_not_allowed':
+      return 'method_not_allowed';
     case 'conflict':
       return 'conflict';
     case 'illegal_transition':
