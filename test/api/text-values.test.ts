@@ -58,5 +58,26 @@ for (const ts of TEST_STORES) {
       }
       assert.notEqual((await g.api('GET', `/api/v0/instances/${id}/`)).body.instances.label, 'a\u0000b');
     });
+
+    it("an id past 32 bits is a 4xx in the dialect's shape on either store, never a 500", async () => {
+      const big = 2 ** 31;
+      const calls: [string, string, unknown][] = [
+        ['GET', `/api/v0/instances/${big}/`, undefined],
+        ['PUT', `/api/v0/instances/${big}/`, { label: 'x' }],
+        ['DELETE', `/api/v0/ssh/${big}/`, undefined],
+        ['DELETE', `/api/v0/auth/apikeys/${big}/`, undefined],
+        ['POST', '/api/v0/auth/apikeys/', { name: 'k', team_id: big }],
+        ['PUT', '/api/v0/commands/transfer_credit/', { recipient: String(big), amount: 1 }],
+        ['POST', '/get_endpoint_workers/', { id: big }],
+        ['PUT', `/api/v0/endptjobs/${Number.MAX_SAFE_INTEGER}/`, { min_load: 1 }],
+        ['DELETE', `/console/api/deployments/${big}`, undefined],
+      ];
+      for (const [method, path, body] of calls) {
+        const r = await g.api(method, path, body);
+        assert.ok(r.status >= 400 && r.status < 500, `${method} ${path} → ${r.status} ${r.text}`);
+        if (path.startsWith('/console/')) assert.equal(typeof r.body.error?.code, 'string', r.text);
+        else assert.equal(r.body.success, false, r.text);
+      }
+    });
   });
 }

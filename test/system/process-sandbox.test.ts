@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { workloadBaseEnv } from '../../src/config/load.js';
+import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { probeBwrap } from '../../src/runtime/process/sandbox.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { call, createDeployment, SERVERLESS_FAST, workersOf } from '../helpers/serverless.js';
@@ -259,3 +262,30 @@ for (const ts of ONE_STORE) {
     });
   });
 }
+
+describe('process sandbox: SSH key writes of one instance at once', { skip: noSandbox }, () => {
+  it('each completes, and the last one asked for is what authorized_keys holds', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-ssh-race-'));
+    await chmod(dir, 0o755); // the instance's uid must reach its disk below
+    try {
+      const rt = await ProcessRuntime.open({
+        root: join(dir, 'instances'),
+        killWaitMs: 1000,
+        pollMs: 25,
+        baseEnv: workloadBaseEnv(),
+        sandbox: { dataDir: dir, uidBase: ROOT ? UID_BASE : null, readOnly: [], hidden: [], devices: [] },
+      });
+      // A start writes the keys while an account key added meanwhile writes them too (a fixed temporary
+      // file written by both made one `mv` fail, and with it the start).
+      const sets = [1, 2, 3, 4, 5, 6].map((i) => [`ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${'A'.repeat(42)}${i} k${i}@race`]);
+      const results = await Promise.allSettled(sets.map((keys) => rt.setSshKeys(1, keys)));
+      assert.deepEqual(
+        results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+        [],
+      );
+      assert.equal(await readFile(join(dir, 'instances', '1', 'disk', '.ssh', 'authorized_keys'), 'utf8'), `${sets[5]![0]}\n`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -13,37 +13,10 @@ import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoo
 import { LINK_VOLUMES_SCRIPT, processStorage, saveBinds, savedBinds, seedFromSnapshot, volumeBinds } from './process-storage.js';
 import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
+import { OneAtATime } from '../one-at-a-time.js';
 
-/** How workloads are isolated (`sandbox.ts`, docs/decisions/008-process-sandbox.md). */
-export interface ProcessSandbox {
-  /** Gantry's data dir: hidden from every workload. */
-  readonly dataDir: string;
-  /** Instance N runs as host uid/gid `uidBase + N` (Gantry runs as root); null: Gantry's own uid in a user namespace. */
-  readonly uidBase: number | null;
-  /** Paths workloads must find read-only at the same place (node, Gantry's package). */
-  readonly readOnly: readonly string[];
-  /** Folders hidden by an empty tmpfs (the home of the user running Gantry). */
-  readonly hidden: readonly string[];
-  /** GPU device nodes passed through. */
-  readonly devices: readonly string[];
-}
-
-export interface ProcessRuntimeOptions {
-  /** Directory holding one folder per instance: `disk/` (the instance's disk) and `meta/` (runtime files). */
-  readonly root: string;
-  /** After SIGKILL, how long to wait for the kernel to reap before calling the stop failed. */
-  readonly killWaitMs: number;
-  /** The longest wait between two looks at signalled processes (each look reads only their /proc entries). */
-  readonly pollMs: number;
-  /** Environment every workload starts from (PATH, LANG); the spec's env is laid over it. */
-  readonly baseEnv: Readonly<Record<string, string>>;
-  /** Disk usage is a directory walk: reuse it this long (instance lists are polled often). */
-  readonly diskUsageTtlMs?: number;
-  /** Which stamper the wrapper runs: perl when it has Time::HiRes, else node (`auto`), or node always. */
-  readonly logStamper?: 'auto' | 'node';
-  /** Run every workload in a bwrap sandbox; absent: as Gantry's own user, seeing what Gantry sees. */
-  readonly sandbox?: ProcessSandbox;
-}
+import type { ProcessRuntimeOptions } from './options.js';
+export type { ProcessRuntimeOptions, ProcessSandbox } from './options.js';
 
 /** After the leader ended: how often, and for how long, the rest of a stopping group is looked at (a few /proc reads each). */
 const FOLLOW_MS = 2;
@@ -65,6 +38,8 @@ export class ProcessRuntime implements Runtime {
   /** Leaders this process started that have not exited, by instance: a stop signals their groups before it scans. */
   readonly #leaders = new Map<number, number>();
   readonly #cpuSamples = new Map<number, { cpuMs: number; at: number }>();
+  /** SSH key writes, one at a time per instance (setSshKeys). */
+  readonly #sshWrites = new OneAtATime<number>();
   readonly #diskUsage: DiskUsageCache;
   #runtimeId = '';
 
@@ -151,7 +126,12 @@ export class ProcessRuntime implements Runtime {
     return instanceProcs(table, this.#runtimeId, id, pgid, this.#ids(id)?.uid ?? null);
   }
 
-  async setSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
+  /** One write at a time per instance, in the order asked: a start's and an added account key's sandboxed writes of one temporary file raced (one `mv` failed, and the start with it). */
+  setSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
+    return this.#sshWrites.run(instanceId, () => this.#writeSshKeys(instanceId, keys));
+  }
+
+  async #writeSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
     if (this.#o.sandbox === undefined) return writeAuthorizedKeys(this.#dir(instanceId).disk, keys);
     await this.#prepare(instanceId);
     const script = 'umask 077; mkdir -p .ssh && cat > .ssh/authorized_keys.tmp && mv -f .ssh/authorized_keys.tmp .ssh/authorized_keys';

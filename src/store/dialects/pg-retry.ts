@@ -93,13 +93,26 @@ export function unavailableIfLost(err: unknown): unknown {
 /** PostgreSQL's text cannot hold U+0000 (SQLite's can): a value with one is the caller's to fix, not a fault. */
 const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
 
-/** `unavailableIfLost`, and a text value PostgreSQL cannot store as 400 INVALID_ARGUMENT, not 500. */
+/**
+ * PostgreSQL keeps ids (and most counts) in 32 bits, SQLite in 64: a number from the request beyond that
+ * (an id of 2147483648 in a path or a body) names nothing that can exist, and is the caller's to fix.
+ */
+const OUT_OF_RANGE = '22003';
+
+/** `unavailableIfLost`, and a value PostgreSQL cannot store (text with NUL, a number past 32 bits) as 400 INVALID_ARGUMENT, not 500. */
 export function engineErrorOf(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && UNSTORABLE_TEXT.has(code))
     return new GantryError(
       'INVALID_ARGUMENT',
       'A text value holds a character that cannot be stored (the NUL character, U+0000); send it without.',
+      {},
+      { cause: err },
+    );
+  if (code === OUT_OF_RANGE)
+    return new GantryError(
+      'INVALID_ARGUMENT',
+      'A number is out of the range that can be stored (ids are whole numbers from 1 to 2147483647); no such id exists.',
       {},
       { cause: err },
     );
