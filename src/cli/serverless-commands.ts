@@ -3,6 +3,7 @@ import type { Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
 import { cliNumber, parseCliId, printJson, table, text, verbGroup } from './output.js';
 import { say } from './human.js';
+import { checkedSearchQuery } from './search-args.js';
 
 type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
 const json = printJson;
@@ -33,7 +34,9 @@ function params(f: Flags): Row {
   for (const [name] of PARAMS) {
     const camel = name.replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase());
     const v = f[name] ?? f[camel];
-    if (v !== undefined) out[name] = Number(v);
+    // A value that is not a number stops the verb, naming the flag: Number('abc') would be sent as null
+    // (the parameter quietly left as it was) and Number('') as 0.
+    if (v !== undefined) out[name] = cliNumber(v, `--${name}`);
   }
   return out;
 }
@@ -45,11 +48,20 @@ function template(f: Flags): Row {
     ...(f.onstartCmd !== undefined ? { onstart: f.onstartCmd } : {}),
     ...(f.argsJson !== undefined ? { args: JSON.parse(String(f.argsJson)) as unknown } : {}),
     ...(f.disk !== undefined ? { disk: cliNumber(f.disk, '--disk') } : {}),
-    ...(f.search !== undefined ? { search_params: f.search } : {}),
+    ...(f.search !== undefined ? { search_params: checkedSearch(f.search) } : {}),
     ...(f.launchArgs !== undefined ? { launch_args: f.launchArgs } : {}),
     ...(f.gpuRam !== undefined ? { gpu_ram: cliNumber(f.gpuRam, '--gpu-ram') } : {}),
     ...(f.testWorkers !== undefined ? { test_workers: cliNumber(f.testWorkers, '--test-workers') } : {}),
   };
+}
+
+/**
+ * `--search` checked as `search offers` checks its query, before anything is sent: the API ignores
+ * field names it does not know (Vast's clients send many), so `num_gpu=1` would make workers on any offer.
+ */
+function checkedSearch(search: string | boolean): string {
+  checkedSearchQuery(String(search));
+  return String(search);
 }
 
 function withTemplate(c: Command): Command {
@@ -144,7 +156,7 @@ export function registerServerlessCommands(program: Command): void {
     create.command('workergroup').description('create a workergroup of an endpoint').option('--endpoint_name <name>').option('--endpoint_id <id>'),
   ).action(async (_o, cmd: Command) => {
     const f: Flags = cmd.optsWithGlobals();
-    const target = f.endpoint_id !== undefined ? { endpoint_id: Number(f.endpoint_id) } : { endpoint_name: f.endpoint_name };
+    const target = f.endpoint_id !== undefined ? { endpoint_id: id(String(f.endpoint_id), 'endpoint') } : { endpoint_name: f.endpoint_name };
     const r = await connect(f).createWorkergroup({ ...target, ...template(f) });
     say(f, r, `Created workergroup ${text(r.id)}.`);
   });

@@ -53,10 +53,13 @@ export class GantryClient {
     const res = await fetchOrExplain(this.#fetch, this.#url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     if (!res.ok) throw new GantryApiError(res.status, jsonBody(text), `HTTP ${res.status} from ${method} ${path}`);
+    if (text === '') return null as T;
     try {
-      return (text === '' ? null : JSON.parse(text)) as T;
+      return JSON.parse(text) as T;
     } catch {
-      return null as T;
+      // A 2xx that is not JSON is not Gantry's (a web page or proxy at the URL given): say so, rather than
+      // hand the caller a null that fails later as "Cannot read properties of null".
+      throw new GantryApiError(res.status, null, `${method} ${path}: the answer of ${this.#url} is not JSON; is it a Gantry server? (${text.slice(0, 100)})`);
     }
   }
 

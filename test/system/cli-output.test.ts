@@ -178,6 +178,15 @@ for (const ts of ONE_STORE) {
         [['logs', '1', '--tail', 'abc'], /--tail 'abc' is not a number/],
         [['search', 'offers', '--limit', 'x'], /--limit 'x' is not a number/],
         [['transfer', 'credit', '1', 'abc'], /amount 'abc' is not a number/],
+        // Endpoint parameters too: Number('abc') went out as null (nothing changed, "Updated") and '' as 0.
+        [['update', 'endpoint', '1', '--max_workers', 'abc'], /--max_workers 'abc' is not a number/],
+        [['update', 'endpoint', '1', '--max_workers', ''], /--max_workers '' is not a number/],
+        [['create', 'endpoint', '--endpoint_name', 'nan', '--target-util', 'x'], /--target_util 'x' is not a number/],
+        [['create', 'workergroup', '--endpoint_id', 'abc'], /'abc' is not an endpoint id/],
+        // A worker search is checked as `search offers` checks its query: the API would ignore the unknown field.
+        [['create', 'deployment', '--name', 'typo', '--search', 'num_gpu=1'], /Unknown field 'num_gpu'. Did you mean 'num_gpus'/],
+        // Credit is bounded: 1e308 twice is an Infinity balance, shown as null, that no transfer brings back.
+        [['transfer', 'credit', '1', '1e308'], /amount must be at most 1,000,000,000/],
       ] as const) {
         const r = await run(...args);
         assert.equal(r.code, 1, args.join(' '));

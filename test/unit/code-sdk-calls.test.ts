@@ -189,3 +189,22 @@ describe('no answer, and what is not one', () => {
     await assert.rejects(new GantryClient({ url: 'http://127.0.0.1:1', apiKey: 'k' }).listInstances(), GantryConnectionError);
   });
 });
+
+describe('an answer that is not JSON', () => {
+  it('is a GantryApiError naming the URL, not a null that fails later (a web page at the URL given)', async () => {
+    const page = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>sign in</html>');
+    });
+    await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
+    try {
+      const at = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
+      const err = await new GantryClient({ url: at, apiKey: 'k' }).listInstances().catch((e: unknown) => e);
+      assert.ok(err instanceof GantryApiError, String(err));
+      assert.equal(err.status, 200);
+      assert.match(err.message, new RegExp(`^GET /api/v0/instances/: the answer of ${at} is not JSON; is it a Gantry server\\? \\(<html>sign in</html>\\)$`));
+    } finally {
+      await new Promise((resolve) => page.close(resolve));
+    }
+  });
+});

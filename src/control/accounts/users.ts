@@ -2,6 +2,7 @@ import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey, newApiKey } from '../keys.js';
 import { authorize, type Principal } from '../principal.js';
+import { MAX_CREDIT_AMOUNT } from '../billing/billing.js';
 import type { AccountRecord } from '../../domain/account/records.js';
 
 export interface NewUserRequest {
@@ -35,6 +36,7 @@ export async function createUser(ctx: ControlContext, p: Principal, r: NewUserRe
   const email = r.email ?? `${r.username}@localhost`;
   if (!EMAIL.test(email)) throw new GantryError('INVALID_EMAIL', `"${email}" is not an email address.`, { field: 'email' });
   if (!Number.isFinite(r.credit) || r.credit < 0) throw new GantryError('INVALID_ARGUMENT', 'credit must be a number ≥ 0.');
+  if (r.credit > MAX_CREDIT_AMOUNT) throw new GantryError('INVALID_ARGUMENT', `credit must be at most ${MAX_CREDIT_AMOUNT.toLocaleString('en-US')}.`);
   // Credit for the new account moves money (from the parent's balance, or minted by an admin): a transfer, so billing_write as well.
   if (r.credit > 0) authorize(p, 'billing.write');
   if (await ctx.store.findAccountByEmail(email)) throw new GantryError('USER_EXISTS', `An account with the email ${email} exists already.`, { field: 'email' });

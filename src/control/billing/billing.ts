@@ -36,6 +36,9 @@ async function resolveAccount(ctx: ControlContext, who: string): Promise<Account
   return (await ctx.store.findAccountByEmail(who)) ?? (await ctx.store.findAccountByUsername(who));
 }
 
+/** The most credit one transfer (or a new account's initial credit) moves, in dollars. */
+export const MAX_CREDIT_AMOUNT = 1_000_000_000;
+
 /**
  * Move credit to another account (by id, email or username). An admin's transfer adds credit (a
  * deposit: self-hosted Gantry has no payment processor); anyone else's moves it from their balance.
@@ -43,6 +46,9 @@ async function resolveAccount(ctx: ControlContext, who: string): Promise<Account
 export async function transferCredit(ctx: ControlContext, p: Principal, recipient: string, amount: number): Promise<TransferRecord> {
   authorize(p, 'billing.write');
   if (!Number.isFinite(amount) || amount < 0.01) throw new GantryError('INVALID_ARGUMENT', 'amount must be at least 0.01.', { field: 'amount' });
+  // Bounded above too: balances are doubles, and 1e308 twice is Infinity, a balance no transfer can bring back (shown as null).
+  if (amount > MAX_CREDIT_AMOUNT)
+    throw new GantryError('INVALID_ARGUMENT', `amount must be at most ${MAX_CREDIT_AMOUNT.toLocaleString('en-US')}.`, { field: 'amount' });
   const to = await resolveAccount(ctx, recipient);
   if (!to || to.deletedAt !== null) throw new GantryError('RECIPIENT_NOT_FOUND', `No user ${recipient}.`, { field: 'recipient' });
   if (to.id === p.accountId && !p.isAdmin) throw new GantryError('SELF_TRANSFER', 'Credit cannot be sent to the same account.', { field: 'recipient' });
