@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeInside } from './write-inside.js';
+
+export { writeInside };
 
 /**
  * File helpers the runtimes (and the host's start-up) share: values kept once in a file, the per-instance
@@ -38,9 +42,8 @@ export function instancePaths(root: string, id: number): { base: string; disk: s
  * /workspace in containers). Gantry owns the file: it is rewritten whenever the attached keys change.
  */
 export async function writeAuthorizedKeys(disk: string, keys: readonly string[]): Promise<void> {
-  const dir = join(disk, '.ssh');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, 'authorized_keys'), keys.map((k) => k.trim() + '\n').join(''), { mode: 0o600 });
+  // The disk is the workload's: no link it made there is followed (writeInside).
+  await writeInside(disk, ['.ssh', 'authorized_keys'], keys.map((k) => k.trim() + '\n').join(''), { mode: 0o600, dirMode: 0o700 });
 }
 
 /** Instance ids that have a folder under the root (leftovers count: a crash between "destroyed" and "removed"). */
@@ -48,9 +51,30 @@ export async function instanceDirs(root: string): Promise<number[]> {
   return (await readdir(root).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).map(Number);
 }
 
-export async function readCode(file: string): Promise<number | null> {
-  const text = (await readFile(file, 'utf8').catch(() => '')).trim();
-  return /^-?\d+$/.test(text) ? Number(text) : null;
+/**
+ * Open a file the workload could have written (its `out` folder): never through a symlink, never blocking on a
+ * FIFO, only a plain file. Gantry may be root: a workload must not get it to read anything else for it.
+ */
+export async function openWorkloadFile(file: string): Promise<Awaited<ReturnType<typeof open>> | null> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+  if (fh === null) return null;
+  if ((await fh.stat()).isFile()) return fh;
+  await fh.close();
+  return null;
+}
+
+export async function readCode(file: string, o: { writtenBefore?: number } = {}): Promise<number | null> {
+  const fh = await openWorkloadFile(file);
+  if (fh === null) return null;
+  try {
+    if (o.writtenBefore !== undefined && (await fh.stat()).mtimeMs >= o.writtenBefore) return null;
+    const buf = Buffer.alloc(32);
+    const { bytesRead } = await fh.read(buf, 0, 32, 0);
+    const text = buf.subarray(0, bytesRead).toString('utf8').trim();
+    return /^-?\d+$/.test(text) ? Number(text) : null;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Bounded walk: a disk with very many files reports the size seen in the first 20,000 entries. */

@@ -1,8 +1,8 @@
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Observation } from '../../domain/instance/reconcile.js';
-import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, writeAuthorizedKeys } from '../files.js';
+import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, writeAuthorizedKeys, writeInside } from '../files.js';
 import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { containerExec } from './docker-exec.js';
@@ -113,12 +113,12 @@ export class DockerRuntime implements Runtime {
     const existing = await this.#state(id);
     if (existing?.running === true) return; // adopt
     const { disk, meta } = this.#dir(id);
-    await mkdir(disk, { recursive: true });
-    await mkdir(meta, { recursive: true });
+    for (const d of [disk, meta]) await mkdir(d, { recursive: true });
     await writeAuthorizedKeys(disk, spec.sshKeys);
     await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => rm(join(meta, f), { force: true })));
-    await writeFile(join(meta, 'onstart.sh'), spec.onstart ?? '', { mode: 0o644 });
-    await writeFile(join(meta, 'started'), String(Date.now()));
+    // The container writes into meta (its exit codes) too: no link it left there is followed.
+    await writeInside(meta, ['onstart.sh'], spec.onstart ?? '', { mode: 0o644, dirMode: 0o755 });
+    await writeInside(meta, ['started'], String(Date.now()), { mode: 0o644, dirMode: 0o755 });
     // A stopped container starts again with its filesystem; a new one is created from the image.
     if (existing === null) await this.#create(spec);
     await this.#docker.getContainer(this.#name(id)).start();

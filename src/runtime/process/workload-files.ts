@@ -1,6 +1,7 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { openWorkloadFile } from '../files.js';
 import type { LogLine } from '../runtime.js';
+
+export { readCode } from '../files.js';
 /** A workload's output is read from its last 4 MiB at most. */
 const MAX_LOG_READ_BYTES = 4 * 1024 * 1024;
 
@@ -28,32 +29,6 @@ export async function readStamped(file: string): Promise<LogLine[]> {
       out.push(m === null ? { at, stream: 'stdout', text: line } : { at, stream: m[2] === 'e' ? 'stderr' : 'stdout', text: line.slice(m[0].length) });
     }
     return out;
-  } finally {
-    await fh.close();
-  }
-}
-
-/**
- * Open a file the workload could have written (its `out` folder): never through a symlink, never blocking on a
- * FIFO, only a plain file. Gantry may be root: a workload must not get it to read anything else for it.
- */
-export async function openWorkloadFile(file: string): Promise<Awaited<ReturnType<typeof open>> | null> {
-  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
-  if (fh === null) return null;
-  if ((await fh.stat()).isFile()) return fh;
-  await fh.close();
-  return null;
-}
-
-export async function readCode(file: string, o: { writtenBefore?: number } = {}): Promise<number | null> {
-  const fh = await openWorkloadFile(file);
-  if (fh === null) return null;
-  try {
-    if (o.writtenBefore !== undefined && (await fh.stat()).mtimeMs >= o.writtenBefore) return null;
-    const buf = Buffer.alloc(32);
-    const { bytesRead } = await fh.read(buf, 0, 32, 0);
-    const text = buf.subarray(0, bytesRead).toString('utf8').trim();
-    return /^-?\d+$/.test(text) ? Number(text) : null;
   } finally {
     await fh.close();
   }
