@@ -40,6 +40,10 @@ for (const ts of TEST_STORES) {
     it('only an admin creates top-level users; anyone creates subaccounts; a taken name is 409', async () => {
       const top = await as(alice.key)('POST', '/api/v0/users/', { username: 'carol', email: 'c@example.com', password: 'x' });
       assert.equal(top.status, 403);
+      // parent_id names the caller ("me", or its own id): another account's is refused, not read as "me".
+      const other = await as(alice.key)('POST', '/api/v0/users/', { username: 'alice-x', email: 'x@example.com', password: 'x', parent_id: '1' });
+      assert.equal(other.status, 400, other.text);
+      assert.equal(other.body.code, 'INVALID_ARGUMENT');
       const sub = await as(alice.key)('POST', '/api/v0/users/', { username: 'alice-ci', email: 'ci@example.com', password: 'x', parent_id: 'me' });
       assert.equal(sub.status, 200, sub.text);
       assert.equal(typeof sub.body.key_id, 'number');

@@ -62,6 +62,15 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane): 
     const p = principal(req);
     const b = asObject(req.body);
     const parent = optString(b, 'parent_id');
+    // A subaccount is made under the calling account ("me", as Vast's clients send): a value naming another is refused, not read as "me".
+    if (parent !== null && parent !== '' && parent !== 'me' && parent !== String(p.accountId))
+      throw new GantryError(
+        'INVALID_ARGUMENT',
+        `parent_id must be "me": a subaccount is made under the calling account, not ${JSON.stringify(parent.slice(0, 50))}.`,
+        {
+          field: 'parent_id',
+        },
+      );
     const created = await a.users.createUser(p, {
       username: requiredUsername(b),
       email: optString(b, 'email'),
