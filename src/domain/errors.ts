@@ -79,7 +79,11 @@ export const ERROR_CODES = {
     retryable: false,
     doc: "A bid is below the offer's minimum bid.",
   },
-  GPUS_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: "A stopped instance's GPUs are rented by another instance, so it cannot start now." },
+  GPUS_UNAVAILABLE: {
+    kind: 'conflict',
+    retryable: true,
+    doc: "A stopped instance's GPUs are rented by another instance, or its host no longer has them, so it cannot start now.",
+  },
   PORTS_EXHAUSTED: { kind: 'conflict', retryable: true, doc: "The host's port range has no free port left." },
   MACHINE_UNAVAILABLE: { kind: 'conflict', retryable: true, doc: 'The machine is unlisted or offline.' },
   MACHINE_ONLINE: {

@@ -283,6 +283,32 @@ for (const ts of TEST_STORES) {
       assert.equal(await store.writeIntent(inst.id, 2, { target: 'running', pendingOp: null, acquireGpus: true, now: 4 }), true, 'the GPU is free again');
     });
 
+    it('a stopped instance does not start on a GPU its machine no longer has', async () => {
+      const m6 = (await store.registerMachine(machineReg('host-f', accountId, 1), Date.now())).id;
+      const inst = await store.createInstance(newInstance({ machineId: m6 }));
+      await store.writeIntent(inst.id, 1, { target: 'stopped', pendingOp: null, acquireGpus: false, now: 1 });
+      const [c] = await store.claimInstances({ owner: 'x', now: 5e6, leaseMs: 1000, observeBefore: 0, limit: 1, machineIds: [m6] });
+      assert.ok(c);
+      await store.applyObservation(inst.id, c.leaseToken as string, {
+        status: 'stopped',
+        statusMsg: null,
+        exitCode: null,
+        observedGeneration: 2,
+        pendingOpDone: false,
+        now: 5e6,
+      });
+      await store.releaseLease(inst.id, c.leaseToken as string, 5e6);
+      // The host says hello again without its GPU (another inventory): the instance stays stopped, saying why.
+      await store.registerMachine(machineReg('host-f', accountId, 0), Date.now());
+      await assert.rejects(
+        store.writeIntent(inst.id, 2, { target: 'running', pendingOp: null, acquireGpus: true, now: 2 }),
+        (e: unknown) => e instanceof GantryError && e.code === 'GPUS_UNAVAILABLE' && /no longer there/.test(e.message),
+      );
+      assert.equal((await store.getInstance(inst.id))?.target, 'stopped');
+      await store.registerMachine(machineReg('host-f', accountId, 1), Date.now());
+      assert.equal(await store.writeIntent(inst.id, 2, { target: 'running', pendingOp: null, acquireGpus: true, now: 3 }), true, 'back with its GPU');
+    });
+
     it('deletes a machine only when no other account rents on it; the record stays for history', async () => {
       const client = (await store.createAccount({ username: 'renter', email: 'r@x', isAdmin: false, now: 1 })).id;
       const m = (await store.registerMachine(machineReg('host-gone', accountId, 2), 1000)).id;

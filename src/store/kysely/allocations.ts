@@ -19,6 +19,19 @@ export async function insertGpus(
   const held = new Set((await trx.selectFrom('gpu_allocations').select('gpu_index').where('instance_id', '=', instanceId).execute()).map((r) => r.gpu_index));
   const wanted = gpus.filter((g) => !held.has(g));
   if (wanted.length === 0) return;
+  // A stopped instance asks for the same GPUs again: its machine may have come back with fewer (a host
+  // registered again with another inventory); running on a GPU that is not there would bill it all the same.
+  const m = await trx.selectFrom('machines').select('num_gpus').where('id', '=', machineId).executeTakeFirst();
+  const gone = wanted.filter((g) => m === undefined || g >= m.num_gpus);
+  if (gone.length > 0)
+    throw new GantryError(
+      code,
+      `GPU ${gone.join(',')} of machine ${machineId} is no longer there (it has ${m?.num_gpus ?? 0} GPUs now); the instance stays stopped.`,
+      {
+        machineId,
+        gpus: [...gpus],
+      },
+    );
   try {
     await trx
       .insertInto('gpu_allocations')
