@@ -317,8 +317,11 @@ export function registerMlCommands(program: Command): void {
         allow_no_match: f.allowNoMatch,
       });
       const r = await connect(f).request('POST', `${model(id)}/deployment/_stop${q}`);
+      const stopped = ((r as Row).gantry as Row | undefined)?.stopped;
       if (f.raw === true) printJson(r);
-      else process.stdout.write(`${id}: stopped\n`);
+      // A pattern that matched nothing is not an error (allow_no_match, as Elasticsearch), but is not "stopped" either.
+      else if (Array.isArray(stopped) && stopped.length === 0) process.stdout.write(`${id}: no deployment matched; nothing was stopped\n`);
+      else process.stdout.write(`${Array.isArray(stopped) ? stopped.map(String).join(', ') : id}: stopped\n`);
     });
 
   ml.command('infer <id> <text...>')

@@ -207,11 +207,12 @@ export function registerServerlessCommands(program: Command): void {
       );
     });
   endpoint
-    .command('logs <name>')
-    .description("the logs of an endpoint's workers")
+    .command('logs <name_or_id>')
+    .description("the logs of an endpoint's workers (a number is the endpoint's id, as `vastai get endpt-logs ID`)")
     .option('--tail <n>', 'last lines per worker')
     .action(async (name: string, o: { tail?: string }, cmd: Command) => {
-      process.stdout.write((await connect(cmd.optsWithGlobals()).endpointLogs(name, o.tail !== undefined ? cliNumber(o.tail, '--tail') : undefined)) + '\n');
+      const which = /^\d+$/.test(name) ? parseCliId(name, 'endpoint') : name;
+      process.stdout.write((await connect(cmd.optsWithGlobals()).endpointLogs(which, o.tail !== undefined ? cliNumber(o.tail, '--tail') : undefined)) + '\n');
     });
 
   withParams(withTemplate(create.command('deployment').description('create a deployment: an endpoint with one workergroup').requiredOption('--name <name>')))

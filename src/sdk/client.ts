@@ -182,8 +182,10 @@ export class GantryClient {
     return Array.isArray(r) ? r : r.workers;
   }
 
-  async endpointLogs(endpoint: string, tail?: number): Promise<string> {
-    return (await this.request<{ logs: string }>('POST', '/get_endpoint_logs/', { endpoint, tail })).logs;
+  /** By name, or by id (a number, as `vastai get endpt-logs ID` sends it). */
+  async endpointLogs(endpoint: string | number, tail?: number): Promise<string> {
+    const which = typeof endpoint === 'number' ? { id: endpoint } : { endpoint };
+    return (await this.request<{ logs: string }>('POST', '/get_endpoint_logs/', { ...which, tail })).logs;
   }
 
   async createDeployment(body: Row): Promise<Row> {

@@ -157,6 +157,8 @@ for (const ts of ONE_STORE) {
       const stop = await ml('stop', 'tiny-d', '--finish-pending-work');
       assert.equal(stop.code, 0, stop.stderr);
       assert.equal(stop.stdout, 'tiny-d: stopped\n');
+      // Matching nothing is no error (allow_no_match), and says so.
+      assert.equal((await ml('stop', 'tiny-d')).stdout, 'tiny-d: no deployment matched; nothing was stopped\n');
       const none = await ml('stop', 'tiny-d', '--allow-no-match', 'false');
       assert.notEqual(none.code, 0);
       assert.match(none.stderr, /^error: .*tiny-d/);

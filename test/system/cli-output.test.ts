@@ -209,6 +209,8 @@ for (const ts of ONE_STORE) {
       assert.match(wgs, /num_gpus=1/);
       // An empty list says so instead of printing a bare header.
       assert.equal(await human('get', 'endpoint', 'workers', id[2] ?? ''), 'No workers.\n');
+      // Logs by the endpoint's id (as `vastai get endpt-logs ID`) and by its name alike.
+      assert.equal(await human('get', 'endpoint', 'logs', id[2] ?? ''), await human('get', 'endpoint', 'logs', 'out'));
       // Vast's endpoint_state reads stopped at once; the line says stopping until the workers are (none here).
       assert.match(
         await human('stop', 'deployment', id[1] ?? ''),
