@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { parseOrder, parseSearchQuery } from '../../src/api/dialects/vast/query-language.js';
 import { parseDuration, loadConfig } from '../../src/config/load.js';
 import { parseEnv, shellSplit } from '../../src/domain/instance/env.js';
-import { validateCreate } from '../../src/domain/instance/create.js';
+import { checkImage, validateCreate } from '../../src/domain/instance/create.js';
+import { checkMountPath } from '../../src/domain/volume/volume.js';
 import { createRequest } from '../helpers/requests.js';
 import { parseGpuDeclaration, parseNvidiaSmi } from '../../src/domain/machine/gpus.js';
 
@@ -48,6 +49,50 @@ describe('create validation', () => {
     assert.doesNotThrow(() => validateCreate({ ...base, onstart: 'x'.repeat(4048) }, 100));
     assert.throws(() => validateCreate({ ...base, bidPrice: 500 }, 100), /price/);
     assert.throws(() => validateCreate({ ...base, runtype: 'vnc' }, 100), /runtype/);
+  });
+  it('takes image references as engines do, and refuses names no engine can run with a 400 at create', () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    for (const ok of [
+      'ubuntu',
+      'local/shell',
+      'vastai/base-image:cuda-12.1.1-auto',
+      'nvidia/cuda:12.0.0-devel-ubuntu22.04',
+      'localhost/gantry-test/busybox:1',
+      'registry.example.com:5000/team/app_v2:Latest',
+      'MyRegistry/app:1',
+      `ubuntu@${digest}`,
+      `ghcr.io/a/b:1@${digest}`,
+      'a__b/c--d.e:1',
+    ])
+      assert.doesNotThrow(() => validateCreate({ ...base, image: ok }, 100), ok);
+    for (const bad of [
+      'UPPER/Case:1',
+      'a b',
+      'img:1 ',
+      'img:1\n',
+      'foo@sha256:zzz',
+      '-rf',
+      'foo:bar:baz',
+      'img:1;rm -rf /',
+      'a'.repeat(300),
+      'x/',
+      '/x',
+      'x//y',
+      'x:',
+    ])
+      assert.throws(() => validateCreate({ ...base, image: bad }, 100), { code: 'INVALID_ARGUMENT', message: /image reference|1 to 512/ }, JSON.stringify(bad));
+    assert.throws(() => checkImage('Bad Image'), /not an image reference/);
+  });
+});
+
+describe('volume mount paths', () => {
+  it('normalises a path and refuses the places the runtime mounts itself', () => {
+    assert.equal(checkMountPath('/data//x/'), '/data/x');
+    assert.equal(checkMountPath('workspace'), 'workspace');
+    assert.equal(checkMountPath('/workspace/data'), '/workspace/data');
+    assert.equal(checkMountPath('/etc/app'), '/etc/app');
+    for (const bad of ['/workspace', '/workspace/', '/.gantry', '/.gantry/x', '/proc', '/proc/x', '/sys', '/dev', '/dev/shm', '/', '../x'])
+      assert.throws(() => checkMountPath(bad), { code: 'INVALID_ARGUMENT', message: /mount path/ }, bad);
   });
 });
 

@@ -1,5 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
-import { DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } from '../../domain/instance/create.js';
+import { checkImage, DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_ONSTART_CHARS } from '../../domain/instance/create.js';
 import { parseEnv, shellSplit, type ParsedEnv, type PortSpec } from '../../domain/instance/env.js';
 import { checkPlacement, DEFAULT_PLACEMENT, type WorkerPlacement } from '../../domain/offer/search.js';
 import type { ControlContext } from '../context.js';
@@ -62,7 +62,7 @@ function applyLaunchArgs(t: TemplateInput, launchArgs: string | null): TemplateI
 export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
   const t = applyLaunchArgs(input.template, input.launchArgs);
   const image = t.image ?? DEFAULT_IMAGE;
-  if (image.length === 0 || image.length > MAX_IMAGE_CHARS) throw invalid(`image must be 1 to ${MAX_IMAGE_CHARS} characters.`, 'image');
+  checkImage(image);
   if (t.onstart !== null && t.onstart.length > MAX_ONSTART_CHARS) throw invalid(`onstart may be at most ${MAX_ONSTART_CHARS} characters.`, 'onstart');
   const diskGb = t.diskGb ?? DEFAULT_DISK_GB;
   if (!Number.isFinite(diskGb) || diskGb <= 0) throw invalid(`disk must be a positive number of GB.`, 'diskGb');

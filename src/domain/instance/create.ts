@@ -51,6 +51,31 @@ function invalid(message: string, field: string): GantryError {
   return new GantryError('INVALID_ARGUMENT', message, { field });
 }
 
+/** Docker's reference grammar (distribution/reference): `[domain[:port]/]path[:tag][@digest]`, the path lowercase. */
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
+const TAG = '[\\w][\\w.-]{0,127}';
+const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
+const IMAGE_REF = new RegExp(`^((?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::${TAG})?(?:@${DIGEST})?$`);
+/** Docker's bound on the name part of a reference (without tag and digest). */
+const MAX_IMAGE_NAME_CHARS = 255;
+
+/**
+ * An image as an engine will take it: 1 to MAX_IMAGE_CHARS characters, and an image reference. A name no
+ * engine can pull or run (upper case in the path, blanks, a stray `:`) is refused here, with a 400, rather
+ * than accepted and left to fail when the host starts it.
+ */
+export function checkImage(image: string, field = 'image'): void {
+  if (image.length === 0 || image.length > MAX_IMAGE_CHARS) throw invalid(`${field} must be 1 to ${MAX_IMAGE_CHARS} characters.`, field);
+  const m = IMAGE_REF.exec(image);
+  if (m === null || (m[1] ?? '').length > MAX_IMAGE_NAME_CHARS)
+    throw invalid(
+      `${field} ${JSON.stringify(image.slice(0, 80))} is not an image reference: [registry[:port]/]name[:tag][@digest], the name in lower case, at most ${MAX_IMAGE_NAME_CHARS} characters.`,
+      field,
+    );
+}
+
 /** An instance's label: at most MAX_LABEL_CHARS; null clears it. */
 export function checkLabel(label: string | null): void {
   if (label !== null && label.length > MAX_LABEL_CHARS) throw invalid(`label must be at most ${MAX_LABEL_CHARS} characters.`, 'label');
@@ -58,7 +83,7 @@ export function checkLabel(label: string | null): void {
 
 /** Check bounds and fill in defaults; returns the runtype that applies. */
 export function validateCreate(r: CreateInstanceRequest, machineDiskGb: number): { runtype: string } {
-  if (r.image.length === 0 || r.image.length > MAX_IMAGE_CHARS) throw invalid(`image must be 1 to ${MAX_IMAGE_CHARS} characters.`, 'image');
+  checkImage(r.image);
   if (!Number.isFinite(r.diskGb) || r.diskGb <= 0) throw invalid(`disk must be a positive number of GB, got ${r.diskGb}.`, 'disk');
   if (r.diskGb > machineDiskGb) throw invalid(`disk ${r.diskGb} GB is more than the machine's ${machineDiskGb} GB.`, 'disk');
   if (r.onstart !== null && r.onstart.length > MAX_ONSTART_CHARS) {

@@ -1,5 +1,5 @@
 import { GantryError } from '../errors.js';
-import { MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } from './create.js';
+import { checkImage, MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } from './create.js';
 import { parseEnv, type ParsedEnv, type PortSpec } from './env.js';
 import type { InstanceTemplate } from './instance.js';
 
@@ -55,6 +55,9 @@ function invalid(message: string, field: string): GantryError {
 export function checkTemplateSpec(s: TemplateSpec): void {
   if (s.image !== null && (s.image.length === 0 || s.image.length > MAX_IMAGE_CHARS))
     throw invalid(`image must be 1 to ${MAX_IMAGE_CHARS} characters.`, 'image');
+  // What an instance made from it would run must be an image reference, or every create from it fails to start.
+  const launched = templateImage(s);
+  if (launched !== null) checkImage(launched);
   if (s.onstart !== null && s.onstart.length > MAX_ONSTART_CHARS) throw invalid(`onstart may be at most ${MAX_ONSTART_CHARS} characters.`, 'onstart');
   if (!(TEMPLATE_RUNTYPES as readonly string[]).includes(s.runtype)) throw invalid(`runtype must be one of ${TEMPLATE_RUNTYPES.join(', ')}.`, 'runtype');
   if (s.recommendedDiskSpace !== null && (!Number.isFinite(s.recommendedDiskSpace) || s.recommendedDiskSpace <= 0))

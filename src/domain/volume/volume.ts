@@ -73,8 +73,16 @@ export function checkMountPath(raw: string): string {
   const parts = raw.split('/').filter((s) => s !== '');
   if (parts.length === 0) throw bad('must name a folder below the root');
   if (parts.some((s) => s === '..' || s === '.')) throw bad('must not hold "." or ".." segments');
+  if (raw.startsWith('/')) {
+    // Places the runtime mounts itself: the instance's disk, its meta folder, and the kernel's file systems.
+    if (parts.length === 1 && parts[0] === 'workspace') throw bad('must not be /workspace itself, the instance disk (use a folder below it)');
+    if (RESERVED_MOUNT_ROOTS.has(parts[0] ?? '')) throw bad(`must not be in /${parts[0]}, which the runtime mounts itself`);
+  }
   return (raw.startsWith('/') ? '/' : '') + parts.join('/');
 }
+
+/** Top-level folders a volume cannot be bound in: Gantry's meta folder, and what the container engine mounts. */
+const RESERVED_MOUNT_ROOTS: ReadonlySet<string> = new Set(['.gantry', 'proc', 'sys', 'dev']);
 
 export function checkVolumeSize(sizeGb: number): number {
   if (!Number.isFinite(sizeGb) || sizeGb <= 0)
