@@ -36,6 +36,13 @@ for (const ts of TEST_STORES)
       const bad = await call('PUT', '/_ml/trained_models/m/model_aliases/Bad-');
       assert.equal(bad.status, 400);
       assert.equal(bad.body.error.type, 'illegal_argument_exception');
+      // PutTrainedModelAliasAction's rule: dots inside, never a digit at the end; never the model's own id.
+      const digit = await call('PUT', '/_ml/trained_models/m/model_aliases/bge-v1.5');
+      assert.equal(digit.status, 400);
+      assert.match(digit.body.error.reason, /^Invalid model_alias; 'bge-v1\.5' .*cannot end with numbers/);
+      assert.equal((await call('PUT', '/_ml/trained_models/m/model_aliases/m')).body.error.reason, 'model_alias [m] cannot equal model_id [m]');
+      assert.equal((await call('PUT', '/_ml/trained_models/m/model_aliases/bge.latest')).status, 200);
+      assert.equal((await call('DELETE', '/_ml/trained_models/m/model_aliases/bge.latest')).status, 200);
       const same = await call('PUT', '/_ml/trained_models/m/model_aliases/n');
       assert.equal(same.status, 400);
       assert.equal(same.body.error.reason, 'cannot use model_alias [n] as it is the same as the model_id of another model');
@@ -58,7 +65,8 @@ for (const ts of TEST_STORES)
       assert.equal(clash.status, 400, 'a model id may not equal an alias');
     });
 
-    it('_infer by alias answers as by model id; a pipeline naming the alias blocks the stop unless forced; delete', async () => {
+    it('_infer by alias answers as by model id; a pipeline naming the alias blocks the stop of the deployment whose id is the model id unless forced; delete', async () => {
+      await c.ml.startTrainedModelDeployment({ model_id: 'm', wait_for: 'started', timeout: '120s' });
       await c.ml.startTrainedModelDeployment({ model_id: 'm', deployment_id: 'dep', wait_for: 'started', timeout: '120s' });
       const doc = { docs: [{ text_field: 'the alias names the model' }] };
       const byId = await call('POST', '/_ml/trained_models/m/_infer', doc);
@@ -70,15 +78,17 @@ for (const ts of TEST_STORES)
       await c.ingest.putPipeline({ id: 'uses-alias', processors: [{ inference: { model_id: 'current', target_field: 'out' } }] });
       const st = await c.ml.getTrainedModelsStats({ model_id: 'm' });
       assert.equal(st.trained_model_stats[0]?.pipeline_count, 1, 'pipelines by alias count');
-      const blocked = await call('POST', '/_ml/trained_models/dep/deployment/_stop');
+      // TransportStopTrainedModelDeploymentAction checks the aliases of the model named by the deployment id: `dep` has none.
+      assert.equal((await call('POST', '/_ml/trained_models/dep/deployment/_stop')).status, 200);
+      const blocked = await call('POST', '/_ml/trained_models/m/deployment/_stop');
       assert.equal(blocked.status, 409, blocked.text);
       assert.equal(
         blocked.body.error.reason,
-        'Cannot stop deployment [dep] as it has a model_alias [current] that is still referenced by ingest processors; use force to stop the deployment',
+        'Cannot stop deployment [m] as it has a model_alias [current] that is still referenced by ingest processors; use force to stop the deployment',
       );
       const delBlocked = await call('DELETE', '/_ml/trained_models/m');
       assert.equal(delBlocked.status, 409);
-      assert.equal((await call('POST', '/_ml/trained_models/dep/deployment/_stop?force=true')).status, 200);
+      assert.equal((await call('POST', '/_ml/trained_models/m/deployment/_stop?force=true')).status, 200);
       const wrong = await call('DELETE', '/_ml/trained_models/n/model_aliases/current');
       assert.equal(wrong.status, 400, 'the alias names another model');
       assert.equal((await call('DELETE', '/_ml/trained_models/m/model_aliases/current')).status, 200);

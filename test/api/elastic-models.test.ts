@@ -99,11 +99,15 @@ for (const ts of TEST_STORES) {
       assert.match(py.reason, /ONNX/);
       assert.match(py.reason, /docs\/elastic-models\.md/);
       assert.equal((await refused(c.ml.putTrainedModel({ model_id: 'te', model_type: 'tree_ensemble', inference_config: EMBEDDING }))).status, 400);
-      for (const id of ['Upper', '-lead', 'trail_', 'a'.repeat(65), 'dots.not']) {
+      for (const id of ['Upper', '-lead', 'trail_', 'a'.repeat(65), '.lead', 'trail.']) {
         const r = await refused(putModel(c, id));
         assert.equal(r.status, 400, id);
         assert.match(r.reason, /Invalid model_id/);
       }
+      // Dots inside are Elasticsearch's rule too (MlStrings): Eland names models so.
+      assert.equal(((await putModel(c, 'baai__bge-small-en-v1.5')) as unknown as { model_id: string }).model_id, 'baai__bge-small-en-v1.5');
+      assert.equal((await c.ml.getTrainedModels({ model_id: 'baai__bge-small-en-v1.5' })).count, 1);
+      assert.deepEqual(await c.ml.deleteTrainedModel({ model_id: 'baai__bge-small-en-v1.5' }), { acknowledged: true });
       const task = await refused(putModel(c, 'task', { inference_config: { ner: {} } }));
       assert.equal(task.status, 400);
       assert.match(task.reason, /ner/);
@@ -178,6 +182,12 @@ for (const ts of TEST_STORES) {
       assert.deepEqual(await ids({ model_id: 'emb-1,cls-b' }), ['cls-b', 'emb-1']);
       assert.deepEqual(await ids({ model_id: 'zzz*' }), []);
       assert.equal((await refused(c.ml.getTrainedModels({ model_id: 'zzz*', allow_no_match: false }))).status, 404);
+      // Elasticsearch names what matched nothing (ExpandedIdsMatcher), not the whole expression.
+      const unmatched = async (model_id: string) => (await refused(c.ml.getTrainedModels({ model_id, allow_no_match: false }))).reason;
+      assert.equal(await unmatched('emb-1,zzz*'), 'No known trained model with model_id [zzz*]');
+      assert.equal(await unmatched('nope,emb-1,zzz*'), 'No known trained model with model_id [nope,zzz*]');
+      const st = await esRaw(g, 'GET', '/_ml/trained_models/emb-1,zzz*/_stats?allow_no_match=false');
+      assert.equal(st.body.error.reason, 'No known trained model with model_id [zzz*]');
       assert.equal((await refused(c.ml.getTrainedModels({ model_id: 'emb-1,missing' }))).status, 404);
       assert.deepEqual(await ids({ from: 1, size: 2 }), ['cls-a', 'cls-b']);
       assert.equal((await c.ml.getTrainedModels({ from: 1, size: 2 })).count, 5);

@@ -140,6 +140,18 @@ for (const ts of TEST_STORES) {
       });
     });
 
+    it('of deletes of one model racing on two replicas, exactly one removes it (the others answer false)', async () => {
+      await store.createTrainedModel({ accountId: acct, modelId: 'raced.v1', config: CONFIG, now: 1 });
+      await store.putModelPart(acct, 'raced.v1', { index: 0, totalParts: 1, totalDefinitionLength: 2, bytes: bytes(2, 7) });
+      // As above: on SQLite (one process per file) the race runs on one handle, its transactions queueing.
+      const second = ts.name === 'sqlite' ? store : other;
+      const handles = [store, second, store, second, store, second];
+      const results = await Promise.all(handles.map((h) => h.deleteTrainedModel(acct, 'raced.v1')));
+      assert.equal(results.filter((r) => r).length, 1, JSON.stringify(results));
+      assert.equal(await other.getTrainedModel(acct, 'raced.v1'), undefined);
+      assert.equal(await store.readModelPart(acct, 'raced.v1', 0), undefined);
+    });
+
     it('points an alias at one model: created, exists, taken unless reassigned; per account; deleted with its model', async () => {
       await store.createTrainedModel({ accountId: acct, modelId: 'al-a', config: CONFIG, now: 1 });
       await store.createTrainedModel({ accountId: acct, modelId: 'al-b', config: CONFIG, now: 1 });

@@ -1,5 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
-import { MODEL_ID_RULE, checkModelId } from '../../domain/ml/models.js';
+import { checkModelAlias, checkModelId } from '../../domain/ml/models.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { modelNotFound } from './models.js';
@@ -15,12 +15,8 @@ const invalid = (msg: string, field: string): GantryError => new GantryError('IN
 
 export async function putModelAlias(ctx: ControlContext, p: Principal, r: { modelId: string; alias: string; reassign: boolean }): Promise<void> {
   authorize(p, 'ml.write');
-  if (!MODEL_ID_RULE.test(r.alias)) {
-    throw invalid(
-      `Invalid model_alias; '${r.alias}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores; must start and end with alphanumeric, and be at most 64 characters.`,
-      'model_alias',
-    );
-  }
+  if (r.alias === r.modelId) throw invalid(`model_alias [${r.alias}] cannot equal model_id [${r.modelId}]`, 'model_alias');
+  checkModelAlias(r.alias);
   checkModelId(r.modelId);
   // A name must mean one thing to _infer: an alias never shadows a model id.
   if ((await ctx.store.getTrainedModel(p.accountId, r.alias)) !== undefined)

@@ -11,16 +11,28 @@ import { aliasTarget } from './aliases.js';
 import { modelNotFound, ownModel } from './models.js';
 import { modelGrant } from '../keys.js';
 import { MODEL_ENV, MODEL_GRANT_ENV } from './worker-model.js';
+import {
+  ADAPTIVE_ENV,
+  MAX_ALLOCATIONS,
+  adaptiveEnv,
+  adaptiveOfEnv,
+  checkAdaptive,
+  checkNotBoth,
+  mergeAdaptive,
+  workerBounds,
+  type AdaptiveAllocations,
+  type AdaptivePatch,
+} from './adaptive.js';
+
+export type { AdaptiveAllocations, AdaptivePatch } from './adaptive.js';
 
 /** The facts Elasticsearch keeps on an assignment that the engine has no field for: in the workergroup's env, read by every replica. */
 const THREADS_ENV = 'GANTRY_THREADS';
 const DELAY_ENV = 'GANTRY_INFERENCE_DELAY_MS';
 const PRIORITY_ENV = 'GANTRY_ES_PRIORITY';
 const CACHE_ENV = 'GANTRY_ES_CACHE_SIZE';
-const ADAPTIVE_ENV = 'GANTRY_ES_ADAPTIVE';
 
-/** Elasticsearch's bounds: allocations per deployment (a sanity bound), threads a power of two up to 32. */
-export const MAX_ALLOCATIONS = 1024;
+/** Elasticsearch's bound on threads: a power of two up to 32. */
 export const MAX_THREADS = 32;
 
 /** This install's CLI entry (dist/src/cli/main.js): an allocation runs `gantry inference-worker` from the same build as the server. */
@@ -31,20 +43,15 @@ export type WaitFor = 'starting' | 'started' | 'fully_allocated';
 export type AssignmentState = 'starting' | 'started' | 'stopping' | 'failed';
 export type RoutingState = 'starting' | 'started' | 'stopping' | 'stopped' | 'failed';
 
-export interface AdaptiveAllocations {
-  readonly enabled: boolean;
-  readonly min: number | null;
-  readonly max: number | null;
-}
-
 export interface StartRequest {
   readonly modelId: string;
   readonly deploymentId: string;
-  readonly allocations: number;
+  /** null: not given (adaptive allocations start at their min, else 1). */
+  readonly allocations: number | null;
   readonly threads: number;
   readonly queueCapacity: number;
   readonly priority: Priority;
-  /** As given (`10mb`, `0b`); null: the model's size. */
+  /** Parsed as Elasticsearch's byte size and written back as it writes one (`10mb`, `0`); null: the model's size. */
   readonly cacheSize: string | null;
   readonly waitFor: WaitFor;
   readonly timeoutMs: number;
@@ -84,31 +91,21 @@ export interface MlDeployment {
 
 const invalid = (msg: string, field: string): GantryError => new GantryError('INVALID_ARGUMENT', msg, { field });
 
+function checkAllocations(n: number | null): void {
+  if (n !== null && (!Number.isInteger(n) || n < 1 || n > MAX_ALLOCATIONS))
+    throw invalid(`[number_of_allocations] must be between 1 and ${MAX_ALLOCATIONS}; got [${n}]`, 'number_of_allocations');
+}
+
 function checkStart(r: StartRequest): void {
-  if (!Number.isInteger(r.allocations) || r.allocations < 1 || r.allocations > MAX_ALLOCATIONS)
-    throw invalid(`[number_of_allocations] must be between 1 and ${MAX_ALLOCATIONS}; got [${r.allocations}]`, 'number_of_allocations');
+  checkAllocations(r.allocations);
+  checkNotBoth(r.allocations, r.adaptive);
   if (!Number.isInteger(r.threads) || r.threads < 1 || r.threads > MAX_THREADS || (r.threads & (r.threads - 1)) !== 0)
     throw invalid(`[threads_per_allocation] must be a power of 2 less than or equal to ${MAX_THREADS}; got [${r.threads}]`, 'threads_per_allocation');
   if (!Number.isInteger(r.queueCapacity) || r.queueCapacity < 1 || r.queueCapacity > 1_000_000)
     throw invalid(`[queue_capacity] must be a positive integer of at most 1000000; got [${r.queueCapacity}]`, 'queue_capacity');
-  if (r.priority === 'low' && (r.allocations !== 1 || r.threads !== 1))
+  if (r.priority === 'low' && ((r.allocations ?? 1) !== 1 || r.threads !== 1))
     throw invalid('[number_of_allocations] and [threads_per_allocation] must be 1 when [priority] is low', 'priority');
   if (r.adaptive !== null) checkAdaptive(r.adaptive);
-}
-
-function checkAdaptive(a: AdaptiveAllocations): void {
-  if (a.min !== null && (a.min < 0 || a.min > MAX_ALLOCATIONS)) throw invalid('[min_number_of_allocations] must be between 0 and 1024', 'adaptive_allocations');
-  if (a.max !== null && (a.max < 1 || a.max > MAX_ALLOCATIONS)) throw invalid('[max_number_of_allocations] must be between 1 and 1024', 'adaptive_allocations');
-  if (a.min !== null && a.max !== null && a.min > a.max)
-    throw invalid('[min_number_of_allocations] must not be greater than [max_number_of_allocations]', 'adaptive_allocations');
-}
-
-/** The engine's worker bounds for fixed or adaptive allocations. */
-function workerBounds(allocations: number, a: AdaptiveAllocations | null): { minWorkers: number; maxWorkers: number; minLoad: number } {
-  if (a === null || !a.enabled) return { minWorkers: allocations, maxWorkers: allocations, minLoad: allocations };
-  const min = a.min ?? 0;
-  const max = Math.max(a.max ?? Math.max(allocations, min, 1), min, 1);
-  return { minWorkers: min, maxWorkers: max, minLoad: min };
 }
 
 const isMl = (v: DeploymentView): boolean => (v.workergroup?.template.env[MODEL_ENV] ?? '') !== '' && v.endpoint.status !== 'deleted';
@@ -158,12 +155,12 @@ async function describe(ctx: ControlContext, v: DeploymentView, model: TrainedMo
   const ready = v.workers.filter((w) => w.phase === 'ready').length;
   const { state, reason } = assignmentState(v, ready);
   const modelBytes = model?.totalDefinitionLength ?? 0;
-  const adaptive = env[ADAPTIVE_ENV] === 'true' ? { enabled: true, min: v.endpoint.params.minWorkers, max: v.endpoint.params.maxWorkers } : null;
+  const adaptive = adaptiveOfEnv(env[ADAPTIVE_ENV], v.endpoint.params);
   return {
     deploymentId: v.deployment.name,
     modelId: env[MODEL_ENV] ?? '',
     modelBytes,
-    targetAllocations: adaptive !== null ? Math.max(ready, v.endpoint.params.minWorkers) : v.endpoint.params.maxWorkers,
+    targetAllocations: adaptive?.enabled === true ? Math.max(ready, v.endpoint.params.minWorkers) : v.endpoint.params.maxWorkers,
     threads: Number(env[THREADS_ENV] ?? '1'),
     queueCapacity: v.endpoint.limits.queueCapacity,
     priority: env[PRIORITY_ENV] === 'low' ? 'low' : 'normal',
@@ -236,13 +233,15 @@ export async function startMlDeployment(ctx: ControlContext, p: Principal, r: St
     );
   }
   if ((await mlDeployment(ctx, p, r.deploymentId)) !== undefined) throw duplicate(r.deploymentId);
-  const bounds = workerBounds(r.allocations, r.adaptive);
+  // StartTrainedModelDeploymentAction.Request.computeNumberOfAllocations: the given number, else the adaptive min when above 0, else 1.
+  const allocations = r.allocations ?? Math.max(r.adaptive?.min ?? 0, 1);
+  const bounds = workerBounds(allocations, r.adaptive);
   const env: Record<string, string> = {
     [MODEL_ENV]: r.modelId,
     [MODEL_GRANT_ENV]: modelGrant(ctx.secret, p.accountId, r.deploymentId, r.modelId),
     [THREADS_ENV]: String(r.threads),
     [PRIORITY_ENV]: r.priority,
-    [ADAPTIVE_ENV]: String(r.adaptive?.enabled === true),
+    [ADAPTIVE_ENV]: adaptiveEnv(r.adaptive),
   };
   if (r.cacheSize !== null) env[CACHE_ENV] = r.cacheSize;
   if (r.delayMs > 0) env[DELAY_ENV] = String(r.delayMs);
@@ -274,25 +273,38 @@ export function notFound(id: string): GantryError {
   return new GantryError('DEPLOYMENT_NOT_FOUND', `No known model deployment with id [${id}]`, { deploymentId: id });
 }
 
-/** Elasticsearch's _update: a new number of allocations or adaptive bounds, only for a started deployment. */
+/**
+ * Elasticsearch's _update (TrainedModelAssignmentClusterService.updateDeployment): the adaptive
+ * settings given are merged into the stored ones (`reset`: the body's `adaptive_allocations: null`
+ * removes them), and the result is stored and shown. While the merged settings are enabled, a
+ * number of allocations is refused (400) and the autoscaler keeps the workers within min and max;
+ * otherwise the deployment runs a fixed number: the one given, else the allocations it has now
+ * (at least 1), so disabling adaptive allocations keeps the count it had reached.
+ */
 export async function updateMlDeployment(
   ctx: ControlContext,
   p: Principal,
   deploymentId: string,
-  u: { readonly allocations: number | null; readonly adaptive: AdaptiveAllocations | null },
+  u: { readonly allocations: number | null; readonly adaptive: AdaptivePatch | 'reset' | null },
 ): Promise<MlDeployment> {
   authorize(p, 'ml.write');
   const d = await mlDeployment(ctx, p, deploymentId);
   if (d === undefined) throw notFound(deploymentId);
+  if (u.allocations === null && u.adaptive === null) throw invalid('Provide [number_of_allocations] or [adaptive_allocations]', 'number_of_allocations');
+  checkAllocations(u.allocations);
+  const adaptive = u.adaptive === null ? d.adaptive : u.adaptive === 'reset' ? null : mergeAdaptive(d.adaptive, u.adaptive);
+  checkNotBoth(u.allocations, adaptive);
+  if (adaptive !== null) checkAdaptive(adaptive);
+  if (d.priority === 'low' && (u.allocations ?? 1) !== 1) throw invalid('[number_of_allocations] must be 1 when [priority] is low', 'number_of_allocations');
   if (d.state !== 'started') {
     throw new GantryError('ILLEGAL_TRANSITION', `Cannot update deployment [${deploymentId}] as it is not started; it is [${d.state}]`, { deploymentId });
   }
-  if (u.allocations === null && u.adaptive === null) throw invalid('Provide [number_of_allocations] or [adaptive_allocations]', 'number_of_allocations');
-  if (u.allocations !== null && (!Number.isInteger(u.allocations) || u.allocations < 1 || u.allocations > MAX_ALLOCATIONS))
-    throw invalid(`[number_of_allocations] must be between 1 and ${MAX_ALLOCATIONS}; got [${u.allocations}]`, 'number_of_allocations');
-  if (u.adaptive !== null) checkAdaptive(u.adaptive);
-  if (d.priority === 'low' && (u.allocations ?? 1) !== 1) throw invalid('[number_of_allocations] must be 1 when [priority] is low', 'number_of_allocations');
-  const bounds = workerBounds(u.allocations ?? d.targetAllocations, u.adaptive ?? d.adaptive);
+  const bounds = workerBounds(u.allocations ?? Math.max(1, d.targetAllocations), adaptive);
+  // The settings live in the workergroup's env (what `describe` reads); running workers keep theirs, which they do not read.
+  const wg = d.view.workergroup;
+  if (wg !== null && u.adaptive !== null) {
+    await ctx.store.updateWorkergroup(wg.id, { template: { ...wg.template, env: { ...wg.template.env, [ADAPTIVE_ENV]: adaptiveEnv(adaptive) } } });
+  }
   await updateEndpoint(ctx, p, d.view.endpoint.id, { name: null, params: bounds, suspended: null });
   const after = await mlDeployment(ctx, p, deploymentId);
   return after ?? d;

@@ -1,7 +1,16 @@
 import { GantryError } from '../../domain/errors.js';
 import { checkModelContract, scanOnnx } from '../../domain/ml/onnx-scan.js';
 import { Vocabulary } from '../../domain/ml/tokenizer.js';
-import { checkModelId, checkModelType, checkPart, definitionState, matchIds, parseIdExpression, type DefinitionPart } from '../../domain/ml/models.js';
+import {
+  checkModelId,
+  checkModelType,
+  checkPart,
+  definitionState,
+  matchIds,
+  parseIdExpression,
+  unmatchedIds,
+  type DefinitionPart,
+} from '../../domain/ml/models.js';
 import type { TrainedModelRecord, VocabularyRecord } from '../../domain/ml/records.js';
 import { parseInferenceConfig } from '../../domain/ml/tasks.js';
 import type { Store } from '../../store/store.js';
@@ -170,8 +179,13 @@ export async function listTrainedModels(
     e,
     all.map((x) => x.modelId),
   );
-  if (m.missing.length > 0) throw modelNotFound(m.missing.join(','));
-  if (!q.allowNoMatch && m.emptyPattern) throw modelNotFound(q.ids ?? '_all');
+  const unmatched = unmatchedIds(
+    parsed,
+    all.map((x) => x.modelId),
+    q.allowNoMatch,
+    (id) => byAlias.get(id) ?? id,
+  );
+  if (unmatched.length > 0) throw modelNotFound(unmatched.join(','));
   const picked = new Set(m.ids);
   const models = all.filter((x) => picked.has(x.modelId) && q.tags.every((t) => x.tags.includes(t)));
   return { count: models.length, models: models.slice(q.from, q.from + q.size), aliases };
@@ -219,6 +233,8 @@ export async function deleteTrainedModel(ctx: ControlContext, p: Principal, mode
       );
     }
   }
-  await ctx.store.deleteTrainedModel(p.accountId, modelId);
+  // The store deletes in one transaction and says whether this call removed the model: of deletes
+  // racing (four forced ones at once), one answers acknowledged and the others 404, as in Elasticsearch.
+  if (!(await ctx.store.deleteTrainedModel(p.accountId, modelId))) throw modelNotFound(modelId);
   ctx.log.info({ accountId: p.accountId, modelId, force: o.force }, 'trained model deleted');
 }

@@ -1,5 +1,5 @@
 import type { TrainedModelRecord } from '../../domain/ml/records.js';
-import { matchIds, parseIdExpression } from '../../domain/ml/models.js';
+import { matchIds, parseIdExpression, unmatchedIds } from '../../domain/ml/models.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { inferenceStats, type WorkerInferenceStats } from '../serverless/inference-stats.js';
@@ -29,8 +29,8 @@ export async function mlStats(
   const e = parseIdExpression(q.ids);
   const names = [...models.map((m) => m.modelId), ...deployments.map((d) => d.deploymentId)];
   const m = matchIds(e, [...new Set(names)]);
-  if (m.missing.length > 0) throw modelNotFound(m.missing.join(','));
-  if (!q.allowNoMatch && m.emptyPattern) throw modelNotFound(q.ids ?? '_all');
+  const unmatched = unmatchedIds(e, [...new Set(names)], q.allowNoMatch);
+  if (unmatched.length > 0) throw modelNotFound(unmatched.join(','));
   const hit = new Set(m.ids);
   // A deployment id names its model too.
   const pickedModels = models.filter((x) => hit.has(x.modelId) || deployments.some((d) => d.modelId === x.modelId && hit.has(d.deploymentId)));

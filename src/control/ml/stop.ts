@@ -27,7 +27,12 @@ export interface StopMlResult {
   readonly rejected: number;
 }
 
-/** Elasticsearch's synchronous stop (reference B3): refused while ingest pipelines use it (by deployment id, model id or model alias) unless forced; the deployment is deleted when its workers are gone. */
+/**
+ * Elasticsearch's synchronous stop (reference B3): unless forced, refused while ingest pipelines name
+ * the deployment id, or an alias of the model whose id is the deployment id (TransportStopTrainedModelDeploymentAction
+ * checks only these: a second deployment `qf` of model `m` stops while pipelines name `m`). The
+ * deployment is deleted when its workers are gone.
+ */
 export async function stopMlDeployment(ctx: ControlContext, p: Principal, r: StopMlRequest): Promise<StopMlResult> {
   authorize(p, 'ml.write');
   const all = await mlDeployments(ctx, p);
@@ -48,9 +53,7 @@ export async function stopMlDeployment(ctx: ControlContext, p: Principal, r: Sto
   }
   if (!r.force) {
     for (const d of picked) {
-      const refs = [
-        ...new Set([...(await pipelinesReferencing(ctx, p.accountId, d.deploymentId)), ...(await pipelinesReferencing(ctx, p.accountId, d.modelId))]),
-      ];
+      const refs = await pipelinesReferencing(ctx, p.accountId, d.deploymentId);
       if (refs.length > 0) {
         throw new GantryError(
           'MODEL_IN_USE',
@@ -58,8 +61,8 @@ export async function stopMlDeployment(ctx: ControlContext, p: Principal, r: Sto
           { deploymentId: d.deploymentId, pipelines: refs },
         );
       }
-      // Reference B3: the same check for the aliases of the deployment's model, naming the alias.
-      const [byAlias] = await pipelinesByAlias(ctx, p.accountId, d.modelId);
+      // The same check for the aliases of the model the deployment id names (none when it names no model), naming the alias.
+      const [byAlias] = await pipelinesByAlias(ctx, p.accountId, d.deploymentId);
       if (byAlias !== undefined) {
         throw new GantryError(
           'MODEL_IN_USE',

@@ -23,7 +23,7 @@ export function mlUseCases(ctx: ControlContext) {
     deleteModelAlias: (p: Principal, modelId: string, alias: string) => aliases.deleteModelAlias(ctx, p, modelId, alias),
 
     startDeployment: (p: Principal, r: deployments.StartRequest) => deployments.startMlDeployment(ctx, p, r),
-    updateDeployment: (p: Principal, id: string, u: { allocations: number | null; adaptive: deployments.AdaptiveAllocations | null }) =>
+    updateDeployment: (p: Principal, id: string, u: { allocations: number | null; adaptive: deployments.AdaptivePatch | 'reset' | null }) =>
       deployments.updateMlDeployment(ctx, p, id, u),
     deployment: (p: Principal, id: string) => deployments.mlDeployment(ctx, p, id),
     deployments: (p: Principal) => deployments.mlDeployments(ctx, p),

@@ -1,19 +1,37 @@
 import { GantryError } from '../errors.js';
 
-/** Elasticsearch's rule for model ids: lowercase letters, digits, `-` and `_`, alphanumeric at both ends, at most 64. */
-export const MODEL_ID_RULE = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
+/**
+ * Elasticsearch's rule for model and deployment ids (MlStrings.VALID_ID_CHAR_PATTERN): lowercase
+ * letters, digits, `-`, `_` and `.` (Eland names models `baai__bge-small-en-v1.5`), alphanumeric at
+ * both ends; at most 64 (MlStrings.ID_LENGTH_LIMIT).
+ */
+export const MODEL_ID_RULE = /^[a-z0-9](?:[a-z0-9_.-]{0,62}[a-z0-9])?$/;
 
-/** Deployment ids follow Elasticsearch's id rule, which also allows '.' inside. */
-const DEPLOYMENT_ID_RULE = /^[a-z0-9](?:[a-z0-9_.-]{0,62}[a-z0-9])?$/;
+/**
+ * Elasticsearch's rule for model aliases (PutTrainedModelAliasAction): the id characters, starting
+ * alphanumeric and ending with a letter (never a digit, so an alias cannot look like a versioned model
+ * id). Gantry bounds it to 64 like ids.
+ */
+export const MODEL_ALIAS_RULE = /^[a-z0-9](?:[a-z0-9_.-]{0,62}[a-z])?$/;
 
-/** A model id, or a deployment id (the same rule, dots allowed inside a deployment id). */
+/** A model id, or a deployment id (the same rule). */
 export function checkModelId(id: string, field: 'model_id' | 'deployment_id' = 'model_id'): void {
-  if (!(field === 'model_id' ? MODEL_ID_RULE : DEPLOYMENT_ID_RULE).test(id)) {
-    const dots = field === 'model_id' ? '' : ' (and dots inside)';
+  if (!MODEL_ID_RULE.test(id)) {
     throw new GantryError(
       'INVALID_ARGUMENT',
-      `Invalid ${field}; '${id}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores${dots}; must start and end with alphanumeric, and be at most 64 characters.`,
+      `Invalid ${field}; '${id}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores (and dots inside); must start and end with alphanumeric, and be at most 64 characters.`,
       { field },
+    );
+  }
+}
+
+/** A model alias: Elasticsearch's rule and words. */
+export function checkModelAlias(alias: string): void {
+  if (!MODEL_ALIAS_RULE.test(alias)) {
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `Invalid model_alias; '${alias}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or underscores; must start with alphanumeric and cannot end with numbers (dots are allowed inside; at most 64 characters).`,
+      { field: 'model_alias' },
     );
   }
 }
@@ -126,6 +144,8 @@ export interface IdExpression {
   readonly all: boolean;
   readonly exact: readonly string[];
   readonly patterns: readonly IdPattern[];
+  /** The csv's items in order (exact ids and patterns), for the error that names what matched nothing. */
+  readonly tokens: readonly string[];
 }
 
 export function parseIdExpression(expr: string | null | undefined): IdExpression {
@@ -133,11 +153,12 @@ export function parseIdExpression(expr: string | null | undefined): IdExpression
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  if (items.length === 0 || items.some((s) => s === '_all' || s === '*')) return { all: true, exact: [], patterns: [] };
+  if (items.length === 0 || items.some((s) => s === '_all' || s === '*')) return { all: true, exact: [], patterns: [], tokens: ['*'] };
   return {
     all: false,
     exact: items.filter((s) => !s.includes('*')),
     patterns: items.filter((s) => s.includes('*')).map(globPattern),
+    tokens: items,
   };
 }
 
@@ -157,4 +178,16 @@ export function matchIds(e: IdExpression, ids: readonly string[]): { ids: string
     for (const h of hits) out.add(h);
   }
   return { ids: [...out].sort(), missing: e.exact.filter((id) => !have.has(id)), emptyPattern };
+}
+
+/**
+ * What Elasticsearch's ExpandedIdsMatcher names in "No known trained model with model_id [..]": the
+ * tokens that matched nothing, in the order given, joined by `,`: explicit ids always, patterns only
+ * with allow_no_match=false (`_all` or `*` matching nothing is `*`). Empty: nothing to refuse.
+ * `resolve` maps an explicit id to the id it names (a model alias to its model).
+ */
+export function unmatchedIds(e: IdExpression, ids: readonly string[], allowNoMatch: boolean, resolve: (id: string) => string = (id) => id): string[] {
+  if (e.all) return !allowNoMatch && ids.length === 0 ? ['*'] : [];
+  const have = new Set(ids);
+  return e.tokens.filter((t) => (t.includes('*') ? !allowNoMatch && !ids.some((id) => globPattern(t).test(id)) : !have.has(resolve(t))));
 }

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { AdaptiveAllocations, MlDeployment, Priority, WaitFor } from '../../../control/ml/deployments.js';
+import type { AdaptiveAllocations, AdaptivePatch, MlDeployment, Priority, WaitFor } from '../../../control/ml/deployments.js';
 import { GantryError } from '../../../domain/errors.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
+import { parseByteSize } from './byte-size.js';
 import { durationParam } from './duration.js';
 import { boolParam, intParam, knownFields, objectBody, optObject, stringParam, type Query } from './query.js';
 import { showValue } from '../../../domain/show.js';
@@ -21,18 +22,53 @@ function oneOf<T extends string>(q: Query, name: string, values: readonly T[], d
   return v as T;
 }
 
-function adaptiveOf(body: Record<string, unknown>): AdaptiveAllocations | null {
+/**
+ * The body's `adaptive_allocations`: undefined when absent, null when given as null (on `_update`:
+ * remove the settings), else the fields given (a min or max of null: cleared by an update).
+ */
+function adaptiveOf(body: Record<string, unknown>): AdaptivePatch | null | undefined {
+  if (body.adaptive_allocations === undefined) return undefined;
   const a = optObject(body, 'adaptive_allocations');
   if (a === null) return null;
   knownFields(a, new Set(['enabled', 'min_number_of_allocations', 'max_number_of_allocations']), 'adaptive_allocations');
-  const num = (k: string): number | null => {
+  const num = (k: string): number | null | undefined => {
     const v = a[k];
-    if (v === undefined || v === null) return null;
+    if (v === undefined || v === null) return v;
     if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(`[${k}] must be an integer`, k);
     return v;
   };
   if (a.enabled !== undefined && typeof a.enabled !== 'boolean') throw invalid('[enabled] must be a boolean', 'enabled');
-  return { enabled: a.enabled === true, min: num('min_number_of_allocations'), max: num('max_number_of_allocations') };
+  const min = num('min_number_of_allocations');
+  const max = num('max_number_of_allocations');
+  return { ...(a.enabled !== undefined ? { enabled: a.enabled } : {}), ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) };
+}
+
+/** The settings a `_start` stores: what was given, the rest unset. */
+const adaptiveSettings = (a: AdaptivePatch | null | undefined): AdaptiveAllocations | null =>
+  a === null || a === undefined ? null : { enabled: a.enabled ?? null, min: a.min ?? null, max: a.max ?? null };
+
+/** Elasticsearch's AdaptiveAllocationsSettings as it writes them: `enabled` (false when unset), min and max when set. */
+export function adaptiveBody(a: AdaptiveAllocations): Record<string, unknown> {
+  return {
+    enabled: a.enabled ?? false,
+    ...(a.min !== null ? { min_number_of_allocations: a.min } : {}),
+    ...(a.max !== null ? { max_number_of_allocations: a.max } : {}),
+  };
+}
+
+/**
+ * `cache_size` from the query or the body, parsed as Elasticsearch's byte size; both given and
+ * different is a 400, as Elasticsearch's handler answers.
+ */
+function cacheSizeOf(q: Query, body: Record<string, unknown>): string | null {
+  const b = body.cache_size;
+  if (b !== undefined && b !== null && typeof b !== 'string' && typeof b !== 'number') throw invalid('[cache_size] must be a string or a number', 'cache_size');
+  const fromBody = b === undefined || b === null ? null : parseByteSize(String(b), 'cache_size');
+  const raw = stringParam(q, 'cache_size');
+  const fromQuery = raw === null ? null : parseByteSize(raw, 'cache_size');
+  if (fromBody !== null && fromQuery !== null && fromBody.bytes !== fromQuery.bytes)
+    throw invalid(`The parameter ${fromBody.rep} in the body is different from the parameter ${fromQuery.rep} in the query`, 'cache_size');
+  return (fromBody ?? fromQuery)?.rep ?? null;
 }
 
 /** Elasticsearch's TrainedModelAssignment. Each Gantry host that runs workers of the deployment is a node. */
@@ -61,9 +97,7 @@ export function assignmentBody(d: MlDeployment): Record<string, unknown> {
     ...(d.reason !== null ? { reason: d.reason } : {}),
     start_time: new Date(d.startTime).toISOString(),
     max_assigned_allocations: Math.max(d.allocations, d.targetAllocations),
-    ...(d.adaptive !== null
-      ? { adaptive_allocations: { enabled: true, min_number_of_allocations: d.adaptive.min, max_number_of_allocations: d.adaptive.max } }
-      : {}),
+    ...(d.adaptive !== null ? { adaptive_allocations: adaptiveBody(d.adaptive) } : {}),
   };
 }
 
@@ -85,19 +119,19 @@ export function elasticDeploymentRoutes(app: FastifyInstance, deps: EdgeDeps): v
   app.post<{ Params: { model_id: string } }>('/_ml/trained_models/:model_id/deployment/_start', async (req) => {
     const q = req.query as Query;
     const body = objectBody(req.body, { optional: true });
-    knownFields(body, new Set(['adaptive_allocations', 'number_of_allocations']), 'start_trained_model_deployment');
+    knownFields(body, new Set(['adaptive_allocations', 'number_of_allocations', 'cache_size']), 'start_trained_model_deployment');
     const big = Number.MAX_SAFE_INTEGER;
     const d = await ml.startDeployment(principal(req), {
       modelId: req.params.model_id,
       deploymentId: stringParam(q, 'deployment_id') ?? req.params.model_id,
-      allocations: allocationsOf(q, body, 1) ?? 1,
+      allocations: allocationsOf(q, body, null),
       threads: intParam(q, 'threads_per_allocation', 1, -big, big),
       queueCapacity: intParam(q, 'queue_capacity', 1024, -big, big),
       priority: oneOf<Priority>(q, 'priority', ['normal', 'low'], 'normal'),
-      cacheSize: stringParam(q, 'cache_size'),
+      cacheSize: cacheSizeOf(q, body),
       waitFor: oneOf<WaitFor>(q, 'wait_for', ['starting', 'started', 'fully_allocated'], 'started'),
       timeoutMs: durationParam(q, 'timeout', START_TIMEOUT_MS),
-      adaptive: adaptiveOf(body),
+      adaptive: adaptiveSettings(adaptiveOf(body)),
       // Gantry only, for tests and benchmarks: each request takes this much longer in the worker.
       delayMs: intParam(q, 'gantry_inference_delay_ms', 0, 0, 600_000),
     });
@@ -108,7 +142,11 @@ export function elasticDeploymentRoutes(app: FastifyInstance, deps: EdgeDeps): v
     const q = req.query as Query;
     const body = objectBody(req.body, { optional: true });
     knownFields(body, new Set(['adaptive_allocations', 'number_of_allocations']), 'update_trained_model_deployment');
-    const d = await ml.updateDeployment(principal(req), req.params.deployment_id, { allocations: allocationsOf(q, body, null), adaptive: adaptiveOf(body) });
+    const a = adaptiveOf(body);
+    const d = await ml.updateDeployment(principal(req), req.params.deployment_id, {
+      allocations: allocationsOf(q, body, null),
+      adaptive: a === undefined ? null : a === null ? 'reset' : a,
+    });
     return { assignment: assignmentBody(d) };
   });
 

@@ -4,6 +4,7 @@ import type { InferenceCounters } from '../../../control/serverless/traffic-gate
 import type { WorkerPhase } from '../../../domain/serverless/workers.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
+import { adaptiveBody } from './deployments.js';
 import { boolParam, intParam, type Query } from './query.js';
 
 /** Native memory Elasticsearch would reserve: the definition plus a fixed overhead per deployment (an estimate; Gantry reserves none). */
@@ -52,9 +53,7 @@ function entryBody(e: MlStatsEntry, now: number): Record<string, unknown> {
     rejected_execution_count: c.rejectedExecutionCount,
     timeout_count: c.timeoutCount,
     peak_throughput_per_minute: c.peakThroughputPerMinute,
-    ...(d.adaptive !== null
-      ? { adaptive_allocations: { enabled: true, min_number_of_allocations: d.adaptive.min, max_number_of_allocations: d.adaptive.max } }
-      : {}),
+    ...(d.adaptive !== null ? { adaptive_allocations: adaptiveBody(d.adaptive) } : {}),
     nodes: e.workers.map((w) => {
       const node = d.nodes.find((n) => n.nodeId === `gantry-host-${w.worker.instance.machineId}`);
       const k = w.counters;
