@@ -19,8 +19,35 @@ export type ReachedHost = Pick<Required<HostLink>, Method> & { readonly viaRepli
  */
 export async function reachHost(ctx: ControlContext, machineId: number): Promise<ReachedHost | undefined> {
   const local = ctx.hosts.get(machineId);
-  if (local !== undefined) return withRefusals(local, machineId);
-  return (await agentElsewhere(ctx, machineId)) ? throughReplica(ctx, machineId) : undefined;
+  const h = local !== undefined ? withRefusals(local, machineId) : (await agentElsewhere(ctx, machineId)) ? throughReplica(ctx, machineId) : undefined;
+  return h === undefined ? undefined : hostFailuresTyped(h, machineId);
+}
+
+/**
+ * What a host reports as its own failure (its container engine down, a file it could not read) arrives as a
+ * plain error: a caller is answered 503 HOST_RUNTIME_FAILED with the host's words, not 500 as if Gantry failed.
+ */
+export function hostFailure(err: unknown, machineId: number): unknown {
+  if (err instanceof GantryError) return err;
+  const said = err instanceof Error ? err.message : String(err);
+  return new GantryError('HOST_RUNTIME_FAILED', `The host of machine ${machineId} reported: ${said.slice(0, 500)}`, { machineId }, { cause: err });
+}
+
+function hostFailuresTyped(h: ReachedHost, machineId: number): ReachedHost {
+  const typed =
+    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+    (...a: A): Promise<R> =>
+      f(...a).catch((err: unknown) => Promise.reject(hostFailure(err, machineId)));
+  return {
+    viaReplica: h.viaReplica,
+    logs: typed(h.logs),
+    logLines: typed(h.logLines),
+    storage: typed(h.storage),
+    exec: typed(h.exec),
+    copy: typed(h.copy),
+    copyGrant: typed(h.copyGrant),
+    cancelCopies: typed(h.cancelCopies),
+  };
 }
 
 /** Whether the machine's agent, not connected here, is online through another replica on the same database. */

@@ -112,6 +112,11 @@ export const ERROR_CODES = {
   ADMIN_ONLY: { kind: 'forbidden', retryable: false, doc: 'Only an admin account may do this.' },
   RATE_LIMITED: { kind: 'rate_limited', retryable: true, doc: 'Too many requests; retry after the time given.' },
   HOST_UNAVAILABLE: { kind: 'unavailable', retryable: true, doc: 'The host that runs the instance cannot be reached now.' },
+  HOST_RUNTIME_FAILED: {
+    kind: 'unavailable',
+    retryable: true,
+    doc: "The host answered, but its runtime could not do what was asked (its container engine down, say); the message is the host's.",
+  },
   STEP_TIMEOUT: {
     kind: 'timeout',
     retryable: true,

@@ -2,7 +2,7 @@ import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { callViaAgentReplica, type HostCallOps } from '../host-calls.js';
 import { newToken } from '../keys.js';
-import { agentElsewhere } from '../reach-host.js';
+import { agentElsewhere, hostFailure } from '../reach-host.js';
 import { authorizeInstance, type Principal } from '../principal.js';
 
 export const DEFAULT_LOG_TAIL = 1000;
@@ -26,7 +26,8 @@ export async function requestLogs(
   const host = ctx.hosts.get(inst.machineId);
   if (host) {
     const token = newToken();
-    await ctx.store.putResult(token, await readLogs(host, args), ctx.clock.now() + ctx.settings.resultTtlMs);
+    const text = await readLogs(host, args).catch((err: unknown) => Promise.reject(hostFailure(err, inst.machineId)));
+    await ctx.store.putResult(token, text, ctx.clock.now() + ctx.settings.resultTtlMs);
     return { token };
   }
   // Its agent may talk to another replica on the same database: that one reads the logs and keeps them
