@@ -64,6 +64,9 @@ export class Agent {
   #sentListing: string | null = null;
   #checking = false;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Gatherings for heartbeats still under way (a slow runtime): see #usageWithin and #listingWithin. */
+  #usageRun: Promise<UsageReport[]> | null = null;
+  #listingRun: Promise<unknown[] | undefined> | null = null;
 
   constructor(o: AgentOptions) {
     this.#o = o;
@@ -231,11 +234,18 @@ export class Agent {
             for (const id of exited) this.#exited.add(id);
             for (const p of progress) if (!this.#progress.has(p.instanceId)) this.#progress.set(p.instanceId, p.message);
           };
+          // The heartbeat is the host's liveness: a container engine that hangs must not silence it (the host would
+          // read offline, and its stuck stops never fail). What is not gathered in time is left out.
+          const ms = Math.max(1_000, w.heartbeatIntervalMs);
           const [usage, gpuUtils, busyPorts, listing] = await Promise.all([
-            this.#usage(),
-            this.#o.gpuUtils().catch(() => null),
-            this.#o.busyPorts?.().catch(() => undefined),
-            this.#o.pushListings === true ? observeAll(this.#o.runtime).catch(() => undefined) : undefined,
+            this.#usageWithin(ms),
+            within(
+              this.#o.gpuUtils().catch(() => null),
+              ms,
+              null,
+            ),
+            within(this.#o.busyPorts?.().catch(() => undefined) ?? Promise.resolve(undefined), ms, undefined),
+            this.#o.pushListings === true ? this.#listingWithin(ms) : undefined,
           ]);
           if (listing !== undefined) this.#sentListing = JSON.stringify(listing);
           await this.#o.channel.heartbeat({
@@ -268,6 +278,25 @@ export class Agent {
     });
   }
 
+  /** Usage gathered within `ms`; a slower gathering goes on, and the next heartbeat takes its result instead of starting another. */
+  async #usageWithin(ms: number): Promise<UsageReport[]> {
+    const run = (this.#usageRun ??= this.#usage());
+    const got = await within(run, ms, null);
+    if (got === null) return [];
+    if (this.#usageRun === run) this.#usageRun = null;
+    return got;
+  }
+
+  /** The listing within `ms`, or none: a late one is not sent (it would be older than it says), nor another asked meanwhile. */
+  async #listingWithin(ms: number): Promise<unknown[] | undefined> {
+    if (this.#listingRun !== null) return undefined;
+    const run = (this.#listingRun = observeAll(this.#o.runtime).catch(() => undefined));
+    void run.finally(() => {
+      if (this.#listingRun === run) this.#listingRun = null;
+    });
+    return within(run, ms, undefined);
+  }
+
   async #usage(): Promise<UsageReport[]> {
     const rt = this.#o.runtime;
     const ids = await rt.list().catch(() => []);
@@ -278,6 +307,16 @@ export class Agent {
     }
     return out;
   }
+}
+
+/** `p`'s value, or `late` when it takes longer than `ms` (it goes on; nothing waits for it here). */
+function within<T, L>(p: Promise<T>, ms: number, late: L): Promise<T | L> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<L>((resolve) => {
+    timer = setTimeout(() => resolve(late), ms);
+    timer.unref();
+  });
+  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
 }
 
 /**

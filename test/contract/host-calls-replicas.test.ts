@@ -186,7 +186,10 @@ for (const ts of TEST_STORES) {
 
     it("says the host's own reason when the logs could not be read, and HOST_UNAVAILABLE when no replica answers or takes a call in time", async () => {
       logs = () => Promise.reject(new Error('the engine is not running'));
-      await assert.rejects(b.requestLogs(admin, instanceId, { tail: 5, filter: null }), { code: 'HOST_UNAVAILABLE', message: 'the engine is not running' });
+      await assert.rejects(b.requestLogs(admin, instanceId, { tail: 5, filter: null }), {
+        code: 'HOST_RUNTIME_FAILED',
+        message: `The host of machine ${machineId} reported: the engine is not running`,
+      });
       unfollow();
       unfollow = () => undefined;
       await assert.rejects(b.requestLogs(admin, instanceId, { tail: 5, filter: null }), {

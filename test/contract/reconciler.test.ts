@@ -44,8 +44,11 @@ class ScriptedRuntime implements Runtime {
   /** Set: every inspect fails with this (a host whose container engine is down); counted in `failedInspects`. */
   broken: string | null = null;
   failedInspects = 0;
+  /** Inspects and listings never answer (a container engine that hangs without closing its socket). */
+  hangLooks = false;
   async inspect(id: number): Promise<Observation> {
     this.onInspect?.();
+    if (this.hangLooks) return new Promise<Observation>((resolve) => this.#held.push(() => resolve(this.#look(id))));
     if (this.broken !== null) {
       this.failedInspects++;
       throw new Error(this.broken);
@@ -74,6 +77,7 @@ class ScriptedRuntime implements Runtime {
     return [];
   }
   async list(): Promise<number[]> {
+    if (this.hangLooks) await new Promise<void>((resolve) => this.#held.push(resolve));
     return [...this.running];
   }
   async usage(): Promise<null> {
@@ -249,6 +253,39 @@ for (const ts of TEST_STORES) {
       }
       assert.equal((await get())?.status, 'stopped', 'the stop completes once the runtime answers, without being asked again');
       assert.equal((await get())?.statusMsg, null, 'the failure is no longer shown');
+    });
+
+    it('an engine that hangs: heartbeats go on (the host stays online) and the stop fails past its bound with the reason', async (t) => {
+      const a = await plane({ stepTimeoutMs: 500, agentCallTimeoutMs: 300, reconcileRetryMaxMs: 200, heartbeatIntervalMs: 100, machineOfflineMs: 1_500 });
+      await connect(a);
+      const { instance } = await create(a);
+      await a.reconciler.passOnce();
+      assert.equal((await a.ctx.store.getInstance(instance.id))?.status, 'running');
+      runtime.hangLooks = true;
+      t.after(() => {
+        runtime.hangLooks = false;
+        runtime.release();
+      });
+      await a.changeInstance(admin, instance.id, 'stop');
+      const get = async () => a.ctx.store.getInstance(instance.id);
+      // Longer than machineOfflineMs: a heartbeat that waited on the runtime's listing would have let the host go offline.
+      const until = Date.now() + 2_500;
+      while (Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+        await a.reconciler.passOnce();
+      }
+      const failed = await get();
+      assert.equal(failed?.status, 'failed');
+      assert.match(failed?.statusMsg ?? '', /^stop failed: the agent took "inspect" but its runtime did not answer within 300 ms/);
+      assert.equal((await a.ctx.store.getMachine(failed.machineId, Date.now()))?.online, true, 'the host answers: it is not offline');
+      runtime.hangLooks = false;
+      runtime.release();
+      const deadline = Date.now() + 20_000;
+      while ((await get())?.status !== 'stopped' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 30));
+        await a.reconciler.passOnce();
+      }
+      assert.equal((await get())?.status, 'stopped', 'done once the engine answers again');
     });
 
     it('an earlier failure, since passed, does not count against a later stop', async (t) => {

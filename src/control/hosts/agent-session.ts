@@ -367,15 +367,21 @@ export class AgentSession implements HostLink {
   }
 
   /**
-   * Why a call ran out of time. A gone agent is "record nothing, retry" (HOST_UNAVAILABLE); only an agent
-   * that took a step and is still polling failed it. A dead agent's last poll may still hand it the command
+   * Why a call ran out of time. A gone agent is "record nothing, retry" (HOST_UNAVAILABLE); an agent that
+   * took the call and is still polling failed it (a step: STEP_TIMEOUT; another call: HOST_RUNTIME_FAILED). A dead agent's last poll may still hand it the command
    * (a parked poll outlives its connection), so "took it" alone does not prove the agent is alive.
    */
   #overdue(p: Pending, op: AgentCommand['op'], timeoutMs: number): GantryError {
     if (p.takenBy === null) return this.#unavailable(`the agent did not take "${op}" within ${timeoutMs} ms`);
     if (p.takenBy === this.#polls) return this.#unavailable(`the agent took "${op}" and has not polled since`);
     if (!this.connected()) return this.#unavailable(this.#closed ?? 'the agent disconnected');
-    if (!STEPS.has(op)) return this.#unavailable(`the agent did not answer "${op}" within ${timeoutMs} ms`);
+    // The agent took it and still polls and heartbeats: its runtime is what does not answer (a container
+    // engine that hangs), a failure of the host's to retry and show, not a host away.
+    if (!STEPS.has(op))
+      return new GantryError('HOST_RUNTIME_FAILED', `the agent took "${op}" but its runtime did not answer within ${timeoutMs} ms`, {
+        machineId: this.machineId,
+        op,
+      });
     return new GantryError('STEP_TIMEOUT', `${op} ${STEP_TIMED_OUT} ${timeoutMs} ms`, { machineId: this.machineId, op });
   }
 }

@@ -60,10 +60,12 @@ export const LOG_HOST_CALLS: HostCallOps = {
   logs: {
     // The answer is the logs' result URL itself.
     keep: 'result',
-    run: (host, args) => {
+    run: (host, args, machineId) => {
       const a = args as Partial<LogArgs> | null;
       if (typeof a?.instanceId !== 'number' || typeof a.tail !== 'number') return Promise.reject(new Error('malformed logs call'));
-      return readLogs(host, { instanceId: a.instanceId, tail: a.tail, filter: typeof a.filter === 'string' ? a.filter : null });
+      return readLogs(host, { instanceId: a.instanceId, tail: a.tail, filter: typeof a.filter === 'string' ? a.filter : null }).catch((err: unknown) =>
+        Promise.reject(hostFailure(err, machineId)),
+      );
     },
   },
 };
