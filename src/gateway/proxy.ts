@@ -49,6 +49,8 @@ export function wasNotSent(err: unknown): boolean {
 /** Keep-alive connection pools to workers, one per worker origin. */
 export class WorkerPools {
   readonly #pools = new Map<string, Pool>();
+  /** Pools closing once their requests are done (`#retire`): a shutdown destroys them with the rest. */
+  readonly #retired = new Set<Pool>();
   readonly #timeoutMs: number;
 
   constructor(o: { requestTimeoutMs: number }) {
@@ -70,8 +72,9 @@ export class WorkerPools {
     for (const [k, v] of Object.entries(r.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
     if (r.contentLength !== null) headers['content-length'] = r.contentLength;
     Object.assign(headers, r.extra);
+    const pool = this.#pool(origin);
     try {
-      const res = await this.#pool(origin).request({
+      const res = await pool.request({
         method: r.method as 'GET',
         path: r.path,
         headers,
@@ -83,8 +86,13 @@ export class WorkerPools {
       const out: Record<string, string | string[]> = {};
       // content-length stays: the body is passed on byte for byte, so no chunked re-encoding is needed.
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && (!HOP.has(k) || k === 'content-length')) out[k] = v;
+      // An answer given up before its end (the caller left) aborts the request in undici: see `#retire`.
+      res.body.once('close', () => {
+        if (!res.body.readableEnded) this.#retire(origin, pool);
+      });
       return { status: res.statusCode, headers: out, body: res.body };
     } catch (err) {
+      if (!wasNotSent(err)) this.#retire(origin, pool);
       if (r.signal.aborted && r.signal.reason instanceof GantryError) throw r.signal.reason;
       if (wasNotSent(err)) throw err;
       const code = (err as { code?: unknown }).code;
@@ -101,6 +109,25 @@ export class WorkerPools {
     }
   }
 
+  /**
+   * A request aborted on its way (a deadline, a drain out of time, a caller that left) or failed: the
+   * worker's pool is closed once its other requests are done, and the next request opens a new one.
+   * undici (6.29 here, as measured; upstream nodejs/undici#5845) puts an aborted request back as pending when its socket
+   * closes, opens a new connection for it, then drops it: a connection that never carries a request,
+   * kept for the keep-alive. A worker's server counts such a connection as awaiting its first request,
+   * so its stop waited on it (a stop after a timed-out `_infer` took the runtime's whole grace, then the
+   * kill). A closing pool closes that connection as soon as it is made.
+   */
+  #retire(origin: string, pool: Pool): void {
+    if (this.#pools.get(origin) !== pool) return; // retired already (or dropped)
+    this.#pools.delete(origin);
+    this.#retired.add(pool);
+    void pool
+      .close()
+      .catch(() => undefined)
+      .finally(() => this.#retired.delete(pool));
+  }
+
   /** Drop the pool of a worker that went away. */
   async drop(origin: string): Promise<void> {
     const p = this.#pools.get(origin);
@@ -109,8 +136,9 @@ export class WorkerPools {
   }
 
   async close(): Promise<void> {
-    const all = [...this.#pools.values()];
+    const all = [...this.#pools.values(), ...this.#retired];
     this.#pools.clear();
+    this.#retired.clear();
     await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
   }
 }

@@ -1,6 +1,6 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WorkerSessions, type SessionAnswer } from './worker-sessions.js';
 
 /**
@@ -206,6 +206,23 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     serve(req, res).catch(() => res.destroy());
   });
   server.keepAliveTimeout = 30_000;
+  /** Open connections, for the close: see `dropUnused`. */
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  /**
+   * Close what holds a stop without carrying a request: keep-alive connections between requests, and
+   * connections that never sent a byte. Node's `closeIdleConnections` takes only the first: a connection
+   * opened and never used counts as awaiting its first request, and `server.close()` would wait for it
+   * until the client closes it (a proxy's pool that opened one for a request it then gave up keeps it
+   * for its keep-alive, past a stop's grace). One that sent part of a request is left to finish it.
+   */
+  const dropUnused = (): void => {
+    server.closeIdleConnections();
+    for (const s of sockets) if (s.bytesRead === 0) s.destroy();
+  };
   await new Promise<void>((resolve) => server.listen(port, '0.0.0.0', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -245,13 +262,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     clearInterval(timer);
     await sessions.closeAll();
     // Keep-alive connections that finish their last request become idle later: close them as they do.
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const sweep = setInterval(dropUnused, 50);
     // The last report and the close together: a stop waits for this process to end, not for a round trip first.
     await Promise.all([
       report(),
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeIdleConnections();
+        dropUnused();
       }),
     ]);
     clearInterval(sweep);

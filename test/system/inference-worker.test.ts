@@ -4,6 +4,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { tokenize, Vocabulary, parseTokenization } from '../../src/domain/ml/tokenizer.js';
+import { Readable } from 'node:stream';
+import { GantryError } from '../../src/domain/errors.js';
+import { Abort } from '../../src/gateway/abort.js';
+import { WorkerPools } from '../../src/gateway/proxy.js';
 import { RouteSigner } from '../../src/gateway/signing.js';
 import { referenceClassify, referenceEmbed, tinyClassifier, tinyEmbedder, type TinyModel } from '../fixtures/onnx/models.js';
 import { freePort, GANTRY_BIN } from '../helpers/cli.js';
@@ -46,6 +50,7 @@ const MODELS: Record<string, Served> = {
   },
 };
 MODELS['3'] = MODELS['1'] as Served;
+MODELS['4'] = MODELS['1'] as Served;
 
 interface Report {
   readonly id: number;
@@ -229,6 +234,35 @@ describe('gantry inference-worker', { timeout: 180_000 }, () => {
       reports.some((x) => x.id === 3 && !x.loaded),
       'a last report says it is no longer loaded',
     );
+  });
+
+  it('on SIGTERM after a request the gateway gave up (its deadline passed), exits by itself, not by the kill', async () => {
+    const w = await startWorker('4', { GANTRY_INFERENCE_DELAY_MS: '1500' });
+    // The gateway's own path: `_infer?timeout=` aborts the request at the worker when its deadline passes.
+    const pools = new WorkerPools({ requestTimeoutMs: 30_000 });
+    const signal = new Abort();
+    const body = JSON.stringify({ docs: [{ text_field: 'good movie' }] });
+    const sent = pools.forward(w.url, {
+      method: 'POST',
+      path: '/infer',
+      headers: { 'content-type': 'application/json' },
+      body: Readable.from([Buffer.from(body)]),
+      contentLength: String(body.length),
+      extra: { 'x-gantry-url': w.url, 'x-gantry-signature': signer.sign(w.url), 'x-gantry-reqnum': '7' },
+      signal,
+    });
+    setTimeout(() => signal.abort(new GantryError('INFERENCE_TIMEOUT', 'deadline')), 300);
+    await assert.rejects(sent, (e: unknown) => e instanceof GantryError && e.code === 'INFERENCE_TIMEOUT');
+    // The stop comes later (as a person's would): the pool has done what it does after an abort by then.
+    await new Promise((r) => setTimeout(r, 1_000));
+    w.child.kill('SIGTERM');
+    // The runtime's stop: a grace, then SIGKILL. Before the fix the worker's close waited on a connection the
+    // gateway's pool had opened and never used, for the pool's keep-alive (10 s), and was killed.
+    const kill = setTimeout(() => w.child.kill('SIGKILL'), 6_000);
+    const code = await w.exited;
+    clearTimeout(kill);
+    await pools.close();
+    assert.equal(code, 0, `the worker ended by ${w.child.signalCode ?? `exit code ${String(code)}`}, not by itself`);
   });
 
   it('gives up at once when the control plane refuses its credentials', async () => {
