@@ -317,7 +317,7 @@ export function registerMlCommands(program: Command): void {
         allow_no_match: f.allowNoMatch,
       });
       const r = await connect(f).request('POST', `${model(id)}/deployment/_stop${q}`);
-      const stopped = ((r as Row).gantry as Row | undefined)?.stopped;
+      const stopped = (r.gantry as Row | undefined)?.stopped;
       if (f.raw === true) printJson(r);
       // A pattern that matched nothing is not an error (allow_no_match, as Elasticsearch), but is not "stopped" either.
       else if (Array.isArray(stopped) && stopped.length === 0) process.stdout.write(`${id}: no deployment matched; nothing was stopped\n`);

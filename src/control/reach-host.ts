@@ -27,7 +27,7 @@ export async function reachHost(ctx: ControlContext, machineId: number): Promise
  * What a host reports as its own failure (its container engine down, a file it could not read) arrives as a
  * plain error: a caller is answered 503 HOST_RUNTIME_FAILED with the host's words, not 500 as if Gantry failed.
  */
-export function hostFailure(err: unknown, machineId: number): unknown {
+export function hostFailure(err: unknown, machineId: number): Error {
   if (err instanceof GantryError) return err;
   const said = err instanceof Error ? err.message : String(err);
   return new GantryError('HOST_RUNTIME_FAILED', `The host of machine ${machineId} reported: ${said.slice(0, 500)}`, { machineId }, { cause: err });
