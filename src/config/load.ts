@@ -85,6 +85,8 @@ export function loadConfig(src: LoadSources = {}): Config {
   if (out.dockerHost === null && env.DOCKER_HOST !== undefined && env.DOCKER_HOST !== '') out.dockerHost = env.DOCKER_HOST;
   if (!['auto', 'docker', 'process'].includes(out.runtime as string))
     throw new GantryError('INVALID_ARGUMENT', `runtime must be auto, docker or process, not '${String(out.runtime)}'.`);
+  if (!['auto', 'bwrap', 'off'].includes(out.processSandbox as string))
+    throw new GantryError('INVALID_ARGUMENT', `processSandbox must be auto, bwrap or off, not '${String(out.processSandbox)}'.`, { setting: 'processSandbox' });
   if (!['loopback', 'key', 'open'].includes(out.metricsAccess as string))
     throw new GantryError('INVALID_ARGUMENT', `metricsAccess must be loopback, key or open, not '${String(out.metricsAccess)}'.`, { setting: 'metricsAccess' });
   if ((out.portRangeEnd as number) < (out.portRangeStart as number))

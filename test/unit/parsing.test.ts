@@ -171,6 +171,8 @@ describe('config', () => {
       [{ GANTRY_LOG_LEVEL: 'loud' }, /Setting logLevel needs one of/],
       [{ GANTRY_DATABASE: 'mysql://x' }, /Setting database needs a postgres:\/\/ URL or a SQLite file path/],
       [{ GANTRY_PUBLIC_URL: 'notaurl' }, /Setting publicUrl needs an http:\/\/ or https:\/\/ URL/],
+      // Before anything is written to the data dir, not when the runtime is picked.
+      [{ GANTRY_PROCESS_SANDBOX: 'maybe' }, /processSandbox must be auto, bwrap or off, not 'maybe'/],
     ];
     for (const [env, msg] of refused) assert.throws(() => loadConfig({ env }), msg, JSON.stringify(env));
     const ok = loadConfig({ env: { GANTRY_DATABASE: 'postgres://u@h/db', GANTRY_PUBLIC_URL: 'https://gpu.example', GANTRY_PORT: '0' } });
