@@ -67,6 +67,10 @@ export class Agent {
   /** Gatherings for heartbeats still under way (a slow runtime): see #usageWithin and #listingWithin. */
   #usageRun: Promise<UsageReport[]> | null = null;
   #listingRun: Promise<unknown[] | undefined> | null = null;
+  /** GPU and port reads under way, by kind: one of each at a time (a read that hangs is not started again per heartbeat). */
+  readonly #reads = new Map<string, Promise<unknown>>();
+  /** A heartbeat waits in the send chain: another asked meanwhile is the same one (results queue behind heartbeats). */
+  #heartbeatQueued = false;
 
   constructor(o: AgentOptions) {
     this.#o = o;
@@ -188,7 +192,11 @@ export class Agent {
   }
 
   #heartbeat(): void {
-    if (this.#running) this.#send('heartbeat');
+    // One heartbeat waiting is enough: it gathers when it runs. Each may wait its bound on a slow runtime, and
+    // results are sent in the same chain, so heartbeats queued faster than they go would hold up every answer.
+    if (!this.#running || this.#heartbeatQueued) return;
+    this.#heartbeatQueued = true;
+    this.#send('heartbeat');
   }
 
   /** A workload whose observation changed since the last heartbeat is told at once (the host's own look, not a request). */
@@ -210,6 +218,7 @@ export class Agent {
   /** Queue one sequenced message; a failure ends the session (the poll loop says hello again). */
   #send(kind: 'heartbeat' | 'results'): void {
     this.#sendChain = this.#sendChain.then(async () => {
+      if (kind === 'heartbeat') this.#heartbeatQueued = false;
       const w = this.#welcome;
       // Told to wait (RATE_LIMITED): what this would carry waits too; the retry timer sends both kinds.
       if (w === null || this.#retryTimer !== null) return;
@@ -236,15 +245,20 @@ export class Agent {
           };
           // The heartbeat is the host's liveness: a container engine that hangs must not silence it (the host would
           // read offline, and its stuck stops never fail). What is not gathered in time is left out.
-          const ms = Math.max(1_000, w.heartbeatIntervalMs);
+          // Half the interval: answers wait behind a heartbeat, and the next one is due after the interval.
+          const ms = Math.max(1_000, Math.floor(w.heartbeatIntervalMs / 2));
           const [usage, gpuUtils, busyPorts, listing] = await Promise.all([
             this.#usageWithin(ms),
             within(
-              this.#o.gpuUtils().catch(() => null),
+              this.#single('gpu', () => this.#o.gpuUtils().catch(() => null)),
               ms,
               null,
             ),
-            within(this.#o.busyPorts?.().catch(() => undefined) ?? Promise.resolve(undefined), ms, undefined),
+            within(
+              this.#single('ports', () => this.#o.busyPorts?.().catch(() => undefined) ?? Promise.resolve(undefined)),
+              ms,
+              undefined,
+            ),
             this.#o.pushListings === true ? this.#listingWithin(ms) : undefined,
           ]);
           if (listing !== undefined) this.#sentListing = JSON.stringify(listing);
@@ -276,6 +290,19 @@ export class Agent {
         this.#o.log.debug({ err: String(err), kind }, 'agent message not delivered');
       }
     });
+  }
+
+  /** The read of `kind` under way, else a new one: a read that hangs (nvidia-smi stuck in the driver) is not started again by every heartbeat. */
+  #single<T>(kind: string, read: () => Promise<T>): Promise<T> {
+    const running = this.#reads.get(kind) as Promise<T> | undefined;
+    if (running !== undefined) return running;
+    const p = read();
+    this.#reads.set(kind, p);
+    const done = (): void => {
+      if (this.#reads.get(kind) === p) this.#reads.delete(kind);
+    };
+    p.then(done, done);
+    return p;
   }
 
   /** Usage gathered within `ms`; a slower gathering goes on, and the next heartbeat takes its result instead of starting another. */

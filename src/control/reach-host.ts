@@ -44,7 +44,9 @@ function hostFailuresTyped(h: ReachedHost, machineId: number): ReachedHost {
     logLines: typed(h.logLines),
     storage: typed(h.storage),
     exec: typed(h.exec),
-    copy: typed(h.copy),
+    // A copy's end is written to the destination's status_msg, never answered: its words stay the host's own
+    // (COPY_CANCELLED is matched on them), as the replica that runs a copy for another writes them (COPY_CALL).
+    copy: h.copy,
     copyGrant: typed(h.copyGrant),
     cancelCopies: typed(h.cancelCopies),
   };
@@ -136,7 +138,9 @@ export const LINK_HOST_CALLS: HostCallOps = {
       if (typeof method !== 'string' || !METHODS.has(method) || !Array.isArray(args)) throw new Error('malformed host call');
       const list: unknown[] = args;
       const reached = withRefusals(host, machineId) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-      return JSON.stringify((await reached[method]!(...list)) ?? null);
+      // Typed here as for a local caller: a plain error is stored as a bare message, which the asking replica reads as HOST_UNAVAILABLE.
+      const answer = await reached[method]!(...list).catch((err: unknown) => Promise.reject(hostFailure(err, machineId)));
+      return JSON.stringify(answer ?? null);
     },
   },
 };

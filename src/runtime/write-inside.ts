@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
@@ -42,7 +42,7 @@ export async function writeInside(root: string, rel: readonly string[], data: st
       await fh.close();
     }
     await rename(at(dir, tmp), at(dir, name)).catch(async (err: unknown) => {
-      await rm(at(dir, tmp), { force: true });
+      await unlinkEntry(at(dir, tmp));
       throw err;
     });
   } finally {
@@ -59,10 +59,22 @@ async function openFolderIn(dir: Folder, name: string, mode: number): Promise<Fo
       const code = (err as NodeJS.ErrnoException).code;
       // ELOOP: a link; ENOTDIR: a file. Twice replaced and still not a folder: the workload is racing us.
       if (tries >= 2 || (code !== 'ENOENT' && code !== 'ELOOP' && code !== 'ENOTDIR')) throw err;
-      if (code !== 'ENOENT') await rm(at(dir, name), { force: true });
+      if (code !== 'ENOENT') await unlinkEntry(at(dir, name));
       await mkdir(at(dir, name), { mode }).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'EEXIST') throw e;
       });
     }
   }
+}
+
+/**
+ * Remove the link or file at `path`, never a folder: unlink(2) does not follow a link and refuses a folder.
+ * Not fs.rm: it looks at the entry, then looks again and empties it when it is a folder by then (recursive or
+ * not), by paths through the entry, so a workload swapping a link and a full folder there has it delete, as
+ * Gantry, the files wherever its link points. A folder that is there now is left for the next open to take.
+ */
+export async function unlinkEntry(path: string): Promise<void> {
+  await unlink(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT' && e.code !== 'EISDIR' && e.code !== 'EPERM') throw e;
+  });
 }
