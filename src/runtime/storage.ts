@@ -3,6 +3,7 @@ import { lstat, mkdir, readdir, rm, symlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { VolumeMount } from '../domain/volume/volume.js';
 import { dirSizeMb } from './files.js';
+import { copyTreeInside } from './copy-inside.js';
 
 /**
  * Storage work a host does for the control plane besides running workloads: volume folders (delete,
@@ -88,10 +89,9 @@ export async function deleteVolumeDir(root: string, id: number): Promise<{ freed
  * volume's folder is made when an instance first links it: without one the source is empty, and so is the clone.
  */
 export async function cloneVolumeDir(root: string, fromId: number, toId: number): Promise<void> {
-  const from = join(root, String(fromId));
   const to = await ensureVolumeDir(root, toId);
-  if ((await lstat(from).catch(() => null)) === null) return;
-  await run('cp', ['-a', '--', `${from}/.`, to]);
+  // The source may be linked into a running instance that changes it meanwhile: copyTreeInside, never `cp -a`.
+  await copyTreeInside(join(root, String(fromId)), to);
 }
 
 /**

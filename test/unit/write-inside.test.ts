@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readCode, writeAuthorizedKeys } from '../../src/runtime/files.js';
 import { unlinkEntry, writeInside } from '../../src/runtime/write-inside.js';
+import { SWAPPER, swapperRuns } from '../helpers/link-swapper.js';
 
 /**
  * Gantry's writes into folders a workload can write too (a container's /workspace and /.gantry): a link the
@@ -85,43 +86,9 @@ describe('writes and reads in a folder the workload controls', () => {
     await victimUntouched();
   });
 
-  // The workload swaps .ssh between a link to a host folder and a full folder (renameat2's RENAME_EXCHANGE, atomic),
-  // as fast as it can, while Gantry writes the keys: fs.rm on the entry emptied the host folder within a second.
-  const swapper = `
-import ctypes, os, sys, time, shutil
-libc = ctypes.CDLL(None, use_errno=True)
-base, victim, end = sys.argv[1], sys.argv[2], time.time() + float(sys.argv[3])
-s, t = base + '/.ssh', base + '/.alt'
-def kind(p):
-    return 'link' if os.path.islink(p) else ('dir' if os.path.isdir(p) else ('file' if os.path.exists(p) else None))
-def fix():
-    if {kind(s), kind(t)} == {'dir', 'link'}: return
-    for p in (s, t):
-        if kind(p) == 'dir': shutil.rmtree(p, ignore_errors=True)
-        elif kind(p) is not None: os.unlink(p)
-    os.symlink(victim, s)
-    os.makedirs(base + '/.mk', exist_ok=True)
-    for i in range(20): open(base + '/.mk/f%d' % i, 'w').write('y')
-    os.rename(base + '/.mk', t)
-n = 0
-while time.time() < end:
-    if libc.renameat2(-100, s.encode(), -100, t.encode(), 2) != 0 or n % 200 == 0:
-        try: fix()
-        except OSError: pass
-    n += 1
-`;
-  const python = ((): boolean => {
-    try {
-      execFileSync('python3', ['-c', 'import ctypes; ctypes.CDLL(None).renameat2'], { stdio: 'ignore' });
-      return process.platform === 'linux';
-    } catch {
-      return false;
-    }
-  })();
-
   it(
     'a workload swapping a link and a full folder at .ssh never gets a host file deleted',
-    { skip: python ? false : 'needs python3 and renameat2' },
+    { skip: swapperRuns() ? false : 'needs python3 and renameat2' },
     async () => {
       const box = join(dir, 'race');
       const target = join(dir, 'race-victim');
@@ -129,7 +96,7 @@ while time.time() < end:
       await mkdir(target);
       for (let i = 0; i < 20; i++) await writeFile(join(target, `f${i}`), 'host\n');
       const seconds = 4;
-      const child = spawn('python3', ['-c', swapper, box, target, String(seconds)], { stdio: 'ignore' });
+      const child = spawn('python3', ['-c', SWAPPER, box, target, String(seconds)], { stdio: 'ignore' });
       const exited = new Promise((r) => child.once('exit', r));
       const end = Date.now() + seconds * 1000 - 200;
       while (Date.now() < end && (await readdir(target)).length === 20) await writeAuthorizedKeys(box, ['k']).catch(() => undefined);
