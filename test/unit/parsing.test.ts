@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseOrder, parseSearchQuery } from '../../src/api/dialects/vast/query-language.js';
 import { parseDuration, loadConfig } from '../../src/config/load.js';
 import { parseEnv, shellSplit } from '../../src/domain/instance/env.js';
-import { checkImage, validateCreate } from '../../src/domain/instance/create.js';
+import { checkImage, engineImage, validateCreate } from '../../src/domain/instance/create.js';
 import { checkMountPath } from '../../src/domain/volume/volume.js';
 import { createRequest } from '../helpers/requests.js';
 import { parseGpuDeclaration, parseNvidiaSmi } from '../../src/domain/machine/gpus.js';
@@ -63,6 +63,8 @@ describe('create validation', () => {
       `ubuntu@${digest}`,
       `ghcr.io/a/b:1@${digest}`,
       'a__b/c--d.e:1',
+      // Vast's templates' automatic tag (the engine is given `latest`).
+      'vastai/base-image:@vastai-automatic-tag',
     ])
       assert.doesNotThrow(() => validateCreate({ ...base, image: ok }, 100), ok);
     for (const bad of [
@@ -82,6 +84,9 @@ describe('create validation', () => {
     ])
       assert.throws(() => validateCreate({ ...base, image: bad }, 100), { code: 'INVALID_ARGUMENT', message: /image reference|1 to 512/ }, JSON.stringify(bad));
     assert.throws(() => checkImage('Bad Image'), /not an image reference/);
+    assert.throws(() => checkImage('Bad/Image:@vastai-automatic-tag'), /not an image reference/);
+    assert.equal(engineImage('pytorch/pytorch:@vastai-automatic-tag'), 'pytorch/pytorch:latest');
+    assert.equal(engineImage('pytorch/pytorch:2.1'), 'pytorch/pytorch:2.1');
   });
 });
 

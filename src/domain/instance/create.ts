@@ -68,12 +68,20 @@ const MAX_IMAGE_NAME_CHARS = 255;
  */
 export function checkImage(image: string, field = 'image'): void {
   if (image.length === 0 || image.length > MAX_IMAGE_CHARS) throw invalid(`${field} must be 1 to ${MAX_IMAGE_CHARS} characters.`, field);
-  const m = IMAGE_REF.exec(image);
+  const m = IMAGE_REF.exec(engineImage(image));
   if (m === null || (m[1] ?? '').length > MAX_IMAGE_NAME_CHARS)
     throw invalid(
       `${field} ${JSON.stringify(image.slice(0, 80))} is not an image reference: [registry[:port]/]name[:tag][@digest], the name in lower case, at most ${MAX_IMAGE_NAME_CHARS} characters.`,
       field,
     );
+}
+
+/** Vast's templates name `image:@vastai-automatic-tag` (Vast picks a tag for the machine's CUDA). */
+const VAST_AUTO_TAG = ':@vastai-automatic-tag';
+
+/** The reference an engine is given for an image: Vast's automatic tag is the image's `latest` (Gantry picks no tag per machine). */
+export function engineImage(image: string): string {
+  return image.endsWith(VAST_AUTO_TAG) ? `${image.slice(0, -VAST_AUTO_TAG.length)}:latest` : image;
 }
 
 /** An instance's label: at most MAX_LABEL_CHARS; null clears it. */

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { WorkloadSpec } from '../runtime.js';
+import { engineImage } from '../../domain/instance/create.js';
 import { statusOf } from './labelled.js';
 import { accountSnapshotPrefix, cloneVolumeDir, deleteVolumeDir, listVolumeDirs, type SnapshotResult, type StorageCommand } from '../storage.js';
 
@@ -30,10 +31,11 @@ async function imageInfo(docker: Docker, ref: string): Promise<Docker.ImageInspe
  * control plane checks names, this checks what the name resolves to.
  */
 export async function imageToRun(docker: Docker, spec: Pick<WorkloadSpec, 'image' | 'accountId'>): Promise<string> {
-  if (spec.accountId === undefined) return spec.image;
-  const own = accountSnapshotPrefix(spec.accountId) + spec.image;
-  const mine = spec.image.startsWith('gantry-snapshot/') ? null : await imageInfo(docker, own);
-  const image = mine !== null ? own : spec.image;
+  const named = engineImage(spec.image);
+  if (spec.accountId === undefined) return named;
+  const own = accountSnapshotPrefix(spec.accountId) + named;
+  const mine = named.startsWith('gantry-snapshot/') ? null : await imageInfo(docker, own);
+  const image = mine !== null ? own : named;
   const info = mine ?? (await imageInfo(docker, image));
   for (const tag of info?.RepoTags ?? []) {
     const of = /(?:^|\/)gantry-snapshot\/a(\d+)\//.exec(tag)?.[1];
