@@ -126,6 +126,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const path = req.url.split('?')[0] ?? '';
     // A known path asked with another method is 405 with the methods it takes, as the real servers answer.
     const allow = allowed.of(path);
+    // OPTIONS on a served path says what it takes (as Elasticsearch does), rather than refusing.
+    if (allow.length > 0 && req.method === 'OPTIONS') return reply.code(200).header('allow', allow.join(', ')).send();
     if (allow.length > 0 && !allow.includes(req.method))
       return answerAsDialect(
         new GantryError('METHOD_NOT_ALLOWED', `${req.method} is not served on ${path}; it takes ${allow.join(', ')}.`, { allow }),

@@ -4,6 +4,9 @@ import { connect, type GlobalFlags } from './connection.js';
 import { cliNumber, parseCliId, printJson, table, text, verbGroup } from './output.js';
 import { say } from './human.js';
 import { checkedSearchQuery } from './search-args.js';
+import { GantryApiError } from '../sdk/errors.js';
+
+const isNotFound = (e: unknown): boolean => e instanceof GantryApiError && e.status === 404;
 
 type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
 const json = printJson;
@@ -211,8 +214,16 @@ export function registerServerlessCommands(program: Command): void {
     .description("the logs of an endpoint's workers (a number is the endpoint's id, as `vastai get endpt-logs ID`)")
     .option('--tail <n>', 'last lines per worker')
     .action(async (name: string, o: { tail?: string }, cmd: Command) => {
-      const which = /^\d+$/.test(name) ? parseCliId(name, 'endpoint') : name;
-      process.stdout.write((await connect(cmd.optsWithGlobals()).endpointLogs(which, o.tail !== undefined ? cliNumber(o.tail, '--tail') : undefined)) + '\n');
+      const client = connect(cmd.optsWithGlobals());
+      const tail = o.tail !== undefined ? cliNumber(o.tail, '--tail') : undefined;
+      // A number is an id first; an endpoint may also be named with digits only.
+      const byId = /^\d+$/.test(name)
+        ? await client.endpointLogs(parseCliId(name, 'endpoint'), tail).catch((e: unknown) => {
+            if (isNotFound(e)) return null;
+            throw e;
+          })
+        : null;
+      process.stdout.write((byId ?? (await client.endpointLogs(name, tail))) + '\n');
     });
 
   withParams(withTemplate(create.command('deployment').description('create a deployment: an endpoint with one workergroup').requiredOption('--name <name>')))

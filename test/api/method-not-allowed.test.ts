@@ -35,6 +35,10 @@ describe('method not allowed', () => {
       const allow = (r.headers.get('allow') ?? '').split(', ');
       for (const m of ['GET', 'HEAD', 'PUT', 'DELETE']) assert.ok(allow.includes(m), `${m} in ${allow.join(',')}`);
       assert.equal((await g.api('GET', '/api/v0/no-such-thing/')).status, 404);
+      // OPTIONS says what a served path takes.
+      const options = await g.api('OPTIONS', '/api/v0/instances/12/');
+      assert.equal(options.status, 200, options.text);
+      assert.match(options.headers.get('allow') ?? '', /GET/);
     });
 
     it('AI Core: 405 in its error shape', async () => {

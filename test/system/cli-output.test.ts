@@ -211,6 +211,9 @@ for (const ts of ONE_STORE) {
       assert.equal(await human('get', 'endpoint', 'workers', id[2] ?? ''), 'No workers.\n');
       // Logs by the endpoint's id (as `vastai get endpt-logs ID`) and by its name alike.
       assert.equal(await human('get', 'endpoint', 'logs', id[2] ?? ''), await human('get', 'endpoint', 'logs', 'out'));
+      // An endpoint named with digits only: no endpoint has that id, so the name is asked for.
+      await human('create', 'deployment', '--name', '4242', '--image', 'local/worker', '--max_workers', '0');
+      await human('get', 'endpoint', 'logs', '4242');
       // Vast's endpoint_state reads stopped at once; the line says stopping until the workers are (none here).
       assert.match(
         await human('stop', 'deployment', id[1] ?? ''),
