@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeInside } from './write-inside.js';
+import { unlinkEntry, writeInside } from './write-inside.js';
 
-export { writeInside };
+export { unlinkEntry, writeInside };
 
 /**
  * File helpers the runtimes (and the host's start-up) share: values kept once in a file, the per-instance

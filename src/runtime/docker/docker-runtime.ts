@@ -2,7 +2,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Observation } from '../../domain/instance/reconcile.js';
-import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, writeAuthorizedKeys, writeInside } from '../files.js';
+import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, unlinkEntry, writeAuthorizedKeys, writeInside } from '../files.js';
 import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { containerExec } from './docker-exec.js';
@@ -115,7 +115,7 @@ export class DockerRuntime implements Runtime {
     const { disk, meta } = this.#dir(id);
     for (const d of [disk, meta]) await mkdir(d, { recursive: true });
     await writeAuthorizedKeys(disk, spec.sshKeys);
-    await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => rm(join(meta, f), { force: true })));
+    await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => unlinkEntry(join(meta, f))));
     // The container writes into meta (its exit codes) too: no link it left there is followed.
     await writeInside(meta, ['onstart.sh'], spec.onstart ?? '', { mode: 0o644, dirMode: 0o755 });
     await writeInside(meta, ['started'], String(Date.now()), { mode: 0o644, dirMode: 0o755 });
@@ -248,7 +248,7 @@ export class DockerRuntime implements Runtime {
       await new Promise((r) => setTimeout(r, Math.min(wait, this.#o.pollMs)));
     }
     // A stopped workload is "absent": its exit code belonged to the run that was stopped.
-    await rm(join(this.#dir(id).meta, 'started'), { force: true });
+    await unlinkEntry(join(this.#dir(id).meta, 'started')); // unlink(2): never fs.rm on what a container can write
     return { state: 'absent' };
   }
 
