@@ -116,7 +116,12 @@ export class CopyRunner {
       const cancelledThere = order.via !== null && dstErr().split(/\r?\n/).includes(`gantry: ${COPY_CANCELLED}`);
       if (why === CANCELLED || cancelledThere) throw new Error(COPY_CANCELLED);
       if (why !== null) throw new Error(`the copy ${why}`);
-      if (a.code !== 0 && !cut) throw new Error(`reading ${showCopyPath(srcPath)} failed: ${srcErr().trim() || `exit ${a.code ?? a.signal}`}`);
+      // Cut short by a destination that ended first, the source's end says nothing (a write into a closed pipe)
+      // unless it failed on its own: a path that is not there ends it with an error and an empty archive, which
+      // the destination may finish unpacking before the source's end is seen.
+      const failedItself = srcErr().trim() !== '' && !/broken pipe|EPIPE/i.test(srcErr());
+      if (a.code !== 0 && (!cut || failedItself))
+        throw new Error(`reading ${showCopyPath(srcPath)} failed: ${srcErr().trim() || `exit ${a.code ?? a.signal}`}`);
       if (b.code !== 0) throw new Error(`writing ${showCopyPath(dstPath)} failed: ${dstErr().trim() || `exit ${b.code ?? b.signal}`}`);
       return { bytes };
     } finally {

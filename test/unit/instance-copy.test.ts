@@ -85,6 +85,24 @@ describe('the agent copy runner', () => {
     await assert.rejects(r.run(order(1, '/missing', 2, '/x')), /reading \/missing failed: .*No such file/);
   });
 
+  it('a source that fails on its own is a failed copy, even when the destination finished first', async () => {
+    // A tar of a path that is not there: an empty archive, then its error and exit code, after the unpacking
+    // side has read the archive's end and exited 0 (a race that made such a copy read as done).
+    const host = folderHost(root, new Set());
+    const staged: CopyHost = {
+      copyRoot: host.copyRoot,
+      spawn: (instanceId, argv, tty) =>
+        host.spawn(
+          instanceId,
+          instanceId === 1
+            ? ['sh', '-c', 'echo "tar: missing: Cannot stat: No such file or directory" >&2; head -c 10240 /dev/zero; sleep 0.3; exit 2']
+            : ['sh', '-c', 'head -c 1024 >/dev/null'],
+          tty,
+        ),
+    };
+    await assert.rejects(new CopyRunner(staged).run(order(1, '/missing', 2, '/x')), /reading \/missing failed: .*No such file/);
+  });
+
   it('cancel ends the copies into an instance; a copy past its bound is ended', async () => {
     const r = new CopyRunner(folderHost(root, new Set([3])));
     const running = r.run(order(3, '/', 2, '/endless'));
