@@ -38,6 +38,17 @@ for (const ts of TEST_STORES) {
       now: 1000,
       ...o,
     });
+    /** A new instance on a machine of `host` with `gpus` GPUs, stopped and the stop confirmed (its GPU released); its lease is still held. */
+    const stoppedOn = async (host: string, gpus: number, now: number): Promise<{ machine: number; id: number; token: string }> => {
+      const machine = (await store.registerMachine(machineReg(host, accountId, gpus), Date.now())).id;
+      const inst = await store.createInstance(newInstance({ machineId: machine }));
+      await store.writeIntent(inst.id, 1, { target: 'stopped', pendingOp: null, acquireGpus: false, now: 1 });
+      const [c] = await store.claimInstances({ owner: 'x', now, leaseMs: 1000, observeBefore: 0, limit: 1, machineIds: [machine] });
+      assert.ok(c);
+      const token = c.leaseToken as string;
+      await store.applyObservation(inst.id, token, { status: 'stopped', statusMsg: null, exitCode: null, observedGeneration: 2, pendingOpDone: false, now });
+      return { machine, id: inst.id, token };
+    };
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'gantry-store-'));
@@ -238,19 +249,8 @@ for (const ts of TEST_STORES) {
     });
 
     it('releases GPUs on a confirmed stop and everything on destroy', async () => {
-      const m5 = (await store.registerMachine(machineReg('host-e', accountId, 1), Date.now())).id;
-      const inst = await store.createInstance(newInstance({ machineId: m5 }));
-      await store.writeIntent(inst.id, 1, { target: 'stopped', pendingOp: null, acquireGpus: false, now: 1 });
-      const [c] = await store.claimInstances({ owner: 'x', now: 1e6, leaseMs: 1000, observeBefore: 0, limit: 1, machineIds: [m5] });
-      assert.ok(c);
-      await store.applyObservation(inst.id, c.leaseToken as string, {
-        status: 'stopped',
-        statusMsg: null,
-        exitCode: null,
-        observedGeneration: 2,
-        pendingOpDone: false,
-        now: 1e6,
-      });
+      const { machine: m5, id, token } = await stoppedOn('host-e', 1, 1e6);
+      const inst = { id };
       assert.equal((await store.allocatedGpuCounts()).get(m5) ?? 0, 0);
       // Someone else rents the GPU; starting the stopped instance must fail without changing it.
       const other = await store.createInstance(newInstance({ machineId: m5 }));
@@ -259,7 +259,7 @@ for (const ts of TEST_STORES) {
         (e: unknown) => e instanceof GantryError && e.code === 'GPUS_UNAVAILABLE',
       );
       assert.equal((await store.getInstance(inst.id))?.target, 'stopped');
-      await store.releaseLease(inst.id, c.leaseToken as string, 1e6);
+      await store.releaseLease(inst.id, token, 1e6);
       const claimed = await store.claimInstances({ owner: 'y', now: 3e6, leaseMs: 1000, observeBefore: 3e6, limit: 5, machineIds: [m5] });
       const o = claimed.find((i) => i.id === other.id);
       assert.ok(o);
@@ -284,20 +284,9 @@ for (const ts of TEST_STORES) {
     });
 
     it('a stopped instance does not start on a GPU its machine no longer has', async () => {
-      const m6 = (await store.registerMachine(machineReg('host-f', accountId, 1), Date.now())).id;
-      const inst = await store.createInstance(newInstance({ machineId: m6 }));
-      await store.writeIntent(inst.id, 1, { target: 'stopped', pendingOp: null, acquireGpus: false, now: 1 });
-      const [c] = await store.claimInstances({ owner: 'x', now: 5e6, leaseMs: 1000, observeBefore: 0, limit: 1, machineIds: [m6] });
-      assert.ok(c);
-      await store.applyObservation(inst.id, c.leaseToken as string, {
-        status: 'stopped',
-        statusMsg: null,
-        exitCode: null,
-        observedGeneration: 2,
-        pendingOpDone: false,
-        now: 5e6,
-      });
-      await store.releaseLease(inst.id, c.leaseToken as string, 5e6);
+      const { id, token } = await stoppedOn('host-f', 1, 5e6);
+      const inst = { id };
+      await store.releaseLease(inst.id, token, 5e6);
       // The host says hello again without its GPU (another inventory): the instance stays stopped, saying why.
       await store.registerMachine(machineReg('host-f', accountId, 0), Date.now());
       await assert.rejects(
