@@ -54,7 +54,9 @@ async function stopWorkloads(dataDir: string, h: LockHolder, timeoutS: number, f
   try {
     for (;;) {
       const left = Math.max(0, (end - Date.now()) / 1000);
-      r = await client.request<StopAnswer>('POST', '/api/v0/gantry/stop_workloads/', { timeout: Math.min(CALL_S, left) });
+      const callS = Math.min(CALL_S, left);
+      // The server holds this call up to `timeout` on purpose: the client's own bound is that and a margin.
+      r = await client.request<StopAnswer>('POST', '/api/v0/gantry/stop_workloads/', { timeout: callS }, {}, { timeoutMs: (callS + 30) * 1000 });
       // Call again only while some stop is still under way: a refusal or a failed stop would answer the same at once.
       const underWay = [...r.endpoints, ...r.instances].some((x) => x.error === 'STOP_TIMEOUT');
       if (r.complete || !underWay || Date.now() >= end) break;

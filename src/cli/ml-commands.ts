@@ -216,7 +216,14 @@ function prediction(v: unknown): unknown {
 async function infer(id: string, texts: string[], f: Flags): Promise<void> {
   const field = f.field ?? 'text_field';
   const body = { docs: texts.map((t) => ({ [field]: t })) };
-  const r = await connect(f).request<{ inference_results: Row[] }>('POST', `${model(id)}/_infer${query({ timeout: f.timeout })}`, body);
+  // Bounded by the server (`timeout`, 10 s unless given), which may be longer than the client's default.
+  const r = await connect(f).request<{ inference_results: Row[] }>(
+    'POST',
+    `${model(id)}/_infer${query({ timeout: f.timeout })}`,
+    body,
+    {},
+    { timeoutMs: null },
+  );
   if (f.raw === true) return printJson(r);
   const rows = r.inference_results.map((x, i) => ({ ...x, text: texts[i] }));
   process.stdout.write(
@@ -293,7 +300,8 @@ export function registerMlCommands(program: Command): void {
         wait_for: f.waitFor,
         timeout: f.timeout,
       });
-      const r = await connect(f).request<{ assignment: Row }>('POST', `${model(id)}/deployment/_start${q}`);
+      // The server waits up to `timeout` (20 s unless given) for `wait_for`: its bound, not the client's default.
+      const r = await connect(f).request<{ assignment: Row }>('POST', `${model(id)}/deployment/_start${q}`, undefined, {}, { timeoutMs: null });
       if (f.raw === true) return printJson(r);
       const a = r.assignment;
       const p = (a.task_parameters ?? {}) as Row;

@@ -2,7 +2,7 @@
  * A small typed client for Gantry's Vast-compatible API, used by the CLI and usable from any
  * Node 20 program (`import { GantryClient } from 'gantry/sdk'`).
  */
-import { fetchOrExplain, GantryApiError, jsonBody } from './errors.js';
+import { fetchOrExplain, GantryApiError, GantryTimeoutError, jsonBody, WaitTimeoutError } from './errors.js';
 
 // Where the CLI and older programs import it from.
 export { GantryApiError } from './errors.js';
@@ -27,17 +27,40 @@ export interface ClientOptions {
   readonly url: string;
   readonly apiKey: string | null;
   readonly fetch?: typeof fetch;
+  /**
+   * How long one request may take, answer read whole, before it fails with a `GantryTimeoutError`
+   * naming its URL; null: no bound of the client's own (undici's 300 s between bytes remains).
+   * Calls the server holds on purpose (a stop that waits, `_infer` with a timeout) pass their own
+   * bound per call; `waitFor` polls with short requests and has its own `timeoutMs`.
+   * @default 60000 (1 min: every call the server answers at once, with room for a busy machine)
+   */
+  readonly timeoutMs?: number | null;
+}
+
+/** Per-call options of `request`. */
+export interface RequestOptions {
+  /** This call's bound instead of the client's `timeoutMs`; null: none (the server bounds it itself). */
+  readonly timeoutMs?: number | null;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+
+function checkedTimeout(ms: number | null, what: string): number | null {
+  if (ms !== null && !(Number.isFinite(ms) && ms > 0)) throw new RangeError(`${what} must be a positive number of milliseconds or null, got ${String(ms)}`);
+  return ms;
 }
 
 export class GantryClient {
   readonly #url: string;
   readonly #key: string | null;
   readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number | null;
 
   constructor(o: ClientOptions) {
     this.#url = o.url.replace(/\/+$/, '');
     this.#key = o.apiKey;
     this.#fetch = o.fetch ?? fetch;
+    this.#timeoutMs = checkedTimeout(o.timeoutMs === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : o.timeoutMs, 'timeoutMs');
   }
 
   /** Base URL of the API this client talks to. */
@@ -45,13 +68,23 @@ export class GantryClient {
     return this.#url;
   }
 
-  async request<T = Row>(method: string, path: string, body?: unknown, extraHeaders: Readonly<Record<string, string>> = {}): Promise<T> {
+  async request<T = Row>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders: Readonly<Record<string, string>> = {},
+    o: RequestOptions = {},
+  ): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.#key !== null) headers.authorization = `Bearer ${this.#key}`;
     // A caller may name another JSON type (AI Core's bulk PATCH is merge-patch+json).
     if (body !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-    const res = await fetchOrExplain(this.#fetch, this.#url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
+    const { res, text } = await this.#fetchText(method, this.#url + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      timeoutMs: o.timeoutMs === undefined ? this.#timeoutMs : checkedTimeout(o.timeoutMs, 'request timeoutMs'),
+    });
     if (!res.ok) throw new GantryApiError(res.status, jsonBody(text), `HTTP ${res.status} from ${method} ${path}`);
     if (text === '') return null as T;
     try {
@@ -60,6 +93,19 @@ export class GantryClient {
       // A 2xx that is not JSON is not Gantry's (a web page or proxy at the URL given): say so, rather than
       // hand the caller a null that fails later as "Cannot read properties of null".
       throw new GantryApiError(res.status, null, `${method} ${path}: the answer of ${this.#url} is not JSON; is it a Gantry server? (${text.slice(0, 100)})`);
+    }
+  }
+
+  /** One fetch and its body, bounded by `timeoutMs`: running out is a `GantryTimeoutError`, not an abort the caller never asked for. */
+  async #fetchText(method: string, url: string, init: RequestInit & { timeoutMs: number | null }): Promise<{ res: Response; text: string }> {
+    const { timeoutMs, ...rest } = init;
+    const signal = timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs);
+    try {
+      const res = await fetchOrExplain(this.#fetch, url, signal === undefined ? rest : { ...rest, signal });
+      return { res, text: await res.text() };
+    } catch (err) {
+      if (signal?.aborted === true && timeoutMs !== null) throw new GantryTimeoutError(method, url, timeoutMs, err);
+      throw err;
     }
   }
 
@@ -295,22 +341,25 @@ export class GantryClient {
   async logs(id: number, o: { tail?: number; filter?: string } = {}): Promise<string> {
     const r = await this.request<{ result_url: string }>('PUT', `/api/v0/instances/request_logs/${id}/`, { tail: o.tail, filter: o.filter });
     for (let i = 0; i < 20; i++) {
-      const res = await fetchOrExplain(this.#fetch, r.result_url, {});
-      if (res.ok) return res.text();
+      const { res, text } = await this.#fetchText('GET', r.result_url, { timeoutMs: this.#timeoutMs });
+      if (res.ok) return text;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     throw new GantryApiError(504, null, 'The log result did not become ready.');
   }
 
-  /** Poll an instance until `done(row)` holds; throws after `timeoutMs`. */
+  /**
+   * Poll an instance until `done(row)` holds; a `WaitTimeoutError` after `timeoutMs` (default 5 min).
+   * Each poll is a short request, bounded by the client's `timeoutMs`: the wait is as long as this one says.
+   */
   async waitFor(id: number, done: (row: Row) => boolean, o: { timeoutMs?: number; intervalMs?: number; onPoll?: (row: Row) => void } = {}): Promise<Row> {
-    const deadline = Date.now() + (o.timeoutMs ?? 300_000);
+    const timeoutMs = o.timeoutMs ?? 300_000;
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       const row = await this.showInstance(id);
       o.onPoll?.(row);
       if (done(row)) return row;
-      if (Date.now() > deadline)
-        throw new GantryApiError(504, null, `Instance ${id} did not reach the wanted state in time (now ${String(row.actual_status)}).`);
+      if (Date.now() > deadline) throw new WaitTimeoutError(id, timeoutMs, row);
       await new Promise((resolve) => setTimeout(resolve, o.intervalMs ?? 250));
     }
   }

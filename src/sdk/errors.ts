@@ -1,8 +1,9 @@
 /**
  * The SDK's errors, shared by `GantryClient` and `Deployment`: a server's refusal (`GantryApiError`,
  * with the HTTP status and the body's error and code), a server that did not answer at all
- * (`GantryConnectionError`, naming the URL), and a remote call that found no worker in time
- * (`CallTimeoutError`).
+ * (`GantryConnectionError`, naming the URL), a request it did not answer within the client's
+ * `timeoutMs` (`GantryTimeoutError`), a wait for an instance that ran out of its own time
+ * (`WaitTimeoutError`), and a remote call that found no worker in time (`CallTimeoutError`).
  */
 export class GantryApiError extends Error {
   readonly status: number;
@@ -62,6 +63,44 @@ export function noAnswerReason(fetchError: unknown): string {
   if (typeof inner?.code === 'string') return inner.code;
   if (typeof inner?.message === 'string') return inner.message;
   return fetchError instanceof Error ? fetchError.message : String(fetchError);
+}
+
+/**
+ * A request with no (whole) answer within the client's `timeoutMs`: given up by the client, not refused by
+ * the server (which may still carry it out). Not a `GantryConnectionError`: the server was reached.
+ */
+export class GantryTimeoutError extends Error {
+  /** The URL that did not answer in time, without its query. */
+  readonly url: string;
+  readonly method: string;
+  readonly timeoutMs: number;
+  constructor(method: string, url: string, timeoutMs: number, cause?: unknown) {
+    const shown = withoutQuery(url);
+    super(`${method} ${shown}: no answer within timeoutMs (${timeoutMs} ms); the request was given up (the server may still carry it out)`, { cause });
+    this.name = 'GantryTimeoutError';
+    this.url = shown;
+    this.method = method;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * `waitFor` ran out of its own time: the instance answered every poll, it just never reached the wanted state.
+ * The server sent no error (a 504 would say it had), so this is no `GantryApiError`.
+ */
+export class WaitTimeoutError extends Error {
+  readonly instanceId: number;
+  readonly timeoutMs: number;
+  /** The instance as the last poll showed it. */
+  readonly lastRow: Record<string, unknown>;
+  constructor(instanceId: number, timeoutMs: number, lastRow: Record<string, unknown>) {
+    const now = typeof lastRow.actual_status === 'string' ? lastRow.actual_status : JSON.stringify(lastRow.actual_status ?? null);
+    super(`instance ${instanceId} did not reach the wanted state within ${timeoutMs} ms (now ${now})`);
+    this.name = 'WaitTimeoutError';
+    this.instanceId = instanceId;
+    this.timeoutMs = timeoutMs;
+    this.lastRow = lastRow;
+  }
 }
 
 /** A remote call that had no answer within the deployment's `callTimeoutMs` (no worker took it in time, or its run took longer). */

@@ -1,4 +1,4 @@
-export { CallTimeoutError, GantryApiError, GantryConnectionError } from './errors.js';
+export { CallTimeoutError, GantryApiError, GantryConnectionError, GantryTimeoutError, WaitTimeoutError } from './errors.js';
 export { GantryClient, type ClientOptions, type CreateInstanceBody, type InstanceState, type Row } from './client.js';
 export { startWorker, type RunningWorker, type WorkerOptions, type WorkerRequest, type WorkerResponse } from './worker.js';
 export {

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { CallTimeoutError, fetchOrExplain, GantryApiError, jsonBody } from '../errors.js';
+import { CallTimeoutError, fetchOrExplain, GantryApiError, GantryTimeoutError, jsonBody } from '../errors.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../client.js';
 import { defaultConnection, serving } from './code-env.js';
 import { packApp } from './package.js';
 import { isWireError, RemoteError, type CallAnswer } from './remote-error.js';
@@ -28,6 +29,11 @@ export interface DeploymentOptions {
    * run together, then a `CallTimeoutError`; default 10 minutes. Raise it for functions that run longer.
    */
   readonly callTimeoutMs?: number;
+  /**
+   * How long one of the deployment's API requests (deploy, heartbeat, look-ups) may take, then a
+   * `GantryTimeoutError`; default 1 minute. Not the code upload (its size sets its time) nor remote calls (`callTimeoutMs`).
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface RemoteOptions {
@@ -221,6 +227,7 @@ export class Deployment {
       const form = new FormData();
       for (const [k, v] of Object.entries(put.upload_fields as Record<string, string>)) form.append(k, v);
       form.append('file', new Blob([packed.tarball], { type: 'application/gzip' }), 'deployment.tar.gz');
+      // No bound of the client's: the tarball's size and the link set how long this takes (requestTimeoutMs is for answers).
       const res = await fetchOrExplain(fetch, put.upload_url, { method: 'POST', body: form });
       const text = await res.text();
       if (![200, 201, 204].includes(res.status)) throw new GantryApiError(res.status, jsonBody(text), `HTTP ${res.status}`, { context: 'upload refused' });
@@ -255,8 +262,17 @@ export class Deployment {
 
   async #api(method: string, path: string, body: unknown): Promise<Record<string, unknown>> {
     const c = this.#conn();
-    const res = await fetchOrExplain(fetch, c.url + path, { method, headers: this.#headers(c.apiKey), body: JSON.stringify(body) });
-    const text = await res.text();
+    const timeoutMs = this.#o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const signal = AbortSignal.timeout(timeoutMs);
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetchOrExplain(fetch, c.url + path, { method, headers: this.#headers(c.apiKey), body: JSON.stringify(body), signal });
+      text = await res.text();
+    } catch (err) {
+      if (signal.aborted) throw new GantryTimeoutError(method, c.url + path, timeoutMs, err);
+      throw err;
+    }
     const parsed = jsonBody(text);
     if (!res.ok) throw new GantryApiError(res.status, parsed, `HTTP ${res.status}`, { context: `${method} ${path}` });
     if (parsed === null) throw new GantryApiError(res.status, null, `not a JSON object: ${text.slice(0, 200)}`, { context: `${method} ${path}` });
