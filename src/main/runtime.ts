@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import { ProcessRuntime, type ProcessSandbox } from '../runtime/process/process-runtime.js';
 import { nvidiaDevices, probeBwrap, reachable } from '../runtime/process/sandbox.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { claimUidBase } from './uid-base-claim.js';
+import { checkUidBase, claimUidBase } from './uid-base-claim.js';
 
 export interface OpenedRuntime {
   readonly runtime: Runtime;
@@ -55,6 +55,16 @@ export function codeWorkerPaths(c: Pick<Config, 'codeWorkerPython' | 'codeWorker
 /** The package folder this code runs from (dist/src/main/runtime.js → the package): workers run Gantry's code from it. */
 function packageDir(): string {
   return fileURLToPath(new URL('../../../', import.meta.url));
+}
+
+/**
+ * Refuse, writing nothing, a sandbox uid base another install holds, where this one could run workloads
+ * under it: root, the sandbox not off, and a runtime that may be the process one (`auto` falls back to it
+ * on any start whose container engine is gone). Checked before a first start makes the data dir and admin.
+ */
+export function checkSandboxUidBase(c: Config): void {
+  if (c.runtime === 'docker' || c.processSandbox === 'off' || process.getuid?.() !== 0) return;
+  checkUidBase(c.sandboxUidBase, c.dataDir);
 }
 
 /** The sandbox to run workloads in, or null (with a warning) when it is off or cannot be had here. */

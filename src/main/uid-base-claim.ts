@@ -44,12 +44,38 @@ export function machineLockDir(): string {
  */
 const madeHere = new Map<string, Set<string>>();
 
+/** The claim of another install that keeps `base` from `dataDir` (its data dir still there), or null. */
+function heldElsewhere(file: string, dataDir: string): UidBaseClaim | null {
+  const held = readClaim(file);
+  return held !== null && held.dataDir !== dataDir && !madeHere.get(file)?.has(held.dataDir) && existsSync(held.dataDir) ? held : null;
+}
+
+function taken(base: number, held: UidBaseClaim, file: string): Error {
+  return new Error(
+    `The sandbox uid base ${base} is taken by the Gantry of data dir ${held.dataDir}: instance N of both would run as uid ${base}+N, ` +
+      'and each would take the other’s processes for its own and stop them. Give each Gantry on one machine its own sandboxUidBase ' +
+      `(GANTRY_SANDBOX_UID_BASE), or, if that install is gone for good, remove ${held.dataDir} or ${file}.`,
+  );
+}
+
+const resolved = (dataDir: string): string => (existsSync(dataDir) ? realpathSync(dataDir) : dataDir);
+
+/**
+ * Throw as `claimUidBase` would, writing nothing: `gantry up` asks before it makes its data dir and admin
+ * account, so a refused start leaves no half-made install behind (the claim itself waits for the sandbox probe).
+ */
+export function checkUidBase(base: number, dataDir: string, dir = machineLockDir()): void {
+  const file = claimPath(base, dir);
+  const held = heldElsewhere(file, resolved(dataDir));
+  if (held !== null) throw taken(base, held, file);
+}
+
 /**
  * Claim `base` for `dataDir`, or throw naming the install that holds it. A claim whose data dir is gone
  * is taken over; so is one this process made.
  */
 export function claimUidBase(base: number, dataDir: string, dir = machineLockDir()): void {
-  const mine: UidBaseClaim = { dataDir: existsSync(dataDir) ? realpathSync(dataDir) : dataDir, pid: process.pid };
+  const mine: UidBaseClaim = { dataDir: resolved(dataDir), pid: process.pid };
   const file = claimPath(base, dir);
   const tmp = `${file}.${process.pid}.${randomUUID()}`;
   // Created, never opened through a link someone made at that name in a folder every user may write.
@@ -63,14 +89,8 @@ export function claimUidBase(base: number, dataDir: string, dir = machineLockDir
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
       }
-      const held = readClaim(file);
-      if (held !== null && held.dataDir !== mine.dataDir && !madeHere.get(file)?.has(held.dataDir) && existsSync(held.dataDir)) {
-        throw new Error(
-          `The sandbox uid base ${base} is taken by the Gantry of data dir ${held.dataDir}: instance N of both would run as uid ${base}+N, ` +
-            'and each would take the other’s processes for its own and stop them. Give each Gantry on one machine its own sandboxUidBase ' +
-            `(GANTRY_SANDBOX_UID_BASE), or, if that install is gone for good, remove ${held.dataDir} or ${file}.`,
-        );
-      }
+      const held = heldElsewhere(file, mine.dataDir);
+      if (held !== null) throw taken(base, held, file);
       try {
         unlinkSync(file); // ours, made by this process, gone, or no claim: replaced
       } catch {

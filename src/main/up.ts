@@ -30,6 +30,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { newHostToken, ensureHostToken } from '../control/hosts/host-tokens.js';
 import { readOrCreate } from '../runtime/files.js';
 import { startHost } from './host.js';
+import { checkSandboxUidBase } from './runtime.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { GantryError, isGantryError } from '../domain/errors.js';
 import { upgradeStoredData } from './upgrade.js';
@@ -146,6 +147,8 @@ function cannotOpenDatabase(c: Config, err: unknown): unknown {
 export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const c = o.config;
   const log = o.log ?? createLogger(c.logLevel);
+  // The claim itself waits for the sandbox probe, after the admin account is made: a base taken is refused now.
+  if (o.localHost) checkSandboxUidBase(c);
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
   await chmod(c.dataDir, 0o700); // keys, database and instance disks: the owner's only, whatever the umask was
   const lock = DataDirLock.acquire(c.dataDir); // before the database: a second server must not share it

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { claimUidBase } from '../../src/main/uid-base-claim.js';
+import { loadConfig } from '../../src/config/load.js';
+import { startGantry } from '../../src/main/up.js';
+import { claimUidBase, machineLockDir } from '../../src/main/uid-base-claim.js';
 
 /** A sandbox uid base belongs to one install (data dir) on a machine: two with one base would kill each other's workloads. */
 describe('sandbox uid base claim', () => {
@@ -50,4 +52,30 @@ describe('sandbox uid base claim', () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+
+  // The base is claimed only after the sandbox probe, which comes after the admin account is made: checked first.
+  it(
+    'a start with a base another install holds writes nothing to its data dir',
+    { skip: process.getuid?.() !== 0 ? 'the sandbox runs as uid base + N only as root' : false },
+    async () => {
+      const root = await mkdtemp(join(tmpdir(), 'gantry-uid-up-'));
+      const [holder, fresh] = [join(root, 'holder'), join(root, 'fresh')];
+      await mkdir(holder);
+      // A base of its own (not one a running Gantry here may use), in the machine's lock folder, where `up` looks.
+      const base = 1_300_777_000;
+      const file = join(machineLockDir(), `gantry-sandbox-uids-${base}.json`);
+      await writeFile(file, JSON.stringify({ dataDir: holder, pid: 999_999_999 }));
+      try {
+        const config = loadConfig({ env: {}, flags: { dataDir: fresh, port: 0, runtime: 'process', logLevel: 'silent', sandboxUidBase: base } });
+        await assert.rejects(
+          startGantry({ config, workloadEnv: {}, localHost: true }),
+          (e: unknown) => e instanceof Error && e.message.includes(`taken by the Gantry of data dir ${holder}`),
+        );
+        await assert.rejects(access(fresh), 'no data dir, no admin key: the next start is a first start');
+      } finally {
+        await rm(file, { force: true });
+        await rm(root, { recursive: true, force: true });
+      }
+    },
+  );
 });
