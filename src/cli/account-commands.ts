@@ -162,10 +162,11 @@ export function registerAccountCommands(program: Command): void {
       say(f, r, () => chargeTable(r, 'charges'));
     });
   show
-    .command('earnings <user_id>')
-    .description('what your machines earned')
-    .action(async (id: string, _o, cmd: Command) => {
-      const r = await connect(flags(cmd)).machineEarnings(parseCliId(id, 'user'));
+    .command('earnings [user_id]')
+    .description("what your machines earned (another user's: admin keys)")
+    .action(async (id: string | undefined, _o, cmd: Command) => {
+      // As `vastai show earnings`: the caller's own unless a user is named.
+      const r = await connect(flags(cmd)).machineEarnings(id === undefined ? 'me' : parseCliId(id, 'user'));
       say(flags(cmd), r, () => earningsText(r));
     });
   show

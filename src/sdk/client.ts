@@ -330,7 +330,8 @@ export class GantryClient {
     return this.request('GET', '/api/v1/invoices/');
   }
 
-  async machineEarnings(userId: number): Promise<Row> {
+  /** What the machines of `userId` earned; `'me'`: the caller's. */
+  async machineEarnings(userId: number | 'me' = 'me'): Promise<Row> {
     return this.request('GET', `/api/v0/users/${userId}/machine-earnings/`);
   }
 

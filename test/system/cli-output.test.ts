@@ -139,7 +139,7 @@ for (const ts of ONE_STORE) {
         human('show', 'user'),
         human('show', 'invoices'),
         human('show', 'charges'),
-        human('show', 'earnings', '1'),
+        human('show', 'earnings'),
         human('show', 'audit-logs', '--limit', '5'),
         human('show', 'ssh-keys'),
         human('show', 'env-vars'),
@@ -153,6 +153,8 @@ for (const ts of ONE_STORE) {
       assert.match(user, /^Permissions:\s+.*instance_read/m);
       assert.match(invoices, /No invoices\.|Total: \$/);
       assert.match(charges, /Start\s+End\s+Type\s+Source\s+Amount\s+\$\/hr[\s\S]*Total: \$\d+\.\d{4}/);
+      // No user named: the caller's own, as `vastai show earnings` (`gantry` asked for a user id).
+      assert.equal(((await raw('show', 'earnings')) as { username: string }).username, 'admin');
       assert.match(earnings, /Per day \(UTC\):\nDay\s+GPU[\s\S]*^\d{4}-\d\d-\d\d\s+\$/m, 'days are dates');
       assert.match(audit, /^ID\s+When\s+User\s+Key\s+From\s+Call\s+Status/m);
       assert.match(audit, /PUT \/api\/v0\/machines\/1\/minbid\//);
