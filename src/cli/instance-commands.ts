@@ -15,9 +15,27 @@ function flagsOf(cmd: Command): Flags {
 }
 
 const id = (text: string): number => parseCliId(text, 'instance');
+const settleMsOf = (f: Flags): number => {
+  const s = cliNumber(f.settle ?? SETTLE_S, '--settle');
+  if (s < 0) throw new Error(`--settle '${String(f.settle)}' must be 0 or more seconds.`);
+  return s * 1000;
+};
 
-/** Wait (with a spinner) until the instance shows `want` (null: until it is gone). */
-async function waitState(c: GantryClient, instanceId: number, want: string | null, what: string, before: Row | null = null): Promise<void> {
+/** Seconds `--wait` keeps watching an instance that reads running (`--settle`): long enough for a host to report an exit at once. */
+const SETTLE_S = '3';
+const SETTLE_FLAG = [
+  '--settle <seconds>',
+  'with --wait: watch this long after the instance reads running, so that one whose command exits at once is reported exited',
+  SETTLE_S,
+] as const;
+/** States an instance reached once its command ended or it was stopped: what `--wait` reports instead of the running before them. */
+const AT_REST = ['exited', 'stopped', 'unknown'];
+
+/**
+ * Wait (with a spinner) until the instance shows `want` (null: until it is gone). `running` is watched
+ * `settleMs` longer: a command that exits at once reads running until its host reports the exit, a moment later.
+ */
+async function waitState(c: GantryClient, instanceId: number, want: string | null, what: string, before: Row | null = null, settleMs = 0): Promise<void> {
   const s = spinner(`instance ${instanceId} ${what}`);
   // An instance that had exited reads `exited` until the start is taken: only a new exit (another start
   // date, message or code, or a row that left `exited` meanwhile) ends the wait, not the old one.
@@ -36,12 +54,17 @@ async function waitState(c: GantryClient, instanceId: number, want: string | nul
   const onPoll = (r: Row): void => {
     if (!settled(r)) s.update(text(r.actual_status ?? 'scheduling'));
   };
-  const row = await c.waitFor(instanceId, settled, { onPoll }).catch((err: unknown) => {
+  let row = await c.waitFor(instanceId, settled, { onPoll }).catch((err: unknown) => {
     // Destroyed instances disappear: that is the end state of a destroy.
     if (want === null && (err as { status?: number }).status === 404) return null;
     throw err;
   });
   if (row === null) return s.done(`instance ${instanceId} destroyed`);
+  if (want === 'running' && row.actual_status === 'running' && settleMs > 0) {
+    const until = Date.now() + settleMs;
+    const rested = (r: Row): boolean => AT_REST.includes(String(r.actual_status)) || r.intended_status === 'stopped';
+    row = await c.waitFor(instanceId, (r) => rested(r) || Date.now() >= until, { timeoutMs: settleMs + 60_000 });
+  }
   const msg = withoutRuntimeNote(row.status_msg) ?? '';
   s.done(`instance ${instanceId} ${text(row.actual_status)}${msg !== '' ? ` (${msg})` : ''}`, row.actual_status === want);
   if (row.actual_status !== want) process.exitCode = 1;
@@ -99,7 +122,8 @@ export function registerInstanceCommands(program: Command): void {
     .option('--label <label>', 'label')
     .option('--price <dph>', 'bid price per hour (interruptible)')
     .option('--stopped', 'create it stopped (target_state=stopped)')
-    .option('--wait', 'wait until it runs')
+    .option('--wait', 'wait until it runs (or its command ended) and say which')
+    .option(...SETTLE_FLAG)
     .action(async (offer: string, _o, cmd: Command) => {
       const f = flagsOf(cmd);
       const body: CreateInstanceBody = { image: String(f.image), disk: cliNumber(f.disk, '--disk') };
@@ -169,18 +193,17 @@ export function registerInstanceCommands(program: Command): void {
   ];
   for (const [verb, run, want, what] of verbs) {
     const group = program.command(verb).description(`${verb} instances`);
-    group
-      .command('instance <id>')
-      .option('--wait', 'wait until the state is reached')
-      .action(async (i: string, _o, cmd: Command) => {
-        const f = flagsOf(cmd);
-        const c = connect(f);
-        // What it showed before, so that a wait for a start is not ended by the exit it starts from.
-        const before = f.wait === true && want === 'running' ? await c.showInstance(id(i)) : null;
-        const r = await run(c, id(i));
-        say(f, r, text(r.msg ?? `${verb} requested for instance ${i}`));
-        if (f.wait === true) await waitState(c, id(i), want, what, before);
-      });
+    const one = group.command('instance <id>').option('--wait', 'wait until the state is reached');
+    if (want === 'running') one.option(...SETTLE_FLAG);
+    one.action(async (i: string, _o, cmd: Command) => {
+      const f = flagsOf(cmd);
+      const c = connect(f);
+      // What it showed before, so that a wait for a start is not ended by the exit it starts from.
+      const before = f.wait === true && want === 'running' ? await c.showInstance(id(i)) : null;
+      const r = await run(c, id(i));
+      say(f, r, text(r.msg ?? `${verb} requested for instance ${i}`));
+      if (f.wait === true) await waitState(c, id(i), want, what, before, want === 'running' ? settleMsOf(f) : 0);
+    });
     if (verb === 'start' || verb === 'stop' || verb === 'destroy') {
       group.command('instances <ids...>').action(async (ids: string[], _o, cmd: Command) => {
         const f = flagsOf(cmd);
