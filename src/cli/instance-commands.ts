@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { cliNumber, OFFER_COLUMNS, parseCliId, withoutRuntimeNote, spinner, table, text } from './output.js';
+import { cliNumber, OFFER_COLUMNS, parseCliId, printIds, QUIET_FLAG, withoutRuntimeNote, spinner, table, text } from './output.js';
 import { bulkLines, instanceTable, MACHINE_COLUMNS, say } from './human.js';
 import { checkedOrder, checkedSearchQuery, searchHelp } from './search-args.js';
 import { readOnstartFile } from './cli-errors.js';
@@ -138,41 +138,47 @@ export function registerInstanceCommands(program: Command): void {
       const c = connect(f);
       const r = await c.createInstance(parseCliId(offer, 'offer'), body);
       say(f, r, `Created instance ${text(r.new_contract)} from offer ${offer}${f.stopped === true ? ' (stopped)' : ''}.`);
-      if (f.wait === true) await waitState(c, r.new_contract, f.stopped === true ? 'stopped' : 'running', 'starting');
+      if (f.wait === true) await waitState(c, r.new_contract, f.stopped === true ? 'stopped' : 'running', 'starting', null, settleMsOf(f));
     });
 
   const show = program.command('show').description('show resources');
   show
     .command('instances')
     .description('your instances')
+    .option(...QUIET_FLAG)
     .action(async (_o, cmd: Command) => {
       const f = flagsOf(cmd);
       const rows = await connect(f).listInstances();
-      if (f.raw === true) json(rows);
+      if (f.quiet === true) printIds(rows);
+      else if (f.raw === true) json(rows);
       else out(rows.length === 0 ? 'No instances.\n' : instanceTable(rows));
     });
   show
     .command('instance <id>')
     .description('one instance')
+    .option(...QUIET_FLAG)
     .action(async (i: string, _o, cmd: Command) => {
       const f = flagsOf(cmd);
       const row = await connect(f).showInstance(id(i));
-      if (f.raw === true) json(row);
+      if (f.quiet === true) printIds([row]);
+      else if (f.raw === true) json(row);
       else out(instanceTable([row]));
     });
   show
     .command('machines')
     .description('machines (hosts)')
+    .option(...QUIET_FLAG)
     .action(async (_o, cmd: Command) => {
       const f = flagsOf(cmd);
       const { machines } = await connect(f).listMachines();
-      if (f.raw === true) json(machines);
+      if (f.quiet === true) printIds(machines, ' ');
+      else if (f.raw === true) json(machines);
       else out(machines.length === 0 ? 'No machines.\n' : table(machines, MACHINE_COLUMNS));
     });
 
   program
     .command('logs <id>')
-    .description("an instance's stdout/stderr")
+    .description("an instance's stdout/stderr (text, --raw too, as vastai logs)")
     .option('--tail <n>', 'last N lines', '1000')
     .option('--filter <text>', 'only lines containing this text')
     .action(async (i: string, _o, cmd: Command) => {

@@ -10,6 +10,7 @@ import { registerCatalogCommands } from './catalog-commands.js';
 import { registerAicoreCommands } from './aicore-commands.js';
 import { registerInferenceWorker } from './inference-worker-command.js';
 import { registerMlCommands } from './ml-commands.js';
+import { registerBidVolumeCommands } from './bid-volume-commands.js';
 import { cliErrorText, trackCommand } from './cli-errors.js';
 import { describeVerbs, packageVersion } from './help.js';
 
@@ -26,6 +27,7 @@ registerInstanceCommands(program);
 registerHostCommands(program);
 registerServerlessCommands(program);
 registerAccountCommands(program);
+registerBidVolumeCommands(program);
 registerAicoreKey(program);
 registerCatalogCommands(program);
 registerAicoreCommands(program);

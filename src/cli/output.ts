@@ -109,6 +109,15 @@ export function spinner(text: string): { update(status: string): void; stop(fina
   };
 }
 
+/** `-q, --quiet` of vastai's show verbs: only the ids, before --raw (as vastai's `show instances -q --raw`). */
+export const QUIET_FLAG = ['-q, --quiet', 'only the ids'] as const;
+
+/** Ids only: one a line (`show instances -q`), or on one line apart by spaces as vastai prints machines' (`sep` ' '). */
+export function printIds(rows: readonly Row[], sep: '\n' | ' ' = '\n'): void {
+  const ids = rows.map((r) => r.id).filter((v) => v !== null && v !== undefined);
+  if (sep === ' ' || ids.length > 0) process.stdout.write(ids.map(text).join(sep) + '\n');
+}
+
 /** Pretty JSON on stdout (what every verb prints with --raw, and mutations always). */
 export function printJson(v: unknown): void {
   process.stdout.write(JSON.stringify(v, null, 2) + '\n');

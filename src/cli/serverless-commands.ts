@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { cliNumber, parseCliId, printJson, table, text, verbGroup } from './output.js';
+import { cliNumber, parseCliId, printIds, printJson, QUIET_FLAG, table, text, verbGroup } from './output.js';
 import { say } from './human.js';
 import { checkedSearchQuery } from './search-args.js';
 import { GantryApiError } from '../sdk/errors.js';
@@ -240,17 +240,22 @@ export function registerServerlessCommands(program: Command): void {
   show
     .command('deployments')
     .description('list your deployments')
+    .option(...QUIET_FLAG)
     .action(async (_o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
-      out(f, await connect(f).listDeployments(), DEPLOYMENT_COLUMNS, 'No deployments.');
+      const rows = await connect(f).listDeployments();
+      if (f.quiet === true) printIds(rows);
+      else out(f, rows, DEPLOYMENT_COLUMNS, 'No deployments.');
     });
   show
     .command('deployment <id>')
     .description('one deployment')
+    .option(...QUIET_FLAG)
     .action(async (did: string, _o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
       const d = await connect(f).showDeployment(id(did, 'deployment'));
-      say(f, d, () => table([d], DEPLOYMENT_COLUMNS));
+      if (f.quiet === true) printIds([d]);
+      else say(f, d, () => table([d], DEPLOYMENT_COLUMNS));
     });
   group(program, 'stop', 'stop resources')
     .command('deployment <id>')

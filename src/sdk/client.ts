@@ -149,6 +149,21 @@ export class GantryClient {
     return this.request('PUT', `/api/v0/instances/recycle/${id}/`);
   }
 
+  /** Interruptible instances: the bid, $ per hour for the instance; null: the lowest the machine takes. */
+  changeBid(id: number, price: number | null): Promise<Row> {
+    return this.request('PUT', `/api/v0/instances/bid_price/${id}/`, { client_id: 'me', price });
+  }
+
+  /** Reserved instances: credit paid ahead (`timescale` months, `discount_rate` 0..1 in the answer). */
+  prepayInstance(id: number, amount: number): Promise<Row> {
+    return this.request('PUT', `/api/v0/instances/prepay/${id}/`, { amount });
+  }
+
+  /** The caller's volumes; every Gantry volume is local to its machine (a `network` listing is empty). */
+  async listVolumes(type: 'local' | 'network' | 'all' = 'all'): Promise<Row[]> {
+    return (await this.request<{ volumes: Row[] }>('GET', `/api/v0/volumes/?owner=me&type=${type}_volume`)).volumes;
+  }
+
   destroy(id: number): Promise<Row> {
     return this.request('DELETE', `/api/v0/instances/${id}/`);
   }
