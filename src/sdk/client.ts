@@ -356,12 +356,18 @@ export class GantryClient {
 
   async logs(id: number, o: { tail?: number; filter?: string } = {}): Promise<string> {
     const r = await this.request<{ result_url: string }>('PUT', `/api/v0/instances/request_logs/${id}/`, { tail: o.tail, filter: o.filter });
+    let last: { res: Response; text: string } | null = null;
     for (let i = 0; i < 20; i++) {
-      const { res, text } = await this.#fetchText('GET', r.result_url, { timeoutMs: this.#timeoutMs });
-      if (res.ok) return text;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      if (last !== null) await new Promise((resolve) => setTimeout(resolve, 250));
+      last = await this.#fetchText('GET', r.result_url, { timeoutMs: this.#timeoutMs });
+      if (last.res.ok) return last.text;
     }
-    throw new GantryApiError(504, null, 'The log result did not become ready.');
+    // The status is the one the result URL last answered (no invented 504): what the server really said.
+    throw new GantryApiError(
+      last?.res.status ?? 0,
+      jsonBody(last?.text ?? ''),
+      `The log result was not ready after 20 tries (last: HTTP ${String(last?.res.status)}).`,
+    );
   }
 
   /**
