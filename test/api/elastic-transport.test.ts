@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client, errors } from '@elastic/elasticsearch';
 import { esClient, esRaw } from '../helpers/elastic.js';
@@ -175,6 +176,43 @@ for (const ts of TEST_STORES) {
         return true;
       });
       await c.close();
+    });
+
+    it("a body cut short (fewer bytes than its Content-Length) is answered in the shape of its path's dialect", async () => {
+      // The head arrives in a packet of its own, so Node's parser refuses the request with no request line in hand.
+      const cutShort = (path: string, method = 'POST'): Promise<{ status: number; headers: string; body: any }> =>
+        new Promise((resolve, reject) => {
+          const s = connect(Number(new URL(g.url).port), '127.0.0.1');
+          let out = '';
+          s.on('data', (b: Buffer) => (out += b.toString('utf8')));
+          s.on('error', reject);
+          s.on('close', () => {
+            const at = out.indexOf('\r\n\r\n');
+            resolve({ status: Number(out.slice(9, 12)), headers: out.slice(0, at).toLowerCase(), body: JSON.parse(out.slice(at + 4)) });
+          });
+          s.write(
+            `${method} ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n`,
+            () => setTimeout(() => s.end('{"number_of_allocations":'), 50),
+          );
+        });
+      for (const [path, method] of [
+        ['/_ml/trained_models/m/deployment/_start', 'POST'],
+        ['/_ingest/pipeline/p', 'PUT'],
+      ]) {
+        const r = await cutShort(path as string, method);
+        assert.equal(r.status, 400, JSON.stringify(r.body));
+        assert.match(r.headers, /\r\nx-elastic-product: elasticsearch/);
+        assert.equal(r.body.status, 400);
+        assert.equal(r.body.error.type, 'x_content_parse_exception');
+        assert.equal(r.body.error.root_cause[0].type, 'x_content_parse_exception');
+      }
+      const aicore = await cutShort('/v2/lm/deployments');
+      assert.equal(aicore.status, 400);
+      assert.equal(aicore.body.error.code, 'INVALID_JSON');
+      assert.equal(aicore.body.error.target, '/v2/lm/deployments');
+      const vast = await cutShort('/api/v0/instances/');
+      assert.equal(vast.status, 400);
+      assert.equal(vast.body.success, false);
     });
   });
 }

@@ -1,9 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
+import { GantryError } from '../../domain/errors.js';
 import type { ApiDialect } from './dialect.js';
 import { dialectFor, renderError } from './mount.js';
+
+/** The last request whose head each connection carried (a connection carries one at a time). */
+const lastRequest = new WeakMap<object, IncomingMessage>();
+
+/**
+ * Remember the request a connection carries. A body cut short (fewer bytes than its Content-Length,
+ * then the end of the stream) is refused by Node's parser after the head was read in an earlier packet,
+ * so the bytes it hands `clientError` hold no request line: the path that picks the dialect's error
+ * shape comes from here instead, also when the request was answered before its body was read (a 401).
+ */
+export function noteRequest(req: IncomingMessage): void {
+  if (req.socket !== null) lastRequest.set(req.socket, req);
+}
 
 /** What Node's HTTP parser hands the `clientError` event: its code, and the bytes it could not take. */
 type ParserError = Error & { code?: string; rawPacket?: unknown };
@@ -13,8 +27,9 @@ type ParserError = Error & { code?: string; rawPacket?: unknown };
  * limit, a malformed request line or header, a request that took too long to arrive), in the error
  * shape of the dialect whose prefix its path falls under — a client of that API reads the error as it
  * reads every other. The path is read from the bytes the parser refused, which hold the request line
- * when it came in the same read (the usual case); otherwise (a head sent in pieces, a timeout) the
- * first dialect's shape is used. The connection is closed afterwards, as Node does: its framing cannot
+ * when it came in the same read (the usual case), or from the request the connection is carrying (a
+ * body cut short: see noteRequest); otherwise (a head sent in pieces, a timeout) the first
+ * dialect's shape is used. The connection is closed afterwards, as Node does: its framing cannot
  * be trusted.
  */
 export function clientErrorHandler(dialects: readonly ApiDialect[], log: FastifyBaseLogger): (err: ParserError, socket: Duplex) => void {
@@ -22,13 +37,19 @@ export function clientErrorHandler(dialects: readonly ApiDialect[], log: Fastify
     // A reset or a closed socket has no one left to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    // A request whose head was parsed and whose body then broke off: a malformed body, answered as
+    // each dialect answers one (Elasticsearch: 400 x_content_parse_exception), on that request's path.
+    const last = lastRequest.get(socket);
+    const inBody = last !== undefined && !last.complete ? { method: last.method ?? 'GET', target: last.url ?? '/' } : undefined;
     const message =
       status === 431
         ? 'The request headers are larger than this server accepts.'
         : status === 408
           ? 'The request did not arrive in time.'
-          : 'The request is not well-formed HTTP/1.1.';
-    const { method, target } = requestLine(err.rawPacket);
+          : inBody !== undefined
+            ? 'The request body is not well-formed: it ended before the length its Content-Length header gave, or its chunked encoding is broken.'
+            : 'The request is not well-formed HTTP/1.1.';
+    const { method, target } = inBody ?? requestLine(err.rawPacket);
     const d = dialectFor(dialects, target.split('?')[0] ?? '/');
     if (socket.writable) {
       let head: string;
@@ -41,7 +62,8 @@ export function clientErrorHandler(dialects: readonly ApiDialect[], log: Fastify
         const id = `client-${randomUUID()}`;
         // A malformed request is the client's business, not news for the server's log (fastify logs these at trace).
         const quiet = log.child({ reqId: id }, { level: 'warn' });
-        const r = renderError(d, { statusCode: status, message, code: err.code }, { id, url: target, method }, quiet);
+        const refused = status === 400 && inBody !== undefined ? new GantryError('INVALID_JSON', message) : { statusCode: status, message, code: err.code };
+        const r = renderError(d, refused, { id, url: target, method }, quiet);
         head = Object.entries(r.headers)
           .flatMap(([k, v]) => (typeof v === 'string' ? [v] : v).map((one) => `${k}: ${one}\r\n`))
           .join('');

@@ -8,6 +8,7 @@ import type { ApiDialect, EdgeDeps } from './dialect.js';
 import type { WireCaller } from '../../gateway/gateway.js';
 import type { RequestHead } from '../../gateway/wire-http.js';
 import type { WireUpstreams } from '../../gateway/wire-upstream.js';
+import { noteRequest } from './client-error.js';
 import { renderError } from './mount.js';
 import { WirePath, type WireCall, type WireRoute } from './wire-path.js';
 
@@ -86,6 +87,7 @@ export function dataPathServer(
     },
     factory: (framework, opts) => {
       const server = createServer((req, res) => {
+        noteRequest(req);
         const url = req.url ?? '/';
         for (const r of routes) {
           if (!url.startsWith(r.route.prefix)) continue;
