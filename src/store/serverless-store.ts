@@ -4,7 +4,7 @@ import type { EndpointParams } from '../domain/serverless/params.js';
 import type { EndpointLimits } from '../domain/serverless/limits.js';
 import type { ScaleMemory } from '../domain/serverless/autoscale.js';
 import type { InstanceRecord } from '../domain/instance/instance.js';
-import type { DeploymentRecord, EndpointRecord, WorkergroupRecord, WorkerReport } from '../domain/serverless/records.js';
+import type { DeploymentRecord, EndpointRecord, WorkergroupRecord, WorkerReport, WorkerTemplate } from '../domain/serverless/records.js';
 
 /** The serverless part of the store port: endpoints, workergroups, deployments and worker reports. */
 
@@ -70,6 +70,18 @@ export interface EndpointStopWrite {
   readonly rejected: number;
 }
 
+/**
+ * An endpoint's scaling params with its workergroup's template (null: the endpoint's params only),
+ * each written only if the row still holds `expected`: what the caller read and decided on.
+ */
+export interface EndpointReconfigure {
+  readonly endpointId: number;
+  readonly expected: { readonly params: EndpointParams };
+  readonly params: EndpointParams;
+  readonly workergroup: { readonly id: number; readonly expected: WorkerTemplate; readonly template: WorkerTemplate } | null;
+  readonly now: number;
+}
+
 export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt' | 'revision' | 'workersOutdatedBefore'> & {
   readonly revision?: string | null;
   readonly now: number;
@@ -109,6 +121,11 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
   /** Live (not deleted) endpoints; of one account, or all. */
   listEndpoints(accountId: number | null): Promise<EndpointRecord[]>;
   updateEndpointConfig(id: number, w: EndpointConfigWrite): Promise<void>;
+  /**
+   * Params and template in one transaction, compare-and-set on both as the caller read them: false
+   * (nothing written) when another writer changed either first.
+   */
+  reconfigureEndpoint(w: EndpointReconfigure): Promise<boolean>;
   /** Compare-and-set on generation; false when another writer moved it first. */
   writeEndpointIntent(id: number, expectedGeneration: number, w: EndpointIntentWrite): Promise<boolean>;
   /** Live endpoints whose lease is free, oldest pass first, stamped with a fresh lease. */

@@ -136,6 +136,46 @@ for (const ts of ONE_STORE)
       assert.equal((await post('/_ml/trained_models/cs2/deployment/_stop?force=true')).status, 200);
     });
 
+    it('_update that changes nothing answers the assignment as it is, as Elasticsearch (hasUpdates), started or not', async () => {
+      await c.ml.startTrainedModelDeployment({ model_id: 'm', deployment_id: 'same', number_of_allocations: 1, wait_for: 'starting' });
+      for (const body of [{}, { number_of_allocations: 1 }, undefined]) {
+        const r = await post('/_ml/trained_models/same/deployment/_update', body);
+        assert.equal(r.status, 200, `${JSON.stringify(body)}: ${r.text}`);
+        assert.equal(r.body.assignment.task_parameters.number_of_allocations, 1);
+        assert.equal(r.body.assignment.task_parameters.deployment_id, 'same');
+      }
+      assert.deepEqual(await bounds('same'), [1, 1]);
+      // Still checked first: a number below 1 is 400 whatever the deployment has.
+      assert.equal((await post('/_ml/trained_models/same/deployment/_update', { number_of_allocations: 0 })).status, 400);
+      assert.equal((await post('/_ml/trained_models/same/deployment/_stop?force=true')).status, 200);
+    });
+
+    it('at zero allocations (adaptive, min 0) a deployment is started; disabling adaptive allocations keeps it at zero, as Elasticsearch', async () => {
+      const s = await c.ml.startTrainedModelDeployment({
+        model_id: 'm',
+        deployment_id: 'zero',
+        wait_for: 'starting',
+        adaptive_allocations: { enabled: true, min_number_of_allocations: 0, max_number_of_allocations: 2 },
+      });
+      assert.equal(s.assignment.adaptive_allocations?.min_number_of_allocations, 0);
+      assert.deepEqual(await bounds('zero'), [0, 2]);
+      await until('zero is started at zero', async () => {
+        const st = await stats('zero');
+        return st?.state === 'started' && st.allocation_status?.allocation_count === 0 && st.allocation_status.target_allocation_count === 0;
+      });
+      assert.equal((await stats('zero'))?.allocation_status?.state, 'fully_allocated', 'none wanted, none there');
+      const off = await post('/_ml/trained_models/zero/deployment/_update', { adaptive_allocations: { enabled: false } });
+      assert.equal(off.status, 200, off.text);
+      assert.equal(off.body.assignment.task_parameters.number_of_allocations, 0);
+      assert.equal(off.body.assignment.adaptive_allocations.enabled, false);
+      assert.deepEqual(await bounds('zero'), [0, 0]);
+      // A number brings it back, as on any fixed deployment.
+      const one = await post('/_ml/trained_models/zero/deployment/_update', { number_of_allocations: 1 });
+      assert.equal(one.status, 200, one.text);
+      assert.deepEqual(await bounds('zero'), [1, 1]);
+      assert.equal((await post('/_ml/trained_models/zero/deployment/_stop?force=true')).status, 200);
+    });
+
     it('a stop checks the pipelines naming the deployment id (and its aliases), not those naming its model', async () => {
       await c.ingest.putPipeline({ id: 'uses-m', processors: [{ inference: { model_id: 'm', target_field: 'out' } }] });
       await c.ml.startTrainedModelDeployment({ model_id: 'm', wait_for: 'started', timeout: '120s' });

@@ -219,6 +219,50 @@ for (const ts of TEST_STORES) {
       assert.equal(await store.getWorkergroup(wg.id), undefined);
     });
 
+    it('reconfigure writes params and template together, compare-and-set on both: of two racing writers one wins whole', async () => {
+      const ep = await endpoint();
+      const template = { image: 'img', env: { S: 'a' }, ports: [], onstart: 'run', args: null, diskGb: 8 };
+      const wg = await store.createWorkergroup({
+        accountId,
+        endpointId: ep.id,
+        template,
+        placement: { conditions: [] },
+        launchArgs: null,
+        gpuRamGb: null,
+        testWorkers: 0,
+        now: 1,
+      });
+      const write = (s: Store, env: string, maxWorkers: number) =>
+        s.reconfigureEndpoint({
+          endpointId: ep.id,
+          expected: { params: ep.params },
+          params: { ...ep.params, minWorkers: maxWorkers, maxWorkers },
+          workergroup: { id: wg.id, expected: template, template: { ...template, env: { S: env } } },
+          now: 40,
+        });
+      // One server per SQLite file (its data-dir lock): there the two writers share the one handle, whose transactions queue.
+      const racer = ts.name === 'sqlite' ? store : other;
+      const [a, b] = await Promise.all([write(store, 'b', 2), write(racer, 'c', 3)]);
+      assert.equal(Number(a) + Number(b), 1, 'exactly one of two writers that read the same rows wins');
+      const [env, max] = a ? ['b', 2] : ['c', 3];
+      assert.deepEqual((await store.getWorkergroup(wg.id))?.template.env, { S: env });
+      assert.equal((await store.getEndpoint(ep.id))?.params.maxWorkers, max, "the winner's bounds beside the winner's env");
+      assert.equal((await store.getEndpoint(ep.id))?.params.minWorkers, max);
+      // Stale on either row: nothing is written.
+      assert.equal(await write(store, 'd', 4), false);
+      const now = (await store.getEndpoint(ep.id)) as NonNullable<Awaited<ReturnType<Store['getEndpoint']>>>;
+      const staleTemplate = await store.reconfigureEndpoint({
+        endpointId: ep.id,
+        expected: { params: now.params },
+        params: { ...now.params, maxWorkers: 9 },
+        workergroup: { id: wg.id, expected: template, template: { ...template, env: { S: 'e' } } },
+        now: 41,
+      });
+      assert.equal(staleTemplate, false);
+      assert.equal((await store.getEndpoint(ep.id))?.params.maxWorkers, max, 'the params are not written when the template moved');
+      assert.deepEqual((await store.getWorkergroup(wg.id))?.template.env, { S: env });
+    });
+
     it('a shared setting: the first writer wins for every replica', async () => {
       const [a, b] = await Promise.all([store.getOrPutSetting('k', 'from-a'), other.getOrPutSetting('k', 'from-b')]);
       assert.equal(a, b);

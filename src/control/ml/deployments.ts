@@ -5,7 +5,8 @@ import { checkModelId } from '../../domain/ml/models.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { createDeployment, listDeployments, type DeploymentView } from '../serverless/deployments.js';
-import { updateEndpoint } from '../serverless/endpoints.js';
+import { mergeEndpointParams } from '../../domain/serverless/params.js';
+import { compareAndSet, GENERATION_MOVED } from '../cas.js';
 import { MAX_AWAIT_MS } from '../serverless/await-endpoint.js';
 import { aliasTarget } from './aliases.js';
 import { modelNotFound, ownModel } from './models.js';
@@ -110,12 +111,17 @@ function checkStart(r: StartRequest): void {
 
 const isMl = (v: DeploymentView): boolean => (v.workergroup?.template.env[MODEL_ENV] ?? '') !== '' && v.endpoint.status !== 'deleted';
 
-/** Ready workers count as started allocations; a stopping or failed endpoint is the assignment's state. */
-function assignmentState(v: DeploymentView, ready: number): { state: AssignmentState; reason: string | null } {
+/**
+ * Ready workers count as started allocations; a stopping or failed endpoint is the assignment's state.
+ * Zero allocations wanted (adaptive allocations scaled to zero, or fixed at zero after) is started, as
+ * in Elasticsearch (TrainedModelAssignment.calculateAssignmentState, ES PR #115824): such a deployment
+ * can be updated.
+ */
+function assignmentState(v: DeploymentView, ready: number, target: number): { state: AssignmentState; reason: string | null } {
   const s = v.endpoint.status;
   if (s === 'stopping' || s === 'stopped') return { state: 'stopping', reason: null };
   if (s === 'failed') return { state: 'failed', reason: v.endpoint.statusMsg ?? 'the deployment failed' };
-  return { state: ready > 0 ? 'started' : 'starting', reason: null };
+  return { state: ready > 0 || target === 0 ? 'started' : 'starting', reason: null };
 }
 
 function routingState(phase: string): RoutingState {
@@ -153,14 +159,15 @@ async function describe(ctx: ControlContext, v: DeploymentView, model: TrainedMo
     });
   }
   const ready = v.workers.filter((w) => w.phase === 'ready').length;
-  const { state, reason } = assignmentState(v, ready);
   const modelBytes = model?.totalDefinitionLength ?? 0;
   const adaptive = adaptiveOfEnv(env[ADAPTIVE_ENV], v.endpoint.params);
+  const targetAllocations = adaptive?.enabled === true ? Math.max(ready, v.endpoint.params.minWorkers) : v.endpoint.params.maxWorkers;
+  const { state, reason } = assignmentState(v, ready, targetAllocations);
   return {
     deploymentId: v.deployment.name,
     modelId: env[MODEL_ENV] ?? '',
     modelBytes,
-    targetAllocations: adaptive?.enabled === true ? Math.max(ready, v.endpoint.params.minWorkers) : v.endpoint.params.maxWorkers,
+    targetAllocations,
     threads: Number(env[THREADS_ENV] ?? '1'),
     queueCapacity: v.endpoint.limits.queueCapacity,
     priority: env[PRIORITY_ENV] === 'low' ? 'low' : 'normal',
@@ -276,10 +283,16 @@ export function notFound(id: string): GantryError {
 /**
  * Elasticsearch's _update (TrainedModelAssignmentClusterService.updateDeployment): the adaptive
  * settings given are merged into the stored ones (`reset`: the body's `adaptive_allocations: null`
- * removes them), and the result is stored and shown. While the merged settings are enabled, a
- * number of allocations is refused (400) and the autoscaler keeps the workers within min and max;
- * otherwise the deployment runs a fixed number: the one given, else the allocations it has now
- * (at least 1), so disabling adaptive allocations keeps the count it had reached.
+ * removes them). While the merged settings are enabled, a number of allocations is refused (400) and
+ * the autoscaler keeps the workers within min and max; otherwise the deployment runs a fixed number:
+ * the one given, else the number it has (hasUpdates/updateAndKeepNumberOfAllocations), so disabling
+ * adaptive allocations keeps the count they had reached, 0 when they had scaled to zero. An update
+ * that changes nothing (neither field, or the values it has) answers the assignment as it is, in any
+ * state; one that does is refused (409) unless the deployment is started.
+ *
+ * The settings (the workergroup's env) and the worker bounds (the endpoint's params) are written in
+ * one transaction, compare-and-set on what was read: of two replicas updating at once, each decides
+ * on the other's result or is retried, never leaving one's settings beside the other's bounds.
  */
 export async function updateMlDeployment(
   ctx: ControlContext,
@@ -288,26 +301,49 @@ export async function updateMlDeployment(
   u: { readonly allocations: number | null; readonly adaptive: AdaptivePatch | 'reset' | null },
 ): Promise<MlDeployment> {
   authorize(p, 'ml.write');
-  const d = await mlDeployment(ctx, p, deploymentId);
-  if (d === undefined) throw notFound(deploymentId);
-  if (u.allocations === null && u.adaptive === null) throw invalid('Provide [number_of_allocations] or [adaptive_allocations]', 'number_of_allocations');
+  authorize(p, 'serverless.write');
   checkAllocations(u.allocations);
-  const adaptive = u.adaptive === null ? d.adaptive : u.adaptive === 'reset' ? null : mergeAdaptive(d.adaptive, u.adaptive);
-  checkNotBoth(u.allocations, adaptive);
-  if (adaptive !== null) checkAdaptive(adaptive);
-  if (d.priority === 'low' && (u.allocations ?? 1) !== 1) throw invalid('[number_of_allocations] must be 1 when [priority] is low', 'number_of_allocations');
-  if (d.state !== 'started') {
-    throw new GantryError('ILLEGAL_TRANSITION', `Cannot update deployment [${deploymentId}] as it is not started; it is [${d.state}]`, { deploymentId });
-  }
-  const bounds = workerBounds(u.allocations ?? Math.max(1, d.targetAllocations), adaptive);
-  // The settings live in the workergroup's env (what `describe` reads); running workers keep theirs, which they do not read.
-  const wg = d.view.workergroup;
-  if (wg !== null && u.adaptive !== null) {
-    await ctx.store.updateWorkergroup(wg.id, { template: { ...wg.template, env: { ...wg.template.env, [ADAPTIVE_ENV]: adaptiveEnv(adaptive) } } });
-  }
-  await updateEndpoint(ctx, p, d.view.endpoint.id, { name: null, params: bounds, suspended: null });
-  const after = await mlDeployment(ctx, p, deploymentId);
-  return after ?? d;
+  const attempt = async (): Promise<MlDeployment | typeof GENERATION_MOVED> => {
+    const d = await mlDeployment(ctx, p, deploymentId);
+    if (d === undefined) throw notFound(deploymentId);
+    const adaptive = u.adaptive === null ? d.adaptive : u.adaptive === 'reset' ? null : mergeAdaptive(d.adaptive, u.adaptive);
+    checkNotBoth(u.allocations, adaptive);
+    if (adaptive !== null) checkAdaptive(adaptive);
+    if (!hasUpdates(d, u)) return d;
+    if (d.priority === 'low' && (u.allocations ?? 1) !== 1) throw invalid('[number_of_allocations] must be 1 when [priority] is low', 'number_of_allocations');
+    if (d.state !== 'started') {
+      throw new GantryError('ILLEGAL_TRANSITION', `Cannot update deployment [${deploymentId}] as it is not started; it is [${d.state}]`, { deploymentId });
+    }
+    const ep = d.view.endpoint;
+    const params = mergeEndpointParams(ep.params, workerBounds(u.allocations ?? d.targetAllocations, adaptive));
+    // The settings live in the workergroup's env (what `describe` reads); running workers keep theirs, which they do not read.
+    const wg = d.view.workergroup;
+    const template = wg === null ? null : { ...wg.template, env: { ...wg.template.env, [ADAPTIVE_ENV]: adaptiveEnv(adaptive) } };
+    const written = await ctx.store.reconfigureEndpoint({
+      endpointId: ep.id,
+      expected: { params: ep.params },
+      params,
+      workergroup: wg === null || template === null ? null : { id: wg.id, expected: wg.template, template },
+      now: ctx.clock.now(),
+    });
+    if (!written) return GENERATION_MOVED;
+    // New bounds: every replica's gateway and serverless loop hear of them now.
+    ctx.endpointSignal.intent(ep.id);
+    return (await mlDeployment(ctx, p, deploymentId)) ?? d;
+  };
+  return compareAndSet(
+    attempt,
+    () => new GantryError('ILLEGAL_TRANSITION', `Deployment [${deploymentId}] kept changing while it was updated; try again`, { deploymentId }),
+  );
+}
+
+/** Elasticsearch's hasUpdates: a number other than the one it has, or adaptive settings other than those stored. */
+function hasUpdates(d: MlDeployment, u: { readonly allocations: number | null; readonly adaptive: AdaptivePatch | 'reset' | null }): boolean {
+  if (u.allocations !== null && u.allocations !== d.targetAllocations) return true;
+  if (u.adaptive === null) return false;
+  if (u.adaptive === 'reset') return true;
+  const given = { enabled: u.adaptive.enabled ?? null, min: u.adaptive.min ?? null, max: u.adaptive.max ?? null };
+  return d.adaptive === null || given.enabled !== d.adaptive.enabled || given.min !== d.adaptive.min || given.max !== d.adaptive.max;
 }
 
 /**

@@ -4,6 +4,7 @@ import { GantryError } from '../../domain/errors.js';
 import { EMPTY_MEMORY } from '../../domain/serverless/autoscale.js';
 import type {
   EndpointConfigWrite,
+  EndpointReconfigure,
   EndpointIntentWrite,
   EndpointPassWrite,
   NewEndpoint,
@@ -16,6 +17,7 @@ import { portsOf } from './allocations.js';
 import { toInstance } from './rows.js';
 import { toEndpoint, toWorkergroup } from './serverless-rows.js';
 import { claimLeased } from './lease.js';
+import { reconfigureEndpoint } from './endpoint-reconfigure.js';
 import { Repo } from './repo.js';
 import type { EndpointRecord, WorkergroupRecord, WorkerReport } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
@@ -103,6 +105,10 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
       if (this.dialect.isUniqueViolation(err)) throw new GantryError('NAME_TAKEN', `You already have an endpoint named '${w.name ?? ''}'.`, { name: w.name });
       throw err;
     }
+  }
+
+  async reconfigureEndpoint(w: EndpointReconfigure): Promise<boolean> {
+    return reconfigureEndpoint(this.db, this.dialect, w);
   }
 
   async writeEndpointIntent(id: number, expectedGeneration: number, w: EndpointIntentWrite): Promise<boolean> {

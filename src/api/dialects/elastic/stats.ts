@@ -40,7 +40,8 @@ function entryBody(e: MlStatsEntry, now: number): Record<string, unknown> {
     allocation_status: {
       allocation_count: d.allocations,
       target_allocation_count: d.targetAllocations,
-      state: d.allocations === 0 ? 'starting' : d.allocations >= d.targetAllocations ? 'fully_allocated' : 'started',
+      // None wanted and none there is fully allocated (AllocationStatus.calculateState since ES PR #114570).
+      state: d.allocations === 0 && d.targetAllocations > 0 ? 'starting' : d.allocations >= d.targetAllocations ? 'fully_allocated' : 'started',
     },
     number_of_allocations: d.targetAllocations,
     threads_per_allocation: d.threads,
