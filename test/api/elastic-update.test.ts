@@ -133,6 +133,8 @@ for (const ts of ONE_STORE)
       const inBody = await post('/_ml/trained_models/m/deployment/_start?deployment_id=cs2&wait_for=starting', { cache_size: '1.5kb' });
       assert.equal(inBody.status, 200, inBody.text);
       assert.equal(inBody.body.assignment.task_parameters.cache_size, '1536b');
+      // The stats write Elasticsearch's ByteSizeValue.toString, not the size as given.
+      assert.equal((await stats('cs2'))?.cache_size, '1.5kb');
       assert.equal((await post('/_ml/trained_models/cs2/deployment/_stop?force=true')).status, 200);
     });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseByteSize } from '../../src/api/dialects/elastic/byte-size.js';
+import { parseByteSize, printByteSize } from '../../src/api/dialects/elastic/byte-size.js';
 import { adaptiveEnv, adaptiveOfEnv, mergeAdaptive, workerBounds } from '../../src/control/ml/adaptive.js';
 import { GantryError } from '../../src/domain/errors.js';
 import { checkModelAlias, checkModelId, parseIdExpression, unmatchedIds } from '../../src/domain/ml/models.js';
@@ -79,6 +79,37 @@ describe('Elasticsearch rules', () => {
     bad('1.555kb', 'failed to parse setting [cache_size] with more than two decimals in value [1.555kb]');
     bad('8192pb', 'failed to parse setting [cache_size] with value [8192pb] as a size in bytes');
     bad('99999999999999999999kb', 'failed to parse setting [cache_size] with value beyond 9223372036854775807: [99999999999999999999kb]');
+    // The decimal is Java's BigDecimal: exponents, a sign and bare points are numbers; its scale (places less the exponent) is at most 2.
+    assert.equal(rep('1e3kb'), '1000kb');
+    assert.equal(rep('1.5E2mb'), '150mb');
+    assert.equal(rep('+1.5e1m'), '15mb');
+    assert.equal(rep('1e-2kb'), '11b');
+    assert.equal(rep('1.234e1kb'), '12637b');
+    assert.equal(rep('.5k'), '512b');
+    assert.equal(rep('-0.0kb'), '0');
+    bad('1e-3kb', 'failed to parse setting [cache_size] with more than two decimals in value [1e-3kb]');
+    bad('1.500kb', 'failed to parse setting [cache_size] with more than two decimals in value [1.500kb]');
+    bad('1e400kb', 'failed to parse setting [cache_size] with value beyond 9223372036854775807: [1e400kb]');
+    bad('1e3b', 'failed to parse setting [cache_size] with value [1e3b]');
+    bad('1e', 'failed to parse setting [cache_size] with value [1e] as a size in bytes: unit is missing or unrecognized');
+    bad('e3kb', 'failed to parse setting [cache_size] with value [e3kb]');
+  });
+
+  it('prints a byte size as ByteSizeValue.toString, as _stats shows cache_size: one decimal at most, truncated', () => {
+    for (const [bytes, shown] of [
+      [0n, '0b'],
+      [-1n, '-1b'],
+      [1023n, '1023b'],
+      [1024n, '1kb'],
+      [1536n, '1.5kb'],
+      [1630n, '1.5kb'],
+      [10n * 2n ** 20n, '10mb'],
+      // 1.1gb is 1181116006.4 bytes: a byte less than that shows 1gb, the byte above it 1.1gb.
+      [2n ** 30n + 2n ** 30n / 10n, '1gb'],
+      [2n ** 30n + 2n ** 30n / 10n + 1n, '1.1gb'],
+      [(1n << 63n) - 1n, '8192pb'],
+    ] as const)
+      assert.equal(printByteSize(bytes), shown, String(bytes));
   });
 
   it('merges adaptive settings as AdaptiveAllocationsSettings.merge and keeps them whole in the env', () => {

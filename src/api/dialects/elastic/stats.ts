@@ -4,6 +4,7 @@ import type { InferenceCounters } from '../../../control/serverless/traffic-gate
 import type { WorkerPhase } from '../../../domain/serverless/workers.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
+import { parseByteSize, printByteSize } from './byte-size.js';
 import { adaptiveBody } from './deployments.js';
 import { boolParam, intParam, type Query } from './query.js';
 
@@ -46,7 +47,8 @@ function entryBody(e: MlStatsEntry, now: number): Record<string, unknown> {
     number_of_allocations: d.targetAllocations,
     threads_per_allocation: d.threads,
     queue_capacity: d.queueCapacity,
-    cache_size: d.cacheSize,
+    // The assignment writes the size as given (getStringRep); the stats write ByteSizeValue.toString.
+    cache_size: printByteSize(parseByteSize(d.cacheSize, 'cache_size').bytes),
     priority: d.priority,
     start_time: d.startTime,
     inference_count: c.inferenceCount,
