@@ -178,6 +178,33 @@ for (const ts of ONE_STORE)
       assert.equal((await post('/_ml/trained_models/zero/deployment/_stop?force=true')).status, 200);
     });
 
+    it("_start reads every field Elasticsearch's body parser declares, the query overriding the body; any other field is 400", async () => {
+      const unknown = await post('/_ml/trained_models/m/deployment/_start?deployment_id=bf&wait_for=starting', { foo: 1 });
+      assert.equal(unknown.status, 400, unknown.text);
+      assert.equal(unknown.body.error.type, 'x_content_parse_exception');
+      assert.equal(unknown.body.error.reason, '[start_trained_model_deployment] unknown field [foo]');
+      const other = await post('/_ml/trained_models/m/deployment/_start?deployment_id=bf', { model_id: 'other' });
+      assert.equal(other.status, 400, other.text);
+      assert.equal(other.body.error.reason, "Inconsistent model_id; 'other' specified in the body differs from 'm' specified as a URL argument");
+      // In the body: threads, queue, priority, wait_for, timeout (and model_id, the path's); the query's threads win.
+      const r = await post('/_ml/trained_models/m/deployment/_start?deployment_id=bf&threads_per_allocation=2', {
+        model_id: 'm',
+        threads_per_allocation: 4,
+        queue_capacity: 7,
+        priority: 'normal',
+        wait_for: 'starting',
+        timeout: '30s',
+        number_of_allocations: 1,
+      });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.assignment.task_parameters.threads_per_allocation, 2);
+      assert.equal(r.body.assignment.task_parameters.queue_capacity, 7);
+      assert.equal((await post('/_ml/trained_models/bf/deployment/_stop?force=true')).status, 200);
+      const bad = await post('/_ml/trained_models/m/deployment/_start?deployment_id=bf&wait_for=starting', { threads_per_allocation: 3 });
+      assert.equal(bad.status, 400, 'the body is checked as the query is');
+      assert.equal(await stats('bf'), undefined);
+    });
+
     it('a stop checks the pipelines naming the deployment id (and its aliases), not those naming its model', async () => {
       await c.ingest.putPipeline({ id: 'uses-m', processors: [{ inference: { model_id: 'm', target_field: 'out' } }] });
       await c.ml.startTrainedModelDeployment({ model_id: 'm', wait_for: 'started', timeout: '120s' });

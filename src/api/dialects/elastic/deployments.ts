@@ -112,19 +112,70 @@ function allocationsOf(q: Query, body: Record<string, unknown>, dflt: number | n
   return intParam(q, 'number_of_allocations', 1, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
 }
 
+/**
+ * The fields StartTrainedModelDeploymentAction.Request's body parser declares (an ObjectParser: any
+ * other is 400 "unknown field"), with the deprecated names its ParseFields still match.
+ */
+const START_BODY_FIELDS: ReadonlySet<string> = new Set([
+  'model_id',
+  'deployment_id',
+  'timeout',
+  'wait_for',
+  'threads_per_allocation',
+  'inference_threads',
+  'number_of_allocations',
+  'model_threads',
+  'queue_capacity',
+  'cache_size',
+  'priority',
+  'adaptive_allocations',
+]);
+
+/**
+ * The `_start` parameters as RestStartTrainedModelDeploymentAction reads them: the body's fields,
+ * each overridden by the query parameter of its name when given. The body's `deployment_id` is
+ * overwritten by the query's or the model id (parseRequest always sets it), and its `model_id` must
+ * be the path's. `cache_size` is read by cacheSizeOf, which compares body and query.
+ */
+function startParams(q: Query, body: Record<string, unknown>, modelId: string): Query {
+  if (body.model_id !== undefined && body.model_id !== modelId)
+    throw invalid(
+      `Inconsistent model_id; '${typeof body.model_id === 'string' ? body.model_id : showValue(body.model_id)}' specified in the body differs from '${modelId}' specified as a URL argument`,
+      'model_id',
+    );
+  const renamed: Record<string, string> = { inference_threads: 'threads_per_allocation', model_threads: 'number_of_allocations' };
+  const fromBody: Record<string, unknown> = {};
+  for (const name of [
+    'timeout',
+    'wait_for',
+    'threads_per_allocation',
+    'inference_threads',
+    'number_of_allocations',
+    'model_threads',
+    'queue_capacity',
+    'priority',
+  ]) {
+    const v = body[name];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string' && typeof v !== 'number') throw invalid(`[${name}] must be a string or a number`, name);
+    fromBody[renamed[name] ?? name] = String(v);
+  }
+  return { ...fromBody, ...q };
+}
+
 /** Start, update, stop and cache clear of trained-model deployments. */
 export function elasticDeploymentRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   const ml = deps.control.ml;
 
   app.post<{ Params: { model_id: string } }>('/_ml/trained_models/:model_id/deployment/_start', async (req) => {
-    const q = req.query as Query;
     const body = objectBody(req.body, { optional: true });
-    knownFields(body, new Set(['adaptive_allocations', 'number_of_allocations', 'cache_size']), 'start_trained_model_deployment');
+    knownFields(body, START_BODY_FIELDS, 'start_trained_model_deployment');
+    const q = startParams(req.query as Query, body, req.params.model_id);
     const big = Number.MAX_SAFE_INTEGER;
     const d = await ml.startDeployment(principal(req), {
       modelId: req.params.model_id,
       deploymentId: stringParam(q, 'deployment_id') ?? req.params.model_id,
-      allocations: allocationsOf(q, body, null),
+      allocations: allocationsOf(q, {}, null),
       threads: intParam(q, 'threads_per_allocation', 1, -big, big),
       queueCapacity: intParam(q, 'queue_capacity', 1024, -big, big),
       priority: oneOf<Priority>(q, 'priority', ['normal', 'low'], 'normal'),
