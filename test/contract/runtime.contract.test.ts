@@ -210,6 +210,22 @@ for (const rc of RUNTIMES) {
       }
     });
 
+    it('a stop ends a paused container (paused by hand): thawed, then stopped with SIGTERM', { skip: !rc.name.startsWith('docker') }, async () => {
+      const docker = engineFor(testDockerHost());
+      const s = spec({ command: ['sleep', '300'], runtype: 'args' });
+      await rt.start(s);
+      const runtimeId = (await readFile(join(root, 'runtime-id'), 'utf8')).trim();
+      const own = docker.getContainer(`gantry-${runtimeId.slice(0, 8)}-${s.instanceId}`);
+      await own.pause();
+      try {
+        assert.deepEqual(await rt.stop(s.instanceId, { graceMs: 5000 }), { state: 'absent' });
+        const st = (await own.inspect()).State;
+        assert.deepEqual([st.Running, st.Paused, st.ExitCode], [false, false, 143], 'ended by the SIGTERM, not left paused to run on when unpaused');
+      } finally {
+        await rt.destroy(s.instanceId, { graceMs: 200 });
+      }
+    });
+
     it('passes argv without a shell: metacharacters stay literal', async () => {
       const s = spec({ command: ['echo', '$(id) ; rm -rf /'], runtype: 'args' });
       await rt.start(s);

@@ -9,7 +9,7 @@ import { containerExec } from './docker-exec.js';
 import { demuxLogs, demuxStampedLogs, pullProgressText, type PullEvent } from './engine-streams.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
 import { dockerStorage, imageToRun } from './docker-storage.js';
-import { LABEL_INSTANCE, LABEL_RUNTIME, removeLabelled, statusOf, stopOthersLabelled } from './labelled.js';
+import { LABEL_INSTANCE, LABEL_RUNTIME, removeLabelled, statusOf, stopContainer, stopOthersLabelled } from './labelled.js';
 import { containerPath, ensureVolumeDir, volumeRootOf, type StorageCommand } from '../storage.js';
 
 export interface DockerRuntimeOptions {
@@ -232,13 +232,8 @@ export class DockerRuntime implements Runtime {
   }
 
   async #stopOwn(id: number, t: number): Promise<Observation> {
-    try {
-      // The engine sends SIGTERM, waits t seconds, then SIGKILL.
-      await this.#docker.getContainer(this.#name(id)).stop({ t });
-    } catch (err) {
-      const sc = statusOf(err);
-      if (sc !== 304 && sc !== 404) throw err; // 304: already stopped
-    }
+    // The engine sends SIGTERM, waits t seconds, then SIGKILL (a paused container is thawed first).
+    await stopContainer(this.#docker, this.#name(id), t);
     const deadline = Date.now() + this.#o.killWaitMs;
     // The engine answers once the container stopped: the first look almost always finds it so; back off to pollMs.
     for (let wait = 2; ; wait *= 2) {

@@ -24,17 +24,51 @@ export async function labelledAs(docker: Docker, runtimeId: string, id: number):
 export async function stopOthersLabelled(docker: Docker, runtimeId: string, id: number, name: string, t: number): Promise<void> {
   // Paused and restarting ones too: whatever is not at rest.
   const others = (await labelledAs(docker, runtimeId, id)).filter((c) => !AT_REST.has(c.State) && !c.Names.includes(`/${name}`));
-  await Promise.all(
-    others.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .stop({ t })
-        .catch((err: unknown) => {
-          const sc = statusOf(err);
-          if (sc !== 304 && sc !== 404) throw err;
-        }),
-    ),
-  );
+  await Promise.all(others.map((c) => stopContainer(docker, c.Id, t)));
+}
+
+/**
+ * `docker stop -t` that also ends a paused container (one paused by hand with `podman pause`): Podman
+ * refuses to stop it (500 "container state improper"), and in Docker its SIGTERM would wait in the frozen
+ * cgroup until the SIGKILL. So it is thawed first and then stopped as any other, SIGTERM first. Resolves
+ * once the engine says it stopped (or it is gone, 404, or was not running, 304).
+ */
+export async function stopContainer(docker: Docker, ref: string, t: number): Promise<void> {
+  const c = docker.getContainer(ref);
+  const stop = (): Promise<void> =>
+    c.stop({ t }).then(
+      () => undefined,
+      (err: unknown) => {
+        const sc = statusOf(err);
+        if (sc !== 304 && sc !== 404) throw err;
+      },
+    );
+  const paused = (): Promise<boolean> =>
+    c.inspect().then(
+      (info) => info.State.Paused,
+      () => false,
+    );
+  if (await paused()) await unpause(c);
+  try {
+    await stop();
+  } catch (err) {
+    // Paused between the look and the stop: thawed, and stopped once more.
+    if (!(await paused())) throw err;
+    await unpause(c);
+    await stop();
+  }
+}
+
+/** Thaw a paused container; one another caller thawed meanwhile (Podman: 500 "not paused") or removed (404) is no error. */
+async function unpause(c: Docker.Container): Promise<void> {
+  await c.unpause().catch(async (err: unknown) => {
+    if (statusOf(err) === 404) return;
+    const still = await c.inspect().then(
+      (info) => info.State.Paused,
+      () => false,
+    );
+    if (still) throw err;
+  });
 }
 
 /** Remove the named container and every other labelled as the instance, with their anonymous volumes. */
