@@ -226,6 +226,23 @@ for (const rc of RUNTIMES) {
       }
     });
 
+    it('a labelled container running for a stopped instance is seen running, and a stop ends it', { skip: !rc.name.startsWith('docker') }, async () => {
+      const { id, stray } = await withStray();
+      try {
+        assert.deepEqual(await rt.stop(id, { graceMs: 200 }), { state: 'absent' });
+        await stray.start(); // made to run again by hand, the instance stopped
+        await stray.pause(); // paused too: it still holds its processes
+        assert.equal((await rt.inspect(id)).state, 'running', 'what runs under the instance label is seen, so the reconciler stops it');
+        assert.ok((await rt.list()).includes(id));
+        assert.deepEqual(await rt.stop(id, { graceMs: 200 }), { state: 'absent' });
+        assert.equal((await stray.inspect()).State.Running, false);
+        assert.equal((await rt.inspect(id)).state, 'absent');
+      } finally {
+        await rt.destroy(id, { graceMs: 200 });
+        await stray.remove({ force: true }).catch(() => undefined);
+      }
+    });
+
     it('passes argv without a shell: metacharacters stay literal', async () => {
       const s = spec({ command: ['echo', '$(id) ; rm -rf /'], runtype: 'args' });
       await rt.start(s);

@@ -9,7 +9,7 @@ import { containerExec } from './docker-exec.js';
 import { demuxLogs, demuxStampedLogs, pullProgressText, type PullEvent } from './engine-streams.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
 import { dockerStorage, imageToRun } from './docker-storage.js';
-import { LABEL_INSTANCE, LABEL_RUNTIME, removeLabelled, statusOf, stopContainer, stopOthersLabelled } from './labelled.js';
+import { LABEL_INSTANCE, LABEL_RUNTIME, othersRunning, removeLabelled, statusOf, stopContainer, stopOthersLabelled } from './labelled.js';
 import { containerPath, ensureVolumeDir, volumeRootOf, type StorageCommand } from '../storage.js';
 
 export interface DockerRuntimeOptions {
@@ -211,6 +211,8 @@ export class DockerRuntime implements Runtime {
     const { meta } = this.#dir(id);
     const s = await this.#state(id);
     if (s?.running === true) return { state: 'running', onstartExitCode: await readCode(join(meta, 'onstart_exit_code')) };
+    // Another container labelled as the instance runs for it: what the store says wins (a stopped one's is stopped, a destroyed one's removed).
+    if (await othersRunning(this.#docker, this.#runtimeId, id, this.#name(id))) return { state: 'running', onstartExitCode: null };
     const started = await stat(join(meta, 'started'))
       .then(() => true)
       .catch(() => false);

@@ -18,6 +18,16 @@ export async function labelledAs(docker: Docker, runtimeId: string, id: number):
 }
 
 /**
+ * True when a container labelled as the instance, other than the one named `name`, has processes (running,
+ * paused, restarting): one made by hand runs for the instance, and is seen (and stopped or removed with it).
+ */
+export async function othersRunning(docker: Docker, runtimeId: string, id: number, name: string): Promise<boolean> {
+  // Filtered by the instance's label (a few containers at most), the runtime's checked here.
+  const mine = await docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${id}`] } });
+  return mine.some((c) => c.Labels[LABEL_RUNTIME] === runtimeId && !AT_REST.has(c.State) && !c.Names.includes(`/${name}`));
+}
+
+/**
  * Stop the running containers labelled as the instance other than the one named `name` (which the
  * runtime stops itself), each as `docker stop -t` does: none keeps running, and billing, after a stop.
  */
