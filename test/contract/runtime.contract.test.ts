@@ -243,6 +243,13 @@ for (const rc of RUNTIMES) {
       }
     });
 
+    it("a pull that fails gives the engine's reason", { skip: !rc.name.startsWith('docker') }, async () => {
+      // A registry on a closed loopback port: the engine's pull stream ends with an error event, not an HTTP error.
+      // Rented through an account (as every Vast instance is): its own snapshot of that name is looked for first.
+      const s = spec({ image: 'localhost:1/gantry-test/none:1', command: ['true'], runtype: 'args', accountId: 1 });
+      await assert.rejects(rt.start(s), /could not be pulled: .*localhost:1.*connection refused/);
+    });
+
     it('passes argv without a shell: metacharacters stay literal', async () => {
       const s = spec({ command: ['echo', '$(id) ; rm -rf /'], runtype: 'args' });
       await rt.start(s);

@@ -6,7 +6,8 @@ import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoo
 import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { containerExec } from './docker-exec.js';
-import { demuxLogs, demuxStampedLogs, pullProgressText, type PullEvent } from './engine-streams.js';
+import { demuxLogs, demuxStampedLogs } from './engine-streams.js';
+import { ensureImage } from './pull.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
 import { dockerStorage, imageToRun } from './docker-storage.js';
 import { LABEL_INSTANCE, LABEL_RUNTIME, othersRunning, removeLabelled, statusOf, stopContainer, stopOthersLabelled } from './labelled.js';
@@ -166,45 +167,10 @@ export class DockerRuntime implements Runtime {
     });
   }
 
-  async #ensureImage(spec: WorkloadSpec): Promise<void> {
-    try {
-      await this.#docker.getImage(spec.image).inspect();
-      return;
-    } catch (err) {
-      if (statusOf(err) !== 404) throw err;
-    }
-    const say = (msg: string): void => {
+  #ensureImage(spec: WorkloadSpec): Promise<void> {
+    return ensureImage(this.#docker, spec.image, (msg) => {
       for (const l of this.#progressListeners) l(spec.instanceId, msg);
-    };
-    say(`pulling image ${spec.image}`);
-    const layers = new Map<string, { current: number; total: number }>();
-    let lastSaid = 0;
-    try {
-      const stream = await this.#docker.pull(spec.image);
-      await new Promise<void>((resolve, reject) => {
-        this.#docker.modem.followProgress(
-          stream,
-          (err: Error | null) => (err ? reject(err) : resolve()),
-          (ev: PullEvent) => {
-            if (ev.error !== undefined) return;
-            const text = pullProgressText(spec.image, layers, ev);
-            if (text !== null && Date.now() - lastSaid >= 1000) {
-              lastSaid = Date.now();
-              say(text);
-            }
-          },
-        );
-      });
-    } catch (err) {
-      throw new Error(`image ${spec.image} could not be pulled: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    // Some engines end a failed pull without an error event: the image must be there now.
-    await this.#docker
-      .getImage(spec.image)
-      .inspect()
-      .catch(() => {
-        throw new Error(`image ${spec.image} could not be pulled (not found after the pull)`);
-      });
+    });
   }
 
   async inspect(id: number): Promise<Observation> {

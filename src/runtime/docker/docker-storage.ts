@@ -34,7 +34,9 @@ export async function imageToRun(docker: Docker, spec: Pick<WorkloadSpec, 'image
   const named = engineImage(spec.image);
   if (spec.accountId === undefined) return named;
   const own = accountSnapshotPrefix(spec.accountId) + named;
-  const mine = named.startsWith('gantry-snapshot/') ? null : await imageInfo(docker, own);
+  // A registry with a port (`host:5000/app`) cannot follow the prefix (a path component holds no colon): no
+  // snapshot has such a name, and Podman answers its lookup 500 "invalid reference format", not 400.
+  const mine = named.startsWith('gantry-snapshot/') || splitRef(named).repo.includes(':') ? null : await imageInfo(docker, own);
   const image = mine !== null ? own : named;
   const info = mine ?? (await imageInfo(docker, image));
   for (const tag of info?.RepoTags ?? []) {

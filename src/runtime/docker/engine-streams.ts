@@ -57,6 +57,7 @@ export interface PullEvent {
   readonly id?: string;
   readonly status?: string;
   readonly error?: string;
+  readonly errorDetail?: { readonly message?: string };
   readonly progressDetail?: { readonly current?: number; readonly total?: number };
 }
 
