@@ -54,6 +54,21 @@ function vastVolumeInfo(l: InstanceView['volumes'][number]): Record<string, unkn
   };
 }
 
+/**
+ * Vast's `ports`, Docker-style: every host port published for the instance, by container port. The agent's
+ * SSH access is the instance's port 22 and comes first (`ssh-url` and `scp-url` read `ports["22/tcp"][0]`);
+ * a port 22 the renter published (`-p 22:22`) is listed after it, not dropped.
+ */
+export function vastPorts(i: Pick<InstanceView['instance'], 'ports' | 'sshPort'>): Record<string, { HostIp: string; HostPort: string }[]> {
+  const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  const add = (key: string, hostPort: number): void => {
+    (ports[key] ??= []).push({ HostIp: '0.0.0.0', HostPort: String(hostPort) });
+  };
+  if (i.sshPort !== null) add('22/tcp', i.sshPort);
+  for (const p of i.ports) add(`${p.containerPort}/${p.proto}`, p.hostPort);
+  return ports;
+}
+
 const sec = (ms: number | null): number | null => (ms === null ? null : Math.round(ms) / 1000);
 const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
 
@@ -61,10 +76,7 @@ const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
 export function vastInstance(v: InstanceView, now: number): Record<string, unknown> {
   const i = v.instance;
   const m: MachineRecord | undefined = v.machine;
-  const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
-  for (const p of i.ports) ports[`${p.containerPort}/${p.proto}`] = [{ HostIp: '0.0.0.0', HostPort: String(p.hostPort) }];
-  // The agent's SSH access is what `ssh-url` and `scp-url` read as the instance's port 22.
-  if (i.sshPort !== null) ports['22/tcp'] = [{ HostIp: '0.0.0.0', HostPort: String(i.sshPort) }];
+  const ports = vastPorts(i);
   const extraEnv: [string, string][] = [
     ...Object.entries(i.env),
     ...i.requestedPorts.map((p): [string, string] => [`-p ${p.containerPort}:${p.containerPort}${p.proto === 'udp' ? '/udp' : ''}`, '1']),
