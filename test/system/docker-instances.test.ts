@@ -19,14 +19,15 @@ describe('instances as containers (docker runtime on Podman)', { skip: dockerSki
   let id: number;
   let hostPort: string;
   // Other test files run containers with the same instance ids at the same time: count only this Gantry's.
+  let runtimeId: string;
   const labelled = async (): Promise<number> => {
-    const runtimeId = (await readFile(join(g.dataDir, 'instances', 'runtime-id'), 'utf8')).trim();
     const filters = { label: [`gantry.instance-id=${id}`, `gantry.runtime-id=${runtimeId}`] };
     return (await engineFor(testDockerHost()).listContainers({ all: true, filters })).length;
   };
 
   before(async () => {
     g = await startTestGantry(ts!, { settings: { runtime: 'docker', dockerHost: testDockerHost(), stopGraceMs: 1000 } });
+    runtimeId = (await readFile(join(g.dataDir, 'instances', 'runtime-id'), 'utf8')).trim();
   });
   after(async () => {
     await g?.dispose();
@@ -65,10 +66,22 @@ describe('instances as containers (docker runtime on Podman)', { skip: dockerSki
     assert.ok(Number(row.mem_usage) > 0);
   });
 
-  it('stop keeps the container and its filesystem; start runs it again', async () => {
+  it('stop keeps the container and its filesystem (one paused by hand too); start runs it again', async () => {
+    const docker = engineFor(testDockerHost());
+    const own = (await docker.listContainers({ filters: { label: [`gantry.instance-id=${id}`] } })).find((c) => c.Labels['gantry.runtime-id'] === runtimeId);
+    await docker.getContainer(own!.Id).pause(); // Podman refuses to stop a paused container: the stop unpauses it
     assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
-    await g.waitInstance(id, (x) => x.actual_status === 'stopped', 30_000);
+    const stopped = await g.waitInstance(id, (x) => x.actual_status !== 'running', 30_000);
+    assert.deepEqual([stopped.actual_status, stopped.status_msg], ['stopped', null]);
+    assert.equal((await docker.getContainer(own!.Id).inspect()).State.Status, 'exited', 'nothing runs on unbilled');
     assert.equal(await labelled(), 1, 'the stopped container is kept');
+    // A container made by hand with the instance's labels runs while the store says stopped: the reconciler stops it.
+    const labels = { 'gantry.runtime-id': runtimeId, 'gantry.instance-id': String(id) };
+    const stray = await docker.createContainer({ Image: testImage(), Cmd: ['sleep', '300'], Labels: labels, name: `stray-${runtimeId.slice(0, 8)}-${id}` });
+    await stray.start();
+    await until(async () => ((await stray.inspect()).State.Running ? null : true), 30_000);
+    await stray.remove({ force: true });
+    assert.equal((await g.waitInstance(id, (x) => x.actual_status === 'stopped', 30_000)).status_msg, null);
     assert.equal(
       await fetch(`http://127.0.0.1:${hostPort}/index.html`).then(
         () => 'answered',
@@ -96,7 +109,8 @@ describe('instances as containers (docker runtime on Podman)', { skip: dockerSki
     const r = await g.api('PUT', '/api/v0/asks/1001/', { image: 'localhost/gantry-test/missing:1', onstart: 'true', runtype: 'ssh' });
     assert.equal(r.status, 200);
     const row = await g.waitInstance(r.body.new_contract as number, (x) => /could not be pulled/.test(String(x.status_msg)), 60_000);
-    assert.match(String(row.status_msg), /failed to start: image localhost\/gantry-test\/missing:1 could not be pulled/);
+    // The engine's words (Podman: the registry it could not reach), not only that it failed.
+    assert.match(String(row.status_msg), /failed to start: image localhost\/gantry-test\/missing:1 could not be pulled: .*localhost/);
   });
 });
 
