@@ -75,8 +75,8 @@ export interface ReadinessFacts {
 }
 
 /**
- * Why a running worker that has not become ready never will: its onstart (the worker's own
- * command) exited with an error, or it has run past the readiness bound. Such a worker is in Error
+ * Why a running worker does not serve or never will: its onstart (the worker's own command) exited
+ * with an error (ready or not), or it has run past the readiness bound without becoming ready. Such a worker is in Error
  * and replaced, not left in Model Loading where scale-down could keep it over a ready one. A worker
  * whose command is its server is dead once that exits, even after it was ready: its last report
  * would keep it routed to (failing every request) until it went stale.
@@ -85,8 +85,12 @@ export function notReadyReason(w: ReadinessFacts): string | null {
   if (w.status !== 'running') return null;
   const code = ONSTART_EXITED.exec(w.statusMsg ?? '')?.[1];
   if (w.commandIsServer === true && code !== undefined) return `the worker's server exited with code ${code}`;
+  // A Vast worker's onstart may start a server and end (code 0): that says nothing. One that ended with an
+  // error is in error, ready or not (README, worker states): most often the onstart is the server itself
+  // (`exec node worker.mjs`), and a ready worker whose server crashed would otherwise stay Ready, routed to
+  // (every request refused) and kept over a healthy worker by scale-down, until its last report went stale.
+  if (code !== undefined && code !== '0') return `the worker's command exited with code ${code}${w.loaded ? '' : ' before it became ready'}`;
   if (w.loaded) return null;
-  if (code !== undefined && code !== '0') return `the worker's command exited with code ${code} before it became ready`;
   if (w.runningForMs > w.readyTimeoutMs) return `not ready within ${Math.round(w.readyTimeoutMs / 1000)}s of starting`;
   return null;
 }
