@@ -187,8 +187,22 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     }
     arrivals.push({ at: Date.now(), cost });
     const gone = new AbortController();
+    // A request counts as work while its caller waits for the answer. One whose caller left (the gateway's
+    // request timeout passed: it closes the connection) stops counting then, even if its handler never
+    // ends: no answer of it will be read, and a handler that hangs must not hold its worker (and its
+    // GPU, billed) against scale-down and scale-to-zero for ever.
+    let counted = true;
+    const release = (): void => {
+      if (!counted) return;
+      counted = false;
+      working--;
+      // The last request done: say so now, not at the next report (a drain of the endpoint waits for it).
+      if (working + sessions.open === 0 && reportedWorking > 0) void report();
+    };
     res.on('close', () => {
-      if (!res.writableFinished) gone.abort();
+      if (res.writableFinished) return;
+      gone.abort();
+      release();
     });
     working++;
     try {
@@ -196,9 +210,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     } catch (err) {
       answer(res, { status: 500, body: { error: err instanceof Error ? err.message : String(err) } });
     } finally {
-      working--;
-      // The last request done: say so now, not at the next report (a drain of the endpoint waits for it).
-      if (working + sessions.open === 0 && reportedWorking > 0) void report();
+      release();
     }
   };
 
