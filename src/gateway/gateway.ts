@@ -67,8 +67,8 @@ export interface WireForward {
   readonly signal: Assignment['signal'];
   /** The worker's answer, begun with `status`, is over (whole, or cut after it began). */
   ended(status: number): void;
-  /** Failed before the worker's answer began. */
-  failed(err: unknown): void;
+  /** Failed before the worker's answer began; returns the error to answer (a worker failure under a plain stop is the stop's). */
+  failed(err: unknown): unknown;
   /** The worker refused the connection (it saw nothing): routed around for the next try, or, `last`, the error to answer. */
   refused(last: boolean): GantryError;
   /**
@@ -229,8 +229,10 @@ export class Gateway {
         a.release(true, status < 400 ? { kind: 'answered', ms: performance.now() - sentAt } : { kind: 'error' });
       },
       failed: (err) => {
-        this.#countFailed(err);
+        const e = this.#byStop(err, endpointId);
+        this.#countFailed(e);
         a.release(false, { kind: endedBy(err) });
+        return e;
       },
       left: (status) => {
         this.#metrics.serverlessRequests.inc({ outcome: 'CALLER_LEFT' });
@@ -254,6 +256,17 @@ export class Gateway {
   /** `workerHeaders` as header lines. */
   #wireHeaders(g: RouteGrant): string {
     return `${this.#signedLines(g.url)}x-gantry-reqnum: ${g.reqnum}\r\nx-gantry-cost: ${g.cost}\r\nx-gantry-endpoint: ${g.endpoint}\r\n`;
+  }
+
+  /**
+   * A worker's answer cut by a plain stop (no drain: its workers get their grace, then the kill) is the
+   * stop's doing: ENDPOINT_STOPPED, not WORKER_FAILED, which blames a worker that did what it was told.
+   */
+  #byStop(err: unknown, endpointId: number): unknown {
+    if (!(err instanceof GantryError) || err.code !== 'WORKER_FAILED' || !this.#traffic.stoppingPlainly(endpointId)) return err;
+    return new GantryError('ENDPOINT_STOPPED', 'The endpoint was stopped while this request was at its worker; it may have been partly processed.', {
+      endpointId,
+    });
   }
 
   #countFailed(err: unknown): void {
@@ -314,9 +327,12 @@ export class Gateway {
           this.#traffic.fence(endpoint.id, a.worker.id);
           continue;
         }
+        if (wasNotSent(err)) {
+          a.release(false, { kind: endedBy(err) });
+          throw noWorkerAccepted(name);
+        }
         a.release(false, { kind: endedBy(err) });
-        if (wasNotSent(err)) throw noWorkerAccepted(name);
-        throw err;
+        throw this.#byStop(err, endpoint.id);
       } finally {
         unfollow?.();
       }

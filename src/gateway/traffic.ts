@@ -322,6 +322,12 @@ export class Traffic implements TrafficGate {
     if (!o.drain) this.#rejectQueued(t, rejectQueued ? rejectedByStop(endpointId) : stopped(t.view), 'refused');
   }
 
+  /** Routing to the endpoint is closed without a drain (a plain stop): its workers are stopped under the requests they hold, after their grace. */
+  stoppingPlainly(endpointId: number): boolean {
+    const t = this.#eps.get(endpointId);
+    return t !== undefined && closed(t) && t.view?.draining !== true;
+  }
+
   open(endpointId: number): void {
     this.#ep(endpointId).intents++;
     this.invalidate(endpointId);

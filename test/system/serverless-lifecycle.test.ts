@@ -146,6 +146,22 @@ for (const ts of TEST_STORES)
       assert.match(s.status_msg, /drain timed out: 3 request\(s\) failed/);
     });
 
+    it('a plain stop that ends a request at its worker says so: 503 ENDPOINT_STOPPED, not a worker failure', async () => {
+      const d = await createDeployment(g, 'cutme', { min_load: 1, max_workers: 1 });
+      await readyWorkers(g, d.endpointId);
+      const probe = await call(g, 'cutme', '/pid');
+      const pending = call(g, 'cutme', '/slow?ms=30000');
+      await held(g, d.id, 0, 1);
+      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`)).status, 200);
+      // The stop's kill after its grace, without waiting the grace out.
+      process.kill(probe.body.pid as number, 'SIGKILL');
+      const r = await pending;
+      assert.equal(r.status, 503);
+      assert.equal(r.body.code, 'ENDPOINT_STOPPED');
+      assert.match(String(r.body.msg), /stopped while this request was at its worker; it may have been partly processed/);
+      await stopped(g, d.id);
+    });
+
     it('kill -9 of a worker mid-request: a clear 502, then the worker is replaced', async () => {
       const d = await createDeployment(g, 'killme', { min_load: 1, max_workers: 1 });
       const [w] = await readyWorkers(g, d.endpointId);

@@ -70,7 +70,10 @@ describe('the wire path', () => {
       extra: 'x-gantry-endpoint: e\r\n',
       signal,
       ended: (status) => events.push(`ended ${status}`),
-      failed: (err) => events.push(`failed ${(err as GantryError).code ?? 'error'}`),
+      failed: (err) => {
+        events.push(`failed ${(err as GantryError).code ?? 'error'}`);
+        return err;
+      },
       left: (status) => events.push(status === undefined ? 'left' : `left ${status}`),
       refused: (last) => {
         events.push(`refused ${String(last)}`);

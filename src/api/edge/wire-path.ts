@@ -364,8 +364,7 @@ class WireRequest implements AnswerSink {
       else this.send(next);
       return;
     }
-    call.failed(err);
-    this.error(err);
+    this.error(call.failed(err));
   }
 
   /** Answer an error in the route's dialect (counted as failed by whoever threw it, or by `fail`). */
