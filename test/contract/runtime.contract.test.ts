@@ -226,22 +226,42 @@ for (const rc of RUNTIMES) {
       }
     });
 
-    it('a labelled container running for a stopped instance is seen running, and a stop ends it', { skip: !rc.name.startsWith('docker') }, async () => {
-      const { id, stray } = await withStray();
-      try {
-        assert.deepEqual(await rt.stop(id, { graceMs: 200 }), { state: 'absent' });
-        await stray.start(); // made to run again by hand, the instance stopped
-        await stray.pause(); // paused too: it still holds its processes
-        assert.equal((await rt.inspect(id)).state, 'running', 'what runs under the instance label is seen, so the reconciler stops it');
-        assert.ok((await rt.list()).includes(id));
-        assert.deepEqual(await rt.stop(id, { graceMs: 200 }), { state: 'absent' });
-        assert.equal((await stray.inspect()).State.Running, false);
-        assert.equal((await rt.inspect(id)).state, 'absent');
-      } finally {
-        await rt.destroy(id, { graceMs: 200 });
-        await stray.remove({ force: true }).catch(() => undefined);
-      }
-    });
+    it(
+      'a labelled container running for an instance that is not its own is stopped at a look, never taken for the instance',
+      { skip: !rc.name.startsWith('docker') },
+      async () => {
+        const { id, stray } = await withStray();
+        try {
+          assert.deepEqual(await rt.stop(id, { graceMs: 200 }), { state: 'absent' });
+          await stray.start(); // made to run again by hand, the instance stopped
+          await stray.pause(); // paused too: it still holds its processes
+          // The look reports the instance's own container (a stopped instance is not billed or moved to stopping for it).
+          assert.equal((await rt.inspect(id)).state, 'absent');
+          assert.ok((await rt.list()).includes(id), 'still listed under the label: an orphan sweep finds it');
+          await until(async () => !(await stray.inspect()).State.Running, 30_000);
+          assert.equal((await rt.inspect(id)).state, 'absent');
+        } finally {
+          await rt.destroy(id, { graceMs: 200 });
+          await stray.remove({ force: true }).catch(() => undefined);
+        }
+      },
+    );
+
+    it(
+      'a running instance whose own container ended reads exited, though a stray labelled as it runs (which is stopped)',
+      { skip: !rc.name.startsWith('docker') },
+      async () => {
+        const { id, runtimeId, stray, docker } = await withStray();
+        try {
+          await docker.getContainer(`gantry-${runtimeId.slice(0, 8)}-${id}`).kill();
+          await until(async () => (await rt.inspect(id)).state === 'exited');
+          await until(async () => !(await stray.inspect()).State.Running, 30_000);
+        } finally {
+          await rt.destroy(id, { graceMs: 200 });
+          await stray.remove({ force: true }).catch(() => undefined);
+        }
+      },
+    );
 
     it("a pull that fails gives the engine's reason", { skip: !rc.name.startsWith('docker') }, async () => {
       // A registry on a closed loopback port: the engine's pull stream ends with an error event, not an HTTP error.

@@ -75,7 +75,7 @@ describe('instances as containers (docker runtime on Podman)', { skip: dockerSki
     assert.deepEqual([stopped.actual_status, stopped.status_msg], ['stopped', null]);
     assert.equal((await docker.getContainer(own!.Id).inspect()).State.Status, 'exited', 'nothing runs on unbilled');
     assert.equal(await labelled(), 1, 'the stopped container is kept');
-    // A container made by hand with the instance's labels runs while the store says stopped: the reconciler stops it.
+    // A container made by hand with the instance's labels runs while the store says stopped: a look stops it (never taken for the instance).
     const labels = { 'gantry.runtime-id': runtimeId, 'gantry.instance-id': String(id) };
     const stray = await docker.createContainer({ Image: testImage(), Cmd: ['sleep', '300'], Labels: labels, name: `stray-${runtimeId.slice(0, 8)}-${id}` });
     await stray.start();
@@ -99,10 +99,15 @@ describe('instances as containers (docker runtime on Podman)', { skip: dockerSki
     assert.match(text, /second run/, 'files outside the disk survived the stop');
   });
 
-  it('destroy removes the container', async () => {
+  it('destroy removes the container; one made by hand with its labels afterwards is removed as an orphan', async () => {
     assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`)).status, 200);
     await until(async () => ((await g.api('GET', `/api/v0/instances/${id}/`)).status === 404 ? true : null), 30_000);
     assert.equal(await labelled(), 0);
+    const docker = engineFor(testDockerHost());
+    const labels = { 'gantry.runtime-id': runtimeId, 'gantry.instance-id': String(id) };
+    const stray = await docker.createContainer({ Image: testImage(), Cmd: ['sleep', '300'], Labels: labels, name: `orphan-${runtimeId.slice(0, 8)}-${id}` });
+    await stray.start();
+    await until(async () => ((await labelled()) === 0 ? true : null), 60_000);
   });
 
   it('an image that cannot be pulled fails to start with the reason', async () => {

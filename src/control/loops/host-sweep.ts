@@ -205,8 +205,9 @@ export class HostSweep {
       // Re-read: the instance may have been created between the listing and the store's read.
       const rec = await ctx.store.getInstance(id);
       if (rec && rec.machineId === machineId && rec.status !== 'destroyed') return;
-      // A listing taken before the instance's destroy was confirmed still names it: gone from the host, nothing is left.
-      if (rec !== undefined && (await host.inspect(id)).state === 'absent') return;
+      // A listing taken before the instance's destroy was confirmed still names it: gone from the host, nothing is
+      // left. A listing taken now that still names it has something left under its label (a container made by hand).
+      if (rec !== undefined && (await host.inspect(id)).state === 'absent' && !(await host.list()).includes(id)) return;
       log.warn('removing orphan workload');
       await host.destroy(id, { graceMs: ctx.settings.stopGraceMs });
     })()

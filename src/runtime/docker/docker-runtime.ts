@@ -33,6 +33,9 @@ export function engineFor(dockerHost: string | null): Docker {
   return new Docker({ host: u.hostname, port: Number(u.port === '' ? 2375 : u.port), protocol: 'http' });
 }
 
+/** Seconds between SIGTERM and SIGKILL for a container labelled as an instance that is not its own. */
+const STRAY_GRACE_S = 1;
+
 /** Tries of a container inspect that the engine answered with a passing 500. */
 const INSPECT_ATTEMPTS = 4;
 
@@ -49,6 +52,8 @@ export class DockerRuntime implements Runtime {
   readonly #exitListeners: ((id: number) => void)[] = [];
   readonly #progressListeners: ((id: number, msg: string) => void)[] = [];
   readonly #cpuSamples = new Map<number, { cpuMs: number; at: number }>();
+  /** Instances whose stray containers are being stopped (see `inspect`). */
+  readonly #strays = new Set<number>();
   readonly #diskUsage: DiskUsageCache;
   #runtimeId = '';
   #events: (NodeJS.ReadableStream & { destroy?: () => void }) | null = null;
@@ -177,13 +182,25 @@ export class DockerRuntime implements Runtime {
     const { meta } = this.#dir(id);
     const s = await this.#state(id);
     if (s?.running === true) return { state: 'running', onstartExitCode: await readCode(join(meta, 'onstart_exit_code')) };
-    // Another container labelled as the instance runs for it: what the store says wins (a stopped one's is stopped, a destroyed one's removed).
-    if (await othersRunning(this.#docker, this.#runtimeId, id, this.#name(id))) return { state: 'running', onstartExitCode: null };
+    // Another container labelled as the instance (made by hand on the host) never runs for it: it is stopped
+    // here, in the background (a look is bounded), and the look reports the instance's own container. Taken
+    // for the instance, it kept a stopped instance billed while the reconciler stopped it, stood in for a
+    // start, and hid an exit.
+    if (await othersRunning(this.#docker, this.#runtimeId, id, this.#name(id))) this.#stopStrays(id);
     const started = await stat(join(meta, 'started'))
       .then(() => true)
       .catch(() => false);
     if (!started || s === null) return { state: 'absent' };
     return { state: 'exited', exitCode: (await readCode(join(meta, 'exit_code'))) ?? s.exitCode };
+  }
+
+  #stopStrays(id: number): void {
+    if (this.#strays.has(id)) return;
+    this.#strays.add(id);
+    // A container no one asked for gets a short grace; a failure is tried again at the next look.
+    void stopOthersLabelled(this.#docker, this.#runtimeId, id, this.#name(id), STRAY_GRACE_S)
+      .catch(() => undefined)
+      .finally(() => this.#strays.delete(id));
   }
 
   async stop(id: number, o: StopOptions): Promise<Observation> {
