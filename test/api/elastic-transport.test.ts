@@ -214,5 +214,22 @@ for (const ts of TEST_STORES) {
       assert.equal(vast.status, 400);
       assert.equal(vast.body.success, false);
     });
+
+    it('a request answered before its body arrived (a 401), then cut short, has that one answer: no second on the connection', async () => {
+      const out = await new Promise<string>((resolve, reject) => {
+        const s = connect(Number(new URL(g.url).port), '127.0.0.1');
+        let got = '';
+        s.on('data', (b: Buffer) => {
+          got += b.toString('utf8');
+          // The 401 came while the body was still owed: now the body breaks off.
+          if (got.includes('"status":401}')) s.end('{"number_of_allocations":');
+        });
+        s.on('error', reject);
+        s.on('close', () => resolve(got));
+        s.write('POST /_ml/trained_models/m/deployment/_start HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n');
+      });
+      assert.match(out, /^HTTP\/1\.1 401 /);
+      assert.equal(out.split('HTTP/1.1 ').length - 1, 1, out);
+    });
   });
 }

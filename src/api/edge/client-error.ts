@@ -1,22 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { GantryError } from '../../domain/errors.js';
 import type { ApiDialect } from './dialect.js';
 import { dialectFor, renderError } from './mount.js';
 
-/** The last request whose head each connection carried (a connection carries one at a time). */
-const lastRequest = new WeakMap<object, IncomingMessage>();
+/** The last request whose head each connection carried (a connection carries one at a time), and its answer. */
+const lastRequest = new WeakMap<object, { readonly req: IncomingMessage; readonly res: ServerResponse }>();
 
 /**
  * Remember the request a connection carries. A body cut short (fewer bytes than its Content-Length,
  * then the end of the stream) is refused by Node's parser after the head was read in an earlier packet,
  * so the bytes it hands `clientError` hold no request line: the path that picks the dialect's error
- * shape comes from here instead, also when the request was answered before its body was read (a 401).
+ * shape comes from here instead. Its answer is kept too: one already begun (a 401 sent before the body
+ * was read) leaves no room on the connection for a second.
  */
-export function noteRequest(req: IncomingMessage): void {
-  if (req.socket !== null) lastRequest.set(req.socket, req);
+export function noteRequest(req: IncomingMessage, res: ServerResponse): void {
+  if (req.socket !== null) lastRequest.set(req.socket, { req, res });
 }
 
 /** What Node's HTTP parser hands the `clientError` event: its code, and the bytes it could not take. */
@@ -39,7 +40,17 @@ export function clientErrorHandler(dialects: readonly ApiDialect[], log: Fastify
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     // A request whose head was parsed and whose body then broke off: a malformed body, answered as
     // each dialect answers one (Elasticsearch: 400 x_content_parse_exception), on that request's path.
-    const last = lastRequest.get(socket);
+    const carried = lastRequest.get(socket);
+    // An answer already begun on this connection (the request was answered before its body arrived, or one
+    // is still being written): a second would be read as part of it, or as the answer to a request never
+    // sent. As Node's own handler, write nothing then: end a finished answer's connection, cut one mid-answer.
+    if (carried !== undefined && carried.res.headersSent && (!carried.req.complete || !carried.res.writableFinished)) {
+      if (!carried.res.writableFinished) return void socket.destroy();
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    const last = carried?.req;
     const inBody = last !== undefined && !last.complete ? { method: last.method ?? 'GET', target: last.url ?? '/' } : undefined;
     const message =
       status === 431

@@ -87,7 +87,7 @@ export function dataPathServer(
     },
     factory: (framework, opts) => {
       const server = createServer((req, res) => {
-        noteRequest(req);
+        noteRequest(req, res);
         const url = req.url ?? '/';
         for (const r of routes) {
           if (!url.startsWith(r.route.prefix)) continue;
