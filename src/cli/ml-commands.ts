@@ -324,7 +324,8 @@ export function registerMlCommands(program: Command): void {
         finish_pending_work: f.finishPendingWork === true ? 'true' : undefined,
         allow_no_match: f.allowNoMatch,
       });
-      const r = await connect(f).request('POST', `${model(id)}/deployment/_stop${q}`);
+      // The server holds the stop until the workers are gone (up to 5 min): its bound, not the client's default 1 min.
+      const r = await connect(f).request('POST', `${model(id)}/deployment/_stop${q}`, undefined, {}, { timeoutMs: null });
       const stopped = (r.gantry as Row | undefined)?.stopped;
       if (f.raw === true) printJson(r);
       // A pattern that matched nothing is not an error (allow_no_match, as Elasticsearch), but is not "stopped" either.
