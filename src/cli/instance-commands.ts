@@ -171,8 +171,9 @@ export function registerInstanceCommands(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const f = flagsOf(cmd);
       const { machines } = await connect(f).listMachines();
-      if (f.quiet === true) printIds(machines, ' ');
-      else if (f.raw === true) json(machines);
+      // vastai's show machines: --raw before -q (show instances: -q first).
+      if (f.raw === true) json(machines);
+      else if (f.quiet === true) printIds(machines, ' ');
       else out(machines.length === 0 ? 'No machines.\n' : table(machines, MACHINE_COLUMNS));
     });
 

@@ -109,7 +109,7 @@ export function spinner(text: string): { update(status: string): void; stop(fina
   };
 }
 
-/** `-q, --quiet` of vastai's show verbs: only the ids, before --raw (as vastai's `show instances -q --raw`). */
+/** `-q, --quiet` of vastai's show verbs: only the ids (before --raw in `show instances`/`show deployments`, after it in `show machines`/`show deployment`, as vastai). */
 export const QUIET_FLAG = ['-q, --quiet', 'only the ids'] as const;
 
 /** Ids only: one a line (`show instances -q`), or on one line apart by spaces as vastai prints machines' (`sep` ' '). */

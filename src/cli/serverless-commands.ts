@@ -254,7 +254,8 @@ export function registerServerlessCommands(program: Command): void {
     .action(async (did: string, _o, cmd: Command) => {
       const f: Flags = cmd.optsWithGlobals();
       const d = await connect(f).showDeployment(id(did, 'deployment'));
-      if (f.quiet === true) printIds([d]);
+      // vastai's show deployment: --raw before -q.
+      if (f.quiet === true && f.raw !== true) printIds([d]);
       else say(f, d, () => table([d], DEPLOYMENT_COLUMNS));
     });
   group(program, 'stop', 'stop resources')

@@ -70,6 +70,9 @@ for (const ts of ONE_STORE) {
       )?.[1];
       assert.equal(await ok(renter, 'show', 'deployments', '-q'), `${dep}\n`);
       assert.equal(await ok(renter, 'show', 'deployment', dep ?? '', '-q'), `${dep}\n`);
+      // As vastai: --raw wins over -q in show machines and show deployment.
+      assert.equal((JSON.parse(await ok(renter, 'show', 'deployment', dep ?? '', '-q', '--raw')) as Row).id, Number(dep));
+      assert.ok(Array.isArray(JSON.parse(await ok(g.adminKey ?? '', 'show', 'machines', '-q', '--raw')) as unknown));
       await destroy(id);
     });
 

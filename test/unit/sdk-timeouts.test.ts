@@ -22,7 +22,7 @@ const json = (res: ServerResponse, v: unknown): void => void res.writeHead(200, 
 
 function answer(req: IncomingMessage, res: ServerResponse): void {
   const path = req.url ?? '';
-  if (path === '/api/v0/instances/') return; // never answered
+  if (path === '/api/v0/instances/' || path.startsWith('/silent/')) return; // never answered
   if (path === '/api/v0/instances/5/') return json(res, { instances: { id: 5, actual_status: 'loading' } });
   if (req.method === 'PUT' && path === '/api/v0/instances/request_logs/5/') return json(res, { success: true, result_url: `${url}/logs-never` });
   if (path === '/logs-never') return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found","msg":"not there yet"}');
@@ -37,7 +37,7 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
       upload_fields: { token: 't' },
     });
   // The upload takes longer than the deployment's requestTimeoutMs: it is not cut by it.
-  if (path === '/upload') return void setTimeout(() => res.writeHead(204).end(), 400);
+  if (path === '/upload') return void setTimeout(() => res.writeHead(204).end(), 1_500);
   res.writeHead(404).end();
 }
 
@@ -102,9 +102,15 @@ describe('logs', { timeout: 20_000 }, () => {
 
 describe('Deployment requestTimeoutMs', { timeout: 20_000 }, () => {
   it('bounds the API requests but not the code upload', async () => {
-    const app = new Deployment({ name: 'slowup', url, apiKey: 'k', entry, requestTimeoutMs: 200 });
+    // The upload takes longer than the bound; the API request the server never answers fails at it.
+    const app = new Deployment({ name: 'slowup', url, apiKey: 'k', entry, requestTimeoutMs: 1_000 });
     app.image('node:20', 8);
     const r = await app.ensureReady();
     assert.equal(r.uploaded, true);
+    const silent = new Deployment({ name: 'silent', url: `${url}/silent`, apiKey: 'k', entry, requestTimeoutMs: 1_000 });
+    silent.image('node:20', 8);
+    const err = await silent.ensureReady().catch((e: unknown) => e);
+    assert.ok(err instanceof GantryTimeoutError, String(err));
+    assert.equal(err.timeoutMs, 1_000);
   });
 });

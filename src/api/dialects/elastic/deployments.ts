@@ -116,9 +116,7 @@ function allocationsOf(q: Query, body: Record<string, unknown>, dflt: number | n
  * The fields StartTrainedModelDeploymentAction.Request's body parser declares (an ObjectParser: any
  * other is 400 "unknown field"), with the deprecated names its ParseFields still match.
  */
-const START_BODY_FIELDS: ReadonlySet<string> = new Set([
-  'model_id',
-  'deployment_id',
+const START_SCALAR_FIELDS = [
   'timeout',
   'wait_for',
   'threads_per_allocation',
@@ -126,10 +124,9 @@ const START_BODY_FIELDS: ReadonlySet<string> = new Set([
   'number_of_allocations',
   'model_threads',
   'queue_capacity',
-  'cache_size',
   'priority',
-  'adaptive_allocations',
-]);
+] as const;
+const START_BODY_FIELDS: ReadonlySet<string> = new Set([...START_SCALAR_FIELDS, 'model_id', 'deployment_id', 'cache_size', 'adaptive_allocations']);
 
 /**
  * The `_start` parameters as RestStartTrainedModelDeploymentAction reads them: the body's fields,
@@ -145,16 +142,7 @@ function startParams(q: Query, body: Record<string, unknown>, modelId: string): 
     );
   const renamed: Record<string, string> = { inference_threads: 'threads_per_allocation', model_threads: 'number_of_allocations' };
   const fromBody: Record<string, unknown> = {};
-  for (const name of [
-    'timeout',
-    'wait_for',
-    'threads_per_allocation',
-    'inference_threads',
-    'number_of_allocations',
-    'model_threads',
-    'queue_capacity',
-    'priority',
-  ]) {
+  for (const name of START_SCALAR_FIELDS) {
     const v = body[name];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'string' && typeof v !== 'number') throw invalid(`[${name}] must be a string or a number`, name);
