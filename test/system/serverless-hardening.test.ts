@@ -42,6 +42,29 @@ for (const ts of ONE_STORE_PG)
       assert.equal(next.endpointId, good.endpointId + 1);
     });
 
+    it("a workergroup's scaling fields (Vast's clients send them) are checked as an endpoint's and not applied", async () => {
+      const d = await createDeployment(g, 'wg-scaling', { min_load: 0 });
+      const before = (await g.api('GET', `/api/v0/endptjobs/`)).body.results as Record<string, unknown>[];
+      const ep = before.find((e) => e.id === d.endpointId);
+      const wgs = (await g.api('GET', '/api/v0/workergroups/')).body.results as Record<string, unknown>[];
+      const wgId = wgs.find((w) => w.endpoint_id === d.endpointId)?.id as number;
+      for (const bad of [{ min_load: 'abc' }, { target_util: {} }, { cold_mult: [1] }, { min_load: -1e9 }, { cold_workers: 1.5 }]) {
+        for (const [method, path] of [
+          ['POST', '/api/v0/workergroups/'],
+          ['PUT', `/api/v0/workergroups/${wgId}/`],
+        ] as const) {
+          const r = await g.api(method, path, { endpoint_id: d.endpointId, image: 'local/worker', ...bad });
+          assert.equal(r.status, 400, `${method} ${JSON.stringify(bad)}: ${r.text}`);
+          assert.equal(r.body.success, false);
+        }
+      }
+      // What the vastai CLI sends by default is taken, and leaves the endpoint's own values as they were.
+      const ok = await g.api('PUT', `/api/v0/workergroups/${wgId}/`, { min_load: 0, target_util: 0.9, cold_mult: 2.5, cold_workers: 5 });
+      assert.equal(ok.status, 200, ok.text);
+      const after = ((await g.api('GET', `/api/v0/endptjobs/`)).body.results as Record<string, unknown>[]).find((e) => e.id === d.endpointId);
+      assert.deepEqual(after, ep);
+    });
+
     it('a worker whose command exits at once is replaced, not kept loading; scale-down keeps a ready worker', async () => {
       const ep = await g.api('POST', '/api/v0/endptjobs/', {
         endpoint_name: 'mixed',

@@ -5,6 +5,7 @@ import type { StopRequest } from '../../../control/serverless/change-endpoint.js
 import type { WorkergroupInput } from '../../../control/serverless/workergroups.js';
 import type { WorkerReadiness } from '../../../domain/serverless/records.js';
 import { GantryError } from '../../../domain/errors.js';
+import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams } from '../../../domain/serverless/params.js';
 import { vastParamsPatch } from './endpoint-params.js';
 import { templatePlacement, vastPlacement } from './offers.js';
 import type { WorkerPlacement } from '../../../domain/offer/search.js';
@@ -37,6 +38,9 @@ function readinessOf(o: Record<string, unknown>): WorkerReadiness | undefined {
 }
 
 export function workergroupInput(o: Record<string, unknown>): WorkergroupInput {
+  // Vast's clients send the scaling fields with every workergroup (their CLI's defaults too). Here they are
+  // the endpoint's alone: a workergroup's are checked as an endpoint's are (a bad one is a 400) and not applied.
+  mergeEndpointParams(DEFAULT_ENDPOINT_PARAMS, vastParamsPatch(o));
   const argsStr = optString(o, 'args_str');
   return {
     template: {
