@@ -61,6 +61,8 @@ for (const ts of ONE_STORE) {
       const cost = await raw('/endpoints/fast/x', { headers: { 'x-gantry-cost': 'lots' } });
       assert.equal(cost.status, 400);
       assert.match(((await cost.json()) as { msg: string }).msg, /X-Gantry-Cost/);
+      // Only decimal numbers: Number() alone reads hexadecimal, binary and octal too.
+      for (const v of ['0x10', '0b1', '0o7', '1,5', '+1']) assert.equal((await raw('/endpoints/fast/x', { headers: { 'x-gantry-cost': v } })).status, 400, v);
       // The connection survives an error answered before the body was read.
       const refused = await fetch(`${g.url}/endpoints/nope/x`, {
         method: 'POST',

@@ -7,8 +7,12 @@ export function costOf(v: number | null, max: number, field = 'cost'): number {
   return cost;
 }
 
-/** A numeric header: absent is null; empty, repeated or not a number is NaN (refused by the reader). */
+/** A decimal number as a header carries one (`Number` alone also takes `0x10`, `0b1` and `0o7`). */
+const DECIMAL = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** A numeric header: absent is null; empty, repeated or not a decimal number is NaN (refused by the reader). */
 export function headerNumber(h: string | string[] | undefined): number | null {
   if (h === undefined) return null;
-  return typeof h === 'string' && h.trim() !== '' ? Number(h) : NaN;
+  const v = typeof h === 'string' ? h.trim() : '';
+  return DECIMAL.test(v) ? Number(v) : NaN;
 }
