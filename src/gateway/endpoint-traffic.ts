@@ -214,7 +214,12 @@ export function unknownView(endpointId: number): RoutingView {
 
 /** A new request refused because routing is closed (`notTaken`: it was never accepted, so a dialect may word it as its API does). */
 export function stopped(v: RoutingView): GantryError {
-  return new GantryError('ENDPOINT_STOPPED', 'The endpoint is stopped or stopping and takes no new requests; start it and try again.', {
+  const message =
+    // Not its status_msg: that quotes the workers' output, which the endpoint's callers (its key) may not read.
+    v.failed === true
+      ? 'The endpoint failed (its workers kept failing) and takes no requests; its owner sees why in its status_msg and starts it again.'
+      : 'The endpoint is stopped or stopping and takes no new requests; start it and try again.';
+  return new GantryError('ENDPOINT_STOPPED', message, {
     endpointId: v.endpointId,
     notTaken: true,
   });

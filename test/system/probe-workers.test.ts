@@ -115,7 +115,11 @@ for (const ts of ONE_STORE) {
       assert.equal((await g.store.listWorkers(d.endpointId)).filter((w) => w.target !== 'deleted').length, 0);
       assert.ok((await g.store.listWorkers(d.endpointId)).length <= count, 'no worker recruited while dead');
       // Requests are refused, not queued for a worker that will never come.
-      assert.equal((await call(g, 'broken', '/x', { body: '{}' })).status, 503);
+      const refused = await call(g, 'broken', '/x', { body: '{}' });
+      assert.equal(refused.status, 503);
+      // Saying that it failed, not "stopped or stopping" (and not the workers' output, which callers may not read).
+      assert.match(String(refused.body.msg), /^The endpoint failed \(its workers kept failing\) and takes no requests/);
+      assert.doesNotMatch(String(refused.body.msg), /boom/);
     });
   });
 }

@@ -35,6 +35,8 @@ export interface RoutingView {
   readonly limits: EndpointLimits;
   /** The queued requests a stop fails are rejected with REQUEST_REJECTED_BY_STOP (Elasticsearch's), not failed with ENDPOINT_STOPPED. */
   readonly rejectQueued: boolean;
+  /** The endpoint failed (its workers kept failing): refusals say so, not that it stopped. */
+  readonly failed?: boolean;
 }
 
 /** Needs no control plane, only what reading workers needs, so a gateway can be made before the control plane it serves. */
@@ -61,6 +63,7 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
     limits: ep.limits,
     // A stop's flags live until the next intent: a request still queued at a replica when the stop ended is the stop's too.
     rejectQueued: ep.stopRejects,
+    ...(ep.status === 'failed' ? { failed: true } : {}),
   };
 }
 
