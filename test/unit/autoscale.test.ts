@@ -262,10 +262,17 @@ describe('a worker that will not become ready (notReadyReason)', () => {
   });
   it('a ready worker is only once its command exited with an error; one not running never is', () => {
     assert.equal(notReadyReason({ ...base, loaded: true, runningForMs: 1e9 }), null);
-    assert.equal(notReadyReason({ ...base, loaded: true, statusMsg: 'onstart exited with code 0', runningForMs: 1e9 }), null, 'an onstart that started a server and ended');
+    assert.equal(
+      notReadyReason({ ...base, loaded: true, statusMsg: 'onstart exited with code 0', runningForMs: 1e9 }),
+      null,
+      'an onstart that started a server and ended',
+    );
     // The README's worker (`--onstart-cmd "exec node worker.mjs"`) crashed after it was ready: before, it stayed
     // Ready until its last report went stale, every request to it refused, and scale-down stopped the healthy worker.
-    assert.equal(notReadyReason({ ...base, loaded: true, statusMsg: 'onstart exited with code 3', runningForMs: 1e9 }), "the worker's command exited with code 3");
+    assert.equal(
+      notReadyReason({ ...base, loaded: true, statusMsg: 'onstart exited with code 3', runningForMs: 1e9 }),
+      "the worker's command exited with code 3",
+    );
     assert.equal(notReadyReason({ ...base, status: 'loading', runningForMs: 1e9 }), null);
     assert.equal(notReadyReason({ ...base, status: 'stopping', loaded: true, statusMsg: 'onstart exited with code 143' }), null);
   });
