@@ -322,10 +322,13 @@ export class Traffic implements TrafficGate {
     if (!o.drain) this.#rejectQueued(t, rejectQueued ? rejectedByStop(endpointId) : stopped(t.view), 'refused');
   }
 
-  /** Routing to the endpoint is closed without a drain (a plain stop): its workers are stopped under the requests they hold, after their grace. */
+  /**
+   * Routing to the endpoint is closed without a drain (a plain stop): its workers are stopped under the requests they hold, after
+   * their grace. Not a failed endpoint: its routing is closed too, but because its workers failed.
+   */
   stoppingPlainly(endpointId: number): boolean {
     const t = this.#eps.get(endpointId);
-    return t !== undefined && closed(t) && t.view?.draining !== true;
+    return t !== undefined && closed(t) && t.view?.draining !== true && t.view?.failed !== true;
   }
 
   open(endpointId: number): void {

@@ -63,6 +63,9 @@ for (const ts of ONE_STORE) {
       assert.match(((await cost.json()) as { msg: string }).msg, /X-Gantry-Cost/);
       // Only decimal numbers: Number() alone reads hexadecimal, binary and octal too.
       for (const v of ['0x10', '0b1', '0o7', '1,5', '+1']) assert.equal((await raw('/endpoints/fast/x', { headers: { 'x-gantry-cost': v } })).status, 400, v);
+      // The same in /route/'s cost, which Vast's clients may send as a string.
+      for (const v of ['0x10', '0b1', '0o7']) assert.equal((await g.api('POST', '/route/', { endpoint: 'fast', cost: v })).status, 400, v);
+      assert.equal((await g.api('POST', '/route/', { endpoint: 'fast', cost: '2' })).status, 200);
       // The connection survives an error answered before the body was read.
       const refused = await fetch(`${g.url}/endpoints/nope/x`, {
         method: 'POST',

@@ -16,3 +16,10 @@ export function headerNumber(h: string | string[] | undefined): number | null {
   const v = typeof h === 'string' ? h.trim() : '';
   return DECIMAL.test(v) ? Number(v) : NaN;
 }
+
+/** `/route/`'s `cost` field: absent (or null, or '') is null; a JSON number as is; a string as a header's (decimal only); anything else NaN. */
+export function bodyCost(v: unknown): number | null {
+  if (v === undefined || v === null || v === '') return null;
+  if (typeof v === 'number') return v;
+  return typeof v === 'string' ? headerNumber(v) : NaN;
+}
