@@ -165,7 +165,11 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'Other endpoints route to this one (route aliases); stop or delete them first, or stop with force=true.',
   },
-  ENDPOINT_STOPPED: { kind: 'unavailable', retryable: true, doc: 'The endpoint is stopped or stopping and takes no new requests; start it first.' },
+  ENDPOINT_STOPPED: {
+    kind: 'unavailable',
+    retryable: true,
+    doc: 'The endpoint is stopped, stopping or failed and takes no new requests (start it first), or a plain stop cut a request at its worker (it may have been partly processed).',
+  },
   DATABASE_UNAVAILABLE: {
     kind: 'unavailable',
     retryable: true,
