@@ -27,7 +27,15 @@ export async function openRuntime(c: Config, o: { log: Logger; workloadEnv: Read
   if (docker) {
     try {
       return {
-        runtime: await DockerRuntime.open({ root, dockerHost: c.dockerHost, killWaitMs: c.killWaitMs, pollMs: 100, nvidiaGpus: o.nvidiaGpus }),
+        runtime: await DockerRuntime.open({
+          root,
+          dockerHost: c.dockerHost,
+          killWaitMs: c.killWaitMs,
+          pollMs: 100,
+          nvidiaGpus: o.nvidiaGpus,
+          // A container made by hand under an instance's label gets what a stop gives.
+          strayGraceMs: c.stopGraceMs,
+        }),
         sandboxed: true,
       };
     } catch (err) {

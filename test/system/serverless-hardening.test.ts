@@ -62,7 +62,10 @@ for (const ts of ONE_STORE_PG)
       const ok = await g.api('PUT', `/api/v0/workergroups/${wgId}/`, { min_load: 0, target_util: 0.9, cold_mult: 2.5, cold_workers: 5 });
       assert.equal(ok.status, 200, ok.text);
       const after = ((await g.api('GET', `/api/v0/endptjobs/`)).body.results as Record<string, unknown>[]).find((e) => e.id === d.endpointId);
-      assert.deepEqual(after, ep);
+      // The scaling parameters, not the status (the endpoint's first pass may come in between).
+      const scaling = (e: Record<string, unknown> | undefined): unknown[] =>
+        ['min_load', 'target_util', 'cold_mult', 'cold_workers', 'min_workers', 'max_workers'].map((k) => e?.[k]);
+      assert.deepEqual(scaling(after), scaling(ep));
     });
 
     it('a worker whose command exits at once is replaced, not kept loading; scale-down keeps a ready worker', async () => {

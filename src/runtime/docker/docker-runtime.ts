@@ -24,6 +24,8 @@ export interface DockerRuntimeOptions {
   /** Pass the instance's GPUs as NVIDIA device requests (false on hosts with declared, not real, GPUs). */
   readonly nvidiaGpus: boolean;
   readonly diskUsageTtlMs?: number;
+  /** Between SIGTERM and SIGKILL for a container labelled as an instance that is not its own (`inspect`); default 1 s. */
+  readonly strayGraceMs?: number;
 }
 
 export function engineFor(dockerHost: string | null): Docker {
@@ -32,9 +34,6 @@ export function engineFor(dockerHost: string | null): Docker {
   const u = new URL(dockerHost.replace(/^tcp:/, 'http:'));
   return new Docker({ host: u.hostname, port: Number(u.port === '' ? 2375 : u.port), protocol: 'http' });
 }
-
-/** Seconds between SIGTERM and SIGKILL for a container labelled as an instance that is not its own. */
-const STRAY_GRACE_S = 1;
 
 /** Tries of a container inspect that the engine answered with a passing 500. */
 const INSPECT_ATTEMPTS = 4;
@@ -197,8 +196,9 @@ export class DockerRuntime implements Runtime {
   #stopStrays(id: number): void {
     if (this.#strays.has(id)) return;
     this.#strays.add(id);
-    // A container no one asked for gets a short grace; a failure is tried again at the next look.
-    void stopOthersLabelled(this.#docker, this.#runtimeId, id, this.#name(id), STRAY_GRACE_S)
+    // A failure is tried again at the next look.
+    const t = Math.max(1, Math.ceil((this.#o.strayGraceMs ?? 1000) / 1000));
+    void stopOthersLabelled(this.#docker, this.#runtimeId, id, this.#name(id), t)
       .catch(() => undefined)
       .finally(() => this.#strays.delete(id));
   }
