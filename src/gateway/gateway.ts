@@ -327,11 +327,8 @@ export class Gateway {
           this.#traffic.fence(endpoint.id, a.worker.id);
           continue;
         }
-        if (wasNotSent(err)) {
-          a.release(false, { kind: endedBy(err) });
-          throw noWorkerAccepted(name);
-        }
         a.release(false, { kind: endedBy(err) });
+        if (wasNotSent(err)) throw noWorkerAccepted(name);
         throw this.#byStop(err, endpoint.id);
       } finally {
         unfollow?.();
