@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodyCost, headerNumber } from '../../src/api/dialects/vast/cost.js';
+import { headerNumber } from '../../src/api/dialects/vast/cost.js';
+import { optNumber } from '../../src/api/dialects/vast/parse.js';
+import { numberOf } from '../../src/domain/number.js';
 
 /** A request's cost is a decimal number in X-Gantry-Cost and in /route/'s `cost` alike (Number() also reads 0x10, 0b1, 0o7). */
 describe('request costs as sent', () => {
@@ -17,10 +19,14 @@ describe('request costs as sent', () => {
     for (const v of ['', '0x10', '0b1', '0o7', '+1', '1,5', 'Infinity', 'abc']) assert.ok(Number.isNaN(headerNumber(v)), v);
     assert.ok(Number.isNaN(headerNumber(['1', '2'])));
   });
-  it("/route/'s cost: a JSON number as is, a string as the header's", () => {
-    for (const v of [undefined, null, '']) assert.equal(bodyCost(v), null);
-    assert.equal(bodyCost(4), 4);
-    assert.equal(bodyCost('2.5'), 2.5);
-    for (const v of ['0x10', '0b1', '0o7', '+1', true, {}, [1]]) assert.ok(Number.isNaN(bodyCost(v)), JSON.stringify(v));
+  it("/route/'s cost, and every numeric field: a JSON number as is, a string as the header's", () => {
+    for (const v of [undefined, null, '']) assert.equal(optNumber({ cost: v }, 'cost'), null);
+    assert.equal(optNumber({ cost: 4 }, 'cost'), 4);
+    assert.equal(optNumber({ cost: '2.5' }, 'cost'), 2.5);
+    for (const v of ['0x10', '0b1', '0o7', '+1', true, {}, [1]]) {
+      assert.ok(Number.isNaN(numberOf(v)), JSON.stringify(v));
+      assert.throws(() => optNumber({ cost: v }, 'cost'), JSON.stringify(v));
+    }
+    assert.equal(numberOf('-1.5e2'), -150, 'a sign as JSON writes one');
   });
 });

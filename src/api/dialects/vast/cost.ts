@@ -1,4 +1,5 @@
 import { GantryError } from '../../../domain/errors.js';
+import { numberOf } from '../../../domain/number.js';
 
 /** A request's cost: absent is 1; anything but a finite number from 0 to `max` is a 400 (a NaN cost would stall the worker it lands on). */
 export function costOf(v: number | null, max: number, field = 'cost'): number {
@@ -7,19 +8,8 @@ export function costOf(v: number | null, max: number, field = 'cost'): number {
   return cost;
 }
 
-/** A decimal number as a header carries one (`Number` alone also takes `0x10`, `0b1` and `0o7`). */
-const DECIMAL = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
-/** A numeric header: absent is null; empty, repeated or not a decimal number is NaN (refused by the reader). */
+/** A numeric header: absent is null; repeated, or not a number as `numberOf` reads one (decimal only), NaN (refused by the reader). */
 export function headerNumber(h: string | string[] | undefined): number | null {
   if (h === undefined) return null;
-  const v = typeof h === 'string' ? h.trim() : '';
-  return DECIMAL.test(v) ? Number(v) : NaN;
-}
-
-/** `/route/`'s `cost` field: absent (or null, or '') is null; a JSON number as is; a string as a header's (decimal only); anything else NaN. */
-export function bodyCost(v: unknown): number | null {
-  if (v === undefined || v === null || v === '') return null;
-  if (typeof v === 'number') return v;
-  return typeof v === 'string' ? headerNumber(v) : NaN;
+  return typeof h === 'string' ? numberOf(h) : NaN;
 }

@@ -6,7 +6,7 @@ import { assertNever, GantryError } from '../../../domain/errors.js';
 import type { Gateway } from '../../../gateway/gateway.js';
 import { apiKeyOf, bearerOf } from '../../edge/api-key.js';
 import { callerGone } from '../../edge/caller-gone.js';
-import { bodyCost, costOf } from './cost.js';
+import { costOf } from './cost.js';
 import { callEndpoint, isSmall, workerPath } from './endpoint-proxy.js';
 import { asObject, optNumber, optString, parseId } from './parse.js';
 
@@ -26,7 +26,7 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
     }
     const key = optString(b, 'api_key') ?? apiKeyOf(req);
     const requestIdx = idx === 0 || idx === undefined || idx === null ? Math.floor(Math.random() * 2 ** 48) : idx;
-    const out = await gateway.route(name, key, costOf(bodyCost(b.cost), control.ctx.settings.maxRequestCost), String(requestIdx));
+    const out = await gateway.route(name, key, costOf(optNumber(b, 'cost'), control.ctx.settings.maxRequestCost), String(requestIdx));
     const base = { endpoint: name, request_idx: requestIdx, __request_id: randomUUID() };
     // Vast's answer: the grant's fields, or a `status` without `url` (the client asks again later).
     switch (out.kind) {
