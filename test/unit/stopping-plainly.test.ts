@@ -1,31 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NO_LIMITS } from '../../src/domain/serverless/limits.js';
 import type { RoutingView } from '../../src/control/serverless/routing.js';
-import { Traffic } from '../../src/gateway/traffic.js';
+import type { Traffic } from '../../src/gateway/traffic.js';
+import { trafficOver } from '../helpers/traffic.js';
 
 /** A gateway whose endpoint 1 is closed to new requests as `closedAs` says (read from the directory). */
 function closedEndpoint(closedAs: Partial<RoutingView>): Traffic {
-  const view = (endpointId: number): RoutingView => ({
-    endpointId,
-    accepting: false,
-    draining: false,
-    maxQueueTimeS: 30,
-    workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
-    phases: {},
-    deleted: false,
-    limits: NO_LIMITS,
-    rejectQueued: false,
-    ...closedAs,
-  });
-  return new Traffic({
-    directory: (id) => Promise.resolve(view(id)),
-    touch: () => Promise.resolve(),
-    now: () => 0,
-    directoryMs: 60_000,
-    queueTimeoutMs: 20_000,
-    shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
-  });
+  return trafficOver({ accepting: false, ...closedAs }, () => 0);
 }
 
 /**

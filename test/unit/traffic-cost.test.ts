@@ -2,36 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GantryError } from '../../src/domain/errors.js';
 import { NO_LIMITS } from '../../src/domain/serverless/limits.js';
-import type { RoutingView } from '../../src/control/serverless/routing.js';
 import { Abort } from '../../src/gateway/abort.js';
 import { accountedCost, MAX_ACCOUNTED_COST } from '../../src/gateway/endpoint-traffic.js';
-import { Traffic } from '../../src/gateway/traffic.js';
+import type { Traffic } from '../../src/gateway/traffic.js';
+import { trafficOver } from '../helpers/traffic.js';
 
 const BAD = [NaN, Infinity, -Infinity, -1, -0, 1e400, Number.MAX_VALUE];
 
 /** A gateway whose one endpoint has one worker that takes a request of any finite cost (the clock is the test's). */
 function oneWorker(now: () => number, limits = NO_LIMITS): Traffic {
-  const view = (endpointId: number): RoutingView => ({
-    endpointId,
-    accepting: true,
-    draining: false,
-    // Large enough that a busy worker takes another request of any finite cost.
-    maxQueueTimeS: 1e15,
-    workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
-    phases: {},
-    deleted: false,
-    limits,
-    rejectQueued: false,
-  });
-  return new Traffic({
-    directory: (id) => Promise.resolve(view(id)),
-    touch: () => Promise.resolve(),
-    now,
-    directoryMs: 60_000,
-    // A request that queues instead of being served fails the test with QUEUE_TIMEOUT.
-    queueTimeoutMs: 20_000,
-    shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
-  });
+  // Large enough that a busy worker takes another request of any finite cost; a request that queues
+  // instead of being served fails the test with QUEUE_TIMEOUT.
+  return trafficOver({ maxQueueTimeS: 1e15, limits }, now);
 }
 
 describe('request costs in the traffic accounting', () => {
@@ -105,25 +87,7 @@ describe('request costs in the traffic accounting', () => {
 
 /** A gateway whose endpoints have no worker yet: every request waits in the queue. */
 function noWorker(): Traffic {
-  return new Traffic({
-    directory: (endpointId) =>
-      Promise.resolve({
-        endpointId,
-        accepting: true,
-        draining: false,
-        maxQueueTimeS: 30,
-        workers: [],
-        phases: {},
-        deleted: false,
-        limits: NO_LIMITS,
-        rejectQueued: false,
-      }),
-    touch: () => Promise.resolve(),
-    now: () => Date.now(),
-    directoryMs: 60_000,
-    queueTimeoutMs: 20_000,
-    shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
-  });
+  return trafficOver({ workers: [] });
 }
 
 describe('traffic at shutdown', () => {
