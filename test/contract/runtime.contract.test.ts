@@ -227,7 +227,7 @@ for (const rc of RUNTIMES) {
     });
 
     it(
-      'a labelled container running for an instance that is not its own is stopped at a look, never taken for the instance',
+      'a labelled container running for an instance that is not its own is stopped at a listing, never taken for the instance',
       { skip: !rc.name.startsWith('docker') },
       async () => {
         const { id, stray } = await withStray();
@@ -255,6 +255,7 @@ for (const rc of RUNTIMES) {
         try {
           await docker.getContainer(`gantry-${runtimeId.slice(0, 8)}-${id}`).kill();
           await until(async () => (await rt.inspect(id)).state === 'exited');
+          await rt.list(); // as every host sweep and heartbeat lists the runtime
           await until(async () => !(await stray.inspect()).State.Running, 30_000);
         } finally {
           await rt.destroy(id, { graceMs: 200 });

@@ -10,7 +10,7 @@ import { demuxLogs, demuxStampedLogs } from './engine-streams.js';
 import { ensureImage } from './pull.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
 import { dockerStorage, imageToRun } from './docker-storage.js';
-import { LABEL_INSTANCE, LABEL_RUNTIME, othersRunning, removeLabelled, statusOf, stopContainer, stopOthersLabelled } from './labelled.js';
+import { LABEL_INSTANCE, LABEL_RUNTIME, withStrays, removeLabelled, statusOf, stopContainer, stopOthersLabelled } from './labelled.js';
 import { containerPath, ensureVolumeDir, volumeRootOf, type StorageCommand } from '../storage.js';
 
 export interface DockerRuntimeOptions {
@@ -51,7 +51,7 @@ export class DockerRuntime implements Runtime {
   readonly #exitListeners: ((id: number) => void)[] = [];
   readonly #progressListeners: ((id: number, msg: string) => void)[] = [];
   readonly #cpuSamples = new Map<number, { cpuMs: number; at: number }>();
-  /** Instances whose stray containers are being stopped (see `inspect`). */
+  /** Instances whose stray containers are being stopped (see `list`). */
   readonly #strays = new Set<number>();
   readonly #diskUsage: DiskUsageCache;
   #runtimeId = '';
@@ -181,11 +181,6 @@ export class DockerRuntime implements Runtime {
     const { meta } = this.#dir(id);
     const s = await this.#state(id);
     if (s?.running === true) return { state: 'running', onstartExitCode: await readCode(join(meta, 'onstart_exit_code')) };
-    // Another container labelled as the instance (made by hand on the host) never runs for it: it is stopped
-    // here, in the background (a look is bounded), and the look reports the instance's own container. Taken
-    // for the instance, it kept a stopped instance billed while the reconciler stopped it, stood in for a
-    // start, and hid an exit.
-    if (await othersRunning(this.#docker, this.#runtimeId, id, this.#name(id))) this.#stopStrays(id);
     const started = await stat(join(meta, 'started'))
       .then(() => true)
       .catch(() => false);
@@ -196,7 +191,7 @@ export class DockerRuntime implements Runtime {
   #stopStrays(id: number): void {
     if (this.#strays.has(id)) return;
     this.#strays.add(id);
-    // A failure is tried again at the next look.
+    // A failure is tried again at the next listing.
     const t = Math.max(1, Math.ceil((this.#o.strayGraceMs ?? 1000) / 1000));
     void stopOthersLabelled(this.#docker, this.#runtimeId, id, this.#name(id), t)
       .catch(() => undefined)
@@ -291,6 +286,11 @@ export class DockerRuntime implements Runtime {
       const v = Number(c.Labels[LABEL_INSTANCE]);
       if (Number.isSafeInteger(v) && v > 0) ids.add(v);
     }
+    // Another container labelled as an instance (made by hand on the host) is never taken for it: while the
+    // instance's own does not run, it is stopped here, in the background (a listing is bounded), from what
+    // this listing already holds. Taken for the instance, it kept a stopped instance billed, stood in for a
+    // start, and hid an exit.
+    for (const id of withStrays(containers, (i) => this.#name(i))) this.#stopStrays(id);
     for (const id of await instanceDirs(this.#o.root)) ids.add(id);
     return [...ids].sort((a, b) => a - b);
   }

@@ -18,13 +18,20 @@ export async function labelledAs(docker: Docker, runtimeId: string, id: number):
 }
 
 /**
- * True when a container labelled as the instance, other than the one named `name`, has processes (running,
- * paused, restarting): one made by hand runs for the instance, and is seen (and stopped or removed with it).
+ * The instances of a listing (every container of the runtime) whose own container (named by `nameOf`) does
+ * not run while another labelled as the instance does (running, paused, restarting): one made by hand.
  */
-export async function othersRunning(docker: Docker, runtimeId: string, id: number, name: string): Promise<boolean> {
-  // Filtered by the instance's label (a few containers at most), the runtime's checked here.
-  const mine = await docker.listContainers({ all: true, filters: { label: [`${LABEL_INSTANCE}=${id}`] } });
-  return mine.some((c) => c.Labels[LABEL_RUNTIME] === runtimeId && !AT_REST.has(c.State) && !c.Names.includes(`/${name}`));
+export function withStrays(containers: readonly Docker.ContainerInfo[], nameOf: (id: number) => string): number[] {
+  const active = new Map<number, { own: boolean; other: boolean }>();
+  for (const c of containers) {
+    const id = Number(c.Labels[LABEL_INSTANCE]);
+    if (!Number.isSafeInteger(id) || id <= 0 || AT_REST.has(c.State)) continue;
+    const seen = active.get(id) ?? { own: false, other: false };
+    if (c.Names.includes(`/${nameOf(id)}`)) seen.own = true;
+    else seen.other = true;
+    active.set(id, seen);
+  }
+  return [...active].filter(([, a]) => a.other && !a.own).map(([id]) => id);
 }
 
 /**
