@@ -264,6 +264,18 @@ for (const rc of RUNTIMES) {
       },
     );
 
+    it('a stray labelled as a running instance is stopped at a listing; the instance keeps running', { skip: !rc.name.startsWith('docker') }, async () => {
+      const { id, stray } = await withStray();
+      try {
+        await rt.list(); // as every host sweep and heartbeat lists the runtime
+        await until(async () => !(await stray.inspect()).State.Running, 30_000);
+        assert.equal((await rt.inspect(id)).state, 'running', "the instance's own container is left alone");
+      } finally {
+        await rt.destroy(id, { graceMs: 200 });
+        await stray.remove({ force: true }).catch(() => undefined);
+      }
+    });
+
     it("a pull that fails gives the engine's reason", { skip: !rc.name.startsWith('docker') }, async () => {
       // A registry on a closed loopback port: the engine's pull stream ends with an error event, not an HTTP error.
       // Rented through an account (as every Vast instance is): its own snapshot of that name is looked for first.

@@ -286,10 +286,10 @@ export class DockerRuntime implements Runtime {
       const v = Number(c.Labels[LABEL_INSTANCE]);
       if (Number.isSafeInteger(v) && v > 0) ids.add(v);
     }
-    // Another container labelled as an instance (made by hand on the host) is never taken for it: while the
-    // instance's own does not run, it is stopped here, in the background (a listing is bounded), from what
-    // this listing already holds. Taken for the instance, it kept a stopped instance billed, stood in for a
-    // start, and hid an exit.
+    // Another container labelled as an instance (made by hand on the host) is never taken for it: it is
+    // stopped here, in the background (a listing is bounded), from what this listing already holds, whether
+    // the instance's own runs or not (beside a running one it used the instance's GPUs and disk unbilled).
+    // Taken for the instance, it kept a stopped instance billed, stood in for a start, and hid an exit.
     for (const id of withStrays(containers, (i) => this.#name(i))) this.#stopStrays(id);
     for (const id of await instanceDirs(this.#o.root)) ids.add(id);
     return [...ids].sort((a, b) => a - b);

@@ -18,20 +18,17 @@ export async function labelledAs(docker: Docker, runtimeId: string, id: number):
 }
 
 /**
- * The instances of a listing (every container of the runtime) whose own container (named by `nameOf`) does
- * not run while another labelled as the instance does (running, paused, restarting): one made by hand.
+ * The instances of a listing (every container of the runtime) with a container labelled as the instance
+ * that is not its own (named by `nameOf`) and not at rest (running, paused, restarting): one made by hand.
  */
 export function withStrays(containers: readonly Docker.ContainerInfo[], nameOf: (id: number) => string): number[] {
-  const active = new Map<number, { own: boolean; other: boolean }>();
+  const ids = new Set<number>();
   for (const c of containers) {
     const id = Number(c.Labels[LABEL_INSTANCE]);
     if (!Number.isSafeInteger(id) || id <= 0 || AT_REST.has(c.State)) continue;
-    const seen = active.get(id) ?? { own: false, other: false };
-    if (c.Names.includes(`/${nameOf(id)}`)) seen.own = true;
-    else seen.other = true;
-    active.set(id, seen);
+    if (!c.Names.includes(`/${nameOf(id)}`)) ids.add(id);
   }
-  return [...active].filter(([, a]) => a.other && !a.own).map(([id]) => id);
+  return [...ids];
 }
 
 /**
