@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseByteSize, printByteSize } from '../../src/api/dialects/elastic/byte-size.js';
-import { adaptiveEnv, adaptiveOfEnv, mergeAdaptive, workerBounds } from '../../src/control/ml/adaptive.js';
+import { adaptiveChanges, adaptiveEnv, adaptiveOfEnv, mergeAdaptive, workerBounds } from '../../src/control/ml/adaptive.js';
 import { GantryError } from '../../src/domain/errors.js';
 import { checkModelAlias, checkModelId, parseIdExpression, unmatchedIds } from '../../src/domain/ml/models.js';
 
@@ -123,5 +123,20 @@ describe('Elasticsearch rules', () => {
     assert.deepEqual(adaptiveOfEnv('true', { minWorkers: 1, maxWorkers: 3 }), { enabled: true, min: 1, max: 3 }, 'as stored before');
     assert.deepEqual(workerBounds(2, { enabled: false, min: 1, max: 4 }), { minWorkers: 2, maxWorkers: 2, minLoad: 2 }, 'disabled: fixed');
     assert.deepEqual(workerBounds(2, { enabled: true, min: 1, max: 4 }), { minWorkers: 1, maxWorkers: 4, minLoad: 1 });
+  });
+
+  it("counts an _update's adaptive settings as a change as Elasticsearch's hasUpdates: as given, not merged", () => {
+    const stored = { enabled: true, min: 1, max: 2 };
+    assert.equal(adaptiveChanges(stored, { enabled: true, min: 1, max: 2 }), false, 'the settings it has');
+    assert.equal(adaptiveChanges({ enabled: true, min: null, max: null }, { enabled: true }), false, 'exactly what is stored');
+    // Merged, these keep what is stored; Elasticsearch compares them as given, so each is an update.
+    assert.equal(adaptiveChanges(stored, { enabled: true }), true, 'min and max left out compare as unset');
+    assert.equal(adaptiveChanges(stored, {}), true);
+    // A null min or max is -1 (clear) in Elasticsearch's request, which nothing stored equals.
+    assert.equal(adaptiveChanges({ enabled: true, min: null, max: 2 }, { enabled: true, min: null, max: 2 }), true);
+    assert.equal(adaptiveChanges({ enabled: true, min: 1, max: null }, { enabled: true, min: 1, max: null }), true);
+    assert.equal(adaptiveChanges(null, { enabled: false }), true, 'none stored');
+    assert.equal(adaptiveChanges(null, 'reset'), true, 'reset, whatever is stored');
+    assert.equal(adaptiveChanges(stored, 'reset'), true);
   });
 });

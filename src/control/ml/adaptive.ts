@@ -50,6 +50,19 @@ export function mergeAdaptive(stored: AdaptiveAllocations | null, u: AdaptivePat
   };
 }
 
+/**
+ * Whether an `_update`'s adaptive settings change the stored ones, as Elasticsearch's hasUpdates
+ * decides: the settings as given (not merged) are compared with the stored settings, a field left
+ * out as unset. So `{enabled: true}` changes stored `{enabled: true, max: 2}`, though merging it
+ * would keep them: Elasticsearch counts it, and refuses it (409) while the deployment starts. An
+ * explicit null min or max is always a change: Elasticsearch parses it as -1 (clear), which no
+ * stored setting holds. `reset` (`adaptive_allocations: null`) is one too, whatever is stored.
+ */
+export function adaptiveChanges(stored: AdaptiveAllocations | null, u: AdaptivePatch | 'reset'): boolean {
+  if (u === 'reset' || u.min === null || u.max === null) return true;
+  return stored === null || (u.enabled ?? null) !== stored.enabled || (u.min ?? null) !== stored.min || (u.max ?? null) !== stored.max;
+}
+
 /** The engine's worker bounds for fixed allocations, or for adaptive ones when enabled. */
 export function workerBounds(allocations: number, a: AdaptiveAllocations | null): { minWorkers: number; maxWorkers: number; minLoad: number } {
   if (a?.enabled !== true) return { minWorkers: allocations, maxWorkers: allocations, minLoad: allocations };

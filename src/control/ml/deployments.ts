@@ -15,6 +15,7 @@ import { MODEL_ENV, MODEL_GRANT_ENV } from './worker-model.js';
 import {
   ADAPTIVE_ENV,
   MAX_ALLOCATIONS,
+  adaptiveChanges,
   adaptiveEnv,
   adaptiveOfEnv,
   checkAdaptive,
@@ -287,8 +288,8 @@ export function notFound(id: string): GantryError {
  * the autoscaler keeps the workers within min and max; otherwise the deployment runs a fixed number:
  * the one given, else the number it has (hasUpdates/updateAndKeepNumberOfAllocations), so disabling
  * adaptive allocations keeps the count they had reached, 0 when they had scaled to zero. An update
- * that changes nothing (neither field, or the values it has) answers the assignment as it is, in any
- * state; one that does is refused (409) unless the deployment is started.
+ * that changes nothing (hasUpdates: adaptive settings compared as given, `adaptiveChanges`) answers
+ * the assignment as it is, in any state; one that does is refused (409) unless the deployment is started.
  *
  * The settings (the workergroup's env) and the worker bounds (the endpoint's params) are written in
  * one transaction, compare-and-set on what was read: of two replicas updating at once, each decides
@@ -337,13 +338,10 @@ export async function updateMlDeployment(
   );
 }
 
-/** Elasticsearch's hasUpdates: a number other than the one it has, or adaptive settings other than those stored. */
+/** Elasticsearch's hasUpdates: a number other than the one it has, or adaptive settings other than those stored (adaptiveChanges). */
 function hasUpdates(d: MlDeployment, u: { readonly allocations: number | null; readonly adaptive: AdaptivePatch | 'reset' | null }): boolean {
   if (u.allocations !== null && u.allocations !== d.targetAllocations) return true;
-  if (u.adaptive === null) return false;
-  if (u.adaptive === 'reset') return true;
-  const given = { enabled: u.adaptive.enabled ?? null, min: u.adaptive.min ?? null, max: u.adaptive.max ?? null };
-  return d.adaptive === null || given.enabled !== d.adaptive.enabled || given.min !== d.adaptive.min || given.max !== d.adaptive.max;
+  return u.adaptive !== null && adaptiveChanges(d.adaptive, u.adaptive);
 }
 
 /**
