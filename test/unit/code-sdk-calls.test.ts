@@ -26,6 +26,8 @@ let url: string;
 /** Requests to `hold` the server never answered, and whether their caller went away. */
 const held: { closed: boolean }[] = [];
 let putRefused = false;
+/** The deployment's `gantry_status` as its record shows it (`endpoint_state` reads stopped for both). */
+let shownStatus: 'stopped' | 'failed' = 'stopped';
 
 function answer(req: IncomingMessage, res: ServerResponse): void {
   const path = req.url ?? '';
@@ -34,7 +36,7 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ success: true, action: 'exists', deployment_id: 7, endpoint_id: 8, workergroup_id: 9 }));
   } else if (path === '/api/v0/deployment/7/') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ deployment: { endpoint_state: 'stopped' } }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ deployment: { endpoint_state: 'stopped', gantry_status: shownStatus } }));
   } else if (path.endsWith('/remote/hold')) {
     // The gateway with no worker free: it keeps the request until its own queue timeout (60 s by default).
     const h = { closed: false };
@@ -44,6 +46,9 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
     vastError(res, 504, 'QUEUE_TIMEOUT', 'No worker of this endpoint could take the request within 60s; it was not processed.');
   } else if (path.endsWith('/remote/stopped')) {
     vastError(res, 503, 'ENDPOINT_STOPPED', "Endpoint 'calls' is stopped; start it and try again.");
+  } else if (path.endsWith('/remote/failing')) {
+    // The gateway's words for a failed endpoint; the SDK reads the record, not these.
+    vastError(res, 503, 'ENDPOINT_STOPPED', "The endpoint failed (its workers kept failing) and takes no requests; its owner sees why in its 'status_msg'.");
   } else if (path.endsWith('/remote/denied')) {
     vastError(res, 403, 'PERMISSION_MISSING', 'This key may not call this endpoint.');
   } else if (path.endsWith('/remote/fine')) {
@@ -73,6 +78,7 @@ async function ready(callTimeoutMs: number) {
     hold: app.remote(async function hold() {}),
     queued: app.remote(async function queued() {}),
     stopped: app.remote(async function stopped() {}),
+    failing: app.remote(async function failing() {}),
     denied: app.remote(async function denied() {}),
     fine: app.remote(async function fine(): Promise<number> {
       return 0;
@@ -140,6 +146,25 @@ describe("a deployment's refusals are GantryApiErrors", () => {
     assert.equal(err.status, 503);
     assert.equal(err.code, 'ENDPOINT_STOPPED');
     assert.equal(err.message, "stopped(): deployment 'calls' is stopped; start it and call again");
+  });
+
+  it("a failed deployment's call (its workers kept failing): at once, saying it failed, not that it is stopped", async () => {
+    const { failing } = await ready(60_000);
+    shownStatus = 'failed';
+    try {
+      const t0 = Date.now();
+      const err = await failing().catch((e: unknown) => e);
+      assert.ok(err instanceof GantryApiError, String(err));
+      assert.ok(Date.now() - t0 < 10_000, 'not retried toward callTimeoutMs');
+      assert.equal(err.status, 503);
+      assert.equal(err.code, 'ENDPOINT_STOPPED');
+      assert.equal(
+        err.message,
+        "failing(): deployment 'calls' failed: its workers kept failing (its endpoint's status_msg says why); fix that, then start it and call again",
+      );
+    } finally {
+      shownStatus = 'stopped';
+    }
   });
 
   it('ensureReady refused: status, code and the request in the message', async () => {

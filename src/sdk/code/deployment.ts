@@ -283,9 +283,22 @@ export class Deployment {
     return { 'content-type': 'application/json', ...(apiKey !== null ? { authorization: `Bearer ${apiKey}` } : {}) };
   }
 
-  async #isStopped(): Promise<boolean> {
+  /**
+   * What the deployment's record says of a refusal's ENDPOINT_STOPPED: `failed` (its workers kept
+   * failing: `gantry_status`), `stopped`, or null (it runs: a replica that has not heard of a start yet
+   * refuses the same way, for a moment; or the record could not be read). Read from the record's
+   * fields, not the refusal's words, which each dialect writes its own way.
+   */
+  async #stoppedAs(): Promise<'stopped' | 'failed' | null> {
     const shown = await this.#api('GET', `/api/v0/deployment/${String(this.#id)}/`, undefined).catch(() => null);
-    return (shown?.deployment as { endpoint_state?: unknown } | undefined)?.endpoint_state === 'stopped';
+    const d = shown?.deployment as { endpoint_state?: unknown; gantry_status?: unknown } | undefined;
+    if (d?.endpoint_state !== 'stopped') return null;
+    return d.gantry_status === 'failed' ? 'failed' : 'stopped';
+  }
+
+  #finalMessage(why: 'stopped' | 'failed'): string {
+    if (why === 'stopped') return `deployment '${this.name}' is stopped; start it and call again`;
+    return `deployment '${this.name}' failed: its workers kept failing (its endpoint's status_msg says why); fix that, then start it and call again`;
   }
 
   /**
@@ -324,10 +337,11 @@ export class Deployment {
       if (answer !== null && 'error' in answer && isWireError(answer.error)) throw new RemoteError(fn, answer.error);
       if (res.ok && answer !== null && 'result' in answer) return answer.result;
       const refused = new GantryApiError(res.status, parsed, `HTTP ${res.status}: ${text.slice(0, 200)}`, { context: `${fn}()` });
-      // A stopped deployment stays stopped until someone starts it: say so now rather than retry until the deadline
+      // A stopped or failed deployment stays so until someone starts it: say so now rather than retry until the deadline
       // (once its record says so: a replica that has not heard of a start yet refuses the same way, for a moment).
-      if (res.status === 503 && refused.code === 'ENDPOINT_STOPPED' && (await this.#isStopped()))
-        throw new GantryApiError(503, parsed, '', { context: `${fn}()`, message: `deployment '${this.name}' is stopped; start it and call again` });
+      // A failed one is told apart: started again unchanged, its workers would fail again.
+      const final = res.status === 503 && refused.code === 'ENDPOINT_STOPPED' ? await this.#stoppedAs() : null;
+      if (final !== null) throw new GantryApiError(503, parsed, '', { context: `${fn}()`, message: this.#finalMessage(final) });
       if (![429, 502, 503, 504].includes(res.status)) throw refused;
       last = refused;
       await sleep(Math.min(250 * 2 ** attempt, 2_000, Math.max(0, deadline - Date.now())));
