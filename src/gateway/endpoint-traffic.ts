@@ -215,13 +215,16 @@ export function unknownView(endpointId: number): RoutingView {
 /** A new request refused because routing is closed (`notTaken`: it was never accepted, so a dialect may word it as its API does). */
 export function stopped(v: RoutingView): GantryError {
   const message =
-    // Not its status_msg: that quotes the workers' output, which the endpoint's callers (its key) may not read.
+    // Not its status message itself: that quotes the workers' output, which the endpoint's callers (its key) may not read.
+    // The field is named by its engine name, quoted: each dialect's error body calls it by its own (Vast's status_msg).
     v.failed === true
-      ? 'The endpoint failed (its workers kept failing) and takes no requests; its owner sees why in its status_msg and starts it again.'
+      ? "The endpoint failed (its workers kept failing) and takes no requests; its owner sees why in its 'statusMsg' and starts it again."
       : 'The endpoint is stopped or stopping and takes no new requests; start it and try again.';
   return new GantryError('ENDPOINT_STOPPED', message, {
     endpointId: v.endpointId,
     notTaken: true,
+    // Failed, not stopped: a dialect that words refusals as its API does (Elasticsearch's _infer) reads this, not the words.
+    ...(v.failed === true ? { failed: true } : {}),
   });
 }
 

@@ -58,9 +58,12 @@ export async function inferDocs(
       },
     )
     .catch((err: unknown) => {
-      // Routing closed between the state read above and the gateway: Elasticsearch's words for a new call to a stopping deployment.
-      if (err instanceof GantryError && err.code === 'ENDPOINT_STOPPED' && err.details.notTaken === true)
-        throw new GantryError('ENDPOINT_STOPPED', `Trained model [${d.deploymentId}] is [stopping]`, { deploymentId: d.deploymentId });
+      // Routing closed between the state read above and the gateway: Elasticsearch's words for a new call to a stopping
+      // (or failed: its workers kept failing) deployment, as inferenceTarget words them.
+      if (err instanceof GantryError && err.code === 'ENDPOINT_STOPPED' && err.details.notTaken === true) {
+        const state = err.details.failed === true ? 'failed' : 'stopping';
+        throw new GantryError('ENDPOINT_STOPPED', `Trained model [${d.deploymentId}] is [${state}]`, { deploymentId: d.deploymentId });
+      }
       throw err;
     });
   const text = Buffer.from(await res.body.arrayBuffer()).toString('utf8');

@@ -55,6 +55,7 @@ const VAST_FIELD_NAMES: Readonly<Record<string, string>> = {
   deploymentTag: 'tag',
   aliasOf: 'alias_of',
   diskGb: 'disk',
+  statusMsg: 'status_msg',
 };
 
 /**
