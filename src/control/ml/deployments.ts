@@ -313,7 +313,8 @@ export async function updateMlDeployment(
     if (!hasUpdates(d, u)) return d;
     if (d.priority === 'low' && (u.allocations ?? 1) !== 1) throw invalid('[number_of_allocations] must be 1 when [priority] is low', 'number_of_allocations');
     if (d.state !== 'started') {
-      throw new GantryError('ILLEGAL_TRANSITION', `Cannot update deployment [${deploymentId}] as it is not started; it is [${d.state}]`, { deploymentId });
+      // Elasticsearch's words (TrainedModelAssignmentClusterService); the state it is in goes in the details.
+      throw new GantryError('ILLEGAL_TRANSITION', 'cannot update deployment that is not in [started] state', { deploymentId, state: d.state });
     }
     const ep = d.view.endpoint;
     const params = mergeEndpointParams(ep.params, workerBounds(u.allocations ?? d.targetAllocations, adaptive));
