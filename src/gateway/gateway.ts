@@ -9,6 +9,7 @@ import { acceptsTraffic } from '../domain/serverless/lifecycle.js';
 import type { Metrics } from '../log/metrics.js';
 import type { Abort } from './abort.js';
 import { wasNotSent, WorkerPools, type ForwardResponse } from './proxy.js';
+import { callerKey, ResolveCache } from './resolve-cache.js';
 import type { RouteSigner } from './signing.js';
 import type { Assignment, Traffic } from './traffic.js';
 import { WireUpstreams } from './wire-upstream.js';
@@ -95,14 +96,7 @@ export class Gateway {
   readonly #pools: WorkerPools;
   /** Raw keep-alive connections to workers, for the edge's wire path. */
   readonly wire: WireUpstreams;
-  /**
-   * Who may call which endpoint: three store reads per request would dominate the proxy. Forgotten on
-   * every credential or endpoint change (`forget`, from the change feed); `#resolveMs` is only the safety net.
-   */
-  readonly #resolved = new Map<string, { at: number; value: ResolvedEndpoint }>();
-  readonly #resolveMs: number;
-  /** Bumped by `forget`: a resolve that began before it is not remembered. */
-  #epoch = 0;
+  readonly #resolved: ResolveCache;
   #reqnum = 0;
 
   readonly #metrics: Metrics;
@@ -115,7 +109,7 @@ export class Gateway {
     this.#uc = o.useCases;
     this.#metrics = o.metrics;
     this.#answered = o.metrics.serverlessRequests.labels('ok');
-    this.#resolveMs = o.resolveCacheMs;
+    this.#resolved = new ResolveCache(o.resolveCacheMs);
     this.#traffic = o.traffic;
     this.#signer = o.signer;
     this.#pools = new WorkerPools({ requestTimeoutMs: o.requestTimeoutMs });
@@ -123,32 +117,12 @@ export class Gateway {
   }
 
   async #resolve(name: string, key: string | null): Promise<ResolvedEndpoint> {
-    return this.#cached(callerKey(name, key), () => this.#uc.resolveEndpoint(name, key));
-  }
-
-  /** What the cache knows of `k` within its safety net, or undefined. */
-  #known(k: string, now = Date.now()): ResolvedEndpoint | undefined {
-    const hit = this.#resolved.get(k);
-    return hit !== undefined && now - hit.at < this.#resolveMs ? hit.value : undefined;
-  }
-
-  async #cached(k: string, resolve: () => Promise<ResolvedEndpoint>): Promise<ResolvedEndpoint> {
-    const now = Date.now();
-    const known = this.#known(k, now);
-    if (known !== undefined) return known;
-    const epoch = this.#epoch;
-    const value = await resolve();
-    // A change heard while this was read (a key revoked after it was checked): answer this request, remember nothing.
-    if (epoch !== this.#epoch) return value;
-    if (this.#resolved.size >= 10_000) this.#resolved.clear();
-    this.#resolved.set(k, { at: now, value });
-    return value;
+    return this.#resolved.cached(callerKey(name, key), () => this.#uc.resolveEndpoint(name, key));
   }
 
   /** A key, a team or an endpoint changed somewhere: the next request of every caller resolves afresh. */
   forget(): void {
-    this.#epoch++;
-    this.#resolved.clear();
+    this.#resolved.forget();
   }
 
   get publicKeyPem(): string {
@@ -184,7 +158,7 @@ export class Gateway {
   /** `proxy` for a deployment named by its public id, on behalf of a caller the dialect authenticated (AI Core's inference URLs). */
   async proxyDeployment(p: Principal, ref: { readonly uid: string; readonly resourceGroup: string }, r: ProxyRequest): Promise<ForwardResponse> {
     const k = `deployment\u0000${p.accountId}\u0000${p.keyId ?? ''}\u0000${ref.resourceGroup}\u0000${ref.uid}`;
-    return this.#counted(ref.uid, () => this.#cached(k, () => this.#uc.resolveDeployment(p, ref)), r);
+    return this.#counted(ref.uid, () => this.#resolved.cached(k, () => this.#uc.resolveDeployment(p, ref)), r);
   }
 
   /**
@@ -192,7 +166,7 @@ export class Gateway {
    * caller's rights are known and a worker has room (no promise then), else after both.
    */
   forward(name: string, key: string | null, cost: number, path: string, caller?: WireCaller): WireForward | Promise<WireForward> {
-    const known = this.#known(callerKey(name, key));
+    const known = this.#resolved.known(callerKey(name, key));
     if (known !== undefined && accepts(known)) {
       const a = this.#traffic.tryAcquire(known.endpoint.id, cost);
       if (a !== null) return this.#wireForward(name, path, known.endpoint.id, a, cost, 0);
@@ -371,9 +345,6 @@ class Deadline {
     clearTimeout(this.#timer);
   }
 }
-
-/** The cache key of a caller's rights to an endpoint. */
-const callerKey = (name: string, key: string | null): string => `${name}\u0000${key ?? ''}`;
 
 /** Whether the endpoint (or, for a route to another, the one routed through) takes requests. */
 const accepts = (r: ResolvedEndpoint): boolean => r.via === null || acceptsTraffic(r.via);

@@ -1,9 +1,10 @@
 import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
-import type { FailedHeld, InferenceCounters, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
+import type { FailedHeld, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
 import { anyComing } from '../domain/serverless/workers.js';
-import { Abort, abortAll } from './abort.js';
-import { Tally, type RequestOutcome } from './inference-stats.js';
+import { Abort } from './abort.js';
+import type { RequestOutcome } from './inference-stats.js';
+import { failHeld, failQueued, pendingOf, statsOf } from './held-requests.js';
 import { SharedPending } from './shared-pending.js';
 import {
   accountedCost,
@@ -20,7 +21,6 @@ import {
 } from './endpoint-traffic.js';
 
 export type { Assignment, TrafficOptions } from './endpoint-traffic.js';
-const UNMET_TTL_MS = 10_000;
 /** The least time between two demand signals of one endpoint, without workers and with all busy (see `demand`). */
 const DEMAND_MS = 100;
 const DEMAND_BUSY_MS = 250;
@@ -96,7 +96,7 @@ export class Traffic implements TrafficGate {
     if (t.intents !== intents) return this.#view(id, t);
     t.view = v;
     t.viewAt = this.#o.now();
-    if (!v.accepting && !v.draining) this.#rejectQueued(t, v.rejectQueued ? rejectedByStop(v.endpointId) : stopped(v), 'refused');
+    if (!v.accepting && !v.draining) failQueued(t, v.rejectQueued ? rejectedByStop(v.endpointId) : stopped(v), 'refused');
     return v;
   }
 
@@ -285,27 +285,6 @@ export class Traffic implements TrafficGate {
     }
   }
 
-  /**
-   * As the inference counters count them: `refused`, dropped by a stop (rejected, and in the stop's
-   * counts this gateway reports); `rejected`, rejected at a drain's deadline (its pass records them);
-   * `timedOut`, failed at a drain's deadline or at shutdown.
-   */
-  #rejectQueued(t: EndpointTraffic, e: GantryError, as: 'refused' | 'rejected' | 'timedOut'): number {
-    const n = t.queue.length;
-    if (as === 'refused') {
-      t.refused += n;
-      t.rejected += n;
-    }
-    for (const w of t.queue.splice(0)) {
-      clearTimeout(w.timer);
-      w.unlisten();
-      if (as === 'timedOut') t.tally.timedOut();
-      else t.tally.rejected();
-      w.reject(e);
-    }
-    return n;
-  }
-
   /** Route around a worker until `until`: it refused a connection (by default until the worker list shows what became of it), or it drains for a restart. */
   fence(endpointId: number, workerId: number, until = this.#o.now() + Math.max(3_000, 4 * this.#o.directoryMs)): void {
     this.#ep(endpointId).fence(workerId, until);
@@ -319,7 +298,7 @@ export class Traffic implements TrafficGate {
     t.viewAt = this.#o.now();
     // /route/ callers that got no worker are demand no longer: a drain must not wait for them.
     t.unmet.clear();
-    if (!o.drain) this.#rejectQueued(t, rejectQueued ? rejectedByStop(endpointId) : stopped(t.view), 'refused');
+    if (!o.drain) failQueued(t, rejectQueued ? rejectedByStop(endpointId) : stopped(t.view), 'refused');
   }
 
   /**
@@ -349,33 +328,15 @@ export class Traffic implements TrafficGate {
   }
 
   pending(endpointId: number): PendingWork {
-    const t = this.#eps.get(endpointId);
-    if (t === undefined) return { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
-    const now = this.#o.now();
-    for (const [idx, at] of t.unmet) if (now - at > UNMET_TTL_MS) t.unmet.delete(idx);
-    const oldest = Math.min(now, ...t.queue.map((w) => w.since), ...t.unmet.values());
-    return { queued: t.queue.length + t.unmet.size, inFlight: t.inFlight.size, oldestQueuedMs: now - oldest };
+    return pendingOf(this.#eps.get(endpointId), this.#o.now());
   }
 
   failPending(endpointId: number, why: string, rejectQueued = false): FailedHeld {
-    const t = this.#eps.get(endpointId);
-    if (t === undefined) return { failed: 0, rejected: 0 };
-    const n = rejectQueued
-      ? this.#rejectQueued(t, rejectedByStop(endpointId), 'rejected')
-      : this.#rejectQueued(t, new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}; this request was not processed.`, { endpointId }), 'timedOut');
-    // Counted before: an abort may end its request at once (the wire path releases it synchronously).
-    const inFlight = t.inFlight.size;
-    abortAll([...t.inFlight], new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}.`, { endpointId }));
-    t.unmet.clear();
-    return { failed: n + inFlight, rejected: rejectQueued ? n : 0 };
+    return failHeld(this.#eps.get(endpointId), endpointId, why, rejectQueued);
   }
 
   stats(endpointId: number): InferenceStats {
-    const t = this.#eps.get(endpointId);
-    if (t === undefined) return { deployment: new Tally(this.#o.now).counters(0), workers: new Map() };
-    const workers = new Map<number, InferenceCounters>();
-    for (const [id, tally] of t.workerTally) workers.set(id, tally.counters(t.busy.get(id)?.inFlight ?? 0));
-    return { deployment: t.tally.counters(t.queue.length + t.inFlight.size), workers };
+    return statsOf(this.#eps.get(endpointId), this.#o.now);
   }
 
   loadSamples(endpointId: number): readonly { at: number; load: number }[] {
@@ -391,7 +352,7 @@ export class Traffic implements TrafficGate {
     this.#shared.close();
     for (const t of this.#eps.values()) {
       // Not ENDPOINT_STOPPED: the endpoint is not stopped, and a client may try again elsewhere or later.
-      this.#rejectQueued(t, new GantryError('SHUTTING_DOWN', 'The server is shutting down; this request was not processed.'), 'timedOut');
+      failQueued(t, new GantryError('SHUTTING_DOWN', 'The server is shutting down; this request was not processed.'), 'timedOut');
       if (t.pumpTimer !== null) clearTimeout(t.pumpTimer);
     }
   }
