@@ -168,7 +168,7 @@ export const ERROR_CODES = {
   ENDPOINT_STOPPED: {
     kind: 'unavailable',
     retryable: true,
-    doc: 'The endpoint is stopped, stopping or failed and takes no new requests (start it first), or a plain stop cut a request at its worker (it may have been partly processed).',
+    doc: 'The endpoint is stopped, stopping or failed and takes no new requests (start it first), or a stop cut a request at its worker when it stopped the workers (at once for a plain stop, after its wait for a drain or an Elasticsearch stop; it may have been partly processed).',
   },
   DATABASE_UNAVAILABLE: {
     kind: 'unavailable',

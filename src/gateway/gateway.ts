@@ -214,7 +214,7 @@ export class Gateway {
         else a.release(true, status < 400 ? { kind: 'answered', ms: performance.now() - sentAt } : { kind: 'error' });
       },
       refused: (last) => {
-        const err = noWorkerAccepted(name);
+        const err = last ? this.#byStop(noWorkerAccepted(name), endpointId) : noWorkerAccepted(name);
         if (last) {
           this.#countFailed(err);
           a.release(false, { kind: 'error' });
@@ -233,10 +233,11 @@ export class Gateway {
   }
 
   /**
-   * A worker's answer cut by a plain stop (no drain: its workers get their grace, then the kill) is the
+   * A worker's answer cut, or its connection refused on the last try, while a stop stops the workers
+   * (a plain stop at once, any stop once past its wait: they get their grace, then the kill) is the
    * stop's doing: ENDPOINT_STOPPED, not WORKER_FAILED, which blames a worker that did what it was told.
    */
-  #byStop(err: unknown, endpointId: number): unknown {
+  #byStop<E>(err: E, endpointId: number): E | GantryError {
     if (!(err instanceof GantryError) || err.code !== 'WORKER_FAILED' || !this.#traffic.stoppingPlainly(endpointId)) return err;
     return new GantryError('ENDPOINT_STOPPED', 'The endpoint was stopped while this request was at its worker; it may have been partly processed.', {
       endpointId,
@@ -302,7 +303,7 @@ export class Gateway {
           continue;
         }
         a.release(false, { kind: endedBy(err) });
-        if (wasNotSent(err)) throw noWorkerAccepted(name);
+        if (wasNotSent(err)) throw this.#byStop(noWorkerAccepted(name), endpoint.id);
         throw this.#byStop(err, endpoint.id);
       } finally {
         unfollow?.();

@@ -290,11 +290,11 @@ export class Traffic implements TrafficGate {
     this.#ep(endpointId).fence(workerId, until);
   }
 
-  close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean }): void {
+  close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean; readonly waits?: boolean }): void {
     const t = this.#ep(endpointId);
     t.intents++;
     const rejectQueued = o.rejectQueued === true;
-    t.view = { ...(t.view ?? unknownView(endpointId)), accepting: false, draining: o.drain, rejectQueued };
+    t.view = { ...(t.view ?? unknownView(endpointId)), accepting: false, draining: o.drain, rejectQueued, stopWaits: o.waits === true };
     t.viewAt = this.#o.now();
     // /route/ callers that got no worker are demand no longer: a drain must not wait for them.
     t.unmet.clear();
@@ -302,12 +302,13 @@ export class Traffic implements TrafficGate {
   }
 
   /**
-   * Routing to the endpoint is closed without a drain (a plain stop): its workers are stopped under the requests they hold, after
-   * their grace. Not a failed endpoint: its routing is closed too, but because its workers failed.
+   * Routing to the endpoint is closed by a stop that stops its workers under the requests they hold, after their grace: a plain
+   * stop at once, any stop once it asked its workers to stop. Not while a stop waits for what is in flight (a drain, Elasticsearch's
+   * stop: a worker that fails then failed on its own), nor a failed endpoint (its routing is closed because its workers failed).
    */
   stoppingPlainly(endpointId: number): boolean {
-    const t = this.#eps.get(endpointId);
-    return t !== undefined && closed(t) && t.view?.draining !== true && t.view?.failed !== true;
+    const v = this.#eps.get(endpointId)?.view;
+    return v !== null && v !== undefined && !v.accepting && v.draining !== true && v.stopWaits !== true && v.failed !== true;
   }
 
   open(endpointId: number): void {

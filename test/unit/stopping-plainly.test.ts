@@ -18,6 +18,9 @@ describe('Traffic.stoppingPlainly', () => {
     ['a plain stop', {}, true],
     ['a drained stop', { draining: true }, false],
     ['a failed endpoint', { failed: true }, false],
+    // Elasticsearch's stop waits for what is in flight before its workers stop: a worker that fails then crashed on its own.
+    ['an Elasticsearch stop waiting for what is in flight', { rejectQueued: true, stopWaits: true }, false],
+    ['an Elasticsearch stop whose workers are asked to stop', { rejectQueued: true }, true],
   ] as const) {
     it(`${name}: ${String(expected)}`, async () => {
       const t = closedEndpoint(closedAs);
@@ -30,6 +33,22 @@ describe('Traffic.stoppingPlainly', () => {
       }
     });
   }
+  it('closed here: false while the stop waits for what is in flight, true once its workers are asked to stop', () => {
+    const t = trafficOver({}, () => 0);
+    try {
+      t.close(1, { drain: false, rejectQueued: true, waits: true });
+      assert.equal(t.stoppingPlainly(1), false, 'a worker failing during the wait is WORKER_FAILED');
+      // What the stop's pass does before it asks the workers to stop (endpoint-stop-pass.ts).
+      t.close(1, { drain: false, rejectQueued: true });
+      assert.equal(t.stoppingPlainly(1), true);
+      t.close(2, { drain: true, waits: true });
+      assert.equal(t.stoppingPlainly(2), false, 'a drain');
+      t.close(3, { drain: false });
+      assert.equal(t.stoppingPlainly(3), true, "a plain stop (Vast's, without finish_pending_work)");
+    } finally {
+      t.shutdown();
+    }
+  });
   it('an endpoint this gateway has not read: false', () => {
     const t = closedEndpoint({});
     assert.equal(t.stoppingPlainly(7), false);

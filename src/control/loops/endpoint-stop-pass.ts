@@ -73,6 +73,9 @@ export async function stopPass(
   // A stop that gives up (a worker that could not be stopped) fails what this replica still holds, rather
   // than leave callers waiting out the worker request timeout on an endpoint that routes nothing now.
   else if (step.next === 'failed') fail(`its stop gave up (${step.reason ?? 'workers did not stop'}); the request may have been partly processed`, false);
+  // From here the stop cuts what its workers still hold: a failure at a worker is the stop's (Traffic.stoppingPlainly), at
+  // this gateway before any worker is asked, at the others once they hear of the phase (the serverless loop tells them).
+  if (step.stopWorkers.length > 0) ctx.traffic.close(ep.id, { drain: false, rejectQueued: ep.stopRejects });
   for (const id of step.stopWorkers) await actOnWorker(ctx, ep, id, 'stop');
   if (step.workersDeadline !== null) ctx.traffic.invalidate(ep.id);
   const next = step.next;

@@ -134,6 +134,8 @@ export class ServerlessLoop {
         }
         if (outcome === 'applied' && pass.stop !== undefined && pass.stop.phase !== null && pass.stop.phase !== ep.stopPhase) {
           ctx.log.info({ endpointId: ep.id, from: ep.stopPhase, to: pass.stop.phase, failed: pass.stop.failed }, 'endpoint stop phase');
+          // Workers asked to stop: every gateway reads that the stop, not a worker, cuts what they still hold.
+          if (pass.stop.phase === 'stopping_workers') ctx.endpointSignal.intent(ep.id);
         }
         if (outcome !== 'lost') ctx.endpointSignal.notify(ep.id);
         if (outcome === 'applied') this.#shown.pass(ctx, ep, pass);

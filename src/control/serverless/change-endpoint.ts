@@ -109,7 +109,7 @@ export async function changeOwnedEndpoint(
     if (action === 'start') await restartCodeTtl(ctx, id, now);
     // Routing changes before the answer: a stopped endpoint takes no new request from here on.
     if (action === 'start') ctx.traffic.open(id);
-    else ctx.traffic.close(id, { drain, rejectQueued: rejects });
+    else ctx.traffic.close(id, { drain, rejectQueued: rejects, waits: wait });
     ctx.endpointSignal.notify(id);
     ctx.endpointSignal.intent(id);
     ctx.log.info({ endpointId: id, action, drain, from: `${ep.target}/${ep.status}`, generation: ep.generation + 1 }, 'endpoint intent');

@@ -1,5 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
-import { acceptsTraffic, isDraining } from '../../domain/serverless/lifecycle.js';
+import { acceptsTraffic, isDraining, waitsForHeld } from '../../domain/serverless/lifecycle.js';
 import { NO_LIMITS, type EndpointLimits } from '../../domain/serverless/limits.js';
 import type { WorkerPhase } from '../../domain/serverless/workers.js';
 import type { ControlContext } from '../context.js';
@@ -37,6 +37,11 @@ export interface RoutingView {
   readonly rejectQueued: boolean;
   /** The endpoint failed (its workers kept failing): refusals say so, not that it stopped. */
   readonly failed?: boolean;
+  /**
+   * A stop that waits for the requests in flight before it stops the workers (a drain, or Elasticsearch's
+   * stop), not yet past that: a worker that fails meanwhile failed on its own, the stop did not cut it.
+   */
+  readonly stopWaits?: boolean;
 }
 
 /** Needs no control plane, only what reading workers needs, so a gateway can be made before the control plane it serves. */
@@ -64,6 +69,7 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
     // A stop's flags live until the next intent: a request still queued at a replica when the stop ended is the stop's too.
     rejectQueued: ep.stopRejects,
     ...(ep.status === 'failed' ? { failed: true } : {}),
+    ...(waitsForHeld(ep) ? { stopWaits: true } : {}),
   };
 }
 

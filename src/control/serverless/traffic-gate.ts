@@ -68,9 +68,10 @@ export interface TrafficGate {
   /**
    * Stop taking new requests for the endpoint now. Without drain, queued requests are failed at once:
    * with REQUEST_REJECTED_BY_STOP when `rejectQueued`, else ENDPOINT_STOPPED (with drain, `rejectQueued`
-   * says how those still queued fail when workers are asked to stop).
+   * says how those still queued fail when workers are asked to stop). `waits`: the stop waits for the
+   * requests in flight before it stops the workers (a worker failure meanwhile is the worker's, not the stop's).
    */
-  close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean }): void;
+  close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean; readonly waits?: boolean }): void;
   /** Take requests again (after a start); the next look at the store confirms it. */
   open(endpointId: number): void;
   pending(endpointId: number): PendingWork;
