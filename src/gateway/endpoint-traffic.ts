@@ -100,6 +100,8 @@ export class EndpointTraffic {
   readonly inFlight = new Set<Abort>();
   /** Workers that refused a connection lately or drain, skipped until the time given (`fence`). */
   readonly suspect = new Map<number, number>();
+  /** Workers a request timed out at, and when: skipped until a report of theirs made after it (`stall`). */
+  readonly stalled = new Map<number, number>();
   /** Cost received per second (epoch second → cost). */
   readonly arrivals = new Map<number, number>();
   lastTouch = 0;
@@ -179,6 +181,7 @@ export class EndpointTraffic {
     const max = view.limits.maxConcurrentPerWorker;
     for (const w of view.workers) {
       if ((this.suspect.get(w.id) ?? 0) > now) continue;
+      if (this.#stalled(w)) continue;
       const { wait, idle, sent } = this.#estimatedWait(w, now);
       // A fixed concurrency counts what this replica sent, exactly: workers' own reports lag by up
       // to their report interval and would hold a free worker back. Other replicas keep their own count.
@@ -190,6 +193,29 @@ export class EndpointTraffic {
       }
     }
     return best;
+  }
+
+  /**
+   * A request to the worker timed out: route around it until it reports again. A frozen worker (process
+   * alive, event loop stuck) would otherwise take request after request, each ending in WORKER_TIMEOUT,
+   * until its report goes stale (workerReportStaleMs); a live one reports within seconds.
+   */
+  stall(workerId: number, at: number): void {
+    this.stalled.set(workerId, at);
+  }
+
+  /** Still stalled: no report made after its timeout yet (one is: the stall is over). */
+  #stalled(w: RoutableWorker): boolean {
+    const at = this.stalled.get(w.id);
+    if (at === undefined) return false;
+    if (w.reportedAt <= at) return true;
+    this.stalled.delete(w.id);
+    return false;
+  }
+
+  /** Stalls of workers the view no longer routes to (destroyed, or in error): forgotten, so they do not pile up. */
+  keepStalledIn(view: RoutingView): void {
+    for (const id of this.stalled.keys()) if (!view.workers.some((w) => w.id === id)) this.stalled.delete(id);
   }
 
   /** Skip the worker until `until` (0 or past: route to it again). Fences that ran out go here, so workers long gone do not pile up. */

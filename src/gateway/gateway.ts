@@ -205,6 +205,7 @@ export class Gateway {
       failed: (err) => {
         const e = this.#byStop(err, endpointId);
         this.#countFailed(e);
+        this.#stallIfTimedOut(err, endpointId, a);
         a.release(false, { kind: endedBy(err) });
         return e;
       },
@@ -242,6 +243,11 @@ export class Gateway {
     return new GantryError('ENDPOINT_STOPPED', 'The endpoint was stopped while this request was at its worker; it may have been partly processed.', {
       endpointId,
     });
+  }
+
+  /** A request timed out at its worker: no new one goes there until it reports again; marked before the release, which hands queued requests out. */
+  #stallIfTimedOut(err: unknown, endpointId: number, a: Assignment): void {
+    if (err instanceof GantryError && err.code === 'WORKER_TIMEOUT') this.#traffic.stall(endpointId, a.worker.id);
   }
 
   #countFailed(err: unknown): void {
@@ -302,6 +308,7 @@ export class Gateway {
           this.#traffic.fence(endpoint.id, a.worker.id);
           continue;
         }
+        this.#stallIfTimedOut(err, endpoint.id, a);
         a.release(false, { kind: endedBy(err) });
         if (wasNotSent(err)) throw this.#byStop(noWorkerAccepted(name), endpoint.id);
         throw this.#byStop(err, endpoint.id);

@@ -96,6 +96,7 @@ export class Traffic implements TrafficGate {
     if (t.intents !== intents) return this.#view(id, t);
     t.view = v;
     t.viewAt = this.#o.now();
+    t.keepStalledIn(v);
     if (!v.accepting && !v.draining) failQueued(t, v.rejectQueued ? rejectedByStop(v.endpointId) : stopped(v), 'refused');
     return v;
   }
@@ -288,6 +289,15 @@ export class Traffic implements TrafficGate {
   /** Route around a worker until `until`: it refused a connection (by default until the worker list shows what became of it), or it drains for a restart. */
   fence(endpointId: number, workerId: number, until = this.#o.now() + Math.max(3_000, 4 * this.#o.directoryMs)): void {
     this.#ep(endpointId).fence(workerId, until);
+  }
+
+  /** A request to the worker timed out (WORKER_TIMEOUT): no new request goes to it until it reports again. */
+  stall(endpointId: number, workerId: number): void {
+    this.#ep(endpointId).stall(workerId, this.#o.now());
+  }
+
+  stalledWorkers(endpointId: number): ReadonlyMap<number, number> {
+    return this.#eps.get(endpointId)?.stalled ?? new Map();
   }
 
   close(endpointId: number, o: { readonly drain: boolean; readonly rejectQueued?: boolean; readonly waits?: boolean }): void {

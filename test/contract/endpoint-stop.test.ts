@@ -39,6 +39,7 @@ class ScriptedTraffic implements TrafficGate {
   };
   loadSamples = (): [] => [];
   workerLoad = (): Map<number, { inFlight: number; cost: number }> => new Map();
+  stalledWorkers = (): Map<number, number> => new Map();
   fence = (): void => undefined;
   invalidate = (): void => undefined;
   stats = (): InferenceStats => ({ deployment: ZERO_COUNTERS, workers: new Map() });

@@ -15,7 +15,7 @@ export function trafficOver(view: Partial<Omit<RoutingView, 'endpointId'>>, now:
         accepting: true,
         draining: false,
         maxQueueTimeS: 30,
-        workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
+        workers: [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }],
         phases: {},
         deleted: false,
         limits: NO_LIMITS,

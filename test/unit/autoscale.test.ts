@@ -162,6 +162,27 @@ const CASES: readonly Case[] = [
     in: input({ params: { minLoad: 1, minWorkers: 8 }, testWorkers: 2 }),
     want: { totalTarget: 2, create: 2 },
   },
+  // A worker a request timed out at, with no report since (the gateway routes around it): not capacity, never stopped for it.
+  {
+    name: 'a stalled worker is not capacity: the load gets another worker',
+    in: input({ workers: [ready(1, { stalled: true, inFlight: 1 })], loadSamples: [{ at: NOW - 1000, load: 5 }] }),
+    want: { activeTarget: 1, create: 1, stop: [], destroy: [] },
+  },
+  {
+    name: 'a stalled worker is not stopped by scale-down, even idle and above the target',
+    in: input({ workers: [ready(1), ready(2, { stalled: true })], memory: { activeLowSince: NOW - 120_000, totalLowSince: NOW - 120_000 } }),
+    want: { activeTarget: 0, stop: [1], destroy: [] },
+  },
+  {
+    name: 'a stalled worker keeps its place under max_workers',
+    in: input({ workers: [ready(1, { stalled: true, inFlight: 2 })], loadSamples: [{ at: NOW - 1000, load: 50 }], params: { maxWorkers: 2 } }),
+    want: { activeTarget: 2, create: 1, stop: [] },
+  },
+  {
+    name: 'a stalled worker in error (its report went stale) is destroyed as any broken worker',
+    in: input({ workers: [{ id: 9, phase: 'error', perf: 10, inFlight: 1, queueTimeS: 0, stalled: true }], params: { minLoad: 1 } }),
+    want: { destroy: [9], create: 1 },
+  },
 ];
 
 describe('autoscaling policy (table)', () => {

@@ -259,7 +259,7 @@ describe('gateway counts for a stop', () => {
       draining: false,
       // A busy worker is full at once: further requests queue.
       maxQueueTimeS: 0,
-      workers: [{ id: 10, url: 'http://w', perf: 1, working: 0 }],
+      workers: [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }],
       phases: {},
       deleted: false,
       limits: NO_LIMITS,
@@ -352,7 +352,7 @@ describe('gateway views and stops', () => {
         accepting: true,
         draining: false,
         maxQueueTimeS: 0,
-        workers: [{ id: 1, url: 'http://w', perf: 1, working: 0 }],
+        workers: [{ id: 1, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }],
         phases: {},
         deleted: false,
         limits: NO_LIMITS,

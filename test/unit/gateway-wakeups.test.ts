@@ -55,7 +55,7 @@ describe('gateway wake-ups', () => {
       const second = t.acquire(1, 1);
       await until('demand told', () => demanded.length > 0);
       assert.deepEqual(demanded, [1], 'once for a burst');
-      workers = [{ id: 5, url: 'http://w', perf: 1, working: 0 }];
+      workers = [{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }];
       t.invalidate(1); // what a worker's report or a probe does when it is ready
       const a = await held;
       assert.equal(a.worker.id, 5);
@@ -67,7 +67,7 @@ describe('gateway wake-ups', () => {
   });
 
   it('a request queued behind busy workers asks for a pass too (a load step), once for a burst', async () => {
-    const { t, demanded } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0 }]));
+    const { t, demanded } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }]));
     try {
       const first = await t.acquire(1, 1);
       assert.deepEqual(demanded, [], 'a worker had room: nothing to ask');
@@ -83,7 +83,7 @@ describe('gateway wake-ups', () => {
 
   it('hearing of a stop publishes what this gateway holds at once, and again when its last request ends', async () => {
     let accepting = true;
-    const { t, published, heard } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0 }], accepting));
+    const { t, published, heard } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }], accepting));
     try {
       const a = await t.acquire(1, 1);
       accepting = false; // the stop, written at some replica

@@ -242,11 +242,14 @@ export class ServerlessLoop {
     else this.#routedTo.delete(ep.id);
 
     const local = ctx.traffic.workerLoad(ep.id);
+    const stalls = ctx.traffic.stalledWorkers(ep.id);
     const views: WorkerView[] = workers.map((w) => {
       const mine = local.get(w.instance.id);
       const perf = w.report?.maxPerf ?? null;
       const inFlight = Math.max(mine?.inFlight ?? 0, w.report?.numRequestsWorking ?? 0);
-      return { id: w.instance.id, phase: w.phase, perf, inFlight, queueTimeS: (mine?.cost ?? inFlight) / (perf ?? DEFAULT_PERF) };
+      // As the gateway routes around it: a request timed out there, and no report since.
+      const stalled = (w.report?.reportedAt ?? 0) <= (stalls.get(w.instance.id) ?? -Infinity);
+      return { id: w.instance.id, phase: w.phase, perf, inFlight, queueTimeS: (mine?.cost ?? inFlight) / (perf ?? DEFAULT_PERF), stalled };
     });
     const samples = this.#sampleReported(ep.id, now, workers);
     const pending = ctx.traffic.pending(ep.id);

@@ -17,6 +17,8 @@ export interface RoutableWorker {
   readonly perf: number;
   /** Requests it reports working on (from every replica). */
   readonly working: number;
+  /** When its last report counted was made (epoch ms; 0: none): a worker a request timed out at waits for a newer one. */
+  readonly reportedAt: number;
 }
 
 /** What the gateway needs to know of an endpoint to route: whether it takes work, and where to send it. */
@@ -53,7 +55,13 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
   const serving = servingGroup(await ctx.store.listWorkergroups({ endpointId }), all);
   const workers = all
     .filter((w) => w.phase === 'ready' && w.url !== null && (serving === null || w.instance.workergroupId === serving))
-    .map((w) => ({ id: w.instance.id, url: w.url as string, perf: w.report?.maxPerf ?? 1, working: w.report?.numRequestsWorking ?? 0 }));
+    .map((w) => ({
+      id: w.instance.id,
+      url: w.url as string,
+      perf: w.report?.maxPerf ?? 1,
+      working: w.report?.numRequestsWorking ?? 0,
+      reportedAt: w.report?.reportedAt ?? 0,
+    }));
   const phases: Partial<Record<WorkerPhase, number>> = {};
   for (const w of all) phases[w.phase] = (phases[w.phase] ?? 0) + 1;
   const accepting = acceptsTraffic(ep);

@@ -91,6 +91,11 @@ export interface TrafficGate {
   loadSamples(endpointId: number): readonly { readonly at: number; readonly load: number }[];
   /** Requests this replica has in flight at each worker of the endpoint, and their summed cost. */
   workerLoad(endpointId: number): ReadonlyMap<number, { readonly inFlight: number; readonly cost: number }>;
+  /**
+   * Workers a request timed out at (WORKER_TIMEOUT), with when: routed around until they send a report made
+   * after that time (a hung worker reports nothing; a live one reports every few seconds).
+   */
+  stalledWorkers(endpointId: number): ReadonlyMap<number, number>;
   /** Forget cached worker lists (a worker changed state). */
   invalidate(endpointId: number): void;
   /**
@@ -114,6 +119,7 @@ export const NO_TRAFFIC: TrafficGate = {
   failPending: () => ({ failed: 0, rejected: 0 }),
   loadSamples: () => [],
   workerLoad: () => new Map(),
+  stalledWorkers: () => new Map(),
   invalidate: () => undefined,
   fence: () => undefined,
   stats: () => ({ deployment: ZERO_COUNTERS, workers: new Map() }),

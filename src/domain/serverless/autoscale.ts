@@ -23,6 +23,12 @@ export interface WorkerView {
   readonly inFlight: number;
   /** Estimated wait, seconds, for a request sent to it now. */
   readonly queueTimeS: number;
+  /**
+   * A request timed out at it and it has not reported since (the gateway routes around it): not capacity,
+   * so the load is planned without it, but within max_workers, and never stopped or destroyed for it
+   * (a hung worker goes by the failing-worker rules: its report goes stale, it is in error).
+   */
+  readonly stalled?: boolean;
 }
 
 export interface ScaleMemory {
@@ -103,7 +109,7 @@ function activeNeed(i: ScaleInput, perf: number, activeCount: number): { need: n
   let why = `load ${anticipated.toFixed(2)}/s, hot capacity ${hot.toFixed(2)}`;
   if (anticipated > 0 || p.minLoad > 0) need = Math.max(need, 1);
   if (i.queued > 0) {
-    const ready = i.workers.filter((w) => w.phase === 'ready');
+    const ready = i.workers.filter((w) => w.phase === 'ready' && w.stalled !== true);
     const slow = i.oldestQueuedMs >= p.targetQueueTime * 1000 || (ready.length > 0 && ready.every((w) => w.queueTimeS >= p.targetQueueTime));
     if (activeCount === 0) need = Math.max(need, 1);
     else if (slow) need = Math.max(need, activeCount + 1);
@@ -128,7 +134,10 @@ export function decideScale(i: ScaleInput): ScaleDecision {
   const perfs = i.workers.map((w) => w.perf).filter((x): x is number => x !== null && x > 0);
   const perf = perfs.length > 0 ? median(perfs) : i.tuning.defaultPerf;
   const broken = i.workers.filter((w) => w.phase === 'error');
-  const counted = i.workers.filter((w) => w.phase !== 'error' && w.phase !== 'destroying');
+  const live = i.workers.filter((w) => w.phase !== 'error' && w.phase !== 'destroying');
+  const counted = live.filter((w) => w.stalled !== true);
+  // Stalled workers take no share of the load, but their places under max_workers.
+  const room = p.maxWorkers - (live.length - counted.length);
   const active = counted.filter((w) => ACTIVE_PHASES.has(w.phase));
   const inactive = counted.filter((w) => w.phase === 'inactive');
 
@@ -150,9 +159,9 @@ export function decideScale(i: ScaleInput): ScaleDecision {
       start.push(w.id);
       deficit--;
     }
-    create = Math.min(deficit, p.maxWorkers - counted.length);
+    create = Math.max(0, Math.min(deficit, room - counted.length));
   }
-  if (t.target > counted.length + create) create += Math.max(0, Math.min(t.target, p.maxWorkers) - counted.length - create);
+  if (t.target > counted.length + create) create += Math.max(0, Math.min(t.target, room) - counted.length - create);
 
   const stop: number[] = [];
   if (a.target < active.length) {
