@@ -170,6 +170,11 @@ export const ERROR_CODES = {
     retryable: true,
     doc: 'The endpoint is stopped, stopping or failed and takes no new requests (start it first), or a stop cut a request at its worker when it stopped the workers (at once for a plain stop, after its wait for a drain or an Elasticsearch stop; it may have been partly processed).',
   },
+  NO_WORKERGROUP: {
+    kind: 'unavailable',
+    retryable: false,
+    doc: 'The endpoint has no workergroup (its last one was deleted, or none was created yet), so no worker can serve the request; create a workergroup first.',
+  },
   DATABASE_UNAVAILABLE: {
     kind: 'unavailable',
     retryable: true,

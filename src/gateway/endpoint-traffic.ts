@@ -254,6 +254,15 @@ export function stopped(v: RoutingView): GantryError {
   });
 }
 
+/** A request to an endpoint with no workergroup: no worker can come, so it is refused at once, not after the queue's timeout. */
+export function noWorkergroup(endpointId: number): GantryError {
+  return new GantryError(
+    'NO_WORKERGROUP',
+    'The endpoint has no workergroup, so no worker can serve this request; it was not processed. Create a workergroup for the endpoint, then try again.',
+    { endpointId },
+  );
+}
+
 /** A queued request whose caller left (`Traffic.acquire`'s `gone`). */
 export function callerLeft(endpointId: number): GantryError {
   return new GantryError('CALLER_LEFT', 'The caller left while its request waited for a worker; it was not processed.', { endpointId });

@@ -11,6 +11,7 @@ import {
   callerLeft,
   closed,
   EndpointTraffic,
+  noWorkergroup,
   queueTimeout,
   rejectedByStop,
   stopped,
@@ -98,6 +99,8 @@ export class Traffic implements TrafficGate {
     t.viewAt = this.#o.now();
     t.keepStalledIn(v);
     if (!v.accepting && !v.draining) failQueued(t, v.rejectQueued ? rejectedByStop(v.endpointId) : stopped(v), 'refused');
+    // Its last workergroup was deleted: what waits for a worker would wait the queue's whole timeout for none.
+    else if (v.accepting && v.noWorkergroup === true) failQueued(t, noWorkergroup(v.endpointId), 'rejected');
     return v;
   }
 
@@ -163,6 +166,10 @@ export class Traffic implements TrafficGate {
     t.tally.seen();
     const view = await this.#view(endpointId, t);
     if (!view.accepting) throw stopped(view);
+    if (view.noWorkergroup === true) {
+      t.tally.rejected();
+      throw noWorkergroup(endpointId);
+    }
     if (left()) throw callerLeft(endpointId);
     const w = t.queue.length === 0 ? t.pick(view, cost, this.#o.now()) : null;
     if (w !== null) {

@@ -68,6 +68,23 @@ for (const ts of ONE_STORE_PG)
       assert.deepEqual(scaling(after), scaling(ep));
     });
 
+    it('a workergroup delete drains its workers: what they hold is answered, new requests get 503 NO_WORKERGROUP at once', async () => {
+      const d = await createDeployment(g, 'wg-delete', { min_load: 1, max_workers: 1 });
+      const w = await readyWorker(g, d.endpointId);
+      const wgs = (await g.api('GET', '/api/v0/workergroups/')).body.results as Record<string, unknown>[];
+      const wgId = wgs.find((x) => x.endpoint_id === d.endpointId)?.id as number;
+      const held = call(g, 'wg-delete', '/w?ms=2000', { key: d.key });
+      await until('the request at its worker', async () => (await workersOf(g, d.endpointId)).some((x) => x.num_requests_working === 1));
+      const del = await g.api('DELETE', `/api/v0/workergroups/${wgId}/`);
+      assert.deepEqual([del.status, del.body.deleted_workers], [200, [w.id]], del.text);
+      // Its only workergroup gone: nothing can serve a new request, which is refused now, not after the queue timeout.
+      const refused = await call(g, 'wg-delete', '/w', { key: d.key });
+      assert.deepEqual([refused.status, refused.body.success, refused.body.code], [503, false, 'NO_WORKERGROUP']);
+      const r = await held;
+      assert.equal(r.status, 200, `the request in flight finished on its worker: ${JSON.stringify(r.body)}`);
+      await until('the drained worker destroyed', async () => (await workersOf(g, d.endpointId)).length === 0);
+    });
+
     it('a worker whose command exits at once is replaced, not kept loading; scale-down keeps a ready worker', async () => {
       const ep = await g.api('POST', '/api/v0/endptjobs/', {
         endpoint_name: 'mixed',

@@ -8,6 +8,8 @@ import { stopPass, type StopFailures } from './endpoint-stop-pass.js';
 import type { ControlContext } from '../context.js';
 import { probeHttpWorkers } from '../serverless/probe.js';
 import { recruitWorker } from '../serverless/recruit.js';
+import { retireWorkers, retiringMsg } from '../serverless/retire-workers.js';
+import { ofLiveGroup } from '../serverless/routing.js';
 import { holdDeadEndpoint, watchWorkerFailures, type CurrentWorker } from '../serverless/worker-failures.js';
 import { actOnWorker, actOnWorkerOutcome, ownerOf, workersOf, type WorkerInfo } from '../serverless/workers.js';
 import type { DeploymentRecord, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
@@ -165,8 +167,20 @@ export class ServerlessLoop {
     const workers = await workersOf(this.#ctx, ep.id);
     this.#wakeups?.saw(ep.id, workers);
     if (ep.target === 'deleted') return this.#deletePass(ep, workers);
+    // Workers of a deleted workergroup finish what they hold, then go; the autoscaler does not count them.
+    const own = workers.filter((w) => ofLiveGroup(groups, w));
+    const retiring =
+      serving && own.length < workers.length
+        ? await retireWorkers(
+            this.#ctx,
+            ep,
+            workers.filter((w) => !ofLiveGroup(groups, w)),
+          )
+        : null;
     if (ep.target === 'stopped') return this.#stopPass(ep, workers);
-    return this.#runPass(ep, workers, dep, groups);
+    const pass = await this.#runPass(ep, own, dep, groups);
+    const msg = retiring === null ? null : retiringMsg(retiring);
+    return msg === null ? pass : { ...pass, statusMsg: pass.statusMsg === null || pass.statusMsg === undefined ? msg : `${pass.statusMsg}; ${msg}` };
   }
 
   /**

@@ -44,6 +44,8 @@ export interface RoutingView {
    * stop), not yet past that: a worker that fails meanwhile failed on its own, the stop did not cut it.
    */
   readonly stopWaits?: boolean;
+  /** The endpoint has no workergroup: no worker can come to serve a request, so none is taken (NO_WORKERGROUP). */
+  readonly noWorkergroup?: boolean;
 }
 
 /** Needs no control plane, only what reading workers needs, so a gateway can be made before the control plane it serves. */
@@ -52,9 +54,11 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
   if (!ep)
     return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], phases: {}, deleted: true, limits: NO_LIMITS, rejectQueued: false };
   const all = await workersOf(ctx, endpointId);
-  const serving = servingGroup(await ctx.store.listWorkergroups({ endpointId }), all);
+  const groups = await ctx.store.listWorkergroups({ endpointId });
+  const serving = servingGroup(groups, all);
   const workers = all
-    .filter((w) => w.phase === 'ready' && w.url !== null && (serving === null || w.instance.workergroupId === serving))
+    // A worker of a deleted workergroup takes no new request: it drains, then goes (retire-workers.ts).
+    .filter((w) => w.phase === 'ready' && w.url !== null && ofLiveGroup(groups, w) && (serving === null || w.instance.workergroupId === serving))
     .map((w) => ({
       id: w.instance.id,
       url: w.url as string,
@@ -78,7 +82,14 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
     rejectQueued: ep.stopRejects,
     ...(ep.status === 'failed' ? { failed: true } : {}),
     ...(waitsForHeld(ep) ? { stopWaits: true } : {}),
+    ...(groups.length === 0 ? { noWorkergroup: true } : {}),
   };
+}
+
+/** Whether the worker belongs to one of the endpoint's workergroups (not to one deleted since it was made). */
+export function ofLiveGroup(groups: readonly { readonly id: number }[], w: WorkerInfo): boolean {
+  const g = w.instance.workergroupId;
+  return g === null || groups.some((x) => x.id === g);
 }
 
 /**

@@ -183,12 +183,22 @@ export async function updateWorkergroup(
   return (await ctx.store.getWorkergroup(id)) as WorkergroupRecord;
 }
 
-/** Destroy the workergroup's workers, then remove it; answers the ids that were asked to be destroyed. */
+/**
+ * Remove the workergroup; answers the ids of its workers, which are destroyed. Those of an endpoint that
+ * serves (or drains for a stop) are drained first: no new request goes to them from this call on, and
+ * the serverless loop destroys each once it holds none, at the latest after stopDrainTimeoutMs
+ * (retire-workers.ts). Destroyed here, they cut what they held. Otherwise they hold nothing: destroyed now.
+ */
 export async function deleteWorkergroup(ctx: ControlContext, p: Principal, id: number): Promise<number[]> {
   const wg = await ownWorkergroup(ctx, p, id, 'serverless.write');
   const ep = await loadOwnEndpoint(ctx, p, wg.endpointId);
   const mine = (await workersOf(ctx, ep.id)).filter((w) => w.instance.workergroupId === id);
-  for (const w of mine) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+  // As the serverless loop reads it: only then does it drain and destroy the workers of deleted groups.
+  const serving = ep.target === 'running' || ep.status === 'stopping';
+  if (!serving) for (const w of mine) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
   await ctx.store.deleteWorkergroup(id, ctx.clock.now());
+  // Every gateway reads the workers again at once (none routes to these now; the last group gone, they refuse
+  // requests with NO_WORKERGROUP), and a pass begins the drain.
+  ctx.endpointSignal.intent(ep.id);
   return mine.map((w) => w.instance.id);
 }
