@@ -172,6 +172,45 @@ for (const ts of TEST_STORES) {
       });
     }
 
+    for (const batched of [false, true]) {
+      it(`a stop recorded late, at the time the runtime confirmed it, gives back what a settle charged after it (${batched ? 'many-row' : 'per-row'} write)`, async () => {
+        // The reconciler's record of a confirmed stop failed (the database gone) and was applied again at the
+        // confirmation's time, after a billing pass settled the meter further (unwritten-looks.ts).
+        const t = 8_000_000_000 + (batched ? 100_000_000 : 0);
+        const tag = batched ? 'late-b' : 'late-r';
+        const renter = await store.createAccount({ username: `${tag}-r`, email: `${tag}r@x`, isAdmin: false, now: t });
+        const host = await store.createAccount({ username: `${tag}-h`, email: `${tag}h@x`, isAdmin: false, now: t });
+        await store.transferCredit({ from: null, to: renter.id, amount: 100, note: null, now: t });
+        const m = (await store.registerMachine(machineReg(`${tag}-host`, host.id, 2), t)).id;
+        const inst = await store.createInstance(
+          rental(renter.id, m, t, { numGpus: 1, diskGb: 10, dphBase: 3.6, storageCost: 0, target: 'running', instanceKeyHash: () => `${tag}-key` }),
+        );
+        const write = async (status: InstanceStatus, now: number, at: number): Promise<void> => {
+          const [row] = await store.claimInstances({ owner: 'test', now: at, leaseMs: 1, observeBefore: at + 1, limit: 1, dueIds: [inst.id], machineIds: [m] });
+          const token = row?.leaseToken as string;
+          const w = { status, statusMsg: null, exitCode: null, observedGeneration: inst.generation, pendingOpDone: false, now };
+          if (batched) assert.deepEqual(await store.applyObservations(token, [{ id: inst.id, write: w }]), [true]);
+          else assert.ok(await store.applyObservation(inst.id, token, w));
+          await store.releaseLease(inst.id, token, at);
+        };
+        await write('running', t, t);
+        await store.settleMeters(t + 2_000);
+        await store.settleMeters(t + 9_000); // the database is back: billing settles before the reconciler writes
+        await write(batched ? 'exited' : 'stopped', t + 4_000, t + 10_000);
+        await store.settleMeters(t + 20_000);
+        const gpu = (await store.listCharges(renter.id, { from: 0, to: t + 100_000, limit: 100, instanceId: inst.id })).filter((c) => c.kind === 'gpu');
+        const paid = gpu.reduce((s, c) => s + c.amount, 0);
+        assert.ok(Math.abs(paid - amountFor(3.6, 4_000)) < 1e-12, `compute charged up to the confirmed stop only: ${paid}`);
+        assert.ok(
+          gpu.every((c) => c.end <= t + 4_000),
+          'no charge row runs past the confirmed stop',
+        );
+        const balance = async (id: number) => (await store.getAccount(id))?.balance as number;
+        assert.ok(Math.abs((await balance(renter.id)) - (100 - paid)) < 1e-9, 'the renter paid exactly the charges');
+        assert.ok(Math.abs((await balance(host.id)) - paid) < 1e-9, "the machine's owner earned exactly the charges");
+      });
+    }
+
     it('settling twice at once (two replicas) never charges a stretch twice', async () => {
       const t = 9_000_000_000;
       const a = await store.createAccount({ username: 'race', email: 'race@x', isAdmin: false, now: t });

@@ -119,6 +119,7 @@ export async function syncMeters(trx: Trx, id: number, status: InstanceStatus, n
         .where('id', '=', id)
         .execute();
     } else if (!want[kind] && since !== null) {
+      if (since > now) await refundPast(trx, row, kind, now);
       await charge(trx, row, kind, since, now);
       await trx
         .updateTable('instances')
@@ -126,6 +127,47 @@ export async function syncMeters(trx: Trx, id: number, status: InstanceStatus, n
         .where('id', '=', id)
         .execute();
     }
+  }
+}
+
+/**
+ * A meter closed at a time its periodic settle already went past gives back what was charged after it.
+ * That happens when the record of a confirmed stop or exit is written late: its first write failed (the
+ * database gone at that moment) and the reconciler applied it again at the time the runtime's report was
+ * taken (`unwritten-looks.ts`), while a billing pass had settled the meter up to a later time meanwhile.
+ * A reserved instance's compute was paid partly from its deposit at a discount, by a share no charge row
+ * keeps: its rows are left as they are.
+ */
+async function refundPast(trx: Trx, i: MeterRow, kind: MeterKind, end: number): Promise<void> {
+  if (kind === 'gpu' && (i.deposit > 0 || i.deposit_discount !== null)) return;
+  const rows = await trx
+    .selectFrom('charges')
+    .select(['id', 'account_id', 'host_account_id', 'start_at', 'end_at', 'rate', 'amount'])
+    .where('instance_id', '=', i.id)
+    .where('kind', '=', kind)
+    .where('end_at', '>', end)
+    .execute();
+  for (const r of rows) {
+    const whole = r.start_at >= end;
+    const back = whole ? r.amount : Math.min(r.amount, amountFor(r.rate, r.end_at - end));
+    if (whole) await trx.deleteFrom('charges').where('id', '=', r.id).execute();
+    else
+      await trx
+        .updateTable('charges')
+        .set((eb) => ({ end_at: end, amount: eb('amount', '-', back) }))
+        .where('id', '=', r.id)
+        .execute();
+    if (back === 0) continue;
+    await trx
+      .updateTable('accounts')
+      .set((eb) => ({ balance: eb('balance', '+', back) }))
+      .where('id', '=', r.account_id)
+      .execute();
+    await trx
+      .updateTable('accounts')
+      .set((eb) => ({ balance: eb('balance', '-', back) }))
+      .where('id', '=', r.host_account_id)
+      .execute();
   }
 }
 

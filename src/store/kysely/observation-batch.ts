@@ -20,9 +20,10 @@ const ROWS_PER_TX = 500;
  * read and locked in id order, meters that close claimed and charged in bulk (`charge-batch.ts`, as the
  * billing loop settles), one UPDATE of every row's columns. A commit, several statements and a wait for the
  * account's balance row per row were the whole cost of recording a thousand exits the sweep found
- * (decision 017). Rows that give compute back, are destroyed or pay from a deposit take the per-row write,
- * in the same transaction. A batch that fails for good (not a deadlock, which `transact` runs again) is
- * written row by row, so one row's trouble does not keep the others unrecorded.
+ * (decision 017). Rows that give compute back, are destroyed, pay from a deposit or close a meter settled
+ * past the write's time take the per-row write, in the same transaction. A batch that fails for good (not
+ * a deadlock, which `transact` runs again) is written row by row, so one row's trouble does not keep the
+ * others unrecorded.
  */
 export async function applyObservations(db: Kysely<Database>, d: StoreDialect, leaseToken: string, rows: readonly Row[]): Promise<Applied[]> {
   const out = new Map<number, Applied>();
@@ -63,7 +64,9 @@ async function applyBatch(trx: Trx, d: StoreDialect, leaseToken: string, rows: r
     const o = byId.get(c.id) as ObservationWrite;
     const want = meters(o.status);
     const reserved = c.deposit > 0 && c.gpu_meter_since !== null && !want.gpu;
-    if (releasesCompute(c, o.status) || o.status === 'destroyed' || reserved) {
+    // A meter settled past the time it closes at (a record written late) gives that stretch back: `syncMeters`.
+    const late = (!want.gpu && (c.gpu_meter_since ?? -Infinity) > o.now) || (!want.disk && (c.disk_meter_since ?? -Infinity) > o.now);
+    if (releasesCompute(c, o.status) || o.status === 'destroyed' || reserved || late) {
       out.set(c.id, await applyIn(trx, d, c.id, leaseToken, o));
       continue;
     }
