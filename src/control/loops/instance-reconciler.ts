@@ -7,6 +7,7 @@ import { recordSwept, SWEPT_BATCH } from './swept-records.js';
 import type { ControlContext } from '../context.js';
 import { performStep } from './perform-step.js';
 import { LookFailures } from './look-failures.js';
+import { UnwrittenLooks } from './unwritten-looks.js';
 import { FailureLog } from '../failure-log.js';
 import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { askedHosts, HostSweep, type SweepReport, type SweptLook } from './host-sweep.js';
@@ -33,6 +34,8 @@ export class InstanceReconciler {
   /** What the sweep saw of the rows it handed over: a look records from it instead of inspecting when it can. */
   readonly #looks = new SweptLooks();
   readonly #failures = new LookFailures();
+  /** When the runtime's reports were taken whose records could not be written: the next look records at that time. */
+  readonly #unwritten = new UnwrittenLooks();
   /** Handed-over rows being recorded together from the sweep's looks (`recordSwept`), and that work. */
   readonly #batchIds = new Set<number>();
   #recording: Promise<void> | null = null;
@@ -201,7 +204,7 @@ export class InstanceReconciler {
       this.#batchIds.add(id);
     }
     try {
-      const r = await recordSwept(this.#ctx, this.#owner, ids, this.#looks);
+      const r = await recordSwept(this.#ctx, this.#owner, ids, this.#looks, this.#unwritten);
       this.totals.looked += r.recorded;
       this.totals.fromSweep += r.recorded;
       if (r.recorded > 0) this.#steps.none = (this.#steps.none ?? 0) + r.recorded;
@@ -372,7 +375,8 @@ export class InstanceReconciler {
       const rec = recordAfterLook(inst, { step: plan.step, after, error, imageNotice: host.imageNotice });
       const write = lookWrite(inst, plan.step, rec, ctx.clock.now());
       // The look worked: a failing episode is over, whatever it records (a message of that episode is cleared).
-      const ok = write === null || (await ctx.store.applyObservation(inst.id, token, write));
+      const row = plan.interim === null ? inst : { ...inst, status: plan.interim }; // as the write finds it
+      const ok = write === null || (await this.#unwritten.write(row, write, (w) => ctx.store.applyObservation(inst.id, token, w)));
       if (ok) await this.#failures.succeeded(ctx, inst.id, write === null ? inst.statusMsg : write.statusMsg);
       if (write === null) return 'none';
       if (ok && write.status !== inst.status) announce(ctx, inst, write.status, write.statusMsg);

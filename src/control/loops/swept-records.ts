@@ -3,6 +3,7 @@ import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { ControlContext } from '../context.js';
 import { announce, lookWrite } from './look-record.js';
 import type { SweptLooks } from './swept-looks.js';
+import type { UnwrittenLooks } from './unwritten-looks.js';
 
 /** Handed-over rows recorded together: one claim, one transaction, grouped lease releases. */
 export const SWEPT_BATCH = 500;
@@ -23,7 +24,13 @@ export interface SweptBatch {
  * records (`recordAfterLook`, the same rule and the same write as a look) go out in one transaction, and
  * the leases are released together. A look that no longer holds is left to the caller to inspect.
  */
-export async function recordSwept(ctx: ControlContext, owner: string, ids: readonly number[], looks: SweptLooks): Promise<SweptBatch> {
+export async function recordSwept(
+  ctx: ControlContext,
+  owner: string,
+  ids: readonly number[],
+  looks: SweptLooks,
+  unwritten: UnwrittenLooks,
+): Promise<SweptBatch> {
   const s = ctx.settings;
   const now = ctx.clock.now();
   const rows = await ctx.store.claimInstances({
@@ -53,17 +60,23 @@ export async function recordSwept(ctx: ControlContext, owner: string, ids: reado
       }
       done.push(inst);
       const rec = recordAfterLook(inst, { step: 'none', after: obs, error: null, imageNotice: host.imageNotice });
-      const write = lookWrite(inst, 'none', rec, at);
+      // An exit this replica saw before, whose record failed to be written, is recorded at that time.
+      const write = unwritten.apply(inst, lookWrite(inst, 'none', rec, at));
       if (write !== null) writes.push({ inst, write });
     }
     const token = rows[0]?.leaseToken as string; // one claim, one token
     const ok =
       writes.length === 0
         ? []
-        : await ctx.store.applyObservations(
-            token,
-            writes.map((w) => ({ id: w.inst.id, write: w.write })),
-          );
+        : await ctx.store
+            .applyObservations(
+              token,
+              writes.map((w) => ({ id: w.inst.id, write: w.write })),
+            )
+            .catch((err: unknown) => {
+              for (const w of writes) unwritten.failed(w.inst, w.write);
+              throw err;
+            });
     writes.forEach((w, i) => {
       if (ok[i] === true && w.write.status !== w.inst.status) announce(ctx, w.inst, w.write.status, w.write.statusMsg);
     });
