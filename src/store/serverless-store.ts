@@ -170,6 +170,8 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
    * written its row of the endpoint at or after `since`.
    */
   gatewaysPublishedSince(endpointId: number, liveSince: number, since: number): Promise<boolean>;
+  /** Delete the held-request and presence rows last written before `before` (replicas long gone); returns how many. */
+  pruneGatewayPending(before: number): Promise<number>;
 
   /** The value under `key`, writing `value` first if there is none (first writer wins across replicas). */
   getOrPutSetting(key: string, value: string): Promise<string>;

@@ -269,6 +269,18 @@ for (const ts of TEST_STORES) {
       assert.equal(await store.getOrPutSetting('k', 'later'), a);
     });
 
+    it("gateways' held-request rows last written before a time are pruned; later ones, and what they count, stay", async () => {
+      const ep = await endpoint();
+      await store.putGatewayPending('gone-replica', ep.id, 3, 1_000);
+      await store.putGatewayPending('gone-replica', 0, 0, 1_000); // its presence row
+      await store.putGatewayPending('live-replica', ep.id, 2, 9_000);
+      await store.putGatewayPending('live-replica', 0, 0, 9_000);
+      assert.equal(await store.pruneGatewayPending(5_000), 2);
+      assert.equal(await store.gatewayPendingElsewhere(ep.id, 'me', 0), 2, "the gone replica's count is deleted, the live one's kept");
+      assert.equal(await store.gatewaysPublishedSince(ep.id, 0, 9_000), true, 'no presence of the gone replica is left to wait for');
+      assert.equal(await store.pruneGatewayPending(5_000), 0);
+    });
+
     it('activity only moves forward', async () => {
       const ep = await endpoint();
       await store.touchEndpoint(ep.id, 500);

@@ -4,8 +4,15 @@ import { FailureLog } from '../failure-log.js';
 import { isGantryError } from '../../domain/errors.js';
 
 /**
- * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, and samples
- * past their retention (samplesRetentionMs). (Orphan
+ * Rows of `gateway_pending` kept this long after their last write. Every reader ignores a row older than
+ * 5 s (a replica gone); each replica that ever started left one row per endpoint it held requests for,
+ * forever. An hour is far past any reader's window and any clock skew between replicas.
+ */
+const GATEWAY_PENDING_KEEP_MS = 3_600_000;
+
+/**
+ * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, samples
+ * past their retention (samplesRetentionMs), and gateways' held-request rows of replicas long gone. (Orphan
  * workloads, once found here, are found by the reconciler's host sweep: `host-sweep.ts`, decision 017.)
  */
 export class Housekeeping {
@@ -44,6 +51,7 @@ export class Housekeeping {
       await this.#markOffline();
       await this.#ctx.store.purgeResults(this.#ctx.clock.now());
       await this.#ctx.store.pruneSamples(this.#ctx.clock.now() - this.#ctx.settings.samplesRetentionMs);
+      await this.#ctx.store.pruneGatewayPending(this.#ctx.clock.now() - GATEWAY_PENDING_KEEP_MS);
     } catch (err) {
       // Only the database's absence spares hosts afterwards: a chore that keeps failing otherwise must not.
       if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') this.#databaseGone = true;

@@ -360,6 +360,11 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
     return rows.every((r) => Number(r.endpoint_id) !== 0 || Number(r.updated_at) < liveSince || published.has(r.replica));
   }
 
+  async pruneGatewayPending(before: number): Promise<number> {
+    const r = await this.db.deleteFrom('gateway_pending').where('updated_at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async getOrPutSetting(key: string, value: string): Promise<string> {
     await this.db
       .insertInto('settings')
