@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GantryError } from '../domain/errors.js';
 
@@ -21,14 +21,34 @@ interface LockFile extends LockHolder {
 
 const lockPath = (dataDir: string): string => join(dataDir, 'server.lock');
 
-/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+/**
+ * Whether a process with this pid exists (signal 0 checks without sending anything) and has not ended. A
+ * process killed with -9 whose parent has not reaped it yet (a shell, a supervisor busy a moment) is a
+ * zombie: signal 0 still finds it, but it holds nothing and never runs again.
+ */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process: alive
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    // someone else's process: alive, unless it is a zombie
   }
+  return !zombie(pid);
+}
+
+/** Linux: the state in `/proc/<pid>/stat` is Z (after the command name, which may hold spaces and parentheses). Elsewhere: false. */
+function zombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    // Gone between the signal and the read (reaped meanwhile); no /proc (not Linux): the signal's answer stands.
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self/stat');
+  }
+  return stat
+    .slice(stat.lastIndexOf(')') + 1)
+    .trim()
+    .startsWith('Z');
 }
 
 /** The lock file's content; `file` false when there is none (a file that does not parse is still a file). */
