@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseByteSize, printByteSize } from '../../src/api/dialects/elastic/byte-size.js';
+import { allocationStatus } from '../../src/api/dialects/elastic/stats.js';
 import { adaptiveChanges, adaptiveEnv, adaptiveOfEnv, mergeAdaptive, workerBounds } from '../../src/control/ml/adaptive.js';
 import { GantryError } from '../../src/domain/errors.js';
 import { checkModelAlias, checkModelId, parseIdExpression, unmatchedIds } from '../../src/domain/ml/models.js';
@@ -123,6 +124,18 @@ describe('Elasticsearch rules', () => {
     assert.deepEqual(adaptiveOfEnv('true', { minWorkers: 1, maxWorkers: 3 }), { enabled: true, min: 1, max: 3 }, 'as stored before');
     assert.deepEqual(workerBounds(2, { enabled: false, min: 1, max: 4 }), { minWorkers: 2, maxWorkers: 2, minLoad: 2 }, 'disabled: fixed');
     assert.deepEqual(workerBounds(2, { enabled: true, min: 1, max: 4 }), { minWorkers: 1, maxWorkers: 4, minLoad: 1 });
+  });
+
+  it('shows allocation_status only for a starting or started assignment, as TransportGetDeploymentStatsAction does', () => {
+    const status = (state: 'starting' | 'started' | 'stopping' | 'failed', allocations: number, targetAllocations: number) =>
+      allocationStatus({ state, allocations, targetAllocations }).allocation_status?.state;
+    assert.equal(status('starting', 0, 1), 'starting');
+    assert.equal(status('started', 1, 2), 'started');
+    assert.equal(status('started', 2, 2), 'fully_allocated');
+    assert.equal(status('started', 0, 0), 'fully_allocated', 'none wanted, none there');
+    // A stop that ended failed (its workers outlived the bound), and a stop in progress: no allocation_status at all.
+    assert.deepEqual(allocationStatus({ state: 'failed', allocations: 0, targetAllocations: 1 }), {});
+    assert.deepEqual(allocationStatus({ state: 'stopping', allocations: 1, targetAllocations: 1 }), {});
   });
 
   it("counts an _update's adaptive settings as a change as Elasticsearch's hasUpdates: as given, not merged", () => {

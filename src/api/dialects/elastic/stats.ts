@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { MlDeployment } from '../../../control/ml/deployments.js';
 import type { MlStatsEntry } from '../../../control/ml/stats.js';
 import type { InferenceCounters } from '../../../control/serverless/traffic-gate.js';
 import type { WorkerPhase } from '../../../domain/serverless/workers.js';
@@ -21,6 +22,24 @@ function inferenceStats(c: InferenceCounters | null, now: number): Record<string
   };
 }
 
+/**
+ * `allocation_status`, shown as Elasticsearch's deployment stats show it: only while the assignment is
+ * starting or started (TransportGetDeploymentStatsAction sets it for those states alone, and
+ * AssignmentStats leaves a null one out). A failed or stopping deployment has none: its workers are not
+ * allocations on their way up, so "starting, 0 of 1" would say the opposite of its state.
+ */
+export function allocationStatus(d: Pick<MlDeployment, 'state' | 'allocations' | 'targetAllocations'>): { allocation_status?: Record<string, unknown> } {
+  if (d.state !== 'starting' && d.state !== 'started') return {};
+  return {
+    allocation_status: {
+      allocation_count: d.allocations,
+      target_allocation_count: d.targetAllocations,
+      // None wanted and none there is fully allocated (AllocationStatus.calculateState since ES PR #114570).
+      state: d.allocations === 0 && d.targetAllocations > 0 ? 'starting' : d.allocations >= d.targetAllocations ? 'fully_allocated' : 'started',
+    },
+  };
+}
+
 function entryBody(e: MlStatsEntry, now: number): Record<string, unknown> {
   const bytes = e.model.totalDefinitionLength ?? e.model.declaredSizeBytes;
   const out: Record<string, unknown> = {
@@ -38,12 +57,7 @@ function entryBody(e: MlStatsEntry, now: number): Record<string, unknown> {
     model_id: d.modelId,
     state: d.state,
     ...(d.reason !== null ? { reason: d.reason } : {}),
-    allocation_status: {
-      allocation_count: d.allocations,
-      target_allocation_count: d.targetAllocations,
-      // None wanted and none there is fully allocated (AllocationStatus.calculateState since ES PR #114570).
-      state: d.allocations === 0 && d.targetAllocations > 0 ? 'starting' : d.allocations >= d.targetAllocations ? 'fully_allocated' : 'started',
-    },
+    ...allocationStatus(d),
     number_of_allocations: d.targetAllocations,
     threads_per_allocation: d.threads,
     queue_capacity: d.queueCapacity,
