@@ -37,7 +37,7 @@ export const SETTINGS = {
     type: 'optional-string',
     default: null,
     flag: '--public-url',
-    doc: 'Base URL clients use to reach the API (for result URLs); default: taken from each request.',
+    doc: "Base URL clients and workers use to reach the API (result URLs; workers' REPORT_ADDR, VAST_API_URL and GANTRY_URL, else this replica's own http://host:port). With several replicas, name a load balancer reaching every replica: a worker reports to its address only. Default: taken from each request.",
   },
   database: {
     type: 'optional-string',
