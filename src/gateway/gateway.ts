@@ -10,22 +10,12 @@ import type { Metrics } from '../log/metrics.js';
 import type { Abort } from './abort.js';
 import { wasNotSent, WorkerPools, type ForwardResponse } from './proxy.js';
 import { callerKey, ResolveCache } from './resolve-cache.js';
-import type { RouteSigner } from './signing.js';
+import type { RouteGrant, RouteSigner } from './signing.js';
 import type { Assignment, Traffic } from './traffic.js';
 import { WireUpstreams } from './wire-upstream.js';
 
 /** How often a proxied request is tried on another worker when the first refused the connection. */
 const CONNECT_ATTEMPTS = 3;
-
-/** A signed hand-out: the worker's URL, signed so the worker can tell the engine routed the request. */
-export interface RouteGrant {
-  readonly url: string;
-  /** Unique per replica and increasing; a worker may refuse a replayed hand-out. */
-  readonly reqnum: number;
-  readonly signature: string;
-  readonly cost: number;
-  readonly endpoint: string;
-}
 
 /**
  * What a route request gets: a worker; no worker yet (with how many workers are in each phase); a

@@ -4,6 +4,16 @@ import { boundedMemo } from '../domain/bounded-memo.js';
 const SETTING = 'route_signing_key';
 const MAX_CACHED = 10_000;
 
+/** A signed hand-out: the worker's URL, signed so the worker can tell the engine routed the request. */
+export interface RouteGrant {
+  readonly url: string;
+  /** Unique per replica and increasing; a worker may refuse a replayed hand-out. */
+  readonly reqnum: number;
+  readonly signature: string;
+  readonly cost: number;
+  readonly endpoint: string;
+}
+
 /**
  * The key that signs /route/ answers, so workers take only requests the engine routed. Vast's workers
  * verify an RSA PKCS#1 v1.5 / SHA-256 signature over the JSON text of `{"url": url}` (keys sorted,
