@@ -33,6 +33,12 @@ export const DATABASE_SETTINGS = {
     default: 5_000,
     doc: "PostgreSQL: longest wait between two tries to open the change feed's listening connection again (the wait doubles from 100 ms).",
   },
+  changeFeedTrustMs: {
+    type: 'duration',
+    min: 4,
+    default: 2_000,
+    doc: "PostgreSQL: how long a replica keeps using the keys it remembers after its change feed's listening connection last proved itself (it writes that it is alive four times within this); past it, or while that connection is lost, keys are read from the database. A key revoked or a role changed at one replica is answered once every other replica confirmed it forgot the account's keys, waiting at most this long for one that does not (docs/decisions/014-principal-cache.md).",
+  },
   failureLogRepeatMs: {
     type: 'duration',
     min: 1,

@@ -95,11 +95,19 @@ export class Gateway {
   /** The wire path's lines of `workerHeaders` that never change for a worker URL: its URL and signature. */
   readonly #signedLines = boundedMemo(1_000, (url: string) => `x-gantry-url: ${url}\r\nx-gantry-signature: ${this.#signer.sign(url)}\r\n`);
 
-  constructor(o: { useCases: ServerlessUseCases; traffic: Traffic; signer: RouteSigner; metrics: Metrics; requestTimeoutMs: number; resolveCacheMs: number }) {
+  constructor(o: {
+    useCases: ServerlessUseCases;
+    traffic: Traffic;
+    signer: RouteSigner;
+    metrics: Metrics;
+    requestTimeoutMs: number;
+    resolveCacheMs: number;
+    current?: () => boolean;
+  }) {
     this.#uc = o.useCases;
     this.#metrics = o.metrics;
     this.#answered = o.metrics.serverlessRequests.labels('ok');
-    this.#resolved = new ResolveCache(o.resolveCacheMs);
+    this.#resolved = new ResolveCache(o.resolveCacheMs, o.current);
     this.#traffic = o.traffic;
     this.#signer = o.signer;
     this.#pools = new WorkerPools({ requestTimeoutMs: o.requestTimeoutMs });

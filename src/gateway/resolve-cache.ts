@@ -12,15 +12,18 @@ export class ResolveCache {
   readonly #resolveMs: number;
   /** Bumped by `forget`: a resolve that began before it is not remembered. */
   #epoch = 0;
+  /** Whether this replica hears every change now (ChangeFeed.current): if not, nothing remembered is used or kept. */
+  readonly #current: () => boolean;
 
-  constructor(resolveMs: number) {
+  constructor(resolveMs: number, current: () => boolean = () => true) {
     this.#resolveMs = resolveMs;
+    this.#current = current;
   }
 
   /** What the cache knows of `k` within its safety net, or undefined. */
   known(k: string, now = Date.now()): ResolvedEndpoint | undefined {
     const hit = this.#resolved.get(k);
-    return hit !== undefined && now - hit.at < this.#resolveMs ? hit.value : undefined;
+    return hit !== undefined && now - hit.at < this.#resolveMs && this.#current() ? hit.value : undefined;
   }
 
   async cached(k: string, resolve: () => Promise<ResolvedEndpoint>): Promise<ResolvedEndpoint> {
@@ -30,7 +33,7 @@ export class ResolveCache {
     const epoch = this.#epoch;
     const value = await resolve();
     // A change heard while this was read (a key revoked after it was checked): answer this request, remember nothing.
-    if (epoch !== this.#epoch) return value;
+    if (epoch !== this.#epoch || !this.#current()) return value;
     if (this.#resolved.size >= MAX_ENTRIES) this.#resolved.clear();
     this.#resolved.set(k, { at: now, value });
     return value;

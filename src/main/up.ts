@@ -116,6 +116,7 @@ export function openStore(config: Config, log?: Logger): KyselyStore {
             keepAliveMs: config.databaseKeepAliveMs,
             feedCheckMs: config.changeFeedCheckMs,
             feedReconnectMaxMs: config.changeFeedReconnectMaxMs,
+            feedTrustMs: config.changeFeedTrustMs,
             reportEveryMs: config.failureLogRepeatMs,
           },
         })
@@ -212,6 +213,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     metrics,
     requestTimeoutMs: c.serverlessRequestTimeoutMs,
     resolveCacheMs: c.principalCacheMaxAgeMs,
+    current: () => store.changes.current(),
   });
   // Stops and starts written at any replica reach this gateway at once, not at its next look at the store.
   const unheard = store.changes.subscribe('endpoint', (ch) => {

@@ -61,6 +61,18 @@ export interface ChangeFeed {
    * other replica. Call it after the change is committed, so a subscriber that reads sees it.
    */
   publish(topic: ChangeTopic, id: number | null): void;
+  /**
+   * `publish`, then wait until every other replica that may still use what it remembers of the topic has
+   * confirmed it heard the change (bounded by `changeFeedTrustMs`): a revoked key must be refused on the
+   * next request at every replica, not a notification's round trip later (decision 014). One process: at once.
+   */
+  publishConfirmed(topic: ChangeTopic, id: number | null): Promise<void>;
+  /**
+   * Whether this replica may use what it remembers from the feed (remembered keys): true while it hears
+   * every change as it is published; false while its listening connection is lost or has not proved
+   * itself within `changeFeedTrustMs`, when a replica that changed something no longer waits for it.
+   */
+  current(): boolean;
   /** Listen to one topic; returns the function that stops listening. */
   subscribe(topic: ChangeTopic, listener: ChangeListener): () => void;
   /** Resolves once changes published by other replicas reach this one (at once for a single process). */
@@ -74,6 +86,16 @@ export class LocalChangeFeed implements ChangeFeed {
 
   publish(topic: ChangeTopic, id: number | null): void {
     queueMicrotask(() => this.deliver({ topic, id }));
+  }
+
+  /** One process: its subscribers hear of the change (a microtask) before the caller's await resumes. */
+  async publishConfirmed(topic: ChangeTopic, id: number | null): Promise<void> {
+    this.publish(topic, id);
+  }
+
+  /** One process hears every change it makes. */
+  current(): boolean {
+    return true;
   }
 
   subscribe(topic: ChangeTopic, listener: ChangeListener): () => void {

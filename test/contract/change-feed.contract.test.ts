@@ -105,8 +105,8 @@ for (const ts of TEST_STORES) {
         const admin = new pg.Client({ connectionString: location });
         await admin.connect();
         try {
-          // Every session that LISTENs on the channel: b's listener among them.
-          await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN gantry_changes' AND pid <> pg_backend_pid()`);
+          // Every listening session (named by its application_name; it also writes that it is alive): b's among them.
+          await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'gantry-feed %' AND pid <> pg_backend_pid()`);
         } finally {
           await admin.end();
         }

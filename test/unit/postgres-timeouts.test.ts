@@ -11,6 +11,7 @@ const SETTING_OF: Readonly<Record<keyof PgTimeouts, keyof typeof SETTINGS>> = {
   keepAliveMs: 'databaseKeepAliveMs',
   feedCheckMs: 'changeFeedCheckMs',
   feedReconnectMaxMs: 'changeFeedReconnectMaxMs',
+  feedTrustMs: 'changeFeedTrustMs',
   reportEveryMs: 'failureLogRepeatMs',
 };
 

@@ -20,6 +20,10 @@ interface Entry {
  * read racing a revocation cannot put the old principal back. Refusals are never stored: unknown keys
  * are the caller's to choose and would only crowd out real ones. Bounded: least recently used first.
  * `maxAgeMs` is a safety net only, for a notification lost on its way to another replica.
+ *
+ * Used only while the feed is `current` (PostgreSQL: its listening connection works and proved itself
+ * lately): a replica that changes a credential waits for the others to confirm they forgot it, but not
+ * for one that cannot hear; that one reads every key from the store, and keeps nothing, until it can.
  */
 export class PrincipalCache {
   readonly #entries = new Map<string, Entry>();
@@ -27,6 +31,7 @@ export class PrincipalCache {
   readonly #maxAgeMs: number;
   readonly #now: () => number;
   #epoch = 0;
+  #current: () => boolean = () => true;
 
   constructor(o: { readonly maxEntries: number; readonly maxAgeMs: number; readonly now: () => number }) {
     this.#maxEntries = o.maxEntries;
@@ -35,7 +40,8 @@ export class PrincipalCache {
   }
 
   /** Listen to credential changes; returns the function that stops listening. */
-  follow(feed: Pick<ChangeFeed, 'subscribe'>): () => void {
+  follow(feed: Pick<ChangeFeed, 'subscribe' | 'current'>): () => void {
+    this.#current = () => feed.current();
     return feed.subscribe('credential', (c) => this.drop(c.id));
   }
 
@@ -48,7 +54,7 @@ export class PrincipalCache {
    * is remembered then). `key` names the credential: `h:<key hash>` or `id:<key id>`.
    */
   async resolve(key: string, load: () => Promise<Principal>): Promise<Principal> {
-    if (this.#maxEntries <= 0) return load();
+    if (this.#maxEntries <= 0 || !this.#current()) return load();
     const hit = this.#entries.get(key);
     const now = this.#now();
     if (hit !== undefined && now - hit.at < this.#maxAgeMs) {
@@ -59,7 +65,8 @@ export class PrincipalCache {
     }
     const epoch = this.#epoch;
     const principal = await load();
-    if (epoch === this.#epoch) this.#remember(key, { principal, at: now });
+    // Not while the feed went deaf meanwhile: a change it missed may be older than this read.
+    if (epoch === this.#epoch && this.#current()) this.#remember(key, { principal, at: now });
     return principal;
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { CHANGE_TOPICS, LocalChangeFeed, type ChangeTopic } from '../change-feed.js';
+import { isMissingRegistry, leave, prove, sendNumbered, unconfirmed } from './pg-feed-registry.js';
 import { discardConnection, PG_TIMEOUT_DEFAULTS, pgConnectionOptions, reportSparingly, type PgTimeouts } from './pg-retry.js';
 
 const CHANNEL = 'gantry_changes';
@@ -9,7 +10,11 @@ const PER_NOTIFY = 200;
 /** The first wait before opening the listening connection again; it doubles up to feedReconnectMaxMs. */
 const RECONNECT_FIRST_MS = 100;
 
-type Wire = { readonly o: string; readonly c: readonly (readonly [ChangeTopic, number | null])[] };
+/** The longest pause between two looks at whether the other replicas confirmed a credential change. */
+const CONFIRM_POLL_MAX_MS = 50;
+
+/** `s`: the number of a confirmed change (pg-feed-registry.ts), acknowledged once its entries are delivered. */
+type Wire = { readonly o: string; readonly c: readonly (readonly [ChangeTopic, number | null])[]; readonly s?: number };
 
 /**
  * Changes between replicas on one PostgreSQL: `NOTIFY gantry_changes` after the write, one connection
@@ -18,8 +23,13 @@ type Wire = { readonly o: string; readonly c: readonly (readonly [ChangeTopic, n
  * change at once, without the round trip; its own notifications coming back are ignored (by origin).
  * The listening connection is opened again when it breaks; subscribers then get a resynchronisation
  * (id null on every topic), since what was sent meanwhile is lost. A connection whose peer vanished without a
- * reset (a silent network cut) never breaks by itself, and a listener only reads: every feedCheckMs it is
- * asked `SELECT 1`, and one that gives no answer within feedCheckMs is closed and opened again.
+ * reset (a silent network cut) never breaks by itself, and a listener only reads: it is asked to write that
+ * it is alive (four times per feedTrustMs, at least every feedCheckMs), and one that gives no answer within
+ * feedCheckMs is closed and opened again.
+ *
+ * Credential changes are confirmed (`publishConfirmed`, decision 014): numbered, and the publisher waits
+ * until every other replica's listener wrote that it heard that number, or went unproven for feedTrustMs.
+ * A replica uses remembered keys only while `current()`: listening, and proved within feedTrustMs.
  */
 export class PgChangeFeed extends LocalChangeFeed {
   readonly #url: string;
@@ -35,6 +45,10 @@ export class PgChangeFeed extends LocalChangeFeed {
   readonly #errors: ReturnType<typeof reportSparingly>;
   readonly #checks: NodeJS.Timeout;
   #checking = false;
+  /** When (performance.now()) the listener's last proof that answered was sent; -Infinity: not current. */
+  #provenAt = -Infinity;
+  /** The highest credential change number this replica heard (and forgot what it changed). */
+  #heard = 0;
 
   constructor(url: string, opts: { onError?: (err: unknown) => void; timeouts?: Partial<PgTimeouts> } = {}) {
     super();
@@ -46,15 +60,59 @@ export class PgChangeFeed extends LocalChangeFeed {
     // pg-pool's own query() gives a connection whose statement timed out back with the error: it is dropped.
     this.#sender = new pg.Pool({ connectionString: url, max: 1, ...pgConnectionOptions(t), query_timeout: t.statementTimeoutMs });
     this.#sender.on('error', (err) => this.#errors.report(err));
-    this.#checks = setInterval(() => void this.#check(), t.feedCheckMs).unref();
+    // Proved four times per trust window, so one slow answer does not make the replica distrust its memory.
+    this.#checks = setInterval(() => void this.#check(), Math.max(1, Math.min(t.feedCheckMs, Math.floor(t.feedTrustMs / 4)))).unref();
     this.#ready = this.#listen(false);
   }
 
   override publish(topic: ChangeTopic, id: number | null): void {
     super.publish(topic, id);
+    this.#send(topic, id);
+  }
+
+  /** To the other replicas, with the other changes of this tick. */
+  #send(topic: ChangeTopic, id: number | null): void {
     if (this.#closed) return;
     if (this.#pending.length === 0) queueMicrotask(() => void this.#flush());
     this.#pending.push([topic, id]);
+  }
+
+  override async publishConfirmed(topic: ChangeTopic, id: number | null): Promise<void> {
+    super.publish(topic, id);
+    if (this.#closed) return;
+    const head = JSON.stringify({ o: this.#origin, c: [[topic, id]] } satisfies Wire).slice(0, -1) + ',"s":';
+    let n: number | null;
+    try {
+      n = await sendNumbered(this.#sender, CHANNEL, head).catch(() => sendNumbered(this.#sender, CHANNEL, head));
+    } catch (err) {
+      if (!isMissingRegistry(err)) this.#errors.report(err);
+      n = null;
+    }
+    // Not numbered (a database not migrated): sent as any change, without a wait.
+    if (n === null) return this.#send(topic, id);
+    await this.#confirmed(n);
+  }
+
+  /** Until no other listener that may use its memory has yet to hear change `n`; bounded by twice the trust window. */
+  async #confirmed(n: number): Promise<void> {
+    const trustMs = this.#t.feedTrustMs;
+    const end = performance.now() + 2 * trustMs;
+    for (let pauseMs = 1; ; pauseMs = Math.min(pauseMs * 2, CONFIRM_POLL_MAX_MS)) {
+      const left = await unconfirmed(this.#sender, this.#origin, n, trustMs).catch((err: unknown) => (this.#errors.report(err), 0));
+      if (left === 0) return;
+      // Replicas prove themselves or drop out of the count within trustMs: past twice that, a clock jumped.
+      if (performance.now() > end) return this.#errors.report(new Error(`${left} replica(s) did not confirm credential change ${n} within ${2 * trustMs} ms`));
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  }
+
+  /** This replica's id in notifications and in change_feed_listeners. */
+  get origin(): string {
+    return this.#origin;
+  }
+
+  override current(): boolean {
+    return this.#listener !== null && performance.now() - this.#provenAt < this.#t.feedTrustMs;
   }
 
   override ready(): Promise<void> {
@@ -66,7 +124,10 @@ export class PgChangeFeed extends LocalChangeFeed {
     clearInterval(this.#checks);
     await this.#flush();
     const l = this.#listener;
+    // Not waited for by others from now on; only while the database answers (a close must not wait on one gone).
+    if (this.current()) await leave(this.#sender, this.#origin, this.#t.feedCheckMs).catch(() => undefined);
     this.#listener = null;
+    this.#provenAt = -Infinity;
     await Promise.allSettled([l?.end(), this.#sender.end()]);
     await super.close();
   }
@@ -91,7 +152,13 @@ export class PgChangeFeed extends LocalChangeFeed {
   /** Open the listening connection; after a break, tell subscribers to resynchronise. */
   async #listen(again: boolean): Promise<void> {
     while (!this.#closed) {
-      const client = new pg.Client({ connectionString: this.#url, ...pgConnectionOptions(this.#t), query_timeout: this.#t.statementTimeoutMs });
+      const client = new pg.Client({
+        connectionString: this.#url,
+        ...pgConnectionOptions(this.#t),
+        query_timeout: this.#t.statementTimeoutMs,
+        // Which replica listens on it, in pg_stat_activity (its origin, as in change_feed_listeners).
+        application_name: `gantry-feed ${this.#origin}`,
+      });
       client.on('error', (err) => this.#errors.report(err));
       try {
         await client.connect();
@@ -108,10 +175,20 @@ export class PgChangeFeed extends LocalChangeFeed {
         }
         // Ended between LISTEN's answer and now: #broken ignored it (not the listener yet), so try again here.
         if (ended) throw new Error('the listening connection ended as it opened');
+        // Heard up to the last change sent: those sent before LISTEN are forgotten by the resynchronisation below.
+        const sent = performance.now();
+        const heard = await this.#register(client);
+        if (ended) throw new Error('the listening connection ended as it opened');
         this.#listener = client;
         this.#delayMs = Math.min(RECONNECT_FIRST_MS, this.#t.feedReconnectMaxMs);
         this.#errors.reset(); // the next break is reported at once
         if (again) this.resync();
+        if (heard !== null) {
+          // A numbered change that arrived while this registered went unacknowledged (no listener yet): now.
+          if (this.#heard > heard) void this.#prove(client);
+          this.#heard = Math.max(this.#heard, heard);
+          this.#provenAt = sent;
+        }
         return;
       } catch (err) {
         this.#errors.report(err);
@@ -123,27 +200,47 @@ export class PgChangeFeed extends LocalChangeFeed {
     }
   }
 
-  /** Ask the listening connection a question: no answer in time, and it is given up and opened again. */
+  /** This listener's row, heard up to the last change sent; null: no registry yet (not migrated), so not current. */
+  async #register(client: pg.Client): Promise<number | null> {
+    return prove(client, this.#origin, null, this.#t.feedCheckMs).catch((err: unknown) => {
+      if (isMissingRegistry(err)) return null;
+      throw err;
+    });
+  }
+
+  /** Ask the listening connection to prove itself: no answer in time, and it is given up and opened again. */
   async #check(): Promise<void> {
     const client = this.#listener;
     if (client === null || this.#checking) return;
     this.#checking = true;
-    const ms = this.#t.feedCheckMs;
     try {
-      // query_timeout: pg's own bound, on this one statement (pg's types do not name it on a query).
-      await client.query({ text: 'SELECT 1', query_timeout: ms } as pg.QueryConfig);
-    } catch (err) {
-      if (this.#listener !== client) return; // it ended meanwhile, and is being replaced already
-      this.#errors.report(new Error(`the listening connection failed its check (SELECT 1, answered within ${ms} ms)`, { cause: err }));
-      this.#broken(client);
-      discardConnection(client);
+      await this.#prove(client);
     } finally {
       this.#checking = false;
     }
   }
 
+  /** Write that the listener is alive and heard up to #heard (a check, or the acknowledgement of a numbered change). */
+  async #prove(client: pg.Client): Promise<void> {
+    const ms = this.#t.feedCheckMs;
+    const sent = performance.now();
+    try {
+      await prove(client, this.#origin, this.#heard, ms);
+      // Sent after every notification received so far was delivered: trusted from when it was sent, not answered.
+      if (this.#listener === client) this.#provenAt = Math.max(this.#provenAt, sent);
+    } catch (err) {
+      // It ended meanwhile, and is being replaced already; or answered, without a registry yet (still migrating).
+      if (this.#listener !== client || isMissingRegistry(err)) return;
+      this.#errors.report(new Error(`the listening connection failed its check (its proof, answered within ${ms} ms)`, { cause: err }));
+      this.#broken(client);
+      discardConnection(client);
+    }
+  }
+
   #broken(client: pg.Client): void {
     if (this.#closed || this.#listener !== client) return;
+    // What this replica remembers is not used again before it listens again and forgets it (resync).
+    this.#provenAt = -Infinity;
     this.#listener = null;
     this.#ready = this.#listen(true);
   }
@@ -160,5 +257,9 @@ export class PgChangeFeed extends LocalChangeFeed {
       const [topic, id] = Array.isArray(entry) ? (entry as unknown[]) : [];
       if (CHANGE_TOPICS.includes(topic as ChangeTopic) && (id === null || typeof id === 'number')) this.deliver({ topic: topic as ChangeTopic, id });
     }
+    // A numbered change, delivered (its subscribers forgot what it changed): acknowledged to the replica that waits.
+    if (typeof wire.s !== 'number') return;
+    this.#heard = Math.max(this.#heard, wire.s);
+    if (this.#listener !== null) void this.#prove(this.#listener);
   }
 }

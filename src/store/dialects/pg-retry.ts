@@ -13,7 +13,7 @@ const CONNECTION_MESSAGES =
 
 /**
  * The PostgreSQL store's bounds, from the settings `databaseConnectTimeoutMs`, `databaseStatementTimeoutMs`,
- * `databaseKeepAliveMs`, `changeFeedCheckMs`, `changeFeedReconnectMaxMs` and `failureLogRepeatMs`
+ * `databaseKeepAliveMs`, `changeFeedCheckMs`, `changeFeedReconnectMaxMs`, `changeFeedTrustMs` and `failureLogRepeatMs`
  * (src/config/database-settings.ts); the defaults here are theirs (a unit test keeps them equal).
  */
 export interface PgTimeouts {
@@ -27,6 +27,11 @@ export interface PgTimeouts {
   readonly feedCheckMs: number;
   /** Longest wait between two tries to open the listening connection again. */
   readonly feedReconnectMaxMs: number;
+  /**
+   * How long remembered credentials are used after the listening connection last proved itself (it does
+   * four times within it), and so the longest a credential change waits for a replica that does not confirm it.
+   */
+  readonly feedTrustMs: number;
   /** While a failure lasts, it is reported again at most this often. */
   readonly reportEveryMs: number;
 }
@@ -37,6 +42,7 @@ export const PG_TIMEOUT_DEFAULTS: PgTimeouts = {
   keepAliveMs: 10_000,
   feedCheckMs: 10_000,
   feedReconnectMaxMs: 5_000,
+  feedTrustMs: 2_000,
   reportEveryMs: 60_000,
 };
 

@@ -26,6 +26,7 @@ import { fleetScaleIndexesMigration } from './migration-fleet-scale-indexes.js';
 import { codeDeploymentsMigration } from './migration-code-deployments.js';
 import { seriesMigration } from './migration-series.js';
 import { stopRejectsMigration } from './migration-stop-rejects.js';
+import { feedListenersMigration } from './migration-feed-listeners.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -294,6 +295,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0028_machine_busy_ports': busyPortsMigration,
     '0029_host_calls': hostCallsMigration,
     '0030_stop_rejects': stopRejectsMigration,
+    '0031_feed_listeners': feedListenersMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -26,10 +26,10 @@ export class TenantRepo extends Repo {
 
   /**
    * After a committed write that changes what some keys may do: `credential` with the account whose
-   * keys (own, or held by its team members) it touched, so caches of principals forget them.
+   * keys (own, or held by its team members) it touched, so caches of principals forget them: on every replica before the write returns.
    */
-  #credentialChanged(accountId: number): void {
-    this.#changes.publish('credential', accountId);
+  async #credentialChanged(accountId: number): Promise<void> {
+    await this.#changes.publishConfirmed('credential', accountId);
   }
 
   async createAccount(a: NewAccount): Promise<AccountRecord> {
@@ -72,7 +72,7 @@ export class TenantRepo extends Repo {
 
   async markAccountDeleted(id: number, now: number): Promise<void> {
     await this.db.updateTable('accounts').set({ deleted_at: now }).where('id', '=', id).execute();
-    this.#credentialChanged(id);
+    await this.#credentialChanged(id);
   }
 
   async updateAccountProfile(id: number, p: { readonly email?: string; readonly fullname?: string | null }): Promise<AccountRecord> {
@@ -166,7 +166,7 @@ export class TenantRepo extends Repo {
     const held = await this.#heldBy(holderId).where('id', '=', id).executeTakeFirst();
     if (!held) return false;
     await this.db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).execute();
-    this.#credentialChanged(held.account_id);
+    await this.#credentialChanged(held.account_id);
     return true;
   }
 
@@ -175,7 +175,7 @@ export class TenantRepo extends Repo {
     if (!held) return false;
     const r = await this.db.updateTable('api_keys').set({ key_hash: keyHash }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
     // The old key is what stops working: whoever remembered it must read again.
-    this.#credentialChanged(held.account_id);
+    await this.#credentialChanged(held.account_id);
     return r.numUpdatedRows > 0n;
   }
 
@@ -189,7 +189,7 @@ export class TenantRepo extends Repo {
       .execute();
     if (owners.length === 0) return;
     await this.db.updateTable('api_keys').set({ revoked_at: now }).where('instance_id', '=', instanceId).where('revoked_at', 'is', null).execute();
-    for (const o of owners) this.#credentialChanged(o.account_id);
+    await Promise.all(owners.map((o) => this.#credentialChanged(o.account_id)));
   }
 
   // ── teams ───────────────────────────────────────────────────────────
@@ -200,7 +200,7 @@ export class TenantRepo extends Repo {
       if (this.dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', 'User is already a member of this team.');
       throw err;
     }
-    this.#credentialChanged(teamId);
+    await this.#credentialChanged(teamId);
   }
 
   async removeTeamMember(teamId: number, accountId: number, now: number): Promise<boolean> {
@@ -216,7 +216,7 @@ export class TenantRepo extends Repo {
         .execute();
       return true;
     });
-    if (removed) this.#credentialChanged(teamId);
+    if (removed) await this.#credentialChanged(teamId);
     return removed;
   }
 
@@ -268,7 +268,7 @@ export class TenantRepo extends Repo {
       }
     }
     // A new role too: a member may hold a role name that had been deleted (no rights until it exists).
-    this.#credentialChanged(teamId);
+    await this.#credentialChanged(teamId);
     return (await this.getTeamRole(teamId, name)) as TeamRoleRecord;
   }
 
@@ -284,7 +284,7 @@ export class TenantRepo extends Repo {
 
   async deleteTeamRole(teamId: number, name: string): Promise<boolean> {
     const r = await this.db.deleteFrom('team_roles').where('team_id', '=', teamId).where('name', '=', name).executeTakeFirst();
-    if (r.numDeletedRows > 0n) this.#credentialChanged(teamId);
+    if (r.numDeletedRows > 0n) await this.#credentialChanged(teamId);
     return r.numDeletedRows > 0n;
   }
 
@@ -294,7 +294,7 @@ export class TenantRepo extends Repo {
       await trx.updateTable('api_keys').set({ revoked_at: now }).where('account_id', '=', teamId).where('revoked_at', 'is', null).execute();
       await trx.deleteFrom('team_members').where('team_id', '=', teamId).execute();
     });
-    this.#credentialChanged(teamId);
+    await this.#credentialChanged(teamId);
   }
 
   // ── secrets ─────────────────────────────────────────────────────────
