@@ -85,6 +85,17 @@ for (const ts of ONE_STORE_PG)
       await until('the drained worker destroyed', async () => (await workersOf(g, d.endpointId)).length === 0);
     });
 
+    it('the workers of a workergroup deleted while its endpoint stops are destroyed once the stop has ended', async () => {
+      const d = await createDeployment(g, 'wg-stopping', { min_load: 1, max_workers: 1 });
+      await readyWorker(g, d.endpointId);
+      const wgs = (await g.api('GET', '/api/v0/workergroups/')).body.results as Record<string, unknown>[];
+      const wgId = wgs.find((x) => x.endpoint_id === d.endpointId)?.id as number;
+      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`)).body.gantry_status, 'stopping');
+      assert.equal((await g.api('DELETE', `/api/v0/workergroups/${wgId}/`)).status, 200);
+      // A plain stop of an idle worker ends before its drain would: stopped, it stayed (paying for its disk).
+      await until('the stopped worker destroyed', async () => (await workersOf(g, d.endpointId)).length === 0, 20_000);
+    });
+
     it('a worker whose command exits at once is replaced, not kept loading; scale-down keeps a ready worker', async () => {
       const ep = await g.api('POST', '/api/v0/endptjobs/', {
         endpoint_name: 'mixed',

@@ -8,7 +8,7 @@ import { stopPass, type StopFailures } from './endpoint-stop-pass.js';
 import type { ControlContext } from '../context.js';
 import { probeHttpWorkers } from '../serverless/probe.js';
 import { recruitWorker } from '../serverless/recruit.js';
-import { retireWorkers, retiringMsg } from '../serverless/retire-workers.js';
+import { retireAtOnce, retireWorkers, retiringMsg } from '../serverless/retire-workers.js';
 import { ofLiveGroup } from '../serverless/routing.js';
 import { holdDeadEndpoint, watchWorkerFailures, type CurrentWorker } from '../serverless/worker-failures.js';
 import { actOnWorker, actOnWorkerOutcome, ownerOf, workersOf, type WorkerInfo } from '../serverless/workers.js';
@@ -156,7 +156,7 @@ export class ServerlessLoop {
     // by a later wish. Read the other way round, a group added between the two reads looked unwanted
     // and was retired at once.
     const serving = ep.target === 'running' || ep.status === 'stopping';
-    const groups = serving ? await this.#ctx.store.listWorkergroups({ endpointId: ep.id }) : [];
+    const groups = ep.target !== 'deleted' ? await this.#ctx.store.listWorkergroups({ endpointId: ep.id }) : [];
     const dep = ep.target === 'deleted' ? undefined : await this.#ctx.store.findDeploymentByEndpoint(ep.id);
     if (await this.#expire(ep, dep)) return { memory: ep.memory };
     const silent = dep === undefined ? null : await stopSilentCodeDeployment(this.#ctx, ep, dep);
@@ -177,6 +177,13 @@ export class ServerlessLoop {
             workers.filter((w) => !ofLiveGroup(groups, w)),
           )
         : null;
+    // A stop that ended before they drained: they hold nothing now, and a stopped worker still pays for its disk.
+    if (!serving && own.length < workers.length)
+      await retireAtOnce(
+        this.#ctx,
+        ep,
+        workers.filter((w) => !ofLiveGroup(groups, w)),
+      );
     if (ep.target === 'stopped') return this.#stopPass(ep, workers);
     const pass = await this.#runPass(ep, own, dep, groups);
     const msg = retiring === null ? null : retiringMsg(retiring);

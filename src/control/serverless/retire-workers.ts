@@ -48,6 +48,18 @@ export async function retireWorkers(ctx: ControlContext, ep: EndpointRecord, orp
   return { waiting, inFlight };
 }
 
+/**
+ * The workers of a deleted workergroup of an endpoint that does not serve (its stop ended, perhaps before
+ * they drained): they hold no request, so they are destroyed now (stopped, they still paid for their disk).
+ */
+export async function retireAtOnce(ctx: ControlContext, ep: EndpointRecord, orphans: readonly WorkerInfo[]): Promise<void> {
+  const drains = memory.get(ctx.store);
+  for (const w of orphans) {
+    drains?.delete(w.instance.id);
+    if (w.instance.target !== 'deleted') await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+  }
+}
+
 /** What the endpoint's status_msg adds while workers of a deleted workergroup finish their requests. */
 export function retiringMsg(r: Retiring): string | null {
   return r.waiting === 0 ? null : `${r.waiting} worker(s) of a deleted workergroup finishing ${r.inFlight} request(s) before they are destroyed`;
