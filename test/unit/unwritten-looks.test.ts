@@ -35,6 +35,12 @@ describe('unwritten looks', () => {
     assert.equal(failedAt(1_000).apply(row(), null), null);
   });
 
+  it('a look that records nothing uses the kept time up: the runtime was seen otherwise since', () => {
+    const u = failedAt(1_000);
+    assert.equal(u.apply(row(), null), null);
+    assert.equal(u.apply(row(), write('stopped', 9_000)).now, 9_000);
+  });
+
   it('a start recorded late keeps the start date at the same time', () => {
     const u = failedAt(1_000, 'running');
     assert.deepEqual(u.apply(row(), write('running', 9_000, 9_000)), write('running', 1_000, 1_000));

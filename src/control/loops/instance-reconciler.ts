@@ -376,7 +376,7 @@ export class InstanceReconciler {
       const write = lookWrite(inst, plan.step, rec, ctx.clock.now());
       // The look worked: a failing episode is over, whatever it records (a message of that episode is cleared).
       const row = plan.interim === null ? inst : { ...inst, status: plan.interim }; // as the write finds it
-      const ok = write === null || (await this.#unwritten.write(row, write, (w) => ctx.store.applyObservation(inst.id, token, w)));
+      const ok = await this.#unwritten.write(row, write, (w) => ctx.store.applyObservation(inst.id, token, w));
       if (ok) await this.#failures.succeeded(ctx, inst.id, write === null ? inst.statusMsg : write.statusMsg);
       if (write === null) return 'none';
       if (ok && write.status !== inst.status) announce(ctx, inst, write.status, write.statusMsg);

@@ -31,11 +31,16 @@ interface Kept {
 export class UnwrittenLooks {
   readonly #rows = new Map<number, Kept>();
 
-  /** `write` at the kept time when it records what the failed write would have from the same row; what was kept is used up. */
+  /**
+   * `write` at the kept time when it records what the failed write would have from the same row; what was
+   * kept is used up by any look of the row, one that records nothing too (the runtime seen otherwise since:
+   * a later record must not take the old time).
+   */
   apply<W extends ObservationWrite | null>(inst: Row, write: W): W {
     const k = this.#rows.get(inst.id);
-    if (k === undefined || write === null) return write;
+    if (k === undefined) return write;
     this.#rows.delete(inst.id);
+    if (write === null) return write;
     if (k.generation !== inst.generation || k.from !== inst.status || k.status !== write.status || k.at > write.now) return write;
     return { ...write, now: k.at, ...(write.startDate !== undefined ? { startDate: k.at } : {}) };
   }
@@ -47,9 +52,13 @@ export class UnwrittenLooks {
     if (this.#rows.size > MAX_KEPT) this.#rows.delete(this.#rows.keys().next().value as number);
   }
 
-  /** Apply `write` through `apply` with `store`'s write; when that throws, `failed`, and the error goes on. */
-  async write<T>(inst: Row, write: ObservationWrite, store: (w: ObservationWrite) => Promise<T>): Promise<T> {
+  /**
+   * Apply `write` through `apply` with `store`'s write; when that throws, `failed`, and the error goes on.
+   * A look that records nothing (null) writes nothing and answers true, having used up what was kept.
+   */
+  async write<T>(inst: Row, write: ObservationWrite | null, store: (w: ObservationWrite) => Promise<T>): Promise<T | true> {
     const w = this.apply(inst, write);
+    if (w === null) return true;
     try {
       return await store(w);
     } catch (err) {
