@@ -3,14 +3,13 @@ import { transact } from './tx.js';
 import type { NewAccount, NewApiKey } from '../tenant-store.js';
 import { parseJson, toAccount, toApiKey } from './rows.js';
 import { Repo } from './repo.js';
+import { insertAccount, insertApiKey } from './tenant-inserts.js';
 import { moveCredit, type CreditMove } from './billing-repo.js';
 import type { Database } from './schema.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { ChangeFeed } from '../change-feed.js';
 import type { Kysely } from 'kysely';
 import type { AccountRecord, ApiKeyRecord, SealedSecret, TeamMemberRecord, TeamRoleRecord } from '../../domain/account/records.js';
-
-const b = (v: boolean): number => (v ? 1 : 0);
 
 /**
  * Tenancy queries: accounts, keys, teams and secrets (`access-repo.ts` adds SSH keys, audit and rate
@@ -352,47 +351,4 @@ export class TenantRepo extends Repo {
     const r = await this.db.updateTable('secrets').set({ sealed, key_id: keyId }).where('id', '=', id).where('sealed', '=', oldSealed).executeTakeFirst();
     return r.numUpdatedRows > 0n;
   }
-}
-
-async function insertAccount(db: Kysely<Database>, dialect: StoreDialect, a: NewAccount): Promise<AccountRecord> {
-  try {
-    const row = await db
-      .insertInto('accounts')
-      .values({
-        username: a.username,
-        email: a.email,
-        is_admin: b(a.isAdmin),
-        balance: 0,
-        created_at: a.now,
-        parent_id: a.parentId ?? null,
-        is_team: b(a.isTeam ?? false),
-        host_only: b(a.hostOnly ?? false),
-        deleted_at: null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return toAccount(row);
-  } catch (err) {
-    if (dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', `The username "${a.username}" is taken.`, { field: 'username' });
-    throw err;
-  }
-}
-
-async function insertApiKey(db: Kysely<Database>, k: NewApiKey): Promise<ApiKeyRecord> {
-  const row = await db
-    .insertInto('api_keys')
-    .values({
-      account_id: k.accountId,
-      key_hash: k.keyHash,
-      name: k.name,
-      scope: k.scope,
-      instance_id: k.instanceId,
-      created_at: k.now,
-      revoked_at: null,
-      permissions_json: k.permissions === undefined || k.permissions === null ? null : JSON.stringify(k.permissions),
-      member_id: k.memberId ?? null,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return toApiKey(row);
 }
