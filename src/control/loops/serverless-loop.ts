@@ -8,7 +8,7 @@ import { stopPass, type StopFailures } from './endpoint-stop-pass.js';
 import type { ControlContext } from '../context.js';
 import { probeHttpWorkers } from '../serverless/probe.js';
 import { recruitWorker } from '../serverless/recruit.js';
-import { retireAtOnce, retireWorkers, retiringMsg } from '../serverless/retire-workers.js';
+import { holdsRequests, retireWorkers, retiringMsg } from '../serverless/retire-workers.js';
 import { ofLiveGroup } from '../serverless/routing.js';
 import { holdDeadEndpoint, watchWorkerFailures, type CurrentWorker } from '../serverless/worker-failures.js';
 import { actOnWorker, actOnWorkerOutcome, ownerOf, workersOf, type WorkerInfo } from '../serverless/workers.js';
@@ -155,7 +155,7 @@ export class ServerlessLoop {
     // (reconfigureDeployment), so every group read here is wanted by the deployment read after it, or
     // by a later wish. Read the other way round, a group added between the two reads looked unwanted
     // and was retired at once.
-    const serving = ep.target === 'running' || ep.status === 'stopping';
+    const serving = holdsRequests(ep);
     const groups = ep.target !== 'deleted' ? await this.#ctx.store.listWorkergroups({ endpointId: ep.id }) : [];
     const dep = ep.target === 'deleted' ? undefined : await this.#ctx.store.findDeploymentByEndpoint(ep.id);
     if (await this.#expire(ep, dep)) return { memory: ep.memory };
@@ -169,21 +169,8 @@ export class ServerlessLoop {
     if (ep.target === 'deleted') return this.#deletePass(ep, workers);
     // Workers of a deleted workergroup finish what they hold, then go; the autoscaler does not count them.
     const own = workers.filter((w) => ofLiveGroup(groups, w));
-    const retiring =
-      serving && own.length < workers.length
-        ? await retireWorkers(
-            this.#ctx,
-            ep,
-            workers.filter((w) => !ofLiveGroup(groups, w)),
-          )
-        : null;
-    // A stop that ended before they drained: they hold nothing now, and a stopped worker still pays for its disk.
-    if (!serving && own.length < workers.length)
-      await retireAtOnce(
-        this.#ctx,
-        ep,
-        workers.filter((w) => !ofLiveGroup(groups, w)),
-      );
+    const orphans = workers.filter((w) => !ofLiveGroup(groups, w));
+    const retiring = orphans.length > 0 ? await retireWorkers(this.#ctx, ep, orphans) : null;
     if (ep.target === 'stopped') return this.#stopPass(ep, workers);
     const pass = await this.#runPass(ep, own, dep, groups);
     const msg = retiring === null ? null : retiringMsg(retiring);

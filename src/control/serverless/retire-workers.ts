@@ -21,9 +21,18 @@ export interface Retiring {
   readonly inFlight: number;
 }
 
+/** Whether the endpoint may hold requests (it serves, or drains for a stop): only then do a deleted group's workers drain first. */
+export const holdsRequests = (ep: EndpointRecord): boolean => ep.target === 'running' || ep.status === 'stopping';
+
+/**
+ * Destroy the workers of deleted workergroups, each once it holds nothing (at the latest after
+ * stopDrainTimeoutMs); at once when the endpoint holds no request (stopped, perhaps before they drained:
+ * stopped, they still paid for their disk).
+ */
 export async function retireWorkers(ctx: ControlContext, ep: EndpointRecord, orphans: readonly WorkerInfo[]): Promise<Retiring> {
   let drains = memory.get(ctx.store);
   if (drains === undefined) memory.set(ctx.store, (drains = new Map<number, Drain>()));
+  const drain = holdsRequests(ep);
   const now = ctx.clock.now();
   let waiting = 0;
   let inFlight = 0;
@@ -33,31 +42,21 @@ export async function retireWorkers(ctx: ControlContext, ep: EndpointRecord, orp
       drains.delete(id);
       continue;
     }
-    let d = drains.get(id);
-    if (d === undefined) drains.set(id, (d = { workerId: id, since: now, fencedUntil: 0, rebootAsked: false }));
-    const p = drainProgress(ctx, ep, w, d);
-    if (!p.drained && !p.late) {
-      waiting++;
-      inFlight += p.inFlight;
-      continue;
+    if (drain) {
+      let d = drains.get(id);
+      if (d === undefined) drains.set(id, (d = { workerId: id, since: now, fencedUntil: 0, rebootAsked: false }));
+      const p = drainProgress(ctx, ep, w, d);
+      if (!p.drained && !p.late) {
+        waiting++;
+        inFlight += p.inFlight;
+        continue;
+      }
+      if (!p.drained) ctx.log.warn({ endpointId: ep.id, instanceId: id, inFlight: p.inFlight }, 'worker of a deleted workergroup: its drain ran out of time');
     }
-    if (!p.drained) ctx.log.warn({ endpointId: ep.id, instanceId: id, inFlight: p.inFlight }, 'worker of a deleted workergroup: its drain ran out of time');
     drains.delete(id);
     await actOnWorker(ctx, ep, id, 'destroy');
   }
   return { waiting, inFlight };
-}
-
-/**
- * The workers of a deleted workergroup of an endpoint that does not serve (its stop ended, perhaps before
- * they drained): they hold no request, so they are destroyed now (stopped, they still paid for their disk).
- */
-export async function retireAtOnce(ctx: ControlContext, ep: EndpointRecord, orphans: readonly WorkerInfo[]): Promise<void> {
-  const drains = memory.get(ctx.store);
-  for (const w of orphans) {
-    drains?.delete(w.instance.id);
-    if (w.instance.target !== 'deleted') await actOnWorker(ctx, ep, w.instance.id, 'destroy');
-  }
 }
 
 /** What the endpoint's status_msg adds while workers of a deleted workergroup finish their requests. */

@@ -5,7 +5,8 @@ import { checkPlacement, DEFAULT_PLACEMENT, type WorkerPlacement } from '../../d
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { loadOwnEndpoint, ownEndpoint, type ServerlessAction } from './endpoints.js';
-import { actOnWorker, workersOf } from './workers.js';
+import { holdsRequests, retireWorkers } from './retire-workers.js';
+import { workersOf } from './workers.js';
 import type { WorkergroupRecord, WorkerReadiness, WorkerTemplate } from '../../domain/serverless/records.js';
 
 /** The port a worker serves on when its template publishes none (WORKER_PORT). */
@@ -193,9 +194,8 @@ export async function deleteWorkergroup(ctx: ControlContext, p: Principal, id: n
   const wg = await ownWorkergroup(ctx, p, id, 'serverless.write');
   const ep = await loadOwnEndpoint(ctx, p, wg.endpointId);
   const mine = (await workersOf(ctx, ep.id)).filter((w) => w.instance.workergroupId === id);
-  // As the serverless loop reads it: only then does it drain and destroy the workers of deleted groups.
-  const serving = ep.target === 'running' || ep.status === 'stopping';
-  if (!serving) for (const w of mine) await actOnWorker(ctx, ep, w.instance.id, 'destroy');
+  // An endpoint that holds no request: its workers go now; otherwise the serverless loop drains them first.
+  if (!holdsRequests(ep)) await retireWorkers(ctx, ep, mine);
   await ctx.store.deleteWorkergroup(id, ctx.clock.now());
   // Every gateway reads the workers again at once (none routes to these now; the last group gone, they refuse
   // requests with NO_WORKERGROUP), and a pass begins the drain.
