@@ -50,6 +50,7 @@ export type ControlSettings = Pick<
   | 'workerReportStaleMs'
   | 'workerProbeTimeoutMs'
   | 'workerReadyTimeoutMs'
+  | 'workerOfflineGraceMs'
   | 'workerFailuresBeforeDead'
   | 'stopDrainTimeoutMs'
   | 'deploymentTtlMinimumMs'

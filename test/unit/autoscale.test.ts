@@ -183,6 +183,17 @@ const CASES: readonly Case[] = [
     in: input({ workers: [{ id: 9, phase: 'error', perf: 10, inFlight: 1, queueTimeS: 0, stalled: true }], params: { minLoad: 1 } }),
     want: { destroy: [9], create: 1 },
   },
+  // A worker whose host went offline a short while ago (workerOfflineGraceMs): waited for, not replaced yet.
+  {
+    name: 'a worker of an offline host is not destroyed, and not capacity: the load gets another worker',
+    in: input({ workers: [{ id: 9, phase: 'error', perf: 10, inFlight: 0, queueTimeS: 0, offline: true }], params: { minLoad: 1 } }),
+    want: { destroy: [], create: 1 },
+  },
+  {
+    name: 'a worker of an offline host keeps its place under max_workers',
+    in: input({ workers: [{ id: 9, phase: 'error', perf: 10, inFlight: 0, queueTimeS: 0, offline: true }], params: { minLoad: 1, maxWorkers: 1 } }),
+    want: { destroy: [], create: 0 },
+  },
 ];
 
 describe('autoscaling policy (table)', () => {

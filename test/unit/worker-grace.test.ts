@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { workersOf, type WorkerReadContext } from '../../src/control/serverless/workers.js';
 import type { InstanceRecord } from '../../src/domain/instance/instance.js';
 import type { WorkerReport } from '../../src/domain/serverless/records.js';
+import { HOST_OFFLINE } from '../../src/domain/instance/observed-record.js';
 
 const STALE = 30_000;
 
@@ -21,7 +22,7 @@ function fleet(reportedAt: readonly number[], now: number, since: number): Worke
     store: { listWorkers: async () => rows, workerReports: async () => reports },
     machines: { list: async () => [] },
     clock: { now: () => now },
-    settings: { workerReportStaleMs: STALE, workerReadyTimeoutMs: 600_000 },
+    settings: { workerReportStaleMs: STALE, workerReadyTimeoutMs: 600_000, workerOfflineGraceMs: 120_000 },
     servingSince: () => since,
   } as unknown as WorkerReadContext;
 }
@@ -43,5 +44,27 @@ describe('worker reports after a downtime or a database outage', () => {
   it('changes nothing outside the grace', async () => {
     assert.deepEqual(await phases(fleet([80_000, 99_500], 100_000, 0)), ['ready', 'ready']);
     assert.deepEqual(await phases(fleet([60_000, 99_500], 100_000, 0)), ['error', 'ready']);
+  });
+});
+
+describe('workers of a host gone offline', () => {
+  /** One worker whose instance became `unknown` at t=100 s with this status message. */
+  const offlineAt = (statusMsg: string, now: number): WorkerReadContext => {
+    const ctx = fleet([99_000], now, 0) as unknown as { store: { listWorkers: () => Promise<unknown[]> } };
+    const row = { id: 1, status: 'unknown', target: 'running', statusChangedAt: 100_000, statusMsg, ports: [], machineId: 1 };
+    ctx.store.listWorkers = async () => [row];
+    return ctx as unknown as WorkerReadContext;
+  };
+
+  it('is in error but waited for during workerOfflineGraceMs, then an error like any other', async () => {
+    const offline = `${HOST_OFFLINE}no heartbeat for over 60 s`;
+    const [w] = await workersOf(offlineAt(offline, 219_000), 1);
+    assert.equal(w?.phase, 'error');
+    assert.equal(w?.offline, true);
+    assert.equal((await workersOf(offlineAt(offline, 221_000), 1))[0]?.offline, false);
+  });
+
+  it('is not waited for when it is unknown for another reason', async () => {
+    assert.equal((await workersOf(offlineAt('the runtime lost it', 101_000), 1))[0]?.offline, false);
   });
 });

@@ -257,7 +257,7 @@ export class ServerlessLoop {
       const inFlight = Math.max(mine?.inFlight ?? 0, w.report?.numRequestsWorking ?? 0);
       // As the gateway routes around it: a request timed out there, and no report since.
       const stalled = (w.report?.reportedAt ?? 0) <= (stalls.get(w.instance.id) ?? -Infinity);
-      return { id: w.instance.id, phase: w.phase, perf, inFlight, queueTimeS: (mine?.cost ?? inFlight) / (perf ?? DEFAULT_PERF), stalled };
+      return { id: w.instance.id, phase: w.phase, perf, inFlight, queueTimeS: (mine?.cost ?? inFlight) / (perf ?? DEFAULT_PERF), stalled, offline: w.offline };
     });
     const samples = this.#sampleReported(ep.id, now, workers);
     const pending = ctx.traffic.pending(ep.id);

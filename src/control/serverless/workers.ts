@@ -7,6 +7,7 @@ import { isWorkerToken } from '../keys.js';
 import { systemPrincipal, type Principal } from '../principal.js';
 import type { EndpointRecord, WorkerReport } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
+import { HOST_OFFLINE } from '../../domain/instance/observed-record.js';
 import { runsBootstrap } from './code-worker.js';
 
 /** A worker as the API shows it and the autoscaler and gateway see it. */
@@ -23,6 +24,8 @@ export interface WorkerInfo {
   readonly notReady: string | null;
   /** The GPU model of its machine ('CPU' on a machine without GPUs); null when the machine is unknown. */
   readonly gpuName: string | null;
+  /** Its host went offline (instance `unknown`) less than workerOfflineGraceMs ago: waited for, not replaced yet. */
+  readonly offline: boolean;
 }
 
 /** The engine acts on workers on behalf of the endpoint's owner, with the owner's rights. */
@@ -68,6 +71,10 @@ export async function workersOf(ctx: WorkerReadContext, endpointId: number): Pro
     });
     const reported = report?.errorMsg !== undefined && report.errorMsg !== null && report.errorMsg !== '' ? report.errorMsg : null;
     const errorMsg = silent ?? reported ?? stuck;
+    const offline =
+      instance.status === 'unknown' &&
+      (instance.statusMsg ?? '').startsWith(HOST_OFFLINE) &&
+      now - instance.statusChangedAt < ctx.settings.workerOfflineGraceMs;
     return {
       instance,
       errorMsg,
@@ -76,6 +83,7 @@ export async function workersOf(ctx: WorkerReadContext, endpointId: number): Pro
       url: port !== undefined && m !== undefined ? `http://${m.publicIp}:${port.hostPort}` : null,
       report,
       gpuName: m === undefined ? null : m.numGpus === 0 ? 'CPU' : m.gpuName,
+      offline,
     };
   });
 }

@@ -29,6 +29,12 @@ export interface WorkerView {
    * (a hung worker goes by the failing-worker rules: its report goes stale, it is in error).
    */
   readonly stalled?: boolean;
+  /**
+   * Its host went offline a short while ago (workerOfflineGraceMs): in error, yet waited for, not destroyed,
+   * since an agent that comes back brings it back with its model loaded. Like a stalled worker it is not
+   * capacity and keeps its place under max_workers; past the grace it is an error like any other.
+   */
+  readonly offline?: boolean;
 }
 
 export interface ScaleMemory {
@@ -133,11 +139,12 @@ export function decideScale(i: ScaleInput): ScaleDecision {
   const p = i.params;
   const perfs = i.workers.map((w) => w.perf).filter((x): x is number => x !== null && x > 0);
   const perf = perfs.length > 0 ? median(perfs) : i.tuning.defaultPerf;
-  const broken = i.workers.filter((w) => w.phase === 'error');
+  const waited = i.workers.filter((w) => w.phase === 'error' && w.offline === true);
+  const broken = i.workers.filter((w) => w.phase === 'error' && w.offline !== true);
   const live = i.workers.filter((w) => w.phase !== 'error' && w.phase !== 'destroying');
   const counted = live.filter((w) => w.stalled !== true);
-  // Stalled workers take no share of the load, but their places under max_workers.
-  const room = p.maxWorkers - (live.length - counted.length);
+  // Stalled workers and those of an offline host take no share of the load, but their places under max_workers.
+  const room = p.maxWorkers - (live.length - counted.length) - waited.length;
   const active = counted.filter((w) => ACTIVE_PHASES.has(w.phase));
   const inactive = counted.filter((w) => w.phase === 'inactive');
 
