@@ -28,6 +28,8 @@ const held: { closed: boolean }[] = [];
 let putRefused = false;
 /** The deployment's `gantry_status` as its record shows it (`endpoint_state` reads stopped for both). */
 let shownStatus: 'stopped' | 'failed' = 'stopped';
+/** Calls of `nogroup` the server answered. */
+let noGroupCalls = 0;
 
 function answer(req: IncomingMessage, res: ServerResponse): void {
   const path = req.url ?? '';
@@ -49,6 +51,9 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
   } else if (path.endsWith('/remote/failing')) {
     // The gateway's words for a failed endpoint; the SDK reads the record, not these.
     vastError(res, 503, 'ENDPOINT_STOPPED', "The endpoint failed (its workers kept failing) and takes no requests; its owner sees why in its 'status_msg'.");
+  } else if (path.endsWith('/remote/nogroup')) {
+    noGroupCalls++;
+    vastError(res, 503, 'NO_WORKERGROUP', 'The endpoint has no workergroup, so no worker can serve the request; create a workergroup first.');
   } else if (path.endsWith('/remote/denied')) {
     vastError(res, 403, 'PERMISSION_MISSING', 'This key may not call this endpoint.');
   } else if (path.endsWith('/remote/fine')) {
@@ -80,6 +85,7 @@ async function ready(callTimeoutMs: number) {
     stopped: app.remote(async function stopped() {}),
     failing: app.remote(async function failing() {}),
     denied: app.remote(async function denied() {}),
+    nogroup: app.remote(async function nogroup() {}),
     fine: app.remote(async function fine(): Promise<number> {
       return 0;
     }),
@@ -165,6 +171,14 @@ describe("a deployment's refusals are GantryApiErrors", () => {
     } finally {
       shownStatus = 'stopped';
     }
+  });
+
+  it('a deployment left without a workergroup: at once, not retried (503 NO_WORKERGROUP stays so until one is made)', async () => {
+    const { nogroup } = await ready(60_000);
+    const err = await nogroup().catch((e: unknown) => e);
+    assert.ok(err instanceof GantryApiError, String(err));
+    assert.equal(err.code, 'NO_WORKERGROUP');
+    assert.equal(noGroupCalls, 1);
   });
 
   it('ensureReady refused: status, code and the request in the message', async () => {

@@ -342,7 +342,8 @@ export class Deployment {
       // A failed one is told apart: started again unchanged, its workers would fail again.
       const final = res.status === 503 && refused.code === 'ENDPOINT_STOPPED' ? await this.#stoppedAs() : null;
       if (final !== null) throw new GantryApiError(503, parsed, '', { context: `${fn}()`, message: this.#finalMessage(final) });
-      if (![429, 502, 503, 504].includes(res.status)) throw refused;
+      // No workergroup (deleted, or never made) stays so until someone makes one: no retry would change it.
+      if (![429, 502, 503, 504].includes(res.status) || refused.code === 'NO_WORKERGROUP') throw refused;
       last = refused;
       await sleep(Math.min(250 * 2 ** attempt, 2_000, Math.max(0, deadline - Date.now())));
     }
