@@ -93,21 +93,24 @@ export class CopyRunner {
     const timer = setTimeout(() => stop(`did not finish within ${order.timeoutMs} ms`), order.timeoutMs);
     let bytes = 0;
     src.stdout.on('data', (d: Buffer) => (bytes += d.length));
-    src.stdout.pipe(sink.stdin);
-    sink.stdin.on('error', () => stop('the destination stopped reading'));
     // A destination that ended (killed, cancelled, its connection gone) reads no more: the source ends too, and
     // how it ended then says nothing (a tar that unpacked a whole archive may end before its source is seen gone).
     // A destination that ends after the source's output did was not cut short: the source's own end still counts.
+    // Its exit or the failed write into its closed input, whichever is seen first: the destination's exit code
+    // then says whether it failed.
     let srcEnded = false;
     let cut = false;
-    src.stdout.once('end', () => (srcEnded = true));
-    void src.done.then(() => (srcEnded = true));
-    void sink.done.then(() => {
+    const cutShort = (): void => {
       if (srcEnded) return;
       cut = true;
       discard();
       src.kill();
-    });
+    };
+    src.stdout.pipe(sink.stdin);
+    sink.stdin.on('error', cutShort);
+    src.stdout.once('end', () => (srcEnded = true));
+    void src.done.then(() => (srcEnded = true));
+    void sink.done.then(cutShort);
     try {
       const [a, b] = await Promise.all([src.done, sink.done]);
       const why = stopped as string | null; // set by stop(), from a timer or a cancel

@@ -89,18 +89,21 @@ describe('the agent copy runner', () => {
     // A tar of a path that is not there: an empty archive, then its error and exit code, after the unpacking
     // side has read the archive's end and exited 0 (a race that made such a copy read as done).
     const host = folderHost(root, new Set());
-    const staged: CopyHost = {
+    const staged = (destination: string): CopyHost => ({
       copyRoot: host.copyRoot,
       spawn: (instanceId, argv, tty) =>
         host.spawn(
           instanceId,
           instanceId === 1
             ? ['sh', '-c', 'echo "tar: missing: Cannot stat: No such file or directory" >&2; head -c 10240 /dev/zero; sleep 0.3; exit 2']
-            : ['sh', '-c', 'head -c 1024 >/dev/null'],
+            : ['sh', '-c', destination],
           tty,
         ),
-    };
-    await assert.rejects(new CopyRunner(staged).run(order(1, '/missing', 2, '/x')), /reading \/missing failed: .*No such file/);
+    });
+    // The destination exits after its read: its exit or the write into its closed input may be seen first.
+    await assert.rejects(new CopyRunner(staged('head -c 1024 >/dev/null')).run(order(1, '/missing', 2, '/x')), /reading \/missing failed: .*No such file/);
+    // The write into its closed input is seen first, for certain: it closes its input and exits only later.
+    await assert.rejects(new CopyRunner(staged('exec 0<&-; sleep 0.6')).run(order(1, '/missing', 2, '/x')), /reading \/missing failed: .*No such file/);
   });
 
   it('cancel ends the copies into an instance; a copy past its bound is ended', async () => {
