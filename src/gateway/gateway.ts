@@ -114,7 +114,9 @@ export class Gateway {
     this.wire = new WireUpstreams(o.requestTimeoutMs);
   }
 
+  /** Every request that reaches a worker resolves first: the route signing key is loaded by then (loaded once, when first needed). */
   async #resolve(name: string, key: string | null): Promise<ResolvedEndpoint> {
+    await this.#signer.ready();
     return this.#resolved.cached(callerKey(name, key), () => this.#uc.resolveEndpoint(name, key));
   }
 
@@ -123,7 +125,9 @@ export class Gateway {
     this.#resolved.forget();
   }
 
-  get publicKeyPem(): string {
+  /** The route signing key's public half (Vast's GET /pubkey/). */
+  async publicKeyPem(): Promise<string> {
+    await this.#signer.ready();
     return this.#signer.publicKeyPem;
   }
 
@@ -156,7 +160,14 @@ export class Gateway {
   /** `proxy` for a deployment named by its public id, on behalf of a caller the dialect authenticated (AI Core's inference URLs). */
   async proxyDeployment(p: Principal, ref: { readonly uid: string; readonly resourceGroup: string }, r: ProxyRequest): Promise<ForwardResponse> {
     const k = `deployment\u0000${p.accountId}\u0000${p.keyId ?? ''}\u0000${ref.resourceGroup}\u0000${ref.uid}`;
-    return this.#counted(ref.uid, () => this.#resolved.cached(k, () => this.#uc.resolveDeployment(p, ref)), r);
+    return this.#counted(
+      ref.uid,
+      async () => {
+        await this.#signer.ready();
+        return this.#resolved.cached(k, () => this.#uc.resolveDeployment(p, ref));
+      },
+      r,
+    );
   }
 
   /**
@@ -165,7 +176,7 @@ export class Gateway {
    */
   forward(name: string, key: string | null, cost: number, path: string, caller?: WireCaller): WireForward | Promise<WireForward> {
     const known = this.#resolved.known(callerKey(name, key));
-    if (known !== undefined && accepts(known)) {
+    if (known !== undefined && accepts(known) && this.#signer.isReady) {
       const a = this.#traffic.tryAcquire(known.endpoint.id, cost);
       if (a !== null) return this.#wireForward(name, path, known.endpoint.id, a, cost, 0);
     }

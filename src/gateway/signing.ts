@@ -19,19 +19,48 @@ export interface RouteGrant {
  * verify an RSA PKCS#1 v1.5 / SHA-256 signature over the JSON text of `{"url": url}` (keys sorted,
  * indent 4, as Python's json.dumps writes it) with the PEM key served at GET /pubkey/. The private
  * key lives in the store, so every replica signs with the same key.
+ *
+ * Loaded when first needed (`ready()`, before the first signature or the public key), not at start:
+ * making an RSA key costs about a tenth of a second of CPU, which a control plane that routes nothing
+ * never needs to spend, and which replicas after the first never spend twice once they have read it.
  */
 export class RouteSigner {
-  readonly #key: KeyObject;
-  readonly publicKeyPem: string;
+  readonly #getOrPut: (key: string, value: string) => Promise<string>;
+  #key: KeyObject | null = null;
+  #publicKeyPem: string | null = null;
+  #loading: Promise<void> | null = null;
 
-  private constructor(privatePem: string) {
-    this.#key = createPrivateKey(privatePem);
-    this.publicKeyPem = createPublicKey(this.#key).export({ type: 'spki', format: 'pem' }).toString();
+  constructor(getOrPut: (key: string, value: string) => Promise<string>) {
+    this.#getOrPut = getOrPut;
   }
 
+  /** A signer whose key is already loaded (tests and tools that sign at once). */
   static async load(getOrPut: (key: string, value: string) => Promise<string>): Promise<RouteSigner> {
-    const fresh = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    return new RouteSigner(await getOrPut(SETTING, fresh));
+    const s = new RouteSigner(getOrPut);
+    await s.ready();
+    return s;
+  }
+
+  /** Whether `sign` and `publicKeyPem` can be used now. */
+  get isReady(): boolean {
+    return this.#key !== null;
+  }
+
+  /** Load the stored key, storing a new one if there is none; a failed load (the store gone) is tried again at the next call. */
+  ready(): Promise<void> {
+    if (this.#key !== null) return Promise.resolve();
+    this.#loading ??= (async () => {
+      const fresh = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      const key = createPrivateKey(await this.#getOrPut(SETTING, fresh));
+      this.#publicKeyPem = createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
+      this.#key = key;
+    })().finally(() => (this.#loading = null));
+    return this.#loading;
+  }
+
+  get publicKeyPem(): string {
+    if (this.#publicKeyPem === null) throw new Error('the route signing key is not loaded: await ready() first');
+    return this.#publicKeyPem;
   }
 
   /** The exact text that is signed for a worker URL. */
@@ -40,7 +69,8 @@ export class RouteSigner {
   }
 
   /** PKCS#1 v1.5 signatures are deterministic and the message is the URL alone, so each URL is signed once. */
-  readonly sign: (url: string) => string = boundedMemo(MAX_CACHED, (url: string) =>
-    sign('sha256', Buffer.from(RouteSigner.message(url)), this.#key).toString('base64'),
-  );
+  readonly sign: (url: string) => string = boundedMemo(MAX_CACHED, (url: string) => {
+    if (this.#key === null) throw new Error('the route signing key is not loaded: await ready() first');
+    return sign('sha256', Buffer.from(RouteSigner.message(url)), this.#key).toString('base64');
+  });
 }

@@ -45,7 +45,7 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
     }
   });
 
-  app.get('/pubkey', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(gateway.publicKeyPem));
+  app.get('/pubkey', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(await gateway.publicKeyPem()));
 
   app.post('/worker_status', async (req) => {
     const b = asObject(req.body);
