@@ -4,6 +4,11 @@
  * The store cannot read the config; its own defaults (PG_TIMEOUT_DEFAULTS) equal these, which a unit test checks.
  */
 export const DATABASE_SETTINGS = {
+  sqliteSynchronous: {
+    type: 'string',
+    default: 'full',
+    doc: 'SQLite: `full` writes every commit through to the disk before it answers (a committed change survives a power cut or a crash of the machine); `normal` does so at checkpoints only (a commit survives a crash of Gantry, not of the machine), about ten times cheaper per write. The test run uses `normal`.',
+  },
   databaseConnectTimeoutMs: {
     type: 'duration',
     min: 1,

@@ -87,6 +87,10 @@ export function loadConfig(src: LoadSources = {}): Config {
     throw new GantryError('INVALID_ARGUMENT', `runtime must be auto, docker or process, not '${String(out.runtime)}'.`);
   if (!['auto', 'bwrap', 'off'].includes(out.processSandbox as string))
     throw new GantryError('INVALID_ARGUMENT', `processSandbox must be auto, bwrap or off, not '${String(out.processSandbox)}'.`, { setting: 'processSandbox' });
+  if (!['full', 'normal'].includes(out.sqliteSynchronous as string))
+    throw new GantryError('INVALID_ARGUMENT', `sqliteSynchronous must be full or normal, not '${String(out.sqliteSynchronous)}'.`, {
+      setting: 'sqliteSynchronous',
+    });
   if (!['loopback', 'key', 'open'].includes(out.metricsAccess as string))
     throw new GantryError('INVALID_ARGUMENT', `metricsAccess must be loopback, key or open, not '${String(out.metricsAccess)}'.`, { setting: 'metricsAccess' });
   if ((out.portRangeEnd as number) < (out.portRangeStart as number))

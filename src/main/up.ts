@@ -120,7 +120,7 @@ export function openStore(config: Config, log?: Logger): KyselyStore {
             reportEveryMs: config.failureLogRepeatMs,
           },
         })
-      : sqliteDialect(config.database ?? join(config.dataDir, 'gantry.db'));
+      : sqliteDialect(config.database ?? join(config.dataDir, 'gantry.db'), { synchronous: config.sqliteSynchronous === 'normal' ? 'normal' : 'full' });
   return new KyselyStore(d, {
     machineOnlineWindowMs: config.machineOfflineMs,
     // Other replicas then see this one's changes at their next poll: worth a warning, not a stop.
@@ -209,7 +209,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const gateway = new Gateway({
     useCases: control.serverless,
     traffic,
-    signer: await RouteSigner.load((k, v) => store.getOrPutSetting(k, v)),
+    signer: new RouteSigner((k, v) => store.getOrPutSetting(k, v)),
     metrics,
     requestTimeoutMs: c.serverlessRequestTimeoutMs,
     resolveCacheMs: c.principalCacheMaxAgeMs,

@@ -22,7 +22,7 @@ export const TEST_STORES: readonly TestStore[] = [
     name: 'sqlite',
     skip: wanted.includes('sqlite') ? false : 'sqlite not in GANTRY_TEST_STORES',
     fresh: (dir) => Promise.resolve(`${dir}/gantry-test-${randomBytes(4).toString('hex')}.db`),
-    dialect: (location) => sqliteDialect(location),
+    dialect: (location) => sqliteDialect(location, { synchronous: process.env.GANTRY_SQLITE_SYNCHRONOUS === 'normal' ? 'normal' : 'full' }),
   },
   {
     name: 'postgres',

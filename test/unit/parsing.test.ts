@@ -178,6 +178,7 @@ describe('config', () => {
       [{ GANTRY_PUBLIC_URL: 'notaurl' }, /Setting publicUrl needs an http:\/\/ or https:\/\/ URL/],
       // Before anything is written to the data dir, not when the runtime is picked.
       [{ GANTRY_PROCESS_SANDBOX: 'maybe' }, /processSandbox must be auto, bwrap or off, not 'maybe'/],
+      [{ GANTRY_SQLITE_SYNCHRONOUS: 'off' }, /sqliteSynchronous must be full or normal, not 'off'/],
     ];
     for (const [env, msg] of refused) assert.throws(() => loadConfig({ env }), msg, JSON.stringify(env));
     const ok = loadConfig({ env: { GANTRY_DATABASE: 'postgres://u@h/db', GANTRY_PUBLIC_URL: 'https://gpu.example', GANTRY_PORT: '0' } });

@@ -17,7 +17,7 @@ import { LocalChangeFeed } from '../change-feed.js';
 import type { StoreDialect } from './store-dialect.js';
 
 /** Embedded SQLite: one file, one writer; WAL so readers do not block the writer. */
-export function sqliteDialect(file: string): StoreDialect {
+export function sqliteDialect(file: string, o: { readonly synchronous?: 'full' | 'normal' } = {}): StoreDialect {
   return {
     name: 'sqlite',
     description: `sqlite:${file}`,
@@ -40,8 +40,9 @@ export function sqliteDialect(file: string): StoreDialect {
       }
       const db = new BetterSqlite3(file);
       db.pragma('journal_mode = WAL');
-      // A crash must not lose a committed transaction that recorded GPUs or an instance.
-      db.pragma('synchronous = FULL');
+      // By default a crash, even of the machine, must not lose a committed transaction that recorded GPUs or an
+      // instance; `normal` (sqliteSynchronous) keeps commits through a crash of the process only.
+      db.pragma(`synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
       return new ImmediateSqliteDialect({ database: withStatementCache(db, STATEMENTS_KEPT) }, () => db.inTransaction);
