@@ -1,3 +1,4 @@
+import AjvCompiler from '@fastify/ajv-compiler';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ControlPlane } from '../control/control-plane.js';
@@ -43,6 +44,13 @@ export function routesOf(app: FastifyInstance): readonly { method: string; url: 
   return ROUTES.get(app) ?? [];
 }
 
+/**
+ * fastify's validator compiler, one for the process: each app would otherwise make its own Ajv (and compile
+ * its meta-schema and every route's schemas again), a large share of starting a server. Validators are
+ * pure functions of their schema; apps with other shared schemas or options get a compiler of their own.
+ */
+const VALIDATORS = AjvCompiler();
+
 /** Build the HTTP app (never listens: `src/main` does, tests use port 0). */
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const log = o.log.child({ component: 'http' });
@@ -68,6 +76,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler: clientErrorHandler(o.dialects, log),
     // A route's schema that forbids extra fields means a 400 for them, not fastify's silent removal.
     ajv: { customOptions: { removeAdditional: false } },
+    schemaController: { compilersFactory: { buildValidator: VALIDATORS } },
     // A URL the router refuses (bad percent-encoding, a path segment over maxParamLength) is the caller's error, in its dialect's shape.
     frameworkErrors: (err, req, reply) => {
       void answerAsDialect(

@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -8,9 +8,25 @@ import type { FastifyInstance } from 'fastify';
  * the conversion (`$top=10` is a number).
  */
 export function strictBodies(app: FastifyInstance): void {
-  // fastify's own defaults, but for coercion; extra fields are refused, not removed (as app.ts sets).
-  const base: Options = { useDefaults: true, removeAdditional: false, allErrors: false, addUsedSchema: false };
-  const bodies = new Ajv({ ...base, coerceTypes: false });
-  const text = new Ajv({ ...base, coerceTypes: 'array' });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : text).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? BODIES : TEXT)(schema));
 }
+
+// fastify's own defaults, but for coercion; extra fields are refused, not removed (as app.ts sets).
+const BASE: Options = { useDefaults: true, removeAdditional: false, allErrors: false, addUsedSchema: false };
+
+/**
+ * One compiler per kind of part for the process, each schema compiled once by its text: every app built
+ * (a replica's, and each server a test starts) would otherwise make two Ajv instances and compile every
+ * AI Core route's schemas again, a large share of starting a server.
+ */
+function compilerFor(ajv: Ajv): (schema: unknown) => ValidateFunction {
+  const compiled = new Map<string, ValidateFunction>();
+  return (schema) => {
+    const text = JSON.stringify(schema);
+    let v = compiled.get(text);
+    if (v === undefined) compiled.set(text, (v = ajv.compile(schema as object)));
+    return v;
+  };
+}
+const BODIES = compilerFor(new Ajv({ ...BASE, coerceTypes: false }));
+const TEXT = compilerFor(new Ajv({ ...BASE, coerceTypes: 'array' }));
