@@ -1,3 +1,4 @@
+import { it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { postgresDialect } from '../../src/store/dialects/postgres.js';
@@ -56,3 +57,14 @@ export const ONE_STORE: readonly TestStore[] = [TEST_STORES.find((s) => s.skip =
  * databases (ONE_STORE and this), so each database still sees every dialect end to end.
  */
 export const ONE_STORE_PG: readonly TestStore[] = [TEST_STORES.find((s) => s.name === 'postgres' && s.skip === false) ?? (ONE_STORE[0] as TestStore)];
+
+/**
+ * `it` on one store only, for the tests of a suite that runs on each store whose subject is not the store
+ * (on the other, a skipped test that says where it ran): `const once = onlyOn(ts, ONE_STORE_PG)`.
+ */
+export function onlyOn(ts: TestStore, one: readonly TestStore[]): (name: string, fn: () => Promise<void>) => void {
+  const here = one[0];
+  return (name, fn) => {
+    void (ts === here ? it(name, fn) : it(name, { skip: `runs on ${here?.name ?? 'one store'} only` }, fn));
+  };
+}
