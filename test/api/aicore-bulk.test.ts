@@ -81,9 +81,10 @@ for (const ts of ONE_STORE_PG) {
 
     before(async () => {
       g = await startTestGantry(ts, {
-        // Room for the chat deployment whatever workers the earlier cases' deployments still hold.
+        // Room for the chat deployment whatever workers the earlier cases' deployments still hold. The serverless
+        // loop's periodic pass at its default (1 s): intents wake it, and a faster tick over a hundred endpoints only burnt CPU.
         gpus: '8x RTX 4090:24GB',
-        settings: { ...SERVERLESS_FAST, workerReportStaleMs: 3000, workerProbeTimeoutMs: 2000, workerFailuresBeforeDead: 1 },
+        settings: { ...SERVERLESS_FAST, autoscaleIntervalMs: 1_000, workerReportStaleMs: 3000, workerProbeTimeoutMs: 2000, workerFailuresBeforeDead: 1 },
       });
       const me = await setUp(g, 'bulker', [
         { name: 'idle.yaml', content: idleTemplate() },
