@@ -1,7 +1,8 @@
 /**
- * The PostgreSQL store's bounds (src/store/dialects/postgres.ts, pg-change-feed.ts) and how often a failure that
- * lasts is logged again: part of SETTINGS (schema.ts, which checks their shape), kept here so that table stays short.
- * The store cannot read the config; its own defaults (PG_TIMEOUT_DEFAULTS) equal these, which a unit test checks.
+ * The stores' settings: SQLite's durability (src/store/dialects/sqlite.ts), the PostgreSQL store's bounds
+ * (src/store/dialects/postgres.ts, pg-change-feed.ts) and how often a failure that lasts is logged again: part of
+ * SETTINGS (schema.ts, which checks their shape), kept here so that table stays short. The store cannot read the
+ * config; its own defaults (PG_TIMEOUT_DEFAULTS) equal these, which a unit test checks.
  */
 export const DATABASE_SETTINGS = {
   sqliteSynchronous: {
