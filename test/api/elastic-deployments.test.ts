@@ -50,6 +50,12 @@ for (const ts of ONE_STORE)
         assert.equal(r.status, 400, `${q}: ${r.text}`);
         assert.equal(r.body.error.type, 'illegal_argument_exception', q);
       }
+      // Elasticsearch names the one setting a low priority forbids.
+      const lowMany = await post('/_ml/trained_models/m/deployment/_start?priority=low&number_of_allocations=2');
+      assert.equal(lowMany.body.error.reason, '[number_of_allocations] must be 1 when [priority] is low');
+      const lowThreads = await post('/_ml/trained_models/m/deployment/_start?priority=low&threads_per_allocation=2');
+      assert.equal(lowThreads.status, 400);
+      assert.equal(lowThreads.body.error.reason, '[threads_per_allocation] must be 1 when [priority] is low');
       const undef = await post('/_ml/trained_models/undefined-model/deployment/_start');
       assert.equal(undef.status, 404);
       assert.equal(undef.body.error.reason, 'Could not find trained model definition [undefined-model]');

@@ -105,8 +105,9 @@ function checkStart(r: StartRequest): void {
     throw invalid(`[threads_per_allocation] must be a power of 2 less than or equal to ${MAX_THREADS}; got [${r.threads}]`, 'threads_per_allocation');
   if (!Number.isInteger(r.queueCapacity) || r.queueCapacity < 1 || r.queueCapacity > 1_000_000)
     throw invalid(`[queue_capacity] must be a positive integer of at most 1000000; got [${r.queueCapacity}]`, 'queue_capacity');
-  if (r.priority === 'low' && ((r.allocations ?? 1) !== 1 || r.threads !== 1))
-    throw invalid('[number_of_allocations] and [threads_per_allocation] must be 1 when [priority] is low', 'priority');
+  // Elasticsearch's words, one setting at a time (StartTrainedModelDeploymentAction.Request.validate).
+  if (r.priority === 'low' && (r.allocations ?? 1) !== 1) throw invalid('[number_of_allocations] must be 1 when [priority] is low', 'number_of_allocations');
+  if (r.priority === 'low' && r.threads !== 1) throw invalid('[threads_per_allocation] must be 1 when [priority] is low', 'threads_per_allocation');
   if (r.adaptive !== null) checkAdaptive(r.adaptive);
 }
 
