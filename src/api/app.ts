@@ -47,7 +47,9 @@ export function routesOf(app: FastifyInstance): readonly { method: string; url: 
 /**
  * fastify's validator compiler, one for the process: each app would otherwise make its own Ajv (and compile
  * its meta-schema and every route's schemas again), a large share of starting a server. Validators are
- * pure functions of their schema; apps with other shared schemas or options get a compiler of their own.
+ * pure functions of their schema; apps with other shared schemas or JSON options get a compiler of their own.
+ * Given this way, fastify takes it for a custom compiler and no longer lower-cases the header names of a route's
+ * `headers` schema: no route has one; one added must name its headers in lower case.
  */
 const VALIDATORS = AjvCompiler();
 

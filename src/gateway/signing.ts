@@ -1,7 +1,15 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair, sign, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import { boundedMemo } from '../domain/bounded-memo.js';
 
 const SETTING = 'route_signing_key';
+const generateRsaKey = promisify(generateKeyPair);
+
+/** Where the key is kept: the store's shared settings (every replica signs with the one written first). */
+export interface SettingStore {
+  getSetting(key: string): Promise<string | null>;
+  getOrPutSetting(key: string, value: string): Promise<string>;
+}
 const MAX_CACHED = 10_000;
 
 /** A signed hand-out: the worker's URL, signed so the worker can tell the engine routed the request. */
@@ -20,23 +28,25 @@ export interface RouteGrant {
  * indent 4, as Python's json.dumps writes it) with the PEM key served at GET /pubkey/. The private
  * key lives in the store, so every replica signs with the same key.
  *
- * Loaded when first needed (`ready()`, before the first signature or the public key), not at start:
- * making an RSA key costs about a tenth of a second of CPU, which a control plane that routes nothing
- * never needs to spend, and which replicas after the first never spend twice once they have read it.
+ * Loaded when first needed (`ready()`, before the first signature or the public key), not at start, and
+ * made only where the store holds none: making an RSA key costs about a tenth of a second of CPU, which a
+ * control plane that routes nothing, or restarts, or joins replicas that made one, need not spend. It is
+ * made off the event loop, and one made for a store that failed to keep it is offered again at the next try.
  */
 export class RouteSigner {
-  readonly #getOrPut: (key: string, value: string) => Promise<string>;
+  readonly #store: SettingStore;
   #key: KeyObject | null = null;
   #publicKeyPem: string | null = null;
   #loading: Promise<void> | null = null;
+  #made: Promise<string> | null = null;
 
-  constructor(getOrPut: (key: string, value: string) => Promise<string>) {
-    this.#getOrPut = getOrPut;
+  constructor(store: SettingStore) {
+    this.#store = store;
   }
 
   /** A signer whose key is already loaded (tests and tools that sign at once). */
-  static async load(getOrPut: (key: string, value: string) => Promise<string>): Promise<RouteSigner> {
-    const s = new RouteSigner(getOrPut);
+  static async load(store: SettingStore): Promise<RouteSigner> {
+    const s = new RouteSigner(store);
     await s.ready();
     return s;
   }
@@ -50,12 +60,19 @@ export class RouteSigner {
   ready(): Promise<void> {
     if (this.#key !== null) return Promise.resolve();
     this.#loading ??= (async () => {
-      const fresh = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-      const key = createPrivateKey(await this.#getOrPut(SETTING, fresh));
+      const pem = (await this.#store.getSetting(SETTING)) ?? (await this.#store.getOrPutSetting(SETTING, await this.#fresh()));
+      const key = createPrivateKey(pem);
       this.#publicKeyPem = createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
       this.#key = key;
+      this.#made = null;
     })().finally(() => (this.#loading = null));
     return this.#loading;
+  }
+
+  /** A new key, made once however often the store fails to take it. */
+  #fresh(): Promise<string> {
+    this.#made ??= generateRsaKey('rsa', { modulusLength: 2048 }).then(({ privateKey }) => privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    return this.#made;
   }
 
   get publicKeyPem(): string {

@@ -209,7 +209,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const gateway = new Gateway({
     useCases: control.serverless,
     traffic,
-    signer: new RouteSigner((k, v) => store.getOrPutSetting(k, v)),
+    signer: new RouteSigner(store),
     metrics,
     requestTimeoutMs: c.serverlessRequestTimeoutMs,
     resolveCacheMs: c.principalCacheMaxAgeMs,

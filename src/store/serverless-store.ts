@@ -175,4 +175,6 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
 
   /** The value under `key`, writing `value` first if there is none (first writer wins across replicas). */
   getOrPutSetting(key: string, value: string): Promise<string>;
+  /** The value under `key`, or null when none was written. */
+  getSetting(key: string): Promise<string | null>;
 }

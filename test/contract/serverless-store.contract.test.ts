@@ -264,7 +264,9 @@ for (const ts of TEST_STORES) {
     });
 
     it('a shared setting: the first writer wins for every replica', async () => {
+      assert.equal(await store.getSetting('k'), null);
       const [a, b] = await Promise.all([store.getOrPutSetting('k', 'from-a'), other.getOrPutSetting('k', 'from-b')]);
+      assert.equal(await other.getSetting('k'), a);
       assert.equal(a, b);
       assert.equal(await store.getOrPutSetting('k', 'later'), a);
     });

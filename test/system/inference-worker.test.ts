@@ -67,7 +67,7 @@ let refusals = 2;
 const children: ChildProcess[] = [];
 
 before(async () => {
-  signer = await RouteSigner.load(async (_k, v) => v);
+  signer = await RouteSigner.load({ getSetting: async () => null, getOrPutSetting: async (_k, v) => v });
   server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));

@@ -5,17 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, gantry, removeUpDir, startUp, upTestEnv } from '../helpers/cli.js';
-import { ONE_STORE, onlyOn, TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE_PG, onlyOn, TEST_STORES } from '../helpers/stores.js';
 
 /**
  * `gantry up` as a child process, driven by the real CLI: the README's walk-through, then kill -9
  * while instances run, restart, and check that nothing was lost, duplicated or orphaned. It starts and
- * stops on each store; the walk-through and the restart run on one (what they ask of the store, its
- * contract and reconciler suites check on both).
+ * stops on each store; the walk-through and the restart run on PostgreSQL, the store replicas share (what
+ * they ask of the store, its contract and reconciler suites check on both; on SQLite, the default, the
+ * README's walk-throughs run in readme-walkthrough.test.ts and a kill -9 and restart in serverless-restart.test.ts).
  */
 for (const ts of TEST_STORES) {
   describe(`gantry up (${ts.name}): CLI walk-through, kill -9 and restart`, { skip: ts.skip }, () => {
-    const once = onlyOn(ts, ONE_STORE);
+    const once = onlyOn(ts, ONE_STORE_PG);
     let dataDir: string;
     let port: number;
     let server: ChildProcess | null = null;

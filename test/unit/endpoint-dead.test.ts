@@ -61,6 +61,15 @@ describe('dead endpoints (workers keep failing)', () => {
     assert.equal(isNewFailure(d.failures, exited(2)), true);
   });
 
+  it('workers of a host that went offline and came back without them (a rebooted machine) are not failures of the template', () => {
+    const away = (id: number): WorkerFacts => ({ ...loading(id), status: 'unknown', offline: true });
+    const d = passes(3, [away(1), away(2), away(3)], [exited(1, null), exited(2, null), exited(3, null)]);
+    assert.equal(d.failures.count, 0);
+    assert.equal(d.dead, false);
+    // A worker that fails on its own later still counts.
+    assert.equal(passes(1, [away(1)], [exited(1, null), exited(4)]).dead, true);
+  });
+
   it('dead at the limit, with the exit codes and the latest output in the message', () => {
     const d = passes(3, [exited(1)], [exited(2), loading(3)], [exited(3, 3, { output: 'a\nb\nc\nd\ne\nf\nValueError: no model\n' })]);
     assert.equal(d.dead, true);

@@ -316,7 +316,8 @@ export class ServerlessLoop {
    * room it is destroyed now.
    */
   async #startInactive(ep: EndpointRecord, ids: readonly number[], views: readonly WorkerView[], creating: number): Promise<number> {
-    const counted = views.filter((v) => v.phase !== 'error' && v.phase !== 'destroying').length;
+    // A worker of an offline host, waited for, keeps its place too.
+    const counted = views.filter((v) => (v.phase !== 'error' || v.offline === true) && v.phase !== 'destroying').length;
     let room = ep.params.maxWorkers - counted - creating;
     let replace = 0;
     for (const id of ids) {

@@ -59,7 +59,8 @@ export async function rolloutStep(
   }
   const oldWorkers = workers.filter((w) => w.instance.workergroupId !== target.id);
   if (!ready(target)) {
-    const live = workers.some((w) => w.instance.workergroupId === target.id && w.phase !== 'error' && w.phase !== 'destroying');
+    // A worker of an offline host is waited for (workerOfflineGraceMs), not replaced yet.
+    const live = workers.some((w) => w.instance.workergroupId === target.id && (w.phase !== 'error' || w.offline) && w.phase !== 'destroying');
     return { recruitInto: target, needsWorker: !live, statusMsg: `starting configuration ${target.revision ?? target.id}; the current one serves meanwhile` };
   }
   const rolling = { recruitInto: target, needsWorker: false, statusMsg: `rolling over to configuration ${target.revision ?? target.id}` };

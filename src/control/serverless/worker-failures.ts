@@ -58,6 +58,7 @@ export async function watchWorkerFailures(
         statusMsg: w.notReady ?? failureMsg(ctx, i),
         output,
         notReady,
+        offline: w.offline,
       };
     }),
   );

@@ -49,6 +49,11 @@ export interface WorkerFacts {
   readonly output?: string | null;
   /** Running, yet never to become ready (its command exited, or it ran past the readiness bound). */
   readonly notReady?: boolean;
+  /**
+   * Its host went offline (workerOfflineGraceMs): whatever becomes of it when the host is back (a rebooted
+   * machine brings back none of its workloads) says nothing of the template, so it is remembered, never counted.
+   */
+  readonly offline?: boolean;
 }
 
 /** A worker that should run and does not: its start failed, its main process exited, or it cannot become ready. */
@@ -111,7 +116,8 @@ export function deadStatusMsg(f: WorkerFailures, limit: number): string {
 export function decideDead(i: { readonly failures: WorkerFailures; readonly workers: readonly WorkerFacts[]; readonly limit: number }): DeadDecision {
   const fresh = i.workers.filter((w) => isNewFailure(i.failures, w));
   const ids = fresh.map((w) => w.id);
-  const counted = [...i.failures.counted, ...ids].slice(-COUNTED_KEPT);
+  const excused = i.workers.filter((w) => w.offline === true && !i.failures.counted.includes(w.id)).map((w) => w.id);
+  const counted = [...i.failures.counted, ...ids, ...excused].slice(-COUNTED_KEPT);
   if (i.workers.some((w) => w.current && w.ready)) {
     // A ready worker proves the template can serve; failures seen now are remembered, not counted.
     return { failures: { ...NO_FAILURES, counted }, newlyFailed: ids, dead: false, statusMsg: null };

@@ -374,4 +374,9 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
     const r = await this.db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
     return r.value;
   }
+
+  async getSetting(key: string): Promise<string | null> {
+    const r = await this.db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+    return r?.value ?? null;
+  }
 }
