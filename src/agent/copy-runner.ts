@@ -16,6 +16,9 @@ export const COPY_IN = 'gantry-copy-in';
 /** Why a copy stopped when `cancel copy` ended it. */
 const CANCELLED = 'was cancelled';
 
+/** How long a destination that stopped reading its input may take to exit before it is ended, by default. */
+const DESTINATION_GRACE_MS = 5_000;
+
 /** Error output kept per side, for the reason a copy failed. */
 const MAX_ERR = 2048;
 
@@ -50,8 +53,12 @@ export class CopyRunner {
   readonly #host: CopyHost;
   readonly #running = new Map<number, Set<(why: string) => void>>();
 
-  constructor(host: CopyHost) {
+  readonly #destinationGraceMs: number;
+
+  /** `destinationGraceMs`: how long a destination that stopped reading may take to exit before it is ended. */
+  constructor(host: CopyHost, o: { readonly destinationGraceMs?: number } = {}) {
     this.#host = host;
+    this.#destinationGraceMs = o.destinationGraceMs ?? DESTINATION_GRACE_MS;
   }
 
   async run(order: CopyOrder): Promise<CopyReport> {
@@ -107,7 +114,12 @@ export class CopyRunner {
       src.kill();
     };
     src.stdout.pipe(sink.stdin);
-    sink.stdin.on('error', cutShort);
+    // A destination that closed its input yet goes on running is given a moment to end, then ended.
+    let lingering: NodeJS.Timeout | undefined;
+    sink.stdin.on('error', () => {
+      cutShort();
+      lingering ??= setTimeout(() => sink.kill(), this.#destinationGraceMs);
+    });
     src.stdout.once('end', () => (srcEnded = true));
     void src.done.then(() => (srcEnded = true));
     void sink.done.then(cutShort);
@@ -129,6 +141,7 @@ export class CopyRunner {
       return { bytes };
     } finally {
       clearTimeout(timer);
+      clearTimeout(lingering);
       set.delete(stop);
       if (set.size === 0 && this.#running.get(order.dst.instanceId) === set) this.#running.delete(order.dst.instanceId);
     }

@@ -106,6 +106,16 @@ describe('the agent copy runner', () => {
     await assert.rejects(new CopyRunner(staged('exec 0<&-; sleep 0.6')).run(order(1, '/missing', 2, '/x')), /reading \/missing failed: .*No such file/);
   });
 
+  it('a destination that stops reading yet goes on running is ended after a grace, and the copy fails', async () => {
+    const host = folderHost(root, new Set());
+    const hung: CopyHost = {
+      copyRoot: host.copyRoot,
+      spawn: (instanceId, _argv, tty) =>
+        host.spawn(instanceId, instanceId === 1 ? ['sh', '-c', 'head -c 200000 /dev/zero'] : ['sh', '-c', 'exec 0<&-; sleep 60'], tty),
+    };
+    await assert.rejects(new CopyRunner(hung, { destinationGraceMs: 200 }).run(order(1, '/data', 2, '/x')), /writing \/x failed/);
+  });
+
   it('cancel ends the copies into an instance; a copy past its bound is ended', async () => {
     const r = new CopyRunner(folderHost(root, new Set([3])));
     const running = r.run(order(3, '/', 2, '/endless'));
