@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { boundedMemo } from '../domain/bounded-memo.js';
 
 const SETTING = 'route_signing_key';
+const MAX_CACHED = 10_000;
 const generateRsaKey = promisify(generateKeyPair);
 
 /** Where the key is kept: the store's shared settings (every replica signs with the one written first). */
@@ -10,7 +11,6 @@ export interface SettingStore {
   getSetting(key: string): Promise<string | null>;
   getOrPutSetting(key: string, value: string): Promise<string>;
 }
-const MAX_CACHED = 10_000;
 
 /** A signed hand-out: the worker's URL, signed so the worker can tell the engine routed the request. */
 export interface RouteGrant {
