@@ -116,7 +116,7 @@ export class Gateway {
 
   /** Every request that reaches a worker resolves first: the route signing key is loaded by then (loaded once, when first needed). */
   async #resolve(name: string, key: string | null): Promise<ResolvedEndpoint> {
-    await this.#signer.ready();
+    if (!this.#signer.isReady) await this.#signer.ready();
     return this.#resolved.cached(callerKey(name, key), () => this.#uc.resolveEndpoint(name, key));
   }
 
@@ -163,7 +163,7 @@ export class Gateway {
     return this.#counted(
       ref.uid,
       async () => {
-        await this.#signer.ready();
+        if (!this.#signer.isReady) await this.#signer.ready();
         return this.#resolved.cached(k, () => this.#uc.resolveDeployment(p, ref));
       },
       r,

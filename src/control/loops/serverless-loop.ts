@@ -2,6 +2,7 @@ import { updateWorkersStep } from '../serverless/update-workers.js';
 import { ServerlessWakeups } from './serverless-wakeups.js';
 import { randomUUID } from 'node:crypto';
 import { assumedPerf, decideScale, DEFAULT_PERF, type WorkerView } from '../../domain/serverless/autoscale.js';
+import { holdsPlace } from '../../domain/serverless/workers.js';
 import type { EndpointStatus } from '../../domain/serverless/lifecycle.js';
 import { statusTimes, type Pass } from './endpoint-pass.js';
 import { stopPass, type StopFailures } from './endpoint-stop-pass.js';
@@ -316,8 +317,7 @@ export class ServerlessLoop {
    * room it is destroyed now.
    */
   async #startInactive(ep: EndpointRecord, ids: readonly number[], views: readonly WorkerView[], creating: number): Promise<number> {
-    // A worker of an offline host, waited for, keeps its place too.
-    const counted = views.filter((v) => (v.phase !== 'error' || v.offline === true) && v.phase !== 'destroying').length;
+    const counted = views.filter(holdsPlace).length;
     let room = ep.params.maxWorkers - counted - creating;
     let replace = 0;
     for (const id of ids) {

@@ -3,6 +3,7 @@ import type { ControlContext } from '../context.js';
 import { retireGroup } from './deployment-changes.js';
 import type { RolloutPlan } from '../../domain/serverless/rollout.js';
 import { replicaParams } from '../../domain/serverless/params.js';
+import { holdsPlace } from '../../domain/serverless/workers.js';
 import { actOnWorker, type WorkerInfo } from './workers.js';
 import type { DeploymentRecord, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 
@@ -59,8 +60,7 @@ export async function rolloutStep(
   }
   const oldWorkers = workers.filter((w) => w.instance.workergroupId !== target.id);
   if (!ready(target)) {
-    // A worker of an offline host is waited for (workerOfflineGraceMs), not replaced yet.
-    const live = workers.some((w) => w.instance.workergroupId === target.id && (w.phase !== 'error' || w.offline) && w.phase !== 'destroying');
+    const live = workers.some((w) => w.instance.workergroupId === target.id && holdsPlace(w));
     return { recruitInto: target, needsWorker: !live, statusMsg: `starting configuration ${target.revision ?? target.id}; the current one serves meanwhile` };
   }
   const rolling = { recruitInto: target, needsWorker: false, statusMsg: `rolling over to configuration ${target.revision ?? target.id}` };

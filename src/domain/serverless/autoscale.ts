@@ -1,6 +1,6 @@
 import type { WorkerFailures } from './dead.js';
 import type { EndpointParams } from './params.js';
-import { ACTIVE_PHASES, type WorkerPhase } from './workers.js';
+import { ACTIVE_PHASES, holdsPlace, type WorkerPhase } from './workers.js';
 
 /**
  * The autoscaling policy: a pure function from what the engine sees to what it should do. The loop in
@@ -139,12 +139,12 @@ export function decideScale(i: ScaleInput): ScaleDecision {
   const p = i.params;
   const perfs = i.workers.map((w) => w.perf).filter((x): x is number => x !== null && x > 0);
   const perf = perfs.length > 0 ? median(perfs) : i.tuning.defaultPerf;
-  const waited = i.workers.filter((w) => w.phase === 'error' && w.offline === true);
-  const broken = i.workers.filter((w) => w.phase === 'error' && w.offline !== true);
-  const live = i.workers.filter((w) => w.phase !== 'error' && w.phase !== 'destroying');
+  const placed = i.workers.filter(holdsPlace);
+  const broken = i.workers.filter((w) => w.phase === 'error' && !holdsPlace(w));
+  const live = placed.filter((w) => w.phase !== 'error');
   const counted = live.filter((w) => w.stalled !== true);
   // Stalled workers and those of an offline host take no share of the load, but their places under max_workers.
-  const room = p.maxWorkers - (live.length - counted.length) - waited.length;
+  const room = p.maxWorkers - (placed.length - counted.length);
   const active = counted.filter((w) => ACTIVE_PHASES.has(w.phase));
   const inactive = counted.filter((w) => w.phase === 'inactive');
 

@@ -20,6 +20,14 @@ export function anyComing(phases: Readonly<Partial<Record<WorkerPhase, number>>>
 /** Phases that hold compute and serve, or will: the active workers the autoscaler counts. */
 export const ACTIVE_PHASES: ReadonlySet<WorkerPhase> = new Set([...COMING_PHASES, 'ready']);
 
+/**
+ * Whether a worker holds a place under max_workers: every worker but one being destroyed or broken, and a
+ * broken one whose host went offline a short while ago (workerOfflineGraceMs) is waited for, so it holds one too.
+ */
+export function holdsPlace(w: { readonly phase: WorkerPhase; readonly offline?: boolean }): boolean {
+  return w.phase !== 'destroying' && (w.phase !== 'error' || w.offline === true);
+}
+
 export interface WorkerFacts {
   readonly target: InstanceTarget;
   readonly status: InstanceStatus;
