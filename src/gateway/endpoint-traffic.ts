@@ -4,8 +4,10 @@ import type { RoutableWorker, RoutingView } from '../control/serverless/routing.
 import type { Abort } from './abort.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
 
-/** How long a /route/ hand-out counts against its worker (its end is not seen here). */
+/** How long a /route/ hand-out counts against its worker, unless the worker says sooner that it finished it (/delete_requests/). */
 const ROUTED_TTL_MS = 2_000;
+/** How long the time of a hand-out whose end was not seen is kept (a drain asks about the last few seconds). */
+const UNSEEN_KEPT_MS = 60_000;
 /** Seconds of arrivals kept as load samples. */
 const SAMPLE_SECONDS = 300;
 /** Cost units in the second still filling from which it is read as a rate (see loadSamples). */
@@ -93,8 +95,13 @@ export class EndpointTraffic {
   readonly queue: Waiter[] = [];
   /** Per worker: requests in flight from this replica and their summed cost. */
   readonly busy = new Map<number, { inFlight: number; cost: number }>();
-  /** /route/ hand-outs whose end this replica cannot see: counted against the worker for a short while. */
-  readonly routed = new Map<number, { cost: number; at: number }[]>();
+  /**
+   * /route/ hand-outs, by worker, with their request_idx: counted against the worker until it lists
+   * them as finished (Vast's worker library does, each second) or for a short while at most.
+   */
+  readonly routed = new Map<number, { idx: string; cost: number; at: number }[]>();
+  /** Per worker: the latest hand-out dropped before the worker listed it finished (its end was not seen here). */
+  readonly unseenEnd = new Map<number, number>();
   /** /route/ calls answered without a worker, by request_idx: demand the autoscaler must see. */
   readonly unmet = new Map<string, number>();
   readonly inFlight = new Set<Abort>();
@@ -158,18 +165,39 @@ export class EndpointTraffic {
     return w;
   }
 
+  /** The worker's hand-outs still counted: not finished, and not older than ROUTED_TTL_MS (those are dropped, and remembered as unseen). */
+  handedOut(workerId: number, now: number): readonly { readonly cost: number; readonly at: number }[] {
+    const handed = this.routed.get(workerId);
+    if (handed === undefined) return [];
+    const routed = handed.filter((r) => now - r.at < ROUTED_TTL_MS);
+    if (routed.length === handed.length) return routed;
+    const dropped = handed.reduce((latest, r) => (now - r.at >= ROUTED_TTL_MS ? Math.max(latest, r.at) : latest), 0);
+    this.unseenEnd.set(workerId, Math.max(this.unseenEnd.get(workerId) ?? 0, dropped));
+    for (const [id, at] of this.unseenEnd) if (now - at > UNSEEN_KEPT_MS) this.unseenEnd.delete(id);
+    if (routed.length === 0) this.routed.delete(workerId);
+    else this.routed.set(workerId, routed);
+    return routed;
+  }
+
+  /** Whether a hand-out made to the worker after `since` was not listed finished by it (still counted, or dropped unseen). */
+  unfinishedSince(workerId: number, since: number, now: number): boolean {
+    return this.handedOut(workerId, now).some((r) => r.at > since) || (this.unseenEnd.get(workerId) ?? -Infinity) > since;
+  }
+
+  /** The worker finished these hand-outs (its own list): they no longer count against it. */
+  finished(workerId: number, idxs: ReadonlySet<string>): void {
+    const handed = this.routed.get(workerId);
+    if (handed === undefined) return;
+    const left = handed.filter((r) => !idxs.has(r.idx));
+    if (left.length === 0) this.routed.delete(workerId);
+    else this.routed.set(workerId, left);
+  }
+
   #estimatedWait(w: RoutableWorker, now: number): { wait: number; idle: boolean; sent: number } {
     const mine = this.busy.get(w.id);
-    let cost = mine?.cost ?? 0;
-    let sent = mine?.inFlight ?? 0;
-    const handed = this.routed.get(w.id);
-    if (handed !== undefined) {
-      const routed = handed.filter((r) => now - r.at < ROUTED_TTL_MS);
-      if (routed.length === 0) this.routed.delete(w.id);
-      else this.routed.set(w.id, routed);
-      cost += routed.reduce((s, r) => s + r.cost, 0);
-      sent += routed.length;
-    }
+    const routed = this.handedOut(w.id, now);
+    const cost = (mine?.cost ?? 0) + routed.reduce((s, r) => s + r.cost, 0);
+    const sent = (mine?.inFlight ?? 0) + routed.length;
     const n = Math.max(sent, w.working);
     return { wait: cost / w.perf, idle: n === 0, sent };
   }

@@ -245,7 +245,7 @@ export class Traffic implements TrafficGate {
       return { worker: null, view };
     }
     t.unmet.delete(requestIdx);
-    t.routed.set(w.id, [...(t.routed.get(w.id) ?? []), { cost, at: this.#o.now() }]);
+    t.routed.set(w.id, [...(t.routed.get(w.id) ?? []), { idx: requestIdx, cost, at: this.#o.now() }]);
     return { worker: w, view };
   }
 
@@ -363,6 +363,14 @@ export class Traffic implements TrafficGate {
 
   workerLoad(endpointId: number): ReadonlyMap<number, { inFlight: number; cost: number }> {
     return this.#eps.get(endpointId)?.busy ?? new Map();
+  }
+
+  unfinishedHandOuts(endpointId: number, workerId: number, since: number): boolean {
+    return this.#eps.get(endpointId)?.unfinishedSince(workerId, since, this.#o.now()) ?? false;
+  }
+
+  finished(endpointId: number, workerId: number, requestIdxs: readonly string[]): void {
+    if (requestIdxs.length > 0) this.#eps.get(endpointId)?.finished(workerId, new Set(requestIdxs));
   }
 
   /** Fail every queued request (server shutdown). */

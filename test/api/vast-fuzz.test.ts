@@ -38,6 +38,7 @@ const ENDPOINTS: [method: string, path: (id: string) => string][] = [
   ['DELETE', (id) => `/api/v0/deployment/${id}/`],
   ['POST', () => '/route/'],
   ['POST', () => '/worker_status/'],
+  ['POST', () => '/delete_requests/'],
   ['POST', () => '/get_endpoint_workers/'],
   ['POST', () => '/get_endpoint_logs/'],
   ['POST', () => '/get_workergroup_workers/'],

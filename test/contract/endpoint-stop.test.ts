@@ -39,6 +39,8 @@ class ScriptedTraffic implements TrafficGate {
   };
   loadSamples = (): [] => [];
   workerLoad = (): Map<number, { inFlight: number; cost: number }> => new Map();
+  unfinishedHandOuts = (): boolean => false;
+  finished = (): void => undefined;
   stalledWorkers = (): Map<number, number> => new Map();
   fence = (): void => undefined;
   invalidate = (): void => undefined;

@@ -126,6 +126,9 @@ for (const ts of ONE_STORE) {
       await until('the worker to list its finished requests', async () => /delete_requests response: 200/.test(await logsOf(w?.id)));
       const forged = await g.api('POST', '/delete_requests/', { worker_id: w?.id, mtoken: 'gwt_forged', requests: [] }, { key: null });
       assert.equal(forged.status, 401, forged.text);
+      const malformed = await g.api('POST', '/delete_requests/', { worker_id: w?.id, mtoken: 'gwt_forged', requests: [{ idx: 1 }] }, { key: null });
+      assert.equal(malformed.status, 400, malformed.text);
+      assert.match(String(malformed.body.msg), /requests/);
     });
 
     it("stops and starts through the SDK's own calls, answers again, and stops once its client is gone past the ttl", async () => {

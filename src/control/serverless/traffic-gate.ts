@@ -92,6 +92,13 @@ export interface TrafficGate {
   /** Requests this replica has in flight at each worker of the endpoint, and their summed cost. */
   workerLoad(endpointId: number): ReadonlyMap<number, { readonly inFlight: number; readonly cost: number }>;
   /**
+   * Whether a /route/ hand-out this replica made to the worker after `since` (epoch ms) has not been listed
+   * finished by the worker (/delete_requests/): the caller may still be on its way to it, or be served.
+   */
+  unfinishedHandOuts(endpointId: number, workerId: number, since: number): boolean;
+  /** The worker says it finished these requests (their /route/ request_idx). */
+  finished(endpointId: number, workerId: number, requestIdxs: readonly string[]): void;
+  /**
    * Workers a request timed out at (WORKER_TIMEOUT), with when: routed around until they send a report made
    * after that time (a hung worker reports nothing; a live one reports every few seconds).
    */
@@ -119,6 +126,8 @@ export const NO_TRAFFIC: TrafficGate = {
   failPending: () => ({ failed: 0, rejected: 0 }),
   loadSamples: () => [],
   workerLoad: () => new Map(),
+  unfinishedHandOuts: () => false,
+  finished: () => undefined,
   stalledWorkers: () => new Map(),
   invalidate: () => undefined,
   fence: () => undefined,

@@ -93,7 +93,7 @@ export function serverlessUseCases(ctx: ControlContext) {
     codeUploadMaxBytes: () => ctx.settings.codeUploadMaxBytes,
 
     recordWorkerStatus: (s: WorkerStatusInput) => recordWorkerStatus(ctx, s),
-    acknowledgeWorkerRequests: (id: number, mtoken: string) => acknowledgeWorkerRequests(ctx, id, mtoken),
+    acknowledgeWorkerRequests: (id: number, mtoken: string, requestIdxs: readonly string[]) => acknowledgeWorkerRequests(ctx, id, mtoken, requestIdxs),
     resolveEndpoint: (name: string, key: string | null) => resolveEndpoint(ctx, name, key),
     resolveDeployment: (p: Principal, ref: DeploymentRef) => resolveDeployment(ctx, p, ref),
     routingView: (endpointId: number) => routingView(ctx, endpointId),

@@ -115,8 +115,15 @@ export function drainProgress(ctx: ControlContext, ep: EndpointRecord, w: Worker
   fenceFor(ctx, ep, d, now);
   const inFlight = ctx.traffic.workerLoad(ep.id).get(id)?.inFlight ?? 0;
   // A worker that reports says itself what it works on (requests other replicas or `/route/` sent); one that does not (http readiness) has only the gateway's count.
+  // Its report of nothing to do counts when made after the grace (a request routed just before the fence has arrived
+  // by then). Or sooner, made after the fence, when every hand-out of this replica's `/route/` that could reach the worker
+  // after it (routed within the grace before it) was listed finished by the worker: Vast's library lists what it finished
+  // each second but sends an unchanged report only every ten, so a drain otherwise waited that long.
   const r = w.report;
-  const quiet = r === null || (r.reportedAt >= d.since + GRACE_MS && r.numRequestsWorking === 0);
+  const quiet =
+    r === null ||
+    (r.numRequestsWorking === 0 &&
+      (r.reportedAt >= d.since + GRACE_MS || (r.reportedAt >= d.since && !ctx.traffic.unfinishedHandOuts(ep.id, id, r.reportedAt - GRACE_MS))));
   return {
     drained: inFlight === 0 && now - d.since >= GRACE_MS && quiet,
     late: now - d.since >= ctx.settings.stopDrainTimeoutMs,

@@ -128,12 +128,14 @@ async function reportingWorker(ctx: ControlContext, id: number, mtoken: string):
 
 /**
  * Vast's worker library tells REPORT_ADDR/delete_requests/ which requests it finished, for Vast's
- * request queue. Gantry's gateway knows that already (it holds each request until the answer), so a
- * worker's list is acknowledged, after its token is checked, and not kept: refused, the library
+ * request queue. Gantry's gateway sees the end of what it proxies itself; of what it handed out through
+ * /route/ (the caller then calls the worker directly) this list is the end: those hand-outs stop counting
+ * against the worker, and a drain waiting for them may end. Not kept beyond that; refused, the library
  * would resend it every second.
  */
-export async function acknowledgeWorkerRequests(ctx: ControlContext, id: number, mtoken: string): Promise<void> {
-  await reportingWorker(ctx, id, mtoken);
+export async function acknowledgeWorkerRequests(ctx: ControlContext, id: number, mtoken: string, requestIdxs: readonly string[]): Promise<void> {
+  const inst = await reportingWorker(ctx, id, mtoken);
+  ctx.traffic.finished(inst.endpointId, id, requestIdxs);
 }
 
 /** A worker's own report (Vast's /worker_status/), authenticated by its MASTER_TOKEN. */

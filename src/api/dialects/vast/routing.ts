@@ -70,12 +70,12 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
     return { success: true };
   });
 
-  // Vast's worker library lists the requests it finished (for Vast's queue): acknowledged, not kept.
+  // Vast's worker library lists the requests it finished (for Vast's queue): their /route/ hand-outs end.
   app.post('/delete_requests', async (req) => {
     const b = asObject(req.body);
     const mtoken = optString(b, 'mtoken');
     if (mtoken === null) throw new GantryError('UNAUTHENTICATED', "'mtoken' (the worker's MASTER_TOKEN) is required.");
-    await control.serverless.acknowledgeWorkerRequests(parseId(b.worker_id, 'worker id'), mtoken);
+    await control.serverless.acknowledgeWorkerRequests(parseId(b.worker_id, 'worker id'), mtoken, finishedIdxs(b.requests));
     return { success: true };
   });
 
@@ -105,5 +105,20 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
     };
     proxy.all('/endpoints/:name', handler);
     proxy.all('/endpoints/:name/*', handler);
+  });
+}
+
+/** The request_idx of each finished request in a /delete_requests/ body (`requests: [{ request_idx, … }]`). */
+function finishedIdxs(raw: unknown): string[] {
+  if (raw === undefined || raw === null) return [];
+  const bad = (): GantryError =>
+    new GantryError('INVALID_ARGUMENT', "'requests' must be a list of objects, each with the 'request_idx' (a number or a string) /route/ gave.", {
+      field: 'requests',
+    });
+  if (!Array.isArray(raw)) throw bad();
+  return raw.map((r: unknown) => {
+    const idx = typeof r === 'object' && r !== null ? (r as Record<string, unknown>).request_idx : undefined;
+    if (typeof idx !== 'number' && typeof idx !== 'string') throw bad();
+    return String(idx);
   });
 }
