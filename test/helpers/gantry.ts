@@ -88,6 +88,8 @@ export async function startTestGantry(
       portRangeStart: portBase,
       portRangeEnd: portBase + 99,
       ...FAST,
+      // The test run's (scripts/run-tests.mjs): the environment is not read here (env above), so it is given as a setting.
+      ...(process.env.GANTRY_SQLITE_SYNCHRONOUS !== undefined ? { sqliteSynchronous: process.env.GANTRY_SQLITE_SYNCHRONOUS } : {}),
       ...o.settings,
     },
   });
