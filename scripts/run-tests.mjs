@@ -37,8 +37,9 @@ let pg = null;
 const env = { GANTRY_SQLITE_SYNCHRONOUS: 'normal', ...process.env, GANTRY_TEST_STORES: stores.join(',') };
 if (stores.includes('postgres')) {
   pg = await startPostgres(await freePort());
-  env.GANTRY_TEST_PG_URL = pg.url;
-  process.stdout.write(`test PostgreSQL at ${pg.url.replace(/:[^:@]*@/, ':***@')}\n`);
+  // Through its Unix socket; tests that put a network between Gantry and the database take its TCP address (overTcp).
+  env.GANTRY_TEST_PG_URL = pg.socketUrl;
+  process.stdout.write(`test PostgreSQL at ${pg.socketUrl.replace(/:[^:@]*@/, ':***@')}\n`);
 }
 const podman = process.env.GANTRY_TEST_DOCKER === '0' ? { skip: 'GANTRY_TEST_DOCKER=0' } : await startPodman();
 if (podman.skip) {

@@ -78,8 +78,11 @@ async function startIn(dir, port) {
   // Ready: stop collecting its log (the run is long), keep draining the pipe.
   server.stderr.removeAllListeners('data');
   server.stderr.resume();
+  const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url,
+    // The same server through its Unix socket (in the data folder): a query costs the client half the CPU it costs over loopback TCP.
+    socketUrl: `${url}?host=${encodeURIComponent(data)}`,
     async stop() {
       if (server.exitCode === null) {
         const exited = new Promise((resolve) => server.once('exit', resolve));

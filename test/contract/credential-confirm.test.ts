@@ -9,7 +9,7 @@ import { postgresDialect } from '../../src/store/dialects/postgres.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { planeOn } from '../helpers/replica.js';
 import { until } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { overTcp, TEST_STORES } from '../helpers/stores.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
 
 const pgStore = TEST_STORES.find((s) => s.name === 'postgres');
@@ -41,7 +41,7 @@ describe('a credential change and a replica that cannot hear it (PostgreSQL)', {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gantry-confirm-'));
     const location = await pgStore!.fresh(dir);
-    const direct = new URL(location);
+    const direct = overTcp(location);
     relay = new TcpRelay({ host: direct.hostname, port: Number(direct.port) });
     await relay.open();
     const viaRelay = new URL(direct);

@@ -39,7 +39,9 @@ export const TEST_STORES: readonly TestStore[] = [
       await c.connect();
       await c.query(`CREATE DATABASE ${name}`);
       await c.end();
-      return (pgAdminUrl as string).replace(/\/[^/]*$/, `/${name}`);
+      const url = new URL(pgAdminUrl as string);
+      url.pathname = `/${name}`;
+      return url.toString();
     },
     dialect: (location) => postgresDialect(location, { poolSize: 5 }),
   },
@@ -67,4 +69,14 @@ export function onlyOn(ts: TestStore, one: readonly TestStore[]): (name: string,
   return (name, fn) => {
     void (ts === here ? it(name, fn) : it(name, { skip: `runs on ${here?.name ?? 'one store'} only` }, fn));
   };
+}
+
+/**
+ * A PostgreSQL URL of the test run reaching the server over TCP: the run gives its Unix socket (`?host=`),
+ * and a test that puts a relay between Gantry and the database needs the address behind it.
+ */
+export function overTcp(url: string): URL {
+  const u = new URL(url);
+  u.searchParams.delete('host');
+  return u;
 }

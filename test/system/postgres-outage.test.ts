@@ -7,7 +7,7 @@ import { HOST_OFFLINE } from '../../src/domain/instance/observed-record.js';
 import { isGantryError } from '../../src/domain/errors.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { oneWorkerDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { overTcp, TEST_STORES } from '../helpers/stores.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
 
 /**
@@ -35,7 +35,7 @@ describe('PostgreSQL goes away and comes back', { skip: pgStore?.skip ?? 'no pos
   let worker: number;
 
   before(async () => {
-    const direct = new URL(await ts.fresh(''));
+    const direct = overTcp(await ts.fresh(''));
     proxy = new TcpRelay({ host: direct.hostname, port: Number(direct.port) });
     await proxy.open();
     direct.port = String(proxy.port);

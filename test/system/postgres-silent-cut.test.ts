@@ -6,7 +6,7 @@ import type { ChangeFeed } from '../../src/store/change-feed.js';
 import { postgresDialect } from '../../src/store/dialects/postgres.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { until } from '../helpers/serverless.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { overTcp, TEST_STORES } from '../helpers/stores.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
 
 /**
@@ -47,7 +47,7 @@ describe('PostgreSQL behind a silent network cut', { skip: pgStore?.skip ?? 'no 
   const heard: (number | null)[] = [];
 
   before(async () => {
-    const direct = new URL(await ts.fresh(''));
+    const direct = overTcp(await ts.fresh(''));
     relay = new TcpRelay({ host: direct.hostname, port: Number(direct.port) });
     await relay.open();
     const viaRelay = new URL(direct);
