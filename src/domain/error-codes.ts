@@ -233,7 +233,7 @@ export const ERROR_CODES = {
   WORKER_FAILED: {
     kind: 'upstream',
     retryable: true,
-    doc: 'The worker serving the request failed or vanished mid-request; the request may have been partly processed.',
+    doc: 'The worker serving the request failed or vanished mid-request, or an update replaced, restarted or retired it after its drain ran out of time (the message says which); the request may have been partly processed.',
   },
   WORKER_TIMEOUT: { kind: 'timeout', retryable: true, doc: 'The worker did not answer within serverlessRequestTimeoutMs.' },
   ACCOUNT_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No account with this id, name or email is visible to the caller.' },

@@ -104,7 +104,8 @@ export class EndpointTraffic {
   readonly unseenEnd = new Map<number, number>();
   /** /route/ calls answered without a worker, by request_idx: demand the autoscaler must see. */
   readonly unmet = new Map<string, number>();
-  readonly inFlight = new Set<Abort>();
+  /** Requests in flight from this replica, each with the worker it is at. */
+  readonly inFlight = new Map<Abort, number>();
   /** Workers that refused a connection lately or drain, skipped until the time given (`fence`). */
   readonly suspect = new Map<number, number>();
   /** Workers a request timed out at, and when: skipped until a report of theirs made after it (`stall`). */
@@ -184,11 +185,19 @@ export class EndpointTraffic {
     return this.handedOut(workerId, now).some((r) => r.at > since) || (this.unseenEnd.get(workerId) ?? -Infinity) > since;
   }
 
-  /** The worker finished these hand-outs (its own list): they no longer count against it. */
-  finished(workerId: number, idxs: ReadonlySet<string>): void {
+  /**
+   * The worker finished these hand-outs (its own list): they no longer count against it. One hand-out per
+   * entry, the oldest of its request_idx: a client asks /route/ again with the same request_idx after a
+   * failed try, and the worker lists each try it saw as an entry of its own.
+   */
+  finished(workerId: number, idxs: readonly string[]): void {
     const handed = this.routed.get(workerId);
     if (handed === undefined) return;
-    const left = handed.filter((r) => !idxs.has(r.idx));
+    const left = [...handed];
+    for (const idx of idxs) {
+      const i = left.findIndex((r) => r.idx === idx);
+      if (i >= 0) left.splice(i, 1);
+    }
     if (left.length === 0) this.routed.delete(workerId);
     else this.routed.set(workerId, left);
   }

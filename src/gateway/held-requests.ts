@@ -46,7 +46,7 @@ export function failHeld(t: EndpointTraffic | undefined, endpointId: number, why
     : failQueued(t, new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}; this request was not processed.`, { endpointId }), 'timedOut');
   // Counted before: an abort may end its request at once (the wire path releases it synchronously).
   const inFlight = t.inFlight.size;
-  abortAll([...t.inFlight], new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}.`, { endpointId }));
+  abortAll([...t.inFlight.keys()], new GantryError('ENDPOINT_STOPPED', `The endpoint stopped: ${why}.`, { endpointId }));
   t.unmet.clear();
   return { failed: n + inFlight, rejected: rejectsQueued ? n : 0 };
 }

@@ -2,7 +2,7 @@ import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import type { FailedHeld, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
 import { anyComing } from '../domain/serverless/workers.js';
-import { Abort } from './abort.js';
+import { Abort, abortAll } from './abort.js';
 import type { RequestOutcome } from './inference-stats.js';
 import { failHeld, failQueued, pendingOf, statsOf } from './held-requests.js';
 import { SharedPending } from './shared-pending.js';
@@ -119,7 +119,7 @@ export class Traffic implements TrafficGate {
     const b = t.busy.get(w.id) ?? { inFlight: 0, cost: 0 };
     t.busy.set(w.id, { inFlight: b.inFlight + 1, cost: b.cost + cost });
     const ac = new Abort();
-    t.inFlight.add(ac);
+    t.inFlight.set(ac, w.id);
     t.workerTallyOf(w.id).seen();
     let released = false;
     return {
@@ -369,8 +369,16 @@ export class Traffic implements TrafficGate {
     return this.#eps.get(endpointId)?.unfinishedSince(workerId, since, this.#o.now()) ?? false;
   }
 
+  failAtWorker(endpointId: number, workerId: number, err: GantryError): number {
+    const t = this.#eps.get(endpointId);
+    if (t === undefined) return 0;
+    const at = [...t.inFlight].filter(([, w]) => w === workerId).map(([ac]) => ac);
+    abortAll(at, err);
+    return at.length;
+  }
+
   finished(endpointId: number, workerId: number, requestIdxs: readonly string[]): void {
-    if (requestIdxs.length > 0) this.#eps.get(endpointId)?.finished(workerId, new Set(requestIdxs));
+    if (requestIdxs.length > 0) this.#eps.get(endpointId)?.finished(workerId, requestIdxs);
   }
 
   /** Fail every queued request (server shutdown). */

@@ -20,6 +20,7 @@ import { testVault } from '../helpers/vault.js';
 
 /** A gateway whose held requests the test sets, recording what the loop fails. */
 class ScriptedTraffic implements TrafficGate {
+  failAtWorker = (): number => 0;
   held: PendingWork = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
   failedCalls = 0;
   close = (): void => undefined;

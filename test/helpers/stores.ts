@@ -39,9 +39,9 @@ export const TEST_STORES: readonly TestStore[] = [
       await c.connect();
       await c.query(`CREATE DATABASE ${name}`);
       await c.end();
-      const url = new URL(pgAdminUrl as string);
-      url.pathname = `/${name}`;
-      return url.toString();
+      // The database name is the path's last part, before any query (`?host=<socket folder>`).
+      const [base, query] = (pgAdminUrl as string).split(/(?=\?)/, 2) as [string, string | undefined];
+      return `${base.replace(/\/[^/]*$/, `/${name}`)}${query ?? ''}`;
     },
     dialect: (location) => postgresDialect(location, { poolSize: 5 }),
   },

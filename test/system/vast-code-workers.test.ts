@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { workerToken } from '../../src/control/keys.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
 import { ONE_STORE } from '../helpers/stores.js';
@@ -126,9 +127,18 @@ for (const ts of ONE_STORE) {
       await until('the worker to list its finished requests', async () => /delete_requests response: 200/.test(await logsOf(w?.id)));
       const forged = await g.api('POST', '/delete_requests/', { worker_id: w?.id, mtoken: 'gwt_forged', requests: [] }, { key: null });
       assert.equal(forged.status, 401, forged.text);
-      const malformed = await g.api('POST', '/delete_requests/', { worker_id: w?.id, mtoken: 'gwt_forged', requests: [{ idx: 1 }] }, { key: null });
+      // With its real token: a list with an entry of no request_idx (a session's) is taken; `requests` that is no list is a 400.
+      const mtoken = workerToken(g.control.ctx.secret, Number(w?.id));
+      const odd = await g.api('POST', '/delete_requests/', { worker_id: w?.id, mtoken, requests: [{ request_idx: null }, { request_idx: 5 }] }, { key: null });
+      assert.equal(odd.status, 200, odd.text);
+      const malformed = await g.api('POST', '/delete_requests/', { worker_id: w?.id, mtoken, requests: 'all' }, { key: null });
       assert.equal(malformed.status, 400, malformed.text);
       assert.match(String(malformed.body.msg), /requests/);
+      assert.equal(
+        (await g.api('POST', '/delete_requests/', { worker_id: w?.id, mtoken: 'gwt_forged', requests: 'all' }, { key: null })).status,
+        401,
+        'the token first',
+      );
     });
 
     it("stops and starts through the SDK's own calls, answers again, and stops once its client is gone past the ttl", async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ControlContext } from '../../src/control/context.js';
-import { beginDrain, drainProgress } from '../../src/control/serverless/worker-drain.js';
+import { beginDrain, drainProgress, drainRanOut } from '../../src/control/serverless/worker-drain.js';
+import { GantryError } from '../../src/domain/errors.js';
+import { trafficOver } from '../helpers/traffic.js';
 import type { WorkerInfo } from '../../src/control/serverless/workers.js';
 import type { EndpointRecord, WorkerReport } from '../../src/domain/serverless/records.js';
 import { EndpointTraffic } from '../../src/gateway/endpoint-traffic.js';
@@ -54,7 +56,7 @@ describe("a drained worker's end", () => {
     const quietSoon = worker({ reportedAt: now(), numRequestsWorking: 0 });
     advance(900);
     assert.equal(drainProgress(ctx, ep, quietSoon, d).drained, false, "hand-out 'a' may still be on its way to the worker");
-    t.finished(1, new Set(['a']));
+    t.finished(1, ['a']);
     assert.equal(drainProgress(ctx, ep, quietSoon, d).drained, true, 'listed finished: the report made after the fence says the rest');
   });
 
@@ -83,14 +85,62 @@ describe("a drained worker's end", () => {
     const { t, handOut, now } = harness();
     handOut('a');
     handOut('b');
-    t.finished(1, new Set(['a', 'zz']));
+    t.finished(1, ['a', 'zz']);
     assert.deepEqual(
       t.handedOut(1, now()).map((r) => r.cost),
       [1],
     );
     assert.equal(t.unfinishedSince(1, now() - 1, now()), true);
-    t.finished(1, new Set(['b']));
+    t.finished(1, ['b']);
     assert.equal(t.routed.has(1), false);
     assert.equal(t.unfinishedSince(1, now() - 1, now()), false);
+  });
+
+  it("a request_idx routed twice (the client's try again after a failure) ends one hand-out per entry the worker lists", () => {
+    const { ctx, t, handOut, now, advance } = harness();
+    handOut('42');
+    advance(200);
+    handOut('42');
+    advance(100);
+    const d = beginDrain(ctx, ep, 1);
+    advance(100);
+    const quiet = worker({ reportedAt: now(), numRequestsWorking: 0 });
+    advance(1_000);
+    t.finished(1, ['42']);
+    assert.equal(t.routed.get(1)?.length, 1, 'the later try is still out');
+    assert.equal(drainProgress(ctx, ep, quiet, d).drained, false);
+    t.finished(1, ['42']);
+    assert.equal(drainProgress(ctx, ep, quiet, d).drained, true);
+  });
+
+  it('a drain out of time cuts what is in flight at that worker, and only there, with the reason of its own', async () => {
+    const worker2 = (id: number) => ({ id, url: `http://w${id}`, perf: 1, working: 0, reportedAt: 0 });
+    const traffic = trafficOver({ workers: [worker2(10), worker2(11)] }, () => 5);
+    try {
+      const atOld = await traffic.acquire(1, 1);
+      const atOther = await traffic.acquire(1, 1);
+      assert.deepEqual([atOld.worker.id, atOther.worker.id].sort(), [10, 11]);
+      const old = atOld.worker.id;
+      const { ctx } = harness();
+      const warned: unknown[] = [];
+      const c = {
+        ...ctx,
+        traffic,
+        settings: { stopDrainTimeoutMs: 60_000 },
+        log: { warn: (o: unknown) => void warned.push(o) },
+      } as unknown as ControlContext;
+      drainRanOut(c, { ...ep, id: 1 }, old, 1, 'replaced by an update');
+      assert.equal(atOld.signal.aborted, true);
+      const reason = atOld.signal.reason as GantryError;
+      assert.ok(reason instanceof GantryError);
+      assert.equal(reason.code, 'WORKER_FAILED');
+      assert.match(reason.message, /was replaced by an update after its drain ran out of time \(stopDrainTimeoutMs, 60 s\)/);
+      assert.equal(atOther.signal.aborted, false, "the other worker's request goes on");
+      assert.deepEqual(warned, [{ endpointId: 1, instanceId: old, inFlight: 1, cut: 1 }]);
+      atOld.release();
+      atOther.release();
+    } finally {
+      traffic.shutdown();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type { ControlContext } from '../context.js';
 import { actOnWorker, type WorkerInfo } from './workers.js';
-import { beginDrain, drainProgress, drainsOf, liftFence } from './worker-drain.js';
+import { beginDrain, drainProgress, drainRanOut, drainsOf, liftFence } from './worker-drain.js';
 import type { EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 import { COMING_PHASES } from '../../domain/serverless/workers.js';
 
@@ -44,7 +44,7 @@ export async function restartStep(ctx: ControlContext, ep: EndpointRecord, wg: W
     } else {
       const p = drainProgress(ctx, ep, w, d);
       if (!p.drained && !p.late) return { restarting: true, statusMsg: `${left} (draining worker ${id}: ${p.inFlight} request(s) in flight)` };
-      if (!p.drained) log.warn({ instanceId: id, inFlight: p.inFlight }, 'worker restarted in place with requests in flight: the drain timeout passed');
+      if (!p.drained) drainRanOut(ctx, ep, id, p.inFlight, 'restarted in place by an update');
       if (w.phase === 'ready') await actOnWorker(ctx, ep, id, 'reboot');
       d.rebootAsked = true;
       ctx.traffic.invalidate(ep.id);

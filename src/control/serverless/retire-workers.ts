@@ -1,6 +1,6 @@
 import type { ControlContext } from '../context.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
-import { drainProgress, type Drain } from './worker-drain.js';
+import { drainProgress, drainRanOut, type Drain } from './worker-drain.js';
 import { actOnWorker, type WorkerInfo } from './workers.js';
 
 /**
@@ -51,7 +51,7 @@ export async function retireWorkers(ctx: ControlContext, ep: EndpointRecord, orp
         inFlight += p.inFlight;
         continue;
       }
-      if (!p.drained) ctx.log.warn({ endpointId: ep.id, instanceId: id, inFlight: p.inFlight }, 'worker of a deleted workergroup: its drain ran out of time');
+      if (!p.drained) drainRanOut(ctx, ep, id, p.inFlight, 'destroyed with its deleted workergroup');
     }
     drains.delete(id);
     await actOnWorker(ctx, ep, id, 'destroy');

@@ -1,3 +1,4 @@
+import type { GantryError } from '../../domain/errors.js';
 /**
  * What the control loops need from this replica's request gateway (src/gateway implements it).
  * Queues and requests in flight live in the memory of the replica that accepted them; workers'
@@ -96,6 +97,8 @@ export interface TrafficGate {
    * finished by the worker (/delete_requests/): the caller may still be on its way to it, or be served.
    */
   unfinishedHandOuts(endpointId: number, workerId: number, since: number): boolean;
+  /** Fail the requests this replica has in flight at the worker with `err` (its drain ran out of time and it goes); answers how many. */
+  failAtWorker(endpointId: number, workerId: number, err: GantryError): number;
   /** The worker says it finished these requests (their /route/ request_idx). */
   finished(endpointId: number, workerId: number, requestIdxs: readonly string[]): void;
   /**
@@ -128,6 +131,7 @@ export const NO_TRAFFIC: TrafficGate = {
   workerLoad: () => new Map(),
   unfinishedHandOuts: () => false,
   finished: () => undefined,
+  failAtWorker: () => 0,
   stalledWorkers: () => new Map(),
   invalidate: () => undefined,
   fence: () => undefined,

@@ -7,7 +7,7 @@ import { madeFromTemplate, workerUpdateMethod } from '../../domain/serverless/co
 import { COMING_PHASES } from '../../domain/serverless/workers.js';
 import { runsBootstrap } from './code-worker.js';
 import { restartStep } from './restart-workers.js';
-import { beginDrain, drainingWorkers, drainProgress, drainsOf, endDrains } from './worker-drain.js';
+import { beginDrain, drainingWorkers, drainProgress, drainRanOut, drainsOf, endDrains } from './worker-drain.js';
 
 const live = (w: WorkerInfo): boolean => w.instance.target !== 'deleted';
 const outdated = (wg: WorkergroupRecord, w: WorkerInfo): boolean =>
@@ -144,11 +144,7 @@ async function replaceStep(
     const p = drainProgress(ctx, ep, w, d);
     if (!p.drained && !p.late)
       return { ...idle, statusMsg: `updating the workers of workergroup ${wg.id}: draining worker ${w.instance.id} (${p.inFlight} request(s) in flight)` };
-    if (!p.drained)
-      ctx.log.warn(
-        { endpointId: ep.id, instanceId: w.instance.id, inFlight: p.inFlight },
-        'outdated worker replaced with requests in flight: the drain timeout passed',
-      );
+    if (!p.drained) drainRanOut(ctx, ep, w.instance.id, p.inFlight, 'replaced by an update');
     await actOnWorker(ctx, ep, w.instance.id, 'destroy');
     byGroup.delete(wg.id);
     // The fence stays until it expires: the gateway must not route to the worker before its list shows it gone.

@@ -1,3 +1,4 @@
+import { GantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import type { WorkerInfo } from './workers.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
@@ -134,4 +135,23 @@ export function drainProgress(ctx: ControlContext, ep: EndpointRecord, w: Worker
 function fenceFor(ctx: ControlContext, ep: EndpointRecord, d: Drain, now: number): void {
   d.fencedUntil = now + ctx.settings.stopDrainTimeoutMs + FENCE_MARGIN_MS;
   ctx.traffic.fence(ep.id, d.workerId, d.fencedUntil);
+}
+
+/**
+ * The drain ran out of time and the worker goes all the same (`what`: replaced, restarted in place, or
+ * destroyed with its deleted workergroup). What this replica's gateway still has in flight at it is cut
+ * now with that reason, instead of breaking as the worker stops with a bare "the worker failed".
+ */
+export function drainRanOut(ctx: ControlContext, ep: EndpointRecord, workerId: number, inFlight: number, what: string): void {
+  const s = Math.round(ctx.settings.stopDrainTimeoutMs / 1000);
+  const cut = ctx.traffic.failAtWorker(
+    ep.id,
+    workerId,
+    new GantryError(
+      'WORKER_FAILED',
+      `The worker serving this request was ${what} after its drain ran out of time (stopDrainTimeoutMs, ${s} s); the request may have been partly processed.`,
+      { endpointId: ep.id, workerId },
+    ),
+  );
+  ctx.log.warn({ endpointId: ep.id, instanceId: workerId, inFlight, cut }, `worker ${what} with requests in flight: the drain timeout passed`);
 }

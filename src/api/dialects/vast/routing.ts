@@ -75,7 +75,14 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
     const b = asObject(req.body);
     const mtoken = optString(b, 'mtoken');
     if (mtoken === null) throw new GantryError('UNAUTHENTICATED', "'mtoken' (the worker's MASTER_TOKEN) is required.");
-    await control.serverless.acknowledgeWorkerRequests(parseId(b.worker_id, 'worker id'), mtoken, finishedIdxs(b.requests));
+    const id = parseId(b.worker_id, 'worker id');
+    const idxs = finishedIdxs(b.requests);
+    // The worker's token first: a forged one learns nothing of what the body should be.
+    await control.serverless.acknowledgeWorkerRequests(id, mtoken, idxs ?? []);
+    if (idxs === null)
+      throw new GantryError('INVALID_ARGUMENT', "'requests' must be a list of the finished requests, each with the 'request_idx' /route/ gave.", {
+        field: 'requests',
+      });
     return { success: true };
   });
 
@@ -108,17 +115,16 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
   });
 }
 
-/** The request_idx of each finished request in a /delete_requests/ body (`requests: [{ request_idx, … }]`). */
-function finishedIdxs(raw: unknown): string[] {
+/**
+ * The request_idx of each finished request in a /delete_requests/ body (`requests: [{ request_idx, … }]`);
+ * null when `requests` is not a list. An entry without one (a session's, which Vast's library lists with
+ * none) is skipped, not refused: refused, the library would send the whole list again with every later one.
+ */
+function finishedIdxs(raw: unknown): string[] | null {
   if (raw === undefined || raw === null) return [];
-  const bad = (): GantryError =>
-    new GantryError('INVALID_ARGUMENT', "'requests' must be a list of objects, each with the 'request_idx' (a number or a string) /route/ gave.", {
-      field: 'requests',
-    });
-  if (!Array.isArray(raw)) throw bad();
-  return raw.map((r: unknown) => {
+  if (!Array.isArray(raw)) return null;
+  return raw.flatMap((r: unknown) => {
     const idx = typeof r === 'object' && r !== null ? (r as Record<string, unknown>).request_idx : undefined;
-    if (typeof idx !== 'number' && typeof idx !== 'string') throw bad();
-    return String(idx);
+    return typeof idx === 'number' || typeof idx === 'string' ? [String(idx)] : [];
   });
 }
