@@ -166,6 +166,13 @@ export class EndpointTraffic {
     return w;
   }
 
+  /** A /route/ hand-out of request `idx` to the worker. */
+  handOut(workerId: number, idx: string, cost: number, at: number): void {
+    const handed = this.routed.get(workerId);
+    if (handed === undefined) this.routed.set(workerId, [{ idx, cost, at }]);
+    else handed.push({ idx, cost, at });
+  }
+
   /** The worker's hand-outs still counted: not finished, and not older than ROUTED_TTL_MS (those are dropped, and remembered as unseen). */
   handedOut(workerId: number, now: number): readonly { readonly cost: number; readonly at: number }[] {
     const handed = this.routed.get(workerId);

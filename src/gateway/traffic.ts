@@ -245,7 +245,7 @@ export class Traffic implements TrafficGate {
       return { worker: null, view };
     }
     t.unmet.delete(requestIdx);
-    t.routed.set(w.id, [...(t.routed.get(w.id) ?? []), { idx: requestIdx, cost, at: this.#o.now() }]);
+    t.handOut(w.id, requestIdx, cost, this.#o.now());
     return { worker: w, view };
   }
 

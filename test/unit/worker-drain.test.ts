@@ -30,8 +30,8 @@ function harness() {
       invalidate: () => undefined,
     },
   } as unknown as ControlContext;
-  /** A /route/ hand-out of request `idx` to worker 1, as Traffic.route records it. */
-  const handOut = (idx: string) => t.routed.set(1, [...(t.routed.get(1) ?? []), { idx, cost: 1, at: now }]);
+  /** A /route/ hand-out of request `idx` to worker 1. */
+  const handOut = (idx: string) => t.handOut(1, idx, 1, now);
   return { ctx, t, handOut, now: () => now, advance: (ms: number) => (now += ms) };
 }
 

@@ -1,4 +1,5 @@
 import type { GantryError } from '../../domain/errors.js';
+
 /**
  * What the control loops need from this replica's request gateway (src/gateway implements it).
  * Queues and requests in flight live in the memory of the replica that accepted them; workers'
