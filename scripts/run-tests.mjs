@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Test driver: one throwaway PostgreSQL for the whole run (each test file makes its own database
 // in it), then `node --test` on an explicit list of compiled test files, then the 10 slowest suites.
+// With --lint, `npm run lint` runs beside the tests at the lowest CPU priority: the tests leave about a
+// fifth of two cores idle while they wait on processes and timers, which is more than the lint needs.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { startPodman } from './podman-harness.mjs';
@@ -10,7 +13,27 @@ import { startPostgres } from './test-postgres.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const stores = (process.env.GANTRY_TEST_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
-const only = process.argv.slice(2);
+const args = process.argv.slice(2);
+const only = args.filter((a) => a !== '--lint');
+const lint = args.includes('--lint') ? startLint() : null;
+
+/** `npm run lint`, its output kept for the end of the run. */
+function startLint() {
+  const child = spawn('npm', ['run', '--silent', 'lint'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    // Set before npm starts eslint, so its children inherit it. Without a pid, setPriority would lower this process's own.
+    if (child.pid !== undefined) setPriority(child.pid, 19);
+  } catch {
+    // runs at the normal priority
+  }
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return new Promise((resolve) => {
+    child.on('error', (err) => resolve({ code: 1, out: String(err) }));
+    child.on('close', (c, sig) => resolve({ code: c ?? (sig ? 1 : 0), out }));
+  });
+}
 
 function findTests(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -92,5 +115,11 @@ try {
   );
 } catch {
   // timings are a convenience
+}
+if (lint !== null) {
+  const r = await lint;
+  const said = r.out.replace(/^npm warn .*\n/gm, '');
+  process.stdout.write(r.code === 0 ? '\nlint (eslint, prettier --check): clean\n' : `\nlint (npm run lint) failed:\n${said}\n`);
+  process.exit(code !== 0 ? code : r.code);
 }
 process.exit(code);
