@@ -43,7 +43,7 @@ const who = (accountId: number, o: Partial<Principal> = {}): Principal => ({
 });
 
 /** The hub over an in-process change feed and a source that counts its reads; instance 7 and 8 are account 1's. */
-function setUp() {
+function setUp(load?: PushSource['load']) {
   const changes = new LocalChangeFeed();
   const control = {
     ctx: { store: { changes }, log: { warn: () => undefined } },
@@ -54,9 +54,9 @@ function setUp() {
     topic: 'instance',
     feeds: ['instance', 'instance-status'],
     action: 'instance.read',
-    load: async (_c, id) => {
+    load: async (c, id) => {
       loads++;
-      return { accountId: 1, row: { id, n: loads } };
+      return load !== undefined ? load(c, id) : { accountId: 1, row: { id, n: loads } };
     },
   };
   const hub = new ConsoleEvents(control, { heartbeatMs: 60_000, coalesceMs: 50, streamsPerKey: 5 });
@@ -121,5 +121,31 @@ describe("the console's push hub", () => {
     assert.equal(t.hub.streams, 4, 'only the stream whose key was authenticated again and refused ended');
     t.hub.close();
     assert.equal(t.hub.streams, 0);
+  });
+
+  it('a slow read of a record is not written after a later read of it that answered first (a deleted row stays deleted)', async () => {
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    let reads = 0;
+    const t = setUp(async (_c, id) => {
+      // The first read began before the deletion and answers after the second, which read it deleted.
+      if (++reads === 1) {
+        await slow;
+        return { accountId: 1, row: { id, name: 'still here' } };
+      }
+      return { accountId: 1, row: null };
+    });
+    const r = t.open(who(1));
+    t.changes.publish('instance', 7);
+    await until(() => reads === 1);
+    t.changes.publish('instance', 7);
+    await until(() => r.events('instance').length === 1);
+    release();
+    await new Promise((res) => setTimeout(res, 20));
+    assert.deepEqual(r.events('instance'), [{ id: 7, row: null }], 'only the later read is written');
+    t.changes.publish('instance', 7);
+    await until(() => r.events('instance').length === 2);
+    assert.equal(reads, 3, 'a later change is read and written again');
+    t.hub.close();
   });
 });

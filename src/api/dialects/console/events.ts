@@ -43,6 +43,19 @@ interface Stream {
   readonly raw: ServerResponse;
 }
 
+/**
+ * One record's pushes: the coalescing timer, when the last load began, and the order of loads. Loads of
+ * one record may overlap (a slow read outlasts the coalescing window); only one newer than the last
+ * written is written, so a row read before a deletion never lands after the deletion's null.
+ */
+interface Pending {
+  timer: NodeJS.Timeout | null;
+  last: number;
+  started: number;
+  written: number;
+  loading: number;
+}
+
 /** A stream whose unsent output grows past this is ended: its console reconnects and reloads. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 
@@ -56,7 +69,7 @@ const MAX_BUFFERED_BYTES = 1 << 20;
 export class ConsoleEvents {
   readonly #streams = new Set<Stream>();
   readonly #perKey = new Map<string, number>();
-  readonly #pending = new Map<string, { timer: NodeJS.Timeout | null; last: number }>();
+  readonly #pending = new Map<string, Pending>();
   readonly #sources = new Map<string, PushSource>();
   readonly #stops: (() => void)[] = [];
   #heartbeat: NodeJS.Timeout | null = null;
@@ -171,7 +184,7 @@ export class ConsoleEvents {
     for (const s of this.#streams) this.#write(s, ': keep-alive\n\n');
     // Coalescing entries of records that went quiet are forgotten.
     const old = Date.now() - this.o.coalesceMs;
-    for (const [k, e] of this.#pending) if (e.timer === null && e.last < old) this.#pending.delete(k);
+    for (const [k, e] of this.#pending) if (e.timer === null && e.loading === 0 && e.last < old) this.#pending.delete(k);
   }
 
   #changed(source: PushSource, id: number | null): void {
@@ -183,7 +196,7 @@ export class ConsoleEvents {
     }
     const k = `${source.topic}:${id}`;
     let e = this.#pending.get(k);
-    if (e === undefined) this.#pending.set(k, (e = { timer: null, last: Number.NEGATIVE_INFINITY }));
+    if (e === undefined) this.#pending.set(k, (e = { timer: null, last: Number.NEGATIVE_INFINITY, started: 0, written: 0, loading: 0 }));
     // A push is already due: it reads the record as it is then, this change included.
     if (e.timer !== null) return;
     const entry = e;
@@ -191,21 +204,28 @@ export class ConsoleEvents {
       () => {
         entry.timer = null;
         entry.last = Date.now();
-        void this.#push(source, id);
+        void this.#push(source, id, entry);
       },
       Math.max(0, entry.last + this.o.coalesceMs - Date.now()),
     );
   }
 
-  async #push(source: PushSource, id: number): Promise<void> {
+  async #push(source: PushSource, id: number, entry: Pending): Promise<void> {
     if (this.#streams.size === 0) return;
+    const seq = ++entry.started;
     let item: PushItem | undefined;
+    entry.loading++;
     try {
       item = await source.load(this.control, id);
     } catch (err) {
       this.control.ctx.log.warn({ err, topic: source.topic, id }, 'console push: the changed record could not be read');
       return;
+    } finally {
+      entry.loading--;
     }
+    // A load that began later has answered already: this one read an older record.
+    if (seq < entry.written) return;
+    entry.written = seq;
     if (item === undefined) return;
     const chunk = `event: ${source.topic}\ndata: ${JSON.stringify({ id, row: item.row })}\n\n`;
     for (const s of this.#streams) if (mayRead(s.p, source, id, item)) this.#write(s, chunk);
