@@ -17,6 +17,7 @@ import { searchBench } from './search.js';
 import { stopBench } from './stop.js';
 import { scaleBench } from './scale.js';
 import { codeBench } from './code.js';
+import { stoppedEndpointsBench } from './stopped.js';
 import { bytesTable, consoleBench } from './console.js';
 
 /**
@@ -28,7 +29,8 @@ import { bytesTable, consoleBench } from './console.js';
  *  - instance stop → stopped and GPUs offered: vs a SIGTERM to the same command, and on Podman vs `docker stop` (stop.ts);
  *  - heartbeat handling for 1,000 simulated agents: server CPU and memory vs the same server idle (fleet.ts);
  *  - the serverless proxy: Gantry vs nginx `proxy_pass` vs the worker called directly, for workers of 0, 1 and 20 ms (proxy.ts);
- *  - serverless: stop latency with and without drain, scale from zero, autoscale (serverless.ts);
+ *  - serverless: stop latency with and without drain, scale from zero, autoscale (serverless.ts); the server's CPU with
+ *    200 stopped endpoints resting vs passed at every tick vs none (stopped.ts);
  *  - API throughput with authentication and rate limiting on vs off (auth.ts);
  *  - AI Core: a bulk stop of 100 deployments vs 100 single stops, and token + authenticated GET vs Vast's authenticated GET (aicore.ts);
  *  - Elasticsearch: `_infer` through Gantry vs onnxruntime in-process, `_stop` with and without finish_pending_work (elastic.ts);
@@ -181,7 +183,12 @@ try {
   ];
   if (rows.length > 0) print(rows);
   if (web !== null) process.stdout.write('\n' + bytesTable(web.bytes) + '\n');
-  const resources = [...(wants('fleet') ? await heartbeatBench(dir) : []), ...(scale?.resources ?? []), ...(web?.resources ?? [])];
+  const resources = [
+    ...(wants('fleet') ? await heartbeatBench(dir) : []),
+    ...(scale?.resources ?? []),
+    ...(web?.resources ?? []),
+    ...(wants('serverless') ? await stoppedEndpointsBench(dir) : []),
+  ];
   if (resources.length > 0) {
     process.stdout.write('\n');
     printResources(resources);

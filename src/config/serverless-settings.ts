@@ -11,6 +11,12 @@ export const SERVERLESS_SETTINGS = {
     default: 1_000,
     doc: 'How often the serverless loop looks at every endpoint (autoscaling, stop and drain).',
   },
+  stoppedEndpointRecheckMs: {
+    type: 'duration',
+    min: 1,
+    default: 60_000,
+    doc: 'A stopped endpoint with nothing left to do rests: the serverless loop passes it this often instead of every autoscaleIntervalMs. A start, a delete, a change of its workergroups or of its configuration ends the rest at once, at every replica (the rest is kept in the store); a deployment ttl that runs out meanwhile still acts when it falls.',
+  },
   autoscaleWindowMs: {
     type: 'duration',
     default: 30_000,

@@ -44,6 +44,7 @@ export type ControlSettings = Pick<
   | 'priceGpuPerHour'
   | 'priceDiskPerGbMonth'
   | 'autoscaleIntervalMs'
+  | 'stoppedEndpointRecheckMs'
   | 'autoscaleWindowMs'
   | 'scaleDownDelayMs'
   | 'recruitBackoffMs'

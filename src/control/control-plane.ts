@@ -125,7 +125,10 @@ export class ControlPlane {
       }),
       // Intents reach this replica's loops through the change feed, and the other replicas' loops too.
       wake: (id) => ctx.store.changes.publish('instance', id ?? null),
-      endpointSignal: new EndpointSignal((id) => ctx.store.changes.publish('endpoint', id)),
+      endpointSignal: new EndpointSignal(
+        (id) => ctx.store.changes.publish('endpoint', id),
+        (id) => ctx.store.wakeEndpoint(id),
+      ),
     };
     this.reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);

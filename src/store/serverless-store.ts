@@ -57,6 +57,12 @@ export interface EndpointPassWrite {
   readonly stop?: EndpointStopWrite;
   readonly memory: ScaleMemory;
   readonly now: number;
+  /**
+   * The pass found nothing to do until then (a stopped endpoint at rest): claims pass the endpoint by
+   * until then, unless it is woken (wakeEndpoint, an intent) first. Not written when a wake came since
+   * the claim (nor, so, by the first pass claimed after a wake). Undefined: passed at every tick.
+   */
+  readonly restUntil?: number;
 }
 
 export interface EndpointStopWrite {
@@ -128,7 +134,7 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
   reconfigureEndpoint(w: EndpointReconfigure): Promise<boolean>;
   /** Compare-and-set on generation; false when another writer moved it first. */
   writeEndpointIntent(id: number, expectedGeneration: number, w: EndpointIntentWrite): Promise<boolean>;
-  /** Live endpoints whose lease is free, oldest pass first, stamped with a fresh lease. */
+  /** Live endpoints whose lease is free and that do not rest (EndpointPassWrite.restUntil), oldest pass first, stamped with a fresh lease. */
   claimEndpoints(o: { owner: string; now: number; leaseMs: number; limit: number }): Promise<EndpointRecord[]>;
   /**
    * Apply a pass and release the lease. 'applied'; 'superseded' when an intent moved the generation
@@ -143,6 +149,8 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
   countStopRequests(id: number, answered: number, failed: number, rejected?: number): Promise<void>;
   /** Raise last_activity_at (never lowers it). */
   touchEndpoint(id: number, at: number): Promise<void>;
+  /** End the endpoint's rest: the next claim takes it, and a pass under way now does not rest it. */
+  wakeEndpoint(id: number): Promise<void>;
 
   createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord>;
   getWorkergroup(id: number): Promise<WorkergroupRecord | undefined>;

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { GantryError } from '../../src/domain/errors.js';
 import { DEFAULT_ENDPOINT_PARAMS } from '../../src/domain/serverless/params.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import type { EndpointRecord } from '../../src/domain/serverless/records.js';
 import type { Store } from '../../src/store/store.js';
 import { machineReg } from '../helpers/machines.js';
 import { TEST_STORES } from '../helpers/stores.js';
@@ -161,6 +162,48 @@ for (const ts of TEST_STORES) {
         true,
         'the lease was released',
       );
+    });
+
+    it('a resting endpoint is passed by until its rest ends, an intent or a wake at any replica; a wake during a pass is kept', async () => {
+      const ep = await endpoint();
+      const now = Date.now();
+      const memory = { activeLowSince: null, totalLowSince: null };
+      const claim = async (at: number) => (await store.claimEndpoints({ owner: 'r', now: at, leaseMs: 10_000, limit: 100 })).find((e) => e.id === ep.id);
+      const apply = (c: EndpointRecord, restUntil?: number) =>
+        store.applyEndpointPass(ep.id, c.leaseToken as string, { generation: c.generation, memory, now, ...(restUntil !== undefined ? { restUntil } : {}) });
+      const restUntil = async () => (await store.getEndpoint(ep.id))?.restUntil;
+
+      assert.equal(await apply((await claim(now))!, now + 5_000), 'applied');
+      assert.equal(await restUntil(), now + 5_000);
+      assert.equal(await claim(now + 4_999), undefined, 'resting: passed by');
+      const due = (await claim(now + 5_000))!;
+      assert.ok(due, 'claimed when its rest ends');
+      await other.wakeEndpoint(ep.id);
+      assert.equal(await apply(due, now + 9_000), 'applied');
+      assert.equal(await restUntil(), null, 'a wake during the pass wins over the rest that pass decided');
+
+      assert.equal(await apply((await claim(now))!, now + 9_000), 'applied');
+      await other.wakeEndpoint(ep.id);
+      const woken = (await claim(now + 1))!;
+      assert.ok(woken, 'woken at another replica: claimed at once');
+      assert.equal(await apply(woken, now + 9_000), 'applied');
+      assert.equal(await restUntil(), null, 'the pass claimed after a wake cannot tell it from one during it: it rests it not');
+      assert.equal(await apply((await claim(now + 2))!, now + 9_000), 'applied');
+      assert.equal(await restUntil(), now + 9_000, 'the next pass rests it again');
+      assert.ok(
+        await store.writeEndpointIntent(ep.id, (await store.getEndpoint(ep.id))!.generation, {
+          target: 'running',
+          status: 'pending',
+          statusMsg: null,
+          stop: null,
+          now,
+        }),
+      );
+      assert.equal(await restUntil(), null, 'an intent ends the rest');
+      const started = (await claim(now + 1))!;
+      assert.ok(started);
+      assert.equal(await apply(started), 'applied');
+      assert.equal(await restUntil(), null, 'a pass that decides no rest leaves none');
     });
 
     it('workergroups, deployments and workers link up; reports are upserted', async () => {

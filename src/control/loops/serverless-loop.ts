@@ -149,7 +149,7 @@ export class ServerlessLoop {
   async #step(ep: EndpointRecord): Promise<Pass> {
     if (ep.aliasOf !== null) {
       const status: EndpointStatus = ep.target === 'running' ? 'running' : ep.target === 'stopped' ? 'stopped' : 'deleted';
-      return { status, memory: ep.memory };
+      return this.#rest(ep, { status, memory: ep.memory }, undefined);
     }
     // Read once per pass: ttl, the wanted configuration and the workergroups serve every step below.
     // The workergroups first: a change of configuration records the wish before it adds the group
@@ -172,7 +172,10 @@ export class ServerlessLoop {
     const own = workers.filter((w) => ofLiveGroup(groups, w));
     const orphans = workers.filter((w) => !ofLiveGroup(groups, w));
     const retiring = orphans.length > 0 ? await retireWorkers(this.#ctx, ep, orphans) : null;
-    if (ep.target === 'stopped') return this.#stopPass(ep, workers);
+    if (ep.target === 'stopped') {
+      const pass = await this.#stopPass(ep, workers);
+      return retiring === null ? this.#rest(ep, pass, dep) : pass;
+    }
     const pass = await this.#runPass(ep, own, dep, groups);
     const msg = retiring === null ? null : retiringMsg(retiring);
     return msg === null ? pass : { ...pass, statusMsg: pass.statusMsg === null || pass.statusMsg === undefined ? msg : `${pass.statusMsg}; ${msg}` };
@@ -189,6 +192,18 @@ export class ServerlessLoop {
     await changeOwnedEndpoint(this.#ctx, ownerOf(ep), ep.id, 'delete', { stopFirst: true, stop: { finishPendingWork: false, force: true, timeoutMs: null } });
     await this.#ctx.store.updateDeployment(d.id, { lastOperation: 'delete', now: this.#ctx.clock.now() });
     return true;
+  }
+
+  /**
+   * A stopped endpoint (or one whose stop failed) with no worker to retire has nothing to do until an
+   * intent wakes it (EndpointSignal.intent, writeEndpointIntent) or its deployment's ttl runs out: it
+   * rests, and claims pass it by meanwhile, at every replica. stoppedEndpointRecheckMs bounds the rest
+   * for what changes without an intent.
+   */
+  #rest(ep: EndpointRecord, pass: Pass, dep: DeploymentRecord | undefined): Pass {
+    if (ep.target !== 'stopped' || (ep.status !== 'stopped' && ep.status !== 'failed') || (pass.status ?? ep.status) !== ep.status) return pass;
+    const restUntil = Math.min(this.#ctx.clock.now() + this.#ctx.settings.stoppedEndpointRecheckMs, dep?.expiresAt ?? Infinity);
+    return { ...pass, restUntil };
   }
 
   async #deletePass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {

@@ -6,10 +6,15 @@
  */
 export class EndpointSignal {
   readonly #publish: (endpointId: number) => void;
+  readonly #wake: (endpointId: number) => Promise<void>;
 
-  /** `publish` tells the other replicas (the change feed's 'endpoint' topic). */
-  constructor(publish: (endpointId: number) => void = () => undefined) {
+  /**
+   * `publish` tells the other replicas (the change feed's 'endpoint' topic); `wake` ends the endpoint's
+   * rest in the store (a stopped endpoint's claims pass it by until then), before any pass is asked for.
+   */
+  constructor(publish: (endpointId: number) => void = () => undefined, wake: (endpointId: number) => Promise<void> = () => Promise.resolve()) {
     this.#publish = publish;
+    this.#wake = wake;
   }
 
   /** Notifications so far, per endpoint: a waiter that read the store at version v wakes at once when it moved. */
@@ -34,8 +39,12 @@ export class EndpointSignal {
 
   /** An intent on the endpoint was written (created, stopped, started, its workergroups changed): a pass now, here and elsewhere. */
   intent(endpointId: number): void {
-    this.passDue();
-    this.#publish(endpointId);
+    const ask = (): void => {
+      this.passDue();
+      this.#publish(endpointId);
+    };
+    // Not written (the database away): the passes are asked for all the same, and a rest ends at its time.
+    this.#wake(endpointId).then(ask, ask);
   }
 
   version(endpointId: number): number {

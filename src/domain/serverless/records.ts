@@ -60,6 +60,8 @@ export interface EndpointRecord {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly leaseToken: string | null;
+  /** Claims pass a stopped endpoint by until then (null: none; 0: woken during a pass). */
+  readonly restUntil: number | null;
 }
 
 export interface WorkerTemplate {

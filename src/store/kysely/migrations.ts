@@ -27,6 +27,7 @@ import { codeDeploymentsMigration } from './migration-code-deployments.js';
 import { seriesMigration } from './migration-series.js';
 import { stopRejectsMigration } from './migration-stop-rejects.js';
 import { feedListenersMigration } from './migration-feed-listeners.js';
+import { endpointRestMigration } from './migration-endpoint-rest.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -296,6 +297,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0029_host_calls': hostCallsMigration,
     '0030_stop_rejects': stopRejectsMigration,
     '0031_feed_listeners': feedListenersMigration,
+    '0032_endpoint_rest': endpointRestMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -130,6 +130,7 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
         stop_answered: 0,
         stop_failed: 0,
         stop_rejected: 0,
+        rest_until: null,
         // A start is activity: an endpoint scaled to zero and started again gets its inactivity window anew.
         ...(w.target === 'running' ? { last_activity_at: w.now, memory_json: JSON.stringify(EMPTY_MEMORY) } : {}),
         ...(w.status === 'deleted' ? { live_name: null } : {}),
@@ -152,6 +153,7 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
           .select('id')
           .where('status', '!=', 'deleted')
           .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', o.now)]))
+          .where((eb) => eb.or([eb('rest_until', 'is', null), eb('rest_until', '<=', o.now)]))
           .orderBy('last_processed_at')
           .orderBy('id')
           .limit(o.limit),
@@ -180,6 +182,8 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
         ...(w.stop !== undefined && w.stop.failed > 0 ? { stop_failed: sql<number>`stop_failed + ${w.stop.failed}` } : {}),
         ...(w.stop !== undefined && w.stop.rejected > 0 ? { stop_rejected: sql<number>`stop_rejected + ${w.stop.rejected}` } : {}),
         memory_json: JSON.stringify(w.memory),
+        // 0 is a wake-up written since the claim: this pass may have read the endpoint before it.
+        rest_until: w.restUntil === undefined ? null : sql<number | null>`CASE WHEN rest_until = 0 THEN NULL ELSE CAST(${w.restUntil} AS BIGINT) END`,
         ...release,
       })
       .where('id', '=', id)
@@ -206,6 +210,10 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
 
   async touchEndpoint(id: number, at: number): Promise<void> {
     await this.db.updateTable('endpoints').set({ last_activity_at: at }).where('id', '=', id).where('last_activity_at', '<', at).execute();
+  }
+
+  async wakeEndpoint(id: number): Promise<void> {
+    await this.db.updateTable('endpoints').set({ rest_until: 0 }).where('id', '=', id).execute();
   }
 
   async createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord> {

@@ -48,6 +48,7 @@ export function toEndpoint(r: Selectable<EndpointTable>): EndpointRecord {
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
     leaseToken: r.lease_token,
+    restUntil: r.rest_until === null ? null : Number(r.rest_until),
   };
 }
 

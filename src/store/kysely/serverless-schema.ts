@@ -41,6 +41,8 @@ export interface EndpointTable {
   lease_owner: string | null;
   lease_token: string | null;
   lease_expires_at: number | null;
+  /** 0032: claims pass the endpoint by until then; 0: woken during a pass (applyEndpointPass rests it not). */
+  rest_until: Generated<number | null>;
 }
 
 export interface WorkergroupTable {
