@@ -2,7 +2,8 @@
 // Test driver: one throwaway PostgreSQL for the whole run (each test file makes its own database
 // in it), then `node --test` on an explicit list of compiled test files, then the 10 slowest suites.
 // With --lint, `npm run lint` runs beside the tests at the lowest CPU priority: the tests leave about a
-// fifth of two cores idle while they wait on processes and timers, which is more than the lint needs.
+// fifth of two cores idle while they wait on processes and timers, which is more than the lint needs
+// (on a machine busy with other work it may get none: then it runs again, at the normal priority, after them).
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -15,25 +16,44 @@ const root = new URL('..', import.meta.url).pathname;
 const stores = (process.env.GANTRY_TEST_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
 const args = process.argv.slice(2);
 const only = args.filter((a) => a !== '--lint');
-const lint = args.includes('--lint') ? startLint() : null;
+let lint = args.includes('--lint') ? startLint(true) : null;
 
-/** `npm run lint`, its output kept for the end of the run. */
-function startLint() {
-  const child = spawn('npm', ['run', '--silent', 'lint'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `npm run lint` in a process group of its own (`background`: at the lowest CPU priority), its output kept
+ * for the end of the run; `stop` ends the whole group (npm, its shell, eslint or prettier).
+ */
+function startLint(background) {
+  const child = spawn('npm', ['run', '--silent', 'lint'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const stop = () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  };
   try {
     // Set before npm starts eslint, so its children inherit it. Without a pid, setPriority would lower this process's own.
-    if (child.pid !== undefined) setPriority(child.pid, 19);
+    if (background && child.pid !== undefined) setPriority(child.pid, 19);
   } catch {
     // runs at the normal priority
   }
+  // Its own group hears no Ctrl-C: a run that ends, however, ends it.
+  process.on('exit', stop);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
-  return new Promise((resolve) => {
+  const done = new Promise((resolve) => {
     child.on('error', (err) => resolve({ code: 1, out: String(err) }));
-    child.on('close', (c, sig) => resolve({ code: c ?? (sig ? 1 : 0), out }));
+    child.on('close', (c, sig) => {
+      process.off('exit', stop);
+      resolve({ code: c ?? (sig ? 1 : 0), out });
+    });
   });
+  let finished = false;
+  void done.then(() => (finished = true));
+  return { done, stop, finished: () => finished };
 }
+if (lint !== null) for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
 
 function findTests(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -117,7 +137,14 @@ try {
   // timings are a convenience
 }
 if (lint !== null) {
-  const r = await lint;
+  // Still running once the tests are done (other work on the machine left the lowest priority no CPU):
+  // it starts again at the normal priority rather than wait for a share it may never get.
+  if (!lint.finished()) {
+    lint.stop();
+    await lint.done;
+    lint = startLint(false);
+  }
+  const r = await lint.done;
   const said = r.out.replace(/^npm warn .*\n/gm, '');
   process.stdout.write(r.code === 0 ? '\nlint (eslint, prettier --check): clean\n' : `\nlint (npm run lint) failed:\n${said}\n`);
   process.exit(code !== 0 ? code : r.code);

@@ -9,7 +9,7 @@ export const SERVERLESS_SETTINGS = {
     type: 'duration',
     min: 1,
     default: 1_000,
-    doc: 'How often the serverless loop looks at every endpoint (autoscaling, stop and drain).',
+    doc: 'How often the serverless loop looks at every endpoint (autoscaling, stop and drain), but a stopped one (stoppedEndpointRecheckMs).',
   },
   stoppedEndpointRecheckMs: {
     type: 'duration',

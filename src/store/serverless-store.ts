@@ -149,8 +149,11 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
   countStopRequests(id: number, answered: number, failed: number, rejected?: number): Promise<void>;
   /** Raise last_activity_at (never lowers it). */
   touchEndpoint(id: number, at: number): Promise<void>;
-  /** End the endpoint's rest: the next claim takes it, and a pass under way now does not rest it. */
-  wakeEndpoint(id: number): Promise<void>;
+  /**
+   * End a stopped endpoint's rest: the next claim takes it, and a pass under way now does not rest it.
+   * False (nothing written) for an endpoint whose target is not stopped: only those rest.
+   */
+  wakeEndpoint(id: number): Promise<boolean>;
 
   createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord>;
   getWorkergroup(id: number): Promise<WorkergroupRecord | undefined>;

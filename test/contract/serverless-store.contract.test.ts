@@ -165,8 +165,11 @@ for (const ts of TEST_STORES) {
     });
 
     it('a resting endpoint is passed by until its rest ends, an intent or a wake at any replica; a wake during a pass is kept', async () => {
-      const ep = await endpoint();
+      const running = await endpoint();
+      assert.equal(await store.wakeEndpoint(running.id), false, 'only a stopped endpoint is woken: a running one never rests');
       const now = Date.now();
+      assert.ok(await store.writeEndpointIntent(running.id, running.generation, { target: 'stopped', status: 'stopped', statusMsg: null, stop: null, now }));
+      const ep = (await store.getEndpoint(running.id))!;
       const memory = { activeLowSince: null, totalLowSince: null };
       const claim = async (at: number) => (await store.claimEndpoints({ owner: 'r', now: at, leaseMs: 10_000, limit: 100 })).find((e) => e.id === ep.id);
       const apply = (c: EndpointRecord, restUntil?: number) =>
@@ -178,7 +181,7 @@ for (const ts of TEST_STORES) {
       assert.equal(await claim(now + 4_999), undefined, 'resting: passed by');
       const due = (await claim(now + 5_000))!;
       assert.ok(due, 'claimed when its rest ends');
-      await other.wakeEndpoint(ep.id);
+      assert.equal(await other.wakeEndpoint(ep.id), true);
       assert.equal(await apply(due, now + 9_000), 'applied');
       assert.equal(await restUntil(), null, 'a wake during the pass wins over the rest that pass decided');
 

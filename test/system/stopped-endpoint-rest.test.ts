@@ -76,6 +76,18 @@ for (const ts of TEST_STORES)
       await until('stopped again', async () => (await status(id)) === 'STOPPED');
     });
 
+    it('a workergroup moved off a resting endpoint wakes it (its workers, were there any, are its to retire)', async () => {
+      const made = async (name: string) => (await g.api('POST', '/api/v0/endptjobs/', { endpoint_name: name, min_load: 0, cold_workers: 0 })).body.id as number;
+      const [from, to] = [await made('rest-from'), await made('rest-to')];
+      const wg = await g.api('POST', '/api/v0/workergroups/', { endpoint_id: from, search_params: 'num_gpus=1', launch_args: '--image busybox' });
+      assert.equal(wg.status, 200, wg.text);
+      assert.equal((await g.api('PUT', `/api/v0/endptjobs/${from}/`, { endpoint_state: 'stopped' })).status, 200);
+      await until('the endpoint resting', async () => ((await g.store.getEndpoint(from))?.restUntil ?? 0) > clock.now());
+      const moved = await g.api('PUT', `/api/v0/workergroups/${wg.body.id as number}/`, { endpoint_id: to });
+      assert.equal(moved.status, 200, moved.text);
+      await until('woken', async () => ((await g.store.getEndpoint(from))?.restUntil ?? 0) <= clock.now(), 10_000);
+    });
+
     it("rests no longer than its deployment's ttl: deleted when the ttl runs out", async () => {
       const id = await stopped('10m');
       const d = await g.store.findDeploymentByUid(id);

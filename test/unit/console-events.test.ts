@@ -148,4 +148,28 @@ describe("the console's push hub", () => {
     assert.equal(reads, 3, 'a later change is read and written again');
     t.hub.close();
   });
+
+  it('a later read that fails keeps the slow older one from landing, and the record is read again', async () => {
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    let reads = 0;
+    const t = setUp(async (_c, id) => {
+      const n = ++reads;
+      if (n === 1) {
+        await slow;
+        return { accountId: 1, row: { id, name: 'still here' } };
+      }
+      if (n === 2) throw new Error('database away');
+      return { accountId: 1, row: null };
+    });
+    const r = t.open(who(1));
+    t.changes.publish('instance', 7);
+    await until(() => reads === 1);
+    t.changes.publish('instance', 7);
+    await until(() => reads === 3 && r.events('instance').length === 1);
+    release();
+    await new Promise((res) => setTimeout(res, 20));
+    assert.deepEqual(r.events('instance'), [{ id: 7, row: null }], 'the failed read was retried; the older read was not written');
+    t.hub.close();
+  });
 });

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EndpointSignal } from '../../src/control/serverless/endpoint-signal.js';
 
-/** What an intent does, in order: the endpoint's rest ends in the store first, then passes are asked for. */
+/**
+ * What an intent does, in order: passes are asked for here and at the other replicas at once; a stopped
+ * endpoint's rest is ended in the store, and then they are asked for again (the first may have passed it by).
+ */
 describe('EndpointSignal.intent', () => {
-  const recorder = (wake: () => Promise<void>) => {
+  const recorder = (wake: () => Promise<boolean>) => {
     const seen: string[] = [];
     const s = new EndpointSignal(
       (id) => seen.push(`publish ${id}`),
@@ -18,21 +21,37 @@ describe('EndpointSignal.intent', () => {
   };
   const settled = () => new Promise((r) => setImmediate(r));
 
-  it('ends the rest before it asks this replica and the others for a pass (a claim before it would pass the endpoint by)', async () => {
-    let done!: () => void;
-    const { s, seen } = recorder(() => new Promise<void>((r) => (done = r)));
+  it('asks at once, and again once a stopped endpoint was woken (a claim before the wake passed it by)', async () => {
+    let done!: (stopped: boolean) => void;
+    const { s, seen } = recorder(() => new Promise<boolean>((r) => (done = r)));
     s.intent(7);
+    assert.deepEqual(seen, ['pass', 'publish 7', 'wake 7'], 'asked before any database write');
     await settled();
-    assert.deepEqual(seen, ['wake 7'], 'nothing asked while the wake is being written');
-    done();
+    done(true);
     await settled();
-    assert.deepEqual(seen, ['wake 7', 'pass', 'publish 7']);
+    assert.deepEqual(seen, ['pass', 'publish 7', 'wake 7', 'pass', 'publish 7']);
   });
 
-  it('asks all the same when the wake cannot be written (the rest then ends at its time)', async () => {
-    const { s, seen } = recorder(() => Promise.reject(new Error('database away')));
-    s.intent(8);
+  it('asks once for an endpoint that is not stopped, or when the wake cannot be written', async () => {
+    for (const wake of [() => Promise.resolve(false), () => Promise.reject(new Error('database away'))]) {
+      const { s, seen } = recorder(wake);
+      s.intent(8);
+      await settled();
+      assert.deepEqual(seen, ['pass', 'publish 8', 'wake 8']);
+    }
+  });
+
+  it('a listener that throws on the second ask is not an unhandled rejection (the first ask threw to the caller)', async () => {
+    const s = new EndpointSignal(
+      () => undefined,
+      () => Promise.resolve(true),
+    );
+    let calls = 0;
+    s.onPassDue(() => {
+      if (++calls === 2) throw new Error('listener');
+    });
+    s.intent(9);
     await settled();
-    assert.deepEqual(seen, ['wake 8', 'pass', 'publish 8']);
+    assert.equal(calls, 2);
   });
 });

@@ -29,9 +29,10 @@ const CLAIM_LIMIT = 200;
 const ALL_CURRENT: CurrentWorker = () => true;
 
 /**
- * The serverless loop: every autoscaleIntervalMs it leases each live endpoint (so replicas on one
- * database never act twice on one endpoint) and moves it toward its target — autoscaling a running
- * endpoint, draining and stopping a stopping one, destroying the workers of a deleted one.
+ * The serverless loop: every autoscaleIntervalMs it leases each live endpoint that does not rest (so
+ * replicas on one database never act twice on one endpoint) and moves it toward its target — autoscaling
+ * a running endpoint, draining and stopping a stopping one, destroying the workers of a deleted one. A
+ * stopped one rests until an intent, its ttl or stoppedEndpointRecheckMs (#rest).
  */
 export class ServerlessLoop {
   readonly #ctx: ControlContext;

@@ -6,13 +6,13 @@
  */
 export class EndpointSignal {
   readonly #publish: (endpointId: number) => void;
-  readonly #wake: (endpointId: number) => Promise<void>;
+  readonly #wake: (endpointId: number) => Promise<boolean>;
 
   /**
-   * `publish` tells the other replicas (the change feed's 'endpoint' topic); `wake` ends the endpoint's
-   * rest in the store (a stopped endpoint's claims pass it by until then), before any pass is asked for.
+   * `publish` tells the other replicas (the change feed's 'endpoint' topic); `wake` ends the rest of a
+   * stopped endpoint in the store (claims pass a resting one by), answering whether it was a stopped one.
    */
-  constructor(publish: (endpointId: number) => void = () => undefined, wake: (endpointId: number) => Promise<void> = () => Promise.resolve()) {
+  constructor(publish: (endpointId: number) => void = () => undefined, wake: (endpointId: number) => Promise<boolean> = () => Promise.resolve(false)) {
     this.#publish = publish;
     this.#wake = wake;
   }
@@ -39,12 +39,18 @@ export class EndpointSignal {
 
   /** An intent on the endpoint was written (created, stopped, started, its workergroups changed): a pass now, here and elsewhere. */
   intent(endpointId: number): void {
-    const ask = (): void => {
-      this.passDue();
-      this.#publish(endpointId);
-    };
-    // Not written (the database away): the passes are asked for all the same, and a rest ends at its time.
-    this.#wake(endpointId).then(ask, ask);
+    this.passDue();
+    this.#publish(endpointId);
+    // A stopped endpoint may rest: the passes asked for above may pass it by, so once its rest has ended
+    // they are asked for again. What they run is what ran just now, so a failure is the caller's already;
+    // a wake not written (the database away) leaves the rest to end at its time.
+    this.#wake(endpointId)
+      .then((stopped) => {
+        if (!stopped) return;
+        this.passDue();
+        this.#publish(endpointId);
+      })
+      .catch(() => undefined);
   }
 
   version(endpointId: number): number {

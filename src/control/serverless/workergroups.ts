@@ -181,6 +181,11 @@ export async function updateWorkergroup(
     ...(u.testWorkers !== undefined && u.testWorkers !== null ? { testWorkers: u.testWorkers } : {}),
     ...(u.endpointId !== undefined ? { endpointId: u.endpointId } : {}),
   });
+  // Moved: its workers are the old endpoint's to retire (a stopped one may rest), and the new one's group list changed.
+  if (u.endpointId !== undefined && u.endpointId !== wg.endpointId) {
+    ctx.endpointSignal.intent(wg.endpointId);
+    ctx.endpointSignal.intent(u.endpointId);
+  }
   return (await ctx.store.getWorkergroup(id)) as WorkergroupRecord;
 }
 

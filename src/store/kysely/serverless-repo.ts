@@ -212,8 +212,9 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
     await this.db.updateTable('endpoints').set({ last_activity_at: at }).where('id', '=', id).where('last_activity_at', '<', at).execute();
   }
 
-  async wakeEndpoint(id: number): Promise<void> {
-    await this.db.updateTable('endpoints').set({ rest_until: 0 }).where('id', '=', id).execute();
+  async wakeEndpoint(id: number): Promise<boolean> {
+    const r = await this.db.updateTable('endpoints').set({ rest_until: 0 }).where('id', '=', id).where('target', '=', 'stopped').executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 
   async createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord> {

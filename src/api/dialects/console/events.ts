@@ -54,6 +54,8 @@ interface Pending {
   started: number;
   written: number;
   loading: number;
+  /** The last load failed and was tried again: one more failure in a row is not (a database away would repeat it each window). */
+  retried: boolean;
 }
 
 /** A stream whose unsent output grows past this is ended: its console reconnects and reloads. */
@@ -196,7 +198,7 @@ export class ConsoleEvents {
     }
     const k = `${source.topic}:${id}`;
     let e = this.#pending.get(k);
-    if (e === undefined) this.#pending.set(k, (e = { timer: null, last: Number.NEGATIVE_INFINITY, started: 0, written: 0, loading: 0 }));
+    if (e === undefined) this.#pending.set(k, (e = { timer: null, last: Number.NEGATIVE_INFINITY, started: 0, written: 0, loading: 0, retried: false }));
     // A push is already due: it reads the record as it is then, this change included.
     if (e.timer !== null) return;
     const entry = e;
@@ -219,11 +221,18 @@ export class ConsoleEvents {
       item = await source.load(this.control, id);
     } catch (err) {
       this.control.ctx.log.warn({ err, topic: source.topic, id }, 'console push: the changed record could not be read');
+      // Nor may an older load, still under way, write what it read: the record is read again instead, once.
+      if (seq > entry.written) entry.written = seq;
+      if (!entry.retried && seq === entry.started) {
+        entry.retried = true;
+        this.#changed(source, id);
+      }
       return;
     } finally {
       entry.loading--;
     }
-    // A load that began later has answered already: this one read an older record.
+    if (seq === entry.started) entry.retried = false;
+    // A load that began later has answered (or failed) already: this one read an older record.
     if (seq < entry.written) return;
     entry.written = seq;
     if (item === undefined) return;
