@@ -43,10 +43,10 @@ function startLint(background) {
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const done = new Promise((resolve) => {
-    child.on('error', (err) => resolve({ code: 1, out: String(err) }));
+    child.on('error', (err) => resolve({ code: 1, signal: null, out: String(err) }));
     child.on('close', (c, sig) => {
       process.off('exit', stop);
-      resolve({ code: c ?? (sig ? 1 : 0), out });
+      resolve({ code: c ?? (sig ? 1 : 0), signal: sig, out });
     });
   });
   let finished = false;
@@ -141,8 +141,12 @@ if (lint !== null) {
   // it starts again at the normal priority rather than wait for a share it may never get.
   if (!lint.finished()) {
     lint.stop();
-    await lint.done;
-    lint = startLint(false);
+    // It may have ended just now on its own: then what it said stands.
+    const ended = await lint.done;
+    if (ended.signal === 'SIGTERM' || ended.code === 143) {
+      process.stdout.write('\nlint still running at the lowest priority: running it again at the normal priority\n');
+      lint = startLint(false);
+    }
   }
   const r = await lint.done;
   const said = r.out.replace(/^npm warn .*\n/gm, '');

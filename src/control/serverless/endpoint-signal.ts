@@ -42,8 +42,9 @@ export class EndpointSignal {
     this.passDue();
     this.#publish(endpointId);
     // A stopped endpoint may rest: the passes asked for above may pass it by, so once its rest has ended
-    // they are asked for again. What they run is what ran just now, so a failure is the caller's already;
-    // a wake not written (the database away) leaves the rest to end at its time.
+    // they are asked for again (every stopped one is: whether it rested is not read, and hearing an intent
+    // twice only repeats idempotent work). What they run is what ran just now, so a failure is the
+    // caller's already; a wake not written (the database away) leaves the rest to end at its time.
     this.#wake(endpointId)
       .then((stopped) => {
         if (!stopped) return;

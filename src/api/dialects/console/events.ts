@@ -76,6 +76,8 @@ export class ConsoleEvents {
   readonly #stops: (() => void)[] = [];
   #heartbeat: NodeJS.Timeout | null = null;
   #recheck: NodeJS.Timeout | null = null;
+  /** Closed: a load still under way that fails schedules no retry. */
+  #closed = false;
 
   constructor(
     private readonly control: ControlPlane,
@@ -130,6 +132,7 @@ export class ConsoleEvents {
   }
 
   close(): void {
+    this.#closed = true;
     this.closeAll();
     for (const stop of this.#stops.splice(0)) stop();
     for (const e of this.#pending.values()) if (e.timer !== null) clearTimeout(e.timer);
@@ -190,7 +193,7 @@ export class ConsoleEvents {
   }
 
   #changed(source: PushSource, id: number | null): void {
-    if (this.#streams.size === 0) return;
+    if (this.#streams.size === 0 || this.#closed) return;
     if (id === null) {
       const chunk = `event: ${source.topic}\ndata: ${JSON.stringify({ id: null })}\n\n`;
       for (const s of this.#streams) if (actionReach(s.p)[source.action] !== 'none') this.#write(s, chunk);
