@@ -5,7 +5,7 @@
 // fifth of two cores idle while they wait on processes and timers, which is more than the lint needs
 // (on a machine busy with other work it may get none: then it runs again, at the normal priority, after them).
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -31,11 +31,16 @@ function startLint(background) {
       // already gone
     }
   };
-  try {
-    // Set before npm starts eslint, so its children inherit it. Without a pid, setPriority would lower this process's own.
-    if (background && child.pid !== undefined) setPriority(child.pid, 19);
-  } catch {
-    // runs at the normal priority
+  if (background && child.pid !== undefined) {
+    try {
+      // Set before npm starts eslint, so its children inherit it. Without a pid, setPriority would lower this process's own.
+      setPriority(child.pid, 19);
+      // Linux schedules each session as one group (autogroup), weighed by the group's own nice value: a new
+      // session at nice 0 would take half the CPU from the tests, whatever its processes' priority.
+      if (existsSync(`/proc/${child.pid}/autogroup`)) writeFileSync(`/proc/${child.pid}/autogroup`, '19');
+    } catch {
+      // runs at the normal priority
+    }
   }
   // Its own group hears no Ctrl-C: a run that ends, however, ends it.
   process.on('exit', stop);
