@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { resourceRow, type ResourceRow } from './fleet.js';
-import { callApi, procSample, spawnGantry } from './util.js';
+import { callApi, procSample, spawnGantry, until } from './util.js';
 
 /**
  * What stopped endpoints cost a control plane that does nothing else: a real `gantry server` process
@@ -37,13 +37,10 @@ async function stoppedEndpoints(s: { url: string; key: string }): Promise<void> 
       }),
     );
   }
-  const deadline = Date.now() + 60_000;
-  for (;;) {
+  await until(async () => {
     const list = (await api('GET', '/api/v0/endptjobs/')).results as { gantry_status: string }[];
-    if (list.length === ENDPOINTS && list.every((e) => e.gantry_status === 'stopped')) break;
-    if (Date.now() > deadline) throw new Error('bench: endpoints did not all stop within 60 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    return list.length === ENDPOINTS && list.every((e) => e.gantry_status === 'stopped');
+  });
   await new Promise((r) => setTimeout(r, 2000));
 }
 

@@ -54,9 +54,7 @@ function startLint(background) {
       resolve({ code: c ?? (sig ? 1 : 0), signal: sig, out });
     });
   });
-  let finished = false;
-  void done.then(() => (finished = true));
-  return { done, stop, finished: () => finished };
+  return { done, stop, finished: () => child.exitCode !== null || child.signalCode !== null };
 }
 if (lint !== null) for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
 

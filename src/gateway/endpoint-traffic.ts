@@ -200,11 +200,14 @@ export class EndpointTraffic {
   finished(workerId: number, idxs: readonly string[]): void {
     const handed = this.routed.get(workerId);
     if (handed === undefined) return;
-    const left = [...handed];
-    for (const idx of idxs) {
-      const i = left.findIndex((r) => r.idx === idx);
-      if (i >= 0) left.splice(i, 1);
-    }
+    // Counted, then one pass over the hand-outs (oldest first): the list is read each second under load.
+    const listed = new Map<string, number>();
+    for (const idx of idxs) listed.set(idx, (listed.get(idx) ?? 0) + 1);
+    const left = handed.filter((r) => {
+      const n = listed.get(r.idx) ?? 0;
+      if (n > 0) listed.set(r.idx, n - 1);
+      return n === 0;
+    });
     if (left.length === 0) this.routed.delete(workerId);
     else this.routed.set(workerId, left);
   }
