@@ -3,10 +3,11 @@ import { resourceRow, type ResourceRow } from './fleet.js';
 import { callApi, procSample, spawnGantry, until } from './util.js';
 
 /**
- * What stopped endpoints cost a control plane that does nothing else: a real `gantry server` process
- * (SQLite) with none (the baseline), one with 200 stopped Vast endpoints that rest (the default), and
- * one whose 200 stopped endpoints are passed at every tick of the serverless loop (stoppedEndpointRecheckMs
- * of 1 ms: how every stopped endpoint was passed before rests). CPU from /proc, each server in turn.
+ * What endpoints with nothing to do cost a control plane that does nothing else: real `gantry server`
+ * processes (SQLite, no host) with none (the baseline), with 200 stopped Vast endpoints, and with 200
+ * running ones scaled to zero (min_load 0, no worker, a workergroup each); each kind resting (the default)
+ * and passed at every tick of the serverless loop (stoppedEndpointRecheckMs or idleEndpointRecheckMs of
+ * 1 ms: how they were passed before rests, decisions 025 and 026). CPU from /proc, each server in turn.
  */
 const ENDPOINTS = 200;
 const WINDOW_S = 5;
@@ -26,42 +27,56 @@ async function cpuWindow(pid: number): Promise<{ seconds: number; before: { cpuS
   return { seconds: (Date.now() - t) / 1000, before, after };
 }
 
-/** ENDPOINTS endpoints, each stopped; resolves once every one is stopped and a few ticks passed. */
-async function stoppedEndpoints(s: { url: string; key: string }): Promise<void> {
+/** ENDPOINTS endpoints, each stopped or running with no worker; resolves once every one is so and a few ticks passed. */
+async function endpoints(s: { url: string; key: string }, stopped: boolean): Promise<void> {
   const api = (method: string, path: string, body?: unknown): Promise<any> => callApi(s.url, s.key, method, path, body);
   for (let i = 0; i < ENDPOINTS; i += 20) {
     await Promise.all(
       Array.from({ length: 20 }, async (_, j) => {
-        const ep = await api('POST', '/api/v0/endptjobs/', { endpoint_name: `idle-${i + j}`, min_load: 0, cold_workers: 0 });
-        await api('PUT', `/api/v0/endptjobs/${ep.id as number}/`, { endpoint_state: 'stopped' });
+        const ep = await api('POST', '/api/v0/endptjobs/', { endpoint_name: `idle-${i + j}`, min_load: 0, cold_workers: 0, min_workers: 0 });
+        await api('POST', '/api/v0/workergroups/', { endpoint_id: ep.id, search_params: 'num_gpus=1', launch_args: '--image busybox' });
+        if (stopped) await api('PUT', `/api/v0/endptjobs/${ep.id as number}/`, { endpoint_state: 'stopped' });
       }),
     );
   }
+  const status = stopped ? 'stopped' : 'pending';
   await until(async () => {
     const list = (await api('GET', '/api/v0/endptjobs/')).results as { gantry_status: string }[];
-    return list.length === ENDPOINTS && list.every((e) => e.gantry_status === 'stopped');
+    return list.length === ENDPOINTS && list.every((e) => e.gantry_status === status);
   });
   await new Promise((r) => setTimeout(r, 2000));
 }
 
 export async function stoppedEndpointsBench(dir: string): Promise<ResourceRow[]> {
   const empty = await server(dir, 'empty', {});
-  const resting = await server(dir, 'rest', {});
-  const ticking = await server(dir, 'tick', { GANTRY_STOPPED_ENDPOINT_RECHECK_MS: '1' });
+  const servers = {
+    stoppedRest: await server(dir, 'stopped-rest', {}),
+    stoppedTick: await server(dir, 'stopped-tick', { GANTRY_STOPPED_ENDPOINT_RECHECK_MS: '1' }),
+    idleRest: await server(dir, 'idle-rest', {}),
+    idleTick: await server(dir, 'idle-tick', { GANTRY_IDLE_ENDPOINT_RECHECK_MS: '1' }),
+  };
   try {
-    await stoppedEndpoints(resting);
-    await stoppedEndpoints(ticking);
-    // In turn, after all three settled, so the machine's drift falls on each alike.
-    const idle = await cpuWindow(empty.pid);
-    const tick = await cpuWindow(ticking.pid);
-    const rest = await cpuWindow(resting.pid);
-    const name = `serverless loop with ${ENDPOINTS} stopped endpoints (gantry server, SQLite, autoscaleIntervalMs 1 s)`;
+    await Promise.all([
+      endpoints(servers.stoppedRest, true),
+      endpoints(servers.stoppedTick, true),
+      endpoints(servers.idleRest, false),
+      endpoints(servers.idleTick, false),
+    ]);
+    // In turn, after all settled, so the machine's drift falls on each alike.
+    const none = await cpuWindow(empty.pid);
+    const stoppedTick = await cpuWindow(servers.stoppedTick.pid);
+    const stoppedRest = await cpuWindow(servers.stoppedRest.pid);
+    const idleTick = await cpuWindow(servers.idleTick.pid);
+    const idleRest = await cpuWindow(servers.idleRest.pid);
+    const name = `serverless loop with ${ENDPOINTS} endpoints with nothing to do (gantry server, SQLite, autoscaleIntervalMs 1 s)`;
     return [
-      resourceRow(name, 'no endpoint (baseline)', idle, []),
-      resourceRow(name, 'each passed at every tick (stoppedEndpointRecheckMs 1 ms)', tick, []),
-      resourceRow(name, 'resting (the default: passed every 60 s, and on a change)', rest, []),
+      resourceRow(name, 'no endpoint (baseline)', none, []),
+      resourceRow(name, 'stopped, each passed at every tick (stoppedEndpointRecheckMs 1 ms)', stoppedTick, []),
+      resourceRow(name, 'stopped, resting (the default: passed every 60 s, and on a change)', stoppedRest, []),
+      resourceRow(name, 'running at zero workers, each passed at every tick (idleEndpointRecheckMs 1 ms)', idleTick, []),
+      resourceRow(name, 'running at zero workers, resting (the default: passed every 60 s, on a change or a request)', idleRest, []),
     ];
   } finally {
-    for (const s of [empty, resting, ticking]) s.kill();
+    for (const s of [empty, ...Object.values(servers)]) s.kill();
   }
 }

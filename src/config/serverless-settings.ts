@@ -9,13 +9,19 @@ export const SERVERLESS_SETTINGS = {
     type: 'duration',
     min: 1,
     default: 1_000,
-    doc: 'How often the serverless loop looks at every endpoint (autoscaling, stop and drain), but a stopped one (stoppedEndpointRecheckMs).',
+    doc: 'How often the serverless loop looks at every endpoint (autoscaling, stop and drain), but a resting one (stoppedEndpointRecheckMs, idleEndpointRecheckMs).',
   },
   stoppedEndpointRecheckMs: {
     type: 'duration',
     min: 1,
     default: 60_000,
     doc: 'A stopped endpoint with nothing left to do rests: the serverless loop passes it this often instead of every autoscaleIntervalMs. A start, a delete, a change of its workergroups or of its configuration ends the rest at once, at every replica (the rest is kept in the store); a deployment ttl that runs out meanwhile still acts when it falls.',
+  },
+  idleEndpointRecheckMs: {
+    type: 'duration',
+    min: 1,
+    default: 60_000,
+    doc: "A running endpoint scaled to zero (no worker at all) with nothing to recruit and no request waiting rests: the serverless loop passes it this often instead of every autoscaleIntervalMs. A request held by any replica's gateway, a /route/ call answered without a worker, a change of its settings, workergroups or configuration, a stop or a delete ends the rest at once; a deployment ttl or a code deployment's heartbeat deadline still acts when it falls.",
   },
   autoscaleWindowMs: {
     type: 'duration',

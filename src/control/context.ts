@@ -45,6 +45,7 @@ export type ControlSettings = Pick<
   | 'priceDiskPerGbMonth'
   | 'autoscaleIntervalMs'
   | 'stoppedEndpointRecheckMs'
+  | 'idleEndpointRecheckMs'
   | 'autoscaleWindowMs'
   | 'scaleDownDelayMs'
   | 'recruitBackoffMs'

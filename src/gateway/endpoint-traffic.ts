@@ -44,8 +44,9 @@ export interface TrafficOptions {
    * worker to route to (scale from zero, start an inactive worker) at most once per DEMAND_MS per
    * endpoint; behind busy workers (a load step: scale up fast) at most once per DEMAND_BUSY_MS, so an
    * endpoint saturated at its maximum costs a few passes a second, not one per queued request.
+   * `noWorker`: the endpoint's worker list was empty (it may rest, scaled to zero).
    */
-  readonly demand?: (endpointId: number) => void;
+  readonly demand?: (endpointId: number, noWorker: boolean) => void;
   /** Shares this replica's held requests through the store, so a drain on any replica waits for them. */
   readonly shared: {
     readonly replica: string;

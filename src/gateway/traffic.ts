@@ -257,7 +257,7 @@ export class Traffic implements TrafficGate {
     if (this.#o.demand === undefined || (view.workers.length > 0 && starting) || now - t.demandAt < (view.workers.length > 0 ? DEMAND_BUSY_MS : DEMAND_MS))
       return;
     t.demandAt = now;
-    this.#o.demand(endpointId);
+    this.#o.demand(endpointId, view.workers.length === 0);
   }
 
   /** Read the view again and hand queued requests out: after `delayMs` (the periodic look), or at once (a worker changed). */
@@ -347,6 +347,12 @@ export class Traffic implements TrafficGate {
 
   pending(endpointId: number): PendingWork {
     return pendingOf(this.#eps.get(endpointId), this.#o.now());
+  }
+
+  waiting(): number[] {
+    const now = this.#o.now();
+    // Behind busy workers an endpoint does not rest; the view is read again while requests wait (#schedulePump).
+    return [...this.#eps].filter(([, t]) => (t.view?.workers.length ?? 0) === 0 && pendingOf(t, now).queued > 0).map(([id]) => id);
   }
 
   failPending(endpointId: number, why: string, rejectQueued = false): FailedHeld {

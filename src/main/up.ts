@@ -188,7 +188,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       settled: (id, liveSince, since) => store.gatewaysPublishedSince(id, liveSince, since),
     },
     // A held request asks this replica's serverless loop for a pass now (scale from zero, start an inactive worker).
-    demand: () => control.ctx.endpointSignal.passDue(),
+    demand: (id, noWorker) => control.ctx.endpointSignal.demand(id, noWorker),
   });
   const blobs = new FsBlobStore(c.codeBlobDir ?? join(c.dataDir, 'blobs'));
   const control = new ControlPlane({

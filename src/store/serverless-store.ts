@@ -58,7 +58,8 @@ export interface EndpointPassWrite {
   readonly memory: ScaleMemory;
   readonly now: number;
   /**
-   * The pass found nothing to do until then (a stopped endpoint at rest): claims pass the endpoint by
+   * The pass found nothing to do until then (a stopped endpoint, or a running one with no worker and
+   * nothing to recruit): claims pass the endpoint by
    * until then, unless it is woken (wakeEndpoint, an intent) first. Not written when a wake came since
    * the claim (nor, so, by the first pass claimed after a wake). Undefined: passed at every tick.
    */
@@ -150,10 +151,12 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
   /** Raise last_activity_at (never lowers it). */
   touchEndpoint(id: number, at: number): Promise<void>;
   /**
-   * End a stopped endpoint's rest: the next claim takes it, and a pass under way now does not rest it.
-   * False (nothing written) for an endpoint whose target is not stopped: only those rest.
+   * End a live endpoint's rest: the next claim takes it, and a pass under way now does not rest it.
+   * Answers whether it rested (its rest had been written and not yet ended by a wake).
    */
   wakeEndpoint(id: number): Promise<boolean>;
+  /** End the rest of those of these endpoints that rest; nothing is written for the others. Answers how many rested. */
+  wakeResting(ids: readonly number[]): Promise<number>;
 
   createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord>;
   getWorkergroup(id: number): Promise<WorkergroupRecord | undefined>;

@@ -26,6 +26,7 @@ class ScriptedTraffic implements TrafficGate {
   close = (): void => undefined;
   open = (): void => undefined;
   pending = (): PendingWork => this.held;
+  waiting = (): number[] => [];
   pendingElsewhere = (): Promise<number> => Promise.resolve(0);
   /** Gateways never said they heard the stop here: closing lasts its bound (STOP_SETTLE_MS). */
   stopSettled = (): Promise<boolean> => Promise.resolve(false);

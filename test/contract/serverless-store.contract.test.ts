@@ -166,7 +166,7 @@ for (const ts of TEST_STORES) {
 
     it('a resting endpoint is passed by until its rest ends, an intent or a wake at any replica; a wake during a pass is kept', async () => {
       const running = await endpoint();
-      assert.equal(await store.wakeEndpoint(running.id), false, 'only a stopped endpoint is woken: a running one never rests');
+      assert.equal(await store.wakeEndpoint(running.id), false, 'it did not rest');
       const now = Date.now();
       assert.ok(await store.writeEndpointIntent(running.id, running.generation, { target: 'stopped', status: 'stopped', statusMsg: null, stop: null, now }));
       const ep = (await store.getEndpoint(running.id))!;
@@ -207,6 +207,39 @@ for (const ts of TEST_STORES) {
       assert.ok(started);
       assert.equal(await apply(started), 'applied');
       assert.equal(await restUntil(), null, 'a pass that decides no rest leaves none');
+    });
+
+    it('a running endpoint rests as a stopped one; a wake tells whether it rested, wakeResting writes only resting ones', async () => {
+      const [ep, busy] = [await endpoint(), await endpoint()];
+      const now = Date.now();
+      const memory = { activeLowSince: null, totalLowSince: null };
+      const claim = async (id: number, at = now) => (await store.claimEndpoints({ owner: 'r', now: at, leaseMs: 10_000, limit: 100 })).find((e) => e.id === id);
+      const apply = (c: EndpointRecord, restUntil?: number) =>
+        store.applyEndpointPass(c.id, c.leaseToken as string, { generation: c.generation, memory, now, ...(restUntil !== undefined ? { restUntil } : {}) });
+      const restUntil = async (id: number) => (await store.getEndpoint(id))?.restUntil;
+
+      // A wake while a pass is under way (the pass read the endpoint before it): that pass does not rest it.
+      const first = (await claim(ep.id))!;
+      assert.equal(await other.wakeEndpoint(ep.id), false, 'not resting');
+      assert.equal(await apply(first, now + 5_000), 'applied');
+      assert.equal(await restUntil(ep.id), null, 'the wake during the pass wins');
+      assert.equal(await apply((await claim(ep.id))!, now + 5_000), 'applied');
+      assert.equal(await restUntil(ep.id), now + 5_000);
+      assert.equal(await claim(ep.id, now + 1), undefined, 'resting: passed by');
+
+      assert.equal(await other.wakeResting([]), 0);
+      assert.equal(await other.wakeResting([ep.id, busy.id]), 1, 'only the resting one is written');
+      assert.equal(await restUntil(busy.id), null, 'one that does not rest is left as it is');
+      assert.equal(await restUntil(ep.id), 0);
+      assert.equal(await other.wakeResting([ep.id]), 0, 'woken already');
+      assert.equal(await apply((await claim(ep.id, now + 1))!, now + 5_000), 'applied');
+      assert.equal(await restUntil(ep.id), null, 'the pass claimed after a wake does not rest it');
+      assert.equal(await apply((await claim(ep.id, now + 2))!, now + 5_000), 'applied');
+      assert.equal(await other.wakeEndpoint(ep.id), true, 'it rested');
+      const woken = await claim(ep.id, now + 3);
+      assert.ok(woken, 'claimed at once');
+      assert.equal(await apply(woken), 'applied');
+      assert.equal(await restUntil(ep.id), null, 'a pass that decides no rest leaves none');
     });
 
     it('workergroups, deployments and workers link up; reports are upserted', async () => {

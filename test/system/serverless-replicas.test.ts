@@ -5,7 +5,8 @@ import { call, createDeployment, SERVERLESS_FAST, until, workersOf } from '../he
 import { TEST_STORES } from '../helpers/stores.js';
 
 const pg = TEST_STORES.find((s) => s.name === 'postgres');
-const shared = { ...SERVERLESS_FAST, adminKey: 'gnt_replicas_test_admin', secret: 'replicas-test-secret' };
+// An endpoint scaled to zero rests for an hour unless something wakes it (decision 026).
+const shared = { ...SERVERLESS_FAST, idleEndpointRecheckMs: 3_600_000, adminKey: 'gnt_replicas_test_admin', secret: 'replicas-test-secret' };
 
 // Two control planes on one PostgreSQL; only the first has the host (two GPUs). Requests enter through the second.
 // Each test deploys its own one-worker endpoint, so either runs alone or in any order.
@@ -33,6 +34,15 @@ describe('serverless across two replicas on one PostgreSQL', { skip: pg?.skip ??
     assert.equal((await call(b, 'routed', '/via-b')).status, 200);
     const [ka, kb] = await Promise.all([a, b].map(async (g) => (await fetch(`${g.url}/pubkey/`)).text()));
     assert.equal(ka, kb);
+  });
+
+  it('an endpoint scaled to zero rests; a request entering at the other replica wakes it and is answered', async () => {
+    const d = await createDeployment(a, 'idle', { min_load: 0, max_workers: 1 });
+    await until('resting, scaled to zero', async () => ((await a.store.getEndpoint(d.endpointId))?.restUntil ?? 0) > Date.now());
+    const answered = await call(b, 'idle', '/via-b');
+    assert.equal(answered.status, 200, 'held at b while a worker was recruited on a');
+    assert.equal((await a.api('DELETE', `/api/v0/deployment/${d.id}/`)).status, 200);
+    await until('deleted', async () => (await a.store.getEndpoint(d.endpointId))?.status === 'deleted');
   });
 
   it('a drain waits for requests queued at the other replica: count sent = count answered', async () => {

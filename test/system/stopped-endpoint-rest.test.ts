@@ -42,7 +42,7 @@ for (const ts of TEST_STORES)
     };
 
     before(async () => {
-      g = await startTestGantry(ts, { localHost: false, clock, settings: { ...SERVERLESS_FAST, stoppedEndpointRecheckMs: HOUR } });
+      g = await startTestGantry(ts, { localHost: false, clock, settings: { ...SERVERLESS_FAST, stoppedEndpointRecheckMs: HOUR, idleEndpointRecheckMs: HOUR } });
       key = g.adminKey as string;
       assert.equal(
         (await lm(g, key, 'POST', '/v2/admin/servingTemplates', { files: [{ name: 'rest.yaml', content: TEMPLATE }] }, { group: null })).status,
@@ -70,8 +70,12 @@ for (const ts of TEST_STORES)
       const resting = async () => ((await endpointOf(id)).restUntil ?? 0) > clock.now();
       assert.equal(await resting(), false, 'the start ended its rest');
       await until('the start acted on (no host: it waits for one)', async () => (await status(id)) === 'PENDING');
-      await new Promise((r) => setTimeout(r, 3 * SERVERLESS_FAST.autoscaleIntervalMs));
-      assert.equal(await resting(), false, 'a running endpoint does not rest');
+      // Scaled to zero (minReplicas 0), asked for nothing: it rests as an idle endpoint (decision 026).
+      const idle = await until('resting again, running', async () => {
+        const r = (await endpointOf(id)).restUntil ?? 0;
+        return r > clock.now() ? r : null;
+      });
+      assert.ok(idle > clock.now() + HOUR - 60_000, 'for idleEndpointRecheckMs');
       assert.equal((await call('PATCH', `${DEPLOYMENTS}/${id}`, { targetStatus: 'STOPPED' })).status, 202);
       await until('stopped again', async () => (await status(id)) === 'STOPPED');
     });

@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import { EndpointSignal } from '../../src/control/serverless/endpoint-signal.js';
 
 /**
- * What an intent does, in order: passes are asked for here and at the other replicas at once; a stopped
- * endpoint's rest is ended in the store, and then they are asked for again (the first may have passed it by).
+ * What an intent does, in order: passes are asked for here and at the other replicas at once; the
+ * endpoint's rest is ended in the store, and if it rested they are asked for again (the first may have
+ * passed it by). Demand from this replica's gateway does the same here only.
  */
 describe('EndpointSignal.intent', () => {
   const recorder = (wake: () => Promise<boolean>) => {
@@ -21,7 +22,7 @@ describe('EndpointSignal.intent', () => {
   };
   const settled = () => new Promise((r) => setImmediate(r));
 
-  it('asks at once, and again once a stopped endpoint was woken (a claim before the wake passed it by)', async () => {
+  it('asks at once, and again once a resting endpoint was woken (a claim before the wake passed it by)', async () => {
     let done!: (stopped: boolean) => void;
     const { s, seen } = recorder(() => new Promise<boolean>((r) => (done = r)));
     s.intent(7);
@@ -32,7 +33,7 @@ describe('EndpointSignal.intent', () => {
     assert.deepEqual(seen, ['pass', 'publish 7', 'wake 7', 'pass', 'publish 7']);
   });
 
-  it('asks once for an endpoint that is not stopped, or when the wake cannot be written', async () => {
+  it('asks once for an endpoint that did not rest, or when the wake cannot be written', async () => {
     for (const wake of [() => Promise.resolve(false), () => Promise.reject(new Error('database away'))]) {
       const { s, seen } = recorder(wake);
       s.intent(8);
@@ -53,5 +54,17 @@ describe('EndpointSignal.intent', () => {
     s.intent(9);
     await settled();
     assert.equal(calls, 2);
+  });
+
+  it('demand asks this replica only; it wakes the endpoint only when the gateway saw no worker', async () => {
+    const { s, seen } = recorder(() => Promise.resolve(true));
+    s.demand(3, false);
+    await settled();
+    assert.deepEqual(seen, ['pass'], 'behind busy workers: it does not rest, nothing is written');
+    seen.length = 0;
+    s.demand(3, true);
+    assert.deepEqual(seen, ['pass', 'wake 3']);
+    await settled();
+    assert.deepEqual(seen, ['pass', 'wake 3', 'pass'], 'it rested: asked again, and not published (no other replica holds the request)');
   });
 });

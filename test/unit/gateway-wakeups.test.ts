@@ -10,8 +10,9 @@ const HOUR = 3_600_000;
 function gateway(
   view: () => RoutingView,
   directory?: () => Promise<RoutingView>,
-): { t: Traffic; demanded: number[]; published: [number, number][]; heard: number[] } {
+): { t: Traffic; demanded: number[]; noWorker: boolean[]; published: [number, number][]; heard: number[] } {
   const demanded: number[] = [];
+  const noWorker: boolean[] = [];
   const published: [number, number][] = [];
   const heard: number[] = [];
   const t = new Traffic({
@@ -21,7 +22,10 @@ function gateway(
     // Nothing is read again by time within the test: every change below comes from a wake-up.
     directoryMs: HOUR,
     queueTimeoutMs: HOUR,
-    demand: (id) => demanded.push(id),
+    demand: (id, none) => {
+      demanded.push(id);
+      noWorker.push(none);
+    },
     shared: {
       replica: 'r',
       publish: (id, n) => {
@@ -34,7 +38,7 @@ function gateway(
       settled: () => Promise.resolve(true),
     },
   });
-  return { t, demanded, published, heard };
+  return { t, demanded, noWorker, published, heard };
 }
 
 function viewOf(workers: readonly RoutableWorker[], accepting = true): RoutingView {
@@ -49,31 +53,37 @@ const until = async (what: string, f: () => boolean): Promise<void> => {
 describe('gateway wake-ups', () => {
   it('a request held without a worker asks for a pass, and a worker that became ready takes it at once', async () => {
     let workers: RoutableWorker[] = [];
-    const { t, demanded } = gateway(() => viewOf(workers));
+    const { t, demanded, noWorker } = gateway(() => viewOf(workers));
     try {
+      assert.deepEqual(t.waiting(), []);
       const held = t.acquire(1, 1);
       const second = t.acquire(1, 1);
       await until('demand told', () => demanded.length > 0);
       assert.deepEqual(demanded, [1], 'once for a burst');
+      assert.deepEqual(noWorker, [true], 'told it saw no worker (the endpoint may rest, scaled to zero)');
+      assert.deepEqual(t.waiting(), [1], 'the loop wakes what this replica holds requests for at each tick');
       workers = [{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }];
       t.invalidate(1); // what a worker's report or a probe does when it is ready
       const a = await held;
       assert.equal(a.worker.id, 5);
       a.release(true);
       (await second).release(true);
+      assert.deepEqual(t.waiting(), [], 'none waits');
     } finally {
       t.shutdown();
     }
   });
 
   it('a request queued behind busy workers asks for a pass too (a load step), once for a burst', async () => {
-    const { t, demanded } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }]));
+    const { t, demanded, noWorker } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }]));
     try {
       const first = await t.acquire(1, 1);
       assert.deepEqual(demanded, [], 'a worker had room: nothing to ask');
       const queued = [t.acquire(1, 1), t.acquire(1, 1), t.acquire(1, 1)];
       await until('demand told', () => demanded.length > 0);
       assert.deepEqual(demanded, [1], 'once for a burst');
+      assert.deepEqual(noWorker, [false], 'with workers it does not rest');
+      assert.deepEqual(t.waiting(), [], 'nor is it woken at each tick');
       first.release(true);
       for (const q of queued) (await q).release(true);
     } finally {

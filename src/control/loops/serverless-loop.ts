@@ -2,9 +2,9 @@ import { updateWorkersStep } from '../serverless/update-workers.js';
 import { ServerlessWakeups } from './serverless-wakeups.js';
 import { randomUUID } from 'node:crypto';
 import { assumedPerf, decideScale, DEFAULT_PERF, type WorkerView } from '../../domain/serverless/autoscale.js';
-import { holdsPlace } from '../../domain/serverless/workers.js';
 import type { EndpointStatus } from '../../domain/serverless/lifecycle.js';
 import { statusTimes, type Pass } from './endpoint-pass.js';
+import { restIdle, restStopped } from './endpoint-rest.js';
 import { stopPass, type StopFailures } from './endpoint-stop-pass.js';
 import type { ControlContext } from '../context.js';
 import { probeHttpWorkers } from '../serverless/probe.js';
@@ -12,7 +12,8 @@ import { recruitWorker } from '../serverless/recruit.js';
 import { holdsRequests, retireWorkers, retiringMsg } from '../serverless/retire-workers.js';
 import { ofLiveGroup } from '../serverless/routing.js';
 import { holdDeadEndpoint, watchWorkerFailures, type CurrentWorker } from '../serverless/worker-failures.js';
-import { actOnWorker, actOnWorkerOutcome, ownerOf, workersOf, type WorkerInfo } from '../serverless/workers.js';
+import { actOnWorker, ownerOf, workersOf, type WorkerInfo } from '../serverless/workers.js';
+import { startInactive } from '../serverless/start-inactive.js';
 import type { DeploymentRecord, EndpointRecord, WorkergroupRecord } from '../../domain/serverless/records.js';
 import { changeOwnedEndpoint } from '../serverless/change-endpoint.js';
 import { abandonRollout, rolloutStep } from '../serverless/rollout.js';
@@ -111,6 +112,10 @@ export class ServerlessLoop {
   async runOnce(): Promise<void> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
+    // Requests held here for an endpoint with no worker: it may rest, scaled to zero by a pass at a replica
+    // that did not see them (the gateway's own wake, at once, may have been lost to a pass under way then).
+    const waiting = ctx.traffic.waiting();
+    if (waiting.length > 0) await ctx.store.wakeResting(waiting);
     const eps = await ctx.store.claimEndpoints({ owner: this.#owner, now, leaseMs: ctx.settings.leaseMs, limit: CLAIM_LIMIT });
     await Promise.all(
       eps.map(async (ep) => {
@@ -150,7 +155,7 @@ export class ServerlessLoop {
   async #step(ep: EndpointRecord): Promise<Pass> {
     if (ep.aliasOf !== null) {
       const status: EndpointStatus = ep.target === 'running' ? 'running' : ep.target === 'stopped' ? 'stopped' : 'deleted';
-      return this.#rest(ep, { status, memory: ep.memory }, undefined);
+      return restStopped(ep, { status, memory: ep.memory }, this.#ctx, Infinity);
     }
     // Read once per pass: ttl, the wanted configuration and the workergroups serve every step below.
     // The workergroups first: a change of configuration records the wish before it adds the group
@@ -164,6 +169,8 @@ export class ServerlessLoop {
     const silent = dep === undefined ? null : await stopSilentCodeDeployment(this.#ctx, ep, dep);
     if (silent?.stopped === true) return { memory: ep.memory }; // a stop's intent, written like a user's: this pass is superseded
     if (silent?.stopped === false && silent.recheckAt !== null) this.#passAt(silent.recheckAt);
+    // A rest ends no later than the deadlines a pass must act on when they fall.
+    const restBound = Math.min(dep?.expiresAt ?? Infinity, silent?.recheckAt ?? Infinity);
     // Probe-ready workers are probed before workers are read, so this pass sees what they answered.
     if (serving) this.#passAt(await probeHttpWorkers(this.#ctx, ep, groups));
     const workers = await workersOf(this.#ctx, ep.id);
@@ -175,9 +182,9 @@ export class ServerlessLoop {
     const retiring = orphans.length > 0 ? await retireWorkers(this.#ctx, ep, orphans) : null;
     if (ep.target === 'stopped') {
       const pass = await this.#stopPass(ep, workers);
-      return retiring === null ? this.#rest(ep, pass, dep) : pass;
+      return retiring === null ? restStopped(ep, pass, this.#ctx, restBound) : pass;
     }
-    const pass = await this.#runPass(ep, own, dep, groups);
+    const pass = await this.#runPass(ep, own, dep, groups, retiring === null ? restBound : null);
     const msg = retiring === null ? null : retiringMsg(retiring);
     return msg === null ? pass : { ...pass, statusMsg: pass.statusMsg === null || pass.statusMsg === undefined ? msg : `${pass.statusMsg}; ${msg}` };
   }
@@ -193,18 +200,6 @@ export class ServerlessLoop {
     await changeOwnedEndpoint(this.#ctx, ownerOf(ep), ep.id, 'delete', { stopFirst: true, stop: { finishPendingWork: false, force: true, timeoutMs: null } });
     await this.#ctx.store.updateDeployment(d.id, { lastOperation: 'delete', now: this.#ctx.clock.now() });
     return true;
-  }
-
-  /**
-   * A stopped endpoint (or one whose stop failed) with no worker to retire has nothing to do until an
-   * intent wakes it (EndpointSignal.intent, writeEndpointIntent) or its deployment's ttl runs out: it
-   * rests, and claims pass it by meanwhile, at every replica. stoppedEndpointRecheckMs bounds the rest
-   * for what changes without an intent.
-   */
-  #rest(ep: EndpointRecord, pass: Pass, dep: DeploymentRecord | undefined): Pass {
-    if (ep.target !== 'stopped' || (ep.status !== 'stopped' && ep.status !== 'failed') || (pass.status ?? ep.status) !== ep.status) return pass;
-    const restUntil = Math.min(this.#ctx.clock.now() + this.#ctx.settings.stoppedEndpointRecheckMs, dep?.expiresAt ?? Infinity);
-    return { ...pass, restUntil };
   }
 
   async #deletePass(ep: EndpointRecord, workers: readonly WorkerInfo[]): Promise<Pass> {
@@ -231,7 +226,13 @@ export class ServerlessLoop {
     return r.pass;
   }
 
-  async #runPass(ep: EndpointRecord, workers: readonly WorkerInfo[], dep: DeploymentRecord | undefined, all: readonly WorkergroupRecord[]): Promise<Pass> {
+  async #runPass(
+    ep: EndpointRecord,
+    workers: readonly WorkerInfo[],
+    dep: DeploymentRecord | undefined,
+    all: readonly WorkergroupRecord[],
+    restBound: number | null,
+  ): Promise<Pass> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
     // A deployment made from a configuration keeps the groups it wants (planRollout); groups it gives
@@ -258,7 +259,10 @@ export class ServerlessLoop {
       return { status: 'failed', statusMsg: watch.statusMsg, memory: { ...ep.memory, failures: watch.failures } };
     }
     const status: EndpointStatus = workers.some((w) => w.phase === 'ready') ? 'running' : 'pending';
-    if (groups.length === 0) return { status, statusMsg: 'no workergroup: create one for this endpoint', memory: { ...ep.memory, failures: watch.failures } };
+    if (groups.length === 0) {
+      const pass = { status, statusMsg: 'no workergroup: create one for this endpoint', memory: { ...ep.memory, failures: watch.failures } };
+      return restIdle(ep, pass, ctx, restBound, workers.length === 0 && plan.retire.length === 0);
+    }
     const routedEarlier = target !== null && this.#routedTo.get(ep.id) === target.id;
     const rollout = await rolloutStep(ctx, ep, dep, plan, workers, routedEarlier);
     // Which group routing went to at this pass (rollout.ts retires old workers only a pass after the switch).
@@ -315,36 +319,17 @@ export class ServerlessLoop {
         : (rollout.statusMsg ?? update.statusMsg);
     let [create, refused] = [0, (ep.suspended || awaitingCode) && d.create > 0 ? statusMsg : null];
     if (!ep.suspended && !awaitingCode) {
-      const replace = await this.#startInactive(ep, d.start, views, d.create);
+      const replace = await startInactive(ctx, ep, d.start, views, d.create);
       create = Math.max(update.restarting ? 0 : d.create, rollout.needsWorker ? 1 : 0, update.recruitInto !== null ? 1 : 0) + replace;
       if (create > 0) statusMsg = (refused = await this.#recruit(ep, rollout.recruitInto ?? update.recruitInto ?? groups, workers.length, create)) ?? statusMsg;
     }
     await this.#decisions.record(ep, d, { stopped: stops.length, destroyed: destroys.length, created: create, refused });
     if (changed) ctx.traffic.invalidate(ep.id);
-    return { status, statusMsg, memory: { ...d.memory, failures: watch.failures } };
-  }
-
-  /**
-   * Start inactive workers; answers how many new workers to recruit in place of those that cannot
-   * start because another instance rented their GPUs meanwhile. Such a stranded worker is not tried
-   * again and again while free GPUs sit idle: after one refused start a worker is recruited
-   * elsewhere. The stranded one stays a cold (inactive) worker while max_workers leaves room for
-   * it, and scale-down destroys it by the cold-worker rules as any spare inactive worker; without
-   * room it is destroyed now.
-   */
-  async #startInactive(ep: EndpointRecord, ids: readonly number[], views: readonly WorkerView[], creating: number): Promise<number> {
-    const counted = views.filter(holdsPlace).length;
-    let room = ep.params.maxWorkers - counted - creating;
-    let replace = 0;
-    for (const id of ids) {
-      if ((await actOnWorkerOutcome(this.#ctx, ep, id, 'start')) !== 'gpus_taken') continue;
-      const kept = room > 0;
-      if (kept) room--;
-      else await actOnWorker(this.#ctx, ep, id, 'destroy');
-      replace++;
-      this.#ctx.log.warn({ endpointId: ep.id, instanceId: id, kept }, 'inactive worker cannot start (its GPUs are taken): recruiting elsewhere');
-    }
-    return replace;
+    const pass = { status, statusMsg, memory: { ...d.memory, failures: watch.failures } };
+    // Scaled to zero and wanting no worker; not during a change of configuration or of its workers.
+    const idle =
+      workers.length === 0 && d.totalTarget === 0 && create === 0 && pending.queued === 0 && !rolling && !rollout.needsWorker && plan.retire.length === 0;
+    return restIdle(ep, pass, ctx, restBound, idle);
   }
 
   /**

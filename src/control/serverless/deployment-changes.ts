@@ -53,6 +53,8 @@ export async function reconfigureDeployment(ctx: ControlContext, p: Principal, r
     }
   }
   ctx.traffic.invalidate(ep.id);
+  // A rollback to a group it has adds none (whose creation tells): the wish alone must reach the loop, which may let it rest.
+  ctx.endpointSignal.intent(ep.id);
   ctx.log.info({ deploymentId: d.id, configurationId: wanted, rollback: wanted === serving.revision }, 'deployment reconfigured');
   return showDeployment(ctx, p, { id: d.id });
 }

@@ -9,8 +9,8 @@ export class EndpointSignal {
   readonly #wake: (endpointId: number) => Promise<boolean>;
 
   /**
-   * `publish` tells the other replicas (the change feed's 'endpoint' topic); `wake` ends the rest of a
-   * stopped endpoint in the store (claims pass a resting one by), answering whether it was a stopped one.
+   * `publish` tells the other replicas (the change feed's 'endpoint' topic); `wake` ends an endpoint's
+   * rest in the store (claims pass a resting one by), answering whether it rested.
    */
   constructor(publish: (endpointId: number) => void = () => undefined, wake: (endpointId: number) => Promise<boolean> = () => Promise.resolve(false)) {
     this.#publish = publish;
@@ -41,15 +41,31 @@ export class EndpointSignal {
   intent(endpointId: number): void {
     this.passDue();
     this.#publish(endpointId);
-    // A stopped endpoint may rest: the passes asked for above may pass it by, so once its rest has ended
-    // they are asked for again (every stopped one is: whether it rested is not read, and hearing an intent
-    // twice only repeats idempotent work). What they run is what ran just now, so a failure is the
-    // caller's already; a wake not written (the database away) leaves the rest to end at its time.
+    this.#woken(endpointId, true);
+  }
+
+  /**
+   * This replica's gateway holds a request for the endpoint, or answered a /route/ call without a
+   * worker: a pass here now. `noWorker`: it saw none, so the endpoint may rest (scaled to zero) and
+   * its rest is ended first; behind busy workers it does not rest, and nothing is written.
+   */
+  demand(endpointId: number, noWorker: boolean): void {
+    this.passDue();
+    if (noWorker) this.#woken(endpointId, false);
+  }
+
+  /**
+   * End the endpoint's rest. The passes asked for at once may have found it still resting: once a rest
+   * was ended they are asked for again (the other replicas too when `publish`). What they run is what
+   * ran just now, so a failure is the caller's already; a wake not written (the database away) leaves
+   * the rest to end at its time, or the serverless loop's next tick to end it (a request still held).
+   */
+  #woken(endpointId: number, publish: boolean): void {
     this.#wake(endpointId)
-      .then((stopped) => {
-        if (!stopped) return;
+      .then((rested) => {
+        if (!rested) return;
         this.passDue();
-        this.#publish(endpointId);
+        if (publish) this.#publish(endpointId);
       })
       .catch(() => undefined);
   }

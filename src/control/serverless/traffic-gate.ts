@@ -77,6 +77,8 @@ export interface TrafficGate {
   /** Take requests again (after a start); the next look at the store confirms it. */
   open(endpointId: number): void;
   pending(endpointId: number): PendingWork;
+  /** Endpoints with no worker this replica holds requests for (queued, or /route/ calls answered without one): they wait for one. */
+  waiting(): readonly number[];
   /** Requests other replicas' gateways hold for the endpoint (queued or in flight), from the store. */
   pendingElsewhere(endpointId: number): Promise<number>;
   /**
@@ -125,6 +127,7 @@ export const NO_TRAFFIC: TrafficGate = {
   close: () => undefined,
   open: () => undefined,
   pending: () => ({ queued: 0, inFlight: 0, oldestQueuedMs: 0 }),
+  waiting: () => [],
   pendingElsewhere: () => Promise.resolve(0),
   stopSettled: () => Promise.resolve(false),
   failPending: () => ({ failed: 0, rejected: 0 }),

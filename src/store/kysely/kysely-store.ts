@@ -3,37 +3,13 @@ import { UNSETTLED_STATUSES } from '../../domain/instance/sweep.js';
 import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
-import type { BillingStore } from '../billing-store.js';
-import type { ServerlessStore } from '../serverless-store.js';
-import type { ClaimOptions, InstanceListOptions, IntentWrite, ListingWrite, NewInstance, ObservationWrite, ResultStore, Store } from '../store.js';
-import type { TenantStore } from '../tenant-store.js';
-import type { CatalogStore } from '../catalog-store.js';
-import type { MlStore } from '../ml-store.js';
+import type { ClaimOptions, InstanceListOptions, IntentWrite, ListingWrite, NewInstance, ObservationWrite, Store } from '../store.js';
 import * as fleet from './fleet.js';
 import * as bids from './bids.js';
-import { HostSweepRepo } from './host-sweep.js';
-import type { HostSweepStore } from '../host-sweep-store.js';
 import { deleteMachine } from './machine-delete.js';
-import { AccessRepo } from './access-repo.js';
-import { BillingRepo } from './billing-repo.js';
-import { DeploymentRepo } from './deployment-repo.js';
-import { CodeDeploymentRepo } from './code-deployment-repo.js';
-import { CatalogRepo } from './catalog-repo.js';
-import { MlRepo } from './ml-repo.js';
-import { linkVolumes, VolumeRepo } from './volume-repo.js';
-import type { VolumeStore } from '../volume-store.js';
-import { exposeMethods } from './repo.js';
-import { ResourceGroupRepo } from './resource-group-repo.js';
-import { ServerlessRepo } from './serverless-repo.js';
-import { TenantRepo } from './tenant-repo.js';
-import { TemplateRepo } from './template-repo.js';
-import type { TemplateStore } from '../template-store.js';
+import { linkVolumes } from './volume-repo.js';
+import { exposeRepositories, type RepositoryParts } from './repositories.js';
 import { allocatePorts, attachAccountSshKeys, insertGpus, portsOf } from './allocations.js';
-import { ResultRepo } from './result-repo.js';
-import { OfferSourceRepo } from './offer-source-repo.js';
-import { SeriesRepo } from './series-repo.js';
-import type { OfferSourceStore } from '../offer-source-store.js';
-import type { SeriesStore } from '../series-store.js';
 import { claimLeased } from './lease.js';
 import { LeaseReleases } from './lease-release.js';
 import { holdCpu, homeGpus, notEnoughGpus, rebalanceMachine } from './placement.js';
@@ -52,20 +28,10 @@ const b = (v: boolean): number => (v ? 1 : 0);
 /** The unsettled statuses as literals, as the partial index spells them (a bound parameter would not match it). */
 const UNSETTLED = sql<SqlBool>`status IN (${sql.raw(UNSETTLED_STATUSES.map((st) => `'${st}'`).join(', '))})`;
 
-/** The repositories' methods, exposed on the store object (see `exposeMethods`). */
-type Repositories = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo & ServerlessRepo & DeploymentRepo & CodeDeploymentRepo & ResourceRepos;
-type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo & HostSweepRepo & SeriesRepo;
-// Compile-time proof that the repositories together cover the parts of the port they are exposed as.
-// OfferSourceRepo, HostSweepRepo and SeriesRepo declare their parts themselves (`implements`).
-const covers = (r: Repositories): TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore & ResultStore => r;
-void covers;
-/** The parts whose repositories declare them (`implements`). */
-type OwnParts = OfferSourceStore & HostSweepStore & SeriesStore;
-
 // Declaration merging: the class below gains the repositories' methods, which its constructor binds
-// (`covers` above checks they exist, the store contract suite that they behave).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface KyselyStore extends TenantStore, BillingStore, ServerlessStore, CatalogStore, MlStore, TemplateStore, VolumeStore, ResultStore, OwnParts {}
+// (repositories.ts checks they exist, the store contract suite that they behave).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface KyselyStore extends RepositoryParts {}
 
 /**
  * The one store implementation; SQLite and PostgreSQL differ only through `StoreDialect`. Machines
@@ -89,25 +55,7 @@ export class KyselyStore implements Store {
     this.db = new Kysely<Database>({ dialect: d.createKyselyDialect(), plugins: [this.#watch] });
     this.machineOnlineWindowMs = opts.machineOnlineWindowMs ?? ONLINE_WINDOW_MS;
     this.#releases = new LeaseReleases(this.db);
-    for (const repo of [
-      new TenantRepo(this.db, d, this.changes),
-      new AccessRepo(this.db, d),
-      new ResourceGroupRepo(this.db, d),
-      new BillingRepo(this.db, d),
-      new ServerlessRepo(this.db, d),
-      new DeploymentRepo(this.db, d),
-      new CodeDeploymentRepo(this.db, d),
-      new CatalogRepo(this.db, d),
-      new MlRepo(this.db, d),
-      new TemplateRepo(this.db, d),
-      new VolumeRepo(this.db, d),
-      new ResultRepo(this.db, d),
-      new HostSweepRepo(this.db, d),
-      new OfferSourceRepo(this.db, d, this.machineOnlineWindowMs),
-      new SeriesRepo(this.db, d),
-    ]) {
-      exposeMethods(this, repo);
-    }
+    exposeRepositories(this, this.db, d, this.changes, this.machineOnlineWindowMs);
   }
 
   onShownInstancesWrite(f: () => void): () => void {

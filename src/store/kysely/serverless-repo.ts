@@ -1,4 +1,5 @@
 import type { CodeDeploymentStore } from '../code-deployment-store.js';
+import type { GatewayPendingStore } from './gateway-pending-repo.js';
 import { sql } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import { EMPTY_MEMORY } from '../../domain/serverless/autoscale.js';
@@ -28,7 +29,7 @@ const b = (v: boolean): number => (v ? 1 : 0);
  * Serverless queries (endpoints, workergroups, deployments, worker reports), one repository of the
  * store; KyselyStore exposes its methods.
  */
-export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof DeploymentStore | keyof CodeDeploymentStore> {
+export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof DeploymentStore | keyof CodeDeploymentStore | keyof GatewayPendingStore> {
   async createEndpoint(n: NewEndpoint): Promise<EndpointRecord> {
     try {
       const row = await this.db
@@ -213,8 +214,23 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
   }
 
   async wakeEndpoint(id: number): Promise<boolean> {
-    const r = await this.db.updateTable('endpoints').set({ rest_until: 0 }).where('id', '=', id).where('target', '=', 'stopped').executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    if ((await this.wakeResting([id])) > 0) return true;
+    // Not resting: a 0 still tells a pass under way that it may have read the endpoint before the change.
+    // Written also where a rest began since the statement above (that pass applied): its end is then seen at the next claim.
+    await this.db
+      .updateTable('endpoints')
+      .set({ rest_until: 0 })
+      .where('id', '=', id)
+      .where('status', '!=', 'deleted')
+      .where((eb) => eb.or([eb('rest_until', 'is', null), eb('rest_until', '!=', 0)]))
+      .execute();
+    return false;
+  }
+
+  async wakeResting(ids: readonly number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const r = await this.db.updateTable('endpoints').set({ rest_until: 0 }).where('id', 'in', ids).where('rest_until', '>', 0).executeTakeFirst();
+    return Number(r.numUpdatedRows);
   }
 
   async createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord> {
@@ -337,41 +353,6 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
         },
       ]),
     );
-  }
-
-  async putGatewayPending(replica: string, endpointId: number, pending: number, now: number): Promise<void> {
-    await this.db
-      .insertInto('gateway_pending')
-      .values({ replica, endpoint_id: endpointId, pending, updated_at: now })
-      .onConflict((oc) => oc.columns(['replica', 'endpoint_id']).doUpdateSet({ pending, updated_at: now }))
-      .execute();
-  }
-
-  async gatewayPendingElsewhere(endpointId: number, exceptReplica: string, freshSince: number): Promise<number> {
-    const r = await this.db
-      .selectFrom('gateway_pending')
-      .select((eb) => eb.fn.sum<number>('pending').as('n'))
-      .where('endpoint_id', '=', endpointId)
-      .where('replica', '!=', exceptReplica)
-      .where('updated_at', '>=', freshSince)
-      .executeTakeFirst();
-    return Number(r?.n ?? 0);
-  }
-
-  async gatewaysPublishedSince(endpointId: number, liveSince: number, since: number): Promise<boolean> {
-    const rows = await this.db
-      .selectFrom('gateway_pending')
-      .select(['replica', 'endpoint_id', 'updated_at'])
-      .where('endpoint_id', 'in', [0, endpointId])
-      .where('updated_at', '>=', Math.min(liveSince, since))
-      .execute();
-    const published = new Set(rows.filter((r) => Number(r.endpoint_id) === endpointId && Number(r.updated_at) >= since).map((r) => r.replica));
-    return rows.every((r) => Number(r.endpoint_id) !== 0 || Number(r.updated_at) < liveSince || published.has(r.replica));
-  }
-
-  async pruneGatewayPending(before: number): Promise<number> {
-    const r = await this.db.deleteFrom('gateway_pending').where('updated_at', '<', before).executeTakeFirst();
-    return Number(r.numDeletedRows);
   }
 
   async getOrPutSetting(key: string, value: string): Promise<string> {
