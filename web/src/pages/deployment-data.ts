@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
+import { LiveRead } from '../live-read.js';
 import { push, type PushEvent } from '../push.js';
 
 /** A deployment as `GET /console/api/deployments[/:id]` answers it. */
@@ -66,24 +67,31 @@ interface Loaded<T> {
 /**
  * Read once, then again at every (re)connection of the push channel and after an action (`bump`).
  * The answer is kept with the path it is for: when the path changes (another deployment's id) the
- * old one's data and error are not shown while the new one loads, nor kept if it fails.
+ * old one's data and error are not shown while the new one loads, nor kept if it fails. Pushes heard
+ * while a read is under way are applied again on its answer (LiveRead).
  */
-function useLoad<T>(path: string, bump: number, apply: (e: PushEvent, set: (f: (d: T | null) => T | null) => void) => void) {
+function useLoad<T>(path: string, bump: number, apply: (d: T | null, e: PushEvent) => T | null) {
   const [got, setGot] = useState<Loaded<T> | null>(null);
   useEffect(() => {
     let live = true;
+    const reads = new LiveRead();
     const load = async (): Promise<void> => {
+      const ticket = reads.begin();
       try {
-        const d = await api<T>('GET', path);
-        if (live) setGot({ path, data: d, error: null });
+        const answer = reads.answered<T | null>(ticket, await api<T>('GET', path), apply);
+        if (live && answer !== null) setGot({ path, data: answer.data, error: null });
       } catch (err) {
         // A reload that fails after an action keeps what this path showed; another path's data is never kept.
-        if (live) setGot((old) => ({ path, data: old?.path === path ? old.data : null, error: err }));
+        if (live && reads.failed(ticket)) setGot((old) => ({ path, data: old?.path === path ? old.data : null, error: err }));
       }
     };
-    const set = (f: (d: T | null) => T | null): void => setGot((old) => (old === null || old.path !== path ? old : { ...old, data: f(old.data) }));
+    const pushed = (e: PushEvent): void => {
+      if (e.id === null) return void load();
+      reads.heard(e);
+      setGot((old) => (old === null || old.path !== path ? old : { ...old, data: apply(old.data, e) }));
+    };
     void load();
-    const stops = [push.subscribe('deployment', (e) => (e.id === null ? void load() : apply(e, set))), push.onHello(() => void load())];
+    const stops = [push.subscribe('deployment', pushed), push.onHello(() => void load())];
     return () => {
       live = false;
       for (const stop of stops) stop();
@@ -95,24 +103,20 @@ function useLoad<T>(path: string, bump: number, apply: (e: PushEvent, set: (f: (
 
 /** Every deployment of the account, kept current by the push channel (a pushed row replaces its own; null: deleted). */
 export function useDeployments(): { data: Deployment[] | null; error: unknown; loaded: boolean } {
-  const r = useLoad<{ deployments: Deployment[] }>('/console/api/deployments', 0, (e, set) =>
-    set((d) => {
-      if (d === null) return d;
-      const row = e.row as Deployment | null | undefined;
-      const rest = d.deployments.filter((x) => x.endpoint_id !== e.id);
-      return { deployments: row === null || row === undefined ? rest : [...rest, row] };
-    }),
-  );
+  const r = useLoad<{ deployments: Deployment[] }>('/console/api/deployments', 0, (d, e) => {
+    if (d === null) return d;
+    const row = e.row as Deployment | null | undefined;
+    const rest = d.deployments.filter((x) => x.endpoint_id !== e.id);
+    return { deployments: row === null || row === undefined ? rest : [...rest, row] };
+  });
   return { ...r, data: r.data?.deployments ?? null };
 }
 
 /** One deployment, kept current by the push channel (data null once loaded, without an error: it was deleted meanwhile). */
 export function useDeployment(id: number, bump: number): { data: Deployment | null; error: unknown; loaded: boolean } {
-  return useLoad<Deployment>(`/console/api/deployments/${id}`, bump, (e, set) =>
-    set((d) => {
-      const row = e.row as Deployment | null | undefined;
-      if (row !== null && row !== undefined) return row.id === id ? row : d;
-      return d !== null && d.endpoint_id === e.id ? null : d;
-    }),
-  );
+  return useLoad<Deployment>(`/console/api/deployments/${id}`, bump, (d, e) => {
+    const row = e.row as Deployment | null | undefined;
+    if (row !== null && row !== undefined) return row.id === id ? row : d;
+    return d !== null && d.endpoint_id === e.id ? null : d;
+  });
 }

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError } from '../api.js';
+import { LiveRead } from '../live-read.js';
 import { push, type PushEvent, type PushState } from '../push.js';
 import type { PageProps } from '../routes.js';
 import { may } from '../session.js';
@@ -29,6 +30,15 @@ function call(id: number, a: Exclude<InstanceAction, 'logs'>): Promise<unknown> 
   }
 }
 
+/** The rows with a pushed change applied (its row whole; none: the instance is gone). */
+function withPushed(rows: ReadonlyMap<number, InstanceRow>, e: PushEvent): ReadonlyMap<number, InstanceRow> {
+  if (e.id === null) return rows;
+  const next = new Map(rows);
+  if (e.row === null || e.row === undefined) next.delete(e.id);
+  else next.set(e.id, e.row as InstanceRow);
+  return next;
+}
+
 const VERB: Readonly<Record<string, string>> = { start: 'Starting', stop: 'Stopping', reboot: 'Rebooting', recycle: 'Recycling', destroy: 'Destroying' };
 const LIVE: Readonly<Record<PushState, string>> = {
   live: 'Live updates on',
@@ -53,31 +63,31 @@ export function InstancesPage({ session }: PageProps) {
   const rights: InstanceRights = { read: may(session, 'instance.read'), change: may(session, 'instance.change'), manage: may(session, 'instance.manage') };
   const canRent = may(session, 'instance.create') && may(session, 'offer.search');
 
+  // Pushes heard while the list is read are applied again on its answer; an older read's answer is dropped.
+  const reads = useMemo(() => new LiveRead(), []);
   const reload = useCallback(async () => {
+    const ticket = reads.begin();
     try {
       const r = await api<{ instances: InstanceRow[] }>('GET', '/api/v0/instances/');
-      setRows(new Map(r.instances.map((i) => [i.id, i])));
+      const answer = reads.answered(ticket, new Map(r.instances.map((i) => [i.id, i])), withPushed);
+      if (answer === null) return;
+      setRows(answer.data);
       setLoaded(true);
     } catch (err) {
-      setError(err);
+      if (reads.failed(ticket)) setError(err);
     }
-  }, []);
+  }, [reads]);
 
   useEffect(() => {
     void reload();
     const apply = (e: PushEvent): void => {
       if (e.id === null) return void reload();
-      const id = e.id;
-      setRows((old) => {
-        const next = new Map(old);
-        if (e.row === null || e.row === undefined) next.delete(id);
-        else next.set(id, e.row as InstanceRow);
-        return next;
-      });
+      reads.heard(e);
+      setRows((old) => withPushed(old, e));
     };
     const stops = [push.subscribe('instance', apply), push.onHello(() => void reload()), push.onState(setLive)];
     return () => stops.forEach((s) => s());
-  }, [reload]);
+  }, [reload, reads]);
 
   const setBusyFor = (id: number, label: string | null): void =>
     setBusy((old) => {

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { importWebModule } from '../helpers/web-module.js';
+
+type PushEvent = { readonly id: number | null; readonly row?: unknown };
+interface LiveRead {
+  begin(): number;
+  heard(e: PushEvent): void;
+  answered<T>(ticket: number, data: T, apply: (d: T, e: PushEvent) => T): { readonly data: T } | null;
+  failed(ticket: number): boolean;
+}
+type Rows = ReadonlyMap<number, string>;
+
+/** A pushed row replaces its own; none: the record is gone (as the console's pages apply pushes). */
+const apply = (d: Rows, e: PushEvent): Rows => {
+  const next = new Map(d);
+  if (e.row === undefined || e.row === null) next.delete(e.id as number);
+  else next.set(e.id as number, e.row as string);
+  return next;
+};
+
+/** The console's reads of a list that pushes keep current (web/src/live-read.ts, bundled as the console bundles it). */
+describe("the console's reads beside its pushes", () => {
+  let LiveReadClass: new () => LiveRead;
+  before(async () => {
+    LiveReadClass = (await importWebModule<{ LiveRead: new () => LiveRead }>('live-read.ts')).LiveRead;
+  });
+
+  it('a push heard while a read is under way is applied again on its answer: an older answer does not undo it', () => {
+    const reads = new LiveReadClass();
+    const t = reads.begin();
+    reads.heard({ id: 1, row: null }); // deleted after the server read the list
+    reads.heard({ id: 2, row: 'two, changed' });
+    reads.heard({ id: 2, row: 'two, changed again' });
+    const answer = reads.answered<Rows>(
+      t,
+      new Map([
+        [1, 'one'],
+        [2, 'two'],
+        [3, 'three'],
+      ]),
+      apply,
+    );
+    assert.deepEqual(
+      [...(answer?.data ?? [])],
+      [
+        [2, 'two, changed again'],
+        [3, 'three'],
+      ],
+    );
+    // Once answered, pushes are the page's alone until the next read.
+    reads.heard({ id: 3, row: null });
+    const next = reads.begin();
+    assert.deepEqual(
+      [...(reads.answered<Rows>(next, new Map([[3, 'three']]), apply)?.data ?? [])],
+      [[3, 'three']],
+      'a push before the read began is not replayed',
+    );
+  });
+
+  it('an older read answering after a later one began is dropped; a failure counts only when it is the latest', () => {
+    const reads = new LiveReadClass();
+    const first = reads.begin();
+    const second = reads.begin();
+    assert.equal(reads.answered<Rows>(first, new Map([[1, 'stale']]), apply), null, 'the later read answers for it');
+    assert.equal(reads.failed(first), false);
+    reads.heard({ id: 1, row: 'pushed' });
+    assert.equal(reads.failed(second), true, 'the latest read failed: the page keeps what it showed, pushes applied');
+    const third = reads.begin();
+    assert.deepEqual(
+      [...(reads.answered<Rows>(third, new Map([[1, 'read']]), apply)?.data ?? [])],
+      [[1, 'read']],
+      'nothing heard during the failed read is replayed on a later one',
+    );
+  });
+});
