@@ -43,10 +43,10 @@ export interface TrafficOptions {
    * A request waits: whoever scales the endpoint should look at it now, not at its next tick. With no
    * worker to route to (scale from zero, start an inactive worker) at most once per DEMAND_MS per
    * endpoint; behind busy workers (a load step: scale up fast) at most once per DEMAND_BUSY_MS, so an
-   * endpoint saturated at its maximum costs a few passes a second, not one per queued request.
-   * `noWorker`: the endpoint's worker list was empty (it may rest, scaled to zero).
+   * endpoint saturated at its maximum costs a few passes a second, not one per queued request. (An
+   * endpoint with no worker may rest: the pass's tick ends the rest first, see TrafficGate.waiting.)
    */
-  readonly demand?: (endpointId: number, noWorker: boolean) => void;
+  readonly demand?: (endpointId: number) => void;
   /** Shares this replica's held requests through the store, so a drain on any replica waits for them. */
   readonly shared: {
     readonly replica: string;

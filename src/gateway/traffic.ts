@@ -257,7 +257,7 @@ export class Traffic implements TrafficGate {
     if (this.#o.demand === undefined || (view.workers.length > 0 && starting) || now - t.demandAt < (view.workers.length > 0 ? DEMAND_BUSY_MS : DEMAND_MS))
       return;
     t.demandAt = now;
-    this.#o.demand(endpointId, view.workers.length === 0);
+    this.#o.demand(endpointId);
   }
 
   /** Read the view again and hand queued requests out: after `delayMs` (the periodic look), or at once (a worker changed). */
@@ -351,8 +351,9 @@ export class Traffic implements TrafficGate {
 
   waiting(): number[] {
     const now = this.#o.now();
-    // Behind busy workers an endpoint does not rest; the view is read again while requests wait (#schedulePump).
-    return [...this.#eps].filter(([, t]) => (t.view?.workers.length ?? 0) === 0 && pendingOf(t, now).queued > 0).map(([id]) => id);
+    // An endpoint with a worker in any phase does not rest; the view is read again while requests wait (#schedulePump).
+    const none = (t: EndpointTraffic): boolean => Object.values(t.view?.phases ?? {}).every((n) => n === 0);
+    return [...this.#eps].filter(([, t]) => none(t) && pendingOf(t, now).queued > 0).map(([id]) => id);
   }
 
   failPending(endpointId: number, why: string, rejectQueued = false): FailedHeld {

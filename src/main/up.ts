@@ -188,7 +188,8 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       settled: (id, liveSince, since) => store.gatewaysPublishedSince(id, liveSince, since),
     },
     // A held request asks this replica's serverless loop for a pass now (scale from zero, start an inactive worker).
-    demand: (id, noWorker) => control.ctx.endpointSignal.demand(id, noWorker),
+    // (An endpoint scaled to zero may rest: that pass's tick ends the rest first, serverless-loop.ts.)
+    demand: () => control.ctx.endpointSignal.passDue(),
   });
   const blobs = new FsBlobStore(c.codeBlobDir ?? join(c.dataDir, 'blobs'));
   const control = new ControlPlane({

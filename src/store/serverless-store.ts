@@ -151,10 +151,10 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
   /** Raise last_activity_at (never lowers it). */
   touchEndpoint(id: number, at: number): Promise<void>;
   /**
-   * End a live endpoint's rest: the next claim takes it, and a pass under way now does not rest it.
-   * Answers whether it rested (its rest had been written and not yet ended by a wake).
+   * End a live endpoint's rest: the next claim takes it, and a pass under way now does not rest it
+   * (written whether it rests or not: the pass under way may rest it on what it read before).
    */
-  wakeEndpoint(id: number): Promise<boolean>;
+  wakeEndpoint(id: number): Promise<void>;
   /** End the rest of those of these endpoints that rest; nothing is written for the others. Answers how many rested. */
   wakeResting(ids: readonly number[]): Promise<number>;
 

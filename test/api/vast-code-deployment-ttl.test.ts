@@ -17,7 +17,8 @@ for (const ts of TEST_STORES) {
     let g: TestGantry;
     const clock = new ManualClock();
     before(async () => {
-      g = await startTestGantry(ts, { localHost: false, clock, settings: { ...SERVERLESS_FAST } });
+      // A deployment scaled to zero rests for an hour unless something wakes it (decision 026).
+      g = await startTestGantry(ts, { localHost: false, clock, settings: { ...SERVERLESS_FAST, idleEndpointRecheckMs: 3_600_000 } });
     });
     after(() => g.dispose());
 
@@ -112,6 +113,19 @@ for (const ts of TEST_STORES) {
       assert.equal((await shown(id)).endpoint_state, 'active');
       clock.advance(20_000);
       await until('the deployment to stop once its new ttl has run out', async () => ((await shown(id)).gantry_status === 'stopped' ? true : null));
+    });
+
+    it('a new ttl reaches a deployment resting at zero workers: it is stopped when that ttl runs out', async () => {
+      const r = await put({ name: 'idle-ttl-app', ttl: null, min_load: 0 });
+      assert.equal(r.status, 200, r.text);
+      const id = r.body.deployment_id as number;
+      const endpointId = (await shown(id)).endpoint_id as number;
+      // Scaled to zero: no worker wanted before any benchmark either (min_workers is the endpoint's, not the deployment's).
+      assert.equal((await g.api('PUT', `/api/v0/endptjobs/${endpointId}/`, { min_workers: 0 })).status, 200);
+      await until('resting, scaled to zero', async () => ((await g.store.getEndpoint(endpointId))?.restUntil ?? 0) > clock.now());
+      assert.equal((await put({ name: 'idle-ttl-app', ttl: 30, min_load: 0 })).status, 200);
+      clock.advance(31_000);
+      await until('stopped once the new ttl ran out', async () => ((await shown(id)).gantry_status === 'stopped' ? true : null));
     });
   });
 }

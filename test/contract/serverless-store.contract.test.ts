@@ -166,7 +166,6 @@ for (const ts of TEST_STORES) {
 
     it('a resting endpoint is passed by until its rest ends, an intent or a wake at any replica; a wake during a pass is kept', async () => {
       const running = await endpoint();
-      assert.equal(await store.wakeEndpoint(running.id), false, 'it did not rest');
       const now = Date.now();
       assert.ok(await store.writeEndpointIntent(running.id, running.generation, { target: 'stopped', status: 'stopped', statusMsg: null, stop: null, now }));
       const ep = (await store.getEndpoint(running.id))!;
@@ -181,7 +180,7 @@ for (const ts of TEST_STORES) {
       assert.equal(await claim(now + 4_999), undefined, 'resting: passed by');
       const due = (await claim(now + 5_000))!;
       assert.ok(due, 'claimed when its rest ends');
-      assert.equal(await other.wakeEndpoint(ep.id), true);
+      await other.wakeEndpoint(ep.id);
       assert.equal(await apply(due, now + 9_000), 'applied');
       assert.equal(await restUntil(), null, 'a wake during the pass wins over the rest that pass decided');
 
@@ -209,7 +208,7 @@ for (const ts of TEST_STORES) {
       assert.equal(await restUntil(), null, 'a pass that decides no rest leaves none');
     });
 
-    it('a running endpoint rests as a stopped one; a wake tells whether it rested, wakeResting writes only resting ones', async () => {
+    it('a running endpoint rests as a stopped one; a wake ends it, wakeResting writes only resting ones', async () => {
       const [ep, busy] = [await endpoint(), await endpoint()];
       const now = Date.now();
       const memory = { activeLowSince: null, totalLowSince: null };
@@ -220,7 +219,8 @@ for (const ts of TEST_STORES) {
 
       // A wake while a pass is under way (the pass read the endpoint before it): that pass does not rest it.
       const first = (await claim(ep.id))!;
-      assert.equal(await other.wakeEndpoint(ep.id), false, 'not resting');
+      await other.wakeEndpoint(ep.id);
+      assert.equal(await restUntil(ep.id), 0, 'written though it did not rest');
       assert.equal(await apply(first, now + 5_000), 'applied');
       assert.equal(await restUntil(ep.id), null, 'the wake during the pass wins');
       assert.equal(await apply((await claim(ep.id))!, now + 5_000), 'applied');
@@ -235,7 +235,7 @@ for (const ts of TEST_STORES) {
       assert.equal(await apply((await claim(ep.id, now + 1))!, now + 5_000), 'applied');
       assert.equal(await restUntil(ep.id), null, 'the pass claimed after a wake does not rest it');
       assert.equal(await apply((await claim(ep.id, now + 2))!, now + 5_000), 'applied');
-      assert.equal(await other.wakeEndpoint(ep.id), true, 'it rested');
+      await other.wakeEndpoint(ep.id);
       const woken = await claim(ep.id, now + 3);
       assert.ok(woken, 'claimed at once');
       assert.equal(await apply(woken), 'applied');

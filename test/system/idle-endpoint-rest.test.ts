@@ -77,4 +77,23 @@ for (const ts of ONE_STORE)
       const refused = await held;
       assert.notEqual(refused.status, 200, 'no worker ever came');
     });
+
+    it("a change of a workergroup's settings wakes it: test_workers lets the autoscaler recruit before any benchmark", async () => {
+      const ep = await g.api('POST', '/api/v0/endptjobs/', { endpoint_name: 'tested', min_load: 0, cold_workers: 0, min_workers: 2, max_workers: 2 });
+      assert.equal(ep.status, 200, ep.text);
+      const endpointId = ep.body.result as number;
+      // No offer matches (the host has two GPUs): what the autoscaler wants shows as a recruit backing off, no process starts.
+      const wg = await g.api('POST', '/api/v0/workergroups/', {
+        endpoint_id: endpointId,
+        search_params: 'num_gpus=8',
+        launch_args: '--image busybox',
+        test_workers: 0,
+      });
+      assert.equal(wg.status, 200, wg.text);
+      // No worker has a benchmark and test_workers is 0: it wants none, and rests.
+      await until('resting', () => resting(endpointId));
+      assert.equal((await g.api('PUT', `/api/v0/workergroups/${wg.body.id as number}/`, { test_workers: 2 })).status, 200);
+      await until('woken: two workers wanted', async () => (await g.store.getEndpoint(endpointId))?.statusMsg?.includes('no offer'));
+      assert.equal((await g.api('DELETE', `/api/v0/endptjobs/${endpointId}/`)).status, 200);
+    });
   });

@@ -16,10 +16,10 @@ export function restStopped(ep: EndpointRecord, pass: Pass, ctx: RestContext, bo
 }
 
 /**
- * A running endpoint that is `idle` (no worker, none to recruit, no request held at this replica), whose
+ * A running endpoint that is `idle` (no worker, none to recruit, no request held at any replica), whose
  * status this pass keeps, rests the same way (decision 026) until idleEndpointRecheckMs, `bound` (null: it
- * may not rest) or a wake: an intent, or demand at any replica's gateway (EndpointSignal.demand, and the
- * loop's wakeResting at each tick for requests still held). With no worker, nothing the autoscaler reads
+ * may not rest) or a wake: an intent, or a request held at any replica (the loop's tick there wakes what
+ * its gateway holds requests for: ServerlessLoop.runOnce). With no worker, nothing the autoscaler reads
  * moves with time alone: an inactivity or a scale-down delay needs a worker to stop, a recruit backoff
  * a worker to recruit, a load window a request (which wakes it).
  */

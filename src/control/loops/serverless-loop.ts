@@ -33,7 +33,8 @@ const ALL_CURRENT: CurrentWorker = () => true;
  * The serverless loop: every autoscaleIntervalMs it leases each live endpoint that does not rest (so
  * replicas on one database never act twice on one endpoint) and moves it toward its target — autoscaling
  * a running endpoint, draining and stopping a stopping one, destroying the workers of a deleted one. A
- * stopped one rests until an intent, its ttl or stoppedEndpointRecheckMs (#rest).
+ * stopped one, and a running one scaled to zero, rest until an intent, a request or a deadline
+ * (endpoint-rest.ts).
  */
 export class ServerlessLoop {
   readonly #ctx: ControlContext;
@@ -112,10 +113,10 @@ export class ServerlessLoop {
   async runOnce(): Promise<void> {
     const ctx = this.#ctx;
     const now = ctx.clock.now();
-    // Requests held here for an endpoint with no worker: it may rest, scaled to zero by a pass at a replica
-    // that did not see them (the gateway's own wake, at once, may have been lost to a pass under way then).
+    // Requests held here for an endpoint with no worker: it may rest (scaled to zero), by a pass before they
+    // came or at a replica that did not see them. Their demand asked for this pass at once; it wakes them first.
     const waiting = ctx.traffic.waiting();
-    if (waiting.length > 0) await ctx.store.wakeResting(waiting);
+    if (waiting.length > 0) await ctx.store.wakeResting(waiting).catch((err: unknown) => ctx.log.warn({ err }, 'resting endpoints not woken'));
     const eps = await ctx.store.claimEndpoints({ owner: this.#owner, now, leaseMs: ctx.settings.leaseMs, limit: CLAIM_LIMIT });
     await Promise.all(
       eps.map(async (ep) => {
@@ -329,7 +330,8 @@ export class ServerlessLoop {
     // Scaled to zero and wanting no worker; not during a change of configuration or of its workers.
     const idle =
       workers.length === 0 && d.totalTarget === 0 && create === 0 && pending.queued === 0 && !rolling && !rollout.needsWorker && plan.retire.length === 0;
-    return restIdle(ep, pass, ctx, restBound, idle);
+    // Nor while another replica's gateway holds requests for it (as it published them): it would wake it at its tick.
+    return restIdle(ep, pass, ctx, restBound, idle && (await ctx.traffic.pendingElsewhere(ep.id)) === 0);
   }
 
   /**

@@ -131,6 +131,8 @@ export async function putCodeDeployment(ctx: ControlContext, p: Principal, c: Co
     await ctx.store.updateCodeDeployment(found.deploymentId, { spec, dockerLogin, ttlS: c.ttlS, now });
   }
   const d = await ownDeployment(ctx, p, { id: code.deploymentId }, 'serverless.write');
+  // A new ttl moves the deadline a resting endpoint's rest was bounded by (decision 026).
+  if (found !== undefined && c.ttlS !== found.ttlS) ctx.endpointSignal.intent(d.endpointId);
   const version = await ctx.store.useCodeVersion({
     deploymentId: d.id,
     accountId: p.accountId,

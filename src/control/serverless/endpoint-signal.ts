@@ -6,13 +6,13 @@
  */
 export class EndpointSignal {
   readonly #publish: (endpointId: number) => void;
-  readonly #wake: (endpointId: number) => Promise<boolean>;
+  readonly #wake: (endpointId: number) => Promise<void>;
 
   /**
    * `publish` tells the other replicas (the change feed's 'endpoint' topic); `wake` ends an endpoint's
-   * rest in the store (claims pass a resting one by), answering whether it rested.
+   * rest in the store (claims pass a resting one by).
    */
-  constructor(publish: (endpointId: number) => void = () => undefined, wake: (endpointId: number) => Promise<boolean> = () => Promise.resolve(false)) {
+  constructor(publish: (endpointId: number) => void = () => undefined, wake: (endpointId: number) => Promise<void> = () => Promise.resolve()) {
     this.#publish = publish;
     this.#wake = wake;
   }
@@ -41,31 +41,16 @@ export class EndpointSignal {
   intent(endpointId: number): void {
     this.passDue();
     this.#publish(endpointId);
-    this.#woken(endpointId, true);
-  }
-
-  /**
-   * This replica's gateway holds a request for the endpoint, or answered a /route/ call without a
-   * worker: a pass here now. `noWorker`: it saw none, so the endpoint may rest (scaled to zero) and
-   * its rest is ended first; behind busy workers it does not rest, and nothing is written.
-   */
-  demand(endpointId: number, noWorker: boolean): void {
-    this.passDue();
-    if (noWorker) this.#woken(endpointId, false);
-  }
-
-  /**
-   * End the endpoint's rest. The passes asked for at once may have found it still resting: once a rest
-   * was ended they are asked for again (the other replicas too when `publish`). What they run is what
-   * ran just now, so a failure is the caller's already; a wake not written (the database away) leaves
-   * the rest to end at its time, or the serverless loop's next tick to end it (a request still held).
-   */
-  #woken(endpointId: number, publish: boolean): void {
+    // The endpoint may rest (stopped, or scaled to zero): its rest is ended in the store, and the passes are
+    // asked for again once that is written. Twice because the first may have passed it by, resting, or
+    // skipped its row while the wake's write held it (PostgreSQL's claims skip locked rows); whether it
+    // rested is not read, and hearing an intent twice only repeats idempotent work. What they run is what
+    // ran just now, so a failure is the caller's already; a wake not written (the database away) leaves
+    // the rest to end at its time.
     this.#wake(endpointId)
-      .then((rested) => {
-        if (!rested) return;
+      .then(() => {
         this.passDue();
-        if (publish) this.#publish(endpointId);
+        this.#publish(endpointId);
       })
       .catch(() => undefined);
   }

@@ -77,7 +77,10 @@ export interface TrafficGate {
   /** Take requests again (after a start); the next look at the store confirms it. */
   open(endpointId: number): void;
   pending(endpointId: number): PendingWork;
-  /** Endpoints with no worker this replica holds requests for (queued, or /route/ calls answered without one): they wait for one. */
+  /**
+   * Endpoints with no worker at all (in any phase) this replica holds requests for (queued, or /route/ calls
+   * answered without a worker): they wait for one, and may rest (scaled to zero) where no pass saw them.
+   */
   waiting(): readonly number[];
   /** Requests other replicas' gateways hold for the endpoint (queued or in flight), from the store. */
   pendingElsewhere(endpointId: number): Promise<number>;

@@ -181,11 +181,10 @@ export async function updateWorkergroup(
     ...(u.testWorkers !== undefined && u.testWorkers !== null ? { testWorkers: u.testWorkers } : {}),
     ...(u.endpointId !== undefined ? { endpointId: u.endpointId } : {}),
   });
-  // Moved: its workers are the old endpoint's to retire (a stopped one may rest), and the new one's group list changed.
-  if (u.endpointId !== undefined && u.endpointId !== wg.endpointId) {
-    ctx.endpointSignal.intent(wg.endpointId);
-    ctx.endpointSignal.intent(u.endpointId);
-  }
+  // Any change may change what the endpoint wants (test_workers, placement), and it may rest (decision 026). Moved: its
+  // workers are the old endpoint's to retire, and the new one's group list changed.
+  ctx.endpointSignal.intent(wg.endpointId);
+  if (u.endpointId !== undefined && u.endpointId !== wg.endpointId) ctx.endpointSignal.intent(u.endpointId);
   return (await ctx.store.getWorkergroup(id)) as WorkergroupRecord;
 }
 

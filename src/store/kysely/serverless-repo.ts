@@ -213,18 +213,8 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
     await this.db.updateTable('endpoints').set({ last_activity_at: at }).where('id', '=', id).where('last_activity_at', '<', at).execute();
   }
 
-  async wakeEndpoint(id: number): Promise<boolean> {
-    if ((await this.wakeResting([id])) > 0) return true;
-    // Not resting: a 0 still tells a pass under way that it may have read the endpoint before the change.
-    // Written also where a rest began since the statement above (that pass applied): its end is then seen at the next claim.
-    await this.db
-      .updateTable('endpoints')
-      .set({ rest_until: 0 })
-      .where('id', '=', id)
-      .where('status', '!=', 'deleted')
-      .where((eb) => eb.or([eb('rest_until', 'is', null), eb('rest_until', '!=', 0)]))
-      .execute();
-    return false;
+  async wakeEndpoint(id: number): Promise<void> {
+    await this.db.updateTable('endpoints').set({ rest_until: 0 }).where('id', '=', id).where('status', '!=', 'deleted').execute();
   }
 
   async wakeResting(ids: readonly number[]): Promise<number> {
