@@ -38,6 +38,15 @@ export function pendingOf(t: EndpointTraffic | undefined, now: number): PendingW
   return { queued: t.queue.length + t.unmet.size, inFlight: t.inFlight.size, oldestQueuedMs: now - oldest };
 }
 
+/**
+ * The endpoints with no worker in any phase that requests wait for here (TrafficGate.waiting): an endpoint
+ * with a worker does not rest. Their view is read again while requests wait (Traffic's pump).
+ */
+export function waitingOf(eps: ReadonlyMap<number, EndpointTraffic>, now: number): number[] {
+  const none = (t: EndpointTraffic): boolean => Object.values(t.view?.phases ?? {}).every((n) => n === 0);
+  return [...eps].filter(([, t]) => none(t) && pendingOf(t, now).queued > 0).map(([id]) => id);
+}
+
 /** Fail what is queued and in flight (a drain out of time, a stop that gave up). */
 export function failHeld(t: EndpointTraffic | undefined, endpointId: number, why: string, rejectsQueued: boolean): FailedHeld {
   if (t === undefined) return { failed: 0, rejected: 0 };

@@ -4,7 +4,7 @@ import type { FailedHeld, InferenceStats, PendingWork, TrafficGate } from '../co
 import { anyComing } from '../domain/serverless/workers.js';
 import { Abort, abortAll } from './abort.js';
 import type { RequestOutcome } from './inference-stats.js';
-import { failHeld, failQueued, pendingOf, statsOf } from './held-requests.js';
+import { failHeld, failQueued, pendingOf, statsOf, waitingOf } from './held-requests.js';
 import { SharedPending } from './shared-pending.js';
 import {
   accountedCost,
@@ -350,10 +350,7 @@ export class Traffic implements TrafficGate {
   }
 
   waiting(): number[] {
-    const now = this.#o.now();
-    // An endpoint with a worker in any phase does not rest; the view is read again while requests wait (#schedulePump).
-    const none = (t: EndpointTraffic): boolean => Object.values(t.view?.phases ?? {}).every((n) => n === 0);
-    return [...this.#eps].filter(([, t]) => none(t) && pendingOf(t, now).queued > 0).map(([id]) => id);
+    return waitingOf(this.#eps, this.#o.now());
   }
 
   failPending(endpointId: number, why: string, rejectQueued = false): FailedHeld {
