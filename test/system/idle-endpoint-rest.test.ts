@@ -96,4 +96,17 @@ for (const ts of ONE_STORE)
       await until('woken: two workers wanted', async () => (await g.store.getEndpoint(endpointId))?.statusMsg?.includes('no offer'));
       assert.equal((await g.api('DELETE', `/api/v0/endptjobs/${endpointId}/`)).status, 200);
     });
+
+    it("it does not rest while another replica's gateway has published requests held for it", async () => {
+      const d = await createDeployment(g, 'elsewhere', { min_load: 0, max_workers: 1, search_params: 'num_gpus=8' });
+      await until('resting, scaled to zero', () => resting(d.endpointId));
+      // Another replica holds a request for it (published as gateways publish what they hold), and an intent wakes it.
+      await g.store.putGatewayPending('another-replica', d.endpointId, 1, Date.now());
+      await g.store.wakeEndpoint(d.endpointId);
+      await new Promise((r) => setTimeout(r, 10 * SERVERLESS_FAST.autoscaleIntervalMs));
+      assert.equal(await resting(d.endpointId), false, 'passed at every tick while the request is held elsewhere');
+      // That replica's word goes stale (it stopped publishing): the endpoint rests again.
+      await until('resting once the other replica is silent', () => resting(d.endpointId));
+      assert.equal((await g.api('DELETE', `/api/v0/deployment/${d.id}/`)).status, 200);
+    });
   });

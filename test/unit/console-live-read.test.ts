@@ -58,19 +58,37 @@ describe("the console's reads beside its pushes", () => {
     );
   });
 
-  it('an older read answering after a later one began is dropped; a failure counts only when it is the latest', () => {
+  it('an older read answering after a later one answered is dropped; before that it counts, with what was heard since it began', () => {
     const reads = new LiveReadClass();
-    const first = reads.begin();
-    const second = reads.begin();
-    assert.equal(reads.answered<Rows>(first, new Map([[1, 'stale']]), apply), null, 'the later read answers for it');
-    assert.equal(reads.failed(first), false);
-    reads.heard({ id: 1, row: 'pushed' });
-    assert.equal(reads.failed(second), true, 'the latest read failed: the page keeps what it showed, pushes applied');
-    const third = reads.begin();
-    assert.deepEqual(
-      [...(reads.answered<Rows>(third, new Map([[1, 'read']]), apply)?.data ?? [])],
-      [[1, 'read']],
-      'nothing heard during the failed read is replayed on a later one',
+    let first = reads.begin();
+    let second = reads.begin();
+    assert.deepEqual([...(reads.answered<Rows>(second, new Map([[1, 'new']]), apply)?.data ?? [])], [[1, 'new']]);
+    assert.equal(reads.answered<Rows>(first, new Map([[1, 'stale']]), apply), null, 'the later read answered for it');
+    assert.equal(reads.failed(first), false, 'nor is its failure news');
+
+    // A later read fails (a reconnection's reload) while the first is under way: the first still counts.
+    first = reads.begin();
+    reads.heard({ id: 1, row: 'pushed before the second began' });
+    second = reads.begin();
+    reads.heard({ id: 2, row: 'pushed after' });
+    assert.equal(reads.failed(second), true, 'no read answered since: the page says so, keeping what it showed');
+    const answer = reads.answered<Rows>(
+      first,
+      new Map([
+        [1, 'read'],
+        [2, 'read'],
+      ]),
+      apply,
     );
+    assert.deepEqual(
+      [...(answer?.data ?? [])],
+      [
+        [1, 'pushed before the second began'],
+        [2, 'pushed after'],
+      ],
+      'every push heard since it began is applied on its answer',
+    );
+    const third = reads.begin();
+    assert.deepEqual([...(reads.answered<Rows>(third, new Map([[1, 'read']]), apply)?.data ?? [])], [[1, 'read']], 'nothing is kept once no read is under way');
   });
 });

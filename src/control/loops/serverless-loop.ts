@@ -330,8 +330,9 @@ export class ServerlessLoop {
     // Scaled to zero and wanting no worker; not during a change of configuration or of its workers.
     const idle =
       workers.length === 0 && d.totalTarget === 0 && create === 0 && pending.queued === 0 && !rolling && !rollout.needsWorker && plan.retire.length === 0;
-    // Nor while another replica's gateway holds requests for it (as it published them): it would wake it at its tick.
-    return restIdle(ep, pass, ctx, restBound, idle && (await ctx.traffic.pendingElsewhere(ep.id)) === 0);
+    // Nor while another replica's gateway holds requests for it (as it published them; read only when it would rest).
+    const alone = idle && restBound !== null && status === ep.status && (await ctx.traffic.pendingElsewhere(ep.id)) === 0;
+    return restIdle(ep, pass, ctx, restBound, alone);
   }
 
   /**
