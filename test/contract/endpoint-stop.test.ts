@@ -72,9 +72,35 @@ for (const ts of TEST_STORES) {
       await store.migrate();
       return planeOn(store, over);
     };
+    /**
+     * Wakes the planes' intents wrote (EndpointSignal.intent) that have not landed yet. The test runs each pass
+     * itself (no loop runs): one run while a wake writes the row would skip it on PostgreSQL (claims skip
+     * locked rows), where a running loop is asked again once the wake is written.
+     */
+    const wakes = new Set<Promise<void>>();
+    const tracked = (store: ConstructorParameters<typeof ControlPlane>[0]['store']): typeof store => {
+      const real = store as any;
+      // Over an empty object: the store's methods are bound onto it as fixed properties, which a proxy of it must return unchanged.
+      return new Proxy({} as typeof store, {
+        get: (_t, k) => {
+          if (k !== 'wakeEndpoint') return typeof real[k] === 'function' ? real[k].bind(real) : real[k];
+          return (id: number) => {
+            const w = store.wakeEndpoint(id);
+            wakes.add(w);
+            void w.catch(() => undefined).finally(() => wakes.delete(w));
+            return w;
+          };
+        },
+      });
+    };
+    /** A pass of plane `p`, once the wakes written so far have landed. */
+    const pass = async (p: ControlPlane): Promise<void> => {
+      await Promise.allSettled([...wakes]);
+      await p.serverlessLoop.runOnce();
+    };
     const planeOn = (store: ConstructorParameters<typeof ControlPlane>[0]['store'], over: Record<string, unknown>): ControlPlane =>
       new ControlPlane({
-        store,
+        store: tracked(store),
         clock: { now: () => frozen ?? Date.now() },
         hosts: new HostRegistry(),
         traffic,
@@ -88,7 +114,7 @@ for (const ts of TEST_STORES) {
     // Created, then scheduled by a pass (pending): an endpoint no pass has seen is unknown and cannot be stopped.
     const endpoint = async () => {
       const id = (await a.serverless.createEndpoint(admin, { name: `ep${++n}`, params: {}, aliasOf: null })).id;
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       return id;
     };
     const show = (id: number) => a.serverless.showEndpoint(admin, id);
@@ -117,17 +143,17 @@ for (const ts of TEST_STORES) {
       traffic.held = { queued: 1, inFlight: 2, oldestQueuedMs: 0 };
       const { endpoint: ep } = await a.serverless.changeEndpoint(admin, id, 'stop', { stop: { finishPendingWork: true, force: false, timeoutMs: 5_000 } });
       assert.deepEqual([ep.status, ep.stopPhase, ep.stopDeadline, ep.stopFailed], ['stopping', 'closing', (ep.stopRequestedAt ?? 0) + 5_000, 0]);
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       let now = await show(id);
       assert.deepEqual([now.stopPhase, now.statusMsg], ['closing', 'draining: 1 queued, 2 in flight'], 'closing lasts while gateways settle');
       frozen += 1_500;
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       now = await show(id);
       assert.deepEqual([now.status, now.stopPhase, now.stopWorkersDeadline], ['stopping', 'draining', null]);
       // A gateway (any replica) reports what it answered and refused meanwhile.
       await a.ctx.store.countStopRequests(id, 4, 1);
       frozen += 5_000;
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       now = await show(id);
       assert.equal(traffic.failedCalls, 1, 'what was held at the deadline was failed once');
       assert.deepEqual(
@@ -147,9 +173,9 @@ for (const ts of TEST_STORES) {
       await a.serverless.changeEndpoint(admin, id, 'stop', { stop });
       let view = await routingView(b.ctx, id);
       assert.deepEqual([view.accepting, view.draining, view.rejectQueued], [false, true, true], 'queued requests still go to workers while it drains');
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       frozen += 6_000;
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       const now = await show(id);
       assert.deepEqual([traffic.failedCalls, traffic.rejectedQueued], [1, true]);
       assert.deepEqual(
@@ -165,9 +191,9 @@ for (const ts of TEST_STORES) {
       assert.equal((await routingView(b.ctx, id)).rejectQueued, false);
       frozen += 6_000;
       traffic.held = { queued: 2, inFlight: 0, oldestQueuedMs: 0 };
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       frozen += 6_000;
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       assert.deepEqual([(await show(id)).stopRejected, traffic.rejectedQueued], [0, false]);
     });
 
@@ -191,7 +217,7 @@ for (const ts of TEST_STORES) {
       traffic.held = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
       assert.equal((await stopPass(a.ctx, await show(id), [], undefined)).failures, undefined);
       // The stop ends here, not in a later test's pass (the scripted traffic counts every endpoint's failures).
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       assert.equal((await show(id)).status, 'stopped');
     });
 
@@ -199,7 +225,7 @@ for (const ts of TEST_STORES) {
       // The stops earlier tests left under way end first: the scripted traffic serves every endpoint.
       traffic.held = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
       frozen = Date.now() + 60_000;
-      for (let i = 0; i < 3; i++) await a.serverlessLoop.runOnce();
+      for (let i = 0; i < 3; i++) await pass(a);
       const id = await endpoint();
       traffic.held = { queued: 2, inFlight: 1, oldestQueuedMs: 0 };
       await a.serverless.changeEndpoint(admin, id, 'stop', { stop: { finishPendingWork: true, force: false, timeoutMs: 5_000, rejectQueued: true } });
@@ -211,24 +237,24 @@ for (const ts of TEST_STORES) {
         get: (_t, k) => (k === 'applyEndpointPass' && lose ? () => Promise.resolve('lost') : typeof real[k] === 'function' ? real[k].bind(real) : real[k]),
       });
       const c = planeOn(store, { endpointWaitPollMs: 60_000 });
-      await c.serverlessLoop.runOnce();
+      await pass(c);
       frozen += 6_000;
       // The pass that fails what is held at the deadline loses its lease: its counts are carried.
       lose = true;
       const calls = traffic.failedCalls;
-      await c.serverlessLoop.runOnce();
+      await pass(c);
       lose = false;
       assert.equal(traffic.failedCalls, calls + 1);
       // Replica a ends that stop once the lease runs out; the endpoint is started and stopped again
       // (a plain stop: nothing held, nothing fails), and c runs the new stop's pass.
       traffic.held = { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
       frozen += a.ctx.settings.leaseMs + 1;
-      for (let i = 0; i < 5 && (await show(id)).status !== 'stopped'; i++) await a.serverlessLoop.runOnce();
+      for (let i = 0; i < 5 && (await show(id)).status !== 'stopped'; i++) await pass(a);
       assert.equal((await show(id)).status, 'stopped');
       await a.serverless.changeEndpoint(admin, id, 'start');
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       await a.serverless.changeEndpoint(admin, id, 'stop');
-      await c.serverlessLoop.runOnce();
+      await pass(c);
       const now = await show(id);
       assert.deepEqual(
         [now.stopFailed, now.stopRejected, now.stopDrainTimedOut, now.statusMsg?.startsWith('drain timed out') === true],
@@ -278,10 +304,10 @@ for (const ts of TEST_STORES) {
       traffic.held = { queued: 0, inFlight: 2, oldestQueuedMs: 0 };
       traffic.failedCalls = 0;
       await a.serverless.changeEndpoint(admin, id, 'stop');
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       assert.deepEqual([(await show(id)).stopPhase, traffic.failedCalls], ['stopping_workers', 0], 'in flight while the worker may still stop and answer');
       frozen += a.ctx.settings.stepTimeoutMs + a.ctx.settings.observeIntervalMs + 1_000;
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       const now2 = await show(id);
       assert.equal(now2.status, 'failed');
       assert.match(now2.statusMsg ?? '', new RegExp(`workers ${worker.id} did not stop`));
@@ -295,7 +321,7 @@ for (const ts of TEST_STORES) {
       const started = Date.now();
       const waiting = a.serverless.awaitEndpointStatus(admin, id, ['stopped', 'failed'], 30_000);
       await new Promise((r) => setTimeout(r, 50));
-      await a.serverlessLoop.runOnce();
+      await pass(a);
       const got = await waiting;
       assert.equal(got.timedOut, false);
       assert.equal(got.endpoint.status, 'stopped');
@@ -310,7 +336,7 @@ for (const ts of TEST_STORES) {
       await a.serverless.changeEndpoint(admin, id, 'stop');
       const polling = new ControlPlane({ ...a.ctx, settings: { ...a.ctx.settings, endpointWaitPollMs: 50 } });
       const viaPoll = polling.serverless.awaitEndpointStatus(admin, id, ['stopped'], 10_000);
-      await b.serverlessLoop.runOnce();
+      await pass(b);
       assert.deepEqual([(await viaPoll).timedOut, (await viaPoll).endpoint.status], [false, 'stopped']);
     });
 
