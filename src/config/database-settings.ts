@@ -31,7 +31,7 @@ export const DATABASE_SETTINGS = {
     type: 'duration',
     min: 1,
     default: 10_000,
-    doc: "PostgreSQL: how often the change feed's listening connection is asked `SELECT 1`; one that gives no answer within this is closed and opened again (subscribers resynchronise), so a silent network cut cannot stop notifications between replicas unnoticed.",
+    doc: "PostgreSQL: how often the change feed's listening connection is asked `SELECT 1`; one that gives no answer within this is closed and opened again (subscribers resynchronise), so a silent network cut cannot stop notifications between replicas unnoticed. Each try to open it must connect and listen within this too.",
   },
   changeFeedReconnectMaxMs: {
     type: 'duration',

@@ -82,6 +82,10 @@ describe('a credential change and a replica that cannot hear it (PostgreSQL)', {
     assert.equal(b.ctx.store.changes.current(), false, 'B knows it cannot hear, and reads keys from the database');
     assert.equal((await b.authenticate('admin-key')).accountId, admin.accountId, 'other keys still work on B, read from the database');
 
+    // The cut outlasts B's check: B gave its listener up and opens another, whose start is lost in the cut
+    // too. The network's return must not wait for that try's connect timeout (30 s by default).
+    const tries = relay.accepted;
+    await until('B tries a new listening connection during the cut', async () => relay.accepted > tries, 10_000);
     relay.thaw();
     await until('B hears again (a new listening connection)', async () => b.ctx.store.changes.current(), 15_000);
     await a.accounts.keys.revokeApiKey(admin, (await a.accounts.keys.createApiKey(admin, { name: 'after', permissions: null, teamId: null })).id);

@@ -11,6 +11,8 @@ export class TcpRelay {
   #frozen = false;
   #server: Server | null = null;
   port = 0;
+  /** Connections accepted so far (a client's new try shows here, frozen or not). */
+  accepted = 0;
 
   constructor(target: { host: string; port: number }) {
     this.#target = target;
@@ -20,6 +22,7 @@ export class TcpRelay {
   async open(): Promise<void> {
     if (this.#server !== null) return;
     const server = createServer((down) => {
+      this.accepted++;
       const up = connect(this.#target.port, this.#target.host);
       for (const [from, to] of [
         [down, up],

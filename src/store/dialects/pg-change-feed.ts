@@ -152,10 +152,13 @@ export class PgChangeFeed extends LocalChangeFeed {
   /** Open the listening connection; after a break, tell subscribers to resynchronise. */
   async #listen(again: boolean): Promise<void> {
     while (!this.#closed) {
+      // Opened and answering within feedCheckMs, as its checks must: one begun during a silent cut would
+      // otherwise wait connectTimeoutMs (30 s) after the network came back before the next try.
       const client = new pg.Client({
         connectionString: this.#url,
         ...pgConnectionOptions(this.#t),
-        query_timeout: this.#t.statementTimeoutMs,
+        connectionTimeoutMillis: Math.min(this.#t.connectTimeoutMs, this.#t.feedCheckMs),
+        query_timeout: Math.min(this.#t.statementTimeoutMs, this.#t.feedCheckMs),
         // Which replica listens on it, in pg_stat_activity (its origin, as in change_feed_listeners).
         application_name: `gantry-feed ${this.#origin}`,
       });
@@ -192,7 +195,7 @@ export class PgChangeFeed extends LocalChangeFeed {
         return;
       } catch (err) {
         this.#errors.report(err);
-        await client.end().catch(() => undefined);
+        discardConnection(client); // no goodbye: a silent peer would never answer it
         again = true;
         await new Promise((r) => setTimeout(r, this.#delayMs).unref());
         this.#delayMs = Math.min(this.#delayMs * 2, this.#t.feedReconnectMaxMs);
