@@ -19,6 +19,7 @@ import { volumesMigration } from './migration-volumes.js';
 import { machineDeletedMigration } from './migration-machine-deleted.js';
 import { busyPortsMigration } from './migration-busy-ports.js';
 import { hostCallsMigration } from './migration-host-calls.js';
+import { gatewayPendingEndpointMigration } from './migration-gateway-pending-endpoint.js';
 import { lookupIndexesMigration } from './migration-lookup-indexes.js';
 import { hostSweepMigration } from './migration-host-sweep.js';
 import { hostSweepTableMigration } from './migration-host-sweep-table.js';
@@ -298,6 +299,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0030_stop_rejects': stopRejectsMigration,
     '0031_feed_listeners': feedListenersMigration,
     '0032_endpoint_rest': endpointRestMigration,
+    '0033_gateway_pending_endpoint': gatewayPendingEndpointMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }
