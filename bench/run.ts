@@ -17,6 +17,7 @@ import { searchBench } from './search.js';
 import { stopBench } from './stop.js';
 import { scaleBench } from './scale.js';
 import { codeBench } from './code.js';
+import { coldEndpointsBench } from './cold.js';
 import { stoppedEndpointsBench } from './stopped.js';
 import { bytesTable, consoleBench } from './console.js';
 
@@ -188,6 +189,7 @@ try {
     ...(scale?.resources ?? []),
     ...(web?.resources ?? []),
     ...(wants('serverless') ? await stoppedEndpointsBench(dir) : []),
+    ...(wants('serverless') ? await coldEndpointsBench(dir) : []),
   ];
   if (resources.length > 0) {
     process.stdout.write('\n');

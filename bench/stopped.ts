@@ -12,14 +12,22 @@ import { callApi, procSample, spawnGantry, until } from './util.js';
 const ENDPOINTS = 200;
 const WINDOW_S = 5;
 
-async function server(dir: string, name: string, env: Record<string, string>): Promise<{ url: string; key: string; pid: number; kill: () => void }> {
+/** A `gantry server` (or, with `up`'s arguments, `gantry up`) of its own, rate limits off. */
+export async function server(
+  dir: string,
+  name: string,
+  env: Record<string, string>,
+  up: readonly string[] | null = null,
+): Promise<{ url: string; key: string; pid: number; kill: () => void }> {
   const port = 19000 + Math.floor(Math.random() * 2000);
   const key = 'gnt_bench_admin_key';
-  const child = await spawnGantry(['server', '--port', String(port), '--data-dir', join(dir, name)], { GANTRY_ADMIN_KEY: key, GANTRY_RATE_LIMIT: '0', ...env });
+  const args = [up === null ? 'server' : 'up', ...(up ?? []), '--port', String(port), '--data-dir', join(dir, name)];
+  const child = await spawnGantry(args, { GANTRY_ADMIN_KEY: key, GANTRY_RATE_LIMIT: '0', ...env });
   return { url: `http://127.0.0.1:${port}`, key, pid: child.pid as number, kill: () => child.kill('SIGKILL') };
 }
 
-async function cpuWindow(pid: number): Promise<{ seconds: number; before: { cpuS: number }; after: { cpuS: number; rssMb: number } }> {
+/** The process's CPU over WINDOW_S seconds, from /proc. */
+export async function cpuWindow(pid: number): Promise<{ seconds: number; before: { cpuS: number }; after: { cpuS: number; rssMb: number } }> {
   const before = await procSample(pid);
   const t = Date.now();
   await new Promise((r) => setTimeout(r, WINDOW_S * 1000));

@@ -21,7 +21,7 @@ export const SERVERLESS_SETTINGS = {
     type: 'duration',
     min: 1,
     default: 60_000,
-    doc: "A running endpoint scaled to zero (no worker at all) with nothing to recruit and no request waiting rests: the serverless loop passes it this often instead of every autoscaleIntervalMs. A request held by any replica's gateway, a /route/ call answered without a worker, a change of its settings, workergroups or configuration, a stop or a delete ends the rest at once; a deployment ttl or a code deployment's heartbeat deadline still acts when it falls.",
+    doc: "A running endpoint scaled to zero (no worker at all, or only cold ones kept in reserve) with nothing to recruit, start or stop and no request waiting rests: the serverless loop passes it this often instead of every autoscaleIntervalMs. A request held by any replica's gateway, a /route/ call answered without a worker, a change of its settings, workergroups or configuration, a stop or a delete, and a change of one of its cold workers (stopped, started or destroyed by its owner, a new status) end the rest at once; a deployment ttl or a code deployment's heartbeat deadline still acts when it falls.",
   },
   autoscaleWindowMs: {
     type: 'duration',

@@ -39,12 +39,13 @@ export function pendingOf(t: EndpointTraffic | undefined, now: number): PendingW
 }
 
 /**
- * The endpoints with no worker in any phase that requests wait for here (TrafficGate.waiting): an endpoint
- * with a worker does not rest. Their view is read again while requests wait (Traffic's pump).
+ * The endpoints with no worker but inactive ones (cold, kept in reserve) that requests wait for here
+ * (TrafficGate.waiting): an endpoint with any other worker does not rest. Their view is read again while
+ * requests wait (Traffic's pump).
  */
 export function waitingOf(eps: ReadonlyMap<number, EndpointTraffic>, now: number): number[] {
-  const none = (t: EndpointTraffic): boolean => Object.values(t.view?.phases ?? {}).every((n) => n === 0);
-  return [...eps].filter(([, t]) => none(t) && pendingOf(t, now).queued > 0).map(([id]) => id);
+  const cold = (t: EndpointTraffic): boolean => Object.entries(t.view?.phases ?? {}).every(([phase, n]) => n === 0 || phase === 'inactive');
+  return [...eps].filter(([, t]) => cold(t) && pendingOf(t, now).queued > 0).map(([id]) => id);
 }
 
 /** Fail what is queued and in flight (a drain out of time, a stop that gave up). */

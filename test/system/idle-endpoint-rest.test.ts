@@ -49,6 +49,31 @@ for (const ts of ONE_STORE)
       await until('deleted', async () => (await g.store.getEndpoint(d.endpointId))?.status === 'deleted');
     });
 
+    it('with cold workers only it rests; a request starts the cold worker; its owner destroying it wakes the endpoint to replace it', async () => {
+      // One worker kept in reserve: recruited, benchmarked, stopped once the load window and the scale-down delay pass.
+      const d = await createDeployment(g, 'cold', { min_load: 0, min_workers: 1, cold_workers: 1, max_workers: 1 });
+      const coldRest = async () => {
+        const ws = await workersOf(g, d.endpointId);
+        return ws.length === 1 && ws[0]?.status === 'Inactive' && (await resting(d.endpointId)) ? ws[0] : undefined;
+      };
+      const cold = await until('one cold worker, resting', coldRest, 60_000);
+      const rest = (await restUntil(d.endpointId)) as number;
+      await new Promise((r) => setTimeout(r, 10 * SERVERLESS_FAST.autoscaleIntervalMs));
+      assert.equal(await restUntil(d.endpointId), rest, 'no pass while it rests');
+
+      const answered = await call(g, 'cold', '/warm');
+      assert.equal(answered.status, 200, 'held while the cold worker started, then answered');
+      assert.equal(answered.body.worker, cold.id, 'the cold worker, started again');
+      assert.equal((await until('cold and resting again', coldRest, 60_000)).id, cold.id);
+
+      // Its owner destroys the worker's instance: no intent on the endpoint, yet it wants its reserve back.
+      assert.equal((await g.api('DELETE', `/api/v0/instances/${cold.id}/`)).status, 200);
+      const next = await until('a new worker recruited in its place', async () => (await workersOf(g, d.endpointId)).find((w) => w.id !== cold.id));
+      assert.notEqual(next.id, cold.id);
+      assert.equal((await g.api('DELETE', `/api/v0/deployment/${d.id}/`)).status, 200);
+      await until('deleted', async () => (await g.store.getEndpoint(d.endpointId))?.status === 'deleted');
+    });
+
     it("a request still held when another replica's pass let the endpoint rest wakes it at the next tick", async () => {
       // No offer matches (the host has two GPUs): the request waits in the queue, its worker never comes.
       const d = await createDeployment(g, 'held', { min_load: 0, max_workers: 1, search_params: 'num_gpus=8' });

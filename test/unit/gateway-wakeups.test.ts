@@ -86,6 +86,23 @@ describe('gateway wake-ups', () => {
     }
   });
 
+  it('an endpoint with only cold workers waits like one with none (it may rest); once one starts, it does not', async () => {
+    let phases: RoutingView['phases'] = { inactive: 2 };
+    const { t, demanded } = gateway(() => ({ ...viewOf([]), phases }));
+    try {
+      const held = t.acquire(1, 1);
+      await until('demand told', () => demanded.length > 0);
+      assert.deepEqual(t.waiting(), [1], 'cold workers only: woken at each tick while requests wait');
+      phases = { inactive: 1, starting: 1 };
+      t.invalidate(1);
+      await until('the view read again', () => t.waiting().length === 0);
+      t.failPending(1, 'the test ends');
+      await held.catch(() => undefined);
+    } finally {
+      t.shutdown();
+    }
+  });
+
   it('hearing of a stop publishes what this gateway holds at once, and again when its last request ends', async () => {
     let accepting = true;
     const { t, published, heard } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }], accepting));

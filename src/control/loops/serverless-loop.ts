@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { assumedPerf, decideScale, DEFAULT_PERF, type WorkerView } from '../../domain/serverless/autoscale.js';
 import type { EndpointStatus } from '../../domain/serverless/lifecycle.js';
 import { statusTimes, type Pass } from './endpoint-pass.js';
-import { restIdle, restStopped } from './endpoint-rest.js';
+import { coldAndSettled, restIdle, restStopped } from './endpoint-rest.js';
 import { stopPass, type StopFailures } from './endpoint-stop-pass.js';
 import type { ControlContext } from '../context.js';
 import { probeHttpWorkers } from '../serverless/probe.js';
@@ -121,6 +121,7 @@ export class ServerlessLoop {
     await Promise.all(
       eps.map(async (ep) => {
         let pass: Pass = { memory: ep.memory };
+        this.#wakeups?.passing(ep.id);
         try {
           pass = await this.#step(ep);
         } catch (err) {
@@ -138,6 +139,7 @@ export class ServerlessLoop {
           ctx.log.warn({ endpointId: ep.id }, 'endpoint lease lost; pass discarded');
           this.#passAt(ctx.clock.now() + ctx.settings.observeIntervalMs);
         } else this.#unrecordedStopFailures.delete(ep.id);
+        this.#wakeups?.passed(ep.id, outcome === 'applied' && pass.restUntil !== undefined);
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
           ctx.log.info({ endpointId: ep.id, from: ep.status, to: pass.status, msg: pass.statusMsg }, 'endpoint status');
@@ -327,9 +329,8 @@ export class ServerlessLoop {
     await this.#decisions.record(ep, d, { stopped: stops.length, destroyed: destroys.length, created: create, refused });
     if (changed) ctx.traffic.invalidate(ep.id);
     const pass = { status, statusMsg, memory: { ...d.memory, failures: watch.failures } };
-    // Scaled to zero and wanting no worker; not during a change of configuration or of its workers.
-    const idle =
-      workers.length === 0 && d.totalTarget === 0 && create === 0 && pending.queued === 0 && !rolling && !rollout.needsWorker && plan.retire.length === 0;
+    // Scaled to zero (or to cold workers only) and wanting nothing else; not during a change of configuration or of its workers.
+    const idle = coldAndSettled(workers, d, changed || create > 0) && pending.queued === 0 && !rolling && !rollout.needsWorker && plan.retire.length === 0;
     // Nor while another replica's gateway holds requests for it (as it published them; read only when it would rest).
     const alone = idle && restBound !== null && status === ep.status && (await ctx.traffic.pendingElsewhere(ep.id)) === 0;
     return restIdle(ep, pass, ctx, restBound, alone);
@@ -377,5 +378,6 @@ export class ServerlessLoop {
     this.#shown.forget(endpointId);
     this.#ctx.endpointSignal.forget(endpointId);
     this.#wakeups?.saw(endpointId, []);
+    this.#wakeups?.passed(endpointId, false);
   }
 }

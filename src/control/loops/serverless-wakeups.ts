@@ -1,3 +1,4 @@
+import type { Change } from '../../store/change-feed.js';
 import type { ControlContext } from '../context.js';
 
 /**
@@ -5,24 +6,60 @@ import type { ControlContext } from '../context.js';
  * deadline on this replica (EndpointSignal), an intent written at another replica, and a new status
  * of a worker the last pass saw — a stop that waits for its workers ends as soon as the reconciler
  * recorded the last one stopped, not at the next look.
+ *
+ * A change of a worker of an endpoint that rests (its cold workers kept in reserve: decision 026) or whose
+ * pass runs here ends its rest first: an intent on the instance (stopped, started, destroyed by its owner)
+ * or a new status (its host's runtime lost it, its machine was deleted) may call for a new worker.
  */
 export class ServerlessWakeups {
   /** Worker instance id → its endpoint, as the last pass of that endpoint saw them. */
   readonly #endpointOf = new Map<number, number>();
   readonly #workersOf = new Map<number, readonly number[]>();
+  /** Endpoints whose last pass here let them rest, and those whose pass runs here now. */
+  readonly #resting = new Set<number>();
+  readonly #passing = new Set<number>();
   readonly #unsubscribe: readonly (() => void)[];
 
-  constructor(ctx: Pick<ControlContext, 'store' | 'clock' | 'endpointSignal'>, passAt: (at: number) => void) {
+  constructor(ctx: Pick<ControlContext, 'store' | 'clock' | 'endpointSignal' | 'log'>, passAt: (at: number) => void) {
     const passNow = (): void => passAt(ctx.clock.now());
+    // A pass under way may rest the endpoint on what it read before the change: the wake (0) keeps it from that.
+    const wake = (ids: readonly number[]): void => {
+      const write = ids.length === 1 ? ctx.store.wakeEndpoint(ids[0] as number) : ctx.store.wakeResting(ids);
+      void write.catch((err: unknown) => ctx.log.warn({ err, endpointIds: ids }, 'resting endpoint not woken')).then(passNow);
+    };
+    const workerChanged = (c: Change): void => {
+      // An `instance` change without an id asks the reconciler for a sweep (an instance created, a host
+      // connected): none of a cold worker. One of `instance-status` is the feed's resynchronisation.
+      if (c.id === null && c.topic === 'instance') return;
+      const endpointId = c.id === null ? undefined : this.#endpointOf.get(c.id);
+      const asleep = c.id === null ? [...this.#resting] : endpointId !== undefined && this.#mayRest(endpointId) ? [endpointId] : [];
+      if (asleep.length > 0) wake(asleep);
+      else if (c.topic === 'instance-status' && (c.id === null || endpointId !== undefined)) passNow();
+    };
     this.#unsubscribe = [
       ctx.endpointSignal.onPassDue((at) => passAt(at ?? ctx.clock.now())),
       ctx.store.changes.subscribe('endpoint', passNow),
       // A gateway read a stop and published what it holds: a drain's closing may end now.
       ctx.store.changes.subscribe('gateway', passNow),
-      ctx.store.changes.subscribe('instance-status', (c) => {
-        if (c.id === null || this.#endpointOf.has(c.id)) passNow();
-      }),
+      ctx.store.changes.subscribe('instance-status', workerChanged),
+      ctx.store.changes.subscribe('instance', workerChanged),
     ];
+  }
+
+  #mayRest(endpointId: number): boolean {
+    return this.#resting.has(endpointId) || this.#passing.has(endpointId);
+  }
+
+  /** A pass of the endpoint begins here. */
+  passing(endpointId: number): void {
+    this.#passing.add(endpointId);
+  }
+
+  /** The pass ended: whether what it wrote lets the endpoint rest. */
+  passed(endpointId: number, rests: boolean): void {
+    this.#passing.delete(endpointId);
+    if (rests) this.#resting.add(endpointId);
+    else this.#resting.delete(endpointId);
   }
 
   /** A worker the pass just recruited: its start (and readiness probes) ask for the next pass too. */
@@ -44,5 +81,7 @@ export class ServerlessWakeups {
     for (const u of this.#unsubscribe) u();
     this.#endpointOf.clear();
     this.#workersOf.clear();
+    this.#resting.clear();
+    this.#passing.clear();
   }
 }
