@@ -22,8 +22,33 @@ const apply = (d: Rows, e: PushEvent): Rows => {
 /** The console's reads of a list that pushes keep current (web/src/live-read.ts, bundled as the console bundles it). */
 describe("the console's reads beside its pushes", () => {
   let LiveReadClass: new () => LiveRead;
+  let readRecord: <T>(under: Set<LiveRead>, id: number, read: () => Promise<T>) => Promise<T | null>;
   before(async () => {
-    LiveReadClass = (await importWebModule<{ LiveRead: new () => LiveRead }>('live-read.ts')).LiveRead;
+    const m = await importWebModule<{ LiveRead: new () => LiveRead; readRecord: typeof readRecord }>('live-read.ts');
+    [LiveReadClass, readRecord] = [m.LiveRead, m.readRecord];
+  });
+
+  it("one row read after an action: a push of that row heard meanwhile wins over the read's answer; others' pushes do not touch it", async () => {
+    const under = new Set<LiveRead>();
+    const hear = (e: PushEvent) => under.forEach((r) => r.heard(e));
+    let answer!: (row: string) => void;
+    const read = readRecord<string>(under, 7, () => new Promise((r) => (answer = r)));
+    hear({ id: 8, row: 'another row' });
+    hear({ id: 7, row: 'stopped (pushed)' });
+    answer('running (read before the stop was recorded)');
+    assert.equal(await read, 'stopped (pushed)');
+    assert.equal(under.size, 0, 'nothing kept once answered');
+
+    const gone = readRecord<string>(under, 7, () => new Promise((r) => (answer = r)));
+    hear({ id: 7, row: null });
+    answer('still there when read');
+    assert.equal(await gone, null, 'deleted meanwhile: nothing to show');
+    assert.equal(await readRecord<string>(under, 7, () => Promise.resolve('as read')), 'as read', 'no push: the answer');
+    await assert.rejects(
+      readRecord<string>(under, 7, () => Promise.reject(new Error('read failed'))),
+      /read failed/,
+    );
+    assert.equal(under.size, 0);
   });
 
   it('a push heard while a read is under way is applied again on its answer: an older answer does not undo it', () => {

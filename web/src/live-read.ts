@@ -58,3 +58,20 @@ export class LiveRead {
     this.#pushes = this.#pushes.filter((p) => p.n > oldest);
   }
 }
+
+/**
+ * Read one record (`read`) while pushes may come for it: every read under way is in `under`, whose
+ * pushes the page feeds (`heard`); those of this record heard meanwhile are applied on its answer, so a
+ * read that the server answered before a push does not undo it. Null: a push said it is gone meanwhile.
+ */
+export async function readRecord<T>(under: Set<LiveRead>, id: number, read: () => Promise<T>): Promise<T | null> {
+  const reads = new LiveRead();
+  under.add(reads);
+  try {
+    const ticket = reads.begin();
+    const answer = reads.answered<T | null>(ticket, await read(), (d, e) => (e.id === id ? ((e.row as T | null | undefined) ?? null) : d));
+    return answer?.data ?? null;
+  } finally {
+    under.delete(reads);
+  }
+}

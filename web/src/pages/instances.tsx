@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError } from '../api.js';
-import { LiveRead } from '../live-read.js';
+import { LiveRead, readRecord } from '../live-read.js';
 import { push, type PushEvent, type PushState } from '../push.js';
 import type { PageProps } from '../routes.js';
 import { may } from '../session.js';
@@ -65,6 +65,8 @@ export function InstancesPage({ session }: PageProps) {
 
   // Pushes heard while the list is read are applied again on its answer; an older read's answer is dropped.
   const reads = useMemo(() => new LiveRead(), []);
+  // The same for the reads of one row after an action (readRecord).
+  const rowReads = useMemo(() => new Set<LiveRead>(), []);
   const reload = useCallback(async () => {
     const ticket = reads.begin();
     try {
@@ -83,11 +85,12 @@ export function InstancesPage({ session }: PageProps) {
     const apply = (e: PushEvent): void => {
       if (e.id === null) return void reload();
       reads.heard(e);
+      for (const r of rowReads) r.heard(e);
       setRows((old) => withPushed(old, e));
     };
     const stops = [push.subscribe('instance', apply), push.onHello(() => void reload()), push.onState(setLive)];
     return () => stops.forEach((s) => s());
-  }, [reload, reads]);
+  }, [reload, reads, rowReads]);
 
   const setBusyFor = (id: number, label: string | null): void =>
     setBusy((old) => {
@@ -104,8 +107,9 @@ export function InstancesPage({ session }: PageProps) {
       await call(row.id, a);
       // The push brings status changes; a label is not a status, so the row is read once more.
       if (a !== 'destroy') {
-        const r = await api<{ instances: InstanceRow }>('GET', `/api/v0/instances/${row.id}/`);
-        setRows((old) => new Map(old).set(row.id, r.instances));
+        const read = async () => (await api<{ instances: InstanceRow }>('GET', `/api/v0/instances/${row.id}/`)).instances;
+        const fresh = await readRecord(rowReads, row.id, read);
+        if (fresh !== null) setRows((old) => new Map(old).set(row.id, fresh));
       }
     } catch (err) {
       setError(err instanceof ApiError ? new ApiError(`${nameOf(row)}: ${err.message}`, err.status, err.code) : err);
