@@ -1,4 +1,5 @@
 import { GantryError } from '../domain/errors.js';
+import { ACTIVE_PHASES, type WorkerPhase } from '../domain/serverless/workers.js';
 import type { FailedHeld, InferenceCounters, InferenceStats, PendingWork } from '../control/serverless/traffic-gate.js';
 import { abortAll } from './abort.js';
 import { Tally } from './inference-stats.js';
@@ -39,13 +40,15 @@ export function pendingOf(t: EndpointTraffic | undefined, now: number): PendingW
 }
 
 /**
- * The endpoints with no worker but inactive ones (cold, kept in reserve) that requests wait for here
- * (TrafficGate.waiting): an endpoint with any other worker does not rest. Their view is read again while
- * requests wait (Traffic's pump).
+ * The endpoints with no active worker (none serving or on its way: only cold, stopping, broken or
+ * destroyed ones, or none) that requests wait for here (TrafficGate.waiting): such an endpoint may rest,
+ * or have rested on a change it was not woken for. Their view is read again while requests wait
+ * (Traffic's pump).
  */
 export function waitingOf(eps: ReadonlyMap<number, EndpointTraffic>, now: number): number[] {
-  const cold = (t: EndpointTraffic): boolean => Object.entries(t.view?.phases ?? {}).every(([phase, n]) => n === 0 || phase === 'inactive');
-  return [...eps].filter(([, t]) => cold(t) && pendingOf(t, now).queued > 0).map(([id]) => id);
+  const inactive = (t: EndpointTraffic): boolean =>
+    Object.entries(t.view?.phases ?? {}).every(([phase, n]) => n === 0 || !ACTIVE_PHASES.has(phase as WorkerPhase));
+  return [...eps].filter(([, t]) => inactive(t) && pendingOf(t, now).queued > 0).map(([id]) => id);
 }
 
 /** Fail what is queued and in flight (a drain out of time, a stop that gave up). */

@@ -86,13 +86,17 @@ describe('gateway wake-ups', () => {
     }
   });
 
-  it('an endpoint with only cold workers waits like one with none (it may rest); once one starts, it does not', async () => {
+  it('an endpoint with no active worker (only cold or broken ones) waits like one with none; once one starts, it does not', async () => {
     let phases: RoutingView['phases'] = { inactive: 2 };
     const { t, demanded } = gateway(() => ({ ...viewOf([]), phases }));
     try {
       const held = t.acquire(1, 1);
       await until('demand told', () => demanded.length > 0);
       assert.deepEqual(t.waiting(), [1], 'cold workers only: woken at each tick while requests wait');
+      phases = { destroying: 1, error: 1 };
+      t.invalidate(1);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(t.waiting(), [1], 'nor does any worker that is not serving or on its way keep it from being woken');
       phases = { inactive: 1, starting: 1 };
       t.invalidate(1);
       await until('the view read again', () => t.waiting().length === 0);

@@ -32,16 +32,20 @@ describe('serverless wake-ups: the workers of a resting endpoint', () => {
       w.passed(1, true);
       w.saw(2, [worker(20)]);
       w.passed(2, false);
-      feed.publish('instance', 10); // its owner destroyed it
+      feed.publish('instance', 10); // its owner destroyed it (changeInstance tells its id)
       await settle();
       assert.deepEqual(woken, ['endpoint 1']);
       assert.equal(passes(), 1, 'a pass once the wake is written');
+      feed.publish('instance-status', 10); // what follows (the reconciler records it destroyed) until the next pass
+      await settle();
+      assert.deepEqual(woken, ['endpoint 1'], 'woken once until its next pass');
+      assert.equal(passes(), 2, 'a new status still asks for a pass');
       feed.publish('instance-status', 20);
       feed.publish('instance', 20);
       feed.publish('instance-status', 99); // no worker of any endpoint seen here
       await settle();
       assert.deepEqual(woken, ['endpoint 1'], 'no write for an endpoint that does not rest');
-      assert.equal(passes(), 2, 'a new status of a worker asks for a pass, as before; an intent on one that does not rest asks for nothing');
+      assert.equal(passes(), 3, 'a new status of a worker asks for a pass, as before; an intent on one that does not rest asks for nothing');
     } finally {
       w.close();
     }
@@ -50,35 +54,45 @@ describe('serverless wake-ups: the workers of a resting endpoint', () => {
   it('a pass under way is kept from resting on what it read before the change; after it, the endpoint is judged by what it wrote', async () => {
     const { feed, w, woken, settle } = setup();
     try {
-      w.saw(3, [worker(30)]);
+      w.saw(3, [worker(30), worker(31)]);
       w.passing(3);
       feed.publish('instance', 30);
+      feed.publish('instance-status', 31);
       await settle();
-      assert.deepEqual(woken, ['endpoint 3']);
-      w.passed(3, false);
+      assert.deepEqual(woken, ['endpoint 3'], 'one write for the pass');
+      w.passed(3, true); // it wrote a rest, which the wake undid (applyEndpointPass's CASE, or the 0 after it)
       feed.publish('instance', 30);
       await settle();
       assert.deepEqual(woken, ['endpoint 3'], 'not resting, not passing: nothing to wake');
+      w.passing(3);
+      w.passed(3, true);
+      feed.publish('instance', 31);
+      await settle();
+      assert.deepEqual(woken, ['endpoint 3', 'endpoint 3'], 'rested by a later pass: woken again');
     } finally {
       w.close();
     }
   });
 
-  it('an instance created or a host connected (no id) wakes nothing; the feed resynchronising wakes every endpoint resting here', async () => {
+  it('an instance created or a host connected (no id) wakes nothing; the feed resynchronising wakes every endpoint with workers resting or passed here', async () => {
     const { feed, w, woken, passes, settle } = setup();
     try {
       for (const id of [4, 5]) {
         w.saw(id, [worker(id * 10)]);
         w.passed(id, true);
       }
+      w.saw(6, []); // resting with no worker: no worker's change can concern it
+      w.passed(6, true);
+      w.saw(7, [worker(70)]);
+      w.passing(7);
       feed.publish('instance', null);
       await settle();
       assert.deepEqual(woken, []);
       assert.equal(passes(), 0);
       feed.publish('instance-status', null);
       await settle();
-      assert.deepEqual(woken, ['resting 4,5']);
-      assert.equal(passes(), 1);
+      assert.deepEqual(woken, ['resting 4,5', 'endpoint 7'], 'those resting with workers, and the pass under way');
+      assert.equal(passes(), 2);
     } finally {
       w.close();
     }

@@ -55,7 +55,8 @@ export async function changeInstance(ctx: ControlContext, p: Principal, id: numb
     }
     if (!written) return GENERATION_MOVED;
     ctx.log.info({ instanceId: id, action, from: `${inst.target}/${inst.status}`, to: change.target, generation: inst.generation + 1 }, 'instance intent');
-    ctx.wake();
+    // With its id: the reconciler's next look inspects it, and an endpoint resting on it as a cold worker wakes.
+    ctx.wake(id);
     return { instance: (await ctx.store.getInstance(id)) as InstanceRecord, changed: true };
   };
   return compareAndSet(

@@ -18,36 +18,55 @@ export class ServerlessWakeups {
   /** Endpoints whose last pass here let them rest, and those whose pass runs here now. */
   readonly #resting = new Set<number>();
   readonly #passing = new Set<number>();
+  /** Passes under way here whose endpoint a wake was written for: one write per pass, and it does not rest. */
+  readonly #wokenDuring = new Set<number>();
+  readonly #ctx: Pick<ControlContext, 'store' | 'clock' | 'endpointSignal' | 'log'>;
+  readonly #passNow: () => void;
   readonly #unsubscribe: readonly (() => void)[];
 
   constructor(ctx: Pick<ControlContext, 'store' | 'clock' | 'endpointSignal' | 'log'>, passAt: (at: number) => void) {
-    const passNow = (): void => passAt(ctx.clock.now());
-    // A pass under way may rest the endpoint on what it read before the change: the wake (0) keeps it from that.
-    const wake = (ids: readonly number[]): void => {
-      const write = ids.length === 1 ? ctx.store.wakeEndpoint(ids[0] as number) : ctx.store.wakeResting(ids);
-      void write.catch((err: unknown) => ctx.log.warn({ err, endpointIds: ids }, 'resting endpoint not woken')).then(passNow);
-    };
-    const workerChanged = (c: Change): void => {
-      // An `instance` change without an id asks the reconciler for a sweep (an instance created, a host
-      // connected): none of a cold worker. One of `instance-status` is the feed's resynchronisation.
-      if (c.id === null && c.topic === 'instance') return;
-      const endpointId = c.id === null ? undefined : this.#endpointOf.get(c.id);
-      const asleep = c.id === null ? [...this.#resting] : endpointId !== undefined && this.#mayRest(endpointId) ? [endpointId] : [];
-      if (asleep.length > 0) wake(asleep);
-      else if (c.topic === 'instance-status' && (c.id === null || endpointId !== undefined)) passNow();
-    };
+    this.#ctx = ctx;
+    const passNow = (this.#passNow = (): void => passAt(ctx.clock.now()));
     this.#unsubscribe = [
       ctx.endpointSignal.onPassDue((at) => passAt(at ?? ctx.clock.now())),
       ctx.store.changes.subscribe('endpoint', passNow),
       // A gateway read a stop and published what it holds: a drain's closing may end now.
       ctx.store.changes.subscribe('gateway', passNow),
-      ctx.store.changes.subscribe('instance-status', workerChanged),
-      ctx.store.changes.subscribe('instance', workerChanged),
+      ctx.store.changes.subscribe('instance-status', (c) => this.#workerChanged(c)),
+      ctx.store.changes.subscribe('instance', (c) => this.#workerChanged(c)),
     ];
   }
 
-  #mayRest(endpointId: number): boolean {
-    return this.#resting.has(endpointId) || this.#passing.has(endpointId);
+  #workerChanged(c: Change): void {
+    // An `instance` change without an id asks the reconciler for a sweep (an instance created, a host
+    // connected): none of a cold worker. One of `instance-status` is the feed's resynchronisation: what
+    // changed meanwhile is not known, so every endpoint with workers resting here, or passed here now, wakes.
+    if (c.id === null) {
+      if (c.topic === 'instance') return;
+      const resting = [...this.#resting].filter((id) => this.#workersOf.has(id));
+      const passing = [...this.#passing].filter((id) => !this.#wokenDuring.has(id));
+      if (resting.length > 0) this.#wake(() => this.#ctx.store.wakeResting(resting), resting);
+      for (const id of passing) this.#wake(() => this.#ctx.store.wakeEndpoint(id), [id]);
+      if (resting.length + passing.length === 0) this.#passNow();
+      return;
+    }
+    const endpointId = this.#endpointOf.get(c.id);
+    if (endpointId === undefined) return;
+    const asleep = this.#resting.has(endpointId) || (this.#passing.has(endpointId) && !this.#wokenDuring.has(endpointId));
+    // A 0 whatever the row holds: a pass under way (here or elsewhere) may rest it on what it read before the change.
+    if (asleep) this.#wake(() => this.#ctx.store.wakeEndpoint(endpointId), [endpointId]);
+    else if (c.topic === 'instance-status') this.#passNow();
+  }
+
+  /** Write the wake, then ask for a pass; the endpoints are not woken again before their next pass. */
+  #wake(write: () => Promise<unknown>, ids: readonly number[]): void {
+    for (const id of ids) {
+      this.#resting.delete(id);
+      if (this.#passing.has(id)) this.#wokenDuring.add(id);
+    }
+    void write()
+      .catch((err: unknown) => this.#ctx.log.warn({ err, endpointIds: ids }, 'resting endpoint not woken'))
+      .then(this.#passNow);
   }
 
   /** A pass of the endpoint begins here. */
@@ -55,10 +74,11 @@ export class ServerlessWakeups {
     this.#passing.add(endpointId);
   }
 
-  /** The pass ended: whether what it wrote lets the endpoint rest. */
+  /** The pass ended: whether what it wrote lets the endpoint rest (not if a wake was written meanwhile). */
   passed(endpointId: number, rests: boolean): void {
     this.#passing.delete(endpointId);
-    if (rests) this.#resting.add(endpointId);
+    const woken = this.#wokenDuring.delete(endpointId);
+    if (rests && !woken) this.#resting.add(endpointId);
     else this.#resting.delete(endpointId);
   }
 
@@ -83,5 +103,6 @@ export class ServerlessWakeups {
     this.#workersOf.clear();
     this.#resting.clear();
     this.#passing.clear();
+    this.#wokenDuring.clear();
   }
 }

@@ -78,8 +78,8 @@ export interface TrafficGate {
   open(endpointId: number): void;
   pending(endpointId: number): PendingWork;
   /**
-   * Endpoints with no worker but inactive ones this replica holds requests for (queued, or /route/ calls
-   * answered without a worker): they wait for one, and may rest (scaled to zero or to cold workers) where no pass saw them.
+   * Endpoints with no active worker (none ready or on its way) this replica holds requests for (queued, or
+   * /route/ calls answered without a worker): they wait for one, and may rest (scaled to zero or to cold workers) where no pass saw them.
    */
   waiting(): readonly number[];
   /** Requests other replicas' gateways hold for the endpoint (queued or in flight), from the store. */

@@ -158,7 +158,7 @@ export class PgChangeFeed extends LocalChangeFeed {
         connectionString: this.#url,
         ...pgConnectionOptions(this.#t),
         connectionTimeoutMillis: Math.min(this.#t.connectTimeoutMs, this.#t.feedCheckMs),
-        query_timeout: Math.min(this.#t.statementTimeoutMs, this.#t.feedCheckMs),
+        query_timeout: this.#t.statementTimeoutMs > 0 ? Math.min(this.#t.statementTimeoutMs, this.#t.feedCheckMs) : this.#t.feedCheckMs,
         // Which replica listens on it, in pg_stat_activity (its origin, as in change_feed_listeners).
         application_name: `gantry-feed ${this.#origin}`,
       });
