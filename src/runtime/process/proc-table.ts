@@ -18,10 +18,14 @@ export interface ProcInfo {
 const LABEL_RUNTIME = 'GANTRY_RUNTIME_ID=';
 const LABEL_INSTANCE = 'GANTRY_INSTANCE_ID=';
 
+/** The kernel's flag on its own threads (`flags` in /proc/PID/stat): never a workload's. */
+const PF_KTHREAD = 0x00200000;
+
 function parseStat(pid: number, text: string): Omit<ProcInfo, 'runtimeId' | 'instanceId' | 'uid'> | null {
   // The command name may hold spaces and parentheses: fields start after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  if (rest.length < 22) return null;
+  // A kernel thread is left out: most of a host's processes, and reading their uids was half of a scan.
+  if (rest.length < 22 || (Number(rest[6]) & PF_KTHREAD) !== 0) return null;
   return {
     pid,
     state: rest[0] ?? '?',
