@@ -84,9 +84,14 @@ export class HttpChannel implements AgentChannel {
   }
 }
 
-/** How long to wait before sending again when the control plane asked for it (RATE_LIMITED), in ms; null otherwise. */
+/**
+ * How long to wait before sending again when the control plane asked for it, in ms; null otherwise: when it
+ * limits this host (RATE_LIMITED), and when its database is away (DATABASE_UNAVAILABLE: its Retry-After is a
+ * second). The session stays; an agent that took the database's absence for its own and backed off to
+ * retryMaxMs (5 s) came back that much later than the database, past a short machineOfflineMs.
+ */
 export function retryLaterMs(e: unknown): number | null {
-  if (!isGantryError(e) || e.code !== 'RATE_LIMITED') return null;
+  if (!isGantryError(e) || (e.code !== 'RATE_LIMITED' && e.code !== 'DATABASE_UNAVAILABLE')) return null;
   const s = e.details.retryAfter;
   return (typeof s === 'number' && s > 0 ? Math.min(s, 60) : 1) * 1000;
 }

@@ -24,12 +24,15 @@ class ScriptedChannel implements AgentChannel {
   readonly sent: { kind: string; at: number; ids: string[] }[] = [];
   refuseResults = 0;
   refuseHeartbeats = 0;
+  hellos = 0;
+  refusal: () => GantryError = limited;
   #commands: AgentCommand[] = [];
 
   give(n: number, from = 0): void {
     for (let i = 0; i < n; i++) this.#commands.push({ id: `c${from + i}`, op: 'list' });
   }
   async hello() {
+    this.hellos++;
     return { machineId: 1, session: 's', heartbeatIntervalMs: 60_000, pollWaitMs: 50 };
   }
   async poll(): Promise<AgentCommand[]> {
@@ -38,12 +41,12 @@ class ScriptedChannel implements AgentChannel {
   }
   async heartbeat(m: Heartbeat): Promise<void> {
     this.sent.push({ kind: 'heartbeat', at: Date.now(), ids: [] });
-    if (this.refuseHeartbeats-- > 0) throw limited();
+    if (this.refuseHeartbeats-- > 0) throw this.refusal();
     void m;
   }
   async results(m: Results): Promise<void> {
     this.sent.push({ kind: 'results', at: Date.now(), ids: m.results.map((r) => r.id) });
-    if (this.refuseResults-- > 0) throw limited();
+    if (this.refuseResults-- > 0) throw this.refusal();
   }
   delivered(): string[] {
     // The last attempt of each id is the delivered one (earlier attempts were refused).
@@ -101,6 +104,25 @@ describe('the agent told to wait (RATE_LIMITED)', () => {
       [['c0', 'c1'], ['c0', 'c1'], ['c0', 'c1'], ['c2']],
     );
     for (let i = 1; i < 3; i++) assert.ok((results()[i]?.at ?? 0) - (results()[i - 1]?.at ?? 0) >= 900, 'each retry waits its Retry-After');
+  });
+
+  it("the control plane's database away (DATABASE_UNAVAILABLE): the session stays, and each retry comes a second later, not backed off", async () => {
+    const ch = new ScriptedChannel();
+    ch.refusal = () => new GantryError('DATABASE_UNAVAILABLE', 'The database cannot be reached now; try again shortly.', { retryAfter: 1 });
+    ch.refuseHeartbeats = 3;
+    const a = agent(ch);
+    await a.start();
+    const beats = () => ch.sent.filter((x) => x.kind === 'heartbeat');
+    await until('the heartbeat taken', () => beats().length === 4);
+    await a.stop();
+    assert.equal(ch.hellos, 1, 'no new session');
+    const gaps = beats()
+      .slice(1)
+      .map((b, i) => b.at - (beats()[i]?.at ?? 0));
+    assert.ok(
+      gaps.every((g) => g >= 900),
+      `each retry waits the second: ${JSON.stringify(gaps)}`,
+    );
   });
 
   it('a long queue goes in parts of at most 200 results', async () => {
