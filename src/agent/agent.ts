@@ -278,7 +278,10 @@ export class Agent {
         // Exits and progress are about workloads, not the session: they go with the next heartbeat whatever
         // its session; results belong to the session they answer (a new hello drops them).
         if (later !== null && (kind === 'heartbeat' || this.#welcome === w)) giveBack();
-        if (later !== null && this.#running && this.#welcome === w && this.#retryTimer === null) {
+        // Told to wait (RATE_LIMITED): nothing is sent before the time. The database away: the next heartbeat
+        // at its interval carries what this one did (sent every second, a whole fleet would for the outage).
+        const limited = isGantryError(err) && err.code === 'RATE_LIMITED';
+        if (later !== null && limited && this.#running && this.#welcome === w && this.#retryTimer === null) {
           this.#retryTimer = setTimeout(() => {
             this.#retryTimer = null;
             if (!this.#running) return;

@@ -85,10 +85,10 @@ export class HttpChannel implements AgentChannel {
 }
 
 /**
- * How long to wait before sending again when the control plane asked for it, in ms; null otherwise: when it
- * limits this host (RATE_LIMITED), and when its database is away (DATABASE_UNAVAILABLE: its Retry-After is a
- * second). The session stays; an agent that took the database's absence for its own and backed off to
- * retryMaxMs (5 s) came back that much later than the database, past a short machineOfflineMs.
+ * How long to wait before asking again when the control plane said so, in ms; null otherwise: when it limits
+ * this host (RATE_LIMITED), and when its database is away (DATABASE_UNAVAILABLE: its Retry-After is a second).
+ * The session stays. An agent that took the database's absence for the control plane's and backed off to
+ * retryMaxMs (5 s) said hello that much later than the database came back, past a short machineOfflineMs.
  */
 export function retryLaterMs(e: unknown): number | null {
   if (!isGantryError(e) || (e.code !== 'RATE_LIMITED' && e.code !== 'DATABASE_UNAVAILABLE')) return null;

@@ -24,7 +24,8 @@ class ScriptedChannel implements AgentChannel {
   readonly sent: { kind: string; at: number; ids: string[] }[] = [];
   refuseResults = 0;
   refuseHeartbeats = 0;
-  hellos = 0;
+  readonly hellos: number[] = [];
+  refuseHellos = 0;
   refusal: () => GantryError = limited;
   #commands: AgentCommand[] = [];
 
@@ -32,7 +33,8 @@ class ScriptedChannel implements AgentChannel {
     for (let i = 0; i < n; i++) this.#commands.push({ id: `c${from + i}`, op: 'list' });
   }
   async hello() {
-    this.hellos++;
+    this.hellos.push(Date.now());
+    if (this.refuseHellos-- > 0) throw this.refusal();
     return { machineId: 1, session: 's', heartbeatIntervalMs: 60_000, pollWaitMs: 50 };
   }
   async poll(): Promise<AgentCommand[]> {
@@ -106,22 +108,22 @@ describe('the agent told to wait (RATE_LIMITED)', () => {
     for (let i = 1; i < 3; i++) assert.ok((results()[i]?.at ?? 0) - (results()[i - 1]?.at ?? 0) >= 900, 'each retry waits its Retry-After');
   });
 
-  it("the control plane's database away (DATABASE_UNAVAILABLE): the session stays, and each retry comes a second later, not backed off", async () => {
+  it("the control plane's database away (DATABASE_UNAVAILABLE): hellos a second apart, not backed off; a refused heartbeat keeps the session", async () => {
     const ch = new ScriptedChannel();
     ch.refusal = () => new GantryError('DATABASE_UNAVAILABLE', 'The database cannot be reached now; try again shortly.', { retryAfter: 1 });
-    ch.refuseHeartbeats = 3;
+    ch.refuseHellos = 3;
+    ch.refuseHeartbeats = 1;
     const a = agent(ch);
     await a.start();
-    const beats = () => ch.sent.filter((x) => x.kind === 'heartbeat');
-    await until('the heartbeat taken', () => beats().length === 4);
+    await until('the heartbeat after the refused one', () => ch.sent.filter((x) => x.kind === 'heartbeat').length >= 1);
+    ch.give(1);
+    await until('a result', () => ch.delivered().length === 1);
     await a.stop();
-    assert.equal(ch.hellos, 1, 'no new session');
-    const gaps = beats()
-      .slice(1)
-      .map((b, i) => b.at - (beats()[i]?.at ?? 0));
+    assert.equal(ch.hellos.length, 4, 'three refused, the fourth taken; no hello after the refused heartbeat');
+    const gaps = ch.hellos.slice(1).map((t, i) => t - (ch.hellos[i] ?? 0));
     assert.ok(
       gaps.every((g) => g >= 900),
-      `each retry waits the second: ${JSON.stringify(gaps)}`,
+      `each hello a second after the last (backed off, they were 200, 400, 800 ms apart): ${JSON.stringify(gaps)}`,
     );
   });
 

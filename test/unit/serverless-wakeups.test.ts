@@ -7,19 +7,23 @@ import { EndpointSignal } from '../../src/control/serverless/endpoint-signal.js'
 import { LocalChangeFeed } from '../../src/store/change-feed.js';
 
 /** The wake-ups over a real change feed, with a store that records the rests it ends and a loop that counts passes. */
-function setup(): { feed: LocalChangeFeed; w: ServerlessWakeups; woken: string[]; passes: () => number; settle: () => Promise<void> } {
+function setup(): { feed: LocalChangeFeed; w: ServerlessWakeups; woken: string[]; passes: () => number; settle: () => Promise<void>; failNext: () => void } {
   const feed = new LocalChangeFeed();
   const woken: string[] = [];
   let passes = 0;
+  let fail = false;
   const store = {
     changes: feed,
-    wakeEndpoint: (id: number) => (woken.push(`endpoint ${id}`), Promise.resolve()),
+    wakeEndpoint: (id: number) => {
+      if (fail) return (woken.push(`endpoint ${id} (failed)`), (fail = false), Promise.reject(new Error('the database is away')));
+      return (woken.push(`endpoint ${id}`), Promise.resolve());
+    },
     wakeResting: (ids: readonly number[]) => (woken.push(`resting ${ids.join(',')}`), Promise.resolve(ids.length)),
   };
   const ctx = { store, clock: { now: () => Date.now() }, endpointSignal: new EndpointSignal(), log: pino({ level: 'silent' }) };
   const w = new ServerlessWakeups(ctx as unknown as Pick<ControlContext, 'store' | 'clock' | 'endpointSignal' | 'log'>, () => passes++);
   const settle = () => new Promise<void>((r) => setTimeout(r, 5));
-  return { feed, w, woken, passes: () => passes, settle };
+  return { feed, w, woken, passes: () => passes, settle, failNext: () => (fail = true) };
 }
 
 const worker = (id: number) => ({ instance: { id } });
@@ -56,7 +60,10 @@ describe('serverless wake-ups: the workers of a resting endpoint', () => {
     try {
       w.saw(3, [worker(30), worker(31)]);
       w.passing(3);
-      feed.publish('instance', 30);
+      feed.publish('instance', 30); // mostly the pass's own act on its worker: it acted, so it does not rest
+      await settle();
+      assert.deepEqual(woken, [], "an intent during the pass: the pass's own, most likely");
+      feed.publish('instance-status', 30);
       feed.publish('instance-status', 31);
       await settle();
       assert.deepEqual(woken, ['endpoint 3'], 'one write for the pass');
@@ -69,6 +76,23 @@ describe('serverless wake-ups: the workers of a resting endpoint', () => {
       feed.publish('instance', 31);
       await settle();
       assert.deepEqual(woken, ['endpoint 3', 'endpoint 3'], 'rested by a later pass: woken again');
+    } finally {
+      w.close();
+    }
+  });
+
+  it('a wake that could not be written is written again at the next change', async () => {
+    const { feed, w, woken, settle, failNext } = setup();
+    try {
+      w.saw(8, [worker(80)]);
+      w.passed(8, true);
+      failNext();
+      feed.publish('instance', 80);
+      await settle();
+      assert.deepEqual(woken, ['endpoint 8 (failed)']);
+      feed.publish('instance-status', 80);
+      await settle();
+      assert.deepEqual(woken, ['endpoint 8 (failed)', 'endpoint 8'], 'still asleep: woken at the next change');
     } finally {
       w.close();
     }

@@ -48,8 +48,8 @@ export class LookFailures {
       const write = { status: 'failed' as const, statusMsg, exitCode: null, pendingOpDone: false, now };
       // The intent stays pending (retried), so the write keeps the message it had: the reason is set apart.
       if (await ctx.store.applyObservation(inst.id, token, { ...write, observedGeneration: inst.observedGeneration })) {
-        await ctx.store.setStatusMsg(inst.id, (row.shown = statusMsg));
         ctx.store.changes.publish('instance-status', inst.id); // a new status, as every recorded one is told
+        await ctx.store.setStatusMsg(inst.id, (row.shown = statusMsg));
         ctx.metrics.instanceTransitions.inc({ to: 'failed' });
         log.warn({ reason }, `${step} could not complete within stepTimeoutMs; recorded failed, still retried`);
       }

@@ -52,7 +52,9 @@ export class ServerlessWakeups {
     }
     const endpointId = this.#endpointOf.get(c.id);
     if (endpointId === undefined) return;
-    const asleep = this.#resting.has(endpointId) || (this.#passing.has(endpointId) && !this.#wokenDuring.has(endpointId));
+    // During a pass, intents on its workers are mostly its own (a stop, a start, a destroy: it acted, so it does
+    // not rest); a change it did not make shows as a new status too, once recorded.
+    const asleep = this.#resting.has(endpointId) || (c.topic === 'instance-status' && this.#passing.has(endpointId) && !this.#wokenDuring.has(endpointId));
     // A 0 whatever the row holds: a pass under way (here or elsewhere) may rest it on what it read before the change.
     if (asleep) this.#wake(() => this.#ctx.store.wakeEndpoint(endpointId), [endpointId]);
     else if (c.topic === 'instance-status') this.#passNow();
@@ -65,7 +67,14 @@ export class ServerlessWakeups {
       if (this.#passing.has(id)) this.#wokenDuring.add(id);
     }
     void write()
-      .catch((err: unknown) => this.#ctx.log.warn({ err, endpointIds: ids }, 'resting endpoint not woken'))
+      .catch((err: unknown) => {
+        this.#ctx.log.warn({ err, endpointIds: ids }, 'resting endpoint not woken');
+        // Not written: still asleep for the next change or resynchronisation to wake (a pass since may say otherwise).
+        for (const id of ids) {
+          this.#wokenDuring.delete(id);
+          if (!this.#passing.has(id)) this.#resting.add(id);
+        }
+      })
       .then(this.#passNow);
   }
 
