@@ -1,5 +1,5 @@
 import { GantryError } from '../domain/errors.js';
-import { ACTIVE_PHASES, type WorkerPhase } from '../domain/serverless/workers.js';
+import { anyActive } from '../domain/serverless/workers.js';
 import type { FailedHeld, InferenceCounters, InferenceStats, PendingWork } from '../control/serverless/traffic-gate.js';
 import { abortAll } from './abort.js';
 import { Tally } from './inference-stats.js';
@@ -46,9 +46,7 @@ export function pendingOf(t: EndpointTraffic | undefined, now: number): PendingW
  * (Traffic's pump).
  */
 export function waitingOf(eps: ReadonlyMap<number, EndpointTraffic>, now: number): number[] {
-  const inactive = (t: EndpointTraffic): boolean =>
-    Object.entries(t.view?.phases ?? {}).every(([phase, n]) => n === 0 || !ACTIVE_PHASES.has(phase as WorkerPhase));
-  return [...eps].filter(([, t]) => inactive(t) && pendingOf(t, now).queued > 0).map(([id]) => id);
+  return [...eps].filter(([, t]) => !anyActive(t.view?.phases ?? {}) && pendingOf(t, now).queued > 0).map(([id]) => id);
 }
 
 /** Fail what is queued and in flight (a drain out of time, a stop that gave up). */

@@ -11,14 +11,25 @@ export type WorkerPhase =
 /** Phases of a worker on its way to serving: made, loading, starting or restarting. */
 export const COMING_PHASES: ReadonlySet<WorkerPhase> = new Set(['creating', 'loading', 'model_loading', 'starting', 'rebooting', 'updating']);
 
-/** Whether per-phase counts of workers show one on its way. */
-export function anyComing(phases: Readonly<Partial<Record<WorkerPhase, number>>>): boolean {
-  for (const p of COMING_PHASES) if ((phases[p] ?? 0) > 0) return true;
+type PhaseCounts = Readonly<Partial<Record<WorkerPhase, number>>>;
+
+function anyIn(set: ReadonlySet<WorkerPhase>, phases: PhaseCounts): boolean {
+  for (const p of set) if ((phases[p] ?? 0) > 0) return true;
   return false;
+}
+
+/** Whether per-phase counts of workers show one on its way. */
+export function anyComing(phases: PhaseCounts): boolean {
+  return anyIn(COMING_PHASES, phases);
 }
 
 /** Phases that hold compute and serve, or will: the active workers the autoscaler counts. */
 export const ACTIVE_PHASES: ReadonlySet<WorkerPhase> = new Set([...COMING_PHASES, 'ready']);
+
+/** Whether per-phase counts of workers show an active one (serving, or on its way). */
+export function anyActive(phases: PhaseCounts): boolean {
+  return anyIn(ACTIVE_PHASES, phases);
+}
 
 /**
  * Whether a worker holds a place under max_workers: every worker but one being destroyed or broken, and a
