@@ -21,9 +21,15 @@ const T0 = 1_000_000;
 const DRAIN_MS = 10_000;
 const WORKERS_MS = 5_000;
 const NONE: HeldRequests = { queued: 0, inFlight: 0, elsewhere: 0, atWorkers: 0 };
-const running = (id: number): StopWorker => ({ id, target: 'running', status: 'running', statusMsg: null });
-const stopping = (id: number): StopWorker => ({ id, target: 'stopped', status: 'stopping', statusMsg: null });
-const at = (id: number, status: StopWorker['status'], statusMsg: string | null = null): StopWorker => ({ id, target: 'stopped', status, statusMsg });
+const running = (id: number): StopWorker => ({ id, target: 'running', status: 'running', statusMsg: null, busy: false });
+const stopping = (id: number): StopWorker => ({ id, target: 'stopped', status: 'stopping', statusMsg: null, busy: false });
+const at = (id: number, status: StopWorker['status'], statusMsg: string | null = null): StopWorker => ({
+  id,
+  target: 'stopped',
+  status,
+  statusMsg,
+  busy: false,
+});
 
 function situation(phase: EndpointStopPhase, o: Partial<StopSituation> = {}): StopSituation {
   return {
@@ -144,6 +150,21 @@ const CASES: readonly Case[] = [
     name: 'stopping_workers ignores held requests (the drain is over)',
     in: situation('stopping_workers', { held: { ...NONE, queued: 5 }, workers: [at(1, 'stopped')] }),
     want: { next: 'stopped', failHeld: false },
+  },
+  {
+    name: 'a stopped worker asked to start just before: asked to stop and waited for, not taken as at rest',
+    in: situation('closing', { drain: false, workers: [{ ...at(1, 'stopped'), target: 'running' }, at(2, 'stopped')] }),
+    want: { next: 'stopping_workers', stopWorkers: [1], moving: [1] },
+  },
+  {
+    name: 'stopping_workers, a stopped worker the reconciler holds (a start it took before the stop) is waited for',
+    in: situation('stopping_workers', { workers: [{ ...at(1, 'stopped'), busy: true }, at(2, 'stopped')] }),
+    want: { next: 'stopping_workers', moving: [1], stopWorkers: [] },
+  },
+  {
+    name: 'stopping_workers, a failed worker the reconciler holds: the stop gives up on it as before',
+    in: situation('stopping_workers', { workers: [{ ...at(1, 'failed', 'stop did not complete'), busy: true }] }),
+    want: { next: 'failed', reason: 'worker 1: stop did not complete' },
   },
   {
     name: 'stopping_workers without a deadline (a stop from before the upgrade): it is set now',

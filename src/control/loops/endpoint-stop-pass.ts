@@ -55,7 +55,13 @@ export async function stopPass(
     // bound and fail the endpoint before the worker records its own reason.
     workersTimeoutMs: ctx.settings.stepTimeoutMs + ctx.settings.observeIntervalMs,
     held,
-    workers: workers.map((w) => ({ id: w.instance.id, target: w.instance.target, status: w.instance.status, statusMsg: w.instance.statusMsg })),
+    workers: workers.map(({ instance: i }) => ({
+      id: i.id,
+      target: i.target,
+      status: i.status,
+      statusMsg: i.statusMsg,
+      busy: i.leaseExpiresAt !== null && i.leaseExpiresAt > now,
+    })),
     now,
   });
   let failures = carried;

@@ -31,6 +31,8 @@ export interface StopWorker {
   readonly target: InstanceTarget;
   readonly status: InstanceStatus;
   readonly statusMsg: string | null;
+  /** The reconciler holds it now (its lease): what it shows may be about to change (a start taken before the stop was asked). */
+  readonly busy: boolean;
 }
 
 /** Everything one step of a stop depends on. Both deadlines were written when their phase was entered. */
@@ -78,11 +80,18 @@ function drainOutcome(s: StopSituation): DrainOutcome {
   return busy ? 'timed_out' : 'drained';
 }
 
-const AT_REST: ReadonlySet<InstanceStatus> = new Set<InstanceStatus>(['stopped', 'exited', 'failed']);
+const AT_REST: ReadonlySet<InstanceStatus> = new Set<InstanceStatus>(['stopped', 'exited']);
+
+/**
+ * Whether a worker is done moving: failed (the stop gives up on it, below), or at rest, meant to stay so, and
+ * not in the reconciler's hands. A stopped worker asked to start just before the endpoint's stop is not: the
+ * reconciler may be starting it, and the endpoint read stopped while that worker ran (and was billed).
+ */
+const atRest = (w: StopWorker): boolean => w.status === 'failed' || (AT_REST.has(w.status) && w.target !== 'running' && !w.busy);
 
 function workersStep(s: StopSituation, deadline: number, failHeld: boolean): StopStep {
   const stopWorkers = s.workers.filter((w) => w.target === 'running').map((w) => w.id);
-  const moving = s.workers.filter((w) => !AT_REST.has(w.status)).map((w) => w.id);
+  const moving = s.workers.filter((w) => !atRest(w)).map((w) => w.id);
   const base = { failHeld, stopWorkers, workersDeadline: deadline, moving };
   if (moving.length > 0) {
     if (s.now <= deadline) return { ...base, next: 'stopping_workers', reason: null };
