@@ -54,6 +54,8 @@ export class Agent {
   #retryTimer: NodeJS.Timeout | null = null;
   #results: AgentResult[] = [];
   #exited = new Set<number>();
+  /** Stops and destroys under way, by instance: an exit they cause is told by their result, not by a heartbeat of its own. */
+  readonly #ending = new Map<number, { count: number; exited: boolean }>();
   /** Latest progress line per loading instance, sent with the next heartbeat. */
   #progress = new Map<number, string>();
   #running = false;
@@ -75,8 +77,11 @@ export class Agent {
   constructor(o: AgentOptions) {
     this.#o = o;
     o.runtime.onExit((id) => {
-      this.#exited.add(id);
-      this.#heartbeat();
+      const ending = this.#ending.get(id);
+      // The stop's own doing: its result says so. A heartbeat now (a scan of every workload, GPUs and ports)
+      // would hold the event loop, and the result queued behind it, in the middle of that stop.
+      if (ending !== undefined) ending.exited = true;
+      else this.#exitedNow(id);
     });
     o.runtime.onProgress?.((id, message) => {
       const first = this.#progress.size === 0;
@@ -178,7 +183,18 @@ export class Agent {
     }
   }
 
+  #exitedNow(id: number): void {
+    this.#exited.add(id);
+    this.#heartbeat();
+  }
+
   #execute(c: AgentCommand): void {
+    const ending = c.op === 'stop' || c.op === 'destroy' ? c.instanceId : null;
+    if (ending !== null) {
+      const e = this.#ending.get(ending) ?? { count: 0, exited: false };
+      e.count++;
+      this.#ending.set(ending, e);
+    }
     const p = dispatch(this.#o.runtime, c, this.#o.ssh).then(
       (value) => ({ id: c.id, ok: true, value: value ?? null }),
       (err: unknown) => ({ id: c.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
@@ -186,6 +202,7 @@ export class Agent {
     const done = p.then((r) => {
       this.#results.push(r);
       this.#send('results');
+      if (ending !== null) this.#endingDone(ending, r);
     });
     this.#inFlight.add(done);
     void done.finally(() => this.#inFlight.delete(done));
@@ -197,6 +214,19 @@ export class Agent {
     if (!this.#running || this.#heartbeatQueued) return;
     this.#heartbeatQueued = true;
     this.#send('heartbeat');
+  }
+
+  /**
+   * The exit a stop or destroy caused is told by its result when that says the workload is gone; otherwise (the
+   * step failed, or left it running) it is told as any exit, after. A result the control plane no longer waited
+   * for (its step timed out) is made good by the listing this agent pushes when it changes, as any other change.
+   */
+  #endingDone(id: number, r: AgentResult): void {
+    const e = this.#ending.get(id);
+    if (e === undefined || --e.count > 0) return;
+    this.#ending.delete(id);
+    const gone = r.ok && (r.value as { state?: unknown } | null)?.state === 'absent';
+    if (e.exited && !gone) this.#exitedNow(id);
   }
 
   /** A workload whose observation changed since the last heartbeat is told at once (the host's own look, not a request). */

@@ -31,8 +31,6 @@ class ScriptedRuntime implements Runtime {
   stuck = false;
   /** A stop that never returns (a wedged host): only the step bound ends it. */
   hang = false;
-  /** Runs as inspect is answered (a test makes the agent vanish there). */
-  onInspect: (() => void) | null = null;
   readonly #held: (() => void)[] = [];
 
   async start(spec: WorkloadSpec): Promise<void> {
@@ -44,10 +42,11 @@ class ScriptedRuntime implements Runtime {
   /** Set: every inspect fails with this (a host whose container engine is down); counted in `failedInspects`. */
   broken: string | null = null;
   failedInspects = 0;
+  inspects = 0;
   /** Inspects and listings never answer (a container engine that hangs without closing its socket). */
   hangLooks = false;
   async inspect(id: number): Promise<Observation> {
-    this.onInspect?.();
+    this.inspects++;
     if (this.hangLooks) return new Promise<Observation>((resolve) => this.#held.push(() => resolve(this.#look(id))));
     if (this.broken !== null) {
       this.failedInspects++;
@@ -58,7 +57,9 @@ class ScriptedRuntime implements Runtime {
   stops = 0;
   stop(id: number): Promise<Observation> {
     this.stops++;
-    if (this.hang) return new Promise<Observation>((resolve) => this.#held.push(() => resolve(this.#look(id))));
+    // An engine that is down or hangs fails or holds the stop as it does a look.
+    if (this.broken !== null) return Promise.reject(new Error(this.broken));
+    if (this.hang || this.hangLooks) return new Promise<Observation>((resolve) => this.#held.push(() => resolve(this.#look(id))));
     if (!this.stuck) this.running.delete(id);
     return Promise.resolve(this.#look(id));
   }
@@ -203,6 +204,23 @@ for (const ts of TEST_STORES) {
       assert.equal((await a.ctx.store.getInstance(other.id))?.status, 'destroyed');
     });
 
+    it("a running instance's stop or destroy goes out without a look first; one that ended meanwhile is recorded as a look would", async () => {
+      const [a] = planes as [ControlPlane];
+      const { instance } = await create(a);
+      const { instance: ended } = await create(a);
+      const { instance: doomed } = await create(a);
+      await a.reconciler.passOnce();
+      runtime.running.delete(ended.id); // exited, and no look has seen it yet
+      const looks = runtime.inspects;
+      for (const id of [instance.id, ended.id]) await a.changeInstance(admin, id, 'stop');
+      await a.changeInstance(admin, doomed.id, 'destroy');
+      await a.reconciler.passOnce();
+      assert.equal(runtime.inspects, looks, 'the stops were their own looks');
+      for (const id of [instance.id, ended.id]) assert.equal((await a.ctx.store.getInstance(id))?.status, 'stopped');
+      assert.equal((await a.ctx.store.getInstance(doomed.id))?.status, 'destroyed');
+      assert.equal(runtime.running.has(instance.id), false);
+    });
+
     it('bounds a stop that never returns: failed with the reason after stepTimeoutMs', async () => {
       const a = await plane({ stepTimeoutMs: 200 });
       await connect(a);
@@ -318,13 +336,11 @@ for (const ts of TEST_STORES) {
       await gone.reconciler.passOnce();
       assert.equal((await gone.ctx.store.getInstance(instance.id))?.status, 'running');
       await gone.changeInstance(admin, instance.id, 'stop');
-      // The agent answers the inspect, polls again and dies; its poll, parked on the server, takes the
-      // stop, which nobody carries out (a dead agent's HTTP poll does the same).
-      runtime.onInspect = () => {
-        runtime.onInspect = null;
-        queueMicrotask(() => void agent.stop());
-      };
+      // The agent dies as the stop is asked (a running instance's stop is sent without a look first); its
+      // poll, parked on the server, takes the stop, which nobody carries out (a dead agent's HTTP poll does the same).
+      const dying = agent.stop();
       await gone.reconciler.passOnce();
+      await dying;
       const mid = await gone.ctx.store.getInstance(instance.id);
       assert.equal(mid?.status, 'stopping', 'nothing recorded after the interim status');
       assert.ok(mid.observedGeneration < mid.generation, 'the stop is still pending');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GantryError } from '../../src/domain/errors.js';
 import { decideIntent, type InstanceAction } from '../../src/domain/instance/intent.js';
-import { outcomeOf, planReconcile, type Observation } from '../../src/domain/instance/reconcile.js';
+import { assumedObservation, outcomeOf, planReconcile, type Observation } from '../../src/domain/instance/reconcile.js';
 import { HOST_OFFLINE, recordAfterLook } from '../../src/domain/instance/observed-record.js';
 import { INSTANCE_STATUSES, INSTANCE_TARGETS, type InstanceStatus, type InstanceTarget } from '../../src/domain/instance/status.js';
 
@@ -107,6 +107,21 @@ describe('planReconcile and outcomeOf', () => {
     assert.equal(planReconcile({ target: 'running', status: 'running', generation: 3, observedGeneration: 2, pendingOp: 'reboot' }, running).step, 'restart');
     assert.equal(planReconcile({ target: 'running', status: 'running', generation: 3, observedGeneration: 2, pendingOp: 'recycle' }, running).step, 'recycle');
     assert.equal(planReconcile({ target: 'running', status: 'running', generation: 3, observedGeneration: 3, pendingOp: 'reboot' }, running).step, 'none');
+  });
+
+  it("plans a running instance's new stop or delete without a look, and nothing else", () => {
+    const asked = { ...base, status: 'running' as const, generation: 2, observedGeneration: 1 };
+    for (const target of ['stopped', 'deleted'] as const) {
+      const seen = assumedObservation({ ...asked, target });
+      assert.deepEqual(seen, running);
+      assert.deepEqual(planReconcile({ ...asked, target }, running), { step: target === 'stopped' ? 'stop' : 'destroy', interim: 'stopping' });
+    }
+    // Carried out already, not running (an exit code to keep, a failed stop that stands), or not an ending: a look first.
+    assert.equal(assumedObservation({ ...asked, target: 'stopped', observedGeneration: 2 }), null);
+    for (const status of INSTANCE_STATUSES.filter((s) => s !== 'running'))
+      assert.equal(assumedObservation({ ...asked, target: 'stopped', status }), null, status);
+    assert.equal(assumedObservation({ ...asked, target: 'running', pendingOp: 'reboot' }), null);
+    assert.equal(assumedObservation({ ...asked, target: 'running', gpuWaitSince: 1 }), null);
   });
 
   const inp = (target: InstanceTarget) => ({ ...base, target, status: 'running' as const, generation: 2, observedGeneration: 1 });

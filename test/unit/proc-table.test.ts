@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { readProcText } from '../../src/runtime/process/proc-read.js';
 import { ProcTable } from '../../src/runtime/process/proc-table.js';
+import { spawn } from 'node:child_process';
 
 /** Whether /proc/PID/stat says the kernel's own thread (the PF_KTHREAD flag). */
 const kernelThread = (pid: number): boolean => {
@@ -27,5 +29,23 @@ describe('the process table (/proc)', { skip: existsSync('/proc/self/stat') ? fa
       table.every((p) => !existsSync(`/proc/${p.pid}/stat`) || !kernelThread(p.pid)),
       'no kernel thread',
     );
+  });
+
+  it('reads /proc files whole through its kept buffer, as readFileSync does, however long', async () => {
+    // An environment longer than the buffer's first size (16 KiB) and than what it keeps (64 KiB).
+    const long = 'x'.repeat(100 * 1024);
+    const child = spawn('sleep', ['30'], { env: { GANTRY_LONG: long, GANTRY_INSTANCE_ID: '7' }, stdio: 'ignore' });
+    await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+    try {
+      const path = `/proc/${child.pid}/environ`;
+      assert.equal(readProcText(path), readFileSync(path, 'latin1'));
+      assert.equal(readProcText(`/proc/${child.pid}/cmdline`), 'sleep\x0030\x00', 'and a short one after it');
+      assert.equal(readProcText(path).length, readFileSync(path).length);
+      const table = await new ProcTable(0).snapshot();
+      assert.equal(table.find((p) => p.pid === child.pid)?.instanceId, 7, 'its label after the long variable is read');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    assert.throws(() => readProcText('/proc/0/stat'), { code: 'ENOENT' });
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isGantryError } from '../../domain/errors.js';
-import { planReconcile, type RuntimeStep } from '../../domain/instance/reconcile.js';
+import { assumedObservation, planReconcile, type RuntimeStep } from '../../domain/instance/reconcile.js';
 import { recordAfterLook } from '../../domain/instance/observed-record.js';
 import { announce, lookWrite } from './look-record.js';
 import { recordSwept, SWEPT_BATCH } from './swept-records.js';
@@ -347,12 +347,13 @@ export class InstanceReconciler {
       // What the sweep saw a moment ago stands for a look when nothing changed since (swept-looks.ts).
       const seen = this.#looks.take(inst, ctx.clock.now(), ctx.settings.observationMaxAgeMs);
       if (seen !== null) this.totals.fromSweep++;
-      const obs = seen ?? (await host.inspect(inst.id));
+      const assumed = seen === null ? assumedObservation(inst) : null;
+      const obs = seen ?? assumed ?? (await host.inspect(inst.id));
       const plan = planReconcile(inst, obs);
       // A stop or destroy sends its signal at once and records `stopping` meanwhile: the interim record is
       // for whoever looks during a long stop, not a step the runtime waits for. Other steps record it first.
       const ending = plan.step === 'stop' || plan.step === 'destroy';
-      const performing = ending ? performStep(ctx, host, inst, plan.step, obs) : null;
+      const performing = ending ? performStep(ctx, host, inst, plan.step, obs, assumed === null) : null;
       performing?.catch(() => undefined); // awaited below; a host gone meanwhile must not reject unheard
       if (plan.interim !== null && plan.interim !== inst.status) {
         const ok = await ctx.store.applyObservation(inst.id, token, {

@@ -16,6 +16,8 @@ export async function performStep(
   inst: InstanceRecord,
   step: RuntimeStep,
   before: Observation,
+  /** Whether `before` is a look; not for a stop planned without one (reconcile.ts `assumedObservation`). */
+  looked = true,
 ): Promise<{ after: Observation; error: string | null }> {
   const stop = { graceMs: ctx.settings.stopGraceMs };
   const attempt = async (p: Promise<Observation>): Promise<{ after: Observation; error: string | null }> => {
@@ -24,8 +26,14 @@ export async function performStep(
     } catch (err) {
       // A host that went away is not a failed step: record nothing, the row is looked at again later.
       if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') throw err;
-      // Truth after a failed step comes from a fresh look, not from what we hoped happened.
-      return { after: await host.inspect(inst.id).catch(() => before), error: err instanceof Error ? err.message : String(err) };
+      // Truth after a failed step comes from a fresh look, not from what we hoped happened. A step taken with no
+      // look before it (a running instance's stop) whose look fails too met a runtime that cannot answer: that
+      // is a failed look, tried again within its bound as one before the step would have been.
+      const after = await host.inspect(inst.id).catch((lookErr: unknown) => {
+        if (!looked) throw lookErr;
+        return before;
+      });
+      return { after, error: err instanceof Error ? err.message : String(err) };
     }
   };
   const start = (): Promise<{ after: Observation; error: string | null }> =>

@@ -61,6 +61,17 @@ export function planReconcile(i: ReconcileInput, obs: Observation): ReconcilePla
   }
 }
 
+/**
+ * What a pass takes the runtime to show without asking it first, or null where the plan depends on a look:
+ * a running instance just asked to stop or to be deleted is stopped at once, and the stop's own result is the
+ * look (one that ended meanwhile is found gone by it, and recorded `stopped` or `destroyed` as a look would).
+ * A look first would cost its round trip to the host, and a scan of its processes, on every stop's way.
+ */
+export function assumedObservation(i: ReconcileInput): Observation | null {
+  const ending = i.target === 'stopped' || i.target === 'deleted';
+  return ending && i.status === 'running' && i.generation > i.observedGeneration ? { state: 'running' } : null;
+}
+
 export interface Outcome {
   readonly status: InstanceStatus;
   readonly message: string | null;

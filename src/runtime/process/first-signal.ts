@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readProcText } from './proc-read.js';
 
 /** USER_HZ on Linux: the unit of a process's start time in /proc. */
 export const CLOCK_TICKS = 100;
@@ -38,7 +38,7 @@ export function trySignal(pid: number, signal: NodeJS.Signals): void {
 
 function childrenOf(pid: number): number[] {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return readProcText(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
   }
@@ -46,7 +46,7 @@ function childrenOf(pid: number): number[] {
 
 function groupOf(pid: number): number {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readProcText(`/proc/${pid}/stat`);
     return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[2]);
   } catch {
     return -1;

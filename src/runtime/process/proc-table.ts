@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { readProcText } from './proc-read.js';
 
 /** One process as /proc shows it, with the Gantry labels found in its environment. */
 export interface ProcInfo {
@@ -90,7 +90,7 @@ export class ProcTable {
       if (!/^\d+$/.test(name)) continue;
       const pid = Number(name);
       try {
-        const stat = parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        const stat = parseStat(pid, readProcText(`/proc/${pid}/stat`));
         if (stat === null) continue;
         const key = `${pid}:${stat.startTicks}`;
         seen.add(key);
@@ -112,7 +112,7 @@ export class ProcTable {
 /** The real uid from /proc/PID/status (the owner of /proc/PID is root for a process that made itself undumpable). */
 function readUid(pid: number): number | null {
   try {
-    const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    const m = /^Uid:\s+(\d+)/m.exec(readProcText(`/proc/${pid}/status`));
     return m === null ? null : Number(m[1]);
   } catch {
     return null;
@@ -121,7 +121,7 @@ function readUid(pid: number): number | null {
 
 function readEnviron(pid: number): string {
   try {
-    return readFileSync(`/proc/${pid}/environ`, 'latin1');
+    return readProcText(`/proc/${pid}/environ`);
   } catch {
     return '';
   }
@@ -144,12 +144,14 @@ export function instanceProcs(table: readonly ProcInfo[], runtimeId: string, ins
 }
 
 /** Whether every one of these processes has ended (its /proc entry is gone, a zombie, or another process's now). */
-export async function allGone(procs: readonly ProcInfo[]): Promise<boolean> {
+export function allGone(procs: readonly ProcInfo[]): boolean {
   for (const p of procs) {
-    const stat = await readFile(`/proc/${p.pid}/stat`, 'utf8').then(
-      (t) => parseStat(p.pid, t),
-      () => null,
-    );
+    let stat: ReturnType<typeof parseStat> = null;
+    try {
+      stat = parseStat(p.pid, readProcText(`/proc/${p.pid}/stat`));
+    } catch {
+      // Its entry is gone: so is it.
+    }
     if (stat !== null && stat.startTicks === p.startTicks && stat.state !== 'Z' && stat.state !== 'X') return false;
   }
   return true;

@@ -286,7 +286,7 @@ export class ProcessRuntime implements Runtime {
       // Look again for the workload's processes now and then, not only once these are gone: one forked just
       // as the signal went out (a shell mid-fork, a trap that starts a process) never got it, and a process
       // that waits for it (the sandbox's outer process waits for every process inside) would wait the whole grace.
-      for (let waited = 0; !(await allGone(live)) && waited < rescanMs;) {
+      for (let waited = 0; !allGone(live) && waited < rescanMs;) {
         if (Date.now() >= deadline) return false;
         // A leader that ended before this wait began (signalled before the scan) is followed from the start.
         if (followUntil < 0 && leader !== undefined && this.#leaders.get(id) !== leader) [followUntil, wait] = [Date.now() + FOLLOW_WINDOW_MS, FOLLOW_MS];

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Agent } from '../../src/agent/agent.js';
+import type { AgentChannel } from '../../src/agent/channel.js';
+import type { AgentMachineInfo, Heartbeat } from '../../src/control/hosts/agent-hub.js';
+import type { AgentCommand, AgentResult } from '../../src/control/hosts/agent-session.js';
+import type { Observation } from '../../src/domain/instance/reconcile.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
+import { agentMachineInfo } from '../helpers/machines.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * An exit a stop causes is told by the stop's result: a heartbeat of its own (a scan of every workload, GPUs
+ * and ports) would run in the middle of that stop, and the result would wait behind it. Any other exit, and
+ * one during a stop that did not end the workload, is told with a heartbeat at once, as before.
+ */
+describe('exits during a stop', () => {
+  const harness = async (stop: (id: number, exit: () => void) => Promise<Observation>) => {
+    const commands: AgentCommand[] = [];
+    const beats: Heartbeat[] = [];
+    const results: AgentResult[] = [];
+    const channel = {
+      // A long heartbeat interval: every heartbeat seen here was asked for by an exit (or is the first).
+      hello: async () => ({ machineId: 1, session: 's', heartbeatIntervalMs: 60_000, pollWaitMs: 20 }),
+      poll: async (): Promise<AgentCommand[]> => {
+        await sleep(5);
+        return commands.splice(0);
+      },
+      heartbeat: async (m: Heartbeat) => void beats.push(m),
+      results: async (m: { results: AgentResult[] }) => void results.push(...m.results),
+    } as unknown as AgentChannel;
+    let onExit: (id: number) => void = () => undefined;
+    const runtime = {
+      name: 'process',
+      list: async () => [],
+      usage: async () => null,
+      onExit: (l: (id: number) => void) => (onExit = l),
+      stop: (id: number) => stop(id, () => onExit(id)),
+      destroy: (id: number) => stop(id, () => onExit(id)),
+      imageNotice: null,
+    } as unknown as Runtime;
+    const agent = new Agent({
+      channel,
+      runtime,
+      hostKey: 'h',
+      describe: async () => agentMachineInfo() as unknown as AgentMachineInfo,
+      gpuUtils: async () => null,
+      log: createLogger('silent'),
+    });
+    await agent.start();
+    for (const end = Date.now() + 10_000; beats.length === 0 && Date.now() < end;) await sleep(5);
+    const exitedTold = (): number[] => beats.flatMap((b) => [...b.exited]);
+    const answered = async (id: string): Promise<AgentResult> => {
+      for (const end = Date.now() + 10_000; Date.now() < end; await sleep(5)) {
+        const r = results.find((x) => x.id === id);
+        if (r !== undefined) return r;
+      }
+      throw new Error(`no result for ${id}`);
+    };
+    return { agent, commands, exitedTold, answered, exit: (id: number) => onExit(id) };
+  };
+
+  it('a stop that ends the workload tells its exit by the result alone', async () => {
+    const h = await harness(async (_id, exit) => {
+      exit(); // the leader ends while the stop waits for the rest
+      await sleep(20);
+      return { state: 'absent' };
+    });
+    try {
+      h.commands.push({ id: 'c1', op: 'stop', instanceId: 7, graceMs: 1000 }, { id: 'c2', op: 'destroy', instanceId: 8, graceMs: 1000 });
+      assert.deepEqual((await h.answered('c1')).value, { state: 'absent' });
+      assert.deepEqual((await h.answered('c2')).value, { state: 'absent' });
+      await sleep(50);
+      assert.deepEqual(h.exitedTold(), [], 'no heartbeat for the exits the stops caused');
+      h.exit(9); // a workload that ends by itself
+      for (const end = Date.now() + 10_000; h.exitedTold().length === 0 && Date.now() < end;) await sleep(5);
+      assert.deepEqual(h.exitedTold(), [9], 'told at once, as before');
+    } finally {
+      await h.agent.stop();
+    }
+  });
+
+  it('a stop that failed, or left the workload running, tells the exit it saw after its result', async () => {
+    let calls = 0;
+    const h = await harness(async (_id, exit) => {
+      exit();
+      if (++calls === 1) throw new Error('the engine went away');
+      return { state: 'running' };
+    });
+    try {
+      h.commands.push({ id: 'c1', op: 'stop', instanceId: 7, graceMs: 1000 });
+      assert.equal((await h.answered('c1')).ok, false);
+      for (const end = Date.now() + 10_000; h.exitedTold().length === 0 && Date.now() < end;) await sleep(5);
+      assert.deepEqual(h.exitedTold(), [7]);
+      h.commands.push({ id: 'c2', op: 'stop', instanceId: 8, graceMs: 1000 });
+      assert.deepEqual((await h.answered('c2')).value, { state: 'running' });
+      for (const end = Date.now() + 10_000; h.exitedTold().length < 2 && Date.now() < end;) await sleep(5);
+      assert.deepEqual(h.exitedTold(), [7, 8]);
+    } finally {
+      await h.agent.stop();
+    }
+  });
+});
