@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Agent } from '../../src/agent/agent.js';
+import type { Agent } from '../../src/agent/agent.js';
 import type { AgentChannel } from '../../src/agent/channel.js';
-import type { AgentMachineInfo, Heartbeat, Results } from '../../src/control/hosts/agent-hub.js';
+import type { Heartbeat, Results } from '../../src/control/hosts/agent-hub.js';
 import type { AgentCommand } from '../../src/control/hosts/agent-session.js';
 import { GantryError } from '../../src/domain/errors.js';
-import { createLogger } from '../../src/log/logger.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
-import { agentMachineInfo } from '../helpers/machines.js';
+import { testAgent } from '../helpers/agents.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Waits for an outcome (never for a speed: a busy machine only makes this take longer). */
@@ -59,14 +58,7 @@ class ScriptedChannel implements AgentChannel {
 const runtime = { name: 'process', list: async () => [], usage: async () => null, onExit: () => undefined, imageNotice: null } as unknown as Runtime;
 
 function agent(channel: ScriptedChannel): Agent {
-  return new Agent({
-    channel,
-    runtime,
-    hostKey: 'h',
-    describe: async () => agentMachineInfo() as unknown as AgentMachineInfo,
-    gpuUtils: async () => null,
-    log: createLogger('silent'),
-  });
+  return testAgent({ channel, runtime });
 }
 
 describe('the agent told to wait (RATE_LIMITED)', () => {

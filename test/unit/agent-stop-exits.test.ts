@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Agent } from '../../src/agent/agent.js';
 import type { AgentChannel } from '../../src/agent/channel.js';
-import type { AgentMachineInfo, Heartbeat } from '../../src/control/hosts/agent-hub.js';
+import type { Heartbeat } from '../../src/control/hosts/agent-hub.js';
 import type { AgentCommand, AgentResult } from '../../src/control/hosts/agent-session.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
-import { createLogger } from '../../src/log/logger.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
-import { agentMachineInfo } from '../helpers/machines.js';
+import { testAgent } from '../helpers/agents.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -41,14 +39,7 @@ describe('exits during a stop', () => {
       destroy: (id: number) => stop(id, () => onExit(id)),
       imageNotice: null,
     } as unknown as Runtime;
-    const agent = new Agent({
-      channel,
-      runtime,
-      hostKey: 'h',
-      describe: async () => agentMachineInfo() as unknown as AgentMachineInfo,
-      gpuUtils: async () => null,
-      log: createLogger('silent'),
-    });
+    const agent = testAgent({ channel, runtime });
     await agent.start();
     for (const end = Date.now() + 10_000; beats.length === 0 && Date.now() < end;) await sleep(5);
     const exitedTold = (): number[] => beats.flatMap((b) => [...b.exited]);
