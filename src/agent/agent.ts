@@ -189,6 +189,9 @@ export class Agent {
   }
 
   #execute(c: AgentCommand): void {
+    // A start after a stop the control plane gave up waiting for (its step timed out): that stop's later end
+    // must not keep the new run's exits untold.
+    if (c.op === 'start') this.#ending.delete(c.spec.instanceId);
     const ending = c.op === 'stop' || c.op === 'destroy' ? c.instanceId : null;
     if (ending !== null) {
       const e = this.#ending.get(ending) ?? { count: 0, exited: false };
@@ -219,7 +222,8 @@ export class Agent {
   /**
    * The exit a stop or destroy caused is told by its result when that says the workload is gone; otherwise (the
    * step failed, or left it running) it is told as any exit, after. A result the control plane no longer waited
-   * for (its step timed out) is made good by the listing this agent pushes when it changes, as any other change.
+   * for (its step timed out) is made good by the next listing (pushed by this agent when it changes, or asked
+   * for by the control plane's host sweep), as any other change.
    */
   #endingDone(id: number, r: AgentResult): void {
     const e = this.#ending.get(id);

@@ -4,7 +4,7 @@ import type { AgentChannel } from '../../src/agent/channel.js';
 import type { Heartbeat } from '../../src/control/hosts/agent-hub.js';
 import type { AgentCommand, AgentResult } from '../../src/control/hosts/agent-session.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
-import type { Runtime } from '../../src/runtime/runtime.js';
+import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { testAgent } from '../helpers/agents.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -37,6 +37,7 @@ describe('exits during a stop', () => {
       onExit: (l: (id: number) => void) => (onExit = l),
       stop: (id: number) => stop(id, () => onExit(id)),
       destroy: (id: number) => stop(id, () => onExit(id)),
+      start: async () => undefined,
       imageNotice: null,
     } as unknown as Runtime;
     const agent = testAgent({ channel, runtime });
@@ -89,6 +90,29 @@ describe('exits during a stop', () => {
       assert.deepEqual((await h.answered('c2')).value, { state: 'running' });
       for (const end = Date.now() + 10_000; h.exitedTold().length < 2 && Date.now() < end;) await sleep(5);
       assert.deepEqual(h.exitedTold(), [7, 8]);
+    } finally {
+      await h.agent.stop();
+    }
+  });
+
+  it('a start after a stop still under way (the control plane gave up on it) has its exits told', async () => {
+    let release: () => void = () => undefined;
+    const h = await harness(
+      () =>
+        new Promise<Observation>((resolve) => {
+          release = () => resolve({ state: 'absent' });
+        }),
+    );
+    try {
+      h.commands.push({ id: 'c1', op: 'stop', instanceId: 7, graceMs: 1000 });
+      await sleep(30); // the stop hangs
+      h.commands.push({ id: 'c2', op: 'start', spec: { instanceId: 7 } as unknown as WorkloadSpec });
+      await h.answered('c2');
+      h.exit(7); // the new run ends
+      for (const end = Date.now() + 10_000; h.exitedTold().length === 0 && Date.now() < end;) await sleep(5);
+      assert.deepEqual(h.exitedTold(), [7]);
+      release();
+      assert.deepEqual((await h.answered('c1')).value, { state: 'absent' });
     } finally {
       await h.agent.stop();
     }

@@ -162,6 +162,11 @@ const CASES: readonly Case[] = [
     want: { next: 'stopping_workers', moving: [1], stopWorkers: [] },
   },
   {
+    name: 'closing: a failed worker asked to stop in this very step is waited for (the stop asked may end it)',
+    in: situation('closing', { drain: false, workers: [{ ...at(1, 'failed', 'outbid stop failed'), target: 'running' }] }),
+    want: { next: 'stopping_workers', stopWorkers: [1], moving: [1] },
+  },
+  {
     name: 'stopping_workers, a failed worker the reconciler holds: the stop gives up on it as before',
     in: situation('stopping_workers', { workers: [{ ...at(1, 'failed', 'stop did not complete'), busy: true }] }),
     want: { next: 'failed', reason: 'worker 1: stop did not complete' },

@@ -60,7 +60,7 @@ export async function stopPass(
       target: i.target,
       status: i.status,
       statusMsg: i.statusMsg,
-      busy: i.leaseExpiresAt !== null && i.leaseExpiresAt > now,
+      busy: i.leaseExpiresAt !== null && i.leaseExpiresAt > now && i.observedGeneration < i.generation,
     })),
     now,
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isGantryError } from '../../domain/errors.js';
 import { assumedObservation, planReconcile, type RuntimeStep } from '../../domain/instance/reconcile.js';
 import { recordAfterLook } from '../../domain/instance/observed-record.js';
-import { announce, lookWrite } from './look-record.js';
+import { announce, lookWrite, told } from './look-record.js';
 import { recordSwept, SWEPT_BATCH } from './swept-records.js';
 import type { ControlContext } from '../context.js';
 import { performStep } from './perform-step.js';
@@ -337,6 +337,7 @@ export class InstanceReconciler {
 
   async #reconcile(inst: InstanceRecord): Promise<RuntimeStep | 'error'> {
     const ctx = this.#ctx;
+    const began = ctx.clock.now();
     this.totals.looked++;
     const token = inst.leaseToken as string;
     const log = ctx.log.child({ instanceId: inst.id });
@@ -380,13 +381,13 @@ export class InstanceReconciler {
       const ok = await this.#unwritten.write(row, write, (w) => ctx.store.applyObservation(inst.id, token, w));
       if (ok) await this.#failures.succeeded(ctx, inst.id, write === null ? inst.statusMsg : write.statusMsg);
       if (write === null) return 'none';
-      if (ok && write.status !== inst.status) announce(ctx, inst, write.status, write.statusMsg);
+      if (ok) told(ctx, inst, write);
       return plan.step;
     } catch (err) {
       // A host gone is retried when it is back (claims take connected hosts only); a host whose runtime errs, later.
       if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') log.warn({ reason: err.message }, 'host unavailable; will retry');
       else
-        kept = await this.#failures.failed(ctx, this.#owner, inst, err).then(
+        kept = await this.#failures.failed(ctx, this.#owner, inst, err, began).then(
           () => true,
           () => false,
         );

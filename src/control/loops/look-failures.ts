@@ -23,14 +23,17 @@ export class LookFailures {
     if (shown !== null && shown === row.shown) await ctx.store.setStatusMsg(id, null);
   }
 
-  /** Record a failed look; its lease is kept until the next try is due (not released). */
-  async failed(ctx: ControlContext, owner: string, inst: InstanceRecord, err: unknown): Promise<void> {
+  /**
+   * Record a failed look; its lease is kept until the next try is due (not released). `since`: when the failing
+   * try began (a stop sent without a look first may have held its whole bound before its look failed too).
+   */
+  async failed(ctx: ControlContext, owner: string, inst: InstanceRecord, err: unknown, since?: number): Promise<void> {
     const now = ctx.clock.now();
     // Another intent, or failures far apart (a look that worked in between went another way: the host sweep), start anew.
     const apart = 2 * ctx.settings.reconcileRetryMaxMs + ctx.settings.leaseMs;
     let row = this.#rows.get(inst.id);
     if (row === undefined || row.generation !== inst.generation || now - row.last > apart) {
-      row = { generation: inst.generation, count: 0, since: now, last: now, shown: row?.shown ?? null };
+      row = { generation: inst.generation, count: 0, since: Math.min(now, since ?? now), last: now, shown: row?.shown ?? null };
     }
     row.count++;
     row.last = now;

@@ -29,6 +29,16 @@ export function lookWrite(inst: InstanceRecord, step: RuntimeStep, rec: RecordAf
   };
 }
 
+/**
+ * After a look's write: a new status is announced; an intent carried out with the status as it was (a worker
+ * asked to start, then to stop before it did: `stopped` to `stopped`) is published too, for whoever waits on
+ * that intent (an endpoint's stop counts such a worker as moving until then: `domain/serverless/stop.ts`).
+ */
+export function told(ctx: ControlContext, inst: InstanceRecord, write: ObservationWrite): void {
+  if (write.status !== inst.status) announce(ctx, inst, write.status, write.statusMsg);
+  else if (write.observedGeneration > inst.observedGeneration) ctx.store.changes.publish('instance-status', inst.id);
+}
+
 /** A status change recorded: the `instance-status` change others wait on, one info line, the transition metric. */
 export function announce(ctx: ControlContext, inst: InstanceRecord, to: InstanceStatus, reason?: string | null): void {
   ctx.store.changes.publish('instance-status', inst.id);

@@ -28,10 +28,11 @@ export async function performStep(
       if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') throw err;
       // Truth after a failed step comes from a fresh look, not from what we hoped happened. A step taken with no
       // look before it (a running instance's stop) whose look fails too met a runtime that cannot answer: that
-      // is a failed look, tried again within its bound as one before the step would have been.
+      // is a failed look, tried again within its bound (counted from the pass's start) as one before the step
+      // would have been, with the step's own reason when it held its whole bound (STEP_TIMEOUT).
       const after = await host.inspect(inst.id).catch((lookErr: unknown) => {
-        if (!looked) throw lookErr;
-        return before;
+        if (looked) return before;
+        throw isGantryError(err) && err.code === 'STEP_TIMEOUT' ? err : lookErr;
       });
       return { after, error: err instanceof Error ? err.message : String(err) };
     }

@@ -1,7 +1,7 @@
 import { recordAfterLook } from '../../domain/instance/observed-record.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { ControlContext } from '../context.js';
-import { announce, lookWrite } from './look-record.js';
+import { lookWrite, told } from './look-record.js';
 import type { SweptLooks } from './swept-looks.js';
 import type { UnwrittenLooks } from './unwritten-looks.js';
 
@@ -78,7 +78,7 @@ export async function recordSwept(
               throw err;
             });
     writes.forEach((w, i) => {
-      if (ok[i] === true && w.write.status !== w.inst.status) announce(ctx, w.inst, w.write.status, w.write.statusMsg);
+      if (ok[i] === true) told(ctx, w.inst, w.write);
     });
     if (done.length > 0) ctx.metrics.reconcileSteps.inc({ step: 'none' }, done.length);
   } catch (err) {

@@ -31,7 +31,11 @@ export interface StopWorker {
   readonly target: InstanceTarget;
   readonly status: InstanceStatus;
   readonly statusMsg: string | null;
-  /** The reconciler holds it now (its lease): what it shows may be about to change (a start taken before the stop was asked). */
+  /**
+   * The reconciler holds it (its lease) with an intent not carried out yet: what it shows may be about to change
+   * (a start it took before the stop was asked). Held after its last intent was carried out (its write comes
+   * before the lease is released), it is not.
+   */
   readonly busy: boolean;
 }
 
@@ -83,11 +87,11 @@ function drainOutcome(s: StopSituation): DrainOutcome {
 const AT_REST: ReadonlySet<InstanceStatus> = new Set<InstanceStatus>(['stopped', 'exited']);
 
 /**
- * Whether a worker is done moving: failed (the stop gives up on it, below), or at rest, meant to stay so, and
- * not in the reconciler's hands. A stopped worker asked to start just before the endpoint's stop is not: the
+ * Whether a worker is done moving: no longer meant to run, and failed (the stop gives up on it, below) or at rest
+ * and not in the reconciler's hands. A stopped worker asked to start just before the endpoint's stop is not: the
  * reconciler may be starting it, and the endpoint read stopped while that worker ran (and was billed).
  */
-const atRest = (w: StopWorker): boolean => w.status === 'failed' || (AT_REST.has(w.status) && w.target !== 'running' && !w.busy);
+const atRest = (w: StopWorker): boolean => w.target !== 'running' && (w.status === 'failed' || (AT_REST.has(w.status) && !w.busy));
 
 function workersStep(s: StopSituation, deadline: number, failHeld: boolean): StopStep {
   const stopWorkers = s.workers.filter((w) => w.target === 'running').map((w) => w.id);
