@@ -193,10 +193,10 @@ export class Agent {
     // must not keep the new run's exits untold.
     if (c.op === 'start') this.#ending.delete(c.spec.instanceId);
     const ending = c.op === 'stop' || c.op === 'destroy' ? c.instanceId : null;
-    if (ending !== null) {
-      const e = this.#ending.get(ending) ?? { count: 0, exited: false };
-      e.count++;
-      this.#ending.set(ending, e);
+    const held = ending === null ? null : (this.#ending.get(ending) ?? { count: 0, exited: false });
+    if (ending !== null && held !== null) {
+      held.count++;
+      this.#ending.set(ending, held);
     }
     const p = dispatch(this.#o.runtime, c, this.#o.ssh).then(
       (value) => ({ id: c.id, ok: true, value: value ?? null }),
@@ -205,7 +205,7 @@ export class Agent {
     const done = p.then((r) => {
       this.#results.push(r);
       this.#send('results');
-      if (ending !== null) this.#endingDone(ending, r);
+      if (ending !== null && held !== null) this.#endingDone(ending, held, r);
     });
     this.#inFlight.add(done);
     void done.finally(() => this.#inFlight.delete(done));
@@ -225,9 +225,9 @@ export class Agent {
    * for (its step timed out) is made good by the next listing (pushed by this agent when it changes, or asked
    * for by the control plane's host sweep), as any other change.
    */
-  #endingDone(id: number, r: AgentResult): void {
-    const e = this.#ending.get(id);
-    if (e === undefined || --e.count > 0) return;
+  #endingDone(id: number, e: { count: number; exited: boolean }, r: AgentResult): void {
+    // A hold a start ended is gone, and the stops under way since hold another: this one's end leaves that one be.
+    if (this.#ending.get(id) !== e || --e.count > 0) return;
     this.#ending.delete(id);
     const gone = r.ok && (r.value as { state?: unknown } | null)?.state === 'absent';
     if (e.exited && !gone) this.#exitedNow(id);

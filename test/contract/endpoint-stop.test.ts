@@ -161,7 +161,11 @@ for (const ts of TEST_STORES) {
         ['stopped', null, true, 4, 4, 'drain timed out: 4 request(s) failed'],
       );
       const s = a.ctx.settings;
-      assert.equal(now.stopWorkersDeadline, frozen + s.stepTimeoutMs + s.observeIntervalMs, 'the workers phase was entered, with its deadline');
+      assert.equal(
+        now.stopWorkersDeadline,
+        frozen + s.stepTimeoutMs + s.agentCallTimeoutMs + s.observeIntervalMs,
+        'the workers phase was entered, with its deadline',
+      );
     });
 
     it('an Elasticsearch drain that runs out of time rejects what is still queued, as its plain stop does, at every replica', async () => {
@@ -306,7 +310,7 @@ for (const ts of TEST_STORES) {
       await a.serverless.changeEndpoint(admin, id, 'stop');
       await pass(a);
       assert.deepEqual([(await show(id)).stopPhase, traffic.failedCalls], ['stopping_workers', 0], 'in flight while the worker may still stop and answer');
-      frozen += a.ctx.settings.stepTimeoutMs + a.ctx.settings.observeIntervalMs + 1_000;
+      frozen += a.ctx.settings.stepTimeoutMs + a.ctx.settings.agentCallTimeoutMs + a.ctx.settings.observeIntervalMs + 1_000;
       await pass(a);
       const now2 = await show(id);
       assert.equal(now2.status, 'failed');

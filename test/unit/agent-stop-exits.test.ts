@@ -96,23 +96,28 @@ describe('exits during a stop', () => {
   });
 
   it('a start after a stop still under way (the control plane gave up on it) has its exits told', async () => {
-    let release: () => void = () => undefined;
-    const h = await harness(
-      () =>
-        new Promise<Observation>((resolve) => {
-          release = () => resolve({ state: 'absent' });
-        }),
-    );
+    const answers: ((o: Observation) => void)[] = [];
+    const h = await harness(() => new Promise<Observation>((resolve) => answers.push(resolve)));
     try {
       h.commands.push({ id: 'c1', op: 'stop', instanceId: 7, graceMs: 1000 });
-      await sleep(30); // the stop hangs
+      for (const end = Date.now() + 10_000; answers.length < 1 && Date.now() < end;) await sleep(5); // it hangs
       h.commands.push({ id: 'c2', op: 'start', spec: { instanceId: 7 } as unknown as WorkloadSpec });
       await h.answered('c2');
-      h.exit(7); // the new run ends
+      h.exit(7); // the new run ends by itself
       for (const end = Date.now() + 10_000; h.exitedTold().length === 0 && Date.now() < end;) await sleep(5);
       assert.deepEqual(h.exitedTold(), [7]);
-      release();
-      assert.deepEqual((await h.answered('c1')).value, { state: 'absent' });
+      // A stop of a later run holds its exit; the stale stop ends meanwhile (failed) and must not end that hold.
+      h.commands.push({ id: 'c3', op: 'stop', instanceId: 7, graceMs: 1000 });
+      for (const end = Date.now() + 10_000; answers.length < 2 && Date.now() < end;) await sleep(5);
+      h.exit(7);
+      answers[0]?.({ state: 'running' });
+      assert.deepEqual((await h.answered('c1')).value, { state: 'running' });
+      await sleep(50);
+      assert.deepEqual(h.exitedTold(), [7], 'the later stop still holds its exit');
+      answers[1]?.({ state: 'absent' });
+      assert.deepEqual((await h.answered('c3')).value, { state: 'absent' });
+      await sleep(50);
+      assert.deepEqual(h.exitedTold(), [7], 'told by its result');
     } finally {
       await h.agent.stop();
     }

@@ -51,9 +51,10 @@ export async function stopPass(
     drainDeadline: ep.stopDeadline ?? now,
     workersDeadline: ep.stopWorkersDeadline,
     // Each worker's own stop is bounded by stepTimeoutMs from when the reconciler takes it (at once
-    // when woken, at the latest one observeIntervalMs later); waiting just as long would race that
-    // bound and fail the endpoint before the worker records its own reason.
-    workersTimeoutMs: ctx.settings.stepTimeoutMs + ctx.settings.observeIntervalMs,
+    // when woken, at the latest one observeIntervalMs later), and a stop that held its bound is looked at
+    // once more (agentCallTimeoutMs at most) before it is recorded failed; waiting just as long would race
+    // that and fail the endpoint before the worker records its own reason.
+    workersTimeoutMs: ctx.settings.stepTimeoutMs + ctx.settings.agentCallTimeoutMs + ctx.settings.observeIntervalMs,
     held,
     workers: workers.map(({ instance: i }) => ({
       id: i.id,

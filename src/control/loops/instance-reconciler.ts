@@ -13,7 +13,6 @@ import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { askedHosts, HostSweep, type SweepReport, type SweptLook } from './host-sweep.js';
 import { SweptLooks } from './swept-looks.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
-
 /**
  * Moves every instance's observed status toward its target. A host sweep (`host-sweep.ts`, decision 017)
  * lists each connected host's workloads once per observeIntervalMs and hands over the instances a look
@@ -337,7 +336,7 @@ export class InstanceReconciler {
 
   async #reconcile(inst: InstanceRecord): Promise<RuntimeStep | 'error'> {
     const ctx = this.#ctx;
-    const began = ctx.clock.now();
+    let noLookSince: number | undefined; // a stop sent without a look: its failed look counts from the stop's start
     this.totals.looked++;
     const token = inst.leaseToken as string;
     const log = ctx.log.child({ instanceId: inst.id });
@@ -349,6 +348,7 @@ export class InstanceReconciler {
       const seen = this.#looks.take(inst, ctx.clock.now(), ctx.settings.observationMaxAgeMs);
       if (seen !== null) this.totals.fromSweep++;
       const assumed = seen === null ? assumedObservation(inst) : null;
+      if (assumed !== null) noLookSince = ctx.clock.now();
       const obs = seen ?? assumed ?? (await host.inspect(inst.id));
       const plan = planReconcile(inst, obs);
       // A stop or destroy sends its signal at once and records `stopping` meanwhile: the interim record is
@@ -386,11 +386,7 @@ export class InstanceReconciler {
     } catch (err) {
       // A host gone is retried when it is back (claims take connected hosts only); a host whose runtime errs, later.
       if (isGantryError(err) && err.code === 'HOST_UNAVAILABLE') log.warn({ reason: err.message }, 'host unavailable; will retry');
-      else
-        kept = await this.#failures.failed(ctx, this.#owner, inst, err, began).then(
-          () => true,
-          () => false,
-        );
+      else kept = await this.#failures.kept(ctx, this.#owner, inst, err, noLookSince);
       return 'error';
     } finally {
       if (!kept) await ctx.store.releaseLease(inst.id, token, ctx.clock.now()).catch(() => undefined);

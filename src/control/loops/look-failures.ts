@@ -23,6 +23,14 @@ export class LookFailures {
     if (shown !== null && shown === row.shown) await ctx.store.setStatusMsg(id, null);
   }
 
+  /** `failed`, and whether the lease is kept: not when the failure could not be recorded (the caller releases it then). */
+  kept(ctx: ControlContext, owner: string, inst: InstanceRecord, err: unknown, since?: number): Promise<boolean> {
+    return this.failed(ctx, owner, inst, err, since).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /**
    * Record a failed look; its lease is kept until the next try is due (not released). `since`: when the failing
    * try began (a stop sent without a look first may have held its whole bound before its look failed too).
