@@ -34,6 +34,9 @@ export interface AgentOptions {
   readonly onRefused?: (err: unknown) => void;
 }
 
+/** The stops and destroys of one instance under way at this agent, and whether its workload exited meanwhile. */
+type ExitHold = { count: number; exited: boolean };
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Bounds of one results message, well inside what the control plane takes (messages.ts, the body limit). */
 const RESULTS_PER_MESSAGE = 200;
@@ -55,7 +58,7 @@ export class Agent {
   #results: AgentResult[] = [];
   #exited = new Set<number>();
   /** Stops and destroys under way, by instance: an exit they cause is told by their result, not by a heartbeat of its own. */
-  readonly #ending = new Map<number, { count: number; exited: boolean }>();
+  readonly #ending = new Map<number, ExitHold>();
   /** Latest progress line per loading instance, sent with the next heartbeat. */
   #progress = new Map<number, string>();
   #running = false;
@@ -189,14 +192,12 @@ export class Agent {
   }
 
   #execute(c: AgentCommand): void {
-    // A start after a stop the control plane gave up waiting for (its step timed out): that stop's later end
-    // must not keep the new run's exits untold.
+    // A start ends the hold of a stop the control plane gave up on (its step timed out): the new run's exits are told.
     if (c.op === 'start') this.#ending.delete(c.spec.instanceId);
-    const ending = c.op === 'stop' || c.op === 'destroy' ? c.instanceId : null;
-    const held = ending === null ? null : (this.#ending.get(ending) ?? { count: 0, exited: false });
-    if (ending !== null && held !== null) {
-      held.count++;
-      this.#ending.set(ending, held);
+    const ending = c.op === 'stop' || c.op === 'destroy' ? { id: c.instanceId, hold: this.#ending.get(c.instanceId) ?? { count: 0, exited: false } } : null;
+    if (ending !== null) {
+      ending.hold.count++;
+      this.#ending.set(ending.id, ending.hold);
     }
     const p = dispatch(this.#o.runtime, c, this.#o.ssh).then(
       (value) => ({ id: c.id, ok: true, value: value ?? null }),
@@ -205,7 +206,7 @@ export class Agent {
     const done = p.then((r) => {
       this.#results.push(r);
       this.#send('results');
-      if (ending !== null && held !== null) this.#endingDone(ending, held, r);
+      if (ending !== null) this.#endingDone(ending.id, ending.hold, r);
     });
     this.#inFlight.add(done);
     void done.finally(() => this.#inFlight.delete(done));
@@ -225,7 +226,7 @@ export class Agent {
    * for (its step timed out) is made good by the next listing (pushed by this agent when it changes, or asked
    * for by the control plane's host sweep), as any other change.
    */
-  #endingDone(id: number, e: { count: number; exited: boolean }, r: AgentResult): void {
+  #endingDone(id: number, e: ExitHold, r: AgentResult): void {
     // A hold a start ended is gone, and the stops under way since hold another: this one's end leaves that one be.
     if (this.#ending.get(id) !== e || --e.count > 0) return;
     this.#ending.delete(id);

@@ -13,6 +13,7 @@ import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { askedHosts, HostSweep, type SweepReport, type SweptLook } from './host-sweep.js';
 import { SweptLooks } from './swept-looks.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
+
 /**
  * Moves every instance's observed status toward its target. A host sweep (`host-sweep.ts`, decision 017)
  * lists each connected host's workloads once per observeIntervalMs and hands over the instances a look
