@@ -6,6 +6,7 @@ import type { AgentCommand, AgentResult } from '../../src/control/hosts/agent-se
 import type { Observation } from '../../src/domain/instance/reconcile.js';
 import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { testAgent } from '../helpers/agents.js';
+import { until } from '../helpers/serverless.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -42,15 +43,9 @@ describe('exits during a stop', () => {
     } as unknown as Runtime;
     const agent = testAgent({ channel, runtime });
     await agent.start();
-    for (const end = Date.now() + 10_000; beats.length === 0 && Date.now() < end;) await sleep(5);
+    await until('the first heartbeat', async () => beats.length > 0);
     const exitedTold = (): number[] => beats.flatMap((b) => [...b.exited]);
-    const answered = async (id: string): Promise<AgentResult> => {
-      for (const end = Date.now() + 10_000; Date.now() < end; await sleep(5)) {
-        const r = results.find((x) => x.id === id);
-        if (r !== undefined) return r;
-      }
-      throw new Error(`no result for ${id}`);
-    };
+    const answered = (id: string): Promise<AgentResult> => until(`the result of ${id}`, async () => results.find((x) => x.id === id));
     return { agent, commands, exitedTold, answered, exit: (id: number) => onExit(id) };
   };
 
@@ -67,7 +62,7 @@ describe('exits during a stop', () => {
       await sleep(50);
       assert.deepEqual(h.exitedTold(), [], 'no heartbeat for the exits the stops caused');
       h.exit(9); // a workload that ends by itself
-      for (const end = Date.now() + 10_000; h.exitedTold().length === 0 && Date.now() < end;) await sleep(5);
+      await until('an exit told', async () => h.exitedTold().length > 0);
       assert.deepEqual(h.exitedTold(), [9], 'told at once, as before');
     } finally {
       await h.agent.stop();
@@ -84,11 +79,11 @@ describe('exits during a stop', () => {
     try {
       h.commands.push({ id: 'c1', op: 'stop', instanceId: 7, graceMs: 1000 });
       assert.equal((await h.answered('c1')).ok, false);
-      for (const end = Date.now() + 10_000; h.exitedTold().length === 0 && Date.now() < end;) await sleep(5);
+      await until('an exit told', async () => h.exitedTold().length > 0);
       assert.deepEqual(h.exitedTold(), [7]);
       h.commands.push({ id: 'c2', op: 'stop', instanceId: 8, graceMs: 1000 });
       assert.deepEqual((await h.answered('c2')).value, { state: 'running' });
-      for (const end = Date.now() + 10_000; h.exitedTold().length < 2 && Date.now() < end;) await sleep(5);
+      await until('a second exit told', async () => h.exitedTold().length >= 2);
       assert.deepEqual(h.exitedTold(), [7, 8]);
     } finally {
       await h.agent.stop();
@@ -100,15 +95,15 @@ describe('exits during a stop', () => {
     const h = await harness(() => new Promise<Observation>((resolve) => answers.push(resolve)));
     try {
       h.commands.push({ id: 'c1', op: 'stop', instanceId: 7, graceMs: 1000 });
-      for (const end = Date.now() + 10_000; answers.length < 1 && Date.now() < end;) await sleep(5); // it hangs
+      await until('stop 1 under way', async () => answers.length >= 1); // it hangs
       h.commands.push({ id: 'c2', op: 'start', spec: { instanceId: 7 } as unknown as WorkloadSpec });
       await h.answered('c2');
       h.exit(7); // the new run ends by itself
-      for (const end = Date.now() + 10_000; h.exitedTold().length === 0 && Date.now() < end;) await sleep(5);
+      await until('an exit told', async () => h.exitedTold().length > 0);
       assert.deepEqual(h.exitedTold(), [7]);
       // A stop of a later run holds its exit; the stale stop ends meanwhile (failed) and must not end that hold.
       h.commands.push({ id: 'c3', op: 'stop', instanceId: 7, graceMs: 1000 });
-      for (const end = Date.now() + 10_000; answers.length < 2 && Date.now() < end;) await sleep(5);
+      await until('stop 2 under way', async () => answers.length >= 2);
       h.exit(7);
       answers[0]?.({ state: 'running' });
       assert.deepEqual((await h.answered('c1')).value, { state: 'running' });
