@@ -1,6 +1,7 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { reportCall } from './report-call.js';
 import { WorkerSessions, type SessionAnswer } from './worker-sessions.js';
 
 /**
@@ -61,8 +62,8 @@ async function fetchPublicKey(reportAddr: string): Promise<KeyObject> {
   let last: unknown;
   for (let i = 0; i < 20; i++) {
     try {
-      const res = await fetch(`${reportAddr.replace(/\/$/, '')}/pubkey/`);
-      if (res.ok) return createPublicKey(await res.text());
+      const res = await reportCall(`${reportAddr.replace(/\/$/, '')}/pubkey/`);
+      if (res.status >= 200 && res.status < 300) return createPublicKey(res.text);
       last = new Error(`GET /pubkey/ answered ${res.status}`);
     } catch (err) {
       last = err;
@@ -244,10 +245,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     while (arrivals.length > 0 && (arrivals[0] as { at: number }).at < now - LOAD_WINDOW_MS) arrivals.shift();
     const curLoad = arrivals.reduce((s, a) => s + a.cost, 0) / (LOAD_WINDOW_MS / 1000);
     reportedWorking = working + sessions.open;
-    await fetch(`${reportAddr.replace(/\/$/, '')}/worker_status/`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
+    await reportCall(`${reportAddr.replace(/\/$/, '')}/worker_status/`, {
+      json: {
         id,
         mtoken: token,
         url,
@@ -256,7 +255,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         cur_perf: Math.min(curLoad, perf ?? 0),
         num_requests_working: reportedWorking,
         loaded: perf !== null && !closing,
-      }),
+      },
     }).catch(() => undefined);
   };
 

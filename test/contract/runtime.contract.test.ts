@@ -146,6 +146,16 @@ for (const rc of RUNTIMES) {
       assert.equal(await rt.logs(s.instanceId, 2), 'four\nfive\n', 'the plain logs are the same lines without stamps');
     });
 
+    it('stamps the output when perl cannot run the stamper (a module missing): node takes over', { skip: rc.name !== 'process' }, async () => {
+      // perl stops before it opens the FIFOs (the wrapper no longer checks perl's modules with a run of its own).
+      const s = spec({ onstart: 'echo one; echo two >&2', runtype: 'args', env: { PERL5OPT: '-MGantry::NoSuchModule' } });
+      await rt.start(s);
+      await until(async () => (await rt.inspect(s.instanceId)).state === 'exited');
+      const lines = await rt.logLines(s.instanceId, { tail: 10 });
+      // Unstamped copies (the last resort) would read back as stdout only.
+      assert.deepEqual(lines.map((l) => `${l.stream} ${l.text}`).sort(), ['stderr two', 'stdout one']);
+    });
+
     it('records the exit code of the main command (runtype args)', async () => {
       const s = spec({ command: ['sh', '-c', 'exit 7'], runtype: 'args' });
       await rt.start(s);

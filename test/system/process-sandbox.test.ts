@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { workloadBaseEnv } from '../../src/config/load.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { probeBwrap } from '../../src/runtime/process/sandbox.js';
+import type { WorkloadSpec } from '../../src/runtime/runtime.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { call, createDeployment, SERVERLESS_FAST, workersOf } from '../helpers/serverless.js';
 import { ONE_STORE } from '../helpers/stores.js';
@@ -263,18 +264,28 @@ for (const ts of ONE_STORE) {
   });
 }
 
+/** A process runtime with a sandbox in a folder of its own, removed after `body`. */
+async function withSandboxedRuntime(body: (rt: ProcessRuntime, dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'gantry-ssh-keys-'));
+  await chmod(dir, 0o755); // the instance's uid must reach its disk below
+  const rt = await ProcessRuntime.open({
+    root: join(dir, 'instances'),
+    killWaitMs: 1000,
+    pollMs: 25,
+    baseEnv: workloadBaseEnv(),
+    sandbox: { dataDir: dir, uidBase: ROOT ? UID_BASE : null, readOnly: [], hidden: [], devices: [] },
+  });
+  try {
+    await body(rt, dir);
+  } finally {
+    for (const id of await rt.list()) await rt.destroy(id, { graceMs: 200 });
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('process sandbox: SSH key writes of one instance at once', { skip: noSandbox }, () => {
   it('each completes, and the last one asked for is what authorized_keys holds', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gantry-ssh-race-'));
-    await chmod(dir, 0o755); // the instance's uid must reach its disk below
-    try {
-      const rt = await ProcessRuntime.open({
-        root: join(dir, 'instances'),
-        killWaitMs: 1000,
-        pollMs: 25,
-        baseEnv: workloadBaseEnv(),
-        sandbox: { dataDir: dir, uidBase: ROOT ? UID_BASE : null, readOnly: [], hidden: [], devices: [] },
-      });
+    await withSandboxedRuntime(async (rt, dir) => {
       // A start writes the keys while an account key added meanwhile writes them too (a fixed temporary
       // file written by both made one `mv` fail, and with it the start).
       const sets = [1, 2, 3, 4, 5, 6].map((i) => [`ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${'A'.repeat(42)}${i} k${i}@race`]);
@@ -284,8 +295,62 @@ describe('process sandbox: SSH key writes of one instance at once', { skip: noSa
         [],
       );
       assert.equal(await readFile(join(dir, 'instances', '1', 'disk', '.ssh', 'authorized_keys'), 'utf8'), `${sets[5]![0]}\n`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
+  });
+});
+
+describe('process sandbox: a start writes the SSH keys only when the file is not what the last write left', { skip: noSandbox }, () => {
+  const key = (n: number): string => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${'B'.repeat(42)}${n} k${n}@start`;
+  const spec = (keys: string[]): WorkloadSpec => ({
+    instanceId: 7,
+    image: 'x',
+    env: {},
+    onstart: 'exec sleep 600',
+    command: [],
+    runtype: 'ssh',
+    gpuIndices: [],
+    ports: [],
+    sshKeys: keys,
+  });
+
+  it('keeps an unchanged file, and restores one the tenant changed, replaced or made readable, or a wiped disk', async () => {
+    await withSandboxedRuntime(async (rt, dir) => {
+      const file = join(dir, 'instances', '7', 'disk', '.ssh', 'authorized_keys');
+      const restart = async (keys: string[]): Promise<void> => {
+        await rt.stop(7, { graceMs: 1000 });
+        await rt.start(spec(keys));
+      };
+      await rt.start(spec([key(1)]));
+      const first = await stat(file);
+      await restart([key(1)]);
+      assert.equal((await stat(file)).ino, first.ino, 'the same keys, the same file: no write');
+      assert.equal(await readFile(file, 'utf8'), `${key(1)}\n`);
+
+      await restart([key(1), key(2)]);
+      assert.equal(await readFile(file, 'utf8'), `${key(1)}\n${key(2)}\n`, 'other keys are written');
+
+      // What the tenant can do to its own disk (done here as root, the file's owner kept).
+      await appendFile(file, 'ssh-ed25519 AAAA tenant@own\n');
+      await restart([key(1), key(2)]);
+      assert.equal(await readFile(file, 'utf8'), `${key(1)}\n${key(2)}\n`, 'a line the tenant added is gone again');
+
+      await chmod(file, 0o644);
+      await restart([key(1), key(2)]);
+      assert.equal((await stat(file)).mode & 0o777, 0o600, 'a mode the tenant changed is restored');
+
+      // Replaced by a file of the same text, owner and mode: another file, so written again (a new one in its place).
+      const owner = await stat(file);
+      await rm(file);
+      await writeFile(file, `${key(1)}\n${key(2)}\n`, { mode: 0o600 });
+      await chown(file, owner.uid, owner.gid);
+      const tenants = (await stat(file)).ino;
+      await restart([key(1), key(2)]);
+      assert.notEqual((await stat(file)).ino, tenants, "the tenant's file is replaced by the keys' own write");
+
+      await rt.stop(7, { graceMs: 1000 });
+      await rt.wipeDisk(7);
+      await rt.start(spec([key(1), key(2)]));
+      assert.equal(await readFile(file, 'utf8'), `${key(1)}\n${key(2)}\n`, 'a wiped disk gets its keys at the next start');
+    });
   });
 });

@@ -14,6 +14,7 @@ import { LINK_VOLUMES_SCRIPT, processStorage, saveBinds, savedBinds, seedFromSna
 import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
 import { OneAtATime } from '../one-at-a-time.js';
+import { forgetKeys, keysInPlace, keysText, recordKeys } from './keys-record.js';
 
 import type { ProcessRuntimeOptions } from './options.js';
 export type { ProcessRuntimeOptions, ProcessSandbox } from './options.js';
@@ -128,14 +129,21 @@ export class ProcessRuntime implements Runtime {
 
   /** One write at a time per instance, in the order asked: a start's and an added account key's sandboxed writes of one temporary file raced (one `mv` failed, and the start with it). */
   setSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
-    return this.#sshWrites.run(instanceId, () => this.#writeSshKeys(instanceId, keys));
+    return this.#sshWrites.run(instanceId, () => this.#writeSshKeys(instanceId, keys, false));
   }
 
-  async #writeSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
-    if (this.#o.sandbox === undefined) return writeAuthorizedKeys(this.#dir(instanceId).disk, keys);
-    await this.#prepare(instanceId);
+  /** `atStart`: the folders were just prepared, and keys the very file already holds need no write (keys-record.ts). */
+  async #writeSshKeys(instanceId: number, keys: readonly string[], atStart: boolean): Promise<void> {
+    const { disk, meta } = this.#dir(instanceId);
+    if (this.#o.sandbox === undefined) return writeAuthorizedKeys(disk, keys);
+    if (!atStart) await this.#prepare(instanceId);
+    const text = keysText(keys);
+    const uid = this.#ids(instanceId)?.uid ?? process.getuid?.() ?? 0;
+    if (atStart && (await keysInPlace(disk, meta, text, uid))) return;
+    await forgetKeys(meta);
     const script = 'umask 077; mkdir -p .ssh && cat > .ssh/authorized_keys.tmp && mv -f .ssh/authorized_keys.tmp .ssh/authorized_keys';
-    await this.#inSandbox(instanceId, ['sh', '-c', script], keys.map((k) => k.trim() + '\n').join(''), "writing the instance's SSH keys");
+    await this.#inSandbox(instanceId, ['sh', '-c', script], text, "writing the instance's SSH keys");
+    await recordKeys(disk, meta, text, uid);
   }
 
   /** Run a short command in the instance's sandbox, as its uid: the disk is the tenant's, and a link there cannot send it elsewhere. */
@@ -173,7 +181,7 @@ export class ProcessRuntime implements Runtime {
     if ((await this.#live(spec.instanceId)).length > 0) return; // already running: adopt
     const { disk, meta, out } = await this.#prepare(spec.instanceId);
     await seedFromSnapshot(this.#o.root, spec, { disk, meta }, this.#ids(spec.instanceId));
-    await this.setSshKeys(spec.instanceId, spec.sshKeys);
+    await this.#sshWrites.run(spec.instanceId, () => this.#writeSshKeys(spec.instanceId, spec.sshKeys, true));
     const sandboxed = this.#o.sandbox !== undefined;
     const { binds, links } = await volumeBinds(this.#o.root, spec, { disk, meta }, { sandboxed, ids: this.#ids(spec.instanceId) });
     await saveBinds(meta, binds);
@@ -329,7 +337,8 @@ export class ProcessRuntime implements Runtime {
   }
 
   async wipeDisk(id: number): Promise<void> {
-    const { disk } = this.#dir(id);
+    const { disk, meta } = this.#dir(id);
+    await forgetKeys(meta);
     await rm(disk, { recursive: true, force: true });
     await this.#prepare(id);
   }

@@ -22,16 +22,20 @@ record() { printf '%s\\n' "$2" > "$out/$1.tmp" && mv -f "$out/$1.tmp" "$out/$1";
 # before would leave it waiting in its open for ever.
 ofifo="$out/stdout.fifo"
 efifo="$out/stderr.fifo"
-rm -f "$ofifo" "$efifo"
+# Each program run here is a few milliseconds on every start's way: rm only when something is there.
+for f in "$ofifo" "$efifo"; do if [ -e "$f" ] || [ -L "$f" ]; then rm -f "$f"; fi; done
 stamper=""
-# A stamper that fails before it opened the FIFOs would leave the wrapper waiting: plain copies take over.
+# A stamper that fails before it opened the FIFOs (no perl, a module missing: perl stops before it opens them)
+# would leave the wrapper waiting: the next one takes over while the FIFOs are still there, plain copies last.
+# perl is not checked by a run of its own first: that run was on every start's way (one more perl start).
+by_node() { [ -p "$ofifo" ] && [ -x "$GANTRY_NODE" ] && "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo"; }
 rescue() { [ -p "$ofifo" ] || return; cat "$ofifo" >> "$out/output.log" & cat "$efifo" >> "$out/output.log"; wait; }
 if mkfifo "$ofifo" "$efifo"; then
-  if [ "$GANTRY_LOG_STAMPER" != node ] && perl -MTime::HiRes -MIO::Select -e 1 2>/dev/null; then
-    (perl "$meta/stamp.pl" "$ofifo" "$efifo" >> "$out/output.log" || rescue) &
+  if [ "$GANTRY_LOG_STAMPER" != node ] && command -v perl > /dev/null; then
+    ({ perl "$meta/stamp.pl" "$ofifo" "$efifo" || by_node; } >> "$out/output.log" || rescue) &
     stamper=$!
   elif [ -x "$GANTRY_NODE" ]; then
-    ("$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo" >> "$out/output.log" || rescue) &
+    (by_node >> "$out/output.log" || rescue) &
     stamper=$!
   fi
 fi
@@ -40,7 +44,7 @@ if [ -n "$stamper" ]; then
 else
   exec >> "$out/output.log" 2>&1 # no stamper: plain lines, read back as stdout
 fi
-rm -f "$ofifo" "$efifo"
+rm -f "$ofifo" "$efifo" & # the names only: the stamper holds the FIFOs open; the workload need not wait for this
 # Before the wrapper itself ends: close its ends of the FIFOs and let the stamper write the last lines.
 drain() { exec >&- 2>&-; [ -z "$stamper" ] || wait "$stamper"; }
 if [ -s "$meta/onstart.sh" ]; then
