@@ -92,9 +92,9 @@ export async function serverlessBench(dir: string): Promise<LatencyRow[]> {
 
     // ── stop latency with no request in flight ───────────────────────
     // Twice: as soon as the deployment reads running, and with its worker up for SETTLE_MS first (as a deployment
-    // at rest is). A Node worker stopped within a fraction of a second of its start lingers in its exit: its last
-    // line is written some 20 ms after SIGTERM, then its process waits 100 ms and more on a thread still busy
-    // with the start (seen in /proc: main thread in a futex wait, another running).
+    // at rest is). A worker stopped within a fraction of a second of its start lingered 100 ms and more in its
+    // exit while the worker helper's reports went through fetch (undici); since they go through node:http, the
+    // two rows are alike.
     const idleStops = { plain: [] as number[], drain: [] as number[] };
     const settledStops = { plain: [] as number[], drain: [] as number[] };
     for (let i = 0; i < STOP_CYCLES * 4; i++) {
