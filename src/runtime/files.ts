@@ -43,8 +43,11 @@ export function instancePaths(root: string, id: number): { base: string; disk: s
  */
 export async function writeAuthorizedKeys(disk: string, keys: readonly string[]): Promise<void> {
   // The disk is the workload's: no link it made there is followed (writeInside).
-  await writeInside(disk, ['.ssh', 'authorized_keys'], keys.map((k) => k.trim() + '\n').join(''), { mode: 0o600, dirMode: 0o700 });
+  await writeInside(disk, ['.ssh', 'authorized_keys'], authorizedKeysText(keys), { mode: 0o600, dirMode: 0o700 });
 }
+
+/** The text of `authorized_keys`: one key a line. */
+export const authorizedKeysText = (keys: readonly string[]): string => keys.map((k) => k.trim() + '\n').join('');
 
 /** Instance ids that have a folder under the root (leftovers count: a crash between "destroyed" and "removed"). */
 export async function instanceDirs(root: string): Promise<number[]> {

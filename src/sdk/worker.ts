@@ -41,6 +41,8 @@ export interface WorkerOptions {
   readonly masterToken?: string;
   readonly workerId?: number;
   readonly reportIntervalMs?: number;
+  /** The most one call to the report address (the public key, a load report) may take; default 10 s. */
+  readonly reportTimeoutMs?: number;
   /** Accept unsigned requests (local development without an engine). */
   readonly unsecured?: boolean;
   readonly env?: NodeJS.ProcessEnv;
@@ -58,11 +60,11 @@ export interface RunningWorker {
 const LOAD_WINDOW_MS = 5_000;
 const SEEN_REQNUMS = 10_000;
 
-async function fetchPublicKey(reportAddr: string): Promise<KeyObject> {
+async function fetchPublicKey(reportAddr: string, timeoutMs: number): Promise<KeyObject> {
   let last: unknown;
   for (let i = 0; i < 20; i++) {
     try {
-      const res = await reportCall(`${reportAddr.replace(/\/$/, '')}/pubkey/`);
+      const res = await reportCall(`${reportAddr.replace(/\/$/, '')}/pubkey/`, { timeoutMs });
       if (res.status >= 200 && res.status < 300) return createPublicKey(res.text);
       last = new Error(`GET /pubkey/ answered ${res.status}`);
     } catch (err) {
@@ -99,7 +101,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const id = o.workerId ?? Number(env.CONTAINER_ID ?? 0);
   const port = o.port ?? Number(env.WORKER_PORT ?? env.PORT ?? 0);
   const unsecured = o.unsecured === true;
-  const key = unsecured || reportAddr === null ? null : await fetchPublicKey(reportAddr);
+  const reportTimeoutMs = o.reportTimeoutMs ?? 10_000;
+  const key = unsecured || reportAddr === null ? null : await fetchPublicKey(reportAddr, reportTimeoutMs);
   if (!unsecured && key === null) throw new Error('REPORT_ADDR is not set: cannot verify routed requests (pass unsecured: true for local use).');
 
   const seen = new Set<number>();
@@ -246,6 +249,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const curLoad = arrivals.reduce((s, a) => s + a.cost, 0) / (LOAD_WINDOW_MS / 1000);
     reportedWorking = working + sessions.open;
     await reportCall(`${reportAddr.replace(/\/$/, '')}/worker_status/`, {
+      timeoutMs: reportTimeoutMs,
       json: {
         id,
         mtoken: token,

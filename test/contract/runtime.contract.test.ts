@@ -146,14 +146,36 @@ for (const rc of RUNTIMES) {
       assert.equal(await rt.logs(s.instanceId, 2), 'four\nfive\n', 'the plain logs are the same lines without stamps');
     });
 
-    it('stamps the output when perl cannot run the stamper (a module missing): node takes over', { skip: rc.name !== 'process' }, async () => {
-      // perl stops before it opens the FIFOs (the wrapper no longer checks perl's modules with a run of its own).
-      const s = spec({ onstart: 'echo one; echo two >&2', runtype: 'args', env: { PERL5OPT: '-MGantry::NoSuchModule' } });
-      await rt.start(s);
-      await until(async () => (await rt.inspect(s.instanceId)).state === 'exited');
-      const lines = await rt.logLines(s.instanceId, { tail: 10 });
-      // Unstamped copies (the last resort) would read back as stdout only.
-      assert.deepEqual(lines.map((l) => `${l.stream} ${l.text}`).sort(), ['stderr two', 'stdout one']);
+    it('stamps the output when perl cannot run the stamper (it stops before its open): node takes over, quietly', { skip: rc.name !== 'process' }, async () => {
+      // A perl that stops at once, as one without Time::HiRes now does (the wrapper no longer checks perl's
+      // modules with a run of its own). Its own runtime: the perl on its PATH is this one.
+      const fake = await mkdtemp(join(tmpdir(), 'gantry-fake-perl-'));
+      await writeFile(join(fake, 'perl'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+      const base = workloadBaseEnv();
+      const own = await ProcessRuntime.open({
+        root: join(root, 'fake-perl'),
+        killWaitMs: 2000,
+        pollMs: 25,
+        baseEnv: { ...base, PATH: `${fake}:${base['PATH'] ?? ''}` },
+      });
+      try {
+        for (const [r, dir, name] of [
+          [own, join(root, 'fake-perl'), 'perl that stops'],
+          [rt, root, 'perl'],
+        ] as const) {
+          // The workload's own PERL5OPT is not the stamper's.
+          const s = spec({ onstart: 'echo one; echo two >&2', runtype: 'args', env: { PERL5OPT: '-MGantry::NoSuchModule' } });
+          await r.start(s);
+          await until(async () => (await r.inspect(s.instanceId)).state === 'exited');
+          const lines = await r.logLines(s.instanceId, { tail: 10 });
+          // Unstamped copies (the last resort) would read back as stdout only.
+          assert.deepEqual(lines.map((l) => `${l.stream} ${l.text}`).sort(), ['stderr two', 'stdout one'], name);
+          assert.equal(await readFile(join(dir, String(s.instanceId), 'meta', 'wrapper.log'), 'utf8'), '', `${name}: nothing in wrapper.log`);
+        }
+      } finally {
+        for (const id of await own.list()) await own.destroy(id, { graceMs: 200 });
+        await rm(fake, { recursive: true, force: true });
+      }
     });
 
     it('records the exit code of the main command (runtype args)', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFile, chmod, chown, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, lchown, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -347,10 +347,37 @@ describe('process sandbox: a start writes the SSH keys only when the file is not
       await restart([key(1), key(2)]);
       assert.notEqual((await stat(file)).ino, tenants, "the tenant's file is replaced by the keys' own write");
 
+      await rm(file);
+      await restart([key(1), key(2)]);
+      assert.equal(await readFile(file, 'utf8'), `${key(1)}\n${key(2)}\n`, 'a file the tenant removed is back');
+
+      // `.ssh` a link to a folder of the tenant's with the same file in it: not the folder written last, so written.
+      const ssh = join(dir, 'instances', '7', 'disk', '.ssh');
+      const other = join(dir, 'instances', '7', 'disk', 'elsewhere');
+      await rename(ssh, other);
+      await symlink('elsewhere', ssh);
+      await lchown(ssh, owner.uid, owner.gid);
+      const before = (await stat(join(other, 'authorized_keys'))).ino;
+      await restart([key(1), key(2)]);
+      assert.notEqual((await stat(join(other, 'authorized_keys'))).ino, before, 'written again through the link, as the tenant made it');
+
       await rt.stop(7, { graceMs: 1000 });
       await rt.wipeDisk(7);
       await rt.start(spec([key(1), key(2)]));
       assert.equal(await readFile(file, 'utf8'), `${key(1)}\n${key(2)}\n`, 'a wiped disk gets its keys at the next start');
+    });
+  });
+
+  it('a write while the workload runs (a key attached) leaves no record: a change after it is undone at the next start', async () => {
+    await withSandboxedRuntime(async (rt, dir) => {
+      const file = join(dir, 'instances', '7', 'disk', '.ssh', 'authorized_keys');
+      await rt.start(spec([key(1)]));
+      await rt.setSshKeys(7, [key(1), key(2)]);
+      // The workload could change the file between that write and any look at it afterwards.
+      await appendFile(file, 'ssh-ed25519 AAAA tenant@persist\n');
+      await rt.stop(7, { graceMs: 1000 });
+      await rt.start(spec([key(1), key(2)]));
+      assert.equal(await readFile(file, 'utf8'), `${key(1)}\n${key(2)}\n`);
     });
   });
 });

@@ -16,6 +16,12 @@ describe("the worker helper's calls to its report address (node:http, not fetch)
       req.on('end', () => {
         seen.push({ method: req.method ?? '', type: req.headers['content-type'] ?? '', body });
         if (req.url === '/hang/') return; // never answers
+        if (req.url === '/trickle/') {
+          // A byte every 30 ms: never idle long, and never done within the bound.
+          res.writeHead(200);
+          const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write('.')), 30);
+          return;
+        }
         res.writeHead(req.url === '/missing/' ? 404 : 200, { 'content-type': 'text/plain' });
         res.end(req.url === '/pubkey/' ? '-----BEGIN PUBLIC KEY-----' : 'ok');
       });
@@ -29,21 +35,22 @@ describe("the worker helper's calls to its report address (node:http, not fetch)
   });
 
   it('gets a text, and posts JSON with its content type', async () => {
-    assert.deepEqual(await reportCall(`${base}/pubkey/`), { status: 200, text: '-----BEGIN PUBLIC KEY-----' });
-    assert.deepEqual(await reportCall(`${base}/worker_status/`, { json: { id: 3, cur_load: 1.5 } }), { status: 200, text: 'ok' });
+    assert.deepEqual(await reportCall(`${base}/pubkey/`, { timeoutMs: 5000 }), { status: 200, text: '-----BEGIN PUBLIC KEY-----' });
+    assert.deepEqual(await reportCall(`${base}/worker_status/`, { json: { id: 3, cur_load: 1.5 }, timeoutMs: 5000 }), { status: 200, text: 'ok' });
     assert.deepEqual(seen.at(-1), { method: 'POST', type: 'application/json', body: '{"id":3,"cur_load":1.5}' });
   });
 
   it('gives the status of an answer that is not a success (the caller decides)', async () => {
-    assert.equal((await reportCall(`${base}/missing/`)).status, 404);
+    assert.equal((await reportCall(`${base}/missing/`, { timeoutMs: 5000 })).status, 404);
   });
 
   it('gives up on an address that does not answer within its bound, and on one that refuses', async () => {
     await assert.rejects(reportCall(`${base}/hang/`, { timeoutMs: 100 }), /no answer from .* within 100 ms/);
+    await assert.rejects(reportCall(`${base}/trickle/`, { timeoutMs: 200 }), /within 200 ms|aborted/, 'the bound is on the whole call, not on idleness');
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    await assert.rejects(reportCall(`http://127.0.0.1:${port}/pubkey/`), /ECONNREFUSED/);
+    await assert.rejects(reportCall(`http://127.0.0.1:${port}/pubkey/`, { timeoutMs: 5000 }), /ECONNREFUSED/);
   });
 });

@@ -9,12 +9,12 @@ import { allGone, instanceProcs, ProcTable, type ProcInfo } from './proc-table.j
 import { bwrapArgs, spawned } from './sandbox.js';
 import { writeRunFiles } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
-import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
+import { authorizedKeysText, cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
 import { LINK_VOLUMES_SCRIPT, processStorage, saveBinds, savedBinds, seedFromSnapshot, volumeBinds } from './process-storage.js';
 import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
 import { OneAtATime } from '../one-at-a-time.js';
-import { forgetKeys, keysInPlace, keysText, recordKeys } from './keys-record.js';
+import { forgetKeys, keysInPlace, recordKeys } from './keys-record.js';
 
 import type { ProcessRuntimeOptions } from './options.js';
 export type { ProcessRuntimeOptions, ProcessSandbox } from './options.js';
@@ -137,13 +137,13 @@ export class ProcessRuntime implements Runtime {
     const { disk, meta } = this.#dir(instanceId);
     if (this.#o.sandbox === undefined) return writeAuthorizedKeys(disk, keys);
     if (!atStart) await this.#prepare(instanceId);
-    const text = keysText(keys);
+    const text = authorizedKeysText(keys);
     const uid = this.#ids(instanceId)?.uid ?? process.getuid?.() ?? 0;
     if (atStart && (await keysInPlace(disk, meta, text, uid))) return;
     await forgetKeys(meta);
     const script = 'umask 077; mkdir -p .ssh && cat > .ssh/authorized_keys.tmp && mv -f .ssh/authorized_keys.tmp .ssh/authorized_keys';
     await this.#inSandbox(instanceId, ['sh', '-c', script], text, "writing the instance's SSH keys");
-    await recordKeys(disk, meta, text, uid);
+    if (atStart) await recordKeys(disk, meta, text, uid); // while the workload runs, it could change the file before the record
   }
 
   /** Run a short command in the instance's sandbox, as its uid: the disk is the tenant's, and a link there cannot send it elsewhere. */

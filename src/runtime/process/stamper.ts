@@ -7,7 +7,9 @@
  * else node, which every Gantry host has. A line longer than 64 KiB (a progress bar redrawn with `\r`)
  * is cut there.
  */
-export const STAMP_PERL = `use strict; use warnings; use IO::Select; use Time::HiRes qw(gettimeofday);
+export const STAMP_PERL = `use strict; use warnings;
+# A perl without them (Debian's perl-base has no Time::HiRes) stops here, quietly, before it opens the FIFOs: node takes over.
+BEGIN { eval { require IO::Select; require Time::HiRes; Time::HiRes->import('gettimeofday'); 1 } or exit 3 }
 open(my $o, '<', $ARGV[0]) or die "stdout: $!"; open(my $e, '<', $ARGV[1]) or die "stderr: $!";
 $SIG{TERM} = $SIG{INT} = 'IGNORE';
 binmode $_ for ($o, $e, \\*STDOUT); $| = 1;

@@ -28,11 +28,12 @@ stamper=""
 # A stamper that fails before it opened the FIFOs (no perl, a module missing: perl stops before it opens them)
 # would leave the wrapper waiting: the next one takes over while the FIFOs are still there, plain copies last.
 # perl is not checked by a run of its own first: that run was on every start's way (one more perl start).
-by_node() { [ -p "$ofifo" ] && [ -x "$GANTRY_NODE" ] && "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo"; }
+# The workload's own PERL5OPT, PERL5LIB or NODE_OPTIONS are not the stamper's.
+by_node() { [ -p "$ofifo" ] && [ -x "$GANTRY_NODE" ] && NODE_OPTIONS= "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo"; }
 rescue() { [ -p "$ofifo" ] || return; cat "$ofifo" >> "$out/output.log" & cat "$efifo" >> "$out/output.log"; wait; }
 if mkfifo "$ofifo" "$efifo"; then
   if [ "$GANTRY_LOG_STAMPER" != node ] && command -v perl > /dev/null; then
-    ({ perl "$meta/stamp.pl" "$ofifo" "$efifo" || by_node; } >> "$out/output.log" || rescue) &
+    ({ PERL5OPT= PERL5LIB= PERLLIB= perl "$meta/stamp.pl" "$ofifo" "$efifo" || by_node; } >> "$out/output.log" || rescue) &
     stamper=$!
   elif [ -x "$GANTRY_NODE" ]; then
     (by_node >> "$out/output.log" || rescue) &
@@ -44,7 +45,11 @@ if [ -n "$stamper" ]; then
 else
   exec >> "$out/output.log" 2>&1 # no stamper: plain lines, read back as stdout
 fi
-rm -f "$ofifo" "$efifo" & # the names only: the stamper holds the FIFOs open; the workload need not wait for this
+# The names only: the stamper holds the FIFOs open, and the workload need not wait for this. (A stamper that
+# ended in the moment between its open and this rm would let the next one open them: it joins the same pipes
+# while the workload writes; should every writer be gone already, it waits in its open until the group ends.)
+rm -f "$ofifo" "$efifo" &
+unnamed=$!
 # Before the wrapper itself ends: close its ends of the FIFOs and let the stamper write the last lines.
 drain() { exec >&- 2>&-; [ -z "$stamper" ] || wait "$stamper"; }
 if [ -s "$meta/onstart.sh" ]; then
@@ -64,6 +69,7 @@ if [ "$GANTRY_RUNTYPE" = "args" ]; then
   exit 0
 fi
 # ssh/jupyter launch modes: the instance stays up after onstart, as a container with sshd would.
+wait "$unnamed" # reaped here: sleep would leave it a zombie
 exec sleep infinity
 `;
 
