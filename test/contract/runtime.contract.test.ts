@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -147,10 +148,14 @@ for (const rc of RUNTIMES) {
     });
 
     it('stamps the output when perl cannot run the stamper (it stops before its open): node takes over, quietly', { skip: rc.name !== 'process' }, async () => {
-      // A perl that stops at once, as one without Time::HiRes now does (the wrapper no longer checks perl's
-      // modules with a run of its own). Its own runtime: the perl on its PATH is this one.
+      // A perl without Time::HiRes (Debian's perl-base): the real one, with a Time/HiRes.pm that fails first in
+      // its @INC (the wrapper no longer checks perl's modules with a run of its own). Its own runtime: the perl
+      // on its PATH is this one.
       const fake = await mkdtemp(join(tmpdir(), 'gantry-fake-perl-'));
-      await writeFile(join(fake, 'perl'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+      const realPerl = execFileSync('sh', ['-c', 'command -v perl'], { encoding: 'utf8' }).trim();
+      await mkdir(join(fake, 'lib', 'Time'), { recursive: true });
+      await writeFile(join(fake, 'lib', 'Time', 'HiRes.pm'), 'die "no Time::HiRes here\\n";\n');
+      await writeFile(join(fake, 'perl'), `#!/bin/sh\nexec ${realPerl} -I${join(fake, 'lib')} "$@"\n`, { mode: 0o755 });
       const base = workloadBaseEnv();
       const own = await ProcessRuntime.open({
         root: join(root, 'fake-perl'),
@@ -160,7 +165,7 @@ for (const rc of RUNTIMES) {
       });
       try {
         for (const [r, dir, name] of [
-          [own, join(root, 'fake-perl'), 'perl that stops'],
+          [own, join(root, 'fake-perl'), 'perl without Time::HiRes'],
           [rt, root, 'perl'],
         ] as const) {
           // The workload's own PERL5OPT is not the stamper's.

@@ -373,6 +373,7 @@ describe('process sandbox: a start writes the SSH keys only when the file is not
       const file = join(dir, 'instances', '7', 'disk', '.ssh', 'authorized_keys');
       await rt.start(spec([key(1)]));
       await rt.setSshKeys(7, [key(1), key(2)]);
+      assert.equal(await stat(join(dir, 'instances', '7', 'meta', 'keys-written')).catch(() => null), null, 'no record of a write while it runs');
       // The workload could change the file between that write and any look at it afterwards.
       await appendFile(file, 'ssh-ed25519 AAAA tenant@persist\n');
       await rt.stop(7, { graceMs: 1000 });

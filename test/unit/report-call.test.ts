@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { reportCall } from '../../src/sdk/report-call.js';
+import { startWorker } from '../../src/sdk/worker.js';
 
 describe("the worker helper's calls to its report address (node:http, not fetch)", () => {
   let server: Server;
@@ -52,5 +53,11 @@ describe("the worker helper's calls to its report address (node:http, not fetch)
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
     await assert.rejects(reportCall(`http://127.0.0.1:${port}/pubkey/`, { timeoutMs: 5000 }), /ECONNREFUSED/);
+  });
+
+  it('refuses a worker whose reportTimeoutMs is not a number of ms above 0 (it would make every call fail)', async () => {
+    for (const reportTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await assert.rejects(startWorker({ handle: async () => ({ body: '' }), unsecured: true, port: 0, reportTimeoutMs }), /reportTimeoutMs must be/);
+    }
   });
 });

@@ -23,9 +23,9 @@ export class LookFailures {
     if (shown !== null && shown === row.shown) await ctx.store.setStatusMsg(id, null);
   }
 
-  /** `failed`, and whether the lease is kept: not when the failure could not be recorded (the caller releases it then). */
+  /** Record a failed look (`#failed`), and whether the lease is kept: not when the failure could not be recorded (the caller releases it then). */
   kept(ctx: ControlContext, owner: string, inst: InstanceRecord, err: unknown, since?: number): Promise<boolean> {
-    return this.failed(ctx, owner, inst, err, since).then(
+    return this.#failed(ctx, owner, inst, err, since).then(
       () => true,
       () => false,
     );
@@ -35,7 +35,7 @@ export class LookFailures {
    * Record a failed look; its lease is kept until the next try is due (not released). `since`: when the failing
    * try began (a stop sent without a look first may have held its whole bound before its look failed too).
    */
-  async failed(ctx: ControlContext, owner: string, inst: InstanceRecord, err: unknown, since?: number): Promise<void> {
+  async #failed(ctx: ControlContext, owner: string, inst: InstanceRecord, err: unknown, since?: number): Promise<void> {
     const now = ctx.clock.now();
     // Another intent, or failures far apart (a look that worked in between went another way: the host sweep), start anew.
     const apart = 2 * ctx.settings.reconcileRetryMaxMs + ctx.settings.leaseMs;

@@ -15,6 +15,8 @@ import { join } from 'node:path';
  * Only `lstat` as Gantry: the disk is the tenant's, and nothing of it is read or followed here.
  */
 const RECORD = 'keys-written';
+const RECORD_TRIES = 5;
+const RECORD_RETRY_MS = 5;
 
 async function identity(disk: string, uid: number): Promise<{ id: string; ctimeNs: bigint } | null> {
   const ssh = join(disk, '.ssh');
@@ -39,12 +41,67 @@ export async function keysInPlace(disk: string, meta: string, text: string, uid:
   return now !== null && now.ctimeNs < at.mtimeNs && recorded === `${digest(text)} ${now.id}`;
 }
 
-/** After a start's write: what it left (none when it cannot be told: the next start writes again). */
+/**
+ * After a start's write: what it left (none when it cannot be told: the next start writes again). A kernel
+ * that stamps files with a coarse clock (a tick of a few ms) may give the record the file's own time, which
+ * would make the next start write again: the record is written again a few ms later, a few times at most (a
+ * file system of whole seconds gets none). A record that cannot be written is no failure of the start.
+ */
 export async function recordKeys(disk: string, meta: string, text: string, uid: number): Promise<void> {
-  const now = await identity(disk, uid);
-  if (now === null) await rm(join(meta, RECORD), { force: true });
-  else await writeFile(join(meta, RECORD), `${digest(text)} ${now.id}`, { mode: 0o600 });
+  const file = join(meta, RECORD);
+  try {
+    const now = await identity(disk, uid);
+    for (let i = 0; now !== null && i < RECORD_TRIES; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, RECORD_RETRY_MS));
+      await writeFile(file, `${digest(text)} ${now.id}`, { mode: 0o600 });
+      if ((await stat(file, { bigint: true })).mtimeNs > now.ctimeNs) return;
+    }
+    await rm(file, { force: true });
+  } catch {
+    await rm(file, { force: true }).catch(() => undefined);
+  }
 }
 
 /** Before a write, and when the disk is wiped: no record stands for a file that may be about to change. */
 export const forgetKeys = (meta: string): Promise<void> => rm(join(meta, RECORD), { force: true });
+
+/**
+ * Sessions (exec) per instance: begun so far, and open now. A start records its keys' file only when none
+ * was open or began during its write: no process of the tenant's could have changed the file before the record.
+ */
+export class SessionLedger {
+  readonly #byId = new Map<number, { begun: number; open: number }>();
+
+  #of(id: number): { begun: number; open: number } {
+    const s = this.#byId.get(id) ?? { begun: 0, open: 0 };
+    this.#byId.set(id, s);
+    return s;
+  }
+
+  /** A session begins; the function returned ends it (once, however often it is called). */
+  begin(id: number): () => void {
+    const s = this.#of(id);
+    s.begun++;
+    s.open++;
+    let open = true;
+    return () => {
+      if (open) s.open--;
+      open = false;
+    };
+  }
+
+  /** What `quietSince` compares with: the sessions begun so far. */
+  mark(id: number): number {
+    return this.#of(id).begun;
+  }
+
+  quietSince(id: number, mark: number): boolean {
+    const s = this.#of(id);
+    return s.open === 0 && s.begun === mark;
+  }
+
+  /** A destroyed instance: kept while a session of it is still open. */
+  forget(id: number): void {
+    if (this.#byId.get(id)?.open === 0) this.#byId.delete(id);
+  }
+}

@@ -7,14 +7,14 @@ import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions,
 import { CLOCK_TICKS, leaderFamily, trySignal } from './first-signal.js';
 import { allGone, instanceProcs, ProcTable, type ProcInfo } from './proc-table.js';
 import { bwrapArgs, spawned } from './sandbox.js';
-import { writeRunFiles } from './wrapper.js';
+import { clearExitCodes, wrapperEnv, writeRunFiles } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
 import { authorizedKeysText, cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
 import { LINK_VOLUMES_SCRIPT, processStorage, saveBinds, savedBinds, seedFromSnapshot, volumeBinds } from './process-storage.js';
 import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
 import { OneAtATime } from '../one-at-a-time.js';
-import { forgetKeys, keysInPlace, recordKeys } from './keys-record.js';
+import { forgetKeys, keysInPlace, recordKeys, SessionLedger } from './keys-record.js';
 
 import type { ProcessRuntimeOptions } from './options.js';
 export type { ProcessRuntimeOptions, ProcessSandbox } from './options.js';
@@ -41,6 +41,9 @@ export class ProcessRuntime implements Runtime {
   readonly #cpuSamples = new Map<number, { cpuMs: number; at: number }>();
   /** SSH key writes, one at a time per instance (setSshKeys). */
   readonly #sshWrites = new OneAtATime<number>();
+  /** Starts, one at a time per instance: a second one (a retried step) finds the first's workload and adopts it. */
+  readonly #starts = new OneAtATime<number>();
+  readonly #sessions = new SessionLedger();
   readonly #diskUsage: DiskUsageCache;
   #runtimeId = '';
 
@@ -141,9 +144,11 @@ export class ProcessRuntime implements Runtime {
     const uid = this.#ids(instanceId)?.uid ?? process.getuid?.() ?? 0;
     if (atStart && (await keysInPlace(disk, meta, text, uid))) return;
     await forgetKeys(meta);
+    const mark = this.#sessions.mark(instanceId);
     const script = 'umask 077; mkdir -p .ssh && cat > .ssh/authorized_keys.tmp && mv -f .ssh/authorized_keys.tmp .ssh/authorized_keys';
     await this.#inSandbox(instanceId, ['sh', '-c', script], text, "writing the instance's SSH keys");
-    if (atStart) await recordKeys(disk, meta, text, uid); // while the workload runs, it could change the file before the record
+    // Only a start records (its workload runs after this), and only with no session open or begun meanwhile.
+    if (atStart && this.#sessions.quietSince(instanceId, mark)) await recordKeys(disk, meta, text, uid);
   }
 
   /** Run a short command in the instance's sandbox, as its uid: the disk is the tenant's, and a link there cannot send it elsewhere. */
@@ -164,9 +169,15 @@ export class ProcessRuntime implements Runtime {
     const argv =
       r.tty === null ? r.argv : ['script', '-qfec', `stty rows ${r.tty.rows} cols ${r.tty.cols} 2>/dev/null; exec ${shellJoin(r.argv)}`, '/dev/null'];
     const env = { ...this.#o.baseEnv, HOME: disk, SHELL: '/bin/bash', ...r.env, ...(r.tty !== null && { TERM: r.tty.term }) };
+    const end = this.#sessions.begin(instanceId);
     const child = this.#spawn(instanceId, argv, { env, detached: true, stdio: 'pipe', dieWithParent: true, binds });
-    await spawned(child);
-    const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+    const done = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('close', (code, signal) => resolve({ code, signal })),
+    ).finally(end);
+    await spawned(child).catch((err: unknown) => {
+      end();
+      throw err;
+    });
     return {
       stdin: child.stdin as NonNullable<typeof child.stdin>,
       stdout: child.stdout as NonNullable<typeof child.stdout>,
@@ -176,10 +187,17 @@ export class ProcessRuntime implements Runtime {
     };
   }
 
-  async start(spec: WorkloadSpec): Promise<void> {
+  start(spec: WorkloadSpec): Promise<void> {
+    return this.#starts.run(spec.instanceId, () => this.#start(spec));
+  }
+
+  async #start(spec: WorkloadSpec): Promise<void> {
     this.#procs.invalidate();
     if ((await this.#live(spec.instanceId)).length > 0) return; // already running: adopt
     const { disk, meta, out } = await this.#prepare(spec.instanceId);
+    // The last run's exit codes go first: a look meanwhile would take the start's own processes (the keys'
+    // write, as the instance's uid) for what an ended run left, and end them.
+    await clearExitCodes(meta, out);
     await seedFromSnapshot(this.#o.root, spec, { disk, meta }, this.#ids(spec.instanceId));
     await this.#sshWrites.run(spec.instanceId, () => this.#writeSshKeys(spec.instanceId, spec.sshKeys, true));
     const sandboxed = this.#o.sandbox !== undefined;
@@ -187,23 +205,12 @@ export class ProcessRuntime implements Runtime {
     await saveBinds(meta, binds);
     const pairs = links.flatMap((l) => [l.path, l.target]);
     if (pairs.length > 0) await this.#inSandbox(spec.instanceId, ['sh', '-c', LINK_VOLUMES_SCRIPT, 'sh', ...pairs], '', "linking the instance's volumes");
-    await writeRunFiles(meta, out, spec.onstart);
+    await writeRunFiles(meta, spec.onstart);
     // Only the wrapper's own complaints land here: the workload's output goes through its stamping filters.
     const log = await open(join(meta, 'wrapper.log'), 'a');
     try {
       const child = this.#spawn(spec.instanceId, ['bash', join(meta, 'run.sh'), ...spec.command], {
-        env: {
-          ...this.#o.baseEnv,
-          HOME: disk,
-          ...spec.env,
-          GANTRY_META: meta,
-          GANTRY_OUT: out,
-          GANTRY_RUNTYPE: spec.runtype,
-          GANTRY_RUNTIME_ID: this.#runtimeId,
-          GANTRY_INSTANCE_ID: String(spec.instanceId),
-          GANTRY_LOG_STAMPER: this.#o.logStamper ?? 'auto',
-          GANTRY_NODE: process.execPath,
-        },
+        env: wrapperEnv(this.#o.baseEnv, spec, { disk, meta, out, runtimeId: this.#runtimeId, logStamper: this.#o.logStamper ?? 'auto' }),
         detached: true, // its own process group and session: it outlives Gantry, and stop signals the whole group
         stdio: ['ignore', log.fd, log.fd],
         binds,
@@ -333,6 +340,7 @@ export class ProcessRuntime implements Runtime {
     await rm(this.#dir(id).base, { recursive: true, force: true });
     this.#cpuSamples.delete(id);
     this.#diskUsage.forget(id);
+    this.#sessions.forget(id);
     return { state: 'absent' };
   }
 

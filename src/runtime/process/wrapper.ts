@@ -1,5 +1,6 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { WorkloadSpec } from '../runtime.js';
 import { STAMP_NODE, STAMP_PERL } from './stamper.js';
 
 /**
@@ -28,12 +29,12 @@ stamper=""
 # A stamper that fails before it opened the FIFOs (no perl, a module missing: perl stops before it opens them)
 # would leave the wrapper waiting: the next one takes over while the FIFOs are still there, plain copies last.
 # perl is not checked by a run of its own first: that run was on every start's way (one more perl start).
-# The workload's own PERL5OPT, PERL5LIB or NODE_OPTIONS are not the stamper's.
-by_node() { [ -p "$ofifo" ] && [ -x "$GANTRY_NODE" ] && NODE_OPTIONS= "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo"; }
+# The stampers run with an empty environment (exec -c): the workload's PERL5OPT or NODE_OPTIONS are not theirs.
+by_node() { [ -p "$ofifo" ] && [ -x "$GANTRY_NODE" ] && (exec -c "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo"); }
 rescue() { [ -p "$ofifo" ] || return; cat "$ofifo" >> "$out/output.log" & cat "$efifo" >> "$out/output.log"; wait; }
 if mkfifo "$ofifo" "$efifo"; then
   if [ "$GANTRY_LOG_STAMPER" != node ] && command -v perl > /dev/null; then
-    ({ PERL5OPT= PERL5LIB= PERLLIB= perl "$meta/stamp.pl" "$ofifo" "$efifo" || by_node; } >> "$out/output.log" || rescue) &
+    ({ (exec -c perl "$meta/stamp.pl" "$ofifo" "$efifo") || by_node; } >> "$out/output.log" || rescue) &
     stamper=$!
   elif [ -x "$GANTRY_NODE" ]; then
     (by_node >> "$out/output.log" || rescue) &
@@ -73,13 +74,39 @@ wait "$unnamed" # reaped here: sleep would leave it a zombie
 exec sleep infinity
 `;
 
-/** A start's files in the meta folder: the wrapper, the onstart, the stampers and the start time; the last run's exit codes gone. */
-export async function writeRunFiles(meta: string, out: string, onstart: string | null): Promise<void> {
-  await Promise.all(['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })));
-  await Promise.all(['exit_code', 'onstart_exit_code'].map((f) => rm(join(out, f), { force: true })));
+/** A start's files in the meta folder: the wrapper, the onstart, the stampers and the start time (the last run's exit codes are gone by then: clearExitCodes). */
+export async function writeRunFiles(meta: string, onstart: string | null): Promise<void> {
   await writeFile(join(meta, 'run.sh'), WRAPPER_SCRIPT, { mode: 0o755 });
   await writeFile(join(meta, 'onstart.sh'), onstart ?? '', { mode: 0o644 });
   await writeFile(join(meta, 'stamp.pl'), STAMP_PERL, { mode: 0o644 });
   await writeFile(join(meta, 'stamp.cjs'), STAMP_NODE, { mode: 0o644 });
   await writeFile(join(meta, 'started'), String(Date.now()));
+}
+
+/** The last run's exit codes and group, gone: a start's first step. */
+export async function clearExitCodes(meta: string, out: string): Promise<void> {
+  await Promise.all([
+    ...['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })),
+    ...['exit_code', 'onstart_exit_code'].map((f) => rm(join(out, f), { force: true })),
+  ]);
+}
+
+/** The wrapper's environment: the workload's, with its home on the disk, and what the wrapper itself reads (GANTRY_*, the labels among them). */
+export function wrapperEnv(
+  base: NodeJS.ProcessEnv,
+  spec: WorkloadSpec,
+  o: { disk: string; meta: string; out: string; runtimeId: string; logStamper: 'auto' | 'node' },
+): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    HOME: o.disk,
+    ...spec.env,
+    GANTRY_META: o.meta,
+    GANTRY_OUT: o.out,
+    GANTRY_RUNTYPE: spec.runtype,
+    GANTRY_RUNTIME_ID: o.runtimeId,
+    GANTRY_INSTANCE_ID: String(spec.instanceId),
+    GANTRY_LOG_STAMPER: o.logStamper,
+    GANTRY_NODE: process.execPath,
+  };
 }
