@@ -147,26 +147,28 @@ for (const rc of RUNTIMES) {
       assert.equal(await rt.logs(s.instanceId, 2), 'four\nfive\n', 'the plain logs are the same lines without stamps');
     });
 
-    it('stamps the output when perl cannot run the stamper (it stops before its open): node takes over, quietly', { skip: rc.name !== 'process' }, async () => {
-      // A perl without Time::HiRes (Debian's perl-base): the real one, with a Time/HiRes.pm that fails first in
-      // its @INC (the wrapper no longer checks perl's modules with a run of its own). Its own runtime: the perl
-      // on its PATH is this one.
+    it("stamps the output whatever the host's perl, quietly, and not with the workload's perl options", { skip: rc.name !== 'process' }, async () => {
+      // Each case a runtime of its own, with its `perl` first on the PATH. The wrapper no longer checks perl's
+      // modules with a run of its own: the stamper itself stops before its open, or does without.
       const fake = await mkdtemp(join(tmpdir(), 'gantry-fake-perl-'));
       const realPerl = execFileSync('sh', ['-c', 'command -v perl'], { encoding: 'utf8' }).trim();
-      await mkdir(join(fake, 'lib', 'Time'), { recursive: true });
-      await writeFile(join(fake, 'lib', 'Time', 'HiRes.pm'), 'die "no Time::HiRes here\\n";\n');
-      await writeFile(join(fake, 'perl'), `#!/bin/sh\nexec ${realPerl} -I${join(fake, 'lib')} "$@"\n`, { mode: 0o755 });
+      await mkdir(join(fake, 'stops', 'lib', 'Time'), { recursive: true });
+      // As a perl without Time::HiRes (Debian's perl-base) now does: it stops at once, and node takes over.
+      await writeFile(join(fake, 'stops', 'perl'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+      // A Time::HiRes that is there but fails to load (found only once the FIFOs are open): whole seconds.
+      await mkdir(join(fake, 'broken', 'lib', 'Time'), { recursive: true });
+      await writeFile(join(fake, 'broken', 'lib', 'Time', 'HiRes.pm'), 'die "no Time::HiRes here\\n";\n');
+      await writeFile(join(fake, 'broken', 'perl'), `#!/bin/sh\nexec ${realPerl} -I${join(fake, 'broken', 'lib')} "$@"\n`, { mode: 0o755 });
       const base = workloadBaseEnv();
-      const own = await ProcessRuntime.open({
-        root: join(root, 'fake-perl'),
-        killWaitMs: 2000,
-        pollMs: 25,
-        baseEnv: { ...base, PATH: `${fake}:${base['PATH'] ?? ''}` },
-      });
+      const open = (kind: string): Promise<ProcessRuntime> =>
+        ProcessRuntime.open({ root: join(root, kind), killWaitMs: 2000, pollMs: 25, baseEnv: { ...base, PATH: `${join(fake, kind)}:${base['PATH'] ?? ''}` } });
+      const stops = await open('stops');
+      const broken = await open('broken');
       try {
         for (const [r, dir, name] of [
-          [own, join(root, 'fake-perl'), 'perl without Time::HiRes'],
-          [rt, root, 'perl'],
+          [stops, join(root, 'stops'), 'a perl that stops at once'],
+          [broken, join(root, 'broken'), 'a Time::HiRes that fails to load'],
+          [rt, root, "the host's perl"],
         ] as const) {
           // The workload's own PERL5OPT is not the stamper's.
           const s = spec({ onstart: 'echo one; echo two >&2', runtype: 'args', env: { PERL5OPT: '-MGantry::NoSuchModule' } });
@@ -176,9 +178,12 @@ for (const rc of RUNTIMES) {
           // Unstamped copies (the last resort) would read back as stdout only.
           assert.deepEqual(lines.map((l) => `${l.stream} ${l.text}`).sort(), ['stderr two', 'stdout one'], name);
           assert.equal(await readFile(join(dir, String(s.instanceId), 'meta', 'wrapper.log'), 'utf8'), '', `${name}: nothing in wrapper.log`);
+          // Whole seconds only where Time::HiRes cannot load (two stamps on whole seconds by chance: one in a million).
+          const whole = lines.every((l) => l.at % 1000 === 0);
+          assert.equal(whole, r === broken, `${name}: ${lines.map((l) => l.at).join(' ')}`);
         }
       } finally {
-        for (const id of await own.list()) await own.destroy(id, { graceMs: 200 });
+        for (const r of [stops, broken]) for (const id of await r.list()) await r.destroy(id, { graceMs: 200 });
         await rm(fake, { recursive: true, force: true });
       }
     });

@@ -2,25 +2,28 @@
  * The output stamper of a process workload: one process in the workload's group that reads the
  * workload's stdout and stderr (two FIFOs) and appends `<epoch µs> <o|e> <text>` lines to `output.log`.
  * One reader for both streams keeps their order as well as it can be known: lines read in one wake-up
- * get one time, stdout first. Once it has opened the FIFOs it ignores SIGTERM/SIGINT and ends when the last writer is gone, so a
- * stopping workload's last words are kept. perl when it has Time::HiRes (small and quick to start),
- * else node, which every Gantry host has. A line longer than 64 KiB (a progress bar redrawn with `\r`)
- * is cut there.
+ * get one time, stdout first. Once it has opened the FIFOs it ignores SIGTERM/SIGINT and ends when the last
+ * writer is gone, so a stopping workload's last words are kept. perl when it has Time::HiRes (small and quick
+ * to start; no module loaded before its open), else node, which every Gantry host has. A line longer than
+ * 64 KiB (a progress bar redrawn with `\r`) is cut there.
  */
-export const STAMP_PERL = `use strict; use warnings;
-# A perl without them (Debian's perl-base has no Time::HiRes) stops here, quietly, before it opens the FIFOs: node takes over.
-BEGIN { eval { require IO::Select; require Time::HiRes; Time::HiRes->import('gettimeofday'); 1 } or exit 3 }
+export const STAMP_PERL = `# No module before the FIFOs are open: the wrapper waits for that, and each module is milliseconds of every
+# start. A perl without Time::HiRes (Debian's perl-base) stops here, quietly, before it opens them: node takes over.
+grep { -f "$_/Time/HiRes.pm" } @INC or exit 3;
 open(my $o, '<', $ARGV[0]) or die "stdout: $!"; open(my $e, '<', $ARGV[1]) or die "stderr: $!";
 $SIG{TERM} = $SIG{INT} = 'IGNORE';
+# Found but not loadable after all: whole seconds.
+my $now = eval { require Time::HiRes; sub { sprintf('%d%06d', Time::HiRes::gettimeofday()) } } || sub { time() . '000000' };
 binmode $_ for ($o, $e, \\*STDOUT); $| = 1;
-my %tag = (fileno($o) => 'o', fileno($e) => 'e'); my %rest = (o => '', e => '');
-my $sel = IO::Select->new($o, $e);
-while ($sel->count) {
-  for my $fh (sort { $tag{fileno $b} cmp $tag{fileno $a} } $sel->can_read) {
-    my $k = $tag{fileno $fh};
+my %fh = (fileno($o) => [$o, 'o'], fileno($e) => [$e, 'e']); my %rest = (o => '', e => '');
+while (%fh) {
+  my $rin = ''; vec($rin, $_, 1) = 1 for keys %fh;
+  next if select(my $rout = $rin, undef, undef, undef) < 0;
+  for my $f (sort { $b->[1] cmp $a->[1] } map { $fh{$_} } grep { vec($rout, $_, 1) } keys %fh) {
+    my ($fh, $k) = @$f;
     my $n = sysread($fh, my $buf, 65536);
-    my ($s, $u) = gettimeofday(); my $t = sprintf('%d%06d', $s, $u);
-    if (!$n) { print "$t $k $rest{$k}\\n" if length $rest{$k}; $rest{$k} = ''; $sel->remove($fh); close $fh; next; }
+    my $t = $now->();
+    if (!$n) { print "$t $k $rest{$k}\\n" if length $rest{$k}; $rest{$k} = ''; delete $fh{fileno $fh}; close $fh; next; }
     my @l = split /\\n/, $rest{$k} . $buf, -1; $rest{$k} = pop @l;
     if (length $rest{$k} > 65536) { push @l, $rest{$k}; $rest{$k} = ''; }
     print join('', map { "$t $k $_\\n" } @l) if @l;
