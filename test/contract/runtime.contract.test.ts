@@ -50,6 +50,17 @@ const readText = (path: string): string => {
   }
 };
 
+/** The first value `f` gives that is not null, within `ms`. */
+const untilValue = async <T>(f: () => Promise<T | null>, ms = 10_000): Promise<T> => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== null) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+
 const until = async (f: () => Promise<boolean>, ms = 10_000): Promise<void> => {
   const end = Date.now() + ms;
   while (!(await f())) {
@@ -187,6 +198,28 @@ for (const rc of RUNTIMES) {
         await rm(fake, { recursive: true, force: true });
       }
     });
+
+    it(
+      "runs the stamper with the workload's labels and PATH only (found as the workload's; none of its perl options)",
+      { skip: rc.name !== 'process' },
+      async () => {
+        const s = spec({ onstart: 'exec sleep 600', env: { PERL5OPT: '-w', GREETING: 'hi' } });
+        await rt.start(s);
+        const stamp = join(root, String(s.instanceId), 'meta', 'stamp.pl');
+        const environ = await untilValue(async () => {
+          for (const n of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+            if (readText(`/proc/${n}/cmdline`).split('\0').includes(stamp))
+              return readText(`/proc/${n}/environ`)
+                .split('\0')
+                .filter((v) => v !== '');
+          }
+          return null;
+        });
+        assert.deepEqual(environ.map((v) => v.split('=')[0]).sort(), ['GANTRY_INSTANCE_ID', 'GANTRY_RUNTIME_ID', 'PATH']);
+        assert.ok(environ.includes(`GANTRY_INSTANCE_ID=${s.instanceId}`));
+        assert.deepEqual(await rt.stop(s.instanceId, { graceMs: 2000 }), { state: 'absent' });
+      },
+    );
 
     it('records the exit code of the main command (runtype args)', async () => {
       const s = spec({ command: ['sh', '-c', 'exit 7'], runtype: 'args' });

@@ -29,12 +29,14 @@ stamper=""
 # A stamper that fails before it opened the FIFOs (no perl, a module missing: perl stops before it opens them)
 # would leave the wrapper waiting: the next one takes over while the FIFOs are still there, plain copies last.
 # perl is not checked by a run of its own first: that run was on every start's way (one more perl start).
-# The stampers run with an empty environment (exec -c): the workload's PERL5OPT or NODE_OPTIONS are not theirs.
-by_node() { [ -p "$ofifo" ] && [ -x "$GANTRY_NODE" ] && (exec -c "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo"); }
+# The stampers keep only PATH and the labels of the environment: the workload's PERL5OPT or NODE_OPTIONS are
+# not theirs, and the labels find them as the workload's (builtins only: no program more on the way).
+bare() { local v; for v in $(compgen -e); do case $v in PATH | GANTRY_RUNTIME_ID | GANTRY_INSTANCE_ID) ;; *) unset "$v" 2> /dev/null ;; esac; done; exec "$@"; }
+by_node() { [ -p "$ofifo" ] && [ -x "$GANTRY_NODE" ] && (bare "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo"); }
 rescue() { [ -p "$ofifo" ] || return; cat "$ofifo" >> "$out/output.log" & cat "$efifo" >> "$out/output.log"; wait; }
 if mkfifo "$ofifo" "$efifo"; then
   if [ "$GANTRY_LOG_STAMPER" != node ] && command -v perl > /dev/null; then
-    ({ (exec -c perl "$meta/stamp.pl" "$ofifo" "$efifo") || by_node; } >> "$out/output.log" || rescue) &
+    ({ (bare perl "$meta/stamp.pl" "$ofifo" "$efifo") || by_node; } >> "$out/output.log" || rescue) &
     stamper=$!
   elif [ -x "$GANTRY_NODE" ]; then
     (by_node >> "$out/output.log" || rescue) &
