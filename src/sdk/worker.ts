@@ -102,7 +102,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const port = o.port ?? Number(env.WORKER_PORT ?? env.PORT ?? 0);
   const unsecured = o.unsecured === true;
   const reportTimeoutMs = o.reportTimeoutMs ?? 10_000;
-  if (!Number.isFinite(reportTimeoutMs) || reportTimeoutMs <= 0) throw new Error(`reportTimeoutMs must be a number of ms above 0, not ${reportTimeoutMs}`);
+  // Node's timers take at most 2^31 - 1 ms (about 24.8 days); more, and they fire at once.
+  if (!(reportTimeoutMs > 0 && reportTimeoutMs <= 2 ** 31 - 1))
+    throw new Error(`reportTimeoutMs must be a number of ms from 1 to 2^31 - 1, not ${reportTimeoutMs}`);
   const key = unsecured || reportAddr === null ? null : await fetchPublicKey(reportAddr, reportTimeoutMs);
   if (!unsecured && key === null) throw new Error('REPORT_ADDR is not set: cannot verify routed requests (pass unsecured: true for local use).');
 

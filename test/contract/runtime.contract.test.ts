@@ -367,7 +367,8 @@ for (const rc of RUNTIMES) {
 
     it('start is idempotent: a running workload is adopted, not duplicated', async () => {
       const s = spec({ onstart: 'echo started >> count.txt; sleep 60' });
-      await rt.start(s);
+      // Two at once as well (a start step retried while the first still runs): one workload.
+      await Promise.all([rt.start(s), rt.start(s)]);
       await rt.start(s);
       await until(async () => (await rt.inspect(s.instanceId)).state === 'running');
       const again = await rc.open(root); // a new process after a crash sees the same workload

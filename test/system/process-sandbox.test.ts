@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFile, chmod, chown, lchown, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -360,6 +360,13 @@ describe('process sandbox: a start writes the SSH keys only when the file is not
       const before = (await stat(join(other, 'authorized_keys'))).ino;
       await restart([key(1), key(2)]);
       assert.notEqual((await stat(join(other, 'authorized_keys'))).ino, before, 'written again through the link, as the tenant made it');
+
+      // A FIFO left where the write puts its temporary file: opened for writing, it would wait for ever.
+      const tmp = join(other, 'authorized_keys.tmp');
+      execFileSync('mkfifo', [tmp]);
+      await lchown(tmp, owner.uid, owner.gid);
+      await restart([key(3)]);
+      assert.equal(await readFile(join(other, 'authorized_keys'), 'utf8'), `${key(3)}\n`);
 
       await rt.stop(7, { graceMs: 1000 });
       await rt.wipeDisk(7);

@@ -3,7 +3,7 @@ import { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { forgetKeys, keysInPlace, recordKeys } from '../../src/runtime/process/keys-record.js';
+import { forgetKeys, keysInPlace, recordKeys, SessionLedger } from '../../src/runtime/process/keys-record.js';
 
 describe("a start's record of the SSH keys' file (keys-record.ts)", () => {
   const uid = process.getuid?.() ?? 0;
@@ -11,6 +11,7 @@ describe("a start's record of the SSH keys' file (keys-record.ts)", () => {
   let disk: string;
   let meta: string;
   const text = 'ssh-ed25519 AAAA one\n';
+  const quiet = (): boolean => true;
   /** What a start's sandboxed write does: a new file put in place. */
   const write = async (t: string): Promise<void> => {
     await mkdir(join(disk, '.ssh'), { recursive: true, mode: 0o700 });
@@ -29,7 +30,7 @@ describe("a start's record of the SSH keys' file (keys-record.ts)", () => {
   it('tells the very file a write left, for the same keys only', async () => {
     assert.equal(await keysInPlace(disk, meta, text, uid), false, 'no record yet');
     await write(text);
-    await recordKeys(disk, meta, text, uid);
+    await recordKeys(disk, meta, text, uid, quiet);
     assert.equal(await keysInPlace(disk, meta, text, uid), true);
     assert.equal(await keysInPlace(disk, meta, 'ssh-ed25519 AAAA two\n', uid), false, 'other keys');
     assert.equal(await keysInPlace(disk, meta, text, uid + 1), false, 'the file of another owner');
@@ -42,7 +43,7 @@ describe("a start's record of the SSH keys' file (keys-record.ts)", () => {
   it('tells no file the tenant changed, replaced or removed, nor one behind a link, nor a forgotten record', async () => {
     const fresh = async (): Promise<void> => {
       await write(text);
-      await recordKeys(disk, meta, text, uid);
+      await recordKeys(disk, meta, text, uid, quiet);
       assert.equal(await keysInPlace(disk, meta, text, uid), true);
     };
     await fresh();
@@ -61,7 +62,37 @@ describe("a start's record of the SSH keys' file (keys-record.ts)", () => {
     await rename(join(disk, '.ssh'), join(disk, 'real'));
     await symlink('real', join(disk, '.ssh'));
     assert.equal(await keysInPlace(disk, meta, text, uid), false, '.ssh a link to the same folder');
-    await recordKeys(disk, meta, text, uid);
+    await recordKeys(disk, meta, text, uid, quiet);
     assert.equal(await readFile(join(meta, 'keys-written'), 'utf8').catch(() => null), null, 'nothing recorded through a link');
+  });
+
+  it('records nothing when a session of the tenant may have touched the file meanwhile', async () => {
+    await write(text);
+    await recordKeys(disk, meta, text, uid, () => false);
+    assert.equal(await keysInPlace(disk, meta, text, uid), false);
+  });
+});
+
+describe('the sessions a start asks about before it records (SessionLedger)', () => {
+  it('is quiet only with no session open or begun since the mark; an end counts once', () => {
+    const l = new SessionLedger();
+    const mark = l.mark(1);
+    assert.equal(l.quietSince(1, mark), true);
+    const end = l.begin(1);
+    assert.equal(l.quietSince(1, mark), false, 'open');
+    end();
+    end();
+    assert.equal(l.quietSince(1, mark), false, 'began since the mark');
+    assert.equal(l.quietSince(1, l.mark(1)), true, 'none open, none since');
+    assert.equal(l.quietSince(2, l.mark(2)), true, 'another instance');
+  });
+
+  it('forgets a destroyed instance, once its last session ends', () => {
+    const l = new SessionLedger();
+    const end = l.begin(1);
+    l.forget(1);
+    assert.equal(l.mark(1), 1, 'kept while open');
+    end();
+    assert.equal(l.mark(1), 0, 'gone after');
   });
 });

@@ -14,9 +14,17 @@ import { join } from 'node:path';
  * file system that keeps whole seconds, a change in the second of the record is not told by the times.
  * Only `lstat` as Gantry: the disk is the tenant's, and nothing of it is read or followed here.
  */
+/**
+ * The write itself, run in the instance's sandbox as its uid with the keys on stdin. The temporary file is made
+ * anew (noclobber: O_EXCL): a FIFO the tenant left in its place would block the write for ever.
+ */
+export const WRITE_KEYS_SCRIPT =
+  'umask 077; mkdir -p .ssh && rm -f .ssh/authorized_keys.tmp && (set -C; cat > .ssh/authorized_keys.tmp) && mv -f .ssh/authorized_keys.tmp .ssh/authorized_keys';
+
 const RECORD = 'keys-written';
 const RECORD_TRIES = 5;
 const RECORD_RETRY_MS = 5;
+const SECOND_NS = 1_000_000_000n;
 
 async function identity(disk: string, uid: number): Promise<{ id: string; ctimeNs: bigint } | null> {
   const ssh = join(disk, '.ssh');
@@ -42,19 +50,22 @@ export async function keysInPlace(disk: string, meta: string, text: string, uid:
 }
 
 /**
- * After a start's write: what it left (none when it cannot be told: the next start writes again). A kernel
+ * After a start's write: what it left (none when it cannot be told, or when `quiet` says a session of the
+ * tenant's may have touched the file meanwhile: the next start writes again). A kernel
  * that stamps files with a coarse clock (a tick of a few ms) may give the record the file's own time, which
  * would make the next start write again: the record is written again a few ms later, a few times at most (a
  * file system of whole seconds gets none). A record that cannot be written is no failure of the start.
  */
-export async function recordKeys(disk: string, meta: string, text: string, uid: number): Promise<void> {
+export async function recordKeys(disk: string, meta: string, text: string, uid: number, quiet: () => boolean): Promise<void> {
   const file = join(meta, RECORD);
   try {
     const now = await identity(disk, uid);
-    for (let i = 0; now !== null && i < RECORD_TRIES; i++) {
+    for (let i = 0; now !== null && quiet() && i < RECORD_TRIES; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, RECORD_RETRY_MS));
       await writeFile(file, `${digest(text)} ${now.id}`, { mode: 0o600 });
-      if ((await stat(file, { bigint: true })).mtimeNs > now.ctimeNs) return;
+      const at = (await stat(file, { bigint: true })).mtimeNs;
+      if (at > now.ctimeNs && quiet()) return;
+      if (at % SECOND_NS === 0n && now.ctimeNs % SECOND_NS === 0n) break; // whole seconds: no try will do
     }
     await rm(file, { force: true });
   } catch {
@@ -70,9 +81,9 @@ export const forgetKeys = (meta: string): Promise<void> => rm(join(meta, RECORD)
  * was open or began during its write: no process of the tenant's could have changed the file before the record.
  */
 export class SessionLedger {
-  readonly #byId = new Map<number, { begun: number; open: number }>();
+  readonly #byId = new Map<number, { begun: number; open: number; forgotten?: boolean }>();
 
-  #of(id: number): { begun: number; open: number } {
+  #of(id: number): { begun: number; open: number; forgotten?: boolean } {
     const s = this.#byId.get(id) ?? { begun: 0, open: 0 };
     this.#byId.set(id, s);
     return s;
@@ -87,6 +98,7 @@ export class SessionLedger {
     return () => {
       if (open) s.open--;
       open = false;
+      if (s.forgotten === true && s.open === 0 && this.#byId.get(id) === s) this.#byId.delete(id);
     };
   }
 
@@ -100,8 +112,10 @@ export class SessionLedger {
     return s.open === 0 && s.begun === mark;
   }
 
-  /** A destroyed instance: kept while a session of it is still open. */
+  /** A destroyed instance (one whose session is still open is forgotten when that session ends). */
   forget(id: number): void {
-    if (this.#byId.get(id)?.open === 0) this.#byId.delete(id);
+    const s = this.#byId.get(id);
+    if (s !== undefined && s.open === 0) this.#byId.delete(id);
+    else if (s !== undefined) s.forgotten = true;
   }
 }

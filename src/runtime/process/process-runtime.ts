@@ -14,7 +14,7 @@ import { LINK_VOLUMES_SCRIPT, processStorage, saveBinds, savedBinds, seedFromSna
 import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
 import { OneAtATime } from '../one-at-a-time.js';
-import { forgetKeys, keysInPlace, recordKeys, SessionLedger } from './keys-record.js';
+import { forgetKeys, keysInPlace, recordKeys, SessionLedger, WRITE_KEYS_SCRIPT } from './keys-record.js';
 
 import type { ProcessRuntimeOptions } from './options.js';
 export type { ProcessRuntimeOptions, ProcessSandbox } from './options.js';
@@ -145,10 +145,9 @@ export class ProcessRuntime implements Runtime {
     if (atStart && (await keysInPlace(disk, meta, text, uid))) return;
     await forgetKeys(meta);
     const mark = this.#sessions.mark(instanceId);
-    const script = 'umask 077; mkdir -p .ssh && cat > .ssh/authorized_keys.tmp && mv -f .ssh/authorized_keys.tmp .ssh/authorized_keys';
-    await this.#inSandbox(instanceId, ['sh', '-c', script], text, "writing the instance's SSH keys");
+    await this.#inSandbox(instanceId, ['sh', '-c', WRITE_KEYS_SCRIPT], text, "writing the instance's SSH keys");
     // Only a start records (its workload runs after this), and only with no session open or begun meanwhile.
-    if (atStart && this.#sessions.quietSince(instanceId, mark)) await recordKeys(disk, meta, text, uid);
+    if (atStart) await recordKeys(disk, meta, text, uid, () => this.#sessions.quietSince(instanceId, mark));
   }
 
   /** Run a short command in the instance's sandbox, as its uid: the disk is the tenant's, and a link there cannot send it elsewhere. */
@@ -169,8 +168,8 @@ export class ProcessRuntime implements Runtime {
     const argv =
       r.tty === null ? r.argv : ['script', '-qfec', `stty rows ${r.tty.rows} cols ${r.tty.cols} 2>/dev/null; exec ${shellJoin(r.argv)}`, '/dev/null'];
     const env = { ...this.#o.baseEnv, HOME: disk, SHELL: '/bin/bash', ...r.env, ...(r.tty !== null && { TERM: r.tty.term }) };
-    const end = this.#sessions.begin(instanceId);
     const child = this.#spawn(instanceId, argv, { env, detached: true, stdio: 'pipe', dieWithParent: true, binds });
+    const end = this.#sessions.begin(instanceId); // in the spawn's own tick: a start's record, after any await, sees it
     const done = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
       child.once('close', (code, signal) => resolve({ code, signal })),
     ).finally(end);
@@ -196,7 +195,8 @@ export class ProcessRuntime implements Runtime {
     if ((await this.#live(spec.instanceId)).length > 0) return; // already running: adopt
     const { disk, meta, out } = await this.#prepare(spec.instanceId);
     // The last run's exit codes go first: a look meanwhile would take the start's own processes (the keys'
-    // write, as the instance's uid) for what an ended run left, and end them.
+    // write, as the instance's uid) for what an ended run left, and end them. (A start that fails after this
+    // leaves an ended run's code unknown; the start's own error is what is recorded.)
     await clearExitCodes(meta, out);
     await seedFromSnapshot(this.#o.root, spec, { disk, meta }, this.#ids(spec.instanceId));
     await this.#sshWrites.run(spec.instanceId, () => this.#writeSshKeys(spec.instanceId, spec.sshKeys, true));

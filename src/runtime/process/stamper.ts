@@ -5,7 +5,7 @@
  * get one time, stdout first. Once it has opened the FIFOs it ignores SIGTERM/SIGINT and ends when the last
  * writer is gone, so a stopping workload's last words are kept. perl when it has Time::HiRes (small and quick
  * to start; no module loaded before its open), else node, which every Gantry host has. A line longer than
- * 64 KiB (a progress bar redrawn with `\r`) is cut there.
+ * 64 KiB (a progress bar redrawn with `\r`) is cut into pieces of 64 to 128 KiB, as reads end.
  */
 export const STAMP_PERL = `# No module before the FIFOs are open: the wrapper waits for that, and each module is milliseconds of every
 # start. A perl without Time::HiRes (Debian's perl-base) stops here, quietly, before it opens them: node takes over.
@@ -13,12 +13,12 @@ grep { -f "$_/Time/HiRes.pm" } @INC or exit 3;
 open(my $o, '<', $ARGV[0]) or die "stdout: $!"; open(my $e, '<', $ARGV[1]) or die "stderr: $!";
 $SIG{TERM} = $SIG{INT} = 'IGNORE';
 # Found but not loadable after all: whole seconds.
-my $now = eval { require Time::HiRes; sub { sprintf('%d%06d', Time::HiRes::gettimeofday()) } } || sub { time() . '000000' };
+my $now = eval { require Time::HiRes; (() = Time::HiRes::gettimeofday()) == 2 or die; sub { sprintf('%d%06d', Time::HiRes::gettimeofday()) } } || sub { time() . '000000' };
 binmode $_ for ($o, $e, \\*STDOUT); $| = 1;
 my %fh = (fileno($o) => [$o, 'o'], fileno($e) => [$e, 'e']); my %rest = (o => '', e => '');
 while (%fh) {
-  my $rin = ''; vec($rin, $_, 1) = 1 for keys %fh;
-  next if select(my $rout = $rin, undef, undef, undef) < 0;
+  my $rin = ''; vec($rin, $_, 1) = 1 for keys %fh; my $rout = $rin;
+  if (select($rout, undef, undef, undef) < 0) { next if $! == 4; die "select: $!"; } # 4: EINTR (Errno is a module)
   for my $f (sort { $b->[1] cmp $a->[1] } map { $fh{$_} } grep { vec($rout, $_, 1) } keys %fh) {
     my ($fh, $k) = @$f;
     my $n = sysread($fh, my $buf, 65536);
