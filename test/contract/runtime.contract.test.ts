@@ -12,6 +12,7 @@ import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { DockerRuntime, engineFor } from '../../src/runtime/docker/docker-runtime.js';
 import type Docker from 'dockerode';
 import { dockerSkip, testDockerHost, testImage } from '../helpers/docker.js';
+import { until as untilFound } from '../helpers/serverless.js';
 
 /** The runtime port's contract; each runtime adapter runs these bodies. */
 interface RuntimeCase {
@@ -47,17 +48,6 @@ const readText = (path: string): string => {
     return readFileSync(path, 'latin1');
   } catch {
     return '';
-  }
-};
-
-/** The first value `f` gives that is not null, within `ms`. */
-const untilValue = async <T>(f: () => Promise<T | null>, ms = 10_000): Promise<T> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== null) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
   }
 };
 
@@ -206,7 +196,7 @@ for (const rc of RUNTIMES) {
         const s = spec({ onstart: 'exec sleep 600', env: { PERL5OPT: '-w', GREETING: 'hi' } });
         await rt.start(s);
         const stamp = join(root, String(s.instanceId), 'meta', 'stamp.pl');
-        const environ = await untilValue(async () => {
+        const environ = await untilFound('the stamper running', async () => {
           for (const n of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
             if (readText(`/proc/${n}/cmdline`).split('\0').includes(stamp))
               return readText(`/proc/${n}/environ`)
