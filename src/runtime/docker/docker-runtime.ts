@@ -12,6 +12,7 @@ import { CONTAINER_WRAPPER } from './wrapper.js';
 import { dockerStorage, imageToRun } from './docker-storage.js';
 import { LABEL_INSTANCE, LABEL_RUNTIME, withStrays, removeLabelled, statusOf, stopContainer, stopOthersLabelled } from './labelled.js';
 import { containerPath, ensureVolumeDir, volumeRootOf, type StorageCommand } from '../storage.js';
+import { OneAtATime } from '../one-at-a-time.js';
 
 export interface DockerRuntimeOptions {
   /** One folder per instance: `disk/` (bind-mounted at /workspace) and `meta/` (at /.gantry: exit codes, onstart). */
@@ -48,6 +49,7 @@ export class DockerRuntime implements Runtime {
   readonly imageNotice = null;
   readonly #o: DockerRuntimeOptions;
   readonly #docker: Docker;
+  readonly #starts = new OneAtATime<number>();
   readonly #exitListeners: ((id: number) => void)[] = [];
   readonly #progressListeners: ((id: number, msg: string) => void)[] = [];
   readonly #cpuSamples = new Map<number, { cpuMs: number; at: number }>();
@@ -113,7 +115,12 @@ export class DockerRuntime implements Runtime {
     await writeAuthorizedKeys(this.#dir(instanceId).disk, keys);
   }
 
-  async start(spec: WorkloadSpec): Promise<void> {
+  /** One at a time per instance: a second start (a retried step) finds the first's container and adopts it. */
+  start(spec: WorkloadSpec): Promise<void> {
+    return this.#starts.run(spec.instanceId, () => this.#start(spec));
+  }
+
+  async #start(spec: WorkloadSpec): Promise<void> {
     const id = spec.instanceId;
     const existing = await this.#state(id);
     if (existing?.running === true) return; // adopt
