@@ -8,12 +8,14 @@ import { join } from 'node:path';
  * keys are those and whose file is still exactly that one skips the write: a bwrap, a shell and three
  * programs on every start's way. Any change the tenant made to the file (a write, a chmod, a link, a
  * replacement, a new `.ssh`) changes its inode or its ctime, which no one but the kernel sets, so the keys
- * are written again, as every start did. Only a start records: no process of the tenant runs then, so none
- * can change the file between the write and the record (a write while the workload runs leaves no record).
+ * are written again, as every start did. Only a start records (its workload runs after the write), and only
+ * with no session of the tenant's open or begun during its write (`SessionLedger`): no process of the tenant's
+ * can have changed the file between the write and the record (a write while the workload runs leaves none).
  * A file whose ctime is not before the record's own mtime counts as changed (git's "racily clean" rule): on a
  * file system that keeps whole seconds, a change in the second of the record is not told by the times.
  * Only `lstat` as Gantry: the disk is the tenant's, and nothing of it is read or followed here.
  */
+
 /**
  * The write itself, run in the instance's sandbox as its uid with the keys on stdin. The temporary file is made
  * anew (noclobber: O_EXCL): a FIFO the tenant left in its place would block the write for ever.
@@ -51,10 +53,10 @@ export async function keysInPlace(disk: string, meta: string, text: string, uid:
 
 /**
  * After a start's write: what it left (none when it cannot be told, or when `quiet` says a session of the
- * tenant's may have touched the file meanwhile: the next start writes again). A kernel
- * that stamps files with a coarse clock (a tick of a few ms) may give the record the file's own time, which
- * would make the next start write again: the record is written again a few ms later, a few times at most (a
- * file system of whole seconds gets none). A record that cannot be written is no failure of the start.
+ * tenant's may have touched the file meanwhile: the next start writes again). A kernel that stamps files with
+ * a coarse clock (a tick of a few ms) may give the record the file's own time, which would make the next start
+ * write again: the record is written again a few ms later, a few times at most (a file system of whole seconds
+ * gets none). A record that cannot be written is no failure of the start.
  */
 export async function recordKeys(disk: string, meta: string, text: string, uid: number, quiet: () => boolean): Promise<void> {
   const file = join(meta, RECORD);
