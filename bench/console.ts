@@ -99,9 +99,9 @@ async function firstLoads(browser: Browser, url: string): Promise<{ rows: Latenc
         await p.getByRole('button', { name: 'Log in' }).click();
         await p.getByRole('navigation', { name: 'Console pages' }).waitFor();
         // The first page shows its data once its heading is there and nothing in it is loading any more.
-        await p.waitForFunction(`document.querySelector('main h1') !== null && document.querySelector('main progress') === null`, null, {
-          timeout: 20_000,
-        });
+        // Locators, not waitForFunction: that evaluates a string in the page, which the console's CSP (no 'unsafe-eval') refuses.
+        await p.locator('main h1').first().waitFor({ state: 'attached', timeout: 20_000 });
+        await p.locator('main progress').first().waitFor({ state: 'detached', timeout: 20_000 });
       },
     );
     login.push(c.ms);
