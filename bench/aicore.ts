@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
-import { pair, type LatencyRow } from './util.js';
+import { dataDirGoes, pair, type LatencyRow } from './util.js';
 
 /**
  * AI Core API benchmarks, each beside its baseline in the same run and server:
@@ -81,7 +81,7 @@ async function start(dir: string): Promise<RunningGantry> {
     env: {},
     flags: { dataDir: dir, port: 0, database: ':memory:', gpus: '1x RTX 4090:24GB', logLevel: 'silent', rateLimit: 0, autoscaleIntervalMs: 50 },
   });
-  return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
+  return dataDirGoes(await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') }), dir);
 }
 
 /** A user of its own (so the admin's rights do not shortcut anything), its service key, and the idle template loaded. */

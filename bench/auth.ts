@@ -4,7 +4,7 @@ import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { load, type LoadSpec } from './load.js';
 import { throughputTable, type ThroughputRow } from './proxy.js';
-import { callApi } from './util.js';
+import { callApi, dataDirGoes } from './util.js';
 
 /** A rate no caller reaches: every request pays for its bucket, none is refused. */
 const UNREACHED = 1_000_000;
@@ -18,12 +18,12 @@ const at = (origin: string, path: string, headers: Record<string, string>): Load
   durationMs: Number(process.env.GANTRY_BENCH_PROXY_MS ?? 5_000),
 });
 
-function start(dir: string, gpus: string, rateLimit: number): Promise<RunningGantry> {
+async function start(dir: string, gpus: string, rateLimit: number): Promise<RunningGantry> {
   const config = loadConfig({
     env: {},
     flags: { dataDir: dir, port: 0, database: ':memory:', gpus, logLevel: 'silent', rateLimit, runtime: 'process' },
   });
-  return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
+  return dataDirGoes(await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') }), dir);
 }
 
 /** Create `n` one-GPU instances through the API and wait until each runs (a real listing: machines, usage). */

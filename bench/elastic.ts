@@ -7,7 +7,7 @@ import { InferenceEngine } from '../src/inference/engine.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { tinyClassifier, VOCABULARY } from '../test/fixtures/onnx/models.js';
-import { pair, textTable, type LatencyRow } from './util.js';
+import { dataDirGoes, pair, textTable, type LatencyRow } from './util.js';
 
 /**
  * Elasticsearch dialect benchmarks, each beside its baseline in the same run:
@@ -85,7 +85,7 @@ async function start(dir: string, workerDelayMs: number): Promise<RunningGantry>
   });
   // The workers inherit the host's workload environment: the delay makes requests queue behind each other.
   const workloadEnv = { ...workloadBaseEnv(), ...(workerDelayMs > 0 ? { GANTRY_INFERENCE_DELAY_MS: String(workerDelayMs) } : {}) };
-  return startGantry({ config, workloadEnv, localHost: true, log: createLogger('silent') });
+  return dataDirGoes(await startGantry({ config, workloadEnv, localHost: true, log: createLogger('silent') }), dir);
 }
 
 /** The model over the API, as `gantry ml import` puts it: config, definition parts, vocabulary. */

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
@@ -61,7 +61,7 @@ export const NO_LIMITS = { rateLimit: 0 } as const;
  * A bench's own Gantry (control plane and local host, SQLite in memory) with fast loops and no rate
  * limits; `flags` adds to or overrides those settings (runtime, sandbox...).
  */
-export function startBenchGantry(dataDir: string, gpus: string, flags: Record<string, unknown> = {}): Promise<RunningGantry> {
+export async function startBenchGantry(dataDir: string, gpus: string, flags: Record<string, unknown> = {}): Promise<RunningGantry> {
   const config = loadConfig({
     env: {},
     flags: {
@@ -78,7 +78,22 @@ export function startBenchGantry(dataDir: string, gpus: string, flags: Record<st
       ...flags,
     },
   });
-  return startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') });
+  return dataDirGoes(await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') }), dataDir);
+}
+
+/**
+ * A bench's in-process Gantry whose data dir goes when it closes (its instances gone first): while a data dir is
+ * there it keeps its sandbox uid base (src/main/uid-base-claim.ts), and a later part's `gantry up`, a process
+ * of its own, would be refused that base.
+ */
+export function dataDirGoes(g: RunningGantry, dataDir: string): RunningGantry {
+  return {
+    ...g,
+    close: async (): Promise<void> => {
+      await g.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A JSON call that throws with the status and body on any non-2xx answer, so a bench never reads `undefined`. */
