@@ -82,15 +82,17 @@ export async function startBenchGantry(dataDir: string, gpus: string, flags: Rec
 }
 
 /**
- * A bench's in-process Gantry whose data dir goes when it closes (its instances gone first): while a data dir is
- * there it keeps its sandbox uid base (src/main/uid-base-claim.ts), and a later part's `gantry up`, a process
- * of its own, would be refused that base.
+ * A bench's in-process Gantry that leaves nothing behind when it closes. Its workloads would run on (a closing
+ * Gantry leaves them to the next start): after its loops are gone, so that no deployment recruits a worker
+ * again, its runtime destroys them. Then its data dir goes: while it is there it keeps its sandbox uid base
+ * (src/main/uid-base-claim.ts), and a later part's `gantry up`, a process of its own, would be refused that base.
  */
 export function dataDirGoes(g: RunningGantry, dataDir: string): RunningGantry {
   return {
     ...g,
     close: async (): Promise<void> => {
       await g.close();
+      for (const id of (await g.runtime?.list().catch(() => [])) ?? []) await g.runtime?.destroy(id, { graceMs: 200 }).catch(() => undefined);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
