@@ -37,10 +37,17 @@ export function textTable(head: readonly string[], cells: readonly (readonly str
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n') + '\n';
 }
 
+/**
+ * Sandbox uid bases of spawned Gantrys, one each: a data dir keeps its base while it is there (the bench's
+ * folder goes only at its end), so a later part's `gantry up` on the default base would be refused it.
+ */
+let spawnedBases = 0;
+
 /** Start `gantry <args>` and resolve once it printed its banner. */
 export async function spawnGantry(args: readonly string[], env: Readonly<Record<string, string>>, nodeArgs: readonly string[] = []): Promise<ChildProcess> {
+  const base = String(1_200_000_000 + spawnedBases++ * 1_000_000);
   const child = spawn(process.execPath, [...nodeArgs, BIN, ...args, '--log-level', 'error'], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, GANTRY_SANDBOX_UID_BASE: base, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {

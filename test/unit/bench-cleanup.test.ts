@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { callApi, startBenchGantry } from '../../bench/util.js';
+import { until } from '../helpers/serverless.js';
+
+/**
+ * `npm run bench` runs its parts one after another on one machine: a part's in-process Gantry must leave no
+ * workload running and no data dir behind, or the next part's Gantry (same sandbox uids, same GPUs) takes
+ * those workloads for its own or is refused its uid base.
+ */
+describe('a bench part’s in-process Gantry', () => {
+  it('destroys its workloads and removes its data dir when it closes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-bench-close-'));
+    const data = join(dir, 'data');
+    try {
+      const g = await startBenchGantry(data, '1x RTX 4090:24GB', { processSandbox: 'off' });
+      const api = (method: string, path: string, body?: unknown): Promise<any> => callApi(g.url, g.adminKey ?? '', method, path, body);
+      const machine = (await api('GET', '/api/v0/machines/')).machines[0].id as number;
+      const id = (await api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'none', onstart: 'sleep 600', runtype: 'args' })).new_contract as number;
+      await until('the instance to run', async () => (await api('GET', `/api/v0/instances/${id}/`)).instances.actual_status === 'running');
+      const pgid = Number(await readFile(join(data, 'instances', String(id), 'meta', 'pgid'), 'utf8'));
+      assert.ok(pgid > 1);
+      process.kill(-pgid, 0); // the workload's group is there
+      await g.close();
+      // Gone, not just signalled: the group's leader, this process's child, is reaped by the next turns of the loop.
+      const gone = (): boolean => {
+        try {
+          process.kill(-pgid, 0);
+          return false;
+        } catch (err) {
+          return (err as NodeJS.ErrnoException).code === 'ESRCH';
+        }
+      };
+      await until('its workload to be gone', async () => gone(), 5_000);
+      assert.equal(existsSync(data), false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
