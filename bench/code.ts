@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { callApi, pair, startBenchGantry, type LatencyRow } from './util.js';
+import { pair, startBenchGantry, type LatencyRow } from './util.js';
 
 /**
  * Code deployments (decision 020) on the process runtime, with Gantry's Node SDK (a Node worker
@@ -113,9 +113,6 @@ export async function codeBench(dir: string): Promise<LatencyRow[]> {
       ...pair(`code: call latency, ${CALLERS} callers, 1 worker`, ['steady state', steady], ['during a soft update (restart in place)', during]),
     ];
   } finally {
-    // The workers are processes of this host: end them with the bench's own Gantry.
-    const found = (await callApi(g.url, g.adminKey ?? '', 'GET', '/api/v0/instances/').catch(() => ({ instances: [] }))) as { instances: { id: number }[] };
-    for (const { id } of found.instances) await g.runtime?.destroy(id, { graceMs: 200 }).catch(() => undefined);
-    await g.close();
+    await g.close(); // the workers, processes of this host, go with it (dataDirGoes)
   }
 }

@@ -62,14 +62,12 @@ function start(dataDir: string, gpus: string, runtime: { runtime: string; docker
 /** Create → running through the API on one runtime; with `direct`, also the bare spawn baseline. */
 async function createTimes(dir: string, rt: { runtime: string; dockerHost?: string; image: string }): Promise<{ api: number[]; direct: number[] }> {
   const g = await start(join(dir, `create-${rt.runtime}`), '16x RTX 4090:24GB', rt);
-  const ids: number[] = [];
   const children: ReturnType<typeof spawn>[] = [];
   try {
     const api = (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => callApi(g.url, g.adminKey ?? '', method, path, body);
     const viaApi = async (): Promise<void> => {
       const c = await api('PUT', '/api/v0/asks/1001/', { image: rt.image, onstart: 'sleep 30', runtype: 'ssh' });
       const id = c.new_contract as number;
-      ids.push(id);
       for (;;) {
         const r = (await api('GET', `/api/v0/instances/${id}/`)).instances as Record<string, unknown>;
         if (r.actual_status === 'running') return;
@@ -94,9 +92,8 @@ async function createTimes(dir: string, rt: { runtime: string; dockerHost?: stri
     }
     return { api: a, direct: d };
   } finally {
-    // Destroy what this run created and wait for its processes to end, then close (nothing left behind).
+    // The directly spawned commands end here; the instances go with the Gantry (dataDirGoes).
     for (const c of children) if (c.pid !== undefined && c.exitCode === null) process.kill(-c.pid, 'SIGKILL');
-    for (const id of ids) await g.runtime?.destroy(id, { graceMs: 200 });
     await g.close();
   }
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { callApi, pair, startBenchGantry, type LatencyRow } from './util.js';
+import { callApi, pair, startBenchGantry, until, type LatencyRow } from './util.js';
 
 /**
  * Instance stop → stopped recorded and its GPUs offered again, for a workload that exits at once on
@@ -99,16 +99,17 @@ async function stopsBeside(
 ): Promise<[number[], number[]]> {
   const g = await startBenchGantry(join(dir, `stop-${rt.runtime}`), '2x RTX 4090:24GB', { ...rt, observeIntervalMs: 1_000, reconcileIdleMs: 250 });
   const api: Api = (method, path, body) => callApi(g.url, g.adminKey ?? '', method, path, body);
+  // Each measurement after the last one's destroy is done: its work (a /proc scan, files removed) would fall
+  // on the next, and the SIGTERM baseline, timed 20 ms after its spawn, would take it more often than a stop.
+  const atRest = async (): Promise<void> => void (await until(async () => ((await g.runtime?.list())?.length ?? 0) === 0, 30_000));
   try {
     const machine = (await api('GET', '/api/v0/machines/')).machines[0].id as number;
     return await inTurns(
-      () => base(api, machine),
-      () => apiStop(api, machine, rt.image),
+      async () => (await atRest(), base(api, machine)),
+      async () => (await atRest(), apiStop(api, machine, rt.image)),
     );
   } finally {
-    const left = (await api('GET', '/api/v0/instances/').catch(() => ({ instances: [] }))).instances as { id: number }[];
-    for (const { id } of left) await g.runtime?.destroy(id, { graceMs: 200 }).catch(() => undefined);
-    await g.close();
+    await g.close(); // its workloads go with it (dataDirGoes)
   }
 }
 

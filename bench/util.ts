@@ -39,7 +39,8 @@ export function textTable(head: readonly string[], cells: readonly (readonly str
 
 /**
  * Sandbox uid bases of spawned Gantrys, one each: a data dir keeps its base while it is there (the bench's
- * folder goes only at its end), so a later part's `gantry up` on the default base would be refused it.
+ * folder goes only at its end), so a later part's `gantry up` on the default base would be refused it. A
+ * `GANTRY_SANDBOX_UID_BASE` of the shell would give every one the same base: only a part's own `env` sets one.
  */
 let spawnedBases = 0;
 
@@ -98,9 +99,12 @@ export function dataDirGoes(g: RunningGantry, dataDir: string): RunningGantry {
   return {
     ...g,
     close: async (): Promise<void> => {
-      await g.close();
-      for (const id of (await g.runtime?.list().catch(() => [])) ?? []) await g.runtime?.destroy(id, { graceMs: 200 }).catch(() => undefined);
-      await rm(dataDir, { recursive: true, force: true });
+      try {
+        await g.close();
+      } finally {
+        for (const id of (await g.runtime?.list().catch(() => [])) ?? []) await g.runtime?.destroy(id, { graceMs: 200 }).catch(() => undefined);
+        await rm(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -10,15 +10,18 @@ import { until } from '../helpers/serverless.js';
 /**
  * `npm run bench` runs its parts one after another on one machine: a part's in-process Gantry must leave no
  * workload running and no data dir behind, or the next part's Gantry (same sandbox uids, same GPUs) takes
- * those workloads for its own or is refused its uid base.
+ * those workloads for its own or is refused its uid base (a claim holds while its data dir exists). The
+ * sandbox is off here, as in every test that does not need it: the default uid base is shared by them all.
  */
 describe('a bench part’s in-process Gantry', () => {
   it('destroys its workloads and removes its data dir when it closes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gantry-bench-close-'));
     const data = join(dir, 'data');
+    let g: Awaited<ReturnType<typeof startBenchGantry>> | null = null;
     try {
-      const g = await startBenchGantry(data, '1x RTX 4090:24GB', { processSandbox: 'off' });
-      const api = (method: string, path: string, body?: unknown): Promise<any> => callApi(g.url, g.adminKey ?? '', method, path, body);
+      g = await startBenchGantry(data, '1x RTX 4090:24GB', { processSandbox: 'off' });
+      const { url, adminKey } = g;
+      const api = (method: string, path: string, body?: unknown): Promise<any> => callApi(url, adminKey ?? '', method, path, body);
       const machine = (await api('GET', '/api/v0/machines/')).machines[0].id as number;
       const id = (await api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'none', onstart: 'sleep 600', runtype: 'args' })).new_contract as number;
       await until('the instance to run', async () => (await api('GET', `/api/v0/instances/${id}/`)).instances.actual_status === 'running');
@@ -38,6 +41,7 @@ describe('a bench part’s in-process Gantry', () => {
       await until('its workload to be gone', async () => gone(), 5_000);
       assert.equal(existsSync(data), false);
     } finally {
+      await g?.close().catch(() => undefined); // a failure before the close leaves no server or workload running
       await rm(dir, { recursive: true, force: true });
     }
   });
