@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
-import { dataDirGoes, pair, type LatencyRow } from './util.js';
+import { benchUidBase, dataDirGoes, pair, type LatencyRow } from './util.js';
 
 /**
  * AI Core API benchmarks, each beside its baseline in the same run and server:
@@ -79,7 +79,16 @@ async function until(what: string, f: () => Promise<boolean>): Promise<void> {
 async function start(dir: string): Promise<RunningGantry> {
   const config = loadConfig({
     env: {},
-    flags: { dataDir: dir, port: 0, database: ':memory:', gpus: '1x RTX 4090:24GB', logLevel: 'silent', rateLimit: 0, autoscaleIntervalMs: 50 },
+    flags: {
+      dataDir: dir,
+      port: 0,
+      database: ':memory:',
+      gpus: '1x RTX 4090:24GB',
+      logLevel: 'silent',
+      rateLimit: 0,
+      autoscaleIntervalMs: 50,
+      sandboxUidBase: benchUidBase(),
+    },
   });
   return dataDirGoes(await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') }), dir);
 }

@@ -4,7 +4,7 @@ import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { load, type LoadSpec } from './load.js';
 import { throughputTable, type ThroughputRow } from './proxy.js';
-import { callApi, dataDirGoes } from './util.js';
+import { benchUidBase, callApi, dataDirGoes } from './util.js';
 
 /** A rate no caller reaches: every request pays for its bucket, none is refused. */
 const UNREACHED = 1_000_000;
@@ -21,7 +21,7 @@ const at = (origin: string, path: string, headers: Record<string, string>): Load
 async function start(dir: string, gpus: string, rateLimit: number): Promise<RunningGantry> {
   const config = loadConfig({
     env: {},
-    flags: { dataDir: dir, port: 0, database: ':memory:', gpus, logLevel: 'silent', rateLimit, runtime: 'process' },
+    flags: { dataDir: dir, port: 0, database: ':memory:', gpus, logLevel: 'silent', rateLimit, runtime: 'process', sandboxUidBase: benchUidBase() },
   });
   return dataDirGoes(await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') }), dir);
 }

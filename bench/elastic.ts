@@ -7,7 +7,7 @@ import { InferenceEngine } from '../src/inference/engine.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
 import { tinyClassifier, VOCABULARY } from '../test/fixtures/onnx/models.js';
-import { dataDirGoes, pair, textTable, type LatencyRow } from './util.js';
+import { benchUidBase, dataDirGoes, pair, textTable, type LatencyRow } from './util.js';
 
 /**
  * Elasticsearch dialect benchmarks, each beside its baseline in the same run:
@@ -81,7 +81,16 @@ const time = async (f: () => Promise<unknown>): Promise<number> => {
 async function start(dir: string, workerDelayMs: number): Promise<RunningGantry> {
   const config = loadConfig({
     env: {},
-    flags: { dataDir: dir, port: 0, database: ':memory:', gpus: '4x RTX 4090:24GB', logLevel: 'silent', rateLimit: 0, autoscaleIntervalMs: 50 },
+    flags: {
+      dataDir: dir,
+      port: 0,
+      database: ':memory:',
+      gpus: '4x RTX 4090:24GB',
+      logLevel: 'silent',
+      rateLimit: 0,
+      autoscaleIntervalMs: 50,
+      sandboxUidBase: benchUidBase(),
+    },
   });
   // The workers inherit the host's workload environment: the delay makes requests queue behind each other.
   const workloadEnv = { ...workloadBaseEnv(), ...(workerDelayMs > 0 ? { GANTRY_INFERENCE_DELAY_MS: String(workerDelayMs) } : {}) };

@@ -38,15 +38,17 @@ export function textTable(head: readonly string[], cells: readonly (readonly str
 }
 
 /**
- * Sandbox uid bases of spawned Gantrys, one each: a data dir keeps its base while it is there (the bench's
- * folder goes only at its end), so a later part's `gantry up` on the default base would be refused it. A
+ * A sandbox uid base of its own for each of the bench's Gantrys, apart from the default an install of the
+ * machine has (its data dir claims that base while it exists, and the bench's Gantry would be refused it),
+ * and from the bench's other Gantrys (a spawned one's data dir stays until the bench ends). A
  * `GANTRY_SANDBOX_UID_BASE` of the shell would give every one the same base: only a part's own `env` sets one.
  */
-let spawnedBases = 0;
+let bases = 0;
+export const benchUidBase = (): number => 1_200_000_000 + bases++ * 1_000_000;
 
 /** Start `gantry <args>` and resolve once it printed its banner. */
 export async function spawnGantry(args: readonly string[], env: Readonly<Record<string, string>>, nodeArgs: readonly string[] = []): Promise<ChildProcess> {
-  const base = String(1_200_000_000 + spawnedBases++ * 1_000_000);
+  const base = String(benchUidBase());
   const child = spawn(process.execPath, [...nodeArgs, BIN, ...args, '--log-level', 'error'], {
     env: { ...process.env, GANTRY_SANDBOX_UID_BASE: base, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -82,6 +84,7 @@ export async function startBenchGantry(dataDir: string, gpus: string, flags: Rec
       reconcileIdleMs: 5,
       stopGraceMs: 500,
       runtime: 'process',
+      sandboxUidBase: benchUidBase(),
       ...NO_LIMITS,
       ...flags,
     },
