@@ -100,6 +100,8 @@ for (const rc of RUNTIMES) {
         return o.state === 'running' && o.onstartExitCode === 4;
       });
       assert.deepEqual(await rt.inspect(s.instanceId), { state: 'running', onstartExitCode: 4 });
+      // The lines pass through the log stamper, which may write them a few ms after the exit code is recorded.
+      await until(async () => (await rt.logs(s.instanceId, 10)).split('\n').length >= 3);
       assert.equal(await rt.logs(s.instanceId, 10), 'hi from 77\noops\n');
       assert.equal(await rt.logs(s.instanceId, 1), 'oops\n');
       assert.ok((await rt.list()).includes(s.instanceId));

@@ -160,30 +160,41 @@ for (const ts of ONE_STORE) {
       const long = 'L'.repeat(200);
       const wide = await rent(long);
       const page = await (await b.context(DESKTOP)).newPage();
-      await openConsole(g, page, alice, '#/instances');
-      const row = page.locator(`tr[data-key="${mirrored}"]`);
-      await row.waitFor();
+      try {
+        await openConsole(g, page, alice, '#/instances');
+        const row = page.locator(`tr[data-key="${mirrored}"]`);
+        await row.waitFor();
 
-      await row.getByRole('button', { name: /^Destroy instance/ }).click();
-      const question = (await page.locator('#confirm-question').textContent()) ?? '';
-      const its = question.indexOf('Its processes');
-      assert.ok(its > 0, question);
-      assert.ok(await drawnLeftOf(page, '#confirm-question', its, its + 4), 'the sentence after the label reads left to right');
-      await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
-      await row.getByRole('button', { name: /^Logs instance/ }).click();
-      const heading = (await page.locator('#log-title').textContent()) ?? '';
-      assert.ok(await drawnLeftOf(page, '#log-title', heading.indexOf('def') + 2, heading.lastIndexOf(')')), 'the closing parenthesis stays after the label');
-      await page.getByRole('button', { name: 'Close logs' }).click();
+        await row.getByRole('button', { name: /^Destroy instance/ }).click();
+        // Measured once the dialog is drawn (a hidden one puts every character at 0), within one word (a line
+        // may wrap between two).
+        await page.getByRole('dialog').waitFor();
+        const question = (await page.locator('#confirm-question').textContent()) ?? '';
+        const its = question.indexOf('Its processes');
+        assert.ok(its > 0, question);
+        assert.ok(await drawnLeftOf(page, '#confirm-question', its, its + 2), 'the sentence after the label reads left to right');
+        await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+        await row.getByRole('button', { name: /^Logs instance/ }).click();
+        await page.locator('#log-title').waitFor();
+        const heading = (await page.locator('#log-title').textContent()) ?? '';
+        assert.ok(await drawnLeftOf(page, '#log-title', heading.indexOf('def') + 2, heading.lastIndexOf(')')), 'the closing parenthesis stays after the label');
+        await page.getByRole('button', { name: 'Close logs' }).click();
 
-      const wideRow = page.locator(`tr[data-key="${wide}"]`);
-      assert.equal(await wideRow.locator(`[title="${long}"]`).count(), 1, 'the whole label is its title');
-      const destroy = await wideRow.getByRole('button', { name: /^Destroy instance/ }).boundingBox();
-      assert.ok(destroy !== null && destroy.x + destroy.width <= DESKTOP.width, `the row's last action is on screen: ${JSON.stringify(destroy)}`);
-      await page.context().close();
-      // Their GPUs are the next test's.
-      for (const id of [mirrored, wide]) {
-        assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`, undefined, { key: alice })).status, 200);
-        await until(async () => (await g.api('GET', `/api/v0/instances/${id}/`, undefined, { key: alice })).status === 404, `instance ${id} destroyed`, 30_000);
+        const wideRow = page.locator(`tr[data-key="${wide}"]`);
+        assert.equal(await wideRow.locator(`[title="${long}"]`).count(), 1, 'the whole label is its title');
+        const destroy = await wideRow.getByRole('button', { name: /^Destroy instance/ }).boundingBox();
+        assert.ok(destroy !== null && destroy.x + destroy.width <= DESKTOP.width, `the row's last action is on screen: ${JSON.stringify(destroy)}`);
+      } finally {
+        await page.context().close();
+        // Their GPUs are the next test's, whatever happened here.
+        for (const id of [mirrored, wide]) {
+          assert.equal((await g.api('DELETE', `/api/v0/instances/${id}/`, undefined, { key: alice })).status, 200);
+          await until(
+            async () => (await g.api('GET', `/api/v0/instances/${id}/`, undefined, { key: alice })).status === 404,
+            `instance ${id} destroyed`,
+            30_000,
+          );
+        }
       }
     });
 
