@@ -1,8 +1,6 @@
 import { join } from 'node:path';
-import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
-import { createLogger } from '../src/log/logger.js';
-import { startGantry, type RunningGantry } from '../src/main/up.js';
-import { benchUidBase, dataDirGoes, pair, type LatencyRow } from './util.js';
+import type { RunningGantry } from '../src/main/up.js';
+import { benchGantry, pair, type LatencyRow } from './util.js';
 
 /**
  * AI Core API benchmarks, each beside its baseline in the same run and server:
@@ -76,22 +74,7 @@ async function until(what: string, f: () => Promise<boolean>): Promise<void> {
   }
 }
 
-async function start(dir: string): Promise<RunningGantry> {
-  const config = loadConfig({
-    env: {},
-    flags: {
-      dataDir: dir,
-      port: 0,
-      database: ':memory:',
-      gpus: '1x RTX 4090:24GB',
-      logLevel: 'silent',
-      rateLimit: 0,
-      autoscaleIntervalMs: 50,
-      sandboxUidBase: benchUidBase(),
-    },
-  });
-  return dataDirGoes(await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') }), dir);
-}
+const start = (dir: string): Promise<RunningGantry> => benchGantry(dir, { gpus: '1x RTX 4090:24GB', autoscaleIntervalMs: 50 });
 
 /** A user of its own (so the admin's rights do not shortcut anything), its service key, and the idle template loaded. */
 async function account(g: RunningGantry): Promise<{ key: string; serviceKey: Record<string, any> }> {

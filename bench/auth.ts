@@ -1,10 +1,8 @@
 import { join } from 'node:path';
-import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
-import { createLogger } from '../src/log/logger.js';
-import { startGantry, type RunningGantry } from '../src/main/up.js';
+import type { RunningGantry } from '../src/main/up.js';
 import { load, type LoadSpec } from './load.js';
 import { throughputTable, type ThroughputRow } from './proxy.js';
-import { benchUidBase, callApi, dataDirGoes } from './util.js';
+import { benchGantry, callApi } from './util.js';
 
 /** A rate no caller reaches: every request pays for its bucket, none is refused. */
 const UNREACHED = 1_000_000;
@@ -18,13 +16,7 @@ const at = (origin: string, path: string, headers: Record<string, string>): Load
   durationMs: Number(process.env.GANTRY_BENCH_PROXY_MS ?? 5_000),
 });
 
-async function start(dir: string, gpus: string, rateLimit: number): Promise<RunningGantry> {
-  const config = loadConfig({
-    env: {},
-    flags: { dataDir: dir, port: 0, database: ':memory:', gpus, logLevel: 'silent', rateLimit, runtime: 'process', sandboxUidBase: benchUidBase() },
-  });
-  return dataDirGoes(await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') }), dir);
-}
+const start = (dir: string, gpus: string, rateLimit: number): Promise<RunningGantry> => benchGantry(dir, { gpus, rateLimit, runtime: 'process' });
 
 /** Create `n` one-GPU instances through the API and wait until each runs (a real listing: machines, usage). */
 async function runInstances(g: RunningGantry, n: number): Promise<number[]> {

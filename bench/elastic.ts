@@ -1,13 +1,12 @@
 import { join } from 'node:path';
-import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
+import { workloadBaseEnv } from '../src/config/load.js';
 import { scanOnnx } from '../src/domain/ml/onnx-scan.js';
 import { parseInferenceConfig } from '../src/domain/ml/tasks.js';
 import { Vocabulary } from '../src/domain/ml/tokenizer.js';
 import { InferenceEngine } from '../src/inference/engine.js';
-import { createLogger } from '../src/log/logger.js';
-import { startGantry, type RunningGantry } from '../src/main/up.js';
+import type { RunningGantry } from '../src/main/up.js';
 import { tinyClassifier, VOCABULARY } from '../test/fixtures/onnx/models.js';
-import { benchUidBase, dataDirGoes, pair, textTable, type LatencyRow } from './util.js';
+import { benchGantry, pair, textTable, type LatencyRow } from './util.js';
 
 /**
  * Elasticsearch dialect benchmarks, each beside its baseline in the same run:
@@ -78,23 +77,10 @@ const time = async (f: () => Promise<unknown>): Promise<number> => {
   return Number(process.hrtime.bigint() - t) / 1e6;
 };
 
-async function start(dir: string, workerDelayMs: number): Promise<RunningGantry> {
-  const config = loadConfig({
-    env: {},
-    flags: {
-      dataDir: dir,
-      port: 0,
-      database: ':memory:',
-      gpus: '4x RTX 4090:24GB',
-      logLevel: 'silent',
-      rateLimit: 0,
-      autoscaleIntervalMs: 50,
-      sandboxUidBase: benchUidBase(),
-    },
-  });
+function start(dir: string, workerDelayMs: number): Promise<RunningGantry> {
   // The workers inherit the host's workload environment: the delay makes requests queue behind each other.
   const workloadEnv = { ...workloadBaseEnv(), ...(workerDelayMs > 0 ? { GANTRY_INFERENCE_DELAY_MS: String(workerDelayMs) } : {}) };
-  return dataDirGoes(await startGantry({ config, workloadEnv, localHost: true, log: createLogger('silent') }), dir);
+  return benchGantry(dir, { gpus: '4x RTX 4090:24GB', autoscaleIntervalMs: 50 }, workloadEnv);
 }
 
 /** The model over the API, as `gantry ml import` puts it: config, definition parts, vocabulary. */

@@ -68,28 +68,20 @@ export async function spawnGantry(args: readonly string[], env: Readonly<Record<
 export const NO_LIMITS = { rateLimit: 0 } as const;
 
 /**
- * A bench's own Gantry (control plane and local host, SQLite in memory) with fast loops and no rate
- * limits; `flags` adds to or overrides those settings (runtime, sandbox...).
+ * A bench's in-process Gantry (control plane and local host, SQLite in memory, no rate limits, a uid base of its
+ * own) with `flags` over those settings, which leaves nothing behind when it closes (`dataDirGoes`).
  */
-export async function startBenchGantry(dataDir: string, gpus: string, flags: Record<string, unknown> = {}): Promise<RunningGantry> {
+export async function benchGantry(dataDir: string, flags: Record<string, unknown>, workloadEnv = workloadBaseEnv()): Promise<RunningGantry> {
   const config = loadConfig({
     env: {},
-    flags: {
-      dataDir,
-      port: 0,
-      database: ':memory:',
-      gpus,
-      logLevel: 'silent',
-      observeIntervalMs: 50,
-      reconcileIdleMs: 5,
-      stopGraceMs: 500,
-      runtime: 'process',
-      sandboxUidBase: benchUidBase(),
-      ...NO_LIMITS,
-      ...flags,
-    },
+    flags: { dataDir, port: 0, database: ':memory:', logLevel: 'silent', sandboxUidBase: benchUidBase(), ...NO_LIMITS, ...flags },
   });
-  return dataDirGoes(await startGantry({ config, workloadEnv: workloadBaseEnv(), localHost: true, log: createLogger('silent') }), dataDir);
+  return dataDirGoes(await startGantry({ config, workloadEnv, localHost: true, log: createLogger('silent') }), dataDir);
+}
+
+/** `benchGantry` with fast loops on the process runtime; `flags` adds to or overrides those settings (runtime, sandbox...). */
+export function startBenchGantry(dataDir: string, gpus: string, flags: Record<string, unknown> = {}): Promise<RunningGantry> {
+  return benchGantry(dataDir, { gpus, observeIntervalMs: 50, reconcileIdleMs: 5, stopGraceMs: 500, runtime: 'process', ...flags });
 }
 
 /**
