@@ -375,6 +375,22 @@ describe('process sandbox: a start writes the SSH keys only when the file is not
     });
   });
 
+  it('with no keys and no `.ssh` yet, writes nothing; once there were keys, a start without them empties the file', async () => {
+    await withSandboxedRuntime(async (rt, dir) => {
+      const ssh = join(dir, 'instances', '7', 'disk', '.ssh');
+      const restart = async (keys: string[]): Promise<void> => {
+        await rt.stop(7, { graceMs: 1000 });
+        await rt.start(spec(keys));
+      };
+      await rt.start(spec([]));
+      assert.equal(await stat(ssh).catch(() => null), null, 'nothing made for no keys');
+      await restart([key(1)]);
+      assert.equal(await readFile(join(ssh, 'authorized_keys'), 'utf8'), `${key(1)}\n`);
+      await restart([]);
+      assert.equal(await readFile(join(ssh, 'authorized_keys'), 'utf8'), '', 'the key detached is gone');
+    });
+  });
+
   it('a write while the workload runs (a key attached) leaves no record: a change after it is undone at the next start', async () => {
     await withSandboxedRuntime(async (rt, dir) => {
       const file = join(dir, 'instances', '7', 'disk', '.ssh', 'authorized_keys');

@@ -42,6 +42,14 @@ async function identity(disk: string, uid: number): Promise<{ id: string; ctimeN
 
 const digest = (text: string): string => createHash('sha256').update(text).digest('hex');
 
+/**
+ * No keys, and no `.ssh` on the disk: a start has nothing to write (to sshd an absent file and an empty one
+ * are alike; nothing of Gantry's reads the file), so a first start without keys spends no sandbox on it.
+ */
+export async function nothingToWrite(disk: string, text: string): Promise<boolean> {
+  return text === '' && (await lstat(join(disk, '.ssh')).catch(() => null)) === null;
+}
+
 /** Whether `authorized_keys` is the very file a start's write of these keys left. */
 export async function keysInPlace(disk: string, meta: string, text: string, uid: number): Promise<boolean> {
   const file = join(meta, RECORD);

@@ -14,7 +14,7 @@ import { LINK_VOLUMES_SCRIPT, processStorage, saveBinds, savedBinds, seedFromSna
 import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
 import { OneAtATime } from '../one-at-a-time.js';
-import { forgetKeys, keysInPlace, recordKeys, SessionLedger, WRITE_KEYS_SCRIPT } from './keys-record.js';
+import { forgetKeys, keysInPlace, nothingToWrite, recordKeys, SessionLedger, WRITE_KEYS_SCRIPT } from './keys-record.js';
 
 import type { ProcessRuntimeOptions } from './options.js';
 export type { ProcessRuntimeOptions, ProcessSandbox } from './options.js';
@@ -142,7 +142,7 @@ export class ProcessRuntime implements Runtime {
     if (!atStart) await this.#prepare(instanceId);
     const text = authorizedKeysText(keys);
     const uid = this.#ids(instanceId)?.uid ?? process.getuid?.() ?? 0;
-    if (atStart && (await keysInPlace(disk, meta, text, uid))) return;
+    if (atStart && ((await nothingToWrite(disk, text)) || (await keysInPlace(disk, meta, text, uid)))) return;
     await forgetKeys(meta);
     const mark = this.#sessions.mark(instanceId);
     await this.#inSandbox(instanceId, ['sh', '-c', WRITE_KEYS_SCRIPT], text, "writing the instance's SSH keys");
