@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { Change, ChangeFeed, ChangeTopic } from '../../src/store/change-feed.js';
+import { until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /** Collects what a feed delivers on one topic; `next` waits (bounded) for the next matching change. */
@@ -114,6 +115,45 @@ for (const ts of TEST_STORES) {
         await Promise.all([a.ready(), b.ready()]);
         a.publish('machine', 42);
         await atB.next((c) => c.id === 42, 'a change published after the break');
+      },
+    );
+
+    it(
+      'closed while its listening connection registers: close answers, and the connection goes',
+      { skip: ts.name === 'sqlite' && 'no connection to leave' },
+      async () => {
+        // A database of its own whose listener registry is locked: the new listener's registration waits on it.
+        const db = await ts.fresh(dir);
+        const admin = new pg.Client({ connectionString: db });
+        const holder = new pg.Client({ connectionString: db });
+        await Promise.all([admin.connect(), holder.connect()]);
+        const sessions = async (extra = ''): Promise<number> =>
+          (
+            await admin.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'gantry-feed %' AND datname = current_database() ${extra}`,
+            )
+          ).rows[0]!.n;
+        try {
+          await admin.query('CREATE TABLE change_feed_listeners (origin text PRIMARY KEY, heard bigint NOT NULL, alive_at bigint NOT NULL)');
+          await admin.query("INSERT INTO change_feed_listeners VALUES ('', 0, 0)");
+          await holder.query('BEGIN');
+          await holder.query('LOCK TABLE change_feed_listeners IN EXCLUSIVE MODE');
+          const feed = ts.dialect(db).createChangeFeed(() => undefined);
+          await until('the listener waiting to register', async () => (await sessions("AND wait_event_type = 'Lock'")) === 1, 10_000);
+          // Before: close answered, and the registration went on once the lock was gone, leaving a listener
+          // nobody would end (its connection held the process open: a test file that never exited).
+          await feed.close();
+          await holder.query('COMMIT');
+          await until('no listening connection left', async () => (await sessions()) === 0, 10_000);
+          assert.equal(feed.current(), false);
+        } finally {
+          await holder.query('ROLLBACK').catch(() => undefined);
+          // Whatever happened, nothing of this test keeps its process alive.
+          await admin.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'gantry-feed %' AND datname = current_database()`,
+          );
+          await Promise.all([admin.end(), holder.end()]);
+        }
       },
     );
   });

@@ -37,6 +37,8 @@ export class PgChangeFeed extends LocalChangeFeed {
   readonly #origin = randomUUID();
   readonly #sender: pg.Pool;
   #listener: pg.Client | null = null;
+  /** The connection being opened to listen, until it listens or fails: close() ends it too. */
+  #opening: pg.Client | null = null;
   #pending: [ChangeTopic, number | null][] = [];
   #closed = false;
   #delayMs: number;
@@ -124,6 +126,9 @@ export class PgChangeFeed extends LocalChangeFeed {
     clearInterval(this.#checks);
     await this.#flush();
     const l = this.#listener;
+    // One being opened is cut (no goodbye: it may be waiting on a database gone); #listen then gives up. One
+    // that registered just before is ended by #listen itself, which sees the close.
+    if (this.#opening !== null) discardConnection(this.#opening);
     // Not waited for by others from now on; only while the database answers (a close must not wait on one gone).
     if (this.current()) await leave(this.#sender, this.#origin, this.#t.feedCheckMs).catch(() => undefined);
     this.#listener = null;
@@ -163,6 +168,7 @@ export class PgChangeFeed extends LocalChangeFeed {
         application_name: `gantry-feed ${this.#origin}`,
       });
       client.on('error', (err) => this.#errors.report(err));
+      this.#opening = client;
       try {
         await client.connect();
         let ended = false;
@@ -181,7 +187,14 @@ export class PgChangeFeed extends LocalChangeFeed {
         // Heard up to the last change sent: those sent before LISTEN are forgotten by the resynchronisation below.
         const sent = performance.now();
         const heard = await this.#register(client);
+        this.#opening = null; // from here, a close is seen below (or finds it the listener)
         if (ended) throw new Error('the listening connection ended as it opened');
+        // Closed as it registered (its end raced the statement): no row is left to wait on, nor the connection.
+        if (this.#closed) {
+          await leave(client, this.#origin, this.#t.feedCheckMs).catch(() => undefined);
+          await client.end();
+          return;
+        }
         this.#listener = client;
         this.#delayMs = Math.min(RECONNECT_FIRST_MS, this.#t.feedReconnectMaxMs);
         this.#errors.reset(); // the next break is reported at once
@@ -194,11 +207,14 @@ export class PgChangeFeed extends LocalChangeFeed {
         }
         return;
       } catch (err) {
-        this.#errors.report(err);
         discardConnection(client); // no goodbye: a silent peer would never answer it
+        if (this.#closed) return; // ended by close(), as it opened
+        this.#errors.report(err);
         again = true;
         await new Promise((r) => setTimeout(r, this.#delayMs).unref());
         this.#delayMs = Math.min(this.#delayMs * 2, this.#t.feedReconnectMaxMs);
+      } finally {
+        if (this.#opening === client) this.#opening = null;
       }
     }
   }

@@ -58,7 +58,7 @@ export async function unconfirmed(sender: pg.Pool, origin: string, n: number, tr
 }
 
 /** A replica that closes is waited for no more; rows of replicas gone for a day (killed, not closed) go with it. */
-export async function leave(sender: pg.Pool, origin: string, timeoutMs: number): Promise<void> {
+export async function leave(sender: pg.Pool | pg.Client, origin: string, timeoutMs: number): Promise<void> {
   await sender.query({
     text: `DELETE FROM ${TABLE} WHERE origin = $1 OR (origin <> '' AND alive_at < ${NOW_MS} - 86400000)`,
     values: [origin],
