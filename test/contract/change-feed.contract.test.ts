@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { Change, ChangeFeed, ChangeTopic } from '../../src/store/change-feed.js';
+import { PgChangeFeed } from '../../src/store/dialects/pg-change-feed.js';
 import { until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -153,6 +155,25 @@ for (const ts of TEST_STORES) {
             `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'gantry-feed %' AND datname = current_database()`,
           );
           await Promise.all([admin.end(), holder.end()]);
+        }
+      },
+    );
+
+    it(
+      'closed while it connects to a database that does not answer: close and ready() both answer',
+      { skip: ts.name === 'sqlite' && 'no connection' },
+      async () => {
+        const silent = createServer((s) => s.on('error', () => undefined));
+        await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+        try {
+          const { port } = silent.address() as { port: number };
+          const feed = new PgChangeFeed(`postgres://u:p@127.0.0.1:${port}/db`);
+          await new Promise((r) => setTimeout(r, 100));
+          await feed.close();
+          const settled = await Promise.race([feed.ready().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+          assert.equal(settled, true, 'ready() settles once closed (an end() of a connecting client left it pending)');
+        } finally {
+          silent.close();
         }
       },
     );

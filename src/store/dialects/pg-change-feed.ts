@@ -10,6 +10,13 @@ const PER_NOTIFY = 200;
 /** The first wait before opening the listening connection again; it doubles up to feedReconnectMaxMs. */
 const RECONNECT_FIRST_MS = 100;
 
+/** `p`, or a rejection after `ms` (its timer does not keep the process alive). */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** The longest pause between two looks at whether the other replicas confirmed a credential change. */
 const CONFIRM_POLL_MAX_MS = 50;
 
@@ -126,14 +133,18 @@ export class PgChangeFeed extends LocalChangeFeed {
     clearInterval(this.#checks);
     await this.#flush();
     const l = this.#listener;
-    // One being opened is cut (no goodbye: it may be waiting on a database gone); #listen then gives up. One
-    // that registered just before is ended by #listen itself, which sees the close.
-    if (this.#opening !== null) discardConnection(this.#opening);
-    // Not waited for by others from now on; only while the database answers (a close must not wait on one gone).
-    if (this.current()) await leave(this.#sender, this.#origin, this.#t.feedCheckMs).catch(() => undefined);
+    // One being opened is cut, so that its connect or statement fails and #listen gives up (an end() would leave
+    // a connect pending for ever); one that registered just before is ended by #listen itself, which sees the
+    // close. A row that registration wrote as it was cut goes unproven within feedTrustMs, and is waited on no more.
+    this.#opening?.connection.stream.destroy(new Error('the change feed closed'));
+    // Not waited for by others from now on; only while the database answers, and for feedCheckMs at most (the
+    // pool's connect alone may wait connectTimeoutMs on a database gone silent).
+    if (this.current()) await within(leave(this.#sender, this.#origin, this.#t.feedCheckMs), this.#t.feedCheckMs).catch(() => undefined);
     this.#listener = null;
     this.#provenAt = -Infinity;
-    await Promise.allSettled([l?.end(), this.#sender.end()]);
+    // No goodbye for the listener either: on a connection gone silent, end() waits for an answer that never comes.
+    if (l !== null) discardConnection(l);
+    await this.#sender.end().catch(() => undefined);
     await super.close();
   }
 
@@ -167,7 +178,7 @@ export class PgChangeFeed extends LocalChangeFeed {
         // Which replica listens on it, in pg_stat_activity (its origin, as in change_feed_listeners).
         application_name: `gantry-feed ${this.#origin}`,
       });
-      client.on('error', (err) => this.#errors.report(err));
+      client.on('error', (err) => void (this.#closed || this.#errors.report(err)));
       this.#opening = client;
       try {
         await client.connect();
