@@ -7,6 +7,7 @@ import { isFatal, retryLaterMs, type AgentChannel } from './channel.js';
 import { dispatch, observeAll } from './dispatch.js';
 import type { SshAccess } from './ssh-access.js';
 import type { UsageReport } from '../domain/machine/machine.js';
+import { firstBatch, within } from './bounds.js';
 
 export interface AgentOptions {
   readonly channel: AgentChannel;
@@ -38,9 +39,6 @@ export interface AgentOptions {
 type ExitHold = { count: number; exited: boolean };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** Bounds of one results message, well inside what the control plane takes (messages.ts, the body limit). */
-const RESULTS_PER_MESSAGE = 200;
-const RESULT_BYTES_PER_MESSAGE = 256 * 1024;
 
 /**
  * The host agent, the same code in `gantry agent` and inside `gantry up`: says hello, heartbeats with usage,
@@ -111,6 +109,7 @@ export class Agent {
         const later = retryLaterMs(err);
         this.#o.log.warn({ err: String(err) }, later !== null ? 'the control plane asked this agent to wait' : 'control plane not reachable; retrying');
         await sleep(later ?? delay);
+        if (!this.#running) throw new Error('the agent stopped before it joined the control plane');
         if (later === null) delay = Math.min(delay * 2, this.#o.retryMaxMs ?? 5_000);
       }
     }
@@ -133,6 +132,8 @@ export class Agent {
 
   async #hello(): Promise<Welcome> {
     const w = await this.#o.channel.hello({ hostKey: this.#o.hostKey, imageNotice: this.#o.runtime.imageNotice, machine: await this.#o.describe() });
+    // Stopped meanwhile: its timers, armed below, would outlive it (and keep its process alive).
+    if (!this.#running) throw new Error('the agent stopped before it joined the control plane');
     this.#welcome = w;
     this.#seq = 0;
     this.#results = [];
@@ -372,28 +373,4 @@ export class Agent {
     }
     return out;
   }
-}
-
-/** `p`'s value, or `late` when it takes longer than `ms` (it goes on; nothing waits for it here). */
-function within<T, L>(p: Promise<T>, ms: number, late: L): Promise<T | L> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<L>((resolve) => {
-    timer = setTimeout(() => resolve(late), ms);
-    timer.unref();
-  });
-  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
-}
-
-/**
- * How many queued results go in the next message. The control plane takes at most 1,000 results and
- * 1 MiB in one (a larger one is refused whole), and a wait it asked for lets results pile up: a long
- * queue goes in parts, each with at least one result.
- */
-function firstBatch(results: readonly AgentResult[]): number {
-  let bytes = 0;
-  for (let i = 0; i < results.length; i++) {
-    bytes += Buffer.byteLength(JSON.stringify(results[i]));
-    if (i > 0 && (i >= RESULTS_PER_MESSAGE || bytes > RESULT_BYTES_PER_MESSAGE)) return i;
-  }
-  return results.length;
 }
