@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { openEvents } from '../helpers/event-stream.js';
-import { TEST_STORES } from '../helpers/stores.js';
+import { ONE_STORE, TEST_STORES } from '../helpers/stores.js';
 
 /**
  * The console's push channel (`GET /console/api/events`): a change to an instance reaches its
@@ -137,6 +138,57 @@ for (const ts of TEST_STORES) {
       await stream.waitFor((e) => e.event === 'hello', 5000, 'hello');
       await g.app.close();
       await stream.ended;
+    });
+  });
+}
+
+for (const ts of ONE_STORE) {
+  describe(`a console event stream that opens as the server closes (${ts.name})`, { skip: ts.skip }, () => {
+    it('is refused (503 SHUTTING_DOWN), and the close does not wait for the console to go', async () => {
+      const g = await startTestGantry(ts);
+      try {
+        // A key not yet remembered, so its stream's request is authenticated, just as the close begins (its
+        // preClose hook ends the streams).
+        const { api_key: key } = (await g.api('POST', '/api/v0/users/', { username: 'late', credit: 1 })).body as { api_key: string };
+        const authenticate = g.control.authenticate.bind(g.control);
+        let authenticating!: () => void;
+        const inAuth = new Promise<void>((r) => (authenticating = r));
+        let release!: () => void;
+        const closing = new Promise<void>((r) => (release = r));
+        g.control.authenticate = async (...args: Parameters<typeof authenticate>) => {
+          const p = await authenticate(...args);
+          authenticating();
+          await closing;
+          return p;
+        };
+        // Its own connection, closed after the answer (a kept-alive one would hold the close until its idle timeout).
+        const req = request(`${g.url}/console/api/events`, { agent: false, headers: { authorization: `Bearer ${key}` } });
+        const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+          req.on('response', (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            // A stream that opened never ends by itself: its status is enough.
+            if (res.statusCode === 200) resolve({ status: 200, body });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          req.on('error', reject);
+        });
+        req.end();
+        try {
+          await Promise.race([inAuth, new Promise((_, reject) => setTimeout(() => reject(new Error('the stream was not authenticated')), 10_000).unref())]);
+          const closed = g.app.close().then(() => 'closed');
+          setTimeout(release, 200);
+          const answer = await answered;
+          assert.equal(answer.status, 503, answer.body);
+          assert.equal((JSON.parse(answer.body) as { error?: { code?: string } }).error?.code, 'SHUTTING_DOWN');
+          // Before: the stream opened after the hub had closed, and the server's close waited on it for as long as the console stayed.
+          assert.equal(await Promise.race([closed, new Promise((r) => setTimeout(() => r('still waiting'), 5000))]), 'closed');
+        } finally {
+          req.destroy();
+        }
+      } finally {
+        await g.dispose();
+      }
     });
   });
 }

@@ -100,8 +100,10 @@ export class ConsoleEvents {
     return this.#streams.size;
   }
 
-  /** Open a stream for the caller; refused (429) past the per-key bound, before anything is written. */
+  /** Open a stream for the caller; refused (429) past the per-key bound, or (503) once closed, before anything is written. */
   open(p: Principal, credential: string | null, raw: ServerResponse): void {
+    // Its request was authenticated as the server began to close: a stream opened now would hold the close open.
+    if (this.#closed) throw new GantryError('SHUTTING_DOWN', 'This server is shutting down; open the stream again.');
     const keyId = p.keyId === null ? `account:${p.accountId}` : `key:${p.keyId}`;
     const held = this.#perKey.get(keyId) ?? 0;
     if (held >= this.o.streamsPerKey)
