@@ -65,72 +65,79 @@ export class CopyRunner {
     const srcPath = asCopyPath(order.src.path);
     const dstPath = asCopyPath(order.dst.path);
     if (srcPath === null || dstPath === null) throw new Error('the copy order has an invalid path');
-    // The destination first: it waits for its input, while a source that ends before its output is read would
-    // lose it (Node drops the unread output of a child that exited).
-    const sink: Sink =
-      order.via === null
-        ? await this.#host.spawn(order.dst.instanceId, unpackArgv(this.#host.copyRoot, dstPath), null)
-        : await remoteSink(order.via, dstPath, order.timeoutMs);
-    const dstErr = collect(sink.stderr);
-    let src: ExecProcess;
-    try {
-      src = await this.#host.spawn(order.src.instanceId, packArgv(this.#host.copyRoot, srcPath), null);
-    } catch (err) {
-      sink.kill();
-      throw err;
-    }
-    src.stdin.end();
-    const srcErr = collect(src.stderr);
+    // Kept by destination from the start, before either side runs: a cancel or the agent's stop while a side
+    // starts (an SSH login may take its 30 s) ends the copy as soon as it can, never after its whole bound.
     let stopped: string | null = null;
-    // The source's output must flow somewhere once the destination is gone: a child whose stdout is held
-    // back by a dead destination's backpressure never reports its end.
-    const discard = (): void => {
-      src.stdout.unpipe(sink.stdin);
-      src.stdout.resume();
-    };
+    let end: (() => void) | null = null;
     const stop = (why: string): void => {
       stopped ??= why;
-      discard();
-      src.kill();
-      sink.kill();
+      end?.();
     };
     const set = this.#running.get(order.dst.instanceId) ?? new Set();
     set.add(stop);
     this.#running.set(order.dst.instanceId, set);
     const timer = setTimeout(() => stop(`did not finish within ${order.timeoutMs} ms`), order.timeoutMs);
-    let bytes = 0;
-    src.stdout.on('data', (d: Buffer) => (bytes += d.length));
-    // A destination that ended (killed, cancelled, its connection gone) reads no more: the source ends too, and
-    // how it ended then says nothing (a tar that unpacked a whole archive may end before its source is seen gone).
-    // A destination that ends after the source's output did was not cut short: the source's own end still counts.
-    // Its exit or the failed write into its closed input, whichever is seen first: the destination's exit code
-    // then says whether it failed.
-    let srcEnded = false;
-    let cut = false;
-    const cutShort = (): void => {
-      if (srcEnded) return;
-      cut = true;
-      discard();
-      src.kill();
-    };
-    src.stdout.pipe(sink.stdin);
-    // A destination that closed its input yet goes on running is given a moment to end, then ended.
     let lingering: NodeJS.Timeout | undefined;
-    sink.stdin.on('error', () => {
-      cutShort();
-      lingering ??= setTimeout(() => sink.kill(), this.#destinationGraceMs);
-    });
-    src.stdout.once('end', () => (srcEnded = true));
-    void src.done.then(() => (srcEnded = true));
-    void sink.done.then(cutShort);
     try {
+      // The destination first: it waits for its input, while a source that ends before its output is read would
+      // lose it (Node drops the unread output of a child that exited).
+      const sink: Sink =
+        order.via === null
+          ? await this.#host.spawn(order.dst.instanceId, unpackArgv(this.#host.copyRoot, dstPath), null)
+          : await remoteSink(order.via, dstPath, order.timeoutMs);
+      const dstErr = collect(sink.stderr);
+      let src: ExecProcess;
+      try {
+        if (stopped !== null) throw stoppedError(stopped);
+        src = await this.#host.spawn(order.src.instanceId, packArgv(this.#host.copyRoot, srcPath), null);
+      } catch (err) {
+        sink.kill();
+        throw err;
+      }
+      src.stdin.end();
+      const srcErr = collect(src.stderr);
+      // The source's output must flow somewhere once the destination is gone: a child whose stdout is held
+      // back by a dead destination's backpressure never reports its end.
+      const discard = (): void => {
+        src.stdout.unpipe(sink.stdin);
+        src.stdout.resume();
+      };
+      end = (): void => {
+        discard();
+        src.kill();
+        sink.kill();
+      };
+      if (stopped !== null) end();
+      let bytes = 0;
+      src.stdout.on('data', (d: Buffer) => (bytes += d.length));
+      // A destination that ended (killed, cancelled, its connection gone) reads no more: the source ends too, and
+      // how it ended then says nothing (a tar that unpacked a whole archive may end before its source is seen gone).
+      // A destination that ends after the source's output did was not cut short: the source's own end still counts.
+      // Its exit or the failed write into its closed input, whichever is seen first: the destination's exit code
+      // then says whether it failed.
+      let srcEnded = false;
+      let cut = false;
+      const cutShort = (): void => {
+        if (srcEnded) return;
+        cut = true;
+        discard();
+        src.kill();
+      };
+      src.stdout.pipe(sink.stdin);
+      // A destination that closed its input yet goes on running is given a moment to end, then ended.
+      sink.stdin.on('error', () => {
+        cutShort();
+        lingering ??= setTimeout(() => sink.kill(), this.#destinationGraceMs);
+      });
+      src.stdout.once('end', () => (srcEnded = true));
+      void src.done.then(() => (srcEnded = true));
+      void sink.done.then(cutShort);
       const [a, b] = await Promise.all([src.done, sink.done]);
       const why = stopped as string | null; // set by stop(), from a timer or a cancel
-      // Cancelled here, or by the destination's host, which says so on a line of its own once the unpacking it
-      // ended has exited (not a line tar could print: its own start with "tar:").
-      const cancelledThere = order.via !== null && dstErr().split(/\r?\n/).includes(`gantry: ${COPY_CANCELLED}`);
-      if (why === CANCELLED || cancelledThere) throw new Error(COPY_CANCELLED);
-      if (why !== null) throw new Error(`the copy ${why}`);
+      // Cancelled by the destination's host, which says so on a line of its own once the unpacking it ended has
+      // exited (not a line tar could print: its own start with "tar:").
+      if (order.via !== null && dstErr().split(/\r?\n/).includes(`gantry: ${COPY_CANCELLED}`)) throw new Error(COPY_CANCELLED);
+      if (why !== null) throw stoppedError(why);
       // Cut short by a destination that ended first, the source's end says nothing (a write into a closed pipe)
       // unless it failed on its own: a path that is not there ends it with an error and an empty archive, which
       // the destination may finish unpacking before the source's end is seen.
@@ -163,6 +170,9 @@ export class CopyRunner {
     return set?.size ?? 0;
   }
 }
+
+/** Why a copy that `stop` ended failed: cancelled (the error `cancel copy` callers look for), or ended for `why`. */
+const stoppedError = (why: string): Error => new Error(why === CANCELLED ? COPY_CANCELLED : `the copy ${why}`);
 
 function collect(r: Readable): () => string {
   let text = '';

@@ -120,13 +120,9 @@ describe('the agent copy runner', () => {
     const r = new CopyRunner(folderHost(root, new Set([3])));
     const running = r.run(order(3, '/', 2, '/endless'));
     const cancelled = assert.rejects(running, { message: COPY_CANCELLED });
-    // The copy registers once both sides run; cancel until it has.
-    let n = 0;
-    for (let i = 0; i < 500 && n === 0; i++) {
-      n = r.cancel(2);
-      if (n === 0) await new Promise((res) => setImmediate(res));
-    }
-    assert.equal(n, 1);
+    // Once both sides run (a cancel while they start: the next test).
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(r.cancel(2), 1);
     await cancelled;
     assert.equal(r.cancel(2), 0);
     await assert.rejects(r.run(order(3, '/', 2, '/endless', 300)), /did not finish within 300 ms/);
@@ -144,6 +140,35 @@ describe('the agent copy runner', () => {
       if (settled) break;
     }
     await assert.rejects(ending, { message: 'the copy ended as its host agent stopped' });
+  });
+
+  it('a cancel or the agent stopping while a side still starts ends the copy then, not at its bound', async () => {
+    const host = folderHost(root, new Set([3]));
+    const started: ExecProcess[] = [];
+    let release!: () => void;
+    // The destination's side takes its time to start (an SSH login may take 30 s).
+    const slow: CopyHost = {
+      copyRoot: 'home',
+      spawn: async (id, argv, tty) => {
+        if (id === 2) await new Promise<void>((r) => (release = r));
+        const p = await host.spawn(id, argv, tty);
+        started.push(p);
+        return p;
+      },
+    };
+    for (const [end, message] of [
+      [(r: CopyRunner) => assert.equal(r.cancel(2), 1), COPY_CANCELLED],
+      [(r: CopyRunner) => r.close(), 'the copy ended as its host agent stopped'],
+    ] as const) {
+      const r = new CopyRunner(slow);
+      const running = r.run(order(3, '/', 2, '/endless', 60_000));
+      await new Promise((res) => setImmediate(res));
+      end(r); // before: cancel found no copy (0), and the copy ran on until its bound
+      release();
+      await assert.rejects(running, { message });
+      assert.equal(r.cancel(2), 0, 'nothing left running');
+      await Promise.all(started.splice(0).map((p) => p.done));
+    }
   });
 });
 
