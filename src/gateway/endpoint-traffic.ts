@@ -319,3 +319,8 @@ export function callerLeft(endpointId: number): GantryError {
 export function queueTimeout(endpointId: number, ms: number): GantryError {
   return new GantryError('QUEUE_TIMEOUT', `No worker of this endpoint could take the request within ${ms / 1000}s; it was not processed.`, { endpointId });
 }
+
+/** A request refused once the server shuts down. Not ENDPOINT_STOPPED: the endpoint is not stopped, and a client may try again elsewhere or later. */
+export function shuttingDown(): GantryError {
+  return new GantryError('SHUTTING_DOWN', 'The server is shutting down; this request was not processed.');
+}

@@ -14,6 +14,7 @@ import {
   noWorkergroup,
   queueTimeout,
   rejectedByStop,
+  shuttingDown,
   stopped,
   unknownView,
   type Assignment,
@@ -27,15 +28,15 @@ const DEMAND_MS = 100;
 const DEMAND_BUSY_MS = 250;
 
 /**
- * This replica's traffic: which worker gets the next request, the queue of requests waiting for one
- * (bounded by queueTimeoutMs, also while scaling from zero), requests in flight, and the load seen.
- * A worker is full when its estimated wait passes the endpoint's max_queue_time; an idle worker
- * always takes a request.
+ * This replica's traffic: which worker gets the next request, the queue of requests waiting for one (bounded by
+ * queueTimeoutMs, also while scaling from zero), requests in flight, and the load seen. A worker is full when its
+ * estimated wait passes the endpoint's max_queue_time; an idle worker always takes a request.
  */
 export class Traffic implements TrafficGate {
   readonly #o: TrafficOptions;
   readonly #eps = new Map<number, EndpointTraffic>();
   readonly #shared: SharedPending;
+  #closed = false;
 
   constructor(o: TrafficOptions) {
     this.#o = o;
@@ -165,6 +166,7 @@ export class Traffic implements TrafficGate {
     const cost = this.#arrive(endpointId, t, requested);
     t.tally.seen();
     const view = await this.#view(endpointId, t);
+    if (this.#closed) throw shuttingDown();
     if (!view.accepting) throw stopped(view);
     if (view.noWorkergroup === true) {
       t.tally.rejected();
@@ -221,7 +223,7 @@ export class Traffic implements TrafficGate {
   tryAcquire(endpointId: number, requested: number): Assignment | null {
     const t = this.#eps.get(endpointId);
     const view = t?.view;
-    if (t === undefined || view === null || view === undefined || !view.accepting || t.queue.length > 0) return null;
+    if (this.#closed || t === undefined || view === null || view === undefined || !view.accepting || t.queue.length > 0) return null;
     const now = this.#o.now();
     if (now - t.viewAt >= this.#o.directoryMs) return null;
     const w = t.pick(view, accountedCost(requested), now);
@@ -385,12 +387,12 @@ export class Traffic implements TrafficGate {
     if (requestIdxs.length > 0) this.#eps.get(endpointId)?.finished(workerId, requestIdxs);
   }
 
-  /** Fail every queued request (server shutdown). */
+  /** Fail every queued request, and refuse every later one (server shutdown): none waits behind a timer no one ends. */
   shutdown(): void {
+    this.#closed = true;
     this.#shared.close();
     for (const t of this.#eps.values()) {
-      // Not ENDPOINT_STOPPED: the endpoint is not stopped, and a client may try again elsewhere or later.
-      failQueued(t, new GantryError('SHUTTING_DOWN', 'The server is shutting down; this request was not processed.'), 'timedOut');
+      failQueued(t, shuttingDown(), 'timedOut');
       if (t.pumpTimer !== null) clearTimeout(t.pumpTimer);
     }
   }
