@@ -341,6 +341,8 @@ export class DockerRuntime implements Runtime {
     this.#docker
       .getEvents({ filters: { type: ['container'], label: [`${LABEL_RUNTIME}=${this.#runtimeId}`] } })
       .then((stream) => {
+        // Closed while the engine answered: nothing else would end this stream (or its listeners' exits).
+        if (this.#closed) return void (stream as { destroy?: () => void }).destroy?.();
         this.#events = stream;
         // A hint stream must not keep the process alive on its own.
         (stream as { socket?: { unref?: () => void } }).socket?.unref?.();
