@@ -153,14 +153,41 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
   await chmod(c.dataDir, 0o700); // keys, database and instance disks: the owner's only, whatever the umask was
   const lock = DataDirLock.acquire(c.dataDir); // before the database: a second server must not share it
+  // What a start that fails part way opened is closed again: a library caller (a test, the bench) goes on
+  // living, and an open database connection, a heartbeating agent or the data dir's lock would outlive it.
+  const opened: Opened = {};
+  try {
+    return await startLocked(o, log, lock, opened);
+  } catch (err) {
+    await opened.agent?.stop().catch(() => undefined);
+    opened.control?.agents.close(); // its parked poll
+    await opened.gateway?.close().catch(() => undefined);
+    await opened.app?.close().catch(() => undefined);
+    await opened.store?.close().catch(() => undefined);
+    await opened.runtime?.close().catch(() => undefined);
+    lock.releaseSync();
+    throw err;
+  }
+}
+
+/** What a start opened so far, to be closed if it fails. */
+interface Opened {
+  store?: KyselyStore;
+  control?: ControlPlane;
+  gateway?: Gateway;
+  agent?: Agent;
+  runtime?: Runtime;
+  app?: FastifyInstance;
+}
+
+async function startLocked(o: UpOptions, log: Logger, lock: DataDirLock, opened: Opened): Promise<RunningGantry> {
+  const c = o.config;
   // A port taken already fails now, not after a first start created an admin key nobody was shown.
   await probePort(c.host, c.port).catch(portInUse(c));
   const secret = c.secret ?? (await readOrCreate(join(c.dataDir, 'server.secret'), newSecret));
   const vault = new Vault(parseKeyFile(await readOrCreate(c.secretsKeyFile ?? join(c.dataDir, 'secrets.keys'), () => newKeyLine(Date.now()))));
-  const store = openStore(c, log);
-  await store.migrate().catch(async (err: unknown) => {
-    await store.close().catch(() => undefined);
-    lock.releaseSync();
+  const store = (opened.store = openStore(c, log));
+  await store.migrate().catch((err: unknown) => {
     throw cannotOpenDatabase(c, err);
   });
   await upgradeStoredData(store, log);
@@ -192,7 +219,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     demand: () => control.ctx.endpointSignal.passDue(),
   });
   const blobs = new FsBlobStore(c.codeBlobDir ?? join(c.dataDir, 'blobs'));
-  const control = new ControlPlane({
+  const control = (opened.control = new ControlPlane({
     store,
     clock,
     machines,
@@ -206,8 +233,8 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     vault,
     blobs,
     servingSince,
-  });
-  const gateway = new Gateway({
+  }));
+  const gateway = (opened.gateway = new Gateway({
     useCases: control.serverless,
     traffic,
     signer: new RouteSigner(store),
@@ -215,7 +242,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     requestTimeoutMs: c.serverlessRequestTimeoutMs,
     resolveCacheMs: c.principalCacheMaxAgeMs,
     current: () => store.changes.current(),
-  });
+  }));
   // Stops and starts written at any replica reach this gateway at once, not at its next look at the store.
   const unheard = store.changes.subscribe('endpoint', (ch) => {
     gateway.forget();
@@ -244,8 +271,8 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     await ensureHostToken(control.ctx, accountId, token);
     try {
       const host = await startHost(c, new InProcessChannel(control.agents, token), { log, workloadEnv: o.workloadEnv });
-      runtime = host.runtime;
-      agent = host.agent;
+      runtime = opened.runtime = host.runtime;
+      agent = opened.agent = host.agent;
     } catch (err) {
       // The owner deleted this host's machine (delete machine): the control plane still serves, without it.
       if (!isGantryError(err) || err.code !== 'MACHINE_DELETED') throw err;
@@ -258,7 +285,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const familyRates = new Map([...defaultFamilyRates(c.rateLimit), ...parseRates(c.rateLimits)]);
   const rateLimit =
     c.rateLimit > 0 || [...familyRates.values()].some((r) => r > 0) ? { limiter, defaultRate: c.rateLimit, familyRates, now: () => clock.now() } : null;
-  const app = await buildApp({
+  const app = (opened.app = await buildApp({
     control,
     gateway,
     log,
@@ -268,7 +295,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
     dialects: [...DIALECTS, ...(o.dialects ?? [])],
     metricsAccess: c.metricsAccess as MetricsAccess,
     wirePath: c.proxyWirePath,
-  });
+  }));
   // A body proxied to a serverless worker streams only once a worker is free: its request is received after the queue wait.
   const requestTimeoutMs = c.requestTimeoutMs > 0 ? c.requestTimeoutMs + c.serverlessQueueTimeoutMs : 0;
   limitConnections(app.server, { ...c, requestTimeoutMs });

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { ApiDialect } from '../../src/api/edge/dialect.js';
+import { startTestGantry } from '../helpers/gantry.js';
+import { ONE_STORE } from '../helpers/stores.js';
+
+/** A dialect whose routes cannot be mounted: the start fails after the store, the embedded host and its agent are up. */
+const broken: ApiDialect = {
+  name: 'broken',
+  prefixes: ['/broken/'],
+  errorBody: (error) => ({ error: error.code }),
+  routes() {
+    throw new Error('this dialect cannot mount its routes');
+  },
+};
+
+/**
+ * A start that fails part way, in a process that goes on (a test, the bench, a program that embeds Gantry):
+ * what it opened is closed again. It left its data dir locked (by a process still alive, so never taken
+ * over), its database open and its agent heartbeating.
+ */
+for (const ts of ONE_STORE) {
+  describe(`a start that fails part way (${ts.name})`, { skip: ts.skip }, () => {
+    it('closes what it opened: the same data dir starts again in the same process', async () => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'gantry-start-failure-'));
+      try {
+        const database = ts.name === 'sqlite' ? null : await ts.fresh(dataDir);
+        const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap').length;
+        const before = timers();
+        await assert.rejects(startTestGantry(ts, { dataDir, database, dialects: [broken] }), /cannot mount its routes/);
+        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(timers(), before, 'no timer or connection of the failed start is left');
+        const g = await startTestGantry(ts, { dataDir, database });
+        try {
+          assert.equal((await g.api('GET', '/api/v0/machines/')).status, 200);
+        } finally {
+          await g.dispose();
+        }
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    });
+  });
+}
