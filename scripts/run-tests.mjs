@@ -102,8 +102,9 @@ const child = spawn(
   [
     '--test',
     `--test-concurrency=${process.env.GANTRY_TEST_CONCURRENCY ?? 3}`,
-    // A bound on every test and suite without one of its own, and on each file's process: one that hangs, or
-    // that passes but never exits (a connection or timer left open), fails after it instead of holding the run.
+    // A bound on each test file's process (on Node 20; later versions bound each test and suite without one of
+    // its own too): a file that hangs, or whose tests pass but whose process never exits (a connection or timer
+    // left open), fails after it, named, instead of holding the run.
     `--test-timeout=${process.env.GANTRY_TEST_TIMEOUT_MS ?? 600_000}`,
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',

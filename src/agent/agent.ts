@@ -39,6 +39,7 @@ export interface AgentOptions {
 type ExitHold = { count: number; exited: boolean };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const stoppedBeforeHello = (): Error => new Error('the agent stopped before it joined the control plane');
 
 /**
  * The host agent, the same code in `gantry agent` and inside `gantry up`: says hello, heartbeats with usage,
@@ -95,7 +96,7 @@ export class Agent {
     return this.#welcome?.machineId ?? null;
   }
 
-  /** First hello (retried while the server cannot be reached; a refused token throws), then the loops. */
+  /** First hello (retried while the server cannot be reached; a refused token throws, and so does a stop meanwhile), then the loops. */
   async start(): Promise<Welcome> {
     this.#running = true;
     let delay = this.#o.retryMinMs ?? 200;
@@ -109,7 +110,7 @@ export class Agent {
         const later = retryLaterMs(err);
         this.#o.log.warn({ err: String(err) }, later !== null ? 'the control plane asked this agent to wait' : 'control plane not reachable; retrying');
         await sleep(later ?? delay);
-        if (!this.#running) throw new Error('the agent stopped before it joined the control plane');
+        if (!this.#running) throw stoppedBeforeHello();
         if (later === null) delay = Math.min(delay * 2, this.#o.retryMaxMs ?? 5_000);
       }
     }
@@ -131,9 +132,11 @@ export class Agent {
   }
 
   async #hello(): Promise<Welcome> {
-    const w = await this.#o.channel.hello({ hostKey: this.#o.hostKey, imageNotice: this.#o.runtime.imageNotice, machine: await this.#o.describe() });
+    const machine = await this.#o.describe();
+    if (!this.#running) throw stoppedBeforeHello(); // no session to leave stale
+    const w = await this.#o.channel.hello({ hostKey: this.#o.hostKey, imageNotice: this.#o.runtime.imageNotice, machine });
     // Stopped meanwhile: its timers, armed below, would outlive it (and keep its process alive).
-    if (!this.#running) throw new Error('the agent stopped before it joined the control plane');
+    if (!this.#running) throw stoppedBeforeHello();
     this.#welcome = w;
     this.#seq = 0;
     this.#results = [];

@@ -81,10 +81,13 @@ export class CopyRunner {
     try {
       // The destination first: it waits for its input, while a source that ends before its output is read would
       // lose it (Node drops the unread output of a child that exited).
-      const sink: Sink =
+      const sink: Sink = await (
         order.via === null
-          ? await this.#host.spawn(order.dst.instanceId, unpackArgv(this.#host.copyRoot, dstPath), null)
-          : await remoteSink(order.via, dstPath, order.timeoutMs);
+          ? this.#host.spawn(order.dst.instanceId, unpackArgv(this.#host.copyRoot, dstPath), null)
+          : remoteSink(order.via, dstPath, order.timeoutMs)
+      ).catch((err: unknown) => {
+        throw stopped !== null ? stoppedError(stopped) : err; // a side that failed to start once stopped: the stop says why
+      });
       const dstErr = collect(sink.stderr);
       let src: ExecProcess;
       try {
@@ -92,7 +95,7 @@ export class CopyRunner {
         src = await this.#host.spawn(order.src.instanceId, packArgv(this.#host.copyRoot, srcPath), null);
       } catch (err) {
         sink.kill();
-        throw err;
+        throw stopped !== null ? stoppedError(stopped) : err;
       }
       src.stdin.end();
       const srcErr = collect(src.stderr);
@@ -107,7 +110,6 @@ export class CopyRunner {
         src.kill();
         sink.kill();
       };
-      if (stopped !== null) end();
       let bytes = 0;
       src.stdout.on('data', (d: Buffer) => (bytes += d.length));
       // A destination that ended (killed, cancelled, its connection gone) reads no more: the source ends too, and
@@ -132,6 +134,8 @@ export class CopyRunner {
       src.stdout.once('end', () => (srcEnded = true));
       void src.done.then(() => (srcEnded = true));
       void sink.done.then(cutShort);
+      // Stopped while the source started: ended now that its output flows (ended before the pipe, it would be held back).
+      if (stopped !== null) end();
       const [a, b] = await Promise.all([src.done, sink.done]);
       const why = stopped as string | null; // set by stop(), from a timer or a cancel
       // Cancelled by the destination's host, which says so on a line of its own once the unpacking it ended has

@@ -153,7 +153,7 @@ export class Traffic implements TrafficGate {
 
   /**
    * A worker for a proxied request: at once if one has room, else after waiting in the queue. Rejects
-   * with ENDPOINT_STOPPED (503), QUEUE_FULL (429) when the queue holds queueCapacity requests,
+   * with ENDPOINT_STOPPED (503), SHUTTING_DOWN (503), QUEUE_FULL (429) when the queue holds queueCapacity requests,
    * QUEUE_TIMEOUT (504), or the reason of `deadline` when it aborts first; never waits without bound.
    * `gone` aborts when the caller left: no worker then, and a place in the queue is given up at once
    * (CALLER_LEFT, counted neither as timed out nor refused), not held until a worker has room.
@@ -161,7 +161,7 @@ export class Traffic implements TrafficGate {
   async acquire(endpointId: number, requested: number, deadline?: AbortSignal, gone?: Abort): Promise<Assignment> {
     // Checked again after each wait: the caller may leave while its key, endpoint or worker list is read.
     const left = (): boolean => gone?.aborted === true;
-    if (left()) throw callerLeft(endpointId);
+    if (left() || this.#closed) throw this.#closed ? shuttingDown() : callerLeft(endpointId);
     const t = this.#ep(endpointId);
     const cost = this.#arrive(endpointId, t, requested);
     t.tally.seen();
@@ -219,7 +219,7 @@ export class Traffic implements TrafficGate {
     });
   }
 
-  /** A worker with room now, with neither a wait nor a read of the store (the wire path); null when it would take either. */
+  /** A worker with room now, with neither a wait nor a read of the store (the wire path); null when it would take either, or once shut down. */
   tryAcquire(endpointId: number, requested: number): Assignment | null {
     const t = this.#eps.get(endpointId);
     const view = t?.view;

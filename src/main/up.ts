@@ -159,13 +159,16 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   try {
     return await startLocked(o, log, lock, opened);
   } catch (err) {
-    await opened.agent?.stop().catch(() => undefined);
-    opened.control?.agents.close(); // its parked poll
-    await opened.gateway?.close().catch(() => undefined);
-    await opened.app?.close().catch(() => undefined);
-    await opened.store?.close().catch(() => undefined);
-    await opened.runtime?.close().catch(() => undefined);
-    lock.releaseSync();
+    try {
+      await opened.agent?.stop().catch(() => undefined);
+      opened.control?.agents.close(); // its parked poll
+      await opened.gateway?.close().catch(() => undefined);
+      await opened.app?.close().catch(() => undefined);
+      await opened.store?.close().catch(() => undefined);
+      await opened.runtime?.close().catch(() => undefined);
+    } finally {
+      lock.releaseSync();
+    }
     throw err;
   }
 }

@@ -120,7 +120,7 @@ describe('the agent copy runner', () => {
     const r = new CopyRunner(folderHost(root, new Set([3])));
     const running = r.run(order(3, '/', 2, '/endless'));
     const cancelled = assert.rejects(running, { message: COPY_CANCELLED });
-    // Once both sides run (a cancel while they start: the next test).
+    // After a moment, when both sides run on a quiet machine (a cancel while they start is the next test's case).
     await new Promise((res) => setTimeout(res, 100));
     assert.equal(r.cancel(2), 1);
     await cancelled;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
  * can have changed the file between the write and the record (a write while the workload runs leaves none).
  * A file whose ctime is not before the record's own mtime counts as changed (git's "racily clean" rule): on a
  * file system that keeps whole seconds, a change in the second of the record is not told by the times.
+ * A start with no keys on a disk with no `.ssh` writes nothing (`nothingToWrite`).
  * Only `lstat` as Gantry: the disk is the tenant's, and nothing of it is read or followed here.
  */
 

@@ -11,7 +11,7 @@ const PER_NOTIFY = 200;
 const RECONNECT_FIRST_MS = 100;
 
 /** `p`, or a rejection after `ms` (its timer does not keep the process alive). */
-function within<T>(p: Promise<T>, ms: number): Promise<T> {
+function failAfter<T>(ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()));
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
@@ -139,12 +139,13 @@ export class PgChangeFeed extends LocalChangeFeed {
     this.#opening?.connection.stream.destroy(new Error('the change feed closed'));
     // Not waited for by others from now on; only while the database answers, and for feedCheckMs at most (the
     // pool's connect alone may wait connectTimeoutMs on a database gone silent).
-    if (this.current()) await within(leave(this.#sender, this.#origin, this.#t.feedCheckMs), this.#t.feedCheckMs).catch(() => undefined);
+    if (this.current()) await failAfter(this.#t.feedCheckMs, leave(this.#sender, this.#origin, this.#t.feedCheckMs)).catch(() => undefined);
     this.#listener = null;
     this.#provenAt = -Infinity;
     // No goodbye for the listener either: on a connection gone silent, end() waits for an answer that never comes.
     if (l !== null) discardConnection(l);
-    await this.#sender.end().catch(() => undefined);
+    // Bounded too: the pool's end waits for a connect under way (its own timer, connectTimeoutMs, still runs).
+    await failAfter(this.#t.feedCheckMs, this.#sender.end()).catch(() => undefined);
     await super.close();
   }
 
@@ -189,10 +190,7 @@ export class PgChangeFeed extends LocalChangeFeed {
           this.#broken(client);
         });
         await client.query(`LISTEN ${CHANNEL}`);
-        if (this.#closed) {
-          await client.end();
-          return;
-        }
+        if (this.#closed) return discardConnection(client);
         // Ended between LISTEN's answer and now: #broken ignored it (not the listener yet), so try again here.
         if (ended) throw new Error('the listening connection ended as it opened');
         // Heard up to the last change sent: those sent before LISTEN are forgotten by the resynchronisation below.
@@ -203,8 +201,7 @@ export class PgChangeFeed extends LocalChangeFeed {
         // Closed as it registered (its end raced the statement): no row is left to wait on, nor the connection.
         if (this.#closed) {
           await leave(client, this.#origin, this.#t.feedCheckMs).catch(() => undefined);
-          await client.end();
-          return;
+          return discardConnection(client);
         }
         this.#listener = client;
         this.#delayMs = Math.min(RECONNECT_FIRST_MS, this.#t.feedReconnectMaxMs);

@@ -76,7 +76,7 @@ export class ConsoleEvents {
   readonly #stops: (() => void)[] = [];
   #heartbeat: NodeJS.Timeout | null = null;
   #recheck: NodeJS.Timeout | null = null;
-  /** Closed: a load still under way that fails schedules no retry. */
+  /** Closed: a load still under way that fails schedules no retry, and a stream is no longer opened. */
   #closed = false;
 
   constructor(
