@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort, removeUpDir, startUp, upTestEnv } from '../helpers/cli.js';
+import { until } from '../helpers/serverless.js';
+
+/**
+ * Ctrl-C stops the control plane, which waits for its work under way: a stop in flight waits out its grace (a
+ * minute here, for a workload that ignores SIGTERM), a pull its download. A second Ctrl-C was ignored, and only a
+ * kill -9 ended the wait; it now exits at once (130), saying so.
+ */
+describe('gantry up: a second Ctrl-C while it stops', () => {
+  let dataDir = '';
+  let server: ChildProcess | null = null;
+  after(async () => {
+    server?.kill('SIGKILL');
+    if (dataDir !== '') await removeUpDir(dataDir);
+  });
+
+  it('exits at once, where the first waits for a stop under way', async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gantry-second-signal-'));
+    const port = await freePort();
+    const env = upTestEnv(dataDir, { GANTRY_STOP_GRACE_MS: '60s' });
+    const up = await startUp(['--data-dir', dataDir, '--port', String(port), '--gpus', '1x RTX 4090:24GB', '--log-level', 'warn'], env);
+    server = up.child;
+    let stderr = '';
+    server.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => server?.once('exit', (code) => r(code)));
+    const key = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim();
+    const api = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const machine = ((await api('GET', '/api/v0/machines/')).machines as { id: number }[])[0]!.id;
+    const created = await api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', runtype: 'ssh', onstart: "trap '' TERM; while :; do sleep 1; done" });
+    const id = created.new_contract as number;
+    const status = async (field: string): Promise<unknown> => ((await api('GET', `/api/v0/instances/${id}/`)).instances as Record<string, unknown>)[field];
+    await until('running', async () => (await status('actual_status')) === 'running', 30_000);
+    await api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' });
+    // The stop is at the runtime, which waits up to its grace for a workload that ignores SIGTERM.
+    await until('the stop under way', async () => (await status('gantry_status')) === 'stopping', 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    server.kill('SIGINT');
+    const first = await Promise.race([exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('waiting'), 2000))]);
+    assert.equal(first, 'waiting', 'the first Ctrl-C waits for the stop under way');
+    server.kill('SIGINT');
+    const second = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still waiting'), 10_000))]);
+    assert.equal(second, 130, stderr);
+    assert.match(stderr, /SIGINT again: exiting now/);
+    server = null;
+  });
+});
