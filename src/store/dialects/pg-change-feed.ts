@@ -10,18 +10,18 @@ const PER_NOTIFY = 200;
 /** The first wait before opening the listening connection again; it doubles up to feedReconnectMaxMs. */
 const RECONNECT_FIRST_MS = 100;
 
+/** The longest pause between two looks at whether the other replicas confirmed a credential change. */
+const CONFIRM_POLL_MAX_MS = 50;
+
+/** `s`: the number of a confirmed change (pg-feed-registry.ts), acknowledged once its entries are delivered. */
+type Wire = { readonly o: string; readonly c: readonly (readonly [ChangeTopic, number | null])[]; readonly s?: number };
+
 /** `p`, or a rejection after `ms` (its timer does not keep the process alive). */
 function failAfter<T>(ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()));
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
-
-/** The longest pause between two looks at whether the other replicas confirmed a credential change. */
-const CONFIRM_POLL_MAX_MS = 50;
-
-/** `s`: the number of a confirmed change (pg-feed-registry.ts), acknowledged once its entries are delivered. */
-type Wire = { readonly o: string; readonly c: readonly (readonly [ChangeTopic, number | null])[]; readonly s?: number };
 
 /**
  * Changes between replicas on one PostgreSQL: `NOTIFY gantry_changes` after the write, one connection
