@@ -84,10 +84,11 @@ export class CopyRunner {
       const sink: Sink = await (
         order.via === null
           ? this.#host.spawn(order.dst.instanceId, unpackArgv(this.#host.copyRoot, dstPath), null)
-          : remoteSink(order.via, dstPath, order.timeoutMs)
+          : remoteSink(order.via, dstPath, order.timeoutMs, (abort) => (end = abort))
       ).catch((err: unknown) => {
         throw stopped !== null ? stoppedError(stopped) : err; // a side that failed to start once stopped: the stop says why
       });
+      end = () => sink.kill();
       const dstErr = collect(sink.stderr);
       let src: ExecProcess;
       try {
@@ -186,11 +187,19 @@ function collect(r: Readable): () => string {
   return () => text;
 }
 
-/** A login to the destination instance on another host with the one-time key it granted, running the copy-in command. */
-function remoteSink(via: NonNullable<CopyOrder['via']>, dst: CopyPath, timeoutMs: number): Promise<Sink> {
+/**
+ * A login to the destination instance on another host with the one-time key it granted, running the copy-in
+ * command. `aborted` gets what cuts the login short (a copy stopped meanwhile need not wait out its 30 s).
+ */
+function remoteSink(via: NonNullable<CopyOrder['via']>, dst: CopyPath, timeoutMs: number, aborted: (abort: () => void) => void): Promise<Sink> {
   const expected = Buffer.from(via.hostKey, 'base64');
   const client = new ssh2.Client();
   return new Promise<Sink>((resolve, reject) => {
+    aborted(() => {
+      client.on('error', () => undefined); // what the cut connection says next is no news
+      client.destroy();
+      reject(new Error('the login to the destination was cut short'));
+    });
     client.once('error', (err) => reject(new Error(`reaching the destination at ${via.host}:${via.port} failed: ${err.message}`)));
     client.once('ready', () => {
       client.exec(`${COPY_IN} ${JSON.stringify(dst)}`, (err, channel) => {

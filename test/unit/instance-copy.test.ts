@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -223,6 +224,30 @@ describe('copies from another host: the one-time login', () => {
     await Promise.all([src.close(), dst.close()]);
     ports.release();
     await rm(root, { recursive: true, force: true });
+  });
+
+  it('a copy cancelled while it logs in to the destination ends then, not when the login gives up', async () => {
+    // A destination that takes the connection and never answers: the login waits its whole ready timeout.
+    const silent = createServer((s) => s.on('error', () => undefined));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const g = dst.grantCopy(2, 60_000);
+      const r = new CopyRunner(folderHost(join(root, 'disks'), new Set([1])));
+      const started = Date.now();
+      const push = r.run({
+        src: { instanceId: 1, path: parseCopyPath('/', 'src_path') },
+        dst: { instanceId: 2, path: parseCopyPath('/in', 'dst_path') },
+        via: { host: '127.0.0.1', port: (silent.address() as { port: number }).port, ...g },
+        timeoutMs: 60_000,
+      });
+      await new Promise((res) => setTimeout(res, 200));
+      assert.equal(r.cancel(2), 1);
+      await assert.rejects(push, { message: COPY_CANCELLED });
+      // Before: it waited for the login's 30 s before it saw the cancel.
+      assert.ok(Date.now() - started < 20_000, `ended after ${Date.now() - started} ms`);
+    } finally {
+      silent.close();
+    }
   });
 
   it('a grant logs in once, only to unpack, and cancel copy on the destination ends the push', async () => {
