@@ -42,6 +42,8 @@ export class SshAccess implements SessionHost {
   readonly #hostKey: string;
   readonly #records = new Map<number, AccessRecord>();
   readonly #servers = new Map<number, { server: ssh2.Server; clients: Set<ssh2.Connection> }>();
+  /** Closed: a start still under way (its record being saved, its address looked up) listens no more. */
+  #closed = false;
   readonly #live = new Map<number, Set<ExecProcess>>();
   /** Copies this agent runs (it holds their source), and one-time keys for copies from other hosts into its instances. */
   readonly #copies = new CopyRunner(this);
@@ -236,13 +238,14 @@ export class SshAccess implements SessionHost {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#copies.close();
     await Promise.all([...this.#servers.keys()].map((id) => this.#unlisten(id)));
   }
 
   async #listen(instanceId: number): Promise<void> {
     const rec = this.#records.get(instanceId);
-    if (rec === undefined || this.#servers.has(instanceId)) return;
+    if (this.#closed || rec === undefined || this.#servers.has(instanceId)) return;
     const clients = new Set<ssh2.Connection>();
     const server = new ssh2.Server({ hostKeys: [this.#hostKey] }, (client) => {
       clients.add(client);
@@ -255,6 +258,8 @@ export class SshAccess implements SessionHost {
       server.once('error', reject);
       server.listen(rec.port, this.#o.bindAddress, () => {
         server.off('error', reject);
+        // Stopped or closed while it bound (a name's lookup comes first): closed again, not left listening.
+        if (this.#servers.get(instanceId)?.server !== server) return void server.close(() => resolve());
         resolve();
       });
     }).catch((err: unknown) => {
