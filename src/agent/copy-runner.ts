@@ -73,6 +73,8 @@ export class CopyRunner {
       stopped ??= why;
       end?.();
     };
+    // A side that failed to start once the copy was stopped: the stop says why.
+    const orStop = (err: unknown): unknown => (stopped !== null ? stoppedError(stopped) : err);
     const set = this.#running.get(order.dst.instanceId) ?? new Set();
     set.add(stop);
     this.#running.set(order.dst.instanceId, set);
@@ -86,7 +88,7 @@ export class CopyRunner {
           ? this.#host.spawn(order.dst.instanceId, unpackArgv(this.#host.copyRoot, dstPath), null)
           : remoteSink(order.via, dstPath, order.timeoutMs, (abort) => (end = abort))
       ).catch((err: unknown) => {
-        throw stopped !== null ? stoppedError(stopped) : err; // a side that failed to start once stopped: the stop says why
+        throw orStop(err);
       });
       end = () => sink.kill();
       const dstErr = collect(sink.stderr);
@@ -96,7 +98,7 @@ export class CopyRunner {
         src = await this.#host.spawn(order.src.instanceId, packArgv(this.#host.copyRoot, srcPath), null);
       } catch (err) {
         sink.kill();
-        throw stopped !== null ? stoppedError(stopped) : err;
+        throw orStop(err);
       }
       src.stdin.end();
       const srcErr = collect(src.stderr);

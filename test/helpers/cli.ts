@@ -7,6 +7,17 @@ import { fileURLToPath } from 'node:url';
 /** The real entry point users run, resolved from the compiled test file (dist/test/helpers → repo root). */
 export const GANTRY_BIN = join(fileURLToPath(new URL('../../../', import.meta.url)), 'bin', 'gantry.js');
 
+/** A JSON call to a spawned `gantry up` on loopback with `key`: its status and parsed body (never throws on HTTP errors). */
+export async function callUp(port: number, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? null : JSON.parse(text) };
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();

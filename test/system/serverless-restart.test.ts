@@ -4,7 +4,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, removeUpDir, startUp, upTestEnv } from '../helpers/cli.js';
+import { callUp, freePort, removeUpDir, startUp, upTestEnv } from '../helpers/cli.js';
 import { oneWorkerDeployment, until } from '../helpers/serverless.js';
 
 /**
@@ -36,15 +36,7 @@ describe('gantry up after a long downtime: ready serverless workers are kept', (
       .child;
     key = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim();
   };
-  const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text === '' ? null : JSON.parse(text) };
-  };
+  const api = (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => callUp(port, key, method, path, body);
   const workers = async (endpointId: number): Promise<{ id: number; status: string }[]> => {
     const r = await api('POST', '/get_endpoint_workers/', { id: endpointId });
     assert.equal(r.status, 200, JSON.stringify(r.body));

@@ -7,6 +7,7 @@ import type { AgentCommand } from '../../src/control/hosts/agent-session.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { agentMachineInfo } from '../helpers/machines.js';
+import { until } from '../helpers/serverless.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const WELCOME = { machineId: 1, session: 's', heartbeatIntervalMs: 20, pollWaitMs: 20, observeIntervalMs: 100 } as Welcome;
@@ -52,10 +53,6 @@ function agentWithHeldHellos(firstPollFails: boolean) {
 /** Timers alive in this process: a stopped agent leaves none of its own. */
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
-async function until(what: string, f: () => boolean): Promise<void> {
-  for (const end = Date.now() + 10_000; !f(); await sleep(5)) if (Date.now() > end) throw new Error(`no ${what} within 10 s`);
-}
-
 describe('an agent stopped while its hello is under way', () => {
   it('at its first hello: start fails, and nothing of it runs once the hello is answered', async () => {
     const a = agentWithHeldHellos(false);
@@ -64,7 +61,7 @@ describe('an agent stopped while its hello is under way', () => {
       () => 'joined',
       (err: unknown) => String(err),
     );
-    await until('hello', () => a.answers.length === 1);
+    await until('hello', async () => a.answers.length === 1, 10_000);
     await a.agent.stop();
     a.answers[0]!();
     assert.match(await started, /stopped before it joined/);
@@ -78,7 +75,7 @@ describe('an agent stopped while its hello is under way', () => {
     const a = agentWithHeldHellos(true);
     const idle = timers();
     await a.agent.start();
-    await until('the second hello', () => a.answers.length === 1);
+    await until('the second hello', async () => a.answers.length === 1, 10_000);
     await a.agent.stop();
     a.answers[0]!();
     await sleep(20);
