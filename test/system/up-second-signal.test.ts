@@ -4,7 +4,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { freePort, removeUpDir, startUp, upTestEnv } from '../helpers/cli.js';
+import { callUp, freePort, removeUpDir, startUp, upTestEnv } from '../helpers/cli.js';
 import { until } from '../helpers/serverless.js';
 
 /**
@@ -30,23 +30,21 @@ describe('gantry up: a second Ctrl-C while it stops', () => {
     server.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => server?.once('exit', (code) => r(code)));
     const key = (await readFile(join(dataDir, 'admin.key'), 'utf8')).trim();
-    const api = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-      const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return (await res.json()) as Record<string, unknown>;
-    };
+    const api = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> =>
+      (await callUp(port, key, method, path, body)).body as Record<string, unknown>;
     const machine = ((await api('GET', '/api/v0/machines/')).machines as { id: number }[])[0]!.id;
-    const created = await api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', runtype: 'ssh', onstart: "trap '' TERM; while :; do sleep 1; done" });
+    const created = await api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, {
+      image: 'x',
+      runtype: 'ssh',
+      onstart: 'trap "echo >> \"$HOME/term\"" TERM; while :; do sleep 1; done',
+    });
     const id = created.new_contract as number;
     const status = async (field: string): Promise<unknown> => ((await api('GET', `/api/v0/instances/${id}/`)).instances as Record<string, unknown>)[field];
     await until('running', async () => (await status('actual_status')) === 'running', 30_000);
     await api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' });
-    // The stop is at the runtime, which waits up to its grace for a workload that ignores SIGTERM.
-    await until('the stop under way', async () => (await status('gantry_status')) === 'stopping', 30_000);
-    await new Promise((r) => setTimeout(r, 500));
+    // The stop is at the runtime once the workload heard its SIGTERM (which it ignores): it waits up to its grace.
+    const heard = join(dataDir, 'instances', String(id), 'disk', 'term');
+    await until('the stop under way', async () => (await readFile(heard, 'utf8').catch(() => '')) !== '', 30_000);
     server.kill('SIGINT');
     const first = await Promise.race([exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('waiting'), 2000))]);
     assert.equal(first, 'waiting', 'the first Ctrl-C waits for the stop under way');
