@@ -156,6 +156,10 @@ describe('agent protocol: bad input and security', { skip: ts?.skip ?? 'no store
     const row = (await g.api('GET', `/api/v0/instances/${id}/`)).body.instances;
     assert.equal(row.cpu_util, 55);
     assert.equal(row.mem_usage, 0.512);
+    // Vast's unit is GB; a workload under a MB is not shown as using nothing.
+    const small = [{ instanceId: id, cpuUtil: 1, memUsageMb: 0.4, diskUsageMb: 10 }];
+    assert.equal((await post('heartbeat', { ...a, seq: ++seq, gpuUtils: [30, 70], usage: small, exited: [] }, tokenA)).status, 200);
+    assert.equal((await g.api('GET', `/api/v0/instances/${id}/`)).body.instances.mem_usage, 0.0004);
     assert.equal(row.gpu_util, [30, 70][(row.gpu_indices as number[])[0] as number], "the mean load of the instance's own GPUs");
   });
 

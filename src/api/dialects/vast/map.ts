@@ -142,7 +142,9 @@ export function vastInstance(v: InstanceView, now: number): Record<string, unkno
     cpu_cores_effective: m ? Math.round(m.cpuCores * share * 100) / 100 : null,
     cpu_ram: m?.cpuRamMb ?? null,
     cpu_util: v.usage?.cpuUtil ?? 0,
-    mem_usage: v.usage ? Math.round(v.usage.memUsageMb) / 1000 : 0,
+    // GB as Vast sends it, to the runtime's 0.1 MB: rounded to whole MB, a small workload (a shell and a web
+    // server: half a MB on some kernels) read 0, as if nothing ran.
+    mem_usage: v.usage ? Math.round(v.usage.memUsageMb * 10) / 10_000 : 0,
     mem_limit: m ? Math.round(m.cpuRamMb * share) / 1000 : null,
     vmem_usage: null,
     disk_space: i.diskGb,
