@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, workloadBaseEnv } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
 import { startGantry, type RunningGantry } from '../src/main/up.js';
+import { machineLockDir, uidBaseHolder } from '../src/main/uid-base-claim.js';
 
 /** One latency comparison row: a variant, its percentiles, and its p50 relative to the baseline's. */
 export interface LatencyRow {
@@ -42,9 +43,24 @@ export function textTable(head: readonly string[], cells: readonly (readonly str
  * machine has (its data dir claims that base while it exists, and the bench's Gantry would be refused it),
  * and from the bench's other Gantrys (a spawned one's data dir stays until the bench ends). A
  * `GANTRY_SANDBOX_UID_BASE` of the shell would give every one the same base: only a part's own `env` sets one.
+ * A base still claimed by the data dir of a bench that did not finish (killed midway: its folder stays, and its
+ * sandboxed workloads may still run under that base's uids) is skipped, and said, rather than refused at start.
  */
 let bases = 0;
-export const benchUidBase = (): number => 1_200_000_000 + bases++ * 1_000_000;
+export function benchUidBase(lockDir = machineLockDir()): number {
+  for (;;) {
+    const base = 1_200_000_000 + bases++ * 1_000_000;
+    if (base > 3_000_000_000) throw new Error('no free sandbox uid base for the bench: remove the gantry-bench-* folders of earlier runs');
+    const held = uidBaseHolder(base, NOT_A_DATA_DIR, lockDir);
+    if (held === null) return base;
+    process.stderr.write(
+      `bench: sandbox uid base ${base} skipped: ${held.dataDir} claims it (a bench that did not finish? remove its folder once its workloads are gone)\n`,
+    );
+  }
+}
+
+/** No Gantry's data dir: a claim of any existing data dir holds against it. */
+const NOT_A_DATA_DIR = '/nonexistent/gantry-bench';
 
 /** Start `gantry <args>` and resolve once it printed its banner. */
 export async function spawnGantry(args: readonly string[], env: Readonly<Record<string, string>>, nodeArgs: readonly string[] = []): Promise<ChildProcess> {

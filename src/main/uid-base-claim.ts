@@ -65,9 +65,13 @@ const resolved = (dataDir: string): string => (existsSync(dataDir) ? realpathSyn
  * account, so a refused start leaves no half-made install behind (the claim itself waits for the sandbox probe).
  */
 export function checkUidBase(base: number, dataDir: string, dir = machineLockDir()): void {
-  const file = claimPath(base, dir);
-  const held = heldElsewhere(file, resolved(dataDir));
-  if (held !== null) throw taken(base, held, file);
+  const held = uidBaseHolder(base, dataDir, dir);
+  if (held !== null) throw taken(base, held, claimPath(base, dir));
+}
+
+/** The claim of another install that keeps `base` from `dataDir`, or null when `dataDir` may take it. */
+export function uidBaseHolder(base: number, dataDir: string, dir = machineLockDir()): UidBaseClaim | null {
+  return heldElsewhere(claimPath(base, dir), resolved(dataDir));
 }
 
 /**

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { callApi, startBenchGantry } from '../../bench/util.js';
+import { benchUidBase, callApi, startBenchGantry } from '../../bench/util.js';
 import { until } from '../helpers/serverless.js';
 
 /**
@@ -42,6 +42,24 @@ describe('a bench part’s in-process Gantry', () => {
       assert.equal(existsSync(data), false);
     } finally {
       await g?.close().catch(() => undefined); // a failure before the close leaves no server or workload running
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('skips a uid base a bench that did not finish still claims (its data dir is there)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-bench-claims-'));
+    try {
+      const lock = join(dir, 'lock');
+      const left = join(dir, 'gantry-bench-killed', 'stop-1');
+      await mkdir(lock);
+      await mkdir(left, { recursive: true });
+      const first = benchUidBase(lock);
+      // What a killed bench leaves: the claims of its Gantrys' data dirs, which are still there.
+      for (const base of [first + 1_000_000, first + 2_000_000]) {
+        await writeFile(join(lock, `gantry-sandbox-uids-${base}.json`), JSON.stringify({ dataDir: left, pid: 999_999 }));
+      }
+      assert.equal(benchUidBase(lock), first + 3_000_000);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
