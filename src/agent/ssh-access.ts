@@ -9,6 +9,7 @@ import { asCopyPath } from '../domain/instance/copy-path.js';
 import { CopyRunner, unpackArgv } from './copy-runner.js';
 import { ed25519Pair } from './ssh-keygen.js';
 import { serveConnection, type SessionHost, type SessionShell } from './ssh-session.js';
+import { SshListener } from './ssh-listener.js';
 
 export interface SshAccessOptions {
   readonly runtime: Runtime;
@@ -21,6 +22,10 @@ export interface SshAccessOptions {
   readonly copyRoot: 'home' | '/';
   /** Whose shell and sftp-server sessions run: the host's bash (process runtime) or the container image's. */
   readonly shell: SessionShell;
+  /** A connection not logged in within this is cut (`sshLoginGraceMs`). */
+  readonly loginGraceMs: number;
+  /** Keepalives to logged-in peers, and how long a peer has to close after this side ended (`sshKeepaliveMs`). */
+  readonly keepaliveMs: number;
   readonly log: Logger;
 }
 
@@ -41,7 +46,7 @@ export class SshAccess implements SessionHost {
   readonly #o: SshAccessOptions;
   readonly #hostKey: string;
   readonly #records = new Map<number, AccessRecord>();
-  readonly #servers = new Map<number, { server: ssh2.Server; clients: Set<ssh2.Connection> }>();
+  readonly #servers = new Map<number, SshListener>();
   /** Closed: a start still under way (its record being saved, its address looked up) listens no more. */
   #closed = false;
   readonly #live = new Map<number, Set<ExecProcess>>();
@@ -246,37 +251,25 @@ export class SshAccess implements SessionHost {
   async #listen(instanceId: number): Promise<void> {
     const rec = this.#records.get(instanceId);
     if (this.#closed || rec === undefined || this.#servers.has(instanceId)) return;
-    const clients = new Set<ssh2.Connection>();
-    const server = new ssh2.Server({ hostKeys: [this.#hostKey] }, (client) => {
-      clients.add(client);
-      client.on('close', () => clients.delete(client));
-      serveConnection(this, instanceId, client, this.#o.log);
-    });
-    this.#servers.set(instanceId, { server, clients });
-    server.on('error', (err: Error) => this.#o.log.warn({ instanceId, err: String(err) }, 'SSH listener error'));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(rec.port, this.#o.bindAddress, () => {
-        server.off('error', reject);
-        // Stopped or closed while it bound (a name's lookup comes first): closed again, not left listening.
-        if (this.#servers.get(instanceId)?.server !== server) return void server.close(() => resolve());
-        resolve();
+    const o = { hostKey: this.#hostKey, loginGraceMs: this.#o.loginGraceMs, keepaliveMs: this.#o.keepaliveMs };
+    const listener = new SshListener(o, (client) => serveConnection(this, instanceId, client, this.#o.log));
+    this.#servers.set(instanceId, listener);
+    await listener
+      .listen(rec.port, this.#o.bindAddress, (err) => this.#o.log.warn({ instanceId, err: String(err) }, 'SSH listener error'))
+      .catch((err: unknown) => {
+        if (this.#servers.get(instanceId) === listener) this.#servers.delete(instanceId);
+        throw err;
       });
-    }).catch((err: unknown) => {
-      this.#servers.delete(instanceId);
-      throw err;
-    });
+    // Stopped or closed while it bound (a name's lookup comes first): closed again, not left listening.
+    if (this.#servers.get(instanceId) !== listener) return listener.close();
     this.#o.log.debug({ instanceId, port: rec.port }, 'SSH access listening');
   }
 
   async #unlisten(instanceId: number): Promise<void> {
     for (const p of this.#live.get(instanceId) ?? []) p.kill();
     this.#live.delete(instanceId);
-    const s = this.#servers.get(instanceId);
-    if (s === undefined) return;
+    this.#servers.get(instanceId)?.close();
     this.#servers.delete(instanceId);
-    for (const c of s.clients) c.end();
-    await new Promise<void>((resolve) => s.server.close(() => resolve()));
   }
 
   #file(instanceId: number): string {

@@ -266,6 +266,16 @@ export const SETTINGS = {
     default: '0.0.0.0',
     doc: "Address the agent's SSH listeners bind (one per instance, on the instance's SSH port); clients reach them at publicIp.",
   },
+  sshLoginGraceMs: {
+    type: 'duration',
+    default: 120_000,
+    doc: "A connection to an instance's SSH port that has not logged in within this is cut (OpenSSH's LoginGraceTime).",
+  },
+  sshKeepaliveMs: {
+    type: 'duration',
+    default: 15_000,
+    doc: 'How often a logged-in SSH client that sends nothing is asked whether it is there (three unanswered, and it is cut), and how long a client has to close once the agent ended its connection.',
+  },
   sshSftpServer: {
     type: 'string',
     default: '/usr/lib/openssh/sftp-server',

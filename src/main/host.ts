@@ -53,6 +53,8 @@ export async function startHost(
           dataDir: c.dataDir,
           bindAddress: c.sshBindAddress,
           sftpServer: c.sshSftpServer,
+          loginGraceMs: c.sshLoginGraceMs,
+          keepaliveMs: c.sshKeepaliveMs,
           copyRoot: runtime.name === 'process' ? 'home' : '/',
           shell: runtime.name === 'process' ? 'bash' : 'image',
           log: o.log.child({ component: 'ssh' }),

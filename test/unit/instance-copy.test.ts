@@ -213,6 +213,8 @@ describe('copies from another host: the one-time login', () => {
         sftpServer: '/bin/false',
         copyRoot: 'home',
         shell: 'bash',
+        loginGraceMs: 120_000,
+        keepaliveMs: 15_000,
         log: createLogger('silent'),
       });
     [src, dst] = await Promise.all([open('a'), open('b')]);

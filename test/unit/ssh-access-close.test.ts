@@ -34,6 +34,8 @@ describe("an instance's SSH access closed while its start is under way", () => {
         sftpServer: '/bin/false',
         copyRoot: 'home',
         shell: 'bash',
+        loginGraceMs: 120_000,
+        keepaliveMs: 15_000,
         log: createLogger('silent'),
       });
       const starting = access.started({ instanceId: 1, sshPort: ports.start, sshKeys: [], env: {} } as unknown as WorkloadSpec);

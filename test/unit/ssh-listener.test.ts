@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SshAccess } from '../../src/agent/ssh-access.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import { reservePortBlock } from '../helpers/ports.js';
+
+/** `p`'s value, or 'pending' when it has not settled within `ms`. */
+const within = <T>(p: Promise<T>, ms: number): Promise<T | 'pending'> =>
+  Promise.race([p, new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms).unref())]);
+
+/**
+ * Resolves once the listener's side of `s` is gone, not only ended: after its end arrived, a write is answered
+ * with a reset (a half-closed socket there would take it). Never, while the listener keeps the connection.
+ */
+async function cut(s: Socket): Promise<void> {
+  if (!s.readableEnded) await once(s, 'end');
+  const closed = new Promise((resolve) => s.once('close', resolve)); // a reset is an error, then a close
+  const poke = setInterval(() => s.write('x'), 20);
+  await closed.finally(() => clearInterval(poke));
+}
+
+/** A TCP connection to the port, once connected; it never closes its side by itself. */
+async function idle(port: number, greeting?: string): Promise<Socket> {
+  const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  s.on('error', () => undefined);
+  s.resume();
+  await once(s, 'connect');
+  if (greeting !== undefined) s.write(greeting);
+  return s;
+}
+
+/**
+ * An instance's SSH listener never waits on a peer: a connection that sends nothing, or one that greeted and
+ * then keeps its side open (a client gone silent), held the instance's stop (and the agent's) until the peer
+ * closed, which a sleeping laptop's connection does only when the kernel gives up on it.
+ */
+describe("an instance's SSH port and connections that do not go", () => {
+  let dir: string;
+  let ports: { start: number; release(): void };
+  let access: SshAccess;
+  let id = 0;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gantry-ssh-listener-'));
+    ports = reservePortBlock();
+    access = await SshAccess.open({
+      runtime: {
+        name: 'fake',
+        inspect: () => Promise.resolve({ state: 'running' }),
+        exec: () => Promise.reject(new Error('no exec here')),
+      } as unknown as Runtime,
+      dataDir: dir,
+      bindAddress: '127.0.0.1',
+      sftpServer: '/bin/false',
+      copyRoot: 'home',
+      shell: 'bash',
+      loginGraceMs: 300,
+      keepaliveMs: 60_000,
+      log: createLogger('silent'),
+    });
+  });
+  after(async () => {
+    await access.close();
+    ports.release();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const start = async (): Promise<{ instanceId: number; port: number }> => {
+    id++;
+    const port = ports.start + id;
+    await access.started({ instanceId: id, sshPort: port, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+    return { instanceId: id, port };
+  };
+
+  for (const [what, greeting] of [
+    ['one that sent nothing', undefined],
+    ['one that greeted and keeps its side open', 'SSH-2.0-OpenSSH_9.2\r\n'],
+  ] as const) {
+    it(`a stop ends at once beside ${what}, and cuts it`, async () => {
+      const { instanceId, port } = await start();
+      const s = await idle(port, greeting);
+      const gone = cut(s);
+      assert.notEqual(await within(access.stopped(instanceId), 5_000), 'pending', 'the stop waited on the connection');
+      assert.notEqual(await within(gone, 5_000), 'pending', 'the connection was cut');
+    });
+  }
+
+  it('cuts a connection that has not logged in within the grace', async () => {
+    const { instanceId, port } = await start();
+    const s = await idle(port, 'SSH-2.0-OpenSSH_9.2\r\n');
+    assert.notEqual(await within(cut(s), 5_000), 'pending', 'cut after sshLoginGraceMs (300 ms here)');
+    await access.stopped(instanceId);
+  });
+});
