@@ -6,8 +6,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import { isFatal, retryLaterMs, type AgentChannel } from './channel.js';
 import { dispatch, observeAll } from './dispatch.js';
 import type { SshAccess } from './ssh-access.js';
-import type { UsageReport } from '../domain/machine/machine.js';
 import { firstBatch, within } from './bounds.js';
+import { UsageGathering } from './heartbeat-reads.js';
 
 export interface AgentOptions {
   readonly channel: AgentChannel;
@@ -31,6 +31,11 @@ export interface AgentOptions {
    * no `list` command (decision 021). Off: the agent answers `list` commands only, as agents before it did.
    */
   readonly pushListings?: boolean;
+  /**
+   * A read of this host for a heartbeat (the workloads, an instance's usage) not answered within this is asked
+   * again (`agentReadTimeoutMs`; 60 s by default): an engine that lost a request holds back that read only so long.
+   */
+  readonly readTimeoutMs?: number;
   /** The control plane refused this host for good after it had joined (its machine was deleted): the agent has stopped. */
   readonly onRefused?: (err: unknown) => void;
 }
@@ -68,9 +73,10 @@ export class Agent {
   #sentListing: string | null = null;
   #checking = false;
   readonly #inFlight = new Set<Promise<void>>();
-  /** Gatherings for heartbeats still under way (a slow runtime): see #usageWithin and #listingWithin. */
-  #usageRun: Promise<UsageReport[]> | null = null;
-  #listingRun: Promise<unknown[] | undefined> | null = null;
+  /** Usage for heartbeats: reads that outlast their wait (a slow runtime) are kept, and asked again past readTimeoutMs. */
+  readonly #usage: UsageGathering;
+  /** The listing for a heartbeat under way, and since when (performance.now()): see #listingWithin. */
+  #listingRun: { readonly run: Promise<unknown[] | undefined>; readonly at: number } | null = null;
   /** GPU and port reads under way, by kind: one of each at a time (a read that hangs is not started again per heartbeat). */
   readonly #reads = new Map<string, Promise<unknown>>();
   /** A heartbeat waits in the send chain: another asked meanwhile is the same one (results queue behind heartbeats). */
@@ -78,6 +84,7 @@ export class Agent {
 
   constructor(o: AgentOptions) {
     this.#o = o;
+    this.#usage = new UsageGathering(o.runtime, this.#readTimeoutMs);
     o.runtime.onExit((id) => {
       const ending = this.#ending.get(id);
       // The stop's own doing: its result says so. A heartbeat now (a scan of every workload, GPUs and ports)
@@ -114,6 +121,10 @@ export class Agent {
         if (later === null) delay = Math.min(delay * 2, this.#o.retryMaxMs ?? 5_000);
       }
     }
+  }
+
+  get #readTimeoutMs(): number {
+    return this.#o.readTimeoutMs ?? 60_000;
   }
 
   async stop(): Promise<void> {
@@ -243,7 +254,10 @@ export class Agent {
     if (this.#checking || !this.#running) return;
     this.#checking = true;
     try {
-      const now = JSON.stringify(await observeAll(this.#o.runtime));
+      // Bounded: a listing whose answer never comes would end these checks for good.
+      const listing = await within(observeAll(this.#o.runtime), this.#readTimeoutMs, null);
+      if (listing === null) return;
+      const now = JSON.stringify(listing);
       if (now === this.#sentListing) return;
       this.#sentListing = now; // the heartbeat sends its own look; the next check must not ask for another meanwhile
       this.#heartbeat();
@@ -287,7 +301,7 @@ export class Agent {
           // Half the interval: answers wait behind a heartbeat, and the next one is due after the interval.
           const ms = Math.max(1_000, Math.floor(w.heartbeatIntervalMs / 2));
           const [usage, gpuUtils, busyPorts, listing] = await Promise.all([
-            this.#usageWithin(ms),
+            this.#usage.within(ms),
             within(
               this.#single('gpu', () => this.#o.gpuUtils().catch(() => null)),
               ms,
@@ -347,33 +361,17 @@ export class Agent {
     return p;
   }
 
-  /** Usage gathered within `ms`; a slower gathering goes on, and the next heartbeat takes its result instead of starting another. */
-  async #usageWithin(ms: number): Promise<UsageReport[]> {
-    const run = (this.#usageRun ??= this.#usage());
-    const got = await within(run, ms, null);
-    if (got === null) return [];
-    if (this.#usageRun === run) this.#usageRun = null;
-    return got;
-  }
-
-  /** The listing within `ms`, or none: a late one is not sent (it would be older than it says), nor another asked meanwhile. */
+  /**
+   * The listing within `ms`, or none: a late one is not sent (it would be older than it says), nor another asked
+   * meanwhile, unless it is older than readTimeoutMs (its answer may never come).
+   */
   async #listingWithin(ms: number): Promise<unknown[] | undefined> {
-    if (this.#listingRun !== null) return undefined;
-    const run = (this.#listingRun = observeAll(this.#o.runtime).catch(() => undefined));
+    if (this.#listingRun !== null && performance.now() - this.#listingRun.at <= this.#readTimeoutMs) return undefined;
+    const run = observeAll(this.#o.runtime).catch(() => undefined);
+    const mine = (this.#listingRun = { run, at: performance.now() });
     void run.finally(() => {
-      if (this.#listingRun === run) this.#listingRun = null;
+      if (this.#listingRun === mine) this.#listingRun = null;
     });
     return within(run, ms, undefined);
-  }
-
-  async #usage(): Promise<UsageReport[]> {
-    const rt = this.#o.runtime;
-    const ids = await rt.list().catch(() => []);
-    const out: UsageReport[] = [];
-    for (const id of ids) {
-      const u = await rt.usage(id).catch(() => null);
-      if (u !== null) out.push({ instanceId: id, cpuUtil: u.cpuUtil, memUsageMb: u.memUsageMb, diskUsageMb: u.diskUsageMb });
-    }
-    return out;
   }
 }

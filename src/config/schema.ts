@@ -138,6 +138,11 @@ export const SETTINGS = {
     default: 15_000,
     doc: 'Bound on an agent answering inspect, list or logs; start, stop and destroy are bounded by stepTimeoutMs.',
   },
+  agentReadTimeoutMs: {
+    type: 'duration',
+    default: 60_000,
+    doc: "Agent: a read of its host for a heartbeat (the workloads, an instance's usage) not answered within this is asked again; an engine that lost a request holds back only that read, and only this long (heartbeats go on without it meanwhile).",
+  },
   server: { type: 'optional-string', default: null, flag: '--server', doc: 'Agent: URL of the control plane to join (gantry agent).' },
   token: { type: 'optional-string', default: null, flag: '--token', doc: 'Agent: host token from `gantry create host-token` (GANTRY_TOKEN).' },
   runtime: {

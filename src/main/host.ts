@@ -69,6 +69,7 @@ export async function startHost(
     busyPorts: () => probeBusyPorts(c.portRangeStart, c.portRangeEnd),
     log: o.log.child({ component: 'agent' }),
     pushListings: true,
+    readTimeoutMs: c.agentReadTimeoutMs,
     ...(o.onRefused !== undefined && { onRefused: o.onRefused }),
   });
   try {

@@ -49,4 +49,74 @@ describe('heartbeat reads that hang', () => {
     assert.ok(beats.length >= 3, 'heartbeats go on while the reads hang');
     assert.deepEqual([gpuReads, portReads], [1, 1], 'a read still under way is not started again');
   });
+
+  /** An agent of two instances whose runtime's first `usage(1)` and first `inspect(1)` never answer (an engine that lost a request). */
+  async function lostRequests(): Promise<{ beats: Heartbeat[]; stop: () => Promise<void>; asked: { usage: number; inspect: number } }> {
+    const beats: Heartbeat[] = [];
+    const channel = {
+      hello: async () => ({ machineId: 1, session: 's', heartbeatIntervalMs: 50, pollWaitMs: 50, observeIntervalMs: 50 }),
+      poll: async (): Promise<AgentCommand[]> => {
+        await sleep(20);
+        return [];
+      },
+      heartbeat: async (m: Heartbeat) => void beats.push(m),
+      results: async () => undefined,
+    } as unknown as AgentChannel;
+    const asked = { usage: 0, inspect: 0 };
+    const usage = { cpuUtil: 1, memUsageMb: 2, diskUsageMb: 3 };
+    const runtime = {
+      name: 'process',
+      imageNotice: null,
+      onExit: () => undefined,
+      list: async () => [1, 2],
+      usage: (id: number) => (id === 1 && asked.usage++ === 0 ? new Promise(() => undefined) : Promise.resolve(usage)),
+      inspect: (id: number) => (id === 1 && asked.inspect++ === 0 ? new Promise(() => undefined) : Promise.resolve({ state: 'running' })),
+    } as unknown as Runtime;
+    const a = new Agent({
+      channel,
+      runtime,
+      hostKey: 'h',
+      describe: async () => agentMachineInfo() as unknown as AgentMachineInfo,
+      gpuUtils: async () => null,
+      log: createLogger('silent'),
+      pushListings: true,
+      readTimeoutMs: 300,
+    });
+    await a.start();
+    return { beats, stop: () => a.stop(), asked };
+  }
+
+  it("an instance's usage read that never answers holds back only that instance, and only until it is asked again", async () => {
+    const { beats, stop, asked } = await lostRequests();
+    try {
+      const has = (b: Heartbeat, id: number): boolean => b.usage.some((u) => u.instanceId === id);
+      for (const end = Date.now() + 60_000; !beats.some((b) => has(b, 1)) && Date.now() < end;) await sleep(50);
+      const first = beats.find((b) => b.usage.length > 0);
+      assert.deepEqual(
+        first?.usage.map((u) => u.instanceId),
+        [2],
+        'the other instance is not held back',
+      );
+      assert.ok(
+        beats.some((b) => has(b, 1)),
+        'asked again after readTimeoutMs, its usage is sent',
+      );
+      assert.ok(asked.usage >= 2);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('a listing whose answer never comes is asked again after readTimeoutMs', async () => {
+    const { beats, stop } = await lostRequests();
+    try {
+      for (const end = Date.now() + 60_000; !beats.some((b) => b.listing !== undefined) && Date.now() < end;) await sleep(50);
+      assert.deepEqual(beats.find((b) => b.listing !== undefined)?.listing, [
+        { id: 1, state: 'running' },
+        { id: 2, state: 'running' },
+      ]);
+    } finally {
+      await stop();
+    }
+  });
 });
