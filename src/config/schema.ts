@@ -143,6 +143,11 @@ export const SETTINGS = {
     default: 60_000,
     doc: "Agent: a read of its host for a heartbeat (the workloads, an instance's usage) not answered within this is asked again; an engine that lost a request holds back only that read, and only this long (heartbeats go on without it meanwhile).",
   },
+  imagePullStallMs: {
+    type: 'duration',
+    default: 300_000,
+    doc: "Docker runtime: an image pull that reports no progress for this long is given up, and the instance's start fails with that reason (a registry that stopped sending would hold every later start of the instance).",
+  },
   server: { type: 'optional-string', default: null, flag: '--server', doc: 'Agent: URL of the control plane to join (gantry agent).' },
   token: { type: 'optional-string', default: null, flag: '--token', doc: 'Agent: host token from `gantry create host-token` (GANTRY_TOKEN).' },
   runtime: {

@@ -35,6 +35,7 @@ export async function openRuntime(c: Config, o: { log: Logger; workloadEnv: Read
           nvidiaGpus: o.nvidiaGpus,
           // A container made by hand under an instance's label gets what a stop gives.
           strayGraceMs: c.stopGraceMs,
+          pullStallMs: c.imagePullStallMs,
         }),
         sandboxed: true,
       };

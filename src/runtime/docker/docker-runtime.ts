@@ -27,6 +27,8 @@ export interface DockerRuntimeOptions {
   readonly diskUsageTtlMs?: number;
   /** Between SIGTERM and SIGKILL for a container labelled as an instance that is not its own (`inspect`); default 1 s. */
   readonly strayGraceMs?: number;
+  /** An image pull that reports no progress this long is given up (`imagePullStallMs`); default 5 min. */
+  readonly pullStallMs?: number;
 }
 
 export function engineFor(dockerHost: string | null): Docker {
@@ -179,9 +181,10 @@ export class DockerRuntime implements Runtime {
   }
 
   #ensureImage(spec: WorkloadSpec): Promise<void> {
-    return ensureImage(this.#docker, spec.image, (msg) => {
+    const say = (msg: string): void => {
       for (const l of this.#progressListeners) l(spec.instanceId, msg);
-    });
+    };
+    return ensureImage(this.#docker, spec.image, say, this.#o.pullStallMs ?? 300_000);
   }
 
   async inspect(id: number): Promise<Observation> {
