@@ -4,28 +4,50 @@ import { parseGpuDeclaration, parseGpuUtilization, parseNvidiaSmi, type GpuInven
 
 const run = promisify(execFile);
 
-/** GPUs from a declaration (development) or from nvidia-smi; null on a machine without NVIDIA GPUs. */
-export async function detectGpus(declaration: string | null, timeoutMs = 10_000): Promise<GpuInventory | null> {
+/** nvidia-smi, killed after `timeoutMs` with SIGKILL: one stuck in the driver may not heed a TERM. */
+const smi = (args: readonly string[], timeoutMs: number): Promise<{ stdout: string }> =>
+  run('nvidia-smi', [...args], { timeout: timeoutMs, killSignal: 'SIGKILL' });
+
+/**
+ * GPUs from a declaration (development) or from nvidia-smi; null on a machine without NVIDIA GPUs. An
+ * nvidia-smi that is there but fails, or does not answer within `timeoutMs` (bounded here even if it cannot
+ * be killed: the host's start would wait on it for good, saying nothing), is told to `warn`: the host then
+ * joins without GPUs.
+ */
+export async function detectGpus(declaration: string | null, timeoutMs = 10_000, warn: (msg: string) => void = () => undefined): Promise<GpuInventory | null> {
   if (declaration !== null) return parseGpuDeclaration(declaration);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs + 1_000)));
   try {
-    const query = (fields: string): Promise<{ stdout: string }> =>
-      run('nvidia-smi', [`--query-gpu=${fields}`, '--format=csv,noheader,nounits'], { timeout: timeoutMs });
-    const [csv, banner] = await Promise.all([
-      // compute_cap is a newer field; older drivers refuse the whole query, so ask again without it.
-      query('name,memory.total,driver_version,compute_cap').catch(() => query('name,memory.total,driver_version')),
-      run('nvidia-smi', [], { timeout: timeoutMs }),
+    const query = (fields: string): Promise<{ stdout: string }> => smi([`--query-gpu=${fields}`, '--format=csv,noheader,nounits'], timeoutMs);
+    const [csv, banner] = await Promise.race([
+      Promise.all([
+        // compute_cap is a newer field; older drivers refuse the whole query, so ask again without it.
+        query('name,memory.total,driver_version,compute_cap').catch(() => query('name,memory.total,driver_version')),
+        smi([], timeoutMs),
+      ]),
+      late,
     ]);
     return parseNvidiaSmi(csv.stdout, banner.stdout);
-  } catch {
-    return null; // no nvidia-smi, or no driver loaded: a CPU-only host
+  } catch (err) {
+    // No nvidia-smi at all: a CPU-only host, nothing to say.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      warn(`nvidia-smi failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): this host joins without GPUs`);
+    return null;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/** Utilisation of each GPU by index, for heartbeats; null where it cannot be measured (declared GPUs). */
-export function gpuUtilReader(gpus: GpuInventory | null, timeoutMs = 5_000): () => Promise<number[] | null> {
+/**
+ * Utilisation of each GPU by index, for heartbeats; null where it cannot be measured (declared GPUs). A read
+ * settles when its nvidia-smi has exited (killed past `timeoutMs`), so the agent, which runs one at a time,
+ * never starts another beside one stuck in the driver.
+ */
+export function gpuUtilReader(gpus: GpuInventory | null, timeoutMs = 10_000): () => Promise<number[] | null> {
   if (gpus === null || gpus.declared) return () => Promise.resolve(null);
   return async () => {
-    const r = await run('nvidia-smi', ['--query-gpu=index,utilization.gpu', '--format=csv,noheader,nounits'], { timeout: timeoutMs });
+    const r = await smi(['--query-gpu=index,utilization.gpu', '--format=csv,noheader,nounits'], timeoutMs);
     return parseGpuUtilization(r.stdout);
   };
 }

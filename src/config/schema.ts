@@ -143,6 +143,11 @@ export const SETTINGS = {
     default: 60_000,
     doc: "Agent: a read of its host for a heartbeat (the workloads, an instance's usage) not answered within this is asked again; an engine that lost a request holds back only that read, and only this long (heartbeats go on without it meanwhile).",
   },
+  gpuReadTimeoutMs: {
+    type: 'duration',
+    default: 10_000,
+    doc: "Agent: bound on one nvidia-smi call (the host's GPUs at start, their utilisation for heartbeats); one past it is killed.",
+  },
   imagePullStallMs: {
     type: 'duration',
     default: 300_000,

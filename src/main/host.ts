@@ -32,7 +32,7 @@ export async function startHost(
 ): Promise<RunningHost> {
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
   await chmod(c.dataDir, 0o700);
-  const gpus = await detectGpus(c.gpus);
+  const gpus = await detectGpus(c.gpus, c.gpuReadTimeoutMs, (msg) => o.log.warn(msg));
   const { runtime, sandboxed } = await openRuntime(c, { ...o, nvidiaGpus: gpus !== null && !gpus.declared });
   const hostKey = await readOrCreate(join(c.dataDir, 'host.key'), () => `host:${randomUUID()}`);
   const shared = await outgoingOverlap(c.portRangeStart, c.portRangeEnd);
@@ -65,7 +65,7 @@ export async function startHost(
     ...(ssh !== undefined && { ssh }),
     hostKey,
     describe: () => describeHost({ ...hostSettings, ...isolation }, gpus),
-    gpuUtils: gpuUtilReader(gpus),
+    gpuUtils: gpuUtilReader(gpus, c.gpuReadTimeoutMs),
     busyPorts: () => probeBusyPorts(c.portRangeStart, c.portRangeEnd),
     log: o.log.child({ component: 'agent' }),
     pushListings: true,
