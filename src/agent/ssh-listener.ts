@@ -14,6 +14,11 @@ export interface SshListenerOptions {
 
 /** Unanswered keepalives before a logged-in connection is ended (OpenSSH's ClientAliveCountMax). */
 const KEEPALIVE_COUNT = 3;
+/**
+ * Connections of one listener not logged in yet; one more is cut at once (OpenSSH's MaxStartups begins to
+ * refuse at 10): the port is public, and connections that never log in would otherwise take the agent's files.
+ */
+const MAX_UNPROVEN = 10;
 
 const peerOf = (ip: string | undefined, port: number | undefined): string => `${ip ?? ''}|${port ?? ''}`;
 
@@ -41,6 +46,7 @@ export class SshListener {
       onClient(client);
     });
     this.#net = createServer((sock) => {
+      if (this.#unproven.size >= MAX_UNPROVEN) return void sock.destroy();
       const peer = peerOf(sock.remoteAddress, sock.remotePort);
       this.#sockets.add(sock);
       this.#unproven.set(peer, setTimeout(() => sock.destroy(), o.loginGraceMs).unref());

@@ -95,4 +95,37 @@ describe("an instance's SSH port and connections that do not go", () => {
     assert.notEqual(await within(cut(s), 5_000), 'pending', 'cut after sshLoginGraceMs (300 ms here)');
     await access.stopped(instanceId);
   });
+
+  it('cuts at once a connection beyond ten that have not logged in yet; the ten stay until their grace', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'gantry-ssh-listener-'));
+    const patient = await SshAccess.open({
+      runtime: { name: 'fake', inspect: () => Promise.resolve({ state: 'running' }) } as unknown as Runtime,
+      dataDir: other,
+      bindAddress: '127.0.0.1',
+      sftpServer: '/bin/false',
+      copyRoot: 'home',
+      shell: 'bash',
+      loginGraceMs: 60_000,
+      keepaliveMs: 60_000,
+      log: createLogger('silent'),
+    });
+    const port = ports.start + 90;
+    const sockets: Socket[] = [];
+    try {
+      await patient.started({ instanceId: 1, sshPort: port, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+      for (let i = 0; i < 10; i++) sockets.push(await idle(port));
+      const eleventh = await idle(port);
+      sockets.push(eleventh);
+      assert.notEqual(await within(cut(eleventh), 5_000), 'pending', 'the eleventh is cut');
+      assert.equal(
+        sockets.slice(0, 10).every((s) => !s.readableEnded && !s.destroyed),
+        true,
+        'the first ten are kept',
+      );
+    } finally {
+      for (const s of sockets) s.destroy();
+      await patient.close();
+      await rm(other, { recursive: true, force: true });
+    }
+  });
 });
