@@ -15,10 +15,13 @@ export interface SshListenerOptions {
 /** Unanswered keepalives before a logged-in connection is ended (OpenSSH's ClientAliveCountMax). */
 const KEEPALIVE_COUNT = 3;
 /**
- * Connections of one listener not logged in yet; one more is cut at once (OpenSSH's MaxStartups begins to
- * refuse at 10): the port is public, and connections that never log in would otherwise take the agent's files.
+ * Connections not logged in yet, from one address and to one listener; one more is cut at once. The port is
+ * public, and connections that never log in would otherwise take the agent's file descriptors; one address
+ * alone cannot fill the listener's share and keep everyone else out (OpenSSH's MaxStartups, 10:30:100, begins
+ * to drop connections at random at 10 and refuses every new one at 100).
  */
-const MAX_UNPROVEN = 10;
+const MAX_UNPROVEN_PER_ADDRESS = 10;
+const MAX_UNPROVEN = 100;
 
 const peerOf = (ip: string | undefined, port: number | undefined): string => `${ip ?? ''}|${port ?? ''}`;
 
@@ -34,35 +37,55 @@ export class SshListener {
   readonly #net: Server;
   readonly #sockets = new Set<Socket>();
   readonly #clients = new Set<ssh2.Connection>();
-  /** Connections not logged in yet, by their peer's address and port (what ssh2 says of a client), with their grace. */
-  readonly #unproven = new Map<string, NodeJS.Timeout>();
+  /** Open sockets by their peer's address and port: what ssh2 tells of a client. */
+  readonly #byPeer = new Map<string, Socket>();
+  /** Connections not logged in yet, with their address and their grace's timer; and how many per address. */
+  readonly #unproven = new Map<Socket, { readonly address: string; readonly grace: NodeJS.Timeout }>();
+  readonly #unprovenFrom = new Map<string, number>();
 
   constructor(o: SshListenerOptions, onClient: (client: ssh2.Connection) => void) {
     this.#o = o;
     const ssh = new ssh2.Server({ hostKeys: [o.hostKey], keepaliveInterval: o.keepaliveMs, keepaliveCountMax: KEEPALIVE_COUNT }, (client, info) => {
+      const sock = this.#byPeer.get(peerOf(info.ip, info.port));
       this.#clients.add(client);
       client.on('close', () => this.#clients.delete(client));
-      client.once('ready', () => this.#proven(peerOf(info.ip, info.port)));
+      client.once('ready', () => sock !== undefined && this.#proven(sock));
+      // Keepalives unanswered: ssh2 ends its side, but a peer that answers nothing closes nothing, and what is
+      // still to be written to it (a client that stopped reading) would keep the connection and its sessions.
+      client.on('error', (err: Error & { level?: string }) => err.level === 'client-timeout' && sock?.destroy());
       onClient(client);
     });
     this.#net = createServer((sock) => {
-      if (this.#unproven.size >= MAX_UNPROVEN) return void sock.destroy();
-      const peer = peerOf(sock.remoteAddress, sock.remotePort);
+      const address = sock.remoteAddress;
+      // Reset before it was taken (no address), or one too many not logged in: cut at once.
+      if (address === undefined || this.#unproven.size >= MAX_UNPROVEN || (this.#unprovenFrom.get(address) ?? 0) >= MAX_UNPROVEN_PER_ADDRESS) {
+        return void sock.destroy();
+      }
+      const peer = peerOf(address, sock.remotePort);
       this.#sockets.add(sock);
-      this.#unproven.set(peer, setTimeout(() => sock.destroy(), o.loginGraceMs).unref());
-      // This side ended it (a logout, keepalives unanswered, the listener's end): the peer may never close its own.
+      this.#byPeer.set(peer, sock);
+      this.#unproven.set(sock, { address, grace: setTimeout(() => sock.destroy(), o.loginGraceMs).unref() });
+      this.#unprovenFrom.set(address, (this.#unprovenFrom.get(address) ?? 0) + 1);
+      // This side ended it (a logout, the listener's end): the peer may never close its own.
       sock.once('finish', () => setTimeout(() => sock.destroy(), o.keepaliveMs).unref());
       sock.once('close', () => {
         this.#sockets.delete(sock);
-        this.#proven(peer);
+        if (this.#byPeer.get(peer) === sock) this.#byPeer.delete(peer);
+        this.#proven(sock);
       });
       ssh.injectSocket(sock);
     });
   }
 
-  #proven(peer: string): void {
-    clearTimeout(this.#unproven.get(peer));
-    this.#unproven.delete(peer);
+  /** Logged in, or gone: no longer counted, nor cut at the grace's end. */
+  #proven(sock: Socket): void {
+    const u = this.#unproven.get(sock);
+    if (u === undefined) return;
+    clearTimeout(u.grace);
+    this.#unproven.delete(sock);
+    const n = (this.#unprovenFrom.get(u.address) ?? 1) - 1;
+    if (n > 0) this.#unprovenFrom.set(u.address, n);
+    else this.#unprovenFrom.delete(u.address);
   }
 
   /** Resolves once listening; rejects if the address cannot be bound. Later errors go to `onError`. */

@@ -5,7 +5,9 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import ssh2 from 'ssh2';
 import { SshAccess } from '../../src/agent/ssh-access.js';
+import { ed25519Pair } from '../../src/agent/ssh-keygen.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { reservePortBlock } from '../helpers/ports.js';
@@ -48,21 +50,7 @@ describe("an instance's SSH port and connections that do not go", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gantry-ssh-listener-'));
     ports = reservePortBlock();
-    access = await SshAccess.open({
-      runtime: {
-        name: 'fake',
-        inspect: () => Promise.resolve({ state: 'running' }),
-        exec: () => Promise.reject(new Error('no exec here')),
-      } as unknown as Runtime,
-      dataDir: dir,
-      bindAddress: '127.0.0.1',
-      sftpServer: '/bin/false',
-      copyRoot: 'home',
-      shell: 'bash',
-      loginGraceMs: 300,
-      keepaliveMs: 60_000,
-      log: createLogger('silent'),
-    });
+    access = await openAccess(dir, { loginGraceMs: 300 });
   });
   after(async () => {
     await access.close();
@@ -96,36 +84,59 @@ describe("an instance's SSH port and connections that do not go", () => {
     await access.stopped(instanceId);
   });
 
-  it('cuts at once a connection beyond ten that have not logged in yet; the ten stay until their grace', async () => {
+  it('ten connections not logged in from one address at most: one more from it is cut, one from elsewhere logs in', async () => {
     const other = await mkdtemp(join(tmpdir(), 'gantry-ssh-listener-'));
-    const patient = await SshAccess.open({
-      runtime: { name: 'fake', inspect: () => Promise.resolve({ state: 'running' }) } as unknown as Runtime,
-      dataDir: other,
-      bindAddress: '127.0.0.1',
-      sftpServer: '/bin/false',
-      copyRoot: 'home',
-      shell: 'bash',
-      loginGraceMs: 60_000,
-      keepaliveMs: 60_000,
-      log: createLogger('silent'),
-    });
+    const pair = ed25519Pair();
+    // A grace shorter than the wait below: a client that logged in is not cut when the grace of its login ends.
+    const patient = await openAccess(other, { loginGraceMs: 3_000 });
     const port = ports.start + 90;
     const sockets: Socket[] = [];
+    let client: ssh2.Client | null = null;
     try {
-      await patient.started({ instanceId: 1, sshPort: port, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+      await patient.started({ instanceId: 1, sshPort: port, sshKeys: [pair.public], env: {} } as unknown as WorkloadSpec);
       for (let i = 0; i < 10; i++) sockets.push(await idle(port));
       const eleventh = await idle(port);
-      sockets.push(eleventh);
-      assert.notEqual(await within(cut(eleventh), 5_000), 'pending', 'the eleventh is cut');
+      assert.notEqual(await within(cut(eleventh), 5_000), 'pending', 'the eleventh from 127.0.0.1 is cut');
       assert.equal(
-        sockets.slice(0, 10).every((s) => !s.readableEnded && !s.destroyed),
+        sockets.every((s) => !s.readableEnded && !s.destroyed),
         true,
-        'the first ten are kept',
+        'the first ten are kept (until their grace)',
       );
+      client = await loggedIn(port, pair.private, '127.0.0.2');
+      let closed = false;
+      client.once('close', () => (closed = true));
+      await new Promise((r) => setTimeout(r, 3_500));
+      assert.equal(closed, false, 'logged in, it outlives the login grace');
     } finally {
+      client?.end();
       for (const s of sockets) s.destroy();
       await patient.close();
       await rm(other, { recursive: true, force: true });
     }
   });
 });
+
+/** SSH access over a fake runtime whose instances run, for the tests' own listeners. */
+function openAccess(dataDir: string, o: { loginGraceMs: number }): Promise<SshAccess> {
+  return SshAccess.open({
+    runtime: { name: 'fake', inspect: () => Promise.resolve({ state: 'running' }) } as unknown as Runtime,
+    dataDir,
+    bindAddress: '127.0.0.1',
+    sftpServer: '/bin/false',
+    copyRoot: 'home',
+    shell: 'bash',
+    loginGraceMs: o.loginGraceMs,
+    keepaliveMs: 60_000,
+    log: createLogger('silent'),
+  });
+}
+
+/** A client logged in with `privateKey` from `localAddress` (another loopback address is another caller). */
+function loggedIn(port: number, privateKey: string, localAddress: string): Promise<ssh2.Client> {
+  return new Promise((resolve, reject) => {
+    const c = new ssh2.Client();
+    c.once('error', reject);
+    c.once('ready', () => resolve(c));
+    c.connect({ host: '127.0.0.1', port, localAddress, username: 'root', privateKey, readyTimeout: 20_000 });
+  });
+}
