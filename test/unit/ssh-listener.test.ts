@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -116,8 +116,48 @@ describe("an instance's SSH port and connections that do not go", () => {
   });
 });
 
+describe('an SSH client that stops answering', () => {
+  it('is cut after three unanswered keepalives, though it never closes its side', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-ssh-listener-'));
+    const ports = reservePortBlock();
+    const pair = ed25519Pair();
+    const access = await openAccess(dir, { loginGraceMs: 60_000, keepaliveMs: 200 });
+    // A relay between the client and the agent that can go silent both ways (a network cut, a laptop asleep).
+    let silent = false;
+    const toAgent: Socket[] = [];
+    const relay = createServer((from) => {
+      const to = connect({ port: ports.start, host: '127.0.0.1', allowHalfOpen: true }); // it never closes its side: the agent must
+      toAgent.push(to);
+      for (const [a, b] of [
+        [from, to],
+        [to, from],
+      ] as const) {
+        a.on('data', (d: Buffer) => silent || b.write(d));
+        a.on('error', () => undefined);
+      }
+    });
+    await new Promise<void>((r) => relay.listen(ports.start + 1, '127.0.0.1', r));
+    let client: ssh2.Client | null = null;
+    try {
+      await access.started({ instanceId: 1, sshPort: ports.start, sshKeys: [pair.public], env: {} } as unknown as WorkloadSpec);
+      client = await loggedIn(ports.start + 1, pair.private, '127.0.0.1');
+      client.on('error', () => undefined);
+      const agentSide = toAgent[0]!;
+      silent = true;
+      assert.notEqual(await within(cut(agentSide), 10_000), 'pending', 'the agent cut the connection');
+    } finally {
+      client?.destroy();
+      for (const s of toAgent) s.destroy();
+      relay.close();
+      await access.close();
+      ports.release();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 /** SSH access over a fake runtime whose instances run, for the tests' own listeners. */
-function openAccess(dataDir: string, o: { loginGraceMs: number }): Promise<SshAccess> {
+function openAccess(dataDir: string, o: { loginGraceMs: number; keepaliveMs?: number }): Promise<SshAccess> {
   return SshAccess.open({
     runtime: { name: 'fake', inspect: () => Promise.resolve({ state: 'running' }) } as unknown as Runtime,
     dataDir,
@@ -126,7 +166,7 @@ function openAccess(dataDir: string, o: { loginGraceMs: number }): Promise<SshAc
     copyRoot: 'home',
     shell: 'bash',
     loginGraceMs: o.loginGraceMs,
-    keepaliveMs: 60_000,
+    keepaliveMs: o.keepaliveMs ?? 60_000,
     log: createLogger('silent'),
   });
 }
