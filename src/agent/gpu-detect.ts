@@ -8,22 +8,36 @@ const run = promisify(execFile);
 const smi = (args: readonly string[], timeoutMs: number): Promise<{ stdout: string }> =>
   run('nvidia-smi', [...args], { timeout: timeoutMs, killSignal: 'SIGKILL' });
 
+type SmiError = { readonly killed?: boolean; readonly stderr?: string; readonly message?: string; readonly code?: unknown };
+
+/** Why an nvidia-smi call failed, in a line: its own words (stderr), or that it did not answer in time. */
+function reason(err: SmiError, timeoutMs: number): string {
+  if (err.killed === true) return `no answer within ${timeoutMs} ms`;
+  const said = (err.stderr ?? '').trim().split('\n')[0] ?? '';
+  return said !== '' ? said : ((err.message ?? 'failed').split('\n')[0] ?? '');
+}
+
 /**
  * GPUs from a declaration (development) or from nvidia-smi; null on a machine without NVIDIA GPUs. An
- * nvidia-smi that is there but fails, or does not answer within `timeoutMs` (bounded here even if it cannot
- * be killed: the host's start would wait on it for good, saying nothing), is told to `warn`: the host then
- * joins without GPUs.
+ * nvidia-smi that is there but fails, or does not answer within `timeoutMs` a call (the whole detection is
+ * bounded too, even if a call cannot be killed: the host's start would wait on it for good, saying nothing),
+ * is told to `warn`: the host then joins without GPUs.
  */
 export async function detectGpus(declaration: string | null, timeoutMs = 10_000, warn: (msg: string) => void = () => undefined): Promise<GpuInventory | null> {
   if (declaration !== null) return parseGpuDeclaration(declaration);
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs + 1_000)));
+  // Two calls one after the other at most (the query, then the one older drivers take), each killed past timeoutMs.
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(Object.assign(new Error('late'), { killed: true })), 2 * timeoutMs + 1_000)));
   try {
     const query = (fields: string): Promise<{ stdout: string }> => smi([`--query-gpu=${fields}`, '--format=csv,noheader,nounits'], timeoutMs);
     const [csv, banner] = await Promise.race([
       Promise.all([
-        // compute_cap is a newer field; older drivers refuse the whole query, so ask again without it.
-        query('name,memory.total,driver_version,compute_cap').catch(() => query('name,memory.total,driver_version')),
+        // compute_cap is a newer field; older drivers refuse the whole query, so ask again without it (not after
+        // a call that had to be killed: a second one would hang beside it).
+        query('name,memory.total,driver_version,compute_cap').catch((err: SmiError) => {
+          if (err.killed === true) throw err;
+          return query('name,memory.total,driver_version');
+        }),
         smi([], timeoutMs),
       ]),
       late,
@@ -31,8 +45,7 @@ export async function detectGpus(declaration: string | null, timeoutMs = 10_000,
     return parseNvidiaSmi(csv.stdout, banner.stdout);
   } catch (err) {
     // No nvidia-smi at all: a CPU-only host, nothing to say.
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-      warn(`nvidia-smi failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): this host joins without GPUs`);
+    if ((err as SmiError).code !== 'ENOENT') warn(`nvidia-smi failed (${reason(err as SmiError, timeoutMs)}): this host joins without GPUs`);
     return null;
   } finally {
     clearTimeout(timer);
