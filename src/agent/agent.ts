@@ -4,10 +4,10 @@ import type { AgentCommand, AgentResult } from '../control/hosts/agent-session.j
 import { isGantryError } from '../domain/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { isFatal, retryLaterMs, type AgentChannel } from './channel.js';
-import { dispatch, observeAll } from './dispatch.js';
+import { dispatch } from './dispatch.js';
 import type { SshAccess } from './ssh-access.js';
 import { firstBatch, within } from './bounds.js';
-import { UsageGathering } from './heartbeat-reads.js';
+import { Listings, UsageGathering } from './heartbeat-reads.js';
 
 export interface AgentOptions {
   readonly channel: AgentChannel;
@@ -75,8 +75,8 @@ export class Agent {
   readonly #inFlight = new Set<Promise<void>>();
   /** Usage for heartbeats: reads that outlast their wait (a slow runtime) are kept, and asked again past readTimeoutMs. */
   readonly #usage: UsageGathering;
-  /** The listing for a heartbeat under way, and since when (performance.now()): see #listingWithin. */
-  #listingRun: { readonly run: Promise<unknown[] | undefined>; readonly at: number } | null = null;
+  /** The runtime's listings, for heartbeats and this agent's checks between them (heartbeat-reads.ts). */
+  readonly #listings: Listings;
   /** GPU and port reads under way, by kind: one of each at a time (a read that hangs is not started again per heartbeat). */
   readonly #reads = new Map<string, Promise<unknown>>();
   /** A heartbeat waits in the send chain: another asked meanwhile is the same one (results queue behind heartbeats). */
@@ -85,6 +85,7 @@ export class Agent {
   constructor(o: AgentOptions) {
     this.#o = o;
     this.#usage = new UsageGathering(o.runtime, this.#readTimeoutMs);
+    this.#listings = new Listings(o.runtime, this.#readTimeoutMs);
     o.runtime.onExit((id) => {
       const ending = this.#ending.get(id);
       // The stop's own doing: its result says so. A heartbeat now (a scan of every workload, GPUs and ports)
@@ -255,7 +256,7 @@ export class Agent {
     this.#checking = true;
     try {
       // Bounded: a listing whose answer never comes would end these checks for good.
-      const listing = await within(observeAll(this.#o.runtime), this.#readTimeoutMs, null);
+      const listing = await this.#listings.checked();
       if (listing === null) return;
       const now = JSON.stringify(listing);
       if (now === this.#sentListing) return;
@@ -312,7 +313,7 @@ export class Agent {
               ms,
               undefined,
             ),
-            this.#o.pushListings === true ? this.#listingWithin(ms) : undefined,
+            this.#o.pushListings === true ? this.#listings.within(ms) : undefined,
           ]);
           if (listing !== undefined) this.#sentListing = JSON.stringify(listing);
           await this.#o.channel.heartbeat({
@@ -359,19 +360,5 @@ export class Agent {
     };
     p.then(done, done);
     return p;
-  }
-
-  /**
-   * The listing within `ms`, or none: a late one is not sent (it would be older than it says), nor another asked
-   * meanwhile, unless it is older than readTimeoutMs (its answer may never come).
-   */
-  async #listingWithin(ms: number): Promise<unknown[] | undefined> {
-    if (this.#listingRun !== null && performance.now() - this.#listingRun.at <= this.#readTimeoutMs) return undefined;
-    const run = observeAll(this.#o.runtime).catch(() => undefined);
-    const mine = (this.#listingRun = { run, at: performance.now() });
-    void run.finally(() => {
-      if (this.#listingRun === mine) this.#listingRun = null;
-    });
-    return within(run, ms, undefined);
   }
 }

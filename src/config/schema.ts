@@ -140,18 +140,21 @@ export const SETTINGS = {
   },
   agentReadTimeoutMs: {
     type: 'duration',
+    min: 1_000,
     default: 60_000,
     doc: "Agent: a read of its host for a heartbeat (the workloads, an instance's usage) not answered within this is asked again; an engine that lost a request holds back only that read, and only this long (heartbeats go on without it meanwhile).",
   },
   gpuReadTimeoutMs: {
     type: 'duration',
+    min: 1_000,
     default: 10_000,
     doc: "Agent: bound on one nvidia-smi call (the host's GPUs at start, their utilisation for heartbeats); one past it is killed.",
   },
   imagePullStallMs: {
     type: 'duration',
-    default: 300_000,
-    doc: "Docker runtime: an image pull that reports no progress for this long is given up, and the instance's start fails with that reason (a registry that stopped sending would hold every later start of the instance).",
+    min: 1_000,
+    default: 900_000,
+    doc: "Docker runtime: an image pull that reports no progress for this long is given up, and the instance's start fails with that reason (a registry that stopped sending would hold every later start of the instance). Podman reports nothing while it unpacks the layers after the last download: keep it above that on large images and slow disks.",
   },
   server: { type: 'optional-string', default: null, flag: '--server', doc: 'Agent: URL of the control plane to join (gantry agent).' },
   token: { type: 'optional-string', default: null, flag: '--token', doc: 'Agent: host token from `gantry create host-token` (GANTRY_TOKEN).' },
@@ -283,11 +286,13 @@ export const SETTINGS = {
   },
   sshLoginGraceMs: {
     type: 'duration',
+    min: 1_000,
     default: 120_000,
     doc: "A connection to an instance's SSH port that has not logged in within this is cut (OpenSSH's LoginGraceTime).",
   },
   sshKeepaliveMs: {
     type: 'duration',
+    min: 1_000,
     default: 15_000,
     doc: 'How often a logged-in SSH client that sends nothing is asked whether it is there (three unanswered, and it is cut), and how long a client has to close once the agent ended its connection.',
   },

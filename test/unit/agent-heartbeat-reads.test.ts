@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Agent } from '../../src/agent/agent.js';
+import { KeptReads, Listings } from '../../src/agent/heartbeat-reads.js';
 import type { AgentChannel } from '../../src/agent/channel.js';
 import type { AgentMachineInfo, Heartbeat } from '../../src/control/hosts/agent-hub.js';
 import type { AgentCommand } from '../../src/control/hosts/agent-session.js';
@@ -118,5 +119,38 @@ describe('heartbeat reads that hang', () => {
     } finally {
       await stop();
     }
+  });
+});
+
+describe('kept reads of an engine that lost requests', () => {
+  // Their bounds' timers do not hold the process (an agent has its own that do): this test's do.
+  let alive: NodeJS.Timeout;
+  before(() => void (alive = setInterval(() => undefined, 1_000)));
+  after(() => clearInterval(alive));
+
+  it('asks a read that never answers once more past its bound, and not a third time while both stand', async () => {
+    const reads = new KeptReads<number, string>(20);
+    const answers: ((v: string) => void)[] = [];
+    const read = (): Promise<string> => new Promise<string>((r) => answers.push(r));
+    for (let i = 0; i < 20; i++) {
+      assert.equal(await reads.take(1, read, 0, 'late'), 'late');
+      await sleep(10);
+    }
+    assert.equal(answers.length, 2, 'asked twice in all');
+    answers[0]?.('from the first');
+    assert.equal(await reads.take(1, read, 100, 'late'), 'from the first', 'the first, given up, still answers for it');
+    assert.equal(await reads.take(1, async () => 'fresh', 100, 'late'), 'fresh', 'then a new read');
+  });
+
+  it('listings: two asked and unanswered at most, for heartbeats and checks together', async () => {
+    let asked = 0;
+    const runtime = { list: () => (asked++, new Promise(() => undefined)) } as unknown as Runtime;
+    const listings = new Listings(runtime, 20);
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await listings.within(0), undefined);
+      assert.equal(await listings.checked(), null);
+      await sleep(25);
+    }
+    assert.equal(asked, 2);
   });
 });

@@ -46,4 +46,35 @@ describe('an image pull that stops reporting', () => {
       }
     });
   }
+
+  it('is not given up while it reports, however long it takes', async () => {
+    let pulled = false;
+    const engine = createServer((req, res) => {
+      if (req.method === 'GET' && req.url?.includes('/images/') === true) {
+        res.statusCode = pulled ? 200 : 404;
+        return void res.end(pulled ? '{"Id":"sha256:1"}' : '{"message":"no such image"}');
+      }
+      if (req.url?.includes('/images/create') === true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        let n = 0;
+        const tick = setInterval(() => {
+          res.write(`{"status":"Downloading","id":"a1","progressDetail":{"current":${++n},"total":10}}\n`);
+          if (n < 10) return;
+          clearInterval(tick);
+          pulled = true;
+          res.end();
+        }, 100);
+      }
+    });
+    await new Promise<void>((r) => engine.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = engine.address() as { port: number };
+      // A second of progress, a line every 100 ms, against a bound of 300 ms without any.
+      await ensureImage(engineFor(`tcp://127.0.0.1:${port}`), 'registry.invalid/slow:1', () => undefined, 300);
+      assert.equal(pulled, true);
+    } finally {
+      engine.closeAllConnections();
+      engine.close();
+    }
+  });
 });

@@ -27,7 +27,7 @@ export interface DockerRuntimeOptions {
   readonly diskUsageTtlMs?: number;
   /** Between SIGTERM and SIGKILL for a container labelled as an instance that is not its own (`inspect`); default 1 s. */
   readonly strayGraceMs?: number;
-  /** An image pull that reports no progress this long is given up (`imagePullStallMs`); default 5 min. */
+  /** An image pull that reports no progress this long is given up (`imagePullStallMs`); default 15 min. */
   readonly pullStallMs?: number;
 }
 
@@ -184,7 +184,7 @@ export class DockerRuntime implements Runtime {
     const say = (msg: string): void => {
       for (const l of this.#progressListeners) l(spec.instanceId, msg);
     };
-    return ensureImage(this.#docker, spec.image, say, this.#o.pullStallMs ?? 300_000);
+    return ensureImage(this.#docker, spec.image, say, this.#o.pullStallMs ?? 900_000);
   }
 
   async inspect(id: number): Promise<Observation> {
