@@ -3,6 +3,8 @@ import type { AuditEntry } from '../../domain/account/records.js';
 import { errorCodeOf, principalIf } from './principal.js';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The stored path's length at most (a route's parameters may be 512 characters long): the rest is cut. */
+const PATH_CHARS = 256;
 
 /**
  * The caller's address, read when the request arrives: by the time the response has been sent the
@@ -22,13 +24,17 @@ export function isAudited(req: FastifyRequest): boolean {
 
 /**
  * An onResponse hook: one audit row per audited call, whatever its result (who, what, when,
- * status). Writing it never fails the call; a failed write is logged.
+ * status). Writing it never fails the call; a failed write is logged. A call refused before its caller
+ * was known (no valid key: 401), or held to its rate (429: refused unread), writes none: a row each let
+ * anyone grow the table without bound, without a key, as fast as the edge answers; such refusals are
+ * counted in the HTTP metrics.
  */
 export function auditHook(record: (e: AuditEntry) => Promise<void>, now: () => number): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return async (req, reply) => {
     if (!isAudited(req)) return;
-    const path = req.url.split('?')[0] ?? req.url;
     const p = principalIf(req);
+    if (reply.statusCode === 429 || (p === undefined && reply.statusCode === 401)) return;
+    const path = (req.url.split('?')[0] ?? req.url).slice(0, PATH_CHARS);
     try {
       await record({
         at: now(),
