@@ -34,8 +34,13 @@ export function failQueued(t: EndpointTraffic, e: GantryError, as: 'refused' | '
 
 export function pendingOf(t: EndpointTraffic | undefined, now: number): PendingWork {
   if (t === undefined) return { queued: 0, inFlight: 0, oldestQueuedMs: 0 };
-  for (const [idx, at] of t.unmet) if (now - at > UNMET_TTL_MS) t.unmet.delete(idx);
-  const oldest = Math.min(now, ...t.queue.map((w) => w.since), ...t.unmet.values());
+  // A loop, not a spread into Math.min: a spread of some 125k values overflows the stack.
+  let oldest = now;
+  for (const [idx, at] of t.unmet) {
+    if (now - at > UNMET_TTL_MS) t.unmet.delete(idx);
+    else if (at < oldest) oldest = at;
+  }
+  for (const w of t.queue) if (w.since < oldest) oldest = w.since;
   return { queued: t.queue.length + t.unmet.size, inFlight: t.inFlight.size, oldestQueuedMs: now - oldest };
 }
 

@@ -160,6 +160,11 @@ for (const ts of ONE_STORE) {
         return typeof r.body.url === 'string' ? r.body : null;
       });
       assert.equal(routed.request_idx, idx);
+      // An id, kept while its request waits: not a payload of any size.
+      const long = await g.api('POST', '/route/', { endpoint: 'raw', cost: 1, request_idx: 'x'.repeat(129) });
+      assert.deepEqual([long.status, long.body.error], [400, 'invalid_args'], long.text);
+      assert.match(long.text, /128 characters/);
+      assert.equal((await g.api('POST', '/route/', { endpoint: 'raw', cost: 1, request_idx: 'x'.repeat(128) })).status, 200);
       const epLogs = await g.api('POST', '/get_endpoint_logs/', { endpoint: 'raw', tail: 5 });
       assert.equal(typeof epLogs.body.logs, 'string');
       assert.match(epLogs.body.logs, /--- worker \d+ ---/);

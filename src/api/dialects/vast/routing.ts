@@ -12,6 +12,9 @@ import { asObject, optNumber, optString, parseId } from './parse.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
+/** The longest `request_idx` taken as a string (Vast's clients send numbers). */
+const REQUEST_IDX_CHARS = 128;
+
 /** The request path: /route/ and /pubkey/ as Vast serves them, workers' /worker_status/ and /delete_requests/, and the proxy. */
 export async function vastRoutingRoutes(app: FastifyInstance, o: { control: ControlPlane; gateway: Gateway }): Promise<void> {
   const { control, gateway } = o;
@@ -23,6 +26,10 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
     const idx = b.request_idx;
     if (idx !== undefined && idx !== null && typeof idx !== 'number' && typeof idx !== 'string') {
       throw new GantryError('INVALID_ARGUMENT', "'request_idx' must be a number or a string.", { field: 'request_idx' });
+    }
+    // Kept while the request waits for a worker (the demand the autoscaler sees): an id, not a payload.
+    if (typeof idx === 'string' && idx.length > REQUEST_IDX_CHARS) {
+      throw new GantryError('INVALID_ARGUMENT', `'request_idx' may be ${REQUEST_IDX_CHARS} characters long at most.`, { field: 'request_idx' });
     }
     const key = optString(b, 'api_key') ?? apiKeyOf(req);
     const requestIdx = idx === 0 || idx === undefined || idx === null ? Math.floor(Math.random() * 2 ** 48) : idx;
