@@ -1,9 +1,9 @@
 import type { AgentCommand } from '../control/hosts/agent-session.js';
-import { newestWithin } from '../runtime/log-lines.js';
+import { newestText, newestWithin } from '../runtime/log-lines.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { SshAccess } from './ssh-access.js';
 
-/** Log lines in one result stay well under the control plane's 1 MiB body limit (results travel in batches). */
+/** Logs in one result stay well under the control plane's 1 MiB body limit (results travel in batches). */
 const MAX_LOG_LINES_BYTES = 512 * 1024;
 
 /** Carry out one command of the control plane on this host's runtime; the value goes back as the result. SSH access follows the workload. */
@@ -41,7 +41,7 @@ export async function dispatch(rt: Runtime, c: AgentCommand, ssh?: SshAccess): P
     case 'cancelCopies':
       return ssh?.cancelCopies(c.instanceId) ?? 0;
     case 'logs':
-      return rt.logs(c.instanceId, c.tail);
+      return newestText(await rt.logs(c.instanceId, c.tail), MAX_LOG_LINES_BYTES);
     case 'logLines':
       return newestWithin(await rt.logLines(c.instanceId, c.query), MAX_LOG_LINES_BYTES);
     case 'list':

@@ -25,6 +25,18 @@ export function newestWithin(lines: readonly LogLine[], maxBytes: number): LogLi
   return lines.slice(from);
 }
 
+/**
+ * The newest whole lines of `text` within `maxBytes` (UTF-8): a container engine answers a log tail whole,
+ * whatever its lines' sizes, and what crosses the agent protocol must stay under the control plane's body limit.
+ */
+export function newestText(text: string, maxBytes: number): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= maxBytes) return text;
+  const kept = buf.subarray(buf.length - maxBytes);
+  const firstLineEnd = kept.indexOf(0x0a);
+  return kept.subarray(firstLineEnd + 1).toString('utf8');
+}
+
 /** A LogLine from an untrusted value (an agent's result), or null. */
 export function asLogLine(v: unknown): LogLine | null {
   if (typeof v !== 'object' || v === null) return null;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { dispatch } from '../../src/agent/dispatch.js';
 import { AgentSession } from '../../src/control/hosts/agent-session.js';
 import { demuxStampedLogs } from '../../src/runtime/docker/engine-streams.js';
-import { newestWithin, selectLines } from '../../src/runtime/log-lines.js';
+import { newestText, newestWithin, selectLines } from '../../src/runtime/log-lines.js';
 import type { LogLine, LogQuery, Runtime } from '../../src/runtime/runtime.js';
 
 const line = (at: number, text: string, stream: LogLine['stream'] = 'stdout'): LogLine => ({ at, stream, text });
@@ -73,5 +73,15 @@ describe('log lines', () => {
     session.settle([{ id: cmd.id, ok: true, value: [value[0], { at: 'bad', stream: 'stdout', text: 'x' }, value[1]] }]);
     assert.deepEqual(asked, { id: 42, q: { tail: 3, since: 1 } });
     assert.deepEqual(await answer, [line(5, 'five'), line(6, 'six', 'stderr')]);
+  });
+
+  it("a runtime's whole log tail crosses the agent protocol as its newest whole lines within 512 KiB", async () => {
+    const big = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'é'.repeat(40)}`).join('\n') + '\n';
+    const rt = { logs: (): Promise<string> => Promise.resolve(big) } as unknown as Runtime;
+    const sent = (await dispatch(rt, { id: 'c', op: 'logs', instanceId: 1, tail: 100_000 } as never)) as string;
+    assert.ok(Buffer.byteLength(sent) <= 512 * 1024);
+    assert.ok(big.endsWith(sent), 'the newest of it');
+    assert.match(sent, /^line \d+ é/, 'from a whole line');
+    assert.equal(newestText('short\n', 512), 'short\n');
   });
 });
