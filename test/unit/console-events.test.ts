@@ -23,6 +23,11 @@ class FakeResponse extends EventEmitter {
   }
   end(): void {
     this.writableEnded = true;
+    // A real response closes once what it holds is sent: one whose client reads nothing never does.
+    if (this.writableLength === 0) this.emit('close');
+  }
+  destroy(): void {
+    this.destroyed = true;
     this.emit('close');
   }
   events(topic: string): any[] {
@@ -121,6 +126,18 @@ describe("the console's push hub", () => {
     assert.equal(t.hub.streams, 4, 'only the stream whose key was authenticated again and refused ended');
     t.hub.close();
     assert.equal(t.hub.streams, 0);
+  });
+
+  it("cuts a stream whose client reads nothing once it holds a MiB, and frees its key's place", async () => {
+    const t = setUp();
+    const open = Array.from({ length: 5 }, () => t.open(who(1, { keyId: 77 })));
+    const stalled = open[0]!;
+    stalled.writableLength = 2 << 20;
+    t.changes.publish('instance', 7);
+    await until(() => stalled.destroyed);
+    assert.equal(t.hub.streams, 4);
+    assert.doesNotThrow(() => t.open(who(1, { keyId: 77 })));
+    t.hub.close();
   });
 
   it('a slow read of a record is not written after a later read of it that answered first (a deleted row stays deleted)', async () => {

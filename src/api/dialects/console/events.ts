@@ -180,8 +180,10 @@ export class ConsoleEvents {
 
   #write(s: Stream, chunk: string): void {
     if (s.raw.writableEnded || s.raw.destroyed) return;
+    // A client that reads nothing: cut, not ended (an end waits for what is held to be sent, which it never
+    // is, and the stream kept its key's place and its socket for as long as the client stayed).
     if (s.raw.writableLength > MAX_BUFFERED_BYTES) {
-      s.raw.end();
+      s.raw.destroy();
       return;
     }
     s.raw.write(chunk);
