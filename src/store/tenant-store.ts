@@ -133,4 +133,9 @@ export interface TenantStore {
    * for every replica on the database. Returns the tokens granted and the tokens left.
    */
   takeRateTokens(bucket: string, want: number, rate: number, burst: number, now: number): Promise<{ granted: number; left: number }>;
+  /**
+   * Forget buckets untouched since `before`: one is full again within two seconds of its last take (its burst
+   * is twice its rate), as a bucket made anew is. Returns how many went.
+   */
+  pruneRateBuckets(before: number): Promise<number>;
 }

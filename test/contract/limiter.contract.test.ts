@@ -78,3 +78,35 @@ for (const s of SETUPS) {
     });
   });
 }
+
+/** The shared buckets' rows are forgotten once idle (one per caller address and key ever limited), and so are a replica's leases. */
+for (const ts of TEST_STORES) {
+  describe(`rate buckets forgotten when idle: ${ts.name}`, { skip: ts.skip }, () => {
+    it('prunes buckets untouched since a time; one pruned is full again, as a new one', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'gantry-limiter-'));
+      const store = new KyselyStore(ts.dialect(await ts.fresh(dir)));
+      try {
+        await store.migrate();
+        await store.takeRateTokens('old', 4, 2, 4, 1_000);
+        await store.takeRateTokens('new', 4, 2, 4, 10_000);
+        assert.equal(await store.pruneRateBuckets(5_000), 1);
+        assert.equal(await store.pruneRateBuckets(5_000), 0);
+        assert.deepEqual(await store.takeRateTokens('old', 4, 2, 4, 10_000), { granted: 4, left: 0 });
+        assert.equal((await store.takeRateTokens('new', 1, 2, 4, 10_000)).granted, 0, 'the bucket still in use keeps its count');
+      } finally {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+describe("a replica's leased rate tokens", () => {
+  it('are forgotten once their lease ran out: one reservoir per bucket in use, not per bucket ever used', async () => {
+    const limiter = new SharedLimiter(async (_b, want) => ({ granted: want, left: 10 }), 1_000);
+    for (let i = 0; i < 500; i++) await limiter.take(`ip:192.0.2.${i}`, 20, 0);
+    assert.equal(limiter.buckets, 500);
+    await limiter.take('key:later', 20, 5_000);
+    assert.equal(limiter.buckets, 1);
+  });
+});

@@ -45,13 +45,31 @@ export class SharedLimiter implements Limiter {
   readonly #take: TakeShared;
   readonly #leaseMs: number;
   readonly #local = new Map<string, Reservoir>();
+  /** When reservoirs whose lease ran out were last forgotten (see #forget). */
+  #forgotAt = -Infinity;
 
   constructor(takeShared: TakeShared, leaseMs = 1_000) {
     this.#take = takeShared;
     this.#leaseMs = leaseMs;
   }
 
+  /** Reservoirs kept now (one per bucket used within about a lease). */
+  get buckets(): number {
+    return this.#local.size;
+  }
+
+  /**
+   * Reservoirs whose lease ran out hold no token to spend: forgotten, once per lease at most. Kept, one per
+   * caller address and key ever seen, they grew without bound (an IPv6 /64 is many addresses).
+   */
+  #forget(now: number): void {
+    if (now - this.#forgotAt < this.#leaseMs) return;
+    this.#forgotAt = now;
+    for (const [k, r] of this.#local) if (r.fetching === null && r.expires <= now) this.#local.delete(k);
+  }
+
   async take(bucket: string, rate: number, now: number): Promise<Verdict> {
+    this.#forget(now);
     let r = this.#local.get(bucket);
     if (r === undefined) {
       r = { tokens: 0, expires: 0, fetching: null, left: 0, lastGranted: 1 };

@@ -9,6 +9,8 @@ import { isGantryError } from '../../domain/errors.js';
  * forever. An hour is far past any reader's window and any clock skew between replicas.
  */
 const GATEWAY_PENDING_KEEP_MS = 3_600_000;
+/** Rate buckets untouched for ten minutes: full again long since (within two seconds), and past any clock skew. */
+const RATE_BUCKET_KEEP_MS = 600_000;
 
 /**
  * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, samples
@@ -52,6 +54,8 @@ export class Housekeeping {
       await this.#ctx.store.purgeResults(this.#ctx.clock.now());
       await this.#ctx.store.pruneSamples(this.#ctx.clock.now() - this.#ctx.settings.samplesRetentionMs);
       await this.#ctx.store.pruneGatewayPending(this.#ctx.clock.now() - GATEWAY_PENDING_KEEP_MS);
+      // One row per caller address and key ever limited, on PostgreSQL: an idle one is a full bucket, as a new one.
+      await this.#ctx.store.pruneRateBuckets(this.#ctx.clock.now() - RATE_BUCKET_KEEP_MS);
     } catch (err) {
       // Only the database's absence spares hosts afterwards: a chore that keeps failing otherwise must not.
       if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') this.#databaseGone = true;

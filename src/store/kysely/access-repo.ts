@@ -198,4 +198,9 @@ export class AccessRepo extends Repo {
       return { granted, left: next.tokens };
     });
   }
+
+  async pruneRateBuckets(before: number): Promise<number> {
+    const r = await this.db.deleteFrom('rate_buckets').where('at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
 }
