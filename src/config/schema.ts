@@ -246,6 +246,11 @@ export const SETTINGS = {
     default: 100,
     doc: 'Most live host tokens (each machine holds its own) an account other than an admin may hold; creating one more is HOST_TOKEN_LIMIT. 0: no bound.',
   },
+  maxSubaccountsPerAccount: {
+    type: 'integer',
+    default: 100,
+    doc: 'Most subaccounts and teams an account other than an admin may hold under its top-level account, at any depth (each has limits of its own: a bound on the tree bounds every per-account one); creating one more is ACCOUNT_LIMIT. 0: no bound.',
+  },
   maxApiKeysPerAccount: {
     type: 'integer',
     default: 100,

@@ -33,6 +33,7 @@ export type ControlSettings = Pick<
   | 'executeTimeoutMs'
   | 'copyTimeoutMs'
   | 'maxApiKeysPerAccount'
+  | 'maxSubaccountsPerAccount'
   | 'maxHostTokensPerAccount'
   | 'machineCacheMs'
   | 'offersIndexRebuildMs'

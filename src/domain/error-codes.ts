@@ -48,6 +48,11 @@ export const ERROR_CODES = {
     doc: 'The account holds the most host tokens it may (setting maxHostTokensPerAccount; each machine holds one); delete a machine or ask an admin.',
   },
   API_KEY_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most API keys it may (setting maxApiKeysPerAccount); revoke one first.' },
+  ACCOUNT_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The top-level account holds the most subaccounts and teams it may, at any depth (setting maxSubaccountsPerAccount); delete one first.',
+  },
   SSH_KEY_MISSING: { kind: 'invalid', retryable: false, doc: 'No SSH public key was given.' },
   INVALID_SSH_KEY: { kind: 'invalid', retryable: false, doc: 'The SSH key is not one OpenSSH public key line.' },
   SELF_TRANSFER: { kind: 'invalid', retryable: false, doc: 'Credit cannot be sent to the account that sends it.' },

@@ -21,6 +21,11 @@ export interface NewAccount {
   readonly isTeam?: boolean;
   readonly hostOnly?: boolean;
   readonly now: number;
+  /**
+   * With a parent: the most accounts (subaccounts at any depth and teams) its top-level account's tree may
+   * hold; one more is ACCOUNT_LIMIT. 0 or absent: no bound.
+   */
+  readonly maxInTree?: number;
 }
 
 export interface NewApiKey {

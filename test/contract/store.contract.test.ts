@@ -74,6 +74,22 @@ for (const ts of TEST_STORES) {
       assert.equal(await store.findKeyWithAccount('nope'), undefined);
     });
 
+    it('bounds the accounts under a top-level account at any depth, teams included; deleted ones do not count', async () => {
+      const top = await store.createAccount({ username: 'tree-top', email: 'top@x', isAdmin: false, now: 1 });
+      const under = (parentId: number, name: string, isTeam = false): Promise<{ id: number }> =>
+        store.createAccount({ username: name, email: `${name}@x`, isAdmin: false, isTeam, parentId, now: 1, maxInTree: 3 });
+      const child = await under(top.id, 'tree-child');
+      const grandchild = await under(child.id, 'tree-grandchild');
+      await under(grandchild.id, 'tree-team', true);
+      for (const parent of [top.id, child.id, grandchild.id]) {
+        await assert.rejects(under(parent, `tree-more-${parent}`), (e: unknown) => e instanceof GantryError && e.code === 'ACCOUNT_LIMIT');
+      }
+      await store.markAccountDeleted(grandchild.id, 2);
+      assert.ok((await under(child.id, 'tree-again')).id > 0, 'a deleted account frees its place');
+      // Without a bound (an admin's), none applies.
+      assert.ok((await store.createAccount({ username: 'tree-free', email: 'free@x', isAdmin: false, parentId: top.id, now: 1 })).id > 0);
+    });
+
     it('re-registering a host updates it in place', async () => {
       const again = await store.registerMachine({ ...machineReg('host-a', accountId), hostname: 'renamed' }, Date.now());
       assert.equal(again.id, machineId);

@@ -32,6 +32,7 @@ export async function createTeam(ctx: ControlContext, p: Principal, name: string
     isTeam: true,
     parentId: p.accountId,
     now,
+    maxInTree: p.isAdmin ? 0 : ctx.settings.maxSubaccountsPerAccount,
   });
   await ctx.store.addTeamMember(team.id, p.accountId, OWNER_ROLE, now);
   const apiKey = newApiKey();

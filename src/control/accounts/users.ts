@@ -43,7 +43,15 @@ export async function createUser(ctx: ControlContext, p: Principal, r: NewUserRe
   const now = ctx.clock.now();
   const apiKey = newApiKey();
   const { account, key } = await ctx.store.createAccountWithKey(
-    { username: r.username, email, isAdmin: false, parentId: r.subaccount ? p.accountId : null, hostOnly: r.hostOnly, now },
+    {
+      username: r.username,
+      email,
+      isAdmin: false,
+      parentId: r.subaccount ? p.accountId : null,
+      hostOnly: r.hostOnly,
+      now,
+      maxInTree: p.isAdmin ? 0 : ctx.settings.maxSubaccountsPerAccount,
+    },
     { keyHash: hashKey(apiKey), name: 'default', scope: 'full', instanceId: null, now },
     r.credit > 0 ? { from: p.isAdmin ? null : p.accountId, amount: r.credit, note: 'initial credit', now } : null,
   );

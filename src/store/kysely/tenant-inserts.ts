@@ -14,6 +14,11 @@ import type { AccountRecord, ApiKeyRecord } from '../../domain/account/records.j
 const b = (v: boolean): number => (v ? 1 : 0);
 
 export async function insertAccount(db: Kysely<Database>, dialect: StoreDialect, a: NewAccount): Promise<AccountRecord> {
+  const max = a.maxInTree ?? 0;
+  if (a.parentId != null && max > 0) {
+    const held = await accountsInTree(db, await rootOf(db, a.parentId));
+    if (held >= max) throw new GantryError('ACCOUNT_LIMIT', `An account holds at most ${max} subaccounts and teams, at any depth.`, { limit: max });
+  }
   try {
     const row = await db
       .insertInto('accounts')
@@ -35,6 +40,35 @@ export async function insertAccount(db: Kysely<Database>, dialect: StoreDialect,
     if (dialect.isUniqueViolation(err)) throw new GantryError('USER_EXISTS', `The username "${a.username}" is taken.`, { field: 'username' });
     throw err;
   }
+}
+
+/** The top-level account above `id` (itself, if it has no parent). */
+async function rootOf(db: Kysely<Database>, id: number): Promise<number> {
+  let at = id;
+  // Bounded: a parent chain is as deep as subaccounts were nested, and never a cycle (a parent is older).
+  for (let depth = 0; depth < 1_000; depth++) {
+    const row = await db.selectFrom('accounts').select('parent_id').where('id', '=', at).executeTakeFirst();
+    if (row?.parent_id == null) return at;
+    at = row.parent_id;
+  }
+  return at;
+}
+
+/** Live accounts under `root`, at any depth (teams included), not counting the root itself. */
+async function accountsInTree(db: Kysely<Database>, root: number): Promise<number> {
+  const { n } = await db
+    .withRecursive('tree(id, deleted_at)', (qb) =>
+      qb
+        .selectFrom('accounts')
+        .select(['id', 'deleted_at'])
+        .where('parent_id', '=', root)
+        .unionAll((u) => u.selectFrom('accounts').innerJoin('tree', 'tree.id', 'accounts.parent_id').select(['accounts.id', 'accounts.deleted_at'])),
+    )
+    .selectFrom('tree')
+    .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+    .where('deleted_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return Number(n);
 }
 
 export async function insertApiKey(db: Kysely<Database>, k: NewApiKey): Promise<ApiKeyRecord> {

@@ -15,6 +15,7 @@ const VAST_NAMES: Partial<Readonly<Record<ErrorCode, string>>> = {
   SECRET_TOO_LONG: 'input_too_long',
   SECRET_LIMIT: 'max_secrets',
   API_KEY_LIMIT: 'max_api_keys',
+  ACCOUNT_LIMIT: 'max_subaccounts',
   SECRET_NOT_FOUND: 'nonexistent_key',
   SECRET_EXISTS: 'existing_key',
   SSH_KEY_MISSING: 'no_ssh_key',

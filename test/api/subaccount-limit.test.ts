@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+const ts = TEST_STORES.find((s) => s.name === 'sqlite');
+
+/**
+ * Subaccounts and teams were unbounded, nested at any depth, and each came with limits of its own (keys, host
+ * tokens, env vars, streams): a bound on the tree (maxSubaccountsPerAccount) bounds all of those.
+ */
+describe('subaccounts and teams under one account', { skip: ts?.skip ?? false }, () => {
+  let g: TestGantry;
+  before(async () => {
+    g = await startTestGantry(ts!, { settings: { maxSubaccountsPerAccount: 2 } });
+  });
+  after(() => g?.dispose());
+
+  it('at most maxSubaccountsPerAccount at any depth, teams included: one more is 400 max_subaccounts; an admin is not bound', async () => {
+    const top = (await g.api('POST', '/api/v0/users/', { username: 'owner', email: 'owner@example.com' })).body as { id: number; api_key: string };
+    const as = (key: string) => (method: string, path: string, body?: unknown) => g.api(method, path, body, { key });
+    const sub = await as(top.api_key)('POST', '/api/v0/users/', { username: 'owner-ci', email: 'ci@example.com', parent_id: 'me' });
+    assert.equal(sub.status, 200, sub.text);
+    // A subaccount's own subaccount counts toward the top-level account's bound.
+    const nested = await as(sub.body.api_key as string)('POST', '/api/v0/users/', { username: 'owner-ci-2', email: 'ci2@example.com', parent_id: 'me' });
+    assert.equal(nested.status, 200, nested.text);
+    const team = await as(top.api_key)('POST', '/api/v0/team/', { team_name: 'owner-lab' });
+    assert.equal(team.status, 400, team.text);
+    assert.equal(team.body.error, 'max_subaccounts');
+    const third = await as(top.api_key)('POST', '/api/v0/users/', { username: 'owner-3', email: 'o3@example.com', parent_id: 'me' });
+    assert.deepEqual([third.status, third.body.error], [400, 'max_subaccounts']);
+    assert.match(third.body.msg as string, /at most 2 subaccounts and teams/);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await g.api('POST', '/api/v0/users/', { username: `admins-${i}`, email: `a${i}@example.com`, parent_id: 'me' })).status, 200);
+  });
+});
