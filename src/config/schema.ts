@@ -251,6 +251,11 @@ export const SETTINGS = {
     default: 100,
     doc: 'Most subaccounts and teams an account other than an admin may hold under its top-level account, at any depth (each has limits of its own: a bound on the tree bounds every per-account one); creating one more is ACCOUNT_LIMIT. 0: no bound.',
   },
+  maxSshKeysPerAccount: {
+    type: 'integer',
+    default: 100,
+    doc: 'Most SSH keys one account may hold (each change writes them all into each of its instances); adding one more is SSH_KEY_LIMIT. 0: no bound.',
+  },
   maxApiKeysPerAccount: {
     type: 'integer',
     default: 100,

@@ -34,6 +34,7 @@ export type ControlSettings = Pick<
   | 'copyTimeoutMs'
   | 'maxApiKeysPerAccount'
   | 'maxSubaccountsPerAccount'
+  | 'maxSshKeysPerAccount'
   | 'maxHostTokensPerAccount'
   | 'machineCacheMs'
   | 'offersIndexRebuildMs'

@@ -54,6 +54,7 @@ export const ERROR_CODES = {
     doc: 'The top-level account holds the most subaccounts and teams it may, at any depth (setting maxSubaccountsPerAccount); delete one first.',
   },
   SSH_KEY_MISSING: { kind: 'invalid', retryable: false, doc: 'No SSH public key was given.' },
+  SSH_KEY_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most SSH keys it may (setting maxSshKeysPerAccount); delete one first.' },
   INVALID_SSH_KEY: { kind: 'invalid', retryable: false, doc: 'The SSH key is not one OpenSSH public key line.' },
   SELF_TRANSFER: { kind: 'invalid', retryable: false, doc: 'Credit cannot be sent to the account that sends it.' },
   INVALID_ENV: { kind: 'invalid', retryable: false, doc: 'The env string (Docker flags such as `-e K=V -p 8080:8080`) does not parse.' },

@@ -19,6 +19,18 @@ function checkKey(raw: unknown): string {
   return key;
 }
 
+/**
+ * A key added to the account, within maxSshKeysPerAccount: every change writes all of an account's keys into
+ * each of its instances, so their count bounds what each write costs (16 KiB a key at most).
+ */
+async function newAccountKey(ctx: ControlContext, accountId: number, text: string): Promise<SshKeyRecord> {
+  const max = ctx.settings.maxSshKeysPerAccount;
+  if (max > 0 && (await ctx.store.listSshKeys(accountId)).length >= max) {
+    throw new GantryError('SSH_KEY_LIMIT', `An account holds at most ${max} SSH keys; delete one first.`, { limit: max });
+  }
+  return ctx.store.createSshKey(accountId, text, ctx.clock.now());
+}
+
 const notFound = (id: number): GantryError => new GantryError('SSH_KEY_NOT_FOUND', `No SSH key with id ${id}.`, { sshKeyId: id });
 
 /**
@@ -94,7 +106,7 @@ function mayWriteKeys(p: Principal, instanceId: number): boolean {
 /** Vast adds a new account key to every current instance of the account: here, to those the caller may change. */
 export async function createSshKey(ctx: ControlContext, p: Principal, raw: unknown): Promise<SshKeyRecord> {
   authorize(p, 'account.write');
-  const key = await ctx.store.createSshKey(p.accountId, checkKey(raw), ctx.clock.now());
+  const key = await newAccountKey(ctx, p.accountId, checkKey(raw));
   const live = (await ctx.store.listInstances({ accountId: p.accountId })).filter((i) => mayWriteKeys(p, i.id));
   for (const i of live) await ctx.store.attachSshKey(i.id, key.id);
   await push(
@@ -148,8 +160,7 @@ async function instanceFor(ctx: ControlContext, p: Principal, instanceId: number
 export async function attachSshKey(ctx: ControlContext, p: Principal, instanceId: number, raw: unknown): Promise<SshKeyRecord> {
   const inst = await instanceFor(ctx, p, instanceId, 'instance.manage');
   const text = checkKey(raw);
-  const key =
-    (await ctx.store.listSshKeys(p.accountId)).find((k) => k.publicKey === text) ?? (await ctx.store.createSshKey(p.accountId, text, ctx.clock.now()));
+  const key = (await ctx.store.listSshKeys(p.accountId)).find((k) => k.publicKey === text) ?? (await newAccountKey(ctx, p.accountId, text));
   await ctx.store.attachSshKey(inst.id, key.id);
   await push(ctx, [inst.id]);
   return key;

@@ -19,6 +19,7 @@ const VAST_NAMES: Partial<Readonly<Record<ErrorCode, string>>> = {
   SECRET_NOT_FOUND: 'nonexistent_key',
   SECRET_EXISTS: 'existing_key',
   SSH_KEY_MISSING: 'no_ssh_key',
+  SSH_KEY_LIMIT: 'max_ssh_keys',
   INVALID_SSH_KEY: 'invalid_ssh_key',
   SSH_KEY_NOT_FOUND: 'no_such_ssh_key',
   RECIPIENT_NOT_FOUND: 'invalid_recipient',

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ed25519Pair } from '../../src/agent/ssh-keygen.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -9,10 +10,10 @@ const ts = TEST_STORES.find((s) => s.name === 'sqlite');
  * Subaccounts and teams were unbounded, nested at any depth, and each came with limits of its own (keys, host
  * tokens, env vars, streams): a bound on the tree (maxSubaccountsPerAccount) bounds all of those.
  */
-describe('subaccounts and teams under one account', { skip: ts?.skip ?? false }, () => {
+describe('bounds on what one account holds', { skip: ts?.skip ?? false }, () => {
   let g: TestGantry;
   before(async () => {
-    g = await startTestGantry(ts!, { settings: { maxSubaccountsPerAccount: 2 } });
+    g = await startTestGantry(ts!, { settings: { maxSubaccountsPerAccount: 2, maxSshKeysPerAccount: 2 } });
   });
   after(() => g?.dispose());
 
@@ -32,5 +33,15 @@ describe('subaccounts and teams under one account', { skip: ts?.skip ?? false },
     assert.match(third.body.msg as string, /at most 2 subaccounts and teams/);
     for (let i = 0; i < 3; i++)
       assert.equal((await g.api('POST', '/api/v0/users/', { username: `admins-${i}`, email: `a${i}@example.com`, parent_id: 'me' })).status, 200);
+  });
+
+  it('at most maxSshKeysPerAccount SSH keys: one more is 400 max_ssh_keys', async () => {
+    const u = (await g.api('POST', '/api/v0/users/', { username: 'keyholder', email: 'keys@example.com' })).body as { api_key: string };
+    const as = (method: string, path: string, body?: unknown) => g.api(method, path, body, { key: u.api_key });
+    const [a, b, c] = [ed25519Pair(), ed25519Pair(), ed25519Pair()];
+    for (const k of [a, b]) assert.equal((await as('POST', '/api/v0/ssh/', { ssh_key: k.public })).status, 200);
+    const third = await as('POST', '/api/v0/ssh/', { ssh_key: c.public });
+    assert.deepEqual([third.status, third.body.error], [400, 'max_ssh_keys'], third.text);
+    assert.equal((await as('GET', '/api/v0/ssh/')).body.length, 2);
   });
 });
