@@ -35,6 +35,13 @@ export function unpackArgv(root: 'home' | '/', p: CopyPath): string[] {
   return ['/bin/sh', '-c', `r=${rootExpr(root)}; mkdir -p -- "$r/$1" && cd -- "$r/$1" && exec tar -xf - --no-same-owner`, COPY_IN, p.segments.join('/')];
 }
 
+/**
+ * Copies this agent runs at once, into one instance and in all: each holds two processes and their pipes for
+ * up to copyTimeoutMs (an hour), and a tenant decides how long by what it copies; one more is refused.
+ */
+const COPIES_INTO_ONE = 4;
+const COPIES_AT_ONCE = 32;
+
 /** The destination side of a copy: a local process, or a command over SSH on another host. */
 interface Sink {
   readonly stdin: Writable;
@@ -65,6 +72,11 @@ export class CopyRunner {
     const srcPath = asCopyPath(order.src.path);
     const dstPath = asCopyPath(order.dst.path);
     if (srcPath === null || dstPath === null) throw new Error('the copy order has an invalid path');
+    const into = this.#running.get(order.dst.instanceId)?.size ?? 0;
+    if (into >= COPIES_INTO_ONE) throw new Error(`${into} copies into this instance run already (${COPIES_INTO_ONE} at most); try again once one ends`);
+    let all = 0;
+    for (const s of this.#running.values()) all += s.size;
+    if (all >= COPIES_AT_ONCE) throw new Error(`this host runs ${all} copies already (${COPIES_AT_ONCE} at most); try again once one ends`);
     // Kept by destination from the start, before either side runs: a cancel or the agent's stop while a side
     // starts (an SSH login may take its 30 s) ends the copy as soon as it can, never after its whole bound.
     let stopped: string | null = null;

@@ -171,6 +171,22 @@ describe('the agent copy runner', () => {
       await Promise.all(started.splice(0).map((p) => p.done));
     }
   });
+
+  it('four copies into one instance at once, and 32 on one host: one more is refused, the others go on', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // Every destination's side waits: the copies stay running.
+    const waiting: CopyHost = { copyRoot: 'home', spawn: () => held.then(() => Promise.reject(new Error('not started'))) };
+    const r = new CopyRunner(waiting);
+    const running = [1, 2, 3, 4].map(() => r.run(order(1, '/data', 2, '/in')));
+    await assert.rejects(r.run(order(1, '/data', 2, '/in')), /4 copies into this instance run already \(4 at most\)/);
+    for (let dst = 10; running.length < 32; dst++) running.push(r.run(order(1, '/data', dst, '/in')));
+    await assert.rejects(r.run(order(1, '/data', 99, '/in')), /this host runs 32 copies already \(32 at most\)/);
+    r.close();
+    release();
+    const ends = await Promise.allSettled(running);
+    assert.ok(ends.every((e) => e.status === 'rejected'));
+  });
 });
 
 /** Whether a login with this key gets in, and what an exec of `command` then answers (exit code, or 'refused'). */
