@@ -58,8 +58,8 @@ describe('an image pull that stops reporting', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         let n = 0;
         const tick = setInterval(() => {
-          res.write(`{"status":"Downloading","id":"a1","progressDetail":{"current":${++n},"total":10}}\n`);
-          if (n < 10) return;
+          res.write(`{"status":"Downloading","id":"a1","progressDetail":{"current":${++n},"total":20}}\n`);
+          if (n < 20) return;
           clearInterval(tick);
           pulled = true;
           res.end();
@@ -69,8 +69,8 @@ describe('an image pull that stops reporting', () => {
     await new Promise<void>((r) => engine.listen(0, '127.0.0.1', r));
     try {
       const { port } = engine.address() as { port: number };
-      // A second of progress, a line every 100 ms, against a bound of 300 ms without any.
-      await ensureImage(engineFor(`tcp://127.0.0.1:${port}`), 'registry.invalid/slow:1', () => undefined, 300);
+      // Two seconds of progress, a line every 100 ms, against a bound of a second without any.
+      await ensureImage(engineFor(`tcp://127.0.0.1:${port}`), 'registry.invalid/slow:1', () => undefined, 1_000);
       assert.equal(pulled, true);
     } finally {
       engine.closeAllConnections();
