@@ -11,22 +11,28 @@ import { agentMachineInfo } from '../helpers/machines.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A channel that answers at once and keeps every heartbeat (a heartbeat each 50 ms, listings checked as often). */
+function recording(): { beats: Heartbeat[]; channel: AgentChannel } {
+  const beats: Heartbeat[] = [];
+  const channel = {
+    hello: async () => ({ machineId: 1, session: 's', heartbeatIntervalMs: 50, pollWaitMs: 50, observeIntervalMs: 50 }),
+    poll: async (): Promise<AgentCommand[]> => {
+      await sleep(20);
+      return [];
+    },
+    heartbeat: async (m: Heartbeat) => void beats.push(m),
+    results: async () => undefined,
+  } as unknown as AgentChannel;
+  return { beats, channel };
+}
+
 /**
  * A GPU read that hangs (nvidia-smi stuck in the driver, which its timeout's SIGTERM does not end) must not be
  * started again by every heartbeat: the heartbeat goes on without it, and the one read under way is waited for.
  */
 describe('heartbeat reads that hang', () => {
   it('one GPU read and one port read at a time, however many heartbeats pass', async () => {
-    const beats: Heartbeat[] = [];
-    const channel = {
-      hello: async () => ({ machineId: 1, session: 's', heartbeatIntervalMs: 50, pollWaitMs: 50 }),
-      poll: async (): Promise<AgentCommand[]> => {
-        await sleep(20);
-        return [];
-      },
-      heartbeat: async (m: Heartbeat) => void beats.push(m),
-      results: async () => undefined,
-    } as unknown as AgentChannel;
+    const { beats, channel } = recording();
     let gpuReads = 0;
     let portReads = 0;
     const a = new Agent({
@@ -53,16 +59,7 @@ describe('heartbeat reads that hang', () => {
 
   /** An agent of two instances whose runtime's first `usage(1)` and first `inspect(1)` never answer (an engine that lost a request). */
   async function lostRequests(): Promise<{ beats: Heartbeat[]; stop: () => Promise<void>; asked: { usage: number; inspect: number } }> {
-    const beats: Heartbeat[] = [];
-    const channel = {
-      hello: async () => ({ machineId: 1, session: 's', heartbeatIntervalMs: 50, pollWaitMs: 50, observeIntervalMs: 50 }),
-      poll: async (): Promise<AgentCommand[]> => {
-        await sleep(20);
-        return [];
-      },
-      heartbeat: async (m: Heartbeat) => void beats.push(m),
-      results: async () => undefined,
-    } as unknown as AgentChannel;
+    const { beats, channel } = recording();
     const asked = { usage: 0, inspect: 0 };
     const usage = { cpuUtil: 1, memUsageMb: 2, diskUsageMb: 3 };
     const runtime = {
