@@ -100,11 +100,6 @@ export class SshListener {
     });
   }
 
-  /** Sockets open now, logged in or not. */
-  get connections(): number {
-    return this.#sockets.size;
-  }
-
   /**
    * Stops listening at once, says goodbye to every client and cuts each connection once that is written (or
    * after keepaliveMs, if it cannot be): nothing here waits on a peer.
