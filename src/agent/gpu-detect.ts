@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { within } from './bounds.js';
 import { parseGpuDeclaration, parseGpuUtilization, parseNvidiaSmi, type GpuInventory } from '../domain/machine/gpus.js';
 
 const run = promisify(execFile);
@@ -25,31 +26,26 @@ function reason(err: SmiError, timeoutMs: number): string {
  */
 export async function detectGpus(declaration: string | null, timeoutMs = 10_000, warn: (msg: string) => void = () => undefined): Promise<GpuInventory | null> {
   if (declaration !== null) return parseGpuDeclaration(declaration);
-  let timer: NodeJS.Timeout | undefined;
-  // Two calls one after the other at most (the query, then the one older drivers take), each killed past timeoutMs.
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(Object.assign(new Error('late'), { killed: true })), 2 * timeoutMs + 1_000)));
+  const query = (fields: string): Promise<{ stdout: string }> => smi([`--query-gpu=${fields}`, '--format=csv,noheader,nounits'], timeoutMs);
+  const calls = Promise.all([
+    // compute_cap is a newer field; older drivers refuse the whole query, so ask again without it (not after
+    // a call that had to be killed: a second one would hang beside it).
+    query('name,memory.total,driver_version,compute_cap').catch((err: SmiError) => {
+      if (err.killed === true) throw err;
+      return query('name,memory.total,driver_version');
+    }),
+    smi([], timeoutMs),
+  ]);
   try {
-    const query = (fields: string): Promise<{ stdout: string }> => smi([`--query-gpu=${fields}`, '--format=csv,noheader,nounits'], timeoutMs);
-    const [csv, banner] = await Promise.race([
-      Promise.all([
-        // compute_cap is a newer field; older drivers refuse the whole query, so ask again without it (not after
-        // a call that had to be killed: a second one would hang beside it).
-        query('name,memory.total,driver_version,compute_cap').catch((err: SmiError) => {
-          if (err.killed === true) throw err;
-          return query('name,memory.total,driver_version');
-        }),
-        smi([], timeoutMs),
-      ]),
-      late,
-    ]);
-    return parseNvidiaSmi(csv.stdout, banner.stdout);
+    // Two calls one after the other at most (the query, then the one older drivers take), each killed past timeoutMs.
+    const answered = await within(calls, 2 * timeoutMs + 1_000, null);
+    if (answered !== null) return parseNvidiaSmi(answered[0].stdout, answered[1].stdout);
+    warn(`nvidia-smi failed (${reason({ killed: true }, timeoutMs)}): this host joins without GPUs`);
   } catch (err) {
     // No nvidia-smi at all: a CPU-only host, nothing to say.
     if ((err as SmiError).code !== 'ENOENT') warn(`nvidia-smi failed (${reason(err as SmiError, timeoutMs)}): this host joins without GPUs`);
-    return null;
-  } finally {
-    clearTimeout(timer);
   }
+  return null;
 }
 
 /**

@@ -5,10 +5,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { openTestSshAccess } from '../helpers/ssh-access.js';
 import ssh2 from 'ssh2';
 import { CopyRunner, type CopyHost } from '../../src/agent/copy-runner.js';
-import { SshAccess } from '../../src/agent/ssh-access.js';
-import { createLogger } from '../../src/log/logger.js';
+import { type SshAccess } from '../../src/agent/ssh-access.js';
 import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { reservePortBlock } from '../helpers/ports.js';
 import type { CopyOrder } from '../../src/control/hosts/copy-order.js';
@@ -216,23 +216,8 @@ describe('copies from another host: the one-time login', () => {
     root = await mkdtemp(join(tmpdir(), 'gantry-copy-grant-'));
     ports = reservePortBlock();
     const host = folderHost(join(root, 'disks'), new Set([1]));
-    const runtime = {
-      name: 'fake',
-      inspect: () => Promise.resolve({ state: 'running' }),
-      exec: (id: number, r: { argv: readonly string[] }) => host.spawn(id, r.argv, null),
-    } as unknown as Runtime;
-    const open = (dir: string): Promise<SshAccess> =>
-      SshAccess.open({
-        runtime,
-        dataDir: join(root, dir),
-        bindAddress: '127.0.0.1',
-        sftpServer: '/bin/false',
-        copyRoot: 'home',
-        shell: 'bash',
-        loginGraceMs: 120_000,
-        keepaliveMs: 15_000,
-        log: createLogger('silent'),
-      });
+    const exec = ((id: number, r: { argv: readonly string[] }) => host.spawn(id, r.argv, null)) as unknown as Runtime['exec'];
+    const open = (dir: string): Promise<SshAccess> => openTestSshAccess(join(root, dir), { exec });
     [src, dst] = await Promise.all([open('a'), open('b')]);
     await mkdir(join(root, 'disks', '2'), { recursive: true });
     await dst.started({ instanceId: 2, sshPort: ports.start, sshKeys: [], env: {} } as unknown as WorkloadSpec);

@@ -4,9 +4,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SshAccess } from '../../src/agent/ssh-access.js';
-import { createLogger } from '../../src/log/logger.js';
-import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import { openTestSshAccess } from '../helpers/ssh-access.js';
+import type { WorkloadSpec } from '../../src/runtime/runtime.js';
 import { reservePortBlock } from '../helpers/ports.js';
 
 /** Whether a connection to the port is refused (nothing listens). */
@@ -27,17 +26,7 @@ describe("an instance's SSH access closed while its start is under way", () => {
     const dir = await mkdtemp(join(tmpdir(), 'gantry-ssh-close-'));
     const ports = reservePortBlock();
     try {
-      const access = await SshAccess.open({
-        runtime: { name: 'fake', inspect: () => Promise.resolve({ state: 'running' }) } as unknown as Runtime,
-        dataDir: dir,
-        bindAddress: '127.0.0.1',
-        sftpServer: '/bin/false',
-        copyRoot: 'home',
-        shell: 'bash',
-        loginGraceMs: 120_000,
-        keepaliveMs: 15_000,
-        log: createLogger('silent'),
-      });
+      const access = await openTestSshAccess(dir);
       const starting = access.started({ instanceId: 1, sshPort: ports.start, sshKeys: [], env: {} } as unknown as WorkloadSpec);
       await access.close();
       await starting;

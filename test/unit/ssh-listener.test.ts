@@ -5,11 +5,11 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { openTestSshAccess } from '../helpers/ssh-access.js';
 import ssh2 from 'ssh2';
-import { SshAccess } from '../../src/agent/ssh-access.js';
+import { type SshAccess } from '../../src/agent/ssh-access.js';
 import { ed25519Pair } from '../../src/agent/ssh-keygen.js';
-import { createLogger } from '../../src/log/logger.js';
-import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import type { WorkloadSpec } from '../../src/runtime/runtime.js';
 import { reservePortBlock } from '../helpers/ports.js';
 
 /** `p`'s value, or 'pending' when it has not settled within `ms`. */
@@ -156,20 +156,9 @@ describe('an SSH client that stops answering', () => {
   });
 });
 
-/** SSH access over a fake runtime whose instances run, for the tests' own listeners. */
-function openAccess(dataDir: string, o: { loginGraceMs: number; keepaliveMs?: number }): Promise<SshAccess> {
-  return SshAccess.open({
-    runtime: { name: 'fake', inspect: () => Promise.resolve({ state: 'running' }) } as unknown as Runtime,
-    dataDir,
-    bindAddress: '127.0.0.1',
-    sftpServer: '/bin/false',
-    copyRoot: 'home',
-    shell: 'bash',
-    loginGraceMs: o.loginGraceMs,
-    keepaliveMs: o.keepaliveMs ?? 60_000,
-    log: createLogger('silent'),
-  });
-}
+/** SSH access for the tests' own listeners, with the login grace and keepalives each test needs. */
+const openAccess = (dataDir: string, o: { loginGraceMs: number; keepaliveMs?: number }): Promise<SshAccess> =>
+  openTestSshAccess(dataDir, { loginGraceMs: o.loginGraceMs, keepaliveMs: o.keepaliveMs ?? 60_000 });
 
 /** A client logged in with `privateKey` from `localAddress` (another loopback address is another caller). */
 function loggedIn(port: number, privateKey: string, localAddress: string): Promise<ssh2.Client> {

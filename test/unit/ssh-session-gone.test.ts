@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
+import { openTestSshAccess } from '../helpers/ssh-access.js';
 import ssh2 from 'ssh2';
-import { SshAccess } from '../../src/agent/ssh-access.js';
 import { ed25519Pair } from '../../src/agent/ssh-keygen.js';
-import { createLogger } from '../../src/log/logger.js';
-import type { ExecProcess, Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
+import type { ExecProcess, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { until } from '../helpers/serverless.js';
 import { reservePortBlock } from '../helpers/ports.js';
 
@@ -43,17 +42,7 @@ describe('an SSH command whose client left while it was spawned', () => {
         },
       };
     };
-    const access = await SshAccess.open({
-      runtime: { name: 'fake', inspect: () => Promise.resolve({ state: 'running' }), exec } as unknown as Runtime,
-      dataDir: dir,
-      bindAddress: '127.0.0.1',
-      sftpServer: '/bin/false',
-      copyRoot: 'home',
-      shell: 'bash',
-      loginGraceMs: 60_000,
-      keepaliveMs: 60_000,
-      log: createLogger('silent'),
-    });
+    const access = await openTestSshAccess(dir, { exec, loginGraceMs: 60_000, keepaliveMs: 60_000 });
     const c = new ssh2.Client();
     try {
       await access.started({ instanceId: 1, sshPort: ports.start, sshKeys: [pair.public], env: {} } as unknown as WorkloadSpec);
