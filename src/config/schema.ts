@@ -256,6 +256,11 @@ export const SETTINGS = {
     default: 100,
     doc: 'Most SSH keys one account may hold (each change writes them all into each of its instances); adding one more is SSH_KEY_LIMIT. 0: no bound.',
   },
+  maxEndpointsPerAccount: {
+    type: 'integer',
+    default: 100,
+    doc: 'Most endpoints one account other than an admin may hold, deployments of every API included (each has a pass of the serverless loop, a traffic record at every gateway and its workers); creating one more is ENDPOINT_LIMIT. One being deleted no longer counts. 0: no bound.',
+  },
   maxApiKeysPerAccount: {
     type: 'integer',
     default: 100,

@@ -35,6 +35,7 @@ export type ControlSettings = Pick<
   | 'maxApiKeysPerAccount'
   | 'maxSubaccountsPerAccount'
   | 'maxSshKeysPerAccount'
+  | 'maxEndpointsPerAccount'
   | 'maxHostTokensPerAccount'
   | 'machineCacheMs'
   | 'offersIndexRebuildMs'

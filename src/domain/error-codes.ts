@@ -54,6 +54,11 @@ export const ERROR_CODES = {
     doc: 'The top-level account holds the most subaccounts and teams it may, at any depth (setting maxSubaccountsPerAccount); delete one first.',
   },
   SSH_KEY_MISSING: { kind: 'invalid', retryable: false, doc: 'No SSH public key was given.' },
+  ENDPOINT_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The account holds the most endpoints and deployments it may (setting maxEndpointsPerAccount); delete one first.',
+  },
   SSH_KEY_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most SSH keys it may (setting maxSshKeysPerAccount); delete one first.' },
   INVALID_SSH_KEY: { kind: 'invalid', retryable: false, doc: 'The SSH key is not one OpenSSH public key line.' },
   SELF_TRANSFER: { kind: 'invalid', retryable: false, doc: 'Credit cannot be sent to the account that sends it.' },

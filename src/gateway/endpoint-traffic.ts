@@ -1,5 +1,6 @@
 import { GantryError } from '../domain/errors.js';
 import { NO_LIMITS } from '../domain/serverless/limits.js';
+import { anyComing } from '../domain/serverless/workers.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import type { Abort } from './abort.js';
 import { Tally, type RequestOutcome } from './inference-stats.js';
@@ -8,6 +9,9 @@ import { Tally, type RequestOutcome } from './inference-stats.js';
 const ROUTED_TTL_MS = 2_000;
 /** How long the time of a hand-out whose end was not seen is kept (a drain asks about the last few seconds). */
 const UNSEEN_KEPT_MS = 60_000;
+/** The least time between two demand signals of one endpoint, without workers and with all busy (see `demandDue`). */
+const DEMAND_MS = 100;
+const DEMAND_BUSY_MS = 250;
 /** Seconds of arrivals kept as load samples. */
 const SAMPLE_SECONDS = 300;
 /** Cost units in the second still filling from which it is read as a rate (see loadSamples). */
@@ -135,6 +139,19 @@ export class EndpointTraffic {
 
   constructor(readonly now: () => number) {
     this.tally = new Tally(now);
+  }
+
+  /** Nothing queued or in flight here. */
+  holdsNothing(): boolean {
+    return this.queue.length === 0 && this.inFlight.size === 0;
+  }
+
+  /** Whether to tell demand now (TrafficOptions.demand); if so, it counts as told. */
+  demandDue(view: RoutingView, now: number): boolean {
+    // Behind busy workers only while none is on its way (a worker still starting is the answer already asked for).
+    if ((view.workers.length > 0 && anyComing(view.phases)) || now - this.demandAt < (view.workers.length > 0 ? DEMAND_BUSY_MS : DEMAND_MS)) return false;
+    this.demandAt = now;
+    return true;
   }
 
   /** Counts a request's cost as load in its second; returns the cost as accounted (finite, ≥ 0). */

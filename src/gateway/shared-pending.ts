@@ -98,6 +98,11 @@ export class SharedPending {
     this.#o.shared.heard?.(endpointId);
   }
 
+  /** The endpoint's record was dropped (traffic.ts): nothing of it is published again. */
+  forget(endpointId: number): void {
+    this.#published.delete(endpointId);
+  }
+
   elsewhere(endpointId: number): Promise<number> {
     return this.#o.shared.elsewhere(endpointId, this.#o.now() - PENDING_FRESH_MS);
   }

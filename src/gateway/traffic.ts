@@ -1,18 +1,18 @@
 import { GantryError } from '../domain/errors.js';
 import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import type { FailedHeld, InferenceStats, PendingWork, TrafficGate } from '../control/serverless/traffic-gate.js';
-import { anyComing } from '../domain/serverless/workers.js';
 import { Abort, abortAll } from './abort.js';
 import type { RequestOutcome } from './inference-stats.js';
 import { failHeld, failQueued, pendingOf, statsOf, waitingOf } from './held-requests.js';
 import { SharedPending } from './shared-pending.js';
+import { readView } from './view-read.js';
+import { waitInQueue } from './queue-wait.js';
 import {
   accountedCost,
   callerLeft,
   closed,
   EndpointTraffic,
   noWorkergroup,
-  queueTimeout,
   rejectedByStop,
   shuttingDown,
   stopped,
@@ -23,9 +23,6 @@ import {
 } from './endpoint-traffic.js';
 
 export type { Assignment, TrafficOptions } from './endpoint-traffic.js';
-/** The least time between two demand signals of one endpoint, without workers and with all busy (see `demand`). */
-const DEMAND_MS = 100;
-const DEMAND_BUSY_MS = 250;
 
 /**
  * This replica's traffic: which worker gets the next request, the queue of requests waiting for one (bounded by
@@ -81,27 +78,13 @@ export class Traffic implements TrafficGate {
   }
 
   async #view(id: number, t: EndpointTraffic): Promise<RoutingView> {
-    const now = this.#o.now();
-    if (t.view !== null && now - t.viewAt < this.#o.directoryMs) return t.view;
-    const intents = t.intents;
-    // A read already under way serves only if it started after the same intents: one begun before a stop
-    // (a worker's report asked for it) would otherwise hand back a view that still accepts requests.
-    if (t.loading === null || t.loading.intents !== intents) {
-      const view = this.#o.directory(id).finally(() => {
-        if (t.loading?.view === view) t.loading = null;
-      });
-      t.loading = { intents, view };
-    }
-    const v = await t.loading.view;
-    // A stop or start arrived while the store was read: that read may predate it (a closed endpoint
-    // would take requests again), so it is dropped and the view asked for anew.
-    if (t.intents !== intents) return this.#view(id, t);
-    t.view = v;
-    t.viewAt = this.#o.now();
+    const { view: v, read } = await readView(this.#o, id, t);
+    if (!read) return v;
     t.keepStalledIn(v);
     if (!v.accepting && !v.draining) failQueued(t, v.rejectQueued ? rejectedByStop(v.endpointId) : stopped(v), 'refused');
     // Its last workergroup was deleted: what waits for a worker would wait the queue's whole timeout for none.
     else if (v.accepting && v.noWorkergroup === true) failQueued(t, noWorkergroup(v.endpointId), 'rejected');
+    if (v.deleted) this.#forgetIfDone(id, t);
     return v;
   }
 
@@ -148,7 +131,24 @@ export class Traffic implements TrafficGate {
 
   /** The last request of a stopping endpoint ended or left: say so now, a drain waits for it. */
   #heardIfLast(endpointId: number, t: EndpointTraffic): void {
-    if (closed(t) && t.queue.length + t.inFlight.size === 0) void this.#shared.heard(endpointId).catch(() => undefined);
+    if (!closed(t) || !t.holdsNothing()) return;
+    void this.#shared.heard(endpointId).catch(() => undefined);
+    if (t.view?.deleted === true) this.#forgetIfDone(endpointId, t);
+  }
+
+  /**
+   * A deleted endpoint that holds nothing here is forgotten, its counts written first: a gateway kept a record
+   * (some kilobytes) per endpoint it ever routed to. A late request (its caller's rights remembered) makes a
+   * new one, refused and forgotten at its first read.
+   */
+  #forgetIfDone(endpointId: number, t: EndpointTraffic): void {
+    if (!t.holdsNothing()) return;
+    void this.#shared.count(endpointId, t).finally(() => {
+      if (this.#eps.get(endpointId) !== t || !t.holdsNothing() || t.answered + t.refused > 0) return;
+      if (t.pumpTimer !== null) clearTimeout(t.pumpTimer);
+      this.#eps.delete(endpointId);
+      this.#shared.forget(endpointId);
+    });
   }
 
   /**
@@ -192,31 +192,11 @@ export class Traffic implements TrafficGate {
     }
     this.#shared.held(endpointId);
     this.#demand(endpointId, t, view);
-    return new Promise<Assignment>((resolve, reject) => {
-      /** Out of the queue with no worker: timed out (its deadline or the queue's timeout, counted), or its caller left. */
-      const out = (e: GantryError, timedOut: boolean): void => {
-        clearTimeout(waiter.timer);
-        unlisten();
-        const i = t.queue.indexOf(waiter);
-        if (i >= 0) t.queue.splice(i, 1);
-        if (timedOut && closed(t)) t.refused++;
-        if (timedOut) t.tally.timedOut();
-        reject(e);
-        this.#heardIfLast(endpointId, t);
-      };
-      const onDeadline = (): void => out(deadline?.reason as GantryError, true);
-      const onGone = (): void => out(callerLeft(endpointId), false);
-      deadline?.addEventListener('abort', onDeadline, { once: true });
-      gone?.once('abort', onGone);
-      const unlisten = (): void => {
-        deadline?.removeEventListener('abort', onDeadline);
-        gone?.removeListener('abort', onGone);
-      };
-      const timer = setTimeout(() => out(queueTimeout(endpointId, this.#o.queueTimeoutMs), true), this.#o.queueTimeoutMs);
-      const waiter: Waiter = { cost, since: this.#o.now(), resolve, reject, timer, unlisten };
-      t.queue.push(waiter);
-      this.#schedulePump(endpointId, t);
-    });
+    const queued = waitInQueue(t, endpointId, { cost, since: this.#o.now(), timeoutMs: this.#o.queueTimeoutMs, deadline, gone }, () =>
+      this.#heardIfLast(endpointId, t),
+    );
+    this.#schedulePump(endpointId, t);
+    return queued;
   }
 
   /** A worker with room now, with neither a wait nor a read of the store (the wire path); null when it would take either, or once shut down. */
@@ -253,13 +233,7 @@ export class Traffic implements TrafficGate {
 
   /** Ask for a look at the endpoint's workers now: a request waits, none there or none with room. */
   #demand(endpointId: number, t: EndpointTraffic, view: RoutingView): void {
-    const now = this.#o.now();
-    // Behind busy workers only while none is on its way (a worker still starting is the answer already asked for).
-    const starting = anyComing(view.phases);
-    if (this.#o.demand === undefined || (view.workers.length > 0 && starting) || now - t.demandAt < (view.workers.length > 0 ? DEMAND_BUSY_MS : DEMAND_MS))
-      return;
-    t.demandAt = now;
-    this.#o.demand(endpointId);
+    if (this.#o.demand !== undefined && t.demandDue(view, this.#o.now())) this.#o.demand(endpointId);
   }
 
   /** Read the view again and hand queued requests out: after `delayMs` (the periodic look), or at once (a worker changed). */
@@ -297,7 +271,8 @@ export class Traffic implements TrafficGate {
 
   /** Route around a worker until `until`: it refused a connection (by default until the worker list shows what became of it), or it drains for a restart. */
   fence(endpointId: number, workerId: number, until = this.#o.now() + Math.max(3_000, 4 * this.#o.directoryMs)): void {
-    this.#ep(endpointId).fence(workerId, until);
+    // Not for an endpoint this gateway holds nothing of: no request of it is routed here to skip the worker for.
+    this.#eps.get(endpointId)?.fence(workerId, until);
   }
 
   /** A request to the worker timed out (WORKER_TIMEOUT): no new request goes to it until it reports again. */

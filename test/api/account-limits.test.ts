@@ -13,7 +13,7 @@ const ts = TEST_STORES.find((s) => s.name === 'sqlite');
 describe('bounds on what one account holds', { skip: ts?.skip ?? false }, () => {
   let g: TestGantry;
   before(async () => {
-    g = await startTestGantry(ts!, { settings: { maxSubaccountsPerAccount: 2, maxSshKeysPerAccount: 2 } });
+    g = await startTestGantry(ts!, { settings: { maxSubaccountsPerAccount: 2, maxSshKeysPerAccount: 2, maxEndpointsPerAccount: 2 } });
   });
   after(() => g?.dispose());
 
@@ -43,5 +43,38 @@ describe('bounds on what one account holds', { skip: ts?.skip ?? false }, () => 
     const third = await as('POST', '/api/v0/ssh/', { ssh_key: c.public });
     assert.deepEqual([third.status, third.body.error], [400, 'max_ssh_keys'], third.text);
     assert.equal((await as('GET', '/api/v0/ssh/')).body.length, 2);
+  });
+
+  it('at most maxEndpointsPerAccount endpoints, deployments of any API included: one more is 400 max_endpoints; a deleted one frees its place', async () => {
+    const u = (await g.api('POST', '/api/v0/users/', { username: 'endpoints', email: 'ep@example.com' })).body as { api_key: string };
+    const as = (method: string, path: string, body?: unknown) => g.api(method, path, body, { key: u.api_key });
+    const ids: number[] = [];
+    for (const name of ['one', 'two']) {
+      const r = await as('POST', '/api/v0/endptjobs/', { endpoint_name: name });
+      assert.equal(r.status, 200, r.text);
+      ids.push(r.body.id as number);
+    }
+    const third = await as('POST', '/api/v0/endptjobs/', { endpoint_name: 'three' });
+    assert.deepEqual([third.status, third.body.error], [400, 'max_endpoints'], third.text);
+    assert.match(third.body.msg as string, /at most 2 endpoints and deployments/);
+    const p = await g.control.authenticate(u.api_key);
+    await assert.rejects(
+      g.control.serverless.createDeployment(p, {
+        name: 'dep',
+        tag: null,
+        params: {},
+        template: { image: 'local/worker', env: {}, onstart: 'sleep 60', args: null, diskGb: null },
+        placement: null,
+        launchArgs: null,
+        gpuRamGb: null,
+        testWorkers: null,
+      }),
+      { code: 'ENDPOINT_LIMIT' },
+    );
+    assert.equal((await as('DELETE', `/api/v0/endptjobs/${ids[0]}/`)).status, 200);
+    const again = await as('POST', '/api/v0/endptjobs/', { endpoint_name: 'three' });
+    assert.equal(again.status, 200, again.text);
+    assert.equal((await g.api('POST', '/api/v0/endptjobs/', { endpoint_name: 'admins' })).status, 200, 'an admin is not bound');
+    assert.equal((await g.api('POST', '/api/v0/endptjobs/', { endpoint_name: 'admins-2' })).status, 200);
   });
 });

@@ -156,6 +156,8 @@ for (const ts of ONE_STORE)
       assert.equal(out.endpoint.status, 'deleted');
       const instances = await g.control.ctx.store.listWorkers(d.endpoint.id);
       assert.equal(instances.length, 0, 'its workers are destroyed');
+      // Its traffic record (counters, queue, load) was kept for good: the gateway forgets a deleted endpoint.
+      await until('the gateway forgot it', async () => g.control.ctx.traffic.stats(d.endpoint.id).deployment.startTime === null);
       const again = await deploy('es-queue', 2);
       assert.notEqual(again.deployment.id, d.deployment.id, 'the name is free at once');
       await sc().stopDeploymentAndWait(admin, again.deployment.id, ES_STOP, { ...WAIT, delete: true });

@@ -143,6 +143,8 @@ export class ServerlessLoop {
         // 'superseded': a stop or start arrived during the pass, whose outcome is stale; the next pass works from the new intent.
         if (outcome === 'applied' && pass.status !== undefined && pass.status !== ep.status) {
           ctx.log.info({ endpointId: ep.id, from: ep.status, to: pass.status, msg: pass.statusMsg }, 'endpoint status');
+          // Every replica's gateway then forgets what it kept of the endpoint (traffic.ts).
+          if (pass.status === 'deleted') ctx.endpointSignal.deleted(ep.id);
         }
         if (outcome === 'applied' && pass.stop !== undefined && pass.stop.phase !== null && pass.stop.phase !== ep.stopPhase) {
           ctx.log.info({ endpointId: ep.id, from: ep.stopPhase, to: pass.stop.phase, failed: pass.stop.failed }, 'endpoint stop phase');

@@ -55,6 +55,11 @@ export class EndpointSignal {
       .catch(() => undefined);
   }
 
+  /** The endpoint's deletion was recorded: told to the other replicas too (their gateways forget it), no pass asked for. */
+  deleted(endpointId: number): void {
+    this.#publish(endpointId);
+  }
+
   version(endpointId: number): number {
     return this.#versions.get(endpointId) ?? 0;
   }

@@ -76,7 +76,7 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
     maxQueueTimeS: ep.params.maxQueueTime,
     workers,
     phases,
-    deleted: false,
+    deleted: ep.status === 'deleted',
     limits: ep.limits,
     // A stop's flags live until the next intent: a request still queued at a replica when the stop ended is the stop's too.
     rejectQueued: ep.stopRejects,

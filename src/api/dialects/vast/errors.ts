@@ -20,6 +20,7 @@ const VAST_NAMES: Partial<Readonly<Record<ErrorCode, string>>> = {
   SECRET_EXISTS: 'existing_key',
   SSH_KEY_MISSING: 'no_ssh_key',
   SSH_KEY_LIMIT: 'max_ssh_keys',
+  ENDPOINT_LIMIT: 'max_endpoints',
   INVALID_SSH_KEY: 'invalid_ssh_key',
   SSH_KEY_NOT_FOUND: 'no_such_ssh_key',
   RECIPIENT_NOT_FOUND: 'invalid_recipient',

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setImmediate as tick } from 'node:timers/promises';
+import type { RoutingView } from '../../src/control/serverless/routing.js';
+import { trafficOver } from '../helpers/traffic.js';
+
+const ANSWERED = { kind: 'answered', ms: 1 } as const;
+
+/** Whether the traffic still holds a record of endpoint 1 (its counters start when it saw its first request). */
+const remembered = (t: ReturnType<typeof trafficOver>): boolean => t.stats(1).deployment.startTime !== null;
+
+/** A gateway kept a traffic record (counters, load, per-worker tallies) for every endpoint it ever routed to, deleted ones too. */
+describe('the traffic of a deleted endpoint', () => {
+  it('is forgotten once the gateway reads that it was deleted', async () => {
+    const view: Partial<RoutingView> = {};
+    const t = trafficOver(view);
+    try {
+      (await t.acquire(1, 1)).release(true, ANSWERED);
+      assert.equal(t.stats(1).deployment.inferenceCount, 1);
+      Object.assign(view, { accepting: false, deleted: true });
+      await t.heard(1);
+      await tick();
+      assert.equal(remembered(t), false);
+    } finally {
+      t.shutdown();
+    }
+  });
+
+  it('is kept while a request of it is in flight, and forgotten when that one ends', async () => {
+    const view: Partial<RoutingView> = {};
+    const t = trafficOver(view);
+    try {
+      const a = await t.acquire(1, 1);
+      Object.assign(view, { accepting: false, deleted: true });
+      await t.heard(1);
+      await tick();
+      assert.equal(remembered(t), true, 'its request still counts');
+      assert.equal(t.pending(1).inFlight, 1);
+      a.release(true, ANSWERED);
+      await tick();
+      assert.equal(remembered(t), false);
+    } finally {
+      t.shutdown();
+    }
+  });
+
+  it('a late request is refused and leaves nothing behind', async () => {
+    const t = trafficOver({ accepting: false, deleted: true });
+    try {
+      await assert.rejects(t.acquire(1, 1), { code: 'ENDPOINT_STOPPED' });
+      await tick();
+      assert.equal(remembered(t), false);
+    } finally {
+      t.shutdown();
+    }
+  });
+
+  it('a stopped endpoint is remembered: its counters outlive the stop', async () => {
+    const view: Partial<RoutingView> = {};
+    const t = trafficOver(view);
+    try {
+      (await t.acquire(1, 1)).release(true, ANSWERED);
+      Object.assign(view, { accepting: false });
+      await t.heard(1);
+      await tick();
+      assert.equal(t.stats(1).deployment.inferenceCount, 1);
+    } finally {
+      t.shutdown();
+    }
+  });
+});
