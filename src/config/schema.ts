@@ -224,6 +224,11 @@ export const SETTINGS = {
     default: 256,
     doc: 'Most HTTP connections open at once from one client address; more are closed on arrival. 0: unbounded.',
   },
+  maxConnections: {
+    type: 'integer',
+    default: 10_000,
+    doc: "Most HTTP connections open at once in all (one address is bound by maxConnectionsPerAddress, but many addresses are cheap); more are closed on arrival. Never more than three quarters of the process's open-file limit (ulimit -n), read at start. 0: unbounded.",
+  },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
   metricsAccess: {
     type: 'string',

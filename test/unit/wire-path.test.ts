@@ -8,6 +8,7 @@ import { GantryError } from '../../src/domain/errors.js';
 import { Abort } from '../../src/gateway/abort.js';
 import type { RequestHead } from '../../src/gateway/wire-http.js';
 import { WireUpstreams } from '../../src/gateway/wire-upstream.js';
+import { until } from '../helpers/serverless.js';
 
 /**
  * The wire path over real sockets: a caller speaking raw HTTP/1.1, Node's HTTP server behind it for what
@@ -459,4 +460,37 @@ describe('the wire path', () => {
     await c.closed;
     assert.match(text, /hello$/);
   });
+
+  it(
+    "gives a new connection Node's header bound for its first request, not the keep-alive time; the keep-alive time between requests",
+    { timeout: 20_000 },
+    async () => {
+      // A connection that sends nothing was held for the keep-alive time (fastify's: 72 s), where Node's server
+      // answers 408 at its header bound (30 s).
+      const other = httpServer(() => undefined);
+      const w = new WirePath({ routes: [route], upstreams, keepAliveMs: 60_000, firstRequestMs: () => 300, handOff: () => undefined });
+      other.removeAllListeners('connection');
+      other.on('connection', (s: Socket) => w.accept(s));
+      await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+      const at = (other.address() as { port: number }).port;
+      try {
+        const idle = connect(at, '127.0.0.1');
+        idle.on('error', () => undefined);
+        await new Promise((r) => idle.once('close', r));
+        const used = connect(at, '127.0.0.1');
+        let text = '';
+        used.on('data', (d) => (text += d.toString('latin1')));
+        used.write(get('/endpoints/e/len'));
+        await until('the answer', async () => text.endsWith('hello'), 10_000);
+        await new Promise((r) => setTimeout(r, 600));
+        assert.equal(used.destroyed, false, 'kept after its answer past the first-request bound');
+        used.write(get('/endpoints/e/len'));
+        await until('the second answer', async () => text.split('hello').length === 3, 10_000);
+        used.destroy();
+      } finally {
+        w.close();
+        await new Promise((r) => other.close(r));
+      }
+    },
+  );
 });

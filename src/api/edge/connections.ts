@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -8,6 +9,8 @@ export interface ConnectionLimits {
   readonly requestTimeoutMs: number;
   /** Most connections open at once from one client address; 0: unbounded. */
   readonly maxConnectionsPerAddress: number;
+  /** Most connections open at once in all; 0: unbounded. */
+  readonly maxConnections: number;
 }
 
 /**
@@ -30,6 +33,31 @@ export function limitConnections(server: Server, o: ConnectionLimits): void {
       Math.min(1_000, Math.floor(Math.min(...bounds) / 4)),
     );
   if (o.maxConnectionsPerAddress > 0) server.on('connection', perAddress(o.maxConnectionsPerAddress));
+  const max = connectionCap(o.maxConnections, openFileLimit());
+  if (max > 0) server.maxConnections = max; // Node closes the ones beyond on arrival
+}
+
+/**
+ * The bound on connections in all: the setting, and no more than three quarters of the files the process may
+ * open (the rest for the store, the agents' and workers' connections, logs): past that limit `accept` fails, and
+ * so does everything else that opens a file. 0: unbounded.
+ */
+export function connectionCap(setting: number, fileLimit: number | null): number {
+  const room = fileLimit === null ? 0 : Math.max(1, Math.floor(fileLimit * 0.75));
+  if (setting === 0) return 0;
+  return room === 0 ? setting : Math.min(setting, room);
+}
+
+/** The process's limit on open files (the soft one), or null where it cannot be read (not Linux, or unlimited). */
+export function openFileLimit(limits: () => string = () => readFileSync('/proc/self/limits', 'utf8')): number | null {
+  let text: string;
+  try {
+    text = limits();
+  } catch {
+    return null;
+  }
+  const soft = /^Max open files\s+(\d+)/m.exec(text)?.[1];
+  return soft === undefined ? null : Number(soft);
 }
 
 /** A 'connection' listener that closes a client's connections beyond `max` at once (counted per remote address). */

@@ -122,6 +122,7 @@ export function dataPathServer(
           routes: wired,
           upstreams: o.wire,
           keepAliveMs: opts.keepAliveTimeout ?? 5_000,
+          firstRequestMs: () => server.headersTimeout,
           handOff: (s) => {
             for (const l of http) l.call(server, s);
           },

@@ -1,11 +1,12 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { GantryError } from '../../domain/errors.js';
 import { Abort } from '../../gateway/abort.js';
 import type { WireCaller, WireForward } from '../../gateway/gateway.js';
 import type { AnswerSink, Exchange, WireUpstreams } from '../../gateway/wire-upstream.js';
 import { MAX_HEAD_BYTES, readRequestHead, type RequestHead, type ResponseHead } from '../../gateway/wire-http.js';
+import { endedStream, writeHead } from './wire-socket.js';
 
 /** Request bodies up to this size are read whole and forwarded by the wire path; larger ones go to Node's server. */
 export const MAX_WIRE_BODY = 64 * 1024;
@@ -33,7 +34,10 @@ export interface WirePathOptions {
   readonly upstreams: WireUpstreams;
   /** Give the connection, with the bytes not yet served put back, to Node's HTTP server. */
   readonly handOff: (socket: Socket | Duplex) => void;
+  /** How long a connection is kept between its requests. */
   readonly keepAliveMs: number;
+  /** How long a new connection may take to send its first request (Node's server's header bound, read at accept); 0: keepAliveMs. */
+  readonly firstRequestMs?: () => number;
 }
 
 /**
@@ -110,7 +114,9 @@ class WireConnection implements WireCaller {
       this.#gone?.abort(null);
       if (this.#own && !this.#busy && this.#buf === null) socket.end();
     });
-    socket.setTimeout(path.o.keepAliveMs, () => {
+    // Not the keep-alive time before the first request: Node's server would answer that one 408 at its header bound.
+    const first = path.o.firstRequestMs?.() ?? 0;
+    socket.setTimeout(first > 0 ? Math.min(first, path.o.keepAliveMs) : path.o.keepAliveMs, () => {
       if (this.#busy || !this.#own) return;
       if (this.#buf === null) socket.destroy();
       else this.#handOff(); // a head that stalls: Node's server applies its own header timeout
@@ -186,6 +192,7 @@ class WireConnection implements WireCaller {
       this.#buf = buf.length > total ? buf.subarray(total) : null;
       const body = h.contentLength > 0 ? buf.subarray(h.headBytes, total) : null;
       this.#busy = true;
+      this.socket.setTimeout(this.path.o.keepAliveMs);
       const req = new WireRequest(this, route, h, body);
       if (refused !== null) req.error(refused);
       else if (call instanceof Promise)
@@ -208,54 +215,6 @@ class WireConnection implements WireCaller {
     if (this.#buf !== null) this.#next();
     if (this.#ended && this.#own && !this.#busy && this.#buf === null) this.socket.end();
   }
-}
-
-/**
- * The rest of a half-closed connection for Node's server: `rest`, answers written to `socket`. The end of
- * input is not passed on (Node's server would take it as the caller leaving and drop the request); the
- * connection ends when Node's server lets go of it (after its answer and keep-alive) or the caller leaves.
- * (So a proxied request among them that waits for a worker is not given up at the end, as on the wire.)
- */
-function endedStream(socket: Socket, rest: Buffer | null): Duplex {
-  const d = new Duplex({
-    read() {},
-    write(chunk: Buffer, _enc, cb) {
-      socket.write(chunk, cb);
-    },
-    final(cb) {
-      socket.end();
-      cb();
-    },
-    destroy(err, cb) {
-      socket.end();
-      cb(err);
-    },
-  });
-  if (rest !== null) d.push(rest);
-  socket.once('close', () => d.destroy());
-  return d;
-}
-
-/** Answers up to this size go out in one buffer with their head: one write, where a head and a body would be a writev of two. */
-const ONE_WRITE_BYTES = 16 * 1024;
-
-/** A head (latin1 text) and the body bytes that came with it, in as few writes as is cheap. */
-function writeHead(s: Socket, head: string, body: Buffer | null): void {
-  if (body === null) {
-    s.write(head, 'latin1');
-    return;
-  }
-  if (body.length <= ONE_WRITE_BYTES) {
-    const out = Buffer.allocUnsafe(head.length + body.length);
-    out.write(head, 0, 'latin1');
-    body.copy(out, head.length);
-    s.write(out);
-    return;
-  }
-  s.cork();
-  s.write(head, 'latin1');
-  s.write(body);
-  s.uncork();
 }
 
 /** One request on the wire path, from its forwarding to the last byte of its answer. */
