@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { clientGroup } from './client-group.js';
 
 export interface ConnectionLimits {
   /** Most time from a connection's (or a kept-alive request's) first byte to its last header; 0: unbounded. */
@@ -60,11 +61,11 @@ export function openFileLimit(limits: () => string = () => readFileSync('/proc/s
   return soft === undefined ? null : Number(soft);
 }
 
-/** A 'connection' listener that closes a client's connections beyond `max` at once (counted per remote address). */
+/** A `connection` listener that closes a client's connections beyond `max` at once (counted per client address, an IPv6 one per /64: client-group.ts). */
 function perAddress(max: number): (socket: Socket) => void {
   const open = new Map<string, number>();
   return (socket) => {
-    const addr = socket.remoteAddress ?? 'unknown';
+    const addr = clientGroup(socket.remoteAddress);
     const n = open.get(addr) ?? 0;
     if (n >= max) {
       socket.destroy();

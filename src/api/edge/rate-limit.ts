@@ -3,6 +3,7 @@ import { GantryError } from '../../domain/errors.js';
 import { hashKey } from '../../control/keys.js';
 import type { RateFamily } from '../rate-limit/families.js';
 import type { Limiter } from '../rate-limit/limiter.js';
+import { clientGroup } from './client-group.js';
 
 export interface RateLimitOptions {
   readonly limiter: Limiter;
@@ -81,7 +82,7 @@ export function rateLimitHook(o: RateLimitOptions, credential: (req: FastifyRequ
       if (rate <= 0) return;
       const h = hashOf(req);
       const proven = h !== null && memory.has(h);
-      const v = await o.limiter.take(`${proven ? h : `ip:${req.ip}`}:${family}`, rate, o.now());
+      const v = await o.limiter.take(`${proven ? h : `ip:${clientGroup(req.ip)}`}:${family}`, rate, o.now());
       if (!v.ok) {
         const per = proven ? 'for one key' : 'for one client address without a proven key';
         throw new GantryError('RATE_LIMITED', `Too many requests of the ${family} family: at most ${rate} per second ${per}.`, {
