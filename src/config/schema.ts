@@ -230,6 +230,11 @@ export const SETTINGS = {
     doc: "Most HTTP connections open at once in all (one address is bound by maxConnectionsPerAddress, but many addresses are cheap); more are closed on arrival. Never more than three quarters of the process's open-file limit (ulimit -n), read at start. 0: unbounded.",
   },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
+  maxResultsPerAccount: {
+    type: 'integer',
+    default: 64,
+    doc: "Most result URLs (logs, execute output; up to a megabyte each) one account keeps alive; a new one ends the account's oldest. 0: no bound.",
+  },
   metricsAccess: {
     type: 'string',
     default: 'loopback',

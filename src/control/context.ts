@@ -30,6 +30,7 @@ export type ControlSettings = Pick<
   | 'sweepIntervalMs'
   | 'heartbeatIntervalMs'
   | 'resultTtlMs'
+  | 'maxResultsPerAccount'
   | 'executeTimeoutMs'
   | 'copyTimeoutMs'
   | 'maxApiKeysPerAccount'

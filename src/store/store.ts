@@ -211,6 +211,11 @@ export interface Store
 export interface ResultStore {
   putResult(token: string, content: string, expiresAt: number): Promise<void>;
   getResult(token: string, now: number): Promise<string | undefined>;
+  /**
+   * The result is the account's: of its results, the `keep` that expire last stay, older ones are deleted
+   * (0: no bound). A result may be written by another replica (host-calls.ts), so it is owned once written.
+   */
+  ownResult(token: string, accountId: number, keep: number): Promise<void>;
   /** Remove the results of these tokens; the first unexpired one, if any (an answer read once). */
   takeResult(tokens: readonly string[], now: number): Promise<{ token: string; content: string } | undefined>;
   purgeResults(now: number): Promise<void>;

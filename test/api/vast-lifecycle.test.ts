@@ -11,7 +11,7 @@ for (const ts of ONE_STORE) {
     let g: TestGantry;
     before(async () => {
       // A long grace period: the slow-stop test must create another instance while one is still stopping.
-      g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: { stopGraceMs: 5000 } });
+      g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: { stopGraceMs: 5000, maxResultsPerAccount: 2 } });
     });
     after(() => g.dispose());
 
@@ -113,6 +113,10 @@ for (const ts of ONE_STORE) {
       assert.match(text, new RegExp(`hello from ${id} gpus=0 key=gik_`));
       const filtered = await g.api('PUT', `/api/v0/instances/request_logs/${id}/`, { tail: 5, filter: 'nothing-matches' });
       assert.equal(await (await fetch(filtered.body.result_url)).text(), '');
+      // An account keeps its newest maxResultsPerAccount results (2 here): a third ends the first.
+      const third = await g.api('PUT', `/api/v0/instances/request_logs/${id}/`, { tail: 1 });
+      assert.equal((await fetch(logs.body.result_url)).status, 404);
+      assert.equal((await fetch(third.body.result_url)).status, 200);
 
       const stop = await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' });
       assert.equal(stop.status, 200);

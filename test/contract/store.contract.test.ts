@@ -380,6 +380,21 @@ for (const ts of TEST_STORES) {
       assert.deepEqual(await store.takeHostCalls([8], 500), [call('c2', 8, 1000)]);
     });
 
+    it("keeps an account's newest results, as many as asked; other accounts' and unowned ones are untouched", async () => {
+      for (let i = 1; i <= 4; i++) {
+        await store.putResult(`own${i}`, `r${i}`, 1000 + i);
+        await store.ownResult(`own${i}`, 1, 2);
+      }
+      await store.putResult('other', 'x', 500);
+      await store.ownResult('other', 2, 2);
+      await store.putResult('free', 'y', 500);
+      const got = async (tokens: string[]) => Promise.all(tokens.map((t) => store.getResult(t, 0)));
+      assert.deepEqual(await got(['own1', 'own2', 'own3', 'own4', 'other', 'free']), [undefined, undefined, 'r3', 'r4', 'x', 'y']);
+      await store.putResult('own5', 'r5', 1005);
+      await store.ownResult('own5', 1, 0);
+      assert.deepEqual(await got(['own3', 'own4', 'own5']), ['r3', 'r4', 'r5'], '0: no bound');
+    });
+
     it('takes a result once: the first of the tokens asked that has one, unexpired', async () => {
       await store.putResult('t1.failed', 'no', 1000);
       await store.putResult('t1.answer', 'yes', 1000);

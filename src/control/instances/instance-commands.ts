@@ -4,6 +4,7 @@ import type { ControlContext } from '../context.js';
 import { reachHost, type ReachedHost } from '../reach-host.js';
 import { newToken } from '../keys.js';
 import { cancelCopiesInto, copyBetween } from './instance-copy.js';
+import { ownResult } from './request-logs.js';
 import { authorize, authorizeInstance, type Principal } from '../principal.js';
 
 /** Output kept of one `execute` (the result URL serves it). */
@@ -35,6 +36,7 @@ export async function executeCommand(ctx: ControlContext, p: Principal, id: numb
   const r = await host.exec(id, argv, { timeoutMs: ctx.settings.executeTimeoutMs, maxBytes: MAX_EXECUTE_OUTPUT });
   const token = newToken();
   await ctx.store.putResult(token, r.output, ctx.clock.now() + ctx.settings.resultTtlMs);
+  await ownResult(ctx, p, token);
   return { token };
 }
 

@@ -28,6 +28,7 @@ export async function requestLogs(
     const token = newToken();
     const text = await readLogs(host, args).catch((err: unknown) => Promise.reject(hostFailure(err, inst.machineId)));
     await ctx.store.putResult(token, text, ctx.clock.now() + ctx.settings.resultTtlMs);
+    await ownResult(ctx, p, token);
     return { token };
   }
   // Its agent may talk to another replica on the same database: that one reads the logs and keeps them
@@ -35,7 +36,16 @@ export async function requestLogs(
   if (!(await agentElsewhere(ctx, inst.machineId)))
     throw new GantryError('HOST_UNAVAILABLE', `The host of instance ${id} is not connected; logs cannot be read now.`, { machineId: inst.machineId });
   const { token } = await callViaAgentReplica(ctx, inst.machineId, 'logs', args, ctx.settings.agentCallTimeoutMs + 1_000);
+  await ownResult(ctx, p, token);
   return { token };
+}
+
+/**
+ * The result is the caller's account's, which keeps its newest maxResultsPerAccount alive: each holds up to a
+ * megabyte for resultTtlMs, and a script asking for logs at the instances' rate kept gigabytes.
+ */
+export async function ownResult(ctx: ControlContext, p: Principal, token: string): Promise<void> {
+  await ctx.store.ownResult(token, p.accountId, ctx.settings.maxResultsPerAccount);
 }
 
 interface LogArgs {

@@ -20,6 +20,7 @@ import { machineDeletedMigration } from './migration-machine-deleted.js';
 import { busyPortsMigration } from './migration-busy-ports.js';
 import { hostCallsMigration } from './migration-host-calls.js';
 import { gatewayPendingEndpointMigration } from './migration-gateway-pending-endpoint.js';
+import { resultOwnerMigration } from './migration-result-owner.js';
 import { lookupIndexesMigration } from './migration-lookup-indexes.js';
 import { hostSweepMigration } from './migration-host-sweep.js';
 import { hostSweepTableMigration } from './migration-host-sweep-table.js';
@@ -300,6 +301,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0031_feed_listeners': feedListenersMigration,
     '0032_endpoint_rest': endpointRestMigration,
     '0033_gateway_pending_endpoint': gatewayPendingEndpointMigration,
+    '0034_result_owner': resultOwnerMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -12,6 +12,13 @@ export class ResultRepo extends Repo {
     return row?.content;
   }
 
+  async ownResult(token: string, accountId: number, keep: number): Promise<void> {
+    await this.db.updateTable('results').set({ account_id: accountId }).where('token', '=', token).execute();
+    if (keep <= 0) return;
+    const kept = this.db.selectFrom('results').select('token').where('account_id', '=', accountId).orderBy('expires_at', 'desc').orderBy('token').limit(keep);
+    await this.db.deleteFrom('results').where('account_id', '=', accountId).where('token', 'not in', kept).execute();
+  }
+
   async purgeResults(now: number): Promise<void> {
     await this.db.deleteFrom('results').where('expires_at', '<=', now).execute();
     await this.db.deleteFrom('host_calls').where('expires_at', '<=', now).execute();

@@ -179,6 +179,8 @@ export interface ResultTable {
   token: string;
   content: string;
   expires_at: number;
+  /** The account that asked for it (0034); null for a replica's answer to another, and for results older than it. */
+  account_id: number | null;
 }
 
 /** A call for the replica that holds a host's agent session (`HostCall`); taken (deleted) by it. */
