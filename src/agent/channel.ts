@@ -41,24 +41,27 @@ export class InProcessChannel implements AgentChannel {
 export class HttpChannel implements AgentChannel {
   readonly #base: string;
   readonly #token: string;
+  readonly #timeoutMs: number;
 
-  constructor(server: string, token: string) {
+  /** `timeoutMs`: bound on one request (agentRequestTimeoutMs); a poll gets the time it is held open more. */
+  constructor(server: string, token: string, timeoutMs = 30_000) {
     this.#base = server.replace(/\/+$/, '') + '/agent/v1/';
     this.#token = token;
+    this.#timeoutMs = timeoutMs;
   }
 
   hello(h: Hello): Promise<Welcome> {
-    return this.#post('hello', h, 30_000) as Promise<Welcome>;
+    return this.#post('hello', h, this.#timeoutMs) as Promise<Welcome>;
   }
   async heartbeat(m: Heartbeat): Promise<void> {
-    await this.#post('heartbeat', m, 30_000);
+    await this.#post('heartbeat', m, this.#timeoutMs);
   }
   async poll(m: SessionMessage & { waitMs: number }): Promise<AgentCommand[]> {
-    const r = (await this.#post('poll', m, m.waitMs + 30_000)) as { commands: AgentCommand[] };
+    const r = (await this.#post('poll', m, m.waitMs + this.#timeoutMs)) as { commands: AgentCommand[] };
     return r.commands;
   }
   async results(m: Results): Promise<void> {
-    await this.#post('results', m, 30_000);
+    await this.#post('results', m, this.#timeoutMs);
   }
 
   async #post(path: string, body: unknown, timeoutMs: number): Promise<unknown> {

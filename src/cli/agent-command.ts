@@ -73,7 +73,7 @@ export function registerAgent(program: Command): void {
         process.stderr.write(`gantry agent: the control plane refused this host: ${err instanceof Error ? err.message : String(err)}\n`);
         void (runtime?.close() ?? Promise.resolve()).finally(() => process.exit(1));
       };
-      const started = await startHost(c, new HttpChannel(c.server, c.token), { log, workloadEnv: workloadBaseEnv(), onRefused });
+      const started = await startHost(c, new HttpChannel(c.server, c.token, c.agentRequestTimeoutMs), { log, workloadEnv: workloadBaseEnv(), onRefused });
       host = started;
       runtime = started.runtime;
       if (!started.sandboxed) process.stderr.write(NOT_ISOLATED(c.unsafeSharedProcessRuntime));

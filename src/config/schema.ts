@@ -150,6 +150,12 @@ export const SETTINGS = {
     default: 10_000,
     doc: "Agent: bound on one nvidia-smi call (the host's GPUs at start, their utilisation for heartbeats); one past it is killed.",
   },
+  agentRequestTimeoutMs: {
+    type: 'duration',
+    min: 1_000,
+    default: 30_000,
+    doc: 'Agent (gantry agent): bound on one request to the control plane (hello, heartbeat, results; a poll gets agentPollWaitMs more); one past it is given up and sent again, as after a network error.',
+  },
   imagePullStallMs: {
     type: 'duration',
     min: 1_000,
@@ -228,6 +234,12 @@ export const SETTINGS = {
     type: 'integer',
     default: 10_000,
     doc: "Most HTTP connections open at once in all (one address is bound by maxConnectionsPerAddress, but many addresses are cheap); more are closed on arrival. Never more than three quarters of the process's open-file limit (ulimit -n), read at start. 0: unbounded.",
+  },
+  gitTimeoutMs: {
+    type: 'duration',
+    min: 1_000,
+    default: 30_000,
+    doc: "Bound on one git call reading an AI Core application's repository (a folder on the server); past it the sync fails with REPOSITORY_UNREADABLE.",
   },
   resultTtlMs: { type: 'duration', default: 600_000, doc: 'Lifetime of log download URLs.' },
   maxResultsPerAccount: {

@@ -31,6 +31,7 @@ export type ControlSettings = Pick<
   | 'heartbeatIntervalMs'
   | 'resultTtlMs'
   | 'maxResultsPerAccount'
+  | 'gitTimeoutMs'
   | 'executeTimeoutMs'
   | 'copyTimeoutMs'
   | 'maxApiKeysPerAccount'

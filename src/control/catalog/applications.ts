@@ -47,7 +47,7 @@ async function own(ctx: ControlContext, p: Principal, name: string): Promise<App
 async function sync(ctx: ControlContext, a: ApplicationRecord, store: (a: ApplicationRecord) => Promise<void>): Promise<ApplicationRecord> {
   const started = ctx.clock.now();
   try {
-    const { files, commit } = await readRepository(a.repositoryUrl, a.path, a.revision);
+    const { files, commit } = await readRepository(a.repositoryUrl, a.path, a.revision, ctx.settings.gitTimeoutMs);
     const specs = await parseTemplateFilesOffThread(files, 'skip', ctx.settings.templateParseTimeoutMs);
     const now = ctx.clock.now();
     await store(a);

@@ -38,42 +38,48 @@ function subPath(path: string): string {
   return p.replace(/\/+$/, '');
 }
 
-/** Bound on one git call: a repository on a hung disk must not hold a request forever. */
-const GIT_TIMEOUT_MS = 30_000;
-
 const isTemplate = (f: string): boolean => /\.ya?ml$/i.test(f);
 
-function git(cwd: string, args: string[]): Promise<string> {
+/** One git call, bounded (gitTimeoutMs): a repository on a hung disk must not hold a request forever. */
+function git(cwd: string, args: string[], timeoutMs: number): Promise<string> {
+  const late = `git did not answer within ${timeoutMs / 1000}s`;
   return new Promise((resolve, reject) => {
-    execFile('git', ['-c', 'core.quotepath=off', ...args], { cwd, maxBuffer: 64 * 1024 * 1024, timeout: GIT_TIMEOUT_MS }, (err, stdout, stderr) =>
-      err ? reject(new Error(stderr.trim() || err.message)) : resolve(stdout),
-    );
+    // A git stuck in the kernel (a hung disk) outlives even its SIGKILL: the call is given up a second later all the same.
+    const giveUp = setTimeout(() => reject(new Error(late)), timeoutMs + 1_000);
+    const opts = { cwd, maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, killSignal: 'SIGKILL' as const };
+    execFile('git', ['-c', 'core.quotepath=off', ...args], opts, (err, stdout, stderr) => {
+      clearTimeout(giveUp);
+      if (err === null) resolve(stdout);
+      else reject(new Error(err.killed ? late : stderr.trim() || err.message));
+    });
   });
 }
 
-async function isGitRepository(dir: string): Promise<boolean> {
+async function isGitRepository(dir: string, timeoutMs: number): Promise<boolean> {
   try {
-    return (await git(dir, ['rev-parse', '--is-inside-work-tree', '--git-dir'])).trim() !== '';
+    return (await git(dir, ['rev-parse', '--is-inside-work-tree', '--git-dir'], timeoutMs)).trim() !== '';
   } catch {
     return false;
   }
 }
 
-async function fromGit(dir: string, path: string, revision: string): Promise<{ files: TemplateFile[]; commit: string }> {
+async function fromGit(dir: string, path: string, revision: string, timeoutMs: number): Promise<{ files: TemplateFile[]; commit: string }> {
   if (!/^[\w./@^~{}-]{1,200}$/.test(revision) || revision.startsWith('-')) throw unreadable(`revision '${revision}' is not a git revision.`, 'revision');
   let commit: string;
   try {
-    commit = (await git(dir, ['rev-parse', '--verify', '--end-of-options', `${revision}^{commit}`])).trim();
+    commit = (await git(dir, ['rev-parse', '--verify', '--end-of-options', `${revision}^{commit}`], timeoutMs)).trim();
   } catch {
     throw unreadable(`The repository has no revision '${revision}'.`, 'revision');
   }
   // --full-name: `show COMMIT:NAME` wants paths from the repository's root, whatever folder `dir` is.
-  const listed = (await git(dir, ['ls-tree', '-r', '--full-name', '--name-only', commit, '--', path === '' ? '.' : path])).split('\n').filter((f) => f !== '');
+  const listed = (await git(dir, ['ls-tree', '-r', '--full-name', '--name-only', commit, '--', path === '' ? '.' : path], timeoutMs))
+    .split('\n')
+    .filter((f) => f !== '');
   const names = listed.filter(isTemplate).sort();
   if (names.length === 0) throw unreadable(`The repository holds no YAML files under '${path === '' ? '.' : path}' at revision '${revision}'.`, 'path');
   if (names.length > MAX_TEMPLATE_FILES) throw unreadable(`path '${path}' holds more than ${MAX_TEMPLATE_FILES} YAML files.`, 'path');
   const files: TemplateFile[] = [];
-  for (const name of names) files.push({ name, content: await git(dir, ['show', `${commit}:${name}`]) });
+  for (const name of names) files.push({ name, content: await git(dir, ['show', `${commit}:${name}`], timeoutMs) });
   return { files, commit };
 }
 
@@ -92,21 +98,26 @@ async function walk(root: string, dir: string, out: string[]): Promise<void> {
  * is on disk). Whatever the disk or git says goes wrong (permissions, loops, a huge blob) is the
  * repository's problem, told to the caller as REPOSITORY_UNREADABLE, never a fault of the server.
  */
-export async function readRepository(url: string, path: string, revision: string): Promise<{ files: TemplateFile[]; commit: string | null }> {
+export async function readRepository(
+  url: string,
+  path: string,
+  revision: string,
+  gitTimeoutMs: number,
+): Promise<{ files: TemplateFile[]; commit: string | null }> {
   try {
-    return await read(url, path, revision);
+    return await read(url, path, revision, gitTimeoutMs);
   } catch (err) {
     if (err instanceof GantryError) throw err;
     throw unreadable(`'${url}' could not be read: ${(err as Error).message}`.slice(0, 500), 'repositoryUrl');
   }
 }
 
-async function read(url: string, path: string, revision: string): Promise<{ files: TemplateFile[]; commit: string | null }> {
+async function read(url: string, path: string, revision: string, gitTimeoutMs: number): Promise<{ files: TemplateFile[]; commit: string | null }> {
   const dir = localRepositoryPath(url);
   const sub = subPath(path);
   const st = await stat(dir).catch(() => null);
   if (st === null || !st.isDirectory()) throw unreadable(`repositoryUrl '${url}' is not a folder on the Gantry server.`, 'repositoryUrl');
-  if (await isGitRepository(dir)) return fromGit(dir, sub, revision);
+  if (await isGitRepository(dir, gitTimeoutMs)) return fromGit(dir, sub, revision, gitTimeoutMs);
   if (revision !== 'HEAD') throw unreadable(`'${url}' is a plain folder, not a git repository: only revision HEAD can be read.`, 'revision');
   const base = join(dir, sub);
   const bst = await stat(base).catch(() => null);
