@@ -103,7 +103,8 @@ export interface TenantStore {
   /** Compare-and-set on the sealed text, so two replicas re-sealing at once cannot lose a user's update. */
   resealSecret(id: number, oldSealed: string, sealed: string, keyId: string): Promise<boolean>;
 
-  createSshKey(accountId: number, publicKey: string, now: number): Promise<SshKeyRecord>;
+  /** `max`: most keys the account may hold (SSH_KEY_LIMIT past it); 0 or absent: no bound. */
+  createSshKey(accountId: number, publicKey: string, now: number, max?: number): Promise<SshKeyRecord>;
   listSshKeys(accountId: number): Promise<SshKeyRecord[]>;
   getSshKey(id: number): Promise<SshKeyRecord | undefined>;
   /** Returns the instances the key is attached to, or null when the account has no such key. */

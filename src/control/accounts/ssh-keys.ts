@@ -24,11 +24,7 @@ function checkKey(raw: unknown): string {
  * each of its instances, so their count bounds what each write costs (16 KiB a key at most).
  */
 async function newAccountKey(ctx: ControlContext, accountId: number, text: string): Promise<SshKeyRecord> {
-  const max = ctx.settings.maxSshKeysPerAccount;
-  if (max > 0 && (await ctx.store.listSshKeys(accountId)).length >= max) {
-    throw new GantryError('SSH_KEY_LIMIT', `An account holds at most ${max} SSH keys; delete one first.`, { limit: max });
-  }
-  return ctx.store.createSshKey(accountId, text, ctx.clock.now());
+  return ctx.store.createSshKey(accountId, text, ctx.clock.now(), ctx.settings.maxSshKeysPerAccount);
 }
 
 const notFound = (id: number): GantryError => new GantryError('SSH_KEY_NOT_FOUND', `No SSH key with id ${id}.`, { sshKeyId: id });

@@ -61,7 +61,6 @@ export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEn
     if (target.aliasOf !== null)
       throw new GantryError('INVALID_ARGUMENT', `'aliasOf' names '${r.aliasOf}', itself an alias; point at the endpoint it routes to.`, { field: 'aliasOf' });
   }
-  await withinEndpointLimit(ctx, p);
   const ep = await ctx.store.createEndpoint({
     accountId: p.accountId,
     name,
@@ -70,21 +69,12 @@ export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEn
     ...(limits !== undefined ? { limits } : {}),
     aliasOf: r.aliasOf,
     now: ctx.clock.now(),
+    // Each costs a pass of the serverless loop and a traffic record at every gateway; an admin is not bound.
+    maxPerAccount: p.isAdmin ? 0 : ctx.settings.maxEndpointsPerAccount,
   });
   ctx.log.info({ endpointId: ep.id, name }, 'endpoint created');
   ctx.endpointSignal.intent(ep.id);
   return ep;
-}
-
-/**
- * Within maxEndpointsPerAccount (an admin is not bound): each endpoint costs a pass of the serverless loop and a
- * traffic record at every gateway. One being deleted is not counted, as its name is free at once.
- */
-async function withinEndpointLimit(ctx: ControlContext, p: Principal): Promise<void> {
-  const max = p.isAdmin ? 0 : ctx.settings.maxEndpointsPerAccount;
-  if (max === 0) return;
-  const held = (await ctx.store.listEndpoints(p.accountId)).filter((e) => e.target !== 'deleted').length;
-  if (held >= max) throw new GantryError('ENDPOINT_LIMIT', `An account holds at most ${max} endpoints and deployments; delete one first.`, { limit: max });
 }
 
 /** The caller's live endpoint of that name, if any. */

@@ -1,17 +1,35 @@
 import { take } from '../../domain/account/token-bucket.js';
 import { transact } from './tx.js';
 import { Repo } from './repo.js';
+import { boundedInsert, counted, type AccountBound } from './account-bound.js';
+import { GantryError } from '../../domain/errors.js';
 import type { AuditEntry, AuditRecord, SshKeyRecord } from '../../domain/account/records.js';
 
 /** SSH keys, the audit log and the shared rate buckets: the rest of the tenancy queries. */
 export class AccessRepo extends Repo {
   // ── ssh keys ────────────────────────────────────────────────────────
-  async createSshKey(accountId: number, publicKey: string, now: number): Promise<SshKeyRecord> {
-    const r = await this.db
-      .insertInto('ssh_keys')
-      .values({ account_id: accountId, public_key: publicKey, created_at: now, deleted_at: null })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+  async createSshKey(accountId: number, publicKey: string, now: number, max = 0): Promise<SshKeyRecord> {
+    const bound: AccountBound = {
+      accountId,
+      max,
+      count: async (q) =>
+        counted(
+          await q
+            .selectFrom('ssh_keys')
+            .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+            .where('account_id', '=', accountId)
+            .where('deleted_at', 'is', null)
+            .executeTakeFirstOrThrow(),
+        ),
+      refuse: (m) => new GantryError('SSH_KEY_LIMIT', `An account holds at most ${m} SSH keys; delete one first.`, { limit: m }),
+    };
+    const r = await boundedInsert(this.db, this.dialect, bound, (q) =>
+      q
+        .insertInto('ssh_keys')
+        .values({ account_id: accountId, public_key: publicKey, created_at: now, deleted_at: null })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
     return { id: r.id, accountId: r.account_id, publicKey: r.public_key, createdAt: r.created_at };
   }
 

@@ -1,5 +1,7 @@
 import { syncMeters } from './meter.js';
 import { transact } from './tx.js';
+import { boundedInsert, counted, type AccountBound } from './account-bound.js';
+import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { Kysely } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
 import type { ListingWrite } from '../store.js';
@@ -218,32 +220,33 @@ export async function markInstancesOfSilentMachines(db: Db, silentSince: number,
 
 export async function createHostToken(
   db: Db,
+  d: StoreDialect,
   t: { accountId: number; tokenHash: string; name: string; now: number; maxLive?: number },
 ): Promise<HostTokenRecord> {
-  const insert = async (d: Db): Promise<HostTokenRecord> =>
+  const bound: AccountBound = {
+    accountId: t.accountId,
+    max: t.maxLive ?? 0,
+    count: async (q) =>
+      counted(
+        await q
+          .selectFrom('host_tokens')
+          .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+          .where('account_id', '=', t.accountId)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirstOrThrow(),
+      ),
+    refuse: (max) =>
+      new GantryError('HOST_TOKEN_LIMIT', `An account holds at most ${max} host tokens (one per machine); delete a machine, or ask an admin.`, { limit: max }),
+  };
+  return boundedInsert(db, d, bound, async (q) =>
     toHostToken(
-      await d
+      await q
         .insertInto('host_tokens')
         .values({ account_id: t.accountId, token_hash: t.tokenHash, name: t.name, machine_id: null, created_at: t.now, revoked_at: null })
         .returningAll()
         .executeTakeFirstOrThrow(),
-    );
-  const max = t.maxLive ?? 0;
-  if (max <= 0) return insert(db);
-  // Counted and inserted in one transaction, so a burst of creations cannot slip past the bound.
-  return transact(db, async (trx) => {
-    const { n } = await trx
-      .selectFrom('host_tokens')
-      .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
-      .where('account_id', '=', t.accountId)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    if (Number(n) >= max)
-      throw new GantryError('HOST_TOKEN_LIMIT', `An account holds at most ${max} host tokens (one per machine); delete a machine, or ask an admin.`, {
-        limit: max,
-      });
-    return insert(trx);
-  });
+    ),
+  );
 }
 
 export async function findHostTokenByHash(db: Db, tokenHash: string): Promise<HostTokenRecord | undefined> {

@@ -132,7 +132,7 @@ export class KyselyStore implements Store {
     return fleet.markInstancesOfSilentMachines(this.db, silentSince, msg, now);
   }
   createHostToken(t: { accountId: number; tokenHash: string; name: string; now: number; maxLive?: number }): Promise<HostTokenRecord> {
-    return fleet.createHostToken(this.db, t);
+    return fleet.createHostToken(this.db, this.dialect, t);
   }
   findHostTokenByHash(tokenHash: string): Promise<HostTokenRecord | undefined> {
     return fleet.findHostTokenByHash(this.db, tokenHash);

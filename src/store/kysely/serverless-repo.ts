@@ -1,6 +1,7 @@
 import type { CodeDeploymentStore } from '../code-deployment-store.js';
 import type { GatewayPendingStore } from './gateway-pending-repo.js';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
 import { GantryError } from '../../domain/errors.js';
 import { EMPTY_MEMORY } from '../../domain/serverless/autoscale.js';
 import type {
@@ -20,6 +21,7 @@ import { toEndpoint, toWorkergroup } from './serverless-rows.js';
 import { claimLeased } from './lease.js';
 import { reconfigureEndpoint } from './endpoint-reconfigure.js';
 import { Repo } from './repo.js';
+import { boundedInsert, counted, type AccountBound } from './account-bound.js';
 import type { EndpointRecord, WorkergroupRecord, WorkerReport } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
@@ -31,42 +33,62 @@ const b = (v: boolean): number => (v ? 1 : 0);
  */
 export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof DeploymentStore | keyof CodeDeploymentStore | keyof GatewayPendingStore> {
   async createEndpoint(n: NewEndpoint): Promise<EndpointRecord> {
+    const bound: AccountBound = {
+      accountId: n.accountId,
+      max: n.maxPerAccount ?? 0,
+      // One being deleted is not counted: its name is free at once too.
+      count: async (q) =>
+        counted(
+          await q
+            .selectFrom('endpoints')
+            .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+            .where('account_id', '=', n.accountId)
+            .where('status', '!=', 'deleted')
+            .where('target', '!=', 'deleted')
+            .executeTakeFirstOrThrow(),
+        ),
+      refuse: (max) => new GantryError('ENDPOINT_LIMIT', `An account holds at most ${max} endpoints and deployments; delete one first.`, { limit: max }),
+    };
     try {
-      const row = await this.db
-        .insertInto('endpoints')
-        .values({
-          account_id: n.accountId,
-          name: n.name,
-          live_name: n.name,
-          api_key: n.apiKey,
-          params_json: JSON.stringify(n.params),
-          ...(n.limits !== undefined ? { limits_json: JSON.stringify(n.limits) } : {}),
-          suspended: 0,
-          alias_of: n.aliasOf,
-          target: 'running',
-          // Nothing observed yet: the serverless loop's first pass makes it pending (or running).
-          status: 'unknown',
-          status_msg: null,
-          generation: 1,
-          stop_drain: 0,
-          stop_deadline: null,
-          stop_requested_at: null,
-          memory_json: JSON.stringify(EMPTY_MEMORY),
-          last_activity_at: n.now,
-          created_at: n.now,
-          updated_at: n.now,
-          last_processed_at: 0,
-          lease_owner: null,
-          lease_token: null,
-          lease_expires_at: null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toEndpoint(row);
+      return await boundedInsert(this.db, this.dialect, bound, (q) => this.#insertEndpoint(q, n));
     } catch (err) {
       if (this.dialect.isUniqueViolation(err)) throw new GantryError('NAME_TAKEN', `You already have an endpoint named '${n.name}'.`, { name: n.name });
       throw err;
     }
+  }
+
+  async #insertEndpoint(db: Kysely<Database>, n: NewEndpoint): Promise<EndpointRecord> {
+    const row = await db
+      .insertInto('endpoints')
+      .values({
+        account_id: n.accountId,
+        name: n.name,
+        live_name: n.name,
+        api_key: n.apiKey,
+        params_json: JSON.stringify(n.params),
+        ...(n.limits !== undefined ? { limits_json: JSON.stringify(n.limits) } : {}),
+        suspended: 0,
+        alias_of: n.aliasOf,
+        target: 'running',
+        // Nothing observed yet: the serverless loop's first pass makes it pending (or running).
+        status: 'unknown',
+        status_msg: null,
+        generation: 1,
+        stop_drain: 0,
+        stop_deadline: null,
+        stop_requested_at: null,
+        memory_json: JSON.stringify(EMPTY_MEMORY),
+        last_activity_at: n.now,
+        created_at: n.now,
+        updated_at: n.now,
+        last_processed_at: 0,
+        lease_owner: null,
+        lease_token: null,
+        lease_expires_at: null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toEndpoint(row);
   }
 
   async getEndpoint(id: number): Promise<EndpointRecord | undefined> {

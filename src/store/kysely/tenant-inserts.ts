@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import { toAccount, toApiKey } from './rows.js';
+import { boundedInsert, type AccountBound } from './account-bound.js';
 import type { Database } from './schema.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { NewAccount, NewApiKey } from '../tenant-store.js';
@@ -14,11 +15,19 @@ import type { AccountRecord, ApiKeyRecord } from '../../domain/account/records.j
 const b = (v: boolean): number => (v ? 1 : 0);
 
 export async function insertAccount(db: Kysely<Database>, dialect: StoreDialect, a: NewAccount): Promise<AccountRecord> {
-  const max = a.maxInTree ?? 0;
-  if (a.parentId != null && max > 0) {
-    const held = await accountsInTree(db, await rootOf(db, a.parentId));
-    if (held >= max) throw new GantryError('ACCOUNT_LIMIT', `An account holds at most ${max} subaccounts and teams, at any depth.`, { limit: max });
-  }
+  const max = a.parentId != null ? (a.maxInTree ?? 0) : 0;
+  // The top of the tree is held while the tree is counted (a parent chain never changes).
+  const root = a.parentId != null && max > 0 ? await rootOf(db, a.parentId) : 0;
+  const bound: AccountBound = {
+    accountId: root,
+    max,
+    count: (q) => accountsInTree(q, root),
+    refuse: (m) => new GantryError('ACCOUNT_LIMIT', `An account holds at most ${m} subaccounts and teams, at any depth.`, { limit: m }),
+  };
+  return boundedInsert(db, dialect, bound, (q) => insertAccountRow(q, dialect, a));
+}
+
+async function insertAccountRow(db: Kysely<Database>, dialect: StoreDialect, a: NewAccount): Promise<AccountRecord> {
   try {
     const row = await db
       .insertInto('accounts')

@@ -4,6 +4,7 @@ import type { NewAccount, NewApiKey } from '../tenant-store.js';
 import { parseJson, toAccount, toApiKey } from './rows.js';
 import { Repo } from './repo.js';
 import { insertAccount, insertApiKey } from './tenant-inserts.js';
+import { boundedInsert, counted, type AccountBound } from './account-bound.js';
 import { moveCredit, type CreditMove } from './billing-repo.js';
 import type { Database } from './schema.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
@@ -94,20 +95,22 @@ export class TenantRepo extends Repo {
 
   // ── keys ────────────────────────────────────────────────────────────
   async createApiKey(k: NewApiKey): Promise<ApiKeyRecord> {
-    const max = k.maxPerAccount ?? 0;
-    if (max <= 0) return insertApiKey(this.db, k);
-    // Count and insert in one transaction so a burst of creations cannot slip far past the bound.
-    return transact(this.db, async (trx) => {
-      const { n } = await trx
-        .selectFrom('api_keys')
-        .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
-        .where('account_id', '=', k.accountId)
-        .where('scope', '=', 'full')
-        .where('revoked_at', 'is', null)
-        .executeTakeFirstOrThrow();
-      if (Number(n) >= max) throw new GantryError('API_KEY_LIMIT', `An account holds at most ${max} API keys; revoke one first.`, { limit: max });
-      return insertApiKey(trx, k);
-    });
+    const bound: AccountBound = {
+      accountId: k.accountId,
+      max: k.maxPerAccount ?? 0,
+      count: async (q) =>
+        counted(
+          await q
+            .selectFrom('api_keys')
+            .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+            .where('account_id', '=', k.accountId)
+            .where('scope', '=', 'full')
+            .where('revoked_at', 'is', null)
+            .executeTakeFirstOrThrow(),
+        ),
+      refuse: (max) => new GantryError('API_KEY_LIMIT', `An account holds at most ${max} API keys; revoke one first.`, { limit: max }),
+    };
+    return boundedInsert(this.db, this.dialect, bound, (q) => insertApiKey(q, k));
   }
 
   async findApiKeyByHash(keyHash: string, o: { readonly revoked?: boolean } = {}): Promise<ApiKeyRecord | undefined> {
