@@ -28,6 +28,7 @@ import { codeDeploymentsMigration } from './migration-code-deployments.js';
 import { seriesMigration } from './migration-series.js';
 import { stopRejectsMigration } from './migration-stop-rejects.js';
 import { feedListenersMigration } from './migration-feed-listeners.js';
+import { mlPartTimesMigration } from './migration-ml-part-times.js';
 import { endpointRestMigration } from './migration-endpoint-rest.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
@@ -300,6 +301,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0031_feed_listeners': feedListenersMigration,
     '0032_endpoint_rest': endpointRestMigration,
     '0033_gateway_pending_endpoint': gatewayPendingEndpointMigration,
+    '0034_ml_part_times': mlPartTimesMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }
