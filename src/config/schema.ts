@@ -1,4 +1,5 @@
 import { DATABASE_SETTINGS } from './database-settings.js';
+import { ML_SETTINGS } from './ml-settings.js';
 import { SANDBOX_SETTINGS } from './sandbox-settings.js';
 import { SERVERLESS_SETTINGS } from './serverless-settings.js';
 
@@ -183,6 +184,7 @@ export const SETTINGS = {
     doc: 'Docker Engine API address (unix:///path or tcp://host:port); default: DOCKER_HOST, else /var/run/docker.sock.',
   },
   ...SERVERLESS_SETTINGS,
+  ...ML_SETTINGS,
   billingIntervalMs: {
     type: 'duration',
     min: 1,

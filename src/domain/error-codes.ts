@@ -332,6 +332,21 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'The model is deployed or referenced by an ingest pipeline; stop the deployments or remove the references first, or delete with force=true.',
   },
+  TRAINED_MODEL_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The account holds the most trained models it may (setting maxTrainedModelsPerAccount); delete one first.',
+  },
+  MODEL_STORAGE_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: "The part would take the account's stored definition bytes past maxModelDefinitionBytesPerAccount; it was not stored. Delete a model (or let an unfinished upload expire) first.",
+  },
+  MODEL_UPLOADS_BUSY: {
+    kind: 'rate_limited',
+    retryable: true,
+    doc: 'This replica was reading modelUploadConcurrency large definition-part or vocabulary bodies already, for longer than modelUploadWaitMs; the body was not parsed. Retry after the time given.',
+  },
   PIPELINE_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No ingest pipeline with this id (or matching this pattern) belongs to the caller.' },
   PROCESSOR_UNSUPPORTED: {
     kind: 'invalid',

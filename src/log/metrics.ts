@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one process, served at GET /metrics. */
 export class Metrics {
@@ -59,6 +59,12 @@ export class Metrics {
     name: 'gantry_serverless_routes_total',
     help: '/route/ answers: with a worker, or without (none ready)',
     labelNames: ['worker'] as const,
+    registers: [this.registry],
+  });
+  readonly modelUploadBodies = new Gauge({
+    name: 'gantry_model_upload_bodies',
+    help: 'Large trained-model definition-part and vocabulary bodies being read (held: within modelUploadConcurrency) or waiting for their turn',
+    labelNames: ['state'] as const,
     registers: [this.registry],
   });
 

@@ -19,13 +19,25 @@ export interface MlStore {
    * Store one definition part (a repeated index replaces the earlier bytes) and what the parts held
    * now add up to. The first part fixes the model's totals; a part whose totals differ is refused
    * (`totals-differ`) without being stored, so parts from any replica agree. Any new part clears
-   * `fullyDefined` until the whole is checked again.
+   * `fullyDefined` until the whole is checked again, and marks the model's parts as touched at `now`.
+   * With `maxAccountBytes` above 0, a part that would take the bytes of all the account's parts (the
+   * part it replaces not counted) past it is refused (`over-limit`, with the bytes held) without being
+   * stored; parts of one account are stored one at a time, on every replica, so the bound is exact.
    */
   putModelPart(
     accountId: number,
     modelId: string,
     p: { index: number; totalParts: number; totalDefinitionLength: number; bytes: Uint8Array },
-  ): Promise<{ ok: true; progress: DefinitionProgress } | { ok: false; reason: 'no-model' | 'totals-differ' }>;
+    o: { now: number; maxAccountBytes: number },
+  ): Promise<
+    { ok: true; progress: DefinitionProgress } | { ok: false; reason: 'no-model' | 'totals-differ' } | { ok: false; reason: 'over-limit'; heldBytes: number }
+  >;
+  /**
+   * Forget the parts of every model not fully defined whose last part arrived before `before`: the
+   * parts go, and the model's totals are cleared, so its upload starts again from nothing. A part that
+   * arrives meanwhile keeps its model. Returns the models forgotten so.
+   */
+  forgetIncompleteDefinitions(before: number): Promise<{ accountId: number; modelId: string }[]>;
   /** One part's bytes (undefined: not uploaded). */
   readModelPart(accountId: number, modelId: string, index: number): Promise<Uint8Array | undefined>;
   /** Record the outcome of checking the assembled definition. */

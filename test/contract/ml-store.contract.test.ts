@@ -20,6 +20,8 @@ const CONFIG: TrainedModelConfig = {
 };
 
 const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+/** A part stored at time 1, with no bound on the account's bytes. */
+const AT = { now: 1, maxAccountBytes: 0 };
 
 /** The ML part of the store port (trained models, definition parts, vocabularies, pipelines), one behaviour for every adapter. */
 for (const ts of TEST_STORES) {
@@ -70,19 +72,19 @@ for (const ts of TEST_STORES) {
     it('takes parts in any order across replicas, replaces a repeated one, and refuses other totals', async () => {
       await store.createTrainedModel({ accountId: acct, modelId: 'parts', config: CONFIG, now: 1 });
       const totals = { totalParts: 3, totalDefinitionLength: 10 };
-      const r2 = await store.putModelPart(acct, 'parts', { index: 2, ...totals, bytes: bytes(2, 9) });
+      const r2 = await store.putModelPart(acct, 'parts', { index: 2, ...totals, bytes: bytes(2, 9) }, AT);
       assert.deepEqual(r2, { ok: true, progress: { parts: 1, bytes: 2 } });
-      const r0 = await other.putModelPart(acct, 'parts', { index: 0, ...totals, bytes: bytes(5, 1) });
+      const r0 = await other.putModelPart(acct, 'parts', { index: 0, ...totals, bytes: bytes(5, 1) }, AT);
       assert.deepEqual(r0, { ok: true, progress: { parts: 2, bytes: 7 } });
       // The same index again replaces the bytes.
-      const again = await store.putModelPart(acct, 'parts', { index: 0, ...totals, bytes: bytes(4, 3) });
+      const again = await store.putModelPart(acct, 'parts', { index: 0, ...totals, bytes: bytes(4, 3) }, AT);
       assert.deepEqual(again, { ok: true, progress: { parts: 2, bytes: 6 } });
-      assert.deepEqual(await store.putModelPart(acct, 'parts', { index: 1, totalParts: 4, totalDefinitionLength: 10, bytes: bytes(1, 0) }), {
+      assert.deepEqual(await store.putModelPart(acct, 'parts', { index: 1, totalParts: 4, totalDefinitionLength: 10, bytes: bytes(1, 0) }, AT), {
         ok: false,
         reason: 'totals-differ',
       });
-      assert.deepEqual(await store.putModelPart(acct, 'nope', { index: 0, ...totals, bytes: bytes(1, 0) }), { ok: false, reason: 'no-model' });
-      const r1 = await other.putModelPart(acct, 'parts', { index: 1, ...totals, bytes: bytes(4, 2) });
+      assert.deepEqual(await store.putModelPart(acct, 'nope', { index: 0, ...totals, bytes: bytes(1, 0) }, AT), { ok: false, reason: 'no-model' });
+      const r1 = await other.putModelPart(acct, 'parts', { index: 1, ...totals, bytes: bytes(4, 2) }, AT);
       assert.deepEqual(r1, { ok: true, progress: { parts: 3, bytes: 10 } });
       // Bytes come back exactly (blob / bytea), one part per read.
       assert.deepEqual([...((await store.readModelPart(acct, 'parts', 0)) ?? [])], [3, 3, 3, 3]);
@@ -100,8 +102,8 @@ for (const ts of TEST_STORES) {
       // on the one thread, so there the race runs on one handle (its transactions queue).
       const second = ts.name === 'sqlite' ? store : other;
       const [a, b] = await Promise.all([
-        store.putModelPart(acct, 'race', { index: 0, ...totals, bytes: bytes(3, 1) }),
-        second.putModelPart(acct, 'race', { index: 1, ...totals, bytes: bytes(3, 2) }),
+        store.putModelPart(acct, 'race', { index: 0, ...totals, bytes: bytes(3, 1) }, AT),
+        second.putModelPart(acct, 'race', { index: 1, ...totals, bytes: bytes(3, 2) }, AT),
       ]);
       assert.ok(a.ok && b.ok);
       assert.equal(Math.max(a.progress.parts, b.progress.parts), 2);
@@ -112,7 +114,7 @@ for (const ts of TEST_STORES) {
       const m = await other.getTrainedModel(acct, 'parts');
       assert.equal(m?.fullyDefined, true);
       assert.deepEqual(m?.onnx, { irVersion: 8 });
-      await store.putModelPart(acct, 'parts', { index: 1, totalParts: 3, totalDefinitionLength: 10, bytes: bytes(4, 5) });
+      await store.putModelPart(acct, 'parts', { index: 1, totalParts: 3, totalDefinitionLength: 10, bytes: bytes(4, 5) }, AT);
       const after = await store.getTrainedModel(acct, 'parts');
       assert.equal(after?.fullyDefined, false);
       assert.equal(after?.onnx, null);
@@ -134,7 +136,7 @@ for (const ts of TEST_STORES) {
       assert.equal(await store.deleteTrainedModel(acct, 'parts'), false);
       // A model of the same id starts from nothing.
       await store.createTrainedModel({ accountId: acct, modelId: 'parts', config: CONFIG, now: 9 });
-      assert.deepEqual(await store.putModelPart(acct, 'parts', { index: 0, totalParts: 1, totalDefinitionLength: 1, bytes: bytes(1, 1) }), {
+      assert.deepEqual(await store.putModelPart(acct, 'parts', { index: 0, totalParts: 1, totalDefinitionLength: 1, bytes: bytes(1, 1) }, AT), {
         ok: true,
         progress: { parts: 1, bytes: 1 },
       });
@@ -142,7 +144,7 @@ for (const ts of TEST_STORES) {
 
     it('of deletes of one model racing on two replicas, exactly one removes it (the others answer false)', async () => {
       await store.createTrainedModel({ accountId: acct, modelId: 'raced.v1', config: CONFIG, now: 1 });
-      await store.putModelPart(acct, 'raced.v1', { index: 0, totalParts: 1, totalDefinitionLength: 2, bytes: bytes(2, 7) });
+      await store.putModelPart(acct, 'raced.v1', { index: 0, totalParts: 1, totalDefinitionLength: 2, bytes: bytes(2, 7) }, AT);
       // As above: on SQLite (one process per file) the race runs on one handle, its transactions queueing.
       const second = ts.name === 'sqlite' ? store : other;
       const handles = [store, second, store, second, store, second];
@@ -150,6 +152,77 @@ for (const ts of TEST_STORES) {
       assert.equal(results.filter((r) => r).length, 1, JSON.stringify(results));
       assert.equal(await other.getTrainedModel(acct, 'raced.v1'), undefined);
       assert.equal(await store.readModelPart(acct, 'raced.v1', 0), undefined);
+    });
+
+    it("bounds the bytes of all one account's parts: a part past maxAccountBytes is refused and not stored; a part sent again counts once", async () => {
+      const a = (await store.createAccount({ username: 'bytes', email: 'bytes@x', isAdmin: false, now: 1 })).id;
+      const b = (await store.createAccount({ username: 'bytes2', email: 'bytes2@x', isAdmin: false, now: 1 })).id;
+      for (const id of ['b1', 'b2']) await store.createTrainedModel({ accountId: a, modelId: id, config: CONFIG, now: 1 });
+      await store.createTrainedModel({ accountId: b, modelId: 'b1', config: CONFIG, now: 1 });
+      const cap = { now: 1, maxAccountBytes: 10 };
+      const totals = { totalParts: 3, totalDefinitionLength: 100 };
+      assert.equal((await store.putModelPart(a, 'b1', { index: 0, ...totals, bytes: bytes(6, 1) }, cap)).ok, true);
+      assert.deepEqual(await other.putModelPart(a, 'b2', { index: 0, ...totals, bytes: bytes(5, 2) }, cap), { ok: false, reason: 'over-limit', heldBytes: 6 });
+      assert.equal(await store.readModelPart(a, 'b2', 0), undefined, 'not stored');
+      assert.equal((await store.getTrainedModel(a, 'b2'))?.totalParts, null, 'the refused part fixed no totals');
+      // Part 0 again, bigger: it replaces the 6 bytes, so 9 are held, not 15.
+      assert.deepEqual(await store.putModelPart(a, 'b1', { index: 0, ...totals, bytes: bytes(9, 3) }, cap), { ok: true, progress: { parts: 1, bytes: 9 } });
+      assert.equal((await other.putModelPart(a, 'b2', { index: 1, ...totals, bytes: bytes(1, 4) }, cap)).ok, true, 'exactly 10');
+      assert.equal((await store.putModelPart(a, 'b2', { index: 2, ...totals, bytes: bytes(1, 4) }, cap)).ok, false);
+      assert.equal((await store.putModelPart(b, 'b1', { index: 0, ...totals, bytes: bytes(10, 5) }, cap)).ok, true, 'each account has its own bound');
+      assert.deepEqual(await store.putModelPart(a, 'nope', { index: 0, ...totals, bytes: bytes(1, 0) }, cap), { ok: false, reason: 'no-model' });
+    });
+
+    it('parts of one account racing on two replicas never pass its bound together', async () => {
+      const a = (await store.createAccount({ username: 'bytes3', email: 'bytes3@x', isAdmin: false, now: 1 })).id;
+      for (const id of ['r1', 'r2']) await store.createTrainedModel({ accountId: a, modelId: id, config: CONFIG, now: 1 });
+      const cap = { now: 1, maxAccountBytes: 10 };
+      const totals = { totalParts: 2, totalDefinitionLength: 12 };
+      // As above: on SQLite (one process per file) the race runs on one handle, its transactions queueing.
+      const second = ts.name === 'sqlite' ? store : other;
+      const results = await Promise.all([
+        store.putModelPart(a, 'r1', { index: 0, ...totals, bytes: bytes(6, 1) }, cap),
+        second.putModelPart(a, 'r2', { index: 0, ...totals, bytes: bytes(6, 2) }, cap),
+        store.putModelPart(a, 'r2', { index: 1, ...totals, bytes: bytes(6, 2) }, cap),
+        second.putModelPart(a, 'r1', { index: 1, ...totals, bytes: bytes(6, 1) }, cap),
+      ]);
+      assert.equal(results.filter((r) => r.ok).length, 1, JSON.stringify(results));
+    });
+
+    it('forgets the parts of definitions not fully defined that got no part since `before`; the model stays and starts again', async () => {
+      const a = (await store.createAccount({ username: 'forget', email: 'forget@x', isAdmin: false, now: 1 })).id;
+      for (const id of ['f-old', 'f-new', 'f-done', 'f-none']) await store.createTrainedModel({ accountId: a, modelId: id, config: CONFIG, now: 1 });
+      const totals = { totalParts: 2, totalDefinitionLength: 8 };
+      const at = (now: number) => ({ now, maxAccountBytes: 0 });
+      await store.putModelPart(a, 'f-old', { index: 0, ...totals, bytes: bytes(4, 1) }, at(100));
+      await store.putModelPart(a, 'f-new', { index: 0, ...totals, bytes: bytes(4, 1) }, at(300));
+      await store.putModelPart(a, 'f-done', { index: 0, totalParts: 1, totalDefinitionLength: 4, bytes: bytes(4, 1) }, at(100));
+      await store.setModelDefinitionChecked(a, 'f-done', { fullyDefined: true, onnx: { irVersion: 8 } });
+      // Other accounts' models of the tests above are forgotten too (their parts came at time 1): only this account's are looked at.
+      const forgotten = (await other.forgetIncompleteDefinitions(200)).filter((m) => m.accountId === a);
+      assert.deepEqual(forgotten, [{ accountId: a, modelId: 'f-old' }]);
+      assert.equal(await store.readModelPart(a, 'f-old', 0), undefined);
+      const old = await store.getTrainedModel(a, 'f-old');
+      assert.deepEqual([old?.totalParts, old?.totalDefinitionLength, old?.fullyDefined], [null, null, false]);
+      assert.equal((await store.readModelPart(a, 'f-new', 0))?.length, 4, 'a part since `before` keeps it');
+      assert.equal((await store.readModelPart(a, 'f-done', 0))?.length, 4, 'a fully defined model keeps its parts');
+      assert.equal((await store.getTrainedModel(a, 'f-none'))?.totalParts, null);
+      // Its upload starts again, with other totals.
+      assert.deepEqual(await store.putModelPart(a, 'f-old', { index: 0, totalParts: 1, totalDefinitionLength: 3, bytes: bytes(3, 2) }, at(1_000)), {
+        ok: true,
+        progress: { parts: 1, bytes: 3 },
+      });
+      assert.deepEqual(
+        (await store.forgetIncompleteDefinitions(200)).filter((m) => m.accountId === a),
+        [],
+      );
+      assert.deepEqual(
+        (await store.forgetIncompleteDefinitions(1_001))
+          .filter((m) => m.accountId === a)
+          .map((m) => m.modelId)
+          .sort(),
+        ['f-new', 'f-old'],
+      );
     });
 
     it('points an alias at one model: created, exists, taken unless reassigned; per account; deleted with its model', async () => {

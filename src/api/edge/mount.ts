@@ -77,8 +77,10 @@ export function renderError(d: ApiDialect, err: unknown, req: ErrorRequest, log:
   else if (status >= 500) log.warn({ code: error.code, status, dialect: d.name }, error.message);
   else log.info({ code: error.code, status, dialect: d.name }, error.message);
   const headers: Record<string, string | readonly string[]> = { ...d.responseHeaders?.(status), 'content-type': d.errorContentType ?? 'application/json' };
-  // Transient 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
-  if (error.code === 'RATE_LIMITED') headers['retry-after'] = String(typeof error.details.retryAfter === 'number' ? error.details.retryAfter : 1);
+  // A refusal that knows when to come back (a rate limit, a server reading its most large bodies) says so; transient
+  // 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
+  if (error.code === 'RATE_LIMITED' || (error.kind === 'rate_limited' && typeof error.details.retryAfter === 'number'))
+    headers['retry-after'] = String(typeof error.details.retryAfter === 'number' ? error.details.retryAfter : 1);
   else if (error.retryable && status >= 502 && error.code !== 'ENDPOINT_STOPPED') headers['retry-after'] = '1';
   if (error.code === 'METHOD_NOT_ALLOWED' && Array.isArray(error.details.allow)) headers.allow = error.details.allow.join(', ');
   return { error, status, headers, body: d.errorBody(error, status, req) };

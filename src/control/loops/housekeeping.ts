@@ -14,7 +14,8 @@ const RATE_BUCKET_KEEP_MS = 600_000;
 
 /**
  * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, samples
- * past their retention (samplesRetentionMs), and gateways' held-request rows of replicas long gone. (Orphan
+ * past their retention (samplesRetentionMs), gateways' held-request rows of replicas long gone, and
+ * the parts of model definitions left incomplete (incompleteDefinitionTtlMs). (Orphan
  * workloads, once found here, are found by the reconciler's host sweep: `host-sweep.ts`, decision 017.)
  */
 export class Housekeeping {
@@ -56,11 +57,23 @@ export class Housekeeping {
       await this.#ctx.store.pruneGatewayPending(this.#ctx.clock.now() - GATEWAY_PENDING_KEEP_MS);
       // One row per caller address and key ever limited, on PostgreSQL: an idle one is a full bucket, as a new one.
       await this.#ctx.store.pruneRateBuckets(this.#ctx.clock.now() - RATE_BUCKET_KEEP_MS);
+      await this.#forgetIncompleteDefinitions();
     } catch (err) {
       // Only the database's absence spares hosts afterwards: a chore that keeps failing otherwise must not.
       if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') this.#databaseGone = true;
       throw err;
     }
+  }
+
+  /**
+   * Parts of trained-model definitions never completed (total_parts announced, fewer sent) would be
+   * kept until their model is deleted: forgotten once none arrived for incompleteDefinitionTtlMs.
+   */
+  async #forgetIncompleteDefinitions(): Promise<void> {
+    const ttl = this.#ctx.settings.incompleteDefinitionTtlMs;
+    if (ttl === 0) return;
+    const models = await this.#ctx.store.forgetIncompleteDefinitions(this.#ctx.clock.now() - ttl);
+    if (models.length > 0) this.#ctx.log.info({ component: 'housekeeping', models, ttlMs: ttl }, 'parts of incomplete model definitions forgotten');
   }
 
   /** Instances of hosts silent for machineOfflineMs become `unknown`; the reconciler sets truth when the host is back. */

@@ -82,6 +82,13 @@ export async function putTrainedModel(ctx: ControlContext, p: Principal, r: NewM
     inputFieldNames: r.inputFieldNames,
     declaredSizeBytes: r.modelSizeBytes,
   };
+  // Each model may hold up to a 16 GiB definition and a vocabulary: their count bounds what one account keeps.
+  // An id taken already is MODEL_EXISTS below, as in Elasticsearch, whatever the count.
+  const max = ctx.settings.maxTrainedModelsPerAccount;
+  const held = max > 0 ? await ctx.store.listTrainedModels(p.accountId) : [];
+  if (max > 0 && held.length >= max && !held.some((m) => m.modelId === r.modelId)) {
+    throw new GantryError('TRAINED_MODEL_LIMIT', `An account holds at most ${max} trained models; delete one first.`, { limit: max });
+  }
   const m = await ctx.store.createTrainedModel({ accountId: p.accountId, modelId: r.modelId, config, now: ctx.clock.now() });
   ctx.log.info({ accountId: p.accountId, modelId: r.modelId }, 'trained model created');
   return m;
@@ -111,9 +118,23 @@ export async function putDefinitionPart(ctx: ControlContext, p: Principal, model
   await ownModel(ctx, p, modelId, 'ml.write');
   checkPart(part);
   const totals = { totalParts: part.totalParts, totalDefinitionLength: part.totalDefinitionLength };
-  const r = await ctx.store.putModelPart(p.accountId, modelId, { index: part.index, ...totals, bytes: part.bytes });
+  const limit = ctx.settings.maxModelDefinitionBytesPerAccount;
+  const r = await ctx.store.putModelPart(
+    p.accountId,
+    modelId,
+    { index: part.index, ...totals, bytes: part.bytes },
+    { now: ctx.clock.now(), maxAccountBytes: limit },
+  );
   if (!r.ok) {
     if (r.reason === 'no-model') throw modelNotFound(modelId);
+    if (r.reason === 'over-limit') {
+      throw new GantryError(
+        'MODEL_STORAGE_LIMIT',
+        `Part [${part.index}] of model [${modelId}] (${part.bytes.length} bytes) would take the account's stored definitions past ${limit} bytes ` +
+          `(${r.heldBytes} held); delete a model first.`,
+        { modelId, part: part.index, limit, heldBytes: r.heldBytes },
+      );
+    }
     const m = await ctx.store.getTrainedModel(p.accountId, modelId);
     throw new GantryError(
       'MODEL_DEFINITION_INVALID',

@@ -1,7 +1,7 @@
 import type { Kysely, Migration } from 'kysely';
 
 /**
- * 0034: a result (logs, `execute` output) names the account that asked for it, so an account keeps a bounded
+ * 0035: a result (logs, `execute` output) names the account that asked for it, so an account keeps a bounded
  * number alive (maxResultsPerAccount): at the instances' rate, one key kept gigabytes for resultTtlMs.
  * Results written before it have no owner and expire as before.
  */

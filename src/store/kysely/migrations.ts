@@ -29,6 +29,7 @@ import { codeDeploymentsMigration } from './migration-code-deployments.js';
 import { seriesMigration } from './migration-series.js';
 import { stopRejectsMigration } from './migration-stop-rejects.js';
 import { feedListenersMigration } from './migration-feed-listeners.js';
+import { mlPartTimesMigration } from './migration-ml-part-times.js';
 import { endpointRestMigration } from './migration-endpoint-rest.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
@@ -301,7 +302,8 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0031_feed_listeners': feedListenersMigration,
     '0032_endpoint_rest': endpointRestMigration,
     '0033_gateway_pending_endpoint': gatewayPendingEndpointMigration,
-    '0034_result_owner': resultOwnerMigration,
+    '0034_ml_part_times': mlPartTimesMigration,
+    '0035_result_owner': resultOwnerMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -6,6 +6,9 @@ import type { MlStore, ModelAlias } from '../ml-store.js';
 import { toPipeline, toTrainedModel } from './ml-rows.js';
 import { Repo } from './repo.js';
 
+/** Models whose parts one housekeeping pass forgets at most. */
+const FORGET_BATCH = 100;
+
 /** Trained models, definition parts (one row per part), vocabularies and ingest pipelines. */
 export class MlRepo extends Repo implements MlStore {
   async createTrainedModel(m: { accountId: number; modelId: string; config: TrainedModelConfig; now: number }): Promise<TrainedModelRecord> {
@@ -18,6 +21,7 @@ export class MlRepo extends Repo implements MlStore {
       total_definition_length: null,
       fully_defined: 0,
       onnx_json: null,
+      parts_updated_at: null,
     };
     try {
       await this.db.insertInto('ml_models').values(row).execute();
@@ -55,12 +59,30 @@ export class MlRepo extends Repo implements MlStore {
     accountId: number,
     modelId: string,
     p: { index: number; totalParts: number; totalDefinitionLength: number; bytes: Uint8Array },
-  ): Promise<{ ok: true; progress: DefinitionProgress } | { ok: false; reason: 'no-model' | 'totals-differ' }> {
+    o: { now: number; maxAccountBytes: number },
+  ): Promise<
+    { ok: true; progress: DefinitionProgress } | { ok: false; reason: 'no-model' | 'totals-differ' } | { ok: false; reason: 'over-limit'; heldBytes: number }
+  > {
     return transact(this.db, async (trx) => {
+      if (o.maxAccountBytes > 0) {
+        // Every model row of the account locked, in one order: two parts of one account (on any
+        // replica) are counted and stored one after the other, so neither passes the bound unseen.
+        let models = trx.selectFrom('ml_models').select('model_id').where('account_id', '=', accountId).orderBy('model_id');
+        if (this.dialect.supportsSkipLocked) models = models.forUpdate();
+        if (!(await models.execute()).some((m) => m.model_id === modelId)) return { ok: false as const, reason: 'no-model' as const };
+        const held = await trx
+          .selectFrom('ml_model_parts')
+          .select(sql<number | string | null>`sum(length)`.as('bytes'))
+          .where('account_id', '=', accountId)
+          .where((eb) => eb.or([eb('model_id', '!=', modelId), eb('part', '!=', p.index)]))
+          .executeTakeFirstOrThrow();
+        const heldBytes = Number(held.bytes ?? 0);
+        if (heldBytes + p.bytes.length > o.maxAccountBytes) return { ok: false as const, reason: 'over-limit' as const, heldBytes };
+      }
       // Compare-and-set: the first part fixes the totals, every later one must repeat them.
       const set = await trx
         .updateTable('ml_models')
-        .set({ total_parts: p.totalParts, total_definition_length: p.totalDefinitionLength, fully_defined: 0, onnx_json: null })
+        .set({ total_parts: p.totalParts, total_definition_length: p.totalDefinitionLength, fully_defined: 0, onnx_json: null, parts_updated_at: o.now })
         .where('account_id', '=', accountId)
         .where('model_id', '=', modelId)
         .where((eb) =>
@@ -96,6 +118,38 @@ export class MlRepo extends Repo implements MlStore {
         .executeTakeFirstOrThrow();
       return { ok: true as const, progress: { parts: Number(sum.parts), bytes: Number(sum.bytes ?? 0) } };
     });
+  }
+
+  async forgetIncompleteDefinitions(before: number): Promise<{ accountId: number; modelId: string }[]> {
+    // A bounded batch per call, each model in a transaction of its own: a backlog (the first pass after
+    // an upgrade) is worked off over several housekeeping passes, never as one transaction of gigabytes.
+    const stale = await this.db
+      .selectFrom('ml_models')
+      .select(['account_id', 'model_id'])
+      .where('fully_defined', '=', 0)
+      .where('parts_updated_at', '<', before)
+      .orderBy('parts_updated_at')
+      .limit(FORGET_BATCH)
+      .execute();
+    const forgotten: { accountId: number; modelId: string }[] = [];
+    for (const m of stale) {
+      const gone = await transact(this.db, async (trx) => {
+        // The same conditions again: a part that arrived since keeps the model (its row lock orders the two).
+        const r = await trx
+          .updateTable('ml_models')
+          .set({ total_parts: null, total_definition_length: null, onnx_json: null, parts_updated_at: null })
+          .where('account_id', '=', m.account_id)
+          .where('model_id', '=', m.model_id)
+          .where('fully_defined', '=', 0)
+          .where('parts_updated_at', '<', before)
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) === 0) return false;
+        await trx.deleteFrom('ml_model_parts').where('account_id', '=', m.account_id).where('model_id', '=', m.model_id).execute();
+        return true;
+      });
+      if (gone) forgotten.push({ accountId: m.account_id, modelId: m.model_id });
+    }
+    return forgotten;
   }
 
   async readModelPart(accountId: number, modelId: string, index: number): Promise<Uint8Array | undefined> {

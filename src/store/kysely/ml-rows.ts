@@ -11,6 +11,8 @@ export interface MlModelTable {
   total_definition_length: number | null;
   fully_defined: number;
   onnx_json: string | null;
+  /** When the last definition part arrived; null: none held. */
+  parts_updated_at: number | null;
 }
 
 export interface MlModelPartTable {

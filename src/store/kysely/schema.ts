@@ -179,7 +179,7 @@ export interface ResultTable {
   token: string;
   content: string;
   expires_at: number;
-  /** The account that asked for it (0034); null for a replica's answer to another, and for results older than it. */
+  /** The account that asked for it (0035); null for a replica's answer to another, and for results older than it. */
   account_id: number | null;
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { GantryError } from '../../../domain/errors.js';
+import { BodyPermits, largeBodyGate } from '../../edge/body-permits.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
 import { durationParam } from './duration.js';
@@ -11,6 +12,13 @@ import { boolParam, csvParam, intParam, isStrictBase64, knownFields, objectBody,
  * Eland-style uploads use parts of a few MiB, so the app-wide body limit is too small for them.
  */
 export const PART_BODY_LIMIT_BYTES = 100 * 1024 * 1024;
+
+/**
+ * Bodies up to the app-wide body limit (1 MiB) are parsed without a permit: any route takes those.
+ * Larger ones (up to PART_BODY_LIMIT_BYTES) take several times their size in memory while the JSON and
+ * the base64 in it are decoded, so only modelUploadConcurrency of them are read at once.
+ */
+const SMALL_BODY_BYTES = 1024 * 1024;
 
 /** Elasticsearch's default `timeout` of a model delete: a forced one stops the model's deployments within it. */
 const DELETE_TIMEOUT_MS = 30_000;
@@ -65,6 +73,21 @@ function inputFieldsOf(body: Record<string, unknown>): string[] {
 /** Trained models: create, definition parts, vocabulary, list, delete, aliases. */
 export function elasticModelRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   const ml = deps.control.ml;
+  const s = deps.control.ctx.settings;
+  // One set of permits per server (replica), shared by both upload routes.
+  const gauge = deps.control.ctx.metrics.modelUploadBodies;
+  const permits = new BodyPermits({
+    max: s.modelUploadConcurrency,
+    waitMs: s.modelUploadWaitMs,
+    onChange: (held, waiting) => {
+      gauge.set({ state: 'held' }, held);
+      gauge.set({ state: 'waiting' }, waiting);
+    },
+  });
+  const large = {
+    bodyLimit: PART_BODY_LIMIT_BYTES,
+    ...(permits.max > 0 ? { preParsing: largeBodyGate(permits, { smallBytes: SMALL_BODY_BYTES, retryAfterS: 1 }) } : {}),
+  };
 
   app.put<{ Params: { model_id: string } }>('/_ml/trained_models/:model_id', async (req) => {
     const q = req.query as Query;
@@ -91,17 +114,13 @@ export function elasticModelRoutes(app: FastifyInstance, deps: EdgeDeps): void {
     return modelConfigBody(m, { definitionStatus: false, excludeGenerated: false });
   });
 
-  app.put<{ Params: { model_id: string; part: string } }>(
-    '/_ml/trained_models/:model_id/definition/:part',
-    { bodyLimit: PART_BODY_LIMIT_BYTES },
-    async (req) => {
-      const part = partOf(objectBody(req.body, { optional: false }), req.params.part);
-      await ml.putDefinitionPart(principal(req), req.params.model_id, part);
-      return { acknowledged: true };
-    },
-  );
+  app.put<{ Params: { model_id: string; part: string } }>('/_ml/trained_models/:model_id/definition/:part', large, async (req) => {
+    const part = partOf(objectBody(req.body, { optional: false }), req.params.part);
+    await ml.putDefinitionPart(principal(req), req.params.model_id, part);
+    return { acknowledged: true };
+  });
 
-  app.put<{ Params: { model_id: string } }>('/_ml/trained_models/:model_id/vocabulary', { bodyLimit: PART_BODY_LIMIT_BYTES }, async (req) => {
+  app.put<{ Params: { model_id: string } }>('/_ml/trained_models/:model_id/vocabulary', large, async (req) => {
     const body = objectBody(req.body, { optional: false });
     knownFields(body, VOCABULARY_FIELDS, 'put_trained_model_vocabulary');
     const vocabulary = optStringArray(body, 'vocabulary');
