@@ -12,6 +12,9 @@ export const STAMP_PERL = `# No module before the FIFOs are open: the wrapper wa
 grep { -f "$_/Time/HiRes.pm" } @INC or exit 3;
 open(my $o, '<', $ARGV[0]) or die "stdout: $!"; open(my $e, '<', $ARGV[1]) or die "stderr: $!";
 $SIG{TERM} = $SIG{INT} = 'IGNORE';
+# The wrapper starts the workload once this is open (read and write: it never waits); kept open, so that an open
+# of the wrapper's that comes after still finds a reader.
+open(my $ready, '+<', $ARGV[2]) or die "ready: $!";
 # Found but not loadable after all: whole seconds.
 my $now = eval { require Time::HiRes; (() = Time::HiRes::gettimeofday()) == 2 or die; sub { sprintf('%d%06d', Time::HiRes::gettimeofday()) } } || sub { time() . '000000' };
 binmode $_ for ($o, $e, \\*STDOUT); $| = 1;
@@ -41,6 +44,9 @@ const emit = (text) => { const b = Buffer.from(text, 'latin1'); let at = 0; whil
 // order in which the two streams became readable is kept.
 const fds = [['o', fs.openSync(process.argv[2], 'r')], ['e', fs.openSync(process.argv[3], 'r')]];
 for (const s of ['SIGTERM', 'SIGINT']) process.on(s, () => {});
+// The wrapper starts the workload once this is open (read and write: it never waits); kept open, so that an open
+// of the wrapper's that comes after still finds a reader.
+fs.openSync(process.argv[4], 'r+');
 for (const [k, fd] of fds) {
   new net.Socket({ fd, readable: true, writable: false })
     .on('data', (chunk) => {

@@ -20,11 +20,14 @@ record() { printf '%s\\n' "$2" > "$out/$1.tmp" && mv -f "$out/$1.tmp" "$out/$1";
 # Output goes through the stamper (stamp.pl or stamp.cjs): opening the FIFOs for writing waits until it
 # has opened them for reading, so it is ready before the workload writes a line. The stamper ignores SIGTERM
 # only once it has opened them (then it writes the last lines and ends at their end): a stop that comes
-# before would leave it waiting in its open for ever.
+# before would leave it waiting in its open for ever. The workload starts only once it ignores SIGTERM: the
+# wrapper's open of the third FIFO waits for the stamper's, which comes after. (A stop's SIGTERM in between
+# ended the stamper, and the workload with SIGPIPE at its next line: no graceful stop, no last lines.)
 ofifo="$out/stdout.fifo"
 efifo="$out/stderr.fifo"
+rfifo="$out/ready.fifo"
 # Each program run here is a few milliseconds on every start's way: rm only when something is there.
-for f in "$ofifo" "$efifo"; do if [ -e "$f" ] || [ -L "$f" ]; then rm -f "$f"; fi; done
+for f in "$ofifo" "$efifo" "$rfifo"; do if [ -e "$f" ] || [ -L "$f" ]; then rm -f "$f"; fi; done
 stamper=""
 # A stamper that fails before it opened the FIFOs (no perl, a module missing: perl stops before it opens them)
 # would leave the wrapper waiting: the next one takes over while the FIFOs are still there, plain copies last.
@@ -32,11 +35,11 @@ stamper=""
 # The stampers keep only PATH and the labels of the environment: the workload's PERL5OPT or NODE_OPTIONS are
 # not theirs, and the labels find them as the workload's (builtins only: no program more on the way).
 bare() { local v; for v in $(compgen -e); do case $v in PATH | GANTRY_RUNTIME_ID | GANTRY_INSTANCE_ID) ;; *) unset "$v" 2> /dev/null ;; esac; done; exec "$@"; }
-by_node() { [ -p "$ofifo" ] && [ -x "$GANTRY_NODE" ] && (bare "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo"); }
-rescue() { [ -p "$ofifo" ] || return; cat "$ofifo" >> "$out/output.log" & cat "$efifo" >> "$out/output.log"; wait; }
-if mkfifo "$ofifo" "$efifo"; then
+by_node() { [ -p "$ofifo" ] && [ -x "$GANTRY_NODE" ] && (bare "$GANTRY_NODE" "$meta/stamp.cjs" "$ofifo" "$efifo" "$rfifo"); }
+rescue() { [ -p "$ofifo" ] || return; { cat "$ofifo" >> "$out/output.log" & cat "$efifo" >> "$out/output.log"; wait; } 3<> "$rfifo"; }
+if mkfifo "$ofifo" "$efifo" "$rfifo"; then
   if [ "$GANTRY_LOG_STAMPER" != node ] && command -v perl > /dev/null; then
-    ({ (bare perl "$meta/stamp.pl" "$ofifo" "$efifo") || by_node; } >> "$out/output.log" || rescue) &
+    ({ (bare perl "$meta/stamp.pl" "$ofifo" "$efifo" "$rfifo") || by_node; } >> "$out/output.log" || rescue) &
     stamper=$!
   elif [ -x "$GANTRY_NODE" ]; then
     (by_node >> "$out/output.log" || rescue) &
@@ -45,13 +48,14 @@ if mkfifo "$ofifo" "$efifo"; then
 fi
 if [ -n "$stamper" ]; then
   exec > "$ofifo" 2> "$efifo"
+  : > "$rfifo"
 else
   exec >> "$out/output.log" 2>&1 # no stamper: plain lines, read back as stdout
 fi
 # The names only: the stamper holds the FIFOs open, and the workload need not wait for this. (A stamper that
 # ended in the moment between its open and this rm would let the next one open them: it joins the same pipes
 # while the workload writes; should every writer be gone already, it waits in its open until the group ends.)
-rm -f "$ofifo" "$efifo" &
+rm -f "$ofifo" "$efifo" "$rfifo" &
 unnamed=$!
 # Before the wrapper itself ends: close its ends of the FIFOs and let the stamper write the last lines.
 drain() { exec >&- 2>&-; [ -z "$stamper" ] || wait "$stamper"; }
