@@ -8,7 +8,8 @@ import type { DefinitionProgress, PipelineRecord, TrainedModelConfig, TrainedMod
  */
 export interface MlStore {
   /** MODEL_EXISTS when the account has a model of this id. */
-  createTrainedModel(m: { accountId: number; modelId: string; config: TrainedModelConfig; now: number }): Promise<TrainedModelRecord>;
+  /** `max`: most models the account may hold (TRAINED_MODEL_LIMIT past it; an id taken is MODEL_EXISTS first); 0 or absent: no bound. */
+  createTrainedModel(m: { accountId: number; modelId: string; config: TrainedModelConfig; now: number; max?: number }): Promise<TrainedModelRecord>;
   getTrainedModel(accountId: number, modelId: string): Promise<TrainedModelRecord | undefined>;
   /** Sorted by model id. */
   listTrainedModels(accountId: number): Promise<TrainedModelRecord[]>;

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { TrainedModelConfig } from '../../src/domain/ml/records.js';
 import { DEFAULT_ENDPOINT_PARAMS } from '../../src/domain/serverless/params.js';
 import type { Store } from '../../src/store/store.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
@@ -59,6 +60,22 @@ for (const ts of TEST_STORES) {
         store.createEndpoint({ accountId, name: `ep${i}`, apiKey: `key${i}`, params: DEFAULT_ENDPOINT_PARAMS, aliasOf: null, now: 1, maxPerAccount: MAX }),
       );
       assert.equal(n, MAX);
+    });
+
+    it('trained models; an id taken is MODEL_EXISTS, not the bound', async () => {
+      const config: TrainedModelConfig = {
+        modelType: 'onnx',
+        description: null,
+        tags: [],
+        metadata: null,
+        inferenceConfig: { pass_through: {} },
+        inputFieldNames: ['text_field'],
+        declaredSizeBytes: 0,
+      };
+      const create = (i: number) => store.createTrainedModel({ accountId, modelId: `m${i}`, config, now: 1, max: MAX });
+      assert.equal(await admitted('TRAINED_MODEL_LIMIT', create), MAX);
+      const [first] = await store.listTrainedModels(accountId);
+      await assert.rejects(create(Number(first?.modelId.slice(1))), { code: 'MODEL_EXISTS' });
     });
 
     it('subaccounts, counted in the whole tree', async () => {

@@ -155,8 +155,11 @@ class WireConnection implements WireCaller {
       this.path.o.handOff(endedStream(s, rest));
       return;
     }
-    if (rest !== null) s.unshift(rest);
     this.path.o.handOff(s);
+    // What was read goes to Node's server as read, not put back on the socket (unshift): a socket whose own stream
+    // was asked for that chunk read on for itself, after Node's server had paused it for a body its handler had not
+    // read yet, so every upload handed over was read into memory whole (a 300 MB body: 300 MB held).
+    if (rest !== null) s.emit('data', rest);
     s.resume();
   }
 

@@ -83,13 +83,8 @@ export async function putTrainedModel(ctx: ControlContext, p: Principal, r: NewM
     declaredSizeBytes: r.modelSizeBytes,
   };
   // Each model may hold up to a 16 GiB definition and a vocabulary: their count bounds what one account keeps.
-  // An id taken already is MODEL_EXISTS below, as in Elasticsearch, whatever the count.
   const max = ctx.settings.maxTrainedModelsPerAccount;
-  const held = max > 0 ? await ctx.store.listTrainedModels(p.accountId) : [];
-  if (max > 0 && held.length >= max && !held.some((m) => m.modelId === r.modelId)) {
-    throw new GantryError('TRAINED_MODEL_LIMIT', `An account holds at most ${max} trained models; delete one first.`, { limit: max });
-  }
-  const m = await ctx.store.createTrainedModel({ accountId: p.accountId, modelId: r.modelId, config, now: ctx.clock.now() });
+  const m = await ctx.store.createTrainedModel({ accountId: p.accountId, modelId: r.modelId, config, now: ctx.clock.now(), max });
   ctx.log.info({ accountId: p.accountId, modelId: r.modelId }, 'trained model created');
   return m;
 }

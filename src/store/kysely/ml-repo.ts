@@ -5,13 +5,14 @@ import type { DefinitionProgress, PipelineRecord, TrainedModelConfig, TrainedMod
 import type { MlStore, ModelAlias } from '../ml-store.js';
 import { toPipeline, toTrainedModel } from './ml-rows.js';
 import { Repo } from './repo.js';
+import { boundedInsert, type AccountBound } from './account-bound.js';
 
 /** Models whose parts one housekeeping pass forgets at most. */
 const FORGET_BATCH = 100;
 
 /** Trained models, definition parts (one row per part), vocabularies and ingest pipelines. */
 export class MlRepo extends Repo implements MlStore {
-  async createTrainedModel(m: { accountId: number; modelId: string; config: TrainedModelConfig; now: number }): Promise<TrainedModelRecord> {
+  async createTrainedModel(m: { accountId: number; modelId: string; config: TrainedModelConfig; now: number; max?: number }): Promise<TrainedModelRecord> {
     const row = {
       account_id: m.accountId,
       model_id: m.modelId,
@@ -23,8 +24,18 @@ export class MlRepo extends Repo implements MlStore {
       onnx_json: null,
       parts_updated_at: null,
     };
+    const bound: AccountBound = {
+      accountId: m.accountId,
+      max: m.max ?? 0,
+      // An id taken already is MODEL_EXISTS (the insert's), as in Elasticsearch, whatever the count.
+      count: async (q) => {
+        const held = await q.selectFrom('ml_models').select('model_id').where('account_id', '=', m.accountId).execute();
+        return held.some((h) => h.model_id === m.modelId) ? 0 : held.length;
+      },
+      refuse: (max) => new GantryError('TRAINED_MODEL_LIMIT', `An account holds at most ${max} trained models; delete one first.`, { limit: max }),
+    };
     try {
-      await this.db.insertInto('ml_models').values(row).execute();
+      await boundedInsert(this.db, this.dialect, bound, (q) => q.insertInto('ml_models').values(row).execute());
     } catch (err) {
       if (this.dialect.isUniqueViolation(err))
         throw new GantryError('MODEL_EXISTS', `Trained machine learning model [${m.modelId}] already exists`, { modelId: m.modelId });
