@@ -1,3 +1,5 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readProcText } from './proc-read.js';
 
 /** USER_HZ on Linux: the unit of a process's start time in /proc. */
@@ -25,6 +27,17 @@ export function leaderFamily(leader: number): { groups: number[]; members: Set<n
     }
   }
   return { groups, members };
+}
+
+/**
+ * SIGKILL to the group a child of this process leads (an exec session's). Once the child has ended, a process with
+ * its id is another's, and so is the group of that id: not signalled. With none, the id still names what is left
+ * of the child's group, if anything (Linux gives no process an id a group still holds).
+ */
+export function killChildGroup(child: Pick<ChildProcess, 'pid' | 'exitCode' | 'signalCode'>): void {
+  const pid = child.pid ?? 0;
+  if ((child.exitCode !== null || child.signalCode !== null) && existsSync(`/proc/${pid}`)) return;
+  trySignal(-pid, 'SIGKILL');
 }
 
 export function trySignal(pid: number, signal: NodeJS.Signals): void {

@@ -134,13 +134,46 @@ function readEnviron(pid: number): string {
  * and after a restart of Gantry nothing else ties it to its instance (the sandbox's inner session is not
  * recorded).
  */
-export function instanceProcs(table: readonly ProcInfo[], runtimeId: string, instanceId: number, pgid: number, uid: number | null): ProcInfo[] {
-  return table.filter(
-    (p) =>
-      p.state !== 'Z' &&
-      p.state !== 'X' &&
-      ((p.runtimeId === runtimeId && p.instanceId === instanceId) || (pgid > 0 && p.pgrp === pgid) || (uid !== null && p.uid === uid)),
-  );
+export function instanceProcs(table: readonly ProcInfo[], runtimeId: string, instanceId: number, group: RecordedGroup | null, uid: number | null): ProcInfo[] {
+  const own = (p: ProcInfo): boolean => p.runtimeId === runtimeId && p.instanceId === instanceId;
+  const pgid = group !== null && stillOurs(table, group, own) ? group.pgid : 0;
+  return table.filter((p) => p.state !== 'Z' && p.state !== 'X' && (own(p) || (pgid > 0 && p.pgrp === pgid) || (uid !== null && p.uid === uid)));
+}
+
+/** The group the workload's wrapper led, as its start recorded it: its id, and the leader's start time (null: not recorded). */
+export interface RecordedGroup {
+  readonly pgid: number;
+  readonly leaderTicks: number | null;
+}
+
+/**
+ * Whether the recorded group is still the workload's, not one that reused its id. Linux gives no process an id
+ * still in use as a group's, so while the group has a member it is the same group; but once the workload had
+ * ended, a new process could take the id and lead a group of its own, which a stop or a look at this instance
+ * then took for the workload's (and signalled). A process with that id is the leader it was only with the start
+ * time recorded (or, recorded before start times were, with the workload's labels); with none, the members are
+ * what is left of the workload's group.
+ */
+function stillOurs(table: readonly ProcInfo[], g: RecordedGroup, own: (p: ProcInfo) => boolean): boolean {
+  const leader = table.find((p) => p.pid === g.pgid);
+  if (leader === undefined) return true;
+  return g.leaderTicks !== null ? leader.startTicks === g.leaderTicks : own(leader);
+}
+
+/** The group file's text (`pgid leaderTicks`, or the older `pgid`) read; null when there is none. */
+export function readGroup(text: string): RecordedGroup | null {
+  const [pgid, ticks] = text.trim().split(/\s+/).map(Number);
+  if (pgid === undefined || !Number.isInteger(pgid) || pgid <= 1) return null;
+  return { pgid, leaderTicks: ticks !== undefined && Number.isInteger(ticks) ? ticks : null };
+}
+
+/** A live process's start time (ticks since boot), or null once it is gone. */
+export function startTicksOf(pid: number): number | null {
+  try {
+    return parseStat(pid, readProcText(`/proc/${pid}/stat`))?.startTicks ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** Whether every one of these processes has ended (its /proc entry is gone, a zombie, or another process's now). */

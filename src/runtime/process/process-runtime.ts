@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
-import { CLOCK_TICKS, leaderFamily, trySignal } from './first-signal.js';
-import { allGone, instanceProcs, ProcTable, type ProcInfo } from './proc-table.js';
+import { CLOCK_TICKS, killChildGroup, leaderFamily, trySignal } from './first-signal.js';
+import { allGone, instanceProcs, ProcTable, readGroup, startTicksOf, type ProcInfo } from './proc-table.js';
 import { bwrapArgs, spawned } from './sandbox.js';
 import { clearExitCodes, wrapperEnv, writeRunFiles } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
@@ -126,8 +126,8 @@ export class ProcessRuntime implements Runtime {
 
   async #live(id: number): Promise<ProcInfo[]> {
     const table = await this.#procs.snapshot();
-    const pgid = Number((await readFile(join(this.#dir(id).meta, 'pgid'), 'utf8').catch(() => '')).trim());
-    return instanceProcs(table, this.#runtimeId, id, pgid, this.#ids(id)?.uid ?? null);
+    const group = readGroup(await readFile(join(this.#dir(id).meta, 'pgid'), 'utf8').catch(() => ''));
+    return instanceProcs(table, this.#runtimeId, id, group, this.#ids(id)?.uid ?? null);
   }
 
   /** One write at a time per instance, in the order asked: a start's and an added account key's sandboxed writes of one temporary file raced (one `mv` failed, and the start with it). */
@@ -182,7 +182,7 @@ export class ProcessRuntime implements Runtime {
       stdout: child.stdout as NonNullable<typeof child.stdout>,
       stderr: child.stderr as NonNullable<typeof child.stderr>,
       done,
-      kill: () => trySignal(-(child.pid ?? 0), 'SIGKILL'),
+      kill: () => killChildGroup(child),
     };
   }
 
@@ -224,7 +224,8 @@ export class ProcessRuntime implements Runtime {
         for (const wake of this.#stopWaiters.get(spec.instanceId) ?? []) wake(true);
       });
       child.unref();
-      await writeFile(join(meta, 'pgid.tmp'), String(child.pid));
+      // With the leader's start time: once the workload ended, its id may lead another group (proc-table.ts).
+      await writeFile(join(meta, 'pgid.tmp'), `${child.pid} ${startTicksOf(child.pid as number) ?? ''}`);
       await rename(join(meta, 'pgid.tmp'), join(meta, 'pgid'));
     } finally {
       await log.close();
