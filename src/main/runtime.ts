@@ -36,6 +36,7 @@ export async function openRuntime(c: Config, o: { log: Logger; workloadEnv: Read
           // A container made by hand under an instance's label gets what a stop gives.
           strayGraceMs: c.stopGraceMs,
           pullStallMs: c.imagePullStallMs,
+          readTimeoutMs: c.agentReadTimeoutMs,
         }),
         sandboxed: true,
       };

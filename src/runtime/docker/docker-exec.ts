@@ -13,7 +13,7 @@ const EXIT_READ_PAUSE_MS = 50;
  * multiplexed stream without a terminal, raw bytes with one); the exit code is read from /exec/{id}/json.
  * The command runs with the container's own environment, user and working directory, as the workload does.
  */
-export async function containerExec(docker: Docker, container: string, r: ExecRequest): Promise<ExecProcess> {
+export async function containerExec(docker: Docker, container: string, r: ExecRequest, answerMs = 60_000): Promise<ExecProcess> {
   const tty = r.tty !== null;
   const ex = await docker.getContainer(container).exec({
     Cmd: [...r.argv],
@@ -38,22 +38,20 @@ export async function containerExec(docker: Docker, container: string, r: ExecRe
   const done = ended.then(async () => {
     stdout.end();
     stderr.end();
-    return { code: await exitCode(ex), signal: null };
+    return { code: await exitCode(ex, answerMs), signal: null };
   });
   // The engine has no call that ends an exec: its process (a host pid) and what it started are signalled here.
-  const pid = ex.inspect().then(
-    async (i) => ({ pid: i.Pid, start: await startTicks(i.Pid) }),
-    () => null,
-  );
+  const pid = answered(ex.inspect(), answerMs).then(async (i) => (i === null ? null : { pid: i.Pid, start: await startTicks(i.Pid) }));
   const proc: ExecProcess = {
     stdin: stream,
     stdout,
     stderr,
     done,
     kill: () => {
+      // The session ends now, not once the engine says which process to kill (it may never say).
+      stream.destroy();
       void pid.then(async (p) => {
         if (p !== null && p.start !== null && (await startTicks(p.pid)) === p.start) await killTree(p.pid);
-        stream.destroy();
       });
     },
     resize: (cols, rows) => {
@@ -65,14 +63,21 @@ export async function containerExec(docker: Docker, container: string, r: ExecRe
   return proc;
 }
 
-async function exitCode(ex: Docker.Exec): Promise<number | null> {
+async function exitCode(ex: Docker.Exec, answerMs: number): Promise<number | null> {
   for (let i = 0; i < EXIT_READS; i++) {
-    const info = await ex.inspect().catch(() => null);
+    const info = await answered(ex.inspect(), answerMs);
     if (info === null) return null;
     if (!info.Running) return info.ExitCode ?? null;
     await new Promise((r) => setTimeout(r, EXIT_READ_PAUSE_MS));
   }
   return null;
+}
+
+/** The engine's answer, or null when it failed or did not come within `ms` (it goes on; nothing waits for it). */
+function answered<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  return Promise.race([p.catch(() => null), late]).finally(() => clearTimeout(timer));
 }
 
 /** Field 22 of /proc/PID/stat: with the pid it names one process, not a later one that reused the number. */

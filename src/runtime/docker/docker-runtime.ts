@@ -8,6 +8,7 @@ import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions,
 import { containerExec } from './docker-exec.js';
 import { demuxLogs, demuxStampedLogs } from './engine-streams.js';
 import { ensureImage } from './pull.js';
+import { EngineEvents } from './engine-events.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
 import { dockerStorage, imageToRun } from './docker-storage.js';
 import { LABEL_INSTANCE, LABEL_RUNTIME, withStrays, removeLabelled, statusOf, stopContainer, stopOthersLabelled } from './labelled.js';
@@ -29,6 +30,8 @@ export interface DockerRuntimeOptions {
   readonly strayGraceMs?: number;
   /** An image pull that reports no progress this long is given up (`imagePullStallMs`); default 15 min. */
   readonly pullStallMs?: number;
+  /** A request to the engine for its first answer (at open) or its events not answered this long is given up (`agentReadTimeoutMs`); default 60 s. */
+  readonly readTimeoutMs?: number;
 }
 
 export function engineFor(dockerHost: string | null): Docker {
@@ -59,7 +62,7 @@ export class DockerRuntime implements Runtime {
   readonly #strays = new Set<number>();
   readonly #diskUsage: DiskUsageCache;
   #runtimeId = '';
-  #events: (NodeJS.ReadableStream & { destroy?: () => void }) | null = null;
+  #events: EngineEvents | null = null;
   #closed = false;
 
   private constructor(o: DockerRuntimeOptions) {
@@ -80,8 +83,15 @@ export class DockerRuntime implements Runtime {
   static async open(o: DockerRuntimeOptions): Promise<DockerRuntime> {
     const r = new DockerRuntime(o);
     r.#runtimeId = await openRuntimeRoot(o.root);
-    await r.#docker.ping();
-    r.#watchEvents();
+    // Bounded: an engine that takes the request and never answers would hold the agent's start for good.
+    const answerMs = o.readTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${answerMs / 1000}s`)), answerMs)));
+    await Promise.race([r.#docker.ping(), silent]).finally(() => clearTimeout(timer));
+    r.#events = new EngineEvents(r.#docker, r.#runtimeId, answerMs, (id) => {
+      for (const l of r.#exitListeners) l(id);
+    });
+    r.#events.watch();
     return r;
   }
 
@@ -323,7 +333,7 @@ export class DockerRuntime implements Runtime {
 
   /** A command in the running container (SSH sessions, `execute`): its env, user and working directory are the workload's. */
   exec(instanceId: number, r: ExecRequest): Promise<ExecProcess> {
-    return containerExec(this.#docker, this.#name(instanceId), r);
+    return containerExec(this.#docker, this.#name(instanceId), r, this.#o.readTimeoutMs);
   }
 
   storage(c: StorageCommand): Promise<unknown> {
@@ -338,53 +348,10 @@ export class DockerRuntime implements Runtime {
     this.#progressListeners.push(listener);
   }
 
-  /** Container deaths, as hints for the reconciler; re-subscribed if the engine drops the stream. */
-  #watchEvents(): void {
-    if (this.#closed) return;
-    this.#docker
-      .getEvents({ filters: { type: ['container'], label: [`${LABEL_RUNTIME}=${this.#runtimeId}`] } })
-      .then((stream) => {
-        // Closed while the engine answered: nothing else would end this stream (or its listeners' exits).
-        if (this.#closed) return void (stream as { destroy?: () => void }).destroy?.();
-        this.#events = stream;
-        // A hint stream must not keep the process alive on its own.
-        (stream as { socket?: { unref?: () => void } }).socket?.unref?.();
-        let rest = '';
-        stream.on('data', (chunk: Buffer) => {
-          const lines = (rest + chunk.toString('utf8')).split('\n');
-          rest = lines.pop() ?? '';
-          for (const line of lines) this.#onEvent(line);
-        });
-        const again = (): void => {
-          this.#events = null;
-          if (!this.#closed) setTimeout(() => this.#watchEvents(), 1000).unref();
-        };
-        stream.on('end', again);
-        stream.on('error', again);
-      })
-      .catch(() => {
-        if (!this.#closed) setTimeout(() => this.#watchEvents(), 1000).unref();
-      });
-  }
-
-  #onEvent(line: string): void {
-    if (line.trim() === '') return;
-    try {
-      const ev = JSON.parse(line) as { status?: string; Action?: string; Actor?: { Attributes?: Record<string, string> } };
-      const action = ev.Action ?? ev.status;
-      if (action !== 'die' && action !== 'died') return;
-      const id = Number(ev.Actor?.Attributes?.[LABEL_INSTANCE]);
-      if (Number.isSafeInteger(id) && id > 0) for (const l of this.#exitListeners) l(id);
-    } catch {
-      // not an event line
-    }
-  }
-
   async close(): Promise<void> {
     // Containers are left running on purpose: they outlive the agent and are adopted again.
     this.#closed = true;
-    this.#events?.destroy?.();
-    this.#events = null;
+    this.#events?.close();
     await Promise.resolve();
   }
 }
