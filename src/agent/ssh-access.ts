@@ -10,6 +10,7 @@ import { CopyRunner, unpackArgv } from './copy-runner.js';
 import { ed25519Pair } from './ssh-keygen.js';
 import { serveConnection, type SessionHost, type SessionShell } from './ssh-session.js';
 import { SshListener } from './ssh-listener.js';
+import { within } from './bounds.js';
 
 export interface SshAccessOptions {
   readonly runtime: Runtime;
@@ -137,7 +138,17 @@ export class SshAccess implements SessionHost {
 
   /** One command inside the instance, its output (stdout then stderr) bounded to `maxBytes`; ended after `timeoutMs`. */
   async run(instanceId: number, argv: readonly string[], o: { timeoutMs: number; maxBytes: number }): Promise<{ code: number | null; output: string }> {
-    const p = await this.spawn(instanceId, argv, null);
+    const began = Date.now();
+    // The bound counts from here, not from the spawn: an engine slow to start the exec (or never) held it for good.
+    const spawning = this.spawn(instanceId, argv, null);
+    const p = await within(spawning, o.timeoutMs, null);
+    if (p === null) {
+      void spawning.then(
+        (late) => late.kill(),
+        () => undefined,
+      );
+      throw new Error(`the command did not start within ${o.timeoutMs / 1000}s`);
+    }
     p.stdin.end();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -148,7 +159,7 @@ export class SshAccess implements SessionHost {
     };
     p.stdout.on('data', take);
     p.stderr.on('data', take);
-    const timer = setTimeout(() => p.kill(), o.timeoutMs);
+    const timer = setTimeout(() => p.kill(), Math.max(0, o.timeoutMs - (Date.now() - began)));
     try {
       const { code } = await p.done;
       return { code, output: Buffer.concat(chunks).toString('utf8') };
