@@ -23,6 +23,8 @@ import {
 } from './endpoint-traffic.js';
 
 export type { Assignment, TrafficOptions } from './endpoint-traffic.js';
+/** A deleted endpoint's record whose counts could not be written yet is looked at again after this. */
+const FORGET_RETRY_MS = 1_000;
 
 /**
  * This replica's traffic: which worker gets the next request, the queue of requests waiting for one (bounded by
@@ -144,7 +146,9 @@ export class Traffic implements TrafficGate {
   #forgetIfDone(endpointId: number, t: EndpointTraffic): void {
     if (!t.holdsNothing()) return;
     void this.#shared.count(endpointId, t).finally(() => {
-      if (this.#eps.get(endpointId) !== t || !t.holdsNothing() || t.answered + t.refused > 0) return;
+      if (this.#eps.get(endpointId) !== t || !t.holdsNothing() || this.#closed) return;
+      // Its counts were not written (the store away): kept, and the record with them, until they are.
+      if (t.answered + t.refused > 0) return void setTimeout(() => this.#forgetIfDone(endpointId, t), FORGET_RETRY_MS).unref();
       if (t.pumpTimer !== null) clearTimeout(t.pumpTimer);
       this.#eps.delete(endpointId);
       this.#shared.forget(endpointId);
@@ -271,8 +275,8 @@ export class Traffic implements TrafficGate {
 
   /** Route around a worker until `until`: it refused a connection (by default until the worker list shows what became of it), or it drains for a restart. */
   fence(endpointId: number, workerId: number, until = this.#o.now() + Math.max(3_000, 4 * this.#o.directoryMs)): void {
-    // Not for an endpoint this gateway holds nothing of: no request of it is routed here to skip the worker for.
-    this.#eps.get(endpointId)?.fence(workerId, until);
+    // Also before this gateway routed a request of it: a drain fences its worker before the first one comes.
+    this.#ep(endpointId).fence(workerId, until);
   }
 
   /** A request to the worker timed out (WORKER_TIMEOUT): no new request goes to it until it reports again. */

@@ -2,7 +2,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import type { RoutingView } from '../../src/control/serverless/routing.js';
+import { NO_LIMITS } from '../../src/domain/serverless/limits.js';
+import { Traffic } from '../../src/gateway/traffic.js';
+import { until } from '../helpers/serverless.js';
 import { trafficOver } from '../helpers/traffic.js';
+
+/** An accepting view with one worker (id 10). */
+const view0 = (endpointId: number): RoutingView => ({
+  endpointId,
+  accepting: true,
+  draining: false,
+  maxQueueTimeS: 30,
+  workers: [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }],
+  phases: {},
+  deleted: false,
+  limits: NO_LIMITS,
+  rejectQueued: false,
+});
 
 const ANSWERED = { kind: 'answered', ms: 1 } as const;
 
@@ -64,6 +80,40 @@ describe('the traffic of a deleted endpoint', () => {
       await t.heard(1);
       await tick();
       assert.equal(t.stats(1).deployment.inferenceCount, 1);
+    } finally {
+      t.shutdown();
+    }
+  });
+
+  it('is kept while its counts cannot be written, and forgotten once they are', async () => {
+    let down = true;
+    let written = 0;
+    const t = new Traffic({
+      directory: (endpointId) => Promise.resolve({ ...view0(endpointId), ...state }),
+      touch: () => Promise.resolve(),
+      now: () => Date.now(),
+      directoryMs: 60_000,
+      queueTimeoutMs: 20_000,
+      shared: {
+        replica: 'r',
+        publish: () => Promise.resolve(),
+        elsewhere: () => Promise.resolve(0),
+        counted: (_id, answered) => (down ? Promise.reject(new Error('store away')) : Promise.resolve(void (written += answered))),
+      },
+    });
+    const state: Partial<RoutingView> = {};
+    try {
+      const a = await t.acquire(1, 1);
+      Object.assign(state, { accepting: false });
+      await t.heard(1); // a stop: what is answered from now on is counted for it
+      a.release(true, ANSWERED);
+      Object.assign(state, { deleted: true });
+      await t.heard(1);
+      await tick();
+      assert.equal(remembered(t), true, 'its count is not written yet');
+      down = false;
+      await until('forgotten once written', async () => !remembered(t), 10_000);
+      assert.equal(written, 1);
     } finally {
       t.shutdown();
     }
