@@ -232,6 +232,13 @@ export const SETTINGS = {
     default: 256,
     doc: 'Most HTTP connections open at once from one client address; more are closed on arrival. 0: unbounded.',
   },
+  ipv6ClientPrefixBits: {
+    type: 'integer',
+    min: 16,
+    max: 128,
+    default: 64,
+    doc: "How an IPv6 client is counted by the per-client bounds (maxConnectionsPerAddress, the rate limits of requests without a proven key, agents' refused hellos): by this many leading bits of its address. 64, the block one site or host is usually given: one host cannot take a fresh bound per address; but the hosts of one IPv6 subnet (a cloud VPC's) share one, so set 128 to count each address when many callers share a /64.",
+  },
   maxConnections: {
     type: 'integer',
     default: 10_000,

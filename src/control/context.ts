@@ -38,6 +38,7 @@ export type ControlSettings = Pick<
   | 'maxSubaccountsPerAccount'
   | 'maxSshKeysPerAccount'
   | 'maxEndpointsPerAccount'
+  | 'ipv6ClientPrefixBits'
   | 'maxTrainedModelsPerAccount'
   | 'maxModelDefinitionBytesPerAccount'
   | 'incompleteDefinitionTtlMs'

@@ -287,7 +287,9 @@ async function startLocked(o: UpOptions, log: Logger, lock: DataDirLock, opened:
   const limiter = store.name === 'postgres' ? new SharedLimiter((...a) => store.takeRateTokens(...a)) : new LocalLimiter();
   const familyRates = new Map([...defaultFamilyRates(c.rateLimit), ...parseRates(c.rateLimits)]);
   const rateLimit =
-    c.rateLimit > 0 || [...familyRates.values()].some((r) => r > 0) ? { limiter, defaultRate: c.rateLimit, familyRates, now: () => clock.now() } : null;
+    c.rateLimit > 0 || [...familyRates.values()].some((r) => r > 0)
+      ? { limiter, defaultRate: c.rateLimit, familyRates, now: () => clock.now(), ipv6ClientPrefixBits: c.ipv6ClientPrefixBits }
+      : null;
   const app = (opened.app = await buildApp({
     control,
     gateway,

@@ -25,7 +25,7 @@ describe('the bound on connections in all', () => {
   let port = 0;
   before(async () => {
     server = createServer((_req, res) => res.end('ok'));
-    limitConnections(server, { headersTimeoutMs: 0, requestTimeoutMs: 0, maxConnectionsPerAddress: 0, maxConnections: 2 });
+    limitConnections(server, { headersTimeoutMs: 0, requestTimeoutMs: 0, maxConnectionsPerAddress: 0, maxConnections: 2, ipv6ClientPrefixBits: 64 });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   });

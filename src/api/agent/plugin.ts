@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { GantryError } from '../../domain/errors.js';
 import { apiKeyOf } from '../edge/api-key.js';
-import { clientGroup } from '../edge/client-group.js';
 import type { ApiDialect } from '../edge/dialect.js';
 import { readHeartbeat, readHello, readPoll, readResults } from './messages.js';
 
@@ -21,9 +20,8 @@ export const agentProtocol: ApiDialect = {
     await app.register(
       async (v1: FastifyInstance) => {
         // A token whose budget is spent is refused before its body is read (the hub charges after its checks).
-        // Refused hellos are charged per client (an IPv6 one per /64), as the edge's limits count them.
-        v1.addHook('onRequest', async (req) => hub.refuseEarly(apiKeyOf(req), clientGroup(req.ip)));
-        v1.post('/hello', async (req) => hub.hello(apiKeyOf(req), readHello(req.body, ''), { address: clientGroup(req.ip) }));
+        v1.addHook('onRequest', async (req) => hub.refuseEarly(apiKeyOf(req), req.ip));
+        v1.post('/hello', async (req) => hub.hello(apiKeyOf(req), readHello(req.body, ''), { address: req.ip }));
         v1.post('/heartbeat', async (req) => {
           await hub.heartbeat(apiKeyOf(req), readHeartbeat(req.body, ''));
           return { ok: true };

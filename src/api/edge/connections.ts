@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { clientGroup } from './client-group.js';
+import { clientGroup } from '../../domain/client-group.js';
 
 export interface ConnectionLimits {
   /** Most time from a connection's (or a kept-alive request's) first byte to its last header; 0: unbounded. */
@@ -12,6 +12,8 @@ export interface ConnectionLimits {
   readonly maxConnectionsPerAddress: number;
   /** Most connections open at once in all; 0: unbounded. */
   readonly maxConnections: number;
+  /** An IPv6 client counts by this many leading bits of its address (clientGroup). */
+  readonly ipv6ClientPrefixBits: number;
 }
 
 /**
@@ -33,7 +35,7 @@ export function limitConnections(server: Server, o: ConnectionLimits): void {
       50,
       Math.min(1_000, Math.floor(Math.min(...bounds) / 4)),
     );
-  if (o.maxConnectionsPerAddress > 0) server.on('connection', perAddress(o.maxConnectionsPerAddress));
+  if (o.maxConnectionsPerAddress > 0) server.on('connection', perAddress(o.maxConnectionsPerAddress, o.ipv6ClientPrefixBits));
   const max = connectionCap(o.maxConnections, openFileLimit());
   if (max > 0) server.maxConnections = max; // Node closes the ones beyond on arrival
 }
@@ -61,11 +63,11 @@ export function openFileLimit(limits: () => string = () => readFileSync('/proc/s
   return soft === undefined ? null : Number(soft);
 }
 
-/** A `connection` listener that closes a client's connections beyond `max` at once (counted per client address, an IPv6 one per /64: client-group.ts). */
-function perAddress(max: number): (socket: Socket) => void {
+/** A `connection` listener that closes a client's connections beyond `max` at once (counted per client: domain/client-group.ts). */
+function perAddress(max: number, v6Bits: number): (socket: Socket) => void {
   const open = new Map<string, number>();
   return (socket) => {
-    const addr = clientGroup(socket.remoteAddress);
+    const addr = clientGroup(socket.remoteAddress, v6Bits);
     const n = open.get(addr) ?? 0;
     if (n >= max) {
       socket.destroy();

@@ -3,7 +3,7 @@ import { GantryError } from '../../domain/errors.js';
 import { hashKey } from '../../control/keys.js';
 import type { RateFamily } from '../rate-limit/families.js';
 import type { Limiter } from '../rate-limit/limiter.js';
-import { clientGroup } from './client-group.js';
+import { clientGroup } from '../../domain/client-group.js';
 
 export interface RateLimitOptions {
   readonly limiter: Limiter;
@@ -13,6 +13,8 @@ export interface RateLimitOptions {
   readonly now: () => number;
   /** How many credentials seen valid are remembered (their own buckets); default 100,000. */
   readonly knownCredentials?: number;
+  /** An IPv6 client without a proven key counts by this many leading bits of its address (default 64). */
+  readonly ipv6ClientPrefixBits?: number;
 }
 
 /** What the edge tells the limiter after authentication, so that only proven keys get buckets of their own. */
@@ -82,7 +84,7 @@ export function rateLimitHook(o: RateLimitOptions, credential: (req: FastifyRequ
       if (rate <= 0) return;
       const h = hashOf(req);
       const proven = h !== null && memory.has(h);
-      const v = await o.limiter.take(`${proven ? h : `ip:${clientGroup(req.ip)}`}:${family}`, rate, o.now());
+      const v = await o.limiter.take(`${proven ? h : `ip:${clientGroup(req.ip, o.ipv6ClientPrefixBits)}`}:${family}`, rate, o.now());
       if (!v.ok) {
         const per = proven ? 'for one key' : 'for one client address without a proven key';
         throw new GantryError('RATE_LIMITED', `Too many requests of the ${family} family: at most ${rate} per second ${per}.`, {

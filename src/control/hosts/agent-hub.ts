@@ -4,6 +4,7 @@ import type { ControlContext } from '../context.js';
 import { hashKey } from '../keys.js';
 import { AgentSession, asListing, type AgentCommand, type AgentResult } from './agent-session.js';
 import { MessageBudget } from './message-budget.js';
+import { clientGroup } from '../../domain/client-group.js';
 import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../../domain/machine/machine.js';
 
 /** Hardware and runtime an agent reports at hello; prices and listing are the owner's (create_asks). */
@@ -99,7 +100,7 @@ export class AgentHub {
     const metered = o.metered !== false;
     const t = await this.#token(token).catch((err: unknown) => {
       if (metered && err instanceof GantryError && (err.code === 'UNAUTHENTICATED' || err.code === 'MACHINE_DELETED'))
-        this.#budget.chargeRefused(o.address ?? 'unknown', now);
+        this.#budget.chargeRefused(this.#client(o.address), now);
       throw err;
     });
     if (metered) this.#budget.charge(hashKey(token ?? ''), now);
@@ -223,13 +224,18 @@ export class AgentHub {
     await this.#touches.run(() => this.#ctx.store.touchMachines(ids, at), undefined);
   }
 
+  /** Refused hellos are charged per client, as the edge's limits count them (an IPv6 one by ipv6ClientPrefixBits). */
+  #client(address: string | undefined): string {
+    return clientGroup(address, this.#ctx.settings.ipv6ClientPrefixBits);
+  }
+
   /**
    * Before a message's body is read: RATE_LIMITED when its token's budget is already spent, so a host
    * that keeps sending costs no parse and no database read. Tokens never seen valid have no budget
    * here: theirs is their client address's, spent by hellos refused for their token.
    */
   refuseEarly(token: string | null, address: string): void {
-    this.#budget.refuseSpent(token !== null && token !== '' ? hashKey(token) : null, address, this.#ctx.clock.now());
+    this.#budget.refuseSpent(token !== null && token !== '' ? hashKey(token) : null, this.#client(address), this.#ctx.clock.now());
   }
 
   /** Shutting down: parked polls return, waiting calls fail as "host unavailable". */
