@@ -54,15 +54,19 @@ describe('what one account can make the trained-model API hold', { skip: ts?.ski
   });
 
   it('a part past maxModelDefinitionBytesPerAccount is 400 MODEL_STORAGE_LIMIT and not stored; a part sent again counts once', async () => {
-    // cap-a and cap-c from above: 6000 bytes in one, then 6000 more would pass 10,000.
-    assert.equal((await putPart(g, 'cap-a', 0, partBody(new Uint8Array(6000).fill(1), 2, 12_000))).status, 200);
+    // cap-a and cap-c from above: 6000 bytes in one (of 6500 declared), then 6000 more would pass 10,000.
+    assert.equal((await putPart(g, 'cap-a', 0, partBody(new Uint8Array(6000).fill(1), 2, 6500))).status, 200);
     const over = await putPart(g, 'cap-c', 0, partBody(new Uint8Array(6000).fill(2), 1, 6000));
     assert.equal(over.status, 400, over.text);
     assert.equal(over.body.error.type, 'illegal_argument_exception');
     assert.equal(over.body.error.code, 'MODEL_STORAGE_LIMIT');
     assert.equal(await g.control.ctx.store.readModelPart(accountId, 'cap-c', 0), undefined, 'the refused part is not stored');
     // Replacing cap-a's part 0 with as many bytes: it replaces, so the account still holds 6000.
-    assert.equal((await putPart(g, 'cap-a', 0, partBody(new Uint8Array(6000).fill(3), 2, 12_000))).status, 200);
+    assert.equal((await putPart(g, 'cap-a', 0, partBody(new Uint8Array(6000).fill(3), 2, 6500))).status, 200);
+    // A model declared larger than the room left is refused at its first part, however small that part is
+    // (not gigabytes later, its parts holding the account's room meanwhile).
+    const declared = await putPart(g, 'cap-c', 0, partBody(new Uint8Array(10).fill(5), 2, 5000));
+    assert.deepEqual([declared.status, declared.body.error.code], [400, 'MODEL_STORAGE_LIMIT'], declared.text);
     const fits = await putPart(g, 'cap-c', 0, partBody(new Uint8Array(4000).fill(4), 1, 4000));
     assert.deepEqual([fits.status, fits.body.error.code], [400, 'MODEL_DEFINITION_INVALID'], 'within the cap: stored, then refused as not ONNX');
     assert.equal((await g.control.ctx.store.readModelPart(accountId, 'cap-c', 0))?.length, 4000);

@@ -160,24 +160,37 @@ for (const ts of TEST_STORES) {
       for (const id of ['b1', 'b2']) await store.createTrainedModel({ accountId: a, modelId: id, config: CONFIG, now: 1 });
       await store.createTrainedModel({ accountId: b, modelId: 'b1', config: CONFIG, now: 1 });
       const cap = { now: 1, maxAccountBytes: 10 };
-      const totals = { totalParts: 3, totalDefinitionLength: 100 };
-      assert.equal((await store.putModelPart(a, 'b1', { index: 0, ...totals, bytes: bytes(6, 1) }, cap)).ok, true);
-      assert.deepEqual(await other.putModelPart(a, 'b2', { index: 0, ...totals, bytes: bytes(5, 2) }, cap), { ok: false, reason: 'over-limit', heldBytes: 6 });
+      const totals = (length: number) => ({ totalParts: 3, totalDefinitionLength: length });
+      assert.equal((await store.putModelPart(a, 'b1', { index: 0, ...totals(9), bytes: bytes(6, 1) }, cap)).ok, true);
+      assert.deepEqual(await other.putModelPart(a, 'b2', { index: 0, ...totals(5), bytes: bytes(5, 2) }, cap), {
+        ok: false,
+        reason: 'over-limit',
+        heldBytes: 6,
+      });
       assert.equal(await store.readModelPart(a, 'b2', 0), undefined, 'not stored');
       assert.equal((await store.getTrainedModel(a, 'b2'))?.totalParts, null, 'the refused part fixed no totals');
       // Part 0 again, bigger: it replaces the 6 bytes, so 9 are held, not 15.
-      assert.deepEqual(await store.putModelPart(a, 'b1', { index: 0, ...totals, bytes: bytes(9, 3) }, cap), { ok: true, progress: { parts: 1, bytes: 9 } });
-      assert.equal((await other.putModelPart(a, 'b2', { index: 1, ...totals, bytes: bytes(1, 4) }, cap)).ok, true, 'exactly 10');
-      assert.equal((await store.putModelPart(a, 'b2', { index: 2, ...totals, bytes: bytes(1, 4) }, cap)).ok, false);
-      assert.equal((await store.putModelPart(b, 'b1', { index: 0, ...totals, bytes: bytes(10, 5) }, cap)).ok, true, 'each account has its own bound');
-      assert.deepEqual(await store.putModelPart(a, 'nope', { index: 0, ...totals, bytes: bytes(1, 0) }, cap), { ok: false, reason: 'no-model' });
+      assert.deepEqual(await store.putModelPart(a, 'b1', { index: 0, ...totals(9), bytes: bytes(9, 3) }, cap), { ok: true, progress: { parts: 1, bytes: 9 } });
+      assert.equal((await other.putModelPart(a, 'b2', { index: 1, ...totals(1), bytes: bytes(1, 4) }, cap)).ok, true, 'exactly 10');
+      assert.equal((await store.putModelPart(a, 'b2', { index: 2, ...totals(1), bytes: bytes(1, 4) }, cap)).ok, false);
+      assert.equal((await store.putModelPart(b, 'b1', { index: 0, ...totals(10), bytes: bytes(10, 5) }, cap)).ok, true, 'each account has its own bound');
+      // A definition declared past the bound is refused at its first part, however small.
+      const c = (await store.createAccount({ username: 'bytes-declared', email: 'bytes-declared@x', isAdmin: false, now: 1 })).id;
+      await store.createTrainedModel({ accountId: c, modelId: 'big', config: CONFIG, now: 1 });
+      assert.deepEqual(await store.putModelPart(c, 'big', { index: 0, ...totals(11), bytes: bytes(1, 6) }, cap), {
+        ok: false,
+        reason: 'over-limit',
+        heldBytes: 0,
+      });
+      assert.deepEqual(await store.putModelPart(a, 'nope', { index: 0, ...totals(1), bytes: bytes(1, 0) }, cap), { ok: false, reason: 'no-model' });
     });
 
     it('parts of one account racing on two replicas never pass its bound together', async () => {
       const a = (await store.createAccount({ username: 'bytes3', email: 'bytes3@x', isAdmin: false, now: 1 })).id;
       for (const id of ['r1', 'r2']) await store.createTrainedModel({ accountId: a, modelId: id, config: CONFIG, now: 1 });
       const cap = { now: 1, maxAccountBytes: 10 };
-      const totals = { totalParts: 2, totalDefinitionLength: 12 };
+      // Declared as 6 in all (the store holds what is sent whatever is declared): each part alone fits, any two do not.
+      const totals = { totalParts: 2, totalDefinitionLength: 6 };
       // As above: on SQLite (one process per file) the race runs on one handle, its transactions queueing.
       const second = ts.name === 'sqlite' ? store : other;
       const results = await Promise.all([

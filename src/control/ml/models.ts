@@ -125,8 +125,8 @@ export async function putDefinitionPart(ctx: ControlContext, p: Principal, model
     if (r.reason === 'over-limit') {
       throw new GantryError(
         'MODEL_STORAGE_LIMIT',
-        `Part [${part.index}] of model [${modelId}] (${part.bytes.length} bytes) would take the account's stored definitions past ${limit} bytes ` +
-          `(${r.heldBytes} held); delete a model first.`,
+        `Model [${modelId}] (total_definition_length [${part.totalDefinitionLength}], part [${part.index}] of ${part.bytes.length} bytes) would take ` +
+          `the account's stored definitions past ${limit} bytes (${r.heldBytes} held); delete a model first.`,
         { modelId, part: part.index, limit, heldBytes: r.heldBytes },
       );
     }

@@ -81,14 +81,22 @@ export class MlRepo extends Repo implements MlStore {
         let models = trx.selectFrom('ml_models').select('model_id').where('account_id', '=', accountId).orderBy('model_id');
         if (this.dialect.supportsSkipLocked) models = models.forUpdate();
         if (!(await models.execute()).some((m) => m.model_id === modelId)) return { ok: false as const, reason: 'no-model' as const };
-        const held = await trx
+        const sums = await trx
           .selectFrom('ml_model_parts')
-          .select(sql<number | string | null>`sum(length)`.as('bytes'))
+          .select((eb) => [
+            sql<number | string | null>`sum(case when ${eb.ref('model_id')} <> ${modelId} then length else 0 end)`.as('others'),
+            sql<number | string | null>`sum(case when ${eb.ref('model_id')} = ${modelId} and ${eb.ref('part')} <> ${p.index} then length else 0 end)`.as(
+              'mine',
+            ),
+          ])
           .where('account_id', '=', accountId)
-          .where((eb) => eb.or([eb('model_id', '!=', modelId), eb('part', '!=', p.index)]))
           .executeTakeFirstOrThrow();
-        const heldBytes = Number(held.bytes ?? 0);
-        if (heldBytes + p.bytes.length > o.maxAccountBytes) return { ok: false as const, reason: 'over-limit' as const, heldBytes };
+        const [others, mine] = [Number(sums.others ?? 0), Number(sums.mine ?? 0)];
+        // The whole definition as declared counts from its first part: a model the bound cannot hold is refused
+        // then, not gigabytes later at the part that passes it (whose parts would then hold the account's room).
+        const heldBytes = others + mine;
+        if (others + Math.max(p.totalDefinitionLength, mine + p.bytes.length) > o.maxAccountBytes)
+          return { ok: false as const, reason: 'over-limit' as const, heldBytes };
       }
       // Compare-and-set: the first part fixes the totals, every later one must repeat them.
       const set = await trx
