@@ -43,4 +43,10 @@ esac
       return true;
     });
   });
+
+  it('is not read as a plain folder when git does not answer whether it is a repository', { timeout: 15_000 }, async () => {
+    const fake = join(dir, 'bin', 'git');
+    await writeFile(fake, "#!/bin/sh\ntrap '' TERM; sleep 30\n");
+    await assert.rejects(readRepository(join(dir, 'repo'), '', 'HEAD', 1_000), { code: 'REPOSITORY_UNREADABLE', message: /git did not answer within 1s/ });
+  });
 });

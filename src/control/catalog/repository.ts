@@ -40,17 +40,19 @@ function subPath(path: string): string {
 
 const isTemplate = (f: string): boolean => /\.ya?ml$/i.test(f);
 
+class GitTimeout extends Error {}
+
 /** One git call, bounded (gitTimeoutMs): a repository on a hung disk must not hold a request forever. */
 function git(cwd: string, args: string[], timeoutMs: number): Promise<string> {
   const late = `git did not answer within ${timeoutMs / 1000}s`;
   return new Promise((resolve, reject) => {
     // A git stuck in the kernel (a hung disk) outlives even its SIGKILL: the call is given up a second later all the same.
-    const giveUp = setTimeout(() => reject(new Error(late)), timeoutMs + 1_000);
+    const giveUp = setTimeout(() => reject(new GitTimeout(late)), timeoutMs + 1_000);
     const opts = { cwd, maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, killSignal: 'SIGKILL' as const };
     execFile('git', ['-c', 'core.quotepath=off', ...args], opts, (err, stdout, stderr) => {
       clearTimeout(giveUp);
       if (err === null) resolve(stdout);
-      else reject(new Error(err.killed ? late : stderr.trim() || err.message));
+      else reject(err.killed ? new GitTimeout(late) : new Error(stderr.trim() || err.message));
     });
   });
 }
@@ -58,7 +60,9 @@ function git(cwd: string, args: string[], timeoutMs: number): Promise<string> {
 async function isGitRepository(dir: string, timeoutMs: number): Promise<boolean> {
   try {
     return (await git(dir, ['rev-parse', '--is-inside-work-tree', '--git-dir'], timeoutMs)).trim() !== '';
-  } catch {
+  } catch (err) {
+    // A git that did not answer says nothing of the folder: it is not read as a plain one (its reads have no bound).
+    if (err instanceof GitTimeout) throw err;
     return false;
   }
 }
