@@ -242,7 +242,7 @@ export const SETTINGS = {
   maxConnections: {
     type: 'integer',
     default: 10_000,
-    doc: "Most HTTP connections open at once in all (one address is bound by maxConnectionsPerAddress, but many addresses are cheap); more are closed on arrival. Never more than three quarters of the process's open-file limit (ulimit -n), read at start. 0: unbounded.",
+    doc: "Most HTTP connections open at once in all (one address is bound by maxConnectionsPerAddress, but many addresses are cheap); more are closed on arrival. Never more than two fifths of the process's open-file limit (ulimit -n), read at start: a proxied request holds a second connection, to its worker. 0: unbounded.",
   },
   gitTimeoutMs: {
     type: 'duration',

@@ -393,6 +393,12 @@ for (const ts of TEST_STORES) {
       await store.putResult('own5', 'r5', 1005);
       await store.ownResult('own5', 1, 0);
       assert.deepEqual(await got(['own3', 'own4', 'own5']), ['r3', 'r4', 'r5'], '0: no bound');
+      // Asked in the same moment (same expiry): the one just owned is the one kept.
+      await store.putResult('tie0', 't0', 2000);
+      await store.ownResult('tie0', 3, 1);
+      await store.putResult('tie1', 't1', 2000);
+      await store.ownResult('tie1', 3, 1);
+      assert.deepEqual(await got(['tie0', 'tie1']), [undefined, 't1']);
     });
 
     it('takes a result once: the first of the tokens asked that has one, unexpired', async () => {

@@ -48,9 +48,9 @@ describe('the bound on connections in all', () => {
     b.socket.destroy();
   });
 
-  it('is never more than three quarters of the open-file limit; 0 is unbounded', () => {
-    assert.equal(connectionCap(10_000, 1024), 768);
-    assert.equal(connectionCap(500, 1024), 500);
+  it('is never more than two fifths of the open-file limit; 0 is unbounded', () => {
+    assert.equal(connectionCap(10_000, 1024), 409);
+    assert.equal(connectionCap(300, 1024), 300);
     assert.equal(connectionCap(10_000, null), 10_000, 'the limit unknown: the setting');
     assert.equal(connectionCap(0, 1024), 0);
   });

@@ -91,9 +91,9 @@ export class BodyPermits {
 
 /**
  * A preParsing hook: a body longer than `smallBytes`, or of unknown length (chunked), is read only with
- * a permit, held until its reply is sent or its connection closes. Bodies wait unparsed meanwhile; on a
- * connection Node's server got first, its backpressure keeps them in the client. (One handed over by the
- * proxy's wire path is read on regardless, as raw bytes: see docs/elastic-api.md.) A wait past the bound is MODEL_UPLOADS_BUSY with a
+ * a permit, held until its reply is sent or its connection closes. Bodies wait unread meanwhile: the
+ * socket's backpressure keeps them in the client (also on a connection the proxy's wire path handed over;
+ * one half-closed by its client is read whole, as its end must not reach Node's server). A wait past the bound is MODEL_UPLOADS_BUSY with a
  * Retry-After of `retryAfterS`.
  */
 export function largeBodyGate(

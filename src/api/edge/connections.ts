@@ -41,12 +41,12 @@ export function limitConnections(server: Server, o: ConnectionLimits): void {
 }
 
 /**
- * The bound on connections in all: the setting, and no more than three quarters of the files the process may
- * open (the rest for the store, the agents' and workers' connections, logs): past that limit `accept` fails, and
- * so does everything else that opens a file. 0: unbounded.
+ * The bound on connections in all: the setting, and no more than two fifths of the files the process may open:
+ * each proxied request holds a second, to its worker, and the rest is the store's, the agents', the logs'. Past
+ * that limit `accept` fails, and so does everything else that opens a file. 0: unbounded.
  */
 export function connectionCap(setting: number, fileLimit: number | null): number {
-  const room = fileLimit === null ? 0 : Math.max(1, Math.floor(fileLimit * 0.75));
+  const room = fileLimit === null ? 0 : Math.max(1, Math.floor(fileLimit * 0.4));
   if (setting === 0) return 0;
   return room === 0 ? setting : Math.min(setting, room);
 }

@@ -32,7 +32,7 @@ export interface WireRoute {
 export interface WirePathOptions {
   readonly routes: readonly WireRoute[];
   readonly upstreams: WireUpstreams;
-  /** Give the connection, with the bytes not yet served put back, to Node's HTTP server. */
+  /** Give the connection to Node's HTTP server (the bytes read and not yet served are then passed to it as read). */
   readonly handOff: (socket: Socket | Duplex) => void;
   /** How long a connection is kept between its requests. */
   readonly keepAliveMs: number;

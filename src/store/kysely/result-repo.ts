@@ -1,4 +1,5 @@
 import { Repo } from './repo.js';
+import { transact } from './tx.js';
 import type { HostCall } from '../store.js';
 
 /** Short-lived results fetched by token without auth (log downloads, `execute` output). */
@@ -13,10 +14,20 @@ export class ResultRepo extends Repo {
   }
 
   async ownResult(token: string, accountId: number, keep: number): Promise<void> {
-    await this.db.updateTable('results').set({ account_id: accountId }).where('token', '=', token).execute();
-    if (keep <= 0) return;
-    const kept = this.db.selectFrom('results').select('token').where('account_id', '=', accountId).orderBy('expires_at', 'desc').orderBy('token').limit(keep);
-    await this.db.deleteFrom('results').where('account_id', '=', accountId).where('token', 'not in', kept).execute();
+    await transact(this.db, async (trx) => {
+      await trx.updateTable('results').set({ account_id: accountId }).where('token', '=', token).execute();
+      if (keep <= 0) return;
+      // The one just owned always stays (results of one moment tie on their expiry, and replicas' clocks differ).
+      const kept = trx
+        .selectFrom('results')
+        .select('token')
+        .where('account_id', '=', accountId)
+        .where('token', '!=', token)
+        .orderBy('expires_at', 'desc')
+        .orderBy('token')
+        .limit(keep - 1);
+      await trx.deleteFrom('results').where('account_id', '=', accountId).where('token', '!=', token).where('token', 'not in', kept).execute();
+    });
   }
 
   async purgeResults(now: number): Promise<void> {
