@@ -290,7 +290,7 @@ export const SETTINGS = {
   maxEndpointsPerAccount: {
     type: 'integer',
     default: 100,
-    doc: 'Most endpoints one account other than an admin may hold, deployments of every API included (each has a pass of the serverless loop, a traffic record at every gateway and its workers); creating one more is ENDPOINT_LIMIT. One being deleted no longer counts. 0: no bound.',
+    doc: 'Most endpoints one account other than an admin may hold, deployments of every API included (each has a pass of the serverless loop, a traffic record at every gateway and its workers); creating one more is ENDPOINT_LIMIT. One being deleted counts until it is gone (its workers are being destroyed). 0: no bound.',
   },
   maxApiKeysPerAccount: {
     type: 'integer',

@@ -17,7 +17,7 @@ export interface NewEndpoint {
   readonly limits?: EndpointLimits;
   readonly aliasOf: string | null;
   readonly now: number;
-  /** Most endpoints the account may hold (one being deleted not counted); one more is ENDPOINT_LIMIT. 0 or absent: no bound. */
+  /** Most endpoints the account may hold (one being deleted counts until it is gone); one more is ENDPOINT_LIMIT. 0 or absent: no bound. */
   readonly maxPerAccount?: number;
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ed25519Pair } from '../../src/agent/ssh-keygen.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 const ts = TEST_STORES.find((s) => s.name === 'sqlite');
@@ -45,7 +46,7 @@ describe('bounds on what one account holds', { skip: ts?.skip ?? false }, () => 
     assert.equal((await as('GET', '/api/v0/ssh/')).body.length, 2);
   });
 
-  it('at most maxEndpointsPerAccount endpoints, deployments of any API included: one more is 400 max_endpoints; a deleted one frees its place', async () => {
+  it('at most maxEndpointsPerAccount endpoints, deployments of any API included: one more is 400 max_endpoints; a deleted one frees its place once gone', async () => {
     const u = (await g.api('POST', '/api/v0/users/', { username: 'endpoints', email: 'ep@example.com' })).body as { api_key: string };
     const as = (method: string, path: string, body?: unknown) => g.api(method, path, body, { key: u.api_key });
     const ids: number[] = [];
@@ -72,6 +73,8 @@ describe('bounds on what one account holds', { skip: ts?.skip ?? false }, () => 
       { code: 'ENDPOINT_LIMIT' },
     );
     assert.equal((await as('DELETE', `/api/v0/endptjobs/${ids[0]}/`)).status, 200);
+    // It counts until its deletion is done (its workers destroyed), then frees its place.
+    await until('the deleted endpoint gone', async () => (await g.control.ctx.store.getEndpoint(ids[0] as number))?.status === 'deleted', 30_000);
     const again = await as('POST', '/api/v0/endptjobs/', { endpoint_name: 'three' });
     assert.equal(again.status, 200, again.text);
     assert.equal((await g.api('POST', '/api/v0/endptjobs/', { endpoint_name: 'admins' })).status, 200, 'an admin is not bound');

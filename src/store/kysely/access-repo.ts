@@ -1,7 +1,7 @@
 import { take } from '../../domain/account/token-bucket.js';
 import { transact } from './tx.js';
 import { Repo } from './repo.js';
-import { boundedInsert, counted, type AccountBound } from './account-bound.js';
+import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
 import { GantryError } from '../../domain/errors.js';
 import type { AuditEntry, AuditRecord, SshKeyRecord } from '../../domain/account/records.js';
 
@@ -12,15 +12,7 @@ export class AccessRepo extends Repo {
     const bound: AccountBound = {
       accountId,
       max,
-      count: async (q) =>
-        counted(
-          await q
-            .selectFrom('ssh_keys')
-            .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
-            .where('account_id', '=', accountId)
-            .where('deleted_at', 'is', null)
-            .executeTakeFirstOrThrow(),
-        ),
+      count: (q) => countRows(q.selectFrom('ssh_keys').where('account_id', '=', accountId).where('deleted_at', 'is', null)),
       refuse: (m) => new GantryError('SSH_KEY_LIMIT', `An account holds at most ${m} SSH keys; delete one first.`, { limit: m }),
     };
     const r = await boundedInsert(this.db, this.dialect, bound, (q) =>

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, SelectQueryBuilder } from 'kysely';
 import type { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { Database } from './schema.js';
@@ -31,5 +31,8 @@ export async function boundedInsert<T>(db: Db, d: StoreDialect, b: AccountBound,
   return db.isTransaction ? body(db) : transact(db, body);
 }
 
-/** A count query's one value as a number (PostgreSQL's bigint count arrives as a string). */
-export const counted = (r: { n: number | string | bigint }): number => Number(r.n);
+/** The rows a query selects from, counted (PostgreSQL's bigint count arrives as a string). */
+export async function countRows<TB extends keyof Database>(q: SelectQueryBuilder<Database, TB, object>): Promise<number> {
+  const r = await q.select((eb) => eb.fn.countAll<number | string | bigint>().as('n')).executeTakeFirstOrThrow();
+  return Number(r.n);
+}

@@ -1,6 +1,6 @@
 import { syncMeters } from './meter.js';
 import { transact } from './tx.js';
-import { boundedInsert, counted, type AccountBound } from './account-bound.js';
+import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { Kysely } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
@@ -226,15 +226,7 @@ export async function createHostToken(
   const bound: AccountBound = {
     accountId: t.accountId,
     max: t.maxLive ?? 0,
-    count: async (q) =>
-      counted(
-        await q
-          .selectFrom('host_tokens')
-          .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
-          .where('account_id', '=', t.accountId)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirstOrThrow(),
-      ),
+    count: (q) => countRows(q.selectFrom('host_tokens').where('account_id', '=', t.accountId).where('revoked_at', 'is', null)),
     refuse: (max) =>
       new GantryError('HOST_TOKEN_LIMIT', `An account holds at most ${max} host tokens (one per machine); delete a machine, or ask an admin.`, { limit: max }),
   };

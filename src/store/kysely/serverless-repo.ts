@@ -21,7 +21,7 @@ import { toEndpoint, toWorkergroup } from './serverless-rows.js';
 import { claimLeased } from './lease.js';
 import { reconfigureEndpoint } from './endpoint-reconfigure.js';
 import { Repo } from './repo.js';
-import { boundedInsert, counted, type AccountBound } from './account-bound.js';
+import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
 import type { EndpointRecord, WorkergroupRecord, WorkerReport } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
@@ -36,18 +36,14 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
     const bound: AccountBound = {
       accountId: n.accountId,
       max: n.maxPerAccount ?? 0,
-      // One being deleted is not counted: its name is free at once too.
-      count: async (q) =>
-        counted(
-          await q
-            .selectFrom('endpoints')
-            .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
-            .where('account_id', '=', n.accountId)
-            .where('status', '!=', 'deleted')
-            .where('target', '!=', 'deleted')
-            .executeTakeFirstOrThrow(),
+      // One being deleted counts until it is gone: its workers are still there, being destroyed.
+      count: (q) => countRows(q.selectFrom('endpoints').where('account_id', '=', n.accountId).where('status', '!=', 'deleted')),
+      refuse: (max) =>
+        new GantryError(
+          'ENDPOINT_LIMIT',
+          `An account holds at most ${max} endpoints and deployments (one being deleted counts until it is gone); delete one first.`,
+          { limit: max },
         ),
-      refuse: (max) => new GantryError('ENDPOINT_LIMIT', `An account holds at most ${max} endpoints and deployments; delete one first.`, { limit: max }),
     };
     try {
       return await boundedInsert(this.db, this.dialect, bound, (q) => this.#insertEndpoint(q, n));

@@ -4,7 +4,7 @@ import type { NewAccount, NewApiKey } from '../tenant-store.js';
 import { parseJson, toAccount, toApiKey } from './rows.js';
 import { Repo } from './repo.js';
 import { insertAccount, insertApiKey } from './tenant-inserts.js';
-import { boundedInsert, counted, type AccountBound } from './account-bound.js';
+import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
 import { moveCredit, type CreditMove } from './billing-repo.js';
 import type { Database } from './schema.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
@@ -98,16 +98,7 @@ export class TenantRepo extends Repo {
     const bound: AccountBound = {
       accountId: k.accountId,
       max: k.maxPerAccount ?? 0,
-      count: async (q) =>
-        counted(
-          await q
-            .selectFrom('api_keys')
-            .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
-            .where('account_id', '=', k.accountId)
-            .where('scope', '=', 'full')
-            .where('revoked_at', 'is', null)
-            .executeTakeFirstOrThrow(),
-        ),
+      count: (q) => countRows(q.selectFrom('api_keys').where('account_id', '=', k.accountId).where('scope', '=', 'full').where('revoked_at', 'is', null)),
       refuse: (max) => new GantryError('API_KEY_LIMIT', `An account holds at most ${max} API keys; revoke one first.`, { limit: max }),
     };
     return boundedInsert(this.db, this.dialect, bound, (q) => insertApiKey(q, k));
