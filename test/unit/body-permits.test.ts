@@ -49,4 +49,22 @@ describe('body permits: at most max at once, the rest wait their turn within a b
     await now.acquire(never());
     assert.equal(await now.acquire(never()), null);
   });
+
+  it('one owner holds at most perOwner: its next waits though a permit is free, which another owner takes at once', async () => {
+    const p = new BodyPermits({ max: 2, perOwner: 1, waitMs: 10_000 });
+    const a1 = await p.acquire(never(), 'a');
+    let a2: (() => void) | null = null;
+    const waiting = p.acquire(never(), 'a').then((r) => (a2 = r));
+    await tick();
+    assert.deepEqual([p.held, p.waiting, a2], [1, 1, null], "a's second waits: a slow sender must not hold every permit");
+    const b1 = await p.acquire(never(), 'b');
+    assert.ok(b1 !== null, "b's first comes at once");
+    a1?.();
+    await waiting;
+    assert.ok(a2 !== null, "a's first released: its second goes on");
+    assert.deepEqual([p.held, p.waiting], [2, 0]);
+    b1();
+    (a2 as () => void)();
+    assert.equal(p.held, 0);
+  });
 });

@@ -1,27 +1,33 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GantryError } from '../../domain/errors.js';
+import { principalIf } from './principal.js';
 
 interface Waiter {
+  readonly owner: string;
   readonly grant: (release: () => void) => void;
   readonly refuse: () => void;
 }
 
 /**
- * At most `max` holders at once; one more waits its turn (first come, first served) for up to `waitMs`,
- * then is refused. A permit is handed from the holder that releases it straight to the first waiter,
- * so a newcomer never overtakes the queue.
+ * At most `max` holders at once, and at most `perOwner` of one owner (an account: one that sends bodies
+ * slowly must not hold every permit of the server); one more waits its turn (first come, first served,
+ * among those whose owner may hold one more) for up to `waitMs`, then is refused. A permit is handed from
+ * the holder that releases it straight to the first such waiter, so a newcomer never overtakes the queue.
  */
 export class BodyPermits {
   readonly max: number;
+  readonly perOwner: number;
   readonly waitMs: number;
   #held = 0;
+  readonly #heldBy = new Map<string, number>();
   readonly #waiting: Waiter[] = [];
 
   readonly #onChange: (held: number, waiting: number) => void;
 
   /** `onChange`: told the counts after each change (a gauge). */
-  constructor(o: { max: number; waitMs: number; onChange?: (held: number, waiting: number) => void }) {
+  constructor(o: { max: number; perOwner?: number; waitMs: number; onChange?: (held: number, waiting: number) => void }) {
     this.max = o.max;
+    this.perOwner = o.perOwner ?? o.max;
     this.waitMs = o.waitMs;
     this.#onChange = o.onChange ?? (() => undefined);
   }
@@ -35,12 +41,12 @@ export class BodyPermits {
   }
 
   /** A release function (call it once), or null when no permit came within waitMs or `gone` fired first. */
-  acquire(gone: AbortSignal): Promise<(() => void) | null> {
+  acquire(gone: AbortSignal, owner = ''): Promise<(() => void) | null> {
     if (gone.aborted) return Promise.resolve(null);
-    if (this.#held < this.max) {
+    if (this.#held < this.max && this.#mayHold(owner)) {
       this.#held++;
       this.#changed();
-      return Promise.resolve(this.#releaser());
+      return Promise.resolve(this.#releaser(owner));
     }
     if (this.waitMs === 0) return Promise.resolve(null);
     return new Promise((resolve) => {
@@ -56,6 +62,7 @@ export class BodyPermits {
         resolve(null);
       };
       const w: Waiter = {
+        owner,
         grant: (release) => {
           leave();
           resolve(release);
@@ -73,14 +80,22 @@ export class BodyPermits {
     this.#onChange(this.#held, this.#waiting.length);
   }
 
-  #releaser(): () => void {
+  #mayHold(owner: string): boolean {
+    return (this.#heldBy.get(owner) ?? 0) < this.perOwner;
+  }
+
+  #releaser(owner: string): () => void {
+    this.#heldBy.set(owner, (this.#heldBy.get(owner) ?? 0) + 1);
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      const next = this.#waiting[0];
+      const left = (this.#heldBy.get(owner) ?? 1) - 1;
+      if (left > 0) this.#heldBy.set(owner, left);
+      else this.#heldBy.delete(owner);
+      const next = this.#waiting.find((w) => this.#mayHold(w.owner));
       // The permit passes on as it is: held stays the same.
-      if (next !== undefined) next.grant(this.#releaser());
+      if (next !== undefined) next.grant(this.#releaser(next.owner));
       else {
         this.#held--;
         this.#changed();
@@ -113,7 +128,7 @@ export function largeBodyGate(
       gone.abort();
       release?.();
     });
-    const r = await permits.acquire(gone.signal);
+    const r = await permits.acquire(gone.signal, String(principalIf(req)?.accountId ?? ''));
     if (r === null) {
       throw new GantryError(
         'MODEL_UPLOADS_BUSY',

@@ -78,6 +78,8 @@ export function elasticModelRoutes(app: FastifyInstance, deps: EdgeDeps): void {
   const gauge = deps.control.ctx.metrics.modelUploadBodies;
   const permits = new BodyPermits({
     max: s.modelUploadConcurrency,
+    // One account never holds them all: another's upload always finds one free, or waits behind other accounts only.
+    perOwner: Math.max(1, s.modelUploadConcurrency - 1),
     waitMs: s.modelUploadWaitMs,
     onChange: (held, waiting) => {
       gauge.set({ state: 'held' }, held);
