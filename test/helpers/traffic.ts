@@ -9,23 +9,26 @@ import { Traffic } from '../../src/gateway/traffic.js';
  */
 export function trafficOver(view: Partial<Omit<RoutingView, 'endpointId'>>, now: () => number = () => Date.now()): Traffic {
   return new Traffic({
-    directory: (endpointId) =>
-      Promise.resolve({
-        endpointId,
-        accepting: true,
-        draining: false,
-        maxQueueTimeS: 30,
-        workers: [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }],
-        phases: {},
-        deleted: false,
-        limits: NO_LIMITS,
-        rejectQueued: false,
-        ...view,
-      }),
+    directory: (endpointId) => Promise.resolve({ ...acceptingView(endpointId), ...view }),
     touch: () => Promise.resolve(),
     now,
     directoryMs: 60_000,
     queueTimeoutMs: 20_000,
     shared: { replica: 'r', publish: () => Promise.resolve(), elsewhere: () => Promise.resolve(0), counted: () => Promise.resolve() },
   });
+}
+
+/** An endpoint's view that takes requests, with one idle worker (id 10) of perf 1. */
+export function acceptingView(endpointId: number): RoutingView {
+  return {
+    endpointId,
+    accepting: true,
+    draining: false,
+    maxQueueTimeS: 30,
+    workers: [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }],
+    phases: {},
+    deleted: false,
+    limits: NO_LIMITS,
+    rejectQueued: false,
+  };
 }

@@ -2,23 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import type { RoutingView } from '../../src/control/serverless/routing.js';
-import { NO_LIMITS } from '../../src/domain/serverless/limits.js';
 import { Traffic } from '../../src/gateway/traffic.js';
 import { until } from '../helpers/serverless.js';
-import { trafficOver } from '../helpers/traffic.js';
-
-/** An accepting view with one worker (id 10). */
-const view0 = (endpointId: number): RoutingView => ({
-  endpointId,
-  accepting: true,
-  draining: false,
-  maxQueueTimeS: 30,
-  workers: [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }],
-  phases: {},
-  deleted: false,
-  limits: NO_LIMITS,
-  rejectQueued: false,
-});
+import { acceptingView, trafficOver } from '../helpers/traffic.js';
 
 const ANSWERED = { kind: 'answered', ms: 1 } as const;
 
@@ -89,7 +75,7 @@ describe('the traffic of a deleted endpoint', () => {
     let down = true;
     let written = 0;
     const t = new Traffic({
-      directory: (endpointId) => Promise.resolve({ ...view0(endpointId), ...state }),
+      directory: (endpointId) => Promise.resolve({ ...acceptingView(endpointId), ...state }),
       touch: () => Promise.resolve(),
       now: () => Date.now(),
       directoryMs: 60_000,
