@@ -7,12 +7,12 @@ export const ML_SETTINGS = {
   maxTrainedModelsPerAccount: {
     type: 'integer',
     default: 100,
-    doc: 'Most trained models (Elasticsearch dialect) one account may hold; creating one more is TRAINED_MODEL_LIMIT (400). 0: no bound.',
+    doc: 'Most trained models (Elasticsearch dialect) one account other than an admin may hold; creating one more is TRAINED_MODEL_LIMIT (400). 0: no bound.',
   },
   maxModelDefinitionBytesPerAccount: {
     type: 'integer',
     default: 2_147_483_648,
-    doc: 'Most bytes of trained-model definition parts one account may hold in the database, over all its models (default 2 GiB); a part that would pass it is MODEL_STORAGE_LIMIT (400) and is not stored. A repeated part counts once. 0: no bound.',
+    doc: 'Most bytes of trained-model definition parts one account other than an admin may hold in the database, over all its models (default 2 GiB; a model counts as its declared total_definition_length from its first part); a part that would pass it is MODEL_STORAGE_LIMIT (400) and is not stored. A repeated part counts once. 0: no bound.',
   },
   incompleteDefinitionTtlMs: {
     type: 'duration',

@@ -15,11 +15,14 @@ const MODEL = JSON.stringify({
 });
 const JSON_TYPE = 'application/json';
 
-const putModel = (g: TestGantry, id: string) => esRaw(g, 'PUT', `/_ml/trained_models/${id}`, { body: MODEL, contentType: JSON_TYPE });
+/** The bounds are an account's other than an admin's: the caps' tests go as a user with this key. */
+let userKey = '';
+const asUser = (): { auth: string } => ({ auth: `ApiKey ${userKey}` });
+const putModel = (g: TestGantry, id: string, o = asUser()) => esRaw(g, 'PUT', `/_ml/trained_models/${id}`, { ...o, body: MODEL, contentType: JSON_TYPE });
 const partBody = (bytes: Uint8Array, totalParts: number, totalLength: number): string =>
   JSON.stringify({ definition: Buffer.from(bytes).toString('base64'), total_parts: totalParts, total_definition_length: totalLength });
 const putPart = (g: TestGantry, id: string, part: number, body: string) =>
-  esRaw(g, 'PUT', `/_ml/trained_models/${id}/definition/${part}`, { body, contentType: JSON_TYPE });
+  esRaw(g, 'PUT', `/_ml/trained_models/${id}/definition/${part}`, { ...asUser(), body, contentType: JSON_TYPE });
 
 /**
  * An earlier review measured these against a running Gantry: models and definition bytes without a
@@ -37,7 +40,8 @@ describe('what one account can make the trained-model API hold', { skip: ts?.ski
       clock,
       settings: { maxTrainedModelsPerAccount: 2, maxModelDefinitionBytesPerAccount: 10_000, incompleteDefinitionTtlMs: 60_000 },
     });
-    accountId = (await g.control.authenticate(g.adminKey)).accountId;
+    userKey = (await g.api('POST', '/api/v0/users/', { username: 'ml-owner', email: 'ml@example.com' })).body.api_key as string;
+    accountId = (await g.control.authenticate(userKey)).accountId;
   });
   after(() => g?.dispose());
 
@@ -49,8 +53,10 @@ describe('what one account can make the trained-model API hold', { skip: ts?.ski
     assert.equal(third.body.error.type, 'illegal_argument_exception');
     assert.equal(third.body.error.code, 'TRAINED_MODEL_LIMIT');
     assert.match(third.body.error.reason as string, /at most 2 trained models/);
-    assert.equal((await esRaw(g, 'DELETE', '/_ml/trained_models/cap-b')).status, 200);
+    assert.equal((await esRaw(g, 'DELETE', '/_ml/trained_models/cap-b', asUser())).status, 200);
     assert.equal((await putModel(g, 'cap-c')).status, 200, 'a delete frees a slot');
+    // An admin (a self-hosted Gantry's owner) is not bound.
+    for (const id of ['admin-a', 'admin-b', 'admin-c']) assert.equal((await putModel(g, id, { auth: `ApiKey ${g.adminKey as string}` })).status, 200);
   });
 
   it('a part past maxModelDefinitionBytesPerAccount is 400 MODEL_STORAGE_LIMIT and not stored; a part sent again counts once', async () => {
@@ -73,7 +79,7 @@ describe('what one account can make the trained-model API hold', { skip: ts?.ski
   });
 
   it('parts of a definition not fully defined are forgotten after incompleteDefinitionTtlMs without a part; its upload starts again', async () => {
-    await esRaw(g, 'DELETE', '/_ml/trained_models/cap-c');
+    await esRaw(g, 'DELETE', '/_ml/trained_models/cap-c', asUser());
     assert.equal((await putModel(g, 'ttl')).status, 200);
     const onnx = minimalOnnx({ padBytes: 100 });
     // Part 0 of 3 sent, the other two never.
@@ -85,13 +91,13 @@ describe('what one account can make the trained-model API hold', { skip: ts?.ski
     await g.control.housekeeping.runOnce();
     assert.equal(await g.control.ctx.store.readModelPart(accountId, 'ttl', 0), undefined, 'forgotten past the TTL');
     assert.equal(await g.control.ctx.store.readModelPart(accountId, 'cap-a', 0), undefined, "cap-a's upload, also incomplete, too");
-    const m = await esRaw(g, 'GET', '/_ml/trained_models/ttl?include=definition_status');
+    const m = await esRaw(g, 'GET', '/_ml/trained_models/ttl?include=definition_status', asUser());
     assert.equal(m.body.trained_model_configs[0].fully_defined, false);
     // The model stays, and takes a whole definition again with other totals.
     assert.equal((await putPart(g, 'ttl', 0, partBody(onnx, 1, onnx.length))).status, 200);
     clock.advance(120_000);
     await g.control.housekeeping.runOnce();
-    const done = await esRaw(g, 'GET', '/_ml/trained_models/ttl?include=definition_status');
+    const done = await esRaw(g, 'GET', '/_ml/trained_models/ttl?include=definition_status', asUser());
     assert.equal(done.body.trained_model_configs[0].fully_defined, true, 'a fully defined model keeps its parts');
     assert.equal((await g.control.ctx.store.readModelPart(accountId, 'ttl', 0))?.length, onnx.length);
   });
@@ -148,6 +154,7 @@ describe('large definition and vocabulary bodies are read a bounded number at a 
   const big = partBody(new Uint8Array(1_500_000).fill(7), ...TOTALS);
   before(async () => {
     g = await startTestGantry(ts!, { localHost: false, settings: { modelUploadConcurrency: 1, modelUploadWaitMs: 500 } });
+    userKey = g.adminKey as string; // the permits bound every account, an admin too
     assert.equal((await putModel(g, 'up')).status, 200);
   });
   after(async () => {

@@ -83,7 +83,8 @@ export async function putTrainedModel(ctx: ControlContext, p: Principal, r: NewM
     declaredSizeBytes: r.modelSizeBytes,
   };
   // Each model may hold up to a 16 GiB definition and a vocabulary: their count bounds what one account keeps.
-  const max = ctx.settings.maxTrainedModelsPerAccount;
+  // An admin (the owner of a self-hosted Gantry) is not bound, as with the other per-account bounds.
+  const max = p.isAdmin ? 0 : ctx.settings.maxTrainedModelsPerAccount;
   const m = await ctx.store.createTrainedModel({ accountId: p.accountId, modelId: r.modelId, config, now: ctx.clock.now(), max });
   ctx.log.info({ accountId: p.accountId, modelId: r.modelId }, 'trained model created');
   return m;
@@ -113,7 +114,7 @@ export async function putDefinitionPart(ctx: ControlContext, p: Principal, model
   await ownModel(ctx, p, modelId, 'ml.write');
   checkPart(part);
   const totals = { totalParts: part.totalParts, totalDefinitionLength: part.totalDefinitionLength };
-  const limit = ctx.settings.maxModelDefinitionBytesPerAccount;
+  const limit = p.isAdmin ? 0 : ctx.settings.maxModelDefinitionBytesPerAccount;
   const r = await ctx.store.putModelPart(
     p.accountId,
     modelId,
