@@ -27,6 +27,8 @@ export interface SshAccessOptions {
   readonly loginGraceMs: number;
   /** Keepalives to logged-in peers, and how long a peer has to close after this side ended (`sshKeepaliveMs`). */
   readonly keepaliveMs: number;
+  /** At start, a look at an instance not answered within this (`agentReadTimeoutMs`) counts as running; default 60 s. */
+  readonly readTimeoutMs?: number;
   readonly log: Logger;
 }
 
@@ -93,10 +95,13 @@ export class SshAccess implements SessionHost {
       if (rec === null) continue;
       const id = Number(m[1]);
       a.#records.set(id, rec);
-      const running = await o.runtime.inspect(id).then(
+      // Bounded: an engine that does not answer must not hold the agent's start. Unanswered, the instance may
+      // run: it listens, and a login looks at the instance again (spawn).
+      const look = o.runtime.inspect(id).then(
         (obs) => obs.state === 'running',
         () => false,
       );
+      const running = await within(look, o.readTimeoutMs ?? 60_000, true);
       if (running) await a.#listen(id).catch((err: unknown) => o.log.warn({ instanceId: id, err: String(err) }, 'SSH access not restored'));
     }
     return a;

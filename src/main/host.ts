@@ -55,6 +55,7 @@ export async function startHost(
           sftpServer: c.sshSftpServer,
           loginGraceMs: c.sshLoginGraceMs,
           keepaliveMs: c.sshKeepaliveMs,
+          readTimeoutMs: c.agentReadTimeoutMs,
           copyRoot: runtime.name === 'process' ? 'home' : '/',
           shell: runtime.name === 'process' ? 'bash' : 'image',
           log: o.log.child({ component: 'ssh' }),
