@@ -22,7 +22,10 @@ const proc = (pid: number, pgrp: number, startTicks: number, own = false): ProcI
   instanceId: own ? 7 : null,
   uid: null,
 });
-const pids = (table: ProcInfo[], text: string): number[] => instanceProcs(table, 'rt', 7, readGroup(text), null).map((p) => p.pid);
+const pids = (table: ProcInfo[], text: string): number[] => {
+  const [pgid = '', ticks = ''] = text.split(' ');
+  return instanceProcs(table, 'rt', 7, readGroup(pgid, ticks), null).map((p) => p.pid);
+};
 
 /**
  * An instance's recorded process group was taken as the workload's whatever led it: once the workload had ended,
@@ -41,8 +44,9 @@ describe("a process group that reused an ended workload's group id", () => {
     assert.deepEqual(pids(reused, '500'), []);
     assert.deepEqual(pids([proc(500, 500, 1, true), proc(501, 500, 2)], '500'), [500, 501]);
     assert.equal(readGroup(''), null);
-    assert.equal(readGroup('1 5'), null, 'never init');
-    assert.deepEqual(readGroup('42 7\n'), { pgid: 42, leaderTicks: 7 });
+    assert.equal(readGroup('1', '5'), null, 'never init');
+    assert.deepEqual(readGroup('42\n', '7\n'), { pgid: 42, leaderTicks: 7 });
+    assert.deepEqual(readGroup('42', ''), { pgid: 42, leaderTicks: null });
   });
 
   describe('through the process runtime, with a real group standing in for the reuser', () => {
@@ -77,11 +81,12 @@ describe("a process group that reused an ended workload's group id", () => {
       const meta = join(root, '1', 'meta');
       // The workload ends (stopped here; it may as well have exited long ago).
       assert.deepEqual(await rt.stop(1, { graceMs: 2_000 }), { state: 'absent' });
-      const recorded = readGroup(await readFile(join(meta, 'pgid'), 'utf8'));
+      const recorded = readGroup(await readFile(join(meta, 'pgid'), 'utf8'), await readFile(join(meta, 'leader-start'), 'utf8'));
       assert.ok(recorded !== null && recorded.leaderTicks !== null, 'the start recorded its leader with its start time');
       // The workload ended; its group id now leads another group (the stranger, its own leader).
       const pid = stranger.pid as number;
-      await writeFile(join(meta, 'pgid'), `${pid} ${(startTicksOf(pid) ?? 0) + 1}`);
+      await writeFile(join(meta, 'pgid'), String(pid));
+      await writeFile(join(meta, 'leader-start'), String((startTicksOf(pid) ?? 0) + 1));
       assert.notEqual((await rt.inspect(1)).state, 'running');
       await rt.stop(1, { graceMs: 200 });
       assert.equal(stranger.exitCode, null, 'the stranger was not signalled');

@@ -160,11 +160,12 @@ function stillOurs(table: readonly ProcInfo[], g: RecordedGroup, own: (p: ProcIn
   return g.leaderTicks !== null ? leader.startTicks === g.leaderTicks : own(leader);
 }
 
-/** The group file's text (`pgid leaderTicks`, or the older `pgid`) read; null when there is none. */
-export function readGroup(text: string): RecordedGroup | null {
-  const [pgid, ticks] = text.trim().split(/\s+/).map(Number);
-  if (pgid === undefined || !Number.isInteger(pgid) || pgid <= 1) return null;
-  return { pgid, leaderTicks: ticks !== undefined && Number.isInteger(ticks) ? ticks : null };
+/** The group the start recorded: `pgid` (its id) and `leader-start` (its leader's start time; absent before it was recorded), as read; null when there is none. */
+export function readGroup(pgidText: string, leaderStartText = ''): RecordedGroup | null {
+  const pgid = Number(pgidText.trim());
+  if (!Number.isInteger(pgid) || pgid <= 1) return null;
+  const ticks = leaderStartText.trim() === '' ? NaN : Number(leaderStartText.trim());
+  return { pgid, leaderTicks: Number.isInteger(ticks) ? ticks : null };
 }
 
 /** A live process's start time (ticks since boot), or null once it is gone. */

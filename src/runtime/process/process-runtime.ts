@@ -126,7 +126,8 @@ export class ProcessRuntime implements Runtime {
 
   async #live(id: number): Promise<ProcInfo[]> {
     const table = await this.#procs.snapshot();
-    const group = readGroup(await readFile(join(this.#dir(id).meta, 'pgid'), 'utf8').catch(() => ''));
+    const read = (f: string): Promise<string> => readFile(join(this.#dir(id).meta, f), 'utf8').catch(() => '');
+    const group = readGroup(await read('pgid'), await read('leader-start'));
     return instanceProcs(table, this.#runtimeId, id, group, this.#ids(id)?.uid ?? null);
   }
 
@@ -224,8 +225,9 @@ export class ProcessRuntime implements Runtime {
         for (const wake of this.#stopWaiters.get(spec.instanceId) ?? []) wake(true);
       });
       child.unref();
-      // With the leader's start time: once the workload ended, its id may lead another group (proc-table.ts).
-      await writeFile(join(meta, 'pgid.tmp'), `${child.pid} ${startTicksOf(child.pid as number) ?? ''}`);
+      // With the leader's start time, first: once the workload ended, its id may lead another group (proc-table.ts).
+      await writeFile(join(meta, 'leader-start'), String(startTicksOf(child.pid as number) ?? ''));
+      await writeFile(join(meta, 'pgid.tmp'), String(child.pid));
       await rename(join(meta, 'pgid.tmp'), join(meta, 'pgid'));
     } finally {
       await log.close();

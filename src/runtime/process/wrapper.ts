@@ -92,7 +92,7 @@ export async function writeRunFiles(meta: string, onstart: string | null): Promi
 /** The last run's exit codes and group, gone: a start's first step. */
 export async function clearExitCodes(meta: string, out: string): Promise<void> {
   await Promise.all([
-    ...['exit_code', 'onstart_exit_code', 'pgid'].map((f) => rm(join(meta, f), { force: true })),
+    ...['exit_code', 'onstart_exit_code', 'pgid', 'leader-start'].map((f) => rm(join(meta, f), { force: true })),
     ...['exit_code', 'onstart_exit_code'].map((f) => rm(join(out, f), { force: true })),
   ]);
 }
