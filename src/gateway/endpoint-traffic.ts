@@ -12,6 +12,8 @@ const UNSEEN_KEPT_MS = 60_000;
 /** The least time between two demand signals of one endpoint, without workers and with all busy (see `demandDue`). */
 const DEMAND_MS = 100;
 const DEMAND_BUSY_MS = 250;
+/** A worker's counters, once it is out of the worker list and took no request for this long, are forgotten. */
+const IDLE_TALLY_KEPT_MS = 3_600_000;
 /** Seconds of arrivals kept as load samples. */
 const SAMPLE_SECONDS = 300;
 /** Cost units in the second still filling from which it is read as a rate (see loadSamples). */
@@ -278,9 +280,17 @@ export class EndpointTraffic {
     return false;
   }
 
-  /** Stalls of workers the view no longer routes to (destroyed, or in error): forgotten, so they do not pile up. */
-  keepStalledIn(view: RoutingView): void {
-    for (const id of this.stalled.keys()) if (!view.workers.some((w) => w.id === id)) this.stalled.delete(id);
+  /**
+   * Stalls of workers the view no longer routes to (destroyed, or in error): forgotten, so they do not pile up;
+   * and the counters of those that took no request for an hour (autoscaling makes new workers all the time; the
+   * stats show only the workers there are, and one started again counts from its start).
+   */
+  keepWorkersOf(view: RoutingView, now: number): void {
+    const routed = new Set(view.workers.map((w) => w.id));
+    for (const id of this.stalled.keys()) if (!routed.has(id)) this.stalled.delete(id);
+    for (const [id, tally] of this.workerTally) if (!routed.has(id) && now - (tally.lastAccess ?? 0) > IDLE_TALLY_KEPT_MS) this.workerTally.delete(id);
+    // /route/ hand-outs to a worker no longer routed to: only a look at that worker dropped them once expired.
+    for (const id of this.routed.keys()) if (!routed.has(id)) this.handedOut(id, now);
   }
 
   /** Skip the worker until `until` (0 or past: route to it again). Fences that ran out go here, so workers long gone do not pile up. */

@@ -33,6 +33,11 @@ export class Tally {
     return now;
   }
 
+  /** When a request last arrived or ended here (null: none yet). */
+  get lastAccess(): number | null {
+    return this.#lastAccess;
+  }
+
   /** A request arrived (the endpoint's tally) or was sent to the worker (a worker's). */
   seen(): void {
     this.#touch();

@@ -82,7 +82,7 @@ export class Traffic implements TrafficGate {
   async #view(id: number, t: EndpointTraffic): Promise<RoutingView> {
     const { view: v, read } = await readView(this.#o, id, t);
     if (!read) return v;
-    t.keepStalledIn(v);
+    t.keepWorkersOf(v, this.#o.now());
     if (!v.accepting && !v.draining) failQueued(t, v.rejectQueued ? rejectedByStop(v.endpointId) : stopped(v), 'refused');
     // Its last workergroup was deleted: what waits for a worker would wait the queue's whole timeout for none.
     else if (v.accepting && v.noWorkergroup === true) failQueued(t, noWorkergroup(v.endpointId), 'rejected');

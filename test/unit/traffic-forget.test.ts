@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
-import type { RoutingView } from '../../src/control/serverless/routing.js';
+import type { RoutableWorker, RoutingView } from '../../src/control/serverless/routing.js';
 import { Traffic } from '../../src/gateway/traffic.js';
 import { until } from '../helpers/serverless.js';
 import { acceptingView, trafficOver } from '../helpers/traffic.js';
@@ -100,6 +100,31 @@ describe('the traffic of a deleted endpoint', () => {
       down = false;
       await until('forgotten once written', async () => !remembered(t), 10_000);
       assert.equal(written, 1);
+    } finally {
+      t.shutdown();
+    }
+  });
+
+  it("forgets a worker's counters once it is out of the worker list and took no request for an hour", async () => {
+    let now = 1_000_000;
+    const worker = (id: number): RoutableWorker => ({ id, url: `http://w${id}`, perf: 1, working: 0, reportedAt: 0 });
+    const view = { workers: [worker(10)] };
+    const t = trafficOver(view, () => now);
+    const served = async (): Promise<void> => (await t.acquire(1, 1)).release(true, ANSWERED);
+    try {
+      await served();
+      assert.deepEqual([...t.stats(1).workers.keys()], [10]);
+      // Scaled: worker 10 went, 11 came (autoscaling makes new workers all the time).
+      view.workers = [worker(11)];
+      now += 60_000;
+      t.invalidate(1);
+      await served();
+      assert.deepEqual([...t.stats(1).workers.keys()].sort(), [10, 11], 'within the hour: kept');
+      now += 2 * 3_600_000;
+      t.invalidate(1);
+      await served();
+      assert.deepEqual([...t.stats(1).workers.keys()], [11]);
+      assert.equal(t.stats(1).deployment.inferenceCount, 3, "the endpoint's own counters stay");
     } finally {
       t.shutdown();
     }
