@@ -4,15 +4,7 @@ import type { AgentResult } from '../control/hosts/agent-session.js';
 const RESULTS_PER_MESSAGE = 200;
 const RESULT_BYTES_PER_MESSAGE = 256 * 1024;
 
-/** `p`'s value, or `late` when it takes longer than `ms` (it goes on; nothing waits for it here). */
-export function within<T, L>(p: Promise<T>, ms: number, late: L): Promise<T | L> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<L>((resolve) => {
-    timer = setTimeout(() => resolve(late), ms);
-    timer.unref();
-  });
-  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
-}
+export { within } from '../runtime/within.js';
 
 /**
  * How many queued results go in the next message. The control plane takes at most 1,000 results and

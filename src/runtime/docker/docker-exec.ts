@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ExecProcess, ExecRequest } from '../runtime.js';
+import { within } from '../within.js';
 
 /** Reads of the exec's state once its stream ended, until the engine says it stopped running. */
 const EXIT_READS = 20;
@@ -74,11 +75,12 @@ async function exitCode(ex: Docker.Exec, answerMs: number): Promise<number | nul
 }
 
 /** The engine's answer, or null when it failed or did not come within `ms` (it goes on; nothing waits for it). */
-function answered<T>(p: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
-  return Promise.race([p.catch(() => null), late]).finally(() => clearTimeout(timer));
-}
+const answered = <T>(p: Promise<T>, ms: number): Promise<T | null> =>
+  within(
+    p.catch(() => null),
+    ms,
+    null,
+  );
 
 /** Field 22 of /proc/PID/stat: with the pid it names one process, not a later one that reused the number. */
 async function startTicks(pid: number): Promise<string | null> {

@@ -9,6 +9,7 @@ import { containerExec } from './docker-exec.js';
 import { demuxLogs, demuxStampedLogs } from './engine-streams.js';
 import { ensureImage } from './pull.js';
 import { EngineEvents } from './engine-events.js';
+import { within } from '../within.js';
 import { CONTAINER_WRAPPER } from './wrapper.js';
 import { dockerStorage, imageToRun } from './docker-storage.js';
 import { LABEL_INSTANCE, LABEL_RUNTIME, withStrays, removeLabelled, statusOf, stopContainer, stopOthersLabelled } from './labelled.js';
@@ -85,9 +86,14 @@ export class DockerRuntime implements Runtime {
     r.#runtimeId = await openRuntimeRoot(o.root);
     // Bounded: an engine that takes the request and never answers would hold the agent's start for good.
     const answerMs = o.readTimeoutMs ?? 60_000;
-    let timer: NodeJS.Timeout | undefined;
-    const silent = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${answerMs / 1000}s`)), answerMs)));
-    await Promise.race([r.#docker.ping(), silent]).finally(() => clearTimeout(timer));
+    if (
+      (await within(
+        r.#docker.ping().then(() => true),
+        answerMs,
+        false,
+      )) === false
+    )
+      throw new Error(`no answer within ${answerMs / 1000}s`);
     r.#events = new EngineEvents(r.#docker, r.#runtimeId, answerMs, (id) => {
       for (const l of r.#exitListeners) l(id);
     });
