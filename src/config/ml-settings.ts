@@ -17,7 +17,7 @@ export const ML_SETTINGS = {
   incompleteDefinitionTtlMs: {
     type: 'duration',
     default: 86_400_000,
-    doc: 'A model whose definition is not fully defined (parts missing, or the whole refused by the ONNX check) and got no part for this long has its parts forgotten by housekeeping (default 24 h); the model stays, and its upload starts again from part 0 with any totals. 0: kept until the model is deleted.',
+    doc: 'A model whose definition is not fully defined (parts missing, or the whole refused by the ONNX check) and got no part for this long has its parts forgotten by housekeeping (default 24 h); the model stays, and its upload starts again from part 0 with any totals. A whole definition whose check never ended (a crash, the database away) is checked again instead. 0: kept until the model is deleted.',
   },
   modelUploadConcurrency: {
     type: 'integer',

@@ -34,14 +34,21 @@ export interface MlStore {
     { ok: true; progress: DefinitionProgress } | { ok: false; reason: 'no-model' | 'totals-differ' } | { ok: false; reason: 'over-limit'; heldBytes: number }
   >;
   /**
-   * Forget the parts of every model not fully defined whose last part arrived before `before`: the
-   * parts go, and the model's totals are cleared, so its upload starts again from nothing. A part that
-   * arrives meanwhile keeps its model. Returns the models forgotten so.
+   * Forget the parts of every model whose last part arrived before `before` and that is not fully defined: parts
+   * missing (or lengths not adding up to the declared total), or the whole refused by its check. The parts go, and
+   * the model's totals are cleared, so its upload starts again from nothing. A part that arrives meanwhile keeps
+   * its model; so does a whole set whose check never ended (see `uncheckedDefinitions`). Returns the models
+   * forgotten so.
    */
   forgetIncompleteDefinitions(before: number): Promise<{ accountId: number; modelId: string }[]>;
+  /**
+   * Models whose parts are all there, got none since `before`, and whose check has no recorded outcome (a crash,
+   * or a database error while it read them back): a bounded batch, to be checked again.
+   */
+  uncheckedDefinitions(before: number): Promise<{ accountId: number; modelId: string; totalParts: number }[]>;
   /** One part's bytes (undefined: not uploaded). */
   readModelPart(accountId: number, modelId: string, index: number): Promise<Uint8Array | undefined>;
-  /** Record the outcome of checking the assembled definition. */
+  /** Record the outcome of checking the assembled definition: passed (fully defined), or refused. */
   setModelDefinitionChecked(accountId: number, modelId: string, r: { fullyDefined: boolean; onnx: unknown }): Promise<void>;
 
   /** Replaces the model's vocabulary; false when there is no such model. */

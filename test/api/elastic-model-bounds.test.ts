@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { GantryError } from '../../src/domain/errors.js';
+import type { Store } from '../../src/store/store.js';
 import { minimalOnnx } from '../fixtures/onnx/minimal.js';
 import { esRaw } from '../helpers/elastic.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
@@ -100,6 +102,38 @@ describe('what one account can make the trained-model API hold', { skip: ts?.ski
     const done = await esRaw(g, 'GET', '/_ml/trained_models/ttl?include=definition_status', asUser());
     assert.equal(done.body.trained_model_configs[0].fully_defined, true, 'a fully defined model keeps its parts');
     assert.equal((await g.control.ctx.store.readModelPart(accountId, 'ttl', 0))?.length, onnx.length);
+  });
+
+  it('a whole definition whose check could not read it back is neither refused nor forgotten: housekeeping checks it again', async () => {
+    await esRaw(g, 'DELETE', '/_ml/trained_models/cap-a', asUser());
+    assert.equal((await putModel(g, 'recheck')).status, 200);
+    const onnx = minimalOnnx({ padBytes: 100 });
+    const ctx = g.control.ctx as { store: Store };
+    const store = ctx.store;
+    // The database lost while the check reads the parts back (they were stored).
+    ctx.store = new Proxy({} as Store, {
+      get: (_, k) => {
+        if (k === 'readModelPart') return () => Promise.reject(new GantryError('DATABASE_UNAVAILABLE', 'connection lost'));
+        const v = Reflect.get(store, k) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(store) : v;
+      },
+    });
+    try {
+      const cut = await putPart(g, 'recheck', 0, partBody(onnx, 1, onnx.length));
+      assert.equal(cut.status, 503, cut.text);
+    } finally {
+      ctx.store = store;
+    }
+    const definedNow = async (): Promise<unknown> =>
+      (await esRaw(g, 'GET', '/_ml/trained_models/recheck?include=definition_status', asUser())).body.trained_model_configs[0].fully_defined;
+    assert.equal(await definedNow(), false);
+    clock.advance(120_000);
+    await g.control.housekeeping.runOnce();
+    assert.equal((await store.readModelPart(accountId, 'recheck', 0))?.length, onnx.length, 'not forgotten past incompleteDefinitionTtlMs');
+    assert.equal(await definedNow(), false, 'a check that may still be under way is not run twice');
+    clock.advance(600_000);
+    await g.control.housekeeping.runOnce();
+    assert.equal(await definedNow(), true, 'checked again');
   });
 });
 

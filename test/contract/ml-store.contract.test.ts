@@ -212,8 +212,34 @@ for (const ts of TEST_STORES) {
       await store.putModelPart(a, 'f-done', { index: 0, totalParts: 1, totalDefinitionLength: 4, bytes: bytes(4, 1) }, at(100));
       await store.setModelDefinitionChecked(a, 'f-done', { fullyDefined: true, onnx: { irVersion: 8 } });
       // Other accounts' models of the tests above are forgotten too (their parts came at time 1): only this account's are looked at.
+      // All parts there: refused by the check, with lengths that do not add up, or with no outcome of its check.
+      for (const id of ['f-refused', 'f-short', 'f-unchecked']) {
+        await store.createTrainedModel({ accountId: a, modelId: id, config: CONFIG, now: 1 });
+        await store.putModelPart(a, id, { index: 0, ...totals, bytes: bytes(4, 1) }, at(110));
+        await store.putModelPart(a, id, { index: 1, ...totals, bytes: bytes(id === 'f-short' ? 3 : 4, 1) }, at(120));
+      }
+      await store.setModelDefinitionChecked(a, 'f-refused', { fullyDefined: false, onnx: null });
       const forgotten = (await other.forgetIncompleteDefinitions(200)).filter((m) => m.accountId === a);
-      assert.deepEqual(forgotten, [{ accountId: a, modelId: 'f-old' }]);
+      assert.deepEqual(
+        forgotten.map((m) => m.modelId),
+        ['f-old', 'f-refused', 'f-short'],
+      );
+      assert.equal((await store.readModelPart(a, 'f-unchecked', 1))?.length, 4, 'a whole set whose check never ended is kept');
+      assert.deepEqual(
+        (await other.uncheckedDefinitions(200)).filter((m) => m.accountId === a),
+        [{ accountId: a, modelId: 'f-unchecked', totalParts: 2 }],
+        'and found to be checked again',
+      );
+      assert.deepEqual(
+        (await other.uncheckedDefinitions(120)).filter((m) => m.accountId === a),
+        [],
+        'once no part came since `before`',
+      );
+      await store.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: true, onnx: { irVersion: 8 } });
+      assert.deepEqual(
+        (await other.uncheckedDefinitions(200)).filter((m) => m.accountId === a),
+        [],
+      );
       assert.equal(await store.readModelPart(a, 'f-old', 0), undefined);
       const old = await store.getTrainedModel(a, 'f-old');
       assert.deepEqual([old?.totalParts, old?.totalDefinitionLength, old?.fullyDefined], [null, null, false]);
@@ -230,11 +256,13 @@ for (const ts of TEST_STORES) {
         [],
       );
       assert.deepEqual(
-        (await store.forgetIncompleteDefinitions(1_001))
-          .filter((m) => m.accountId === a)
-          .map((m) => m.modelId)
-          .sort(),
-        ['f-new', 'f-old'],
+        (await store.forgetIncompleteDefinitions(1_001)).filter((m) => m.accountId === a).map((m) => m.modelId),
+        ['f-new'],
+        'f-old is whole again, unchecked',
+      );
+      assert.deepEqual(
+        (await store.uncheckedDefinitions(1_001)).filter((m) => m.accountId === a).map((m) => m.modelId),
+        ['f-old'],
       );
     });
 

@@ -2,6 +2,7 @@ import { HOST_OFFLINE } from '../../domain/instance/observed-record.js';
 import type { ControlContext } from '../context.js';
 import { FailureLog } from '../failure-log.js';
 import { isGantryError } from '../../domain/errors.js';
+import { checkDefinition } from '../ml/models.js';
 
 /**
  * Rows of `gateway_pending` kept this long after their last write. Every reader ignores a row older than
@@ -11,6 +12,12 @@ import { isGantryError } from '../../domain/errors.js';
 const GATEWAY_PENDING_KEEP_MS = 3_600_000;
 /** Rate buckets untouched for ten minutes: full again long since (within two seconds), and past any clock skew. */
 const RATE_BUCKET_KEEP_MS = 600_000;
+/**
+ * A definition whose parts all arrived this long ago with no outcome of its check is checked again. Far past
+ * the check of the largest definition the byte bounds let in (it streams from the database), so a check
+ * still under way is not run twice.
+ */
+const UNCHECKED_AFTER_MS = 600_000;
 
 /**
  * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, samples
@@ -58,6 +65,7 @@ export class Housekeeping {
       // One row per caller address and key ever limited, on PostgreSQL: an idle one is a full bucket, as a new one.
       await this.#ctx.store.pruneRateBuckets(this.#ctx.clock.now() - RATE_BUCKET_KEEP_MS);
       await this.#forgetIncompleteDefinitions();
+      await this.#checkUncheckedDefinitions();
     } catch (err) {
       // Only the database's absence spares hosts afterwards: a chore that keeps failing otherwise must not.
       if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') this.#databaseGone = true;
@@ -74,6 +82,24 @@ export class Housekeeping {
     if (ttl === 0) return;
     const models = await this.#ctx.store.forgetIncompleteDefinitions(this.#ctx.clock.now() - ttl);
     if (models.length > 0) this.#ctx.log.info({ component: 'housekeeping', models, ttlMs: ttl }, 'parts of incomplete model definitions forgotten');
+  }
+
+  /**
+   * Definitions whose parts all arrived but whose check never ended (a crash, a database error while it read
+   * them back) are checked again here; their owner would otherwise have to upload a part again to see the model
+   * fully defined. Only ten minutes on (UNCHECKED_AFTER_MS): a check under way reads a large upload for seconds.
+   */
+  async #checkUncheckedDefinitions(): Promise<void> {
+    const ctx = this.#ctx;
+    for (const m of await ctx.store.uncheckedDefinitions(ctx.clock.now() - UNCHECKED_AFTER_MS)) {
+      await checkDefinition(ctx, m.accountId, m.modelId, m.totalParts).catch((err: unknown) => {
+        if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') throw err;
+        ctx.log.info(
+          { component: 'housekeeping', accountId: m.accountId, modelId: m.modelId, err },
+          'trained model definition checked again: not fully defined',
+        );
+      });
+    }
   }
 
   /** Instances of hosts silent for machineOfflineMs become `unknown`; the reconciler sets truth when the host is back. */

@@ -1,5 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
-import { checkModelContract, scanOnnx } from '../../domain/ml/onnx-scan.js';
+import { checkModelContract, scanOnnx, type OnnxSummary } from '../../domain/ml/onnx-scan.js';
 import { Vocabulary } from '../../domain/ml/tokenizer.js';
 import {
   checkModelId,
@@ -140,16 +140,35 @@ export async function putDefinitionPart(ctx: ControlContext, p: Principal, model
     );
   }
   if (definitionState(r.progress, totals) === 'partial') return { fullyDefined: false };
+  await checkDefinition(ctx, p.accountId, modelId, part.totalParts);
+  return { fullyDefined: true };
+}
+
+/**
+ * Stream a model's whole definition through the ONNX scan and the model contract, and record the outcome. Only
+ * a refusal of the definition itself is recorded as one (housekeeping forgets refused parts): a check that could
+ * not read them back, or write its outcome, has none, and housekeeping checks it again later.
+ */
+export async function checkDefinition(ctx: ControlContext, accountId: number, modelId: string, totalParts: number): Promise<void> {
+  let readFailed = false;
+  async function* parts(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* definitionChunks(ctx.store, accountId, modelId, totalParts);
+    } catch (err) {
+      readFailed = true;
+      throw err;
+    }
+  }
+  let summary: OnnxSummary;
   try {
-    const summary = await scanOnnx(definitionChunks(ctx.store, p.accountId, modelId, part.totalParts));
+    summary = await scanOnnx(parts());
     checkModelContract(summary);
-    await ctx.store.setModelDefinitionChecked(p.accountId, modelId, { fullyDefined: true, onnx: summary });
-    ctx.log.info({ accountId: p.accountId, modelId, bytes: part.totalDefinitionLength }, 'trained model fully defined');
-    return { fullyDefined: true };
   } catch (err) {
-    await ctx.store.setModelDefinitionChecked(p.accountId, modelId, { fullyDefined: false, onnx: null });
+    if (!readFailed) await ctx.store.setModelDefinitionChecked(accountId, modelId, { fullyDefined: false, onnx: null });
     throw err;
   }
+  await ctx.store.setModelDefinitionChecked(accountId, modelId, { fullyDefined: true, onnx: summary });
+  ctx.log.info({ accountId, modelId, parts: totalParts }, 'trained model fully defined');
 }
 
 export async function putVocabulary(ctx: ControlContext, p: Principal, modelId: string, v: VocabularyRecord): Promise<void> {

@@ -1,14 +1,48 @@
-import { sql } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
 import type { DefinitionProgress, PipelineRecord, TrainedModelConfig, TrainedModelRecord, VocabularyRecord } from '../../domain/ml/records.js';
 import type { MlStore, ModelAlias } from '../ml-store.js';
 import { toPipeline, toTrainedModel } from './ml-rows.js';
+import type { Database } from './schema.js';
 import { Repo } from './repo.js';
 import { boundedInsert, type AccountBound } from './account-bound.js';
 
-/** Models whose parts one housekeeping pass forgets at most. */
+/** Models whose parts one housekeeping pass forgets (or finds unchecked) at most. */
 const FORGET_BATCH = 100;
+
+/**
+ * `fully_defined`: the check of the assembled parts passed (1), refused them (-1), or has not run to its end
+ * (0: parts missing, or the check cut short, by a crash or a database error while reading them back).
+ */
+const DEFINED = 1;
+const UNCHECKED = 0;
+const REFUSED = -1;
+
+/** Every part below total_parts is there, and their lengths add up to the declared total. */
+const allPartsHeld = (eb: ExpressionBuilder<Database, 'ml_models'>): Expression<SqlBool> => {
+  const held = eb
+    .selectFrom('ml_model_parts')
+    .whereRef('ml_model_parts.account_id', '=', 'ml_models.account_id')
+    .whereRef('ml_model_parts.model_id', '=', 'ml_models.model_id')
+    .whereRef('ml_model_parts.part', '<', 'ml_models.total_parts');
+  return eb.and([
+    eb(held.select(sql<number>`count(*)`.as('n')), '=', eb.ref('ml_models.total_parts')),
+    eb(held.select(sql<number>`sum(length)`.as('n')), '=', eb.ref('ml_models.total_definition_length')),
+  ]);
+};
+
+/**
+ * Parts that no part since `before` came to complete: missing some, or refused by the check. A whole set whose
+ * check never ended is not among them: housekeeping checks it again (`uncheckedDefinitions`).
+ */
+const forgettable =
+  (before: number) =>
+  (eb: ExpressionBuilder<Database, 'ml_models'>): Expression<SqlBool> =>
+    eb.and([
+      eb('ml_models.parts_updated_at', '<', before),
+      eb.or([eb('ml_models.fully_defined', '=', REFUSED), eb.and([eb('ml_models.fully_defined', '=', UNCHECKED), eb.not(allPartsHeld(eb))])]),
+    ]);
 
 /** Trained models, definition parts (one row per part), vocabularies and ingest pipelines. */
 export class MlRepo extends Repo implements MlStore {
@@ -145,8 +179,7 @@ export class MlRepo extends Repo implements MlStore {
     const stale = await this.db
       .selectFrom('ml_models')
       .select(['account_id', 'model_id'])
-      .where('fully_defined', '=', 0)
-      .where('parts_updated_at', '<', before)
+      .where(forgettable(before))
       .orderBy('parts_updated_at')
       .limit(FORGET_BATCH)
       .execute();
@@ -156,11 +189,10 @@ export class MlRepo extends Repo implements MlStore {
         // The same conditions again: a part that arrived since keeps the model (its row lock orders the two).
         const r = await trx
           .updateTable('ml_models')
-          .set({ total_parts: null, total_definition_length: null, onnx_json: null, parts_updated_at: null })
+          .set({ total_parts: null, total_definition_length: null, fully_defined: UNCHECKED, onnx_json: null, parts_updated_at: null })
           .where('account_id', '=', m.account_id)
           .where('model_id', '=', m.model_id)
-          .where('fully_defined', '=', 0)
-          .where('parts_updated_at', '<', before)
+          .where(forgettable(before))
           .executeTakeFirst();
         if (Number(r.numUpdatedRows) === 0) return false;
         await trx.deleteFrom('ml_model_parts').where('account_id', '=', m.account_id).where('model_id', '=', m.model_id).execute();
@@ -169,6 +201,19 @@ export class MlRepo extends Repo implements MlStore {
       if (gone) forgotten.push({ accountId: m.account_id, modelId: m.model_id });
     }
     return forgotten;
+  }
+
+  async uncheckedDefinitions(before: number): Promise<{ accountId: number; modelId: string; totalParts: number }[]> {
+    const rows = await this.db
+      .selectFrom('ml_models')
+      .select(['account_id', 'model_id', 'total_parts'])
+      .where('fully_defined', '=', UNCHECKED)
+      .where('parts_updated_at', '<', before)
+      .where(allPartsHeld)
+      .orderBy('parts_updated_at')
+      .limit(FORGET_BATCH)
+      .execute();
+    return rows.map((r) => ({ accountId: r.account_id, modelId: r.model_id, totalParts: Number(r.total_parts) }));
   }
 
   async readModelPart(accountId: number, modelId: string, index: number): Promise<Uint8Array | undefined> {
@@ -185,7 +230,7 @@ export class MlRepo extends Repo implements MlStore {
   async setModelDefinitionChecked(accountId: number, modelId: string, r: { fullyDefined: boolean; onnx: unknown }): Promise<void> {
     await this.db
       .updateTable('ml_models')
-      .set({ fully_defined: r.fullyDefined ? 1 : 0, onnx_json: r.onnx === null || r.onnx === undefined ? null : JSON.stringify(r.onnx) })
+      .set({ fully_defined: r.fullyDefined ? DEFINED : REFUSED, onnx_json: r.onnx === null || r.onnx === undefined ? null : JSON.stringify(r.onnx) })
       .where('account_id', '=', accountId)
       .where('model_id', '=', modelId)
       .execute();
