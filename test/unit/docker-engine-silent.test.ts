@@ -69,4 +69,51 @@ describe('a container engine that does not answer', () => {
       await rt.close();
     }
   });
+
+  it("stops an instance's stray container again at a later listing when the engine never answered the last stop", { timeout: 20_000 }, async () => {
+    let stops = 0;
+    const e = await engine((req, res) => {
+      const url = req.url ?? '';
+      if (url.startsWith('/_ping')) res.end('OK');
+      else if (url.includes('/events')) res.writeHead(200, { 'content-type': 'application/json' }).write('');
+      else if (url.startsWith('/containers/json')) {
+        // A container made by hand, labelled as instance 7, running.
+        const stray = { Id: 'byhand', Names: ['/by-hand'], State: 'running', Labels: { [LABEL_INSTANCE]: '7' } };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([stray]));
+      } else if (url.startsWith('/containers/byhand/json')) res.writeHead(200, { 'content-type': 'application/json' }).end('{"State":{"Paused":false}}');
+      else if (url.startsWith('/containers/byhand/stop')) {
+        stops++;
+        return false;
+      } else res.writeHead(404).end();
+      return true;
+    });
+    servers.push(e.server);
+    const rt = await DockerRuntime.open({
+      root: join(root, 'c'),
+      dockerHost: e.host,
+      killWaitMs: 1000,
+      pollMs: 50,
+      nvidiaGpus: false,
+      readTimeoutMs: 1_000,
+      strayGraceMs: 1_000,
+    });
+    try {
+      assert.deepEqual(await rt.list(), [7]);
+      await until('the stray asked to stop', async () => stops === 1, 5_000);
+      await rt.list();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(stops, 1, 'not asked twice while the first may still be answered');
+      // Past the stop's grace and the read bound, the next listing asks again (before: never, for good).
+      await until(
+        'the stray asked to stop again',
+        async () => {
+          await rt.list();
+          return stops === 2;
+        },
+        10_000,
+      );
+    } finally {
+      await rt.close();
+    }
+  });
 });

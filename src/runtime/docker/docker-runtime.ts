@@ -217,11 +217,11 @@ export class DockerRuntime implements Runtime {
   #stopStrays(id: number): void {
     if (this.#strays.has(id)) return;
     this.#strays.add(id);
-    // A failure is tried again at the next listing.
+    // A failure is tried again at the next listing; so is a stop the engine took and never answered, once its
+    // grace and a read's bound are past (held here, it kept the instance's strays from every later listing).
     const t = Math.max(1, Math.ceil((this.#o.strayGraceMs ?? 1000) / 1000));
-    void stopOthersLabelled(this.#docker, this.#runtimeId, id, this.#name(id), t)
-      .catch(() => undefined)
-      .finally(() => this.#strays.delete(id));
+    const stopping = stopOthersLabelled(this.#docker, this.#runtimeId, id, this.#name(id), t).catch(() => undefined);
+    void within(stopping, t * 1000 + (this.#o.readTimeoutMs ?? 60_000), undefined).finally(() => this.#strays.delete(id));
   }
 
   async stop(id: number, o: StopOptions): Promise<Observation> {
