@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFile, chmod, chown, lchown, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, lchown, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -402,6 +402,43 @@ describe('process sandbox: a start writes the SSH keys only when the file is not
       await rt.stop(7, { graceMs: 1000 });
       await rt.start(spec([key(1), key(2)]));
       assert.equal(await readFile(file, 'utf8'), `${key(1)}\n${key(2)}\n`);
+    });
+  });
+});
+
+describe("process sandbox: a workload's environment is set inside the sandbox, never on bwrap itself", { skip: noSandbox }, () => {
+  it('a PATH or LD_LIBRARY_PATH of the env picks neither the bwrap run as the agent nor its libraries; the workload gets the env', async () => {
+    await withSandboxedRuntime(async (rt, dir) => {
+      // A tenant's program named bwrap, in a folder of its PATH: found by the spawn's lookup, it ran as the agent (root).
+      const bin = join(dir, 'tenant-bin');
+      await mkdir(bin);
+      await writeFile(join(bin, 'bwrap'), `#!/bin/sh\necho ran > ${join(dir, 'pwned')}\nexec /usr/bin/bwrap "$@"\n`);
+      await chmod(join(bin, 'bwrap'), 0o755);
+      const env = { PATH: `${bin}:/usr/bin:/bin`, LD_LIBRARY_PATH: bin, TENANT_MARK: 'tenant-zq7' };
+      const spec: WorkloadSpec = {
+        instanceId: 9,
+        image: 'x',
+        env,
+        onstart: 'echo "$TENANT_MARK $PATH $LD_LIBRARY_PATH" > "$HOME/seen"; exec sleep 600',
+        command: [],
+        runtype: 'ssh',
+        gpuIndices: [],
+        ports: [],
+        sshKeys: [],
+      };
+      await rt.start(spec);
+      const seen = join(dir, 'instances', '9', 'disk', 'seen');
+      const text = await until('the workload wrote what it saw', () => readFile(seen, 'utf8').catch(() => null), 20_000);
+      assert.equal(text, `tenant-zq7 ${bin}:/usr/bin:/bin ${bin}\n`, 'the workload runs with its env');
+      assert.equal(await stat(join(dir, 'pwned')).catch(() => null), null, "the tenant's bwrap never ran");
+      // The sandbox's own bwrap (outside, as the agent) holds none of the tenant's variables.
+      for (const n of await readdir('/proc')) {
+        if (!/^\d+$/.test(n)) continue;
+        const argv = (await readFile(`/proc/${n}/cmdline`, 'utf8').catch(() => '')).split('\0');
+        if (!/(^|\/)bwrap$/.test(argv[0] ?? '') || !argv.some((a) => a.includes(join(dir, 'instances', '9')))) continue;
+        const environ = await readFile(`/proc/${n}/environ`, 'utf8').catch(() => '');
+        if (environ.includes('TENANT_MARK=')) assert.fail(`bwrap ${n} runs with the tenant's env: ${environ.split('\0').join(' ')}`);
+      }
     });
   });
 });

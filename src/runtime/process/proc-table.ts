@@ -15,8 +15,10 @@ export interface ProcInfo {
   readonly uid: number | null;
 }
 
-const LABEL_RUNTIME = 'GANTRY_RUNTIME_ID=';
-const LABEL_INSTANCE = 'GANTRY_INSTANCE_ID=';
+/** The variables that label a workload's processes: whose runtime, which instance (set by Gantry, never a user). */
+export const LABEL_VARS = ['GANTRY_RUNTIME_ID', 'GANTRY_INSTANCE_ID'] as const;
+const LABEL_RUNTIME = `${LABEL_VARS[0]}=`;
+const LABEL_INSTANCE = `${LABEL_VARS[1]}=`;
 
 /** The kernel's flag on its own threads (`flags` in /proc/PID/stat): never a workload's. */
 const PF_KTHREAD = 0x00200000;

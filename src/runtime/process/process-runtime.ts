@@ -6,7 +6,7 @@ import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { CLOCK_TICKS, killChildGroup, leaderFamily, trySignal } from './first-signal.js';
 import { allGone, instanceProcs, ProcTable, readGroup, startTicksOf, type ProcInfo } from './proc-table.js';
-import { bwrapArgs, spawned } from './sandbox.js';
+import { bwrapArgs, spawnSandboxed, spawned } from './sandbox.js';
 import { clearExitCodes, wrapperEnv, writeRunFiles } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
 import { authorizedKeysText, cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
@@ -121,7 +121,12 @@ export class ProcessRuntime implements Runtime {
       command,
       { dieWithParent: o.dieWithParent === true, ...(this.#ids(id) !== null && { accounts: { passwd: join(meta, 'passwd'), group: join(meta, 'group') } }) },
     );
-    return spawn('bwrap', args, { cwd: '/', env: o.env, detached: o.detached, stdio: o.stdio });
+    return spawnSandboxed(args, { env: o.env, path: this.#path, detached: o.detached, stdio: o.stdio });
+  }
+
+  /** Where the agent finds its own programs (bwrap among them): never a workload's PATH. */
+  get #path(): string {
+    return this.#o.baseEnv['PATH'] ?? '/usr/bin:/bin';
   }
 
   async #live(id: number): Promise<ProcInfo[]> {
@@ -153,7 +158,7 @@ export class ProcessRuntime implements Runtime {
 
   /** Run a short command in the instance's sandbox, as its uid: the disk is the tenant's, and a link there cannot send it elsewhere. */
   async #inSandbox(id: number, argv: string[], input: string, what: string): Promise<void> {
-    const child = this.#spawn(id, argv, { env: { PATH: this.#o.baseEnv['PATH'] ?? '/usr/bin:/bin' }, detached: false, stdio: 'pipe' });
+    const child = this.#spawn(id, argv, { env: { PATH: this.#path }, detached: false, stdio: 'pipe' });
     let err = '';
     child.stderr?.on('data', (d: Buffer) => void (err.length < 1000 && (err += d.toString())));
     child.stdin?.end(input);

@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
+import type { Writable } from 'node:stream';
+import { LABEL_VARS } from './proc-table.js';
 
 /**
  * The process runtime's sandbox: bubblewrap (`bwrap`, Debian's `bubblewrap`) with a user, PID, IPC and UTS
@@ -42,6 +44,30 @@ export function dropTo(id: { uid: number; gid: number }): string[] {
 const NAMESPACES = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--new-session'];
 
 type MountOp = { readonly kind: 'tmpfs' | 'ro' | 'rw'; readonly path: string; readonly source?: string };
+
+/**
+ * Start bwrap with `args`, what it runs getting exactly `env`. bwrap runs as the agent's user (root, for
+ * sandbox uids) until it has built the sandbox: a tenant's variables in its own environment (LD_LIBRARY_PATH,
+ * PATH, ...) would pick the code it runs as root. So it starts with the agent's PATH and the workload's labels
+ * alone (its processes, the sandbox's own among them, are found by them: a stop waits for them, and they wait
+ * for every process inside), and sets the environment for what it runs from a pipe (`--args`: not in its argv,
+ * which any user of the host can read).
+ */
+export function spawnSandboxed(
+  args: readonly string[],
+  o: { env: NodeJS.ProcessEnv; path: string; detached: boolean; stdio: 'pipe' | readonly ['ignore', number, number] },
+): ChildProcess {
+  const stdio: StdioOptions = o.stdio === 'pipe' ? ['pipe', 'pipe', 'pipe', 'pipe'] : [...o.stdio, 'pipe'];
+  const own: NodeJS.ProcessEnv = { PATH: o.path };
+  for (const k of LABEL_VARS) if (o.env[k] !== undefined) own[k] = o.env[k];
+  const child = spawn('bwrap', ['--args', '3', ...args], { cwd: '/', env: own, detached: o.detached, stdio });
+  const input = child.stdio[3] as Writable;
+  input.on('error', () => undefined); // a bwrap that failed at once: its exit says why
+  const words = ['--clearenv'];
+  for (const [k, v] of Object.entries(o.env)) if (v !== undefined) words.push('--setenv', k, v);
+  input.end(`${words.join('\0')}\0`);
+  return child;
+}
 
 /** The `bwrap` argv (without the program name) that runs `command` inside the sandbox. */
 export function bwrapArgs(
