@@ -1,10 +1,7 @@
 import type { AgentCommand } from '../control/hosts/agent-session.js';
-import { newestText, newestWithin } from '../runtime/log-lines.js';
+import { MAX_LOG_BYTES, newestText, newestWithin } from '../runtime/log-lines.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { SshAccess } from './ssh-access.js';
-
-/** Logs in one result stay well under the control plane's 1 MiB body limit (results travel in batches). */
-const MAX_LOG_LINES_BYTES = 512 * 1024;
 
 /** Carry out one command of the control plane on this host's runtime; the value goes back as the result. SSH access follows the workload. */
 export async function dispatch(rt: Runtime, c: AgentCommand, ssh?: SshAccess): Promise<unknown> {
@@ -41,9 +38,9 @@ export async function dispatch(rt: Runtime, c: AgentCommand, ssh?: SshAccess): P
     case 'cancelCopies':
       return ssh?.cancelCopies(c.instanceId) ?? 0;
     case 'logs':
-      return newestText(await rt.logs(c.instanceId, c.tail), MAX_LOG_LINES_BYTES);
+      return newestText(await rt.logs(c.instanceId, c.tail), MAX_LOG_BYTES);
     case 'logLines':
-      return newestWithin(await rt.logLines(c.instanceId, c.query), MAX_LOG_LINES_BYTES);
+      return newestWithin(await rt.logLines(c.instanceId, c.query), MAX_LOG_BYTES);
     case 'list':
       return c.observe === true ? observeAll(rt) : rt.list();
     case 'storage':

@@ -143,7 +143,7 @@ export const SETTINGS = {
     type: 'duration',
     min: 1_000,
     default: 60_000,
-    doc: "Agent: a read of its host for a heartbeat (the workloads, an instance's usage) not answered within this is asked again; an engine that lost a request holds back only that read, and only this long (heartbeats go on without it meanwhile). Also the container engine's bound for its first answer at start (the agent's start fails, saying so) and for answering its events' subscription (asked again).",
+    doc: "Agent: a read of its host for a heartbeat (the workloads, an instance's usage) not answered within this is asked again; an engine that lost a request holds back only that read, and only this long (heartbeats go on without it meanwhile). Also the container engine's bound for its first answer at start (the agent's start fails, saying so), for answering its events' subscription (asked again), and for the answer and each further piece of a log read (the read fails).",
   },
   gpuReadTimeoutMs: {
     type: 'duration',

@@ -10,6 +10,16 @@ export function selectLines(lines: readonly LogLine[], q: LogQuery): LogLine[] {
 }
 
 /**
+ * The most log bytes one agent result carries (`newestText`, `newestWithin`), well under the control plane's
+ * 1 MiB body limit (results travel in batches). The docker runtime's log reads keep no more than this either,
+ * whatever the engine sends (the process runtime reads a fixed 4 MiB of its file at most).
+ */
+export const MAX_LOG_BYTES = 512 * 1024;
+
+/** What one line counts for against a bound: its text (UTF-16 length, near enough), its stamp and stream as JSON. */
+export const lineCost = (l: LogLine): number => l.text.length + 40;
+
+/**
  * The newest lines whose texts add up to at most `maxBytes` (UTF-16 length, near enough): what crosses the
  * agent protocol must stay well under the control plane's body limit, whatever `tail` asked for.
  */
@@ -18,7 +28,7 @@ export function newestWithin(lines: readonly LogLine[], maxBytes: number): LogLi
   let from = lines.length;
   while (from > 0) {
     const l = lines[from - 1] as LogLine;
-    used += l.text.length + 40; // the stamp and stream as JSON
+    used += lineCost(l);
     if (used > maxBytes) break;
     from--;
   }

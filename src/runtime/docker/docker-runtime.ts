@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import { cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, readCode, unlinkEntry, writeAuthorizedKeys, writeInside } from '../files.js';
-import { selectLines } from '../log-lines.js';
+import { MAX_LOG_BYTES } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { containerExec } from './docker-exec.js';
-import { demuxLogs, demuxStampedLogs } from './engine-streams.js';
+import { NewestLines, NewestText, readEngineLogs } from './log-tail.js';
 import { ensureImage } from './pull.js';
 import { EngineEvents } from './engine-events.js';
 import { within } from '../within.js';
@@ -31,7 +31,10 @@ export interface DockerRuntimeOptions {
   readonly strayGraceMs?: number;
   /** An image pull that reports no progress this long is given up (`imagePullStallMs`); default 15 min. */
   readonly pullStallMs?: number;
-  /** A request to the engine for its first answer (at open) or its events not answered this long is given up (`agentReadTimeoutMs`); default 60 s. */
+  /**
+   * A request to the engine for its first answer (at open), its events, or a log read whose answer or next
+   * piece does not come this long is given up (`agentReadTimeoutMs`); default 60 s.
+   */
   readonly readTimeoutMs?: number;
 }
 
@@ -103,6 +106,10 @@ export class DockerRuntime implements Runtime {
 
   #dir(id: number): { base: string; disk: string; meta: string } {
     return instancePaths(this.#o.root, id);
+  }
+
+  get #readTimeoutMs(): number {
+    return this.#o.readTimeoutMs ?? 60_000;
   }
 
   #name(id: number): string {
@@ -278,9 +285,10 @@ export class DockerRuntime implements Runtime {
   }
 
   async logs(id: number, tail: number): Promise<string> {
+    const text = new NewestText(MAX_LOG_BYTES);
     try {
-      const buf = await this.#docker.getContainer(this.#name(id)).logs({ stdout: true, stderr: true, tail, follow: false });
-      return demuxLogs(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
+      await readEngineLogs(this.#docker, this.#name(id), { tail }, text, this.#readTimeoutMs);
+      return text.text();
     } catch (err) {
       if (statusOf(err) === 404) return '';
       throw err;
@@ -296,9 +304,10 @@ export class DockerRuntime implements Runtime {
       ...(q.until !== undefined && { until: Math.ceil(q.until / 1000) + 1 }),
       ...(q.until === undefined && { tail: q.tail }),
     };
+    const lines = new NewestLines(q, MAX_LOG_BYTES);
     try {
-      const buf = await this.#docker.getContainer(this.#name(id)).logs({ stdout: true, stderr: true, timestamps: true, follow: false, ...window });
-      return selectLines(demuxStampedLogs(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf))), q);
+      await readEngineLogs(this.#docker, this.#name(id), { timestamps: true, ...window }, lines, this.#readTimeoutMs);
+      return lines.lines();
     } catch (err) {
       if (statusOf(err) === 404) return [];
       throw err;
