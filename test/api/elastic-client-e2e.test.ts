@@ -84,6 +84,21 @@ for (const ts of ONE_STORE)
       const sim = await c.ingest.simulate({ id: 'classify', docs: [{ _index: 'i', _id: '1', _source: { text_field: text } }] });
       const doc = sim.docs[0]?.doc?._source as { sentiment: { predicted_value: string } };
       assert.equal(doc.sentiment.predicted_value, got.predicted_value);
+      // `__proto__` in a field path is a field of the document, as in Elasticsearch: it once walked to Object.prototype
+      // (the server runs in this process: every object of it changed, and the next metrics write crashed it).
+      const proto = await c.ingest.simulate({
+        pipeline: {
+          processors: [
+            { inference: { model_id: 'sentiment', input_output: [{ input_field: 'text_field', output_field: '__proto__.probe' }] } },
+            { inference: { model_id: 'sentiment', field_map: { text_field: 'text_field' }, target_field: 'constructor.prototype.probe2' } },
+          ],
+        },
+        docs: [{ _index: 'i', _id: '1', _source: { text_field: text } }],
+      });
+      const polluted = proto.docs[0]?.doc?._source as Record<string, Record<string, unknown>>;
+      assert.equal(Object.hasOwn(polluted, '__proto__'), true, JSON.stringify(proto));
+      assert.equal(polluted['__proto__']?.['probe'], got.predicted_value);
+      assert.deepEqual([({} as Record<string, unknown>)['probe'], ({} as Record<string, unknown>)['probe2']], [undefined, undefined]);
 
       const stop = await c.ml.stopTrainedModelDeployment({ model_id: 'sentiment', force: true });
       assert.equal(stop.stopped, true);

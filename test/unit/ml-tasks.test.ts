@@ -89,6 +89,9 @@ describe('inference_config per task', () => {
       (e: unknown) => code('INPUT_FIELD_MISSING')(e) && (e as Error).message === 'Input field [text_field] does not exist in the request',
     );
     assert.throws(() => docText({ text_field: 3 }, 'text_field'), code('INVALID_ARGUMENT'));
+    // Object's own names are fields a document lacks (they were Object's: "must be a string").
+    for (const f of ['constructor', '__proto__', 'a.constructor', 'toString']) assert.throws(() => docText({ a: {} }, f), code('INPUT_FIELD_MISSING'), f);
+    assert.equal(docText(JSON.parse('{"__proto__": {"x": "own"}}') as unknown, '__proto__.x'), 'own');
   });
 });
 

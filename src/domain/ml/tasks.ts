@@ -149,12 +149,14 @@ export function parseInputField(raw: unknown, field = 'input'): string {
   return names[0];
 }
 
-/** The text of one document: the field by its exact name, else by a dotted path into nested objects. */
+/**
+ * The text of one document: the field by its exact name, else by a dotted path into nested objects. Own fields
+ * only: `constructor` or `__proto__` of a document is a field it lacks, not Object's.
+ */
 export function docText(doc: unknown, field: string): string {
-  let v: unknown = isObject(doc) ? doc[field] : undefined;
-  if (v === undefined && isObject(doc) && field.includes('.')) {
-    v = field.split('.').reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), doc);
-  }
+  const own = (o: unknown, k: string): unknown => (isObject(o) && Object.hasOwn(o, k) ? o[k] : undefined);
+  let v = own(doc, field);
+  if (v === undefined && field.includes('.')) v = field.split('.').reduce<unknown>(own, doc);
   if (v === undefined || v === null) throw new GantryError('INPUT_FIELD_MISSING', `Input field [${field}] does not exist in the request`, { field });
   if (typeof v !== 'string') throw new GantryError('INVALID_ARGUMENT', `Input field [${field}] must be a string`, { field });
   return v;

@@ -14,23 +14,37 @@ const SIMULATE_TIMEOUT_MS = 10_000;
 type Obj = Record<string, unknown>;
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
 
+/*
+ * Field paths are the caller's text, and `__proto__` is as good a field name as any in Elasticsearch: read and
+ * written as the document's own fields only. A plain `cur[k]` walked `__proto__` to Object.prototype, and the
+ * write then changed every object of the server (one request crashed it).
+ */
 function getPath(o: Obj, path: string): unknown {
   let cur: unknown = o;
   for (const k of path.split('.')) {
-    if (!isObj(cur)) return undefined;
+    if (!isObj(cur) || !Object.hasOwn(cur, k)) return undefined;
     cur = cur[k];
   }
   return cur;
+}
+
+function setField(o: Obj, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
 }
 
 function setPath(o: Obj, path: string, v: unknown): void {
   const keys = path.split('.');
   let cur = o;
   for (const k of keys.slice(0, -1)) {
-    if (!isObj(cur[k])) cur[k] = {};
-    cur = cur[k] as Obj;
+    const next = Object.hasOwn(cur, k) ? cur[k] : undefined;
+    if (isObj(next)) cur = next;
+    else {
+      const made: Obj = {};
+      setField(cur, k, made);
+      cur = made;
+    }
   }
-  cur[keys[keys.length - 1] as string] = v;
+  setField(cur, keys[keys.length - 1] as string, v);
 }
 
 /**
@@ -62,7 +76,7 @@ async function runInference(deps: EdgeDeps, p: Principal, proc: Obj, source: Obj
   }
   const doc: Obj = { ...source };
   if (isObj(proc.field_map))
-    for (const [from, to] of Object.entries(proc.field_map)) if (getPath(source, from) !== undefined) doc[String(to)] = getPath(source, from);
+    for (const [from, to] of Object.entries(proc.field_map)) if (getPath(source, from) !== undefined) setField(doc, String(to), getPath(source, from));
   const [r] = await inferDocs(deps, p, modelId, [doc], config, SIMULATE_TIMEOUT_MS, gone);
   const target = typeof proc.target_field === 'string' ? proc.target_field : `ml.inference.${typeof proc.tag === 'string' ? proc.tag : modelId}`;
   setPath(source, target, { ...(isObj(r) ? r : { predicted_value: r }), model_id: modelId });
