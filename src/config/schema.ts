@@ -292,6 +292,21 @@ export const SETTINGS = {
     default: 100,
     doc: 'Most endpoints one account other than an admin may hold, deployments of every API included (each has a pass of the serverless loop, a traffic record at every gateway and its workers); creating one more is ENDPOINT_LIMIT. One being deleted counts until it is gone (its workers are being destroyed). 0: no bound.',
   },
+  maxWorkergroupsPerEndpoint: {
+    type: 'integer',
+    default: 20,
+    doc: "Most workergroups one endpoint of an account other than an admin may hold (each is planned and recruited for in every pass of the endpoint's serverless loop); creating one more, or moving one there, is WORKERGROUP_LIMIT. A deployment's change of configuration adds one beside the serving one until it completes. 0: no bound.",
+  },
+  maxWorkergroupsPerAccount: {
+    type: 'integer',
+    default: 300,
+    doc: 'Most workergroups one account other than an admin may hold over all its endpoints, those of deployments of every API included (each has one, two during a change of configuration); creating one more is WORKERGROUP_LIMIT. Those of an endpoint being deleted count until it is gone (its workers are being destroyed). 0: no bound.',
+  },
+  maxTemplatesPerAccount: {
+    type: 'integer',
+    default: 500,
+    doc: "Most templates one account other than an admin may hold (its public ones are listed in every account's template search); creating one more is TEMPLATE_LIMIT. A deleted one frees its place at once. 0: no bound.",
+  },
   maxApiKeysPerAccount: {
     type: 'integer',
     default: 100,

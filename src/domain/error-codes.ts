@@ -59,6 +59,12 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'The account holds the most endpoints and deployments it may (setting maxEndpointsPerAccount); delete one first.',
   },
+  WORKERGROUP_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The account holds the most workergroups it may, those of its deployments included (setting maxWorkergroupsPerAccount), or the endpoint does (setting maxWorkergroupsPerEndpoint); delete one first.',
+  },
+  TEMPLATE_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most templates it may (setting maxTemplatesPerAccount); delete one first.' },
   SSH_KEY_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most SSH keys it may (setting maxSshKeysPerAccount); delete one first.' },
   INVALID_SSH_KEY: { kind: 'invalid', retryable: false, doc: 'The SSH key is not one OpenSSH public key line.' },
   SELF_TRANSFER: { kind: 'invalid', retryable: false, doc: 'Credit cannot be sent to the account that sends it.' },

@@ -94,6 +94,13 @@ export interface EndpointReconfigure {
 export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt' | 'revision' | 'workersOutdatedBefore'> & {
   readonly revision?: string | null;
   readonly now: number;
+  /**
+   * Most live workergroups the account may hold (those of an endpoint being deleted count until it is gone);
+   * one more is WORKERGROUP_LIMIT. 0 or absent: no bound.
+   */
+  readonly maxPerAccount?: number;
+  /** Most live workergroups the endpoint may hold; one more is WORKERGROUP_LIMIT. 0 or absent: no bound. */
+  readonly maxPerEndpoint?: number;
 };
 
 /** A new deployment: its public id is drawn by the store when not given; the rest of the source fields default to none. */
@@ -105,7 +112,10 @@ export type DeploymentWrite = Partial<Pick<DeploymentRecord, 'source' | 'running
 };
 export type WorkergroupWrite = Partial<
   Pick<WorkergroupRecord, 'template' | 'placement' | 'launchArgs' | 'gpuRamGb' | 'testWorkers' | 'endpointId' | 'workersOutdatedBefore'>
->;
+> & {
+  /** With `endpointId`: most live workergroups the endpoint it moves to may then hold (WORKERGROUP_LIMIT past it). 0 or absent: no bound. */
+  readonly maxPerEndpoint?: number;
+};
 
 /** Deployments: their own part of the serverless port. */
 export interface DeploymentStore {

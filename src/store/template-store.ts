@@ -1,9 +1,19 @@
 import type { InstanceTemplate } from '../domain/instance/instance.js';
 import type { TemplateRecord, TemplateSpec } from '../domain/instance/template.js';
 
+export interface NewTemplate {
+  readonly accountId: number;
+  readonly hashId: string;
+  readonly private: boolean;
+  readonly spec: TemplateSpec;
+  readonly now: number;
+  /** Most live templates the account may hold (a deleted one does not count); one more is TEMPLATE_LIMIT. 0 or absent: no bound. */
+  readonly maxPerAccount?: number;
+}
+
 /** The templates part of the store port: Vast templates, owned by an account, private or public. */
 export interface TemplateStore {
-  createTemplate(t: { accountId: number; hashId: string; private: boolean; spec: TemplateSpec; now: number }): Promise<TemplateRecord>;
+  createTemplate(t: NewTemplate): Promise<TemplateRecord>;
   getTemplate(id: number): Promise<TemplateRecord | undefined>;
   /** Live templates of that hash the account may use: its own first, then public ones, oldest first. */
   findTemplatesByHash(hashId: string, accountId: number): Promise<TemplateRecord[]>;

@@ -81,3 +81,96 @@ describe('bounds on what one account holds', { skip: ts?.skip ?? false }, () => 
     assert.equal((await g.api('POST', '/api/v0/endptjobs/', { endpoint_name: 'admins-2' })).status, 200);
   });
 });
+
+/**
+ * Workergroups and templates were unbounded: 150 workergroups on one endpoint (each planned and recruited for in every
+ * pass of its endpoint's serverless loop) and 150 templates were all accepted.
+ */
+describe('bounds on the workergroups and templates one account holds', { skip: ts?.skip ?? false }, () => {
+  let g: TestGantry;
+  before(async () => {
+    g = await startTestGantry(ts!, { settings: { maxWorkergroupsPerEndpoint: 2, maxWorkergroupsPerAccount: 3, maxTemplatesPerAccount: 2 } });
+  });
+  after(() => g?.dispose());
+
+  const user = async (name: string) => {
+    const u = (await g.api('POST', '/api/v0/users/', { username: name, email: `${name}@example.com` })).body as { api_key: string };
+    return { key: u.api_key, as: (method: string, path: string, body?: unknown) => g.api(method, path, body, { key: u.api_key }) };
+  };
+  const worker = { image: 'local/worker', onstart: 'sleep 60', test_workers: 0 };
+
+  it('at most maxWorkergroupsPerEndpoint on one endpoint and maxWorkergroupsPerAccount in all: one more is 400 max_workergroups; a deleted one frees its place', async () => {
+    const { key, as } = await user('groups');
+    const ep = async (name: string) => {
+      const r = await as('POST', '/api/v0/endptjobs/', { endpoint_name: name });
+      assert.equal(r.status, 200, r.text);
+      return r.body.id as number;
+    };
+    const [a, b] = [await ep('a'), await ep('b')];
+    const groups: number[] = [];
+    for (const path of ['/api/v0/workergroups/', '/api/v0/autojobs/']) {
+      const r = await as('POST', path, { endpoint_id: a, ...worker });
+      assert.equal(r.status, 200, r.text);
+      groups.push(r.body.id as number);
+    }
+    const third = await as('POST', '/api/v0/workergroups/', { endpoint_name: 'a', ...worker });
+    assert.deepEqual([third.status, third.body.success, third.body.error], [400, false, 'max_workergroups'], third.text);
+    assert.match(third.body.msg as string, /An endpoint holds at most 2 workergroups/);
+    // One made from a template is bounded as well.
+    const tpl = await as('POST', '/api/v0/template/', { name: 't', image: 'local/worker', onstart: 'sleep 60' });
+    assert.equal(tpl.status, 200, tpl.text);
+    const fromTemplate = await as('POST', '/api/v0/autojobs/', { endpoint_id: a, template_hash: tpl.body.template.hash_id, test_workers: 0 });
+    assert.deepEqual([fromTemplate.status, fromTemplate.body.error], [400, 'max_workergroups'], fromTemplate.text);
+    // A move to a full endpoint is refused; it stays where it was.
+    const onB = await as('POST', '/api/v0/workergroups/', { endpoint_id: b, ...worker });
+    assert.equal(onB.status, 200, onB.text);
+    const moved = await as('PUT', `/api/v0/workergroups/${onB.body.id as number}/`, { endpoint_id: a });
+    assert.deepEqual([moved.status, moved.body.error], [400, 'max_workergroups'], moved.text);
+    // Three in all: the account's bound, on an endpoint that has room.
+    const fourth = await as('POST', '/api/v0/workergroups/', { endpoint_id: b, ...worker });
+    assert.deepEqual([fourth.status, fourth.body.error], [400, 'max_workergroups'], fourth.text);
+    assert.match(fourth.body.msg as string, /An account holds at most 3 workergroups/);
+    // A deployment's workergroup counts: refused, its endpoint is taken back.
+    const p = await g.control.authenticate(key);
+    await assert.rejects(
+      g.control.serverless.createDeployment(p, {
+        name: 'dep',
+        tag: null,
+        params: {},
+        template: { image: 'local/worker', env: {}, onstart: 'sleep 60', args: null, diskGb: null },
+        placement: null,
+        launchArgs: null,
+        gpuRamGb: null,
+        testWorkers: 0,
+      }),
+      { code: 'WORKERGROUP_LIMIT' },
+    );
+    assert.equal((await g.control.serverless.findEndpoint(p, 'dep'))?.target ?? 'deleted', 'deleted');
+    assert.equal((await as('DELETE', `/api/v0/workergroups/${groups[0] as number}/`)).status, 200);
+    const again = await as('POST', '/api/v0/workergroups/', { endpoint_id: a, ...worker });
+    assert.equal(again.status, 200, again.text);
+    assert.equal((await as('GET', '/api/v0/workergroups/')).body.results.length, 3);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await g.api('POST', '/api/v0/workergroups/', { endpoint_id: a, ...worker })).status, 200, 'an admin is not bound');
+  });
+
+  it('at most maxTemplatesPerAccount templates: one more is 400 max_templates; the same content again answers the one it has; a deleted one frees its place', async () => {
+    const { as } = await user('templates');
+    const made: string[] = [];
+    for (const name of ['one', 'two']) {
+      const r = await as('POST', '/api/v0/template/', { name, image: 'ubuntu' });
+      assert.equal(r.status, 200, r.text);
+      made.push(r.body.template.hash_id as string);
+    }
+    const third = await as('POST', '/api/v0/template/', { name: 'three', image: 'ubuntu' });
+    assert.deepEqual([third.status, third.body.success, third.body.error], [400, false, 'max_templates'], third.text);
+    assert.match(third.body.msg as string, /An account holds at most 2 templates; delete one first/);
+    const same = await as('POST', '/api/v0/template/', { name: 'one', image: 'ubuntu' });
+    assert.deepEqual([same.status, same.body.template.hash_id], [200, made[0]], same.text);
+    assert.equal((await as('DELETE', '/api/v0/template/', { hash_id: made[0] })).status, 200);
+    const again = await as('POST', '/api/v0/template/', { name: 'three', image: 'ubuntu' });
+    assert.equal(again.status, 200, again.text);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await g.api('POST', '/api/v0/template/', { name: `admin-${i}`, image: 'ubuntu' })).status, 200, 'an admin is not bound');
+  });
+});

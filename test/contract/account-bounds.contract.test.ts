@@ -3,14 +3,40 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { TemplateSpec } from '../../src/domain/instance/template.js';
 import type { TrainedModelConfig } from '../../src/domain/ml/records.js';
 import { DEFAULT_ENDPOINT_PARAMS } from '../../src/domain/serverless/params.js';
+import type { WorkerTemplate } from '../../src/domain/serverless/records.js';
 import type { Store } from '../../src/store/store.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 const AT_ONCE = 8;
 const MAX = 3;
+
+const WORKER: WorkerTemplate = { image: 'img', env: {}, ports: [], onstart: null, args: null, diskGb: 8 };
+const SPEC: TemplateSpec = {
+  name: 'n',
+  image: 'img',
+  tag: null,
+  env: null,
+  onstart: null,
+  runtype: 'ssh',
+  argsStr: null,
+  sshDirect: true,
+  jupDirect: false,
+  useSsh: true,
+  useJupyterLab: false,
+  jupyterDir: null,
+  dockerLoginRepo: null,
+  extraFilters: {},
+  recommendedDiskSpace: 8,
+  readme: null,
+  readmeVisible: true,
+  desc: 'd',
+  href: null,
+  repo: null,
+};
 
 /** How many of the creations made at once succeeded; every other one was refused with `code`. */
 async function admitted(code: string, create: (i: number) => Promise<unknown>): Promise<number> {
@@ -76,6 +102,65 @@ for (const ts of TEST_STORES) {
       assert.equal(await admitted('TRAINED_MODEL_LIMIT', create), MAX);
       const [first] = await store.listTrainedModels(accountId);
       await assert.rejects(create(Number(first?.modelId.slice(1))), { code: 'MODEL_EXISTS' });
+    });
+
+    describe('workergroups', () => {
+      const account = async (name: string) => (await store.createAccount({ username: name, email: `${name}@x`, isAdmin: false, now: 1 })).id;
+      const endpoint = async (owner: number, name: string) =>
+        (await store.createEndpoint({ accountId: owner, name, apiKey: `wg-${name}`, params: DEFAULT_ENDPOINT_PARAMS, aliasOf: null, now: 1 })).id;
+      const group = (owner: number, endpointId: number, b: { maxPerAccount?: number; maxPerEndpoint?: number }) =>
+        store.createWorkergroup({
+          accountId: owner,
+          endpointId,
+          template: WORKER,
+          placement: { conditions: [] },
+          launchArgs: null,
+          gpuRamGb: null,
+          testWorkers: 0,
+          now: 1,
+          ...b,
+        });
+
+      it('of one endpoint; a deleted one frees its place, a move there counts as a create', async () => {
+        const owner = await account('wg-endpoint');
+        const ep = await endpoint(owner, 'one');
+        assert.equal(await admitted('WORKERGROUP_LIMIT', () => group(owner, ep, { maxPerEndpoint: MAX })), MAX);
+        const [first] = await store.listWorkergroups({ endpointId: ep });
+        await store.deleteWorkergroup(first!.id, 2);
+        await group(owner, ep, { maxPerEndpoint: MAX });
+        await assert.rejects(group(owner, ep, { maxPerEndpoint: MAX }), { code: 'WORKERGROUP_LIMIT' });
+        const other = await endpoint(owner, 'two');
+        const moving = await group(owner, other, {});
+        await assert.rejects(store.updateWorkergroup(moving.id, { endpointId: ep, maxPerEndpoint: MAX }), { code: 'WORKERGROUP_LIMIT' });
+        assert.equal((await store.getWorkergroup(moving.id))?.endpointId, other, 'a refused move leaves it where it was');
+        await store.updateWorkergroup(moving.id, { endpointId: ep, maxPerEndpoint: MAX + 1 });
+        assert.equal((await store.listWorkergroups({ endpointId: ep })).length, MAX + 1);
+      });
+
+      it('of one account, over its endpoints; those of an endpoint being deleted count until it is gone', async () => {
+        const owner = await account('wg-account');
+        const [a, b] = [await endpoint(owner, 'three'), await endpoint(owner, 'four')];
+        await group(owner, a, { maxPerAccount: MAX });
+        assert.equal(await admitted('WORKERGROUP_LIMIT', () => group(owner, b, { maxPerAccount: MAX })), MAX - 1);
+        const ep = (await store.getEndpoint(a))!;
+        assert.ok(await store.writeEndpointIntent(a, ep.generation, { target: 'deleted', status: 'deleting', statusMsg: null, stop: null, now: 4 }));
+        await assert.rejects(group(owner, b, { maxPerAccount: MAX }), { code: 'WORKERGROUP_LIMIT' });
+        // The delete pass is done: its groups are removed and the endpoint is gone.
+        for (const g of await store.listWorkergroups({ endpointId: a })) await store.deleteWorkergroup(g.id, 5);
+        assert.ok(await store.writeEndpointIntent(a, ep.generation + 1, { target: 'deleted', status: 'deleted', statusMsg: null, stop: null, now: 5 }));
+        await group(owner, b, { maxPerAccount: MAX });
+        await assert.rejects(group(owner, b, { maxPerAccount: MAX }), { code: 'WORKERGROUP_LIMIT' });
+      });
+    });
+
+    it('templates; a deleted one frees its place', async () => {
+      const owner = (await store.createAccount({ username: 'tpl', email: 'tpl@x', isAdmin: false, now: 1 })).id;
+      const create = (i: number) => store.createTemplate({ accountId: owner, hashId: `h${i}`, private: true, spec: SPEC, now: 1, maxPerAccount: MAX });
+      assert.equal(await admitted('TEMPLATE_LIMIT', create), MAX);
+      const [first] = await store.listVisibleTemplates(owner);
+      assert.ok(await store.deleteTemplate(first!.id, 2));
+      await create(100);
+      await assert.rejects(create(101), { code: 'TEMPLATE_LIMIT' });
     });
 
     it('subaccounts, counted in the whole tree', async () => {

@@ -68,7 +68,15 @@ export async function createTemplate(ctx: ControlContext, p: Principal, spec: Te
   const hashId = templateHash(spec, isPrivate);
   const same = (await ctx.store.findTemplatesByHash(hashId, p.accountId)).find((t) => t.accountId === p.accountId);
   if (same !== undefined) return same;
-  const t = await ctx.store.createTemplate({ accountId: p.accountId, hashId, private: isPrivate, spec, now: ctx.clock.now() });
+  const t = await ctx.store.createTemplate({
+    accountId: p.accountId,
+    hashId,
+    private: isPrivate,
+    spec,
+    now: ctx.clock.now(),
+    // Its public ones are listed in every account's template search; an admin is not bound.
+    maxPerAccount: p.isAdmin ? 0 : ctx.settings.maxTemplatesPerAccount,
+  });
   ctx.log.info({ templateId: t.id, hashId }, 'template created');
   return t;
 }

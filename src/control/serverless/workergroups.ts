@@ -117,10 +117,22 @@ export async function createWorkergroup(
     testWorkers: input.testWorkers ?? DEFAULT_TEST_WORKERS,
     revision,
     now: ctx.clock.now(),
+    // Each is planned and recruited for in every pass of its endpoint. Every path that adds one comes here, with the
+    // caller's principal: Vast's workergroups and autojobs, ones made from templates, deployments of every API and the
+    // group a deployment's change of configuration adds beside the serving one (a deployment at the bound cannot
+    // change configuration until one is deleted). An admin is not bound.
+    ...workergroupBounds(ctx, p),
   });
   // The serverless loop recruits for it at once, not at its next tick.
   ctx.endpointSignal.intent(wg.endpointId);
   return wg;
+}
+
+/** The bounds on the workergroups the caller may add (none for an admin). */
+function workergroupBounds(ctx: ControlContext, p: Principal): { maxPerAccount: number; maxPerEndpoint: number } {
+  return p.isAdmin
+    ? { maxPerAccount: 0, maxPerEndpoint: 0 }
+    : { maxPerAccount: ctx.settings.maxWorkergroupsPerAccount, maxPerEndpoint: ctx.settings.maxWorkergroupsPerEndpoint };
 }
 
 export async function ownWorkergroup(ctx: ControlContext, p: Principal, id: number, action: ServerlessAction): Promise<WorkergroupRecord> {
@@ -179,7 +191,10 @@ export async function updateWorkergroup(
     gpuRamGb,
     ...(u.launchArgs !== undefined ? { launchArgs: u.launchArgs } : {}),
     ...(u.testWorkers !== undefined && u.testWorkers !== null ? { testWorkers: u.testWorkers } : {}),
-    ...(u.endpointId !== undefined ? { endpointId: u.endpointId } : {}),
+    // Moved to another endpoint: it counts there as one created there.
+    ...(u.endpointId !== undefined && u.endpointId !== wg.endpointId
+      ? { endpointId: u.endpointId, maxPerEndpoint: workergroupBounds(ctx, p).maxPerEndpoint }
+      : {}),
   });
   // Any change may change what the endpoint wants (test_workers, placement), and it may rest (decision 026). Moved: its
   // workers are the old endpoint's to retire, and the new one's group list changed.

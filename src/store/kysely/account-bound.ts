@@ -16,7 +16,7 @@ export interface AccountBound {
 }
 
 /**
- * `insert`, under a bound on what an account holds (keys, host tokens, SSH keys, endpoints, subaccounts). The
+ * `insert`, under a bound on what an account holds (keys, host tokens, SSH keys, endpoints, workergroups, templates, subaccounts). The
  * account's row is held while `count` reads and `insert` writes (PostgreSQL: FOR NO KEY UPDATE, which a foreign
  * key's check does not wait for), so creations at once, at several replicas, are counted one after another and
  * never pass the bound together. SQLite runs one writer at a time. Inside a transaction already, it runs in that one.

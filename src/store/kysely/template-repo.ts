@@ -1,8 +1,11 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { GantryError } from '../../domain/errors.js';
 import type { InstanceTemplate } from '../../domain/instance/instance.js';
 import type { TemplateRecord, TemplateSpec } from '../../domain/instance/template.js';
-import type { TemplateStore } from '../template-store.js';
+import type { NewTemplate, TemplateStore } from '../template-store.js';
+import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
 import { Repo } from './repo.js';
+import type { Database } from './schema.js';
 import { parseJson } from './rows.js';
 import type { TemplateTable } from './template-rows.js';
 
@@ -20,8 +23,19 @@ function toTemplate(r: Selectable<TemplateTable>): TemplateRecord {
 
 /** Vast templates; a delete only hides the row. */
 export class TemplateRepo extends Repo implements TemplateStore {
-  async createTemplate(t: { accountId: number; hashId: string; private: boolean; spec: TemplateSpec; now: number }): Promise<TemplateRecord> {
-    const row = await this.db
+  async createTemplate(t: NewTemplate): Promise<TemplateRecord> {
+    const bound: AccountBound = {
+      accountId: t.accountId,
+      max: t.maxPerAccount ?? 0,
+      // A deleted one is gone at once (hidden from searches and creates; instances made from it keep their copy).
+      count: (q) => countRows(q.selectFrom('templates').where('account_id', '=', t.accountId).where('deleted_at', 'is', null)),
+      refuse: (max) => new GantryError('TEMPLATE_LIMIT', `An account holds at most ${max} templates; delete one first.`, { limit: max }),
+    };
+    return boundedInsert(this.db, this.dialect, bound, (q) => this.#insertTemplate(q, t));
+  }
+
+  async #insertTemplate(db: Kysely<Database>, t: NewTemplate): Promise<TemplateRecord> {
+    const row = await db
       .insertInto('templates')
       .values({
         account_id: t.accountId,

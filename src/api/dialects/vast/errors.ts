@@ -21,6 +21,8 @@ const VAST_NAMES: Partial<Readonly<Record<ErrorCode, string>>> = {
   SSH_KEY_MISSING: 'no_ssh_key',
   SSH_KEY_LIMIT: 'max_ssh_keys',
   ENDPOINT_LIMIT: 'max_endpoints',
+  WORKERGROUP_LIMIT: 'max_workergroups',
+  TEMPLATE_LIMIT: 'max_templates',
   INVALID_SSH_KEY: 'invalid_ssh_key',
   SSH_KEY_NOT_FOUND: 'no_such_ssh_key',
   RECIPIENT_NOT_FOUND: 'invalid_recipient',
