@@ -6,7 +6,7 @@ import { selectLines } from '../log-lines.js';
 import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions, Usage, WorkloadSpec } from '../runtime.js';
 import { CLOCK_TICKS, killChildGroup, leaderFamily, trySignal } from './first-signal.js';
 import { allGone, instanceProcs, ProcTable, readGroup, startTicksOf, type ProcInfo } from './proc-table.js';
-import { bwrapArgs, spawnSandboxed, spawned } from './sandbox.js';
+import { bwrapArgs, spawnSandboxed, spawned, type SpawnOptions } from './sandbox.js';
 import { clearExitCodes, wrapperEnv, writeRunFiles } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
 import { authorizedKeysText, cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
@@ -105,13 +105,7 @@ export class ProcessRuntime implements Runtime {
   #spawn(
     id: number,
     command: readonly string[],
-    o: {
-      env: NodeJS.ProcessEnv;
-      detached: boolean;
-      stdio: 'pipe' | ['ignore', number, number];
-      binds?: readonly { source: string; target: string }[];
-      dieWithParent?: boolean;
-    },
+    o: SpawnOptions & { binds?: readonly { source: string; target: string }[]; dieWithParent?: boolean },
   ): ReturnType<typeof spawn> {
     const { disk, meta, out } = this.#dir(id);
     const sb = this.#o.sandbox;

@@ -45,6 +45,13 @@ const NAMESPACES = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--new-se
 
 type MountOp = { readonly kind: 'tmpfs' | 'ro' | 'rw'; readonly path: string; readonly source?: string };
 
+/** How a workload's process is started: its environment, its own process group or not, its stdio. */
+export interface SpawnOptions {
+  readonly env: NodeJS.ProcessEnv;
+  readonly detached: boolean;
+  readonly stdio: 'pipe' | ['ignore', number, number];
+}
+
 /**
  * Start bwrap with `args`, what it runs getting exactly `env`. bwrap runs as the agent's user (root, for
  * sandbox uids) until it has built the sandbox: a tenant's variables in its own environment (LD_LIBRARY_PATH,
@@ -53,10 +60,7 @@ type MountOp = { readonly kind: 'tmpfs' | 'ro' | 'rw'; readonly path: string; re
  * for every process inside), and sets the environment for what it runs from a pipe (`--args`: not in its argv,
  * which any user of the host can read).
  */
-export function spawnSandboxed(
-  args: readonly string[],
-  o: { env: NodeJS.ProcessEnv; path: string; detached: boolean; stdio: 'pipe' | readonly ['ignore', number, number] },
-): ChildProcess {
+export function spawnSandboxed(args: readonly string[], o: SpawnOptions & { path: string }): ChildProcess {
   const stdio: StdioOptions = o.stdio === 'pipe' ? ['pipe', 'pipe', 'pipe', 'pipe'] : [...o.stdio, 'pipe'];
   const own: NodeJS.ProcessEnv = { PATH: o.path };
   for (const k of LABEL_VARS) if (o.env[k] !== undefined) own[k] = o.env[k];

@@ -22,6 +22,7 @@ import { claimLeased } from './lease.js';
 import { reconfigureEndpoint } from './endpoint-reconfigure.js';
 import { Repo } from './repo.js';
 import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
+import { accountWorkergroups, endpointWorkergroups } from './workergroup-bounds.js';
 import type { EndpointRecord, WorkergroupRecord, WorkerReport } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
@@ -243,46 +244,9 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
 
   async createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord> {
     // The endpoint's bound inside the account's: both count with the account's row held (the endpoint's account: the workergroup's).
-    const perAccount: AccountBound = {
-      accountId: n.accountId,
-      max: n.maxPerAccount ?? 0,
-      // Those of an endpoint being deleted count until it is gone (its workers are being destroyed); the delete pass removes them then.
-      count: (q) =>
-        countRows(
-          q
-            .selectFrom('workergroups')
-            .innerJoin('endpoints', 'endpoints.id', 'workergroups.endpoint_id')
-            .where('workergroups.account_id', '=', n.accountId)
-            .where('workergroups.deleted_at', 'is', null)
-            .where('endpoints.status', '!=', 'deleted'),
-        ),
-      refuse: (max) =>
-        new GantryError(
-          'WORKERGROUP_LIMIT',
-          `An account holds at most ${max} workergroups, those of its deployments included (those of an endpoint being deleted count until it is gone); delete one first.`,
-          { limit: max },
-        ),
-    };
-    return boundedInsert(this.db, this.dialect, perAccount, (q) =>
-      boundedInsert(q, this.dialect, this.#endpointBound(n.accountId, n.endpointId, n.maxPerEndpoint ?? 0, null), (r) => this.#insertWorkergroup(r, n)),
+    return boundedInsert(this.db, this.dialect, accountWorkergroups(n.accountId, n.maxPerAccount ?? 0), (q) =>
+      boundedInsert(q, this.dialect, endpointWorkergroups(n.accountId, n.endpointId, n.maxPerEndpoint ?? 0, null), (r) => this.#insertWorkergroup(r, n)),
     );
-  }
-
-  /** What bounds the workergroups of one endpoint (`except`: the one moving there, already counted if it is there). */
-  #endpointBound(accountId: number, endpointId: number, max: number, except: number | null): AccountBound {
-    return {
-      accountId,
-      max,
-      count: (q) => {
-        const live = q.selectFrom('workergroups').where('endpoint_id', '=', endpointId).where('deleted_at', 'is', null);
-        return countRows(except === null ? live : live.where('id', '!=', except));
-      },
-      refuse: (m) =>
-        new GantryError('WORKERGROUP_LIMIT', `An endpoint holds at most ${m} workergroups; delete one of endpoint ${endpointId}'s first.`, {
-          limit: m,
-          endpointId,
-        }),
-    };
   }
 
   async #insertWorkergroup(db: Kysely<Database>, n: NewWorkergroup): Promise<WorkergroupRecord> {
@@ -331,7 +295,7 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
     const ep = await this.db.selectFrom('endpoints').select('account_id').where('id', '=', to).executeTakeFirst();
     if (ep === undefined) return this.#updateWorkergroup(this.db, id, w);
     // A move counts as a create at the endpoint it moves to, under the lock of that endpoint's account.
-    await boundedInsert(this.db, this.dialect, this.#endpointBound(ep.account_id, to, max, id), (q) => this.#updateWorkergroup(q, id, w));
+    await boundedInsert(this.db, this.dialect, endpointWorkergroups(ep.account_id, to, max, id), (q) => this.#updateWorkergroup(q, id, w));
   }
 
   async #updateWorkergroup(db: Kysely<Database>, id: number, w: WorkergroupWrite): Promise<void> {

@@ -1,0 +1,39 @@
+import type { CodeSpec } from './error-codes.js';
+
+/** The codes of the bounds on what one account may hold (part of ERROR_CODES, kept here so that table stays short). */
+export const BOUND_CODES = {
+  SECRET_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most env vars (secrets) it may.' },
+  HOST_TOKEN_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The account holds the most host tokens it may (setting maxHostTokensPerAccount; each machine holds one); delete a machine or ask an admin.',
+  },
+  API_KEY_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most API keys it may (setting maxApiKeysPerAccount); revoke one first.' },
+  ACCOUNT_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The top-level account holds the most subaccounts and teams it may, at any depth (setting maxSubaccountsPerAccount); delete one first.',
+  },
+  ENDPOINT_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The account holds the most endpoints and deployments it may (setting maxEndpointsPerAccount); delete one first.',
+  },
+  WORKERGROUP_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The account holds the most workergroups it may, those of its deployments included (setting maxWorkergroupsPerAccount), or the endpoint does (setting maxWorkergroupsPerEndpoint); delete one first.',
+  },
+  TEMPLATE_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most templates it may (setting maxTemplatesPerAccount); delete one first.' },
+  SSH_KEY_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most SSH keys it may (setting maxSshKeysPerAccount); delete one first.' },
+  TRAINED_MODEL_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The account holds the most trained models it may (setting maxTrainedModelsPerAccount); delete one first.',
+  },
+  MODEL_STORAGE_LIMIT: {
+    kind: 'invalid',
+    retryable: false,
+    doc: "The part would take the account's stored definition bytes past maxModelDefinitionBytesPerAccount; it was not stored. Delete a model (or let an unfinished upload expire) first.",
+  },
+} as const satisfies Record<string, CodeSpec>;
