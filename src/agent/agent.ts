@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentMachineInfo, Welcome } from '../control/hosts/agent-hub.js';
-import type { AgentCommand, AgentResult } from '../control/hosts/agent-session.js';
+import { AGENT_ERROR_CODES, type AgentCommand, type AgentResult } from '../control/hosts/agent-session.js';
 import { isGantryError } from '../domain/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { isFatal, retryLaterMs, type AgentChannel } from './channel.js';
@@ -217,7 +217,13 @@ export class Agent {
     }
     const p = dispatch(this.#o.runtime, c, this.#o.ssh).then(
       (value) => ({ id: c.id, ok: true, value: value ?? null }),
-      (err: unknown) => ({ id: c.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+      (err: unknown): AgentResult => ({
+        id: c.id,
+        ok: false,
+        error: err instanceof Error ? err.message : String(err),
+        // A code the control plane acts on (another SSH port for the instance), where it is one of those.
+        ...(isGantryError(err) && AGENT_ERROR_CODES.has(err.code) && { code: err.code }),
+      }),
     );
     const done = p.then((r) => {
       this.#results.push(r);

@@ -6,10 +6,17 @@ import type { SshAccess } from './ssh-access.js';
 /** Carry out one command of the control plane on this host's runtime; the value goes back as the result. SSH access follows the workload. */
 export async function dispatch(rt: Runtime, c: AgentCommand, ssh?: SshAccess): Promise<unknown> {
   switch (c.op) {
-    case 'start':
-      await rt.start(c.spec);
-      await ssh?.started(c.spec);
+    case 'start': {
+      // SSH access first: a start whose SSH port another program holds runs nothing (ssh-access.ts `starting`).
+      const listening = (await ssh?.starting(c.spec)) === true;
+      try {
+        await rt.start(c.spec);
+      } catch (err) {
+        if (listening) await ssh?.stopped(c.spec.instanceId);
+        throw err;
+      }
       return null;
+    }
     case 'inspect':
       return rt.inspect(c.instanceId);
     case 'stop': {

@@ -11,6 +11,7 @@ import { ed25519Pair } from './ssh-keygen.js';
 import { serveConnection, type SessionHost, type SessionShell } from './ssh-session.js';
 import { SshListener } from './ssh-listener.js';
 import { within } from './bounds.js';
+import { GantryError } from '../domain/errors.js';
 
 export interface SshAccessOptions {
   readonly runtime: Runtime;
@@ -107,18 +108,31 @@ export class SshAccess implements SessionHost {
     return a;
   }
 
-  /** After a start: keep the port, keys and environment, and listen. */
-  async started(spec: WorkloadSpec): Promise<void> {
-    if (spec.sshPort === undefined || spec.sshPort === null) return;
+  /**
+   * Before a start: keep the port, keys and environment, and listen, so the workload starts only once its SSH
+   * port is this agent's. While the instance was stopped any program on the host could take the port (a
+   * tenant's workload, anything else); serving the instance anyway told its users to log in to whatever holds
+   * it. That fails the start before anything runs (SSH_PORT_TAKEN): the control plane gives the instance another
+   * port and starts it again. Any other failure to listen (an address not on this host) costs the instance its
+   * SSH access, not its start, as it would every instance of the host. Answers whether this opened a listener.
+   */
+  async starting(spec: WorkloadSpec): Promise<boolean> {
+    if (spec.sshPort === undefined || spec.sshPort === null) return false;
+    const id = spec.instanceId;
     const rec: AccessRecord = { port: spec.sshPort, keys: spec.sshKeys, env: spec.env };
-    const old = this.#records.get(spec.instanceId);
-    this.#records.set(spec.instanceId, rec);
-    await this.#save(spec.instanceId);
-    if (old !== undefined && old.port !== rec.port) await this.#unlisten(spec.instanceId);
-    // A port something else holds costs the instance its SSH access, not its start.
-    await this.#listen(spec.instanceId).catch((err: unknown) =>
-      this.#o.log.warn({ instanceId: spec.instanceId, port: rec.port, err: String(err) }, 'SSH access could not listen'),
-    );
+    const old = this.#records.get(id);
+    this.#records.set(id, rec);
+    await this.#save(id);
+    if (old !== undefined && old.port !== rec.port) await this.#unlisten(id);
+    const had = this.#servers.has(id);
+    try {
+      await this.#listen(id);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+        throw new GantryError('SSH_PORT_TAKEN', `SSH port ${rec.port} is held by another program on this host`, { port: rec.port });
+      this.#o.log.warn({ instanceId: id, port: rec.port, err: String(err) }, 'SSH access could not listen');
+    }
+    return !had && this.#servers.has(id);
   }
 
   /** Keys attached or detached: the next authentication sees them (open sessions stay). */

@@ -113,6 +113,11 @@ export const ERROR_CODES = {
     retryable: true,
     doc: "The host answered, but its runtime could not do what was asked (its container engine down, say); the message is the host's.",
   },
+  SSH_PORT_TAKEN: {
+    kind: 'conflict',
+    retryable: true,
+    doc: "A host refused to start an instance because another program on it holds the instance's SSH port; the control plane gives the instance another port and starts it again (between a host and the control plane; the instance's status_msg says what happened).",
+  },
   STEP_TIMEOUT: {
     kind: 'timeout',
     retryable: true,

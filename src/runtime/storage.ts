@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, rm, symlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { VolumeMount } from '../domain/volume/volume.js';
@@ -45,8 +46,34 @@ export function accountSnapshotPrefix(accountId: number): string {
   return `gantry-snapshot/a${accountId}/`;
 }
 
-/** A file name for an image reference (`me/app:v1` → `me_app_v1`): letters, digits, `.`, `_`, `-` only. */
+/** Past this many characters an archive's name is cut and ends with a hash of the whole reference (NAME_MAX is 255 bytes). */
+const MAX_SNAPSHOT_NAME = 200;
+
+/**
+ * The archive's file name for an image reference: one name per reference, never another's (`a_b:c`, `a/b:c`
+ * and `a:b_c` were all `a_b_c.tar`, and a later snapshot replaced an earlier one). Letters, digits, `.` and `-`
+ * stay; every other byte is `%XX` (`me/app:v1` → `me%2Fapp%3Av1.tar`), a leading `.` too, so no name is
+ * hidden, `.` or `..`. A reference without a tag or digest names its `latest`, as an engine reads it, so every
+ * name holds a `%` and none is a name of the older scheme (`snapshotFileNameBefore`). A name too long for
+ * the file system is cut and ends with `%%` and the reference's SHA-256 (no shorter name holds `%%`).
+ */
 export function snapshotFileName(ref: string): string {
+  const last = ref.slice(ref.lastIndexOf('/') + 1);
+  const full = last.includes(':') || last.includes('@') ? ref : `${ref}:latest`;
+  let name = '';
+  for (const b of Buffer.from(full, 'utf8')) {
+    const c = String.fromCharCode(b);
+    name += /[A-Za-z0-9-]/.test(c) || (c === '.' && name !== '') ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  if (name.length > MAX_SNAPSHOT_NAME) name = `${name.slice(0, MAX_SNAPSHOT_NAME - 80)}%%${createHash('sha256').update(full).digest('hex')}`;
+  return `${name}.tar`;
+}
+
+/**
+ * The name archives had before `snapshotFileName` (`me/app:v1` → `me_app_v1.tar`), which several references
+ * shared. Still read where no archive has the new name (seedFromSnapshot), so snapshots taken before stay usable.
+ */
+export function snapshotFileNameBefore(ref: string): string {
   return ref.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_') + '.tar';
 }
 

@@ -118,6 +118,8 @@ export interface TenantStore {
   sshKeyHolders(sshKeyId: number): Promise<number[]>;
   /** The instance's SSH port, allocated now if it has none (instances made before SSH access); null: none free. */
   giveSshPort(instanceId: number, busyPorts: ReadonlySet<number>): Promise<number | null>;
+  /** Take back the instance's SSH port `port` (another program on its host holds it); a later `giveSshPort` gives another. */
+  dropSshPort(instanceId: number, port: number): Promise<void>;
 
   /** RESOURCE_GROUP_EXISTS when the account has the group already. */
   createResourceGroup(g: ResourceGroupRecord): Promise<void>;

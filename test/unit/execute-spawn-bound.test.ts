@@ -32,7 +32,7 @@ describe('an execute whose command the runtime does not start', () => {
     };
     const access = await openTestSshAccess(dir, { exec });
     try {
-      await access.started({ instanceId: 1, sshPort: reservePortBlock().start, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+      await access.starting({ instanceId: 1, sshPort: reservePortBlock().start, sshKeys: [], env: {} } as unknown as WorkloadSpec);
       await assert.rejects(access.run(1, ['ls'], { timeoutMs: 500, maxBytes: 1024 }), /did not start within 0.5s/);
       release();
       await new Promise((r) => setTimeout(r, 50));

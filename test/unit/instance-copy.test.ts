@@ -220,8 +220,8 @@ describe('copies from another host: the one-time login', () => {
     const open = (dir: string): Promise<SshAccess> => openTestSshAccess(join(root, dir), { exec });
     [src, dst] = await Promise.all([open('a'), open('b')]);
     await mkdir(join(root, 'disks', '2'), { recursive: true });
-    await dst.started({ instanceId: 2, sshPort: ports.start, sshKeys: [], env: {} } as unknown as WorkloadSpec);
-    await src.started({ instanceId: 1, sshPort: ports.start + 1, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+    await dst.starting({ instanceId: 2, sshPort: ports.start, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+    await src.starting({ instanceId: 1, sshPort: ports.start + 1, sshKeys: [], env: {} } as unknown as WorkloadSpec);
   });
   after(async () => {
     await Promise.all([src.close(), dst.close()]);

@@ -27,7 +27,7 @@ describe("an instance's SSH access closed while its start is under way", () => {
     const ports = reservePortBlock();
     try {
       const access = await openTestSshAccess(dir);
-      const starting = access.started({ instanceId: 1, sshPort: ports.start, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+      const starting = access.starting({ instanceId: 1, sshPort: ports.start, sshKeys: [], env: {} } as unknown as WorkloadSpec);
       await access.close();
       await starting;
       assert.equal(await refused(ports.start), true, 'nothing listens on the instance port after the close');

@@ -14,7 +14,7 @@ describe("an agent's SSH access opened over an engine that does not answer", () 
     const port = reservePortBlock().start;
     try {
       const before = await openTestSshAccess(dir);
-      await before.started({ instanceId: 1, sshPort: port, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+      await before.starting({ instanceId: 1, sshPort: port, sshKeys: [], env: {} } as unknown as WorkloadSpec);
       await before.close();
       // The bound's timer does not hold the process open (an agent has its own timers): this test holds it.
       const alive = setInterval(() => undefined, 1_000);

@@ -60,7 +60,7 @@ describe("an instance's SSH port and connections that do not go", () => {
   const start = async (): Promise<{ instanceId: number; port: number }> => {
     id++;
     const port = ports.start + id;
-    await access.started({ instanceId: id, sshPort: port, sshKeys: [], env: {} } as unknown as WorkloadSpec);
+    await access.starting({ instanceId: id, sshPort: port, sshKeys: [], env: {} } as unknown as WorkloadSpec);
     return { instanceId: id, port };
   };
 
@@ -93,7 +93,7 @@ describe("an instance's SSH port and connections that do not go", () => {
     const sockets: Socket[] = [];
     let client: ssh2.Client | null = null;
     try {
-      await patient.started({ instanceId: 1, sshPort: port, sshKeys: [pair.public], env: {} } as unknown as WorkloadSpec);
+      await patient.starting({ instanceId: 1, sshPort: port, sshKeys: [pair.public], env: {} } as unknown as WorkloadSpec);
       for (let i = 0; i < 10; i++) sockets.push(await idle(port));
       const eleventh = await idle(port);
       assert.notEqual(await within(cut(eleventh), 5_000), 'pending', 'the eleventh from 127.0.0.1 is cut');
@@ -139,7 +139,7 @@ describe('an SSH client that stops answering', () => {
     await new Promise<void>((r) => relay.listen(ports.start + 1, '127.0.0.1', r));
     let client: ssh2.Client | null = null;
     try {
-      await access.started({ instanceId: 1, sshPort: ports.start, sshKeys: [pair.public], env: {} } as unknown as WorkloadSpec);
+      await access.starting({ instanceId: 1, sshPort: ports.start, sshKeys: [pair.public], env: {} } as unknown as WorkloadSpec);
       client = await loggedIn(ports.start + 1, pair.private, '127.0.0.1');
       client.on('error', () => undefined);
       const agentSide = toAgent[0]!;

@@ -45,7 +45,7 @@ describe('an SSH command whose client left while it was spawned', () => {
     const access = await openTestSshAccess(dir, { exec, loginGraceMs: 60_000, keepaliveMs: 60_000 });
     const c = new ssh2.Client();
     try {
-      await access.started({ instanceId: 1, sshPort: ports.start, sshKeys: [pair.public], env: {} } as unknown as WorkloadSpec);
+      await access.starting({ instanceId: 1, sshPort: ports.start, sshKeys: [pair.public], env: {} } as unknown as WorkloadSpec);
       await new Promise<void>((resolve, reject) => {
         c.once('error', reject);
         c.once('ready', () => resolve());

@@ -120,8 +120,18 @@ const result = obj({
   ok: bool,
   value: (v) => v,
   error: nullable(shown(10_000)),
+  code: nullable(text(64)),
 });
 export const readResults: Check<Results> = (v, p) => {
   const r = obj({ ...session, seq: SEQ, results: arr(result, 1000) })(v, p);
-  return { ...r, results: r.results.map((x) => ({ id: x.id, ok: x.ok, value: x.value, ...(x.error !== null && { error: x.error }) })) };
+  return {
+    ...r,
+    results: r.results.map((x) => ({
+      id: x.id,
+      ok: x.ok,
+      value: x.value,
+      ...(x.error !== null && { error: x.error }),
+      ...(x.code !== null && { code: x.code }),
+    })),
+  };
 };

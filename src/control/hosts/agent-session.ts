@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { STEP_TIMED_OUT } from '../../domain/instance/observed-record.js';
 import type { Observation } from '../../domain/instance/reconcile.js';
 import type { ObservedWorkload } from '../../domain/instance/sweep.js';
-import { GantryError } from '../../domain/errors.js';
+import { GantryError, isErrorCode, type ErrorCode } from '../../domain/errors.js';
 import { asLogLine } from '../../runtime/log-lines.js';
 import type { LogLine, LogQuery, StopOptions, WorkloadSpec } from '../../runtime/runtime.js';
 import type { HostLink, HostListing } from './hosts.js';
@@ -79,7 +79,16 @@ export interface AgentResult {
   readonly ok: boolean;
   readonly value?: unknown;
   readonly error?: string;
+  /** A failure's code, where it is one the control plane acts on (AGENT_ERROR_CODES); others are dropped. */
+  readonly code?: string;
 }
+
+/**
+ * The codes an agent may give a failure. Only these: a host is not trusted to say a failure is, say,
+ * HOST_UNAVAILABLE, which the reconciler treats as "record nothing". Agents that predate a code send none,
+ * and their failure stays a plain one (its message shown), as before.
+ */
+export const AGENT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SSH_PORT_TAKEN']);
 
 export interface SessionTimings {
   /** Bound on a call the agent should answer at once (inspect, list, logs, logLines). */
@@ -324,8 +333,11 @@ export class AgentSession implements HostLink {
       if (!p) continue;
       this.#pending.delete(r.id);
       clearTimeout(p.timer);
+      const msg = r.error ?? 'the agent reported a failure';
       if (r.ok) p.resolve(r.value);
-      else p.reject(new Error(r.error ?? 'the agent reported a failure'));
+      else if (r.code !== undefined && isErrorCode(r.code) && AGENT_ERROR_CODES.has(r.code))
+        p.reject(new GantryError(r.code, msg, { machineId: this.machineId }));
+      else p.reject(new Error(msg));
       applied++;
     }
     return { applied, unknown: results.length - applied };

@@ -374,8 +374,8 @@ export class InstanceReconciler {
         }
         announce(ctx, inst, plan.interim);
       }
-      const { after, error } = await (performing ?? performStep(ctx, host, inst, plan.step, obs));
-      const rec = recordAfterLook(inst, { step: plan.step, after, error, imageNotice: host.imageNotice });
+      const { after, error, note } = await (performing ?? performStep(ctx, host, inst, plan.step, obs));
+      const rec = recordAfterLook(inst, { step: plan.step, after, error, imageNotice: host.imageNotice, note: note ?? null });
       const write = lookWrite(inst, plan.step, rec, ctx.clock.now());
       // The look worked: a failing episode is over, whatever it records (a message of that episode is cleared).
       const row = plan.interim === null ? inst : { ...inst, status: plan.interim }; // as the write finds it

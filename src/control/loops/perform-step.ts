@@ -3,10 +3,11 @@ import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { Observation, RuntimeStep } from '../../domain/instance/reconcile.js';
 import type { ControlContext } from '../context.js';
 import type { HostLink } from '../hosts/hosts.js';
-import { workloadSpec } from '../instances/workload-spec.js';
+import { startWorkload } from './start-workload.js';
 
 /**
- * Carry out one runtime step; returns the observation after it and what went wrong. The link bounds the
+ * Carry out one runtime step; returns the observation after it, what went wrong, and what a start has to say
+ * besides (its SSH port changed: start-workload.ts). The link bounds the
  * step (stepTimeoutMs), not this loop: only it knows whether the agent took the step (STEP_TIMEOUT, a
  * failed step) or is gone (HOST_UNAVAILABLE), so a second timer here would only race it.
  */
@@ -18,7 +19,7 @@ export async function performStep(
   before: Observation,
   /** Whether `before` is a look; not for a stop planned without one (reconcile.ts `assumedObservation`). */
   looked = true,
-): Promise<{ after: Observation; error: string | null }> {
+): Promise<{ after: Observation; error: string | null; note?: string | null }> {
   const stop = { graceMs: ctx.settings.stopGraceMs };
   const attempt = async (p: Promise<Observation>): Promise<{ after: Observation; error: string | null }> => {
     try {
@@ -37,12 +38,15 @@ export async function performStep(
       return { after, error: err instanceof Error ? err.message : String(err) };
     }
   };
-  const start = (): Promise<{ after: Observation; error: string | null }> =>
-    attempt(
-      workloadSpec(ctx, inst)
-        .then((spec) => host.start(spec))
+  const start = async (): Promise<{ after: Observation; error: string | null; note?: string | null }> => {
+    let note: string | null = null;
+    const r = await attempt(
+      startWorkload(ctx, host, inst)
+        .then((n) => void (note = n))
         .then(() => host.inspect(inst.id)),
     );
+    return { ...r, note };
+  };
   switch (step) {
     case 'none':
       return { after: before, error: null };

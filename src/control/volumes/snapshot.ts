@@ -3,6 +3,7 @@ import type { ControlContext } from '../context.js';
 import { reachHost } from '../reach-host.js';
 import { accountSnapshotPrefix } from '../../runtime/storage.js';
 import { authorizeInstance, type Principal } from '../principal.js';
+import { isImageNameTag } from '../../domain/instance/create.js';
 
 export interface SnapshotRequest {
   /** The client's `--repo` (`name[:tag]`); null: `gantry-snapshot/instance-<id>`. */
@@ -21,8 +22,6 @@ export interface SnapshotTaken {
   readonly path: string | null;
   readonly sizeMb: number | null;
 }
-
-const REF = /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
 
 /** Where snapshots' images live in a host's engine: one namespace per account (custom names) or per instance (the default name). */
 const SNAPSHOTS = 'gantry-snapshot';
@@ -48,7 +47,7 @@ export function snapshotRef(r: SnapshotRequest, instanceId: number, o: { readonl
   let repo: string;
   if (named === null) repo = o.shared ? `${own}instance-${instanceId}` : `${SNAPSHOTS}/instance-${instanceId}`;
   else repo = !o.shared || named.startsWith(own) ? named : `${own}${named}`;
-  if (!REF.test(repo) || repo.length > 255)
+  if (!isImageNameTag(repo))
     throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(repo.slice(0, 80))} is not an image reference (lowercase name[:tag]).`, {
       field: 'personal_repo',
     });

@@ -60,6 +60,16 @@ const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{
 const IMAGE_REF = new RegExp(`^((?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::${TAG})?(?:@${DIGEST})?$`);
 /** Docker's bound on the name part of a reference (without tag and digest). */
 const MAX_IMAGE_NAME_CHARS = 255;
+const IMAGE_NAME_TAG = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG})?$`);
+
+/**
+ * Whether a name a snapshot is to take is an image reference without a digest, `[domain[:port]/]path[:tag]`,
+ * by the grammar `checkImage` holds an instance's image to: `..` or `.` is neither a domain nor a path
+ * component, so no name reads as a path.
+ */
+export function isImageNameTag(ref: string): boolean {
+  return ref.length <= MAX_IMAGE_NAME_CHARS && IMAGE_NAME_TAG.test(ref);
+}
 
 /**
  * An image as an engine will take it: 1 to MAX_IMAGE_CHARS characters, and an image reference. A name no

@@ -23,6 +23,8 @@ export interface Look {
   readonly error: string | null;
   /** The host runtime's one-line note about images, shown with the first start. */
   readonly imageNotice: string | null;
+  /** What a start that succeeded has to say (its SSH port changed, or it has none): shown for that run. */
+  readonly note?: string | null;
 }
 
 export interface RecordAfterLook {
@@ -56,6 +58,7 @@ export function recordAfterLook(inst: RecordedInstance, l: Look): RecordAfterLoo
   if (step === 'none' && out.status === inst.status && out.exitCode === inst.exitCode && inst.statusMsg?.startsWith(FAILED_START) === true)
     msg = inst.statusMsg;
   const notice = l.imageNotice;
+  if (started && l.note !== undefined && l.note !== null) msg = msg === null ? l.note : `${l.note}; ${msg}`;
   if (started && inst.startDate === null && notice !== null) msg = msg === null ? notice : `${notice}; ${msg}`;
   // A message something else wrote while the instance runs (a copy's progress, a refused start) stays until
   // the instance changes: a plain look would only say again that onstart exited, and replace the newer news.

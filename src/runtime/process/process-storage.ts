@@ -11,6 +11,7 @@ import {
   run,
   snapshotDirOf,
   snapshotFileName,
+  snapshotFileNameBefore,
   volumeRootOf,
   type SnapshotResult,
   type StorageCommand,
@@ -114,7 +115,10 @@ export async function seedFromSnapshot(root: string, spec: WorkloadSpec, p: { di
   const marker = join(p.meta, 'seeded');
   if (await exists(marker)) return;
   if (spec.accountId !== undefined) {
-    const archive = join(snapshotDirOf(root, spec.accountId), snapshotFileName(spec.image));
+    const dir = snapshotDirOf(root, spec.accountId);
+    // An archive of the older naming is read only where none has the new name: it was taken before, under the name it could have.
+    let archive = join(dir, snapshotFileName(spec.image));
+    if (!(await exists(archive))) archive = join(dir, snapshotFileNameBefore(spec.image));
     if (await exists(archive)) {
       await run('tar', ['-xf', archive, '-C', p.disk, '--no-same-owner', '--no-same-permissions']);
       if (ids !== null) await run('chown', ['-R', '--no-dereference', `${ids.uid}:${ids.gid}`, p.disk]);

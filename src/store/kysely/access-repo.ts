@@ -137,6 +137,11 @@ export class AccessRepo extends Repo {
     }
   }
 
+  async dropSshPort(instanceId: number, port: number): Promise<void> {
+    // Only that port: a port given meanwhile (another replica's start) is not this caller's to take.
+    await this.db.deleteFrom('port_allocations').where('instance_id', '=', instanceId).where('proto', '=', 'ssh').where('host_port', '=', port).execute();
+  }
+
   // ── audit ───────────────────────────────────────────────────────────
   async recordAudit(e: AuditEntry): Promise<void> {
     await this.db
