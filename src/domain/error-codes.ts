@@ -317,6 +317,7 @@ export const ERROR_CODES = {
     doc: 'A definition part is not valid base64, its index or totals disagree with the other parts, the lengths do not add up, or the assembled bytes are not an ONNX model Gantry can run.',
   },
   MODEL_DEFINITION_MISSING: { kind: 'not_found', retryable: false, doc: 'The model has no complete, checked definition yet: upload every part first.' },
+  MODEL_DEFINITION_EXISTS: { kind: 'conflict', retryable: false, doc: 'The model is fully defined: no part may change it; delete it to upload another.' },
   MODEL_IN_USE: {
     kind: 'conflict',
     retryable: false,

@@ -18,9 +18,10 @@ export interface MlStore {
 
   /**
    * Store one definition part (a repeated index replaces the earlier bytes) and what the parts held
-   * now add up to. The first part fixes the model's totals; a part whose totals differ is refused
-   * (`totals-differ`) without being stored, so parts from any replica agree. Any new part clears
-   * `fullyDefined` until the whole is checked again, and marks the model's parts as touched at `now`.
+   * now add up to. A fully defined model takes none (`defined`): nothing changes, its definition is what
+   * its deployments' workers load. The first part fixes the model's totals; a part whose totals differ is
+   * refused (`totals-differ`) without being stored, so parts from any replica agree. A part stored clears
+   * a refusal by the check until the whole is checked again, and marks the model's parts as touched at `now`.
    * With `maxAccountBytes` above 0, a part that would take the bytes of all the account's parts (the
    * part it replaces not counted) past it is refused (`over-limit`, with the bytes held) without being
    * stored; parts of one account are stored one at a time, on every replica, so the bound is exact.
@@ -31,7 +32,9 @@ export interface MlStore {
     p: { index: number; totalParts: number; totalDefinitionLength: number; bytes: Uint8Array },
     o: { now: number; maxAccountBytes: number },
   ): Promise<
-    { ok: true; progress: DefinitionProgress } | { ok: false; reason: 'no-model' | 'totals-differ' } | { ok: false; reason: 'over-limit'; heldBytes: number }
+    | { ok: true; progress: DefinitionProgress }
+    | { ok: false; reason: 'no-model' | 'defined' | 'totals-differ' }
+    | { ok: false; reason: 'over-limit'; heldBytes: number }
   >;
   /**
    * Forget the parts of every model whose last part arrived before `before` and that is not fully defined: parts

@@ -103,9 +103,17 @@ export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt' | 'revis
   readonly maxPerEndpoint?: number;
 };
 
-/** A new deployment: its public id is drawn by the store when not given; the rest of the source fields default to none. */
+/**
+ * A new deployment: its public id is drawn by the store when not given; the rest of the source fields default to none.
+ * `servesModel`: the account's trained model its workers serve. The row is written only while that model exists and
+ * is fully defined (MODEL_NOT_FOUND, MODEL_DEFINITION_MISSING), checked in the same transaction under the model row's
+ * lock: a model delete on any replica commits either before (the deployment is refused) or after it (and then sees it).
+ */
 export type NewDeployment = Pick<DeploymentRecord, 'accountId' | 'name' | 'tag' | 'endpointId' | 'workergroupId'> &
-  Partial<Pick<DeploymentRecord, 'uid' | 'resourceGroup' | 'source' | 'runningSourceId' | 'ttl' | 'expiresAt'>> & { readonly now: number };
+  Partial<Pick<DeploymentRecord, 'uid' | 'resourceGroup' | 'source' | 'runningSourceId' | 'ttl' | 'expiresAt'>> & {
+    readonly servesModel?: string;
+    readonly now: number;
+  };
 
 export type DeploymentWrite = Partial<Pick<DeploymentRecord, 'source' | 'runningSourceId' | 'rolloutError' | 'lastOperation' | 'ttl' | 'expiresAt'>> & {
   readonly now: number;

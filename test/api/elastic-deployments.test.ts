@@ -112,6 +112,24 @@ for (const ts of ONE_STORE)
       assert.equal((await post('/_ml/trained_models/ad/deployment/_stop?force=true')).status, 200);
     });
 
+    it("a part PUT on a deployed model is refused and changes nothing: new workers still load the model's definition", async () => {
+      assert.equal((await post('/_ml/trained_models/other/deployment/_start?deployment_id=keep1&wait_for=started&timeout=120s')).status, 200);
+      // Part 0 again with the model's own totals: garbage that the check would refuse.
+      const length = classifier.bytes.length;
+      const junk = JSON.stringify({ definition: Buffer.alloc(Math.ceil(length / 3), 1).toString('base64'), total_parts: 3, total_definition_length: length });
+      const put = await esRaw(g, 'PUT', '/_ml/trained_models/other/definition/0', { body: junk, contentType: 'application/json' });
+      assert.equal(put.status, 400, put.text);
+      assert.equal(put.body.error.type, 'resource_already_exists_exception');
+      assert.equal(put.body.error.code, 'MODEL_DEFINITION_EXISTS');
+      const m = await c.ml.getTrainedModels({ model_id: 'other', include: 'definition_status' });
+      assert.equal((m.trained_model_configs[0] as { fully_defined?: boolean }).fully_defined, true);
+      assert.equal((await post('/_ml/trained_models/keep1/_infer', { docs: [{ text_field: 'x' }] })).status, 200);
+      const second = await post('/_ml/trained_models/other/deployment/_start?deployment_id=keep2&wait_for=started&timeout=120s');
+      assert.equal(second.status, 200, second.text);
+      assert.equal(second.body.assignment.assignment_state, 'started');
+      for (const id of ['keep1', 'keep2']) assert.equal((await post(`/_ml/trained_models/${id}/deployment/_stop?force=true`)).status, 200);
+    });
+
     it('a full queue answers 429 es_rejected_execution_exception, counted as rejected', async () => {
       const s = await post(
         '/_ml/trained_models/m/deployment/_start?deployment_id=q1&queue_capacity=1&gantry_inference_delay_ms=2000&wait_for=started&timeout=120s',

@@ -129,6 +129,32 @@ for (const ts of TEST_STORES) {
       const m = (await c.ml.getTrainedModels({ model_id: 'emb-1' })).trained_model_configs[0] as any;
       assert.equal(m.fully_defined, undefined, 'only with include=definition_status');
       assert.equal(m.model_size_bytes, onnx.length);
+      // Complete, its definition is fixed (Elasticsearch's answer to a part already stored): a refused part changes nothing.
+      const junk = Buffer.alloc(929, 7).toString('base64');
+      const over = await refused(
+        c.ml.putTrainedModelDefinitionPart({ model_id: 'emb-1', part: 0, definition: junk, total_parts: 1, total_definition_length: 929 }),
+      );
+      assert.deepEqual(over, {
+        status: 400,
+        type: 'resource_already_exists_exception',
+        reason: 'Trained machine learning model chunked doc [emb-1][0] already exists',
+      });
+      await assert.rejects(upload(c, 'emb-1', onnx, size, [1]), /already exists/, 'not even the same bytes again');
+      assert.equal(await status(), true);
+    });
+
+    it('a whole definition its check refused takes a corrected part', async () => {
+      await putModel(c, 'fix-me');
+      const junk = Buffer.alloc(onnx.length, 7).toString('base64');
+      const bad = await refused(
+        c.ml.putTrainedModelDefinitionPart({ model_id: 'fix-me', part: 0, definition: junk, total_parts: 1, total_definition_length: onnx.length }),
+      );
+      assert.equal(bad.status, 400);
+      assert.match(bad.reason, /ONNX/);
+      await upload(c, 'fix-me', onnx, onnx.length);
+      const m = (await c.ml.getTrainedModels({ model_id: 'fix-me', include: 'definition_status' })).trained_model_configs[0] as any;
+      assert.equal(m.fully_defined, true);
+      assert.deepEqual(await c.ml.deleteTrainedModel({ model_id: 'fix-me' }), { acknowledged: true });
     });
 
     it('refuses bad parts: base64, index, totals, lengths, bytes that are not ONNX', async () => {

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { GantryError } from '../../domain/errors.js';
 import type { TrainedModelRecord } from '../../domain/ml/records.js';
-import { checkModelId } from '../../domain/ml/models.js';
+import { checkModelId, definitionMissing } from '../../domain/ml/models.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import { createDeployment, listDeployments, type DeploymentView } from '../serverless/deployments.js';
@@ -232,9 +232,7 @@ export async function startMlDeployment(ctx: ControlContext, p: Principal, r: St
   if (r.timeoutMs < 0 || r.timeoutMs > MAX_AWAIT_MS) throw invalid(`[timeout] must be at most ${MAX_AWAIT_MS / 1000}s`, 'timeout');
   checkModelId(r.deploymentId, 'deployment_id');
   const model = await ownModel(ctx, p, r.modelId, 'ml.read');
-  if (!model.fullyDefined) {
-    throw new GantryError('MODEL_DEFINITION_MISSING', `Could not find trained model definition [${r.modelId}]`, { modelId: r.modelId });
-  }
+  if (!model.fullyDefined) throw definitionMissing(r.modelId);
   if (r.deploymentId !== r.modelId && (await ctx.store.getTrainedModel(p.accountId, r.deploymentId)) !== undefined) {
     throw invalid(
       `Deployment id [${r.deploymentId}] is the same as an another model which is not the model being deployed. Deployment id can be the same as the model being deployed.`,
@@ -265,6 +263,9 @@ export async function startMlDeployment(ctx: ControlContext, p: Principal, r: St
       gpuRamGb: null,
       testWorkers: 0,
       limits: { maxConcurrentPerWorker: 1, queueCapacity: r.queueCapacity },
+      // Checked again where the deployment is written, under the model row's lock: a model deleted since the
+      // check above (a forced delete racing this start) refuses it there, and its endpoint is taken back.
+      servesModel: r.modelId,
     });
   } catch (err) {
     if (err instanceof GantryError && err.code === 'NAME_TAKEN') throw duplicate(r.deploymentId);

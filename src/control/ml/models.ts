@@ -5,8 +5,10 @@ import {
   checkModelId,
   checkModelType,
   checkPart,
+  definitionPartExists,
   definitionState,
   matchIds,
+  modelNotFound,
   parseIdExpression,
   unmatchedIds,
   type DefinitionPart,
@@ -32,9 +34,7 @@ export interface NewModelRequest {
   readonly modelSizeBytes: number;
 }
 
-export function modelNotFound(modelId: string): GantryError {
-  return new GantryError('MODEL_NOT_FOUND', `No known trained model with model_id [${modelId}]`, { modelId });
-}
+export { modelNotFound };
 
 /**
  * The live deployments (their ids) that run a model: those whose workergroup template names it in
@@ -108,7 +108,8 @@ export async function* definitionChunks(
 /**
  * Store one part; once every part arrived and the lengths add up, stream them through the ONNX scan
  * and the model contract. Only a model that passes both is fully defined; one that fails answers the
- * scan's error and stays not fully defined (upload a corrected part to try again).
+ * scan's error and stays not fully defined (upload a corrected part to try again). A fully defined
+ * model takes no part (the store refuses it, changing nothing): its deployments' workers load it.
  */
 export async function putDefinitionPart(ctx: ControlContext, p: Principal, modelId: string, part: DefinitionPart): Promise<{ fullyDefined: boolean }> {
   await ownModel(ctx, p, modelId, 'ml.write');
@@ -123,6 +124,7 @@ export async function putDefinitionPart(ctx: ControlContext, p: Principal, model
   );
   if (!r.ok) {
     if (r.reason === 'no-model') throw modelNotFound(modelId);
+    if (r.reason === 'defined') throw definitionPartExists(modelId, part.index);
     if (r.reason === 'over-limit') {
       throw new GantryError(
         'MODEL_STORAGE_LIMIT',
@@ -231,22 +233,17 @@ export async function listTrainedModels(
  * Delete a model with its parts, vocabulary and aliases: refused while deployed or referenced by a
  * pipeline (by id or alias), unless forced. Forced, its deployments are stopped first, as a forced
  * `_stop` does (queued requests refused), within `timeoutMs`; a stop that does not finish keeps the model.
+ *
+ * A start racing the delete is serialised by the store, on every replica: a deployment is written only
+ * while its model's row is there (`servesModel`), under that row's lock. So once the model is deleted no
+ * deployment of it can be written, and one written before is seen by a look after the delete: those a
+ * start wrote after the look above are stopped then, so no deployment of a deleted model is left running.
  */
 export async function deleteTrainedModel(ctx: ControlContext, p: Principal, modelId: string, o: { force: boolean; timeoutMs: number }): Promise<void> {
   await ownModel(ctx, p, modelId, 'ml.write');
+  const deadline = ctx.clock.now() + o.timeoutMs; // one bound for all of the model's deployments
   if (o.force) {
-    const deadline = ctx.clock.now() + o.timeoutMs; // one bound for all of the model's deployments
-    for (const deploymentId of await modelDeploymentIds(ctx, p.accountId, modelId)) {
-      await stopMlDeployment(ctx, p, {
-        deploymentId,
-        allowNoMatch: true,
-        force: true,
-        finishPendingWork: false,
-        expandWildcards: false,
-        drainTimeoutMs: null,
-        timeoutMs: Math.max(0, deadline - ctx.clock.now()),
-      });
-    }
+    for (const deploymentId of await modelDeploymentIds(ctx, p.accountId, modelId)) await stopForDelete(ctx, p, deploymentId, deadline);
   } else {
     const deployments = await modelDeploymentIds(ctx, p.accountId, modelId);
     if (deployments.length > 0) {
@@ -273,4 +270,27 @@ export async function deleteTrainedModel(ctx: ControlContext, p: Principal, mode
   // racing (four forced ones at once), one answers acknowledged and the others 404, as in Elasticsearch.
   if (!(await ctx.store.deleteTrainedModel(p.accountId, modelId))) throw modelNotFound(modelId);
   ctx.log.info({ accountId: p.accountId, modelId, force: o.force }, 'trained model deleted');
+  for (const deploymentId of await modelDeploymentIds(ctx, p.accountId, modelId)) {
+    try {
+      await stopForDelete(ctx, p, deploymentId, deadline);
+    } catch (err) {
+      // The model is gone whatever this stop does: one past the bound goes on (its endpoint is stopping, so it serves
+      // nothing), and the answer stays the delete's. Any other failure is the caller's to see.
+      if (!(err instanceof GantryError) || err.code !== 'STOP_TIMEOUT') throw err;
+      ctx.log.warn({ accountId: p.accountId, modelId, deploymentId }, 'deployment started during the model delete still stopping at its timeout');
+    }
+  }
+}
+
+/** A forced stop of one of the model's deployments, within what is left of the delete's bound. */
+async function stopForDelete(ctx: ControlContext, p: Principal, deploymentId: string, deadline: number): Promise<void> {
+  await stopMlDeployment(ctx, p, {
+    deploymentId,
+    allowNoMatch: true,
+    force: true,
+    finishPendingWork: false,
+    expandWildcards: false,
+    drainTimeoutMs: null,
+    timeoutMs: Math.max(0, deadline - ctx.clock.now()),
+  });
 }

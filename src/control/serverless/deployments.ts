@@ -44,6 +44,8 @@ export interface NewDeploymentRequest extends WorkergroupInput {
   readonly ttl?: string | null;
   /** Per-worker concurrency and the queue's bound (Elasticsearch: 1 per allocation, queue_capacity); absent: none. */
   readonly limits?: Partial<EndpointLimits>;
+  /** The trained model its workers serve: the deployment is written only while the model exists, fully defined (NewDeployment). */
+  readonly servesModel?: string;
 }
 
 /** Which deployment a call names: the engine id, or the public id within a resource group. */
@@ -80,12 +82,13 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
       source,
       ttl: r.ttl ?? null,
       expiresAt,
+      ...(r.servesModel !== undefined ? { servesModel: r.servesModel } : {}),
       now,
     });
     ctx.log.info({ deploymentId: deployment.id, uid, endpointId: endpoint.id }, 'deployment created');
     return { deployment, endpoint, workergroup, next: null, workers: [], pending: ctx.traffic.pending(endpoint.id) };
   } catch (err) {
-    // The template was refused: take the endpoint back so the name is free again.
+    // The template was refused, or the model it serves is gone: take the endpoint back so the name is free again.
     await changeOwnedEndpoint(ctx, p, endpoint.id, 'delete', { stopFirst: true });
     throw err;
   }

@@ -58,6 +58,24 @@ export function checkModelType(modelType: string): 'onnx' {
   throw new GantryError('INVALID_ARGUMENT', `Unknown model_type [${modelType}]; Gantry accepts [onnx].`, { field: 'model_type' });
 }
 
+/** The caller has no model of this id (Gantry's words; Elasticsearch's type, resource_not_found_exception). */
+export function modelNotFound(modelId: string): GantryError {
+  return new GantryError('MODEL_NOT_FOUND', `No known trained model with model_id [${modelId}]`, { modelId });
+}
+
+/** The model is not fully defined: Elasticsearch's words when a start names one. */
+export function definitionMissing(modelId: string): GantryError {
+  return new GantryError('MODEL_DEFINITION_MISSING', `Could not find trained model definition [${modelId}]`, { modelId });
+}
+
+/**
+ * A part PUT on a fully defined model: Elasticsearch's answer to a part it holds already (it writes each part
+ * once). Its definition is what running and future workers load, so it is not changed by a part.
+ */
+export function definitionPartExists(modelId: string, part: number): GantryError {
+  return new GantryError('MODEL_DEFINITION_EXISTS', `Trained machine learning model chunked doc [${modelId}][${part}] already exists`, { modelId, part });
+}
+
 /** One definition part as uploaded (already decoded from base64). */
 export interface DefinitionPart {
   readonly index: number;

@@ -1,35 +1,46 @@
 import { randomBytes } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import type { DeploymentStore, DeploymentWrite, NewDeployment } from '../serverless-store.js';
 import { toDeployment } from './serverless-rows.js';
+import { holdServedModel } from './ml-repo.js';
 import { Repo } from './repo.js';
+import type { Database } from './schema.js';
+import { transact } from './tx.js';
 import type { DeploymentRecord } from '../../domain/serverless/records.js';
+
+async function insertDeployment(trx: Transaction<Database>, n: NewDeployment): Promise<DeploymentRecord> {
+  const row = await trx
+    .insertInto('deployments')
+    .values({
+      account_id: n.accountId,
+      name: n.name,
+      tag: n.tag,
+      endpoint_id: n.endpointId,
+      workergroup_id: n.workergroupId,
+      uid: n.uid ?? randomBytes(8).toString('hex'),
+      resource_group: n.resourceGroup ?? 'default',
+      source_json: n.source === undefined || n.source === null ? null : JSON.stringify(n.source),
+      running_source_id: n.runningSourceId ?? null,
+      rollout_error: null,
+      ttl: n.ttl ?? null,
+      expires_at: n.expiresAt ?? null,
+      last_operation: 'create',
+      created_at: n.now,
+      updated_at: n.now,
+      deleted_at: null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toDeployment(row);
+}
 
 /** Deployments: an endpoint and its workergroups made together, with a public id, a resource group and their source. */
 export class DeploymentRepo extends Repo implements DeploymentStore {
   async createDeployment(n: NewDeployment): Promise<DeploymentRecord> {
-    const row = await this.db
-      .insertInto('deployments')
-      .values({
-        account_id: n.accountId,
-        name: n.name,
-        tag: n.tag,
-        endpoint_id: n.endpointId,
-        workergroup_id: n.workergroupId,
-        uid: n.uid ?? randomBytes(8).toString('hex'),
-        resource_group: n.resourceGroup ?? 'default',
-        source_json: n.source === undefined || n.source === null ? null : JSON.stringify(n.source),
-        running_source_id: n.runningSourceId ?? null,
-        rollout_error: null,
-        ttl: n.ttl ?? null,
-        expires_at: n.expiresAt ?? null,
-        last_operation: 'create',
-        created_at: n.now,
-        updated_at: n.now,
-        deleted_at: null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return toDeployment(row);
+    return transact(this.db, async (trx) => {
+      if (n.servesModel !== undefined) await holdServedModel(trx, n.accountId, n.servesModel);
+      return insertDeployment(trx, n);
+    });
   }
 
   async getDeployment(id: number): Promise<DeploymentRecord | undefined> {

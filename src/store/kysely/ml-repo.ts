@@ -1,6 +1,7 @@
-import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type SqlBool, type Transaction } from 'kysely';
 import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
+import { definitionMissing, modelNotFound } from '../../domain/ml/models.js';
 import type { DefinitionProgress, PipelineRecord, TrainedModelConfig, TrainedModelRecord, VocabularyRecord } from '../../domain/ml/records.js';
 import type { MlStore, ModelAlias } from '../ml-store.js';
 import { toPipeline, toTrainedModel } from './ml-rows.js';
@@ -43,6 +44,26 @@ const forgettable =
       eb('ml_models.parts_updated_at', '<', before),
       eb.or([eb('ml_models.fully_defined', '=', REFUSED), eb.and([eb('ml_models.fully_defined', '=', UNCHECKED), eb.not(allPartsHeld(eb))])]),
     ]);
+
+/**
+ * Within the transaction that writes a deployment serving a trained model: lock the model's row, which must be
+ * there and fully defined (MODEL_NOT_FOUND, MODEL_DEFINITION_MISSING). A model delete takes the same row's lock,
+ * so it either commits before this (and the deployment is refused) or waits until the deployment is written,
+ * where the delete's look at the model's deployments after its own commit finds it, on any replica.
+ */
+export async function holdServedModel(trx: Transaction<Database>, accountId: number, modelId: string): Promise<void> {
+  // A write, not a read, so that it locks the row on PostgreSQL as on SQLite (as putVocabulary does).
+  const held = await trx
+    .updateTable('ml_models')
+    .set({ fully_defined: DEFINED })
+    .where('account_id', '=', accountId)
+    .where('model_id', '=', modelId)
+    .where('fully_defined', '=', DEFINED)
+    .executeTakeFirst();
+  if (Number(held.numUpdatedRows) > 0) return;
+  const m = await trx.selectFrom('ml_models').select('model_id').where('account_id', '=', accountId).where('model_id', '=', modelId).executeTakeFirst();
+  throw m === undefined ? modelNotFound(modelId) : definitionMissing(modelId);
+}
 
 /** Trained models, definition parts (one row per part), vocabularies and ingest pipelines. */
 export class MlRepo extends Repo implements MlStore {
@@ -106,15 +127,19 @@ export class MlRepo extends Repo implements MlStore {
     p: { index: number; totalParts: number; totalDefinitionLength: number; bytes: Uint8Array },
     o: { now: number; maxAccountBytes: number },
   ): Promise<
-    { ok: true; progress: DefinitionProgress } | { ok: false; reason: 'no-model' | 'totals-differ' } | { ok: false; reason: 'over-limit'; heldBytes: number }
+    | { ok: true; progress: DefinitionProgress }
+    | { ok: false; reason: 'no-model' | 'defined' | 'totals-differ' }
+    | { ok: false; reason: 'over-limit'; heldBytes: number }
   > {
     return transact(this.db, async (trx) => {
       if (o.maxAccountBytes > 0) {
         // Every model row of the account locked, in one order: two parts of one account (on any
         // replica) are counted and stored one after the other, so neither passes the bound unseen.
-        let models = trx.selectFrom('ml_models').select('model_id').where('account_id', '=', accountId).orderBy('model_id');
+        let models = trx.selectFrom('ml_models').select(['model_id', 'fully_defined']).where('account_id', '=', accountId).orderBy('model_id');
         if (this.dialect.supportsSkipLocked) models = models.forUpdate();
-        if (!(await models.execute()).some((m) => m.model_id === modelId)) return { ok: false as const, reason: 'no-model' as const };
+        const own = (await models.execute()).find((m) => m.model_id === modelId);
+        if (own === undefined) return { ok: false as const, reason: 'no-model' as const };
+        if (Number(own.fully_defined) === DEFINED) return { ok: false as const, reason: 'defined' as const };
         const sums = await trx
           .selectFrom('ml_model_parts')
           .select((eb) => [
@@ -132,24 +157,33 @@ export class MlRepo extends Repo implements MlStore {
         if (others + Math.max(p.totalDefinitionLength, mine + p.bytes.length) > o.maxAccountBytes)
           return { ok: false as const, reason: 'over-limit' as const, heldBytes };
       }
-      // Compare-and-set: the first part fixes the totals, every later one must repeat them.
+      // Compare-and-set: the first part fixes the totals, every later one must repeat them; a fully defined
+      // model takes none (its deployments' workers load it). The row's lock orders this with the check's outcome.
       const set = await trx
         .updateTable('ml_models')
-        .set({ total_parts: p.totalParts, total_definition_length: p.totalDefinitionLength, fully_defined: 0, onnx_json: null, parts_updated_at: o.now })
+        .set({
+          total_parts: p.totalParts,
+          total_definition_length: p.totalDefinitionLength,
+          fully_defined: UNCHECKED,
+          onnx_json: null,
+          parts_updated_at: o.now,
+        })
         .where('account_id', '=', accountId)
         .where('model_id', '=', modelId)
+        .where('fully_defined', '<>', DEFINED)
         .where((eb) =>
           eb.or([eb('total_parts', 'is', null), eb.and([eb('total_parts', '=', p.totalParts), eb('total_definition_length', '=', p.totalDefinitionLength)])]),
         )
         .executeTakeFirst();
       if (Number(set.numUpdatedRows) === 0) {
-        const exists = await trx
+        const m = await trx
           .selectFrom('ml_models')
-          .select('model_id')
+          .select('fully_defined')
           .where('account_id', '=', accountId)
           .where('model_id', '=', modelId)
           .executeTakeFirst();
-        return { ok: false as const, reason: exists === undefined ? ('no-model' as const) : ('totals-differ' as const) };
+        const reason = m === undefined ? ('no-model' as const) : Number(m.fully_defined) === DEFINED ? ('defined' as const) : ('totals-differ' as const);
+        return { ok: false as const, reason };
       }
       await trx.deleteFrom('ml_model_parts').where('account_id', '=', accountId).where('model_id', '=', modelId).where('part', '=', p.index).execute();
       await trx

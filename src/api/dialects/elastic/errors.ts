@@ -5,6 +5,7 @@ import { assertNever, type ErrorCode, type ErrorKind, type GantryError } from '.
 const TYPE_BY_CODE: Partial<Readonly<Record<ErrorCode, string>>> = {
   INVALID_JSON: 'x_content_parse_exception',
   MODEL_EXISTS: 'resource_already_exists_exception',
+  MODEL_DEFINITION_EXISTS: 'resource_already_exists_exception',
   // No route: Elasticsearch's "no handler found for uri" is a bad request.
   NOT_FOUND: 'illegal_argument_exception',
 };
@@ -61,10 +62,11 @@ export function elasticErrorBody(error: GantryError, status: number, req: ErrorR
 
 /**
  * The statuses of the reference's table B7 where they differ from the kind's: an existing model id
- * is a bad request (400 resource_already_exists_exception), an unknown URL 400, a timeout 408.
+ * (or definition part) is a bad request (400 resource_already_exists_exception), an unknown URL 400,
+ * a timeout 408.
  */
 export function elasticErrorStatus(error: GantryError, status: number): number {
-  if (error.code === 'MODEL_EXISTS' || error.code === 'NOT_FOUND') return 400;
+  if (error.code === 'MODEL_EXISTS' || error.code === 'MODEL_DEFINITION_EXISTS' || error.code === 'NOT_FOUND') return 400;
   if (error.kind === 'timeout') return 408;
   // A deployment that is stopping or not deployed is a conflict in Elasticsearch (B7), not a 503 the client would retry.
   if (error.code === 'ENDPOINT_STOPPED' || error.code === 'STOP_FAILED') return 409;
