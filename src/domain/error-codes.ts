@@ -3,6 +3,8 @@
  * The domain knows no HTTP: `src/api/errors.ts` maps kinds to statuses. Kept apart from `errors.ts`,
  * which holds the error type itself, because the table grows with every new code.
  */
+import { LIMIT_CODES } from './limit-codes.js';
+
 export type ErrorKind =
   | 'invalid'
   | 'unauthenticated'
@@ -18,7 +20,7 @@ export type ErrorKind =
   | 'timeout'
   | 'internal';
 
-interface CodeSpec {
+export interface CodeSpec {
   readonly kind: ErrorKind;
   readonly retryable: boolean;
   /** One line for docs/errors.md. */
@@ -41,28 +43,12 @@ export const ERROR_CODES = {
   },
   INVALID_SECRET_VALUE: { kind: 'invalid', retryable: false, doc: 'An env var (secret) value holds a byte no process environment can carry (NUL).' },
   SECRET_TOO_LONG: { kind: 'invalid', retryable: false, doc: 'An env var (secret) value is longer than allowed.' },
-  SECRET_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most env vars (secrets) it may.' },
-  HOST_TOKEN_LIMIT: {
-    kind: 'invalid',
-    retryable: false,
-    doc: 'The account holds the most host tokens it may (setting maxHostTokensPerAccount; each machine holds one); delete a machine or ask an admin.',
-  },
-  API_KEY_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most API keys it may (setting maxApiKeysPerAccount); revoke one first.' },
-  ACCOUNT_LIMIT: {
-    kind: 'invalid',
-    retryable: false,
-    doc: 'The top-level account holds the most subaccounts and teams it may, at any depth (setting maxSubaccountsPerAccount); delete one first.',
-  },
   SSH_KEY_MISSING: { kind: 'invalid', retryable: false, doc: 'No SSH public key was given.' },
-  ENDPOINT_LIMIT: {
-    kind: 'invalid',
-    retryable: false,
-    doc: 'The account holds the most endpoints and deployments it may (setting maxEndpointsPerAccount); delete one first.',
-  },
-  SSH_KEY_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most SSH keys it may (setting maxSshKeysPerAccount); delete one first.' },
   INVALID_SSH_KEY: { kind: 'invalid', retryable: false, doc: 'The SSH key is not one OpenSSH public key line.' },
   SELF_TRANSFER: { kind: 'invalid', retryable: false, doc: 'Credit cannot be sent to the account that sends it.' },
   INVALID_ENV: { kind: 'invalid', retryable: false, doc: 'The env string (Docker flags such as `-e K=V -p 8080:8080`) does not parse.' },
+  // SECRET_LIMIT, ENDPOINT_LIMIT and the other bounds on what one account holds.
+  ...LIMIT_CODES,
   UNAUTHENTICATED: {
     kind: 'unauthenticated',
     retryable: false,
@@ -331,16 +317,6 @@ export const ERROR_CODES = {
     kind: 'conflict',
     retryable: false,
     doc: 'The model is deployed or referenced by an ingest pipeline; stop the deployments or remove the references first, or delete with force=true.',
-  },
-  TRAINED_MODEL_LIMIT: {
-    kind: 'invalid',
-    retryable: false,
-    doc: 'The account holds the most trained models it may (setting maxTrainedModelsPerAccount); delete one first.',
-  },
-  MODEL_STORAGE_LIMIT: {
-    kind: 'invalid',
-    retryable: false,
-    doc: "The part would take the account's stored definition bytes past maxModelDefinitionBytesPerAccount; it was not stored. Delete a model (or let an unfinished upload expire) first.",
   },
   MODEL_UPLOADS_BUSY: {
     kind: 'rate_limited',

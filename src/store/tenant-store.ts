@@ -119,8 +119,11 @@ export interface TenantStore {
   /** The instance's SSH port, allocated now if it has none (instances made before SSH access); null: none free. */
   giveSshPort(instanceId: number, busyPorts: ReadonlySet<number>): Promise<number | null>;
 
-  /** RESOURCE_GROUP_EXISTS when the account has the group already. */
-  createResourceGroup(g: ResourceGroupRecord): Promise<void>;
+  /**
+   * RESOURCE_GROUP_EXISTS when the account has the group already. `maxPerAccount`: most groups other than
+   * `default` the account may hold (RESOURCE_GROUP_LIMIT past it); 0 or absent: no bound.
+   */
+  createResourceGroup(g: ResourceGroupRecord, maxPerAccount?: number): Promise<void>;
   getResourceGroup(accountId: number, id: string): Promise<ResourceGroupRecord | undefined>;
   /** The account's stored groups, oldest first (`default` only once its labels were set). */
   listResourceGroups(accountId: number): Promise<ResourceGroupRecord[]>;
