@@ -9,6 +9,11 @@ export const ML_SETTINGS = {
     default: 100,
     doc: 'Most trained models (Elasticsearch dialect) one account other than an admin may hold; creating one more is TRAINED_MODEL_LIMIT (400). 0: no bound.',
   },
+  maxIngestPipelinesPerAccount: {
+    type: 'integer',
+    default: 100,
+    doc: 'Most ingest pipelines (Elasticsearch dialect) one account other than an admin may hold; putting one more is PIPELINE_LIMIT (400, illegal_argument_exception); replacing one it holds always passes. A pipeline is at most 65,536 characters of JSON (a larger one is a 400 whatever the bound). 0: no bound.',
+  },
   maxModelDefinitionBytesPerAccount: {
     type: 'integer',
     default: 2_147_483_648,

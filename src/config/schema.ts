@@ -1,3 +1,4 @@
+import { CATALOG_SETTINGS } from './catalog-settings.js';
 import { DATABASE_SETTINGS } from './database-settings.js';
 import { ML_SETTINGS } from './ml-settings.js';
 import { SANDBOX_SETTINGS } from './sandbox-settings.js';
@@ -185,6 +186,7 @@ export const SETTINGS = {
   },
   ...SERVERLESS_SETTINGS,
   ...ML_SETTINGS,
+  ...CATALOG_SETTINGS,
   billingIntervalMs: {
     type: 'duration',
     min: 1,

@@ -3,7 +3,7 @@
  * The domain knows no HTTP: `src/api/errors.ts` maps kinds to statuses. Kept apart from `errors.ts`,
  * which holds the error type itself, because the table grows with every new code.
  */
-import { BOUND_CODES } from './error-codes-bounds.js';
+import { LIMIT_CODES } from './limit-codes.js';
 
 export type ErrorKind =
   | 'invalid'
@@ -43,11 +43,12 @@ export const ERROR_CODES = {
   },
   INVALID_SECRET_VALUE: { kind: 'invalid', retryable: false, doc: 'An env var (secret) value holds a byte no process environment can carry (NUL).' },
   SECRET_TOO_LONG: { kind: 'invalid', retryable: false, doc: 'An env var (secret) value is longer than allowed.' },
-  ...BOUND_CODES,
   SSH_KEY_MISSING: { kind: 'invalid', retryable: false, doc: 'No SSH public key was given.' },
   INVALID_SSH_KEY: { kind: 'invalid', retryable: false, doc: 'The SSH key is not one OpenSSH public key line.' },
   SELF_TRANSFER: { kind: 'invalid', retryable: false, doc: 'Credit cannot be sent to the account that sends it.' },
   INVALID_ENV: { kind: 'invalid', retryable: false, doc: 'The env string (Docker flags such as `-e K=V -p 8080:8080`) does not parse.' },
+  // SECRET_LIMIT, ENDPOINT_LIMIT and the other bounds on what one account holds.
+  ...LIMIT_CODES,
   UNAUTHENTICATED: {
     kind: 'unauthenticated',
     retryable: false,

@@ -158,8 +158,14 @@ export class Gateway {
   }
 
   /** `proxy` for a deployment named by its public id, on behalf of a caller the dialect authenticated (AI Core's inference URLs). */
-  async proxyDeployment(p: Principal, ref: { readonly uid: string; readonly resourceGroup: string }, r: ProxyRequest): Promise<ForwardResponse> {
-    const k = `deployment\u0000${p.accountId}\u0000${p.keyId ?? ''}\u0000${ref.resourceGroup}\u0000${ref.uid}`;
+  async proxyDeployment(
+    p: Principal,
+    ref: { readonly uid: string; readonly resourceGroup: string; readonly fromConfiguration?: boolean },
+    r: ProxyRequest,
+  ): Promise<ForwardResponse> {
+    // The scope is part of the key: what Elasticsearch's calls resolved is not AI Core's to reach.
+    const scope = ref.fromConfiguration === true ? 'configured' : 'any';
+    const k = `deployment\u0000${p.accountId}\u0000${p.keyId ?? ''}\u0000${scope}\u0000${ref.resourceGroup}\u0000${ref.uid}`;
     return this.#counted(
       ref.uid,
       async () => {

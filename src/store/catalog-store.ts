@@ -9,13 +9,15 @@ export interface CatalogStore {
   /**
    * Store executables in one transaction: each replaces the account's executable of its id
    * (keeping its createdAt). With `application`, the application's other executables are removed,
-   * so a sync leaves exactly what the repository holds.
+   * so a sync leaves exactly what the repository holds. `maxPerAccount`: most executables the account may
+   * hold afterwards (EXECUTABLE_LIMIT past it, nothing stored); 0 or absent: no bound.
    */
   putExecutables(
     accountId: number,
     specs: readonly ExecutableSpec[],
     source: { readonly application: string | null },
     now: number,
+    maxPerAccount?: number,
   ): Promise<ExecutableRecord[]>;
   listExecutables(accountId: number): Promise<ExecutableRecord[]>;
   getExecutable(accountId: number, id: string): Promise<ExecutableRecord | undefined>;
@@ -30,11 +32,13 @@ export interface CatalogStore {
   listApplications(accountId: number): Promise<ApplicationRecord[]>;
   deleteApplication(accountId: number, name: string): Promise<boolean>;
 
-  createConfiguration(c: ConfigurationRecord): Promise<void>;
+  /** `maxPerAccount`: most configurations the account may hold, over all its resource groups (CONFIGURATION_LIMIT past it); 0 or absent: no bound. */
+  createConfiguration(c: ConfigurationRecord, maxPerAccount?: number): Promise<void>;
   getConfiguration(accountId: number, resourceGroup: string, id: string): Promise<ConfigurationRecord | undefined>;
   listConfigurations(accountId: number, resourceGroup: string): Promise<ConfigurationRecord[]>;
 
-  createArtifact(a: ArtifactRecord): Promise<void>;
+  /** `maxPerAccount`: most artifacts the account may hold, over all its resource groups (ARTIFACT_LIMIT past it); 0 or absent: no bound. */
+  createArtifact(a: ArtifactRecord, maxPerAccount?: number): Promise<void>;
   getArtifact(accountId: number, resourceGroup: string, id: string): Promise<ArtifactRecord | undefined>;
   listArtifacts(accountId: number, resourceGroup: string): Promise<ArtifactRecord[]>;
 }

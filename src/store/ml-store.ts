@@ -58,8 +58,8 @@ export interface MlStore {
   putVocabulary(accountId: number, modelId: string, v: VocabularyRecord): Promise<boolean>;
   getVocabulary(accountId: number, modelId: string): Promise<VocabularyRecord | undefined>;
 
-  /** Create or replace (keeping createdAt). */
-  putPipeline(accountId: number, id: string, body: Readonly<Record<string, unknown>>, now: number): Promise<PipelineRecord>;
+  /** Create or replace (keeping createdAt). `maxPerAccount`: most pipelines the account may hold (PIPELINE_LIMIT for a new one past it; a replacement always passes); 0 or absent: no bound. */
+  putPipeline(accountId: number, id: string, body: Readonly<Record<string, unknown>>, now: number, maxPerAccount?: number): Promise<PipelineRecord>;
   getPipeline(accountId: number, id: string): Promise<PipelineRecord | undefined>;
   /** Sorted by id. */
   listPipelines(accountId: number): Promise<PipelineRecord[]>;

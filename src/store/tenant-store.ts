@@ -121,8 +121,11 @@ export interface TenantStore {
   /** Take back the instance's SSH port `port` (another program on its host holds it); a later `giveSshPort` gives another. */
   dropSshPort(instanceId: number, port: number): Promise<void>;
 
-  /** RESOURCE_GROUP_EXISTS when the account has the group already. */
-  createResourceGroup(g: ResourceGroupRecord): Promise<void>;
+  /**
+   * RESOURCE_GROUP_EXISTS when the account has the group already. `maxPerAccount`: most groups other than
+   * `default` the account may hold (RESOURCE_GROUP_LIMIT past it); 0 or absent: no bound.
+   */
+  createResourceGroup(g: ResourceGroupRecord, maxPerAccount?: number): Promise<void>;
   getResourceGroup(accountId: number, id: string): Promise<ResourceGroupRecord | undefined>;
   /** The account's stored groups, oldest first (`default` only once its labels were set). */
   listResourceGroups(accountId: number): Promise<ResourceGroupRecord[]>;

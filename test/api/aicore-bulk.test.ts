@@ -320,7 +320,11 @@ for (const ts of ONE_STORE_PG) {
       const [a, b, c] = [await deploy(call, config), await deploy(call, config), await deploy(call, config)];
       for (const id of [a, b, c]) assert.equal(await statusOf(call, id), 'UNKNOWN');
       refused(await stop(call, a), 412, 'ILLEGAL_TRANSITION');
-      refused(await call('PATCH', `${DEPLOYMENTS}/${a}`, { configurationId: config }), 412, 'ILLEGAL_TRANSITION');
+      // Refused as the deployment's, by its id, not as its endpoint's (an id the caller never saw).
+      const change = await call('PATCH', `${DEPLOYMENTS}/${a}`, { configurationId: config });
+      refused(change, 412, 'ILLEGAL_TRANSITION');
+      assert.match(change.body.error.message, new RegExp(`^Cannot reconfigure deployment ${a}: `), change.text);
+      assert.equal(change.body.error.details.deploymentId, a, change.text);
       assert.equal((await call('DELETE', `${DEPLOYMENTS}/${a}`)).status, 202);
       const r = await bulk(call, [
         { id: b, targetStatus: 'DELETED' },

@@ -40,7 +40,12 @@ describe('what one account can make the trained-model API hold', { skip: ts?.ski
     g = await startTestGantry(ts!, {
       localHost: false,
       clock,
-      settings: { maxTrainedModelsPerAccount: 2, maxModelDefinitionBytesPerAccount: 10_000, incompleteDefinitionTtlMs: 60_000 },
+      settings: {
+        maxTrainedModelsPerAccount: 2,
+        maxModelDefinitionBytesPerAccount: 10_000,
+        incompleteDefinitionTtlMs: 60_000,
+        maxIngestPipelinesPerAccount: 2,
+      },
     });
     userKey = (await g.api('POST', '/api/v0/users/', { username: 'ml-owner', email: 'ml@example.com' })).body.api_key as string;
     accountId = (await g.control.authenticate(userKey)).accountId;
@@ -59,6 +64,25 @@ describe('what one account can make the trained-model API hold', { skip: ts?.ski
     assert.equal((await putModel(g, 'cap-c')).status, 200, 'a delete frees a slot');
     // An admin (a self-hosted Gantry's owner) is not bound.
     for (const id of ['admin-a', 'admin-b', 'admin-c']) assert.equal((await putModel(g, id, { auth: `ApiKey ${g.adminKey as string}` })).status, 200);
+  });
+
+  it('at most maxIngestPipelinesPerAccount pipelines of at most 65,536 characters each: 400 illegal_argument_exception', async () => {
+    // 300 pipelines of about 900 KB each were taken, and one GET of them all took the server to 1.78 GB.
+    const pipeline = (description: string) => ({ description, processors: [{ inference: { model_id: 'not-held', target_field: 'out' } }] });
+    const put = (id: string, body: unknown, o = asUser()) =>
+      esRaw(g, 'PUT', `/_ingest/pipeline/${id}`, { ...o, body: JSON.stringify(body), contentType: JSON_TYPE });
+    for (const id of ['pl-a', 'pl-b']) assert.equal((await put(id, pipeline(id))).status, 200);
+    const third = await put('pl-c', pipeline('c'));
+    assert.deepEqual([third.status, third.body.error.type, third.body.error.code], [400, 'illegal_argument_exception', 'PIPELINE_LIMIT'], third.text);
+    assert.match(third.body.error.reason as string, /at most 2 ingest pipelines/);
+    assert.equal((await put('pl-a', pipeline('replaced'))).status, 200, 'a replacement at the bound');
+    const big = await put('pl-a', pipeline('x'.repeat(70_000)));
+    assert.deepEqual([big.status, big.body.error.type, big.body.error.code], [400, 'illegal_argument_exception', 'INVALID_ARGUMENT'], big.text.slice(0, 300));
+    assert.equal((await esRaw(g, 'GET', '/_ingest/pipeline/pl-a', asUser())).body['pl-a'].description, 'replaced', 'the large one was not stored');
+    assert.equal((await esRaw(g, 'DELETE', '/_ingest/pipeline/pl-b', asUser())).status, 200);
+    assert.equal((await put('pl-c', pipeline('c'))).status, 200, 'a delete frees a place');
+    for (const id of ['adm-a', 'adm-b', 'adm-c'])
+      assert.equal((await put(id, pipeline(id), { auth: `ApiKey ${g.adminKey as string}` })).status, 200, 'an admin is not bound');
   });
 
   it('a part past maxModelDefinitionBytesPerAccount is 400 MODEL_STORAGE_LIMIT and not stored; a part sent again counts once', async () => {

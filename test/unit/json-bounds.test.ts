@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { illFormedText, nestedDeeperThan, textNestedDeeperThan } from '../../src/api/edge/json-body.js';
+import { checkResourceGroupId } from '../../src/domain/account/resource-groups.js';
+import { checkLabels, MAX_LABEL_CHARS, MAX_LABELS } from '../../src/domain/labels.js';
 import { showValue } from '../../src/domain/show.js';
 
 const deepText = (n: number): string => '['.repeat(n) + ']'.repeat(n);
@@ -21,6 +23,20 @@ describe('untrusted JSON in messages and at the edge', () => {
       ).length <= 21,
     );
     assert.ok(showValue({ ['k'.repeat(10_000)]: 1 }).length <= 101);
+  });
+
+  it('a resource group id that is not one is quoted cut to about 100 characters, not echoed whole', () => {
+    assert.throws(
+      () => checkResourceGroupId(`bad!${'x'.repeat(10_000)}`),
+      (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && e.message.length < 200 && e.message.startsWith('"bad!xxx'),
+    );
+  });
+
+  it('labels are bounded in count and in their keys and values together', () => {
+    const label = (i: number, n: number) => ({ key: `ext.ai.sap.com/k${i}`, value: 'v'.repeat(n) });
+    checkLabels(Array.from({ length: MAX_LABELS }, (_, i) => label(i, 1)));
+    assert.throws(() => checkLabels(Array.from({ length: MAX_LABELS + 1 }, (_, i) => label(i, 1))), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => checkLabels([label(0, MAX_LABEL_CHARS)]), { code: 'INVALID_ARGUMENT', details: { field: 'labels' } });
   });
 
   it('nesting depth is measured without recursion, in parsed values and in text', () => {

@@ -7,6 +7,7 @@ import {
   type ResourceGroupRecord,
 } from '../../domain/account/resource-groups.js';
 import { GantryError } from '../../domain/errors.js';
+import { checkLabels } from '../../domain/labels.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 
@@ -43,10 +44,11 @@ export async function createResourceGroup(
 ): Promise<ResourceGroupRecord> {
   authorize(p, 'resource-group.write');
   checkResourceGroupId(r.id);
+  checkLabels(r.labels);
   if (r.id === DEFAULT_RESOURCE_GROUP)
     throw new GantryError('RESOURCE_GROUP_EXISTS', 'Resource group default exists for every account.', { resourceGroupId: r.id });
   const g: ResourceGroupRecord = { accountId: p.accountId, id: r.id, labels: r.labels, createdAt: ctx.clock.now() };
-  await ctx.store.createResourceGroup(g);
+  await ctx.store.createResourceGroup(g, p.isAdmin ? 0 : ctx.settings.maxResourceGroupsPerAccount);
   return g;
 }
 
@@ -88,10 +90,12 @@ export async function getResourceGroup(ctx: ControlContext, p: Principal, id: st
 /** Replace the labels (AI Core's PATCH replaces the list); on `default` this stores it for the first time. */
 export async function relabelResourceGroup(ctx: ControlContext, p: Principal, id: string, labels: readonly ResourceGroupLabel[]): Promise<ResourceGroupRecord> {
   authorize(p, 'resource-group.write');
+  checkLabels(labels);
   if (await ctx.store.setResourceGroupLabels(p.accountId, id, labels)) return (await find(ctx, p.accountId, id)) ?? Promise.reject(notFound(id));
   if (id !== DEFAULT_RESOURCE_GROUP) throw notFound(id);
   const g = { ...(await implicitDefault(ctx, p.accountId)), labels };
   try {
+    // Unbounded: `default` is every account's, stored or not.
     await ctx.store.createResourceGroup(g);
   } catch (err) {
     // Stored by a concurrent relabel meanwhile: this one's labels win, as they came last.

@@ -3,6 +3,7 @@ import { ARTIFACT_KINDS, type ArtifactKind, type ArtifactRecord, type KeyValue }
 import { CATALOG_ID } from '../../domain/catalog/serving-template.js';
 import { checkSearch, filterArtifacts, page, type ArtifactFilter, type Page } from '../../domain/catalog/views.js';
 import { GantryError } from '../../domain/errors.js';
+import { checkLabels } from '../../domain/labels.js';
 import { requireResourceGroup } from '../accounts/resource-groups.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
@@ -28,6 +29,7 @@ export async function createArtifact(ctx: ControlContext, p: Principal, rg: stri
   if (!ARTIFACT_KINDS.includes(input.kind as ArtifactKind)) throw invalid(`kind must be one of ${ARTIFACT_KINDS.join(', ')}.`, 'kind');
   if (!/^([a-z0-9-]+):\/\/.+/.test(input.url) || input.url.length > 1024) throw invalid('url must be a URL (scheme://…) of at most 1024 characters.', 'url');
   if (!CATALOG_ID.test(input.scenarioId)) throw invalid(`scenarioId must be 4-64 letters, digits, '_', '.' or '-'.`, 'scenarioId');
+  checkLabels(input.labels);
   input.labels.forEach((l, i) => {
     if (!/^ext\.ai\.sap\.com\/[\w.-]+$/.test(l.key)) throw invalid(`Label key '${l.key}' must be ext.ai.sap.com/NAME.`, `labels[${i}].key`);
   });
@@ -45,7 +47,7 @@ export async function createArtifact(ctx: ControlContext, p: Principal, rg: stri
     createdAt: now,
     modifiedAt: now,
   };
-  await ctx.store.createArtifact(a);
+  await ctx.store.createArtifact(a, p.isAdmin ? 0 : ctx.settings.maxArtifactsPerAccount);
   return a;
 }
 

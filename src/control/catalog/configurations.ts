@@ -50,7 +50,7 @@ export async function createConfiguration(ctx: ControlContext, p: Principal, rg:
     inputArtifactBindings: input.inputArtifactBindings.map((b) => ({ key: b.key, artifactId: b.artifactId })),
     createdAt: ctx.clock.now(),
   };
-  await ctx.store.createConfiguration(c);
+  await ctx.store.createConfiguration(c, p.isAdmin ? 0 : ctx.settings.maxConfigurationsPerAccount);
   return c;
 }
 

@@ -12,5 +12,5 @@ import { parseTemplateFilesOffThread } from './template-parser.js';
 export async function loadServingTemplates(ctx: ControlContext, p: Principal, files: readonly TemplateFile[]): Promise<ExecutableRecord[]> {
   authorize(p, 'catalog.write');
   const specs = await parseTemplateFilesOffThread(files, 'fail', ctx.settings.templateParseTimeoutMs);
-  return ctx.store.putExecutables(p.accountId, specs, { application: null }, ctx.clock.now());
+  return ctx.store.putExecutables(p.accountId, specs, { application: null }, ctx.clock.now(), p.isAdmin ? 0 : ctx.settings.maxExecutablesPerAccount);
 }

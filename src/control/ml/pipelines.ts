@@ -23,7 +23,7 @@ export async function putPipeline(ctx: ControlContext, p: Principal, id: string,
   authorize(p, 'ml.write');
   checkPipelineId(id);
   const checked = checkPipelineBody(body);
-  const pl = await ctx.store.putPipeline(p.accountId, id, checked, ctx.clock.now());
+  const pl = await ctx.store.putPipeline(p.accountId, id, checked, ctx.clock.now(), p.isAdmin ? 0 : ctx.settings.maxIngestPipelinesPerAccount);
   ctx.log.info({ accountId: p.accountId, pipeline: id }, 'ingest pipeline stored');
   return pl;
 }

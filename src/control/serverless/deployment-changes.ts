@@ -4,7 +4,16 @@ import { changeEach, type BulkItemResult } from '../bulk.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
 import type { StopRequest } from './change-endpoint.js';
-import { deleteDeployment, ownDeployment, showDeployment, stopDeployment, type DeploymentRef, type DeploymentView } from './deployments.js';
+import {
+  asDeployment,
+  deleteDeployment,
+  ownDeployment,
+  showDeployment,
+  stopDeployment,
+  type DeploymentRef,
+  type DeploymentScope,
+  type DeploymentView,
+} from './deployments.js';
 import { loadOwnEndpoint } from './endpoints.js';
 import { buildTemplate, createWorkergroup, type TemplateInput } from './workergroups.js';
 import { actOnWorker, workersOf } from './workers.js';
@@ -32,7 +41,8 @@ export async function reconfigureDeployment(ctx: ControlContext, p: Principal, r
     });
   }
   const ep = await loadOwnEndpoint(ctx, p, d.endpointId);
-  decideEndpoint(ep, 'reconfigure');
+  // Refused as the deployment's, by the id its caller used: the endpoint's own id means nothing to that caller.
+  await asDeployment(d, ref, async () => decideEndpoint(ep, 'reconfigure'));
   const groups = await ctx.store.listWorkergroups({ endpointId: ep.id });
   const serving = groups[0];
   if (serving === undefined) throw new GantryError('WORKERGROUP_NOT_FOUND', `Deployment ${d.uid} has no workergroup to change.`);
@@ -72,7 +82,7 @@ export interface DeploymentItem {
 }
 
 /**
- * Stop and delete many deployments of one resource group in one call (AI Core's bulk PATCH): at most
+ * Stop and delete many deployments of one scope in one call (AI Core's bulk PATCH): at most
  * 100 items, each id once, or nothing is applied; then one result per item, and one item's refusal
  * does not undo the others. A stop drains (finishes what was accepted) like a single stop. AI Core's
  * table applies: an item that would change nothing is refused.
@@ -80,7 +90,7 @@ export interface DeploymentItem {
 export async function changeDeployments(
   ctx: ControlContext,
   p: Principal,
-  resourceGroup: string,
+  scope: DeploymentScope,
   items: readonly DeploymentItem[],
   stop: StopRequest,
 ): Promise<BulkItemResult<string>[]> {
@@ -92,7 +102,7 @@ export async function changeDeployments(
     'deployment',
     (uid) =>
       actions.get(uid) === 'stop'
-        ? stopDeployment(ctx, p, { uid, resourceGroup }, stop, { strict: true })
-        : deleteDeployment(ctx, p, { uid, resourceGroup }, { force: false, stopFirst: false, strict: true }),
+        ? stopDeployment(ctx, p, { ...scope, uid }, stop, { strict: true })
+        : deleteDeployment(ctx, p, { ...scope, uid }, { force: false, stopFirst: false, strict: true }),
   );
 }

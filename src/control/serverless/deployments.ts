@@ -48,8 +48,23 @@ export interface NewDeploymentRequest extends WorkergroupInput {
   readonly servesModel?: string;
 }
 
-/** Which deployment a call names: the engine id, or the public id within a resource group. */
-export type DeploymentRef = { readonly id: number } | { readonly uid: string; readonly resourceGroup: string };
+/**
+ * Where a public id is looked up: a resource group, and whether only deployments made from a configuration
+ * count (`fromConfiguration`: AI Core's, whose API made them; another, made through the Vast or Elasticsearch
+ * API, is not there for it: "not found", as its list does not show it either).
+ */
+export interface DeploymentScope {
+  readonly resourceGroup: string;
+  readonly fromConfiguration?: boolean;
+}
+
+/** Which deployment a call names: the engine id, or the public id within a scope. */
+export type DeploymentRef = { readonly id: number } | (DeploymentScope & { readonly uid: string });
+
+/** Whether the deployment is one its scope holds: the one rule for AI Core's lists and its calls by id. */
+function inScope(d: DeploymentRecord, scope: { readonly fromConfiguration?: boolean }): boolean {
+  return scope.fromConfiguration !== true || d.source !== null;
+}
 
 export async function createDeployment(ctx: ControlContext, p: Principal, r: NewDeploymentRequest): Promise<DeploymentView> {
   authorize(p, 'serverless.write');
@@ -98,7 +113,7 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
 export async function ownDeployment(ctx: ControlContext, p: Principal, ref: DeploymentRef, action: ServerlessAction): Promise<DeploymentRecord> {
   authorize(p, action, 'id' in ref ? ref.id : null);
   const d = 'id' in ref ? await ctx.store.getDeployment(ref.id) : await ctx.store.findDeploymentByUid(ref.uid);
-  const visible = d !== undefined && (d.accountId === p.accountId || p.isAdmin) && ('id' in ref || d.resourceGroup === ref.resourceGroup);
+  const visible = d !== undefined && (d.accountId === p.accountId || p.isAdmin) && ('id' in ref || (d.resourceGroup === ref.resourceGroup && inScope(d, ref)));
   if (!visible) {
     const named = 'id' in ref ? `id ${ref.id}` : `id ${ref.uid} in resource group '${ref.resourceGroup}'`;
     throw new GantryError('DEPLOYMENT_NOT_FOUND', `No deployment with ${named}.`, { deploymentId: 'id' in ref ? ref.id : ref.uid });
@@ -131,12 +146,13 @@ export async function showDeployment(ctx: ControlContext, p: Principal, ref: Dep
   return view(ctx, d, await loadOwnEndpoint(ctx, p, d.endpointId));
 }
 
-/** The caller's deployments; of one resource group when named. */
-export async function listDeployments(ctx: ControlContext, p: Principal, o: { resourceGroup?: string } = {}): Promise<DeploymentView[]> {
+/** The caller's deployments; of one resource group (scope) when named. */
+export async function listDeployments(ctx: ControlContext, p: Principal, o: Partial<DeploymentScope> = {}): Promise<DeploymentView[]> {
   authorize(p, 'serverless.read');
   if (o.resourceGroup !== undefined) await requireResourceGroup(ctx, p, o.resourceGroup);
   const out: DeploymentView[] = [];
-  for (const d of await ctx.store.listDeployments(p.accountId, o)) {
+  const stored = await ctx.store.listDeployments(p.accountId, o.resourceGroup === undefined ? {} : { resourceGroup: o.resourceGroup });
+  for (const d of stored.filter((x) => inScope(x, o))) {
     const ep = await ctx.store.getEndpoint(d.endpointId);
     if (ep && ep.status !== 'deleted') out.push(await view(ctx, d, ep));
   }
@@ -149,7 +165,7 @@ const asRef = (ref: DeploymentRef | number): DeploymentRef => (typeof ref === 'n
  * A refused transition of the deployment's endpoint, told as the deployment's, by the id its caller
  * used (AI Core's uid, Vast's deployment id): the endpoint's own id means nothing to that caller.
  */
-async function asDeployment<T>(d: DeploymentRecord, ref: DeploymentRef, change: () => Promise<T>): Promise<T> {
+export async function asDeployment<T>(d: DeploymentRecord, ref: DeploymentRef, change: () => Promise<T>): Promise<T> {
   try {
     return await change();
   } catch (err) {

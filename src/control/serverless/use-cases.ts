@@ -7,7 +7,7 @@ import { changeEndpoint, changeEndpoints, type EndpointChangeOptions, type StopR
 import * as deployments from './deployments.js';
 import * as endpoints from './endpoints.js';
 import { resolveDeployment, resolveEndpoint, routingView } from './routing.js';
-import type { DeploymentRef } from './deployments.js';
+import type { DeploymentRef, DeploymentScope } from './deployments.js';
 import { deploymentLogs, type DeploymentLogQuery } from './deployment-logs.js';
 import { changeDeployments, reconfigureDeployment, type DeploymentItem, type DeploymentSpec } from './deployment-changes.js';
 import * as groups from './workergroups.js';
@@ -54,7 +54,7 @@ export function serverlessUseCases(ctx: ControlContext) {
     workerLogs: (p: Principal, of: { endpointId: number } | { workergroupId: number }, tail: number | null) => workerLogs(ctx, p, of, tail),
 
     createDeployment: (p: Principal, r: deployments.NewDeploymentRequest) => deployments.createDeployment(ctx, p, r),
-    listDeployments: (p: Principal, o?: { resourceGroup?: string }) => deployments.listDeployments(ctx, p, o),
+    listDeployments: (p: Principal, o?: Partial<DeploymentScope>) => deployments.listDeployments(ctx, p, o),
     showDeployment: (p: Principal, ref: DeploymentRef | number) => deployments.showDeployment(ctx, p, ref),
     stopDeployment: (p: Principal, ref: DeploymentRef | number, s: StopRequest, o?: { stopUnscheduled?: boolean; strict?: boolean }) =>
       deployments.stopDeployment(ctx, p, ref, s, o),
@@ -65,9 +65,8 @@ export function serverlessUseCases(ctx: ControlContext) {
     startDeployment: (p: Principal, ref: DeploymentRef | number, o?: { strict?: boolean }) => deployments.startDeployment(ctx, p, ref, o),
     /** Delete one that runs nothing (unknown, stopped, failed), by AI Core's table: AI Core's delete. */
     removeDeployment: (p: Principal, ref: DeploymentRef) => deployments.deleteDeployment(ctx, p, ref, { force: false, stopFirst: false, strict: true }),
-    /** Stop and delete many of one resource group, one result per item (AI Core's bulk PATCH). */
-    changeDeployments: (p: Principal, resourceGroup: string, items: readonly DeploymentItem[], s: StopRequest) =>
-      changeDeployments(ctx, p, resourceGroup, items, s),
+    /** Stop and delete many of one scope, one result per item (AI Core's bulk PATCH). */
+    changeDeployments: (p: Principal, scope: DeploymentScope, items: readonly DeploymentItem[], s: StopRequest) => changeDeployments(ctx, p, scope, items, s),
     /** Roll over to another configuration with no failed request. */
     reconfigureDeployment: (p: Principal, ref: DeploymentRef, spec: DeploymentSpec) => reconfigureDeployment(ctx, p, ref, spec),
     /** What its workers printed, by time (AI Core's deployment logs). */

@@ -56,7 +56,7 @@ export function matchesLabels(labels: readonly ResourceGroupLabel[], terms: read
 /** INVALID_ARGUMENT unless `id` is a resource group id. */
 export function checkResourceGroupId(id: string): void {
   if (!RESOURCE_GROUP_ID.test(id)) {
-    throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(id)} is not a resource group id (3-253 letters, digits, '.' or '-').`, {
+    throw new GantryError('INVALID_ARGUMENT', `${showValue(id)} is not a resource group id (3-253 letters, digits, '.' or '-').`, {
       field: 'resourceGroupId',
     });
   }

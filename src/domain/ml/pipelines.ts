@@ -56,9 +56,17 @@ function checkProcessors(list: unknown, at: string): void {
 
 const PIPELINE_FIELDS = new Set(['description', 'processors', 'on_failure', 'version', '_meta', 'deprecated']);
 
-/** An ingest pipeline's body: processors (inference only), optional on_failure, description, version, _meta. */
+/**
+ * Most characters of a pipeline's JSON. Inference processors need a few hundred; without a bound each
+ * stored pipeline could be as large as a request body, and a GET of all of them is read and sent whole.
+ */
+export const MAX_PIPELINE_CHARS = 65_536;
+
+/** An ingest pipeline's body: processors (inference only), optional on_failure, description, version, _meta; at most MAX_PIPELINE_CHARS of JSON. */
 export function checkPipelineBody(body: unknown): Record<string, unknown> {
   if (!isObject(body)) throw invalid('The pipeline body must be a JSON object with [processors].', 'body');
+  const chars = JSON.stringify(body).length;
+  if (chars > MAX_PIPELINE_CHARS) throw invalid(`The pipeline is ${chars} characters of JSON; at most ${MAX_PIPELINE_CHARS} are accepted.`, 'body');
   for (const k of Object.keys(body)) if (!PIPELINE_FIELDS.has(k)) throw invalid(`The pipeline has an unknown field [${k}].`, k);
   if (body.processors === undefined) throw new GantryError('MISSING_INPUT', '[processors] required property is missing', { field: 'processors' });
   checkProcessors(body.processors, 'processors');

@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import { transact } from './tx.js';
+import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
 import type { ApplicationRecord, ArtifactRecord, ConfigurationRecord, ExecutableRecord, ExecutableSpec } from '../../domain/catalog/records.js';
 import type { CatalogStore } from '../catalog-store.js';
 import { applicationRow, executableRow, toApplication, toArtifact, toConfiguration, toExecutable } from './catalog-rows.js';
@@ -12,19 +13,40 @@ export class CatalogRepo extends Repo implements CatalogStore {
     specs: readonly ExecutableSpec[],
     source: { readonly application: string | null },
     now: number,
+    maxPerAccount = 0,
   ): Promise<ExecutableRecord[]> {
-    return transact(this.db, async (trx) => {
-      const old = await trx.selectFrom('catalog_executables').select(['id', 'created_at']).where('account_id', '=', accountId).execute();
-      const createdAt = new Map(old.map((r) => [r.id, Number(r.created_at)]));
-      if (source.application !== null) {
-        await trx.deleteFrom('catalog_executables').where('account_id', '=', accountId).where('application', '=', source.application).execute();
-      }
-      const ids = specs.map((s) => s.id);
-      if (ids.length > 0) await trx.deleteFrom('catalog_executables').where('account_id', '=', accountId).where('id', 'in', ids).execute();
-      const rows = specs.map((s) => executableRow(accountId, s, source.application, createdAt.get(s.id) ?? now, now));
-      if (rows.length > 0) await trx.insertInto('catalog_executables').values(rows).execute();
-      return rows.map(toExecutable);
-    });
+    const ids = specs.map((s) => s.id);
+    const bound: AccountBound = {
+      accountId,
+      max: maxPerAccount,
+      adding: specs.length,
+      // What stays beside the new ones: the account's executables these do not replace (nor the application's, which they do).
+      count: (q) => {
+        let kept = q.selectFrom('catalog_executables').where('account_id', '=', accountId);
+        if (ids.length > 0) kept = kept.where('id', 'not in', ids);
+        const app = source.application;
+        if (app !== null) kept = kept.where((eb) => eb.or([eb('application', 'is', null), eb('application', '!=', app)]));
+        return countRows(kept);
+      },
+      refuse: (max) =>
+        new GantryError('EXECUTABLE_LIMIT', `An account holds at most ${max} executables; these ${specs.length} would take it past that. Nothing was stored.`, {
+          limit: max,
+        }),
+    };
+    return transact(this.db, (trx) =>
+      // One that stores none (an application left empty) only removes: never refused, even past a bound lowered since.
+      boundedInsert(trx, this.dialect, specs.length === 0 ? { ...bound, max: 0 } : bound, async (q) => {
+        const old = await q.selectFrom('catalog_executables').select(['id', 'created_at']).where('account_id', '=', accountId).execute();
+        const createdAt = new Map(old.map((r) => [r.id, Number(r.created_at)]));
+        if (source.application !== null) {
+          await q.deleteFrom('catalog_executables').where('account_id', '=', accountId).where('application', '=', source.application).execute();
+        }
+        if (ids.length > 0) await q.deleteFrom('catalog_executables').where('account_id', '=', accountId).where('id', 'in', ids).execute();
+        const rows = specs.map((s) => executableRow(accountId, s, source.application, createdAt.get(s.id) ?? now, now));
+        if (rows.length > 0) await q.insertInto('catalog_executables').values(rows).execute();
+        return rows.map(toExecutable);
+      }),
+    );
   }
 
   async listExecutables(accountId: number): Promise<ExecutableRecord[]> {
@@ -83,21 +105,34 @@ export class CatalogRepo extends Repo implements CatalogStore {
     return Number(r.numDeletedRows) > 0;
   }
 
-  async createConfiguration(c: ConfigurationRecord): Promise<void> {
-    await this.db
-      .insertInto('catalog_configurations')
-      .values({
-        id: c.id,
-        account_id: c.accountId,
-        resource_group: c.resourceGroup,
-        name: c.name,
-        executable_id: c.executableId,
-        scenario_id: c.scenarioId,
-        parameter_bindings_json: JSON.stringify(c.parameterBindings),
-        artifact_bindings_json: JSON.stringify(c.inputArtifactBindings),
-        created_at: c.createdAt,
-      })
-      .execute();
+  async createConfiguration(c: ConfigurationRecord, maxPerAccount = 0): Promise<void> {
+    const bound: AccountBound = {
+      accountId: c.accountId,
+      max: maxPerAccount,
+      count: (q) => countRows(q.selectFrom('catalog_configurations').where('account_id', '=', c.accountId)),
+      refuse: (max) =>
+        new GantryError(
+          'CONFIGURATION_LIMIT',
+          `An account holds at most ${max} configurations, over all its resource groups; configurations cannot be deleted, an administrator can raise the bound.`,
+          { limit: max },
+        ),
+    };
+    await boundedInsert(this.db, this.dialect, bound, (q) =>
+      q
+        .insertInto('catalog_configurations')
+        .values({
+          id: c.id,
+          account_id: c.accountId,
+          resource_group: c.resourceGroup,
+          name: c.name,
+          executable_id: c.executableId,
+          scenario_id: c.scenarioId,
+          parameter_bindings_json: JSON.stringify(c.parameterBindings),
+          artifact_bindings_json: JSON.stringify(c.inputArtifactBindings),
+          created_at: c.createdAt,
+        })
+        .execute(),
+    );
   }
 
   async getConfiguration(accountId: number, resourceGroup: string, id: string): Promise<ConfigurationRecord | undefined> {
@@ -121,23 +156,36 @@ export class CatalogRepo extends Repo implements CatalogStore {
     return rows.map(toConfiguration);
   }
 
-  async createArtifact(a: ArtifactRecord): Promise<void> {
-    await this.db
-      .insertInto('catalog_artifacts')
-      .values({
-        id: a.id,
-        account_id: a.accountId,
-        resource_group: a.resourceGroup,
-        name: a.name,
-        kind: a.kind,
-        url: a.url,
-        scenario_id: a.scenarioId,
-        description: a.description,
-        labels_json: JSON.stringify(a.labels),
-        created_at: a.createdAt,
-        modified_at: a.modifiedAt,
-      })
-      .execute();
+  async createArtifact(a: ArtifactRecord, maxPerAccount = 0): Promise<void> {
+    const bound: AccountBound = {
+      accountId: a.accountId,
+      max: maxPerAccount,
+      count: (q) => countRows(q.selectFrom('catalog_artifacts').where('account_id', '=', a.accountId)),
+      refuse: (max) =>
+        new GantryError(
+          'ARTIFACT_LIMIT',
+          `An account holds at most ${max} artifacts, over all its resource groups; artifacts cannot be deleted, an administrator can raise the bound.`,
+          { limit: max },
+        ),
+    };
+    await boundedInsert(this.db, this.dialect, bound, (q) =>
+      q
+        .insertInto('catalog_artifacts')
+        .values({
+          id: a.id,
+          account_id: a.accountId,
+          resource_group: a.resourceGroup,
+          name: a.name,
+          kind: a.kind,
+          url: a.url,
+          scenario_id: a.scenarioId,
+          description: a.description,
+          labels_json: JSON.stringify(a.labels),
+          created_at: a.createdAt,
+          modified_at: a.modifiedAt,
+        })
+        .execute(),
+    );
   }
 
   async getArtifact(accountId: number, resourceGroup: string, id: string): Promise<ArtifactRecord | undefined> {

@@ -7,7 +7,7 @@ import type { MlStore, ModelAlias } from '../ml-store.js';
 import { toPipeline, toTrainedModel } from './ml-rows.js';
 import type { Database } from './schema.js';
 import { Repo } from './repo.js';
-import { boundedInsert, type AccountBound } from './account-bound.js';
+import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
 
 /** Models whose parts one housekeeping pass forgets (or finds unchecked) at most. */
 const FORGET_BATCH = 100;
@@ -299,7 +299,7 @@ export class MlRepo extends Repo implements MlStore {
     return r && (JSON.parse(r.vocabulary_json) as VocabularyRecord);
   }
 
-  async putPipeline(accountId: number, id: string, body: Readonly<Record<string, unknown>>, now: number): Promise<PipelineRecord> {
+  async putPipeline(accountId: number, id: string, body: Readonly<Record<string, unknown>>, now: number, maxPerAccount = 0): Promise<PipelineRecord> {
     const json = JSON.stringify(body);
     const update = async (): Promise<boolean> => {
       const r = await this.db
@@ -310,12 +310,21 @@ export class MlRepo extends Repo implements MlStore {
         .executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
     };
+    const bound: AccountBound = {
+      accountId,
+      max: maxPerAccount,
+      count: (q) => countRows(q.selectFrom('ml_pipelines').where('account_id', '=', accountId)),
+      refuse: (max) => new GantryError('PIPELINE_LIMIT', `An account holds at most ${max} ingest pipelines; delete one first.`, { limit: max }),
+    };
     if (!(await update())) {
       try {
-        await this.db.insertInto('ml_pipelines').values({ account_id: accountId, id, body_json: json, created_at: now, updated_at: now }).execute();
+        await boundedInsert(this.db, this.dialect, bound, (q) =>
+          q.insertInto('ml_pipelines').values({ account_id: accountId, id, body_json: json, created_at: now, updated_at: now }).execute(),
+        );
       } catch (err) {
-        // Another writer created it between the two statements: ours replaces it, as a later PUT would.
-        if (!this.dialect.isUniqueViolation(err) || !(await update())) throw err;
+        // Another writer created it between the two statements: ours replaces it, as a later PUT would (a replacement holds no more).
+        const taken = this.dialect.isUniqueViolation(err) || (err instanceof GantryError && err.code === 'PIPELINE_LIMIT');
+        if (!taken || !(await update())) throw err;
       }
     }
     const stored = await this.getPipeline(accountId, id);

@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
-import type { ResourceGroupLabel, ResourceGroupRecord } from '../../domain/account/resource-groups.js';
+import { DEFAULT_RESOURCE_GROUP, type ResourceGroupLabel, type ResourceGroupRecord } from '../../domain/account/resource-groups.js';
+import { boundedInsert, type AccountBound } from './account-bound.js';
 import { Repo } from './repo.js';
 import { parseJson } from './rows.js';
 import type { ResourceGroupTable } from './schema.js';
@@ -11,12 +12,26 @@ function toResourceGroup(r: Selectable<ResourceGroupTable>): ResourceGroupRecord
 
 /** AI Core resource groups, keyed by (account, group id). */
 export class ResourceGroupRepo extends Repo {
-  async createResourceGroup(g: ResourceGroupRecord): Promise<void> {
+  async createResourceGroup(g: ResourceGroupRecord, maxPerAccount = 0): Promise<void> {
+    const bound: AccountBound = {
+      accountId: g.accountId,
+      max: maxPerAccount,
+      // `default` is every account's without being made; stored (its labels set) it takes no place of another. An id
+      // taken already is RESOURCE_GROUP_EXISTS (the insert's) whatever the count: a service key's group made meanwhile is found.
+      count: async (q) => {
+        const held = await q.selectFrom('resource_groups').select('group_id').where('account_id', '=', g.accountId).execute();
+        return held.some((h) => h.group_id === g.id) ? 0 : held.filter((h) => h.group_id !== DEFAULT_RESOURCE_GROUP).length;
+      },
+      refuse: (max) =>
+        new GantryError('RESOURCE_GROUP_LIMIT', `An account holds at most ${max} resource groups besides default; delete one first.`, { limit: max }),
+    };
     try {
-      await this.db
-        .insertInto('resource_groups')
-        .values({ account_id: g.accountId, group_id: g.id, labels_json: JSON.stringify(g.labels), created_at: g.createdAt })
-        .execute();
+      await boundedInsert(this.db, this.dialect, bound, (q) =>
+        q
+          .insertInto('resource_groups')
+          .values({ account_id: g.accountId, group_id: g.id, labels_json: JSON.stringify(g.labels), created_at: g.createdAt })
+          .execute(),
+      );
     } catch (err) {
       if (!this.dialect.isUniqueViolation(err)) throw err;
       throw new GantryError('RESOURCE_GROUP_EXISTS', `Resource group ${g.id} exists already.`, { resourceGroupId: g.id });

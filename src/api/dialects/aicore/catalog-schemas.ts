@@ -1,3 +1,5 @@
+import { MAX_LABELS } from '../../../domain/labels.js';
+
 /** JSON schemas of the catalog routes: ajv errors become INVALID_ARGUMENT naming the field; unknown body fields are refused. */
 
 export const ID = '^[\\w.-]{4,64}$';
@@ -52,7 +54,7 @@ export const artifactBodySchema = {
     url: { type: 'string', maxLength: 1024, pattern: '^([a-z0-9-]+):\\/\\/.+' },
     description: { type: 'string', maxLength: 5000 },
     scenarioId: { type: 'string', pattern: ID },
-    labels: { type: 'array', items: label },
+    labels: { type: 'array', maxItems: MAX_LABELS, items: label },
   },
 } as const;
 

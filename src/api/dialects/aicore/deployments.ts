@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BulkItemResult } from '../../../control/bulk.js';
 import type { StopRequest } from '../../../control/serverless/change-endpoint.js';
-import type { DeploymentRef, DeploymentView } from '../../../control/serverless/deployments.js';
+import type { DeploymentRef, DeploymentScope, DeploymentView } from '../../../control/serverless/deployments.js';
 import { GantryError } from '../../../domain/errors.js';
 import { callerGone } from '../../edge/caller-gone.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
@@ -25,13 +25,25 @@ const TTL_SCHEMA = { type: ['string', 'null'], pattern: '^[0-9]+[mMhHdD]$' } as 
 /** A stop through AI Core finishes what the deployment accepted (in flight and queued), within the stopDrainTimeoutMs setting. */
 const AICORE_STOP: StopRequest = { finishPendingWork: true, force: false, timeoutMs: null };
 
-/** The deployment a path names, in the request's resource group (inference calls without the header mean `default`). */
-export function deploymentRef(req: Req, o: { groupHeaderOptional?: boolean } = {}): DeploymentRef & { readonly uid: string; readonly resourceGroup: string } {
+/**
+ * Where AI Core looks deployments up: the request's resource group (inference calls without the header
+ * mean `default`), among those made from a configuration. One made through another API (Vast's,
+ * Elasticsearch's) is not AI Core's: not listed, and "not found" by id, so no AI Core call changes it.
+ */
+function scopeOf(req: FastifyRequest, o: { groupHeaderOptional?: boolean } = {}): DeploymentScope & { readonly fromConfiguration: true } {
+  const optional = o.groupHeaderOptional === true && req.headers['ai-resource-group'] === undefined;
+  return { resourceGroup: optional ? 'default' : resourceGroupOf(req), fromConfiguration: true };
+}
+
+/** The deployment a path names, in AI Core's scope of the request. */
+export function deploymentRef(
+  req: Req,
+  o: { groupHeaderOptional?: boolean } = {},
+): DeploymentRef & { readonly uid: string; readonly resourceGroup: string; readonly fromConfiguration: true } {
   const uid = req.params.id ?? '';
   if (!DEPLOYMENT_ID.test(uid))
     throw new GantryError('INVALID_ARGUMENT', `${JSON.stringify(uid.slice(0, 80))} is not a deployment id.`, { field: 'deploymentId' });
-  const optional = o.groupHeaderOptional === true && req.headers['ai-resource-group'] === undefined;
-  return { uid, resourceGroup: optional ? 'default' : resourceGroupOf(req) };
+  return { uid, ...scopeOf(req, o) };
 }
 
 /** Deployments: create, list, count, read, stop, start (a Gantry extension), change configuration, delete, bulk changes; meta; logs; inference. */
@@ -70,11 +82,9 @@ export async function aicoreDeploymentRoutes(app: FastifyInstance, deps: EdgeDep
     const configurationId = str(q, 'configurationId', { pattern: DEPLOYMENT_ID });
     const scenarioId = str(q, 'scenarioId', { pattern: DEPLOYMENT_ID });
     const status = oneOf(q, 'status', AICORE_STATUSES);
-    const all = await sl.listDeployments(principal(req), { resourceGroup: resourceGroupOf(req) });
+    const all = await sl.listDeployments(principal(req), scopeOf(req));
     return all.filter((v) => {
       const s = v.deployment.source;
-      // AI Core's deployments are made from configurations; one made through the Vast API has none.
-      if (s === null) return false;
       if (executableIds !== undefined && !executableIds.includes(s?.executableId ?? '')) return false;
       if (configurationId !== undefined && s?.configurationId !== configurationId) return false;
       if (scenarioId !== undefined && s?.scenarioId !== scenarioId) return false;
@@ -165,7 +175,7 @@ export async function aicoreDeploymentRoutes(app: FastifyInstance, deps: EdgeDep
       const items = (req.body as { deployments: { id: string; targetStatus: 'STOPPED' | 'DELETED' }[] }).deployments;
       const results = await sl.changeDeployments(
         principal(req),
-        resourceGroupOf(req),
+        scopeOf(req),
         items.map((i) => ({ uid: i.id, action: i.targetStatus === 'STOPPED' ? 'stop' : 'delete' })),
         AICORE_STOP,
       );

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { RESOURCE_GROUP_ID } from '../../../domain/account/resource-groups.js';
 import { GantryError } from '../../../domain/errors.js';
+import { showValue } from '../../../domain/show.js';
 
 /**
  * The `AI-Resource-Group` header every `/v2/lm/*` call carries (the SDK sends `default`). Missing or
@@ -13,7 +14,7 @@ export function resourceGroupOf(req: FastifyRequest): string {
     throw new GantryError('MISSING_INPUT', 'Send the AI-Resource-Group header (the SDK sends "default").', { field: 'AI-Resource-Group' });
   }
   if (!RESOURCE_GROUP_ID.test(v.trim())) {
-    throw new GantryError('INVALID_ARGUMENT', `AI-Resource-Group ${JSON.stringify(v)} is not a resource group id (3-253 letters, digits, '.' or '-').`, {
+    throw new GantryError('INVALID_ARGUMENT', `AI-Resource-Group ${showValue(v)} is not a resource group id (3-253 letters, digits, '.' or '-').`, {
       field: 'AI-Resource-Group',
     });
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { parseLabelSelector, RESOURCE_GROUP_ID, type ResourceGroupLabel, type ResourceGroupRecord } from '../../../domain/account/resource-groups.js';
+import { MAX_LABELS } from '../../../domain/labels.js';
 import type { EdgeDeps } from '../../edge/dialect.js';
 import { principal } from '../../edge/principal.js';
 
@@ -10,6 +11,7 @@ const ZONE = 'gantry';
 
 const LABELS = {
   type: 'array',
+  maxItems: MAX_LABELS,
   items: {
     type: 'object',
     required: ['key', 'value'],
