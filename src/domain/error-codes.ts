@@ -60,7 +60,11 @@ export const ERROR_CODES = {
     doc: 'The account holds the most endpoints and deployments it may (setting maxEndpointsPerAccount); delete one first.',
   },
   SSH_KEY_LIMIT: { kind: 'invalid', retryable: false, doc: 'The account holds the most SSH keys it may (setting maxSshKeysPerAccount); delete one first.' },
-  INVALID_SSH_KEY: { kind: 'invalid', retryable: false, doc: 'The SSH key is not one OpenSSH public key line.' },
+  INVALID_SSH_KEY: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The SSH key is not one OpenSSH public key line, or its key data (base64) is not a key of the type the line declares.',
+  },
   SELF_TRANSFER: { kind: 'invalid', retryable: false, doc: 'Credit cannot be sent to the account that sends it.' },
   INVALID_ENV: { kind: 'invalid', retryable: false, doc: 'The env string (Docker flags such as `-e K=V -p 8080:8080`) does not parse.' },
   UNAUTHENTICATED: {

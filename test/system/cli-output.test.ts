@@ -70,7 +70,7 @@ for (const ts of ONE_STORE) {
     });
 
     it('machine, account and billing verbs print lines and tables; --raw prints JSON', async () => {
-      const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOutputTestOutputTestOutputTestOutputTest1 t@x';
+      const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOutputTestOutputTestOutputTestOutputTest100 t@x';
       const outs = await Promise.all([
         human('create', 'user', 'carol', '--credit', '5'),
         human('create', 'ssh-key', key),
