@@ -178,7 +178,7 @@ export const ERROR_CODES = {
   ENDPOINT_REFERENCED: {
     kind: 'conflict',
     retryable: false,
-    doc: 'Other endpoints route to this one (route aliases); stop or delete them first, or stop with force=true.',
+    doc: 'Other endpoints route to this one (route aliases): stop or delete them first, or stop with force=true; it keeps its name while they route to it.',
   },
   ENDPOINT_STOPPED: {
     kind: 'unavailable',
