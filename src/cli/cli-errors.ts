@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { GantryApiError } from '../sdk/client.js';
 import { GantryConnectionError, noAnswerReason } from '../sdk/errors.js';
 import { connectionOf, type GlobalFlags } from './connection.js';
+import { terminalText } from './output.js';
 
 /**
  * Vast's limit on onstart, which the API enforces too (src/domain/instance/create.ts; a unit test
@@ -32,6 +33,11 @@ export function readOnstartFile(file: string): string {
 
 /** One line for a failed command: what went wrong, and what to do about it where the CLI knows. */
 export function cliErrorText(err: unknown, flags: GlobalFlags, command = ''): string {
+  // The server's message may quote names others chose (an admin's command on a tenant's endpoint): no escape passes.
+  return terminalText(errorText(err, flags, command));
+}
+
+function errorText(err: unknown, flags: GlobalFlags, command: string): string {
   if (err instanceof GantryApiError) {
     // The server names the permission (`misc`, `user_write`) and at most an id; the command says which resource was meant.
     if (err.status === 403 && command !== '') return `gantry ${command}: ${err.message}`;

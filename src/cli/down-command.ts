@@ -4,6 +4,7 @@ import { alive, liveHolder, type LockHolder } from '../main/data-dir-lock.js';
 import { GantryApiError, GantryClient } from '../sdk/client.js';
 import { noAnswerReason } from '../sdk/errors.js';
 import { dataDirConnection, type GlobalFlags } from './connection.js';
+import { oneLine } from './output.js';
 
 interface DownFlags {
   dataDir?: string;
@@ -35,7 +36,8 @@ interface StopAnswer {
  */
 const CALL_S = 120;
 
-const describe = (r: StopRow): string => `${r.kind} ${r.id}${r.name !== null ? ` (${r.name})` : ''} of account ${r.account_id}`;
+// Names, statuses and messages are the tenants' (an instance's label): said as the tables say them, with no escape let through.
+const describe = (r: StopRow): string => `${r.kind} ${r.id}${r.name !== null ? ` (${oneLine(r.name)})` : ''} of account ${r.account_id}`;
 
 /**
  * Stop every workload of the server first (admin route), waiting at most timeoutS: true when all
@@ -70,7 +72,7 @@ async function stopWorkloads(dataDir: string, h: LockHolder, timeoutS: number, f
   const rows = [...r.endpoints, ...r.instances];
   for (const row of rows.filter((x) => x.stopped)) process.stdout.write(`Stopped ${describe(row)}.\n`);
   const left = rows.filter((x) => !x.stopped);
-  for (const row of left) process.stderr.write(`Not stopped: ${describe(row)}, ${row.status}: ${row.msg ?? row.error ?? 'unknown'}\n`);
+  for (const row of left) process.stderr.write(`Not stopped: ${describe(row)}, ${oneLine(row.status)}: ${oneLine(row.msg ?? row.error ?? 'unknown')}\n`);
   if (rows.length === 0) process.stdout.write('No workloads to stop.\n');
   return left.length === 0;
 }

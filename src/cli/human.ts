@@ -1,6 +1,6 @@
 import type { Row } from '../sdk/client.js';
 import { day, gb, rate, usd, when, yesNo } from './format.js';
-import { INSTANCE_COLUMNS, printJson, RUNTIME_NOTE, table, text } from './output.js';
+import { INSTANCE_COLUMNS, printJson, RUNTIME_NOTE, table, terminalText, text } from './output.js';
 
 /** Human lines and tables of the CLI verbs; every verb prints JSON instead with `--raw`. */
 export type Columns = [string, string | ((r: Row) => unknown)][];
@@ -9,7 +9,8 @@ export type Columns = [string, string | ((r: Row) => unknown)][];
 export function say(f: { raw?: unknown }, r: unknown, line: string | (() => string)): void {
   if (f.raw === true) printJson(r);
   else {
-    const s = typeof line === 'function' ? line() : line;
+    // The line carries what the server answered (messages, names): no escape of anyone's reaches the terminal.
+    const s = terminalText(typeof line === 'function' ? line() : line);
     process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
   }
   if (typeof r === 'object' && r !== null && (r as Row).success === false) process.exitCode = 1;

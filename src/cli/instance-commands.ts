@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { CreateInstanceBody, GantryClient, Row } from '../sdk/client.js';
 import { connect, type GlobalFlags } from './connection.js';
-import { cliNumber, OFFER_COLUMNS, parseCliId, printIds, QUIET_FLAG, withoutRuntimeNote, spinner, table, text } from './output.js';
+import { cliNumber, OFFER_COLUMNS, oneLine, parseCliId, printIds, QUIET_FLAG, withoutRuntimeNote, spinner, table, text } from './output.js';
 import { bulkLines, instanceTable, MACHINE_COLUMNS, say } from './human.js';
 import { checkedOrder, checkedSearchQuery, searchHelp } from './search-args.js';
 import { readOnstartFile } from './cli-errors.js';
@@ -52,7 +52,7 @@ async function waitState(c: GantryClient, instanceId: number, want: string | nul
   };
   // The settled row is said once, by the closing line, not also as progress.
   const onPoll = (r: Row): void => {
-    if (!settled(r)) s.update(text(r.actual_status ?? 'scheduling'));
+    if (!settled(r)) s.update(oneLine(text(r.actual_status ?? 'scheduling')));
   };
   let row = await c.waitFor(instanceId, settled, { onPoll }).catch((err: unknown) => {
     // Destroyed instances disappear: that is the end state of a destroy.
@@ -65,8 +65,9 @@ async function waitState(c: GantryClient, instanceId: number, want: string | nul
     const rested = (r: Row): boolean => AT_REST.includes(String(r.actual_status)) || r.intended_status === 'stopped';
     row = await c.waitFor(instanceId, (r) => rested(r) || Date.now() >= until, { timeoutMs: settleMs + 60_000 });
   }
-  const msg = withoutRuntimeNote(row.status_msg) ?? '';
-  s.done(`instance ${instanceId} ${text(row.actual_status)}${msg !== '' ? ` (${msg})` : ''}`, row.actual_status === want);
+  // status_msg may quote the workload's own output (why it exited).
+  const msg = oneLine(withoutRuntimeNote(row.status_msg) ?? '');
+  s.done(`instance ${instanceId} ${oneLine(text(row.actual_status))}${msg !== '' ? ` (${msg})` : ''}`, row.actual_status === want);
   if (row.actual_status !== want) process.exitCode = 1;
 }
 

@@ -20,13 +20,23 @@ export function table(rows: readonly Row[], columns: readonly [header: string, k
 
 /** Control characters and bidirectional overrides: a cell holds other people's text (a host's GPU name, a label). */
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+/** The same but for newline and tab, in text of several lines. */
+const CONTROLS_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text from the server on one line, with nothing in it that a terminal would act on (escapes become `?`):
+ * a tenant's label or endpoint name printed to an admin must not clear the screen or reorder the line.
+ */
+export const oneLine = (s: string): string => s.replace(CONTROLS, '?');
+
+/** The same for text of several lines (a message, an error): newlines and tabs stay, a carriage return does not. */
+export const terminalText = (s: string): string => s.replace(CONTROLS_BUT_LINES, '?');
 
 /** A cell as text, on one line, with nothing in it that a terminal would act on (escapes become `?`). */
 function fmt(v: unknown): string {
   if (v === null || v === undefined) return '-';
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(v < 1 ? 4 : 2);
-  const s = typeof v === 'object' ? JSON.stringify(v) : typeof v === 'string' ? v : typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : '?';
-  return s.replace(CONTROLS, '?');
+  return oneLine(typeof v === 'object' ? JSON.stringify(v) : typeof v === 'string' ? v : typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : '?');
 }
 
 /** Text of a JSON value from a response row. */

@@ -7,6 +7,8 @@ import { checkedSearchQuery } from './search-args.js';
 import { GantryApiError } from '../sdk/errors.js';
 
 const isNotFound = (e: unknown): boolean => e instanceof GantryApiError && e.status === 404;
+/** `--level` of `get endpoint logs`, as vastai's `get endpt-logs` reads the answer. */
+const LOG_LEVELS = ['info0', 'info1', 'trace', 'debug'] as const;
 
 type Flags = GlobalFlags & Record<string, string | boolean | undefined>;
 const json = printJson;
@@ -213,17 +215,24 @@ export function registerServerlessCommands(program: Command): void {
     .command('logs <name_or_id>')
     .description("the logs of an endpoint's workers (a number is the endpoint's id, as `vastai get endpt-logs ID`)")
     .option('--tail <n>', 'last lines per worker')
-    .action(async (name: string, o: { tail?: string }, cmd: Command) => {
+    .option('--level <n>', "0: one line per worker; 1: what they printed; 2 and 3: both (as vastai's, default 1)", '1')
+    .action(async (name: string, o: { tail?: string; level: string }, cmd: Command) => {
       const client = connect(cmd.optsWithGlobals());
       const tail = o.tail !== undefined ? cliNumber(o.tail, '--tail') : undefined;
+      const level = LOG_LEVELS[Number(o.level)];
+      if (!/^[0-3]$/.test(o.level) || level === undefined) throw new Error(`--level '${o.level}' is not 0, 1, 2 or 3.`);
       // A number is an id first; an endpoint may also be named with digits only.
       const byId = /^\d+$/.test(name)
-        ? await client.endpointLogs(parseCliId(name, 'endpoint'), tail).catch((e: unknown) => {
+        ? await client.endpointLogLevels(parseCliId(name, 'endpoint'), tail).catch((e: unknown) => {
             if (isNotFound(e)) return null;
             throw e;
           })
         : null;
-      process.stdout.write((byId ?? (await client.endpointLogs(name, tail))) + '\n');
+      // The level vastai prints, never empty: "No workers yet…", or "(no output yet)" under a silent worker.
+      const levels = byId ?? (await client.endpointLogLevels(name, tail));
+      if (cmd.optsWithGlobals<Flags>().raw === true) return printJson(levels);
+      const out = levels[level];
+      process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
     });
 
   withParams(withTemplate(create.command('deployment').description('create a deployment: an endpoint with one workergroup').requiredOption('--name <name>')))

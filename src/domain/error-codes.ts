@@ -44,7 +44,11 @@ export const ERROR_CODES = {
   INVALID_SECRET_VALUE: { kind: 'invalid', retryable: false, doc: 'An env var (secret) value holds a byte no process environment can carry (NUL).' },
   SECRET_TOO_LONG: { kind: 'invalid', retryable: false, doc: 'An env var (secret) value is longer than allowed.' },
   SSH_KEY_MISSING: { kind: 'invalid', retryable: false, doc: 'No SSH public key was given.' },
-  INVALID_SSH_KEY: { kind: 'invalid', retryable: false, doc: 'The SSH key is not one OpenSSH public key line.' },
+  INVALID_SSH_KEY: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The SSH key is not one OpenSSH public key line, or its key data (base64) is not a key of the type the line declares.',
+  },
   SELF_TRANSFER: { kind: 'invalid', retryable: false, doc: 'Credit cannot be sent to the account that sends it.' },
   INVALID_ENV: { kind: 'invalid', retryable: false, doc: 'The env string (Docker flags such as `-e K=V -p 8080:8080`) does not parse.' },
   // SECRET_LIMIT, ENDPOINT_LIMIT and the other bounds on what one account holds.
@@ -165,7 +169,7 @@ export const ERROR_CODES = {
   ENDPOINT_REFERENCED: {
     kind: 'conflict',
     retryable: false,
-    doc: 'Other endpoints route to this one (route aliases); stop or delete them first, or stop with force=true.',
+    doc: 'Other endpoints route to this one (route aliases): stop or delete them first, or stop with force=true; it keeps its name while they route to it.',
   },
   ENDPOINT_STOPPED: {
     kind: 'unavailable',

@@ -10,6 +10,9 @@ export { GantryApiError } from './errors.js';
 export type Row = Record<string, unknown>;
 export type InstanceState = 'running' | 'stopped';
 
+/** `/get_endpoint_logs/`: Vast's levels (`info1` is what `vastai get endpt-logs` prints; none is empty) and Gantry's `logs`. */
+export type EndpointLogLevels = Readonly<Record<'info0' | 'info1' | 'trace' | 'debug' | 'logs', string>>;
+
 export interface CreateInstanceBody {
   image?: string;
   disk?: number;
@@ -243,10 +246,15 @@ export class GantryClient {
     return Array.isArray(r) ? r : r.workers;
   }
 
-  /** By name, or by id (a number, as `vastai get endpt-logs ID` sends it). */
+  /** The workers' text alone, each after `--- worker N ---` (empty without workers). By name, or by id (as `vastai get endpt-logs ID`). */
   async endpointLogs(endpoint: string | number, tail?: number): Promise<string> {
+    return (await this.endpointLogLevels(endpoint, tail)).logs;
+  }
+
+  /** Vast's levels, as its CLIs print them: without workers, or under a worker that printed nothing, they say so. */
+  async endpointLogLevels(endpoint: string | number, tail?: number): Promise<EndpointLogLevels> {
     const which = typeof endpoint === 'number' ? { id: endpoint } : { endpoint };
-    return (await this.request<{ logs: string }>('POST', '/get_endpoint_logs/', { ...which, tail })).logs;
+    return this.request<EndpointLogLevels>('POST', '/get_endpoint_logs/', { ...which, tail });
   }
 
   async createDeployment(body: Row): Promise<Row> {

@@ -35,8 +35,19 @@ export interface EndpointIntentWrite {
   readonly now: number;
 }
 
+/** A new name for an endpoint (renames go through `renameEndpoint` alone, with its guards). */
+export interface EndpointRename {
+  readonly id: number;
+  readonly accountId: number;
+  /** The name the caller read: compare-and-set. */
+  readonly from: string;
+  readonly to: string;
+  /** Whether the endpoint is a route alias, as the caller read it: an alias takes no name another alias routes to. */
+  readonly isAlias: boolean;
+  readonly now: number;
+}
+
 export interface EndpointConfigWrite {
-  readonly name?: string;
   readonly params?: EndpointParams;
   readonly suspended?: boolean;
   readonly now: number;
@@ -148,6 +159,13 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
   /** Live (not deleted) endpoints; of one account, or all. */
   listEndpoints(accountId: number | null): Promise<EndpointRecord[]>;
   updateEndpointConfig(id: number, w: EndpointConfigWrite): Promise<void>;
+  /**
+   * Rename, in one statement that checks again what the caller checked (a rename and another rename, or an
+   * alias's create, at once): false, nothing written, when the endpoint is no longer named `from`, a live
+   * alias routes to `from`, a live deployment owns the endpoint, or it is an alias and a live alias routes to
+   * `to`. NAME_TAKEN when another live endpoint of the account is named `to`.
+   */
+  renameEndpoint(w: EndpointRename): Promise<boolean>;
   /**
    * Params and template in one transaction, compare-and-set on both as the caller read them: false
    * (nothing written) when another writer changed either first.

@@ -6,7 +6,7 @@ import { gantry } from '../helpers/cli.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
-const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGantryTestKeyForAuthorizedKeysOnly00000 alice@laptop';
+const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGantryTestKeyForAuthorizedKeysOnly000000000 alice@laptop';
 
 /** Users, keys and permissions, env vars, SSH keys, teams and the audit log through the Vast API and the CLI. */
 for (const ts of TEST_STORES) {
@@ -145,6 +145,23 @@ for (const ts of TEST_STORES) {
         [SSH_KEY],
       );
       assert.equal((await a('POST', `/api/v0/instances/${id}/ssh/`, { ssh_key: 'not a key' })).status, 400);
+      // Shaped as a key line but no key: data that is not base64, too short to name its type, or of another type.
+      for (const bad of [
+        'ssh-ed25519 garbage',
+        'ssh-ed25519 AAAA',
+        'ssh-ed25519 AAAAC3NzaC1yc2EAAAA= x',
+        SSH_KEY.replace('AAAAC3NzaC1lZDI1NTE5', 'AAAAB3NzaC1yc2EAAAAD'),
+      ]) {
+        for (const [method, path] of [
+          ['POST', `/api/v0/instances/${id}/ssh/`],
+          ['POST', '/api/v0/ssh/'],
+        ]) {
+          const r = await a(method as string, path as string, { ssh_key: bad });
+          assert.deepEqual([r.status, r.body.success, r.body.error], [400, false, 'invalid_ssh_key'], `${path} ${bad}: ${r.text}`);
+        }
+      }
+      assert.equal(await readFile(keysFile, 'utf8'), SSH_KEY + '\n', 'nothing more written');
+      assert.equal((await a('GET', '/api/v0/ssh/')).body.length, 1);
       assert.equal((await a('DELETE', `/api/v0/instances/${id}/ssh/${att.body.key_id}/`)).status, 200);
       assert.equal(await readFile(keysFile, 'utf8'), '');
       assert.equal((await a('DELETE', `/api/v0/instances/${id}/ssh/${att.body.key_id}/`)).status, 404);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'undici';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { call, createDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
+import { call, createDeployment, SERVERLESS_FAST, until, WORKER_ONSTART, workersOf } from '../helpers/serverless.js';
 import { ONE_STORE } from '../helpers/stores.js';
 
 /**
@@ -179,11 +179,27 @@ for (const ts of ONE_STORE) {
     });
 
     it('a renamed endpoint is not found under its old name on the next request', async () => {
-      const other = await createDeployment(g, 'renameme', { min_load: 0, max_workers: 1 });
+      // An endpoint of its own, with a workergroup: a deployment's endpoint keeps the deployment's name.
+      const ep = await g.api('POST', '/api/v0/endptjobs/', {
+        endpoint_name: 'renameme',
+        min_load: 0,
+        cold_workers: 0,
+        min_workers: 0,
+        max_workers: 1,
+        target_util: 1,
+      });
+      assert.equal(ep.status, 200, ep.text);
+      const wg = await g.api('POST', '/api/v0/workergroups/', {
+        endpoint_id: ep.body.id,
+        image: 'local/worker',
+        onstart: WORKER_ONSTART,
+        search_params: 'num_gpus=1',
+      });
+      assert.equal(wg.status, 200, wg.text);
       assert.equal((await call(g, 'renameme', '/x')).status, 200, 'answered (a worker from zero), so remembered by the gateway');
-      assert.equal((await g.api('PUT', `/api/v0/endptjobs/${other.endpointId}/`, { endpoint_name: 'renamed' })).status, 200);
+      assert.equal((await g.api('PUT', `/api/v0/endptjobs/${ep.body.id}/`, { endpoint_name: 'renamed' })).status, 200);
       assert.equal((await call(g, 'renameme', '/x')).status, 404);
-      await g.api('DELETE', `/api/v0/deployment/${other.id}/`);
+      await g.api('DELETE', `/api/v0/endptjobs/${ep.body.id}/`);
     });
 
     it('refuses a revoked key on its next request, though it was just accepted', async () => {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { ONE_STORE } from '../helpers/stores.js';
 
-const KEY = (who: string) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGantryEscalationTestKey${who.padEnd(14, '0')} ${who}@laptop`;
+const KEY = (who: string) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGantryEscalationTestKey${who.padEnd(20, '0')} ${who}@laptop`;
 
 /**
  * A key may not reach, through `team_write` or `user_write`, what it was not given: a team member

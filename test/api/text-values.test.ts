@@ -44,7 +44,7 @@ for (const ts of TEST_STORES) {
     it(`a NUL character ${ts.name === 'postgres' ? 'is a 400 on PostgreSQL, on every route that stores text' : 'round-trips exactly on SQLite'}`, async () => {
       const label = await g.api('PUT', `/api/v0/instances/${id}/`, { label: 'a\u0000b' });
       const key = await g.api('POST', '/api/v0/auth/apikeys/', { name: 'k\u0000' });
-      const ssh = await g.api('POST', '/api/v0/ssh/', { ssh_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGantryNulTestKey0000000000000000000 a\u0000b' });
+      const ssh = await g.api('POST', '/api/v0/ssh/', { ssh_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGantryNulTestKey000000000000000000000000000 a\u0000b' });
       const logs = await g.api('POST', '/get_endpoint_workers/', { endpoint: 'e\u0000' });
       if (ts.name !== 'postgres') {
         assert.equal(label.status, 200, label.text);

@@ -49,6 +49,41 @@ for (const ts of TEST_STORES) {
       assert.notEqual((await endpoint('dup')).id, ep.id);
     });
 
+    it('a rename writes only while nothing routes to the old name, no deployment owns it, and (an alias) nothing routes to the new one', async () => {
+      const alias = (name: string, of: string) =>
+        store.createEndpoint({ accountId, name, apiKey: `gek_${name}_${++n}`, params: DEFAULT_ENDPOINT_PARAMS, aliasOf: of, now: 10 });
+      const rename = (ep: { id: number; name: string; aliasOf: string | null }, to: string, s: Store = store) =>
+        s.renameEndpoint({ id: ep.id, accountId, from: ep.name, to, isAlias: ep.aliasOf !== null, now: 20 });
+      const target = await endpoint('rn-target');
+      const a = await alias('rn-alias', 'rn-target');
+      // What updateEndpoint checked, gone stale: an alias routes to it now, or another renamed it first.
+      assert.equal(await rename(target, 'rn-moved'), false);
+      assert.equal(await rename({ ...a, name: 'rn-stale' }, 'rn-x'), false);
+      const dangling = await alias('rn-dangling', 'rn-free');
+      assert.equal(await rename(a, 'rn-free'), false, 'an alias takes no name an alias routes to');
+      // Two renames at once, through two connections: of the alias taking the free name and a plain endpoint taking it, one wins.
+      const plain = await endpoint('rn-plain');
+      const [x, y] = await Promise.allSettled([rename(dangling, 'rn-d2'), rename(plain, 'rn-d2', other)]);
+      assert.equal([x, y].filter((r) => r.status === 'fulfilled' && r.value).length, 1);
+      assert.ok([x, y].some((r) => r.status === 'rejected' && r.reason instanceof GantryError && r.reason.code === 'NAME_TAKEN'));
+      assert.equal(await rename(a, 'rn-alias-2'), true);
+      assert.equal((await store.getEndpoint(a.id))?.name, 'rn-alias-2');
+      assert.equal((await store.findEndpointByName(accountId, 'rn-alias-2'))?.id, a.id);
+      const wg = await store.createWorkergroup({
+        accountId,
+        endpointId: plain.id,
+        template: { image: 'i', env: {}, ports: [], onstart: null, args: null, diskGb: 8 },
+        placement: { conditions: [] },
+        launchArgs: null,
+        gpuRamGb: null,
+        testWorkers: 0,
+        now: 1,
+      });
+      const fresh = (await store.getEndpoint(plain.id))!;
+      await store.createDeployment({ accountId, name: fresh.name, tag: 'default', endpointId: plain.id, workergroupId: wg.id, now: 1 });
+      assert.equal(await rename(fresh, 'rn-y'), false, "a deployment's endpoint keeps its name");
+    });
+
     it('intent writes are compare-and-set on the generation and keep stop options', async () => {
       const ep = await endpoint();
       const w = { target: 'stopped' as const, status: 'stopping' as const, statusMsg: null, stop: { drain: true, deadline: 99, rejects: true }, now: 30 };

@@ -10,9 +10,9 @@ import { servingTemplate } from '../fixtures/aicore/templates.js';
 
 /** In A's names and secrets only: anything carrying MARK in an answer came from A. */
 export const MARK = 'zq7-tenant-a';
-const SSH = `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITenantAOnlyKeyMaterial0000000000000 ${MARK}-laptop`;
+const SSH = `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIATenantAOnlyKeyMaterial00000000000000000000 ${MARK}-laptop`;
 /** What probes send: names and keys without MARK. */
-const SSH_PROBE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITenantBProbeKeyMaterial00000000000000 b-probe';
+const SSH_PROBE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIATenantBProbeKeyMaterial0000000000000000000 b-probe';
 const EP = 'a-endpoint-7';
 const ROLE = 'a-role-7';
 /** A's AI Core resource group; its label carries MARK, so a listing that shows it to anyone else is caught (the id is echoed in error targets). */

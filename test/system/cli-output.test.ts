@@ -70,7 +70,7 @@ for (const ts of ONE_STORE) {
     });
 
     it('machine, account and billing verbs print lines and tables; --raw prints JSON', async () => {
-      const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOutputTestOutputTestOutputTestOutputTest1 t@x';
+      const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOutputTestOutputTestOutputTestOutputTest100 t@x';
       const outs = await Promise.all([
         human('create', 'user', 'carol', '--credit', '5'),
         human('create', 'ssh-key', key),
@@ -163,6 +163,13 @@ for (const ts of ONE_STORE) {
       assert.equal(await human('get', 'endpoint', 'workers', id[2] ?? ''), 'No workers.\n');
       // Logs by the endpoint's id (as `vastai get endpt-logs ID`) and by its name alike.
       assert.equal(await human('get', 'endpoint', 'logs', id[2] ?? ''), await human('get', 'endpoint', 'logs', 'out'));
+      // What vastai prints for `get endpt-logs` (its level 1 unless --level), never an empty line: no worker yet says so.
+      assert.equal(await human('get', 'endpoint', 'logs', 'out'), 'No workers yet: their logs appear here once the autoscaler starts one.\n');
+      assert.match(await human('get', 'endpoint', 'logs', 'out', '--level', '0'), /^No workers yet/);
+      assert.equal(((await raw('get', 'endpoint', 'logs', 'out')) as { logs: string }).logs, '');
+      const badLevel = await run('get', 'endpoint', 'logs', 'out', '--level', '4');
+      assert.equal(badLevel.code, 1);
+      assert.match(badLevel.stderr, /--level '4' is not 0, 1, 2 or 3/);
       // An endpoint named with digits only: no endpoint has that id, so the name is asked for.
       await human('create', 'deployment', '--name', '4242', '--image', 'local/worker', '--max_workers', '0');
       await human('get', 'endpoint', 'logs', '4242');

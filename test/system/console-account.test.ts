@@ -21,7 +21,7 @@ import { TEST_STORES } from '../helpers/stores.js';
 const ts = TEST_STORES.find((s) => s.name === 'sqlite') ?? TEST_STORES[0];
 const AGENT_ENV = { PATH: process.env.PATH, GANTRY_GPUS: '1x T4:16GB', GANTRY_RUNTIME: 'process', GANTRY_LOG_LEVEL: 'warn', GANTRY_PROCESS_SANDBOX: 'off' };
 const SECRET_VALUE = 'console-secret-value-8d1f2c';
-const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIConsoleTestKeyMaterial000000000000000 console@test';
+const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIConsoleTestKeyMaterial000000000000000000000 console@test';
 
 describe('console: Machines and Account pages', { skip: ts?.skip || BROWSER_SKIP, timeout: 180_000 }, () => {
   let g: TestGantry;

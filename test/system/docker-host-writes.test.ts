@@ -54,7 +54,7 @@ describe("a container cannot aim Gantry's writes at the host (docker runtime on 
     await until(async () => (await logsOf(id)).includes('planted'));
 
     // An account key added now is written to the running instance's disk.
-    const key = await g.api('POST', '/api/v0/ssh/', { ssh_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostWriteTestKeyHostWriteTestKeyHostWrite probe' });
+    const key = await g.api('POST', '/api/v0/ssh/', { ssh_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostWriteTestKeyHostWriteTestKeyHostWrite00 probe' });
     assert.equal(key.status, 200, key.text);
     // Stop and start: the start writes onstart.sh and the keys again.
     assert.equal((await g.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);

@@ -57,7 +57,9 @@ describe('gantry down --workloads', () => {
 
   it('stops the instance first, then the server', async () => {
     await up();
-    const created = await cli('create', 'instance', '1001', '--image', 'local/shell', '--onstart-cmd', 'sleep 600', '--wait');
+    // A tenant's label, with what would clear the admin's screen and reverse the line: printed as the tables print it.
+    const label = 'x\u001b[2J日本\u202e';
+    const created = await cli('create', 'instance', '1001', '--image', 'local/shell', '--onstart-cmd', 'sleep 600', '--label', label, '--wait');
     id = Number(/Created instance (\d+)/.exec(created)?.[1]);
     assert.ok(id > 0, created);
     const group = await pgid();
@@ -65,7 +67,8 @@ describe('gantry down --workloads', () => {
     const s = server as ChildProcess;
     const exited = new Promise((r) => s.once('exit', r));
     const out = await cli('down', '--workloads', '--data-dir', dataDir, '--timeout', '30');
-    assert.match(out, new RegExp(`Stopped instance ${id} of account 1\\.`));
+    assert.ok(out.includes(`Stopped instance ${id} (x?[2J日本?) of account 1.`), out);
+    assert.doesNotMatch(out, /[\u001b\u202e]/);
     assert.match(out, new RegExp(`Stopped Gantry \\(pid ${String(s.pid)}, http://127\\.0\\.0\\.1:${port}\\)\\. Its workloads are stopped`));
     assert.equal(await exited, 0);
     server = null;
@@ -87,13 +90,18 @@ describe('gantry down --workloads', () => {
     // No time to wait at all: the stop is asked, and not yet confirmed when the answer comes.
     const r = await gantry(['down', '--workloads', '--data-dir', dataDir, '--timeout', '0.001'], env);
     assert.equal(r.code, 1, r.stdout);
-    assert.match(r.stderr, new RegExp(`Not stopped: instance ${id} of account 1, \\w+: Instance ${id} was not stopped within the bound`));
+    assert.match(
+      r.stderr,
+      new RegExp(`Not stopped: instance ${id} \\(x\\?\\[2J日本\\?\\) of account 1, \\w+: Instance ${id} was not stopped within the bound`),
+    );
+    assert.doesNotMatch(r.stderr, /[\u001b\u202e]/);
     assert.match(r.stderr, new RegExp(`Gantry \\(pid ${String(s.pid)}\\) keeps running`));
     assert.equal(liveHolder(dataDir)?.pid, s.pid, 'the server still holds the data dir');
     // The stop went on; asked again, down completes.
     const exited = new Promise((res) => s.once('exit', res));
     const out = await cli('down', '--workloads', '--data-dir', dataDir);
-    assert.match(out, new RegExp(`Stopped instance ${id} of account 1\\.`));
+    assert.ok(out.includes(`Stopped instance ${id} (x?[2J日本?) of account 1.`), out);
+    assert.doesNotMatch(out, /[\u001b\u202e]/);
     assert.equal(await exited, 0);
     server = null;
   });

@@ -106,6 +106,10 @@ describe('CLI errors', () => {
     const err = new GantryApiError(403, { error: 'missing_permissions', msg: 'This API key lacks the misc permission.' }, 'HTTP 403');
     assert.equal(cliErrorText(err, {}, 'search offers'), 'gantry search offers: This API key lacks the misc permission.');
   });
+  it("an error quoting someone else's name reaches the terminal without its escapes; its lines stay", () => {
+    const err = new GantryApiError(409, { error: 'conflict', msg: "Endpoint 'a' is the route target of x\u001b[2J\u202ey.\nStop them first." }, 'HTTP 409');
+    assert.equal(cliErrorText(err, {}), "Endpoint 'a' is the route target of x?[2J?y.\nStop them first.");
+  });
   it('--gpus: a count in words is refused with the expected format', () => {
     assert.throws(() => parseGpuDeclaration('two 4090s'), /--gpus 'two 4090s' is not like "2x RTX 4090:24GB": \[COUNTx \]MODEL\[:MEMORY\]/);
     assert.throws(() => parseGpuDeclaration('2 4090'), /is not like/);

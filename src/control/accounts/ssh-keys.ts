@@ -5,14 +5,14 @@ import { ACTION_SCOPES } from '../../domain/account/actions.js';
 import { allows } from '../../domain/account/permissions.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import type { SshKeyRecord } from '../../domain/account/records.js';
-
-const PUBLIC_KEY = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n\r]*)?$/;
+import { sshPublicKeyProblem } from '../../domain/account/ssh-public-key.js';
 
 function checkKey(raw: unknown): string {
   const key = typeof raw === 'string' ? raw.trim() : '';
   if (key === '') throw new GantryError('SSH_KEY_MISSING', 'No ssh key provided.', { field: 'ssh_key' });
-  if (key.length > 16_384 || !PUBLIC_KEY.test(key)) {
-    throw new GantryError('INVALID_SSH_KEY', 'ssh_key must be one OpenSSH public key line, such as the contents of ~/.ssh/id_ed25519.pub.', {
+  const problem = key.length > 16_384 ? 'it is longer than 16,384 characters' : sshPublicKeyProblem(key);
+  if (problem !== null) {
+    throw new GantryError('INVALID_SSH_KEY', `ssh_key must be one OpenSSH public key line, such as the contents of ~/.ssh/id_ed25519.pub: ${problem}.`, {
       field: 'ssh_key',
     });
   }

@@ -4,6 +4,7 @@ import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams, type EndpointParamsPatch 
 import type { ControlContext } from '../context.js';
 import { newEndpointKey } from '../keys.js';
 import { authorize, type Principal } from '../principal.js';
+import { compareAndSet, GENERATION_MOVED } from '../cas.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -56,10 +57,12 @@ export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEn
   const limits = r.limits === undefined ? undefined : endpointLimits(r.limits);
   const name = validName(r.name ?? `endpoint-${Date.now().toString(36)}`);
   if (r.aliasOf !== null) {
+    if (r.aliasOf === name) throw new GantryError('INVALID_ARGUMENT', `Endpoint '${name}' cannot be a route alias of itself.`, { field: 'aliasOf' });
     const target = await ctx.store.findEndpointByName(p.accountId, r.aliasOf);
     if (!target) throw new GantryError('ENDPOINT_NOT_FOUND', `'aliasOf' names no endpoint of yours: '${r.aliasOf}'.`, { field: 'aliasOf' });
     if (target.aliasOf !== null)
       throw new GantryError('INVALID_ARGUMENT', `'aliasOf' names '${r.aliasOf}', itself an alias; point at the endpoint it routes to.`, { field: 'aliasOf' });
+    notAliasTarget(await ctx.store.listEndpoints(p.accountId), name, null, 'endpointName');
   }
   const ep = await ctx.store.createEndpoint({
     accountId: p.accountId,
@@ -93,13 +96,26 @@ export interface EndpointUpdate {
   readonly params: EndpointParamsPatch;
   /** Suspend (serve with the workers it has, recruit none) or resume; null leaves it. */
   readonly suspended: boolean | null;
+  /**
+   * What the endpoint routes to, as the caller sent it (Vast's `alias_of`); undefined: not sent. It is set at
+   * create only: the value the endpoint has is accepted (a client putting back the row it read), another refused.
+   */
+  readonly aliasOf?: string | null;
 }
 
 export async function updateEndpoint(ctx: ControlContext, p: Principal, id: number, u: EndpointUpdate): Promise<EndpointRecord> {
   const ep = await ownEndpoint(ctx, p, id, 'serverless.write');
   const params = mergeEndpointParams(ep.params, u.params);
+  if (u.aliasOf !== undefined && u.aliasOf !== ep.aliasOf) {
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `'aliasOf' is set when an endpoint is created and not changed after (endpoint '${ep.name}' ${ep.aliasOf === null ? 'routes to its own workers' : `routes to '${ep.aliasOf}'`}); delete it and create it again to route elsewhere.`,
+      { field: 'aliasOf' },
+    );
+  }
+  // The name the endpoint has already (Vast's CLI sends it back with every update) is no rename.
+  if (u.name !== null && u.name !== ep.name) await rename(ctx, p, ep, validName(u.name));
   await ctx.store.updateEndpointConfig(id, {
-    ...(u.name !== null ? { name: validName(u.name) } : {}),
     params,
     ...(u.suspended !== null ? { suspended: u.suspended } : {}),
     now: ctx.clock.now(),
@@ -107,6 +123,61 @@ export async function updateEndpoint(ctx: ControlContext, p: Principal, id: numb
   // A new name, new limits or a suspension: every replica's gateway and serverless loop hear of it now.
   ctx.endpointSignal.intent(id);
   return (await ctx.store.getEndpoint(id)) as EndpointRecord;
+}
+
+/**
+ * An alias names its target by name, and a deployment names its endpoint: a rename must leave each naming
+ * what it did. So the target of live aliases keeps its name (renamed, the aliases would route to whatever
+ * took the name next, and it would lose their stop protection), a deployment's endpoint keeps the
+ * deployment's, and an alias takes no name other aliases route to (itself, or a chain). The store checks
+ * again as it writes; a write refused meanwhile is decided again on what it finds then.
+ */
+async function rename(ctx: ControlContext, p: Principal, read: EndpointRecord, to: string): Promise<void> {
+  let ep = read;
+  const attempt = async (): Promise<void | typeof GENERATION_MOVED> => {
+    if (ep.name === to) return;
+    const d = await ctx.store.findDeploymentByEndpoint(ep.id);
+    if (d !== undefined)
+      throw new GantryError(
+        'INVALID_ARGUMENT',
+        `Endpoint ${ep.id} is deployment ${d.id}'s, which it is named after ('${ep.name}'); a deployment's endpoint keeps its name (create a deployment of the new name instead).`,
+        { field: 'endpointName', deploymentId: d.id },
+      );
+    const mine = await ctx.store.listEndpoints(ep.accountId);
+    const refs = mine.filter((e) => e.aliasOf === ep.name && e.id !== ep.id).map((e) => e.name);
+    if (refs.length > 0)
+      throw new GantryError(
+        'ENDPOINT_REFERENCED',
+        `Endpoint '${ep.name}' is the route target of ${refs.join(', ')}, which name it: it keeps its name while they route to it (delete them first).`,
+        { references: refs },
+      );
+    if (ep.aliasOf !== null) {
+      if (to === ep.aliasOf)
+        throw new GantryError('INVALID_ARGUMENT', `Endpoint '${ep.name}' routes to '${to}': named '${to}' it would route to itself.`, {
+          field: 'endpointName',
+        });
+      notAliasTarget(mine, to, ep.id, 'endpointName');
+    }
+    const now = ctx.clock.now();
+    if (await ctx.store.renameEndpoint({ id: ep.id, accountId: ep.accountId, from: ep.name, to, isAlias: ep.aliasOf !== null, now })) return;
+    ep = await loadOwnEndpoint(ctx, p, ep.id);
+    return GENERATION_MOVED;
+  };
+  await compareAndSet(
+    attempt,
+    () => new GantryError('ILLEGAL_TRANSITION', `Endpoint ${read.id} is being changed by other requests right now; try again.`, { endpointId: read.id }),
+  );
+}
+
+/** An alias may not take a name that live aliases route to: they would route to an alias, one level being all routing follows. */
+function notAliasTarget(mine: readonly EndpointRecord[], name: string, selfId: number | null, field: string): void {
+  const refs = mine.filter((e) => e.aliasOf === name && e.id !== selfId).map((e) => e.name);
+  if (refs.length > 0)
+    throw new GantryError(
+      'INVALID_ARGUMENT',
+      `${refs.join(', ')} route${refs.length === 1 ? 's' : ''} to '${name}': a route alias cannot take that name, since an alias's target must serve itself.`,
+      { field, references: refs },
+    );
 }
 
 /** Endpoints that route to this one and still take traffic: a stop without force must name them. */

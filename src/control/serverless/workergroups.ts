@@ -159,7 +159,11 @@ export async function updateWorkergroup(
   u: Partial<WorkergroupInput> & { endpointId?: number; fromTemplate?: boolean },
 ): Promise<WorkergroupRecord> {
   const wg = await ownWorkergroup(ctx, p, id, 'serverless.write');
-  if (u.endpointId !== undefined) await ownEndpoint(ctx, p, u.endpointId, 'serverless.write');
+  if (u.endpointId !== undefined) {
+    const to = await ownEndpoint(ctx, p, u.endpointId, 'serverless.write');
+    // As at create: an alias's requests go to its target's workers, so workers of its own would serve nothing.
+    if (to.aliasOf !== null) throw invalid(`Endpoint '${to.name}' is a route alias of '${to.aliasOf}'; it has no workers of its own.`, 'endpointId');
+  }
   const placement = checkPlacement(u.placement ?? wg.placement);
   const gpuRamGb = u.gpuRamGb !== undefined ? u.gpuRamGb : wg.gpuRamGb;
   checkNumbers(gpuRamGb, u.testWorkers ?? null);

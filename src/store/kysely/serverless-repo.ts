@@ -7,6 +7,7 @@ import { EMPTY_MEMORY } from '../../domain/serverless/autoscale.js';
 import type {
   EndpointConfigWrite,
   EndpointReconfigure,
+  EndpointRename,
   EndpointIntentWrite,
   EndpointPassWrite,
   NewEndpoint,
@@ -20,6 +21,7 @@ import { toInstance } from './rows.js';
 import { toEndpoint, toWorkergroup } from './serverless-rows.js';
 import { claimLeased } from './lease.js';
 import { reconfigureEndpoint } from './endpoint-reconfigure.js';
+import { renameEndpoint } from './endpoint-rename.js';
 import { Repo } from './repo.js';
 import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
 import { accountWorkergroups, endpointWorkergroups } from './workergroup-bounds.js';
@@ -110,21 +112,19 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
   }
 
   async updateEndpointConfig(id: number, w: EndpointConfigWrite): Promise<void> {
-    try {
-      await this.db
-        .updateTable('endpoints')
-        .set({
-          ...(w.name !== undefined ? { name: w.name, live_name: w.name } : {}),
-          ...(w.params !== undefined ? { params_json: JSON.stringify(w.params) } : {}),
-          ...(w.suspended !== undefined ? { suspended: b(w.suspended) } : {}),
-          updated_at: w.now,
-        })
-        .where('id', '=', id)
-        .execute();
-    } catch (err) {
-      if (this.dialect.isUniqueViolation(err)) throw new GantryError('NAME_TAKEN', `You already have an endpoint named '${w.name ?? ''}'.`, { name: w.name });
-      throw err;
-    }
+    await this.db
+      .updateTable('endpoints')
+      .set({
+        ...(w.params !== undefined ? { params_json: JSON.stringify(w.params) } : {}),
+        ...(w.suspended !== undefined ? { suspended: b(w.suspended) } : {}),
+        updated_at: w.now,
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async renameEndpoint(w: EndpointRename): Promise<boolean> {
+    return renameEndpoint(this.db, this.dialect, w);
   }
 
   async reconfigureEndpoint(w: EndpointReconfigure): Promise<boolean> {

@@ -54,6 +54,12 @@ export function parseId(raw: unknown, what = 'instance id'): number {
   return n;
 }
 
+/** An id in a body field (`endpoint_id`): absent, null or '' is none; anything but a positive integer is a 400, as in a path. */
+export function optId(o: Record<string, unknown>, field: string, what: string): number | null {
+  const v = o[field];
+  return v === undefined || v === null || v === '' ? null : parseId(v, what);
+}
+
 /**
  * `PUT /asks/{id}/`: Vast's create body to the core request. Unknown fields are ignored (clients send many).
  * With a template, its fields are the defaults: what the body sets wins, env is merged by name (Vast's rules).

@@ -9,7 +9,7 @@ import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams } from '../../../domain/se
 import { vastParamsPatch } from './endpoint-params.js';
 import { templatePlacement, vastPlacement } from './offers.js';
 import type { WorkerPlacement } from '../../../domain/offer/search.js';
-import { asObject, optBool, optNumber, optSearchText, optString, optStringList, parseId } from './parse.js';
+import { asObject, optBool, optId, optNumber, optSearchText, optString, optStringList, parseId } from './parse.js';
 import { vastEndpoint, vastWorkergroup } from './serverless-map.js';
 import { vastServerlessWorkerRoutes } from './serverless-workers.js';
 import { vastDeploymentRoutes } from './serverless-deployments.js';
@@ -98,7 +98,9 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     }
     // Vast's endpoint_state: active and suspended set the suspension; stopped is a stop (below).
     const suspended = state === 'active' ? false : state === 'suspended' ? true : null;
-    const ep = await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), suspended });
+    // `alias_of` sent is checked (only the endpoint's own value is taken), never dropped as if it had been applied.
+    const aliasOf = o.alias_of === undefined ? undefined : optString(o, 'alias_of');
+    const ep = await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), suspended, aliasOf });
     if (state === 'stopped') await sl.changeEndpoint(p, id, 'stop', { stopUnscheduled: true });
     // Active again: a stopped endpoint starts, and so does a dead one (its workers kept failing).
     else if (state !== null && (ep.target !== 'running' || ep.status === 'failed')) await sl.changeEndpoint(p, id, 'start');
@@ -121,7 +123,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     app.post(base, async (req) => {
       const p = principal(req);
       const o = asObject(req.body);
-      const byId = optNumber(o, 'endpoint_id');
+      const byId = optId(o, 'endpoint_id', 'endpoint id');
       const name = optString(o, 'endpoint_name');
       const ep = byId !== null ? await sl.showEndpoint(p, byId) : name !== null ? await sl.findEndpoint(p, name) : undefined;
       if (ep === undefined)
@@ -152,7 +154,7 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
         t.diskGb !== null ||
         t.entrypoint !== null ||
         t.readiness !== undefined;
-      const endpointId = optNumber(o, 'endpoint_id');
+      const endpointId = optId(o, 'endpoint_id', 'endpoint id');
       await sl.updateWorkergroup(p, parseId(req.params.id, 'workergroup id'), {
         ...(changesTemplate ? { template: t, fromTemplate } : {}),
         ...(input.placement !== null ? { placement: input.placement } : {}),

@@ -5,7 +5,7 @@ import { GantryError } from '../../../domain/errors.js';
 import type { TemplateRecord, TemplateSpec } from '../../../domain/instance/template.js';
 import { showValue } from '../../../domain/show.js';
 import { principal } from '../../edge/principal.js';
-import { asObject, jsonParam, optBool, optNumber, optString } from './parse.js';
+import { asObject, jsonParam, optBool, optId, optNumber, optString } from './parse.js';
 import { numberOf } from '../../../domain/number.js';
 import { templatePlacement } from './offers.js';
 
@@ -196,7 +196,7 @@ export function vastTemplateRoutes(app: FastifyInstance, control: ControlPlane):
   });
   app.delete('/api/v0/template', async (req) => {
     const o = asObject(req.body);
-    const ref: TemplateRef = { hashId: optString(o, 'hash_id'), id: optNumber(o, 'template_id') };
+    const ref: TemplateRef = { hashId: optString(o, 'hash_id'), id: optId(o, 'template_id', 'template id') };
     const t = await tp.delete(principal(req), ref);
     return { success: true, msg: `Template ${t.hashId} (id ${t.id}) deleted.` };
   });
