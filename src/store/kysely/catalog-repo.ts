@@ -6,6 +6,29 @@ import type { CatalogStore } from '../catalog-store.js';
 import { applicationRow, executableRow, toApplication, toArtifact, toConfiguration, toExecutable } from './catalog-rows.js';
 import { Repo } from './repo.js';
 
+/** An account's configurations or artifacts, over all its resource groups: AI Core's API deletes neither. */
+function catalogBound(
+  accountId: number,
+  max: number,
+  table: 'catalog_configurations' | 'catalog_artifacts',
+  code: 'CONFIGURATION_LIMIT' | 'ARTIFACT_LIMIT',
+  noun: string,
+): AccountBound {
+  return {
+    accountId,
+    max,
+    count: (q) => countRows(q.selectFrom(table).where('account_id', '=', accountId)),
+    refuse: (m) =>
+      new GantryError(
+        code,
+        `An account holds at most ${m} ${noun}, over all its resource groups; ${noun} cannot be deleted, an administrator can raise the bound.`,
+        {
+          limit: m,
+        },
+      ),
+  };
+}
+
 /** Executables, applications, configurations and artifacts of AI Core's catalog. */
 export class CatalogRepo extends Repo implements CatalogStore {
   async putExecutables(
@@ -106,32 +129,25 @@ export class CatalogRepo extends Repo implements CatalogStore {
   }
 
   async createConfiguration(c: ConfigurationRecord, maxPerAccount = 0): Promise<void> {
-    const bound: AccountBound = {
-      accountId: c.accountId,
-      max: maxPerAccount,
-      count: (q) => countRows(q.selectFrom('catalog_configurations').where('account_id', '=', c.accountId)),
-      refuse: (max) =>
-        new GantryError(
-          'CONFIGURATION_LIMIT',
-          `An account holds at most ${max} configurations, over all its resource groups; configurations cannot be deleted, an administrator can raise the bound.`,
-          { limit: max },
-        ),
-    };
-    await boundedInsert(this.db, this.dialect, bound, (q) =>
-      q
-        .insertInto('catalog_configurations')
-        .values({
-          id: c.id,
-          account_id: c.accountId,
-          resource_group: c.resourceGroup,
-          name: c.name,
-          executable_id: c.executableId,
-          scenario_id: c.scenarioId,
-          parameter_bindings_json: JSON.stringify(c.parameterBindings),
-          artifact_bindings_json: JSON.stringify(c.inputArtifactBindings),
-          created_at: c.createdAt,
-        })
-        .execute(),
+    await boundedInsert(
+      this.db,
+      this.dialect,
+      catalogBound(c.accountId, maxPerAccount, 'catalog_configurations', 'CONFIGURATION_LIMIT', 'configurations'),
+      (q) =>
+        q
+          .insertInto('catalog_configurations')
+          .values({
+            id: c.id,
+            account_id: c.accountId,
+            resource_group: c.resourceGroup,
+            name: c.name,
+            executable_id: c.executableId,
+            scenario_id: c.scenarioId,
+            parameter_bindings_json: JSON.stringify(c.parameterBindings),
+            artifact_bindings_json: JSON.stringify(c.inputArtifactBindings),
+            created_at: c.createdAt,
+          })
+          .execute(),
     );
   }
 
@@ -157,18 +173,7 @@ export class CatalogRepo extends Repo implements CatalogStore {
   }
 
   async createArtifact(a: ArtifactRecord, maxPerAccount = 0): Promise<void> {
-    const bound: AccountBound = {
-      accountId: a.accountId,
-      max: maxPerAccount,
-      count: (q) => countRows(q.selectFrom('catalog_artifacts').where('account_id', '=', a.accountId)),
-      refuse: (max) =>
-        new GantryError(
-          'ARTIFACT_LIMIT',
-          `An account holds at most ${max} artifacts, over all its resource groups; artifacts cannot be deleted, an administrator can raise the bound.`,
-          { limit: max },
-        ),
-    };
-    await boundedInsert(this.db, this.dialect, bound, (q) =>
+    await boundedInsert(this.db, this.dialect, catalogBound(a.accountId, maxPerAccount, 'catalog_artifacts', 'ARTIFACT_LIMIT', 'artifacts'), (q) =>
       q
         .insertInto('catalog_artifacts')
         .values({
