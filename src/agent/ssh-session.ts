@@ -97,10 +97,15 @@ export function sftpArgv(shell: SessionShell, configured: string): string[] {
 
 type Tty = { term: string; cols: number; rows: number };
 
+/** The client's terminal type, as TERM: a short name, else `xterm` (a NUL or a blank in it would reach the environment). */
+export function terminalType(term: string): string {
+  return /^[A-Za-z0-9._+-]{1,64}$/.test(term) ? term : 'xterm';
+}
+
 function serveSession(host: SessionHost, instanceId: number, session: ssh2.Session, log: Logger): void {
   let tty: Tty | null = null;
   session.on('pty', (accept, _reject, info) => {
-    tty = { term: info.term || 'xterm', cols: info.cols || 80, rows: info.rows || 24 };
+    tty = { term: terminalType(info.term), cols: info.cols || 80, rows: info.rows || 24 };
     (accept as (() => void) | undefined)?.();
   });
   let live: ExecProcess | null = null;

@@ -406,20 +406,28 @@ describe('process sandbox: a start writes the SSH keys only when the file is not
   });
 });
 
-describe("process sandbox: a workload's environment is set inside the sandbox, never on bwrap itself", { skip: noSandbox }, () => {
-  it('a PATH or LD_LIBRARY_PATH of the env picks neither the bwrap run as the agent nor its libraries; the workload gets the env', async () => {
+describe("process sandbox: a workload's environment reaches neither bwrap nor setpriv, which run as root", { skip: noSandbox }, () => {
+  it('a PATH or LD_LIBRARY_PATH of the env picks no program run as root, nor its libraries; the workload gets the env as it was', async () => {
     await withSandboxedRuntime(async (rt, dir) => {
-      // A tenant's program named bwrap, in a folder of its PATH: found by the spawn's lookup, it ran as the agent (root).
+      // Programs of the tenant's named bwrap and setpriv, in folders of its PATH (one relative: bwrap runs in the
+      // disk): found by a lookup in that PATH, they ran as root (setpriv with every capability).
       const bin = join(dir, 'tenant-bin');
-      await mkdir(bin);
-      await writeFile(join(bin, 'bwrap'), `#!/bin/sh\necho ran > ${join(dir, 'pwned')}\nexec /usr/bin/bwrap "$@"\n`);
-      await chmod(join(bin, 'bwrap'), 0o755);
-      const env = { PATH: `${bin}:/usr/bin:/bin`, LD_LIBRARY_PATH: bin, TENANT_MARK: 'tenant-zq7' };
+      const disk = join(dir, 'instances', '9', 'disk');
+      for (const d of [bin, join(disk, 'bin')]) {
+        await mkdir(d, { recursive: true });
+        for (const name of ['bwrap', 'setpriv']) {
+          // The instance's disk: seen the same inside the sandbox (where setpriv runs) and outside (bwrap).
+          await writeFile(join(d, name), `#!/bin/sh\nid -u > ${join(disk, `pwned-${name}`)}\nexec /usr/bin/${name} "$@"\n`);
+          await chmod(join(d, name), 0o755);
+        }
+      }
+      const odd = 'two words\nand a line, \u00e9t\u00e9 = "quoted" $HOME';
+      const env = { PATH: `bin:${bin}:/usr/bin:/bin`, LD_LIBRARY_PATH: `bin:${bin}`, TENANT_MARK: 'tenant-zq7', ODD: odd };
       const spec: WorkloadSpec = {
         instanceId: 9,
         image: 'x',
         env,
-        onstart: 'echo "$TENANT_MARK $PATH $LD_LIBRARY_PATH" > "$HOME/seen"; exec sleep 600',
+        onstart: 'printf "%s|%s|%s|%s" "$TENANT_MARK" "$PATH" "$LD_LIBRARY_PATH" "$ODD" > "$HOME/seen"; exec sleep 600',
         command: [],
         runtype: 'ssh',
         gpuIndices: [],
@@ -427,10 +435,13 @@ describe("process sandbox: a workload's environment is set inside the sandbox, n
         sshKeys: [],
       };
       await rt.start(spec);
-      const seen = join(dir, 'instances', '9', 'disk', 'seen');
+      const seen = join(disk, 'seen');
       const text = await until('the workload wrote what it saw', () => readFile(seen, 'utf8').catch(() => null), 20_000);
-      assert.equal(text, `tenant-zq7 ${bin}:/usr/bin:/bin ${bin}\n`, 'the workload runs with its env');
-      assert.equal(await stat(join(dir, 'pwned')).catch(() => null), null, "the tenant's bwrap never ran");
+      assert.equal(text, `tenant-zq7|bin:${bin}:/usr/bin:/bin|bin:${bin}|${odd}`, 'the workload runs with its env, as it was');
+      for (const name of ['bwrap', 'setpriv']) {
+        const ran = await readFile(join(disk, `pwned-${name}`), 'utf8').catch(() => null);
+        assert.equal(ran, null, `the tenant's ${name} ran, as uid ${ran ?? ''}`);
+      }
       // The sandbox's own bwrap (outside, as the agent) holds none of the tenant's variables.
       for (const n of await readdir('/proc')) {
         if (!/^\d+$/.test(n)) continue;
@@ -439,6 +450,8 @@ describe("process sandbox: a workload's environment is set inside the sandbox, n
         const environ = await readFile(`/proc/${n}/environ`, 'utf8').catch(() => '');
         if (environ.includes('TENANT_MARK=')) assert.fail(`bwrap ${n} runs with the tenant's env: ${environ.split('\0').join(' ')}`);
       }
+      // A NUL in a value (an SSH client's terminal type can hold one) would start a record of its own: refused.
+      await assert.rejects(rt.exec(9, { argv: ['true'], env: { TERM: 'xterm\0LD_PRELOAD=/x.so' }, tty: null }), /cannot be passed to a process/);
     });
   });
 });

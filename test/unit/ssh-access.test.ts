@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ssh2 from 'ssh2';
-import { commandArgv, sftpArgv } from '../../src/agent/ssh-session.js';
+import { commandArgv, sftpArgv, terminalType } from '../../src/agent/ssh-session.js';
+import { envRecords } from '../../src/runtime/process/sandbox-env.js';
 import { ed25519Pair } from '../../src/agent/ssh-keygen.js';
 import { copySide, parseConstrained } from '../../src/control/instances/instance-commands.js';
 import { shellJoin } from '../../src/runtime/process/session-files.js';
@@ -35,6 +36,14 @@ describe('SSH access: commands and copy locations', () => {
     assert.match(pick ?? '', /command -v bash/);
     assert.deepEqual(sftpArgv('bash', '/s'), ['/s']);
     assert.deepEqual(sftpArgv('image', '/s').slice(3, 5), ['sh', '/s']);
+  });
+
+  it("a client's terminal type reaches TERM only as a short name; an environment with a NUL is never handed over", () => {
+    for (const t of ['xterm-256color', 'screen.xterm', 'rxvt-unicode+x']) assert.equal(terminalType(t), t);
+    for (const t of ['xterm\0--setenv\0LD_PRELOAD\0/x.so', 'xterm LD_PRELOAD=x', '', 'x'.repeat(65)]) assert.equal(terminalType(t), 'xterm');
+    assert.equal(envRecords({ A: '1', B: 'two words\n' }), 'A=1\0B=two words\n\0');
+    assert.throws(() => envRecords({ TERM: 'xterm\0LD_PRELOAD=/x.so' }), /cannot be passed/);
+    assert.throws(() => envRecords({ 'A=B': '1' }), /cannot be passed/);
   });
 
   it('every key pair made for a host or a copy grant is one ssh2 reads back (its generator fails 1 in 256)', () => {

@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
-import type { Writable } from 'node:stream';
-import { LABEL_VARS } from './proc-table.js';
+import { ENV_HANDOFF } from './sandbox-env.js';
 
 /**
  * The process runtime's sandbox: bubblewrap (`bwrap`, Debian's `bubblewrap`) with a user, PID, IPC and UTS
@@ -44,34 +43,6 @@ export function dropTo(id: { uid: number; gid: number }): string[] {
 const NAMESPACES = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--new-session'];
 
 type MountOp = { readonly kind: 'tmpfs' | 'ro' | 'rw'; readonly path: string; readonly source?: string };
-
-/** How a workload's process is started: its environment, its own process group or not, its stdio. */
-export interface SpawnOptions {
-  readonly env: NodeJS.ProcessEnv;
-  readonly detached: boolean;
-  readonly stdio: 'pipe' | ['ignore', number, number];
-}
-
-/**
- * Start bwrap with `args`, what it runs getting exactly `env`. bwrap runs as the agent's user (root, for
- * sandbox uids) until it has built the sandbox: a tenant's variables in its own environment (LD_LIBRARY_PATH,
- * PATH, ...) would pick the code it runs as root. So it starts with the agent's PATH and the workload's labels
- * alone (its processes, the sandbox's own among them, are found by them: a stop waits for them, and they wait
- * for every process inside), and sets the environment for what it runs from a pipe (`--args`: not in its argv,
- * which any user of the host can read).
- */
-export function spawnSandboxed(args: readonly string[], o: SpawnOptions & { path: string }): ChildProcess {
-  const stdio: StdioOptions = o.stdio === 'pipe' ? ['pipe', 'pipe', 'pipe', 'pipe'] : [...o.stdio, 'pipe'];
-  const own: NodeJS.ProcessEnv = { PATH: o.path };
-  for (const k of LABEL_VARS) if (o.env[k] !== undefined) own[k] = o.env[k];
-  const child = spawn('bwrap', ['--args', '3', ...args], { cwd: '/', env: own, detached: o.detached, stdio });
-  const input = child.stdio[3] as Writable;
-  input.on('error', () => undefined); // a bwrap that failed at once: its exit says why
-  const words = ['--clearenv'];
-  for (const [k, v] of Object.entries(o.env)) if (v !== undefined) words.push('--setenv', k, v);
-  input.end(`${words.join('\0')}\0`);
-  return child;
-}
 
 /** The `bwrap` argv (without the program name) that runs `command` inside the sandbox. */
 export function bwrapArgs(
@@ -131,7 +102,8 @@ export function bwrapArgs(
   // The instance's uid has no entry in the host's passwd: OpenSSH's sftp-server, scp and ssh, and rsync's daemon
   // refuse to run without one. Files with the host's entries plus the instance's own are bound over them.
   if (o.accounts !== undefined) args.push('--ro-bind', o.accounts.passwd, '/etc/passwd', '--ro-bind', o.accounts.group, '/etc/group');
-  args.push('--chdir', m.disk, '--', ...(m.identity === null ? [] : dropTo(m.identity)), ...command);
+  // What it runs gets the workload's environment only once it runs as the tenant (sandbox-env.ts).
+  args.push('--chdir', m.disk, '--', ...(m.identity === null ? [] : dropTo(m.identity)), ...ENV_HANDOFF, ...command);
   return args;
 }
 
