@@ -48,11 +48,21 @@ export interface MlStore {
    * Models whose parts are all there, got none since `before`, and whose check has no recorded outcome (a crash,
    * or a database error while it read them back): a bounded batch, to be checked again.
    */
-  uncheckedDefinitions(before: number): Promise<{ accountId: number; modelId: string; totalParts: number }[]>;
+  uncheckedDefinitions(before: number): Promise<{ accountId: number; modelId: string; totalParts: number; partsAt: number }[]>;
+  /**
+   * Take an unchecked whole definition (`uncheckedDefinitions`) to check it: its parts' time moves to `now`, so
+   * no other pass, here or at another replica, takes it before its own wait is over again (a check that brings
+   * its process down is not run again at once, forever). False when a part came, or a check ended, since `partsAt`.
+   */
+  claimDefinitionCheck(accountId: number, modelId: string, partsAt: number, now: number): Promise<boolean>;
   /** One part's bytes (undefined: not uploaded). */
   readModelPart(accountId: number, modelId: string, index: number): Promise<Uint8Array | undefined>;
-  /** Record the outcome of checking the assembled definition: passed (fully defined), or refused. */
-  setModelDefinitionChecked(accountId: number, modelId: string, r: { fullyDefined: boolean; onnx: unknown }): Promise<void>;
+  /**
+   * Record the outcome of checking the assembled definition: passed (fully defined), or refused. With `partsAt`,
+   * only while the parts are those the check read (none came since, no other outcome recorded meanwhile): a check
+   * that ran long never writes over a newer one. True when written.
+   */
+  setModelDefinitionChecked(accountId: number, modelId: string, r: { fullyDefined: boolean; onnx: unknown }, partsAt?: number): Promise<boolean>;
 
   /** Replaces the model's vocabulary; false when there is no such model. */
   putVocabulary(accountId: number, modelId: string, v: VocabularyRecord): Promise<boolean>;

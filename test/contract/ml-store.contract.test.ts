@@ -244,7 +244,7 @@ for (const ts of TEST_STORES) {
       assert.equal((await store.readModelPart(a, 'f-unchecked', 1))?.length, 4, 'a whole set whose check never ended is kept');
       assert.deepEqual(
         (await other.uncheckedDefinitions(200)).filter((m) => m.accountId === a),
-        [{ accountId: a, modelId: 'f-unchecked', totalParts: 2 }],
+        [{ accountId: a, modelId: 'f-unchecked', totalParts: 2, partsAt: 120 }],
         'and found to be checked again',
       );
       assert.deepEqual(
@@ -252,6 +252,20 @@ for (const ts of TEST_STORES) {
         [],
         'once no part came since `before`',
       );
+      // Taken for a check once: by the first pass only, the parts' time moved on.
+      assert.equal(await store.claimDefinitionCheck(a, 'f-unchecked', 110, 150), false, 'a part came since');
+      assert.equal(await store.claimDefinitionCheck(a, 'f-unchecked', 120, 150), true);
+      assert.equal(await other.claimDefinitionCheck(a, 'f-unchecked', 120, 151), false, 'taken already');
+      assert.deepEqual(
+        (await other.uncheckedDefinitions(150)).filter((m) => m.accountId === a),
+        [],
+      );
+      // An outcome is written only for the parts it read: not over a part since, nor over another outcome.
+      assert.equal(await store.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: true, onnx: null }, 120), false);
+      assert.equal((await store.getTrainedModel(a, 'f-unchecked'))?.fullyDefined, false);
+      assert.equal(await store.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: false, onnx: null }, 150), true);
+      assert.equal(await other.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: true, onnx: { irVersion: 8 } }, 150), false, 'refused already');
+      assert.equal((await store.getTrainedModel(a, 'f-unchecked'))?.fullyDefined, false);
       await store.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: true, onnx: { irVersion: 8 } });
       assert.deepEqual(
         (await other.uncheckedDefinitions(200)).filter((m) => m.accountId === a),

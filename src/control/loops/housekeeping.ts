@@ -1,6 +1,7 @@
 import { HOST_OFFLINE } from '../../domain/instance/observed-record.js';
 import type { ControlContext } from '../context.js';
 import { FailureLog } from '../failure-log.js';
+import { IntervalPass } from './interval-pass.js';
 import { isGantryError } from '../../domain/errors.js';
 import { checkDefinition } from '../ml/models.js';
 
@@ -27,8 +28,8 @@ const UNCHECKED_AFTER_MS = 600_000;
  */
 export class Housekeeping {
   readonly #ctx: ControlContext;
-  #timer: NodeJS.Timeout | null = null;
-  #pass: Promise<void> = Promise.resolve();
+  /** Never two passes at once: a pass may take long (a definition checked again streams gigabytes). */
+  readonly #loop: IntervalPass;
   /** When this replica's loop began: hosts were silent to it only since then (it was down before). */
   #startedAt: number | null = null;
   readonly #failures: FailureLog;
@@ -38,22 +39,17 @@ export class Housekeeping {
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
     this.#failures = new FailureLog(ctx.log.child({ component: 'housekeeping' }), 'housekeeping', FailureLog.timing(ctx));
+    this.#loop = new IntervalPass(ctx.settings.sweepIntervalMs, () => this.#failures.run(() => this.runOnce(), undefined));
   }
 
   start(): void {
-    if (this.#timer !== null) return;
     this.#startedAt = this.#ctx.clock.now();
-    const tick = (): void => {
-      this.#pass = this.#failures.run(() => this.runOnce(), undefined);
-    };
-    tick();
-    this.#timer = setInterval(tick, this.#ctx.settings.sweepIntervalMs);
+    this.#loop.start();
+    void this.#loop.runNow();
   }
 
   async stop(): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
-    await this.#pass;
+    await this.#loop.stop();
   }
 
   async runOnce(): Promise<void> {
@@ -92,7 +88,9 @@ export class Housekeeping {
   async #checkUncheckedDefinitions(): Promise<void> {
     const ctx = this.#ctx;
     for (const m of await ctx.store.uncheckedDefinitions(ctx.clock.now() - UNCHECKED_AFTER_MS)) {
-      await checkDefinition(ctx, m.accountId, m.modelId, m.totalParts).catch((err: unknown) => {
+      const now = ctx.clock.now();
+      if (!(await ctx.store.claimDefinitionCheck(m.accountId, m.modelId, m.partsAt, now))) continue;
+      await checkDefinition(ctx, m.accountId, m.modelId, m.totalParts, now).catch((err: unknown) => {
         if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') throw err;
         ctx.log.info(
           { component: 'housekeeping', accountId: m.accountId, modelId: m.modelId, err },

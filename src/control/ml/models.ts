@@ -116,12 +116,8 @@ export async function putDefinitionPart(ctx: ControlContext, p: Principal, model
   checkPart(part);
   const totals = { totalParts: part.totalParts, totalDefinitionLength: part.totalDefinitionLength };
   const limit = p.isAdmin ? 0 : ctx.settings.maxModelDefinitionBytesPerAccount;
-  const r = await ctx.store.putModelPart(
-    p.accountId,
-    modelId,
-    { index: part.index, ...totals, bytes: part.bytes },
-    { now: ctx.clock.now(), maxAccountBytes: limit },
-  );
+  const now = ctx.clock.now();
+  const r = await ctx.store.putModelPart(p.accountId, modelId, { index: part.index, ...totals, bytes: part.bytes }, { now, maxAccountBytes: limit });
   if (!r.ok) {
     if (r.reason === 'no-model') throw modelNotFound(modelId);
     if (r.reason === 'defined') throw definitionPartExists(modelId, part.index);
@@ -142,16 +138,17 @@ export async function putDefinitionPart(ctx: ControlContext, p: Principal, model
     );
   }
   if (definitionState(r.progress, totals) === 'partial') return { fullyDefined: false };
-  await checkDefinition(ctx, p.accountId, modelId, part.totalParts);
-  return { fullyDefined: true };
+  return { fullyDefined: await checkDefinition(ctx, p.accountId, modelId, part.totalParts, now) };
 }
 
 /**
  * Stream a model's whole definition through the ONNX scan and the model contract, and record the outcome. Only
  * a refusal of the definition itself is recorded as one (housekeeping forgets refused parts): a check that could
- * not read them back, or write its outcome, has none, and housekeeping checks it again later.
+ * not read them back, or write its outcome, has none, and housekeeping checks it again later. `partsAt`: when the
+ * parts it reads were last written; an outcome is recorded only while that holds (a part replaced during a long
+ * check starts a check of its own, whose outcome is the one that counts). True: recorded fully defined.
  */
-export async function checkDefinition(ctx: ControlContext, accountId: number, modelId: string, totalParts: number): Promise<void> {
+export async function checkDefinition(ctx: ControlContext, accountId: number, modelId: string, totalParts: number, partsAt: number): Promise<boolean> {
   let readFailed = false;
   async function* parts(): AsyncGenerator<Uint8Array> {
     try {
@@ -166,11 +163,12 @@ export async function checkDefinition(ctx: ControlContext, accountId: number, mo
     summary = await scanOnnx(parts());
     checkModelContract(summary);
   } catch (err) {
-    if (!readFailed) await ctx.store.setModelDefinitionChecked(accountId, modelId, { fullyDefined: false, onnx: null });
+    if (!readFailed) await ctx.store.setModelDefinitionChecked(accountId, modelId, { fullyDefined: false, onnx: null }, partsAt);
     throw err;
   }
-  await ctx.store.setModelDefinitionChecked(accountId, modelId, { fullyDefined: true, onnx: summary });
-  ctx.log.info({ accountId, modelId, parts: totalParts }, 'trained model fully defined');
+  const recorded = await ctx.store.setModelDefinitionChecked(accountId, modelId, { fullyDefined: true, onnx: summary }, partsAt);
+  if (recorded) ctx.log.info({ accountId, modelId, parts: totalParts }, 'trained model fully defined');
+  return recorded;
 }
 
 export async function putVocabulary(ctx: ControlContext, p: Principal, modelId: string, v: VocabularyRecord): Promise<void> {

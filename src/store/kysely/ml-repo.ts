@@ -1,4 +1,4 @@
-import { sql, type Expression, type ExpressionBuilder, type SqlBool, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
 import { definitionMissing, modelNotFound } from '../../domain/ml/models.js';
@@ -8,42 +8,10 @@ import { toPipeline, toTrainedModel } from './ml-rows.js';
 import type { Database } from './schema.js';
 import { Repo } from './repo.js';
 import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
+import { allPartsHeld, DEFINED, forgettable, REFUSED, UNCHECKED } from './ml-definition-state.js';
 
 /** Models whose parts one housekeeping pass forgets (or finds unchecked) at most. */
 const FORGET_BATCH = 100;
-
-/**
- * `fully_defined`: the check of the assembled parts passed (1), refused them (-1), or has not run to its end
- * (0: parts missing, or the check cut short, by a crash or a database error while reading them back).
- */
-const DEFINED = 1;
-const UNCHECKED = 0;
-const REFUSED = -1;
-
-/** Every part below total_parts is there, and their lengths add up to the declared total. */
-const allPartsHeld = (eb: ExpressionBuilder<Database, 'ml_models'>): Expression<SqlBool> => {
-  const held = eb
-    .selectFrom('ml_model_parts')
-    .whereRef('ml_model_parts.account_id', '=', 'ml_models.account_id')
-    .whereRef('ml_model_parts.model_id', '=', 'ml_models.model_id')
-    .whereRef('ml_model_parts.part', '<', 'ml_models.total_parts');
-  return eb.and([
-    eb(held.select(sql<number>`count(*)`.as('n')), '=', eb.ref('ml_models.total_parts')),
-    eb(held.select(sql<number>`sum(length)`.as('n')), '=', eb.ref('ml_models.total_definition_length')),
-  ]);
-};
-
-/**
- * Parts that no part since `before` came to complete: missing some, or refused by the check. A whole set whose
- * check never ended is not among them: housekeeping checks it again (`uncheckedDefinitions`).
- */
-const forgettable =
-  (before: number) =>
-  (eb: ExpressionBuilder<Database, 'ml_models'>): Expression<SqlBool> =>
-    eb.and([
-      eb('ml_models.parts_updated_at', '<', before),
-      eb.or([eb('ml_models.fully_defined', '=', REFUSED), eb.and([eb('ml_models.fully_defined', '=', UNCHECKED), eb.not(allPartsHeld(eb))])]),
-    ]);
 
 /**
  * Within the transaction that writes a deployment serving a trained model: lock the model's row, which must be
@@ -237,17 +205,29 @@ export class MlRepo extends Repo implements MlStore {
     return forgotten;
   }
 
-  async uncheckedDefinitions(before: number): Promise<{ accountId: number; modelId: string; totalParts: number }[]> {
+  async uncheckedDefinitions(before: number): Promise<{ accountId: number; modelId: string; totalParts: number; partsAt: number }[]> {
     const rows = await this.db
       .selectFrom('ml_models')
-      .select(['account_id', 'model_id', 'total_parts'])
+      .select(['account_id', 'model_id', 'total_parts', 'parts_updated_at'])
       .where('fully_defined', '=', UNCHECKED)
       .where('parts_updated_at', '<', before)
       .where(allPartsHeld)
       .orderBy('parts_updated_at')
       .limit(FORGET_BATCH)
       .execute();
-    return rows.map((r) => ({ accountId: r.account_id, modelId: r.model_id, totalParts: Number(r.total_parts) }));
+    return rows.map((r) => ({ accountId: r.account_id, modelId: r.model_id, totalParts: Number(r.total_parts), partsAt: Number(r.parts_updated_at) }));
+  }
+
+  async claimDefinitionCheck(accountId: number, modelId: string, partsAt: number, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('ml_models')
+      .set({ parts_updated_at: now })
+      .where('account_id', '=', accountId)
+      .where('model_id', '=', modelId)
+      .where('fully_defined', '=', UNCHECKED)
+      .where('parts_updated_at', '=', partsAt)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async readModelPart(accountId: number, modelId: string, index: number): Promise<Uint8Array | undefined> {
@@ -261,13 +241,14 @@ export class MlRepo extends Repo implements MlStore {
     return r?.bytes;
   }
 
-  async setModelDefinitionChecked(accountId: number, modelId: string, r: { fullyDefined: boolean; onnx: unknown }): Promise<void> {
-    await this.db
+  async setModelDefinitionChecked(accountId: number, modelId: string, r: { fullyDefined: boolean; onnx: unknown }, partsAt?: number): Promise<boolean> {
+    let q = this.db
       .updateTable('ml_models')
       .set({ fully_defined: r.fullyDefined ? DEFINED : REFUSED, onnx_json: r.onnx === null || r.onnx === undefined ? null : JSON.stringify(r.onnx) })
       .where('account_id', '=', accountId)
-      .where('model_id', '=', modelId)
-      .execute();
+      .where('model_id', '=', modelId);
+    if (partsAt !== undefined) q = q.where('fully_defined', '=', UNCHECKED).where('parts_updated_at', '=', partsAt);
+    return Number((await q.executeTakeFirst()).numUpdatedRows) > 0;
   }
 
   async putVocabulary(accountId: number, modelId: string, v: VocabularyRecord): Promise<boolean> {
