@@ -117,8 +117,13 @@ export class SshAccess implements SessionHost {
    * SSH access, not its start, as it would every instance of the host. Answers whether this opened a listener.
    */
   async starting(spec: WorkloadSpec): Promise<boolean> {
-    if (spec.sshPort === undefined || spec.sshPort === null) return false;
     const id = spec.instanceId;
+    // Without a port (none could be given) the record of an earlier one goes: kept, a restart of this agent
+    // would listen there again, on a port since given to another instance maybe.
+    if (spec.sshPort === undefined || spec.sshPort === null) {
+      if (this.#records.has(id)) await this.#forget(id);
+      return false;
+    }
     const rec: AccessRecord = { port: spec.sshPort, keys: spec.sshKeys, env: spec.env };
     const old = this.#records.get(id);
     this.#records.set(id, rec);
@@ -128,8 +133,10 @@ export class SshAccess implements SessionHost {
     try {
       await this.#listen(id);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        await this.#forget(id); // the port is given up: not one to listen on again at this agent's next start
         throw new GantryError('SSH_PORT_TAKEN', `SSH port ${rec.port} is held by another program on this host`, { port: rec.port });
+      }
       this.#o.log.warn({ instanceId: id, port: rec.port, err: String(err) }, 'SSH access could not listen');
     }
     return !had && this.#servers.has(id);
@@ -149,9 +156,14 @@ export class SshAccess implements SessionHost {
   }
 
   async destroyed(instanceId: number): Promise<void> {
+    this.#grants.delete(instanceId);
+    await this.#forget(instanceId);
+  }
+
+  /** No SSH access for the instance, now or after this agent's restart. */
+  async #forget(instanceId: number): Promise<void> {
     await this.#unlisten(instanceId);
     this.#records.delete(instanceId);
-    this.#grants.delete(instanceId);
     await rm(this.#file(instanceId), { force: true });
   }
 

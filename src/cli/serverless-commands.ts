@@ -231,7 +231,8 @@ export function registerServerlessCommands(program: Command): void {
       // The level vastai prints, never empty: "No workers yet…", or "(no output yet)" under a silent worker.
       const levels = byId ?? (await client.endpointLogLevels(name, tail));
       if (cmd.optsWithGlobals<Flags>().raw === true) return printJson(levels);
-      const out = levels[level];
+      // A server of before the levels answers `logs` alone.
+      const out = levels[level] ?? (levels as { logs?: string }).logs ?? '';
       process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
     });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,10 +41,18 @@ describe('an instance started while another program holds its SSH port', () => {
         return true;
       });
       assert.deepEqual(started, [], 'the workload did not start');
+      // The port given up is not kept for this agent's next start: one opened on this data dir listens nowhere.
+      const again = await openTestSshAccess(dir);
+      await again.close();
+      assert.equal(await stat(join(dir, 'ssh', '1.json')).catch(() => null), null, 'no record of the taken port');
       // On a free port it starts, SSH first.
       await dispatch(rt, { id: 'c2', op: 'start', spec: spec(ports.start + 1) }, access);
       assert.deepEqual(started, [1]);
       assert.equal(await refused(ports.start + 1), false, 'the agent listens on the new port');
+      // A start with no port (none could be given) drops the record of the last one.
+      await dispatch(rt, { id: 'c3', op: 'start', spec: { ...spec(ports.start + 1), sshPort: null } }, access);
+      assert.equal(await stat(join(dir, 'ssh', '1.json')).catch(() => null), null, 'no record of the port it no longer has');
+      assert.equal(await refused(ports.start + 1), true, 'nor a listener');
     } finally {
       await access.close();
       await new Promise((resolve) => impostor.close(resolve));

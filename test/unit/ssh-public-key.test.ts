@@ -57,6 +57,8 @@ describe('OpenSSH public key lines', () => {
       [line('ecdsa-sha2-nistp256', str('nistp384'), str(Buffer.alloc(65, 4))), /curve nistp256/],
       [line('sk-ssh-ed25519@openssh.com', ed), /application/],
       [line('ssh-foo', ed), /not an OpenSSH public key type/],
+      // Object's own names are no key types (they were Object's: a TypeError, a 500).
+      ...['__proto__', 'hasOwnProperty', 'constructor'].map((t) => [line(t, ed), /not an OpenSSH public key type/] as const),
       // Bits a last character has spare, set: the text is not what any blob encodes to.
       [line('ssh-ed25519', ed, Buffer.from([0])).replace('A== ', 'B== '), /not base64/],
       ['ssh-ed25519', /one line/],

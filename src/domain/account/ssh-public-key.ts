@@ -10,7 +10,8 @@ export function sshPublicKeyProblem(line: string): string | null {
   const m = /^(\S+) ([A-Za-z0-9+/]+={0,2})(?: [^\n\r]*)?$/.exec(line);
   if (m === null) return 'it is not "<type> <base64 key data> [comment]" on one line';
   const [, type = '', b64 = ''] = m;
-  const fields = FIELDS[type];
+  // The caller's text: `__proto__` or `hasOwnProperty` is no key type, not Object's.
+  const fields = Object.hasOwn(FIELDS, type) ? FIELDS[type] : undefined;
   if (fields === undefined) return `'${type}' is not an OpenSSH public key type`;
   const blob = decode(b64);
   if (blob === null) return 'its key data is not base64';
