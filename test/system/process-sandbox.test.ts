@@ -265,14 +265,14 @@ for (const ts of ONE_STORE) {
 }
 
 /** A process runtime with a sandbox in a folder of its own, removed after `body`. */
-async function withSandboxedRuntime(body: (rt: ProcessRuntime, dir: string) => Promise<void>): Promise<void> {
+async function withSandboxedRuntime(body: (rt: ProcessRuntime, dir: string) => Promise<void>, baseEnv = workloadBaseEnv()): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'gantry-ssh-keys-'));
   await chmod(dir, 0o755); // the instance's uid must reach its disk below
   const rt = await ProcessRuntime.open({
     root: join(dir, 'instances'),
     killWaitMs: 1000,
     pollMs: 25,
-    baseEnv: workloadBaseEnv(),
+    baseEnv,
     sandbox: { dataDir: dir, uidBase: ROOT ? UID_BASE : null, readOnly: [], hidden: [], devices: [] },
   });
   try {
@@ -406,6 +406,18 @@ describe('process sandbox: a start writes the SSH keys only when the file is not
   });
 });
 
+const SPEC: WorkloadSpec = {
+  instanceId: 1,
+  image: 'x',
+  env: {},
+  onstart: 'exec sleep 600',
+  command: [],
+  runtype: 'ssh',
+  gpuIndices: [],
+  ports: [],
+  sshKeys: [],
+};
+
 describe("process sandbox: a workload's environment reaches neither bwrap nor setpriv, which run as root", { skip: noSandbox }, () => {
   it('a PATH or LD_LIBRARY_PATH of the env picks no program run as root, nor its libraries; the workload gets the env as it was', async () => {
     await withSandboxedRuntime(async (rt, dir) => {
@@ -452,6 +464,34 @@ describe("process sandbox: a workload's environment reaches neither bwrap nor se
       }
       // A NUL in a value (an SSH client's terminal type can hold one) would start a record of its own: refused.
       await assert.rejects(rt.exec(9, { argv: ['true'], env: { TERM: 'xterm\0LD_PRELOAD=/x.so' }, tty: null }), /cannot be passed to a process/);
+    });
+  });
+
+  it("an empty or relative folder in the agent's own PATH is no way in either (bwrap looks setpriv up from the disk)", async () => {
+    const base = workloadBaseEnv();
+    await withSandboxedRuntime(
+      async (rt, dir) => {
+        const disk = join(dir, 'instances', '4', 'disk');
+        for (const d of [disk, join(disk, 'bin')]) {
+          await mkdir(d, { recursive: true });
+          await writeFile(join(d, 'setpriv'), `#!/bin/sh\nid -u > ${join(disk, 'pwned')}\nexec /usr/bin/setpriv "$@"\n`);
+          await chmod(join(d, 'setpriv'), 0o755);
+        }
+        await rt.start({ ...SPEC, instanceId: 4, onstart: 'echo up > "$HOME/up"; exec sleep 600' });
+        await until('the workload ran', () => readFile(join(disk, 'up'), 'utf8').catch(() => null), 20_000);
+        assert.equal(await readFile(join(disk, 'pwned'), 'utf8').catch(() => null), null, "the tenant's setpriv never ran");
+      },
+      { ...base, PATH: `bin::.:${base['PATH'] ?? '/usr/bin:/bin'}` },
+    );
+  });
+
+  it('names bash holds for itself, or that change how it reads, reach the workload or are skipped, never stop it', async () => {
+    await withSandboxedRuntime(async (rt, dir) => {
+      const disk = join(dir, 'instances', '5', 'disk');
+      const env = { kv: 'mine', TMOUT: '1', POSIXLY_CORRECT: '1', UID: '5', SHELLOPTS: 'x', LAST: 'last' };
+      await rt.start({ ...SPEC, instanceId: 5, env, onstart: 'printf "%s|%s|%s|%s" "$kv" "$TMOUT" "$POSIXLY_CORRECT" "$LAST" > "$HOME/seen"; exec sleep 600' });
+      const text = await until('the workload wrote what it saw', () => readFile(join(disk, 'seen'), 'utf8').catch(() => null), 20_000);
+      assert.equal(text, 'mine|1|1|last');
     });
   });
 });

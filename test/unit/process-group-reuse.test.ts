@@ -49,6 +49,21 @@ describe("a process group that reused an ended workload's group id", () => {
     assert.deepEqual(readGroup('42', ''), { pgid: 42, leaderTicks: null });
   });
 
+  it("with a uid per instance, another uid's process labelled as the instance is not the instance's (a tenant's own)", () => {
+    const labelled = (pid: number, uid: number): ProcInfo => ({ ...proc(pid, pid, 1, true), uid });
+    const table = [labelled(600, 1_000_007), labelled(601, 0), labelled(602, 1_000_008)];
+    // Instance 7 runs as uid 1000007; bwrap, outside and in, as root; 602 is instance 8's, labelled as 7 by its tenant.
+    assert.deepEqual(
+      instanceProcs(table, 'rt', 7, null, 1_000_007).map((p) => p.pid),
+      [600, 601],
+    );
+    assert.deepEqual(
+      instanceProcs(table, 'rt', 7, null, null).map((p) => p.pid),
+      [600, 601, 602],
+      'without uids, labels are all there is',
+    );
+  });
+
   describe('through the process runtime, with a real group standing in for the reuser', () => {
     let root: string;
     let rt: ProcessRuntime;

@@ -28,8 +28,10 @@ const UNCHECKED_AFTER_MS = 600_000;
  */
 export class Housekeeping {
   readonly #ctx: ControlContext;
-  /** Never two passes at once: a pass may take long (a definition checked again streams gigabytes). */
+  /** Never two passes at once. */
   readonly #loop: IntervalPass;
+  /** Definitions checked again, in a loop of their own: a check streams up to gigabytes, the chores wait for none. */
+  readonly #checks: IntervalPass;
   /** When this replica's loop began: hosts were silent to it only since then (it was down before). */
   #startedAt: number | null = null;
   readonly #failures: FailureLog;
@@ -39,20 +41,29 @@ export class Housekeeping {
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
     this.#failures = new FailureLog(ctx.log.child({ component: 'housekeeping' }), 'housekeeping', FailureLog.timing(ctx));
-    this.#loop = new IntervalPass(ctx.settings.sweepIntervalMs, () => this.#failures.run(() => this.runOnce(), undefined));
+    this.#loop = new IntervalPass(ctx.settings.sweepIntervalMs, () => this.#failures.run(() => this.#chores(), undefined));
+    this.#checks = new IntervalPass(ctx.settings.sweepIntervalMs, () => this.#failures.run(() => this.#checkUncheckedDefinitions(), undefined));
   }
 
   start(): void {
     this.#startedAt = this.#ctx.clock.now();
-    this.#loop.start();
-    void this.#loop.runNow();
+    for (const l of [this.#loop, this.#checks]) {
+      l.start();
+      void l.runNow();
+    }
   }
 
   async stop(): Promise<void> {
-    await this.#loop.stop();
+    await Promise.all([this.#loop.stop(), this.#checks.stop()]);
   }
 
+  /** One pass of every chore, and of the definitions' checks (a test's, an operator's). */
   async runOnce(): Promise<void> {
+    await this.#chores();
+    await this.#checkUncheckedDefinitions();
+  }
+
+  async #chores(): Promise<void> {
     try {
       await this.#markOffline();
       await this.#ctx.store.purgeResults(this.#ctx.clock.now());
@@ -61,7 +72,6 @@ export class Housekeeping {
       // One row per caller address and key ever limited, on PostgreSQL: an idle one is a full bucket, as a new one.
       await this.#ctx.store.pruneRateBuckets(this.#ctx.clock.now() - RATE_BUCKET_KEEP_MS);
       await this.#forgetIncompleteDefinitions();
-      await this.#checkUncheckedDefinitions();
     } catch (err) {
       // Only the database's absence spares hosts afterwards: a chore that keeps failing otherwise must not.
       if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') this.#databaseGone = true;

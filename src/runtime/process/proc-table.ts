@@ -137,7 +137,11 @@ function readEnviron(pid: number): string {
  * recorded).
  */
 export function instanceProcs(table: readonly ProcInfo[], runtimeId: string, instanceId: number, group: RecordedGroup | null, uid: number | null): ProcInfo[] {
-  const own = (p: ProcInfo): boolean => p.runtimeId === runtimeId && p.instanceId === instanceId;
+  // Labels are any process's to set (a workload reads the runtime id in its own environment): with a uid per
+  // instance, a labelled process counts only as the instance's uid's or root's (bwrap, outside and in). Another
+  // tenant's process labelled as this instance made its start "adopt" it and start nothing.
+  const own = (p: ProcInfo): boolean =>
+    p.runtimeId === runtimeId && p.instanceId === instanceId && (uid === null || p.uid === null || p.uid === uid || p.uid === 0);
   const pgid = group !== null && stillOurs(table, group, own) ? group.pgid : 0;
   return table.filter((p) => p.state !== 'Z' && p.state !== 'X' && (own(p) || (pgid > 0 && p.pgrp === pgid) || (uid !== null && p.uid === uid)));
 }

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
-import { ENV_HANDOFF } from './sandbox-env.js';
+import type { Writable } from 'node:stream';
+import { ENV_HANDOFF, envRecords } from './sandbox-env.js';
 
 /**
  * The process runtime's sandbox: bubblewrap (`bwrap`, Debian's `bubblewrap`) with a user, PID, IPC and UTS
@@ -157,11 +158,15 @@ export function probeBwrap(o: { identity: { uid: number; gid: number } | null; t
   return new Promise((resolve) => {
     const ns = o.identity === null ? ['--unshare-user', ...NAMESPACES] : NAMESPACES;
     const drop = o.identity === null ? [] : dropTo(o.identity);
-    const args = [...ns, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--', ...drop, 'true'];
+    // Through the environment's hand-off, as every workload: a host without bash fails here, not at each start.
+    const args = [...ns, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--', ...drop, ...ENV_HANDOFF, 'true'];
     let err = '';
-    const child = spawn('bwrap', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('bwrap', args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    const env = child.stdio[3] as Writable | null;
+    env?.on('error', () => undefined);
+    env?.end(envRecords({}));
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
-    child.stderr.on('data', (d: Buffer) => {
+    child.stderr?.on('data', (d: Buffer) => {
       if (err.length < 1000) err += d.toString();
     });
     child.once('error', (e) => {
