@@ -120,7 +120,8 @@ export class SshAccess implements SessionHost {
     const id = spec.instanceId;
     // Without a port (none could be given) the record of an earlier one goes: kept, a restart of this agent
     // would listen there again, on a port since given to another instance maybe.
-    if (spec.sshPort === undefined || spec.sshPort === null) {
+    if (spec.sshPort === undefined) return false; // a control plane of before SSH ports: says nothing of them
+    if (spec.sshPort === null) {
       if (this.#records.has(id)) await this.#forget(id);
       return false;
     }
