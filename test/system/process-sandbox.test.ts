@@ -264,6 +264,19 @@ for (const ts of ONE_STORE) {
   });
 }
 
+/** A workload that only waits, for the runtime-level tests below. */
+const SPEC: WorkloadSpec = {
+  instanceId: 1,
+  image: 'x',
+  env: {},
+  onstart: 'exec sleep 600',
+  command: [],
+  runtype: 'ssh',
+  gpuIndices: [],
+  ports: [],
+  sshKeys: [],
+};
+
 /** A process runtime with a sandbox in a folder of its own, removed after `body`. */
 async function withSandboxedRuntime(body: (rt: ProcessRuntime, dir: string) => Promise<void>, baseEnv = workloadBaseEnv()): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'gantry-ssh-keys-'));
@@ -301,17 +314,7 @@ describe('process sandbox: SSH key writes of one instance at once', { skip: noSa
 
 describe('process sandbox: a start writes the SSH keys only when the file is not what the last write left', { skip: noSandbox }, () => {
   const key = (n: number): string => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${'B'.repeat(42)}${n} k${n}@start`;
-  const spec = (keys: string[]): WorkloadSpec => ({
-    instanceId: 7,
-    image: 'x',
-    env: {},
-    onstart: 'exec sleep 600',
-    command: [],
-    runtype: 'ssh',
-    gpuIndices: [],
-    ports: [],
-    sshKeys: keys,
-  });
+  const spec = (keys: string[]): WorkloadSpec => ({ ...SPEC, instanceId: 7, sshKeys: keys });
 
   it('keeps an unchanged file, and restores one the tenant changed, replaced or made readable, or a wiped disk', async () => {
     await withSandboxedRuntime(async (rt, dir) => {
@@ -406,18 +409,6 @@ describe('process sandbox: a start writes the SSH keys only when the file is not
   });
 });
 
-const SPEC: WorkloadSpec = {
-  instanceId: 1,
-  image: 'x',
-  env: {},
-  onstart: 'exec sleep 600',
-  command: [],
-  runtype: 'ssh',
-  gpuIndices: [],
-  ports: [],
-  sshKeys: [],
-};
-
 describe("process sandbox: a workload's environment reaches neither bwrap nor setpriv, which run as root", { skip: noSandbox }, () => {
   it('a PATH or LD_LIBRARY_PATH of the env picks no program run as root, nor its libraries; the workload gets the env as it was', async () => {
     await withSandboxedRuntime(async (rt, dir) => {
@@ -436,15 +427,10 @@ describe("process sandbox: a workload's environment reaches neither bwrap nor se
       const odd = 'two words\nand a line, \u00e9t\u00e9 = "quoted" $HOME';
       const env = { PATH: `bin:${bin}:/usr/bin:/bin`, LD_LIBRARY_PATH: `bin:${bin}`, TENANT_MARK: 'tenant-zq7', ODD: odd };
       const spec: WorkloadSpec = {
+        ...SPEC,
         instanceId: 9,
-        image: 'x',
         env,
         onstart: 'printf "%s|%s|%s|%s" "$TENANT_MARK" "$PATH" "$LD_LIBRARY_PATH" "$ODD" > "$HOME/seen"; exec sleep 600',
-        command: [],
-        runtype: 'ssh',
-        gpuIndices: [],
-        ports: [],
-        sshKeys: [],
       };
       await rt.start(spec);
       const seen = join(disk, 'seen');
