@@ -199,8 +199,9 @@ describe('the docker runtime reads a huge log without holding it', () => {
     const { rt, peak } = await open();
     try {
       const text = await rt.logs(1, 100);
-      // The whole answer, kept, is 64 MiB and more; the bound is 512 KiB, plus what is in flight.
-      assert.ok(peak() < 16 * MiB, `the reader kept ${(peak() / MiB).toFixed(1)} MiB`);
+      // The whole answer, kept, is 64 MiB and more (61 MiB measured before the reads were bounded); the bound is
+      // 512 KiB, plus what is in flight in this process's sockets, both ends (up to 17 MiB on a busy machine).
+      assert.ok(peak() < 32 * MiB, `the reader kept ${(peak() / MiB).toFixed(1)} MiB`);
       assert.equal(text, 'last words\n');
       assert.equal(await rt.logs(404, 100), '', 'no such container: no logs');
     } finally {
@@ -212,7 +213,7 @@ describe('the docker runtime reads a huge log without holding it', () => {
     const { rt, peak } = await open();
     try {
       const lines = await rt.logLines(1, { tail: 100 });
-      assert.ok(peak() < 16 * MiB, `the reader kept ${(peak() / MiB).toFixed(1)} MiB`);
+      assert.ok(peak() < 32 * MiB, `the reader kept ${(peak() / MiB).toFixed(1)} MiB`);
       assert.deepEqual(
         lines.map((l) => [l.at, l.stream, l.text]),
         [

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bwrapArgs, nvidiaDevices, reachable, type SandboxMounts } from '../../src/runtime/process/sandbox.js';
+import { ENV_HANDOFF } from '../../src/runtime/process/sandbox-env.js';
 
 const base: SandboxMounts = {
   dataDir: '/var/lib/gantry',
@@ -36,7 +37,8 @@ describe('process sandbox argv', () => {
     const args = bwrapArgs(base, ['bash', 'run.sh', 'x']);
     for (const f of ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--new-session']) assert.ok(args.includes(f), f);
     assert.ok(!args.includes('--unshare-net') && !args.includes('--unshare-all'));
-    assert.deepEqual(args.slice(args.indexOf('--') + 1), ['bash', 'run.sh', 'x']);
+    // Through the environment's hand-off (sandbox-env.ts): the workload's env is set only inside, as the tenant.
+    assert.deepEqual(args.slice(args.indexOf('--') + 1), [...ENV_HANDOFF, 'bash', 'run.sh', 'x']);
     assert.deepEqual(args.slice(args.indexOf('--chdir'), args.indexOf('--chdir') + 2), ['--chdir', base.disk]);
   });
 

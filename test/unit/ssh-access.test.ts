@@ -41,7 +41,7 @@ describe('SSH access: commands and copy locations', () => {
   it("a client's terminal type reaches TERM only as a short name; an environment with a NUL is never handed over", () => {
     for (const t of ['xterm-256color', 'screen.xterm', 'rxvt-unicode+x']) assert.equal(terminalType(t), t);
     for (const t of ['xterm\0--setenv\0LD_PRELOAD\0/x.so', 'xterm LD_PRELOAD=x', '', 'x'.repeat(65)]) assert.equal(terminalType(t), 'xterm');
-    assert.equal(envRecords({ A: '1', B: 'two words\n' }), 'A=1\0B=two words\n\0');
+    assert.equal(envRecords({ A: '1', B: 'two words\n' }), 'A=1\0B=two words\n\0GANTRY_ENV_END\0');
     assert.throws(() => envRecords({ TERM: 'xterm\0LD_PRELOAD=/x.so' }), /cannot be passed/);
     assert.throws(() => envRecords({ 'A=B': '1' }), /cannot be passed/);
   });
