@@ -5,6 +5,18 @@ import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
+/** A deployment of one waiting worker, as `createDeployment` takes it. */
+const DEPLOYMENT = {
+  name: 'dep',
+  tag: null,
+  params: {},
+  template: { image: 'local/worker', env: {}, onstart: 'sleep 60', args: null, diskGb: null },
+  placement: null,
+  launchArgs: null,
+  gpuRamGb: null,
+  testWorkers: null,
+};
+
 const ts = TEST_STORES.find((s) => s.name === 'sqlite');
 
 /**
@@ -59,19 +71,7 @@ describe('bounds on what one account holds', { skip: ts?.skip ?? false }, () => 
     assert.deepEqual([third.status, third.body.error], [400, 'max_endpoints'], third.text);
     assert.match(third.body.msg as string, /at most 2 endpoints and deployments/);
     const p = await g.control.authenticate(u.api_key);
-    await assert.rejects(
-      g.control.serverless.createDeployment(p, {
-        name: 'dep',
-        tag: null,
-        params: {},
-        template: { image: 'local/worker', env: {}, onstart: 'sleep 60', args: null, diskGb: null },
-        placement: null,
-        launchArgs: null,
-        gpuRamGb: null,
-        testWorkers: null,
-      }),
-      { code: 'ENDPOINT_LIMIT' },
-    );
+    await assert.rejects(g.control.serverless.createDeployment(p, { ...DEPLOYMENT, testWorkers: null }), { code: 'ENDPOINT_LIMIT' });
     assert.equal((await as('DELETE', `/api/v0/endptjobs/${ids[0]}/`)).status, 200);
     // It counts until its deletion is done (its workers destroyed), then frees its place.
     await until('the deleted endpoint gone', async () => (await g.control.ctx.store.getEndpoint(ids[0] as number))?.status === 'deleted', 30_000);
@@ -132,19 +132,7 @@ describe('bounds on the workergroups and templates one account holds', { skip: t
     assert.match(fourth.body.msg as string, /An account holds at most 3 workergroups/);
     // A deployment's workergroup counts: refused, its endpoint is taken back.
     const p = await g.control.authenticate(key);
-    await assert.rejects(
-      g.control.serverless.createDeployment(p, {
-        name: 'dep',
-        tag: null,
-        params: {},
-        template: { image: 'local/worker', env: {}, onstart: 'sleep 60', args: null, diskGb: null },
-        placement: null,
-        launchArgs: null,
-        gpuRamGb: null,
-        testWorkers: 0,
-      }),
-      { code: 'WORKERGROUP_LIMIT' },
-    );
+    await assert.rejects(g.control.serverless.createDeployment(p, { ...DEPLOYMENT, testWorkers: 0 }), { code: 'WORKERGROUP_LIMIT' });
     assert.equal((await g.control.serverless.findEndpoint(p, 'dep'))?.target ?? 'deleted', 'deleted');
     assert.equal((await as('DELETE', `/api/v0/workergroups/${groups[0] as number}/`)).status, 200);
     const again = await as('POST', '/api/v0/workergroups/', { endpoint_id: a, ...worker });

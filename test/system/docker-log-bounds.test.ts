@@ -3,8 +3,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { dispatch } from '../../src/agent/dispatch.js';
 import { DockerRuntime, engineFor } from '../../src/runtime/docker/docker-runtime.js';
 import { demuxLogs, demuxStampedLogs } from '../../src/runtime/docker/engine-streams.js';
@@ -12,17 +10,11 @@ import { labelledAs } from '../../src/runtime/docker/labelled.js';
 import { lineCost, MAX_LOG_BYTES, newestText, newestWithin, selectLines } from '../../src/runtime/log-lines.js';
 import type { WorkloadSpec } from '../../src/runtime/runtime.js';
 import { dockerSkip, testDockerHost, testImage } from '../helpers/docker.js';
+import { liveMemory } from '../helpers/live-memory.js';
 
 const MiB = 1024 * 1024;
 
-// A full collection on demand, so that what is sampled is what the reader keeps, not garbage not yet collected.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-const live = (): number => {
-  gc();
-  const m = process.memoryUsage();
-  return m.arrayBuffers + m.heapUsed;
-};
+const live = liveMemory;
 
 /** The most memory this process kept above what it kept before, sampled while `f` runs. */
 async function peakDuring<T>(f: () => Promise<T>): Promise<{ value: T; peak: number }> {

@@ -6,12 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
 import { LogDemuxer, NewestLines, NewestText } from '../../src/runtime/docker/log-tail.js';
 import { newestText, newestWithin, selectLines } from '../../src/runtime/log-lines.js';
 import type { LogLine, LogQuery } from '../../src/runtime/runtime.js';
+import { liveMemory } from '../helpers/live-memory.js';
 
 const MiB = 1024 * 1024;
 
@@ -127,14 +126,7 @@ describe('bounded reads of a container log stream', () => {
   });
 });
 
-// A full collection on demand, so that what is sampled is what the reader keeps, not garbage not yet collected.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-const live = (): number => {
-  gc();
-  const m = process.memoryUsage();
-  return m.arrayBuffers + m.heapUsed;
-};
+const live = liveMemory;
 
 /**
  * A stand-in engine on loopback whose containers printed one line of 64 MiB and then two short ones. It sends
