@@ -60,6 +60,19 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
     ? `machine ${m.id}: ${m.numGpus === 0 ? 'no GPUs (CPU instances)' : `${m.numGpus}x ${m.gpuName}${m.gpuDeclared ? ' (declared)' : ''}`}${m.verified ? ', verified' : ''}, runtime ${m.runtime ?? '?'}${m.runtime === 'docker' ? '' : ISOLATION_NOTE[m.isolation ?? 'shared']}`
     : 'none (control plane only)';
   if (m !== undefined && m.isolation !== 'sandboxed') process.stderr.write(NOT_ISOLATED(config.unsafeSharedProcessRuntime));
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${signal}: stopping the control plane; workloads that still run keep running and are re-adopted on the next start.\n`);
+    g.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  // Before the banner: whoever reads it (a test, a supervisor) may signal at once, and until the handler is
+  // set a SIGTERM kills the process without closing the store.
+  stopOnSignals(shutdown, config.parentWatchMs);
   process.stdout.write(
     banner({
       url: g.url,
@@ -73,17 +86,6 @@ async function run(flags: UpFlags, localHost: boolean): Promise<void> {
       localHost,
     }),
   );
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`\n${signal}: stopping the control plane; workloads that still run keep running and are re-adopted on the next start.\n`);
-    g.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  stopOnSignals(shutdown, config.parentWatchMs);
 }
 
 /** "(default: 7070; env GANTRY_PORT)": the default is shown, not set, so env and --config still apply. */
