@@ -36,6 +36,11 @@ export interface AgentOptions {
    * again (`agentReadTimeoutMs`; 60 s by default): an engine that lost a request holds back that read only so long.
    */
   readonly readTimeoutMs?: number;
+  /**
+   * How long `stop` waits for the commands under way (an image pull, a stop in its grace) before it returns
+   * without them (`agentStopWaitMs`; 30 s by default): their results are not sent, and the control plane asks again.
+   */
+  readonly stopWaitMs?: number;
   /** The control plane refused this host for good after it had joined (its machine was deleted): the agent has stopped. */
   readonly onRefused?: (err: unknown) => void;
 }
@@ -137,10 +142,21 @@ export class Agent {
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
     this.#o.ssh?.endCopies(); // a copy may run for an hour: it ends with the agent rather than holding it up
-    await Promise.all([...this.#inFlight]);
+    const left = await this.#settleInFlight(this.#o.stopWaitMs ?? 30_000);
+    if (left > 0)
+      this.#o.log.warn({ commands: left }, 'agent stopping with commands still under way; the control plane asks again for what they did not report');
     // The poll may be parked on the server; it ends with its wait, and nothing acts on what it returns.
     this.#loop = null;
     await this.#o.ssh?.close();
+  }
+
+  /** Waits for the commands under way, at most `ms`; how many were left. */
+  async #settleInFlight(ms: number): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+    await Promise.race([Promise.all([...this.#inFlight]), bound]);
+    clearTimeout(timer);
+    return this.#inFlight.size;
   }
 
   async #hello(): Promise<Welcome> {

@@ -146,6 +146,11 @@ export const SETTINGS = {
     default: 60_000,
     doc: "Agent: a read of its host for a heartbeat (the workloads, an instance's usage) not answered within this is asked again; an engine that lost a request holds back only that read, and only this long (heartbeats go on without it meanwhile). Also the container engine's bound for its first answer at start (the agent's start fails, saying so), for answering its events' subscription (asked again), and for the answer and each further piece of a log read (the read fails).",
   },
+  agentStopWaitMs: {
+    type: 'duration',
+    default: 30_000,
+    doc: 'Agent: at shutdown, how long to wait for the commands under way (an image pull, a stop in its grace) before exiting without them; workloads keep running, and the control plane asks again for what was not reported.',
+  },
   gpuReadTimeoutMs: {
     type: 'duration',
     min: 1_000,

@@ -71,6 +71,7 @@ export async function startHost(
     log: o.log.child({ component: 'agent' }),
     pushListings: true,
     readTimeoutMs: c.agentReadTimeoutMs,
+    stopWaitMs: c.agentStopWaitMs,
     ...(o.onRefused !== undefined && { onRefused: o.onRefused }),
   });
   try {

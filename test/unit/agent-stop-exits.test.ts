@@ -16,7 +16,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * one during a stop that did not end the workload, is told with a heartbeat at once, as before.
  */
 describe('exits during a stop', () => {
-  const harness = async (stop: (id: number, exit: () => void) => Promise<Observation>) => {
+  const harness = async (stop: (id: number, exit: () => void) => Promise<Observation>, stopWaitMs?: number) => {
     const commands: AgentCommand[] = [];
     const beats: Heartbeat[] = [];
     const results: AgentResult[] = [];
@@ -41,7 +41,7 @@ describe('exits during a stop', () => {
       start: async () => undefined,
       imageNotice: null,
     } as unknown as Runtime;
-    const agent = testAgent({ channel, runtime });
+    const agent = testAgent({ channel, runtime, ...(stopWaitMs !== undefined && { stopWaitMs }) });
     await agent.start();
     await until('the first heartbeat', async () => beats.length > 0);
     const exitedTold = (): number[] => beats.flatMap((b) => [...b.exited]);
@@ -88,6 +88,15 @@ describe('exits during a stop', () => {
     } finally {
       await h.agent.stop();
     }
+  });
+
+  it("the agent's own stop waits for a command under way only so long (agentStopWaitMs)", { timeout: 20_000 }, async () => {
+    let called = false;
+    // A stop the runtime never ends.
+    const h = await harness(() => ((called = true), new Promise<Observation>(() => undefined)), 100);
+    h.commands.push({ id: 'c1', op: 'stop', instanceId: 7, graceMs: 1000 });
+    await until('the stop under way', async () => called);
+    await h.agent.stop(); // before the bound, this waited for ever
   });
 
   it('a start after a stop still under way (the control plane gave up on it) has its exits told', async () => {
