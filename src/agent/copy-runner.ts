@@ -90,6 +90,20 @@ export class CopyRunner {
     const set = this.#running.get(order.dst.instanceId) ?? new Set();
     set.add(stop);
     this.#running.set(order.dst.instanceId, set);
+    /**
+     * A side's start, given up once the copy is stopped: a start the runtime never ends (an engine that took
+     * the exec and went silent) would hold the copy past its bound. A process it brings after that is ended.
+     */
+    const startUnlessStopped = (p: Promise<ExecProcess>): Promise<ExecProcess> =>
+      new Promise<ExecProcess>((resolve, reject) => {
+        let given = false;
+        end = (): void => {
+          given = true;
+          reject(stoppedError(stopped as string));
+        };
+        if (stopped !== null) end();
+        p.then((x) => (given ? x.kill() : resolve(x)), reject);
+      });
     const timer = setTimeout(() => stop(`did not finish within ${order.timeoutMs} ms`), order.timeoutMs);
     let lingering: NodeJS.Timeout | undefined;
     try {
@@ -97,7 +111,7 @@ export class CopyRunner {
       // lose it (Node drops the unread output of a child that exited).
       const sink: Sink = await (
         order.via === null
-          ? this.#host.spawn(order.dst.instanceId, unpackArgv(this.#host.copyRoot, dstPath), null)
+          ? startUnlessStopped(this.#host.spawn(order.dst.instanceId, unpackArgv(this.#host.copyRoot, dstPath), null))
           : remoteSink(order.via, dstPath, order.timeoutMs, (abort) => (end = abort))
       ).catch((err: unknown) => {
         throw orStop(err);
@@ -107,7 +121,7 @@ export class CopyRunner {
       let src: ExecProcess;
       try {
         if (stopped !== null) throw stoppedError(stopped);
-        src = await this.#host.spawn(order.src.instanceId, packArgv(this.#host.copyRoot, srcPath), null);
+        src = await startUnlessStopped(this.#host.spawn(order.src.instanceId, packArgv(this.#host.copyRoot, srcPath), null));
       } catch (err) {
         sink.kill();
         throw orStop(err);

@@ -11,6 +11,7 @@ import { CopyRunner, type CopyHost } from '../../src/agent/copy-runner.js';
 import { type SshAccess } from '../../src/agent/ssh-access.js';
 import type { Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 import { reservePortBlock } from '../helpers/ports.js';
+import { until } from '../helpers/serverless.js';
 import type { CopyOrder } from '../../src/control/hosts/copy-order.js';
 import { asCopyPath, COPY_CANCELLED, parseCopyPath } from '../../src/domain/instance/copy-path.js';
 import type { ExecProcess } from '../../src/runtime/runtime.js';
@@ -169,6 +170,29 @@ describe('the agent copy runner', () => {
       await assert.rejects(running, { message });
       assert.equal(r.cancel(2), 0, 'nothing left running');
       await Promise.all(started.splice(0).map((p) => p.done));
+    }
+  });
+
+  it("a side whose start the runtime does not end is given up at the copy's bound, and ended when it comes", async () => {
+    const host = folderHost(root, new Set([3]));
+    for (const stuck of [2, 3]) {
+      let release!: () => void;
+      const late: ExecProcess[] = [];
+      const slow: CopyHost = {
+        copyRoot: 'home',
+        spawn: async (id, argv, tty) => {
+          if (id === stuck) await new Promise<void>((r) => (release = r));
+          const p = await host.spawn(id, argv, tty);
+          if (id === stuck) late.push(p);
+          return p;
+        },
+      };
+      // Before, the copy waited for the start, past its bound (here for ever).
+      await assert.rejects(new CopyRunner(slow).run(order(3, '/', 2, '/endless', 300)), /did not finish within 300 ms/);
+      release();
+      await until('the late side started', async () => late.length === 1);
+      const ended = await (late[0] as ExecProcess).done;
+      assert.notEqual(ended.signal, null, 'the side that came late was ended');
     }
   });
 
