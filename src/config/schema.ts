@@ -1,5 +1,6 @@
 import { CATALOG_SETTINGS } from './catalog-settings.js';
 import { DATABASE_SETTINGS } from './database-settings.js';
+import { ENGINE_SETTINGS } from './engine-settings.js';
 import { ML_SETTINGS } from './ml-settings.js';
 import { SANDBOX_SETTINGS } from './sandbox-settings.js';
 import { SERVERLESS_SETTINGS } from './serverless-settings.js';
@@ -184,11 +185,7 @@ export const SETTINGS = {
     default: 10_000,
     doc: 'Bound on reading one upload or sync of AI Core serving templates (parsed on a thread of its own).',
   },
-  dockerHost: {
-    type: 'optional-string',
-    default: null,
-    doc: 'Docker Engine API address (unix:///path or tcp://host:port); default: DOCKER_HOST, else /var/run/docker.sock.',
-  },
+  ...ENGINE_SETTINGS,
   ...SERVERLESS_SETTINGS,
   ...ML_SETTINGS,
   ...CATALOG_SETTINGS,

@@ -23,7 +23,8 @@ export async function openRuntime(c: Config, o: { log: Logger; workloadEnv: Read
   // Loaded only where containers may run: the Docker client brings gRPC and protobuf with it, a good part of
   // a process-runtime host's start.
   const { DockerRuntime } = c.runtime === 'process' ? { DockerRuntime: null } : await import('../runtime/docker/docker-runtime.js');
-  const docker = DockerRuntime !== null && (c.runtime === 'docker' || (c.runtime === 'auto' && (await DockerRuntime.probe(c.dockerHost))));
+  const docker =
+    DockerRuntime !== null && (c.runtime === 'docker' || (c.runtime === 'auto' && (await DockerRuntime.probe(c.dockerHost, c.engineProbeTimeoutMs))));
   if (docker) {
     try {
       return {

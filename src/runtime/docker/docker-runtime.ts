@@ -75,13 +75,22 @@ export class DockerRuntime implements Runtime {
     this.#docker = engineFor(o.dockerHost);
   }
 
-  /** True when an engine answers at the address within the timeout (used by `--runtime auto`). */
-  static async probe(dockerHost: string | null, timeoutMs = 2000): Promise<boolean> {
-    const ping = engineFor(dockerHost)
-      .ping()
-      .then(() => true)
-      .catch(() => false);
-    return Promise.race([ping, new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
+  /** True when an engine answers at the address within the timeout (`engineProbeTimeoutMs`; used by `--runtime auto`). */
+  static async probe(dockerHost: string | null, timeoutMs: number): Promise<boolean> {
+    // The request is given up at the bound, not left open on an engine that took it and never answers.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    const docker = engineFor(dockerHost);
+    // dockerode's types leave out ping's options; it hands `abortSignal` on to the request.
+    const ping = docker.ping.bind(docker) as unknown as (o: { abortSignal: AbortSignal }) => Promise<unknown>;
+    try {
+      await ping({ abortSignal: abort.signal });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   static async open(o: DockerRuntimeOptions): Promise<DockerRuntime> {
