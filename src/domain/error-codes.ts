@@ -50,7 +50,11 @@ export const ERROR_CODES = {
     doc: 'The SSH key is not one OpenSSH public key line, or its key data (base64) is not a key of the type the line declares.',
   },
   SELF_TRANSFER: { kind: 'invalid', retryable: false, doc: 'Credit cannot be sent to the account that sends it.' },
-  INVALID_ENV: { kind: 'invalid', retryable: false, doc: 'The env string (Docker flags such as `-e K=V -p 8080:8080`) does not parse.' },
+  INVALID_ENV: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The env (Docker flags such as `-e K=V -p 8080:8080`, or an object) does not parse, sets a name Gantry or the runtime reserves, or holds a value no process can be started with.',
+  },
   // SECRET_LIMIT, ENDPOINT_LIMIT and the other bounds on what one account holds.
   ...LIMIT_CODES,
   UNAUTHENTICATED: {

@@ -128,6 +128,16 @@ describe('rendering a configuration', () => {
     assert.deepEqual(pw.args, ['server.js']);
   });
 
+  it('keeps an env variable named __proto__ (a valid name in a serving template)', () => {
+    const own = { ...e, predictor: { ...e.predictor, env: [{ name: '__proto__', value: 'p' }] } };
+    const w = renderWorker(own, bindingsOf(own, { parameterBindings: [{ key: 'greeting', value: 'hi' }] }, { weights: 's3://b/k' }));
+    assert.deepEqual(Object.entries(w.env), [
+      ['AICORE_ARTIFACT_WEIGHTS', 's3://b/k'],
+      ['__proto__', 'p'],
+    ]);
+    assert.equal(Object.getPrototypeOf(w.env), Object.prototype);
+  });
+
   it('a placeholder left without a value is EXECUTABLE_CHANGED', () => {
     assert.throws(
       () => renderWorker(e, bindingsOf(e, { parameterBindings: [] }, { weights: 'file:///m' })),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseOrder, parseSearchQuery } from '../../src/api/dialects/vast/query-language.js';
 import { parseDuration, loadConfig } from '../../src/config/load.js';
-import { parseEnv, shellSplit } from '../../src/domain/instance/env.js';
+import { parseEnv, refuseReservedNames, shellSplit } from '../../src/domain/instance/env.js';
 import { checkImage, engineImage, validateCreate } from '../../src/domain/instance/create.js';
 import { checkMountPath } from '../../src/domain/volume/volume.js';
 import { createRequest } from '../helpers/requests.js';
@@ -30,6 +30,37 @@ describe('env parsing', () => {
     assert.throws(() => parseEnv({ 'bad key': 'x' }), /not a valid environment variable name/);
     assert.throws(() => parseEnv([1]), /env must be/);
     assert.throws(() => parseEnv({ A: { nested: 1 } }), /must be a string/);
+  });
+  it('keeps variables named after members of Object.prototype, in every form, and leaves the prototype alone', () => {
+    // JSON.parse makes `__proto__` an own key, as a request body does.
+    const forms: unknown[] = [
+      '-e __proto__=p -e constructor=c',
+      JSON.parse('{"__proto__": "p", "constructor": "c"}'),
+      { '-e __proto__=p -e constructor=c': '1' },
+    ];
+    for (const form of forms) {
+      const { env } = parseEnv(form);
+      assert.deepEqual(Object.entries(env), [
+        ['__proto__', 'p'],
+        ['constructor', 'c'],
+      ]);
+      assert.equal(Object.getPrototypeOf(env), Object.prototype);
+      // Copies by spread and through JSON (the store) keep it.
+      assert.deepEqual(Object.entries({ ...env }), Object.entries(env));
+      assert.deepEqual(Object.entries(JSON.parse(JSON.stringify(env)) as object), Object.entries(env));
+    }
+  });
+  it("refuses reserved names in an instance's env and a worker's, less what the official SDKs send to workers", () => {
+    for (const name of ['PATH', 'ld_preload', 'GANTRY_URL', 'GANTRY_MODEL_ID', 'MASTER_TOKEN', 'WORKER_PORT', 'CONTAINER_ID', 'VAST_TCP_PORT_8000']) {
+      for (const target of ['instance', 'worker'] as const)
+        assert.throws(() => refuseReservedNames({ [name]: 'x' }, target), /is reserved/, `${name} (${target})`);
+    }
+    // Vast's Python SDK sends REPORT_ADDR with every code deployment; Gantry's Node SDK sends GANTRY_CODE_RUNTIME.
+    for (const name of ['REPORT_ADDR', 'GANTRY_CODE_RUNTIME']) {
+      assert.throws(() => refuseReservedNames({ [name]: 'x' }, 'instance'), /is reserved/, name);
+      refuseReservedNames({ [name]: 'x' }, 'worker');
+    }
+    refuseReservedNames({ VAST_API_URL: 'x', USE_SYSTEM_PYTHON: 'true', UV_SYSTEM_PYTHON: '1', UV_BREAK_SYSTEM_PACKAGES: '1', ENV_PATH: '/v' }, 'worker');
   });
   it('splits like a shell', () => {
     assert.deepEqual(shellSplit(`a "b c" 'd e' f\\ g`), ['a', 'b c', 'd e', 'f g']);

@@ -29,8 +29,9 @@ export async function createInstance(
   worker?: { readonly workergroupId: number; readonly endpointId: number },
 ): Promise<CreatedInstance> {
   authorize(p, 'instance.create');
-  // A user's env may not set what Gantry or the runtime sets; workers' env comes from templates Gantry built.
-  if (worker === undefined) refuseReservedNames(r.env.env);
+  // A user's env may not set what Gantry or the runtime sets; a worker's env is its workergroup's, checked when that
+  // was written (workergroups.ts buildTemplate) or built by Gantry (ML deployments' GANTRY_* settings).
+  if (worker === undefined) refuseReservedNames(r.env.env, 'instance');
   // A host's engine is shared: another account's snapshot image is not this caller's to run.
   await checkSnapshotImage(ctx, p, r.image);
   await requireCredit(ctx, p);

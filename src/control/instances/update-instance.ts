@@ -20,7 +20,8 @@ export async function updateInstanceWorkload(
 ): Promise<InstanceRecord> {
   const inst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
   const r = build(inst);
-  refuseReservedNames(r.env.env);
+  // A worker's env holds what the official clients send to workers (env-rules.ts); an instance's may not.
+  refuseReservedNames(r.env.env, inst.endpointId !== null ? 'worker' : 'instance');
   await checkSnapshotImage(ctx, p, r.image);
   const { runtype } = validateCreate({ ...r, diskGb: inst.diskGb }, Number.POSITIVE_INFINITY);
   await ctx.store.setInstanceWorkload(id, {

@@ -257,7 +257,15 @@ export async function startMlDeployment(ctx: ControlContext, p: Principal, r: St
       name: r.deploymentId,
       tag: 'elastic',
       params: { ...bounds, coldWorkers: 0, minColdLoad: 0, targetUtil: 1 },
-      template: { image: 'local/gantry-inference', env, onstart: `exec ${process.execPath} ${CLI_ENTRY} inference-worker`, args: null, diskGb: null },
+      // Gantry's own GANTRY_* settings, which a user's worker env may not hold.
+      template: {
+        image: 'local/gantry-inference',
+        env,
+        envFrom: 'gantry',
+        onstart: `exec ${process.execPath} ${CLI_ENTRY} inference-worker`,
+        args: null,
+        diskGb: null,
+      },
       placement: null,
       launchArgs: null,
       gpuRamGb: null,

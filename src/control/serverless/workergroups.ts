@@ -1,6 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import { checkImage, DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_ONSTART_CHARS } from '../../domain/instance/create.js';
-import { parseEnv, shellSplit, type ParsedEnv, type PortSpec } from '../../domain/instance/env.js';
+import { parseEnv, refuseReservedNames, shellSplit, type ParsedEnv, type PortSpec } from '../../domain/instance/env.js';
 import { checkPlacement, DEFAULT_PLACEMENT, type WorkerPlacement } from '../../domain/offer/search.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
@@ -23,6 +23,13 @@ export interface TemplateInput {
   readonly readiness?: WorkerReadiness;
   /** Ports to keep when `env` publishes none (an update that leaves env alone keeps the stored ones). */
   readonly ports?: readonly PortSpec[];
+  /**
+   * Who wrote `env`. `user` (absent): a caller of any API, so names Gantry or the runtime set are refused as in
+   * an instance's env, less what the official clients send to workers (env-rules.ts). `gantry`: built by Gantry
+   * (an Elasticsearch allocation's GANTRY_* settings). `stored`: the workergroup's own, kept by an update (checked
+   * when it was written; one stored before the rule keeps its workers starting as they did).
+   */
+  readonly envFrom?: 'user' | 'gantry' | 'stored';
 }
 
 export interface WorkergroupInput {
@@ -52,7 +59,7 @@ function applyLaunchArgs(t: TemplateInput, launchArgs: string | null): TemplateI
     const v = words[++i];
     if (v === undefined) throw invalid(`launch_args: '${flag}' needs a value.`, 'launch_args');
     if (flag === '--disk') out = { ...out, diskGb: Number(v) };
-    else if (flag === '--env') out = { ...out, env: v };
+    else if (flag === '--env') out = { ...out, env: v, envFrom: 'user' };
     else if (flag === '--image') out = { ...out, image: v };
     else if (flag === '--onstart-cmd' || flag === '--onstart') out = { ...out, onstart: v };
     else throw invalid(`launch_args: unknown flag '${flag}'; use --image, --env, --disk, --onstart-cmd or --args.`, 'launch_args');
@@ -68,6 +75,7 @@ export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
   const diskGb = t.diskGb ?? DEFAULT_DISK_GB;
   if (!Number.isFinite(diskGb) || diskGb <= 0) throw invalid(`disk must be a positive number of GB.`, 'diskGb');
   const env: ParsedEnv = parseEnv(t.env);
+  if ((t.envFrom ?? 'user') === 'user') refuseReservedNames(env.env, 'worker');
   const kept = t.ports !== undefined && t.ports.length > 0 ? t.ports : [{ containerPort: DEFAULT_WORKER_PORT, proto: 'tcp' as const }];
   const ports = env.ports.length > 0 ? env.ports : kept;
   return {
@@ -169,12 +177,15 @@ export async function updateWorkergroup(
   checkNumbers(gpuRamGb, u.testWorkers ?? null);
   const t = u.template;
   const prev: Partial<WorkerTemplate> = u.fromTemplate === true ? {} : wg.template;
+  // An env not given is the stored one, kept as it is: what the caller did not write is not refused now.
+  const keepsEnv = t?.env === undefined || t.env === null;
   const template =
     t !== undefined || u.launchArgs !== undefined
       ? buildTemplate({
           template: {
             image: t?.image ?? prev.image ?? null,
-            env: t?.env ?? prev.env,
+            env: keepsEnv ? prev.env : t?.env,
+            envFrom: keepsEnv ? 'stored' : (t?.envFrom ?? 'user'),
             ...(prev.ports !== undefined ? { ports: prev.ports } : {}),
             onstart: t?.onstart ?? prev.onstart ?? null,
             entrypoint: t?.entrypoint ?? prev.entrypoint ?? null,

@@ -1,6 +1,7 @@
 import { GantryError } from '../errors.js';
 import type { ConfigurationRecord, ExecutableSpec, KeyValue } from './records.js';
 import { fillPlaceholders, type Placeholder } from './placeholders.js';
+import { putEnvVar } from '../instance/env.js';
 
 /** What a configuration binds, checked against its executable: every parameter has a value, every artifact a URL. */
 export interface Bindings {
@@ -113,7 +114,8 @@ export function renderWorker(exe: ExecutableSpec, b: Bindings): RenderedWorker {
     const path = localPathOf(url);
     if (path !== null) env[`${artifactEnvName(name)}_PATH`] = path;
   }
-  for (const e of c.env) env[e.name] = fill(e.value);
+  // As own properties: a variable named __proto__ is kept (env.ts putEnvVar).
+  for (const e of c.env) putEnvVar(env, e.name, fill(e.value));
   const command = c.command.map(fill);
   const modelName = exe.parameters.some((p) => p.name === 'modelName') ? (b.parameters.modelName ?? null) : null;
   return {

@@ -1,8 +1,11 @@
+import { CODE_RUNTIME_VAR } from '../serverless/code-deployment.js';
+
 /**
- * What a workload's environment may hold, for account env vars (secrets) and an instance's own env alike.
- * A value the OS cannot pass (a NUL byte, an environment past the kernel's limit) or a name the runtime or
- * Gantry relies on (PATH, the loader's LD_*, the injected variables) would make every start fail, so both
- * are refused when written, with the reason, instead of at each start.
+ * What a workload's environment may hold, for account env vars (secrets), an instance's own env and a
+ * serverless worker's (its workergroup's template) alike. A value the OS cannot pass (a NUL byte, an
+ * environment past the kernel's limit) or a name the runtime or Gantry relies on (PATH, the loader's LD_*,
+ * the injected variables) would make every start fail, so both are refused when written, with the reason,
+ * instead of at each start.
  */
 
 /**
@@ -23,15 +26,28 @@ const INJECTED = new Set([
   'WORKER_PORT',
 ]);
 const RESERVED_PREFIXES = ['GANTRY_', 'VAST_TCP_PORT_', 'VAST_UDP_PORT_'];
+/**
+ * Reserved names that the official clients put in a worker's env themselves, so a workergroup's or a deployment's
+ * env may hold them (an instance's may not). Vast's Python SDK sends `-e REPORT_ADDR=<its autoscaler>` with every
+ * code deployment (`Deployment._compile_env`, vastai/serverless/remote/deploy.py), and Gantry replaces it at each
+ * start (workload-spec.ts). Gantry's Node SDK sends GANTRY_CODE_RUNTIME, which picks the bootstrap. The rest they
+ * send (-p ports, VAST_API_URL, USE_SYSTEM_PYTHON, UV_SYSTEM_PYTHON, UV_BREAK_SYSTEM_PACKAGES, ENV_PATH) is not
+ * reserved; the CLIs and the other SDK calls send the user's env as written.
+ */
+const SENT_TO_WORKERS_BY_CLIENTS = new Set(['REPORT_ADDR', CODE_RUNTIME_VAR]);
+
+/** Where a user's env goes: an instance's own env (and account secrets), or a serverless worker's template. */
+export type EnvTarget = 'instance' | 'worker';
 
 /** One value; Linux refuses a single environment string over 128 KiB (MAX_ARG_STRLEN). */
 export const MAX_ENV_VALUE_BYTES = 64 * 1024;
 /** All user variables of one workload (secrets plus instance env), well under the kernel's total (ARG_MAX). */
 export const MAX_ENV_TOTAL_BYTES = 512 * 1024;
 
-/** Why `name` may not be set by a user, or null when it may. `name` is already a valid identifier. */
-export function reservedEnvReason(name: string): string | null {
+/** Why `name` may not be set by a user in `target`'s env, or null when it may. `name` is already a valid identifier. */
+export function reservedEnvReason(name: string, target: EnvTarget = 'instance'): string | null {
   const upper = name.toUpperCase();
+  if (target === 'worker' && SENT_TO_WORKERS_BY_CLIENTS.has(upper)) return null;
   if (RESERVED.has(upper)) return `'${name}' is reserved: the workload's runtime sets it.`;
   if (INJECTED.has(upper)) return `'${name}' is reserved: Gantry sets it for every workload.`;
   const prefix = RESERVED_PREFIXES.find((p) => upper.startsWith(p));

@@ -1,5 +1,5 @@
 import { GantryError } from '../errors.js';
-import { envEntryBytes, envValueReason, MAX_ENV_TOTAL_BYTES, reservedEnvReason } from './env-rules.js';
+import { envEntryBytes, envValueReason, MAX_ENV_TOTAL_BYTES, reservedEnvReason, type EnvTarget } from './env-rules.js';
 
 export interface PortSpec {
   /** The port the workload expects (Docker's "container port"). */
@@ -63,11 +63,22 @@ function parsePort(spec: string): PortSpec {
   return { containerPort: port, proto: (m[3] as 'tcp' | 'udp' | undefined) ?? 'tcp' };
 }
 
+/**
+ * Set one variable as an own property. `__proto__` is a valid name to a shell, so it is kept, not refused; but
+ * `env[name] = value` with it calls Object.prototype's setter and the variable is lost without a word (other
+ * names of Object.prototype, `constructor`, `toString`, are shadowed by an assignment already). The object stays
+ * a plain one: spread copies and JSON keep the name as they keep every other, so env is copied by spread, never
+ * by assignment (Object.assign) into another plain object.
+ */
+export function putEnvVar(env: Record<string, string>, name: string, value: string): void {
+  Object.defineProperty(env, name, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function setVar(env: Record<string, string>, assignment: string): void {
   const eq = assignment.indexOf('=');
   const key = eq < 0 ? assignment : assignment.slice(0, eq);
   if (!ENV_KEY.test(key)) throw invalid(`'${key}' is not a valid environment variable name.`);
-  env[key] = eq < 0 ? '' : assignment.slice(eq + 1);
+  putEnvVar(env, key, eq < 0 ? '' : assignment.slice(eq + 1));
 }
 
 /** Names and values a process can be started with (env-rules.ts), checked once the whole env is known. */
@@ -90,12 +101,13 @@ function finish(env: Record<string, string>, ports: PortSpec[]): ParsedEnv {
 }
 
 /**
- * For env a user writes (an instance's env): names Gantry or the runtime set are refused. Templates Gantry
- * builds itself (ML deployments pass GANTRY_* settings to their workers) skip this.
+ * For env a user writes (an instance's env, a workergroup's or deployment's worker env): names Gantry or the
+ * runtime set are refused, less, for workers, what the official clients send there (env-rules.ts). Templates
+ * Gantry builds itself (ML deployments pass GANTRY_* settings to their workers) skip this.
  */
-export function refuseReservedNames(env: Readonly<Record<string, string>>): void {
+export function refuseReservedNames(env: Readonly<Record<string, string>>, target: EnvTarget): void {
   for (const k of Object.keys(env)) {
-    const why = reservedEnvReason(k);
+    const why = reservedEnvReason(k, target);
     if (why !== null) throw invalid(why);
   }
 }
@@ -131,13 +143,13 @@ export function parseEnv(input: unknown): ParsedEnv {
     const key = k.trim();
     if (key.startsWith('-')) {
       const parsed = parseFlagString(key);
-      Object.assign(env, parsed.env);
+      for (const [name, value] of Object.entries(parsed.env)) putEnvVar(env, name, value);
       ports.push(...parsed.ports);
       continue;
     }
     if (!ENV_KEY.test(key)) throw invalid(`'${key}' is not a valid environment variable name.`);
     if (v !== null && typeof v === 'object') throw invalid(`The value of env '${key}' must be a string, number or boolean.`);
-    env[key] = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+    putEnvVar(env, key, typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
   }
   return finish(env, ports);
 }
