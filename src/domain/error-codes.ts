@@ -175,6 +175,11 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'Other endpoints route to this one (route aliases): stop or delete them first, or stop with force=true; it keeps its name while they route to it.',
   },
+  DEPLOYMENT_MANAGED: {
+    kind: 'conflict',
+    retryable: false,
+    doc: "A deployment's endpoint holds only the workergroups its deployment makes: none is created on it or moved onto it through the workergroup API, and the deployment's is not moved away (change the deployment instead).",
+  },
   ENDPOINT_STOPPED: {
     kind: 'unavailable',
     retryable: true,

@@ -15,6 +15,11 @@ export interface NewEndpoint {
   readonly params: EndpointParams;
   /** Absent: none (NO_LIMITS). */
   readonly limits?: EndpointLimits;
+  /**
+   * The endpoint it routes to, by name: checked as the alias is written, with that endpoint's row held (a rename
+   * of it at once either comes first, and the alias is refused, or waits and is refused): an endpoint of the
+   * account (ENDPOINT_NOT_FOUND), itself no alias, and no live alias routes to `name` (INVALID_ARGUMENT).
+   */
   readonly aliasOf: string | null;
   readonly now: number;
   /** Most endpoints the account may hold (one being deleted counts until it is gone); one more is ENDPOINT_LIMIT. 0 or absent: no bound. */
@@ -112,6 +117,11 @@ export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt' | 'revis
   readonly maxPerAccount?: number;
   /** Most live workergroups the endpoint may hold; one more is WORKERGROUP_LIMIT. 0 or absent: no bound. */
   readonly maxPerEndpoint?: number;
+  /**
+   * A workergroup of its own (the workergroup API's), not one a deployment makes: refused with DEPLOYMENT_MANAGED
+   * when a live deployment owns the endpoint, checked with the endpoint held. Absent: not checked.
+   */
+  readonly refuseOnDeployment?: boolean;
 };
 
 /**
@@ -119,6 +129,8 @@ export type NewWorkergroup = Omit<WorkergroupRecord, 'id' | 'createdAt' | 'revis
  * `servesModel`: the account's trained model its workers serve. The row is written only while that model exists and
  * is fully defined (MODEL_NOT_FOUND, MODEL_DEFINITION_MISSING), checked in the same transaction under the model row's
  * lock: a model delete on any replica commits either before (the deployment is refused) or after it (and then sees it).
+ * `workergroupId` must be the endpoint's only live workergroup, checked with the endpoint held (DEPLOYMENT_MANAGED):
+ * a workergroup created on it or moved onto or off it at once is either refused or refuses the deployment.
  */
 export type NewDeployment = Pick<DeploymentRecord, 'accountId' | 'name' | 'tag' | 'endpointId' | 'workergroupId'> &
   Partial<Pick<DeploymentRecord, 'uid' | 'resourceGroup' | 'source' | 'runningSourceId' | 'ttl' | 'expiresAt'>> & {
@@ -150,7 +162,27 @@ export interface DeploymentStore {
   deleteDeployment(id: number, now: number): Promise<void>;
 }
 
-export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
+/** Workergroups: their own part of the serverless port. */
+export interface WorkergroupStore {
+  /** DEPLOYMENT_MANAGED with `refuseOnDeployment` when a live deployment owns the endpoint. */
+  createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord>;
+  getWorkergroup(id: number): Promise<WorkergroupRecord | undefined>;
+  /** Live workergroups; of one account and/or one endpoint. */
+  listWorkergroups(o: { accountId?: number; endpointId?: number }): Promise<WorkergroupRecord[]>;
+  /**
+   * With `endpointId` other than its own: a move, refused with DEPLOYMENT_MANAGED (nothing written) when a live
+   * deployment owns the endpoint it leaves or the one it joins, checked with both endpoints held.
+   */
+  updateWorkergroup(id: number, w: WorkergroupWrite): Promise<void>;
+  /**
+   * Workergroups stored before placements were typed: their search text, for the dialect that wrote
+   * it to compile (then written back with updateWorkergroup). Empty once every row is upgraded.
+   */
+  legacyWorkergroupSearches(): Promise<{ id: number; searchText: string }[]>;
+  deleteWorkergroup(id: number, now: number): Promise<void>;
+}
+
+export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore, WorkergroupStore {
   /** NAME_TAKEN when the account has a live endpoint of that name. */
   createEndpoint(n: NewEndpoint): Promise<EndpointRecord>;
   getEndpoint(id: number): Promise<EndpointRecord | undefined>;
@@ -161,7 +193,8 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
   updateEndpointConfig(id: number, w: EndpointConfigWrite): Promise<void>;
   /**
    * Rename, in one statement that checks again what the caller checked (a rename and another rename, or an
-   * alias's create, at once): false, nothing written, when the endpoint is no longer named `from`, a live
+   * alias's create, at once; on PostgreSQL with the endpoint's row taken first, so an alias create that holds
+   * it is waited for and seen): false, nothing written, when the endpoint is no longer named `from`, a live
    * alias routes to `from`, a live deployment owns the endpoint, or it is an alias and a live alias routes to
    * `to`. NAME_TAKEN when another live endpoint of the account is named `to`.
    */
@@ -195,18 +228,6 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore {
   wakeEndpoint(id: number): Promise<void>;
   /** End the rest of those of these endpoints that rest; nothing is written for the others. Answers how many rested. */
   wakeResting(ids: readonly number[]): Promise<number>;
-
-  createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord>;
-  getWorkergroup(id: number): Promise<WorkergroupRecord | undefined>;
-  /** Live workergroups; of one account and/or one endpoint. */
-  listWorkergroups(o: { accountId?: number; endpointId?: number }): Promise<WorkergroupRecord[]>;
-  updateWorkergroup(id: number, w: WorkergroupWrite): Promise<void>;
-  /**
-   * Workergroups stored before placements were typed: their search text, for the dialect that wrote
-   * it to compile (then written back with updateWorkergroup). Empty once every row is upgraded.
-   */
-  legacyWorkergroupSearches(): Promise<{ id: number; searchText: string }[]>;
-  deleteWorkergroup(id: number, now: number): Promise<void>;
 
   /** Worker instances of an endpoint that are not destroyed. */
   listWorkers(endpointId: number): Promise<InstanceRecord[]>;

@@ -59,7 +59,10 @@ for (const ts of TEST_STORES) {
       // What updateEndpoint checked, gone stale: an alias routes to it now, or another renamed it first.
       assert.equal(await rename(target, 'rn-moved'), false);
       assert.equal(await rename({ ...a, name: 'rn-stale' }, 'rn-x'), false);
+      // An alias whose target was deleted (a stop with force): the name it routes to is free.
+      const free = await endpoint('rn-free');
       const dangling = await alias('rn-dangling', 'rn-free');
+      assert.ok(await store.writeEndpointIntent(free.id, free.generation, { target: 'deleted', status: 'deleted', statusMsg: null, stop: null, now: 15 }));
       assert.equal(await rename(a, 'rn-free'), false, 'an alias takes no name an alias routes to');
       // Two renames at once, through two connections: of the alias taking the free name and a plain endpoint taking it, one wins.
       const plain = await endpoint('rn-plain');

@@ -23,7 +23,7 @@ class PlannedStore extends KyselyStore {
   }
 }
 
-/** Lookups on paths that run often are served by an index, not a scan of the table (migrations 0022, 0033). */
+/** Lookups on paths that run often are served by an index, not a scan of the table (migrations 0022, 0033, 0036). */
 for (const ts of TEST_STORES) {
   describe(`store contract, indexes of hot lookups: ${ts.name}`, { skip: ts.skip }, () => {
     let dir: string;
@@ -44,6 +44,24 @@ for (const ts of TEST_STORES) {
       const plan = await store.plan(ts.name === 'postgres', 'SELECT sum(pending) FROM gateway_pending WHERE endpoint_id = 7');
       assert.match(plan, /gateway_pending_endpoint/, plan);
       assert.equal(await store.gatewayPendingElsewhere(7, 'replica-0', 0), 2);
+    });
+
+    it("reads an endpoint's and an account's live workergroups by an index of live rows, in id order", async () => {
+      const postgres = ts.name === 'postgres';
+      const live = 'SELECT * FROM workergroups WHERE deleted_at IS NULL';
+      const byEndpoint = await store.plan(postgres, `${live} AND endpoint_id = 7 ORDER BY id`);
+      assert.match(byEndpoint, /workergroups_endpoint/, byEndpoint);
+      const byAccount = await store.plan(postgres, `${live} AND account_id = 3 ORDER BY id`);
+      assert.match(byAccount, /workergroups_account/, byAccount);
+      // The bounds count the same rows (workergroup-bounds.ts), the account's joined to their endpoints.
+      const perEndpoint = await store.plan(postgres, 'SELECT count(*) FROM workergroups WHERE endpoint_id = 7 AND deleted_at IS NULL');
+      assert.match(perEndpoint, /workergroups_endpoint/, perEndpoint);
+      const perAccount = await store.plan(
+        postgres,
+        `SELECT count(*) FROM workergroups INNER JOIN endpoints ON endpoints.id = workergroups.endpoint_id
+         WHERE workergroups.account_id = 3 AND workergroups.deleted_at IS NULL AND endpoints.status <> 'deleted'`,
+      );
+      assert.match(perAccount, /workergroups_account/, perAccount);
     });
   });
 }

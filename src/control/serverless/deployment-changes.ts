@@ -55,7 +55,7 @@ export async function reconfigureDeployment(ctx: ControlContext, p: Principal, r
   await ctx.store.updateDeployment(d.id, { source: spec.source, rolloutError: null, lastOperation: 'update', now: ctx.clock.now() });
   if (!groups.some((g) => g.revision === wanted)) {
     try {
-      await createWorkergroup(ctx, p, ep.id, input, wanted);
+      await createWorkergroup(ctx, p, ep.id, input, { revision: wanted });
     } catch (err) {
       // The group could not be stored: the deployment goes on wanting what it wanted before.
       await ctx.store.updateDeployment(d.id, { source: d.source, rolloutError: d.rolloutError, lastOperation: d.lastOperation, now: ctx.clock.now() });

@@ -85,7 +85,7 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
     ...(r.limits !== undefined ? { limits: r.limits } : {}),
   });
   try {
-    const workergroup = await createWorkergroup(ctx, p, endpoint.id, r, source?.configurationId ?? null);
+    const workergroup = await createWorkergroup(ctx, p, endpoint.id, r, { revision: source?.configurationId ?? null });
     const deployment = await ctx.store.createDeployment({
       accountId: p.accountId,
       uid,

@@ -1,4 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
+import { aliasNameRoutedTo } from '../../domain/serverless/aliases.js';
 import { endpointLimits, type EndpointLimits } from '../../domain/serverless/limits.js';
 import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams, type EndpointParamsPatch } from '../../domain/serverless/params.js';
 import type { ControlContext } from '../context.js';
@@ -56,14 +57,9 @@ export async function createEndpoint(ctx: ControlContext, p: Principal, r: NewEn
   const params = mergeEndpointParams(DEFAULT_ENDPOINT_PARAMS, r.params);
   const limits = r.limits === undefined ? undefined : endpointLimits(r.limits);
   const name = validName(r.name ?? `endpoint-${Date.now().toString(36)}`);
-  if (r.aliasOf !== null) {
-    if (r.aliasOf === name) throw new GantryError('INVALID_ARGUMENT', `Endpoint '${name}' cannot be a route alias of itself.`, { field: 'aliasOf' });
-    const target = await ctx.store.findEndpointByName(p.accountId, r.aliasOf);
-    if (!target) throw new GantryError('ENDPOINT_NOT_FOUND', `'aliasOf' names no endpoint of yours: '${r.aliasOf}'.`, { field: 'aliasOf' });
-    if (target.aliasOf !== null)
-      throw new GantryError('INVALID_ARGUMENT', `'aliasOf' names '${r.aliasOf}', itself an alias; point at the endpoint it routes to.`, { field: 'aliasOf' });
-    notAliasTarget(await ctx.store.listEndpoints(p.accountId), name, null, 'endpointName');
-  }
+  if (r.aliasOf === name) throw new GantryError('INVALID_ARGUMENT', `Endpoint '${name}' cannot be a route alias of itself.`, { field: 'aliasOf' });
+  // The target (an endpoint of the account that is no alias, and no alias routing to this name) is checked by the
+  // store in the alias's own write, with the target held: a rename of the target at once cannot slip between them.
   const ep = await ctx.store.createEndpoint({
     accountId: p.accountId,
     name,
@@ -172,12 +168,7 @@ async function rename(ctx: ControlContext, p: Principal, read: EndpointRecord, t
 /** An alias may not take a name that live aliases route to: they would route to an alias, one level being all routing follows. */
 function notAliasTarget(mine: readonly EndpointRecord[], name: string, selfId: number | null, field: string): void {
   const refs = mine.filter((e) => e.aliasOf === name && e.id !== selfId).map((e) => e.name);
-  if (refs.length > 0)
-    throw new GantryError(
-      'INVALID_ARGUMENT',
-      `${refs.join(', ')} route${refs.length === 1 ? 's' : ''} to '${name}': a route alias cannot take that name, since an alias's target must serve itself.`,
-      { field, references: refs },
-    );
+  if (refs.length > 0) throw aliasNameRoutedTo(name, refs, field);
 }
 
 /** Endpoints that route to this one and still take traffic: a stop without force must name them. */

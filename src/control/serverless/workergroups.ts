@@ -103,13 +103,18 @@ export function checkWorkergroupInput(input: WorkergroupInput): void {
   buildTemplate(input);
 }
 
-/** `revision`: what the template was made from (a configuration id), for deployments that change configuration. */
+/**
+ * `deployment`: the workergroup is a deployment's (made by its create or a change of configuration), with what its
+ * template was made from (`revision`, a configuration id). Absent: one of its own (the workergroup API's), which a
+ * deployment's endpoint does not take (DEPLOYMENT_MANAGED, checked by the store as it writes): a deployment reads
+ * its serving and next groups from its endpoint's list.
+ */
 export async function createWorkergroup(
   ctx: ControlContext,
   p: Principal,
   endpointId: number,
   input: WorkergroupInput,
-  revision: string | null = null,
+  deployment: { readonly revision: string | null } | null = null,
 ): Promise<WorkergroupRecord> {
   const ep = await ownEndpoint(ctx, p, endpointId, 'serverless.write');
   if (ep.aliasOf !== null) throw invalid(`Endpoint '${ep.name}' is a route alias of '${ep.aliasOf}'; it has no workers of its own.`, 'endpointId');
@@ -123,7 +128,8 @@ export async function createWorkergroup(
     launchArgs: input.launchArgs,
     gpuRamGb: input.gpuRamGb,
     testWorkers: input.testWorkers ?? DEFAULT_TEST_WORKERS,
-    revision,
+    revision: deployment?.revision ?? null,
+    refuseOnDeployment: deployment === null,
     now: ctx.clock.now(),
     // Each is planned and recruited for in every pass of its endpoint. Every path that adds one comes here, with the
     // caller's principal: Vast's workergroups and autojobs, ones made from templates, deployments of every API and the
@@ -206,7 +212,8 @@ export async function updateWorkergroup(
     gpuRamGb,
     ...(u.launchArgs !== undefined ? { launchArgs: u.launchArgs } : {}),
     ...(u.testWorkers !== undefined && u.testWorkers !== null ? { testWorkers: u.testWorkers } : {}),
-    // Moved to another endpoint: it counts there as one created there.
+    // Moved to another endpoint: it counts there as one created there. Neither endpoint may be a deployment's
+    // (DEPLOYMENT_MANAGED), which the store checks with both endpoints held, since a deployment is made in steps.
     ...(u.endpointId !== undefined && u.endpointId !== wg.endpointId
       ? { endpointId: u.endpointId, maxPerEndpoint: workergroupBounds(ctx, p).maxPerEndpoint }
       : {}),

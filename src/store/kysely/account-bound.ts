@@ -2,7 +2,7 @@ import type { Kysely, SelectQueryBuilder } from 'kysely';
 import type { GantryError } from '../../domain/errors.js';
 import type { StoreDialect } from '../dialects/store-dialect.js';
 import type { Database } from './schema.js';
-import { transact } from './tx.js';
+import { inTransaction } from './tx.js';
 
 type Db = Kysely<Database>;
 
@@ -31,7 +31,7 @@ export async function boundedInsert<T>(db: Db, d: StoreDialect, b: AccountBound,
     if ((await b.count(trx)) + (b.adding ?? 1) > b.max) throw b.refuse(b.max);
     return insert(trx);
   };
-  return db.isTransaction ? body(db) : transact(db, body);
+  return inTransaction(db, body);
 }
 
 /** The rows a query selects from, counted (PostgreSQL's bigint count arrives as a string). */

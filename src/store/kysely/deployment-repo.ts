@@ -3,6 +3,7 @@ import type { Transaction } from 'kysely';
 import type { DeploymentStore, DeploymentWrite, NewDeployment } from '../serverless-store.js';
 import { toDeployment } from './serverless-rows.js';
 import { holdServedModel } from './ml-repo.js';
+import { checkDeploymentGroups } from './deployment-owned.js';
 import { Repo } from './repo.js';
 import type { Database } from './schema.js';
 import { transact } from './tx.js';
@@ -39,6 +40,7 @@ export class DeploymentRepo extends Repo implements DeploymentStore {
   async createDeployment(n: NewDeployment): Promise<DeploymentRecord> {
     return transact(this.db, async (trx) => {
       if (n.servesModel !== undefined) await holdServedModel(trx, n.accountId, n.servesModel);
+      await checkDeploymentGroups(trx, this.dialect, n);
       return insertDeployment(trx, n);
     });
   }

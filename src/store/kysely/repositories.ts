@@ -30,11 +30,12 @@ import { ServerlessRepo } from './serverless-repo.js';
 import { TemplateRepo } from './template-repo.js';
 import { TenantRepo } from './tenant-repo.js';
 import { VolumeRepo } from './volume-repo.js';
+import { WorkergroupRepo } from './workergroup-repo.js';
 
 /** The repositories' methods, exposed on the store object (see `exposeMethods`). */
 type Repositories = AccountRepos & ServerlessRepos & ResourceRepos;
 type AccountRepos = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo;
-type ServerlessRepos = ServerlessRepo & GatewayPendingRepo & DeploymentRepo & CodeDeploymentRepo;
+type ServerlessRepos = ServerlessRepo & WorkergroupRepo & GatewayPendingRepo & DeploymentRepo & CodeDeploymentRepo;
 type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo & HostSweepRepo & SeriesRepo;
 type CoveredParts = TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore & ResultStore;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
@@ -53,6 +54,7 @@ export function exposeRepositories(store: object, db: Kysely<Database>, d: Store
     new ResourceGroupRepo(db, d),
     new BillingRepo(db, d),
     new ServerlessRepo(db, d),
+    new WorkergroupRepo(db, d),
     new GatewayPendingRepo(db, d),
     new DeploymentRepo(db, d),
     new CodeDeploymentRepo(db, d),

@@ -11,30 +11,33 @@ import type {
   EndpointIntentWrite,
   EndpointPassWrite,
   NewEndpoint,
-  NewWorkergroup,
   DeploymentStore,
   ServerlessStore,
-  WorkergroupWrite,
+  WorkergroupStore,
 } from '../serverless-store.js';
 import { portsOf } from './allocations.js';
 import { toInstance } from './rows.js';
-import { toEndpoint, toWorkergroup } from './serverless-rows.js';
+import { toEndpoint } from './serverless-rows.js';
 import { claimLeased } from './lease.js';
 import { reconfigureEndpoint } from './endpoint-reconfigure.js';
 import { renameEndpoint } from './endpoint-rename.js';
+import { checkAliasTarget } from './endpoint-alias.js';
+import { inTransaction } from './tx.js';
 import { Repo } from './repo.js';
 import { boundedInsert, countRows, type AccountBound } from './account-bound.js';
-import { accountWorkergroups, endpointWorkergroups } from './workergroup-bounds.js';
-import type { EndpointRecord, WorkergroupRecord, WorkerReport } from '../../domain/serverless/records.js';
+import type { EndpointRecord, WorkerReport } from '../../domain/serverless/records.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 
 const b = (v: boolean): number => (v ? 1 : 0);
 
 /**
- * Serverless queries (endpoints, workergroups, deployments, worker reports), one repository of the
- * store; KyselyStore exposes its methods.
+ * Serverless queries (endpoints, workers and their reports, settings), one repository of the store;
+ * KyselyStore exposes its methods. Workergroups and deployments have repositories of their own.
  */
-export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof DeploymentStore | keyof CodeDeploymentStore | keyof GatewayPendingStore> {
+export class ServerlessRepo
+  extends Repo
+  implements Omit<ServerlessStore, keyof DeploymentStore | keyof CodeDeploymentStore | keyof GatewayPendingStore | keyof WorkergroupStore>
+{
   async createEndpoint(n: NewEndpoint): Promise<EndpointRecord> {
     const bound: AccountBound = {
       accountId: n.accountId,
@@ -48,8 +51,17 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
           { limit: max },
         ),
     };
+    const { aliasOf } = n;
+    // An alias is written in the transaction that holds its target (endpoint-alias.ts).
+    const insert = (q: Kysely<Database>): Promise<EndpointRecord> =>
+      aliasOf === null
+        ? this.#insertEndpoint(q, n)
+        : inTransaction(q, async (trx) => {
+            await checkAliasTarget(trx, this.dialect, { accountId: n.accountId, name: n.name, aliasOf });
+            return this.#insertEndpoint(trx, n);
+          });
     try {
-      return await boundedInsert(this.db, this.dialect, bound, (q) => this.#insertEndpoint(q, n));
+      return await boundedInsert(this.db, this.dialect, bound, insert);
     } catch (err) {
       if (this.dialect.isUniqueViolation(err)) throw new GantryError('NAME_TAKEN', `You already have an endpoint named '${n.name}'.`, { name: n.name });
       throw err;
@@ -240,82 +252,6 @@ export class ServerlessRepo extends Repo implements Omit<ServerlessStore, keyof 
     if (ids.length === 0) return 0;
     const r = await this.db.updateTable('endpoints').set({ rest_until: 0 }).where('id', 'in', ids).where('rest_until', '>', 0).executeTakeFirst();
     return Number(r.numUpdatedRows);
-  }
-
-  async createWorkergroup(n: NewWorkergroup): Promise<WorkergroupRecord> {
-    // The endpoint's bound inside the account's: both count with the account's row held (the endpoint's account: the workergroup's).
-    return boundedInsert(this.db, this.dialect, accountWorkergroups(n.accountId, n.maxPerAccount ?? 0), (q) =>
-      boundedInsert(q, this.dialect, endpointWorkergroups(n.accountId, n.endpointId, n.maxPerEndpoint ?? 0, null), (r) => this.#insertWorkergroup(r, n)),
-    );
-  }
-
-  async #insertWorkergroup(db: Kysely<Database>, n: NewWorkergroup): Promise<WorkergroupRecord> {
-    const row = await db
-      .insertInto('workergroups')
-      .values({
-        account_id: n.accountId,
-        endpoint_id: n.endpointId,
-        template_json: JSON.stringify(n.template),
-        search_params: '',
-        placement_json: JSON.stringify(n.placement),
-        launch_args: n.launchArgs,
-        gpu_ram_gb: n.gpuRamGb,
-        test_workers: n.testWorkers,
-        revision: n.revision ?? null,
-        workers_outdated_before: null,
-        created_at: n.now,
-        deleted_at: null,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return toWorkergroup(row);
-  }
-
-  async getWorkergroup(id: number): Promise<WorkergroupRecord | undefined> {
-    const r = await this.db.selectFrom('workergroups').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
-    return r && toWorkergroup(r);
-  }
-
-  async listWorkergroups(o: { accountId?: number; endpointId?: number }): Promise<WorkergroupRecord[]> {
-    let q = this.db.selectFrom('workergroups').selectAll().where('deleted_at', 'is', null).orderBy('id');
-    if (o.accountId !== undefined) q = q.where('account_id', '=', o.accountId);
-    if (o.endpointId !== undefined) q = q.where('endpoint_id', '=', o.endpointId);
-    return (await q.execute()).map(toWorkergroup);
-  }
-
-  async legacyWorkergroupSearches(): Promise<{ id: number; searchText: string }[]> {
-    const rows = await this.db.selectFrom('workergroups').select(['id', 'search_params']).where('placement_json', 'is', null).execute();
-    return rows.map((r) => ({ id: r.id, searchText: r.search_params }));
-  }
-
-  async updateWorkergroup(id: number, w: WorkergroupWrite): Promise<void> {
-    const max = w.endpointId !== undefined ? (w.maxPerEndpoint ?? 0) : 0;
-    if (max <= 0) return this.#updateWorkergroup(this.db, id, w);
-    const to = w.endpointId as number;
-    const ep = await this.db.selectFrom('endpoints').select('account_id').where('id', '=', to).executeTakeFirst();
-    if (ep === undefined) return this.#updateWorkergroup(this.db, id, w);
-    // A move counts as a create at the endpoint it moves to, under the lock of that endpoint's account.
-    await boundedInsert(this.db, this.dialect, endpointWorkergroups(ep.account_id, to, max, id), (q) => this.#updateWorkergroup(q, id, w));
-  }
-
-  async #updateWorkergroup(db: Kysely<Database>, id: number, w: WorkergroupWrite): Promise<void> {
-    await db
-      .updateTable('workergroups')
-      .set({
-        ...(w.template !== undefined ? { template_json: JSON.stringify(w.template) } : {}),
-        ...(w.placement !== undefined ? { placement_json: JSON.stringify(w.placement) } : {}),
-        ...(w.launchArgs !== undefined ? { launch_args: w.launchArgs } : {}),
-        ...(w.gpuRamGb !== undefined ? { gpu_ram_gb: w.gpuRamGb } : {}),
-        ...(w.testWorkers !== undefined ? { test_workers: w.testWorkers } : {}),
-        ...(w.endpointId !== undefined ? { endpoint_id: w.endpointId } : {}),
-        ...(w.workersOutdatedBefore !== undefined ? { workers_outdated_before: w.workersOutdatedBefore } : {}),
-      })
-      .where('id', '=', id)
-      .execute();
-  }
-
-  async deleteWorkergroup(id: number, now: number): Promise<void> {
-    await this.db.updateTable('workergroups').set({ deleted_at: now }).where('id', '=', id).where('deleted_at', 'is', null).execute();
   }
 
   async listWorkers(endpointId: number): Promise<InstanceRecord[]> {

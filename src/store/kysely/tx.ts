@@ -26,3 +26,8 @@ export async function transact<DB, T>(db: Kysely<DB>, body: (trx: Transaction<DB
     }
   }
 }
+
+/** `body` in the transaction `db` is already (a bound's), or in one of its own. */
+export async function inTransaction<DB, T>(db: Kysely<DB>, body: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? body(db) : transact(db, body);
+}
