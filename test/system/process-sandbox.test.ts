@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { appendFile, chmod, chown, lchown, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -478,6 +479,31 @@ describe("process sandbox: a workload's environment reaches neither bwrap nor se
       await rt.start({ ...SPEC, instanceId: 5, env, onstart: 'printf "%s|%s|%s|%s" "$kv" "$TMOUT" "$POSIXLY_CORRECT" "$LAST" > "$HOME/seen"; exec sleep 600' });
       const text = await until('the workload wrote what it saw', () => readFile(join(disk, 'seen'), 'utf8').catch(() => null), 20_000);
       assert.equal(text, 'mine|1|1|last');
+    });
+  });
+
+  it('an environment at the bound (512 KiB) arrives whole, in a start and a session, and neither keeps its file open', async () => {
+    await withSandboxedRuntime(async (rt, dir) => {
+      const disk = join(dir, 'instances', '6', 'disk');
+      const env: Record<string, string> = {};
+      for (let i = 0; i < 8; i++) env[`BIG${i}`] = `${i}${randomBytes(48 * 1024).toString('base64')}`.slice(0, 64 * 1024 - 16);
+      env['LAST'] = 'last';
+      const lines = Object.entries(env).map(([k, v]) => `${k}=${v}\n`);
+      const sum = createHash('sha256').update(lines.join('')).digest('hex');
+      // A digest of what it saw, then every descriptor it holds (the hand-off closes fd 3 before it becomes the workload).
+      const report = 'for v in ${!BIG*} LAST; do printf "%s=%s\\n" "$v" "${!v}"; done | sha256sum; for f in /proc/$$/fd/*; do readlink "$f" || :; done';
+      await rt.start({ ...SPEC, instanceId: 6, env, onstart: `{ ${report}; } > "$HOME/seen.tmp"; mv "$HOME/seen.tmp" "$HOME/seen"; exec sleep 600` });
+      const seen = await until('the workload wrote what it saw', () => readFile(join(disk, 'seen'), 'utf8').catch(() => null), 20_000);
+      const s = await rt.exec(6, { argv: ['bash', '-c', report], env, tty: null });
+      let session = '';
+      s.stdout.on('data', (d: Buffer) => (session += d.toString()));
+      s.stdin.end();
+      assert.equal((await s.done).code, 0);
+      for (const text of [seen, session]) {
+        assert.equal(text.split('\n')[0], `${sum}  -`);
+        assert.ok(!text.includes('env-handoff'), text);
+      }
+      assert.deepEqual(await readdir(join(dir, 'instances', 'env-handoff')), [], 'no name holds an environment');
     });
   });
 });

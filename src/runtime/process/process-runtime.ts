@@ -7,7 +7,7 @@ import type { ExecProcess, ExecRequest, LogLine, LogQuery, Runtime, StopOptions,
 import { CLOCK_TICKS, killChildGroup, leaderFamily, trySignal } from './first-signal.js';
 import { allGone, instanceProcs, ProcTable, readGroup, startTicksOf, type ProcInfo } from './proc-table.js';
 import { bwrapArgs, spawned } from './sandbox.js';
-import { spawnSandboxed, type SpawnOptions } from './sandbox-env.js';
+import { handoffDir, openHandoffDir, spawnSandboxed, type SpawnOptions } from './sandbox-env.js';
 import { clearExitCodes, wrapperEnv, writeRunFiles } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
 import { authorizedKeysText, cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
@@ -57,6 +57,7 @@ export class ProcessRuntime implements Runtime {
   static async open(o: ProcessRuntimeOptions): Promise<ProcessRuntime> {
     const r = new ProcessRuntime(o);
     r.#runtimeId = await openRuntimeRoot(o.root);
+    if (o.sandbox !== undefined) await openHandoffDir(o.root);
     return r;
   }
 
@@ -116,7 +117,7 @@ export class ProcessRuntime implements Runtime {
       command,
       { dieWithParent: o.dieWithParent === true, ...(this.#ids(id) !== null && { accounts: { passwd: join(meta, 'passwd'), group: join(meta, 'group') } }) },
     );
-    return spawnSandboxed(args, { env: o.env, path: this.#path, detached: o.detached, stdio: o.stdio });
+    return spawnSandboxed(args, { env: o.env, path: this.#path, handoffDir: handoffDir(this.#o.root), detached: o.detached, stdio: o.stdio });
   }
 
   /** Where the agent finds its own programs (bwrap among them): never a workload's PATH. */
