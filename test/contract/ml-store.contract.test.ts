@@ -73,19 +73,20 @@ for (const ts of TEST_STORES) {
       await store.createTrainedModel({ accountId: acct, modelId: 'parts', config: CONFIG, now: 1 });
       const totals = { totalParts: 3, totalDefinitionLength: 10 };
       const r2 = await store.putModelPart(acct, 'parts', { index: 2, ...totals, bytes: bytes(2, 9) }, AT);
-      assert.deepEqual(r2, { ok: true, progress: { parts: 1, bytes: 2 } });
+      // Every write moves the parts' version, within one millisecond too, on any replica.
+      assert.deepEqual(r2, { ok: true, progress: { parts: 1, bytes: 2 }, stamp: { version: 1, at: 1 } });
       const r0 = await other.putModelPart(acct, 'parts', { index: 0, ...totals, bytes: bytes(5, 1) }, AT);
-      assert.deepEqual(r0, { ok: true, progress: { parts: 2, bytes: 7 } });
+      assert.deepEqual(r0, { ok: true, progress: { parts: 2, bytes: 7 }, stamp: { version: 2, at: 1 } });
       // The same index again replaces the bytes.
       const again = await store.putModelPart(acct, 'parts', { index: 0, ...totals, bytes: bytes(4, 3) }, AT);
-      assert.deepEqual(again, { ok: true, progress: { parts: 2, bytes: 6 } });
+      assert.deepEqual(again, { ok: true, progress: { parts: 2, bytes: 6 }, stamp: { version: 3, at: 1 } });
       assert.deepEqual(await store.putModelPart(acct, 'parts', { index: 1, totalParts: 4, totalDefinitionLength: 10, bytes: bytes(1, 0) }, AT), {
         ok: false,
         reason: 'totals-differ',
       });
       assert.deepEqual(await store.putModelPart(acct, 'nope', { index: 0, ...totals, bytes: bytes(1, 0) }, AT), { ok: false, reason: 'no-model' });
       const r1 = await other.putModelPart(acct, 'parts', { index: 1, ...totals, bytes: bytes(4, 2) }, AT);
-      assert.deepEqual(r1, { ok: true, progress: { parts: 3, bytes: 10 } });
+      assert.deepEqual(r1, { ok: true, progress: { parts: 3, bytes: 10 }, stamp: { version: 4, at: 1 } }, 'refused parts moved nothing');
       // Bytes come back exactly (blob / bytea), one part per read.
       assert.deepEqual([...((await store.readModelPart(acct, 'parts', 0)) ?? [])], [3, 3, 3, 3]);
       assert.deepEqual([...((await other.readModelPart(acct, 'parts', 2)) ?? [])], [9, 9]);
@@ -132,7 +133,7 @@ for (const ts of TEST_STORES) {
       );
       // Refused by its check: a part replaces the bytes, and the whole waits for its check again.
       await store.setModelDefinitionChecked(acct, 'parts', { fullyDefined: false, onnx: null });
-      assert.deepEqual(await store.putModelPart(acct, 'parts', same, AT), { ok: true, progress: { parts: 3, bytes: 10 } });
+      assert.deepEqual(await store.putModelPart(acct, 'parts', same, AT), { ok: true, progress: { parts: 3, bytes: 10 }, stamp: { version: 5, at: 1 } });
       const after = await store.getTrainedModel(acct, 'parts');
       assert.equal(after?.fullyDefined, false);
       assert.equal(after?.onnx, null);
@@ -158,6 +159,7 @@ for (const ts of TEST_STORES) {
       assert.deepEqual(await store.putModelPart(acct, 'parts', { index: 0, totalParts: 1, totalDefinitionLength: 1, bytes: bytes(1, 1) }, AT), {
         ok: true,
         progress: { parts: 1, bytes: 1 },
+        stamp: { version: 1, at: 1 },
       });
     });
 
@@ -189,7 +191,11 @@ for (const ts of TEST_STORES) {
       assert.equal(await store.readModelPart(a, 'b2', 0), undefined, 'not stored');
       assert.equal((await store.getTrainedModel(a, 'b2'))?.totalParts, null, 'the refused part fixed no totals');
       // Part 0 again, bigger: it replaces the 6 bytes, so 9 are held, not 15.
-      assert.deepEqual(await store.putModelPart(a, 'b1', { index: 0, ...totals(9), bytes: bytes(9, 3) }, cap), { ok: true, progress: { parts: 1, bytes: 9 } });
+      assert.deepEqual(await store.putModelPart(a, 'b1', { index: 0, ...totals(9), bytes: bytes(9, 3) }, cap), {
+        ok: true,
+        progress: { parts: 1, bytes: 9 },
+        stamp: { version: 2, at: 1 },
+      });
       assert.equal((await other.putModelPart(a, 'b2', { index: 1, ...totals(1), bytes: bytes(1, 4) }, cap)).ok, true, 'exactly 10');
       assert.equal((await store.putModelPart(a, 'b2', { index: 2, ...totals(1), bytes: bytes(1, 4) }, cap)).ok, false);
       assert.equal((await store.putModelPart(b, 'b1', { index: 0, ...totals(10), bytes: bytes(10, 5) }, cap)).ok, true, 'each account has its own bound');
@@ -242,9 +248,11 @@ for (const ts of TEST_STORES) {
       // Ordered by when their last part came: f-refused and f-short tie, so the ids are compared as a set.
       assert.deepEqual(forgotten.map((m) => m.modelId).sort(), ['f-old', 'f-refused', 'f-short']);
       assert.equal((await store.readModelPart(a, 'f-unchecked', 1))?.length, 4, 'a whole set whose check never ended is kept');
+      // Two parts written: its parts' version is 2.
+      const stamp = { version: 2, at: 120 };
       assert.deepEqual(
         (await other.uncheckedDefinitions(200)).filter((m) => m.accountId === a),
-        [{ accountId: a, modelId: 'f-unchecked', totalParts: 2, partsAt: 120 }],
+        [{ accountId: a, modelId: 'f-unchecked', totalParts: 2, stamp, attempts: 0 }],
         'and found to be checked again',
       );
       assert.deepEqual(
@@ -252,20 +260,29 @@ for (const ts of TEST_STORES) {
         [],
         'once no part came since `before`',
       );
-      // Taken for a check once: by the first pass only, the parts' time moved on.
-      assert.equal(await store.claimDefinitionCheck(a, 'f-unchecked', 110, 150), false, 'a part came since');
-      assert.equal(await store.claimDefinitionCheck(a, 'f-unchecked', 120, 150), true);
-      assert.equal(await other.claimDefinitionCheck(a, 'f-unchecked', 120, 151), false, 'taken already');
+      // Taken for a check once: by the first pass only, its claim counted; the parts' stamp stays.
+      assert.equal(await store.claimDefinitionCheck(a, 'f-unchecked', { version: 1, at: 110 }, 0, 150), false, 'a part came since');
+      assert.equal(await store.claimDefinitionCheck(a, 'f-unchecked', stamp, 0, 150), true);
+      assert.equal(await other.claimDefinitionCheck(a, 'f-unchecked', stamp, 0, 151), false, 'taken already');
       assert.deepEqual(
         (await other.uncheckedDefinitions(150)).filter((m) => m.accountId === a),
         [],
       );
-      // An outcome is written only for the parts it read: not over a part since, nor over another outcome.
-      assert.equal(await store.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: true, onnx: null }, 120), false);
+      assert.deepEqual(
+        (await other.uncheckedDefinitions(151)).filter((m) => m.accountId === a),
+        [{ accountId: a, modelId: 'f-unchecked', totalParts: 2, stamp, attempts: 1 }],
+        'a wait after the claim',
+      );
+      // An outcome is written only for the parts it read: not over parts written since.
+      assert.equal(await store.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: true, onnx: null }, { version: 1, at: 110 }), false);
       assert.equal((await store.getTrainedModel(a, 'f-unchecked'))?.fullyDefined, false);
-      assert.equal(await store.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: false, onnx: null }, 150), true);
-      assert.equal(await other.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: true, onnx: { irVersion: 8 } }, 150), false, 'refused already');
-      assert.equal((await store.getTrainedModel(a, 'f-unchecked'))?.fullyDefined, false);
+      assert.equal(await store.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: false, onnx: null, refusal: 'not ONNX' }, stamp), true);
+      assert.equal((await other.getTrainedModel(a, 'f-unchecked'))?.definitionRefusal, 'not ONNX', 'the reason is kept for the owner');
+      // Over a refusal of the same parts, a check's outcome is (the same bytes scan the same); over fully defined, none.
+      assert.equal(await other.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: true, onnx: { irVersion: 8 } }, stamp), true);
+      assert.equal(await store.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: false, onnx: null }, stamp), false, 'fully defined already');
+      const defined = await store.getTrainedModel(a, 'f-unchecked');
+      assert.deepEqual([defined?.fullyDefined, defined?.definitionRefusal], [true, null]);
       await store.setModelDefinitionChecked(a, 'f-unchecked', { fullyDefined: true, onnx: { irVersion: 8 } });
       assert.deepEqual(
         (await other.uncheckedDefinitions(200)).filter((m) => m.accountId === a),
@@ -281,6 +298,8 @@ for (const ts of TEST_STORES) {
       assert.deepEqual(await store.putModelPart(a, 'f-old', { index: 0, totalParts: 1, totalDefinitionLength: 3, bytes: bytes(3, 2) }, at(1_000)), {
         ok: true,
         progress: { parts: 1, bytes: 3 },
+        // Its first part, its parts forgotten, this part.
+        stamp: { version: 3, at: 1_000 },
       });
       assert.deepEqual(
         (await store.forgetIncompleteDefinitions(200)).filter((m) => m.accountId === a),

@@ -19,6 +19,16 @@ const RATE_BUCKET_KEEP_MS = 600_000;
  * still under way is not run twice.
  */
 const UNCHECKED_AFTER_MS = 600_000;
+/**
+ * Checks of one whole definition taken again (claims) before it is refused. A check that brings its process down
+ * (a definition that exhausts the scan's memory) never records an outcome: without a bound it would be taken
+ * again every UNCHECKED_AFTER_MS, bringing a replica down each time, until its model is deleted. Three, after the
+ * check at the last part: a replica lost to something else (a deploy, a host) during one check is not enough to
+ * refuse a definition; nor a database lost during one, which cuts a check short the same way. Only a definition
+ * whose checks each took more than UNCHECKED_AFTER_MS could be refused while one is still under way, and that
+ * check's outcome still replaces the refusal (`setModelDefinitionChecked`).
+ */
+const DEFINITION_CHECK_ATTEMPTS = 3;
 
 /**
  * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, samples
@@ -93,19 +103,25 @@ export class Housekeeping {
   /**
    * Definitions whose parts all arrived but whose check never ended (a crash, a database error while it read
    * them back) are checked again here; their owner would otherwise have to upload a part again to see the model
-   * fully defined. Only ten minutes on (UNCHECKED_AFTER_MS): a check under way reads a large upload for seconds.
+   * fully defined. Only ten minutes on (UNCHECKED_AFTER_MS) after the parts' last write or the last claim: a
+   * check under way reads a large upload for seconds. Refused after DEFINITION_CHECK_ATTEMPTS claims.
    */
   async #checkUncheckedDefinitions(): Promise<void> {
     const ctx = this.#ctx;
     for (const m of await ctx.store.uncheckedDefinitions(ctx.clock.now() - UNCHECKED_AFTER_MS)) {
-      const now = ctx.clock.now();
-      if (!(await ctx.store.claimDefinitionCheck(m.accountId, m.modelId, m.partsAt, now))) continue;
-      await checkDefinition(ctx, m.accountId, m.modelId, m.totalParts, now).catch((err: unknown) => {
+      const who = { component: 'housekeeping', accountId: m.accountId, modelId: m.modelId, attempts: m.attempts };
+      if (m.attempts >= DEFINITION_CHECK_ATTEMPTS) {
+        const reason =
+          `The check of the definition did not end in ${m.attempts + 1} attempts (each stopped with no outcome: ` +
+          'its process went down, or the database was lost); upload a part again to check it again, or delete the model.';
+        if (await ctx.store.giveUpDefinitionCheck(m.accountId, m.modelId, m.stamp, m.attempts, reason))
+          ctx.log.warn(who, 'trained model definition refused: its checks never ended');
+        continue;
+      }
+      if (!(await ctx.store.claimDefinitionCheck(m.accountId, m.modelId, m.stamp, m.attempts, ctx.clock.now()))) continue;
+      await checkDefinition(ctx, m.accountId, m.modelId, m.totalParts, m.stamp).catch((err: unknown) => {
         if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') throw err;
-        ctx.log.info(
-          { component: 'housekeeping', accountId: m.accountId, modelId: m.modelId, err },
-          'trained model definition checked again: not fully defined',
-        );
+        ctx.log.info({ ...who, err }, 'trained model definition checked again: not fully defined');
       });
     }
   }

@@ -13,7 +13,7 @@ import {
   unmatchedIds,
   type DefinitionPart,
 } from '../../domain/ml/models.js';
-import type { TrainedModelRecord, VocabularyRecord } from '../../domain/ml/records.js';
+import type { PartsStamp, TrainedModelRecord, VocabularyRecord } from '../../domain/ml/records.js';
 import { parseInferenceConfig } from '../../domain/ml/tasks.js';
 import type { Store } from '../../store/store.js';
 import type { ControlContext } from '../context.js';
@@ -138,17 +138,18 @@ export async function putDefinitionPart(ctx: ControlContext, p: Principal, model
     );
   }
   if (definitionState(r.progress, totals) === 'partial') return { fullyDefined: false };
-  return { fullyDefined: await checkDefinition(ctx, p.accountId, modelId, part.totalParts, now) };
+  return { fullyDefined: await checkDefinition(ctx, p.accountId, modelId, part.totalParts, r.stamp) };
 }
 
 /**
  * Stream a model's whole definition through the ONNX scan and the model contract, and record the outcome. Only
- * a refusal of the definition itself is recorded as one (housekeeping forgets refused parts): a check that could
- * not read them back, or write its outcome, has none, and housekeeping checks it again later. `partsAt`: when the
- * parts it reads were last written; an outcome is recorded only while that holds (a part replaced during a long
- * check starts a check of its own, whose outcome is the one that counts). True: recorded fully defined.
+ * a refusal of the definition itself is recorded as one, with the scan's reason (housekeeping forgets refused
+ * parts): a check that could not read them back, or write its outcome, has none, and housekeeping checks it again
+ * later. `stamp`: the parts it reads, as their last write left them; an outcome is recorded only while that holds
+ * (a part replaced during a long check starts a check of its own, whose outcome is the one that counts). True:
+ * recorded fully defined.
  */
-export async function checkDefinition(ctx: ControlContext, accountId: number, modelId: string, totalParts: number, partsAt: number): Promise<boolean> {
+export async function checkDefinition(ctx: ControlContext, accountId: number, modelId: string, totalParts: number, stamp: PartsStamp): Promise<boolean> {
   let readFailed = false;
   async function* parts(): AsyncGenerator<Uint8Array> {
     try {
@@ -163,12 +164,17 @@ export async function checkDefinition(ctx: ControlContext, accountId: number, mo
     summary = await scanOnnx(parts());
     checkModelContract(summary);
   } catch (err) {
-    if (!readFailed) await ctx.store.setModelDefinitionChecked(accountId, modelId, { fullyDefined: false, onnx: null }, partsAt);
+    if (!readFailed) await ctx.store.setModelDefinitionChecked(accountId, modelId, { fullyDefined: false, onnx: null, refusal: refusalOf(err) }, stamp);
     throw err;
   }
-  const recorded = await ctx.store.setModelDefinitionChecked(accountId, modelId, { fullyDefined: true, onnx: summary }, partsAt);
+  const recorded = await ctx.store.setModelDefinitionChecked(accountId, modelId, { fullyDefined: true, onnx: summary }, stamp);
   if (recorded) ctx.log.info({ accountId, modelId, parts: totalParts }, 'trained model fully defined');
   return recorded;
+}
+
+/** What the owner reads of a refusal: the scan's and the contract's own messages; anything else is not echoed (it is logged). */
+function refusalOf(err: unknown): string {
+  return err instanceof GantryError ? err.message : 'The ONNX check of the definition failed unexpectedly; upload a corrected part, or delete the model.';
 }
 
 export async function putVocabulary(ctx: ControlContext, p: Principal, modelId: string, v: VocabularyRecord): Promise<void> {

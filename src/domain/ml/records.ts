@@ -24,6 +24,8 @@ export interface TrainedModelRecord extends TrainedModelConfig {
   readonly totalDefinitionLength: number | null;
   /** Every part arrived, the lengths add up and the bytes passed the ONNX scan and the model contract. */
   readonly fullyDefined: boolean;
+  /** Why the check refused the definition (upload a corrected part to try again); null unless refused. */
+  readonly definitionRefusal: string | null;
   /** The scan's summary of the ONNX graph (inputs, outputs, opset), once fully defined. */
   readonly onnx: unknown;
 }
@@ -41,6 +43,15 @@ export interface DefinitionProgress {
   readonly parts: number;
   /** Their bytes, added up. */
   readonly bytes: number;
+}
+
+/**
+ * Which writes of a model's parts a check read: the version every write or removal of parts moves, and the time
+ * of the last part. The check's outcome is recorded only while both are still the row's (`MlStore.setModelDefinitionChecked`).
+ */
+export interface PartsStamp {
+  readonly version: number;
+  readonly at: number;
 }
 
 /** An ingest pipeline: the body as sent (description, processors, on_failure, version, _meta). */

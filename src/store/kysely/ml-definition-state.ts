@@ -2,8 +2,9 @@ import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kyse
 import type { Database } from './schema.js';
 
 /**
- * `fully_defined`: the check of the assembled parts passed (1), refused them (-1), or has not run to its end
- * (0: parts missing, or the check cut short, by a crash or a database error while reading them back).
+ * `fully_defined`: the check of the assembled parts passed (1), refused them (-1: by the scan, or given up on
+ * after housekeeping took it again too often with no end; `definition_refusal` says which), or has not run to
+ * its end (0: parts missing, or the check cut short, by a crash or a database error while reading them back).
  */
 export const DEFINED = 1;
 export const UNCHECKED = 0;

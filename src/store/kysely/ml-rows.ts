@@ -13,6 +13,14 @@ export interface MlModelTable {
   onnx_json: string | null;
   /** When the last definition part arrived; null: none held. */
   parts_updated_at: number | null;
+  /** Moved by every write or removal of the parts: what a check's outcome is guarded by (migration 0037). */
+  parts_version: number;
+  /** When housekeeping last took the whole definition to check it again; null: not since the parts changed. */
+  check_claimed_at: number | null;
+  /** Housekeeping's claims of the definition since its parts last changed. */
+  check_attempts: number;
+  /** Why the check refused the definition; null unless refused. */
+  definition_refusal: string | null;
 }
 
 export interface MlModelPartTable {
@@ -64,6 +72,7 @@ export function toTrainedModel(r: Selectable<MlModelTable>): TrainedModelRecord 
     totalParts: nn(r.total_parts),
     totalDefinitionLength: nn(r.total_definition_length),
     fullyDefined: Number(r.fully_defined) === 1,
+    definitionRefusal: Number(r.fully_defined) === -1 ? r.definition_refusal : null,
     onnx: r.onnx_json === null ? null : (JSON.parse(r.onnx_json) as unknown),
   };
 }

@@ -19,6 +19,7 @@ import { CodeDeploymentRepo } from './code-deployment-repo.js';
 import { DeploymentRepo } from './deployment-repo.js';
 import { GatewayPendingRepo } from './gateway-pending-repo.js';
 import { HostSweepRepo } from './host-sweep.js';
+import { MlDefinitionRepo } from './ml-definition-repo.js';
 import { MlRepo } from './ml-repo.js';
 import { OfferSourceRepo } from './offer-source-repo.js';
 import { exposeMethods } from './repo.js';
@@ -36,7 +37,7 @@ import { WorkergroupRepo } from './workergroup-repo.js';
 type Repositories = AccountRepos & ServerlessRepos & ResourceRepos;
 type AccountRepos = TenantRepo & AccessRepo & ResourceGroupRepo & BillingRepo;
 type ServerlessRepos = ServerlessRepo & WorkergroupRepo & GatewayPendingRepo & DeploymentRepo & CodeDeploymentRepo;
-type ResourceRepos = CatalogRepo & MlRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo & HostSweepRepo & SeriesRepo;
+type ResourceRepos = CatalogRepo & MlRepo & MlDefinitionRepo & TemplateRepo & VolumeRepo & ResultRepo & OfferSourceRepo & HostSweepRepo & SeriesRepo;
 type CoveredParts = TenantStore & BillingStore & ServerlessStore & CatalogStore & MlStore & TemplateStore & VolumeStore & ResultStore;
 // Compile-time proof that the repositories together cover the parts of the port they are exposed as.
 // OfferSourceRepo, HostSweepRepo and SeriesRepo declare their parts themselves (`implements`).
@@ -60,6 +61,7 @@ export function exposeRepositories(store: object, db: Kysely<Database>, d: Store
     new CodeDeploymentRepo(db, d),
     new CatalogRepo(db, d),
     new MlRepo(db, d),
+    new MlDefinitionRepo(db, d),
     new TemplateRepo(db, d),
     new VolumeRepo(db, d),
     new ResultRepo(db, d),

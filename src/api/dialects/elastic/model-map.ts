@@ -25,5 +25,8 @@ export function modelConfigBody(
     inference_config: m.inferenceConfig,
     location: { index: { name: '.ml-inference-native-000002' } },
     ...(o.definitionStatus ? { fully_defined: m.fullyDefined } : {}),
+    // Elasticsearch has no place for why a definition was refused (its last part's 400 said it): Gantry's own
+    // field, as `_stop`'s, for a refusal the owner never got an answer with (a check housekeeping ran or gave up).
+    ...(o.definitionStatus && m.definitionRefusal !== null ? { gantry: { definition_refusal: m.definitionRefusal } } : {}),
   };
 }
