@@ -63,5 +63,15 @@ for (const ts of TEST_STORES) {
       );
       assert.match(perAccount, /workergroups_account/, perAccount);
     });
+
+    it("reads an endpoint's deployment and its workers by index", async () => {
+      const postgres = ts.name === 'postgres';
+      const live = await store.plan(postgres, 'SELECT * FROM deployments WHERE endpoint_id = 7 AND deleted_at IS NULL');
+      assert.match(live, /deployments_endpoint/, live);
+      const newest = await store.plan(postgres, 'SELECT * FROM deployments WHERE endpoint_id = 7 ORDER BY id DESC');
+      assert.match(newest, /deployments_endpoint/, newest);
+      const workers = await store.plan(postgres, "SELECT * FROM instances WHERE endpoint_id = 7 AND status != 'destroyed' ORDER BY id");
+      assert.match(workers, /instances_endpoint/, workers);
+    });
   });
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { workloadBaseEnv } from '../../src/config/load.js';
+import { machineLockDir } from '../../src/main/uid-base-claim.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { probeBwrap } from '../../src/runtime/process/sandbox.js';
 import type { WorkloadSpec } from '../../src/runtime/runtime.js';
@@ -18,6 +19,9 @@ const ROOT = process.getuid?.() === 0;
 // Gantry on this machine may hold the default one.
 const UID_BASE = 1_000_000_000 + (process.pid % 10_000) * 10_000;
 const GPUS = '8x RTX 4090:24GB';
+// The claim outlives the data dirs of this file (it is kept while a data dir is there, and harmless once they
+// are gone): removed at the end, not left in the machine's lock folder by every run.
+after(() => rm(join(machineLockDir(), `gantry-sandbox-uids-${UID_BASE}.json`), { force: true }));
 const probe = await probeBwrap({ timeoutMs: 20_000, identity: ROOT ? { uid: UID_BASE, gid: UID_BASE } : null });
 const noSandbox = probe.ok ? false : `no process sandbox on this machine: ${probe.reason}`;
 

@@ -31,7 +31,7 @@ import { stopRejectsMigration } from './migration-stop-rejects.js';
 import { feedListenersMigration } from './migration-feed-listeners.js';
 import { mlPartTimesMigration } from './migration-ml-part-times.js';
 import { endpointRestMigration } from './migration-endpoint-rest.js';
-import { workergroupIndexesMigration } from './migration-workergroup-indexes.js';
+import { serverlessIndexesMigration } from './migration-serverless-indexes.js';
 import { mlPartsVersionMigration } from './migration-ml-parts-version.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
@@ -306,7 +306,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0033_gateway_pending_endpoint': gatewayPendingEndpointMigration,
     '0034_ml_part_times': mlPartTimesMigration,
     '0035_result_owner': resultOwnerMigration,
-    '0036_workergroup_indexes': workergroupIndexesMigration,
+    '0036_serverless_indexes': serverlessIndexesMigration,
     '0037_ml_parts_version': mlPartsVersionMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
