@@ -139,6 +139,7 @@ for (const ts of TEST_STORES) {
       assert.ok(now.ok);
       assert.equal(now.stamp.version, old.stamp.version, 'its version starts again');
       assert.equal(await store.setModelDefinitionChecked(acct, 'again', { fullyDefined: true, onnx: null }, old.stamp), false);
+      assert.equal(await store.claimDefinitionCheck(acct, 'again', old.stamp, 0, 40_000), false, 'nor is it taken by a listing of the first');
       assert.equal((await other.getTrainedModel(acct, 'again'))?.fullyDefined, false);
     });
 

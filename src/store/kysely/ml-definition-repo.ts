@@ -179,6 +179,9 @@ export class MlDefinitionRepo extends Repo implements MlDefinitionStore {
       .where('model_id', '=', modelId)
       .where('fully_defined', '=', UNCHECKED)
       .where('parts_version', '=', stamp.version)
+      // As the outcome's guard: a model deleted and made again starts its version over, and a replica of before
+      // the version moved only the time.
+      .where('parts_updated_at', '=', stamp.at)
       .where('check_attempts', '=', attempts)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
