@@ -1,10 +1,24 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { chmodSync, closeSync, fstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  chmodSync,
+  closeSync,
+  openSync,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { envFile, envRecords, handoffDir, openHandoffDir, spawnSandboxed } from '../../src/runtime/process/sandbox-env.js';
+import { ENV_HANDOFF, envFile, envRecords, handoffDir, openHandoffDir, spawnSandboxed } from '../../src/runtime/process/sandbox-env.js';
 
 /** The agent's own open descriptors: none may be left behind by a hand-off. */
 const ownFds = (): string[] => readdirSync('/proc/self/fd');
@@ -68,6 +82,31 @@ describe("the environment's hand-off file (sandbox-env.ts)", () => {
       assert.equal(ownFds().length, before.length, 'the agent closed its copy');
       assert.equal(readFileSync(out, 'utf8'), 'regular file|0|600\npos:\t0\n');
       assert.equal(readFileSync(`${out}.env`, 'utf8'), envRecords(env));
+    }));
+
+  it('the hand-off closes every descriptor past stdio the agent inherited, and exports the environment', () =>
+    inDir(async (dir) => {
+      const fd = envFile(dir, envRecords({ A: 'one', B: 'two words' }));
+      const extra = [openSync(join(dir, 'x'), 'w'), openSync(join(dir, 'y'), 'w')];
+      try {
+        // The spawn's stdio past 2 is what a descriptor without close-on-exec is: the child holds it as 3, 4 and 5.
+        // The workload's shell lists its own (`true` last: it is not replaced by ls).
+        const child = spawn(ENV_HANDOFF[0] as string, [...ENV_HANDOFF.slice(1), 'bash', '-c', 'echo "$A|$B"; ls /proc/$$/fd; true'], {
+          env: { PATH: process.env.PATH },
+          stdio: ['ignore', 'pipe', 'pipe', fd, ...extra],
+        });
+        let out = '';
+        let err = '';
+        child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+        const [code] = (await once(child, 'close')) as [number];
+        assert.deepEqual([code, err], [0, '']);
+        const [vars, ...fds] = out.trim().split('\n');
+        assert.equal(vars, 'one|two words');
+        assert.deepEqual(fds.sort(), ['0', '1', '2'], 'before, 4 and 5 reached the workload');
+      } finally {
+        for (const x of [fd, ...extra]) closeSync(x);
+      }
     }));
 
   it('leaves no file and no descriptor when bwrap cannot be spawned', () =>

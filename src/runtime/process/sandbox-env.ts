@@ -40,6 +40,13 @@ const HANDOFF_SCRIPT = [
   '  [[ $GANTRY_ENV_K =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && export -- "$GANTRY_ENV_KV"',
   'done',
   'unset GANTRY_ENV_R GANTRY_ENV_KV GANTRY_ENV_K',
+  // Descriptors past stdio that the agent itself inherited without close-on-exec (from a shell, a supervisor)
+  // pass through Node's spawn and bwrap: closed here, so none reaches the workload.
+  'for GANTRY_ENV_FD in /proc/self/fd/*; do',
+  '  GANTRY_ENV_FD=${GANTRY_ENV_FD##*/}',
+  '  [[ $GANTRY_ENV_FD =~ ^[0-9]+$ ]] && ((GANTRY_ENV_FD > 2)) && exec {GANTRY_ENV_FD}>&-',
+  'done',
+  'unset GANTRY_ENV_FD',
   'exec -- "$@"',
 ].join('\n');
 
