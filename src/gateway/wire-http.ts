@@ -5,7 +5,7 @@
  * header lines, no upgrade or expect) is answered `null`, and the caller hands the bytes to Node's own
  * HTTP server, which serves or refuses them in full. A head read here never means two things.
  */
-import { ORIGIN_WIDE_HEADERS, WORKER_ANSWER_LINES } from './worker-answer-headers.js';
+import { DROPPED_ANSWER_HEADERS, WORKER_ANSWER_LINES } from './worker-answer-headers.js';
 
 /** Node's default limit for a request head; a longer one goes to Node's server, which answers 431. */
 export const MAX_HEAD_BYTES = 16 * 1024;
@@ -34,8 +34,8 @@ const NOT_FORWARDED = new Set([
   'x-gantry-cost',
   'x-gantry-endpoint',
 ]);
-/** Answer headers of one hop (the wire path frames the answer to its caller itself), and those that act on the whole origin. */
-const NOT_RETURNED = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', ...ORIGIN_WIDE_HEADERS]);
+/** Answer headers of one hop (the wire path frames the answer to its caller itself), and a worker's that are never passed on. */
+const NOT_RETURNED = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', ...DROPPED_ANSWER_HEADERS]);
 
 export interface RequestHead {
   readonly method: string;

@@ -11,20 +11,24 @@ export const WORKER_ANSWER_HEADERS: Readonly<Record<string, string>> = {
   'x-content-type-options': 'nosniff',
 };
 
-/** Answer headers that act on the whole origin, never passed on: a service worker's wider scope, clearing the origin's storage (the console's key). */
-export const ORIGIN_WIDE_HEADERS: ReadonlySet<string> = new Set(['service-worker-allowed', 'clear-site-data']);
+/**
+ * A worker's answer headers never passed on: those that act on the whole origin (a service worker's wider
+ * scope, clearing the origin's storage: the console's key), and its own X-Content-Type-Options, which a
+ * browser would read before the nosniff added after it (only the first value counts).
+ */
+export const DROPPED_ANSWER_HEADERS: ReadonlySet<string> = new Set(['service-worker-allowed', 'clear-site-data', 'x-content-type-options']);
 
-/** The worker's answer headers (names in lower case) as the caller gets them: ORIGIN_WIDE_HEADERS dropped, WORKER_ANSWER_HEADERS added. */
+/** The worker's answer headers (names in lower case) as the caller gets them: DROPPED_ANSWER_HEADERS gone, WORKER_ANSWER_HEADERS added. */
 export function callerAnswerHeaders(from: Record<string, string | string[]>): Record<string, string | string[]> {
-  for (const k of ORIGIN_WIDE_HEADERS) delete from[k];
+  for (const k of DROPPED_ANSWER_HEADERS) delete from[k];
   for (const [k, v] of Object.entries(WORKER_ANSWER_HEADERS)) {
     const own = from[k];
-    from[k] = k === 'content-security-policy' && own !== undefined ? [own, v].flat() : v;
+    from[k] = own === undefined ? v : [own, v].flat();
   }
   return from;
 }
 
-/** The same as header lines (`\r\nname: value` each) for the wire path, which passes the worker's own lines on as they came. */
+/** The same as header lines (`\r\nname: value` each) for the wire path, which passes the worker's other lines on as they came. */
 export const WORKER_ANSWER_LINES = Object.entries(WORKER_ANSWER_HEADERS)
   .map(([k, v]) => `\r\n${k}: ${v}`)
   .join('');

@@ -144,7 +144,7 @@ for (const ts of ONE_STORE) {
             `${path}: a sandbox, so its script never runs as this origin (the console's key is in its tabs): ${csp.join(' | ')}`,
           );
           assert.ok(csp.includes("frame-ancestors 'self'"), `${path}: the worker's own policy applies too`);
-          assert.equal([r.headers['x-content-type-options']].flat()[0], 'nosniff', path);
+          assert.equal(r.headers['x-content-type-options'], 'nosniff', `${path}: only the first value counts, so never the worker's before it`);
           assert.equal(r.headers['service-worker-allowed'], undefined, `${path}: no service worker scope over the console`);
           assert.equal(r.headers['clear-site-data'], undefined, `${path}: the console's storage is not the worker's to clear`);
         }

@@ -84,9 +84,9 @@ describe('wire path: answer heads', () => {
     assert.equal(closing.close, true);
   });
 
-  it("never passes on what acts on the whole origin (the console's): its own policy is kept, a sandbox and nosniff added", () => {
+  it("never passes on what acts on the whole origin (the console's) or its own nosniff: its own policy is kept, a sandbox and nosniff added", () => {
     const h = res(
-      'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nService-Worker-Allowed: /\r\nClear-Site-Data: "storage"\r\nContent-Security-Policy: frame-ancestors \'self\'\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nService-Worker-Allowed: /\r\nClear-Site-Data: "storage"\r\nX-Content-Type-Options: none\r\nContent-Security-Policy: frame-ancestors \'self\'\r\nContent-Length: 0\r\n\r\n',
     );
     assert.ok(h !== null && h !== 'incomplete');
     assert.equal(
