@@ -105,7 +105,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
   // An answer not written whole (the caller left first) is 499, as on the data and wire paths: fastify
   // runs no onResponse for it (nor onRequestAbort once the request was read), so the response's close says it.
+  // No answer is read as another type than it says (a log's raw text is never a page of this origin): nosniff.
   app.addHook('onRequest', (req, reply, done) => {
+    void reply.header('x-content-type-options', 'nosniff');
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) meter(req, 499, reply.elapsedTime / 1000);
     });

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { GantryError } from '../domain/errors.js';
 import type { Abort } from './abort.js';
+import { callerAnswerHeaders } from './worker-answer-headers.js';
 
 /** Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus the caller's credentials. */
 const HOP = new Set([
@@ -90,7 +91,7 @@ export class WorkerPools {
       res.body.once('close', () => {
         if (!res.body.readableEnded) this.#retire(origin, pool);
       });
-      return { status: res.statusCode, headers: out, body: res.body };
+      return { status: res.statusCode, headers: callerAnswerHeaders(out), body: res.body };
     } catch (err) {
       if (!wasNotSent(err)) this.#retire(origin, pool);
       if (r.signal.aborted && r.signal.reason instanceof GantryError) throw r.signal.reason;

@@ -5,6 +5,7 @@
  * header lines, no upgrade or expect) is answered `null`, and the caller hands the bytes to Node's own
  * HTTP server, which serves or refuses them in full. A head read here never means two things.
  */
+import { DROPPED_ANSWER_HEADERS, WORKER_ANSWER_LINES } from './worker-answer-headers.js';
 
 /** Node's default limit for a request head; a longer one goes to Node's server, which answers 431. */
 export const MAX_HEAD_BYTES = 16 * 1024;
@@ -33,8 +34,8 @@ const NOT_FORWARDED = new Set([
   'x-gantry-cost',
   'x-gantry-endpoint',
 ]);
-/** Answer headers of one hop: the wire path frames the answer to its caller itself. */
-const NOT_RETURNED = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade']);
+/** Answer headers of one hop (the wire path frames the answer to its caller itself), and a worker's that are never passed on. */
+const NOT_RETURNED = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', ...DROPPED_ANSWER_HEADERS]);
 
 export interface RequestHead {
   readonly method: string;
@@ -169,7 +170,7 @@ export interface ResponseHead {
   readonly framing: Framing;
   /** The worker will close this connection after the answer. */
   readonly close: boolean;
-  /** The head for the caller: the status line and the headers it gets (hop headers dropped), without the blank line. */
+  /** The head for the caller: the status line and the headers it gets (hop headers dropped, WORKER_ANSWER_HEADERS added), without the blank line. */
   readonly head: string;
 }
 
@@ -214,7 +215,7 @@ export function readResponseHead(buf: Buffer, from = 0): ResponseHead | 'incompl
       : length >= 0
         ? { kind: 'length', bytes: length }
         : { kind: 'close' };
-  return { status, headBytes: end + 4 - from, framing, close, head };
+  return { status, headBytes: end + 4 - from, framing, close, head: head + WORKER_ANSWER_LINES };
 }
 
 /**

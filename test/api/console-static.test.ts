@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Client } from 'undici';
 import { registerConsoleStatic } from '../../src/api/edge/console-static.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { ONE_STORE } from '../helpers/stores.js';
@@ -122,6 +123,36 @@ for (const ts of ONE_STORE) {
       assert.equal(session.status, 200, session.text);
       assert.equal(session.headers.get('x-frame-options'), 'DENY');
       assert.match(String(session.headers.get('content-security-policy')), /default-src 'none'; frame-ancestors 'none'/);
+    });
+
+    it("every answer on the console's origin says nosniff: each dialect's, errors, refused URLs, the data path's", async () => {
+      // A log's raw text (the Vast results URL, fetched without a key) is a tenant's bytes: never read as a page of this origin.
+      const paths = [
+        ['GET', '/healthz'],
+        ['GET', '/api/v0/users/current/'],
+        ['GET', '/api/v0/results/nope'],
+        ['GET', '/nope'],
+        ['GET', '/api/v0/instances/%ZZ/'],
+        ['GET', '/endpoints/nope/x'],
+        ['GET', '/v2/lm/scenarios'],
+        ['GET', '/_ml/trained_models'],
+        ['GET', '/openapi.json'],
+        ['DELETE', '/healthz'],
+      ] as const;
+      for (const [method, path] of paths) {
+        const r = await g.api(method, path);
+        assert.equal(r.headers.get('x-content-type-options'), 'nosniff', `${method} ${path} (${r.status})`);
+      }
+      // The wire path's own error answer, on a fresh connection.
+      const wire = new Client(g.url);
+      try {
+        const r = await wire.request({ method: 'GET', path: '/endpoints/nope/x', headers: { authorization: `Bearer ${g.adminKey ?? ''}` } });
+        await r.body.dump();
+        assert.equal(r.statusCode, 404);
+        assert.equal(r.headers['x-content-type-options'], 'nosniff', 'the wire path');
+      } finally {
+        await wire.close();
+      }
     });
   });
 }

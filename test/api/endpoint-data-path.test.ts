@@ -122,6 +122,37 @@ for (const ts of ONE_STORE) {
       }
     });
 
+    it("a worker's answer is never a page of the console's origin: sandboxed, nosniff, no origin-wide headers (wire path, data route, framework)", async () => {
+      const auth = { authorization: `Bearer ${g.adminKey ?? ''}` };
+      // A fresh connection is read by the wire path; one that carried an API call first is Node's server's for good (the data route).
+      const [wire, node] = [new Client(g.url), new Client(g.url)];
+      try {
+        await (await node.request({ method: 'GET', path: '/api/v0/gpu_names/unique', headers: auth })).body.dump();
+        const answers = [
+          ['wire path', await wire.request({ method: 'GET', path: '/endpoints/fast/page?as=page', headers: auth })],
+          ['data route', await node.request({ method: 'GET', path: '/endpoints/fast/page?as=page', headers: auth })],
+          // Doubled slashes: the framework route.
+          ['framework', await node.request({ method: 'GET', path: '/endpoints//fast//page?as=page', headers: auth })],
+        ] as const;
+        for (const [path, r] of answers) {
+          assert.equal(r.statusCode, 200, path);
+          assert.match(await r.body.text(), /serviceWorker/, `${path}: the worker's page itself`);
+          assert.equal(r.headers['content-type'], 'text/html; charset=utf-8', `${path}: the worker's type is kept`);
+          const csp = [r.headers['content-security-policy'] ?? []].flat();
+          assert.ok(
+            csp.some((p) => /(^|;\s*)sandbox(;|$)/.test(p)),
+            `${path}: a sandbox, so its script never runs as this origin (the console's key is in its tabs): ${csp.join(' | ')}`,
+          );
+          assert.ok(csp.includes("frame-ancestors 'self'"), `${path}: the worker's own policy applies too`);
+          assert.equal(r.headers['x-content-type-options'], 'nosniff', `${path}: only the first value counts, so never the worker's before it`);
+          assert.equal(r.headers['service-worker-allowed'], undefined, `${path}: no service worker scope over the console`);
+          assert.equal(r.headers['clear-site-data'], undefined, `${path}: the console's storage is not the worker's to clear`);
+        }
+      } finally {
+        await Promise.all([wire.close(), node.close()]);
+      }
+    });
+
     it('a caller that leaves while its small request is at the worker frees the worker once it answered', async () => {
       const inFlight = async (): Promise<number> => (await g.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment.requests_in_flight as number;
       const ac = new AbortController();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ChunkedEnd, MAX_HEAD_BYTES, readRequestHead, readResponseHead } from '../../src/gateway/wire-http.js';
+import { WORKER_ANSWER_LINES } from '../../src/gateway/worker-answer-headers.js';
 
 const req = (s: string): ReturnType<typeof readRequestHead> => readRequestHead(Buffer.from(s, 'latin1'));
 
@@ -67,7 +68,7 @@ describe('wire path: answer heads', () => {
     assert.ok(h !== null && h !== 'incomplete');
     assert.deepEqual(h.framing, { kind: 'length', bytes: 5 });
     assert.equal(h.close, false);
-    assert.equal(h.head, 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5');
+    assert.equal(h.head, `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5${WORKER_ANSWER_LINES}`);
     const chunked = res('HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n');
     assert.ok(chunked !== null && chunked !== 'incomplete');
     assert.deepEqual(chunked.framing, { kind: 'chunked' });
@@ -81,6 +82,17 @@ describe('wire path: answer heads', () => {
     const closing = res('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     assert.ok(closing !== null && closing !== 'incomplete');
     assert.equal(closing.close, true);
+  });
+
+  it("never passes on what acts on the whole origin (the console's) or its own nosniff: its own policy is kept, a sandbox and nosniff added", () => {
+    const h = res(
+      'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nService-Worker-Allowed: /\r\nClear-Site-Data: "storage"\r\nX-Content-Type-Options: none\r\nContent-Security-Policy: frame-ancestors \'self\'\r\nContent-Length: 0\r\n\r\n',
+    );
+    assert.ok(h !== null && h !== 'incomplete');
+    assert.equal(
+      h.head,
+      "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Security-Policy: frame-ancestors 'self'\r\nContent-Length: 0\r\ncontent-security-policy: sandbox; default-src 'none'\r\nx-content-type-options: nosniff",
+    );
   });
 
   it('refuses an answer whose length could be read two ways', () => {

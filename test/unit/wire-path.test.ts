@@ -8,6 +8,7 @@ import { GantryError } from '../../src/domain/errors.js';
 import { Abort } from '../../src/gateway/abort.js';
 import type { RequestHead } from '../../src/gateway/wire-http.js';
 import { WireUpstreams } from '../../src/gateway/wire-upstream.js';
+import { WORKER_ANSWER_LINES } from '../../src/gateway/worker-answer-headers.js';
 import { until } from '../helpers/serverless.js';
 
 /**
@@ -16,6 +17,9 @@ import { until } from '../helpers/serverless.js';
  * connection, interim answers, broken ones). The gateway's part is a stand-in here; the real one is
  * exercised through `gantry` in test/api/endpoint-data-path.test.ts.
  */
+
+/** The lines every worker answer gets on its way to the caller (a sandbox, nosniff), as a pattern. */
+const ADDED = WORKER_ANSWER_LINES.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** How the worker answers `/late`, once the test lets it. */
 let late: (() => void) | null = null;
@@ -212,7 +216,7 @@ describe('the wire path', () => {
       `POST /endpoints/e/len?q=1 HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer secret\r\nX-Gantry-Signature: forged\r\nX-Custom: yes\r\nContent-Length: 100\r\n\r\n${body}`,
       answers(1),
     );
-    assert.match(text, /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nContent-Length: 5\r\n\r\nhello$/);
+    assert.match(text, new RegExp(`^HTTP/1\\.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5${ADDED}\r\n\r\nhello$`));
     const got = seen[0] as string;
     assert.match(got, /^POST \/len\?q=1 HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/);
     assert.match(got, /\r\nX-Custom: yes\r\n/);
@@ -235,11 +239,15 @@ describe('the wire path', () => {
   it('passes a chunked answer on as it is, an interim answer not at all, and reads an answer that ends with its connection', async () => {
     const c = await caller();
     const chunked = await c.send(get('/endpoints/e/chunked'), (t) => t.endsWith('0\r\n\r\n'));
-    assert.match(chunked, /Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n$/);
+    assert.match(chunked, new RegExp(`Transfer-Encoding: chunked${ADDED}\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n$`));
     const interim = await c.send(get('/endpoints/e/interim'), answers(1));
-    assert.match(interim, /^HTTP\/1\.1 201 Created\r\nContent-Length: 2\r\n\r\nok$/);
+    assert.match(interim, new RegExp(`^HTTP/1\\.1 201 Created\r\nContent-Length: 2${ADDED}\r\n\r\nok$`));
     const untilClose = await c.send(get('/endpoints/e/close'), () => false);
-    assert.match(untilClose, /^HTTP\/1\.1 200 OK\r\nconnection: close\r\n\r\nuntil the end$/, 'the caller is told the answer ends with the connection');
+    assert.match(
+      untilClose,
+      new RegExp(`^HTTP/1\\.1 200 OK${ADDED}\r\nconnection: close\r\n\r\nuntil the end$`),
+      'the caller is told the answer ends with the connection',
+    );
     await c.closed;
     assert.deepEqual(
       events.filter((e) => e.startsWith('ended')),
@@ -251,7 +259,7 @@ describe('the wire path', () => {
     const cut = await caller();
     const text = await cut.send(get('/endpoints/e/cut'), () => false);
     await cut.closed;
-    assert.match(text, /Content-Length: 10\r\n\r\nabc$/, 'the caller sees a short answer and a closed connection, never a made-up end');
+    assert.match(text, new RegExp(`Content-Length: 10${ADDED}\r\n\r\nabc$`), 'the caller sees a short answer and a closed connection, never a made-up end');
     assert.ok(events.includes('ended 200'));
     const c = await caller();
     assert.match(await c.send(get('/endpoints/e/garbage'), answers(1)), /^HTTP\/1\.1 502 Bad Gateway\r\n[\s\S]*WORKER_FAILED|not valid HTTP/);

@@ -76,7 +76,12 @@ export function renderError(d: ApiDialect, err: unknown, req: ErrorRequest, log:
   else if (error.code === 'CALLER_LEFT') log.debug({ code: error.code, dialect: d.name }, error.message);
   else if (status >= 500) log.warn({ code: error.code, status, dialect: d.name }, error.message);
   else log.info({ code: error.code, status, dialect: d.name }, error.message);
-  const headers: Record<string, string | readonly string[]> = { ...d.responseHeaders?.(status), 'content-type': d.errorContentType ?? 'application/json' };
+  const headers: Record<string, string | readonly string[]> = {
+    ...d.responseHeaders?.(status),
+    'content-type': d.errorContentType ?? 'application/json',
+    // Also on the paths without the framework's hooks (app.ts sets it on the rest): the data and wire paths, a refused URL.
+    'x-content-type-options': 'nosniff',
+  };
   // A refusal that knows when to come back (a rate limit, a server reading its most large bodies) says so; transient
   // 5xx (no worker in time, a worker that failed, a host away) say when to try again; a stopped endpoint does not.
   if (error.code === 'RATE_LIMITED' || (error.kind === 'rate_limited' && typeof error.details.retryAfter === 'number'))
