@@ -135,7 +135,12 @@ export interface Store
   migrate(): Promise<void>;
   close(): Promise<void>;
 
-  registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord>;
+  /**
+   * Insert or refresh the machine of `m.hostKey`. FORBIDDEN, with nothing written, when that key is another
+   * account's machine or a deleted one's (its key renamed), or when `bindToken` (an unbound host token, bound
+   * to the machine in the same transaction) was bound to another machine meanwhile: one token, one machine.
+   */
+  registerMachine(m: MachineRegistration, now: number, o?: { readonly bindToken?: number }): Promise<MachineRecord>;
   /**
    * `online` is judged at `now` from the host's last heartbeat. A deleted machine is undefined unless
    * `includeDeleted` (history: an instance that ran on it still shows its host).

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asListing } from '../../src/control/hosts/agent-session.js';
+import { asListing } from '../../src/control/hosts/agent-answers.js';
 import { FAILED_START } from '../../src/domain/instance/observed-record.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
 import { diffHost, isSettled, plainlyRunning, RESTING_RUNNING, type SweptInstance } from '../../src/domain/instance/sweep.js';
@@ -130,5 +130,14 @@ describe("host sweep: the agent's listing", () => {
     assert.equal(asListing([{ id: 1, state: 'weird' }]).observed, null);
     assert.equal(asListing([{ id: 1, state: 'exited', exitCode: 'x' }]).observed, null);
     assert.deepEqual(asListing([{ id: 'x', state: 'running' }]).ids, []);
+  });
+  it('an exit code past the 32 bits the store keeps reads as unknown (a PostgreSQL integer column refuses it)', () => {
+    assert.deepEqual(asListing([{ id: 1, state: 'exited', exitCode: 2 ** 40 }]).observed, [{ id: 1, observation: { state: 'exited', exitCode: null } }]);
+    assert.deepEqual(asListing([{ id: 1, state: 'running', onstartExitCode: -(2 ** 31) }]).observed, [
+      { id: 1, observation: { state: 'running', onstartExitCode: null } },
+    ]);
+    assert.deepEqual(asListing([{ id: 1, state: 'exited', exitCode: -(2 ** 31 - 1) }]).observed, [
+      { id: 1, observation: { state: 'exited', exitCode: -(2 ** 31 - 1) } },
+    ]);
   });
 });

@@ -1,8 +1,9 @@
 import { FailureLog } from '../failure-log.js';
-import { GantryError } from '../../domain/errors.js';
+import { GantryError, isGantryError } from '../../domain/errors.js';
 import type { ControlContext } from '../context.js';
 import { hashKey } from '../keys.js';
-import { AgentSession, asListing, type AgentCommand, type AgentResult } from './agent-session.js';
+import { asListing } from './agent-answers.js';
+import { AgentSession, type AgentCommand, type AgentResult } from './agent-session.js';
 import { MessageBudget } from './message-budget.js';
 import { clientGroup } from '../../domain/client-group.js';
 import type { HostTokenRecord, MachineRecord, MachineRegistration, UsageReport } from '../../domain/machine/machine.js';
@@ -115,30 +116,31 @@ export class AgentHub {
       throw this.#reject(t, new GantryError('FORBIDDEN', 'This host is registered to another account.'), h.hostKey);
     }
     const s = ctx.settings;
-    const machine: MachineRecord = await ctx.store.registerMachine(
-      {
-        ...h.machine,
-        hostKey: h.hostKey,
-        ownerId: t.accountId,
-        // An admin's own hosts are trusted like the embedded one; others wait for an admin's verify.
-        verified: account.isAdmin,
-        priceGpuPerHour: s.priceGpuPerHour,
-        priceDiskPerGbMonth: s.priceDiskPerGbMonth,
-        priceInetUpPerGb: 0,
-        priceInetDownPerGb: 0,
-        minBidPerGpuHour: s.priceGpuPerHour / 2,
-        minChunk: 1,
-        geolocation: 'local',
-        reliability: 1,
-        directPortCount: h.machine.portRangeEnd - h.machine.portRangeStart + 1,
-      },
-      now,
-    );
-    if (t.machineId === null && !(await ctx.store.bindHostToken(t.id, machine.id))) {
-      const again = await ctx.store.findHostTokenByHash(hashKey(token ?? ''));
-      if (again?.machineId !== machine.id)
-        throw this.#reject(t, new GantryError('FORBIDDEN', 'This host token was bound to another machine meanwhile.'), h.hostKey);
-    }
+    // An unbound token is bound in the registration's transaction: hellos that race with it register one machine.
+    const machine: MachineRecord = await ctx.store
+      .registerMachine(
+        {
+          ...h.machine,
+          hostKey: h.hostKey,
+          ownerId: t.accountId,
+          // An admin's own hosts are trusted like the embedded one; others wait for an admin's verify.
+          verified: account.isAdmin,
+          priceGpuPerHour: s.priceGpuPerHour,
+          priceDiskPerGbMonth: s.priceDiskPerGbMonth,
+          priceInetUpPerGb: 0,
+          priceInetDownPerGb: 0,
+          minBidPerGpuHour: s.priceGpuPerHour / 2,
+          minChunk: 1,
+          geolocation: 'local',
+          reliability: 1,
+          directPortCount: h.machine.portRangeEnd - h.machine.portRangeStart + 1,
+        },
+        now,
+        t.machineId === null ? { bindToken: t.id } : {},
+      )
+      .catch((err: unknown) => {
+        throw isGantryError(err) && err.code === 'FORBIDDEN' ? this.#reject(t, err, h.hostKey) : err;
+      });
     const session = new AgentSession(
       machine.id,
       h.imageNotice,
@@ -175,8 +177,12 @@ export class AgentHub {
     // Busy ports are stored when they change (and at a session's first report), for rentals through other replicas.
     const ports = s.reportBusyPorts(m.busyPorts);
     if (m.listing !== undefined) s.pushListing(asListing(m.listing));
+    // Exits and progress name instances: only this machine's count. Another host's id would have the reconciler
+    // inspect that host's instance, and made-up ids (10,000 a heartbeat) would pile up as hints. Read once, and
+    // only for a heartbeat that names any.
+    const mine = m.exited.length + m.progress.length === 0 ? null : await this.#ctx.store.liveInstanceIds(m.machineId);
     // An exit wakes the reconciler before the liveness write: the look at it needs nothing the write records.
-    for (const id of m.exited) this.#ctx.wake(id);
+    for (const id of m.exited) if (mine?.has(id) === true) this.#ctx.wake(id);
     const now = this.#ctx.clock.now();
     // Only liveness, and the machine was written recently (so it cannot have gone offline meanwhile): one
     // statement per tick for all such machines instead of one each. Offline detection reads last_seen_at
@@ -187,6 +193,7 @@ export class AgentHub {
     if (ports !== undefined) s.busyPortsStored(ports);
     s.written(m.gpuUtils, now);
     for (const p of m.progress) {
+      if (mine?.has(p.instanceId) !== true) continue;
       const inst = await this.#ctx.store.getInstance(p.instanceId);
       if (inst?.machineId === m.machineId && inst.status === 'loading') await this.#ctx.store.setStatusMsg(inst.id, p.message);
     }

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { STEP_TIMED_OUT } from '../../domain/instance/observed-record.js';
 import type { Observation } from '../../domain/instance/reconcile.js';
-import type { ObservedWorkload } from '../../domain/instance/sweep.js';
 import { GantryError, isErrorCode, type ErrorCode } from '../../domain/errors.js';
 import { asLogLine } from '../../runtime/log-lines.js';
 import type { LogLine, LogQuery, StopOptions, WorkloadSpec } from '../../runtime/runtime.js';
 import type { HostLink, HostListing } from './hosts.js';
+import { asListing, observed } from './agent-answers.js';
 import type { StorageCommand } from '../../runtime/storage.js';
 import type { CopyGrant, CopyOrder, CopyReport } from './copy-order.js';
 
@@ -32,45 +32,6 @@ export type AgentCommand =
   | { readonly id: string; readonly op: 'copy'; readonly order: CopyOrder }
   | { readonly id: string; readonly op: 'copyGrant'; readonly instanceId: number; readonly ttlMs: number }
   | { readonly id: string; readonly op: 'cancelCopies'; readonly instanceId: number };
-
-/** Reads an observing `list` answer; anything but a well-formed observation per entry counts as bare ids. */
-export function asListing(v: unknown): HostListing {
-  const entries = Array.isArray(v) ? (v as unknown[]) : [];
-  const ids: number[] = [];
-  const observed: ObservedWorkload[] = [];
-  let bare = false;
-  for (const e of entries) {
-    const id = typeof e === 'object' && e !== null ? (e as { id?: unknown }).id : e;
-    if (typeof id !== 'number' || !Number.isSafeInteger(id)) continue;
-    ids.push(id);
-    const observation = typeof e === 'object' && e !== null ? asObservation(e) : null;
-    if (observation === null) bare = true;
-    else observed.push({ id, observation });
-  }
-  return { ids, observed: bare ? null : observed };
-}
-
-const codeOrNull = (x: unknown): number | null | undefined =>
-  x === null || x === undefined ? x : typeof x === 'number' && Number.isInteger(x) ? x : undefined;
-
-function asObservation(e: object): Observation | null {
-  const o = e as { state?: unknown; exitCode?: unknown; onstartExitCode?: unknown };
-  switch (o.state) {
-    case 'absent':
-      return { state: 'absent' };
-    case 'exited': {
-      const exitCode = codeOrNull(o.exitCode);
-      return exitCode === undefined ? null : { state: 'exited', exitCode };
-    }
-    case 'running': {
-      if (o.onstartExitCode === undefined) return { state: 'running' };
-      const onstartExitCode = codeOrNull(o.onstartExitCode);
-      return onstartExitCode === undefined ? null : { state: 'running', onstartExitCode };
-    }
-    default:
-      return null;
-  }
-}
 
 export type AgentCommandInput = AgentCommand extends infer C ? (C extends AgentCommand ? Omit<C, 'id'> : never) : never;
 
@@ -190,13 +151,13 @@ export class AgentSession implements HostLink {
     return this.#call({ op: 'start', spec }, this.#t.stepTimeoutMs).then(() => undefined);
   }
   inspect(instanceId: number): Promise<Observation> {
-    return this.#call({ op: 'inspect', instanceId }, this.#t.callTimeoutMs) as Promise<Observation>;
+    return this.#call({ op: 'inspect', instanceId }, this.#t.callTimeoutMs).then((v) => observed('inspect', v));
   }
   stop(instanceId: number, o: StopOptions): Promise<Observation> {
-    return this.#call({ op: 'stop', instanceId, graceMs: o.graceMs }, this.#t.stepTimeoutMs) as Promise<Observation>;
+    return this.#call({ op: 'stop', instanceId, graceMs: o.graceMs }, this.#t.stepTimeoutMs).then((v) => observed('stop', v));
   }
   destroy(instanceId: number, o: StopOptions): Promise<Observation> {
-    return this.#call({ op: 'destroy', instanceId, graceMs: o.graceMs }, this.#t.stepTimeoutMs) as Promise<Observation>;
+    return this.#call({ op: 'destroy', instanceId, graceMs: o.graceMs }, this.#t.stepTimeoutMs).then((v) => observed('destroy', v));
   }
   setSshKeys(instanceId: number, keys: readonly string[]): Promise<void> {
     return this.#call({ op: 'setSshKeys', instanceId, keys }, this.#t.callTimeoutMs).then(() => undefined);

@@ -57,8 +57,12 @@ export class HostSweep {
   readonly #handOver: (instanceId: number, look: SweptLook | null) => void;
   /** When a sweep last took the pushed listings that show no change (at most one such round per observeIntervalMs). */
   #routineAt = Number.NEGATIVE_INFINITY;
-  /** Orphan removals in flight, by instance id: a removal takes a grace period, and the next sweep must not start another. */
-  readonly #removing = new Map<number, Promise<void>>();
+  /**
+   * Orphan removals in flight, by machine and instance id: a removal takes a grace period, and the next sweep must
+   * not start another. Per machine: a host that lists another host's orphan (and never lets its own removal of it
+   * end) must not hold off that host's.
+   */
+  readonly #removing = new Map<string, Promise<void>>();
 
   constructor(ctx: ControlContext, owner: string, handOver: (instanceId: number, look: SweptLook | null) => void) {
     this.#ctx = ctx;
@@ -198,7 +202,8 @@ export class HostSweep {
    * removal waits out a grace period, which must not hold up the other hosts' sweep.
    */
   #removeOrphan(machineId: number, host: HostLink, id: number): void {
-    if (this.#removing.has(id)) return;
+    const key = `${machineId}:${id}`;
+    if (this.#removing.has(key)) return;
     const ctx = this.#ctx;
     const log = ctx.log.child({ component: 'host-sweep', machineId, instanceId: id });
     const work = (async () => {
@@ -216,8 +221,8 @@ export class HostSweep {
           log.warn({ reason: err.message }, 'host unavailable; orphan removal retried at a later sweep');
         else log.error({ err }, 'removing an orphan workload failed; retried at a later sweep');
       })
-      .finally(() => this.#removing.delete(id));
-    this.#removing.set(id, work);
+      .finally(() => this.#removing.delete(key));
+    this.#removing.set(key, work);
   }
 }
 

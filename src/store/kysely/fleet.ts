@@ -21,11 +21,11 @@ function toHostToken(r: Selectable<HostTokenTable>): HostTokenRecord {
 
 const b = (v: boolean): number => (v ? 1 : 0);
 
-/** Insert or refresh the machine row of a host (keyed by host_key); prices and listing keep their stored values. */
 /** What a host's verification vouches for; a hello that reports other values clears the mark. */
 const VERIFIED_HARDWARE = ['gpu_name', 'num_gpus', 'gpu_ram_mb', 'compute_cap', 'cpu_name', 'cpu_cores'] as const;
 
-export async function registerMachine(db: Db, m: MachineRegistration, now: number): Promise<Selectable<MachineTable>> {
+/** Insert or refresh the machine row of a host (keyed by host_key); prices and listing keep their stored values. */
+export async function registerMachine(db: Db, m: MachineRegistration, now: number, o: { readonly bindToken?: number } = {}): Promise<Selectable<MachineTable>> {
   const hardware = {
     owner_id: m.ownerId,
     hostname: m.hostname,
@@ -52,9 +52,14 @@ export async function registerMachine(db: Db, m: MachineRegistration, now: numbe
   await transact(db, async (trx) => {
     const existing = await trx
       .selectFrom('machines')
-      .select(['id', 'verified', ...VERIFIED_HARDWARE])
+      .select(['id', 'verified', 'owner_id', 'deleted_at', ...VERIFIED_HARDWARE])
       .where('host_key', '=', m.hostKey)
       .executeTakeFirst();
+    // A deleted machine's row keeps its key renamed (`deleted:<id>:<key>`): a hello that names it does not bring the
+    // machine back. Nor does a row change hands (its key said hello for another account first).
+    if (existing && existing.deleted_at !== null)
+      throw new GantryError('FORBIDDEN', `Machine ${existing.id} was deleted; its host key cannot join again.`, { machineId: existing.id });
+    if (existing && existing.owner_id !== m.ownerId) throw new GantryError('FORBIDDEN', 'This host is registered to another account.');
     if (existing) {
       // An admin's mark vouches for the hardware it saw: a host that says hello with other GPUs or CPUs is
       // unverified until an admin looks again.
@@ -64,28 +69,36 @@ export async function registerMachine(db: Db, m: MachineRegistration, now: numbe
         .set({ ...hardware, verified: m.verified ? 1 : same ? existing.verified : 0 })
         .where('id', '=', existing.id)
         .execute();
-      return;
+    } else {
+      await trx
+        .insertInto('machines')
+        .values({
+          ...hardware,
+          host_key: m.hostKey,
+          verified: b(m.verified),
+          listed: 1,
+          price_gpu: m.priceGpuPerHour,
+          price_disk: m.priceDiskPerGbMonth,
+          price_inetu: m.priceInetUpPerGb,
+          price_inetd: m.priceInetDownPerGb,
+          min_bid: m.minBidPerGpuHour,
+          min_chunk: m.minChunk,
+          geolocation: m.geolocation,
+          reliability: m.reliability,
+          inet_up: m.inetUpMbps,
+          inet_down: m.inetDownMbps,
+          created_at: now,
+        })
+        .execute();
     }
-    await trx
-      .insertInto('machines')
-      .values({
-        ...hardware,
-        host_key: m.hostKey,
-        verified: b(m.verified),
-        listed: 1,
-        price_gpu: m.priceGpuPerHour,
-        price_disk: m.priceDiskPerGbMonth,
-        price_inetu: m.priceInetUpPerGb,
-        price_inetd: m.priceInetDownPerGb,
-        min_bid: m.minBidPerGpuHour,
-        min_chunk: m.minChunk,
-        geolocation: m.geolocation,
-        reliability: m.reliability,
-        inet_up: m.inetUpMbps,
-        inet_down: m.inetDownMbps,
-        created_at: now,
-      })
-      .execute();
+    if (o.bindToken === undefined) return;
+    // In the registration's transaction: of hellos that race with one unbound token, one machine is written and
+    // bound; the others wait on the token's row, find it bound, and leave no machine behind.
+    const id = existing?.id ?? (await trx.selectFrom('machines').select('id').where('host_key', '=', m.hostKey).executeTakeFirstOrThrow()).id;
+    const bound = await trx.updateTable('host_tokens').set({ machine_id: id }).where('id', '=', o.bindToken).where('machine_id', 'is', null).executeTakeFirst();
+    if (bound.numUpdatedRows > 0n) return;
+    const t = await trx.selectFrom('host_tokens').select('machine_id').where('id', '=', o.bindToken).executeTakeFirst();
+    if (t?.machine_id !== id) throw new GantryError('FORBIDDEN', 'This host token was bound to another machine meanwhile.');
   });
   return db.selectFrom('machines').selectAll().where('host_key', '=', m.hostKey).executeTakeFirstOrThrow();
 }

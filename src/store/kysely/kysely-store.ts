@@ -72,8 +72,8 @@ export class KyselyStore implements Store {
   }
 
   // ── machines ────────────────────────────────────────────────────────
-  async registerMachine(m: MachineRegistration, now: number): Promise<MachineRecord> {
-    const machine = toMachine(await fleet.registerMachine(this.db, m, now), now, this.machineOnlineWindowMs);
+  async registerMachine(m: MachineRegistration, now: number, o: { readonly bindToken?: number } = {}): Promise<MachineRecord> {
+    const machine = toMachine(await fleet.registerMachine(this.db, m, now, o), now, this.machineOnlineWindowMs);
     this.changes.publish('machine', machine.id);
     return machine;
   }
