@@ -43,6 +43,12 @@ export interface ModelAlias {
   readonly modelId: string;
 }
 
+/** What a definition part's write did: stored (the definition's progress and its parts' new stamp), or why not. */
+export type PartWritten =
+  | { ok: true; progress: DefinitionProgress; stamp: PartsStamp }
+  | { ok: false; reason: 'no-model' | 'defined' | 'totals-differ' }
+  | { ok: false; reason: 'over-limit'; heldBytes: number };
+
 /**
  * A trained model's definition parts and the check of the whole they make. Every write or removal of a model's
  * parts moves its parts' version, in the statement that marks them changed; a check reads the version with the
@@ -67,11 +73,7 @@ export interface MlDefinitionStore {
     modelId: string,
     p: { index: number; totalParts: number; totalDefinitionLength: number; bytes: Uint8Array },
     o: { now: number; maxAccountBytes: number },
-  ): Promise<
-    | { ok: true; progress: DefinitionProgress; stamp: PartsStamp }
-    | { ok: false; reason: 'no-model' | 'defined' | 'totals-differ' }
-    | { ok: false; reason: 'over-limit'; heldBytes: number }
-  >;
+  ): Promise<PartWritten>;
   /**
    * Forget the parts of every model whose last part arrived before `before` and that is not fully defined: parts
    * missing (or lengths not adding up to the declared total), or the whole refused by its check. The parts go, and

@@ -6,6 +6,7 @@ import { tinyClassifier } from '../fixtures/onnx/models.js';
 import { esClient, esRaw } from '../helpers/elastic.js';
 import { CLASSIFICATION, uploadModel } from '../helpers/elastic-models.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { hookStoreOnce } from '../helpers/store-hook.js';
 import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
 import { ONE_STORE } from '../helpers/stores.js';
 
@@ -32,23 +33,7 @@ for (const ts of ONE_STORE)
     });
 
     /** Run `hook` (once) before the store's `method` runs, for this test's calls. */
-    const before1 = (method: keyof Store, hook: () => Promise<void>): void => {
-      let pending: (() => Promise<void>) | null = hook;
-      (g.control.ctx as { store: Store }).store = new Proxy({} as Store, {
-        get: (_, k) => {
-          const v = Reflect.get(real, k) as unknown;
-          if (typeof v !== 'function') return v;
-          const fn = (v as (...a: unknown[]) => Promise<unknown>).bind(real);
-          if (k !== method) return fn;
-          return async (...a: unknown[]) => {
-            const h = pending;
-            pending = null;
-            if (h !== null) await h();
-            return fn(...a);
-          };
-        },
-      });
-    };
+    const before1 = (method: keyof Store, hook: () => Promise<void>): void => void hookStoreOnce(g, real, method, hook);
     const restore = (): void => {
       (g.control.ctx as { store: Store }).store = real;
     };

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Store } from '../../src/store/store.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { hookStoreOnce } from '../helpers/store-hook.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 type Row = Record<string, any>;
@@ -27,25 +28,11 @@ for (const ts of TEST_STORES) {
 
     /** Run `hook` (once) before the store's `method` runs, during `call`. */
     const inside = async <T>(method: keyof Store, hook: () => Promise<void>, call: () => Promise<T>): Promise<T> => {
-      let pending: (() => Promise<void>) | null = hook;
-      (g.control.ctx as { store: Store }).store = new Proxy({} as Store, {
-        get: (_, k) => {
-          const v = Reflect.get(real, k) as unknown;
-          if (typeof v !== 'function') return v;
-          const fn = (v as (...a: unknown[]) => Promise<unknown>).bind(real);
-          if (k !== method) return fn;
-          return async (...a: unknown[]) => {
-            const h = pending;
-            pending = null;
-            if (h !== null) await h();
-            return fn(...a);
-          };
-        },
-      });
+      const restore = hookStoreOnce(g, real, method, hook);
       try {
         return await call();
       } finally {
-        (g.control.ctx as { store: Store }).store = real;
+        restore();
       }
     };
     const endpoints = async (): Promise<Row[]> => (await g.api('GET', '/api/v0/endptjobs/')).body.results as Row[];

@@ -1,7 +1,7 @@
 import { sql, type ExpressionBuilder } from 'kysely';
 import { transact } from './tx.js';
-import type { DefinitionProgress, PartsStamp } from '../../domain/ml/records.js';
-import type { MlDefinitionStore } from '../ml-store.js';
+import type { PartsStamp } from '../../domain/ml/records.js';
+import type { MlDefinitionStore, PartWritten } from '../ml-store.js';
 import type { Database } from './schema.js';
 import { Repo } from './repo.js';
 import { allPartsHeld, DEFINED, forgettable, REFUSED, UNCHECKED } from './ml-definition-state.js';
@@ -24,11 +24,7 @@ export class MlDefinitionRepo extends Repo implements MlDefinitionStore {
     modelId: string,
     p: { index: number; totalParts: number; totalDefinitionLength: number; bytes: Uint8Array },
     o: { now: number; maxAccountBytes: number },
-  ): Promise<
-    | { ok: true; progress: DefinitionProgress; stamp: PartsStamp }
-    | { ok: false; reason: 'no-model' | 'defined' | 'totals-differ' }
-    | { ok: false; reason: 'over-limit'; heldBytes: number }
-  > {
+  ): Promise<PartWritten> {
     return transact(this.db, async (trx) => {
       if (o.maxAccountBytes > 0) {
         // Every model row of the account locked, in one order: two parts of one account (on any
@@ -172,25 +168,29 @@ export class MlDefinitionRepo extends Repo implements MlDefinitionStore {
   }
 
   async claimDefinitionCheck(accountId: number, modelId: string, stamp: PartsStamp, attempts: number, now: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('ml_models')
-      .set({ check_claimed_at: now, check_attempts: attempts + 1 })
-      .where('account_id', '=', accountId)
-      .where('model_id', '=', modelId)
-      .where('fully_defined', '=', UNCHECKED)
-      .where('parts_version', '=', stamp.version)
-      // As the outcome's guard: a model deleted and made again starts its version over, and a replica of before
-      // the version moved only the time.
-      .where('parts_updated_at', '=', stamp.at)
-      .where('check_attempts', '=', attempts)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return this.#whileUnchecked(accountId, modelId, stamp, attempts, { check_claimed_at: now, check_attempts: attempts + 1 });
   }
 
   async giveUpDefinitionCheck(accountId: number, modelId: string, stamp: PartsStamp, attempts: number, reason: string): Promise<boolean> {
+    return this.#whileUnchecked(accountId, modelId, stamp, attempts, { fully_defined: REFUSED, onnx_json: null, definition_refusal: reason });
+  }
+
+  /**
+   * Writes `set` only while the definition is unchecked, its parts as `stamp` says and its claims `attempts`:
+   * compare-and-set, so one replica of several acts. Guarded by the parts' time as well as their version, as an
+   * outcome is: a model deleted and made again starts its version over, and a replica of before the version
+   * moved only the time.
+   */
+  async #whileUnchecked(
+    accountId: number,
+    modelId: string,
+    stamp: PartsStamp,
+    attempts: number,
+    set: { check_claimed_at: number; check_attempts: number } | { fully_defined: number; onnx_json: null; definition_refusal: string },
+  ): Promise<boolean> {
     const r = await this.db
       .updateTable('ml_models')
-      .set({ fully_defined: REFUSED, onnx_json: null, definition_refusal: reason })
+      .set(set)
       .where('account_id', '=', accountId)
       .where('model_id', '=', modelId)
       .where('fully_defined', '=', UNCHECKED)
