@@ -8,8 +8,8 @@ import { DEFAULT_PLACEMENT } from '../../src/domain/offer/search.js';
 import { DEFAULT_ENDPOINT_PARAMS } from '../../src/domain/serverless/params.js';
 import type { CodeWorkerSpec } from '../../src/domain/serverless/code-deployment.js';
 import { FsBlobStore } from '../../src/store/blobs/fs-blob-store.js';
-import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import type { Store } from '../../src/store/store.js';
+import { twoReplicas, type TwoReplicas } from '../helpers/replicas.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 /** The code-deployment part of the store port (decision 020) on every adapter, and the file blob store. */
@@ -18,7 +18,6 @@ const H = (c: string): string => c.repeat(64);
 
 for (const ts of TEST_STORES) {
   describe(`code deployment store contract: ${ts.name}`, { skip: ts.skip }, () => {
-    let dir: string;
     let store: Store;
     let other: Store;
     let accountId: number;
@@ -49,19 +48,12 @@ for (const ts of TEST_STORES) {
       return { d, ep };
     };
 
+    let replicas: TwoReplicas;
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'gantry-code-store-'));
-      const location = await ts.fresh(dir);
-      store = new KyselyStore(ts.dialect(location));
-      await store.migrate();
-      other = new KyselyStore(ts.dialect(location));
-      accountId = (await store.createAccount({ username: 'u', email: 'u@x', isAdmin: false, now: 1 })).id;
+      replicas = await twoReplicas(ts, 'code-store');
+      ({ store, other, accountId: accountId } = replicas);
     });
-    after(async () => {
-      await other.close();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    after(() => replicas?.close());
 
     it('finds a live code deployment by account, name and tag; a deleted endpoint hides it', async () => {
       const { d, ep } = await deployment('find');

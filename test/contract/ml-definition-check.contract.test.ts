@@ -8,6 +8,7 @@ import type { TrainedModelConfig } from '../../src/domain/ml/records.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { migrations } from '../../src/store/kysely/migrations.js';
 import type { Store } from '../../src/store/store.js';
+import { twoReplicas, type TwoReplicas } from '../helpers/replicas.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 const CONFIG: TrainedModelConfig = {
@@ -31,26 +32,17 @@ const WAIT = 600_000;
  */
 for (const ts of TEST_STORES) {
   describe(`ml definition check contract: ${ts.name}`, { skip: ts.skip }, () => {
-    let dir: string;
     let store: Store;
     let other: Store;
     let acct: number;
     const mine = async (before: number) => (await other.uncheckedDefinitions(before)).filter((m) => m.accountId === acct);
 
+    let replicas: TwoReplicas;
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'gantry-ml-check-'));
-      const location = await ts.fresh(dir);
-      store = new KyselyStore(ts.dialect(location));
-      await store.migrate();
-      // A second handle on the same database: another replica.
-      other = new KyselyStore(ts.dialect(location));
-      acct = (await store.createAccount({ username: 'c', email: 'c@x', isAdmin: false, now: 1 })).id;
+      replicas = await twoReplicas(ts, 'ml-check');
+      ({ store, other, accountId: acct } = replicas);
     });
-    after(async () => {
-      await other.close();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    after(() => replicas?.close());
 
     it('two writes of the last part in the same millisecond: the check of the first records nothing', async () => {
       await store.createTrainedModel({ accountId: acct, modelId: 'same-ms', config: CONFIG, now: 1 });
@@ -144,8 +136,8 @@ for (const ts of TEST_STORES) {
     });
 
     it('after the upgrade (0037): a check under way across it records its outcome; one that never ended is taken again, its attempts from 0', async () => {
-      const location = await ts.fresh(dir);
-      const d = ts.dialect(location);
+      const dir = await mkdtemp(join(tmpdir(), 'gantry-ml-upgrade-'));
+      const d = ts.dialect(await ts.fresh(dir));
       const db = new Kysely<any>({ dialect: d.createKyselyDialect() });
       try {
         assert.equal((await new Migrator({ db, provider: migrations(d) }).migrateTo('0035_result_owner')).error, undefined);
@@ -189,6 +181,7 @@ for (const ts of TEST_STORES) {
         }
       } finally {
         await db.destroy();
+        await rm(dir, { recursive: true, force: true });
       }
     });
   });

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GantryError } from '../../src/domain/errors.js';
 import type { TrainedModelConfig } from '../../src/domain/ml/records.js';
 import { DEFAULT_PLACEMENT } from '../../src/domain/offer/search.js';
 import { DEFAULT_ENDPOINT_PARAMS } from '../../src/domain/serverless/params.js';
-import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import type { Store } from '../../src/store/store.js';
+import { twoReplicas, type TwoReplicas } from '../helpers/replicas.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 const CONFIG: TrainedModelConfig = {
@@ -28,25 +25,17 @@ const CONFIG: TrainedModelConfig = {
  */
 for (const ts of TEST_STORES) {
   describe(`trained-model deployment guard: ${ts.name}`, { skip: ts.skip }, () => {
-    let dir: string;
     let store: Store;
     let other: Store;
     let acct: number;
     let n = 0;
 
+    let replicas: TwoReplicas;
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'gantry-ml-guard-'));
-      const location = await ts.fresh(dir);
-      store = new KyselyStore(ts.dialect(location));
-      await store.migrate();
-      other = new KyselyStore(ts.dialect(location));
-      acct = (await store.createAccount({ username: 'u', email: 'u@x', isAdmin: false, now: 1 })).id;
+      replicas = await twoReplicas(ts, 'ml-guard');
+      ({ store, other, accountId: acct } = replicas);
     });
-    after(async () => {
-      await other.close();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    after(() => replicas?.close());
 
     const definedModel = async (modelId: string, defined = true): Promise<void> => {
       await store.createTrainedModel({ accountId: acct, modelId, config: CONFIG, now: 1 });

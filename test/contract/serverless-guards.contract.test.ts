@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { GantryError } from '../../src/domain/errors.js';
 import { DEFAULT_ENDPOINT_PARAMS } from '../../src/domain/serverless/params.js';
 import type { EndpointRecord, WorkergroupRecord } from '../../src/domain/serverless/records.js';
-import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import type { NewWorkergroup } from '../../src/store/serverless-store.js';
 import type { Store } from '../../src/store/store.js';
+import { twoReplicas, type TwoReplicas } from '../helpers/replicas.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -35,7 +32,6 @@ const refusedWith = (r: Settled<unknown>, c: string): void => {
  */
 for (const ts of TEST_STORES) {
   describe(`serverless store guards: ${ts.name}`, { skip: ts.skip }, () => {
-    let dir: string;
     let location: string;
     let store: Store;
     let other: Store;
@@ -43,19 +39,13 @@ for (const ts of TEST_STORES) {
     let n = 0;
     const onPostgres = ts.name === 'postgres' ? {} : { skip: 'SQLite runs one writer at a time: no write of another can come between a check and its write' };
 
+    let replicas: TwoReplicas;
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'gantry-sl-guards-'));
-      location = await ts.fresh(dir);
-      store = new KyselyStore(ts.dialect(location));
-      await store.migrate();
-      other = new KyselyStore(ts.dialect(location));
-      accountId = (await store.createAccount({ username: 'u', email: 'u@x', isAdmin: false, now: 1 })).id;
+      replicas = await twoReplicas(ts, 'sl-guards');
+      ({ store, other, accountId: accountId } = replicas);
+      location = replicas.location;
     });
-    after(async () => {
-      await other.close();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    after(() => replicas?.close());
 
     const endpoint = (name: string, aliasOf: string | null = null, s: Store = store): Promise<EndpointRecord> =>
       s.createEndpoint({ accountId, name, apiKey: `gek_${name}_${++n}`, params: DEFAULT_ENDPOINT_PARAMS, aliasOf, now: 10 });
