@@ -95,11 +95,16 @@ for (const ts of TEST_STORES) {
       for (const n of ['a', 'b', 'c']) accounts.push((await store.createAccount({ username: n, email: `${n}@x`, isAdmin: false, now: 1 })).id);
       const machines: number[] = [];
       const instances: number[] = [];
+      // A host says hello again for the account it first joined (a machine never changes hands by a hello).
+      const owners = new Map<string, number>();
       const register = async (hostKey: string): Promise<void> => {
         const numGpus = r.pick([0, 1, 2, 4, 8]);
+        const picked = r.pick(accounts);
+        const owner = owners.get(hostKey) ?? picked;
+        owners.set(hostKey, owner);
         const m = await store.registerMachine(
           {
-            ...machineReg(hostKey, r.pick(accounts), numGpus),
+            ...machineReg(hostKey, owner, numGpus),
             gpuName: r.pick(GPU_NAMES),
             cpuCores: r.pick([2, 8, 16]),
             priceGpuPerHour: 0.1 + r.int(30) / 10,
