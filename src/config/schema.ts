@@ -4,6 +4,7 @@ import { ENGINE_SETTINGS } from './engine-settings.js';
 import { ML_SETTINGS } from './ml-settings.js';
 import { SANDBOX_SETTINGS } from './sandbox-settings.js';
 import { SERVERLESS_SETTINGS } from './serverless-settings.js';
+import { SWEEP_SETTINGS } from './sweep-settings.js';
 
 /**
  * Every setting of Gantry: default, unit (in the name) and why. Durations are given as
@@ -96,6 +97,7 @@ export const SETTINGS = {
     default: 5_000,
     doc: "How old a host sweep's observation of a workload may be for the reconciler to record it without an inspect of its own (0: always inspect).",
   },
+  ...SWEEP_SETTINGS,
   reconcileIdleMs: { type: 'duration', min: 1, default: 250, doc: 'Reconciler sleep when a fetch found no work (woken earlier by API writes).' },
   reconcileBatch: { type: 'integer', min: 1, default: 50, doc: 'Instances fetched per reconciler pass.' },
   reconcileRetryMaxMs: {

@@ -20,6 +20,7 @@ export type ControlSettings = Pick<
   | 'stepTimeoutMs'
   | 'observeIntervalMs'
   | 'observationMaxAgeMs'
+  | 'sweepListWaitMs'
   | 'reconcileIdleMs'
   | 'templateParseTimeoutMs'
   | 'reconcileRetryMaxMs'

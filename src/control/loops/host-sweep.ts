@@ -18,6 +18,11 @@ export interface SweepReport {
   hosts: number;
   /** Hosts claimed whose agent did not answer (stamped all the same: tried again after observeIntervalMs). */
   failed: number;
+  /**
+   * Hosts whose listing had not come within sweepListWaitMs: compared on their own once it comes, and counted
+   * then (in `hosts` or `failed` of the report given to the sweep's `late` callback), not in this report.
+   */
+  late: number;
   /** Instances handed to the per-instance path. */
   handedOver: number;
   /** Workloads no live instance owns, given to the orphan removal. */
@@ -43,6 +48,16 @@ export interface SweptLook {
   readonly row: ReconcileInput;
 }
 
+/** A host's listing as the sweep got it: asked for, or pushed with a heartbeat (decision 021). */
+interface Listed {
+  readonly machineId: number;
+  readonly host: HostLink;
+  readonly listing: HostListing;
+  readonly pushed: boolean;
+}
+
+const emptyReport = (): SweepReport => ({ asked: 0, hosts: 0, failed: 0, late: 0, handedOver: 0, orphans: 0 });
+
 /**
  * The host sweep (decision 017): each connected host, under a lease on its machine row, is asked once for
  * every workload with its observation (or its agent pushed that listing with a heartbeat: decision 021), and
@@ -50,6 +65,9 @@ export interface SweptLook {
  * (`domain/instance/sweep.ts`) says which instances a look would change. Those are handed to the
  * reconciler's per-instance path (`handOver`); the others are at rest and cost nothing more. Workloads the
  * store does not know are removed as orphans. Run by the instance reconciler.
+ *
+ * A host slow to list delays only itself: the sweep waits for a chunk's listings at most sweepListWaitMs, and
+ * those that come later are compared in the background as they come (`late` gets their counts).
  */
 export class HostSweep {
   readonly #ctx: ControlContext;
@@ -63,16 +81,27 @@ export class HostSweep {
    * end) must not hold off that host's.
    */
   readonly #removing = new Map<string, Promise<void>>();
+  /**
+   * Machines this replica claimed whose sweep has not ended (a listing still to come, or being compared). Its next
+   * sweeps leave them out, so a host is asked once at a time; the store's lease, held until then, keeps the other
+   * replicas off them.
+   */
+  readonly #unfinished = new Set<number>();
+  /** Chunks whose late listings are still awaited and compared in the background (stop waits for them). */
+  readonly #tails = new Set<Promise<void>>();
+  readonly #late: (r: SweepReport) => void;
 
-  constructor(ctx: ControlContext, owner: string, handOver: (instanceId: number, look: SweptLook | null) => void) {
+  /** `late`: the counts of hosts compared after their sweep returned (their listing came past sweepListWaitMs). */
+  constructor(ctx: ControlContext, owner: string, handOver: (instanceId: number, look: SweptLook | null) => void, late: (r: SweepReport) => void) {
     this.#ctx = ctx;
     this.#owner = owner;
     this.#handOver = handOver;
+    this.#late = late;
   }
 
   /** Sweep every connected host that is due, a batch at a time, until none is left. */
   async sweepDue(): Promise<SweepReport> {
-    const total: SweepReport = { asked: 0, hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+    const total = emptyReport();
     // Due means swept before this call began: with observeIntervalMs = 0 a host swept here is not due again in it.
     const start = this.#ctx.clock.now();
     const sweptBefore = Math.min(start - this.#ctx.settings.observeIntervalMs, start - 1);
@@ -82,6 +111,7 @@ export class HostSweep {
       total.asked += r.asked;
       total.hosts += r.hosts;
       total.failed += r.failed;
+      total.late += r.late;
       total.handedOver += r.handedOver;
       total.orphans += r.orphans;
       // A claim with room to spare took every host due when it ran: asking again would only find none (hosts
@@ -90,8 +120,14 @@ export class HostSweep {
     }
   }
 
-  /** Orphan removals still running (stop waits for them). */
+  /** Late listings of the sweeps so far compared (or failed), in the background as they come. */
+  async caughtUp(): Promise<void> {
+    while (this.#tails.size > 0) await Promise.all(this.#tails);
+  }
+
+  /** Late listings compared and orphan removals ended (stop waits for them). */
   async settled(): Promise<void> {
+    await this.caughtUp(); // first: a late listing may start removals
     await Promise.all(this.#removing.values());
   }
 
@@ -104,18 +140,20 @@ export class HostSweep {
     const routine = now - this.#routineAt >= s.observeIntervalMs;
     if (routine) this.#routineAt = now;
     // Hosts that push their listings are claimed once they pushed a new one; past two heartbeats without, they are asked.
-    const candidates = ctx.hosts.sweepCandidates(2 * s.heartbeatIntervalMs + s.agentCallTimeoutMs, routine);
+    let candidates = ctx.hosts.sweepCandidates(2 * s.heartbeatIntervalMs + s.agentCallTimeoutMs, routine);
+    if (this.#unfinished.size > 0) candidates = candidates.filter((id) => !this.#unfinished.has(id));
     if (candidates.length === 0) return null;
     const { token, machineIds } = await ctx.store.claimHostSweeps({
       owner: this.#owner,
       now,
-      // Held past the listing's own bound (a host slow to answer), so it cannot lapse while this replica still sweeps.
+      // Held past the listing's own bound (a host slow to answer), so it cannot lapse while this replica still sweeps
+      // (a late listing too: it comes within agentCallTimeoutMs of its chunk, which starts after the claim).
       leaseMs: s.leaseMs + s.agentCallTimeoutMs,
       sweptBefore,
       limit: HOSTS_PER_CLAIM,
       machineIds: candidates,
     });
-    const report: SweepReport = { asked: 1, hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+    const report: SweepReport = { ...emptyReport(), asked: 1 };
     if (machineIds.length === 0) return { ...report, claimed: 0 };
     const claimed = machineIds.length;
     const chunks: number[][] = [];
@@ -135,15 +173,54 @@ export class HostSweep {
     return { ...report, claimed };
   }
 
+  /**
+   * One chunk: every host's listing, then one read of their instances and the diff. The sweep waits for the
+   * listings at most sweepListWaitMs and compares those that came; a host slower than that (an engine that hangs,
+   * a host that takes the command and never answers) would otherwise hold up every host of the replica for up to
+   * agentCallTimeoutMs. Its listing is compared in the background once it comes, with those that came with it,
+   * and its lease is held (it is not stamped) until then.
+   */
   async #chunk(token: string, machineIds: readonly number[], report: SweepReport): Promise<void> {
+    // Listings first, then the store: an instance created in between is in the store and not yet on the
+    // host, which hands it over (a second look), never the other way round. So for a late host too: its
+    // instances are read after its listing came.
+    const at = this.#ctx.clock.now();
+    for (const id of machineIds) this.#unfinished.add(id);
+    const arrivals = new Arrivals(machineIds.map((id) => this.#list(id).then((l) => [id, l] as const)));
+    await arrivals.all(this.#ctx.settings.sweepListWaitMs);
+    const first = arrivals.take();
+    report.late += arrivals.left;
+    if (arrivals.left > 0) {
+      const tail = this.#tail(token, at, arrivals).finally(() => this.#tails.delete(tail));
+      this.#tails.add(tail);
+    }
+    await this.#compare(token, first, at, report);
+  }
+
+  /** A chunk's late listings, compared as they come (those that came together in one read), until the last. */
+  async #tail(token: string, at: number, arrivals: Arrivals): Promise<void> {
+    while (arrivals.left > 0 || arrivals.ready > 0) {
+      await arrivals.some();
+      const report = emptyReport();
+      try {
+        await this.#compare(token, arrivals.take(), at, report);
+      } catch (err) {
+        this.#ctx.log.error({ err, component: 'host-sweep' }, 'sweeping some hosts failed; will retry');
+      } finally {
+        this.#late(report);
+      }
+    }
+  }
+
+  /** Compare the hosts whose listings came (null: the host did not answer) with their instances; stamp them and release their lease. */
+  async #compare(token: string, got: readonly (readonly [number, Listed | null])[], at: number, report: SweepReport): Promise<void> {
     const ctx = this.#ctx;
+    const machineIds = got.map(([id]) => id);
     try {
-      // Listings first, then the store: an instance created in between is in the store and not yet on the
-      // host, which hands it over (a second look), never the other way round.
-      const at = ctx.clock.now();
-      const listed = (await Promise.all(machineIds.map((id) => this.#list(id)))).filter((l) => l !== null);
+      const listed = got.flatMap(([, l]) => (l === null ? [] : [l]));
       report.failed += machineIds.length - listed.length;
       if (listed.length < machineIds.length) ctx.metrics.hostSweeps.inc({ outcome: 'failed' }, machineIds.length - listed.length);
+      if (listed.length === 0) return;
       const running: { machineId: number; id: number }[] = [];
       for (const l of listed) for (const w of l.listing.observed ?? []) if (plainlyRunning(w.observation)) running.push({ machineId: l.machineId, id: w.id });
       const read = await ctx.store.sweptInstances(
@@ -174,11 +251,15 @@ export class HostSweep {
         report.orphans += diff.unknown.length;
       }
     } finally {
-      await ctx.store.finishHostSweeps(token, machineIds, ctx.clock.now());
+      try {
+        if (machineIds.length > 0) await ctx.store.finishHostSweeps(token, machineIds, ctx.clock.now());
+      } finally {
+        for (const id of machineIds) this.#unfinished.delete(id);
+      }
     }
   }
 
-  async #list(machineId: number): Promise<{ machineId: number; host: HostLink; listing: HostListing; pushed: boolean } | null> {
+  async #list(machineId: number): Promise<Listed | null> {
     const host = this.#ctx.hosts.get(machineId);
     if (host === undefined) return null;
     try {
@@ -232,4 +313,63 @@ function lookOf(observed: HostListing['observed'], rows: readonly SweptInstance[
   if (observed === null || row === undefined) return null;
   const w = observed.find((o) => o.id === id);
   return { observation: w?.observation ?? { state: 'absent' }, at, row };
+}
+
+/**
+ * A chunk's listings as they come: those not yet compared (`take`), how many are still to come, and waits for
+ * them. Each listing settles on its own (the host's calls are bounded by agentCallTimeoutMs; `#list` never rejects).
+ */
+class Arrivals {
+  #got: (readonly [number, Listed | null])[] = [];
+  #left: number;
+  #wake: (() => void) | null = null;
+
+  constructor(listings: readonly Promise<readonly [number, Listed | null]>[]) {
+    this.#left = listings.length;
+    for (const p of listings)
+      void p.then((a) => {
+        this.#got.push(a);
+        this.#left--;
+        this.#wake?.();
+      });
+  }
+
+  /** Listings still to come. */
+  get left(): number {
+    return this.#left;
+  }
+
+  /** Listings come and not yet taken. */
+  get ready(): number {
+    return this.#got.length;
+  }
+
+  take(): (readonly [number, Listed | null])[] {
+    const got = this.#got;
+    this.#got = [];
+    return got;
+  }
+
+  /** Until every listing came, or `ms` passed. */
+  all(ms: number): Promise<void> {
+    return this.#until(() => this.#left === 0, ms);
+  }
+
+  /** Until a listing not yet taken is there (one came, or every one came). */
+  some(): Promise<void> {
+    return this.#until(() => this.#got.length > 0 || this.#left === 0, null);
+  }
+
+  #until(done: () => boolean, ms: number | null): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const end = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+      const timer = ms === null ? undefined : setTimeout(end, ms);
+      this.#wake = () => void (done() && end());
+    });
+  }
 }

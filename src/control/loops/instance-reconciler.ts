@@ -58,14 +58,15 @@ export class InstanceReconciler {
   /** Claims and sweeps that fail (the database gone): logged once a minute, tried again after a doubling wait. */
   readonly #claims: FailureLog;
   readonly #sweeps: FailureLog;
-  #swept = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
+  #swept = { hosts: 0, failed: 0, late: 0, handedOver: 0, orphans: 0 };
   /** Totals since start, for benches and tests: hosts swept, instances handed over, per-instance looks done (and of those, recorded from the sweep's observation). */
   readonly totals = { hostsSwept: 0, handedOver: 0, looked: 0, fromSweep: 0 };
 
   constructor(ctx: ControlContext) {
     this.#ctx = ctx;
     this.#log = ctx.log.child({ component: 'instance-reconciler', owner: this.#owner });
-    this.#sweep = new HostSweep(ctx, this.#owner, (id, look) => this.#handOver(id, look));
+    const late = (r: SweepReport): void => this.#count(r); // hosts whose listing came after their sweep returned
+    this.#sweep = new HostSweep(ctx, this.#owner, (id, look) => this.#handOver(id, look), late);
     const o = FailureLog.timing(ctx, { minMs: ctx.settings.reconcileIdleMs, maxMs: ctx.settings.reconcileRetryMaxMs });
     this.#claims = new FailureLog(this.#log, 'claiming instances', o);
     this.#sweeps = new FailureLog(this.#log, 'sweeping hosts', o);
@@ -146,6 +147,7 @@ export class InstanceReconciler {
   #count(r: SweepReport): void {
     this.#swept.hosts += r.hosts;
     this.#swept.failed += r.failed;
+    this.#swept.late += r.late;
     this.#swept.handedOver += r.handedOver;
     this.#swept.orphans += r.orphans;
     this.totals.hostsSwept += r.hosts;
@@ -243,10 +245,10 @@ export class InstanceReconciler {
   #flushSummary(log: ControlContext['log']): void {
     const steps = this.#steps;
     const swept = this.#swept;
-    if (Object.keys(steps).length === 0 && swept.hosts + swept.failed === 0) return;
+    if (Object.keys(steps).length === 0 && swept.hosts + swept.failed + swept.late === 0) return;
     this.#steps = {};
-    this.#swept = { hosts: 0, failed: 0, handedOver: 0, orphans: 0 };
-    const busy = Object.keys(steps).some((k) => k !== 'none') || swept.orphans + swept.failed > 0;
+    this.#swept = { hosts: 0, failed: 0, late: 0, handedOver: 0, orphans: 0 };
+    const busy = Object.keys(steps).some((k) => k !== 'none') || swept.orphans + swept.failed + swept.late > 0;
     log[busy ? 'info' : 'debug']({ steps, swept, inFlight: this.#tasks.size }, 'reconcile summary');
   }
 
@@ -320,9 +322,10 @@ export class InstanceReconciler {
     });
   }
 
-  /** A sweep of the due hosts, then one claim and the work on all of it, awaited (tests drive the reconciler step by step with this). */
+  /** A sweep of the due hosts (late listings too), then one claim and the work on all of it, awaited (tests drive the reconciler step by step with this). */
   async passOnce(): Promise<number> {
     this.#count(await this.#sweep.sweepDue());
+    await this.#sweep.caughtUp();
     const log = this.#log;
     for (let ids = this.#sweptReady(); ids.length > 0; ids = this.#sweptReady()) await this.#recordSwept(ids, log);
     await Promise.all(this.#tasks.values()); // rows whose look no longer held, looked at one by one
