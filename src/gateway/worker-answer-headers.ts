@@ -12,11 +12,27 @@ export const WORKER_ANSWER_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /**
- * A worker's answer headers never passed on: those that act on the whole origin (a service worker's wider
- * scope, clearing the origin's storage: the console's key), and its own X-Content-Type-Options, which a
- * browser would read before the nosniff added after it (only the first value counts).
+ * A worker's answer headers never passed on: those that act on the whole origin, not on the answer, which the
+ * browser takes before and outside the sandboxed document: a service worker's wider scope; clearing the origin's
+ * storage (the console's key); cookies of the origin (Gantry sets none; 16 KiB of them make every later request
+ * of the browser, the console's too, too large for the server); network error logging and its reports' collector
+ * (every later URL of the origin sent to the worker's collector: `?api_key=`, results tokens); HSTS, other
+ * services and client hints of the origin. And its own X-Content-Type-Options, which a browser would read before
+ * the nosniff added after it (only the first value counts).
  */
-export const DROPPED_ANSWER_HEADERS: ReadonlySet<string> = new Set(['service-worker-allowed', 'clear-site-data', 'x-content-type-options']);
+export const DROPPED_ANSWER_HEADERS: ReadonlySet<string> = new Set([
+  'service-worker-allowed',
+  'clear-site-data',
+  'set-cookie',
+  'nel',
+  'report-to',
+  'reporting-endpoints',
+  'strict-transport-security',
+  'alt-svc',
+  'accept-ch',
+  'critical-ch',
+  'x-content-type-options',
+]);
 
 /** The worker's answer headers (names in lower case) as the caller gets them: DROPPED_ANSWER_HEADERS gone, WORKER_ANSWER_HEADERS added. */
 export function callerAnswerHeaders(from: Record<string, string | string[]>): Record<string, string | string[]> {

@@ -198,8 +198,10 @@ for (const ts of TEST_STORES) {
       const token = await mallory.token();
       const again = new ScriptedHost(g.url, token, `deleted:${m.machineId}:mallory-4`);
       const r = await again.post('hello', { hostKey: again.hostKey, imageNotice: null, machine });
-      assert.equal(r.status, 403, JSON.stringify(r.body));
-      assert.equal(r.body.error.code, 'FORBIDDEN');
+      // Refused as no host's key at all: one planted before the delete would make it fail on the unique key.
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.error.code, 'INVALID_ARGUMENT');
+      assert.match(r.body.error.message, /hostKey/);
       assert.equal(await g.store.getMachine(m.machineId, Date.now()), undefined, 'still deleted');
       const t = await g.store.findHostTokenByHash(hashKey(token));
       assert.equal(t?.machineId, null, 'the new token stays unbound');

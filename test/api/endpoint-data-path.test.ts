@@ -147,6 +147,8 @@ for (const ts of ONE_STORE) {
           assert.equal(r.headers['x-content-type-options'], 'nosniff', `${path}: only the first value counts, so never the worker's before it`);
           assert.equal(r.headers['service-worker-allowed'], undefined, `${path}: no service worker scope over the console`);
           assert.equal(r.headers['clear-site-data'], undefined, `${path}: the console's storage is not the worker's to clear`);
+          // Nor the origin's cookies, error reports (every later URL with its key sent to the worker's collector) or HSTS.
+          for (const h of ['set-cookie', 'nel', 'report-to', 'strict-transport-security']) assert.equal(r.headers[h], undefined, `${path}: ${h}`);
         }
       } finally {
         await Promise.all([wire.close(), node.close()]);

@@ -89,7 +89,12 @@ const machine = obj({
   isolation: (v, p) => (v === undefined ? undefined : isMachineIsolation(v) ? v : fail(p, '"sandboxed", "shared" or "unsafe-shared"')),
 });
 
-export const readHello: Check<Hello> = obj({ hostKey: str(200), imageNotice: nullable(shown(500)), machine });
+/**
+ * A deleted machine's row keeps its host key as `deleted:<id>:<key>`: a key of that form is never a host's own
+ * (one planted first would make that machine's delete fail on the unique key).
+ */
+const hostKey: Check<string> = (v, p) => (str(200)(v, p).startsWith('deleted:') ? fail(p, "a key not starting with 'deleted:'") : (v as string));
+export const readHello: Check<Hello> = obj({ hostKey, imageNotice: nullable(shown(500)), machine });
 
 /** One workload of a pushed listing, as an observing `list` answers it; exit codes stay absent when absent. */
 const code = (v: unknown, p: string): number | null | undefined =>

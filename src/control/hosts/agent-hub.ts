@@ -184,10 +184,10 @@ export class AgentHub {
     // An exit wakes the reconciler before the liveness write: the look at it needs nothing the write records.
     for (const id of m.exited) if (mine?.has(id) === true) this.#ctx.wake(id);
     const now = this.#ctx.clock.now();
-    // Only liveness, and the machine was written recently (so it cannot have gone offline meanwhile): one
+    // Only liveness (no usage, no pull's progress), and the machine was written recently (so it cannot have gone offline meanwhile): one
     // statement per tick for all such machines instead of one each. Offline detection reads last_seen_at
     // against machineOfflineMs (a minute), so a tick's delay changes nothing any replica decides.
-    if (m.usage.length === 0 && ports === undefined && s.livenessOnly(m.gpuUtils, this.#ctx.settings.machineOfflineMs / 2))
+    if (m.usage.length === 0 && m.progress.length === 0 && ports === undefined && s.livenessOnly(m.gpuUtils, this.#ctx.settings.machineOfflineMs / 2))
       return this.#touchLater(m.machineId, now);
     await this.#ctx.store.recordHeartbeat(m.machineId, { now, gpuUtils: m.gpuUtils, usage: m.usage, ...(ports !== undefined && { busyPorts: ports }) });
     if (ports !== undefined) s.busyPortsStored(ports);

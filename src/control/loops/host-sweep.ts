@@ -186,7 +186,16 @@ export class HostSweep {
     // instances are read after its listing came.
     const at = this.#ctx.clock.now();
     for (const id of machineIds) this.#unfinished.add(id);
-    const arrivals = new Arrivals(machineIds.map((id) => this.#list(id).then((l) => [id, l] as const)));
+    // `#list` answers null for a host that failed; were it ever to throw, that host failed all the same (and the
+    // chunk must not wait for it for good).
+    const arrivals = new Arrivals(
+      machineIds.map((id) =>
+        this.#list(id).then(
+          (l) => [id, l] as const,
+          () => [id, null] as const,
+        ),
+      ),
+    );
     await arrivals.all(this.#ctx.settings.sweepListWaitMs);
     const first = arrivals.take();
     report.late += arrivals.left;
@@ -317,7 +326,7 @@ function lookOf(observed: HostListing['observed'], rows: readonly SweptInstance[
 
 /**
  * A chunk's listings as they come: those not yet compared (`take`), how many are still to come, and waits for
- * them. Each listing settles on its own (the host's calls are bounded by agentCallTimeoutMs; `#list` never rejects).
+ * them. Each listing settles on its own (the host's calls are bounded by agentCallTimeoutMs) and never rejects.
  */
 class Arrivals {
   #got: (readonly [number, Listed | null])[] = [];

@@ -25,7 +25,13 @@ const b = (v: boolean): number => (v ? 1 : 0);
 const VERIFIED_HARDWARE = ['gpu_name', 'num_gpus', 'gpu_ram_mb', 'compute_cap', 'cpu_name', 'cpu_cores'] as const;
 
 /** Insert or refresh the machine row of a host (keyed by host_key); prices and listing keep their stored values. */
-export async function registerMachine(db: Db, m: MachineRegistration, now: number, o: { readonly bindToken?: number } = {}): Promise<Selectable<MachineTable>> {
+export async function registerMachine(
+  db: Db,
+  d: StoreDialect,
+  m: MachineRegistration,
+  now: number,
+  o: { readonly bindToken?: number } = {},
+): Promise<Selectable<MachineTable>> {
   const hardware = {
     owner_id: m.ownerId,
     hostname: m.hostname,
@@ -49,12 +55,15 @@ export async function registerMachine(db: Db, m: MachineRegistration, now: numbe
     isolation: m.isolation ?? null,
     last_seen_at: now,
   };
-  await transact(db, async (trx) => {
-    const existing = await trx
+  return transact(db, async (trx) => {
+    let q = trx
       .selectFrom('machines')
       .select(['id', 'verified', 'owner_id', 'deleted_at', ...VERIFIED_HARDWARE])
-      .where('host_key', '=', m.hostKey)
-      .executeTakeFirst();
+      .where('host_key', '=', m.hostKey);
+    // Held until the registration ends: a delete under way (it renames the key) is either done before, and its
+    // key no longer found, or waits for this one (SQLite has one writer anyway).
+    if (d.supportsSkipLocked) q = q.forUpdate();
+    const existing = await q.executeTakeFirst();
     // A deleted machine's row keeps its key renamed (`deleted:<id>:<key>`): a hello that names it does not bring the
     // machine back. Nor does a row change hands (its key said hello for another account first).
     if (existing && existing.deleted_at !== null)
@@ -91,16 +100,21 @@ export async function registerMachine(db: Db, m: MachineRegistration, now: numbe
         })
         .execute();
     }
-    if (o.bindToken === undefined) return;
+    const row = await trx.selectFrom('machines').selectAll().where('host_key', '=', m.hostKey).executeTakeFirstOrThrow();
+    if (o.bindToken === undefined) return row;
     // In the registration's transaction: of hellos that race with one unbound token, one machine is written and
     // bound; the others wait on the token's row, find it bound, and leave no machine behind.
-    const id = existing?.id ?? (await trx.selectFrom('machines').select('id').where('host_key', '=', m.hostKey).executeTakeFirstOrThrow()).id;
-    const bound = await trx.updateTable('host_tokens').set({ machine_id: id }).where('id', '=', o.bindToken).where('machine_id', 'is', null).executeTakeFirst();
-    if (bound.numUpdatedRows > 0n) return;
+    const bound = await trx
+      .updateTable('host_tokens')
+      .set({ machine_id: row.id })
+      .where('id', '=', o.bindToken)
+      .where('machine_id', 'is', null)
+      .executeTakeFirst();
+    if (bound.numUpdatedRows > 0n) return row;
     const t = await trx.selectFrom('host_tokens').select('machine_id').where('id', '=', o.bindToken).executeTakeFirst();
-    if (t?.machine_id !== id) throw new GantryError('FORBIDDEN', 'This host token was bound to another machine meanwhile.');
+    if (t?.machine_id !== row.id) throw new GantryError('FORBIDDEN', 'This host token was bound to another machine meanwhile.');
+    return row;
   });
-  return db.selectFrom('machines').selectAll().where('host_key', '=', m.hostKey).executeTakeFirstOrThrow();
 }
 
 function machineNotFound(id: number): GantryError {

@@ -73,7 +73,7 @@ export class KyselyStore implements Store {
 
   // ── machines ────────────────────────────────────────────────────────
   async registerMachine(m: MachineRegistration, now: number, o: { readonly bindToken?: number } = {}): Promise<MachineRecord> {
-    const machine = toMachine(await fleet.registerMachine(this.db, m, now, o), now, this.machineOnlineWindowMs);
+    const machine = toMachine(await fleet.registerMachine(this.db, this.dialect, m, now, o), now, this.machineOnlineWindowMs);
     this.changes.publish('machine', machine.id);
     return machine;
   }
