@@ -57,6 +57,34 @@ for (const ts of TEST_STORES) {
       assert.equal(await seen(), now, 'an older time does not move it back');
     });
 
+    it("a pull's progress is written when the heartbeat says nothing else (its loading instance's status_msg)", async () => {
+      const admin = await cp.authenticate('admin-key');
+      const { token, welcome: w } = await joinHost(cp, admin.accountId, 'alive-progress', 35100);
+      const id = await instanceRow(cp, admin.accountId, w.machineId);
+      // Loading, as the reconciler records a start under way.
+      const store = cp.ctx.store;
+      const now = Date.now();
+      const [row] = await store.claimInstances({
+        owner: 'test',
+        now,
+        leaseMs: 60_000,
+        observeBefore: now + 1,
+        limit: 1,
+        dueIds: [id],
+        machineIds: [w.machineId],
+      });
+      const lease = row?.leaseToken as string;
+      const write = { status: 'loading', statusMsg: null, exitCode: null, observedGeneration: row?.generation ?? 0, pendingOpDone: false, now } as const;
+      assert.ok(await store.applyObservation(id, lease, write));
+      await store.releaseLease(id, lease, now);
+      assert.equal((await store.getInstance(id))?.status, 'loading');
+      const m = { machineId: w.machineId, session: w.session, gpuUtils: [10], usage: [], exited: [] };
+      await cp.agents.heartbeat(token, { ...m, seq: 1, progress: [] });
+      // Alive, the same GPU figures, no usage: before, this returned as liveness alone and the progress was lost.
+      await cp.agents.heartbeat(token, { ...m, seq: 2, progress: [{ instanceId: id, message: 'pulling: 40%' }] });
+      assert.equal((await store.getInstance(id))?.statusMsg, 'pulling: 40%');
+    });
+
     it('a replica that just started calls no host offline before machineOfflineMs of its own: the silence was its own absence', async () => {
       const cp2 = await replicaPlane(ts, stores, location, dir, { machineOfflineMs: 400, sweepIntervalMs: 25 });
       const admin = await cp2.authenticate('admin-key');
