@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -153,6 +154,22 @@ for (const ts of ONE_STORE) {
       } finally {
         await wire.close();
       }
+      // The console's event stream, written on a hijacked socket.
+      const events = new AbortController();
+      const sse = await fetch(`${g.url}/console/api/events`, { headers: { authorization: `Bearer ${g.adminKey ?? ''}` }, signal: events.signal });
+      assert.equal(sse.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+      assert.equal(sse.headers.get('x-content-type-options'), 'nosniff', 'the event stream');
+      events.abort();
+      // A request Node's parser refuses, outside every dialect's paths.
+      const raw = await new Promise<string>((resolve, reject) => {
+        const c = connect(Number(new URL(g.url).port), '127.0.0.1', () => c.end('GET /nope HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n'));
+        let got = '';
+        c.on('data', (d: Buffer) => (got += d.toString()));
+        c.on('close', () => resolve(got));
+        c.on('error', reject);
+      });
+      assert.match(raw, /^HTTP\/1\.1 400/);
+      assert.match(raw, /\r\nx-content-type-options: nosniff\r\n/i, raw);
     });
   });
 }

@@ -67,7 +67,7 @@ export function clientErrorHandler(dialects: readonly ApiDialect[], log: Fastify
       let body: string;
       let code = status;
       if (d === undefined) {
-        head = 'content-type: application/json\r\n';
+        head = 'content-type: application/json\r\nx-content-type-options: nosniff\r\n';
         body = JSON.stringify({ error: { code: 'INVALID_ARGUMENT', message } });
       } else {
         const id = `client-${randomUUID()}`;

@@ -118,6 +118,8 @@ export class ConsoleEvents {
       'cache-control': 'no-cache, no-transform',
       'x-accel-buffering': 'no',
       connection: 'keep-alive',
+      // Written on the hijacked socket: the server's own headers (app.ts) do not reach it.
+      'x-content-type-options': 'nosniff',
     });
     raw.on('close', () => this.#drop(s));
     // The console reloads its lists on every hello: it may have missed changes while disconnected.
