@@ -3,19 +3,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Agent } from '../../src/agent/agent.js';
-import { InProcessChannel } from '../../src/agent/channel.js';
+import { type Agent } from '../../src/agent/agent.js';
 import { type ControlPlane } from '../../src/control/control-plane.js';
-import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import type { Principal } from '../../src/control/principal.js';
-import { createLogger } from '../../src/log/logger.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { replicaPlane } from '../helpers/replica.js';
 import { cpuHost } from '../helpers/machines.js';
-import { CountingChannel, ScriptedRuntime } from '../helpers/scripted-host.js';
+import { joinCountingAgent, ScriptedRuntime } from '../helpers/scripted-host.js';
 
 /**
  * Pushed listings (decision 021): an agent that sends every workload with its observation in its heartbeats,
@@ -53,24 +50,8 @@ for (const ts of TEST_STORES) {
       return cp;
     };
 
-    const connect = async (cp: ControlPlane, runtime: Runtime, hostKey: string): Promise<{ machineId: number; channel: CountingChannel }> => {
-      const token = newHostToken();
-      await ensureHostToken(cp.ctx, admin.accountId, token);
-      const channel = new CountingChannel(new InProcessChannel(cp.agents, token));
-      const agent = new Agent({
-        channel,
-        runtime,
-        hostKey,
-        describe: () => Promise.resolve({ ...MACHINE, hostname: hostKey }),
-        gpuUtils: () => Promise.resolve(null),
-        log: createLogger('silent'),
-        pushListings: true,
-      });
-      await agent.start();
-      agents.push(agent);
-      assert.ok(agent.machineId !== null, `machine ${hostKey} registered`);
-      return { machineId: agent.machineId, channel };
-    };
+    const connect = (cp: ControlPlane, runtime: Runtime, hostKey: string) =>
+      joinCountingAgent(cp, admin.accountId, runtime, hostKey, MACHINE, agents, { pushListings: true });
     const create = async (cp: ControlPlane, machineId: number): Promise<number> =>
       (await cp.createInstance(admin, createRequest({ offerId: machineId * 1000, diskGb: 1 }))).instance.id;
 

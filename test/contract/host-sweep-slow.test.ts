@@ -3,18 +3,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Agent } from '../../src/agent/agent.js';
-import { InProcessChannel } from '../../src/agent/channel.js';
+import { type Agent } from '../../src/agent/agent.js';
 import { type ControlPlane } from '../../src/control/control-plane.js';
-import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
-import { createLogger } from '../../src/log/logger.js';
 import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { passLater, replicaPlane } from '../helpers/replica.js';
 import { cpuHost } from '../helpers/machines.js';
-import { CountingChannel, ScriptedRuntime } from '../helpers/scripted-host.js';
+import { joinCountingAgent, ScriptedRuntime } from '../helpers/scripted-host.js';
+import { until } from '../helpers/serverless.js';
 
 /**
  * A host slow to list delays only itself (decision 017): one host's `list` is taken by its agent and not
@@ -38,15 +36,6 @@ class HangingRuntime extends ScriptedRuntime {
   override async inspect(id: number): Promise<Observation> {
     if (this.#gate !== null) await this.#gate;
     return super.inspect(id);
-  }
-}
-
-/** Poll for a fact (the reconciler runs on its own), bounded. */
-async function until(what: string, f: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await f())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -81,23 +70,8 @@ for (const ts of TEST_STORES) {
 
     it('the other host is swept meanwhile (its orphan removed, its dead workload recorded); the slow one is asked once, keeps its lease, and its late listing is compared', async () => {
       const admin = await cp.authenticate('admin-key');
-      const connect = async (runtime: ScriptedRuntime, hostKey: string, port: number): Promise<{ machineId: number; channel: CountingChannel }> => {
-        const token = newHostToken();
-        await ensureHostToken(cp.ctx, admin.accountId, token);
-        const channel = new CountingChannel(new InProcessChannel(cp.agents, token));
-        const agent = new Agent({
-          channel,
-          runtime,
-          hostKey,
-          describe: () => Promise.resolve({ ...cpuHost(port), hostname: hostKey }),
-          gpuUtils: () => Promise.resolve(null),
-          log: createLogger('silent'),
-        });
-        await agent.start();
-        agents.push(agent);
-        assert.ok(agent.machineId !== null);
-        return { machineId: agent.machineId, channel };
-      };
+      const connect = (runtime: ScriptedRuntime, hostKey: string, port: number) =>
+        joinCountingAgent(cp, admin.accountId, runtime, hostKey, cpuHost(port), agents);
       const fastRt = new ScriptedRuntime();
       const slowRt = new HangingRuntime();
       const fast = await connect(fastRt, 'sweep-fast', 34000);

@@ -12,6 +12,7 @@ import { createLogger } from '../../src/log/logger.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { type KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { createRequest } from '../helpers/requests.js';
+import { until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 import { laterMs, passLater, replicaPlane } from '../helpers/replica.js';
 import { cpuHost } from '../helpers/machines.js';
@@ -35,15 +36,6 @@ class OldAgentChannel implements AgentChannel {
 }
 
 const MACHINE = cpuHost(33000);
-
-/** Poll for a fact (the orphan removal runs beside the sweep), bounded. */
-async function until(what: string, f: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await f())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 for (const ts of TEST_STORES) {
   describe(`host sweep (${ts.name})`, { skip: ts.skip }, () => {

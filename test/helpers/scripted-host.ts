@@ -1,4 +1,9 @@
-import type { AgentChannel, InProcessChannel } from '../../src/agent/channel.js';
+import { Agent } from '../../src/agent/agent.js';
+import { InProcessChannel, type AgentChannel } from '../../src/agent/channel.js';
+import type { ControlPlane } from '../../src/control/control-plane.js';
+import { ensureHostToken, newHostToken } from '../../src/control/hosts/host-tokens.js';
+import type { AgentMachineInfo } from '../../src/control/hosts/agent-hub.js';
+import { createLogger } from '../../src/log/logger.js';
 import type { Observation } from '../../src/domain/instance/reconcile.js';
 import type { LogLine, Runtime, WorkloadSpec } from '../../src/runtime/runtime.js';
 
@@ -72,4 +77,35 @@ export class CountingChannel implements AgentChannel {
     for (const c of cmds) this.ops.push(c.op);
     return cmds;
   };
+}
+
+/**
+ * An agent of `runtime` joined to `cp` as `hostKey` (`machine`, named so), with a new host token of `accountId`;
+ * its channel counts what it is asked. `agents` keeps it for the test to stop.
+ */
+export async function joinCountingAgent(
+  cp: ControlPlane,
+  accountId: number,
+  runtime: Runtime,
+  hostKey: string,
+  machine: AgentMachineInfo,
+  agents: Agent[],
+  o: { readonly pushListings?: boolean } = {},
+): Promise<{ machineId: number; channel: CountingChannel }> {
+  const token = newHostToken();
+  await ensureHostToken(cp.ctx, accountId, token);
+  const channel = new CountingChannel(new InProcessChannel(cp.agents, token));
+  const agent = new Agent({
+    channel,
+    runtime,
+    hostKey,
+    describe: () => Promise.resolve({ ...machine, hostname: hostKey }),
+    gpuUtils: () => Promise.resolve(null),
+    log: createLogger('silent'),
+    ...o,
+  });
+  await agent.start();
+  agents.push(agent);
+  if (agent.machineId === null) throw new Error(`machine ${hostKey} not registered`);
+  return { machineId: agent.machineId, channel };
 }

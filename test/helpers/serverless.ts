@@ -23,7 +23,7 @@ export const SERVERLESS_FAST = {
  * for is an outcome, not a speed, and a machine busy with other work (two cores shared with the whole
  * suite) takes several times longer than a quiet one; a wait that ends returns at once.
  */
-export async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
+export async function until<T>(what: string, f: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = null;
   while (Date.now() < deadline) {

@@ -4,6 +4,7 @@ import type { ControlContext } from '../../src/control/context.js';
 import type { HostListing } from '../../src/control/hosts/hosts.js';
 import { HostSweep, type SweepReport } from '../../src/control/loops/host-sweep.js';
 import { GantryError } from '../../src/domain/errors.js';
+import { until } from '../helpers/serverless.js';
 import type { SweptInstance } from '../../src/domain/instance/sweep.js';
 
 /**
@@ -110,14 +111,6 @@ function setUp(hosts: Map<number, FakeHost>, rows: SweptInstance[] = []) {
     (r) => calls.late.push(r),
   );
   return { sweep, calls };
-}
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const end = Date.now() + 5_000;
-  while (!ok()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 /** A sweep in a later millisecond than the last (observeIntervalMs 0: a host swept this very millisecond is not due). */
