@@ -5,14 +5,11 @@ import { minimalOnnx } from '../fixtures/onnx/minimal.js';
 import { esRaw } from '../helpers/elastic.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { ManualClock } from '../helpers/manual-clock.js';
+import { EMBEDDING_MODEL_BODY } from '../helpers/elastic-models.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 const ts = TEST_STORES.find((s) => s.name === 'sqlite');
-const MODEL = JSON.stringify({
-  model_type: 'onnx',
-  inference_config: { text_embedding: { tokenization: { bert: { do_lower_case: true, max_sequence_length: 16 } } } },
-  input: { field_names: ['text_field'] },
-});
+const MODEL = EMBEDDING_MODEL_BODY;
 const JSON_TYPE = 'application/json';
 /** Housekeeping's wait before it takes an unchecked definition again (UNCHECKED_AFTER_MS), and a millisecond. */
 const PAST_WAIT = 600_001;

@@ -4,22 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Kysely, Migrator } from 'kysely';
-import type { TrainedModelConfig } from '../../src/domain/ml/records.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
 import { migrations } from '../../src/store/kysely/migrations.js';
 import type { Store } from '../../src/store/store.js';
 import { twoReplicas, type TwoReplicas } from '../helpers/replicas.js';
+import { EMBEDDING_CONFIG } from '../helpers/elastic-models.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
-const CONFIG: TrainedModelConfig = {
-  modelType: 'onnx',
-  description: null,
-  tags: [],
-  metadata: null,
-  inferenceConfig: { text_embedding: {} },
-  inputFieldNames: ['text_field'],
-  declaredSizeBytes: 0,
-};
+const CONFIG = EMBEDDING_CONFIG;
 /** A whole definition in one part of four bytes of `fill`. */
 const whole = (fill: number) => ({ index: 0, totalParts: 1, totalDefinitionLength: 4, bytes: new Uint8Array(4).fill(fill) });
 const at = (now: number) => ({ now, maxAccountBytes: 0 });

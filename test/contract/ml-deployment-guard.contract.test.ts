@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GantryError } from '../../src/domain/errors.js';
-import type { TrainedModelConfig } from '../../src/domain/ml/records.js';
 import { DEFAULT_PLACEMENT } from '../../src/domain/offer/search.js';
 import { DEFAULT_ENDPOINT_PARAMS } from '../../src/domain/serverless/params.js';
 import type { Store } from '../../src/store/store.js';
 import { twoReplicas, type TwoReplicas } from '../helpers/replicas.js';
+import { EMBEDDING_CONFIG } from '../helpers/elastic-models.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
-const CONFIG: TrainedModelConfig = {
-  modelType: 'onnx',
-  description: null,
-  tags: [],
-  metadata: null,
-  inferenceConfig: { text_embedding: {} },
-  inputFieldNames: ['text_field'],
-  declaredSizeBytes: 0,
-};
+const CONFIG = EMBEDDING_CONFIG;
 
 /**
  * A deployment that serves a trained model is written only while its model exists and is fully defined,
