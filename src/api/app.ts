@@ -73,7 +73,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     bodyLimit: o.bodyLimitBytes ?? 1024 * 1024,
     // Path ids as long as a dialect allows (AI Core's resource groups take 253 characters; fastify's default is 100).
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 512 },
-    return503OnClosing: true,
+    // Requests that reach the framework while it closes are refused by the onRequest hook below, in the dialect's
+    // shape and with the headers every answer carries (fastify's own 503 has neither).
+    return503OnClosing: false,
     // What Node's parser refuses (a head over its limit, a malformed request) in the dialect's shape too.
     clientErrorHandler: clientErrorHandler(o.dialects, log),
     // A route's schema that forbids extra fields means a 400 for them, not fastify's silent removal.
@@ -89,7 +91,11 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     },
   });
 
-  app.addHook('preClose', async () => data.closing());
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    data.closing();
+  });
   app.addHook('onSend', exactContentTypes(o.dialects));
   // Each label's children bound once, not looked up by a label object per request.
   const meters = new Map<string, ReturnType<typeof httpMeter>>();
@@ -111,6 +117,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) meter(req, 499, reply.elapsedTime / 1000);
     });
+    // A request on a connection kept alive past the close's start (fastify has set `Connection: close` on it).
+    if (closing) return void answerAsDialect(new GantryError('SHUTTING_DOWN', 'This server is shutting down; try again.'), req, reply);
     done();
   });
 

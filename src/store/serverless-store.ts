@@ -179,7 +179,12 @@ export interface WorkergroupStore {
    * it to compile (then written back with updateWorkergroup). Empty once every row is upgraded.
    */
   legacyWorkergroupSearches(): Promise<{ id: number; searchText: string }[]>;
-  deleteWorkergroup(id: number, now: number): Promise<void>;
+  /**
+   * With `refuseOnDeployment` (the workergroup API's delete): refused with DEPLOYMENT_MANAGED, nothing written, when
+   * a live deployment owns its endpoint, checked with the endpoint held (a deployment left without its group could
+   * only be deleted). The deployment's own steps delete without it.
+   */
+  deleteWorkergroup(id: number, now: number, o?: { readonly refuseOnDeployment?: boolean }): Promise<void>;
 }
 
 export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore, WorkergroupStore {

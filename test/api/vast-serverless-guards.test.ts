@@ -83,7 +83,7 @@ for (const ts of TEST_STORES) {
       assert.equal((await named('rb-alias'))?.alias_of, 'rb-target');
     });
 
-    it("a deployment's workergroup stays on its endpoint, and its endpoint takes no other: 409 DEPLOYMENT_MANAGED, nothing changed", async () => {
+    it("a deployment's workergroup stays on its endpoint and is not deleted, and its endpoint takes no other: 409 DEPLOYMENT_MANAGED, nothing changed", async () => {
       const made = await g.api('POST', '/api/v0/deployments/', { name: 'dg', image: 'local/worker', search_params: 'num_gpus=1', max_workers: 0 });
       assert.equal(made.status, 200, made.text);
       const depEndpoint = made.body.deployment.endpoint_id as number;
@@ -111,6 +111,9 @@ for (const ts of TEST_STORES) {
         const added = await g.api('POST', `${base}/`, { endpoint_id: depEndpoint, search_params: 'num_gpus=1' });
         refused(added, 409, 'DEPLOYMENT_MANAGED', new RegExp(`Endpoint ${depEndpoint} is deployment \\d+'s`));
         refused(await g.api('POST', `${base}/`, { endpoint_name: 'dg', search_params: 'num_gpus=1' }), 409, 'DEPLOYMENT_MANAGED', /deployment/);
+        // Nor deleted: the deployment, left with none, could only be deleted and made again.
+        const gone = await g.api('DELETE', `${base}/${depGroup}/`);
+        refused(gone, 409, 'DEPLOYMENT_MANAGED', new RegExp(`Workergroup ${depGroup} is deployment \\d+'s: it goes with its deployment`));
       }
       const after = await groups();
       assert.deepEqual(

@@ -182,7 +182,12 @@ for (const ts of TEST_STORES) {
       refusedWith(await settle(group(ep.id, { refuseOnDeployment: true })), 'DEPLOYMENT_MANAGED');
       // A deployment's own (a change of configuration adds one beside the serving one) is not refused.
       const next = await group(ep.id, { revision: 'c2' });
+      // Deleted by its deployment's own steps, never through the workergroup API's delete.
+      refusedWith(await settle(store.deleteWorkergroup(next.id, 2, { refuseOnDeployment: true })), 'DEPLOYMENT_MANAGED');
+      assert.equal((await store.getWorkergroup(next.id))?.id, next.id, 'a refused delete deletes nothing');
       await store.deleteWorkergroup(next.id, 2);
+      assert.equal(await store.getWorkergroup(next.id), undefined);
+      await store.deleteWorkergroup(stray.id + 1000, 2, { refuseOnDeployment: true });
       for (const maxPerEndpoint of [0, 5]) {
         refusedWith(await settle(store.updateWorkergroup(wg.id, { endpointId: plain.id, testWorkers: 7, maxPerEndpoint })), 'DEPLOYMENT_MANAGED');
         refusedWith(await settle(store.updateWorkergroup(stray.id, { endpointId: ep.id, testWorkers: 7, maxPerEndpoint })), 'DEPLOYMENT_MANAGED');

@@ -17,6 +17,21 @@ async function stopped(g: TestGantry, id: number): Promise<Record<string, any>> 
   });
 }
 
+/** An endpoint of Vast's own kind (no deployment) with one workergroup of one worker, min_load 1. */
+async function plainEndpoint(g: TestGantry, name: string): Promise<{ endpointId: number; wgId: number }> {
+  const ep = await g.api('POST', '/api/v0/endptjobs/', { endpoint_name: name, min_load: 1, cold_workers: 0, min_workers: 0, max_workers: 1, target_util: 1 });
+  assert.equal(ep.status, 200, ep.text);
+  const wg = await g.api('POST', '/api/v0/autojobs/', {
+    endpoint_name: name,
+    image: 'local/worker',
+    onstart: WORKER_ONSTART,
+    env: '-e WORKER_PERF=2 -p 8000:8000',
+    search_params: 'num_gpus=1',
+  });
+  assert.equal(wg.status, 200, wg.text);
+  return { endpointId: ep.body.result as number, wgId: wg.body.id as number };
+}
+
 // Issue 14's serverless findings, each against real worker processes on each store.
 for (const ts of ONE_STORE_PG)
   describe(`serverless hardening (${ts.name})`, { skip: ts.skip }, () => {
@@ -69,31 +84,28 @@ for (const ts of ONE_STORE_PG)
     });
 
     it('a workergroup delete drains its workers: what they hold is answered, new requests get 503 NO_WORKERGROUP at once', async () => {
-      const d = await createDeployment(g, 'wg-delete', { min_load: 1, max_workers: 1 });
-      const w = await readyWorker(g, d.endpointId);
-      const wgs = (await g.api('GET', '/api/v0/workergroups/')).body.results as Record<string, unknown>[];
-      const wgId = wgs.find((x) => x.endpoint_id === d.endpointId)?.id as number;
-      const held = call(g, 'wg-delete', '/w?ms=2000', { key: d.key });
-      await until('the request at its worker', async () => (await workersOf(g, d.endpointId)).some((x) => x.num_requests_working === 1));
+      const { endpointId, wgId } = await plainEndpoint(g, 'wg-delete');
+      const w = await readyWorker(g, endpointId);
+      const held = call(g, 'wg-delete', '/w?ms=2000');
+      await until('the request at its worker', async () => (await workersOf(g, endpointId)).some((x) => x.num_requests_working === 1));
       const del = await g.api('DELETE', `/api/v0/workergroups/${wgId}/`);
       assert.deepEqual([del.status, del.body.deleted_workers], [200, [w.id]], del.text);
       // Its only workergroup gone: nothing can serve a new request, which is refused now, not after the queue timeout.
-      const refused = await call(g, 'wg-delete', '/w', { key: d.key });
+      const refused = await call(g, 'wg-delete', '/w');
       assert.deepEqual([refused.status, refused.body.success, refused.body.code], [503, false, 'NO_WORKERGROUP']);
       const r = await held;
       assert.equal(r.status, 200, `the request in flight finished on its worker: ${JSON.stringify(r.body)}`);
-      await until('the drained worker destroyed', async () => (await workersOf(g, d.endpointId)).length === 0);
+      await until('the drained worker destroyed', async () => (await workersOf(g, endpointId)).length === 0);
     });
 
     it('the workers of a workergroup deleted while its endpoint stops are destroyed once the stop has ended', async () => {
-      const d = await createDeployment(g, 'wg-stopping', { min_load: 1, max_workers: 1 });
-      await readyWorker(g, d.endpointId);
-      const wgs = (await g.api('GET', '/api/v0/workergroups/')).body.results as Record<string, unknown>[];
-      const wgId = wgs.find((x) => x.endpoint_id === d.endpointId)?.id as number;
-      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`)).body.gantry_status, 'stopping');
+      const { endpointId, wgId } = await plainEndpoint(g, 'wg-stopping');
+      await readyWorker(g, endpointId);
+      const stop = await g.api('PUT', `/api/v0/endptjobs/${endpointId}/`, { endpoint_state: 'stopped' });
+      assert.equal(stop.status, 200, stop.text);
       assert.equal((await g.api('DELETE', `/api/v0/workergroups/${wgId}/`)).status, 200);
       // A plain stop of an idle worker ends before its drain would: stopped, it stayed (paying for its disk).
-      await until('the stopped worker destroyed', async () => (await workersOf(g, d.endpointId)).length === 0, 20_000);
+      await until('the stopped worker destroyed', async () => (await workersOf(g, endpointId)).length === 0, 20_000);
     });
 
     it('a worker whose command exits at once is replaced, not kept loading; scale-down keeps a ready worker', async () => {

@@ -93,6 +93,11 @@ const carriesCredential = (req: FastifyRequest): boolean => req.headers.authoriz
  * served from local files (`GET /docs`: Gantry runs offline) and an index at `GET /`. Routes
  * without a schema are listed too, with their method, path, dialect tag and credentials.
  */
+/** The reference page's Content-Security-Policy (Swagger UI 5's files have no inline script or style element). */
+export const DOCS_CSP =
+  "default-src 'self'; script-src 'self'; script-src-attr 'none'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; " +
+  "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
 export async function registerDiscovery(app: FastifyInstance, dialects: readonly ApiDialect[]): Promise<void> {
   const version = packageVersion();
   // A dialect without an entry above (a test's own) is still tagged and indexed, by its name.
@@ -147,8 +152,11 @@ export async function registerDiscovery(app: FastifyInstance, dialects: readonly
       return openapiObject;
     },
   });
-  // Under the default `/docs` prefix, with its assets from the package (no CDN).
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'none', deepLinking: true } });
+  // Under the default `/docs` prefix, with its assets from the package (no CDN). The page runs on the console's origin
+  // and its "Authorize" keeps a key in the page: it runs only its own files, fetches only this origin, and is framed by
+  // no other page (the package's own policy also allows https: styles and fonts, an outside image host, and upgrades
+  // every request to https, which a plain-HTTP server on loopback does not serve).
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'none', deepLinking: true }, staticCSP: DOCS_CSP });
   app.get('/openapi.json', { schema: { summary: 'This OpenAPI document', tags: [SERVER.tag] } }, () => app.swagger());
 
   const index = (): Record<string, unknown> => ({

@@ -1,6 +1,7 @@
 import { GantryError } from '../../domain/errors.js';
 import { checkImage, DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_ONSTART_CHARS } from '../../domain/instance/create.js';
 import { parseEnv, refuseReservedNames, shellSplit, type ParsedEnv, type PortSpec } from '../../domain/instance/env.js';
+import { deploymentOwnsGroup } from '../../domain/serverless/rollout.js';
 import { checkPlacement, DEFAULT_PLACEMENT, type WorkerPlacement } from '../../domain/offer/search.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
@@ -234,10 +235,14 @@ export async function updateWorkergroup(
 export async function deleteWorkergroup(ctx: ControlContext, p: Principal, id: number): Promise<number[]> {
   const wg = await ownWorkergroup(ctx, p, id, 'serverless.write');
   const ep = await loadOwnEndpoint(ctx, p, wg.endpointId);
+  // A deployment's group goes with its deployment; asked first so that its workers are left alone (the store asks
+  // again as it deletes, for a deployment made meanwhile).
+  const dep = await ctx.store.findDeploymentByEndpoint(ep.id);
+  if (dep !== undefined) throw deploymentOwnsGroup(id, ep.id, dep.id);
   const mine = (await workersOf(ctx, ep.id)).filter((w) => w.instance.workergroupId === id);
   // An endpoint that holds no request: its workers go now; otherwise the serverless loop drains them first.
   if (!holdsRequests(ep)) await retireWorkers(ctx, ep, mine);
-  await ctx.store.deleteWorkergroup(id, ctx.clock.now());
+  await ctx.store.deleteWorkergroup(id, ctx.clock.now(), { refuseOnDeployment: true });
   // Every gateway reads the workers again at once (none routes to these now; the last group gone, they refuse
   // requests with NO_WORKERGROUP), and a pass begins the drain.
   ctx.endpointSignal.intent(ep.id);

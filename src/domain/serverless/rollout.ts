@@ -1,3 +1,5 @@
+import { GantryError } from '../errors.js';
+
 /** What the serverless loop needs of a workergroup to plan a change of configuration. */
 export interface GroupRevision {
   readonly id: number;
@@ -26,4 +28,16 @@ export function planRollout<G extends GroupRevision>(groups: readonly G[], wante
   if (serving.revision === wanted) return { serving, target: null, retire: groups.slice(1) };
   const target = [...groups].reverse().find((g) => g.revision === wanted) ?? null;
   return { serving, target, retire: groups.slice(1).filter((g) => g !== target) };
+}
+
+/**
+ * A deployment's workergroups are its own: the workergroup API does not delete one (the deployment, left with none,
+ * could then only be deleted and made again). Its own change of configuration retires them.
+ */
+export function deploymentOwnsGroup(workergroupId: number, endpointId: number, deploymentId: number): GantryError {
+  return new GantryError(
+    'DEPLOYMENT_MANAGED',
+    `Workergroup ${workergroupId} is deployment ${deploymentId}'s: it goes with its deployment (change or delete the deployment instead).`,
+    { workergroupId, endpointId, deploymentId },
+  );
 }

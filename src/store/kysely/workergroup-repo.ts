@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { GantryError } from '../../domain/errors.js';
+import { deploymentOwnsGroup } from '../../domain/serverless/rollout.js';
 import type { NewWorkergroup, WorkergroupStore, WorkergroupWrite } from '../serverless-store.js';
 import { boundedInsert } from './account-bound.js';
 import { refuseDeploymentEndpoints } from './deployment-owned.js';
@@ -126,7 +127,15 @@ export class WorkergroupRepo extends Repo implements WorkergroupStore {
       .execute();
   }
 
-  async deleteWorkergroup(id: number, now: number): Promise<void> {
-    await this.db.updateTable('workergroups').set({ deleted_at: now }).where('id', '=', id).where('deleted_at', 'is', null).execute();
+  async deleteWorkergroup(id: number, now: number, o?: { readonly refuseOnDeployment?: boolean }): Promise<void> {
+    const del = (q: Kysely<Database>): Promise<unknown> =>
+      q.updateTable('workergroups').set({ deleted_at: now }).where('id', '=', id).where('deleted_at', 'is', null).execute();
+    if (o?.refuseOnDeployment !== true) return void (await del(this.db));
+    await inTransaction(this.db, async (trx) => {
+      const g = await trx.selectFrom('workergroups').select('endpoint_id').where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+      if (g === undefined) return;
+      await refuseDeploymentEndpoints(trx, this.dialect, [g.endpoint_id], (dep) => deploymentOwnsGroup(id, dep.endpointId, dep.id));
+      await del(trx);
+    });
   }
 }
