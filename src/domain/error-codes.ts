@@ -178,7 +178,7 @@ export const ERROR_CODES = {
   DEPLOYMENT_MANAGED: {
     kind: 'conflict',
     retryable: false,
-    doc: "A deployment's endpoint holds only the workergroups its deployment makes: none is created on it or moved onto it through the workergroup API, and the deployment's is not moved away (change the deployment instead).",
+    doc: "A deployment's endpoint holds only the workergroups its deployment makes: none is created on it or moved onto it through the workergroup API, and the deployment's is neither moved away nor deleted (change or delete the deployment instead).",
   },
   ENDPOINT_STOPPED: {
     kind: 'unavailable',

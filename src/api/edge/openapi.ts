@@ -93,9 +93,12 @@ const carriesCredential = (req: FastifyRequest): boolean => req.headers.authoriz
  * served from local files (`GET /docs`: Gantry runs offline) and an index at `GET /`. Routes
  * without a schema are listed too, with their method, path, dialect tag and credentials.
  */
-/** The reference page's Content-Security-Policy (Swagger UI 5's files have no inline script or style element). */
+/**
+ * The reference page's Content-Security-Policy. Swagger UI 5's files have no inline script; it writes one style
+ * element of its own at run time, so inline styles are allowed (styles run no code).
+ */
 export const DOCS_CSP =
-  "default-src 'self'; script-src 'self'; script-src-attr 'none'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; " +
+  "default-src 'self'; script-src 'self'; script-src-attr 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; " +
   "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 export async function registerDiscovery(app: FastifyInstance, dialects: readonly ApiDialect[]): Promise<void> {
