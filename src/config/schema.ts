@@ -265,7 +265,7 @@ export const SETTINGS = {
   metricsAccess: {
     type: 'string',
     default: 'loopback',
-    doc: 'Who may read GET /metrics: loopback (callers on this machine, or any caller with an admin API key as Bearer), key (an admin API key always) or open (anyone).',
+    doc: 'Who may read GET /metrics: loopback (callers on this machine that ask for it by a loopback name or address, such as localhost or 127.0.0.1, or any caller with an admin API key as Bearer), key (an admin API key always) or open (anyone).',
   },
   maxRequestCost: {
     type: 'number',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
@@ -64,6 +65,29 @@ describe('who may read /metrics', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
     const admin = await scrape(g, { remote: true, key: g.adminKey as string });
     assert.equal(admin.status, 200, admin.text);
     assert.match(admin.text, /# HELP/);
+  });
+
+  it('by default, a loopback caller that names another host (a rebound DNS name, a local reverse proxy) is asked for an admin key', async () => {
+    const { g, userKey } = byDefault;
+    const port = new URL(g.url).port;
+    for (const host of [`localhost:${port}`, 'localhost', 'LOCALHOST.', `metrics.localhost:${port}`, `127.0.0.1:${port}`, '127.9.8.7', `[::1]:${port}`])
+      assert.equal((await scrape(g, { remote: false, headers: { host } })).status, 200, host);
+    for (const host of [`attacker.example:${port}`, 'attacker.example', `localhost.attacker.example:${port}`, '10.0.0.5', '[::2]:80', '127.0.0.1.nip.io']) {
+      const r = await scrape(g, { remote: false, headers: { host } });
+      assert.equal(r.status, 401, `${host}: ${r.text}`);
+      assert.doesNotMatch(r.text, /# HELP/);
+    }
+    // Over real HTTP, as a browser on a rebound name would send it.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const req = request(`${g.url}/metrics`, { headers: { host: `attacker.example:${port}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject).end();
+    });
+    assert.equal(rebound, 401);
+    assert.equal((await scrape(g, { remote: false, key: userKey, headers: { host: 'attacker.example' } })).status, 403);
+    assert.equal((await scrape(g, { remote: false, key: g.adminKey as string, headers: { host: 'attacker.example' } })).status, 200);
   });
 
   it('"key": an admin key is asked of every caller, on loopback too', async () => {

@@ -15,15 +15,33 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /**
+ * A Host that names this machine by a loopback name or address (`localhost`, `*.localhost`, 127.0.0.0/8, `[::1]`,
+ * any port), or none (HTTP/1.0). A browser that was sent to loopback by a rebound DNS name still says that name.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const h = host.trim().toLowerCase();
+  const name = h.startsWith('[') ? h.slice(1, h.indexOf(']')) : h.replace(/:\d*$/, '');
+  const bare = name.endsWith('.') ? name.slice(0, -1) : name;
+  return bare === 'localhost' || bare.endsWith('.localhost') || isLoopback(bare);
+}
+
+/**
  * The metrics name accounts' endpoints and the machine's load, so by default only a caller on the
  * machine itself (a local Prometheus) or one with an admin key reads them; 'key' asks everyone for an
  * admin key, 'open' no one. UNAUTHENTICATED without a valid key, ADMIN_ONLY with another account's.
+ * "On the machine itself" is a loopback socket asking for a loopback Host: a web page whose DNS name was
+ * rebound to 127.0.0.1 (its script reads what it fetches from its own origin), and a reverse proxy on this
+ * machine that passes on its callers' Host, are asked for a key like any other caller.
  */
 export async function checkMetricsAccess(access: MetricsAccess, control: ControlPlane, req: FastifyRequest): Promise<void> {
   if (access === 'open') return;
   // The socket's own address: a forwarded-for header is the caller's word, not a fact.
-  if (access === 'loopback' && isLoopback(req.socket.remoteAddress)) return;
+  if (access === 'loopback' && isLoopback(req.socket.remoteAddress) && isLoopbackHost(req.headers.host)) return;
   const p = await control.authenticate(apiKeyOf(req));
   if (!p.isAdmin || p.scope !== 'full')
-    throw new GantryError('ADMIN_ONLY', 'Only an admin API key may read /metrics from another machine (setting metricsAccess).');
+    throw new GantryError(
+      'ADMIN_ONLY',
+      'Only an admin API key may read /metrics from another machine, or by a name other than localhost (setting metricsAccess).',
+    );
 }
