@@ -11,7 +11,7 @@ import { handoffDir, openHandoffDir, spawnSandboxed, type SpawnOptions } from '.
 import { clearExitCodes, wrapperEnv, writeRunFiles } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
 import { authorizedKeysText, cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
-import { LINK_VOLUMES_SCRIPT, processStorage, saveBinds, savedBinds, seedFromSnapshot, volumeBinds } from './process-storage.js';
+import { LINK_VOLUMES_SCRIPT, processStorage, removeCutSnapshots, saveBinds, savedBinds, seedFromSnapshot, volumeBinds } from './process-storage.js';
 import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
 import { OneAtATime } from '../one-at-a-time.js';
@@ -58,6 +58,7 @@ export class ProcessRuntime implements Runtime {
     const r = new ProcessRuntime(o);
     r.#runtimeId = await openRuntimeRoot(o.root);
     if (o.sandbox !== undefined) await openHandoffDir(o.root);
+    await removeCutSnapshots(o.root);
     return r;
   }
 
