@@ -133,8 +133,7 @@ export class ControlPlane {
     this.reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
     this.agents = new AgentHub(this.ctx, async (machineId) => {
-      await failCopiesOfEndedSessions(this.ctx, machineId);
-      await syncSshKeys(this.ctx, machineId);
+      await Promise.all([syncSshKeys(this.ctx, machineId), failCopiesOfEndedSessions(this.ctx, machineId)]);
     });
     this.serverless = serverlessUseCases(this.ctx);
     this.serverlessLoop = new ServerlessLoop(this.ctx);
