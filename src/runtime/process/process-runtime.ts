@@ -16,7 +16,6 @@ import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
 import { OneAtATime } from '../one-at-a-time.js';
 import { forgetKeys, keysInPlace, nothingToWrite, recordKeys, SessionLedger, WRITE_KEYS_SCRIPT } from './keys-record.js';
-
 import type { ProcessRuntimeOptions } from './options.js';
 export type { ProcessRuntimeOptions, ProcessSandbox } from './options.js';
 
