@@ -38,7 +38,7 @@ import { followHostCalls } from './host-calls.js';
 import { FailureLog } from './failure-log.js';
 import { LINK_HOST_CALLS } from './reach-host.js';
 import { cancelCopies, copyData, executeCommand, refuseCloudCopy } from './instances/instance-commands.js';
-import { copyHostCalls } from './instances/instance-copy.js';
+import { copyHostCalls, failCopiesOfEndedSessions } from './instances/instance-copy.js';
 import { searchOffers } from './fleet/search-offers.js';
 import { verifyMachine } from './fleet/verify-machine.js';
 import { hostUseCases, type HostUseCases } from './fleet/host-use-cases.js';
@@ -132,7 +132,9 @@ export class ControlPlane {
     };
     this.reconciler = new InstanceReconciler(this.ctx);
     this.housekeeping = new Housekeeping(this.ctx);
-    this.agents = new AgentHub(this.ctx, (machineId) => syncSshKeys(this.ctx, machineId));
+    this.agents = new AgentHub(this.ctx, async (machineId) => {
+      await Promise.all([syncSshKeys(this.ctx, machineId), failCopiesOfEndedSessions(this.ctx, machineId)]);
+    });
     this.serverless = serverlessUseCases(this.ctx);
     this.serverlessLoop = new ServerlessLoop(this.ctx);
     this.accounts = accountUseCases(this.ctx);

@@ -18,6 +18,12 @@ export interface BlobStore {
   read(key: string): Promise<{ readonly size: number; readonly chunks: AsyncIterable<Uint8Array> }>;
   /** Remove the blob; nothing when there is none. */
   delete(key: string): Promise<void>;
+  /**
+   * Remove what puts cut short by a crash (kill -9, power) left behind: they never reach their key, and nothing
+   * else would remove them. Only what was last written `ageMs` or longer ago, so a put under way (here or at
+   * another replica sharing the store) is kept. How many were removed.
+   */
+  pruneTemp(ageMs: number): Promise<number>;
 }
 
 const unavailable = (): never => {
@@ -30,4 +36,6 @@ export const NO_BLOBS: BlobStore = {
   put: () => Promise.resolve(unavailable()),
   read: () => Promise.resolve(unavailable()),
   delete: () => Promise.resolve(unavailable()),
+  // Housekeeping asks every store: one that keeps nothing has nothing left over.
+  pruneTemp: () => Promise.resolve(0),
 };

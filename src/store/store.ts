@@ -201,6 +201,8 @@ export interface Store
   setLabel(id: number, label: string | null): Promise<void>;
   /** Whether it was written; `onlyOver`: only while the message is still this one (a compare-and-set). */
   setStatusMsg(id: number, msg: string | null, onlyOver?: string): Promise<boolean>;
+  /** Running instances whose status_msg matches a LIKE pattern, with the message. */
+  runningWithStatusMsg(like: string): Promise<{ readonly id: number; readonly statusMsg: string }[]>;
   /** Stamp due rows (hinted, pending intent, or unsettled and not observed lately) with a fresh lease and return them. */
   claimInstances(o: ClaimOptions): Promise<InstanceRecord[]>;
   extendLeases(owner: string, ids: readonly number[], until: number): Promise<void>;

@@ -83,7 +83,10 @@ export class AgentHub {
   readonly #touches: FailureLog;
   readonly #budget: MessageBudget;
 
-  /** `joined`: what the control plane does for a host whose agent said hello here (write its instances' SSH keys again). */
+  /**
+   * `joined`: what the control plane does for a host whose agent said hello here (record the copies its earlier
+   * session ran as failed, write its instances' SSH keys again).
+   */
   constructor(ctx: ControlContext, joined: (machineId: number) => Promise<void> = async () => undefined) {
     this.#ctx = ctx;
     this.#touches = new FailureLog(ctx.log.child({ component: 'agent-hub' }), 'recording heartbeats', FailureLog.timing(ctx));
@@ -160,7 +163,7 @@ export class AgentHub {
     ctx.log.info({ machineId: machine.id, hostKey: h.hostKey, runtime: h.machine.runtime, gpus: machine.numGpus }, 'agent connected');
     ctx.wake();
     // Keys changed while no replica held this host's session (it moved, or was away) are written now.
-    void this.#joined(machine.id).catch((err: unknown) => ctx.log.warn({ err, machineId: machine.id }, 'writing SSH keys to a host that joined failed'));
+    void this.#joined(machine.id).catch((err: unknown) => ctx.log.warn({ err, machineId: machine.id }, 'bringing a host that joined up to date failed'));
     return {
       machineId: machine.id,
       session: session.id,

@@ -9,6 +9,9 @@ import { authorize, authorizeInstance, type Principal } from '../principal.js';
 type CopyOrder = Parameters<ReachedHost['copy']>[0];
 type CopyReport = Awaited<ReturnType<ReachedHost['copy']>>;
 
+/** How a destination's status_msg ends while a copy into it runs. */
+const RUNNING = ': running';
+
 /** The instance's host (through any replica), to run copies, while the instance runs with SSH access (the copy rides on it). */
 async function copyHost(ctx: ControlContext, inst: InstanceRecord): Promise<ReachedHost> {
   const id = inst.id;
@@ -48,7 +51,7 @@ export async function copyBetween(
     via = { host: addr, port: dst.sshPort as number, ...grant };
   }
   const label = `copy from C.${src.id}:${showCopyPath(srcPath)} to ${showCopyPath(dstPath)}`;
-  await ctx.store.setStatusMsg(dst.id, `${label}: running`);
+  await ctx.store.setStatusMsg(dst.id, label + RUNNING);
   const order: CopyOrder = {
     src: { instanceId: src.id, path: srcPath },
     dst: { instanceId: dst.id, path: dstPath },
@@ -62,10 +65,29 @@ export async function copyBetween(
     const bound = order.timeoutMs + ctx.settings.agentCallTimeoutMs + 1_000;
     // Not over a message that replica wrote (its answer lost on the way back): only over "running".
     void callViaAgentReplica(ctx, src.machineId, COPY_CALL, { order, label }, bound).catch((err: unknown) =>
-      record(ctx, order, label, `${label}: failed: ${messageOf(err)}`, `${label}: running`),
+      record(ctx, order, label, `${label}: failed: ${messageOf(err)}`, label + RUNNING),
     );
   }
   return { msg: `Copy from instance ${src.id} to instance ${dst.id} started; instance ${dst.id}'s status_msg shows when it ends.` };
+}
+
+/**
+ * A host joined this replica: the copies from its instances that an earlier session ran report to nobody now.
+ * Only the replica holding the source's session records a copy's end, and an agent's results belong to the
+ * session they answer; a control plane killed (or a replica gone) mid-copy left `running` in the destination's
+ * status_msg, which nothing else would change while it runs. Those are recorded failed (over `running` only:
+ * a copy that recorded its end meanwhile keeps it).
+ */
+export async function failCopiesOfEndedSessions(ctx: ControlContext, machineId: number): Promise<void> {
+  const sources = await ctx.store.liveInstanceIds(machineId);
+  if (sources.size === 0) return;
+  for (const { id, statusMsg } of await ctx.store.runningWithStatusMsg(`copy from C.%${RUNNING}`)) {
+    const src = /^copy from C\.(\d+):/.exec(statusMsg)?.[1];
+    if (src === undefined || !sources.has(Number(src)) || !statusMsg.endsWith(RUNNING)) continue;
+    const label = statusMsg.slice(0, -RUNNING.length);
+    const msg = `${label}: failed: the control plane it reported to stopped before it ended; what it copied may be incomplete, copy again`;
+    await record(ctx, { src: { instanceId: Number(src) }, dst: { instanceId: id } }, label, msg, statusMsg);
+  }
 }
 
 /** `cancel copy DST`: end every copy into the instance (its host ends those it runs and those pushed in from other hosts). */
@@ -102,7 +124,13 @@ async function copyAndRecord(ctx: ControlContext, copy: (o: CopyOrder) => Promis
   return msg;
 }
 
-async function record(ctx: ControlContext, order: CopyOrder, label: string, msg: string, onlyOver?: string): Promise<void> {
+async function record(
+  ctx: ControlContext,
+  order: { readonly src: { readonly instanceId: number }; readonly dst: { readonly instanceId: number } },
+  label: string,
+  msg: string,
+  onlyOver?: string,
+): Promise<void> {
   ctx.log.info({ srcId: order.src.instanceId, dstId: order.dst.instanceId, msg }, 'copy between instances ended');
   await ctx.store.setStatusMsg(order.dst.instanceId, msg.slice(0, 1000), onlyOver).catch(() => undefined);
 }

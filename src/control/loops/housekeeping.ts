@@ -11,6 +11,12 @@ import { checkDefinition } from '../ml/models.js';
  * forever. An hour is far past any reader's window and any clock skew between replicas.
  */
 const GATEWAY_PENDING_KEEP_MS = 3_600_000;
+/**
+ * A code upload's temp file not written to for this long was cut short by a crash (kill -9, power): a put under
+ * way writes as its body arrives, and requestTimeoutMs (2 min) bounds a request's body. An hour is far past it
+ * and any clock skew between replicas sharing the blob store.
+ */
+const BLOB_TEMP_KEEP_MS = 3_600_000;
 /** Rate buckets untouched for ten minutes: full again long since (within two seconds), and past any clock skew. */
 const RATE_BUCKET_KEEP_MS = 600_000;
 /**
@@ -32,8 +38,8 @@ const DEFINITION_CHECK_ATTEMPTS = 3;
 
 /**
  * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, samples
- * past their retention (samplesRetentionMs), gateways' held-request rows of replicas long gone, and
- * the parts of model definitions left incomplete (incompleteDefinitionTtlMs). (Orphan
+ * past their retention (samplesRetentionMs), gateways' held-request rows of replicas long gone,
+ * the parts of model definitions left incomplete (incompleteDefinitionTtlMs), and code uploads a crash cut short. (Orphan
  * workloads, once found here, are found by the reconciler's host sweep: `host-sweep.ts`, decision 017.)
  */
 export class Housekeeping {
@@ -82,6 +88,8 @@ export class Housekeeping {
       // One row per caller address and key ever limited, on PostgreSQL: an idle one is a full bucket, as a new one.
       await this.#ctx.store.pruneRateBuckets(this.#ctx.clock.now() - RATE_BUCKET_KEEP_MS);
       await this.#forgetIncompleteDefinitions();
+      const temps = await this.#ctx.blobs.pruneTemp(BLOB_TEMP_KEEP_MS);
+      if (temps > 0) this.#ctx.log.info({ component: 'housekeeping', files: temps }, 'code uploads a crash cut short removed from the blob store');
     } catch (err) {
       // Only the database's absence spares hosts afterwards: a chore that keeps failing otherwise must not.
       if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') this.#databaseGone = true;

@@ -11,12 +11,11 @@ import { handoffDir, openHandoffDir, spawnSandboxed, type SpawnOptions } from '.
 import { clearExitCodes, wrapperEnv, writeRunFiles } from './wrapper.js';
 import { shellJoin, writeAccounts } from './session-files.js';
 import { authorizedKeysText, cpuPercent, DiskUsageCache, instanceDirs, instancePaths, openRuntimeRoot, writeAuthorizedKeys } from '../files.js';
-import { LINK_VOLUMES_SCRIPT, processStorage, saveBinds, savedBinds, seedFromSnapshot, volumeBinds } from './process-storage.js';
+import { LINK_VOLUMES_SCRIPT, processStorage, removeCutSnapshots, saveBinds, savedBinds, seedFromSnapshot, volumeBinds } from './process-storage.js';
 import type { StorageCommand } from '../storage.js';
 import { readCode, readStamped } from './workload-files.js';
 import { OneAtATime } from '../one-at-a-time.js';
 import { forgetKeys, keysInPlace, nothingToWrite, recordKeys, SessionLedger, WRITE_KEYS_SCRIPT } from './keys-record.js';
-
 import type { ProcessRuntimeOptions } from './options.js';
 export type { ProcessRuntimeOptions, ProcessSandbox } from './options.js';
 
@@ -58,6 +57,7 @@ export class ProcessRuntime implements Runtime {
     const r = new ProcessRuntime(o);
     r.#runtimeId = await openRuntimeRoot(o.root);
     if (o.sandbox !== undefined) await openHandoffDir(o.root);
+    await removeCutSnapshots(o.root);
     return r;
   }
 

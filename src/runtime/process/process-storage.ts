@@ -1,5 +1,5 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import type { WorkloadSpec } from '../runtime.js';
 import {
   cloneVolumeDir,
@@ -140,6 +140,20 @@ export async function processStorage(root: string, c: StorageCommand, diskOf: (i
       return listVolumeDirs(volumes);
     case 'snapshot':
       return snapshotDisk(root, c, diskOf(c.instanceId));
+  }
+}
+
+/**
+ * Archives a snapshot was still writing when its agent died (kill -9, OOM, power): the tar it ran may even finish
+ * one, but nothing renames it into place, and it would hold a whole disk's worth of space for good. One agent
+ * serves a data dir, so at its start every `.partial` is such a leftover (a tar still writing one frees the space
+ * when it ends). Archives end in `.tar`: none is taken for one.
+ */
+export async function removeCutSnapshots(root: string): Promise<void> {
+  const snapshots = join(dirname(root), 'snapshots');
+  for (const account of await readdir(snapshots).catch(() => [] as string[])) {
+    const dir = join(snapshots, account);
+    for (const name of await readdir(dir).catch(() => [] as string[])) if (name.endsWith('.partial')) await rm(join(dir, name), { force: true });
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GantryError } from '../../domain/errors.js';
 import type { BlobStore } from '../blob-store.js';
@@ -21,7 +21,7 @@ const sizeMismatch = (expected: number, got: string): GantryError =>
 /**
  * Blobs as files under one directory (default `<dataDir>/blobs`). A put writes `tmp/<random>`,
  * syncs it and renames it into place, so a crash or a refused upload leaves no partial blob under
- * its key (stray temp files are only ever in `tmp/`).
+ * its key (stray temp files are only ever in `tmp/`, and housekeeping removes them: pruneTemp).
  */
 export class FsBlobStore implements BlobStore {
   readonly #dir: string;
@@ -80,5 +80,26 @@ export class FsBlobStore implements BlobStore {
     await unlink(pathOf(this.#dir, key)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
+  }
+
+  async pruneTemp(ageMs: number): Promise<number> {
+    const tmp = join(this.#dir, 'tmp');
+    const names = await readdir(tmp).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw err;
+    });
+    // Against the file system's clock, which wrote the times: not the control plane's (a test's may be moved).
+    const before = Date.now() - ageMs;
+    let removed = 0;
+    for (const name of names.filter((n) => n.endsWith('.part'))) {
+      const file = join(tmp, name);
+      const st = await stat(file).catch(() => null);
+      if (st === null || !st.isFile() || st.mtimeMs >= before) continue;
+      await unlink(file).then(
+        () => removed++,
+        () => undefined, // gone meanwhile: its put ended
+      );
+    }
+    return removed;
   }
 }

@@ -4,9 +4,11 @@ import BetterSqlite3 from 'better-sqlite3';
 import {
   CompiledQuery,
   sql,
+  SqliteAdapter,
   SqliteDialect,
   SqliteDriver,
   type DatabaseConnection,
+  type DialectAdapter,
   type Driver,
   type SqliteDatabase,
   type SqliteStatement,
@@ -139,6 +141,19 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/**
+ * SQLite runs schema changes inside a transaction, yet kysely's adapter says it does not, so its migrator ran each
+ * migration's statements one by one: a process killed between two of them (kill -9, OOM, power, during a first
+ * start or an upgrade) left a migration half applied and unrecorded, and every later start failed on its first
+ * statement ("table … already exists", "duplicate column name"). Pending migrations now apply, and are recorded,
+ * in one transaction: all of them or none.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
   readonly #inTransaction: () => boolean;
@@ -149,5 +164,8 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
   override createDriver(): Driver {
     return new ImmediateSqliteDriver(this.#config, this.#inTransaction);
+  }
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
   }
 }

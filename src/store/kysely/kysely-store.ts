@@ -275,6 +275,11 @@ export class KyselyStore implements Store {
     return Number((await (onlyOver === undefined ? q : q.where('status_msg', '=', onlyOver)).executeTakeFirst()).numUpdatedRows) > 0;
   }
 
+  async runningWithStatusMsg(like: string): Promise<{ readonly id: number; readonly statusMsg: string }[]> {
+    const rows = await this.db.selectFrom('instances').select(['id', 'status_msg']).where('status', '=', 'running').where('status_msg', 'like', like).execute();
+    return rows.map((r) => ({ id: r.id, statusMsg: r.status_msg ?? '' }));
+  }
+
   async claimInstances(o: ClaimOptions): Promise<InstanceRecord[]> {
     const { token, ids } = await claimLeased(
       this.db,
