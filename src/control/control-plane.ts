@@ -188,7 +188,8 @@ export class ControlPlane {
   }
 
   authenticate = (key: string | null): Promise<Principal> => authenticate(this.ctx, key);
-  bootstrapAdmin = (presetKey: string | null): ReturnType<typeof bootstrapAdmin> => bootstrapAdmin(this.ctx, presetKey);
+  bootstrapAdmin = (presetKey: string | null, makeKey?: () => Promise<string>): ReturnType<typeof bootstrapAdmin> =>
+    bootstrapAdmin(this.ctx, presetKey, makeKey);
   createHostToken = (p: Principal, name: string | null): ReturnType<typeof createHostToken> => createHostToken(this.ctx, p, name);
   searchOffers = (p: Principal, q: OfferSearch): ReturnType<typeof searchOffers> => searchOffers(this.ctx, p, q);
   createInstance = (p: Principal, r: CreateInstanceRequest): ReturnType<typeof createInstance> => createInstance(this.ctx, p, r);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -19,7 +19,7 @@ import { ControlPlane } from '../control/control-plane.js';
 import { MachineCatalog } from '../control/fleet/machine-catalog.js';
 import { routingView } from '../control/serverless/routing.js';
 import { HostRegistry } from '../control/hosts/hosts.js';
-import { newSecret } from '../control/keys.js';
+import { newApiKey, newSecret } from '../control/keys.js';
 import { newKeyLine, parseKeyFile, Vault } from '../control/accounts/vault.js';
 import { createLogger } from '../log/logger.js';
 import { Metrics } from '../log/metrics.js';
@@ -28,7 +28,7 @@ import { RouteSigner } from '../gateway/signing.js';
 import { Traffic } from '../gateway/traffic.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { newHostToken, ensureHostToken } from '../control/hosts/host-tokens.js';
-import { readOrCreate } from '../runtime/files.js';
+import { readOrCreate, writeDurably } from '../runtime/files.js';
 import { startHost } from './host.js';
 import { checkSandboxUidBase } from './runtime.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -257,11 +257,10 @@ async function startLocked(o: UpOptions, log: Logger, lock: DataDirLock, opened:
   const unready = store.changes.subscribe('gateway', (ch) => ch.id !== null && traffic.invalidate(ch.id));
 
   const adminKeyFile = join(c.dataDir, 'admin.key');
-  const { accountId, createdKey } = await control.bootstrapAdmin(c.adminKey);
-  if (createdKey !== null) {
-    await writeFile(adminKeyFile, createdKey + '\n', { mode: 0o600 });
-    await chmod(adminKeyFile, 0o600);
-  }
+  // A new admin key is in its file before the database names it (bootstrap-admin.ts); a start cut before the
+  // database did leaves a file whose key the next start makes the admin's.
+  const { accountId, createdKey } = await control.bootstrapAdmin(c.adminKey, () => readOrCreate(adminKeyFile, newApiKey));
+  if (createdKey !== null && c.adminKey !== null) await writeDurably(adminKeyFile, createdKey + '\n');
   const inFile = (await readFile(adminKeyFile, 'utf8').catch(() => '')).trim() || null;
   const adminKey = createdKey ?? c.adminKey ?? inFile;
   const adminKeySource = createdKey !== null ? 'created' : inFile !== null ? 'file' : c.adminKey !== null ? 'preset' : 'none';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { unlinkEntry, writeInside } from './write-inside.js';
 
 export { unlinkEntry, writeInside };
@@ -11,7 +11,11 @@ export { unlinkEntry, writeInside };
  * folder layout, exit codes kept in files, and a bounded disk-usage walk.
  */
 
-/** Read a value kept in a file, or create it once; either way the file ends up owner-only (0600). */
+/**
+ * Read a value kept in a file, or create it once; either way the file ends up owner-only (0600). A new value is on
+ * disk before it is answered (writeDurably): what the caller then does with it (a database that names the admin
+ * key, secrets sealed with the vault's key) never outlives the file in a power loss or a kill.
+ */
 export async function readOrCreate(file: string, make: () => string): Promise<string> {
   const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (existing !== '') {
@@ -19,9 +23,37 @@ export async function readOrCreate(file: string, make: () => string): Promise<st
     return existing;
   }
   const v = make();
-  await writeFile(file, v + '\n', { mode: 0o600 });
-  await chmod(file, 0o600);
+  await writeDurably(file, v + '\n');
   return v;
+}
+
+/**
+ * Write a small owner-only file whole or not at all, and synced: a temporary file written and synced, renamed into
+ * place, then the folder synced (the rename itself is only durable once the folder is). A file cut short by a
+ * crash would otherwise read empty, or hold half a key.
+ */
+export async function writeDurably(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await chmod(file, 0o600);
+  const dir = await open(dirname(file), constants.O_RDONLY);
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
 }
 
 /** A runtime's root folder and its id (kept in `runtime-id`): the label that tells its workloads from another Gantry's. */

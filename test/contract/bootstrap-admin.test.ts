@@ -43,5 +43,30 @@ for (const ts of TEST_STORES) {
       assert.equal((await cp.bootstrapAdmin('another-key')).createdKey, null);
       assert.equal((await cp.authenticate('another-key')).accountId, first.accountId);
     });
+
+    it('a first start cut before the database named its key writes nothing; two first starts at once make one admin', async () => {
+      // Its own database (on SQLite, replicaPlane shares the first store of the list it is given).
+      const fresh = await ts.fresh(dir);
+      const own: KyselyStore[] = [];
+      const [x, y] = [await replicaPlane(ts, own, fresh, dir, {}), await replicaPlane(ts, own, fresh, dir, {})];
+      try {
+        // The key is made (by `gantry up`: kept in its file) before anything is written.
+        await assert.rejects(
+          x.bootstrapAdmin(null, () => Promise.reject(new Error('killed'))),
+          /killed/,
+        );
+        assert.equal(await x.ctx.store.findAccountByUsername('admin'), undefined, 'no admin without a key');
+        // Two replicas' first starts at once on one database: one makes the admin, the other finds it.
+        const [a, b] = await Promise.all([x.bootstrapAdmin(null, async () => 'key-x'), y.bootstrapAdmin(null, async () => 'key-y')]);
+        assert.equal(a.accountId, b.accountId);
+        const made = [a.createdKey, b.createdKey].filter((k) => k !== null);
+        assert.equal(made.length, 1, JSON.stringify([a, b]));
+        assert.equal((await x.authenticate(made[0] as string)).accountId, a.accountId);
+      } finally {
+        x.agents.close();
+        y.agents.close();
+        for (const st of own) await st.close();
+      }
+    });
   });
 }
