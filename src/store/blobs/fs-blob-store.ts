@@ -63,6 +63,9 @@ export class FsBlobStore implements BlobStore {
     try {
       await mkdir(dirname(final), { recursive: true });
       await rename(tmp, final);
+      // The rename is durable only once its folder is: the database names the blob right after this answers.
+      const folder = await open(dirname(final), 'r');
+      await folder.sync().finally(() => folder.close());
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       throw new GantryError('BLOB_STORE_UNAVAILABLE', `The blob store could not keep the upload: ${(err as Error).message}`, {}, { cause: err });
