@@ -114,7 +114,7 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
   app.get('/api/v1/invoices', async (req: Req) => {
     const p = principal(req);
     const q = period(req.query, 60, now());
-    const rows = (await b.listTransfers(p, q.limit)).filter((t) => t.at >= q.from && t.at <= q.to);
+    const rows = await b.listTransfers(p, q);
     const results = rows.map((t) => ({
       start: t.at / 1000,
       end: t.at / 1000,
