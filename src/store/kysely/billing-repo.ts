@@ -123,6 +123,9 @@ export class BillingRepo extends Repo implements BillingStore {
       .where('accounts.balance', '<=', 0)
       .where('instances.target', '=', 'running')
       .where('instances.status', '!=', 'destroyed')
+      // A reserved instance's compute is paid from its deposit while one is left (only its storage is the balance's):
+      // prepaying the whole balance must not stop the instance it paid for.
+      .where('instances.deposit', '<=', 0)
       .execute();
     return rows;
   }
