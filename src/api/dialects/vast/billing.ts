@@ -158,7 +158,7 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
       fullname: e.account.fullname ?? e.account.username,
       current: { balance: r6(e.account.balance), service_fee: 0, total: r6(total), credit: r6(e.account.balance) },
       per_machine: sumBy(e.charges, (c) => c.machineId, 'machine_id'),
-      per_day: sumBy(e.charges, (c) => Math.floor(c.end / DAY_MS), 'day'),
+      per_day: sumBy(e.charges, (c) => Math.floor(c.start / DAY_MS), 'day'),
     };
   });
 }
