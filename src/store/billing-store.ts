@@ -21,7 +21,8 @@ export interface BillingStore {
   listEarnings(hostAccountId: number, q: ChargeQuery): Promise<ChargeRecord[]>;
   /** Move credit; `from` null adds credit (a deposit). INSUFFICIENT_CREDIT when `from` holds less than `amount`. */
   transferCredit(t: { from: number | null; to: number; amount: number; note: string | null; now: number }): Promise<TransferRecord>;
-  listTransfers(accountId: number, limit: number): Promise<TransferRecord[]>;
-  /** Running (or starting) instances of non-admin accounts whose balance is at or below zero. */
+  /** Credit movements of an account (sent or received) from `from` to `to` inclusive, newest first, at most `limit`. */
+  listTransfers(accountId: number, q: { readonly from: number; readonly to: number; readonly limit: number }): Promise<TransferRecord[]>;
+  /** Running (or starting) instances of non-admin accounts whose balance is at or below zero, but for those with a prepaid deposit left. */
   instancesInDebt(): Promise<{ instanceId: number; accountId: number; balance: number }[]>;
 }

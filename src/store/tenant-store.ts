@@ -91,8 +91,11 @@ export interface TenantStore {
   getTeamRole(teamId: number, name: string): Promise<TeamRoleRecord | undefined>;
   listTeamRoles(teamId: number): Promise<TeamRoleRecord[]>;
   deleteTeamRole(teamId: number, name: string): Promise<boolean>;
-  /** Mark the team deleted and revoke every key acting for it. */
-  deleteTeam(teamId: number, now: number): Promise<void>;
+  /**
+   * Mark the team deleted and revoke every key acting for it; its remaining credit moves to `creditTo` (a
+   * transfer noted "team deleted"). INSUFFICIENT_CREDIT, and nothing changes, while the team's balance is below zero.
+   */
+  deleteTeam(teamId: number, now: number, creditTo: number): Promise<void>;
 
   /** SECRET_EXISTS on create of a taken name; SECRET_NOT_FOUND on update of a missing one. */
   putSecret(s: { accountId: number; name: string; sealed: string; keyId: string; now: number }, mode: 'create' | 'update'): Promise<void>;

@@ -131,5 +131,34 @@ for (const ts of TEST_STORES) {
       await g.waitInstance(id, (x) => x.actual_status === 'running', 20_000, user.api_key);
       assert.equal((await as('DELETE', `/api/v0/instances/${id}/`)).status, 200);
     });
+
+    it("a reserved instance runs on the deposit its account's whole balance paid for, and stops for credit once that is spent", async () => {
+      const owner = (await g.api('POST', '/api/v0/users/', { username: 'reserver', credit: 2 })).body as { api_key: string };
+      const mine = (method: string, path: string, body?: unknown) => g.api(method, path, body, { key: owner.api_key });
+      const id = (await mine('PUT', `/api/v0/asks/${offer}/`, { image: 'x', onstart: 'sleep 300', runtype: 'ssh', disk: 10 })).body.new_contract as number;
+      await g.waitInstance(id, (x) => x.actual_status === 'running', 20_000, owner.api_key);
+      assert.equal((await mine('PUT', `/api/v0/instances/prepay/${id}/`, { amount: 2 })).status, 200);
+      // A second is 20 cents of compute, paid from the deposit; the storage is the balance's, now just below zero.
+      await elapse(1_000, id);
+      assert.ok((await mine('GET', '/api/v0/users/current/')).body.balance < 0);
+      assert.equal((await mine('GET', `/api/v0/instances/balance/${id}/`)).body.refundable_deposit, 1.8);
+      for (let i = 0; i < 10; i++) {
+        await g.control.billingLoop.pass();
+        const row = (await mine('GET', `/api/v0/instances/${id}/`)).body.instances as { intended_status: string };
+        assert.equal(row.intended_status, 'running', 'not stopped for credit while its deposit pays its compute');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // A start is not refused either while the deposit lasts.
+      assert.equal((await mine('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).status, 200);
+      await g.waitInstance(id, (x) => x.actual_status === 'stopped' || x.actual_status === 'exited', 20_000, owner.api_key);
+      assert.equal((await mine('PUT', `/api/v0/instances/${id}/`, { state: 'running' })).status, 200);
+      await g.waitInstance(id, (x) => x.actual_status === 'running', 20_000, owner.api_key);
+      // Ten more seconds cost $2: the deposit's $1.80 runs out, the balance pays the rest, and the instance is stopped.
+      await elapse(10_000);
+      const stopped = await g.waitInstance(id, (x) => x.actual_status === 'stopped' || x.actual_status === 'exited', 20_000, owner.api_key);
+      assert.match(String(stopped.status_msg), /credit balance is \$-?\d/);
+      assert.equal((await mine('GET', `/api/v0/instances/balance/${id}/`)).body.refundable_deposit, 0);
+      assert.equal((await mine('DELETE', `/api/v0/instances/${id}/`)).status, 200);
+    });
   });
 }

@@ -211,6 +211,32 @@ for (const ts of TEST_STORES) {
       });
     }
 
+    it("a stretch across midnight is booked per UTC day: each day's statement holds that day's time, no row in two days", async () => {
+      const DAY = 86_400_000;
+      const midnight = 400 * DAY;
+      // Created at 23:00; the first settle comes 26 hours later (the control plane was away), the next an hour after.
+      const t0 = midnight - 3_600_000;
+      const a = await store.createAccount({ username: 'night', email: 'night@x', isAdmin: false, now: t0 });
+      const m = (await store.registerMachine(machineReg('night-host', a.id, 2), t0)).id;
+      const inst = await store.createInstance(
+        rental(a.id, m, t0, { numGpus: 0, diskGb: 100, dphBase: 1, storageCost: 1, target: 'stopped', instanceKeyHash: () => 'night-key' }),
+      );
+      await store.settleMeters(t0 + 26 * 3_600_000);
+      await store.settleMeters(t0 + 27 * 3_600_000);
+      const rate = ratesOf(inst).disk;
+      const hours = [1, 24, 2];
+      for (const [n, h] of hours.entries()) {
+        const from = midnight + (n - 1) * DAY;
+        const day = await store.listCharges(a.id, { from, to: from + DAY, limit: 100, instanceId: inst.id });
+        assert.equal(day.length, 1, `day ${n}: one row (the later settle extended it)`);
+        assert.ok(
+          day.every((c) => c.start >= from && c.end <= from + DAY),
+          `day ${n}: its row lies within the day`,
+        );
+        assert.ok(Math.abs((day[0]?.amount ?? 0) - amountFor(rate, h * 3_600_000)) < 1e-9, `day ${n}: ${h} hours of storage`);
+      }
+    });
+
     it('settling twice at once (two replicas) never charges a stretch twice', async () => {
       const t = 9_000_000_000;
       const a = await store.createAccount({ username: 'race', email: 'race@x', isAdmin: false, now: t });

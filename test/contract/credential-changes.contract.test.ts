@@ -69,7 +69,7 @@ for (const ts of TEST_STORES) {
       assert.deepEqual(await published(() => store.removeTeamMember(team, bob, 2)), [team]);
       assert.deepEqual(await published(() => store.removeTeamMember(team, bob, 3)), []);
       assert.deepEqual(await published(() => store.deleteTeamRole(team, 'viewer')), [team]);
-      assert.deepEqual(await published(() => store.deleteTeam(team, 4)), [team]);
+      assert.deepEqual(await published(() => store.deleteTeam(team, 4, bob)), [team]);
     });
 
     it('an account marked deleted: that account; a profile edit publishes nothing', async () => {

@@ -52,6 +52,25 @@ describe('set-based settlement: the pure computation', () => {
     });
   }
 
+  it('cuts a stretch at each UTC midnight it crosses: one charge per day, together the whole stretch', () => {
+    const DAY = 24 * HOUR;
+    const since = 10 * DAY - HOUR;
+    const got = chargesUpTo([meter({ since, rate: 2 })], 11 * DAY + 2 * HOUR);
+    assert.deepEqual(
+      got.map((c) => [c.start, c.end, c.since]),
+      [
+        [since, 10 * DAY, since],
+        [10 * DAY, 11 * DAY, since],
+        [11 * DAY, 11 * DAY + 2 * HOUR, since],
+      ],
+    );
+    assert.deepEqual(
+      got.map((c) => c.amount),
+      [2, 48, 4],
+    );
+    assert.equal(chargesUpTo([meter({ since: 10 * DAY, rate: 2 })], 11 * DAY).length, 1, 'a stretch ending at midnight stays in its day');
+  });
+
   it('nets the balance moves per account, in account order', () => {
     const charges: MeterCharge[] = chargesUpTo(
       [

@@ -54,7 +54,14 @@ export async function deleteTeam(ctx: ControlContext, p: Principal): Promise<voi
   if ((await ctx.store.listInstances({ accountId: team.id })).length > 0) {
     throw new GantryError('ILLEGAL_TRANSITION', 'The team still has instances; destroy them first.', { teamId: team.id });
   }
-  await ctx.store.deleteTeam(team.id, ctx.clock.now());
+  // A volume is billed to its account until deleted, and an endpoint recruits workers for it: a deleted team could do neither.
+  if ((await ctx.store.listVolumes({ accountId: team.id })).length > 0) {
+    throw new GantryError('ILLEGAL_TRANSITION', 'The team still has volumes; delete them first.', { teamId: team.id });
+  }
+  if ((await ctx.store.listEndpoints(team.id)).length > 0) {
+    throw new GantryError('ILLEGAL_TRANSITION', 'The team still has endpoints or deployments; delete them first.', { teamId: team.id });
+  }
+  await ctx.store.deleteTeam(team.id, ctx.clock.now(), p.actorId);
 }
 
 /**

@@ -20,9 +20,9 @@ export async function workerInstanceIds(ctx: ControlContext, p: Principal): Prom
   return new Set(all.filter((i) => i.endpointId !== null).map((i) => i.id));
 }
 
-export async function listTransfers(ctx: ControlContext, p: Principal, limit: number): Promise<TransferRecord[]> {
+export async function listTransfers(ctx: ControlContext, p: Principal, q: PeriodQuery): Promise<TransferRecord[]> {
   authorize(p, 'billing.read');
-  return ctx.store.listTransfers(p.accountId, limit);
+  return ctx.store.listTransfers(p.accountId, q);
 }
 
 /** The unspent credit prepaid into an instance (a reserved instance; see instances/bid-instance.ts), only to its owner. */
@@ -104,6 +104,6 @@ export async function statement(ctx: ControlContext, p: Principal, userRef: stri
   const account = await ctx.store.getAccount(p.accountId);
   if (!account) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${p.accountId}.`);
   const charges = q.charges ? await ctx.store.listCharges(p.accountId, q) : [];
-  const transfers = (await ctx.store.listTransfers(p.accountId, q.limit)).filter((t) => t.at >= q.from && t.at <= q.to);
+  const transfers = await ctx.store.listTransfers(p.accountId, q);
   return { account, charges, transfers };
 }

@@ -38,7 +38,8 @@ export async function changeInstance(ctx: ControlContext, p: Principal, id: numb
     }
     const change = decideIntent(inst, action);
     if (change === null) return { instance: inst, changed: false };
-    if (action === 'start') await requireCredit(ctx, p);
+    // A reserved instance's compute is paid from its deposit while one is left: the balance does not hold it back (billing-loop.ts).
+    if (action === 'start' && inst.deposit <= 0) await requireCredit(ctx, p);
     // Stopped instances gave their GPUs back; starting asks for the very same ones again.
     const acquireGpus = action === 'start' && inst.target === 'stopped';
     let written: boolean;

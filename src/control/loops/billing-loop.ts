@@ -7,7 +7,8 @@ import { FailureLog } from '../failure-log.js';
 /**
  * Settles every open meter each billingIntervalMs (so balances and charge listings stay current; on a fleet
  * where a pass takes longer, after a rest of billingRestFactor times the pass), then
- * stops (not destroys) the running instances of accounts whose balance reached zero. Settling is a
+ * stops (not destroys) the running instances of accounts whose balance reached zero (a reserved instance
+ * runs on while its deposit lasts: its compute is paid from it). Settling is a
  * compare-and-set per meter, so every replica may run this loop.
  */
 export class BillingLoop {

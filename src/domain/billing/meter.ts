@@ -20,6 +20,23 @@ export function meters(status: InstanceStatus): Readonly<Record<MeterKind, boole
 
 export const MS_PER_HOUR = 3_600_000;
 
+export const MS_PER_DAY = 86_400_000;
+
+/**
+ * The stretch from `start` to `end` cut at each UTC midnight it crosses. A charge row holds one UTC day, so a
+ * statement of whole days (a day's, a month's) sums its rows whole: a row that ran into the next day would be
+ * counted in both periods, and a stretch settled late (the control plane down over a weekend) in every day it spans.
+ */
+export function daySpans(start: number, end: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let s = start; s < end;) {
+    const e = Math.min(end, (Math.floor(s / MS_PER_DAY) + 1) * MS_PER_DAY);
+    out.push([s, e]);
+    s = e;
+  }
+  return out;
+}
+
 /** Dollars for `ms` at `ratePerHour`. */
 export function amountFor(ratePerHour: number, ms: number): number {
   return (ratePerHour * Math.max(0, ms)) / MS_PER_HOUR;

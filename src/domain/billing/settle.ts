@@ -1,4 +1,4 @@
-import { amountFor, METER_KINDS, ratesOf } from './meter.js';
+import { amountFor, daySpans, METER_KINDS, ratesOf } from './meter.js';
 
 /** One open meter as the settler reads it: who pays whom, at what rate, since when. */
 export interface OpenMeter {
@@ -53,25 +53,30 @@ export function instanceMeters(rows: readonly InstanceMeters[]): OpenMeter[] {
   return out;
 }
 
-/** Charge every meter from its start to `now`; meters that start at or after `now` have nothing to charge. */
+/**
+ * Charge every meter from its start to `now`, one charge per UTC day the stretch touches (`daySpans`); meters
+ * that start at or after `now` have nothing to charge.
+ */
 export function chargesUpTo(open: readonly OpenMeter[], now: number): MeterCharge[] {
   const out: MeterCharge[] = [];
   for (const m of open) {
     if (m.since >= now) continue;
-    const amount = amountFor(m.rate, now - m.since);
-    out.push({
-      subjectId: m.subjectId,
-      kind: m.kind,
-      accountId: m.accountId,
-      hostAccountId: m.hostAccountId,
-      machineId: m.machineId,
-      since: m.since,
-      rate: m.rate,
-      start: m.since,
-      end: now,
-      amount,
-      fromBalance: amount,
-    });
+    for (const [start, end] of daySpans(m.since, now)) {
+      const amount = amountFor(m.rate, end - start);
+      out.push({
+        subjectId: m.subjectId,
+        kind: m.kind,
+        accountId: m.accountId,
+        hostAccountId: m.hostAccountId,
+        machineId: m.machineId,
+        since: m.since,
+        rate: m.rate,
+        start,
+        end,
+        amount,
+        fromBalance: amount,
+      });
+    }
   }
   return out;
 }

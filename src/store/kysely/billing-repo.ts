@@ -48,11 +48,14 @@ export async function moveCredit(trx: Kysely<Database>, t: CreditMove): Promise<
       .executeTakeFirst();
     if (r.numUpdatedRows === 0n) throw new GantryError('INSUFFICIENT_CREDIT', `The balance is below ${t.amount}.`, { amount: t.amount });
   }
-  await trx
+  // A team deleted since its name was resolved takes no credit: it would be lost with it.
+  const to = await trx
     .updateTable('accounts')
     .set((eb) => ({ balance: eb('balance', '+', t.amount) }))
     .where('id', '=', t.to)
-    .execute();
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  if (to.numUpdatedRows === 0n) throw new GantryError('RECIPIENT_NOT_FOUND', `No user ${t.to}.`, { field: 'recipient' });
   const row = await trx
     .insertInto('transfers')
     .values({ from_account_id: t.from, to_account_id: t.to, amount: t.amount, note: t.note, at: t.now })
@@ -97,13 +100,16 @@ export class BillingRepo extends Repo implements BillingStore {
     return transact(this.db, (trx) => moveCredit(trx, t));
   }
 
-  async listTransfers(accountId: number, limit: number): Promise<TransferRecord[]> {
+  async listTransfers(accountId: number, q: { readonly from: number; readonly to: number; readonly limit: number }): Promise<TransferRecord[]> {
+    // The period is part of the query: the newest `limit` rows filtered afterwards would leave an older period empty.
     const rows = await this.db
       .selectFrom('transfers')
       .selectAll()
       .where((eb) => eb.or([eb('from_account_id', '=', accountId), eb('to_account_id', '=', accountId)]))
+      .where('at', '>=', q.from)
+      .where('at', '<=', q.to)
       .orderBy('id', 'desc')
-      .limit(limit)
+      .limit(q.limit)
       .execute();
     return rows.map(toTransfer);
   }
@@ -117,6 +123,9 @@ export class BillingRepo extends Repo implements BillingStore {
       .where('accounts.balance', '<=', 0)
       .where('instances.target', '=', 'running')
       .where('instances.status', '!=', 'destroyed')
+      // A reserved instance's compute is paid from its deposit while one is left (only its storage is the balance's):
+      // prepaying the whole balance must not stop the instance it paid for.
+      .where('instances.deposit', '<=', 0)
       .execute();
     return rows;
   }

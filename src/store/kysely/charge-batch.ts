@@ -115,13 +115,18 @@ const EXTEND_COLUMNS: readonly NumberColumn[] = [
  */
 export async function postCharges(trx: Trx, d: StoreDialect, charges: readonly MeterCharge[]): Promise<void> {
   const byKind = new Map<string, MeterCharge[]>();
+  const inserts: MeterCharge[] = [];
   for (const c of charges) {
+    // A stretch's later days (it crossed midnight) start rows of their own: only its first day continues a row.
+    if (c.start !== c.since) {
+      inserts.push(c);
+      continue;
+    }
     // Appended in place: copying the list per charge made a batch of n charges cost n² copies.
     const list = byKind.get(c.kind);
     if (list === undefined) byKind.set(c.kind, [c]);
     else list.push(c);
   }
-  const inserts: MeterCharge[] = [];
   for (const [kind, list] of byKind) {
     for (const part of chunks(list)) {
       const v = d.numberRows(
@@ -131,7 +136,7 @@ export async function postCharges(trx: Trx, d: StoreDialect, charges: readonly M
       );
       const r = await sql<{ instance_id: number }>`UPDATE charges SET end_at = v.vend, amount = charges.amount + v.vamount FROM ${v}
         WHERE charges.instance_id = v.vid AND charges.kind = ${kind} AND charges.end_at = v.vstart AND charges.rate = v.vrate
-          AND charges.start_at >= v.vend - (v.vend % ${DAY_MS})
+          AND charges.start_at >= v.vstart - (v.vstart % ${DAY_MS})
         RETURNING charges.instance_id`.execute(trx);
       const extended = new Set(r.rows.map((row) => Number(row.instance_id)));
       inserts.push(...part.filter((c) => !extended.has(c.subjectId)));

@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import { amountFor, METER_KINDS, meters, ratesOf, type MeterKind } from '../../domain/billing/meter.js';
+import { amountFor, daySpans, METER_KINDS, meters, ratesOf, type MeterKind } from '../../domain/billing/meter.js';
 import type { InstanceStatus } from '../../domain/instance/status.js';
 import type { Database } from './schema.js';
 import { chargeRow, INSTANCE_METER_COLUMNS } from './charge-batch.js';
@@ -25,10 +25,13 @@ interface MeterRow {
  * Book one settled stretch of a meter and move the money: the renter's balance goes down, the
  * machine owner's goes up, in the caller's transaction. A stretch that continues the meter's last
  * row (a periodic settle, same UTC day) extends that row, so the ledger holds one row per run of a
- * meter per day, not one per billing interval.
+ * meter per day, not one per billing interval; a stretch across midnight is booked per day (`daySpans`).
  */
 async function charge(trx: Trx, i: MeterRow, kind: MeterKind, start: number, end: number): Promise<void> {
-  if (end <= start) return;
+  for (const [s, e] of daySpans(start, end)) await chargeDay(trx, i, kind, s, e);
+}
+
+async function chargeDay(trx: Trx, i: MeterRow, kind: MeterKind, start: number, end: number): Promise<void> {
   const rate = ratesOf({ dphBase: i.dph_base, storageCost: i.storage_cost, diskGb: i.disk_gb })[kind];
   let amount = amountFor(rate, end - start);
   let fromBalance = amount;
@@ -49,7 +52,7 @@ async function charge(trx: Trx, i: MeterRow, kind: MeterKind, start: number, end
   await postCharge(trx, { accountId: i.account_id, hostAccountId, machineId: i.machine_id, subjectId: i.id, kind, start, end, rate, amount, fromBalance });
 }
 
-/** One metered span: extends today's charge row of the same subject, kind and rate (or adds one), then moves the money. */
+/** One metered span within one UTC day: extends that day's charge row of the same subject, kind and rate (or adds one), then moves the money. */
 export async function postCharge(
   trx: Trx,
   c: {
@@ -74,7 +77,7 @@ export async function postCharge(
     .where('kind', '=', c.kind)
     .where('end_at', '=', c.start)
     .where('rate', '=', c.rate)
-    .where('start_at', '>=', Math.floor(c.end / DAY_MS) * DAY_MS)
+    .where('start_at', '>=', Math.floor(c.start / DAY_MS) * DAY_MS)
     .executeTakeFirst();
   if (extended.numUpdatedRows === 0n) {
     await trx.insertInto('charges').values(chargeRow(c)).execute();

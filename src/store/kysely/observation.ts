@@ -24,6 +24,12 @@ export async function applyIn(trx: Transaction<Database>, d: StoreDialect, id: n
     .executeTakeFirst();
   if (!cur) return 'stale'; // the lease went to another replica: apply nothing from this pass
   let released = false;
+  // The machine first, when this write places its claims: writing the row twice (status, then meters) makes
+  // PostgreSQL take a share lock on the machine through the foreign key, and two stops on one machine each
+  // holding that share while asking for the placement lock deadlock, again on every retry when nothing they
+  // charge (a free machine) orders them first.
+  if (releasesCompute(cur, o.status) && d.supportsSkipLocked)
+    await trx.selectFrom('machines').select('id').where('id', '=', cur.machine_id).forUpdate().execute();
   await trx.updateTable('instances').set(observedColumns(cur, o)).where('id', '=', id).execute();
   await syncMeters(trx, id, o.status, o.now);
   // GPUs go back only once the runtime confirmed nothing runs and nobody asked to run again (an outbid

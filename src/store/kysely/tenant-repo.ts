@@ -281,9 +281,27 @@ export class TenantRepo extends Repo {
     return r.numDeletedRows > 0n;
   }
 
-  async deleteTeam(teamId: number, now: number): Promise<void> {
+  async deleteTeam(teamId: number, now: number, creditTo: number): Promise<void> {
     await transact(this.db, async (trx) => {
+      // Marked first: the row is then held, so the balance read next is final (a transfer racing in waits, then finds the team gone).
       await trx.updateTable('accounts').set({ deleted_at: now }).where('id', '=', teamId).execute();
+      const { balance } = await trx.selectFrom('accounts').select('balance').where('id', '=', teamId).executeTakeFirstOrThrow();
+      if (balance < 0) {
+        throw new GantryError('INSUFFICIENT_CREDIT', `The team owes $${(-balance).toFixed(2)}: send it credit first, then delete it.`, { balance });
+      }
+      // What is left would otherwise go with the team: it goes to the owner who deletes it, as a transfer both statements show.
+      if (balance > 0) {
+        await trx.updateTable('accounts').set({ balance: 0 }).where('id', '=', teamId).execute();
+        await trx
+          .updateTable('accounts')
+          .set((eb) => ({ balance: eb('balance', '+', balance) }))
+          .where('id', '=', creditTo)
+          .execute();
+        await trx
+          .insertInto('transfers')
+          .values({ from_account_id: teamId, to_account_id: creditTo, amount: balance, note: 'team deleted', at: now })
+          .execute();
+      }
       await trx.updateTable('api_keys').set({ revoked_at: now }).where('account_id', '=', teamId).where('revoked_at', 'is', null).execute();
       await trx.deleteFrom('team_members').where('team_id', '=', teamId).execute();
     });

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { transact } from './tx.js';
-import { amountFor } from '../../domain/billing/meter.js';
+import { amountFor, daySpans } from '../../domain/billing/meter.js';
 import { volumePerHour } from '../../domain/volume/volume.js';
 import type { Database } from './schema.js';
 import { postCharge } from './meter.js';
@@ -32,9 +32,11 @@ export async function settleVolume(trx: Trx, volumeId: number, end: number): Pro
   const moved = await trx.updateTable('volumes').set({ meter_since: end }).where('id', '=', volumeId).where('meter_since', '=', start).executeTakeFirst();
   if (moved.numUpdatedRows === 0n) return; // another replica settled it
   const rate = volumePerHour({ sizeGb: Number(v.size_gb), priceDiskPerGbMonth: Number(v.price_disk) });
-  const amount = amountFor(rate, end - start);
   const charge = { accountId: v.account_id, hostAccountId: v.owner_id, machineId: v.machine_id, subjectId: volumeId, kind: VOLUME_CHARGE_KIND };
-  await postCharge(trx, { ...charge, start, end, rate, amount, fromBalance: amount });
+  for (const [s, e] of daySpans(start, end)) {
+    const amount = amountFor(rate, e - s);
+    await postCharge(trx, { ...charge, start: s, end: e, rate, amount, fromBalance: amount });
+  }
 }
 
 /**

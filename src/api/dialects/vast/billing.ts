@@ -114,7 +114,7 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
   app.get('/api/v1/invoices', async (req: Req) => {
     const p = principal(req);
     const q = period(req.query, 60, now());
-    const rows = (await b.listTransfers(p, q.limit)).filter((t) => t.at >= q.from && t.at <= q.to);
+    const rows = await b.listTransfers(p, q);
     const results = rows.map((t) => ({
       start: t.at / 1000,
       end: t.at / 1000,
@@ -158,7 +158,7 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
       fullname: e.account.fullname ?? e.account.username,
       current: { balance: r6(e.account.balance), service_fee: 0, total: r6(total), credit: r6(e.account.balance) },
       per_machine: sumBy(e.charges, (c) => c.machineId, 'machine_id'),
-      per_day: sumBy(e.charges, (c) => Math.floor(c.end / DAY_MS), 'day'),
+      per_day: sumBy(e.charges, (c) => Math.floor(c.start / DAY_MS), 'day'),
     };
   });
 }

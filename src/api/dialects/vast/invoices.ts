@@ -14,15 +14,20 @@ const MAX_ROWS = 10_000;
 
 /** A charge as an item of Vast's v0 invoice (`show invoices`): `type` "charge", hours as the quantity. */
 function chargeItem(c: ChargeRecord): Record<string, unknown> {
+  // A volume's charge names the volume (its id is no instance's): `--instance_label` filters by instance_id.
+  const volume = c.kind === 'volume';
   return {
     id: c.id,
     type: 'charge',
-    description: `Instance ${c.instanceId} ${c.kind === 'gpu' ? 'GPU' : 'storage'} on machine ${c.machineId}`,
+    description: volume
+      ? `Volume ${c.instanceId} storage on machine ${c.machineId}`
+      : `Instance ${c.instanceId} ${c.kind === 'gpu' ? 'GPU' : 'storage'} on machine ${c.machineId}`,
     quantity: r6((c.end - c.start) / 3_600_000),
     rate: c.rate,
     amount: r6(c.amount),
     timestamp: c.end / 1000,
-    instance_id: c.instanceId,
+    instance_id: volume ? null : c.instanceId,
+    ...(volume ? { volume_id: c.instanceId } : {}),
     machine_id: c.machineId,
   };
 }
