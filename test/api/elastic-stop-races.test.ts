@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Store } from '../../src/store/store.js';
+import { tinyClassifier } from '../fixtures/onnx/models.js';
+import { esClient, esRaw } from '../helpers/elastic.js';
+import { CLASSIFICATION, uploadModel } from '../helpers/elastic-models.js';
+import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { hookStoreOnce } from '../helpers/store-hook.js';
+import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
+import { TEST_STORES } from '../helpers/stores.js';
+
+const classifier = tinyClassifier({ labels: 3, hidden: 8, seed: 61 });
+const json = (body: unknown) => ({ body: JSON.stringify(body), contentType: 'application/json' });
+
+/**
+ * Elasticsearch deployment calls that conflict, sent at the same moment: an `_update` that a stop overtakes, and a
+ * drain (finish_pending_work) that a forced stop, a `_start` and an `_update` of the same deployment arrive during.
+ */
+for (const ts of TEST_STORES)
+  describe(`Elasticsearch stop, update and start at once (${ts.name})`, { skip: ts.skip, timeout: 300_000 }, () => {
+    let g: TestGantry;
+    let real: Store;
+    before(async () => {
+      g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: SERVERLESS_FAST });
+      real = g.control.ctx.store;
+      await uploadModel(esClient(g), 'm', classifier, CLASSIFICATION);
+    });
+    after(async () => {
+      (g.control.ctx as { store: Store }).store = real;
+      await g.dispose();
+    });
+
+    const post = (path: string, body?: unknown) => esRaw(g, 'POST', path, body === undefined ? {} : json(body));
+    const endpointOf = async (id: string) => (await g.control.ml.deployment(await g.control.authenticate(g.adminKey), id))?.view.endpoint;
+    const stopping = (id: string) => until(`${id} stopping`, async () => (await endpointOf(id))?.status === 'stopping', 60_000);
+
+    it('an _update a stop overtakes after its state check is refused 409, and leaves the bounds as they were', async () => {
+      const s = await post('/_ml/trained_models/m/deployment/_start?deployment_id=upd&wait_for=started&timeout=120s');
+      assert.equal(s.status, 200, s.text);
+      const bounds = (await endpointOf('upd'))?.params;
+      let stop: Promise<{ status: number; text: string }> | null = null;
+      const restore = hookStoreOnce(g, real, 'reconfigureEndpoint', async () => {
+        stop = post('/_ml/trained_models/upd/deployment/_stop');
+        await stopping('upd');
+      });
+      let upd;
+      try {
+        upd = await post('/_ml/trained_models/upd/deployment/_update', { number_of_allocations: 2 });
+      } finally {
+        restore();
+      }
+      // Before: the update's write checked only the bounds it read, so it landed on the stopping deployment and answered 200.
+      assert.equal(upd.status, 409, upd.text);
+      assert.equal(upd.body.error.type, 'status_exception', upd.text);
+      assert.equal(upd.body.error.reason, 'cannot update deployment that is not in [started] state');
+      const stopped = await (stop as unknown as Promise<{ status: number; text: string }>);
+      assert.equal(stopped.status, 200, stopped.text);
+      const ep = await until('the stopped deployment gone', async () => {
+        const e = await real.findEndpointByName((await g.control.authenticate(g.adminKey)).accountId, 'upd');
+        return e === undefined ? ('gone' as const) : null;
+      });
+      assert.equal(ep, 'gone');
+      assert.ok(bounds !== undefined);
+    });
+
+    it('during a drain: a forced stop waits for it and answers 200, a _start and an _update are 409, the held request is answered', async () => {
+      const s = await post('/_ml/trained_models/m/deployment/_start?deployment_id=dr&wait_for=started&timeout=120s&gantry_inference_delay_ms=3000');
+      assert.equal(s.status, 200, s.text);
+      const infer = post('/_ml/trained_models/dr/_infer', { docs: [{ text_field: 'held' }] });
+      await until('the request in flight', async () => {
+        const st = (await esRaw(g, 'GET', '/_ml/trained_models/m/_stats')).body?.trained_model_stats?.find(
+          (x: any) => x.deployment_stats?.deployment_id === 'dr',
+        );
+        return (st?.deployment_stats?.nodes?.[0]?.number_of_pending_requests ?? 0) > 0;
+      });
+      const drain = post('/_ml/trained_models/dr/deployment/_stop?finish_pending_work=true&timeout=60s');
+      await stopping('dr');
+      const [forced, start, upd] = await Promise.all([
+        post('/_ml/trained_models/dr/deployment/_stop?force=true'),
+        post('/_ml/trained_models/m/deployment/_start?deployment_id=dr&wait_for=starting'),
+        post('/_ml/trained_models/dr/deployment/_update', { number_of_allocations: 2 }),
+      ]);
+      const [drained, answered] = await Promise.all([drain, infer]);
+      assert.equal(answered.status, 200, answered.text);
+      assert.equal(drained.status, 200, drained.text);
+      assert.equal(forced.status, 200, forced.text);
+      assert.equal(start.status, 409, start.text);
+      assert.equal(upd.status, 409, upd.text);
+      for (const r of [start, upd]) assert.equal(typeof r.body.error.reason, 'string', r.text);
+      const st = await esRaw(g, 'GET', '/_ml/trained_models/dr/_stats');
+      assert.equal(st.status, 404, st.text);
+    });
+  });
