@@ -27,6 +27,11 @@ export interface NewEndpoint {
 }
 
 export interface EndpointIntentWrite {
+  /**
+   * The status the change was decided on: passes write status without moving the generation (the first pass
+   * makes an unknown endpoint pending), so the write also fails when a pass moved it since. Absent: not checked.
+   */
+  readonly from?: EndpointStatus;
   readonly target: EndpointTarget;
   readonly status: EndpointStatus;
   readonly statusMsg: string | null;

@@ -87,7 +87,7 @@ for (const ts of TEST_STORES) {
       assert.equal(await rename(fresh, 'rn-y'), false, "a deployment's endpoint keeps its name");
     });
 
-    it('intent writes are compare-and-set on the generation and keep stop options', async () => {
+    it('intent writes are compare-and-set on the generation (and the status decided on) and keep stop options', async () => {
       const ep = await endpoint();
       const w = { target: 'stopped' as const, status: 'stopping' as const, statusMsg: null, stop: { drain: true, deadline: 99, rejects: true }, now: 30 };
       const [a, b] = await Promise.all([store.writeEndpointIntent(ep.id, ep.generation, w), other.writeEndpointIntent(ep.id, ep.generation, w)]);
@@ -98,6 +98,10 @@ for (const ts of TEST_STORES) {
       assert.equal(got?.stopDeadline, 99);
       assert.equal(got?.stopRequestedAt, 30);
       assert.deepEqual([got?.stopRejectQueued, got?.stopRejects], [false, true]);
+      // Decided on a status a pass has moved since (without the generation): nothing is written.
+      const moved = { ...w, target: 'deleted' as const, status: 'deleting' as const, stop: null, now: 31 };
+      assert.equal(await store.writeEndpointIntent(ep.id, ep.generation + 1, { ...moved, from: 'running' }), false);
+      assert.equal(await store.writeEndpointIntent(ep.id, ep.generation + 1, { ...moved, from: 'stopping' }), true);
     });
 
     it('a stop keeps its typed phase, deadlines and counts; gateways add to the counts concurrently', async () => {
