@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { gantry, type CliResult } from '../helpers/cli.js';
+import { startTestGantry, type ApiResponse, type TestGantry } from '../helpers/gantry.js';
 import { call, createDeployment, SERVERLESS_FAST, until, WORKER_ONSTART, workersOf } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { illegal, recordTransitions, type Transition } from '../helpers/transitions.js';
 
 const SHARED = { ...SERVERLESS_FAST, adminKey: 'gnt_serverless_races_admin', secret: 'serverless-races-secret' };
 const SETTLED = new Set(['running', 'stopped', 'failed', 'deleted']);
+const RENT = { image: 'x', onstart: 'sleep 300', runtype: 'ssh', disk: 1 };
 
 /**
  * Conflicting Vast deployment calls at the same moment, with real worker processes: on PostgreSQL half of them
@@ -16,11 +19,15 @@ for (const ts of TEST_STORES)
   describe(`Vast deployment calls at once (${ts.name})`, { skip: ts.skip, timeout: 400_000 }, () => {
     let a: TestGantry;
     let b: TestGantry;
+    const seen: { transitions: Transition[]; restore(): void }[] = [];
+    const legal = () => assert.deepEqual(illegal(seen.flatMap((r) => r.transitions)), []);
     before(async () => {
       a = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: SHARED });
       b = ts.name === 'postgres' ? await startTestGantry(ts, { database: a.database, localHost: false, settings: SHARED }) : a;
+      for (const g of b === a ? [a] : [a, b]) seen.push(recordTransitions(g));
     });
     after(async () => {
+      for (const r of seen) r.restore();
       if (b !== a) await b.dispose();
       await a.dispose();
     });
@@ -55,6 +62,7 @@ for (const ts of TEST_STORES)
       const ep = await settled(d.id, d.endpointId);
       assert.equal(ep.status, 'deleted');
       await until('its workers destroyed', () => workloadsMatch(d.endpointId));
+      legal();
     });
 
     it('stop and start of one deployment at once, many times: each answered 200 or 409, it settles as the last write says', async () => {
@@ -79,6 +87,7 @@ for (const ts of TEST_STORES)
       }
       assert.equal((await a.api('DELETE', `/api/v0/deployment/${d.id}/`)).status, 200);
       await settled(d.id, d.endpointId);
+      legal();
     });
 
     it('during a drain: a start is 409, a delete ends it; the request in flight is answered, nothing is left running', async () => {
@@ -100,5 +109,74 @@ for (const ts of TEST_STORES)
       assert.ok(answer.status < 500 || answer.status === 503, JSON.stringify(answer));
       const ep = await settled(d.id, d.endpointId);
       assert.equal(ep.status, 'deleted');
+      legal();
+    });
+
+    /** 200, or a 4xx in Vast's error shape. */
+    const definite = (r: ApiResponse) => {
+      if (r.status === 200) return;
+      assert.ok(r.status >= 400 && r.status < 500, r.text);
+      assert.equal(r.body.success, false, r.text);
+      assert.equal(typeof r.body.msg, 'string', r.text);
+    };
+    /** The instance settled where its target says, and its workload runs exactly when the store says it runs. */
+    const instanceSettled = (id: number) =>
+      until(`instance ${id} settled`, async () => {
+        const i = await a.store.getInstance(id);
+        if (i === undefined) return false;
+        const runs = (await a.runtime!.inspect(id)).state === 'running';
+        const want = i.target === 'running' ? 'running' : i.target === 'stopped' ? 'stopped' : 'destroyed';
+        return i.status === want && runs === (want === 'running') && i.observedGeneration === i.generation && i;
+      });
+    const rent = async (): Promise<number> => {
+      const machine = (await a.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
+      const r = await a.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, RENT);
+      assert.equal(r.status, 200, r.text);
+      const id = r.body.new_contract as number;
+      await a.waitInstance(id, (x) => x.actual_status === 'running');
+      return id;
+    };
+
+    it('an instance told running, stopped and deleted at once: every answer definite, it is destroyed and runs nothing', async () => {
+      const id = await rent();
+      for (let round = 0; round < 3; round++) {
+        const rs = await Promise.all([
+          a.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' }),
+          b.api('PUT', `/api/v0/instances/${id}/`, { state: 'running' }),
+        ]);
+        rs.forEach(definite);
+        const i = await instanceSettled(id);
+        if (i.target === 'stopped') {
+          assert.equal((await a.api('PUT', `/api/v0/instances/${id}/`, { state: 'running' })).status, 200);
+          await instanceSettled(id);
+        }
+      }
+      const rs = await Promise.all([
+        a.api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' }),
+        b.api('PUT', `/api/v0/instances/${id}/`, { state: 'running' }),
+        b.api('DELETE', `/api/v0/instances/${id}/`),
+      ]);
+      rs.forEach(definite);
+      assert.equal(rs[2]?.status, 200, rs[2]?.text);
+      const i = await instanceSettled(id);
+      assert.equal(i.status, 'destroyed');
+    });
+
+    it('the same through the CLI, three processes at once: each exits with one line, no stack, and the instance is destroyed', async () => {
+      const id = await rent();
+      const env = { ...process.env, GANTRY_API_KEY: SHARED.adminKey };
+      const rs: CliResult[] = await Promise.all(
+        (['stop', 'start', 'destroy'] as const).map((verb) =>
+          gantry([verb, 'instance', String(id)], { ...env, GANTRY_URL: (verb === 'start' ? a : b).url }, 120_000),
+        ),
+      );
+      for (const r of rs) {
+        assert.ok(r.code === 0 || r.code === 1, JSON.stringify(r));
+        assert.doesNotMatch(r.stderr, /\n\s+at /, r.stderr);
+        assert.ok((r.code === 0 ? r.stdout : r.stderr).trim().length > 0, JSON.stringify(r));
+      }
+      assert.equal(rs[2]?.code, 0, JSON.stringify(rs[2]));
+      const i = await instanceSettled(id);
+      assert.equal(i.status, 'destroyed');
     });
   });
