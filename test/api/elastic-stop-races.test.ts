@@ -8,25 +8,33 @@ import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { hookStoreOnce } from '../helpers/store-hook.js';
 import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
+import { illegal, recordTransitions, type Transition } from '../helpers/transitions.js';
 
 const classifier = tinyClassifier({ labels: 3, hidden: 8, seed: 61 });
+const SHARED = { ...SERVERLESS_FAST, adminKey: 'gnt_elastic_stop_races_admin', secret: 'elastic-stop-races-secret' };
 const json = (body: unknown) => ({ body: JSON.stringify(body), contentType: 'application/json' });
 
 /**
  * Elasticsearch deployment calls that conflict, sent at the same moment: an `_update` that a stop overtakes, and a
- * drain (finish_pending_work) that a forced stop, a `_start` and an `_update` of the same deployment arrive during.
+ * drain (finish_pending_work) that a forced stop, a `_start` and an `_update` of the same deployment arrive during, and
+ * one a forced delete of its model arrives during (on PostgreSQL through a second replica).
  */
 for (const ts of TEST_STORES)
   describe(`Elasticsearch stop, update and start at once (${ts.name})`, { skip: ts.skip, timeout: 300_000 }, () => {
     let g: TestGantry;
+    let b: TestGantry;
     let real: Store;
+    const seen: { transitions: Transition[]; restore(): void }[] = [];
     before(async () => {
-      g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: SERVERLESS_FAST });
+      g = await startTestGantry(ts, { gpus: '2x RTX 4090:24GB', settings: SHARED });
+      b = ts.name === 'postgres' ? await startTestGantry(ts, { database: g.database, localHost: false, settings: SHARED }) : g;
       real = g.control.ctx.store;
       await uploadModel(esClient(g), 'm', classifier, CLASSIFICATION);
     });
     after(async () => {
       (g.control.ctx as { store: Store }).store = real;
+      for (const r of seen) r.restore();
+      if (b !== g) await b.dispose();
       await g.dispose();
     });
 
@@ -89,5 +97,30 @@ for (const ts of TEST_STORES)
       for (const r of [start, upd]) assert.equal(typeof r.body.error.reason, 'string', r.text);
       const st = await esRaw(g, 'GET', '/_ml/trained_models/dr/_stats');
       assert.equal(st.status, 404, st.text);
+    });
+
+    it('a drain that a forced delete of its model arrives during: both 200, the held request answered, the statuses legal', async () => {
+      for (const x of b === g ? [g] : [g, b]) seen.push(recordTransitions(x));
+      await uploadModel(esClient(g), 'm2', classifier, CLASSIFICATION);
+      const s = await post('/_ml/trained_models/m2/deployment/_start?deployment_id=dd&wait_for=started&timeout=120s&gantry_inference_delay_ms=3000');
+      assert.equal(s.status, 200, s.text);
+      const infer = post('/_ml/trained_models/dd/_infer', { docs: [{ text_field: 'held' }] });
+      await until('the request in flight', async () => {
+        const st = (await esRaw(g, 'GET', '/_ml/trained_models/m2/_stats')).body?.trained_model_stats?.find(
+          (x: any) => x.deployment_stats?.deployment_id === 'dd',
+        );
+        return (st?.deployment_stats?.nodes?.[0]?.number_of_pending_requests ?? 0) > 0;
+      });
+      const drain = post('/_ml/trained_models/dd/deployment/_stop?finish_pending_work=true&timeout=60s');
+      await stopping('dd');
+      const del = await esRaw(b, 'DELETE', '/_ml/trained_models/m2?force=true&timeout=60s');
+      const [drained, answered] = await Promise.all([drain, infer]);
+      assert.equal(del.status, 200, del.text);
+      assert.equal(del.body.acknowledged, true, del.text);
+      assert.equal(drained.status, 200, drained.text);
+      assert.equal(answered.status, 200, answered.text);
+      assert.equal((await esRaw(b, 'GET', '/_ml/trained_models/m2')).status, 404);
+      assert.equal((await esRaw(g, 'GET', '/_ml/trained_models/dd/_stats')).status, 404);
+      assert.deepEqual(illegal(seen.flatMap((r) => r.transitions)), []);
     });
   });
