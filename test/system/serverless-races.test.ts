@@ -33,15 +33,18 @@ for (const ts of TEST_STORES)
     });
 
     const show = async (id: number) => (await a.api('GET', `/api/v0/deployment/${id}/`)).body.deployment;
-    /** Workloads that run are the endpoint's workers the store calls running (or on their way), and none else. */
+    /**
+     * Every workload that runs is an instance the store means to run (none left behind, whatever endpoint it served),
+     * and the endpoint's workers the store shows running do run.
+     */
     const workloadsMatch = async (endpointId: number): Promise<boolean> => {
-      const live = (await a.store.listInstances({ accountId: null })).filter((i) => i.endpointId === endpointId && i.target !== 'deleted');
-      const ids = new Set(await a.runtime!.list());
-      const mine = (await a.store.listInstances({ accountId: null })).filter((i) => i.endpointId === endpointId && ids.has(i.id));
-      const running = [];
-      for (const i of mine) if ((await a.runtime!.inspect(i.id)).state === 'running') running.push(i.id);
-      const meant = live.filter((i) => i.target === 'running').map((i) => i.id);
-      return running.every((id) => meant.includes(id));
+      for (const id of await a.runtime!.list()) {
+        if ((await a.runtime!.inspect(id)).state !== 'running') continue;
+        if ((await a.store.getInstance(id))?.target !== 'running') return false;
+      }
+      const shown = (await a.store.listInstances({ accountId: null })).filter((i) => i.endpointId === endpointId && i.status === 'running');
+      for (const i of shown) if ((await a.runtime!.inspect(i.id)).state !== 'running') return false;
+      return true;
     };
     const settled = (id: number, endpointId: number) =>
       until(`deployment ${id} settled`, async () => {
