@@ -32,6 +32,7 @@ for (const ts of TEST_STORES)
       await a.dispose();
     });
 
+    const at = (i: number): TestGantry => (i % 2 === 0 ? a : b);
     const show = async (id: number) => (await a.api('GET', `/api/v0/deployment/${id}/`)).body.deployment;
     /**
      * Every workload that runs is an instance the store means to run (none left behind, whatever endpoint it served),
@@ -181,5 +182,34 @@ for (const ts of TEST_STORES)
       assert.equal(rs[2]?.code, 0, JSON.stringify(rs[2]));
       const i = await instanceSettled(id);
       assert.equal(i.status, 'destroyed');
+    });
+
+    it('a deployment drained, started and deleted by three CLI processes at once: one line each, no stack, it is deleted', async () => {
+      const d = await createDeployment(a, 'cli-race', { min_load: 1, max_workers: 1 });
+      await until('a ready worker', async () => (await workersOf(a, d.endpointId)).some((w) => w.status === 'Ready'));
+      const held = call(b, 'cli-race', '/slow?ms=3000');
+      await until(
+        'in flight',
+        async () => (await show(d.id)).requests_in_flight + (await b.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment.requests_in_flight > 0,
+      );
+      const env = { ...process.env, GANTRY_API_KEY: SHARED.adminKey };
+      const rs: CliResult[] = await Promise.all(
+        [
+          ['stop', 'deployment', String(d.id), '--drain'],
+          ['start', 'deployment', String(d.id)],
+          ['delete', 'deployment', String(d.id)],
+        ].map((args, i) => gantry(args, { ...env, GANTRY_URL: at(i).url }, 120_000)),
+      );
+      for (const r of rs) {
+        assert.ok(r.code === 0 || r.code === 1, JSON.stringify(r));
+        assert.doesNotMatch(r.stderr, /\n\s+at /, r.stderr);
+        assert.ok((r.code === 0 ? r.stdout : r.stderr).trim().length > 0, JSON.stringify(r));
+      }
+      assert.equal(rs[2]?.code, 0, JSON.stringify(rs[2]));
+      const answer = await held;
+      assert.ok(answer.status === 200 || answer.status === 503, JSON.stringify(answer));
+      const ep = await settled(d.id, d.endpointId);
+      assert.equal(ep.status, 'deleted');
+      legal();
     });
   });
