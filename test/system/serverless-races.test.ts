@@ -107,6 +107,12 @@ for (const ts of TEST_STORES)
       const start = await b.api('POST', `/api/v0/deployment/${d.id}/start/`, {});
       assert.equal(start.status, 409, start.text);
       assert.equal(start.body.success, false, start.text);
+      // The endpoint API's start (endpoint_state active) with new limits: refused as a whole, the limits kept.
+      const before = (await a.store.getEndpoint(d.endpointId))?.params;
+      const active = await b.api('PUT', `/api/v0/endptjobs/${d.endpointId}/`, { endpoint_state: 'active', max_workers: 3 });
+      assert.equal(active.status, 409, active.text);
+      assert.equal(active.body.success, false, active.text);
+      assert.deepEqual((await a.store.getEndpoint(d.endpointId))?.params, before, 'a refused request changes nothing');
       const del = await b.api('DELETE', `/api/v0/deployment/${d.id}/`);
       assert.equal(del.status, 200, del.text);
       const answer = await held;
