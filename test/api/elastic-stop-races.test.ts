@@ -123,4 +123,16 @@ for (const ts of TEST_STORES)
       assert.equal((await esRaw(g, 'GET', '/_ml/trained_models/dd/_stats')).status, 404);
       assert.deepEqual(illegal(seen.flatMap((r) => r.transitions)), []);
     });
+
+    it('two starts of one deployment id at once, one per replica: one 200, one 409, one deployment runs', async () => {
+      const start = (r: TestGantry) => esRaw(r, 'POST', '/_ml/trained_models/m/deployment/_start?deployment_id=twice&wait_for=starting', json({}));
+      const [x, y] = await Promise.all([start(g), start(b)]);
+      assert.deepEqual([x.status, y.status].sort(), [200, 409], `${x.text} ${y.text}`);
+      const refused = x.status === 409 ? x : y;
+      assert.equal(refused.body.error.type, 'status_exception', refused.text);
+      const accountId = (await g.control.authenticate(g.adminKey)).accountId;
+      const live = (await real.listEndpoints(accountId)).filter((e) => e.name === 'twice' && e.status !== 'deleted');
+      assert.equal(live.length, 1);
+      assert.equal((await post('/_ml/trained_models/twice/deployment/_stop')).status, 200);
+    });
   });
