@@ -4,7 +4,7 @@ import type { Store } from '../../src/store/store.js';
 import { tinyClassifier } from '../fixtures/onnx/models.js';
 import { esClient, esRaw } from '../helpers/elastic.js';
 import { CLASSIFICATION, uploadModel } from '../helpers/elastic-models.js';
-import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { startTestGantry, type ApiResponse, type TestGantry } from '../helpers/gantry.js';
 import { hookStoreOnce } from '../helpers/store-hook.js';
 import { SERVERLESS_FAST, until } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
@@ -134,5 +134,43 @@ for (const ts of TEST_STORES)
       const live = (await real.listEndpoints(accountId)).filter((e) => e.name === 'twice' && e.status !== 'deleted');
       assert.equal(live.length, 1);
       assert.equal((await post('/_ml/trained_models/twice/deployment/_stop')).status, 200);
+    });
+
+    it('a start through the Vast API between the stop reaching stopped and its delete: the stop answers 200, nothing is left', async () => {
+      const st = await post('/_ml/trained_models/m/deployment/_start?deployment_id=xd&wait_for=started&timeout=120s');
+      assert.equal(st.status, 200, st.text);
+      const ep = (await endpointOf('xd'))!;
+      const dep = (await real.findDeploymentByEndpoint(ep.id))!;
+      let vast: ApiResponse | null = null;
+      let fired = false;
+      // Only calls read a deployment by id (never a loop): once it is stopped, the one that reads it is the stop's
+      // delete, and the start runs first.
+      const ctx = g.control.ctx as { store: Store };
+      ctx.store = new Proxy({} as Store, {
+        get: (_, k) => {
+          const fn = (Reflect.get(real, k) as (...x: unknown[]) => Promise<unknown>).bind(real);
+          if (k !== 'getDeployment') return fn;
+          return async (...x: unknown[]) => {
+            if (!fired && (await real.getEndpoint(ep.id))?.status === 'stopped') {
+              fired = true;
+              vast = await g.api('POST', `/api/v0/deployment/${dep.id}/start/`, {});
+            }
+            return fn(...x);
+          };
+        },
+      });
+      let stop;
+      try {
+        stop = await post('/_ml/trained_models/xd/deployment/_stop');
+      } finally {
+        ctx.store = real;
+      }
+      const started = vast as ApiResponse | null;
+      assert.equal(started?.status, 200, started?.text);
+      // Before: 409 "Cannot delete deployment N: stop it first." to a caller who had asked only to stop.
+      assert.equal(stop.status, 200, stop.text);
+      assert.equal(stop.body.stopped, true);
+      await until('gone', async () => (await real.getEndpoint(ep.id))?.status === 'deleted');
+      assert.equal((await esRaw(g, 'GET', '/_ml/trained_models/xd/_stats')).status, 404);
     });
   });

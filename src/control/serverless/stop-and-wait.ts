@@ -67,7 +67,9 @@ export async function stopDeploymentAndWait(
   const ep = (await ctx.store.getEndpoint(d.endpointId)) ?? got.endpoint;
   const counts = { drained: ep.stopAnswered, failed: ep.stopFailed - ep.stopRejected, rejected: ep.stopRejected };
   if (o.delete !== true) return { ...counts, endpoint: ep };
-  await deleteDeployment(ctx, p, { id: d.id }, { force: true, stopFirst: false });
+  // Stop-then-delete: a start another call (any dialect) made since it stopped is ended with it, not refused
+  // as "stop it first" to a caller who asked for exactly that.
+  await deleteDeployment(ctx, p, { id: d.id }, { force: true, stopFirst: true });
   return awaitDeleted(ctx, p, d.uid, d.endpointId, counts, until, o.timeoutMs);
 }
 
