@@ -173,4 +173,47 @@ for (const ts of TEST_STORES)
       await until('gone', async () => (await real.getEndpoint(ep.id))?.status === 'deleted');
       assert.equal((await esRaw(g, 'GET', '/_ml/trained_models/xd/_stats')).status, 404);
     });
+
+    it('a start through the Vast API as soon as the stop reached stopped, before the stop read it: the stop answers, nothing is left', async () => {
+      const st = await post('/_ml/trained_models/m/deployment/_start?deployment_id=xw&wait_for=started&timeout=120s');
+      assert.equal(st.status, 200, st.text);
+      const ep = (await endpointOf('xw'))!;
+      const dep = (await real.findDeploymentByEndpoint(ep.id))!;
+      let vast: ApiResponse | null = null;
+      let fired = false;
+      const ctx = g.control.ctx as { store: Store };
+      ctx.store = new Proxy({} as Store, {
+        get: (_, k) => {
+          const fn = (Reflect.get(real, k) as (...x: unknown[]) => Promise<unknown>).bind(real);
+          if (k !== 'getEndpoint') return fn;
+          // The first read of the endpoint once stopped (the stop's, or a pass's): the start goes before it.
+          return async (...x: unknown[]) => {
+            if (!fired && x[0] === ep.id && (await real.getEndpoint(ep.id))?.status === 'stopped') {
+              fired = true;
+              vast = await g.api('POST', `/api/v0/deployment/${dep.id}/start/`, {});
+            }
+            return fn(...x);
+          };
+        },
+      });
+      let stop;
+      try {
+        // Bounded here: before, the stop waited for a stopped it would never see again (for STOP_BOUND_MS, 5 minutes).
+        stop = await Promise.race([
+          post('/_ml/trained_models/xw/deployment/_stop'),
+          new Promise<{ status: number; text: string; body: any }>((r) =>
+            setTimeout(() => r({ status: -1, text: 'still waiting after 60 s', body: null }), 60_000),
+          ),
+        ]);
+      } finally {
+        ctx.store = real;
+      }
+      assert.equal(fired, true);
+      const started = vast as ApiResponse | null;
+      assert.equal(started?.status, 200, started?.text);
+      assert.equal(stop.status, 200, stop.text);
+      assert.equal(stop.body.stopped, true);
+      await until('gone', async () => (await real.getEndpoint(ep.id))?.status === 'deleted');
+      assert.equal((await esRaw(g, 'GET', '/_ml/trained_models/xw/_stats')).status, 404);
+    });
   });
