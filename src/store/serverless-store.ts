@@ -27,6 +27,11 @@ export interface NewEndpoint {
 }
 
 export interface EndpointIntentWrite {
+  /**
+   * The status the change was decided on: passes write status without moving the generation (the first pass
+   * makes an unknown endpoint pending), so the write also fails when a pass moved it since. Absent: not checked.
+   */
+  readonly from?: EndpointStatus;
   readonly target: EndpointTarget;
   readonly status: EndpointStatus;
   readonly statusMsg: string | null;
@@ -97,11 +102,13 @@ export interface EndpointStopWrite {
 
 /**
  * An endpoint's scaling params with its workergroup's template (null: the endpoint's params only),
- * each written only if the row still holds `expected`: what the caller read and decided on.
+ * each written only if the row still holds `expected`: what the caller read and decided on. The
+ * generation is the endpoint's intent: a stop, start or delete written since moves it, and the caller's
+ * decision (the deployment was started) no longer holds.
  */
 export interface EndpointReconfigure {
   readonly endpointId: number;
-  readonly expected: { readonly params: EndpointParams };
+  readonly expected: { readonly params: EndpointParams; readonly generation: number };
   readonly params: EndpointParams;
   readonly workergroup: { readonly id: number; readonly expected: WorkerTemplate; readonly template: WorkerTemplate } | null;
   readonly now: number;

@@ -87,7 +87,7 @@ for (const ts of TEST_STORES) {
       assert.equal(await rename(fresh, 'rn-y'), false, "a deployment's endpoint keeps its name");
     });
 
-    it('intent writes are compare-and-set on the generation and keep stop options', async () => {
+    it('intent writes are compare-and-set on the generation (and the status decided on) and keep stop options', async () => {
       const ep = await endpoint();
       const w = { target: 'stopped' as const, status: 'stopping' as const, statusMsg: null, stop: { drain: true, deadline: 99, rejects: true }, now: 30 };
       const [a, b] = await Promise.all([store.writeEndpointIntent(ep.id, ep.generation, w), other.writeEndpointIntent(ep.id, ep.generation, w)]);
@@ -98,6 +98,10 @@ for (const ts of TEST_STORES) {
       assert.equal(got?.stopDeadline, 99);
       assert.equal(got?.stopRequestedAt, 30);
       assert.deepEqual([got?.stopRejectQueued, got?.stopRejects], [false, true]);
+      // Decided on a status a pass has moved since (without the generation): nothing is written.
+      const moved = { ...w, target: 'deleted' as const, status: 'deleting' as const, stop: null, now: 31 };
+      assert.equal(await store.writeEndpointIntent(ep.id, ep.generation + 1, { ...moved, from: 'running' }), false);
+      assert.equal(await store.writeEndpointIntent(ep.id, ep.generation + 1, { ...moved, from: 'stopping' }), true);
     });
 
     it('a stop keeps its typed phase, deadlines and counts; gateways add to the counts concurrently', async () => {
@@ -336,7 +340,7 @@ for (const ts of TEST_STORES) {
       assert.equal(await store.getWorkergroup(wg.id), undefined);
     });
 
-    it('reconfigure writes params and template together, compare-and-set on both: of two racing writers one wins whole', async () => {
+    it('reconfigure writes params and template together, compare-and-set on both and the intent: of two racing writers one wins whole', async () => {
       const ep = await endpoint();
       const template = { image: 'img', env: { S: 'a' }, ports: [], onstart: 'run', args: null, diskGb: 8 };
       const wg = await store.createWorkergroup({
@@ -352,7 +356,7 @@ for (const ts of TEST_STORES) {
       const write = (s: Store, env: string, maxWorkers: number) =>
         s.reconfigureEndpoint({
           endpointId: ep.id,
-          expected: { params: ep.params },
+          expected: { params: ep.params, generation: ep.generation },
           params: { ...ep.params, minWorkers: maxWorkers, maxWorkers },
           workergroup: { id: wg.id, expected: template, template: { ...template, env: { S: env } } },
           now: 40,
@@ -370,7 +374,7 @@ for (const ts of TEST_STORES) {
       const now = (await store.getEndpoint(ep.id)) as NonNullable<Awaited<ReturnType<Store['getEndpoint']>>>;
       const staleTemplate = await store.reconfigureEndpoint({
         endpointId: ep.id,
-        expected: { params: now.params },
+        expected: { params: now.params, generation: now.generation },
         params: { ...now.params, maxWorkers: 9 },
         workergroup: { id: wg.id, expected: template, template: { ...template, env: { S: 'e' } } },
         now: 41,
@@ -378,6 +382,17 @@ for (const ts of TEST_STORES) {
       assert.equal(staleTemplate, false);
       assert.equal((await store.getEndpoint(ep.id))?.params.maxWorkers, max, 'the params are not written when the template moved');
       assert.deepEqual((await store.getWorkergroup(wg.id))?.template.env, { S: env });
+      // An intent written since the read (a stop): the decision was made on a state that is gone.
+      assert.ok(await store.writeEndpointIntent(now.id, now.generation, { target: 'stopped', status: 'stopping', statusMsg: null, stop: null, now: 42 }));
+      const stopped = await store.reconfigureEndpoint({
+        endpointId: ep.id,
+        expected: { params: now.params, generation: now.generation },
+        params: { ...now.params, maxWorkers: 9 },
+        workergroup: null,
+        now: 43,
+      });
+      assert.equal(stopped, false);
+      assert.equal((await store.getEndpoint(ep.id))?.params.maxWorkers, max, 'nothing is written once the intent moved');
     });
 
     it('a shared setting: the first writer wins for every replica', async () => {

@@ -303,7 +303,8 @@ export function notFound(id: string): GantryError {
  *
  * The settings (the workergroup's env) and the worker bounds (the endpoint's params) are written in
  * one transaction, compare-and-set on what was read: of two replicas updating at once, each decides
- * on the other's result or is retried, never leaving one's settings beside the other's bounds.
+ * on the other's result or is retried, never leaving one's settings beside the other's bounds; a stop
+ * written after the state was read moves the endpoint's generation, and the retry refuses the update.
  */
 export async function updateMlDeployment(
   ctx: ControlContext,
@@ -333,7 +334,7 @@ export async function updateMlDeployment(
     const template = wg === null ? null : { ...wg.template, env: { ...wg.template.env, [ADAPTIVE_ENV]: adaptiveEnv(adaptive) } };
     const written = await ctx.store.reconfigureEndpoint({
       endpointId: ep.id,
-      expected: { params: ep.params },
+      expected: { params: ep.params, generation: ep.generation },
       params,
       workergroup: wg === null || template === null ? null : { id: wg.id, expected: wg.template, template },
       now: ctx.clock.now(),

@@ -23,7 +23,8 @@ export interface AwaitedEndpoint {
  * of this replica wake the wait at once (EndpointSignal); passes other replicas run are seen by
  * reading the store again every endpointWaitPollMs. The caller's right to see the endpoint is checked
  * once, at the start. An endpoint deleted meanwhile (unless `deleted` is wanted) answers
- * ENDPOINT_NOT_FOUND: it will never reach the status.
+ * ENDPOINT_NOT_FOUND: it will never reach the status. `or`: the wait also ends as soon as it holds
+ * (the caller's intent was superseded, and the status it waits for may never come).
  */
 export async function awaitEndpointStatus(
   ctx: ControlContext,
@@ -31,6 +32,7 @@ export async function awaitEndpointStatus(
   id: number,
   wanted: readonly EndpointStatus[],
   timeoutMs: number,
+  or: (ep: EndpointRecord) => boolean = () => false,
 ): Promise<AwaitedEndpoint> {
   authorize(p, 'serverless.read', id);
   if (wanted.length === 0 || !wanted.every((s) => typeof s === 'string' && isEndpointStatus(s))) {
@@ -45,7 +47,7 @@ export async function awaitEndpointStatus(
   let seen = signal.version(id);
   let ep = await loadOwnEndpoint(ctx, p, id);
   for (;;) {
-    if (wanted.includes(ep.status)) return { endpoint: ep, timedOut: false };
+    if (wanted.includes(ep.status) || or(ep)) return { endpoint: ep, timedOut: false };
     if (ep.status === 'deleted') throw new GantryError('ENDPOINT_NOT_FOUND', `No endpoint with id ${id}.`, { endpointId: id });
     const left = until - ctx.clock.now();
     if (left <= 0) return { endpoint: ep, timedOut: true };

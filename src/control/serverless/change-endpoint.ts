@@ -53,7 +53,9 @@ function stopRequest(o: EndpointChangeOptions): StopRequest {
  * Stop, start or delete an endpoint (and so the deployment that owns it). The intent is written with
  * a compare-and-set on the generation, routing changes on this replica before the call returns, and
  * the serverless loop does the rest: drain, stop or start workers, confirm. Concurrent calls
- * serialise on the generation, so any mix of them ends in one consistent state.
+ * serialise on the generation, so any mix of them ends in one consistent state; the write also
+ * expects the status it was decided on, as a pass may move that (unknown to pending) without the
+ * generation, and a retry decides again on what the pass wrote.
  */
 export async function changeEndpoint(
   ctx: ControlContext,
@@ -95,6 +97,7 @@ export async function changeOwnedEndpoint(
     const rejectQueued = rejects && !drain;
     const wait = drain || rejectQueued;
     const written = await ctx.store.writeEndpointIntent(id, ep.generation, {
+      from: ep.status,
       target: change.target,
       status: change.status,
       statusMsg: null,

@@ -1,5 +1,6 @@
 import { GantryError } from '../../domain/errors.js';
 import { aliasNameRoutedTo } from '../../domain/serverless/aliases.js';
+import { decideEndpoint } from '../../domain/serverless/lifecycle.js';
 import { endpointLimits, type EndpointLimits } from '../../domain/serverless/limits.js';
 import { DEFAULT_ENDPOINT_PARAMS, mergeEndpointParams, type EndpointParamsPatch } from '../../domain/serverless/params.js';
 import type { ControlContext } from '../context.js';
@@ -97,11 +98,17 @@ export interface EndpointUpdate {
    * create only: the value the endpoint has is accepted (a client putting back the row it read), another refused.
    */
   readonly aliasOf?: string | null;
+  /**
+   * The stop or start the same request makes next (Vast's endpoint_state), checked against the lifecycle before
+   * anything is written: a request refused for it (a start while stopping) changes nothing. Absent: none.
+   */
+  readonly next?: 'stop' | 'start';
 }
 
 export async function updateEndpoint(ctx: ControlContext, p: Principal, id: number, u: EndpointUpdate): Promise<EndpointRecord> {
   const ep = await ownEndpoint(ctx, p, id, 'serverless.write');
   const params = mergeEndpointParams(ep.params, u.params);
+  if (u.next !== undefined) decideEndpoint(ep, u.next, { stopUnscheduled: true });
   if (u.aliasOf !== undefined && u.aliasOf !== ep.aliasOf) {
     throw new GantryError(
       'INVALID_ARGUMENT',

@@ -41,15 +41,19 @@ export async function stopDeploymentAndWait(
 ): Promise<StopOutcome> {
   const d = await ownDeployment(ctx, p, typeof ref === 'number' ? { id: ref } : ref, 'serverless.write');
   const until = ctx.clock.now() + o.timeoutMs;
+  let generation: number;
   try {
-    await changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, stopUnscheduled: true });
+    generation = (await changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, stopUnscheduled: true })).endpoint.generation;
   } catch (err) {
     // A stop-and-delete that another call (the same stop, sent twice at once) is already deleting: what this one
     // asked for is under way, so it waits for the deletion as its own instead of refusing "being deleted".
     if (o.delete !== true || !(err instanceof GantryError) || err.code !== 'ILLEGAL_TRANSITION' || !(await beingDeleted(ctx, d.endpointId))) throw err;
     return awaitDeleted(ctx, p, d.uid, d.endpointId, { drained: 0, failed: 0, rejected: 0 }, until, o.timeoutMs);
   }
-  const got = await awaitEndpointStatus(ctx, p, d.endpointId, ['stopped', 'failed'], o.timeoutMs);
+  // Another intent written since (a start through another API once it had stopped, a delete) ends the wait too: the
+  // stop is over, and the endpoint may never show stopped again for it.
+  const got = await awaitEndpointStatus(ctx, p, d.endpointId, ['stopped', 'failed'], o.timeoutMs, (ep) => ep.generation !== generation);
+  const superseded = got.endpoint.generation !== generation;
   if (got.timedOut) {
     throw new GantryError(
       'STOP_TIMEOUT',
@@ -60,14 +64,19 @@ export async function stopDeploymentAndWait(
       },
     );
   }
-  if (got.endpoint.status === 'failed') {
+  if (!superseded && got.endpoint.status === 'failed') {
     throw new GantryError('STOP_FAILED', `Deployment ${d.uid} did not stop: ${got.endpoint.statusMsg ?? 'a worker did not stop'}.`, { deploymentId: d.uid });
   }
   await ctx.traffic.flushStopCounts(d.endpointId);
   const ep = (await ctx.store.getEndpoint(d.endpointId)) ?? got.endpoint;
-  const counts = { drained: ep.stopAnswered, failed: ep.stopFailed - ep.stopRejected, rejected: ep.stopRejected };
+  // The intent that superseded the stop zeroed its counts.
+  const counts = superseded
+    ? { drained: 0, failed: 0, rejected: 0 }
+    : { drained: ep.stopAnswered, failed: ep.stopFailed - ep.stopRejected, rejected: ep.stopRejected };
   if (o.delete !== true) return { ...counts, endpoint: ep };
-  await deleteDeployment(ctx, p, { id: d.id }, { force: true, stopFirst: false });
+  // Stop-then-delete: a start another call (any dialect) made since it stopped is ended with it, not refused
+  // as "stop it first" to a caller who asked for exactly that.
+  await deleteDeployment(ctx, p, { id: d.id }, { force: true, stopFirst: true });
   return awaitDeleted(ctx, p, d.uid, d.endpointId, counts, until, o.timeoutMs);
 }
 

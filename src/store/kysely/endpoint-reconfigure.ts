@@ -9,7 +9,8 @@ import { transact } from './tx.js';
 /**
  * An endpoint's scaling params and its workergroup's template, written together or not at all, and
  * only while both rows still hold what the caller decided on. Two replicas updating one deployment
- * at once would otherwise leave one's template beside the other's bounds. On PostgreSQL the two rows
+ * at once would otherwise leave one's template beside the other's bounds, and an update decided on a
+ * started deployment would land on one a stop had begun to stop meanwhile. On PostgreSQL the two rows
  * are locked (the endpoint, then its workergroup) so the check and the writes
  * see one state; SQLite runs one writer at a time.
  */
@@ -18,7 +19,8 @@ export async function reconfigureEndpoint(db: Kysely<Database>, d: StoreDialect,
     let eq = trx.selectFrom('endpoints').selectAll().where('id', '=', w.endpointId);
     if (d.supportsSkipLocked) eq = eq.forUpdate();
     const ep = await eq.executeTakeFirst();
-    if (ep === undefined || !isDeepStrictEqual(toEndpoint(ep).params, w.expected.params)) return false;
+    const row = ep === undefined ? undefined : toEndpoint(ep);
+    if (row === undefined || row.generation !== w.expected.generation || !isDeepStrictEqual(row.params, w.expected.params)) return false;
     if (w.workergroup !== null) {
       let wq = trx.selectFrom('workergroups').selectAll().where('id', '=', w.workergroup.id).where('deleted_at', 'is', null);
       if (d.supportsSkipLocked) wq = wq.forUpdate();

@@ -144,7 +144,7 @@ export class ServerlessRepo
   }
 
   async writeEndpointIntent(id: number, expectedGeneration: number, w: EndpointIntentWrite): Promise<boolean> {
-    const r = await this.db
+    let q = this.db
       .updateTable('endpoints')
       .set({
         target: w.target,
@@ -169,8 +169,9 @@ export class ServerlessRepo
         updated_at: w.now,
       })
       .where('id', '=', id)
-      .where('generation', '=', expectedGeneration)
-      .executeTakeFirst();
+      .where('generation', '=', expectedGeneration);
+    if (w.from !== undefined) q = q.where('status', '=', w.from);
+    const r = await q.executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
 
