@@ -354,6 +354,11 @@ export const ERROR_CODES = {
   VOLUME_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No volume with this id is visible to the caller.' },
   VOLUME_OFFER_NOT_FOUND: { kind: 'not_found', retryable: false, doc: 'No listed volume offer with this id (search volumes for current ids).' },
   VOLUME_IN_USE: { kind: 'conflict', retryable: false, doc: 'The volume is linked into an instance that is not destroyed; destroy that instance first.' },
+  VOLUME_CLONING: {
+    kind: 'conflict',
+    retryable: true,
+    doc: 'The volume is a clone whose copy its host has not confirmed: it cannot be linked, cloned or copied from until then (a copy that never completes is removed).',
+  },
   VOLUME_SPACE_EXHAUSTED: { kind: 'conflict', retryable: false, doc: 'The volume offer has less free space than the size asked for.' },
   VOLUME_WRONG_MACHINE: {
     kind: 'invalid',

@@ -25,7 +25,26 @@ export interface VolumeStore {
    * Rent `sizeGb` of a listed offer: the offer's used space grows in the same statement that checks it
    * (VOLUME_SPACE_EXHAUSTED when it would pass the offer's size, VOLUME_OFFER_NOT_FOUND when not listed).
    */
-  createVolume(v: { accountId: number; offerId: number; sizeGb: number; name: string | null; now: number }): Promise<VolumeRecord>;
+  createVolume(v: {
+    accountId: number;
+    offerId: number;
+    sizeGb: number;
+    name: string | null;
+    now: number;
+    cloningUntil?: number | null;
+  }): Promise<VolumeRecord>;
+  /**
+   * The host confirmed a clone's copy: an ordinary volume from now, billed from `now`. False when it is no longer
+   * a clone under way (given up past its bound, or deleted).
+   */
+  confirmVolumeClone(id: number, now: number): Promise<boolean>;
+  /** Live clones never confirmed whose bound (`cloningUntil`) is at or before `now`. */
+  expiredVolumeClones(now: number): Promise<VolumeRecord[]>;
+  /**
+   * Delete a clone still unconfirmed past its bound and give its space back to the offer; false when it is not
+   * (confirmed, deleted, or given up by another replica meanwhile).
+   */
+  giveUpVolumeClone(id: number, now: number): Promise<boolean>;
   /** A live (not deleted) volume. */
   getVolume(id: number): Promise<VolumeRecord | undefined>;
   /** Live volumes of an account (null: all), optionally of one machine, by id. */

@@ -3,8 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Kysely, Migrator } from 'kysely';
 import { GantryError } from '../../src/domain/errors.js';
 import { KyselyStore } from '../../src/store/kysely/kysely-store.js';
+import { migrations } from '../../src/store/kysely/migrations.js';
 import type { NewInstance, Store } from '../../src/store/store.js';
 import { machineReg } from '../helpers/machines.js';
 import { TEST_STORES } from '../helpers/stores.js';
@@ -137,6 +139,90 @@ for (const ts of TEST_STORES) {
       assert.ok(Math.abs((charges[0]?.amount ?? 0) - 0.02) < 1e-9);
       assert.ok(Math.abs(((await store.getAccount(renter))?.balance ?? 0) + 0.02) < 1e-9);
       assert.ok(Math.abs(((await store.getAccount(host))?.balance ?? 0) - 0.02) < 1e-9);
+    });
+
+    it('a clone is marked until confirmed: not linkable, not billed; past its bound one replica gives it up, its space freed', async () => {
+      const owner = (await store.createAccount({ username: 'c', email: 'c@x', isAdmin: false, now: 1 })).id;
+      const m = (await store.registerMachine(machineReg('host-clone', owner), Date.now())).id;
+      const offer = await store.upsertVolumeOffer({ machineId: m, ownerId: owner, sizeGb: 100, priceDiskPerGbMonth: 0.72, endDate: null, now: 1 });
+      const hour = 3_600_000;
+      const clone = (until: number) => store.createVolume({ accountId: owner, offerId: offer.id, sizeGb: 10, name: 'copy', now: 0, cloningUntil: until });
+      const kept = await clone(hour);
+      const lost = await clone(hour);
+      assert.equal(kept.cloningUntil, hour);
+      assert.equal((await other.getVolume(lost.id))?.cloningUntil, hour);
+      assert.equal((await store.getVolumeOffer(offer.id))?.usedGb, 20);
+      // Linking an unconfirmed clone is refused in the create transaction, leaving nothing behind.
+      const before = (await store.listInstances({ accountId: owner })).length;
+      await assert.rejects(
+        store.createInstance(newInstance({ accountId: owner, machineId: m, volumes: [{ volumeId: lost.id, mountPath: 'data' }] })),
+        code('VOLUME_CLONING'),
+      );
+      assert.equal((await store.listInstances({ accountId: owner })).length, before);
+      // Before its bound it is not given up; the confirmed one becomes ordinary and is billed from its confirmation.
+      assert.deepEqual(await store.expiredVolumeClones(hour - 1), []);
+      assert.equal(await store.confirmVolumeClone(kept.id, hour / 2), true);
+      assert.equal(await store.confirmVolumeClone(kept.id, hour / 2), false, 'confirmed once');
+      assert.equal((await other.getVolume(kept.id))?.cloningUntil, null);
+      await store.settleVolumeMeters(2 * hour);
+      const charges = await store.listCharges(owner, { from: 0, to: 3 * hour, limit: 10 });
+      assert.deepEqual(
+        charges.map((c) => [c.instanceId, c.start, c.end]),
+        [[kept.id, hour / 2, 2 * hour]],
+        'the unconfirmed clone is not billed',
+      );
+      assert.deepEqual(
+        (await other.expiredVolumeClones(hour)).map((v) => v.id),
+        [lost.id],
+      );
+      // Two replicas give it up at once: one deletes it, the space is freed once.
+      const gaveUp = await Promise.all([
+        store.giveUpVolumeClone(lost.id, 2 * hour),
+        ts.name === 'postgres' ? other.giveUpVolumeClone(lost.id, 2 * hour) : false,
+      ]);
+      assert.equal(gaveUp.filter(Boolean).length, 1);
+      assert.equal(await store.giveUpVolumeClone(lost.id, 2 * hour), false);
+      assert.equal(await store.giveUpVolumeClone(kept.id, 2 * hour), false, 'a confirmed clone is never given up');
+      assert.equal(await store.getVolume(lost.id), undefined);
+      assert.equal((await store.getVolumeOffer(offer.id))?.usedGb, 10);
+      assert.deepEqual(await store.deadVolumeIds(m, [kept.id, lost.id]), [lost.id]);
+      assert.equal(await store.confirmVolumeClone(lost.id, 2 * hour), false, 'a late confirmation does not bring it back');
+      await store.deleteVolume(kept.id, 3 * hour);
+    });
+
+    it('upgrading (0038) keeps every volume an ordinary one', async () => {
+      const updir = await mkdtemp(join(tmpdir(), 'gantry-volume-upgrade-'));
+      const d = ts.dialect(await ts.fresh(updir));
+      const db = new Kysely<any>({ dialect: d.createKyselyDialect() });
+      const old = new KyselyStore(d);
+      try {
+        assert.equal((await new Migrator({ db, provider: migrations(d) }).migrateTo('0037_ml_parts_version')).error, undefined);
+        const owner = (await old.createAccount({ username: 'o', email: 'o@x', isAdmin: false, now: 1 })).id;
+        const m = (await old.registerMachine(machineReg('host-old', owner), Date.now())).id;
+        const offer = await old.upsertVolumeOffer({ machineId: m, ownerId: owner, sizeGb: 50, priceDiskPerGbMonth: 0.1, endDate: null, now: 1 });
+        const row = {
+          account_id: owner,
+          offer_id: offer.id,
+          machine_id: m,
+          name: 'old',
+          size_gb: 5,
+          price_disk: 0.1,
+          created_at: 1,
+          deleted_at: null,
+          meter_since: 1,
+        };
+        const { id } = await db.insertInto('volumes').values(row).returning('id').executeTakeFirstOrThrow();
+        await old.migrate();
+        const v = await old.getVolume(id as number);
+        assert.deepEqual([v?.name, v?.cloningUntil], ['old', null]);
+        assert.deepEqual(await old.expiredVolumeClones(Number.MAX_SAFE_INTEGER), []);
+        const inst = await old.createInstance(newInstance({ accountId: owner, machineId: m, volumes: [{ volumeId: id as number, mountPath: 'data' }] }));
+        assert.deepEqual(await old.instanceVolumes(inst.id), [{ volumeId: id, mountPath: 'data' }]);
+      } finally {
+        await old.close();
+        await db.destroy();
+        await rm(updir, { recursive: true, force: true });
+      }
     });
   });
 }

@@ -4,6 +4,7 @@ import { FailureLog } from '../failure-log.js';
 import { IntervalPass } from './interval-pass.js';
 import { isGantryError } from '../../domain/errors.js';
 import { checkDefinition } from '../ml/models.js';
+import { reachHost } from '../reach-host.js';
 
 /**
  * Rows of `gateway_pending` kept this long after their last write. Every reader ignores a row older than
@@ -39,7 +40,8 @@ const DEFINITION_CHECK_ATTEMPTS = 3;
 /**
  * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, samples
  * past their retention (samplesRetentionMs), gateways' held-request rows of replicas long gone,
- * the parts of model definitions left incomplete (incompleteDefinitionTtlMs), and code uploads a crash cut short. (Orphan
+ * the parts of model definitions left incomplete (incompleteDefinitionTtlMs), code uploads a crash cut short, and
+ * volume clones whose copy was never confirmed. (Orphan
  * workloads, once found here, are found by the reconciler's host sweep: `host-sweep.ts`, decision 017.)
  */
 export class Housekeeping {
@@ -88,6 +90,7 @@ export class Housekeeping {
       // One row per caller address and key ever limited, on PostgreSQL: an idle one is a full bucket, as a new one.
       await this.#ctx.store.pruneRateBuckets(this.#ctx.clock.now() - RATE_BUCKET_KEEP_MS);
       await this.#forgetIncompleteDefinitions();
+      await this.#giveUpClones();
       const temps = await this.#ctx.blobs.pruneTemp(BLOB_TEMP_KEEP_MS);
       if (temps > 0) this.#ctx.log.info({ component: 'housekeeping', files: temps }, 'code uploads a crash cut short removed from the blob store');
     } catch (err) {
@@ -131,6 +134,32 @@ export class Housekeeping {
         if (isGantryError(err) && err.code === 'DATABASE_UNAVAILABLE') throw err;
         ctx.log.info({ ...who, err }, 'trained model definition checked again: not fully defined');
       });
+    }
+  }
+
+  /**
+   * Volume clones whose copy was never confirmed past their bound (the control plane that asked for it went
+   * down during the copy: `cloneVolume`): the row goes (its space back to the offer; it was never billed) and
+   * the host is asked to remove the partial data, else `cleanup machine` does later. Only a row still cloning
+   * is deleted, so replicas doing this at once remove each clone once.
+   */
+  async #giveUpClones(): Promise<void> {
+    const ctx = this.#ctx;
+    const now = ctx.clock.now();
+    for (const v of await ctx.store.expiredVolumeClones(now)) {
+      if (!(await ctx.store.giveUpVolumeClone(v.id, now))) continue;
+      const who = { component: 'housekeeping', volumeId: v.id, machineId: v.machineId, accountId: v.accountId };
+      let dataRemoved = false;
+      try {
+        const host = await reachHost(ctx, v.machineId);
+        if (host !== undefined) {
+          await host.storage({ kind: 'deleteVolume', volumeId: v.id });
+          dataRemoved = true;
+        }
+      } catch (err) {
+        ctx.log.warn({ ...who, err }, 'data of a clone given up not removed yet; cleanup machine removes it');
+      }
+      ctx.log.warn({ ...who, dataRemoved }, 'volume clone given up: its copy was never confirmed');
     }
   }
 

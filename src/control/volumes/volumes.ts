@@ -1,6 +1,13 @@
 import { GantryError } from '../../domain/errors.js';
 import { hostAccepts, type MachineRecord } from '../../domain/machine/machine.js';
-import { checkVolumeName, checkVolumeSize, type VolumeAttachRequest, type VolumeMount, type VolumeRecord } from '../../domain/volume/volume.js';
+import {
+  checkVolumeName,
+  checkVolumeReady,
+  checkVolumeSize,
+  type VolumeAttachRequest,
+  type VolumeMount,
+  type VolumeRecord,
+} from '../../domain/volume/volume.js';
 import { requireCredit } from '../billing/billing.js';
 import type { ControlContext } from '../context.js';
 import { reachHost } from '../reach-host.js';
@@ -25,7 +32,11 @@ export async function ownedVolume(ctx: ControlContext, p: Principal, id: number,
 }
 
 /** Rent a volume from an offer: only where the machine would take the caller's instances (that is how it is used). */
-async function rent(ctx: ControlContext, p: Principal, r: { offerId: number; sizeGb: number; name: string | null }): Promise<VolumeRecord> {
+async function rent(
+  ctx: ControlContext,
+  p: Principal,
+  r: { offerId: number; sizeGb: number; name: string | null; cloningUntil?: number },
+): Promise<VolumeRecord> {
   const offer = await ctx.store.getVolumeOffer(r.offerId);
   const m = offer && (await ctx.store.getMachine(offer.machineId, ctx.clock.now()));
   if (offer === undefined || !offer.listed || m === undefined || !hostAccepts(m, p.accountId) || (offer.endDate !== null && offer.endDate <= ctx.clock.now()))
@@ -36,6 +47,7 @@ async function rent(ctx: ControlContext, p: Principal, r: { offerId: number; siz
     sizeGb: checkVolumeSize(r.sizeGb),
     name: checkVolumeName(r.name),
     now: ctx.clock.now(),
+    cloningUntil: r.cloningUntil ?? null,
   });
   ctx.log.info({ volumeId: v.id, machineId: v.machineId, sizeGb: v.sizeGb }, 'volume created');
   return v;
@@ -73,12 +85,25 @@ export async function deleteVolume(ctx: ControlContext, p: Principal, id: number
 }
 
 /**
+ * How long a clone stays unconfirmed before housekeeping gives it up: the host's copy is bounded by
+ * stepTimeoutMs (through another replica's agent session, plus agentCallTimeoutMs and a second), so past this
+ * no replica still waits for its answer; the margin covers clock skew between replicas.
+ */
+export function cloneBoundMs(s: ControlContext['settings']): number {
+  return s.stepTimeoutMs + s.agentCallTimeoutMs + CLONE_MARGIN_MS;
+}
+const CLONE_MARGIN_MS = 60_000;
+
+/**
  * `clone volume`: a new volume from an offer of the same machine, holding a copy of the source's data (a copy
- * across machines would move data over the network between hosts, which Gantry does not do).
+ * across machines would move data over the network between hosts, which Gantry does not do). The new volume is
+ * a clone (not linkable, not billed) until its host confirms the copy: a control plane lost during the copy
+ * leaves it so, and housekeeping removes it past its bound.
  */
 export async function cloneVolume(ctx: ControlContext, p: Principal, r: { sourceId: number; offerId: number; sizeGb: number | null }): Promise<VolumeRecord> {
   authorize(p, 'volume.write');
   const src = await ownedVolume(ctx, p, r.sourceId, 'volume.write');
+  checkVolumeReady(src, 'cloned');
   const offer = await ctx.store.getVolumeOffer(r.offerId);
   if (offer !== undefined && offer.machineId !== src.machineId)
     throw new GantryError(
@@ -92,11 +117,14 @@ export async function cloneVolume(ctx: ControlContext, p: Principal, r: { source
   if (host === undefined)
     throw new GantryError('HOST_UNAVAILABLE', `Machine ${src.machineId} is not connected; the copy needs its host.`, { machineId: src.machineId });
   await requireCredit(ctx, p);
-  const v = await rent(ctx, p, { offerId: r.offerId, sizeGb: size, name: src.name });
+  const v = await rent(ctx, p, { offerId: r.offerId, sizeGb: size, name: src.name, cloningUntil: ctx.clock.now() + cloneBoundMs(ctx.settings) });
   try {
     await host.storage({ kind: 'cloneVolume', fromId: src.id, toId: v.id });
   } catch (err) {
-    await ctx.store.deleteVolume(v.id, ctx.clock.now());
+    // Its owner may have deleted it meanwhile, or housekeeping given it up: nothing left to delete then.
+    await ctx.store.deleteVolume(v.id, ctx.clock.now()).catch((e: unknown) => {
+      if (!(e instanceof GantryError && e.code === 'VOLUME_NOT_FOUND')) throw e;
+    });
     throw new GantryError(
       'HOST_UNAVAILABLE',
       `Copying volume ${src.id} failed on machine ${src.machineId}: ${err instanceof Error ? err.message : String(err)}`,
@@ -105,7 +133,17 @@ export async function cloneVolume(ctx: ControlContext, p: Principal, r: { source
       },
     );
   }
-  return v;
+  if (!(await ctx.store.confirmVolumeClone(v.id, ctx.clock.now()))) {
+    // Deleted by its owner, or given up past its bound, while the copy ran: the copied data is an orphan.
+    await host.storage({ kind: 'deleteVolume', volumeId: v.id }).catch((err: unknown) => {
+      ctx.log.warn({ err, volumeId: v.id, machineId: v.machineId }, 'data of a clone gone meanwhile not removed yet; cleanup machine removes it');
+    });
+    throw new GantryError('VOLUME_NOT_FOUND', `Volume ${v.id} was deleted while its copy ran (by its owner, or given up past its bound); nothing was kept.`, {
+      volumeId: v.id,
+    });
+  }
+  ctx.log.info({ volumeId: v.id, sourceId: src.id }, 'volume clone confirmed');
+  return { ...v, cloningUntil: null };
 }
 
 /**
@@ -127,6 +165,7 @@ export async function volumeForCreate(
   if (r.kind === 'existing') {
     const v = await ownedVolume(ctx, p, r.volumeId, 'volume.write');
     if (v.machineId !== machineId) throw wrongMachine(v.machineId);
+    checkVolumeReady(v, 'linked into an instance');
     return { mounts: [{ volumeId: v.id, mountPath: r.mountPath }], undo: () => Promise.resolve() };
   }
   const offer = await ctx.store.getVolumeOffer(r.offerId);

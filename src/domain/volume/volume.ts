@@ -39,6 +39,11 @@ export interface VolumeRecord {
   readonly createdAt: number;
   /** Instances (not destroyed) the volume is linked into. */
   readonly instanceIds: readonly number[];
+  /**
+   * A clone whose copy its host has not confirmed yet: the time (epoch ms) past which housekeeping gives it up.
+   * Null for every volume whose data is whole (a clone once confirmed).
+   */
+  readonly cloningUntil: number | null;
 }
 
 /** A volume linked into an instance, as the runtime needs it. */
@@ -54,6 +59,16 @@ export type VolumeAttachRequest =
 
 export function freeGb(o: Pick<VolumeOfferRecord, 'sizeGb' | 'usedGb'>): number {
   return Math.max(0, Math.round((o.sizeGb - o.usedGb) * 1000) / 1000);
+}
+
+/** A clone whose copy is not confirmed holds part of its data: nothing may use it until it is. */
+export function checkVolumeReady(v: Pick<VolumeRecord, 'id' | 'cloningUntil'>, use: string): void {
+  if (v.cloningUntil !== null)
+    throw new GantryError(
+      'VOLUME_CLONING',
+      `Volume ${v.id} is a clone whose copy is not complete yet; it cannot be ${use} until the copy is confirmed (or it is removed if the copy never completes).`,
+      { volumeId: v.id },
+    );
 }
 
 /** `V.<id>`: the name Vast gives a volume (and its copy source syntax). */

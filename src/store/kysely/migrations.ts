@@ -33,6 +33,7 @@ import { mlPartTimesMigration } from './migration-ml-part-times.js';
 import { endpointRestMigration } from './migration-endpoint-rest.js';
 import { serverlessIndexesMigration } from './migration-serverless-indexes.js';
 import { mlPartsVersionMigration } from './migration-ml-parts-version.js';
+import { volumeClonesMigration } from './migration-volume-clones.js';
 
 /** Migrations live in code so the compiled package needs no file lookups; run on every start. */
 export function migrations(d: StoreDialect): MigrationProvider {
@@ -308,6 +309,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0035_result_owner': resultOwnerMigration,
     '0036_serverless_indexes': serverlessIndexesMigration,
     '0037_ml_parts_version': mlPartsVersionMigration,
+    '0038_volume_clones': volumeClonesMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

@@ -15,6 +15,8 @@ type Trx = Transaction<Database>;
 export const VOLUME_CHARGE_KIND = 'volume';
 
 /**
+ * A clone is not billed until its host confirms the copy (`cloning_until` null): one given up is never billed.
+ *
  * Bill a volume as storage from its meter's start to `end` (compare-and-set on the start, so replicas settle each
  * stretch once): the renter pays the offer's host, one ledger row per volume per UTC day.
  */
@@ -25,6 +27,7 @@ export async function settleVolume(trx: Trx, volumeId: number, end: number): Pro
     .select(VOLUME_METER_COLUMNS)
     .where('volumes.id', '=', volumeId)
     .where('volumes.deleted_at', 'is', null)
+    .where('volumes.cloning_until', 'is', null)
     .executeTakeFirst();
   if (v === undefined) return;
   const start = Number(v.meter_since);
@@ -54,6 +57,7 @@ export async function settleVolumeMeters(db: Kysely<Database>, d: StoreDialect, 
         .select(VOLUME_METER_COLUMNS)
         .where('volumes.id', '>', afterId)
         .where('volumes.deleted_at', 'is', null)
+        .where('volumes.cloning_until', 'is', null)
         .where('volumes.meter_since', '<', now)
         .orderBy('volumes.id')
         .limit(SETTLE_BATCH);

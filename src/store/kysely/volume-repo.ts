@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
-import type { VolumeMount, VolumeOfferRecord, VolumeRecord } from '../../domain/volume/volume.js';
+import { checkVolumeReady, type VolumeMount, type VolumeOfferRecord, type VolumeRecord } from '../../domain/volume/volume.js';
 import type { LinkedVolume, VolumeStore } from '../volume-store.js';
 import { Repo } from './repo.js';
 import type { Database } from './schema.js';
@@ -51,7 +51,14 @@ export class VolumeRepo extends Repo implements VolumeStore {
       .execute();
   }
 
-  async createVolume(v: { accountId: number; offerId: number; sizeGb: number; name: string | null; now: number }): Promise<VolumeRecord> {
+  async createVolume(v: {
+    accountId: number;
+    offerId: number;
+    sizeGb: number;
+    name: string | null;
+    now: number;
+    cloningUntil?: number | null;
+  }): Promise<VolumeRecord> {
     const id = await transact(this.db, async (trx) => {
       // Checked and taken in one statement, so two rentals at once cannot both fit into the last space.
       const took = await trx
@@ -83,6 +90,7 @@ export class VolumeRepo extends Repo implements VolumeStore {
           created_at: v.now,
           deleted_at: null,
           meter_since: v.now,
+          cloning_until: v.cloningUntil ?? null,
         })
         .returning('id')
         .executeTakeFirstOrThrow();
@@ -127,6 +135,54 @@ export class VolumeRepo extends Repo implements VolumeStore {
         .set({ used_gb: sql<number>`CASE WHEN used_gb > ${Number(row.size_gb)} THEN used_gb - ${Number(row.size_gb)} ELSE 0 END` })
         .where('id', '=', row.offer_id)
         .execute();
+    });
+  }
+
+  async confirmVolumeClone(id: number, now: number): Promise<boolean> {
+    // Billed from here: the meter stood still while the copy ran (volume-meter.ts skips clones).
+    const r = await this.db
+      .updateTable('volumes')
+      .set({ cloning_until: null, meter_since: now })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .where('cloning_until', 'is not', null)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
+  async expiredVolumeClones(now: number): Promise<VolumeRecord[]> {
+    const rows = await this.db
+      .selectFrom('volumes')
+      .selectAll()
+      .where('deleted_at', 'is', null)
+      .where('cloning_until', 'is not', null)
+      .where('cloning_until', '<=', now)
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => toVolume(r, []));
+  }
+
+  async giveUpVolumeClone(id: number, now: number): Promise<boolean> {
+    return transact(this.db, async (trx) => {
+      // Only a row still cloning past its bound: a clone confirmed meanwhile stays, and of replicas giving it up
+      // at once one deletes it and frees its space.
+      const gone = await trx
+        .updateTable('volumes')
+        .set({ deleted_at: now })
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .where('cloning_until', 'is not', null)
+        .where('cloning_until', '<=', now)
+        .returning(['offer_id', 'size_gb'])
+        .executeTakeFirst();
+      if (gone === undefined) return false;
+      const size = Number(gone.size_gb);
+      await trx
+        .updateTable('volume_offers')
+        .set({ used_gb: sql<number>`CASE WHEN used_gb > ${size} THEN used_gb - ${size} ELSE 0 END` })
+        .where('id', '=', gone.offer_id)
+        .execute();
+      return true;
     });
   }
 
@@ -202,8 +258,14 @@ export class VolumeRepo extends Repo implements VolumeStore {
  */
 export async function linkVolumes(trx: Transaction<Database>, instanceId: number, mounts: readonly VolumeMount[]): Promise<void> {
   for (const m of mounts) {
-    const live = await trx.selectFrom('volumes').select('id').where('id', '=', m.volumeId).where('deleted_at', 'is', null).executeTakeFirst();
+    const live = await trx
+      .selectFrom('volumes')
+      .select(['id', 'cloning_until'])
+      .where('id', '=', m.volumeId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
     if (live === undefined) throw new GantryError('VOLUME_NOT_FOUND', `No volume with id ${m.volumeId}.`, { volumeId: m.volumeId });
+    checkVolumeReady({ id: live.id, cloningUntil: live.cloning_until }, 'linked into an instance');
     await trx.insertInto('instance_volumes').values({ instance_id: instanceId, volume_id: m.volumeId, mount_path: m.mountPath }).execute();
   }
 }

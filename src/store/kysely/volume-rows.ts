@@ -24,8 +24,10 @@ export interface VolumeTable {
   price_disk: number;
   created_at: number;
   deleted_at: number | null;
-  /** Billed up to here (epoch ms): storage is charged from creation until delete. */
+  /** Billed up to here (epoch ms): storage is charged from creation (a clone: from its confirmation) until delete. */
   meter_since: number;
+  /** A clone not confirmed yet: given up past this (epoch ms, 0038); null otherwise. */
+  cloning_until: number | null;
 }
 
 export interface InstanceVolumeTable {
@@ -67,5 +69,6 @@ export function toVolume(r: Selectable<VolumeTable>, instanceIds: readonly numbe
     priceDiskPerGbMonth: n(r.price_disk),
     createdAt: n(r.created_at),
     instanceIds,
+    cloningUntil: r.cloning_until === null ? null : n(r.cloning_until),
   };
 }

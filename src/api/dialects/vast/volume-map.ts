@@ -67,12 +67,13 @@ export function vastVolumeRow(v: VolumeView, now: number): Record<string, unknow
     name: v.volume.name,
     type: 'local_volume',
     disk_space: v.volume.sizeGb,
-    status: v.volume.instanceIds.length > 0 ? 'in_use' : 'available',
+    // A clone whose copy is not confirmed holds part of its data: not ready, and not linkable (VOLUME_CLONING).
+    status: v.volume.cloningUntil !== null ? 'creating' : v.volume.instanceIds.length > 0 ? 'in_use' : 'available',
     instances: v.volume.instanceIds,
     start_date: v.volume.createdAt / 1000,
     storage_cost: v.volume.priceDiskPerGbMonth,
     storage_cost_per_hour: round(perHour, 6),
-    storage_total_cost: round((perHour * Math.max(0, now - v.volume.createdAt)) / 3_600_000, 6),
+    storage_total_cost: v.volume.cloningUntil !== null ? 0 : round((perHour * Math.max(0, now - v.volume.createdAt)) / 3_600_000, 6),
     cluster_id: null,
   };
 }
