@@ -136,6 +136,21 @@ for (const ts of TEST_STORES)
       assert.equal((await post('/_ml/trained_models/twice/deployment/_stop')).status, 200);
     });
 
+    it('a start waiting for its allocations that a stop through the Vast API overtakes is answered 409 at once, not at its timeout', async () => {
+      // Three allocations on two GPUs: the start waits for the third one until its timeout.
+      const waiting = post('/_ml/trained_models/m/deployment/_start?deployment_id=sw&number_of_allocations=3&wait_for=fully_allocated&timeout=600s');
+      const ep = await until('the deployment made', async () => await endpointOf('sw'));
+      const dep = (await real.findDeploymentByEndpoint(ep.id))!;
+      await until('a worker ready', async () => ((await g.control.ml.deployment(await g.control.authenticate(g.adminKey), 'sw'))?.allocations ?? 0) > 0);
+      assert.equal((await g.api('POST', `/api/v0/deployment/${dep.id}/stop/`)).status, 200);
+      const answer = await waiting;
+      // Before: it waited the whole 600 s, then answered 408 "it keeps starting".
+      assert.equal(answer.status, 409, answer.text);
+      assert.equal(answer.body.error.type, 'status_exception', answer.text);
+      assert.match(answer.body.error.reason as string, /was stopped while this start waited for it to be \[fully_allocated\]/);
+      assert.equal((await post('/_ml/trained_models/sw/deployment/_stop?force=true')).status, 200);
+    });
+
     it('a start through the Vast API between the stop reaching stopped and its delete: the stop answers 200, nothing is left', async () => {
       const st = await post('/_ml/trained_models/m/deployment/_start?deployment_id=xd&wait_for=started&timeout=120s');
       assert.equal(st.status, 200, st.text);

@@ -216,6 +216,13 @@ async function awaitAllocation(ctx: ControlContext, p: Principal, deploymentId: 
     const d = await mlDeployment(ctx, p, deploymentId);
     if (d === undefined) throw new GantryError('DEPLOYMENT_NOT_FOUND', `No known model deployment with id [${deploymentId}]`, { deploymentId });
     if (d.state === 'failed') return d;
+    // Stopped through another API while this start waited (an Elasticsearch stop deletes it: not found above): it
+    // will not start for this call, so the wait ends now rather than at its timeout with "it keeps starting".
+    if (d.state === 'stopping')
+      throw new GantryError('ILLEGAL_TRANSITION', `Model deployment [${deploymentId}] was stopped while this start waited for it to be [${waitFor}]`, {
+        deploymentId,
+        waitFor,
+      });
     const done = waitFor === 'starting' || (waitFor === 'started' ? d.allocations > 0 : d.allocations >= d.targetAllocations);
     if (done) return d;
     const left = until - ctx.clock.now();
