@@ -107,6 +107,16 @@ for (const ts of TEST_STORES) {
         [-7, 100],
         "that day's transfers (the one sent, the initial credit), though newer ones would fill the limit",
       );
+      // Paged: two rows a page over the payer's seven, `total` the period's, the pages walked by next_token.
+      const pages: number[][] = [];
+      for (let token = ''; ;) {
+        const pg = await g.api('GET', `/api/v1/invoices/?limit=2${token === '' ? '' : `&after_token=${token}`}`, undefined, { key: payer.api_key });
+        assert.equal(pg.body.total, 7, pg.text);
+        pages.push((pg.body.results as { amount: number }[]).map((r) => r.amount));
+        if (pg.body.next_token === null) break;
+        token = pg.body.next_token as string;
+      }
+      assert.deepEqual(pages, [[-1, -1], [-1, -1], [-1, -7], [100]]);
     });
 
     it("`show invoices` names a volume's storage as the volume's, not as an instance of the same number", async () => {

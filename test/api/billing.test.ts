@@ -89,6 +89,19 @@ for (const ts of TEST_STORES) {
       for (const i of mine.items as { description: unknown }[]) assert.equal(typeof i.description, 'string');
       assert.equal(tree.body.total, tree.body.results.length);
       assert.equal(typeof tree.body.total_amount, 'number');
+      // A page is cut at `limit`, `total` and `total_amount` are the whole period's, and next_token walks the rest:
+      // before, `total` counted the page and next_token was null, so the CLI printed "Showing 20 of 20 results".
+      const all = await as('GET', '/api/v0/charges/?limit=10000');
+      assert.ok(all.body.results.length >= 2, all.text);
+      const walked: unknown[] = [];
+      for (let token = ''; ;) {
+        const pg = await as('GET', `/api/v0/charges/?limit=1${token === '' ? '' : `&after_token=${token}`}`);
+        assert.deepEqual([pg.body.count, pg.body.total, pg.body.total_amount], [1, all.body.total, all.body.total_amount], pg.text);
+        walked.push(...(pg.body.results as unknown[]));
+        if (pg.body.next_token === null) break;
+        token = pg.body.next_token as string;
+      }
+      assert.deepEqual(walked, all.body.results);
       // The CLI's --charge-type (select_filters.type.in): this instance is no serverless worker and no volume.
       const ofType = async (t: string) => as('GET', `/api/v0/charges/?limit=10000&select_filters=${encodeURIComponent(JSON.stringify({ type: { in: [t] } }))}`);
       const instances = (await ofType('instance')).body.results as { metadata: { instance_id: number } }[];
@@ -96,9 +109,9 @@ for (const ts of TEST_STORES) {
       assert.equal(((await ofType('serverless')).body.results as unknown[]).length, 0);
       assert.equal(((await ofType('volume')).body.results as unknown[]).length, 0);
       assert.equal((await ofType('gpu')).status, 400, 'a type Vast does not have');
-      // No page is ever cut (next_token null): a token Gantry did not give is a 400, not page one again.
+      // A token Gantry did not give is a 400, not page one again.
       const junk = await as('GET', '/api/v0/charges/?after_token=eyJ4Ijp9');
-      assert.deepEqual([junk.status, junk.body.msg], [400, 'Invalid pagination token.']);
+      assert.deepEqual([junk.status, junk.body.msg], [400, 'after_token is not a token from a previous page.']);
       // A second of 10 GB costs less than the listing's six decimals show; the stretch's end shows it was charged.
       assert.equal(Math.max(...(await charges(id, 'disk')).map((c) => c.end)), clock.now() / 1000, 'storage is charged up to now while stopped');
       const earn = await g.api('GET', '/api/v0/users/1/machine-earnings/');

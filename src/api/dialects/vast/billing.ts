@@ -7,10 +7,13 @@ import { asObject, jsonParam, optNumber, optString, parseId } from './parse.js';
 import { numberOf } from '../../../domain/number.js';
 import type { ChargeRecord } from '../../../domain/billing/records.js';
 import { vastInvoiceRoutes } from './invoices.js';
+import { onePage } from './page-token.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
 const DAY_MS = 86_400_000;
+/** Rows of one period a listing reads to page through and total (a period of more shows its newest this many). */
+const PERIOD_ROWS = 10_000;
 const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
 
 /** Vast's select_filters for a period: {"when": {"gte": <s>, "lte": <s>}} (also "day", "start"); seconds or ms. */
@@ -97,24 +100,25 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
 
   app.get('/api/v0/charges', async (req: Req) => {
     const p = principal(req);
-    // Gantry answers every listing in one page (next_token null): a token it never gave is refused, not read as page one.
-    if (req.query.after_token !== undefined && req.query.after_token !== '')
-      throw new GantryError('INVALID_ARGUMENT', 'Invalid pagination token.', { field: 'after_token' });
     const types = chargeTypes(req.query);
     const workers = types !== null && (types.has('serverless') || types.has('instance')) ? await b.workerInstanceIds(p) : new Set<number>();
     const typeOf = (c: ChargeRecord): string => (c.kind === 'volume' ? 'volume' : workers.has(c.instanceId) ? 'serverless' : 'instance');
-    const charges = (await b.listCharges(p, period(req.query, 100, now()))).filter((c) => types === null || types.has(typeOf(c)));
-    const format = jsonParam(req.query.format) ?? 'table';
-    const results = format === 'tree' ? tree(charges) : charges.map(chargeItem);
-    // `total` counts the rows that match, as on Vast (the CLI prints "Showing N of TOTAL results"); `total_amount` is the money.
+    // `limit` is the page; every row of the period (up to PERIOD_ROWS) is read, so that `total` and `total_amount`
+    // are the period's, not the page's (the CLI prints "Showing N of TOTAL results" and offers the next page).
+    const q = period(req.query, 100, now());
+    const charges = (await b.listCharges(p, { ...q, limit: PERIOD_ROWS })).filter((c) => types === null || types.has(typeOf(c)));
+    // The tree format's rows are its groups (one per instance or volume): a page holds whole groups.
+    const rows = (jsonParam(req.query.format) ?? 'table') === 'tree' ? tree(charges) : charges.map(chargeItem);
+    const { page: results, next } = onePage(rows, req.query.after_token, q.limit);
     const totalAmount = r6(charges.reduce((s, c) => s + c.amount, 0));
-    return { success: true, count: results.length, total: results.length, total_amount: totalAmount, next_token: null, results };
+    return { success: true, count: results.length, total: rows.length, total_amount: totalAmount, next_token: next, results };
   });
 
   app.get('/api/v1/invoices', async (req: Req) => {
     const p = principal(req);
     const q = period(req.query, 60, now());
-    const rows = await b.listTransfers(p, q);
+    const all = await b.listTransfers(p, { ...q, limit: PERIOD_ROWS });
+    const { page: rows, next } = onePage(all, req.query.after_token, q.limit);
     const results = rows.map((t) => ({
       start: t.at / 1000,
       end: t.at / 1000,
@@ -124,7 +128,7 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
       metadata: { invoice_id: t.id, service: 'credit', note: t.note },
       items: [],
     }));
-    return { success: true, count: results.length, total: results.length, next_token: null, results };
+    return { success: true, count: results.length, total: all.length, next_token: next, results };
   });
 
   app.put('/api/v0/commands/transfer_credit', async (req) => {

@@ -3,6 +3,7 @@ import { applyQuery, parseCondition, type Condition, type FieldType, type Order 
 import { jsonParam } from './parse.js';
 import { numberOf } from '../../../domain/number.js';
 import { showValue } from '../../../domain/show.js';
+import { onePage } from './page-token.js';
 
 /** Columns stored on the instance record: filterable and sortable on `GET /api/v1/instances/`. */
 const V1_COLUMNS: Readonly<Record<string, FieldType>> = {
@@ -48,17 +49,6 @@ function parseOrder(raw: unknown): Order[] {
   });
 }
 
-function parseToken(raw: unknown): number {
-  if (raw === undefined || raw === null || raw === '') return 0;
-  try {
-    const t = JSON.parse(Buffer.from(typeof raw === 'string' ? raw : '', 'base64url').toString('utf8')) as { offset?: unknown };
-    if (typeof t.offset === 'number' && Number.isSafeInteger(t.offset) && t.offset >= 0) return t.offset;
-  } catch {
-    // fall through to the 400 below
-  }
-  throw bad('after_token is not a token from a previous page.');
-}
-
 /** The row's own fields named in select_cols (a name it lacks is null): `__proto__` reads no prototype. */
 function pick(row: Record<string, unknown>, cols: readonly string[]): Record<string, unknown> {
   const out = Object.create(null) as Record<string, unknown>;
@@ -74,8 +64,7 @@ export function pageInstances(rows: Record<string, unknown>[], query: Record<str
   limit = limit <= 0 ? 5 : Math.min(Math.floor(limit), V1_MAX_LIMIT);
   const order = [...parseOrder(query.order_by), { field: 'id', dir: 'asc' as const }];
   const matched = applyQuery(rows, { conditions: parseFilters(query.select_filters), order, limit: null }, typeOf);
-  const offset = parseToken(query.after_token ?? query.next_token);
-  const page = matched.slice(offset, offset + limit);
+  const { page, next } = onePage(matched, query.after_token ?? query.next_token, limit);
   const cols = jsonParam(query.select_cols);
   const selected = Array.isArray(cols) && !cols.includes('*') ? page.map((r) => pick(r, cols.map(String))) : page;
   // Labels are the caller's text: a label named `__proto__` or `constructor` is counted like any other.
@@ -84,6 +73,5 @@ export function pageInstances(rows: Record<string, unknown>[], query: Record<str
     const l = typeof r.label === 'string' ? r.label : '';
     labelCounts[l] = (labelCounts[l] ?? 0) + 1;
   }
-  const next = offset + limit < matched.length ? Buffer.from(JSON.stringify({ offset: offset + limit })).toString('base64url') : null;
   return { success: true, instances: selected, instances_found: selected.length, total_instances: matched.length, label_counts: labelCounts, next_token: next };
 }
