@@ -16,18 +16,20 @@ export function applyObservation(db: Kysely<Database>, d: StoreDialect, id: numb
 }
 
 export async function applyIn(trx: Transaction<Database>, d: StoreDialect, id: number, leaseToken: string, o: ObservationWrite): Promise<Applied> {
-  const cur = await trx
+  let q = trx
     .selectFrom('instances')
     .select(['status', 'observed_generation', 'generation', 'target', 'gpu_wait_since', 'machine_id'])
     .where('id', '=', id)
-    .where('lease_token', '=', leaseToken)
-    .executeTakeFirst();
+    .where('lease_token', '=', leaseToken);
+  // The instance, then (when this write gives its GPUs back) its machine, both before any write: the order every
+  // status write and charge takes. Writing the row twice (status, then meters) has PostgreSQL take a share lock on
+  // the machine through the foreign key; two stops on one machine each holding that share while asking for the
+  // placement lock deadlocked, again on every retry when nothing they charge (a free machine) ordered them first.
+  // A select takes no foreign-key lock, so the machine's lock is the first this transaction holds on it.
+  if (d.supportsSkipLocked) q = q.forNoKeyUpdate();
+  const cur = await q.executeTakeFirst();
   if (!cur) return 'stale'; // the lease went to another replica: apply nothing from this pass
   let released = false;
-  // The machine first, when this write places its claims: writing the row twice (status, then meters) makes
-  // PostgreSQL take a share lock on the machine through the foreign key, and two stops on one machine each
-  // holding that share while asking for the placement lock deadlock, again on every retry when nothing they
-  // charge (a free machine) orders them first.
   if (releasesCompute(cur, o.status) && d.supportsSkipLocked)
     await trx.selectFrom('machines').select('id').where('id', '=', cur.machine_id).forUpdate().execute();
   await trx.updateTable('instances').set(observedColumns(cur, o)).where('id', '=', id).execute();

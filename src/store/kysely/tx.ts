@@ -6,7 +6,7 @@ import { WriteWatch } from './write-watch.js';
  * PostgreSQL aborts one of two transactions that wait on each other (deadlock_detected, after
  * deadlock_timeout) or that cannot be serialised (serialization_failure), and expects the caller to run
  * it again. Lock order cannot be one order everywhere here: a status write locks the instance then its
- * machine (placement; one that gives GPUs back, the machine first: observation.ts), a machine delete the machine then its instances, a charge the instance then
+ * machine (placement; one that gives GPUs back takes both before writing: observation.ts), a machine delete the machine then its instances, a charge the instance then
  * (through its foreign key) the machine. So every store transaction runs through `transact`, which runs
  * the body again on those two codes. Bodies only talk to the database, so running one again is safe.
  * SQLite has one writer and never raises them. A commit is also when cached listings learn that the
