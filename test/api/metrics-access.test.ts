@@ -67,12 +67,21 @@ describe('who may read /metrics', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
     assert.match(admin.text, /# HELP/);
   });
 
-  it('by default, a loopback caller that names another host (a rebound DNS name, a local reverse proxy) is asked for an admin key', async () => {
+  it('by default, a loopback caller that names another host (a rebound DNS name) or comes through a local reverse proxy is asked for an admin key', async () => {
     const { g, userKey } = byDefault;
     const port = new URL(g.url).port;
     for (const host of [`localhost:${port}`, 'localhost', 'LOCALHOST.', `metrics.localhost:${port}`, `127.0.0.1:${port}`, '127.9.8.7', `[::1]:${port}`])
       assert.equal((await scrape(g, { remote: false, headers: { host } })).status, 200, host);
-    for (const host of [`attacker.example:${port}`, 'attacker.example', `localhost.attacker.example:${port}`, '10.0.0.5', '[::2]:80', '127.0.0.1.nip.io']) {
+    for (const host of [
+      `attacker.example:${port}`,
+      'attacker.example',
+      `localhost.attacker.example:${port}`,
+      '10.0.0.5',
+      '[::2]:80',
+      '127.0.0.1.nip.io',
+      '[::1]attacker.example',
+      '[::1]:80@attacker',
+    ]) {
       const r = await scrape(g, { remote: false, headers: { host } });
       assert.equal(r.status, 401, `${host}: ${r.text}`);
       assert.doesNotMatch(r.text, /# HELP/);
@@ -86,6 +95,15 @@ describe('who may read /metrics', { skip: sqlite?.skip ?? 'no sqlite' }, () => {
       req.on('error', reject).end();
     });
     assert.equal(rebound, 401);
+    // A reverse proxy on this machine that rewrites Host to the address it proxies to (nginx's default) still says
+    // it forwarded the request.
+    for (const fwd of <Record<string, string>[]>[
+      { 'x-forwarded-for': '203.0.113.9' },
+      { via: '1.1 caddy' },
+      { forwarded: 'for=203.0.113.9' },
+      { 'x-real-ip': '203.0.113.9' },
+    ])
+      assert.equal((await scrape(g, { remote: false, headers: { host: `127.0.0.1:${port}`, ...fwd } })).status, 401, JSON.stringify(fwd));
     assert.equal((await scrape(g, { remote: false, key: userKey, headers: { host: 'attacker.example' } })).status, 403);
     assert.equal((await scrape(g, { remote: false, key: g.adminKey as string, headers: { host: 'attacker.example' } })).status, 200);
   });

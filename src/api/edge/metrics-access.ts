@@ -21,23 +21,35 @@ export function isLoopback(address: string | undefined): boolean {
 export function isLoopbackHost(host: string | undefined): boolean {
   if (host === undefined) return true;
   const h = host.trim().toLowerCase();
+  // `[v6]` or `[v6]:port`, nothing else after the bracket.
+  if (h.startsWith('[') && !/^\[[^\]]*\](:\d*)?$/.test(h)) return false;
   const name = h.startsWith('[') ? h.slice(1, h.indexOf(']')) : h.replace(/:\d*$/, '');
   const bare = name.endsWith('.') ? name.slice(0, -1) : name;
   return bare === 'localhost' || bare.endsWith('.localhost') || isLoopback(bare);
 }
 
 /**
+ * Whether a proxy passed the request on: it says so in a forwarding header (nginx's and Caddy's defaults add
+ * X-Forwarded-For or Via), and may have rewritten Host to the loopback address it proxies to.
+ */
+function forwarded(req: FastifyRequest): boolean {
+  const h = req.headers;
+  return h.forwarded !== undefined || h.via !== undefined || Object.keys(h).some((k) => k.startsWith('x-forwarded-') || k === 'x-real-ip');
+}
+
+/**
  * The metrics name accounts' endpoints and the machine's load, so by default only a caller on the
  * machine itself (a local Prometheus) or one with an admin key reads them; 'key' asks everyone for an
  * admin key, 'open' no one. UNAUTHENTICATED without a valid key, ADMIN_ONLY with another account's.
- * "On the machine itself" is a loopback socket asking for a loopback Host: a web page whose DNS name was
- * rebound to 127.0.0.1 (its script reads what it fetches from its own origin), and a reverse proxy on this
- * machine that passes on its callers' Host, are asked for a key like any other caller.
+ * "On the machine itself" is a loopback socket asking for a loopback Host, with no forwarding header: a web page
+ * whose DNS name was rebound to 127.0.0.1 (its script reads what it fetches from its own origin), and a reverse
+ * proxy on this machine that says it forwarded the request, are asked for a key like any other caller. A proxy
+ * that forwards silently with a loopback Host cannot be told from a local caller: such an install sets 'key'.
  */
 export async function checkMetricsAccess(access: MetricsAccess, control: ControlPlane, req: FastifyRequest): Promise<void> {
   if (access === 'open') return;
   // The socket's own address: a forwarded-for header is the caller's word, not a fact.
-  if (access === 'loopback' && isLoopback(req.socket.remoteAddress) && isLoopbackHost(req.headers.host)) return;
+  if (access === 'loopback' && isLoopback(req.socket.remoteAddress) && isLoopbackHost(req.headers.host) && !forwarded(req)) return;
   const p = await control.authenticate(apiKeyOf(req));
   if (!p.isAdmin || p.scope !== 'full')
     throw new GantryError(
