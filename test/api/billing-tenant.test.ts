@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
+import { agentMachineInfo } from '../helpers/machines.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
@@ -91,6 +92,31 @@ for (const ts of TEST_STORES) {
         200,
       );
       assert.equal((await g.api('DELETE', '/api/v0/team/', undefined, { key: team.api_key })).status, 200);
+    });
+
+    it('a team that owns a machine is not deleted (its earnings would reach nobody); once deleted, its host tokens join nothing', async () => {
+      const owner = (await g.api('POST', '/api/v0/users/', { username: 'fleetowner', credit: 1 })).body as { api_key: string };
+      const team = (await g.api('POST', '/api/v0/team/', { team_name: 'fleet' }, { key: owner.api_key })).body as { api_key: string };
+      const token = async (): Promise<string> => (await g.api('POST', '/api/v0/host_tokens/', { name: 'h' }, { key: team.api_key })).body.token as string;
+      const hello = async (t: string, hostKey: string) => {
+        const res = await fetch(`${g.url}/agent/v1/hello`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${t}` },
+          body: JSON.stringify({ hostKey, imageNotice: null, machine: agentMachineInfo() }),
+        });
+        return { status: res.status, body: (await res.json()) as Record<string, any> };
+      };
+      const joined = await hello(await token(), 'team-fleet-host-1');
+      assert.equal(joined.status, 200, JSON.stringify(joined.body));
+      const refused = await g.api('DELETE', '/api/v0/team/', undefined, { key: team.api_key });
+      assert.equal(refused.status, 409, refused.text);
+      assert.match(refused.body.msg as string, /still has machines/);
+      // A team with a host token but no machine is deleted, and the token then joins nothing (before, it still
+      // joined a machine for the deleted team, whose earnings nobody could reach).
+      const other = (await g.api('POST', '/api/v0/team/', { team_name: 'fleet2' }, { key: owner.api_key })).body as { api_key: string };
+      const spare = (await g.api('POST', '/api/v0/host_tokens/', { name: 'h' }, { key: other.api_key })).body.token as string;
+      assert.equal((await g.api('DELETE', '/api/v0/team/', undefined, { key: other.api_key })).status, 200);
+      assert.equal((await hello(spare, 'team-fleet-host-2')).status, 401);
     });
 
     it("a period's statement lists that period's transfers, however many came after it", async () => {

@@ -61,6 +61,10 @@ export async function deleteTeam(ctx: ControlContext, p: Principal): Promise<voi
   if ((await ctx.store.listEndpoints(team.id)).length > 0) {
     throw new GantryError('ILLEGAL_TRANSITION', 'The team still has endpoints or deployments; delete them first.', { teamId: team.id });
   }
+  // A machine earns for its owner (its rentals' and its volume offer's charges): a deleted team's earnings would reach nobody.
+  if ((await ctx.store.listMachines(ctx.clock.now())).some((m) => m.ownerId === team.id)) {
+    throw new GantryError('ILLEGAL_TRANSITION', 'The team still has machines; delete them first.', { teamId: team.id });
+  }
   await ctx.store.deleteTeam(team.id, ctx.clock.now(), p.actorId);
 }
 

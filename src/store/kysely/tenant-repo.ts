@@ -303,6 +303,8 @@ export class TenantRepo extends Repo {
           .execute();
       }
       await trx.updateTable('api_keys').set({ revoked_at: now }).where('account_id', '=', teamId).where('revoked_at', 'is', null).execute();
+      // Nor may a host join for it later: its host tokens go with its keys.
+      await trx.updateTable('host_tokens').set({ revoked_at: now }).where('account_id', '=', teamId).where('revoked_at', 'is', null).execute();
       await trx.deleteFrom('team_members').where('team_id', '=', teamId).execute();
     });
     await this.#credentialChanged(teamId);
