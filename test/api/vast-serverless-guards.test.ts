@@ -67,6 +67,16 @@ for (const ts of TEST_STORES) {
       assert.equal((await named('ra-target-2'))?.id, target);
     });
 
+    it('a PUT that stops an endpoint a running alias routes to is refused whole (409 ENDPOINT_REFERENCED): its other fields are not written', async () => {
+      const target = await created('rc-target');
+      assert.equal((await createEndpoint('rc-alias', 'rc-target')).status, 200);
+      const put = await g.api('PUT', `/api/v0/endptjobs/${target}/`, { endpoint_state: 'stopped', max_workers: 7 });
+      refused(put, 409, 'ENDPOINT_REFERENCED', /route target of rc-alias/);
+      // Before: the limits were written, then the stop was refused.
+      const after = await named('rc-target');
+      assert.deepEqual([after?.max_workers, after?.endpoint_state], [0, 'active']);
+    });
+
     it("an alias created while its target's rename is decided: the rename is refused, the target keeps its name", async () => {
       const target = await created('rb-target');
       let alias: Answer | null = null;

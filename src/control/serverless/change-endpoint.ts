@@ -4,7 +4,7 @@ import { changeEach, type BulkItemResult } from '../bulk.js';
 import { compareAndSet, GENERATION_MOVED } from '../cas.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
-import { loadOwnEndpoint, referencesTo } from './endpoints.js';
+import { loadOwnEndpoint, refuseReferenced } from './endpoints.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const MAX_STOP_TIMEOUT_MS = 24 * 3600_000;
@@ -38,6 +38,11 @@ export interface EndpointChangeResult {
   readonly endpoint: EndpointRecord;
   /** False for an idempotent repeat. */
   readonly changed: boolean;
+  /**
+   * The generation of the intent this call stands on: the one it wrote, or (a repeat) the one it found. `endpoint`
+   * is read after the write, so another intent may already show there.
+   */
+  readonly generation: number;
 }
 
 /** The stop options, checked (a bad timeout is the caller's fault, before anything is read). */
@@ -80,16 +85,8 @@ export async function changeOwnedEndpoint(
   const attempt = async (): Promise<EndpointChangeResult | typeof GENERATION_MOVED> => {
     const ep = await loadOwnEndpoint(ctx, p, id);
     const change = decideEndpoint(ep, action, { stopFirst: o.stopFirst === true, stopUnscheduled: o.stopUnscheduled === true, strict: o.strict === true });
-    if (change === null) return { endpoint: ep, changed: false };
-    if (action !== 'start' && !stop.force) {
-      const refs = await referencesTo(ctx, ep);
-      if (refs.length > 0) {
-        const names = refs.map((r) => r.name).join(', ');
-        throw new GantryError('ENDPOINT_REFERENCED', `Endpoint '${ep.name}' is the route target of ${names}; stop those first or pass force=true.`, {
-          references: refs.map((r) => r.name),
-        });
-      }
-    }
+    if (change === null) return { endpoint: ep, changed: false, generation: ep.generation };
+    if (action !== 'start' && !stop.force) await refuseReferenced(ctx, ep);
     const now = ctx.clock.now();
     // drain: gateways hand queued requests on; wait: the stop waits for held requests before workers stop.
     const drain = action === 'stop' && stop.finishPendingWork;
@@ -116,7 +113,7 @@ export async function changeOwnedEndpoint(
     ctx.endpointSignal.notify(id);
     ctx.endpointSignal.intent(id);
     ctx.log.info({ endpointId: id, action, drain, from: `${ep.target}/${ep.status}`, generation: ep.generation + 1 }, 'endpoint intent');
-    return { endpoint: (await ctx.store.getEndpoint(id)) as EndpointRecord, changed: true };
+    return { endpoint: (await ctx.store.getEndpoint(id)) as EndpointRecord, changed: true, generation: ep.generation + 1 };
   };
   return compareAndSet(
     attempt,

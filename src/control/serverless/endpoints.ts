@@ -108,7 +108,8 @@ export interface EndpointUpdate {
 export async function updateEndpoint(ctx: ControlContext, p: Principal, id: number, u: EndpointUpdate): Promise<EndpointRecord> {
   const ep = await ownEndpoint(ctx, p, id, 'serverless.write');
   const params = mergeEndpointParams(ep.params, u.params);
-  if (u.next !== undefined) decideEndpoint(ep, u.next, { stopUnscheduled: true });
+  // What the stop or start would refuse is refused before anything of the update is written.
+  if (u.next !== undefined && decideEndpoint(ep, u.next, { stopUnscheduled: true }) !== null && u.next === 'stop') await refuseReferenced(ctx, ep);
   if (u.aliasOf !== undefined && u.aliasOf !== ep.aliasOf) {
     throw new GantryError(
       'INVALID_ARGUMENT',
@@ -179,7 +180,17 @@ function notAliasTarget(mine: readonly EndpointRecord[], name: string, selfId: n
 }
 
 /** Endpoints that route to this one and still take traffic: a stop without force must name them. */
-export async function referencesTo(ctx: ControlContext, ep: EndpointRecord): Promise<EndpointRecord[]> {
+async function referencesTo(ctx: ControlContext, ep: EndpointRecord): Promise<EndpointRecord[]> {
   const mine = await ctx.store.listEndpoints(ep.accountId);
   return mine.filter((e) => e.aliasOf === ep.name && e.id !== ep.id && e.target === 'running');
+}
+
+/** A stop without force of an endpoint that running aliases route to: ENDPOINT_REFERENCED, naming them. */
+export async function refuseReferenced(ctx: ControlContext, ep: EndpointRecord): Promise<void> {
+  const refs = await referencesTo(ctx, ep);
+  if (refs.length === 0) return;
+  const names = refs.map((r) => r.name).join(', ');
+  throw new GantryError('ENDPOINT_REFERENCED', `Endpoint '${ep.name}' is the route target of ${names}; stop those first or pass force=true.`, {
+    references: refs.map((r) => r.name),
+  });
 }

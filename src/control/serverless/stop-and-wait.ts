@@ -43,7 +43,7 @@ export async function stopDeploymentAndWait(
   const until = ctx.clock.now() + o.timeoutMs;
   let generation: number;
   try {
-    generation = (await changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, stopUnscheduled: true })).endpoint.generation;
+    generation = (await changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, stopUnscheduled: true })).generation;
   } catch (err) {
     // A stop-and-delete that another call (the same stop, sent twice at once) is already deleting: what this one
     // asked for is under way, so it waits for the deletion as its own instead of refusing "being deleted".
