@@ -63,9 +63,12 @@ export class FsBlobStore implements BlobStore {
     try {
       await mkdir(dirname(final), { recursive: true });
       await rename(tmp, final);
-      // The rename is durable only once its folder is: the database names the blob right after this answers.
-      const folder = await open(dirname(final), 'r');
-      await folder.sync().finally(() => folder.close());
+      // The rename is durable only once its folder is, and an account's first blob made that folder, whose own
+      // entry is durable once the store's folder is: the database names the blob right after this answers.
+      for (const dir of [dirname(final), this.#dir]) {
+        const folder = await open(dir, 'r');
+        await folder.sync().finally(() => folder.close());
+      }
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       throw new GantryError('BLOB_STORE_UNAVAILABLE', `The blob store could not keep the upload: ${(err as Error).message}`, {}, { cause: err });
