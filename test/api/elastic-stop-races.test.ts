@@ -41,6 +41,27 @@ for (const ts of TEST_STORES)
     const post = (path: string, body?: unknown) => esRaw(g, 'POST', path, body === undefined ? {} : json(body));
     const endpointOf = async (id: string) => (await g.control.ml.deployment(await g.control.authenticate(g.adminKey), id))?.view.endpoint;
     const stopping = (id: string) => until(`${id} stopping`, async () => (await endpointOf(id))?.status === 'stopping', 60_000);
+    /**
+     * The control plane's store, until `restore`: the first call of `method` with `arg` once the endpoint reads
+     * stopped starts the deployment through the Vast API before it runs.
+     */
+    const startWhenStopped = (epId: number, depId: number, method: keyof Store, arg?: unknown) => {
+      const out = { vast: null as ApiResponse | null, fired: false, restore: () => void ((g.control.ctx as { store: Store }).store = real) };
+      (g.control.ctx as { store: Store }).store = new Proxy({} as Store, {
+        get: (_, k) => {
+          const fn = (Reflect.get(real, k) as (...x: unknown[]) => Promise<unknown>).bind(real);
+          if (k !== method) return fn;
+          return async (...x: unknown[]) => {
+            if (!out.fired && (arg === undefined || x[0] === arg) && (await real.getEndpoint(epId))?.status === 'stopped') {
+              out.fired = true;
+              out.vast = await g.api('POST', `/api/v0/deployment/${depId}/start/`, {});
+            }
+            return fn(...x);
+          };
+        },
+      });
+      return out;
+    };
 
     it('an _update a stop overtakes after its state check is refused 409, and leaves the bounds as they were', async () => {
       const s = await post('/_ml/trained_models/m/deployment/_start?deployment_id=upd&wait_for=started&timeout=120s');
@@ -156,31 +177,16 @@ for (const ts of TEST_STORES)
       assert.equal(st.status, 200, st.text);
       const ep = (await endpointOf('xd'))!;
       const dep = (await real.findDeploymentByEndpoint(ep.id))!;
-      let vast: ApiResponse | null = null;
-      let fired = false;
       // Only calls read a deployment by id (never a loop): once it is stopped, the one that reads it is the stop's
       // delete, and the start runs first.
-      const ctx = g.control.ctx as { store: Store };
-      ctx.store = new Proxy({} as Store, {
-        get: (_, k) => {
-          const fn = (Reflect.get(real, k) as (...x: unknown[]) => Promise<unknown>).bind(real);
-          if (k !== 'getDeployment') return fn;
-          return async (...x: unknown[]) => {
-            if (!fired && (await real.getEndpoint(ep.id))?.status === 'stopped') {
-              fired = true;
-              vast = await g.api('POST', `/api/v0/deployment/${dep.id}/start/`, {});
-            }
-            return fn(...x);
-          };
-        },
-      });
+      const hook = startWhenStopped(ep.id, dep.id, 'getDeployment');
       let stop;
       try {
         stop = await post('/_ml/trained_models/xd/deployment/_stop');
       } finally {
-        ctx.store = real;
+        hook.restore();
       }
-      const started = vast as ApiResponse | null;
+      const started = hook.vast;
       assert.equal(started?.status, 200, started?.text);
       // Before: 409 "Cannot delete deployment N: stop it first." to a caller who had asked only to stop.
       assert.equal(stop.status, 200, stop.text);
@@ -194,23 +200,8 @@ for (const ts of TEST_STORES)
       assert.equal(st.status, 200, st.text);
       const ep = (await endpointOf('xw'))!;
       const dep = (await real.findDeploymentByEndpoint(ep.id))!;
-      let vast: ApiResponse | null = null;
-      let fired = false;
-      const ctx = g.control.ctx as { store: Store };
-      ctx.store = new Proxy({} as Store, {
-        get: (_, k) => {
-          const fn = (Reflect.get(real, k) as (...x: unknown[]) => Promise<unknown>).bind(real);
-          if (k !== 'getEndpoint') return fn;
-          // The first read of the endpoint once stopped (the stop's, or a pass's): the start goes before it.
-          return async (...x: unknown[]) => {
-            if (!fired && x[0] === ep.id && (await real.getEndpoint(ep.id))?.status === 'stopped') {
-              fired = true;
-              vast = await g.api('POST', `/api/v0/deployment/${dep.id}/start/`, {});
-            }
-            return fn(...x);
-          };
-        },
-      });
+      // The first read of the endpoint once stopped (the stop's, or a pass's): the start goes before it.
+      const hook = startWhenStopped(ep.id, dep.id, 'getEndpoint', ep.id);
       let stop;
       try {
         // Bounded here: before, the stop waited for a stopped it would never see again (for STOP_BOUND_MS, 5 minutes).
@@ -221,10 +212,10 @@ for (const ts of TEST_STORES)
           ),
         ]);
       } finally {
-        ctx.store = real;
+        hook.restore();
       }
-      assert.equal(fired, true);
-      const started = vast as ApiResponse | null;
+      assert.equal(hook.fired, true);
+      const started = hook.vast;
       assert.equal(started?.status, 200, started?.text);
       assert.equal(stop.status, 200, stop.text);
       assert.equal(stop.body.stopped, true);
