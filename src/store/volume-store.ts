@@ -6,6 +6,16 @@ export interface LinkedVolume extends VolumeMount {
   readonly sizeGb: number;
 }
 
+/** A volume rented from an offer; `cloningUntil`: a clone whose copy is not confirmed yet, given up past this time. */
+export interface NewVolume {
+  readonly accountId: number;
+  readonly offerId: number;
+  readonly sizeGb: number;
+  readonly name: string | null;
+  readonly now: number;
+  readonly cloningUntil?: number | null;
+}
+
 /** Volume offers (a machine's disk set aside by its host), volumes rented from them, and their links into instances. */
 export interface VolumeStore {
   /** The machine's one volume offer, made or updated (size, price, end date) and listed. */
@@ -25,14 +35,7 @@ export interface VolumeStore {
    * Rent `sizeGb` of a listed offer: the offer's used space grows in the same statement that checks it
    * (VOLUME_SPACE_EXHAUSTED when it would pass the offer's size, VOLUME_OFFER_NOT_FOUND when not listed).
    */
-  createVolume(v: {
-    accountId: number;
-    offerId: number;
-    sizeGb: number;
-    name: string | null;
-    now: number;
-    cloningUntil?: number | null;
-  }): Promise<VolumeRecord>;
+  createVolume(v: NewVolume): Promise<VolumeRecord>;
   /**
    * The host confirmed a clone's copy: an ordinary volume from now, billed from `now`. False when it is no longer
    * a clone under way (given up past its bound, or deleted).

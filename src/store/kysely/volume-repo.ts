@@ -2,7 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { transact } from './tx.js';
 import { GantryError } from '../../domain/errors.js';
 import { checkVolumeReady, type VolumeMount, type VolumeOfferRecord, type VolumeRecord } from '../../domain/volume/volume.js';
-import type { LinkedVolume, VolumeStore } from '../volume-store.js';
+import type { LinkedVolume, NewVolume, VolumeStore } from '../volume-store.js';
 import { Repo } from './repo.js';
 import type { Database } from './schema.js';
 import { toVolume, toVolumeOffer } from './volume-rows.js';
@@ -51,14 +51,7 @@ export class VolumeRepo extends Repo implements VolumeStore {
       .execute();
   }
 
-  async createVolume(v: {
-    accountId: number;
-    offerId: number;
-    sizeGb: number;
-    name: string | null;
-    now: number;
-    cloningUntil?: number | null;
-  }): Promise<VolumeRecord> {
+  async createVolume(v: NewVolume): Promise<VolumeRecord> {
     const id = await transact(this.db, async (trx) => {
       // Checked and taken in one statement, so two rentals at once cannot both fit into the last space.
       const took = await trx
