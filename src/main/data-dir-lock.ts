@@ -92,6 +92,8 @@ let hooked = false;
 
 export class DataDirLock {
   private released = false;
+  /** The lock of the folder of a SQLite database outside the data dir (`acquireWithDatabase`), held and let go with this one. */
+  private companion: DataDirLock | null = null;
 
   private constructor(
     readonly dataDir: string,
@@ -131,8 +133,31 @@ export class DataDirLock {
     }
   }
 
+  /**
+   * The data dir's lock and, for a SQLite file outside it (`--database PATH`), the lock of that file's folder: one
+   * server per database file too. Another data dir's `gantry.db` is that data dir's server's (two control planes on
+   * one SQLite file would each trust caches the other's writes never reach), and is refused while it runs.
+   */
+  static acquireWithDatabase(dataDir: string, sqliteFolder: string | null): DataDirLock {
+    const lock = DataDirLock.acquire(dataDir);
+    if (sqliteFolder === null) return lock;
+    try {
+      lock.companion = DataDirLock.acquire(sqliteFolder);
+    } catch (err) {
+      lock.releaseSync();
+      throw err;
+    }
+    return lock;
+  }
+
   /** Record the URL once the server listens, in the lock and in the `url` file the CLI reads. */
   setUrl(url: string): void {
+    if (this.companion !== null) this.companion.#writeLock(url);
+    this.#writeLock(url);
+    writeFileSync(join(this.dataDir, 'url'), url + '\n', { mode: 0o600 });
+  }
+
+  #writeLock(url: string): void {
     const tmp = join(this.dataDir, `server.lock.${process.pid}.${this.token}`);
     try {
       writeFileSync(tmp, JSON.stringify({ pid: process.pid, url, token: this.token } satisfies LockFile) + '\n', { mode: 0o600 });
@@ -141,7 +166,6 @@ export class DataDirLock {
       rmQuiet(tmp);
       throw err;
     }
-    writeFileSync(join(this.dataDir, 'url'), url + '\n', { mode: 0o600 });
   }
 
   /** Remove the lock and the url file, if they are still ours (a later start may have taken them over). */
@@ -149,6 +173,7 @@ export class DataDirLock {
     if (this.released) return;
     this.released = true;
     held.delete(this);
+    this.companion?.releaseSync();
     if (readLock(this.dataDir).lock?.token !== this.token) return;
     rmQuiet(join(this.dataDir, 'url'));
     rmQuiet(lockPath(this.dataDir));

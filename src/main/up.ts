@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Agent } from '../agent/agent.js';
@@ -145,6 +145,13 @@ function cannotOpenDatabase(c: Config, err: unknown): unknown {
     : new Error(text, { cause: err });
 }
 
+/** The folder of a SQLite database given by path outside the data dir; null for the default one, or PostgreSQL. */
+function sqliteFolderOutside(c: Config): string | null {
+  if (c.database === null || /^postgres(ql)?:\/\//.test(c.database) || c.database === ':memory:') return null;
+  const folder = dirname(resolve(c.database));
+  return folder === resolve(c.dataDir) ? null : folder;
+}
+
 export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const c = o.config;
   const log = o.log ?? createLogger(c.logLevel);
@@ -152,7 +159,8 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   if (o.localHost) checkSandboxUidBase(c);
   await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
   await chmod(c.dataDir, 0o700); // keys, database and instance disks: the owner's only, whatever the umask was
-  const lock = DataDirLock.acquire(c.dataDir); // before the database: a second server must not share it
+  // Before the database: a second server must not share the data dir, nor a SQLite file kept elsewhere.
+  const lock = DataDirLock.acquireWithDatabase(c.dataDir, sqliteFolderOutside(c));
   // What a start that fails part way opened is closed again: a library caller (a test, the bench) goes on
   // living, and an open database connection, a heartbeating agent or the data dir's lock would outlive it.
   const opened: Opened = {};

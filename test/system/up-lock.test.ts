@@ -61,6 +61,14 @@ describe('gantry up: one server per data dir, gantry down', () => {
     assert.match(r.stderr, /gantry down --data-dir/);
   });
 
+  it("refuses a server on another data dir given this data dir's database (--database), and leaves that data dir unlocked", async () => {
+    // Before: it started beside the running one, two control planes on one SQLite file.
+    const r = await gantry(['server', '--data-dir', otherDir, '--database', join(dataDir, 'gantry.db'), '--port', '0'], env);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(r.stderr.includes(`already running on data dir ${dataDir} (pid ${String(server?.pid)}, ${url})`), r.stderr);
+    assert.equal(await exists(join(otherDir, 'server.lock')), false, "the refused start let its own data dir's lock go");
+  });
+
   it('names a port in use before it initialises another data dir', async () => {
     const r = await gantry(['up', '--data-dir', otherDir, '--port', String(port), '--runtime', 'process'], env);
     assert.equal(r.code, 1);
