@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -267,8 +267,14 @@ async function startLocked(o: UpOptions, log: Logger, lock: DataDirLock, opened:
   const adminKeyFile = join(c.dataDir, 'admin.key');
   // A new admin key is in its file before the database names it (bootstrap-admin.ts); a start cut before the
   // database did leaves a file whose key the next start makes the admin's.
-  const { accountId, createdKey } = await control.bootstrapAdmin(c.adminKey, () => readOrCreate(adminKeyFile, newApiKey));
+  let made = false;
+  const { accountId, createdKey } = await control.bootstrapAdmin(c.adminKey, () => {
+    made = true;
+    return readOrCreate(adminKeyFile, newApiKey);
+  });
   if (createdKey !== null && c.adminKey !== null) await writeDurably(adminKeyFile, createdKey + '\n');
+  // Another replica's first start made the admin meanwhile (one PostgreSQL): the file's key names no account.
+  if (made && createdKey === null) await rm(adminKeyFile, { force: true });
   const inFile = (await readFile(adminKeyFile, 'utf8').catch(() => '')).trim() || null;
   const adminKey = createdKey ?? c.adminKey ?? inFile;
   const adminKeySource = createdKey !== null ? 'created' : inFile !== null ? 'file' : c.adminKey !== null ? 'preset' : 'none';

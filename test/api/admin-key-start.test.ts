@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startTestGantry } from '../helpers/gantry.js';
-import { ONE_STORE } from '../helpers/stores.js';
+import { ONE_STORE, TEST_STORES } from '../helpers/stores.js';
 
 /**
  * The admin key of a first start is in `admin.key` before the database names it: a first start cut between the
@@ -28,3 +28,27 @@ for (const ts of ONE_STORE) {
     });
   });
 }
+
+const pg = TEST_STORES.find((t) => t.name === 'postgres');
+describe('two first starts at once on one PostgreSQL', { skip: pg?.skip ?? 'no postgres' }, () => {
+  it('make one admin: one shows the key it created, the other keeps no key file whose key names no account', async () => {
+    const first = await mkdtemp(join(tmpdir(), 'gantry-admin-key-a-'));
+    const database = await pg!.fresh(first);
+    const starts = await Promise.all(
+      [first, await mkdtemp(join(tmpdir(), 'gantry-admin-key-b-'))].map((dataDir) => startTestGantry(pg!, { dataDir, database, localHost: false })),
+    );
+    try {
+      const made = starts.filter((g) => g.adminKeySource === 'created');
+      assert.equal(made.length, 1, starts.map((g) => g.adminKeySource).join(', '));
+      const other = starts.find((g) => g !== made[0])!;
+      if (other.adminKeySource !== 'created') {
+        // The one that found the admin made meanwhile: before, its admin.key held a key that worked nowhere.
+        assert.equal(other.adminKeySource, 'none');
+        assert.equal(await readFile(other.adminKeyFile, 'utf8').catch(() => null), null);
+      }
+      assert.equal((await made[0]!.api('GET', '/api/v0/users/current/')).status, 200);
+    } finally {
+      for (const g of starts) await g.dispose();
+    }
+  });
+});
