@@ -268,13 +268,19 @@ async function startLocked(o: UpOptions, log: Logger, lock: DataDirLock, opened:
   // A new admin key is in its file before the database names it (bootstrap-admin.ts); a start cut before the
   // database did leaves a file whose key the next start makes the admin's.
   let made = false;
-  const { accountId, createdKey } = await control.bootstrapAdmin(c.adminKey, () => {
+  // A key a cut start left in the file is not shown as created now: the banner points at the file.
+  let fromFile = false;
+  const boot = await control.bootstrapAdmin(c.adminKey, async () => {
     made = true;
+    const before = (await readFile(adminKeyFile, 'utf8').catch(() => '')).trim();
+    fromFile = before !== '';
     return readOrCreate(adminKeyFile, newApiKey);
   });
+  const { accountId } = boot;
+  const createdKey = fromFile ? null : boot.createdKey;
   if (createdKey !== null && c.adminKey !== null) await writeDurably(adminKeyFile, createdKey + '\n');
   // Another replica's first start made the admin meanwhile (one PostgreSQL): the file's key names no account.
-  if (made && createdKey === null) await rm(adminKeyFile, { force: true });
+  if (made && boot.createdKey === null) await rm(adminKeyFile, { force: true });
   const inFile = (await readFile(adminKeyFile, 'utf8').catch(() => '')).trim() || null;
   const adminKey = createdKey ?? c.adminKey ?? inFile;
   const adminKeySource = createdKey !== null ? 'created' : inFile !== null ? 'file' : c.adminKey !== null ? 'preset' : 'none';

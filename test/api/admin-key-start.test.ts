@@ -19,6 +19,8 @@ for (const ts of ONE_STORE) {
       const g = await startTestGantry(ts, { dataDir });
       try {
         assert.equal(g.adminKey, 'gnt_kept_by_a_cut_start');
+        // Not "created now; shown only this once": the banner points at the file it came from.
+        assert.equal(g.adminKeySource, 'file');
         assert.equal((await readFile(join(dataDir, 'admin.key'), 'utf8')).trim(), 'gnt_kept_by_a_cut_start');
         const me = await g.api('GET', '/api/v0/users/current/');
         assert.equal(me.status, 200, me.text);
