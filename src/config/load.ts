@@ -108,8 +108,9 @@ function checkShapes(out: Record<string, unknown>): void {
   };
   if (!LOG_LEVELS.includes(out.logLevel as string)) bad('logLevel', `one of ${LOG_LEVELS.join(', ')}`);
   const db = out.database as string | null;
-  // A URL of any other database is refused, not taken for the name of a SQLite file.
-  if (db !== null && /^[a-z][a-z0-9+.-]*:\/\//i.test(db) && !/^postgres(ql)?:\/\/./.test(db)) bad('database', 'a postgres:// URL or a SQLite file path');
+  // A URL of any other database (or `file:`, `sqlite:`) is refused, not taken for the name of a SQLite file in the
+  // working directory; a scheme is two characters or more, so a Windows drive letter is still a path.
+  if (db !== null && /^[a-z][a-z0-9+.-]+:/i.test(db) && !/^postgres(ql)?:\/\/./.test(db)) bad('database', 'a postgres:// URL or a SQLite file path');
   const url = out.publicUrl as string | null;
   if (url !== null && !isHttpUrl(url)) bad('publicUrl', 'an http:// or https:// URL');
 }

@@ -48,7 +48,7 @@ export const SETTINGS = {
     type: 'optional-string',
     default: null,
     flag: '--database',
-    doc: 'postgres://... to use PostgreSQL, or the path of a SQLite file; default: SQLite at <dataDir>/gantry.db. A URL of another database is refused.',
+    doc: 'postgres://... to use PostgreSQL, or the path of a SQLite file; default: SQLite at <dataDir>/gantry.db. A URL of another database, or a file: or sqlite: URL, is refused.',
   },
   ...DATABASE_SETTINGS,
   adminKey: { type: 'optional-string', default: null, doc: 'API key of the first admin account, for automation (GANTRY_ADMIN_KEY); default: a random key.' },

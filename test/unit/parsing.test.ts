@@ -206,6 +206,9 @@ describe('config', () => {
       [{ GANTRY_PORT: '70000' }, /Setting port needs a value from 0 to 65535/],
       [{ GANTRY_LOG_LEVEL: 'loud' }, /Setting logLevel needs one of/],
       [{ GANTRY_DATABASE: 'mysql://x' }, /Setting database needs a postgres:\/\/ URL or a SQLite file path/],
+      // Before: taken as a file named `file:/…` in the working directory, failing later on its folder's lock.
+      [{ GANTRY_DATABASE: 'file:/var/lib/gantry/gantry.db' }, /Setting database needs a postgres:\/\/ URL or a SQLite file path/],
+      [{ GANTRY_DATABASE: 'sqlite:gantry.db' }, /Setting database needs a postgres:\/\/ URL or a SQLite file path/],
       [{ GANTRY_PUBLIC_URL: 'notaurl' }, /Setting publicUrl needs an http:\/\/ or https:\/\/ URL/],
       // Before anything is written to the data dir, not when the runtime is picked.
       [{ GANTRY_PROCESS_SANDBOX: 'maybe' }, /processSandbox must be auto, bwrap or off, not 'maybe'/],
@@ -214,6 +217,8 @@ describe('config', () => {
     for (const [env, msg] of refused) assert.throws(() => loadConfig({ env }), msg, JSON.stringify(env));
     const ok = loadConfig({ env: { GANTRY_DATABASE: 'postgres://u@h/db', GANTRY_PUBLIC_URL: 'https://gpu.example', GANTRY_PORT: '0' } });
     assert.equal(ok.database, 'postgres://u@h/db');
+    for (const path of ['/var/lib/gantry/g.db', 'rel/g.db', ':memory:', 'C:/gantry/g.db'])
+      assert.equal(loadConfig({ env: { GANTRY_DATABASE: path } }).database, path);
     assert.equal(loadConfig({ env: { GANTRY_DATABASE: '/var/lib/gantry/x.db' } }).database, '/var/lib/gantry/x.db', 'a SQLite file path');
   });
 });
