@@ -272,9 +272,12 @@ async function startLocked(o: UpOptions, log: Logger, lock: DataDirLock, opened:
   let fromFile = false;
   const boot = await control.bootstrapAdmin(c.adminKey, async () => {
     made = true;
-    const before = (await readFile(adminKeyFile, 'utf8').catch(() => '')).trim();
-    fromFile = before !== '';
-    return readOrCreate(adminKeyFile, newApiKey);
+    const left = (await readFile(adminKeyFile, 'utf8').catch(() => '')).trim();
+    fromFile = left !== '';
+    if (fromFile) return left;
+    const key = newApiKey();
+    await writeDurably(adminKeyFile, key + '\n');
+    return key;
   });
   const { accountId } = boot;
   const createdKey = fromFile ? null : boot.createdKey;

@@ -41,6 +41,21 @@ for (const ts of TEST_STORES)
     const post = (path: string, body?: unknown) => esRaw(g, 'POST', path, body === undefined ? {} : json(body));
     const endpointOf = async (id: string) => (await g.control.ml.deployment(await g.control.authenticate(g.adminKey), id))?.view.endpoint;
     const stopping = (id: string) => until(`${id} stopping`, async () => (await endpointOf(id))?.status === 'stopping', 60_000);
+    /** A deployment of `model` whose one request is held at its worker (3 s), then a drain begun: both answers to come. */
+    const drainWithHeld = async (model: string, id: string) => {
+      const s = await post(`/_ml/trained_models/${model}/deployment/_start?deployment_id=${id}&wait_for=started&timeout=120s&gantry_inference_delay_ms=3000`);
+      assert.equal(s.status, 200, s.text);
+      const infer = post(`/_ml/trained_models/${id}/_infer`, { docs: [{ text_field: 'held' }] });
+      await until('the request in flight', async () => {
+        const st = (await esRaw(g, 'GET', `/_ml/trained_models/${model}/_stats`)).body?.trained_model_stats?.find(
+          (x: any) => x.deployment_stats?.deployment_id === id,
+        );
+        return (st?.deployment_stats?.nodes?.[0]?.number_of_pending_requests ?? 0) > 0;
+      });
+      const drain = post(`/_ml/trained_models/${id}/deployment/_stop?finish_pending_work=true&timeout=60s`);
+      await stopping(id);
+      return { infer, drain };
+    };
     /**
      * The control plane's store, until `restore`: the first call of `method` with `arg` once the endpoint reads
      * stopped starts the deployment through the Vast API before it runs.
@@ -93,17 +108,7 @@ for (const ts of TEST_STORES)
     });
 
     it('during a drain: a forced stop waits for it and answers 200, a _start and an _update are 409, the held request is answered', async () => {
-      const s = await post('/_ml/trained_models/m/deployment/_start?deployment_id=dr&wait_for=started&timeout=120s&gantry_inference_delay_ms=3000');
-      assert.equal(s.status, 200, s.text);
-      const infer = post('/_ml/trained_models/dr/_infer', { docs: [{ text_field: 'held' }] });
-      await until('the request in flight', async () => {
-        const st = (await esRaw(g, 'GET', '/_ml/trained_models/m/_stats')).body?.trained_model_stats?.find(
-          (x: any) => x.deployment_stats?.deployment_id === 'dr',
-        );
-        return (st?.deployment_stats?.nodes?.[0]?.number_of_pending_requests ?? 0) > 0;
-      });
-      const drain = post('/_ml/trained_models/dr/deployment/_stop?finish_pending_work=true&timeout=60s');
-      await stopping('dr');
+      const { infer, drain } = await drainWithHeld('m', 'dr');
       const [forced, start, upd] = await Promise.all([
         post('/_ml/trained_models/dr/deployment/_stop?force=true'),
         post('/_ml/trained_models/m/deployment/_start?deployment_id=dr&wait_for=starting'),
@@ -123,17 +128,7 @@ for (const ts of TEST_STORES)
     it('a drain that a forced delete of its model arrives during: both 200, the held request answered, the statuses legal', async () => {
       for (const x of b === g ? [g] : [g, b]) seen.push(recordTransitions(x));
       await uploadModel(esClient(g), 'm2', classifier, CLASSIFICATION);
-      const s = await post('/_ml/trained_models/m2/deployment/_start?deployment_id=dd&wait_for=started&timeout=120s&gantry_inference_delay_ms=3000');
-      assert.equal(s.status, 200, s.text);
-      const infer = post('/_ml/trained_models/dd/_infer', { docs: [{ text_field: 'held' }] });
-      await until('the request in flight', async () => {
-        const st = (await esRaw(g, 'GET', '/_ml/trained_models/m2/_stats')).body?.trained_model_stats?.find(
-          (x: any) => x.deployment_stats?.deployment_id === 'dd',
-        );
-        return (st?.deployment_stats?.nodes?.[0]?.number_of_pending_requests ?? 0) > 0;
-      });
-      const drain = post('/_ml/trained_models/dd/deployment/_stop?finish_pending_work=true&timeout=60s');
-      await stopping('dd');
+      const { infer, drain } = await drainWithHeld('m2', 'dd');
       const del = await esRaw(b, 'DELETE', '/_ml/trained_models/m2?force=true&timeout=60s');
       const [drained, answered] = await Promise.all([drain, infer]);
       assert.equal(del.status, 200, del.text);

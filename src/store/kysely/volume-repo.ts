@@ -148,8 +148,7 @@ export class VolumeRepo extends Repo implements VolumeStore {
       .selectFrom('volumes')
       .selectAll()
       .where('deleted_at', 'is', null)
-      .where('cloning_until', 'is not', null)
-      .where('cloning_until', '<=', now)
+      .where('cloning_until', '<=', now) // null (not a clone) compares false
       .orderBy('id')
       .execute();
     return rows.map((r) => toVolume(r, []));
@@ -164,7 +163,6 @@ export class VolumeRepo extends Repo implements VolumeStore {
         .set({ deleted_at: now })
         .where('id', '=', id)
         .where('deleted_at', 'is', null)
-        .where('cloning_until', 'is not', null)
         .where('cloning_until', '<=', now)
         .returning(['offer_id', 'size_gb'])
         .executeTakeFirst();
