@@ -80,7 +80,9 @@ describe('store transactions run again after a deadlock (postgres)', { skip: pgS
       results.map((r) => r.status),
       ['fulfilled', 'fulfilled'],
     );
-    assert.equal(attempts, 3);
+    // At least one run again; a loaded machine can see PostgreSQL pick the retry as a victim once more, so the
+    // count is not exact. What must hold exactly is below: each body's writes committed once.
+    assert.ok(attempts >= 3, `attempts: ${attempts}`);
     const now = await db.selectFrom('pair').select(['id', 'v']).orderBy('id').execute();
     assert.deepEqual(
       now.map((r, i) => r.v - (before[i]?.v ?? 0)),

@@ -36,14 +36,18 @@ describe('gantry up: a second Ctrl-C while it stops', () => {
     const created = await api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, {
       image: 'x',
       runtype: 'ssh',
-      onstart: 'trap "echo >> \"$HOME/term\"" TERM; while :; do sleep 1; done',
+      onstart: 'trap "echo >> \"$HOME/term\"" TERM; echo > "$HOME/ready"; while :; do sleep 1; done',
     });
     const id = created.new_contract as number;
     const status = async (field: string): Promise<unknown> => ((await api('GET', `/api/v0/instances/${id}/`)).instances as Record<string, unknown>)[field];
     await until('running', async () => (await status('actual_status')) === 'running');
+    // `running` is recorded once the workload is spawned, maybe before its shell set the trap: a SIGTERM then ends
+    // it at once, and no stop is left under way to wait for (seen on a busy machine). It says when the trap is set.
+    const disk = join(dataDir, 'instances', String(id), 'disk');
+    await until('the trap set', async () => (await readFile(join(disk, 'ready'), 'utf8').catch(() => '')) !== '');
     await api('PUT', `/api/v0/instances/${id}/`, { state: 'stopped' });
     // The stop is at the runtime once the workload heard its SIGTERM (which it ignores): it waits up to its grace.
-    const heard = join(dataDir, 'instances', String(id), 'disk', 'term');
+    const heard = join(disk, 'term');
     // The helper's wide bound: a busy machine (the whole suite on two cores) once took longer than 30 s here.
     await until('the stop under way', async () => (await readFile(heard, 'utf8').catch(() => '')) !== '');
     server.kill('SIGINT');
