@@ -273,7 +273,7 @@ export function registerServerlessCommands(program: Command): void {
     .description('stop a deployment: routing closes at once, workers stop and keep their state; start it again later')
     .option('--drain', 'finish every accepted and queued request first (finish_pending_work)')
     .option('--force', 'stop even when other endpoints route to it')
-    .option('--timeout <seconds>', 'bound on the drain')
+    .option('--timeout <seconds>', 'bound on the drain; given to a deployment already stopping, it can only shorten the one under way (0: end it now)')
     .action(async (did: string, o: { drain?: boolean; force?: boolean; timeout?: string }, cmd: Command) => {
       const stop = {
         finishPendingWork: o.drain === true,

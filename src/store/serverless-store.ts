@@ -218,6 +218,12 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore, W
   reconfigureEndpoint(w: EndpointReconfigure): Promise<boolean>;
   /** Compare-and-set on generation; false when another writer moved it first. */
   writeEndpointIntent(id: number, expectedGeneration: number, w: EndpointIntentWrite): Promise<boolean>;
+  /**
+   * A repeated stop's timeout while a stop still waits for held requests: its drain's deadline becomes `deadline`
+   * (past it, the next pass fails what is held and stops the workers). Only for the stop of `generation`, still
+   * waiting (not yet at its workers), and only earlier than its deadline; false when nothing was written.
+   */
+  shortenStopDrain(id: number, generation: number, deadline: number, now: number): Promise<boolean>;
   /** Live endpoints whose lease is free and that do not rest (EndpointPassWrite.restUntil), oldest pass first, stamped with a fresh lease. */
   claimEndpoints(o: { owner: string; now: number; leaseMs: number; limit: number }): Promise<EndpointRecord[]>;
   /**

@@ -125,6 +125,32 @@ for (const ts of ONE_STORE_PG)
       assert.match(cut.headers.get('warning') ?? '', new RegExp(`failed ${failed} and rejected ${rejected} pending`));
     });
 
+    it('a second stop with timeout=0s ends a long drain now (force does not): what is still queued gets 429, and both answer', async () => {
+      await start('d-cut-now', 3000);
+      done = 0;
+      const some = Array.from({ length: 30 }, () => infer('d-cut-now'));
+      await held('d-cut-now', 30);
+      const early = done;
+      // Thirty requests of 3 s each on one worker: a drain of a minute and a half, bounded by ten minutes here.
+      const draining = stop('d-cut-now', '?finish_pending_work=true&timeout=10m');
+      const admin = await g.control.authenticate(g.adminKey);
+      await until('the deployment stopping', async () => (await g.control.ml.deployment(admin, 'd-cut-now'))?.state === 'stopping');
+      // force keeps Elasticsearch's meaning (stop though pipelines name it); a timeout bounds the stop under way anew.
+      const forced = stop('d-cut-now', '?force=true');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(g.control.ctx.traffic.pending((await g.control.ml.deployment(admin, 'd-cut-now'))!.view.endpoint.id).queued > 0, true, 'still draining');
+      const cut = await stop('d-cut-now', '?timeout=0s');
+      assert.equal(cut.status, 200, JSON.stringify(cut.body));
+      assert.equal((await forced).status, 200);
+      const first = await draining;
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      const got = await Promise.all(some);
+      const { drained, failed, rejected } = first.body.gantry;
+      assert.ok(rejected >= 1, `the queue was cut, not drained: ${JSON.stringify({ body: first.body, got })}`);
+      assert.equal(early + drained + failed + rejected, 30, JSON.stringify(first.body));
+      assert.deepEqual([count(got, 200), count(got, 429), count(got, 409)], [early + drained, rejected, failed], JSON.stringify(got));
+    });
+
     it('allow_no_match, body id, and patterns only with expand_wildcards', async () => {
       assert.deepEqual((await stop('nope')).body, { stopped: true, gantry: { stopped: [], drained: 0, failed: 0, rejected: 0 } });
       const strict = await stop('nope', '?allow_no_match=false');

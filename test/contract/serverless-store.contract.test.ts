@@ -144,6 +144,49 @@ for (const ts of TEST_STORES) {
       );
     });
 
+    it("a repeated stop's timeout shortens a waiting stop's drain: only that stop's, only while it waits, never later", async () => {
+      const now = Date.now();
+      const stopped = async (drain: boolean) => {
+        const ep = await endpoint();
+        const w = {
+          target: 'stopped' as const,
+          status: 'stopping' as const,
+          statusMsg: null,
+          stop: { drain, deadline: now + 60_000 },
+          stopPhase: 'closing' as const,
+          now,
+        };
+        assert.ok(await store.writeEndpointIntent(ep.id, ep.generation, w));
+        return (await store.getEndpoint(ep.id))!;
+      };
+      const a = await stopped(true);
+      await store.countStopRequests(a.id, 2, 1);
+      assert.equal(await store.shortenStopDrain(a.id, a.generation - 1, now, now), false, 'another stop (an older generation)');
+      assert.equal(await store.shortenStopDrain(a.id, a.generation, now + 61_000, now), false, 'never later than its own deadline');
+      assert.equal(await other.shortenStopDrain(a.id, a.generation, now + 5, now), true);
+      const got = (await store.getEndpoint(a.id))!;
+      assert.deepEqual(
+        [got.stopDeadline, got.generation, got.stopPhase, got.stopRequestedAt, got.stopAnswered, got.stopFailed, got.stopDrain],
+        [now + 5, a.generation, 'closing', now, 2, 1, true],
+        'the same stop, its counts kept',
+      );
+      assert.equal(await store.shortenStopDrain(a.id, a.generation, now + 5, now), false, 'shortened to that already');
+      const plain = await stopped(false);
+      assert.equal(await store.shortenStopDrain(plain.id, plain.generation, now, now), false, 'a stop that waits for nothing');
+      const atWorkers = await stopped(true);
+      const claimed = (await store.claimEndpoints({ owner: 'a', now, leaseMs: 10_000, limit: 100 })).find((e) => e.id === atWorkers.id)!;
+      const pass = { phase: 'stopping_workers' as const, workersDeadline: now + 5_000, drainTimedOut: false, failed: 0, rejected: 0 };
+      const memory = { activeLowSince: null, totalLowSince: null };
+      await store.applyEndpointPass(atWorkers.id, claimed.leaseToken as string, {
+        generation: claimed.generation,
+        status: 'stopping',
+        stop: pass,
+        memory,
+        now,
+      });
+      assert.equal(await store.shortenStopDrain(atWorkers.id, atWorkers.generation, now, now), false, 'its workers are asked to stop already');
+    });
+
     it('claims give each endpoint to one replica; a stale lease token writes nothing', async () => {
       await endpoint();
       const now = Date.now();

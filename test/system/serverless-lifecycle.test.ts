@@ -149,6 +149,28 @@ for (const ts of TEST_STORES)
       assert.match(s.status_msg, /drain timed out: 3 request\(s\) failed/);
     });
 
+    once("a second stop's timeout shortens a drain under way, never lengthens it; 0 ends it now", async () => {
+      const d = await createDeployment(g, 'cutdrain', { min_load: 1, max_workers: 1 });
+      await readyWorkers(g, d.endpointId);
+      const reqs = Array.from({ length: 3 }, () => call(g, 'cutdrain', '/w?ms=60000'));
+      await held(g, d.id, 1, 2);
+      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`, { finish_pending_work: true, timeout: 600 })).status, 200);
+      for (const again of [{}, { force: true }, { timeout: 1200 }]) {
+        assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`, again)).status, 200);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(await deployment(g, d.id).then((x) => [x.gantry_status, x.queued_requests]), ['stopping', 1], 'the drain goes on');
+      const cut = await g.api('POST', `/api/v0/deployment/${d.id}/stop/`, { timeout: 0 });
+      assert.deepEqual(cut.body, { success: true, endpoint_state: 'stopped', gantry_status: 'stopping' });
+      const answers = await Promise.all(reqs);
+      assert.deepEqual(
+        answers.map((r) => [r.status, r.body.code]),
+        Array(3).fill([503, 'ENDPOINT_STOPPED']),
+      );
+      const s = await stopped(g, d.id);
+      assert.match(s.status_msg, /drain timed out: 3 request\(s\) failed/);
+    });
+
     once('a plain stop that ends a request at its worker says so: 503 ENDPOINT_STOPPED, not a worker failure', async () => {
       const d = await createDeployment(g, 'cutme', { min_load: 1, max_workers: 1 });
       await readyWorkers(g, d.endpointId);

@@ -1,5 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
-import { decideEndpoint, initialStopPhase, type EndpointAction } from '../../domain/serverless/lifecycle.js';
+import { decideEndpoint, initialStopPhase, waitsForHeld, type EndpointAction } from '../../domain/serverless/lifecycle.js';
 import { changeEach, type BulkItemResult } from '../bulk.js';
 import { compareAndSet, GENERATION_MOVED } from '../cas.js';
 import type { ControlContext } from '../context.js';
@@ -85,7 +85,10 @@ export async function changeOwnedEndpoint(
   const attempt = async (): Promise<EndpointChangeResult | typeof GENERATION_MOVED> => {
     const ep = await loadOwnEndpoint(ctx, p, id);
     const change = decideEndpoint(ep, action, { stopFirst: o.stopFirst === true, stopUnscheduled: o.stopUnscheduled === true, strict: o.strict === true });
-    if (change === null) return { endpoint: ep, changed: false, generation: ep.generation };
+    if (change === null) {
+      if (action === 'stop' && stop.timeoutMs !== null && ep.target === 'stopped' && waitsForHeld(ep)) await shortenDrain(ctx, ep, stop.timeoutMs);
+      return { endpoint: ep, changed: false, generation: ep.generation };
+    }
     if (action !== 'start' && !stop.force) await refuseReferenced(ctx, ep);
     const now = ctx.clock.now();
     // drain: gateways hand queued requests on; wait: the stop waits for held requests before workers stop.
@@ -119,6 +122,21 @@ export async function changeOwnedEndpoint(
     attempt,
     () => new GantryError('ILLEGAL_TRANSITION', `Endpoint ${id} is being changed by other requests right now; try again.`, { endpointId: id }),
   );
+}
+
+/**
+ * The harder stop the lifecycle allows while stopping: a repeated stop that names a timeout, during a stop that
+ * still waits for held requests (a drain, or Elasticsearch's wait for what is in flight), bounds that wait anew
+ * from now; it only ever shortens it (0: the next pass fails what is held and stops the workers). `force` keeps
+ * the one meaning both dialects give it (stop though referenced): Elasticsearch clients send it with every stop.
+ * The stop stays the one under way (same generation, counts kept).
+ */
+async function shortenDrain(ctx: ControlContext, ep: EndpointRecord, timeoutMs: number): Promise<void> {
+  const now = ctx.clock.now();
+  if (!(await ctx.store.shortenStopDrain(ep.id, ep.generation, now + timeoutMs, now))) return;
+  ctx.endpointSignal.notify(ep.id);
+  ctx.endpointSignal.intent(ep.id);
+  ctx.log.info({ endpointId: ep.id, generation: ep.generation, timeoutMs }, 'drain shortened by a repeated stop');
 }
 
 /**

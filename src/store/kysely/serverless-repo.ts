@@ -175,6 +175,21 @@ export class ServerlessRepo
     return Number(r.numUpdatedRows) === 1;
   }
 
+  async shortenStopDrain(id: number, generation: number, deadline: number, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('endpoints')
+      // rest_until 0: a pass that claimed the endpoint before this write does not rest it past the new deadline.
+      .set({ stop_deadline: deadline, rest_until: 0, updated_at: now })
+      .where('id', '=', id)
+      .where('generation', '=', generation)
+      .where('status', '=', 'stopping')
+      .where('stop_drain', '=', 1)
+      .where((eb) => eb.or([eb('stop_phase', 'is', null), eb('stop_phase', '!=', 'stopping_workers')]))
+      .where('stop_deadline', '>', deadline)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   async claimEndpoints(o: { owner: string; now: number; leaseMs: number; limit: number }): Promise<EndpointRecord[]> {
     const { token, ids } = await claimLeased(
       this.db,
