@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -157,7 +157,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const log = o.log ?? createLogger(c.logLevel);
   // The claim itself waits for the sandbox probe, after the admin account is made: a base taken is refused now.
   if (o.localHost) checkSandboxUidBase(c);
-  await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
+  const made = await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
   await chmod(c.dataDir, 0o700); // keys, database and instance disks: the owner's only, whatever the umask was
   // Before the database: a second server must not share the data dir, nor a SQLite file kept elsewhere.
   const lock = DataDirLock.acquireWithDatabase(c.dataDir, sqliteFolderOutside(c));
@@ -176,6 +176,8 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       await opened.runtime?.close().catch(() => undefined);
     } finally {
       lock.releaseSync();
+      // A first start refused (its port taken) leaves no empty data dir behind; rmdir removes nothing it wrote.
+      if (made !== undefined) await rmdir(c.dataDir).catch(() => undefined);
     }
     throw err;
   }
