@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Store } from '../../src/store/store.js';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { call, createDeployment, SERVERLESS_FAST, until, workersOf, type Worker } from '../helpers/serverless.js';
 import { ONE_STORE_PG, onlyOn, TEST_STORES } from '../helpers/stores.js';
@@ -185,6 +186,39 @@ for (const ts of TEST_STORES)
       assert.equal(r.body.code, 'ENDPOINT_STOPPED');
       assert.match(String(r.body.msg), /stopped while this request was at its worker; it may have been partly processed/);
       await stopped(g, d.id);
+    });
+
+    once('a workergroup delete that finds its deployment only as it deletes (made meanwhile) leaves its workers', async () => {
+      const d = await createDeployment(g, 'overtaken', { min_load: 1, max_workers: 1 });
+      const [w] = await readyWorkers(g, d.endpointId);
+      // Stopped: a delete retires the workers of a stopped endpoint at once (a live one drains them in its loop).
+      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`)).status, 200);
+      await stopped(g, d.id);
+      const groups = (await g.api('GET', '/api/v0/autojobs/')).body.results as { id: number; endpoint_id: number }[];
+      const group = groups.find((x) => x.endpoint_id === d.endpointId)!.id;
+      // The call's own look finds no deployment, as when one is made between that look and the delete.
+      const real = g.control.ctx.store;
+      const ctx = g.control.ctx as { store: Store };
+      ctx.store = new Proxy({} as Store, {
+        get: (_, k) => {
+          if (k === 'findDeploymentByEndpoint') return async () => undefined;
+          const v = Reflect.get(real, k) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(real) : v;
+        },
+      });
+      let gone: { status: number; body: any };
+      try {
+        gone = await g.api('DELETE', `/api/v0/autojobs/${group}/`);
+      } finally {
+        ctx.store = real;
+      }
+      assert.equal(gone.status, 409, JSON.stringify(gone.body));
+      assert.equal(gone.body.code, 'DEPLOYMENT_MANAGED');
+      const inst = (await g.api('GET', `/api/v0/instances/${w!.id}/`)).body.instances;
+      assert.deepEqual([inst.intended_status, inst.actual_status], ['stopped', 'stopped'], 'its worker was not retired');
+      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/start/`)).status, 200);
+      const again = await call(g, 'overtaken', '/x');
+      assert.deepEqual([again.status, again.body.worker], [200, w!.id], 'the deployment starts its own worker again');
     });
 
     once('kill -9 of a worker mid-request: a clear 502, then the worker is replaced', async () => {

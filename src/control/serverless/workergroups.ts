@@ -240,9 +240,11 @@ export async function deleteWorkergroup(ctx: ControlContext, p: Principal, id: n
   const dep = await ctx.store.findDeploymentByEndpoint(ep.id);
   if (dep !== undefined) throw deploymentOwnsGroup(id, ep.id, dep.id);
   const mine = (await workersOf(ctx, ep.id)).filter((w) => w.instance.workergroupId === id);
-  // An endpoint that holds no request: its workers go now; otherwise the serverless loop drains them first.
-  if (!holdsRequests(ep)) await retireWorkers(ctx, ep, mine);
+  // Deleted before its workers are touched: a deployment made meanwhile (the store's refusal) keeps them running.
   await ctx.store.deleteWorkergroup(id, ctx.clock.now(), { refuseOnDeployment: true });
+  // An endpoint that holds no request: its workers go now; otherwise the serverless loop drains them first (as
+  // it would these too, orphans now, had this call ended here).
+  if (!holdsRequests(ep)) await retireWorkers(ctx, ep, mine);
   // Every gateway reads the workers again at once (none routes to these now; the last group gone, they refuse
   // requests with NO_WORKERGROUP), and a pass begins the drain.
   ctx.endpointSignal.intent(ep.id);
