@@ -4,7 +4,7 @@ import { changeEach, type BulkItemResult } from '../bulk.js';
 import { compareAndSet, GENERATION_MOVED } from '../cas.js';
 import type { ControlContext } from '../context.js';
 import { authorize, type Principal } from '../principal.js';
-import { loadOwnEndpoint, refuseReferenced } from './endpoints.js';
+import { loadOwnEndpoint, refuseReferenced, updateEndpoint, type EndpointUpdate } from './endpoints.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 
 const MAX_STOP_TIMEOUT_MS = 24 * 3600_000;
@@ -137,6 +137,18 @@ async function shortenDrain(ctx: ControlContext, ep: EndpointRecord, timeoutMs: 
   ctx.endpointSignal.notify(ep.id);
   ctx.endpointSignal.intent(ep.id);
   ctx.log.info({ endpointId: ep.id, generation: ep.generation, timeoutMs }, 'drain shortened by a repeated stop');
+}
+
+/**
+ * An update that also stops or starts (Vast's `endpoint_state`): the update checks the stop or start first, so a
+ * request the lifecycle refuses writes nothing; then the change, decided again on what the update left. A start
+ * brings back an endpoint that is not running or whose workers kept failing.
+ */
+export async function updateEndpointAndState(ctx: ControlContext, p: Principal, id: number, u: EndpointUpdate): Promise<EndpointRecord> {
+  const ep = await updateEndpoint(ctx, p, id, u);
+  if (u.next === 'stop') return (await changeEndpoint(ctx, p, id, 'stop', { stopUnscheduled: true })).endpoint;
+  if (u.next === 'start' && (ep.target !== 'running' || ep.status === 'failed')) return (await changeEndpoint(ctx, p, id, 'start')).endpoint;
+  return ep;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { EndpointAction, EndpointStatus } from '../../domain/serverless/lif
 import type { ControlContext } from '../context.js';
 import type { Principal } from '../principal.js';
 import { awaitEndpointStatus } from './await-endpoint.js';
-import { changeEndpoint, changeEndpoints, type EndpointChangeOptions, type StopRequest } from './change-endpoint.js';
+import { changeEndpoint, changeEndpoints, updateEndpointAndState, type EndpointChangeOptions, type StopRequest } from './change-endpoint.js';
 import * as deployments from './deployments.js';
 import * as endpoints from './endpoints.js';
 import { resolveDeployment, resolveEndpoint, routingView } from './routing.js';
@@ -27,7 +27,8 @@ export function serverlessUseCases(ctx: ControlContext) {
     listEndpoints: (p: Principal) => endpoints.listEndpoints(ctx, p),
     showEndpoint: (p: Principal, id: number) => endpoints.ownEndpoint(ctx, p, id, 'serverless.read'),
     findEndpoint: (p: Principal, name: string) => endpoints.findEndpoint(ctx, p, name),
-    updateEndpoint: (p: Principal, id: number, u: endpoints.EndpointUpdate) => endpoints.updateEndpoint(ctx, p, id, u),
+    /** With `next`, the stop or start too (checked before the update writes anything). */
+    updateEndpoint: (p: Principal, id: number, u: endpoints.EndpointUpdate) => updateEndpointAndState(ctx, p, id, u),
     changeEndpoint: (p: Principal, id: number, action: EndpointAction, o?: EndpointChangeOptions) => changeEndpoint(ctx, p, id, action, o),
     /** One result per id (AI Core's bulk PATCH). */
     changeEndpoints: (p: Principal, ids: readonly number[], action: EndpointAction, o?: EndpointChangeOptions) => changeEndpoints(ctx, p, ids, action, o),

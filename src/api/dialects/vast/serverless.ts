@@ -101,10 +101,8 @@ export function vastServerlessRoutes(app: FastifyInstance, control: ControlPlane
     // `alias_of` sent is checked (only the endpoint's own value is taken), never dropped as if it had been applied.
     const aliasOf = o.alias_of === undefined ? undefined : optString(o, 'alias_of');
     const next = state === 'stopped' ? 'stop' : state !== null ? 'start' : undefined;
-    const ep = await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), suspended, aliasOf, next });
-    if (state === 'stopped') await sl.changeEndpoint(p, id, 'stop', { stopUnscheduled: true });
     // Active again: a stopped endpoint starts, and so does a dead one (its workers kept failing).
-    else if (state !== null && (ep.target !== 'running' || ep.status === 'failed')) await sl.changeEndpoint(p, id, 'start');
+    await sl.updateEndpoint(p, id, { name: optString(o, 'endpoint_name'), params: vastParamsPatch(o), suspended, aliasOf, next });
     return { success: true };
   });
   app.delete('/api/v0/endptjobs/:id', async (req: Req) => {
