@@ -1,9 +1,11 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ProcessRuntime, type ProcessSandbox } from '../runtime/process/process-runtime.js';
+import { foreignWorkloadUnder } from '../runtime/process/foreign-workloads.js';
 import { nvidiaDevices, probeBwrap, reachable } from '../runtime/process/sandbox.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { checkUidBase, claimUidBase } from './uid-base-claim.js';
@@ -76,6 +78,25 @@ function packageDir(): string {
 export function checkSandboxUidBase(c: Config): void {
   if (c.runtime === 'docker' || c.processSandbox === 'off' || process.getuid?.() !== 0) return;
   checkUidBase(c.sandboxUidBase, c.dataDir);
+  refuseForeignWorkloads(c);
+}
+
+/**
+ * Another install's workloads under this base, which a claim cannot show when that install predates claims: its
+ * instance N runs as the uid this one gives its own, and each would adopt and stop the other's processes.
+ */
+function refuseForeignWorkloads(c: Config): void {
+  const idFile = join(c.dataDir, 'instances', 'runtime-id');
+  const own = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : null;
+  const w = foreignWorkloadUnder(c.sandboxUidBase, own);
+  if (w === null) return;
+  const where = w.folder !== null ? ` (its folder ${w.folder})` : '';
+  throw new Error(
+    `Another Gantry's workloads run under the sandbox uid base ${c.sandboxUidBase}: process ${w.pid}, instance ${w.instanceId} of runtime ${w.runtimeId}${where}, ` +
+      `runs as uid ${w.uid}, the uid this install gives its own instance ${w.instanceId}; each would take the other's processes for its own and stop them. ` +
+      'Give each Gantry on one machine its own sandboxUidBase (GANTRY_SANDBOX_UID_BASE): change it on the install that has no instances yet, since ' +
+      "instances made under the old base keep disks owned by the old uids; or stop the other install's workloads first (gantry down --workloads there).",
+  );
 }
 
 /** The sandbox to run workloads in, or null (with a warning) when it is off or cannot be had here. */
@@ -108,7 +129,10 @@ async function processSandbox(c: Config, log: Logger): Promise<ProcessSandbox | 
     readOnly.push(...r.readOnly);
     hidden.push(...r.hidden);
   }
-  if (uidBase !== null) claimUidBase(uidBase, c.dataDir);
+  if (uidBase !== null) {
+    refuseForeignWorkloads(c);
+    claimUidBase(uidBase, c.dataDir);
+  }
   log.info({ uidBase, readOnly }, 'workloads run in a bubblewrap sandbox');
   return { dataDir: c.dataDir, uidBase, readOnly, hidden, devices: nvidiaDevices() };
 }

@@ -54,7 +54,8 @@ function taken(base: number, held: UidBaseClaim, file: string): Error {
   return new Error(
     `The sandbox uid base ${base} is taken by the Gantry of data dir ${held.dataDir}: instance N of both would run as uid ${base}+N, ` +
       'and each would take the other’s processes for its own and stop them. Give each Gantry on one machine its own sandboxUidBase ' +
-      `(GANTRY_SANDBOX_UID_BASE), or, if that install is gone for good, remove ${held.dataDir} or ${file}.`,
+      '(GANTRY_SANDBOX_UID_BASE): change it on an install that has no instances yet, since instances made under the old base keep disks ' +
+      `owned by its uids; or, if that install is gone for good, remove ${held.dataDir} or ${file}.`,
   );
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { access, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { startGantry } from '../../src/main/up.js';
 import { claimUidBase, machineLockDir } from '../../src/main/uid-base-claim.js';
+import { foreignWorkloadUnder } from '../../src/runtime/process/foreign-workloads.js';
 
 /** A sandbox uid base belongs to one install (data dir) on a machine: two with one base would kill each other's workloads. */
 describe('sandbox uid base claim', () => {
@@ -78,4 +79,55 @@ describe('sandbox uid base claim', () => {
       }
     },
   );
+
+  it(
+    "an install too old to claim its base is found by its workloads: a start under that base is refused, naming it; a tenant's labels are not an install",
+    { skip: process.getuid?.() !== 0 ? 'a workload runs as uid base + N only as root' : false },
+    async () => {
+      const root = await mkdtemp(join(tmpdir(), 'gantry-uid-foreign-'));
+      const [disk, fresh] = [join(root, 'other', 'instances', '7', 'disk'), join(root, 'fresh')];
+      await mkdir(disk, { recursive: true });
+      const base = 1_300_888_000;
+      const uid = base + 7;
+      const labels = { ...process.env, GANTRY_RUNTIME_ID: 'the-other-install', GANTRY_INSTANCE_ID: '7' };
+      const drop = `setpriv --reuid=${uid} --regid=${uid} --clear-groups`;
+      // As the other install's sandbox: a root process with its labels, working in its instance's disk, whose workload runs as base + 7.
+      const other = spawn('sh', ['-c', `${drop} sleep 60 & wait`], { cwd: disk, env: labels, stdio: 'ignore' });
+      // A tenant's process under that uid that labels itself as another install's: no root process of that install above it.
+      const tenant = spawn('sh', ['-c', `exec ${drop} env GANTRY_RUNTIME_ID=forged GANTRY_INSTANCE_ID=9 sleep 60`], { stdio: 'ignore' });
+      try {
+        const found = await until(() => foreignWorkloadUnder(base, 'mine'));
+        assert.deepEqual([found.sandboxPid, found.uid, found.runtimeId, found.instanceId, found.folder], [other.pid, uid, 'the-other-install', 7, disk]);
+        assert.equal(foreignWorkloadUnder(base, 'the-other-install'), null, "an install's own workloads are its own");
+        assert.equal(foreignWorkloadUnder(base + 1, 'mine'), null, 'another base: instance 7 runs as another uid');
+        const config = loadConfig({ env: {}, flags: { dataDir: fresh, port: 0, runtime: 'process', logLevel: 'silent', sandboxUidBase: base } });
+        await assert.rejects(
+          startGantry({ config, workloadEnv: {}, localHost: true }),
+          (e: unknown) => e instanceof Error && e.message.includes(`runs as uid ${uid}`) && e.message.includes(`its folder ${disk}`),
+        );
+        await assert.rejects(access(fresh), 'refused before anything was written');
+        // The other install's workloads gone, the tenant's process that labels itself as another install's is left:
+        // no root process of that install above it, so no install.
+        spawnSync('pkill', ['-KILL', '-P', String(other.pid)]);
+        other.kill('SIGKILL');
+        await until(() => (foreignWorkloadUnder(base, 'mine') === null ? true : null));
+        assert.equal(tenant.exitCode, null, 'the tenant process still runs');
+      } finally {
+        other.kill('SIGKILL');
+        tenant.kill('SIGKILL');
+        spawnSync('pkill', ['-KILL', '-u', String(uid)]);
+        await rm(root, { recursive: true, force: true });
+      }
+    },
+  );
 });
+
+/** `f`'s first value that is not null, tried for a few seconds (a spawned process takes a moment to drop its uid). */
+async function until<T>(f: () => T | null): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const v = f();
+    if (v !== null) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('not found in time');
+}
