@@ -219,6 +219,9 @@ for (const ts of TEST_STORES)
       assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/start/`)).status, 200);
       const again = await call(g, 'overtaken', '/x');
       assert.deepEqual([again.status, again.body.worker], [200, w!.id], 'the deployment starts its own worker again');
+      // Its GPU is given back for the tests after this one (four GPUs for all of them).
+      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`)).status, 200);
+      await stopped(g, d.id);
     });
 
     once('kill -9 of a worker mid-request: a clear 502, then the worker is replaced', async () => {
