@@ -176,10 +176,26 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
       await opened.runtime?.close().catch(() => undefined);
     } finally {
       lock.releaseSync();
-      // A first start refused (its port taken) leaves no empty data dir behind; rmdir removes nothing it wrote.
-      if (made !== undefined) await rmdir(c.dataDir).catch(() => undefined);
+      // A first start refused (its port taken) leaves no empty data dir behind, nor the folders made above it;
+      // rmdir removes only an empty folder, never anything written.
+      if (made !== undefined) await removeEmptyUpTo(resolve(c.dataDir), resolve(made));
     }
     throw err;
+  }
+}
+
+/** Remove `dir` and its parents up to `top`, each only while it is empty. */
+async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
+  for (let at = dir; ; at = dirname(at)) {
+    if (
+      !(await rmdir(at).then(
+        () => true,
+        () => false,
+      )) ||
+      at === top ||
+      dirname(at) === at
+    )
+      return;
   }
 }
 

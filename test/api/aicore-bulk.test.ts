@@ -299,6 +299,16 @@ for (const ts of ONE_STORE_PG) {
       }
       await untilStatus(call, id, 'STOPPED');
       assert.equal((await call('DELETE', `${DEPLOYMENTS}/${id}`)).status, 202);
+      // The stop is audited; the deployment's 21 inference calls, its data path, are not (a row each, for good).
+      const audit = (await g.api('GET', '/api/v0/audit_logs/?limit=500', undefined, { key })).body as { method: string; path: string }[];
+      assert.ok(
+        audit.some((r) => r.method === 'PATCH' && r.path.endsWith(`/deployments/${id}`)),
+        JSON.stringify(audit.slice(0, 3)),
+      );
+      assert.deepEqual(
+        audit.filter((r) => r.path.startsWith('/v2/inference/')),
+        [],
+      );
     });
   });
 

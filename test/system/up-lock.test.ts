@@ -75,10 +75,11 @@ describe('gantry up: one server per data dir, gantry down', () => {
     assert.ok(r.stderr.includes(`port ${port} is in use — is Gantry already running at ${url}?`), r.stderr);
     assert.equal(await exists(join(otherDir, 'admin.key')), false, 'no admin key created that nobody was shown');
     assert.equal(await exists(join(otherDir, 'server.lock')), false);
-    // A data dir the refused start would have made is not left behind, empty.
+    // A data dir the refused start would have made is not left behind, empty, nor the folders made above it.
     const fresh = join(otherDir, 'fresh');
-    assert.equal((await gantry(['up', '--data-dir', fresh, '--port', String(port), '--runtime', 'process'], env)).code, 1);
+    assert.equal((await gantry(['up', '--data-dir', join(fresh, 'a', 'b'), '--port', String(port), '--runtime', 'process'], env)).code, 1);
     assert.equal(await exists(fresh), false);
+    assert.equal(await exists(otherDir), true, 'what was there before stays');
   });
 
   it('gantry down stops the server of the data dir; lock and url file are gone', async () => {

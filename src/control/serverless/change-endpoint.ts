@@ -51,7 +51,8 @@ function stopRequest(o: EndpointChangeOptions): StopRequest {
   if (stop.timeoutMs !== null && (!Number.isFinite(stop.timeoutMs) || stop.timeoutMs < 0 || stop.timeoutMs > MAX_STOP_TIMEOUT_MS)) {
     throw new GantryError('INVALID_ARGUMENT', `'timeout' must be between 0 and ${MAX_STOP_TIMEOUT_MS / 1000} seconds.`, { field: 'timeout' });
   }
-  return stop;
+  // Whole milliseconds: a deadline is a BIGINT column (Vast's timeout is in seconds, 1.005 of them is 1004.999… ms).
+  return stop.timeoutMs === null ? stop : { ...stop, timeoutMs: Math.round(stop.timeoutMs) };
 }
 
 /**
@@ -128,8 +129,8 @@ export async function changeOwnedEndpoint(
  * The harder stop the lifecycle allows while stopping: a repeated stop that names a timeout, during a stop that
  * still waits for held requests (a drain, or Elasticsearch's wait for what is in flight), bounds that wait anew
  * from now; it only ever shortens it (0: the next pass fails what is held and stops the workers). `force` keeps
- * the one meaning both dialects give it (stop though referenced): Elasticsearch clients send it with every stop.
- * The stop stays the one under way (same generation, counts kept).
+ * the one meaning both dialects give it (stop though referenced), which callers send for that reason, not to cut
+ * a drain (decision 027). The stop stays the one under way (same generation, counts kept).
  */
 async function shortenDrain(ctx: ControlContext, ep: EndpointRecord, timeoutMs: number): Promise<void> {
   const now = ctx.clock.now();

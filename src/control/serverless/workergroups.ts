@@ -244,9 +244,12 @@ export async function deleteWorkergroup(ctx: ControlContext, p: Principal, id: n
   await ctx.store.deleteWorkergroup(id, ctx.clock.now(), { refuseOnDeployment: true });
   // An endpoint that holds no request: its workers go now; otherwise the serverless loop drains them first (as
   // it would these too, orphans now, had this call ended here).
-  if (!holdsRequests(ep)) await retireWorkers(ctx, ep, mine);
-  // Every gateway reads the workers again at once (none routes to these now; the last group gone, they refuse
-  // requests with NO_WORKERGROUP), and a pass begins the drain.
-  ctx.endpointSignal.intent(ep.id);
+  try {
+    if (!holdsRequests(ep)) await retireWorkers(ctx, ep, mine);
+  } finally {
+    // Every gateway reads the workers again at once (none routes to these now; the last group gone, they refuse
+    // requests with NO_WORKERGROUP), and a pass begins the drain (or retires what this call could not).
+    ctx.endpointSignal.intent(ep.id);
+  }
   return mine.map((w) => w.instance.id);
 }

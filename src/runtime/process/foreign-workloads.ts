@@ -9,7 +9,7 @@ export interface ForeignWorkload {
   readonly uid: number;
   readonly runtimeId: string;
   readonly instanceId: number;
-  /** The sandbox's working folder on the host (the other install's instance disk), when readable. */
+  /** The other install's instance disk (where its sandbox works), when readable. */
   readonly folder: string | null;
 }
 
@@ -73,7 +73,7 @@ export function foreignWorkloadUnder(base: number, ownRuntimeId: string | null):
     const uid = base + l.instanceId;
     for (const p of procs.values()) {
       if (p.uid === uid && descendsFrom(procs, p, root.pid)) {
-        return { sandboxPid: root.pid, pid: p.pid, uid, ...l, folder: cwdOf(root.pid) ?? cwdOf(p.pid) };
+        return { sandboxPid: root.pid, pid: p.pid, uid, ...l, folder: sandboxFolder(procs, l) };
       }
     }
   }
@@ -87,6 +87,20 @@ function descendsFrom(procs: ReadonlyMap<number, Proc>, p: Proc, ancestor: numbe
     at = procs.get(at.ppid);
   }
   return false;
+}
+
+/**
+ * The instance disk of the other install's sandbox: the working folder of one of its root processes with these
+ * labels (the inner bwrap works in the disk; the outer one in `/`). Never a tenant's process's: it may `cd` anywhere.
+ */
+function sandboxFolder(procs: ReadonlyMap<number, Proc>, l: { runtimeId: string; instanceId: number }): string | null {
+  for (const p of procs.values()) {
+    if (p.uid !== 0) continue;
+    const m = labelsOf(p.pid);
+    const cwd = m !== null && m.runtimeId === l.runtimeId && m.instanceId === l.instanceId ? cwdOf(p.pid) : null;
+    if (cwd !== null) return cwd;
+  }
+  return null;
 }
 
 /** Where a process works on the host, or null: unreadable, or `/` (the outer sandbox process), which names nothing. */
