@@ -251,6 +251,8 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore, W
   listWorkers(endpointId: number): Promise<InstanceRecord[]>;
   recordWorkerReport(r: WorkerReport): Promise<void>;
   workerReports(instanceIds: readonly number[]): Promise<Map<number, WorkerReport>>;
+  /** Forget the last reports of workers destroyed since (one row per worker ever made, else); answers how many. */
+  pruneWorkerReports(): Promise<number>;
 
   /** Record how many requests a replica's gateway holds for an endpoint (queued or in flight). */
   putGatewayPending(replica: string, endpointId: number, pending: number, now: number): Promise<void>;

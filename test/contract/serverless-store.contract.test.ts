@@ -379,6 +379,24 @@ for (const ts of TEST_STORES) {
       await store.recordWorkerReport(report);
       await store.recordWorkerReport({ ...report, numRequestsWorking: 0, reportedAt: 6 });
       assert.deepEqual((await store.workerReports([inst.id])).get(inst.id), { ...report, numRequestsWorking: 0, reportedAt: 6 });
+      await store.pruneWorkerReports();
+      assert.equal((await store.workerReports([inst.id])).size, 1, "a live worker's report is kept");
+      // Destroyed: its last report goes with the next prune (one row per worker ever made, else).
+      await store.writeIntent(inst.id, inst.generation, { target: 'deleted', pendingOp: null, acquireGpus: false, now: 7 });
+      const [c] = (await store.claimInstances({ owner: 'r', now: 8, leaseMs: 1000, observeBefore: 8, limit: 500, machineIds: [inst.machineId] })).filter(
+        (i) => i.id === inst.id,
+      );
+      assert.ok(c);
+      await store.applyObservation(inst.id, c.leaseToken as string, {
+        status: 'destroyed',
+        statusMsg: null,
+        exitCode: null,
+        observedGeneration: c.generation,
+        pendingOpDone: false,
+        now: 8,
+      });
+      assert.ok((await store.pruneWorkerReports()) >= 1);
+      assert.equal((await store.workerReports([inst.id])).size, 0);
       await store.deleteWorkergroup(wg.id, 9);
       assert.equal(await store.getWorkergroup(wg.id), undefined);
     });

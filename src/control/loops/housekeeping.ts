@@ -39,7 +39,7 @@ const DEFINITION_CHECK_ATTEMPTS = 3;
 
 /**
  * Periodic chores: the offline mark for instances of silent hosts, expiry of result URLs, samples
- * past their retention (samplesRetentionMs), gateways' held-request rows of replicas long gone,
+ * past their retention (samplesRetentionMs), gateways' held-request rows of replicas long gone, destroyed workers' last reports,
  * the parts of model definitions left incomplete (incompleteDefinitionTtlMs), code uploads a crash cut short, and
  * volume clones whose copy was never confirmed. (Orphan
  * workloads, once found here, are found by the reconciler's host sweep: `host-sweep.ts`, decision 017.)
@@ -87,6 +87,7 @@ export class Housekeeping {
       await this.#ctx.store.purgeResults(this.#ctx.clock.now());
       await this.#ctx.store.pruneSamples(this.#ctx.clock.now() - this.#ctx.settings.samplesRetentionMs);
       await this.#ctx.store.pruneGatewayPending(this.#ctx.clock.now() - GATEWAY_PENDING_KEEP_MS);
+      await this.#ctx.store.pruneWorkerReports();
       // One row per caller address and key ever limited, on PostgreSQL: an idle one is a full bucket, as a new one.
       await this.#ctx.store.pruneRateBuckets(this.#ctx.clock.now() - RATE_BUCKET_KEEP_MS);
       await this.#forgetIncompleteDefinitions();

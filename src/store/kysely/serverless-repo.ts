@@ -313,6 +313,22 @@ export class ServerlessRepo
       .execute();
   }
 
+  async pruneWorkerReports(): Promise<number> {
+    const r = await this.db
+      .deleteFrom('worker_reports')
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('instances')
+            .select('instances.id')
+            .whereRef('instances.id', '=', 'worker_reports.instance_id')
+            .where('instances.status', '=', 'destroyed'),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async workerReports(instanceIds: readonly number[]): Promise<Map<number, WorkerReport>> {
     if (instanceIds.length === 0) return new Map();
     const rows = await this.db.selectFrom('worker_reports').selectAll().where('instance_id', 'in', instanceIds).execute();
