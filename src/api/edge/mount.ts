@@ -64,6 +64,12 @@ export interface RenderedError {
 }
 
 /**
+ * 503s that say what the caller's endpoint is (stopped, no workergroup), not that anything here went wrong: a
+ * client that keeps calling a stopped endpoint logs a line per request, at info, not a warning each.
+ */
+const CALLERS_STATE: ReadonlySet<string> = new Set(['ENDPOINT_STOPPED', 'NO_WORKERGROUP']);
+
+/**
  * Any error, in the dialect's body, with the status of its kind and Retry-After where trying again
  * helps; logged at the level its kind deserves. Shared by the framework's error handler and the data path.
  */
@@ -74,7 +80,7 @@ export function renderError(d: ApiDialect, err: unknown, req: ErrorRequest, log:
   // Only faults are errors; a stopped endpoint or a busy queue answering 503/504 is expected traffic.
   if (error.kind === 'internal') log.error({ err, dialect: d.name }, 'request failed');
   else if (error.code === 'CALLER_LEFT') log.debug({ code: error.code, dialect: d.name }, error.message);
-  else if (status >= 500) log.warn({ code: error.code, status, dialect: d.name }, error.message);
+  else if (status >= 500 && !CALLERS_STATE.has(error.code)) log.warn({ code: error.code, status, dialect: d.name }, error.message);
   else log.info({ code: error.code, status, dialect: d.name }, error.message);
   const headers: Record<string, string | readonly string[]> = {
     ...d.responseHeaders?.(status),
