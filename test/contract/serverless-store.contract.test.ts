@@ -142,6 +142,23 @@ for (const ts of TEST_STORES) {
         [null, 0, 0, false],
         'a start zeroes them; late reports are dropped',
       );
+      // The delete of a stopped endpoint keeps what its stop counted (calls waiting on that stop read them after it).
+      const d = await endpoint();
+      assert.ok(await store.writeEndpointIntent(d.id, d.generation, { ...stop, stopPhase: 'closing' }));
+      await store.countStopRequests(d.id, 3, 2, 1);
+      const dc = (await store.claimEndpoints({ owner: 'a', now, leaseMs: 10_000, limit: 100 })).find((e) => e.id === d.id)!;
+      await store.applyEndpointPass(d.id, dc.leaseToken as string, { generation: dc.generation, status: 'stopped', memory, now });
+      const del = {
+        target: 'deleted' as const,
+        status: 'deleting' as const,
+        statusMsg: null,
+        stop: { drain: false, deadline: now },
+        now,
+        from: 'stopped' as const,
+      };
+      assert.ok(await store.writeEndpointIntent(d.id, dc.generation, del));
+      got = (await store.getEndpoint(d.id))!;
+      assert.deepEqual([got.stopAnswered, got.stopFailed, got.stopRejected], [3, 2, 1]);
     });
 
     it("a repeated stop's timeout shortens a waiting stop's drain: only that stop's, only while it waits, never later", async () => {

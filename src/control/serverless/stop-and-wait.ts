@@ -69,10 +69,12 @@ export async function stopDeploymentAndWait(
   }
   await ctx.traffic.flushStopCounts(d.endpointId);
   const ep = (await ctx.store.getEndpoint(d.endpointId)) ?? got.endpoint;
-  // The intent that superseded the stop zeroed its counts.
-  const counts = superseded
-    ? { drained: 0, failed: 0, rejected: 0 }
-    : { drained: ep.stopAnswered, failed: ep.stopFailed - ep.stopRejected, rejected: ep.stopRejected };
+  // The counts are this stop's while no other intent came, or the one that came is the delete of the stopped endpoint
+  // (another call's, waiting on the same stop: it keeps them). Any other intent started anew from zero.
+  const own = !superseded || (ep.generation === generation + 1 && ep.target === 'deleted' && ep.status !== 'stopping');
+  const counts = own
+    ? { drained: ep.stopAnswered, failed: ep.stopFailed - ep.stopRejected, rejected: ep.stopRejected }
+    : { drained: 0, failed: 0, rejected: 0 };
   if (o.delete !== true) return { ...counts, endpoint: ep };
   // Stop-then-delete: a start another call (any dialect) made since it stopped is ended with it, not refused
   // as "stop it first" to a caller who asked for exactly that.

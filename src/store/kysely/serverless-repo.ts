@@ -158,10 +158,9 @@ export class ServerlessRepo
         stop_requested_at: w.stop !== null ? w.now : null,
         stop_phase: w.stopPhase ?? null,
         stop_workers_deadline: null,
-        stop_drain_timed_out: 0,
-        stop_answered: 0,
-        stop_failed: 0,
-        stop_rejected: 0,
+        // A new stop or a start counts from zero; a delete of a stopped endpoint keeps what its stop counted, for the
+        // calls that waited on that stop and read it after the delete (Elasticsearch's stop deletes once stopped).
+        ...(w.status === 'stopping' || w.target === 'running' ? { stop_drain_timed_out: 0, stop_answered: 0, stop_failed: 0, stop_rejected: 0 } : {}),
         rest_until: null,
         // A start is activity: an endpoint scaled to zero and started again gets its inactivity window anew.
         ...(w.target === 'running' ? { last_activity_at: w.now, memory_json: JSON.stringify(EMPTY_MEMORY) } : {}),
