@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
-import { createDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
+import { call, createDeployment, SERVERLESS_FAST, until, workersOf } from '../helpers/serverless.js';
 import { TEST_STORES } from '../helpers/stores.js';
 
 interface Row {
@@ -85,6 +85,27 @@ for (const ts of TEST_STORES) {
       // Each can be started again.
       assert.equal((await g.api('PUT', `/api/v0/instances/${bobs}/`, { state: 'running' }, { key: bob.api_key })).status, 200);
       await g.waitInstance(bobs, (x) => x.actual_status === 'running', undefined, bob.api_key);
+    });
+
+    it("a drain under way is bounded to end within the call's own timeout (its workers' grace after it)", async () => {
+      const d = await createDeployment(g, 'long-drain', { min_load: 1, max_workers: 1 });
+      await until('a worker ready', async () => (await workersOf(g, d.endpointId)).find((w) => w.status === 'Ready'));
+      const reqs = Array.from({ length: 2 }, () => call(g, 'long-drain', '/w?ms=120000'));
+      await until('both requests held', async () => {
+        const x = (await g.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment;
+        return x.queued_requests + x.requests_in_flight === 2;
+      });
+      // Someone's drain of ten minutes: without a bound of its own, the call below would wait its 8 s and give up.
+      assert.equal((await g.api('POST', `/api/v0/deployment/${d.id}/stop/`, { finish_pending_work: true, timeout: 600 })).status, 200);
+      const r = await g.api('POST', '/api/v0/gantry/stop_workloads/', { timeout: 8 });
+      assert.equal(r.status, 200, r.text);
+      // The drain was cut (it would have answered both after two minutes); the workers' stop follows, within the
+      // call on an idle machine (not asserted: a loaded one may take longer than the grace left to it).
+      assert.deepEqual(
+        (await Promise.all(reqs)).map((x) => [x.status, x.body.code]),
+        Array(2).fill([503, 'ENDPOINT_STOPPED']),
+      );
+      await until('stopped', async () => (await g.api('GET', `/api/v0/deployment/${d.id}/`)).body.deployment.gantry_status === 'stopped');
     });
   });
 }

@@ -159,6 +159,14 @@ for (const ts of TEST_STORES) {
       assert.ok(await store.writeEndpointIntent(d.id, dc.generation, del));
       got = (await store.getEndpoint(d.id))!;
       assert.deepEqual([got.stopAnswered, got.stopFailed, got.stopRejected], [3, 2, 1]);
+      // A delete that cuts a stop short (from stopping) is no clean end of it: its counts start from zero.
+      const e = await endpoint();
+      assert.ok(await store.writeEndpointIntent(e.id, e.generation, { ...stop, stopPhase: 'closing' }));
+      await store.countStopRequests(e.id, 3, 2, 1);
+      const cut = { ...del, status: 'stopping' as const, from: 'stopping' as const };
+      assert.ok(await store.writeEndpointIntent(e.id, e.generation + 1, cut));
+      got = (await store.getEndpoint(e.id))!;
+      assert.deepEqual([got.stopAnswered, got.stopFailed, got.stopRejected], [0, 0, 0]);
     });
 
     it("a repeated stop's timeout shortens a waiting stop's drain: only that stop's, only while it waits, never later", async () => {

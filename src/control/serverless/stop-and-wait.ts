@@ -69,9 +69,10 @@ export async function stopDeploymentAndWait(
   }
   await ctx.traffic.flushStopCounts(d.endpointId);
   const ep = (await ctx.store.getEndpoint(d.endpointId)) ?? got.endpoint;
-  // The counts are this stop's while no other intent came, or the one that came is the delete of the stopped endpoint
-  // (another call's, waiting on the same stop: it keeps them). Any other intent started anew from zero.
-  const own = !superseded || (ep.generation === generation + 1 && ep.target === 'deleted' && ep.status !== 'stopping');
+  // The counts are this stop's while no other intent came, or when the one that came is the delete of the endpoint
+  // this stop left stopped (another call's, waiting on the same stop): the store keeps them for that delete only, and
+  // zeroes them for any other (so a delete that cut the stop short reads zero here, not a clean drain).
+  const own = !superseded || (ep.generation === generation + 1 && ep.target === 'deleted');
   const counts = own
     ? { drained: ep.stopAnswered, failed: ep.stopFailed - ep.stopRejected, rejected: ep.stopRejected }
     : { drained: 0, failed: 0, rejected: 0 };

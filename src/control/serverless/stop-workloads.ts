@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GantryError } from '../../domain/errors.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
+import { waitsForHeld } from '../../domain/serverless/lifecycle.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
 import type { ControlContext } from '../context.js';
 import { authorizeAdmin, type Principal } from '../principal.js';
@@ -63,11 +64,21 @@ export async function stopWorkloads(ctx: ControlContext, p: Principal, o: { read
     }
   };
   const poll = Math.max(10, Math.min(ctx.settings.observeIntervalMs, ctx.settings.endpointWaitPollMs));
+  const bounded = new Set<number>();
   for (;;) {
     const endpoints = await ctx.store.listEndpoints(null);
     let wrote = false;
     for (const ep of endpoints) {
       const key = keyOf('endpoint', ep.id);
+      // A drain under way (someone's finish_pending_work) is bounded to end in time for this call, its workers' grace
+      // after it: the harder stop (decision 027), once; it never lengthens one already shorter.
+      if (!bounded.has(ep.id) && ep.target === 'stopped' && waitsForHeld(ep)) {
+        bounded.add(ep.id);
+        const workersMs = ctx.settings.stopGraceMs + ctx.settings.killWaitMs + ctx.settings.observeIntervalMs;
+        const timeoutMs = Math.max(0, until - ctx.clock.now() - workersMs);
+        await ask(key, () => changeOwnedEndpoint(ctx, p, ep.id, 'stop', { stop: { finishPendingWork: false, force: true, timeoutMs } }));
+        continue;
+      }
       if (asked.has(key) || !endpointNeedsStop(ep)) continue;
       // force: every endpoint stops, so one routed to by an alias need not wait for the alias.
       const stop = { finishPendingWork: false, force: true, timeoutMs: null };

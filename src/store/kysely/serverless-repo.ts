@@ -158,9 +158,10 @@ export class ServerlessRepo
         stop_requested_at: w.stop !== null ? w.now : null,
         stop_phase: w.stopPhase ?? null,
         stop_workers_deadline: null,
-        // A new stop or a start counts from zero; a delete of a stopped endpoint keeps what its stop counted, for the
-        // calls that waited on that stop and read it after the delete (Elasticsearch's stop deletes once stopped).
-        ...(w.status === 'stopping' || w.target === 'running' ? { stop_drain_timed_out: 0, stop_answered: 0, stop_failed: 0, stop_rejected: 0 } : {}),
+        // Every intent counts from zero but the delete of an endpoint its stop left stopped, which keeps what that stop
+        // counted for the calls that waited on it and read it after the delete (Elasticsearch's stop deletes once
+        // stopped). A delete that cuts a stop short, or follows a failed one, is no clean end of that stop.
+        ...(w.target === 'deleted' && w.from === 'stopped' ? {} : { stop_drain_timed_out: 0, stop_answered: 0, stop_failed: 0, stop_rejected: 0 }),
         rest_until: null,
         // A start is activity: an endpoint scaled to zero and started again gets its inactivity window anew.
         ...(w.target === 'running' ? { last_activity_at: w.now, memory_json: JSON.stringify(EMPTY_MEMORY) } : {}),
