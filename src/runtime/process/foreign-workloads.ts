@@ -1,5 +1,6 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { readProcText } from './proc-read.js';
+import { labels, PF_KTHREAD } from './proc-table.js';
 
 /** A workload of another Gantry install that runs as a uid this one would give its own instance. */
 export interface ForeignWorkload {
@@ -18,8 +19,6 @@ interface Proc {
   readonly ppid: number;
   readonly uid: number;
 }
-
-const PF_KTHREAD = 0x00200000;
 
 function readProc(pid: number): Proc | null {
   try {
@@ -40,16 +39,8 @@ function labelsOf(pid: number): { runtimeId: string; instanceId: number } | null
   } catch {
     return null;
   }
-  let runtimeId: string | null = null;
-  let instanceId: number | null = null;
-  for (const kv of env.split('\0')) {
-    if (kv.startsWith('GANTRY_RUNTIME_ID=')) runtimeId = kv.slice('GANTRY_RUNTIME_ID='.length);
-    else if (kv.startsWith('GANTRY_INSTANCE_ID=')) {
-      const n = Number(kv.slice('GANTRY_INSTANCE_ID='.length));
-      instanceId = Number.isSafeInteger(n) ? n : null;
-    }
-  }
-  return runtimeId !== null && instanceId !== null ? { runtimeId, instanceId } : null;
+  const l = labels(env);
+  return l.runtimeId !== null && l.instanceId !== null ? { runtimeId: l.runtimeId, instanceId: l.instanceId } : null;
 }
 
 /**

@@ -21,7 +21,7 @@ const LABEL_RUNTIME = `${LABEL_VARS[0]}=`;
 const LABEL_INSTANCE = `${LABEL_VARS[1]}=`;
 
 /** The kernel's flag on its own threads (`flags` in /proc/PID/stat): never a workload's. */
-const PF_KTHREAD = 0x00200000;
+export const PF_KTHREAD = 0x00200000;
 
 function parseStat(pid: number, text: string): Omit<ProcInfo, 'runtimeId' | 'instanceId' | 'uid'> | null {
   // The command name may hold spaces and parentheses: fields start after the last ')'.
@@ -38,7 +38,8 @@ function parseStat(pid: number, text: string): Omit<ProcInfo, 'runtimeId' | 'ins
   };
 }
 
-function labels(environ: string): { runtimeId: string | null; instanceId: number | null } {
+/** The Gantry labels in a process's environment (`/proc/PID/environ`, NUL-separated); null where absent. */
+export function labels(environ: string): { runtimeId: string | null; instanceId: number | null } {
   let runtimeId: string | null = null;
   let instanceId: number | null = null;
   for (const kv of environ.split('\0')) {
