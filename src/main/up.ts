@@ -187,15 +187,11 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
 /** Remove `dir` and its parents up to `top`, each only while it is empty. */
 async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
   for (let at = dir; ; at = dirname(at)) {
-    if (
-      !(await rmdir(at).then(
-        () => true,
-        () => false,
-      )) ||
-      at === top ||
-      dirname(at) === at
-    )
-      return;
+    const removed = await rmdir(at).then(
+      () => true,
+      () => false,
+    );
+    if (!removed || at === top || dirname(at) === at) return;
   }
 }
 

@@ -216,7 +216,10 @@ export interface ServerlessStore extends DeploymentStore, CodeDeploymentStore, W
    * (nothing written) when another writer changed either first.
    */
   reconfigureEndpoint(w: EndpointReconfigure): Promise<boolean>;
-  /** Compare-and-set on generation; false when another writer moved it first. */
+  /**
+   * Compare-and-set on generation; false when another writer moved it first. The stop's counts start from zero,
+   * except for a delete from `stopped`, which keeps what that stop counted (calls waiting on it read them after).
+   */
   writeEndpointIntent(id: number, expectedGeneration: number, w: EndpointIntentWrite): Promise<boolean>;
   /**
    * A repeated stop's timeout while a stop still waits for held requests: its drain's deadline becomes `deadline`
