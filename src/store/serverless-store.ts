@@ -29,7 +29,8 @@ export interface NewEndpoint {
 export interface EndpointIntentWrite {
   /**
    * The status the change was decided on: passes write status without moving the generation (the first pass
-   * makes an unknown endpoint pending), so the write also fails when a pass moved it since. Absent: not checked.
+   * makes an unknown endpoint pending), so the write also fails when a pass moved it since. Absent: not checked
+   * (and a delete then zeroes the stop's counts, as any intent but a delete from `stopped` does).
    */
   readonly from?: EndpointStatus;
   readonly target: EndpointTarget;
@@ -40,7 +41,7 @@ export interface EndpointIntentWrite {
    * failed at once (not handed on), and whether the requests it fails are rejected (REQUEST_REJECTED_BY_STOP).
    */
   readonly stop: { readonly drain: boolean; readonly deadline: number; readonly rejectQueued?: boolean; readonly rejects?: boolean } | null;
-  /** The phase the write begins (closing for a stop); absent: none. Every intent write zeroes the stop's counts. */
+  /** The phase the write begins (closing for a stop); absent: none. */
   readonly stopPhase?: EndpointStopPhase | null;
   readonly now: number;
 }

@@ -159,6 +159,22 @@ for (const ts of ONE_STORE_PG)
       assert.ok(early + counted.drained <= count(got, 200), JSON.stringify({ counted, early, got }));
     });
 
+    it("a stop of a deployment another API stopped already answers none of that stop's counts", async () => {
+      await start('d-vast', 1000);
+      done = 0;
+      const reqs = Array.from({ length: 10 }, () => infer('d-vast'));
+      await held('d-vast', 10);
+      const admin = await g.control.authenticate(g.adminKey);
+      const id = (await g.control.ml.deployment(admin, 'd-vast'))!.view.deployment.id;
+      assert.equal((await g.api('POST', `/api/v0/deployment/${id}/stop/`)).status, 200);
+      assert.ok(count(await Promise.all(reqs), 200) < 10, 'the Vast stop refused what was queued');
+      await until('stopped', async () => (await g.api('GET', `/api/v0/deployment/${id}/`)).body.deployment.gantry_status === 'stopped');
+      const s = await stop('d-vast');
+      assert.equal(s.status, 200, JSON.stringify(s.body));
+      assert.deepEqual(s.body.gantry, { stopped: ['d-vast'], drained: 0, failed: 0, rejected: 0 });
+      assert.equal(s.headers.get('warning'), null);
+    });
+
     it('inference is not audited (its data path: a row each would grow the log by the request rate); a stop is', async () => {
       const audit = (await g.api('GET', '/api/v0/audit_logs/?limit=1000')).body as { method: string; path: string }[];
       assert.ok(

@@ -163,9 +163,17 @@ for (const ts of TEST_STORES) {
       const e = await endpoint();
       assert.ok(await store.writeEndpointIntent(e.id, e.generation, { ...stop, stopPhase: 'closing' }));
       await store.countStopRequests(e.id, 3, 2, 1);
-      const cut = { ...del, status: 'stopping' as const, from: 'stopping' as const };
-      assert.ok(await store.writeEndpointIntent(e.id, e.generation + 1, cut));
+      assert.ok(await store.writeEndpointIntent(e.id, e.generation + 1, { ...del, from: 'stopping' as const }));
       got = (await store.getEndpoint(e.id))!;
+      assert.deepEqual([got.stopAnswered, got.stopFailed, got.stopRejected], [0, 0, 0]);
+      // Nor one that follows a failed stop.
+      const f = await endpoint();
+      assert.ok(await store.writeEndpointIntent(f.id, f.generation, { ...stop, stopPhase: 'closing' }));
+      await store.countStopRequests(f.id, 3, 2, 1);
+      const fc = (await store.claimEndpoints({ owner: 'a', now, leaseMs: 10_000, limit: 100 })).find((x) => x.id === f.id)!;
+      await store.applyEndpointPass(f.id, fc.leaseToken as string, { generation: fc.generation, status: 'failed', memory, now });
+      assert.ok(await store.writeEndpointIntent(f.id, fc.generation, { ...del, from: 'failed' as const }));
+      got = (await store.getEndpoint(f.id))!;
       assert.deepEqual([got.stopAnswered, got.stopFailed, got.stopRejected], [0, 0, 0]);
     });
 

@@ -42,8 +42,12 @@ export async function stopDeploymentAndWait(
   const d = await ownDeployment(ctx, p, typeof ref === 'number' ? { id: ref } : ref, 'serverless.write');
   const until = ctx.clock.now() + o.timeoutMs;
   let generation: number;
+  /** Stopped already when asked: the counts on the row are an earlier stop's, not this call's. */
+  let stoppedBefore = false;
   try {
-    generation = (await changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, stopUnscheduled: true })).generation;
+    const r = await changeOwnedEndpoint(ctx, p, d.endpointId, 'stop', { stop, stopUnscheduled: true });
+    generation = r.generation;
+    stoppedBefore = !r.changed && r.endpoint.status === 'stopped';
   } catch (err) {
     // A stop-and-delete that another call (the same stop, sent twice at once) is already deleting: what this one
     // asked for is under way, so it waits for the deletion as its own instead of refusing "being deleted".
@@ -72,7 +76,7 @@ export async function stopDeploymentAndWait(
   // The counts are this stop's while no other intent came, or when the one that came is the delete of the endpoint
   // this stop left stopped (another call's, waiting on the same stop): the store keeps them for that delete only, and
   // zeroes them for any other (so a delete that cut the stop short reads zero here, not a clean drain).
-  const own = !superseded || (ep.generation === generation + 1 && ep.target === 'deleted');
+  const own = !stoppedBefore && (!superseded || (ep.generation === generation + 1 && ep.target === 'deleted'));
   const counts = own
     ? { drained: ep.stopAnswered, failed: ep.stopFailed - ep.stopRejected, rejected: ep.stopRejected }
     : { drained: 0, failed: 0, rejected: 0 };

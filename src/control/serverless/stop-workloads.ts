@@ -71,12 +71,22 @@ export async function stopWorkloads(ctx: ControlContext, p: Principal, o: { read
     for (const ep of endpoints) {
       const key = keyOf('endpoint', ep.id);
       // A drain under way (someone's finish_pending_work) is bounded to end in time for this call, its workers' grace
-      // after it: the harder stop (decision 027), once; it never lengthens one already shorter.
+      // after it: the harder stop (decision 027), once; it never lengthens one already shorter. Not when this call's
+      // time cannot cover even the workers' stop: its requests would be failed for a call that ends "not stopped"
+      // anyway. Not an ask of this call's own: a stop that fails after it is still stopped again below, and a refusal
+      // (the endpoint deleted meanwhile) is no failure to stop it.
       if (!bounded.has(ep.id) && ep.target === 'stopped' && waitsForHeld(ep)) {
         bounded.add(ep.id);
         const workersMs = ctx.settings.stopGraceMs + ctx.settings.killWaitMs + ctx.settings.observeIntervalMs;
-        const timeoutMs = Math.max(0, until - ctx.clock.now() - workersMs);
-        await ask(key, () => changeOwnedEndpoint(ctx, p, ep.id, 'stop', { stop: { finishPendingWork: false, force: true, timeoutMs } }));
+        const timeoutMs = until - ctx.clock.now() - workersMs;
+        if (timeoutMs > 0) {
+          const stop = { finishPendingWork: false, force: true, timeoutMs };
+          const r = await changeOwnedEndpoint(ctx, p, ep.id, 'stop', { stop }).catch((err: unknown) => {
+            if (err instanceof GantryError) return null;
+            throw err;
+          });
+          wrote = r?.changed === true || wrote;
+        }
         continue;
       }
       if (asked.has(key) || !endpointNeedsStop(ep)) continue;
