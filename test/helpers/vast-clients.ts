@@ -85,7 +85,15 @@ export interface VastClients {
 export function startVastClients(url: string, key: string, opts: { timeoutS?: number } = {}): VastClients {
   const home = mkdtempSync(join(tmpdir(), 'gantry-vast-home-'));
   const cliUrl = url.replace('127.0.0.1', 'localhost');
-  const env = { ...process.env, PYTHONPATH: VAST_CLI_DIR, HOME: home, VAST_URL: url.replace('localhost', '127.0.0.1'), PYTHONDONTWRITEBYTECODE: '1' };
+  // No support bundle: a self-test that finds this machine wanting (it has no GPU) would leave a tarball in /tmp per run.
+  const env = {
+    ...process.env,
+    PYTHONPATH: VAST_CLI_DIR,
+    HOME: home,
+    VAST_URL: url.replace('localhost', '127.0.0.1'),
+    PYTHONDONTWRITEBYTECODE: '1',
+    VAST_SELF_TEST_SUPPORT_BUNDLE: '0',
+  };
   const timeout = opts.timeoutS ?? 60;
   const drivers = new Map<ClientKind, Driver>();
   const driver = (kind: ClientKind): Driver => {
