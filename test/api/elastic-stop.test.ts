@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@elastic/elasticsearch';
 import { tinyClassifier } from '../fixtures/onnx/models.js';
@@ -169,6 +171,11 @@ for (const ts of ONE_STORE_PG)
       assert.equal((await g.api('POST', `/api/v0/deployment/${id}/stop/`)).status, 200);
       assert.ok(count(await Promise.all(reqs), 200) < 10, 'the Vast stop refused what was queued');
       await until('stopped', async () => (await g.api('GET', `/api/v0/deployment/${id}/`)).body.deployment.gantry_status === 'stopped');
+      // Its workers kept their temporary files (onnxruntime's log among them) in their own disk's .tmp, not the host's /tmp.
+      const ep = (await g.api('GET', `/api/v0/deployment/${id}/`)).body.deployment.endpoint_id as number;
+      const ws = (await g.api('POST', '/get_endpoint_workers/', { id: ep })).body as { id: number }[];
+      assert.ok(ws.length > 0);
+      for (const w of ws) assert.ok(existsSync(join(g.dataDir, 'instances', String(w.id), 'disk', '.tmp')), `worker ${w.id}`);
       const s = await stop('d-vast');
       assert.equal(s.status, 200, JSON.stringify(s.body));
       assert.deepEqual(s.body.gantry, { stopped: ['d-vast'], drained: 0, failed: 0, rejected: 0 });
