@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { inferenceWorkerEnv } from '../config/inference-env.js';
+import { inferenceWorkerEnv, ownTempFolder } from '../config/inference-env.js';
 import { createLogger } from '../log/logger.js';
 
 /** `gantry inference-worker`: the workload of one allocation of an Elasticsearch trained-model deployment. */
@@ -25,16 +23,4 @@ export function registerInferenceWorker(program: Command): void {
         throw err;
       }
     });
-}
-
-/**
- * The worker's temporary files in its own folder (`.tmp` in its working folder, the instance's disk), before
- * onnxruntime loads: its native library opens a log file (`mat-debug-<pid>.log`, empty) in the temporary folder
- * of every process that loads it, which left one in the host's /tmp per worker start. Removed with the instance.
- */
-export function ownTempFolder(cwd = process.cwd()): string {
-  const tmp = join(cwd, '.tmp');
-  mkdirSync(tmp, { recursive: true, mode: 0o700 });
-  process.env.TMPDIR = tmp;
-  return tmp;
 }

@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseDuration } from './load.js';
 
 /**
@@ -46,4 +48,16 @@ export function inferenceWorkerEnv(env: NodeJS.ProcessEnv = process.env): Infere
     fetchTimeoutMs: fetchTimeout !== undefined && fetchTimeout !== '' ? parseDuration(fetchTimeout) : 60_000,
     logLevel: env.GANTRY_LOG_LEVEL !== undefined && env.GANTRY_LOG_LEVEL !== '' ? env.GANTRY_LOG_LEVEL : 'info',
   };
+}
+
+/**
+ * The worker's temporary files in its own folder (`.tmp` in its working folder, the instance's disk), before
+ * onnxruntime loads: its native library opens a log file (`mat-debug-<pid>.log`, empty) in the temporary folder
+ * of every process that loads it, which left one in the host's /tmp per worker start. Removed with the instance.
+ */
+export function ownTempFolder(cwd = process.cwd()): string {
+  const tmp = join(cwd, '.tmp');
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  process.env.TMPDIR = tmp;
+  return tmp;
 }

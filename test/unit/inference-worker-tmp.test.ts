@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ownTempFolder } from '../../src/cli/inference-worker-command.js';
+import { ownTempFolder } from '../../src/config/inference-env.js';
 
 describe('inference worker: its own temporary folder', () => {
   it('is .tmp in its working folder (the instance disk), made private, and named by TMPDIR before onnxruntime loads', async () => {
