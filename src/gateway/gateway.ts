@@ -356,6 +356,9 @@ class Deadline {
     if (!Number.isFinite(ms) || ms < 0)
       throw new GantryError('INVALID_ARGUMENT', `'timeout' must be a duration of 0 or more, got ${String(ms)} ms.`, { field: 'timeout' });
     const error = new GantryError('INFERENCE_TIMEOUT', `No worker answered within the request's timeout of ${ms / 1000}s.`, { timeoutMs: ms });
+    // Under a millisecond (`timeout=1nanos`) it has passed before any worker is asked: a timer would fire only after
+    // the timers' 1 ms resolution, and a worker on loopback can answer sooner.
+    if (ms < 1) this.#ac.abort(error);
     this.#timer = setTimeout(() => this.#ac.abort(error), ms);
     this.#timer.unref();
   }
