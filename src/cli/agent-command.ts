@@ -40,6 +40,9 @@ export function registerAgent(program: Command): void {
       if (c.server === null || c.token === null) throw new Error('gantry agent needs --server URL and --token TOKEN (see `gantry create host-token`).');
       // A URL that cannot parse never reaches a server: refused now, not retried for ever.
       if (!isHttpUrl(c.server)) throw new Error(`--server needs an http:// or https:// URL, got '${c.server}'.`);
+      // A sandbox uid base another install holds, or runs workloads under, is refused before anything is written.
+      const { checkSandboxUidBase } = await import('../main/runtime.js');
+      await checkSandboxUidBase(c);
       // One process per data dir: two agents on one would each run the host's workloads (twice).
       await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
       const { DataDirLock } = await import('../main/data-dir-lock.js');

@@ -73,22 +73,23 @@ function packageDir(): string {
 /**
  * Refuse, writing nothing, a sandbox uid base another install holds, where this one could run workloads
  * under it: root, the sandbox not off, and a runtime that may be the process one (`auto` falls back to it
- * on any start whose container engine is gone). Checked before a first start makes the data dir and admin.
+ * on any start whose container engine is gone); nor one under which another install's workloads run. Checked
+ * before a first start makes the data dir and admin (`gantry up`) or its data dir (`gantry agent`).
  */
-export function checkSandboxUidBase(c: Config): void {
+export async function checkSandboxUidBase(c: Config): Promise<void> {
   if (c.runtime === 'docker' || c.processSandbox === 'off' || process.getuid?.() !== 0) return;
   checkUidBase(c.sandboxUidBase, c.dataDir);
-  refuseForeignWorkloads(c);
+  await refuseForeignWorkloads(c);
 }
 
 /**
  * Another install's workloads under this base, which a claim cannot show when that install predates claims: its
  * instance N runs as the uid this one gives its own, and each would adopt and stop the other's processes.
  */
-function refuseForeignWorkloads(c: Config): void {
+async function refuseForeignWorkloads(c: Config): Promise<void> {
   const idFile = join(c.dataDir, 'instances', 'runtime-id');
   const own = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : null;
-  const w = foreignWorkloadUnder(c.sandboxUidBase, own);
+  const w = await foreignWorkloadUnder(c.sandboxUidBase, own);
   if (w === null) return;
   const where = w.folder !== null ? ` (its folder ${w.folder})` : '';
   throw new Error(
@@ -129,10 +130,8 @@ async function processSandbox(c: Config, log: Logger): Promise<ProcessSandbox | 
     readOnly.push(...r.readOnly);
     hidden.push(...r.hidden);
   }
-  if (uidBase !== null) {
-    refuseForeignWorkloads(c);
-    claimUidBase(uidBase, c.dataDir);
-  }
+  // Checked before the data dir was written (`checkSandboxUidBase`, by `gantry up` and `gantry agent`): claimed now.
+  if (uidBase !== null) claimUidBase(uidBase, c.dataDir);
   log.info({ uidBase, readOnly }, 'workloads run in a bubblewrap sandbox');
   return { dataDir: c.dataDir, uidBase, readOnly, hidden, devices: nvidiaDevices() };
 }

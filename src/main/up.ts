@@ -156,7 +156,7 @@ export async function startGantry(o: UpOptions): Promise<RunningGantry> {
   const c = o.config;
   const log = o.log ?? createLogger(c.logLevel);
   // The claim itself waits for the sandbox probe, after the admin account is made: a base taken is refused now.
-  if (o.localHost) checkSandboxUidBase(c);
+  if (o.localHost) await checkSandboxUidBase(c);
   const made = await mkdir(c.dataDir, { recursive: true, mode: 0o700 });
   await chmod(c.dataDir, 0o700); // keys, database and instance disks: the owner's only, whatever the umask was
   // Before the database: a second server must not share the data dir, nor a SQLite file kept elsewhere.

@@ -13,6 +13,7 @@ import { testImage } from '../helpers/docker.js';
 
 const proc = (pid: number, pgrp: number, startTicks: number, own = false): ProcInfo => ({
   pid,
+  ppid: 1,
   pgrp,
   state: 'S',
   startTicks,

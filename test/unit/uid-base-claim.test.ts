@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { startGantry } from '../../src/main/up.js';
 import { claimUidBase, machineLockDir } from '../../src/main/uid-base-claim.js';
 import { foreignWorkloadUnder } from '../../src/runtime/process/foreign-workloads.js';
+import { GANTRY_BIN } from '../helpers/cli.js';
 
 /** A sandbox uid base belongs to one install (data dir) on a machine: two with one base would kill each other's workloads. */
 describe('sandbox uid base claim', () => {
@@ -98,19 +99,33 @@ describe('sandbox uid base claim', () => {
       try {
         const found = await until(() => foreignWorkloadUnder(base, 'mine'));
         assert.deepEqual([found.sandboxPid, found.uid, found.runtimeId, found.instanceId, found.folder], [other.pid, uid, 'the-other-install', 7, disk]);
-        assert.equal(foreignWorkloadUnder(base, 'the-other-install'), null, "an install's own workloads are its own");
-        assert.equal(foreignWorkloadUnder(base + 1, 'mine'), null, 'another base: instance 7 runs as another uid');
+        assert.equal(await foreignWorkloadUnder(base, 'the-other-install'), null, "an install's own workloads are its own");
+        assert.equal(await foreignWorkloadUnder(base + 1, 'mine'), null, 'another base: instance 7 runs as another uid');
         const config = loadConfig({ env: {}, flags: { dataDir: fresh, port: 0, runtime: 'process', logLevel: 'silent', sandboxUidBase: base } });
         await assert.rejects(
           startGantry({ config, workloadEnv: {}, localHost: true }),
           (e: unknown) => e instanceof Error && e.message.includes(`runs as uid ${uid}`) && e.message.includes(`its folder ${disk}`),
         );
         await assert.rejects(access(fresh), 'refused before anything was written');
+        // `gantry agent` too, before it writes its data dir.
+        const agentDir = join(root, 'agent');
+        const agent = spawnSync(
+          process.execPath,
+          [GANTRY_BIN, 'agent', '--server', 'http://127.0.0.1:1', '--token', 'x', '--data-dir', agentDir, '--runtime', 'process'],
+          {
+            env: { PATH: process.env.PATH, GANTRY_SANDBOX_UID_BASE: String(base) },
+            encoding: 'utf8',
+            timeout: 60_000,
+          },
+        );
+        assert.notEqual(agent.status, 0, agent.stderr);
+        assert.ok(agent.stderr.includes(`runs as uid ${uid}`), agent.stderr);
+        await assert.rejects(access(agentDir), 'the agent wrote nothing either');
         // The other install's workloads gone, the tenant's process that labels itself as another install's is left:
         // no root process of that install above it, so no install.
         spawnSync('pkill', ['-KILL', '-P', String(other.pid)]);
         other.kill('SIGKILL');
-        await until(() => (foreignWorkloadUnder(base, 'mine') === null ? true : null));
+        await until(async () => ((await foreignWorkloadUnder(base, 'mine')) === null ? true : null));
         assert.equal(tenant.exitCode, null, 'the tenant process still runs');
       } finally {
         other.kill('SIGKILL');
@@ -123,9 +138,9 @@ describe('sandbox uid base claim', () => {
 });
 
 /** `f`'s first value that is not null, tried for a few seconds (a spawned process takes a moment to drop its uid). */
-async function until<T>(f: () => T | null): Promise<T> {
+async function until<T>(f: () => T | null | Promise<T | null>): Promise<T> {
   for (let i = 0; i < 100; i++) {
-    const v = f();
+    const v = await f();
     if (v !== null) return v;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -1,6 +1,5 @@
-import { readdirSync, readlinkSync } from 'node:fs';
-import { readProcText } from './proc-read.js';
-import { labels, PF_KTHREAD } from './proc-table.js';
+import { readlinkSync } from 'node:fs';
+import { ProcTable, type ProcInfo } from './proc-table.js';
 
 /** A workload of another Gantry install that runs as a uid this one would give its own instance. */
 export interface ForeignWorkload {
@@ -14,35 +13,6 @@ export interface ForeignWorkload {
   readonly folder: string | null;
 }
 
-interface Proc {
-  readonly pid: number;
-  readonly ppid: number;
-  readonly uid: number;
-}
-
-function readProc(pid: number): Proc | null {
-  try {
-    const stat = readProcText(`/proc/${pid}/stat`);
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (rest.length < 7 || (Number(rest[6]) & PF_KTHREAD) !== 0 || rest[0] === 'Z') return null;
-    const m = /^Uid:\s+(\d+)/m.exec(readProcText(`/proc/${pid}/status`));
-    return m === null ? null : { pid, ppid: Number(rest[1]), uid: Number(m[1]) };
-  } catch {
-    return null; // ended while we looked
-  }
-}
-
-function labelsOf(pid: number): { runtimeId: string; instanceId: number } | null {
-  let env = '';
-  try {
-    env = readProcText(`/proc/${pid}/environ`);
-  } catch {
-    return null;
-  }
-  const l = labels(env);
-  return l.runtimeId !== null && l.instanceId !== null ? { runtimeId: l.runtimeId, instanceId: l.instanceId } : null;
-}
-
 /**
  * The first workload of another install found running as `base + N`, the uid this install gives its own instance
  * N, or null. Told by its sandbox: a root process (the bwrap a Gantry started, labelled with its runtime and
@@ -50,48 +20,33 @@ function labelsOf(pid: number): { runtimeId: string; instanceId: number } | null
  * root process nor change one's environment, so its own labels cannot make this refuse a start. An install too
  * old to claim its base (`uid-base-claim.ts`) is found this way.
  */
-export function foreignWorkloadUnder(base: number, ownRuntimeId: string | null): ForeignWorkload | null {
-  const procs = new Map<number, Proc>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const p = readProc(Number(name));
-    if (p !== null) procs.set(p.pid, p);
-  }
-  for (const root of procs.values()) {
-    if (root.uid !== 0) continue;
-    const l = labelsOf(root.pid);
-    if (l === null || l.runtimeId === ownRuntimeId) continue;
-    const uid = base + l.instanceId;
-    for (const p of procs.values()) {
-      if (p.uid === uid && descendsFrom(procs, p, root.pid)) {
-        return { sandboxPid: root.pid, pid: p.pid, uid, ...l, folder: sandboxFolder(procs, l) };
-      }
-    }
+export async function foreignWorkloadUnder(base: number, ownRuntimeId: string | null): Promise<ForeignWorkload | null> {
+  const table = (await new ProcTable(0, { uids: true }).snapshot()).filter((p) => p.state !== 'Z' && p.state !== 'X');
+  const procs = new Map(table.map((p) => [p.pid, p]));
+  const sandboxes = table.flatMap((p) =>
+    p.uid === 0 && p.runtimeId !== null && p.instanceId !== null && p.runtimeId !== ownRuntimeId
+      ? [{ pid: p.pid, runtimeId: p.runtimeId, instanceId: p.instanceId }]
+      : [],
+  );
+  for (const root of sandboxes) {
+    const { runtimeId, instanceId } = root;
+    const uid = base + instanceId;
+    const p = table.find((q) => q.uid === uid && descendsFrom(procs, q, root.pid));
+    if (p === undefined) continue;
+    // The inner bwrap works in the instance's disk, the outer one in `/`; never a tenant's process's (it may `cd` anywhere).
+    const folder = sandboxes.map((q) => (q.runtimeId === runtimeId && q.instanceId === instanceId ? cwdOf(q.pid) : null)).find((f) => f !== null) ?? null;
+    return { sandboxPid: root.pid, pid: p.pid, uid, runtimeId, instanceId, folder };
   }
   return null;
 }
 
-function descendsFrom(procs: ReadonlyMap<number, Proc>, p: Proc, ancestor: number): boolean {
-  let at: Proc | undefined = p;
+function descendsFrom(procs: ReadonlyMap<number, ProcInfo>, p: ProcInfo, ancestor: number): boolean {
+  let at: ProcInfo | undefined = p;
   for (let hops = 0; at !== undefined && hops < 64; hops++) {
     if (at.ppid === ancestor) return true;
     at = procs.get(at.ppid);
   }
   return false;
-}
-
-/**
- * The instance disk of the other install's sandbox: the working folder of one of its root processes with these
- * labels (the inner bwrap works in the disk; the outer one in `/`). Never a tenant's process's: it may `cd` anywhere.
- */
-function sandboxFolder(procs: ReadonlyMap<number, Proc>, l: { runtimeId: string; instanceId: number }): string | null {
-  for (const p of procs.values()) {
-    if (p.uid !== 0) continue;
-    const m = labelsOf(p.pid);
-    const cwd = m !== null && m.runtimeId === l.runtimeId && m.instanceId === l.instanceId ? cwdOf(p.pid) : null;
-    if (cwd !== null) return cwd;
-  }
-  return null;
 }
 
 /** Where a process works on the host, or null: unreadable, or `/` (the outer sandbox process), which names nothing. */

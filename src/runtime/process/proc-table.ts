@@ -4,6 +4,8 @@ import { readProcText } from './proc-read.js';
 /** One process as /proc shows it, with the Gantry labels found in its environment. */
 export interface ProcInfo {
   readonly pid: number;
+  /** Its parent's pid (a sandbox's processes descend from the root bwrap its Gantry started). */
+  readonly ppid: number;
   readonly pgrp: number;
   readonly state: string;
   readonly startTicks: number;
@@ -21,7 +23,7 @@ const LABEL_RUNTIME = `${LABEL_VARS[0]}=`;
 const LABEL_INSTANCE = `${LABEL_VARS[1]}=`;
 
 /** The kernel's flag on its own threads (`flags` in /proc/PID/stat): never a workload's. */
-export const PF_KTHREAD = 0x00200000;
+const PF_KTHREAD = 0x00200000;
 
 function parseStat(pid: number, text: string): Omit<ProcInfo, 'runtimeId' | 'instanceId' | 'uid'> | null {
   // The command name may hold spaces and parentheses: fields start after the last ')'.
@@ -31,6 +33,7 @@ function parseStat(pid: number, text: string): Omit<ProcInfo, 'runtimeId' | 'ins
   return {
     pid,
     state: rest[0] ?? '?',
+    ppid: Number(rest[1]),
     pgrp: Number(rest[2]),
     cpuTicks: Number(rest[11]) + Number(rest[12]),
     startTicks: Number(rest[19]),
@@ -38,8 +41,7 @@ function parseStat(pid: number, text: string): Omit<ProcInfo, 'runtimeId' | 'ins
   };
 }
 
-/** The Gantry labels in a process's environment (`/proc/PID/environ`, NUL-separated); null where absent. */
-export function labels(environ: string): { runtimeId: string | null; instanceId: number | null } {
+function labels(environ: string): { runtimeId: string | null; instanceId: number | null } {
   let runtimeId: string | null = null;
   let instanceId: number | null = null;
   for (const kv of environ.split('\0')) {
