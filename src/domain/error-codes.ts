@@ -23,6 +23,12 @@ export type ErrorKind =
 export interface CodeSpec {
   readonly kind: ErrorKind;
   readonly retryable: boolean;
+  /**
+   * The level an answer with this code is logged at, where its kind's level says the wrong thing: a 503 that tells
+   * the caller its endpoint's state is the caller's news, not a fault here. Otherwise: internal at error, other
+   * 5xx at warn, the rest at info.
+   */
+  readonly log?: 'debug' | 'info';
   /** One line for docs/errors.md. */
   readonly doc: string;
 }
@@ -183,11 +189,13 @@ export const ERROR_CODES = {
   ENDPOINT_STOPPED: {
     kind: 'unavailable',
     retryable: true,
+    log: 'info',
     doc: 'The endpoint is stopped, stopping or failed and takes no new requests (start it first), or a stop cut a request at its worker when it stopped the workers (at once for a plain stop, after its wait for a drain or an Elasticsearch stop; it may have been partly processed).',
   },
   NO_WORKERGROUP: {
     kind: 'unavailable',
     retryable: false,
+    log: 'info',
     doc: 'The endpoint has no workergroup (its last one was deleted, or none was created yet), so no worker can serve the request; create a workergroup first.',
   },
   DATABASE_UNAVAILABLE: {
@@ -203,6 +211,8 @@ export const ERROR_CODES = {
   CALLER_LEFT: {
     kind: 'invalid',
     retryable: false,
+    // One line per departure would be noise: a caller that leaves is counted in gantry_serverless_requests_total.
+    log: 'debug',
     doc: 'The caller closed its connection while its request waited for a worker: it left the queue and was not processed (never answered: no one is left to answer; counted as CALLER_LEFT).',
   },
   QUEUE_TIMEOUT: {

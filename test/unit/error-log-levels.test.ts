@@ -21,6 +21,7 @@ describe('error log levels', () => {
     assert.equal(levelOf(new GantryError('NO_WORKERGROUP', 'none')), 'info');
     assert.equal(levelOf(new GantryError('DATABASE_UNAVAILABLE', 'gone')), 'warn');
     assert.equal(levelOf(new GantryError('INVALID_ARGUMENT', 'bad')), 'info');
+    assert.equal(levelOf(new GantryError('CALLER_LEFT', 'gone')), 'debug');
     assert.equal(levelOf(new Error('boom')), 'error');
   });
 });

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../control/principal.js';
-import { GantryError } from '../../domain/errors.js';
+import { ERROR_CODES, GantryError } from '../../domain/errors.js';
+import type { CodeSpec } from '../../domain/error-codes.js';
 import { toGantryError } from '../errors.js';
 import { apiKeyOf } from './api-key.js';
 import { auditHook, rememberCallerIp } from './audit.js';
@@ -64,12 +65,6 @@ export interface RenderedError {
 }
 
 /**
- * 503s that say what the caller's endpoint is (stopped, no workergroup), not that anything here went wrong: a
- * client that keeps calling a stopped endpoint logs a line per request, at info, not a warning each.
- */
-const CALLERS_STATE: ReadonlySet<string> = new Set(['ENDPOINT_STOPPED', 'NO_WORKERGROUP']);
-
-/**
  * Any error, in the dialect's body, with the status of its kind and Retry-After where trying again
  * helps; logged at the level its kind deserves. Shared by the framework's error handler and the data path.
  */
@@ -77,11 +72,10 @@ export function renderError(d: ApiDialect, err: unknown, req: ErrorRequest, log:
   const known = toGantryError(err, req.id);
   const error = known.error;
   const status = d.errorStatus !== undefined ? d.errorStatus(error, known.status) : known.status;
-  // Only faults are errors; a stopped endpoint or a busy queue answering 503/504 is expected traffic.
+  // Only faults are errors; a busy queue answering 503/504 is a warning; a code may say its own level (error-codes.ts).
+  const level = (ERROR_CODES[error.code] as CodeSpec).log;
   if (error.kind === 'internal') log.error({ err, dialect: d.name }, 'request failed');
-  else if (error.code === 'CALLER_LEFT') log.debug({ code: error.code, dialect: d.name }, error.message);
-  else if (status >= 500 && !CALLERS_STATE.has(error.code)) log.warn({ code: error.code, status, dialect: d.name }, error.message);
-  else log.info({ code: error.code, status, dialect: d.name }, error.message);
+  else log[level ?? (status >= 500 ? 'warn' : 'info')]({ code: error.code, status, dialect: d.name }, error.message);
   const headers: Record<string, string | readonly string[]> = {
     ...d.responseHeaders?.(status),
     'content-type': d.errorContentType ?? 'application/json',
