@@ -1,5 +1,5 @@
 import { ACTION_SCOPES, ACTION_WORDS, INSTANCE_KEY_ACTIONS, type Action } from '../domain/account/actions.js';
-import { allows, ALL_PERMISSIONS, type Permissions } from '../domain/account/permissions.js';
+import { allows, ALL_PERMISSIONS, type Permissions, type ResourceRef } from '../domain/account/permissions.js';
 import type { KeyScope } from '../domain/account/records.js';
 import type { InstanceRecord } from '../domain/instance/instance.js';
 import { GantryError } from '../domain/errors.js';
@@ -27,7 +27,7 @@ export interface Principal {
  * refused; an instance key is FORBIDDEN anything but reading (its logs too), starting, stopping or
  * destroying its instance.
  */
-export function authorize(p: Principal, action: Action, resourceId: number | null = null): void {
+export function authorize(p: Principal, action: Action, resource: ResourceRef | null = null): void {
   if (p.scope === 'instance') {
     if (!INSTANCE_KEY_ACTIONS.has(action))
       throw new GantryError('FORBIDDEN', `An instance key may only read (its logs too), stop or destroy its own instance, not ${ACTION_WORDS[action]}.`, {
@@ -36,8 +36,8 @@ export function authorize(p: Principal, action: Action, resourceId: number | nul
     return; // which instance: authorizeInstance answers "not found" for any other
   }
   const scope = ACTION_SCOPES[action];
-  if (!allows(p.scopes, scope, resourceId)) {
-    const on = resourceId !== null ? ` (id ${resourceId})` : '';
+  if (!allows(p.scopes, scope, resource)) {
+    const on = resource !== null ? ` (${resource.kind.replace('_', ' ')} ${resource.id})` : '';
     throw new GantryError('PERMISSION_MISSING', `This API key lacks the ${scope} permission${on}, needed to ${ACTION_WORDS[action]}.`, {
       scope,
       action,
@@ -55,7 +55,7 @@ export function authorizeInstance(
   id: number,
   action: 'instance.read' | 'instance.change' | 'instance.manage' | 'instance.ssh-keys',
 ): InstanceRecord {
-  authorize(p, action, id);
+  authorize(p, action, { kind: 'instance', id });
   const notFound = new GantryError('INSTANCE_NOT_FOUND', `No instance with id ${id}.`, { instanceId: id });
   if (inst === undefined || inst.status === 'destroyed') throw notFound;
   if (p.scope === 'instance') {
@@ -67,8 +67,8 @@ export function authorizeInstance(
 }
 
 /** `authorize`, then admin accounts only. */
-export function authorizeAdmin(p: Principal, action: Action, resourceId: number | null = null): void {
-  authorize(p, action, resourceId);
+export function authorizeAdmin(p: Principal, action: Action, resource: ResourceRef | null = null): void {
+  authorize(p, action, resource);
   if (!p.isAdmin) throw new GantryError('ADMIN_ONLY', 'Only an admin account may do this.');
 }
 

@@ -39,7 +39,11 @@ export const ERROR_CODES = {
   INVALID_ARGUMENT: { kind: 'invalid', retryable: false, doc: 'A field has a wrong type or an out-of-range value.' },
   INVALID_QUERY: { kind: 'invalid', retryable: false, doc: 'An offer or instance filter uses an unknown operator or a value of the wrong type.' },
   MISSING_INPUT: { kind: 'invalid', retryable: false, doc: 'A required field is absent or empty.' },
-  INVALID_PERMISSIONS: { kind: 'invalid', retryable: false, doc: 'The permission JSON of a key or role does not parse (unknown category, operator or shape).' },
+  INVALID_PERMISSIONS: {
+    kind: 'invalid',
+    retryable: false,
+    doc: 'The permission JSON of a key or role does not parse (unknown category, operator or shape), or a rule names a kind of resource its category does not cover.',
+  },
   INVALID_USERNAME: { kind: 'invalid', retryable: false, doc: 'A username must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit.' },
   INVALID_EMAIL: { kind: 'invalid', retryable: false, doc: 'The email address does not look like one.' },
   INVALID_SECRET_NAME: {

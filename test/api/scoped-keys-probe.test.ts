@@ -71,6 +71,9 @@ async function probe(call: Call, routes: readonly ProbedRoute[], expect: (r: Pro
   return problems;
 }
 
+/** A permission rule for one id. */
+const only = (id: unknown) => ({ constraints: { id: { eq: id } } });
+
 for (const ts of TEST_STORES) {
   describe(`A's own restricted keys probe every route (${ts.name})`, { skip: ts.skip }, () => {
     let g: TestGantry;
@@ -78,7 +81,7 @@ for (const ts of TEST_STORES) {
     let own: number;
     /** A second instance of A's, stopped: outside the constrained key's grant and the instance key's instance. */
     let other: number;
-    const keys = { none: '', readOne: '', oneDeployment: '' };
+    const keys = { none: '', readOne: '', oneDeployment: '', endpointAsDeployment: '', endpointNamed: '', keyAsUser: '', keyNamed: '' };
 
     before(async () => {
       g = await startTestGantry(ts);
@@ -100,6 +103,17 @@ for (const ts of TEST_STORES) {
       keys.none = none.body.key;
       keys.readOne = readOne.body.key;
       keys.oneDeployment = oneDeployment.body.key;
+      // Keys whose ids are read as another kind than the resource of that number (misc's are deployments', user_read's
+      // the account's, unless the action names a kind): made before the baseline, which lists keys.
+      const made = async (permissions: unknown): Promise<string> => {
+        const r = await t.a('POST', '/api/v0/auth/apikeys/', { name: 'kinds', permissions });
+        assert.equal(r.status, 200, r.text);
+        return r.body.key as string;
+      };
+      keys.endpointAsDeployment = await made({ api: { misc: { d: only(t.ids.endpoint) } } });
+      keys.endpointNamed = await made({ api: { misc: { endptjobs: only(t.ids.endpoint) } } });
+      keys.keyAsUser = await made({ api: { user_read: { r: only(t.ids.key) } } });
+      keys.keyNamed = await made({ api: { user_read: { 'api.apikeys.show': only(t.ids.key) } } });
       t.baseline = await snapshotOfA(t.a);
     });
     after(() => g.dispose());
@@ -123,7 +137,7 @@ for (const ts of TEST_STORES) {
       assert.equal(res.status, 403, res.text);
       assert.equal(res.body.error, 'missing_permissions');
       assert.equal(res.body.code, 'PERMISSION_MISSING');
-      assert.equal(res.body.msg, `This API key lacks the instance_read permission (id ${other}), needed to read an instance.`);
+      assert.equal(res.body.msg, `This API key lacks the instance_read permission (instance ${other}), needed to read an instance.`);
     });
     it("nothing of A's changed (instance_read for one id)", nothingChanged);
 
@@ -142,6 +156,27 @@ for (const ts of TEST_STORES) {
         const r = await call(method, path, body);
         assert.equal(r.status, 403, `${method} ${path}: ${r.text}`);
       }
+    });
+
+    it('an id holds for one kind: a deployment grant numbered like an endpoint, or an account grant numbered like a key, reaches neither', async () => {
+      const endpointId = t.ids.endpoint as number;
+      const asDeployment = t.as(keys.endpointAsDeployment);
+      const refused = await asDeployment('GET', `/api/v0/endptjobs/${endpointId}/`);
+      assert.equal(refused.status, 403, refused.text);
+      assert.match(refused.body.msg, new RegExp(`\\(endpoint ${endpointId}\\)`));
+      assert.equal((await asDeployment('PUT', `/api/v0/endptjobs/${endpointId}/`, { max_workers: 0 })).status, 403);
+      assert.equal((await asDeployment('POST', '/get_endpoint_workers/', { id: endpointId })).status, 403);
+      // Named as an endpoint (Vast's route name), the same number reaches the endpoint, and still no deployment.
+      const asEndpoint = t.as(keys.endpointNamed);
+      assert.equal((await asEndpoint('GET', `/api/v0/endptjobs/${endpointId}/`)).status, 200);
+      assert.equal((await asEndpoint('GET', `/api/v0/deployment/${endpointId}/`)).status, 403);
+      const key = t.ids.key as number;
+      assert.equal((await t.as(keys.keyAsUser)('GET', `/api/v0/auth/apikeys/${key}/`)).status, 403);
+      assert.equal((await t.as(keys.keyNamed)('GET', `/api/v0/auth/apikeys/${key}/`)).status, 200);
+      // A key may not name a kind its category does not hold (refused, so nothing of A's changes).
+      const wrong = await t.a('POST', '/api/v0/auth/apikeys/', { name: 'wrong', permissions: { api: { misc: { 'api.instance.show': only(1) } } } });
+      assert.equal(wrong.status, 400, wrong.text);
+      assert.match(wrong.body.msg, /names instance ids, which misc does not cover/);
     });
     it("nothing of A's changed (misc for one deployment)", nothingChanged);
 

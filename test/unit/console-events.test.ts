@@ -59,6 +59,7 @@ function setUp(load?: PushSource['load']) {
     topic: 'instance',
     feeds: ['instance', 'instance-status'],
     action: 'instance.read',
+    kind: 'instance',
     load: async (c, id) => {
       loads++;
       return load !== undefined ? load(c, id) : { accountId: 1, row: { id, n: loads } };

@@ -3,19 +3,56 @@ import { describe, it } from 'node:test';
 import { parseRates } from '../../src/api/rate-limit/families.js';
 import { vastFamilyOf as familyOf } from '../../src/api/dialects/vast/route-config.js';
 import { parseKeyFile, secretContext, Vault } from '../../src/control/accounts/vault.js';
-import { allows, intersect, isWithin, parsePermissions } from '../../src/domain/account/permissions.js';
+import { allows, intersect, isWithin, parsePermissions, permissionsJson } from '../../src/domain/account/permissions.js';
 import { retryAfterSeconds, take } from '../../src/domain/account/token-bucket.js';
 import { thresholdText } from '../../src/api/dialects/vast/errors.js';
 import { amountFor, meters } from '../../src/domain/billing/meter.js';
 
 describe('permission JSON', () => {
+  const instance = (id: number) => ({ kind: 'instance' as const, id });
   it('grants whole categories, or ids by eq/gte/lte constraints', () => {
     const p = parsePermissions({ api: { misc: {}, instance_read: { show: { constraints: { id: { gte: 10, lte: 20 } } } } } });
     assert.equal(allows(p, 'misc', null), true);
-    assert.equal(allows(p, 'instance_read', 15), true);
-    assert.equal(allows(p, 'instance_read', 21), false);
+    assert.equal(allows(p, 'instance_read', instance(15)), true);
+    assert.equal(allows(p, 'instance_read', instance(21)), false);
     assert.equal(allows(p, 'instance_read', null), false, 'a constrained grant does not cover listings');
-    assert.equal(allows(p, 'instance_write', 15), false);
+    assert.equal(allows(p, 'instance_write', instance(15)), false);
+  });
+
+  it("an id holds for one kind of resource: the action's name says which, else the category's main kind", () => {
+    // A grant for deployment 1 (misc's main kind) is no grant for endpoint 1 or workergroup 1 of the same category.
+    const dep = parsePermissions({ api: { misc: { d: { constraints: { id: { eq: 1 } } } } } });
+    assert.equal(allows(dep, 'misc', { kind: 'deployment', id: 1 }), true);
+    assert.equal(allows(dep, 'misc', { kind: 'endpoint', id: 1 }), false);
+    assert.equal(allows(dep, 'misc', { kind: 'workergroup', id: 1 }), false);
+    // Vast's action names (api.<kind>.<verb>), and plain kind names, singular or plural.
+    const named = parsePermissions({
+      api: {
+        misc: { endptjobs: { constraints: { id: { eq: 3 } } } },
+        instance_read: { 'api.instance.request_logs': { constraints: { id: { eq: 1227 } } } },
+        instance_write: { volumes: { constraints: { id: { eq: 2 } } } },
+        user_write: { 'api.ssh.delete': { constraints: { id: { eq: 1 } } } },
+      },
+    });
+    assert.equal(allows(named, 'misc', { kind: 'endpoint', id: 3 }), true);
+    assert.equal(allows(named, 'misc', { kind: 'deployment', id: 3 }), false);
+    assert.equal(allows(named, 'instance_read', instance(1227)), true);
+    assert.equal(allows(named, 'instance_read', { kind: 'volume', id: 1227 }), false);
+    assert.equal(allows(named, 'instance_write', { kind: 'volume', id: 2 }), true);
+    assert.equal(allows(named, 'instance_write', instance(2)), false);
+    assert.equal(allows(named, 'user_write', { kind: 'ssh_key', id: 1 }), true);
+    assert.equal(allows(named, 'user_write', { kind: 'api_key', id: 1 }), false);
+    // A key being made may not name a kind its category does not cover; one stored so keeps working (covering nothing).
+    const wrong = { api: { misc: { 'api.instance.show': { constraints: { id: { eq: 1 } } } } } };
+    assert.throws(() => parsePermissions(wrong, { strict: true }), /names instance ids, which misc does not cover/);
+    assert.equal(allows(parsePermissions(wrong), 'misc', { kind: 'deployment', id: 1 }), false);
+    // The listing's JSON reads back the same grants, kinds included.
+    assert.deepEqual(parsePermissions(permissionsJson(named)), named);
+    // Handing out and narrowing compare kinds too.
+    const ep1 = parsePermissions({ api: { misc: { endpoint: { constraints: { id: { eq: 1 } } } } } });
+    assert.equal(isWithin(ep1, dep), false);
+    assert.equal(isWithin(dep, dep), true);
+    assert.equal(allows(intersect(dep, ep1), 'misc', { kind: 'endpoint', id: 1 }), false);
   });
 
   it('refuses unknown categories, operators and shapes with a clear message', () => {
@@ -30,8 +67,8 @@ describe('permission JSON', () => {
     assert.equal(isWithin(one, all), true);
     assert.equal(isWithin(all, one), false);
     const both = intersect(all, one);
-    assert.equal(allows(both, 'instance_read', 7), true);
-    assert.equal(allows(both, 'instance_write', 7), false);
+    assert.equal(allows(both, 'instance_read', instance(7)), true);
+    assert.equal(allows(both, 'instance_write', instance(7)), false);
   });
 });
 

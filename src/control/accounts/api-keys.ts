@@ -24,7 +24,7 @@ export async function createApiKey(ctx: ControlContext, p: Principal, r: NewKeyR
   authorize(p, 'account.write');
   const name = r.name.trim();
   if (name === '' || name.length > 100) throw new GantryError('INVALID_ARGUMENT', 'name: 1-100 characters.');
-  const asked = r.permissions === null || r.permissions === undefined ? null : parsePermissions(r.permissions);
+  const asked = r.permissions === null || r.permissions === undefined ? null : parsePermissions(r.permissions, { strict: true });
   if (asked !== null && !isWithin(asked, p.scopes)) {
     throw new GantryError('PERMISSION_ESCALATION', 'A key may only grant permissions its creator holds.');
   }
@@ -57,6 +57,11 @@ export async function createApiKey(ctx: ControlContext, p: Principal, r: NewKeyR
 
 export async function listApiKeys(ctx: ControlContext, p: Principal): Promise<KeyView[]> {
   authorize(p, 'account.read');
+  return keyViews(ctx, p);
+}
+
+/** The keys the caller holds, with their teams: checked by the caller (a listing, or one key's show). */
+export async function keyViews(ctx: ControlContext, p: Principal): Promise<KeyView[]> {
   const keys = await ctx.store.listApiKeys(p.actorId);
   const teams = new Map<number, AccountRecord | undefined>();
   for (const k of keys) if (k.memberId !== null && !teams.has(k.accountId)) teams.set(k.accountId, await ctx.store.getAccount(k.accountId));
@@ -64,6 +69,6 @@ export async function listApiKeys(ctx: ControlContext, p: Principal): Promise<Ke
 }
 
 export async function revokeApiKey(ctx: ControlContext, p: Principal, id: number): Promise<void> {
-  authorize(p, 'account.write', id);
+  authorize(p, 'account.write', { kind: 'api_key', id });
   if (!(await ctx.store.revokeApiKey(id, p.actorId, ctx.clock.now()))) throw new GantryError('API_KEY_NOT_FOUND', `No API key with id ${id}.`, { keyId: id });
 }

@@ -6,7 +6,7 @@ import { auditedAccounts } from './audit.js';
 import { createSshKey, listSshKeys } from './ssh-keys.js';
 import type { AccountRecord } from '../../domain/account/records.js';
 import type { KeyView } from './api-keys.js';
-import { listApiKeys } from './api-keys.js';
+import { keyViews } from './api-keys.js';
 
 /** What an account may change about itself (Vast's `set user`); absent fields stay as they are. */
 export interface ProfileChange {
@@ -79,8 +79,8 @@ export async function resetApiKey(ctx: ControlContext, p: Principal, clientRef: 
 
 /** One key the caller holds (the plain key is never kept, so it is not shown). */
 export async function showApiKey(ctx: ControlContext, p: Principal, id: number): Promise<KeyView> {
-  authorize(p, 'account.read', id);
-  const found = (await listApiKeys(ctx, p)).find((v) => v.key.id === id);
+  authorize(p, 'account.read', { kind: 'api_key', id });
+  const found = (await keyViews(ctx, p)).find((v) => v.key.id === id);
   if (!found) throw new GantryError('API_KEY_NOT_FOUND', `No API key with id ${id}.`, { keyId: id });
   return found;
 }
@@ -113,7 +113,7 @@ export function listScheduledJobs(_ctx: ControlContext, p: Principal): Promise<n
 }
 
 export function changeScheduledJob(_ctx: ControlContext, p: Principal, id: number | null): Promise<never> {
-  authorize(p, 'account.write', id);
+  authorize(p, 'account.write', id === null ? null : { kind: 'scheduled_job', id });
   if (id !== null) throw new GantryError('SCHEDULED_JOB_NOT_FOUND', `No scheduled job with id ${id}: Gantry keeps none.`, { jobId: id });
   throw new GantryError('SCHEDULED_JOBS_NOT_SUPPORTED', 'Gantry runs no scheduled jobs: repeat the command with cron or a loop instead.');
 }

@@ -96,7 +96,7 @@ export function followSshKeys(ctx: ControlContext): () => void {
  * the running ones for a key that may not change them.
  */
 function mayWriteKeys(p: Principal, instanceId: number): boolean {
-  return p.scope !== 'instance' && allows(p.scopes, ACTION_SCOPES['instance.manage'], instanceId);
+  return p.scope !== 'instance' && allows(p.scopes, ACTION_SCOPES['instance.manage'], { kind: 'instance', id: instanceId });
 }
 
 /** Vast adds a new account key to every current instance of the account: here, to those the caller may change. */
@@ -124,7 +124,7 @@ async function ownKey(ctx: ControlContext, p: Principal, id: number): Promise<Ss
 }
 
 export async function updateSshKey(ctx: ControlContext, p: Principal, id: number, raw: unknown): Promise<SshKeyRecord> {
-  authorize(p, 'account.write', id);
+  authorize(p, 'account.write', { kind: 'ssh_key', id });
   const text = checkKey(raw);
   // A new text for a key that instances hold is a new key in each of them. Another account's key is
   // NOT_FOUND below: this refusal must not tell its caller where that key is.
@@ -142,7 +142,7 @@ export async function updateSshKey(ctx: ControlContext, p: Principal, id: number
 }
 
 export async function deleteSshKey(ctx: ControlContext, p: Principal, id: number): Promise<void> {
-  authorize(p, 'account.write', id);
+  authorize(p, 'account.write', { kind: 'ssh_key', id });
   const detached = await ctx.store.deleteSshKey(id, p.accountId, ctx.clock.now());
   if (detached === null) throw notFound(id);
   await push(ctx, detached);

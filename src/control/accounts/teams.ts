@@ -11,7 +11,7 @@ import type { AccountRecord, TeamMemberRecord, TeamRoleRecord } from '../../doma
  * with team keys, which their role narrows at every use. The creator holds the `owner` role.
  */
 async function teamOf(ctx: ControlContext, p: Principal, action: 'team.read' | 'team.write', resourceId: number | null = null): Promise<AccountRecord> {
-  authorize(p, action, resourceId);
+  authorize(p, action, resourceId === null ? null : { kind: 'user', id: resourceId });
   const a = await ctx.store.getAccount(p.accountId);
   if (!a?.isTeam || a.deletedAt !== null) {
     throw new GantryError('TEAM_NOT_FOUND', 'This key does not act for a team: use the key `create team` gave, or one made with create api-key and team_id.');
@@ -119,6 +119,7 @@ async function findRole(ctx: ControlContext, teamId: number, ref: string): Promi
 export async function createRole(ctx: ControlContext, p: Principal, name: string, permissions: unknown): Promise<TeamRoleRecord> {
   const team = await teamOf(ctx, p, 'team.write');
   checkRoleName(name);
+  parsePermissions(permissions, { strict: true });
   await withinCaller(ctx, team.id, p, { id: 0, teamId: team.id, name, permissions }, 'create');
   return ctx.store.putTeamRole(team.id, name, permissions, 'create');
 }
@@ -143,6 +144,7 @@ export async function updateRole(
     );
   }
   const permissions = change.permissions === undefined || change.permissions === null ? role.permissions : change.permissions;
+  if (permissions !== role.permissions) parsePermissions(permissions, { strict: true });
   await withinCaller(ctx, team.id, p, role, 'change');
   await withinCaller(ctx, team.id, p, { ...role, permissions }, 'give');
   return ctx.store.putTeamRole(team.id, role.name, permissions, 'update');

@@ -70,7 +70,7 @@ export interface Earnings {
 
 /** What the caller's machines earned: each charge of an instance on them, renters' identities left out. */
 export async function machineEarnings(ctx: ControlContext, p: Principal, userId: number, q: PeriodQuery): Promise<Earnings> {
-  authorize(p, 'billing.read', userId);
+  authorize(p, 'billing.read', { kind: 'user', id: userId });
   if (userId !== p.accountId && !p.isAdmin) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${userId}.`);
   const account = await ctx.store.getAccount(userId);
   if (!account) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${userId}.`);

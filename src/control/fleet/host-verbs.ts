@@ -11,7 +11,7 @@ import { authorize, type Principal } from '../principal.js';
  */
 
 async function ownMachine(ctx: ControlContext, p: Principal, id: number, action: 'machine.read' | 'machine.write'): Promise<MachineRecord> {
-  authorize(p, action, id);
+  authorize(p, action, { kind: 'machine', id });
   const m = await ctx.store.getMachine(id, ctx.clock.now());
   if (!m || (m.ownerId !== p.accountId && !p.isAdmin)) throw new GantryError('MACHINE_NOT_FOUND', `No machine with id ${id}.`, { machineId: id });
   return m;

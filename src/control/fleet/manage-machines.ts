@@ -9,7 +9,7 @@ import type { MachineRecord } from '../../domain/machine/machine.js';
  * Another account's machine answers "not found" (an admin may act on any).
  */
 async function ownedMachine(ctx: ControlContext, p: Principal, id: number): Promise<MachineRecord> {
-  authorize(p, 'machine.write', id);
+  authorize(p, 'machine.write', { kind: 'machine', id });
   const m = await ctx.store.getMachine(id, ctx.clock.now());
   if (!m || (m.ownerId !== p.accountId && !p.isAdmin)) throw new GantryError('MACHINE_NOT_FOUND', `No machine with id ${id}.`, { machineId: id });
   return m;

@@ -28,7 +28,7 @@ async function commandHost(ctx: ControlContext, p: Principal, id: number): Promi
  * workload runs (no shell), the output kept behind a short-lived result URL as logs are.
  */
 export async function executeCommand(ctx: ControlContext, p: Principal, id: number, command: unknown): Promise<{ token: string }> {
-  authorize(p, 'instance.manage', id);
+  authorize(p, 'instance.manage', { kind: 'instance', id });
   // Whose instance it is comes first: another tenant learns nothing from how its command was refused.
   authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
   const argv = parseConstrained(command);

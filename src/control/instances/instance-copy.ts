@@ -92,7 +92,7 @@ export async function failCopiesOfEndedSessions(ctx: ControlContext, machineId: 
 
 /** `cancel copy DST`: end every copy into the instance (its host ends those it runs and those pushed in from other hosts). */
 export async function cancelCopiesInto(ctx: ControlContext, p: Principal, id: number): Promise<string> {
-  authorize(p, 'instance.manage', id);
+  authorize(p, 'instance.manage', { kind: 'instance', id });
   const dst = authorizeInstance(p, await ctx.store.getInstance(id), id, 'instance.manage');
   const host = dst.status === 'running' ? await reachHost(ctx, dst.machineId) : undefined;
   const n = host === undefined ? 0 : await host.cancelCopies(id);

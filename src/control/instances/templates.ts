@@ -45,9 +45,9 @@ export async function resolveTemplate(
   p: Principal,
   ref: TemplateRef,
   action: Extract<Action, 'instance.create' | 'instance.manage' | 'serverless.write' | 'template.read'>,
-  resourceId: number | null = null,
+  instanceId: number | null = null,
 ): Promise<TemplateRecord | null> {
-  authorize(p, action, resourceId);
+  authorize(p, action, instanceId === null ? null : { kind: 'instance', id: instanceId });
   if (ref.hashId === null && ref.id === null) return null;
   const t = await visible(ctx, p, ref);
   if (t === null) throw notFound(ref);

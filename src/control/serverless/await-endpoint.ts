@@ -34,7 +34,7 @@ export async function awaitEndpointStatus(
   timeoutMs: number,
   or: (ep: EndpointRecord) => boolean = () => false,
 ): Promise<AwaitedEndpoint> {
-  authorize(p, 'serverless.read', id);
+  authorize(p, 'serverless.read', { kind: 'endpoint', id });
   if (wanted.length === 0 || !wanted.every((s) => typeof s === 'string' && isEndpointStatus(s))) {
     throw new GantryError('INVALID_ARGUMENT', `Wait for one or more of the endpoint statuses; got ${JSON.stringify(wanted)}.`, { field: 'wanted' });
   }

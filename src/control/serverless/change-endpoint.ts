@@ -70,7 +70,7 @@ export async function changeEndpoint(
   action: EndpointAction,
   o: EndpointChangeOptions = {},
 ): Promise<EndpointChangeResult> {
-  authorize(p, 'serverless.write', id);
+  authorize(p, 'serverless.write', { kind: 'endpoint', id });
   return changeOwnedEndpoint(ctx, p, id, action, o);
 }
 

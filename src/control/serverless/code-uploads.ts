@@ -127,7 +127,7 @@ export async function uploadCode(ctx: ControlContext, fields: ReadonlyMap<string
  * owner's keys and to the instance key (CONTAINER_API_KEY) of one of the deployment's workers.
  */
 export async function codeDownloadToken(ctx: ControlContext, p: Principal, id: number): Promise<{ token: string; expiresAt: number }> {
-  authorize(p, 'serverless.code', id);
+  authorize(p, 'serverless.code', { kind: 'deployment', id });
   let deploymentId: number;
   if (p.scope === 'instance') {
     // A worker's own key: only the deployment whose endpoint it works for. Any other id is FORBIDDEN,

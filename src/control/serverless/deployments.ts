@@ -111,7 +111,7 @@ export async function createDeployment(ctx: ControlContext, p: Principal, r: New
 
 /** The deployment a call names, after checking the action; another account's or group's answers "not found". */
 export async function ownDeployment(ctx: ControlContext, p: Principal, ref: DeploymentRef, action: ServerlessAction): Promise<DeploymentRecord> {
-  authorize(p, action, 'id' in ref ? ref.id : null);
+  authorize(p, action, 'id' in ref ? { kind: 'deployment', id: ref.id } : null);
   const d = 'id' in ref ? await ctx.store.getDeployment(ref.id) : await ctx.store.findDeploymentByUid(ref.uid);
   const visible = d !== undefined && (d.accountId === p.accountId || p.isAdmin) && ('id' in ref || (d.resourceGroup === ref.resourceGroup && inScope(d, ref)));
   if (!visible) {

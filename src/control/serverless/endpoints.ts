@@ -28,7 +28,7 @@ export type ServerlessAction = 'serverless.read' | 'serverless.write';
 
 /** The endpoint the caller named, after checking the action against it. */
 export async function ownEndpoint(ctx: ControlContext, p: Principal, id: number, action: ServerlessAction): Promise<EndpointRecord> {
-  authorize(p, action, id);
+  authorize(p, action, { kind: 'endpoint', id });
   return loadOwnEndpoint(ctx, p, id);
 }
 

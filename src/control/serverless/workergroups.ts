@@ -151,7 +151,7 @@ function workergroupBounds(ctx: ControlContext, p: Principal): { maxPerAccount: 
 }
 
 export async function ownWorkergroup(ctx: ControlContext, p: Principal, id: number, action: ServerlessAction): Promise<WorkergroupRecord> {
-  authorize(p, action, id);
+  authorize(p, action, { kind: 'workergroup', id });
   const wg = await ctx.store.getWorkergroup(id);
   if (!wg || (wg.accountId !== p.accountId && !p.isAdmin)) throw new GantryError('WORKERGROUP_NOT_FOUND', `No workergroup by id ${id} is available.`, { id });
   return wg;

@@ -16,7 +16,7 @@ export interface CleanupResult {
  * so no instance expires; what can be left behind is the data of volumes deleted while the host was away.
  */
 export async function cleanupMachine(ctx: ControlContext, p: Principal, machineId: number): Promise<CleanupResult> {
-  authorize(p, 'machine.write', machineId);
+  authorize(p, 'machine.write', { kind: 'machine', id: machineId });
   const m = await ctx.store.getMachine(machineId, ctx.clock.now());
   if (!m || (m.ownerId !== p.accountId && !p.isAdmin)) throw new GantryError('MACHINE_NOT_FOUND', `No machine with id ${machineId}.`, { machineId });
   const host = await reachHost(ctx, machineId);

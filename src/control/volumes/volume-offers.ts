@@ -18,7 +18,7 @@ export interface VolumeListing {
 }
 
 async function ownedMachine(ctx: ControlContext, p: Principal, id: number): Promise<MachineRecord> {
-  authorize(p, 'machine.write', id);
+  authorize(p, 'machine.write', { kind: 'machine', id });
   const m = await ctx.store.getMachine(id, ctx.clock.now());
   if (!m || (m.ownerId !== p.accountId && !p.isAdmin)) throw new GantryError('MACHINE_NOT_FOUND', `No machine with id ${id}.`, { machineId: id });
   return m;

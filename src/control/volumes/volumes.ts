@@ -25,7 +25,7 @@ function notFound(id: number): GantryError {
 
 /** The caller's live volume (an admin's: anyone's); another tenant's answers "not found". */
 export async function ownedVolume(ctx: ControlContext, p: Principal, id: number, action: 'volume.read' | 'volume.write'): Promise<VolumeRecord> {
-  authorize(p, action, id);
+  authorize(p, action, { kind: 'volume', id });
   const v = await ctx.store.getVolume(id);
   if (v === undefined || (v.accountId !== p.accountId && !p.isAdmin)) throw notFound(id);
   return v;

@@ -6,6 +6,12 @@ import { GantryError } from '../errors.js';
  * `{"api": {"<category>": {}}}` grants a category outright;
  * `{"api": {"<category>": {"<action>": {"constraints": {"id": {"eq": 7}}}}}}` grants it for matching
  * resource ids only. A key without permissions holds every category.
+ *
+ * An id means nothing without the kind of thing it numbers: instances, volumes, endpoints and keys are
+ * numbered apart, and one category covers several kinds (misc: endpoints, workergroups, deployments). So a
+ * constraint holds for one kind, read from its action's name (Vast's `api.instance.request_logs`, or a
+ * plain `endpoint`), else the category's main kind (`CATEGORY_KIND`): a key for deployment 1 is not a key
+ * for endpoint 1, nor one for instance 2 a key for volume 2.
  */
 export const PERMISSION_CATEGORIES = [
   'instance_read',
@@ -22,7 +28,72 @@ export const PERMISSION_CATEGORIES = [
 ] as const;
 export type PermissionCategory = (typeof PERMISSION_CATEGORIES)[number];
 
+/** What a constrained grant's ids number. */
+export const RESOURCE_KINDS = [
+  'instance',
+  'volume',
+  'machine',
+  'user',
+  'api_key',
+  'ssh_key',
+  'endpoint',
+  'workergroup',
+  'deployment',
+  'scheduled_job',
+] as const;
+export type ResourceKind = (typeof RESOURCE_KINDS)[number];
+
+/** One resource a call acts on, for the id constraints of a key. */
+export interface ResourceRef {
+  readonly kind: ResourceKind;
+  readonly id: number;
+}
+
+/** The kinds each category's use cases name, the first its main kind (an action name that names no kind means it). */
+export const CATEGORY_KINDS: Readonly<Record<PermissionCategory, readonly [ResourceKind, ...ResourceKind[]]>> = {
+  instance_read: ['instance', 'volume'],
+  instance_write: ['instance', 'volume'],
+  user_read: ['user', 'api_key', 'ssh_key'],
+  user_write: ['user', 'api_key', 'ssh_key', 'scheduled_job'],
+  billing_read: ['user'],
+  billing_write: ['user'],
+  machine_read: ['machine'],
+  machine_write: ['machine'],
+  misc: ['deployment', 'endpoint', 'workergroup'],
+  team_read: ['user'],
+  team_write: ['user'],
+};
+
+/** The words an action's name may use for a kind (Vast's route names among them), singular or plural. */
+const KIND_WORDS: Readonly<Record<string, ResourceKind>> = {
+  instance: 'instance',
+  volume: 'volume',
+  machine: 'machine',
+  user: 'user',
+  account: 'user',
+  member: 'user',
+  api_key: 'api_key',
+  apikey: 'api_key',
+  ssh: 'ssh_key',
+  ssh_key: 'ssh_key',
+  sshkey: 'ssh_key',
+  endpoint: 'endpoint',
+  endptjob: 'endpoint',
+  workergroup: 'workergroup',
+  autojob: 'workergroup',
+  deployment: 'deployment',
+  scheduled_job: 'scheduled_job',
+};
+
+/** The kind an action's name names (`api.<kind>.…` or `<kind>`, `<kind>s`), or null. */
+function kindNamed(action: string): ResourceKind | null {
+  const parts = action.toLowerCase().split('.');
+  const word = (parts[0] === 'api' && parts.length > 1 ? parts[1] : parts[0]) ?? '';
+  return KIND_WORDS[word] ?? KIND_WORDS[word.replace(/s$/, '')] ?? null;
+}
+
 export interface IdConstraint {
+  readonly kind: ResourceKind;
   readonly eq?: number;
   readonly gte?: number;
   readonly lte?: number;
@@ -40,13 +111,13 @@ function invalid(msg: string): GantryError {
   return new GantryError('INVALID_PERMISSIONS', `Invalid permissions: ${msg}`);
 }
 
-function parseConstraint(v: unknown, where: string): IdConstraint | null {
+function parseConstraint(v: unknown, where: string, kind: ResourceKind): IdConstraint | null {
   if (v === undefined) return null;
   if (!isObject(v)) throw invalid(`${where}.constraints must be an object.`);
   const id = v.id;
   if (id === undefined) return null;
   if (!isObject(id)) throw invalid(`${where}.constraints.id must be an object of eq/gte/lte.`);
-  const out: { eq?: number; gte?: number; lte?: number } = {};
+  const out: { kind: ResourceKind; eq?: number; gte?: number; lte?: number } = { kind };
   for (const [op, val] of Object.entries(id)) {
     if (op !== 'eq' && op !== 'gte' && op !== 'lte') throw invalid(`${where}.constraints.id has unknown operator "${op}" (eq, gte, lte).`);
     const n = typeof val === 'string' && /^\d+$/.test(val) ? Number(val) : val;
@@ -56,8 +127,12 @@ function parseConstraint(v: unknown, where: string): IdConstraint | null {
   return out;
 }
 
-/** Parse the permission JSON of a key or role; INVALID_ARGUMENT names what is wrong. */
-export function parsePermissions(json: unknown): Permissions {
+/**
+ * Parse the permission JSON of a key or role; INVALID_PERMISSIONS names what is wrong. `strict` (a key or role
+ * being made) also refuses an action named after a kind its category does not cover (`misc` → `api.instance.x`),
+ * which would grant nothing; grants stored before kinds were read keep parsing (such a rule covers nothing).
+ */
+export function parsePermissions(json: unknown, o: { strict?: boolean } = {}): Permissions {
   if (!isObject(json)) throw invalid('expected an object such as {"api": {"instance_read": {}}}.');
   const api = json.api;
   if (!isObject(api)) throw invalid('the top-level key must be "api".');
@@ -74,7 +149,11 @@ export function parsePermissions(json: unknown): Permissions {
     let unconstrained = false;
     for (const [action, spec] of actions) {
       if (!isObject(spec)) throw invalid(`api.${cat}.${action} must be an object.`);
-      const c = parseConstraint(spec.constraints, `api.${cat}.${action}`);
+      const kinds = CATEGORY_KINDS[cat];
+      const kind = kindNamed(action) ?? kinds[0];
+      if (o.strict === true && !kinds.includes(kind))
+        throw invalid(`api.${cat}.${action} names ${kind} ids, which ${cat} does not cover (it covers ${kinds.join(', ')}).`);
+      const c = parseConstraint(spec.constraints, `api.${cat}.${action}`, kind);
       if (c === null) unconstrained = true;
       else list.push(c);
     }
@@ -87,22 +166,32 @@ export function parsePermissions(json: unknown): Permissions {
 export function permissionsJson(p: Permissions): Record<string, unknown> {
   const api: Record<string, unknown> = {};
   for (const [cat, list] of p) {
-    api[cat] = list === null ? {} : Object.fromEntries(list.map((c, i) => [`rule_${i}`, { constraints: { id: c } }]));
+    api[cat] = list === null ? {} : Object.fromEntries(list.map(({ kind, ...id }, i) => [`api.${kind}.rule_${i}`, { constraints: { id } }]));
   }
   return { api };
 }
 
-function meets(c: IdConstraint, id: number): boolean {
-  return (c.eq === undefined || id === c.eq) && (c.gte === undefined || id >= c.gte) && (c.lte === undefined || id <= c.lte);
+function meets(c: IdConstraint, r: ResourceRef): boolean {
+  const id = r.id;
+  return c.kind === r.kind && (c.eq === undefined || id === c.eq) && (c.gte === undefined || id >= c.gte) && (c.lte === undefined || id <= c.lte);
 }
 
-/** Whether the grants allow `category`, for resource `id` when the call names one. */
-export function allows(p: Permissions, category: PermissionCategory, id: number | null): boolean {
+/** Whether the grants allow `category`, for the resource `r` when the call names one. */
+export function allows(p: Permissions, category: PermissionCategory, r: ResourceRef | null): boolean {
   if (!p.has(category)) return false;
   const list = p.get(category) ?? null;
   if (list === null) return true;
   // A constrained grant never covers calls that name no single resource (listings, creates).
-  return id !== null && list.some((c) => meets(c, id));
+  return r !== null && list.some((c) => meets(c, r));
+}
+
+/** The one resource an exact constraint names, or null for a range. */
+const exact = (c: IdConstraint): ResourceRef | null => (c.eq === undefined ? null : { kind: c.kind, id: c.eq });
+
+/** Whether constraint `c` names one resource, which `outer` covers (ranges are not compared). */
+function within(c: IdConstraint, outer: IdConstraint): boolean {
+  const r = exact(c);
+  return r !== null && meets(outer, r);
 }
 
 /** Whether every grant of `inner` is also held by `outer`: a key may only hand out what it holds. */
@@ -112,7 +201,7 @@ export function isWithin(inner: Permissions, outer: Permissions): boolean {
     const o = outer.get(cat) ?? null;
     if (o === null) continue;
     if (list === null) return false;
-    if (!list.every((c) => c.eq !== undefined && o.some((oc) => meets(oc, c.eq as number)))) return false;
+    if (!list.every((c) => o.some((oc) => within(c, oc)))) return false;
   }
   return true;
 }
@@ -129,7 +218,7 @@ export function intersect(a: Permissions, b: Permissions): Permissions {
     else
       out.set(
         cat,
-        la.filter((c) => c.eq !== undefined && lb.some((oc) => meets(oc, c.eq as number))),
+        la.filter((c) => lb.some((oc) => within(c, oc))),
       );
   }
   return out;

@@ -12,10 +12,11 @@ export const deploymentPush: PushSource = {
   topic: 'deployment',
   feeds: ['endpoint', 'endpoint-status', 'gateway'],
   action: 'serverless.read',
+  kind: 'endpoint',
   load: async (control, endpointId) => {
     const d = await deploymentOfEndpoint(control.ctx, endpointId);
     if (d === undefined) return undefined;
     // A key limited to some deployments is told of them by their own ids, as the REST routes check them: their final deletion (a null row) too.
-    return { accountId: d.accountId, row: d.deployment === null ? null : deploymentBody(d.deployment), authId: d.deploymentId };
+    return { accountId: d.accountId, row: d.deployment === null ? null : deploymentBody(d.deployment), auth: { kind: 'deployment', id: d.deploymentId } };
   },
 };

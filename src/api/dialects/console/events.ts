@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { actionReach, authorize, type Principal } from '../../../control/principal.js';
 import type { Action } from '../../../domain/account/actions.js';
+import type { ResourceKind, ResourceRef } from '../../../domain/account/permissions.js';
 import { GantryError } from '../../../domain/errors.js';
 import type { ChangeTopic } from '../../../store/change-feed.js';
 import { apiKeyOf } from '../../edge/api-key.js';
@@ -13,8 +14,8 @@ import { principal } from '../../edge/principal.js';
 export interface PushItem {
   readonly accountId: number;
   readonly row: unknown;
-  /** The id a key's limits are checked against, where the record's own id is not the event's (a deployment, told of by its endpoint). */
-  readonly authId?: number;
+  /** What a key's limits are checked against, where the record is not the event's id (a deployment, told of by its endpoint). */
+  readonly auth?: ResourceRef;
 }
 
 /**
@@ -28,6 +29,8 @@ export interface PushSource {
   readonly feeds: readonly ChangeTopic[];
   /** What a key must reach on the record's id to be told of it. */
   readonly action: Action;
+  /** What the event's ids number (a key limited to some ids is checked against them). */
+  readonly kind: ResourceKind;
   /** Admins are told of every account's records, not only their own. */
   readonly adminSeesAll?: boolean;
   /** Read the record once; undefined: nothing to tell (unknown id). */
@@ -255,7 +258,7 @@ function mayRead(p: Principal, source: PushSource, id: number, item: PushItem): 
   if (item.accountId !== p.accountId && !(source.adminSeesAll === true && p.isAdmin)) return false;
   if (p.scope === 'instance' && (source.action !== 'instance.read' || p.instanceId !== id)) return false;
   try {
-    authorize(p, source.action, item.authId ?? id);
+    authorize(p, source.action, item.auth ?? { kind: source.kind, id });
     return true;
   } catch {
     return false;

@@ -7,6 +7,7 @@ const instances: PushSource = {
   topic: 'instance',
   feeds: ['instance', 'instance-status'],
   action: 'instance.read',
+  kind: 'instance',
   load: async (control, id) => {
     const v = await control.instanceView(id);
     if (v === undefined) return undefined;
