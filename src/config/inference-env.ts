@@ -8,8 +8,10 @@ import { parseDuration } from './load.js';
  * Elasticsearch dialect adds the GANTRY_* ones to the allocation's template.
  */
 export interface InferenceWorkerEnv {
-  /** The control plane's URL: the model is fetched from it and load is reported to it. */
+  /** Where load is reported and the signing key is read: the control plane's URL, under the worker's endpoint (REPORT_ADDR). */
   readonly reportAddr: string;
+  /** The control plane's URL (GANTRY_URL, else REPORT_ADDR): the model is fetched from it. */
+  readonly apiUrl: string;
   readonly masterToken: string;
   readonly workerId: number;
   /** 0 picks a free port (local use). */
@@ -39,6 +41,7 @@ export function inferenceWorkerEnv(env: NodeJS.ProcessEnv = process.env): Infere
   const fetchTimeout = env.GANTRY_MODEL_FETCH_TIMEOUT;
   return {
     reportAddr,
+    apiUrl: env.GANTRY_URL !== undefined && env.GANTRY_URL !== '' ? env.GANTRY_URL : reportAddr,
     masterToken: env.MASTER_TOKEN ?? '',
     workerId: count(env, 'CONTAINER_ID', 0, 0),
     port: count(env, 'WORKER_PORT', 0, 0),

@@ -18,6 +18,27 @@ export function instanceKey(secret: string, instanceId: number): string {
   return 'gik_' + createHmac('sha256', secret).update(`instance:${instanceId}`).digest('base64url').slice(0, 40);
 }
 
+/**
+ * The path part of a worker's REPORT_ADDR (`/report/{ref}`): its endpoint's id and a tag derived from the server
+ * secret, so a worker learns its own endpoint's signing key there (`/report/{ref}/pubkey/`) and nobody makes the
+ * control plane make keys for ids of their choosing.
+ */
+export function reportRef(secret: string, endpointId: number): string {
+  return `${endpointId}.${reportTag(secret, endpointId)}`;
+}
+
+/** The endpoint a report address names, or null when it is not one this server gave out. */
+export function endpointOfReportRef(secret: string, ref: string): number | null {
+  const m = /^([1-9][0-9]{0,15})\.([A-Za-z0-9_-]{22})$/.exec(ref);
+  if (m === null) return null;
+  const id = Number(m[1]);
+  const want = Buffer.from(reportTag(secret, id));
+  const got = Buffer.from(m[2] as string);
+  return Number.isSafeInteger(id) && got.length === want.length && timingSafeEqual(got, want) ? id : null;
+}
+
+const reportTag = (secret: string, endpointId: number): string => createHmac('sha256', secret).update(`report:${endpointId}`).digest('base64url').slice(0, 22);
+
 /** A serverless worker's MASTER_TOKEN: it authenticates the worker's own /worker_status/ reports. */
 export function workerToken(secret: string, instanceId: number): string {
   return 'gwt_' + createHmac('sha256', secret).update(`worker:${instanceId}`).digest('base64url').slice(0, 40);

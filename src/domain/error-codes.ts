@@ -3,35 +3,10 @@
  * The domain knows no HTTP: `src/api/errors.ts` maps kinds to statuses. Kept apart from `errors.ts`,
  * which holds the error type itself, because the table grows with every new code.
  */
+import type { CodeSpec } from './error-spec.js';
 import { LIMIT_CODES } from './limit-codes.js';
 
-export type ErrorKind =
-  | 'invalid'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'conflict'
-  | 'illegal_transition'
-  | 'rate_limited'
-  | 'payment_required'
-  | 'unavailable'
-  | 'upstream'
-  | 'timeout'
-  | 'internal';
-
-export interface CodeSpec {
-  readonly kind: ErrorKind;
-  readonly retryable: boolean;
-  /**
-   * The level an answer with this code is logged at, where its kind's level says the wrong thing: a 503 that tells
-   * the caller its endpoint's state is the caller's news, not a fault here. Otherwise: internal at error, other
-   * 5xx at warn, the rest at info.
-   */
-  readonly log?: 'debug' | 'info';
-  /** One line for docs/errors.md. */
-  readonly doc: string;
-}
+export type { CodeSpec, ErrorKind } from './error-spec.js';
 
 /** Registry of every error code. Codes are never reused; docs/errors.md lists them all (checked by a test). */
 export const ERROR_CODES = {

@@ -1,4 +1,4 @@
-import type { CodeSpec } from './error-codes.js';
+import type { CodeSpec } from './error-spec.js';
 
 /**
  * The error codes of the bounds on what one account holds: part of ERROR_CODES (error-codes.ts), kept

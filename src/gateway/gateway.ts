@@ -1,16 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ResolvedEndpoint, RoutingView } from '../control/serverless/routing.js';
+import type { ResolvedEndpoint, RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import type { ServerlessUseCases } from '../control/serverless/use-cases.js';
 import type { Principal } from '../control/principal.js';
-import { boundedMemo } from '../domain/bounded-memo.js';
 import { GantryError } from '../domain/errors.js';
 import { acceptsTraffic } from '../domain/serverless/lifecycle.js';
 import type { Metrics } from '../log/metrics.js';
 import type { Abort } from './abort.js';
 import { wasNotSent, WorkerPools, type ForwardResponse } from './proxy.js';
 import { callerKey, ResolveCache } from './resolve-cache.js';
-import type { RouteGrant, RouteSigner } from './signing.js';
+import { signedLines, type RouteKeys } from './route-keys.js';
+import type { RouteGrant } from './signing.js';
 import type { Assignment, Traffic } from './traffic.js';
 import { WireUpstreams } from './wire-upstream.js';
 
@@ -82,7 +82,7 @@ export interface WireCaller {
 export class Gateway {
   readonly #uc: ServerlessUseCases;
   readonly #traffic: Traffic;
-  readonly #signer: RouteSigner;
+  readonly #keys: RouteKeys;
   readonly #pools: WorkerPools;
   /** Raw keep-alive connections to workers, for the edge's wire path. */
   readonly wire: WireUpstreams;
@@ -92,13 +92,13 @@ export class Gateway {
   readonly #metrics: Metrics;
   /** The answered-requests counter bound to its label once (no labels object per request). */
   readonly #answered: { inc(): void };
-  /** The wire path's lines of `workerHeaders` that never change for a worker URL: its URL and signature. */
-  readonly #signedLines = boundedMemo(1_000, (url: string) => `x-gantry-url: ${url}\r\nx-gantry-signature: ${this.#signer.sign(url)}\r\n`);
+  /** The wire path's lines of `workerHeaders` that never change for a worker: its URL and signature (which names both the key and the URL). */
+  readonly #signedLines = signedLines();
 
   constructor(o: {
     useCases: ServerlessUseCases;
     traffic: Traffic;
-    signer: RouteSigner;
+    keys: RouteKeys;
     metrics: Metrics;
     requestTimeoutMs: number;
     resolveCacheMs: number;
@@ -109,14 +109,14 @@ export class Gateway {
     this.#answered = o.metrics.serverlessRequests.labels('ok');
     this.#resolved = new ResolveCache(o.resolveCacheMs, o.current);
     this.#traffic = o.traffic;
-    this.#signer = o.signer;
+    this.#keys = o.keys;
     this.#pools = new WorkerPools({ requestTimeoutMs: o.requestTimeoutMs });
     this.wire = new WireUpstreams(o.requestTimeoutMs);
   }
 
-  /** Every request that reaches a worker resolves first: the route signing key is loaded by then (loaded once, when first needed). */
+  /** Every request that reaches a worker resolves first: the server's signing key is loaded by then (loaded once, when first needed). */
   async #resolve(name: string, key: string | null): Promise<ResolvedEndpoint> {
-    if (!this.#signer.isReady) await this.#signer.ready();
+    if (!this.#keys.server.isReady) await this.#keys.server.ready();
     return this.#resolved.cached(callerKey(name, key), () => this.#uc.resolveEndpoint(name, key));
   }
 
@@ -125,15 +125,21 @@ export class Gateway {
     this.#resolved.forget();
   }
 
-  /** The route signing key's public half (Vast's GET /pubkey/). */
+  /** The server's route signing key's public half (Vast's GET /pubkey/). */
   async publicKeyPem(): Promise<string> {
-    await this.#signer.ready();
-    return this.#signer.publicKeyPem;
+    await this.#keys.server.ready();
+    return this.#keys.server.publicKeyPem;
   }
 
-  #grant(url: string, cost: number, endpoint: string): RouteGrant {
+  /** An endpoint's own signing key's public half, which its workers check hand-outs with (`/report/{ref}/pubkey/`). */
+  async endpointPublicKeyPem(endpointId: number): Promise<string> {
+    return (await this.#keys.endpoint(endpointId)).publicKeyPem;
+  }
+
+  /** A hand-out to the worker, signed with the key it checks with (the view's reader signed it: route-keys.ts). */
+  #grant(w: RoutableWorker, cost: number, endpoint: string): RouteGrant {
     const reqnum = Date.now() * 1000 + (this.#reqnum++ % 1000);
-    return { url, reqnum, signature: this.#signer.sign(url), cost, endpoint };
+    return { url: w.url, reqnum, signature: w.signature ?? this.#keys.server.sign(w.url), cost, endpoint };
   }
 
   /**
@@ -149,7 +155,7 @@ export class Gateway {
       if (view.deleted) return { kind: 'gone' };
       return view.accepting ? { kind: 'none', phases: view.phases } : { kind: 'stopped' };
     }
-    return { kind: 'worker', grant: this.#grant(worker.url, cost, name) };
+    return { kind: 'worker', grant: this.#grant(worker, cost, name) };
   }
 
   /** Forward one request to a worker of the endpoint and return its answer as a stream. */
@@ -169,7 +175,7 @@ export class Gateway {
     return this.#counted(
       ref.uid,
       async () => {
-        if (!this.#signer.isReady) await this.#signer.ready();
+        if (!this.#keys.server.isReady) await this.#keys.server.ready();
         return this.#resolved.cached(k, () => this.#uc.resolveDeployment(p, ref));
       },
       r,
@@ -182,7 +188,7 @@ export class Gateway {
    */
   forward(name: string, key: string | null, cost: number, path: string, caller?: WireCaller): WireForward | Promise<WireForward> {
     const known = this.#resolved.known(callerKey(name, key));
-    if (known !== undefined && accepts(known) && this.#signer.isReady) {
+    if (known !== undefined && accepts(known) && this.#keys.server.isReady) {
       const a = this.#traffic.tryAcquire(known.endpoint.id, cost);
       if (a !== null) return this.#wireForward(name, path, known.endpoint.id, a, cost, 0);
     }
@@ -207,7 +213,7 @@ export class Gateway {
     this.#metrics.serverlessQueueWait.observe(waitedMs / 1000);
     const sentAt = performance.now();
     const url = a.worker.url;
-    const auth = this.#grant(url, cost, name);
+    const auth = this.#grant(a.worker, cost, name);
     return {
       origin: url,
       path,
@@ -245,7 +251,7 @@ export class Gateway {
 
   /** `workerHeaders` as header lines. */
   #wireHeaders(g: RouteGrant): string {
-    return `${this.#signedLines(g.url)}x-gantry-reqnum: ${g.reqnum}\r\nx-gantry-cost: ${g.cost}\r\nx-gantry-endpoint: ${g.endpoint}\r\n`;
+    return `${this.#signedLines(g)}x-gantry-reqnum: ${g.reqnum}\r\nx-gantry-cost: ${g.cost}\r\nx-gantry-endpoint: ${g.endpoint}\r\n`;
   }
 
   /**
@@ -300,7 +306,7 @@ export class Gateway {
       const a = await this.#traffic.acquire(endpoint.id, r.cost, deadline, r.gone);
       const sentAt = performance.now();
       this.#metrics.serverlessQueueWait.observe((sentAt - waitFrom) / 1000);
-      const auth = this.#grant(a.worker.url, r.cost, name);
+      const auth = this.#grant(a.worker, r.cost, name);
       // The deadline runs until the worker's answer begins (then `#proxy` clears it).
       const unfollow = deadline === undefined ? null : a.signal.follow(deadline);
       try {

@@ -35,13 +35,20 @@ export interface RouteGrant {
  */
 export class RouteSigner {
   readonly #store: SettingStore;
+  readonly #setting: string;
   #key: KeyObject | null = null;
   #publicKeyPem: string | null = null;
   #loading: Promise<void> | null = null;
   #made: Promise<string> | null = null;
 
-  constructor(store: SettingStore) {
+  /** `setting`: where the store keeps this key (the server's own by default; an endpoint's: route-keys.ts). */
+  constructor(store: SettingStore, setting = SETTING, maxCached = MAX_CACHED) {
     this.#store = store;
+    this.#setting = setting;
+    this.sign = boundedMemo(maxCached, (url: string) => {
+      if (this.#key === null) throw new Error('the route signing key is not loaded: await ready() first');
+      return sign('sha256', Buffer.from(RouteSigner.message(url)), this.#key).toString('base64');
+    });
   }
 
   /** A signer whose key is already loaded (tests and tools that sign at once). */
@@ -60,7 +67,7 @@ export class RouteSigner {
   ready(): Promise<void> {
     if (this.#key !== null) return Promise.resolve();
     this.#loading ??= (async () => {
-      const pem = (await this.#store.getSetting(SETTING)) ?? (await this.#store.getOrPutSetting(SETTING, await this.#fresh()));
+      const pem = (await this.#store.getSetting(this.#setting)) ?? (await this.#store.getOrPutSetting(this.#setting, await this.#fresh()));
       const key = createPrivateKey(pem);
       this.#publicKeyPem = createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
       this.#key = key;
@@ -86,8 +93,5 @@ export class RouteSigner {
   }
 
   /** PKCS#1 v1.5 signatures are deterministic and the message is the URL alone, so each URL is signed once. */
-  readonly sign: (url: string) => string = boundedMemo(MAX_CACHED, (url: string) => {
-    if (this.#key === null) throw new Error('the route signing key is not loaded: await ready() first');
-    return sign('sha256', Buffer.from(RouteSigner.message(url)), this.#key).toString('base64');
-  });
+  readonly sign: (url: string) => string;
 }

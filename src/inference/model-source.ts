@@ -20,7 +20,8 @@ export interface LoadedModel {
 }
 
 export interface ModelSourceOptions {
-  readonly reportAddr: string;
+  /** The control plane's URL (the worker's GANTRY_URL). */
+  readonly apiUrl: string;
   readonly workerId: number;
   readonly masterToken: string;
   /** Keep retrying this long while the control plane does not answer or answers 5xx. */
@@ -60,7 +61,7 @@ async function* body(res: Response): AsyncGenerator<Uint8Array> {
 }
 
 export async function fetchModel(o: ModelSourceOptions): Promise<LoadedModel> {
-  const base = `${o.reportAddr.replace(/\/$/, '')}/_ml/_gantry/worker/model`;
+  const base = `${o.apiUrl.replace(/\/$/, '')}/_ml/_gantry/worker/model`;
   const meta = (await (await fetchRetrying(base, o)).json()) as Record<string, unknown>;
   const modelId = typeof meta.model_id === 'string' ? meta.model_id : '';
   const tokens = meta.vocabulary;

@@ -15,6 +15,7 @@ import { fetchModel } from './model-source.js';
  */
 export interface InferenceWorkerOptions {
   readonly reportAddr: string;
+  readonly apiUrl: string;
   readonly masterToken: string;
   readonly workerId: number;
   readonly port: number;

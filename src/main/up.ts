@@ -24,7 +24,7 @@ import { newKeyLine, parseKeyFile, Vault } from '../control/accounts/vault.js';
 import { createLogger } from '../log/logger.js';
 import { Metrics } from '../log/metrics.js';
 import { Gateway } from '../gateway/gateway.js';
-import { RouteSigner } from '../gateway/signing.js';
+import { RouteKeys } from '../gateway/route-keys.js';
 import { Traffic } from '../gateway/traffic.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { newHostToken, ensureHostToken } from '../control/hosts/host-tokens.js';
@@ -225,8 +225,11 @@ async function startLocked(o: UpOptions, log: Logger, lock: DataDirLock, opened:
   // Set once the API listens: workers can report from then on (workers.ts counts their silence from it).
   let listeningSince = Infinity;
   const servingSince = (): number => listeningSince;
+  // Each worker's signature is made as its view is read, with the key that worker checks (route-keys.ts).
+  const routeKeys = new RouteKeys(store);
   const traffic = new Traffic({
-    directory: (id) => routingView({ store, machines, clock, settings: c, servingSince: (): number => control.ctx.servingSince() }, id),
+    directory: async (id) =>
+      routeKeys.signed(await routingView({ store, machines, clock, settings: c, servingSince: (): number => control.ctx.servingSince() }, id)),
     touch: (id, at) => store.touchEndpoint(id, at),
     now: () => clock.now(),
     directoryMs: c.workerDirectoryMs,
@@ -262,7 +265,7 @@ async function startLocked(o: UpOptions, log: Logger, lock: DataDirLock, opened:
   const gateway = (opened.gateway = new Gateway({
     useCases: control.serverless,
     traffic,
-    signer: new RouteSigner(store),
+    keys: routeKeys,
     metrics,
     requestTimeoutMs: c.serverlessRequestTimeoutMs,
     resolveCacheMs: c.principalCacheMaxAgeMs,

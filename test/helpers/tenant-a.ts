@@ -42,7 +42,7 @@ const PROBE_TEMPLATE = template('probe-scn', 'probe-exe', 'probe');
  * (`/openapi.json`, `/docs`: the server's capabilities, alike for all), the console's session (any key: what that key may do), overview and series and its event stream (any key: only what that key may read) and its static files, and the inference workers' model routes (worker tokens).
  */
 const OUTSIDE =
-  /^\/(healthz|metrics|pubkey|worker_status|delete_requests|openapi\.json)$|^\/docs(\/|$)|^\/agent\/|^\/api\/v0\/(results\/|gpu_names|tfa|deployment_uploads$|deployment_code$)|^\/oauth\/token$|^\/console\/api\/(session|events|overview|series)$|^\/console\/(?!api\/)|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
+  /^\/(healthz|metrics|pubkey|worker_status|delete_requests|openapi\.json)$|^\/report\/|^\/docs(\/|$)|^\/agent\/|^\/api\/v0\/(results\/|gpu_names|tfa|deployment_uploads$|deployment_code$)|^\/oauth\/token$|^\/console\/api\/(session|events|overview|series)$|^\/console\/(?!api\/)|^\/v2\/lm\/meta$|^\/$|^\/_ml\/_gantry\/worker\//;
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<ApiResponse>;
 

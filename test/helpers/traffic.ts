@@ -25,7 +25,7 @@ export function acceptingView(endpointId: number): RoutingView {
     accepting: true,
     draining: false,
     maxQueueTimeS: 30,
-    workers: [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }],
+    workers: [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0, signedBy: null }],
     phases: {},
     deleted: false,
     limits: NO_LIMITS,

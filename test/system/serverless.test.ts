@@ -3,6 +3,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startTestGantry, type TestGantry } from '../helpers/gantry.js';
 import { gantry } from '../helpers/cli.js';
+import { reportRef, workerToken } from '../../src/control/keys.js';
 import { call, createDeployment, EXAMPLE_ONSTART, SERVERLESS_FAST, until, WORKER_ONSTART, workersOf } from '../helpers/serverless.js';
 import { ONE_STORE } from '../helpers/stores.js';
 
@@ -40,12 +41,15 @@ for (const ts of ONE_STORE) {
       assert.equal(r.cost, 3);
       assert.equal(r.endpoint, 'echo');
       assert.ok(typeof r.reqnum === 'number' && typeof r.__request_id === 'string' && r.request_idx !== undefined);
-      const pem = await (await fetch(`${g.url}/pubkey/`)).text();
+      // Signed with the endpoint's own key, which its workers read at their REPORT_ADDR; not with the server's.
+      const pem = await (await fetch(`${g.url}/report/${reportRef(g.control.ctx.secret, d.endpointId)}/pubkey/`)).text();
       const message = `{\n    "url": ${JSON.stringify(r.url)}\n}`;
       assert.ok(
         verify('sha256', Buffer.from(message), createPublicKey(pem), Buffer.from(r.signature, 'base64')),
         'signature verifies as Vast workers check it',
       );
+      const serverPem = await (await fetch(`${g.url}/pubkey/`)).text();
+      assert.equal(verify('sha256', Buffer.from(message), createPublicKey(serverPem), Buffer.from(r.signature, 'base64')), false);
 
       // Vast-style call straight to the worker with auth_data; unsigned and replayed calls are refused.
       const direct = (auth: unknown): Promise<Response> =>
@@ -69,6 +73,36 @@ for (const ts of ONE_STORE) {
       for (const f of ['id', 'endpoint_name', 'endpoint_state', 'api_key', 'user_id', 'created_at', 'min_load', 'max_workers', 'inactivity_timeout'])
         assert.ok(f in row, f);
       assert.equal(row.endpoint_state, 'active');
+    });
+
+    it("a hand-out opens only its own endpoint's workers: another endpoint's (another tenant's) refuse it; a worker on the server's key still serves", async () => {
+      const mine = await createDeployment(g, 'mine', { min_load: 1, max_workers: 1 });
+      const theirs = await createDeployment(g, 'theirs', { min_load: 1, max_workers: 1 });
+      const readyOf = (endpointId: number) => until('a ready worker', async () => (await workersOf(g, endpointId)).find((w) => w.status === 'Ready'), 60_000);
+      const [w1, w2] = [await readyOf(mine.endpointId), await readyOf(theirs.endpointId)];
+      const routed = await g.api('POST', '/route/', { endpoint: 'mine', api_key: mine.key, cost: 1, request_idx: 0 }, { key: null });
+      assert.equal(routed.status, 200, routed.text);
+      assert.equal(routed.body.url, w1?.url);
+      const to = (url: string, auth: unknown): Promise<Response> =>
+        fetch(`${url}/work`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth_data: auth, payload: { n: 1 } }) });
+      // The grant names mine's worker URL; theirs checks it with its own endpoint's key, whatever URL it names.
+      assert.equal((await to(w2?.url as string, routed.body)).status, 401, "another endpoint's worker refuses mine's hand-out");
+      assert.equal((await to(w1?.url as string, { ...routed.body, reqnum: routed.body.reqnum + 1 })).status, 200);
+      // A report address is the server's only: a made-up one answers 404, and nobody makes it make keys.
+      assert.equal((await fetch(`${g.url}/report/${mine.endpointId}.${'A'.repeat(22)}/pubkey/`)).status, 404);
+      // A worker that reports to /worker_status/ itself (one started by an earlier version) checks with /pubkey/: still served.
+      const legacy = await createDeployment(g, 'legacy', { min_load: 1, max_workers: 1, onstart: `REPORT_ADDR="$GANTRY_URL" ${WORKER_ONSTART}` });
+      await readyOf(legacy.endpointId);
+      const viaLegacy = await call(g, 'legacy', '/x', { body: 'old' });
+      assert.equal(viaLegacy.status, 200, JSON.stringify(viaLegacy.body));
+      // A worker's report through another endpoint's address is refused.
+      const wrong = await fetch(`${g.url}/report/${reportRef(g.control.ctx.secret, theirs.endpointId)}/worker_status/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: w1?.id, mtoken: workerToken(g.control.ctx.secret, w1?.id), loaded: true }),
+      });
+      assert.equal(wrong.status, 403, await wrong.text());
+      for (const d of [mine, theirs, legacy]) assert.equal((await g.api('DELETE', `/api/v0/deployment/${d.id}/`)).status, 200);
     });
 
     it('the CLI creates, shows, drains, starts and deletes a deployment', async () => {

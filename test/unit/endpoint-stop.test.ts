@@ -285,7 +285,7 @@ describe('gateway counts for a stop', () => {
       draining: false,
       // A busy worker is full at once: further requests queue.
       maxQueueTimeS: 0,
-      workers: [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }],
+      workers: [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0, signedBy: null }],
       phases: {},
       deleted: false,
       limits: NO_LIMITS,
@@ -378,7 +378,7 @@ describe('gateway views and stops', () => {
         accepting: true,
         draining: false,
         maxQueueTimeS: 0,
-        workers: [{ id: 1, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }],
+        workers: [{ id: 1, url: 'http://w', perf: 1, working: 0, reportedAt: 0, signedBy: null }],
         phases: {},
         deleted: false,
         limits: NO_LIMITS,

@@ -58,7 +58,7 @@ describe('gateway wake-ups', () => {
       await until('demand told', () => demanded.length > 0);
       assert.deepEqual(demanded, [1], 'once for a burst');
       assert.deepEqual(t.waiting(), [1], 'the loop wakes what this replica holds requests for at each tick');
-      workers = [{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }];
+      workers = [{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0, signedBy: null }];
       t.invalidate(1); // what a worker's report or a probe does when it is ready
       const a = await held;
       assert.equal(a.worker.id, 5);
@@ -71,7 +71,7 @@ describe('gateway wake-ups', () => {
   });
 
   it('a request queued behind busy workers asks for a pass too (a load step), once for a burst', async () => {
-    const { t, demanded } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }]));
+    const { t, demanded } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0, signedBy: null }]));
     try {
       const first = await t.acquire(1, 1);
       assert.deepEqual(demanded, [], 'a worker had room: nothing to ask');
@@ -109,7 +109,7 @@ describe('gateway wake-ups', () => {
 
   it('hearing of a stop publishes what this gateway holds at once, and again when its last request ends', async () => {
     let accepting = true;
-    const { t, published, heard } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }], accepting));
+    const { t, published, heard } = gateway(() => viewOf([{ id: 5, url: 'http://w', perf: 1, working: 0, reportedAt: 0, signedBy: null }], accepting));
     try {
       const a = await t.acquire(1, 1);
       accepting = false; // the stop, written at some replica

@@ -40,7 +40,7 @@ describe('an endpoint with no workergroup', () => {
       const waiting = t.acquire(1, 1);
       await settle();
       assert.equal(t.pending(1).queued, 1);
-      view.workers = [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0 }];
+      view.workers = [{ id: 10, url: 'http://w', perf: 1, working: 0, reportedAt: 0, signedBy: null }];
       t.invalidate(1);
       (await waiting).release();
     } finally {

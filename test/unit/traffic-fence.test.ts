@@ -19,7 +19,7 @@ describe("a gateway's fences around workers", () => {
 
   it('holds a fence set before this gateway routed any request of the endpoint (a drain fences first)', async () => {
     const now = 1_000_000;
-    const t = trafficOver({ workers: [10, 11].map((id) => ({ id, url: `http://w${id}`, perf: 1, working: 0, reportedAt: 0 })) }, () => now);
+    const t = trafficOver({ workers: [10, 11].map((id) => ({ id, url: `http://w${id}`, perf: 1, working: 0, reportedAt: 0, signedBy: null })) }, () => now);
     try {
       t.fence(1, 10, now + 60_000);
       for (let i = 0; i < 4; i++) {

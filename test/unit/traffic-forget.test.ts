@@ -107,7 +107,7 @@ describe('the traffic of a deleted endpoint', () => {
 
   it("forgets a worker's counters once it is out of the worker list and took no request for an hour", async () => {
     let now = 1_000_000;
-    const worker = (id: number): RoutableWorker => ({ id, url: `http://w${id}`, perf: 1, working: 0, reportedAt: 0 });
+    const worker = (id: number): RoutableWorker => ({ id, url: `http://w${id}`, perf: 1, working: 0, reportedAt: 0, signedBy: null });
     const view = { workers: [worker(10)] };
     const t = trafficOver(view, () => now);
     const served = async (): Promise<void> => (await t.acquire(1, 1)).release(true, ANSWERED);

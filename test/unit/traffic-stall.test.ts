@@ -5,7 +5,7 @@ import { trafficOver } from '../helpers/traffic.js';
 
 /** Past the view's first read plus its cache time (trafficOver's directoryMs): `invalidate` makes the next acquire read it again. */
 const T = 1_000_000;
-const worker = (id: number, reportedAt: number): RoutableWorker => ({ id, url: `http://w${id}`, perf: 1, working: 0, reportedAt });
+const worker = (id: number, reportedAt: number): RoutableWorker => ({ id, url: `http://w${id}`, perf: 1, working: 0, reportedAt, signedBy: null });
 
 /**
  * A frozen worker (process alive, event loop stuck) kept taking requests, each ending in WORKER_TIMEOUT,

@@ -43,7 +43,7 @@ const worker = (report: Partial<WorkerReport> | null): WorkerInfo =>
     report:
       report === null
         ? null
-        : { instanceId: 1, curLoad: 0, maxPerf: 1, curPerf: 0, numRequestsWorking: 0, loaded: true, errorMsg: null, reportedAt: 0, ...report },
+        : { instanceId: 1, curLoad: 0, maxPerf: 1, curPerf: 0, numRequestsWorking: 0, loaded: true, errorMsg: null, reportedAt: 0, keyed: false, ...report },
   }) as unknown as WorkerInfo;
 
 describe("a drained worker's end", () => {
@@ -114,7 +114,7 @@ describe("a drained worker's end", () => {
   });
 
   it('a drain out of time cuts what is in flight at that worker, and only there, with the reason of its own', async () => {
-    const worker2 = (id: number) => ({ id, url: `http://w${id}`, perf: 1, working: 0, reportedAt: 0 });
+    const worker2 = (id: number) => ({ id, url: `http://w${id}`, perf: 1, working: 0, reportedAt: 0, signedBy: null });
     const traffic = trafficOver({ workers: [worker2(10), worker2(11)] }, () => 5);
     try {
       const atOld = await traffic.acquire(1, 1);

@@ -15,7 +15,7 @@ function fleet(reportedAt: readonly number[], now: number, since: number): Worke
   const reports = new Map<number, WorkerReport>(
     reportedAt.map((at, i) => [
       i + 1,
-      { instanceId: i + 1, curLoad: 0, maxPerf: 1, curPerf: 0, numRequestsWorking: 0, loaded: true, errorMsg: null, reportedAt: at },
+      { instanceId: i + 1, curLoad: 0, maxPerf: 1, curPerf: 0, numRequestsWorking: 0, loaded: true, errorMsg: null, reportedAt: at, keyed: false },
     ]),
   );
   return {

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../control/principal.js';
 import { ERROR_CODES, GantryError } from '../../domain/errors.js';
-import type { CodeSpec } from '../../domain/error-codes.js';
+import type { CodeSpec } from '../../domain/error-spec.js';
 import { toGantryError } from '../errors.js';
 import { apiKeyOf } from './api-key.js';
 import { auditHook, rememberCallerIp } from './audit.js';

@@ -1,7 +1,7 @@
 import type { WorkloadSpec } from '../../runtime/runtime.js';
 import type { ControlContext } from '../context.js';
 import { secretEnv } from '../accounts/secrets.js';
-import { instanceKey, workerToken } from '../keys.js';
+import { instanceKey, reportRef, workerToken } from '../keys.js';
 import type { InstanceRecord } from '../../domain/instance/instance.js';
 import { GantryError } from '../../domain/errors.js';
 import { codeWorkerEnv } from '../serverless/code-worker.js';
@@ -40,8 +40,9 @@ export async function workloadSpec(ctx: ControlContext, inst: InstanceRecord): P
   if (first !== undefined) injected.PORT = String(first.hostPort);
   for (const p of inst.ports) injected[`VAST_${p.proto.toUpperCase()}_PORT_${p.containerPort}`] = String(p.hostPort);
   if (inst.endpointId !== null) {
-    // What Vast's workers read: where to report, the token that proves who reports, the port to serve on.
-    injected.REPORT_ADDR = ctx.apiUrl();
+    // What Vast's workers read: where to report, the token that proves who reports, the port to serve on. The
+    // report address names the endpoint: its workers check hand-outs with its own key from there (route-keys.ts).
+    injected.REPORT_ADDR = `${ctx.apiUrl().replace(/\/+$/, '')}/report/${reportRef(ctx.secret, inst.endpointId)}`;
     injected.MASTER_TOKEN = workerToken(ctx.secret, inst.id);
     if (first !== undefined) injected.WORKER_PORT = String(first.hostPort);
   }

@@ -75,6 +75,7 @@ export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord, gr
       report = {
         instanceId: id,
         curLoad: share,
+        keyed: false,
         maxPerf: null,
         curPerf: share,
         numRequestsWorking: inFlight.get(id)?.inFlight ?? 0,

@@ -19,6 +19,10 @@ export interface RoutableWorker {
   readonly working: number;
   /** When its last report counted was made (epoch ms; 0: none): a worker a request timed out at waits for a newer one. */
   readonly reportedAt: number;
+  /** The endpoint whose key the worker checks hand-outs with (it reported through that endpoint's address), or null: the server's key. */
+  readonly signedBy: number | null;
+  /** The hand-out's signature for this worker: the gateway adds it when it reads the view (it holds the keys; see route-keys.ts). */
+  readonly signature?: string;
 }
 
 /** What the gateway needs to know of an endpoint to route: whether it takes work, and where to send it. */
@@ -65,6 +69,7 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
       perf: w.report?.maxPerf ?? 1,
       working: w.report?.numRequestsWorking ?? 0,
       reportedAt: w.report?.reportedAt ?? 0,
+      signedBy: w.report?.keyed === true ? w.instance.endpointId : null,
     }));
   const phases: Partial<Record<WorkerPhase, number>> = {};
   for (const w of all) phases[w.phase] = (phases[w.phase] ?? 0) + 1;

@@ -93,7 +93,8 @@ export function serverlessUseCases(ctx: ControlContext) {
     codeUploadMaxBytes: () => ctx.settings.codeUploadMaxBytes,
 
     recordWorkerStatus: (s: WorkerStatusInput) => recordWorkerStatus(ctx, s),
-    acknowledgeWorkerRequests: (id: number, mtoken: string, requestIdxs: readonly string[]) => acknowledgeWorkerRequests(ctx, id, mtoken, requestIdxs),
+    acknowledgeWorkerRequests: (id: number, mtoken: string, requestIdxs: readonly string[], via: number | null = null) =>
+      acknowledgeWorkerRequests(ctx, id, mtoken, requestIdxs, via),
     resolveEndpoint: (name: string, key: string | null) => resolveEndpoint(ctx, name, key),
     resolveDeployment: (p: Principal, ref: DeploymentRef) => resolveDeployment(ctx, p, ref),
     routingView: (endpointId: number) => routingView(ctx, endpointId),

@@ -115,14 +115,22 @@ export async function actOnWorkerOutcome(
 }
 
 /** A report as the worker sends it: the stored report, less what the engine fills in, plus its credentials. */
-export type WorkerStatusInput = Omit<WorkerReport, 'instanceId' | 'reportedAt'> & { readonly id: number; readonly mtoken: string };
+/** `via`: the endpoint whose report address the report came through (`/report/{ref}/…`), null for `/worker_status/` itself. */
+export type WorkerStatusInput = Omit<WorkerReport, 'instanceId' | 'reportedAt' | 'keyed'> & {
+  readonly id: number;
+  readonly mtoken: string;
+  readonly via: number | null;
+};
 
-/** The live worker instance a report comes from, proven by its MASTER_TOKEN. */
-async function reportingWorker(ctx: ControlContext, id: number, mtoken: string): Promise<InstanceRecord & { readonly endpointId: number }> {
+/** The live worker instance a report comes from, proven by its MASTER_TOKEN, through its own endpoint's address if any. */
+async function reportingWorker(ctx: ControlContext, id: number, mtoken: string, via: number | null): Promise<InstanceRecord & { readonly endpointId: number }> {
   const inst = await ctx.store.getInstance(id);
   if (!inst || inst.endpointId === null || inst.status === 'destroyed' || !isWorkerToken(ctx.secret, id, mtoken)) {
     throw new GantryError('UNAUTHENTICATED', 'Unknown worker or wrong mtoken: send the CONTAINER_ID and MASTER_TOKEN this worker was started with.');
   }
+  // Reported through another endpoint's address, it would be signed for with a key it does not check with.
+  if (via !== null && via !== inst.endpointId)
+    throw new GantryError('FORBIDDEN', `Worker ${id} reports through another endpoint's address: use the REPORT_ADDR it was started with.`, { workerId: id });
   return { ...inst, endpointId: inst.endpointId };
 }
 
@@ -133,21 +141,29 @@ async function reportingWorker(ctx: ControlContext, id: number, mtoken: string):
  * against the worker, and a drain waiting for them may end. Not kept beyond that; refused, the library
  * would resend it every second.
  */
-export async function acknowledgeWorkerRequests(ctx: ControlContext, id: number, mtoken: string, requestIdxs: readonly string[]): Promise<void> {
-  const inst = await reportingWorker(ctx, id, mtoken);
+export async function acknowledgeWorkerRequests(
+  ctx: ControlContext,
+  id: number,
+  mtoken: string,
+  requestIdxs: readonly string[],
+  via: number | null = null,
+): Promise<void> {
+  const inst = await reportingWorker(ctx, id, mtoken, via);
   ctx.traffic.finished(inst.endpointId, id, requestIdxs);
 }
 
 /** A worker's own report (Vast's /worker_status/), authenticated by its MASTER_TOKEN. */
 export async function recordWorkerStatus(ctx: ControlContext, s: WorkerStatusInput): Promise<void> {
-  const inst = await reportingWorker(ctx, s.id, s.mtoken);
+  const inst = await reportingWorker(ctx, s.id, s.mtoken, s.via);
   const { curLoad, maxPerf, curPerf, numRequestsWorking, loaded, errorMsg } = s;
   const before = (await ctx.store.workerReports([s.id])).get(s.id);
-  await ctx.store.recordWorkerReport({ instanceId: s.id, curLoad, maxPerf, curPerf, numRequestsWorking, loaded, errorMsg, reportedAt: ctx.clock.now() });
+  const keyed = s.via !== null;
+  await ctx.store.recordWorkerReport({ instanceId: s.id, curLoad, maxPerf, curPerf, numRequestsWorking, loaded, errorMsg, reportedAt: ctx.clock.now(), keyed });
   ctx.traffic.invalidate(inst.endpointId);
   // Its last request done (a drain waiting for it may end), or it became ready or not (requests other
   // replicas hold may go to it now): told to every replica, not left to their next look.
   const sameLife = before !== undefined && before.reportedAt >= inst.statusChangedAt;
   const idleNow = numRequestsWorking === 0 && (before?.numRequestsWorking ?? 0) > 0;
-  if (idleNow || loaded !== (sameLife && before.loaded)) ctx.store.changes.publish('gateway', inst.endpointId);
+  // A worker that now checks with another key (its first report through its endpoint's address) is signed for anew.
+  if (idleNow || loaded !== (sameLife && before.loaded) || keyed !== before?.keyed) ctx.store.changes.publish('gateway', inst.endpointId);
 }

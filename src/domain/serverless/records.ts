@@ -153,4 +153,6 @@ export interface WorkerReport {
   readonly loaded: boolean;
   readonly errorMsg: string | null;
   readonly reportedAt: number;
+  /** It reported through its endpoint's report address, so it checks hand-outs with its endpoint's key (route-keys.ts). */
+  readonly keyed: boolean;
 }

@@ -9,6 +9,7 @@ import { placementMigration } from './migration-placement.js';
 import { stopPhasesMigration } from './migration-stop-phases.js';
 import { tenancyMigration } from './migration-tenancy.js';
 import { inferenceLimitsMigration } from './migration-inference-limits.js';
+import { workerReportKeyMigration } from './migration-worker-report-key.js';
 import { sandboxMigration } from './migration-sandbox.js';
 import { templatesMigration } from './migration-templates.js';
 import { accountsMigration } from './migration-accounts.js';
@@ -310,6 +311,7 @@ export function migrations(d: StoreDialect): MigrationProvider {
     '0036_serverless_indexes': serverlessIndexesMigration,
     '0037_ml_parts_version': mlPartsVersionMigration,
     '0038_volume_clones': volumeClonesMigration,
+    '0039_worker_report_key': workerReportKeyMigration,
   };
   return { getMigrations: () => Promise.resolve(all) };
 }

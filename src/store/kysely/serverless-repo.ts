@@ -295,6 +295,7 @@ export class ServerlessRepo
       loaded: b(r.loaded),
       error_msg: r.errorMsg,
       reported_at: r.reportedAt,
+      keyed: b(r.keyed),
     };
     await this.db
       .insertInto('worker_reports')
@@ -308,6 +309,7 @@ export class ServerlessRepo
           loaded: row.loaded,
           error_msg: row.error_msg,
           reported_at: row.reported_at,
+          keyed: row.keyed,
         }),
       )
       .execute();
@@ -344,6 +346,7 @@ export class ServerlessRepo
           loaded: r.loaded === 1,
           errorMsg: r.error_msg,
           reportedAt: Number(r.reported_at),
+          keyed: r.keyed === 1,
         },
       ]),
     );

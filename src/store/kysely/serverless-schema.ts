@@ -95,6 +95,7 @@ export interface WorkerReportTable {
   loaded: number;
   error_msg: string | null;
   reported_at: number;
+  keyed: number;
 }
 
 /** Requests each replica's gateway holds per endpoint (queued or in flight), so a drain anywhere sees them all. */

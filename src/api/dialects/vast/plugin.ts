@@ -38,7 +38,7 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<
  */
 export const vastDialect: ApiDialect = {
   name: 'vast',
-  prefixes: ['/api/', '/endpoints/', '/route', '/worker_status', '/delete_requests', '/get_', '/pubkey', '/update_workers'],
+  prefixes: ['/api/', '/endpoints/', '/route', '/worker_status', '/delete_requests', '/get_', '/pubkey', '/report/', '/update_workers'],
   errorBody: vastErrorBody,
   credential: vastCredential,
   credentialInBody: true,

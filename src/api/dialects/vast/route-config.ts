@@ -29,7 +29,7 @@ const FAMILY: Readonly<Record<string, RateFamily>> = {
 };
 
 /** Machine traffic of the serverless data path: workers' reports, signed hand-outs, the proxy. */
-const DATA_PATH = /^\/(route|worker_status|delete_requests|pubkey|endpoints\/)/;
+const DATA_PATH = /^\/(route|worker_status|delete_requests|pubkey|report\/|endpoints\/)/;
 /** Vast's worker and log queries: user calls, but reads although they are POSTs. */
 const SERVERLESS_READS = /^\/get_(endpoint|workergroup|autogroup)_/;
 /** Calls that read although they are not GETs (Vast's CLI asks for logs and searches with PUT/POST). */

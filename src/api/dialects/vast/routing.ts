@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { assertNever, GantryError } from '../../../domain/errors.js';
 import type { Gateway } from '../../../gateway/gateway.js';
+import { endpointOfReportRef } from '../../../control/keys.js';
 import { apiKeyOf, bearerOf } from '../../edge/api-key.js';
 import { callerGone } from '../../edge/caller-gone.js';
 import { costOf } from './cost.js';
@@ -15,7 +16,7 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<
 /** The longest `request_idx` taken as a string (Vast's clients send numbers). */
 const REQUEST_IDX_CHARS = 128;
 
-/** The request path: /route/ and /pubkey/ as Vast serves them, workers' /worker_status/ and /delete_requests/, and the proxy. */
+/** The request path: /route/ and /pubkey/ as Vast serves them, workers' /worker_status/ and /delete_requests/ (also under their /report/ address), and the proxy. */
 export async function vastRoutingRoutes(app: FastifyInstance, o: { control: ControlPlane; gateway: Gateway }): Promise<void> {
   const { control, gateway } = o;
 
@@ -54,7 +55,7 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
 
   app.get('/pubkey', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(await gateway.publicKeyPem()));
 
-  app.post('/worker_status', async (req) => {
+  const workerStatus = async (req: FastifyRequest, via: number | null) => {
     const b = asObject(req.body);
     const mtoken = optString(b, 'mtoken');
     if (mtoken === null) throw new GantryError('UNAUTHENTICATED', "'mtoken' (the worker's MASTER_TOKEN) is required.");
@@ -73,25 +74,39 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
       numRequestsWorking: Math.round(num('num_requests_working', 0)),
       loaded: b.loaded === undefined ? maxPerf !== null && maxPerf > 0 : b.loaded === true,
       errorMsg: optString(b, 'error_msg') || null,
+      via,
     });
     return { success: true };
-  });
+  };
 
   // Vast's worker library lists the requests it finished (for Vast's queue): their /route/ hand-outs end.
-  app.post('/delete_requests', async (req) => {
+  const deleteRequests = async (req: FastifyRequest, via: number | null) => {
     const b = asObject(req.body);
     const mtoken = optString(b, 'mtoken');
     if (mtoken === null) throw new GantryError('UNAUTHENTICATED', "'mtoken' (the worker's MASTER_TOKEN) is required.");
     const id = parseId(b.worker_id, 'worker id');
     const idxs = finishedIdxs(b.requests);
     // The worker's token first: a forged one learns nothing of what the body should be.
-    await control.serverless.acknowledgeWorkerRequests(id, mtoken, idxs ?? []);
+    await control.serverless.acknowledgeWorkerRequests(id, mtoken, idxs ?? [], via);
     if (idxs === null)
       throw new GantryError('INVALID_ARGUMENT', "'requests' must be a list of the finished requests, each with the 'request_idx' /route/ gave.", {
         field: 'requests',
       });
     return { success: true };
-  });
+  };
+
+  app.post('/worker_status', (req) => workerStatus(req, null));
+  app.post('/delete_requests', (req) => deleteRequests(req, null));
+
+  // A worker's REPORT_ADDR names its endpoint (route-keys.ts): its key, and the same reports through it.
+  const via = (req: Req): number => {
+    const id = endpointOfReportRef(control.ctx.secret, req.params.ref ?? '');
+    if (id === null) throw new GantryError('NOT_FOUND', 'This is not a report address this server gave a worker.');
+    return id;
+  };
+  app.get('/report/:ref/pubkey', async (req: Req, reply) => reply.type('text/plain; charset=utf-8').send(await gateway.endpointPublicKeyPem(via(req))));
+  app.post('/report/:ref/worker_status', (req: Req) => workerStatus(req, via(req)));
+  app.post('/report/:ref/delete_requests', (req: Req) => deleteRequests(req, via(req)));
 
   // The proxy takes bodies as raw streams (passed through to the worker, never buffered).
   await app.register(async (proxy) => {

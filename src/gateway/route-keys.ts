@@ -1,0 +1,71 @@
+import type { RoutingView } from '../control/serverless/routing.js';
+import { RouteSigner, type SettingStore } from './signing.js';
+
+/** Endpoint keys kept loaded per replica; past this many the least recently asked for is let go (loaded again when needed). */
+const MAX_LOADED = 4_096;
+/** Signatures kept per endpoint key: one per worker URL. */
+const MAX_SIGNED_PER_KEY = 256;
+
+const endpointSetting = (endpointId: number): string => `route_signing_key.endpoint.${endpointId}`;
+
+/**
+ * The keys that sign hand-outs to workers: one per endpoint, and the server's own. Vast's workers check a
+ * signature over the worker's URL alone, so with one key for the whole server a hand-out of any endpoint
+ * opened every worker of every tenant, and kept opening whichever worker later listened on that address. With
+ * a key per endpoint a worker takes only its own endpoint's hand-outs. A worker learns its endpoint's key at
+ * its REPORT_ADDR (`/report/{ref}/pubkey/`); the gateway signs for it with that key once it has reported
+ * through that address (its report says so: `signedBy`). A worker that reports to `/worker_status/` itself
+ * (started by an earlier version, or one that ignores REPORT_ADDR) is signed for with the server's key,
+ * which `/pubkey/` serves, as before.
+ */
+export class RouteKeys {
+  /** The server's own key (Vast's GET /pubkey/). */
+  readonly server: RouteSigner;
+  readonly #store: SettingStore;
+  readonly #endpoints = new Map<number, RouteSigner>();
+
+  constructor(store: SettingStore) {
+    this.#store = store;
+    this.server = new RouteSigner(store);
+  }
+
+  /** The endpoint's signer with its key loaded: made and stored the first time any replica asks (every replica then signs with the one stored first). */
+  async endpoint(endpointId: number): Promise<RouteSigner> {
+    let s = this.#endpoints.get(endpointId);
+    if (s !== undefined) this.#endpoints.delete(endpointId);
+    else s = new RouteSigner(this.#store, endpointSetting(endpointId), MAX_SIGNED_PER_KEY);
+    this.#endpoints.set(endpointId, s);
+    if (this.#endpoints.size > MAX_LOADED) this.#endpoints.delete(this.#endpoints.keys().next().value as number);
+    await s.ready();
+    return s;
+  }
+
+  /**
+   * The view with each worker's signature made by the key that worker checks with: done when a view is read
+   * (a key read from the store at most once per endpoint), so a request only copies it.
+   */
+  async signed(view: RoutingView): Promise<RoutingView> {
+    if (view.workers.length === 0) return view;
+    const workers = [];
+    for (const w of view.workers) {
+      const signer = w.signedBy === null ? this.server : await this.endpoint(w.signedBy);
+      if (!signer.isReady) await signer.ready();
+      workers.push({ ...w, signature: signer.sign(w.url) });
+    }
+    return { ...view, workers };
+  }
+}
+
+/** Header lines of a signed hand-out, kept by signature (it names both the key and the URL). */
+export function signedLines(limit = 1_000): (g: { readonly url: string; readonly signature: string }) => string {
+  const seen = new Map<string, string>();
+  return (g) => {
+    let lines = seen.get(g.signature);
+    if (lines === undefined) {
+      if (seen.size >= limit) seen.clear();
+      lines = `x-gantry-url: ${g.url}\r\nx-gantry-signature: ${g.signature}\r\n`;
+      seen.set(g.signature, lines);
+    }
+    return lines;
+  };
+}
