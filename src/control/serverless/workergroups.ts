@@ -1,5 +1,5 @@
 import { GantryError } from '../../domain/errors.js';
-import { checkImage, DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_ONSTART_CHARS } from '../../domain/instance/create.js';
+import { checkCommand, checkImage, DEFAULT_DISK_GB, DEFAULT_IMAGE, MAX_DISK_GB, MAX_ONSTART_CHARS } from '../../domain/instance/create.js';
 import { parseEnv, refuseReservedNames, shellSplit, type ParsedEnv, type PortSpec } from '../../domain/instance/env.js';
 import { deploymentOwnsGroup } from '../../domain/serverless/rollout.js';
 import { checkPlacement, DEFAULT_PLACEMENT, type WorkerPlacement } from '../../domain/offer/search.js';
@@ -74,7 +74,8 @@ export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
   checkImage(image);
   if (t.onstart !== null && t.onstart.length > MAX_ONSTART_CHARS) throw invalid(`onstart may be at most ${MAX_ONSTART_CHARS} characters.`, 'onstart');
   const diskGb = t.diskGb ?? DEFAULT_DISK_GB;
-  if (!Number.isFinite(diskGb) || diskGb <= 0) throw invalid(`disk must be a positive number of GB.`, 'diskGb');
+  if (!Number.isFinite(diskGb) || diskGb <= 0 || diskGb > MAX_DISK_GB) throw invalid(`disk must be a positive number of GB, at most ${MAX_DISK_GB}.`, 'diskGb');
+  checkCommand(t);
   const env: ParsedEnv = parseEnv(t.env);
   if ((t.envFrom ?? 'user') === 'user') refuseReservedNames(env.env, 'worker');
   const kept = t.ports !== undefined && t.ports.length > 0 ? t.ports : [{ containerPort: DEFAULT_WORKER_PORT, proto: 'tcp' as const }];
@@ -91,8 +92,12 @@ export function buildTemplate(input: WorkergroupInput): WorkerTemplate {
   };
 }
 
+/** Per GPU: far past any GPU made, so a search for it finds none, but a number an index and a store can hold. */
+const MAX_GPU_RAM_GB = 100_000;
+
 function checkNumbers(gpuRamGb: number | null, testWorkers: number | null): void {
-  if (gpuRamGb !== null && (!Number.isFinite(gpuRamGb) || gpuRamGb < 0)) throw invalid(`'gpuRamGb' must be a number of GB, at least 0.`, 'gpuRamGb');
+  if (gpuRamGb !== null && (!Number.isFinite(gpuRamGb) || gpuRamGb < 0 || gpuRamGb > MAX_GPU_RAM_GB))
+    throw invalid(`'gpuRamGb' must be a number of GB from 0 to ${MAX_GPU_RAM_GB}.`, 'gpuRamGb');
   if (testWorkers !== null && (!Number.isInteger(testWorkers) || testWorkers < 0 || testWorkers > 100))
     throw invalid(`'testWorkers' must be an integer from 0 to 100.`, 'testWorkers');
 }

@@ -11,6 +11,8 @@ export const MAX_LABEL_CHARS = 256;
 export const MAX_ARGS = 256;
 export const MAX_ARG_CHARS = 8192;
 export const DEFAULT_DISK_GB = 8;
+/** More than any machine's disk (a petabyte): a template or workergroup may ask for what no machine has yet, not for 1e308 GB. */
+export const MAX_DISK_GB = 1_000_000;
 export const DEFAULT_IMAGE = 'local/shell';
 
 /** A create request after the dialect translated it; validated here, once, for every dialect. */
@@ -99,6 +101,19 @@ export function checkLabel(label: string | null): void {
   if (label !== null && label.length > MAX_LABEL_CHARS) throw invalid(`label must be at most ${MAX_LABEL_CHARS} characters.`, 'label');
 }
 
+/**
+ * What a workload is started with cannot hold the NUL character: no process can take it in an argument, and it
+ * would be refused only at start, as the runtime's own error, not at the request.
+ */
+export function checkCommand(c: { readonly onstart?: string | null; readonly entrypoint?: string | null; readonly args?: readonly string[] | null }): void {
+  for (const [field, v] of [
+    ['onstart', c.onstart],
+    ['entrypoint', c.entrypoint],
+  ] as const)
+    if (typeof v === 'string' && v.includes('\0')) throw invalid(`${field} holds the NUL character (U+0000), which no process can be started with.`, field);
+  if (c.args?.some((a) => a.includes('\0')) === true) throw invalid('args hold the NUL character (U+0000), which no process can be started with.', 'args');
+}
+
 /** Check bounds and fill in defaults; returns the runtype that applies. */
 export function validateCreate(r: CreateInstanceRequest, machineDiskGb: number): { runtype: string } {
   checkImage(r.image);
@@ -111,6 +126,7 @@ export function validateCreate(r: CreateInstanceRequest, machineDiskGb: number):
     );
   }
   checkLabel(r.label);
+  checkCommand(r);
   if (r.args !== null && (r.args.length > MAX_ARGS || r.args.some((a) => a.length > MAX_ARG_CHARS)))
     throw invalid(`args: at most ${MAX_ARGS} arguments of ${MAX_ARG_CHARS} characters.`, 'args');
   if (r.bidPrice !== null && (!Number.isFinite(r.bidPrice) || r.bidPrice < 0.001 || r.bidPrice > 128))

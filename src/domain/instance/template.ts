@@ -1,5 +1,5 @@
 import { GantryError } from '../errors.js';
-import { checkImage, MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } from './create.js';
+import { checkCommand, checkImage, MAX_DISK_GB, MAX_IMAGE_CHARS, MAX_ONSTART_CHARS } from './create.js';
 import { parseEnv, type ParsedEnv, type PortSpec } from './env.js';
 import type { InstanceTemplate } from './instance.js';
 
@@ -59,9 +59,10 @@ export function checkTemplateSpec(s: TemplateSpec): void {
   const launched = templateImage(s);
   if (launched !== null) checkImage(launched);
   if (s.onstart !== null && s.onstart.length > MAX_ONSTART_CHARS) throw invalid(`onstart may be at most ${MAX_ONSTART_CHARS} characters.`, 'onstart');
+  checkCommand({ onstart: s.onstart, args: s.argsStr === null ? null : [s.argsStr] });
   if (!(TEMPLATE_RUNTYPES as readonly string[]).includes(s.runtype)) throw invalid(`runtype must be one of ${TEMPLATE_RUNTYPES.join(', ')}.`, 'runtype');
-  if (s.recommendedDiskSpace !== null && (!Number.isFinite(s.recommendedDiskSpace) || s.recommendedDiskSpace <= 0))
-    throw invalid('recommended_disk_space must be a positive number of GB.', 'recommended_disk_space');
+  if (s.recommendedDiskSpace !== null && (!Number.isFinite(s.recommendedDiskSpace) || s.recommendedDiskSpace <= 0 || s.recommendedDiskSpace > MAX_DISK_GB))
+    throw invalid(`recommended_disk_space must be a positive number of GB, at most ${MAX_DISK_GB}.`, 'recommended_disk_space');
   for (const [field, v] of [
     ['readme', s.readme],
     ['desc', s.desc],

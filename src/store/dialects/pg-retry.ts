@@ -105,6 +105,9 @@ const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
  */
 const OUT_OF_RANGE = '22003';
 
+/** A number sent as `1e+303` or `1.5` to a whole-number column: PostgreSQL reads it as text it cannot take. */
+const NOT_A_WHOLE_NUMBER = '22P02';
+
 /** `unavailableIfLost`, and a value PostgreSQL cannot store (text with NUL, a number past 32 bits) as 400 INVALID_ARGUMENT, not 500. */
 export function engineErrorOf(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
@@ -122,6 +125,9 @@ export function engineErrorOf(err: unknown): unknown {
       {},
       { cause: err },
     );
+  // A safety net: the dialects check their numbers; one they missed is still the caller's, not a fault.
+  if (code === NOT_A_WHOLE_NUMBER)
+    return new GantryError('INVALID_ARGUMENT', 'A number is not a whole number, or is too large to store, where a whole number is needed.', {}, { cause: err });
   return unavailableIfLost(err);
 }
 

@@ -2,8 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { GantryError } from '../../../domain/errors.js';
-import { asObject, jsonParam, optBool, optNumber, optString, parseId } from './parse.js';
-import { numberOf } from '../../../domain/number.js';
+import { asObject, jsonParam, optBool, optId, optNumber, optString, parseId } from './parse.js';
 import type { AccountRecord, SshKeyRecord } from '../../../domain/account/records.js';
 import type { KeyView } from '../../../control/accounts/api-keys.js';
 
@@ -90,7 +89,7 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane): 
     const p = principal(req);
     const b = asObject(req.body);
     const params = b.key_params !== undefined && b.key_params !== null ? asObject(jsonParam(b.key_params), 'key_params') : {};
-    const team = optNumber(b, 'team_id') ?? optNumber(params, 'team_id');
+    const team = optId(b, 'team_id', 'team id') ?? optId(params, 'team_id', 'team id');
     const permissions = typeof b.permissions === 'string' ? jsonParam(b.permissions) : b.permissions;
     return a.keys.createApiKey(p, { name: optString(b, 'name') ?? 'api key', permissions: permissions ?? null, teamId: team });
   });
@@ -219,9 +218,9 @@ export function vastAccountRoutes(app: FastifyInstance, control: ControlPlane): 
   // ── audit ──────────────────────────────────────────────────────────
   app.get('/api/v0/audit_logs', async (req: Req) => {
     const p = principal(req);
-    const limit = Math.min(1000, Math.max(1, numberOf(jsonParam(req.query.limit) ?? 100) || 100));
-    const before = jsonParam(req.query.before_id);
-    const rows = await a.audit.listAudit(p, { limit, beforeId: typeof before === 'number' ? before : null });
+    const q = { limit: jsonParam(req.query.limit), before_id: jsonParam(req.query.before_id) };
+    const limit = Math.min(1000, Math.max(1, Math.floor(optNumber(q, 'limit') ?? 100)));
+    const rows = await a.audit.listAudit(p, { limit, beforeId: optId(q, 'before_id', 'audit log id') });
     return rows.map((r) => ({
       id: r.id,
       created_at: r.at / 1000,

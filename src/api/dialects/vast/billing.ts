@@ -3,7 +3,7 @@ import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import type { PeriodQuery } from '../../../control/billing/billing.js';
 import { GantryError } from '../../../domain/errors.js';
-import { asObject, jsonParam, optNumber, optString, parseId } from './parse.js';
+import { asObject, jsonParam, MAX_EPOCH_S, optId, optNumber, optString, optWhole, parseId } from './parse.js';
 import { numberOf } from '../../../domain/number.js';
 import type { ChargeRecord } from '../../../domain/billing/records.js';
 import { vastInvoiceRoutes } from './invoices.js';
@@ -147,14 +147,17 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
     const p = principal(req);
     const q = req.query;
     const t = now();
+    // Days since the epoch, bounded as epoch seconds are (up to year 9999).
     const lastDays = optNumber(q, 'last_days');
-    const sday = optNumber(q, 'sday');
-    const eday = optNumber(q, 'eday');
+    if (lastDays !== null && (lastDays < 0 || lastDays > MAX_EPOCH_S / 86_400))
+      throw new GantryError('INVALID_ARGUMENT', `'last_days' must be a number of days from 0 to ${Math.floor(MAX_EPOCH_S / 86_400)}.`, { field: 'last_days' });
+    const sday = optWhole(q, 'sday', 0, Math.floor(MAX_EPOCH_S / 86_400));
+    const eday = optWhole(q, 'eday', 0, Math.floor(MAX_EPOCH_S / 86_400));
     const from = lastDays !== null ? t - lastDays * DAY_MS : sday !== null ? sday * DAY_MS : 0;
     const to = eday !== null ? (eday + 1) * DAY_MS : t + 1;
     // The clients send `/users/me/...` and `machid=null` when no machine is named.
     const user = req.params.id === 'me' ? p.accountId : parseId(req.params.id, 'user id');
-    const e = await b.machineEarnings(p, user, { from, to, limit: 100_000, machineId: optNumber({ machid: jsonParam(q.machid) }, 'machid') });
+    const e = await b.machineEarnings(p, user, { from, to, limit: 100_000, machineId: optId({ machid: jsonParam(q.machid) }, 'machid', 'machine id') });
     const total = e.charges.reduce((s, c) => s + c.amount, 0);
     return {
       username: e.account.username,

@@ -4,7 +4,7 @@ import type { Principal } from '../../../control/principal.js';
 import type { ChargeRecord, TransferRecord } from '../../../domain/billing/records.js';
 import { applyQuery, parseCondition, type FieldType } from '../../../domain/query/filter.js';
 import { principal } from '../../edge/principal.js';
-import { asObject, jsonParam, optBool, optNumber } from './parse.js';
+import { asObject, jsonParam, optBool, optEpochMs } from './parse.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -89,8 +89,7 @@ const invoiceFieldType = (f: string): FieldType | undefined => (Object.hasOwn(IN
 
 /** Epoch seconds from a query parameter (the clients send floats), as milliseconds. */
 function msParam(q: Record<string, unknown>, field: string, fallback: number): number {
-  const s = optNumber({ [field]: jsonParam(q[field]) }, field);
-  return s === null ? fallback : s * 1000;
+  return optEpochMs({ [field]: jsonParam(q[field]) }, field) ?? fallback;
 }
 
 /** Vast's two older billing views: `show invoices` (v0, charges and credits) and `search invoices`. */

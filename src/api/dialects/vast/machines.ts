@@ -4,7 +4,7 @@ import type { ControlPlane } from '../../../control/control-plane.js';
 import { GantryError } from '../../../domain/errors.js';
 import type { ListingRequest } from '../../../domain/machine/listing.js';
 import { vastMachine } from './map.js';
-import { asObject, optNumber, optString, parseId } from './parse.js';
+import { asObject, MAX_EPOCH_S, optEpochMs, optNumber, optString, parseId } from './parse.js';
 import { showValue } from '../../../domain/show.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
@@ -12,14 +12,11 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<
 /** Vast's end_date and sdate are epoch seconds; an ISO date is accepted too. */
 function epochMs(v: unknown, field: string): number | null {
   if (v === undefined || v === null || v === '') return null;
-  if (typeof v === 'number' && Number.isFinite(v)) return v * 1000;
-  if (typeof v === 'string') {
-    const n = Number(v);
-    if (Number.isFinite(n)) return n * 1000;
-    const d = Date.parse(v);
-    if (Number.isFinite(d)) return d;
-  }
-  throw new GantryError('INVALID_ARGUMENT', `'${field}' must be epoch seconds or an ISO date, got ${showValue(v)}.`, { field });
+  const n = typeof v === 'number' ? v : typeof v === 'string' && Number.isFinite(Number(v)) ? Number(v) : null;
+  if (n !== null) return optEpochMs({ [field]: n }, field);
+  const d = typeof v === 'string' ? Date.parse(v) : NaN;
+  if (Number.isFinite(d) && d >= 0 && d <= MAX_EPOCH_S * 1000) return d;
+  throw new GantryError('INVALID_ARGUMENT', `'${field}' must be epoch seconds or an ISO date (up to year 9999), got ${showValue(v)}.`, { field });
 }
 
 /** Vast's listing fields → the core's; absent fields keep their stored values. */
