@@ -11,6 +11,13 @@ import { WorkerPools } from '../../src/gateway/proxy.js';
 import { RouteSigner } from '../../src/gateway/signing.js';
 import { referenceClassify, referenceEmbed, tinyClassifier, tinyEmbedder, type TinyModel } from '../fixtures/onnx/models.js';
 import { freePort, GANTRY_BIN } from '../helpers/cli.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The workers' working folder, as an instance's disk is theirs: they keep their temporary files in its .tmp (not the repository's). */
+const WORK = mkdtempSync(join(tmpdir(), 'gantry-inference-worker-'));
+process.on('exit', () => rmSync(WORK, { recursive: true, force: true }));
 
 /**
  * `gantry inference-worker` as the engine runs it: a real process that fetches its model from a
@@ -129,7 +136,7 @@ async function startWorker(id: string, extraEnv: Record<string, string> = {}): P
     GANTRY_LOG_LEVEL: 'warn',
     ...extraEnv,
   };
-  const child = spawn(process.execPath, [GANTRY_BIN, 'inference-worker'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [GANTRY_BIN, 'inference-worker'], { env, cwd: WORK, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
   const w: Worker = { child, url: `http://127.0.0.1:${port}`, exited: new Promise((r) => child.on('exit', (code) => r(code))), stderr: '' };
   child.stderr?.on('data', (c: Buffer) => (w.stderr += c.toString('utf8')));
@@ -269,6 +276,7 @@ describe('gantry inference-worker', { timeout: 180_000 }, () => {
     const port = await freePort();
     const child = spawn(process.execPath, [GANTRY_BIN, 'inference-worker'], {
       env: { PATH: process.env.PATH, REPORT_ADDR: addr, MASTER_TOKEN: 'wrong', CONTAINER_ID: '1', WORKER_PORT: String(port) },
+      cwd: WORK,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.push(child);
