@@ -110,6 +110,15 @@ for (const ts of ONE_STORE_PG)
       const spend = await g.api('GET', '/console/api/series?name=spend', undefined, { key: k.body.key });
       assert.deepEqual([spend.status, spend.body.error.code], [403, 'PERMISSION_MISSING']);
       assert.equal((await g.api('GET', `/console/api/series?name=rps&subject=${dep.endpointId}`, undefined, { key: k.body.key })).status, 200);
+      // An instance's own key counts its instance only, not its account's others.
+      const machine = (await g.api('GET', '/api/v0/machines/')).body.machines[0].id as number;
+      const other = await g.api('PUT', `/api/v0/asks/${machine * 1000 + 1}/`, { image: 'x', onstart: 'sleep 600', target_state: 'stopped' });
+      assert.equal(other.status, 200, other.text);
+      const own = await g.api('GET', '/console/api/overview', undefined, { key: other.body.instance_api_key });
+      assert.equal(own.status, 200, own.text);
+      assert.deepEqual([own.body.instances.total, own.body.machines, own.body.billing], [1, null, null], own.text);
+      assert.ok((await g.api('GET', '/console/api/overview')).body.instances.total >= 2);
+      assert.equal((await g.api('DELETE', `/api/v0/instances/${other.body.new_contract}/`)).status, 200);
     });
 
     it('starts it again; refuses to delete it while it runs; deletes it once stopped', async () => {

@@ -48,7 +48,9 @@ function machineState(m: MachineRecord, held: number): MachineState {
 export async function consoleOverview(ctx: ControlContext, p: Principal): Promise<Overview> {
   const scope = p.isAdmin ? null : p.accountId;
   const [machines, instances] = [may(p, 'machine.read'), may(p, 'instance.list')];
-  const mine = instances || may(p, 'billing.read') ? await ctx.store.listInstances({ accountId: scope }) : [];
+  const listed = instances || may(p, 'billing.read') ? await ctx.store.listInstances({ accountId: scope }) : [];
+  // An instance's own key reads its instance only, as everywhere else: not its account's counts.
+  const mine = p.scope === 'instance' ? listed.filter((i) => i.id === p.instanceId) : listed;
   const out: { -readonly [K in keyof Overview]: Overview[K] } = { machines: null, instances: null, endpoints: null, deployments: null, billing: null };
   if (machines) {
     // GPUs held now (gpu_allocations): a stopped instance remembers its GPUs but holds none.
