@@ -65,7 +65,9 @@ async function stopWorkloads(dataDir: string, h: LockHolder, timeoutS: number, f
     }
   } catch (err) {
     if (err instanceof GantryApiError && (err.status === 401 || err.status === 403))
-      throw new Error(`--workloads: ${err.message} (the key came from ${c.keySource ?? 'nowhere'}; it must be an admin key of this server).`);
+      throw new Error(
+        `--workloads: ${err.message} (the key came from ${c.keySource ?? 'nowhere'}; it must be an admin key of this server: pass one with --api-key, which comes before the data dir's key file and GANTRY_API_KEY).`,
+      );
     if (err instanceof TypeError) throw new Error(`--workloads: Gantry (pid ${h.pid}) does not answer at ${c.url} (${noAnswerReason(err)}).`);
     throw err;
   }
