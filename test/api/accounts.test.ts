@@ -190,6 +190,19 @@ for (const ts of TEST_STORES) {
       assert.equal((await member('POST', '/api/v0/team/roles/', { name: 'x', permissions: { api: {} } })).status, 403);
       assert.equal((await owner('PUT', '/api/v0/team/roles/viewer/', { name: 'viewer', permissions: { api: { user_read: {} } } })).status, 200);
       assert.equal((await member('GET', '/api/v0/instances/')).status, 403, 'the role change applies to the next call');
+      // A team key reaches its team's keys of the person, not the person's own ones (which the personal key lists too).
+      const teamKeys = (await member('GET', '/api/v0/auth/apikeys/')).body.apikeys as { id: number; team_id: number | null }[];
+      assert.deepEqual(
+        teamKeys.map((k) => [k.id, k.team_id]),
+        [[bk.body.id, team.body.team_id]],
+      );
+      const personal = (await as(bob.api_key)('GET', '/api/v0/auth/apikeys/')).body.apikeys as { id: number; team_id: number | null }[];
+      assert.ok(personal.length >= 2 && personal.some((k) => k.team_id === null));
+      const personalId = personal.find((k) => k.team_id === null)?.id as number;
+      assert.equal((await member('GET', `/api/v0/auth/apikeys/${personalId}/`)).status, 404);
+      await owner('PUT', '/api/v0/team/roles/viewer/', { name: 'viewer', permissions: { api: { user_read: {}, user_write: {} } } });
+      assert.equal((await member('DELETE', `/api/v0/auth/apikeys/${personalId}/`)).status, 404, "a team key does not revoke its holder's own keys");
+      assert.equal((await as(bob.api_key)('GET', '/api/v0/users/current/')).status, 200);
       assert.equal((await owner('DELETE', `/api/v0/team/members/${bob.id}/`)).status, 200);
       assert.equal((await member('GET', '/api/v0/users/current/')).status, 401);
       assert.equal((await as(alice.key)('GET', '/api/v0/team/members/')).status, 404, 'a personal key does not act for the team');

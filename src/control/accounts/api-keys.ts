@@ -60,9 +60,14 @@ export async function listApiKeys(ctx: ControlContext, p: Principal): Promise<Ke
   return keyViews(ctx, p);
 }
 
-/** The keys the caller holds, with their teams: checked by the caller (a listing, or one key's show). */
+/**
+ * The keys the caller holds, with their teams: checked by the caller (a listing, or one key's show). A person's
+ * own key reaches all of them (personal and team keys); a team key only that team's: what a team's role lets a
+ * key do stays within the team, not the person's own account.
+ */
 export async function keyViews(ctx: ControlContext, p: Principal): Promise<KeyView[]> {
-  const keys = await ctx.store.listApiKeys(p.actorId);
+  const held = await ctx.store.listApiKeys(p.actorId);
+  const keys = p.accountId === p.actorId ? held : held.filter((k) => k.accountId === p.accountId);
   const teams = new Map<number, AccountRecord | undefined>();
   for (const k of keys) if (k.memberId !== null && !teams.has(k.accountId)) teams.set(k.accountId, await ctx.store.getAccount(k.accountId));
   return keys.map((k) => ({ key: k, team: k.memberId !== null ? (teams.get(k.accountId) ?? null) : null }));
@@ -70,5 +75,7 @@ export async function keyViews(ctx: ControlContext, p: Principal): Promise<KeyVi
 
 export async function revokeApiKey(ctx: ControlContext, p: Principal, id: number): Promise<void> {
   authorize(p, 'account.write', { kind: 'api_key', id });
-  if (!(await ctx.store.revokeApiKey(id, p.actorId, ctx.clock.now()))) throw new GantryError('API_KEY_NOT_FOUND', `No API key with id ${id}.`, { keyId: id });
+  const reachable = p.accountId === p.actorId || (await keyViews(ctx, p)).some((v) => v.key.id === id);
+  if (!reachable || !(await ctx.store.revokeApiKey(id, p.actorId, ctx.clock.now())))
+    throw new GantryError('API_KEY_NOT_FOUND', `No API key with id ${id}.`, { keyId: id });
 }
