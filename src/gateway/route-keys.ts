@@ -3,8 +3,8 @@ import { RouteSigner, type SettingStore } from './signing.js';
 
 /** Endpoint keys kept loaded per replica; past this many the least recently asked for is let go (loaded again when needed). */
 const MAX_LOADED = 4_096;
-/** Signatures kept per endpoint key: one per worker URL. */
-const MAX_SIGNED_PER_KEY = 256;
+/** Signatures kept per endpoint key, one per worker URL: more than an endpoint's most workers (max_workers, 1,000), so a view's read signs nothing already signed. */
+const MAX_SIGNED_PER_KEY = 4_096;
 
 const endpointSetting = (endpointId: number): string => `route_signing_key.endpoint.${endpointId}`;
 
@@ -46,13 +46,15 @@ export class RouteKeys {
    */
   async signed(view: RoutingView): Promise<RoutingView> {
     if (view.workers.length === 0) return view;
-    const workers = [];
+    // A view's workers share one or two keys (their endpoint's; the server's for those started before): each looked up once.
+    const signers = new Map<number | null, RouteSigner>();
     for (const w of view.workers) {
-      const signer = w.signedBy === null ? this.server : await this.endpoint(w.signedBy);
-      if (!signer.isReady) await signer.ready();
-      workers.push({ ...w, signature: signer.sign(w.url) });
+      if (signers.has(w.signedBy)) continue;
+      const s = w.signedBy === null ? this.server : await this.endpoint(w.signedBy);
+      if (!s.isReady) await s.ready();
+      signers.set(w.signedBy, s);
     }
-    return { ...view, workers };
+    return { ...view, workers: view.workers.map((w) => ({ ...w, signature: (signers.get(w.signedBy) as RouteSigner).sign(w.url) })) };
   }
 }
 

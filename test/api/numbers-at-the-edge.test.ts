@@ -28,7 +28,7 @@ for (const ts of TEST_STORES) {
       for (const end of [1e300, 9223372036854775807, -1]) await refused('PUT', '/api/v0/machines/create_asks/', { machine, end_date: end }, /end_date/);
       await refused('PUT', `/api/v0/machines/${machine}/dnotify/`, { sdate: 1e300, duration: 1 }, /sdate/);
       for (const q of ['sdate=1e308', 'edate=9223372036854775808', 'sdate=-1e308']) await refused('GET', `/api/v0/users/1/invoices/?${q}`, undefined, /date/);
-      for (const q of ['last_days=1e308', 'sday=1.5', 'eday=1e308', 'machid=1.5', 'machid=1e308'])
+      for (const q of ['last_days=1e308', 'sday=-1', 'eday=1e308', 'machid=1.5', 'machid=1e308'])
         await refused('GET', `/api/v0/users/me/machine-earnings/?${q}`, undefined, /last_days|sday|eday|machine id/);
       for (const team of [1.5, 1e308, '1e308']) await refused('POST', '/api/v0/auth/apikeys/', { name: 'k', team_id: team }, /team id/);
       await refused('GET', '/api/v0/audit_logs/?before_id=1e308', undefined, /audit log id/);
@@ -37,8 +37,10 @@ for (const ts of TEST_STORES) {
       const page = await g.api('GET', '/api/v0/audit_logs/?limit=1.5');
       assert.equal(page.status, 200, page.text);
       assert.ok(Array.isArray(page.body) && page.body.length <= 1);
-      // What stays good: fractions of a second, as Python's time.time() sends them.
+      // What stays good: fractions of a second and of a day, as the official clients send them (time.time()).
       assert.equal((await g.api('GET', '/api/v0/users/1/invoices/?sdate=1700000000.5')).status, 200);
+      for (const q of ['sday=20794.0513020129&eday=20794.0513020129&machid=null', 'last_days=0.1234567'])
+        assert.equal((await g.api('GET', `/api/v0/users/me/machine-earnings/?${q}`)).status, 200, q);
     });
 
     it('a NUL in what a workload is started with is refused at the request, not at its start', async () => {
@@ -50,6 +52,10 @@ for (const ts of TEST_STORES) {
       ])
         await refused('PUT', `/api/v0/asks/${offer}/`, body, /NUL/);
       assert.equal((await g.api('GET', '/api/v0/instances/')).body.instances.length, 0, 'nothing was created');
+      const made = await g.api('PUT', `/api/v0/asks/${offer}/`, { image: 'local/shell', onstart: 'sleep 600' });
+      assert.equal(made.status, 200, made.text);
+      await refused('PUT', `/api/v0/instances/command/${made.body.new_contract}/`, { command: 'ls \u0000' }, /NUL/);
+      assert.equal((await g.api('DELETE', `/api/v0/instances/${made.body.new_contract}/`)).status, 200);
       await refused('POST', '/api/v0/template/', { name: 't', image: 'local/shell', onstart: 'a\u0000' }, /NUL/);
     });
 
@@ -60,6 +66,7 @@ for (const ts of TEST_STORES) {
       for (const extra of [{ disk: 1e308 }, { disk: '9223372036854775808' }, { gpu_ram: 1e308 }, { onstart: 'x\u0000' }])
         await refused('POST', '/api/v0/workergroups/', { endpoint_id, image: 'local/shell', ...extra }, /disk|gpu_ram|NUL/);
       await refused('POST', '/api/v0/template/', { name: 't', image: 'local/shell', recommended_disk_space: 1e308 }, /recommended_disk_space/);
+      for (const end of [1e308, -1]) await refused('POST', '/api/v0/volumes/', { machine, size: 1, end_date: end }, /end_date/);
     });
   });
 }

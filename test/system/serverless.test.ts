@@ -75,7 +75,7 @@ for (const ts of ONE_STORE) {
       assert.equal(row.endpoint_state, 'active');
     });
 
-    it("a hand-out opens only its own endpoint's workers: another endpoint's (another tenant's) refuse it; a worker on the server's key still serves", async () => {
+    it("a hand-out opens only its own endpoint's workers: another endpoint's (another tenant's) refuse it, and no worker made now earns the server's key", async () => {
       const mine = await createDeployment(g, 'mine', { min_load: 1, max_workers: 1 });
       const theirs = await createDeployment(g, 'theirs', { min_load: 1, max_workers: 1 });
       const readyOf = (endpointId: number) => until('a ready worker', async () => (await workersOf(g, endpointId)).find((w) => w.status === 'Ready'), 60_000);
@@ -90,11 +90,19 @@ for (const ts of ONE_STORE) {
       assert.equal((await to(w1?.url as string, { ...routed.body, reqnum: routed.body.reqnum + 1 })).status, 200);
       // A report address is the server's only: a made-up one answers 404, and nobody makes it make keys.
       assert.equal((await fetch(`${g.url}/report/${mine.endpointId}.${'A'.repeat(22)}/pubkey/`)).status, 404);
-      // A worker that reports to /worker_status/ itself (one started by an earlier version) checks with /pubkey/: still served.
+      // A worker made now that reports to /worker_status/ itself, as one started by an earlier version does, earns no
+      // grant of the server's key (which opens those older workers): its hand-outs are still signed with its endpoint's.
       const legacy = await createDeployment(g, 'legacy', { min_load: 1, max_workers: 1, onstart: `REPORT_ADDR="$GANTRY_URL" ${WORKER_ONSTART}` });
       await readyOf(legacy.endpointId);
-      const viaLegacy = await call(g, 'legacy', '/x', { body: 'old' });
-      assert.equal(viaLegacy.status, 200, JSON.stringify(viaLegacy.body));
+      const old = await g.api('POST', '/route/', { endpoint: 'legacy', api_key: legacy.key, cost: 1, request_idx: 0 }, { key: null });
+      assert.equal(old.status, 200, old.text);
+      const signedBy = async (path: string): Promise<boolean> => {
+        const pem = await (await fetch(`${g.url}${path}`)).text();
+        const message = `{\n    "url": ${JSON.stringify(old.body.url)}\n}`;
+        return verify('sha256', Buffer.from(message), createPublicKey(pem), Buffer.from(old.body.signature, 'base64'));
+      };
+      assert.equal(await signedBy(`/report/${reportRef(g.control.ctx.secret, legacy.endpointId)}/pubkey/`), true);
+      assert.equal(await signedBy('/pubkey/'), false);
       // A worker's report through another endpoint's address is refused.
       const wrong = await fetch(`${g.url}/report/${reportRef(g.control.ctx.secret, theirs.endpointId)}/worker_status/`, {
         method: 'POST',

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import type { RoutingView } from '../../src/control/serverless/routing.js';
 import { endpointOfReportRef, reportRef } from '../../src/control/keys.js';
 import { RouteKeys } from '../../src/gateway/route-keys.js';
+import { routeSigner } from '../../src/domain/serverless/route-keys.js';
 import { RouteSigner, type SettingStore } from '../../src/gateway/signing.js';
 
 /** The store's settings as two replicas share them: the first value put stays. */
@@ -44,6 +45,13 @@ describe('route keys: one per endpoint, the server key for workers that report w
     const [w1, w2] = signed.workers;
     assert.equal(checks((await keys.endpoint(7)).publicKeyPem, 'http://w1', w1?.signature as string), true);
     assert.equal(checks(keys.server.publicKeyPem, 'http://w2', w2?.signature as string), true);
+  });
+
+  it("the server's key only for workers made before endpoints had keys, until they report through their endpoint's address", () => {
+    const since = 1_000;
+    assert.equal(routeSigner({ endpointId: 7, createdAt: 999 }, false, since), null, 'started with the server key');
+    assert.equal(routeSigner({ endpointId: 7, createdAt: 999 }, true, since), 7, 'restarted since: its endpoint key');
+    assert.equal(routeSigner({ endpointId: 7, createdAt: 1_000 }, false, since), 7, 'made since: its endpoint key, wherever it reports');
   });
 
   it('a report address names its endpoint only as this server made it', () => {

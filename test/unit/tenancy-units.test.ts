@@ -46,6 +46,14 @@ describe('permission JSON', () => {
     const wrong = { api: { misc: { 'api.instance.show': { constraints: { id: { eq: 1 } } } } } };
     assert.throws(() => parsePermissions(wrong, { strict: true }), /names instance ids, which misc does not cover/);
     assert.equal(allows(parsePermissions(wrong), 'misc', { kind: 'deployment', id: 1 }), false);
+    // A rule with no ids needs no kind; strict refuses only a constrained one outside its category.
+    assert.doesNotThrow(() => parsePermissions({ api: { misc: { 'api.instance.show': {} } } }, { strict: true }));
+    // `rule_N` was written by an earlier version for keys derived from their creator's, losing the kind: it covers
+    // nothing (a child of a volume-5 key must not become an instance-5 key), and a key being made must name a kind.
+    const legacy = parsePermissions({ api: { instance_write: { rule_0: { constraints: { id: { eq: 5 } } } } } });
+    for (const kind of ['instance', 'volume'] as const) assert.equal(allows(legacy, 'instance_write', { kind, id: 5 }), false, kind);
+    assert.deepEqual(parsePermissions(permissionsJson(legacy)), legacy);
+    assert.throws(() => parsePermissions({ api: { instance_write: { rule_0: { constraints: { id: { eq: 5 } } } } } }, { strict: true }), /name the rule after/);
     // The listing's JSON reads back the same grants, kinds included.
     assert.deepEqual(parsePermissions(permissionsJson(named)), named);
     // Handing out and narrowing compare kinds too.

@@ -44,8 +44,8 @@ export async function executeCommand(ctx: ControlContext, p: Principal, id: numb
 export function parseConstrained(command: unknown): string[] {
   if (typeof command !== 'string' || command.trim() === '')
     throw new GantryError('MISSING_INPUT', "'command' must be a command such as 'ls -l /'.", { field: 'command' });
-  if (/[;&|`$<>(){}\\\n\r*?[\]~!#]/.test(command))
-    throw new GantryError('INVALID_ARGUMENT', 'execute runs one ls, du or rm with plain arguments: no shell characters (; | & $ ` < > * ...).', {
+  if (/[;&|`$<>(){}\\\n\r*?[\]~!#\0]/.test(command))
+    throw new GantryError('INVALID_ARGUMENT', 'execute runs one ls, du or rm with plain arguments: no shell characters (; | & $ ` < > * ...) nor NUL.', {
       field: 'command',
     });
   const words = [...command.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');

@@ -75,7 +75,8 @@ export async function probeHttpWorkers(ctx: ProbeContext, ep: EndpointRecord, gr
       report = {
         instanceId: id,
         curLoad: share,
-        keyed: false,
+        // A probe says nothing of where the worker reads its key: what its own reports said stays.
+        keyed: before?.keyed ?? false,
         maxPerf: null,
         curPerf: share,
         numRequestsWorking: inFlight.get(id)?.inFlight ?? 0,

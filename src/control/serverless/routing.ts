@@ -8,6 +8,7 @@ import { authorize, type Principal } from '../principal.js';
 import { ownDeployment, type DeploymentRef } from './deployments.js';
 import { workersOf, type WorkerInfo, type WorkerReadContext } from './workers.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
+import { ROUTE_KEYS_SINCE, routeSigner } from '../../domain/serverless/route-keys.js';
 
 /** A worker requests may be sent to now. */
 export interface RoutableWorker {
@@ -52,12 +53,25 @@ export interface RoutingView {
   readonly noWorkergroup?: boolean;
 }
 
+const SINCE = new WeakMap<object, number>();
+
+/** When endpoints got keys of their own (it never changes: read once per store); none recorded reads as always (each endpoint's key). */
+async function routeKeysSince(store: WorkerReadContext['store']): Promise<number> {
+  let since = SINCE.get(store);
+  if (since === undefined) {
+    since = Number((await store.getSetting(ROUTE_KEYS_SINCE)) ?? 0) || 0;
+    SINCE.set(store, since);
+  }
+  return since;
+}
+
 /** Needs no control plane, only what reading workers needs, so a gateway can be made before the control plane it serves. */
 export async function routingView(ctx: WorkerReadContext, endpointId: number): Promise<RoutingView> {
   const ep = await ctx.store.getEndpoint(endpointId);
   if (!ep)
     return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], phases: {}, deleted: true, limits: NO_LIMITS, rejectQueued: false };
   const all = await workersOf(ctx, endpointId);
+  const since = await routeKeysSince(ctx.store);
   const groups = await ctx.store.listWorkergroups({ endpointId });
   const serving = servingGroup(groups, all);
   const workers = all
@@ -69,7 +83,7 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
       perf: w.report?.maxPerf ?? 1,
       working: w.report?.numRequestsWorking ?? 0,
       reportedAt: w.report?.reportedAt ?? 0,
-      signedBy: w.report?.keyed === true ? w.instance.endpointId : null,
+      signedBy: routeSigner({ endpointId, createdAt: w.instance.createdAt }, w.report?.keyed === true, since),
     }));
   const phases: Partial<Record<WorkerPhase, number>> = {};
   for (const w of all) phases[w.phase] = (phases[w.phase] ?? 0) + 1;

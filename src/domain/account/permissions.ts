@@ -85,6 +85,9 @@ const KIND_WORDS: Readonly<Record<string, ResourceKind>> = {
   scheduled_job: 'scheduled_job',
 };
 
+/** The rule names an earlier version wrote for derived keys (`rule_0`…): the kind they meant was not kept. */
+const LEGACY_RULE = /^rule_\d+$/;
+
 /** The kind an action's name names (`api.<kind>.…` or `<kind>`, `<kind>s`), or null. */
 function kindNamed(action: string): ResourceKind | null {
   const parts = action.toLowerCase().split('.');
@@ -93,7 +96,11 @@ function kindNamed(action: string): ResourceKind | null {
 }
 
 export interface IdConstraint {
-  readonly kind: ResourceKind;
+  /**
+   * Null: a rule an earlier version wrote (`rule_N`) for a key it derived from its creator's grants, with no word
+   * for the kind its ids meant. It covers nothing rather than guess (a guess could exceed what the creator held).
+   */
+  readonly kind: ResourceKind | null;
   readonly eq?: number;
   readonly gte?: number;
   readonly lte?: number;
@@ -111,13 +118,13 @@ function invalid(msg: string): GantryError {
   return new GantryError('INVALID_PERMISSIONS', `Invalid permissions: ${msg}`);
 }
 
-function parseConstraint(v: unknown, where: string, kind: ResourceKind): IdConstraint | null {
+function parseConstraint(v: unknown, where: string, kind: ResourceKind | null): IdConstraint | null {
   if (v === undefined) return null;
   if (!isObject(v)) throw invalid(`${where}.constraints must be an object.`);
   const id = v.id;
   if (id === undefined) return null;
   if (!isObject(id)) throw invalid(`${where}.constraints.id must be an object of eq/gte/lte.`);
-  const out: { kind: ResourceKind; eq?: number; gte?: number; lte?: number } = { kind };
+  const out: { kind: ResourceKind | null; eq?: number; gte?: number; lte?: number } = { kind };
   for (const [op, val] of Object.entries(id)) {
     if (op !== 'eq' && op !== 'gte' && op !== 'lte') throw invalid(`${where}.constraints.id has unknown operator "${op}" (eq, gte, lte).`);
     const n = typeof val === 'string' && /^\d+$/.test(val) ? Number(val) : val;
@@ -150,10 +157,15 @@ export function parsePermissions(json: unknown, o: { strict?: boolean } = {}): P
     for (const [action, spec] of actions) {
       if (!isObject(spec)) throw invalid(`api.${cat}.${action} must be an object.`);
       const kinds = CATEGORY_KINDS[cat];
-      const kind = kindNamed(action) ?? kinds[0];
-      if (o.strict === true && !kinds.includes(kind))
-        throw invalid(`api.${cat}.${action} names ${kind} ids, which ${cat} does not cover (it covers ${kinds.join(', ')}).`);
+      const kind = LEGACY_RULE.test(action) ? null : (kindNamed(action) ?? kinds[0]);
       const c = parseConstraint(spec.constraints, `api.${cat}.${action}`, kind);
+      // Only a rule with ids needs a kind: a key being made names one its category covers.
+      if (c !== null && o.strict === true && (kind === null || !kinds.includes(kind)))
+        throw invalid(
+          kind === null
+            ? `api.${cat}.${action}: name the rule after the kind of its ids (${kinds.join(', ')}), as in "api.${kinds[0]}.${action}".`
+            : `api.${cat}.${action} names ${kind} ids, which ${cat} does not cover (it covers ${kinds.join(', ')}).`,
+        );
       if (c === null) unconstrained = true;
       else list.push(c);
     }
@@ -166,7 +178,10 @@ export function parsePermissions(json: unknown, o: { strict?: boolean } = {}): P
 export function permissionsJson(p: Permissions): Record<string, unknown> {
   const api: Record<string, unknown> = {};
   for (const [cat, list] of p) {
-    api[cat] = list === null ? {} : Object.fromEntries(list.map(({ kind, ...id }, i) => [`api.${kind}.rule_${i}`, { constraints: { id } }]));
+    api[cat] =
+      list === null
+        ? {}
+        : Object.fromEntries(list.map(({ kind, ...id }, i) => [kind === null ? `rule_${i}` : `api.${kind}.rule_${i}`, { constraints: { id } }]));
   }
   return { api };
 }
@@ -186,7 +201,7 @@ export function allows(p: Permissions, category: PermissionCategory, r: Resource
 }
 
 /** The one resource an exact constraint names, or null for a range. */
-const exact = (c: IdConstraint): ResourceRef | null => (c.eq === undefined ? null : { kind: c.kind, id: c.eq });
+const exact = (c: IdConstraint): ResourceRef | null => (c.eq === undefined || c.kind === null ? null : { kind: c.kind, id: c.eq });
 
 /** Whether constraint `c` names one resource, which `outer` covers (ranges are not compared). */
 function within(c: IdConstraint, outer: IdConstraint): boolean {

@@ -3,11 +3,19 @@ import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import type { PeriodQuery } from '../../../control/billing/billing.js';
 import { GantryError } from '../../../domain/errors.js';
-import { asObject, jsonParam, MAX_EPOCH_S, optId, optNumber, optString, optWhole, parseId } from './parse.js';
+import { asObject, jsonParam, MAX_EPOCH_S, optId, optNumber, optString, parseId } from './parse.js';
 import { numberOf } from '../../../domain/number.js';
 import type { ChargeRecord } from '../../../domain/billing/records.js';
 import { vastInvoiceRoutes } from './invoices.js';
 import { onePage } from './page-token.js';
+
+/** A number of days, fractions allowed, from 0 to the last day Gantry keeps a time for (year 9999). */
+function days(q: Record<string, unknown>, field: string): number | null {
+  const n = optNumber(q, field);
+  const most = Math.floor(MAX_EPOCH_S / 86_400);
+  if (n !== null && (n < 0 || n > most)) throw new GantryError('INVALID_ARGUMENT', `'${field}' must be a number of days from 0 to ${most}.`, { field });
+  return n;
+}
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -147,14 +155,12 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
     const p = principal(req);
     const q = req.query;
     const t = now();
-    // Days since the epoch, bounded as epoch seconds are (up to year 9999).
-    const lastDays = optNumber(q, 'last_days');
-    if (lastDays !== null && (lastDays < 0 || lastDays > MAX_EPOCH_S / 86_400))
-      throw new GantryError('INVALID_ARGUMENT', `'last_days' must be a number of days from 0 to ${Math.floor(MAX_EPOCH_S / 86_400)}.`, { field: 'last_days' });
-    const sday = optWhole(q, 'sday', 0, Math.floor(MAX_EPOCH_S / 86_400));
-    const eday = optWhole(q, 'eday', 0, Math.floor(MAX_EPOCH_S / 86_400));
-    const from = lastDays !== null ? t - lastDays * DAY_MS : sday !== null ? sday * DAY_MS : 0;
-    const to = eday !== null ? (eday + 1) * DAY_MS : t + 1;
+    // Days since the epoch (the clients send fractions: time.time()/86400 - 1), bounded as epoch seconds are.
+    const lastDays = days(q, 'last_days');
+    const sday = days(q, 'sday');
+    const eday = days(q, 'eday');
+    const from = lastDays !== null ? t - Math.round(lastDays * DAY_MS) : sday !== null ? Math.round(sday * DAY_MS) : 0;
+    const to = eday !== null ? Math.round((eday + 1) * DAY_MS) : t + 1;
     // The clients send `/users/me/...` and `machid=null` when no machine is named.
     const user = req.params.id === 'me' ? p.accountId : parseId(req.params.id, 'user id');
     const e = await b.machineEarnings(p, user, { from, to, limit: 100_000, machineId: optId({ machid: jsonParam(q.machid) }, 'machid', 'machine id') });

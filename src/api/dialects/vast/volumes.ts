@@ -3,7 +3,7 @@ import type { ControlPlane } from '../../../control/control-plane.js';
 import { GantryError } from '../../../domain/errors.js';
 import { DEFAULT_VOLUME_GB, volumeName } from '../../../domain/volume/volume.js';
 import { principal } from '../../edge/principal.js';
-import { asObject, optBool, optNumber, optString, parseId } from './parse.js';
+import { asObject, optBool, optEpochMs, optNumber, optString, parseId } from './parse.js';
 import { applyVolumeQuery } from './volume-query.js';
 import { vastVolumeOfferRow, vastVolumeRow } from './volume-map.js';
 
@@ -11,8 +11,7 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<
 
 /** Vast's end_date: epoch seconds (the clients convert dates before sending). */
 function endDateMs(body: Record<string, unknown>): number | null {
-  const s = optNumber(body, 'end_date');
-  return s === null ? null : s * 1000;
+  return optEpochMs(body, 'end_date');
 }
 
 /** `machine`: one id (`list volume`) or a list (`list volumes`). */
