@@ -408,7 +408,17 @@ for (const ts of TEST_STORES) {
         (await store.listWorkers(ep.id)).map((i) => [i.id, i.workergroupId, i.endpointId]),
         [[inst.id, wg.id, ep.id]],
       );
-      const report = { instanceId: inst.id, curLoad: 1, maxPerf: 5, curPerf: 1, numRequestsWorking: 2, loaded: true, errorMsg: null, reportedAt: 5, keyed: false };
+      const report = {
+        instanceId: inst.id,
+        curLoad: 1,
+        maxPerf: 5,
+        curPerf: 1,
+        numRequestsWorking: 2,
+        loaded: true,
+        errorMsg: null,
+        reportedAt: 5,
+        keyed: false,
+      };
       await store.recordWorkerReport(report);
       await store.recordWorkerReport({ ...report, numRequestsWorking: 0, reportedAt: 6 });
       assert.deepEqual((await store.workerReports([inst.id])).get(inst.id), { ...report, numRequestsWorking: 0, reportedAt: 6 });
