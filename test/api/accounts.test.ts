@@ -175,6 +175,9 @@ for (const ts of TEST_STORES) {
       assert.equal((await owner('POST', '/api/v0/team/roles/', { name: 'viewer', permissions: { api: { instance_read: {} } } })).status, 200);
       const bob = (await g.api('POST', '/api/v0/users/', { username: 'bobby', email: 'bobby@example.com' })).body;
       assert.equal((await owner('POST', '/api/v0/team/invite/', { email: 'bobby@example.com', role: 'viewer' })).status, 200);
+      // By email only: a username would have the member list tell the inviter that person's email.
+      assert.equal((await g.api('POST', '/api/v0/users/', { username: 'carol-t', email: 'carol-t@example.com' })).status, 200);
+      assert.equal((await owner('POST', '/api/v0/team/invite/', { email: 'carol-t', role: 'viewer' })).status, 404);
       const members = await owner('GET', '/api/v0/team/members/');
       assert.deepEqual(
         members.body.map((m: { username: string; roles: string[] }) => [m.username, m.roles[0]]),

@@ -172,13 +172,16 @@ export async function deleteRole(ctx: ControlContext, p: Principal, ref: string)
   if (!(await ctx.store.deleteTeamRole(team.id, name))) throw new GantryError('TEAM_NOT_FOUND', `The team has no role "${name}".`);
 }
 
-/** Adds the account with this email (or username) at once; there is no mail on a self-hosted install. */
+/**
+ * Adds the account with this email at once; there is no mail on a self-hosted install. By email only, as Vast's
+ * clients send it: by username, the member list would tell the inviter the email of anyone whose username it knew.
+ */
 export async function inviteMember(ctx: ControlContext, p: Principal, who: string, roleRef: string): Promise<AccountRecord> {
   const team = await teamOf(ctx, p, 'team.write');
   const role = await findRole(ctx, team.id, roleRef);
   await withinCaller(ctx, team.id, p, role, 'give');
-  const a = (await ctx.store.findAccountByEmail(who)) ?? (await ctx.store.findAccountByUsername(who));
-  if (!a || a.isTeam || a.deletedAt !== null) throw new GantryError('ACCOUNT_NOT_FOUND', `No user ${who}.`);
+  const a = await ctx.store.findAccountByEmail(who);
+  if (!a || a.isTeam || a.deletedAt !== null) throw new GantryError('ACCOUNT_NOT_FOUND', `No user with the email ${who}.`);
   await ctx.store.addTeamMember(team.id, a.id, role.name, ctx.clock.now());
   return a;
 }
