@@ -111,6 +111,9 @@ for (const ts of ONE_STORE) {
       });
       assert.equal(wrong.status, 403, await wrong.text());
       for (const d of [mine, theirs, legacy]) assert.equal((await g.api('DELETE', `/api/v0/deployment/${d.id}/`)).status, 200);
+      // A deleted endpoint's address makes no key any more (a key is made when a worker first asks).
+      const gone = `${g.url}/report/${reportRef(g.control.ctx.secret, mine.endpointId)}/pubkey/`;
+      await until('the deleted endpoint makes no key', async () => (await fetch(gone)).status === 404);
     });
 
     it('the CLI creates, shows, drains, starts and deletes a deployment', async () => {

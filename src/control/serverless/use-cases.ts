@@ -17,6 +17,7 @@ import { inferenceStats } from './inference-stats.js';
 import { acknowledgeWorkerRequests, recordWorkerStatus, workersOf, type WorkerStatusInput } from './workers.js';
 import { workerLogs } from './worker-logs.js';
 import { cancelWorkerUpdate, updateWorkers } from './update-workers.js';
+import { reportAddressEndpoint } from './report-address.js';
 import { codeVersions, putCodeDeployment, recordCodeHeartbeat, type CodeDeploymentConfig } from './code-deployments.js';
 import { checkUploadToken, codeDownloadToken, readCodeBlob, uploadCode } from './code-uploads.js';
 
@@ -93,6 +94,7 @@ export function serverlessUseCases(ctx: ControlContext) {
     codeUploadMaxBytes: () => ctx.settings.codeUploadMaxBytes,
 
     recordWorkerStatus: (s: WorkerStatusInput) => recordWorkerStatus(ctx, s),
+    reportAddressEndpoint: (ref: string, forKey: boolean) => reportAddressEndpoint(ctx, ref, forKey),
     acknowledgeWorkerRequests: (id: number, mtoken: string, requestIdxs: readonly string[], via: number | null = null) =>
       acknowledgeWorkerRequests(ctx, id, mtoken, requestIdxs, via),
     resolveEndpoint: (name: string, key: string | null) => resolveEndpoint(ctx, name, key),

@@ -4,7 +4,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import { assertNever, GantryError } from '../../../domain/errors.js';
 import type { Gateway } from '../../../gateway/gateway.js';
-import { endpointOfReportRef } from '../../../control/keys.js';
 import { apiKeyOf, bearerOf } from '../../edge/api-key.js';
 import { callerGone } from '../../edge/caller-gone.js';
 import { costOf } from './cost.js';
@@ -99,14 +98,12 @@ export async function vastRoutingRoutes(app: FastifyInstance, o: { control: Cont
   app.post('/delete_requests', (req) => deleteRequests(req, null));
 
   // A worker's REPORT_ADDR names its endpoint (route-keys.ts): its key, and the same reports through it.
-  const via = (req: Req): number => {
-    const id = endpointOfReportRef(control.ctx.secret, req.params.ref ?? '');
-    if (id === null) throw new GantryError('NOT_FOUND', 'This is not a report address this server gave a worker.');
-    return id;
-  };
-  app.get('/report/:ref/pubkey', async (req: Req, reply) => reply.type('text/plain; charset=utf-8').send(await gateway.endpointPublicKeyPem(via(req))));
-  app.post('/report/:ref/worker_status', (req: Req) => workerStatus(req, via(req)));
-  app.post('/report/:ref/delete_requests', (req: Req) => deleteRequests(req, via(req)));
+  const via = (req: Req, forKey = false): Promise<number> => control.serverless.reportAddressEndpoint(req.params.ref ?? '', forKey);
+  app.get('/report/:ref/pubkey', async (req: Req, reply) =>
+    reply.type('text/plain; charset=utf-8').send(await gateway.endpointPublicKeyPem(await via(req, true))),
+  );
+  app.post('/report/:ref/worker_status', async (req: Req) => workerStatus(req, await via(req)));
+  app.post('/report/:ref/delete_requests', async (req: Req) => deleteRequests(req, await via(req)));
 
   // The proxy takes bodies as raw streams (passed through to the worker, never buffered).
   await app.register(async (proxy) => {
