@@ -82,6 +82,21 @@ for (const ts of TEST_STORES) {
       assert.match(post.body.error.reason, /no handler found for uri \[\/_ingest\/nothing\] and method \[POST\]/);
     });
 
+    it('a query parameter the route does not define is 400, as Elasticsearch answers it (a misspelt timeout is no default)', async () => {
+      const r = await esRaw(g, 'GET', '/_ingest/pipeline/x?bogus=1');
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.body.error.type, 'illegal_argument_exception');
+      assert.equal(r.body.error.reason, 'request [/_ingest/pipeline/x] contains unrecognized parameter: [bogus]');
+      const typo = await esRaw(g, 'POST', '/_ml/trained_models/m/_infer?timout=1s&pretty', { contentType: 'application/json', body: '{"docs":[]}' });
+      assert.equal(typo.status, 400, typo.text);
+      assert.match(typo.body.error.reason, /unrecognized parameter: \[timout\]/);
+      // Elasticsearch's own parameters, and those every route takes, are not refused for being there.
+      for (const path of ['/_ml/trained_models?size=5&from=0&allow_no_match=true&pretty&filter_path=x', '/_ingest/pipeline?summary=true&human'])
+        assert.equal((await esRaw(g, 'GET', path)).status, 200, path);
+      // Without a credential the caller hears that first, not what the route takes.
+      assert.equal((await esRaw(g, 'GET', '/_ingest/pipeline/x?bogus=1', { auth: null })).status, 401);
+    });
+
     it('only GET / and HEAD / are claimed at the root: other paths keep the fallback dialect', async () => {
       const vast = await esRaw(g, 'GET', '/nothing-here');
       assert.equal(vast.status, 404);

@@ -8,6 +8,7 @@ import { elasticInferRoutes } from './infer.js';
 import { elasticModelRoutes } from './models.js';
 import { elasticPipelineRoutes } from './pipelines.js';
 import { elasticRouteConfig } from './route-config.js';
+import { refuseUnknownParams } from './params.js';
 import { elasticSimulateRoutes } from './simulate.js';
 import { elasticStatsRoutes } from './stats.js';
 import { elasticWorkerRoutes } from './worker-model.js';
@@ -31,6 +32,7 @@ export const elasticDialect: ApiDialect = {
 };
 
 function elasticRoutes(app: FastifyInstance, deps: EdgeDeps): void {
+  refuseUnknownParams(app);
   elasticInfoRoutes(app, deps);
   elasticModelRoutes(app, deps);
   elasticPipelineRoutes(app, deps);
