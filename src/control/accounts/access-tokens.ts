@@ -55,7 +55,8 @@ const badClient = (): GantryError => new GantryError('UNAUTHENTICATED', 'Bad cli
 /** The token endpoint: UNSUPPORTED_GRANT_TYPE for any grant but client_credentials, UNAUTHENTICATED for a bad id or secret. */
 export async function issueAccessToken(ctx: ControlContext, r: TokenRequest): Promise<AccessToken> {
   if (r.grantType !== 'client_credentials') {
-    throw new GantryError('UNSUPPORTED_GRANT_TYPE', `grant_type must be client_credentials; got ${JSON.stringify(r.grantType ?? '')}.`, {
+    const got = r.grantType === null ? 'none (or not one text value)' : JSON.stringify(r.grantType);
+    throw new GantryError('UNSUPPORTED_GRANT_TYPE', `grant_type must be client_credentials; got ${got}.`, {
       field: 'grant_type',
     });
   }
