@@ -13,10 +13,9 @@ const endpointSetting = (endpointId: number): string => `route_signing_key.endpo
  * signature over the worker's URL alone, so with one key for the whole server a hand-out of any endpoint
  * opened every worker of every tenant, and kept opening whichever worker later listened on that address. With
  * a key per endpoint a worker takes only its own endpoint's hand-outs. A worker learns its endpoint's key at
- * its REPORT_ADDR (`/report/{ref}/pubkey/`); the gateway signs for it with that key once it has reported
- * through that address (its report says so: `signedBy`). A worker that reports to `/worker_status/` itself
- * (started by an earlier version, or one that ignores REPORT_ADDR) is signed for with the server's key,
- * which `/pubkey/` serves, as before.
+ * its REPORT_ADDR (`/report/{ref}/pubkey/`). Which key signs for a worker is the view's `signedBy`
+ * (`routeSigner`): its endpoint's, but for workers created before endpoints had keys that have not reported
+ * through their endpoint's address since, which keep the server's (`/pubkey/`).
  */
 export class RouteKeys {
   /** The server's own key (Vast's GET /pubkey/). */

@@ -20,7 +20,7 @@ export interface RoutableWorker {
   readonly working: number;
   /** When its last report counted was made (epoch ms; 0: none): a worker a request timed out at waits for a newer one. */
   readonly reportedAt: number;
-  /** The endpoint whose key the worker checks hand-outs with (it reported through that endpoint's address), or null: the server's key. */
+  /** The endpoint whose key the worker checks hand-outs with, or null: the server's key (`routeSigner`). */
   readonly signedBy: number | null;
   /** The hand-out's signature for this worker: the gateway adds it when it reads the view (it holds the keys; see route-keys.ts). */
   readonly signature?: string;

@@ -114,8 +114,10 @@ export async function actOnWorkerOutcome(
   }
 }
 
-/** A report as the worker sends it: the stored report, less what the engine fills in, plus its credentials. */
-/** `via`: the endpoint whose report address the report came through (`/report/{ref}/…`), null for `/worker_status/` itself. */
+/**
+ * A report as the worker sends it: the stored report, less what the engine fills in, plus its credentials. `via`:
+ * the endpoint whose report address it came through (`/report/{ref}/…`), null for `/worker_status/` itself.
+ */
 export type WorkerStatusInput = Omit<WorkerReport, 'instanceId' | 'reportedAt' | 'keyed'> & {
   readonly id: number;
   readonly mtoken: string;
