@@ -139,7 +139,7 @@ export class Gateway {
   /** A hand-out to the worker, signed with the key it checks with (the view's reader signed it: route-keys.ts). */
   #grant(w: RoutableWorker, cost: number, endpoint: string): RouteGrant {
     const reqnum = Date.now() * 1000 + (this.#reqnum++ % 1000);
-    return { url: w.url, reqnum, signature: w.signature ?? this.#keys.server.sign(w.url), cost, endpoint };
+    return { url: w.url, reqnum, signature: this.#keys.signatureFor(w), cost, endpoint };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { RoutingView } from '../control/serverless/routing.js';
+import type { RoutableWorker, RoutingView } from '../control/serverless/routing.js';
 import { RouteSigner, type SettingStore } from './signing.js';
 
 /** Endpoint keys kept loaded per replica; past this many the least recently asked for is let go (loaded again when needed). */
@@ -37,6 +37,13 @@ export class RouteKeys {
     if (this.#endpoints.size > MAX_LOADED) this.#endpoints.delete(this.#endpoints.keys().next().value as number);
     await s.ready();
     return s;
+  }
+
+  /** The signature the worker's view was read with; the server's key only where that is the worker's (a view read past `signed`). */
+  signatureFor(w: RoutableWorker): string {
+    if (w.signature !== undefined) return w.signature;
+    if (w.signedBy !== null) throw new Error(`worker ${w.id} has no signature: its routing view was not signed (RouteKeys.signed)`);
+    return this.server.sign(w.url);
   }
 
   /**

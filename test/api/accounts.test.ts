@@ -205,6 +205,11 @@ for (const ts of TEST_STORES) {
       assert.equal((await member('GET', `/api/v0/auth/apikeys/${personalId}/`)).status, 404);
       await owner('PUT', '/api/v0/team/roles/viewer/', { name: 'viewer', permissions: { api: { user_read: {}, user_write: {} } } });
       assert.equal((await member('DELETE', `/api/v0/auth/apikeys/${personalId}/`)).status, 404, "a team key does not revoke its holder's own keys");
+      // Nor does it make a key for another of its holder's teams.
+      const other = await as(bob.api_key)('POST', '/api/v0/team/', { team_name: 'bobby-own' });
+      assert.equal(other.status, 200, other.text);
+      const pivot = await member('POST', '/api/v0/auth/apikeys/', { name: 'pivot', team_id: other.body.team_id });
+      assert.equal(pivot.status, 403, pivot.text);
       assert.equal((await as(bob.api_key)('GET', '/api/v0/users/current/')).status, 200);
       assert.equal((await owner('DELETE', `/api/v0/team/members/${bob.id}/`)).status, 200);
       assert.equal((await member('GET', '/api/v0/users/current/')).status, 401);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ROUTE_KEYS_AFTER_INSTANCE } from '../../src/domain/serverless/route-keys.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -505,6 +506,8 @@ for (const ts of TEST_STORES) {
       assert.equal(await other.getSetting('k'), a);
       assert.equal(a, b);
       assert.equal(await store.getOrPutSetting('k', 'later'), a);
+      // Migration 0039 names the last instance made before endpoints had signing keys: none, on a new database.
+      assert.equal(await store.getSetting(ROUTE_KEYS_AFTER_INSTANCE), '0');
     });
 
     it("gateways' held-request rows last written before a time are pruned; later ones, and what they count, stay", async () => {

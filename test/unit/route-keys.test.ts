@@ -48,10 +48,10 @@ describe('route keys: one per endpoint, the server key for workers that report w
   });
 
   it("the server's key only for workers made before endpoints had keys, until they report through their endpoint's address", () => {
-    const since = 1_000;
-    assert.equal(routeSigner({ endpointId: 7, createdAt: 999 }, false, since), null, 'started with the server key');
-    assert.equal(routeSigner({ endpointId: 7, createdAt: 999 }, true, since), 7, 'restarted since: its endpoint key');
-    assert.equal(routeSigner({ endpointId: 7, createdAt: 1_000 }, false, since), 7, 'made since: its endpoint key, wherever it reports');
+    const lastOld = 41;
+    assert.equal(routeSigner({ endpointId: 7, id: 41 }, false, lastOld), null, 'started with the server key');
+    assert.equal(routeSigner({ endpointId: 7, id: 41 }, true, lastOld), 7, 'restarted since: its endpoint key');
+    assert.equal(routeSigner({ endpointId: 7, id: 42 }, false, lastOld), 7, 'made since: its endpoint key, wherever it reports');
   });
 
   it('a report address names its endpoint only as this server made it', () => {

@@ -31,6 +31,9 @@ export async function createApiKey(ctx: ControlContext, p: Principal, r: NewKeyR
   let accountId = p.accountId;
   let memberId: number | null = p.actorId !== p.accountId ? p.actorId : null;
   if (r.teamId !== null && r.teamId !== p.accountId) {
+    // A team key reaches its own team only: a key for another of its holder's teams (or the holder's own account)
+    // would carry the holder's rights there, which this key was never given.
+    if (p.actorId !== p.accountId) throw new GantryError('FORBIDDEN', 'A team key makes keys for its own team only; use your own key.', { teamId: r.teamId });
     if ((await ctx.store.memberRole(r.teamId, p.actorId)) === undefined) {
       throw new GantryError('TEAM_NOT_FOUND', `You are not a member of team ${r.teamId}.`, { teamId: r.teamId });
     }

@@ -8,7 +8,7 @@ import { authorize, type Principal } from '../principal.js';
 import { ownDeployment, type DeploymentRef } from './deployments.js';
 import { workersOf, type WorkerInfo, type WorkerReadContext } from './workers.js';
 import type { EndpointRecord } from '../../domain/serverless/records.js';
-import { ROUTE_KEYS_SINCE, routeSigner } from '../../domain/serverless/route-keys.js';
+import { ROUTE_KEYS_AFTER_INSTANCE, routeSigner } from '../../domain/serverless/route-keys.js';
 
 /** A worker requests may be sent to now. */
 export interface RoutableWorker {
@@ -53,16 +53,16 @@ export interface RoutingView {
   readonly noWorkergroup?: boolean;
 }
 
-const SINCE = new WeakMap<object, number>();
+const LAST_OLD = new WeakMap<object, number>();
 
-/** When endpoints got keys of their own (it never changes: read once per store); none recorded reads as always (each endpoint's key). */
-async function routeKeysSince(store: WorkerReadContext['store']): Promise<number> {
-  let since = SINCE.get(store);
-  if (since === undefined) {
-    since = Number((await store.getSetting(ROUTE_KEYS_SINCE)) ?? 0) || 0;
-    SINCE.set(store, since);
+/** The last instance made before endpoints had keys (it never changes: read once per store); none recorded reads as 0 (each endpoint's key). */
+async function lastOldInstance(store: WorkerReadContext['store']): Promise<number> {
+  let last = LAST_OLD.get(store);
+  if (last === undefined) {
+    last = Number((await store.getSetting(ROUTE_KEYS_AFTER_INSTANCE)) ?? 0) || 0;
+    LAST_OLD.set(store, last);
   }
-  return since;
+  return last;
 }
 
 /** Needs no control plane, only what reading workers needs, so a gateway can be made before the control plane it serves. */
@@ -71,7 +71,7 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
   if (!ep)
     return { endpointId, accepting: false, draining: false, maxQueueTimeS: 0, workers: [], phases: {}, deleted: true, limits: NO_LIMITS, rejectQueued: false };
   const all = await workersOf(ctx, endpointId);
-  const since = await routeKeysSince(ctx.store);
+  const lastOld = await lastOldInstance(ctx.store);
   const groups = await ctx.store.listWorkergroups({ endpointId });
   const serving = servingGroup(groups, all);
   const workers = all
@@ -83,7 +83,7 @@ export async function routingView(ctx: WorkerReadContext, endpointId: number): P
       perf: w.report?.maxPerf ?? 1,
       working: w.report?.numRequestsWorking ?? 0,
       reportedAt: w.report?.reportedAt ?? 0,
-      signedBy: routeSigner({ endpointId, createdAt: w.instance.createdAt }, w.report?.keyed === true, since),
+      signedBy: routeSigner({ endpointId, id: w.instance.id }, w.report?.keyed === true, lastOld),
     }));
   const phases: Partial<Record<WorkerPhase, number>> = {};
   for (const w of all) phases[w.phase] = (phases[w.phase] ?? 0) + 1;
