@@ -16,7 +16,7 @@ export interface BannerFacts {
   readonly createdKey: string | null;
   readonly adminKeyFile: string;
   /** Where the admin key is when it was not created now: the key file, the adminKey setting, or neither (the database's admin was made with another data dir). */
-  readonly keySource?: 'created' | 'file' | 'preset' | 'none';
+  readonly keySource?: 'created' | 'file' | 'revoked' | 'preset' | 'none';
   readonly dataDir: string;
   readonly database: string;
   readonly hostLine: string;
@@ -49,6 +49,11 @@ function adminKeyLines(f: BannerFacts): string[] {
   const file = `  Key file:  ${f.adminKeyFile} (mode 0600; the CLI reads it when GANTRY_API_KEY is not set)`;
   if (f.createdKey !== null) return [`  Admin key: ${f.createdKey}  (created now; shown only this once)`, file];
   if (f.keySource === 'preset') return ['  Admin key: the preset one (setting adminKey, GANTRY_ADMIN_KEY); not written to this data dir'];
+  if (f.keySource === 'revoked') {
+    return [
+      `  Admin key: the key in ${f.adminKeyFile} opens this database no more (it was revoked); start with GANTRY_ADMIN_KEY=<a new key> to add one (give the CLI --api-key until then)`,
+    ];
+  }
   if (f.keySource === 'none') {
     return [`  Admin key: not in this data dir (this database's admin was made with another one); give the CLI --api-key or GANTRY_API_KEY`];
   }

@@ -19,7 +19,7 @@ import { ControlPlane } from '../control/control-plane.js';
 import { MachineCatalog } from '../control/fleet/machine-catalog.js';
 import { routingView } from '../control/serverless/routing.js';
 import { HostRegistry } from '../control/hosts/hosts.js';
-import { newApiKey, newSecret } from '../control/keys.js';
+import { hashKey, newApiKey, newSecret } from '../control/keys.js';
 import { newKeyLine, parseKeyFile, Vault } from '../control/accounts/vault.js';
 import { createLogger } from '../log/logger.js';
 import { Metrics } from '../log/metrics.js';
@@ -61,7 +61,7 @@ export interface RunningGantry {
   /** Whether this start created the admin key (the first start): the only time it is shown in full. */
   readonly adminKeyCreated: boolean;
   /** Where the admin key is: created now (and written to adminKeyFile), in adminKeyFile, preset (setting adminKey), or none of these (another data dir made this database's admin). */
-  readonly adminKeySource: 'created' | 'file' | 'preset' | 'none';
+  readonly adminKeySource: 'created' | 'file' | 'revoked' | 'preset' | 'none';
   readonly control: ControlPlane;
   readonly gateway: Gateway;
   readonly store: Store;
@@ -303,7 +303,18 @@ async function startLocked(o: UpOptions, log: Logger, lock: DataDirLock, opened:
   if (made && boot.createdKey === null) await rm(adminKeyFile, { force: true });
   const inFile = (await readFile(adminKeyFile, 'utf8').catch(() => '')).trim() || null;
   const adminKey = createdKey ?? c.adminKey ?? inFile;
-  const adminKeySource = createdKey !== null ? 'created' : inFile !== null ? 'file' : c.adminKey !== null ? 'preset' : 'none';
+  // A key file whose key was revoked through the API (say, the caller's own key) is no way in: the banner says so.
+  const revoked = inFile !== null && createdKey === null && (await store.findApiKeyByHash(hashKey(inFile))) === undefined;
+  const adminKeySource =
+    createdKey !== null
+      ? 'created'
+      : revoked && c.adminKey === null
+        ? 'revoked'
+        : inFile !== null && !revoked
+          ? 'file'
+          : c.adminKey !== null
+            ? 'preset'
+            : 'none';
 
   let runtime: Runtime | null = null;
   let agent: Agent | null = null;

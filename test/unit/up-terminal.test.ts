@@ -23,6 +23,10 @@ describe('gantry up: the terminal', () => {
     const later = banner({ ...facts, createdKey: null, localHost: true });
     assert.doesNotMatch(later, /gnt_/);
     assert.match(later, /Admin key: in \/d\/admin\.key \(`cat \/d\/admin\.key`\)/);
+    // A key file whose key was revoked through the API (the caller's own, say) is no way in: said, not pointed to.
+    const revoked = banner({ ...facts, createdKey: null, keySource: 'revoked', localHost: true });
+    assert.match(revoked, /Admin key: the key in \/d\/admin\.key opens this database no more \(it was revoked\); start with GANTRY_ADMIN_KEY=/);
+    assert.doesNotMatch(revoked, /Key file:/);
   });
 
   it('names no key file that was not written: a preset key, or a database whose admin another data dir made', () => {
