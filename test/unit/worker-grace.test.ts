@@ -37,6 +37,13 @@ describe('worker reports after a downtime or a database outage', () => {
     assert.deepEqual(await phases(fleet([99_000, 99_500], 431_000, 400_000)), ['error', 'error']);
   });
 
+  it('a worker that reports first after the downtime does not make its siblings read as silent', async () => {
+    // Down from t=100 s to t=400 s; the third worker reported at 400.5 s, the other two not yet.
+    assert.deepEqual(await phases(fleet([99_000, 99_500, 400_500], 401_000, 400_000)), ['ready', 'ready', 'ready']);
+    // One that had fallen silent well before the downtime is still found.
+    assert.deepEqual(await phases(fleet([20_000, 99_500, 400_500], 401_000, 400_000)), ['error', 'ready', 'ready']);
+  });
+
   it('still finds a worker that fell silent well before the others stopped reporting', async () => {
     assert.deepEqual(await phases(fleet([20_000, 99_500], 401_000, 400_000)), ['error', 'ready']);
   });

@@ -43,13 +43,16 @@ export async function workersOf(ctx: WorkerReadContext, endpointId: number): Pro
   const now = ctx.clock.now();
   const staleMs = ctx.settings.workerReportStaleMs;
   // For workerReportStaleMs after this replica began to serve (or its database was last unavailable), a report
-  // counts if it was fresh when the endpoint's newest stored report was made: while no control plane ran, or
-  // none could store a report, healthy workers stopped reporting together, and taking them for silent (or for
-  // never ready) would destroy every ready worker at the first pass. One silent well before the others still is.
+  // counts if it was fresh when the endpoint's newest report made before then was made: while no control plane
+  // ran, or none could store a report, healthy workers stopped reporting together, and taking them for silent (or
+  // for never ready) would destroy every ready worker at the first pass. One silent well before the others still
+  // is. Reports made since serving began do not move that mark: the first worker to report again would otherwise
+  // make all its siblings, whose turn had not come yet, read as silent.
   let fresh = now - staleMs;
-  if (fresh < ctx.servingSince()) {
+  const since = ctx.servingSince();
+  if (fresh < since) {
     let newest = -Infinity;
-    for (const r of reports.values()) newest = Math.max(newest, r.reportedAt);
+    for (const r of reports.values()) if (r.reportedAt < since) newest = Math.max(newest, r.reportedAt);
     fresh = Math.min(fresh, newest - staleMs);
   }
   return rows.map((instance) => {
