@@ -46,6 +46,9 @@ describe('permission JSON', () => {
     const wrong = { api: { misc: { 'api.instance.show': { constraints: { id: { eq: 1 } } } } } };
     assert.throws(() => parsePermissions(wrong, { strict: true }), /names instance ids, which misc does not cover/);
     assert.equal(allows(parsePermissions(wrong), 'misc', { kind: 'deployment', id: 1 }), false);
+    // A name that is an Object property is no kind word: the category's main kind.
+    const proto = parsePermissions({ api: { misc: { constructor: { constraints: { id: { eq: 4 } } } } } }, { strict: true });
+    assert.equal(allows(proto, 'misc', { kind: 'deployment', id: 4 }), true);
     // A rule with no ids needs no kind; strict refuses only a constrained one outside its category.
     assert.doesNotThrow(() => parsePermissions({ api: { misc: { 'api.instance.show': {} } } }, { strict: true }));
     // `rule_N` was written by an earlier version for keys derived from their creator's, losing the kind: it covers

@@ -92,7 +92,9 @@ const LEGACY_RULE = /^rule_\d+$/;
 function kindNamed(action: string): ResourceKind | null {
   const parts = action.toLowerCase().split('.');
   const word = (parts[0] === 'api' && parts.length > 1 ? parts[1] : parts[0]) ?? '';
-  return KIND_WORDS[word] ?? KIND_WORDS[word.replace(/s$/, '')] ?? null;
+  // Own words only: an action named `constructor` or `__proto__` names no kind.
+  const of = (w: string): ResourceKind | null => (Object.hasOwn(KIND_WORDS, w) ? (KIND_WORDS[w] as ResourceKind) : null);
+  return of(word) ?? of(word.replace(/s$/, ''));
 }
 
 export interface IdConstraint {
