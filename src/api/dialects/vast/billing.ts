@@ -3,19 +3,11 @@ import { principal } from '../../edge/principal.js';
 import type { ControlPlane } from '../../../control/control-plane.js';
 import type { PeriodQuery } from '../../../control/billing/billing.js';
 import { GantryError } from '../../../domain/errors.js';
-import { asObject, jsonParam, MAX_EPOCH_S, optId, optNumber, optString, parseId } from './parse.js';
+import { asObject, jsonParam, optDays, optId, optNumber, optString, parseId } from './parse.js';
 import { numberOf } from '../../../domain/number.js';
 import type { ChargeRecord } from '../../../domain/billing/records.js';
 import { vastInvoiceRoutes } from './invoices.js';
 import { onePage } from './page-token.js';
-
-/** A number of days, fractions allowed, from 0 to the last day Gantry keeps a time for (year 9999). */
-function days(q: Record<string, unknown>, field: string): number | null {
-  const n = optNumber(q, field);
-  const most = Math.floor(MAX_EPOCH_S / 86_400);
-  if (n !== null && (n < 0 || n > most)) throw new GantryError('INVALID_ARGUMENT', `'${field}' must be a number of days from 0 to ${most}.`, { field });
-  return n;
-}
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>;
 
@@ -156,9 +148,9 @@ export function vastBillingRoutes(app: FastifyInstance, control: ControlPlane): 
     const q = req.query;
     const t = now();
     // Days since the epoch (the clients send fractions: time.time()/86400 - 1), bounded as epoch seconds are.
-    const lastDays = days(q, 'last_days');
-    const sday = days(q, 'sday');
-    const eday = days(q, 'eday');
+    const lastDays = optDays(q, 'last_days');
+    const sday = optDays(q, 'sday');
+    const eday = optDays(q, 'eday');
     const from = lastDays !== null ? t - Math.round(lastDays * DAY_MS) : sday !== null ? Math.round(sday * DAY_MS) : 0;
     const to = eday !== null ? Math.round((eday + 1) * DAY_MS) : t + 1;
     // The clients send `/users/me/...` and `machid=null` when no machine is named.

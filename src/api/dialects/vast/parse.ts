@@ -50,18 +50,19 @@ export function optStringList(o: Record<string, unknown>, field: string): string
 /** The latest epoch second Gantry keeps a time for (the end of year 9999): later ones are refused, not stored. */
 export const MAX_EPOCH_S = 253_402_300_799;
 
-/** A whole number from `min` to `max`, or null when absent: a fraction, or one out of bounds, is a 400 naming the field. */
-export function optWhole(o: Record<string, unknown>, field: string, min: number, max: number): number | null {
-  const n = optNumber(o, field);
-  if (n !== null && (!Number.isInteger(n) || n < min || n > max)) throw wrong(field, `a whole number from ${min} to ${max}`, o[field]);
-  return n;
-}
-
 /** Epoch seconds (fractions allowed, as Python's time.time() sends them) as whole milliseconds, or null when absent. */
 export function optEpochMs(o: Record<string, unknown>, field: string): number | null {
   const n = optNumber(o, field);
   if (n !== null && (n < 0 || n > MAX_EPOCH_S)) throw wrong(field, `epoch seconds from 0 to ${MAX_EPOCH_S}`, o[field]);
   return n === null ? null : Math.round(n * 1000);
+}
+
+/** A number of days since the epoch (fractions allowed, as the clients send time.time()/86400), bounded as epoch seconds are. */
+export function optDays(o: Record<string, unknown>, field: string): number | null {
+  const n = optNumber(o, field);
+  const most = Math.floor(MAX_EPOCH_S / 86_400);
+  if (n !== null && (n < 0 || n > most)) throw wrong(field, `a number of days from 0 to ${most}`, o[field]);
+  return n;
 }
 
 /** A positive integer id from a path or body. */
